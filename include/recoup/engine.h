@@ -1,0 +1,108 @@
+/* The engine: the one path every event takes. Outside world (CLI, HTTP,
+ * timer) -> engine -> Lua handler -> effects recorded here -> store, one
+ * savepoint per event inside a batched transaction. */
+#ifndef RECOUP_ENGINE_H
+#define RECOUP_ENGINE_H
+
+#include "recoup/clock.h"
+#include "recoup/script.h"
+#include "recoup/store.h"
+
+typedef struct engine engine;
+typedef struct json_t json_t;
+
+typedef struct engine_options {
+  const char *dir;      /* institution directory */
+  const char *db;       /* database path; NULL: service.db of the config */
+  int simulated;        /* start on a simulated clock */
+  rc_time start;        /* simulated start time; 0: now */
+  int quiet;
+} engine_options;
+
+typedef struct engine_stats {
+  int64_t events, transitions, timers_fired, errors;
+} engine_stats;
+
+int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
+void engine_close(engine *eng);
+store *engine_store(engine *eng);
+rc_clock *engine_clock(engine *eng);
+script *engine_script(engine *eng);
+const engine_stats *engine_get_stats(const engine *eng);
+
+/* Ingest: each opens and commits its own transaction when none is open, so
+ * a success means the input is durable. Nothing runs handlers; call
+ * engine_run for that. */
+int engine_begin(engine *eng, rc_error *err);
+int engine_commit(engine *eng, rc_error *err);
+void engine_rollback(engine *eng);
+
+/* Opens a case (routed, `opened` queued) or updates a known one (`updated`
+ * queued with the changed fields) from the rt:open / import / HTTP shape.
+ * *created tells which. */
+int engine_upsert_case(engine *eng, json_t *fields, int text_values,
+                       int *created, rc_error *err);
+/* Checks a case the way engine_upsert_case would, writing nothing. */
+int engine_check_case(engine *eng, json_t *fields, int text_values,
+                      rc_error *err);
+/* Queues an event; key makes it idempotent (RC_ECONFLICT: seen before). */
+int engine_post(engine *eng, const char *case_id, const char *type,
+                json_t *data, const char *key, rc_error *err);
+/* Records a payment (idempotent by ref), applies it to the balance and
+ * amount due, and queues the `payment` event. */
+int engine_pay(engine *eng, const char *case_id, rc_money amount,
+               const char *ref, rc_time at, rc_error *err);
+int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
+                         rc_error *err);
+int engine_receipt(engine *eng, int64_t message_id, const char *status,
+                   rc_error *err);
+/* Clears a case's error and re-queues its failed event. */
+int engine_retry(engine *eng, const char *case_id, rc_error *err);
+
+/* Runs queued events and every timer due at or before until, in order,
+ * with group commit. On a simulated clock the clock steps to each timer's
+ * due time and ends at until. *steps counts events handled. */
+int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err);
+/* Stop after the current batch (a signal handler may call it). */
+void engine_interrupt(engine *eng);
+
+/* --- called by the Lua bindings while a handler runs --- */
+
+/* The stored case, reloaded whenever anything wrote to it. Valid until
+ * the next engine call. */
+const store_case *engine_case_view(engine *eng, const char *id,
+                                   rc_error *err);
+int engine_borrower(engine *eng, const char *id, store_borrower *out,
+                    rc_error *err);
+int engine_case_dpd(engine *eng, const store_case *c);
+/* The case whose handler is running, or NULL outside a handler. Effects
+ * are refused for any other case. */
+const char *engine_current_case(const engine *eng);
+int engine_timer(engine *eng, const char *case_id, rc_time due,
+                 const char *event, const char *data_json, int keep,
+                 rc_error *err);
+int engine_cancel(engine *eng, const char *case_id, const char *event,
+                  int *count, rc_error *err);
+int engine_set_data(engine *eng, const char *case_id, const char *key,
+                    const char *data_json, rc_error *err);
+int engine_set_tags(engine *eng, const char *case_id, const char *tag,
+                    const char *tags_json, rc_error *err);
+int engine_assign(engine *eng, const char *case_id, const char *queue,
+                  rc_error *err);
+int engine_note(engine *eng, const char *case_id, const char *text,
+                rc_error *err);
+int engine_variant(engine *eng, const char *case_id, const char *experiment,
+                   const char *const *arms, const int *weights, int n,
+                   char *arm, size_t size, rc_error *err);
+int engine_send(engine *eng, const char *case_id, const char *channel,
+                const char *template_name, const char *to, const char *body,
+                const char *recipient, const char **status, rc_error *err);
+int engine_task(engine *eng, const char *case_id, const char *kind,
+                const char *queue, rc_time due, const char *assignee,
+                const char *fields_json, int keep, int64_t *id,
+                rc_error *err);
+/* Writes a journal row for the running case (kind, detail JSON). */
+int engine_journal(engine *eng, const char *case_id, const char *kind,
+                   const char *detail, rc_error *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* The institution's Lua: one sandboxed state that holds recoup.lua, its
+ * workflows, templates and policy, and runs handlers under an instruction
+ * budget and a memory cap. */
+#ifndef RECOUP_SCRIPT_H
+#define RECOUP_SCRIPT_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "recoup/recoup.h"
+
+typedef struct script script;
+typedef struct lua_State lua_State;
+struct engine;
+
+typedef struct institution_config {
+  char dir[PATH_MAX];     /* the institution directory */
+  char name[128];
+  char timezone[64];
+  char locale[32];
+  char currency[8];
+  char contact_phone[64];
+  char listen[128];       /* service.listen, "127.0.0.1:8080" */
+  char db[PATH_MAX];      /* service.db resolved against dir */
+  size_t body_limit;
+  int64_t instruction_budget; /* per handler call */
+  size_t memory_limit;        /* per Lua state */
+  char token_env[4][128]; /* ingest, agent, read, admin: variable names */
+  int nworkflows;
+  int has_route;
+} institution_config;
+
+/* What the engine needs to know of a state. */
+typedef struct script_state {
+  int exists;
+  int final;
+  char outcome[64];
+} script_state;
+
+/* Loads DIR/recoup.lua and everything it requires. Every problem found is
+ * appended to errors (file and line in each); returns RC_OK only when there
+ * were none. On failure *out is NULL. */
+int script_load(script **out, const char *dir, rc_errlist *errors);
+void script_free(script *sc);
+lua_State *script_lua(script *sc);
+const institution_config *script_config(const script *sc);
+/* The institution's clock (its zone; simulated or real). Owned by the
+ * script; the engine steps it in simulations. */
+struct rc_clock *script_clock(script *sc);
+/* Where the shipped scripts/ live (compiled in, RECOUP_SCRIPTS overrides). */
+const char *script_shipped_dir(void);
+
+/* Workflows, by name and version. */
+int script_workflow_latest(script *sc, const char *name, int *version);
+int script_workflow_initial(script *sc, const char *name, int version,
+                            char *state, size_t size);
+script_state script_state_info(script *sc, const char *workflow, int version,
+                               const char *state);
+int script_transition_allowed(script *sc, const char *workflow, int version,
+                              const char *from, const char *to);
+
+/* Asks route() (or the only workflow) where a new case goes. The case is
+ * described by a JSON object of its fields. */
+int script_route(script *sc, const char *case_json, char *workflow,
+                 size_t size, rc_error *err);
+
+/* Runs one handler of a case: the state's `enter` when event is NULL,
+ * otherwise the state's (or the workflow's) `on[event]`. *next receives
+ * the state returned, "" for nil. RC_ENOTFOUND: no such handler.
+ * RC_ESCRIPT: the handler failed; err->message is the first line and
+ * *traceback (malloc'd, caller frees) the whole story. */
+typedef struct script_call {
+  struct engine *eng;
+  const char *case_id, *workflow, *state, *event;
+  int version;
+  const char *event_json; /* the event's fields, or NULL */
+  rc_time at;
+} script_call;
+int script_run_handler(script *sc, const script_call *call, char *next,
+                       size_t size, char **traceback, rc_error *err);
+
+/* Protected call with the budget and traceback, for spec and repl code:
+ * calls the function below nargs arguments on the stack. */
+int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
+                 char **traceback);
+void script_set_budget(script *sc, int64_t instructions);
+
+#endif

@@ -1,0 +1,212 @@
+/* The store: the only module that knows SQL. Everything durable — borrowers,
+ * cases, events, timers, journal, messages, tasks, payments, promises, plans —
+ * goes through these calls, so that a second backend can live behind the same
+ * header. Calls return RC_* codes; failures fill the rc_error. */
+#ifndef RECOUP_STORE_H
+#define RECOUP_STORE_H
+
+#include "recoup/recoup.h"
+
+typedef struct store store;
+
+/* One column of a row handed to a callback; strings live until the
+ * callback returns. */
+enum { STORE_NULL, STORE_INT, STORE_REAL, STORE_TEXT };
+typedef struct store_value {
+  const char *name;
+  int type;
+  int64_t i;
+  double r;
+  const char *s;
+} store_value;
+/* Return non-zero to stop the iteration. */
+typedef int (*store_row_fn)(void *ud, const store_value *cols, int ncols);
+
+typedef struct store_contact {
+  char *kind;     /* "phone", "email", "third_party"; owned */
+  char *value;    /* number or address; owned */
+  char *name;     /* owned, may be NULL */
+  char *relation; /* owned, may be NULL */
+} store_contact;
+
+/* All strings owned, NULL when absent. */
+typedef struct store_borrower {
+  char *id, *name, *locale, *timezone, *address;
+  char *employer_name, *employer_phone, *employer_address;
+  int do_not_contact, ceased;
+  store_contact *contacts; /* owned array */
+  int ncontacts;
+} store_borrower;
+
+/* All strings owned, NULL when absent. tags is a JSON array, data a JSON
+ * object. */
+typedef struct store_case {
+  char *id, *borrower_id, *workflow, *state, *outcome, *error;
+  char *product, *currency, *due_date, *tags, *data, *queue;
+  int version, closed, on_hold, has_score;
+  double score;
+  rc_money principal, balance, amount_due, fees;
+  rc_time opened_at;
+} store_case;
+
+typedef struct store_event {
+  int64_t id;
+  char *case_id, *type, *data; /* owned; data is JSON or NULL */
+  rc_time at;
+} store_event;
+
+typedef struct store_timer {
+  int64_t id;
+  char *case_id, *event, *data; /* owned; data is JSON or NULL */
+  rc_time due;
+} store_timer;
+
+int store_open(store **out, const char *path, rc_error *err);
+void store_close(store *st);
+const char *store_path(const store *st);
+
+int store_begin(store *st, rc_error *err);
+int store_commit(store *st, rc_error *err);
+int store_rollback(store *st);
+int store_in_transaction(const store *st);
+/* One event's effects: a savepoint inside the batch transaction. */
+int store_savepoint(store *st, rc_error *err);
+int store_release(store *st, rc_error *err);
+int store_rollback_to(store *st, rc_error *err);
+
+int store_meta_get(store *st, const char *key, char *buf, size_t size);
+int store_meta_put(store *st, const char *key, const char *value,
+                   rc_error *err);
+
+/* Borrowers. upsert replaces the contact list when ncontacts >= 0. */
+int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err);
+int store_borrower_get(store *st, const char *id, store_borrower *out,
+                       rc_error *err);
+void store_borrower_free(store_borrower *b);
+int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
+                         void *ud);
+
+/* Cases. */
+int store_case_insert(store *st, const store_case *c, rc_error *err);
+/* Rewrites the money, dates, product, score, data and tags of a case. */
+int store_case_update_fields(store *st, const store_case *c, rc_error *err);
+int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
+int store_case_exists(store *st, const char *id);
+void store_case_free(store_case *c);
+int store_case_set_state(store *st, const char *id, const char *state,
+                         int closed, const char *outcome, rc_error *err);
+int store_case_set_error(store *st, const char *id, const char *error,
+                         rc_error *err);
+int store_case_set_data(store *st, const char *id, const char *data_json,
+                        rc_error *err);
+int store_case_set_tags(store *st, const char *id, const char *tags_json,
+                        rc_error *err);
+int store_case_set_queue(store *st, const char *id, const char *queue,
+                         rc_error *err);
+int store_case_set_money(store *st, const char *id, rc_money balance,
+                         rc_money amount_due, rc_error *err);
+int store_case_set_hold(store *st, const char *id, int on_hold,
+                        rc_error *err);
+int store_case_set_workflow(store *st, const char *id, const char *workflow,
+                            int version, const char *state, rc_error *err);
+/* Cases in error, for reports and retries. */
+int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud);
+int store_cases_by_state(store *st, store_row_fn fn, void *ud);
+
+/* The durable event queue. key, when given, makes the insert idempotent:
+ * RC_ECONFLICT says the key was seen before and nothing was written. */
+int store_event_insert(store *st, const char *case_id, const char *type,
+                       const char *data, const char *key, rc_time at,
+                       rc_error *err);
+/* The oldest pending event of a case that is not in error; RC_ENOTFOUND
+ * when there is none. */
+int store_event_next(store *st, store_event *out, rc_error *err);
+int store_event_delete(store *st, int64_t id, rc_error *err);
+int store_event_fail(store *st, int64_t id, rc_error *err);
+/* Parks a fired timer on a case: "pending" behind a case in error (it runs
+ * after the retry, in order), or "failed" when its own handler failed. */
+int store_event_hold(store *st, const char *case_id, const char *type,
+                     const char *data, rc_time at, const char *status,
+                     rc_error *err);
+/* Turns the case's failed events back into pending ones; returns how many
+ * through *count. */
+int store_events_retry(store *st, const char *case_id, int *count,
+                       rc_error *err);
+int store_events_pending(store *st, int64_t *count);
+void store_event_free(store_event *ev);
+
+/* Durable timers: the database is the heap, one index on due time. */
+int store_timer_insert(store *st, const char *case_id, rc_time due,
+                       const char *event, const char *data, int scoped,
+                       rc_error *err);
+/* The earliest due time; RC_ENOTFOUND when no timer is pending. */
+int store_timer_next_due(store *st, rc_time *due);
+/* Up to max timers due at or before until, in due order (ties by id).
+ * *out is owned by the caller: store_timers_free. */
+int store_timers_due(store *st, rc_time until, int max, store_timer **out,
+                     int *n, rc_error *err);
+void store_timers_free(store_timer *timers, int n);
+/* Deletes one timer; *deleted is 0 when it was already gone (cancelled by
+ * an earlier event in the same batch). */
+int store_timer_delete(store *st, int64_t id, int *deleted, rc_error *err);
+int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err);
+int store_timers_cancel(store *st, const char *case_id, const char *event,
+                        int *count, rc_error *err);
+int store_timers_each(store *st, const char *case_id, store_row_fn fn,
+                      void *ud);
+int store_timers_count(store *st, int64_t *count);
+
+/* The journal: append-only. detail is JSON or NULL. */
+int store_journal_append(store *st, const char *case_id, rc_time at,
+                         const char *kind, const char *state, int version,
+                         const char *detail, rc_error *err);
+/* Rows of a case, oldest first; limit <= 0 means all, otherwise the last
+ * `limit` rows. */
+int store_journal_each(store *st, const char *case_id, int limit,
+                       store_row_fn fn, void *ud);
+int store_journal_count(store *st, const char *kind, int64_t *count);
+
+/* Messages (the outbox). */
+typedef struct store_message {
+  const char *case_id, *borrower_id, *channel, *template_name, *recipient;
+  const char *to_kind, *body, *status, *reason;
+  rc_time at, not_before;
+} store_message;
+int store_message_insert(store *st, const store_message *m, int64_t *id,
+                         rc_error *err);
+int store_messages_each(store *st, const char *case_id, store_row_fn fn,
+                        void *ud);
+int store_message_set_status(store *st, int64_t id, const char *status,
+                             rc_error *err);
+int store_message_case(store *st, int64_t id, char *case_id, size_t size,
+                       rc_error *err);
+
+/* Tasks. fields is a JSON object of what the script gave. */
+typedef struct store_task {
+  const char *case_id, *kind, *queue, *assignee, *state, *fields;
+  rc_time due, at;
+  int keep;
+} store_task;
+int store_task_insert(store *st, const store_task *t, int64_t *id,
+                      rc_error *err);
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
+                     void *ud);
+/* Marks an open or claimed task done; RC_ECONFLICT when it is not open,
+ * RC_ENOTFOUND when unknown. The case id is copied out. */
+int store_task_complete(store *st, int64_t id, const char *outcome,
+                        const char *result, rc_time at, char *case_id,
+                        size_t size, char *kind, size_t ksize, rc_error *err);
+int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err);
+
+/* Payments: ref is unique; RC_ECONFLICT for a known one. */
+int store_payment_insert(store *st, const char *case_id, rc_money amount,
+                         const char *ref, rc_time at, rc_error *err);
+int store_payments_total(store *st, rc_money *total);
+
+/* Champion/challenger assignments, stable per case. */
+int store_variant_get(store *st, const char *case_id, const char *experiment,
+                      char *arm, size_t size);
+int store_variant_put(store *st, const char *case_id, const char *experiment,
+                      const char *arm, rc_error *err);
+
+#endif

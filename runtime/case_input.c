@@ -1,0 +1,341 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "case_input.h"
+
+static const char *const known[] = {
+    "id", "borrower_id", "borrower_name", "phone", "email", "address",
+    "employer_name", "employer_phone", "employer_address", "locale",
+    "timezone", "product", "currency", "principal", "balance", "amount_due",
+    "fees", "due_date", "score", "borrower", "data", "tags", NULL};
+
+static int is_known(const char *key) {
+  for (int i = 0; known[i]; i++)
+    if (strcmp(key, known[i]) == 0) return 1;
+  return 0;
+}
+
+/* A string field; "" in a CSV cell means absent. */
+static int get_string(json_t *obj, const char *key, char **out, size_t max,
+                      rc_error *err) {
+  json_t *v = json_object_get(obj, key);
+  *out = NULL;
+  if (!v || json_is_null(v)) return RC_OK;
+  if (!json_is_string(v))
+    return rc_error_set(err, RC_EINVAL, key, "%s must be a string", key);
+  if (json_string_length(v) == 0) return RC_OK;
+  if (json_string_length(v) > max)
+    return rc_error_set(err, RC_EINVAL, key, "%s is longer than %zu bytes",
+                        key, max);
+  for (const char *p = json_string_value(v); *p; p++)
+    if ((unsigned char)*p < 0x20)
+      return rc_error_set(err, RC_EINVAL, key,
+                          "%s contains a control character", key);
+  *out = strdup(json_string_value(v));
+  return RC_OK;
+}
+
+/* Money: a whole number of minor units, >= 0. */
+static int get_money(json_t *obj, const char *key, int text, rc_money *out,
+                     int *present, rc_error *err) {
+  json_t *v = json_object_get(obj, key);
+  *present = 0;
+  if (!v || json_is_null(v)) return RC_OK;
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+  } else if (text && json_is_string(v)) {
+    const char *s = json_string_value(v);
+    char *end;
+    if (!*s) return RC_OK;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-'))
+      return rc_error_set(err, RC_EINVAL, key,
+                          "%s must be a whole number of minor units (fen, "
+                          "cents), got '%s'", key, s);
+  } else if (json_is_real(v)) {
+    return rc_error_set(err, RC_EINVAL, key,
+                        "%s must be a whole number of minor units (fen, "
+                        "cents), not %g", key, json_real_value(v));
+  } else {
+    return rc_error_set(err, RC_EINVAL, key,
+                        "%s must be a whole number of minor units", key);
+  }
+  if (*out < 0)
+    return rc_error_set(err, RC_EINVAL, key, "%s must not be negative (%lld)",
+                        key, (long long)*out);
+  if (*out > (rc_money)1e15)
+    return rc_error_set(err, RC_EINVAL, key, "%s is implausibly large", key);
+  *present = 1;
+  return RC_OK;
+}
+
+static int valid_phone(const char *s) {
+  int digits = 0;
+  for (; *s; s++) {
+    if (isdigit((unsigned char)*s)) digits++;
+    else if (!strchr("+- ()", *s)) return 0;
+  }
+  return digits >= 3;
+}
+
+static int add_contact(store_borrower *b, const char *kind, const char *value,
+                       const char *name, const char *relation) {
+  store_contact *c =
+      realloc(b->contacts, (size_t)(b->ncontacts + 1) * sizeof *c);
+  if (!c) return RC_ENOMEM;
+  b->contacts = c;
+  c += b->ncontacts++;
+  c->kind = strdup(kind);
+  c->value = value ? strdup(value) : NULL;
+  c->name = name ? strdup(name) : NULL;
+  c->relation = relation ? strdup(relation) : NULL;
+  return RC_OK;
+}
+
+/* phones / emails: an array of strings or one string. */
+static int get_points(json_t *obj, const char *plural, const char *single,
+                      const char *kind, store_borrower *b, int *present,
+                      rc_error *err) {
+  json_t *v = json_object_get(obj, plural);
+  size_t i;
+  json_t *item;
+  if (!v) v = json_object_get(obj, single);
+  if (!v || json_is_null(v)) return RC_OK;
+  if (json_is_string(v)) {
+    if (json_string_length(v) == 0) return RC_OK;
+    json_t *arr = json_array();
+    json_array_append(arr, v);
+    int rc = RC_OK;
+    json_array_foreach(arr, i, item) {
+      const char *s = json_string_value(item);
+      if (strcmp(kind, "phone") == 0 && !valid_phone(s))
+        rc = rc_error_set(err, RC_EINVAL, single,
+                          "%s '%s' is not a phone number", single, s);
+      else if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
+        rc = rc_error_set(err, RC_EINVAL, single,
+                          "%s '%s' is not an email address", single, s);
+      else
+        add_contact(b, kind, s, NULL, NULL);
+    }
+    json_decref(arr);
+    *present = 1;
+    return rc;
+  }
+  if (!json_is_array(v))
+    return rc_error_set(err, RC_EINVAL, plural,
+                        "%s must be a list of strings", plural);
+  json_array_foreach(v, i, item) {
+    const char *s = json_string_value(item);
+    if (!s)
+      return rc_error_set(err, RC_EINVAL, plural,
+                          "%s[%zu] must be a string", plural, i + 1);
+    if (strcmp(kind, "phone") == 0 && !valid_phone(s))
+      return rc_error_set(err, RC_EINVAL, plural,
+                          "%s[%zu] '%s' is not a phone number", plural, i + 1,
+                          s);
+    if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
+      return rc_error_set(err, RC_EINVAL, plural,
+                          "%s[%zu] '%s' is not an email address", plural,
+                          i + 1, s);
+    add_contact(b, kind, s, NULL, NULL);
+  }
+  *present = 1;
+  return RC_OK;
+}
+
+static int parse_borrower(json_t *obj, json_t *nested, rc_clock *clk,
+                          store_borrower *b, rc_error *err) {
+  json_t *src = nested ? nested : obj;
+  int rc, present = 0;
+  b->ncontacts = 0;
+  if (nested) {
+    if ((rc = get_string(nested, "id", &b->id, 128, err))) return rc;
+    if ((rc = get_string(nested, "name", &b->name, 256, err))) return rc;
+  } else {
+    if ((rc = get_string(obj, "borrower_id", &b->id, 128, err))) return rc;
+    if ((rc = get_string(obj, "borrower_name", &b->name, 256, err))) return rc;
+  }
+  if (!b->id)
+    return rc_error_set(err, RC_EINVAL, nested ? "borrower.id" : "borrower_id",
+                        "%s is required",
+                        nested ? "borrower.id" : "borrower_id");
+  if ((rc = get_string(src, "locale", &b->locale, 32, err))) return rc;
+  if ((rc = get_string(src, "timezone", &b->timezone, 63, err))) return rc;
+  if (b->timezone && !clock_zone_get(clk, b->timezone, err)) {
+    snprintf(err->field, sizeof err->field, "timezone");
+    return RC_EINVAL;
+  }
+  if ((rc = get_string(src, "address", &b->address, 512, err))) return rc;
+  if (nested && json_is_object(json_object_get(nested, "employer"))) {
+    json_t *e = json_object_get(nested, "employer");
+    if ((rc = get_string(e, "name", &b->employer_name, 256, err))) return rc;
+    if ((rc = get_string(e, "phone", &b->employer_phone, 64, err))) return rc;
+    if ((rc = get_string(e, "address", &b->employer_address, 512, err)))
+      return rc;
+  } else {
+    if ((rc = get_string(src, "employer_name", &b->employer_name, 256, err)))
+      return rc;
+    if ((rc = get_string(src, "employer_phone", &b->employer_phone, 64, err)))
+      return rc;
+    if ((rc = get_string(src, "employer_address", &b->employer_address, 512,
+                         err)))
+      return rc;
+  }
+  if (b->employer_phone && !valid_phone(b->employer_phone))
+    return rc_error_set(err, RC_EINVAL, "employer_phone",
+                        "employer_phone '%s' is not a phone number",
+                        b->employer_phone);
+  if ((rc = get_points(src, "phones", "phone", "phone", b, &present, err)))
+    return rc;
+  if ((rc = get_points(src, "emails", "email", "email", b, &present, err)))
+    return rc;
+  if (nested) {
+    json_t *contacts = json_object_get(nested, "contacts"), *item;
+    size_t i;
+    if (contacts && !json_is_array(contacts))
+      return rc_error_set(err, RC_EINVAL, "borrower.contacts",
+                          "borrower.contacts must be a list of { name, "
+                          "relation, phone }");
+    json_array_foreach(contacts, i, item) {
+      const char *name = json_string_value(json_object_get(item, "name"));
+      const char *rel = json_string_value(json_object_get(item, "relation"));
+      const char *phone = json_string_value(json_object_get(item, "phone"));
+      if (!json_is_object(item) || !name || !rel)
+        return rc_error_set(err, RC_EINVAL, "borrower.contacts",
+                            "borrower.contacts[%zu] needs a name and a "
+                            "relation", i + 1);
+      if (phone && !valid_phone(phone))
+        return rc_error_set(err, RC_EINVAL, "borrower.contacts",
+                            "borrower.contacts[%zu].phone '%s' is not a "
+                            "phone number", i + 1, phone);
+      add_contact(b, "third_party", phone, name, rel);
+      present = 1;
+    }
+    b->do_not_contact =
+        json_is_true(json_object_get(nested, "do_not_contact"));
+  }
+  if (!present) b->ncontacts = -1; /* keep what the store has */
+  return RC_OK;
+}
+
+int case_input_parse(json_t *obj, int text, rc_clock *clk,
+                     const char *default_currency, case_input *in,
+                     rc_error *err) {
+  static const struct {
+    const char *key;
+    unsigned bit;
+    size_t offset;
+  } money[] = {
+      {"principal", IN_PRINCIPAL, offsetof(store_case, principal)},
+      {"balance", IN_BALANCE, offsetof(store_case, balance)},
+      {"amount_due", IN_AMOUNT_DUE, offsetof(store_case, amount_due)},
+      {"fees", IN_FEES, offsetof(store_case, fees)},
+  };
+  store_case *c = &in->c;
+  json_t *v, *nested;
+  const char *key;
+  int rc, present;
+
+  memset(in, 0, sizeof *in);
+  in->data = json_object();
+  if (!json_is_object(obj))
+    return rc_error_set(err, RC_EINVAL, NULL, "a case must be an object");
+  if ((rc = get_string(obj, "id", &c->id, 128, err))) return rc;
+  if (!c->id) return rc_error_set(err, RC_EINVAL, "id", "id is required");
+  nested = json_object_get(obj, "borrower");
+  if (nested && !json_is_object(nested))
+    return rc_error_set(err, RC_EINVAL, "borrower",
+                        "borrower must be an object with an id");
+  if ((rc = parse_borrower(obj, nested, clk, &in->b, err))) return rc;
+  c->borrower_id = strdup(in->b.id);
+  if (in->b.ncontacts >= 0) in->present |= IN_CONTACTS;
+
+  if ((rc = get_string(obj, "product", &c->product, 64, err))) return rc;
+  if (c->product) in->present |= IN_PRODUCT;
+  if ((rc = get_string(obj, "currency", &c->currency, 3, err))) return rc;
+  if (c->currency) {
+    if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
+        !isupper((unsigned char)c->currency[1]) ||
+        !isupper((unsigned char)c->currency[2]))
+      return rc_error_set(err, RC_EINVAL, "currency",
+                          "currency '%s' is not an ISO 4217 code", c->currency);
+    in->present |= IN_CURRENCY;
+  } else {
+    c->currency = strdup(default_currency);
+  }
+  for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
+    rc_money *dst = (rc_money *)((char *)c + money[i].offset);
+    if ((rc = get_money(obj, money[i].key, text, dst, &present, err)))
+      return rc;
+    if (present) in->present |= money[i].bit;
+  }
+  if ((rc = get_string(obj, "due_date", &c->due_date, 10, err))) {
+    if (err->field[0]) snprintf(err->message, sizeof err->message,
+                                "due_date must be a date such as 2026-01-31");
+    return rc;
+  }
+  if (c->due_date) {
+    rc_date d;
+    if (clock_parse_date(c->due_date, &d) != RC_OK)
+      return rc_error_set(err, RC_EINVAL, "due_date",
+                          "due_date '%s' is not a date such as 2026-01-31",
+                          c->due_date);
+    in->present |= IN_DUE_DATE;
+  }
+  v = json_object_get(obj, "score");
+  if (v && !json_is_null(v) && !(json_is_string(v) && !json_string_length(v))) {
+    if (json_is_number(v)) {
+      c->score = json_number_value(v);
+    } else if (text && json_is_string(v)) {
+      char *end;
+      c->score = strtod(json_string_value(v), &end);
+      if (*end)
+        return rc_error_set(err, RC_EINVAL, "score",
+                            "score '%s' is not a number",
+                            json_string_value(v));
+    } else {
+      return rc_error_set(err, RC_EINVAL, "score", "score must be a number");
+    }
+    c->has_score = 1;
+    in->present |= IN_SCORE;
+  }
+  v = json_object_get(obj, "tags");
+  if (v && json_is_array(v)) {
+    size_t i;
+    json_t *t;
+    json_array_foreach(v, i, t) if (!json_is_string(t)) return rc_error_set(
+        err, RC_EINVAL, "tags", "tags must be a list of strings");
+    c->tags = json_dumps(v, JSON_COMPACT);
+    in->present |= IN_TAGS;
+  } else if (v && !json_is_null(v) && !json_is_string(v)) {
+    return rc_error_set(err, RC_EINVAL, "tags",
+                        "tags must be a list of strings");
+  }
+  v = json_object_get(obj, "data");
+  if (v && json_is_object(v)) {
+    json_object_update(in->data, v);
+  } else if (v && !json_is_null(v)) {
+    return rc_error_set(err, RC_EINVAL, "data", "data must be an object");
+  }
+  /* Any other column lands in case.data. */
+  json_object_foreach(obj, key, v) {
+    if (!is_known(key)) {
+      if (text && json_is_string(v) && json_string_length(v) == 0) continue;
+      json_object_set(in->data, key, v);
+    }
+  }
+  if (json_object_size(in->data) > 0) in->present |= IN_DATA;
+  c->data = json_dumps(in->data, JSON_COMPACT | JSON_SORT_KEYS);
+  return RC_OK;
+}
+
+void case_input_free(case_input *in) {
+  store_case_free(&in->c);
+  store_borrower_free(&in->b);
+  json_decref(in->data);
+  memset(in, 0, sizeof *in);
+}

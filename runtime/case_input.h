@@ -1,0 +1,32 @@
+/* The one shape a case arrives in — rt:open, CSV/NDJSON import, HTTP —
+ * checked field by field before anything is written. */
+#ifndef RECOUP_CASE_INPUT_H
+#define RECOUP_CASE_INPUT_H
+
+#include <jansson.h>
+
+#include "recoup/clock.h"
+#include "recoup/store.h"
+
+enum {
+  IN_PRODUCT = 1 << 0, IN_CURRENCY = 1 << 1, IN_PRINCIPAL = 1 << 2,
+  IN_BALANCE = 1 << 3, IN_AMOUNT_DUE = 1 << 4, IN_FEES = 1 << 5,
+  IN_DUE_DATE = 1 << 6, IN_SCORE = 1 << 7, IN_DATA = 1 << 8,
+  IN_TAGS = 1 << 9, IN_CONTACTS = 1 << 10,
+};
+
+typedef struct case_input {
+  store_case c;     /* owned strings; data and tags as JSON text */
+  store_borrower b; /* owned; ncontacts -1 when no contact was given */
+  json_t *data;     /* owned: the custom fields given (merged on update) */
+  unsigned present; /* IN_* bits: what the input carried */
+} case_input;
+
+/* Reads obj (nested rt:open shape or flat import columns). text_values:
+ * numbers may come as strings, as CSV cells do. Errors name the field. */
+int case_input_parse(json_t *obj, int text_values, rc_clock *clk,
+                     const char *default_currency, case_input *out,
+                     rc_error *err);
+void case_input_free(case_input *in);
+
+#endif

@@ -1,0 +1,929 @@
+/* Event dispatch. Every event — queued from outside or a timer coming due —
+ * runs in its own savepoint inside a batch transaction (group commit): its
+ * state change, timers, messages, tasks and journal rows commit together or
+ * not at all, and a failing handler rolls back only its own event. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "recoup/engine.h"
+#include "case_input.h"
+#include "lua_json.h"
+
+enum { BATCH = 1000, MAX_HOPS = 16 };
+
+struct engine {
+  store *st;      /* owned */
+  script *sc;     /* owned */
+  rc_clock *clk;  /* borrowed from sc */
+  engine_stats stats;
+  volatile sig_atomic_t interrupted;
+  const char *current; /* case whose handler runs; NULL outside handlers */
+  store_case view;     /* owned: cached read of one case */
+  int view_valid;
+  int own_txn;         /* the transaction was opened by an ingest call */
+};
+
+static void invalidate(engine *eng) {
+  eng->view_valid = 0;
+}
+
+static int mkdir_parent(const char *path, rc_error *err) {
+  char dir[PATH_MAX];
+  char *slash;
+  snprintf(dir, sizeof dir, "%s", path);
+  slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return RC_OK;
+  *slash = '\0';
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    mkdir(dir, 0700);
+    *p = '/';
+  }
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return rc_error_set(err, RC_EIO, "db", "cannot create %s: %s", dir,
+                        strerror(errno));
+  return RC_OK;
+}
+
+int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
+  engine *eng = calloc(1, sizeof *eng);
+  rc_error err;
+  const char *db;
+
+  *out = NULL;
+  rc_error_clear(&err);
+  if (!eng) return RC_ENOMEM;
+  if (script_load(&eng->sc, opts->dir, errors) != RC_OK) {
+    free(eng);
+    return RC_EINVAL;
+  }
+  eng->clk = script_clock(eng->sc);
+  db = opts->db ? opts->db : script_config(eng->sc)->db;
+  if ((strcmp(db, ":memory:") != 0 && mkdir_parent(db, &err) != RC_OK) ||
+      store_open(&eng->st, db, &err) != RC_OK) {
+    rc_errlist_add(errors, &err);
+    script_free(eng->sc);
+    free(eng);
+    return err.code;
+  }
+  if (opts->simulated) clock_set(eng->clk, opts->start ? opts->start
+                                                       : clock_now(eng->clk));
+  *out = eng;
+  return RC_OK;
+}
+
+void engine_close(engine *eng) {
+  if (!eng) return;
+  store_case_free(&eng->view);
+  store_close(eng->st);
+  script_free(eng->sc);
+  free(eng);
+}
+
+store *engine_store(engine *eng) {
+  return eng->st;
+}
+
+rc_clock *engine_clock(engine *eng) {
+  return eng->clk;
+}
+
+script *engine_script(engine *eng) {
+  return eng->sc;
+}
+
+const engine_stats *engine_get_stats(const engine *eng) {
+  return &eng->stats;
+}
+
+void engine_interrupt(engine *eng) {
+  eng->interrupted = 1;
+}
+
+int engine_begin(engine *eng, rc_error *err) {
+  invalidate(eng);
+  return store_begin(eng->st, err);
+}
+
+int engine_commit(engine *eng, rc_error *err) {
+  invalidate(eng);
+  return store_commit(eng->st, err);
+}
+
+void engine_rollback(engine *eng) {
+  invalidate(eng);
+  store_rollback(eng->st);
+}
+
+/* Ingest calls run inside the caller's transaction when there is one
+ * (import: one for the whole file), or in their own. */
+static int ingest_begin(engine *eng, rc_error *err) {
+  if (store_in_transaction(eng->st)) return RC_OK;
+  if (engine_begin(eng, err) != RC_OK) return RC_ESTORE;
+  eng->own_txn = 1;
+  return RC_OK;
+}
+
+static int ingest_end(engine *eng, int rc, rc_error *err) {
+  if (!eng->own_txn) return rc;
+  eng->own_txn = 0;
+  if (rc != RC_OK) {
+    engine_rollback(eng);
+    return rc;
+  }
+  return engine_commit(eng, err);
+}
+
+static int journal(engine *eng, const char *case_id, const char *kind,
+                   const char *state, int version, json_t *detail,
+                   rc_error *err) {
+  char *text = detail ? ljson_dump(detail) : NULL;
+  int rc = store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
+                                state, version, text, err);
+  free(text);
+  json_decref(detail);
+  return rc;
+}
+
+/* --- ingest --------------------------------------------------------- */
+
+static json_t *case_json(const case_input *in) {
+  const store_case *c = &in->c;
+  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", c->id,
+                        "borrower_id", c->borrower_id, "currency", c->currency,
+                        "principal", (json_int_t)c->principal, "balance",
+                        (json_int_t)c->balance, "amount_due",
+                        (json_int_t)c->amount_due, "fees",
+                        (json_int_t)c->fees);
+  if (c->product) json_object_set_new(o, "product", json_string(c->product));
+  if (c->due_date) json_object_set_new(o, "due_date", json_string(c->due_date));
+  if (c->has_score) json_object_set_new(o, "score", json_real(c->score));
+  json_object_set(o, "data", in->data);
+  return o;
+}
+
+static int open_new(engine *eng, case_input *in, rc_error *err) {
+  store_case *c = &in->c;
+  char workflow[64], initial[64];
+  int version, rc;
+  json_t *fields = case_json(in);
+  char *text = ljson_dump(fields);
+
+  rc = script_route(eng->sc, text, workflow, sizeof workflow, err);
+  free(text);
+  if (rc != RC_OK) {
+    json_decref(fields);
+    return rc == RC_ESCRIPT ? RC_EINVAL : rc;
+  }
+  script_workflow_latest(eng->sc, workflow, &version);
+  script_workflow_initial(eng->sc, workflow, version, initial, sizeof initial);
+  c->workflow = strdup(workflow);
+  c->version = version;
+  c->state = strdup(initial);
+  c->opened_at = clock_now(eng->clk);
+  if (!c->tags) c->tags = strdup("[]");
+  if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
+      (rc = store_case_insert(eng->st, c, err)) != RC_OK) {
+    json_decref(fields);
+    return rc;
+  }
+  json_object_set_new(fields, "workflow", json_string(workflow));
+  json_object_set_new(fields, "version", json_integer(version));
+  if ((rc = journal(eng, c->id, "opened", initial, version, fields, err)))
+    return rc;
+  return store_event_insert(eng->st, c->id, "opened", NULL, NULL,
+                            clock_now(eng->clk), err);
+}
+
+static void changed_money(json_t *fields, json_t *prev, const char *key,
+                          rc_money old, rc_money now) {
+  if (old == now) return;
+  json_object_set_new(fields, key, json_integer(now));
+  json_object_set_new(prev, key, json_integer(old));
+}
+
+static void changed_text(json_t *fields, json_t *prev, const char *key,
+                         const char *old, const char *now) {
+  if (old && now && strcmp(old, now) == 0) return;
+  if (!old && !now) return;
+  json_object_set_new(fields, key, now ? json_string(now) : json_null());
+  json_object_set_new(prev, key, old ? json_string(old) : json_null());
+}
+
+static int update_known(engine *eng, case_input *in, rc_error *err) {
+  store_case old, *c = &in->c;
+  json_t *fields = json_object(), *prev = json_object(), *data;
+  unsigned p = in->present;
+  int rc;
+
+  if ((rc = store_case_get(eng->st, c->id, &old, err)) != RC_OK) {
+    json_decref(fields);
+    json_decref(prev);
+    return rc;
+  }
+  if (strcmp(old.borrower_id, c->borrower_id) != 0) {
+    rc = rc_error_set(err, RC_EINVAL, "borrower_id",
+                      "case %s belongs to borrower %s, not %s", c->id,
+                      old.borrower_id, c->borrower_id);
+    goto done;
+  }
+  /* Only what the input carries changes; the rest stays as stored. */
+#define KEEP_TEXT(bit, f, key)                               \
+  if (p & bit) changed_text(fields, prev, key, old.f, c->f); \
+  else { free(c->f); c->f = old.f ? strdup(old.f) : NULL; }
+#define KEEP_MONEY(bit, f, key)                               \
+  if (p & bit) changed_money(fields, prev, key, old.f, c->f); \
+  else c->f = old.f;
+  KEEP_TEXT(IN_PRODUCT, product, "product");
+  KEEP_TEXT(IN_CURRENCY, currency, "currency");
+  KEEP_TEXT(IN_DUE_DATE, due_date, "due_date");
+  KEEP_TEXT(IN_TAGS, tags, "tags");
+  KEEP_MONEY(IN_PRINCIPAL, principal, "principal");
+  KEEP_MONEY(IN_BALANCE, balance, "balance");
+  KEEP_MONEY(IN_AMOUNT_DUE, amount_due, "amount_due");
+  KEEP_MONEY(IN_FEES, fees, "fees");
+#undef KEEP_TEXT
+#undef KEEP_MONEY
+  if (p & IN_SCORE) {
+    if (!old.has_score || old.score != c->score) {
+      json_object_set_new(fields, "score", json_real(c->score));
+      json_object_set_new(prev, "score",
+                          old.has_score ? json_real(old.score) : json_null());
+    }
+  } else {
+    c->has_score = old.has_score;
+    c->score = old.score;
+  }
+  data = json_loads(old.data ? old.data : "{}", 0, NULL);
+  if (!data) data = json_object();
+  {
+    const char *key;
+    json_t *v;
+    json_object_foreach(in->data, key, v) {
+      json_t *was = json_object_get(data, key);
+      if (!was || !json_equal(was, v)) {
+        json_object_set(fields, key, v);
+        json_object_set(prev, key, was ? was : json_null());
+      }
+    }
+  }
+  json_object_update(data, in->data);
+  free(c->data);
+  c->data = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(data);
+
+  if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK) goto done;
+  if (json_object_size(fields) == 0) goto done; /* nothing new: no event */
+  if ((rc = store_case_update_fields(eng->st, c, err)) != RC_OK) goto done;
+  {
+    json_t *detail = json_pack("{s:O, s:O}", "fields", fields, "previous",
+                               prev);
+    char *text = ljson_dump(detail);
+    rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
+    if (rc == RC_OK)
+      rc = store_event_insert(eng->st, c->id, "updated", text, NULL,
+                              clock_now(eng->clk), err);
+    free(text);
+  }
+done:
+  json_decref(fields);
+  json_decref(prev);
+  store_case_free(&old);
+  return rc;
+}
+
+int engine_check_case(engine *eng, json_t *fields, int text_values,
+                      rc_error *err) {
+  case_input in;
+  int rc = case_input_parse(fields, text_values, eng->clk,
+                            script_config(eng->sc)->currency, &in, err);
+  case_input_free(&in);
+  return rc;
+}
+
+int engine_upsert_case(engine *eng, json_t *fields, int text_values,
+                       int *created, rc_error *err) {
+  case_input in;
+  int rc = case_input_parse(fields, text_values, eng->clk,
+                            script_config(eng->sc)->currency, &in, err);
+  if (rc == RC_OK) rc = ingest_begin(eng, err);
+  if (rc == RC_OK) {
+    int exists = store_case_exists(eng->st, in.c.id);
+    if (created) *created = !exists;
+    rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
+    rc = ingest_end(eng, rc, err);
+  }
+  case_input_free(&in);
+  return rc;
+}
+
+int engine_post(engine *eng, const char *case_id, const char *type,
+                json_t *data, const char *key, rc_error *err) {
+  char *text = NULL;
+  int rc;
+  if (!type || !*type)
+    return rc_error_set(err, RC_EINVAL, "type", "event type is required");
+  if (strcmp(type, "opened") == 0 || strcmp(type, "updated") == 0 ||
+      strcmp(type, "payment") == 0 || strcmp(type, "task_done") == 0)
+    return rc_error_set(err, RC_EINVAL, "type",
+                        "'%s' events come from the core; use the matching "
+                        "call (open, pay, complete)", type);
+  if (data && !json_is_object(data))
+    return rc_error_set(err, RC_EINVAL, "data", "event data must be an object");
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if (!store_case_exists(eng->st, case_id)) {
+    rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  } else {
+    if (data) text = ljson_dump(data);
+    rc = store_event_insert(eng->st, case_id, type, text, key,
+                            clock_now(eng->clk), err);
+  }
+  free(text);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_pay(engine *eng, const char *case_id, rc_money amount,
+               const char *ref, rc_time at, rc_error *err) {
+  store_case c;
+  int rc;
+  if (amount <= 0)
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "payment amount must be a positive number of minor "
+                        "units (got %lld)", (long long)amount);
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  if (amount > c.balance) {
+    rc = rc_error_set(err, RC_EINVAL, "amount",
+                      "payment of %lld exceeds the balance of case %s (%lld)",
+                      (long long)amount, case_id, (long long)c.balance);
+  } else if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
+                                        at ? at : clock_now(eng->clk), err)) ==
+             RC_OK) {
+    rc_money due = c.amount_due > amount ? c.amount_due - amount : 0;
+    json_t *data = json_pack("{s:I}", "amount", (json_int_t)amount);
+    char *text;
+    char when[40];
+    zone_format(clock_zone(eng->clk), at ? at : clock_now(eng->clk), when,
+                sizeof when);
+    if (ref) json_object_set_new(data, "ref", json_string(ref));
+    json_object_set_new(data, "paid_at", json_string(when));
+    text = ljson_dump(data);
+    rc = store_case_set_money(eng->st, case_id, c.balance - amount, due, err);
+    if (rc == RC_OK)
+      rc = journal(eng, case_id, "payment", c.state, c.version,
+                   json_deep_copy(data), err);
+    if (rc == RC_OK)
+      rc = store_event_insert(eng->st, case_id, "payment", text, NULL,
+                              clock_now(eng->clk), err);
+    free(text);
+    json_decref(data);
+  }
+  store_case_free(&c);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
+                         rc_error *err) {
+  char case_id[160], kind[64];
+  const char *what;
+  int rc;
+  if (!json_is_object(outcome) ||
+      !(what = json_string_value(json_object_get(outcome, "outcome"))))
+    return rc_error_set(err, RC_EINVAL, "outcome",
+                        "a task completion needs an outcome string");
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  {
+    char *result = ljson_dump(outcome);
+    rc = store_task_complete(eng->st, task_id, what, result,
+                             clock_now(eng->clk), case_id, sizeof case_id,
+                             kind, sizeof kind, err);
+    free(result);
+  }
+  if (rc == RC_OK) {
+    json_t *data = json_deep_copy(outcome);
+    char *text;
+    json_object_set_new(data, "task", json_integer(task_id));
+    json_object_set_new(data, "kind", json_string(kind));
+    text = ljson_dump(data);
+    rc = journal(eng, case_id, "task_done", NULL, 0, data, err);
+    if (rc == RC_OK)
+      rc = store_event_insert(eng->st, case_id, "task_done", text, NULL,
+                              clock_now(eng->clk), err);
+    free(text);
+  }
+  return ingest_end(eng, rc, err);
+}
+
+int engine_receipt(engine *eng, int64_t message_id, const char *status,
+                   rc_error *err) {
+  char case_id[160], data[64];
+  int delivered;
+  int rc;
+  if (!status || (strcmp(status, "delivered") && strcmp(status, "failed")))
+    return rc_error_set(err, RC_EINVAL, "status",
+                        "a receipt status is \"delivered\" or \"failed\"");
+  delivered = strcmp(status, "delivered") == 0;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, err);
+  if (rc == RC_OK)
+    rc = store_message_set_status(eng->st, message_id, status, err);
+  snprintf(data, sizeof data, "{\"message\":%lld}", (long long)message_id);
+  if (rc == RC_OK)
+    rc = store_event_insert(eng->st, case_id,
+                            delivered ? "message_delivered" : "message_failed",
+                            data, NULL, clock_now(eng->clk), err);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_retry(engine *eng, const char *case_id, rc_error *err) {
+  store_case c;
+  int rc, n = 0;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  if (!c.error) {
+    rc = rc_error_set(err, RC_ECONFLICT, "case", "case %s is not in error",
+                      case_id);
+  } else {
+    rc = store_events_retry(eng->st, case_id, &n, err);
+    if (rc == RC_OK) rc = store_case_set_error(eng->st, case_id, NULL, err);
+    if (rc == RC_OK)
+      rc = journal(eng, case_id, "retry", c.state, c.version,
+                   json_pack("{s:s, s:i}", "error", c.error, "events", n), err);
+  }
+  store_case_free(&c);
+  return ingest_end(eng, rc, err);
+}
+
+/* --- dispatch ------------------------------------------------------- */
+
+static int transition(engine *eng, const store_case *c, const char *from,
+                      const char *to, const char *event, script_state *info,
+                      rc_error *err) {
+  int rc;
+  *info = script_state_info(eng->sc, c->workflow, c->version, to);
+  if (!info->exists)
+    return rc_error_set(err, RC_ESCRIPT, "state",
+                        "handler for '%s' in state '%s' returned '%s', which "
+                        "is not a state of workflow %s v%d",
+                        event ? event : "enter", from, to, c->workflow,
+                        c->version);
+  if (!script_transition_allowed(eng->sc, c->workflow, c->version, from, to))
+    return rc_error_set(err, RC_ESCRIPT, "state",
+                        "transition from '%s' to '%s' is not declared in "
+                        "workflow %s v%d (add it to transitions.%s)",
+                        from, to, c->workflow, c->version, from);
+  /* Leaving a state ends what belonged to it. */
+  if ((rc = store_timers_delete_scoped(eng->st, c->id, err)) ||
+      (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
+      (rc = store_case_set_state(eng->st, c->id, to, info->final,
+                                 info->final ? info->outcome : NULL, err)))
+    return rc;
+  invalidate(eng);
+  eng->stats.transitions++;
+  return journal(eng, c->id, "transition", to, c->version,
+                 json_pack("{s:s, s:s, s:s}", "from", from, "to", to, "event",
+                           event ? event : "enter"),
+                 err);
+}
+
+static int dispatch(engine *eng, const store_case *c, const char *type,
+                    const char *data, rc_time at, char **traceback,
+                    rc_error *err) {
+  script_call call = {eng, c->id, c->workflow, c->state, NULL, c->version,
+                      data, at};
+  char next[64], state[64];
+  int rc, hops = 0;
+  /* `opened` enters the initial state; anything else goes to `on`. */
+  call.event = strcmp(type, "opened") == 0 ? NULL : type;
+  rc = script_run_handler(eng->sc, &call, next, sizeof next, traceback, err);
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  snprintf(state, sizeof state, "%s", c->state);
+  while (next[0]) {
+    script_state info;
+    if (++hops > MAX_HOPS)
+      return rc_error_set(err, RC_ESCRIPT, "state",
+                          "more than %d transitions in one event (enter "
+                          "handlers that route in a loop?)", MAX_HOPS);
+    if (strcmp(next, state) == 0 &&
+        !script_transition_allowed(eng->sc, c->workflow, c->version, state,
+                                   next))
+      return rc_error_set(err, RC_ESCRIPT, "state",
+                          "handler returned the current state '%s'; return "
+                          "nil to stay, or declare '%s' -> '%s' to re-enter",
+                          state, state, state);
+    if ((rc = transition(eng, c, state, next, call.event, &info, err)))
+      return rc;
+    snprintf(state, sizeof state, "%s", next);
+    call.state = state;
+    call.event = NULL;
+    rc = script_run_handler(eng->sc, &call, next, sizeof next, traceback, err);
+    if (rc == RC_ENOTFOUND) break;
+    if (rc != RC_OK) return rc;
+    if (info.final && next[0])
+      return rc_error_set(err, RC_ESCRIPT, "state",
+                          "enter of final state '%s' returned '%s'; a closed "
+                          "case cannot move on", state, next);
+  }
+  return RC_OK;
+}
+
+/* Records a failure after the event's own savepoint was rolled back. */
+static int record_failure(engine *eng, const char *case_id, const char *type,
+                          const char *data, rc_time at, int64_t event_id,
+                          int64_t timer_id, const rc_error *why,
+                          const char *traceback, rc_error *err) {
+  store_case c;
+  int rc, deleted;
+  if ((rc = store_savepoint(eng->st, err))) return rc;
+  if (event_id) {
+    rc = store_event_fail(eng->st, event_id, err);
+  } else {
+    /* The timer becomes a failed event: `recoup retry` replays it. */
+    rc = store_timer_delete(eng->st, timer_id, &deleted, err);
+    if (rc == RC_OK)
+      rc = store_event_hold(eng->st, case_id, type, data, at, "failed", err);
+  }
+  if (rc == RC_OK) rc = store_case_set_error(eng->st, case_id, why->message, err);
+  if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
+    rc = journal(eng, case_id, "error", c.state, c.version,
+                 json_pack("{s:s, s:s, s:s}", "event", type, "message",
+                           why->message, "traceback",
+                           traceback ? traceback : why->message),
+                 err);
+    store_case_free(&c);
+  }
+  invalidate(eng);
+  eng->stats.errors++;
+  if (rc != RC_OK) {
+    store_rollback_to(eng->st, NULL);
+    return rc;
+  }
+  return store_release(eng->st, err);
+}
+
+/* One event of one case. timer_id or event_id says where it came from.
+ * Returns an error only when the store failed: a handler's failure is
+ * the case's business, recorded on the case. */
+static int handle(engine *eng, const char *case_id, const char *type,
+                  const char *data, rc_time at, int64_t event_id,
+                  int64_t timer_id, rc_error *err) {
+  store_case c;
+  rc_error why;
+  char *traceback = NULL;
+  int rc, deleted = 1;
+
+  if ((rc = store_savepoint(eng->st, err))) return rc;
+  invalidate(eng);
+  if (timer_id)
+    rc = store_timer_delete(eng->st, timer_id, &deleted, err);
+  else
+    rc = store_event_delete(eng->st, event_id, err);
+  if (rc != RC_OK || !deleted) goto release;
+  rc = store_case_get(eng->st, case_id, &c, err);
+  if (rc == RC_ENOTFOUND) {
+    rc = RC_OK; /* the case is gone; so is its event */
+    goto release;
+  }
+  if (rc != RC_OK) goto release;
+  if (c.error) {
+    /* A case in error holds its later events until it is retried. */
+    rc = store_event_hold(eng->st, case_id, type, data, at, "pending", err);
+    store_case_free(&c);
+    goto release;
+  }
+  eng->stats.events++;
+  if (timer_id) eng->stats.timers_fired++;
+  {
+    json_t *detail = json_pack("{s:s}", "type", type);
+    if (data) {
+      json_t *d = json_loads(data, 0, NULL);
+      if (d) json_object_set_new(detail, "data", d);
+    }
+    rc = journal(eng, case_id, "event", c.state, c.version, detail, err);
+  }
+  if (rc != RC_OK || c.closed) {
+    store_case_free(&c);
+    goto release;
+  }
+  rc_error_clear(&why);
+  eng->current = c.id;
+  rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  eng->current = NULL;
+  if (rc != RC_OK) {
+    if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
+      rc = record_failure(eng, case_id, type, data, at, event_id, timer_id,
+                          &why, traceback, err);
+    free(traceback);
+    store_case_free(&c);
+    return rc;
+  }
+  store_case_free(&c);
+release:
+  if (rc != RC_OK) {
+    store_rollback_to(eng->st, NULL);
+    return rc;
+  }
+  return store_release(eng->st, err);
+}
+
+int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
+  int simulated = clock_is_simulated(eng->clk);
+  int64_t total = 0;
+  int rc = RC_OK;
+
+  eng->interrupted = 0;
+  for (;;) {
+    int n = 0;
+    if (eng->interrupted) break;
+    if ((rc = engine_begin(eng, err)) != RC_OK) break;
+    while (n < BATCH && rc == RC_OK) {
+      store_event ev;
+      store_timer *timers;
+      rc_time due, limit;
+      int count;
+      rc = store_event_next(eng->st, &ev, err);
+      if (rc == RC_OK) {
+        rc = handle(eng, ev.case_id, ev.type, ev.data, ev.at, ev.id, 0, err);
+        store_event_free(&ev);
+        n++;
+        continue;
+      }
+      if (rc != RC_ENOTFOUND) break;
+      rc = RC_OK;
+      if (store_timer_next_due(eng->st, &due) != RC_OK) break;
+      limit = simulated ? until : (until < clock_now(eng->clk)
+                                       ? until : clock_now(eng->clk));
+      if (due > limit) break;
+      /* A simulation lives through every due time in order, so each
+       * handler sees the hour its timer was set for. */
+      if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
+      rc = store_timers_due(eng->st, simulated ? clock_now(eng->clk) : limit,
+                            BATCH - n, &timers, &count, err);
+      for (int i = 0; i < count && rc == RC_OK; i++) {
+        rc = handle(eng, timers[i].case_id, timers[i].event, timers[i].data,
+                    timers[i].due, 0, timers[i].id, err);
+        n++;
+      }
+      if (count) store_timers_free(timers, count);
+      else free(timers);
+    }
+    if (rc != RC_OK) {
+      engine_rollback(eng);
+      break;
+    }
+    if ((rc = engine_commit(eng, err)) != RC_OK) break;
+    total += n;
+    if (n == 0) break;
+  }
+  if (rc == RC_OK && simulated && until > clock_now(eng->clk))
+    clock_set(eng->clk, until);
+  if (steps) *steps = total;
+  return rc;
+}
+
+/* --- effects, called by the bindings during a handler --------------- */
+
+const store_case *engine_case_view(engine *eng, const char *id,
+                                   rc_error *err) {
+  if (eng->view_valid && strcmp(eng->view.id, id) == 0) return &eng->view;
+  store_case_free(&eng->view);
+  eng->view_valid = 0;
+  if (store_case_get(eng->st, id, &eng->view, err) != RC_OK) return NULL;
+  eng->view_valid = 1;
+  return &eng->view;
+}
+
+int engine_borrower(engine *eng, const char *id, store_borrower *out,
+                    rc_error *err) {
+  return store_borrower_get(eng->st, id, out, err);
+}
+
+int engine_case_dpd(engine *eng, const store_case *c) {
+  rc_date due;
+  if (!c->due_date || clock_parse_date(c->due_date, &due) != RC_OK) return 0;
+  return clock_dpd(eng->clk, &due, clock_now(eng->clk));
+}
+
+const char *engine_current_case(const engine *eng) {
+  return eng->current;
+}
+
+static int own_case(engine *eng, const char *case_id, rc_error *err) {
+  if (!eng->current)
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "cases can only be changed from a workflow handler "
+                        "(use rt:event or rt:pay in specs)");
+  if (strcmp(eng->current, case_id) != 0)
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "a handler of case %s cannot change case %s",
+                        eng->current, case_id);
+  return RC_OK;
+}
+
+static int case_journal(engine *eng, const char *case_id, const char *kind,
+                        json_t *detail, rc_error *err) {
+  const store_case *c = engine_case_view(eng, case_id, err);
+  if (!c) {
+    json_decref(detail);
+    return RC_ENOTFOUND;
+  }
+  return journal(eng, case_id, kind, c->state, c->version, detail, err);
+}
+
+int engine_journal(engine *eng, const char *case_id, const char *kind,
+                   const char *detail, rc_error *err) {
+  json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
+  int rc = own_case(eng, case_id, err);
+  if (rc) {
+    json_decref(d);
+    return rc;
+  }
+  return case_journal(eng, case_id, kind, d, err);
+}
+
+int engine_timer(engine *eng, const char *case_id, rc_time due,
+                 const char *event, const char *data_json, int keep,
+                 rc_error *err) {
+  char when[40];
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (!event || !*event)
+    return rc_error_set(err, RC_EINVAL, "event", "a timer needs an event name");
+  if ((rc = store_timer_insert(eng->st, case_id, due, event, data_json, !keep,
+                               err)))
+    return rc;
+  zone_format(clock_zone(eng->clk), due, when, sizeof when);
+  return case_journal(eng, case_id, "timer",
+                      json_pack("{s:s, s:s, s:b}", "event", event, "due", when,
+                                "keep", keep),
+                      err);
+}
+
+int engine_cancel(engine *eng, const char *case_id, const char *event,
+                  int *count, rc_error *err) {
+  int rc = own_case(eng, case_id, err), n = 0;
+  if (rc) return rc;
+  if ((rc = store_timers_cancel(eng->st, case_id, event, &n, err))) return rc;
+  if (count) *count = n;
+  return case_journal(eng, case_id, "cancel",
+                      json_pack("{s:s, s:i}", "event", event, "timers", n),
+                      err);
+}
+
+int engine_set_data(engine *eng, const char *case_id, const char *key,
+                    const char *data_json, rc_error *err) {
+  const store_case *c;
+  json_t *data, *value;
+  char *text;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  data = json_loads(c->data ? c->data : "{}", 0, NULL);
+  if (!data) data = json_object();
+  value = json_loads(data_json, JSON_DECODE_ANY, NULL);
+  if (!value || json_is_null(value)) json_object_del(data, key);
+  else json_object_set(data, key, value);
+  text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+  rc = store_case_set_data(eng->st, case_id, text, err);
+  free(text);
+  json_decref(data);
+  invalidate(eng);
+  if (rc == RC_OK)
+    rc = case_journal(eng, case_id, "set",
+                      json_pack("{s:s, s:O}", "key", key,
+                                "value", value ? value : json_null()),
+                      err);
+  json_decref(value);
+  return rc;
+}
+
+int engine_set_tags(engine *eng, const char *case_id, const char *tag,
+                    const char *tags_json, rc_error *err) {
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if ((rc = store_case_set_tags(eng->st, case_id, tags_json, err))) return rc;
+  invalidate(eng);
+  return case_journal(eng, case_id, "tag", json_pack("{s:s}", "tag", tag),
+                      err);
+}
+
+int engine_assign(engine *eng, const char *case_id, const char *queue,
+                  rc_error *err) {
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if ((rc = store_case_set_queue(eng->st, case_id, queue, err))) return rc;
+  invalidate(eng);
+  return case_journal(eng, case_id, "assign",
+                      json_pack("{s:s}", "queue", queue), err);
+}
+
+int engine_note(engine *eng, const char *case_id, const char *text,
+                rc_error *err) {
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  return case_journal(eng, case_id, "note", json_pack("{s:s}", "text", text),
+                      err);
+}
+
+/* FNV-1a: stable across runs and machines, so a case keeps its arm. */
+static uint32_t fnv1a(const char *a, const char *b) {
+  uint32_t h = 2166136261u;
+  for (const char *p = a; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  h = (h ^ 0xff) * 16777619u;
+  for (const char *p = b; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  return h;
+}
+
+int engine_variant(engine *eng, const char *case_id, const char *experiment,
+                   const char *const *arms, const int *weights, int n,
+                   char *arm, size_t size, rc_error *err) {
+  int64_t total = 0, pick;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (store_variant_get(eng->st, case_id, experiment, arm, size) == RC_OK)
+    return RC_OK;
+  for (int i = 0; i < n; i++) total += weights[i];
+  if (n == 0 || total <= 0)
+    return rc_error_set(err, RC_EINVAL, "arms",
+                        "case:variant needs arms with positive weights");
+  pick = fnv1a(case_id, experiment) % (uint64_t)total;
+  for (int i = 0; i < n; i++) {
+    if (pick < weights[i]) {
+      snprintf(arm, size, "%s", arms[i]);
+      break;
+    }
+    pick -= weights[i];
+  }
+  if ((rc = store_variant_put(eng->st, case_id, experiment, arm, err)))
+    return rc;
+  return case_journal(eng, case_id, "variant",
+                      json_pack("{s:s, s:s}", "experiment", experiment, "arm",
+                                arm),
+                      err);
+}
+
+int engine_send(engine *eng, const char *case_id, const char *channel,
+                const char *template_name, const char *to, const char *body,
+                const char *recipient, const char **status, rc_error *err) {
+  const store_case *c;
+  store_message m;
+  int64_t id;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  memset(&m, 0, sizeof m);
+  m.case_id = case_id;
+  m.borrower_id = c->borrower_id;
+  m.channel = channel;
+  m.template_name = template_name;
+  m.recipient = recipient;
+  m.to_kind = to;
+  m.body = body;
+  m.status = recipient ? "queued" : "blocked";
+  m.reason = recipient ? NULL : "no_recipient";
+  m.at = clock_now(eng->clk);
+  if ((rc = store_message_insert(eng->st, &m, &id, err))) return rc;
+  *status = m.status;
+  return case_journal(eng, case_id, "message",
+                      json_pack("{s:I, s:s, s:s, s:s, s:s?}", "id",
+                                (json_int_t)id, "channel", channel, "template",
+                                template_name, "status", m.status, "reason",
+                                m.reason),
+                      err);
+}
+
+int engine_task(engine *eng, const char *case_id, const char *kind,
+                const char *queue, rc_time due, const char *assignee,
+                const char *fields_json, int keep, int64_t *id,
+                rc_error *err) {
+  const store_case *c;
+  store_task t;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  memset(&t, 0, sizeof t);
+  t.case_id = case_id;
+  t.kind = kind;
+  t.queue = queue ? queue : kind;
+  t.due = due;
+  t.assignee = assignee;
+  t.state = c->state;
+  t.fields = fields_json;
+  t.keep = keep;
+  t.at = clock_now(eng->clk);
+  if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;
+  return case_journal(eng, case_id, "task",
+                      json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,
+                                "kind", kind, "queue", t.queue),
+                      err);
+}

@@ -1,0 +1,732 @@
+/* `case` and `borrower` in Lua. A case is a userdata holding only its id:
+ * every field read goes to the engine, which reads the store (cached until
+ * the next write), so a script never sees a stale copy. Every method is a
+ * thin translation to an engine call; no SQL and no policy live here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "recoup/engine.h"
+#include "lua_json.h"
+#include "script_priv.h"
+#include "template.h"
+
+#define CASE_MT "recoup.case"
+
+typedef struct lcase {
+  engine *eng;
+  char id[1]; /* flexible: the case id, NUL-terminated */
+} lcase;
+
+static lcase *check_case(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, CASE_MT);
+}
+
+static void raise(lua_State *L, const rc_error *err) {
+  luaL_error(L, "%s", err->message);
+}
+
+static const store_case *view(lua_State *L, lcase *lc) {
+  rc_error err;
+  const store_case *c = engine_case_view(lc->eng, lc->id, &err);
+  if (!c) raise(L, &err);
+  return c;
+}
+
+void lua_case_push(lua_State *L, engine *eng, const char *case_id) {
+  size_t n = strlen(case_id);
+  lcase *lc = lua_newuserdatauv(L, sizeof *lc + n, 0);
+  lc->eng = eng;
+  memcpy(lc->id, case_id, n + 1);
+  luaL_setmetatable(L, CASE_MT);
+}
+
+/* Parses a time argument: ISO date/time or a duration from now. */
+static rc_time time_arg(lua_State *L, engine *eng, int idx) {
+  rc_error err;
+  rc_time t;
+  const char *s = luaL_checkstring(L, idx);
+  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK) raise(L, &err);
+  return t;
+}
+
+static void push_borrower(lua_State *L, engine *eng, const char *id);
+
+static int case_index(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *key = luaL_checkstring(L, 2);
+  const store_case *c;
+  if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE &&
+      lua_getfield(L, -1, key) != LUA_TNIL)
+    return 1;
+  c = view(L, lc);
+  if (strcmp(key, "id") == 0) lua_pushstring(L, c->id);
+  else if (strcmp(key, "state") == 0) lua_pushstring(L, c->state);
+  else if (strcmp(key, "workflow") == 0) lua_pushstring(L, c->workflow);
+  else if (strcmp(key, "version") == 0) lua_pushinteger(L, c->version);
+  else if (strcmp(key, "error") == 0) lua_pushstring(L, c->error);
+  else if (strcmp(key, "closed") == 0) lua_pushboolean(L, c->closed);
+  else if (strcmp(key, "outcome") == 0) lua_pushstring(L, c->outcome);
+  else if (strcmp(key, "product") == 0) lua_pushstring(L, c->product);
+  else if (strcmp(key, "currency") == 0) lua_pushstring(L, c->currency);
+  else if (strcmp(key, "principal") == 0) lua_pushinteger(L, c->principal);
+  else if (strcmp(key, "balance") == 0) lua_pushinteger(L, c->balance);
+  else if (strcmp(key, "amount_due") == 0) lua_pushinteger(L, c->amount_due);
+  else if (strcmp(key, "fees") == 0) lua_pushinteger(L, c->fees);
+  else if (strcmp(key, "due_date") == 0) lua_pushstring(L, c->due_date);
+  else if (strcmp(key, "dpd") == 0)
+    lua_pushinteger(L, engine_case_dpd(lc->eng, c));
+  else if (strcmp(key, "queue") == 0) lua_pushstring(L, c->queue);
+  else if (strcmp(key, "on_hold") == 0) lua_pushboolean(L, c->on_hold);
+  else if (strcmp(key, "score") == 0) {
+    if (c->has_score) lua_pushnumber(L, c->score);
+    else lua_pushnil(L);
+  } else if (strcmp(key, "opened_at") == 0) {
+    char at[40];
+    zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at,
+                sizeof at);
+    lua_pushstring(L, at);
+  } else if (strcmp(key, "tags") == 0) {
+    ljson_push_text(L, c->tags);
+  } else if (strcmp(key, "data") == 0) {
+    ljson_push_text(L, c->data);
+  } else if (strcmp(key, "borrower") == 0) {
+    char *bid = strdup(c->borrower_id);
+    push_borrower(L, lc->eng, bid);
+    free(bid);
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+static int case_newindex(lua_State *L) {
+  return luaL_error(L, "case fields are read-only; use case:set(\"%s\", "
+                       "value) for custom data",
+                    luaL_optstring(L, 2, "?"));
+}
+
+static int case_tostring(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  rc_error err;
+  const store_case *c = engine_case_view(lc->eng, lc->id, &err);
+  if (c)
+    lua_pushfstring(L, "case %s (%s, balance %I)", c->id, c->state,
+                    (lua_Integer)c->balance);
+  else
+    lua_pushfstring(L, "case %s (gone)", lc->id);
+  return 1;
+}
+
+static int case_eq(lua_State *L) {
+  lcase *a = check_case(L, 1), *b = check_case(L, 2);
+  lua_pushboolean(L, strcmp(a->id, b->id) == 0);
+  return 1;
+}
+
+/* Optional data table and {keep = true} after the event name. */
+static void timer_tail(lua_State *L, int idx, char **data, int *keep) {
+  int opts = 0;
+  *data = NULL;
+  *keep = 0;
+  if (lua_istable(L, idx + 1)) {
+    opts = idx + 1;
+  } else if (lua_istable(L, idx)) {
+    /* One table: options when it holds only `keep`. */
+    lua_getfield(L, idx, "keep");
+    if (lua_isboolean(L, -1)) {
+      lua_pushnil(L);
+      lua_pushnil(L);
+      if (lua_next(L, idx)) {
+        lua_pop(L, 2);
+        if (!lua_next(L, idx)) opts = idx;
+        else lua_pop(L, 2);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (opts) {
+    lua_getfield(L, opts, "keep");
+    *keep = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  if (lua_istable(L, idx) && opts != idx) {
+    char msg[256];
+    json_t *j = ljson_from_lua(L, idx, msg, sizeof msg);
+    if (!j) luaL_error(L, "timer data: %s", msg);
+    *data = ljson_dump(j);
+    json_decref(j);
+  } else if (!lua_isnoneornil(L, idx) && !lua_istable(L, idx)) {
+    luaL_typeerror(L, idx, "table");
+  }
+}
+
+static int add_timer(lua_State *L, lcase *lc, rc_time due, int event_idx) {
+  const char *event = luaL_checkstring(L, event_idx);
+  char *data;
+  int keep, rc;
+  rc_error err;
+  timer_tail(L, event_idx + 1, &data, &keep);
+  rc = engine_timer(lc->eng, lc->id, due, event, data, keep, &err);
+  free(data);
+  if (rc != RC_OK) raise(L, &err);
+  return 0;
+}
+
+static int case_after(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  rc_duration d;
+  rc_error err;
+  rc_clock *clk = engine_clock(lc->eng);
+  if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err) != RC_OK)
+    raise(L, &err);
+  return add_timer(L, lc, zone_add(clock_zone(clk), clock_now(clk), &d), 3);
+}
+
+static int case_at(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  return add_timer(L, lc, time_arg(L, lc->eng, 2), 3);
+}
+
+static int case_at_dpd(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  const store_case *c = view(L, lc);
+  rc_date due;
+  rc_clock *clk = engine_clock(lc->eng);
+  rc_time at;
+  if (!c->due_date || clock_parse_date(c->due_date, &due) != RC_OK)
+    return luaL_error(L, "case:at_dpd: case %s has no due_date", lc->id);
+  if (n < 0 || n > 36500)
+    return luaL_error(L, "case:at_dpd: days past due must be 0..36500");
+  /* The start of the day on which dpd reaches n, in the institution's
+   * zone; a day already past fires at once. */
+  at = zone_midnight(clock_zone(clk), date_from_days(date_to_days(due) + n));
+  if (at < clock_now(clk)) at = clock_now(clk);
+  return add_timer(L, lc, at, 3);
+}
+
+static int case_cancel(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  int n = 0;
+  rc_error err;
+  if (engine_cancel(lc->eng, lc->id, luaL_checkstring(L, 2), &n, &err))
+    raise(L, &err);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static int case_set(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *key = luaL_checkstring(L, 2);
+  char msg[256], *text;
+  json_t *j;
+  rc_error err;
+  int rc;
+  luaL_checkany(L, 3);
+  if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
+    return luaL_error(L, "case:set(\"%s\"): %s", key, msg);
+  text = ljson_dump(j);
+  json_decref(j);
+  rc = engine_set_data(lc->eng, lc->id, key, text, &err);
+  free(text);
+  if (rc != RC_OK) raise(L, &err);
+  return 0;
+}
+
+static int case_tag(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *tag = luaL_checkstring(L, 2);
+  const store_case *c = view(L, lc);
+  json_t *tags = json_loads(c->tags ? c->tags : "[]", 0, NULL), *t;
+  size_t i;
+  int found = 0, rc = RC_OK;
+  rc_error err;
+  if (!tags) tags = json_array();
+  json_array_foreach(tags, i, t) found |= strcmp(json_string_value(t), tag) == 0;
+  if (!found) {
+    char *text;
+    json_array_append_new(tags, json_string(tag));
+    text = ljson_dump(tags);
+    rc = engine_set_tags(lc->eng, lc->id, tag, text, &err);
+    free(text);
+  }
+  json_decref(tags);
+  if (rc != RC_OK) raise(L, &err);
+  return 0;
+}
+
+static int case_assign(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  rc_error err;
+  if (engine_assign(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
+    raise(L, &err);
+  return 0;
+}
+
+static int case_note(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  rc_error err;
+  if (engine_note(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
+    raise(L, &err);
+  return 0;
+}
+
+static int case_variant(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *experiment = luaL_checkstring(L, 2);
+  const char *arms[32];
+  int weights[32], n = 0, rc;
+  char arm[64];
+  rc_error err;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, 3)) {
+    if (n == 32) return luaL_error(L, "case:variant: at most 32 arms");
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1) ||
+        lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1000000)
+      return luaL_error(L, "case:variant: arms are { A = 50, B = 50 }");
+    arms[n] = lua_tostring(L, -2);
+    weights[n++] = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  /* Table order is not stable; sort arms so the pick is. */
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && strcmp(arms[j - 1], arms[j]) > 0; j--) {
+      const char *ta = arms[j];
+      int tw = weights[j];
+      arms[j] = arms[j - 1];
+      weights[j] = weights[j - 1];
+      arms[j - 1] = ta;
+      weights[j - 1] = tw;
+    }
+  rc = engine_variant(lc->eng, lc->id, experiment, arms, weights, n, arm,
+                      sizeof arm, &err);
+  if (rc != RC_OK) raise(L, &err);
+  lua_pushstring(L, arm);
+  return 1;
+}
+
+/* Pushes each store row as a table; JSON text columns decoded. */
+static int push_row(void *ud, const store_value *cols, int n) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    if (v->type == STORE_NULL) continue;
+    if (strcmp(v->name, "detail") == 0 || strcmp(v->name, "fields") == 0 ||
+        strcmp(v->name, "result") == 0) {
+      /* Spread task fields and results over the row, as specs expect. */
+      if (strcmp(v->name, "detail") == 0) {
+        ljson_push_text(L, v->s);
+        lua_setfield(L, -2, v->name);
+      } else {
+        json_t *o = json_loads(v->s, 0, NULL);
+        const char *k;
+        json_t *x;
+        json_object_foreach(o, k, x) {
+          lua_getfield(L, -1, k);
+          if (lua_isnil(L, -1)) {
+            ljson_push(L, x);
+            lua_setfield(L, -3, k);
+          }
+          lua_pop(L, 1);
+        }
+        json_decref(o);
+      }
+      continue;
+    }
+    if (v->type == STORE_INT) lua_pushinteger(L, v->i);
+    else if (v->type == STORE_REAL) lua_pushnumber(L, v->r);
+    else lua_pushstring(L, v->s);
+    lua_setfield(L, -2, v->name);
+  }
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  return 0;
+}
+
+static int case_history(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  lua_Integer n = luaL_optinteger(L, 2, 0);
+  lua_newtable(L);
+  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, L);
+  /* Times as ISO strings in the institution's zone. */
+  for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+    char at[40];
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "at");
+    zone_format(clock_zone(engine_clock(lc->eng)), lua_tointeger(L, -1), at,
+                sizeof at);
+    lua_pop(L, 1);
+    lua_pushstring(L, at);
+    lua_setfield(L, -2, "at");
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* --- messages and tasks --------------------------------------------- */
+
+/* Fills a placeholder's value for the recipient; pushes it. */
+static void push_placeholder(lua_State *L, lcase *lc, const char *name,
+                             int vars, const char *locale) {
+  const store_case *c = view(L, lc);
+  const institution_config *cfg =
+      script_config(engine_script(lc->eng));
+  char buf[128];
+  if (strncmp(name, "vars.", 5) == 0) {
+    if (vars && lua_getfield(L, vars, name + 5) != LUA_TNIL) {
+      luaL_tolstring(L, -1, NULL);
+      lua_remove(L, -2);
+    } else {
+      if (vars) lua_pop(L, 1);
+      lua_pushstring(L, "");
+    }
+    return;
+  }
+  if (strncmp(name, "case.", 5) == 0) {
+    const char *f = name + 5;
+    rc_money m = 0;
+    int money = 1;
+    if (strcmp(f, "balance") == 0) m = c->balance;
+    else if (strcmp(f, "amount_due") == 0) m = c->amount_due;
+    else if (strcmp(f, "fees") == 0) m = c->fees;
+    else if (strcmp(f, "principal") == 0) m = c->principal;
+    else money = 0;
+    if (money) {
+      template_format_money(locale, c->currency, m, buf, sizeof buf);
+      lua_pushstring(L, buf);
+    } else if (strcmp(f, "due_date") == 0) {
+      template_format_date(locale, c->due_date, buf, sizeof buf);
+      lua_pushstring(L, buf);
+    } else if (strcmp(f, "opened_at") == 0) {
+      zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
+                  sizeof buf);
+      buf[10] = '\0';
+      template_format_date(locale, buf, buf, sizeof buf);
+      lua_pushstring(L, buf);
+    } else {
+      lua_pushvalue(L, 1);
+      lua_getfield(L, -1, f);
+      luaL_tolstring(L, -1, NULL);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+    }
+    return;
+  }
+  if (strncmp(name, "institution.", 12) == 0) {
+    const char *f = name + 12;
+    lua_pushstring(L, strcmp(f, "name") == 0            ? cfg->name
+                      : strcmp(f, "contact_phone") == 0 ? cfg->contact_phone
+                      : strcmp(f, "timezone") == 0      ? cfg->timezone
+                      : strcmp(f, "currency") == 0      ? cfg->currency
+                                                        : "");
+    return;
+  }
+  lua_pushstring(L, "");
+}
+
+/* Picks the text of a template for a channel and locale: the recipient's
+ * locale, then the institution's, then English, then any. */
+static const char *pick_text(lua_State *L, int def, const char *channel,
+                             const char *locale, const char *home) {
+  int t = lua_getfield(L, def, channel);
+  const char *tries[3] = {locale, home, "en"};
+  if (t == LUA_TSTRING) return lua_tostring(L, -1);
+  if (t != LUA_TTABLE) return NULL;
+  for (int i = 0; i < 3; i++) {
+    if (tries[i] && lua_getfield(L, -1, tries[i]) == LUA_TSTRING) {
+      lua_replace(L, -2);
+      return lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  if (lua_next(L, -2)) {
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return lua_tostring(L, -1);
+  }
+  return NULL;
+}
+
+/* case:send(channel, template [, vars] [, { to = ... }]) */
+static int case_send(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *channel = luaL_checkstring(L, 2);
+  const char *name = luaL_checkstring(L, 3);
+  const char *to = NULL, *status = NULL, *text, *locale, *recipient = NULL;
+  const institution_config *cfg = script_config(engine_script(lc->eng));
+  int vars = lua_istable(L, 4) ? 4 : 0, def, third_party, bidx;
+  luaL_Buffer b;
+  rc_error err;
+
+  if (lua_istable(L, 5)) {
+    lua_getfield(L, 5, "to");
+    to = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  } else if (vars && lua_getfield(L, 4, "to") == LUA_TSTRING) {
+    /* send(ch, tpl, { to = "employer" }) with no vars */
+    to = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  } else if (vars) {
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
+  if (lua_getfield(L, -1, name) != LUA_TTABLE)
+    return luaL_error(L, "case:send: unknown template '%s'", name);
+  def = lua_gettop(L);
+  lua_getfield(L, def, "third_party");
+  third_party = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+
+  {
+    const store_case *c = view(L, lc);
+    char *bid = strdup(c->borrower_id);
+    push_borrower(L, lc->eng, bid);
+    free(bid);
+    bidx = lua_gettop(L);
+  }
+  lua_getfield(L, bidx, "locale");
+  locale = lua_isstring(L, -1) ? lua_tostring(L, -1) : cfg->locale;
+  lua_pop(L, 1); /* the borrower table keeps the string alive */
+
+  /* The recipient: the borrower's own contact point for the channel, or
+   * the employer, home or a named third party. */
+  if (!to || strcmp(to, "borrower") == 0) {
+    const char *list = strcmp(channel, "email") == 0 ? "emails" : "phones";
+    if (strcmp(channel, "letter") == 0 || strcmp(channel, "visit") == 0) {
+      lua_getfield(L, bidx, "address");
+    } else {
+      lua_getfield(L, bidx, list);
+      lua_rawgeti(L, -1, 1);
+      lua_remove(L, -2);
+    }
+  } else if (strcmp(to, "employer") == 0) {
+    lua_getfield(L, bidx, "employer");
+    lua_getfield(L, -1, strcmp(channel, "letter") == 0 ? "address" : "phone");
+    lua_remove(L, -2);
+  } else if (strcmp(to, "home") == 0) {
+    lua_getfield(L, bidx, "address");
+  } else {
+    lua_pushnil(L);
+    lua_getfield(L, bidx, "contacts");
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+      lua_rawgeti(L, -1, i);
+      lua_getfield(L, -1, "name");
+      lua_getfield(L, -2, "relation");
+      if ((lua_isstring(L, -2) && strcmp(lua_tostring(L, -2), to) == 0) ||
+          (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0)) {
+        lua_getfield(L, -3, "phone");
+        lua_replace(L, -6);
+        lua_pop(L, 3);
+        break;
+      }
+      lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+  }
+  recipient = lua_tostring(L, -1); /* stays on the stack */
+
+  text = pick_text(L, def, channel, locale, cfg->locale);
+  if (!text)
+    return luaL_error(L, "case:send: template '%s' has no %s text", name,
+                      channel);
+  /* Fill {placeholders}. */
+  luaL_buffinit(L, &b);
+  for (const char *p = text; *p;) {
+    const char *open = strchr(p, '{'), *close;
+    char ph[128];
+    if (!open || !(close = strchr(open, '}'))) {
+      luaL_addstring(&b, p);
+      break;
+    }
+    luaL_addlstring(&b, p, (size_t)(open - p));
+    snprintf(ph, sizeof ph, "%.*s", (int)(close - open - 1), open + 1);
+    if (strncmp(ph, "borrower.", 9) == 0) {
+      const char *f = ph + 9;
+      if (strcmp(f, "phone") == 0 || strcmp(f, "email") == 0) {
+        lua_getfield(L, bidx, strcmp(f, "phone") == 0 ? "phones" : "emails");
+        lua_rawgeti(L, -1, 1);
+        lua_remove(L, -2);
+      } else if (strcmp(f, "employer_name") == 0) {
+        lua_getfield(L, bidx, "employer");
+        lua_getfield(L, -1, "name");
+        lua_remove(L, -2);
+      } else {
+        lua_getfield(L, bidx, f);
+      }
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushstring(L, "");
+      }
+    } else {
+      push_placeholder(L, lc, ph, vars, locale);
+    }
+    luaL_addvalue(&b);
+    p = close + 1;
+  }
+  luaL_pushresult(&b); /* body */
+  if (to && strcmp(to, "borrower") != 0 && strcmp(to, "home") != 0 &&
+      !third_party) {
+    /* Employers and family receive only texts written for them. */
+    lua_pushstring(L, "blocked");
+    lua_pushstring(L, "third_party_template_required");
+    return 2;
+  }
+  if (engine_send(lc->eng, lc->id, channel, name, to ? to : "borrower",
+                  lua_tostring(L, -1), recipient, &status, &err) != RC_OK)
+    raise(L, &err);
+  lua_pushstring(L, status);
+  if (strcmp(status, "queued") == 0) return 1;
+  lua_pushstring(L, "no_recipient");
+  return 2;
+}
+
+/* case:task(kind, { queue =, due =, assignee =, keep =, ...fields }) */
+static int case_task(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  const char *kind = luaL_checkstring(L, 2);
+  const char *queue = NULL, *assignee = NULL;
+  rc_time due = 0;
+  int keep = 0, rc;
+  int64_t id = 0;
+  char *fields = NULL, msg[256];
+  rc_error err;
+  if (!lua_isnoneornil(L, 3)) {
+    json_t *j;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "queue");
+    queue = lua_tostring(L, -1);
+    lua_getfield(L, 3, "assignee");
+    assignee = lua_tostring(L, -1);
+    lua_getfield(L, 3, "keep");
+    keep = lua_toboolean(L, -1);
+    if (lua_getfield(L, 3, "due") != LUA_TNIL) due = time_arg(L, lc->eng, -1);
+    if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
+      return luaL_error(L, "case:task: %s", msg);
+    json_object_del(j, "queue");
+    json_object_del(j, "assignee");
+    json_object_del(j, "keep");
+    json_object_del(j, "due");
+    fields = ljson_dump(j);
+    json_decref(j);
+  }
+  rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
+                   &id, &err);
+  free(fields);
+  if (rc != RC_OK) raise(L, &err);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+/* --- borrower ------------------------------------------------------- */
+
+static int borrower_cases(lua_State *L) {
+  lua_getfield(L, 1, "id");
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "engine");
+  {
+    engine *eng = lua_touserdata(L, -1);
+    const char *id = lua_tostring(L, -3);
+    lua_newtable(L);
+    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, L);
+    /* Replace rows by live case views. */
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+      lua_rawgeti(L, -1, i);
+      lua_getfield(L, -1, "id");
+      lua_case_push(L, eng, lua_tostring(L, -1));
+      lua_rawseti(L, -4, i);
+      lua_pop(L, 2);
+    }
+  }
+  return 1;
+}
+
+static void set_string(lua_State *L, const char *key, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static void push_borrower(lua_State *L, engine *eng, const char *id) {
+  store_borrower b;
+  rc_error err;
+  int np = 0, ne = 0, nc = 0;
+  if (store_borrower_get(engine_store(eng), id, &b, &err) != RC_OK)
+    raise(L, &err);
+  lua_createtable(L, 0, 12);
+  set_string(L, "id", b.id);
+  set_string(L, "name", b.name);
+  set_string(L, "locale", b.locale);
+  set_string(L, "timezone", b.timezone);
+  set_string(L, "address", b.address);
+  lua_pushboolean(L, b.do_not_contact);
+  lua_setfield(L, -2, "do_not_contact");
+  lua_pushboolean(L, b.ceased);
+  lua_setfield(L, -2, "ceased");
+  lua_createtable(L, 0, 3);
+  set_string(L, "name", b.employer_name);
+  set_string(L, "phone", b.employer_phone);
+  set_string(L, "address", b.employer_address);
+  lua_setfield(L, -2, "employer");
+  lua_newtable(L); /* phones */
+  lua_newtable(L); /* emails */
+  lua_newtable(L); /* contacts */
+  for (int i = 0; i < b.ncontacts; i++) {
+    store_contact *c = &b.contacts[i];
+    if (strcmp(c->kind, "phone") == 0) {
+      lua_pushstring(L, c->value);
+      lua_rawseti(L, -4, ++np);
+    } else if (strcmp(c->kind, "email") == 0) {
+      lua_pushstring(L, c->value);
+      lua_rawseti(L, -3, ++ne);
+    } else {
+      lua_createtable(L, 0, 3);
+      set_string(L, "name", c->name);
+      set_string(L, "relation", c->relation);
+      set_string(L, "phone", c->value);
+      lua_rawseti(L, -2, ++nc);
+    }
+  }
+  lua_setfield(L, -4, "contacts");
+  lua_setfield(L, -3, "emails");
+  lua_setfield(L, -2, "phones");
+  store_borrower_free(&b);
+  /* Methods through a per-call metatable that knows the engine. */
+  lua_createtable(L, 0, 2);
+  lua_pushlightuserdata(L, eng);
+  lua_setfield(L, -2, "engine");
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, borrower_cases);
+  lua_setfield(L, -2, "cases");
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+}
+
+void lua_case_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"after", case_after},     {"at", case_at},
+      {"at_dpd", case_at_dpd},   {"cancel", case_cancel},
+      {"send", case_send},       {"task", case_task},
+      {"set", case_set},         {"tag", case_tag},
+      {"assign", case_assign},   {"note", case_note},
+      {"variant", case_variant}, {"history", case_history},
+      {NULL, NULL}};
+  luaL_newmetatable(L, CASE_MT);
+  lua_pushcfunction(L, case_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, case_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, case_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, case_eq);
+  lua_setfield(L, -2, "__eq");
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "methods");
+  lua_pushstring(L, "case");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

@@ -1,0 +1,350 @@
+/* rt methods. Each call that feeds the runtime (open, event, pay, complete,
+ * receipt) commits its input and then runs every resulting event before it
+ * returns, so a spec reads the consequences on the next line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <lauxlib.h>
+
+#include "lua_json.h"
+#include "lua_rt.h"
+#include "script_priv.h"
+
+#define RT_MT "recoup.rt"
+
+typedef struct lrt {
+  engine *eng;
+} lrt;
+
+static engine *check_rt(lua_State *L) {
+  lrt *rt = luaL_checkudata(L, 1, RT_MT);
+  return rt->eng;
+}
+
+static int fail(lua_State *L, const rc_error *err) {
+  return luaL_error(L, "%s", err->message);
+}
+
+/* Runs everything now due; raises on a store failure. */
+static void settle(lua_State *L, engine *eng) {
+  rc_error err;
+  if (engine_run(eng, clock_now(engine_clock(eng)), NULL, &err) != RC_OK)
+    fail(L, &err);
+}
+
+/* A case argument: a case view, a row with `case`/`id`, or an id. */
+static const char *case_arg(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) return lua_tostring(L, idx);
+  if (lua_isuserdata(L, idx) || lua_istable(L, idx)) {
+    lua_getfield(L, idx, "id");
+    if (lua_isstring(L, -1)) {
+      lua_replace(L, idx);
+      return lua_tostring(L, idx);
+    }
+    lua_pop(L, 1);
+  }
+  luaL_typeerror(L, idx, "case or case id");
+  return NULL;
+}
+
+static int64_t id_arg(lua_State *L, int idx, const char *what) {
+  if (lua_isinteger(L, idx)) return lua_tointeger(L, idx);
+  if (lua_istable(L, idx)) {
+    lua_getfield(L, idx, "id");
+    if (lua_isinteger(L, -1)) {
+      int64_t id = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      return id;
+    }
+  }
+  luaL_typeerror(L, idx, what);
+  return 0;
+}
+
+static int rt_set_clock(lua_State *L) {
+  engine *eng = check_rt(L);
+  rc_time t;
+  rc_error err;
+  if (clock_parse_time(engine_clock(eng), luaL_checkstring(L, 2), &t, &err))
+    return fail(L, &err);
+  clock_set(engine_clock(eng), t);
+  return 0;
+}
+
+static int rt_now(lua_State *L) {
+  engine *eng = check_rt(L);
+  char at[40];
+  zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
+              sizeof at);
+  lua_pushstring(L, at);
+  return 1;
+}
+
+static int rt_advance(lua_State *L) {
+  engine *eng = check_rt(L);
+  rc_clock *clk = engine_clock(eng);
+  rc_duration d;
+  rc_error err;
+  rc_time until;
+  int64_t steps = 0;
+  if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err)) return fail(L, &err);
+  until = zone_add(clock_zone(clk), clock_now(clk), &d);
+  if (engine_run(eng, until, &steps, &err) != RC_OK) return fail(L, &err);
+  lua_pushinteger(L, steps);
+  return 1;
+}
+
+static int rt_open(lua_State *L) {
+  engine *eng = check_rt(L);
+  char msg[256];
+  json_t *j;
+  rc_error err;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!(j = ljson_from_lua(L, 2, msg, sizeof msg)))
+    return luaL_error(L, "rt:open: %s", msg);
+  rc = engine_upsert_case(eng, j, 0, NULL, &err);
+  json_decref(j);
+  if (rc != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  lua_getfield(L, 2, "id");
+  lua_case_push(L, eng, lua_tostring(L, -1));
+  return 1;
+}
+
+static int rt_case(lua_State *L) {
+  engine *eng = check_rt(L);
+  const char *id = case_arg(L, 2);
+  if (store_case_exists(engine_store(eng), id))
+    lua_case_push(L, eng, id);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+static int rt_event(lua_State *L) {
+  engine *eng = check_rt(L);
+  const char *id = case_arg(L, 2);
+  const char *type = luaL_checkstring(L, 3);
+  json_t *data = NULL;
+  char msg[256];
+  rc_error err;
+  int rc;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (!(data = ljson_from_lua(L, 4, msg, sizeof msg)))
+      return luaL_error(L, "rt:event: %s", msg);
+    if (!json_is_object(data)) {
+      json_decref(data);
+      data = json_object();
+    }
+  }
+  rc = engine_post(eng, id, type, data, NULL, &err);
+  json_decref(data);
+  if (rc != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  return 0;
+}
+
+static int rt_pay(lua_State *L) {
+  engine *eng = check_rt(L);
+  const char *id = case_arg(L, 2);
+  lua_Integer amount = luaL_checkinteger(L, 3);
+  const char *ref = luaL_optstring(L, 4, NULL);
+  rc_error err;
+  if (engine_pay(eng, id, amount, ref, 0, &err) != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  return 0;
+}
+
+static int rt_complete(lua_State *L) {
+  engine *eng = check_rt(L);
+  int64_t id = id_arg(L, 2, "task or task id");
+  char msg[256];
+  json_t *j;
+  rc_error err;
+  int rc;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
+    return luaL_error(L, "rt:complete: %s", msg);
+  rc = engine_task_complete(eng, id, j, &err);
+  json_decref(j);
+  if (rc != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  return 0;
+}
+
+static int rt_receipt(lua_State *L) {
+  engine *eng = check_rt(L);
+  int64_t id = id_arg(L, 2, "message or message id");
+  rc_error err;
+  if (engine_receipt(eng, id, luaL_checkstring(L, 3), &err) != RC_OK)
+    return fail(L, &err);
+  settle(L, eng);
+  return 0;
+}
+
+static int rt_retry(lua_State *L) {
+  engine *eng = check_rt(L);
+  rc_error err;
+  if (engine_retry(eng, case_arg(L, 2), &err) != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  return 0;
+}
+
+typedef struct rows {
+  lua_State *L;
+  engine *eng;
+  int filter; /* index of the filter table, 0 for none */
+} rows;
+
+static const char *const time_columns[] = {"at", "due", "not_before",
+                                           "completed_at", NULL};
+
+/* Appends a row when it matches the filter (equality on every field). */
+static int add_row(void *ud, const store_value *cols, int n) {
+  rows *r = ud;
+  lua_State *L = r->L;
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    int is_time = 0;
+    if (v->type == STORE_NULL) continue;
+    for (int t = 0; time_columns[t]; t++)
+      is_time |= strcmp(v->name, time_columns[t]) == 0;
+    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
+        strcmp(v->name, "detail") == 0) {
+      json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
+      if (strcmp(v->name, "detail") == 0) {
+        if (o) ljson_push(L, o);
+        else lua_pushstring(L, v->s);
+        lua_setfield(L, -2, "detail");
+      } else if (json_is_object(o)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(o, k, x) {
+          if (lua_getfield(L, -1, k) == LUA_TNIL) {
+            ljson_push(L, x);
+            lua_setfield(L, -3, k);
+          }
+          lua_pop(L, 1);
+        }
+      }
+      json_decref(o);
+      continue;
+    }
+    if (is_time && v->type == STORE_INT) {
+      char at[40];
+      zone_format(clock_zone(engine_clock(r->eng)), v->i, at, sizeof at);
+      lua_pushstring(L, at);
+    } else if (v->type == STORE_INT) {
+      lua_pushinteger(L, v->i);
+    } else if (v->type == STORE_REAL) {
+      lua_pushnumber(L, v->r);
+    } else {
+      lua_pushstring(L, v->s);
+    }
+    lua_setfield(L, -2, v->name);
+  }
+  if (r->filter) {
+    lua_pushnil(L);
+    while (lua_next(L, r->filter)) {
+      lua_pushvalue(L, -2);
+      lua_gettable(L, -4); /* row row_value */
+      if (!lua_compare(L, -1, -2, LUA_OPEQ)) {
+        lua_pop(L, 4); /* value, row value, key, row */
+        return 0;
+      }
+      lua_pop(L, 2);
+    }
+  }
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  return 0;
+}
+
+static int list(lua_State *L, int which) {
+  engine *eng = check_rt(L);
+  rows r = {L, eng, 0};
+  const char *case_id = NULL;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    r.filter = 2;
+    lua_getfield(L, 2, "case");
+    if (lua_isuserdata(L, -1)) { /* a case view: filter by its id */
+      lua_getfield(L, -1, "id");
+      lua_setfield(L, 2, "case");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "case");
+    case_id = lua_tostring(L, -1); /* kept alive by the filter table */
+    lua_pop(L, 1);
+  }
+  lua_newtable(L);
+  if (which == 0)
+    store_messages_each(engine_store(eng), case_id, add_row, &r);
+  else
+    store_tasks_each(engine_store(eng), case_id, add_row, &r);
+  return 1;
+}
+
+static int rt_messages(lua_State *L) {
+  return list(L, 0);
+}
+
+static int rt_tasks(lua_State *L) {
+  return list(L, 1);
+}
+
+static int rt_journal(lua_State *L) {
+  engine *eng = check_rt(L);
+  rows r = {L, eng, 0};
+  const char *id = case_arg(L, 2);
+  lua_newtable(L);
+  store_journal_each(engine_store(eng), id, 0, add_row, &r);
+  return 1;
+}
+
+static int rt_timers(lua_State *L) {
+  engine *eng = check_rt(L);
+  rows r = {L, eng, 0};
+  const char *id = case_arg(L, 2);
+  lua_newtable(L);
+  store_timers_each(engine_store(eng), id, add_row, &r);
+  return 1;
+}
+
+static int rt_tostring(lua_State *L) {
+  engine *eng = check_rt(L);
+  char at[40];
+  zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
+              sizeof at);
+  lua_pushfstring(L, "rt (%s, clock %s)",
+                  script_config(engine_script(eng))->name, at);
+  return 1;
+}
+
+void lua_rt_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"set_clock", rt_set_clock}, {"advance", rt_advance},
+      {"now", rt_now},             {"open", rt_open},
+      {"case", rt_case},           {"event", rt_event},
+      {"pay", rt_pay},             {"messages", rt_messages},
+      {"tasks", rt_tasks},         {"complete", rt_complete},
+      {"receipt", rt_receipt},     {"journal", rt_journal},
+      {"timers", rt_timers},       {"retry", rt_retry},
+      {NULL, NULL}};
+  lua_case_open(L);
+  luaL_newmetatable(L, RT_MT);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, rt_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+}
+
+void lua_rt_push(lua_State *L, engine *eng) {
+  lrt *rt = lua_newuserdatauv(L, sizeof *rt, 0);
+  rt->eng = eng;
+  luaL_setmetatable(L, RT_MT);
+}

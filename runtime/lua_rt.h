@@ -1,0 +1,15 @@
+/* `rt`: a runtime on a scratch database with a simulated clock, as specs
+ * and the REPL drive it (DESIGN.md, Testing scripts). */
+#ifndef RECOUP_LUA_RT_H
+#define RECOUP_LUA_RT_H
+
+#include <lua.h>
+
+#include "recoup/engine.h"
+
+/* Registers the rt and case metatables in a harness state. */
+void lua_rt_open(lua_State *L);
+/* Pushes an rt bound to eng (borrowed: it must outlive every use). */
+void lua_rt_push(lua_State *L, engine *eng);
+
+#endif

@@ -1,0 +1,329 @@
+/* The `recoup` command. Errors are reported here, once, as
+ * "recoup: FILE:LINE: message" with a non-zero exit status. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "recoup/engine.h"
+#include "import.h"
+#include "spec.h"
+
+typedef struct args {
+  const char *cmd;
+  const char *pos[16];
+  int npos;
+  const char *db, *now, *listen;
+  int json, verbose;
+} args;
+
+static engine *running; /* for the signal handler of tick */
+
+static void usage(FILE *out) {
+  fputs(
+      "usage: recoup COMMAND [ARGS]\n"
+      "\n"
+      "  serve   [DIR] [--listen HOST:PORT] [--db FILE]   run the service\n"
+      "  repl    [DIR]               Lua console on a scratch copy\n"
+      "  test    [DIR|FILE...]       run *_test.lua specs\n"
+      "  check   [DIR]               load and validate everything\n"
+      "  import  FILE [DIR] [--db FILE] [--now TIME]   load a portfolio\n"
+      "  tick    [DIR] [--db FILE] [--now TIME]   run due timers and events\n"
+      "  report  [DIR] [--db FILE] [--json]   KPIs\n"
+      "  retry   CASE [DIR] [--db FILE]   re-run a case's failed event\n"
+      "  version\n",
+      out);
+}
+
+static int parse_args(int argc, char **argv, args *a) {
+  memset(a, 0, sizeof *a);
+  if (argc < 2) return -1;
+  a->cmd = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *s = argv[i];
+    const char **slot = NULL;
+    if (strcmp(s, "--db") == 0) slot = &a->db;
+    else if (strcmp(s, "--now") == 0) slot = &a->now;
+    else if (strcmp(s, "--listen") == 0) slot = &a->listen;
+    else if (strcmp(s, "--json") == 0) a->json = 1;
+    else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) a->verbose = 1;
+    else if (s[0] == '-' && s[1] == '-') {
+      fprintf(stderr, "recoup: unknown option %s\n", s);
+      return -1;
+    } else if (a->npos < 16) a->pos[a->npos++] = s;
+    if (slot) {
+      if (++i >= argc) {
+        fprintf(stderr, "recoup: %s needs a value\n", s);
+        return -1;
+      }
+      *slot = argv[i];
+    }
+  }
+  return 0;
+}
+
+static void print_errors(const rc_errlist *errors) {
+  for (int i = 0; i < errors->count; i++)
+    rc_error_print(&errors->items[i], stderr);
+}
+
+/* Opens the institution in dir; a --now time puts the clock in simulation,
+ * resuming from where the last simulated run of this database stopped. */
+static engine *open_engine(const args *a, const char *dir, rc_time *until) {
+  engine_options opts = {dir, a->db, 0, 0, 0};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  if (engine_open(&eng, &opts, &errors) != RC_OK) {
+    print_errors(&errors);
+    rc_errlist_free(&errors);
+    return NULL;
+  }
+  if (until) *until = clock_now(engine_clock(eng));
+  if (a->now) {
+    rc_error err;
+    rc_time t, last;
+    char buf[32];
+    if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return NULL;
+    }
+    last = store_meta_get(engine_store(eng), "clock", buf, sizeof buf) == RC_OK
+               ? strtoll(buf, NULL, 10) : t;
+    clock_set(engine_clock(eng), last < t ? last : t);
+    if (until) *until = t;
+  }
+  return eng;
+}
+
+static void save_clock(engine *eng, const args *a, rc_time t) {
+  char buf[32];
+  if (!a->now) return;
+  snprintf(buf, sizeof buf, "%lld", (long long)t);
+  store_meta_put(engine_store(eng), "clock", buf, NULL);
+}
+
+static int cmd_check(const args *a) {
+  const char *dir = a->npos ? a->pos[0] : ".";
+  engine_options opts = {dir, ":memory:", 1, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  if (engine_open(&eng, &opts, &errors) != RC_OK) {
+    print_errors(&errors);
+    fprintf(stderr, "recoup: %d problem%s in %s\n", errors.count,
+            errors.count == 1 ? "" : "s", dir);
+    rc_errlist_free(&errors);
+    return 1;
+  }
+  {
+    const institution_config *cfg = script_config(engine_script(eng));
+    printf("%s: ok (%s, %s, %d workflow%s)\n", dir, cfg->name, cfg->timezone,
+           cfg->nworkflows, cfg->nworkflows == 1 ? "" : "s");
+  }
+  engine_close(eng);
+  return 0;
+}
+
+static int cmd_import(const args *a) {
+  const char *file, *dir;
+  engine *eng;
+  import_stats stats;
+  rc_errlist errors = {0};
+  rc_error err;
+  int64_t steps = 0;
+  rc_time until;
+  if (a->npos < 1) {
+    fprintf(stderr, "recoup: import needs a FILE\n");
+    return 2;
+  }
+  file = a->pos[0];
+  dir = a->npos > 1 ? a->pos[1] : ".";
+  if (!(eng = open_engine(a, dir, &until))) return 1;
+  if (a->now) clock_set(engine_clock(eng), until);
+  if (import_file(eng, file, &stats, &errors, isatty(2)) != RC_OK) {
+    print_errors(&errors);
+    fprintf(stderr, "recoup: %s refused: nothing was imported\n", file);
+    rc_errlist_free(&errors);
+    engine_close(eng);
+    return 1;
+  }
+  /* Run the `opened` and `updated` handlers; timers wait for tick. */
+  if (engine_run(eng, 0, &steps, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return 1;
+  }
+  save_clock(eng, a, until);
+  printf("imported %lld rows from %s: %lld opened, %lld updated; %lld events "
+         "handled, %lld handler errors\n",
+         (long long)stats.rows, file, (long long)stats.opened,
+         (long long)stats.updated, (long long)steps,
+         (long long)engine_get_stats(eng)->errors);
+  engine_close(eng);
+  return 0;
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (running) engine_interrupt(running);
+}
+
+static int cmd_tick(const args *a) {
+  const char *dir = a->npos ? a->pos[0] : ".";
+  engine *eng;
+  rc_error err;
+  rc_time until;
+  int64_t steps = 0;
+  const engine_stats *st;
+  if (!(eng = open_engine(a, dir, &until))) return 1;
+  running = eng;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  if (engine_run(eng, until, &steps, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return 1;
+  }
+  save_clock(eng, a, until);
+  st = engine_get_stats(eng);
+  printf("tick: %lld events handled (%lld timers fired, %lld transitions, "
+         "%lld handler errors)\n",
+         (long long)steps, (long long)st->timers_fired,
+         (long long)st->transitions, (long long)st->errors);
+  running = NULL;
+  engine_close(eng);
+  return 0;
+}
+
+static int cmd_retry(const args *a) {
+  engine *eng;
+  rc_error err;
+  int64_t steps = 0;
+  store_case c;
+  if (a->npos < 1) {
+    fprintf(stderr, "recoup: retry needs a CASE\n");
+    return 2;
+  }
+  if (!(eng = open_engine(a, a->npos > 1 ? a->pos[1] : ".", NULL))) return 1;
+  if (engine_retry(eng, a->pos[0], &err) != RC_OK ||
+      engine_run(eng, 0, &steps, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return 1;
+  }
+  if (store_case_get(engine_store(eng), a->pos[0], &c, &err) == RC_OK) {
+    if (c.error)
+      printf("case %s failed again: %s\n", c.id, c.error);
+    else
+      printf("case %s retried: now in %s (%lld events)\n", c.id, c.state,
+             (long long)steps);
+    store_case_free(&c);
+  }
+  engine_close(eng);
+  return 0;
+}
+
+typedef struct report {
+  json_t *rows;
+  int64_t cases, errors;
+} report;
+
+static int report_row(void *ud, const store_value *cols, int n) {
+  report *r = ud;
+  json_t *row = json_object();
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    json_object_set_new(row, v->name,
+                        v->type == STORE_INT    ? json_integer(v->i)
+                        : v->type == STORE_TEXT ? json_string(v->s)
+                        : v->type == STORE_REAL ? json_real(v->r)
+                                                : json_null());
+  }
+  r->cases += json_integer_value(json_object_get(row, "cases"));
+  r->errors += json_integer_value(json_object_get(row, "errors"));
+  json_array_append_new(r->rows, row);
+  return 0;
+}
+
+static int cmd_report(const args *a) {
+  engine *eng;
+  report r = {json_array(), 0, 0};
+  rc_money paid = 0;
+  int64_t timers = 0, pending = 0;
+  size_t i;
+  json_t *row;
+  if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", NULL))) {
+    json_decref(r.rows);
+    return 1;
+  }
+  store_cases_by_state(engine_store(eng), report_row, &r);
+  store_payments_total(engine_store(eng), &paid);
+  store_timers_count(engine_store(eng), &timers);
+  store_events_pending(engine_store(eng), &pending);
+  if (a->json) {
+    json_t *out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "states", r.rows,
+                            "cases", (json_int_t)r.cases, "errors",
+                            (json_int_t)r.errors, "recovered",
+                            (json_int_t)paid, "timers_pending",
+                            (json_int_t)timers, "events_pending",
+                            (json_int_t)pending);
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(text);
+    free(text);
+    json_decref(out);
+  } else {
+    printf("%-14s %-16s %8s %16s %7s\n", "workflow", "state", "cases",
+           "balance", "errors");
+    json_array_foreach(r.rows, i, row) {
+      printf("%-14s %-16s %8lld %16lld %7lld\n",
+             json_string_value(json_object_get(row, "workflow")),
+             json_string_value(json_object_get(row, "state")),
+             (long long)json_integer_value(json_object_get(row, "cases")),
+             (long long)json_integer_value(json_object_get(row, "balance")),
+             (long long)json_integer_value(json_object_get(row, "errors")));
+    }
+    printf("%-31s %8lld\n", "total cases", (long long)r.cases);
+    printf("%-31s %8lld (minor units)\n", "recovered", (long long)paid);
+    printf("%-31s %8lld\n", "timers pending", (long long)timers);
+    printf("%-31s %8lld\n", "cases in error", (long long)r.errors);
+    json_decref(r.rows);
+  }
+  engine_close(eng);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  args a;
+  if (parse_args(argc, argv, &a) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(a.cmd, "version") == 0 || strcmp(a.cmd, "--version") == 0) {
+    printf("recoup %s\n", RECOUP_VERSION);
+    return 0;
+  }
+  if (strcmp(a.cmd, "help") == 0 || strcmp(a.cmd, "--help") == 0 ||
+      strcmp(a.cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(a.cmd, "test") == 0)
+    return spec_main(a.npos, (char **)a.pos, a.verbose);
+  if (strcmp(a.cmd, "check") == 0) return cmd_check(&a);
+  if (strcmp(a.cmd, "import") == 0) return cmd_import(&a);
+  if (strcmp(a.cmd, "tick") == 0) return cmd_tick(&a);
+  if (strcmp(a.cmd, "retry") == 0) return cmd_retry(&a);
+  if (strcmp(a.cmd, "report") == 0) return cmd_report(&a);
+  if (strcmp(a.cmd, "serve") == 0 || strcmp(a.cmd, "repl") == 0) {
+    fprintf(stderr,
+            "recoup: '%s' is not built yet in this version; use `recoup "
+            "tick` for batch runs and `recoup test` for specs\n",
+            a.cmd);
+    return 2;
+  }
+  fprintf(stderr, "recoup: unknown command '%s'\n", a.cmd);
+  usage(stderr);
+  return 2;
+}

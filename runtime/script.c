@@ -1,0 +1,708 @@
+/* The sandboxed Lua state of an institution.
+ *
+ * Scripts get an explicit allow-list of globals (DESIGN.md, Sandbox); once
+ * recoup.lua has loaded, the global table is locked so that no handler can
+ * leave state behind for the next case by accident. Every call into Lua is
+ * protected, carries an instruction budget (a count hook) and runs under a
+ * memory cap (our allocator), so a runaway script is a reported handler
+ * error and never a hung or crashed service. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lualib.h>
+
+#include "recoup/engine.h"
+#include "lua_json.h"
+#include "script_priv.h"
+
+#ifndef RECOUP_SCRIPTS_DIR
+#define RECOUP_SCRIPTS_DIR "scripts"
+#endif
+
+script *script_of(lua_State *L) {
+  script *sc;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPT); /* script */
+  sc = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return sc;
+}
+
+const char *script_shipped_dir(void) {
+  const char *env = getenv("RECOUP_SCRIPTS");
+  return env && *env ? env : RECOUP_SCRIPTS_DIR;
+}
+
+void script_error_from_message(const char *msg, int code, rc_error *err) {
+  const char *p = msg;
+  rc_error_clear(err);
+  err->code = code;
+  /* "path/file.lua:12: message" — find the first ":digits: " */
+  while ((p = strchr(p, ':')) != NULL) {
+    const char *q = p + 1;
+    int line = 0;
+    while (isdigit((unsigned char)*q)) line = line * 10 + (*q++ - '0');
+    if (q > p + 1 && q[0] == ':' && q[1] == ' ') {
+      size_t n = (size_t)(p - msg);
+      if (n >= sizeof err->file) n = sizeof err->file - 1;
+      memcpy(err->file, msg, n);
+      err->file[n] = '\0';
+      err->line = line;
+      snprintf(err->message, sizeof err->message, "%s", q + 2);
+      return;
+    }
+    p++;
+  }
+  snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+void script_load_error(lua_State *L, int level, const char *fmt, ...) {
+  script *sc = script_of(L);
+  lua_Debug ar;
+  rc_error err;
+  va_list ap;
+
+  rc_error_clear(&err);
+  err.code = RC_EINVAL;
+  va_start(ap, fmt);
+  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  va_end(ap);
+  if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar)) {
+    snprintf(err.file, sizeof err.file, "%s",
+             ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
+    err.line = ar.currentline;
+  }
+  if (sc->errors) rc_errlist_add(sc->errors, &err);
+}
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  script *sc = ud;
+  void *p;
+  if (!ptr) osize = 0; /* then osize is a type tag, not a size */
+  if (nsize == 0) {
+    free(ptr);
+    sc->mem_used -= osize;
+    return NULL;
+  }
+  if (nsize > osize && sc->mem_used + (nsize - osize) > sc->mem_limit)
+    return NULL; /* Lua turns this into a memory error */
+  p = realloc(ptr, nsize);
+  if (p) sc->mem_used = sc->mem_used - osize + nsize;
+  return p;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  script *sc = script_of(L);
+  (void)ar;
+  /* Fire on every instruction from now on: a script that catches this
+   * error with pcall cannot make progress past it. */
+  lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+  luaL_error(L, "instruction budget exceeded (%I instructions)",
+             (lua_Integer)sc->budget);
+}
+
+void script_set_budget(script *sc, int64_t instructions) {
+  sc->budget = instructions;
+}
+
+static int msgh(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1); /* msg traceback */
+  return 1;
+}
+
+int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
+                 char **traceback) {
+  lua_State *L = sc->L;
+  int base = lua_gettop(L) - nargs, status;
+  int64_t budget = sc->budget > 0 ? sc->budget : 0;
+  lua_pushcfunction(L, msgh); /* fn args msgh */
+  lua_insert(L, base);        /* msgh fn args */
+  if (budget > 0)
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT,
+                budget > INT32_MAX ? INT32_MAX : (int)budget);
+  status = lua_pcall(L, nargs, nresults, base);
+  lua_sethook(L, NULL, 0, 0);
+  lua_remove(L, base); /* results */
+  if (traceback) *traceback = NULL;
+  if (status == LUA_OK) return RC_OK;
+  {
+    const char *full = lua_tostring(L, -1);
+    char first[1024];
+    size_t n;
+    if (status == LUA_ERRMEM || !full) {
+      rc_error_clear(err);
+      rc_error_set(err, RC_ESCRIPT, NULL,
+                   "memory limit exceeded (%zu bytes per Lua state)",
+                   sc->mem_limit);
+      if (traceback) *traceback = strdup(err->message);
+    } else {
+      n = strcspn(full, "\n");
+      if (n >= sizeof first) n = sizeof first - 1;
+      memcpy(first, full, n);
+      first[n] = '\0';
+      script_error_from_message(first, RC_ESCRIPT, err);
+      /* Keep "file:line: message" as the message a user sees. */
+      snprintf(err->message, sizeof err->message, "%s", first);
+      if (traceback) *traceback = strdup(full);
+    }
+    lua_pop(L, 1);
+  }
+  /* A memory error leaves garbage worth reclaiming before the next case. */
+  lua_gc(L, LUA_GCCOLLECT);
+  return RC_ESCRIPT;
+}
+
+/* --- the allow-list --------------------------------------------------- */
+
+static int l_load(lua_State *L) {
+  /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to text:
+   * bytecode can crash the VM, so it never reaches it. */
+  size_t len;
+  const char *chunk = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "=(load)");
+  int env = !lua_isnone(L, 4) ? 4 : 0;
+  if (luaL_loadbufferx(L, chunk, len, name, "t") != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2; /* fail msg */
+  }
+  if (env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int valid_module_name(const char *name) {
+  if (!*name || *name == '.') return 0;
+  for (const char *p = name; *p; p++) {
+    if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+          (*p == '.' && p[1] != '.' && p[1] != '\0')))
+      return 0;
+  }
+  return 1;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  long size;
+  if (!f) return NULL;
+  if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+      fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
+    *len = fread(buf, 1, (size_t)size, f);
+    buf[*len] = '\0';
+  }
+  fclose(f);
+  return buf;
+}
+
+/* Loads the file at path as a text chunk named after the path. */
+static int load_script_file(lua_State *L, const char *path) {
+  size_t len = 0;
+  char *buf = read_file(path, &len);
+  int status;
+  if (!buf) {
+    lua_pushfstring(L, "cannot read %s", path);
+    return LUA_ERRFILE;
+  }
+  lua_pushfstring(L, "@%s", path); /* chunkname */
+  status = luaL_loadbufferx(L, buf, len, lua_tostring(L, -1), "t");
+  free(buf);
+  lua_remove(L, -2); /* chunk-or-error */
+  return status;
+}
+
+/* require resolves inside the institution directory, then scripts/: a
+ * script cannot read anything else on the machine. */
+static int l_require(lua_State *L) {
+  script *sc = script_of(L);
+  const char *name = luaL_checkstring(L, 1);
+  char rel[256], path[PATH_MAX + 300];
+  const char *roots[2];
+  int found = 0;
+
+  if (!valid_module_name(name) || strlen(name) >= sizeof rel - 5)
+    return luaL_error(L, "require: module name '%s' is not allowed "
+                         "(letters, digits, _ and dots only)", name);
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADED); /* loaded */
+  if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+  lua_pop(L, 1); /* loaded */
+
+  snprintf(rel, sizeof rel, "%s", name);
+  for (char *p = rel; *p; p++)
+    if (*p == '.') *p = '/';
+  roots[0] = sc->cfg.dir;
+  roots[1] = script_shipped_dir();
+  for (int i = 0; i < 2 && !found; i++) {
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s.lua", roots[i], rel);
+    if ((f = fopen(path, "rb")) != NULL) {
+      fclose(f);
+      found = 1;
+    }
+  }
+  if (!found)
+    return luaL_error(L, "require: module '%s' not found in %s or %s", name,
+                      roots[0], roots[1]);
+  if (load_script_file(L, path) != LUA_OK) {
+    if (!sc->loading) return lua_error(L);
+    /* While loading, report and carry on so `recoup check` lists every
+     * broken file, not only the first. */
+    {
+      rc_error err;
+      script_error_from_message(lua_tostring(L, -1), RC_EINVAL, &err);
+      rc_errlist_add(sc->errors, &err);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FAILED);
+  } else {
+    lua_pushstring(L, name); /* chunk name */
+    if (sc->loading) {
+      if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        rc_error err;
+        script_error_from_message(lua_tostring(L, -1), RC_EINVAL, &err);
+        rc_errlist_add(sc->errors, &err);
+        lua_pop(L, 1);
+        lua_getfield(L, LUA_REGISTRYINDEX, REG_FAILED);
+      }
+    } else {
+      lua_call(L, 1, 1);
+    }
+  }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADED); /* value loaded */
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1); /* value */
+  return 1;
+}
+
+/* os.time, os.date and os.clock read the runtime's clock, so a simulated
+ * month in `recoup test` is a month to the script too. */
+static int l_os_time(lua_State *L) {
+  script *sc = script_of(L);
+  if (lua_isnoneornil(L, 1)) {
+    lua_pushinteger(L, clock_now(sc->clock) / 1000);
+    return 1;
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  {
+    rc_date d;
+    int h, mi, s;
+    lua_getfield(L, 1, "year");
+    lua_getfield(L, 1, "month");
+    lua_getfield(L, 1, "day");
+    lua_getfield(L, 1, "hour");
+    lua_getfield(L, 1, "min");
+    lua_getfield(L, 1, "sec");
+    d.year = (int)luaL_checkinteger(L, -6);
+    d.month = (int)luaL_checkinteger(L, -5);
+    d.day = (int)luaL_checkinteger(L, -4);
+    h = (int)luaL_optinteger(L, -3, 12);
+    mi = (int)luaL_optinteger(L, -2, 0);
+    s = (int)luaL_optinteger(L, -1, 0);
+    /* ICU is lenient: month 13 or day 0 roll over, as os.time does. */
+    lua_pushinteger(
+        L, zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
+    return 1;
+  }
+}
+
+static int l_os_date(lua_State *L) {
+  script *sc = script_of(L);
+  const char *fmt = luaL_optstring(L, 1, "%c");
+  rc_time t = lua_isnoneornil(L, 2) ? clock_now(sc->clock)
+                                    : luaL_checkinteger(L, 2) * 1000;
+  struct tm tm;
+  time_t secs;
+  char buf[256];
+  int utc = *fmt == '!';
+  if (utc) fmt++;
+  if (!utc) t += zone_offset_ms(clock_zone(sc->clock), t);
+  secs = (time_t)(t / 1000);
+  gmtime_r(&secs, &tm);
+  if (strcmp(fmt, "*t") == 0) {
+    lua_createtable(L, 0, 9);
+    lua_pushinteger(L, tm.tm_year + 1900);
+    lua_setfield(L, -2, "year");
+    lua_pushinteger(L, tm.tm_mon + 1);
+    lua_setfield(L, -2, "month");
+    lua_pushinteger(L, tm.tm_mday);
+    lua_setfield(L, -2, "day");
+    lua_pushinteger(L, tm.tm_hour);
+    lua_setfield(L, -2, "hour");
+    lua_pushinteger(L, tm.tm_min);
+    lua_setfield(L, -2, "min");
+    lua_pushinteger(L, tm.tm_sec);
+    lua_setfield(L, -2, "sec");
+    lua_pushinteger(L, tm.tm_wday + 1);
+    lua_setfield(L, -2, "wday");
+    lua_pushinteger(L, tm.tm_yday + 1);
+    lua_setfield(L, -2, "yday");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "isdst");
+    return 1;
+  }
+  if (strftime(buf, sizeof buf, fmt, &tm) == 0) buf[0] = '\0';
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static int l_os_clock(lua_State *L) {
+  lua_pushnumber(L, (double)clock_now(script_of(L)->clock) / 1000.0);
+  return 1;
+}
+
+static int l_lock_global(lua_State *L) {
+  return luaL_error(L, "scripts cannot create global '%s' after loading; "
+                       "use a local", luaL_optstring(L, 2, "?"));
+}
+
+static void open_sandbox(lua_State *L) {
+  static const char *const removed[] = {"dofile", "loadfile",
+                                        "collectgarbage", NULL};
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+  lua_pop(L, 5);
+  lua_pushglobaltable(L); /* G */
+  for (int i = 0; removed[i]; i++) {
+    lua_pushnil(L);
+    lua_setfield(L, -2, removed[i]);
+  }
+  lua_pushcfunction(L, l_load);
+  lua_setfield(L, -2, "load");
+  lua_pushcfunction(L, l_require);
+  lua_setfield(L, -2, "require");
+  lua_createtable(L, 0, 3); /* G os */
+  lua_pushcfunction(L, l_os_time);
+  lua_setfield(L, -2, "time");
+  lua_pushcfunction(L, l_os_date);
+  lua_setfield(L, -2, "date");
+  lua_pushcfunction(L, l_os_clock);
+  lua_setfield(L, -2, "clock");
+  lua_setfield(L, -2, "os");
+  lua_getfield(L, -1, "string"); /* G string */
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_pop(L, 2);
+}
+
+static void lock_globals(lua_State *L) {
+  lua_pushglobaltable(L);  /* G */
+  lua_createtable(L, 0, 1); /* G mt */
+  lua_pushcfunction(L, l_lock_global);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+int script_load(script **out, const char *dir, rc_errlist *errors) {
+  script *sc = calloc(1, sizeof *sc);
+  lua_State *L;
+  char path[PATH_MAX + 32];
+  int before = errors->count;
+  rc_error err;
+
+  *out = NULL;
+  if (!sc) return RC_ENOMEM;
+  snprintf(sc->cfg.dir, sizeof sc->cfg.dir, "%s", dir && *dir ? dir : ".");
+  sc->mem_limit = 256u << 20;
+  sc->budget = 10000000;
+  sc->cfg.memory_limit = sc->mem_limit;
+  sc->cfg.instruction_budget = sc->budget;
+  sc->cfg.body_limit = 1u << 20;
+  snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
+  snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
+  snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");
+  snprintf(sc->cfg.timezone, sizeof sc->cfg.timezone, "UTC");
+  sc->errors = errors;
+  sc->loading = 1;
+  sc->clock = clock_new("UTC", &err);
+  L = sc->L = lua_newstate(limited_alloc, sc);
+  if (!L || !sc->clock) {
+    script_free(sc);
+    return RC_ENOMEM;
+  }
+  lua_pushlightuserdata(L, sc);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPT);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_LOADED);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_FAILED);
+  open_sandbox(L);
+  institution_open(L);
+  lua_case_open(L);
+
+  snprintf(path, sizeof path, "%s/recoup.lua", sc->cfg.dir);
+  if (load_script_file(L, path) != LUA_OK) {
+    script_error_from_message(lua_tostring(L, -1), RC_EINVAL, &err);
+    if (!err.file[0]) snprintf(err.file, sizeof err.file, "%s", path);
+    rc_errlist_add(errors, &err);
+    lua_pop(L, 1);
+  } else {
+    char *tb = NULL;
+    script_set_budget(sc, sc->budget * 10); /* loading builds big tables */
+    if (script_pcall(sc, 0, 0, &err, &tb) != RC_OK) {
+      char msg[sizeof err.message];
+      snprintf(msg, sizeof msg, "%s", err.message);
+      script_error_from_message(msg, RC_EINVAL, &err);
+      rc_errlist_add(errors, &err);
+    }
+    free(tb);
+    institution_finish(sc);
+  }
+  sc->loading = 0;
+  sc->errors = NULL;
+  script_set_budget(sc, sc->cfg.instruction_budget);
+  sc->mem_limit = sc->cfg.memory_limit;
+  if (sc->mem_limit < sc->mem_used + (1u << 20))
+    sc->mem_limit = sc->mem_used + (1u << 20);
+  if (errors->count > before) {
+    script_free(sc);
+    return RC_EINVAL;
+  }
+  /* Handlers read the institution's own zone from now on. */
+  clock_free(sc->clock);
+  sc->clock = clock_new(sc->cfg.timezone, &err);
+  if (!sc->clock) {
+    rc_errlist_add(errors, &err);
+    script_free(sc);
+    return RC_EINVAL;
+  }
+  lock_globals(L);
+  *out = sc;
+  return RC_OK;
+}
+
+void script_free(script *sc) {
+  if (!sc) return;
+  if (sc->L) lua_close(sc->L);
+  clock_free(sc->clock);
+  free(sc);
+}
+
+rc_clock *script_clock(script *sc) {
+  return sc->clock;
+}
+
+lua_State *script_lua(script *sc) {
+  return sc->L;
+}
+
+const institution_config *script_config(const script *sc) {
+  return &sc->cfg;
+}
+
+/* Pushes registry.workflows[name][version] or nil. */
+static int push_workflow(lua_State *L, const char *name, int version) {
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS); /* wfs */
+  if (lua_getfield(L, -1, name) != LUA_TTABLE) {     /* wfs versions */
+    lua_pop(L, 2);
+    lua_pushnil(L);
+    return 0;
+  }
+  lua_rawgeti(L, -1, version); /* wfs versions wf */
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return lua_istable(L, -1);
+}
+
+int script_workflow_latest(script *sc, const char *name, int *version) {
+  lua_State *L = sc->L;
+  int best = 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS);
+  if (lua_getfield(L, -1, name) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > best)
+        best = (int)lua_tointeger(L, -1);
+    }
+  }
+  lua_pop(L, 2);
+  *version = best;
+  return best > 0 ? RC_OK : RC_ENOTFOUND;
+}
+
+int script_workflow_initial(script *sc, const char *name, int version,
+                            char *state, size_t size) {
+  lua_State *L = sc->L;
+  int rc = RC_ENOTFOUND;
+  if (push_workflow(L, name, version)) {
+    lua_getfield(L, -1, "initial");
+    snprintf(state, size, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    rc = RC_OK;
+  }
+  lua_pop(L, 1);
+  return rc;
+}
+
+script_state script_state_info(script *sc, const char *workflow, int version,
+                               const char *state) {
+  lua_State *L = sc->L;
+  script_state info = {0, 0, ""};
+  if (push_workflow(L, workflow, version)) {
+    lua_getfield(L, -1, "states");
+    if (lua_getfield(L, -1, state) == LUA_TTABLE) {
+      info.exists = 1;
+      lua_getfield(L, -1, "final");
+      info.final = lua_toboolean(L, -1);
+      lua_getfield(L, -2, "outcome");
+      if (lua_isstring(L, -1))
+        snprintf(info.outcome, sizeof info.outcome, "%s", lua_tostring(L, -1));
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  return info;
+}
+
+int script_transition_allowed(script *sc, const char *workflow, int version,
+                              const char *from, const char *to) {
+  lua_State *L = sc->L;
+  int ok = 0;
+  if (push_workflow(L, workflow, version)) {
+    lua_getfield(L, -1, "transitions");
+    if (lua_getfield(L, -1, from) == LUA_TTABLE) {
+      lua_Integer n = luaL_len(L, -1);
+      for (lua_Integer i = 1; i <= n && !ok; i++) {
+        lua_rawgeti(L, -1, i);
+        ok = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0;
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* The body of a handler call, under lua_pcall: everything that can raise
+ * (pushing tables, the handler itself) is protected. */
+static int run_handler(lua_State *L) {
+  const script_call *call = lua_touserdata(L, 1);
+  int wf;
+  if (!push_workflow(L, call->workflow, call->version))
+    return luaL_error(L, "workflow %s version %d is not loaded",
+                      call->workflow, call->version);
+  wf = lua_gettop(L);
+  lua_getfield(L, wf, "states");
+  lua_getfield(L, -1, call->state); /* wf states state */
+  if (!lua_istable(L, -1))
+    return luaL_error(L, "state '%s' is not in workflow %s version %d",
+                      call->state, call->workflow, call->version);
+  if (!call->event) {
+    lua_getfield(L, -1, "enter");
+  } else {
+    lua_pushnil(L);
+    if (lua_getfield(L, -2, "on") == LUA_TTABLE) { /* ... nil on */
+      lua_getfield(L, -1, call->event);
+      lua_replace(L, -3);
+    }
+    lua_pop(L, 1);
+    if (lua_isnil(L, -1) && lua_getfield(L, wf, "on") == LUA_TTABLE) {
+      lua_getfield(L, -1, call->event); /* ... nil on fn */
+      lua_replace(L, -3);
+    }
+    lua_settop(L, wf + 3);
+  }
+  if (!lua_isfunction(L, -1)) {
+    lua_pushboolean(L, 0); /* no handler */
+    return 1;
+  }
+  lua_case_push(L, call->eng, call->case_id);
+  if (call->event_json) {
+    ljson_push_text(L, call->event_json);
+  } else {
+    lua_newtable(L);
+  }
+  lua_pushstring(L, call->event ? call->event : "enter");
+  lua_setfield(L, -2, "type");
+  {
+    char at[40];
+    zone_format(clock_zone(engine_clock(call->eng)), call->at, at, sizeof at);
+    lua_pushstring(L, at);
+    lua_setfield(L, -2, "at");
+  }
+  lua_call(L, 2, 1);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    return luaL_error(L, "handler returned a %s; return a state name or nil",
+                      luaL_typename(L, -1));
+  return 1;
+}
+
+int script_run_handler(script *sc, const script_call *call, char *next,
+                       size_t size, char **traceback, rc_error *err) {
+  lua_State *L = sc->L;
+  int rc;
+  next[0] = '\0';
+  lua_pushcfunction(L, run_handler);
+  lua_pushlightuserdata(L, (void *)call);
+  rc = script_pcall(sc, 1, 1, err, traceback);
+  if (rc != RC_OK) return rc;
+  if (lua_isboolean(L, -1)) {
+    lua_pop(L, 1);
+    return RC_ENOTFOUND;
+  }
+  if (lua_isstring(L, -1)) snprintf(next, size, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return RC_OK;
+}
+
+static int run_route(lua_State *L) {
+  const char *case_json = lua_touserdata(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_ROUTE);
+  ljson_push_text(L, case_json);
+  lua_call(L, 1, 1);
+  if (lua_type(L, -1) != LUA_TSTRING)
+    return luaL_error(L, "route() returned a %s; return a workflow name",
+                      luaL_typename(L, -1));
+  return 1;
+}
+
+int script_route(script *sc, const char *case_json, char *workflow,
+                 size_t size, rc_error *err) {
+  lua_State *L = sc->L;
+  int version;
+  if (!sc->cfg.has_route) {
+    /* One workflow and no route(): every case goes to it. */
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS);
+    lua_pushnil(L);
+    if (!lua_next(L, -2)) {
+      lua_pop(L, 1);
+      return rc_error_set(err, RC_EINVAL, NULL, "no workflow is loaded");
+    }
+    snprintf(workflow, size, "%s", lua_tostring(L, -2));
+    lua_pop(L, 3);
+    return RC_OK;
+  }
+  lua_pushcfunction(L, run_route);
+  lua_pushlightuserdata(L, (void *)case_json);
+  if (script_pcall(sc, 1, 1, err, NULL) != RC_OK) return RC_ESCRIPT;
+  snprintf(workflow, size, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (script_workflow_latest(sc, workflow, &version) != RC_OK)
+    return rc_error_set(err, RC_EINVAL, "workflow",
+                        "route() returned '%s', which is not a workflow",
+                        workflow);
+  return RC_OK;
+}

@@ -1,0 +1,51 @@
+/* Shared between the sandbox (script.c), the institution loader
+ * (institution.c) and the bindings (lua_case.c); not for other modules. */
+#ifndef RECOUP_SCRIPT_PRIV_H
+#define RECOUP_SCRIPT_PRIV_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "recoup/clock.h"
+#include "recoup/script.h"
+
+/* Registry keys: C state lives in the registry, never in globals. */
+#define REG_SCRIPT "recoup.script"
+#define REG_WORKFLOWS "recoup.workflows" /* [name][version] = workflow */
+#define REG_VALIDATED "recoup.validated" /* weak set of recoup.workflow{} results */
+#define REG_ROUTE "recoup.route"
+#define REG_TEMPLATES "recoup.templates"
+#define REG_POLICY "recoup.policy"
+#define REG_CHANNELS "recoup.channels"
+#define REG_LOADED "recoup.loaded"   /* require cache */
+#define REG_FAILED "recoup.failed"   /* what a module that failed to load returns */
+
+struct script {
+  lua_State *L;
+  institution_config cfg;
+  size_t mem_used;
+  size_t mem_limit;
+  int64_t budget;    /* instructions per handler call */
+  int loading;       /* inside script_load: DSL functions allowed */
+  int seen_institution, seen_service, seen_tokens, seen_policy;
+  rc_errlist *errors; /* where load problems go, while loading */
+  rc_clock *clock;    /* owned: os.time/os.date and ISO times in handlers */
+};
+
+script *script_of(lua_State *L);
+/* Appends a load error located at the Lua caller `level` frames up. */
+void script_load_error(lua_State *L, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Splits "file:line: message" into err. */
+void script_error_from_message(const char *msg, int code, rc_error *err);
+
+/* institution.c */
+void institution_open(lua_State *L); /* the DSL globals and recoup.workflow */
+void institution_finish(script *sc); /* cross-section checks after load */
+
+/* lua_case.c */
+void lua_case_open(lua_State *L);
+void lua_case_push(lua_State *L, struct engine *eng, const char *case_id);
+/* The plain-table view of a case given to route(): fields only. */
+
+#endif

@@ -1,0 +1,1189 @@
+/* All SQL of recoup. Statements are prepared once, on first use, and reset
+ * after every call, so the hot path (a timer firing) never re-parses SQL. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "recoup/store.h"
+
+/* Migrations run in order; PRAGMA user_version records how many ran. */
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE borrowers("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', locale TEXT,"
+    "  timezone TEXT, address TEXT, employer_name TEXT, employer_phone TEXT,"
+    "  employer_address TEXT,"
+    "  do_not_contact INTEGER NOT NULL DEFAULT 0,"
+    "  ceased INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE contacts("
+    "  id INTEGER PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('phone','email','third_party')),"
+    "  value TEXT, name TEXT, relation TEXT, position INTEGER NOT NULL);"
+    "CREATE INDEX contacts_borrower ON contacts(borrower_id, position);"
+    "CREATE TABLE cases("
+    "  id TEXT PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
+    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT, error TEXT,"
+    "  product TEXT, currency TEXT NOT NULL,"
+    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+    "  balance INTEGER NOT NULL DEFAULT 0,"
+    "  amount_due INTEGER NOT NULL DEFAULT 0,"
+    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
+    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
+    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX cases_borrower ON cases(borrower_id);"
+    "CREATE INDEX cases_state ON cases(state);"
+    "CREATE TABLE events("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  type TEXT NOT NULL, data TEXT, at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (status IN ('pending','failed')));"
+    "CREATE INDEX events_case ON events(case_id, id);"
+    "CREATE INDEX events_pending ON events(status, id);"
+    "CREATE TABLE event_keys(key TEXT PRIMARY KEY, case_id TEXT NOT NULL,"
+    "  at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE timers("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  due INTEGER NOT NULL, event TEXT NOT NULL, data TEXT,"
+    "  scoped INTEGER NOT NULL);"
+    "CREATE INDEX timers_due ON timers(due, id);"
+    "CREATE INDEX timers_case ON timers(case_id, event);"
+    "CREATE TABLE journal("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, state TEXT, version INTEGER, detail TEXT);"
+    "CREATE INDEX journal_case ON journal(case_id, id);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  borrower_id TEXT NOT NULL, channel TEXT NOT NULL,"
+    "  template TEXT NOT NULL, recipient TEXT, to_kind TEXT, body TEXT,"
+    "  status TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL,"
+    "  not_before INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER, sent_at INTEGER);"
+    "CREATE INDEX messages_case ON messages(case_id);"
+    "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
+    "CREATE INDEX messages_outbox ON messages(status, next_attempt);"
+    "CREATE TABLE tasks("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  kind TEXT NOT NULL, queue TEXT, due INTEGER, assignee TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('open','claimed','done','cancelled')),"
+    "  outcome TEXT, fields TEXT, result TEXT, state TEXT,"
+    "  keep INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL,"
+    "  completed_at INTEGER);"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE INDEX tasks_queue ON tasks(queue, status);"
+    "CREATE TABLE payments("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  amount INTEGER NOT NULL CHECK (amount > 0), ref TEXT UNIQUE,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX payments_case ON payments(case_id);"
+    "CREATE TABLE promises("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  amount INTEGER NOT NULL, by_date TEXT NOT NULL,"
+    "  paid INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX promises_case ON promises(case_id, status);"
+    "CREATE TABLE plans("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  total INTEGER NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE TABLE installments("
+    "  id INTEGER PRIMARY KEY, plan_id INTEGER NOT NULL REFERENCES plans(id),"
+    "  seq INTEGER NOT NULL, due_date TEXT NOT NULL, amount INTEGER NOT NULL,"
+    "  paid INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL);"
+    "CREATE INDEX installments_plan ON installments(plan_id, seq);"
+    "CREATE TABLE variants(case_id TEXT NOT NULL, experiment TEXT NOT NULL,"
+    "  arm TEXT NOT NULL, PRIMARY KEY (case_id, experiment)) WITHOUT ROWID;",
+};
+
+enum {
+  S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+  S_META_GET, S_META_PUT,
+  S_BORROWER_UPSERT, S_BORROWER_GET, S_CONTACTS_DELETE, S_CONTACT_INSERT,
+  S_CONTACTS_GET, S_BORROWER_CASES,
+  S_CASE_INSERT, S_CASE_UPDATE, S_CASE_GET, S_CASE_EXISTS, S_CASE_STATE,
+  S_CASE_ERROR, S_CASE_DATA, S_CASE_TAGS, S_CASE_QUEUE, S_CASE_MONEY,
+  S_CASE_HOLD, S_CASE_WORKFLOW, S_CASES_ALL, S_CASES_STATE, S_CASES_BY_STATE,
+  S_EVENT_KEY, S_EVENT_INSERT, S_EVENT_NEXT, S_EVENT_DELETE, S_EVENT_FAIL,
+  S_EVENTS_RETRY, S_EVENTS_PENDING,
+  S_TIMER_INSERT, S_TIMER_NEXT, S_TIMERS_DUE, S_TIMER_DELETE,
+  S_TIMERS_SCOPED, S_TIMERS_CANCEL, S_TIMERS_CASE, S_TIMERS_COUNT,
+  S_JOURNAL_APPEND, S_JOURNAL_CASE, S_JOURNAL_TAIL, S_JOURNAL_COUNT,
+  S_MESSAGE_INSERT, S_MESSAGES_CASE, S_MESSAGES_ALL, S_MESSAGE_STATUS,
+  S_MESSAGE_CASE,
+  S_TASK_INSERT, S_TASKS_CASE, S_TASKS_ALL, S_TASK_GET, S_TASK_COMPLETE,
+  S_TASKS_CANCEL,
+  S_PAYMENT_INSERT, S_PAYMENTS_TOTAL,
+  S_VARIANT_GET, S_VARIANT_PUT,
+  S_COUNT
+};
+
+#define CASE_COLS                                                          \
+  "id, borrower_id, workflow, version, state, closed, outcome, error, "    \
+  "product, currency, principal, balance, amount_due, fees, due_date, "    \
+  "opened_at, score, tags, data, queue, on_hold"
+#define MESSAGE_COLS                                                       \
+  "id, case_id AS 'case', borrower_id AS borrower, channel, template, "     \
+  "recipient AS 'to', to_kind, body, status, reason, at, not_before"
+#define TASK_COLS                                                          \
+  "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, "   \
+  "at, completed_at, fields, result"
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT ev",
+    [S_RELEASE] = "RELEASE ev",
+    [S_ROLLBACK_TO] = "ROLLBACK TO ev",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_BORROWER_UPSERT] =
+        "INSERT INTO borrowers(id, name, locale, timezone, address, "
+        "employer_name, employer_phone, employer_address, do_not_contact, "
+        "ceased) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT(id) DO UPDATE SET"
+        " name = coalesce(?2, name), locale = coalesce(?3, locale),"
+        " timezone = coalesce(?4, timezone), address = coalesce(?5, address),"
+        " employer_name = coalesce(?6, employer_name),"
+        " employer_phone = coalesce(?7, employer_phone),"
+        " employer_address = coalesce(?8, employer_address)",
+    [S_BORROWER_GET] =
+        "SELECT id, name, locale, timezone, address, employer_name, "
+        "employer_phone, employer_address, do_not_contact, ceased "
+        "FROM borrowers WHERE id = ?1",
+    [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
+    [S_CONTACT_INSERT] =
+        "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
+        "position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_CONTACTS_GET] = "SELECT kind, value, name, relation FROM contacts "
+                       "WHERE borrower_id = ?1 ORDER BY position",
+    [S_BORROWER_CASES] = "SELECT id, state, balance FROM cases "
+                         "WHERE borrower_id = ?1 ORDER BY id",
+    [S_CASE_INSERT] =
+        "INSERT INTO cases(" CASE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+        "?21)",
+    [S_CASE_UPDATE] =
+        "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
+        "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
+        " data = ?10, tags = ?11 WHERE id = ?1",
+    [S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
+    [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
+    [S_CASE_STATE] = "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4 "
+                     "WHERE id = ?1",
+    [S_CASE_ERROR] = "UPDATE cases SET error = ?2 WHERE id = ?1",
+    [S_CASE_DATA] = "UPDATE cases SET data = ?2 WHERE id = ?1",
+    [S_CASE_TAGS] = "UPDATE cases SET tags = ?2 WHERE id = ?1",
+    [S_CASE_QUEUE] = "UPDATE cases SET queue = ?2 WHERE id = ?1",
+    [S_CASE_MONEY] = "UPDATE cases SET balance = ?2, amount_due = ?3 "
+                     "WHERE id = ?1",
+    [S_CASE_HOLD] = "UPDATE cases SET on_hold = ?2 WHERE id = ?1",
+    [S_CASE_WORKFLOW] = "UPDATE cases SET workflow = ?2, version = ?3, "
+                        "state = ?4 WHERE id = ?1",
+    [S_CASES_ALL] = "SELECT id, state, workflow, version, balance, error "
+                    "FROM cases ORDER BY id",
+    [S_CASES_STATE] = "SELECT id, state, workflow, version, balance, error "
+                      "FROM cases WHERE state = ?1 ORDER BY id",
+    [S_CASES_BY_STATE] =
+        "SELECT workflow, state, count(*) AS cases, sum(balance) AS balance,"
+        " sum(error IS NOT NULL) AS errors FROM cases "
+        "GROUP BY workflow, state ORDER BY workflow, state",
+    [S_EVENT_KEY] = "INSERT INTO event_keys(key, case_id, at) "
+                    "VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
+    [S_EVENT_INSERT] = "INSERT INTO events(case_id, type, data, at, status) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* Per-case order: a case in error holds all its later events. */
+    [S_EVENT_NEXT] =
+        "SELECT e.id, e.case_id, e.type, e.data, e.at FROM events e "
+        "JOIN cases c ON c.id = e.case_id "
+        "WHERE e.status = 'pending' AND c.error IS NULL "
+        "ORDER BY e.id LIMIT 1",
+    [S_EVENT_DELETE] = "DELETE FROM events WHERE id = ?1",
+    [S_EVENT_FAIL] = "UPDATE events SET status = 'failed' WHERE id = ?1",
+    [S_EVENTS_RETRY] = "UPDATE events SET status = 'pending' "
+                       "WHERE case_id = ?1 AND status = 'failed'",
+    [S_EVENTS_PENDING] = "SELECT count(*) FROM events WHERE status='pending'",
+    [S_TIMER_INSERT] = "INSERT INTO timers(case_id, due, event, data, scoped)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
+    [S_TIMERS_DUE] = "SELECT id, case_id, due, event, data FROM timers "
+                     "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
+    [S_TIMER_DELETE] = "DELETE FROM timers WHERE id = ?1",
+    [S_TIMERS_SCOPED] = "DELETE FROM timers WHERE case_id = ?1 AND scoped",
+    [S_TIMERS_CANCEL] = "DELETE FROM timers WHERE case_id = ?1 AND event = ?2",
+    [S_TIMERS_CASE] = "SELECT id, event, due, data, scoped FROM timers "
+                      "WHERE case_id = ?1 ORDER BY due, id",
+    [S_TIMERS_COUNT] = "SELECT count(*) FROM timers",
+    [S_JOURNAL_APPEND] =
+        "INSERT INTO journal(case_id, at, kind, state, version, detail) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_JOURNAL_CASE] = "SELECT id, at, kind, state, version, detail "
+                       "FROM journal WHERE case_id = ?1 ORDER BY id",
+    [S_JOURNAL_TAIL] =
+        "SELECT * FROM (SELECT id, at, kind, state, version, detail "
+        "FROM journal WHERE case_id = ?1 ORDER BY id DESC LIMIT ?2) "
+        "ORDER BY id",
+    [S_JOURNAL_COUNT] = "SELECT count(*) FROM journal WHERE kind = ?1",
+    [S_MESSAGE_INSERT] =
+        "INSERT INTO messages(case_id, borrower_id, channel, template, "
+        "recipient, to_kind, body, status, reason, at, not_before) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_MESSAGES_CASE] = "SELECT " MESSAGE_COLS " FROM messages "
+                        "WHERE case_id = ?1 ORDER BY id",
+    [S_MESSAGES_ALL] = "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
+    [S_MESSAGE_STATUS] = "UPDATE messages SET status = ?2 WHERE id = ?1",
+    [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
+    [S_TASK_INSERT] =
+        "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
+        "fields, state, keep, at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7,"
+        " ?8, ?9)",
+    [S_TASKS_CASE] = "SELECT " TASK_COLS " FROM tasks WHERE case_id = ?1 "
+                     "ORDER BY id",
+    [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
+    [S_TASK_GET] = "SELECT case_id, kind, status FROM tasks WHERE id = ?1",
+    [S_TASK_COMPLETE] =
+        "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
+        "completed_at = ?4 WHERE id = ?1 AND status IN ('open','claimed')",
+    [S_TASKS_CANCEL] =
+        "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
+        "AND NOT keep AND status IN ('open','claimed')",
+    [S_PAYMENT_INSERT] =
+        "INSERT INTO payments(case_id, amount, ref, at) VALUES (?1,?2,?3,?4) "
+        "ON CONFLICT(ref) DO NOTHING",
+    [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
+    [S_VARIANT_GET] = "SELECT arm FROM variants WHERE case_id = ?1 "
+                      "AND experiment = ?2",
+    [S_VARIANT_PUT] = "INSERT INTO variants(case_id, experiment, arm) "
+                      "VALUES (?1, ?2, ?3)",
+};
+
+struct store {
+  sqlite3 *db;
+  char *path; /* owned */
+  int depth;  /* 0 outside a transaction, 1 inside, 2 inside a savepoint */
+  sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
+};
+
+static int fail(store *st, rc_error *err, const char *what) {
+  int code = sqlite3_extended_errcode(st->db);
+  return rc_error_set(err, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
+                      sqlite3_errmsg(st->db), code);
+}
+
+static sqlite3_stmt *stmt(store *st, int which) {
+  if (!st->stmts[which] &&
+      sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                         &st->stmts[which], NULL) != SQLITE_OK) {
+    /* A statement that does not prepare is a bug in this file; say so
+     * loudly in every build rather than return a code nobody expects. */
+    fprintf(stderr, "recoup: store: cannot prepare %d: %s\n", which,
+            sqlite3_errmsg(st->db));
+    abort();
+  }
+  return st->stmts[which];
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int exec_stmt(store *st, sqlite3_stmt *s, rc_error *err,
+                     const char *what) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_DONE) {
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+      return rc_error_set(err, RC_EINVAL, NULL, "%s: %s", what,
+                          sqlite3_errmsg(st->db));
+    return fail(st, err, what);
+  }
+  return RC_OK;
+}
+
+static char *dup_col(sqlite3_stmt *s, int i) {
+  const unsigned char *v = sqlite3_column_text(s, i);
+  return v ? strdup((const char *)v) : NULL;
+}
+
+/* Hands every row of a prepared, bound statement to fn. */
+static int each_row(sqlite3_stmt *s, store_row_fn fn, void *ud) {
+  store_value cols[32];
+  int rc, n = sqlite3_column_count(s);
+  if (n > 32) n = 32;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    for (int i = 0; i < n; i++) {
+      cols[i].name = sqlite3_column_name(s, i);
+      switch (sqlite3_column_type(s, i)) {
+        case SQLITE_INTEGER:
+          cols[i].type = STORE_INT;
+          cols[i].i = sqlite3_column_int64(s, i);
+          break;
+        case SQLITE_FLOAT:
+          cols[i].type = STORE_REAL;
+          cols[i].r = sqlite3_column_double(s, i);
+          break;
+        case SQLITE_NULL:
+          cols[i].type = STORE_NULL;
+          break;
+        default:
+          cols[i].type = STORE_TEXT;
+          cols[i].s = (const char *)sqlite3_column_text(s, i);
+      }
+    }
+    if (fn(ud, cols, n)) break;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
+}
+
+static int migrate(store *st, rc_error *err) {
+  sqlite3_stmt *s;
+  int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
+  char *msg = NULL, pragma[64];
+
+  if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+      SQLITE_OK)
+    return fail(st, err, "read schema version");
+  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > target)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database schema version %d is newer than this "
+                        "recoup (%d); upgrade recoup", version, target);
+  for (; version < target; version++) {
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) ||
+        sqlite3_exec(st->db, migrations[version], NULL, NULL, &msg) ||
+        sqlite3_exec(st->db, pragma, NULL, NULL, &msg) ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg)) {
+      rc_error_set(err, RC_ESTORE, NULL, "database migration %d failed: %s",
+                   version + 1, msg ? msg : "?");
+      sqlite3_free(msg);
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+      return RC_ESTORE;
+    }
+  }
+  return RC_OK;
+}
+
+int store_open(store **out, const char *path, rc_error *err) {
+  store *st;
+  int memory = strcmp(path, ":memory:") == 0;
+  char *msg = NULL;
+
+  *out = NULL;
+  if (!memory) {
+    /* Debts and phone numbers: the file is the owner's alone. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return rc_error_set(err, RC_EIO, "db", "cannot open database %s: %s",
+                          path, strerror(errno));
+    close(fd);
+  }
+  st = calloc(1, sizeof *st);
+  if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  st->path = strdup(path);
+  if (sqlite3_open_v2(path, &st->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                          SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    rc_error_set(err, RC_ESTORE, "db", "cannot open database %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    store_close(st);
+    return RC_ESTORE;
+  }
+  sqlite3_busy_timeout(st->db, 5000);
+  /* WAL with synchronous=NORMAL: a commit is durable against a process
+   * crash, and against power loss once the WAL is checkpointed; group
+   * commit keeps fsyncs per event well below one. */
+  if (sqlite3_exec(st->db,
+                   memory ? "PRAGMA foreign_keys = ON;"
+                          : "PRAGMA journal_mode = WAL;"
+                            "PRAGMA synchronous = NORMAL;"
+                            "PRAGMA foreign_keys = ON;"
+                            "PRAGMA temp_store = MEMORY;"
+                            "PRAGMA cache_size = -65536;",
+                   NULL, NULL, &msg) != SQLITE_OK) {
+    rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s",
+                 path, msg ? msg : "?");
+    sqlite3_free(msg);
+    store_close(st);
+    return RC_ESTORE;
+  }
+  if (migrate(st, err) != RC_OK) {
+    store_close(st);
+    return RC_ESTORE;
+  }
+  *out = st;
+  return RC_OK;
+}
+
+void store_close(store *st) {
+  if (!st) return;
+  for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
+  if (st->depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(st->db);
+  free(st->path);
+  free(st);
+}
+
+const char *store_path(const store *st) {
+  return st->path;
+}
+
+int store_begin(store *st, rc_error *err) {
+  if (st->depth != 0)
+    return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
+  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
+  st->depth = 1;
+  return RC_OK;
+}
+
+int store_commit(store *st, rc_error *err) {
+  if (exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
+    store_rollback(st);
+    return RC_ESTORE;
+  }
+  st->depth = 0;
+  return RC_OK;
+}
+
+int store_rollback(store *st) {
+  if (st->depth == 0) return RC_OK;
+  st->depth = 0;
+  /* After some errors SQLite has already rolled back; that is fine. */
+  if (sqlite3_get_autocommit(st->db)) return RC_OK;
+  return exec_stmt(st, stmt(st, S_ROLLBACK), NULL, "rollback");
+}
+
+int store_in_transaction(const store *st) {
+  return st->depth > 0;
+}
+
+int store_savepoint(store *st, rc_error *err) {
+  if (exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") != RC_OK)
+    return RC_ESTORE;
+  st->depth++;
+  return RC_OK;
+}
+
+int store_release(store *st, rc_error *err) {
+  if (exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
+    return RC_ESTORE;
+  st->depth--;
+  return RC_OK;
+}
+
+int store_rollback_to(store *st, rc_error *err) {
+  /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty. */
+  if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
+    return RC_ESTORE;
+  return store_release(st, err);
+}
+
+int store_meta_get(store *st, const char *key, char *buf, size_t size) {
+  sqlite3_stmt *s = stmt(st, S_META_GET);
+  int rc = RC_ENOTFOUND;
+  bind_text(s, 1, key);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int store_meta_put(store *st, const char *key, const char *value,
+                   rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_META_PUT);
+  bind_text(s, 1, key);
+  bind_text(s, 2, value);
+  return exec_stmt(st, s, err, "meta");
+}
+
+int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_BORROWER_UPSERT);
+  int rc;
+  bind_text(s, 1, b->id);
+  bind_text(s, 2, b->name);
+  bind_text(s, 3, b->locale);
+  bind_text(s, 4, b->timezone);
+  bind_text(s, 5, b->address);
+  bind_text(s, 6, b->employer_name);
+  bind_text(s, 7, b->employer_phone);
+  bind_text(s, 8, b->employer_address);
+  sqlite3_bind_int(s, 9, b->do_not_contact);
+  sqlite3_bind_int(s, 10, b->ceased);
+  if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
+  if (b->ncontacts < 0) return RC_OK;
+  s = stmt(st, S_CONTACTS_DELETE);
+  bind_text(s, 1, b->id);
+  if ((rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK) return rc;
+  for (int i = 0; i < b->ncontacts; i++) {
+    s = stmt(st, S_CONTACT_INSERT);
+    bind_text(s, 1, b->id);
+    bind_text(s, 2, b->contacts[i].kind);
+    bind_text(s, 3, b->contacts[i].value);
+    bind_text(s, 4, b->contacts[i].name);
+    bind_text(s, 5, b->contacts[i].relation);
+    sqlite3_bind_int(s, 6, i);
+    if ((rc = exec_stmt(st, s, err, "save contact")) != RC_OK) return rc;
+  }
+  return RC_OK;
+}
+
+int store_borrower_get(store *st, const char *id, store_borrower *out,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
+  int rc;
+  memset(out, 0, sizeof *out);
+  bind_text(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    out->id = dup_col(s, 0);
+    out->name = dup_col(s, 1);
+    out->locale = dup_col(s, 2);
+    out->timezone = dup_col(s, 3);
+    out->address = dup_col(s, 4);
+    out->employer_name = dup_col(s, 5);
+    out->employer_phone = dup_col(s, 6);
+    out->employer_address = dup_col(s, 7);
+    out->do_not_contact = sqlite3_column_int(s, 8);
+    out->ceased = sqlite3_column_int(s, 9);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_DONE)
+      return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
+                          id);
+    return fail(st, err, "read borrower");
+  }
+  s = stmt(st, S_CONTACTS_GET);
+  bind_text(s, 1, id);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    store_contact *c = realloc(out->contacts, (size_t)(out->ncontacts + 1) *
+                                                  sizeof *out->contacts);
+    if (!c) break;
+    out->contacts = c;
+    c += out->ncontacts++;
+    c->kind = dup_col(s, 0);
+    c->value = dup_col(s, 1);
+    c->name = dup_col(s, 2);
+    c->relation = dup_col(s, 3);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return RC_OK;
+}
+
+void store_borrower_free(store_borrower *b) {
+  for (int i = 0; i < b->ncontacts; i++) {
+    free(b->contacts[i].kind);
+    free(b->contacts[i].value);
+    free(b->contacts[i].name);
+    free(b->contacts[i].relation);
+  }
+  free(b->contacts);
+  free(b->id);
+  free(b->name);
+  free(b->locale);
+  free(b->timezone);
+  free(b->address);
+  free(b->employer_name);
+  free(b->employer_phone);
+  free(b->employer_address);
+  memset(b, 0, sizeof *b);
+}
+
+int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
+                         void *ud) {
+  sqlite3_stmt *s = stmt(st, S_BORROWER_CASES);
+  bind_text(s, 1, borrower_id);
+  return each_row(s, fn, ud);
+}
+
+static void bind_case(sqlite3_stmt *s, const store_case *c) {
+  bind_text(s, 1, c->id);
+  bind_text(s, 2, c->borrower_id);
+  bind_text(s, 3, c->workflow);
+  sqlite3_bind_int(s, 4, c->version);
+  bind_text(s, 5, c->state);
+  sqlite3_bind_int(s, 6, c->closed);
+  bind_text(s, 7, c->outcome);
+  bind_text(s, 8, c->error);
+  bind_text(s, 9, c->product);
+  bind_text(s, 10, c->currency);
+  sqlite3_bind_int64(s, 11, c->principal);
+  sqlite3_bind_int64(s, 12, c->balance);
+  sqlite3_bind_int64(s, 13, c->amount_due);
+  sqlite3_bind_int64(s, 14, c->fees);
+  bind_text(s, 15, c->due_date);
+  sqlite3_bind_int64(s, 16, c->opened_at);
+  if (c->has_score)
+    sqlite3_bind_double(s, 17, c->score);
+  else
+    sqlite3_bind_null(s, 17);
+  bind_text(s, 18, c->tags ? c->tags : "[]");
+  bind_text(s, 19, c->data ? c->data : "{}");
+  bind_text(s, 20, c->queue);
+  sqlite3_bind_int(s, 21, c->on_hold);
+}
+
+int store_case_insert(store *st, const store_case *c, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
+  bind_case(s, c);
+  return exec_stmt(st, s, err, "insert case");
+}
+
+int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_UPDATE);
+  bind_text(s, 1, c->id);
+  bind_text(s, 2, c->product);
+  bind_text(s, 3, c->currency);
+  sqlite3_bind_int64(s, 4, c->principal);
+  sqlite3_bind_int64(s, 5, c->balance);
+  sqlite3_bind_int64(s, 6, c->amount_due);
+  sqlite3_bind_int64(s, 7, c->fees);
+  bind_text(s, 8, c->due_date);
+  if (c->has_score)
+    sqlite3_bind_double(s, 9, c->score);
+  else
+    sqlite3_bind_null(s, 9);
+  bind_text(s, 10, c->data ? c->data : "{}");
+  bind_text(s, 11, c->tags ? c->tags : "[]");
+  return exec_stmt(st, s, err, "update case");
+}
+
+int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_GET);
+  int rc;
+  memset(out, 0, sizeof *out);
+  bind_text(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    out->id = dup_col(s, 0);
+    out->borrower_id = dup_col(s, 1);
+    out->workflow = dup_col(s, 2);
+    out->version = sqlite3_column_int(s, 3);
+    out->state = dup_col(s, 4);
+    out->closed = sqlite3_column_int(s, 5);
+    out->outcome = dup_col(s, 6);
+    out->error = dup_col(s, 7);
+    out->product = dup_col(s, 8);
+    out->currency = dup_col(s, 9);
+    out->principal = sqlite3_column_int64(s, 10);
+    out->balance = sqlite3_column_int64(s, 11);
+    out->amount_due = sqlite3_column_int64(s, 12);
+    out->fees = sqlite3_column_int64(s, 13);
+    out->due_date = dup_col(s, 14);
+    out->opened_at = sqlite3_column_int64(s, 15);
+    out->has_score = sqlite3_column_type(s, 16) != SQLITE_NULL;
+    out->score = sqlite3_column_double(s, 16);
+    out->tags = dup_col(s, 17);
+    out->data = dup_col(s, 18);
+    out->queue = dup_col(s, 19);
+    out->on_hold = sqlite3_column_int(s, 20);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE)
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  return fail(st, err, "read case");
+}
+
+int store_case_exists(store *st, const char *id) {
+  sqlite3_stmt *s = stmt(st, S_CASE_EXISTS);
+  int found;
+  bind_text(s, 1, id);
+  found = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return found;
+}
+
+void store_case_free(store_case *c) {
+  free(c->id);
+  free(c->borrower_id);
+  free(c->workflow);
+  free(c->state);
+  free(c->outcome);
+  free(c->error);
+  free(c->product);
+  free(c->currency);
+  free(c->due_date);
+  free(c->tags);
+  free(c->data);
+  free(c->queue);
+  memset(c, 0, sizeof *c);
+}
+
+int store_case_set_state(store *st, const char *id, const char *state,
+                         int closed, const char *outcome, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_STATE);
+  bind_text(s, 1, id);
+  bind_text(s, 2, state);
+  sqlite3_bind_int(s, 3, closed);
+  bind_text(s, 4, outcome);
+  return exec_stmt(st, s, err, "set state");
+}
+
+static int set_text(store *st, int which, const char *id, const char *v,
+                    rc_error *err, const char *what) {
+  sqlite3_stmt *s = stmt(st, which);
+  bind_text(s, 1, id);
+  bind_text(s, 2, v);
+  return exec_stmt(st, s, err, what);
+}
+
+int store_case_set_error(store *st, const char *id, const char *error,
+                         rc_error *err) {
+  return set_text(st, S_CASE_ERROR, id, error, err, "set error");
+}
+
+int store_case_set_data(store *st, const char *id, const char *data_json,
+                        rc_error *err) {
+  return set_text(st, S_CASE_DATA, id, data_json, err, "set data");
+}
+
+int store_case_set_tags(store *st, const char *id, const char *tags_json,
+                        rc_error *err) {
+  return set_text(st, S_CASE_TAGS, id, tags_json, err, "set tags");
+}
+
+int store_case_set_queue(store *st, const char *id, const char *queue,
+                         rc_error *err) {
+  return set_text(st, S_CASE_QUEUE, id, queue, err, "assign");
+}
+
+int store_case_set_money(store *st, const char *id, rc_money balance,
+                         rc_money amount_due, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
+  bind_text(s, 1, id);
+  sqlite3_bind_int64(s, 2, balance);
+  sqlite3_bind_int64(s, 3, amount_due);
+  return exec_stmt(st, s, err, "set balance");
+}
+
+int store_case_set_hold(store *st, const char *id, int on_hold,
+                        rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_HOLD);
+  bind_text(s, 1, id);
+  sqlite3_bind_int(s, 2, on_hold);
+  return exec_stmt(st, s, err, "set hold");
+}
+
+int store_case_set_workflow(store *st, const char *id, const char *workflow,
+                            int version, const char *state, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_WORKFLOW);
+  bind_text(s, 1, id);
+  bind_text(s, 2, workflow);
+  sqlite3_bind_int(s, 3, version);
+  bind_text(s, 4, state);
+  return exec_stmt(st, s, err, "set workflow");
+}
+
+int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, state ? S_CASES_STATE : S_CASES_ALL);
+  if (state) bind_text(s, 1, state);
+  return each_row(s, fn, ud);
+}
+
+int store_cases_by_state(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_CASES_BY_STATE), fn, ud);
+}
+
+static int event_insert(store *st, const char *case_id, const char *type,
+                        const char *data, const char *key, rc_time at,
+                        const char *status, rc_error *err) {
+  sqlite3_stmt *s;
+  int rc;
+  if (key) {
+    s = stmt(st, S_EVENT_KEY);
+    bind_text(s, 1, key);
+    bind_text(s, 2, case_id);
+    sqlite3_bind_int64(s, 3, at);
+    if ((rc = exec_stmt(st, s, err, "event key")) != RC_OK) return rc;
+    if (sqlite3_changes(st->db) == 0)
+      return rc_error_set(err, RC_ECONFLICT, "key",
+                          "event key '%s' was already received", key);
+  }
+  s = stmt(st, S_EVENT_INSERT);
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, type);
+  bind_text(s, 3, data);
+  sqlite3_bind_int64(s, 4, at);
+  bind_text(s, 5, status);
+  return exec_stmt(st, s, err, "queue event");
+}
+
+int store_event_insert(store *st, const char *case_id, const char *type,
+                       const char *data, const char *key, rc_time at,
+                       rc_error *err) {
+  return event_insert(st, case_id, type, data, key, at, "pending", err);
+}
+
+int store_event_hold(store *st, const char *case_id, const char *type,
+                     const char *data, rc_time at, const char *status,
+                     rc_error *err) {
+  return event_insert(st, case_id, type, data, NULL, at, status, err);
+}
+
+int store_event_next(store *st, store_event *out, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
+  int rc = sqlite3_step(s);
+  memset(out, 0, sizeof *out);
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(s, 0);
+    out->case_id = dup_col(s, 1);
+    out->type = dup_col(s, 2);
+    out->data = dup_col(s, 3);
+    out->at = sqlite3_column_int64(s, 4);
+  }
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE) return RC_ENOTFOUND;
+  return fail(st, err, "next event");
+}
+
+static int by_id(store *st, int which, int64_t id, rc_error *err,
+                 const char *what) {
+  sqlite3_stmt *s = stmt(st, which);
+  sqlite3_bind_int64(s, 1, id);
+  return exec_stmt(st, s, err, what);
+}
+
+int store_event_delete(store *st, int64_t id, rc_error *err) {
+  return by_id(st, S_EVENT_DELETE, id, err, "delete event");
+}
+
+int store_event_fail(store *st, int64_t id, rc_error *err) {
+  return by_id(st, S_EVENT_FAIL, id, err, "fail event");
+}
+
+int store_events_retry(store *st, const char *case_id, int *count,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_EVENTS_RETRY);
+  int rc;
+  bind_text(s, 1, case_id);
+  rc = exec_stmt(st, s, err, "retry events");
+  if (count) *count = rc == RC_OK ? sqlite3_changes(st->db) : 0;
+  return rc;
+}
+
+static int count_of(store *st, int which, const char *arg, int64_t *count) {
+  sqlite3_stmt *s = stmt(st, which);
+  int rc;
+  if (arg) bind_text(s, 1, arg);
+  rc = sqlite3_step(s);
+  *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
+}
+
+int store_events_pending(store *st, int64_t *count) {
+  return count_of(st, S_EVENTS_PENDING, NULL, count);
+}
+
+void store_event_free(store_event *ev) {
+  free(ev->case_id);
+  free(ev->type);
+  free(ev->data);
+  memset(ev, 0, sizeof *ev);
+}
+
+int store_timer_insert(store *st, const char *case_id, rc_time due,
+                       const char *event, const char *data, int scoped,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMER_INSERT);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, due);
+  bind_text(s, 3, event);
+  bind_text(s, 4, data);
+  sqlite3_bind_int(s, 5, scoped);
+  return exec_stmt(st, s, err, "insert timer");
+}
+
+int store_timer_next_due(store *st, rc_time *due) {
+  sqlite3_stmt *s = stmt(st, S_TIMER_NEXT);
+  int rc = RC_ENOTFOUND;
+  if (sqlite3_step(s) == SQLITE_ROW &&
+      sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    *due = sqlite3_column_int64(s, 0);
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int store_timers_due(store *st, rc_time until, int max, store_timer **out,
+                     int *n, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_DUE);
+  store_timer *t = calloc((size_t)(max > 0 ? max : 1), sizeof *t);
+  int rc, count = 0;
+  *out = NULL;
+  *n = 0;
+  if (!t) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  sqlite3_bind_int64(s, 1, until);
+  sqlite3_bind_int(s, 2, max);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+    t[count].id = sqlite3_column_int64(s, 0);
+    t[count].case_id = dup_col(s, 1);
+    t[count].due = sqlite3_column_int64(s, 2);
+    t[count].event = dup_col(s, 3);
+    t[count].data = dup_col(s, 4);
+    count++;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    store_timers_free(t, count);
+    return fail(st, err, "due timers");
+  }
+  *out = t;
+  *n = count;
+  return RC_OK;
+}
+
+void store_timers_free(store_timer *timers, int n) {
+  for (int i = 0; i < n; i++) {
+    free(timers[i].case_id);
+    free(timers[i].event);
+    free(timers[i].data);
+  }
+  free(timers);
+}
+
+int store_timer_delete(store *st, int64_t id, int *deleted, rc_error *err) {
+  int rc = by_id(st, S_TIMER_DELETE, id, err, "delete timer");
+  *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
+}
+
+int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_SCOPED);
+  bind_text(s, 1, case_id);
+  return exec_stmt(st, s, err, "cancel state timers");
+}
+
+int store_timers_cancel(store *st, const char *case_id, const char *event,
+                        int *count, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_CANCEL);
+  int rc;
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, event);
+  rc = exec_stmt(st, s, err, "cancel timer");
+  if (count) *count = rc == RC_OK ? sqlite3_changes(st->db) : 0;
+  return rc;
+}
+
+int store_timers_each(store *st, const char *case_id, store_row_fn fn,
+                      void *ud) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_CASE);
+  bind_text(s, 1, case_id);
+  return each_row(s, fn, ud);
+}
+
+int store_timers_count(store *st, int64_t *count) {
+  return count_of(st, S_TIMERS_COUNT, NULL, count);
+}
+
+int store_journal_append(store *st, const char *case_id, rc_time at,
+                         const char *kind, const char *state, int version,
+                         const char *detail, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_JOURNAL_APPEND);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, at);
+  bind_text(s, 3, kind);
+  bind_text(s, 4, state);
+  sqlite3_bind_int(s, 5, version);
+  bind_text(s, 6, detail);
+  return exec_stmt(st, s, err, "journal");
+}
+
+int store_journal_each(store *st, const char *case_id, int limit,
+                       store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, limit > 0 ? S_JOURNAL_TAIL : S_JOURNAL_CASE);
+  bind_text(s, 1, case_id);
+  if (limit > 0) sqlite3_bind_int(s, 2, limit);
+  return each_row(s, fn, ud);
+}
+
+int store_journal_count(store *st, const char *kind, int64_t *count) {
+  return count_of(st, S_JOURNAL_COUNT, kind, count);
+}
+
+int store_message_insert(store *st, const store_message *m, int64_t *id,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_INSERT);
+  int rc;
+  bind_text(s, 1, m->case_id);
+  bind_text(s, 2, m->borrower_id);
+  bind_text(s, 3, m->channel);
+  bind_text(s, 4, m->template_name);
+  bind_text(s, 5, m->recipient);
+  bind_text(s, 6, m->to_kind);
+  bind_text(s, 7, m->body);
+  bind_text(s, 8, m->status);
+  bind_text(s, 9, m->reason);
+  sqlite3_bind_int64(s, 10, m->at);
+  if (m->not_before)
+    sqlite3_bind_int64(s, 11, m->not_before);
+  else
+    sqlite3_bind_null(s, 11);
+  rc = exec_stmt(st, s, err, "queue message");
+  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  return rc;
+}
+
+int store_messages_each(store *st, const char *case_id, store_row_fn fn,
+                        void *ud) {
+  sqlite3_stmt *s = stmt(st, case_id ? S_MESSAGES_CASE : S_MESSAGES_ALL);
+  if (case_id) bind_text(s, 1, case_id);
+  return each_row(s, fn, ud);
+}
+
+int store_message_set_status(store *st, int64_t id, const char *status,
+                             rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_STATUS);
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  return exec_stmt(st, s, err, "message status");
+}
+
+int store_message_case(store *st, int64_t id, char *case_id, size_t size,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_CASE);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  return rc_error_set(err, RC_ENOTFOUND, "message", "unknown message %lld",
+                      (long long)id);
+}
+
+int store_task_insert(store *st, const store_task *t, int64_t *id,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_INSERT);
+  int rc;
+  bind_text(s, 1, t->case_id);
+  bind_text(s, 2, t->kind);
+  bind_text(s, 3, t->queue);
+  if (t->due)
+    sqlite3_bind_int64(s, 4, t->due);
+  else
+    sqlite3_bind_null(s, 4);
+  bind_text(s, 5, t->assignee);
+  bind_text(s, 6, t->fields);
+  bind_text(s, 7, t->state);
+  sqlite3_bind_int(s, 8, t->keep);
+  sqlite3_bind_int64(s, 9, t->at);
+  rc = exec_stmt(st, s, err, "create task");
+  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  return rc;
+}
+
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
+                     void *ud) {
+  sqlite3_stmt *s = stmt(st, case_id ? S_TASKS_CASE : S_TASKS_ALL);
+  if (case_id) bind_text(s, 1, case_id);
+  return each_row(s, fn, ud);
+}
+
+int store_task_complete(store *st, int64_t id, const char *outcome,
+                        const char *result, rc_time at, char *case_id,
+                        size_t size, char *kind, size_t ksize, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_GET);
+  int rc, open_ = 0;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    const char *status = (const char *)sqlite3_column_text(s, 2);
+    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(kind, ksize, "%s", (const char *)sqlite3_column_text(s, 1));
+    open_ = strcmp(status, "open") == 0 || strcmp(status, "claimed") == 0;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW)
+    return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
+                        (long long)id);
+  if (!open_)
+    return rc_error_set(err, RC_ECONFLICT, "task",
+                        "task %lld is already closed", (long long)id);
+  s = stmt(st, S_TASK_COMPLETE);
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, outcome);
+  bind_text(s, 3, result);
+  sqlite3_bind_int64(s, 4, at);
+  return exec_stmt(st, s, err, "complete task");
+}
+
+int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASKS_CANCEL);
+  bind_text(s, 1, case_id);
+  return exec_stmt(st, s, err, "cancel tasks");
+}
+
+int store_payment_insert(store *st, const char *case_id, rc_money amount,
+                         const char *ref, rc_time at, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PAYMENT_INSERT);
+  int rc;
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, amount);
+  bind_text(s, 3, ref);
+  sqlite3_bind_int64(s, 4, at);
+  if ((rc = exec_stmt(st, s, err, "record payment")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already received", ref);
+  return RC_OK;
+}
+
+int store_payments_total(store *st, rc_money *total) {
+  return count_of(st, S_PAYMENTS_TOTAL, NULL, total);
+}
+
+int store_variant_get(store *st, const char *case_id, const char *experiment,
+                      char *arm, size_t size) {
+  sqlite3_stmt *s = stmt(st, S_VARIANT_GET);
+  int rc = RC_ENOTFOUND;
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, experiment);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    snprintf(arm, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int store_variant_put(store *st, const char *case_id, const char *experiment,
+                      const char *arm, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_VARIANT_PUT);
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, experiment);
+  bind_text(s, 3, arm);
+  return exec_stmt(st, s, err, "record variant");
+}

@@ -1,0 +1,164 @@
+/* Durations, ISO times and days past due in real IANA zones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recoup/clock.h"
+
+static rc_clock *shanghai(void) {
+  rc_error err;
+  rc_clock *clk = clock_new("Asia/Shanghai", &err);
+  assert_non_null(clk);
+  return clk;
+}
+
+static void test_duration_units_parse(void **state) {
+  rc_duration d;
+  (void)state;
+  assert_int_equal(clock_parse_duration("30m", &d, NULL), RC_OK);
+  assert_int_equal(d.ms, 30 * 60000);
+  assert_int_equal(clock_parse_duration("12h", &d, NULL), RC_OK);
+  assert_int_equal(d.ms, 12 * 3600000);
+  assert_int_equal(clock_parse_duration("3d", &d, NULL), RC_OK);
+  assert_int_equal(d.days, 3);
+  assert_int_equal(clock_parse_duration("2w", &d, NULL), RC_OK);
+  assert_int_equal(d.days, 14);
+  assert_int_equal(clock_parse_duration("1mo", &d, NULL), RC_OK);
+  assert_int_equal(d.months, 1);
+}
+
+static void test_bad_duration_names_the_text(void **state) {
+  const char *bad[] = {"3x", "", "d", "-1d", "1.5d", "3 d", "99999999d", NULL};
+  rc_duration d;
+  rc_error err;
+  (void)state;
+  for (int i = 0; bad[i]; i++) {
+    rc_error_clear(&err);
+    assert_int_equal(clock_parse_duration(bad[i], &d, &err), RC_EINVAL);
+    assert_non_null(strstr(err.message, bad[i]));
+  }
+}
+
+static void test_iso_times_parse_in_the_institution_zone(void **state) {
+  rc_clock *clk = shanghai();
+  rc_time t;
+  char buf[40];
+  (void)state;
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00", &t, NULL), RC_OK);
+  zone_format(clock_zone(clk), t, buf, sizeof buf);
+  assert_string_equal(buf, "2026-01-05T09:00:00+08:00");
+  assert_int_equal(t, 1767574800000LL); /* 01:00 UTC */
+  assert_int_equal(clock_parse_time(clk, "2026-01-05", &t, NULL), RC_OK);
+  assert_int_equal(t, 1767542400000LL); /* local midnight = 16:00Z */
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T01:00:00Z", &t, NULL),
+                   RC_OK);
+  assert_int_equal(t, 1767574800000LL);
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T03:00+02:00", &t, NULL),
+                   RC_OK);
+  assert_int_equal(t, 1767574800000LL);
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00:00.250", &t, NULL),
+                   RC_OK);
+  assert_int_equal(t, 1767574800250LL);
+  clock_free(clk);
+}
+
+static void test_bad_times_are_refused(void **state) {
+  const char *bad[] = {"2026-13-01", "2026-02-30", "2026-01-05T25:00",
+                       "tomorrow", "2026-01-05T09:00+8", "05/01/2026", NULL};
+  rc_clock *clk = shanghai();
+  rc_time t;
+  rc_error err;
+  (void)state;
+  for (int i = 0; bad[i]; i++)
+    assert_int_equal(clock_parse_time(clk, bad[i], &t, &err), RC_EINVAL);
+  clock_free(clk);
+}
+
+static void test_duration_as_time_is_from_now(void **state) {
+  rc_clock *clk = shanghai();
+  rc_time t;
+  (void)state;
+  clock_set(clk, 1000000);
+  assert_int_equal(clock_parse_time(clk, "2h", &t, NULL), RC_OK);
+  assert_int_equal(t, 1000000 + 7200000);
+  clock_free(clk);
+}
+
+static void test_days_keep_wall_time_across_dst(void **state) {
+  rc_error err;
+  rc_clock *clk = clock_new("America/New_York", &err);
+  rc_time t, later;
+  rc_duration d = {0, 1, 0};
+  char buf[40];
+  (void)state;
+  /* 2026-03-08 is the spring-forward day in New York. */
+  assert_int_equal(clock_parse_time(clk, "2026-03-07T09:00", &t, NULL), RC_OK);
+  later = zone_add(clock_zone(clk), t, &d);
+  zone_format(clock_zone(clk), later, buf, sizeof buf);
+  assert_string_equal(buf, "2026-03-08T09:00:00-04:00");
+  assert_int_equal(later - t, 23 * 3600000LL);
+  clock_free(clk);
+}
+
+static void test_month_adds_calendar_months(void **state) {
+  rc_clock *clk = shanghai();
+  rc_time t;
+  rc_duration d = {0, 0, 1};
+  char buf[40];
+  (void)state;
+  clock_parse_time(clk, "2026-01-31T10:00", &t, NULL);
+  zone_format(clock_zone(clk), zone_add(clock_zone(clk), t, &d), buf,
+              sizeof buf);
+  assert_string_equal(buf, "2026-02-28T10:00:00+08:00");
+  clock_free(clk);
+}
+
+static void test_dpd_counts_local_calendar_days(void **state) {
+  rc_clock *clk = shanghai();
+  rc_date due = {2026, 1, 1};
+  rc_time t;
+  (void)state;
+  /* 2026-01-05 00:30 in Shanghai is still 2026-01-04 in UTC. */
+  clock_parse_time(clk, "2026-01-04T16:30:00Z", &t, NULL);
+  assert_int_equal(clock_dpd(clk, &due, t), 4);
+  clock_parse_time(clk, "2025-12-30T12:00", &t, NULL);
+  assert_int_equal(clock_dpd(clk, &due, t), 0);
+  clock_free(clk);
+}
+
+static void test_unknown_zone_is_an_error(void **state) {
+  rc_error err;
+  (void)state;
+  assert_null(clock_new("Mars/Olympus", &err));
+  assert_non_null(strstr(err.message, "Mars/Olympus"));
+  assert_null(clock_new("+08:00", &err));
+}
+
+static void test_civil_days_round_trip(void **state) {
+  (void)state;
+  for (int64_t d = -800000; d < 800000; d += 997) {
+    rc_date c = date_from_days(d);
+    assert_int_equal(date_to_days(c), d);
+  }
+  rc_date epoch = {1970, 1, 1};
+  assert_int_equal(date_to_days(epoch), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_duration_units_parse),
+      cmocka_unit_test(test_bad_duration_names_the_text),
+      cmocka_unit_test(test_iso_times_parse_in_the_institution_zone),
+      cmocka_unit_test(test_bad_times_are_refused),
+      cmocka_unit_test(test_duration_as_time_is_from_now),
+      cmocka_unit_test(test_days_keep_wall_time_across_dst),
+      cmocka_unit_test(test_month_adds_calendar_months),
+      cmocka_unit_test(test_dpd_counts_local_calendar_days),
+      cmocka_unit_test(test_unknown_zone_is_an_error),
+      cmocka_unit_test(test_civil_days_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

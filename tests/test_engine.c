@@ -1,0 +1,398 @@
+/* The engine: transitions, timers, error isolation, retry, durability. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "recoup/engine.h"
+
+#define BASIC FIXTURES "/basic"
+
+static char dbpath[256];
+
+static engine *open_at(const char *db, const char *start) {
+  engine_options opts = {BASIC, db, 1, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  rc_time t;
+  if (engine_open(&eng, &opts, &errors) != RC_OK) {
+    for (int i = 0; i < errors.count; i++) rc_error_print(&errors.items[i], stderr);
+    fail_msg("cannot open the basic fixture");
+  }
+  rc_errlist_free(&errors);
+  if (start) {
+    assert_int_equal(clock_parse_time(engine_clock(eng), start, &t, NULL), RC_OK);
+    clock_set(engine_clock(eng), t);
+  }
+  return eng;
+}
+
+static engine *open_mem(void) {
+  return open_at(":memory:", "2026-01-05T09:00");
+}
+
+static void run_now(engine *eng) {
+  rc_error err;
+  assert_int_equal(engine_run(eng, clock_now(engine_clock(eng)), NULL, &err),
+                   RC_OK);
+}
+
+static void advance(engine *eng, const char *d) {
+  rc_duration dur;
+  rc_error err;
+  rc_clock *clk = engine_clock(eng);
+  clock_parse_duration(d, &dur, NULL);
+  assert_int_equal(engine_run(eng, zone_add(clock_zone(clk), clock_now(clk), &dur),
+                              NULL, &err), RC_OK);
+}
+
+static void open_case(engine *eng, const char *id, const char *extra) {
+  char text[512];
+  json_t *j;
+  rc_error err;
+  snprintf(text, sizeof text,
+           "{\"id\": \"%s\", \"balance\": 1000, \"amount_due\": 500,"
+           " \"due_date\": \"2026-01-01\", \"borrower\": {\"id\": \"B-%s\","
+           " \"name\": \"N\", \"phones\": [\"+8613800000000\"]}%s}",
+           id, id, extra ? extra : "");
+  j = json_loads(text, 0, NULL);
+  assert_non_null(j);
+  if (engine_upsert_case(eng, j, 0, NULL, &err) != RC_OK)
+    fail_msg("open %s: %s", id, err.message);
+  json_decref(j);
+  run_now(eng);
+}
+
+static void post(engine *eng, const char *id, const char *type) {
+  rc_error err;
+  assert_int_equal(engine_post(eng, id, type, NULL, NULL, &err), RC_OK);
+  run_now(eng);
+}
+
+/* The case as stored; caller frees. */
+static store_case get(engine *eng, const char *id) {
+  store_case c;
+  rc_error err;
+  assert_int_equal(store_case_get(engine_store(eng), id, &c, &err), RC_OK);
+  return c;
+}
+
+static void assert_state(engine *eng, const char *id, const char *state) {
+  store_case c = get(eng, id);
+  if (strcmp(c.state, state) != 0)
+    fail_msg("case %s is in %s, expected %s (error: %s)", id, c.state, state,
+             c.error ? c.error : "none");
+  store_case_free(&c);
+}
+
+typedef struct found {
+  const char *kind;
+  int count;
+  char detail[2048];
+} found;
+
+static int count_kind(void *ud, const store_value *cols, int n) {
+  found *f = ud;
+  const char *kind = NULL, *detail = NULL;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(cols[i].name, "kind") == 0) kind = cols[i].s;
+    if (strcmp(cols[i].name, "detail") == 0 && cols[i].type == STORE_TEXT)
+      detail = cols[i].s;
+  }
+  if (kind && strcmp(kind, f->kind) == 0) {
+    f->count++;
+    snprintf(f->detail, sizeof f->detail, "%s", detail ? detail : "");
+  }
+  return 0;
+}
+
+static found journal_kind(engine *eng, const char *id, const char *kind) {
+  found f = {kind, 0, ""};
+  store_journal_each(engine_store(eng), id, 0, count_kind, &f);
+  return f;
+}
+
+static void test_opened_case_enters_initial_state(void **state) {
+  engine *eng = open_mem();
+  (void)state;
+  open_case(eng, "L1", NULL);
+  assert_state(eng, "L1", "new");
+  assert_int_equal(journal_kind(eng, "L1", "message").count, 1);
+  assert_int_equal(journal_kind(eng, "L1", "timer").count, 2);
+  engine_close(eng);
+}
+
+static void test_timer_fires_and_transitions(void **state) {
+  engine *eng = open_mem();
+  (void)state;
+  open_case(eng, "L1", NULL);
+  advance(eng, "23h");
+  assert_state(eng, "L1", "new");
+  advance(eng, "1h");
+  assert_state(eng, "L1", "working");
+  assert_int_equal(journal_kind(eng, "L1", "transition").count, 1);
+  engine_close(eng);
+}
+
+static void test_state_timers_end_with_the_state_but_kept_ones_fire(void **state) {
+  engine *eng = open_mem();
+  store_case c;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  advance(eng, "1d");      /* new -> working; working sets `scoped` for +1d */
+  post(eng, "L1", "finish"); /* leaves working before `scoped` fires */
+  advance(eng, "5d");
+  c = get(eng, "L1");
+  assert_string_equal(c.state, "closed");
+  assert_null(strstr(c.data, "scoped_fired"));
+  store_case_free(&c);
+  engine_close(eng);
+
+  eng = open_mem();
+  open_case(eng, "L2", NULL);
+  advance(eng, "3d"); /* `kept` (keep = true) outlives state new */
+  c = get(eng, "L2");
+  assert_non_null(strstr(c.data, "\"kept_fired\":\"keep\""));
+  assert_non_null(strstr(c.data, "\"scoped_fired\":true"));
+  store_case_free(&c);
+  engine_close(eng);
+}
+
+static void test_final_state_closes_the_case(void **state) {
+  engine *eng = open_mem();
+  store_case c;
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  advance(eng, "1d");
+  post(eng, "L1", "finish");
+  c = get(eng, "L1");
+  assert_true(c.closed);
+  assert_string_equal(c.outcome, "done");
+  store_case_free(&c);
+  /* Payments still count on a closed case; handlers no longer run. */
+  assert_int_equal(engine_pay(eng, "L1", 400, "P1", 0, &err), RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_int_equal(c.balance, 600);
+  assert_int_equal(c.amount_due, 100);
+  store_case_free(&c);
+  engine_close(eng);
+}
+
+static void assert_isolated_failure(const char *event, const char *message) {
+  engine *eng = open_mem();
+  store_case c;
+  found f;
+  open_case(eng, "BAD", NULL);
+  open_case(eng, "GOOD", NULL);
+  post(eng, "BAD", event);
+  post(eng, "GOOD", "tick");
+  c = get(eng, "BAD");
+  assert_non_null(c.error);
+  if (!strstr(c.error, message))
+    fail_msg("error '%s' does not mention '%s'", c.error, message);
+  assert_string_equal(c.state, "new");
+  store_case_free(&c);
+  f = journal_kind(eng, "BAD", "error");
+  assert_int_equal(f.count, 1);
+  assert_non_null(strstr(f.detail, "traceback"));
+  assert_state(eng, "GOOD", "working");
+  c = get(eng, "GOOD");
+  assert_null(c.error);
+  store_case_free(&c);
+  engine_close(eng);
+}
+
+static void test_lua_error_harms_only_its_case(void **state) {
+  (void)state;
+  assert_isolated_failure("boom", "boom for BAD");
+}
+
+static void test_undeclared_transition_is_refused(void **state) {
+  (void)state;
+  assert_isolated_failure("wander", "transition from 'new' to 'closed' is not declared");
+}
+
+static void test_unknown_state_is_refused(void **state) {
+  (void)state;
+  assert_isolated_failure("nowhere", "'atlantis', which is not a state");
+}
+
+static void test_runaway_loop_hits_the_budget(void **state) {
+  (void)state;
+  assert_isolated_failure("spin", "instruction budget exceeded");
+}
+
+static void test_memory_hog_hits_the_cap(void **state) {
+  (void)state;
+  assert_isolated_failure("hog", "memory limit exceeded");
+}
+
+static void test_bad_duration_is_a_handler_error(void **state) {
+  (void)state;
+  assert_isolated_failure("bad_after", "bad duration '3x'");
+}
+
+static void test_failed_effects_are_rolled_back(void **state) {
+  engine *eng = open_mem();
+  int64_t timers_before, timers_after;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  store_timers_count(engine_store(eng), &timers_before);
+  post(eng, "L1", "bad_after");
+  store_timers_count(engine_store(eng), &timers_after);
+  assert_int_equal(timers_before, timers_after);
+  engine_close(eng);
+}
+
+static void test_case_in_error_holds_later_events_until_retry(void **state) {
+  engine *eng = open_mem();
+  store_case c;
+  rc_error err;
+  json_t *fix;
+  (void)state;
+  open_case(eng, "L1", ", \"fail\": true");
+  post(eng, "L1", "flaky");
+  c = get(eng, "L1");
+  assert_non_null(c.error);
+  store_case_free(&c);
+  {
+    json_t *d = json_pack("{s:i}", "n", 7);
+    assert_int_equal(engine_post(eng, "L1", "mark", d, NULL, &err), RC_OK);
+    json_decref(d);
+  }
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_null(strstr(c.data, "mark")); /* held behind the failure */
+  store_case_free(&c);
+  /* Retrying without a fix fails again, and says so. */
+  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_non_null(c.error);
+  store_case_free(&c);
+  /* The lender fixes the data; the retry runs the failed event, then the
+   * held one, in order. */
+  fix = json_loads("{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
+                   " \"fail\": false}", 0, NULL);
+  assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
+  json_decref(fix);
+  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_null(c.error);
+  assert_string_equal(c.state, "working");
+  assert_non_null(strstr(c.data, "\"mark\":7"));
+  store_case_free(&c);
+  assert_int_equal(engine_retry(eng, "L1", &err), RC_ECONFLICT);
+  engine_close(eng);
+}
+
+static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
+  engine *eng;
+  store_case c;
+  (void)state;
+  snprintf(dbpath, sizeof dbpath, "/tmp/recoup-test-engine-%d.db", (int)getpid());
+  unlink(dbpath);
+  eng = open_at(dbpath, "2026-01-05T09:00");
+  open_case(eng, "L1", NULL);
+  open_case(eng, "L2", NULL);
+  engine_close(eng);
+  /* Days later, a new process: the overdue timers fire on start. */
+  eng = open_at(dbpath, "2026-01-09T09:00");
+  run_now(eng);
+  assert_state(eng, "L1", "working");
+  assert_state(eng, "L2", "working");
+  c = get(eng, "L1");
+  assert_non_null(strstr(c.data, "kept_fired"));
+  store_case_free(&c);
+  /* tick and kept for each case; working's own timer is not due yet */
+  assert_int_equal(engine_get_stats(eng)->timers_fired, 4);
+  engine_close(eng);
+  unlink(dbpath);
+  {
+    char side[300];
+    snprintf(side, sizeof side, "%s-wal", dbpath);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", dbpath);
+    unlink(side);
+  }
+}
+
+static void test_event_keys_make_posts_idempotent(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &err), RC_OK);
+  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &err),
+                   RC_ECONFLICT);
+  assert_int_equal(engine_post(eng, "nobody", "poke", NULL, NULL, &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(engine_post(eng, "L1", "payment", NULL, NULL, &err),
+                   RC_EINVAL);
+  engine_close(eng);
+}
+
+static void test_payments_are_checked(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  assert_int_equal(engine_pay(eng, "L1", 0, "Z", 0, &err), RC_EINVAL);
+  assert_int_equal(engine_pay(eng, "L1", -5, "N", 0, &err), RC_EINVAL);
+  assert_int_equal(engine_pay(eng, "L1", 5000, "O", 0, &err), RC_EINVAL);
+  assert_non_null(strstr(err.message, "exceeds the balance"));
+  assert_int_equal(engine_pay(eng, "L9", 5, "U", 0, &err), RC_ENOTFOUND);
+  engine_close(eng);
+}
+
+static void test_update_emits_changed_fields_only(void **state) {
+  engine *eng = open_mem();
+  json_t *j;
+  rc_error err;
+  int created = 1;
+  found f;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  j = json_loads("{\"id\": \"L1\", \"borrower_id\": \"B-L1\", \"balance\": 900,"
+                 " \"amount_due\": 500}", 0, NULL);
+  assert_int_equal(engine_upsert_case(eng, j, 0, &created, &err), RC_OK);
+  json_decref(j);
+  assert_false(created);
+  run_now(eng);
+  f = journal_kind(eng, "L1", "updated");
+  assert_int_equal(f.count, 1);
+  assert_non_null(strstr(f.detail, "\"balance\":900"));
+  assert_null(strstr(f.detail, "amount_due"));
+  engine_close(eng);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_opened_case_enters_initial_state),
+      cmocka_unit_test(test_timer_fires_and_transitions),
+      cmocka_unit_test(test_state_timers_end_with_the_state_but_kept_ones_fire),
+      cmocka_unit_test(test_final_state_closes_the_case),
+      cmocka_unit_test(test_lua_error_harms_only_its_case),
+      cmocka_unit_test(test_undeclared_transition_is_refused),
+      cmocka_unit_test(test_unknown_state_is_refused),
+      cmocka_unit_test(test_runaway_loop_hits_the_budget),
+      cmocka_unit_test(test_memory_hog_hits_the_cap),
+      cmocka_unit_test(test_bad_duration_is_a_handler_error),
+      cmocka_unit_test(test_failed_effects_are_rolled_back),
+      cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
+      cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
+      cmocka_unit_test(test_event_keys_make_posts_idempotent),
+      cmocka_unit_test(test_payments_are_checked),
+      cmocka_unit_test(test_update_emits_changed_fields_only),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

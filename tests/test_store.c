@@ -1,0 +1,276 @@
+/* The store: schema, migrations, durability, ordering, idempotency. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "recoup/store.h"
+
+static char path[256];
+
+static int setup(void **state) {
+  snprintf(path, sizeof path, "/tmp/recoup-test-store-%d.db", (int)getpid());
+  unlink(path);
+  (void)state;
+  return 0;
+}
+
+static int teardown(void **state) {
+  char side[300];
+  (void)state;
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+  return 0;
+}
+
+static store *open_store(void) {
+  store *st = NULL;
+  rc_error err;
+  assert_int_equal(store_open(&st, path, &err), RC_OK);
+  return st;
+}
+
+static void add_case(store *st, const char *id) {
+  store_borrower b = {0};
+  store_case c = {0};
+  rc_error err;
+  b.id = "B1";
+  b.name = "Wang";
+  b.ncontacts = -1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  c.id = (char *)id;
+  c.borrower_id = "B1";
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  c.balance = 1000;
+  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+}
+
+static void test_new_database_is_migrated_and_private(void **state) {
+  store *st = open_store();
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  struct stat sb;
+  (void)state;
+  store_close(st);
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_true(sqlite3_column_int(s, 0) >= 1);
+  sqlite3_finalize(s);
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+static void test_case_survives_reopen(void **state) {
+  store *st = open_store();
+  store_case c;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_close(st);
+  st = open_store();
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  assert_string_equal(c.state, "new");
+  assert_int_equal(c.balance, 1000);
+  store_case_free(&c);
+  assert_int_equal(store_case_get(st, "nope", &c, &err), RC_ENOTFOUND);
+  store_close(st);
+}
+
+static void test_timers_come_due_in_time_then_insertion_order(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  int n;
+  rc_time next;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_timer_insert(st, "L1", 300, "c", NULL, 1, &err);
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L1", 300, "d", NULL, 0, &err);
+  store_timer_insert(st, "L1", 200, "b", "{\"x\":1}", 1, &err);
+  store_timer_insert(st, "L1", 900, "later", NULL, 1, &err);
+  assert_int_equal(store_timer_next_due(st, &next), RC_OK);
+  assert_int_equal(next, 100);
+  assert_int_equal(store_timers_due(st, 300, 10, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 4);
+  assert_string_equal(t[0].event, "a");
+  assert_string_equal(t[1].event, "b");
+  assert_string_equal(t[1].data, "{\"x\":1}");
+  assert_string_equal(t[2].event, "c");
+  assert_string_equal(t[3].event, "d");
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timers_due(st, 100, 10, &t, &n, &err);
+  assert_int_equal(store_timer_delete(st, t[0].id, &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_timer_delete(st, t[0].id, &deleted, &err), RC_OK);
+  assert_false(deleted);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+static void test_scoped_timers_go_and_kept_ones_stay(void **state) {
+  store *st = open_store();
+  int64_t count;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L1", 100, "k", NULL, 0, &err);
+  assert_int_equal(store_timers_delete_scoped(st, "L1", &err), RC_OK);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 1);
+  store_close(st);
+}
+
+static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
+  store *st = open_store();
+  int64_t pending;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 1, &err), RC_OK);
+  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 2, &err),
+                   RC_ECONFLICT);
+  store_events_pending(st, &pending);
+  assert_int_equal(pending, 1);
+  assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err),
+                   RC_ECONFLICT);
+  assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err), RC_EINVAL);
+  store_close(st);
+}
+
+static void test_rollback_to_savepoint_undoes_only_that_event(void **state) {
+  store *st = open_store();
+  int64_t count;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_savepoint(st, &err);
+  store_timer_insert(st, "L1", 1, "kept", NULL, 1, &err);
+  store_release(st, &err);
+  store_savepoint(st, &err);
+  store_timer_insert(st, "L1", 2, "undone", NULL, 1, &err);
+  store_journal_append(st, "L1", 2, "event", "new", 1, NULL, &err);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 1);
+  store_journal_count(st, "event", &count);
+  assert_int_equal(count, 0);
+  store_close(st);
+}
+
+static void test_negative_fees_are_refused_by_the_schema(void **state) {
+  store *st = open_store();
+  store_case c = {0};
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  c.id = "L2";
+  c.borrower_id = "B1";
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  c.fees = -1;
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  c.fees = 0;
+  c.borrower_id = "nobody"; /* foreign keys are on */
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  store_close(st);
+}
+
+static void test_failed_events_wait_and_retry_in_order(void **state) {
+  store *st = open_store();
+  store_event ev;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_event_insert(st, "L1", "first", NULL, NULL, 1, &err);
+  assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
+  store_event_fail(st, ev.id, &err);
+  store_event_free(&ev);
+  store_case_set_error(st, "L1", "broken", &err);
+  store_event_insert(st, "L1", "second", NULL, NULL, 2, &err);
+  assert_int_equal(store_event_next(st, &ev, &err), RC_ENOTFOUND);
+  store_events_retry(st, "L1", &n, &err);
+  assert_int_equal(n, 1);
+  store_case_set_error(st, "L1", NULL, &err);
+  assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
+  assert_string_equal(ev.type, "first");
+  store_event_free(&ev);
+  store_close(st);
+}
+
+static void test_contacts_are_replaced_in_order(void **state) {
+  store *st = open_store();
+  store_borrower b = {0}, out;
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  rc_error err;
+  (void)state;
+  b.id = "B9";
+  b.name = "Zhao";
+  b.contacts = cs;
+  b.ncontacts = 2;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B9", &out, &err), RC_OK);
+  assert_int_equal(out.ncontacts, 2);
+  assert_string_equal(out.contacts[1].relation, "sister");
+  store_borrower_free(&out);
+  b.ncontacts = 1;
+  store_borrower_upsert(st, &b, &err);
+  store_borrower_get(st, "B9", &out, &err);
+  assert_int_equal(out.ncontacts, 1);
+  store_borrower_free(&out);
+  store_close(st);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_timers_come_due_in_time_then_insertion_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deleting_a_timer_twice_reports_it_gone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollback_to_savepoint_undoes_only_that_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_negative_fees_are_refused_by_the_schema, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_events_wait_and_retry_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
