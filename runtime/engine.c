@@ -481,8 +481,10 @@ static int transition(engine *eng, const store_case *c, const char *from,
                         "transition from '%s' to '%s' is not declared in "
                         "workflow %s v%d (add it to transitions.%s)",
                         from, to, c->workflow, c->version, from);
-  /* Leaving a state ends what belonged to it. */
-  if ((rc = store_timers_delete_scoped(eng->st, c->id, err)) ||
+  /* Leaving a state ends what belonged to it; closing the case ends every
+   * timer, since no handler will run again. */
+  if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
+                        : store_timers_delete_scoped(eng->st, c->id, err)) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_set_state(eng->st, c->id, to, info->final,
                                  info->final ? info->outcome : NULL, err)))

@@ -136,14 +136,13 @@ static void timer_tail(lua_State *L, int idx, char **data, int *keep) {
     /* One table: options when it holds only `keep`. */
     lua_getfield(L, idx, "keep");
     if (lua_isboolean(L, -1)) {
+      int n = 0;
       lua_pushnil(L);
-      lua_pushnil(L);
-      if (lua_next(L, idx)) {
-        lua_pop(L, 2);
-        if (!lua_next(L, idx)) opts = idx;
-        else lua_pop(L, 2);
+      while (lua_next(L, idx)) {
+        n++;
+        lua_pop(L, 1);
       }
-      lua_pop(L, 1);
+      if (n == 1) opts = idx;
     }
     lua_pop(L, 1);
   }

@@ -114,7 +114,7 @@ enum {
   S_EVENT_KEY, S_EVENT_INSERT, S_EVENT_NEXT, S_EVENT_DELETE, S_EVENT_FAIL,
   S_EVENTS_RETRY, S_EVENTS_PENDING,
   S_TIMER_INSERT, S_TIMER_NEXT, S_TIMERS_DUE, S_TIMER_DELETE,
-  S_TIMERS_SCOPED, S_TIMERS_CANCEL, S_TIMERS_CASE, S_TIMERS_COUNT,
+  S_TIMERS_SCOPED, S_TIMERS_ALL, S_TIMERS_CANCEL, S_TIMERS_CASE, S_TIMERS_COUNT,
   S_JOURNAL_APPEND, S_JOURNAL_CASE, S_JOURNAL_TAIL, S_JOURNAL_COUNT,
   S_MESSAGE_INSERT, S_MESSAGES_CASE, S_MESSAGES_ALL, S_MESSAGE_STATUS,
   S_MESSAGE_CASE,
@@ -219,6 +219,7 @@ static const char *const sql[S_COUNT] = {
                      "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
     [S_TIMER_DELETE] = "DELETE FROM timers WHERE id = ?1",
     [S_TIMERS_SCOPED] = "DELETE FROM timers WHERE case_id = ?1 AND scoped",
+    [S_TIMERS_ALL] = "DELETE FROM timers WHERE case_id = ?1",
     [S_TIMERS_CANCEL] = "DELETE FROM timers WHERE case_id = ?1 AND event = ?2",
     [S_TIMERS_CASE] = "SELECT id, event, due, data, scoped FROM timers "
                       "WHERE case_id = ?1 ORDER BY due, id",
@@ -982,6 +983,12 @@ int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_SCOPED);
   bind_text(s, 1, case_id);
   return exec_stmt(st, s, err, "cancel state timers");
+}
+
+int store_timers_cancel_all(store *st, const char *case_id, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_ALL);
+  bind_text(s, 1, case_id);
+  return exec_stmt(st, s, err, "cancel timers");
 }
 
 int store_timers_cancel(store *st, const char *case_id, const char *event,

@@ -150,6 +150,7 @@ void store_timers_free(store_timer *timers, int n);
  * an earlier event in the same batch). */
 int store_timer_delete(store *st, int64_t id, int *deleted, rc_error *err);
 int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err);
+int store_timers_cancel_all(store *st, const char *case_id, rc_error *err);
 int store_timers_cancel(store *st, const char *case_id, const char *event,
                         int *count, rc_error *err);
 int store_timers_each(store *st, const char *case_id, store_row_fn fn,
