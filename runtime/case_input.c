@@ -6,11 +6,29 @@
 
 #include "case_input.h"
 
-static const char *const known[] = {
-    "id", "borrower_id", "borrower_name", "phone", "email", "address",
-    "employer_name", "employer_phone", "employer_address", "locale",
-    "timezone", "product", "currency", "principal", "balance", "amount_due",
-    "fees", "due_date", "score", "borrower", "data", "tags", NULL};
+static const char *const known[] = {"id",
+                                    "borrower_id",
+                                    "borrower_name",
+                                    "phone",
+                                    "email",
+                                    "address",
+                                    "employer_name",
+                                    "employer_phone",
+                                    "employer_address",
+                                    "locale",
+                                    "timezone",
+                                    "product",
+                                    "currency",
+                                    "principal",
+                                    "balance",
+                                    "amount_due",
+                                    "fees",
+                                    "due_date",
+                                    "score",
+                                    "borrower",
+                                    "data",
+                                    "tags",
+                                    NULL};
 
 static int is_known(const char *key) {
   for (int i = 0; known[i]; i++)
@@ -28,8 +46,8 @@ static int get_string(json_t *obj, const char *key, char **out, size_t max,
     return rc_error_set(err, RC_EINVAL, key, "%s must be a string", key);
   if (json_string_length(v) == 0) return RC_OK;
   if (json_string_length(v) > max)
-    return rc_error_set(err, RC_EINVAL, key, "%s is longer than %zu bytes",
-                        key, max);
+    return rc_error_set(err, RC_EINVAL, key, "%s is longer than %zu bytes", key,
+                        max);
   for (const char *p = json_string_value(v); *p; p++)
     if ((unsigned char)*p < 0x20)
       return rc_error_set(err, RC_EINVAL, key,
@@ -55,11 +73,13 @@ static int get_money(json_t *obj, const char *key, int text, rc_money *out,
     if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-'))
       return rc_error_set(err, RC_EINVAL, key,
                           "%s must be a whole number of minor units (fen, "
-                          "cents), got '%s'", key, s);
+                          "cents), got '%s'",
+                          key, s);
   } else if (json_is_real(v)) {
     return rc_error_set(err, RC_EINVAL, key,
                         "%s must be a whole number of minor units (fen, "
-                        "cents), not %g", key, json_real_value(v));
+                        "cents), not %g",
+                        key, json_real_value(v));
   } else {
     return rc_error_set(err, RC_EINVAL, key,
                         "%s must be a whole number of minor units", key);
@@ -76,8 +96,10 @@ static int get_money(json_t *obj, const char *key, int text, rc_money *out,
 static int valid_phone(const char *s) {
   int digits = 0;
   for (; *s; s++) {
-    if (isdigit((unsigned char)*s)) digits++;
-    else if (!strchr("+- ()", *s)) return 0;
+    if (isdigit((unsigned char)*s))
+      digits++;
+    else if (!strchr("+- ()", *s))
+      return 0;
   }
   return digits >= 3;
 }
@@ -126,21 +148,21 @@ static int get_points(json_t *obj, const char *plural, const char *single,
     return rc;
   }
   if (!json_is_array(v))
-    return rc_error_set(err, RC_EINVAL, plural,
-                        "%s must be a list of strings", plural);
+    return rc_error_set(err, RC_EINVAL, plural, "%s must be a list of strings",
+                        plural);
   json_array_foreach(v, i, item) {
     const char *s = json_string_value(item);
     if (!s)
-      return rc_error_set(err, RC_EINVAL, plural,
-                          "%s[%zu] must be a string", plural, i + 1);
+      return rc_error_set(err, RC_EINVAL, plural, "%s[%zu] must be a string",
+                          plural, i + 1);
     if (strcmp(kind, "phone") == 0 && !valid_phone(s))
       return rc_error_set(err, RC_EINVAL, plural,
                           "%s[%zu] '%s' is not a phone number", plural, i + 1,
                           s);
     if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
       return rc_error_set(err, RC_EINVAL, plural,
-                          "%s[%zu] '%s' is not an email address", plural,
-                          i + 1, s);
+                          "%s[%zu] '%s' is not an email address", plural, i + 1,
+                          s);
     add_contact(b, kind, s, NULL, NULL);
   }
   *present = 1;
@@ -207,16 +229,17 @@ static int parse_borrower(json_t *obj, json_t *nested, rc_clock *clk,
       if (!json_is_object(item) || !name || !rel)
         return rc_error_set(err, RC_EINVAL, "borrower.contacts",
                             "borrower.contacts[%zu] needs a name and a "
-                            "relation", i + 1);
+                            "relation",
+                            i + 1);
       if (phone && !valid_phone(phone))
         return rc_error_set(err, RC_EINVAL, "borrower.contacts",
                             "borrower.contacts[%zu].phone '%s' is not a "
-                            "phone number", i + 1, phone);
+                            "phone number",
+                            i + 1, phone);
       add_contact(b, "third_party", phone, name, rel);
       present = 1;
     }
-    b->do_not_contact =
-        json_is_true(json_object_get(nested, "do_not_contact"));
+    b->do_not_contact = json_is_true(json_object_get(nested, "do_not_contact"));
   }
   if (!present) b->ncontacts = -1; /* keep what the store has */
   return RC_OK;
@@ -274,8 +297,9 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     if (present) in->present |= money[i].bit;
   }
   if ((rc = get_string(obj, "due_date", &c->due_date, 10, err))) {
-    if (err->field[0]) snprintf(err->message, sizeof err->message,
-                                "due_date must be a date such as 2026-01-31");
+    if (err->field[0])
+      snprintf(err->message, sizeof err->message,
+               "due_date must be a date such as 2026-01-31");
     return rc;
   }
   if (c->due_date) {
@@ -295,8 +319,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
       c->score = strtod(json_string_value(v), &end);
       if (*end)
         return rc_error_set(err, RC_EINVAL, "score",
-                            "score '%s' is not a number",
-                            json_string_value(v));
+                            "score '%s' is not a number", json_string_value(v));
     } else {
       return rc_error_set(err, RC_EINVAL, "score", "score must be a number");
     }

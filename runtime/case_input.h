@@ -9,10 +9,17 @@
 #include "recoup/store.h"
 
 enum {
-  IN_PRODUCT = 1 << 0, IN_CURRENCY = 1 << 1, IN_PRINCIPAL = 1 << 2,
-  IN_BALANCE = 1 << 3, IN_AMOUNT_DUE = 1 << 4, IN_FEES = 1 << 5,
-  IN_DUE_DATE = 1 << 6, IN_SCORE = 1 << 7, IN_DATA = 1 << 8,
-  IN_TAGS = 1 << 9, IN_CONTACTS = 1 << 10,
+  IN_PRODUCT = 1 << 0,
+  IN_CURRENCY = 1 << 1,
+  IN_PRINCIPAL = 1 << 2,
+  IN_BALANCE = 1 << 3,
+  IN_AMOUNT_DUE = 1 << 4,
+  IN_FEES = 1 << 5,
+  IN_DUE_DATE = 1 << 6,
+  IN_SCORE = 1 << 7,
+  IN_DATA = 1 << 8,
+  IN_TAGS = 1 << 9,
+  IN_CONTACTS = 1 << 10,
 };
 
 typedef struct case_input {

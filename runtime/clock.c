@@ -16,8 +16,8 @@ struct rc_zone {
 
 struct rc_clock {
   int simulated;
-  rc_time now;   /* meaningful only when simulated */
-  rc_zone *home; /* the institution's zone, first in the list */
+  rc_time now;    /* meaningful only when simulated */
+  rc_zone *home;  /* the institution's zone, first in the list */
   rc_zone *zones; /* owned list */
 };
 
@@ -28,7 +28,8 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   rc_zone *zone;
 
   if (!name || !*name || strlen(name) >= sizeof uname / sizeof uname[0]) {
-    rc_error_set(err, RC_EINVAL, "timezone", "time zone name is empty or too long");
+    rc_error_set(err, RC_EINVAL, "timezone",
+                 "time zone name is empty or too long");
     return NULL;
   }
   u_uastrcpy(uname, name);
@@ -37,7 +38,8 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   if (U_FAILURE(status) || !system) {
     rc_error_set(err, RC_EINVAL, "timezone",
                  "unknown time zone '%s' (use an IANA name such as "
-                 "Asia/Shanghai)", name);
+                 "Asia/Shanghai)",
+                 name);
     return NULL;
   }
   zone = calloc(1, sizeof *zone);
@@ -130,18 +132,26 @@ int clock_parse_duration(const char *text, rc_duration *out, rc_error *err) {
                           "duration '%s' is too long", text);
     }
   }
-  if (strcmp(p, "s") == 0) out->ms = n * 1000;
-  else if (strcmp(p, "m") == 0) out->ms = n * 60000;
-  else if (strcmp(p, "h") == 0) out->ms = n * 3600000;
-  else if (strcmp(p, "d") == 0) out->days = (int32_t)n;
-  else if (strcmp(p, "w") == 0) out->days = (int32_t)(n * 7);
-  else if (strcmp(p, "mo") == 0) out->months = (int32_t)n;
-  else goto bad;
+  if (strcmp(p, "s") == 0)
+    out->ms = n * 1000;
+  else if (strcmp(p, "m") == 0)
+    out->ms = n * 60000;
+  else if (strcmp(p, "h") == 0)
+    out->ms = n * 3600000;
+  else if (strcmp(p, "d") == 0)
+    out->days = (int32_t)n;
+  else if (strcmp(p, "w") == 0)
+    out->days = (int32_t)(n * 7);
+  else if (strcmp(p, "mo") == 0)
+    out->months = (int32_t)n;
+  else
+    goto bad;
   return RC_OK;
 bad:
   return rc_error_set(err, RC_EINVAL, "duration",
                       "bad duration '%s' (expected a whole number and a unit: "
-                      "30m, 12h, 3d, 2w, 1mo)", text ? text : "(nil)");
+                      "30m, 12h, 3d, 2w, 1mo)",
+                      text ? text : "(nil)");
 }
 
 rc_time zone_add(rc_zone *zone, rc_time t, const rc_duration *d) {
@@ -229,8 +239,7 @@ rc_time zone_midnight(rc_zone *zone, rc_date d) {
   return zone_local(zone, d, 0, 0, 0, 0);
 }
 
-rc_time zone_time(rc_zone *zone, rc_date d, int hour, int minute,
-                  int second) {
+rc_time zone_time(rc_zone *zone, rc_date d, int hour, int minute, int second) {
   return zone_local(zone, d, hour, minute, second, 0);
 }
 
@@ -331,15 +340,16 @@ void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   int off;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   off = (ucal_get(zone->cal, UCAL_ZONE_OFFSET, &status) +
-         ucal_get(zone->cal, UCAL_DST_OFFSET, &status)) / 60000;
+         ucal_get(zone->cal, UCAL_DST_OFFSET, &status)) /
+        60000;
   snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
            ucal_get(zone->cal, UCAL_YEAR, &status) % 10000,
            (ucal_get(zone->cal, UCAL_MONTH, &status) + 1) % 100,
            ucal_get(zone->cal, UCAL_DATE, &status) % 100,
            ucal_get(zone->cal, UCAL_HOUR_OF_DAY, &status) % 100,
            ucal_get(zone->cal, UCAL_MINUTE, &status) % 100,
-           ucal_get(zone->cal, UCAL_SECOND, &status) % 100,
-           off < 0 ? '-' : '+', (abs(off) / 60) % 100, abs(off) % 60);
+           ucal_get(zone->cal, UCAL_SECOND, &status) % 100, off < 0 ? '-' : '+',
+           (abs(off) / 60) % 100, abs(off) % 60);
 }
 
 void date_format(const rc_date *d, char *buf, size_t size) {

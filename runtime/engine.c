@@ -18,15 +18,17 @@
 enum { BATCH = 1000, MAX_HOPS = 16 };
 
 struct engine {
-  store *st;      /* owned */
-  script *sc;     /* owned */
-  rc_clock *clk;  /* borrowed from sc */
+  store *st;     /* owned */
+  script *sc;    /* owned */
+  rc_clock *clk; /* borrowed from sc */
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
   store_case view;     /* owned: cached read of one case */
   int view_valid;
-  int own_txn;         /* the transaction was opened by an ingest call */
+  int own_txn; /* the transaction was opened by an ingest call */
+  engine_progress_fn progress;
+  void *progress_ud;
 };
 
 static void invalidate(engine *eng) {
@@ -73,8 +75,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
     free(eng);
     return err.code;
   }
-  if (opts->simulated) clock_set(eng->clk, opts->start ? opts->start
-                                                       : clock_now(eng->clk));
+  if (opts->simulated)
+    clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
   *out = eng;
   return RC_OK;
 }
@@ -105,6 +107,11 @@ const engine_stats *engine_get_stats(const engine *eng) {
 
 void engine_interrupt(engine *eng) {
   eng->interrupted = 1;
+}
+
+void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
+  eng->progress = fn;
+  eng->progress_ud = ud;
 }
 
 int engine_begin(engine *eng, rc_error *err) {
@@ -160,8 +167,7 @@ static json_t *case_json(const case_input *in) {
                         "borrower_id", c->borrower_id, "currency", c->currency,
                         "principal", (json_int_t)c->principal, "balance",
                         (json_int_t)c->balance, "amount_due",
-                        (json_int_t)c->amount_due, "fees",
-                        (json_int_t)c->fees);
+                        (json_int_t)c->amount_due, "fees", (json_int_t)c->fees);
   if (c->product) json_object_set_new(o, "product", json_string(c->product));
   if (c->due_date) json_object_set_new(o, "due_date", json_string(c->due_date));
   if (c->has_score) json_object_set_new(o, "score", json_real(c->score));
@@ -235,12 +241,18 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     goto done;
   }
   /* Only what the input carries changes; the rest stays as stored. */
-#define KEEP_TEXT(bit, f, key)                               \
-  if (p & bit) changed_text(fields, prev, key, old.f, c->f); \
-  else { free(c->f); c->f = old.f ? strdup(old.f) : NULL; }
-#define KEEP_MONEY(bit, f, key)                               \
-  if (p & bit) changed_money(fields, prev, key, old.f, c->f); \
-  else c->f = old.f;
+#define KEEP_TEXT(bit, f, key)                    \
+  if (p & bit)                                    \
+    changed_text(fields, prev, key, old.f, c->f); \
+  else {                                          \
+    free(c->f);                                   \
+    c->f = old.f ? strdup(old.f) : NULL;          \
+  }
+#define KEEP_MONEY(bit, f, key)                    \
+  if (p & bit)                                     \
+    changed_money(fields, prev, key, old.f, c->f); \
+  else                                             \
+    c->f = old.f;
   KEEP_TEXT(IN_PRODUCT, product, "product");
   KEEP_TEXT(IN_CURRENCY, currency, "currency");
   KEEP_TEXT(IN_DUE_DATE, due_date, "due_date");
@@ -283,8 +295,8 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   if (json_object_size(fields) == 0) goto done; /* nothing new: no event */
   if ((rc = store_case_update_fields(eng->st, c, err)) != RC_OK) goto done;
   {
-    json_t *detail = json_pack("{s:O, s:O}", "fields", fields, "previous",
-                               prev);
+    json_t *detail =
+        json_pack("{s:O, s:O}", "fields", fields, "previous", prev);
     char *text = ljson_dump(detail);
     rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
     if (rc == RC_OK)
@@ -334,7 +346,8 @@ int engine_post(engine *eng, const char *case_id, const char *type,
       strcmp(type, "payment") == 0 || strcmp(type, "task_done") == 0)
     return rc_error_set(err, RC_EINVAL, "type",
                         "'%s' events come from the core; use the matching "
-                        "call (open, pay, complete)", type);
+                        "call (open, pay, complete)",
+                        type);
   if (data && !json_is_object(data))
     return rc_error_set(err, RC_EINVAL, "data", "event data must be an object");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
@@ -356,7 +369,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   if (amount <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "payment amount must be a positive number of minor "
-                        "units (got %lld)", (long long)amount);
+                        "units (got %lld)",
+                        (long long)amount);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
@@ -402,9 +416,9 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   {
     char *result = ljson_dump(outcome);
-    rc = store_task_complete(eng->st, task_id, what, result,
-                             clock_now(eng->clk), case_id, sizeof case_id,
-                             kind, sizeof kind, err);
+    rc =
+        store_task_complete(eng->st, task_id, what, result, clock_now(eng->clk),
+                            case_id, sizeof case_id, kind, sizeof kind, err);
     free(result);
   }
   if (rc == RC_OK) {
@@ -500,8 +514,8 @@ static int transition(engine *eng, const store_case *c, const char *from,
 static int dispatch(engine *eng, const store_case *c, const char *type,
                     const char *data, rc_time at, char **traceback,
                     rc_error *err) {
-  script_call call = {eng, c->id, c->workflow, c->state, NULL, c->version,
-                      data, at};
+  script_call call = {eng,  c->id,      c->workflow, c->state,
+                      NULL, c->version, data,        at};
   char next[64], state[64];
   int rc, hops = 0;
   /* `opened` enters the initial state; anything else goes to `on`. */
@@ -515,7 +529,8 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
     if (++hops > MAX_HOPS)
       return rc_error_set(err, RC_ESCRIPT, "state",
                           "more than %d transitions in one event (enter "
-                          "handlers that route in a loop?)", MAX_HOPS);
+                          "handlers that route in a loop?)",
+                          MAX_HOPS);
     if (strcmp(next, state) == 0 &&
         !script_transition_allowed(eng->sc, c->workflow, c->version, state,
                                    next))
@@ -534,7 +549,8 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
     if (info.final && next[0])
       return rc_error_set(err, RC_ESCRIPT, "state",
                           "enter of final state '%s' returned '%s'; a closed "
-                          "case cannot move on", state, next);
+                          "case cannot move on",
+                          state, next);
   }
   return RC_OK;
 }
@@ -555,13 +571,14 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
     if (rc == RC_OK)
       rc = store_event_hold(eng->st, case_id, type, data, at, "failed", err);
   }
-  if (rc == RC_OK) rc = store_case_set_error(eng->st, case_id, why->message, err);
+  if (rc == RC_OK)
+    rc = store_case_set_error(eng->st, case_id, why->message, err);
   if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
-    rc = journal(eng, case_id, "error", c.state, c.version,
-                 json_pack("{s:s, s:s, s:s}", "event", type, "message",
-                           why->message, "traceback",
-                           traceback ? traceback : why->message),
-                 err);
+    rc = journal(
+        eng, case_id, "error", c.state, c.version,
+        json_pack("{s:s, s:s, s:s}", "event", type, "message", why->message,
+                  "traceback", traceback ? traceback : why->message),
+        err);
     store_case_free(&c);
   }
   invalidate(eng);
@@ -663,8 +680,9 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
       if (rc != RC_ENOTFOUND) break;
       rc = RC_OK;
       if (store_timer_next_due(eng->st, &due) != RC_OK) break;
-      limit = simulated ? until : (until < clock_now(eng->clk)
-                                       ? until : clock_now(eng->clk));
+      limit = simulated
+                  ? until
+                  : (until < clock_now(eng->clk) ? until : clock_now(eng->clk));
       if (due > limit) break;
       /* A simulation lives through every due time in order, so each
        * handler sees the hour its timer was set for. */
@@ -676,8 +694,10 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
                     timers[i].due, 0, timers[i].id, err);
         n++;
       }
-      if (count) store_timers_free(timers, count);
-      else free(timers);
+      if (count)
+        store_timers_free(timers, count);
+      else
+        free(timers);
     }
     if (rc != RC_OK) {
       engine_rollback(eng);
@@ -686,6 +706,7 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
     if ((rc = engine_commit(eng, err)) != RC_OK) break;
     total += n;
     if (n == 0) break;
+    if (eng->progress) eng->progress(eng->progress_ud, total);
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
     clock_set(eng->clk, until);
@@ -695,8 +716,7 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
 
 /* --- effects, called by the bindings during a handler --------------- */
 
-const store_case *engine_case_view(engine *eng, const char *id,
-                                   rc_error *err) {
+const store_case *engine_case_view(engine *eng, const char *id, rc_error *err) {
   if (eng->view_valid && strcmp(eng->view.id, id) == 0) return &eng->view;
   store_case_free(&eng->view);
   eng->view_valid = 0;
@@ -765,10 +785,10 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
                                err)))
     return rc;
   zone_format(clock_zone(eng->clk), due, when, sizeof when);
-  return case_journal(eng, case_id, "timer",
-                      json_pack("{s:s, s:s, s:b}", "event", event, "due", when,
-                                "keep", keep),
-                      err);
+  return case_journal(
+      eng, case_id, "timer",
+      json_pack("{s:s, s:s, s:b}", "event", event, "due", when, "keep", keep),
+      err);
 }
 
 int engine_cancel(engine *eng, const char *case_id, const char *event,
@@ -793,8 +813,10 @@ int engine_set_data(engine *eng, const char *case_id, const char *key,
   data = json_loads(c->data ? c->data : "{}", 0, NULL);
   if (!data) data = json_object();
   value = json_loads(data_json, JSON_DECODE_ANY, NULL);
-  if (!value || json_is_null(value)) json_object_del(data, key);
-  else json_object_set(data, key, value);
+  if (!value || json_is_null(value))
+    json_object_del(data, key);
+  else
+    json_object_set(data, key, value);
   text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
   rc = store_case_set_data(eng->st, case_id, text, err);
   free(text);
@@ -802,8 +824,8 @@ int engine_set_data(engine *eng, const char *case_id, const char *key,
   invalidate(eng);
   if (rc == RC_OK)
     rc = case_journal(eng, case_id, "set",
-                      json_pack("{s:s, s:O}", "key", key,
-                                "value", value ? value : json_null()),
+                      json_pack("{s:s, s:O}", "key", key, "value",
+                                value ? value : json_null()),
                       err);
   json_decref(value);
   return rc;
@@ -815,8 +837,7 @@ int engine_set_tags(engine *eng, const char *case_id, const char *tag,
   if (rc) return rc;
   if ((rc = store_case_set_tags(eng->st, case_id, tags_json, err))) return rc;
   invalidate(eng);
-  return case_journal(eng, case_id, "tag", json_pack("{s:s}", "tag", tag),
-                      err);
+  return case_journal(eng, case_id, "tag", json_pack("{s:s}", "tag", tag), err);
 }
 
 int engine_assign(engine *eng, const char *case_id, const char *queue,
@@ -868,10 +889,9 @@ int engine_variant(engine *eng, const char *case_id, const char *experiment,
   }
   if ((rc = store_variant_put(eng->st, case_id, experiment, arm, err)))
     return rc;
-  return case_journal(eng, case_id, "variant",
-                      json_pack("{s:s, s:s}", "experiment", experiment, "arm",
-                                arm),
-                      err);
+  return case_journal(
+      eng, case_id, "variant",
+      json_pack("{s:s, s:s}", "experiment", experiment, "arm", arm), err);
 }
 
 int engine_send(engine *eng, const char *case_id, const char *channel,
@@ -896,18 +916,17 @@ int engine_send(engine *eng, const char *case_id, const char *channel,
   m.at = clock_now(eng->clk);
   if ((rc = store_message_insert(eng->st, &m, &id, err))) return rc;
   *status = m.status;
-  return case_journal(eng, case_id, "message",
-                      json_pack("{s:I, s:s, s:s, s:s, s:s?}", "id",
-                                (json_int_t)id, "channel", channel, "template",
-                                template_name, "status", m.status, "reason",
-                                m.reason),
-                      err);
+  return case_journal(
+      eng, case_id, "message",
+      json_pack("{s:I, s:s, s:s, s:s, s:s?}", "id", (json_int_t)id, "channel",
+                channel, "template", template_name, "status", m.status,
+                "reason", m.reason),
+      err);
 }
 
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
-                const char *fields_json, int keep, int64_t *id,
-                rc_error *err) {
+                const char *fields_json, int keep, int64_t *id, rc_error *err) {
   const store_case *c;
   store_task t;
   int rc = own_case(eng, case_id, err);

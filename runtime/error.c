@@ -37,14 +37,22 @@ void rc_error_print(const rc_error *err, FILE *stream) {
 
 const char *rc_strerror(int code) {
   switch (code) {
-    case RC_OK: return "ok";
-    case RC_EINVAL: return "invalid";
-    case RC_ENOTFOUND: return "not_found";
-    case RC_ECONFLICT: return "conflict";
-    case RC_ESTORE: return "store";
-    case RC_ESCRIPT: return "script";
-    case RC_ENOMEM: return "no_memory";
-    case RC_EIO: return "io";
+    case RC_OK:
+      return "ok";
+    case RC_EINVAL:
+      return "invalid";
+    case RC_ENOTFOUND:
+      return "not_found";
+    case RC_ECONFLICT:
+      return "conflict";
+    case RC_ESTORE:
+      return "store";
+    case RC_ESCRIPT:
+      return "script";
+    case RC_ENOMEM:
+      return "no_memory";
+    case RC_EIO:
+      return "io";
   }
   return "error";
 }

@@ -17,13 +17,13 @@ typedef struct importer {
   import_stats *stats;
   rc_errlist *errors;
   int progress;
-  int64_t line;       /* line being read */
-  int64_t row_line;   /* line where the current record started */
+  int64_t line;     /* line being read */
+  int64_t row_line; /* line where the current record started */
   /* CSV */
   char *header[MAX_COLUMNS]; /* owned */
   int ncolumns;
-  json_t *row;               /* owned: the record being built */
-  int field;                 /* index of the next field */
+  json_t *row; /* owned: the record being built */
+  int field;   /* index of the next field */
   int in_header;
 } importer;
 
@@ -36,12 +36,12 @@ static void row_error(importer *im, int64_t line, const char *column,
   err.line = (int)line;
   if (column && *column) {
     snprintf(err.field, sizeof err.field, "%s", column);
-    snprintf(err.message, sizeof err.message, "column %s: %s", column,
-             message);
+    snprintf(err.message, sizeof err.message, "column %s: %s", column, message);
   } else {
     snprintf(err.message, sizeof err.message, "%s", message);
   }
-  if (im->errors->count < MAX_ERRORS) rc_errlist_add(im->errors, &err);
+  if (im->errors->count < MAX_ERRORS)
+    rc_errlist_add(im->errors, &err);
   else if (im->errors->count == MAX_ERRORS) {
     snprintf(err.message, sizeof err.message,
              "more than %d bad rows; stopping the report here", MAX_ERRORS);
@@ -67,8 +67,10 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
   if (rc != RC_OK) {
     row_error(im, line, err.field, err.message);
   } else if (!failing(im)) {
-    if (created) im->stats->opened++;
-    else im->stats->updated++;
+    if (created)
+      im->stats->opened++;
+    else
+      im->stats->updated++;
   }
   if (im->progress && im->stats->rows % 50000 == 0)
     fprintf(stderr, "\rimport: %lld rows", (long long)im->stats->rows);
@@ -104,7 +106,8 @@ static void csv_row(int c, void *ud) {
       row_error(im, im->row_line, NULL, "more than 256 columns");
     for (int i = 0; i < im->ncolumns; i++) {
       if (!im->header[i][0])
-        row_error(im, im->row_line, NULL, "the header has an empty column name");
+        row_error(im, im->row_line, NULL,
+                  "the header has an empty column name");
       for (int j = 0; j < i; j++)
         if (strcmp(im->header[i], im->header[j]) == 0)
           row_error(im, im->row_line, im->header[i],
@@ -119,8 +122,7 @@ static void csv_row(int c, void *ud) {
                   "the header has no 'id' column (is the first row a header?)");
     }
   } else if (im->field == 1 && json_object_size(im->row) == 1 &&
-             json_string_length(json_object_get(im->row, im->header[0])) ==
-                 0) {
+             json_string_length(json_object_get(im->row, im->header[0])) == 0) {
     /* A blank line. */
   } else if (im->field != im->ncolumns) {
     char msg[128];
@@ -144,16 +146,14 @@ static void import_csv(importer *im, FILE *f) {
   im->in_header = 1;
   while ((n = getline(&line, &cap, f)) > 0) {
     im->line++;
-    if (csv_parse(&p, line, (size_t)n, csv_field, csv_row, im) !=
-        (size_t)n) {
+    if (csv_parse(&p, line, (size_t)n, csv_field, csv_row, im) != (size_t)n) {
       row_error(im, im->line, NULL, csv_strerror(csv_error(&p)));
       break;
     }
   }
   if (!failing(im) || im->line > 0) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
-      row_error(im, im->line, NULL,
-                "the file ends inside a quoted field");
+      row_error(im, im->line, NULL, "the file ends inside a quoted field");
   }
   if (im->in_header) row_error(im, 1, NULL, "the file is empty");
   csv_free(&p);
@@ -214,8 +214,10 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
     rc_errlist_add(errors, &err);
     return err.code;
   }
-  if (format == IMPORT_NDJSON) import_ndjson(&im, f);
-  else import_csv(&im, f);
+  if (format == IMPORT_NDJSON)
+    import_ndjson(&im, f);
+  else
+    import_csv(&im, f);
   if (ferror(f)) row_error(&im, im.line, NULL, "read error");
   if (progress) fprintf(stderr, "\r");
   if (errors->count > before) {
@@ -241,7 +243,8 @@ int import_file(engine *eng, const char *path, import_stats *stats,
     rc_errlist_add(errors, &err);
     return RC_EIO;
   }
-  if (n > 4 && strcmp(path + n - 4, ".csv") == 0) format = IMPORT_CSV;
+  if (n > 4 && strcmp(path + n - 4, ".csv") == 0)
+    format = IMPORT_CSV;
   else if ((n > 7 && strcmp(path + n - 7, ".ndjson") == 0) ||
            (n > 6 && strcmp(path + n - 6, ".jsonl") == 0))
     format = IMPORT_NDJSON;

@@ -29,8 +29,7 @@ static void check_keys(lua_State *L, int idx, const char *const *allowed,
     if (lua_type(L, -1) == LUA_TSTRING) {
       for (int i = 0; allowed[i] && !ok; i++)
         ok = strcmp(lua_tostring(L, -1), allowed[i]) == 0;
-      if (!ok)
-        ERR("%s: unknown field '%s'", what, lua_tostring(L, -1));
+      if (!ok) ERR("%s: unknown field '%s'", what, lua_tostring(L, -1));
     } else {
       ERR("%s: fields must be named", what);
     }
@@ -62,11 +61,16 @@ static int parse_size(const char *s, size_t *out) {
   char *end;
   unsigned long long n = strtoull(s, &end, 10);
   if (end == s) return 0;
-  if (strcmp(end, "") == 0 || strcmp(end, "B") == 0) *out = n;
-  else if (strcmp(end, "KB") == 0) *out = n << 10;
-  else if (strcmp(end, "MB") == 0) *out = n << 20;
-  else if (strcmp(end, "GB") == 0) *out = n << 30;
-  else return 0;
+  if (strcmp(end, "") == 0 || strcmp(end, "B") == 0)
+    *out = n;
+  else if (strcmp(end, "KB") == 0)
+    *out = n << 10;
+  else if (strcmp(end, "MB") == 0)
+    *out = n << 20;
+  else if (strcmp(end, "GB") == 0)
+    *out = n << 30;
+  else
+    return 0;
   return n > 0 && n < (1ull << 34);
 }
 
@@ -80,8 +84,7 @@ static int size_field(lua_State *L, int idx, const char *key, size_t *out,
   } else if (t != LUA_TNIL) {
     ok = 0;
   }
-  if (!ok)
-    ERR("%s.%s must be a size such as \"1MB\" or \"512KB\"", what, key);
+  if (!ok) ERR("%s.%s must be a size such as \"1MB\" or \"512KB\"", what, key);
   lua_pop(L, 1);
   return ok;
 }
@@ -115,8 +118,8 @@ static int table_arg(lua_State *L, const char *what) {
 }
 
 static int l_institution(lua_State *L) {
-  static const char *const keys[] = {"name", "timezone", "locale", "currency",
-                                     "contact_phone", NULL};
+  static const char *const keys[] = {"name",     "timezone",      "locale",
+                                     "currency", "contact_phone", NULL};
   script *sc = loading_script(L, "institution{}");
   institution_config *c = &sc->cfg;
   if (!table_arg(L, "institution")) return 0;
@@ -127,8 +130,7 @@ static int l_institution(lua_State *L) {
                    "institution")) {
     rc_error err;
     rc_clock *probe = clock_new(c->timezone, &err);
-    if (!probe)
-      ERR("institution.timezone: %s", err.message);
+    if (!probe) ERR("institution.timezone: %s", err.message);
     clock_free(probe);
   }
   if (string_field(L, 1, "locale", c->locale, sizeof c->locale, 0,
@@ -148,8 +150,8 @@ static int l_institution(lua_State *L) {
       ERR("institution.currency '%s' is not an ISO 4217 code such as CNY",
           c->currency);
   }
-  string_field(L, 1, "contact_phone", c->contact_phone,
-               sizeof c->contact_phone, 0, "institution");
+  string_field(L, 1, "contact_phone", c->contact_phone, sizeof c->contact_phone,
+               0, "institution");
   return 0;
 }
 
@@ -169,8 +171,8 @@ static void channels_field(lua_State *L, int idx, const char *what) {
   lua_pop(L, 1);
 }
 
-static void duration_field(lua_State *L, int idx, const char *key,
-                           int required, const char *what) {
+static void duration_field(lua_State *L, int idx, const char *key, int required,
+                           const char *what) {
   int t = lua_getfield(L, idx, key);
   if (t == LUA_TSTRING) {
     if (!is_duration(lua_tostring(L, -1)))
@@ -183,9 +185,9 @@ static void duration_field(lua_State *L, int idx, const char *key,
 }
 
 static int l_policy(lua_State *L) {
-  static const char *const keys[] = {"contact_hours", "max_contacts",
+  static const char *const keys[] = {"contact_hours",      "max_contacts",
                                      "after_conversation", "third_parties",
-                                     "forbidden_phrases", NULL};
+                                     "forbidden_phrases",  NULL};
   static const char *const rule_keys[] = {"channels", "limit", "per", "scope",
                                           NULL};
   static const char *const pause_keys[] = {"channels", "pause", NULL};
@@ -276,7 +278,7 @@ static int l_policy(lua_State *L) {
 }
 
 static int l_channel_body(lua_State *L) {
-  static const char *const keys[] = {"driver", "path", "command", "url",
+  static const char *const keys[] = {"driver",  "path",    "command", "url",
                                      "timeout", "retries", "headers", NULL};
   const char *name = lua_tostring(L, lua_upvalueindex(1));
   char what[96], driver[16] = "";
@@ -292,8 +294,7 @@ static int l_channel_body(lua_State *L) {
     } else if (strcmp(driver, "exec") == 0) {
       int t = lua_getfield(L, 1, "command");
       if (t != LUA_TSTRING && t != LUA_TTABLE)
-        ERR("%s.command must be a program path or { program, args... }",
-            what);
+        ERR("%s.command must be a program path or { program, args... }", what);
       lua_pop(L, 1);
     } else if (strcmp(driver, "webhook") == 0) {
       char url[1024];
@@ -332,17 +333,15 @@ static int l_channel(lua_State *L) {
 }
 
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {"listen", "db", "body_limit",
-                                     "instruction_budget", "memory_limit",
-                                     NULL};
+  static const char *const keys[] = {
+      "listen", "db", "body_limit", "instruction_budget", "memory_limit", NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
   if (!table_arg(L, "service")) return 0;
   if (sc->seen_service++) ERR("service{} is given twice");
   check_keys(L, 1, keys, "service");
-  if (string_field(L, 1, "listen", c->listen, sizeof c->listen, 0,
-                   "service")) {
+  if (string_field(L, 1, "listen", c->listen, sizeof c->listen, 0, "service")) {
     const char *colon = strrchr(c->listen, ':');
     long port = colon ? strtol(colon + 1, NULL, 10) : 0;
     if (!colon || port < 1 || port > 65535)
@@ -369,8 +368,7 @@ static int l_service(lua_State *L) {
 }
 
 static int l_tokens(lua_State *L) {
-  static const char *const roles[] = {"ingest", "agent", "read", "admin",
-                                      NULL};
+  static const char *const roles[] = {"ingest", "agent", "read", "admin", NULL};
   script *sc = loading_script(L, "tokens{}");
   if (!table_arg(L, "tokens")) return 0;
   if (sc->seen_tokens++) ERR("tokens{} is given twice");
@@ -533,11 +531,11 @@ static void check_handlers(lua_State *L, int idx, const char *what) {
  * migrate }: checks the graph and returns the table, remembered as valid
  * (or as invalid, so workflow() does not report it a second time). */
 static int l_recoup_workflow(lua_State *L) {
-  static const char *const keys[] = {"name", "version", "initial", "states",
-                                     "transitions", "on", "migrate",
-                                     "description", NULL};
-  static const char *const state_keys[] = {"enter", "on", "final", "outcome",
-                                           "description", NULL};
+  static const char *const keys[] = {"name",    "version",     "initial",
+                                     "states",  "transitions", "on",
+                                     "migrate", "description", NULL};
+  static const char *const state_keys[] = {"enter",   "on",          "final",
+                                           "outcome", "description", NULL};
   script *sc = script_of(L);
   int before = sc->errors ? sc->errors->count : 0, n = 0;
   char **states = NULL, what[160], wname[64] = "?";
@@ -584,7 +582,8 @@ static int l_recoup_workflow(lua_State *L) {
           char on[200];
           if (final)
             ERR("%s: a final state cannot have 'on' handlers (a closed case "
-                "runs none)", what);
+                "runs none)",
+                what);
           snprintf(on, sizeof on, "%s.on", what);
           check_handlers(L, lua_gettop(L), on);
         } else if (!lua_isnil(L, -1)) {
@@ -676,12 +675,15 @@ static int l_recoup_workflow(lua_State *L) {
 }
 
 void institution_open(lua_State *L) {
-  static const luaL_Reg dsl[] = {
-      {"institution", l_institution}, {"policy", l_policy},
-      {"channel", l_channel},         {"service", l_service},
-      {"tokens", l_tokens},           {"templates", l_templates},
-      {"workflow", l_workflow},       {"route", l_route},
-      {NULL, NULL}};
+  static const luaL_Reg dsl[] = {{"institution", l_institution},
+                                 {"policy", l_policy},
+                                 {"channel", l_channel},
+                                 {"service", l_service},
+                                 {"tokens", l_tokens},
+                                 {"templates", l_templates},
+                                 {"workflow", l_workflow},
+                                 {"route", l_route},
+                                 {NULL, NULL}};
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS);
   lua_newtable(L);
@@ -690,8 +692,8 @@ void institution_open(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_CHANNELS);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_POLICY);
-  lua_newtable(L);                /* validated */
-  lua_createtable(L, 0, 1);       /* validated mt */
+  lua_newtable(L);          /* validated */
+  lua_createtable(L, 0, 1); /* validated mt */
   lua_pushstring(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
@@ -730,14 +732,29 @@ static void add_error_at(script *sc, const char *where, const char *fmt,
 
 static const char *const debt_fields[] = {
     "case.balance", "case.amount_due", "case.fees", "case.principal",
-    "case.dpd", "case.due_date", NULL};
-static const char *const known_fields[] = {
-    "borrower.name", "borrower.id", "borrower.phone", "borrower.email",
-    "borrower.address", "borrower.employer_name", "case.id", "case.dpd",
-    "case.balance", "case.amount_due", "case.fees", "case.principal",
-    "case.due_date", "case.product", "case.currency", "case.state",
-    "case.opened_at", "institution.name", "institution.contact_phone",
-    "institution.timezone", "institution.currency", NULL};
+    "case.dpd",     "case.due_date",   NULL};
+static const char *const known_fields[] = {"borrower.name",
+                                           "borrower.id",
+                                           "borrower.phone",
+                                           "borrower.email",
+                                           "borrower.address",
+                                           "borrower.employer_name",
+                                           "case.id",
+                                           "case.dpd",
+                                           "case.balance",
+                                           "case.amount_due",
+                                           "case.fees",
+                                           "case.principal",
+                                           "case.due_date",
+                                           "case.product",
+                                           "case.currency",
+                                           "case.state",
+                                           "case.opened_at",
+                                           "institution.name",
+                                           "institution.contact_phone",
+                                           "institution.timezone",
+                                           "institution.currency",
+                                           NULL};
 
 static void lower_ascii(char *s) {
   for (; *s; s++) *s = (char)tolower((unsigned char)*s);
@@ -766,8 +783,8 @@ static void check_text(script *sc, const char *where, const char *name,
     for (int i = 0; known_fields[i] && !known; i++)
       known = strcmp(ph, known_fields[i]) == 0;
     if (!known)
-      add_error_at(sc, where, "template '%s': unknown placeholder {%s}%s",
-                   name, ph, "");
+      add_error_at(sc, where, "template '%s': unknown placeholder {%s}%s", name,
+                   ph, "");
     for (int i = 0; third_party && debt_fields[i]; i++)
       if (strcmp(ph, debt_fields[i]) == 0)
         add_error_at(sc, where,
@@ -867,11 +884,13 @@ void institution_finish(script *sc) {
   if (!sc->seen_institution)
     add_error_at(sc, NULL,
                  "recoup.lua has no institution { name = ..., timezone = ..., "
-                 "currency = ... }%s%s%s", "", "", "");
+                 "currency = ... }%s%s%s",
+                 "", "", "");
   if (sc->cfg.nworkflows == 0 && sc->errors->count == 0)
     add_error_at(sc, NULL,
                  "recoup.lua registers no workflow: add workflow(require "
-                 "\"workflows.standard\")%s%s%s", "", "", "");
+                 "\"workflows.standard\")%s%s%s",
+                 "", "", "");
   if (sc->cfg.nworkflows > 1 && !sc->cfg.has_route) {
     lua_State *L = sc->L;
     int distinct = 0;

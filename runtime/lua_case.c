@@ -61,31 +61,48 @@ static int case_index(lua_State *L) {
       lua_getfield(L, -1, key) != LUA_TNIL)
     return 1;
   c = view(L, lc);
-  if (strcmp(key, "id") == 0) lua_pushstring(L, c->id);
-  else if (strcmp(key, "state") == 0) lua_pushstring(L, c->state);
-  else if (strcmp(key, "workflow") == 0) lua_pushstring(L, c->workflow);
-  else if (strcmp(key, "version") == 0) lua_pushinteger(L, c->version);
-  else if (strcmp(key, "error") == 0) lua_pushstring(L, c->error);
-  else if (strcmp(key, "closed") == 0) lua_pushboolean(L, c->closed);
-  else if (strcmp(key, "outcome") == 0) lua_pushstring(L, c->outcome);
-  else if (strcmp(key, "product") == 0) lua_pushstring(L, c->product);
-  else if (strcmp(key, "currency") == 0) lua_pushstring(L, c->currency);
-  else if (strcmp(key, "principal") == 0) lua_pushinteger(L, c->principal);
-  else if (strcmp(key, "balance") == 0) lua_pushinteger(L, c->balance);
-  else if (strcmp(key, "amount_due") == 0) lua_pushinteger(L, c->amount_due);
-  else if (strcmp(key, "fees") == 0) lua_pushinteger(L, c->fees);
-  else if (strcmp(key, "due_date") == 0) lua_pushstring(L, c->due_date);
+  if (strcmp(key, "id") == 0)
+    lua_pushstring(L, c->id);
+  else if (strcmp(key, "state") == 0)
+    lua_pushstring(L, c->state);
+  else if (strcmp(key, "workflow") == 0)
+    lua_pushstring(L, c->workflow);
+  else if (strcmp(key, "version") == 0)
+    lua_pushinteger(L, c->version);
+  else if (strcmp(key, "error") == 0)
+    lua_pushstring(L, c->error);
+  else if (strcmp(key, "closed") == 0)
+    lua_pushboolean(L, c->closed);
+  else if (strcmp(key, "outcome") == 0)
+    lua_pushstring(L, c->outcome);
+  else if (strcmp(key, "product") == 0)
+    lua_pushstring(L, c->product);
+  else if (strcmp(key, "currency") == 0)
+    lua_pushstring(L, c->currency);
+  else if (strcmp(key, "principal") == 0)
+    lua_pushinteger(L, c->principal);
+  else if (strcmp(key, "balance") == 0)
+    lua_pushinteger(L, c->balance);
+  else if (strcmp(key, "amount_due") == 0)
+    lua_pushinteger(L, c->amount_due);
+  else if (strcmp(key, "fees") == 0)
+    lua_pushinteger(L, c->fees);
+  else if (strcmp(key, "due_date") == 0)
+    lua_pushstring(L, c->due_date);
   else if (strcmp(key, "dpd") == 0)
     lua_pushinteger(L, engine_case_dpd(lc->eng, c));
-  else if (strcmp(key, "queue") == 0) lua_pushstring(L, c->queue);
-  else if (strcmp(key, "on_hold") == 0) lua_pushboolean(L, c->on_hold);
+  else if (strcmp(key, "queue") == 0)
+    lua_pushstring(L, c->queue);
+  else if (strcmp(key, "on_hold") == 0)
+    lua_pushboolean(L, c->on_hold);
   else if (strcmp(key, "score") == 0) {
-    if (c->has_score) lua_pushnumber(L, c->score);
-    else lua_pushnil(L);
+    if (c->has_score)
+      lua_pushnumber(L, c->score);
+    else
+      lua_pushnil(L);
   } else if (strcmp(key, "opened_at") == 0) {
     char at[40];
-    zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at,
-                sizeof at);
+    zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at, sizeof at);
     lua_pushstring(L, at);
   } else if (strcmp(key, "tags") == 0) {
     ljson_push_text(L, c->tags);
@@ -102,8 +119,9 @@ static int case_index(lua_State *L) {
 }
 
 static int case_newindex(lua_State *L) {
-  return luaL_error(L, "case fields are read-only; use case:set(\"%s\", "
-                       "value) for custom data",
+  return luaL_error(L,
+                    "case fields are read-only; use case:set(\"%s\", "
+                    "value) for custom data",
                     luaL_optstring(L, 2, "?"));
 }
 
@@ -244,7 +262,8 @@ static int case_tag(lua_State *L) {
   int found = 0, rc = RC_OK;
   rc_error err;
   if (!tags) tags = json_array();
-  json_array_foreach(tags, i, t) found |= strcmp(json_string_value(t), tag) == 0;
+  json_array_foreach(tags, i, t) found |=
+      strcmp(json_string_value(t), tag) == 0;
   if (!found) {
     char *text;
     json_array_append_new(tags, json_string(tag));
@@ -337,9 +356,12 @@ static int push_row(void *ud, const store_value *cols, int n) {
       }
       continue;
     }
-    if (v->type == STORE_INT) lua_pushinteger(L, v->i);
-    else if (v->type == STORE_REAL) lua_pushnumber(L, v->r);
-    else lua_pushstring(L, v->s);
+    if (v->type == STORE_INT)
+      lua_pushinteger(L, v->i);
+    else if (v->type == STORE_REAL)
+      lua_pushnumber(L, v->r);
+    else
+      lua_pushstring(L, v->s);
     lua_setfield(L, -2, v->name);
   }
   lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
@@ -372,8 +394,7 @@ static int case_history(lua_State *L) {
 static void push_placeholder(lua_State *L, lcase *lc, const char *name,
                              int vars, const char *locale) {
   const store_case *c = view(L, lc);
-  const institution_config *cfg =
-      script_config(engine_script(lc->eng));
+  const institution_config *cfg = script_config(engine_script(lc->eng));
   char buf[128];
   if (strncmp(name, "vars.", 5) == 0) {
     if (vars && lua_getfield(L, vars, name + 5) != LUA_TNIL) {
@@ -389,11 +410,16 @@ static void push_placeholder(lua_State *L, lcase *lc, const char *name,
     const char *f = name + 5;
     rc_money m = 0;
     int money = 1;
-    if (strcmp(f, "balance") == 0) m = c->balance;
-    else if (strcmp(f, "amount_due") == 0) m = c->amount_due;
-    else if (strcmp(f, "fees") == 0) m = c->fees;
-    else if (strcmp(f, "principal") == 0) m = c->principal;
-    else money = 0;
+    if (strcmp(f, "balance") == 0)
+      m = c->balance;
+    else if (strcmp(f, "amount_due") == 0)
+      m = c->amount_due;
+    else if (strcmp(f, "fees") == 0)
+      m = c->fees;
+    else if (strcmp(f, "principal") == 0)
+      m = c->principal;
+    else
+      money = 0;
     if (money) {
       template_format_money(locale, c->currency, m, buf, sizeof buf);
       lua_pushstring(L, buf);
@@ -706,14 +732,19 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
 }
 
 void lua_case_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-      {"after", case_after},     {"at", case_at},
-      {"at_dpd", case_at_dpd},   {"cancel", case_cancel},
-      {"send", case_send},       {"task", case_task},
-      {"set", case_set},         {"tag", case_tag},
-      {"assign", case_assign},   {"note", case_note},
-      {"variant", case_variant}, {"history", case_history},
-      {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"after", case_after},
+                                     {"at", case_at},
+                                     {"at_dpd", case_at_dpd},
+                                     {"cancel", case_cancel},
+                                     {"send", case_send},
+                                     {"task", case_task},
+                                     {"set", case_set},
+                                     {"tag", case_tag},
+                                     {"assign", case_assign},
+                                     {"note", case_note},
+                                     {"variant", case_variant},
+                                     {"history", case_history},
+                                     {NULL, NULL}};
   luaL_newmetatable(L, CASE_MT);
   lua_pushcfunction(L, case_index);
   lua_setfield(L, -2, "__index");

@@ -78,8 +78,10 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err,
     return NULL;
   }
   switch (lua_type(L, idx)) {
-    case LUA_TNIL: return json_null();
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNIL:
+      return json_null();
+    case LUA_TBOOLEAN:
+      return json_boolean(lua_toboolean(L, idx));
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) return json_integer(lua_tointeger(L, idx));
       {
@@ -133,11 +135,20 @@ void ljson_push(lua_State *L, const json_t *v) {
     case JSON_STRING:
       lua_pushlstring(L, json_string_value(v), json_string_length(v));
       break;
-    case JSON_INTEGER: lua_pushinteger(L, json_integer_value(v)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    default: lua_pushnil(L);
+    case JSON_INTEGER:
+      lua_pushinteger(L, json_integer_value(v));
+      break;
+    case JSON_REAL:
+      lua_pushnumber(L, json_real_value(v));
+      break;
+    case JSON_TRUE:
+      lua_pushboolean(L, 1);
+      break;
+    case JSON_FALSE:
+      lua_pushboolean(L, 0);
+      break;
+    default:
+      lua_pushnil(L);
   }
 }
 
@@ -152,6 +163,6 @@ void ljson_push_text(lua_State *L, const char *text) {
 }
 
 char *ljson_dump(const json_t *value) {
-  return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY |
-                               JSON_PRESERVE_ORDER);
+  return json_dumps(value,
+                    JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 }

@@ -88,7 +88,8 @@ static int rt_advance(lua_State *L) {
   rc_error err;
   rc_time until;
   int64_t steps = 0;
-  if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err)) return fail(L, &err);
+  if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err))
+    return fail(L, &err);
   until = zone_add(clock_zone(clk), clock_now(clk), &d);
   if (engine_run(eng, until, &steps, &err) != RC_OK) return fail(L, &err);
   lua_pushinteger(L, steps);
@@ -217,8 +218,10 @@ static int add_row(void *ud, const store_value *cols, int n) {
         strcmp(v->name, "detail") == 0) {
       json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
       if (strcmp(v->name, "detail") == 0) {
-        if (o) ljson_push(L, o);
-        else lua_pushstring(L, v->s);
+        if (o)
+          ljson_push(L, o);
+        else
+          lua_pushstring(L, v->s);
         lua_setfield(L, -2, "detail");
       } else if (json_is_object(o)) {
         const char *k;
@@ -325,15 +328,21 @@ static int rt_tostring(lua_State *L) {
 }
 
 void lua_rt_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-      {"set_clock", rt_set_clock}, {"advance", rt_advance},
-      {"now", rt_now},             {"open", rt_open},
-      {"case", rt_case},           {"event", rt_event},
-      {"pay", rt_pay},             {"messages", rt_messages},
-      {"tasks", rt_tasks},         {"complete", rt_complete},
-      {"receipt", rt_receipt},     {"journal", rt_journal},
-      {"timers", rt_timers},       {"retry", rt_retry},
-      {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"set_clock", rt_set_clock},
+                                     {"advance", rt_advance},
+                                     {"now", rt_now},
+                                     {"open", rt_open},
+                                     {"case", rt_case},
+                                     {"event", rt_event},
+                                     {"pay", rt_pay},
+                                     {"messages", rt_messages},
+                                     {"tasks", rt_tasks},
+                                     {"complete", rt_complete},
+                                     {"receipt", rt_receipt},
+                                     {"journal", rt_journal},
+                                     {"timers", rt_timers},
+                                     {"retry", rt_retry},
+                                     {NULL, NULL}};
   lua_case_open(L);
   luaL_newmetatable(L, RT_MT);
   luaL_newlib(L, methods);

@@ -2,6 +2,7 @@
  * "recoup: FILE:LINE: message" with a non-zero exit status. */
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,12 @@ typedef struct args {
 } args;
 
 static engine *running; /* for the signal handler of tick */
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void usage(FILE *out) {
   fputs(
@@ -44,15 +51,21 @@ static int parse_args(int argc, char **argv, args *a) {
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char **slot = NULL;
-    if (strcmp(s, "--db") == 0) slot = &a->db;
-    else if (strcmp(s, "--now") == 0) slot = &a->now;
-    else if (strcmp(s, "--listen") == 0) slot = &a->listen;
-    else if (strcmp(s, "--json") == 0) a->json = 1;
-    else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) a->verbose = 1;
+    if (strcmp(s, "--db") == 0)
+      slot = &a->db;
+    else if (strcmp(s, "--now") == 0)
+      slot = &a->now;
+    else if (strcmp(s, "--listen") == 0)
+      slot = &a->listen;
+    else if (strcmp(s, "--json") == 0)
+      a->json = 1;
+    else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0)
+      a->verbose = 1;
     else if (s[0] == '-' && s[1] == '-') {
       fprintf(stderr, "recoup: unknown option %s\n", s);
       return -1;
-    } else if (a->npos < 16) a->pos[a->npos++] = s;
+    } else if (a->npos < 16)
+      a->pos[a->npos++] = s;
     if (slot) {
       if (++i >= argc) {
         fprintf(stderr, "recoup: %s needs a value\n", s);
@@ -91,7 +104,8 @@ static engine *open_engine(const args *a, const char *dir, rc_time *until) {
       return NULL;
     }
     last = store_meta_get(engine_store(eng), "clock", buf, sizeof buf) == RC_OK
-               ? strtoll(buf, NULL, 10) : t;
+               ? strtoll(buf, NULL, 10)
+               : t;
     clock_set(engine_clock(eng), last < t ? last : t);
     if (until) *until = t;
   }
@@ -134,6 +148,7 @@ static int cmd_import(const args *a) {
   rc_error err;
   int64_t steps = 0;
   rc_time until;
+  double t0, t1, t2;
   if (a->npos < 1) {
     fprintf(stderr, "recoup: import needs a FILE\n");
     return 2;
@@ -142,6 +157,7 @@ static int cmd_import(const args *a) {
   dir = a->npos > 1 ? a->pos[1] : ".";
   if (!(eng = open_engine(a, dir, &until))) return 1;
   if (a->now) clock_set(engine_clock(eng), until);
+  t0 = seconds();
   if (import_file(eng, file, &stats, &errors, isatty(2)) != RC_OK) {
     print_errors(&errors);
     fprintf(stderr, "recoup: %s refused: nothing was imported\n", file);
@@ -149,6 +165,7 @@ static int cmd_import(const args *a) {
     engine_close(eng);
     return 1;
   }
+  t1 = seconds();
   /* Run the `opened` and `updated` handlers; timers wait for tick. */
   if (engine_run(eng, 0, &steps, &err) != RC_OK) {
     rc_error_print(&err, stderr);
@@ -156,13 +173,21 @@ static int cmd_import(const args *a) {
     return 1;
   }
   save_clock(eng, a, until);
-  printf("imported %lld rows from %s: %lld opened, %lld updated; %lld events "
-         "handled, %lld handler errors\n",
-         (long long)stats.rows, file, (long long)stats.opened,
-         (long long)stats.updated, (long long)steps,
-         (long long)engine_get_stats(eng)->errors);
+  t2 = seconds();
+  printf(
+      "imported %lld rows from %s in %.2fs: %lld opened, %lld updated; "
+      "%lld events handled in %.2fs, %lld handler errors\n",
+      (long long)stats.rows, file, t1 - t0, (long long)stats.opened,
+      (long long)stats.updated, (long long)steps, t2 - t1,
+      (long long)engine_get_stats(eng)->errors);
   engine_close(eng);
   return 0;
+}
+
+static void show_progress(void *ud, int64_t steps) {
+  (void)ud;
+  if (steps % 50000 < 1000)
+    fprintf(stderr, "\rtick: %lld events", (long long)steps);
 }
 
 static void on_signal(int sig) {
@@ -177,21 +202,26 @@ static int cmd_tick(const args *a) {
   rc_time until;
   int64_t steps = 0;
   const engine_stats *st;
+  double t0;
   if (!(eng = open_engine(a, dir, &until))) return 1;
   running = eng;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  if (isatty(2)) engine_set_progress(eng, show_progress, NULL);
+  t0 = seconds();
   if (engine_run(eng, until, &steps, &err) != RC_OK) {
     rc_error_print(&err, stderr);
     engine_close(eng);
     return 1;
   }
+  if (isatty(2)) fprintf(stderr, "\r");
   save_clock(eng, a, until);
   st = engine_get_stats(eng);
-  printf("tick: %lld events handled (%lld timers fired, %lld transitions, "
-         "%lld handler errors)\n",
-         (long long)steps, (long long)st->timers_fired,
-         (long long)st->transitions, (long long)st->errors);
+  printf(
+      "tick: %lld events handled in %.2fs (%lld timers fired, %lld "
+      "transitions, %lld handler errors)\n",
+      (long long)steps, seconds() - t0, (long long)st->timers_fired,
+      (long long)st->transitions, (long long)st->errors);
   running = NULL;
   engine_close(eng);
   return 0;
@@ -263,12 +293,11 @@ static int cmd_report(const args *a) {
   store_timers_count(engine_store(eng), &timers);
   store_events_pending(engine_store(eng), &pending);
   if (a->json) {
-    json_t *out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "states", r.rows,
-                            "cases", (json_int_t)r.cases, "errors",
-                            (json_int_t)r.errors, "recovered",
-                            (json_int_t)paid, "timers_pending",
-                            (json_int_t)timers, "events_pending",
-                            (json_int_t)pending);
+    json_t *out =
+        json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "states", r.rows, "cases",
+                  (json_int_t)r.cases, "errors", (json_int_t)r.errors,
+                  "recovered", (json_int_t)paid, "timers_pending",
+                  (json_int_t)timers, "events_pending", (json_int_t)pending);
     char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);
     free(text);

@@ -233,8 +233,10 @@ static int l_require(lua_State *L) {
   int found = 0;
 
   if (!valid_module_name(name) || strlen(name) >= sizeof rel - 5)
-    return luaL_error(L, "require: module name '%s' is not allowed "
-                         "(letters, digits, _ and dots only)", name);
+    return luaL_error(L,
+                      "require: module name '%s' is not allowed "
+                      "(letters, digits, _ and dots only)",
+                      name);
   lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADED); /* loaded */
   if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
   lua_pop(L, 1); /* loaded */
@@ -316,8 +318,7 @@ static int l_os_time(lua_State *L) {
     mi = (int)luaL_optinteger(L, -2, 0);
     s = (int)luaL_optinteger(L, -1, 0);
     /* ICU is lenient: month 13 or day 0 roll over, as os.time does. */
-    lua_pushinteger(
-        L, zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
+    lua_pushinteger(L, zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
     return 1;
   }
 }
@@ -368,13 +369,15 @@ static int l_os_clock(lua_State *L) {
 }
 
 static int l_lock_global(lua_State *L) {
-  return luaL_error(L, "scripts cannot create global '%s' after loading; "
-                       "use a local", luaL_optstring(L, 2, "?"));
+  return luaL_error(L,
+                    "scripts cannot create global '%s' after loading; "
+                    "use a local",
+                    luaL_optstring(L, 2, "?"));
 }
 
 static void open_sandbox(lua_State *L) {
-  static const char *const removed[] = {"dofile", "loadfile",
-                                        "collectgarbage", NULL};
+  static const char *const removed[] = {"dofile", "loadfile", "collectgarbage",
+                                        NULL};
   luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
@@ -405,7 +408,7 @@ static void open_sandbox(lua_State *L) {
 }
 
 static void lock_globals(lua_State *L) {
-  lua_pushglobaltable(L);  /* G */
+  lua_pushglobaltable(L);   /* G */
   lua_createtable(L, 0, 1); /* G mt */
   lua_pushcfunction(L, l_lock_global);
   lua_setfield(L, -2, "__newindex");
@@ -602,8 +605,8 @@ static int run_handler(lua_State *L) {
   const script_call *call = lua_touserdata(L, 1);
   int wf;
   if (!push_workflow(L, call->workflow, call->version))
-    return luaL_error(L, "workflow %s version %d is not loaded",
-                      call->workflow, call->version);
+    return luaL_error(L, "workflow %s version %d is not loaded", call->workflow,
+                      call->version);
   wf = lua_gettop(L);
   lua_getfield(L, wf, "states");
   lua_getfield(L, -1, call->state); /* wf states state */
@@ -679,8 +682,8 @@ static int run_route(lua_State *L) {
   return 1;
 }
 
-int script_route(script *sc, const char *case_json, char *workflow,
-                 size_t size, rc_error *err) {
+int script_route(script *sc, const char *case_json, char *workflow, size_t size,
+                 rc_error *err) {
   lua_State *L = sc->L;
   int version;
   if (!sc->cfg.has_route) {

@@ -12,21 +12,23 @@
 /* Registry keys: C state lives in the registry, never in globals. */
 #define REG_SCRIPT "recoup.script"
 #define REG_WORKFLOWS "recoup.workflows" /* [name][version] = workflow */
-#define REG_VALIDATED "recoup.validated" /* weak set of recoup.workflow{} results */
+#define REG_VALIDATED \
+  "recoup.validated" /* weak set of recoup.workflow{} results */
 #define REG_ROUTE "recoup.route"
 #define REG_TEMPLATES "recoup.templates"
 #define REG_POLICY "recoup.policy"
 #define REG_CHANNELS "recoup.channels"
-#define REG_LOADED "recoup.loaded"   /* require cache */
-#define REG_FAILED "recoup.failed"   /* what a module that failed to load returns */
+#define REG_LOADED "recoup.loaded" /* require cache */
+#define REG_FAILED \
+  "recoup.failed" /* what a module that failed to load returns */
 
 struct script {
   lua_State *L;
   institution_config cfg;
   size_t mem_used;
   size_t mem_limit;
-  int64_t budget;    /* instructions per handler call */
-  int loading;       /* inside script_load: DSL functions allowed */
+  int64_t budget; /* instructions per handler call */
+  int loading;    /* inside script_load: DSL functions allowed */
   int seen_institution, seen_service, seen_tokens, seen_policy;
   rc_errlist *errors; /* where load problems go, while loading */
   rc_clock *clock;    /* owned: os.time/os.date and ISO times in handlers */

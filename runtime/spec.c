@@ -53,8 +53,10 @@ static void find_specs(const char *path, pathlist *out) {
     if (e->d_name[0] == '.') continue;
     snprintf(child, sizeof child, "%s/%s", path, e->d_name);
     if (stat(child, &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) find_specs(child, out);
-    else if (ends_with(e->d_name, "_test.lua")) add_path(out, child);
+    if (S_ISDIR(st.st_mode))
+      find_specs(child, out);
+    else if (ends_with(e->d_name, "_test.lua"))
+      add_path(out, child);
   }
   closedir(d);
 }
@@ -320,8 +322,8 @@ int spec_main(int npaths, char **paths, int verbose) {
     }
     find_specs(paths[i], &files);
   }
-  if (files.count) qsort(files.items, (size_t)files.count, sizeof *files.items,
-                         cmp_path);
+  if (files.count)
+    qsort(files.items, (size_t)files.count, sizeof *files.items, cmp_path);
   memset(&r, 0, sizeof r);
   r.verbose = verbose;
   for (int i = 0; i < files.count; i++) {

@@ -66,8 +66,9 @@ static void test_iso_times_parse_in_the_institution_zone(void **state) {
 }
 
 static void test_bad_times_are_refused(void **state) {
-  const char *bad[] = {"2026-13-01", "2026-02-30", "2026-01-05T25:00",
-                       "tomorrow", "2026-01-05T09:00+8", "05/01/2026", NULL};
+  const char *bad[] = {"2026-13-01", "2026-02-30",         "2026-01-05T25:00",
+                       "tomorrow",   "2026-01-05T09:00+8", "05/01/2026",
+                       NULL};
   rc_clock *clk = shanghai();
   rc_time t;
   rc_error err;

@@ -22,12 +22,14 @@ static engine *open_at(const char *db, const char *start) {
   engine *eng = NULL;
   rc_time t;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
-    for (int i = 0; i < errors.count; i++) rc_error_print(&errors.items[i], stderr);
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
     fail_msg("cannot open the basic fixture");
   }
   rc_errlist_free(&errors);
   if (start) {
-    assert_int_equal(clock_parse_time(engine_clock(eng), start, &t, NULL), RC_OK);
+    assert_int_equal(clock_parse_time(engine_clock(eng), start, &t, NULL),
+                     RC_OK);
     clock_set(engine_clock(eng), t);
   }
   return eng;
@@ -48,8 +50,10 @@ static void advance(engine *eng, const char *d) {
   rc_error err;
   rc_clock *clk = engine_clock(eng);
   clock_parse_duration(d, &dur, NULL);
-  assert_int_equal(engine_run(eng, zone_add(clock_zone(clk), clock_now(clk), &dur),
-                              NULL, &err), RC_OK);
+  assert_int_equal(
+      engine_run(eng, zone_add(clock_zone(clk), clock_now(clk), &dur), NULL,
+                 &err),
+      RC_OK);
 }
 
 static void open_case(engine *eng, const char *id, const char *extra) {
@@ -140,12 +144,13 @@ static void test_timer_fires_and_transitions(void **state) {
   engine_close(eng);
 }
 
-static void test_state_timers_end_with_the_state_but_kept_ones_fire(void **state) {
+static void test_state_timers_end_with_the_state_but_kept_ones_fire(
+    void **state) {
   engine *eng = open_mem();
   store_case c;
   (void)state;
   open_case(eng, "L1", NULL);
-  advance(eng, "1d");      /* new -> working; working sets `scoped` for +1d */
+  advance(eng, "1d");        /* new -> working; working sets `scoped` for +1d */
   post(eng, "L1", "finish"); /* leaves working before `scoped` fires */
   advance(eng, "5d");
   c = get(eng, "L1");
@@ -217,7 +222,8 @@ static void test_lua_error_harms_only_its_case(void **state) {
 
 static void test_undeclared_transition_is_refused(void **state) {
   (void)state;
-  assert_isolated_failure("wander", "transition from 'new' to 'closed' is not declared");
+  assert_isolated_failure("wander",
+                          "transition from 'new' to 'closed' is not declared");
 }
 
 static void test_unknown_state_is_refused(void **state) {
@@ -280,8 +286,10 @@ static void test_case_in_error_holds_later_events_until_retry(void **state) {
   store_case_free(&c);
   /* The lender fixes the data; the retry runs the failed event, then the
    * held one, in order. */
-  fix = json_loads("{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
-                   " \"fail\": false}", 0, NULL);
+  fix = json_loads(
+      "{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
+      " \"fail\": false}",
+      0, NULL);
   assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
   json_decref(fix);
   assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
@@ -299,7 +307,8 @@ static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   engine *eng;
   store_case c;
   (void)state;
-  snprintf(dbpath, sizeof dbpath, "/tmp/recoup-test-engine-%d.db", (int)getpid());
+  snprintf(dbpath, sizeof dbpath, "/tmp/recoup-test-engine-%d.db",
+           (int)getpid());
   unlink(dbpath);
   eng = open_at(dbpath, "2026-01-05T09:00");
   open_case(eng, "L1", NULL);
@@ -362,8 +371,10 @@ static void test_update_emits_changed_fields_only(void **state) {
   found f;
   (void)state;
   open_case(eng, "L1", NULL);
-  j = json_loads("{\"id\": \"L1\", \"borrower_id\": \"B-L1\", \"balance\": 900,"
-                 " \"amount_due\": 500}", 0, NULL);
+  j = json_loads(
+      "{\"id\": \"L1\", \"borrower_id\": \"B-L1\", \"balance\": 900,"
+      " \"amount_due\": 500}",
+      0, NULL);
   assert_int_equal(engine_upsert_case(eng, j, 0, &created, &err), RC_OK);
   json_decref(j);
   assert_false(created);

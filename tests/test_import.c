@@ -53,7 +53,8 @@ static void test_csv_imports_every_row(void **state) {
   /* Unknown columns land in data, quoted newlines intact. */
   assert_non_null(strstr(c.data, "\"branch\":\"south\\nannex\""));
   store_case_free(&c);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B2", &b, NULL), RC_OK);
+  assert_int_equal(store_borrower_get(engine_store(eng), "B2", &b, NULL),
+                   RC_OK);
   assert_string_equal(b.name, "Li, Lei");
   store_borrower_free(&b);
   engine_close(eng);
@@ -101,10 +102,11 @@ static void test_ndjson_takes_nested_and_flat_shapes(void **state) {
   store_borrower b;
   store_case c;
   (void)state;
-  assert_int_equal(import_file(eng, FIXTURES "/good.ndjson", &stats, &errors, 0),
-                   RC_OK);
+  assert_int_equal(
+      import_file(eng, FIXTURES "/good.ndjson", &stats, &errors, 0), RC_OK);
   assert_int_equal(stats.opened, 2);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL), RC_OK);
+  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL),
+                   RC_OK);
   assert_string_equal(b.employer_name, "Acme");
   assert_int_equal(b.ncontacts, 1);
   store_borrower_free(&b);
@@ -137,8 +139,9 @@ static void test_a_missing_id_column_is_reported(void **state) {
   (void)state;
   fputs("case,balance\nL1,100\n", f);
   rewind(f);
-  assert_int_equal(import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats,
-                                 &errors, 0), RC_EINVAL);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
   assert_non_null(strstr(errors.items[0].message, "no 'id' column"));
   fclose(f);
   rc_errlist_free(&errors);
@@ -151,17 +154,20 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   rc_errlist errors = {0};
   FILE *f = tmpfile();
   (void)state;
-  fputs("id,borrower_id,balance,due_date,phone,timezone\n"
-        "L1,B1,100,2026-01-01,+8613800000000,Asia/Shanghai\n"
-        "L2,B2,100\n"
-        "L3,B3,100,2026-02-30,,\n"
-        "L4,B4,1e3,,,\n"
-        "L5,B5,100,,call me,\n"
-        "L6,B6,100,,,Asia/Nowhere\n"
-        "L7,,100,,,\n", f);
+  fputs(
+      "id,borrower_id,balance,due_date,phone,timezone\n"
+      "L1,B1,100,2026-01-01,+8613800000000,Asia/Shanghai\n"
+      "L2,B2,100\n"
+      "L3,B3,100,2026-02-30,,\n"
+      "L4,B4,1e3,,,\n"
+      "L5,B5,100,,call me,\n"
+      "L6,B6,100,,,Asia/Nowhere\n"
+      "L7,,100,,,\n",
+      f);
   rewind(f);
-  assert_int_equal(import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats,
-                                 &errors, 0), RC_EINVAL);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
   assert_int_equal(errors.count, 6);
   assert_int_equal(errors.items[0].line, 3);
   assert_non_null(strstr(errors.items[0].message, "3 fields"));

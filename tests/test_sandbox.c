@@ -16,7 +16,8 @@ static script *load(const char *dir) {
   script *sc = NULL;
   rc_errlist errors = {0};
   if (script_load(&sc, dir, &errors) != RC_OK) {
-    for (int i = 0; i < errors.count; i++) rc_error_print(&errors.items[i], stderr);
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
     fail_msg("cannot load %s", dir);
   }
   rc_errlist_free(&errors);
@@ -47,7 +48,8 @@ static int run(script *sc, const char *chunk, char *out, size_t size) {
 static void expect(script *sc, const char *chunk, const char *want) {
   char out[1024];
   run(sc, chunk, out, sizeof out);
-  if (!strstr(out, want)) fail_msg("%s\n  gave: %s\n  want: %s", chunk, out, want);
+  if (!strstr(out, want))
+    fail_msg("%s\n  gave: %s\n  want: %s", chunk, out, want);
 }
 
 static void test_dangerous_globals_are_absent(void **state) {
@@ -92,7 +94,8 @@ static void test_globals_are_locked_after_load(void **state) {
   script *sc = load(FIXTURES "/basic");
   (void)state;
   expect(sc, "leak = 1", "cannot create global 'leak'");
-  expect(sc, "return select(2, pcall(institution, {}))", "belongs in recoup.lua");
+  expect(sc, "return select(2, pcall(institution, {}))",
+         "belongs in recoup.lua");
   script_free(sc);
 }
 
@@ -106,8 +109,11 @@ static void test_budget_stops_loops_even_under_pcall(void **state) {
     /* Deep recursion ends in a stack overflow or the budget, whichever
      * comes first; either way an error, not a crash. */
     char out[512];
-    assert_int_equal(run(sc, "local function f(n) return f(n + 1) + 1 end "
-                             "return f(1)", out, sizeof out), RC_ESCRIPT);
+    assert_int_equal(run(sc,
+                         "local function f(n) return f(n + 1) + 1 end "
+                         "return f(1)",
+                         out, sizeof out),
+                     RC_ESCRIPT);
     assert_true(strstr(out, "stack overflow") ||
                 strstr(out, "instruction budget exceeded"));
   }
@@ -118,8 +124,9 @@ static void test_memory_cap_stops_huge_strings(void **state) {
   script *sc = load(FIXTURES "/basic");
   char out[256];
   (void)state;
-  assert_int_equal(run(sc, "return string.rep('x', 64 * 1024 * 1024)", out,
-                       sizeof out), RC_ESCRIPT);
+  assert_int_equal(
+      run(sc, "return string.rep('x', 64 * 1024 * 1024)", out, sizeof out),
+      RC_ESCRIPT);
   assert_non_null(strstr(out, "memory limit exceeded"));
   /* The state is still usable afterwards. */
   expect(sc, "return 6 * 7", "42");
@@ -141,23 +148,22 @@ static void test_os_time_reads_the_runtime_clock(void **state) {
 static void test_check_reports_every_problem(void **state) {
   script *sc = NULL;
   rc_errlist errors = {0};
-  const char *wanted[] = {
-      "unknown time zone 'Mars/Olympus'",
-      "currency 'yuan'",
-      "contact_hours",
-      "driver must be",
-      "listen 'nowhere'",
-      "memory_limit",
-      "tokens.admin",
-      "forbidden phrase \"jail\"",
-      "unknown placeholder {borrower.nmae}",
-      "mentions {case.balance}",
-      "initial state 'start' is not in states",
-      "states.first.enter must be a function",
-      "states.first.on.go must be a function",
-      "names 'nowhere', which is not a state",
-      "final state 'done' cannot have outgoing transitions",
-      NULL};
+  const char *wanted[] = {"unknown time zone 'Mars/Olympus'",
+                          "currency 'yuan'",
+                          "contact_hours",
+                          "driver must be",
+                          "listen 'nowhere'",
+                          "memory_limit",
+                          "tokens.admin",
+                          "forbidden phrase \"jail\"",
+                          "unknown placeholder {borrower.nmae}",
+                          "mentions {case.balance}",
+                          "initial state 'start' is not in states",
+                          "states.first.enter must be a function",
+                          "states.first.on.go must be a function",
+                          "names 'nowhere', which is not a state",
+                          "final state 'done' cannot have outgoing transitions",
+                          NULL};
   (void)state;
   assert_int_equal(script_load(&sc, FIXTURES "/broken", &errors), RC_EINVAL);
   assert_null(sc);

@@ -158,7 +158,8 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   rc_error err;
   (void)state;
   add_case(st, "L1");
-  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 1, &err), RC_OK);
+  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 1, &err),
+                   RC_OK);
   assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 2, &err),
                    RC_ECONFLICT);
   store_events_pending(st, &pending);
@@ -166,7 +167,8 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err),
                    RC_ECONFLICT);
-  assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err), RC_EINVAL);
+  assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err),
+                   RC_EINVAL);
   store_close(st);
 }
 
@@ -261,16 +263,26 @@ static void test_contacts_are_replaced_in_order(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_timers_come_due_in_time_then_insertion_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_deleting_a_timer_twice_reports_it_gone, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_rollback_to_savepoint_undoes_only_that_event, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_negative_fees_are_refused_by_the_schema, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_failed_events_wait_and_retry_in_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_timers_come_due_in_time_then_insertion_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_deleting_a_timer_twice_reports_it_gone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_rollback_to_savepoint_undoes_only_that_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_negative_fees_are_refused_by_the_schema, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_failed_events_wait_and_retry_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

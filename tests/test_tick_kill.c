@@ -60,11 +60,12 @@ int main(int argc, char **argv) {
   unlink(db);
   f = fopen(csv, "w");
   fprintf(f, "id,borrower_id,balance\n");
-  for (int i = 0; i < CASES; i++) fprintf(f, "C%06d,B%06d,%d\n", i, i, 1000 + i);
+  for (int i = 0; i < CASES; i++)
+    fprintf(f, "C%06d,B%06d,%d\n", i, i, 1000 + i);
   fclose(f);
 
   {
-    char *imp[] = {argv[1], "import", csv, argv[2], "--db", db,
+    char *imp[] = {argv[1], "import",           csv, argv[2], "--db", db,
                    "--now", "2026-01-01T00:00", NULL};
     if (run(imp) != 0) {
       fprintf(stderr, "import failed\n");
@@ -100,8 +101,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   {
-    char *again[] = {argv[1], "tick", argv[2], "--db", db,
-                     "--now", "2026-01-03T00:00", NULL};
+    char *again[] = {
+        argv[1], "tick", argv[2], "--db", db, "--now", "2026-01-03T00:00",
+        NULL};
     if (run(again) != 0) {
       fprintf(stderr, "second tick failed\n");
       return 1;
@@ -109,12 +111,14 @@ int main(int argc, char **argv) {
   }
   sqlite3_open(db, &conn);
   {
-    long long transitions = scalar(conn,
-        "SELECT count(*) FROM journal WHERE kind='transition'");
-    long long twice = scalar(conn,
-        "SELECT count(*) FROM (SELECT case_id FROM journal WHERE "
-        "kind='transition' GROUP BY case_id HAVING count(*) != 1)");
-    long long done = scalar(conn, "SELECT count(*) FROM cases WHERE state='done'");
+    long long transitions =
+        scalar(conn, "SELECT count(*) FROM journal WHERE kind='transition'");
+    long long twice =
+        scalar(conn,
+               "SELECT count(*) FROM (SELECT case_id FROM journal WHERE "
+               "kind='transition' GROUP BY case_id HAVING count(*) != 1)");
+    long long done =
+        scalar(conn, "SELECT count(*) FROM cases WHERE state='done'");
     long long timers = scalar(conn, "SELECT count(*) FROM timers");
     long long events = scalar(conn, "SELECT count(*) FROM events");
     sqlite3_stmt *s;
@@ -122,9 +126,10 @@ int main(int argc, char **argv) {
     sqlite3_prepare_v2(conn, "PRAGMA integrity_check", -1, &s, NULL);
     if (sqlite3_step(s) == SQLITE_ROW)
       check = (const char *)sqlite3_column_text(s, 0);
-    printf("transitions=%lld not-exactly-once=%lld done=%lld timers=%lld "
-           "events=%lld integrity=%s\n",
-           transitions, twice, done, timers, events, check);
+    printf(
+        "transitions=%lld not-exactly-once=%lld done=%lld timers=%lld "
+        "events=%lld integrity=%s\n",
+        transitions, twice, done, timers, events, check);
     if (transitions != CASES || twice != 0 || done != CASES || timers != 0 ||
         events != 0 || strcmp(check, "ok") != 0) {
       sqlite3_finalize(s);

@@ -12,10 +12,10 @@ typedef struct engine engine;
 typedef struct json_t json_t;
 
 typedef struct engine_options {
-  const char *dir;      /* institution directory */
-  const char *db;       /* database path; NULL: service.db of the config */
-  int simulated;        /* start on a simulated clock */
-  rc_time start;        /* simulated start time; 0: now */
+  const char *dir; /* institution directory */
+  const char *db;  /* database path; NULL: service.db of the config */
+  int simulated;   /* start on a simulated clock */
+  rc_time start;   /* simulated start time; 0: now */
   int quiet;
 } engine_options;
 
@@ -65,13 +65,16 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err);
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err);
 /* Stop after the current batch (a signal handler may call it). */
 void engine_interrupt(engine *eng);
+/* Called after every committed batch with the steps run so far (progress
+ * on a terminal). */
+typedef void (*engine_progress_fn)(void *ud, int64_t steps);
+void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud);
 
 /* --- called by the Lua bindings while a handler runs --- */
 
 /* The stored case, reloaded whenever anything wrote to it. Valid until
  * the next engine call. */
-const store_case *engine_case_view(engine *eng, const char *id,
-                                   rc_error *err);
+const store_case *engine_case_view(engine *eng, const char *id, rc_error *err);
 int engine_borrower(engine *eng, const char *id, store_borrower *out,
                     rc_error *err);
 int engine_case_dpd(engine *eng, const store_case *c);
@@ -99,8 +102,7 @@ int engine_send(engine *eng, const char *case_id, const char *channel,
                 const char *recipient, const char **status, rc_error *err);
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
-                const char *fields_json, int keep, int64_t *id,
-                rc_error *err);
+                const char *fields_json, int keep, int64_t *id, rc_error *err);
 /* Writes a journal row for the running case (kind, detail JSON). */
 int engine_journal(engine *eng, const char *case_id, const char *kind,
                    const char *detail, rc_error *err);

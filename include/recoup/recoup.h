@@ -30,9 +30,9 @@ enum {
  * the edge (exit status, HTTP status, journal row). */
 typedef struct rc_error {
   int code;
-  int line;           /* 0 when there is no line */
-  char file[256];     /* "" when there is no file */
-  char field[64];     /* "" when no single field is at fault */
+  int line;       /* 0 when there is no line */
+  char file[256]; /* "" when there is no file */
+  char field[64]; /* "" when no single field is at fault */
   char message[1024];
 } rc_error;
 

@@ -14,18 +14,18 @@ typedef struct lua_State lua_State;
 struct engine;
 
 typedef struct institution_config {
-  char dir[PATH_MAX];     /* the institution directory */
+  char dir[PATH_MAX]; /* the institution directory */
   char name[128];
   char timezone[64];
   char locale[32];
   char currency[8];
   char contact_phone[64];
-  char listen[128];       /* service.listen, "127.0.0.1:8080" */
-  char db[PATH_MAX];      /* service.db resolved against dir */
+  char listen[128];  /* service.listen, "127.0.0.1:8080" */
+  char db[PATH_MAX]; /* service.db resolved against dir */
   size_t body_limit;
   int64_t instruction_budget; /* per handler call */
   size_t memory_limit;        /* per Lua state */
-  char token_env[4][128]; /* ingest, agent, read, admin: variable names */
+  char token_env[4][128];     /* ingest, agent, read, admin: variable names */
   int nworkflows;
   int has_route;
 } institution_config;
@@ -61,8 +61,8 @@ int script_transition_allowed(script *sc, const char *workflow, int version,
 
 /* Asks route() (or the only workflow) where a new case goes. The case is
  * described by a JSON object of its fields. */
-int script_route(script *sc, const char *case_json, char *workflow,
-                 size_t size, rc_error *err);
+int script_route(script *sc, const char *case_json, char *workflow, size_t size,
+                 rc_error *err);
 
 /* Runs one handler of a case: the state's `enter` when event is NULL,
  * otherwise the state's (or the workflow's) `on[event]`. *next receives

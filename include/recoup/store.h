@@ -105,8 +105,7 @@ int store_case_set_queue(store *st, const char *id, const char *queue,
                          rc_error *err);
 int store_case_set_money(store *st, const char *id, rc_money balance,
                          rc_money amount_due, rc_error *err);
-int store_case_set_hold(store *st, const char *id, int on_hold,
-                        rc_error *err);
+int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err);
 int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err);
 /* Cases in error, for reports and retries. */
@@ -190,8 +189,7 @@ typedef struct store_task {
 } store_task;
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err);
-int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
-                     void *ud);
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud);
 /* Marks an open or claimed task done; RC_ECONFLICT when it is not open,
  * RC_ENOTFOUND when unknown. The case id is copied out. */
 int store_task_complete(store *st, int64_t id, const char *outcome,
