@@ -58,7 +58,7 @@ test-fast: build
 bench: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-release -j $(JOBS)
-	@ls tests/bench/*.sh >/dev/null 2>&1 && for b in tests/bench/*.sh; do sh $$b build-release; done || echo "no benchmarks yet"
+	sh tests/bench/run.sh build-release
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) build-release

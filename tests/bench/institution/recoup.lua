@@ -1,0 +1,26 @@
+-- The benchmark's institution: the daily sweep of a reminder workflow. Each
+-- step reads the case, runs a Lua handler, renders and queues an SMS,
+-- transitions and journals — what a real reminder does.
+institution { name = "Bench Lender", timezone = "Asia/Shanghai", locale = "zh-CN",
+              currency = "CNY", contact_phone = "400-000-0000" }
+templates {
+  reminder = { sms = { ["zh-CN"] = "{borrower.name}您好，您的借款已逾期{case.dpd}天，应还{case.amount_due}。咨询电话{institution.contact_phone}。" } },
+}
+workflow(recoup.workflow {
+  name = "sweep", version = 1, initial = "due",
+  states = {
+    due = {
+      enter = function(case) case:after("1d", "remind") end,
+      on = {
+        remind = function(case)
+          if case.balance > 0 then
+            case:send("sms", "reminder")
+            return "reminded"
+          end
+        end,
+      },
+    },
+    reminded = { on = {} },
+  },
+  transitions = { due = { "reminded" } },
+})
