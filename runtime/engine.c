@@ -348,6 +348,9 @@ int engine_post(engine *eng, const char *case_id, const char *type,
                         "'%s' events come from the core; use the matching "
                         "call (open, pay, complete)",
                         type);
+  if (type[0] == '_' && type[1] == '_')
+    return rc_error_set(err, RC_EINVAL, "type",
+                        "event names starting with __ belong to the core");
   if (data && !json_is_object(data))
     return rc_error_set(err, RC_EINVAL, "data", "event data must be an object");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
@@ -360,6 +363,70 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   }
   free(text);
   return ingest_end(eng, rc, err);
+}
+
+static int queue(engine *eng, const char *case_id, const char *type,
+                 json_t *data, rc_error *err) {
+  char *text = ljson_dump(data);
+  int rc = store_event_insert(eng->st, case_id, type, text, NULL,
+                              clock_now(eng->clk), err);
+  free(text);
+  json_decref(data);
+  return rc;
+}
+
+/* A payment counts towards the open promise and pays the open plan's
+ * installments oldest first; what that completes is queued as events
+ * after the payment itself. */
+static int allocate(engine *eng, const store_case *c, rc_money amount,
+                    rc_error *err) {
+  store_promise p;
+  store_installment *due = NULL;
+  int n = 0, rc = RC_OK, all_paid = 1;
+  rc_money left = amount;
+
+  if (store_promise_open(eng->st, c->id, &p) == RC_OK) {
+    rc_money paid = p.paid + amount;
+    int kept = paid >= p.amount;
+    if ((rc = store_promise_update(eng->st, p.id, paid, kept ? "kept" : "open",
+                                   err)))
+      return rc;
+    if (kept) {
+      json_t *d = json_pack("{s:I, s:I, s:s, s:I}", "promise", (json_int_t)p.id,
+                            "amount", (json_int_t)p.amount, "by", p.by_date,
+                            "paid", (json_int_t)paid);
+      if ((rc = journal(eng, c->id, "promise_kept", c->state, c->version,
+                        json_deep_copy(d), err)) ||
+          (rc = queue(eng, c->id, "promise_kept", d, err)))
+        return rc;
+    }
+  }
+  store_installments_unpaid(eng->st, c->id, &due, &n);
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    store_installment *it = &due[i];
+    rc_money take = it->amount - it->paid;
+    const char *status = it->status;
+    if (take > left) take = left;
+    left -= take;
+    it->paid += take;
+    if (it->paid >= it->amount)
+      status = strcmp(it->status, "missed") == 0 ? "paid_late" : "paid";
+    else
+      all_paid = 0;
+    if (take > 0) rc = store_installment_update(eng->st, it->id, it->paid,
+                                                status, err);
+  }
+  if (rc == RC_OK && n > 0 && all_paid) {
+    json_t *d = json_pack("{s:I}", "plan", (json_int_t)due[0].plan_id);
+    if (!(rc = store_plan_status(eng->st, due[0].plan_id, "completed", err)) &&
+        !(rc = journal(eng, c->id, "plan_completed", c->state, c->version,
+                       json_deep_copy(d), err)))
+      rc = queue(eng, c->id, "plan_completed", d, err);
+    else
+      json_decref(d);
+  }
+  free(due);
+  return rc;
 }
 
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
@@ -397,6 +464,7 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     if (rc == RC_OK)
       rc = store_event_insert(eng->st, case_id, "payment", text, NULL,
                               clock_now(eng->clk), err);
+    if (rc == RC_OK) rc = allocate(eng, &c, amount, err);
     free(text);
     json_decref(data);
   }
@@ -433,6 +501,24 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                               clock_now(eng->clk), err);
     free(text);
   }
+  return ingest_end(eng, rc, err);
+}
+
+int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
+                      rc_error *err) {
+  char case_id[160];
+  int rc;
+  if (!assignee || !*assignee)
+    return rc_error_set(err, RC_EINVAL, "assignee",
+                        "claiming a task needs an assignee");
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_task_claim(eng->st, task_id, assignee, case_id, sizeof case_id,
+                        err);
+  if (rc == RC_OK)
+    rc = journal(eng, case_id, "task_claimed", NULL, 0,
+                 json_pack("{s:I, s:s}", "task", (json_int_t)task_id,
+                           "assignee", assignee),
+                 err);
   return ingest_end(eng, rc, err);
 }
 
@@ -590,6 +676,53 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   return store_release(eng->st, err);
 }
 
+/* Timers the core sets for itself ("__promise_due", "__installment_due")
+ * become the public event when still relevant; *type is set to "" when
+ * the promise was kept or the installment paid meanwhile. */
+static int core_timer(engine *eng, const store_case *c, const char *timer,
+                      const char *data, char *type, size_t size,
+                      char **public_data, rc_error *err) {
+  json_t *d = data ? json_loads(data, 0, NULL) : NULL;
+  int rc = RC_OK;
+  type[0] = '\0';
+  *public_data = NULL;
+  if (strcmp(timer, "__promise_due") == 0) {
+    store_promise p;
+    json_int_t id = json_integer_value(json_object_get(d, "promise"));
+    if (store_promise_get(eng->st, id, &p) == RC_OK &&
+        strcmp(p.status, "open") == 0) {
+      json_t *out = json_pack("{s:I, s:I, s:s, s:I}", "promise", id, "amount",
+                              (json_int_t)p.amount, "by", p.by_date, "paid",
+                              (json_int_t)p.paid);
+      rc = store_promise_update(eng->st, p.id, p.paid, "broken", err);
+      *public_data = ljson_dump(out);
+      json_decref(out);
+      snprintf(type, size, "promise_broken");
+    }
+  } else if (strcmp(timer, "__installment_due") == 0) {
+    store_installment it;
+    char plan_status[16];
+    json_int_t id = json_integer_value(json_object_get(d, "installment"));
+    if (store_installment_get(eng->st, id, &it, plan_status,
+                              sizeof plan_status) == RC_OK &&
+        strcmp(plan_status, "open") == 0 && strcmp(it.status, "due") == 0 &&
+        it.paid < it.amount) {
+      json_t *out = json_pack("{s:I, s:i, s:s, s:I, s:I}", "plan",
+                              (json_int_t)it.plan_id, "installment", it.seq,
+                              "due", it.due_date, "amount",
+                              (json_int_t)it.amount, "paid",
+                              (json_int_t)it.paid);
+      rc = store_installment_update(eng->st, it.id, it.paid, "missed", err);
+      *public_data = ljson_dump(out);
+      json_decref(out);
+      snprintf(type, size, "installment_missed");
+    }
+  }
+  (void)c;
+  json_decref(d);
+  return rc;
+}
+
 /* One event of one case. timer_id or event_id says where it came from.
  * Returns an error only when the store failed: a handler's failure is
  * the case's business, recorded on the case. */
@@ -598,7 +731,9 @@ static int handle(engine *eng, const char *case_id, const char *type,
                   int64_t timer_id, rc_error *err) {
   store_case c;
   rc_error why;
-  char *traceback = NULL;
+  char *traceback = NULL, *owned_data = NULL, core_type[32];
+  /* What arrived, kept for a failure: a retry replays it from the start. */
+  const char *arrived_type = type, *arrived_data = data;
   int rc, deleted = 1;
 
   if ((rc = store_savepoint(eng->st, err))) return rc;
@@ -622,6 +757,18 @@ static int handle(engine *eng, const char *case_id, const char *type,
   }
   eng->stats.events++;
   if (timer_id) eng->stats.timers_fired++;
+  if (type[0] == '_' && type[1] == '_') {
+    char *public_data = NULL;
+    rc = core_timer(eng, &c, type, data, core_type, sizeof core_type,
+                    &public_data, err);
+    if (rc != RC_OK || !core_type[0]) {
+      free(public_data);
+      store_case_free(&c);
+      goto release;
+    }
+    type = core_type;
+    data = owned_data = public_data;
+  }
   {
     json_t *detail = json_pack("{s:s}", "type", type);
     if (data) {
@@ -640,14 +787,16 @@ static int handle(engine *eng, const char *case_id, const char *type,
   eng->current = NULL;
   if (rc != RC_OK) {
     if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
-      rc = record_failure(eng, case_id, type, data, at, event_id, timer_id,
-                          &why, traceback, err);
+      rc = record_failure(eng, case_id, arrived_type, arrived_data, at,
+                          event_id, timer_id, &why, traceback, err);
     free(traceback);
+    free(owned_data);
     store_case_free(&c);
     return rc;
   }
   store_case_free(&c);
 release:
+  free(owned_data);
   if (rc != RC_OK) {
     store_rollback_to(eng->st, NULL);
     return rc;
@@ -781,6 +930,9 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
   if (rc) return rc;
   if (!event || !*event)
     return rc_error_set(err, RC_EINVAL, "event", "a timer needs an event name");
+  if (event[0] == '_' && event[1] == '_')
+    return rc_error_set(err, RC_EINVAL, "event",
+                        "event names starting with __ belong to the core");
   if ((rc = store_timer_insert(eng->st, case_id, due, event, data_json, !keep,
                                err)))
     return rc;
@@ -795,6 +947,9 @@ int engine_cancel(engine *eng, const char *case_id, const char *event,
                   int *count, rc_error *err) {
   int rc = own_case(eng, case_id, err), n = 0;
   if (rc) return rc;
+  if (event[0] == '_' && event[1] == '_')
+    return rc_error_set(err, RC_EINVAL, "event",
+                        "event names starting with __ belong to the core");
   if ((rc = store_timers_cancel(eng->st, case_id, event, &n, err))) return rc;
   if (count) *count = n;
   return case_journal(eng, case_id, "cancel",
@@ -922,6 +1077,112 @@ int engine_send(engine *eng, const char *case_id, const char *channel,
                 channel, "template", template_name, "status", m.status,
                 "reason", m.reason),
       err);
+}
+
+static int core_timer_at(engine *eng, const char *case_id, rc_time due,
+                         const char *event, const char *key, int64_t id,
+                         rc_error *err) {
+  char data[64];
+  snprintf(data, sizeof data, "{\"%s\":%lld}", key, (long long)id);
+  return store_timer_insert(eng->st, case_id, due, event, data, 0, err);
+}
+
+/* The first instant after the local day `date` has ended. */
+static rc_time end_of_day(engine *eng, const char *date) {
+  rc_date d;
+  clock_parse_date(date, &d);
+  return zone_midnight(clock_zone(eng->clk), date_from_days(date_to_days(d) + 1));
+}
+
+int engine_promise(engine *eng, const char *case_id, rc_money amount,
+                   const char *by_date, int64_t *id, rc_error *err) {
+  const store_case *c;
+  rc_date d;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (amount <= 0)
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "a promise needs a positive amount in minor units");
+  if (!by_date || clock_parse_date(by_date, &d) != RC_OK)
+    return rc_error_set(err, RC_EINVAL, "by",
+                        "a promise needs `by` as a date such as 2026-01-31");
+  if (end_of_day(eng, by_date) <= clock_now(eng->clk))
+    return rc_error_set(err, RC_EINVAL, "by", "promise date %s has passed",
+                        by_date);
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  if (amount > c->balance)
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "promise of %lld exceeds the balance (%lld)",
+                        (long long)amount, (long long)c->balance);
+  if ((rc = store_promise_insert(eng->st, case_id, amount, by_date,
+                                 clock_now(eng->clk), id, err)) ||
+      (rc = core_timer_at(eng, case_id, end_of_day(eng, by_date),
+                          "__promise_due", "promise", *id, err)))
+    return rc;
+  return case_journal(eng, case_id, "promise",
+                      json_pack("{s:I, s:I, s:s}", "id", (json_int_t)*id,
+                                "amount", (json_int_t)amount, "by", by_date),
+                      err);
+}
+
+int engine_plan(engine *eng, const char *case_id,
+                const engine_installment *items, int n,
+                const rc_duration *grace, int64_t *id, rc_error *err) {
+  const store_case *c;
+  rc_money total = 0;
+  json_t *list;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (n < 1 || n > 360)
+    return rc_error_set(err, RC_EINVAL, "installments",
+                        "a plan has 1 to 360 installments");
+  for (int i = 0; i < n; i++) {
+    rc_date d;
+    if (items[i].amount <= 0)
+      return rc_error_set(err, RC_EINVAL, "amount",
+                          "installment %d needs a positive amount", i + 1);
+    if (clock_parse_date(items[i].due_date, &d) != RC_OK)
+      return rc_error_set(err, RC_EINVAL, "due",
+                          "installment %d: '%s' is not a date", i + 1,
+                          items[i].due_date);
+    if (i > 0 && strcmp(items[i].due_date, items[i - 1].due_date) < 0)
+      return rc_error_set(err, RC_EINVAL, "due",
+                          "installment %d falls before installment %d", i + 1,
+                          i);
+    total += items[i].amount;
+  }
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  if (total > c->balance)
+    return rc_error_set(err, RC_EINVAL, "total",
+                        "plan total %lld exceeds the balance (%lld)",
+                        (long long)total, (long long)c->balance);
+  if ((rc = store_plan_insert(eng->st, case_id, total,
+                              grace->ms + grace->days * 86400000LL,
+                              clock_now(eng->clk), id, err)))
+    return rc;
+  list = json_array();
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    int64_t iid;
+    rc_time missed = zone_add(clock_zone(eng->clk),
+                              end_of_day(eng, items[i].due_date), grace);
+    rc = store_installment_insert(eng->st, *id, i + 1, items[i].due_date,
+                                  items[i].amount, &iid, err);
+    if (rc == RC_OK)
+      rc = core_timer_at(eng, case_id, missed, "__installment_due",
+                         "installment", iid, err);
+    json_array_append_new(list, json_pack("{s:s, s:I}", "due",
+                                          items[i].due_date, "amount",
+                                          (json_int_t)items[i].amount));
+  }
+  if (rc != RC_OK) {
+    json_decref(list);
+    return rc;
+  }
+  return case_journal(eng, case_id, "plan",
+                      json_pack("{s:I, s:I, s:o}", "id", (json_int_t)*id,
+                                "total", (json_int_t)total, "installments",
+                                list),
+                      err);
 }
 
 int engine_task(engine *eng, const char *case_id, const char *kind,

@@ -53,6 +53,42 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
 
 static void push_borrower(lua_State *L, engine *eng, const char *id);
 
+/* Collects plan rows into { id, total, status, installments = {...} }. */
+static int plan_row(void *ud, const store_value *cols, int n) {
+  lua_State *L = ud;
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 4);
+    lua_newtable(L);
+    lua_setfield(L, -2, "installments");
+  }
+  lua_getfield(L, -1, "installments");
+  lua_createtable(L, 0, 6);
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    int top_level = strcmp(v->name, "plan") == 0 ||
+                    strcmp(v->name, "total") == 0 ||
+                    strcmp(v->name, "plan_status") == 0;
+    if (v->type == STORE_INT) lua_pushinteger(L, v->i);
+    else if (v->type == STORE_TEXT) lua_pushstring(L, v->s);
+    else continue;
+    if (top_level)
+      lua_setfield(L, -4, strcmp(v->name, "plan") == 0 ? "id"
+                          : strcmp(v->name, "total") == 0 ? "total"
+                                                           : "status");
+    else
+      lua_setfield(L, -2, v->name);
+  }
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  lua_pop(L, 1);
+  return 0;
+}
+
+static void push_plan(lua_State *L, engine *eng, const char *case_id) {
+  lua_pushnil(L);
+  store_plan_each(engine_store(eng), case_id, plan_row, L);
+}
+
 static int case_index(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *key = luaL_checkstring(L, 2);
@@ -108,6 +144,25 @@ static int case_index(lua_State *L) {
     ljson_push_text(L, c->tags);
   } else if (strcmp(key, "data") == 0) {
     ljson_push_text(L, c->data);
+  } else if (strcmp(key, "current_promise") == 0) {
+    store_promise p;
+    if (store_promise_open(engine_store(lc->eng), c->id, &p) != RC_OK) {
+      lua_pushnil(L);
+    } else {
+      lua_createtable(L, 0, 5);
+      lua_pushinteger(L, p.id);
+      lua_setfield(L, -2, "id");
+      lua_pushinteger(L, p.amount);
+      lua_setfield(L, -2, "amount");
+      lua_pushinteger(L, p.paid);
+      lua_setfield(L, -2, "paid");
+      lua_pushstring(L, p.by_date);
+      lua_setfield(L, -2, "by");
+      lua_pushstring(L, p.status);
+      lua_setfield(L, -2, "status");
+    }
+  } else if (strcmp(key, "current_plan") == 0) {
+    push_plan(L, lc->eng, c->id);
   } else if (strcmp(key, "borrower") == 0) {
     char *bid = strdup(c->borrower_id);
     push_borrower(L, lc->eng, bid);
@@ -610,6 +665,138 @@ static int case_send(lua_State *L) {
   return 2;
 }
 
+/* case:promise { amount = , by = "2026-01-31" } -> id */
+static int case_promise(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  int64_t id = 0;
+  rc_error err;
+  rc_money amount;
+  const char *by;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_getfield(L, 2, "amount");
+  if (!lua_isinteger(L, -1))
+    return luaL_error(L, "case:promise: amount must be a whole number of "
+                         "minor units");
+  amount = lua_tointeger(L, -1);
+  lua_getfield(L, 2, "by");
+  by = lua_tostring(L, -1);
+  if (engine_promise(lc->eng, lc->id, amount, by, &id, &err) != RC_OK)
+    raise(L, &err);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+/* Due dates of n installments from first, every d (days or months). */
+static int schedule_dates(lua_State *L, const char *first,
+                          const rc_duration *every, int n,
+                          engine_installment *items) {
+  rc_date d0;
+  if (clock_parse_date(first, &d0) != RC_OK)
+    return luaL_error(L, "case:plan: first_due '%s' is not a date", first);
+  for (int i = 0; i < n; i++) {
+    rc_date d = d0;
+    if (every->months) {
+      int m = d0.month - 1 + every->months * i;
+      static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+      int last;
+      d.year = d0.year + m / 12;
+      d.month = m % 12 + 1;
+      last = dm[d.month - 1] +
+             (d.month == 2 && ((d.year % 4 == 0 && d.year % 100 != 0) ||
+                               d.year % 400 == 0));
+      if (d.day > last) d.day = last; /* the 31st becomes month's end */
+    } else {
+      d = date_from_days(date_to_days(d0) + (int64_t)every->days * i);
+    }
+    date_format(&d, items[i].due_date, sizeof items[i].due_date);
+  }
+  return 0;
+}
+
+/* case:plan { installments = 6, every = "1mo", first_due = "2026-02-01",
+ *             total = 120000, grace = "3d" }  or  { schedule = {...} } */
+static int case_plan(lua_State *L) {
+  lcase *lc = check_case(L, 1);
+  engine_installment *items;
+  rc_duration grace = {0, 0, 0}, every = {0, 0, 1};
+  rc_error err;
+  int64_t id = 0;
+  int n, rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_getfield(L, 2, "grace") != LUA_TNIL &&
+      clock_parse_duration(luaL_checkstring(L, -1), &grace, &err) != RC_OK)
+    raise(L, &err);
+  lua_pop(L, 1);
+  if (lua_getfield(L, 2, "schedule") == LUA_TTABLE) {
+    n = (int)luaL_len(L, -1);
+    if (n < 1 || n > 360)
+      return luaL_error(L, "case:plan: schedule has 1 to 360 installments");
+    items = lua_newuserdatauv(L, sizeof *items * (size_t)n, 0);
+    for (int i = 0; i < n; i++) {
+      lua_rawgeti(L, -2, i + 1);
+      if (!lua_istable(L, -1))
+        return luaL_error(L, "case:plan: schedule[%d] must be { due = , "
+                             "amount = }", i + 1);
+      lua_getfield(L, -1, "due");
+      lua_getfield(L, -2, "amount");
+      if (!lua_isstring(L, -2) || !lua_isinteger(L, -1))
+        return luaL_error(L, "case:plan: schedule[%d] needs due (a date) "
+                             "and amount (minor units)", i + 1);
+      snprintf(items[i].due_date, sizeof items[i].due_date, "%s",
+               lua_tostring(L, -2));
+      items[i].amount = lua_tointeger(L, -1);
+      lua_pop(L, 3);
+    }
+  } else {
+    const store_case *c = view(L, lc);
+    rc_money total, base;
+    const char *first;
+    char first_buf[16];
+    lua_getfield(L, 2, "installments");
+    if (!lua_isinteger(L, -1))
+      return luaL_error(L, "case:plan: installments must be a whole number "
+                           "(or give a schedule)");
+    n = (int)lua_tointeger(L, -1);
+    if (n < 1 || n > 360)
+      return luaL_error(L, "case:plan: a plan has 1 to 360 installments");
+    if (lua_getfield(L, 2, "every") != LUA_TNIL) {
+      if (clock_parse_duration(luaL_checkstring(L, -1), &every, &err))
+        raise(L, &err);
+      if (every.ms || (!every.days && !every.months))
+        return luaL_error(L, "case:plan: installments fall on days: every "
+                             "takes d, w or mo");
+    }
+    lua_getfield(L, 2, "total");
+    total = lua_isnil(L, -1) ? c->balance : luaL_checkinteger(L, -1);
+    if (lua_getfield(L, 2, "first_due") != LUA_TNIL) {
+      first = luaL_checkstring(L, -1);
+    } else {
+      /* One period from today, in the institution's calendar. */
+      rc_clock *clk = engine_clock(lc->eng);
+      rc_date today = zone_date(clock_zone(clk), clock_now(clk));
+      engine_installment two[2];
+      date_format(&today, first_buf, sizeof first_buf);
+      schedule_dates(L, first_buf, &every, 2, two);
+      snprintf(first_buf, sizeof first_buf, "%s", two[1].due_date);
+      first = first_buf;
+    }
+    if (total <= 0) return luaL_error(L, "case:plan: total must be positive");
+    if (total < n)
+      return luaL_error(L, "case:plan: total %I cannot be split into %d "
+                           "installments", (lua_Integer)total, n);
+    items = lua_newuserdatauv(L, sizeof *items * (size_t)n, 0);
+    schedule_dates(L, first, &every, n, items);
+    /* Even shares in minor units; the remainder goes on the last. */
+    base = total / n;
+    for (int i = 0; i < n; i++) items[i].amount = base;
+    items[n - 1].amount = total - base * (n - 1);
+  }
+  rc = engine_plan(lc->eng, lc->id, items, n, &grace, &id, &err);
+  if (rc != RC_OK) raise(L, &err);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
 /* case:task(kind, { queue =, due =, assignee =, keep =, ...fields }) */
 static int case_task(lua_State *L) {
   lcase *lc = check_case(L, 1);
@@ -744,6 +931,8 @@ void lua_case_open(lua_State *L) {
                                      {"note", case_note},
                                      {"variant", case_variant},
                                      {"history", case_history},
+                                     {"promise", case_promise},
+                                     {"plan", case_plan},
                                      {NULL, NULL}};
   luaL_newmetatable(L, CASE_MT);
   lua_pushcfunction(L, case_index);

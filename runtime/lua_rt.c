@@ -9,6 +9,7 @@
 
 #include "lua_json.h"
 #include "lua_rt.h"
+#include "report.h"
 #include "script_priv.h"
 
 #define RT_MT "recoup.rt"
@@ -173,6 +174,23 @@ static int rt_complete(lua_State *L) {
   json_decref(j);
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
+  return 0;
+}
+
+static int rt_report(lua_State *L) {
+  engine *eng = check_rt(L);
+  json_t *r = report_build(eng);
+  ljson_push(L, r);
+  json_decref(r);
+  return 1;
+}
+
+static int rt_claim(lua_State *L) {
+  engine *eng = check_rt(L);
+  int64_t id = id_arg(L, 2, "task or task id");
+  rc_error err;
+  if (engine_task_claim(eng, id, luaL_checkstring(L, 3), &err) != RC_OK)
+    return fail(L, &err);
   return 0;
 }
 
@@ -342,6 +360,8 @@ void lua_rt_open(lua_State *L) {
                                      {"journal", rt_journal},
                                      {"timers", rt_timers},
                                      {"retry", rt_retry},
+                                     {"claim", rt_claim},
+                                     {"report", rt_report},
                                      {NULL, NULL}};
   lua_case_open(L);
   luaL_newmetatable(L, RT_MT);

@@ -10,6 +10,7 @@
 
 #include "recoup/engine.h"
 #include "import.h"
+#include "report.h"
 #include "spec.h"
 
 typedef struct args {
@@ -255,70 +256,28 @@ static int cmd_retry(const args *a) {
   return 0;
 }
 
-typedef struct report {
-  json_t *rows;
-  int64_t cases, errors;
-} report;
-
-static int report_row(void *ud, const store_value *cols, int n) {
-  report *r = ud;
-  json_t *row = json_object();
-  for (int i = 0; i < n; i++) {
-    const store_value *v = &cols[i];
-    json_object_set_new(row, v->name,
-                        v->type == STORE_INT    ? json_integer(v->i)
-                        : v->type == STORE_TEXT ? json_string(v->s)
-                        : v->type == STORE_REAL ? json_real(v->r)
-                                                : json_null());
-  }
-  r->cases += json_integer_value(json_object_get(row, "cases"));
-  r->errors += json_integer_value(json_object_get(row, "errors"));
-  json_array_append_new(r->rows, row);
-  return 0;
-}
-
 static int cmd_report(const args *a) {
   engine *eng;
-  report r = {json_array(), 0, 0};
-  rc_money paid = 0;
-  int64_t timers = 0, pending = 0;
-  size_t i;
-  json_t *row;
-  if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", NULL))) {
-    json_decref(r.rows);
-    return 1;
+  json_t *r;
+  rc_time until;
+  if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", &until))) return 1;
+  if (a->now) {
+    clock_set(engine_clock(eng), until);
+  } else {
+    /* A database driven by simulated time reports as of that time. */
+    char buf[32];
+    if (store_meta_get(engine_store(eng), "clock", buf, sizeof buf) == RC_OK)
+      clock_set(engine_clock(eng), strtoll(buf, NULL, 10));
   }
-  store_cases_by_state(engine_store(eng), report_row, &r);
-  store_payments_total(engine_store(eng), &paid);
-  store_timers_count(engine_store(eng), &timers);
-  store_events_pending(engine_store(eng), &pending);
+  r = report_build(eng);
   if (a->json) {
-    json_t *out =
-        json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "states", r.rows, "cases",
-                  (json_int_t)r.cases, "errors", (json_int_t)r.errors,
-                  "recovered", (json_int_t)paid, "timers_pending",
-                  (json_int_t)timers, "events_pending", (json_int_t)pending);
-    char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);
     free(text);
-    json_decref(out);
   } else {
-    printf("%-14s %-16s %8s %16s %7s\n", "workflow", "state", "cases",
-           "balance", "errors");
-    json_array_foreach(r.rows, i, row) {
-      printf("%-14s %-16s %8lld %16lld %7lld\n",
-             json_string_value(json_object_get(row, "workflow")),
-             json_string_value(json_object_get(row, "state")),
-             (long long)json_integer_value(json_object_get(row, "cases")),
-             (long long)json_integer_value(json_object_get(row, "balance")),
-             (long long)json_integer_value(json_object_get(row, "errors")));
-    }
-    printf("%-31s %8lld\n", "total cases", (long long)r.cases);
-    printf("%-31s %8lld (minor units)\n", "recovered", (long long)paid);
-    printf("%-31s %8lld\n", "timers pending", (long long)timers);
-    printf("%-31s %8lld\n", "cases in error", (long long)r.errors);
-    json_decref(r.rows);
+    report_print(eng, r, stdout);
   }
+  json_decref(r);
   engine_close(eng);
   return 0;
 }

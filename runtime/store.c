@@ -93,7 +93,9 @@ static const char *const migrations[] = {
     "CREATE INDEX promises_case ON promises(case_id, status);"
     "CREATE TABLE plans("
     "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
-    "  total INTEGER NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL);"
+    "  total INTEGER NOT NULL, grace INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX plans_case ON plans(case_id, status);"
     "CREATE TABLE installments("
     "  id INTEGER PRIMARY KEY, plan_id INTEGER NOT NULL REFERENCES plans(id),"
     "  seq INTEGER NOT NULL, due_date TEXT NOT NULL, amount INTEGER NOT NULL,"
@@ -168,6 +170,28 @@ enum {
   S_PAYMENTS_TOTAL,
   S_VARIANT_GET,
   S_VARIANT_PUT,
+  S_PROMISE_SUPERSEDE,
+  S_PROMISE_INSERT,
+  S_PROMISE_OPEN,
+  S_PROMISE_GET,
+  S_PROMISE_UPDATE,
+  S_PLAN_SUPERSEDE,
+  S_PLAN_CANCEL_INSTALLMENTS,
+  S_PLAN_INSERT,
+  S_INSTALLMENT_INSERT,
+  S_INSTALLMENTS_UNPAID,
+  S_INSTALLMENT_GET,
+  S_INSTALLMENT_UPDATE,
+  S_PLAN_STATUS,
+  S_PLAN_EACH,
+  S_TASK_CLAIM,
+  S_REPORT_STATES,
+  S_REPORT_DPD,
+  S_REPORT_PROMISES,
+  S_REPORT_INSTALLMENTS,
+  S_REPORT_CONTACTS,
+  S_REPORT_REFUSALS,
+  S_REPORT_VARIANTS,
   S_COUNT
 };
 
@@ -331,6 +355,80 @@ static const char *const sql[S_COUNT] = {
     [S_VARIANT_PUT] =
         "INSERT INTO variants(case_id, experiment, arm) "
         "VALUES (?1, ?2, ?3)",
+    [S_PROMISE_SUPERSEDE] = "UPDATE promises SET status = 'superseded' "
+                            "WHERE case_id = ?1 AND status = 'open'",
+    [S_PROMISE_INSERT] = "INSERT INTO promises(case_id, amount, by_date, "
+                         "status, at) VALUES (?1, ?2, ?3, 'open', ?4)",
+    [S_PROMISE_OPEN] = "SELECT id, amount, paid, by_date, status FROM "
+                       "promises WHERE case_id = ?1 AND status = 'open' "
+                       "ORDER BY id DESC LIMIT 1",
+    [S_PROMISE_GET] = "SELECT id, amount, paid, by_date, status FROM "
+                      "promises WHERE id = ?1",
+    [S_PROMISE_UPDATE] = "UPDATE promises SET paid = ?2, status = ?3 "
+                         "WHERE id = ?1",
+    [S_PLAN_SUPERSEDE] = "UPDATE plans SET status = 'superseded' "
+                         "WHERE case_id = ?1 AND status = 'open'",
+    [S_PLAN_CANCEL_INSTALLMENTS] =
+        "UPDATE installments SET status = 'cancelled' WHERE status IN "
+        "('due','missed') AND plan_id IN (SELECT id FROM plans WHERE "
+        "case_id = ?1 AND status = 'superseded')",
+    [S_PLAN_INSERT] = "INSERT INTO plans(case_id, total, grace, status, at) "
+                      "VALUES (?1, ?2, ?3, 'open', ?4)",
+    [S_INSTALLMENT_INSERT] =
+        "INSERT INTO installments(plan_id, seq, due_date, amount, status) "
+        "VALUES (?1, ?2, ?3, ?4, 'due')",
+    [S_INSTALLMENTS_UNPAID] =
+        "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+        "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
+        "WHERE p.case_id = ?1 AND p.status = 'open' AND i.paid < i.amount "
+        "AND i.status IN ('due','missed') ORDER BY i.seq",
+    [S_INSTALLMENT_GET] =
+        "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+        "i.status, p.status FROM installments i JOIN plans p ON "
+        "p.id = i.plan_id WHERE i.id = ?1",
+    [S_INSTALLMENT_UPDATE] = "UPDATE installments SET paid = ?2, "
+                             "status = ?3 WHERE id = ?1",
+    [S_PLAN_STATUS] = "UPDATE plans SET status = ?2 WHERE id = ?1",
+    [S_PLAN_EACH] =
+        "SELECT p.id AS plan, p.total, p.status AS plan_status, i.id, i.seq,"
+        " i.due_date AS due, i.amount, i.paid, i.status FROM plans p JOIN "
+        "installments i ON i.plan_id = p.id WHERE p.case_id = ?1 AND "
+        "p.id = (SELECT max(id) FROM plans WHERE case_id = ?1) "
+        "ORDER BY i.seq",
+    [S_TASK_CLAIM] = "UPDATE tasks SET status = 'claimed', assignee = ?2 "
+                     "WHERE id = ?1 AND status = 'open'",
+    [S_REPORT_STATES] =
+        "SELECT workflow, state, count(*) AS cases, sum(balance) AS balance,"
+        " sum(error IS NOT NULL) AS errors, sum(closed) AS closed "
+        "FROM cases GROUP BY workflow, state ORDER BY workflow, state",
+    /* Days past due in the institution's calendar: today is passed in. */
+    [S_REPORT_DPD] =
+        "SELECT CASE WHEN d <= 0 THEN 'current' WHEN d <= 30 THEN '1-30' "
+        "WHEN d <= 60 THEN '31-60' WHEN d <= 90 THEN '61-90' ELSE '90+' END "
+        "AS bucket, count(*) AS cases, sum(balance) AS balance FROM (SELECT "
+        "CAST(julianday(?1) - julianday(coalesce(due_date, ?1)) AS INTEGER) "
+        "AS d, balance FROM cases WHERE NOT closed) GROUP BY bucket "
+        "ORDER BY min(d)",
+    [S_REPORT_PROMISES] =
+        "SELECT status, count(*) AS promises, sum(amount) AS amount, "
+        "sum(paid) AS paid FROM promises GROUP BY status ORDER BY status",
+    [S_REPORT_INSTALLMENTS] =
+        "SELECT status, count(*) AS installments, sum(amount) AS amount, "
+        "sum(paid) AS paid FROM installments GROUP BY status ORDER BY status",
+    [S_REPORT_CONTACTS] =
+        "SELECT 'message' AS kind, channel, status, count(*) AS count FROM "
+        "messages GROUP BY channel, status UNION ALL SELECT 'task', kind, "
+        "status, count(*) FROM tasks GROUP BY kind, status "
+        "ORDER BY 1, 2, 3",
+    [S_REPORT_REFUSALS] =
+        "SELECT status, reason, count(*) AS count FROM messages WHERE "
+        "reason IS NOT NULL GROUP BY status, reason ORDER BY status, reason",
+    [S_REPORT_VARIANTS] =
+        "SELECT v.experiment, v.arm, count(*) AS cases, sum(c.closed AND "
+        "c.outcome = 'paid') AS paid, sum(c.balance) AS balance, "
+        "coalesce(sum((SELECT sum(amount) FROM payments p WHERE p.case_id = "
+        "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
+        "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
 };
 
 struct store {
@@ -1263,4 +1361,220 @@ int store_variant_put(store *st, const char *case_id, const char *experiment,
   bind_text(s, 2, experiment);
   bind_text(s, 3, arm);
   return exec_stmt(st, s, err, "record variant");
+}
+
+int store_promise_insert(store *st, const char *case_id, rc_money amount,
+                         const char *by_date, rc_time at, int64_t *id,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_SUPERSEDE);
+  int rc;
+  bind_text(s, 1, case_id);
+  if ((rc = exec_stmt(st, s, err, "supersede promise")) != RC_OK) return rc;
+  s = stmt(st, S_PROMISE_INSERT);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, amount);
+  bind_text(s, 3, by_date);
+  sqlite3_bind_int64(s, 4, at);
+  rc = exec_stmt(st, s, err, "record promise");
+  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  return rc;
+}
+
+static int read_promise(sqlite3_stmt *s, store_promise *out) {
+  int rc = sqlite3_step(s);
+  memset(out, 0, sizeof *out);
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(s, 0);
+    out->amount = sqlite3_column_int64(s, 1);
+    out->paid = sqlite3_column_int64(s, 2);
+    snprintf(out->by_date, sizeof out->by_date, "%s",
+             (const char *)sqlite3_column_text(s, 3));
+    snprintf(out->status, sizeof out->status, "%s",
+             (const char *)sqlite3_column_text(s, 4));
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ENOTFOUND;
+}
+
+int store_promise_open(store *st, const char *case_id, store_promise *out) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_OPEN);
+  bind_text(s, 1, case_id);
+  return read_promise(s, out);
+}
+
+int store_promise_get(store *st, int64_t id, store_promise *out) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_GET);
+  sqlite3_bind_int64(s, 1, id);
+  return read_promise(s, out);
+}
+
+int store_promise_update(store *st, int64_t id, rc_money paid,
+                         const char *status, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_UPDATE);
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, paid);
+  bind_text(s, 3, status);
+  return exec_stmt(st, s, err, "update promise");
+}
+
+int store_plan_insert(store *st, const char *case_id, rc_money total,
+                      int64_t grace_ms, rc_time at, int64_t *id,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PLAN_SUPERSEDE);
+  int rc;
+  bind_text(s, 1, case_id);
+  if ((rc = exec_stmt(st, s, err, "supersede plan")) != RC_OK) return rc;
+  s = stmt(st, S_PLAN_CANCEL_INSTALLMENTS);
+  bind_text(s, 1, case_id);
+  if ((rc = exec_stmt(st, s, err, "cancel installments")) != RC_OK) return rc;
+  s = stmt(st, S_PLAN_INSERT);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, total);
+  sqlite3_bind_int64(s, 3, grace_ms);
+  sqlite3_bind_int64(s, 4, at);
+  rc = exec_stmt(st, s, err, "record plan");
+  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  return rc;
+}
+
+int store_installment_insert(store *st, int64_t plan_id, int seq,
+                             const char *due_date, rc_money amount,
+                             int64_t *id, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_INSTALLMENT_INSERT);
+  int rc;
+  sqlite3_bind_int64(s, 1, plan_id);
+  sqlite3_bind_int(s, 2, seq);
+  bind_text(s, 3, due_date);
+  sqlite3_bind_int64(s, 4, amount);
+  rc = exec_stmt(st, s, err, "record installment");
+  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  return rc;
+}
+
+static void read_installment(sqlite3_stmt *s, store_installment *i) {
+  i->id = sqlite3_column_int64(s, 0);
+  i->plan_id = sqlite3_column_int64(s, 1);
+  i->seq = sqlite3_column_int(s, 2);
+  snprintf(i->due_date, sizeof i->due_date, "%s",
+           (const char *)sqlite3_column_text(s, 3));
+  i->amount = sqlite3_column_int64(s, 4);
+  i->paid = sqlite3_column_int64(s, 5);
+  snprintf(i->status, sizeof i->status, "%s",
+           (const char *)sqlite3_column_text(s, 6));
+}
+
+int store_installments_unpaid(store *st, const char *case_id,
+                              store_installment **out, int *n) {
+  sqlite3_stmt *s = stmt(st, S_INSTALLMENTS_UNPAID);
+  store_installment *list = NULL;
+  int count = 0, cap = 0;
+  bind_text(s, 1, case_id);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    if (count == cap) {
+      store_installment *grown;
+      cap = cap ? cap * 2 : 8;
+      grown = realloc(list, (size_t)cap * sizeof *list);
+      if (!grown) break;
+      list = grown;
+    }
+    read_installment(s, &list[count++]);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  *out = list;
+  *n = count;
+  return RC_OK;
+}
+
+int store_installment_get(store *st, int64_t id, store_installment *out,
+                          char *plan_status, size_t size) {
+  sqlite3_stmt *s = stmt(st, S_INSTALLMENT_GET);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    read_installment(s, out);
+    snprintf(plan_status, size, "%s", (const char *)sqlite3_column_text(s, 7));
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ENOTFOUND;
+}
+
+int store_installment_update(store *st, int64_t id, rc_money paid,
+                             const char *status, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_INSTALLMENT_UPDATE);
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, paid);
+  bind_text(s, 3, status);
+  return exec_stmt(st, s, err, "update installment");
+}
+
+int store_plan_status(store *st, int64_t plan_id, const char *status,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PLAN_STATUS);
+  sqlite3_bind_int64(s, 1, plan_id);
+  bind_text(s, 2, status);
+  return exec_stmt(st, s, err, "plan status");
+}
+
+int store_plan_each(store *st, const char *case_id, store_row_fn fn,
+                    void *ud) {
+  sqlite3_stmt *s = stmt(st, S_PLAN_EACH);
+  bind_text(s, 1, case_id);
+  return each_row(s, fn, ud);
+}
+
+int store_task_claim(store *st, int64_t id, const char *assignee,
+                     char *case_id, size_t size, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_GET);
+  int rc, open_ = 0;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    open_ = strcmp((const char *)sqlite3_column_text(s, 2), "open") == 0;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW)
+    return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
+                        (long long)id);
+  if (!open_)
+    return rc_error_set(err, RC_ECONFLICT, "task",
+                        "task %lld is not open", (long long)id);
+  s = stmt(st, S_TASK_CLAIM);
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, assignee);
+  return exec_stmt(st, s, err, "claim task");
+}
+
+int store_report_states(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_STATES), fn, ud);
+}
+
+int store_report_dpd(store *st, const char *today, store_row_fn fn,
+                     void *ud) {
+  sqlite3_stmt *s = stmt(st, S_REPORT_DPD);
+  bind_text(s, 1, today);
+  return each_row(s, fn, ud);
+}
+
+int store_report_promises(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_PROMISES), fn, ud);
+}
+
+int store_report_installments(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_INSTALLMENTS), fn, ud);
+}
+
+int store_report_contacts(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_CONTACTS), fn, ud);
+}
+
+int store_report_refusals(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_REFUSALS), fn, ud);
+}
+
+int store_report_variants(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_REPORT_VARIANTS), fn, ud);
 }

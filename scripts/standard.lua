@@ -3,36 +3,26 @@
 -- A delinquent loan moves through five steps, gentlest first:
 --
 --   reminder       an SMS the day the case opens; most borrowers simply forgot
---   call           a collector phones; a promise to pay pauses escalation
+--   call           a collector phones; a promise to pay pauses escalation,
+--                  a broken one moves on to a visit
 --   visit          a field officer visits home (or the workplace) and writes
 --                  down what was said
---   restructuring  a borrower in hardship is offered installments
+--   restructuring  a borrower in hardship is offered installments; a missed
+--                  installment (3 days' grace) goes to legal
 --   legal          a legal officer reviews the file
 --
--- Paying the balance in full closes the case from any step. Copy this file
+-- Paying the overdue amount closes the case as cured, paying the whole
+-- balance as paid, from any step (on a plan, only the whole balance). Copy this file
 -- into your institution's `workflows/` folder to change the timings or the
 -- steps; the transitions table below is the list of moves the core allows.
 
--- "2026-01-10" -> "2026-01-11": a promise is broken when its day has ended.
-local function day_after(date)
-  local y, m, d = date:match("^(%d+)-(%d+)-(%d+)$")
-  return os.date("%Y-%m-%d", os.time { year = y, month = m, day = d + 1 })
-end
-
--- A promise to pay: remember what the balance must drop to and check it the
--- day after the promised date. (Escalation waits meanwhile.)
+-- A promise to pay: the core watches it. `promise_kept` arrives as soon as
+-- payments cover it, `promise_broken` when the promised day ends without.
+-- Escalation waits meanwhile.
 local function take_promise(case, ev)
   case:cancel("escalate")
-  case:set("promise", { amount = ev.amount, by = ev.by,
-                        target = case.balance - (ev.amount or 0) })
-  case:at(day_after(ev.by), "promise_due")
+  case:promise { amount = ev.amount, by = ev.by }
   case:note("promise to pay " .. tostring(ev.amount) .. " by " .. ev.by)
-end
-
--- True when payments since the promise cover it.
-local function promise_kept(case)
-  local p = case.data.promise
-  return p ~= nil and case.balance <= p.target
 end
 
 return recoup.workflow {
@@ -65,14 +55,11 @@ return recoup.workflow {
             return "visit"
           end
         end,
-        promise_due = function(case)
-          if promise_kept(case) then
-            case:note("promise kept")
-            case:after("7d", "escalate")     -- keep the pressure gentle
-            return nil
-          end
-          return "visit"
+        promise_kept = function(case)
+          case:note("promise kept")
+          if case.balance > 0 then case:after("7d", "escalate") end
         end,
+        promise_broken = function() return "visit" end,
         escalate = function() return "visit" end,
       },
     },
@@ -92,14 +79,11 @@ return recoup.workflow {
             return "legal"
           end
         end,
-        promise_due = function(case)
-          if promise_kept(case) then
-            case:note("promise kept")
-            case:after("14d", "escalate")
-            return nil
-          end
-          return "legal"
+        promise_kept = function(case)
+          case:note("promise kept")
+          if case.balance > 0 then case:after("14d", "escalate") end
         end,
+        promise_broken = function() return "legal" end,
         escalate = function() return "legal" end,
       },
     },
@@ -113,12 +97,22 @@ return recoup.workflow {
       on = {
         task_done = function(case, ev)
           if ev.outcome == "agreed" then
+            -- The officer records the terms agreed with the borrower; the
+            -- core then tracks every installment.
             case:cancel("escalate")
+            case:plan { installments = ev.installments or 6, every = ev.every or "1mo",
+                        first_due = ev.first_due, total = ev.total, grace = "3d" }
             case:tag("restructured")
-            case:note("installment plan agreed")
             return nil
           end
           if ev.outcome == "declined" then return "legal" end
+        end,
+        installment_missed = function() return "legal" end,   -- plan broken
+        -- On a plan, paying the old amount due does not end the case:
+        -- only the whole balance does.
+        payment = function(case) if case.balance <= 0 then return "resolved" end end,
+        plan_completed = function(case)
+          case:note("installment plan completed")
         end,
         escalate = function() return "legal" end,
       },
@@ -140,21 +134,32 @@ return recoup.workflow {
       final = true, outcome = "paid",
       enter = function(case) case:send("sms", "thank_you") end,
     },
+    cured = {                  -- the overdue amount is paid; the loan is current
+      final = true, outcome = "cured",
+      enter = function(case) case:send("sms", "thank_you") end,
+    },
     written_off = { final = true, outcome = "written_off" },
   },
 
   transitions = {
-    reminder = { "call", "resolved" },
-    call = { "visit", "restructuring", "resolved" },
-    visit = { "restructuring", "legal", "resolved" },
+    reminder = { "call", "resolved", "cured" },
+    call = { "visit", "restructuring", "resolved", "cured" },
+    visit = { "restructuring", "legal", "resolved", "cured" },
     restructuring = { "legal", "resolved" },
-    legal = { "resolved", "written_off" },
+    legal = { "resolved", "cured", "written_off" },
   },
 
-  -- In every state: a payment that clears the balance closes the case, and
-  -- so does a balance brought to zero by the lender's own system.
+  -- In every state (unless the state says otherwise): paying the whole
+  -- balance closes the case as paid; paying what was overdue closes it as
+  -- cured. The same when the lender's own system reports new figures.
   on = {
-    payment = function(case) if case.balance <= 0 then return "resolved" end end,
-    updated = function(case) if case.balance <= 0 then return "resolved" end end,
+    payment = function(case)
+      if case.balance <= 0 then return "resolved" end
+      if case.amount_due <= 0 then return "cured" end
+    end,
+    updated = function(case)
+      if case.balance <= 0 then return "resolved" end
+      if case.amount_due <= 0 then return "cured" end
+    end,
   },
 }

@@ -54,6 +54,9 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, rc_error *err);
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                          rc_error *err);
+/* An agent takes an open task; RC_ECONFLICT when it is not open. */
+int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
+                      rc_error *err);
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    rc_error *err);
 /* Clears a case's error and re-queues its failed event. */
@@ -103,6 +106,18 @@ int engine_send(engine *eng, const char *case_id, const char *channel,
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
                 const char *fields_json, int keep, int64_t *id, rc_error *err);
+/* A promise to pay amount by the end of by_date (institution's zone). */
+int engine_promise(engine *eng, const char *case_id, rc_money amount,
+                   const char *by_date, int64_t *id, rc_error *err);
+/* An installment plan: n installments with their due dates and amounts;
+ * an installment is missed when grace has passed after its due day. */
+typedef struct engine_installment {
+  char due_date[16];
+  rc_money amount;
+} engine_installment;
+int engine_plan(engine *eng, const char *case_id,
+                const engine_installment *items, int n,
+                const rc_duration *grace, int64_t *id, rc_error *err);
 /* Writes a journal row for the running case (kind, detail JSON). */
 int engine_journal(engine *eng, const char *case_id, const char *kind,
                    const char *detail, rc_error *err);

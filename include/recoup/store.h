@@ -202,6 +202,64 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
                          const char *ref, rc_time at, rc_error *err);
 int store_payments_total(store *st, rc_money *total);
 
+/* Promises to pay. One open promise per case: a new one supersedes it. */
+typedef struct store_promise {
+  int64_t id;
+  rc_money amount, paid;
+  char by_date[16];
+  char status[16]; /* open, kept, broken, superseded */
+} store_promise;
+int store_promise_insert(store *st, const char *case_id, rc_money amount,
+                         const char *by_date, rc_time at, int64_t *id,
+                         rc_error *err);
+/* RC_ENOTFOUND when the case has no open promise. */
+int store_promise_open(store *st, const char *case_id, store_promise *out);
+int store_promise_get(store *st, int64_t id, store_promise *out);
+int store_promise_update(store *st, int64_t id, rc_money paid,
+                         const char *status, rc_error *err);
+
+/* Installment plans. One open plan per case: a new one supersedes it. */
+typedef struct store_installment {
+  int64_t id, plan_id;
+  int seq;
+  char due_date[16];
+  rc_money amount, paid;
+  char status[16]; /* due, paid, missed, paid_late, cancelled */
+} store_installment;
+int store_plan_insert(store *st, const char *case_id, rc_money total,
+                      int64_t grace_ms, rc_time at, int64_t *id,
+                      rc_error *err);
+int store_installment_insert(store *st, int64_t plan_id, int seq,
+                             const char *due_date, rc_money amount,
+                             int64_t *id, rc_error *err);
+/* The open plan's installments not yet paid in full, oldest first. *out
+ * is malloc'd; the caller frees it. */
+int store_installments_unpaid(store *st, const char *case_id,
+                              store_installment **out, int *n);
+int store_installment_get(store *st, int64_t id, store_installment *out,
+                          char *plan_status, size_t size);
+int store_installment_update(store *st, int64_t id, rc_money paid,
+                             const char *status, rc_error *err);
+int store_plan_status(store *st, int64_t plan_id, const char *status,
+                      rc_error *err);
+/* The case's open plan with its installments, as rows (plan columns on
+ * every row). */
+int store_plan_each(store *st, const char *case_id, store_row_fn fn,
+                    void *ud);
+int store_task_claim(store *st, int64_t id, const char *assignee,
+                     char *case_id, size_t size, rc_error *err);
+
+/* Reports: one row per line of the report, named columns. */
+int store_report_states(store *st, store_row_fn fn, void *ud);
+/* today: the institution's local date, "2026-01-31". */
+int store_report_dpd(store *st, const char *today, store_row_fn fn,
+                     void *ud);
+int store_report_promises(store *st, store_row_fn fn, void *ud);
+int store_report_installments(store *st, store_row_fn fn, void *ud);
+int store_report_contacts(store *st, store_row_fn fn, void *ud);
+int store_report_refusals(store *st, store_row_fn fn, void *ud);
+int store_report_variants(store *st, store_row_fn fn, void *ud);
+
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size);

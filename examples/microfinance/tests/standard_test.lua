@@ -45,17 +45,18 @@ test("no payment for three days escalates to a call", function(rt)
   eq(task.status, "open")
 end)
 
-test("a kept promise holds the case in call", function(rt)
+test("paying the amount due cures the case", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_wang(rt)
   rt:advance("3d")
   local task = rt:tasks { case = "L1", kind = "call" }[1]
   rt:complete(task, { outcome = "promise", amount = 120000, by = "2026-01-10" })
   rt:pay(c, 120000, "PAY-1")
-  rt:advance("6d")
-  eq(c.state, "call")
+  eq(c.state, "cured")
+  eq(c.outcome, "cured")
   eq(c.balance, 380000)
   eq(c.amount_due, 0)
+  eq(rt:tasks { case = "L1", kind = "call" }[1].status, "done")
 end)
 
 test("a broken promise sends the case to a visit", function(rt)
@@ -146,4 +147,88 @@ test("1,000 cases over 90 days all end where the workflow says", function(rt)
     counts[c.state] = (counts[c.state] or 0) + 1
   end
   eq(counts, { resolved = 333, legal = 667 })
+end)
+
+-- Helpers for the restructuring paths: reach the offer, then agree to a plan.
+local function agree_plan(rt, c, terms)
+  rt:advance("3d")
+  rt:complete(rt:tasks { case = c.id, kind = "call" }[1], { outcome = "hardship" })
+  local review = rt:tasks { case = c.id, kind = "restructuring_review" }[1]
+  local fields = { outcome = "agreed" }
+  for k, v in pairs(terms) do fields[k] = v end
+  rt:complete(review, fields)
+end
+
+test("a kept promise is recognised as soon as it is paid", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt)
+  rt:advance("3d")
+  rt:complete(rt:tasks { case = "L1", kind = "call" }[1],
+              { outcome = "promise", amount = 60000, by = "2026-01-20" })
+  eq(c.current_promise.amount, 60000)
+  rt:pay(c, 20000, "P1")
+  eq(c.current_promise.paid, 20000, "partly paid: still open")
+  rt:pay(c, 40000, "P2")
+  eq(c.current_promise, nil, "no open promise once kept")
+  local kinds = {}
+  for _, row in ipairs(rt:journal(c)) do kinds[row.kind] = true end
+  assert(kinds.promise_kept, "the journal records the kept promise")
+  rt:advance("6d")
+  eq(c.state, "call", "a kept promise holds escalation for a week")
+  rt:advance("1d")
+  eq(c.state, "visit", "half the amount due is still unpaid")
+end)
+
+test("hardship leads to a plan; paying every installment completes it", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 300000 })
+  agree_plan(rt, c, { installments = 3, every = "1mo", first_due = "2026-02-01" })
+  eq(c.state, "restructuring")
+  local plan = c.current_plan
+  eq(#plan.installments, 3)
+  eq(plan.total, 300000)
+  eq(plan.installments[1].due, "2026-02-01")
+  eq(plan.installments[3].due, "2026-04-01")
+  eq(plan.installments[3].amount, 100000)
+  for i = 1, 3 do
+    rt:advance("25d")
+    rt:pay(c, 100000, "INST-" .. i)
+  end
+  eq(c.current_plan.status, "completed")
+  eq(c.state, "resolved", "the last installment cleared the balance")
+end)
+
+test("an uneven total puts the remainder on the last installment", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 100000 })
+  agree_plan(rt, c, { installments = 3, every = "2w", first_due = "2026-01-20" })
+  local p = c.current_plan
+  eq(p.installments[1].amount, 33333)
+  eq(p.installments[3].amount, 33334)
+  eq(p.installments[2].due, "2026-02-03")
+end)
+
+test("a missed installment sends the case to legal after the grace days", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 300000 })
+  agree_plan(rt, c, { installments = 3, every = "1mo", first_due = "2026-02-01" })
+  rt:advance("20d")
+  rt:pay(c, 100000, "FIRST")
+  rt:advance("1mo")          -- 2026-02-28
+  rt:advance("4d")           -- 2026-03-01 has passed unpaid, grace runs ...
+  eq(c.state, "restructuring")
+  rt:advance("1d")           -- ... until the end of 2026-03-04
+  eq(c.state, "legal")
+  eq(c.current_plan.installments[1].status, "paid")
+  eq(c.current_plan.installments[2].status, "missed")
+end)
+
+test("a later payment marks a missed installment paid late", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 300000 })
+  agree_plan(rt, c, { installments = 3, every = "1mo", first_due = "2026-02-01" })
+  rt:advance("1mo")
+  eq(c.state, "legal")
+  rt:pay(c, 100000, "LATE")
+  eq(c.current_plan.installments[1].status, "paid_late")
 end)

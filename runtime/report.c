@@ -1,0 +1,158 @@
+/* `recoup report`: what a collections manager reads on Monday morning. */
+#include <string.h>
+
+#include "report.h"
+#include "template.h"
+
+static int collect(void *ud, const store_value *cols, int n) {
+  json_t *row = json_object();
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    json_object_set_new(row, v->name,
+                        v->type == STORE_INT    ? json_integer(v->i)
+                        : v->type == STORE_TEXT ? json_string(v->s)
+                        : v->type == STORE_REAL ? json_real(v->r)
+                                                : json_null());
+  }
+  json_array_append_new(ud, row);
+  return 0;
+}
+
+static json_int_t sum_where(const json_t *rows, const char *field,
+                            const char *key, const char *value) {
+  size_t i;
+  json_t *row;
+  json_int_t total = 0;
+  json_array_foreach(rows, i, row) {
+    const char *k = key ? json_string_value(json_object_get(row, key)) : NULL;
+    if (!key || (k && strcmp(k, value) == 0))
+      total += json_integer_value(json_object_get(row, field));
+  }
+  return total;
+}
+
+static json_t *rate(json_int_t good, json_int_t all) {
+  return all > 0 ? json_real((double)good / (double)all) : json_null();
+}
+
+json_t *report_build(engine *eng) {
+  store *st = engine_store(eng);
+  rc_clock *clk = engine_clock(eng);
+  json_t *states = json_array(), *dpd = json_array(), *promises = json_array(),
+         *installments = json_array(), *contacts = json_array(),
+         *refusals = json_array(), *variants = json_array(), *out;
+  rc_date today = zone_date(clock_zone(clk), clock_now(clk));
+  char day[16];
+  rc_money recovered = 0;
+  int64_t timers = 0, pending = 0;
+  json_int_t kept, broken, on_time, late, missed;
+
+  date_format(&today, day, sizeof day);
+  store_report_states(st, collect, states);
+  store_report_dpd(st, day, collect, dpd);
+  store_report_promises(st, collect, promises);
+  store_report_installments(st, collect, installments);
+  store_report_contacts(st, collect, contacts);
+  store_report_refusals(st, collect, refusals);
+  store_report_variants(st, collect, variants);
+  store_payments_total(st, &recovered);
+  store_timers_count(st, &timers);
+  store_events_pending(st, &pending);
+  kept = sum_where(promises, "promises", "status", "kept");
+  broken = sum_where(promises, "promises", "status", "broken");
+  on_time = sum_where(installments, "installments", "status", "paid");
+  late = sum_where(installments, "installments", "status", "paid_late");
+  missed = sum_where(installments, "installments", "status", "missed");
+  out = json_pack(
+      "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{s:o, s:I, s:I, s:o},"
+      " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I}",
+      "as_of", day, "currency", script_config(engine_script(eng))->currency,
+      "cases", sum_where(states, "cases", NULL, NULL), "open",
+      sum_where(states, "cases", NULL, NULL) -
+          sum_where(states, "closed", NULL, NULL),
+      "closed", sum_where(states, "closed", NULL, NULL), "errors",
+      sum_where(states, "errors", NULL, NULL), "states", states, "dpd", dpd,
+      "recovered", (json_int_t)recovered, "promises", "by_status", promises,
+      "kept", kept, "broken", broken, "kept_rate", rate(kept, kept + broken),
+      "installments", "by_status", installments, "on_time_rate",
+      rate(on_time, on_time + late + missed), "contacts", contacts,
+      "refusals", refusals, "variants", variants, "timers_pending",
+      (json_int_t)timers, "events_pending", (json_int_t)pending);
+  return out;
+}
+
+static const char *str(const json_t *row, const char *key) {
+  const char *s = json_string_value(json_object_get(row, key));
+  return s ? s : "-";
+}
+
+static long long num(const json_t *row, const char *key) {
+  return (long long)json_integer_value(json_object_get(row, key));
+}
+
+void report_print(engine *eng, const json_t *r, FILE *out) {
+  const institution_config *cfg = script_config(engine_script(eng));
+  char money[64];
+  size_t i;
+  json_t *row;
+  const json_t *v;
+
+#define MONEY(x) \
+  (template_format_money(cfg->locale, cfg->currency, (x), money, sizeof money), money)
+
+  fprintf(out, "%s — report as of %s\n\n", cfg->name, str(r, "as_of"));
+  fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
+          "balance", "errors");
+  json_array_foreach(json_object_get(r, "states"), i, row)
+    fprintf(out, "%-14s %-16s %8lld %22s %7lld\n", str(row, "workflow"),
+            str(row, "state"), num(row, "cases"), MONEY(num(row, "balance")),
+            num(row, "errors"));
+  fprintf(out, "%-31s %8lld (%lld open, %lld closed, %lld in error)\n\n",
+          "total", num(r, "cases"), num(r, "open"), num(r, "closed"),
+          num(r, "errors"));
+
+  fprintf(out, "%-20s %8s %22s\n", "days past due", "cases", "balance");
+  json_array_foreach(json_object_get(r, "dpd"), i, row)
+    fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
+            MONEY(num(row, "balance")));
+  fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
+
+  v = json_object_get(r, "promises");
+  fprintf(out, "%-29s %lld kept, %lld broken", "promises to pay",
+          num(v, "kept"), num(v, "broken"));
+  if (json_is_real(json_object_get(v, "kept_rate")))
+    fprintf(out, " (kept rate %.1f%%)",
+            100 * json_real_value(json_object_get(v, "kept_rate")));
+  fputc('\n', out);
+  v = json_object_get(r, "installments");
+  fprintf(out, "%-29s", "installments");
+  json_array_foreach(json_object_get(v, "by_status"), i, row)
+    fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
+  if (json_is_real(json_object_get(v, "on_time_rate")))
+    fprintf(out, " (on time %.1f%%)",
+            100 * json_real_value(json_object_get(v, "on_time_rate")));
+  fputs("\n\n", out);
+
+  fprintf(out, "%-8s %-22s %-10s %8s\n", "contact", "channel/kind", "status",
+          "count");
+  json_array_foreach(json_object_get(r, "contacts"), i, row)
+    fprintf(out, "%-8s %-22s %-10s %8lld\n", str(row, "kind"),
+            str(row, "channel"), str(row, "status"), num(row, "count"));
+  if (json_array_size(json_object_get(r, "refusals"))) {
+    fprintf(out, "\n%-10s %-32s %8s\n", "refused", "reason", "count");
+    json_array_foreach(json_object_get(r, "refusals"), i, row)
+      fprintf(out, "%-10s %-32s %8lld\n", str(row, "status"),
+              str(row, "reason"), num(row, "count"));
+  }
+  if (json_array_size(json_object_get(r, "variants"))) {
+    fprintf(out, "\n%-16s %-8s %8s %8s %22s\n", "experiment", "arm", "cases",
+            "paid", "recovered");
+    json_array_foreach(json_object_get(r, "variants"), i, row)
+      fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
+              str(row, "arm"), num(row, "cases"), num(row, "paid"),
+              MONEY(num(row, "recovered")));
+  }
+  fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
+          num(r, "timers_pending"), num(r, "events_pending"));
+#undef MONEY
+}

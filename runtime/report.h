@@ -1,0 +1,18 @@
+#ifndef RECOUP_REPORT_H
+#define RECOUP_REPORT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "recoup/engine.h"
+
+/* The KPIs of an institution's database as one JSON object (caller owns):
+ * cases by state and by days-past-due bucket, money recovered, promise
+ * kept rate, installment on-time rate, contacts by channel, refusals and
+ * deferrals by reason, outcomes by champion/challenger arm. */
+json_t *report_build(engine *eng);
+/* The same as aligned text tables. */
+void report_print(engine *eng, const json_t *report, FILE *out);
+
+#endif
