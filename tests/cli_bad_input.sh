@@ -26,7 +26,7 @@ db="$work/cli.db"
 rm -f "$db"*
 expect "negative balance on line 7" 1 "bad_balance.csv:7: column balance" -- \
   "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
-expect "nothing written after a refused file" 0 "total cases  *0" -- \
+expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
   "$recoup" import "$fixtures/bad.ndjson" "$fixtures/basic" --db "$db"

@@ -1,0 +1,84 @@
+-- The auto-loan workflow: short grace, earlier legal step.
+
+local function open_car(rt, extra)
+  local f = {
+    id = "AU1", balance = 8000000, amount_due = 450000, fees = 9000, due_date = "2026-01-03",
+    product = "auto", vehicle = "卡罗拉 京A12345",
+    borrower = { id = "D1", name = "刘洋", phones = { "+8613800000009" }, address = "北京市海淀区9号" },
+  }
+  for k, v in pairs(extra or {}) do f[k] = v end
+  return rt:open(f)
+end
+
+local function call_task(rt)
+  rt:advance("1d")
+  return rt:tasks { case = "AU1", kind = "call", status = "open" }[1]
+end
+
+test("one day after the reminder, a call", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt)
+  eq(c.state, "reminder")
+  local sms = rt:messages { case = "AU1" }[1]
+  assert(sms.body:find("（卡罗拉 京A12345）", 1, true), sms.body)
+  local t = call_task(rt)
+  eq(c.state, "call")
+  eq(t.queue, "auto_phone")
+  eq(t.due, "2026-01-06T13:00:00+08:00")
+end)
+
+test("promise kept: cured", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt)
+  rt:complete(call_task(rt), { outcome = "promise", amount = 450000, by = "2026-01-09" })
+  rt:pay(c, 450000, "P1")
+  eq(c.state, "cured")
+end)
+
+test("promise broken: straight to legal, with the vehicle on the review", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt)
+  rt:complete(call_task(rt), { outcome = "promise", amount = 450000, by = "2026-01-07" })
+  rt:advance("2d")
+  eq(c.state, "legal")
+  local review = rt:tasks { case = "AU1", kind = "repossession_review" }[1]
+  eq(review.vehicle, "卡罗拉 京A12345")
+  eq(#rt:messages { case = "AU1", channel = "letter" }, 1)
+end)
+
+test("hardship: at most three installments, completed", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt, { balance = 900000 })
+  rt:complete(call_task(rt), { outcome = "hardship" })
+  rt:complete(rt:tasks { case = "AU1", kind = "restructuring_review" }[1],
+              { outcome = "agreed", installments = 12, first_due = "2026-02-01" })
+  eq(#c.current_plan.installments, 3)
+  for i = 1, 3 do
+    rt:pay(c, c.current_plan.installments[i].amount, "I" .. i)
+  end
+  eq(c.current_plan.status, "completed")
+  eq(c.state, "resolved")
+end)
+
+test("a missed installment: legal the next day", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt, { balance = 900000 })
+  rt:complete(call_task(rt), { outcome = "hardship" })
+  rt:complete(rt:tasks { case = "AU1", kind = "restructuring_review" }[1],
+              { outcome = "agreed", first_due = "2026-02-01" })
+  rt:advance("26d")
+  eq(c.state, "restructuring")
+  rt:advance("1d")
+  eq(c.state, "legal")
+end)
+
+test("a refused call goes to legal; repossession closes the case", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt)
+  rt:complete(call_task(rt), { outcome = "refused" })
+  eq(c.state, "legal")
+  rt:complete(rt:tasks { case = "AU1", kind = "repossession_review" }[1],
+              { outcome = "repossessed", note = "vehicle recovered" })
+  eq(c.state, "repossessed")
+  eq(c.outcome, "repossessed")
+end)
