@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "recoup/engine.h"
+#include "recoup/policy.h"
 #include "case_input.h"
 #include "lua_json.h"
 
@@ -26,6 +27,8 @@ struct engine {
   const char *current; /* case whose handler runs; NULL outside handlers */
   store_case view;     /* owned: cached read of one case */
   int view_valid;
+  store_borrower borrower; /* owned: cached read of one borrower */
+  int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
   engine_progress_fn progress;
   void *progress_ud;
@@ -33,6 +36,7 @@ struct engine {
 
 static void invalidate(engine *eng) {
   eng->view_valid = 0;
+  eng->borrower_valid = 0;
 }
 
 static int mkdir_parent(const char *path, rc_error *err) {
@@ -84,6 +88,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 void engine_close(engine *eng) {
   if (!eng) return;
   store_case_free(&eng->view);
+  store_borrower_free(&eng->borrower);
   store_close(eng->st);
   script_free(eng->sc);
   free(eng);
@@ -717,8 +722,14 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
       json_decref(out);
       snprintf(type, size, "installment_missed");
     }
+  } else if (strcmp(timer, "__release") == 0) {
+    json_int_t id = json_integer_value(json_object_get(d, "message"));
+    int released = 0;
+    rc = store_message_release(eng->st, id, &released, err);
+    if (rc == RC_OK && released)
+      rc = journal(eng, c->id, "released", c->state, c->version,
+                   json_pack("{s:I}", "message", id), err);
   }
-  (void)c;
   json_decref(d);
   return rc;
 }
@@ -776,6 +787,22 @@ static int handle(engine *eng, const char *case_id, const char *type,
       if (d) json_object_set_new(detail, "data", d);
     }
     rc = journal(eng, case_id, "event", c.state, c.version, detail, err);
+  }
+  /* The core's own meaning of some events, before any handler: a dispute
+   * holds the case, a cease request stops contact with the borrower. */
+  if (rc == RC_OK && strcmp(type, "dispute") == 0)
+    rc = store_case_set_hold(eng->st, case_id, 1, err);
+  else if (rc == RC_OK && strcmp(type, "dispute_resolved") == 0)
+    rc = store_case_set_hold(eng->st, case_id, 0, err);
+  else if (rc == RC_OK && strcmp(type, "cease") == 0)
+    rc = store_borrower_set_flag(eng->st, c.borrower_id, "ceased", 1, err);
+  if (rc == RC_OK && c.closed == 0 &&
+      (strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0 ||
+       strcmp(type, "cease") == 0)) {
+    invalidate(eng);
+    store_case_free(&c);
+    rc = store_case_get(eng->st, case_id, &c, err);
+    if (rc != RC_OK) goto release;
   }
   if (rc != RC_OK || c.closed) {
     store_case_free(&c);
@@ -874,9 +901,16 @@ const store_case *engine_case_view(engine *eng, const char *id, rc_error *err) {
   return &eng->view;
 }
 
-int engine_borrower(engine *eng, const char *id, store_borrower *out,
-                    rc_error *err) {
-  return store_borrower_get(eng->st, id, out, err);
+const store_borrower *engine_borrower_view(engine *eng, const char *id,
+                                           rc_error *err) {
+  if (eng->borrower_valid && strcmp(eng->borrower.id, id) == 0)
+    return &eng->borrower;
+  store_borrower_free(&eng->borrower);
+  eng->borrower_valid = 0;
+  if (store_borrower_get(eng->st, id, &eng->borrower, err) != RC_OK)
+    return NULL;
+  eng->borrower_valid = 1;
+  return &eng->borrower;
 }
 
 int engine_case_dpd(engine *eng, const store_case *c) {
@@ -1049,33 +1083,97 @@ int engine_variant(engine *eng, const char *case_id, const char *experiment,
       json_pack("{s:s, s:s}", "experiment", experiment, "arm", arm), err);
 }
 
-int engine_send(engine *eng, const char *case_id, const char *channel,
-                const char *template_name, const char *to, const char *body,
-                const char *recipient, const char **status, rc_error *err) {
+static int core_timer_at(engine *eng, const char *case_id, rc_time due,
+                         const char *event, const char *key, int64_t id,
+                         rc_error *err);
+
+/* Journals what the guard decided when it was not a plain yes. */
+static int journal_policy(engine *eng, const char *case_id,
+                          const char *channel, const char *what,
+                          const policy_decision *d, rc_error *err) {
+  json_t *detail;
+  if (d->verdict == POLICY_ALLOW) return RC_OK;
+  detail = json_pack("{s:s, s:s, s:s, s:s}", "channel", channel, "what",
+                     what, "verdict", policy_verdict_name(d->verdict),
+                     "reason", d->reason);
+  if (d->verdict == POLICY_DEFER) {
+    char until[40];
+    zone_format(clock_zone(eng->clk), d->until, until, sizeof until);
+    json_object_set_new(detail, "until", json_string(until));
+  }
+  return case_journal(eng, case_id, "policy", detail, err);
+}
+
+/* The guard's question for this case and borrower. */
+static int ask_guard(engine *eng, const store_case *c, const char *channel,
+                     int legal_notice, int third_party_template,
+                     int to_third_party, policy_decision *d, rc_error *err) {
+  const store_borrower *b = engine_borrower_view(eng, c->borrower_id, err);
+  policy_request req;
+  rc_zone *zone;
+  if (!b) return RC_ENOTFOUND;
+  zone = clock_zone_get(eng->clk, b->timezone, NULL);
+  memset(&req, 0, sizeof req);
+  req.case_id = c->id;
+  req.borrower_id = c->borrower_id;
+  req.channel = channel;
+  req.legal_notice = legal_notice;
+  req.third_party_template = third_party_template;
+  req.to_third_party = to_third_party;
+  req.do_not_contact = b->do_not_contact;
+  req.ceased = b->ceased;
+  req.on_hold = c->on_hold;
+  req.zone = zone ? zone : clock_zone(eng->clk);
+  req.now = clock_now(eng->clk);
+  return policy_allow_contact(&script_config(eng->sc)->policy, eng->st, &req,
+                              d);
+}
+
+int engine_send(engine *eng, const char *case_id, const engine_message *msg,
+                policy_decision *d, int64_t *id, rc_error *err) {
   const store_case *c;
   store_message m;
-  int64_t id;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  memset(d, 0, sizeof *d);
+  if (!msg->recipient || !*msg->recipient) {
+    d->verdict = POLICY_BLOCK;
+    snprintf(d->reason, sizeof d->reason, "no_recipient");
+  } else if ((rc = ask_guard(eng, c, msg->channel, msg->legal_notice,
+                             msg->third_party_template, msg->to_third_party,
+                             d, err))) {
+    return rc;
+  }
   memset(&m, 0, sizeof m);
   m.case_id = case_id;
   m.borrower_id = c->borrower_id;
-  m.channel = channel;
-  m.template_name = template_name;
-  m.recipient = recipient;
-  m.to_kind = to;
-  m.body = body;
-  m.status = recipient ? "queued" : "blocked";
-  m.reason = recipient ? NULL : "no_recipient";
+  m.channel = msg->channel;
+  m.template_name = msg->template_name;
+  m.recipient = msg->recipient;
+  m.to_kind = msg->to_kind;
+  m.body = msg->body;
+  m.status = d->verdict == POLICY_ALLOW   ? "queued"
+             : d->verdict == POLICY_DEFER ? "deferred"
+                                          : "blocked";
+  m.reason = d->verdict == POLICY_ALLOW ? NULL : d->reason;
   m.at = clock_now(eng->clk);
-  if ((rc = store_message_insert(eng->st, &m, &id, err))) return rc;
-  *status = m.status;
+  m.not_before = d->verdict == POLICY_DEFER ? d->until : 0;
+  if ((rc = store_message_insert(eng->st, &m, id, err))) return rc;
+  /* A deferred message is released at the window's opening by a durable
+   * timer of the core's own. */
+  if (d->verdict == POLICY_DEFER &&
+      (rc = core_timer_at(eng, case_id, d->until, "__release", "message", *id,
+                          err)))
+    return rc;
+  if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
+                           err)))
+    return rc;
   return case_journal(
       eng, case_id, "message",
-      json_pack("{s:I, s:s, s:s, s:s, s:s?}", "id", (json_int_t)id, "channel",
-                channel, "template", template_name, "status", m.status,
-                "reason", m.reason),
+      json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?}", "id", (json_int_t)*id,
+                "channel", msg->channel, "template", msg->template_name, "to",
+                msg->to_kind, "status", m.status, "reason", m.reason),
       err);
 }
 
@@ -1187,12 +1285,31 @@ int engine_plan(engine *eng, const char *case_id,
 
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
-                const char *fields_json, int keep, int64_t *id, rc_error *err) {
+                const char *fields_json, int keep, int64_t *id,
+                policy_decision *d, rc_error *err) {
   const store_case *c;
+  const char *channel = policy_task_channel(kind);
   store_task t;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  *id = 0;
+  memset(d, 0, sizeof *d);
+  if (channel) {
+    /* A call or a visit is a contact: the guard may refuse it, and its due
+     * time moves into the borrower's contact hours. */
+    const store_borrower *b;
+    rc_zone *zone;
+    if ((rc = ask_guard(eng, c, channel, 0, 0, 0, d, err))) return rc;
+    if (d->verdict == POLICY_BLOCK)
+      return journal_policy(eng, case_id, channel, kind, d, err);
+    b = engine_borrower_view(eng, c->borrower_id, err);
+    zone = b ? clock_zone_get(eng->clk, b->timezone, NULL) : NULL;
+    if (!due || due < clock_now(eng->clk)) due = clock_now(eng->clk);
+    due = policy_next_window(&script_config(eng->sc)->policy,
+                             zone ? zone : clock_zone(eng->clk), due);
+    d->verdict = POLICY_ALLOW;
+  }
   memset(&t, 0, sizeof t);
   t.case_id = case_id;
   t.kind = kind;

@@ -184,6 +184,79 @@ static void duration_field(lua_State *L, int idx, const char *key, int required,
   lua_pop(L, 1);
 }
 
+/* Copies the channel names at idx.channels into out; returns how many. */
+static int read_channels(lua_State *L, int idx, char (*out)[24]) {
+  int n = 0;
+  if (lua_getfield(L, idx, "channels") == LUA_TTABLE) {
+    for (lua_Integer i = 1; i <= luaL_len(L, -1) && n < POLICY_MAX_CHANNELS;
+         i++) {
+      if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+        snprintf(out[n++], 24, "%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+static int hhmm_minutes(const char *s) {
+  return ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 +
+         (s[4] - '0');
+}
+
+/* The validated policy table at idx, into C for the guard. */
+static void parse_policy(lua_State *L, int idx, policy_config *p) {
+  memset(p, 0, sizeof *p);
+  if (lua_getfield(L, idx, "contact_hours") == LUA_TTABLE) {
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    if (lua_isstring(L, -2) && lua_isstring(L, -1) &&
+        is_hhmm(lua_tostring(L, -2)) && is_hhmm(lua_tostring(L, -1))) {
+      p->has_hours = 1;
+      p->start_min = hhmm_minutes(lua_tostring(L, -2));
+      p->end_min = hhmm_minutes(lua_tostring(L, -1));
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, idx, "max_contacts") == LUA_TTABLE) {
+    for (lua_Integer i = 1;
+         i <= luaL_len(L, -1) && p->nrules < POLICY_MAX_RULES; i++) {
+      if (lua_rawgeti(L, -1, i) == LUA_TTABLE) {
+        policy_rule *r = &p->rules[p->nrules];
+        int t = lua_gettop(L);
+        r->nchannels = read_channels(L, t, r->channels);
+        lua_getfield(L, t, "limit");
+        r->limit = (int)lua_tointeger(L, -1);
+        lua_getfield(L, t, "per");
+        if (lua_isstring(L, -1))
+          clock_parse_duration(lua_tostring(L, -1), &r->per, NULL);
+        lua_getfield(L, t, "scope");
+        r->per_case = lua_isstring(L, -1) &&
+                      strcmp(lua_tostring(L, -1), "case") == 0;
+        lua_pop(L, 3);
+        p->nrules++;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, idx, "after_conversation") == LUA_TTABLE) {
+    int t = lua_gettop(L);
+    p->npause = read_channels(L, t, p->pause_channels);
+    lua_getfield(L, t, "pause");
+    p->has_pause = lua_isstring(L, -1) &&
+                   clock_parse_duration(lua_tostring(L, -1), &p->pause,
+                                        NULL) == RC_OK;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "third_parties");
+  p->third_parties_none =
+      lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "none") == 0;
+  lua_pop(L, 1);
+}
+
 static int l_policy(lua_State *L) {
   static const char *const keys[] = {"contact_hours",      "max_contacts",
                                      "after_conversation", "third_parties",
@@ -272,6 +345,7 @@ static int l_policy(lua_State *L) {
   }
   lua_pop(L, 1);
 
+  parse_policy(L, 1, &sc->cfg.policy);
   lua_pushvalue(L, 1);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_POLICY);
   return 0;

@@ -537,7 +537,7 @@ static int case_send(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *channel = luaL_checkstring(L, 2);
   const char *name = luaL_checkstring(L, 3);
-  const char *to = NULL, *status = NULL, *text, *locale, *recipient = NULL;
+  const char *to = NULL, *text, *locale, *recipient = NULL;
   const institution_config *cfg = script_config(engine_script(lc->eng));
   int vars = lua_istable(L, 4) ? 4 : 0, def, third_party, bidx;
   luaL_Buffer b;
@@ -649,20 +649,40 @@ static int case_send(lua_State *L) {
     p = close + 1;
   }
   luaL_pushresult(&b); /* body */
-  if (to && strcmp(to, "borrower") != 0 && strcmp(to, "home") != 0 &&
-      !third_party) {
-    /* Employers and family receive only texts written for them. */
+  {
+    engine_message m;
+    policy_decision d;
+    int64_t id = 0;
+    lua_getfield(L, def, "legal_notice");
+    memset(&m, 0, sizeof m);
+    m.legal_notice = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    m.channel = channel;
+    m.template_name = name;
+    m.body = lua_tostring(L, -1);
+    m.to_kind = to ? to : "borrower";
+    m.recipient = recipient;
+    m.third_party_template = third_party;
+    m.to_third_party = to && strcmp(to, "borrower") != 0 &&
+                       strcmp(to, "home") != 0;
+    if (engine_send(lc->eng, lc->id, &m, &d, &id, &err) != RC_OK)
+      raise(L, &err);
+    if (d.verdict == POLICY_ALLOW) {
+      lua_pushstring(L, "queued");
+      return 1;
+    }
+    if (d.verdict == POLICY_DEFER) {
+      char until[40];
+      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                  sizeof until);
+      lua_pushstring(L, "deferred");
+      lua_pushstring(L, until);
+      return 2;
+    }
     lua_pushstring(L, "blocked");
-    lua_pushstring(L, "third_party_template_required");
+    lua_pushstring(L, d.reason);
     return 2;
   }
-  if (engine_send(lc->eng, lc->id, channel, name, to ? to : "borrower",
-                  lua_tostring(L, -1), recipient, &status, &err) != RC_OK)
-    raise(L, &err);
-  lua_pushstring(L, status);
-  if (strcmp(status, "queued") == 0) return 1;
-  lua_pushstring(L, "no_recipient");
-  return 2;
 }
 
 /* case:promise { amount = , by = "2026-01-31" } -> id */
@@ -826,10 +846,20 @@ static int case_task(lua_State *L) {
     fields = ljson_dump(j);
     json_decref(j);
   }
-  rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
-                   &id, &err);
-  free(fields);
-  if (rc != RC_OK) raise(L, &err);
+  {
+    policy_decision d;
+    rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
+                     &id, &d, &err);
+    free(fields);
+    if (rc != RC_OK) raise(L, &err);
+    if (!id) {
+      /* The guard refused the contact: nil, "blocked", reason. */
+      lua_pushnil(L);
+      lua_pushstring(L, "blocked");
+      lua_pushstring(L, d.reason);
+      return 3;
+    }
+  }
   lua_pushinteger(L, id);
   return 1;
 }
@@ -864,11 +894,12 @@ static void set_string(lua_State *L, const char *key, const char *v) {
 }
 
 static void push_borrower(lua_State *L, engine *eng, const char *id) {
+  const store_borrower *bv;
   store_borrower b;
   rc_error err;
   int np = 0, ne = 0, nc = 0;
-  if (store_borrower_get(engine_store(eng), id, &b, &err) != RC_OK)
-    raise(L, &err);
+  if (!(bv = engine_borrower_view(eng, id, &err))) raise(L, &err);
+  b = *bv; /* a shallow copy: the engine owns the strings */
   lua_createtable(L, 0, 12);
   set_string(L, "id", b.id);
   set_string(L, "name", b.name);
@@ -906,7 +937,6 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   lua_setfield(L, -4, "contacts");
   lua_setfield(L, -3, "emails");
   lua_setfield(L, -2, "phones");
-  store_borrower_free(&b);
   /* Methods through a per-call metatable that knows the engine. */
   lua_createtable(L, 0, 2);
   lua_pushlightuserdata(L, eng);

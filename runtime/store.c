@@ -192,6 +192,14 @@ enum {
   S_REPORT_CONTACTS,
   S_REPORT_REFUSALS,
   S_REPORT_VARIANTS,
+  S_CONTACTS_MSG_CASE,
+  S_CONTACTS_MSG_BORROWER,
+  S_CONTACTS_TASK_CASE,
+  S_CONTACTS_TASK_BORROWER,
+  S_LAST_CONVERSATION,
+  S_BORROWER_DNC,
+  S_BORROWER_CEASED,
+  S_MESSAGE_RELEASE,
   S_COUNT
 };
 
@@ -226,7 +234,8 @@ static const char *const sql[S_COUNT] = {
         " timezone = coalesce(?4, timezone), address = coalesce(?5, address),"
         " employer_name = coalesce(?6, employer_name),"
         " employer_phone = coalesce(?7, employer_phone),"
-        " employer_address = coalesce(?8, employer_address)",
+        " employer_address = coalesce(?8, employer_address),"
+        " do_not_contact = max(do_not_contact, ?9)",
     [S_BORROWER_GET] =
         "SELECT id, name, locale, timezone, address, employer_name, "
         "employer_phone, employer_address, do_not_contact, ceased "
@@ -429,6 +438,33 @@ static const char *const sql[S_COUNT] = {
         "coalesce(sum((SELECT sum(amount) FROM payments p WHERE p.case_id = "
         "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
         "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
+    [S_CONTACTS_MSG_CASE] =
+        "SELECT count(*) FROM messages WHERE case_id = ?1 AND channel = ?2 "
+        "AND at > ?3 AND status <> 'blocked'",
+    [S_CONTACTS_MSG_BORROWER] =
+        "SELECT count(*) FROM messages WHERE borrower_id = ?1 AND "
+        "channel = ?2 AND at > ?3 AND status <> 'blocked'",
+#define TASK_CHANNEL                                                      \
+  "(CASE t.kind WHEN 'workplace_visit' THEN 'visit' ELSE t.kind END) = ?2 " \
+  "AND t.kind IN ('call','visit','workplace_visit') "
+    [S_CONTACTS_TASK_CASE] =
+        "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
+        "AND t.at > ?3 AND t.status <> 'cancelled'",
+    [S_CONTACTS_TASK_BORROWER] =
+        "SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id "
+        "WHERE c.borrower_id = ?1 AND " TASK_CHANNEL
+        "AND t.at > ?3 AND t.status <> 'cancelled'",
+#undef TASK_CHANNEL
+    [S_LAST_CONVERSATION] =
+        "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
+        "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.kind = 'call' AND "
+        "t.status = 'done' AND json_extract(t.result, '$.reached') IN "
+        "(1, 'true', 'yes')",
+    [S_BORROWER_DNC] = "UPDATE borrowers SET do_not_contact = ?2 "
+                       "WHERE id = ?1",
+    [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
+    [S_MESSAGE_RELEASE] = "UPDATE messages SET status = 'queued' "
+                          "WHERE id = ?1 AND status = 'deferred'",
 };
 
 struct store {
@@ -1577,4 +1613,55 @@ int store_report_refusals(store *st, store_row_fn fn, void *ud) {
 
 int store_report_variants(store *st, store_row_fn fn, void *ud) {
   return each_row(stmt(st, S_REPORT_VARIANTS), fn, ud);
+}
+
+int store_contacts_count(store *st, const char *case_id,
+                         const char *borrower_id, const char *channel,
+                         rc_time since, int64_t *count) {
+  int64_t total = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    sqlite3_stmt *s =
+        stmt(st, case_id ? (pass ? S_CONTACTS_TASK_CASE : S_CONTACTS_MSG_CASE)
+                         : (pass ? S_CONTACTS_TASK_BORROWER
+                                 : S_CONTACTS_MSG_BORROWER));
+    bind_text(s, 1, case_id ? case_id : borrower_id);
+    bind_text(s, 2, channel);
+    sqlite3_bind_int64(s, 3, since);
+    if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+  *count = total;
+  return RC_OK;
+}
+
+int store_last_conversation(store *st, const char *borrower_id,
+                            rc_time *at) {
+  sqlite3_stmt *s = stmt(st, S_LAST_CONVERSATION);
+  int rc = RC_ENOTFOUND;
+  bind_text(s, 1, borrower_id);
+  if (sqlite3_step(s) == SQLITE_ROW &&
+      sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    *at = sqlite3_column_int64(s, 0);
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int store_borrower_set_flag(store *st, const char *borrower_id,
+                            const char *flag, int value, rc_error *err) {
+  sqlite3_stmt *s = stmt(
+      st, strcmp(flag, "ceased") == 0 ? S_BORROWER_CEASED : S_BORROWER_DNC);
+  bind_text(s, 1, borrower_id);
+  sqlite3_bind_int(s, 2, value);
+  return exec_stmt(st, s, err, "borrower flag");
+}
+
+int store_message_release(store *st, int64_t id, int *released,
+                          rc_error *err) {
+  int rc = by_id(st, S_MESSAGE_RELEASE, id, err, "release message");
+  *released = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
 }

@@ -50,8 +50,13 @@ return recoup.workflow {
         task_done = function(case, ev)
           if ev.outcome == "promise" then return take_promise(case, ev) end
           if ev.outcome == "hardship" then return "restructuring" end
-          if ev.outcome == "no_answer" or ev.outcome == "refused"
-             or ev.outcome == "wrong_number" then
+          if ev.outcome == "wrong_number" then
+            -- Ask the employer to pass on a call-back request: the text
+            -- says nothing about the debt (a third_party template).
+            case:send("sms", "employer_callback", nil, { to = "employer" })
+            return "visit"
+          end
+          if ev.outcome == "no_answer" or ev.outcome == "refused" then
             return "visit"
           end
         end,

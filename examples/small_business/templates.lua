@@ -27,7 +27,7 @@ return {
       en = "Dear {borrower.name}, payment received, thank you. {institution.name}",
     },
   },
-  shop_callback = {
+  employer_callback = {      -- to the shop's landline
     third_party = true,
     sms = {
       ["zh-CN"] = "您好，这里是{institution.name}，请{borrower.name}方便时回电{institution.contact_phone}。",

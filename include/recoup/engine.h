@@ -78,8 +78,9 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud);
 /* The stored case, reloaded whenever anything wrote to it. Valid until
  * the next engine call. */
 const store_case *engine_case_view(engine *eng, const char *id, rc_error *err);
-int engine_borrower(engine *eng, const char *id, store_borrower *out,
-                    rc_error *err);
+/* The stored borrower, cached like the case view. */
+const store_borrower *engine_borrower_view(engine *eng, const char *id,
+                                           rc_error *err);
 int engine_case_dpd(engine *eng, const store_case *c);
 /* The case whose handler is running, or NULL outside a handler. Effects
  * are refused for any other case. */
@@ -100,12 +101,24 @@ int engine_note(engine *eng, const char *case_id, const char *text,
 int engine_variant(engine *eng, const char *case_id, const char *experiment,
                    const char *const *arms, const int *weights, int n,
                    char *arm, size_t size, rc_error *err);
-int engine_send(engine *eng, const char *case_id, const char *channel,
-                const char *template_name, const char *to, const char *body,
-                const char *recipient, const char **status, rc_error *err);
+/* A rendered message on its way to the outbox. The guard decides: queued,
+ * deferred to the next contact window, or blocked with a reason; the row
+ * is written whichever it is, and *d says which. */
+typedef struct engine_message {
+  const char *channel, *template_name, *body;
+  const char *to_kind;   /* "borrower", "home", "employer" or a contact */
+  const char *recipient; /* number or address; NULL when there is none */
+  int legal_notice, third_party_template, to_third_party;
+} engine_message;
+int engine_send(engine *eng, const char *case_id, const engine_message *m,
+                policy_decision *d, int64_t *id, rc_error *err);
+/* A task. Contact kinds (call, visit, workplace_visit) ask the guard: the
+ * due time moves into the borrower's contact hours, and a refusal leaves
+ * *id 0 with the reason in *d. */
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
-                const char *fields_json, int keep, int64_t *id, rc_error *err);
+                const char *fields_json, int keep, int64_t *id,
+                policy_decision *d, rc_error *err);
 /* A promise to pay amount by the end of by_date (institution's zone). */
 int engine_promise(engine *eng, const char *case_id, rc_money amount,
                    const char *by_date, int64_t *id, rc_error *err);

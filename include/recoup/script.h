@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "recoup/policy.h"
 #include "recoup/recoup.h"
 
 typedef struct script script;
@@ -28,6 +29,7 @@ typedef struct institution_config {
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
   int nworkflows;
   int has_route;
+  policy_config policy; /* policy{}, parsed */
 } institution_config;
 
 /* What the engine needs to know of a state. */

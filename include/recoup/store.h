@@ -172,6 +172,13 @@ typedef struct store_message {
   const char *to_kind, *body, *status, *reason;
   rc_time at, not_before;
 } store_message;
+/* A message for the outbox: strings owned. */
+typedef struct store_outgoing {
+  int64_t id;
+  char *case_id, *borrower_id, *channel, *template_name, *recipient, *body;
+  int attempts;
+  rc_time at;
+} store_outgoing;
 int store_message_insert(store *st, const store_message *m, int64_t *id,
                          rc_error *err);
 int store_messages_each(store *st, const char *case_id, store_row_fn fn,
@@ -259,6 +266,24 @@ int store_report_installments(store *st, store_row_fn fn, void *ud);
 int store_report_contacts(store *st, store_row_fn fn, void *ud);
 int store_report_refusals(store *st, store_row_fn fn, void *ud);
 int store_report_variants(store *st, store_row_fn fn, void *ud);
+
+/* Contacts for the guard: messages (not blocked) and contact tasks (not
+ * cancelled) on a channel since a time, for one case or, when case_id is
+ * NULL, for all the borrower's cases. Task kinds count as their channel:
+ * call -> "call", visit and workplace_visit -> "visit". */
+int store_contacts_count(store *st, const char *case_id,
+                         const char *borrower_id, const char *channel,
+                         rc_time since, int64_t *count);
+/* When a call with the borrower last reached them (a call task completed
+ * with reached = true); RC_ENOTFOUND when never. */
+int store_last_conversation(store *st, const char *borrower_id,
+                            rc_time *at);
+int store_borrower_set_flag(store *st, const char *borrower_id,
+                            const char *flag, int value, rc_error *err);
+/* A deferred message's release: "deferred" -> "queued". *released is 0
+ * when it was no longer deferred. */
+int store_message_release(store *st, int64_t id, int *released,
+                          rc_error *err);
 
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,

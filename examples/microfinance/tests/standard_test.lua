@@ -232,3 +232,83 @@ test("a later payment marks a missed installment paid late", function(rt)
   rt:pay(c, 100000, "LATE")
   eq(c.current_plan.installments[1].status, "paid_late")
 end)
+
+-- The compliance guard, whatever the workflow asks.
+
+test("a reminder at 22:30 waits for 08:00 in the borrower's own time zone", function(rt)
+  rt:set_clock("2026-01-05T22:30")
+  local c = open_wang(rt)
+  local sms = rt:messages { case = "L1" }[1]
+  eq(sms.status, "deferred")
+  eq(sms.reason, "contact_hours")
+  eq(sms.not_before, "2026-01-06T08:00:00+08:00")
+  rt:advance("9h")
+  eq(rt:messages { case = "L1" }[1].status, "deferred", "07:30: still waiting")
+  rt:advance("30m")
+  eq(rt:messages { case = "L1" }[1].status, "queued", "released at 08:00")
+  -- 22:30 in Shanghai is 09:30 in New York: a New Yorker is reached at once.
+  rt:set_clock("2026-01-06T22:30")
+  rt:open { id = "NY1", balance = 1000, amount_due = 1000, due_date = "2026-01-01",
+            borrower = { id = "BNY", name = "Ann", locale = "en", timezone = "America/New_York",
+                         phones = { "+12125550100" } } }
+  eq(rt:messages { case = "NY1" }[1].status, "queued")
+end)
+
+test("the fourth SMS of a day to one borrower is blocked across cases", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  for i = 1, 4 do
+    rt:open { id = "M" .. i, balance = 1000, amount_due = 500, due_date = "2026-01-01",
+              borrower = { id = "SAME", name = "王芳", phones = { "+8613800000000" } } }
+  end
+  local statuses = {}
+  for _, m in ipairs(rt:messages { borrower = "SAME" }) do statuses[#statuses + 1] = m.status end
+  eq(statuses, { "queued", "queued", "queued", "blocked" })
+  eq(rt:messages { case = "M4" }[1].reason, "max_contacts:sms:3")
+  rt:advance("1d")
+  eq(rt:case("M4").state, "reminder")
+end)
+
+test("a dispute holds every collection contact until it is resolved", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt)
+  rt:event(c, "dispute", { reason = "amount contested" })
+  eq(c.on_hold, true)
+  rt:advance("3d")
+  eq(c.state, "call")
+  eq(#rt:tasks { case = "L1", kind = "call" }, 0, "no call while disputed")
+  local refused
+  for _, row in ipairs(rt:journal(c)) do
+    if row.kind == "policy" then refused = row.detail.reason end
+  end
+  eq(refused, "dispute_hold")
+  rt:event(c, "dispute_resolved")
+  eq(c.on_hold, false)
+end)
+
+test("after a cease request only legal notices reach the borrower", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { borrower = { id = "B1", name = "王芳", phones = { "+8613800000000" },
+                                         address = "北京市朝阳区1号" } })
+  rt:event(c, "cease")
+  eq(c.borrower.ceased, true)
+  rt:advance("3d")
+  eq(#rt:tasks { case = "L1", kind = "call" }, 0)
+  rt:advance("7d")                       -- escalate: visit, refused by the guard too
+  rt:advance("14d")                      -- legal: the notice letter still goes
+  eq(c.state, "legal")
+  eq(rt:messages { case = "L1", channel = "letter" }[1].status, "queued")
+end)
+
+test("the employer hears only a call-back request, never the debt", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { borrower = { id = "B1", name = "王芳", phones = { "+8613800000000" },
+                                         employer = { name = "某公司", phone = "+861088880000" } } })
+  rt:advance("3d")
+  rt:complete(rt:tasks { case = "L1", kind = "call" }[1], { outcome = "wrong_number" })
+  local m = rt:messages { case = "L1", to_kind = "employer" }[1]
+  eq(m.to, "+861088880000")
+  eq(m.status, "queued")
+  assert(not m.body:find("¥", 1, true), m.body)
+  assert(not m.body:find("逾期", 1, true), m.body)
+  eq(c.state, "visit")
+end)

@@ -1,0 +1,60 @@
+/* The compliance guard: whether a contact may happen now, whatever the
+ * script asks. Asked by the engine for every message and every contact task;
+ * every deferral and refusal it returns is journaled and counted. */
+#ifndef RECOUP_POLICY_H
+#define RECOUP_POLICY_H
+
+#include "recoup/clock.h"
+#include "recoup/store.h"
+
+enum { POLICY_MAX_CHANNELS = 8, POLICY_MAX_RULES = 16 };
+
+typedef struct policy_rule {
+  char channels[POLICY_MAX_CHANNELS][24];
+  int nchannels;
+  int limit;
+  rc_duration per;
+  int per_case; /* scope = "case": counts one debt, not the borrower */
+} policy_rule;
+
+/* policy{} of recoup.lua, checked and parsed when the scripts load. */
+typedef struct policy_config {
+  int has_hours;
+  int start_min, end_min; /* local minutes since midnight, [start, end) */
+  policy_rule rules[POLICY_MAX_RULES];
+  int nrules;
+  int has_pause;
+  char pause_channels[POLICY_MAX_CHANNELS][24];
+  int npause;
+  rc_duration pause;
+  int third_parties_none; /* third_parties = "none": never contact them */
+} policy_config;
+
+enum { POLICY_ALLOW, POLICY_DEFER, POLICY_BLOCK };
+
+typedef struct policy_request {
+  const char *case_id, *borrower_id, *channel;
+  int legal_notice;         /* template marked legal_notice */
+  int third_party_template; /* template marked third_party */
+  int to_third_party;       /* employer or a named contact */
+  int do_not_contact, ceased, on_hold;
+  rc_zone *zone; /* the borrower's own time zone */
+  rc_time now;
+} policy_request;
+
+typedef struct policy_decision {
+  int verdict;
+  rc_time until; /* POLICY_DEFER: when the contact may happen */
+  char reason[96];
+} policy_decision;
+
+int policy_allow_contact(const policy_config *p, store *st,
+                         const policy_request *req, policy_decision *out);
+/* t itself when inside contact hours, else the next opening. */
+rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t);
+/* The channel a task kind counts against ("call", "visit"), or NULL when
+ * the kind is not a contact (a legal review). */
+const char *policy_task_channel(const char *kind);
+const char *policy_verdict_name(int verdict);
+
+#endif
