@@ -44,7 +44,7 @@ run: build
 	mkdir -p var
 	rm -f var/recoup.db var/recoup.db-wal var/recoup.db-shm
 	$(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db var/recoup.db --now 2026-01-05T09:00
-	$(BUILD)/recoup tick $(EXAMPLE) --db var/recoup.db --now 2026-02-04T09:00
+	$(BUILD)/recoup tick $(EXAMPLE) --db var/recoup.db --now 2026-02-04T09:00 --deliver
 	$(BUILD)/recoup report $(EXAMPLE) --db var/recoup.db
 
 test: build san

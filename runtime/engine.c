@@ -548,6 +548,34 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   return ingest_end(eng, rc, err);
 }
 
+int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
+                    int ok, int final, int attempts, rc_time next_attempt,
+                    const char *reason, rc_error *err) {
+  const char *status = ok ? "sent" : final ? "failed" : "queued";
+  int rc;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_message_attempt(eng->st, message_id, status, attempts,
+                             ok || final ? 0 : next_attempt, reason,
+                             clock_now(eng->clk), err);
+  if (rc == RC_OK) {
+    json_t *d = json_pack("{s:I, s:s, s:i, s:s?}", "message",
+                          (json_int_t)message_id, "status", status, "attempts",
+                          attempts, "reason", reason);
+    if (!ok && !final) {
+      char at[40];
+      zone_format(clock_zone(eng->clk), next_attempt, at, sizeof at);
+      json_object_set_new(d, "retry_at", json_string(at));
+    }
+    rc = journal(eng, case_id, "delivery", NULL, 0, d, err);
+  }
+  if (rc == RC_OK && final && !ok) {
+    json_t *d = json_pack("{s:I, s:s?}", "message", (json_int_t)message_id,
+                          "reason", reason);
+    rc = queue(eng, case_id, "message_failed", d, err);
+  }
+  return ingest_end(eng, rc, err);
+}
+
 int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   store_case c;
   int rc, n = 0;

@@ -351,6 +351,73 @@ static int l_policy(lua_State *L) {
   return 0;
 }
 
+/* The validated channel table at 1, into C for the outbox. */
+static void parse_channel(lua_State *L, const char *name, const char *driver) {
+  script *sc = script_of(L);
+  channel_config *ch;
+  if (sc->cfg.nchannels >= CHANNEL_MAX) {
+    ERR("at most %d channels", CHANNEL_MAX);
+    return;
+  }
+  ch = &sc->cfg.channels[sc->cfg.nchannels++];
+  memset(ch, 0, sizeof *ch);
+  snprintf(ch->name, sizeof ch->name, "%s", name);
+  ch->driver = strcmp(driver, "file") == 0   ? CHANNEL_FILE
+               : strcmp(driver, "exec") == 0 ? CHANNEL_EXEC
+                                             : CHANNEL_WEBHOOK;
+  ch->timeout_ms = 10000;
+  ch->retries = 5;
+  if (lua_getfield(L, 1, "path") == LUA_TSTRING) {
+    const char *path = lua_tostring(L, -1);
+    if (path[0] == '/')
+      snprintf(ch->path, sizeof ch->path, "%s", path);
+    else
+      snprintf(ch->path, sizeof ch->path, "%s/%s", sc->cfg.dir, path);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "command") == LUA_TSTRING) {
+    snprintf(ch->args[0], sizeof ch->args[0], "%s", lua_tostring(L, -1));
+    ch->nargs = 1;
+  } else if (lua_istable(L, -1)) {
+    for (lua_Integer i = 1; i <= luaL_len(L, -1) && ch->nargs < CHANNEL_MAX_ARGS;
+         i++) {
+      if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+        snprintf(ch->args[ch->nargs++], sizeof ch->args[0], "%s",
+                 lua_tostring(L, -1));
+      else
+        ERR("channel \"%s\".command[%lld] must be a string", name,
+            (long long)i);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "url") == LUA_TSTRING)
+    snprintf(ch->url, sizeof ch->url, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING ||
+          strpbrk(lua_tostring(L, -1), "\r\n"))
+        ERR("channel \"%s\".headers must map names to one-line strings", name);
+      else if (ch->nheaders < CHANNEL_MAX_HEADERS)
+        snprintf(ch->headers[ch->nheaders++], sizeof ch->headers[0], "%s: %s",
+                 lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+    rc_duration d;
+    if (clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK)
+      ch->timeout_ms = (int)(d.ms + d.days * 86400000LL);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "retries") == LUA_TNUMBER)
+    ch->retries = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+}
+
 static int l_channel_body(lua_State *L) {
   static const char *const keys[] = {"driver",  "path",    "command", "url",
                                      "timeout", "retries", "headers", NULL};
@@ -384,6 +451,7 @@ static int l_channel_body(lua_State *L) {
   if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
     ERR("%s.retries must be a whole number >= 0", what);
   lua_pop(L, 1);
+  parse_channel(L, name, driver);
   lua_getfield(L, LUA_REGISTRYINDEX, REG_CHANNELS); /* channels */
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, name);

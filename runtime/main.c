@@ -10,6 +10,7 @@
 
 #include "recoup/engine.h"
 #include "import.h"
+#include "recoup/outbox.h"
 #include "report.h"
 #include "spec.h"
 
@@ -18,7 +19,7 @@ typedef struct args {
   const char *pos[16];
   int npos;
   const char *db, *now, *listen;
-  int json, verbose;
+  int json, verbose, deliver, no_deliver;
 } args;
 
 static engine *running; /* for the signal handler of tick */
@@ -60,6 +61,10 @@ static int parse_args(int argc, char **argv, args *a) {
       slot = &a->listen;
     else if (strcmp(s, "--json") == 0)
       a->json = 1;
+    else if (strcmp(s, "--deliver") == 0)
+      a->deliver = 1;
+    else if (strcmp(s, "--no-deliver") == 0)
+      a->no_deliver = 1;
     else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0)
       a->verbose = 1;
     else if (s[0] == '-' && s[1] == '-') {
@@ -111,6 +116,36 @@ static engine *open_engine(const args *a, const char *dir, rc_time *until) {
     if (until) *until = t;
   }
   return eng;
+}
+
+/* Hands every message due now to its channel. A simulation (--now) sends
+ * nothing unless --deliver says so: rehearsing a month must not text real
+ * borrowers. */
+static int deliver(engine *eng, const args *a) {
+  uv_loop_t loop;
+  outbox *ob;
+  rc_error err;
+  int rc;
+  if (a->no_deliver || (a->now && !a->deliver)) return 0;
+  uv_loop_init(&loop);
+  if ((rc = outbox_open(&ob, eng, &loop, &err)) == RC_OK) {
+    rc = outbox_drain(ob, &err);
+    {
+      const outbox_stats *st = outbox_get_stats(ob);
+      if (st->sent || st->retried || st->failed)
+        printf("outbox: %lld sent, %lld to retry, %lld failed\n",
+               (long long)st->sent, (long long)st->retried,
+               (long long)st->failed);
+    }
+    outbox_close(ob);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles go */
+  uv_loop_close(&loop);
+  if (rc != RC_OK) {
+    rc_error_print(&err, stderr);
+    return 1;
+  }
+  return 0;
 }
 
 static void save_clock(engine *eng, const args *a, rc_time t) {
@@ -174,6 +209,10 @@ static int cmd_import(const args *a) {
     return 1;
   }
   save_clock(eng, a, until);
+  if (deliver(eng, a) != 0) {
+    engine_close(eng);
+    return 1;
+  }
   t2 = seconds();
   printf(
       "imported %lld rows from %s in %.2fs: %lld opened, %lld updated; "
@@ -217,6 +256,10 @@ static int cmd_tick(const args *a) {
   }
   if (isatty(2)) fprintf(stderr, "\r");
   save_clock(eng, a, until);
+  if (deliver(eng, a) != 0) {
+    engine_close(eng);
+    return 1;
+  }
   st = engine_get_stats(eng);
   printf(
       "tick: %lld events handled in %.2fs (%lld timers fired, %lld "

@@ -501,6 +501,12 @@ void script_free(script *sc) {
   free(sc);
 }
 
+const channel_config *script_channel(const script *sc, const char *name) {
+  for (int i = 0; i < sc->cfg.nchannels; i++)
+    if (strcmp(sc->cfg.channels[i].name, name) == 0) return &sc->cfg.channels[i];
+  return NULL;
+}
+
 rc_clock *script_clock(script *sc) {
   return sc->clock;
 }

@@ -69,7 +69,7 @@ static const char *const migrations[] = {
     "  next_attempt INTEGER, sent_at INTEGER);"
     "CREATE INDEX messages_case ON messages(case_id);"
     "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
-    "CREATE INDEX messages_outbox ON messages(status, next_attempt);"
+    "CREATE INDEX messages_outbox ON messages(status, next_attempt, id);"
     "CREATE TABLE tasks("
     "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
     "  kind TEXT NOT NULL, queue TEXT, due INTEGER, assignee TEXT,"
@@ -200,6 +200,9 @@ enum {
   S_BORROWER_DNC,
   S_BORROWER_CEASED,
   S_MESSAGE_RELEASE,
+  S_OUTBOX_DUE,
+  S_OUTBOX_NEXT,
+  S_MESSAGE_ATTEMPT,
   S_COUNT
 };
 
@@ -465,6 +468,16 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
     [S_MESSAGE_RELEASE] = "UPDATE messages SET status = 'queued' "
                           "WHERE id = ?1 AND status = 'deferred'",
+    [S_OUTBOX_DUE] =
+        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
+        " attempts, at FROM messages WHERE status = 'queued' AND "
+        "coalesce(next_attempt, 0) <= ?1 ORDER BY id LIMIT ?2",
+    [S_OUTBOX_NEXT] = "SELECT min(next_attempt) FROM messages WHERE "
+                      "status = 'queued' AND next_attempt IS NOT NULL",
+    [S_MESSAGE_ATTEMPT] =
+        "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
+        "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
+        "END WHERE id = ?1",
 };
 
 struct store {
@@ -1664,4 +1677,92 @@ int store_message_release(store *st, int64_t id, int *released,
   int rc = by_id(st, S_MESSAGE_RELEASE, id, err, "release message");
   *released = rc == RC_OK && sqlite3_changes(st->db) > 0;
   return rc;
+}
+
+int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
+                     int *n, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_OUTBOX_DUE);
+  store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
+  int count = 0, rc;
+  *out = NULL;
+  *n = 0;
+  if (!list) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  sqlite3_bind_int64(s, 1, now);
+  sqlite3_bind_int(s, 2, max);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+    store_outgoing *m = &list[count++];
+    m->id = sqlite3_column_int64(s, 0);
+    m->case_id = dup_col(s, 1);
+    m->borrower_id = dup_col(s, 2);
+    m->channel = dup_col(s, 3);
+    m->template_name = dup_col(s, 4);
+    m->recipient = dup_col(s, 5);
+    m->body = dup_col(s, 6);
+    m->attempts = sqlite3_column_int(s, 7);
+    m->at = sqlite3_column_int64(s, 8);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    store_outgoing_free(list, count);
+    return fail(st, err, "outbox");
+  }
+  *out = list;
+  *n = count;
+  return RC_OK;
+}
+
+void store_outgoing_free(store_outgoing *list, int n) {
+  for (int i = 0; i < n; i++) {
+    free(list[i].case_id);
+    free(list[i].borrower_id);
+    free(list[i].channel);
+    free(list[i].template_name);
+    free(list[i].recipient);
+    free(list[i].body);
+  }
+  free(list);
+}
+
+int store_outbox_next_retry(store *st, rc_time *at) {
+  sqlite3_stmt *s = stmt(st, S_OUTBOX_NEXT);
+  int rc = RC_ENOTFOUND;
+  if (sqlite3_step(s) == SQLITE_ROW &&
+      sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    *at = sqlite3_column_int64(s, 0);
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int store_message_attempt(store *st, int64_t id, const char *status,
+                          int attempts, rc_time next_attempt,
+                          const char *reason, rc_time at, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_ATTEMPT);
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  sqlite3_bind_int(s, 3, attempts);
+  if (next_attempt)
+    sqlite3_bind_int64(s, 4, next_attempt);
+  else
+    sqlite3_bind_null(s, 4);
+  bind_text(s, 5, reason);
+  sqlite3_bind_int64(s, 6, at);
+  return exec_stmt(st, s, err, "delivery attempt");
+}
+
+int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
+  unsigned char raw[8];
+  FILE *f;
+  if (store_meta_get(st, "instance", buf, size) == RC_OK) return RC_OK;
+  f = fopen("/dev/urandom", "rb");
+  if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
+    if (f) fclose(f);
+    return rc_error_set(err, RC_EIO, NULL, "cannot read /dev/urandom");
+  }
+  fclose(f);
+  snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
+           raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+  return store_meta_put(st, "instance", buf, err);
 }

@@ -59,6 +59,12 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
                       rc_error *err);
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    rc_error *err);
+/* One delivery attempt's outcome, from the outbox: sent; or a retry at
+ * next_attempt; or, when final, failed for good — then `message_failed`
+ * is queued for the case. */
+int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
+                    int ok, int final, int attempts, rc_time next_attempt,
+                    const char *reason, rc_error *err);
 /* Clears a case's error and re-queues its failed event. */
 int engine_retry(engine *eng, const char *case_id, rc_error *err);
 

@@ -14,6 +14,23 @@ typedef struct script script;
 typedef struct lua_State lua_State;
 struct engine;
 
+enum { CHANNEL_FILE = 1, CHANNEL_EXEC, CHANNEL_WEBHOOK };
+enum { CHANNEL_MAX = 8, CHANNEL_MAX_ARGS = 16, CHANNEL_MAX_HEADERS = 8 };
+
+/* channel "NAME" { ... } of recoup.lua, parsed. */
+typedef struct channel_config {
+  char name[32];
+  int driver;
+  char path[PATH_MAX];                      /* file: resolved against dir */
+  char args[CHANNEL_MAX_ARGS][256];         /* exec: program and arguments */
+  int nargs;
+  char url[1024];                           /* webhook */
+  char headers[CHANNEL_MAX_HEADERS][256];   /* webhook: "Name: value" */
+  int nheaders;
+  int timeout_ms; /* one attempt */
+  int retries;    /* attempts after the first */
+} channel_config;
+
 typedef struct institution_config {
   char dir[PATH_MAX]; /* the institution directory */
   char name[128];
@@ -30,7 +47,12 @@ typedef struct institution_config {
   int nworkflows;
   int has_route;
   policy_config policy; /* policy{}, parsed */
+  channel_config channels[CHANNEL_MAX];
+  int nchannels;
 } institution_config;
+
+/* The channel named name, or NULL. */
+const channel_config *script_channel(const script *sc, const char *name);
 
 /* What the engine needs to know of a state. */
 typedef struct script_state {

@@ -285,6 +285,22 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
 int store_message_release(store *st, int64_t id, int *released,
                           rc_error *err);
 
+/* The outbox: messages to deliver now — queued, and for a retry its time
+ * reached — oldest first. *out is owned by the caller. */
+int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
+                     int *n, rc_error *err);
+void store_outgoing_free(store_outgoing *list, int n);
+/* The earliest retry time among queued messages; RC_ENOTFOUND if none. */
+int store_outbox_next_retry(store *st, rc_time *at);
+/* Records one delivery attempt: status "sent", "queued" (a retry at
+ * next_attempt) or "failed"; reason is the gateway's word, or NULL. */
+int store_message_attempt(store *st, int64_t id, const char *status,
+                          int attempts, rc_time next_attempt,
+                          const char *reason, rc_time at, rc_error *err);
+/* A random name for this database, made once: it prefixes idempotency
+ * keys so that two databases never send the same key. */
+int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
+
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size);

@@ -1,0 +1,32 @@
+/* The outbox: messages leave only from here, after the transaction that
+ * wrote them has committed. Each is handed to its channel's driver (file,
+ * exec, webhook) on the libuv loop, with a stable idempotency key; failed
+ * attempts are retried with exponential backoff up to the channel's limit. */
+#ifndef RECOUP_OUTBOX_H
+#define RECOUP_OUTBOX_H
+
+#include <uv.h>
+
+#include "recoup/engine.h"
+
+typedef struct outbox outbox;
+
+typedef struct outbox_stats {
+  int64_t sent, retried, failed, in_flight;
+} outbox_stats;
+
+/* loop is borrowed and must outlive the outbox. */
+int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err);
+/* Stops delivering; attempts in flight are abandoned (they are retried by
+ * the next run, under the same idempotency key). Needs the loop to run
+ * once more to release its handles. */
+void outbox_close(outbox *ob);
+/* Starts every delivery due now, up to the in-flight limit. */
+int outbox_pump(outbox *ob, rc_error *err);
+/* Batch mode: pump and run the loop until nothing due now is left. */
+int outbox_drain(outbox *ob, rc_error *err);
+const outbox_stats *outbox_get_stats(const outbox *ob);
+/* The backoff before attempt n+1 (n >= 1): 30 s doubling to at most 1 h. */
+int64_t outbox_backoff_ms(int attempts);
+
+#endif

@@ -1,0 +1,183 @@
+/* The outbox pump. Rows written by handlers become deliveries here, never
+ * before their transaction committed. The idempotency key is the
+ * database's instance name and the message id: the same on every retry,
+ * different across databases. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "channel.h"
+#include "lua_json.h"
+#include "recoup/outbox.h"
+
+enum { MAX_IN_FLIGHT = 256 };
+
+struct outbox {
+  engine *eng;
+  uv_loop_t *loop; /* borrowed */
+  webhook *wh;     /* owned, made on first webhook message */
+  char instance[32];
+  outbox_stats stats;
+  delivery *flying[MAX_IN_FLIGHT]; /* owned */
+  int nflying;
+  int failed_store; /* a result could not be recorded: stop pumping */
+  rc_error store_err;
+};
+
+int64_t outbox_backoff_ms(int attempts) {
+  int64_t ms = 30000;
+  for (int i = 1; i < attempts && ms < 3600000; i++) ms *= 2;
+  return ms < 3600000 ? ms : 3600000;
+}
+
+int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
+  outbox *ob = calloc(1, sizeof *ob);
+  *out = NULL;
+  if (!ob) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  ob->eng = eng;
+  ob->loop = loop;
+  if (store_instance_id(engine_store(eng), ob->instance, sizeof ob->instance,
+                        err) != RC_OK) {
+    free(ob);
+    return err->code;
+  }
+  *out = ob;
+  return RC_OK;
+}
+
+static void free_delivery(delivery *d) {
+  free(d->case_id);
+  free(d->payload);
+  free(d);
+}
+
+void outbox_close(outbox *ob) {
+  if (!ob) return;
+  webhook_close(ob->wh);
+  for (int i = 0; i < ob->nflying; i++) free_delivery(ob->flying[i]);
+  free(ob);
+}
+
+const outbox_stats *outbox_get_stats(const outbox *ob) {
+  return &ob->stats;
+}
+
+static int flying(const outbox *ob, int64_t id) {
+  for (int i = 0; i < ob->nflying; i++)
+    if (ob->flying[i]->id == id) return 1;
+  return 0;
+}
+
+static void land(outbox *ob, delivery *d) {
+  for (int i = 0; i < ob->nflying; i++)
+    if (ob->flying[i] == d) {
+      ob->flying[i] = ob->flying[--ob->nflying];
+      break;
+    }
+  ob->stats.in_flight = ob->nflying;
+}
+
+static void on_done(delivery *d, int ok, int permanent, const char *reason) {
+  outbox *ob = d->owner;
+  rc_clock *clk = engine_clock(ob->eng);
+  const channel_config *ch = d->ch;
+  int final = ok || permanent || !ch || d->attempts > ch->retries;
+  rc_time next = clock_now(clk) + outbox_backoff_ms(d->attempts);
+  rc_error err;
+  if (ok) ob->stats.sent++;
+  else if (final) ob->stats.failed++;
+  else ob->stats.retried++;
+  if (engine_delivery(ob->eng, d->id, d->case_id, ok, final, d->attempts,
+                      next, reason, &err) != RC_OK) {
+    ob->failed_store = 1;
+    ob->store_err = err;
+  }
+  land(ob, d);
+  free_delivery(d);
+}
+
+static char *payload(const outbox *ob, const store_outgoing *m,
+                     const char *key) {
+  char at[40];
+  json_t *j;
+  char *text;
+  zone_format(clock_zone(engine_clock(ob->eng)), m->at, at, sizeof at);
+  j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
+                (json_int_t)m->id, "idempotency_key", key, "case", m->case_id,
+                "borrower", m->borrower_id, "channel", m->channel, "template",
+                m->template_name, "to", m->recipient, "body", m->body,
+                "created_at", at);
+  text = ljson_dump(j);
+  json_decref(j);
+  if (text) {
+    /* Room for the newline the file driver appends. */
+    char *grown = realloc(text, strlen(text) + 2);
+    if (grown) text = grown;
+  }
+  return text;
+}
+
+int outbox_pump(outbox *ob, rc_error *err) {
+  store_outgoing *due;
+  int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying;
+  if (ob->failed_store) {
+    *err = ob->store_err;
+    return err->code;
+  }
+  if (room <= 0) return 0;
+  if (store_outbox_due(engine_store(ob->eng), clock_now(engine_clock(ob->eng)),
+                       room + ob->nflying, &due, &n, err) != RC_OK)
+    return err->code;
+  for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT; i++) {
+    delivery *d;
+    if (flying(ob, due[i].id)) continue;
+    d = calloc(1, sizeof *d);
+    if (!d) break;
+    d->id = due[i].id;
+    d->case_id = strdup(due[i].case_id);
+    d->attempts = due[i].attempts + 1;
+    d->ch = script_channel(engine_script(ob->eng), due[i].channel);
+    d->done = on_done;
+    d->owner = ob;
+    snprintf(d->key, sizeof d->key, "%s-%lld", ob->instance,
+             (long long)d->id);
+    d->payload = payload(ob, &due[i], d->key);
+    ob->flying[ob->nflying++] = d;
+    ob->stats.in_flight = ob->nflying;
+    started++;
+    if (!d->ch) {
+      char reason[96];
+      snprintf(reason, sizeof reason, "no channel \"%s\" in recoup.lua",
+               due[i].channel);
+      on_done(d, 0, 1, reason);
+    } else if (!d->payload) {
+      on_done(d, 0, 0, "out of memory");
+    } else if (d->ch->driver == CHANNEL_FILE) {
+      channel_file_send(d);
+    } else if (d->ch->driver == CHANNEL_EXEC) {
+      channel_exec_send(ob->loop, d);
+    } else {
+      if (!ob->wh) ob->wh = webhook_open(ob->loop);
+      if (ob->wh)
+        webhook_send(ob->wh, d);
+      else
+        on_done(d, 0, 0, "cannot start the HTTP client");
+    }
+  }
+  store_outgoing_free(due, n);
+  if (ob->failed_store) {
+    *err = ob->store_err;
+    return err->code;
+  }
+  return started;
+}
+
+int outbox_drain(outbox *ob, rc_error *err) {
+  for (;;) {
+    int started = outbox_pump(ob, err);
+    if (started < 0) return started;
+    if (started == 0 && ob->nflying == 0) return RC_OK;
+    if (ob->nflying > 0) uv_run(ob->loop, UV_RUN_ONCE);
+  }
+}

@@ -1,0 +1,336 @@
+/* Delivery: the file, exec and webhook drivers, retries with backoff, and
+ * one idempotency key per message whatever the number of attempts. The
+ * webhook gateway is a small HTTP listener this test runs on 127.0.0.1. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "recoup/outbox.h"
+
+static char dir[256], out_file[300], exec_file[300];
+
+/* --- a gateway that fails twice, then takes the message ---------------- */
+
+typedef struct gateway {
+  int fd, port, requests, bad_requests;
+  char keys[8][96];
+  pthread_t thread;
+} gateway;
+
+static gateway gw;
+
+static void *serve(void *arg) {
+  gateway *g = arg;
+  for (;;) {
+    char buf[8192], *key, *end;
+    ssize_t n, got = 0;
+    long length = 0;
+    const char *reply;
+    int c = accept(g->fd, NULL, NULL);
+    if (c < 0) return NULL;
+    while ((n = read(c, buf + got, sizeof buf - 1 - (size_t)got)) > 0) {
+      got += n;
+      buf[got] = '\0';
+      if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+        char *cl = strcasestr(buf, "Content-Length:");
+        if (cl) length = strtol(cl + 15, NULL, 10);
+        if (got >= (end + 4 - buf) + length) break;
+      }
+    }
+    if (strncmp(buf, "POST /bad", 9) == 0) {
+      g->bad_requests++;
+      reply = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+              "Connection: close\r\n\r\n";
+    } else {
+      if ((key = strcasestr(buf, "Idempotency-Key: ")) && g->requests < 8)
+        sscanf(key + 17, "%95[^\r\n]", g->keys[g->requests]);
+      g->requests++;
+      reply = g->requests <= 2
+                  ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n"
+                  : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                    "Connection: close\r\n\r\nok";
+    }
+    if (write(c, reply, strlen(reply)) < 0) {
+    }
+    close(c);
+  }
+}
+
+static void start_gateway(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  memset(&gw, 0, sizeof gw);
+  gw.fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(gw.fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(gw.fd, 16), 0);
+  getsockname(gw.fd, (struct sockaddr *)&a, &len);
+  gw.port = ntohs(a.sin_port);
+  pthread_create(&gw.thread, NULL, serve, &gw);
+}
+
+static void stop_gateway(void) {
+  shutdown(gw.fd, SHUT_RDWR);
+  close(gw.fd);
+  pthread_join(gw.thread, NULL);
+}
+
+/* --- an institution with one channel of each kind ---------------------- */
+
+static void write_institution(void) {
+  char path[400];
+  FILE *f;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-outbox-%d", (int)getpid());
+  mkdir(dir, 0700);
+  snprintf(out_file, sizeof out_file, "%s/sms.jsonl", dir);
+  snprintf(exec_file, sizeof exec_file, "%s/exec.jsonl", dir);
+  unlink(out_file);
+  unlink(exec_file);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  f = fopen(path, "w");
+  fprintf(f,
+          "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
+          "channel 'file' { driver = 'file', path = 'sms.jsonl' }\n"
+          "channel 'exec_ok' { driver = 'exec', command = { '/bin/sh', '-c', "
+          "'cat >> %s' } }\n"
+          "channel 'exec_fail' { driver = 'exec', command = { '/bin/sh', "
+          "'-c', 'exit 3' }, retries = 1 }\n"
+          "channel 'exec_slow' { driver = 'exec', command = { '/bin/sleep', "
+          "'10' }, timeout = '1s' }\n"
+          "channel 'hook' { driver = 'webhook', url = "
+          "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
+          "channel 'hook_bad' { driver = 'webhook', url = "
+          "'http://127.0.0.1:%d/bad' }\n"
+          "local text = 'Hi {borrower.name}'\n"
+          "templates { t = { file = text, exec_ok = text, exec_fail = text,"
+          " exec_slow = text, hook = text, hook_bad = text, ghost = text } }\n"
+          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
+          "  states = { a = { on = { go = function(case, ev)\n"
+          "    case:send(ev.channel, 't') end } } } })\n",
+          exec_file, gw.port, gw.port);
+  fclose(f);
+}
+
+typedef struct fixture {
+  engine *eng;
+  uv_loop_t loop;
+  outbox *ob;
+} fixture;
+
+static int setup(void **state) {
+  static fixture fx;
+  engine_options opts;
+  rc_errlist errors = {0};
+  rc_error err;
+  json_t *c;
+  start_gateway();
+  write_institution();
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = ":memory:";
+  opts.simulated = 1;
+  if (engine_open(&fx.eng, &opts, &errors) != RC_OK) {
+    for (int i = 0; i < errors.count; i++) rc_error_print(&errors.items[i], stderr);
+    return -1;
+  }
+  c = json_loads("{\"id\":\"C1\",\"balance\":10,\"borrower\":{\"id\":\"B1\","
+                 "\"name\":\"Ann\",\"phones\":[\"+15550100\"]}}", 0, NULL);
+  if (engine_upsert_case(fx.eng, c, 0, NULL, &err) != RC_OK) return -1;
+  json_decref(c);
+  uv_loop_init(&fx.loop);
+  if (outbox_open(&fx.ob, fx.eng, &fx.loop, &err) != RC_OK) return -1;
+  *state = &fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *fx = *state;
+  char path[400];
+  outbox_close(fx->ob);
+  uv_run(&fx->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&fx->loop);
+  engine_close(fx->eng);
+  stop_gateway();
+  unlink(out_file);
+  unlink(exec_file);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  unlink(path);
+  rmdir(dir);
+  return 0;
+}
+
+static void send_via(fixture *fx, const char *channel) {
+  json_t *d = json_pack("{s:s}", "channel", channel);
+  rc_error err;
+  assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, &err), RC_OK);
+  json_decref(d);
+  assert_int_equal(engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL,
+                              &err), RC_OK);
+}
+
+typedef struct last_message {
+  char status[16], reason[200];
+  int64_t id;
+} last_message;
+
+static int grab(void *ud, const store_value *cols, int n) {
+  last_message *m = ud;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "status")) snprintf(m->status, sizeof m->status, "%s", cols[i].s);
+    if (!strcmp(cols[i].name, "id")) m->id = cols[i].i;
+    if (!strcmp(cols[i].name, "reason"))
+      snprintf(m->reason, sizeof m->reason, "%s",
+               cols[i].type == STORE_TEXT ? cols[i].s : "");
+  }
+  return 0;
+}
+
+static last_message last(fixture *fx) {
+  last_message m;
+  memset(&m, 0, sizeof m);
+  store_messages_each(engine_store(fx->eng), "C1", grab, &m);
+  return m;
+}
+
+static void drain(fixture *fx) {
+  rc_error err;
+  assert_int_equal(outbox_drain(fx->ob, &err), RC_OK);
+}
+
+static void later(fixture *fx, int64_t ms) {
+  rc_clock *clk = engine_clock(fx->eng);
+  clock_set(clk, clock_now(clk) + ms);
+}
+
+static char *slurp(const char *path) {
+  static char buf[8192];
+  FILE *f = fopen(path, "r");
+  size_t n = 0;
+  buf[0] = '\0';
+  if (f) {
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+static void test_file_driver_appends_one_line_per_message(void **state) {
+  fixture *fx = *state;
+  char *text;
+  send_via(fx, "file");
+  send_via(fx, "file");
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  text = slurp(out_file);
+  assert_non_null(strstr(text, "\"body\":\"Hi Ann\""));
+  assert_non_null(strstr(text, "\"to\":\"+15550100\""));
+  assert_non_null(strchr(strchr(text, '\n') + 1, '\n')); /* two lines */
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 2);
+}
+
+static void test_exec_driver_pipes_the_message(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "exec_ok");
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_non_null(strstr(slurp(exec_file), "\"channel\":\"exec_ok\""));
+}
+
+static void test_exec_failure_retries_then_fails(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "exec_fail");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_string_equal(last(fx).reason, "exit status 3");
+  drain(fx); /* not due yet: nothing happens */
+  assert_int_equal(outbox_get_stats(fx->ob)->retried, 1);
+  later(fx, outbox_backoff_ms(1));
+  drain(fx);
+  assert_string_equal(last(fx).status, "failed");
+}
+
+static void test_exec_timeout_kills_the_command(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "exec_slow");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_non_null(strstr(last(fx).reason, "timed out"));
+}
+
+static void test_webhook_retries_with_one_key(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "hook");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_string_equal(last(fx).reason, "HTTP 500");
+  later(fx, outbox_backoff_ms(1));
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  later(fx, outbox_backoff_ms(2));
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(gw.requests, 3);
+  assert_true(gw.keys[0][0] != '\0');
+  assert_string_equal(gw.keys[0], gw.keys[1]);
+  assert_string_equal(gw.keys[1], gw.keys[2]);
+}
+
+static void test_webhook_refusal_fails_at_once_and_tells_the_case(void **state) {
+  fixture *fx = *state;
+  int64_t pending = 0;
+  send_via(fx, "hook_bad");
+  drain(fx);
+  assert_string_equal(last(fx).status, "failed");
+  assert_string_equal(last(fx).reason, "HTTP 400");
+  assert_int_equal(gw.bad_requests, 1);
+  store_events_pending(engine_store(fx->eng), &pending);
+  assert_int_equal(pending, 1); /* message_failed, for the workflow */
+}
+
+static void test_unknown_channel_fails(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "ghost");
+  drain(fx);
+  assert_string_equal(last(fx).status, "failed");
+  assert_non_null(strstr(last(fx).reason, "no channel"));
+}
+
+static void test_backoff_doubles_to_an_hour(void **state) {
+  (void)state;
+  assert_int_equal(outbox_backoff_ms(1), 30000);
+  assert_int_equal(outbox_backoff_ms(2), 60000);
+  assert_int_equal(outbox_backoff_ms(3), 120000);
+  assert_int_equal(outbox_backoff_ms(20), 3600000);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_file_driver_appends_one_line_per_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exec_failure_retries_then_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exec_timeout_kills_the_command, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_webhook_retries_with_one_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_webhook_refusal_fails_at_once_and_tells_the_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup, teardown),
+      cmocka_unit_test(test_backoff_doubles_to_an_hour),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
