@@ -2,6 +2,7 @@
  * before their transaction committed. The idempotency key is the
  * database's instance name and the message id: the same on every retry,
  * different across databases. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
   outbox *ob = calloc(1, sizeof *ob);
   *out = NULL;
   if (!ob) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  /* A gateway command that exits before reading its stdin must be a failed
+   * attempt (EPIPE), not the death of recoup by SIGPIPE. */
+  signal(SIGPIPE, SIG_IGN);
   ob->eng = eng;
   ob->loop = loop;
   if (store_instance_id(engine_store(eng), ob->instance, sizeof ob->instance,
