@@ -576,6 +576,29 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   return ingest_end(eng, rc, err);
 }
 
+int engine_reply(engine *eng, const char *case_id, const char *from,
+                 const char *text, char *case_out, rc_error *err) {
+  int rc;
+  if (!text)
+    return rc_error_set(err, RC_EINVAL, "text", "a reply needs its text");
+  if (!case_id && !from)
+    return rc_error_set(err, RC_EINVAL, "from",
+                        "a reply needs the sender (from) or the case");
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if (case_id) {
+    snprintf(case_out, 160, "%s", case_id);
+    if (!store_case_exists(eng->st, case_id))
+      rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  } else if (store_reply_case(eng->st, from, case_out, 160) != RC_OK) {
+    rc = rc_error_set(err, RC_ENOTFOUND, "from",
+                      "no open case of a borrower reachable at %s", from);
+  }
+  if (rc == RC_OK)
+    rc = queue(eng, case_out, "reply",
+               json_pack("{s:s, s:s?}", "text", text, "from", from), err);
+  return ingest_end(eng, rc, err);
+}
+
 int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   store_case c;
   int rc, n = 0;

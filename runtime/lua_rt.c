@@ -177,6 +177,24 @@ static int rt_complete(lua_State *L) {
   return 0;
 }
 
+/* rt:reply(from_or_case, text): from a phone number or address, or on a
+ * given case. */
+static int rt_reply(lua_State *L) {
+  engine *eng = check_rt(L);
+  const char *text = luaL_checkstring(L, 3);
+  char case_id[160];
+  rc_error err;
+  int rc;
+  if (lua_isuserdata(L, 2))
+    rc = engine_reply(eng, case_arg(L, 2), NULL, text, case_id, &err);
+  else
+    rc = engine_reply(eng, NULL, luaL_checkstring(L, 2), text, case_id, &err);
+  if (rc != RC_OK) return fail(L, &err);
+  settle(L, eng);
+  lua_case_push(L, eng, case_id);
+  return 1;
+}
+
 static int rt_report(lua_State *L) {
   engine *eng = check_rt(L);
   json_t *r = report_build(eng);
@@ -362,6 +380,7 @@ void lua_rt_open(lua_State *L) {
                                      {"retry", rt_retry},
                                      {"claim", rt_claim},
                                      {"report", rt_report},
+                                     {"reply", rt_reply},
                                      {NULL, NULL}};
   lua_case_open(L);
   luaL_newmetatable(L, RT_MT);

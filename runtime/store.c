@@ -203,6 +203,7 @@ enum {
   S_OUTBOX_DUE,
   S_OUTBOX_NEXT,
   S_MESSAGE_ATTEMPT,
+  S_REPLY_CASE,
   S_COUNT
 };
 
@@ -432,9 +433,11 @@ static const char *const sql[S_COUNT] = {
         "messages GROUP BY channel, status UNION ALL SELECT 'task', kind, "
         "status, count(*) FROM tasks GROUP BY kind, status "
         "ORDER BY 1, 2, 3",
+    /* Every deferral and refusal the guard made, messages and tasks. */
     [S_REPORT_REFUSALS] =
-        "SELECT status, reason, count(*) AS count FROM messages WHERE "
-        "reason IS NOT NULL GROUP BY status, reason ORDER BY status, reason",
+        "SELECT json_extract(detail, '$.verdict') AS status, "
+        "json_extract(detail, '$.reason') AS reason, count(*) AS count "
+        "FROM journal WHERE kind = 'policy' GROUP BY 1, 2 ORDER BY 1, 2",
     [S_REPORT_VARIANTS] =
         "SELECT v.experiment, v.arm, count(*) AS cases, sum(c.closed AND "
         "c.outcome = 'paid') AS paid, sum(c.balance) AS balance, "
@@ -474,6 +477,13 @@ static const char *const sql[S_COUNT] = {
         "coalesce(next_attempt, 0) <= ?1 ORDER BY id LIMIT ?2",
     [S_OUTBOX_NEXT] = "SELECT min(next_attempt) FROM messages WHERE "
                       "status = 'queued' AND next_attempt IS NOT NULL",
+    /* The borrower's most recently contacted open case, by phone or email:
+     * where an inbound reply belongs. */
+    [S_REPLY_CASE] =
+        "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
+        "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
+        "AND NOT c.closed ORDER BY (SELECT max(m.at) FROM messages m WHERE "
+        "m.case_id = c.id) DESC, c.opened_at DESC LIMIT 1",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
@@ -1765,4 +1775,17 @@ int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
   snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
            raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
   return store_meta_put(st, "instance", buf, err);
+}
+
+int store_reply_case(store *st, const char *from, char *case_id, size_t size) {
+  sqlite3_stmt *s = stmt(st, S_REPLY_CASE);
+  int rc = RC_ENOTFOUND;
+  bind_text(s, 1, from);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc = RC_OK;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
 }

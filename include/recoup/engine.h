@@ -65,6 +65,11 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
 int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                     int ok, int final, int attempts, rc_time next_attempt,
                     const char *reason, rc_error *err);
+/* An inbound reply (an SMS back, an email): queues `reply` {text, from}
+ * on the case given, or on the sender's open case most recently written
+ * to. *case_out (at least 160 bytes) receives the case. */
+int engine_reply(engine *eng, const char *case_id, const char *from,
+                 const char *text, char *case_out, rc_error *err);
 /* Clears a case's error and re-queues its failed event. */
 int engine_retry(engine *eng, const char *case_id, rc_error *err);
 

@@ -301,6 +301,10 @@ int store_message_attempt(store *st, int64_t id, const char *status,
  * keys so that two databases never send the same key. */
 int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
 
+/* Where an inbound reply from a phone number or address belongs: the
+ * borrower's open case most recently written to. */
+int store_reply_case(store *st, const char *from, char *case_id, size_t size);
+
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size);
