@@ -18,10 +18,15 @@
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
 
+enum { MAX_SCRIPTS = 32 };
+
 struct engine {
   store *st;     /* owned */
-  script *sc;    /* owned */
-  rc_clock *clk; /* borrowed from sc */
+  script *sc;    /* the newest of scripts: routes, templates, policy */
+  script *scripts[MAX_SCRIPTS]; /* owned, oldest first; [0] owns the clock */
+  int nscripts;
+  char dir[PATH_MAX];
+  rc_clock *clk; /* borrowed from scripts[0] */
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
@@ -71,6 +76,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
     return RC_EINVAL;
   }
   eng->clk = script_clock(eng->sc);
+  eng->scripts[eng->nscripts++] = eng->sc;
+  snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
   if ((strcmp(db, ":memory:") != 0 && mkdir_parent(db, &err) != RC_OK) ||
       store_open(&eng->st, db, &err) != RC_OK) {
@@ -90,7 +97,8 @@ void engine_close(engine *eng) {
   store_case_free(&eng->view);
   store_borrower_free(&eng->borrower);
   store_close(eng->st);
-  script_free(eng->sc);
+  /* Newest first: the oldest owns the clock the others borrow. */
+  for (int i = eng->nscripts - 1; i >= 0; i--) script_free(eng->scripts[i]);
   free(eng);
 }
 
@@ -621,18 +629,28 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
 
 /* --- dispatch ------------------------------------------------------- */
 
+/* The loaded scripts that hold a case's workflow version: a case runs on
+ * the version it started on, even after reloads brought newer ones. */
+static script *script_for(engine *eng, const store_case *c) {
+  for (int i = eng->nscripts - 1; i >= 0; i--)
+    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
+      return eng->scripts[i];
+  return eng->sc; /* the handler call then reports the missing version */
+}
+
 static int transition(engine *eng, const store_case *c, const char *from,
                       const char *to, const char *event, script_state *info,
                       rc_error *err) {
   int rc;
-  *info = script_state_info(eng->sc, c->workflow, c->version, to);
+  script *sc = script_for(eng, c);
+  *info = script_state_info(sc, c->workflow, c->version, to);
   if (!info->exists)
     return rc_error_set(err, RC_ESCRIPT, "state",
                         "handler for '%s' in state '%s' returned '%s', which "
                         "is not a state of workflow %s v%d",
                         event ? event : "enter", from, to, c->workflow,
                         c->version);
-  if (!script_transition_allowed(eng->sc, c->workflow, c->version, from, to))
+  if (!script_transition_allowed(sc, c->workflow, c->version, from, to))
     return rc_error_set(err, RC_ESCRIPT, "state",
                         "transition from '%s' to '%s' is not declared in "
                         "workflow %s v%d (add it to transitions.%s)",
@@ -662,7 +680,8 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   int rc, hops = 0;
   /* `opened` enters the initial state; anything else goes to `on`. */
   call.event = strcmp(type, "opened") == 0 ? NULL : type;
-  rc = script_run_handler(eng->sc, &call, next, sizeof next, traceback, err);
+  script *sc = script_for(eng, c);
+  rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
   snprintf(state, sizeof state, "%s", c->state);
@@ -674,7 +693,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
                           "handlers that route in a loop?)",
                           MAX_HOPS);
     if (strcmp(next, state) == 0 &&
-        !script_transition_allowed(eng->sc, c->workflow, c->version, state,
+        !script_transition_allowed(sc, c->workflow, c->version, state,
                                    next))
       return rc_error_set(err, RC_ESCRIPT, "state",
                           "handler returned the current state '%s'; return "
@@ -685,7 +704,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
     snprintf(state, sizeof state, "%s", next);
     call.state = state;
     call.event = NULL;
-    rc = script_run_handler(eng->sc, &call, next, sizeof next, traceback, err);
+    rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
     if (rc == RC_ENOTFOUND) break;
     if (rc != RC_OK) return rc;
     if (info.final && next[0])
@@ -883,14 +902,40 @@ release:
 }
 
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
+  return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
+}
+
+int engine_next_due(engine *eng, rc_time *due) {
+  return store_timer_next_due(eng->st, due);
+}
+
+int engine_job_begin(engine *eng, rc_error *err) {
+  invalidate(eng);
+  return store_savepoint(eng->st, err);
+}
+
+int engine_job_end(engine *eng, int rc, rc_error *err) {
+  invalidate(eng);
+  if (rc == RC_OK) return store_release(eng->st, err);
+  store_rollback_to(eng->st, NULL);
+  return rc;
+}
+
+int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
+                    int64_t *steps, int *more, rc_error *err) {
   int simulated = clock_is_simulated(eng->clk);
   int64_t total = 0;
   int rc = RC_OK;
 
   eng->interrupted = 0;
+  if (more) *more = 0;
   for (;;) {
     int n = 0;
     if (eng->interrupted) break;
+    if (total >= max_steps) {
+      if (more) *more = 1;
+      break;
+    }
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
     while (n < BATCH && rc == RC_OK) {
       store_event ev;
@@ -938,6 +983,109 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
     clock_set(eng->clk, until);
   if (steps) *steps = total;
+  return rc;
+}
+
+/* --- reload ---------------------------------------------------------- */
+
+typedef struct id_list {
+  char **ids;
+  int n, cap;
+} id_list;
+
+static int collect_id(void *ud, const store_value *cols, int n) {
+  id_list *l = ud;
+  (void)n;
+  if (l->n == l->cap) {
+    char **grown;
+    l->cap = l->cap ? l->cap * 2 : 64;
+    grown = realloc(l->ids, (size_t)l->cap * sizeof *l->ids);
+    if (!grown) return 1;
+    l->ids = grown;
+  }
+  l->ids[l->n++] = strdup(cols[0].s);
+  return 0;
+}
+
+/* Moves the open cases of one workflow from older versions to the newest,
+ * where its migrate says so. Each case in its own savepoint. */
+static int migrate_workflow(engine *eng, const char *name, int version,
+                            int *migrated, rc_error *err) {
+  id_list cases = {0};
+  int rc = RC_OK;
+  store_cases_below_version(eng->st, name, version, collect_id, &cases);
+  for (int i = 0; i < cases.n && rc == RC_OK; i++) {
+    char state[64];
+    rc_error why;
+    store_case c;
+    if ((rc = store_savepoint(eng->st, err))) break;
+    invalidate(eng);
+    if (store_case_get(eng->st, cases.ids[i], &c, err) == RC_OK) {
+      int r = script_migrate(eng->sc, eng, c.id, name, state, sizeof state,
+                             &why);
+      script_state info = script_state_info(eng->sc, name, version, state);
+      if (r == RC_OK && state[0] && info.exists && !info.final) {
+        rc = store_case_set_workflow(eng->st, c.id, name, version, state, err);
+        if (rc == RC_OK)
+          rc = journal(eng, c.id, "migrated", state, version,
+                       json_pack("{s:i, s:i, s:s, s:s}", "from_version",
+                                 c.version, "to_version", version, "from",
+                                 c.state, "to", state),
+                       err);
+        if (rc == RC_OK) (*migrated)++;
+      } else if (r == RC_ESCRIPT || (r == RC_OK && state[0])) {
+        /* A migrate that fails or names no usable state leaves the case
+         * where it was, and says so in its journal. */
+        rc = journal(eng, c.id, "migrate_refused", c.state, c.version,
+                     json_pack("{s:s}", "reason",
+                               r == RC_ESCRIPT ? why.message
+                                               : "not a non-final state of "
+                                                 "the new version"),
+                     err);
+      }
+      store_case_free(&c);
+    }
+    if (rc == RC_OK) rc = store_release(eng->st, err);
+    else store_rollback_to(eng->st, NULL);
+  }
+  for (int i = 0; i < cases.n; i++) free(cases.ids[i]);
+  free(cases.ids);
+  return rc;
+}
+
+int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
+  script *sc = NULL;
+  rc_error err;
+  int rc;
+  const char *names[64];
+  int nnames = 0;
+  *migrated = 0;
+  if (eng->nscripts >= MAX_SCRIPTS) {
+    rc_error_set(&err, RC_ECONFLICT, NULL,
+                 "%d script versions are loaded; restart the service to "
+                 "reload again", MAX_SCRIPTS);
+    rc_errlist_add(errors, &err);
+    return RC_ECONFLICT;
+  }
+  if ((rc = script_load(&sc, eng->dir, errors)) != RC_OK) return rc;
+  script_use_clock(sc, eng->clk);
+  eng->scripts[eng->nscripts++] = sc;
+  eng->sc = sc;
+  invalidate(eng);
+  /* Workflows that declare migrate move their running cases on. */
+  nnames = script_workflow_names(sc, names, 64);
+  if ((rc = engine_begin(eng, &err)) != RC_OK) {
+    rc_errlist_add(errors, &err);
+    return rc;
+  }
+  for (int i = 0; i < nnames && rc == RC_OK; i++) {
+    int version;
+    if (script_workflow_latest(sc, names[i], &version) == RC_OK)
+      rc = migrate_workflow(eng, names[i], version, migrated, &err);
+  }
+  if (rc == RC_OK) rc = engine_commit(eng, &err);
+  else engine_rollback(eng);
+  if (rc != RC_OK) rc_errlist_add(errors, &err);
   return rc;
 }
 

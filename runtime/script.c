@@ -438,6 +438,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->errors = errors;
   sc->loading = 1;
   sc->clock = clock_new("UTC", &err);
+  sc->owns_clock = 1;
   L = sc->L = lua_newstate(limited_alloc, sc);
   if (!L || !sc->clock) {
     script_free(sc);
@@ -497,8 +498,14 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
 void script_free(script *sc) {
   if (!sc) return;
   if (sc->L) lua_close(sc->L);
-  clock_free(sc->clock);
+  if (sc->owns_clock) clock_free(sc->clock);
   free(sc);
+}
+
+void script_use_clock(script *sc, rc_clock *clk) {
+  if (sc->owns_clock) clock_free(sc->clock);
+  sc->clock = clk;
+  sc->owns_clock = 0;
 }
 
 const channel_config *script_channel(const script *sc, const char *name) {
@@ -531,6 +538,63 @@ static int push_workflow(lua_State *L, const char *name, int version) {
   lua_replace(L, -3);
   lua_pop(L, 1);
   return lua_istable(L, -1);
+}
+
+int script_has_workflow(script *sc, const char *name, int version) {
+  int found = push_workflow(sc->L, name, version);
+  lua_pop(sc->L, 1);
+  return found;
+}
+
+int script_workflow_names(script *sc, const char **names, int max) {
+  lua_State *L = sc->L;
+  int n = 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (n < max) names[n++] = lua_tostring(L, -2); /* the registry keeps it */
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+typedef struct migrate_call {
+  struct engine *eng;
+  const char *case_id, *name;
+  int version;
+} migrate_call;
+
+static int run_migrate(lua_State *L) {
+  const migrate_call *m = lua_touserdata(L, 1);
+  push_workflow(L, m->name, m->version);
+  if (lua_getfield(L, -1, "migrate") != LUA_TFUNCTION) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_case_push(L, m->eng, m->case_id);
+  lua_call(L, 1, 1);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    return luaL_error(L, "migrate returned a %s; return a state name or nil",
+                      luaL_typename(L, -1));
+  return 1;
+}
+
+int script_migrate(script *sc, struct engine *eng, const char *case_id,
+                   const char *name, char *state, size_t size, rc_error *err) {
+  migrate_call m = {eng, case_id, name, 0};
+  int rc;
+  state[0] = '\0';
+  if (script_workflow_latest(sc, name, &m.version) != RC_OK)
+    return RC_ENOTFOUND;
+  lua_pushcfunction(sc->L, run_migrate);
+  lua_pushlightuserdata(sc->L, &m);
+  if ((rc = script_pcall(sc, 1, 1, err, NULL)) != RC_OK) return rc;
+  rc = lua_isboolean(sc->L, -1) ? RC_ENOTFOUND : RC_OK;
+  if (lua_isstring(sc->L, -1))
+    snprintf(state, size, "%s", lua_tostring(sc->L, -1));
+  lua_pop(sc->L, 1);
+  return rc;
 }
 
 int script_workflow_latest(script *sc, const char *name, int *version) {

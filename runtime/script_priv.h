@@ -31,7 +31,8 @@ struct script {
   int loading;    /* inside script_load: DSL functions allowed */
   int seen_institution, seen_service, seen_tokens, seen_policy;
   rc_errlist *errors; /* where load problems go, while loading */
-  rc_clock *clock;    /* owned: os.time/os.date and ISO times in handlers */
+  rc_clock *clock;    /* os.time/os.date and ISO times in handlers */
+  int owns_clock;     /* clock is ours to free (not the engine's) */
 };
 
 script *script_of(lua_State *L);

@@ -204,6 +204,7 @@ enum {
   S_OUTBOX_NEXT,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
+  S_CASES_BELOW,
   S_COUNT
 };
 
@@ -484,6 +485,9 @@ static const char *const sql[S_COUNT] = {
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
         "AND NOT c.closed ORDER BY (SELECT max(m.at) FROM messages m WHERE "
         "m.case_id = c.id) DESC, c.opened_at DESC LIMIT 1",
+    [S_CASES_BELOW] = "SELECT id, version, state FROM cases WHERE "
+                      "workflow = ?1 AND version < ?2 AND NOT closed "
+                      "ORDER BY id",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
@@ -1787,5 +1791,22 @@ int store_reply_case(store *st, const char *from, char *case_id, size_t size) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int store_cases_below_version(store *st, const char *workflow, int below,
+                              store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, S_CASES_BELOW);
+  bind_text(s, 1, workflow);
+  sqlite3_bind_int(s, 2, below);
+  return each_row(s, fn, ud);
+}
+
+int store_writable(store *st, rc_error *err) {
+  int rc;
+  if (st->depth > 0) return RC_OK; /* a transaction is open: it writes */
+  if ((rc = store_begin(st, err)) != RC_OK) return rc;
+  rc = store_meta_put(st, "health", "ok", err);
+  store_rollback(st);
   return rc;
 }

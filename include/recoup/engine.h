@@ -77,6 +77,23 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err);
  * with group commit. On a simulated clock the clock steps to each timer's
  * due time and ends at until. *steps counts events handled. */
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err);
+/* Like engine_run, but returns after about max_steps events so that a
+ * service can answer requests between slices; *more is 1 when due work
+ * remains. */
+int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
+                    int64_t *steps, int *more, rc_error *err);
+/* The earliest pending timer; RC_ENOTFOUND when there is none. */
+int engine_next_due(engine *eng, rc_time *due);
+/* One input of many in a group commit: a savepoint, so that a refused
+ * input undoes only itself. end takes the input's result and returns it
+ * (or a store failure). */
+int engine_job_begin(engine *eng, rc_error *err);
+int engine_job_end(engine *eng, int rc, rc_error *err);
+/* Loads the institution's scripts anew beside the running ones: new cases
+ * get the new workflow versions, running cases keep theirs unless the
+ * workflow declares migrate. Refused — the old scripts keep running — when
+ * the new ones fail to load; errors then lists why. */
+int engine_reload(engine *eng, rc_errlist *errors, int *migrated);
 /* Stop after the current batch (a signal handler may call it). */
 void engine_interrupt(engine *eng);
 /* Called after every committed batch with the steps run so far (progress

@@ -74,6 +74,19 @@ struct rc_clock *script_clock(script *sc);
 /* Where the shipped scripts/ live (compiled in, RECOUP_SCRIPTS overrides). */
 const char *script_shipped_dir(void);
 
+/* Makes the script read clk (borrowed) instead of its own clock: scripts
+ * reloaded beside the first share the engine's one clock. */
+void script_use_clock(script *sc, struct rc_clock *clk);
+int script_has_workflow(script *sc, const char *name, int version);
+/* The names of the workflows this script registers; the strings live as
+ * long as the script. Returns how many (at most max). */
+int script_workflow_names(script *sc, const char **names, int max);
+/* Asks workflow `name` (its latest version in this script) where a case
+ * now on an older version goes: *state gets the answer, "" for nil (the
+ * case stays where it is). RC_ENOTFOUND: the workflow has no migrate. */
+int script_migrate(script *sc, struct engine *eng, const char *case_id,
+                   const char *name, char *state, size_t size, rc_error *err);
+
 /* Workflows, by name and version. */
 int script_workflow_latest(script *sc, const char *name, int *version);
 int script_workflow_initial(script *sc, const char *name, int version,

@@ -305,6 +305,12 @@ int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
  * borrower's open case most recently written to. */
 int store_reply_case(store *st, const char *from, char *case_id, size_t size);
 
+/* Open cases of a workflow on a version older than `below`. */
+int store_cases_below_version(store *st, const char *workflow, int below,
+                              store_row_fn fn, void *ud);
+/* A cheap write, rolled back: can the database take writes now? */
+int store_writable(store *st, rc_error *err);
+
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size);
