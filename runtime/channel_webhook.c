@@ -51,9 +51,9 @@ static void check_done(webhook *w) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
     if (msg->data.result != CURLE_OK) {
-      snprintf(reason, sizeof reason, "%s",
-               req->error[0] ? req->error
-                             : curl_easy_strerror(msg->data.result));
+      snprintf(
+          reason, sizeof reason, "%s",
+          req->error[0] ? req->error : curl_easy_strerror(msg->data.result));
       code = -1;
     } else {
       snprintf(reason, sizeof reason, "HTTP %ld", code);

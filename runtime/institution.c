@@ -476,7 +476,9 @@ static int l_channel(lua_State *L) {
 
 static int l_service(lua_State *L) {
   static const char *const keys[] = {
-      "listen", "db", "body_limit", "instruction_budget", "memory_limit", NULL};
+      "listen",          "db",           "body_limit",      "instruction_budget",
+      "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
+      NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
@@ -500,6 +502,27 @@ static int l_service(lua_State *L) {
   if (size_field(L, 1, "memory_limit", &c->memory_limit, "service") &&
       c->memory_limit < (4u << 20))
     ERR("service.memory_limit must be at least 4MB");
+  {
+    static const char *const times[] = {"idle_timeout", "request_timeout"};
+    int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms};
+    for (int i = 0; i < 2; i++) {
+      rc_duration d;
+      if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
+          clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+          !d.months && d.ms + d.days * 86400000LL > 0)
+        *slots[i] = (int)(d.ms + d.days * 86400000LL);
+      else if (!lua_isnil(L, -1))
+        ERR("service.%s must be a duration such as \"30s\"", times[i]);
+      lua_pop(L, 1);
+    }
+  }
+  lua_getfield(L, 1, "max_connections");
+  if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+      lua_tointeger(L, -1) <= 100000)
+    c->max_connections = (int)lua_tointeger(L, -1);
+  else if (!lua_isnil(L, -1))
+    ERR("service.max_connections must be a whole number from 1 to 100000");
+  lua_pop(L, 1);
   lua_getfield(L, 1, "instruction_budget");
   if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1000)
     c->instruction_budget = lua_tointeger(L, -1);

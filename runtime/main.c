@@ -12,6 +12,8 @@
 #include "import.h"
 #include "recoup/outbox.h"
 #include "report.h"
+
+int serve_main(const char *dir, const char *db, const char *listen);
 #include "spec.h"
 
 typedef struct args {
@@ -347,7 +349,9 @@ int main(int argc, char **argv) {
   if (strcmp(a.cmd, "tick") == 0) return cmd_tick(&a);
   if (strcmp(a.cmd, "retry") == 0) return cmd_retry(&a);
   if (strcmp(a.cmd, "report") == 0) return cmd_report(&a);
-  if (strcmp(a.cmd, "serve") == 0 || strcmp(a.cmd, "repl") == 0) {
+  if (strcmp(a.cmd, "serve") == 0)
+    return serve_main(a.npos ? a.pos[0] : ".", a.db, a.listen);
+  if (strcmp(a.cmd, "repl") == 0) {
     fprintf(stderr,
             "recoup: '%s' is not built yet in this version; use `recoup "
             "tick` for batch runs and `recoup test` for specs\n",

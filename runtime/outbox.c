@@ -89,11 +89,14 @@ static void on_done(delivery *d, int ok, int permanent, const char *reason) {
   int final = ok || permanent || !ch || d->attempts > ch->retries;
   rc_time next = clock_now(clk) + outbox_backoff_ms(d->attempts);
   rc_error err;
-  if (ok) ob->stats.sent++;
-  else if (final) ob->stats.failed++;
-  else ob->stats.retried++;
-  if (engine_delivery(ob->eng, d->id, d->case_id, ok, final, d->attempts,
-                      next, reason, &err) != RC_OK) {
+  if (ok)
+    ob->stats.sent++;
+  else if (final)
+    ob->stats.failed++;
+  else
+    ob->stats.retried++;
+  if (engine_delivery(ob->eng, d->id, d->case_id, ok, final, d->attempts, next,
+                      reason, &err) != RC_OK) {
     ob->failed_store = 1;
     ob->store_err = err;
   }
@@ -144,8 +147,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
     d->ch = script_channel(engine_script(ob->eng), due[i].channel);
     d->done = on_done;
     d->owner = ob;
-    snprintf(d->key, sizeof d->key, "%s-%lld", ob->instance,
-             (long long)d->id);
+    snprintf(d->key, sizeof d->key, "%s-%lld", ob->instance, (long long)d->id);
     d->payload = payload(ob, &due[i], d->key);
     ob->flying[ob->nflying++] = d;
     ob->stats.in_flight = ob->nflying;

@@ -75,9 +75,9 @@ json_t *report_build(engine *eng) {
       "recovered", (json_int_t)recovered, "promises", "by_status", promises,
       "kept", kept, "broken", broken, "kept_rate", rate(kept, kept + broken),
       "installments", "by_status", installments, "on_time_rate",
-      rate(on_time, on_time + late + missed), "contacts", contacts,
-      "refusals", refusals, "variants", variants, "timers_pending",
-      (json_int_t)timers, "events_pending", (json_int_t)pending);
+      rate(on_time, on_time + late + missed), "contacts", contacts, "refusals",
+      refusals, "variants", variants, "timers_pending", (json_int_t)timers,
+      "events_pending", (json_int_t)pending);
   return out;
 }
 
@@ -97,24 +97,26 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   json_t *row;
   const json_t *v;
 
-#define MONEY(x) \
-  (template_format_money(cfg->locale, cfg->currency, (x), money, sizeof money), money)
+#define MONEY(x)                                                 \
+  (template_format_money(cfg->locale, cfg->currency, (x), money, \
+                         sizeof money),                          \
+   money)
 
   fprintf(out, "%s — report as of %s\n\n", cfg->name, str(r, "as_of"));
   fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
           "balance", "errors");
   json_array_foreach(json_object_get(r, "states"), i, row)
-    fprintf(out, "%-14s %-16s %8lld %22s %7lld\n", str(row, "workflow"),
-            str(row, "state"), num(row, "cases"), MONEY(num(row, "balance")),
-            num(row, "errors"));
+      fprintf(out, "%-14s %-16s %8lld %22s %7lld\n", str(row, "workflow"),
+              str(row, "state"), num(row, "cases"), MONEY(num(row, "balance")),
+              num(row, "errors"));
   fprintf(out, "%-31s %8lld (%lld open, %lld closed, %lld in error)\n\n",
           "total", num(r, "cases"), num(r, "open"), num(r, "closed"),
           num(r, "errors"));
 
   fprintf(out, "%-20s %8s %22s\n", "days past due", "cases", "balance");
   json_array_foreach(json_object_get(r, "dpd"), i, row)
-    fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
-            MONEY(num(row, "balance")));
+      fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
+              MONEY(num(row, "balance")));
   fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
 
   v = json_object_get(r, "promises");
@@ -127,7 +129,7 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   v = json_object_get(r, "installments");
   fprintf(out, "%-29s", "installments");
   json_array_foreach(json_object_get(v, "by_status"), i, row)
-    fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
+      fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
   if (json_is_real(json_object_get(v, "on_time_rate")))
     fprintf(out, " (on time %.1f%%)",
             100 * json_real_value(json_object_get(v, "on_time_rate")));
@@ -136,21 +138,21 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fprintf(out, "%-8s %-22s %-10s %8s\n", "contact", "channel/kind", "status",
           "count");
   json_array_foreach(json_object_get(r, "contacts"), i, row)
-    fprintf(out, "%-8s %-22s %-10s %8lld\n", str(row, "kind"),
-            str(row, "channel"), str(row, "status"), num(row, "count"));
+      fprintf(out, "%-8s %-22s %-10s %8lld\n", str(row, "kind"),
+              str(row, "channel"), str(row, "status"), num(row, "count"));
   if (json_array_size(json_object_get(r, "refusals"))) {
     fprintf(out, "\n%-10s %-32s %8s\n", "refused", "reason", "count");
     json_array_foreach(json_object_get(r, "refusals"), i, row)
-      fprintf(out, "%-10s %-32s %8lld\n", str(row, "status"),
-              str(row, "reason"), num(row, "count"));
+        fprintf(out, "%-10s %-32s %8lld\n", str(row, "status"),
+                str(row, "reason"), num(row, "count"));
   }
   if (json_array_size(json_object_get(r, "variants"))) {
     fprintf(out, "\n%-16s %-8s %8s %8s %22s\n", "experiment", "arm", "cases",
             "paid", "recovered");
     json_array_foreach(json_object_get(r, "variants"), i, row)
-      fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
-              str(row, "arm"), num(row, "cases"), num(row, "paid"),
-              MONEY(num(row, "recovered")));
+        fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
+                str(row, "arm"), num(row, "cases"), num(row, "paid"),
+                MONEY(num(row, "recovered")));
   }
   fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
           num(r, "timers_pending"), num(r, "events_pending"));

@@ -431,6 +431,9 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.memory_limit = sc->mem_limit;
   sc->cfg.instruction_budget = sc->budget;
   sc->cfg.body_limit = 1u << 20;
+  sc->cfg.idle_timeout_ms = 30000;
+  sc->cfg.request_timeout_ms = 10000;
+  sc->cfg.max_connections = 1024;
   snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
   snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
   snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");

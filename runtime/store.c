@@ -205,6 +205,11 @@ enum {
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
   S_CASES_BELOW,
+  S_CASES_PAGE,
+  S_TASKS_PAGE,
+  S_JOURNAL_PAGE,
+  S_TIMERS_OVERDUE,
+  S_OUTBOX_DEPTH,
   S_COUNT
 };
 
@@ -488,6 +493,18 @@ static const char *const sql[S_COUNT] = {
     [S_CASES_BELOW] = "SELECT id, version, state FROM cases WHERE "
                       "workflow = ?1 AND version < ?2 AND NOT closed "
                       "ORDER BY id",
+    [S_CASES_PAGE] =
+        "SELECT " CASE_COLS " FROM cases WHERE (?1 IS NULL OR state = ?1) "
+        "AND (?2 IS NULL OR queue = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+    [S_TASKS_PAGE] =
+        "SELECT " TASK_COLS " FROM tasks WHERE (?1 IS NULL OR queue = ?1) "
+        "AND (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+    [S_JOURNAL_PAGE] =
+        "SELECT id, at, kind, state, version, detail FROM journal WHERE "
+        "case_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
+    [S_OUTBOX_DEPTH] = "SELECT status, count(*) AS count FROM messages "
+                       "GROUP BY status",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
@@ -1809,4 +1826,47 @@ int store_writable(store *st, rc_error *err) {
   rc = store_meta_put(st, "health", "ok", err);
   store_rollback(st);
   return rc;
+}
+
+int store_cases_page(store *st, const char *state, const char *queue,
+                     const char *after, int limit, store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
+  bind_text(s, 1, state);
+  bind_text(s, 2, queue);
+  bind_text(s, 3, after ? after : "");
+  sqlite3_bind_int(s, 4, limit);
+  return each_row(s, fn, ud);
+}
+
+int store_tasks_page(store *st, const char *queue, const char *status,
+                     int64_t after, int limit, store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, S_TASKS_PAGE);
+  bind_text(s, 1, queue);
+  bind_text(s, 2, status);
+  sqlite3_bind_int64(s, 3, after);
+  sqlite3_bind_int(s, 4, limit);
+  return each_row(s, fn, ud);
+}
+
+int store_journal_page(store *st, const char *case_id, int64_t after,
+                       int limit, store_row_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, S_JOURNAL_PAGE);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, after);
+  sqlite3_bind_int(s, 3, limit);
+  return each_row(s, fn, ud);
+}
+
+int store_timers_overdue(store *st, rc_time now, int64_t *count) {
+  sqlite3_stmt *s = stmt(st, S_TIMERS_OVERDUE);
+  int rc;
+  sqlite3_bind_int64(s, 1, now);
+  rc = sqlite3_step(s);
+  *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
+}
+
+int store_outbox_depth(store *st, store_row_fn fn, void *ud) {
+  return each_row(stmt(st, S_OUTBOX_DEPTH), fn, ud);
 }

@@ -53,17 +53,17 @@ static void *serve(void *arg) {
     }
     if (strncmp(buf, "POST /bad", 9) == 0) {
       g->bad_requests++;
-      reply = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-              "Connection: close\r\n\r\n";
+      reply =
+          "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+          "Connection: close\r\n\r\n";
     } else {
       if ((key = strcasestr(buf, "Idempotency-Key: ")) && g->requests < 8)
         sscanf(key + 17, "%95[^\r\n]", g->keys[g->requests]);
       g->requests++;
-      reply = g->requests <= 2
-                  ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n"
-                    "Connection: close\r\n\r\n"
-                  : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                    "Connection: close\r\n\r\nok";
+      reply = g->requests <= 2 ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n"
+                                 "Connection: close\r\n\r\n"
+                               : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                 "Connection: close\r\n\r\nok";
     }
     if (write(c, reply, strlen(reply)) < 0) {
     }
@@ -147,11 +147,14 @@ static int setup(void **state) {
   opts.db = ":memory:";
   opts.simulated = 1;
   if (engine_open(&fx.eng, &opts, &errors) != RC_OK) {
-    for (int i = 0; i < errors.count; i++) rc_error_print(&errors.items[i], stderr);
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
     return -1;
   }
-  c = json_loads("{\"id\":\"C1\",\"balance\":10,\"borrower\":{\"id\":\"B1\","
-                 "\"name\":\"Ann\",\"phones\":[\"+15550100\"]}}", 0, NULL);
+  c = json_loads(
+      "{\"id\":\"C1\",\"balance\":10,\"borrower\":{\"id\":\"B1\","
+      "\"name\":\"Ann\",\"phones\":[\"+15550100\"]}}",
+      0, NULL);
   if (engine_upsert_case(fx.eng, c, 0, NULL, &err) != RC_OK) return -1;
   json_decref(c);
   uv_loop_init(&fx.loop);
@@ -181,8 +184,8 @@ static void send_via(fixture *fx, const char *channel) {
   rc_error err;
   assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, &err), RC_OK);
   json_decref(d);
-  assert_int_equal(engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL,
-                              &err), RC_OK);
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
 }
 
 typedef struct last_message {
@@ -193,7 +196,8 @@ typedef struct last_message {
 static int grab(void *ud, const store_value *cols, int n) {
   last_message *m = ud;
   for (int i = 0; i < n; i++) {
-    if (!strcmp(cols[i].name, "status")) snprintf(m->status, sizeof m->status, "%s", cols[i].s);
+    if (!strcmp(cols[i].name, "status"))
+      snprintf(m->status, sizeof m->status, "%s", cols[i].s);
     if (!strcmp(cols[i].name, "id")) m->id = cols[i].i;
     if (!strcmp(cols[i].name, "reason"))
       snprintf(m->reason, sizeof m->reason, "%s",
@@ -293,7 +297,8 @@ static void test_webhook_retries_with_one_key(void **state) {
   assert_string_equal(gw.keys[1], gw.keys[2]);
 }
 
-static void test_webhook_refusal_fails_at_once_and_tells_the_case(void **state) {
+static void test_webhook_refusal_fails_at_once_and_tells_the_case(
+    void **state) {
   fixture *fx = *state;
   int64_t pending = 0;
   send_via(fx, "hook_bad");
@@ -323,13 +328,21 @@ static void test_backoff_doubles_to_an_hour(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_file_driver_appends_one_line_per_message, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_exec_failure_retries_then_fails, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_exec_timeout_kills_the_command, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_webhook_retries_with_one_key, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_webhook_refusal_fails_at_once_and_tells_the_case, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_file_driver_appends_one_line_per_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_exec_failure_retries_then_fails,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exec_timeout_kills_the_command,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_webhook_retries_with_one_key, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_webhook_refusal_fails_at_once_and_tells_the_case, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
+                                      teardown),
       cmocka_unit_test(test_backoff_doubles_to_an_hour),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,9 +188,9 @@ static void test_conversation_opens_a_pause(void **state) {
   t.kind = "call";
   t.at = at("2026-01-02T10:00");
   store_task_insert(st, &t, &id, NULL);
-  store_task_complete(st, id, "promise", "{\"outcome\":\"promise\",\"reached\":true}",
-                      at("2026-01-02T10:05"), case_id, sizeof case_id, kind,
-                      sizeof kind, NULL);
+  store_task_complete(
+      st, id, "promise", "{\"outcome\":\"promise\",\"reached\":true}",
+      at("2026-01-02T10:05"), case_id, sizeof case_id, kind, sizeof kind, NULL);
   policy_allow_contact(&p, st, &r, &d);
   assert_int_equal(d.verdict, POLICY_BLOCK);
   assert_string_equal(d.reason, "after_conversation");
@@ -244,14 +244,22 @@ static void test_third_parties_get_only_their_templates(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_inside_hours_is_allowed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_late_evening_waits_for_the_morning, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_hours_are_the_borrowers_own, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_caps_count_across_the_borrowers_cases, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_call_tasks_count_as_calls, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_conversation_opens_a_pause, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_flags_block_all_but_legal_notices, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_third_parties_get_only_their_templates, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_inside_hours_is_allowed, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_late_evening_waits_for_the_morning,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hours_are_the_borrowers_own, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_caps_count_across_the_borrowers_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_call_tasks_count_as_calls, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_conversation_opens_a_pause, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_flags_block_all_but_legal_notices,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_third_parties_get_only_their_templates, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

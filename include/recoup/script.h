@@ -41,6 +41,9 @@ typedef struct institution_config {
   char listen[128];  /* service.listen, "127.0.0.1:8080" */
   char db[PATH_MAX]; /* service.db resolved against dir */
   size_t body_limit;
+  int idle_timeout_ms;    /* a keep-alive connection doing nothing */
+  int request_timeout_ms; /* a request must arrive whole within */
+  int max_connections;
   int64_t instruction_budget; /* per handler call */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */

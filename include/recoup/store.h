@@ -311,6 +311,18 @@ int store_cases_below_version(store *st, const char *workflow, int below,
 /* A cheap write, rolled back: can the database take writes now? */
 int store_writable(store *st, rc_error *err);
 
+/* Lists for the HTTP API: keyset pages ordered by id, after `after`
+ * (NULL or 0 for the first page); filters are NULL when not given. */
+int store_cases_page(store *st, const char *state, const char *queue,
+                     const char *after, int limit, store_row_fn fn, void *ud);
+int store_tasks_page(store *st, const char *queue, const char *status,
+                     int64_t after, int limit, store_row_fn fn, void *ud);
+int store_journal_page(store *st, const char *case_id, int64_t after,
+                       int limit, store_row_fn fn, void *ud);
+/* Gauges for /metrics. */
+int store_timers_overdue(store *st, rc_time now, int64_t *count);
+int store_outbox_depth(store *st, store_row_fn fn, void *ud);
+
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size);

@@ -1,0 +1,60 @@
+/* A small HTTP/1.1 server on libuv with http-parser: keep-alive, pipelined
+ * requests answered in order, chunked bodies, and hard limits on what a
+ * client can make it hold (body, headers, URL, connections, time). */
+#ifndef RECOUP_HTTP_H
+#define RECOUP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "recoup/recoup.h"
+
+typedef struct http_server http_server;
+
+typedef struct http_limits {
+  size_t body_limit;      /* bytes; larger bodies get 413 */
+  size_t header_limit;    /* bytes of all headers; 431 */
+  size_t url_limit;       /* bytes; 414 */
+  int max_connections;    /* beyond it, new connections get 503 */
+  int idle_timeout_ms;    /* a keep-alive connection with nothing to do */
+  int request_timeout_ms; /* a request must arrive whole within this */
+} http_limits;
+
+/* One request, handed to the handler; it stays valid until the handler
+ * (now or later) answers it with http_respond. Strings owned by the
+ * request; NULL when absent. */
+typedef struct http_request {
+  char method[16];
+  char *url;   /* as sent: path and query */
+  char *path;  /* without the query */
+  char *query; /* after '?' */
+  char *authorization, *content_type, *idempotency_key;
+  char *body;
+  size_t body_len;
+  uint64_t started_ns; /* uv_hrtime when the request arrived */
+  void *conn;          /* private; NULL once the client has gone */
+} http_request;
+
+typedef void (*http_handler)(void *ud, http_request *req);
+
+int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
+                      const http_limits *limits, http_handler handler,
+                      void *ud, rc_error *err);
+int http_server_port(const http_server *srv);
+/* Answers a request (and frees it). extra_headers: full lines, each ending
+ * in CRLF, or NULL. */
+void http_respond(http_request *req, int status, const char *content_type,
+                  const char *body, size_t len, const char *extra_headers);
+void http_server_stop_accepting(http_server *srv);
+/* Requests handed to the handler and not yet answered. */
+int http_server_in_flight(const http_server *srv);
+int http_server_connections(const http_server *srv);
+/* Closes every connection and the listener; run the loop to finish. */
+void http_server_close(http_server *srv);
+/* Query parameter `name`, decoded, into buf; 0 when absent. */
+int http_query(const http_request *req, const char *name, char *buf,
+               size_t size);
+
+#endif

@@ -1,0 +1,803 @@
+/* The HTTP API: routes, roles, JSON in and out. Reads answer at once from
+ * committed state; writes become jobs for the next group commit and are
+ * answered only after it, so a 2xx always means durable. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "import.h"
+#include "report.h"
+#include "service.h"
+
+typedef void (*read_fn)(service *svc, http_request *req, int route,
+                        const char *arg);
+
+typedef struct route_def {
+  const char *method, *pattern;
+  int roles;       /* 0: open */
+  read_fn read;    /* answered at once */
+  job_apply write; /* or a job for the group commit */
+} route_def;
+
+static void r_health(service *, http_request *, int, const char *);
+static void r_metrics(service *, http_request *, int, const char *);
+static void r_case(service *, http_request *, int, const char *);
+static void r_cases(service *, http_request *, int, const char *);
+static void r_journal(service *, http_request *, int, const char *);
+static void r_tasks(service *, http_request *, int, const char *);
+static void r_report(service *, http_request *, int, const char *);
+static void r_reload(service *, http_request *, int, const char *);
+static void r_import(service *, http_request *, int, const char *);
+static int w_cases(service *, job *, json_t **, int *, rc_error *);
+static int w_event(service *, job *, json_t **, int *, rc_error *);
+static int w_payment(service *, job *, json_t **, int *, rc_error *);
+static int w_claim(service *, job *, json_t **, int *, rc_error *);
+static int w_complete(service *, job *, json_t **, int *, rc_error *);
+static int w_receipt(service *, job *, json_t **, int *, rc_error *);
+static int w_reply(service *, job *, json_t **, int *, rc_error *);
+static int w_retry(service *, job *, json_t **, int *, rc_error *);
+
+#define ANYONE_READING (ROLE_READ | ROLE_AGENT)
+
+static const route_def routes[] = {
+    {"GET", "/health", 0, r_health, NULL},
+    {"GET", "/metrics", 0, r_metrics, NULL},
+    {"POST", "/v1/cases", ROLE_INGEST, NULL, w_cases},
+    {"GET", "/v1/cases", ANYONE_READING, r_cases, NULL},
+    {"POST", "/v1/import", ROLE_INGEST, r_import, NULL},
+    {"GET", "/v1/cases/{}", ANYONE_READING, r_case, NULL},
+    {"GET", "/v1/cases/{}/journal", ROLE_READ, r_journal, NULL},
+    {"POST", "/v1/cases/{}/events", ROLE_INGEST, NULL, w_event},
+    {"POST", "/v1/cases/{}/retry", ROLE_ADMIN, NULL, w_retry},
+    {"POST", "/v1/payments", ROLE_INGEST, NULL, w_payment},
+    {"GET", "/v1/tasks", ANYONE_READING, r_tasks, NULL},
+    {"POST", "/v1/tasks/{}/claim", ROLE_AGENT, NULL, w_claim},
+    {"POST", "/v1/tasks/{}/complete", ROLE_AGENT, NULL, w_complete},
+    {"POST", "/v1/messages/{}/receipt", ROLE_INGEST, NULL, w_receipt},
+    {"POST", "/v1/replies", ROLE_INGEST, NULL, w_reply},
+    {"GET", "/v1/reports/summary", ROLE_READ, r_report, NULL},
+    {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
+};
+enum { NROUTES = sizeof routes / sizeof routes[0] };
+
+/* --- answers ---------------------------------------------------------- */
+
+int api_status_of(int rc) {
+  switch (rc) {
+    case RC_EINVAL:
+      return 422;
+    case RC_ENOTFOUND:
+      return 404;
+    case RC_ECONFLICT:
+      return 409;
+    case RC_ESTORE:
+    case RC_EIO:
+      return 503;
+  }
+  return 500;
+}
+
+const char *api_code_of(int rc) {
+  switch (rc) {
+    case RC_EINVAL:
+      return "invalid";
+    case RC_ENOTFOUND:
+      return "not_found";
+    case RC_ECONFLICT:
+      return "conflict";
+    case RC_ESTORE:
+    case RC_EIO:
+      return "unavailable";
+  }
+  return "internal";
+}
+
+void api_reply(service *svc, http_request *req, int route, int status,
+               json_t *body, const char *extra_headers) {
+  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                    : strdup("{}");
+  double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
+  static const double bounds[LATENCY_BUCKETS] = {1,   5,   10,   25,   50,
+                                                 100, 250, 1000, 1e300};
+  int klass = status >= 200 && status < 600 ? status / 100 - 2 : 4;
+  json_t *log;
+  if (route >= 0 && route < MAX_ROUTES) svc->requests[route][klass]++;
+  for (int i = 0; i < LATENCY_BUCKETS; i++)
+    if (ms <= bounds[i]) svc->latency[i]++;
+  svc->latency_sum += ms / 1000.0;
+  svc->latency_count++;
+  log = json_pack("{s:s, s:s, s:s, s:i, s:f}", "msg", "request", "method",
+                  req->method, "route",
+                  route >= 0 ? routes[route].pattern : req->path, "status",
+                  status, "ms", ms);
+  if (status >= 400 && body) {
+    const char *m = json_string_value(
+        json_object_get(json_object_get(body, "error"), "message"));
+    if (m) {
+      char masked[1024];
+      service_mask(m, masked, sizeof masked);
+      json_object_set_new(log, "error", json_string(masked));
+    }
+  }
+  service_log(status >= 500 ? "error" : "info", log);
+  http_respond(req, status, "application/json", text ? text : "{}",
+               text ? strlen(text) : 2, extra_headers);
+  free(text);
+  json_decref(body);
+}
+
+void api_error(service *svc, http_request *req, int route, int status,
+               const char *code, const char *field, const char *message) {
+  json_t *e =
+      json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
+                message, "field", field && *field ? field : NULL);
+  api_reply(svc, req, route, status, e,
+            status == 503 ? "Retry-After: 1\r\n" : NULL);
+}
+
+static void api_fail(service *svc, http_request *req, int route,
+                     const rc_error *err) {
+  api_error(svc, req, route, api_status_of(err->code), api_code_of(err->code),
+            err->field, err->message);
+}
+
+/* --- routing and roles ------------------------------------------------ */
+
+/* Matches path against pattern; "{}" takes one segment into arg. */
+static int match(const char *pattern, const char *path, char *arg,
+                 size_t size) {
+  while (*pattern && *path) {
+    if (pattern[0] == '{' && pattern[1] == '}') {
+      const char *end = strchr(path, '/');
+      size_t len = end ? (size_t)(end - path) : strlen(path);
+      if (len == 0 || len >= size) return 0;
+      memcpy(arg, path, len);
+      arg[len] = '\0';
+      path += len;
+      pattern += 2;
+    } else if (*pattern++ != *path++) {
+      return 0;
+    }
+  }
+  return *pattern == '\0' && *path == '\0';
+}
+
+/* Compares without an early exit, so timing tells nothing of the token. */
+static int same_token(const char *given, const char *want) {
+  size_t n = strlen(want), m = strlen(given);
+  unsigned char diff = (unsigned char)(n != m);
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned char)(want[i] ^ (i < m ? given[i] : 0));
+  return n > 0 && diff == 0;
+}
+
+static int roles_of(const service *svc, const http_request *req) {
+  const char *auth = req->authorization;
+  int roles = 0;
+  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return -1;
+  auth += 7;
+  for (int i = 0; i < 4; i++)
+    if (same_token(auth, svc->tokens[i])) roles |= 1 << i;
+  return roles;
+}
+
+/* Percent-decoding of a path segment (case ids may hold anything). */
+static void decode(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (s[0] == '%' && s[1] && s[2]) {
+      char hex[3] = {s[1], s[2], 0};
+      char *end;
+      long v = strtol(hex, &end, 16);
+      if (*end == '\0') {
+        *o++ = (char)v;
+        s += 2;
+        continue;
+      }
+    }
+    *o++ = *s;
+  }
+  *o = '\0';
+}
+
+void api_handle(void *ud, http_request *req) {
+  service *svc = ud;
+  char arg[512] = "";
+  int found = -1, path_known = 0, roles;
+  for (int i = 0; i < NROUTES; i++) {
+    if (!match(routes[i].pattern, req->path, arg, sizeof arg)) continue;
+    path_known = 1;
+    if (strcmp(routes[i].method, req->method) == 0) {
+      found = i;
+      break;
+    }
+  }
+  if (found < 0) {
+    api_error(svc, req, -1, path_known ? 405 : 404,
+              path_known ? "method_not_allowed" : "not_found", NULL,
+              path_known ? "this route takes another method" : "no such route");
+    return;
+  }
+  decode(arg);
+  if (routes[found].roles) {
+    roles = roles_of(svc, req);
+    if (roles < 0 || roles == 0) {
+      api_error(svc, req, found, 401, "unauthorized", NULL,
+                "a valid bearer token is required");
+      return;
+    }
+    if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
+      api_error(svc, req, found, 403, "forbidden", NULL,
+                "this token's role may not use this route");
+      return;
+    }
+  }
+  if (routes[found].read) {
+    routes[found].read(svc, req, found, arg);
+    return;
+  }
+  {
+    job *j;
+    json_t *body = NULL;
+    if (svc->draining) {
+      api_error(svc, req, found, 503, "shutting_down", NULL,
+                "the service is shutting down");
+      return;
+    }
+    if (svc->queued >= MAX_QUEUE) {
+      api_error(svc, req, found, 503, "busy", NULL,
+                "too many writes waiting; retry shortly");
+      return;
+    }
+    if (req->body_len > 0) {
+      json_error_t jerr;
+      body = json_loadb(req->body, req->body_len, 0, &jerr);
+      if (!body) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "bad JSON at line %d column %d: %s",
+                 jerr.line, jerr.column, jerr.text);
+        api_error(svc, req, found, 400, "bad_json", NULL, msg);
+        return;
+      }
+    }
+    j = calloc(1, sizeof *j);
+    if (!j) {
+      json_decref(body);
+      api_error(svc, req, found, 503, "busy", NULL, "out of memory");
+      return;
+    }
+    j->req = req;
+    j->apply = routes[found].write;
+    j->body = body;
+    j->arg = strdup(arg);
+    j->route = found;
+    service_enqueue(svc, j);
+  }
+}
+
+/* --- helpers for bodies ----------------------------------------------- */
+
+static int need_object(json_t *body, rc_error *err) {
+  if (!json_is_object(body))
+    return rc_error_set(err, RC_EINVAL, NULL, "the body must be a JSON object");
+  return RC_OK;
+}
+
+static int64_t path_id(const char *arg, const char *what, rc_error *err) {
+  char *end;
+  long long id = strtoll(arg, &end, 10);
+  if (*end || id <= 0) {
+    rc_error_set(err, RC_ENOTFOUND, what, "unknown %s %s", what, arg);
+    return 0;
+  }
+  return id;
+}
+
+/* --- writes ----------------------------------------------------------- */
+
+static int w_cases(service *svc, job *j, json_t **reply, int *status,
+                   rc_error *err) {
+  json_t *list = json_is_array(j->body) ? j->body : NULL, *one, *out;
+  size_t i;
+  int created_n = 0, updated_n = 0, rc = RC_OK;
+  if (!list && !json_is_object(j->body))
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "the body must be a case object or an array of them");
+  out = json_array();
+  if (list) {
+    json_array_foreach(list, i, one) {
+      int created = 0;
+      if ((rc = engine_upsert_case(svc->eng, one, 0, &created, err))) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "case %zu: %s", i + 1, err->message);
+        snprintf(err->message, sizeof err->message, "%s", msg);
+        break;
+      }
+      json_array_append_new(
+          out, json_pack("{s:s, s:b}", "id",
+                         json_string_value(json_object_get(one, "id")),
+                         "created", created));
+      created ? created_n++ : updated_n++;
+    }
+  } else {
+    int created = 0;
+    rc = engine_upsert_case(svc->eng, j->body, 0, &created, err);
+    if (rc == RC_OK) {
+      json_array_append_new(
+          out, json_pack("{s:s, s:b}", "id",
+                         json_string_value(json_object_get(j->body, "id")),
+                         "created", created));
+      created ? created_n++ : updated_n++;
+    }
+  }
+  if (rc != RC_OK) {
+    json_decref(out);
+    return rc;
+  }
+  *status = created_n ? 201 : 200;
+  *reply = json_pack("{s:i, s:i, s:o}", "created", created_n, "updated",
+                     updated_n, "cases", out);
+  return RC_OK;
+}
+
+static int w_event(service *svc, job *j, json_t **reply, int *status,
+                   rc_error *err) {
+  const char *type, *key;
+  json_t *data;
+  int rc;
+  if ((rc = need_object(j->body, err))) return rc;
+  type = json_string_value(json_object_get(j->body, "type"));
+  if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
+  data = json_object_get(j->body, "data");
+  key = json_string_value(json_object_get(j->body, "key"));
+  if (!key) key = j->req->idempotency_key;
+  rc = engine_post(svc->eng, j->arg, type, data, key, err);
+  if (rc == RC_ECONFLICT && err->field[0] && !strcmp(err->field, "key")) {
+    *status = 200;
+    *reply = json_pack("{s:s, s:s}", "status", "duplicate", "key", key);
+    return RC_OK; /* acknowledged, not applied twice */
+  }
+  if (rc) return rc;
+  *status = 202;
+  *reply = json_pack("{s:s, s:s}", "status", "queued", "type", type);
+  return RC_OK;
+}
+
+static int w_payment(service *svc, job *j, json_t **reply, int *status,
+                     rc_error *err) {
+  const char *case_id, *ref, *at_text;
+  json_t *amount;
+  rc_time at = 0;
+  int rc;
+  if ((rc = need_object(j->body, err))) return rc;
+  case_id = json_string_value(json_object_get(j->body, "case"));
+  ref = json_string_value(json_object_get(j->body, "ref"));
+  amount = json_object_get(j->body, "amount");
+  at_text = json_string_value(json_object_get(j->body, "at"));
+  if (!case_id) return rc_error_set(err, RC_EINVAL, "case", "case is required");
+  if (!ref || !*ref)
+    return rc_error_set(err, RC_EINVAL, "ref",
+                        "ref is required: it makes the payment idempotent");
+  if (!json_is_integer(amount))
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "amount must be a whole number of minor units");
+  if (at_text &&
+      clock_parse_time(engine_clock(svc->eng), at_text, &at, err) != RC_OK) {
+    snprintf(err->field, sizeof err->field, "at");
+    return RC_EINVAL;
+  }
+  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at, err);
+  if (rc == RC_ECONFLICT) {
+    *status = 200;
+    *reply = json_pack("{s:s, s:s}", "status", "duplicate", "ref", ref);
+    return RC_OK;
+  }
+  if (rc) return rc;
+  *status = 201;
+  *reply = json_pack("{s:s, s:s, s:I, s:s}", "status", "applied", "case",
+                     case_id, "amount", json_integer_value(amount), "ref", ref);
+  return RC_OK;
+}
+
+static int w_claim(service *svc, job *j, json_t **reply, int *status,
+                   rc_error *err) {
+  int64_t id = path_id(j->arg, "task", err);
+  const char *who = json_string_value(json_object_get(j->body, "assignee"));
+  int rc;
+  if (!id) return RC_ENOTFOUND;
+  if ((rc = engine_task_claim(svc->eng, id, who, err))) return rc;
+  *status = 200;
+  *reply = json_pack("{s:I, s:s, s:s}", "task", (json_int_t)id, "status",
+                     "claimed", "assignee", who);
+  return RC_OK;
+}
+
+static int w_complete(service *svc, job *j, json_t **reply, int *status,
+                      rc_error *err) {
+  int64_t id = path_id(j->arg, "task", err);
+  int rc;
+  if (!id) return RC_ENOTFOUND;
+  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = engine_task_complete(svc->eng, id, j->body, err))) return rc;
+  *status = 200;
+  *reply = json_pack("{s:I, s:s}", "task", (json_int_t)id, "status", "done");
+  return RC_OK;
+}
+
+static int w_receipt(service *svc, job *j, json_t **reply, int *status,
+                     rc_error *err) {
+  int64_t id = path_id(j->arg, "message", err);
+  const char *st = json_string_value(json_object_get(j->body, "status"));
+  int rc;
+  if (!id) return RC_ENOTFOUND;
+  if ((rc = engine_receipt(svc->eng, id, st, err))) return rc;
+  *status = 200;
+  *reply = json_pack("{s:I, s:s}", "message", (json_int_t)id, "status", st);
+  return RC_OK;
+}
+
+static int w_reply(service *svc, job *j, json_t **reply, int *status,
+                   rc_error *err) {
+  char case_id[160];
+  int rc;
+  if ((rc = need_object(j->body, err))) return rc;
+  rc = engine_reply(
+      svc->eng, json_string_value(json_object_get(j->body, "case")),
+      json_string_value(json_object_get(j->body, "from")),
+      json_string_value(json_object_get(j->body, "text")), case_id, err);
+  if (rc) return rc;
+  *status = 202;
+  *reply = json_pack("{s:s, s:s}", "status", "queued", "case", case_id);
+  return RC_OK;
+}
+
+static int w_retry(service *svc, job *j, json_t **reply, int *status,
+                   rc_error *err) {
+  int rc = engine_retry(svc->eng, j->arg, err);
+  if (rc) return rc;
+  *status = 202;
+  *reply = json_pack("{s:s, s:s}", "status", "queued", "case", j->arg);
+  return RC_OK;
+}
+
+/* --- reads ------------------------------------------------------------ */
+
+static json_t *value_json(const store_value *v) {
+  switch (v->type) {
+    case STORE_INT:
+      return json_integer(v->i);
+    case STORE_REAL:
+      return json_real(v->r);
+    case STORE_TEXT:
+      return json_string(v->s);
+  }
+  return json_null();
+}
+
+typedef struct rows {
+  service *svc;
+  json_t *list;
+  char last[512];
+  int64_t last_id;
+} rows;
+
+static const char *const time_columns[] = {
+    "at", "due", "opened_at", "completed_at", "not_before", NULL};
+static const char *const json_columns[] = {"detail", "fields", "result",
+                                           "tags",   "data",   NULL};
+
+static int add_row(void *ud, const store_value *cols, int n) {
+  rows *r = ud;
+  json_t *row = json_object();
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    int is_time = 0, is_json = 0;
+    for (int k = 0; time_columns[k]; k++)
+      is_time |= !strcmp(v->name, time_columns[k]);
+    for (int k = 0; json_columns[k]; k++)
+      is_json |= !strcmp(v->name, json_columns[k]);
+    if (is_time && v->type == STORE_INT) {
+      char at[40];
+      zone_format(clock_zone(engine_clock(r->svc->eng)), v->i, at, sizeof at);
+      json_object_set_new(row, v->name, json_string(at));
+    } else if (is_json && v->type == STORE_TEXT) {
+      json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
+      json_object_set_new(row, v->name, d ? d : json_string(v->s));
+    } else {
+      json_object_set_new(row, v->name, value_json(v));
+    }
+    if (!strcmp(v->name, "id")) {
+      if (v->type == STORE_TEXT)
+        snprintf(r->last, sizeof r->last, "%s", v->s);
+      else
+        r->last_id = v->i;
+    }
+  }
+  json_array_append_new(r->list, row);
+  return 0;
+}
+
+static int page_limit(const http_request *req) {
+  char buf[32];
+  int limit = 100;
+  if (http_query(req, "limit", buf, sizeof buf)) limit = atoi(buf);
+  if (limit < 1) limit = 1;
+  if (limit > 1000) limit = 1000;
+  return limit;
+}
+
+static json_t *case_json(service *svc, const store_case *c) {
+  char at[40];
+  json_t *o = json_pack(
+      "{s:s, s:s, s:s, s:i, s:s?, s:b, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
+      "s:s?, s:i, s:s?, s:b}",
+      "id", c->id, "state", c->state, "workflow", c->workflow, "version",
+      c->version, "error", c->error, "closed", c->closed, "outcome", c->outcome,
+      "product", c->product, "currency", c->currency, "principal",
+      (json_int_t)c->principal, "balance", (json_int_t)c->balance, "amount_due",
+      (json_int_t)c->amount_due, "fees", (json_int_t)c->fees, "due_date",
+      c->due_date, "dpd", engine_case_dpd(svc->eng, c), "queue", c->queue,
+      "on_hold", c->on_hold);
+  zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
+  json_object_set_new(o, "opened_at", json_string(at));
+  json_object_set_new(o, "score",
+                      c->has_score ? json_real(c->score) : json_null());
+  json_object_set_new(o, "tags", json_loads(c->tags ? c->tags : "[]", 0, NULL));
+  json_object_set_new(o, "data", json_loads(c->data ? c->data : "{}", 0, NULL));
+  json_object_set_new(o, "borrower", json_pack("{s:s}", "id", c->borrower_id));
+  return o;
+}
+
+static void r_case(service *svc, http_request *req, int route,
+                   const char *arg) {
+  store_case c;
+  rc_error err;
+  if (store_case_get(engine_store(svc->eng), arg, &c, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  api_reply(svc, req, route, 200, case_json(svc, &c), NULL);
+  store_case_free(&c);
+}
+
+static void r_cases(service *svc, http_request *req, int route,
+                    const char *arg) {
+  char state[64], queue[64], after[512];
+  rows r = {svc, json_array(), "", 0};
+  int limit = page_limit(req), have_state, have_queue;
+  (void)arg;
+  have_state = http_query(req, "state", state, sizeof state);
+  have_queue = http_query(req, "queue", queue, sizeof queue);
+  if (!http_query(req, "after", after, sizeof after)) after[0] = '\0';
+  store_cases_page(engine_store(svc->eng), have_state ? state : NULL,
+                   have_queue ? queue : NULL, after, limit, add_row, &r);
+  api_reply(svc, req, route, 200,
+            json_pack("{s:o, s:s?}", "cases", r.list, "next",
+                      (int)json_array_size(r.list) == limit ? r.last : NULL),
+            NULL);
+}
+
+static void r_journal(service *svc, http_request *req, int route,
+                      const char *arg) {
+  char after[32];
+  rows r = {svc, json_array(), "", 0};
+  int limit = page_limit(req);
+  rc_error err;
+  if (!store_case_exists(engine_store(svc->eng), arg)) {
+    json_decref(r.list);
+    rc_error_set(&err, RC_ENOTFOUND, "case", "unknown case %s", arg);
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  store_journal_page(engine_store(svc->eng), arg,
+                     http_query(req, "after", after, sizeof after)
+                         ? strtoll(after, NULL, 10)
+                         : 0,
+                     limit, add_row, &r);
+  {
+    json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
+    if ((int)json_array_size(r.list) == limit)
+      json_object_set_new(out, "next", json_integer(r.last_id));
+    api_reply(svc, req, route, 200, out, NULL);
+  }
+}
+
+static void r_tasks(service *svc, http_request *req, int route,
+                    const char *arg) {
+  char queue[64], status[16], after[32];
+  rows r = {svc, json_array(), "", 0};
+  int limit = page_limit(req), hq, hs;
+  json_t *out;
+  (void)arg;
+  hq = http_query(req, "queue", queue, sizeof queue);
+  hs = http_query(req, "status", status, sizeof status);
+  store_tasks_page(
+      engine_store(svc->eng), hq ? queue : NULL, hs ? status : NULL,
+      http_query(req, "after", after, sizeof after) ? strtoll(after, NULL, 10)
+                                                    : 0,
+      limit, add_row, &r);
+  out = json_pack("{s:o}", "tasks", r.list);
+  if ((int)json_array_size(r.list) == limit)
+    json_object_set_new(out, "next", json_integer(r.last_id));
+  api_reply(svc, req, route, 200, out, NULL);
+}
+
+static void r_report(service *svc, http_request *req, int route,
+                     const char *arg) {
+  (void)arg;
+  api_reply(svc, req, route, 200, report_build(svc->eng), NULL);
+}
+
+static void r_health(service *svc, http_request *req, int route,
+                     const char *arg) {
+  rc_error err;
+  int writable = store_writable(engine_store(svc->eng), &err) == RC_OK;
+  (void)arg;
+  api_reply(svc, req, route, writable ? 200 : 503,
+            json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
+                      "db_writable", writable, "draining", svc->draining),
+            writable ? NULL : "Retry-After: 5\r\n");
+}
+
+static void r_reload(service *svc, http_request *req, int route,
+                     const char *arg) {
+  json_t *result = NULL;
+  int rc = service_reload(svc, &result);
+  (void)arg;
+  api_reply(svc, req, route, rc == RC_OK ? 200 : 422, result, NULL);
+}
+
+/* An import is its own transaction (all or nothing, any size): the body
+ * is spooled to a file and streamed from there. */
+static void r_import(service *svc, http_request *req, int route,
+                     const char *arg) {
+  char path[] = "/tmp/recoup-import-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f;
+  import_stats stats;
+  rc_errlist errors = {0};
+  int rc, format = IMPORT_AUTO;
+  (void)arg;
+  if (svc->draining) {
+    api_error(svc, req, route, 503, "shutting_down", NULL,
+              "the service is shutting down");
+    return;
+  }
+  if (fd < 0 || !(f = fdopen(fd, "w+"))) {
+    if (fd >= 0) close(fd);
+    api_error(svc, req, route, 503, "unavailable", NULL,
+              "cannot spool the import");
+    return;
+  }
+  unlink(path);
+  if (req->body_len) fwrite(req->body, 1, req->body_len, f);
+  rewind(f);
+  if (req->content_type && strstr(req->content_type, "csv"))
+    format = IMPORT_CSV;
+  else if (req->content_type && (strstr(req->content_type, "ndjson") ||
+                                 strstr(req->content_type, "jsonl")))
+    format = IMPORT_NDJSON;
+  service_kick(svc); /* events from it run after */
+  rc = import_stream(svc->eng, f, "body", format, &stats, &errors, 0);
+  fclose(f);
+  if (rc != RC_OK) {
+    json_t *list = json_array();
+    for (int i = 0; i < errors.count; i++)
+      json_array_append_new(
+          list,
+          json_pack("{s:i, s:s?, s:s}", "line", errors.items[i].line, "field",
+                    errors.items[i].field[0] ? errors.items[i].field : NULL,
+                    "message", errors.items[i].message));
+    api_reply(
+        svc, req, route, rc == RC_EINVAL ? 422 : api_status_of(rc),
+        json_pack("{s:{s:s, s:s, s:s?, s:o}}", "error", "code",
+                  rc == RC_EINVAL ? "invalid" : api_code_of(rc), "message",
+                  errors.count ? errors.items[0].message : "refused", "field",
+                  errors.count && errors.items[0].field[0]
+                      ? errors.items[0].field
+                      : NULL,
+                  "errors", list),
+        NULL);
+    rc_errlist_free(&errors);
+    return;
+  }
+  api_reply(
+      svc, req, route, 200,
+      json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)stats.rows, "opened",
+                (json_int_t)stats.opened, "updated", (json_int_t)stats.updated),
+      NULL);
+}
+
+/* --- metrics ---------------------------------------------------------- */
+
+static int depth_row(void *ud, const store_value *cols, int n) {
+  json_t *list = ud, *row = json_object();
+  for (int i = 0; i < n; i++)
+    json_object_set_new(row, cols[i].name, value_json(&cols[i]));
+  json_array_append_new(list, row);
+  return 0;
+}
+
+static void r_metrics(service *svc, http_request *req, int route,
+                      const char *arg) {
+  static const char *const classes[] = {"2xx", "3xx", "4xx", "5xx", "other"};
+  static const char *const le[LATENCY_BUCKETS] = {
+      "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
+  const engine_stats *es = engine_get_stats(svc->eng);
+  const outbox_stats *os = outbox_get_stats(svc->ob);
+  store *st = engine_store(svc->eng);
+  int64_t pending = 0, overdue = 0;
+  json_t *depth = json_array(), *row, *report;
+  size_t i;
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  (void)arg;
+  store_timers_count(st, &pending);
+  store_timers_overdue(st, clock_now(engine_clock(svc->eng)), &overdue);
+  store_outbox_depth(st, depth_row, depth);
+  fprintf(f, "# TYPE recoup_http_requests_total counter\n");
+  for (int r = 0; r < NROUTES; r++)
+    for (int k = 0; k < 5; k++)
+      if (svc->requests[r][k])
+        fprintf(f,
+                "recoup_http_requests_total{method=\"%s\",route=\"%s\","
+                "status=\"%s\"} %lld\n",
+                routes[r].method, routes[r].pattern, classes[k],
+                (long long)svc->requests[r][k]);
+  fprintf(f, "# TYPE recoup_http_request_duration_seconds histogram\n");
+  for (int b = 0; b < LATENCY_BUCKETS; b++)
+    fprintf(f, "recoup_http_request_duration_seconds_bucket{le=\"%s\"} %lld\n",
+            le[b], (long long)svc->latency[b]);
+  fprintf(f, "recoup_http_request_duration_seconds_sum %.6f\n",
+          svc->latency_sum);
+  fprintf(f, "recoup_http_request_duration_seconds_count %lld\n",
+          (long long)svc->latency_count);
+  fprintf(f,
+          "# TYPE recoup_events_processed_total counter\n"
+          "recoup_events_processed_total %lld\n"
+          "# TYPE recoup_handler_errors_total counter\n"
+          "recoup_handler_errors_total %lld\n"
+          "# TYPE recoup_timers_fired_total counter\n"
+          "recoup_timers_fired_total %lld\n"
+          "# TYPE recoup_transitions_total counter\n"
+          "recoup_transitions_total %lld\n"
+          "# TYPE recoup_timers_pending gauge\nrecoup_timers_pending %lld\n"
+          "# TYPE recoup_timers_overdue gauge\nrecoup_timers_overdue %lld\n"
+          "# TYPE recoup_group_commits_total counter\n"
+          "recoup_group_commits_total %lld\n"
+          "# TYPE recoup_delivery_attempts_total counter\n"
+          "recoup_delivery_attempts_total{result=\"sent\"} %lld\n"
+          "recoup_delivery_attempts_total{result=\"retry\"} %lld\n"
+          "recoup_delivery_attempts_total{result=\"failed\"} %lld\n"
+          "# TYPE recoup_outbox_messages gauge\n",
+          (long long)es->events, (long long)es->errors,
+          (long long)es->timers_fired, (long long)es->transitions,
+          (long long)pending, (long long)overdue, (long long)svc->commits,
+          (long long)os->sent, (long long)os->retried, (long long)os->failed);
+  json_array_foreach(depth, i, row)
+      fprintf(f, "recoup_outbox_messages{status=\"%s\"} %lld\n",
+              json_string_value(json_object_get(row, "status")),
+              (long long)json_integer_value(json_object_get(row, "count")));
+  report = report_build(svc->eng);
+  fprintf(f, "# TYPE recoup_policy_decisions_total counter\n");
+  json_array_foreach(json_object_get(report, "refusals"), i, row)
+      fprintf(f,
+              "recoup_policy_decisions_total{verdict=\"%s\",reason=\"%s\"} "
+              "%lld\n",
+              json_string_value(json_object_get(row, "status")),
+              json_string_value(json_object_get(row, "reason")),
+              (long long)json_integer_value(json_object_get(row, "count")));
+  fprintf(f, "# TYPE recoup_cases gauge\n");
+  json_array_foreach(json_object_get(report, "states"), i, row)
+      fprintf(f, "recoup_cases{workflow=\"%s\",state=\"%s\"} %lld\n",
+              json_string_value(json_object_get(row, "workflow")),
+              json_string_value(json_object_get(row, "state")),
+              (long long)json_integer_value(json_object_get(row, "cases")));
+  json_decref(report);
+  json_decref(depth);
+  fclose(f);
+  svc->requests[route][0]++;
+  http_respond(req, 200, "text/plain; version=0.0.4", out, len, NULL);
+  free(out);
+}

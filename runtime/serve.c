@@ -1,0 +1,357 @@
+/* `recoup serve`: one libuv loop for everything. Writes from HTTP wait in a
+ * queue and are applied together — one transaction, one fsync, then every
+ * answer (group commit). Due timers and queued events run in slices of a
+ * thousand so the loop keeps answering while a big sweep runs; the outbox
+ * delivers after each commit. SIGTERM drains and exits 0; SIGHUP reloads. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "service.h"
+
+enum { SLICE = 1000, WAKE_MAX_MS = 60000 };
+
+void service_log(const char *level, json_t *fields) {
+  struct timespec ts;
+  struct tm tm;
+  char when[40];
+  char *text;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  json_object_set_new(fields, "ts", json_string(when));
+  json_object_set_new(fields, "level", json_string(level));
+  text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+  if (text) {
+    fprintf(stderr, "%s\n", text);
+    free(text);
+  }
+  json_decref(fields);
+}
+
+/* Phone numbers and account numbers: runs of 6 or more digits (spaces and
+ * dashes inside allowed) keep only their last 3 digits. */
+void service_mask(const char *in, char *out, size_t size) {
+  size_t o = 0;
+  for (size_t i = 0; in[i] && o + 1 < size;) {
+    size_t j = i, digits = 0;
+    while (in[j] && (isdigit((unsigned char)in[j]) ||
+                     ((in[j] == ' ' || in[j] == '-') && digits > 0 &&
+                      isdigit((unsigned char)in[j + 1])))) {
+      if (isdigit((unsigned char)in[j])) digits++;
+      j++;
+    }
+    if (digits >= 6) {
+      size_t keep = 0;
+      for (size_t k = i; k < j && o + 1 < size; k++) {
+        if (!isdigit((unsigned char)in[k])) continue;
+        out[o++] = digits - keep <= 3 ? in[k] : '*';
+        keep++;
+      }
+      i = j;
+    } else {
+      out[o++] = in[i++];
+    }
+  }
+  out[o] = '\0';
+}
+
+static void on_work(uv_idle_t *h);
+static void on_wake(uv_timer_t *t);
+
+void service_kick(service *svc) {
+  if (!svc->work_active) {
+    svc->work_active = 1;
+    uv_idle_start(&svc->work, on_work);
+  }
+}
+
+void service_enqueue(service *svc, job *j) {
+  *svc->queue_tail = j;
+  svc->queue_tail = &j->next;
+  svc->queued++;
+  service_kick(svc);
+}
+
+/* Applies every queued write in one transaction, then answers them all. */
+static void flush(service *svc) {
+  job *jobs = svc->queue, *j, *next;
+  rc_error err;
+  int rc, n = 0;
+  json_t **replies;
+  int *statuses;
+  rc_error *errors;
+  if (!jobs) return;
+  svc->queue = NULL;
+  svc->queue_tail = &svc->queue;
+  for (j = jobs; j; j = j->next) n++;
+  svc->queued = 0;
+  replies = calloc((size_t)n, sizeof *replies);
+  statuses = calloc((size_t)n, sizeof *statuses);
+  errors = calloc((size_t)n, sizeof *errors);
+  rc = engine_begin(svc->eng, &err);
+  if (rc == RC_OK && replies && statuses && errors) {
+    int i = 0;
+    for (j = jobs; j; j = j->next, i++) {
+      int r;
+      rc_error_clear(&errors[i]);
+      if ((r = engine_job_begin(svc->eng, &errors[i])) == RC_OK)
+        r = engine_job_end(
+            svc->eng, j->apply(svc, j, &replies[i], &statuses[i], &errors[i]),
+            &errors[i]);
+      if (r != RC_OK) {
+        json_decref(replies[i]);
+        replies[i] = NULL;
+        statuses[i] = -1;
+        if (!errors[i].code) errors[i].code = r;
+      }
+    }
+    rc = engine_commit(svc->eng, &err);
+    if (rc == RC_OK) {
+      svc->commits++;
+      svc->jobs_committed += n;
+    }
+  } else if (rc == RC_OK) {
+    engine_rollback(svc->eng);
+    rc = rc_error_set(&err, RC_ENOMEM, NULL, "out of memory");
+  }
+  {
+    int i = 0;
+    for (j = jobs; j; j = next, i++) {
+      next = j->next;
+      if (rc != RC_OK) {
+        /* Nothing of the batch is durable: say so, and keep nothing. */
+        api_error(svc, j->req, j->route, 503, "unavailable", NULL,
+                  "the database refused the write; retry");
+        if (replies) json_decref(replies[i]);
+      } else if (statuses[i] < 0) {
+        api_error(svc, j->req, j->route, api_status_of(errors[i].code),
+                  api_code_of(errors[i].code), errors[i].field,
+                  errors[i].message);
+      } else {
+        api_reply(svc, j->req, j->route, statuses[i], replies[i], NULL);
+      }
+      json_decref(j->body);
+      free(j->arg);
+      free(j);
+    }
+  }
+  if (rc != RC_OK) {
+    char masked[1024];
+    service_mask(err.message, masked, sizeof masked);
+    service_log("error", json_pack("{s:s, s:s}", "msg", "commit failed",
+                                   "error", masked));
+  }
+  free(replies);
+  free(statuses);
+  free(errors);
+}
+
+/* Arms the wake-up timer for the next due timer (or a minute, to notice
+ * a changed clock). */
+static void arm_wake(service *svc) {
+  rc_time due, now = clock_now(engine_clock(svc->eng));
+  int64_t ms = WAKE_MAX_MS;
+  if (engine_next_due(svc->eng, &due) == RC_OK) {
+    ms = due - now;
+    if (ms < 0) ms = 0;
+    if (ms > WAKE_MAX_MS) ms = WAKE_MAX_MS;
+  }
+  uv_timer_start(&svc->wake, on_wake, (uint64_t)ms, 0);
+}
+
+static void finish_if_drained(service *svc);
+
+static void on_work(uv_idle_t *h) {
+  service *svc = h->data;
+  rc_error err;
+  int64_t steps = 0;
+  int more = 0;
+  flush(svc);
+  if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)), SLICE,
+                      &steps, &more, &err) != RC_OK) {
+    char masked[1024];
+    service_mask(err.message, masked, sizeof masked);
+    service_log("error", json_pack("{s:s, s:s}", "msg", "engine run failed",
+                                   "error", masked));
+    more = 0; /* a failing store: try again at the next wake */
+  }
+  if (steps) {
+    rc_error oerr;
+    if (outbox_pump(svc->ob, &oerr) < 0)
+      service_log("error", json_pack("{s:s, s:s}", "msg", "outbox", "error",
+                                     oerr.message));
+  }
+  if (!more && !svc->queue) {
+    uv_idle_stop(&svc->work);
+    svc->work_active = 0;
+    arm_wake(svc);
+    finish_if_drained(svc);
+  }
+}
+
+static void on_wake(uv_timer_t *t) {
+  service_kick(t->data);
+}
+
+static void on_pump(uv_timer_t *t) {
+  service *svc = t->data;
+  rc_error err;
+  if (outbox_pump(svc->ob, &err) < 0)
+    service_log("error",
+                json_pack("{s:s, s:s}", "msg", "outbox", "error", err.message));
+}
+
+static void finish_if_drained(service *svc) {
+  if (!svc->draining || svc->work_active || svc->queue ||
+      http_server_in_flight(svc->http) > 0)
+    return;
+  service_log("info", json_pack("{s:s}", "msg", "drained; stopping"));
+  uv_stop(svc->loop);
+}
+
+static void on_term(uv_signal_t *s, int signum) {
+  service *svc = s->data;
+  if (svc->draining) return;
+  svc->draining = 1;
+  service_log("info", json_pack("{s:s, s:i}", "msg",
+                                "stopping: no new connections, draining",
+                                "signal", signum));
+  http_server_stop_accepting(svc->http);
+  service_kick(svc);
+}
+
+int service_reload(service *svc, json_t **result) {
+  rc_errlist errors = {0};
+  int migrated = 0, rc;
+  flush(svc); /* writes queued so far run on the scripts they came under */
+  rc = engine_reload(svc->eng, &errors, &migrated);
+  if (rc != RC_OK) {
+    json_t *list = json_array();
+    for (int i = 0; i < errors.count; i++)
+      json_array_append_new(
+          list,
+          json_pack("{s:s, s:i, s:s}", "file", errors.items[i].file, "line",
+                    errors.items[i].line, "message", errors.items[i].message));
+    *result = json_pack(
+        "{s:{s:s, s:s, s:o}}", "error", "code", "invalid", "message",
+        "the new scripts do not load; the running ones stay", "errors", list);
+    service_log("error", json_pack("{s:s, s:i}", "msg", "reload refused",
+                                   "problems", errors.count));
+    rc_errlist_free(&errors);
+    return rc;
+  }
+  *result = json_pack("{s:s, s:i}", "status", "reloaded", "migrated", migrated);
+  service_log("info",
+              json_pack("{s:s, s:i}", "msg", "reloaded", "migrated", migrated));
+  service_kick(svc);
+  return RC_OK;
+}
+
+static void on_hup(uv_signal_t *s, int signum) {
+  json_t *result = NULL;
+  (void)signum;
+  service_reload(s->data, &result);
+  json_decref(result);
+}
+
+static void read_tokens(service *svc) {
+  static const char *const roles[4] = {"ingest", "agent", "read", "admin"};
+  const institution_config *cfg = script_config(engine_script(svc->eng));
+  for (int i = 0; i < 4; i++) {
+    const char *v = cfg->token_env[i][0] ? getenv(cfg->token_env[i]) : NULL;
+    snprintf(svc->tokens[i], sizeof svc->tokens[i], "%s", v ? v : "");
+    if (!v || !*v)
+      service_log(
+          "warn",
+          json_pack(
+              "{s:s, s:s, s:s}", "msg", "role disabled: its token is not set",
+              "role", roles[i], "variable",
+              cfg->token_env[i][0] ? cfg->token_env[i] : "(none in tokens{})"));
+  }
+}
+
+int serve_main(const char *dir, const char *db, const char *listen) {
+  service svc;
+  uv_loop_t loop;
+  engine_options opts = {dir, db, 0, 0, 0};
+  rc_errlist errors = {0};
+  rc_error err;
+  http_limits limits;
+  const institution_config *cfg;
+  int rc = 0;
+
+  memset(&svc, 0, sizeof svc);
+  if (engine_open(&svc.eng, &opts, &errors) != RC_OK) {
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
+    rc_errlist_free(&errors);
+    return 1;
+  }
+  cfg = script_config(engine_script(svc.eng));
+  uv_loop_init(&loop);
+  svc.loop = &loop;
+  svc.queue_tail = &svc.queue;
+  if (outbox_open(&svc.ob, svc.eng, &loop, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(svc.eng);
+    return 1;
+  }
+  limits.body_limit = cfg->body_limit;
+  limits.header_limit = 16384;
+  limits.url_limit = 8192;
+  limits.max_connections = cfg->max_connections;
+  limits.idle_timeout_ms = cfg->idle_timeout_ms;
+  limits.request_timeout_ms = cfg->request_timeout_ms;
+  if (http_server_start(&svc.http, &loop, listen ? listen : cfg->listen,
+                        &limits, api_handle, &svc, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    outbox_close(svc.ob);
+    engine_close(svc.eng);
+    uv_loop_close(&loop);
+    return 1;
+  }
+  read_tokens(&svc);
+  uv_idle_init(&loop, &svc.work);
+  uv_timer_init(&loop, &svc.wake);
+  uv_timer_init(&loop, &svc.pump);
+  uv_signal_init(&loop, &svc.sigterm);
+  uv_signal_init(&loop, &svc.sigint);
+  uv_signal_init(&loop, &svc.sighup);
+  svc.work.data = svc.wake.data = svc.pump.data = &svc;
+  svc.sigterm.data = svc.sigint.data = svc.sighup.data = &svc;
+  uv_signal_start(&svc.sigterm, on_term, SIGTERM);
+  uv_signal_start(&svc.sigint, on_term, SIGINT);
+  uv_signal_start(&svc.sighup, on_hup, SIGHUP);
+  uv_timer_start(&svc.pump, on_pump, 1000, 1000);
+  {
+    char where[200];
+    const char *host = listen ? listen : cfg->listen;
+    snprintf(where, sizeof where, "%.*s:%d", (int)(strrchr(host, ':') - host),
+             host, http_server_port(svc.http));
+    service_log("info", json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening",
+                                  "address", where, "institution", cfg->name,
+                                  "db", db ? db : cfg->db));
+    /* Tests and scripts read the port from this line on stdout. */
+    printf("listening on http://%s\n", where);
+    fflush(stdout);
+  }
+  service_kick(&svc); /* overdue timers fire on start, in order */
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  /* Drained: close everything, then let libuv release the handles. */
+  http_server_close(svc.http);
+  outbox_close(svc.ob);
+  uv_close((uv_handle_t *)&svc.work, NULL);
+  uv_close((uv_handle_t *)&svc.wake, NULL);
+  uv_close((uv_handle_t *)&svc.pump, NULL);
+  uv_close((uv_handle_t *)&svc.sigterm, NULL);
+  uv_close((uv_handle_t *)&svc.sigint, NULL);
+  uv_close((uv_handle_t *)&svc.sighup, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) rc = 0; /* stray handles: exit anyway */
+  engine_close(svc.eng);
+  service_log("info", json_pack("{s:s}", "msg", "stopped"));
+  return rc;
+}

@@ -1,0 +1,475 @@
+/* The real `recoup serve` on a loopback port it picks, driven over HTTP:
+ * every route, the roles, the limits, durability answers, pipelining,
+ * chunked bodies, a slow client, reload, and SIGTERM.
+ *
+ * usage: test_service RECOUP WORK_DIR */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+static const char *recoup_bin;
+static char dir[512];
+static int port;
+static pid_t server;
+
+static const char *workflow_v1 =
+    "return recoup.workflow { name = 'svc', version = %d, initial = 'new',\n"
+    "  states = {\n"
+    "    new = { enter = function(case) case:send('sms', 'hello')\n"
+    "                                   case:after('2s', 'ring') end,\n"
+    "            on = { ring = function() return 'call' end } },\n"
+    "    call = { enter = function(case) case:task('call', { queue = 'phone' })"
+    " end,\n"
+    "             on = { task_done = function(case, ev) case:set('outcome', "
+    "ev.outcome) end } },\n"
+    "    paid = { final = true },\n"
+    "  },\n"
+    "  transitions = { new = { 'call', 'paid' }, call = { 'paid' } },\n"
+    "  on = { payment = function(case) if case.balance <= 0 then return "
+    "'paid' end end },\n"
+    "}\n";
+
+static void write_file(const char *name, const char *fmt, ...) {
+  char path[700];
+  FILE *f;
+  va_list ap;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fopen(path, "w");
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fclose(f);
+}
+
+static void write_institution(void) {
+  char sub[600];
+  write_file("recoup.lua",
+             "institution { name = 'Svc', timezone = 'UTC', currency = 'USD' "
+             "}\n"
+             "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+             "service { body_limit = '1MB', request_timeout = '1s', "
+             "idle_timeout = '5s', max_connections = 64 }\n"
+             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+             "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
+             "workflow(require 'workflows.svc')\n");
+  snprintf(sub, sizeof sub, "%s/workflows", dir);
+  mkdir(sub, 0700);
+  write_file("workflows/svc.lua", workflow_v1, 1);
+}
+
+/* --- a small client ------------------------------------------------------ */
+
+typedef struct answer {
+  long status;
+  char body[65536];
+  size_t len;
+} answer;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+  answer *a = ud;
+  size_t take = size * n;
+  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
+  memcpy(a->body + a->len, p, take);
+  a->len += take;
+  a->body[a->len] = '\0';
+  return size * n;
+}
+
+static answer *call(const char *method, const char *path, const char *token,
+                    const char *body, size_t body_len) {
+  static answer a;
+  char url[600], auth[300];
+  struct curl_slist *h = NULL;
+  CURL *c = curl_easy_init();
+  memset(&a, 0, sizeof a);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (token) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+  }
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  if (curl_easy_perform(c) != CURLE_OK)
+    a.status = -1;
+  else
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return &a;
+}
+
+static answer *post(const char *path, const char *token, const char *json) {
+  return call("POST", path, token, json, strlen(json));
+}
+
+static answer *get(const char *path, const char *token) {
+  return call("GET", path, token, NULL, 0);
+}
+
+static void expect(answer *a, long status, const char *has) {
+  if (a->status != status || (has && !strstr(a->body, has)))
+    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
+             has ? has : "anything");
+}
+
+static int raw_connect(void) {
+  struct sockaddr_in addr;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+  return fd;
+}
+
+/* Reads until the peer closes or `want` answers have come. */
+static size_t raw_read(int fd, char *buf, size_t size, int want) {
+  size_t got = 0;
+  struct timeval tv = {3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (got + 1 < size) {
+    ssize_t n = read(fd, buf + got, size - 1 - got);
+    int seen = 0;
+    if (n <= 0) break;
+    got += (size_t)n;
+    buf[got] = '\0';
+    for (char *p = buf; (p = strstr(p, "HTTP/1.1 ")); p++) seen++;
+    if (want && seen >= want && strstr(buf, "\r\n\r\n")) {
+      /* whole bodies: crude but enough for small JSON answers */
+      usleep(50000);
+      n = read(fd, buf + got, size - 1 - got);
+      if (n > 0) got += (size_t)n;
+      buf[got] = '\0';
+      break;
+    }
+  }
+  return got;
+}
+
+/* --- the server ------------------------------------------------------------
+ */
+
+static void start_server(void) {
+  int out[2];
+  char line[256] = "";
+  char db[600], log[600];
+  FILE *f;
+  assert_int_equal(pipe(out), 0);
+  snprintf(db, sizeof db, "%s/svc.db", dir);
+  snprintf(log, sizeof log, "%s/server.log", dir);
+  server = fork();
+  if (server == 0) {
+    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(out[1], 1);
+    if (err >= 0) dup2(err, 2);
+    close(out[0]);
+    setenv("T_INGEST", "ingest-secret", 1);
+    setenv("T_AGENT", "agent-secret", 1);
+    setenv("T_READ", "read-secret", 1);
+    setenv("T_ADMIN", "admin-secret", 1);
+    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
+          "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
+  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
+    fail_msg("unexpected first line: %s", line);
+  /* Keep reading stdout in the background is not needed: nothing else. */
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-service-%d", (int)getpid());
+  mkdir(dir, 0700);
+  write_institution();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  start_server();
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (server > 0) {
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+  }
+  curl_global_cleanup();
+  return 0;
+}
+
+#define INGEST "ingest-secret"
+#define AGENT "agent-secret"
+#define READ "read-secret"
+#define ADMIN "admin-secret"
+
+static const char *case_l1 =
+    "[{\"id\":\"L1\",\"balance\":5000,\"amount_due\":2000,\"due_date\":"
+    "\"2026-01-01\",\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\",\"phones\":"
+    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"borrower\":{"
+    "\"id\":\"B2\",\"name\":\"Li\",\"phones\":[\"+8613800000002\"]}}]";
+
+static void test_health_and_metrics_are_open(void **state) {
+  (void)state;
+  expect(get("/health", NULL), 200, "\"db_writable\":true");
+  expect(get("/metrics", NULL), 200, "recoup_timers_pending");
+}
+
+static void test_tokens_and_roles(void **state) {
+  (void)state;
+  expect(get("/v1/cases", NULL), 401, "unauthorized");
+  expect(get("/v1/cases", "wrong"), 401, "unauthorized");
+  expect(post("/v1/payments", READ, "{}"), 403, "forbidden");
+  expect(post("/v1/admin/reload", INGEST, ""), 403, "forbidden");
+  expect(get("/v1/cases", ADMIN), 200, "\"cases\"");
+}
+
+static void test_bad_input_gets_the_fitting_status(void **state) {
+  (void)state;
+  expect(post("/v1/payments", INGEST, "{\"case\": "), 400, "bad_json");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L9\",\"amount\":1.5,"
+              "\"ref\":\"x\"}"),
+         422, "\"field\":\"amount\"");
+  expect(get("/v1/cases/nope", READ), 404, "unknown case nope");
+  expect(call("DELETE", "/v1/cases", ADMIN, NULL, 0), 405, NULL);
+  expect(get("/v2/anything", ADMIN), 404, NULL);
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"X\",\"balance\":-1,"
+              "\"borrower\":{\"id\":\"B\"}}"),
+         422, "\"field\":\"balance\"");
+}
+
+static void test_body_over_the_limit_gets_413(void **state) {
+  size_t n = 3u << 20;
+  char *big = malloc(n + 1);
+  (void)state;
+  memset(big, 'x', n);
+  big[n] = '\0';
+  expect(call("POST", "/v1/cases", INGEST, big, n), 413, NULL);
+  free(big);
+  expect(get("/health", NULL), 200, NULL); /* and the server is fine */
+}
+
+static void test_cases_open_read_and_page(void **state) {
+  (void)state;
+  expect(post("/v1/cases", INGEST, case_l1), 201, "\"created\":2");
+  expect(get("/v1/cases/L1", READ), 200, "\"state\":\"new\"");
+  expect(get("/v1/cases/L1", READ), 200, "\"balance\":5000");
+  expect(get("/v1/cases?limit=1", READ), 200, "\"next\":\"L1\"");
+  expect(get("/v1/cases?limit=1&after=L1", READ), 200, "\"id\":\"L2\"");
+  expect(get("/v1/cases?state=new", AGENT), 200, "\"id\":\"L1\"");
+  expect(get("/v1/cases/L1/journal", READ), 200, "\"kind\":\"opened\"");
+}
+
+static void test_payments_are_idempotent_by_ref(void **state) {
+  (void)state;
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L1\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
+         201, "applied");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L1\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
+         200, "duplicate");
+  expect(get("/v1/cases/L1", READ), 200, "\"balance\":4000");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L1\",\"amount\":999999,\"ref\":\"PAY-2\"}"),
+         422, "exceeds the balance");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"NOPE\",\"amount\":1,\"ref\":\"PAY-3\"}"),
+         404, NULL);
+}
+
+static void test_events_are_idempotent_by_key(void **state) {
+  (void)state;
+  expect(post("/v1/cases/L2/events", INGEST,
+              "{\"type\":\"note\",\"data\":{\"x\":1},\"key\":\"K1\"}"),
+         202, "queued");
+  expect(post("/v1/cases/L2/events", INGEST,
+              "{\"type\":\"note\",\"data\":{\"x\":1},\"key\":\"K1\"}"),
+         200, "duplicate");
+  expect(post("/v1/cases/L2/events", INGEST, "{\"data\":{}}"), 422,
+         "\"field\":\"type\"");
+}
+
+static void test_a_timer_brings_a_task_without_a_request(void **state) {
+  (void)state;
+  for (int i = 0; i < 60; i++) {
+    answer *a = get("/v1/tasks?queue=phone", AGENT);
+    if (strstr(a->body, "\"case\":\"L1\"")) return;
+    usleep(100000);
+  }
+  fail_msg("the call task never appeared: %s",
+           get("/v1/tasks?queue=phone", AGENT)->body);
+}
+
+static void test_tasks_claim_and_complete_once(void **state) {
+  char path[64], id[32] = "";
+  answer *a = get("/v1/tasks?queue=phone&status=open", AGENT);
+  const char *p = strstr(a->body, "\"id\":");
+  (void)state;
+  assert_non_null(p);
+  sscanf(p + 5, "%31[0-9]", id);
+  snprintf(path, sizeof path, "/v1/tasks/%s/claim", id);
+  expect(post(path, AGENT, "{\"assignee\":\"agent-7\"}"), 200, "claimed");
+  expect(post(path, AGENT, "{\"assignee\":\"agent-8\"}"), 409, "conflict");
+  snprintf(path, sizeof path, "/v1/tasks/%s/complete", id);
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":100}"), 200,
+         "done");
+  expect(post(path, AGENT, "{\"outcome\":\"promise\"}"), 409, "already closed");
+  expect(post("/v1/tasks/999999/complete", AGENT, "{\"outcome\":\"x\"}"), 404,
+         NULL);
+  usleep(300000);
+  expect(get("/v1/cases/L1", READ), 200, "\"outcome\":\"promise\"");
+}
+
+static void test_receipts_replies_and_reports(void **state) {
+  (void)state;
+  expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"delivered\"}"),
+         200, "delivered");
+  expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"lost\"}"), 422,
+         NULL);
+  expect(post("/v1/replies", INGEST,
+              "{\"from\":\"+8613800000002\",\"text\":\"ok\"}"),
+         202, "\"case\":\"L2\"");
+  expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1000");
+}
+
+static void test_import_over_http_is_all_or_nothing(void **state) {
+  const char *good = "id,borrower_id,balance\nI1,BI1,100\nI2,BI2,200\n";
+  const char *bad = "id,borrower_id,balance\nI3,BI3,100\nI4,BI4,-5\n";
+  (void)state;
+  expect(post("/v1/import", INGEST, good), 200, "\"opened\":2");
+  expect(post("/v1/import", INGEST, bad), 422, "\"line\":3");
+  expect(get("/v1/cases/I3", READ), 404, NULL);
+}
+
+static void test_pipelined_requests_are_answered_in_order(void **state) {
+  char buf[8192];
+  const char *two =
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/cases/L2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+      "read-secret\r\n\r\n";
+  int fd = raw_connect();
+  char *first, *second;
+  (void)state;
+  assert_int_equal(write(fd, two, strlen(two)), (ssize_t)strlen(two));
+  raw_read(fd, buf, sizeof buf, 2);
+  close(fd);
+  first = strstr(buf, "db_writable");
+  second = strstr(buf, "\"id\":\"L2\"");
+  assert_non_null(first);
+  assert_non_null(second);
+  assert_true(first < second);
+}
+
+static void test_chunked_body(void **state) {
+  char buf[4096], req[1024];
+  const char *part1 = "{\"case\":\"L2\",\"amount\":10",
+             *part2 = ",\"ref\":\"CHUNK\"}";
+  int fd = raw_connect(), n;
+  (void)state;
+  n = snprintf(req, sizeof req,
+               "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: "
+               "Bearer ingest-secret\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "%zx\r\n%s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+               strlen(part1), part1, strlen(part2), part2);
+  assert_int_equal(write(fd, req, (size_t)n), n);
+  raw_read(fd, buf, sizeof buf, 1);
+  close(fd);
+  if (!strstr(buf, "201 Created")) fail_msg("%s", buf);
+}
+
+static void test_a_slow_client_is_cut_off(void **state) {
+  char buf[1024];
+  int fd = raw_connect();
+  ssize_t n;
+  (void)state;
+  assert_int_equal(write(fd, "GET /hea", 8), 8);
+  sleep(2); /* request_timeout is 1s */
+  n = (ssize_t)raw_read(fd, buf, sizeof buf, 1);
+  close(fd);
+  assert_true(n > 0);
+  assert_non_null(strstr(buf, "408"));
+}
+
+static void test_a_broken_reload_keeps_the_old_scripts(void **state) {
+  (void)state;
+  write_file("workflows/svc.lua", "return recoup.workflow { name = 'svc' ");
+  expect(post("/v1/admin/reload", ADMIN, ""), 422, "do not load");
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"R1\",\"balance\":10,\"borrower\":{\"id\":\"BR\"}}"),
+         201, NULL);
+  expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
+  write_file("workflows/svc.lua", workflow_v1, 2);
+  expect(post("/v1/admin/reload", ADMIN, ""), 200, "reloaded");
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"R2\",\"balance\":10,\"borrower\":{\"id\":\"BR\"}}"),
+         201, NULL);
+  expect(get("/v1/cases/R2", READ), 200, "\"version\":2");
+  expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
+}
+
+static void test_sigterm_drains_and_exits_zero(void **state) {
+  int status = -1;
+  (void)state;
+  kill(server, SIGTERM);
+  assert_int_equal(waitpid(server, &status, 0), server);
+  server = 0;
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_health_and_metrics_are_open),
+      cmocka_unit_test(test_tokens_and_roles),
+      cmocka_unit_test(test_bad_input_gets_the_fitting_status),
+      cmocka_unit_test(test_body_over_the_limit_gets_413),
+      cmocka_unit_test(test_cases_open_read_and_page),
+      cmocka_unit_test(test_payments_are_idempotent_by_ref),
+      cmocka_unit_test(test_events_are_idempotent_by_key),
+      cmocka_unit_test(test_a_timer_brings_a_task_without_a_request),
+      cmocka_unit_test(test_tasks_claim_and_complete_once),
+      cmocka_unit_test(test_receipts_replies_and_reports),
+      cmocka_unit_test(test_import_over_http_is_all_or_nothing),
+      cmocka_unit_test(test_pipelined_requests_are_answered_in_order),
+      cmocka_unit_test(test_chunked_body),
+      cmocka_unit_test(test_a_slow_client_is_cut_off),
+      cmocka_unit_test(test_a_broken_reload_keeps_the_old_scripts),
+      cmocka_unit_test(test_sigterm_drains_and_exits_zero),
+  };
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
+    return 2;
+  }
+  recoup_bin = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
