@@ -10,7 +10,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev
 
-.PHONY: all deps build san run test test-fast bench clean
+.PHONY: all deps build san run simulate test test-fast bench clean
 
 all: build
 
@@ -35,17 +35,38 @@ san: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRECOUP_WERROR=ON -DRECOUP_SANITIZE=ON
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
-# Until the service lands, `run` does the real work a lender would do by hand:
-# check the example institution, run its specs, import its sample portfolio
-# into var/recoup.db and tick the simulated clock forward 30 days.
+# The service on the bundled example: import its sample portfolio into
+# var/recoup.db (first time only), then serve it on 127.0.0.1:8080 with
+# demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
+RUN_DIR    ?= var/run
+export RECOUP_INGEST_TOKEN ?= demo-ingest
+export RECOUP_AGENT_TOKEN  ?= demo-agent
+export RECOUP_READ_TOKEN   ?= demo-read
+export RECOUP_ADMIN_TOKEN  ?= demo-admin
+
 run: build
 	$(BUILD)/recoup check $(EXAMPLE)
-	$(BUILD)/recoup test $(EXAMPLE)
+	mkdir -p $(RUN_DIR)
+	@if [ ! -f $(RUN_DIR)/recoup.db ]; then \
+	  $(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db $(RUN_DIR)/recoup.db; \
+	fi
+	@echo
+	@echo "recoup is serving $(EXAMPLE) at http://127.0.0.1:8080"
+	@echo "  try:   curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/cases/MF00001"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_AGENT_TOKEN)' 'http://127.0.0.1:8080/v1/tasks?status=open'"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/reports/summary"
+	@echo "  outbox (SMS, letters): $(EXAMPLE)/var/outbox-*.jsonl    database: $(RUN_DIR)/recoup.db"
+	@echo "  stop with Ctrl-C"
+	@echo
+	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen 127.0.0.1:8080
+
+# A month of collection on the example, simulated in seconds.
+simulate: build
 	mkdir -p var
-	rm -f var/recoup.db var/recoup.db-wal var/recoup.db-shm
-	$(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db var/recoup.db --now 2026-01-05T09:00
-	$(BUILD)/recoup tick $(EXAMPLE) --db var/recoup.db --now 2026-02-04T09:00 --deliver
-	$(BUILD)/recoup report $(EXAMPLE) --db var/recoup.db
+	rm -f var/simulate.db var/simulate.db-wal var/simulate.db-shm
+	$(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db var/simulate.db --now 2026-01-05T09:00
+	$(BUILD)/recoup tick $(EXAMPLE) --db var/simulate.db --now 2026-02-04T09:00
+	$(BUILD)/recoup report $(EXAMPLE) --db var/simulate.db
 
 test: build san
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
