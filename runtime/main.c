@@ -12,6 +12,7 @@
 #include "import.h"
 #include "recoup/outbox.h"
 #include "report.h"
+#include "repl.h"
 
 int serve_main(const char *dir, const char *db, const char *listen);
 #include "spec.h"
@@ -37,7 +38,7 @@ static void usage(FILE *out) {
       "usage: recoup COMMAND [ARGS]\n"
       "\n"
       "  serve   [DIR] [--listen HOST:PORT] [--db FILE]   run the service\n"
-      "  repl    [DIR]               Lua console on a scratch copy\n"
+      "  repl    [DIR] [--db FILE]   Lua console on a scratch copy\n"
       "  test    [DIR|FILE...]       run *_test.lua specs\n"
       "  check   [DIR]               load and validate everything\n"
       "  import  FILE [DIR] [--db FILE] [--now TIME]   load a portfolio\n"
@@ -351,13 +352,8 @@ int main(int argc, char **argv) {
   if (strcmp(a.cmd, "report") == 0) return cmd_report(&a);
   if (strcmp(a.cmd, "serve") == 0)
     return serve_main(a.npos ? a.pos[0] : ".", a.db, a.listen);
-  if (strcmp(a.cmd, "repl") == 0) {
-    fprintf(stderr,
-            "recoup: '%s' is not built yet in this version; use `recoup "
-            "tick` for batch runs and `recoup test` for specs\n",
-            a.cmd);
-    return 2;
-  }
+  if (strcmp(a.cmd, "repl") == 0)
+    return repl_main(a.npos ? a.pos[0] : ".", a.db, NULL);
   fprintf(stderr, "recoup: unknown command '%s'\n", a.cmd);
   usage(stderr);
   return 2;

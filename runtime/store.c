@@ -1870,3 +1870,26 @@ int store_timers_overdue(store *st, rc_time now, int64_t *count) {
 int store_outbox_depth(store *st, store_row_fn fn, void *ud) {
   return each_row(stmt(st, S_OUTBOX_DEPTH), fn, ud);
 }
+
+int store_copy(const char *src, const char *dst, rc_error *err) {
+  sqlite3 *from = NULL, *to = NULL;
+  sqlite3_backup *b;
+  int rc = RC_OK;
+  if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    rc = rc_error_set(err, RC_ESTORE, "db", "cannot open %s: %s", src,
+                      from ? sqlite3_errmsg(from) : "out of memory");
+  } else if (sqlite3_open(dst, &to) != SQLITE_OK) {
+    rc = rc_error_set(err, RC_ESTORE, "db", "cannot create %s", dst);
+  } else if (!(b = sqlite3_backup_init(to, "main", from, "main"))) {
+    rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
+                      sqlite3_errmsg(to));
+  } else {
+    sqlite3_backup_step(b, -1);
+    if (sqlite3_backup_finish(b) != SQLITE_OK)
+      rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
+                        sqlite3_errmsg(to));
+  }
+  sqlite3_close(from);
+  sqlite3_close(to);
+  return rc;
+}

@@ -308,6 +308,10 @@ int store_reply_case(store *st, const char *from, char *case_id, size_t size);
 /* Open cases of a workflow on a version older than `below`. */
 int store_cases_below_version(store *st, const char *workflow, int below,
                               store_row_fn fn, void *ud);
+/* Copies the database at src into a new file dst with SQLite's online
+ * backup: src is only read, and the copy is consistent even while another
+ * process writes to src. */
+int store_copy(const char *src, const char *dst, rc_error *err);
 /* A cheap write, rolled back: can the database take writes now? */
 int store_writable(store *st, rc_error *err);
 
