@@ -23,14 +23,14 @@ typedef struct term {
   int fd;
   pid_t pid;
   char out[65536];
-  size_t len;
+  size_t len, mark; /* mark: where the output of the last input starts */
 } term;
 
-/* Reads until `want` shows up in the output (or 5 s pass). */
-static int wait_for(term *t, const char *want) {
+/* Reads until `want` shows up after the mark (or 5 s pass). */
+static int wait_after(term *t, const char *want) {
   for (int i = 0; i < 500; i++) {
     struct pollfd p = {t->fd, POLLIN, 0};
-    if (strstr(t->out, want)) return 1;
+    if (strstr(t->out + t->mark, want)) return 1;
     if (poll(&p, 1, 10) > 0) {
       ssize_t n = read(t->fd, t->out + t->len, sizeof t->out - 1 - t->len);
       if (n <= 0) break;
@@ -38,7 +38,7 @@ static int wait_for(term *t, const char *want) {
       t->out[t->len] = '\0';
     }
   }
-  return strstr(t->out, want) != NULL;
+  return strstr(t->out + t->mark, want) != NULL;
 }
 
 static void type(term *t, const char *keys) {
@@ -46,8 +46,24 @@ static void type(term *t, const char *keys) {
     fail_msg("write: %s", strerror(errno));
 }
 
+/* Waits for a prompt after the last input, as a person would: keys typed
+ * before the line editor is back in raw mode would be read differently. */
+static void prompt(term *t, const char *which) {
+  if (!wait_after(t, which))
+    fail_msg("no prompt '%s' after:\n%s", which, t->out + t->mark);
+  usleep(30000);
+  t->mark = t->len;
+}
+
+/* Types one line at the prompt. */
+static void line(term *t, const char *text) {
+  prompt(t, t->mark ? "> " : "recoup> ");
+  type(t, text);
+  type(t, "\r");
+}
+
 static void expect_output(term *t, const char *want) {
-  if (!wait_for(t, want)) fail_msg("no '%s' in:\n%s", want, t->out);
+  if (!wait_after(t, want)) fail_msg("no '%s' in:\n%s", want, t->out + t->mark);
 }
 
 static void start(term *t) {
@@ -60,13 +76,23 @@ static void start(term *t) {
     execl(recoup_bin, recoup_bin, "repl", institution, (char *)NULL);
     _exit(127);
   }
+  t->mark = 0;
   expect_output(t, "recoup> ");
 }
 
 static int finish(term *t) {
   int status = -1;
+  prompt(t, "recoup> ");
   type(t, "\x04"); /* Ctrl-D */
-  waitpid(t->pid, &status, 0);
+  for (int i = 0; i < 500 && waitpid(t->pid, &status, WNOHANG) == 0; i++) {
+    char sink[4096];
+    if (read(t->fd, sink, sizeof sink) < 0) usleep(10000);
+  }
+  if (waitpid(t->pid, &status, WNOHANG) == 0) {
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, &status, 0);
+    fail_msg("the repl did not leave on Ctrl-D");
+  }
   close(t->fd);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -75,9 +101,9 @@ static void test_expressions_print_their_values(void **state) {
   term t;
   (void)state;
   start(&t);
-  type(&t, "=6*7\r");
+  line(&t, "=6*7");
   expect_output(&t, "42");
-  type(&t, "{b = 2, a = {1, 2}}\r");
+  line(&t, "{b = 2, a = {1, 2}}");
   expect_output(&t, "a = {");
   assert_int_equal(finish(&t), 0);
 }
@@ -86,11 +112,11 @@ static void test_multiline_input_continues(void **state) {
   term t;
   (void)state;
   start(&t);
-  type(&t, "function twice(x)\r");
+  line(&t, "function twice(x)");
   expect_output(&t, ">> ");
-  type(&t, "  return x * 2\r");
-  type(&t, "end\r");
-  type(&t, "=twice(21)\r");
+  line(&t, "  return x * 2");
+  line(&t, "end");
+  line(&t, "=twice(21)");
   expect_output(&t, "42");
   assert_int_equal(finish(&t), 0);
 }
@@ -99,10 +125,10 @@ static void test_an_error_does_not_end_the_session(void **state) {
   term t;
   (void)state;
   start(&t);
-  type(&t, "error('kaboom')\r");
+  line(&t, "error('kaboom')");
   expect_output(&t, "kaboom");
   expect_output(&t, "traceback");
-  type(&t, "=1+1\r");
+  line(&t, "=1+1");
   expect_output(&t, "2\r\n");
   assert_int_equal(finish(&t), 0);
 }
@@ -111,11 +137,11 @@ static void test_ctrl_c_interrupts_a_running_chunk(void **state) {
   term t;
   (void)state;
   start(&t);
-  type(&t, "while true do end\r");
+  line(&t, "while true do end");
   usleep(300000);
   type(&t, "\x03");
   expect_output(&t, "interrupted");
-  type(&t, "=\"still here\"\r");
+  line(&t, "=\"still here\"");
   expect_output(&t, "\"still here\"");
   assert_int_equal(finish(&t), 0);
 }
@@ -124,16 +150,16 @@ static void test_the_workflow_runs_at_the_prompt(void **state) {
   term t;
   (void)state;
   start(&t);
-  type(&t, "set_clock '2026-01-05T09:00'\r");
-  type(&t,
+  line(&t, "set_clock '2026-01-05T09:00'");
+  line(&t,
        "c = open{ id = 'L1', balance = 500000, amount_due = 120000, "
        "due_date = '2026-01-01', borrower = { id = 'B1', name = 'Wang', "
-       "phones = { '+8613800000000' } } }\r");
-  type(&t, "advance '3d'\r");
-  type(&t, "c\r");
+       "phones = { '+8613800000000' } } }");
+  line(&t, "advance '3d'");
+  line(&t, "c");
   expect_output(&t, "state call");
   expect_output(&t, "task #1 call");
-  type(&t, "messages()\r");
+  line(&t, "messages()");
   expect_output(&t, "due_reminder");
   assert_int_equal(finish(&t), 0);
 }
