@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 static const char *recoup_bin;
 static char dir[512];
@@ -32,7 +33,12 @@ static const char *workflow_v1 =
     "  states = {\n"
     "    new = { enter = function(case) case:send('sms', 'hello')\n"
     "                                   case:after('2s', 'ring') end,\n"
-    "            on = { ring = function() return 'call' end } },\n"
+    "            on = { ring = function() return 'call' end,\n"
+    "                   spin = function() while true do end end,\n"
+    "                   hog = function() local t = {} for i = 1, 1e9 do "
+    "t[i] = string.rep('x', 4096) end end,\n"
+    "                   peek = function() return io.open('/etc/passwd') "
+    "end } },\n"
     "    call = { enter = function(case) case:task('call', { queue = 'phone' })"
     " end,\n"
     "             on = { task_done = function(case, ev) case:set('outcome', "
@@ -63,7 +69,8 @@ static void write_institution(void) {
              "}\n"
              "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
              "service { body_limit = '1MB', request_timeout = '1s', "
-             "idle_timeout = '5s', max_connections = 64 }\n"
+             "idle_timeout = '5s', max_connections = 64, "
+             "instruction_budget = 100000, memory_limit = '32MB' }\n"
              "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
              "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
              "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
@@ -436,6 +443,82 @@ static void test_a_broken_reload_keeps_the_old_scripts(void **state) {
   expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
 }
 
+static void test_hostile_handlers_harm_only_their_case(void **state) {
+  static const char *const events[] = {"spin", "hog", "peek"};
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    char body[200], id[16], path[64];
+    snprintf(id, sizeof id, "H%d", i);
+    snprintf(body, sizeof body,
+             "{\"id\":\"%s\",\"balance\":10,\"borrower\":{\"id\":\"BH\"}}",
+             id);
+    expect(post("/v1/cases", INGEST, body), 201, NULL);
+    snprintf(path, sizeof path, "/v1/cases/%s/events", id);
+    snprintf(body, sizeof body, "{\"type\":\"%s\"}", events[i]);
+    expect(post(path, INGEST, body), 202, NULL);
+  }
+  for (int tries = 0; tries < 50; tries++) {
+    if (strstr(get("/v1/cases/H2", READ)->body, "\"error\":\"")) break;
+    usleep(100000);
+  }
+  expect(get("/v1/cases/H0", READ), 200, "instruction budget exceeded");
+  expect(get("/v1/cases/H1", READ), 200, "memory limit exceeded");
+  expect(get("/v1/cases/H2", READ), 200, "attempt to index a nil value");
+  expect(get("/health", NULL), 200, NULL);
+  expect(get("/v1/cases/L2", READ), 200, "\"error\":null");
+}
+
+static void test_connections_beyond_the_limit_are_refused(void **state) {
+  int fds[200], n = 0;
+  char buf[512];
+  (void)state;
+  for (int i = 0; i < 200; i++) fds[n++] = raw_connect();
+  /* The limit is 64: one of the last gets 503 and is closed. */
+  raw_read(fds[199], buf, sizeof buf, 1);
+  if (!strstr(buf, "503")) fail_msg("got: %s", buf);
+  for (int i = 0; i < n; i++) close(fds[i]);
+  usleep(200000);
+  expect(get("/health", NULL), 200, NULL);
+}
+
+static void test_a_locked_database_answers_503_then_recovers(void **state) {
+  char db[600];
+  sqlite3 *lock;
+  (void)state;
+  snprintf(db, sizeof db, "%s/svc.db", dir);
+  assert_int_equal(sqlite3_open(db, &lock), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L2\",\"amount\":1,\"ref\":\"LOCKED\"}"),
+         503, NULL);
+  sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(lock);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L2\",\"amount\":1,\"ref\":\"LOCKED\"}"),
+         201, NULL);
+}
+
+static void test_logs_hold_no_tokens_and_no_phone_numbers(void **state) {
+  char path[600], log[1 << 16];
+  FILE *f;
+  size_t n;
+  (void)state;
+  /* A request whose error names a phone number. */
+  post("/v1/cases", INGEST,
+       "{\"id\":\"P1\",\"borrower\":{\"id\":\"BP\",\"phones\":"
+       "[\"13800138000x\"]}}");
+  snprintf(path, sizeof path, "%s/server.log", dir);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  n = fread(log, 1, sizeof log - 1, f);
+  log[n] = '\0';
+  fclose(f);
+  assert_null(strstr(log, "secret"));
+  assert_null(strstr(log, "13800138000"));
+  assert_non_null(strstr(log, "********000"));
+}
+
 static void test_sigterm_drains_and_exits_zero(void **state) {
   int status = -1;
   (void)state;
@@ -463,6 +546,10 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_chunked_body),
       cmocka_unit_test(test_a_slow_client_is_cut_off),
       cmocka_unit_test(test_a_broken_reload_keeps_the_old_scripts),
+      cmocka_unit_test(test_hostile_handlers_harm_only_their_case),
+      cmocka_unit_test(test_connections_beyond_the_limit_are_refused),
+      cmocka_unit_test(test_a_locked_database_answers_503_then_recovers),
+      cmocka_unit_test(test_logs_hold_no_tokens_and_no_phone_numbers),
       cmocka_unit_test(test_sigterm_drains_and_exits_zero),
   };
   if (argc != 2) {
