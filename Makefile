@@ -10,7 +10,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev
 
-.PHONY: all deps build san run simulate test test-fast bench clean
+.PHONY: all deps build san run simulate test test-fast bench fuzz clean
 
 all: build
 
@@ -81,5 +81,19 @@ bench: deps
 	cmake --build build-release -j $(JOBS)
 	sh tests/bench/run.sh build-release
 
+# Each fuzz target for FUZZ_SECONDS (clang and libFuzzer needed; not part
+# of `make test`, which replays the corpora instead).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECOUP_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+	@for t in http json import template time; do \
+	  mkdir -p build-fuzz/corpus-$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/tests/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) build-release
+	rm -rf $(BUILD) $(SAN_BUILD) build-release build-fuzz

@@ -200,6 +200,16 @@ static void decode(char *s) {
   *o = '\0';
 }
 
+int api_route(const char *method, const char *path, char *arg, size_t size) {
+  int known = 0;
+  for (int i = 0; i < NROUTES; i++) {
+    if (!match(routes[i].pattern, path, arg, size)) continue;
+    known = 1;
+    if (strcmp(routes[i].method, method) == 0) return i;
+  }
+  return known ? -2 : -1;
+}
+
 void api_handle(void *ud, http_request *req) {
   service *svc = ud;
   char arg[512] = "";

@@ -49,6 +49,7 @@ struct conn {
   size_t pending_len;
   int closing;
   int open_handles;
+  int detached; /* no socket: http_parse_one */
 };
 
 static http_parser_settings settings;
@@ -123,7 +124,8 @@ typedef struct write_req {
 } write_req;
 
 static void arm(conn *c, int ms) {
-  if (!c->closing) uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+  if (!c->closing && !c->detached)
+    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
 }
 
 static void after_write(uv_write_t *w, int status) {
@@ -320,6 +322,10 @@ static int on_message_complete(http_parser *p) {
   c->parsing = 0;
   c->in_handler = 1;
   c->keep_alive = http_should_keep_alive(p);
+  if (c->detached) {
+    http_parser_pause(p, 1);
+    return 0;
+  }
   uv_timer_stop(&c->timer);
   c->srv->in_flight++;
   /* Stop here: the next pipelined request waits for this answer. */
@@ -545,6 +551,43 @@ int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
   srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
   *out = srv;
   return RC_OK;
+}
+
+void http_request_free(http_request *req) {
+  free_request(req);
+}
+
+int http_parse_one(const char *data, size_t len, const http_limits *limits,
+                   http_request **out) {
+  http_server srv;
+  conn c;
+  int status = -1;
+  memset(&srv, 0, sizeof srv);
+  memset(&c, 0, sizeof c);
+  srv.limits = *limits;
+  c.srv = &srv;
+  c.detached = 1;
+  *out = NULL;
+  settings.on_message_begin = on_message_begin;
+  settings.on_url = on_url;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+  http_parser_init(&c.parser, HTTP_REQUEST);
+  c.parser.data = &c;
+  http_parser_execute(&c.parser, &settings, data, len);
+  if (HTTP_PARSER_ERRNO(&c.parser) == HPE_PAUSED && c.in_handler) {
+    status = 0;
+    *out = c.req;
+    c.req = NULL;
+  } else if (HTTP_PARSER_ERRNO(&c.parser) != HPE_OK) {
+    status = c.error_status ? c.error_status : 400;
+  }
+  free_request(c.req);
+  free(c.field);
+  return status;
 }
 
 int http_server_port(const http_server *srv) {

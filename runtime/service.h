@@ -51,6 +51,9 @@ struct service {
 
 /* api.c */
 void api_handle(void *ud, http_request *req);
+/* The route a method and path go to: its index, -1 for no such path, -2
+ * for a path that takes another method; arg gets the {id}. */
+int api_route(const char *method, const char *path, char *arg, size_t size);
 /* Answers req with a JSON value (taken) and logs the request. */
 void api_reply(service *svc, http_request *req, int route, int status,
                json_t *body, const char *extra_headers);

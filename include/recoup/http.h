@@ -53,6 +53,13 @@ int http_server_in_flight(const http_server *srv);
 int http_server_connections(const http_server *srv);
 /* Closes every connection and the listener; run the loop to finish. */
 void http_server_close(http_server *srv);
+/* Parses one request from a buffer with the server's own parser and
+ * limits, without a socket: for fuzzing and tests. Returns 0 and the
+ * request (free it with http_request_free), or the status an answer would
+ * carry (400, 413, 414, 431), or -1 when the buffer ends early. */
+int http_parse_one(const char *data, size_t len, const http_limits *limits,
+                   http_request **out);
+void http_request_free(http_request *req);
 /* Query parameter `name`, decoded, into buf; 0 when absent. */
 int http_query(const http_request *req, const char *name, char *buf,
                size_t size);

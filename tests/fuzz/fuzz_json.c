@@ -1,0 +1,23 @@
+/* JSON bodies: the case shape every route that opens cases takes. */
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "case_input.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static rc_clock *clk;
+  json_t *j;
+  rc_error err;
+  if (!clk) clk = clock_new("Asia/Shanghai", &err);
+  j = json_loadb((const char *)data, size, 0, NULL);
+  if (j) {
+    case_input in;
+    case_input_parse(j, 0, clk, "CNY", &in, &err);
+    case_input_free(&in);
+    case_input_parse(j, 1, clk, "CNY", &in, &err);
+    case_input_free(&in);
+    json_decref(j);
+  }
+  return 0;
+}
