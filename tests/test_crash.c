@@ -34,26 +34,27 @@ static void write_institution(void) {
   FILE *f;
   snprintf(path, sizeof path, "%s/recoup.lua", dir);
   f = fopen(path, "w");
-  fputs("institution { name = 'Crash', timezone = 'UTC', currency = 'USD' }\n"
-        "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
-        "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT' }\n"
-        "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
-        "workflow(recoup.workflow { name = 'crash', version = 1, initial = "
-        "'new',\n"
-        "  states = {\n"
-        "    new = { enter = function(case) case:send('sms', 'hello')\n"
-        "                                   case:after('1s', 'step') end,\n"
-        "            on = { step = function() return 'stepped' end } },\n"
-        "    stepped = { enter = function(case) case:task('call', { queue = "
-        "'q' }) end,\n"
-        "                on = { task_done = function(case, ev) case:set('done',"
-        " ev.outcome) end } },\n"
-        "    paid = { final = true } },\n"
-        "  transitions = { new = { 'stepped', 'paid' }, stepped = { 'paid' } "
-        "},\n"
-        "  on = { payment = function(case) if case.balance <= 0 then return "
-        "'paid' end end } })\n",
-        f);
+  fputs(
+      "institution { name = 'Crash', timezone = 'UTC', currency = 'USD' }\n"
+      "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT' }\n"
+      "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
+      "workflow(recoup.workflow { name = 'crash', version = 1, initial = "
+      "'new',\n"
+      "  states = {\n"
+      "    new = { enter = function(case) case:send('sms', 'hello')\n"
+      "                                   case:after('1s', 'step') end,\n"
+      "            on = { step = function() return 'stepped' end } },\n"
+      "    stepped = { enter = function(case) case:task('call', { queue = "
+      "'q' }) end,\n"
+      "                on = { task_done = function(case, ev) case:set('done',"
+      " ev.outcome) end } },\n"
+      "    paid = { final = true } },\n"
+      "  transitions = { new = { 'stepped', 'paid' }, stepped = { 'paid' } "
+      "},\n"
+      "  on = { payment = function(case) if case.balance <= 0 then return "
+      "'paid' end end } })\n",
+      f);
   fclose(f);
 }
 
@@ -307,21 +308,25 @@ int main(int argc, char **argv) {
         "SELECT count(*) FROM cases c WHERE c.state = 'new' AND c.error IS "
         "NULL AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.case_id = c.id) "
         "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id)");
-    long long stuck = scalar(s, "SELECT count(*) FROM timers WHERE due < "
-                                "(SELECT max(at) FROM journal) - 5000");
+    long long stuck = scalar(s,
+                             "SELECT count(*) FROM timers WHERE due < "
+                             "(SELECT max(at) FROM journal) - 5000");
     long long twice = scalar(
-        s, "SELECT count(*) FROM (SELECT case_id FROM journal WHERE kind = "
-           "'transition' AND json_extract(detail, '$.to') = 'stepped' GROUP "
-           "BY case_id HAVING count(*) > 1)");
-    long long unsent = scalar(
-        s, "SELECT count(*) FROM messages WHERE status NOT IN ('sent')");
-    long long errors = scalar(s, "SELECT count(*) FROM cases WHERE error IS "
-                                 "NOT NULL");
+        s,
+        "SELECT count(*) FROM (SELECT case_id FROM journal WHERE kind = "
+        "'transition' AND json_extract(detail, '$.to') = 'stepped' GROUP "
+        "BY case_id HAVING count(*) > 1)");
+    long long unsent =
+        scalar(s, "SELECT count(*) FROM messages WHERE status NOT IN ('sent')");
+    long long errors = scalar(s,
+                              "SELECT count(*) FROM cases WHERE error IS "
+                              "NOT NULL");
     const char *check = "?";
     sqlite3_stmt *st;
     char path[700], line[4096];
-    long long in_file = 0, file_dups = 0, sent = scalar(
-        s, "SELECT count(*) FROM messages WHERE status = 'sent'");
+    long long in_file = 0, file_dups = 0,
+              sent = scalar(
+                  s, "SELECT count(*) FROM messages WHERE status = 'sent'");
     FILE *f;
     sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL);
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -348,18 +353,20 @@ int main(int argc, char **argv) {
     file_dups = in_file - scalar(s, "SELECT count(DISTINCT key) FROM seen");
     {
       long long missing = scalar(
-          s, "SELECT count(*) FROM messages m WHERE m.status = 'sent' AND NOT "
-             "EXISTS (SELECT 1 FROM seen WHERE key LIKE '%-' || m.id)");
-      printf("kills=%d acknowledged: cases=%d payments=%d events=%d tasks=%d\n"
-             "lost=%lld duplicates=%lld wrong_balances=%lld "
-             "unexplained_states=%lld timers_lost=%lld overdue_timers=%lld "
-             "double_transitions=%lld\n"
-             "messages sent=%lld unsent=%lld in_file=%lld "
-             "rewritten_after_crash=%lld missing_from_file=%lld "
-             "case_errors=%lld integrity=%s\n",
-             kills, ncases, nrefs, nkeys, ntasks_done, lost, doubled,
-             bad_balance, unexplained, timerless, stuck, twice, sent, unsent,
-             in_file, file_dups, missing, errors, check);
+          s,
+          "SELECT count(*) FROM messages m WHERE m.status = 'sent' AND NOT "
+          "EXISTS (SELECT 1 FROM seen WHERE key LIKE '%-' || m.id)");
+      printf(
+          "kills=%d acknowledged: cases=%d payments=%d events=%d tasks=%d\n"
+          "lost=%lld duplicates=%lld wrong_balances=%lld "
+          "unexplained_states=%lld timers_lost=%lld overdue_timers=%lld "
+          "double_transitions=%lld\n"
+          "messages sent=%lld unsent=%lld in_file=%lld "
+          "rewritten_after_crash=%lld missing_from_file=%lld "
+          "case_errors=%lld integrity=%s\n",
+          kills, ncases, nrefs, nkeys, ntasks_done, lost, doubled, bad_balance,
+          unexplained, timerless, stuck, twice, sent, unsent, in_file,
+          file_dups, missing, errors, check);
       failed = lost || doubled || bad_balance || unexplained || timerless ||
                stuck || twice || unsent || missing || errors ||
                strcmp(check, "ok") != 0 || ncases < kills;

@@ -51,6 +51,18 @@ static void *serve(void *arg) {
         if (got >= (end + 4 - buf) + length) break;
       }
     }
+    if (strncmp(buf, "POST /hang", 10) == 0) {
+      sleep(2); /* longer than the channel's timeout; never answers */
+      close(c);
+      continue;
+    }
+    if (strncmp(buf, "POST /garbage", 13) == 0) {
+      const char *junk = "this is not HTTP\r\n\r\n";
+      if (write(c, junk, strlen(junk)) < 0) {
+      }
+      close(c);
+      continue;
+    }
     if (strncmp(buf, "POST /bad", 9) == 0) {
       g->bad_requests++;
       reply =
@@ -118,13 +130,18 @@ static void write_institution(void) {
           "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
           "channel 'hook_bad' { driver = 'webhook', url = "
           "'http://127.0.0.1:%d/bad' }\n"
+          "channel 'hook_hang' { driver = 'webhook', url = "
+          "'http://127.0.0.1:%d/hang', timeout = '1s' }\n"
+          "channel 'hook_junk' { driver = 'webhook', url = "
+          "'http://127.0.0.1:%d/garbage' }\n"
           "local text = 'Hi {borrower.name}'\n"
           "templates { t = { file = text, exec_ok = text, exec_fail = text,"
-          " exec_slow = text, hook = text, hook_bad = text, ghost = text } }\n"
+          " exec_slow = text, hook = text, hook_bad = text, ghost = text,"
+          " hook_hang = text, hook_junk = text } }\n"
           "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
           "  states = { a = { on = { go = function(case, ev)\n"
           "    case:send(ev.channel, 't') end } } } })\n",
-          exec_file, gw.port, gw.port);
+          exec_file, gw.port, gw.port, gw.port, gw.port);
   fclose(f);
 }
 
@@ -310,6 +327,24 @@ static void test_webhook_refusal_fails_at_once_and_tells_the_case(
   assert_int_equal(pending, 1); /* message_failed, for the workflow */
 }
 
+static void test_a_hanging_gateway_times_out_and_is_retried(void **state) {
+  fixture *fx = *state;
+  uint64_t start = uv_hrtime();
+  send_via(fx, "hook_hang");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_true(uv_hrtime() - start < 1900000000ull); /* the timeout, not 2 s */
+  assert_int_equal(outbox_get_stats(fx->ob)->retried, 1);
+}
+
+static void test_a_garbage_answer_is_retried(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "hook_junk");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_true(last(fx).reason[0] != '\0');
+}
+
 static void test_unknown_channel_fails(void **state) {
   fixture *fx = *state;
   send_via(fx, "ghost");
@@ -341,6 +376,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_webhook_refusal_fails_at_once_and_tells_the_case, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_hanging_gateway_times_out_and_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_garbage_answer_is_retried, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
       cmocka_unit_test(test_backoff_doubles_to_an_hour),

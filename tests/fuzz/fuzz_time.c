@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char out[40];
     zone_format(clock_zone(clk), t, out, sizeof out);
   }
-  if (clock_parse_date(text, &day) == RC_OK) clock_dpd(clk, &day, clock_now(clk));
+  if (clock_parse_date(text, &day) == RC_OK)
+    clock_dpd(clk, &day, clock_now(clk));
   return 0;
 }
