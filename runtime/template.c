@@ -62,7 +62,9 @@ int template_format_money(const char *locale, const char *currency,
   UChar out[128];
   char decimal[64];
   int32_t len, digits = 2;
-  rc_money unit = 1, abs_minor = minor < 0 ? -minor : minor;
+  /* The magnitude as unsigned: -INT64_MIN does not fit in an int64. */
+  uint64_t unit = 1,
+           abs_minor = minor < 0 ? 0 - (uint64_t)minor : (uint64_t)minor;
   struct money_fmt *m;
 
   if (!currency || strlen(currency) != 3) currency = "XXX";
@@ -70,9 +72,9 @@ int template_format_money(const char *locale, const char *currency,
   if (m) digits = m->digits;
   for (int i = 0; i < digits; i++) unit *= 10;
   if (digits > 0)
-    snprintf(decimal, sizeof decimal, "%s%lld.%0*lld", minor < 0 ? "-" : "",
-             (long long)(abs_minor / unit), digits,
-             (long long)(abs_minor % unit));
+    snprintf(decimal, sizeof decimal, "%s%llu.%0*llu", minor < 0 ? "-" : "",
+             (unsigned long long)(abs_minor / unit), digits,
+             (unsigned long long)(abs_minor % unit));
   else
     snprintf(decimal, sizeof decimal, "%lld", (long long)minor);
   if (!m) goto plain;

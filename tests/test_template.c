@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -27,6 +28,8 @@ static void test_money_in_minor_units(void **state) {
   expect_money("en", "USD", -250, "-$2.50");
   /* Beyond a double's exact integers: still exact. */
   expect_money("en", "USD", 900719925474099299LL, "$9,007,199,254,740,992.99");
+  /* Found by fuzzing: the most negative amount has no positive twin. */
+  expect_money("en", "USD", INT64_MIN, "-$92,233,720,368,547,758.08");
 }
 
 static void test_dates_by_locale(void **state) {
