@@ -637,6 +637,8 @@ int store_open(store **out, const char *path, rc_error *err) {
    * tenth of a timer sweep when measured; recoup never reads them. It only
    * takes effect before SQLite initialises, so the first open sets it. */
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  /* One loop, one thread: SQLite's own mutexes would only cost. */
+  sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
   if (!memory) {
     /* Debts and phone numbers: the file is the owner's alone. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
