@@ -50,12 +50,15 @@ struct conn {
   int closing;
   int open_handles;
   int detached; /* no socket: http_parse_one */
+  int paused;   /* reading stopped: enough is buffered already */
 };
 
 static http_parser_settings settings;
 static void conn_close(conn *c);
 static void feed(conn *c, const char *data, size_t len);
 static void on_timer(uv_timer_t *t);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static char *append(char *s, const char *data, size_t len) {
   size_t old = s ? strlen(s) : 0;
@@ -142,6 +145,10 @@ static void after_write(uv_write_t *w, int status) {
   c->in_handler = 0;
   arm(c, c->srv->limits.idle_timeout_ms);
   http_parser_pause(&c->parser, 0);
+  if (c->paused) {
+    c->paused = 0;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
   if (c->pending_len) {
     char *data = c->pending;
     size_t len = c->pending_len;
