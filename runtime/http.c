@@ -49,8 +49,9 @@ struct conn {
   size_t pending_len;
   int closing;
   int open_handles;
-  int detached; /* no socket: http_parse_one */
-  int paused;   /* reading stopped: enough is buffered already */
+  int detached;  /* no socket: http_parse_one */
+  int paused;    /* reading stopped: enough is buffered already */
+  int lingering; /* answered and closing: draining what the client sends */
 };
 
 static http_parser_settings settings;
@@ -127,8 +128,29 @@ typedef struct write_req {
 } write_req;
 
 static void arm(conn *c, int ms) {
-  if (!c->closing && !c->detached)
+  if (!c->closing && !c->detached && !c->lingering)
     uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+}
+
+static void after_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* Closing after an answer: a client may still be sending the body we
+ * refused (413). Closing at once would reset the connection and the client
+ * could lose our answer; so shut our side, read and drop what comes for a
+ * moment, then close (a "lingering close"). */
+static void linger(conn *c) {
+  uv_shutdown_t *req = malloc(sizeof *req);
+  c->lingering = 1;
+  if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, after_shutdown) != 0) {
+    free(req);
+    conn_close(c);
+    return;
+  }
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  uv_timer_start(&c->timer, on_timer, 2000, 0);
 }
 
 static void after_write(uv_write_t *w, int status) {
@@ -136,9 +158,12 @@ static void after_write(uv_write_t *w, int status) {
   conn *c = wr->c;
   int close_after = wr->close_after || status < 0;
   free(wr);
-  if (c->closing) return;
+  if (c->closing || c->lingering) return;
   if (close_after) {
-    conn_close(c);
+    if (status < 0)
+      conn_close(c);
+    else
+      linger(c);
     return;
   }
   /* Ready for the next request: go on with what already arrived. */
@@ -387,6 +412,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  if (c->lingering) { /* answered already: drop it */
+    free(buf->base);
+    return;
+  }
   if (n > 0) {
     if (c->in_handler) {
       /* The client sends ahead: keep it for after the answer. */
@@ -408,6 +437,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 
 static void on_timer(uv_timer_t *t) {
   conn *c = t->data;
+  if (c->lingering) {
+    conn_close(c);
+    return;
+  }
   if (c->in_handler) return; /* the answer will come */
   if (c->parsing) {
     if (c->req) {

@@ -280,8 +280,11 @@ static void test_body_over_the_limit_gets_413(void **state) {
   (void)state;
   memset(big, 'x', n);
   big[n] = '\0';
-  expect(call("POST", "/v1/cases", INGEST, big, n), 413, NULL);
-  free(big);
+  {
+    long status = call("POST", "/v1/cases", INGEST, big, n)->status;
+    free(big);
+    assert_int_equal(status, 413);
+  }
   expect(get("/health", NULL), 200, NULL); /* and the server is fine */
 }
 

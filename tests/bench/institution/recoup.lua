@@ -3,6 +3,7 @@
 -- transitions and journals — what a real reminder does.
 institution { name = "Bench Lender", timezone = "Asia/Shanghai", locale = "zh-CN",
               currency = "CNY", contact_phone = "400-000-0000" }
+tokens { ingest = "env:RECOUP_INGEST_TOKEN" }
 templates {
   reminder = { sms = { ["zh-CN"] = "{borrower.name}您好，您的借款已逾期{case.dpd}天，应还{case.amount_due}。咨询电话{institution.contact_phone}。" } },
 }

@@ -1,0 +1,167 @@
+/* HTTP ingestion: payments posted over keep-alive connections from this
+ * second process to a running `recoup serve`, each one acknowledged only
+ * once durable. Prints acknowledged payments per second and latency
+ * percentiles for each connection count.
+ *
+ * usage: bench_http PORT TOKEN CASES SECONDS CONNECTIONS... */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+typedef struct slot {
+  CURL *easy;
+  char body[160];
+  double started;
+} slot;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *ud) {
+  (void)p;
+  (void)ud;
+  return s * n;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static long ref_counter;
+
+static void fire(CURLM *multi, slot *s, const char *url,
+                 struct curl_slist *headers, int cases) {
+  snprintf(s->body, sizeof s->body,
+           "{\"case\":\"C%07ld\",\"amount\":1,\"ref\":\"H%ld-%ld\"}",
+           ref_counter % cases, (long)time(NULL), ref_counter);
+  ref_counter++;
+  curl_easy_setopt(s->easy, CURLOPT_URL, url);
+  curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+  curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+  s->started = now_s();
+  curl_multi_add_handle(multi, s->easy);
+}
+
+static size_t keep(char *p, size_t s, size_t n, void *ud) {
+  char *buf = ud;
+  size_t have = strlen(buf), take = s * n;
+  if (have + take >= 1 << 16) take = (1 << 16) - 1 - have;
+  memcpy(buf + have, p, take);
+  buf[have + take] = '\0';
+  return s * n;
+}
+
+/* Overdue timers now, from /metrics; -1 when the service does not answer. */
+static long overdue(const char *port) {
+  static char buf[1 << 16];
+  char url[128];
+  const char *p;
+  CURL *c = curl_easy_init();
+  buf[0] = '\0';
+  snprintf(url, sizeof url, "http://127.0.0.1:%s/metrics", port);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+  if (curl_easy_perform(c) != CURLE_OK) buf[0] = '\0';
+  curl_easy_cleanup(c);
+  p = strstr(buf, "\nrecoup_timers_overdue ");
+  return p ? atol(p + 24) : -1;
+}
+
+int main(int argc, char **argv) {
+  char url[128], auth[128];
+  struct curl_slist *headers = NULL;
+  int cases, seconds;
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s PORT TOKEN CASES SECONDS CONNECTIONS...\n",
+            argv[0]);
+    return 2;
+  }
+  snprintf(url, sizeof url, "http://127.0.0.1:%s/v1/payments", argv[1]);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[2]);
+  cases = atoi(argv[3]);
+  seconds = atoi(argv[4]);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  headers = curl_slist_append(headers, auth);
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  for (int a = 5; a < argc; a++) {
+    int conns = atoi(argv[a]), running = 0;
+    const char *label = argv[a];
+    char name[32];
+    if (strcmp(argv[a], "wait") == 0) {
+      /* Let a start-up sweep finish: the figures after it are steady. */
+      for (int i = 0; i < 3000 && overdue(argv[1]) != 0; i++) {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+      }
+      continue;
+    }
+    if (strncmp(argv[a], "sweep:", 6) == 0) {
+      conns = atoi(argv[a] + 6);
+      label = "during_sweep";
+      printf("sweep_overdue_at_start %ld timers\n", overdue(argv[1]));
+    }
+    snprintf(name, sizeof name, "%s", label);
+    size_t cap = 1 << 20, n = 0, errors = 0;
+    double *lat = malloc(cap * sizeof *lat), start, end;
+    CURLM *multi = curl_multi_init();
+    slot *slots = calloc((size_t)conns, sizeof *slots);
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)conns);
+    for (int i = 0; i < conns; i++) {
+      slots[i].easy = curl_easy_init();
+      fire(multi, &slots[i], url, headers, cases);
+    }
+    start = now_s();
+    end = start + seconds;
+    do {
+      CURLMsg *m;
+      int left, fired = 0;
+      curl_multi_perform(multi, &running);
+      while ((m = curl_multi_info_read(multi, &left))) {
+        slot *s;
+        long code = 0;
+        if (m->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        curl_multi_remove_handle(multi, m->easy_handle);
+        if (code == 201 && n < cap)
+          lat[n++] = now_s() - s->started;
+        else
+          errors++;
+        if (now_s() < end) {
+          fire(multi, s, url, headers, cases);
+          fired = 1;
+        }
+      }
+      /* A new request must be started before waiting on its socket. */
+      if (!fired) curl_multi_poll(multi, NULL, 0, 100, NULL);
+    } while (running > 0 || now_s() < end);
+    {
+      double took = now_s() - start;
+      qsort(lat, n, sizeof *lat, cmp_double);
+      printf("http_events_per_s_%s %.0f events/s\n", name, n / took);
+      printf("http_p50_ms_%s %.2f ms\n", name, n ? lat[n / 2] * 1000 : 0);
+      printf("http_p99_ms_%s %.2f ms\n", name,
+             n ? lat[(size_t)(n * 0.99)] * 1000 : 0);
+      if (errors) printf("http_errors_%s %zu requests\n", name, errors);
+      fflush(stdout);
+    }
+    for (int i = 0; i < conns; i++) curl_easy_cleanup(slots[i].easy);
+    free(slots);
+    curl_multi_cleanup(multi);
+    free(lat);
+  }
+  curl_slist_free_all(headers);
+  curl_global_cleanup();
+  return 0;
+}
