@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -386,6 +387,84 @@ static void test_update_emits_changed_fields_only(void **state) {
   engine_close(eng);
 }
 
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
+  char dir[128], path[256];
+  engine_options opts;
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  store_case c;
+  rc_error err;
+  json_t *j;
+  int migrated = -1;
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-reload-%d", (int)getpid());
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  write_text(path,
+             "institution { name = 'R', timezone = 'UTC', currency = "
+             "'USD' }\nworkflow(require 'workflows.m')\n");
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  write_text(path,
+             "return recoup.workflow { name = 'm', version = 1, "
+             "initial = 'a', states = { a = {}, z = { final = true } },"
+             " transitions = { a = { 'z' } } }\n");
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = ":memory:";
+  opts.simulated = 1;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  j = json_loads("{\"id\":\"OLD\",\"balance\":1,\"borrower\":{\"id\":\"B\"}}",
+                 0, NULL);
+  assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
+  json_decref(j);
+  run_now(eng);
+  /* Version 2 renames the state and says where old cases go. */
+  write_text(path,
+             "return recoup.workflow { name = 'm', version = 2, "
+             "initial = 'b', states = { b = {}, z = { final = true } },"
+             " transitions = { b = { 'z' } },\n"
+             " migrate = function(case) if case.state == 'a' then "
+             "return 'b' end end }\n");
+  assert_int_equal(engine_reload(eng, &errors, &migrated), RC_OK);
+  assert_int_equal(migrated, 1);
+  c = get(eng, "OLD");
+  assert_int_equal(c.version, 2);
+  assert_string_equal(c.state, "b");
+  store_case_free(&c);
+  assert_int_equal(journal_kind(eng, "OLD", "migrated").count, 1);
+  /* A broken version 3 is refused; version 2 keeps running. */
+  write_text(path,
+             "return recoup.workflow { name = 'm', version = 3, "
+             "initial = 'nowhere', states = { b = {} } }\n");
+  assert_int_equal(engine_reload(eng, &errors, &migrated), RC_EINVAL);
+  assert_true(errors.count > 0);
+  rc_errlist_free(&errors);
+  j = json_loads("{\"id\":\"NEW\",\"balance\":1,\"borrower\":{\"id\":\"B\"}}",
+                 0, NULL);
+  assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
+  json_decref(j);
+  run_now(eng);
+  c = get(eng, "NEW");
+  assert_int_equal(c.version, 2);
+  store_case_free(&c);
+  engine_close(eng);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -404,6 +483,7 @@ int main(void) {
       cmocka_unit_test(test_event_keys_make_posts_idempotent),
       cmocka_unit_test(test_payments_are_checked),
       cmocka_unit_test(test_update_emits_changed_fields_only),
+      cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
