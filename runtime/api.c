@@ -109,7 +109,7 @@ void api_reply(service *svc, http_request *req, int route, int status,
   log = json_pack("{s:s, s:s, s:s, s:i, s:f}", "msg", "request", "method",
                   req->method, "route",
                   route >= 0 ? routes[route].pattern : req->path, "status",
-                  status, "ms", ms);
+                  status, "ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000);
   if (status >= 400 && body) {
     const char *m = json_string_value(
         json_object_get(json_object_get(body, "error"), "message"));
