@@ -22,7 +22,7 @@ void service_log(const char *level, json_t *fields) {
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   json_object_set_new(fields, "ts", json_string(when));
   json_object_set_new(fields, "level", json_string(level));
-  text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+  text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
   if (text) {
     fprintf(stderr, "%s\n", text);
     free(text);
