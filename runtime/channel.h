@@ -22,8 +22,13 @@ struct delivery {
   void *owner;               /* the outbox */
 };
 
-/* Appends to the file and fsyncs it; answers before returning. */
-void channel_file_send(delivery *d);
+/* File channels, a batch at a time: each message is appended as it comes,
+ * and the batch ends with one fsync per file, then every answer. One
+ * fsync for a pump's worth of messages instead of one each. */
+typedef struct file_batch file_batch;
+file_batch *file_batch_new(void);
+void file_batch_add(file_batch *b, delivery *d);
+void file_batch_finish(file_batch *b); /* answers and frees */
 /* Runs the command with the message on stdin; answers from the loop. */
 void channel_exec_send(uv_loop_t *loop, delivery *d);
 

@@ -1,8 +1,9 @@
 /* The file driver: one JSON line per message, appended and fsync'd before
- * the message counts as sent. A crash between the two sends it again under
+ * the message counts as sent. A crash between the two writes it again under
  * the same idempotency key, which is how readers of the file dedupe. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,32 +26,80 @@ static void make_parent(const char *path) {
   mkdir(dir, 0700);
 }
 
-void channel_file_send(delivery *d) {
-  char reason[300];
-  size_t len = strlen(d->payload);
-  int fd = open(d->ch->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+enum { BATCH_FILES = 8, BATCH_MESSAGES = 512 };
+
+struct file_batch {
+  struct {
+    const char *path; /* borrowed from the channel config */
+    int fd;
+    int failed; /* errno of the first failure, or 0 */
+  } files[BATCH_FILES];
+  int nfiles;
+  delivery *items[BATCH_MESSAGES];
+  int file_of[BATCH_MESSAGES];
+  int nitems;
+};
+
+file_batch *file_batch_new(void) {
+  return calloc(1, sizeof(file_batch));
+}
+
+static int open_file(file_batch *b, const char *path) {
+  int fd;
+  for (int i = 0; i < b->nfiles; i++)
+    if (strcmp(b->files[i].path, path) == 0) return i;
+  if (b->nfiles == BATCH_FILES) return -1;
+  fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
-    make_parent(d->ch->path);
-    fd = open(d->ch->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    make_parent(path);
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   }
-  if (fd < 0) {
-    snprintf(reason, sizeof reason, "cannot open %s: %s", d->ch->path,
-             strerror(errno));
-    d->done(d, 0, 0, reason);
+  b->files[b->nfiles].path = path;
+  b->files[b->nfiles].fd = fd;
+  b->files[b->nfiles].failed = fd < 0 ? errno : 0;
+  return b->nfiles++;
+}
+
+void file_batch_add(file_batch *b, delivery *d) {
+  size_t len = strlen(d->payload);
+  int f;
+  if (b->nitems == BATCH_MESSAGES || (f = open_file(b, d->ch->path)) < 0) {
+    /* Full: this one waits for the next pump. */
+    d->done(d, 0, 0, "file batch full");
     return;
   }
-  /* One write of the whole line: O_APPEND keeps concurrent writers' lines
-   * whole. */
-  d->payload[len] = '\n';
-  if (write(fd, d->payload, len + 1) != (ssize_t)(len + 1) || fsync(fd) != 0) {
-    snprintf(reason, sizeof reason, "cannot write %s: %s", d->ch->path,
-             strerror(errno));
+  if (!b->files[f].failed) {
+    /* One write of the whole line: O_APPEND keeps concurrent writers'
+     * lines whole. */
+    d->payload[len] = '\n';
+    if (write(b->files[f].fd, d->payload, len + 1) != (ssize_t)(len + 1))
+      b->files[f].failed = errno ? errno : EIO;
     d->payload[len] = '\0';
-    close(fd);
-    d->done(d, 0, 0, reason);
-    return;
   }
-  d->payload[len] = '\0';
-  close(fd);
-  d->done(d, 1, 0, NULL);
+  b->items[b->nitems] = d;
+  b->file_of[b->nitems++] = f;
+}
+
+void file_batch_finish(file_batch *b) {
+  if (!b) return;
+  for (int i = 0; i < b->nfiles; i++) {
+    if (b->files[i].fd >= 0) {
+      if (!b->files[i].failed && fsync(b->files[i].fd) != 0)
+        b->files[i].failed = errno;
+      close(b->files[i].fd);
+    }
+  }
+  for (int i = 0; i < b->nitems; i++) {
+    delivery *d = b->items[i];
+    int failed = b->files[b->file_of[i]].failed;
+    if (failed) {
+      char reason[300];
+      snprintf(reason, sizeof reason, "cannot write %s: %s", d->ch->path,
+               strerror(failed));
+      d->done(d, 0, 0, reason);
+    } else {
+      d->done(d, 1, 0, NULL);
+    }
+  }
+  free(b);
 }

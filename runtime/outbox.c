@@ -127,7 +127,9 @@ static char *payload(const outbox *ob, const store_outgoing *m,
 
 int outbox_pump(outbox *ob, rc_error *err) {
   store_outgoing *due;
-  int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying;
+  file_batch *files;
+  rc_error txn_err;
+  int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
   if (ob->failed_store) {
     *err = ob->store_err;
     return err->code;
@@ -136,6 +138,15 @@ int outbox_pump(outbox *ob, rc_error *err) {
   if (store_outbox_due(engine_store(ob->eng), clock_now(engine_clock(ob->eng)),
                        room + ob->nflying, &due, &n, err) != RC_OK)
     return err->code;
+  if (n == 0) {
+    store_outgoing_free(due, n);
+    return 0;
+  }
+  /* The answers that come at once (files, unknown channels) are recorded
+   * in one transaction; slower gateways answer later, each in its own. */
+  files = file_batch_new();
+  batched = !store_in_transaction(engine_store(ob->eng)) &&
+            engine_begin(ob->eng, &txn_err) == RC_OK;
   for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT; i++) {
     delivery *d;
     if (flying(ob, due[i].id)) continue;
@@ -160,7 +171,10 @@ int outbox_pump(outbox *ob, rc_error *err) {
     } else if (!d->payload) {
       on_done(d, 0, 0, "out of memory");
     } else if (d->ch->driver == CHANNEL_FILE) {
-      channel_file_send(d);
+      if (files)
+        file_batch_add(files, d);
+      else
+        on_done(d, 0, 0, "out of memory");
     } else if (d->ch->driver == CHANNEL_EXEC) {
       channel_exec_send(ob->loop, d);
     } else {
@@ -172,6 +186,11 @@ int outbox_pump(outbox *ob, rc_error *err) {
     }
   }
   store_outgoing_free(due, n);
+  file_batch_finish(files);
+  if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
+    ob->failed_store = 1;
+    ob->store_err = txn_err;
+  }
   if (ob->failed_store) {
     *err = ob->store_err;
     return err->code;
