@@ -90,6 +90,13 @@ static long long num(const json_t *row, const char *key) {
   return (long long)json_integer_value(json_object_get(row, key));
 }
 
+/* An amount for the table, in the institution's locale and currency. */
+static const char *money_text(const institution_config *cfg, long long minor,
+                              char *buf, size_t size) {
+  template_format_money(cfg->locale, cfg->currency, minor, buf, size);
+  return buf;
+}
+
 void report_print(engine *eng, const json_t *r, FILE *out) {
   const institution_config *cfg = script_config(engine_script(eng));
   char money[64];
@@ -97,10 +104,7 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   json_t *row;
   const json_t *v;
 
-#define MONEY(x)                                                 \
-  (template_format_money(cfg->locale, cfg->currency, (x), money, \
-                         sizeof money),                          \
-   money)
+#define MONEY(x) money_text(cfg, (x), money, sizeof money)
 
   fprintf(out, "%s — report as of %s\n\n", cfg->name, str(r, "as_of"));
   fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
