@@ -17,7 +17,9 @@ enum { MAX_IN_FLIGHT = 256 };
 struct outbox {
   engine *eng;
   uv_loop_t *loop; /* borrowed */
-  webhook *wh;     /* owned, made on first webhook message */
+  uv_idle_t again; /* pumps again while a pump finds work and room */
+  int again_active;
+  webhook *wh; /* owned, made on first webhook message */
   char instance[32];
   outbox_stats stats;
   delivery *flying[MAX_IN_FLIGHT]; /* owned */
@@ -41,6 +43,8 @@ int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
   signal(SIGPIPE, SIG_IGN);
   ob->eng = eng;
   ob->loop = loop;
+  uv_idle_init(loop, &ob->again);
+  ob->again.data = ob;
   if (store_instance_id(engine_store(eng), ob->instance, sizeof ob->instance,
                         err) != RC_OK) {
     free(ob);
@@ -56,11 +60,36 @@ static void free_delivery(delivery *d) {
   free(d);
 }
 
+static void free_outbox(uv_handle_t *h) {
+  free(h->data);
+}
+
 void outbox_close(outbox *ob) {
   if (!ob) return;
   webhook_close(ob->wh);
   for (int i = 0; i < ob->nflying; i++) free_delivery(ob->flying[i]);
-  free(ob);
+  ob->nflying = 0;
+  /* Freed when libuv lets the idle handle go. */
+  uv_close((uv_handle_t *)&ob->again, free_outbox);
+}
+
+/* While pumps find messages (and there is room), pump again on the next
+ * turn of the loop: a backlog drains at the loop's pace, not one pump a
+ * second, and requests are still answered in between. */
+static void on_again(uv_idle_t *h) {
+  outbox *ob = h->data;
+  rc_error err;
+  int started = outbox_pump(ob, &err);
+  if (started <= 0 || ob->nflying >= MAX_IN_FLIGHT) {
+    uv_idle_stop(h);
+    ob->again_active = 0;
+  }
+}
+
+static void pump_soon(outbox *ob) {
+  if (ob->again_active) return;
+  ob->again_active = 1;
+  uv_idle_start(&ob->again, on_again);
 }
 
 const outbox_stats *outbox_get_stats(const outbox *ob) {
@@ -102,6 +131,12 @@ static void on_done(delivery *d, int ok, int permanent, const char *reason) {
   }
   land(ob, d);
   free_delivery(d);
+}
+
+static void done_later(delivery *d, int ok, int permanent, const char *reason) {
+  outbox *ob = d->owner;
+  on_done(d, ok, permanent, reason);
+  pump_soon(ob); /* room again: there may be more waiting */
 }
 
 static char *payload(const outbox *ob, const store_outgoing *m,
@@ -156,7 +191,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
     d->case_id = strdup(due[i].case_id);
     d->attempts = due[i].attempts + 1;
     d->ch = script_channel(engine_script(ob->eng), due[i].channel);
-    d->done = on_done;
+    d->done = done_later;
     d->owner = ob;
     snprintf(d->key, sizeof d->key, "%s-%lld", ob->instance, (long long)d->id);
     d->payload = payload(ob, &due[i], d->key);
@@ -187,6 +222,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
   }
   store_outgoing_free(due, n);
   file_batch_finish(files);
+  if (started > 0) pump_soon(ob);
   if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
     ob->failed_store = 1;
     ob->store_err = txn_err;
