@@ -720,14 +720,6 @@ static void r_import(service *svc, http_request *req, int route,
 
 /* --- metrics ---------------------------------------------------------- */
 
-static int depth_row(void *ud, const store_value *cols, int n) {
-  json_t *list = ud, *row = json_object();
-  for (int i = 0; i < n; i++)
-    json_object_set_new(row, cols[i].name, value_json(&cols[i]));
-  json_array_append_new(list, row);
-  return 0;
-}
-
 static void r_metrics(service *svc, http_request *req, int route,
                       const char *arg) {
   static const char *const classes[] = {"2xx", "3xx", "4xx", "5xx", "other"};
@@ -736,16 +728,15 @@ static void r_metrics(service *svc, http_request *req, int route,
   const engine_stats *es = engine_get_stats(svc->eng);
   const outbox_stats *os = outbox_get_stats(svc->ob);
   store *st = engine_store(svc->eng);
-  int64_t pending = 0, overdue = 0;
-  json_t *depth = json_array(), *row, *report;
-  size_t i;
+  int64_t pending = 0, overdue = 0, queued = 0, deferred = 0;
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
   (void)arg;
   store_timers_count(st, &pending);
   store_timers_overdue(st, clock_now(engine_clock(svc->eng)), &overdue);
-  store_outbox_depth(st, depth_row, depth);
+  store_messages_with_status(st, "queued", &queued);
+  store_messages_with_status(st, "deferred", &deferred);
   fprintf(f, "# TYPE recoup_http_requests_total counter\n");
   for (int r = 0; r < NROUTES; r++)
     for (int k = 0; k < 5; k++)
@@ -780,32 +771,21 @@ static void r_metrics(service *svc, http_request *req, int route,
           "recoup_delivery_attempts_total{result=\"sent\"} %lld\n"
           "recoup_delivery_attempts_total{result=\"retry\"} %lld\n"
           "recoup_delivery_attempts_total{result=\"failed\"} %lld\n"
-          "# TYPE recoup_outbox_messages gauge\n",
+          "# TYPE recoup_outbox_messages gauge\n"
+          "recoup_outbox_messages{status=\"queued\"} %lld\n"
+          "recoup_outbox_messages{status=\"deferred\"} %lld\n",
           (long long)es->events, (long long)es->errors,
           (long long)es->timers_fired, (long long)es->transitions,
           (long long)pending, (long long)overdue, (long long)svc->commits,
-          (long long)os->sent, (long long)os->retried, (long long)os->failed);
-  json_array_foreach(depth, i, row)
-      fprintf(f, "recoup_outbox_messages{status=\"%s\"} %lld\n",
-              json_string_value(json_object_get(row, "status")),
-              (long long)json_integer_value(json_object_get(row, "count")));
-  report = report_build(svc->eng);
+          (long long)os->sent, (long long)os->retried, (long long)os->failed,
+          (long long)queued, (long long)deferred);
   fprintf(f, "# TYPE recoup_policy_decisions_total counter\n");
-  json_array_foreach(json_object_get(report, "refusals"), i, row)
-      fprintf(f,
-              "recoup_policy_decisions_total{verdict=\"%s\",reason=\"%s\"} "
-              "%lld\n",
-              json_string_value(json_object_get(row, "status")),
-              json_string_value(json_object_get(row, "reason")),
-              (long long)json_integer_value(json_object_get(row, "count")));
-  fprintf(f, "# TYPE recoup_cases gauge\n");
-  json_array_foreach(json_object_get(report, "states"), i, row)
-      fprintf(f, "recoup_cases{workflow=\"%s\",state=\"%s\"} %lld\n",
-              json_string_value(json_object_get(row, "workflow")),
-              json_string_value(json_object_get(row, "state")),
-              (long long)json_integer_value(json_object_get(row, "cases")));
-  json_decref(report);
-  json_decref(depth);
+  for (int k = 0; k < es->npolicy; k++)
+    fprintf(f,
+            "recoup_policy_decisions_total{verdict=\"%s\",reason=\"%s\"} "
+            "%lld\n",
+            es->policy[k].verdict, es->policy[k].reason,
+            (long long)es->policy[k].count);
   fclose(f);
   svc->requests[route][0]++;
   http_respond(req, 200, "text/plain; version=0.0.4", out, len, NULL);

@@ -21,8 +21,8 @@ enum { BATCH = 1000, MAX_HOPS = 16 };
 enum { MAX_SCRIPTS = 32 };
 
 struct engine {
-  store *st;     /* owned */
-  script *sc;    /* the newest of scripts: routes, templates, policy */
+  store *st;  /* owned */
+  script *sc; /* the newest of scripts: routes, templates, policy */
   script *scripts[MAX_SCRIPTS]; /* owned, oldest first; [0] owns the clock */
   int nscripts;
   char dir[PATH_MAX];
@@ -523,8 +523,8 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
       status = strcmp(it->status, "missed") == 0 ? "paid_late" : "paid";
     else
       all_paid = 0;
-    if (take > 0) rc = store_installment_update(eng->st, it->id, it->paid,
-                                                status, err);
+    if (take > 0)
+      rc = store_installment_update(eng->st, it->id, it->paid, status, err);
   }
   if (rc == RC_OK && n > 0 && all_paid) {
     json_t *d = json_pack("{s:I}", "plan", (json_int_t)due[0].plan_id);
@@ -663,9 +663,9 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                              ok || final ? 0 : next_attempt, reason,
                              clock_now(eng->clk), err);
   if (rc == RC_OK) {
-    json_t *d = json_pack("{s:I, s:s, s:i, s:s?}", "message",
-                          (json_int_t)message_id, "status", status, "attempts",
-                          attempts, "reason", reason);
+    json_t *d =
+        json_pack("{s:I, s:s, s:i, s:s?}", "message", (json_int_t)message_id,
+                  "status", status, "attempts", attempts, "reason", reason);
     if (!ok && !final) {
       char at[40];
       zone_format(clock_zone(eng->clk), next_attempt, at, sizeof at);
@@ -794,8 +794,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
                           "handlers that route in a loop?)",
                           MAX_HOPS);
     if (strcmp(next, state) == 0 &&
-        !script_transition_allowed(sc, c->workflow, c->version, state,
-                                   next))
+        !script_transition_allowed(sc, c->workflow, c->version, state, next))
       return rc_error_set(err, RC_ESCRIPT, "state",
                           "handler returned the current state '%s'; return "
                           "nil to stay, or declare '%s' -> '%s' to re-enter",
@@ -883,11 +882,10 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
                               sizeof plan_status) == RC_OK &&
         strcmp(plan_status, "open") == 0 && strcmp(it.status, "due") == 0 &&
         it.paid < it.amount) {
-      json_t *out = json_pack("{s:I, s:i, s:s, s:I, s:I}", "plan",
-                              (json_int_t)it.plan_id, "installment", it.seq,
-                              "due", it.due_date, "amount",
-                              (json_int_t)it.amount, "paid",
-                              (json_int_t)it.paid);
+      json_t *out =
+          json_pack("{s:I, s:i, s:s, s:I, s:I}", "plan", (json_int_t)it.plan_id,
+                    "installment", it.seq, "due", it.due_date, "amount",
+                    (json_int_t)it.amount, "paid", (json_int_t)it.paid);
       rc = store_installment_update(eng->st, it.id, it.paid, "missed", err);
       *public_data = ljson_dump(out);
       json_decref(out);
@@ -1122,17 +1120,17 @@ static int migrate_workflow(engine *eng, const char *name, int version,
     if ((rc = store_savepoint(eng->st, err))) break;
     invalidate(eng);
     if (store_case_get(eng->st, cases.ids[i], &c, err) == RC_OK) {
-      int r = script_migrate(eng->sc, eng, c.id, name, state, sizeof state,
-                             &why);
+      int r =
+          script_migrate(eng->sc, eng, c.id, name, state, sizeof state, &why);
       script_state info = script_state_info(eng->sc, name, version, state);
       if (r == RC_OK && state[0] && info.exists && !info.final) {
         rc = store_case_set_workflow(eng->st, c.id, name, version, state, err);
         if (rc == RC_OK)
-          rc = journal(eng, c.id, "migrated", state, version,
-                       json_pack("{s:i, s:i, s:s, s:s}", "from_version",
-                                 c.version, "to_version", version, "from",
-                                 c.state, "to", state),
-                       err);
+          rc = journal(
+              eng, c.id, "migrated", state, version,
+              json_pack("{s:i, s:i, s:s, s:s}", "from_version", c.version,
+                        "to_version", version, "from", c.state, "to", state),
+              err);
         if (rc == RC_OK) (*migrated)++;
       } else if (r == RC_ESCRIPT || (r == RC_OK && state[0])) {
         /* A migrate that fails or names no usable state leaves the case
@@ -1146,8 +1144,10 @@ static int migrate_workflow(engine *eng, const char *name, int version,
       }
       store_case_free(&c);
     }
-    if (rc == RC_OK) rc = store_release(eng->st, err);
-    else store_rollback_to(eng->st, NULL);
+    if (rc == RC_OK)
+      rc = store_release(eng->st, err);
+    else
+      store_rollback_to(eng->st, NULL);
   }
   for (int i = 0; i < cases.n; i++) free(cases.ids[i]);
   free(cases.ids);
@@ -1164,7 +1164,8 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
   if (eng->nscripts >= MAX_SCRIPTS) {
     rc_error_set(&err, RC_ECONFLICT, NULL,
                  "%d script versions are loaded; restart the service to "
-                 "reload again", MAX_SCRIPTS);
+                 "reload again",
+                 MAX_SCRIPTS);
     rc_errlist_add(errors, &err);
     return RC_ECONFLICT;
   }
@@ -1184,8 +1185,10 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
     if (script_workflow_latest(sc, names[i], &version) == RC_OK)
       rc = migrate_workflow(eng, names[i], version, migrated, &err);
   }
-  if (rc == RC_OK) rc = engine_commit(eng, &err);
-  else engine_rollback(eng);
+  if (rc == RC_OK)
+    rc = engine_commit(eng, &err);
+  else
+    engine_rollback(eng);
   if (rc != RC_OK) rc_errlist_add(errors, &err);
   return rc;
 }
@@ -1388,14 +1391,28 @@ static int core_timer_at(engine *eng, const char *case_id, rc_time due,
                          rc_error *err);
 
 /* Journals what the guard decided when it was not a plain yes. */
-static int journal_policy(engine *eng, const char *case_id,
-                          const char *channel, const char *what,
-                          const policy_decision *d, rc_error *err) {
+static int journal_policy(engine *eng, const char *case_id, const char *channel,
+                          const char *what, const policy_decision *d,
+                          rc_error *err) {
   json_t *detail;
+  engine_stats *st = &eng->stats;
+  int k;
   if (d->verdict == POLICY_ALLOW) return RC_OK;
-  detail = json_pack("{s:s, s:s, s:s, s:s}", "channel", channel, "what",
-                     what, "verdict", policy_verdict_name(d->verdict),
-                     "reason", d->reason);
+  for (k = 0; k < st->npolicy; k++)
+    if (!strcmp(st->policy[k].reason, d->reason) &&
+        !strcmp(st->policy[k].verdict, policy_verdict_name(d->verdict)))
+      break;
+  if (k == st->npolicy && k < ENGINE_POLICY_REASONS) {
+    snprintf(st->policy[k].verdict, sizeof st->policy[k].verdict, "%s",
+             policy_verdict_name(d->verdict));
+    snprintf(st->policy[k].reason, sizeof st->policy[k].reason, "%s",
+             d->reason);
+    st->npolicy++;
+  }
+  if (k < st->npolicy) st->policy[k].count++;
+  detail = json_pack("{s:s, s:s, s:s, s:s}", "channel", channel, "what", what,
+                     "verdict", policy_verdict_name(d->verdict), "reason",
+                     d->reason);
   if (d->verdict == POLICY_DEFER) {
     char until[40];
     zone_format(clock_zone(eng->clk), d->until, until, sizeof until);
@@ -1441,8 +1458,8 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "no_recipient");
   } else if ((rc = ask_guard(eng, c, msg->channel, msg->legal_notice,
-                             msg->third_party_template, msg->to_third_party,
-                             d, err))) {
+                             msg->third_party_template, msg->to_third_party, d,
+                             err))) {
     return rc;
   }
   memset(&m, 0, sizeof m);
@@ -1480,8 +1497,7 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     jb_str(&b, "to", msg->to_kind);
     jb_str(&b, "status", m.status);
     if (m.reason) jb_str(&b, "reason", m.reason);
-    return journal_text(eng, case_id, "message", c->state, c->version, &b,
-                        err);
+    return journal_text(eng, case_id, "message", c->state, c->version, &b, err);
   }
 }
 
@@ -1497,7 +1513,8 @@ static int core_timer_at(engine *eng, const char *case_id, rc_time due,
 static rc_time end_of_day(engine *eng, const char *date) {
   rc_date d;
   clock_parse_date(date, &d);
-  return zone_midnight(clock_zone(eng->clk), date_from_days(date_to_days(d) + 1));
+  return zone_midnight(clock_zone(eng->clk),
+                       date_from_days(date_to_days(d) + 1));
 }
 
 int engine_promise(engine *eng, const char *case_id, rc_money amount,
@@ -1576,19 +1593,19 @@ int engine_plan(engine *eng, const char *case_id,
     if (rc == RC_OK)
       rc = core_timer_at(eng, case_id, missed, "__installment_due",
                          "installment", iid, err);
-    json_array_append_new(list, json_pack("{s:s, s:I}", "due",
-                                          items[i].due_date, "amount",
-                                          (json_int_t)items[i].amount));
+    json_array_append_new(
+        list, json_pack("{s:s, s:I}", "due", items[i].due_date, "amount",
+                        (json_int_t)items[i].amount));
   }
   if (rc != RC_OK) {
     json_decref(list);
     return rc;
   }
-  return case_journal(eng, case_id, "plan",
-                      json_pack("{s:I, s:I, s:o}", "id", (json_int_t)*id,
-                                "total", (json_int_t)total, "installments",
-                                list),
-                      err);
+  return case_journal(
+      eng, case_id, "plan",
+      json_pack("{s:I, s:I, s:o}", "id", (json_int_t)*id, "total",
+                (json_int_t)total, "installments", list),
+      err);
 }
 
 int engine_task(engine *eng, const char *case_id, const char *kind,

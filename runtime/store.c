@@ -503,8 +503,7 @@ static const char *const sql[S_COUNT] = {
         "SELECT id, at, kind, state, version, detail FROM journal WHERE "
         "case_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
-    [S_OUTBOX_DEPTH] = "SELECT status, count(*) AS count FROM messages "
-                       "GROUP BY status",
+    [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
@@ -1869,8 +1868,9 @@ int store_timers_overdue(store *st, rc_time now, int64_t *count) {
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_outbox_depth(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_OUTBOX_DEPTH), fn, ud);
+int store_messages_with_status(store *st, const char *status,
+                               int64_t *count) {
+  return count_of(st, S_OUTBOX_DEPTH, status, count);
 }
 
 int store_copy(const char *src, const char *dst, rc_error *err) {

@@ -19,8 +19,17 @@ typedef struct engine_options {
   int quiet;
 } engine_options;
 
+enum { ENGINE_POLICY_REASONS = 32 };
+
 typedef struct engine_stats {
   int64_t events, transitions, timers_fired, errors;
+  /* The guard's deferrals and refusals since start, by verdict and reason
+   * (for /metrics without scanning the journal). */
+  struct {
+    char verdict[16], reason[96];
+    int64_t count;
+  } policy[ENGINE_POLICY_REASONS];
+  int npolicy;
 } engine_stats;
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);

@@ -325,7 +325,10 @@ int store_journal_page(store *st, const char *case_id, int64_t after,
                        int limit, store_row_fn fn, void *ud);
 /* Gauges for /metrics. */
 int store_timers_overdue(store *st, rc_time now, int64_t *count);
-int store_outbox_depth(store *st, store_row_fn fn, void *ud);
+/* Messages with one status (an index range: cheap for "queued" and
+ * "deferred", the backlog that matters). */
+int store_messages_with_status(store *st, const char *status,
+                               int64_t *count);
 
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,

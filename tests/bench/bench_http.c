@@ -74,7 +74,7 @@ static long overdue(const char *port) {
   if (curl_easy_perform(c) != CURLE_OK) buf[0] = '\0';
   curl_easy_cleanup(c);
   p = strstr(buf, "\nrecoup_timers_overdue ");
-  return p ? atol(p + 24) : -1;
+  return p ? atol(p + strlen("\nrecoup_timers_overdue ")) : -1;
 }
 
 int main(int argc, char **argv) {
@@ -100,8 +100,8 @@ int main(int argc, char **argv) {
     char name[32];
     if (strcmp(argv[a], "wait") == 0) {
       /* Let a start-up sweep finish: the figures after it are steady. */
-      for (int i = 0; i < 3000 && overdue(argv[1]) != 0; i++) {
-        struct timespec ts = {0, 100000000L};
+      for (int i = 0; i < 600 && overdue(argv[1]) != 0; i++) {
+        struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
       }
       continue;
