@@ -542,6 +542,16 @@ static void on_connection(uv_stream_t *l, int status) {
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+static void init_settings(void) {
+  settings.on_message_begin = on_message_begin;
+  settings.on_url = on_url;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+}
+
 int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
                       const http_limits *limits, http_handler handler, void *ud,
                       rc_error *err) {
@@ -564,13 +574,7 @@ int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
     return rc_error_set(err, RC_EINVAL, "listen",
                         "listen '%s': not an IPv4 address", listen);
   }
-  settings.on_message_begin = on_message_begin;
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
+  init_settings();
   srv->loop = loop;
   srv->limits = *limits;
   srv->handler = handler;
@@ -608,13 +612,7 @@ int http_parse_one(const char *data, size_t len, const http_limits *limits,
   c.srv = &srv;
   c.detached = 1;
   *out = NULL;
-  settings.on_message_begin = on_message_begin;
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
+  init_settings();
   http_parser_init(&c.parser, HTTP_REQUEST);
   c.parser.data = &c;
   http_parser_execute(&c.parser, &settings, data, len);
