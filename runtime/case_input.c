@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,8 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     } else {
       return rc_error_set(err, RC_EINVAL, "score", "score must be a number");
     }
+    if (!isfinite(c->score))
+      return rc_error_set(err, RC_EINVAL, "score", "score must be a number");
     c->has_score = 1;
     in->present |= IN_SCORE;
   }

@@ -287,17 +287,21 @@ static json_t *case_json(const case_input *in) {
 
 static int open_new(engine *eng, case_input *in, rc_error *err) {
   store_case *c = &in->c;
-  char workflow[64], initial[64];
+  char workflow[64], initial[64], num[32];
   int version, rc;
-  json_t *fields = case_json(in);
-  char *text = ljson_dump(fields);
+  jbuf b = {0};
 
-  rc = script_route(eng->sc, text, workflow, sizeof workflow, err);
-  free(text);
-  if (rc != RC_OK) {
+  if (script_config(eng->sc)->has_route) {
+    /* route() sees the case's fields as a table. */
+    json_t *fields = case_json(in);
+    char *text = ljson_dump(fields);
     json_decref(fields);
-    return rc == RC_ESCRIPT ? RC_EINVAL : rc;
+    rc = script_route(eng->sc, text, workflow, sizeof workflow, err);
+    free(text);
+  } else {
+    rc = script_route(eng->sc, NULL, workflow, sizeof workflow, err);
   }
+  if (rc != RC_OK) return rc == RC_ESCRIPT ? RC_EINVAL : rc;
   script_workflow_latest(eng->sc, workflow, &version);
   script_workflow_initial(eng->sc, workflow, version, initial, sizeof initial);
   c->workflow = strdup(workflow);
@@ -306,13 +310,32 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   c->opened_at = clock_now(eng->clk);
   if (!c->tags) c->tags = strdup("[]");
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
-      (rc = store_case_insert(eng->st, c, err)) != RC_OK) {
-    json_decref(fields);
+      (rc = store_case_insert(eng->st, c, err)) != RC_OK)
     return rc;
+  /* The journal keeps what the case opened with. */
+  jb_lit(&b, "{");
+  jb_str(&b, "id", c->id);
+  jb_str(&b, "borrower_id", c->borrower_id);
+  jb_str(&b, "currency", c->currency);
+#define MONEY_FIELD(f)                                \
+  snprintf(num, sizeof num, "%lld", (long long)c->f); \
+  jb_json(&b, #f, num);
+  MONEY_FIELD(principal)
+  MONEY_FIELD(balance)
+  MONEY_FIELD(amount_due)
+  MONEY_FIELD(fees)
+#undef MONEY_FIELD
+  if (c->product) jb_str(&b, "product", c->product);
+  if (c->due_date) jb_str(&b, "due_date", c->due_date);
+  if (c->has_score) {
+    snprintf(num, sizeof num, "%.17g", c->score);
+    jb_json(&b, "score", num);
   }
-  json_object_set_new(fields, "workflow", json_string(workflow));
-  json_object_set_new(fields, "version", json_integer(version));
-  if ((rc = journal(eng, c->id, "opened", initial, version, fields, err)))
+  jb_json(&b, "data", c->data ? c->data : "{}");
+  jb_str(&b, "workflow", workflow);
+  snprintf(num, sizeof num, "%d", version);
+  jb_json(&b, "version", num);
+  if ((rc = journal_text(eng, c->id, "opened", initial, version, &b, err)))
     return rc;
   return store_event_insert(eng->st, c->id, "opened", NULL, NULL,
                             clock_now(eng->clk), err);

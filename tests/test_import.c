@@ -183,6 +183,25 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   engine_close(eng);
 }
 
+static void test_a_score_must_be_a_finite_number(void **state) {
+  engine *eng = open_mem();
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  (void)state;
+  fputs("id,borrower_id,score\nL1,B1,nan\nL2,B2,inf\nL3,B3,612.5\n", f);
+  rewind(f);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 2);
+  assert_string_equal(errors.items[0].field, "score");
+  assert_int_equal(errors.items[1].line, 3);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -192,6 +211,7 @@ int main(void) {
       cmocka_unit_test(test_reimport_updates_known_cases),
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
+      cmocka_unit_test(test_a_score_must_be_a_finite_number),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
