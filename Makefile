@@ -10,7 +10,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev time
 
-.PHONY: all deps build san run simulate test test-fast bench fuzz clean
+.PHONY: all deps build san run simulate test test-fast bench bench-deps fuzz clean
 
 all: build
 
@@ -76,7 +76,18 @@ test: build san
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: deps
+# The peer benchmark (BullMQ on Redis) needs redis-server from Debian and
+# Node with npm; installed only when missing.
+bench-deps: deps
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	cd tests/bench/peer && npm install --no-audit --no-fund --loglevel=error
+
+bench: bench-deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-release -j $(JOBS)
 	sh tests/bench/run.sh build-release

@@ -55,7 +55,21 @@ kill -TERM "$server"; wait "$server" || true; server=
 echo "timers_10m_start_s $(awk -v a="$start" -v b="$ready" 'BEGIN { printf "%.3f", b - a }') s" | tee -a "$out"
 echo "timers_10m_rss_mb $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') MB" | tee -a "$out"
 
-echo "== peer (BullMQ on Redis): not run here; see the issue notes"
+peer_cases=${RECOUP_BENCH_PEER:-100000}
+echo "== peer: the same step as BullMQ delayed jobs on Redis ($peer_cases jobs)"
+if command -v redis-server >/dev/null && command -v node >/dev/null && [ -d "$here/peer/node_modules" ]; then
+  redis_port=$((20000 + $$ % 20000))
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
+    --appendfsync everysec --save '' --daemonize yes > /dev/null
+  sleep 0.5
+  (cd "$here/peer" && node peer.js "$redis_port" "$peer_cases") | tee -a "$out" || true
+  redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true
+  awk -v p="$(awk '$1 == "peer_jobs_per_s" { print $2 }' "$out")" \
+      -v r="$(awk '$1 ~ /^sweep_steps_per_s_/ { v = $2 } END { print v }' "$out")" \
+      'BEGIN { if (p > 0) printf "recoup_vs_peer %.2f recoup/peer\n", r / p }' | tee -a "$out"
+else
+  echo "(skipped: needs redis-server, node and the npm packages in tests/bench/peer — make bench-deps)"
+fi
 
 # The headline names the issue asks for, from the largest sweep run.
 big=$(echo $sizes | awk '{ print $NF }')
