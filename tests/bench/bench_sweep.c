@@ -2,7 +2,8 @@
  * reminder (read the case, Lua handler, render and queue an SMS, transition,
  * journal). Measured side by side with the same writes done straight on
  * SQLite (UPDATE case + INSERT journal + INSERT outbox, 1,000 a transaction,
- * WAL, synchronous=NORMAL), so the ratio holds on a noisy machine.
+ * WAL, synchronous=FULL as recoup runs), so the ratio holds on a noisy
+ * machine.
  *
  * usage: bench_sweep INSTITUTION_DIR WORK_DIR N...   prints "name value unit"
  */
@@ -84,7 +85,7 @@ static double raw_sweep(const char *db, int n) {
   rm_db(db);
   must(sqlite3_open(db, &s) == SQLITE_OK, "open raw");
   sqlite3_exec(s,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                "CREATE TABLE cases(id TEXT PRIMARY KEY, state TEXT, "
                "balance INTEGER);"
                "CREATE TABLE journal(id INTEGER PRIMARY KEY, case_id TEXT, "
