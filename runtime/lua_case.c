@@ -69,13 +69,17 @@ static int plan_row(void *ud, const store_value *cols, int n) {
     int top_level = strcmp(v->name, "plan") == 0 ||
                     strcmp(v->name, "total") == 0 ||
                     strcmp(v->name, "plan_status") == 0;
-    if (v->type == STORE_INT) lua_pushinteger(L, v->i);
-    else if (v->type == STORE_TEXT) lua_pushstring(L, v->s);
-    else continue;
+    if (v->type == STORE_INT)
+      lua_pushinteger(L, v->i);
+    else if (v->type == STORE_TEXT)
+      lua_pushstring(L, v->s);
+    else
+      continue;
     if (top_level)
-      lua_setfield(L, -4, strcmp(v->name, "plan") == 0 ? "id"
-                          : strcmp(v->name, "total") == 0 ? "total"
-                                                           : "status");
+      lua_setfield(L, -4,
+                   strcmp(v->name, "plan") == 0    ? "id"
+                   : strcmp(v->name, "total") == 0 ? "total"
+                                                   : "status");
     else
       lua_setfield(L, -2, v->name);
   }
@@ -382,64 +386,75 @@ static int case_variant(lua_State *L) {
   return 1;
 }
 
-/* Pushes each store row as a table; JSON text columns decoded. */
-static int push_row(void *ud, const store_value *cols, int n) {
-  lua_State *L = ud;
+static const char *const time_columns[] = {"at", "due", "not_before",
+                                           "completed_at", NULL};
+
+void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
+    int is_time = 0;
     if (v->type == STORE_NULL) continue;
-    if (strcmp(v->name, "detail") == 0 || strcmp(v->name, "fields") == 0 ||
-        strcmp(v->name, "result") == 0) {
-      /* Spread task fields and results over the row, as specs expect. */
+    for (int t = 0; time_columns[t]; t++)
+      is_time |= strcmp(v->name, time_columns[t]) == 0;
+    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
+        strcmp(v->name, "detail") == 0) {
+      json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
       if (strcmp(v->name, "detail") == 0) {
-        ljson_push_text(L, v->s);
-        lua_setfield(L, -2, v->name);
-      } else {
-        json_t *o = json_loads(v->s, 0, NULL);
+        if (o)
+          ljson_push(L, o);
+        else
+          lua_pushstring(L, v->s);
+        lua_setfield(L, -2, "detail");
+      } else if (json_is_object(o)) {
+        /* Spread task fields and results over the row, as specs expect. */
         const char *k;
         json_t *x;
         json_object_foreach(o, k, x) {
-          lua_getfield(L, -1, k);
-          if (lua_isnil(L, -1)) {
+          if (lua_getfield(L, -1, k) == LUA_TNIL) {
             ljson_push(L, x);
             lua_setfield(L, -3, k);
           }
           lua_pop(L, 1);
         }
-        json_decref(o);
       }
+      json_decref(o);
       continue;
     }
-    if (v->type == STORE_INT)
+    if (is_time && v->type == STORE_INT) {
+      char at[40];
+      zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
+      lua_pushstring(L, at);
+    } else if (v->type == STORE_INT) {
       lua_pushinteger(L, v->i);
-    else if (v->type == STORE_REAL)
+    } else if (v->type == STORE_REAL) {
       lua_pushnumber(L, v->r);
-    else
+    } else {
       lua_pushstring(L, v->s);
+    }
     lua_setfield(L, -2, v->name);
   }
-  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+}
+
+typedef struct row_sink {
+  lua_State *L;
+  engine *eng;
+} row_sink;
+
+/* Appends each store row to the array on top of the stack. */
+static int push_row(void *ud, const store_value *cols, int n) {
+  row_sink *r = ud;
+  lua_push_row(r->L, r->eng, cols, n);
+  lua_rawseti(r->L, -2, (lua_Integer)luaL_len(r->L, -2) + 1);
   return 0;
 }
 
 static int case_history(lua_State *L) {
   lcase *lc = check_case(L, 1);
   lua_Integer n = luaL_optinteger(L, 2, 0);
+  row_sink r = {L, lc->eng};
   lua_newtable(L);
-  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, L);
-  /* Times as ISO strings in the institution's zone. */
-  for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
-    char at[40];
-    lua_rawgeti(L, -1, i);
-    lua_getfield(L, -1, "at");
-    zone_format(clock_zone(engine_clock(lc->eng)), lua_tointeger(L, -1), at,
-                sizeof at);
-    lua_pop(L, 1);
-    lua_pushstring(L, at);
-    lua_setfield(L, -2, "at");
-    lua_pop(L, 1);
-  }
+  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, &r);
   return 1;
 }
 
@@ -663,8 +678,8 @@ static int case_send(lua_State *L) {
     m.to_kind = to ? to : "borrower";
     m.recipient = recipient;
     m.third_party_template = third_party;
-    m.to_third_party = to && strcmp(to, "borrower") != 0 &&
-                       strcmp(to, "home") != 0;
+    m.to_third_party =
+        to && strcmp(to, "borrower") != 0 && strcmp(to, "home") != 0;
     if (engine_send(lc->eng, lc->id, &m, &d, &id, &err) != RC_OK)
       raise(L, &err);
     if (d.verdict == POLICY_ALLOW) {
@@ -695,8 +710,9 @@ static int case_promise(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_getfield(L, 2, "amount");
   if (!lua_isinteger(L, -1))
-    return luaL_error(L, "case:promise: amount must be a whole number of "
-                         "minor units");
+    return luaL_error(L,
+                      "case:promise: amount must be a whole number of "
+                      "minor units");
   amount = lua_tointeger(L, -1);
   lua_getfield(L, 2, "by");
   by = lua_tostring(L, -1);
@@ -722,8 +738,8 @@ static int schedule_dates(lua_State *L, const char *first,
       d.year = d0.year + m / 12;
       d.month = m % 12 + 1;
       last = dm[d.month - 1] +
-             (d.month == 2 && ((d.year % 4 == 0 && d.year % 100 != 0) ||
-                               d.year % 400 == 0));
+             (d.month == 2 &&
+              ((d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0));
       if (d.day > last) d.day = last; /* the 31st becomes month's end */
     } else {
       d = date_from_days(date_to_days(d0) + (int64_t)every->days * i);
@@ -755,13 +771,17 @@ static int case_plan(lua_State *L) {
     for (int i = 0; i < n; i++) {
       lua_rawgeti(L, -2, i + 1);
       if (!lua_istable(L, -1))
-        return luaL_error(L, "case:plan: schedule[%d] must be { due = , "
-                             "amount = }", i + 1);
+        return luaL_error(L,
+                          "case:plan: schedule[%d] must be { due = , "
+                          "amount = }",
+                          i + 1);
       lua_getfield(L, -1, "due");
       lua_getfield(L, -2, "amount");
       if (!lua_isstring(L, -2) || !lua_isinteger(L, -1))
-        return luaL_error(L, "case:plan: schedule[%d] needs due (a date) "
-                             "and amount (minor units)", i + 1);
+        return luaL_error(L,
+                          "case:plan: schedule[%d] needs due (a date) "
+                          "and amount (minor units)",
+                          i + 1);
       snprintf(items[i].due_date, sizeof items[i].due_date, "%s",
                lua_tostring(L, -2));
       items[i].amount = lua_tointeger(L, -1);
@@ -774,8 +794,9 @@ static int case_plan(lua_State *L) {
     char first_buf[16];
     lua_getfield(L, 2, "installments");
     if (!lua_isinteger(L, -1))
-      return luaL_error(L, "case:plan: installments must be a whole number "
-                           "(or give a schedule)");
+      return luaL_error(L,
+                        "case:plan: installments must be a whole number "
+                        "(or give a schedule)");
     n = (int)lua_tointeger(L, -1);
     if (n < 1 || n > 360)
       return luaL_error(L, "case:plan: a plan has 1 to 360 installments");
@@ -783,8 +804,9 @@ static int case_plan(lua_State *L) {
       if (clock_parse_duration(luaL_checkstring(L, -1), &every, &err))
         raise(L, &err);
       if (every.ms || (!every.days && !every.months))
-        return luaL_error(L, "case:plan: installments fall on days: every "
-                             "takes d, w or mo");
+        return luaL_error(L,
+                          "case:plan: installments fall on days: every "
+                          "takes d, w or mo");
     }
     lua_getfield(L, 2, "total");
     total = lua_isnil(L, -1) ? c->balance : luaL_checkinteger(L, -1);
@@ -802,8 +824,10 @@ static int case_plan(lua_State *L) {
     }
     if (total <= 0) return luaL_error(L, "case:plan: total must be positive");
     if (total < n)
-      return luaL_error(L, "case:plan: total %I cannot be split into %d "
-                           "installments", (lua_Integer)total, n);
+      return luaL_error(L,
+                        "case:plan: total %I cannot be split into %d "
+                        "installments",
+                        (lua_Integer)total, n);
     items = lua_newuserdatauv(L, sizeof *items * (size_t)n, 0);
     schedule_dates(L, first, &every, n, items);
     /* Even shares in minor units; the remainder goes on the last. */
@@ -874,7 +898,8 @@ static int borrower_cases(lua_State *L) {
     engine *eng = lua_touserdata(L, -1);
     const char *id = lua_tostring(L, -3);
     lua_newtable(L);
-    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, L);
+    row_sink r = {L, eng};
+    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, &r);
     /* Replace rows by live case views. */
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);

@@ -236,56 +236,11 @@ typedef struct rows {
   int filter; /* index of the filter table, 0 for none */
 } rows;
 
-static const char *const time_columns[] = {"at", "due", "not_before",
-                                           "completed_at", NULL};
-
 /* Appends a row when it matches the filter (equality on every field). */
 static int add_row(void *ud, const store_value *cols, int n) {
   rows *r = ud;
   lua_State *L = r->L;
-  lua_createtable(L, 0, n);
-  for (int i = 0; i < n; i++) {
-    const store_value *v = &cols[i];
-    int is_time = 0;
-    if (v->type == STORE_NULL) continue;
-    for (int t = 0; time_columns[t]; t++)
-      is_time |= strcmp(v->name, time_columns[t]) == 0;
-    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
-        strcmp(v->name, "detail") == 0) {
-      json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
-      if (strcmp(v->name, "detail") == 0) {
-        if (o)
-          ljson_push(L, o);
-        else
-          lua_pushstring(L, v->s);
-        lua_setfield(L, -2, "detail");
-      } else if (json_is_object(o)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(o, k, x) {
-          if (lua_getfield(L, -1, k) == LUA_TNIL) {
-            ljson_push(L, x);
-            lua_setfield(L, -3, k);
-          }
-          lua_pop(L, 1);
-        }
-      }
-      json_decref(o);
-      continue;
-    }
-    if (is_time && v->type == STORE_INT) {
-      char at[40];
-      zone_format(clock_zone(engine_clock(r->eng)), v->i, at, sizeof at);
-      lua_pushstring(L, at);
-    } else if (v->type == STORE_INT) {
-      lua_pushinteger(L, v->i);
-    } else if (v->type == STORE_REAL) {
-      lua_pushnumber(L, v->r);
-    } else {
-      lua_pushstring(L, v->s);
-    }
-    lua_setfield(L, -2, v->name);
-  }
+  lua_push_row(L, r->eng, cols, n);
   if (r->filter) {
     lua_pushnil(L);
     while (lua_next(L, r->filter)) {

@@ -49,6 +49,11 @@ void institution_finish(script *sc); /* cross-section checks after load */
 /* lua_case.c */
 void lua_case_open(lua_State *L);
 void lua_case_push(lua_State *L, struct engine *eng, const char *case_id);
+/* A store row as a table: times as ISO strings in the institution's zone,
+ * the journal's detail decoded, task fields and results spread over it. */
+struct store_value;
+void lua_push_row(lua_State *L, struct engine *eng,
+                  const struct store_value *cols, int n);
 /* The plain-table view of a case given to route(): fields only. */
 
 #endif
