@@ -1271,17 +1271,6 @@ static int case_journal(engine *eng, const char *case_id, const char *kind,
   return journal(eng, case_id, kind, c->state, c->version, detail, err);
 }
 
-int engine_journal(engine *eng, const char *case_id, const char *kind,
-                   const char *detail, rc_error *err) {
-  json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
-  int rc = own_case(eng, case_id, err);
-  if (rc) {
-    json_decref(d);
-    return rc;
-  }
-  return case_journal(eng, case_id, kind, d, err);
-}
-
 int engine_timer(engine *eng, const char *case_id, rc_time due,
                  const char *event, const char *data_json, int keep,
                  rc_error *err) {

@@ -20,12 +20,6 @@ int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
   return code;
 }
 
-void rc_error_at(rc_error *err, const char *file, int line) {
-  if (!err) return;
-  snprintf(err->file, sizeof err->file, "%s", file ? file : "");
-  err->line = line;
-}
-
 void rc_error_print(const rc_error *err, FILE *stream) {
   if (err->file[0] && err->line > 0)
     fprintf(stream, "recoup: %s:%d: %s\n", err->file, err->line, err->message);

@@ -636,10 +636,6 @@ int http_server_in_flight(const http_server *srv) {
   return srv->in_flight;
 }
 
-int http_server_connections(const http_server *srv) {
-  return srv->nconns;
-}
-
 void http_server_stop_accepting(http_server *srv) {
   srv->accepting = 0;
   if (!uv_is_closing((uv_handle_t *)&srv->listener))

@@ -134,7 +134,6 @@ enum {
   S_CASE_WORKFLOW,
   S_CASES_ALL,
   S_CASES_STATE,
-  S_CASES_BY_STATE,
   S_EVENT_KEY,
   S_EVENT_INSERT,
   S_EVENT_NEXT,
@@ -201,7 +200,6 @@ enum {
   S_BORROWER_CEASED,
   S_MESSAGE_RELEASE,
   S_OUTBOX_DUE,
-  S_OUTBOX_NEXT,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
   S_CASES_BELOW,
@@ -291,10 +289,6 @@ static const char *const sql[S_COUNT] = {
     [S_CASES_STATE] =
         "SELECT id, state, workflow, version, balance, error "
         "FROM cases WHERE state = ?1 ORDER BY id",
-    [S_CASES_BY_STATE] =
-        "SELECT workflow, state, count(*) AS cases, sum(balance) AS balance,"
-        " sum(error IS NOT NULL) AS errors FROM cases "
-        "GROUP BY workflow, state ORDER BY workflow, state",
     [S_EVENT_KEY] =
         "INSERT INTO event_keys(key, case_id, at) "
         "VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
@@ -374,25 +368,32 @@ static const char *const sql[S_COUNT] = {
     [S_VARIANT_PUT] =
         "INSERT INTO variants(case_id, experiment, arm) "
         "VALUES (?1, ?2, ?3)",
-    [S_PROMISE_SUPERSEDE] = "UPDATE promises SET status = 'superseded' "
-                            "WHERE case_id = ?1 AND status = 'open'",
-    [S_PROMISE_INSERT] = "INSERT INTO promises(case_id, amount, by_date, "
-                         "status, at) VALUES (?1, ?2, ?3, 'open', ?4)",
-    [S_PROMISE_OPEN] = "SELECT id, amount, paid, by_date, status FROM "
-                       "promises WHERE case_id = ?1 AND status = 'open' "
-                       "ORDER BY id DESC LIMIT 1",
-    [S_PROMISE_GET] = "SELECT id, amount, paid, by_date, status FROM "
-                      "promises WHERE id = ?1",
-    [S_PROMISE_UPDATE] = "UPDATE promises SET paid = ?2, status = ?3 "
-                         "WHERE id = ?1",
-    [S_PLAN_SUPERSEDE] = "UPDATE plans SET status = 'superseded' "
-                         "WHERE case_id = ?1 AND status = 'open'",
+    [S_PROMISE_SUPERSEDE] =
+        "UPDATE promises SET status = 'superseded' "
+        "WHERE case_id = ?1 AND status = 'open'",
+    [S_PROMISE_INSERT] =
+        "INSERT INTO promises(case_id, amount, by_date, "
+        "status, at) VALUES (?1, ?2, ?3, 'open', ?4)",
+    [S_PROMISE_OPEN] =
+        "SELECT id, amount, paid, by_date, status FROM "
+        "promises WHERE case_id = ?1 AND status = 'open' "
+        "ORDER BY id DESC LIMIT 1",
+    [S_PROMISE_GET] =
+        "SELECT id, amount, paid, by_date, status FROM "
+        "promises WHERE id = ?1",
+    [S_PROMISE_UPDATE] =
+        "UPDATE promises SET paid = ?2, status = ?3 "
+        "WHERE id = ?1",
+    [S_PLAN_SUPERSEDE] =
+        "UPDATE plans SET status = 'superseded' "
+        "WHERE case_id = ?1 AND status = 'open'",
     [S_PLAN_CANCEL_INSTALLMENTS] =
         "UPDATE installments SET status = 'cancelled' WHERE status IN "
         "('due','missed') AND plan_id IN (SELECT id FROM plans WHERE "
         "case_id = ?1 AND status = 'superseded')",
-    [S_PLAN_INSERT] = "INSERT INTO plans(case_id, total, grace, status, at) "
-                      "VALUES (?1, ?2, ?3, 'open', ?4)",
+    [S_PLAN_INSERT] =
+        "INSERT INTO plans(case_id, total, grace, status, at) "
+        "VALUES (?1, ?2, ?3, 'open', ?4)",
     [S_INSTALLMENT_INSERT] =
         "INSERT INTO installments(plan_id, seq, due_date, amount, status) "
         "VALUES (?1, ?2, ?3, ?4, 'due')",
@@ -405,8 +406,9 @@ static const char *const sql[S_COUNT] = {
         "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
         "i.status, p.status FROM installments i JOIN plans p ON "
         "p.id = i.plan_id WHERE i.id = ?1",
-    [S_INSTALLMENT_UPDATE] = "UPDATE installments SET paid = ?2, "
-                             "status = ?3 WHERE id = ?1",
+    [S_INSTALLMENT_UPDATE] =
+        "UPDATE installments SET paid = ?2, "
+        "status = ?3 WHERE id = ?1",
     [S_PLAN_STATUS] = "UPDATE plans SET status = ?2 WHERE id = ?1",
     [S_PLAN_EACH] =
         "SELECT p.id AS plan, p.total, p.status AS plan_status, i.id, i.seq,"
@@ -414,8 +416,9 @@ static const char *const sql[S_COUNT] = {
         "installments i ON i.plan_id = p.id WHERE p.case_id = ?1 AND "
         "p.id = (SELECT max(id) FROM plans WHERE case_id = ?1) "
         "ORDER BY i.seq",
-    [S_TASK_CLAIM] = "UPDATE tasks SET status = 'claimed', assignee = ?2 "
-                     "WHERE id = ?1 AND status = 'open'",
+    [S_TASK_CLAIM] =
+        "UPDATE tasks SET status = 'claimed', assignee = ?2 "
+        "WHERE id = ?1 AND status = 'open'",
     [S_REPORT_STATES] =
         "SELECT workflow, state, count(*) AS cases, sum(balance) AS balance,"
         " sum(error IS NOT NULL) AS errors, sum(closed) AS closed "
@@ -456,7 +459,7 @@ static const char *const sql[S_COUNT] = {
     [S_CONTACTS_MSG_BORROWER] =
         "SELECT count(*) FROM messages WHERE borrower_id = ?1 AND "
         "channel = ?2 AND at > ?3 AND status <> 'blocked'",
-#define TASK_CHANNEL                                                      \
+#define TASK_CHANNEL                                                        \
   "(CASE t.kind WHEN 'workplace_visit' THEN 'visit' ELSE t.kind END) = ?2 " \
   "AND t.kind IN ('call','visit','workplace_visit') "
     [S_CONTACTS_TASK_CASE] =
@@ -472,32 +475,33 @@ static const char *const sql[S_COUNT] = {
         "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.kind = 'call' AND "
         "t.status = 'done' AND json_extract(t.result, '$.reached') IN "
         "(1, 'true', 'yes')",
-    [S_BORROWER_DNC] = "UPDATE borrowers SET do_not_contact = ?2 "
-                       "WHERE id = ?1",
+    [S_BORROWER_DNC] =
+        "UPDATE borrowers SET do_not_contact = ?2 "
+        "WHERE id = ?1",
     [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
-    [S_MESSAGE_RELEASE] = "UPDATE messages SET status = 'queued' "
-                          "WHERE id = ?1 AND status = 'deferred'",
+    [S_MESSAGE_RELEASE] =
+        "UPDATE messages SET status = 'queued' "
+        "WHERE id = ?1 AND status = 'deferred'",
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
         " attempts, at FROM messages WHERE status = 'queued' AND "
         "coalesce(next_attempt, 0) <= ?1 ORDER BY id LIMIT ?2",
-    [S_OUTBOX_NEXT] = "SELECT min(next_attempt) FROM messages WHERE "
-                      "status = 'queued' AND next_attempt IS NOT NULL",
-    /* The borrower's most recently contacted open case, by phone or email:
-     * where an inbound reply belongs. */
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
         "AND NOT c.closed ORDER BY (SELECT max(m.at) FROM messages m WHERE "
         "m.case_id = c.id) DESC, c.opened_at DESC LIMIT 1",
-    [S_CASES_BELOW] = "SELECT id, version, state FROM cases WHERE "
-                      "workflow = ?1 AND version < ?2 AND NOT closed "
-                      "ORDER BY id",
+    [S_CASES_BELOW] =
+        "SELECT id, version, state FROM cases WHERE "
+        "workflow = ?1 AND version < ?2 AND NOT closed "
+        "ORDER BY id",
     [S_CASES_PAGE] =
-        "SELECT " CASE_COLS " FROM cases WHERE (?1 IS NULL OR state = ?1) "
+        "SELECT " CASE_COLS
+        " FROM cases WHERE (?1 IS NULL OR state = ?1) "
         "AND (?2 IS NULL OR queue = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
     [S_TASKS_PAGE] =
-        "SELECT " TASK_COLS " FROM tasks WHERE (?1 IS NULL OR queue = ?1) "
+        "SELECT " TASK_COLS
+        " FROM tasks WHERE (?1 IS NULL OR queue = ?1) "
         "AND (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
     [S_JOURNAL_PAGE] =
         "SELECT id, at, kind, state, version, detail FROM journal WHERE "
@@ -1057,10 +1061,6 @@ int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud) {
   return each_row(s, fn, ud);
 }
 
-int store_cases_by_state(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_CASES_BY_STATE), fn, ud);
-}
-
 static int event_insert(store *st, const char *case_id, const char *type,
                         const char *data, const char *key, rc_time at,
                         const char *status, rc_error *err) {
@@ -1521,8 +1521,8 @@ int store_plan_insert(store *st, const char *case_id, rc_money total,
 }
 
 int store_installment_insert(store *st, int64_t plan_id, int seq,
-                             const char *due_date, rc_money amount,
-                             int64_t *id, rc_error *err) {
+                             const char *due_date, rc_money amount, int64_t *id,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENT_INSERT);
   int rc;
   sqlite3_bind_int64(s, 1, plan_id);
@@ -1600,15 +1600,14 @@ int store_plan_status(store *st, int64_t plan_id, const char *status,
   return exec_stmt(st, s, err, "plan status");
 }
 
-int store_plan_each(store *st, const char *case_id, store_row_fn fn,
-                    void *ud) {
+int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud) {
   sqlite3_stmt *s = stmt(st, S_PLAN_EACH);
   bind_text(s, 1, case_id);
   return each_row(s, fn, ud);
 }
 
-int store_task_claim(store *st, int64_t id, const char *assignee,
-                     char *case_id, size_t size, rc_error *err) {
+int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
+                     size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
   int rc, open_ = 0;
   sqlite3_bind_int64(s, 1, id);
@@ -1622,8 +1621,8 @@ int store_task_claim(store *st, int64_t id, const char *assignee,
     return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
                         (long long)id);
   if (!open_)
-    return rc_error_set(err, RC_ECONFLICT, "task",
-                        "task %lld is not open", (long long)id);
+    return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not open",
+                        (long long)id);
   s = stmt(st, S_TASK_CLAIM);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, assignee);
@@ -1634,8 +1633,7 @@ int store_report_states(store *st, store_row_fn fn, void *ud) {
   return each_row(stmt(st, S_REPORT_STATES), fn, ud);
 }
 
-int store_report_dpd(store *st, const char *today, store_row_fn fn,
-                     void *ud) {
+int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud) {
   sqlite3_stmt *s = stmt(st, S_REPORT_DPD);
   bind_text(s, 1, today);
   return each_row(s, fn, ud);
@@ -1666,10 +1664,10 @@ int store_contacts_count(store *st, const char *case_id,
                          rc_time since, int64_t *count) {
   int64_t total = 0;
   for (int pass = 0; pass < 2; pass++) {
-    sqlite3_stmt *s =
-        stmt(st, case_id ? (pass ? S_CONTACTS_TASK_CASE : S_CONTACTS_MSG_CASE)
-                         : (pass ? S_CONTACTS_TASK_BORROWER
-                                 : S_CONTACTS_MSG_BORROWER));
+    sqlite3_stmt *s = stmt(
+        st, case_id
+                ? (pass ? S_CONTACTS_TASK_CASE : S_CONTACTS_MSG_CASE)
+                : (pass ? S_CONTACTS_TASK_BORROWER : S_CONTACTS_MSG_BORROWER));
     bind_text(s, 1, case_id ? case_id : borrower_id);
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, since);
@@ -1681,8 +1679,7 @@ int store_contacts_count(store *st, const char *case_id,
   return RC_OK;
 }
 
-int store_last_conversation(store *st, const char *borrower_id,
-                            rc_time *at) {
+int store_last_conversation(store *st, const char *borrower_id, rc_time *at) {
   sqlite3_stmt *s = stmt(st, S_LAST_CONVERSATION);
   int rc = RC_ENOTFOUND;
   bind_text(s, 1, borrower_id);
@@ -1705,8 +1702,7 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
   return exec_stmt(st, s, err, "borrower flag");
 }
 
-int store_message_release(store *st, int64_t id, int *released,
-                          rc_error *err) {
+int store_message_release(store *st, int64_t id, int *released, rc_error *err) {
   int rc = by_id(st, S_MESSAGE_RELEASE, id, err, "release message");
   *released = rc == RC_OK && sqlite3_changes(st->db) > 0;
   return rc;
@@ -1755,18 +1751,6 @@ void store_outgoing_free(store_outgoing *list, int n) {
     free(list[i].body);
   }
   free(list);
-}
-
-int store_outbox_next_retry(store *st, rc_time *at) {
-  sqlite3_stmt *s = stmt(st, S_OUTBOX_NEXT);
-  int rc = RC_ENOTFOUND;
-  if (sqlite3_step(s) == SQLITE_ROW &&
-      sqlite3_column_type(s, 0) != SQLITE_NULL) {
-    *at = sqlite3_column_int64(s, 0);
-    rc = RC_OK;
-  }
-  sqlite3_reset(s);
-  return rc;
 }
 
 int store_message_attempt(store *st, int64_t id, const char *status,
@@ -1850,8 +1834,8 @@ int store_tasks_page(store *st, const char *queue, const char *status,
   return each_row(s, fn, ud);
 }
 
-int store_journal_page(store *st, const char *case_id, int64_t after,
-                       int limit, store_row_fn fn, void *ud) {
+int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
+                       store_row_fn fn, void *ud) {
   sqlite3_stmt *s = stmt(st, S_JOURNAL_PAGE);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, after);
@@ -1869,8 +1853,7 @@ int store_timers_overdue(store *st, rc_time now, int64_t *count) {
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_messages_with_status(store *st, const char *status,
-                               int64_t *count) {
+int store_messages_with_status(store *st, const char *status, int64_t *count) {
   return count_of(st, S_OUTBOX_DEPTH, status, count);
 }
 

@@ -168,8 +168,5 @@ typedef struct engine_installment {
 int engine_plan(engine *eng, const char *case_id,
                 const engine_installment *items, int n,
                 const rc_duration *grace, int64_t *id, rc_error *err);
-/* Writes a journal row for the running case (kind, detail JSON). */
-int engine_journal(engine *eng, const char *case_id, const char *kind,
-                   const char *detail, rc_error *err);
 
 #endif

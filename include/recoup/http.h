@@ -40,8 +40,8 @@ typedef struct http_request {
 typedef void (*http_handler)(void *ud, http_request *req);
 
 int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
-                      const http_limits *limits, http_handler handler,
-                      void *ud, rc_error *err);
+                      const http_limits *limits, http_handler handler, void *ud,
+                      rc_error *err);
 int http_server_port(const http_server *srv);
 /* Answers a request (and frees it). extra_headers: full lines, each ending
  * in CRLF, or NULL. */
@@ -50,7 +50,6 @@ void http_respond(http_request *req, int status, const char *content_type,
 void http_server_stop_accepting(http_server *srv);
 /* Requests handed to the handler and not yet answered. */
 int http_server_in_flight(const http_server *srv);
-int http_server_connections(const http_server *srv);
 /* Closes every connection and the listener; run the loop to finish. */
 void http_server_close(http_server *srv);
 /* Parses one request from a buffer with the server's own parser and

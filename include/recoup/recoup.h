@@ -41,7 +41,6 @@ void rc_error_clear(rc_error *err);
  * `return rc_error_set(...)`. field may be NULL. */
 int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
-void rc_error_at(rc_error *err, const char *file, int line);
 /* "recoup: FILE:LINE: message" on stream. */
 void rc_error_print(const rc_error *err, FILE *stream);
 const char *rc_strerror(int code);

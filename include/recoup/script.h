@@ -21,11 +21,11 @@ enum { CHANNEL_MAX = 8, CHANNEL_MAX_ARGS = 16, CHANNEL_MAX_HEADERS = 8 };
 typedef struct channel_config {
   char name[32];
   int driver;
-  char path[PATH_MAX];                      /* file: resolved against dir */
-  char args[CHANNEL_MAX_ARGS][256];         /* exec: program and arguments */
+  char path[PATH_MAX];              /* file: resolved against dir */
+  char args[CHANNEL_MAX_ARGS][256]; /* exec: program and arguments */
   int nargs;
-  char url[1024];                           /* webhook */
-  char headers[CHANNEL_MAX_HEADERS][256];   /* webhook: "Name: value" */
+  char url[1024];                         /* webhook */
+  char headers[CHANNEL_MAX_HEADERS][256]; /* webhook: "Name: value" */
   int nheaders;
   int timeout_ms; /* one attempt */
   int retries;    /* attempts after the first */

@@ -110,7 +110,6 @@ int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err);
 /* Cases in error, for reports and retries. */
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud);
-int store_cases_by_state(store *st, store_row_fn fn, void *ud);
 
 /* The durable event queue. key, when given, makes the insert idempotent:
  * RC_ECONFLICT says the key was seen before and nothing was written. */
@@ -234,11 +233,10 @@ typedef struct store_installment {
   char status[16]; /* due, paid, missed, paid_late, cancelled */
 } store_installment;
 int store_plan_insert(store *st, const char *case_id, rc_money total,
-                      int64_t grace_ms, rc_time at, int64_t *id,
-                      rc_error *err);
+                      int64_t grace_ms, rc_time at, int64_t *id, rc_error *err);
 int store_installment_insert(store *st, int64_t plan_id, int seq,
-                             const char *due_date, rc_money amount,
-                             int64_t *id, rc_error *err);
+                             const char *due_date, rc_money amount, int64_t *id,
+                             rc_error *err);
 /* The open plan's installments not yet paid in full, oldest first. *out
  * is malloc'd; the caller frees it. */
 int store_installments_unpaid(store *st, const char *case_id,
@@ -251,16 +249,14 @@ int store_plan_status(store *st, int64_t plan_id, const char *status,
                       rc_error *err);
 /* The case's open plan with its installments, as rows (plan columns on
  * every row). */
-int store_plan_each(store *st, const char *case_id, store_row_fn fn,
-                    void *ud);
-int store_task_claim(store *st, int64_t id, const char *assignee,
-                     char *case_id, size_t size, rc_error *err);
+int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud);
+int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
+                     size_t size, rc_error *err);
 
 /* Reports: one row per line of the report, named columns. */
 int store_report_states(store *st, store_row_fn fn, void *ud);
 /* today: the institution's local date, "2026-01-31". */
-int store_report_dpd(store *st, const char *today, store_row_fn fn,
-                     void *ud);
+int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud);
 int store_report_promises(store *st, store_row_fn fn, void *ud);
 int store_report_installments(store *st, store_row_fn fn, void *ud);
 int store_report_contacts(store *st, store_row_fn fn, void *ud);
@@ -276,22 +272,18 @@ int store_contacts_count(store *st, const char *case_id,
                          rc_time since, int64_t *count);
 /* When a call with the borrower last reached them (a call task completed
  * with reached = true); RC_ENOTFOUND when never. */
-int store_last_conversation(store *st, const char *borrower_id,
-                            rc_time *at);
+int store_last_conversation(store *st, const char *borrower_id, rc_time *at);
 int store_borrower_set_flag(store *st, const char *borrower_id,
                             const char *flag, int value, rc_error *err);
 /* A deferred message's release: "deferred" -> "queued". *released is 0
  * when it was no longer deferred. */
-int store_message_release(store *st, int64_t id, int *released,
-                          rc_error *err);
+int store_message_release(store *st, int64_t id, int *released, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — oldest first. *out is owned by the caller. */
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
 void store_outgoing_free(store_outgoing *list, int n);
-/* The earliest retry time among queued messages; RC_ENOTFOUND if none. */
-int store_outbox_next_retry(store *st, rc_time *at);
 /* Records one delivery attempt: status "sent", "queued" (a retry at
  * next_attempt) or "failed"; reason is the gateway's word, or NULL. */
 int store_message_attempt(store *st, int64_t id, const char *status,
@@ -321,14 +313,13 @@ int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, store_row_fn fn, void *ud);
 int store_tasks_page(store *st, const char *queue, const char *status,
                      int64_t after, int limit, store_row_fn fn, void *ud);
-int store_journal_page(store *st, const char *case_id, int64_t after,
-                       int limit, store_row_fn fn, void *ud);
+int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
+                       store_row_fn fn, void *ud);
 /* Gauges for /metrics. */
 int store_timers_overdue(store *st, rc_time now, int64_t *count);
 /* Messages with one status (an index range: cheap for "queued" and
  * "deferred", the backlog that matters). */
-int store_messages_with_status(store *st, const char *status,
-                               int64_t *count);
+int store_messages_with_status(store *st, const char *status, int64_t *count);
 
 /* Champion/challenger assignments, stable per case. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
