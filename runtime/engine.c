@@ -1,7 +1,15 @@
 /* Event dispatch. Every event — queued from outside or a timer coming due —
- * runs in its own savepoint inside a batch transaction (group commit): its
- * state change, timers, messages, tasks and journal rows commit together or
- * not at all, and a failing handler rolls back only its own event. */
+ * is atomic inside a batch transaction (group commit): its state change,
+ * timers, messages, tasks and journal rows commit together or not at all,
+ * and a failing handler rolls back only its own event.
+ *
+ * A batch runs optimistically, without a savepoint per event: a savepoint
+ * makes SQLite copy every page the event touches into a statement journal,
+ * which was a fifth of a sweep step. When a handler fails, the batch is
+ * rolled back whole and replayed up to the failing event with a savepoint
+ * each, so the failure is recorded on its case alone. Nothing leaves the
+ * process before commit (the outbox delivers committed rows), so a replay
+ * is invisible outside. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,6 +25,11 @@
 #include "lua_json.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
+
+/* handle()'s answer, in an optimistic batch, that a handler failed and the
+ * batch must be replayed with savepoints. Not an RC_ code: it never leaves
+ * this file. */
+enum { REPLAY = 1 };
 
 enum { MAX_SCRIPTS = 32 };
 
@@ -35,6 +48,7 @@ struct engine {
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
+  int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
 };
@@ -939,7 +953,7 @@ static int handle(engine *eng, const char *case_id, const char *type,
   const char *arrived_type = type, *arrived_data = data;
   int rc, deleted = 1;
 
-  if ((rc = store_savepoint(eng->st, err))) return rc;
+  if (eng->careful && (rc = store_savepoint(eng->st, err))) return rc;
   invalidate(eng);
   if (timer_id)
     rc = store_timer_delete(eng->st, timer_id, &deleted, err);
@@ -1005,7 +1019,9 @@ static int handle(engine *eng, const char *case_id, const char *type,
   rc = dispatch(eng, &c, type, data, at, &traceback, &why);
   eng->current = NULL;
   if (rc != RC_OK) {
-    if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
+    if (!eng->careful)
+      rc = REPLAY;
+    else if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
       rc = record_failure(eng, case_id, arrived_type, arrived_data, at,
                           event_id, timer_id, &why, traceback, err);
     free(traceback);
@@ -1016,6 +1032,7 @@ static int handle(engine *eng, const char *case_id, const char *type,
   store_case_free(&c);
 release:
   free(owned_data);
+  if (!eng->careful) return rc; /* a store failure ends the whole batch */
   if (rc != RC_OK) {
     store_rollback_to(eng->st, NULL);
     return rc;
@@ -1048,18 +1065,22 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   int simulated = clock_is_simulated(eng->clk);
   int64_t total = 0;
   int rc = RC_OK;
+  int limit_replay = 0; /* > 0: replaying that many events carefully */
 
   eng->interrupted = 0;
   if (more) *more = 0;
   for (;;) {
-    int n = 0;
+    int n = 0, batch = limit_replay ? limit_replay : BATCH;
+    engine_stats saved_stats = eng->stats;
+    rc_time saved_clock = clock_now(eng->clk);
     if (eng->interrupted) break;
     if (total >= max_steps) {
       if (more) *more = 1;
       break;
     }
+    eng->careful = limit_replay > 0;
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
-    while (n < BATCH && rc == RC_OK) {
+    while (n < batch && rc == RC_OK) {
       store_event ev;
       store_timer *timers;
       rc_time due, limit;
@@ -1082,7 +1103,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
       rc = store_timers_due(eng->st, simulated ? clock_now(eng->clk) : limit,
-                            BATCH - n, &timers, &count, err);
+                            batch - n, &timers, &count, err);
       for (int i = 0; i < count && rc == RC_OK; i++) {
         rc = handle(eng, timers[i].case_id, timers[i].event, timers[i].data,
                     timers[i].due, 0, timers[i].id, err);
@@ -1093,6 +1114,19 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       else
         free(timers);
     }
+    eng->careful = 0;
+    if (rc == REPLAY) {
+      /* Event n failed: undo the batch and everything it did in memory,
+       * then run its first n events again, each in a savepoint. The
+       * store reads the same rows, so the same events come back. */
+      engine_rollback(eng);
+      eng->stats = saved_stats;
+      clock_set(eng->clk, saved_clock);
+      limit_replay = n;
+      rc = RC_OK;
+      continue;
+    }
+    limit_replay = 0;
     if (rc != RC_OK) {
       engine_rollback(eng);
       break;

@@ -547,14 +547,58 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   return NULL;
 }
 
+/* The borrower's first contact point of a kind ("phone", "email"). */
+static const char *first_contact(const store_borrower *b, const char *kind) {
+  for (int i = 0; i < b->ncontacts; i++)
+    if (strcmp(b->contacts[i].kind, kind) == 0) return b->contacts[i].value;
+  return NULL;
+}
+
+/* Who a message goes to: the borrower's own contact point for the channel,
+ * the employer, home, or a third party named by name or relation. */
+static const char *recipient_of(const store_borrower *b, const char *channel,
+                                const char *to) {
+  int postal = strcmp(channel, "letter") == 0 || strcmp(channel, "visit") == 0;
+  if (!to || strcmp(to, "borrower") == 0)
+    return postal ? b->address
+                  : first_contact(b, strcmp(channel, "email") == 0 ? "email"
+                                                                    : "phone");
+  if (strcmp(to, "employer") == 0)
+    return strcmp(channel, "letter") == 0 ? b->employer_address
+                                          : b->employer_phone;
+  if (strcmp(to, "home") == 0) return b->address;
+  for (int i = 0; i < b->ncontacts; i++) {
+    const store_contact *c = &b->contacts[i];
+    if (strcmp(c->kind, "third_party") == 0 &&
+        ((c->name && strcmp(c->name, to) == 0) ||
+         (c->relation && strcmp(c->relation, to) == 0)))
+      return c->value;
+  }
+  return NULL;
+}
+
+/* {borrower.*}: the fields recoup check lets a template name. */
+static const char *borrower_field(const store_borrower *b, const char *f) {
+  if (strcmp(f, "name") == 0) return b->name;
+  if (strcmp(f, "id") == 0) return b->id;
+  if (strcmp(f, "phone") == 0) return first_contact(b, "phone");
+  if (strcmp(f, "email") == 0) return first_contact(b, "email");
+  if (strcmp(f, "address") == 0) return b->address;
+  if (strcmp(f, "employer_name") == 0) return b->employer_name;
+  if (strcmp(f, "locale") == 0) return b->locale;
+  if (strcmp(f, "timezone") == 0) return b->timezone;
+  return NULL;
+}
+
 /* case:send(channel, template [, vars] [, { to = ... }]) */
 static int case_send(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *channel = luaL_checkstring(L, 2);
   const char *name = luaL_checkstring(L, 3);
-  const char *to = NULL, *text, *locale, *recipient = NULL;
+  const char *to = NULL, *text, *locale, *recipient;
   const institution_config *cfg = script_config(engine_script(lc->eng));
-  int vars = lua_istable(L, 4) ? 4 : 0, def, third_party, bidx;
+  const store_borrower *bv;
+  int vars = lua_istable(L, 4) ? 4 : 0, def, third_party;
   luaL_Buffer b;
   rc_error err;
 
@@ -577,53 +621,14 @@ static int case_send(lua_State *L) {
   third_party = lua_toboolean(L, -1);
   lua_pop(L, 1);
 
-  {
-    const store_case *c = view(L, lc);
-    char *bid = strdup(c->borrower_id);
-    push_borrower(L, lc->eng, bid);
-    free(bid);
-    bidx = lua_gettop(L);
-  }
-  lua_getfield(L, bidx, "locale");
-  locale = lua_isstring(L, -1) ? lua_tostring(L, -1) : cfg->locale;
-  lua_pop(L, 1); /* the borrower table keeps the string alive */
-
-  /* The recipient: the borrower's own contact point for the channel, or
-   * the employer, home or a named third party. */
-  if (!to || strcmp(to, "borrower") == 0) {
-    const char *list = strcmp(channel, "email") == 0 ? "emails" : "phones";
-    if (strcmp(channel, "letter") == 0 || strcmp(channel, "visit") == 0) {
-      lua_getfield(L, bidx, "address");
-    } else {
-      lua_getfield(L, bidx, list);
-      lua_rawgeti(L, -1, 1);
-      lua_remove(L, -2);
-    }
-  } else if (strcmp(to, "employer") == 0) {
-    lua_getfield(L, bidx, "employer");
-    lua_getfield(L, -1, strcmp(channel, "letter") == 0 ? "address" : "phone");
-    lua_remove(L, -2);
-  } else if (strcmp(to, "home") == 0) {
-    lua_getfield(L, bidx, "address");
-  } else {
-    lua_pushnil(L);
-    lua_getfield(L, bidx, "contacts");
-    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
-      lua_rawgeti(L, -1, i);
-      lua_getfield(L, -1, "name");
-      lua_getfield(L, -2, "relation");
-      if ((lua_isstring(L, -2) && strcmp(lua_tostring(L, -2), to) == 0) ||
-          (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0)) {
-        lua_getfield(L, -3, "phone");
-        lua_replace(L, -6);
-        lua_pop(L, 3);
-        break;
-      }
-      lua_pop(L, 3);
-    }
-    lua_pop(L, 1);
-  }
-  recipient = lua_tostring(L, -1); /* stays on the stack */
+  /* The borrower is the engine's cached read; what must outlive it is
+   * copied onto the Lua stack. */
+  if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
+    raise(L, &err);
+  lua_pushstring(L, bv->locale ? bv->locale : cfg->locale);
+  locale = lua_tostring(L, -1);
+  lua_pushstring(L, recipient_of(bv, channel, to));
+  recipient = lua_tostring(L, -1); /* NULL when there is none */
 
   text = pick_text(L, def, channel, locale, cfg->locale);
   if (!text)
@@ -634,29 +639,25 @@ static int case_send(lua_State *L) {
   for (const char *p = text; *p;) {
     const char *open = strchr(p, '{'), *close;
     char ph[128];
+    size_t len;
     if (!open || !(close = strchr(open, '}'))) {
       luaL_addstring(&b, p);
       break;
     }
     luaL_addlstring(&b, p, (size_t)(open - p));
-    snprintf(ph, sizeof ph, "%.*s", (int)(close - open - 1), open + 1);
+    len = (size_t)(close - open - 1);
+    if (len >= sizeof ph) len = sizeof ph - 1;
+    memcpy(ph, open + 1, len);
+    ph[len] = '\0';
     if (strncmp(ph, "borrower.", 9) == 0) {
-      const char *f = ph + 9;
-      if (strcmp(f, "phone") == 0 || strcmp(f, "email") == 0) {
-        lua_getfield(L, bidx, strcmp(f, "phone") == 0 ? "phones" : "emails");
-        lua_rawgeti(L, -1, 1);
-        lua_remove(L, -2);
-      } else if (strcmp(f, "employer_name") == 0) {
-        lua_getfield(L, bidx, "employer");
-        lua_getfield(L, -1, "name");
-        lua_remove(L, -2);
-      } else {
-        lua_getfield(L, bidx, f);
-      }
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushstring(L, "");
-      }
+      /* Asked again each time: a {vars.*} value's __tostring may have
+       * written to the case, which drops the engine's cached read. */
+      const char *v;
+      if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id,
+                                      &err)))
+        raise(L, &err);
+      v = borrower_field(bv, ph + 9);
+      lua_pushstring(L, v ? v : "");
     } else {
       push_placeholder(L, lc, ph, vars, locale);
     }

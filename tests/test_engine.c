@@ -259,6 +259,40 @@ static void test_failed_effects_are_rolled_back(void **state) {
   engine_close(eng);
 }
 
+/* A batch runs without a savepoint per event and is replayed when a
+ * handler fails: the events before the failure must count once, the
+ * failure only on its case, the events after it must still run. */
+static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
+  engine *eng = open_mem();
+  const char *ids[] = {"G1", "G2", "BAD", "G3", "G4"};
+  int64_t events_before, transitions_before, errors_before;
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 5; i++) open_case(eng, ids[i], NULL);
+  events_before = engine_get_stats(eng)->events;
+  transitions_before = engine_get_stats(eng)->transitions;
+  errors_before = engine_get_stats(eng)->errors;
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(engine_post(eng, ids[i], i == 2 ? "boom" : "tick", NULL,
+                                 NULL, &err),
+                     RC_OK);
+  run_now(eng);
+  for (int i = 0; i < 5; i++) {
+    found t = journal_kind(eng, ids[i], "transition");
+    found e = journal_kind(eng, ids[i], "error");
+    found m = journal_kind(eng, ids[i], "message");
+    assert_int_equal(t.count, i == 2 ? 0 : 1);
+    assert_int_equal(e.count, i == 2 ? 1 : 0);
+    assert_int_equal(m.count, 1); /* the opening text, not sent again */
+    assert_state(eng, ids[i], i == 2 ? "new" : "working");
+  }
+  assert_int_equal(engine_get_stats(eng)->events - events_before, 5);
+  assert_int_equal(engine_get_stats(eng)->transitions - transitions_before,
+                   4);
+  assert_int_equal(engine_get_stats(eng)->errors - errors_before, 1);
+  engine_close(eng);
+}
+
 static void test_case_in_error_holds_later_events_until_retry(void **state) {
   engine *eng = open_mem();
   store_case c;
@@ -478,6 +512,7 @@ int main(void) {
       cmocka_unit_test(test_memory_hog_hits_the_cap),
       cmocka_unit_test(test_bad_duration_is_a_handler_error),
       cmocka_unit_test(test_failed_effects_are_rolled_back),
+      cmocka_unit_test(test_a_failure_inside_a_batch_is_replayed_once),
       cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
       cmocka_unit_test(test_event_keys_make_posts_idempotent),
