@@ -12,6 +12,14 @@ struct rc_zone {
   char name[64];
   UCalendar *cal; /* owned; reused for every conversion in this zone */
   rc_zone *next;
+  /* The last answers, since a sweep asks the same again and again: the
+   * local day around one instant (dpd of every case) and the text of one
+   * instant (every timer due at the same time). A zone's rules do not
+   * change while the process runs. */
+  rc_time day_from, day_to; /* [from, to) is local day `day`; empty at first */
+  rc_date day;
+  rc_time text_at;
+  char text[40]; /* "" until the first zone_format */
 };
 
 struct rc_clock {
@@ -321,10 +329,20 @@ bad:
 rc_date zone_date(rc_zone *zone, rc_time t) {
   UErrorCode status = U_ZERO_ERROR;
   rc_date d;
+  if (t >= zone->day_from && t < zone->day_to) return zone->day;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   d.year = ucal_get(zone->cal, UCAL_YEAR, &status);
   d.month = ucal_get(zone->cal, UCAL_MONTH, &status) + 1;
   d.day = ucal_get(zone->cal, UCAL_DATE, &status);
+  if (U_SUCCESS(status)) {
+    rc_time from = zone_midnight(zone, d);
+    rc_time to = zone_midnight(zone, date_from_days(date_to_days(d) + 1));
+    if (from <= t && t < to) { /* a day that starts at midnight */
+      zone->day_from = from;
+      zone->day_to = to;
+      zone->day = d;
+    }
+  }
   return d;
 }
 
@@ -338,6 +356,10 @@ int zone_minute_of_day(rc_zone *zone, rc_time t) {
 void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   int off;
+  if (zone->text[0] && zone->text_at == t) {
+    snprintf(buf, size, "%s", zone->text);
+    return;
+  }
   ucal_setMillis(zone->cal, (UDate)t, &status);
   off = (ucal_get(zone->cal, UCAL_ZONE_OFFSET, &status) +
          ucal_get(zone->cal, UCAL_DST_OFFSET, &status)) /
@@ -350,6 +372,11 @@ void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
            ucal_get(zone->cal, UCAL_MINUTE, &status) % 100,
            ucal_get(zone->cal, UCAL_SECOND, &status) % 100, off < 0 ? '-' : '+',
            (abs(off) / 60) % 100, abs(off) % 60);
+  if (U_SUCCESS(status) && size >= sizeof zone->text) {
+    memcpy(zone->text, buf, sizeof zone->text);
+    zone->text[sizeof zone->text - 1] = '\0';
+    zone->text_at = t;
+  }
 }
 
 void date_format(const rc_date *d, char *buf, size_t size) {

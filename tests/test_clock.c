@@ -130,6 +130,41 @@ static void test_dpd_counts_local_calendar_days(void **state) {
   clock_free(clk);
 }
 
+/* zone_date and zone_format remember their last answer; walking through
+ * New York's DST days and midnights, the remembered day must always be the
+ * one ICU gives afresh (zone_format is asked a new instant each time, so
+ * it never answers from memory here). */
+static void test_remembered_days_match_icu_across_dst(void **state) {
+  rc_error err;
+  rc_clock *a = clock_new("America/New_York", &err);
+  rc_clock *b = clock_new("America/New_York", &err);
+  const char *starts[] = {"2026-03-07T00:00", "2026-10-31T00:00"};
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    rc_time t;
+    assert_int_equal(clock_parse_time(a, starts[k], &t, NULL), RC_OK);
+    for (rc_time end = t + 3 * 86400000LL; t < end; t += 7 * 60000) {
+      rc_date d = zone_date(clock_zone(a), t);
+      char want[40], got[16];
+      zone_format(clock_zone(b), t, want, sizeof want);
+      want[10] = '\0';
+      date_format(&d, got, sizeof got);
+      assert_string_equal(got, want);
+    }
+  }
+  {
+    char first[40], again[40], other[40];
+    zone_format(clock_zone(a), 1767225600000LL, first, sizeof first);
+    zone_format(clock_zone(a), 1767225600000LL, again, sizeof again);
+    zone_format(clock_zone(a), 1767225600000LL + 1000, other, sizeof other);
+    assert_string_equal(first, again);
+    assert_string_equal(first, "2025-12-31T19:00:00-05:00");
+    assert_string_equal(other, "2025-12-31T19:00:01-05:00");
+  }
+  clock_free(a);
+  clock_free(b);
+}
+
 static void test_unknown_zone_is_an_error(void **state) {
   rc_error err;
   (void)state;
@@ -158,6 +193,7 @@ int main(void) {
       cmocka_unit_test(test_days_keep_wall_time_across_dst),
       cmocka_unit_test(test_month_adds_calendar_months),
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
+      cmocka_unit_test(test_remembered_days_match_icu_across_dst),
       cmocka_unit_test(test_unknown_zone_is_an_error),
       cmocka_unit_test(test_civil_days_round_trip),
   };
