@@ -261,6 +261,79 @@ static void test_contacts_are_replaced_in_order(void **state) {
   store_close(st);
 }
 
+static int count_rows(const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  int n = -1;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Migration 3 rebuilds contacts and tasks: their rows, ids and rules must
+ * come through. The database is set back to version 2 so the rebuild runs
+ * on rows written by this store. */
+static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
+  store *st = open_store();
+  store_borrower b = {0}, out;
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  store_task t = {0};
+  int64_t task_id = 0;
+  char case_id[32], kind[16];
+  rc_error err;
+  sqlite3 *db;
+  (void)state;
+  add_case(st, "C1");
+  b.id = "B1";
+  b.name = "Wang";
+  b.contacts = cs;
+  b.ncontacts = 2;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  t.case_id = "C1";
+  t.kind = "call";
+  t.queue = "phone";
+  t.at = 1;
+  assert_int_equal(store_task_insert(st, &t, &task_id, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL,
+                                NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+
+  st = open_store();
+  assert_int_equal(store_borrower_get(st, "B1", &out, &err), RC_OK);
+  assert_int_equal(out.ncontacts, 2);
+  assert_string_equal(out.contacts[1].name, "Li");
+  store_borrower_free(&out);
+  assert_int_equal(store_task_complete(st, task_id, "reached", NULL, 2,
+                                       case_id, sizeof case_id, kind,
+                                       sizeof kind, &err),
+                   RC_OK);
+  assert_string_equal(case_id, "C1");
+  store_close(st);
+  assert_int_equal(count_rows("PRAGMA user_version"), 3);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name IN ('contacts_borrower', 'tasks_case', "
+                              "'tasks_queue')"),
+                   3);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db,
+                                    "INSERT INTO contacts(borrower_id, kind,"
+                                    " position) VALUES ('B1', 'fax', 3)",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db,
+                                    "UPDATE tasks SET status = 'lost'", NULL,
+                                    NULL, NULL),
+                       SQLITE_OK);
+  sqlite3_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -281,6 +354,8 @@ int main(void) {
           test_negative_fees_are_refused_by_the_schema, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_failed_events_wait_and_retry_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rebuilt_tables_keep_rows_and_rules,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
   };
