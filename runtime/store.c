@@ -106,7 +106,7 @@ static const char *const migrations[] = {
     /* 2: nothing reads cases by state through an index (the case list
      * filters while it walks ids), and every transition paid for keeping
      * it: a delete and an insert in a million-entry index. */
-    "DROP INDEX cases_state;",
+    "DROP INDEX IF EXISTS cases_state;",
     /* 3: a CHECK (x IN (three or more values)) makes SQLite build a
      * temporary index on every insert or update that binds x — a third of
      * an import row's time, measured. The same rules, as comparisons. */
@@ -136,6 +136,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks_v3 RENAME TO tasks;"
     "CREATE INDEX tasks_case ON tasks(case_id);"
     "CREATE INDEX tasks_queue ON tasks(queue, status);",
+    /* 4: a case's messages are found among its borrower's (a borrower has
+     * few cases), so every message sent pays for two indexes, not three:
+     * a sixth of a reminder step's storage time, measured. */
+    "DROP INDEX IF EXISTS messages_case;",
 };
 
 enum {
@@ -371,8 +375,9 @@ static const char *const sql[S_COUNT] = {
         "recipient, to_kind, body, status, reason, at, not_before) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [S_MESSAGES_CASE] = "SELECT " MESSAGE_COLS
-                        " FROM messages "
-                        "WHERE case_id = ?1 ORDER BY id",
+                        " FROM messages WHERE borrower_id = (SELECT "
+                        "borrower_id FROM cases WHERE id = ?1) AND "
+                        "case_id = ?1 ORDER BY id",
     [S_MESSAGES_ALL] = "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
     [S_MESSAGE_STATUS] = "UPDATE messages SET status = ?2 WHERE id = ?1",
     [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
@@ -487,14 +492,16 @@ static const char *const sql[S_COUNT] = {
         "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
         "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
     [S_CONTACTS_MSG_CASE] =
-        "SELECT count(*) FROM messages WHERE case_id = ?1 AND channel = ?2 "
-        "AND at > ?3 AND status <> 'blocked'",
+        "SELECT count(*) FROM messages WHERE borrower_id = ?4 AND at > ?3 "
+        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked'",
     [S_CONTACTS_MSG_BORROWER] =
         "SELECT count(*) FROM messages WHERE borrower_id = ?1 AND "
         "channel = ?2 AND at > ?3 AND status <> 'blocked'",
+/* Comparisons, not IN (...): a list of three made SQLite build a
+ * temporary index each time the guard asked. */
 #define TASK_CHANNEL                                                        \
   "(CASE t.kind WHEN 'workplace_visit' THEN 'visit' ELSE t.kind END) = ?2 " \
-  "AND t.kind IN ('call','visit','workplace_visit') "
+  "AND (t.kind = 'call' OR t.kind = 'visit' OR t.kind = 'workplace_visit') "
     [S_CONTACTS_TASK_CASE] =
         "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
         "AND t.at > ?3 AND t.status <> 'cancelled'",
@@ -523,7 +530,8 @@ static const char *const sql[S_COUNT] = {
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
         "AND NOT c.closed ORDER BY (SELECT max(m.at) FROM messages m WHERE "
-        "m.case_id = c.id) DESC, c.opened_at DESC LIMIT 1",
+        "m.borrower_id = c.borrower_id AND m.case_id = c.id) DESC, "
+        "c.opened_at DESC LIMIT 1",
     [S_CASES_BELOW] =
         "SELECT id, version, state FROM cases WHERE "
         "workflow = ?1 AND version < ?2 AND NOT closed "
@@ -1708,6 +1716,7 @@ int store_contacts_count(store *st, const char *case_id,
     bind_text(s, 1, case_id ? case_id : borrower_id);
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, since);
+    if (case_id && !pass) bind_text(s, 4, borrower_id);
     if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);

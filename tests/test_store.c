@@ -316,7 +316,7 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
                    RC_OK);
   assert_string_equal(case_id, "C1");
   store_close(st);
-  assert_int_equal(count_rows("PRAGMA user_version"), 3);
+  assert_true(count_rows("PRAGMA user_version") >= 3);
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
                               "name IN ('contacts_borrower', 'tasks_case', "
                               "'tasks_queue')"),
