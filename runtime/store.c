@@ -155,7 +155,6 @@ enum {
   S_BORROWER_GET,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
-  S_CONTACTS_GET,
   S_BORROWER_CASES,
   S_CASE_INSERT,
   S_CASE_UPDATE,
@@ -281,17 +280,18 @@ static const char *const sql[S_COUNT] = {
         " employer_phone = coalesce(?7, employer_phone),"
         " employer_address = coalesce(?8, employer_address),"
         " do_not_contact = max(do_not_contact, ?9)",
+    /* One statement for the borrower and their contacts (a row each, in
+     * position order): a reminder reads one of these per case. */
     [S_BORROWER_GET] =
-        "SELECT id, name, locale, timezone, address, employer_name, "
-        "employer_phone, employer_address, do_not_contact, ceased "
-        "FROM borrowers WHERE id = ?1",
+        "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
+        "b.employer_name, b.employer_phone, b.employer_address, "
+        "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation "
+        "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+        "WHERE b.id = ?1 ORDER BY k.position",
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
         "position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [S_CONTACTS_GET] =
-        "SELECT kind, value, name, relation FROM contacts "
-        "WHERE borrower_id = ?1 ORDER BY position",
     [S_BORROWER_CASES] =
         "SELECT id, state, balance FROM cases "
         "WHERE borrower_id = ?1 ORDER BY id",
@@ -855,42 +855,43 @@ int store_borrower_get(store *st, const char *id, store_borrower *out,
   int rc;
   memset(out, 0, sizeof *out);
   bind_text(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    out->id = dup_col(s, 0);
-    out->name = dup_col(s, 1);
-    out->locale = dup_col(s, 2);
-    out->timezone = dup_col(s, 3);
-    out->address = dup_col(s, 4);
-    out->employer_name = dup_col(s, 5);
-    out->employer_phone = dup_col(s, 6);
-    out->employer_address = dup_col(s, 7);
-    out->do_not_contact = sqlite3_column_int(s, 8);
-    out->ceased = sqlite3_column_int(s, 9);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    store_contact *c;
+    if (!out->id) {
+      out->id = dup_col(s, 0);
+      out->name = dup_col(s, 1);
+      out->locale = dup_col(s, 2);
+      out->timezone = dup_col(s, 3);
+      out->address = dup_col(s, 4);
+      out->employer_name = dup_col(s, 5);
+      out->employer_phone = dup_col(s, 6);
+      out->employer_address = dup_col(s, 7);
+      out->do_not_contact = sqlite3_column_int(s, 8);
+      out->ceased = sqlite3_column_int(s, 9);
+    }
+    if (sqlite3_column_type(s, 10) == SQLITE_NULL) continue; /* none */
+    c = realloc(out->contacts,
+                (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
+    if (!c) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    out->contacts = c;
+    c += out->ncontacts++;
+    c->kind = dup_col(s, 10);
+    c->value = dup_col(s, 11);
+    c->name = dup_col(s, 12);
+    c->relation = dup_col(s, 13);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  if (rc != SQLITE_ROW) {
+  if (rc != SQLITE_DONE || !out->id) {
+    store_borrower_free(out);
     if (rc == SQLITE_DONE)
       return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
                           id);
     return fail(st, err, "read borrower");
   }
-  s = stmt(st, S_CONTACTS_GET);
-  bind_text(s, 1, id);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    store_contact *c = realloc(
-        out->contacts, (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
-    if (!c) break;
-    out->contacts = c;
-    c += out->ncontacts++;
-    c->kind = dup_col(s, 0);
-    c->value = dup_col(s, 1);
-    c->name = dup_col(s, 2);
-    c->relation = dup_col(s, 3);
-  }
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
   return RC_OK;
 }
 

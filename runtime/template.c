@@ -52,6 +52,10 @@ static struct money_fmt *money_formatter(const char *locale,
   status = U_ZERO_ERROR;
   m->digits = ucurr_getDefaultFractionDigits(code, &status);
   if (U_FAILURE(status) || m->digits < 0 || m->digits > 4) m->digits = 2;
+  /* The formatter takes minor units and moves the decimal point itself:
+   * ICU scales in decimal, exactly, and the amount is never text to parse
+   * or a double. */
+  unum_setAttribute(m->fmt, UNUM_SCALE, -m->digits);
   snprintf(m->key, sizeof m->key, "%s", key);
   return m;
 }
@@ -60,7 +64,6 @@ int template_format_money(const char *locale, const char *currency,
                           rc_money minor, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   UChar out[128];
-  char decimal[64];
   int32_t len, digits = 2;
   /* The magnitude as unsigned: -INT64_MIN does not fit in an int64. */
   uint64_t unit = 1,
@@ -69,23 +72,22 @@ int template_format_money(const char *locale, const char *currency,
 
   if (!currency || strlen(currency) != 3) currency = "XXX";
   m = money_formatter(locale, currency);
-  if (m) digits = m->digits;
-  for (int i = 0; i < digits; i++) unit *= 10;
-  if (digits > 0)
-    snprintf(decimal, sizeof decimal, "%s%llu.%0*llu", minor < 0 ? "-" : "",
-             (unsigned long long)(abs_minor / unit), digits,
-             (unsigned long long)(abs_minor % unit));
-  else
-    snprintf(decimal, sizeof decimal, "%lld", (long long)minor);
   if (!m) goto plain;
-  len = unum_formatDecimal(m->fmt, decimal, -1, out, 128, NULL, &status);
+  digits = m->digits;
+  len = unum_formatInt64(m->fmt, minor, out, 128, NULL, &status);
   if (U_FAILURE(status) || len <= 0) goto plain;
   status = U_ZERO_ERROR;
   u_strToUTF8(buf, (int32_t)size, NULL, out, len, &status);
   if (U_FAILURE(status)) goto plain;
   return RC_OK;
 plain:
-  snprintf(buf, size, "%s %s", decimal, currency);
+  for (int i = 0; i < digits; i++) unit *= 10;
+  if (digits > 0)
+    snprintf(buf, size, "%s%llu.%0*llu %s", minor < 0 ? "-" : "",
+             (unsigned long long)(abs_minor / unit), digits,
+             (unsigned long long)(abs_minor % unit), currency);
+  else
+    snprintf(buf, size, "%lld %s", (long long)minor, currency);
   return RC_OK;
 }
 

@@ -30,6 +30,10 @@ static void test_money_in_minor_units(void **state) {
   expect_money("en", "USD", 900719925474099299LL, "$9,007,199,254,740,992.99");
   /* Found by fuzzing: the most negative amount has no positive twin. */
   expect_money("en", "USD", INT64_MIN, "-$92,233,720,368,547,758.08");
+  expect_money("en", "USD", INT64_MAX, "$92,233,720,368,547,758.07");
+  expect_money("zh-CN", "CNY", -1, "-¥0.01");
+  expect_money("en", "KWD", 1234567, "KWD\xc2\xa0" "1,234.567"); /* 3 digits */
+  expect_money("en", "KRW", 12345, "₩12,345");
 }
 
 static void test_dates_by_locale(void **state) {
