@@ -144,6 +144,12 @@ static const char *const migrations[] = {
      * this every reply read all contacts (70 ms at a million borrowers,
      * with the service loop waiting). */
     "CREATE INDEX IF NOT EXISTS contacts_value ON contacts(value);",
+    /* 6: a message waiting for its first attempt has next_attempt 0, not
+     * NULL, so the outbox walks (status, next_attempt, id) in index order
+     * and stops at its batch; with coalesce() it sorted every queued
+     * message each time (150 ms a pump at a million queued). */
+    "UPDATE messages SET next_attempt = 0 WHERE next_attempt IS NULL AND"
+    "  (status = 'queued' OR status = 'deferred');",
 };
 
 enum {
@@ -376,8 +382,9 @@ static const char *const sql[S_COUNT] = {
     [S_JOURNAL_COUNT] = "SELECT count(*) FROM journal WHERE kind = ?1",
     [S_MESSAGE_INSERT] =
         "INSERT INTO messages(case_id, borrower_id, channel, template, "
-        "recipient, to_kind, body, status, reason, at, not_before) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "recipient, to_kind, body, status, reason, at, not_before, "
+        "next_attempt) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
     [S_MESSAGES_CASE] = "SELECT " MESSAGE_COLS
                         " FROM messages WHERE borrower_id = (SELECT "
                         "borrower_id FROM cases WHERE id = ?1) AND "
@@ -529,7 +536,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
         " attempts, at FROM messages WHERE status = 'queued' AND "
-        "coalesce(next_attempt, 0) <= ?1 ORDER BY id LIMIT ?2",
+        "next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2",
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
@@ -1811,10 +1818,7 @@ int store_message_attempt(store *st, int64_t id, const char *status,
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, status);
   sqlite3_bind_int(s, 3, attempts);
-  if (next_attempt)
-    sqlite3_bind_int64(s, 4, next_attempt);
-  else
-    sqlite3_bind_null(s, 4);
+  sqlite3_bind_int64(s, 4, next_attempt); /* 0: at once (see migration 6) */
   bind_text(s, 5, reason);
   sqlite3_bind_int64(s, 6, at);
   return exec_stmt(st, s, err, "delivery attempt");

@@ -261,6 +261,54 @@ static void test_contacts_are_replaced_in_order(void **state) {
   store_close(st);
 }
 
+static int64_t queue_message(store *st, const char *body) {
+  store_message m = {0};
+  int64_t id = 0;
+  rc_error err;
+  m.case_id = "C1";
+  m.borrower_id = "B1";
+  m.channel = "sms";
+  m.template_name = "t";
+  m.recipient = "+861";
+  m.to_kind = "borrower";
+  m.body = body;
+  m.status = "queued";
+  m.at = 1000;
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  return id;
+}
+
+/* First attempts go oldest first, then retries whose time has come, by
+ * that time; a retry not yet due waits. */
+static void test_outbox_order_first_attempts_then_due_retries(void **state) {
+  store *st = open_store();
+  store_outgoing *due;
+  int n;
+  int64_t a, b, c, d;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  a = queue_message(st, "a");
+  b = queue_message(st, "b");
+  c = queue_message(st, "c");
+  d = queue_message(st, "d");
+  assert_int_equal(store_message_attempt(st, a, "queued", 1, 5000, "busy",
+                                         1000, &err),
+                   RC_OK);
+  assert_int_equal(store_message_attempt(st, b, "queued", 1, 9000, "busy",
+                                         1000, &err),
+                   RC_OK);
+  assert_int_equal(store_outbox_due(st, 6000, 10, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  assert_true(due[0].id == c && due[1].id == d && due[2].id == a);
+  store_outgoing_free(due, n);
+  assert_int_equal(store_outbox_due(st, 6000, 1, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_true(due[0].id == c);
+  store_outgoing_free(due, n);
+  store_close(st);
+}
+
 static int count_rows(const char *sql) {
   sqlite3 *db;
   sqlite3_stmt *s;
@@ -354,6 +402,8 @@ int main(void) {
           test_negative_fees_are_refused_by_the_schema, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_failed_events_wait_and_retry_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_outbox_order_first_attempts_then_due_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_tables_keep_rows_and_rules,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,

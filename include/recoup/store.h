@@ -280,7 +280,8 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
 int store_message_release(store *st, int64_t id, int *released, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
- * reached — oldest first. *out is owned by the caller. */
+ * reached — first attempts oldest first, then retries by their time. *out
+ * is owned by the caller. */
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
 void store_outgoing_free(store_outgoing *list, int n);
