@@ -13,13 +13,17 @@ struct rc_zone {
   UCalendar *cal; /* owned; reused for every conversion in this zone */
   rc_zone *next;
   /* The last answers, since a sweep asks the same again and again: the
-   * local day around one instant (dpd of every case) and the text of one
-   * instant (every timer due at the same time). A zone's rules do not
-   * change while the process runs. */
+   * local day around one instant (dpd of every case) and the text of the
+   * last two instants (every event at the same time, every timer it sets
+   * due at the same time). A zone's rules do not change while the process
+   * runs. */
   rc_time day_from, day_to; /* [from, to) is local day `day`; empty at first */
   rc_date day;
-  rc_time text_at;
-  char text[40]; /* "" until the first zone_format */
+  struct {
+    rc_time at;
+    char text[40]; /* "" until used */
+  } texts[2];     /* an event's time and the due time of its timers */
+  int text_next;
 };
 
 struct rc_clock {
@@ -356,10 +360,11 @@ int zone_minute_of_day(rc_zone *zone, rc_time t) {
 void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   int off;
-  if (zone->text[0] && zone->text_at == t) {
-    snprintf(buf, size, "%s", zone->text);
-    return;
-  }
+  for (int i = 0; i < 2; i++)
+    if (zone->texts[i].text[0] && zone->texts[i].at == t) {
+      snprintf(buf, size, "%s", zone->texts[i].text);
+      return;
+    }
   ucal_setMillis(zone->cal, (UDate)t, &status);
   off = (ucal_get(zone->cal, UCAL_ZONE_OFFSET, &status) +
          ucal_get(zone->cal, UCAL_DST_OFFSET, &status)) /
@@ -372,10 +377,12 @@ void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
            ucal_get(zone->cal, UCAL_MINUTE, &status) % 100,
            ucal_get(zone->cal, UCAL_SECOND, &status) % 100, off < 0 ? '-' : '+',
            (abs(off) / 60) % 100, abs(off) % 60);
-  if (U_SUCCESS(status) && size >= sizeof zone->text) {
-    memcpy(zone->text, buf, sizeof zone->text);
-    zone->text[sizeof zone->text - 1] = '\0';
-    zone->text_at = t;
+  if (U_SUCCESS(status) && size >= sizeof zone->texts[0].text) {
+    int i = zone->text_next;
+    memcpy(zone->texts[i].text, buf, sizeof zone->texts[i].text);
+    zone->texts[i].text[sizeof zone->texts[i].text - 1] = '\0';
+    zone->texts[i].at = t;
+    zone->text_next = 1 - i;
   }
 }
 

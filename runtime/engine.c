@@ -955,20 +955,28 @@ static int handle(engine *eng, const char *case_id, const char *type,
 
   if (eng->careful && (rc = store_savepoint(eng->st, err))) return rc;
   invalidate(eng);
-  if (timer_id)
+  if (timer_id) {
     rc = store_timer_delete(eng->st, timer_id, &deleted, err);
-  else
-    rc = store_event_delete(eng->st, event_id, err);
-  if (rc != RC_OK || !deleted) goto release;
+    if (rc != RC_OK || !deleted) goto release;
+  }
   rc = store_case_get(eng->st, case_id, &c, err);
   if (rc == RC_ENOTFOUND) {
-    rc = RC_OK; /* the case is gone; so is its event */
+    /* the case is gone; so is its event */
+    rc = event_id ? store_event_delete(eng->st, event_id, err) : RC_OK;
     goto release;
   }
   if (rc != RC_OK) goto release;
   if (c.error) {
-    /* A case in error holds its later events until it is retried. */
-    rc = store_event_hold(eng->st, case_id, type, data, at, "pending", err);
+    /* A case in error holds its later events until it is retried: a fired
+     * timer becomes a held event; a queued one (an earlier event of the
+     * same batch put the case in error) stays where it is, keeping its
+     * place among the case's events. */
+    if (timer_id)
+      rc = store_event_hold(eng->st, case_id, type, data, at, "pending", err);
+    store_case_free(&c);
+    goto release;
+  }
+  if (event_id && (rc = store_event_delete(eng->st, event_id, err))) {
     store_case_free(&c);
     goto release;
   }
@@ -1081,19 +1089,22 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     eng->careful = limit_replay > 0;
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
     while (n < batch && rc == RC_OK) {
-      store_event ev;
+      store_event *events;
       store_timer *timers;
       rc_time due, limit;
       int count;
-      rc = store_event_next(eng->st, &ev, err);
-      if (rc == RC_OK) {
-        rc = handle(eng, ev.case_id, ev.type, ev.data, ev.at, ev.id, 0, err);
-        store_event_free(&ev);
+      /* Queued events first, in arrival order; those their handlers queue
+       * come in the next round, still before any timer. */
+      if ((rc = store_events_next(eng->st, batch - n, &events, &count,
+                                  err)) != RC_OK)
+        break;
+      for (int i = 0; i < count && rc == RC_OK; i++) {
+        rc = handle(eng, events[i].case_id, events[i].type, events[i].data,
+                    events[i].at, events[i].id, 0, err);
         n++;
-        continue;
       }
-      if (rc != RC_ENOTFOUND) break;
-      rc = RC_OK;
+      store_events_free(events, count);
+      if (count > 0) continue;
       if (store_timer_next_due(eng->st, &due) != RC_OK) break;
       limit = simulated
                   ? until
@@ -1320,10 +1331,18 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
                                err)))
     return rc;
   zone_format(clock_zone(eng->clk), due, when, sizeof when);
-  return case_journal(
-      eng, case_id, "timer",
-      json_pack("{s:s, s:s, s:b}", "event", event, "due", when, "keep", keep),
-      err);
+  {
+    /* Every state entry sets timers: written as text like the other
+     * per-event rows. */
+    const store_case *c = engine_case_view(eng, case_id, err);
+    jbuf b = {0};
+    if (!c) return RC_ENOTFOUND;
+    jb_lit(&b, "{");
+    jb_str(&b, "event", event);
+    jb_str(&b, "due", when);
+    jb_json(&b, "keep", keep ? "true" : "false");
+    return journal_text(eng, case_id, "timer", c->state, c->version, &b, err);
+  }
 }
 
 int engine_cancel(engine *eng, const char *case_id, const char *event,

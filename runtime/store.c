@@ -347,7 +347,7 @@ static const char *const sql[S_COUNT] = {
         "SELECT e.id, e.case_id, e.type, e.data, e.at FROM events e "
         "JOIN cases c ON c.id = e.case_id "
         "WHERE e.status = 'pending' AND c.error IS NULL "
-        "ORDER BY e.id LIMIT 1",
+        "ORDER BY e.id LIMIT ?1",
     [S_EVENT_DELETE] = "DELETE FROM events WHERE id = ?1",
     [S_EVENT_FAIL] = "UPDATE events SET status = 'failed' WHERE id = ?1",
     [S_EVENTS_RETRY] =
@@ -1154,21 +1154,47 @@ int store_event_hold(store *st, const char *case_id, const char *type,
   return event_insert(st, case_id, type, data, NULL, at, status, err);
 }
 
-int store_event_next(store *st, store_event *out, rc_error *err) {
+int store_events_next(store *st, int max, store_event **out, int *n,
+                      rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
-  int rc = sqlite3_step(s);
-  memset(out, 0, sizeof *out);
-  if (rc == SQLITE_ROW) {
-    out->id = sqlite3_column_int64(s, 0);
-    out->case_id = dup_col(s, 1);
-    out->type = dup_col(s, 2);
-    out->data = dup_col(s, 3);
-    out->at = sqlite3_column_int64(s, 4);
+  store_event *ev = calloc((size_t)(max > 0 ? max : 1), sizeof *ev);
+  int rc, count = 0;
+  *out = NULL;
+  *n = 0;
+  if (!ev) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  sqlite3_bind_int(s, 1, max);
+  while (count < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    ev[count].id = sqlite3_column_int64(s, 0);
+    ev[count].case_id = dup_col(s, 1);
+    ev[count].type = dup_col(s, 2);
+    ev[count].data = dup_col(s, 3);
+    ev[count].at = sqlite3_column_int64(s, 4);
+    count++;
   }
+  if (count == max) rc = SQLITE_DONE;
   sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return RC_OK;
-  if (rc == SQLITE_DONE) return RC_ENOTFOUND;
-  return fail(st, err, "next event");
+  if (rc != SQLITE_DONE) {
+    store_events_free(ev, count);
+    return fail(st, err, "next events");
+  }
+  *out = ev;
+  *n = count;
+  return RC_OK;
+}
+
+void store_events_free(store_event *list, int n) {
+  for (int i = 0; i < n; i++) store_event_free(&list[i]);
+  free(list);
+}
+
+int store_event_next(store *st, store_event *out, rc_error *err) {
+  store_event *one;
+  int n, rc = store_events_next(st, 1, &one, &n, err);
+  memset(out, 0, sizeof *out);
+  if (rc != RC_OK) return rc;
+  if (n == 1) *out = one[0];
+  free(one);
+  return n == 1 ? RC_OK : RC_ENOTFOUND;
 }
 
 static int by_id(store *st, int which, int64_t id, rc_error *err,

@@ -338,6 +338,50 @@ static void test_case_in_error_holds_later_events_until_retry(void **state) {
   engine_close(eng);
 }
 
+static void post_mark(engine *eng, const char *id, int n) {
+  rc_error err;
+  json_t *d = json_pack("{s:i}", "n", n);
+  assert_int_equal(engine_post(eng, id, "mark", d, NULL, &err), RC_OK);
+  json_decref(d);
+}
+
+/* Events queued together run in batches of 1,000; when one fails, the
+ * case's later events, in the same batch or the next, must all wait and
+ * then run in the order they arrived. */
+static void test_held_events_keep_their_order_within_a_batch(void **state) {
+  engine *eng = open_mem();
+  store_case c;
+  rc_error err;
+  json_t *fix;
+  (void)state;
+  open_case(eng, "L1", ", \"fail\": true");
+  open_case(eng, "L2", NULL);
+  assert_int_equal(engine_post(eng, "L1", "flaky", NULL, NULL, &err), RC_OK);
+  post_mark(eng, "L1", 2);
+  for (int i = 0; i < 1000; i++) post_mark(eng, "L2", 9);
+  post_mark(eng, "L1", 3); /* beyond the first batch */
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_non_null(c.error);
+  assert_null(strstr(c.data, "mark"));
+  store_case_free(&c);
+  c = get(eng, "L2");
+  assert_non_null(strstr(c.data, "\"mark\":9"));
+  store_case_free(&c);
+  fix = json_loads("{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
+                   " \"fail\": false}",
+                   0, NULL);
+  assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
+  json_decref(fix);
+  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_null(c.error);
+  assert_non_null(strstr(c.data, "\"mark\":3")); /* 2, then 3 */
+  store_case_free(&c);
+  engine_close(eng);
+}
+
 static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   engine *eng;
   store_case c;
@@ -514,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_failed_effects_are_rolled_back),
       cmocka_unit_test(test_a_failure_inside_a_batch_is_replayed_once),
       cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
+      cmocka_unit_test(test_held_events_keep_their_order_within_a_batch),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
       cmocka_unit_test(test_event_keys_make_posts_idempotent),
       cmocka_unit_test(test_payments_are_checked),

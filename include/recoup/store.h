@@ -119,6 +119,11 @@ int store_event_insert(store *st, const char *case_id, const char *type,
 /* The oldest pending event of a case that is not in error; RC_ENOTFOUND
  * when there is none. */
 int store_event_next(store *st, store_event *out, rc_error *err);
+/* Up to max pending events in arrival order, skipping cases in error;
+ * *out is owned by the caller (store_events_free). */
+int store_events_next(store *st, int max, store_event **out, int *n,
+                      rc_error *err);
+void store_events_free(store_event *list, int n);
 int store_event_delete(store *st, int64_t id, rc_error *err);
 int store_event_fail(store *st, int64_t id, rc_error *err);
 /* Parks a fired timer on a case: "pending" behind a case in error (it runs
