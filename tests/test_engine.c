@@ -293,11 +293,23 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
   engine_close(eng);
 }
 
+/* The lender clears case L1's "fail" flag and retries it. */
+static void fix_and_retry(engine *eng) {
+  rc_error err;
+  json_t *fix = json_loads(
+      "{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
+      " \"fail\": false}",
+      0, NULL);
+  assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
+  json_decref(fix);
+  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
+  run_now(eng);
+}
+
 static void test_case_in_error_holds_later_events_until_retry(void **state) {
   engine *eng = open_mem();
   store_case c;
   rc_error err;
-  json_t *fix;
   (void)state;
   open_case(eng, "L1", ", \"fail\": true");
   post(eng, "L1", "flaky");
@@ -321,14 +333,7 @@ static void test_case_in_error_holds_later_events_until_retry(void **state) {
   store_case_free(&c);
   /* The lender fixes the data; the retry runs the failed event, then the
    * held one, in order. */
-  fix = json_loads(
-      "{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
-      " \"fail\": false}",
-      0, NULL);
-  assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
-  json_decref(fix);
-  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
-  run_now(eng);
+  fix_and_retry(eng);
   c = get(eng, "L1");
   assert_null(c.error);
   assert_string_equal(c.state, "working");
@@ -352,7 +357,6 @@ static void test_held_events_keep_their_order_within_a_batch(void **state) {
   engine *eng = open_mem();
   store_case c;
   rc_error err;
-  json_t *fix;
   (void)state;
   open_case(eng, "L1", ", \"fail\": true");
   open_case(eng, "L2", NULL);
@@ -368,13 +372,7 @@ static void test_held_events_keep_their_order_within_a_batch(void **state) {
   c = get(eng, "L2");
   assert_non_null(strstr(c.data, "\"mark\":9"));
   store_case_free(&c);
-  fix = json_loads("{\"id\": \"L1\", \"borrower\": {\"id\": \"B-L1\"},"
-                   " \"fail\": false}",
-                   0, NULL);
-  assert_int_equal(engine_upsert_case(eng, fix, 0, NULL, &err), RC_OK);
-  json_decref(fix);
-  assert_int_equal(engine_retry(eng, "L1", &err), RC_OK);
-  run_now(eng);
+  fix_and_retry(eng);
   c = get(eng, "L1");
   assert_null(c.error);
   assert_non_null(strstr(c.data, "\"mark\":3")); /* 2, then 3 */
