@@ -362,7 +362,7 @@ void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   int off;
   for (int i = 0; i < 2; i++)
     if (zone->texts[i].text[0] && zone->texts[i].at == t) {
-      snprintf(buf, size, "%s", zone->texts[i].text);
+      rc_copy(buf, size, zone->texts[i].text);
       return;
     }
   ucal_setMillis(zone->cal, (UDate)t, &status);

@@ -822,7 +822,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
-  snprintf(state, sizeof state, "%s", c->state);
+  rc_copy(state, sizeof state, c->state);
   while (next[0]) {
     script_state info;
     if (++hops > MAX_HOPS)
@@ -838,7 +838,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
                           state, state, state);
     if ((rc = transition(eng, c, state, next, call.event, &info, err)))
       return rc;
-    snprintf(state, sizeof state, "%s", next);
+    rc_copy(state, sizeof state, next);
     call.state = state;
     call.event = NULL;
     rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);

@@ -643,7 +643,7 @@ script_state script_state_info(script *sc, const char *workflow, int version,
       info.final = lua_toboolean(L, -1);
       lua_getfield(L, -2, "outcome");
       if (lua_isstring(L, -1))
-        snprintf(info.outcome, sizeof info.outcome, "%s", lua_tostring(L, -1));
+        rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
       lua_pop(L, 2);
     }
     lua_pop(L, 2);
@@ -739,7 +739,7 @@ int script_run_handler(script *sc, const script_call *call, char *next,
     lua_pop(L, 1);
     return RC_ENOTFOUND;
   }
-  if (lua_isstring(L, -1)) snprintf(next, size, "%s", lua_tostring(L, -1));
+  if (lua_isstring(L, -1)) rc_copy(next, size, lua_tostring(L, -1));
   lua_pop(L, 1);
   return RC_OK;
 }

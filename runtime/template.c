@@ -20,7 +20,7 @@ static void icu_locale(const char *locale, char *out, size_t size) {
  * one per locale and currency. recoup runs one loop on one thread. */
 enum { MONEY_CACHE = 16 };
 static struct money_fmt {
-  char key[48];
+  char locale[40], currency[4];
   UNumberFormat *fmt;
   int32_t digits;
 } money_cache[MONEY_CACHE];
@@ -28,13 +28,14 @@ static int money_next;
 
 static struct money_fmt *money_formatter(const char *locale,
                                          const char *currency) {
-  char key[48], loc[32];
+  char loc[32];
   UErrorCode status = U_ZERO_ERROR;
   UChar code[4];
   struct money_fmt *m;
-  snprintf(key, sizeof key, "%s/%s", locale ? locale : "", currency);
+  if (!locale) locale = "";
   for (int i = 0; i < MONEY_CACHE; i++)
-    if (money_cache[i].fmt && strcmp(money_cache[i].key, key) == 0)
+    if (money_cache[i].fmt && strcmp(money_cache[i].currency, currency) == 0 &&
+        strcmp(money_cache[i].locale, locale) == 0)
       return &money_cache[i];
   icu_locale(locale, loc, sizeof loc);
   u_uastrcpy(code, currency);
@@ -56,7 +57,8 @@ static struct money_fmt *money_formatter(const char *locale,
    * ICU scales in decimal, exactly, and the amount is never text to parse
    * or a double. */
   unum_setAttribute(m->fmt, UNUM_SCALE, -m->digits);
-  snprintf(m->key, sizeof m->key, "%s", key);
+  rc_copy(m->locale, sizeof m->locale, locale);
+  rc_copy(m->currency, sizeof m->currency, currency);
   return m;
 }
 

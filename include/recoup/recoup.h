@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define RECOUP_VERSION "0.1.0"
 
@@ -13,6 +14,16 @@ typedef int64_t rc_time;
 
 /* Money: minor units (fen, cents). Never a double. */
 typedef int64_t rc_money;
+
+/* Copies src into dst[size], cut to fit and always terminated (strlcpy):
+ * on the per-event paths snprintf("%s") cost ten times as much. */
+static inline void rc_copy(char *dst, size_t size, const char *src) {
+  size_t n = strlen(src);
+  if (size == 0) return;
+  if (n >= size) n = size - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
 
 /* Result codes. Negative, like libuv's: 0 is success. */
 enum {
