@@ -43,8 +43,9 @@ struct engine {
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
-  store_case view;     /* owned: cached read of one case */
+  store_case view; /* cached read of one case */
   int view_valid;
+  int view_borrowed; /* view's strings belong to handle()'s case */
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
@@ -53,28 +54,21 @@ struct engine {
   void *progress_ud;
 };
 
-static char *dup_or_null(const char *s) {
-  return s ? strdup(s) : NULL;
+static void drop_view(engine *eng) {
+  if (!eng->view_borrowed) store_case_free(&eng->view);
+  memset(&eng->view, 0, sizeof eng->view);
+  eng->view_borrowed = 0;
+  eng->view_valid = 0;
 }
 
-/* Seeds the case view with a case just read, sparing the handler's first
- * field access a second SELECT of the same row. */
+/* Seeds the case view with the case handle() just read, sparing the
+ * handler's first field access a second SELECT of the same row. The view
+ * borrows the case's strings (copying them was two dozen mallocs an
+ * event); handle() drops the view before it frees the case. */
 static void view_seed(engine *eng, const store_case *c) {
-  store_case *v = &eng->view;
-  store_case_free(v);
-  *v = *c;
-  v->id = dup_or_null(c->id);
-  v->borrower_id = dup_or_null(c->borrower_id);
-  v->workflow = dup_or_null(c->workflow);
-  v->state = dup_or_null(c->state);
-  v->outcome = dup_or_null(c->outcome);
-  v->error = dup_or_null(c->error);
-  v->product = dup_or_null(c->product);
-  v->currency = dup_or_null(c->currency);
-  v->due_date = dup_or_null(c->due_date);
-  v->tags = dup_or_null(c->tags);
-  v->data = dup_or_null(c->data);
-  v->queue = dup_or_null(c->queue);
+  drop_view(eng);
+  eng->view = *c;
+  eng->view_borrowed = 1;
   eng->view_valid = 1;
 }
 
@@ -133,7 +127,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 void engine_close(engine *eng) {
   if (!eng) return;
-  store_case_free(&eng->view);
+  drop_view(eng);
   store_borrower_free(&eng->borrower);
   store_close(eng->st);
   /* Newest first: the oldest owns the clock the others borrow. */
@@ -1026,6 +1020,7 @@ static int handle(engine *eng, const char *case_id, const char *type,
   eng->current = c.id;
   rc = dispatch(eng, &c, type, data, at, &traceback, &why);
   eng->current = NULL;
+  drop_view(eng); /* it may borrow from c, freed below */
   if (rc != RC_OK) {
     if (!eng->careful)
       rc = REPLAY;
@@ -1265,8 +1260,7 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
 
 const store_case *engine_case_view(engine *eng, const char *id, rc_error *err) {
   if (eng->view_valid && strcmp(eng->view.id, id) == 0) return &eng->view;
-  store_case_free(&eng->view);
-  eng->view_valid = 0;
+  drop_view(eng);
   if (store_case_get(eng->st, id, &eng->view, err) != RC_OK) return NULL;
   eng->view_valid = 1;
   return &eng->view;
