@@ -57,6 +57,13 @@ static struct money_fmt *money_formatter(const char *locale,
    * ICU scales in decimal, exactly, and the amount is never text to parse
    * or a double. */
   unum_setAttribute(m->fmt, UNUM_SCALE, -m->digits);
+  if (unum_getAttribute(m->fmt, UNUM_SCALE) != -m->digits) {
+    /* An ICU that does not scale would print minor units as major ones;
+     * the plain "123.45 CNY" is right, if less pretty. */
+    unum_close(m->fmt);
+    m->fmt = NULL;
+    return NULL;
+  }
   rc_copy(m->locale, sizeof m->locale, locale);
   rc_copy(m->currency, sizeof m->currency, currency);
   return m;

@@ -66,8 +66,16 @@ if command -v redis-server >/dev/null && command -v node >/dev/null && [ -d "$he
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
     --appendfsync everysec --save '' --daemonize yes > /dev/null
   sleep 0.5
-  (cd "$here/peer" && node peer.js "$redis_port" "$peer_cases") | tee -a "$out" || true
+  # The peer's figure moves a lot from run to run here (6k to 10k jobs/s
+  # measured), so it runs three times and its best counts: the ratio is
+  # then the least flattering to recoup.
+  for run in 1 2 3; do
+    (cd "$here/peer" && node peer.js "$redis_port" "$peer_cases") |
+      sed "s/^peer_jobs_per_s /peer_jobs_per_s_run$run /" | tee -a "$out" || true
+  done
   redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true
+  awk '$1 ~ /^peer_jobs_per_s_run/ && $2 > best { best = $2 }
+       END { if (best > 0) printf "peer_jobs_per_s %d jobs/s\n", best }' "$out" | tee -a "$out"
   awk -v p="$(awk '$1 == "peer_jobs_per_s" { print $2 }' "$out")" \
       -v r="$(awk '$1 ~ /^sweep_steps_per_s_/ { v = $2 } END { print v }' "$out")" \
       'BEGIN { if (p > 0) printf "recoup_vs_peer %.2f recoup/peer\n", r / p }' | tee -a "$out"
