@@ -242,17 +242,20 @@ static void jb_str(jbuf *b, const char *key, const char *v) {
     return;
   }
   jb_lit(b, "\"");
-  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+  for (const unsigned char *c = (const unsigned char *)v; *c;) {
+    const unsigned char *run = c;
+    while (*c && *c != '"' && *c != '\\' && *c >= 0x20) c++;
+    if (c > run) jb_raw(b, (const char *)run, (size_t)(c - run));
+    if (!*c) break;
     if (*c == '"' || *c == '\\') {
       esc[0] = '\\';
       esc[1] = (char)*c;
       jb_raw(b, esc, 2);
-    } else if (*c < 0x20) {
+    } else {
       snprintf(esc, sizeof esc, "\\u%04x", *c);
       jb_lit(b, esc);
-    } else {
-      jb_raw(b, (const char *)c, 1);
     }
+    c++;
   }
   jb_lit(b, "\"");
 }

@@ -440,6 +440,26 @@ static void test_payments_are_checked(void **state) {
   engine_close(eng);
 }
 
+/* Journal rows are written as JSON text by hand; what a lender imports
+ * (quotes, backslashes, Chinese) must come back out of them unchanged. */
+static void test_journal_text_escapes_what_was_imported(void **state) {
+  engine *eng = open_mem();
+  found f;
+  json_t *detail;
+  const char *want = "q\"b\\s 借款";
+  (void)state;
+  open_case(eng, "J1",
+            ", \"product\": \"q\\\"b\\\\s 借款\"");
+  f = journal_kind(eng, "J1", "opened");
+  assert_int_equal(f.count, 1);
+  detail = json_loads(f.detail, 0, NULL);
+  assert_non_null(detail);
+  assert_string_equal(json_string_value(json_object_get(detail, "product")),
+                      want);
+  json_decref(detail);
+  engine_close(eng);
+}
+
 static void test_update_emits_changed_fields_only(void **state) {
   engine *eng = open_mem();
   json_t *j;
@@ -560,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
       cmocka_unit_test(test_event_keys_make_posts_idempotent),
       cmocka_unit_test(test_payments_are_checked),
+      cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
   };
