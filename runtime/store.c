@@ -255,6 +255,7 @@ enum {
   S_REPLY_CASE,
   S_CASES_BELOW,
   S_CASES_PAGE,
+  S_CASES_WINDOW_END,
   S_TASKS_PAGE,
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
@@ -552,10 +553,16 @@ static const char *const sql[S_COUNT] = {
         "SELECT id, version, state FROM cases WHERE "
         "workflow = ?1 AND version < ?2 AND NOT closed "
         "ORDER BY id",
+    /* A page reads at most ?5 cases after the cursor (see
+     * store_cases_page) and keeps those that match. */
     [S_CASES_PAGE] =
         "SELECT " CASE_COLS
-        " FROM cases WHERE (?1 IS NULL OR state = ?1) "
-        "AND (?2 IS NULL OR queue = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+        " FROM (SELECT * FROM cases WHERE id > ?3 ORDER BY id LIMIT ?5) "
+        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR queue = ?2) "
+        "ORDER BY id LIMIT ?4",
+    [S_CASES_WINDOW_END] =
+        "SELECT max(id), count(*) FROM (SELECT id FROM cases WHERE id > ?1 "
+        "ORDER BY id LIMIT ?2)",
     [S_TASKS_PAGE] =
         "SELECT " TASK_COLS
         " FROM tasks WHERE (?1 IS NULL OR queue = ?1) "
@@ -1901,13 +1908,28 @@ int store_writable(store *st, rc_error *err) {
 }
 
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, store_row_fn fn, void *ud) {
+                     const char *after, int limit, int window,
+                     char *window_end, size_t size, store_row_fn fn,
+                     void *ud) {
   sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
+  int rc;
+  window_end[0] = '\0';
   bind_text(s, 1, state);
   bind_text(s, 2, queue);
   bind_text(s, 3, after ? after : "");
   sqlite3_bind_int(s, 4, limit);
-  return each_row(s, fn, ud);
+  sqlite3_bind_int(s, 5, window);
+  if ((rc = each_row(s, fn, ud)) != RC_OK) return rc;
+  s = stmt(st, S_CASES_WINDOW_END);
+  bind_text(s, 1, after ? after : "");
+  sqlite3_bind_int(s, 2, window);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window &&
+      sqlite3_column_text(s, 0))
+    rc_copy(window_end, size, (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
 }
 
 int store_tasks_page(store *st, const char *queue, const char *status,

@@ -297,6 +297,9 @@ static void test_cases_open_read_and_page(void **state) {
   expect(get("/v1/cases?limit=1", READ), 200, "\"next\":\"L1\"");
   expect(get("/v1/cases?limit=1&after=L1", READ), 200, "\"id\":\"L2\"");
   expect(get("/v1/cases?state=new", AGENT), 200, "\"id\":\"L1\"");
+  /* Short of a whole window of cases, a page with no match is the end. */
+  expect(get("/v1/cases?state=legal", AGENT), 200,
+         "{\"cases\":[],\"next\":null}");
   expect(get("/v1/cases/L1/journal", READ), 200, "\"kind\":\"opened\"");
 }
 

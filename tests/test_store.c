@@ -309,6 +309,47 @@ static void test_outbox_order_first_attempts_then_due_retries(void **state) {
   store_close(st);
 }
 
+static int collect_ids(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "id") == 0) {
+      strcat(out, cols[i].s);
+      strcat(out, " ");
+    }
+  return 0;
+}
+
+static void page(store *st, const char *state, const char *after, int limit,
+                 const char *want_ids, const char *want_end) {
+  char ids[256] = "", end[32];
+  assert_int_equal(store_cases_page(st, state, NULL, after, limit, 3, end,
+                                    sizeof end, collect_ids, ids),
+                   RC_OK);
+  assert_string_equal(ids, want_ids);
+  assert_string_equal(end, want_end);
+}
+
+/* A case page reads a window of cases after its cursor: a rare state is
+ * found a window at a time, with the window's end to go on from. */
+static void test_case_pages_read_a_window_at_a_time(void **state) {
+  store *st = open_store();
+  rc_error err;
+  char id[8];
+  (void)state;
+  for (int i = 1; i <= 10; i++) {
+    snprintf(id, sizeof id, "C%02d", i);
+    add_case(st, id);
+  }
+  assert_int_equal(store_case_set_state(st, "C08", "legal", 0, NULL, &err),
+                   RC_OK);
+  page(st, "legal", "", 5, "", "C03");
+  page(st, "legal", "C03", 5, "", "C06");
+  page(st, "legal", "C06", 5, "C08 ", "C09");
+  page(st, "legal", "C09", 5, "", ""); /* the end */
+  page(st, NULL, "", 2, "C01 C02 ", "C03");
+  store_close(st);
+}
+
 static int count_rows(const char *sql) {
   sqlite3 *db;
   sqlite3_stmt *s;
@@ -404,6 +445,8 @@ int main(void) {
           test_failed_events_wait_and_retry_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_outbox_order_first_attempts_then_due_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_case_pages_read_a_window_at_a_time,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_tables_keep_rows_and_rules,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,

@@ -314,9 +314,15 @@ int store_copy(const char *src, const char *dst, rc_error *err);
 int store_writable(store *st, rc_error *err);
 
 /* Lists for the HTTP API: keyset pages ordered by id, after `after`
- * (NULL or 0 for the first page); filters are NULL when not given. */
+ * (NULL or 0 for the first page); filters are NULL when not given.
+ * A case page reads at most `window` cases after the cursor, so that a
+ * filter matching few of a million cases answers in milliseconds, not
+ * seconds; when the window was read whole, window_end is its last id
+ * (else ""), where the next page goes on. */
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, store_row_fn fn, void *ud);
+                     const char *after, int limit, int window,
+                     char *window_end, size_t size, store_row_fn fn,
+                     void *ud);
 int store_tasks_page(store *st, const char *queue, const char *status,
                      int64_t after, int limit, store_row_fn fn, void *ud);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
