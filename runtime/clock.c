@@ -22,7 +22,7 @@ struct rc_zone {
   struct {
     rc_time at;
     char text[40]; /* "" until used */
-  } texts[2];     /* an event's time and the due time of its timers */
+  } texts[2];      /* an event's time and the due time of its timers */
   int text_next;
 };
 

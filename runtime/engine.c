@@ -43,9 +43,9 @@ struct engine {
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
-  store_case view; /* cached read of one case */
+  store_case view;     /* cached read of one case */
   int view_valid;
-  int view_borrowed; /* view's strings belong to handle()'s case */
+  int view_borrowed;       /* view's strings belong to handle()'s case */
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
@@ -348,8 +348,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   jb_json(&b, "version", num);
   if ((rc = journal_text(eng, c->id, "opened", initial, version, &b, err)))
     return rc;
-  return store_event_insert(eng->st, c->id, "opened", NULL, NULL,
-                            clock_now(eng->clk), err);
+  /* Straight into the queue: a case just opened is not in error. */
+  return store_event_insert_as(eng->st, c->id, "opened", NULL,
+                               clock_now(eng->clk), "pending", err);
 }
 
 static void changed_money(json_t *fields, json_t *prev, const char *key,
@@ -864,7 +865,8 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
     /* The timer becomes a failed event: `recoup retry` replays it. */
     rc = store_timer_delete(eng->st, timer_id, &deleted, err);
     if (rc == RC_OK)
-      rc = store_event_hold(eng->st, case_id, type, data, at, "failed", err);
+      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
+                                 err);
   }
   if (rc == RC_OK)
     rc = store_case_set_error(eng->st, case_id, why->message, err);
@@ -965,11 +967,12 @@ static int handle(engine *eng, const char *case_id, const char *type,
   if (rc != RC_OK) goto release;
   if (c.error) {
     /* A case in error holds its later events until it is retried: a fired
-     * timer becomes a held event; a queued one (an earlier event of the
-     * same batch put the case in error) stays where it is, keeping its
-     * place among the case's events. */
+     * timer is parked beside the failed event (the retry re-queues both,
+     * in order); a queued one (queued before the case failed) stays where
+     * it is, keeping its place among the case's events. */
     if (timer_id)
-      rc = store_event_hold(eng->st, case_id, type, data, at, "pending", err);
+      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
+                                 err);
     store_case_free(&c);
     goto release;
   }
@@ -1093,8 +1096,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       int count;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
-      if ((rc = store_events_next(eng->st, batch - n, &events, &count,
-                                  err)) != RC_OK)
+      if ((rc = store_events_next(eng->st, batch - n, &events, &count, err)) !=
+          RC_OK)
         break;
       for (int i = 0; i < count && rc == RC_OK; i++) {
         rc = handle(eng, events[i].case_id, events[i].type, events[i].data,

@@ -561,8 +561,8 @@ static const char *recipient_of(const store_borrower *b, const char *channel,
   int postal = strcmp(channel, "letter") == 0 || strcmp(channel, "visit") == 0;
   if (!to || strcmp(to, "borrower") == 0)
     return postal ? b->address
-                  : first_contact(b, strcmp(channel, "email") == 0 ? "email"
-                                                                    : "phone");
+                  : first_contact(
+                        b, strcmp(channel, "email") == 0 ? "email" : "phone");
   if (strcmp(to, "employer") == 0)
     return strcmp(channel, "letter") == 0 ? b->employer_address
                                           : b->employer_phone;
@@ -653,8 +653,7 @@ static int case_send(lua_State *L) {
       /* Asked again each time: a {vars.*} value's __tostring may have
        * written to the case, which drops the engine's cached read. */
       const char *v;
-      if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id,
-                                      &err)))
+      if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
         raise(L, &err);
       v = borrower_field(bv, ph + 9);
       lua_pushstring(L, v ? v : "");

@@ -513,7 +513,8 @@ void script_use_clock(script *sc, rc_clock *clk) {
 
 const channel_config *script_channel(const script *sc, const char *name) {
   for (int i = 0; i < sc->cfg.nchannels; i++)
-    if (strcmp(sc->cfg.channels[i].name, name) == 0) return &sc->cfg.channels[i];
+    if (strcmp(sc->cfg.channels[i].name, name) == 0)
+      return &sc->cfg.channels[i];
   return NULL;
 }
 

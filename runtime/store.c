@@ -187,6 +187,7 @@ enum {
   S_CASES_STATE,
   S_EVENT_KEY,
   S_EVENT_INSERT,
+  S_EVENT_QUEUE,
   S_EVENT_NEXT,
   S_EVENT_DELETE,
   S_EVENT_FAIL,
@@ -345,6 +346,14 @@ static const char *const sql[S_COUNT] = {
     [S_EVENT_KEY] =
         "INSERT INTO event_keys(key, case_id, at) "
         "VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
+    /* An event for a case in error is parked with the case's failed one
+     * ("failed"), not queued: the retry re-queues them all in order, and
+     * the queue does not walk past parked events on every read (with a
+     * broken workflow that can be most of the book). */
+    [S_EVENT_QUEUE] =
+        "INSERT INTO events(case_id, type, data, at, status) "
+        "SELECT ?1, ?2, ?3, ?4, CASE WHEN c.error IS NULL THEN 'pending' "
+        "ELSE 'failed' END FROM cases c WHERE c.id = ?1",
     [S_EVENT_INSERT] =
         "INSERT INTO events(case_id, type, data, at, status) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1130,6 +1139,7 @@ int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud) {
   return each_row(s, fn, ud);
 }
 
+/* status NULL: queued, or parked when the case is in error. */
 static int event_insert(store *st, const char *case_id, const char *type,
                         const char *data, const char *key, rc_time at,
                         const char *status, rc_error *err) {
@@ -1145,24 +1155,27 @@ static int event_insert(store *st, const char *case_id, const char *type,
       return rc_error_set(err, RC_ECONFLICT, "key",
                           "event key '%s' was already received", key);
   }
-  s = stmt(st, S_EVENT_INSERT);
+  s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
   bind_text(s, 1, case_id);
   bind_text(s, 2, type);
   bind_text(s, 3, data);
   sqlite3_bind_int64(s, 4, at);
-  bind_text(s, 5, status);
-  return exec_stmt(st, s, err, "queue event");
+  if (status) bind_text(s, 5, status);
+  if ((rc = exec_stmt(st, s, err, "queue event")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  return RC_OK;
 }
 
 int store_event_insert(store *st, const char *case_id, const char *type,
                        const char *data, const char *key, rc_time at,
                        rc_error *err) {
-  return event_insert(st, case_id, type, data, key, at, "pending", err);
+  return event_insert(st, case_id, type, data, key, at, NULL, err);
 }
 
-int store_event_hold(store *st, const char *case_id, const char *type,
-                     const char *data, rc_time at, const char *status,
-                     rc_error *err) {
+int store_event_insert_as(store *st, const char *case_id, const char *type,
+                          const char *data, rc_time at, const char *status,
+                          rc_error *err) {
   return event_insert(st, case_id, type, data, NULL, at, status, err);
 }
 
@@ -1908,9 +1921,8 @@ int store_writable(store *st, rc_error *err) {
 }
 
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, int window,
-                     char *window_end, size_t size, store_row_fn fn,
-                     void *ud) {
+                     const char *after, int limit, int window, char *window_end,
+                     size_t size, store_row_fn fn, void *ud) {
   sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
   int rc;
   window_end[0] = '\0';

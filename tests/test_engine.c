@@ -273,9 +273,9 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
   transitions_before = engine_get_stats(eng)->transitions;
   errors_before = engine_get_stats(eng)->errors;
   for (int i = 0; i < 5; i++)
-    assert_int_equal(engine_post(eng, ids[i], i == 2 ? "boom" : "tick", NULL,
-                                 NULL, &err),
-                     RC_OK);
+    assert_int_equal(
+        engine_post(eng, ids[i], i == 2 ? "boom" : "tick", NULL, NULL, &err),
+        RC_OK);
   run_now(eng);
   for (int i = 0; i < 5; i++) {
     found t = journal_kind(eng, ids[i], "transition");
@@ -287,8 +287,7 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
     assert_state(eng, ids[i], i == 2 ? "new" : "working");
   }
   assert_int_equal(engine_get_stats(eng)->events - events_before, 5);
-  assert_int_equal(engine_get_stats(eng)->transitions - transitions_before,
-                   4);
+  assert_int_equal(engine_get_stats(eng)->transitions - transitions_before, 4);
   assert_int_equal(engine_get_stats(eng)->errors - errors_before, 1);
   engine_close(eng);
 }
@@ -448,8 +447,7 @@ static void test_journal_text_escapes_what_was_imported(void **state) {
   json_t *detail;
   const char *want = "q\"b\\s 借款";
   (void)state;
-  open_case(eng, "J1",
-            ", \"product\": \"q\\\"b\\\\s 借款\"");
+  open_case(eng, "J1", ", \"product\": \"q\\\"b\\\\s 借款\"");
   f = journal_kind(eng, "J1", "opened");
   assert_int_equal(f.count, 1);
   detail = json_loads(f.detail, 0, NULL);

@@ -32,7 +32,9 @@ static void test_money_in_minor_units(void **state) {
   expect_money("en", "USD", INT64_MIN, "-$92,233,720,368,547,758.08");
   expect_money("en", "USD", INT64_MAX, "$92,233,720,368,547,758.07");
   expect_money("zh-CN", "CNY", -1, "-¥0.01");
-  expect_money("en", "KWD", 1234567, "KWD\xc2\xa0" "1,234.567"); /* 3 digits */
+  expect_money("en", "KWD", 1234567,
+               "KWD\xc2\xa0"
+               "1,234.567"); /* 3 digits */
   expect_money("en", "KRW", 12345, "₩12,345");
 }
 

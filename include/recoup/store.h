@@ -112,7 +112,9 @@ int store_case_set_workflow(store *st, const char *id, const char *workflow,
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud);
 
 /* The durable event queue. key, when given, makes the insert idempotent:
- * RC_ECONFLICT says the key was seen before and nothing was written. */
+ * RC_ECONFLICT says the key was seen before and nothing was written. An
+ * event for a case in error is parked with its failed event until the
+ * case is retried; RC_ENOTFOUND for an unknown case. */
 int store_event_insert(store *st, const char *case_id, const char *type,
                        const char *data, const char *key, rc_time at,
                        rc_error *err);
@@ -126,11 +128,12 @@ int store_events_next(store *st, int max, store_event **out, int *n,
 void store_events_free(store_event *list, int n);
 int store_event_delete(store *st, int64_t id, rc_error *err);
 int store_event_fail(store *st, int64_t id, rc_error *err);
-/* Parks a fired timer on a case: "pending" behind a case in error (it runs
- * after the retry, in order), or "failed" when its own handler failed. */
-int store_event_hold(store *st, const char *case_id, const char *type,
-                     const char *data, rc_time at, const char *status,
-                     rc_error *err);
+/* Queues an event with the status the caller knows: "pending" for a case
+ * just opened, "failed" to park a fired timer whose own handler failed or
+ * whose case is in error (it runs after the retry, in order). */
+int store_event_insert_as(store *st, const char *case_id, const char *type,
+                          const char *data, rc_time at, const char *status,
+                          rc_error *err);
 /* Turns the case's failed events back into pending ones; returns how many
  * through *count. */
 int store_events_retry(store *st, const char *case_id, int *count,
@@ -320,9 +323,8 @@ int store_writable(store *st, rc_error *err);
  * seconds; when the window was read whole, window_end is its last id
  * (else ""), where the next page goes on. */
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, int window,
-                     char *window_end, size_t size, store_row_fn fn,
-                     void *ud);
+                     const char *after, int limit, int window, char *window_end,
+                     size_t size, store_row_fn fn, void *ud);
 int store_tasks_page(store *st, const char *queue, const char *status,
                      int64_t after, int limit, store_row_fn fn, void *ud);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,

@@ -45,8 +45,7 @@ static void must(int ok, const char *what) {
 
 /* Opens n cases through the engine, each with its reminder timer set, and
  * leaves the engine open at the case's opening time (not timed). */
-static engine *open_cases(const char *dir, const char *db, int n,
-                          rc_time *t0) {
+static engine *open_cases(const char *dir, const char *db, int n, rc_time *t0) {
   engine_options opts = {dir, db, 1, 0, 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
@@ -120,29 +119,37 @@ static double schema_sweep(const char *dir, const char *db, int n) {
                "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                "PRAGMA cache_size=-65536;",
                NULL, NULL, NULL);
-  due = prep(s, "SELECT id, case_id, due, event, data FROM timers "
-                "WHERE due <= ?1 ORDER BY due, id LIMIT 1000");
+  due = prep(s,
+             "SELECT id, case_id, due, event, data FROM timers "
+             "WHERE due <= ?1 ORDER BY due, id LIMIT 1000");
   del = prep(s, "DELETE FROM timers WHERE id = ?1");
-  get = prep(s, "SELECT id, borrower_id, workflow, version, state, closed, "
-                "outcome, error, product, currency, principal, balance, "
-                "amount_due, fees, due_date, opened_at, score, tags, data, "
-                "queue, on_hold FROM cases WHERE id = ?1");
-  bor = prep(s, "SELECT id, name, locale, timezone, address, employer_name, "
-                "employer_phone, employer_address, do_not_contact, ceased "
-                "FROM borrowers WHERE id = ?1");
-  con = prep(s, "SELECT kind, value, name, relation FROM contacts "
-                "WHERE borrower_id = ?1 ORDER BY position");
-  msg = prep(s, "INSERT INTO messages(case_id, borrower_id, channel, "
-                "template, recipient, to_kind, body, status, reason, at, "
-                "not_before) VALUES (?1, ?2, 'sms', 'reminder', ?3, "
-                "'borrower', ?4, 'queued', NULL, ?5, 0)");
-  jr = prep(s, "INSERT INTO journal(case_id, at, kind, state, version, "
-               "detail) VALUES (?1, ?2, ?3, ?4, 1, ?5)");
+  get = prep(s,
+             "SELECT id, borrower_id, workflow, version, state, closed, "
+             "outcome, error, product, currency, principal, balance, "
+             "amount_due, fees, due_date, opened_at, score, tags, data, "
+             "queue, on_hold FROM cases WHERE id = ?1");
+  bor = prep(s,
+             "SELECT id, name, locale, timezone, address, employer_name, "
+             "employer_phone, employer_address, do_not_contact, ceased "
+             "FROM borrowers WHERE id = ?1");
+  con = prep(s,
+             "SELECT kind, value, name, relation FROM contacts "
+             "WHERE borrower_id = ?1 ORDER BY position");
+  msg = prep(s,
+             "INSERT INTO messages(case_id, borrower_id, channel, "
+             "template, recipient, to_kind, body, status, reason, at, "
+             "not_before) VALUES (?1, ?2, 'sms', 'reminder', ?3, "
+             "'borrower', ?4, 'queued', NULL, ?5, 0)");
+  jr = prep(s,
+            "INSERT INTO journal(case_id, at, kind, state, version, "
+            "detail) VALUES (?1, ?2, ?3, ?4, 1, ?5)");
   scoped = prep(s, "DELETE FROM timers WHERE case_id = ?1 AND scoped");
-  tasks = prep(s, "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
-                  "AND NOT keep AND (status = 'open' OR status = 'claimed')");
-  up = prep(s, "UPDATE cases SET state = 'reminded', closed = 0, "
-               "outcome = NULL WHERE id = ?1");
+  tasks = prep(s,
+               "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
+               "AND NOT keep AND (status = 'open' OR status = 'claimed')");
+  up = prep(s,
+            "UPDATE cases SET state = 'reminded', closed = 0, "
+            "outcome = NULL WHERE id = ?1");
   start = now_s();
   while (done < n) {
     int batch = 0;
@@ -169,7 +176,8 @@ static double schema_sweep(const char *dir, const char *db, int n) {
         snprintf(phone, sizeof phone, "%s", sqlite3_column_text(con, 1));
       sqlite3_reset(con);
       snprintf(body, sizeof body,
-               "%s您好，您的借款已逾期%d天，应还¥%lld.%02lld。咨询电话400-000-0000。",
+               "%s您好，您的借款已逾期%d天，应还¥%lld.%02lld。咨询电话400-000-"
+               "0000。",
                name, 35, (long long)(amount / 100), (long long)(amount % 100));
       sqlite3_bind_text(jr, 1, case_id, -1, SQLITE_STATIC);
       sqlite3_bind_int64(jr, 2, t0);
