@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "recoup/engine.h"
+#include "recoup/store.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -86,143 +87,87 @@ static double recoup_sweep(const char *dir, const char *db, int n) {
   return took;
 }
 
-static sqlite3_stmt *prep(sqlite3 *s, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "bench_sweep: %s: %s\n", sql, sqlite3_errmsg(s));
+static void ok(int rc, const rc_error *err) {
+  if (rc != RC_OK) {
+    fprintf(stderr, "bench_sweep: store: %s\n", err->message);
     exit(1);
   }
-  return st;
 }
 
-static void run(sqlite3_stmt *st) {
-  int rc = sqlite3_step(st);
-  must(rc == SQLITE_DONE || rc == SQLITE_ROW, "raw statement");
-  sqlite3_reset(st);
-}
-
-/* The storage floor of recoup's own design: on the database recoup made
- * (its tables, indexes and constraints), the statements a reminder step
- * runs, with no Lua, no guard and no engine. What recoup takes beyond this
- * is the runtime; what this takes beyond raw_sweep is the schema. */
+/* The storage floor of recoup's own design: the store calls a reminder
+ * step makes (the same statements, so they cannot drift apart), on the
+ * database recoup made, with no Lua, no guard and no engine. What recoup
+ * takes beyond this is the runtime; what this takes beyond raw_sweep is
+ * the schema. */
 static double schema_sweep(const char *dir, const char *db, int n) {
   rc_time t0;
   engine *eng = open_cases(dir, db, n, &t0);
-  sqlite3 *s;
-  sqlite3_stmt *due, *del, *get, *bor, *con, *msg, *jr, *scoped, *tasks, *up;
+  store *st;
+  rc_error err;
   double start, took;
   int64_t done = 0;
   engine_close(eng);
-  must(sqlite3_open(db, &s) == SQLITE_OK, "open schema");
-  sqlite3_exec(s,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-               "PRAGMA cache_size=-65536;",
-               NULL, NULL, NULL);
-  due = prep(s,
-             "SELECT id, case_id, due, event, data FROM timers "
-             "WHERE due <= ?1 ORDER BY due, id LIMIT 1000");
-  del = prep(s, "DELETE FROM timers WHERE id = ?1");
-  get = prep(s,
-             "SELECT id, borrower_id, workflow, version, state, closed, "
-             "outcome, error, product, currency, principal, balance, "
-             "amount_due, fees, due_date, opened_at, score, tags, data, "
-             "queue, on_hold FROM cases WHERE id = ?1");
-  bor = prep(s,
-             "SELECT id, name, locale, timezone, address, employer_name, "
-             "employer_phone, employer_address, do_not_contact, ceased "
-             "FROM borrowers WHERE id = ?1");
-  con = prep(s,
-             "SELECT kind, value, name, relation FROM contacts "
-             "WHERE borrower_id = ?1 ORDER BY position");
-  msg = prep(s,
-             "INSERT INTO messages(case_id, borrower_id, channel, "
-             "template, recipient, to_kind, body, status, reason, at, "
-             "not_before) VALUES (?1, ?2, 'sms', 'reminder', ?3, "
-             "'borrower', ?4, 'queued', NULL, ?5, 0)");
-  jr = prep(s,
-            "INSERT INTO journal(case_id, at, kind, state, version, "
-            "detail) VALUES (?1, ?2, ?3, ?4, 1, ?5)");
-  scoped = prep(s, "DELETE FROM timers WHERE case_id = ?1 AND scoped");
-  tasks = prep(s,
-               "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
-               "AND NOT keep AND (status = 'open' OR status = 'claimed')");
-  up = prep(s,
-            "UPDATE cases SET state = 'reminded', closed = 0, "
-            "outcome = NULL WHERE id = ?1");
+  ok(store_open(&st, db, &err), &err);
   start = now_s();
   while (done < n) {
-    int batch = 0;
-    sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    sqlite3_bind_int64(due, 1, t0 + 2 * 86400000LL);
-    while (sqlite3_step(due) == SQLITE_ROW) {
-      char case_id[32], borrower[32], name[64], phone[32], body[300];
-      int64_t amount;
-      snprintf(case_id, sizeof case_id, "%s", sqlite3_column_text(due, 1));
-      sqlite3_bind_int64(del, 1, sqlite3_column_int64(due, 0));
-      run(del);
-      sqlite3_bind_text(get, 1, case_id, -1, SQLITE_STATIC);
-      must(sqlite3_step(get) == SQLITE_ROW, "case row");
-      snprintf(borrower, sizeof borrower, "%s", sqlite3_column_text(get, 1));
-      amount = sqlite3_column_int64(get, 12);
-      sqlite3_reset(get);
-      sqlite3_bind_text(bor, 1, borrower, -1, SQLITE_STATIC);
-      must(sqlite3_step(bor) == SQLITE_ROW, "borrower row");
-      snprintf(name, sizeof name, "%s", sqlite3_column_text(bor, 1));
-      sqlite3_reset(bor);
-      sqlite3_bind_text(con, 1, borrower, -1, SQLITE_STATIC);
-      phone[0] = '\0';
-      if (sqlite3_step(con) == SQLITE_ROW)
-        snprintf(phone, sizeof phone, "%s", sqlite3_column_text(con, 1));
-      sqlite3_reset(con);
+    store_timer *due;
+    int count;
+    ok(store_begin(st, &err), &err);
+    ok(store_timers_due(st, t0 + 2 * 86400000LL, 1000, &due, &count, &err),
+       &err);
+    for (int i = 0; i < count; i++) {
+      const char *id = due[i].case_id;
+      char body[300];
+      store_case c;
+      store_borrower b;
+      store_message m = {0};
+      int64_t msg_id;
+      int deleted;
+      ok(store_timer_delete(st, due[i].id, &deleted, &err), &err);
+      ok(store_case_get(st, id, &c, &err), &err);
+      ok(store_borrower_get(st, c.borrower_id, &b, &err), &err);
+      ok(store_journal_append(st, id, t0, "event", c.state, 1,
+                              "{\"type\":\"remind\"}", &err),
+         &err);
       snprintf(body, sizeof body,
                "%s您好，您的借款已逾期%d天，应还¥%lld.%02lld。咨询电话400-000-"
                "0000。",
-               name, 35, (long long)(amount / 100), (long long)(amount % 100));
-      sqlite3_bind_text(jr, 1, case_id, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(jr, 2, t0);
-      sqlite3_bind_text(jr, 3, "event", -1, SQLITE_STATIC);
-      sqlite3_bind_text(jr, 4, "due", -1, SQLITE_STATIC);
-      sqlite3_bind_text(jr, 5, "{\"type\":\"remind\"}", -1, SQLITE_STATIC);
-      run(jr);
-      sqlite3_bind_text(msg, 1, case_id, -1, SQLITE_STATIC);
-      sqlite3_bind_text(msg, 2, borrower, -1, SQLITE_STATIC);
-      sqlite3_bind_text(msg, 3, phone, -1, SQLITE_STATIC);
-      sqlite3_bind_text(msg, 4, body, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(msg, 5, t0);
-      run(msg);
-      sqlite3_bind_text(jr, 3, "message", -1, SQLITE_STATIC);
-      sqlite3_bind_text(jr, 5,
-                        "{\"id\":1,\"channel\":\"sms\",\"template\":"
-                        "\"reminder\",\"to\":\"borrower\",\"status\":"
-                        "\"queued\"}",
-                        -1, SQLITE_STATIC);
-      run(jr);
-      sqlite3_bind_text(scoped, 1, case_id, -1, SQLITE_STATIC);
-      run(scoped);
-      sqlite3_bind_text(tasks, 1, case_id, -1, SQLITE_STATIC);
-      run(tasks);
-      sqlite3_bind_text(up, 1, case_id, -1, SQLITE_STATIC);
-      run(up);
-      sqlite3_bind_text(jr, 3, "transition", -1, SQLITE_STATIC);
-      sqlite3_bind_text(jr, 4, "reminded", -1, SQLITE_STATIC);
-      sqlite3_bind_text(jr, 5,
-                        "{\"from\":\"due\",\"to\":\"reminded\","
-                        "\"event\":\"remind\"}",
-                        -1, SQLITE_STATIC);
-      run(jr);
-      batch++;
+               b.name, 35, (long long)(c.amount_due / 100),
+               (long long)(c.amount_due % 100));
+      m.case_id = id;
+      m.borrower_id = c.borrower_id;
+      m.channel = "sms";
+      m.template_name = "reminder";
+      m.recipient = b.ncontacts ? b.contacts[0].value : NULL;
+      m.to_kind = "borrower";
+      m.body = body;
+      m.status = "queued";
+      m.at = t0;
+      ok(store_message_insert(st, &m, &msg_id, &err), &err);
+      ok(store_journal_append(st, id, t0, "message", c.state, 1,
+                              "{\"id\":1,\"channel\":\"sms\",\"template\":"
+                              "\"reminder\",\"to\":\"borrower\",\"status\":"
+                              "\"queued\"}",
+                              &err),
+         &err);
+      ok(store_timers_delete_scoped(st, id, &err), &err);
+      ok(store_tasks_cancel_scoped(st, id, &err), &err);
+      ok(store_case_set_state(st, id, "reminded", 0, NULL, &err), &err);
+      ok(store_journal_append(st, id, t0, "transition", "reminded", 1,
+                              "{\"from\":\"due\",\"to\":\"reminded\","
+                              "\"event\":\"remind\"}",
+                              &err),
+         &err);
+      store_case_free(&c);
+      store_borrower_free(&b);
     }
-    sqlite3_reset(due);
-    must(sqlite3_exec(s, "COMMIT", NULL, NULL, NULL) == SQLITE_OK, "commit");
-    must(batch > 0, "timers left to sweep");
-    done += batch;
+    store_timers_free(due, count);
+    ok(store_commit(st, &err), &err);
+    must(count > 0, "timers left to sweep");
+    done += count;
   }
   took = now_s() - start;
-  sqlite3_stmt *all[] = {due, del, get, bor, con, msg, jr, scoped, tasks, up};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    sqlite3_finalize(all[i]);
-  sqlite3_close(s);
+  store_close(st);
   return took;
 }
 
