@@ -22,6 +22,7 @@
 #include "recoup/engine.h"
 #include "recoup/policy.h"
 #include "case_input.h"
+#include "jbuf.h"
 #include "lua_json.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
@@ -205,77 +206,15 @@ static int journal(engine *eng, const char *case_id, const char *kind,
   return rc;
 }
 
-/* The hot journal rows (every event, transition and message) are written
- * as text directly: building and dumping a jansson tree for each cost more
- * than the row's INSERT when measured. */
-typedef struct jbuf {
-  char *p;
-  size_t len, cap;
-} jbuf;
-
-static void jb_raw(jbuf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = (b->len + n + 1) * 2;
-    char *grown = realloc(b->p, cap);
-    if (!grown) return;
-    b->p = grown;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void jb_lit(jbuf *b, const char *s) {
-  jb_raw(b, s, strlen(s));
-}
-
-/* "key":"escaped value" (null for NULL), preceded by a comma unless first. */
-static void jb_str(jbuf *b, const char *key, const char *v) {
-  char esc[8];
-  if (b->len > 1) jb_lit(b, ",");
-  jb_lit(b, "\"");
-  jb_lit(b, key);
-  jb_lit(b, "\":");
-  if (!v) {
-    jb_lit(b, "null");
-    return;
-  }
-  jb_lit(b, "\"");
-  for (const unsigned char *c = (const unsigned char *)v; *c;) {
-    const unsigned char *run = c;
-    while (*c && *c != '"' && *c != '\\' && *c >= 0x20) c++;
-    if (c > run) jb_raw(b, (const char *)run, (size_t)(c - run));
-    if (!*c) break;
-    if (*c == '"' || *c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)*c;
-      jb_raw(b, esc, 2);
-    } else {
-      snprintf(esc, sizeof esc, "\\u%04x", *c);
-      jb_lit(b, esc);
-    }
-    c++;
-  }
-  jb_lit(b, "\"");
-}
-
-static void jb_json(jbuf *b, const char *key, const char *json_text) {
-  if (b->len > 1) jb_lit(b, ",");
-  jb_lit(b, "\"");
-  jb_lit(b, key);
-  jb_lit(b, "\":");
-  jb_lit(b, json_text);
-}
-
 static int journal_text(engine *eng, const char *case_id, const char *kind,
                         const char *state, int version, jbuf *b,
                         rc_error *err) {
   int rc;
   jb_lit(b, "}");
-  rc = b->p ? store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
-                                   state, version, b->p, err)
-            : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  rc = b->p && !b->oom
+           ? store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
+                                  state, version, b->p, err)
+           : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   free(b->p);
   return rc;
 }

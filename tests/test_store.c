@@ -194,6 +194,167 @@ static void test_rollback_to_savepoint_undoes_only_that_event(void **state) {
   store_close(st);
 }
 
+static int count_rows(const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  int n = -1;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Puts the journal back the way versions 1-7 stored it, a row each, with
+ * the rows it holds, so that a test can set the version back and migrate. */
+static void journal_as_before_runs(sqlite3 *db) {
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "CREATE TABLE journal_v7(id INTEGER PRIMARY KEY, case_id TEXT NOT "
+          "NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT, "
+          "version INTEGER, detail TEXT);"
+          "INSERT INTO journal_v7 SELECT id, case_id, at, kind, state, "
+          "version, detail FROM journal;"
+          "DROP VIEW journal; DROP TABLE journal_runs;"
+          "ALTER TABLE journal_v7 RENAME TO journal;"
+          "CREATE INDEX journal_case ON journal(case_id, id);",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+}
+
+typedef struct jrows {
+  int n;
+  int64_t id[16];
+  char kind[16][16];
+  char detail[16][64];
+} jrows;
+
+static int collect_journal(void *ud, const store_value *cols, int ncols) {
+  jrows *r = ud;
+  if (r->n == 16) return 1;
+  for (int i = 0; i < ncols; i++) {
+    if (!strcmp(cols[i].name, "id")) r->id[r->n] = cols[i].i;
+    if (!strcmp(cols[i].name, "kind"))
+      snprintf(r->kind[r->n], sizeof r->kind[0], "%s", cols[i].s);
+    if (!strcmp(cols[i].name, "detail"))
+      snprintf(r->detail[r->n], sizeof r->detail[0], "%s",
+               cols[i].type == STORE_TEXT ? cols[i].s : "(null)");
+  }
+  r->n++;
+  return 0;
+}
+
+/* The rows an event writes for a case go in as one run; readers see them
+ * one by one, with dense increasing ids, in the order written, even rows
+ * the transaction has not yet written and rows of cases written between. */
+static void test_journal_rows_are_runs_read_one_by_one(void **state) {
+  store *st = open_store();
+  jrows all = {0}, tail = {0}, page = {0}, other = {0};
+  rc_error err;
+  int64_t count;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_journal_append(st, "L1", 5, "event", "new", 1, "{\"type\":\"remind\"}",
+                       &err);
+  store_journal_append(st, "L1", 5, "message", "new", 1, "{\"id\":1}", &err);
+  store_journal_append(st, "L2", 6, "event", "new", 1, NULL, &err);
+  store_journal_append(st, "L1", 7, "transition", "late", 1,
+                       "{\"from\":\"new\",\"to\":\"late\"}", &err);
+  /* Read inside the transaction, before the commit writes the last run. */
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all),
+                   RC_OK);
+  assert_int_equal(all.n, 3);
+  assert_string_equal(all.kind[0], "event");
+  assert_string_equal(all.detail[0], "{\"type\":\"remind\"}");
+  assert_string_equal(all.kind[2], "transition");
+  assert_true(all.id[0] + 1 == all.id[1] && all.id[1] + 1 < all.id[2]);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_journal_each(st, "L2", 0, collect_journal, &other);
+  assert_int_equal(other.n, 1);
+  assert_string_equal(other.detail[0], "(null)");
+  assert_int_equal(other.id[0], all.id[1] + 1);
+  store_journal_each(st, "L1", 1, collect_journal, &tail);
+  assert_int_equal(tail.n, 1);
+  assert_string_equal(tail.kind[0], "transition");
+  store_journal_page(st, "L1", all.id[0], 10, collect_journal, &page);
+  assert_int_equal(page.n, 2);
+  assert_int_equal(page.id[0], all.id[1]);
+  store_journal_count(st, "event", &count);
+  assert_int_equal(count, 2);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 3);
+  assert_int_equal(
+      count_rows("SELECT count(*) FROM journal WHERE kind = 'message' AND "
+                 "json_extract(detail, '$.id') = 1"),
+      1);
+}
+
+/* A run is capped, and a page starting anywhere inside a long one finds
+ * the rest of it. */
+static void test_long_runs_are_split_and_paged(void **state) {
+  store *st = open_store();
+  rc_error err;
+  jrows page = {0};
+  int64_t first = 0;
+  (void)state;
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 150; i++)
+    assert_int_equal(
+        store_journal_append(st, "L1", i, "note", "new", 1, NULL, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 3);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal"), 150);
+  first = count_rows("SELECT min(id) FROM journal WHERE kind = 'note'");
+  st = open_store();
+  store_journal_page(st, "L1", first + 100, 16, collect_journal, &page);
+  assert_int_equal(page.n, 16);
+  assert_int_equal(page.id[0], first + 101);
+  assert_int_equal(page.id[15], first + 116);
+  store_close(st);
+}
+
+/* Version 7 kept a journal row per row; migration 8 packs them as runs of
+ * one and keeps every id, and the next run starts after the last. */
+static void test_journal_rows_survive_the_move_to_runs(void **state) {
+  store *st = open_store();
+  rc_error err;
+  sqlite3 *db;
+  jrows rows = {0};
+  (void)state;
+  add_case(st, "L1");
+  store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  journal_as_before_runs(db);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO journal VALUES (7, 'L1', 1, 'opened', 'new', "
+                   "1, '{\"a\":\"引号\\\"\"}');"
+                   "INSERT INTO journal VALUES (9, 'L1', 2, 'note', NULL, 0, "
+                   "NULL);"
+                   "PRAGMA user_version = 7;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  st = open_store();
+  assert_int_equal(store_journal_append(st, "L1", 3, "note", "new", 1,
+                                        "{\"text\":\"after\"}", &err),
+                   RC_OK);
+  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  assert_int_equal(rows.n, 3);
+  assert_int_equal(rows.id[0], 7);
+  assert_string_equal(rows.detail[0], "{\"a\":\"引号\\\"\"}");
+  assert_int_equal(rows.id[1], 9);
+  assert_string_equal(rows.detail[1], "(null)");
+  assert_int_equal(rows.id[2], 10);
+  store_close(st);
+}
+
 static void test_negative_fees_are_refused_by_the_schema(void **state) {
   store *st = open_store();
   store_case c = {0};
@@ -362,18 +523,6 @@ static void test_case_pages_read_a_window_at_a_time(void **state) {
   store_close(st);
 }
 
-static int count_rows(const char *sql) {
-  sqlite3 *db;
-  sqlite3_stmt *s;
-  int n = -1;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return n;
-}
-
 /* Migration 3 rebuilds contacts and tasks: their rows, ids and rules must
  * come through. The database is set back to version 2 so the rebuild runs
  * on rows written by this store. */
@@ -401,6 +550,7 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   assert_int_equal(store_task_insert(st, &t, &task_id, &err), RC_OK);
   store_close(st);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  journal_as_before_runs(db);
   assert_int_equal(
       sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
@@ -456,6 +606,12 @@ int main(void) {
           test_outbox_order_first_attempts_then_due_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_pages_read_a_window_at_a_time,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_journal_rows_are_runs_read_one_by_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_runs_are_split_and_paged, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_journal_rows_survive_the_move_to_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_tables_keep_rows_and_rules,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,

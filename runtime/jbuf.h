@@ -1,0 +1,26 @@
+/* JSON text built by appending, for rows written on every event (journal
+ * rows, their packed runs): building and dumping a jansson tree for each
+ * cost more than the row's INSERT when measured. */
+#ifndef RECOUP_JBUF_H
+#define RECOUP_JBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct jbuf {
+  char *p; /* NUL-terminated; owned */
+  size_t len, cap;
+  int oom; /* an append failed: p holds a truncated text */
+} jbuf;
+
+void jb_raw(jbuf *b, const char *s, size_t n);
+void jb_lit(jbuf *b, const char *s);
+/* A JSON string with the escapes it needs, or null for NULL. */
+void jb_quote(jbuf *b, const char *v);
+void jb_int(jbuf *b, int64_t v);
+/* Object members: "key":value, preceded by a comma unless first in the
+ * object (the buffer then holds just its "{"). */
+void jb_str(jbuf *b, const char *key, const char *v);
+void jb_json(jbuf *b, const char *key, const char *json_text);
+
+#endif
