@@ -46,7 +46,7 @@ port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
 kill -TERM "$server"; wait "$server" || true; server=
 
 echo "== timer scale: $timer_count pending timers"
-"$build/tests/bench_timers" "$here/institution" "$work/timers.db" "$timer_count"
+"$build/tests/bench_timers" "$here/institution" "$work/timers.db" "$timer_count" | tee -a "$out"
 start=$(date +%s.%N)
 "$recoup" serve "$here/institution" --db "$work/timers.db" --listen 127.0.0.1:0 \
   > "$work/timers.out" 2> /dev/null &
