@@ -79,6 +79,11 @@ if command -v redis-server >/dev/null && command -v node >/dev/null && [ -d "$he
   awk -v p="$(awk '$1 == "peer_jobs_per_s" { print $2 }' "$out")" \
       -v r="$(awk '$1 ~ /^sweep_steps_per_s_/ { v = $2 } END { print v }' "$out")" \
       'BEGIN { if (p > 0) printf "recoup_vs_peer %.2f recoup/peer\n", r / p }' | tee -a "$out"
+  # recoup_vs_peer above sets recoup's largest book against the peer's
+  # 100k jobs; this one sets the same number of cases side by side.
+  awk -v p="$(awk '$1 == "peer_jobs_per_s" { print $2 }' "$out")" \
+      -v r="$(awk -v n="$peer_cases" '$1 == "sweep_steps_per_s_" n { print $2 }' "$out")" \
+      'BEGIN { if (p > 0 && r > 0) printf "recoup_vs_peer_same_size %.2f recoup/peer\n", r / p }' | tee -a "$out"
 else
   echo "(skipped: needs redis-server, node and the npm packages in tests/bench/peer — make bench-deps)"
 fi
