@@ -386,12 +386,12 @@ static const char *const sql[S_COUNT] = {
     [S_EVENT_INSERT] =
         "INSERT INTO events(case_id, type, data, at, status) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
-    /* Per-case order: a case in error holds all its later events. */
+    /* Per-case order: a case in error holds all its later events. Those
+     * queued before it failed come back flagged, to be parked. */
     [S_EVENT_NEXT] =
-        "SELECT e.id, e.case_id, e.type, e.data, e.at FROM events e "
-        "JOIN cases c ON c.id = e.case_id "
-        "WHERE e.status = 'pending' AND c.error IS NULL "
-        "ORDER BY e.id LIMIT ?1",
+        "SELECT e.id, e.case_id, e.type, e.data, e.at, c.error IS NOT NULL "
+        "FROM events e JOIN cases c ON c.id = e.case_id "
+        "WHERE e.status = 'pending' AND e.id > ?2 ORDER BY e.id LIMIT ?1",
     [S_EVENT_DELETE] = "DELETE FROM events WHERE id = ?1",
     [S_EVENT_FAIL] = "UPDATE events SET status = 'failed' WHERE id = ?1",
     [S_EVENTS_RETRY] =
@@ -1267,25 +1267,46 @@ int store_event_insert_as(store *st, const char *case_id, const char *type,
   return event_insert(st, case_id, type, data, NULL, at, status, err);
 }
 
+/* An event queued before its case failed is parked beside the failed one
+ * (the retry brings it back, in order) the first time a read meets it, so
+ * that no later read steps over it again. */
 int store_events_next(store *st, int max, store_event **out, int *n,
                       rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
   store_event *ev = calloc((size_t)(max > 0 ? max : 1), sizeof *ev);
-  int rc, count = 0;
+  int64_t after = 0, park[64];
+  int rc = SQLITE_DONE, count = 0;
   *out = NULL;
   *n = 0;
   if (!ev) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  sqlite3_bind_int(s, 1, max);
-  while (count < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-    ev[count].id = sqlite3_column_int64(s, 0);
-    ev[count].case_id = dup_col(s, 1);
-    ev[count].type = dup_col(s, 2);
-    ev[count].data = dup_col(s, 3);
-    ev[count].at = sqlite3_column_int64(s, 4);
-    count++;
+  while (count < max) {
+    int rows = 0, parked = 0, limit = max - count;
+    sqlite3_bind_int(s, 1, limit);
+    sqlite3_bind_int64(s, 2, after);
+    while (count < max && parked < 64 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+      rows++;
+      after = sqlite3_column_int64(s, 0);
+      if (sqlite3_column_int(s, 5)) {
+        park[parked++] = after;
+        continue;
+      }
+      ev[count].id = after;
+      ev[count].case_id = dup_col(s, 1);
+      ev[count].type = dup_col(s, 2);
+      ev[count].data = dup_col(s, 3);
+      ev[count].at = sqlite3_column_int64(s, 4);
+      count++;
+    }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE; /* stopped early, not at the end */
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) break;
+    for (int i = 0; i < parked; i++)
+      if (store_event_fail(st, park[i], err) != RC_OK) {
+        store_events_free(ev, count);
+        return RC_ESTORE;
+      }
+    if (rows < limit && parked < 64) break; /* the queue's end */
   }
-  if (count == max) rc = SQLITE_DONE;
-  sqlite3_reset(s);
   if (rc != SQLITE_DONE) {
     store_events_free(ev, count);
     return fail(st, err, "next events");

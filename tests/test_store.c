@@ -410,6 +410,43 @@ static void test_failed_events_wait_and_retry_in_order(void **state) {
   store_close(st);
 }
 
+/* Events queued before their case failed are parked by the first read
+ * that meets them, among events of healthy cases, and come back in order
+ * with the retry. */
+static void test_events_queued_before_a_failure_are_parked_when_met(
+    void **state) {
+  store *st = open_store();
+  store_event *evs;
+  int n, count;
+  int64_t pending;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  for (int i = 0; i < 150; i++)
+    store_event_insert(st, "L1", i % 2 ? "odd" : "even", NULL, NULL, i, &err);
+  store_event_insert(st, "L2", "healthy", NULL, NULL, 200, &err);
+  store_case_set_error(st, "L1", "broken", &err);
+  assert_int_equal(store_events_next(st, 10, &evs, &count, &err), RC_OK);
+  assert_int_equal(count, 1);
+  assert_string_equal(evs[0].case_id, "L2");
+  store_events_free(evs, count);
+  store_events_pending(st, &pending);
+  assert_int_equal(pending, 1);
+  store_events_retry(st, "L1", &n, &err);
+  assert_int_equal(n, 150);
+  store_case_set_error(st, "L1", NULL, &err);
+  assert_int_equal(store_events_next(st, 200, &evs, &count, &err), RC_OK);
+  assert_int_equal(count, 151);
+  for (int i = 0; i < 150; i++) {
+    assert_string_equal(evs[i].case_id, "L1");
+    assert_string_equal(evs[i].type, i % 2 ? "odd" : "even");
+  }
+  assert_string_equal(evs[150].case_id, "L2");
+  store_events_free(evs, count);
+  store_close(st);
+}
+
 static void test_contacts_are_replaced_in_order(void **state) {
   store *st = open_store();
   store_borrower b = {0}, out;
@@ -614,6 +651,9 @@ int main(void) {
           test_journal_rows_survive_the_move_to_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_tables_keep_rows_and_rules,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_events_queued_before_a_failure_are_parked_when_met, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
   };
