@@ -1026,6 +1026,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       if (more) *more = 1;
       break;
     }
+    /* A slice smaller than a batch stays small: the service answers
+     * waiting requests between slices. */
+    if (batch > max_steps - total) batch = (int)(max_steps - total);
     eng->careful = limit_replay > 0;
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
     while (n < batch && rc == RC_OK) {

@@ -292,6 +292,37 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
   engine_close(eng);
 }
 
+/* The service asks for small slices while requests wait: a slice smaller
+ * than a batch must stop at its size and say there is more. */
+static void test_a_slice_stops_at_its_size(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  int64_t steps = 0;
+  int more = 0;
+  char id[8];
+  (void)state;
+  for (int i = 0; i < 30; i++) {
+    snprintf(id, sizeof id, "S%d", i);
+    open_case(eng, id, NULL);
+  }
+  run_now(eng); /* the opened events */
+  for (int i = 0; i < 30; i++) {
+    snprintf(id, sizeof id, "S%d", i);
+    assert_int_equal(engine_post(eng, id, "tick", NULL, NULL, &err), RC_OK);
+  }
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 7, &steps,
+                                   &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 7);
+  assert_true(more);
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 100,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 23);
+  assert_false(more);
+  engine_close(eng);
+}
+
 /* The lender clears case L1's "fail" flag and retries it. */
 static void fix_and_retry(engine *eng) {
   rc_error err;
@@ -573,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_bad_duration_is_a_handler_error),
       cmocka_unit_test(test_failed_effects_are_rolled_back),
       cmocka_unit_test(test_a_failure_inside_a_batch_is_replayed_once),
+      cmocka_unit_test(test_a_slice_stops_at_its_size),
       cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
       cmocka_unit_test(test_held_events_keep_their_order_within_a_batch),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),

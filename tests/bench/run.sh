@@ -16,14 +16,17 @@ import_rows=${RECOUP_BENCH_IMPORT:-1000000}
 timer_count=${RECOUP_BENCH_TIMERS:-10000000}
 out="$work/figures.txt"
 recoup="$build/recoup"
+# A copy: the service writes the messages it delivers next to recoup.lua.
+cp -r "$here/institution" "$work/institution"
+inst="$work/institution"
 
 echo "== daily sweep: recoup and raw SQLite, same writes, same run"
-"$build/tests/bench_sweep" "$here/institution" "$work" $sizes | tee -a "$out"
+"$build/tests/bench_sweep" "$inst" "$work" $sizes | tee -a "$out"
 
 echo "== import: $import_rows CSV rows"
 awk -v n="$import_rows" 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,fees,due_date,branch";
   for (i = 0; i < n; i++) printf "C%07d,B%07d,Name %d,+86138%08d,%d,50000,1000,2025-12-%02d,north\n", i, i, i, i, 100000 + i, 1 + i % 28 }' > "$work/book.csv"
-/usr/bin/time -f "%M" -o "$work/import.rss" "$recoup" import "$work/book.csv" "$here/institution" \
+/usr/bin/time -f "%M" -o "$work/import.rss" "$recoup" import "$work/book.csv" "$inst" \
   --db "$work/import.db" --now 2026-01-05T09:00 > "$work/import.txt"
 # The command as a lender runs it: rows checked and written, then every new
 # case's `opened` handler (its first timers). The loading part alone too.
@@ -35,7 +38,7 @@ echo "import_rss_mb $(awk -v k="$(cat "$work/import.rss")" 'BEGIN { printf "%.1f
 
 echo "== HTTP ingestion: payments, acknowledged after commit"
 export RECOUP_INGEST_TOKEN=bench-ingest
-"$recoup" serve "$here/institution" --db "$work/import.db" --listen 127.0.0.1:0 \
+"$recoup" serve "$inst" --db "$work/import.db" --listen 127.0.0.1:0 \
   > "$work/serve.out" 2> /dev/null &
 server=$!
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$work/serve.out" && break; sleep 1; done
@@ -46,9 +49,9 @@ port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
 kill -TERM "$server"; wait "$server" || true; server=
 
 echo "== timer scale: $timer_count pending timers"
-"$build/tests/bench_timers" "$here/institution" "$work/timers.db" "$timer_count" | tee -a "$out"
+"$build/tests/bench_timers" "$inst" "$work/timers.db" "$timer_count" | tee -a "$out"
 start=$(date +%s.%N)
-"$recoup" serve "$here/institution" --db "$work/timers.db" --listen 127.0.0.1:0 \
+"$recoup" serve "$inst" --db "$work/timers.db" --listen 127.0.0.1:0 \
   > "$work/timers.out" 2> /dev/null &
 server=$!
 while ! grep -q listening "$work/timers.out"; do sleep 0.01; done

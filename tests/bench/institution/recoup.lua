@@ -4,6 +4,9 @@
 institution { name = "Bench Lender", timezone = "Asia/Shanghai", locale = "zh-CN",
               currency = "CNY", contact_phone = "400-000-0000" }
 tokens { ingest = "env:RECOUP_INGEST_TOKEN" }
+-- The service delivers what the sweep queues, as a lender's would (a file
+-- next to this one: run.sh works on a copy of this directory).
+channel "sms" { driver = "file", path = "outbox-sms.jsonl" }
 templates {
   reminder = { sms = { ["zh-CN"] = "{borrower.name}您好，您的借款已逾期{case.dpd}天，应还{case.amount_due}。咨询电话{institution.contact_phone}。" } },
 }
