@@ -60,21 +60,32 @@ static size_t keep(char *p, size_t s, size_t n, void *ud) {
   return s * n;
 }
 
-/* Overdue timers now, from /metrics; -1 when the service does not answer. */
-static long overdue(const char *port) {
+/* A gauge from /metrics (the name with its labels); -1 when the service
+ * does not answer. */
+static long gauge(const char *port, const char *name) {
   static char buf[1 << 16];
-  char url[128];
+  char url[128], key[128];
   const char *p;
   CURL *c = curl_easy_init();
   buf[0] = '\0';
   snprintf(url, sizeof url, "http://127.0.0.1:%s/metrics", port);
+  snprintf(key, sizeof key, "\n%s ", name);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)buf);
   if (curl_easy_perform(c) != CURLE_OK) buf[0] = '\0';
   curl_easy_cleanup(c);
-  p = strstr(buf, "\nrecoup_timers_overdue ");
-  return p ? atol(p + strlen("\nrecoup_timers_overdue ")) : -1;
+  p = strstr(buf, key);
+  return p ? atol(p + strlen(key)) : -1;
+}
+
+static long overdue(const char *port) {
+  return gauge(port, "recoup_timers_overdue");
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
 }
 
 int main(int argc, char **argv) {
@@ -99,11 +110,18 @@ int main(int argc, char **argv) {
     const char *label = argv[a];
     char name[32];
     if (strcmp(argv[a], "wait") == 0) {
-      /* Let a start-up sweep finish: the figures after it are steady. */
-      for (int i = 0; i < 600 && overdue(argv[1]) != 0; i++) {
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
-      }
+      /* Let a start-up sweep finish, and the outbox deliver what it
+       * queued: the figures after that are steady. How long delivery
+       * trails the sweep is a figure of its own. */
+      double swept;
+      for (int i = 0; i < 600 && overdue(argv[1]) != 0; i++) sleep_ms(1000);
+      swept = now_s();
+      for (int i = 0;
+           i < 6000 &&
+           gauge(argv[1], "recoup_outbox_messages{status=\"queued\"}") != 0;
+           i++)
+        sleep_ms(100);
+      printf("outbox_trails_sweep_s %.1f s\n", now_s() - swept);
       continue;
     }
     if (strncmp(argv[a], "sweep:", 6) == 0) {
