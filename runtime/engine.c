@@ -964,6 +964,8 @@ static int handle(engine *eng, const char *case_id, const char *type,
   view_seed(eng, &c);
   eng->current = c.id;
   rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  if (rc == RC_OK && store_journal_flush(eng->st, &why) != RC_OK)
+    rc = RC_ESTORE; /* its journal refused: this event failed */
   eng->current = NULL;
   drop_view(eng); /* it may borrow from c, freed below */
   if (rc != RC_OK) {

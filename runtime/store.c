@@ -165,7 +165,9 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY," /* the run's first row id: id .. id+n-1 */
     "  case_id TEXT NOT NULL, at INTEGER NOT NULL,"
     "  n INTEGER NOT NULL CHECK (n >= 1 AND n <= 64),"
-    "  rows TEXT NOT NULL);" /* [[kind, state, version, at, detail], ...] */
+    /* [[kind, state, version, at, detail], ...]; a run that does not parse
+     * would hide every row in it, so it is refused, not written. */
+    "  rows TEXT NOT NULL CHECK (json_valid(rows)));"
     "INSERT INTO journal_runs SELECT id, case_id, at, 1,"
     "  json_array(json_array(kind, state, version, at, json(detail)))"
     "  FROM journal ORDER BY id;"
@@ -1517,6 +1519,10 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
   st->run.n++;
   /* Outside a transaction nothing else would write it. */
   return st->depth == 0 ? run_flush(st, err) : RC_OK;
+}
+
+int store_journal_flush(store *st, rc_error *err) {
+  return run_flush(st, err);
 }
 
 int store_journal_each(store *st, const char *case_id, int limit,

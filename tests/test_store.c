@@ -293,6 +293,23 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
       1);
 }
 
+/* A row whose detail is not JSON would make its whole run unreadable: the
+ * run is refused when written, and nothing of it lands. */
+static void test_a_run_that_does_not_parse_is_refused(void **state) {
+  store *st = open_store();
+  rc_error err;
+  int64_t count = -1;
+  (void)state;
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_journal_append(st, "L1", 1, "note", "new", 1, "{\"ok\":1}", &err);
+  store_journal_append(st, "L1", 1, "note", "new", 1, "{not json", &err);
+  assert_int_not_equal(store_commit(st, &err), RC_OK);
+  store_journal_count(st, "note", &count);
+  assert_int_equal(count, 0);
+  store_close(st);
+}
+
 /* A run is capped, and a page starting anywhere inside a long one finds
  * the rest of it. */
 static void test_long_runs_are_split_and_paged(void **state) {
@@ -645,6 +662,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_journal_rows_are_runs_read_one_by_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_run_that_does_not_parse_is_refused,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_runs_are_split_and_paged, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(

@@ -167,6 +167,10 @@ int store_timers_count(store *st, int64_t *count);
 int store_journal_append(store *st, const char *case_id, rc_time at,
                          const char *kind, const char *state, int version,
                          const char *detail, rc_error *err);
+/* The rows an event writes for a case are held and written as one run;
+ * this writes them now. The engine calls it at the end of each event, so
+ * that a run the database refuses fails that event, not a later one. */
+int store_journal_flush(store *st, rc_error *err);
 /* Rows of a case, oldest first; limit <= 0 means all, otherwise the last
  * `limit` rows. */
 int store_journal_each(store *st, const char *case_id, int limit,
