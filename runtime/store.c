@@ -168,8 +168,11 @@ static const char *const migrations[] = {
     /* [[kind, state, version, at, detail], ...]; a run that does not parse
      * would hide every row in it, so it is refused, not written. */
     "  rows TEXT NOT NULL CHECK (json_valid(rows)));"
+    /* A detail that never parsed is kept as a JSON string, not lost and
+     * not in the way of the upgrade. */
     "INSERT INTO journal_runs SELECT id, case_id, at, 1,"
-    "  json_array(json_array(kind, state, version, at, json(detail)))"
+    "  json_array(json_array(kind, state, version, at,"
+    "    CASE WHEN json_valid(detail) THEN json(detail) ELSE detail END))"
     "  FROM journal ORDER BY id;"
     "DROP TABLE journal;"
     "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"

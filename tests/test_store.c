@@ -354,6 +354,8 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
                    "1, '{\"a\":\"引号\\\"\"}');"
                    "INSERT INTO journal VALUES (9, 'L1', 2, 'note', NULL, 0, "
                    "NULL);"
+                   "INSERT INTO journal VALUES (10, 'L1', 2, 'note', NULL, 0, "
+                   "'{never json');"
                    "PRAGMA user_version = 7;",
                    NULL, NULL, NULL),
       SQLITE_OK);
@@ -363,12 +365,14 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
                                         "{\"text\":\"after\"}", &err),
                    RC_OK);
   store_journal_each(st, "L1", 0, collect_journal, &rows);
-  assert_int_equal(rows.n, 3);
+  assert_int_equal(rows.n, 4);
   assert_int_equal(rows.id[0], 7);
   assert_string_equal(rows.detail[0], "{\"a\":\"引号\\\"\"}");
   assert_int_equal(rows.id[1], 9);
   assert_string_equal(rows.detail[1], "(null)");
   assert_int_equal(rows.id[2], 10);
+  assert_string_equal(rows.detail[2], "\"{never json\"");
+  assert_int_equal(rows.id[3], 11);
   store_close(st);
 }
 
