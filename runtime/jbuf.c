@@ -1,21 +1,27 @@
 #include "jbuf.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void jb_raw(jbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
+/* Room for n more bytes and the NUL; 0 once an allocation has failed. */
+static int reserve(jbuf *b, size_t n) {
+  if (b->oom) return 0;
   if (b->len + n + 1 > b->cap) {
-    size_t cap = (b->len + n + 1) * 2;
+    /* A row's text is a few hundred bytes: one allocation, not four. */
+    size_t cap = (b->len + n + 1) * 2 < 512 ? 512 : (b->len + n + 1) * 2;
     char *grown = realloc(b->p, cap);
     if (!grown) {
       b->oom = 1;
-      return;
+      return 0;
     }
     b->p = grown;
     b->cap = cap;
   }
+  return 1;
+}
+
+void jb_raw(jbuf *b, const char *s, size_t n) {
+  if (!reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -25,29 +31,34 @@ void jb_lit(jbuf *b, const char *s) {
   jb_raw(b, s, strlen(s));
 }
 
+/* Written in place after one reservation for the worst case (every byte
+ * a \u00XX): appending piece by piece cost more than the copying. */
 void jb_quote(jbuf *b, const char *v) {
-  char esc[8];
+  static const char hex[] = "0123456789abcdef";
+  char *o;
   if (!v) {
-    jb_lit(b, "null");
+    jb_raw(b, "null", 4);
     return;
   }
-  jb_lit(b, "\"");
-  for (const unsigned char *c = (const unsigned char *)v; *c;) {
-    const unsigned char *run = c;
-    while (*c && *c != '"' && *c != '\\' && *c >= 0x20) c++;
-    if (c > run) jb_raw(b, (const char *)run, (size_t)(c - run));
-    if (!*c) break;
+  if (!reserve(b, strlen(v) * 6 + 2)) return;
+  o = b->p + b->len;
+  *o++ = '"';
+  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
     if (*c == '"' || *c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)*c;
-      jb_raw(b, esc, 2);
+      *o++ = '\\';
+      *o++ = (char)*c;
+    } else if (*c < 0x20) {
+      memcpy(o, "\\u00", 4);
+      o[4] = hex[*c >> 4];
+      o[5] = hex[*c & 15];
+      o += 6;
     } else {
-      snprintf(esc, sizeof esc, "\\u%04x", *c);
-      jb_lit(b, esc);
+      *o++ = (char)*c;
     }
-    c++;
   }
-  jb_lit(b, "\"");
+  *o++ = '"';
+  *o = '\0';
+  b->len = (size_t)(o - b->p);
 }
 
 /* By hand: snprintf cost a journal run more than the rest of its text. */
