@@ -47,10 +47,33 @@ static void test_strings_parse_back_unchanged(void **state) {
   free(b.p);
 }
 
+/* Longer than the first allocation, escapes and all. */
+static void test_long_strings_grow_the_buffer(void **state) {
+  char *given = malloc(5001);
+  jbuf b = {0};
+  json_t *back;
+  (void)state;
+  for (int i = 0; i < 5000; i++) given[i] = "a\"\\\n"[i % 4];
+  given[5000] = '\0';
+  jb_lit(&b, "[");
+  jb_quote(&b, given);
+  jb_lit(&b, ",");
+  jb_quote(&b, given);
+  jb_lit(&b, "]");
+  assert_false(b.oom);
+  back = json_loads(b.p, 0, NULL);
+  assert_non_null(back);
+  assert_string_equal(json_string_value(json_array_get(back, 1)), given);
+  json_decref(back);
+  free(b.p);
+  free(given);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_integers_at_the_edges),
       cmocka_unit_test(test_strings_parse_back_unchanged),
+      cmocka_unit_test(test_long_strings_grow_the_buffer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
