@@ -12,7 +12,7 @@
 #include "service.h"
 
 /* A request waits for the slice running when it came: with a thousand
- * steps, 40 ms at p50 and 85 ms at p99 during a million-case sweep, and
+ * steps, 35 ms at p50 and 85 ms at p99 during a million-case sweep, and
  * 400 payments/s over 16 connections; with 250 when requests wait, 12 ms,
  * 26 ms and 1,100/s, while the sweep keeps about 70% of its pace
  * (measured; 100 would give 6 ms and 2,300/s, and the sweep about half). */
