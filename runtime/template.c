@@ -26,6 +26,16 @@ static struct money_fmt {
 } money_cache[MONEY_CACHE];
 static int money_next;
 
+/* Minor digits of an ISO currency code (2 when ICU does not know it). */
+static int32_t currency_digits(const char *currency) {
+  UErrorCode status = U_ZERO_ERROR;
+  UChar code[4];
+  int32_t digits;
+  u_uastrcpy(code, currency);
+  digits = ucurr_getDefaultFractionDigits(code, &status);
+  return U_FAILURE(status) || digits < 0 || digits > 4 ? 2 : digits;
+}
+
 static struct money_fmt *money_formatter(const char *locale,
                                          const char *currency) {
   char loc[32];
@@ -50,9 +60,7 @@ static struct money_fmt *money_formatter(const char *locale,
     m->fmt = NULL;
     return NULL;
   }
-  status = U_ZERO_ERROR;
-  m->digits = ucurr_getDefaultFractionDigits(code, &status);
-  if (U_FAILURE(status) || m->digits < 0 || m->digits > 4) m->digits = 2;
+  m->digits = currency_digits(currency);
   /* The formatter takes minor units and moves the decimal point itself:
    * ICU scales in decimal, exactly, and the amount is never text to parse
    * or a double. */
@@ -73,7 +81,7 @@ int template_format_money(const char *locale, const char *currency,
                           rc_money minor, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   UChar out[128];
-  int32_t len, digits = 2;
+  int32_t len, digits;
   /* The magnitude as unsigned: -INT64_MIN does not fit in an int64. */
   uint64_t unit = 1,
            abs_minor = minor < 0 ? 0 - (uint64_t)minor : (uint64_t)minor;
@@ -81,8 +89,9 @@ int template_format_money(const char *locale, const char *currency,
 
   if (!currency || strlen(currency) != 3) currency = "XXX";
   m = money_formatter(locale, currency);
+  /* The plain form needs the currency's own digits too: KWD has three. */
+  digits = m ? m->digits : currency_digits(currency);
   if (!m) goto plain;
-  digits = m->digits;
   len = unum_formatInt64(m->fmt, minor, out, 128, NULL, &status);
   if (U_FAILURE(status) || len <= 0) goto plain;
   status = U_ZERO_ERROR;

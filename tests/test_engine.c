@@ -336,6 +336,13 @@ static void fix_and_retry(engine *eng) {
   run_now(eng);
 }
 
+static void post_mark(engine *eng, const char *id, int n) {
+  rc_error err;
+  json_t *d = json_pack("{s:i}", "n", n);
+  assert_int_equal(engine_post(eng, id, "mark", d, NULL, &err), RC_OK);
+  json_decref(d);
+}
+
 static void test_case_in_error_holds_later_events_until_retry(void **state) {
   engine *eng = open_mem();
   store_case c;
@@ -346,11 +353,7 @@ static void test_case_in_error_holds_later_events_until_retry(void **state) {
   c = get(eng, "L1");
   assert_non_null(c.error);
   store_case_free(&c);
-  {
-    json_t *d = json_pack("{s:i}", "n", 7);
-    assert_int_equal(engine_post(eng, "L1", "mark", d, NULL, &err), RC_OK);
-    json_decref(d);
-  }
+  post_mark(eng, "L1", 7);
   run_now(eng);
   c = get(eng, "L1");
   assert_null(strstr(c.data, "mark")); /* held behind the failure */
@@ -371,13 +374,6 @@ static void test_case_in_error_holds_later_events_until_retry(void **state) {
   store_case_free(&c);
   assert_int_equal(engine_retry(eng, "L1", &err), RC_ECONFLICT);
   engine_close(eng);
-}
-
-static void post_mark(engine *eng, const char *id, int n) {
-  rc_error err;
-  json_t *d = json_pack("{s:i}", "n", n);
-  assert_int_equal(engine_post(eng, id, "mark", d, NULL, &err), RC_OK);
-  json_decref(d);
 }
 
 /* Events queued together run in batches of 1,000; when one fails, the
