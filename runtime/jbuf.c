@@ -88,3 +88,108 @@ void jb_json(jbuf *b, const char *key, const char *json_text) {
   member(b, key);
   jb_lit(b, json_text);
 }
+
+/* The checker: a recursive descent over RFC 8259 that allocates nothing.
+ * Each function takes the text at a value and returns the text after it,
+ * or NULL where the text stops being JSON. */
+enum { JSON_MAX_DEPTH = 200 };
+
+static const char *skip_space(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+static const char *check_value(const char *p, int depth);
+
+static const char *check_string(const char *p) {
+  for (p++;; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"') return p + 1;
+    if (c < 0x20) return NULL; /* the NUL at the end too */
+    if (c == '\\') {
+      p++;
+      if (*p == 'u') {
+        for (int i = 1; i <= 4; i++) {
+          char h = p[i];
+          if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
+                (h >= 'A' && h <= 'F')))
+            return NULL;
+        }
+        p += 4;
+      } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+        return NULL;
+      }
+    }
+  }
+}
+
+static const char *check_digits(const char *p) {
+  if (*p < '0' || *p > '9') return NULL;
+  while (*p >= '0' && *p <= '9') p++;
+  return p;
+}
+
+static const char *check_number(const char *p) {
+  if (*p == '-') p++;
+  if (*p == '0')
+    p++;
+  else if (!(p = check_digits(p)))
+    return NULL;
+  if (*p == '.' && !(p = check_digits(p + 1))) return NULL;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    if (!(p = check_digits(p))) return NULL;
+  }
+  return p;
+}
+
+static const char *check_word(const char *p, const char *word) {
+  size_t n = strlen(word);
+  return strncmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+/* Members of an object (pairs) or elements of an array, after the opening
+ * bracket, up to and past the closing one. */
+static const char *check_members(const char *p, int depth, int pairs) {
+  char close = pairs ? '}' : ']';
+  p = skip_space(p);
+  if (*p == close) return p + 1;
+  for (;;) {
+    if (pairs) {
+      if (*p != '"' || !(p = check_string(p))) return NULL;
+      p = skip_space(p);
+      if (*p++ != ':') return NULL;
+    }
+    if (!(p = check_value(p, depth))) return NULL;
+    p = skip_space(p);
+    if (*p == close) return p + 1;
+    if (*p++ != ',') return NULL;
+    p = skip_space(p);
+  }
+}
+
+static const char *check_value(const char *p, int depth) {
+  p = skip_space(p);
+  switch (*p) {
+    case '{':
+    case '[':
+      return depth < JSON_MAX_DEPTH ? check_members(p + 1, depth + 1, *p == '{')
+                                    : NULL;
+    case '"':
+      return check_string(p);
+    case 't':
+      return check_word(p, "true");
+    case 'f':
+      return check_word(p, "false");
+    case 'n':
+      return check_word(p, "null");
+    default:
+      return check_number(p);
+  }
+}
+
+int jb_valid(const char *text) {
+  const char *end = text ? check_value(text, 0) : NULL;
+  return end && !*skip_space(end);
+}

@@ -23,4 +23,9 @@ void jb_int(jbuf *b, int64_t v);
 void jb_str(jbuf *b, const char *key, const char *v);
 void jb_json(jbuf *b, const char *key, const char *json_text);
 
+/* Whether text is exactly one JSON value (RFC 8259, surrounding
+ * whitespace allowed), nested at most 200 deep. Allocates nothing: it
+ * guards text about to be stored, on every event. */
+int jb_valid(const char *text);
+
 #endif

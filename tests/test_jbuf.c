@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -69,11 +70,82 @@ static void test_long_strings_grow_the_buffer(void **state) {
   free(given);
 }
 
+static void test_the_checker_knows_json(void **state) {
+  const char *good[] = {"0",
+                        "-0.5e+3",
+                        "\"\"",
+                        " {\"a\":[1,true,null,{}]} ",
+                        "[]",
+                        "\"\\u00e9\\n\\/\"",
+                        "{\"k\" : \"v\" ,\"n\":-12}",
+                        "false"};
+  const char *bad[] = {
+      "",        " ",     "{",       "[1,]",        "{\"a\"}",    "{\"a\":1,}",
+      "01",      "1.",    ".5",      "-",           "1e",         "tru",
+      "nul",     "\"abc", "\"\\x\"", "\"\\u12g4\"", "\"a\nb\"",   "[1] 2",
+      "{'a':1}", "NaN",   "nan",     "Infinity",    "{\"a\":1}}", "[1 2]"};
+  char deep[1000];
+  (void)state;
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    assert_true(jb_valid(good[i]));
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_false(jb_valid(bad[i]));
+  assert_false(jb_valid(NULL));
+  /* Nesting is bounded: the checker's stack, not the text, sets the limit. */
+  memset(deep, '[', 500);
+  memset(deep + 500, ']', 500);
+  deep[999] = '\0';
+  assert_false(jb_valid(deep));
+  memset(deep, '[', 100);
+  memset(deep + 100, ']', 100);
+  deep[200] = '\0';
+  assert_true(jb_valid(deep));
+}
+
+/* Mutated texts, each judged by the checker and by jansson: they agree
+ * wherever jansson's verdict is about JSON and not about its own limits
+ * (numbers it cannot hold). */
+static void test_the_checker_agrees_with_a_parser(void **state) {
+  const char *seeds[] = {"{\"type\":\"remind\",\"n\":[1,-2.5e3,true,null]}",
+                         "[\"a\\\"b\\u00e9\",{\"x\":{}},[],false]"};
+  const char alphabet[] = "{}[]\",:\\ tfnlrue0123-.Eau";
+  uint32_t seed = 12345;
+  int disagreements = 0;
+  (void)state;
+  for (int round = 0; round < 20000; round++) {
+    char text[128];
+    const char *from = seeds[round % 2];
+    size_t n = strlen(from);
+    json_error_t jerr;
+    json_t *parsed;
+    memcpy(text, from, n + 1);
+    for (int m = 0; m < 1 + round % 3; m++) {
+      size_t at;
+      seed = seed * 1103515245u + 12345u;
+      at = (seed >> 8) % n;
+      text[at] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+    }
+    parsed = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!parsed &&
+        (strstr(jerr.text, "overflow") || strstr(jerr.text, "too big")))
+      continue;
+    if (!parsed != !jb_valid(text)) {
+      print_message("disagree on %s (jansson: %s)\n", text,
+                    parsed ? "valid" : jerr.text);
+      disagreements++;
+    }
+    json_decref(parsed);
+  }
+  assert_int_equal(disagreements, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_integers_at_the_edges),
       cmocka_unit_test(test_strings_parse_back_unchanged),
       cmocka_unit_test(test_long_strings_grow_the_buffer),
+      cmocka_unit_test(test_the_checker_knows_json),
+      cmocka_unit_test(test_the_checker_agrees_with_a_parser),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

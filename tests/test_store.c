@@ -206,6 +206,60 @@ static int count_rows(const char *sql) {
   return n;
 }
 
+/* Puts cases, borrowers, contacts and the journal's runs back the way
+ * versions 3-8 stored them (rowid tables, a contact id, runs checked by
+ * the table), with the rows they hold. */
+static void schema_as_version_8(sqlite3 *db) {
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "CREATE TABLE b8(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+          " locale TEXT, timezone TEXT, address TEXT, employer_name TEXT,"
+          " employer_phone TEXT, employer_address TEXT, do_not_contact INTEGER"
+          " NOT NULL DEFAULT 0, ceased INTEGER NOT NULL DEFAULT 0);"
+          "INSERT INTO b8 SELECT * FROM borrowers;"
+          "CREATE TABLE k8(id INTEGER PRIMARY KEY, borrower_id TEXT NOT NULL"
+          " REFERENCES borrowers(id) ON DELETE CASCADE, kind TEXT NOT NULL"
+          " CHECK (kind = 'phone' OR kind = 'email' OR kind = 'third_party'),"
+          " value TEXT, name TEXT, relation TEXT, position INTEGER NOT NULL);"
+          "INSERT INTO k8(borrower_id, kind, value, name, relation, position)"
+          " SELECT borrower_id, kind, value, name, relation, position"
+          " FROM contacts;"
+          "CREATE TABLE c8(id TEXT PRIMARY KEY, borrower_id TEXT NOT NULL"
+          " REFERENCES borrowers(id), workflow TEXT NOT NULL, version INTEGER"
+          " NOT NULL, state TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0,"
+          " outcome TEXT, error TEXT, product TEXT, currency TEXT NOT NULL,"
+          " principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+          " balance INTEGER NOT NULL DEFAULT 0, amount_due INTEGER NOT NULL"
+          " DEFAULT 0, fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+          " due_date TEXT, opened_at INTEGER NOT NULL, score REAL, tags TEXT"
+          " NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}', queue TEXT,"
+          " on_hold INTEGER NOT NULL DEFAULT 0);"
+          "INSERT INTO c8 SELECT * FROM cases;"
+          "CREATE TABLE j8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
+          " at INTEGER NOT NULL, n INTEGER NOT NULL CHECK (n >= 1 AND n <= 64),"
+          " rows TEXT NOT NULL CHECK (json_valid(rows)));"
+          "INSERT INTO j8 SELECT * FROM journal_runs;"
+          "DROP VIEW journal;"
+          "DROP TABLE cases; DROP TABLE contacts; DROP TABLE borrowers;"
+          "DROP TABLE journal_runs;"
+          "ALTER TABLE b8 RENAME TO borrowers;"
+          "ALTER TABLE k8 RENAME TO contacts;"
+          "ALTER TABLE c8 RENAME TO cases;"
+          "ALTER TABLE j8 RENAME TO journal_runs;"
+          "CREATE INDEX contacts_borrower ON contacts(borrower_id, position);"
+          "CREATE INDEX contacts_value ON contacts(value);"
+          "CREATE INDEX cases_borrower ON cases(borrower_id);"
+          "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"
+          "CREATE VIEW journal AS SELECT r.id + e.key AS id, r.case_id AS "
+          " case_id, e.value ->> 3 AS at, e.value ->> 0 AS kind, e.value ->> 1"
+          " AS state, e.value ->> 2 AS version, nullif(e.value -> 4, 'null')"
+          " AS detail FROM journal_runs r, json_each(r.rows) e;"
+          "PRAGMA user_version = 8;",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+}
+
 /* Puts the journal back the way versions 1-7 stored it, a row each, with
  * the rows it holds, so that a test can set the version back and migrate. */
 static void journal_as_before_runs(sqlite3 *db) {
@@ -294,19 +348,34 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
 }
 
 /* A row whose detail is not JSON would make its whole run unreadable: the
- * run is refused when written, and nothing of it lands. */
-static void test_a_run_that_does_not_parse_is_refused(void **state) {
+ * row is refused when appended, naming its field, and the run it would
+ * have joined is written without it. */
+static void test_a_detail_that_does_not_parse_is_refused(void **state) {
   store *st = open_store();
   rc_error err;
   int64_t count = -1;
+  jrows rows = {0};
   (void)state;
   add_case(st, "L1");
   assert_int_equal(store_begin(st, &err), RC_OK);
-  store_journal_append(st, "L1", 1, "note", "new", 1, "{\"ok\":1}", &err);
-  store_journal_append(st, "L1", 1, "note", "new", 1, "{not json", &err);
-  assert_int_not_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(
+      store_journal_append(st, "L1", 1, "note", "new", 1, "{\"ok\":1}", &err),
+      RC_OK);
+  assert_int_equal(
+      store_journal_append(st, "L1", 1, "note", "new", 1, "{not json", &err),
+      RC_EINVAL);
+  assert_string_equal(err.field, "detail");
+  assert_int_equal(
+      store_journal_append(st, "L1", 1, "note", "new", 1, "", &err), RC_EINVAL);
+  assert_int_equal(
+      store_journal_append(st, "L1", 1, "note", "new", 1, "[1] 2", &err),
+      RC_EINVAL);
+  assert_int_equal(store_commit(st, &err), RC_OK);
   store_journal_count(st, "note", &count);
-  assert_int_equal(count, 0);
+  assert_int_equal(count, 1);
+  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  assert_int_equal(rows.n, 1);
+  assert_string_equal(rows.detail[0], "{\"ok\":1}");
   store_close(st);
 }
 
@@ -347,6 +416,7 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
   add_case(st, "L1");
   store_close(st);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  schema_as_version_8(db);
   journal_as_before_runs(db);
   assert_int_equal(
       sqlite3_exec(db,
@@ -374,6 +444,119 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
   assert_string_equal(rows.detail[2], "\"{never json\"");
   assert_int_equal(rows.id[3], 11);
   store_close(st);
+}
+
+/* Migration 9 stores cases, borrowers and contacts in key order and
+ * rebuilds the journal's runs: a version 8 database written by this store
+ * comes through with its rows, its references and its rules. */
+static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
+  store *st = open_store();
+  store_borrower b = {0}, out = {0};
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  store_case c = {0};
+  store_timer *due = NULL;
+  jrows rows = {0};
+  int n = 0;
+  rc_error err;
+  sqlite3 *db;
+  (void)state;
+  add_case(st, "L1");
+  b.id = "B1";
+  b.name = "Wang";
+  b.contacts = cs;
+  b.ncontacts = 2;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 5, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_journal_append(st, "L1", 3, "note", "new", 1,
+                                        "{\"text\":\"before\"}", &err),
+                   RC_OK);
+  store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  schema_as_version_8(db);
+  sqlite3_close(db);
+  assert_int_equal(
+      count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+                 "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers')"),
+      0);
+
+  st = open_store();
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  assert_int_equal(c.balance, 1000);
+  assert_string_equal(c.borrower_id, "B1");
+  store_case_free(&c);
+  assert_int_equal(store_borrower_get(st, "B1", &out, &err), RC_OK);
+  assert_int_equal(out.ncontacts, 2);
+  assert_string_equal(out.contacts[1].name, "Li");
+  store_borrower_free(&out);
+  assert_int_equal(store_timers_due(st, 10, 10, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(due[0].case_id, "L1");
+  store_timers_free(due, n);
+  /* The runs keep their ids, and the next one starts after them. */
+  assert_int_equal(store_journal_append(st, "L1", 4, "note", "new", 1,
+                                        "{\"text\":\"after\"}", &err),
+                   RC_OK);
+  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  assert_int_equal(rows.n, 2);
+  assert_string_equal(rows.detail[0], "{\"text\":\"before\"}");
+  assert_int_equal(rows.id[1], rows.id[0] + 1);
+  /* References are enforced again after the rebuild. */
+  c.id = "L2";
+  c.borrower_id = "nobody";
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
+                   RC_EINVAL);
+  store_close(st);
+  assert_int_equal(count_rows("PRAGMA user_version"), 9);
+  assert_int_equal(
+      count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+                 "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "
+                 "'contacts')"),
+      3);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE sql "
+                              "LIKE '%json_valid%'"),
+                   0);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
+                              "WHERE integrity_check <> 'ok'"),
+                   0);
+}
+
+/* A reference the old database already broke (written with foreign keys
+ * off) stops the rebuild: the database stays at version 8, whole, and the
+ * error names the table and what is missing. */
+static void test_a_broken_reference_stops_the_rebuild(void **state) {
+  store *st = open_store();
+  rc_error err;
+  sqlite3 *db;
+  (void)state;
+  add_case(st, "L1");
+  store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  schema_as_version_8(db);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO timers(case_id, due, event, scoped) "
+                   "VALUES ('ghost', 1, 'remind', 0)",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  st = NULL;
+  assert_int_equal(store_open(&st, path, &err), RC_ESTORE);
+  assert_null(st);
+  assert_non_null(strstr(err.message, "migration 9"));
+  assert_non_null(strstr(err.message, "timers"));
+  assert_non_null(strstr(err.message, "cases"));
+  assert_int_equal(count_rows("PRAGMA user_version"), 8);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases"), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE name "
+                              "LIKE '%_v9'"),
+                   0);
 }
 
 static void test_negative_fees_are_refused_by_the_schema(void **state) {
@@ -608,6 +791,7 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   assert_int_equal(store_task_insert(st, &t, &task_id, &err), RC_OK);
   store_close(st);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  schema_as_version_8(db);
   journal_as_before_runs(db);
   assert_int_equal(
       sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
@@ -624,10 +808,10 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   assert_string_equal(case_id, "C1");
   store_close(st);
   assert_true(count_rows("PRAGMA user_version") >= 3);
+  /* Contacts are stored by (borrower, position) from version 9 on. */
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
-                              "name IN ('contacts_borrower', 'tasks_case', "
-                              "'tasks_queue')"),
-                   3);
+                              "name IN ('tasks_case', 'tasks_queue')"),
+                   2);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_not_equal(sqlite3_exec(db,
                                     "INSERT INTO contacts(borrower_id, kind,"
@@ -666,8 +850,12 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_journal_rows_are_runs_read_one_by_one, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_a_run_that_does_not_parse_is_refused,
+      cmocka_unit_test_setup_teardown(
+          test_tables_stored_by_key_keep_rows_and_references, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_broken_reference_stops_the_rebuild,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_detail_that_does_not_parse_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_runs_are_split_and_paged, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
