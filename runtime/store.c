@@ -10,6 +10,7 @@
 
 #include "recoup/store.h"
 #include "jbuf.h"
+#include "sqlmem.h"
 
 /* The journal as rows, over the runs it is stored in (steps 8 and 9). */
 #define JOURNAL_VIEW                                                        \
@@ -857,6 +858,7 @@ int store_open(store **out, const char *path, rc_error *err) {
   char *msg = NULL;
 
   *out = NULL;
+  sqlmem_install();
   /* Memory statistics cost a mutex and bookkeeping on every allocation, a
    * tenth of a timer sweep when measured; recoup never reads them. It only
    * takes effect before SQLite initialises, so the first open sets it. */
