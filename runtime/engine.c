@@ -802,7 +802,8 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
     rc = store_event_fail(eng->st, event_id, err);
   } else {
     /* The timer becomes a failed event: `recoup retry` replays it. */
-    rc = store_timer_delete(eng->st, timer_id, &deleted, err);
+    store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
+    rc = store_timer_delete(eng->st, &t, &deleted, err);
     if (rc == RC_OK)
       rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
                                  err);
@@ -894,7 +895,8 @@ static int handle(engine *eng, const char *case_id, const char *type,
   if (eng->careful && (rc = store_savepoint(eng->st, err))) return rc;
   invalidate(eng);
   if (timer_id) {
-    rc = store_timer_delete(eng->st, timer_id, &deleted, err);
+    store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
+    rc = store_timer_delete(eng->st, &t, &deleted, err);
     if (rc != RC_OK || !deleted) goto release;
   }
   rc = store_case_get(eng->st, case_id, &c, err);

@@ -480,7 +480,11 @@ static const char *const sql[S_COUNT] = {
     [S_TIMERS_DUE] =
         "SELECT id, case_id, due, event, data FROM timers "
         "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
-    [S_TIMER_DELETE] = "DELETE FROM timers WHERE id = ?1",
+    /* The whole timer, not only its id: a row SQLite gives a timer armed
+     * after this one was cancelled can carry the same id. */
+    [S_TIMER_DELETE] =
+        "DELETE FROM timers WHERE id = ?1 AND case_id = ?2 AND due = ?3 "
+        "AND event = ?4 AND data IS ?5",
     [S_TIMERS_SCOPED] = "DELETE FROM timers WHERE case_id = ?1 AND scoped",
     [S_TIMERS_ALL] = "DELETE FROM timers WHERE case_id = ?1",
     [S_TIMERS_CANCEL] = "DELETE FROM timers WHERE case_id = ?1 AND event = ?2",
@@ -1552,8 +1556,16 @@ void store_timers_free(store_timer *timers, int n) {
   free(timers);
 }
 
-int store_timer_delete(store *st, int64_t id, int *deleted, rc_error *err) {
-  int rc = by_id(st, S_TIMER_DELETE, id, err, "delete timer");
+int store_timer_delete(store *st, const store_timer *t, int *deleted,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMER_DELETE);
+  int rc;
+  sqlite3_bind_int64(s, 1, t->id);
+  bind_text(s, 2, t->case_id);
+  sqlite3_bind_int64(s, 3, t->due);
+  bind_text(s, 4, t->event);
+  bind_text(s, 5, t->data);
+  rc = exec_stmt(st, s, err, "delete timer");
   *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
   return rc;
 }

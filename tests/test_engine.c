@@ -170,6 +170,31 @@ static void test_state_timers_end_with_the_state_but_kept_ones_fire(
   engine_close(eng);
 }
 
+/* A timer cancelled by an earlier event of the same batch must not fire,
+ * and must not take a timer armed after it with it. Here `poke` is due
+ * with `tick` and is the newest timer: `tick` moves the case on, which
+ * ends `poke`, and the new state arms `scoped`, the row SQLite would give
+ * `poke`'s id again. */
+static void test_a_timer_ended_in_its_own_batch_stays_ended(void **state) {
+  engine *eng = open_mem();
+  json_t *data = json_pack("{s:s}", "when", "2026-01-06T09:00");
+  store_case c;
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  assert_int_equal(engine_post(eng, "L1", "at_time", data, NULL, &err), RC_OK);
+  json_decref(data);
+  run_now(eng);
+  advance(eng, "1d"); /* tick and poke, one batch */
+  assert_state(eng, "L1", "working");
+  advance(eng, "1d"); /* working's own timer */
+  c = get(eng, "L1");
+  assert_null(strstr(c.data, "poked"));
+  assert_non_null(strstr(c.data, "\"scoped_fired\":true"));
+  store_case_free(&c);
+  engine_close(eng);
+}
+
 static void test_final_state_closes_the_case(void **state) {
   engine *eng = open_mem();
   store_case c;
@@ -591,6 +616,7 @@ int main(void) {
       cmocka_unit_test(test_opened_case_enters_initial_state),
       cmocka_unit_test(test_timer_fires_and_transitions),
       cmocka_unit_test(test_state_timers_end_with_the_state_but_kept_ones_fire),
+      cmocka_unit_test(test_a_timer_ended_in_its_own_batch_stays_ended),
       cmocka_unit_test(test_final_state_closes_the_case),
       cmocka_unit_test(test_lua_error_harms_only_its_case),
       cmocka_unit_test(test_undeclared_transition_is_refused),

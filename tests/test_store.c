@@ -130,10 +130,31 @@ static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
   add_case(st, "L1");
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
   store_timers_due(st, 100, 10, &t, &n, &err);
-  assert_int_equal(store_timer_delete(st, t[0].id, &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
   assert_true(deleted);
-  assert_int_equal(store_timer_delete(st, t[0].id, &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
   assert_false(deleted);
+  /* A timer armed since takes the freed row id; the old one stays gone
+   * and does not take the new one with it. */
+  store_timer_insert(st, "L1", 200, "b", NULL, 1, &err);
+  {
+    store_timer *now;
+    int m;
+    store_timers_due(st, 200, 10, &now, &m, &err);
+    assert_int_equal(m, 1);
+    assert_int_equal(now[0].id, t[0].id);
+    store_timers_free(now, m);
+  }
+  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
+  assert_false(deleted);
+  {
+    store_timer *now;
+    int m;
+    store_timers_due(st, 200, 10, &now, &m, &err);
+    assert_int_equal(m, 1);
+    assert_string_equal(now[0].event, "b");
+    store_timers_free(now, m);
+  }
   store_timers_free(t, n);
   store_close(st);
 }

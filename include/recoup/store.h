@@ -152,9 +152,11 @@ int store_timer_next_due(store *st, rc_time *due);
 int store_timers_due(store *st, rc_time until, int max, store_timer **out,
                      int *n, rc_error *err);
 void store_timers_free(store_timer *timers, int n);
-/* Deletes one timer; *deleted is 0 when it was already gone (cancelled by
- * an earlier event in the same batch). */
-int store_timer_delete(store *st, int64_t id, int *deleted, rc_error *err);
+/* Deletes the timer t as store_timers_due gave it; *deleted is 0 when it
+ * was already gone (cancelled by an earlier event in the same batch), even
+ * if a timer armed since has been given its id. */
+int store_timer_delete(store *st, const store_timer *t, int *deleted,
+                       rc_error *err);
 int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err);
 int store_timers_cancel_all(store *st, const char *case_id, rc_error *err);
 int store_timers_cancel(store *st, const char *case_id, const char *event,

@@ -123,7 +123,7 @@ static double schema_sweep(const char *dir, const char *db, int n) {
       store_message m = {0};
       int64_t msg_id;
       int deleted;
-      ok(store_timer_delete(st, due[i].id, &deleted, &err), &err);
+      ok(store_timer_delete(st, &due[i], &deleted, &err), &err);
       ok(store_case_get(st, id, &c, &err), &err);
       ok(store_borrower_get(st, c.borrower_id, &b, &err), &err);
       ok(store_journal_append(st, id, t0, "event", c.state, 1,
