@@ -1,8 +1,9 @@
 /* SQLite's memory, through small free lists kept per size. A sweep step
  * runs a dozen statements, and each one allocates its record buffers and
  * cursors and frees them when it ends: about fifty malloc/free pairs a
- * step, which overflow glibc's per-size caches (seven blocks each) and
- * cost 9% of the step in its slower paths, measured. */
+ * step, more than glibc's per-size caches hold (seven blocks each), so
+ * most went through its slower paths. malloc and free were 9% of a step's
+ * instructions; with these lists a step takes 4.6% fewer (callgrind). */
 #ifndef RECOUP_SQLMEM_H
 #define RECOUP_SQLMEM_H
 
