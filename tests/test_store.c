@@ -134,9 +134,9 @@ static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
   assert_true(deleted);
   assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
   assert_false(deleted);
-  /* A timer armed since takes the freed row id; the old one stays gone
-   * and does not take the new one with it. */
-  store_timer_insert(st, "L1", 200, "b", NULL, 1, &err);
+  /* A timer set since, due at the same time, is given the freed id; the
+   * old one stays gone and does not take the new one with it. */
+  store_timer_insert(st, "L1", 100, "b", NULL, 1, &err);
   {
     store_timer *now;
     int m;
@@ -227,9 +227,9 @@ static int count_rows(const char *sql) {
   return n;
 }
 
-/* Puts cases, borrowers, contacts and the journal's runs back the way
- * versions 3-8 stored them (rowid tables, a contact id, runs checked by
- * the table), with the rows they hold. */
+/* Puts timers, cases, borrowers, contacts and the journal's runs back the
+ * way versions 3-8 stored them (rowid tables, a contact id, runs checked
+ * by the table), with the rows they hold. */
 static void schema_as_version_8(sqlite3 *db) {
   assert_int_equal(
       sqlite3_exec(
@@ -257,6 +257,15 @@ static void schema_as_version_8(sqlite3 *db) {
           " NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}', queue TEXT,"
           " on_hold INTEGER NOT NULL DEFAULT 0);"
           "INSERT INTO c8 SELECT * FROM cases;"
+          "CREATE TABLE t8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL"
+          " REFERENCES cases(id), due INTEGER NOT NULL, event TEXT NOT NULL,"
+          " data TEXT, scoped INTEGER NOT NULL);"
+          "INSERT INTO t8(case_id, due, event, data, scoped) SELECT case_id,"
+          " due, event, data, scoped FROM timers ORDER BY due, id;"
+          "DROP TABLE timers;"
+          "ALTER TABLE t8 RENAME TO timers;"
+          "CREATE INDEX timers_due ON timers(due, id);"
+          "CREATE INDEX timers_case ON timers(case_id, event);"
           "CREATE TABLE j8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
           " at INTEGER NOT NULL, n INTEGER NOT NULL CHECK (n >= 1 AND n <= 64),"
           " rows TEXT NOT NULL CHECK (json_valid(rows)));"
@@ -467,9 +476,10 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
   store_close(st);
 }
 
-/* Migration 9 stores cases, borrowers and contacts in key order and
- * rebuilds the journal's runs: a version 8 database written by this store
- * comes through with its rows, its references and its rules. */
+/* Migration 9 stores cases, borrowers and contacts in key order, timers
+ * in due order, and rebuilds the journal's runs: a version 8 database
+ * written by this store comes through with its rows, its references and
+ * its rules. */
 static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   store *st = open_store();
   store_borrower b = {0}, out = {0};
@@ -538,8 +548,8 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "
-                 "'contacts')"),
-      3);
+                 "'contacts', 'timers')"),
+      4);
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE sql "
                               "LIKE '%json_valid%'"),
                    0);
