@@ -45,14 +45,21 @@ int main(int argc, char **argv) {
                "currency, balance, opened_at) VALUES ('C0000000', 'B', "
                "'sweep', 1, 'due', 'CNY', 100, 0);",
                NULL, NULL, NULL);
-  sqlite3_prepare_v2(s,
-                     "INSERT INTO timers(case_id, due, event, scoped) "
-                     "VALUES ('C0000000', ?1, 'remind', 1)",
-                     -1, &ins, NULL);
+  if (sqlite3_prepare_v2(s,
+                         "INSERT INTO timers(due, id, case_id, event, scoped) "
+                         "VALUES (?1, ?2, 'C0000000', 'remind', 1)",
+                         -1, &ins, NULL) != SQLITE_OK) {
+    fprintf(stderr, "bench_timers: %s\n", sqlite3_errmsg(s));
+    return 1;
+  }
   /* Due over the next year: none now, so start-up only arms the next. */
   for (long i = 0; i < n; i++) {
     sqlite3_bind_int64(ins, 1, 4102444800000LL + (i * 7919) % 31536000000LL);
-    sqlite3_step(ins);
+    sqlite3_bind_int64(ins, 2, i + 1);
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+      fprintf(stderr, "bench_timers: %s\n", sqlite3_errmsg(s));
+      return 1;
+    }
     sqlite3_reset(ins);
   }
   sqlite3_finalize(ins);
