@@ -5,9 +5,11 @@
  * WAL, synchronous=FULL as recoup runs), so the ratio holds on a noisy
  * machine. A third run does recoup's own statements on recoup's own
  * database without the runtime, which splits the gap in two: what the
- * schema costs and what the runtime costs.
+ * schema costs and what the runtime costs. A size written sN runs all
+ * three with the cases coming due in shuffled order (see nth_case).
  *
- * usage: bench_sweep INSTITUTION_DIR WORK_DIR N...   prints "name value unit"
+ * usage: bench_sweep INSTITUTION_DIR WORK_DIR [s]N...
+ *   prints "name value unit"
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +46,31 @@ static void must(int ok, const char *what) {
   }
 }
 
-/* Opens n cases through the engine, each with its reminder timer set, and
- * leaves the engine open at the case's opening time (not timed). */
-static engine *open_cases(const char *dir, const char *db, int n, rc_time *t0) {
+/* Shuffled, case k comes due (k * 7919 mod n) ms after the others would:
+ * a fixed permutation. In id order every B-tree a step touches is read
+ * and written in key order, which a real book never is: cases are loaded
+ * in about the order of their ids, but their timers come due in an order
+ * that has nothing to do with them. */
+enum { SHUFFLE = 7919 };
+
+/* The i-th case to come due, in the same order for recoup and raw (so the
+ * ratio stays like for like): k with k * SHUFFLE = i (mod n). */
+static int nth_case(int i, int n, int shuffled) {
+  int64_t inverse = 0, r0 = n, r1 = SHUFFLE, t0 = 0, t1 = 1;
+  if (!shuffled) return i;
+  while (r1) { /* extended Euclid: the inverse of SHUFFLE mod n */
+    int64_t q = r0 / r1, t = t0 - q * t1, r = r0 - q * r1;
+    t0 = t1, t1 = t, r0 = r1, r1 = r;
+  }
+  inverse = t0 < 0 ? t0 + n : t0;
+  return (int)((int64_t)i * inverse % n);
+}
+
+/* Opens n cases through the engine in id order, each with its reminder
+ * timer set, and leaves the engine open at the cases' opening time (not
+ * timed). */
+static engine *open_cases(const char *dir, const char *db, int n, int shuffled,
+                          rc_time *t0) {
   engine_options opts = {dir, db, 1, 0, 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
@@ -70,12 +94,28 @@ static engine *open_cases(const char *dir, const char *db, int n, rc_time *t0) {
   }
   must(engine_commit(eng, &err) == RC_OK, "commit");
   must(engine_run(eng, *t0, NULL, &err) == RC_OK, "opened"); /* timers set */
+  if (shuffled) {
+    sqlite3 *s;
+    char sql[200];
+    engine_close(eng);
+    must(n % SHUFFLE != 0, "a size that 7919 does not divide");
+    snprintf(sql, sizeof sql,
+             "UPDATE timers SET due = due + "
+             "CAST(substr(case_id, 2) AS INTEGER) * %d %% %d",
+             SHUFFLE, n);
+    must(sqlite3_open(db, &s) == SQLITE_OK, "open to shuffle");
+    must(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK, "shuffle");
+    sqlite3_close(s);
+    must(engine_open(&eng, &opts, &errors) == RC_OK, "engine_open");
+    clock_set(engine_clock(eng), *t0);
+  }
   return eng;
 }
 
-static double recoup_sweep(const char *dir, const char *db, int n) {
+static double recoup_sweep(const char *dir, const char *db, int n,
+                           int shuffled) {
   rc_time t0;
-  engine *eng = open_cases(dir, db, n, &t0);
+  engine *eng = open_cases(dir, db, n, shuffled, &t0);
   rc_error err;
   int64_t steps = 0;
   double start, took;
@@ -99,9 +139,10 @@ static void ok(int rc, const rc_error *err) {
  * database recoup made, with no Lua, no guard and no engine. What recoup
  * takes beyond this is the runtime; what this takes beyond raw_sweep is
  * the schema. */
-static double schema_sweep(const char *dir, const char *db, int n) {
+static double schema_sweep(const char *dir, const char *db, int n,
+                           int shuffled) {
   rc_time t0;
-  engine *eng = open_cases(dir, db, n, &t0);
+  engine *eng = open_cases(dir, db, n, shuffled, &t0);
   store *st;
   rc_error err;
   double start, took;
@@ -172,7 +213,7 @@ static double schema_sweep(const char *dir, const char *db, int n) {
 }
 
 /* The same writes on raw SQLite, same pragmas and batch size. */
-static double raw_sweep(const char *db, int n) {
+static double raw_sweep(const char *db, int n, int shuffled) {
   sqlite3 *s;
   sqlite3_stmt *up, *jr, *ob;
   double start, took;
@@ -216,11 +257,12 @@ static double raw_sweep(const char *db, int n) {
   start = now_s();
   for (int i = 0; i < n; i++) {
     char id[16], body[200];
+    int k = nth_case(i, n, shuffled);
     if (i % 1000 == 0) sqlite3_exec(s, "BEGIN", NULL, NULL, NULL);
-    snprintf(id, sizeof id, "C%07d", i);
+    snprintf(id, sizeof id, "C%07d", k);
     snprintf(body, sizeof body,
-             "借款人%d您好，您的借款已逾期%d天，应还¥%d.00。", i, i % 28,
-             500 + i % 1000);
+             "借款人%d您好，您的借款已逾期%d天，应还¥%d.00。", k, k % 28,
+             500 + k % 1000);
     sqlite3_bind_text(up, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_step(up);
     sqlite3_reset(up);
@@ -255,16 +297,20 @@ int main(int argc, char **argv) {
   snprintf(db, sizeof db, "%s/sweep.db", argv[2]);
   snprintf(raw, sizeof raw, "%s/raw.db", argv[2]);
   for (int i = 3; i < argc; i++) {
-    int n = atoi(argv[i]);
-    double r = recoup_sweep(argv[1], db, n);
-    double w = raw_sweep(raw, n);
-    double f = schema_sweep(argv[1], db, n);
-    printf("sweep_steps_per_s_%d %.0f steps/s\n", n, n / r);
-    printf("raw_steps_per_s_%d %.0f steps/s\n", n, n / w);
-    printf("sweep_ratio_%d %.2f recoup/raw\n", n, (n / r) / (n / w));
-    printf("schema_steps_per_s_%d %.0f steps/s\n", n, n / f);
-    printf("schema_ratio_%d %.2f schema/raw\n", n, (n / f) / (n / w));
-    printf("runtime_ratio_%d %.2f recoup/schema\n", n, (n / r) / (n / f));
+    /* "s100000": 100,000 cases coming due in shuffled order. */
+    int shuffled = argv[i][0] == 's';
+    int n = atoi(argv[i] + shuffled);
+    const char *tag = shuffled ? "_shuffled" : "";
+    double r = recoup_sweep(argv[1], db, n, shuffled);
+    double w = raw_sweep(raw, n, shuffled);
+    double f = schema_sweep(argv[1], db, n, shuffled);
+    printf("sweep%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / r);
+    printf("raw%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / w);
+    printf("sweep%s_ratio_%d %.2f recoup/raw\n", tag, n, (n / r) / (n / w));
+    printf("schema%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / f);
+    printf("schema%s_ratio_%d %.2f schema/raw\n", tag, n, (n / f) / (n / w));
+    printf("runtime%s_ratio_%d %.2f recoup/schema\n", tag, n,
+           (n / r) / (n / f));
     fflush(stdout);
   }
   getrusage(RUSAGE_SELF, &ru);
