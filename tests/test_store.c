@@ -58,6 +58,19 @@ static void add_case(store *st, const char *id) {
   assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
 }
 
+/* Borrower B1 with a phone and a third party, Li (position 1). */
+static void add_contacts(store *st) {
+  store_borrower b = {0};
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  rc_error err;
+  b.id = "B1";
+  b.name = "Wang";
+  b.contacts = cs;
+  b.ncontacts = 2;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+}
+
 static void test_new_database_is_migrated_and_private(void **state) {
   store *st = open_store();
   sqlite3 *db;
@@ -482,9 +495,7 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
  * its rules. */
 static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   store *st = open_store();
-  store_borrower b = {0}, out = {0};
-  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
-                         {"third_party", "+862", "Li", "sister"}};
+  store_borrower out = {0};
   store_case c = {0};
   store_timer *due = NULL;
   jrows rows = {0};
@@ -493,11 +504,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   sqlite3 *db;
   (void)state;
   add_case(st, "L1");
-  b.id = "B1";
-  b.name = "Wang";
-  b.contacts = cs;
-  b.ncontacts = 2;
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  add_contacts(st);
   assert_int_equal(store_timer_insert(st, "L1", 5, "remind", NULL, 1, &err),
                    RC_OK);
   assert_int_equal(store_journal_append(st, "L1", 3, "note", "new", 1,
@@ -800,9 +807,7 @@ static void test_case_pages_read_a_window_at_a_time(void **state) {
  * on rows written by this store. */
 static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   store *st = open_store();
-  store_borrower b = {0}, out;
-  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
-                         {"third_party", "+862", "Li", "sister"}};
+  store_borrower out;
   store_task t = {0};
   int64_t task_id = 0;
   char case_id[32], kind[16];
@@ -810,11 +815,7 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   sqlite3 *db;
   (void)state;
   add_case(st, "C1");
-  b.id = "B1";
-  b.name = "Wang";
-  b.contacts = cs;
-  b.ncontacts = 2;
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  add_contacts(st);
   t.case_id = "C1";
   t.kind = "call";
   t.queue = "phone";
