@@ -918,11 +918,21 @@ int store_open(store **out, const char *path, rc_error *err) {
   /* WAL with synchronous=FULL: every commit is fsync'd, so what was
    * acknowledged survives a power cut, not only a crash. Group commit (a
    * thousand events, or every waiting HTTP write, per transaction) keeps
-   * that to one fsync for many. */
+   * that to one fsync for many.
+   * The WAL is copied back into the file every 64 MB, not every 4 MB (the
+   * default): when cases come due in an order unrelated to their ids,
+   * each batch writes a page of each index at random, and a batch of a
+   * thousand already exceeds 4 MB, so every commit copied its pages again
+   * though the next batches write most of them anew. Measured on 100k
+   * cases coming due shuffled: 12.6k -> 17.0k steps/s. The file is cut
+   * back to 64 MB after each copy. The service asks for less (see
+   * store_checkpoint_every). */
   if (sqlite3_exec(st->db,
                    memory ? "PRAGMA foreign_keys = ON;"
                           : "PRAGMA journal_mode = WAL;"
                             "PRAGMA synchronous = FULL;"
+                            "PRAGMA wal_autocheckpoint = 16384;"
+                            "PRAGMA journal_size_limit = 67108864;"
                             "PRAGMA foreign_keys = ON;"
                             "PRAGMA cache_size = -65536;",
                    NULL, NULL, &msg) != SQLITE_OK) {
@@ -988,6 +998,10 @@ static int run_flush(store *st, rc_error *err) {
 static int run_flush_quiet(store *st) {
   rc_error err;
   return run_flush(st, &err);
+}
+
+void store_checkpoint_every(store *st, int pages) {
+  sqlite3_wal_autocheckpoint(st->db, pages);
 }
 
 int store_begin(store *st, rc_error *err) {

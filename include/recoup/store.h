@@ -64,6 +64,10 @@ typedef struct store_timer {
 int store_open(store **out, const char *path, rc_error *err);
 void store_close(store *st);
 const char *store_path(const store *st);
+/* How many WAL pages a commit may leave before it copies them back into
+ * the database (a pause of that many page writes): 16384 after
+ * store_open, for throughput; fewer for shorter pauses. */
+void store_checkpoint_every(store *st, int pages);
 
 int store_begin(store *st, rc_error *err);
 int store_commit(store *st, rc_error *err);

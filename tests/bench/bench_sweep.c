@@ -221,6 +221,8 @@ static double raw_sweep(const char *db, int n, int shuffled) {
   must(sqlite3_open(db, &s) == SQLITE_OK, "open raw");
   sqlite3_exec(s,
                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               /* the pragmas of recoup's store */
+               "PRAGMA wal_autocheckpoint=16384; PRAGMA cache_size=-65536;"
                "CREATE TABLE cases(id TEXT PRIMARY KEY, state TEXT, "
                "balance INTEGER);"
                "CREATE TABLE journal(id INTEGER PRIMARY KEY, case_id TEXT, "
