@@ -172,6 +172,55 @@ static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
   store_close(st);
 }
 
+/* The pending count /metrics reads is kept as timers come and go, and
+ * counted again after a rollback or another connection's write. */
+static void test_pending_timers_are_counted_as_they_change(void **state) {
+  store *st = open_store();
+  store_timer *due;
+  int n, deleted;
+  int64_t count = -1;
+  rc_error err;
+  sqlite3 *db;
+  (void)state;
+  add_case(st, "L1");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L1", 200, "b", NULL, 1, &err);
+  assert_int_equal(store_timers_count(st, &count), RC_OK);
+  assert_int_equal(count, 2);
+  store_timer_insert(st, "L1", 300, "c", NULL, 0, &err);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 3);
+  store_timers_due(st, 100, 10, &due, &n, &err);
+  store_timer_delete(st, &due[0], &deleted, &err);
+  store_timer_delete(st, &due[0], &deleted, &err); /* already gone */
+  store_timers_free(due, n);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 2);
+  store_timers_delete_scoped(st, "L1", &err); /* b; c is kept */
+  store_timers_count(st, &count);
+  assert_int_equal(count, 1);
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_timer_insert(st, "L1", 400, "d", NULL, 1, &err);
+  store_timers_cancel_all(st, "L1", &err);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 0);
+  store_rollback(st);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 1);
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO timers(due, id, case_id, event, "
+                                "scoped) VALUES (500, 1, 'L1', 'e', 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  store_timers_count(st, &count);
+  assert_int_equal(count, 2);
+  store_close(st);
+}
+
 static void test_scoped_timers_go_and_kept_ones_stay(void **state) {
   store *st = open_store();
   int64_t count;
@@ -866,6 +915,8 @@ int main(void) {
           test_timers_come_due_in_time_then_insertion_order, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_deleting_a_timer_twice_reports_it_gone, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_pending_timers_are_counted_as_they_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
