@@ -360,15 +360,15 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   const char *type, *key;
   json_t *data;
-  int rc;
+  int rc, duplicate = 0;
   if ((rc = need_object(j->body, err))) return rc;
   type = json_string_value(json_object_get(j->body, "type"));
   if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
   data = json_object_get(j->body, "data");
   key = json_string_value(json_object_get(j->body, "key"));
   if (!key) key = j->req->idempotency_key;
-  rc = engine_post(svc->eng, j->arg, type, data, key, err);
-  if (rc == RC_ECONFLICT && err->field[0] && !strcmp(err->field, "key")) {
+  rc = engine_post(svc->eng, j->arg, type, data, key, &duplicate, err);
+  if (rc == RC_OK && duplicate) {
     *status = 200;
     *reply = json_pack("{s:s, s:s}", "status", "duplicate", "key", key);
     return RC_OK; /* acknowledged, not applied twice */
@@ -384,7 +384,7 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
   const char *case_id, *ref, *at_text;
   json_t *amount;
   rc_time at = 0;
-  int rc;
+  int rc, duplicate = 0;
   if ((rc = need_object(j->body, err))) return rc;
   case_id = json_string_value(json_object_get(j->body, "case"));
   ref = json_string_value(json_object_get(j->body, "ref"));
@@ -402,8 +402,9 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
     snprintf(err->field, sizeof err->field, "at");
     return RC_EINVAL;
   }
-  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at, err);
-  if (rc == RC_ECONFLICT) {
+  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at,
+                  &duplicate, err);
+  if (rc == RC_OK && duplicate) {
     *status = 200;
     *reply = json_pack("{s:s, s:s}", "status", "duplicate", "ref", ref);
     return RC_OK;
@@ -556,6 +557,7 @@ static json_t *case_json(service *svc, const store_case *c) {
       "on_hold", c->on_hold);
   zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
   json_object_set_new(o, "opened_at", json_string(at));
+  json_object_set_new(o, "overpaid", json_integer((json_int_t)c->overpaid));
   json_object_set_new(o, "score",
                       c->has_score ? json_real(c->score) : json_null());
   json_object_set_new(o, "tags", json_loads(c->tags ? c->tags : "[]", 0, NULL));

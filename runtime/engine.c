@@ -384,7 +384,7 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     char *text = ljson_dump(detail);
     rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, c->id, "updated", text, NULL,
+      rc = store_event_insert(eng->st, c->id, "updated", text,
                               clock_now(eng->clk), err);
     free(text);
   }
@@ -420,18 +420,45 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   return rc;
 }
 
+/* Events only the core emits: posting one would fake a fact (a broken
+ * promise sends a field officer; a delivery receipt ends retries). */
+static const char *const core_events[] = {
+    "opened",           "updated",         "payment",
+    "task_done",        "promise_kept",    "promise_broken",
+    "installment_missed", "plan_completed", "message_delivered",
+    "message_failed",   NULL};
+
+static const char *core_route(const char *type) {
+  if (!strcmp(type, "payment")) return "POST /v1/payments (rt:pay)";
+  if (!strcmp(type, "task_done"))
+    return "POST /v1/tasks/{id}/complete (rt:complete)";
+  if (!strcmp(type, "opened") || !strcmp(type, "updated"))
+    return "POST /v1/cases (rt:open)";
+  if (!strncmp(type, "message_", 8))
+    return "POST /v1/messages/{id}/receipt (rt:receipt)";
+  return NULL;
+}
+
 int engine_post(engine *eng, const char *case_id, const char *type,
-                json_t *data, const char *key, rc_error *err) {
+                json_t *data, const char *key, int *duplicate, rc_error *err) {
   char *text = NULL;
-  int rc;
+  int rc, dup = 0;
+  if (duplicate) *duplicate = 0;
   if (!type || !*type)
     return rc_error_set(err, RC_EINVAL, "type", "event type is required");
-  if (strcmp(type, "opened") == 0 || strcmp(type, "updated") == 0 ||
-      strcmp(type, "payment") == 0 || strcmp(type, "task_done") == 0)
+  for (int i = 0; core_events[i]; i++) {
+    const char *route;
+    if (strcmp(type, core_events[i]) != 0) continue;
+    route = core_route(type);
+    if (route)
+      return rc_error_set(err, RC_EINVAL, "type",
+                          "'%s' events come from the core; use %s", type,
+                          route);
     return rc_error_set(err, RC_EINVAL, "type",
-                        "'%s' events come from the core; use the matching "
-                        "call (open, pay, complete)",
+                        "'%s' events come from the core (from payments and "
+                        "timers) and cannot be posted",
                         type);
+  }
   if (type[0] == '_' && type[1] == '_')
     return rc_error_set(err, RC_EINVAL, "type",
                         "event names starting with __ belong to the core");
@@ -440,11 +467,16 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if (!store_case_exists(eng->st, case_id)) {
     rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  } else {
+  } else if (key && (rc = store_event_key_claim(eng->st, key, case_id, type,
+                                                clock_now(eng->clk), &dup,
+                                                err)) != RC_OK) {
+    /* a key naming another event: refused, nothing written */
+  } else if (!dup) {
     if (data) text = ljson_dump(data);
-    rc = store_event_insert(eng->st, case_id, type, text, key,
-                            clock_now(eng->clk), err);
+    rc = store_event_insert(eng->st, case_id, type, text, clock_now(eng->clk),
+                            err);
   }
+  if (duplicate) *duplicate = dup;
   free(text);
   return ingest_end(eng, rc, err);
 }
@@ -452,7 +484,7 @@ int engine_post(engine *eng, const char *case_id, const char *type,
 static int queue(engine *eng, const char *case_id, const char *type,
                  json_t *data, rc_error *err) {
   char *text = ljson_dump(data);
-  int rc = store_event_insert(eng->st, case_id, type, text, NULL,
+  int rc = store_event_insert(eng->st, case_id, type, text,
                               clock_now(eng->clk), err);
   free(text);
   json_decref(data);
@@ -513,40 +545,78 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
   return rc;
 }
 
+/* A payment's ref names one payment (DESIGN.md "Idempotency is per
+ * thing"): the same ref, case and amount again is a duplicate, acknowledged
+ * and not applied, even after the payment closed the case; the ref with
+ * another case or amount is a conflict that changes nothing. Checked
+ * before anything else, so that a resend never meets a rule the first
+ * send changed the answer to. */
+static int payment_seen(engine *eng, const char *case_id, rc_money amount,
+                        const char *ref, int *duplicate, rc_error *err) {
+  char was_case[160];
+  rc_money was_amount = 0;
+  int rc = store_payment_by_ref(eng->st, ref, was_case, sizeof was_case,
+                                &was_amount, err);
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  if (strcmp(was_case, case_id) != 0)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already used for case %s", ref,
+                        was_case);
+  if (was_amount != amount)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already used for an amount of "
+                        "%lld on case %s, not %lld",
+                        ref, (long long)was_amount, case_id, (long long)amount);
+  *duplicate = 1;
+  return RC_OK;
+}
+
+/* Payments are facts: whatever passes the shape checks is recorded, on an
+ * open or a closed case. What goes beyond the balance brings it to zero and
+ * is kept as overpaid, for refund. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
-               const char *ref, rc_time at, rc_error *err) {
+               const char *ref, rc_time at, int *duplicate, rc_error *err) {
   store_case c;
-  int rc;
+  int rc, dup = 0;
+  if (duplicate) *duplicate = 0;
   if (amount <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "payment amount must be a positive number of minor "
                         "units (got %lld)",
                         (long long)amount);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if (ref && ((rc = payment_seen(eng, case_id, amount, ref, &dup, err)) ||
+              dup)) {
+    if (duplicate) *duplicate = dup;
+    return ingest_end(eng, rc, err);
+  }
   if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if (amount > c.balance) {
-    rc = rc_error_set(err, RC_EINVAL, "amount",
-                      "payment of %lld exceeds the balance of case %s (%lld)",
-                      (long long)amount, case_id, (long long)c.balance);
-  } else if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
-                                        at ? at : clock_now(eng->clk), err)) ==
-             RC_OK) {
+  if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
+                                 at ? at : clock_now(eng->clk), err)) ==
+      RC_OK) {
+    rc_money applied = amount < c.balance ? amount : c.balance;
+    rc_money excess = amount - applied;
     rc_money due = c.amount_due > amount ? c.amount_due - amount : 0;
     json_t *data = json_pack("{s:I}", "amount", (json_int_t)amount);
     char *text;
     char when[40];
+    if (applied < 0) applied = 0, excess = amount;
     zone_format(clock_zone(eng->clk), at ? at : clock_now(eng->clk), when,
                 sizeof when);
     if (ref) json_object_set_new(data, "ref", json_string(ref));
     json_object_set_new(data, "paid_at", json_string(when));
+    if (excess > 0)
+      json_object_set_new(data, "overpaid", json_integer((json_int_t)excess));
     text = ljson_dump(data);
-    rc = store_case_set_money(eng->st, case_id, c.balance - amount, due, err);
+    rc = store_case_set_money(eng->st, case_id, c.balance - applied, due,
+                              c.overpaid + excess, err);
     if (rc == RC_OK)
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "payment", text, NULL,
+      rc = store_event_insert(eng->st, case_id, "payment", text,
                               clock_now(eng->clk), err);
     if (rc == RC_OK) rc = allocate(eng, &c, amount, err);
     free(text);
@@ -581,7 +651,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
     text = ljson_dump(data);
     rc = journal(eng, case_id, "task_done", NULL, 0, data, err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "task_done", text, NULL,
+      rc = store_event_insert(eng->st, case_id, "task_done", text,
                               clock_now(eng->clk), err);
     free(text);
   }
@@ -623,7 +693,7 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if (rc == RC_OK)
     rc = store_event_insert(eng->st, case_id,
                             delivered ? "message_delivered" : "message_failed",
-                            data, NULL, clock_now(eng->clk), err);
+                            data, clock_now(eng->clk), err);
   return ingest_end(eng, rc, err);
 }
 

@@ -127,6 +127,8 @@ static int case_index(lua_State *L) {
     lua_pushinteger(L, c->amount_due);
   else if (strcmp(key, "fees") == 0)
     lua_pushinteger(L, c->fees);
+  else if (strcmp(key, "overpaid") == 0)
+    lua_pushinteger(L, c->overpaid);
   else if (strcmp(key, "due_date") == 0)
     lua_pushstring(L, c->due_date);
   else if (strcmp(key, "dpd") == 0)

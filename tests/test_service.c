@@ -312,9 +312,28 @@ static void test_payments_are_idempotent_by_ref(void **state) {
               "{\"case\":\"L1\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
          200, "duplicate");
   expect(get("/v1/cases/L1", READ), 200, "\"balance\":4000");
+  /* The same ref on another case, or for another amount, changes nothing
+   * and says so; the other case's payment is not lost as a duplicate. */
   expect(post("/v1/payments", INGEST,
-              "{\"case\":\"L1\",\"amount\":999999,\"ref\":\"PAY-2\"}"),
-         422, "exceeds the balance");
+              "{\"case\":\"L2\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
+         409, "\"field\":\"ref\"");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L1\",\"amount\":1001,\"ref\":\"PAY-1\"}"),
+         409, "already used for an amount of 1000");
+  expect(get("/v1/cases/L1", READ), 200, "\"balance\":4000");
+  /* Payments are facts: one above the balance is kept as overpaid, and
+   * its resend after it closed the case is still a duplicate. */
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"OVER\",\"balance\":100,\"amount_due\":100,"
+              "\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B9\"}}"),
+         201, NULL);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"OVER\",\"amount\":150,\"ref\":\"PAY-2\"}"),
+         201, "applied");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"OVER\",\"amount\":150,\"ref\":\"PAY-2\"}"),
+         200, "duplicate");
+  expect(get("/v1/cases/OVER", READ), 200, "\"overpaid\":50");
   expect(post("/v1/payments", INGEST,
               "{\"case\":\"NOPE\",\"amount\":1,\"ref\":\"PAY-3\"}"),
          404, NULL);
@@ -330,6 +349,14 @@ static void test_events_are_idempotent_by_key(void **state) {
          200, "duplicate");
   expect(post("/v1/cases/L2/events", INGEST, "{\"data\":{}}"), 422,
          "\"field\":\"type\"");
+  /* A key names one event: on another case it is a conflict, not a
+   * duplicate that drops the second case's dispute. */
+  expect(post("/v1/cases/L1/events", INGEST,
+              "{\"type\":\"note\",\"data\":{\"x\":1},\"key\":\"K1\"}"),
+         409, "\"field\":\"key\"");
+  /* Events only the core emits cannot be posted. */
+  expect(post("/v1/cases/L2/events", INGEST, "{\"type\":\"promise_broken\"}"),
+         422, "come from the core");
 }
 
 static void test_a_timer_brings_a_task_without_a_request(void **state) {
@@ -372,7 +399,7 @@ static void test_receipts_replies_and_reports(void **state) {
   expect(post("/v1/replies", INGEST,
               "{\"from\":\"+8613800000002\",\"text\":\"ok\"}"),
          202, "\"case\":\"L2\"");
-  expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1000");
+  expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1100");
 }
 
 static void test_import_over_http_is_all_or_nothing(void **state) {
