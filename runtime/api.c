@@ -432,12 +432,17 @@ static int w_claim(service *svc, job *j, json_t **reply, int *status,
 static int w_complete(service *svc, job *j, json_t **reply, int *status,
                       rc_error *err) {
   int64_t id = path_id(j->arg, "task", err);
-  int rc;
+  json_t *result = NULL;
+  int rc, duplicate = 0;
   if (!id) return RC_ENOTFOUND;
   if ((rc = need_object(j->body, err))) return rc;
-  if ((rc = engine_task_complete(svc->eng, id, j->body, err))) return rc;
+  if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
+                                 err)))
+    return rc;
   *status = 200;
-  *reply = json_pack("{s:I, s:s}", "task", (json_int_t)id, "status", "done");
+  *reply = json_pack("{s:I, s:s, s:o}", "task", (json_int_t)id, "status",
+                     duplicate ? "duplicate" : "done", "result",
+                     result ? result : json_null());
   return RC_OK;
 }
 

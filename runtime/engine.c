@@ -626,35 +626,92 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   return ingest_end(eng, rc, err);
 }
 
+static script *script_for(engine *eng, const store_case *c) {
+  for (int i = eng->nscripts - 1; i >= 0; i--)
+    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
+      return eng->scripts[i];
+  return eng->sc; /* the handler call then reports the missing version */
+}
+
+/* A resend of the same completion (a collector's phone retrying without
+ * signal) is answered with what was stored; another body for a done task
+ * is a conflict. Resends compare after normalising, as the first send was
+ * stored. */
+static int completion_seen(const store_task_info *t, json_t *body,
+                           json_t **result, int *duplicate, int64_t task_id,
+                           rc_error *err) {
+  json_t *stored = t->result ? json_loads(t->result, 0, NULL) : NULL;
+  json_t *given = json_deep_copy(body);
+  int same;
+  json_object_del(given, "conversation");
+  if (stored) json_object_del(stored, "conversation");
+  same = stored && strcmp(t->status, "done") == 0 && json_equal(stored, given);
+  json_decref(given);
+  if (same) {
+    *duplicate = 1;
+    if (result) *result = stored;
+    else json_decref(stored);
+    return RC_OK;
+  }
+  json_decref(stored);
+  return rc_error_set(err, RC_ECONFLICT, "task",
+                      "task %lld is already closed (%s)", (long long)task_id,
+                      strcmp(t->status, "done") == 0
+                          ? "done, with another outcome or other fields"
+                          : t->status);
+}
+
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
-                         rc_error *err) {
-  char case_id[160], kind[64];
-  const char *what;
-  int rc;
+                         json_t **result, int *duplicate, rc_error *err) {
+  store_task_info t;
+  store_case c;
+  json_t *body = NULL;
+  int rc, conversation = 0, dup = 0;
+  if (result) *result = NULL;
+  if (duplicate) *duplicate = 0;
   if (!json_is_object(outcome) ||
-      !(what = json_string_value(json_object_get(outcome, "outcome"))))
+      !json_string_value(json_object_get(outcome, "outcome")))
     return rc_error_set(err, RC_EINVAL, "outcome",
                         "a task completion needs an outcome string");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  {
-    char *result = ljson_dump(outcome);
-    rc =
-        store_task_complete(eng->st, task_id, what, result, clock_now(eng->clk),
-                            case_id, sizeof case_id, kind, sizeof kind, err);
-    free(result);
+  if ((rc = store_task_get(eng->st, task_id, &t, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  if ((rc = store_case_get(eng->st, t.case_id, &c, err)) != RC_OK) {
+    free(t.result);
+    return ingest_end(eng, rc, err);
   }
-  if (rc == RC_OK) {
-    json_t *data = json_deep_copy(outcome);
+  /* Checked against the declaration before anything is written. */
+  body = json_deep_copy(outcome);
+  rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
+                         body, &conversation, err);
+  if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
+      strcmp(t.status, "claimed") != 0)
+    rc = completion_seen(&t, body, result, &dup, task_id, err);
+  if (rc == RC_OK && !dup) {
+    const char *what = json_string_value(json_object_get(body, "outcome"));
     char *text;
-    json_object_set_new(data, "task", json_integer(task_id));
-    json_object_set_new(data, "kind", json_string(kind));
-    text = ljson_dump(data);
-    rc = journal(eng, case_id, "task_done", NULL, 0, data, err);
-    if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "task_done", text,
-                              clock_now(eng->clk), err);
+    if (conversation) json_object_set_new(body, "conversation", json_true());
+    text = ljson_dump(body);
+    rc = store_task_complete(eng->st, task_id, what, text, clock_now(eng->clk),
+                             err);
     free(text);
+    if (rc == RC_OK) {
+      json_t *data = json_deep_copy(body);
+      json_object_set_new(data, "task", json_integer(task_id));
+      json_object_set_new(data, "kind", json_string(t.kind));
+      text = ljson_dump(data);
+      rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
+      if (rc == RC_OK)
+        rc = store_event_insert(eng->st, t.case_id, "task_done", text,
+                                clock_now(eng->clk), err);
+      free(text);
+    }
+    if (rc == RC_OK && result) *result = json_incref(body);
   }
+  if (duplicate) *duplicate = dup;
+  json_decref(body);
+  store_case_free(&c);
+  free(t.result);
   return ingest_end(eng, rc, err);
 }
 
@@ -772,13 +829,6 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
 
 /* The loaded scripts that hold a case's workflow version: a case runs on
  * the version it started on, even after reloads brought newer ones. */
-static script *script_for(engine *eng, const store_case *c) {
-  for (int i = eng->nscripts - 1; i >= 0; i--)
-    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
-      return eng->scripts[i];
-  return eng->sc; /* the handler call then reports the missing version */
-}
-
 static int transition(engine *eng, const store_case *c, const char *from,
                       const char *to, const char *event, script_state *info,
                       rc_error *err) {
@@ -1629,6 +1679,10 @@ int engine_promise(engine *eng, const char *case_id, rc_money amount,
                       err);
 }
 
+/* No plan runs longer than this: a schedule beyond it is a typo (a
+ * period of 2147483647 months) and its timers would never fire. */
+#define PLAN_SPAN_DAYS (30 * 366)
+
 int engine_plan(engine *eng, const char *case_id,
                 const engine_installment *items, int n,
                 const rc_duration *grace, int64_t *id, rc_error *err) {
@@ -1636,30 +1690,46 @@ int engine_plan(engine *eng, const char *case_id,
   rc_money total = 0;
   json_t *list;
   int rc = own_case(eng, case_id, err);
+  rc_date today = zone_date(clock_zone(eng->clk), clock_now(eng->clk));
+  int64_t first_day = 0;
   if (rc) return rc;
   if (n < 1 || n > 360)
     return rc_error_set(err, RC_EINVAL, "installments",
                         "a plan has 1 to 360 installments");
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
   for (int i = 0; i < n; i++) {
     rc_date d;
     if (items[i].amount <= 0)
       return rc_error_set(err, RC_EINVAL, "amount",
                           "installment %d needs a positive amount", i + 1);
+    /* Summed without overflow: amounts near the integer limit once
+     * wrapped negative and passed the balance check. */
+    if (items[i].amount > c->balance - total)
+      return rc_error_set(err, RC_EINVAL, "total",
+                          "the installments add up to more than the balance "
+                          "(%lld)",
+                          (long long)c->balance);
     if (clock_parse_date(items[i].due_date, &d) != RC_OK)
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d: '%s' is not a date", i + 1,
                           items[i].due_date);
+    if (i == 0) first_day = date_to_days(d);
+    if (i == 0 && first_day < date_to_days(today))
+      return rc_error_set(err, RC_EINVAL, "first_due",
+                          "the first installment falls on %s, which has "
+                          "passed",
+                          items[i].due_date);
+    if (date_to_days(d) - date_to_days(today) > PLAN_SPAN_DAYS)
+      return rc_error_set(err, RC_EINVAL, "due",
+                          "installment %d falls on %s, more than 30 years "
+                          "from now",
+                          i + 1, items[i].due_date);
     if (i > 0 && strcmp(items[i].due_date, items[i - 1].due_date) < 0)
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d falls before installment %d", i + 1,
                           i);
     total += items[i].amount;
   }
-  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
-  if (total > c->balance)
-    return rc_error_set(err, RC_EINVAL, "total",
-                        "plan total %lld exceeds the balance (%lld)",
-                        (long long)total, (long long)c->balance);
   if ((rc = store_plan_insert(eng->st, case_id, total,
                               grace->ms + grace->days * 86400000LL,
                               clock_now(eng->clk), id, err)))
@@ -1695,10 +1765,19 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
                 policy_decision *d, rc_error *err) {
   const store_case *c;
   const char *channel = policy_task_channel(kind);
+  script_task_kind decl;
   store_task t;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
+                        &decl);
+  if (decl.any && !decl.declared)
+    return rc_error_set(err, RC_EINVAL, "kind",
+                        "task kind '%s' is not declared in workflow %s's "
+                        "tasks",
+                        kind, c->workflow);
+  if (decl.counts_as[0]) channel = decl.counts_as;
   *id = 0;
   memset(d, 0, sizeof *d);
   if (channel) {
@@ -1724,6 +1803,7 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   t.assignee = assignee;
   t.state = c->state;
   t.fields = fields_json;
+  t.channel = decl.counts_as[0] ? decl.counts_as : NULL;
   t.keep = keep;
   t.at = clock_now(eng->clk);
   if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;

@@ -182,13 +182,17 @@ static int rt_complete(lua_State *L) {
   char msg[256];
   json_t *j;
   rc_error err;
-  int rc;
+  int rc, duplicate = 0;
   luaL_checktype(L, 3, LUA_TTABLE);
   if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
     return luaL_error(L, "rt:complete: %s", msg);
-  rc = engine_task_complete(eng, id, j, &err);
+  rc = engine_task_complete(eng, id, j, NULL, &duplicate, &err);
   json_decref(j);
   if (rc != RC_OK) return fail(L, &err);
+  if (duplicate) {
+    lua_pushliteral(L, "duplicate");
+    return 1;
+  }
   settle(L, eng);
   return 0;
 }

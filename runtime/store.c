@@ -270,7 +270,10 @@ static const char *const migrations[] = {
      * type (NULL on keys taken before, which then match by case alone). */
     "ALTER TABLE cases ADD COLUMN overpaid INTEGER NOT NULL DEFAULT 0"
     "  CHECK (overpaid >= 0);"
-    "ALTER TABLE event_keys ADD COLUMN type TEXT;",
+    "ALTER TABLE event_keys ADD COLUMN type TEXT;"
+    /* What a task counts as for the caps, when its workflow says (a
+     * declared kind's counts_as); NULL: by its kind's name. */
+    "ALTER TABLE tasks ADD COLUMN channel TEXT;",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
@@ -559,13 +562,15 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
     [S_TASK_INSERT] =
         "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
-        "fields, state, keep, at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7,"
-        " ?8, ?9)",
+        "fields, state, keep, at, channel) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "'open', ?6, ?7, ?8, ?9, ?10)",
     [S_TASKS_CASE] = "SELECT " TASK_COLS
                      " FROM tasks WHERE case_id = ?1 "
                      "ORDER BY id",
     [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
-    [S_TASK_GET] = "SELECT case_id, kind, status FROM tasks WHERE id = ?1",
+    [S_TASK_GET] =
+        "SELECT case_id, kind, status, outcome, result FROM tasks "
+        "WHERE id = ?1",
     [S_TASK_COMPLETE] =
         "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
         "completed_at = ?4 WHERE id = ?1 AND status IN ('open','claimed')",
@@ -679,9 +684,10 @@ static const char *const sql[S_COUNT] = {
         "channel = ?2 AND at > ?3 AND status <> 'blocked'",
 /* Comparisons, not IN (...): a list of three made SQLite build a
  * temporary index each time the guard asked. */
-#define TASK_CHANNEL                                                        \
-  "(CASE t.kind WHEN 'workplace_visit' THEN 'visit' ELSE t.kind END) = ?2 " \
-  "AND (t.kind = 'call' OR t.kind = 'visit' OR t.kind = 'workplace_visit') "
+#define TASK_CHANNEL                                                  \
+  "coalesce(t.channel, CASE t.kind WHEN 'call' THEN 'call' "          \
+  "WHEN 'visit' THEN 'visit' WHEN 'home_visit' THEN 'visit' "         \
+  "WHEN 'workplace_visit' THEN 'visit' END) = ?2 "
     [S_CONTACTS_TASK_CASE] =
         "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
         "AND t.at > ?3 AND t.status <> 'cancelled'",
@@ -692,9 +698,9 @@ static const char *const sql[S_COUNT] = {
 #undef TASK_CHANNEL
     [S_LAST_CONVERSATION] =
         "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
-        "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.kind = 'call' AND "
-        "t.status = 'done' AND json_extract(t.result, '$.reached') IN "
-        "(1, 'true', 'yes')",
+        "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.status = 'done' AND "
+        "(json_extract(t.result, '$.conversation') IS 1 OR (t.kind = 'call' "
+        "AND json_extract(t.result, '$.reached') IN (1, 'true', 'yes')))",
     [S_BORROWER_DNC] =
         "UPDATE borrowers SET do_not_contact = ?2 "
         "WHERE id = ?1",
@@ -1855,6 +1861,7 @@ int store_task_insert(store *st, const store_task *t, int64_t *id,
   bind_text(s, 7, t->state);
   sqlite3_bind_int(s, 8, t->keep);
   sqlite3_bind_int64(s, 9, t->at);
+  bind_text(s, 10, t->channel);
   rc = exec_stmt(st, s, err, "create task");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
   return rc;
@@ -1867,32 +1874,43 @@ int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
   return each_row(s, fn, ud);
 }
 
-int store_task_complete(store *st, int64_t id, const char *outcome,
-                        const char *result, rc_time at, char *case_id,
-                        size_t size, char *kind, size_t ksize, rc_error *err) {
+int store_task_get(store *st, int64_t id, store_task_info *out,
+                   rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
-  int rc, open_ = 0;
+  int rc;
+  memset(out, 0, sizeof *out);
   sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    const char *status = (const char *)sqlite3_column_text(s, 2);
-    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(kind, ksize, "%s", (const char *)sqlite3_column_text(s, 1));
-    open_ = strcmp(status, "open") == 0 || strcmp(status, "claimed") == 0;
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    rc_copy(out->case_id, sizeof out->case_id,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(out->kind, sizeof out->kind,
+            (const char *)sqlite3_column_text(s, 1));
+    rc_copy(out->status, sizeof out->status,
+            (const char *)sqlite3_column_text(s, 2));
+    out->result = dup_col(s, 4);
   }
   sqlite3_reset(s);
-  if (rc != SQLITE_ROW)
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
                         (long long)id);
-  if (!open_)
-    return rc_error_set(err, RC_ECONFLICT, "task",
-                        "task %lld is already closed", (long long)id);
-  s = stmt(st, S_TASK_COMPLETE);
+  return fail(st, err, "read task");
+}
+
+int store_task_complete(store *st, int64_t id, const char *outcome,
+                        const char *result, rc_time at, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_COMPLETE);
+  int rc;
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, outcome);
   bind_text(s, 3, result);
   sqlite3_bind_int64(s, 4, at);
-  return exec_stmt(st, s, err, "complete task");
+  if ((rc = exec_stmt(st, s, err, "complete task")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ECONFLICT, "task",
+                        "task %lld is already closed", (long long)id);
+  return RC_OK;
 }
 
 int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {

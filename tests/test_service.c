@@ -47,6 +47,8 @@ static const char *workflow_v1 =
     "    paid = { final = true },\n"
     "  },\n"
     "  transitions = { new = { 'call', 'paid' }, call = { 'paid' } },\n"
+    "  tasks = { call = { outcomes = { promise = { amount = 'money' },\n"
+    "                                  no_answer = {} } } },\n"
     "  on = { payment = function(case) if case.balance <= 0 then return "
     "'paid' end end },\n"
     "}\n";
@@ -381,9 +383,20 @@ static void test_tasks_claim_and_complete_once(void **state) {
   expect(post(path, AGENT, "{\"assignee\":\"agent-7\"}"), 200, "claimed");
   expect(post(path, AGENT, "{\"assignee\":\"agent-8\"}"), 409, "conflict");
   snprintf(path, sizeof path, "/v1/tasks/%s/complete", id);
+  /* Checked against the declared outcomes before anything is written. */
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1.5}"), 422,
+         "\"field\":\"amount\"");
+  expect(post(path, AGENT, "{\"outcome\":\"promise\"}"), 422,
+         "amount is required");
+  expect(post(path, AGENT, "{\"outcome\":\"later\",\"amount\":1}"), 422,
+         "\"field\":\"outcome\"");
   expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":100}"), 200,
-         "done");
-  expect(post(path, AGENT, "{\"outcome\":\"promise\"}"), 409, "already closed");
+         "\"status\":\"done\"");
+  /* An offline resend gets the stored result; another body is refused. */
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":100}"), 200,
+         "\"status\":\"duplicate\"");
+  expect(post(path, AGENT, "{\"outcome\":\"no_answer\"}"), 409,
+         "already closed");
   expect(post("/v1/tasks/999999/complete", AGENT, "{\"outcome\":\"x\"}"), 404,
          NULL);
   usleep(300000);

@@ -66,8 +66,13 @@ int engine_post(engine *eng, const char *case_id, const char *type,
  * and writes nothing; with another case or amount it is RC_ECONFLICT. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, int *duplicate, rc_error *err);
+/* Completes a task with outcome (an object with an `outcome` string),
+ * checked first against the workflow's declared outcomes (RC_EINVAL naming
+ * the field; nothing written). The same body again for a done task sets
+ * *duplicate; another body is RC_ECONFLICT. *result (a new reference, may
+ * be NULL) receives what was stored. */
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
-                         rc_error *err);
+                         json_t **result, int *duplicate, rc_error *err);
 /* An agent takes an open task; RC_ECONFLICT when it is not open. */
 int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
                       rc_error *err);

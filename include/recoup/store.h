@@ -215,17 +215,24 @@ int store_message_case(store *st, int64_t id, char *case_id, size_t size,
 /* Tasks. fields is a JSON object of what the script gave. */
 typedef struct store_task {
   const char *case_id, *kind, *queue, *assignee, *state, *fields;
+  const char *channel; /* counts as, for the caps; NULL: by kind */
   rc_time due, at;
   int keep;
 } store_task;
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err);
 int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud);
-/* Marks an open or claimed task done; RC_ECONFLICT when it is not open,
- * RC_ENOTFOUND when unknown. The case id is copied out. */
+/* One task's case, kind, status and stored result (owned, JSON or NULL);
+ * RC_ENOTFOUND when unknown. */
+typedef struct store_task_info {
+  char case_id[160], kind[64], status[16];
+  char *result;
+} store_task_info;
+int store_task_get(store *st, int64_t id, store_task_info *out,
+                   rc_error *err);
+/* Marks an open or claimed task done; RC_ECONFLICT when it is not open. */
 int store_task_complete(store *st, int64_t id, const char *outcome,
-                        const char *result, rc_time at, char *case_id,
-                        size_t size, char *kind, size_t ksize, rc_error *err);
+                        const char *result, rc_time at, rc_error *err);
 int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err);
 
 /* Payments: ref is unique; RC_ECONFLICT for a known one. */
