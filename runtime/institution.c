@@ -822,8 +822,10 @@ static int l_recoup_workflow(lua_State *L) {
     ERR("workflow %s: on must be a table of event handlers", wname);
   }
   lua_pop(L, 1);
-  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE)
+  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
     task_decl_validate(L, lua_gettop(L), wname);
+    task_decl_scan(L, lua_gettop(L), wname);
+  }
   else if (!lua_isnil(L, -1))
     ERR("workflow %s: tasks must be a table of task kinds", wname);
   lua_pop(L, 1);

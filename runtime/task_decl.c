@@ -16,6 +16,7 @@
  * now, stored as the date it names), bool, int, or a list of choices; a
  * trailing "?" (or `optional = true` in a list) makes a field optional.
  * `note` (text) may accompany any outcome. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,65 @@ void task_decl_validate(lua_State *L, int idx, const char *wname) {
     }
     lua_pop(L, 1);
   }
+}
+
+/* Whether the tasks table at idx declares kind (len bytes). */
+static int declares(lua_State *L, int idx, const char *kind, size_t len) {
+  int t;
+  lua_pushlstring(L, kind, len);
+  t = lua_rawget(L, idx);
+  lua_pop(L, 1);
+  return t != LUA_TNIL;
+}
+
+/* `recoup check` finds a case:task that names a kind the declaration
+ * lacks where it can tell: a literal kind in the workflow's own file
+ * (`case:task("call", ...)`). A kind chosen at run time is checked when
+ * the task is made. */
+void task_decl_scan(lua_State *L, int idx, const char *wname) {
+  script *sc = script_of(L);
+  lua_Debug ar;
+  FILE *f;
+  char line[4096];
+  int lineno = 0;
+  idx = lua_absindex(L, idx);
+  if (!sc->errors || !lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) ||
+      ar.source[0] != '@')
+    return;
+  if (!(f = fopen(ar.source + 1, "r"))) return;
+  while (fgets(line, sizeof line, f)) {
+    const char *p = line;
+    lineno++;
+    while ((p = strstr(p, "task")) != NULL) {
+      const char *q = p + 4, *start;
+      char quote;
+      int method = p > line && (p[-1] == ':' || p[-1] == '.');
+      p += 4;
+      if (!method) continue;
+      while (*q == ' ' || *q == '\t') q++;
+      if (*q != '(') continue;
+      q++;
+      while (*q == ' ' || *q == '\t') q++;
+      if (*q != '"' && *q != '\'') continue;
+      quote = *q++;
+      start = q;
+      while (*q && *q != quote && *q != '\\') q++;
+      if (*q != quote || q == start) continue;
+      if (!declares(L, idx, start, (size_t)(q - start))) {
+        rc_error err;
+        rc_error_clear(&err);
+        err.code = RC_EINVAL;
+        rc_copy(err.file, sizeof err.file, ar.source + 1);
+        err.line = lineno;
+        snprintf(err.message, sizeof err.message,
+                 "workflow %s: case:task names kind '%.*s', which its tasks "
+                 "table does not declare",
+                 wname, (int)(q - start), start);
+        rc_errlist_add(sc->errors, &err);
+      }
+    }
+  }
+  fclose(f);
 }
 
 /* --- checking a completion ------------------------------------------- */

@@ -16,6 +16,9 @@
 
 /* Reports (as load errors) everything wrong with the tasks table at idx. */
 void task_decl_validate(lua_State *L, int idx, const char *wname);
+/* Reports each case:task in the calling workflow's file that names a
+ * literal kind the tasks table at idx does not declare. */
+void task_decl_scan(lua_State *L, int idx, const char *wname);
 /* What the workflow at wf declares of kind. */
 int task_decl_kind(lua_State *L, int wf, const char *kind,
                    script_task_kind *out);
