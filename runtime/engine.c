@@ -348,6 +348,12 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   KEEP_MONEY(IN_FEES, fees, "fees");
 #undef KEEP_TEXT
 #undef KEEP_MONEY
+  if (!(p & IN_AMOUNT_DUE) && c->amount_due > c->balance) {
+    /* A snapshot that lowers the balance alone: what is overdue is never
+     * more than what is owed, as after a payment. */
+    c->amount_due = c->balance;
+    changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
+  }
   if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {

@@ -322,7 +322,6 @@ static void csv_row(int c, void *ud) {
   im->record_size = 0;
   if (im->record_bad) {
     im->record_bad = 0;
-    if (im->in_header) im->in_header = 0, im->ncolumns = 0;
   } else if (im->in_header) {
     im->in_header = 0;
     im->ncolumns = im->field < MAX_COLUMNS ? im->field : MAX_COLUMNS;
@@ -382,7 +381,10 @@ static void import_csv(importer *im, line_reader *r) {
     }
     /* A refused record is still parsed, so that the next ones keep their
      * fields; its cells are checked no further. */
-    if (!clean_line(im, line, n)) im->record_bad = 1;
+    if (!clean_line(im, line, n)) {
+      if (im->in_header) break; /* without a header no row can be read */
+      im->record_bad = 1;
+    }
     im->in_record = 1;
     im->record_size += n;
     if (im->record_size > INPUT_LINE_MAX) {
@@ -397,11 +399,11 @@ static void import_csv(importer *im, line_reader *r) {
       break;
     }
   }
-  if (!im->stop && (!failing(im) || im->line > 0)) {
+  if (!im->stop && !(im->in_header && failing(im))) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
       row_error(im, im->line, NULL, "the file ends inside a quoted field");
   }
-  if (im->in_header && !im->stop) row_error(im, 1, NULL, "the file is empty");
+  if (im->in_header && !failing(im)) row_error(im, 1, NULL, "the file is empty");
   csv_free(&p);
   json_decref(im->row);
   for (int i = 0; i < MAX_COLUMNS && im->header[i]; i++) free(im->header[i]);
@@ -439,6 +441,9 @@ static void import_ndjson(importer *im, line_reader *r) {
          * after the first: say it in words. */
         char msg[sizeof err.message + 64];
         const char *m = err.message;
+        /* "bad JSON at line 1 column 9: ..." -> "column 9: ..." */
+        if (strncmp(m, "bad JSON at line ", 17) == 0 && strstr(m, "column "))
+          m = strstr(m, "column ");
         if (strstr(m, "end of file expected"))
           snprintf(msg, sizeof msg,
                    "not JSON: %s (each line must be exactly one object)", m);

@@ -440,6 +440,23 @@ static void test_amount_due_above_balance_is_refused(void **state) {
                    RC_EINVAL);
   expect_error(&errors, 0, 2, "amount_due (150) is more than the balance (100)");
   rc_errlist_free(&errors);
+  /* A lower balance alone brings what is due down with it. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,amount_due\n"
+                              "L1,B1,80\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance\n"
+                              "L1,B1,50\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  {
+    store_case c;
+    assert_int_equal(store_case_get(engine_store(eng), "L1", &c, NULL), RC_OK);
+    assert_int_equal(c.amount_due, 50);
+    store_case_free(&c);
+  }
   engine_close(eng);
 }
 
