@@ -103,8 +103,7 @@ static int get_flag(json_t *obj, const char *key, const char *field, int text,
                         "'%.40s'",
                         field, s);
   }
-  return rc_error_set(err, RC_EINVAL, field, "%s must be true or false",
-                      field);
+  return rc_error_set(err, RC_EINVAL, field, "%s must be true or false", field);
 }
 
 /* A BCP 47 language tag ICU knows: "zh-CN", "en", "zh-Hans-CN". The
@@ -116,8 +115,7 @@ static int check_locale(const char *tag, rc_error *err) {
   UErrorCode st = U_ZERO_ERROR;
   int found = 0;
   if (strcmp(tag, last_ok) == 0) return RC_OK;
-  if (strchr(tag, '_'))
-    goto bad;
+  if (strchr(tag, '_')) goto bad;
   uloc_forLanguageTag(tag, buf, sizeof buf, &parsed, &st);
   if (U_FAILURE(st) || parsed != (int32_t)strlen(tag)) goto bad;
   uloc_getLanguage(buf, lang, sizeof lang, &st);
@@ -260,8 +258,8 @@ static int get_points(json_t *obj, const char *plural, const char *single,
   return RC_OK;
 }
 
-static int parse_borrower(json_t *obj, json_t *nested, int text,
-                          rc_clock *clk, store_borrower *b, rc_error *err) {
+static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
+                          store_borrower *b, rc_error *err) {
   json_t *src = nested ? nested : obj;
   int rc, present = 0;
   b->ncontacts = 0;

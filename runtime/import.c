@@ -222,13 +222,13 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
   im->stats->rows++;
   if (id) {
     int64_t first = seen_add(&im->seen, id, line);
-    char msg[300];
     if (first < 0) {
       row_error(im, line, NULL, "out of memory keeping the ids read");
       im->stop = 1;
       return;
     }
     if (first > 0) {
+      char msg[300];
       snprintf(msg, sizeof msg,
                "case %.150s is also on line %lld: a file gives each case "
                "once",
@@ -273,8 +273,8 @@ static int clean_line(importer *im, const char *line, size_t len) {
   }
   if (kind == INPUT_TEXT_NUL)
     snprintf(msg, sizeof msg,
-             "column %d%s: a NUL byte; text must be UTF-8 without NUL", bad.column,
-             where);
+             "column %d%s: a NUL byte; text must be UTF-8 without NUL",
+             bad.column, where);
   else
     snprintf(msg, sizeof msg,
              "column %d%s: not UTF-8 (byte 0x%02X); the file must be UTF-8 "
@@ -389,8 +389,10 @@ static void import_csv(importer *im, line_reader *r) {
     im->record_size += n;
     if (im->record_size > INPUT_LINE_MAX) {
       char what[80];
-      snprintf(what, sizeof what, "the record from line %lld (a quote left "
-               "open?)", (long long)im->row_line);
+      snprintf(what, sizeof what,
+               "the record from line %lld (a quote left "
+               "open?)",
+               (long long)im->row_line);
       too_long(im, im->row_line, what);
       break;
     }
@@ -403,7 +405,8 @@ static void import_csv(importer *im, line_reader *r) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
       row_error(im, im->line, NULL, "the file ends inside a quoted field");
   }
-  if (im->in_header && !failing(im)) row_error(im, 1, NULL, "the file is empty");
+  if (im->in_header && !failing(im))
+    row_error(im, 1, NULL, "the file is empty");
   csv_free(&p);
   json_decref(im->row);
   for (int i = 0; i < MAX_COLUMNS && im->header[i]; i++) free(im->header[i]);

@@ -74,17 +74,18 @@ static int invisible(uint32_t cp) {
          cp == 0xFEFF || cp == 0x180E || cp == 0x00AD;
 }
 
-int input_check_id(const char *text, size_t len, const char *field,
-                   size_t max, rc_error *err) {
+int input_check_id(const char *text, size_t len, const char *field, size_t max,
+                   rc_error *err) {
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0;
-  if (len == 0) return rc_error_set(err, RC_EINVAL, field, "%s is empty", field);
+  if (len == 0)
+    return rc_error_set(err, RC_EINVAL, field, "%s is empty", field);
   if (len > max)
     return rc_error_set(err, RC_EINVAL, field,
                         "%s is longer than %zu bytes (%zu)", field, max, len);
   if (s[0] == ' ' || s[len - 1] == ' ')
-    return rc_error_set(err, RC_EINVAL, field,
-                        "%s starts or ends with a space", field);
+    return rc_error_set(err, RC_EINVAL, field, "%s starts or ends with a space",
+                        field);
   while (i < len) {
     uint32_t cp;
     size_t at = i;

@@ -203,7 +203,6 @@ static void test_a_score_must_be_a_finite_number(void **state) {
   engine_close(eng);
 }
 
-
 /* --- untrusted bytes ----------------------------------------------------- */
 
 /* Imports text (len bytes: it may hold NUL) as format; the errors stay in
@@ -415,14 +414,13 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
   (void)state;
-  assert_int_equal(
-      IMPORT_LIT(eng,
-                 "id,borrower_id,balance,amount_due,due_date\n"
-                 "L1,B1,100,100,2026-01-01\n"
-                 "L2,B2,100,101,2026-01-01\n"
-                 "L3,B3,,5,2026-01-01\n",
-                 IMPORT_CSV, &errors),
-      RC_EINVAL);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,100,100,2026-01-01\n"
+                              "L2,B2,100,101,2026-01-01\n"
+                              "L3,B3,,5,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
   assert_int_equal(errors.count, 1);
   expect_error(&errors, 0, 3, "amount_due (101) is more than the balance");
   assert_string_equal(errors.items[0].field, "amount_due");
@@ -438,7 +436,8 @@ static void test_amount_due_above_balance_is_refused(void **state) {
                               "L1,B1,150\n",
                               IMPORT_CSV, &errors),
                    RC_EINVAL);
-  expect_error(&errors, 0, 2, "amount_due (150) is more than the balance (100)");
+  expect_error(&errors, 0, 2,
+               "amount_due (150) is more than the balance (100)");
   rc_errlist_free(&errors);
   /* A lower balance alone brings what is due down with it. */
   assert_int_equal(IMPORT_LIT(eng,
@@ -521,8 +520,8 @@ static void test_many_ids_are_told_apart(void **state) {
   (void)state;
   len += (size_t)snprintf(text, cap, "%s", header);
   for (int i = 0; i < 5000; i++)
-    len += (size_t)snprintf(text + len, cap - len, "C%d,B%d,%d,2026-01-01\n",
-                            i, i % 7, i);
+    len += (size_t)snprintf(text + len, cap - len, "C%d,B%d,%d,2026-01-01\n", i,
+                            i % 7, i);
   len += (size_t)snprintf(text + len, cap - len, "C4321,B1,1,2026-01-01\n");
   assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_EINVAL);
   assert_int_equal(errors.count, 1);
@@ -561,11 +560,12 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
   store_borrower b;
   (void)state;
   assert_int_equal(
-      IMPORT_LIT(eng,
-                 "{\"id\":\"L1\",\"borrower_id\":\"B\",\"tags\":\"vip\"}\n"
-                 "{\"id\":\"L2\",\"borrower\":{\"id\":\"B\",\"employer\":\"x\"}}\n"
-                 "{\"id\":\"L3\",\"borrower_id\":\"B\",\"do_not_contact\":1}\n",
-                 IMPORT_NDJSON, &errors),
+      IMPORT_LIT(
+          eng,
+          "{\"id\":\"L1\",\"borrower_id\":\"B\",\"tags\":\"vip\"}\n"
+          "{\"id\":\"L2\",\"borrower\":{\"id\":\"B\",\"employer\":\"x\"}}\n"
+          "{\"id\":\"L3\",\"borrower_id\":\"B\",\"do_not_contact\":1}\n",
+          IMPORT_NDJSON, &errors),
       RC_EINVAL);
   assert_int_equal(errors.count, 3);
   assert_string_equal(errors.items[0].field, "tags");

@@ -119,7 +119,8 @@ static void expect(answer *a, long status, ...) {
   va_list ap;
   const char *has;
   va_start(ap, status);
-  if (a->status != status) fail_msg("got %ld %s; wanted %ld", a->status, a->body, status);
+  if (a->status != status)
+    fail_msg("got %ld %s; wanted %ld", a->status, a->body, status);
   while ((has = va_arg(ap, const char *)))
     if (!strstr(a->body, has))
       fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
@@ -163,9 +164,10 @@ static int group_setup(void **state) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   start_server();
   /* The case every test pays and posts to. */
-  expect(post("/v1/cases", "{\"id\":\"P1\",\"balance\":10000,\"amount_due\":"
-                           "5000,\"due_date\":\"2026-01-01\",\"borrower\":{"
-                           "\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\",\"balance\":10000,\"amount_due\":"
+              "5000,\"due_date\":\"2026-01-01\",\"borrower\":{"
+              "\"id\":\"B1\"}}"),
          201, NULL);
   return 0;
 }
@@ -193,14 +195,17 @@ static void balance_is(long balance) {
 
 static void test_duplicate_keys_are_bad_json_naming_the_key(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\":\"A\",\"case\":\"P1\",\"amount\":1,"
-                              "\"ref\":\"D1\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"A\",\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"D1\"}"),
          400, "\"code\":\"bad_json\"", "\"field\":\"case\"", "twice", NULL);
-  expect(post("/v1/cases", "{\"id\":\"D2\",\"borrower\":{\"id\":\"B1\","
-                           "\"name\":\"a\",\"name\":\"b\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"D2\",\"borrower\":{\"id\":\"B1\","
+              "\"name\":\"a\",\"name\":\"b\"}}"),
          400, "\"field\":\"borrower.name\"", NULL);
-  expect(post("/v1/cases", "[{\"id\":\"D3\",\"borrower\":{\"id\":\"B1\"}},"
-                           "{\"id\":\"D4\",\"data\":{\"x\":1,\"x\":2}}]"),
+  expect(post("/v1/cases",
+              "[{\"id\":\"D3\",\"borrower\":{\"id\":\"B1\"}},"
+              "{\"id\":\"D4\",\"data\":{\"x\":1,\"x\":2}}]"),
          400, "\"field\":\"[1].data.x\"", NULL);
   expect(get("/v1/cases/D2"), 404, NULL);
   expect(get("/v1/cases/D3"), 404, NULL);
@@ -209,22 +214,23 @@ static void test_duplicate_keys_are_bad_json_naming_the_key(void **state) {
 
 static void test_syntax_errors_name_the_position(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\": "), 400, "bad_json",
-         "line 1 column", NULL);
+  expect(post("/v1/payments", "{\"case\": "), 400, "bad_json", "line 1 column",
+         NULL);
   expect(post("/v1/payments", "{\"case\":\"P1\"} {\"case\":\"P1\"}"), 400,
          "bad_json", NULL);
-  expect(call("POST", "/v1/payments", INGEST, "{\"case\":\"P\xb0\"}", 14,
-              NULL),
+  expect(call("POST", "/v1/payments", INGEST, "{\"case\":\"P\xb0\"}", 14, NULL),
          400, "bad_json", "0xB0", NULL);
 }
 
 static void test_numbers_beyond_64_bits_are_422_naming_the_field(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":"
-                              "123456789012345678901234,\"ref\":\"N1\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":"
+              "123456789012345678901234,\"ref\":\"N1\"}"),
          422, "\"code\":\"invalid\"", "\"field\":\"amount\"", "64-bit", NULL);
-  expect(post("/v1/cases", "{\"id\":\"N2\",\"balance\":1e999,\"borrower\":{"
-                           "\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"N2\",\"balance\":1e999,\"borrower\":{"
+              "\"id\":\"B1\"}}"),
          422, "\"field\":\"balance\"", NULL);
   expect(post("/v1/cases/P1/events",
               "{\"type\":\"note\",\"data\":{\"n\":[1,-99999999999999999999]}}"),
@@ -234,11 +240,13 @@ static void test_numbers_beyond_64_bits_are_422_naming_the_field(void **state) {
 
 static void test_a_nul_in_a_string_is_422_naming_the_field(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\":\"P1\\u0000x\",\"amount\":1,"
-                              "\"ref\":\"Z1\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\\u0000x\",\"amount\":1,"
+              "\"ref\":\"Z1\"}"),
          422, "\"field\":\"case\"", "NUL", NULL);
-  expect(post("/v1/cases", "{\"id\":\"P1\\u0000EVIL\",\"balance\":1,"
-                           "\"borrower\":{\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\\u0000EVIL\",\"balance\":1,"
+              "\"borrower\":{\"id\":\"B1\"}}"),
          422, "\"field\":\"id\"", NULL);
   expect(post("/v1/cases/P1/events",
               "{\"type\":\"note\",\"data\":{\"t\":\"a\\u0000b\"}}"),
@@ -248,36 +256,41 @@ static void test_a_nul_in_a_string_is_422_naming_the_field(void **state) {
 
 static void test_wrong_types_are_422_naming_the_field(void **state) {
   (void)state;
-  expect(post("/v1/cases", "{\"id\":\"W1\",\"tags\":\"vip\",\"borrower\":{"
-                           "\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"W1\",\"tags\":\"vip\",\"borrower\":{"
+              "\"id\":\"B1\"}}"),
          422, "\"field\":\"tags\"", NULL);
   expect(post("/v1/cases/P1/events", "{\"type\":\"note\",\"key\":7}"), 422,
          "\"field\":\"key\"", NULL);
-  expect(post("/v1/cases/P1/events", "{\"type\":7}"), 422,
-         "\"field\":\"type\"", NULL);
-  expect(post("/v1/payments",
-              "{\"case\":\"P1\",\"amount\":1,\"ref\":5}"),
-         422, "\"field\":\"ref\"", NULL);
-  expect(post("/v1/payments", "{\"case\":[\"P1\"],\"amount\":1,\"ref\":\"W2\"}"),
-         422, "\"field\":\"case\"", NULL);
-  expect(post("/v1/payments",
-              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"W3\",\"at\":1767225600}"),
-         422, "\"field\":\"at\"", NULL);
+  expect(post("/v1/cases/P1/events", "{\"type\":7}"), 422, "\"field\":\"type\"",
+         NULL);
+  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,\"ref\":5}"), 422,
+         "\"field\":\"ref\"", NULL);
+  expect(
+      post("/v1/payments", "{\"case\":[\"P1\"],\"amount\":1,\"ref\":\"W2\"}"),
+      422, "\"field\":\"case\"", NULL);
+  expect(
+      post("/v1/payments",
+           "{\"case\":\"P1\",\"amount\":1,\"ref\":\"W3\",\"at\":1767225600}"),
+      422, "\"field\":\"at\"", NULL);
   expect(get("/v1/cases/W1"), 404, NULL);
   balance_is(10000);
 }
 
 static void test_a_payment_dated_in_the_future_is_refused(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F1\","
-                              "\"at\":\"2030-01-01T00:00\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F1\","
+              "\"at\":\"2030-01-01T00:00\"}"),
          422, "\"field\":\"at\"", "in the future", NULL);
-  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F2\","
-                              "\"at\":\"3d\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F2\","
+              "\"at\":\"3d\"}"),
          422, "\"field\":\"at\"", NULL);
   balance_is(10000);
-  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F3\","
-                              "\"at\":\"2026-01-02T10:00\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F3\","
+              "\"at\":\"2026-01-02T10:00\"}"),
          201, "applied", NULL);
   balance_is(9999);
 }
@@ -322,20 +335,25 @@ static void test_refs_keys_and_types_are_bounded(void **state) {
 
 static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
   (void)state;
-  expect(post("/v1/cases", "{\"id\":\"L\\u202e1\",\"borrower\":{\"id\":"
-                           "\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\u202e1\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
          422, "\"field\":\"id\"", "U+202E", NULL);
-  expect(post("/v1/cases", "{\"id\":\"L1\",\"borrower\":{\"id\":"
-                           "\"B\\u2067\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\",\"borrower\":{\"id\":"
+              "\"B\\u2067\"}}"),
          422, "\"field\":\"borrower.id\"", NULL);
-  expect(post("/v1/cases", "{\"id\":\"L\\u00851\",\"borrower\":{\"id\":"
-                           "\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\u00851\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
          422, "control character", NULL);
-  expect(post("/v1/payments", "{\"case\":\"P\\u200e1\",\"amount\":1,"
-                              "\"ref\":\"I1\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P\\u200e1\",\"amount\":1,"
+              "\"ref\":\"I1\"}"),
          422, "\"field\":\"case\"", NULL);
-  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,"
-                              "\"ref\":\"I\\n2\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"I\\n2\"}"),
          422, "\"field\":\"ref\"", NULL);
   expect(get("/v1/cases?limit=1000"), 200, "\"id\":\"P1\"", NULL);
   balance_is(9998);
@@ -343,11 +361,13 @@ static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
 
 static void test_amount_due_above_balance_is_refused(void **state) {
   (void)state;
-  expect(post("/v1/cases", "{\"id\":\"A1\",\"balance\":100,\"amount_due\":"
-                           "101,\"borrower\":{\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"A1\",\"balance\":100,\"amount_due\":"
+              "101,\"borrower\":{\"id\":\"B1\"}}"),
          422, "\"field\":\"amount_due\"", NULL);
-  expect(post("/v1/cases", "{\"id\":\"P1\",\"amount_due\":20000,"
-                           "\"borrower\":{\"id\":\"B1\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\",\"amount_due\":20000,"
+              "\"borrower\":{\"id\":\"B1\"}}"),
          422, "\"field\":\"amount_due\"", "(9998)", NULL);
   expect(get("/v1/cases/A1"), 404, NULL);
 }
@@ -355,8 +375,9 @@ static void test_amount_due_above_balance_is_refused(void **state) {
 static void test_import_refuses_nul_and_bad_utf8_writing_nothing(void **state) {
   static const char nul[] =
       "id,borrower_id,balance\nP1\0EVIL,B1,1\nI9,B9,100\n";
-  static const char gbk[] = "id,borrower_id,balance\nI9,B9,100\nI8,B8,\xb0"
-                            "500\n";
+  static const char gbk[] =
+      "id,borrower_id,balance\nI9,B9,100\nI8,B8,\xb0"
+      "500\n";
   static const char two[] =
       "{\"id\":\"I9\",\"borrower_id\":\"B9\"} {\"id\":\"I8\","
       "\"borrower_id\":\"B8\"}\n";
@@ -366,8 +387,7 @@ static void test_import_refuses_nul_and_bad_utf8_writing_nothing(void **state) {
          422, "\"line\":2", "a NUL byte", "column 3 (in column id)", NULL);
   expect(call("POST", "/v1/import", INGEST, gbk, sizeof gbk - 1,
               "Content-Type: text/csv"),
-         422, "\"line\":3", "not UTF-8 (byte 0xB0)", "in column balance",
-         NULL);
+         422, "\"line\":3", "not UTF-8 (byte 0xB0)", "in column balance", NULL);
   expect(call("POST", "/v1/import", INGEST, two, sizeof two - 1,
               "Content-Type: application/x-ndjson"),
          422, "\"line\":1", "exactly one object", NULL);
