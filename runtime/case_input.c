@@ -324,6 +324,11 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
                             "borrower.contacts[%zu] needs a name and a "
                             "relation",
                             i + 1);
+      if (!phone && json_object_get(item, "phone") &&
+          !json_is_null(json_object_get(item, "phone")))
+        return rc_error_set(err, RC_EINVAL, "borrower.contacts",
+                            "borrower.contacts[%zu].phone must be a string",
+                            i + 1);
       if (phone && !valid_phone(phone))
         return rc_error_set(err, RC_EINVAL, "borrower.contacts",
                             "borrower.contacts[%zu].phone '%s' is not a "

@@ -564,13 +564,16 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
           eng,
           "{\"id\":\"L1\",\"borrower_id\":\"B\",\"tags\":\"vip\"}\n"
           "{\"id\":\"L2\",\"borrower\":{\"id\":\"B\",\"employer\":\"x\"}}\n"
-          "{\"id\":\"L3\",\"borrower_id\":\"B\",\"do_not_contact\":1}\n",
+          "{\"id\":\"L3\",\"borrower_id\":\"B\",\"do_not_contact\":1}\n"
+          "{\"id\":\"L4\",\"borrower\":{\"id\":\"B\",\"contacts\":[{"
+          "\"name\":\"Li\",\"relation\":\"sister\",\"phone\":8613}]}}\n",
           IMPORT_NDJSON, &errors),
       RC_EINVAL);
-  assert_int_equal(errors.count, 3);
+  assert_int_equal(errors.count, 4);
   assert_string_equal(errors.items[0].field, "tags");
   assert_string_equal(errors.items[1].field, "borrower.employer");
   assert_string_equal(errors.items[2].field, "do_not_contact");
+  assert_non_null(strstr(errors.items[3].message, "phone must be a string"));
   rc_errlist_free(&errors);
   /* In CSV, tags are separated by ';' and do_not_contact says yes. */
   assert_int_equal(IMPORT_LIT(eng,
