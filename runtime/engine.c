@@ -241,6 +241,7 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   int version, rc;
   jbuf b = {0};
 
+  if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);
@@ -347,6 +348,13 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   KEEP_MONEY(IN_FEES, fees, "fees");
 #undef KEEP_TEXT
 #undef KEEP_MONEY
+  if (!(p & IN_AMOUNT_DUE) && c->amount_due > c->balance) {
+    /* A snapshot that lowers the balance alone: what is overdue is never
+     * more than what is owed, as after a payment. */
+    c->amount_due = c->balance;
+    changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
+  }
+  if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {
       json_object_set_new(fields, "score", json_real(c->score));

@@ -202,7 +202,7 @@ end)
 
 test("an uneven total puts the remainder on the last installment", function(rt)
   rt:set_clock("2026-01-05T09:00")
-  local c = open_wang(rt, { balance = 100000 })
+  local c = open_wang(rt, { balance = 100000, amount_due = 100000 })
   agree_plan(rt, c, { installments = 3, every = "2w", first_due = "2026-01-20" })
   local p = c.current_plan
   eq(p.installments[1].amount, 33333)
