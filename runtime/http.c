@@ -835,11 +835,13 @@ static void conn_close(conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-/* How readily a connection gives up its place to a newcomer: 3 never
- * completed a request, 2 no request of it carried a token, 1 idle between
- * requests, 0 busy in the handler (never). */
+/* How readily a connection gives up its place to a newcomer: 4 answered
+ * and closing anyway, 3 never completed a request, 2 no request of it
+ * carried a token, 1 idle between requests, 0 busy in the handler
+ * (never). */
 static int expendable(const conn *c) {
-  if (c->in_handler || c->lingering) return 0;
+  if (c->lingering) return 4;
+  if (c->in_handler) return 0;
   if (!c->served) return 3;
   if (!c->trusted) return 2;
   return c->parsing ? 0 : 1;
@@ -850,7 +852,7 @@ static int expendable(const conn *c) {
 static int make_room(http_server *srv, const peer *p) {
   conn *best = NULL;
   int best_rank = 0;
-  for (conn *c = srv->oldest; c && best_rank < 3; c = c->next) {
+  for (conn *c = srv->oldest; c && best_rank < 4; c = c->next) {
     int rank;
     if (p && c->from != p) continue;
     if ((rank = expendable(c)) > best_rank) {

@@ -369,6 +369,7 @@ int serve_main(const char *dir, const char *db, const char *listen) {
   int rc = 1, urc;
 
   memset(&svc, 0, sizeof svc);
+  rc_error_clear(&err); /* rc_error_set leaves file and line as they were */
   if (engine_open(&svc.eng, &opts, &errors) != RC_OK) {
     for (int i = 0; i < errors.count; i++) print_error(&errors.items[i]);
     rc_errlist_free(&errors);

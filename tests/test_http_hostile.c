@@ -189,11 +189,18 @@ static int group_setup(void **state) {
   return 0;
 }
 
+/* The server stops cleanly after all that: exit 0, which under the
+ * sanitizers also means no leak and no handle left open. */
 static int group_teardown(void **state) {
+  int status = -1;
   (void)state;
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+  if (server <= 0) return 0;
+  kill(server, SIGTERM);
+  waitpid(server, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "the server did not stop cleanly (status %d); see %s\n",
+            status, dir);
+    return -1;
   }
   return 0;
 }
@@ -268,6 +275,23 @@ static void test_megabytes_of_pipelined_requests_are_all_answered(
   }
   free(requests);
   free(answers);
+}
+
+/* A client that sends its requests and then closes its sending side
+ * still gets every answer. */
+static void test_a_half_closed_client_gets_its_answers(void **state) {
+  char buf[8192];
+  const char *three = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  int fd = raw_connect(), n = 0;
+  (void)state;
+  send_all(fd, three, strlen(three));
+  shutdown(fd, SHUT_WR);
+  read_answers(fd, buf, sizeof buf, 0, 3);
+  close(fd);
+  for (const char *q = buf; (q = strstr(q, "HTTP/1.1 200")) != NULL; q++) n++;
+  assert_int_equal(n, 3);
 }
 
 /* --- 10: idle connections ---------------------------------------------- */
@@ -521,9 +545,35 @@ static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
   assert_non_null(strstr(log, "u***@***.com"));
 }
 
+/* --- issue 20: handles on a failure path ----------------------------------- */
+
+/* A second service on the same port fails to listen and exits 1 having
+ * closed what it opened (under the sanitizers a leak would make it 23). */
+static void test_a_port_in_use_fails_cleanly(void **state) {
+  char listen[64], db[600];
+  int status = -1;
+  pid_t pid;
+  (void)state;
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+  snprintf(db, sizeof db, "%s/h.db", dir);
+  pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", listen, "--db", db,
+          (char *)NULL);
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_megabytes_of_pipelined_requests_are_all_answered),
+      cmocka_unit_test(test_a_half_closed_client_gets_its_answers),
       cmocka_unit_test(test_idle_connections_lock_out_neither_health_nor_tokens),
       cmocka_unit_test(test_an_authenticated_keep_alive_client_keeps_its_place),
       cmocka_unit_test(test_slow_headers_are_cut_by_the_header_timeout),
@@ -533,6 +583,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_expect_100_continue_is_answered),
       cmocka_unit_test(test_ids_and_parameters_that_do_not_decode_are_400),
       cmocka_unit_test(test_logs_mask_phone_numbers_and_email_addresses),
+      cmocka_unit_test(test_a_port_in_use_fails_cleanly),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
