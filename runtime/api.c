@@ -203,7 +203,7 @@ static int decode(const char *pattern, char *arg, char *field, size_t size) {
   snprintf(field, size, "%.*s", (int)(brace - seg), seg);
   if (field[0] && field[strlen(field) - 1] == 's')
     field[strlen(field) - 1] = '\0';
-  return http_unescape(arg, strlen(arg), 0, arg, strlen(arg) + 1) < 0 ? -1 : 0;
+  return http_unescape(arg, strlen(arg), 0, arg, strlen(arg) + 1);
 }
 
 static const char *unescape_problem(int rc) {
@@ -215,7 +215,7 @@ static const char *unescape_problem(int rc) {
     case HTTP_DUPLICATE:
       return "given twice";
   }
-  return "too long";
+  return "more than fits";
 }
 
 int api_route(const char *method, const char *path, char *arg, size_t size) {
@@ -250,15 +250,15 @@ void api_handle(void *ud, http_request *req) {
     char field[64], name[64], msg[160];
     int rc;
     if (strstr(routes[found].pattern, "{}") &&
-        decode(routes[found].pattern, arg, field, sizeof field) != 0) {
-      api_error(svc, req, found, 400, "bad_request", field,
-                "the id in the path is not valid: a '%' not followed by two "
-                "hex digits, a control character or bytes that are not "
-                "UTF-8");
+        (rc = decode(routes[found].pattern, arg, field, sizeof field)) < 0) {
+      snprintf(msg, sizeof msg, "the %s id in the path holds %s", field,
+               unescape_problem(rc));
+      api_error(svc, req, found, 400, "bad_request", field, msg);
       return;
     }
     if ((rc = http_query_check(req, name, sizeof name)) != 0) {
-      snprintf(msg, sizeof msg, "query parameter: %s", unescape_problem(rc));
+      snprintf(msg, sizeof msg, "query parameter %s: %s", name,
+               unescape_problem(rc));
       api_error(svc, req, found, 400, "bad_request",
                 name[0] ? name : "query", msg);
       return;
