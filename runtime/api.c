@@ -259,8 +259,8 @@ void api_handle(void *ud, http_request *req) {
     if ((rc = http_query_check(req, name, sizeof name)) != 0) {
       snprintf(msg, sizeof msg, "query parameter %s: %s", name,
                unescape_problem(rc));
-      api_error(svc, req, found, 400, "bad_request",
-                name[0] ? name : "query", msg);
+      api_error(svc, req, found, 400, "bad_request", name[0] ? name : "query",
+                msg);
       return;
     }
   }

@@ -123,8 +123,8 @@ void channel_exec_send(uv_loop_t *loop, delivery *d) {
     return;
   }
   job->open_handles = 3;
-  if (uv_timer_start(&job->timer, on_timeout, (uint64_t)d->ch->timeout_ms,
-                     0) != 0)
+  if (uv_timer_start(&job->timer, on_timeout, (uint64_t)d->ch->timeout_ms, 0) !=
+      0)
     on_timeout(&job->timer); /* no timeout to wait for: do not wait */
   buf = uv_buf_init(d->payload, (unsigned)strlen(d->payload));
   if (uv_write(&job->write, (uv_stream_t *)&job->in, &buf, 1, on_written) != 0)

@@ -59,9 +59,9 @@ struct http_server {
   void *ud;
   int port;
   int nconns, in_flight, accepting, closing;
-  int listener_state; /* 0 open, 1 closing, 2 closed */
-  conn *oldest, *newest;        /* open connections, in accept order */
-  peer *peers[PEER_BUCKETS];    /* owned */
+  int listener_state;        /* 0 open, 1 closing, 2 closed */
+  conn *oldest, *newest;     /* open connections, in accept order */
+  peer *peers[PEER_BUCKETS]; /* owned */
 };
 
 /* Headers recoup reads: each may appear once. */
@@ -108,7 +108,7 @@ struct conn {
   /* header assembly */
   char *field; /* header name being assembled (owned) */
   int in_value, header, headers_done;
-  unsigned seen;  /* bit per H_ header given */
+  unsigned seen;                    /* bit per H_ header given */
   char *expect, *transfer_encoding; /* owned, this request's */
   size_t header_bytes;
   int scan, rescan;
@@ -296,8 +296,7 @@ static void linger(conn *c) {
     conn_close(c);
     return;
   }
-  if (c->eof ||
-      uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 ||
+  if (c->eof || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 ||
       uv_timer_start(&c->timer, on_timer, LINGER_MS, 0) != 0)
     conn_close(c);
 }
@@ -516,8 +515,7 @@ static int on_message_begin(http_parser *p) {
 
 static int on_url(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
-  if ((c->req->url ? strlen(c->req->url) : 0) + len >
-      c->srv->limits.url_limit)
+  if ((c->req->url ? strlen(c->req->url) : 0) + len > c->srv->limits.url_limit)
     return fail(c, 414, "url_too_long", "the URL is too long");
   c->req->url = append(c->req->url, at, len);
   return 0;
@@ -700,8 +698,7 @@ static int parse(conn *c, const char *data, size_t len, size_t *used) {
 
 /* Parses what is pending, up to the end of the next complete request. */
 static void drain(conn *c) {
-  while (c->pending_len > 0 && !c->in_handler && !c->closing &&
-         !c->lingering) {
+  while (c->pending_len > 0 && !c->in_handler && !c->closing && !c->lingering) {
     size_t used;
     int rc = parse(c, c->pending + c->pending_off, c->pending_len, &used);
     c->pending_off += used;
@@ -720,7 +717,8 @@ static void drain(conn *c) {
 }
 
 static int keep(conn *c, const char *data, size_t len) {
-  if (c->pending_off && c->pending_off + c->pending_len + len > c->pending_cap) {
+  if (c->pending_off &&
+      c->pending_off + c->pending_len + len > c->pending_cap) {
     memmove(c->pending, c->pending + c->pending_off, c->pending_len);
     c->pending_off = 0;
   }
@@ -1195,8 +1193,8 @@ typedef struct query_dup {
   int found;
 } query_dup;
 
-static int same_name(void *ud, const char *name, size_t nlen,
-                     const char *value, size_t vlen) {
+static int same_name(void *ud, const char *name, size_t nlen, const char *value,
+                     size_t vlen) {
   query_dup *d = ud;
   char *other;
   int rc;

@@ -57,8 +57,7 @@ static int unit(const unsigned char *s, size_t n, size_t *len, int *value) {
   }
   if (*len == 3 && s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80)
     return SEP; /* ideographic space */
-  if (*len == 3 && s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0x90 &&
-      s[2] <= 0x95)
+  if (*len == 3 && s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0x90 && s[2] <= 0x95)
     return SEP; /* hyphens and dashes */
   if (*len == 3 && s[0] == 0xe2 && s[1] == 0x88 && s[2] == 0x92)
     return SEP; /* minus sign */
@@ -85,8 +84,8 @@ static size_t at_sign(const unsigned char *s, size_t i, size_t n) {
 
 /* The next e-mail address in s[i..n): its start, its '@' and its end, or
  * 0. Its local part begins no earlier than i. */
-static int next_email(const unsigned char *s, size_t n, size_t i,
-                      size_t *from, size_t *at, size_t *end) {
+static int next_email(const unsigned char *s, size_t n, size_t i, size_t *from,
+                      size_t *at, size_t *end) {
   for (size_t p = i; p < n; p++) {
     size_t a = at_sign(s, p, n), f = p, e;
     if (!a) continue;
@@ -144,9 +143,8 @@ static size_t date_at(const unsigned char *s, size_t n) {
   y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + s[3] - '0';
   m = (s[5] - '0') * 10 + s[6] - '0';
   d = (s[8] - '0') * 10 + s[9] - '0';
-  return y >= 1000 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= 31
-             ? 10
-             : 0;
+  return y >= 1000 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= 31 ? 10
+                                                                          : 0;
 }
 
 /* The span s[0..len) is a dotted IPv4 address. */
@@ -169,8 +167,8 @@ static int ipv4(const unsigned char *s, size_t len) {
 
 /* A phone-like span starting at s[i]: returns its end and the number of
  * digits in it, or i when none starts here. */
-static size_t phone_at(const unsigned char *s, size_t n, size_t i,
-                       size_t stop, int *digits) {
+static size_t phone_at(const unsigned char *s, size_t n, size_t i, size_t stop,
+                       int *digits) {
   size_t k = i, len, end = i;
   int kind, v, seps = 0;
   *digits = 0;
@@ -219,14 +217,12 @@ size_t mask_contacts(const char *in, char *buf, size_t size) {
     size_t len, end, date;
     int v, kind, digits;
     /* The next e-mail address, looked for from here on. */
-    if (mail_from < i &&
-        !next_email(s, n, i, &mail_from, &mail_at, &mail_end))
+    if (mail_from < i && !next_email(s, n, i, &mail_from, &mail_at, &mail_end))
       mail_from = mail_at = mail_end = n;
-    if (i == mail_from && i < n) {
+    if (i == mail_from) {
       put_email(&o, s, mail_from, mail_at, mail_end);
       i = mail_end;
-      if (!next_email(s, n, i, &mail_from, &mail_at, &mail_end))
-        mail_from = n;
+      if (!next_email(s, n, i, &mail_from, &mail_at, &mail_end)) mail_from = n;
       continue;
     }
     kind = unit(s + i, n - i, &len, &v);

@@ -330,9 +330,10 @@ fail:
 }
 
 static void close_handles(service *svc) {
-  uv_handle_t *h[6] = {(uv_handle_t *)&svc->work,    (uv_handle_t *)&svc->wake,
-                       (uv_handle_t *)&svc->pump,    (uv_handle_t *)&svc->sigterm,
-                       (uv_handle_t *)&svc->sigint,  (uv_handle_t *)&svc->sighup};
+  uv_handle_t *h[6] = {
+      (uv_handle_t *)&svc->work,   (uv_handle_t *)&svc->wake,
+      (uv_handle_t *)&svc->pump,   (uv_handle_t *)&svc->sigterm,
+      (uv_handle_t *)&svc->sigint, (uv_handle_t *)&svc->sighup};
   for (int i = 0; i < 6; i++)
     if (svc->handles & (1 << i)) uv_close(h[i], NULL);
   svc->handles = 0;

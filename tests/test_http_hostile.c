@@ -143,8 +143,8 @@ static void expect_answer(const char *request, const char *status,
   exchange(request, buf, sizeof buf);
   if (strncmp(buf, status, strlen(status)) != 0 ||
       !strstr(buf, "{\"error\":{") || (has && !strstr(buf, has)))
-    fail_msg("request:\n%s\ngot:\n%s\nwanted %s with %s", request, buf,
-             status, has ? has : "an error object");
+    fail_msg("request:\n%s\ngot:\n%s\nwanted %s with %s", request, buf, status,
+             has ? has : "an error object");
 }
 
 static void start_server(void) {
@@ -224,17 +224,18 @@ static void test_megabytes_of_pipelined_requests_are_all_answered(
       /* now and then a body to read: bad JSON, answered 400 */
       static char body[32768];
       memset(body, '[', sizeof body);
-      rlen += (size_t)snprintf(
-          requests + rlen, cap - rlen,
-          "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-          INGEST "\r\nContent-Length: %zu\r\n\r\n",
-          sizeof body);
+      rlen += (size_t)snprintf(requests + rlen, cap - rlen,
+                               "POST /v1/payments HTTP/1.1\r\nHost: "
+                               "x\r\nAuthorization: Bearer " INGEST
+                               "\r\nContent-Length: %zu\r\n\r\n",
+                               sizeof body);
       memcpy(requests + rlen, body, sizeof body);
       rlen += sizeof body;
     }
     rlen += (size_t)snprintf(requests + rlen, cap - rlen,
                              "GET /v1/cases/P%d HTTP/1.1\r\nHost: x\r\n"
-                             "Authorization: Bearer " READ "\r\n"
+                             "Authorization: Bearer " READ
+                             "\r\n"
                              "X-Pad: %s\r\n\r\n",
                              i, pad);
   }
@@ -270,7 +271,8 @@ static void test_megabytes_of_pipelined_requests_are_all_answered(
     for (int i = 0; i < N; i++) {
       char want[48];
       snprintf(want, sizeof want, "unknown case P%d\"", i);
-      if (!(q = strstr(q, want))) fail_msg("answer %d missing or out of order", i);
+      if (!(q = strstr(q, want)))
+        fail_msg("answer %d missing or out of order", i);
     }
   }
   free(requests);
@@ -281,9 +283,10 @@ static void test_megabytes_of_pipelined_requests_are_all_answered(
  * still gets every answer. */
 static void test_a_half_closed_client_gets_its_answers(void **state) {
   char buf[8192];
-  const char *three = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-                      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-                      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char *three =
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
   int fd = raw_connect(), n = 0;
   (void)state;
   send_all(fd, three, strlen(three));
@@ -310,9 +313,10 @@ static void test_idle_connections_lock_out_neither_health_nor_tokens(
   t0 = now_s();
   exchange("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf);
   if (strncmp(buf, "HTTP/1.1 200", 12) != 0) fail_msg("/health: %s", buf);
-  exchange("GET /v1/cases/NOPE HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-           READ "\r\n\r\n",
-           buf, sizeof buf);
+  exchange(
+      "GET /v1/cases/NOPE HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " READ
+      "\r\n\r\n",
+      buf, sizeof buf);
   if (strncmp(buf, "HTTP/1.1 404", 12) != 0 || !strstr(buf, "unknown case"))
     fail_msg("an authenticated client: %s", buf);
   assert_true(now_s() - t0 < 5);
@@ -327,8 +331,9 @@ static void test_an_authenticated_keep_alive_client_keeps_its_place(
     void **state) {
   enum { IDLE = 600 };
   static int fds[IDLE];
-  const char *req = "GET /v1/cases/K HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                    "Bearer " READ "\r\n\r\n";
+  const char *req =
+      "GET /v1/cases/K HTTP/1.1\r\nHost: x\r\nAuthorization: "
+      "Bearer " READ "\r\n\r\n";
   char buf[4096];
   int mine = raw_connect();
   (void)state;
@@ -377,10 +382,12 @@ static void test_slow_headers_are_cut_by_the_header_timeout(void **state) {
 static void test_header_syntax_a_proxy_may_read_otherwise_is_refused(
     void **state) {
   (void)state;
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                "Bearer " INGEST "\r\nContent-Length : 37\r\n\r\n"
-                "{\"case\":\"L1\",\"amount\":100,\"ref\":\"R1\"}",
-                "HTTP/1.1 400", "colon");
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: "
+      "Bearer " INGEST
+      "\r\nContent-Length : 37\r\n\r\n"
+      "{\"case\":\"L1\",\"amount\":100,\"ref\":\"R1\"}",
+      "HTTP/1.1 400", "colon");
   expect_answer("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
                 "HTTP/1.1 400", "folding");
   expect_answer("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\tb\r\n\r\n",
@@ -396,34 +403,38 @@ static void test_header_syntax_a_proxy_may_read_otherwise_is_refused(
   expect_answer("GET /health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
                 "HTTP/1.1 400", "twice");
   expect_answer("GET /health HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "Host");
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                "2\r\nContent-Length: 2\r\n\r\n{}",
-                "HTTP/1.1 400", NULL);
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                "2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-                "HTTP/1.1 400", NULL);
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-                "gzip, chunked\r\n\r\n0\r\n\r\n",
-                "HTTP/1.1 501", NULL);
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Length: "
+      "2\r\nContent-Length: 2\r\n\r\n{}",
+      "HTTP/1.1 400", NULL);
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Length: "
+      "2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "HTTP/1.1 400", NULL);
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "gzip, chunked\r\n\r\n0\r\n\r\n",
+      "HTTP/1.1 501", NULL);
 }
 
 static void test_two_authorization_headers_are_refused(void **state) {
   (void)state;
   /* a read token, then an ingest token: neither may decide */
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                "Bearer " READ "\r\nAuthorization: Bearer " INGEST
-                "\r\nContent-Length: 37\r\n\r\n"
-                "{\"case\":\"L1\",\"amount\":100,\"ref\":\"R1\"}",
-                "HTTP/1.1 400", "Authorization");
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: "
+      "Bearer " READ "\r\nAuthorization: Bearer " INGEST
+      "\r\nContent-Length: 37\r\n\r\n"
+      "{\"case\":\"L1\",\"amount\":100,\"ref\":\"R1\"}",
+      "HTTP/1.1 400", "Authorization");
 }
 
 /* A chunked body's trailers never stand in for headers. */
 static void test_a_trailer_is_not_a_header(void **state) {
   (void)state;
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-                "chunked\r\n\r\n2\r\n{}\r\n0\r\nAuthorization: Bearer " INGEST
-                "\r\n\r\n",
-                "HTTP/1.1 401", NULL);
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n2\r\n{}\r\n0\r\nAuthorization: Bearer " INGEST "\r\n\r\n",
+      "HTTP/1.1 401", NULL);
 }
 
 static void test_expect_100_continue_is_answered(void **state) {
@@ -432,10 +443,11 @@ static void test_expect_100_continue_is_answered(void **state) {
   int fd = raw_connect();
   char head[512];
   (void)state;
-  snprintf(head, sizeof head,
-           "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-           INGEST "\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
-           strlen(body));
+  snprintf(
+      head, sizeof head,
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
+      "\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+      strlen(body));
   send_all(fd, head, strlen(head));
   read_answers(fd, buf, sizeof buf, 0, 1);
   if (strcmp(buf, "HTTP/1.1 100 Continue\r\n\r\n") != 0)
@@ -453,21 +465,25 @@ static void test_expect_100_continue_is_answered(void **state) {
   read_answers(fd, buf, sizeof buf, 1, 2);
   if (strncmp(buf, "HTTP/1.1 413", 12) != 0) fail_msg("too big: %s", buf);
   close(fd);
-  expect_answer("POST /v1/payments HTTP/1.1\r\nHost: x\r\nExpect: "
-                "something-else\r\nContent-Length: 2\r\n\r\n",
-                "HTTP/1.1 417", NULL);
+  expect_answer(
+      "POST /v1/payments HTTP/1.1\r\nHost: x\r\nExpect: "
+      "something-else\r\nContent-Length: 2\r\n\r\n",
+      "HTTP/1.1 417", NULL);
 }
 
-/* --- 5, 16: URLs ----------------------------------------------------------- */
+/* --- 5, 16: URLs -----------------------------------------------------------
+ */
 
 static void test_ids_and_parameters_that_do_not_decode_are_400(void **state) {
   char req[1024];
   (void)state;
-  snprintf(req, sizeof req,
-           "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
-           "\r\nContent-Length: %zu\r\n\r\n%s",
-           strlen("{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}"),
-           "{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}");
+  snprintf(
+      req, sizeof req,
+      "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
+      "\r\nContent-Length: %zu\r\n\r\n%s",
+      strlen(
+          "{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}"),
+      "{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}");
   {
     char buf[4096];
     exchange(req, buf, sizeof buf);
@@ -493,8 +509,7 @@ static void test_ids_and_parameters_that_do_not_decode_are_400(void **state) {
   expect_answer(GET_READ("/v1/cases?state=new&state=call"), "HTTP/1.1 400",
                 "twice");
   /* an unknown id that decodes is still 404, with its error object */
-  expect_answer(GET_READ("/v1/cases/%E7%8E%8B"), "HTTP/1.1 404",
-                "not_found");
+  expect_answer(GET_READ("/v1/cases/%E7%8E%8B"), "HTTP/1.1 404", "not_found");
   snprintf(req, sizeof req,
            "POST /v1/cases/MF00001%%00junk/events HTTP/1.1\r\nHost: x\r\n"
            "Authorization: Bearer " INGEST
@@ -507,14 +522,16 @@ static void test_ids_and_parameters_that_do_not_decode_are_400(void **state) {
   }
 }
 
-/* --- 15: logs ---------------------------------------------------------------- */
+/* --- 15: logs ----------------------------------------------------------------
+ */
 
 static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
-  static const char *const paths[] = {
-      "/v1/cases/%2B86.138.0000.1234", "/v1/cases/%2B86%20138-0000-1234",
-      "/v1/cases/user@example.com", "/v1/cases/%EF%BC%91%EF%BC%93%EF%BC%98"
-                                    "%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90"
-                                    "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94"};
+  static const char *const paths[] = {"/v1/cases/%2B86.138.0000.1234",
+                                      "/v1/cases/%2B86%20138-0000-1234",
+                                      "/v1/cases/user@example.com",
+                                      "/v1/cases/%EF%BC%91%EF%BC%93%EF%BC%98"
+                                      "%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90"
+                                      "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94"};
   char path[600], req[512], buf[4096];
   static char log[1 << 20];
   FILE *f;
@@ -526,7 +543,8 @@ static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
              "\r\n\r\n",
              paths[i]);
     exchange(req, buf, sizeof buf);
-    if (strncmp(buf, "HTTP/1.1 404", 12) != 0) fail_msg("%s: %s", paths[i], buf);
+    if (strncmp(buf, "HTTP/1.1 404", 12) != 0)
+      fail_msg("%s: %s", paths[i], buf);
   }
   usleep(100000);
   snprintf(path, sizeof path, "%s/server.log", dir);
@@ -545,7 +563,8 @@ static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
   assert_non_null(strstr(log, "u***@***.com"));
 }
 
-/* --- issue 20: handles on a failure path ----------------------------------- */
+/* --- issue 20: handles on a failure path -----------------------------------
+ */
 
 /* A second service on the same port fails to listen and exits 1 having
  * closed and freed what it opened (the sanitizers, in their build, say
@@ -584,10 +603,12 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_megabytes_of_pipelined_requests_are_all_answered),
       cmocka_unit_test(test_a_half_closed_client_gets_its_answers),
-      cmocka_unit_test(test_idle_connections_lock_out_neither_health_nor_tokens),
+      cmocka_unit_test(
+          test_idle_connections_lock_out_neither_health_nor_tokens),
       cmocka_unit_test(test_an_authenticated_keep_alive_client_keeps_its_place),
       cmocka_unit_test(test_slow_headers_are_cut_by_the_header_timeout),
-      cmocka_unit_test(test_header_syntax_a_proxy_may_read_otherwise_is_refused),
+      cmocka_unit_test(
+          test_header_syntax_a_proxy_may_read_otherwise_is_refused),
       cmocka_unit_test(test_two_authorization_headers_are_refused),
       cmocka_unit_test(test_a_trailer_is_not_a_header),
       cmocka_unit_test(test_expect_100_continue_is_answered),

@@ -44,30 +44,49 @@ static void test_phone_numbers_in_any_shape_are_masked(void **state) {
 static void test_full_width_and_typographic_forms_are_masked(void **state) {
   (void)state;
   /* full-width digits, ideographic space, full-width plus and hyphen */
-  masks_to("\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98\xef\xbc\x90\xef\xbc\x90"
-           "\xef\xbc\x90\xef\xbc\x90\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"
-           "\xef\xbc\x94",
-           "********\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94");
-  masks_to("\xef\xbc\x8b" "86\xe3\x80\x80" "138\xef\xbc\x8d" "0000\xef\xbc\x8d"
-           "1234",
-           "\xef\xbc\x8b**\xe3\x80\x80***\xef\xbc\x8d****\xef\xbc\x8d*234");
+  masks_to(
+      "\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98\xef\xbc\x90\xef\xbc\x90"
+      "\xef\xbc\x90\xef\xbc\x90\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"
+      "\xef\xbc\x94",
+      "********\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94");
+  masks_to(
+      "\xef\xbc\x8b"
+      "86\xe3\x80\x80"
+      "138\xef\xbc\x8d"
+      "0000\xef\xbc\x8d"
+      "1234",
+      "\xef\xbc\x8b**\xe3\x80\x80***\xef\xbc\x8d****\xef\xbc\x8d*234");
   /* middle dot, en dash */
-  masks_to("138\xc2\xb7" "0000\xc2\xb7" "1234", "***\xc2\xb7****\xc2\xb7*234");
-  masks_to("138\xe2\x80\x93" "0000\xe2\x80\x93" "1234",
-           "***\xe2\x80\x93****\xe2\x80\x93*234");
+  masks_to(
+      "138\xc2\xb7"
+      "0000\xc2\xb7"
+      "1234",
+      "***\xc2\xb7****\xc2\xb7*234");
+  masks_to(
+      "138\xe2\x80\x93"
+      "0000\xe2\x80\x93"
+      "1234",
+      "***\xe2\x80\x93****\xe2\x80\x93*234");
   /* inside Chinese text */
-  masks_to("\xe7\x94\xb5\xe8\xaf\x9d" "13800138000\xe5\x90\x97",
-           "\xe7\x94\xb5\xe8\xaf\x9d" "********000\xe5\x90\x97");
+  masks_to(
+      "\xe7\x94\xb5\xe8\xaf\x9d"
+      "13800138000\xe5\x90\x97",
+      "\xe7\x94\xb5\xe8\xaf\x9d"
+      "********000\xe5\x90\x97");
 }
 
 static void test_email_addresses_are_masked(void **state) {
   (void)state;
   masks_to("user@example.com", "u***@***.com");
-  masks_to("write to wang.fang+loans@mail.example.com.", "write to w***@***.com.");
+  masks_to("write to wang.fang+loans@mail.example.com.",
+           "write to w***@***.com.");
   masks_to("<a.b@c.cn>", "<a***@***.cn>");
   masks_to("13800138000@qq.com", "1***@***.com");
   masks_to("x@localhost", "x***@***");
-  masks_to("user\xef\xbc\xa0" "example.com", "u***\xef\xbc\xa0***.com");
+  masks_to(
+      "user\xef\xbc\xa0"
+      "example.com",
+      "u***\xef\xbc\xa0***.com");
   masks_to("\xe7\x8e\x8b@example.cn", "\xe7\x8e\x8b***@***.cn");
   masks_to("a@b.com, c@d.org", "a***@***.com, c***@***.org");
   masks_to("call +86 138 0000 1234 or mail li@x.cn",
@@ -77,7 +96,8 @@ static void test_email_addresses_are_masked(void **state) {
 static void test_what_logs_need_is_kept(void **state) {
   (void)state;
   masks_to("case MF00001 in state call", "case MF00001 in state call");
-  masks_to("due 2026-01-05, paid 2026/01/09", "due 2026-01-05, paid 2026/01/09");
+  masks_to("due 2026-01-05, paid 2026/01/09",
+           "due 2026-01-05, paid 2026/01/09");
   masks_to("at 2026-12-01T23:05:52+08:00", "at 2026-12-01T23:05:52+08:00");
   masks_to("listening on 127.0.0.1:8080", "listening on 127.0.0.1:8080");
   masks_to("workflows/svc.lua:12: boom", "workflows/svc.lua:12: boom");

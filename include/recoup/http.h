@@ -15,14 +15,14 @@
 typedef struct http_server http_server;
 
 typedef struct http_limits {
-  size_t body_limit;       /* bytes; larger bodies get 413 */
-  size_t header_limit;     /* bytes of all headers; 431 */
-  size_t url_limit;        /* bytes; 414 */
-  int max_connections;     /* all addresses together */
-  int max_per_address;     /* from one client address (IPv6: one /64) */
-  int idle_timeout_ms;     /* a keep-alive connection with nothing to do */
-  int header_timeout_ms;   /* a new connection must send whole headers */
-  int request_timeout_ms;  /* a request must arrive whole within this */
+  size_t body_limit;      /* bytes; larger bodies get 413 */
+  size_t header_limit;    /* bytes of all headers; 431 */
+  size_t url_limit;       /* bytes; 414 */
+  int max_connections;    /* all addresses together */
+  int max_per_address;    /* from one client address (IPv6: one /64) */
+  int idle_timeout_ms;    /* a keep-alive connection with nothing to do */
+  int header_timeout_ms;  /* a new connection must send whole headers */
+  int request_timeout_ms; /* a request must arrive whole within this */
 } http_limits;
 
 /* One request, handed to the handler; it stays valid until the handler
@@ -81,8 +81,8 @@ enum {
 int http_unescape(const char *in, size_t len, int plus_is_space, char *out,
                   size_t size);
 /* Checks every query parameter: each decodes (as above) and none is given
- * twice (HTTP_DUPLICATE). Returns 0, or a negative code with the parameter's name (as sent,
- * cut to size) in name. */
+ * twice (HTTP_DUPLICATE). Returns 0, or a negative code with the parameter's
+ * name (as sent, cut to size) in name. */
 int http_query_check(const http_request *req, char *name, size_t size);
 /* Query parameter `name`, decoded, into buf: 1 when present, 0 when
  * absent, a negative code when it does not decode (see above). */
