@@ -88,23 +88,18 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (nsize > osize && sc->mem_used + (nsize - osize) > sc->mem_limit)
     return NULL; /* Lua turns this into a memory error */
+  if (nsize > osize) sandbox_charge_alloc(sc, nsize - osize);
   p = realloc(ptr, nsize);
   if (p) sc->mem_used = sc->mem_used - osize + nsize;
   return p;
 }
 
-static void budget_hook(lua_State *L, lua_Debug *ar) {
-  script *sc = script_of(L);
-  (void)ar;
-  /* Fire on every instruction from now on: a script that catches this
-   * error with pcall cannot make progress past it. */
-  lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-  luaL_error(L, "instruction budget exceeded (%I instructions)",
-             (lua_Integer)sc->budget);
-}
-
 void script_set_budget(script *sc, int64_t instructions) {
   sc->budget = instructions;
+}
+
+void script_set_deadline(script *sc, int64_t ms) {
+  sc->deadline_ms = ms;
 }
 
 static int msgh(lua_State *L) {
@@ -123,15 +118,13 @@ static int msgh(lua_State *L) {
 int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
                  char **traceback) {
   lua_State *L = sc->L;
-  int base = lua_gettop(L) - nargs, status;
-  int64_t budget = sc->budget > 0 ? sc->budget : 0;
+  int base = lua_gettop(L) - nargs, status, spent;
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
-  if (budget > 0)
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT,
-                budget > INT32_MAX ? INT32_MAX : (int)budget);
+  if (sc->depth++ == 0) sandbox_begin(sc);
   status = lua_pcall(L, nargs, nresults, base);
-  lua_sethook(L, NULL, 0, 0);
+  spent = sc->spent;
+  if (--sc->depth == 0) sandbox_end(sc);
   lua_remove(L, base); /* results */
   if (traceback) *traceback = NULL;
   if (status == LUA_OK) return RC_OK;
@@ -141,7 +134,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
     size_t n;
     if (status == LUA_ERRMEM || !full) {
       rc_error_clear(err);
-      rc_error_set(err, RC_ESCRIPT, NULL,
+      rc_error_set(err, RC_ESCRIPT, "memory",
                    "memory limit exceeded (%zu bytes per Lua state)",
                    sc->mem_limit);
       if (traceback) *traceback = strdup(err->message);
@@ -154,6 +147,16 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
       if (traceback) *traceback = strdup(full);
+    }
+    /* Why, for the journal: a spent budget or deadline is the reason
+     * whatever a script's pcall or __close made of the message. */
+    if (spent) {
+      const char *what = spent == SPENT_DEADLINE ? "deadline" : "budget";
+      rc_copy(err->field, sizeof err->field, what);
+      if (!strstr(err->message, "exceeded"))
+        snprintf(err->message, sizeof err->message,
+                 spent == SPENT_DEADLINE ? "handler deadline exceeded"
+                                         : "instruction budget exceeded");
     }
     lua_pop(L, 1);
   }
@@ -368,13 +371,6 @@ static int l_os_clock(lua_State *L) {
   return 1;
 }
 
-static int l_lock_global(lua_State *L) {
-  return luaL_error(L,
-                    "scripts cannot create global '%s' after loading; "
-                    "use a local",
-                    luaL_optstring(L, 2, "?"));
-}
-
 static void open_sandbox(lua_State *L) {
   static const char *const removed[] = {"dofile", "loadfile", "collectgarbage",
                                         NULL};
@@ -407,15 +403,6 @@ static void open_sandbox(lua_State *L) {
   lua_pop(L, 2);
 }
 
-static void lock_globals(lua_State *L) {
-  lua_pushglobaltable(L);   /* G */
-  lua_createtable(L, 0, 1); /* G mt */
-  lua_pushcfunction(L, l_lock_global);
-  lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
-}
-
 int script_load(script **out, const char *dir, rc_errlist *errors) {
   script *sc = calloc(1, sizeof *sc);
   lua_State *L;
@@ -433,6 +420,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.body_limit = 1u << 20;
   sc->cfg.idle_timeout_ms = 30000;
   sc->cfg.request_timeout_ms = 10000;
+  sc->cfg.handler_deadline_ms = 10000;
   sc->cfg.max_connections = 1024;
   snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
   snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
@@ -456,6 +444,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   open_sandbox(L);
   institution_open(L);
   lua_case_open(L);
+  sandbox_open(L);
 
   snprintf(path, sizeof path, "%s/recoup.lua", sc->cfg.dir);
   if (load_script_file(L, path) != LUA_OK) {
@@ -493,7 +482,8 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
     script_free(sc);
     return RC_EINVAL;
   }
-  lock_globals(L);
+  sc->deadline_ms = sc->cfg.handler_deadline_ms;
+  sandbox_lock_globals(L);
   *out = sc;
   return RC_OK;
 }
