@@ -73,7 +73,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
 
 void sandbox_charge(lua_State *L, int64_t steps) {
   script *sc = script_of(L);
-  if (!sc->running) return;
+  if (!sc || !sc->running) return; /* a spec's own state has no budget */
   sc->budget_left -= steps < 0 ? INT64_MAX / 2 : steps;
   check(L, sc);
 }

@@ -326,18 +326,48 @@ static int l_os_time(lua_State *L) {
   }
 }
 
+/* os.date's conversions: C99 strftime's, with the E and O modifiers. */
+static const char *date_conversion(const char *p, char *spec) {
+  static const char single[] = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyY%";
+  if (*p && strchr(single, *p)) {
+    spec[1] = *p;
+    spec[2] = '\0';
+    return p + 1;
+  }
+  if ((*p == 'E' && p[1] && strchr("cCxXyY", p[1])) ||
+      (*p == 'O' && p[1] && strchr("deHImMSuUVwWy", p[1]))) {
+    spec[1] = p[0];
+    spec[2] = p[1];
+    spec[3] = '\0';
+    return p + 2;
+  }
+  return NULL;
+}
+
+/* os.date(format, time): Lua's, in the institution's zone: %z is its
+ * offset at that time and %Z its name (IANA), not the machine's. Times
+ * outside years 1 to 9999 are an error, not an overflow. */
 static int l_os_date(lua_State *L) {
   script *sc = script_of(L);
-  const char *fmt = luaL_optstring(L, 1, "%c");
-  rc_time t = lua_isnoneornil(L, 2) ? clock_now(sc->clock)
-                                    : luaL_checkinteger(L, 2) * 1000;
+  size_t flen;
+  const char *fmt = luaL_optlstring(L, 1, "%c", &flen), *end = fmt + flen;
+  rc_zone *zone = clock_zone(sc->clock);
+  rc_time t = clock_now(sc->clock);
+  int64_t offset = 0;
   struct tm tm;
   time_t secs;
-  char buf[256];
+  luaL_Buffer b;
   int utc = *fmt == '!';
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer s = luaL_checkinteger(L, 2);
+    if (s < -62135596800LL || s > 253402300799LL)
+      return luaL_error(L, "os.date: time out of range (years 1 to 9999)");
+    t = (rc_time)s * 1000;
+  }
+  sandbox_charge(L, (int64_t)flen);
   if (utc) fmt++;
-  if (!utc) t += zone_offset_ms(clock_zone(sc->clock), t);
-  secs = (time_t)(t / 1000);
+  if (!utc) offset = zone_offset_ms(zone, t);
+  secs = (time_t)((t + offset) / 1000 - ((t + offset) % 1000 < 0));
   gmtime_r(&secs, &tm);
   if (strcmp(fmt, "*t") == 0) {
     lua_createtable(L, 0, 9);
@@ -361,8 +391,32 @@ static int l_os_date(lua_State *L) {
     lua_setfield(L, -2, "isdst");
     return 1;
   }
-  if (strftime(buf, sizeof buf, fmt, &tm) == 0) buf[0] = '\0';
-  lua_pushstring(L, buf);
+  luaL_buffinit(L, &b);
+  while (fmt < end) {
+    char spec[4] = "%", out[256];
+    if (*fmt != '%') {
+      luaL_addchar(&b, *fmt++);
+      continue;
+    }
+    fmt++;
+    if (fmt < end && (*fmt == 'z' || *fmt == 'Z')) {
+      if (*fmt == 'Z') {
+        luaL_addstring(&b, utc ? "UTC" : zone_name(zone));
+      } else {
+        int64_t m = (offset < 0 ? -offset : offset) / 60000;
+        snprintf(out, sizeof out, "%c%02d%02d", offset < 0 ? '-' : '+',
+                 (int)(m / 60), (int)(m % 60));
+        luaL_addstring(&b, out);
+      }
+      fmt++;
+      continue;
+    }
+    if (!(fmt = date_conversion(fmt, spec)))
+      return luaL_error(L, "os.date: invalid conversion specifier in '%s'",
+                        lua_tostring(L, 1));
+    luaL_addlstring(&b, out, strftime(out, sizeof out, spec, &tm));
+  }
+  luaL_pushresult(&b);
   return 1;
 }
 
