@@ -80,9 +80,12 @@ static const char *text_arg(lua_State *L, int idx, const char *what,
     int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
                                                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
     uint32_t c;
-    if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-      luaL_error(L, "%s holds a control byte (0x%02x) at byte %d", what,
-                 (unsigned)*p, (int)(p - (const unsigned char *)s) + 1);
+    if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+      char msg[160];
+      snprintf(msg, sizeof msg, "%s holds a control byte (0x%02x) at byte %d",
+               what, (unsigned)*p, (int)(p - (const unsigned char *)s) + 1);
+      luaL_error(L, "%s", msg);
+    }
     if (n == 0 || end - p < n) goto bad;
     c = n == 1 ? *p : (uint32_t)(*p & (0x7f >> n));
     for (int i = 1; i < n; i++) {

@@ -368,7 +368,9 @@ static int l_os_date(lua_State *L) {
   if (utc) fmt++;
   if (!utc) offset = zone_offset_ms(zone, t);
   secs = (time_t)((t + offset) / 1000 - ((t + offset) % 1000 < 0));
-  gmtime_r(&secs, &tm);
+  if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 1 ||
+      tm.tm_year + 1900 > 9999)
+    return luaL_error(L, "os.date: time out of range (years 1 to 9999)");
   if (strcmp(fmt, "*t") == 0) {
     lua_createtable(L, 0, 9);
     lua_pushinteger(L, tm.tm_year + 1900);
