@@ -37,6 +37,7 @@
 #define ALLOC_UNIT 64    /* bytes allocated per step charged */
 #define REG_PROTECTED "recoup.protected" /* set of read-only tables */
 #define LOCKED "locked"                  /* what getmetatable answers */
+#define REG_GUARD "recoup.guard" /* the metatable of scripts' metatables */
 
 static int64_t monotonic_ms(void) {
   struct timespec ts;
@@ -151,25 +152,55 @@ static int is_protected(lua_State *L, int idx) {
   return yes;
 }
 
+static int is_gc_key(lua_State *L, int idx) {
+  const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "";
+  return strcmp(k, "__gc") == 0 || strcmp(k, "__mode") == 0;
+}
+
+/* The __newindex of a metatable a script made: a plain write, except of
+ * __gc and __mode. */
+static int guard_newindex(lua_State *L) {
+  if (is_gc_key(L, 2))
+    return luaL_error(L, "%s cannot be added to a metatable in use",
+                      lua_tostring(L, 2));
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 0;
+}
+
 /* setmetatable(t, mt) without finalizers or weak tables: a finalizer runs
  * with hooks off wherever the collector happens to run it, and a weak
- * table's cost is paid inside the collector too. Neither is needed by a
- * workflow. */
+ * table's cost is paid inside the collector, out of the budget's reach (a
+ * chain of ephemerons held the collector for seconds). Neither is needed
+ * by a workflow. The collector reads __mode whenever it runs, so mt
+ * itself gets a protected metatable that refuses __gc and __mode later;
+ * a metatable with a metatable of its own is refused for that reason. */
 static int sb_setmetatable(lua_State *L) {
   int t = lua_type(L, 2);
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+    return luaL_error(L, "cannot change a protected metatable");
   if (t == LUA_TTABLE) {
-    if (lua_getfield(L, 2, "__gc") != LUA_TNIL)
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
       return luaL_error(L, "setmetatable: __gc is not available to scripts "
                            "(a finalizer would run outside the budget)");
-    if (lua_getfield(L, 2, "__mode") != LUA_TNIL)
+    lua_pushliteral(L, "__mode");
+    if (lua_rawget(L, 2) != LUA_TNIL)
       return luaL_error(L, "setmetatable: weak tables (__mode) are not "
                            "available to scripts");
     lua_pop(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_GUARD); /* guard */
+    if (lua_getmetatable(L, 2)) {                  /* guard mt's mt */
+      if (!lua_rawequal(L, -1, -2) && !is_protected(L, 2))
+        return luaL_error(L, "setmetatable: a metatable cannot have a "
+                             "metatable of its own in scripts");
+      lua_pop(L, 2);
+    } else {
+      lua_setmetatable(L, 2);
+    }
   }
-  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-    return luaL_error(L, "cannot change a protected metatable");
   lua_settop(L, 2);
   lua_setmetatable(L, 1);
   return 1;
@@ -181,6 +212,9 @@ static int sb_rawset(lua_State *L) {
   luaL_checkany(L, 3);
   if (is_protected(L, 1))
     return luaL_error(L, "rawset: this table is read-only");
+  if (is_gc_key(L, 2))
+    return luaL_error(L, "rawset: %s is not available to scripts",
+                      lua_tostring(L, 2));
   lua_settop(L, 3);
   lua_rawset(L, 1);
   return 1;
@@ -427,6 +461,12 @@ void sandbox_open(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_PROTECTED);
   lua_getglobal(L, "next");
   lua_setfield(L, LUA_REGISTRYINDEX, REG_NEXT);
+  lua_createtable(L, 0, 2); /* guard */
+  lua_pushcfunction(L, guard_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushliteral(L, LOCKED);
+  lua_setfield(L, -2, "__metatable");
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_GUARD);
   wrap_library(L);
   /* Strings' methods come from the string metatable's __index: the real
    * string table, which scripts cannot reach once it is protected. */

@@ -303,6 +303,23 @@ static void test_finalizers_and_weak_tables_are_refused(void **state) {
          "__gc is not available");
   expect(sc, "setmetatable({}, {__gc = true})", "__gc is not available");
   expect(sc, "setmetatable({}, {__mode = 'k'})", "weak tables");
+  /* The collector reads __mode whenever it runs: it cannot come later. */
+  expect(sc, "local mt = {} setmetatable({}, mt) mt.__mode = 'k'",
+         "__mode cannot be added to a metatable in use");
+  expect(sc, "local mt = {} setmetatable({}, mt) rawset(mt, '__mode', 'k')",
+         "__mode is not available");
+  expect(sc, "local mt = {} setmetatable({}, mt) setmetatable(mt, nil)",
+         "protected metatable");
+  expect(sc, "setmetatable({}, setmetatable({}, {}))",
+         "cannot have a metatable of its own");
+  /* Classes still work. */
+  expect(sc,
+         "local C = {} C.__index = C function C.new(v) "
+         "return setmetatable({v = v}, C) end "
+         "function C:get() return self.v end "
+         "local a = C.new(4) C.extra = 1 return a:get() + C.new(3):get() "
+         "+ a.extra",
+         "8");
   expect(sc, "return getmetatable(setmetatable({}, {__index = {}})) ~= nil",
          "true");
   script_set_budget(sc, 200000);
