@@ -20,7 +20,8 @@
  * before anything is copied. */
 enum {
   SET_KEY_MAX = 128,          /* bytes of a case:set key */
-  SET_VALUE_MAX = 64 * 1024,  /* bytes of a case:set value, as JSON */
+  SET_VALUE_MAX = 64 * 1024,  /* bytes of a case:set value (a task's fields,
+                                 a timer's data), as JSON */
   DATA_MAX = 256 * 1024,      /* bytes of a case's data, as JSON */
   NOTE_MAX = 4096,            /* bytes of a note */
   TAG_MAX = 64,               /* bytes of a tag */
@@ -311,8 +312,12 @@ static void timer_tail(lua_State *L, int idx, char **data, int *keep) {
   }
   if (lua_istable(L, idx) && opts != idx) {
     char msg[256];
-    json_t *j = ljson_from_lua(L, idx, msg, sizeof msg);
-    if (!j) luaL_error(L, "timer data: %s", msg);
+    json_t *j;
+    if (json_size(L, idx, 0, SET_VALUE_MAX) > SET_VALUE_MAX)
+      luaL_error(L, "timer data is larger than %d bytes as JSON",
+                 SET_VALUE_MAX);
+    if (!(j = ljson_from_lua(L, idx, msg, sizeof msg)))
+      luaL_error(L, "timer data: %s", msg);
     *data = ljson_dump(j);
     json_decref(j);
   } else if (!lua_isnoneornil(L, idx) && !lua_istable(L, idx)) {
@@ -960,6 +965,9 @@ static int case_task(lua_State *L) {
     lua_getfield(L, 3, "keep");
     keep = lua_toboolean(L, -1);
     if (lua_getfield(L, 3, "due") != LUA_TNIL) due = time_arg(L, lc->eng, -1);
+    if (json_size(L, 3, 0, SET_VALUE_MAX) > SET_VALUE_MAX)
+      return luaL_error(L, "case:task: the fields are larger than %d bytes "
+                           "as JSON", SET_VALUE_MAX);
     if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
       return luaL_error(L, "case:task: %s", msg);
     json_object_del(j, "queue");

@@ -531,6 +531,7 @@ static void test_case_writes_are_bounded_and_checked(void **state) {
   } writes[] = {
       {"big_set", "larger than 65536 bytes"},
       {"big_data", "at most 262144"},
+      {"shared", "timer data is larger than 65536 bytes"},
       {"bad_note", "case:note: the text is not valid UTF-8 (at byte 1)"},
       {"nul_tag", "case:tag: the tag holds a control byte (0x00) at byte 2"},
       {"long_tag", "case:tag: the tag is 65 bytes"},
