@@ -80,7 +80,12 @@ void sandbox_charge(lua_State *L, int64_t steps) {
 }
 
 void sandbox_charge_alloc(script *sc, size_t bytes) {
-  if (sc->running) sc->budget_left -= (int64_t)(bytes / ALLOC_UNIT);
+  if (!sc->running) return;
+  sc->budget_left -= (int64_t)(bytes / ALLOC_UNIT);
+  /* The allocator cannot raise; the next instruction's hook will. Left to
+   * the hook's period, a loop of s:upper() on a megabyte string went on
+   * for a thousand instructions, a quarter of a gigabyte, past the end. */
+  if (sc->budget_left <= 0) lua_sethook(sc->L, hook, LUA_MASKCOUNT, 1);
 }
 
 void sandbox_begin(script *sc) {
