@@ -803,8 +803,8 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
 /* Why a handler failed, for the journal: "budget", "deadline" or "memory"
  * when the sandbox stopped it, "error" otherwise. */
 static const char *failure_reason(const rc_error *why) {
-  if (strcmp(why->field, "budget") == 0 || strcmp(why->field, "deadline") == 0 ||
-      strcmp(why->field, "memory") == 0)
+  if (strcmp(why->field, "budget") == 0 ||
+      strcmp(why->field, "deadline") == 0 || strcmp(why->field, "memory") == 0)
     return why->field;
   return "error";
 }
@@ -830,12 +830,11 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   if (rc == RC_OK)
     rc = store_case_set_error(eng->st, case_id, why->message, err);
   if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
-    rc = journal(
-        eng, case_id, "error", c.state, c.version,
-        json_pack("{s:s, s:s, s:s, s:s}", "event", type, "message",
-                  why->message, "reason", failure_reason(why), "traceback",
-                  traceback ? traceback : why->message),
-        err);
+    rc = journal(eng, case_id, "error", c.state, c.version,
+                 json_pack("{s:s, s:s, s:s, s:s}", "event", type, "message",
+                           why->message, "reason", failure_reason(why),
+                           "traceback", traceback ? traceback : why->message),
+                 err);
     store_case_free(&c);
   }
   invalidate(eng);

@@ -475,10 +475,11 @@ static int l_channel(lua_State *L) {
 }
 
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {
-      "listen",          "db",           "body_limit",      "instruction_budget",
-      "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      "handler_deadline", NULL};
+  static const char *const keys[] = {"listen",           "db",
+                                     "body_limit",       "instruction_budget",
+                                     "memory_limit",     "idle_timeout",
+                                     "request_timeout",  "max_connections",
+                                     "handler_deadline", NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];

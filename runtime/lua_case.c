@@ -19,13 +19,13 @@
  * are outside the Lua state's memory cap, so their size is bounded here,
  * before anything is copied. */
 enum {
-  SET_KEY_MAX = 128,          /* bytes of a case:set key */
-  SET_VALUE_MAX = 64 * 1024,  /* bytes of a case:set value (a task's fields,
-                                 a timer's data), as JSON */
-  DATA_MAX = 256 * 1024,      /* bytes of a case's data, as JSON */
-  NOTE_MAX = 4096,            /* bytes of a note */
-  TAG_MAX = 64,               /* bytes of a tag */
-  TAGS_MAX = 100              /* tags on a case */
+  SET_KEY_MAX = 128,         /* bytes of a case:set key */
+  SET_VALUE_MAX = 64 * 1024, /* bytes of a case:set value (a task's fields,
+                                a timer's data), as JSON */
+  DATA_MAX = 256 * 1024,     /* bytes of a case's data, as JSON */
+  NOTE_MAX = 4096,           /* bytes of a note */
+  TAG_MAX = 64,              /* bytes of a tag */
+  TAGS_MAX = 100             /* tags on a case */
 };
 
 typedef struct lcase {
@@ -78,8 +78,11 @@ static const char *text_arg(lua_State *L, int idx, const char *what,
     luaL_error(L, "%s is %d bytes; at most %d are kept", what, (int)len,
                (int)max);
   while (p < end) {
-    int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                                                : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    int n = *p < 0x80             ? 1
+            : (*p & 0xe0) == 0xc0 ? 2
+            : (*p & 0xf0) == 0xe0 ? 3
+            : (*p & 0xf8) == 0xf0 ? 4
+                                  : 0;
     uint32_t c;
     if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
       char msg[160];
@@ -448,9 +451,8 @@ static int case_assign(lua_State *L) {
 static int case_note(lua_State *L) {
   lcase *lc = check_case(L, 1);
   rc_error err;
-  if (engine_note(lc->eng, lc->id, text_arg(L, 2, "case:note: the text",
-                                             NOTE_MAX),
-                  &err))
+  if (engine_note(lc->eng, lc->id,
+                  text_arg(L, 2, "case:note: the text", NOTE_MAX), &err))
     raise(L, &err);
   return 0;
 }
@@ -966,8 +968,10 @@ static int case_task(lua_State *L) {
     keep = lua_toboolean(L, -1);
     if (lua_getfield(L, 3, "due") != LUA_TNIL) due = time_arg(L, lc->eng, -1);
     if (json_size(L, 3, 0, SET_VALUE_MAX) > SET_VALUE_MAX)
-      return luaL_error(L, "case:task: the fields are larger than %d bytes "
-                           "as JSON", SET_VALUE_MAX);
+      return luaL_error(L,
+                        "case:task: the fields are larger than %d bytes "
+                        "as JSON",
+                        SET_VALUE_MAX);
     if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
       return luaL_error(L, "case:task: %s", msg);
     json_object_del(j, "queue");

@@ -189,18 +189,21 @@ static int sb_setmetatable(lua_State *L) {
   if (t == LUA_TTABLE) {
     lua_pushliteral(L, "__gc");
     if (lua_rawget(L, 2) != LUA_TNIL)
-      return luaL_error(L, "setmetatable: __gc is not available to scripts "
-                           "(a finalizer would run outside the budget)");
+      return luaL_error(L,
+                        "setmetatable: __gc is not available to scripts "
+                        "(a finalizer would run outside the budget)");
     lua_pushliteral(L, "__mode");
     if (lua_rawget(L, 2) != LUA_TNIL)
-      return luaL_error(L, "setmetatable: weak tables (__mode) are not "
-                           "available to scripts");
+      return luaL_error(L,
+                        "setmetatable: weak tables (__mode) are not "
+                        "available to scripts");
     lua_pop(L, 2);
     lua_getfield(L, LUA_REGISTRYINDEX, REG_GUARD); /* guard */
     if (lua_getmetatable(L, 2)) {                  /* guard mt's mt */
       if (!lua_rawequal(L, -1, -2) && !is_protected(L, 2))
-        return luaL_error(L, "setmetatable: a metatable cannot have a "
-                             "metatable of its own in scripts");
+        return luaL_error(L,
+                          "setmetatable: a metatable cannot have a "
+                          "metatable of its own in scripts");
       lua_pop(L, 2);
     } else {
       lua_setmetatable(L, 2);
@@ -313,7 +316,8 @@ static int w_range(lua_State *L) {
   lua_Integer i, j;
   luaL_checkany(L, 1);
   i = luaL_optinteger(L, at, 1);
-  j = lua_isnoneornil(L, at + 1) ? luaL_len(L, 1) : luaL_checkinteger(L, at + 1);
+  j = lua_isnoneornil(L, at + 1) ? luaL_len(L, 1)
+                                 : luaL_checkinteger(L, at + 1);
   return charge_then_call(L, span(i, j));
 }
 
@@ -321,8 +325,8 @@ static int w_range(lua_State *L) {
 static int w_shift(lua_State *L) {
   lua_Integer n = luaL_len(L, 1);
   lua_Integer pos = n;
-  if (lua_gettop(L) >= 3 || (lua_toboolean(L, lua_upvalueindex(2)) &&
-                             lua_gettop(L) >= 2))
+  if (lua_gettop(L) >= 3 ||
+      (lua_toboolean(L, lua_upvalueindex(2)) && lua_gettop(L) >= 2))
     pos = luaL_checkinteger(L, 2);
   return charge_then_call(L, span(pos, n));
 }
@@ -452,7 +456,7 @@ static void make_proxy(lua_State *L, int idx, const char *name,
 
 /* Puts a read-only proxy in G[name] in place of the library there. */
 static void protect_library(lua_State *L, const char *name) {
-  lua_pushglobaltable(L);                         /* G */
+  lua_pushglobaltable(L);                        /* G */
   if (lua_getfield(L, -1, name) != LUA_TTABLE) { /* G lib */
     lua_pop(L, 2);
     return;
@@ -465,7 +469,7 @@ static void protect_library(lua_State *L, const char *name) {
 }
 
 void sandbox_open(lua_State *L) {
-  static const char *const libraries[] = {"string", "table", "math", "utf8",
+  static const char *const libraries[] = {"string", "table",  "math", "utf8",
                                           "os",     "recoup", NULL};
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_PROTECTED);

@@ -32,7 +32,8 @@ struct script {
   size_t mem_used;
   size_t mem_limit;
   int64_t budget; /* instructions per handler call */
-  int64_t deadline_ms; /* wall-clock per handler call on a real clock; 0: none */
+  int64_t
+      deadline_ms; /* wall-clock per handler call on a real clock; 0: none */
   /* While a call runs (lua_sandbox.c): */
   int running, depth;  /* inside script_pcall; nested calls */
   int spent;           /* SPENT_*: every catch rethrows */

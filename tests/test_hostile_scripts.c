@@ -235,7 +235,8 @@ static void test_health_answers_during_every_attack(void **state) {
       wait_for_error(id, attacks[i].want);
   }
   /* The reason is journaled. */
-  expect(call("/v1/cases/A0/journal", READ, NULL), 200, "\"reason\":\"budget\"");
+  expect(call("/v1/cases/A0/journal", READ, NULL), 200,
+         "\"reason\":\"budget\"");
   /* A well-behaved handler on another case still runs. */
   open_case("OK1");
   post_event("OK1", "ok");

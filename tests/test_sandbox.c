@@ -202,7 +202,6 @@ static void test_check_reports_every_problem(void **state) {
   rc_errlist_free(&errors);
 }
 
-
 /* Runs chunk with a small budget and checks it ends, in time, with an
  * error that mentions want. */
 static void expect_stopped(script *sc, const char *chunk, const char *want) {
@@ -212,8 +211,7 @@ static void expect_stopped(script *sc, const char *chunk, const char *want) {
   double took = seconds() - t0;
   if (rc != RC_ESCRIPT || !strstr(out, want))
     fail_msg("%s\n  gave: %s\n  want: %s", chunk, out, want);
-  if (took > ATTACK_SECONDS)
-    fail_msg("%s took %.1f s", chunk, took);
+  if (took > ATTACK_SECONDS) fail_msg("%s took %.1f s", chunk, took);
 }
 
 static void test_xpcall_handler_cannot_outlive_the_budget(void **state) {
@@ -229,11 +227,13 @@ static void test_xpcall_handler_cannot_outlive_the_budget(void **state) {
                  "while true do pcall(spin) xpcall(spin, print) end",
                  "instruction budget exceeded");
   /* Lua's own behaviour stays: the handler gets the error value. */
-  expect(sc, "return select(2, xpcall(error, function(e) return 'h:' .. e end,"
-             " 'x', 0))",
+  expect(sc,
+         "return select(2, xpcall(error, function(e) return 'h:' .. e end,"
+         " 'x', 0))",
          "h:x");
-  expect(sc, "return select('#', xpcall(function(...) return ... end, print,"
-             " 1, 2, 3))",
+  expect(sc,
+         "return select('#', xpcall(function(...) return ... end, print,"
+         " 1, 2, 3))",
          "4");
   script_free(sc);
 }
@@ -246,8 +246,7 @@ static void test_pattern_matching_is_budgeted(void **state) {
                  "instruction budget exceeded");
   expect_stopped(sc, "return ('a'):rep(20000):match('.-.-.-.-.-.-b')",
                  "instruction budget exceeded");
-  expect_stopped(sc,
-                 "for _ in ('a'):rep(20000):gmatch('.-.-.-.-.-.-b') do end",
+  expect_stopped(sc, "for _ in ('a'):rep(20000):gmatch('.-.-.-.-.-.-b') do end",
                  "instruction budget exceeded");
   expect_stopped(sc, "return (('a'):rep(20000):gsub('.-.-.-.-.-.-b', ''))",
                  "instruction budget exceeded");
@@ -261,8 +260,9 @@ static void test_pattern_matching_is_budgeted(void **state) {
   expect(sc, "return (string.gsub('hello world', '(%w+)', '<%1>'))",
          "<hello> <world>");
   expect(sc, "return select(2, ('THE (quick) fox'):find('%((%a+)%)'))", "11");
-  expect(sc, "local n = 0 for w in ('a,b,,c'):gmatch('[^,]*') do n = n + 1 "
-             "end return n",
+  expect(sc,
+         "local n = 0 for w in ('a,b,,c'):gmatch('[^,]*') do n = n + 1 "
+         "end return n",
          "4");
   script_free(sc);
 }
@@ -281,8 +281,7 @@ static void test_c_functions_charge_their_work(void **state) {
                  "local t = {''} for i = 1, 16 do table.move(t, 1, #t, #t + 1) "
                  "end while true do table.concat(t) end",
                  "instruction budget exceeded");
-  expect_stopped(sc,
-                 "local s = ('a'):rep(1 << 20) while true do s:upper() end",
+  expect_stopped(sc, "local s = ('a'):rep(1 << 20) while true do s:upper() end",
                  "instruction budget exceeded");
   expect_stopped(sc,
                  "local s = ('a'):rep(1 << 20) while true do utf8.len(s) end",
@@ -298,8 +297,7 @@ static void test_c_functions_charge_their_work(void **state) {
 static void test_finalizers_and_weak_tables_are_refused(void **state) {
   script *sc = load(FIXTURES "/basic");
   (void)state;
-  expect(sc,
-         "setmetatable({}, {__gc = function() while true do end end})",
+  expect(sc, "setmetatable({}, {__gc = function() while true do end end})",
          "__gc is not available");
   expect(sc, "setmetatable({}, {__gc = true})", "__gc is not available");
   expect(sc, "setmetatable({}, {__mode = 'k'})", "weak tables");
