@@ -53,6 +53,15 @@ struct engine {
   int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
+  /* A handler that spent its budget, deadline or memory in an optimistic
+   * batch is not run again when the batch is replayed: its failure is
+   * recorded as it was (a deadline would otherwise be waited out twice,
+   * and need not fail the same way twice). */
+  struct {
+    int64_t event_id, timer_id; /* 0, 0: none */
+    rc_error why;
+    char *traceback; /* owned */
+  } spent;
 };
 
 static void drop_view(engine *eng) {
@@ -128,6 +137,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 void engine_close(engine *eng) {
   if (!eng) return;
+  free(eng->spent.traceback);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
   store_close(eng->st);
@@ -918,6 +928,15 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   return RC_OK;
 }
 
+/* Why a handler failed, for the journal: "budget", "deadline" or "memory"
+ * when the sandbox stopped it, "error" otherwise. */
+static const char *failure_reason(const rc_error *why) {
+  if (strcmp(why->field, "budget") == 0 ||
+      strcmp(why->field, "deadline") == 0 || strcmp(why->field, "memory") == 0)
+    return why->field;
+  return "error";
+}
+
 /* Records a failure after the event's own savepoint was rolled back. */
 static int record_failure(engine *eng, const char *case_id, const char *type,
                           const char *data, rc_time at, int64_t event_id,
@@ -939,11 +958,11 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   if (rc == RC_OK)
     rc = store_case_set_error(eng->st, case_id, why->message, err);
   if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
-    rc = journal(
-        eng, case_id, "error", c.state, c.version,
-        json_pack("{s:s, s:s, s:s}", "event", type, "message", why->message,
-                  "traceback", traceback ? traceback : why->message),
-        err);
+    rc = journal(eng, case_id, "error", c.state, c.version,
+                 json_pack("{s:s, s:s, s:s, s:s}", "event", type, "message",
+                           why->message, "reason", failure_reason(why),
+                           "traceback", traceback ? traceback : why->message),
+                 err);
     store_case_free(&c);
   }
   invalidate(eng);
@@ -1093,12 +1112,29 @@ static int handle(engine *eng, const char *case_id, const char *type,
   rc_error_clear(&why);
   view_seed(eng, &c);
   eng->current = c.id;
-  rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  if (eng->careful && (eng->spent.event_id || eng->spent.timer_id) &&
+      eng->spent.event_id == event_id && eng->spent.timer_id == timer_id) {
+    why = eng->spent.why; /* the replay of a handler that spent its limit */
+    traceback = eng->spent.traceback;
+    eng->spent.traceback = NULL;
+    eng->spent.event_id = eng->spent.timer_id = 0;
+    rc = RC_ESCRIPT;
+  } else {
+    rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  }
   if (rc == RC_OK && store_journal_flush(eng->st, &why) != RC_OK)
     rc = RC_ESTORE; /* its journal refused: this event failed */
   eng->current = NULL;
   drop_view(eng); /* it may borrow from c, freed below */
   if (rc != RC_OK) {
+    if (!eng->careful && strcmp(failure_reason(&why), "error") != 0) {
+      free(eng->spent.traceback);
+      eng->spent.event_id = event_id;
+      eng->spent.timer_id = timer_id;
+      eng->spent.why = why;
+      eng->spent.traceback = traceback;
+      traceback = NULL;
+    }
     if (!eng->careful)
       rc = REPLAY;
     else if ((rc = store_rollback_to(eng->st, err)) == RC_OK)

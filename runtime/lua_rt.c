@@ -363,6 +363,8 @@ void lua_rt_open(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, rt_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }
 

@@ -73,7 +73,7 @@ static void write_institution(void) {
              "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
              "service { body_limit = '1MB', request_timeout = '1s', "
              "idle_timeout = '5s', max_connections = 64, "
-             "instruction_budget = 100000, memory_limit = '32MB' }\n"
+             "instruction_budget = 10000000, memory_limit = '32MB' }\n"
              "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
              "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
              "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
