@@ -568,7 +568,7 @@ static void r_case(service *svc, http_request *req, int route,
                    const char *arg) {
   store_case c;
   rc_error err;
-  if (store_case_get(engine_store(svc->eng), arg, &c, &err) != RC_OK) {
+  if (query_case(engine_query(svc->eng), arg, &c, &err) != RC_OK) {
     api_fail(svc, req, route, &err);
     return;
   }
@@ -580,18 +580,22 @@ static void r_cases(service *svc, http_request *req, int route,
                     const char *arg) {
   char state[64], queue[64], after[512], window_end[512];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req), have_state, have_queue;
+  query_case_filter f = {NULL, NULL, after, page_limit(req), CASES_WINDOW};
   const char *next = NULL;
+  rc_error err;
   (void)arg;
-  have_state = http_query(req, "state", state, sizeof state);
-  have_queue = http_query(req, "queue", queue, sizeof queue);
+  if (http_query(req, "state", state, sizeof state)) f.state = state;
+  if (http_query(req, "queue", queue, sizeof queue)) f.queue = queue;
   if (!http_query(req, "after", after, sizeof after)) after[0] = '\0';
-  store_cases_page(engine_store(svc->eng), have_state ? state : NULL,
-                   have_queue ? queue : NULL, after, limit, CASES_WINDOW,
-                   window_end, sizeof window_end, add_row, &r);
+  if (query_case_page(engine_query(svc->eng), &f, add_row, &r, window_end,
+                      sizeof window_end, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   /* A full page goes on after its last case; a short one after the cases
    * it read, when it stopped before the end. */
-  if ((int)json_array_size(r.list) == limit)
+  if ((int)json_array_size(r.list) == f.limit)
     next = r.last;
   else if (window_end[0])
     next = window_end;
@@ -605,17 +609,15 @@ static void r_journal(service *svc, http_request *req, int route,
   rows r = {svc, json_array(), "", 0};
   int limit = page_limit(req);
   rc_error err;
-  if (!store_case_exists(engine_store(svc->eng), arg)) {
+  if (query_journal_page(engine_query(svc->eng), arg,
+                         http_query(req, "after", after, sizeof after)
+                             ? strtoll(after, NULL, 10)
+                             : 0,
+                         limit, add_row, &r, &err) != RC_OK) {
     json_decref(r.list);
-    rc_error_set(&err, RC_ENOTFOUND, "case", "unknown case %s", arg);
     api_fail(svc, req, route, &err);
     return;
   }
-  store_journal_page(engine_store(svc->eng), arg,
-                     http_query(req, "after", after, sizeof after)
-                         ? strtoll(after, NULL, 10)
-                         : 0,
-                     limit, add_row, &r);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     if ((int)json_array_size(r.list) == limit)
@@ -630,14 +632,20 @@ static void r_tasks(service *svc, http_request *req, int route,
   rows r = {svc, json_array(), "", 0};
   int limit = page_limit(req), hq, hs;
   json_t *out;
+  rc_error err;
   (void)arg;
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
-  store_tasks_page(
-      engine_store(svc->eng), hq ? queue : NULL, hs ? status : NULL,
-      http_query(req, "after", after, sizeof after) ? strtoll(after, NULL, 10)
-                                                    : 0,
-      limit, add_row, &r);
+  if (query_task_page(engine_query(svc->eng), hq ? queue : NULL,
+                      hs ? status : NULL,
+                      http_query(req, "after", after, sizeof after)
+                          ? strtoll(after, NULL, 10)
+                          : 0,
+                      limit, add_row, &r, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   out = json_pack("{s:o}", "tasks", r.list);
   if ((int)json_array_size(r.list) == limit)
     json_object_set_new(out, "next", json_integer(r.last_id));
@@ -646,14 +654,20 @@ static void r_tasks(service *svc, http_request *req, int route,
 
 static void r_report(service *svc, http_request *req, int route,
                      const char *arg) {
+  json_t *report;
+  rc_error err;
   (void)arg;
-  api_reply(svc, req, route, 200, report_build(svc->eng), NULL);
+  if (report_build(svc->eng, &report, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  api_reply(svc, req, route, 200, report, NULL);
 }
 
 static void r_health(service *svc, http_request *req, int route,
                      const char *arg) {
   rc_error err;
-  int writable = store_writable(engine_store(svc->eng), &err) == RC_OK;
+  int writable = engine_writable(svc->eng, &err) == RC_OK;
   (void)arg;
   api_reply(svc, req, route, writable ? 200 : 503,
             json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
@@ -739,16 +753,20 @@ static void r_metrics(service *svc, http_request *req, int route,
       "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
   const engine_stats *es = engine_get_stats(svc->eng);
   const outbox_stats *os = outbox_get_stats(svc->ob);
-  store *st = engine_store(svc->eng);
-  int64_t pending = 0, overdue = 0, queued = 0, deferred = 0;
+  query_gauges g;
+  rc_error err;
   char *out = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(&out, &len);
+  FILE *f;
   (void)arg;
-  store_timers_count(st, &pending);
-  store_timers_overdue(st, clock_now(engine_clock(svc->eng)), &overdue);
-  store_messages_with_status(st, "queued", &queued);
-  store_messages_with_status(st, "deferred", &deferred);
+  /* Gauges that cannot be read are not zero: the scrape fails, and the
+   * monitoring sees the gap. */
+  if (query_gauges_read(engine_query(svc->eng),
+                        clock_now(engine_clock(svc->eng)), &g, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  f = open_memstream(&out, &len);
   fprintf(f, "# TYPE recoup_http_requests_total counter\n");
   for (int r = 0; r < NROUTES; r++)
     for (int k = 0; k < 5; k++)
@@ -788,9 +806,10 @@ static void r_metrics(service *svc, http_request *req, int route,
           "recoup_outbox_messages{status=\"deferred\"} %lld\n",
           (long long)es->events, (long long)es->errors,
           (long long)es->timers_fired, (long long)es->transitions,
-          (long long)pending, (long long)overdue, (long long)svc->commits,
-          (long long)os->sent, (long long)os->retried, (long long)os->failed,
-          (long long)queued, (long long)deferred);
+          (long long)g.timers_pending, (long long)g.timers_overdue,
+          (long long)svc->commits, (long long)os->sent, (long long)os->retried,
+          (long long)os->failed, (long long)g.messages_queued,
+          (long long)g.messages_deferred);
   fprintf(f, "# TYPE recoup_policy_decisions_total counter\n");
   for (int k = 0; k < es->npolicy; k++)
     fprintf(f,

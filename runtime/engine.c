@@ -21,6 +21,7 @@
 
 #include "recoup/engine.h"
 #include "recoup/policy.h"
+#include "recoup/store.h"
 #include "case_input.h"
 #include "jbuf.h"
 #include "lua_json.h"
@@ -36,6 +37,7 @@ enum { MAX_SCRIPTS = 32 };
 
 struct engine {
   store *st;  /* owned */
+  query *q;   /* owned: the read side over st, for readers and the guard */
   script *sc; /* the newest of scripts: routes, templates, policy */
   script *scripts[MAX_SCRIPTS]; /* owned, oldest first; [0] owns the clock */
   int nscripts;
@@ -114,8 +116,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
   if ((strcmp(db, ":memory:") != 0 && mkdir_parent(db, &err) != RC_OK) ||
-      store_open(&eng->st, db, &err) != RC_OK) {
+      store_open(&eng->st, db, &err) != RC_OK ||
+      query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
+    store_close(eng->st);
     script_free(eng->sc);
     free(eng);
     return err.code;
@@ -130,14 +134,44 @@ void engine_close(engine *eng) {
   if (!eng) return;
   drop_view(eng);
   store_borrower_free(&eng->borrower);
+  query_close(eng->q);
   store_close(eng->st);
   /* Newest first: the oldest owns the clock the others borrow. */
   for (int i = eng->nscripts - 1; i >= 0; i--) script_free(eng->scripts[i]);
   free(eng);
 }
 
-store *engine_store(engine *eng) {
-  return eng->st;
+query *engine_query(engine *eng) {
+  return eng->q;
+}
+
+int engine_in_transaction(const engine *eng) {
+  return store_in_transaction(eng->st);
+}
+
+void engine_checkpoint_every(engine *eng, int pages) {
+  store_checkpoint_every(eng->st, pages);
+}
+
+int engine_journal_flush(engine *eng, rc_error *err) {
+  return store_journal_flush(eng->st, err);
+}
+
+int engine_meta_put(engine *eng, const char *key, const char *value,
+                    rc_error *err) {
+  return store_meta_put(eng->st, key, value, err);
+}
+
+int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err) {
+  return store_instance_id(eng->st, buf, size, err);
+}
+
+int engine_writable(engine *eng, rc_error *err) {
+  return store_writable(eng->st, err);
+}
+
+int engine_copy_database(const char *src, const char *dst, rc_error *err) {
+  return store_copy(src, dst, err);
 }
 
 rc_clock *engine_clock(engine *eng) {
@@ -411,9 +445,13 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
                             script_config(eng->sc)->currency, &in, err);
   if (rc == RC_OK) rc = ingest_begin(eng, err);
   if (rc == RC_OK) {
-    int exists = store_case_exists(eng->st, in.c.id);
-    if (created) *created = !exists;
-    rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
+    int exists = 0;
+    rc = store_case_exists(eng->st, in.c.id, err);
+    if (rc == RC_OK || rc == RC_ENOTFOUND) {
+      exists = rc == RC_OK;
+      if (created) *created = !exists;
+      rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
+    }
     rc = ingest_end(eng, rc, err);
   }
   case_input_free(&in);
@@ -438,9 +476,7 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   if (data && !json_is_object(data))
     return rc_error_set(err, RC_EINVAL, "data", "event data must be an object");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  if (!store_case_exists(eng->st, case_id)) {
-    rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  } else {
+  if ((rc = store_case_exists(eng->st, case_id, err)) == RC_OK) {
     if (data) text = ljson_dump(data);
     rc = store_event_insert(eng->st, case_id, type, text, key,
                             clock_now(eng->clk), err);
@@ -469,7 +505,9 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
   int n = 0, rc = RC_OK, all_paid = 1;
   rc_money left = amount;
 
-  if (store_promise_open(eng->st, c->id, &p) == RC_OK) {
+  rc = store_promise_open(eng->st, c->id, &p, err);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  if (rc == RC_OK) {
     rc_money paid = p.paid + amount;
     int kept = paid >= p.amount;
     if ((rc = store_promise_update(eng->st, p.id, paid, kept ? "kept" : "open",
@@ -485,7 +523,8 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
         return rc;
     }
   }
-  store_installments_unpaid(eng->st, c->id, &due, &n);
+  if ((rc = store_installments_unpaid(eng->st, c->id, &due, &n, err)))
+    return rc;
   for (int i = 0; i < n && rc == RC_OK; i++) {
     store_installment *it = &due[i];
     rc_money take = it->amount - it->paid;
@@ -666,9 +705,9 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if (case_id) {
     snprintf(case_out, 160, "%s", case_id);
-    if (!store_case_exists(eng->st, case_id))
-      rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  } else if (store_reply_case(eng->st, from, case_out, 160) != RC_OK) {
+    rc = store_case_exists(eng->st, case_id, err);
+  } else if ((rc = store_reply_case(eng->st, from, case_out, 160, err)) ==
+             RC_ENOTFOUND) {
     rc = rc_error_set(err, RC_ENOTFOUND, "from",
                       "no open case of a borrower reachable at %s", from);
   }
@@ -810,7 +849,8 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   }
   if (rc == RC_OK)
     rc = store_case_set_error(eng->st, case_id, why->message, err);
-  if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
+  if (rc == RC_OK &&
+      (rc = store_case_get(eng->st, case_id, &c, err)) == RC_OK) {
     rc = journal(
         eng, case_id, "error", c.state, c.version,
         json_pack("{s:s, s:s, s:s}", "event", type, "message", why->message,
@@ -840,8 +880,10 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
   if (strcmp(timer, "__promise_due") == 0) {
     store_promise p;
     json_int_t id = json_integer_value(json_object_get(d, "promise"));
-    if (store_promise_get(eng->st, id, &p) == RC_OK &&
-        strcmp(p.status, "open") == 0) {
+    rc = store_promise_get(eng->st, id, &p, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK; /* nothing left to break */
+    else if (rc == RC_OK && strcmp(p.status, "open") == 0) {
       json_t *out = json_pack("{s:I, s:I, s:s, s:I}", "promise", id, "amount",
                               (json_int_t)p.amount, "by", p.by_date, "paid",
                               (json_int_t)p.paid);
@@ -854,10 +896,12 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
     store_installment it;
     char plan_status[16];
     json_int_t id = json_integer_value(json_object_get(d, "installment"));
-    if (store_installment_get(eng->st, id, &it, plan_status,
-                              sizeof plan_status) == RC_OK &&
-        strcmp(plan_status, "open") == 0 && strcmp(it.status, "due") == 0 &&
-        it.paid < it.amount) {
+    rc = store_installment_get(eng->st, id, &it, plan_status,
+                               sizeof plan_status, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK;
+    else if (rc == RC_OK && strcmp(plan_status, "open") == 0 &&
+             strcmp(it.status, "due") == 0 && it.paid < it.amount) {
       json_t *out =
           json_pack("{s:I, s:i, s:s, s:I, s:I}", "plan", (json_int_t)it.plan_id,
                     "installment", it.seq, "due", it.due_date, "amount",
@@ -996,8 +1040,8 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
   return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
 }
 
-int engine_next_due(engine *eng, rc_time *due) {
-  return store_timer_next_due(eng->st, due);
+int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
+  return store_timer_next_due(eng->st, due, err);
 }
 
 int engine_job_begin(engine *eng, rc_error *err) {
@@ -1052,7 +1096,12 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       }
       store_events_free(events, count);
       if (count > 0) continue;
-      if (store_timer_next_due(eng->st, &due) != RC_OK) break;
+      /* No timer is idleness; a failed read is not: the batch stops
+       * with the error rather than report that nothing was due. */
+      if ((rc = store_timer_next_due(eng->st, &due, err)) != RC_OK) {
+        if (rc == RC_ENOTFOUND) rc = RC_OK;
+        break;
+      }
       limit = simulated
                   ? until
                   : (until < clock_now(eng->clk) ? until : clock_now(eng->clk));
@@ -1127,14 +1176,18 @@ static int migrate_workflow(engine *eng, const char *name, int version,
                             int *migrated, rc_error *err) {
   id_list cases = {0};
   int rc = RC_OK;
-  store_cases_below_version(eng->st, name, version, collect_id, &cases);
+  rc = store_cases_below_version(eng->st, name, version, collect_id, &cases,
+                                 err);
   for (int i = 0; i < cases.n && rc == RC_OK; i++) {
     char state[64];
     rc_error why;
     store_case c;
     if ((rc = store_savepoint(eng->st, err))) break;
     invalidate(eng);
-    if (store_case_get(eng->st, cases.ids[i], &c, err) == RC_OK) {
+    rc = store_case_get(eng->st, cases.ids[i], &c, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK; /* gone since it was listed */
+    else if (rc == RC_OK) {
       int r =
           script_migrate(eng->sc, eng, c.id, name, state, sizeof state, &why);
       script_state info = script_state_info(eng->sc, name, version, state);
@@ -1376,8 +1429,8 @@ int engine_variant(engine *eng, const char *case_id, const char *experiment,
   int64_t total = 0, pick;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if (store_variant_get(eng->st, case_id, experiment, arm, size) == RC_OK)
-    return RC_OK;
+  rc = store_variant_get(eng->st, case_id, experiment, arm, size, err);
+  if (rc != RC_ENOTFOUND) return rc; /* the case's arm, or a failed read */
   for (int i = 0; i < n; i++) total += weights[i];
   if (n == 0 || total <= 0)
     return rc_error_set(err, RC_EINVAL, "arms",
@@ -1453,8 +1506,8 @@ static int ask_guard(engine *eng, const store_case *c, const char *channel,
   req.on_hold = c->on_hold;
   req.zone = zone ? zone : clock_zone(eng->clk);
   req.now = clock_now(eng->clk);
-  return policy_allow_contact(&script_config(eng->sc)->policy, eng->st, &req,
-                              d);
+  return policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req, d,
+                              err);
 }
 
 int engine_send(engine *eng, const char *case_id, const engine_message *msg,

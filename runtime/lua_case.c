@@ -89,8 +89,10 @@ static int plan_row(void *ud, const store_value *cols, int n) {
 }
 
 static void push_plan(lua_State *L, engine *eng, const char *case_id) {
+  rc_error err;
   lua_pushnil(L);
-  store_plan_each(engine_store(eng), case_id, plan_row, L);
+  if (query_plan(engine_query(eng), case_id, plan_row, L, &err) != RC_OK)
+    luaL_error(L, "%s", err.message);
 }
 
 static int case_index(lua_State *L) {
@@ -150,7 +152,11 @@ static int case_index(lua_State *L) {
     ljson_push_text(L, c->data);
   } else if (strcmp(key, "current_promise") == 0) {
     store_promise p;
-    if (store_promise_open(engine_store(lc->eng), c->id, &p) != RC_OK) {
+    rc_error err;
+    int rc = query_promise_open(engine_query(lc->eng), c->id, &p, &err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND)
+      return luaL_error(L, "%s", err.message);
+    if (rc == RC_ENOTFOUND) {
       lua_pushnil(L);
     } else {
       lua_createtable(L, 0, 5);
@@ -453,8 +459,13 @@ static int case_history(lua_State *L) {
   lcase *lc = check_case(L, 1);
   lua_Integer n = luaL_optinteger(L, 2, 0);
   row_sink r = {L, lc->eng};
+  rc_error err;
   lua_newtable(L);
-  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, &r);
+  /* The rows this event wrote so far are part of the history it reads. */
+  if (engine_journal_flush(lc->eng, &err) != RC_OK ||
+      query_journal(engine_query(lc->eng), lc->id, (int)n, push_row, &r,
+                    &err) != RC_OK)
+    return luaL_error(L, "%s", err.message);
   return 1;
 }
 
@@ -899,7 +910,11 @@ static int borrower_cases(lua_State *L) {
     const char *id = lua_tostring(L, -3);
     lua_newtable(L);
     row_sink r = {L, eng};
-    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, &r);
+    rc_error err;
+    if (eng && id &&
+        query_borrower_cases(engine_query(eng), id, push_row, &r, &err) !=
+            RC_OK)
+      return luaL_error(L, "%s", err.message);
     /* Replace rows by live case views. */
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);

@@ -48,22 +48,16 @@ rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t) {
   return zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
 }
 
-/* Contacts on the rule's channels since `since`, for the borrower (all
- * their cases) or the one case. */
-static int contacts(store *st, const policy_rule *rule,
-                    const policy_request *req, rc_time since) {
-  int64_t total = 0;
-  for (int i = 0; i < rule->nchannels; i++) {
-    int64_t n = 0;
-    store_contacts_count(st, rule->per_case ? req->case_id : NULL,
-                         req->borrower_id, rule->channels[i], since, &n);
-    total += n;
-  }
-  return (int)total;
+/* A guard that cannot read decides nothing: the verdict says blocked, in
+ * case a caller looks at it, and the store's failure is the answer. */
+static int unreadable(policy_decision *out, int rc) {
+  block(out, "guard_unavailable");
+  return rc;
 }
 
-int policy_allow_contact(const policy_config *p, store *st,
-                         const policy_request *req, policy_decision *out) {
+int policy_allow_contact(const policy_config *p, query *q,
+                         const policy_request *req, policy_decision *out,
+                         rc_error *err) {
   memset(out, 0, sizeof *out);
   out->verdict = POLICY_ALLOW;
   out->until = req->now;
@@ -78,20 +72,29 @@ int policy_allow_contact(const policy_config *p, store *st,
   }
   if (p->has_pause && lists(p->pause_channels, p->npause, req->channel)) {
     rc_time last = 0;
-    if (store_last_conversation(st, req->borrower_id, &last) == RC_OK &&
-        zone_add(req->zone, last, &p->pause) > req->now)
+    int rc = query_last_conversation(q, req->borrower_id, &last, err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND) return unreadable(out, rc);
+    if (rc == RC_OK && zone_add(req->zone, last, &p->pause) > req->now)
       return block(out, "after_conversation");
   }
   for (int i = 0; i < p->nrules; i++) {
     const policy_rule *rule = &p->rules[i];
     rc_duration back = rule->per;
     rc_time since;
+    int64_t n;
+    int rc;
     if (!lists(rule->channels, rule->nchannels, req->channel)) continue;
     back.ms = -back.ms;
     back.days = -back.days;
     back.months = -back.months;
     since = zone_add(req->zone, req->now, &back);
-    if (contacts(st, rule, req, since) >= rule->limit) {
+    /* Contacts on the rule's channels since then, for the borrower (all
+     * their cases) or the one case. */
+    rc = query_contacts(q, rule->per_case ? req->case_id : NULL,
+                        req->borrower_id, rule->channels, rule->nchannels,
+                        since, &n, err);
+    if (rc != RC_OK) return unreadable(out, rc);
+    if (n >= rule->limit) {
       char reason[96];
       snprintf(reason, sizeof reason, "max_contacts:%s:%d", req->channel,
                rule->limit);

@@ -31,7 +31,7 @@ static int count_row(void *ud, const store_value *cols, int n) {
 
 static int cases(engine *eng) {
   counter c = {0};
-  store_cases_each(engine_store(eng), NULL, count_row, &c);
+  query_cases(engine_query(eng), NULL, count_row, &c, NULL);
   return c.n;
 }
 
@@ -47,14 +47,13 @@ static void test_csv_imports_every_row(void **state) {
   assert_int_equal(stats.rows, 3);
   assert_int_equal(stats.opened, 3);
   assert_int_equal(cases(eng), 3);
-  assert_int_equal(store_case_get(engine_store(eng), "L3", &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "L3", &c, NULL), RC_OK);
   assert_int_equal(c.balance, 200000);
   assert_string_equal(c.product, "auto");
   /* Unknown columns land in data, quoted newlines intact. */
   assert_non_null(strstr(c.data, "\"branch\":\"south\\nannex\""));
   store_case_free(&c);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B2", &b, NULL),
-                   RC_OK);
+  assert_int_equal(query_borrower(engine_query(eng), "B2", &b, NULL), RC_OK);
   assert_string_equal(b.name, "Li, Lei");
   store_borrower_free(&b);
   engine_close(eng);
@@ -105,12 +104,11 @@ static void test_ndjson_takes_nested_and_flat_shapes(void **state) {
   assert_int_equal(
       import_file(eng, FIXTURES "/good.ndjson", &stats, &errors, 0), RC_OK);
   assert_int_equal(stats.opened, 2);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL),
-                   RC_OK);
+  assert_int_equal(query_borrower(engine_query(eng), "B1", &b, NULL), RC_OK);
   assert_string_equal(b.employer_name, "Acme");
   assert_int_equal(b.ncontacts, 1);
   store_borrower_free(&b);
-  assert_int_equal(store_case_get(engine_store(eng), "N2", &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "N2", &c, NULL), RC_OK);
   assert_string_equal(c.data, "{\"region\":\"west\"}");
   assert_string_equal(c.currency, "CNY"); /* the institution's default */
   store_case_free(&c);

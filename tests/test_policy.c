@@ -8,8 +8,10 @@
 #include <cmocka.h>
 
 #include "recoup/policy.h"
+#include "recoup/store.h"
 
 static store *st;
+static query *q; /* the guard's view of st */
 static rc_clock *clk;
 
 static int setup(void **state) {
@@ -18,6 +20,7 @@ static int setup(void **state) {
   store_case c = {0};
   (void)state;
   assert_int_equal(store_open(&st, ":memory:", &err), RC_OK);
+  assert_int_equal(query_open(&q, st, &err), RC_OK);
   clk = clock_new("Asia/Shanghai", &err);
   b.id = "B1";
   b.ncontacts = -1;
@@ -36,6 +39,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  query_close(q);
   store_close(st);
   clock_free(clk);
   return 0;
@@ -88,7 +92,7 @@ static void test_inside_hours_is_allowed(void **state) {
   policy_request r = request("C1", "sms", at("2026-01-05T20:59"));
   policy_decision d;
   (void)state;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -97,11 +101,11 @@ static void test_late_evening_waits_for_the_morning(void **state) {
   policy_request r = request("C1", "sms", at("2026-01-05T22:30"));
   policy_decision d;
   (void)state;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_DEFER);
   assert_int_equal(d.until, at("2026-01-06T08:00"));
   r.now = at("2026-01-06T06:00");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.until, at("2026-01-06T08:00"));
 }
 
@@ -112,7 +116,7 @@ static void test_hours_are_the_borrowers_own(void **state) {
   rc_error err;
   (void)state;
   r.zone = clock_zone_get(clk, "America/New_York", &err); /* 09:30 there */
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -131,17 +135,17 @@ static void test_caps_count_across_the_borrowers_cases(void **state) {
   sent("C1", "sms", at("2026-01-05T09:00"));
   sent("C1", "email", at("2026-01-05T10:00"));
   sent("C2", "sms", at("2026-01-05T11:00"));
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_BLOCK);
   assert_string_equal(d.reason, "max_contacts:sms:3");
   /* A day later the window has rolled past them. */
   r.now = at("2026-01-06T09:30");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   /* Scoped to the case, only C2's own contact counts. */
   r.now = at("2026-01-05T12:00");
   p.rules[0].per_case = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -164,7 +168,7 @@ static void test_call_tasks_count_as_calls(void **state) {
   t.kind = "call";
   t.at = at("2026-01-03T10:00");
   store_task_insert(st, &t, &id, NULL);
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_BLOCK);
   assert_string_equal(policy_task_channel("workplace_visit"), "visit");
   assert_null(policy_task_channel("legal_review"));
@@ -191,15 +195,15 @@ static void test_conversation_opens_a_pause(void **state) {
   store_task_complete(
       st, id, "promise", "{\"outcome\":\"promise\",\"reached\":true}",
       at("2026-01-02T10:05"), case_id, sizeof case_id, kind, sizeof kind, NULL);
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_BLOCK);
   assert_string_equal(d.reason, "after_conversation");
   r.channel = "sms";
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   r.channel = "call";
   r.now = at("2026-01-09T10:06");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -210,18 +214,18 @@ static void test_flags_block_all_but_legal_notices(void **state) {
   (void)state;
   memset(&p, 0, sizeof p);
   r.on_hold = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "dispute_hold");
   r.on_hold = 0;
   r.ceased = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "ceased");
   r.ceased = 0;
   r.do_not_contact = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "do_not_contact");
   r.legal_notice = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -232,13 +236,13 @@ static void test_third_parties_get_only_their_templates(void **state) {
   (void)state;
   memset(&p, 0, sizeof p);
   r.to_third_party = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "third_party_template_required");
   r.third_party_template = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   p.third_parties_none = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_BLOCK);
 }
 
