@@ -1,15 +1,23 @@
 /* Reads that fail must fail closed. A VFS wrapped around SQLite's own
- * fails one chosen read of the database or its WAL with SQLITE_IOERR_READ;
- * each test repeats its work on a fresh copy of the same database with
- * the failure moved one read further each time (read 1, 2, 3, ... until
- * the work no longer reaches the chosen read), the way SQLite's own I/O
- * error tests sweep. Each copy is opened anew, so its page cache is cold
- * and every page the work needs is read through the VFS.
+ * fails one chosen read of the database or its WAL, in one of two ways:
+ * SQLITE_IOERR_READ (after which SQLite rolls the open transaction back by
+ * itself), or a short read that leaves the page zeroed (SQLite finds the
+ * page corrupt, an error that leaves the transaction open, and keeps the
+ * zeroed page in that connection's cache). Each test repeats its work on a
+ * fresh copy of one database with the failure moved one read further each
+ * time (read 1, 2, 3, ... until the work no longer reaches the chosen
+ * read), the way SQLite's own I/O error tests sweep; each copy is opened
+ * anew, so its cache is cold and every page the work needs comes through
+ * the VFS. What a failed run left is read on a new connection.
  *
- * Whatever read fails: no contact goes out past the guard, a run that
- * says it is done has fired every due timer (and the timer fires once the
- * fault is gone), a read route does not answer 200, and the report does
- * not read zero. */
+ * Whatever read fails: no contact goes out past the guard's cap, a run
+ * that answers OK has fired every due timer (and the timer fires once the
+ * fault is gone), an unreadable timer page is an error and not "no timer
+ * pending", a read route does not answer 2xx, and the report does not
+ * read zero. With the readers as they were (failures read as "nothing
+ * found", no check that SQLite had rolled the transaction back), every
+ * test here but the timer sweep fails; the sweep passes either way, since
+ * the commit meets the same failure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,15 +41,21 @@
 
 /* --- the fault-injecting VFS ------------------------------------------ */
 
+enum { IOERR, ZEROED };
+
 static struct {
+  int mode;     /* IOERR or ZEROED */
   int armed;    /* count reads only while armed */
   long reads;   /* reads counted since armed */
-  long fail_at; /* the read that fails (1-based) */
-  int fired;    /* that read was reached and failed */
+  long fail_at; /* the read that fails (1-based), or 0 and: */
+  long page;    /* the first read of this database page fails */
+  int page_size;
+  int fired; /* that read was reached and failed */
 } fault;
 
 typedef struct fault_file {
   sqlite3_file base;
+  int main_db;        /* the database file itself (not its WAL) */
   sqlite3_file *real; /* follows this struct in the same allocation */
 } fault_file;
 
@@ -54,9 +68,16 @@ static int f_close(sqlite3_file *f) {
   return REAL(f)->pMethods->xClose(REAL(f));
 }
 static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off) {
-  if (fault.armed && ++fault.reads == fault.fail_at) {
+  int chosen =
+      fault.page ? ((fault_file *)f)->main_db && !fault.fired &&
+                       off == (fault.page - 1) * (sqlite3_int64)fault.page_size
+                 : fault.reads + 1 == fault.fail_at;
+  if (fault.armed) fault.reads++;
+  if (fault.armed && chosen) {
     fault.fired = 1;
-    return SQLITE_IOERR_READ;
+    if (fault.mode == IOERR) return SQLITE_IOERR_READ;
+    memset(buf, 0, (size_t)n);
+    return SQLITE_IOERR_SHORT_READ;
   }
   return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
 }
@@ -118,6 +139,7 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
   int rc;
   (void)vfs;
   p->real = (sqlite3_file *)&p[1];
+  p->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
   rc = real_vfs->xOpen(real_vfs, name, p->real, flags, out);
   p->base.pMethods = p->real->pMethods ? &fault_io : NULL;
   return rc;
@@ -133,11 +155,34 @@ static void install_vfs(void) {
   assert_int_equal(sqlite3_vfs_register(&fault_vfs, 1), SQLITE_OK);
 }
 
-static void arm(long at) {
+static void arm(int mode, long at) {
+  fault.mode = mode;
+  fault.page = 0;
   fault.armed = 1;
   fault.reads = 0;
   fault.fail_at = at;
   fault.fired = 0;
+}
+
+/* Fails the first read of the page that holds `table`'s b-tree in the
+ * seed (and so in a fresh copy of it). */
+static void arm_table(int mode, const char *seed_db, const char *table) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char sql[200];
+  assert_int_equal(sqlite3_open_v2(seed_db, &db, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  snprintf(sql, sizeof sql,
+           "SELECT rootpage, (SELECT page_size FROM pragma_page_size)"
+           " FROM sqlite_master WHERE type = 'table' AND name = '%s'",
+           table);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  arm(mode, 0);
+  fault.page = sqlite3_column_int64(s, 0);
+  fault.page_size = sqlite3_column_int(s, 1);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
 }
 
 static void disarm(void) {
@@ -189,6 +234,24 @@ static engine *open_copy(void) {
   snprintf(to, sizeof to, "%s-shm", copy);
   unlink(to);
   return open_db(copy);
+}
+
+/* The copy again, on a new connection: a zeroed page stays in the old
+ * one's cache, as it would in a service until it restarts. */
+static engine *reopen_copy(engine *eng) {
+  engine_close(eng);
+  return open_db(copy);
+}
+
+/* Re-runs a case the failure left in error, as an operator would. */
+static void retry_if_failed(engine *eng) {
+  store_case c;
+  rc_error err;
+  if (query_case(engine_query(eng), "C1", &c, &err) != RC_OK)
+    fail_msg("case: %s", err.message);
+  if (c.error && engine_retry(eng, "C1", &err) != RC_OK)
+    fail_msg("retry: %s", err.message);
+  store_case_free(&c);
 }
 
 static void open_case(engine *eng, const char *id) {
@@ -276,16 +339,15 @@ static const char *state_of(engine *eng, char *buf, size_t size) {
  * fails and nothing is queued; run again without the fault, the guard
  * counts and blocks. Before reads returned their errors, a failed count
  * read as zero contacts and the message was queued. */
-static void test_no_contact_goes_out_when_the_guard_cannot_count(void **state) {
+static void guard_sweep(int mode) {
   long at;
   int fired_in_run = 0;
-  (void)state;
   make_seed("nudge");
   for (at = 1;; at++) {
     engine *eng = open_copy();
     rc_error err;
     int rc;
-    arm(at);
+    arm(mode, at);
     rc = engine_run(eng, clock_now(engine_clock(eng)), NULL, &err);
     disarm();
     if (!fault.fired) {
@@ -296,17 +358,26 @@ static void test_no_contact_goes_out_when_the_guard_cannot_count(void **state) {
       break;
     }
     fired_in_run++;
+    eng = reopen_copy(eng); /* what the run left, on a clean connection */
     if (messages_with_status(eng, "queued") != 2)
       fail_msg(
           "read %ld failed and a message past the cap was queued "
           "(run: %s)",
           at, rc == RC_OK ? "ok" : err.message);
-    run_now(eng); /* the fault is gone: the guard counts and blocks */
+    /* The fault is gone: the guard counts and blocks. */
+    retry_if_failed(eng);
+    run_now(eng);
     assert_int_equal(messages_with_status(eng, "queued"), 2);
     assert_int_equal(messages_with_status(eng, "blocked"), 1);
     engine_close(eng);
   }
   assert_true(fired_in_run > 3); /* the sweep reached reads inside the run */
+}
+
+static void test_no_contact_goes_out_when_the_guard_cannot_count(void **state) {
+  (void)state;
+  guard_sweep(IOERR);
+  guard_sweep(ZEROED);
 }
 
 /* --- timers ------------------------------------------------------------ */
@@ -315,20 +386,19 @@ static void test_no_contact_goes_out_when_the_guard_cannot_count(void **state) {
  * it, whatever read failed; a run that did not fire it says why; and
  * once the fault is gone the timer fires. Before, a failed read of the
  * next due time ended the run as if nothing were due. */
-static void test_a_failed_timer_read_is_an_error_not_idleness(void **state) {
+static void timer_sweep(int mode) {
   long at;
   char buf[64];
-  (void)state;
   make_seed(NULL);
   for (at = 1;; at++) {
     engine *eng = open_copy();
-    rc_clock *clk = engine_clock(eng);
-    rc_time until = clock_now(clk) + 2 * 86400000LL;
+    rc_time until = clock_now(engine_clock(eng)) + 2 * 86400000LL;
     rc_error err;
     int rc;
-    arm(at);
+    arm(mode, at);
     rc = engine_run(eng, until, NULL, &err);
     disarm();
+    eng = reopen_copy(eng); /* what the run left, on a clean connection */
     if (rc == RC_OK && strcmp(state_of(eng, buf, sizeof buf), "done") != 0)
       fail_msg(
           "read %ld failed and the run ended as if idle, the timer "
@@ -336,12 +406,57 @@ static void test_a_failed_timer_read_is_an_error_not_idleness(void **state) {
           at);
     if (rc != RC_OK) {
       assert_true(fault.fired);
-      assert_int_equal(engine_run(eng, until, NULL, &err), RC_OK);
+      retry_if_failed(eng);
+      if (engine_run(eng, until, NULL, &err) != RC_OK)
+        fail_msg("read %ld: the run after the fault failed: %s", at,
+                 err.message);
     }
     assert_string_equal(state_of(eng, buf, sizeof buf), "done");
     engine_close(eng);
     if (!fault.fired) break;
   }
+}
+
+/* The page of the timers themselves, zeroed. The service asks for the
+ * next due time between runs to arm its wake-up: an unreadable page is an
+ * error there, not "no timer pending" (before, it slept a minute as if
+ * idle). A run that meets it fails, and the timer fires once the page
+ * reads again. */
+static void test_the_timers_page_unreadable_is_an_error(void **state) {
+  engine *eng;
+  rc_error err;
+  char buf[64];
+  int rc;
+  rc_time until, due;
+  (void)state;
+  make_seed(NULL);
+  eng = open_copy();
+  until = clock_now(engine_clock(eng)) + 2 * 86400000LL;
+  arm_table(ZEROED, seed, "timers");
+  rc = engine_next_due(eng, &due, &err);
+  disarm();
+  assert_true(fault.fired);
+  if (rc == RC_ENOTFOUND)
+    fail_msg("the timers could not be read and the engine said none pending");
+  assert_int_equal(rc, RC_ESTORE);
+  eng = reopen_copy(eng);
+  arm_table(ZEROED, seed, "timers");
+  rc = engine_run(eng, until, NULL, &err);
+  disarm();
+  assert_true(fault.fired);
+  eng = reopen_copy(eng);
+  if (rc == RC_OK && strcmp(state_of(eng, buf, sizeof buf), "done") != 0)
+    fail_msg("the timers could not be read and the run ended as if idle");
+  assert_int_not_equal(rc, RC_OK);
+  assert_int_equal(engine_run(eng, until, NULL, &err), RC_OK);
+  assert_string_equal(state_of(eng, buf, sizeof buf), "done");
+  engine_close(eng);
+}
+
+static void test_a_failed_timer_read_is_an_error_not_idleness(void **state) {
+  (void)state;
+  timer_sweep(IOERR);
+  timer_sweep(ZEROED);
 }
 
 /* --- routes ------------------------------------------------------------ */
@@ -368,7 +483,7 @@ static int get(service *svc, const char *path) {
   return (int)cls;
 }
 
-static void sweep_route(const char *path) {
+static void sweep_route(int mode, const char *path) {
   long at;
   int answered_5xx = 0;
   for (at = 1;; at++) {
@@ -383,7 +498,7 @@ static void sweep_route(const char *path) {
     svc.eng = eng;
     snprintf(svc.tokens[3], sizeof svc.tokens[3], "admin");
     assert_int_equal(outbox_open(&svc.ob, eng, &loop, &err), RC_OK);
-    arm(at);
+    arm(mode, at);
     cls = get(&svc, path);
     disarm();
     outbox_close(svc.ob);
@@ -408,25 +523,26 @@ static void test_a_read_route_answers_5xx_when_a_read_fails(void **state) {
       "/v1/tasks?status=open",   "/v1/reports/summary", "/metrics"};
   (void)state;
   make_seed(NULL);
-  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-    sweep_route(paths[i]);
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+    sweep_route(IOERR, paths[i]);
+    sweep_route(ZEROED, paths[i]);
+  }
 }
 
 /* --- the report -------------------------------------------------------- */
 
 /* Every figure is read or the report fails: a failed read of the
  * payments is not "nothing recovered". */
-static void test_report_figures_fail_instead_of_reading_zero(void **state) {
+static void report_sweep(int mode) {
   long at;
   int failed = 0;
-  (void)state;
   make_seed(NULL);
   for (at = 1;; at++) {
     engine *eng = open_copy();
     json_t *r = NULL;
     rc_error err;
     int rc;
-    arm(at);
+    arm(mode, at);
     rc = report_build(eng, &r, &err);
     disarm();
     if (!fault.fired) {
@@ -445,10 +561,17 @@ static void test_report_figures_fail_instead_of_reading_zero(void **state) {
   assert_true(failed > 0);
 }
 
+static void test_report_figures_fail_instead_of_reading_zero(void **state) {
+  (void)state;
+  report_sweep(IOERR);
+  report_sweep(ZEROED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_contact_goes_out_when_the_guard_cannot_count),
       cmocka_unit_test(test_a_failed_timer_read_is_an_error_not_idleness),
+      cmocka_unit_test(test_the_timers_page_unreadable_is_an_error),
       cmocka_unit_test(test_a_read_route_answers_5xx_when_a_read_fails),
       cmocka_unit_test(test_report_figures_fail_instead_of_reading_zero),
   };
