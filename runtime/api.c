@@ -497,26 +497,17 @@ typedef struct rows {
   int64_t last_id;
 } rows;
 
-static const char *const time_columns[] = {
-    "at", "due", "opened_at", "completed_at", "not_before", NULL};
-static const char *const json_columns[] = {"detail", "fields", "result",
-                                           "tags",   "data",   NULL};
-
 static int add_row(void *ud, const store_value *cols, int n) {
   rows *r = ud;
   json_t *row = json_object();
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
-    int is_time = 0, is_json = 0;
-    for (int k = 0; time_columns[k]; k++)
-      is_time |= !strcmp(v->name, time_columns[k]);
-    for (int k = 0; json_columns[k]; k++)
-      is_json |= !strcmp(v->name, json_columns[k]);
-    if (is_time && v->type == STORE_INT) {
+    int kind = query_column_kind(v->name);
+    if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
       zone_format(clock_zone(engine_clock(r->svc->eng)), v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
-    } else if (is_json && v->type == STORE_TEXT) {
+    } else if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
       json_object_set_new(row, v->name, d ? d : json_string(v->s));
     } else {

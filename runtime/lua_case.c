@@ -392,26 +392,22 @@ static int case_variant(lua_State *L) {
   return 1;
 }
 
-static const char *const time_columns[] = {"at", "due", "not_before",
-                                           "completed_at", NULL};
-
 void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
-    int is_time = 0;
+    int kind = query_column_kind(v->name);
     if (v->type == STORE_NULL) continue;
-    for (int t = 0; time_columns[t]; t++)
-      is_time |= strcmp(v->name, time_columns[t]) == 0;
-    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
-        strcmp(v->name, "detail") == 0) {
+    if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
-      if (strcmp(v->name, "detail") == 0) {
+      int spread =
+          strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0;
+      if (!spread) {
         if (o)
           ljson_push(L, o);
         else
           lua_pushstring(L, v->s);
-        lua_setfield(L, -2, "detail");
+        lua_setfield(L, -2, v->name);
       } else if (json_is_object(o)) {
         /* Spread task fields and results over the row, as specs expect. */
         const char *k;
@@ -427,7 +423,7 @@ void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
       json_decref(o);
       continue;
     }
-    if (is_time && v->type == STORE_INT) {
+    if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
       zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
       lua_pushstring(L, at);

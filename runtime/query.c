@@ -2,6 +2,7 @@
  * failure reported. Readers never hold the store itself, so nothing but
  * the engine can write. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "recoup/query.h"
 #include "recoup/store.h"
@@ -9,6 +10,18 @@
 struct query {
   store *st; /* the engine's; not owned */
 };
+
+int query_column_kind(const char *name) {
+  static const char *const times[] = {"at", "due", "opened_at", "completed_at",
+                                      "not_before"};
+  static const char *const json[] = {"detail", "fields", "result", "tags",
+                                     "data"};
+  for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+    if (strcmp(name, times[i]) == 0) return QUERY_TIME;
+  for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
+    if (strcmp(name, json[i]) == 0) return QUERY_JSON;
+  return QUERY_PLAIN;
+}
 
 int query_open(query **out, store *st, rc_error *err) {
   query *q = calloc(1, sizeof *q);

@@ -30,6 +30,13 @@ typedef struct store_value {
 /* Return non-zero to stop the iteration. */
 typedef int (*store_row_fn)(void *ud, const store_value *cols, int ncols);
 
+/* What a column holds beyond its SQL type, by name, the same in every
+ * row: a time (ms since the epoch, shown as ISO 8601 in the
+ * institution's zone), JSON text (shown decoded), or neither. One list
+ * for every reader that shows rows (the HTTP API, the Lua bindings). */
+enum { QUERY_PLAIN, QUERY_TIME, QUERY_JSON };
+int query_column_kind(const char *name);
+
 typedef struct store_contact {
   char *kind;     /* "phone", "email", "third_party"; owned */
   char *value;    /* number or address; owned */
