@@ -736,8 +736,9 @@ struct store {
   int depth;  /* 0 outside a transaction, 1 inside, 2 inside a savepoint */
   sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
   /* Journal rows of one case not yet written: they go in as one run when
-   * another case's row comes, the run is full, or before anything that
-   * ends a transaction or savepoint or reads the journal. */
+   * another case's row comes, the run is full, before anything that ends
+   * a transaction or savepoint, or when the engine flushes it (a handler
+   * reading its own history). Reads never write it. */
   struct {
     jbuf rows;
     char *case_id; /* owned */
