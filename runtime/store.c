@@ -807,14 +807,12 @@ static int exec_stmt(store *st, sqlite3_stmt *s, rc_error *err,
     /* Inputs are checked before they reach the store, and the conflicts
      * the store expects (a known payment ref or event key) are found
      * without failing a statement: a constraint that fails here is a bug
-     * in recoup, not the client's fault. */
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-      fprintf(stderr, "recoup: store: %s: unexpected constraint failure: %s\n",
-              what, sqlite3_errmsg(st->db));
+     * in recoup, not the client's fault. The edge that reports it logs
+     * it (the service logs every 5xx with its message). */
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
       return rc_error_set(err, RC_EINTERNAL, NULL,
                           "database: %s: unexpected constraint failure: %s",
                           what, sqlite3_errmsg(st->db));
-    }
     return fail(st, err, what);
   }
   return RC_OK;
