@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "script_priv.h"
+#include "task_decl.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
 
@@ -698,7 +699,8 @@ static void check_handlers(lua_State *L, int idx, const char *what) {
 static int l_recoup_workflow(lua_State *L) {
   static const char *const keys[] = {"name",    "version",     "initial",
                                      "states",  "transitions", "on",
-                                     "migrate", "description", NULL};
+                                     "migrate", "description", "tasks",
+                                     NULL};
   static const char *const state_keys[] = {"enter",   "on",          "final",
                                            "outcome", "description", NULL};
   script *sc = script_of(L);
@@ -819,6 +821,13 @@ static int l_recoup_workflow(lua_State *L) {
   } else if (!lua_isnil(L, -1)) {
     ERR("workflow %s: on must be a table of event handlers", wname);
   }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
+    task_decl_validate(L, lua_gettop(L), wname);
+    task_decl_scan(L, lua_gettop(L), wname);
+  }
+  else if (!lua_isnil(L, -1))
+    ERR("workflow %s: tasks must be a table of task kinds", wname);
   lua_pop(L, 1);
   lua_getfield(L, 1, "migrate");
   if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))

@@ -79,20 +79,22 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   missed = sum_where(installments, "installments", "status", "missed");
   out = json_pack(
       "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{s:o, s:I, s:I, s:o},"
-      " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I}",
+      " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I, s:I}",
       "as_of", day, "currency", script_config(engine_script(eng))->currency,
       "cases", sum_where(states, "cases", NULL, NULL), "open",
       sum_where(states, "cases", NULL, NULL) -
           sum_where(states, "closed", NULL, NULL),
       "closed", sum_where(states, "closed", NULL, NULL), "errors",
       sum_where(states, "errors", NULL, NULL), "states", states, "dpd", dpd,
-      "recovered", (json_int_t)totals.recovered, "promises", "by_status",
-      promises, "kept", kept, "broken", broken, "kept_rate",
-      rate(kept, kept + broken), "installments", "by_status", installments,
-      "on_time_rate", rate(on_time, on_time + late + missed), "contacts",
-      contacts, "refusals", refusals, "variants", variants, "timers_pending",
-      (json_int_t)totals.timers_pending, "events_pending",
-      (json_int_t)totals.events_pending);
+      /* what reduced balances; the rest is refunded */
+      "recovered", (json_int_t)(totals.recovered - totals.overpaid),
+      "promises", "by_status", promises, "kept", kept, "broken", broken,
+      "kept_rate", rate(kept, kept + broken), "installments", "by_status",
+      installments, "on_time_rate", rate(on_time, on_time + late + missed),
+      "contacts", contacts, "refusals", refusals, "variants", variants,
+      "timers_pending", (json_int_t)totals.timers_pending, "events_pending",
+      (json_int_t)totals.events_pending, "overpaid",
+      (json_int_t)totals.overpaid);
   if (!out) return rc_error_set(err, RC_ENOMEM, NULL, "report: out of memory");
   *report = out;
   return RC_OK;
@@ -139,6 +141,9 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
       fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
               MONEY(num(row, "balance")));
   fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
+  if (num(r, "overpaid") > 0)
+    fprintf(out, "%-29s %22s\n", "overpaid, to refund",
+            MONEY(num(r, "overpaid")));
 
   v = json_object_get(r, "promises");
   fprintf(out, "%-29s %lld kept, %lld broken", "promises to pay",

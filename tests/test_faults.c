@@ -272,7 +272,7 @@ static void open_case(engine *eng, const char *id) {
 
 static void post(engine *eng, const char *id, const char *type) {
   rc_error err;
-  if (engine_post(eng, id, type, NULL, NULL, &err) != RC_OK)
+  if (engine_post(eng, id, type, NULL, NULL, NULL, &err) != RC_OK)
     fail_msg("post %s: %s", type, err.message);
 }
 

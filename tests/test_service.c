@@ -47,6 +47,8 @@ static const char *workflow_v1 =
     "    paid = { final = true },\n"
     "  },\n"
     "  transitions = { new = { 'call', 'paid' }, call = { 'paid' } },\n"
+    "  tasks = { call = { outcomes = { promise = { amount = 'money' },\n"
+    "                                  no_answer = {} } } },\n"
     "  on = { payment = function(case) if case.balance <= 0 then return "
     "'paid' end end },\n"
     "}\n";
@@ -312,9 +314,28 @@ static void test_payments_are_idempotent_by_ref(void **state) {
               "{\"case\":\"L1\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
          200, "duplicate");
   expect(get("/v1/cases/L1", READ), 200, "\"balance\":4000");
+  /* The same ref on another case, or for another amount, changes nothing
+   * and says so; the other case's payment is not lost as a duplicate. */
   expect(post("/v1/payments", INGEST,
-              "{\"case\":\"L1\",\"amount\":999999,\"ref\":\"PAY-2\"}"),
-         422, "exceeds the balance");
+              "{\"case\":\"L2\",\"amount\":1000,\"ref\":\"PAY-1\"}"),
+         409, "\"field\":\"ref\"");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"L1\",\"amount\":1001,\"ref\":\"PAY-1\"}"),
+         409, "already used for an amount of 1000");
+  expect(get("/v1/cases/L1", READ), 200, "\"balance\":4000");
+  /* Payments are facts: one above the balance is kept as overpaid, and
+   * its resend after it closed the case is still a duplicate. */
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"OVER\",\"balance\":100,\"amount_due\":100,"
+              "\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B9\"}}"),
+         201, NULL);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"OVER\",\"amount\":150,\"ref\":\"PAY-2\"}"),
+         201, "applied");
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"OVER\",\"amount\":150,\"ref\":\"PAY-2\"}"),
+         200, "duplicate");
+  expect(get("/v1/cases/OVER", READ), 200, "\"overpaid\":50");
   expect(post("/v1/payments", INGEST,
               "{\"case\":\"NOPE\",\"amount\":1,\"ref\":\"PAY-3\"}"),
          404, NULL);
@@ -330,6 +351,14 @@ static void test_events_are_idempotent_by_key(void **state) {
          200, "duplicate");
   expect(post("/v1/cases/L2/events", INGEST, "{\"data\":{}}"), 422,
          "\"field\":\"type\"");
+  /* A key names one event: on another case it is a conflict, not a
+   * duplicate that drops the second case's dispute. */
+  expect(post("/v1/cases/L1/events", INGEST,
+              "{\"type\":\"note\",\"data\":{\"x\":1},\"key\":\"K1\"}"),
+         409, "\"field\":\"key\"");
+  /* Events only the core emits cannot be posted. */
+  expect(post("/v1/cases/L2/events", INGEST, "{\"type\":\"promise_broken\"}"),
+         422, "come from the core");
 }
 
 static void test_a_timer_brings_a_task_without_a_request(void **state) {
@@ -354,9 +383,20 @@ static void test_tasks_claim_and_complete_once(void **state) {
   expect(post(path, AGENT, "{\"assignee\":\"agent-7\"}"), 200, "claimed");
   expect(post(path, AGENT, "{\"assignee\":\"agent-8\"}"), 409, "conflict");
   snprintf(path, sizeof path, "/v1/tasks/%s/complete", id);
+  /* Checked against the declared outcomes before anything is written. */
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1.5}"), 422,
+         "\"field\":\"amount\"");
+  expect(post(path, AGENT, "{\"outcome\":\"promise\"}"), 422,
+         "amount is required");
+  expect(post(path, AGENT, "{\"outcome\":\"later\",\"amount\":1}"), 422,
+         "\"field\":\"outcome\"");
   expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":100}"), 200,
-         "done");
-  expect(post(path, AGENT, "{\"outcome\":\"promise\"}"), 409, "already closed");
+         "\"status\":\"done\"");
+  /* An offline resend gets the stored result; another body is refused. */
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":100}"), 200,
+         "\"status\":\"duplicate\"");
+  expect(post(path, AGENT, "{\"outcome\":\"no_answer\"}"), 409,
+         "already closed");
   expect(post("/v1/tasks/999999/complete", AGENT, "{\"outcome\":\"x\"}"), 404,
          NULL);
   usleep(300000);
@@ -372,7 +412,7 @@ static void test_receipts_replies_and_reports(void **state) {
   expect(post("/v1/replies", INGEST,
               "{\"from\":\"+8613800000002\",\"text\":\"ok\"}"),
          202, "\"case\":\"L2\"");
-  expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1000");
+  expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1100");
 }
 
 static void test_import_over_http_is_all_or_nothing(void **state) {

@@ -61,6 +61,7 @@ typedef struct store_case {
   int version, closed, on_hold, has_score;
   double score;
   rc_money principal, balance, amount_due, fees;
+  rc_money overpaid; /* paid beyond the balance, kept for refund */
   rc_time opened_at;
 } store_case;
 
@@ -155,7 +156,8 @@ int query_task_page(query *q, const char *queue, const char *status,
 typedef int (*query_table_fn)(void *ud, const char *table,
                               const store_value *cols, int ncols);
 typedef struct query_totals {
-  rc_money recovered;
+  rc_money recovered; /* every payment received, overpaid included */
+  rc_money overpaid;  /* paid beyond the balances: owed back */
   int64_t timers_pending, events_pending;
 } query_totals;
 int query_report(query *q, const char *today, query_table_fn fn, void *ud,
