@@ -138,6 +138,11 @@ void api_error(service *svc, http_request *req, int route, int status,
   json_t *e =
       json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
+  /* A message quoting bytes that are not UTF-8 cannot be JSON: the
+   * answer still says what went wrong. */
+  if (!e)
+    e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+                  "(the message is not valid UTF-8)");
   api_reply(svc, req, route, status, e,
             status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
@@ -188,23 +193,30 @@ static int roles_of(const service *svc, const http_request *req) {
   return roles;
 }
 
-/* Percent-decoding of a path segment (case ids may hold anything). */
-static void decode(char *s) {
-  char *o = s;
-  for (; *s; s++) {
-    if (s[0] == '%' && s[1] && s[2]) {
-      char hex[3] = {s[1], s[2], 0};
-      char *end;
-      long v = strtol(hex, &end, 16);
-      if (*end == '\0') {
-        *o++ = (char)v;
-        s += 2;
-        continue;
-      }
-    }
-    *o++ = *s;
+/* Percent-decoding of the path's {id} in place. An id may hold anything
+ * printable, '/' included (%2F); it may not hold a NUL, a control
+ * character or bytes that are not UTF-8: "MF00001%00junk" is not case
+ * MF00001. The field is named for the segment before it ("cases" names
+ * "case"). */
+static int decode(const char *pattern, char *arg, char *field, size_t size) {
+  const char *brace = strstr(pattern, "/{}"), *seg = brace;
+  while (seg > pattern && seg[-1] != '/') seg--;
+  snprintf(field, size, "%.*s", (int)(brace - seg), seg);
+  if (field[0] && field[strlen(field) - 1] == 's')
+    field[strlen(field) - 1] = '\0';
+  return http_unescape(arg, strlen(arg), 0, arg, strlen(arg) + 1);
+}
+
+static const char *unescape_problem(int rc) {
+  switch (rc) {
+    case HTTP_BAD_ESCAPE:
+      return "a '%' not followed by two hex digits";
+    case HTTP_BAD_TEXT:
+      return "a control character or bytes that are not UTF-8";
+    case HTTP_DUPLICATE:
+      return "given twice";
   }
-  *o = '\0';
+  return "more than fits";
 }
 
 int api_route(const char *method, const char *path, char *arg, size_t size) {
@@ -235,7 +247,24 @@ void api_handle(void *ud, http_request *req) {
               path_known ? "this route takes another method" : "no such route");
     return;
   }
-  decode(arg);
+  {
+    char field[64], name[64], msg[160];
+    int rc;
+    if (strstr(routes[found].pattern, "{}") &&
+        (rc = decode(routes[found].pattern, arg, field, sizeof field)) < 0) {
+      snprintf(msg, sizeof msg, "the %s id in the path holds %s", field,
+               unescape_problem(rc));
+      api_error(svc, req, found, 400, "bad_request", field, msg);
+      return;
+    }
+    if ((rc = http_query_check(req, name, sizeof name)) != 0) {
+      snprintf(msg, sizeof msg, "query parameter %s: %s", name,
+               unescape_problem(rc));
+      api_error(svc, req, found, 400, "bad_request", name[0] ? name : "query",
+                msg);
+      return;
+    }
+  }
   if (routes[found].roles) {
     roles = roles_of(svc, req);
     if (roles < 0 || roles == 0) {
@@ -243,6 +272,7 @@ void api_handle(void *ud, http_request *req) {
                 "a valid bearer token is required");
       return;
     }
+    req->trusted = 1; /* a valid token: its connection is kept longest */
     if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
       api_error(svc, req, found, 403, "forbidden", NULL,
                 "this token's role may not use this route");

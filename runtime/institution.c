@@ -479,7 +479,7 @@ static int l_service(lua_State *L) {
   static const char *const keys[] = {
       "listen",          "db",           "body_limit",      "instruction_budget",
       "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      NULL};
+      "header_timeout",  "max_connections_per_address",       NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
@@ -504,9 +504,11 @@ static int l_service(lua_State *L) {
       c->memory_limit < (4u << 20))
     ERR("service.memory_limit must be at least 4MB");
   {
-    static const char *const times[] = {"idle_timeout", "request_timeout"};
-    int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms};
-    for (int i = 0; i < 2; i++) {
+    static const char *const times[] = {"idle_timeout", "request_timeout",
+                                        "header_timeout"};
+    int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms,
+                    &c->header_timeout_ms};
+    for (int i = 0; i < 3; i++) {
       rc_duration d;
       if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
           clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
@@ -517,13 +519,20 @@ static int l_service(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  lua_getfield(L, 1, "max_connections");
-  if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
-      lua_tointeger(L, -1) <= 100000)
-    c->max_connections = (int)lua_tointeger(L, -1);
-  else if (!lua_isnil(L, -1))
-    ERR("service.max_connections must be a whole number from 1 to 100000");
-  lua_pop(L, 1);
+  {
+    static const char *const counts[] = {"max_connections",
+                                         "max_connections_per_address"};
+    int *slots[] = {&c->max_connections, &c->max_per_address};
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, 1, counts[i]);
+      if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+          lua_tointeger(L, -1) <= 100000)
+        *slots[i] = (int)lua_tointeger(L, -1);
+      else if (!lua_isnil(L, -1))
+        ERR("service.%s must be a whole number from 1 to 100000", counts[i]);
+      lua_pop(L, 1);
+    }
+  }
   lua_getfield(L, 1, "instruction_budget");
   if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1000)
     c->instruction_budget = lua_tointeger(L, -1);

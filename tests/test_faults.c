@@ -464,7 +464,14 @@ static void test_a_failed_timer_read_is_an_error_not_idleness(void **state) {
 /* Answers one GET in process; returns the status class (2 for 2xx...). */
 static int get(service *svc, const char *path) {
   char text[512];
-  http_limits limits = {1 << 20, 8192, 2048, 10, 1000, 1000};
+  http_limits limits = {.body_limit = 1 << 20,
+                        .header_limit = 8192,
+                        .url_limit = 2048,
+                        .max_connections = 10,
+                        .max_per_address = 10,
+                        .idle_timeout_ms = 1000,
+                        .header_timeout_ms = 1000,
+                        .request_timeout_ms = 1000};
   http_request *req = NULL;
   int64_t before[5], cls = -1;
   int route;

@@ -43,7 +43,9 @@ typedef struct institution_config {
   size_t body_limit;
   int idle_timeout_ms;    /* a keep-alive connection doing nothing */
   int request_timeout_ms; /* a request must arrive whole within */
+  int header_timeout_ms;  /* a new connection must send its headers within */
   int max_connections;
+  int max_per_address; /* service.max_connections_per_address */
   int64_t instruction_budget; /* per handler call */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
