@@ -897,8 +897,13 @@ static int transition(engine *eng, const store_case *c, const char *from,
                         from, to, c->workflow, c->version, from);
   /* Leaving a state ends what belonged to it; closing the case ends every
    * timer, since no handler will run again. */
+  /* A closed case's waiting messages will never be asked about again:
+   * they are cancelled with it (their release timers go with the rest). */
   if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
                         : store_timers_delete_scoped(eng->st, c->id, err)) ||
+      (info->final &&
+       (rc = store_messages_cancel_deferred(eng->st, c->id, "case_closed",
+                                            err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_set_state(eng->st, c->id, to, info->final,
                                  info->final ? info->outcome : NULL, err)))
@@ -1000,6 +1005,94 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
 /* Timers the core sets for itself ("__promise_due", "__installment_due")
  * become the public event when still relevant; *type is set to "" when
  * the promise was kept or the installment paid meanwhile. */
+static int ask_guard(engine *eng, const store_case *c, const char *channel,
+                     int legal_notice, int third_party_template,
+                     int to_third_party, int64_t exclude_message,
+                     policy_decision *d, rc_error *err);
+static int journal_policy(engine *eng, const char *case_id, const char *channel,
+                          const char *what, const policy_decision *d,
+                          rc_error *err);
+
+/* What a deferred message's release needs to ask the guard again: kept
+ * in its timer, so that a reload of the scripts changes nothing. */
+typedef struct release_info {
+  int64_t message;
+  const char *channel, *state;
+  int legal_notice, third_party_template, to_third_party;
+} release_info;
+
+static int release_timer(engine *eng, const char *case_id, rc_time due,
+                         const release_info *r, rc_error *err) {
+  json_t *d = json_pack("{s:I, s:s, s:s, s:b, s:b, s:b}", "message",
+                        (json_int_t)r->message, "channel", r->channel, "state",
+                        r->state, "legal", r->legal_notice, "tp",
+                        r->third_party_template, "to_tp", r->to_third_party);
+  char *text = ljson_dump(d);
+  int rc = store_timer_insert(eng->st, case_id, due, "__release", text, 0, err);
+  free(text);
+  json_decref(d);
+  return rc;
+}
+
+/* A deferred message's time has come. It goes out only if the case is
+ * still where it was when the message was written, and the guard, asked
+ * again, agrees: a dispute opened meanwhile blocks it, a cap filled
+ * meanwhile defers it again. (Timers set before the guard deferred more
+ * than the contact hours carry only the message id: released as then.) */
+static int release_message(engine *eng, const store_case *c, json_t *d,
+                           rc_error *err) {
+  json_int_t id = json_integer_value(json_object_get(d, "message"));
+  const char *channel = json_string_value(json_object_get(d, "channel"));
+  const char *state = json_string_value(json_object_get(d, "state"));
+  policy_decision dd;
+  int released = 0, rc;
+  if (channel && state && (c->closed || strcmp(state, c->state) != 0)) {
+    memset(&dd, 0, sizeof dd);
+    dd.verdict = POLICY_BLOCK;
+    snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
+    if ((rc = store_message_recheck(eng->st, id, "cancelled", dd.reason, 0,
+                                    &released, err)) ||
+        !released)
+      return rc;
+    return journal(eng, c->id, "policy", c->state, c->version,
+                   json_pack("{s:s, s:I, s:s, s:s}", "channel", channel,
+                             "message", id, "verdict", "cancelled", "reason",
+                             dd.reason),
+                   err);
+  }
+  if (channel) {
+    release_info r;
+    rc = ask_guard(eng, c, channel,
+                   json_is_true(json_object_get(d, "legal")),
+                   json_is_true(json_object_get(d, "tp")),
+                   json_is_true(json_object_get(d, "to_tp")), id, &dd, err);
+    if (rc != RC_OK) return rc;
+    if (dd.verdict != POLICY_ALLOW) {
+      const char *what = dd.verdict == POLICY_DEFER ? "deferred" : "blocked";
+      if ((rc = store_message_recheck(eng->st, id, what, dd.reason,
+                                      dd.verdict == POLICY_DEFER ? dd.until : 0,
+                                      &released, err)) ||
+          !released)
+        return rc;
+      r.message = id;
+      r.channel = channel;
+      r.state = state;
+      r.legal_notice = json_is_true(json_object_get(d, "legal"));
+      r.third_party_template = json_is_true(json_object_get(d, "tp"));
+      r.to_third_party = json_is_true(json_object_get(d, "to_tp"));
+      if (dd.verdict == POLICY_DEFER &&
+          (rc = release_timer(eng, c->id, dd.until, &r, err)))
+        return rc;
+      return journal_policy(eng, c->id, channel, "release", &dd, err);
+    }
+  }
+  rc = store_message_release(eng->st, id, &released, err);
+  if (rc == RC_OK && released)
+    rc = journal(eng, c->id, "released", c->state, c->version,
+                 json_pack("{s:I}", "message", id), err);
+  return rc;
+}
+
 static int core_timer(engine *eng, const store_case *c, const char *timer,
                       const char *data, char *type, size_t size,
                       char **public_data, rc_error *err) {
@@ -1042,12 +1135,7 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
       snprintf(type, size, "installment_missed");
     }
   } else if (strcmp(timer, "__release") == 0) {
-    json_int_t id = json_integer_value(json_object_get(d, "message"));
-    int released = 0;
-    rc = store_message_release(eng->st, id, &released, err);
-    if (rc == RC_OK && released)
-      rc = journal(eng, c->id, "released", c->state, c->version,
-                   json_pack("{s:I}", "message", id), err);
+    rc = release_message(eng, c, d, err);
   }
   json_decref(d);
   return rc;
@@ -1618,7 +1706,8 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
 /* The guard's question for this case and borrower. */
 static int ask_guard(engine *eng, const store_case *c, const char *channel,
                      int legal_notice, int third_party_template,
-                     int to_third_party, policy_decision *d, rc_error *err) {
+                     int to_third_party, int64_t exclude_message,
+                     policy_decision *d, rc_error *err) {
   const store_borrower *b = engine_borrower_view(eng, c->borrower_id, err);
   policy_request req;
   rc_zone *zone;
@@ -1636,6 +1725,7 @@ static int ask_guard(engine *eng, const store_case *c, const char *channel,
   req.on_hold = c->on_hold;
   req.zone = zone ? zone : clock_zone(eng->clk);
   req.now = clock_now(eng->clk);
+  req.exclude_message = exclude_message;
   return policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req, d,
                               err);
 }
@@ -1652,8 +1742,8 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "no_recipient");
   } else if ((rc = ask_guard(eng, c, msg->channel, msg->legal_notice,
-                             msg->third_party_template, msg->to_third_party, d,
-                             err))) {
+                             msg->third_party_template, msg->to_third_party, 0,
+                             d, err))) {
     return rc;
   }
   memset(&m, 0, sizeof m);
@@ -1671,12 +1761,13 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.at = clock_now(eng->clk);
   m.not_before = d->verdict == POLICY_DEFER ? d->until : 0;
   if ((rc = store_message_insert(eng->st, &m, id, err))) return rc;
-  /* A deferred message is released at the window's opening by a durable
-   * timer of the core's own. */
-  if (d->verdict == POLICY_DEFER &&
-      (rc = core_timer_at(eng, case_id, d->until, "__release", "message", *id,
-                          err)))
-    return rc;
+  /* A deferred message is released when what held it ends, by a durable
+   * timer of the core's own that asks the guard again then. */
+  if (d->verdict == POLICY_DEFER) {
+    release_info r = {*id, msg->channel, c->state, msg->legal_notice,
+                      msg->third_party_template, msg->to_third_party};
+    if ((rc = release_timer(eng, case_id, d->until, &r, err))) return rc;
+  }
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
                            err)))
     return rc;
@@ -1848,15 +1939,24 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
      * time moves into the borrower's contact hours. */
     const store_borrower *b;
     rc_zone *zone;
-    if ((rc = ask_guard(eng, c, channel, 0, 0, 0, d, err))) return rc;
+    if ((rc = ask_guard(eng, c, channel, 0, 0, 0, 0, d, err))) return rc;
     if (d->verdict == POLICY_BLOCK)
       return journal_policy(eng, case_id, channel, kind, d, err);
     b = engine_borrower_view(eng, c->borrower_id, err);
     zone = b ? clock_zone_get(eng->clk, b->timezone, NULL) : NULL;
     if (!due || due < clock_now(eng->clk)) due = clock_now(eng->clk);
+    /* A rule that ends (the pause after a conversation, a full cap) moves
+     * the task to when it ends, and the journal says so; the contact hours
+     * alone only move its due time. */
+    if (d->verdict == POLICY_DEFER && strcmp(d->reason, "contact_hours") != 0) {
+      if (due < d->until) due = d->until;
+      if ((rc = journal_policy(eng, case_id, channel, kind, d, err))) return rc;
+    } else {
+      d->verdict = POLICY_ALLOW;
+    }
     due = policy_next_window(&script_config(eng->sc)->policy,
                              zone ? zone : clock_zone(eng->clk), due);
-    d->verdict = POLICY_ALLOW;
+    d->until = due;
   }
   memset(&t, 0, sizeof t);
   t.case_id = case_id;

@@ -921,6 +921,16 @@ static int case_task(lua_State *L) {
       lua_pushstring(L, d.reason);
       return 3;
     }
+    if (d.verdict == POLICY_DEFER) {
+      /* A rule with an end held it: id, "deferred", when it is due. */
+      char until[40];
+      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                  sizeof until);
+      lua_pushinteger(L, id);
+      lua_pushstring(L, "deferred");
+      lua_pushstring(L, until);
+      return 3;
+    }
   }
   lua_pushinteger(L, id);
   return 1;

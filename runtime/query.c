@@ -168,16 +168,24 @@ int query_meta(query *q, const char *key, char *buf, size_t size,
 
 int query_contacts(query *q, const char *case_id, const char *borrower_id,
                    const char (*channels)[24], int nchannels, rc_time since,
-                   int64_t *count, rc_error *err) {
+                   int limit, int64_t exclude_message, int64_t *count,
+                   rc_time *oldest, rc_error *err) {
+  rc_time stack[64], *times = stack;
+  int n = 0, rc = RC_OK;
   *count = 0;
-  for (int i = 0; i < nchannels; i++) {
-    int64_t n = 0;
-    int rc = store_contacts_count(q->st, case_id, borrower_id, channels[i],
-                                  since, &n, err);
-    if (rc != RC_OK) return rc;
-    *count += n;
+  *oldest = 0;
+  if (limit <= 0) return RC_OK;
+  if (limit > 64 && !(times = malloc(sizeof *times * (size_t)limit)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  for (int i = 0; i < nchannels && rc == RC_OK; i++)
+    rc = store_contact_times(q->st, case_id, borrower_id, channels[i], since,
+                             exclude_message, limit, times, &n, err);
+  if (rc == RC_OK) {
+    *count = n;
+    if (n > 0) *oldest = times[n - 1];
   }
-  return RC_OK;
+  if (times != stack) free(times);
+  return rc;
 }
 
 int query_last_conversation(query *q, const char *borrower_id, rc_time *at,

@@ -380,6 +380,8 @@ enum {
   S_BORROWER_DNC,
   S_BORROWER_CEASED,
   S_MESSAGE_RELEASE,
+  S_MESSAGE_RECHECK,
+  S_MESSAGES_CANCEL_DEFERRED,
   S_OUTBOX_DUE,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
@@ -676,12 +678,23 @@ static const char *const sql[S_COUNT] = {
         "coalesce(sum((SELECT sum(amount) FROM payments p WHERE p.case_id = "
         "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
         "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
+    /* The guard reads the newest contacts in a window, as many as its
+     * limit: their number is the count it compares, and the oldest of
+     * them leaving the window is when there is room again. ?5 is the
+     * message asked about (the largest id for one not yet written): it
+     * does not count against itself, and of the deferred messages only
+     * those written before it count, so that waiting messages go out in
+     * the order they were written. */
     [S_CONTACTS_MSG_CASE] =
-        "SELECT count(*) FROM messages WHERE borrower_id = ?4 AND at > ?3 "
-        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked'",
+        "SELECT at FROM messages WHERE borrower_id = ?4 AND at > ?3 "
+        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked' "
+        "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
+        "id < ?5) ORDER BY at DESC LIMIT ?6",
     [S_CONTACTS_MSG_BORROWER] =
-        "SELECT count(*) FROM messages WHERE borrower_id = ?1 AND "
-        "channel = ?2 AND at > ?3 AND status <> 'blocked'",
+        "SELECT at FROM messages WHERE borrower_id = ?1 AND "
+        "channel = ?2 AND at > ?3 AND status <> 'blocked' "
+        "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
+        "id < ?5) ORDER BY at DESC LIMIT ?6",
 /* Comparisons, not IN (...): a list of three made SQLite build a
  * temporary index each time the guard asked. */
 #define TASK_CHANNEL                                                  \
@@ -689,12 +702,14 @@ static const char *const sql[S_COUNT] = {
   "WHEN 'visit' THEN 'visit' WHEN 'home_visit' THEN 'visit' "         \
   "WHEN 'workplace_visit' THEN 'visit' END) = ?2 "
     [S_CONTACTS_TASK_CASE] =
-        "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
-        "AND t.at > ?3 AND t.status <> 'cancelled'",
+        "SELECT t.at FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
+        "AND t.at > ?3 AND t.status <> 'cancelled' ORDER BY t.at DESC "
+        "LIMIT ?6",
     [S_CONTACTS_TASK_BORROWER] =
-        "SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id "
+        "SELECT t.at FROM tasks t JOIN cases c ON c.id = t.case_id "
         "WHERE c.borrower_id = ?1 AND " TASK_CHANNEL
-        "AND t.at > ?3 AND t.status <> 'cancelled'",
+        "AND t.at > ?3 AND t.status <> 'cancelled' ORDER BY t.at DESC "
+        "LIMIT ?6",
 #undef TASK_CHANNEL
     [S_LAST_CONVERSATION] =
         "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
@@ -707,6 +722,12 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
     [S_MESSAGE_RELEASE] =
         "UPDATE messages SET status = 'queued' "
+        "WHERE id = ?1 AND status = 'deferred'",
+    [S_MESSAGES_CANCEL_DEFERRED] =
+        "UPDATE messages SET status = 'cancelled', reason = ?2 "
+        "WHERE case_id = ?1 AND status = 'deferred'",
+    [S_MESSAGE_RECHECK] =
+        "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
@@ -2254,11 +2275,27 @@ int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_VARIANTS), fn, ud, err);
 }
 
-int store_contacts_count(store *st, const char *case_id,
-                         const char *borrower_id, const char *channel,
-                         rc_time since, int64_t *count, rc_error *err) {
-  int64_t total = 0;
-  *count = 0;
+/* Inserts t into the newest-first list times[*n] of at most max. */
+static void keep_newest(rc_time *times, int *n, int max, rc_time t) {
+  int i;
+  if (*n == max) {
+    if (times[max - 1] >= t) return; /* older than all that are kept */
+    i = max - 1;
+  } else {
+    i = (*n)++;
+  }
+  while (i > 0 && times[i - 1] < t) {
+    times[i] = times[i - 1];
+    i--;
+  }
+  times[i] = t;
+}
+
+int store_contact_times(store *st, const char *case_id,
+                        const char *borrower_id, const char *channel,
+                        rc_time since, int64_t exclude_message, int max,
+                        rc_time *times, int *n, rc_error *err) {
+  if (max <= 0) return RC_OK;
   for (int pass = 0; pass < 2; pass++) {
     int rc;
     sqlite3_stmt *s = stmt(
@@ -2269,14 +2306,16 @@ int store_contacts_count(store *st, const char *case_id,
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, since);
     if (case_id && !pass) bind_text(s, 4, borrower_id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "count contacts");
+    if (!pass)
+      sqlite3_bind_int64(s, 5, exclude_message ? exclude_message : INT64_MAX);
+    sqlite3_bind_int(s, 6, max);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+      keep_newest(times, n, max, sqlite3_column_int64(s, 0));
+    if (rc != SQLITE_DONE) fail(st, err, "count contacts");
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
+    if (rc != SQLITE_DONE) return RC_ESTORE;
   }
-  *count = total;
   return RC_OK;
 }
 
@@ -2301,6 +2340,31 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
   bind_text(s, 1, borrower_id);
   sqlite3_bind_int(s, 2, value);
   return exec_stmt(st, s, err, "borrower flag");
+}
+
+int store_message_recheck(store *st, int64_t id, const char *status,
+                          const char *reason, rc_time not_before,
+                          int *changed, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_RECHECK);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  bind_text(s, 3, reason);
+  if (not_before)
+    sqlite3_bind_int64(s, 4, not_before);
+  else
+    sqlite3_bind_null(s, 4);
+  rc = exec_stmt(st, s, err, "defer message");
+  *changed = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
+}
+
+int store_messages_cancel_deferred(store *st, const char *case_id,
+                                   const char *reason, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, reason);
+  return exec_stmt(st, s, err, "cancel deferred messages");
 }
 
 int store_message_release(store *st, int64_t id, int *released, rc_error *err) {

@@ -337,7 +337,7 @@ static const char *state_of(engine *eng, char *buf, size_t size) {
 /* B1 has had both messages the day allows; a third `nudge` asks for one
  * more. If any read fails — the contact count among them — the event
  * fails and nothing is queued; run again without the fault, the guard
- * counts and blocks. Before reads returned their errors, a failed count
+ * counts and defers it. Before reads returned their errors, a failed count
  * read as zero contacts and the message was queued. */
 static void guard_sweep(int mode) {
   long at;
@@ -353,7 +353,7 @@ static void guard_sweep(int mode) {
     if (!fault.fired) {
       assert_int_equal(rc, RC_OK);
       assert_int_equal(messages_with_status(eng, "queued"), 2);
-      assert_int_equal(messages_with_status(eng, "blocked"), 1);
+      assert_int_equal(messages_with_status(eng, "deferred"), 1);
       engine_close(eng);
       break;
     }
@@ -364,11 +364,11 @@ static void guard_sweep(int mode) {
           "read %ld failed and a message past the cap was queued "
           "(run: %s)",
           at, rc == RC_OK ? "ok" : err.message);
-    /* The fault is gone: the guard counts and blocks. */
+    /* The fault is gone: the guard counts and defers it to tomorrow. */
     retry_if_failed(eng);
     run_now(eng);
     assert_int_equal(messages_with_status(eng, "queued"), 2);
-    assert_int_equal(messages_with_status(eng, "blocked"), 1);
+    assert_int_equal(messages_with_status(eng, "deferred"), 1);
     engine_close(eng);
   }
   assert_true(fired_in_run > 3); /* the sweep reached reads inside the run */

@@ -40,6 +40,7 @@ typedef struct policy_request {
   int do_not_contact, ceased, on_hold;
   rc_zone *zone; /* the borrower's own time zone */
   rc_time now;
+  int64_t exclude_message; /* a deferred message asked again at release */
 } policy_request;
 
 typedef struct policy_decision {

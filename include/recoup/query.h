@@ -178,13 +178,18 @@ int query_meta(query *q, const char *key, char *buf, size_t size,
 
 /* --- for the compliance guard ----------------------------------------- */
 
-/* Contacts on any of the channels since `since` — messages not blocked
- * and contact tasks not cancelled — for the one case or, when case_id is
- * NULL, for all the borrower's cases. Task kinds count as their channel:
- * call -> "call", visit and workplace_visit -> "visit". */
+/* Contacts on any of the channels since `since` — messages neither
+ * blocked nor cancelled (exclude_message: one being released, not counted
+ * against itself) and contact tasks not cancelled — for the one case or,
+ * when case_id is NULL, all the borrower's cases, counted up to limit.
+ * *oldest is the time of the oldest of the newest `limit` contacts: when
+ * the count is at the limit, the window has room again once it leaves.
+ * Task kinds count as their channel (call; visit, home_visit and
+ * workplace_visit; or what the workflow's counts_as says). */
 int query_contacts(query *q, const char *case_id, const char *borrower_id,
                    const char (*channels)[24], int nchannels, rc_time since,
-                   int64_t *count, rc_error *err);
+                   int limit, int64_t exclude_message, int64_t *count,
+                   rc_time *oldest, rc_error *err);
 /* When a call last reached the borrower (a call task completed with
  * reached = true); RC_ENOTFOUND when never. */
 int query_last_conversation(query *q, const char *borrower_id, rc_time *at,

@@ -258,13 +258,14 @@ int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err);
 
-/* Contacts for the guard: messages (not blocked) and contact tasks (not
- * cancelled) on a channel since a time, for one case or, when case_id is
- * NULL, for all the borrower's cases. Task kinds count as their channel:
- * call -> "call", visit and workplace_visit -> "visit". */
-int store_contacts_count(store *st, const char *case_id,
-                         const char *borrower_id, const char *channel,
-                         rc_time since, int64_t *count, rc_error *err);
+/* The newest contacts on channel since `since` (messages neither blocked
+ * nor cancelled, other than exclude_message; contact tasks not cancelled),
+ * for the case or, case_id NULL, all the borrower's cases: merged into
+ * times[*n], newest first, at most max. */
+int store_contact_times(store *st, const char *case_id,
+                        const char *borrower_id, const char *channel,
+                        rc_time since, int64_t exclude_message, int max,
+                        rc_time *times, int *n, rc_error *err);
 /* When a call with the borrower last reached them (a call task completed
  * with reached = true); RC_ENOTFOUND when never. */
 int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
@@ -274,6 +275,15 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
 /* A deferred message's release: "deferred" -> "queued". *released is 0
  * when it was no longer deferred. */
 int store_message_release(store *st, int64_t id, int *released, rc_error *err);
+/* The case's deferred messages, cancelled with reason (it closed). */
+int store_messages_cancel_deferred(store *st, const char *case_id,
+                                   const char *reason, rc_error *err);
+/* A deferred message asked again at its release: deferred anew (to
+ * not_before), blocked or cancelled, with the reason. *changed is 0 when
+ * it was no longer deferred. */
+int store_message_recheck(store *st, int64_t id, const char *status,
+                          const char *reason, rc_time not_before,
+                          int *changed, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — first attempts oldest first, then retries by their time. *out
