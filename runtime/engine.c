@@ -389,6 +389,10 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
   }
   if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
+  /* Lenders that feed daily snapshots instead of payments show recovery
+   * this way: a lower balance. Kept apart from the payments recoup saw. */
+  c->reduced = old.reduced;
+  if (c->balance < old.balance) c->reduced += old.balance - c->balance;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {
       json_object_set_new(fields, "score", json_real(c->score));

@@ -95,6 +95,9 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
       "timers_pending", (json_int_t)totals.timers_pending, "events_pending",
       (json_int_t)totals.events_pending, "overpaid",
       (json_int_t)totals.overpaid);
+  if (out)
+    json_object_set_new(out, "reduced_by_import",
+                        json_integer((json_int_t)totals.reduced));
   if (!out) return rc_error_set(err, RC_ENOMEM, NULL, "report: out of memory");
   *report = out;
   return RC_OK;
@@ -140,7 +143,10 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   json_array_foreach(json_object_get(r, "dpd"), i, row)
       fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
               MONEY(num(row, "balance")));
-  fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
+  fprintf(out, "\n%-29s %22s\n", "recovered by payments",
+          MONEY(num(r, "recovered")));
+  fprintf(out, "%-29s %22s\n", "balance reduced by import",
+          MONEY(num(r, "reduced_by_import")));
   if (num(r, "overpaid") > 0)
     fprintf(out, "%-29s %22s\n", "overpaid, to refund",
             MONEY(num(r, "overpaid")));
@@ -154,6 +160,8 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fputc('\n', out);
   v = json_object_get(r, "installments");
   fprintf(out, "%-29s", "installments");
+  if (json_array_size(json_object_get(v, "by_status")) == 0)
+    fputs(" none", out);
   json_array_foreach(json_object_get(v, "by_status"), i, row)
       fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
   if (json_is_real(json_object_get(v, "on_time_rate")))

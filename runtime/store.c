@@ -270,6 +270,10 @@ static const char *const migrations[] = {
      * type (NULL on keys taken before, which then match by case alone). */
     "ALTER TABLE cases ADD COLUMN overpaid INTEGER NOT NULL DEFAULT 0"
     "  CHECK (overpaid >= 0);"
+    /* What snapshot imports took off the balance (payments made elsewhere,
+     * write-downs): reported apart from the payments recoup saw. */
+    "ALTER TABLE cases ADD COLUMN reduced INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (reduced >= 0);"
     "ALTER TABLE event_keys ADD COLUMN type TEXT;"
     /* What a task counts as for the caps, when its workflow says (a
      * declared kind's counts_as); NULL: by its kind's name. */
@@ -347,6 +351,7 @@ enum {
   S_PAYMENT_INSERT,
   S_PAYMENT_BY_REF,
   S_OVERPAID_TOTAL,
+  S_REDUCED_TOTAL,
   S_PAYMENTS_TOTAL,
   S_VARIANT_GET,
   S_VARIANT_PUT,
@@ -398,7 +403,7 @@ enum {
 #define CASE_COLS                                                       \
   "id, borrower_id, workflow, version, state, closed, outcome, error, " \
   "product, currency, principal, balance, amount_due, fees, due_date, " \
-  "opened_at, score, tags, data, queue, on_hold, overpaid"
+  "opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
 #define MESSAGE_COLS                                                    \
   "id, case_id AS 'case', borrower_id AS borrower, channel, template, " \
   "recipient AS 'to', to_kind, body, status, reason, at, not_before"
@@ -453,11 +458,11 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO cases(" CASE_COLS
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
         "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21, 0)",
+        "?21, 0, 0)",
     [S_CASE_UPDATE] =
         "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
-        " data = ?10, tags = ?11 WHERE id = ?1",
+        " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
     [S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
     [S_CASE_STATE] =
@@ -585,6 +590,7 @@ static const char *const sql[S_COUNT] = {
     [S_PAYMENT_BY_REF] = "SELECT case_id, amount FROM payments WHERE ref = ?1",
     [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
     [S_OVERPAID_TOTAL] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
+    [S_REDUCED_TOTAL] = "SELECT coalesce(sum(reduced), 0) FROM cases",
     [S_VARIANT_GET] =
         "SELECT arm FROM variants WHERE case_id = ?1 "
         "AND experiment = ?2",
@@ -1338,6 +1344,7 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
     sqlite3_bind_null(s, 9);
   bind_text(s, 10, c->data ? c->data : "{}");
   bind_text(s, 11, c->tags ? c->tags : "[]");
+  sqlite3_bind_int64(s, 12, c->reduced);
   return exec_stmt(st, s, err, "update case");
 }
 
@@ -1371,6 +1378,7 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
     out->queue = dup_col(s, 19);
     out->on_hold = sqlite3_column_int(s, 20);
     out->overpaid = sqlite3_column_int64(s, 21);
+    out->reduced = sqlite3_column_int64(s, 22);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -2013,6 +2021,10 @@ int store_payments_total(store *st, rc_money *total, rc_error *err) {
 
 int store_overpaid_total(store *st, rc_money *total, rc_error *err) {
   return count_of(st, S_OVERPAID_TOTAL, NULL, total, err);
+}
+
+int store_reduced_total(store *st, rc_money *total, rc_error *err) {
+  return count_of(st, S_REDUCED_TOTAL, NULL, total, err);
 }
 
 int store_variant_get(store *st, const char *case_id, const char *experiment,

@@ -62,6 +62,7 @@ typedef struct store_case {
   double score;
   rc_money principal, balance, amount_due, fees;
   rc_money overpaid; /* paid beyond the balance, kept for refund */
+  rc_money reduced;  /* taken off the balance by snapshot imports */
   rc_time opened_at;
 } store_case;
 
@@ -158,6 +159,7 @@ typedef int (*query_table_fn)(void *ud, const char *table,
 typedef struct query_totals {
   rc_money recovered; /* every payment received, overpaid included */
   rc_money overpaid;  /* paid beyond the balances: owed back */
+  rc_money reduced;   /* taken off the balances by snapshot imports */
   int64_t timers_pending, events_pending;
 } query_totals;
 int query_report(query *q, const char *today, query_table_fn fn, void *ud,

@@ -202,6 +202,8 @@ int store_payment_by_ref(store *st, const char *ref, char *case_id,
 int store_payments_total(store *st, rc_money *total, rc_error *err);
 /* Paid beyond the balances, over all cases: owed back to borrowers. */
 int store_overpaid_total(store *st, rc_money *total, rc_error *err);
+/* What snapshot imports took off the balances, over all cases. */
+int store_reduced_total(store *st, rc_money *total, rc_error *err);
 
 /* Promises to pay (store_promise in query.h). */
 int store_promise_insert(store *st, const char *case_id, rc_money amount,
