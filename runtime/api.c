@@ -8,6 +8,7 @@
 #include "import.h"
 #include "input.h"
 #include "report.h"
+#include "mask.h"
 #include "service.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
@@ -47,7 +48,7 @@ static const route_def routes[] = {
     {"GET", "/v1/cases", ANYONE_READING, r_cases, NULL},
     {"POST", "/v1/import", ROLE_INGEST, r_import, NULL},
     {"GET", "/v1/cases/{}", ANYONE_READING, r_case, NULL},
-    {"GET", "/v1/cases/{}/journal", ROLE_READ, r_journal, NULL},
+    {"GET", "/v1/cases/{}/journal", ANYONE_READING, r_journal, NULL},
     {"POST", "/v1/cases/{}/events", ROLE_INGEST, NULL, w_event},
     {"POST", "/v1/cases/{}/retry", ROLE_ADMIN, NULL, w_retry},
     {"POST", "/v1/payments", ROLE_INGEST, NULL, w_payment},
@@ -274,8 +275,18 @@ void api_handle(void *ud, http_request *req) {
     }
     req->trusted = 1; /* a valid token: its connection is kept longest */
     if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
-      api_error(svc, req, found, 403, "forbidden", NULL,
-                "this token's role may not use this route");
+      char msg[160];
+      static const char *const names[] = {"ingest", "agent", "read", "admin"};
+      size_t n = (size_t)snprintf(msg, sizeof msg, "this route needs the ");
+      int first = 1;
+      for (int i = 0; i < 4 && n < sizeof msg; i++)
+        if ((routes[found].roles | ROLE_ADMIN) & (1 << i)) {
+          n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s",
+                                first ? "" : " or ", names[i]);
+          first = 0;
+        }
+      if (n < sizeof msg) snprintf(msg + n, sizeof msg - n, " token");
+      api_error(svc, req, found, 403, "forbidden", NULL, msg);
       return;
     }
   }
@@ -622,6 +633,104 @@ static int page_limit(const http_request *req) {
   return limit;
 }
 
+/* The read role sees contact points masked (DESIGN.md "Who sees what"):
+ * phones and e-mails as the logs show them, addresses cut to their first
+ * characters. Agents, who call and visit, and admins see them whole. */
+static int masked_for(const service *svc, const http_request *req) {
+  int roles = roles_of(svc, req);
+  return roles > 0 && !(roles & (ROLE_AGENT | ROLE_ADMIN | ROLE_INGEST));
+}
+
+static json_t *masked_string(const char *s, int masked) {
+  char buf[1024];
+  if (!s) return json_null();
+  if (!masked) return json_string(s);
+  mask_contacts(s, buf, sizeof buf);
+  return json_string(buf);
+}
+
+/* An address keeps its first three characters (a city, a district). */
+static json_t *masked_address(const char *s, int masked) {
+  char buf[64];
+  size_t n = 0;
+  int chars = 0;
+  if (!s) return json_null();
+  if (!masked) return json_string(s);
+  while (s[n] && chars < 3 && n < 16) {
+    n++;
+    while ((s[n] & 0xC0) == 0x80) n++; /* the rest of a UTF-8 character */
+    chars++;
+  }
+  snprintf(buf, sizeof buf, "%.*s***", (int)n, s);
+  return json_string(buf);
+}
+
+/* Every string in v, masked in place (journal details, for the read
+ * role: a reply's sender, a phone in an update). */
+static void mask_strings(json_t *v) {
+  const char *key;
+  json_t *item;
+  size_t i;
+  if (json_is_object(v)) {
+    json_object_foreach(v, key, item) {
+      if (json_is_string(item)) {
+        char buf[1024];
+        mask_contacts(json_string_value(item), buf, sizeof buf);
+        json_object_set_new(v, key, json_string(buf));
+      } else {
+        mask_strings(item);
+      }
+    }
+  } else if (json_is_array(v)) {
+    json_array_foreach(v, i, item) {
+      if (json_is_string(item)) {
+        char buf[1024];
+        mask_contacts(json_string_value(item), buf, sizeof buf);
+        json_array_set_new(v, i, json_string(buf));
+      } else {
+        mask_strings(item);
+      }
+    }
+  }
+}
+
+/* The borrower as a collector needs them: name and contact points. */
+static json_t *borrower_json(const store_borrower *b, int masked) {
+  json_t *phones = json_array(), *emails = json_array(),
+         *contacts = json_array();
+  json_t *o;
+  for (int i = 0; i < b->ncontacts; i++) {
+    const store_contact *k = &b->contacts[i];
+    if (!strcmp(k->kind, "phone"))
+      json_array_append_new(phones, masked_string(k->value, masked));
+    else if (!strcmp(k->kind, "email"))
+      json_array_append_new(emails, masked_string(k->value, masked));
+    else
+      json_array_append_new(
+          contacts, json_pack("{s:o, s:o, s:o}", "name",
+                              k->name ? json_string(k->name) : json_null(),
+                              "relation",
+                              k->relation ? json_string(k->relation)
+                                          : json_null(),
+                              "phone", masked_string(k->value, masked)));
+  }
+  o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}", "id",
+                b->id, "name", b->name ? json_string(b->name) : json_null(),
+                "locale", b->locale ? json_string(b->locale) : json_null(),
+                "timezone",
+                b->timezone ? json_string(b->timezone) : json_null(),
+                "phones", phones, "emails", emails, "address",
+                masked_address(b->address, masked), "contacts", contacts,
+                "do_not_contact", b->do_not_contact, "ceased", b->ceased);
+  json_object_set_new(
+      o, "employer",
+      json_pack("{s:o, s:o, s:o}", "name",
+                b->employer_name ? json_string(b->employer_name) : json_null(),
+                "phone", masked_string(b->employer_phone, masked), "address",
+                masked_address(b->employer_address, masked)));
+  return o;
+}
+
 static json_t *case_json(service *svc, const store_case *c) {
   char at[40];
   json_t *o = json_pack(
@@ -649,11 +758,22 @@ static void r_case(service *svc, http_request *req, int route,
                    const char *arg) {
   store_case c;
   rc_error err;
+  store_borrower b;
+  json_t *out;
   if (query_case(engine_query(svc->eng), arg, &c, &err) != RC_OK) {
     api_fail(svc, req, route, &err);
     return;
   }
-  api_reply(svc, req, route, 200, case_json(svc, &c), NULL);
+  if (query_borrower(engine_query(svc->eng), c.borrower_id, &b, &err) !=
+      RC_OK) {
+    store_case_free(&c);
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  out = case_json(svc, &c);
+  json_object_set_new(out, "borrower", borrower_json(&b, masked_for(svc, req)));
+  api_reply(svc, req, route, 200, out, NULL);
+  store_borrower_free(&b);
   store_case_free(&c);
 }
 
@@ -699,6 +819,7 @@ static void r_journal(service *svc, http_request *req, int route,
     api_fail(svc, req, route, &err);
     return;
   }
+  if (masked_for(svc, req)) mask_strings(r.list);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     if ((int)json_array_size(r.list) == limit)
