@@ -174,8 +174,10 @@ static int plan_row(void *ud, const store_value *cols, int n) {
 }
 
 static void push_plan(lua_State *L, engine *eng, const char *case_id) {
+  rc_error err;
   lua_pushnil(L);
-  store_plan_each(engine_store(eng), case_id, plan_row, L);
+  if (query_plan(engine_query(eng), case_id, plan_row, L, &err) != RC_OK)
+    luaL_error(L, "%s", err.message);
 }
 
 static int case_index(lua_State *L) {
@@ -237,7 +239,11 @@ static int case_index(lua_State *L) {
     ljson_push_text(L, c->data);
   } else if (strcmp(key, "current_promise") == 0) {
     store_promise p;
-    if (store_promise_open(engine_store(lc->eng), c->id, &p) != RC_OK) {
+    rc_error err;
+    int rc = query_promise_open(engine_query(lc->eng), c->id, &p, &err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND)
+      return luaL_error(L, "%s", err.message);
+    if (rc == RC_ENOTFOUND) {
       lua_pushnil(L);
     } else {
       lua_createtable(L, 0, 5);
@@ -494,26 +500,22 @@ static int case_variant(lua_State *L) {
   return 1;
 }
 
-static const char *const time_columns[] = {"at", "due", "not_before",
-                                           "completed_at", NULL};
-
 void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
-    int is_time = 0;
+    int kind = query_column_kind(v->name);
     if (v->type == STORE_NULL) continue;
-    for (int t = 0; time_columns[t]; t++)
-      is_time |= strcmp(v->name, time_columns[t]) == 0;
-    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
-        strcmp(v->name, "detail") == 0) {
+    if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
-      if (strcmp(v->name, "detail") == 0) {
+      int spread =
+          strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0;
+      if (!spread) {
         if (o)
           ljson_push(L, o);
         else
           lua_pushstring(L, v->s);
-        lua_setfield(L, -2, "detail");
+        lua_setfield(L, -2, v->name);
       } else if (json_is_object(o)) {
         /* Spread task fields and results over the row, as specs expect. */
         const char *k;
@@ -529,7 +531,7 @@ void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
       json_decref(o);
       continue;
     }
-    if (is_time && v->type == STORE_INT) {
+    if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
       zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
       lua_pushstring(L, at);
@@ -561,8 +563,13 @@ static int case_history(lua_State *L) {
   lcase *lc = check_case(L, 1);
   lua_Integer n = luaL_optinteger(L, 2, 0);
   row_sink r = {L, lc->eng};
+  rc_error err;
   lua_newtable(L);
-  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, &r);
+  /* The rows this event wrote so far are part of the history it reads. */
+  if (engine_journal_flush(lc->eng, &err) != RC_OK ||
+      query_journal(engine_query(lc->eng), lc->id, (int)n, push_row, &r,
+                    &err) != RC_OK)
+    return luaL_error(L, "%s", err.message);
   return 1;
 }
 
@@ -1025,6 +1032,16 @@ static int case_task(lua_State *L) {
       lua_pushstring(L, d.reason);
       return 3;
     }
+    if (d.verdict == POLICY_DEFER) {
+      /* A rule with an end held it: id, "deferred", when it is due. */
+      char until[40];
+      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                  sizeof until);
+      lua_pushinteger(L, id);
+      lua_pushstring(L, "deferred");
+      lua_pushstring(L, until);
+      return 3;
+    }
   }
   lua_pushinteger(L, id);
   return 1;
@@ -1041,7 +1058,11 @@ static int borrower_cases(lua_State *L) {
     const char *id = lua_tostring(L, lua_upvalueindex(2));
     lua_newtable(L);
     row_sink r = {L, eng};
-    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, &r);
+    rc_error err;
+    if (eng && id &&
+        query_borrower_cases(engine_query(eng), id, push_row, &r, &err) !=
+            RC_OK)
+      return luaL_error(L, "%s", err.message);
     /* Replace rows by live case views. */
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);

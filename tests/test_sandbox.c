@@ -13,6 +13,7 @@
 
 #include "recoup/clock.h"
 #include "recoup/engine.h"
+#include "recoup/query.h"
 #include "recoup/script.h"
 
 #define HOSTILE FIXTURES "/hostile"
@@ -439,7 +440,7 @@ static void attack(engine *eng, const char *id, const char *type, char *out,
   run_now(eng);
   if (seconds() - t0 > ATTACK_SECONDS)
     fail_msg("%s took %.1f s", type, seconds() - t0);
-  assert_int_equal(store_case_get(engine_store(eng), id, &c, &err), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), id, &c, &err), RC_OK);
   snprintf(out, size, "%s", c.error ? c.error : "");
   store_case_free(&c);
 }
@@ -491,9 +492,13 @@ static int journal_reason(void *ud, const store_value *cols, int n) {
 static void test_a_spent_budget_is_journaled_with_its_reason(void **state) {
   engine *eng = open_hostile();
   char error[1024], reason[32] = "";
+  rc_error err;
   (void)state;
   attack(eng, "H1", "xpcall_spin", error, sizeof error);
-  store_journal_each(engine_store(eng), "H1", 0, journal_reason, reason);
+  assert_int_equal(engine_journal_flush(eng, &err), RC_OK);
+  assert_int_equal(query_journal(engine_query(eng), "H1", 0, journal_reason,
+                                 reason, &err),
+                   RC_OK);
   assert_true(strncmp(reason, "budget\"", 7) == 0);
   engine_close(eng);
 }

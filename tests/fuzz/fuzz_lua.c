@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "recoup/engine.h"
+#include "recoup/query.h"
 
 enum { PROGRAM_MAX = 4096, REOPEN_EVERY = 2000 };
 
@@ -95,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_decref(fields);
   /* One case's handler cannot change what another's sees. */
   post("CHECK", "check", NULL);
-  if (store_case_get(engine_store(eng), "CHECK", &c, &err) != RC_OK) abort();
+  if (query_case(engine_query(eng), "CHECK", &c, &err) != RC_OK) abort();
   if (c.error) {
     fprintf(stderr, "after a fuzz program, check failed: %s\n", c.error);
     abort();
