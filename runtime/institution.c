@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/uloc.h>
+
 #include "script_priv.h"
+#include "source.h"
 #include "task_decl.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
@@ -118,15 +121,81 @@ static int table_arg(lua_State *L, const char *what) {
   return 1;
 }
 
+static int is_locale(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_') return 0;
+  return 1;
+}
+
+const char *institution_name(const institution_config *cfg,
+                             const char *locale) {
+  for (int i = 0; locale && i < cfg->nnames; i++)
+    if (strcmp(cfg->names[i].locale, locale) == 0) return cfg->names[i].name;
+  return cfg->name;
+}
+
+/* name = "…" or name = { ["zh-CN"] = "…", en = "…" }: a reader sees the
+ * name in their own language (an English SMS carries the English name). */
+static void institution_names(lua_State *L, institution_config *c) {
+  if (lua_getfield(L, 1, "name") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution");
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) { /* names locale name */
+    const char *loc = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (!is_locale(loc))
+      ERR("institution.name: keys must be locales such as zh-CN or en");
+    else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+             lua_rawlen(L, -1) >= sizeof c->names[0].name ||
+             strlen(loc) >= sizeof c->names[0].locale)
+      ERR("institution.name.%s must be a non-empty string of at most %zu "
+          "bytes",
+          loc, sizeof c->names[0].name - 1);
+    else if (c->nnames == INSTITUTION_MAX_NAMES)
+      ERR("institution.name: at most %d languages", INSTITUTION_MAX_NAMES);
+    else {
+      rc_copy(c->names[c->nnames].locale, sizeof c->names[0].locale, loc);
+      rc_copy(c->names[c->nnames].name, sizeof c->names[0].name,
+              lua_tostring(L, -1));
+      c->nnames++;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (c->nnames == 0) {
+    ERR("institution.name must be a name or a table of names by locale");
+    return;
+  }
+  /* The name in the institution's own locale is its name everywhere a
+   * reader has no locale (reports, the console's title). */
+  for (int i = 0; i < c->nnames; i++)
+    if (strcmp(c->names[i].locale, c->locale) == 0)
+      rc_copy(c->name, sizeof c->name, c->names[i].name);
+  if (!c->name[0])
+    ERR("institution.name has no name for the institution's locale '%s'",
+        c->locale);
+}
+
+/* ISO 3166-1 alpha-2, as ICU knows the list. */
+static int is_country(const char *code) {
+  const char *const *all = uloc_getISOCountries();
+  for (int i = 0; all && all[i]; i++)
+    if (strcmp(all[i], code) == 0) return 1;
+  return 0;
+}
+
 static int l_institution(lua_State *L) {
-  static const char *const keys[] = {"name",     "timezone",      "locale",
-                                     "currency", "contact_phone", NULL};
+  static const char *const keys[] = {"name",          "timezone", "locale",
+                                     "currency",      "country",
+                                     "contact_phone", NULL};
   script *sc = loading_script(L, "institution{}");
   institution_config *c = &sc->cfg;
   if (!table_arg(L, "institution")) return 0;
   if (sc->seen_institution++) ERR("institution{} is given twice");
   check_keys(L, 1, keys, "institution");
-  string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution");
   if (string_field(L, 1, "timezone", c->timezone, sizeof c->timezone, 1,
                    "institution")) {
     rc_error err;
@@ -135,14 +204,11 @@ static int l_institution(lua_State *L) {
     clock_free(probe);
   }
   if (string_field(L, 1, "locale", c->locale, sizeof c->locale, 0,
-                   "institution")) {
-    for (const char *p = c->locale; *p; p++)
-      if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
-        ERR("institution.locale '%s' is not a locale such as zh-CN or en",
-            c->locale);
-        break;
-      }
-  }
+                   "institution") &&
+      !is_locale(c->locale))
+    ERR("institution.locale '%s' is not a locale such as zh-CN or en",
+        c->locale);
+  institution_names(L, c);
   if (string_field(L, 1, "currency", c->currency, sizeof c->currency, 1,
                    "institution")) {
     if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
@@ -151,6 +217,18 @@ static int l_institution(lua_State *L) {
       ERR("institution.currency '%s' is not an ISO 4217 code such as CNY",
           c->currency);
   }
+  if (lua_getfield(L, 1, "country") != LUA_TNIL) {
+    const char *cc = lua_tostring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING || strlen(cc) != 2 || !is_country(cc))
+      ERR("institution.country must be an ISO 3166-1 alpha-2 code such as "
+          "\"CN\"%s%s%s",
+          lua_type(L, -1) == LUA_TSTRING ? " (got '" : "",
+          lua_type(L, -1) == LUA_TSTRING ? cc : "",
+          lua_type(L, -1) == LUA_TSTRING ? "')" : "");
+    else
+      rc_copy(c->country, sizeof c->country, cc);
+  }
+  lua_pop(L, 1);
   string_field(L, 1, "contact_phone", c->contact_phone, sizeof c->contact_phone,
                0, "institution");
   return 0;
