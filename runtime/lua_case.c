@@ -576,28 +576,6 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   return NULL;
 }
 
-/* " (did you mean 'x'?)" for the key of the table at idx nearest to name,
- * or "". The keys that are not names of its kind are skipped. */
-static const char *nearest_key(lua_State *L, int idx, const char *name,
-                               const char *const *skip, char *buf,
-                               size_t size) {
-  const char *cands[256], *near;
-  int n = 0;
-  idx = lua_absindex(L, idx);
-  lua_pushnil(L);
-  while (lua_next(L, idx) && n < 256) {
-    int skipped = lua_type(L, -2) != LUA_TSTRING;
-    for (int i = 0; skip && skip[i] && !skipped; i++)
-      skipped = strcmp(lua_tostring(L, -2), skip[i]) == 0;
-    if (!skipped) cands[n++] = lua_tostring(L, -2); /* the table keeps it */
-    lua_pop(L, 1);
-  }
-  if (n == 256) lua_pop(L, 2);
-  near = source_nearest(name, cands, n);
-  snprintf(buf, size, near ? " (did you mean '%s'?)" : "", near);
-  return buf;
-}
-
 /* The borrower's first contact point of a kind ("phone", "email"). */
 static const char *first_contact(const store_borrower *b, const char *kind) {
   for (int i = 0; i < b->ncontacts; i++)
@@ -641,10 +619,28 @@ static const char *borrower_field(const store_borrower *b, const char *f) {
   return NULL;
 }
 
+void lua_case_reader(lua_State *L, int idx, template_ctx *ctx) {
+  lcase *lc = luaL_testudata(L, idx, CASE_MT);
+  const store_case *c;
+  const store_borrower *b;
+  rc_error err;
+  if (!lc || !(c = engine_case_view(lc->eng, lc->id, &err))) return;
+  ctx->clock = engine_clock(lc->eng);
+  if (c->currency && *c->currency) {
+    lua_pushstring(L, c->currency);
+    ctx->currency = lua_tostring(L, -1);
+  }
+  if (!(b = engine_borrower_view(lc->eng, c->borrower_id, &err))) return;
+  if (b->locale && *b->locale) {
+    lua_pushstring(L, b->locale);
+    ctx->locale = lua_tostring(L, -1);
+  }
+  if (b->timezone && *b->timezone)
+    ctx->zone = clock_zone_get(ctx->clock, b->timezone, NULL);
+}
+
 /* case:send(channel, template [, vars] [, { to = ... }]) */
 static int case_send(lua_State *L) {
-  static const char *const flags[] = {"third_party", "legal_notice",
-                                      "description", "__where", NULL};
   lcase *lc = check_case(L, 1);
   const char *channel = luaL_checkstring(L, 2);
   const char *name = luaL_checkstring(L, 3);
@@ -673,7 +669,7 @@ static int case_send(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
   if (lua_getfield(L, -1, name) != LUA_TTABLE)
     return luaL_error(L, "case:send: unknown template '%s'%s", name,
-                      nearest_key(L, -2, name, NULL, near, sizeof near));
+                      check_nearest_key(L, -2, name, near, sizeof near));
   def = lua_gettop(L);
   /* An institution that declares its channels sends through them only;
    * one that declares none (a test rig) has the channels its templates
@@ -708,7 +704,7 @@ static int case_send(lua_State *L) {
     return luaL_error(L, "case:send: template '%s' has no text for channel "
                       "'%s'%s",
                       name, channel,
-                      nearest_key(L, def, channel, flags, near, sizeof near));
+                      check_nearest_key(L, def, channel, near, sizeof near));
   /* Fill {placeholders}: a var the send does not pass is an error of
    * this send, never a blank in a message a borrower reads. */
   sf.L = L;
