@@ -818,7 +818,9 @@ typedef struct wf_check {
   char **states; /* sorted */
   int n;
   const char *unknown[64]; /* names used as states that are not */
+  int uses[64];            /* how often each is used */
   int nunknown;
+  char *entered; /* per state: named by initial or a transition */
 } wf_check;
 
 static void wf_error(const wf_check *w, int line, const char *fmt, ...)
@@ -861,8 +863,19 @@ static const char *state_hint(const wf_check *w, const char *name, char *buf,
 
 static void unknown_state(wf_check *w, const char *name) {
   for (int i = 0; i < w->nunknown; i++)
-    if (strcmp(w->unknown[i], name) == 0) return;
-  if (w->nunknown < 64) w->unknown[w->nunknown++] = name;
+    if (strcmp(w->unknown[i], name) == 0) {
+      w->uses[i]++;
+      return;
+    }
+  if (w->nunknown < 64) {
+    w->uses[w->nunknown] = 1;
+    w->unknown[w->nunknown++] = name;
+  }
+}
+
+static void entered(wf_check *w, const char *name) {
+  for (int i = 0; i < w->n && w->entered; i++)
+    if (strcmp(w->states[i], name) == 0) w->entered[i] = 1;
 }
 
 /* initial and transitions against the states at index st. */
@@ -870,10 +883,13 @@ static void graph_check(wf_check *w, int st) {
   lua_State *L = w->L;
   const char *wname = w->wname;
   char hint[200];
+  w->entered = calloc((size_t)w->n + 1, 1);
   if (lua_getfield(L, 1, "initial") != LUA_TSTRING) {
     wf_error(w, wf_line(w, "initial", NULL),
              "workflow %s: initial must name a state", wname);
-  } else if (!is_state(w, lua_tostring(L, -1))) {
+  } else if (is_state(w, lua_tostring(L, -1))) {
+    entered(w, lua_tostring(L, -1));
+  } else {
     const char *init = lua_tostring(L, -1);
     int line = wf_line(w, "initial", NULL);
     wf_error(w, line ? line : source_string_line(w->src, init),
@@ -922,6 +938,8 @@ static void graph_check(wf_check *w, int st) {
                      "state%s",
                      wname, from[i], to, state_hint(w, to, hint, sizeof hint));
             unknown_state(w, to); /* the transitions table keeps it */
+          } else {
+            entered(w, to);
           }
           lua_pop(L, 1);
         }
@@ -948,16 +966,22 @@ static void graph_check(wf_check *w, int st) {
   }
   lua_pop(L, 1);
 
-  /* A state key written differently from everywhere it is used: name the
-   * key at fault, where it is written. */
-  for (int i = 0; i < w->n && w->nunknown; i++) {
-    const char *near = source_nearest(w->states[i], w->unknown, w->nunknown);
-    if (near)
+  /* A state key spelt one way and used, more than once, another: the key
+   * is at fault, so name it where it is written. */
+  for (int i = 0; i < w->n && w->nunknown && w->entered; i++) {
+    const char *near;
+    int k = 0;
+    if (w->entered[i]) continue;
+    near = source_nearest(w->states[i], w->unknown, w->nunknown);
+    while (near && w->unknown[k] != near) k++;
+    if (near && w->uses[k] > 1)
       wf_error(w, wf_line(w, "states", w->states[i]),
-               "workflow %s: states.%s: the workflow names '%s' elsewhere "
-               "(did you mean '%s'?)",
-               wname, w->states[i], near, near);
+               "workflow %s: states.%s is never entered, but '%s' is named %d "
+               "times (did you mean '%s'?)",
+               wname, w->states[i], near, w->uses[k], near);
   }
+  free(w->entered);
+  w->entered = NULL;
 }
 
 /* The events recoup itself sends to handlers (DESIGN.md). */

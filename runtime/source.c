@@ -411,25 +411,25 @@ int source_table_has(const source *s, int t, const char *key) {
   return field_of(s, t, key) != NULL;
 }
 
-/* Levenshtein distance, on bytes; names are short. */
+/* Edit distance on bytes, a swap of two neighbours counting as one edit
+ * (optimal string alignment): "promsie" is one slip from "promise". */
 static int distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
-  int row[64], best;
+  int d[64][64];
   if (la >= 63 || lb >= 63) return 99;
-  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
+  for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= la; i++)
     for (size_t j = 1; j <= lb; j++) {
-      int up = row[j], cost = a[i - 1] != b[j - 1];
-      best = diag + cost;
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      diag = up;
-      row[j] = best;
+      int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
     }
-  }
-  return row[lb];
+  return d[la][lb];
 }
 
 const char *source_nearest(const char *name, const char *const *cands, int n) {
