@@ -189,9 +189,9 @@ static int is_country(const char *code) {
 }
 
 static int l_institution(lua_State *L) {
-  static const char *const keys[] = {"name",          "timezone", "locale",
-                                     "currency",      "country",
-                                     "contact_phone", NULL};
+  static const char *const keys[] = {"name",     "timezone", "locale",
+                                     "currency", "country",  "contact_phone",
+                                     NULL};
   script *sc = loading_script(L, "institution{}");
   institution_config *c = &sc->cfg;
   if (!table_arg(L, "institution")) return 0;
@@ -848,8 +848,7 @@ static int is_state(const wf_check *w, const char *name) {
 /* " (did you mean 'promsie'? states.promsie is at line 30)" or "". */
 static const char *state_hint(const wf_check *w, const char *name, char *buf,
                               size_t size) {
-  const char *near =
-      source_nearest(name, (const char *const *)w->states, w->n);
+  const char *near = source_nearest(name, (const char *const *)w->states, w->n);
   int line = near ? wf_line(w, "states", near) : 0;
   if (!near)
     buf[0] = '\0';
@@ -985,12 +984,20 @@ static void graph_check(wf_check *w, int st) {
 }
 
 /* The events recoup itself sends to handlers (DESIGN.md). */
-static const char *const core_events[] = {
-    "opened",          "updated",           "payment",
-    "task_done",       "promise_kept",      "promise_broken",
-    "installment_missed", "plan_completed", "reply",
-    "dispute",         "dispute_resolved",  "cease",
-    "message_delivered", "message_failed"};
+static const char *const core_events[] = {"opened",
+                                          "updated",
+                                          "payment",
+                                          "task_done",
+                                          "promise_kept",
+                                          "promise_broken",
+                                          "installment_missed",
+                                          "plan_completed",
+                                          "reply",
+                                          "dispute",
+                                          "dispute_resolved",
+                                          "cease",
+                                          "message_delivered",
+                                          "message_failed"};
 enum { NCORE = sizeof core_events / sizeof *core_events };
 
 typedef struct event_names {
@@ -1121,12 +1128,14 @@ static int l_recoup_workflow(lua_State *L) {
         lua_getfield(L, s, "enter");
         if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
           wf_error(&w, sline, "%s.enter must be a function (got %s)", what,
-              luaL_typename(L, -1));
+                   luaL_typename(L, -1));
         lua_getfield(L, s, "on");
         if (lua_istable(L, -1)) {
           char on[200];
           if (final)
-            wf_error(&w, sline, "%s: a final state cannot have 'on' handlers (a closed case "
+            wf_error(
+                &w, sline,
+                "%s: a final state cannot have 'on' handlers (a closed case "
                 "runs none)",
                 what);
           snprintf(on, sizeof on, "%s.on", what);

@@ -696,12 +696,13 @@ static int case_send(lua_State *L) {
   recipient = lua_tostring(L, -1); /* NULL when there is none */
   memset(&ctx, 0, sizeof ctx);
   ctx.clock = engine_clock(lc->eng);
-  ctx.zone = bv->timezone ? clock_zone_get(ctx.clock, bv->timezone, NULL)
-                          : NULL;
+  ctx.zone =
+      bv->timezone ? clock_zone_get(ctx.clock, bv->timezone, NULL) : NULL;
 
   text = pick_text(L, def, channel, locale, cfg->locale, &lang);
   if (!text)
-    return luaL_error(L, "case:send: template '%s' has no text for channel "
+    return luaL_error(L,
+                      "case:send: template '%s' has no text for channel "
                       "'%s'%s",
                       name, channel,
                       check_nearest_key(L, def, channel, near, sizeof near));

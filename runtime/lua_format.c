@@ -26,8 +26,8 @@ int lua_format_money(lua_State *L) {
   template_value v = {TEMPLATE_MONEY, NULL, minor};
   char buf[128];
   rc_error err;
-  if (currency &&
-      (strlen(currency) != 3 || strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+  if (currency && (strlen(currency) != 3 ||
+                   strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
     return luaL_argerror(L, 2, "an ISO 4217 code such as \"CNY\"");
   reader(L, &ctx);
   if (currency) ctx.currency = currency;

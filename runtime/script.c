@@ -793,7 +793,8 @@ static int run_handler(lua_State *L) {
   lua_insert(L, -3); /* fn case ev: the function stays for its location */
   lua_call(L, 2, 1);
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-    return handler_error(L, fn, call, "returned a %s; return a state name or nil",
+    return handler_error(L, fn, call,
+                         "returned a %s; return a state name or nil",
                          luaL_typename(L, -1));
   if (lua_isstring(L, -1)) {
     const char *to = lua_tostring(L, -1);

@@ -71,8 +71,7 @@ void check_done(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_SOURCE_CACHE);
 }
 
-void check_error(script *sc, const char *file, int line, const char *fmt,
-                 ...) {
+void check_error(script *sc, const char *file, int line, const char *fmt, ...) {
   rc_error err;
   va_list ap;
   if (!sc->errors) return;
@@ -150,9 +149,9 @@ typedef struct text_at {
   int line, third_party;
 } text_at;
 
-#define TEXT_ERROR(t, fmt, ...)                                          \
-  check_error(sc, (t)->file, (t)->line, "template '%s' (%s%s%s)" fmt,    \
-              (t)->name, (t)->channel, (t)->lang ? ", " : "",            \
+#define TEXT_ERROR(t, fmt, ...)                                       \
+  check_error(sc, (t)->file, (t)->line, "template '%s' (%s%s%s)" fmt, \
+              (t)->name, (t)->channel, (t)->lang ? ", " : "",         \
               (t)->lang ? (t)->lang : "", __VA_ARGS__)
 
 /* Placeholders, formatters, threats, and debt details sent to third
@@ -178,9 +177,9 @@ static void check_text(script *sc, const text_at *t, const char *text) {
     for (int i = 0; known_fields[i] && !known; i++)
       known = strcmp(ph, known_fields[i]) == 0;
     if (!known) {
-      const char *close = source_nearest(ph, known_fields,
-                                         (int)(sizeof known_fields /
-                                               sizeof *known_fields) - 1);
+      const char *close =
+          source_nearest(ph, known_fields,
+                         (int)(sizeof known_fields / sizeof *known_fields) - 1);
       snprintf(near, sizeof near, close ? " (did you mean {%s}?)" : "", close);
       TEXT_ERROR(t, ": unknown placeholder {%s}%s", ph, near);
     }
@@ -264,11 +263,11 @@ static void check_channel_texts(script *sc, int def, text_at *t,
   lua_State *L = sc->L;
   const char *ch = t->channel;
   int kind;
-  char near[128];
   t->lang = NULL;
   t->line = text_line(src, t->name, ch, NULL, tline);
   if (sc->cfg.nchannels > 0 && !script_channel(sc, ch)) {
     const char *names[CHANNEL_MAX];
+    char near[128];
     for (int i = 0; i < sc->cfg.nchannels; i++)
       names[i] = sc->cfg.channels[i].name;
     check_error(sc, t->file, t->line,
@@ -285,8 +284,8 @@ static void check_channel_texts(script *sc, int def, text_at *t,
     int k;
     char **langs = sorted_keys(L, -1, &k);
     if (k == 0)
-      check_error(sc, t->file, t->line, "template '%s'.%s has no text",
-                  t->name, ch);
+      check_error(sc, t->file, t->line, "template '%s'.%s has no text", t->name,
+                  ch);
     for (int l = 0; l < k; l++) {
       t->lang = langs[l];
       t->line = text_line(src, t->name, ch, langs[l], tline);
@@ -342,8 +341,7 @@ void check_templates(script *sc) {
         lua_pop(L, 1);
         continue;
       }
-      if (strncmp(ch, "__", 2) == 0 || strcmp(ch, "description") == 0)
-        continue;
+      if (strncmp(ch, "__", 2) == 0 || strcmp(ch, "description") == 0) continue;
       t.channel = ch;
       check_channel_texts(sc, def, &t, src, tline);
     }
@@ -428,25 +426,26 @@ static void check_send(void *ud, const source_call *c) {
     return;
   }
   switch (lua_getfield(L, def, ch)) { /* all def text */
-  case LUA_TSTRING:
-    missing_vars(s, c, tpl, ch, NULL, lua_tostring(L, -1), table, seen, &nseen);
-    break;
-  case LUA_TTABLE: {
-    int k;
-    char **langs = sorted_keys(L, -1, &k);
-    for (int l = 0; l < k; l++) {
-      if (lua_getfield(L, -1, langs[l]) == LUA_TSTRING)
-        missing_vars(s, c, tpl, ch, langs[l], lua_tostring(L, -1), table, seen,
-                     &nseen);
-      lua_pop(L, 1);
+    case LUA_TSTRING:
+      missing_vars(s, c, tpl, ch, NULL, lua_tostring(L, -1), table, seen,
+                   &nseen);
+      break;
+    case LUA_TTABLE: {
+      int k;
+      char **langs = sorted_keys(L, -1, &k);
+      for (int l = 0; l < k; l++) {
+        if (lua_getfield(L, -1, langs[l]) == LUA_TSTRING)
+          missing_vars(s, c, tpl, ch, langs[l], lua_tostring(L, -1), table,
+                       seen, &nseen);
+        lua_pop(L, 1);
+      }
+      free_keys(langs, k);
+      break;
     }
-    free_keys(langs, k);
-    break;
-  }
-  default:
-    check_error(sc, s->file, c->line,
-                "case:send: template '%s' has no text for channel '%s'%s", tpl,
-                ch, check_nearest_key(L, def, ch, near, sizeof near));
+    default:
+      check_error(sc, s->file, c->line,
+                  "case:send: template '%s' has no text for channel '%s'%s",
+                  tpl, ch, check_nearest_key(L, def, ch, near, sizeof near));
   }
   lua_pop(L, 3);
 }

@@ -21,7 +21,7 @@
 #define REG_LOADED "recoup.loaded" /* require cache */
 #define REG_SOURCES "recoup.sources" /* weak: a module's table -> its file */
 #define REG_WORKFLOW_FILES "recoup.workflow_files" /* [chunk name] = true */
-#define REG_HANDLER_CASE "recoup.handler_case" /* the case being handled */
+#define REG_HANDLER_CASE "recoup.handler_case"     /* the case being handled */
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
 

@@ -21,11 +21,11 @@ typedef struct token {
 } token;
 
 typedef struct field {
-  int table;  /* the constructor it belongs to */
-  char *key;  /* NULL when positional; borrowed from a token */
-  int line;   /* of the value */
-  char *str;  /* the value when it is one string literal (borrowed) */
-  int child;  /* the value when it is one constructor, else -1 */
+  int table;       /* the constructor it belongs to */
+  char *key;       /* NULL when positional; borrowed from a token */
+  int line;        /* of the value */
+  char *str;       /* the value when it is one string literal (borrowed) */
+  int child;       /* the value when it is one constructor, else -1 */
   int literal_key; /* 0 for [expr] = v that is not a string */
 } field;
 
@@ -94,8 +94,8 @@ static const char *long_skip(const char *p, int level, int *line,
 }
 
 static int tokenize(source *s, const char *p) {
-  static const char *const ops[] = {"...", "==", "~=", "<=", ">=", "..", "::",
-                                    "//",  "<<", ">>", NULL};
+  static const char *const ops[] = {"...", "==", "~=", "<=", ">=", "..",
+                                    "::",  "//", "<<", ">>", NULL};
   int line = 1, cap = 0;
   while (*p) {
     if (*p == '\n') {

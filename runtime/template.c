@@ -205,7 +205,6 @@ int template_format_value(template_fmt fmt, const template_value *v,
                           const template_ctx *ctx, char *buf, size_t size,
                           rc_error *err) {
   rc_money minor = v->minor;
-  char iso[16];
   const char *text = v->text ? v->text : "";
   if (v->kind == TEMPLATE_MONEY ||
       (fmt == TEMPLATE_FMT_MONEY && v->kind == TEMPLATE_TEXT)) {
@@ -218,6 +217,7 @@ int template_format_value(template_fmt fmt, const template_value *v,
   }
   if (v->kind == TEMPLATE_DATE ||
       (fmt == TEMPLATE_FMT_DATE && v->kind == TEMPLATE_TEXT)) {
+    char iso[16];
     if (!parse_day(text, ctx, iso, sizeof iso))
       return rc_error_set(err, RC_EINVAL, NULL,
                           "date needs an ISO date, a date-time or a duration "
@@ -263,8 +263,9 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
                           "does not pass",
                           ctx->name, ctx->channel, lang, name);
     if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
-      return rc_error_set(err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s",
-                          ctx->name, ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
+      return rc_error_set(
+          err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
+          ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
     /* A value longer than the stack buffer is text: put it whole. */
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE && v.text)
       put(buf, size, len, v.text, strlen(v.text));

@@ -43,12 +43,12 @@ typedef struct template_value {
 } template_value;
 
 typedef struct template_ctx {
-  const char *name;             /* the template, for errors */
+  const char *name;               /* the template, for errors */
   const char *channel, *language; /* the text's, for errors */
   const char *locale;             /* the reader's, for formatting */
-  const char *currency;         /* the case's */
-  rc_clock *clock;              /* date-times and durations in :date */
-  rc_zone *zone;                /* the reader's zone for date-times */
+  const char *currency;           /* the case's */
+  rc_clock *clock;                /* date-times and durations in :date */
+  rc_zone *zone;                  /* the reader's zone for date-times */
   /* The value of a placeholder by name ("vars.amount", "case.fees"). It
    * may longjmp (a Lua error): template_render holds nothing to free. */
   template_value (*lookup)(void *ud, const char *name);

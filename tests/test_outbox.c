@@ -349,9 +349,10 @@ static void test_a_garbage_answer_is_retried(void **state) {
  * message queued before a reload removed its channel meets this. */
 static void test_unknown_channel_fails(void **state) {
   fixture *fx = *state;
-  store_message m = {"C1", "B1", "ghost", "t", "+15550100", "borrower",
-                     "Hi Ann", "queued", NULL,
-                     clock_now(engine_clock(fx->eng)), 0};
+  store_message m = {
+      "C1",       "B1",     "ghost",  "t",  "+15550100",
+      "borrower", "Hi Ann", "queued", NULL, clock_now(engine_clock(fx->eng)),
+      0};
   int64_t id;
   rc_error err;
   assert_int_equal(store_message_insert(engine_store(fx->eng), &m, &id, &err),

@@ -95,9 +95,9 @@ static int render(const char *text, const template_ctx *ctx, char *buf,
 static void test_placeholders_name_their_formatter(void **state) {
   char name[32];
   (void)state;
-  assert_int_equal(template_placeholder("vars.amount:money", 17, name,
-                                        sizeof name),
-                   TEMPLATE_FMT_MONEY);
+  assert_int_equal(
+      template_placeholder("vars.amount:money", 17, name, sizeof name),
+      TEMPLATE_FMT_MONEY);
   assert_string_equal(name, "vars.amount");
   assert_int_equal(template_placeholder("vars.by:date", 12, name, sizeof name),
                    TEMPLATE_FMT_DATE);
@@ -111,18 +111,21 @@ static void test_placeholders_name_their_formatter(void **state) {
 static void test_vars_are_formatted_for_the_reader(void **state) {
   static const char *const vars[] = {"vars.amount", "120000", "vars.by",
                                      "2026-01-10", NULL};
-  const char *text = "{vars.amount:money} by {vars.by:date} of "
-                     "{case.balance} due {case.due_date}, raw {vars.amount}";
+  const char *text =
+      "{vars.amount:money} by {vars.by:date} of "
+      "{case.balance} due {case.due_date}, raw {vars.amount}";
   template_ctx zh = context("zh-CN", vars), en = context("en", vars);
   char buf[256];
   rc_error err;
   (void)state;
   assert_int_equal(render(text, &zh, buf, sizeof buf, &err), RC_OK);
-  assert_string_equal(buf, "¥1,200.00 by 2026年1月10日 of ¥4,800.00 due "
-                           "2026年1月1日, raw 120000");
+  assert_string_equal(buf,
+                      "¥1,200.00 by 2026年1月10日 of ¥4,800.00 due "
+                      "2026年1月1日, raw 120000");
   assert_int_equal(render(text, &en, buf, sizeof buf, &err), RC_OK);
-  assert_string_equal(buf, "CN¥1,200.00 by January 10, 2026 of CN¥4,800.00 "
-                           "due January 1, 2026, raw 120000");
+  assert_string_equal(buf,
+                      "CN¥1,200.00 by January 10, 2026 of CN¥4,800.00 "
+                      "due January 1, 2026, raw 120000");
 }
 
 static void test_a_missing_var_is_an_error(void **state) {
@@ -135,9 +138,10 @@ static void test_a_missing_var_is_an_error(void **state) {
   assert_int_equal(render("首期到期日{vars.by:date}，每期{vars.amount:money}",
                           &ctx, buf, sizeof buf, &err),
                    RC_EINVAL);
-  assert_string_equal(err.message, "template 'promise_confirm' (sms, en) "
-                                   "needs {vars.by}, which this send does "
-                                   "not pass");
+  assert_string_equal(err.message,
+                      "template 'promise_confirm' (sms, en) "
+                      "needs {vars.by}, which this send does "
+                      "not pass");
   assert_string_equal(err.field, "vars.by");
 }
 
@@ -158,9 +162,10 @@ static void test_formatters_refuse_what_they_cannot_read(void **state) {
   ctx = context("en", words);
   assert_int_equal(render("{vars.by:date}", &ctx, buf, sizeof buf, &err),
                    RC_EINVAL);
-  assert_non_null(strstr(err.message, "date needs an ISO date, a date-time "
-                                      "or a duration such as \"3d\", got "
-                                      "'tomorrow'"));
+  assert_non_null(strstr(err.message,
+                         "date needs an ISO date, a date-time "
+                         "or a duration such as \"3d\", got "
+                         "'tomorrow'"));
   /* Lua prints a float that holds a whole number with ".0". */
   ctx = context("en", fine);
   assert_int_equal(render("{vars.a:money}", &ctx, buf, sizeof buf, &err),
@@ -196,9 +201,8 @@ static void test_render_says_the_length_it_needs(void **state) {
   size_t len;
   rc_error err;
   (void)state;
-  assert_int_equal(template_render("<{vars.x}>", &ctx, buf, sizeof buf, &len,
-                                   &err),
-                   RC_OK);
+  assert_int_equal(
+      template_render("<{vars.x}>", &ctx, buf, sizeof buf, &len, &err), RC_OK);
   assert_int_equal(len, 12);
   assert_string_equal(buf, "<abcdef");
 }
@@ -212,9 +216,10 @@ static void test_script_formatters_default_to_the_institution(void **state) {
   (void)state;
   assert_int_equal(script_load(&sc, FIXTURES "/trial", &errors), RC_OK);
   L = script_lua(sc);
-  assert_int_equal(luaL_dostring(L, "return recoup.money(100000) .. '|' .. "
-                                    "recoup.money(250, 'USD') .. '|' .. "
-                                    "recoup.date('2026-01-31')"),
+  assert_int_equal(luaL_dostring(L,
+                                 "return recoup.money(100000) .. '|' .. "
+                                 "recoup.money(250, 'USD') .. '|' .. "
+                                 "recoup.date('2026-01-31')"),
                    LUA_OK);
   assert_string_equal(lua_tostring(L, -1), "¥1,000.00|US$2.50|2026年1月31日");
   lua_pop(L, 1);

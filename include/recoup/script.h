@@ -65,8 +65,7 @@ typedef struct institution_config {
 
 /* The institution's name for a reader of locale: its name in that
  * locale, else the name in its own. */
-const char *institution_name(const institution_config *cfg,
-                             const char *locale);
+const char *institution_name(const institution_config *cfg, const char *locale);
 
 /* The channel named name, or NULL. */
 const channel_config *script_channel(const script *sc, const char *name);
