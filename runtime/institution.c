@@ -1099,11 +1099,13 @@ static int l_recoup_workflow(lua_State *L) {
   w.sc = sc;
   w.wname = wname;
   w.file = caller(L, 1, &w.line); /* kept at index 2 */
-  w.src = check_source(L, w.file);
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, w.file);
-  lua_pop(L, 1);
+  if (sc->loading) { /* a handler building a workflow reads no files */
+    w.src = check_source(L, w.file);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, w.file);
+    lua_pop(L, 1);
+  }
 
   if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
     ERR("workflow %s: states must be a table of states", wname);

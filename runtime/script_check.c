@@ -452,14 +452,15 @@ static void check_send(void *ud, const source_call *c) {
 
 void check_sends(script *sc) {
   lua_State *L = sc->L;
+  int n;
+  char **files;
   lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES); /* files */
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    send_scan s = {sc, NULL, lua_tostring(L, -2)};
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING &&
-        (s.src = check_source(L, s.file)) != NULL)
+  files = sorted_keys(L, -1, &n); /* in a stable order */
+  lua_pop(L, 1);
+  for (int i = 0; i < n; i++) {
+    send_scan s = {sc, NULL, files[i]};
+    if ((s.src = check_source(L, s.file)) != NULL)
       source_each_call(s.src, "send", check_send, &s);
   }
-  lua_pop(L, 1);
+  free_keys(files, n);
 }
