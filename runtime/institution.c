@@ -131,8 +131,14 @@ static int is_locale(const char *s) {
 
 const char *institution_name(const institution_config *cfg,
                              const char *locale) {
+  size_t lang = locale ? strcspn(locale, "-_") : 0;
   for (int i = 0; locale && i < cfg->nnames; i++)
     if (strcmp(cfg->names[i].locale, locale) == 0) return cfg->names[i].name;
+  /* en-GB reads the name given for en. */
+  for (int i = 0; lang && i < cfg->nnames; i++)
+    if (strlen(cfg->names[i].locale) == lang &&
+        strncmp(cfg->names[i].locale, locale, lang) == 0)
+      return cfg->names[i].name;
   return cfg->name;
 }
 

@@ -548,20 +548,25 @@ static template_value send_lookup(void *ud, const char *name) {
 }
 
 /* Picks the text of a template for a channel and locale: the recipient's
- * locale, then the institution's, then English, then any. *lang: the
- * language of the text chosen. */
+ * locale, then its language (en for en-GB), then the institution's
+ * locale, then English, then any. *lang: the language of the text. */
 static const char *pick_text(lua_State *L, int def, const char *channel,
                              const char *locale, const char *home,
                              const char **lang) {
   int t = lua_getfield(L, def, channel);
-  const char *tries[3] = {locale, home, "en"};
+  char language[16];
+  const char *tries[4] = {locale, language, home, "en"};
+  snprintf(language, sizeof language, "%.*s", (int)strcspn(locale, "-_"),
+           locale);
   *lang = locale;
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     if (tries[i] && lua_getfield(L, -1, tries[i]) == LUA_TSTRING) {
+      lua_pushstring(L, tries[i]); /* kept: language is on the C stack */
+      *lang = lua_tostring(L, -1);
+      lua_insert(L, -3); /* lang text tbl -> text kept below */
       lua_replace(L, -2);
-      *lang = tries[i];
       return lua_tostring(L, -1);
     }
     lua_pop(L, 1);

@@ -64,7 +64,7 @@ typedef struct institution_config {
 } institution_config;
 
 /* The institution's name for a reader of locale: its name in that
- * locale, else the name in its own. */
+ * locale, else in that language (en for en-GB), else in its own. */
 const char *institution_name(const institution_config *cfg, const char *locale);
 
 /* The channel named name, or NULL. */
