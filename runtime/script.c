@@ -229,7 +229,7 @@ static int load_script_file(lua_State *L, const char *path) {
 static int l_require(lua_State *L) {
   script *sc = script_of(L);
   const char *name = luaL_checkstring(L, 1);
-  char rel[256], path[PATH_MAX + 300];
+  char rel[256], path[PATH_MAX + 300], chunk[PATH_MAX + 300] = "";
   const char *roots[2];
   int found = 0;
 
@@ -270,6 +270,10 @@ static int l_require(lua_State *L) {
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   } else {
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    if (lua_getinfo(L, ">S", &ar) && ar.source[0] == '@')
+      snprintf(chunk, sizeof chunk, "%s", ar.source + 1);
     lua_pushstring(L, name); /* chunk name */
     if (sc->loading) {
       if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -290,7 +294,7 @@ static int l_require(lua_State *L) {
   if (lua_istable(L, -1)) { /* which file a table came from, for check */
     lua_getfield(L, LUA_REGISTRYINDEX, REG_SOURCES); /* value sources */
     lua_pushvalue(L, -2);
-    lua_pushstring(L, path);
+    lua_pushstring(L, chunk[0] ? chunk : path);
     lua_settable(L, -3);
     lua_pop(L, 1);
   }
