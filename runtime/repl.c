@@ -416,13 +416,19 @@ static void open_editor(session *s) {
   const char *home = getenv("HOME");
   utf8_locale();
   s->hist = history_init();
+  s->el = el_init("recoup", stdin, stdout, stderr);
+  if (!s->hist || !s->el) { /* out of memory: read lines as from a pipe */
+    if (s->hist) history_end(s->hist);
+    if (s->el) el_end(s->el);
+    s->el = NULL;
+    return;
+  }
   history(s->hist, &ev, H_SETSIZE, 1000);
   history(s->hist, &ev, H_SETUNIQUE, 1);
   if (home) {
     snprintf(s->history, sizeof s->history, "%s/.recoup_history", home);
     history(s->hist, &ev, H_LOAD, s->history);
   }
-  s->el = el_init("recoup", stdin, stdout, stderr);
   el_set(s->el, EL_CLIENTDATA, s);
   el_set(s->el, EL_PROMPT, prompt_of);
   el_set(s->el, EL_EDITOR, "emacs");

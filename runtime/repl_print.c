@@ -445,6 +445,7 @@ static void show_case(printer *p, int idx) {
 static void show(printer *p, int idx, int indent, int depth) {
   lua_State *L = p->L;
   idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 12, "nested too deep to print"); /* a level's needs */
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t n;

@@ -334,6 +334,9 @@ static void test_every_kind_of_value_prints(void **state) {
   expect_output(&t, "[10] = \"x\"");
   expect_output(&t, "name = \"王芳\"");
   expect_output(&t, "[true] = 0");
+  line(&t, "d = {} x = d for i = 1, 50 do x.down = {i} x = x.down end");
+  line(&t, "d");
+  expect_output(&t, "down = {...}");
   line(&t, "'a\\nb\\0'");
   expect_output(&t, "\"a\\nb\\0\"");
   line(&t, "setmetatable({}, {__tostring = function() error('no') end})");
