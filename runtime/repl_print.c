@@ -125,8 +125,9 @@ static void add_quoted(printer *p, const char *s, size_t n) {
     } else if (c == '\t') {
       adds(p, "\\t");
     } else if (c < 0x20 || c == 0x7F) {
-      char esc[8];
-      snprintf(esc, sizeof esc, "\\%d", c);
+      char esc[8]; /* as %q writes it: 3 digits when a digit follows */
+      int digit = i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9';
+      snprintf(esc, sizeof esc, digit ? "\\%03d" : "\\%d", c);
       adds(p, esc);
     } else {
       addc(p, (char)c);
@@ -324,7 +325,7 @@ static int show_rows(printer *p, int idx) {
       lua_pop(L, 1);
       row = 0;
     }
-    lua_pop(L, 1); /* key */
+    lua_pop(L, 1); /* value */
     if (!row) {
       lua_pop(L, 1);
       return 0;
