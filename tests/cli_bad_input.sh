@@ -63,6 +63,21 @@ expect "a bad duration in a handler" 1 "bad duration '3x'" -- \
   "$recoup" test "$fixtures/failing"
 expect "the closing line" 1 "^1 passed, 2 failed$" -- \
   "$recoup" test "$fixtures/failing"
+
+# A checkout at any depth (here 150 characters below $work): the spec's
+# location is said once and whole, never cut by Lua's 60-byte chunk names.
+deep="$work/deep"
+for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15; do
+  deep="$deep/nested_$i"
+done
+rm -rf "$work/deep" && mkdir -p "$deep" && cp -R "$fixtures/failing" "$deep/"
+printf 'test("x", function(rt)\n  eq(1,, 1)\nend)\n' >"$deep/failing/syntax_test.lua"
+expect "a failing spec at any depth: its location once" 1 \
+  "^$deep/failing/failing_test.lua:3: fails on eq: tables: expected {a = 2}, got {a = 1}$" -- \
+  "$recoup" test "$deep/failing"
+expect "a spec that does not compile, at any depth" 1 \
+  "^$deep/failing/syntax_test.lua:2: unexpected symbol near ','$" -- \
+  "$recoup" test "$deep/failing"
 expect "unknown command" 2 "unknown command" -- "$recoup" frobnicate
 expect "retry of a case not in error" 1 "not in error\|unknown case" -- \
   "$recoup" retry NOPE "$fixtures/basic" --db "$db"
