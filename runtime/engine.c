@@ -287,6 +287,13 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   jbuf b = {0};
 
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
+  /* Days past due, the buckets, the templates and the guard's escalation
+   * all start from it: a case without one would only fail later, in its
+   * handler. Updates may leave it out (it stays as stored). */
+  if (!c->due_date || !*c->due_date)
+    return rc_error_set(err, RC_EINVAL, "due_date",
+                        "a new case needs due_date (the day the amount "
+                        "became due, such as 2026-01-01)");
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);

@@ -140,7 +140,7 @@ static int one_write(void) {
     char id[16];
     snprintf(id, sizeof id, "C%d", next_case++);
     snprintf(body, sizeof body,
-             "{\"id\":\"%s\",\"balance\":1000,\"borrower\":{\"id\":\"B%s\","
+             "{\"id\":\"%s\",\"balance\":1000,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B%s\","
              "\"name\":\"N\",\"phones\":[\"+15550100\"]}}",
              id, id);
     st = post("/v1/cases", "i", body, NULL);

@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 4000 && !full_seen; i++) {
     long st;
     snprintf(body, sizeof body,
-             "{\"id\":\"F%d\",\"balance\":1,\"notes\":\"%s\",\"borrower\":"
+             "{\"id\":\"F%d\",\"balance\":1,\"due_date\":\"2026-01-01\",\"notes\":\"%s\",\"borrower\":"
              "{\"id\":\"B%d\"}}",
              i, pad, i);
     st = request("POST", "/v1/cases", body);
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
     long st = 0;
     for (int tries = 0; tries < 20 && st != 201; tries++) {
       st = request("POST", "/v1/cases",
-                   "{\"id\":\"AFTER\",\"balance\":1,\"borrower\":{\"id\":"
+                   "{\"id\":\"AFTER\",\"balance\":1,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":"
                    "\"BA\"}}");
       if (st != 201) usleep(200000);
     }

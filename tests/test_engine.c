@@ -680,7 +680,7 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   opts.db = ":memory:";
   opts.simulated = 1;
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
-  j = json_loads("{\"id\":\"OLD\",\"balance\":1,\"borrower\":{\"id\":\"B\"}}",
+  j = json_loads("{\"id\":\"OLD\",\"balance\":1,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B\"}}",
                  0, NULL);
   assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
   json_decref(j);
@@ -706,7 +706,7 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   assert_int_equal(engine_reload(eng, &errors, &migrated), RC_EINVAL);
   assert_true(errors.count > 0);
   rc_errlist_free(&errors);
-  j = json_loads("{\"id\":\"NEW\",\"balance\":1,\"borrower\":{\"id\":\"B\"}}",
+  j = json_loads("{\"id\":\"NEW\",\"balance\":1,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B\"}}",
                  0, NULL);
   assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
   json_decref(j);

@@ -171,7 +171,7 @@ static int group_teardown(void **state) {
 static void open_case(const char *id) {
   char body[200];
   snprintf(body, sizeof body,
-           "{\"id\":\"%s\",\"balance\":1000,\"borrower\":{\"id\":\"B%s\","
+           "{\"id\":\"%s\",\"balance\":1000,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B%s\","
            "\"name\":\"N\"}}",
            id, id);
   expect(call("/v1/cases", INGEST, body), 201, NULL);

@@ -482,8 +482,8 @@ static void test_ids_and_parameters_that_do_not_decode_are_400(void **state) {
       "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
       "\r\nContent-Length: %zu\r\n\r\n%s",
       strlen(
-          "{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}"),
-      "{\"id\":\"MF00001\",\"balance\":100,\"borrower\":{\"id\":\"B1\"}}");
+          "{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\"}}"),
+      "{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\"}}");
   {
     char buf[4096];
     exchange(req, buf, sizeof buf);

@@ -247,9 +247,9 @@ static void test_a_nul_in_an_id_is_refused_not_cut(void **state) {
   static const char csv[] =
       "id,borrower_id,balance,due_date\nMF00001\0EVIL,B1,1,2026-01-01\n";
   static const char nd_raw[] =
-      "{\"id\":\"MF00001\0EVIL\",\"borrower_id\":\"B1\",\"balance\":1}\n";
+      "{\"id\":\"MF00001\0EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n";
   static const char nd_escaped[] =
-      "{\"id\":\"MF00001\\u0000EVIL\",\"borrower_id\":\"B1\",\"balance\":1}\n";
+      "{\"id\":\"MF00001\\u0000EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n";
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
                               "id,borrower_id,balance,due_date\n"
@@ -308,11 +308,11 @@ static void test_ndjson_lines_hold_exactly_one_object(void **state) {
   (void)state;
   assert_int_equal(
       IMPORT_LIT(eng,
-                 "{\"id\":\"A\",\"borrower_id\":\"B\",\"balance\":1}\n"
+                 "{\"id\":\"A\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n"
                  "\n   \n"
-                 "{\"id\":\"C\",\"borrower_id\":\"B\",\"balance\":1} "
-                 "{\"id\":\"D\",\"borrower_id\":\"B\",\"balance\":1}\n"
-                 "{\"id\":\"E\",\"borrower_id\":\"B\",\"balance\":1} junk\n"
+                 "{\"id\":\"C\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"} "
+                 "{\"id\":\"D\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n"
+                 "{\"id\":\"E\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"} junk\n"
                  "[{\"id\":\"F\",\"borrower_id\":\"B\"}]\n",
                  IMPORT_NDJSON, &errors),
       RC_EINVAL);
@@ -401,7 +401,7 @@ static void test_a_line_without_end_is_refused_at_the_limit(void **state) {
   (void)state;
   endless_import("", 'x', IMPORT_CSV, "the line is longer than 1048576", 1);
   endless_import("{\"id\":\"", 'x', IMPORT_NDJSON, "longer than 1048576", 1);
-  endless_import("id,borrower_id,balance\nL1,B1,1\n", 'x', IMPORT_AUTO,
+  endless_import("id,borrower_id,balance,due_date\nL1,B1,1,2026-01-01\n", 'x', IMPORT_AUTO,
                  "the line is longer", 3);
   /* A quote left open: short lines, one endless record. */
   endless_import("id,borrower_id,note\nL1,B1,\"", '\n', IMPORT_CSV,
@@ -534,12 +534,12 @@ static void test_locales_are_language_tags_icu_knows(void **state) {
   rc_errlist errors = {0};
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,locale\n"
-                              "L1,B1,zh-CN\n"
-                              "L2,B2,zh_CN\n"
-                              "L3,B3,xx-YY\n"
-                              "L4,B4,en-ZZ\n"
-                              "L5,B5,zh-Hans-CN\n",
+                              "id,borrower_id,locale,due_date\n"
+                              "L1,B1,zh-CN,2026-01-01\n"
+                              "L2,B2,zh_CN,2026-01-01\n"
+                              "L3,B3,xx-YY,2026-01-01\n"
+                              "L4,B4,en-ZZ,2026-01-01\n"
+                              "L5,B5,zh-Hans-CN,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_EINVAL);
   assert_int_equal(errors.count, 3);
@@ -575,8 +575,8 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
   rc_errlist_free(&errors);
   /* In CSV, tags are separated by ';' and do_not_contact says yes. */
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,tags,do_not_contact\n"
-                              "L1,B1,vip;late,yes\n",
+                              "id,borrower_id,tags,do_not_contact,due_date\n"
+                              "L1,B1,vip;late,yes,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_OK);
   assert_int_equal(query_case(engine_query(eng), "L1", &c, NULL), RC_OK);

@@ -174,7 +174,7 @@ static int setup(void **state) {
     return -1;
   }
   c = json_loads(
-      "{\"id\":\"C1\",\"balance\":10,\"borrower\":{\"id\":\"B1\","
+      "{\"id\":\"C1\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\","
       "\"name\":\"Ann\",\"phones\":[\"+15550100\"]}}",
       0, NULL);
   if (engine_upsert_case(fx.eng, c, 0, NULL, &err) != RC_OK) return -1;

@@ -418,7 +418,7 @@ static void open_case(engine *eng, const char *id) {
   json_t *j;
   rc_error err;
   snprintf(text, sizeof text,
-           "{\"id\": \"%s\", \"balance\": 1000, \"borrower\": {\"id\": "
+           "{\"id\": \"%s\", \"balance\": 1000,\"due_date\":\"2026-01-01\", \"borrower\": {\"id\": "
            "\"B-%s\", \"name\": \"N\"}}",
            id, id);
   j = json_loads(text, 0, NULL);

@@ -243,7 +243,7 @@ static int group_teardown(void **state) {
 static const char *case_l1 =
     "[{\"id\":\"L1\",\"balance\":5000,\"amount_due\":2000,\"due_date\":"
     "\"2026-01-01\",\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\",\"phones\":"
-    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"borrower\":{"
+    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{"
     "\"id\":\"B2\",\"name\":\"Li\",\"phones\":[\"+8613800000002\"]}}]";
 
 static void test_health_and_metrics_are_open(void **state) {
@@ -443,8 +443,10 @@ static void test_receipts_replies_and_reports(void **state) {
 }
 
 static void test_import_over_http_is_all_or_nothing(void **state) {
-  const char *good = "id,borrower_id,balance\nI1,BI1,100\nI2,BI2,200\n";
-  const char *bad = "id,borrower_id,balance\nI3,BI3,100\nI4,BI4,-5\n";
+  const char *good = "id,borrower_id,balance,due_date\nI1,BI1,100,2026-01-01\n"
+                     "I2,BI2,200,2026-01-01\n";
+  const char *bad = "id,borrower_id,balance,due_date\nI3,BI3,100,2026-01-01\n"
+                    "I4,BI4,-5,2026-01-01\n";
   (void)state;
   expect(post("/v1/import", INGEST, good), 200, "\"opened\":2");
   expect(post("/v1/import", INGEST, bad), 422, "\"line\":3");
@@ -505,13 +507,13 @@ static void test_a_broken_reload_keeps_the_old_scripts(void **state) {
   write_file("workflows/svc.lua", "return recoup.workflow { name = 'svc' ");
   expect(post("/v1/admin/reload", ADMIN, ""), 422, "do not load");
   expect(post("/v1/cases", INGEST,
-              "{\"id\":\"R1\",\"balance\":10,\"borrower\":{\"id\":\"BR\"}}"),
+              "{\"id\":\"R1\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
          201, NULL);
   expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
   write_file("workflows/svc.lua", workflow_v1, 2);
   expect(post("/v1/admin/reload", ADMIN, ""), 200, "reloaded");
   expect(post("/v1/cases", INGEST,
-              "{\"id\":\"R2\",\"balance\":10,\"borrower\":{\"id\":\"BR\"}}"),
+              "{\"id\":\"R2\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
          201, NULL);
   expect(get("/v1/cases/R2", READ), 200, "\"version\":2");
   expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
@@ -524,7 +526,7 @@ static void test_hostile_handlers_harm_only_their_case(void **state) {
     char body[200], id[16], path[64];
     snprintf(id, sizeof id, "H%d", i);
     snprintf(body, sizeof body,
-             "{\"id\":\"%s\",\"balance\":10,\"borrower\":{\"id\":\"BH\"}}", id);
+             "{\"id\":\"%s\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BH\"}}", id);
     expect(post("/v1/cases", INGEST, body), 201, NULL);
     snprintf(path, sizeof path, "/v1/cases/%s/events", id);
     snprintf(body, sizeof body, "{\"type\":\"%s\"}", events[i]);
