@@ -21,6 +21,7 @@ typedef struct route_def {
 } route_def;
 
 static void r_health(service *, http_request *, int, const char *);
+static void r_openapi(service *, http_request *, int, const char *);
 static void r_metrics(service *, http_request *, int, const char *);
 static void r_case(service *, http_request *, int, const char *);
 static void r_cases(service *, http_request *, int, const char *);
@@ -43,6 +44,7 @@ static int w_retry(service *, job *, json_t **, int *, rc_error *);
 static const route_def routes[] = {
     {"GET", "/health", 0, r_health, NULL},
     {"GET", "/metrics", 0, r_metrics, NULL},
+    {"GET", "/v1/openapi.json", 0, r_openapi, NULL},
     {"POST", "/v1/cases", ROLE_INGEST, NULL, w_cases},
     {"GET", "/v1/cases", ANYONE_READING, r_cases, NULL},
     {"POST", "/v1/import", ROLE_INGEST, r_import, NULL},
@@ -60,6 +62,17 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
+
+int api_route_count(void) {
+  return NROUTES;
+}
+
+void api_route_at(int i, const char **method, const char **pattern,
+                  int *roles) {
+  *method = routes[i].method;
+  *pattern = routes[i].pattern;
+  *roles = routes[i].roles;
+}
 
 /* The most cases one list request reads: 10,000 take about 5 ms. A
  * filter that matches few cases then answers short pages with a cursor
@@ -133,18 +146,26 @@ void api_reply(service *svc, http_request *req, int route, int status,
   json_decref(body);
 }
 
-void api_error(service *svc, http_request *req, int route, int status,
-               const char *code, const char *field, const char *message) {
+/* Every error is {"error": {"code", "message", "field"}}, field null
+ * where no one field or parameter is at fault. */
+static void api_error_with(service *svc, http_request *req, int route,
+                           int status, const char *code, const char *field,
+                           const char *message, const char *extra_headers) {
   json_t *e =
       json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
   /* A message quoting bytes that are not UTF-8 cannot be JSON: the
    * answer still says what went wrong. */
   if (!e)
-    e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-                  "(the message is not valid UTF-8)");
-  api_reply(svc, req, route, status, e,
-            status == 503 ? "Retry-After: 1\r\n" : NULL);
+    e = json_pack("{s:{s:s, s:s, s:n}}", "error", "code", code, "message",
+                  "(the message is not valid UTF-8)", "field");
+  api_reply(svc, req, route, status, e, extra_headers);
+}
+
+void api_error(service *svc, http_request *req, int route, int status,
+               const char *code, const char *field, const char *message) {
+  api_error_with(svc, req, route, status, code, field, message,
+                 status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 static void api_fail(service *svc, http_request *req, int route,
@@ -219,6 +240,19 @@ static const char *unescape_problem(int rc) {
   return "more than fits";
 }
 
+/* The Allow header of a 405 (RFC 9110 15.5.6): every method the path
+ * takes. */
+static void allow_header(const char *path, char *out, size_t size) {
+  char arg[512];
+  size_t at = (size_t)snprintf(out, size, "Allow:");
+  for (int i = 0; i < NROUTES && at < size; i++)
+    if (match(routes[i].pattern, path, arg, sizeof arg))
+      at += (size_t)snprintf(out + at, size - at, "%s %s",
+                             at > strlen("Allow:") ? "," : "",
+                             routes[i].method);
+  if (at < size) snprintf(out + at, size - at, "\r\n");
+}
+
 int api_route(const char *method, const char *path, char *arg, size_t size) {
   int known = 0;
   for (int i = 0; i < NROUTES; i++) {
@@ -241,10 +275,15 @@ void api_handle(void *ud, http_request *req) {
       break;
     }
   }
+  if (found < 0 && path_known) {
+    char allow[128];
+    allow_header(req->path, allow, sizeof allow);
+    api_error_with(svc, req, -1, 405, "method_not_allowed", NULL,
+                   "this route takes another method", allow);
+    return;
+  }
   if (found < 0) {
-    api_error(svc, req, -1, path_known ? 405 : 404,
-              path_known ? "method_not_allowed" : "not_found", NULL,
-              path_known ? "this route takes another method" : "no such route");
+    api_error(svc, req, -1, 404, "not_found", NULL, "no such route");
     return;
   }
   {
@@ -396,6 +435,9 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
   if (!list && !json_is_object(j->body))
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the body must be a case object or an array of them");
+  if (list && json_array_size(list) == 0)
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "the array holds no case: nothing to open or update");
   out = json_array();
   if (list) {
     json_array_foreach(list, i, one) {
@@ -622,13 +664,115 @@ static int add_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-static int page_limit(const http_request *req) {
-  char buf[32];
-  int limit = 100;
-  if (http_query(req, "limit", buf, sizeof buf)) limit = atoi(buf);
-  if (limit < 1) limit = 1;
-  if (limit > 1000) limit = 1000;
-  return limit;
+/* Pages: limit is 1 to PAGE_MAX items (PAGE_DEFAULT when absent), in
+ * decimal digits; after is the `next` of the page before: a case id on
+ * /v1/cases (after_id NULL), a row or task id on the journal and tasks.
+ * Anything else is 422 naming the parameter, never read as a default
+ * ("limit=abc" was one item, "after=abc" the first page). */
+enum { PAGE_MAX = 1000, PAGE_DEFAULT = 100 };
+
+static int digits_value(const char *s, int64_t max, int64_t *out) {
+  int64_t v = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static int page_params(const http_request *req, int *limit, char *after,
+                       size_t size, int64_t *after_id, rc_error *err) {
+  char buf[32], id[32];
+  int64_t v = PAGE_DEFAULT;
+  int rc = http_query(req, "limit", buf, sizeof buf);
+  if (rc < 0 || (rc > 0 && (digits_value(buf, PAGE_MAX, &v) || v < 1)))
+    return rc_error_set(err, RC_EINVAL, "limit",
+                        "limit must be a whole number from 1 to %d",
+                        PAGE_MAX);
+  *limit = (int)v;
+  if (after_id) {
+    *after_id = 0;
+    rc = http_query(req, "after", id, sizeof id);
+    if (rc < 0 || (rc > 0 && digits_value(id, INT64_MAX, after_id)))
+      return rc_error_set(err, RC_EINVAL, "after",
+                          "after must be the `next` of the page before: a "
+                          "whole number");
+    return RC_OK;
+  }
+  after[0] = '\0';
+  rc = http_query(req, "after", after, size);
+  if (rc < 0 || (rc > 0 && (!after[0] || strlen(after) > INPUT_ID_MAX)))
+    return rc_error_set(err, RC_EINVAL, "after",
+                        "after must be the `next` of the page before: a "
+                        "case id of 1 to %d bytes",
+                        INPUT_ID_MAX);
+  return RC_OK;
+}
+
+/* `next` on a page of rows with integer ids: the last id when the page is
+ * full, else null (the last page). */
+static void page_next_id(json_t *out, const rows *r, int limit) {
+  json_object_set_new(out, "next",
+                      (int)json_array_size(r->list) == limit
+                          ? json_integer(r->last_id)
+                          : json_null());
+}
+
+/* A filter longer than any state, queue or status is refused, not cut. */
+static int filter_params(const http_request *req, const char *a,
+                         const char *b, rc_error *err) {
+  char buf[64];
+  if (http_query(req, a, buf, sizeof buf) < 0)
+    return rc_error_set(err, RC_EINVAL, a, "%s is longer than %zu bytes", a,
+                        sizeof buf - 1);
+  if (b && http_query(req, b, buf, sizeof buf) < 0)
+    return rc_error_set(err, RC_EINVAL, b, "%s is longer than %zu bytes", b,
+                        sizeof buf - 1);
+  return RC_OK;
+}
+
+/* A task's status is one of four; another filters nothing, so it is
+ * refused rather than answered with an empty list. */
+static int task_status_param(const http_request *req, rc_error *err) {
+  static const char *const known[] = {"open", "claimed", "done", "cancelled",
+                                      NULL};
+  char status[16];
+  int rc = http_query(req, "status", status, sizeof status);
+  if (rc == 0) return RC_OK;
+  for (int k = 0; rc > 0 && known[k]; k++)
+    if (!strcmp(status, known[k])) return RC_OK;
+  return rc_error_set(err, RC_EINVAL, "status",
+                      "status must be open, claimed, done or cancelled");
+}
+
+/* A list's cases as GET /v1/cases/{id} shows one: booleans, the borrower
+ * as an object, dpd on the clock, tags and data never null. */
+static void case_items(service *svc, json_t *list) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(list, i, row) {
+    store_case c;
+    json_t *b = json_object_get(row, "borrower_id");
+    memset(&c, 0, sizeof c);
+    c.due_date = (char *)json_string_value(json_object_get(row, "due_date"));
+    json_object_set_new(row, "dpd",
+                        json_integer(engine_case_dpd(svc->eng, &c)));
+    json_object_set_new(
+        row, "closed",
+        json_boolean(json_integer_value(json_object_get(row, "closed"))));
+    json_object_set_new(
+        row, "on_hold",
+        json_boolean(json_integer_value(json_object_get(row, "on_hold"))));
+    json_object_set_new(row, "borrower",
+                        json_pack("{s:O}", "id", b ? b : json_null()));
+    json_object_del(row, "borrower_id");
+    if (json_is_null(json_object_get(row, "tags")))
+      json_object_set_new(row, "tags", json_array());
+    if (json_is_null(json_object_get(row, "data")))
+      json_object_set_new(row, "data", json_object());
+  }
 }
 
 static json_t *case_json(service *svc, const store_case *c) {
@@ -670,12 +814,18 @@ static void r_cases(service *svc, http_request *req, int route,
                     const char *arg) {
   char state[64], queue[64], after[512], window_end[512];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req), have_state, have_queue;
+  int limit, have_state, have_queue;
   const char *next = NULL;
+  rc_error err;
   (void)arg;
+  if (page_params(req, &limit, after, sizeof after, NULL, &err) != RC_OK ||
+      filter_params(req, "state", "queue", &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   have_state = http_query(req, "state", state, sizeof state);
   have_queue = http_query(req, "queue", queue, sizeof queue);
-  if (!http_query(req, "after", after, sizeof after)) after[0] = '\0';
   store_cases_page(engine_store(svc->eng), have_state ? state : NULL,
                    have_queue ? queue : NULL, after, limit, CASES_WINDOW,
                    window_end, sizeof window_end, add_row, &r);
@@ -685,52 +835,58 @@ static void r_cases(service *svc, http_request *req, int route,
     next = r.last;
   else if (window_end[0])
     next = window_end;
+  case_items(svc, r.list);
   api_reply(svc, req, route, 200,
             json_pack("{s:o, s:s?}", "cases", r.list, "next", next), NULL);
 }
 
 static void r_journal(service *svc, http_request *req, int route,
                       const char *arg) {
-  char after[32];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req);
+  int limit;
+  int64_t after;
   rc_error err;
+  if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   if (!store_case_exists(engine_store(svc->eng), arg)) {
     json_decref(r.list);
     rc_error_set(&err, RC_ENOTFOUND, "case", "unknown case %s", arg);
     api_fail(svc, req, route, &err);
     return;
   }
-  store_journal_page(engine_store(svc->eng), arg,
-                     http_query(req, "after", after, sizeof after)
-                         ? strtoll(after, NULL, 10)
-                         : 0,
-                     limit, add_row, &r);
+  store_journal_page(engine_store(svc->eng), arg, after, limit, add_row, &r);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
-    if ((int)json_array_size(r.list) == limit)
-      json_object_set_new(out, "next", json_integer(r.last_id));
+    page_next_id(out, &r, limit);
     api_reply(svc, req, route, 200, out, NULL);
   }
 }
 
 static void r_tasks(service *svc, http_request *req, int route,
                     const char *arg) {
-  char queue[64], status[16], after[32];
+  char queue[64], status[16];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req), hq, hs;
+  int limit, hq, hs;
+  int64_t after;
   json_t *out;
+  rc_error err;
   (void)arg;
+  if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
+      filter_params(req, "queue", NULL, &err) != RC_OK ||
+      task_status_param(req, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
-  store_tasks_page(
-      engine_store(svc->eng), hq ? queue : NULL, hs ? status : NULL,
-      http_query(req, "after", after, sizeof after) ? strtoll(after, NULL, 10)
-                                                    : 0,
-      limit, add_row, &r);
+  store_tasks_page(engine_store(svc->eng), hq ? queue : NULL,
+                   hs ? status : NULL, after, limit, add_row, &r);
   out = json_pack("{s:o}", "tasks", r.list);
-  if ((int)json_array_size(r.list) == limit)
-    json_object_set_new(out, "next", json_integer(r.last_id));
+  page_next_id(out, &r, limit);
   api_reply(svc, req, route, 200, out, NULL);
 }
 
@@ -749,6 +905,17 @@ static void r_health(service *svc, http_request *req, int route,
             json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
                       "db_writable", writable, "draining", svc->draining),
             writable ? NULL : "Retry-After: 5\r\n");
+}
+
+/* The contract, docs/openapi.json, compiled in (openapi_doc.c is made
+ * from it at build time): no token, so that clients can be generated from
+ * a running service. */
+static void r_openapi(service *svc, http_request *req, int route,
+                      const char *arg) {
+  (void)arg;
+  svc->requests[route][0]++;
+  http_respond(req, 200, "application/json", (const char *)openapi_json,
+               openapi_json_len, NULL);
 }
 
 static void r_reload(service *svc, http_request *req, int route,
