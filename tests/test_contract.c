@@ -350,6 +350,17 @@ static void test_the_document_is_served_without_a_token(void **state) {
   assert_int_equal(strncmp(a->body, want, sizeof a->body - 1), 0);
 }
 
+/* Money is at most 10^15 minor units everywhere, payments included. */
+static void test_a_payment_above_10_15_is_422_naming_amount(void **state) {
+  (void)state;
+  expect(post("/v1/payments", "{\"case\":\"C1\",\"amount\":"
+                              "1000000000000001,\"ref\":\"BIG\"}"),
+         422, "\"field\":\"amount\"", NULL);
+  expect(post("/v1/payments", "{\"case\":\"C1\",\"amount\":0,"
+                              "\"ref\":\"ZERO\"}"),
+         422, "\"field\":\"amount\"", NULL);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_405_names_the_methods_in_allow),
@@ -360,6 +371,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_transport_errors_carry_field_null),
       cmocka_unit_test(test_list_items_are_shaped_as_single_cases),
       cmocka_unit_test(test_the_document_is_served_without_a_token),
+      cmocka_unit_test(test_a_payment_above_10_15_is_422_naming_amount),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP OPENAPI_JSON\n", argv[0]);
