@@ -247,9 +247,9 @@ static void allow_header(const char *path, char *out, size_t size) {
   size_t at = (size_t)snprintf(out, size, "Allow:");
   for (int i = 0; i < NROUTES && at < size; i++)
     if (match(routes[i].pattern, path, arg, sizeof arg))
-      at += (size_t)snprintf(out + at, size - at, "%s %s",
-                             at > strlen("Allow:") ? "," : "",
-                             routes[i].method);
+      at +=
+          (size_t)snprintf(out + at, size - at, "%s %s",
+                           at > strlen("Allow:") ? "," : "", routes[i].method);
   if (at < size) snprintf(out + at, size - at, "\r\n");
 }
 
@@ -684,15 +684,15 @@ static int digits_value(const char *s, int64_t max, int64_t *out) {
 
 static int page_params(const http_request *req, int *limit, char *after,
                        size_t size, int64_t *after_id, rc_error *err) {
-  char buf[32], id[32];
+  char buf[32];
   int64_t v = PAGE_DEFAULT;
   int rc = http_query(req, "limit", buf, sizeof buf);
   if (rc < 0 || (rc > 0 && (digits_value(buf, PAGE_MAX, &v) || v < 1)))
     return rc_error_set(err, RC_EINVAL, "limit",
-                        "limit must be a whole number from 1 to %d",
-                        PAGE_MAX);
+                        "limit must be a whole number from 1 to %d", PAGE_MAX);
   *limit = (int)v;
   if (after_id) {
+    char id[32];
     *after_id = 0;
     rc = http_query(req, "after", id, sizeof id);
     if (rc < 0 || (rc > 0 && digits_value(id, INT64_MAX, after_id)))
@@ -721,8 +721,8 @@ static void page_next_id(json_t *out, const rows *r, int limit) {
 }
 
 /* A filter longer than any state, queue or status is refused, not cut. */
-static int filter_params(const http_request *req, const char *a,
-                         const char *b, rc_error *err) {
+static int filter_params(const http_request *req, const char *a, const char *b,
+                         rc_error *err) {
   char buf[64];
   if (http_query(req, a, buf, sizeof buf) < 0)
     return rc_error_set(err, RC_EINVAL, a, "%s is longer than %zu bytes", a,

@@ -396,16 +396,20 @@ static void trace(conn *c, const http_request *req, int status,
                 extra);
   if (!o) return;
   if (req) {
-    json_object_set_new(o, "method", req->method[0]
-                                         ? json_string(req->method)
-                                         : json_null());
-    json_object_set_new(o, "url", trace_text(req->url, req->url ? strlen(req->url) : 0));
-    json_object_set_new(o, "request_content_type",
-                        trace_text(req->content_type,
-                                   req->content_type ? strlen(req->content_type) : 0));
-    json_object_set_new(o, "request_body", trace_text(req->body, req->body_len));
-    json_object_set_new(o, "request_body_len", json_integer((json_int_t)req->body_len));
-    json_object_set_new(o, "authorization", json_boolean(req->authorization != NULL));
+    json_object_set_new(
+        o, "method", req->method[0] ? json_string(req->method) : json_null());
+    json_object_set_new(o, "url",
+                        trace_text(req->url, req->url ? strlen(req->url) : 0));
+    json_object_set_new(
+        o, "request_content_type",
+        trace_text(req->content_type,
+                   req->content_type ? strlen(req->content_type) : 0));
+    json_object_set_new(o, "request_body",
+                        trace_text(req->body, req->body_len));
+    json_object_set_new(o, "request_body_len",
+                        json_integer((json_int_t)req->body_len));
+    json_object_set_new(o, "authorization",
+                        json_boolean(req->authorization != NULL));
   }
   line = json_dumps(o, JSON_COMPACT);
   json_decref(o);
@@ -458,7 +462,8 @@ void http_respond(http_request *req, int status, const char *content_type,
     c->req = NULL;
     c->served++;
     if (req->trusted) c->trusted = 1;
-    if (!c->closing) trace(c, req, status, content_type, body, len, extra_headers);
+    if (!c->closing)
+      trace(c, req, status, content_type, body, len, extra_headers);
     send_answer(c, status, content_type, body, len, extra_headers,
                 !c->keep_alive || c->srv->closing);
   }

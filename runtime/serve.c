@@ -263,8 +263,8 @@ int service_reload(service *svc, json_t **result) {
           list,
           json_pack("{s:s, s:i, s:s}", "file", errors.items[i].file, "line",
                     errors.items[i].line, "message", errors.items[i].message));
-    *result = json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "code",
-                        "invalid", "message",
+    *result = json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "code", "invalid",
+                        "message",
                         "the new scripts do not load; the running ones stay",
                         "field", "errors", list);
     service_log("error", json_pack("{s:s, s:i}", "msg", "reload refused",

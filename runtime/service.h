@@ -63,8 +63,7 @@ void api_error(service *svc, http_request *req, int route, int status,
 int api_status_of(int rc);
 /* The route table, for the test that compares it with the document. */
 int api_route_count(void);
-void api_route_at(int i, const char **method, const char **pattern,
-                  int *roles);
+void api_route_at(int i, const char **method, const char **pattern, int *roles);
 
 /* openapi_doc.c, generated from docs/openapi.json by cmake/embed.cmake. */
 extern const unsigned char openapi_json[];

@@ -96,7 +96,7 @@ static size_t collect_header(char *p, size_t size, size_t n, void *ud) {
 static answer *call(const char *method, const char *path, const char *token,
                     const char *body, const char *header) {
   static answer a;
-  char *url = malloc(strlen(path) + 64), auth[300];
+  char *url = malloc(strlen(path) + 64);
   struct curl_slist *h = NULL;
   CURL *c = curl_easy_init();
   memset(&a, 0, sizeof a);
@@ -104,6 +104,7 @@ static answer *call(const char *method, const char *path, const char *token,
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if (token) {
+    char auth[300];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     h = curl_slist_append(h, auth);
   }
@@ -233,20 +234,23 @@ static void test_405_names_the_methods_in_allow(void **state) {
 static void test_post_cases_is_201_when_created_200_when_only_updated(
     void **state) {
   (void)state;
-  expect(post("/v1/cases", "{\"id\":\"C9\",\"balance\":5,"
-                           "\"borrower\":{\"id\":\"B9\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"C9\",\"balance\":5,"
+              "\"borrower\":{\"id\":\"B9\"}}"),
          201, "\"created\":1", "\"updated\":0", NULL);
-  expect(post("/v1/cases", "{\"id\":\"C9\",\"balance\":4,"
-                           "\"borrower\":{\"id\":\"B9\"}}"),
+  expect(post("/v1/cases",
+              "{\"id\":\"C9\",\"balance\":4,"
+              "\"borrower\":{\"id\":\"B9\"}}"),
          200, "\"created\":0", "\"updated\":1", NULL);
-  expect(post("/v1/cases", "[]"), 422, "\"code\":\"invalid\"",
-         "\"field\":null", NULL);
+  expect(post("/v1/cases", "[]"), 422, "\"code\":\"invalid\"", "\"field\":null",
+         NULL);
 }
 
 static void test_every_list_ends_with_next_null(void **state) {
   (void)state;
   expect(get("/v1/tasks?limit=2"), 200, "\"next\":2", NULL);
-  expect(get("/v1/tasks?limit=100&after=2"), 200, "\"id\":3", "\"next\":null", NULL);
+  expect(get("/v1/tasks?limit=100&after=2"), 200, "\"id\":3", "\"next\":null",
+         NULL);
   expect(get("/v1/tasks?limit=1000"), 200, "\"next\":null", NULL);
   expect(get("/v1/cases/C1/journal?limit=1"), 200, "\"next\":", NULL);
   expect(get("/v1/cases/C1/journal"), 200, "\"next\":null", NULL);
@@ -255,8 +259,7 @@ static void test_every_list_ends_with_next_null(void **state) {
 
 static void test_bad_limit_and_after_are_422_naming_them(void **state) {
   static const char *const limits[] = {
-      "0", "-1", "abc", "1.5", "", "1001", "99999999999999999999", "1e3",
-      " 5"};
+      "0", "-1", "abc", "1.5", "", "1001", "99999999999999999999", "1e3", " 5"};
   static const char *const routes[] = {"/v1/cases", "/v1/tasks",
                                        "/v1/cases/C1/journal"};
   char path[200];
@@ -282,8 +285,8 @@ static void test_bad_limit_and_after_are_422_naming_them(void **state) {
 }
 
 static void test_transport_errors_carry_field_null(void **state) {
-  char *big = malloc(70 * 1024), *url = malloc(9 * 1024), *header =
-                                                              malloc(17 * 1024);
+  char *big = malloc(70 * 1024), *url = malloc(9 * 1024),
+       *header = malloc(17 * 1024);
   (void)state;
   memset(big, 'x', 70 * 1024 - 1);
   big[70 * 1024 - 1] = '\0';
@@ -353,11 +356,13 @@ static void test_the_document_is_served_without_a_token(void **state) {
 /* Money is at most 10^15 minor units everywhere, payments included. */
 static void test_a_payment_above_10_15_is_422_naming_amount(void **state) {
   (void)state;
-  expect(post("/v1/payments", "{\"case\":\"C1\",\"amount\":"
-                              "1000000000000001,\"ref\":\"BIG\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"C1\",\"amount\":"
+              "1000000000000001,\"ref\":\"BIG\"}"),
          422, "\"field\":\"amount\"", NULL);
-  expect(post("/v1/payments", "{\"case\":\"C1\",\"amount\":0,"
-                              "\"ref\":\"ZERO\"}"),
+  expect(post("/v1/payments",
+              "{\"case\":\"C1\",\"amount\":0,"
+              "\"ref\":\"ZERO\"}"),
          422, "\"field\":\"amount\"", NULL);
 }
 
