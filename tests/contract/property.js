@@ -334,6 +334,24 @@ async function main() {
           }
         }
       }
+      // every path with a method it does not take: 405 and its Allow
+      for (const p of Object.keys(doc.paths)) {
+        const url = p.replace(/\{id\}/g, '1');
+        const method = pick(['DELETE', 'PUT', 'PATCH', 'GET', 'POST'].filter((m) => !doc.paths[p][m.toLowerCase()]));
+        const res = await send(port, method, url, { token: TOKENS.admin, body: method === 'GET' ? undefined : '{}' });
+        checks++;
+        if (res.status !== 405) fail(`wanted 405: ${method} ${url} -> ${res.status}`);
+        for (const pr of contract.checkAnswer({ method, url, status: res.status, content_type: res.content_type, body: res.body, headers: res.headers }))
+          fail(`${pr}: ${method} ${url}`);
+      }
+      {
+        const url = '/v1/' + word(1, 12);
+        const res = await send(port, 'GET', url, { token: TOKENS.admin });
+        checks++;
+        if (res.status !== 404) fail(`wanted 404: GET ${url} -> ${res.status}`);
+        for (const pr of contract.checkAnswer({ method: 'GET', url, status: res.status, content_type: res.content_type, body: res.body, headers: res.headers }))
+          fail(`${pr}: GET ${url}`);
+      }
       // tasks made by the workflow since, for claim and complete
       const t = await send(port, 'GET', '/v1/tasks?limit=1000', { token: TOKENS.admin });
       known.tasks = JSON.parse(t.body).tasks.map((x) => x.id).concat([1]);
