@@ -366,6 +366,34 @@ static void test_a_payment_above_10_15_is_422_naming_amount(void **state) {
          422, "\"field\":\"amount\"", NULL);
 }
 
+/* Every calendar date from year 1 to 9999; 2026-02-29 is no date. */
+static void test_dates_from_year_1_to_9999_are_accepted(void **state) {
+  (void)state;
+  expect(post("/v1/cases",
+              "[{\"id\":\"D1\",\"balance\":5,\"due_date\":"
+              "\"0001-01-01\",\"borrower\":{\"id\":\"BD\"}},"
+              "{\"id\":\"D2\",\"balance\":5,\"due_date\":"
+              "\"9999-12-31\",\"borrower\":{\"id\":\"BD\"}},"
+              "{\"id\":\"D3\",\"balance\":5,\"due_date\":"
+              "\"3000-02-28\",\"borrower\":{\"id\":\"BD\"}}]"),
+         201, "\"created\":3", NULL);
+  expect(get("/v1/cases/D1"), 200, "\"due_date\":\"0001-01-01\"", NULL);
+  expect(get("/v1/cases/D2"), 200, "\"due_date\":\"9999-12-31\"", "\"dpd\":0",
+         NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"D4\",\"balance\":5,\"due_date\":"
+              "\"2026-02-29\",\"borrower\":{\"id\":\"BD\"}}"),
+         422, "\"field\":\"due_date\"", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"D1\",\"amount\":1,\"ref\":"
+              "\"OLD\",\"at\":\"0999-06-01T10:00\"}"),
+         201, NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"D1\",\"amount\":1,\"ref\":"
+              "\"LATE\",\"at\":\"9999-01-01\"}"),
+         422, "\"field\":\"at\"", "in the future", NULL);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_405_names_the_methods_in_allow),
@@ -377,6 +405,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_list_items_are_shaped_as_single_cases),
       cmocka_unit_test(test_the_document_is_served_without_a_token),
       cmocka_unit_test(test_a_payment_above_10_15_is_422_naming_amount),
+      cmocka_unit_test(test_dates_from_year_1_to_9999_are_accepted),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP OPENAPI_JSON\n", argv[0]);
