@@ -107,14 +107,19 @@ static engine *open_engine(const args *a, const char *dir, rc_time *until) {
     rc_error err;
     rc_time t, last;
     char buf[32];
+    int rc;
     if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK) {
       rc_error_print(&err, stderr);
       engine_close(eng);
       return NULL;
     }
-    last = store_meta_get(engine_store(eng), "clock", buf, sizeof buf) == RC_OK
-               ? strtoll(buf, NULL, 10)
-               : t;
+    rc = query_meta(engine_query(eng), "clock", buf, sizeof buf, &err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND) {
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return NULL;
+    }
+    last = rc == RC_OK ? strtoll(buf, NULL, 10) : t;
     clock_set(engine_clock(eng), last < t ? last : t);
     if (until) *until = t;
   }
@@ -151,11 +156,17 @@ static int deliver(engine *eng, const args *a) {
   return 0;
 }
 
-static void save_clock(engine *eng, const args *a, rc_time t) {
+/* The simulated clock a --now run ended at: the next run starts there. */
+static int save_clock(engine *eng, const args *a, rc_time t) {
   char buf[32];
-  if (!a->now) return;
+  rc_error err;
+  if (!a->now) return RC_OK;
   snprintf(buf, sizeof buf, "%lld", (long long)t);
-  store_meta_put(engine_store(eng), "clock", buf, NULL);
+  if (engine_meta_put(eng, "clock", buf, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    return err.code;
+  }
+  return RC_OK;
 }
 
 static int cmd_check(const args *a) {
@@ -211,8 +222,7 @@ static int cmd_import(const args *a) {
     engine_close(eng);
     return 1;
   }
-  save_clock(eng, a, until);
-  if (deliver(eng, a) != 0) {
+  if (save_clock(eng, a, until) != RC_OK || deliver(eng, a) != 0) {
     engine_close(eng);
     return 1;
   }
@@ -258,8 +268,7 @@ static int cmd_tick(const args *a) {
     return 1;
   }
   if (isatty(2)) fprintf(stderr, "\r");
-  save_clock(eng, a, until);
-  if (deliver(eng, a) != 0) {
+  if (save_clock(eng, a, until) != RC_OK || deliver(eng, a) != 0) {
     engine_close(eng);
     return 1;
   }
@@ -290,20 +299,24 @@ static int cmd_retry(const args *a) {
     engine_close(eng);
     return 1;
   }
-  if (store_case_get(engine_store(eng), a->pos[0], &c, &err) == RC_OK) {
-    if (c.error)
-      printf("case %s failed again: %s\n", c.id, c.error);
-    else
-      printf("case %s retried: now in %s (%lld events)\n", c.id, c.state,
-             (long long)steps);
-    store_case_free(&c);
+  if (query_case(engine_query(eng), a->pos[0], &c, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return 1;
   }
+  if (c.error)
+    printf("case %s failed again: %s\n", c.id, c.error);
+  else
+    printf("case %s retried: now in %s (%lld events)\n", c.id, c.state,
+           (long long)steps);
+  store_case_free(&c);
   engine_close(eng);
   return 0;
 }
 
 static int cmd_report(const args *a) {
   engine *eng;
+  rc_error err;
   json_t *r;
   rc_time until;
   if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", &until))) return 1;
@@ -312,10 +325,19 @@ static int cmd_report(const args *a) {
   } else {
     /* A database driven by simulated time reports as of that time. */
     char buf[32];
-    if (store_meta_get(engine_store(eng), "clock", buf, sizeof buf) == RC_OK)
-      clock_set(engine_clock(eng), strtoll(buf, NULL, 10));
+    int rc = query_meta(engine_query(eng), "clock", buf, sizeof buf, &err);
+    if (rc == RC_OK) clock_set(engine_clock(eng), strtoll(buf, NULL, 10));
+    if (rc != RC_OK && rc != RC_ENOTFOUND) {
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return 1;
+    }
   }
-  r = report_build(eng);
+  if (report_build(eng, &r, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return 1;
+  }
   if (a->json) {
     char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);

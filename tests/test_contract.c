@@ -319,7 +319,7 @@ static void test_list_items_are_shaped_as_single_cases(void **state) {
   snprintf(one, sizeof one, "%s", a->body);
   a = get("/v1/cases?limit=1");
   expect(a, 200, "\"closed\":false", "\"on_hold\":false",
-         "\"borrower\":{\"id\":\"B1\"}", "\"dpd\":", "\"tags\":[\"vip\"]",
+         "\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\"", "\"dpd\":", "\"tags\":[\"vip\"]",
          NULL);
   assert_null(strstr(a->body, "borrower_id"));
   /* Every field of the single case is in the item, with the same value
