@@ -8,6 +8,7 @@
 #include <unicode/uloc.h>
 
 #include "case_input.h"
+#include "phone.h"
 #include "input.h"
 
 static const char *const known[] = {"id",
@@ -182,15 +183,15 @@ static int get_money(json_t *obj, const char *key, int text, rc_money *out,
   return RC_OK;
 }
 
-static int valid_phone(const char *s) {
-  int digits = 0;
-  for (; *s; s++) {
-    if (isdigit((unsigned char)*s))
-      digits++;
-    else if (!strchr("+- ()", *s))
-      return 0;
-  }
-  return digits >= 3;
+/* A phone number as given, to E.164 in out (at least 17 bytes), or an
+ * error naming what (the field) and why. */
+static int phone_field(const char *s, const char *country, char *out,
+                       const char *field, const char *what, rc_error *err) {
+  int rc = phone_normalize(s, country, out, 17);
+  if (rc != PHONE_OK)
+    return rc_error_set(err, RC_EINVAL, field, "%s '%s' %s", what, s,
+                        phone_problem(rc));
+  return RC_OK;
 }
 
 static int add_contact(store_borrower *b, const char *kind, const char *value,
@@ -209,8 +210,8 @@ static int add_contact(store_borrower *b, const char *kind, const char *value,
 
 /* phones / emails: an array of strings or one string. */
 static int get_points(json_t *obj, const char *plural, const char *single,
-                      const char *kind, store_borrower *b, int *present,
-                      rc_error *err) {
+                      const char *kind, const char *country, store_borrower *b,
+                      int *present, rc_error *err) {
   json_t *v = json_object_get(obj, plural);
   size_t i;
   json_t *item;
@@ -223,10 +224,12 @@ static int get_points(json_t *obj, const char *plural, const char *single,
     int rc = RC_OK;
     json_array_foreach(arr, i, item) {
       const char *s = json_string_value(item);
-      if (strcmp(kind, "phone") == 0 && !valid_phone(s))
-        rc = rc_error_set(err, RC_EINVAL, single,
-                          "%s '%s' is not a phone number", single, s);
-      else if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
+      char e164[17];
+      if (strcmp(kind, "phone") == 0) {
+        if ((rc = phone_field(s, country, e164, single, single, err)) ==
+            RC_OK)
+          add_contact(b, kind, e164, NULL, NULL);
+      } else if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
         rc = rc_error_set(err, RC_EINVAL, single,
                           "%s '%s' is not an email address", single, s);
       else
@@ -241,13 +244,17 @@ static int get_points(json_t *obj, const char *plural, const char *single,
                         plural);
   json_array_foreach(v, i, item) {
     const char *s = json_string_value(item);
+    char e164[17], what[32];
     if (!s)
       return rc_error_set(err, RC_EINVAL, plural, "%s[%zu] must be a string",
                           plural, i + 1);
-    if (strcmp(kind, "phone") == 0 && !valid_phone(s))
-      return rc_error_set(err, RC_EINVAL, plural,
-                          "%s[%zu] '%s' is not a phone number", plural, i + 1,
-                          s);
+    if (strcmp(kind, "phone") == 0) {
+      int rc;
+      snprintf(what, sizeof what, "%s[%zu]", plural, i + 1);
+      if ((rc = phone_field(s, country, e164, plural, what, err))) return rc;
+      add_contact(b, kind, e164, NULL, NULL);
+      continue;
+    }
     if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
       return rc_error_set(err, RC_EINVAL, plural,
                           "%s[%zu] '%s' is not an email address", plural, i + 1,
@@ -259,7 +266,8 @@ static int get_points(json_t *obj, const char *plural, const char *single,
 }
 
 static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
-                          store_borrower *b, rc_error *err) {
+                          const char *country, store_borrower *b,
+                          rc_error *err) {
   json_t *src = nested ? nested : obj;
   int rc, present = 0;
   b->ncontacts = 0;
@@ -300,13 +308,19 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
                          err)))
       return rc;
   }
-  if (b->employer_phone && !valid_phone(b->employer_phone))
-    return rc_error_set(err, RC_EINVAL, "employer_phone",
-                        "employer_phone '%s' is not a phone number",
-                        b->employer_phone);
-  if ((rc = get_points(src, "phones", "phone", "phone", b, &present, err)))
+  if (b->employer_phone) {
+    char e164[17];
+    if ((rc = phone_field(b->employer_phone, country, e164, "employer_phone",
+                          "employer_phone", err)))
+      return rc;
+    free(b->employer_phone);
+    b->employer_phone = strdup(e164);
+  }
+  if ((rc = get_points(src, "phones", "phone", "phone", country, b, &present,
+                       err)))
     return rc;
-  if ((rc = get_points(src, "emails", "email", "email", b, &present, err)))
+  if ((rc = get_points(src, "emails", "email", "email", country, b, &present,
+                       err)))
     return rc;
   if (nested) {
     json_t *contacts = json_object_get(nested, "contacts"), *item;
@@ -316,6 +330,7 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
                           "borrower.contacts must be a list of { name, "
                           "relation, phone }");
     json_array_foreach(contacts, i, item) {
+      char e164[17];
       const char *name = json_string_value(json_object_get(item, "name"));
       const char *rel = json_string_value(json_object_get(item, "relation"));
       const char *phone = json_string_value(json_object_get(item, "phone"));
@@ -329,12 +344,14 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
         return rc_error_set(err, RC_EINVAL, "borrower.contacts",
                             "borrower.contacts[%zu].phone must be a string",
                             i + 1);
-      if (phone && !valid_phone(phone))
-        return rc_error_set(err, RC_EINVAL, "borrower.contacts",
-                            "borrower.contacts[%zu].phone '%s' is not a "
-                            "phone number",
-                            i + 1, phone);
-      add_contact(b, "third_party", phone, name, rel);
+      if (phone) {
+        char what[48];
+        snprintf(what, sizeof what, "borrower.contacts[%zu].phone", i + 1);
+        if ((rc = phone_field(phone, country, e164, "borrower.contacts",
+                              what, err)))
+          return rc;
+      }
+      add_contact(b, "third_party", phone ? e164 : NULL, name, rel);
       present = 1;
     }
   }
@@ -347,8 +364,8 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
 }
 
 int case_input_parse(json_t *obj, int text, rc_clock *clk,
-                     const char *default_currency, case_input *in,
-                     rc_error *err) {
+                     const char *default_currency, const char *country,
+                     case_input *in, rc_error *err) {
   static const struct {
     const char *key;
     unsigned bit;
@@ -381,7 +398,8 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   if (nested && !json_is_object(nested))
     return rc_error_set(err, RC_EINVAL, "borrower",
                         "borrower must be an object with an id");
-  if ((rc = parse_borrower(obj, nested, text, clk, &in->b, err))) return rc;
+  if ((rc = parse_borrower(obj, nested, text, clk, country, &in->b, err)))
+    return rc;
   c->borrower_id = strdup(in->b.id);
   if (in->b.ncontacts >= 0) in->present |= IN_CONTACTS;
 

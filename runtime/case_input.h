@@ -30,10 +30,12 @@ typedef struct case_input {
 } case_input;
 
 /* Reads obj (nested rt:open shape or flat import columns). text_values:
- * numbers may come as strings, as CSV cells do. Errors name the field. */
+ * numbers may come as strings, as CSV cells do. Phone numbers are stored
+ * in E.164, national ones read with country (ISO 3166-1, "" for none).
+ * Errors name the field. */
 int case_input_parse(json_t *obj, int text_values, rc_clock *clk,
-                     const char *default_currency, case_input *out,
-                     rc_error *err);
+                     const char *default_currency, const char *country,
+                     case_input *out, rc_error *err);
 void case_input_free(case_input *in);
 /* The money fields agree: amount_due is at most the balance (which
  * includes everything owed). For a case as it will be stored. */

@@ -22,6 +22,7 @@
 #include "recoup/engine.h"
 #include "recoup/policy.h"
 #include "recoup/store.h"
+#include "phone.h"
 #include "case_input.h"
 #include "jbuf.h"
 #include "lua_json.h"
@@ -455,7 +456,8 @@ int engine_check_case(engine *eng, json_t *fields, int text_values,
                       rc_error *err) {
   case_input in;
   int rc = case_input_parse(fields, text_values, eng->clk,
-                            script_config(eng->sc)->currency, &in, err);
+                            script_config(eng->sc)->currency,
+                            script_config(eng->sc)->country, &in, err);
   case_input_free(&in);
   return rc;
 }
@@ -464,7 +466,8 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err) {
   case_input in;
   int rc = case_input_parse(fields, text_values, eng->clk,
-                            script_config(eng->sc)->currency, &in, err);
+                            script_config(eng->sc)->currency,
+                            script_config(eng->sc)->country, &in, err);
   if (rc == RC_OK) rc = ingest_begin(eng, err);
   if (rc == RC_OK) {
     int exists = 0;
@@ -849,6 +852,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
 
 int engine_reply(engine *eng, const char *case_id, const char *from,
                  const char *text, char *case_out, rc_error *err) {
+  char e164[17];
   int rc;
   if (!text)
     return rc_error_set(err, RC_EINVAL, "text", "a reply needs its text");
@@ -856,6 +860,11 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
     return rc_error_set(err, RC_EINVAL, "from",
                         "a reply needs the sender (from) or the case");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  /* A gateway writes the sender as it likes: "+86 138...", "0086...",
+   * "138...". Contact points are stored in E.164, so the sender is too. */
+  if (from && phone_normalize(from, script_config(eng->sc)->country, e164,
+                              sizeof e164) == PHONE_OK)
+    from = e164;
   if (case_id) {
     snprintf(case_out, 160, "%s", case_id);
     rc = store_case_exists(eng->st, case_id, err);

@@ -16,9 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input_json_load((const char *)data, size, 1, &j, &err);
   if (j) {
     case_input in;
-    case_input_parse(j, 0, clk, "CNY", &in, &err);
+    case_input_parse(j, 0, clk, "CNY", "CN", &in, &err);
     case_input_free(&in);
-    case_input_parse(j, 1, clk, "CNY", &in, &err);
+    case_input_parse(j, 1, clk, "CNY", "", &in, &err);
     case_input_free(&in);
     json_decref(j);
   }

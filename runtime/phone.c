@@ -1,0 +1,102 @@
+/* Phone numbers to E.164. A lender's export writes numbers as its clerks
+ * typed them: "138 0000 0000", "+86-138-0000-0000", "0086 13800000000".
+ * recoup stores one form so that the guard counts one borrower's contacts
+ * once, a reply finds its case, and a gateway gets what it expects. This
+ * is not a numbering-plan database: a national number gets its country's
+ * calling code and loses its trunk prefix, and the length is checked
+ * against E.164's bounds; anything it cannot place is refused, not
+ * guessed. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "phone.h"
+
+/* Calling codes of the markets recoup's lenders work in, and the trunk
+ * prefix a national number is dialled with ("" when none is dropped:
+ * Italy keeps its leading 0). */
+static const struct {
+  char country[3], code[5], trunk[2];
+} plans[] = {
+    {"CN", "86", "0"},  {"HK", "852", ""},  {"MO", "853", ""},
+    {"TW", "886", "0"}, {"US", "1", "1"},   {"CA", "1", "1"},
+    {"GB", "44", "0"},  {"IE", "353", "0"}, {"IN", "91", "0"},
+    {"ID", "62", "0"},  {"PH", "63", "0"},  {"VN", "84", "0"},
+    {"TH", "66", "0"},  {"MY", "60", "0"},  {"SG", "65", ""},
+    {"KH", "855", "0"}, {"MM", "95", "0"},  {"LA", "856", "0"},
+    {"BD", "880", "0"}, {"PK", "92", "0"},  {"LK", "94", "0"},
+    {"NP", "977", "0"}, {"KE", "254", "0"}, {"NG", "234", "0"},
+    {"GH", "233", "0"}, {"UG", "256", "0"}, {"TZ", "255", "0"},
+    {"RW", "250", "0"}, {"ET", "251", "0"}, {"ZA", "27", "0"},
+    {"EG", "20", "0"},  {"MA", "212", "0"}, {"MX", "52", ""},
+    {"BR", "55", "0"},  {"CO", "57", ""},   {"PE", "51", "0"},
+    {"AR", "54", "0"},  {"CL", "56", ""},   {"DE", "49", "0"},
+    {"FR", "33", "0"},  {"ES", "34", ""},   {"IT", "39", ""},
+    {"NL", "31", "0"},  {"RU", "7", "8"},   {"KZ", "7", "8"},
+    {"TR", "90", "0"},  {"AE", "971", "0"}, {"SA", "966", "0"},
+    {"JP", "81", "0"},  {"KR", "82", "0"},  {"AU", "61", "0"},
+    {"NZ", "64", "0"},
+};
+
+const char *phone_problem(int rc) {
+  switch (rc) {
+    case PHONE_NOT_A_NUMBER:
+      return "is not a phone number";
+    case PHONE_NO_COUNTRY:
+      return "has no country code (+86...); set institution{ country = } to "
+             "read national numbers";
+    case PHONE_UNKNOWN_COUNTRY:
+      return "has no country code (+...), and recoup has no rule for the "
+             "institution's country: give it with its country code";
+    case PHONE_BAD_LENGTH:
+      return "is not 8 to 15 digits with its country code";
+  }
+  return "is not a phone number";
+}
+
+int phone_normalize(const char *in, const char *country, char *out,
+                    size_t size) {
+  char digits[32];
+  size_t n = 0;
+  int plus = 0;
+  const char *p = in;
+  while (*p == ' ') p++;
+  if (*p == '+') plus = 1, p++;
+  for (; *p; p++) {
+    if (isdigit((unsigned char)*p)) {
+      if (n + 1 >= sizeof digits) return PHONE_BAD_LENGTH;
+      digits[n++] = *p;
+    } else if (!strchr(" -().", *p)) {
+      return PHONE_NOT_A_NUMBER;
+    }
+  }
+  digits[n] = '\0';
+  if (n < 3) return PHONE_NOT_A_NUMBER;
+  if (!plus && n > 2 && digits[0] == '0' && digits[1] == '0') {
+    /* 0086...: the international prefix most of the world dials */
+    memmove(digits, digits + 2, n - 1);
+    n -= 2;
+    plus = 1;
+  }
+  if (!plus) {
+    size_t i;
+    char national[32];
+    if (!country || !*country) return PHONE_NO_COUNTRY;
+    for (i = 0; i < sizeof plans / sizeof plans[0]; i++)
+      if (strcmp(plans[i].country, country) == 0) break;
+    if (i == sizeof plans / sizeof plans[0]) return PHONE_UNKNOWN_COUNTRY;
+    snprintf(national, sizeof national, "%s", digits);
+    if (plans[i].trunk[0] && national[0] == plans[i].trunk[0] &&
+        strlen(national) > 7)
+      memmove(national, national + 1, strlen(national));
+    if (snprintf(digits, sizeof digits, "%s%s", plans[i].code, national) >=
+        (int)sizeof digits)
+      return PHONE_BAD_LENGTH;
+    n = strlen(digits);
+  }
+  if (n < 8 || n > 15) return PHONE_BAD_LENGTH;
+  if (size < n + 2) return PHONE_BAD_LENGTH;
+  out[0] = '+';
+  memcpy(out + 1, digits, n + 1);
+  return PHONE_OK;
+}
