@@ -10,7 +10,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev time
 
-.PHONY: all deps build san run simulate test test-fast bench bench-deps fuzz clean
+.PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean
 
 all: build
 
@@ -24,6 +24,19 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The HTTP contract's tools (lint, trace validation, generated requests):
+# Node from Debian (18 on Debian 12) when there is none, and the npm
+# packages pinned in tests/contract/package-lock.json when not installed.
+CONTRACT = tests/contract
+contract-deps: deps
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  echo "installing: nodejs npm"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@[ -d $(CONTRACT)/node_modules ] || { \
+	  echo "installing: $(CONTRACT)/node_modules (npm ci)"; \
+	  cd $(CONTRACT) && npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DRECOUP_WERROR=ON
@@ -68,12 +81,12 @@ simulate: build
 	$(BUILD)/recoup tick $(EXAMPLE) --db var/simulate.db --now 2026-02-04T09:00
 	$(BUILD)/recoup report $(EXAMPLE) --db var/simulate.db
 
-test: build san
+test: contract-deps build san
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test-fast: build
+test-fast: contract-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The peer benchmark (BullMQ on Redis) needs redis-server from Debian and

@@ -22,6 +22,7 @@ typedef struct route_def {
 } route_def;
 
 static void r_health(service *, http_request *, int, const char *);
+static void r_openapi(service *, http_request *, int, const char *);
 static void r_metrics(service *, http_request *, int, const char *);
 static void r_case(service *, http_request *, int, const char *);
 static void r_cases(service *, http_request *, int, const char *);
@@ -44,6 +45,7 @@ static int w_retry(service *, job *, json_t **, int *, rc_error *);
 static const route_def routes[] = {
     {"GET", "/health", 0, r_health, NULL},
     {"GET", "/metrics", 0, r_metrics, NULL},
+    {"GET", "/v1/openapi.json", 0, r_openapi, NULL},
     {"POST", "/v1/cases", ROLE_INGEST, NULL, w_cases},
     {"GET", "/v1/cases", ANYONE_READING, r_cases, NULL},
     {"POST", "/v1/import", ROLE_INGEST, r_import, NULL},
@@ -61,6 +63,17 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
+
+int api_route_count(void) {
+  return NROUTES;
+}
+
+void api_route_at(int i, const char **method, const char **pattern,
+                  int *roles) {
+  *method = routes[i].method;
+  *pattern = routes[i].pattern;
+  *roles = routes[i].roles;
+}
 
 /* The most cases one list request reads: 10,000 take about 5 ms. A
  * filter that matches few cases then answers short pages with a cursor
@@ -134,18 +147,26 @@ void api_reply(service *svc, http_request *req, int route, int status,
   json_decref(body);
 }
 
-void api_error(service *svc, http_request *req, int route, int status,
-               const char *code, const char *field, const char *message) {
+/* Every error is {"error": {"code", "message", "field"}}, field null
+ * where no one field or parameter is at fault. */
+static void api_error_with(service *svc, http_request *req, int route,
+                           int status, const char *code, const char *field,
+                           const char *message, const char *extra_headers) {
   json_t *e =
       json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
   /* A message quoting bytes that are not UTF-8 cannot be JSON: the
    * answer still says what went wrong. */
   if (!e)
-    e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-                  "(the message is not valid UTF-8)");
-  api_reply(svc, req, route, status, e,
-            status == 503 ? "Retry-After: 1\r\n" : NULL);
+    e = json_pack("{s:{s:s, s:s, s:n}}", "error", "code", code, "message",
+                  "(the message is not valid UTF-8)", "field");
+  api_reply(svc, req, route, status, e, extra_headers);
+}
+
+void api_error(service *svc, http_request *req, int route, int status,
+               const char *code, const char *field, const char *message) {
+  api_error_with(svc, req, route, status, code, field, message,
+                 status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 static void api_fail(service *svc, http_request *req, int route,
@@ -220,6 +241,19 @@ static const char *unescape_problem(int rc) {
   return "more than fits";
 }
 
+/* The Allow header of a 405 (RFC 9110 15.5.6): every method the path
+ * takes. */
+static void allow_header(const char *path, char *out, size_t size) {
+  char arg[512];
+  size_t at = (size_t)snprintf(out, size, "Allow:");
+  for (int i = 0; i < NROUTES && at < size; i++)
+    if (match(routes[i].pattern, path, arg, sizeof arg))
+      at +=
+          (size_t)snprintf(out + at, size - at, "%s %s",
+                           at > strlen("Allow:") ? "," : "", routes[i].method);
+  if (at < size) snprintf(out + at, size - at, "\r\n");
+}
+
 int api_route(const char *method, const char *path, char *arg, size_t size) {
   int known = 0;
   for (int i = 0; i < NROUTES; i++) {
@@ -242,10 +276,15 @@ void api_handle(void *ud, http_request *req) {
       break;
     }
   }
+  if (found < 0 && path_known) {
+    char allow[128];
+    allow_header(req->path, allow, sizeof allow);
+    api_error_with(svc, req, -1, 405, "method_not_allowed", NULL,
+                   "this route takes another method", allow);
+    return;
+  }
   if (found < 0) {
-    api_error(svc, req, -1, path_known ? 405 : 404,
-              path_known ? "method_not_allowed" : "not_found", NULL,
-              path_known ? "this route takes another method" : "no such route");
+    api_error(svc, req, -1, 404, "not_found", NULL, "no such route");
     return;
   }
   {
@@ -407,6 +446,9 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
   if (!list && !json_is_object(j->body))
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the body must be a case object or an array of them");
+  if (list && json_array_size(list) == 0)
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "the array holds no case: nothing to open or update");
   out = json_array();
   if (list) {
     json_array_foreach(list, i, one) {
@@ -624,14 +666,89 @@ static int add_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-static int page_limit(const http_request *req) {
-  char buf[32];
-  int limit = 100;
-  if (http_query(req, "limit", buf, sizeof buf)) limit = atoi(buf);
-  if (limit < 1) limit = 1;
-  if (limit > 1000) limit = 1000;
-  return limit;
+/* Pages: limit is 1 to PAGE_MAX items (PAGE_DEFAULT when absent), in
+ * decimal digits; after is the `next` of the page before: a case id on
+ * /v1/cases (after_id NULL), a row or task id on the journal and tasks.
+ * Anything else is 422 naming the parameter, never read as a default
+ * ("limit=abc" was one item, "after=abc" the first page). */
+enum { PAGE_MAX = 1000, PAGE_DEFAULT = 100 };
+
+static int digits_value(const char *s, int64_t max, int64_t *out) {
+  int64_t v = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return 0;
 }
+
+static int page_params(const http_request *req, int *limit, char *after,
+                       size_t size, int64_t *after_id, rc_error *err) {
+  char buf[32];
+  int64_t v = PAGE_DEFAULT;
+  int rc = http_query(req, "limit", buf, sizeof buf);
+  if (rc < 0 || (rc > 0 && (digits_value(buf, PAGE_MAX, &v) || v < 1)))
+    return rc_error_set(err, RC_EINVAL, "limit",
+                        "limit must be a whole number from 1 to %d", PAGE_MAX);
+  *limit = (int)v;
+  if (after_id) {
+    char id[32];
+    *after_id = 0;
+    rc = http_query(req, "after", id, sizeof id);
+    if (rc < 0 || (rc > 0 && digits_value(id, INT64_MAX, after_id)))
+      return rc_error_set(err, RC_EINVAL, "after",
+                          "after must be the `next` of the page before: a "
+                          "whole number");
+    return RC_OK;
+  }
+  after[0] = '\0';
+  rc = http_query(req, "after", after, size);
+  if (rc < 0 || (rc > 0 && (!after[0] || strlen(after) > INPUT_ID_MAX)))
+    return rc_error_set(err, RC_EINVAL, "after",
+                        "after must be the `next` of the page before: a "
+                        "case id of 1 to %d bytes",
+                        INPUT_ID_MAX);
+  return RC_OK;
+}
+
+/* `next` on a page of rows with integer ids: the last id when the page is
+ * full, else null (the last page). */
+static void page_next_id(json_t *out, const rows *r, int limit) {
+  json_object_set_new(out, "next",
+                      (int)json_array_size(r->list) == limit
+                          ? json_integer(r->last_id)
+                          : json_null());
+}
+
+/* A filter longer than any state, queue or status is refused, not cut. */
+static int filter_params(const http_request *req, const char *a, const char *b,
+                         rc_error *err) {
+  char buf[64];
+  if (http_query(req, a, buf, sizeof buf) < 0)
+    return rc_error_set(err, RC_EINVAL, a, "%s is longer than %zu bytes", a,
+                        sizeof buf - 1);
+  if (b && http_query(req, b, buf, sizeof buf) < 0)
+    return rc_error_set(err, RC_EINVAL, b, "%s is longer than %zu bytes", b,
+                        sizeof buf - 1);
+  return RC_OK;
+}
+
+/* A task's status is one of four; another filters nothing, so it is
+ * refused rather than answered with an empty list. */
+static int task_status_param(const http_request *req, rc_error *err) {
+  static const char *const known[] = {"open", "claimed", "done", "cancelled",
+                                      NULL};
+  char status[16];
+  int rc = http_query(req, "status", status, sizeof status);
+  if (rc == 0) return RC_OK;
+  for (int k = 0; rc > 0 && known[k]; k++)
+    if (!strcmp(status, known[k])) return RC_OK;
+  return rc_error_set(err, RC_EINVAL, "status",
+                      "status must be open, claimed, done or cancelled");
+}
+
 
 /* The read role sees contact points masked (DESIGN.md "Who sees what"):
  * phones and e-mails as the logs show them, addresses cut to their first
@@ -731,6 +848,42 @@ static json_t *borrower_json(const store_borrower *b, int masked) {
   return o;
 }
 
+/* A list's cases as GET /v1/cases/{id} shows one: booleans, the borrower
+ * with their name and contact points (masked for the read role), dpd on
+ * the clock, tags and data never null. */
+static int case_items(service *svc, const http_request *req, json_t *list,
+                      rc_error *err) {
+  size_t i;
+  json_t *row;
+  int masked = masked_for(svc, req);
+  json_array_foreach(list, i, row) {
+    store_case c;
+    store_borrower b;
+    const char *bid = json_string_value(json_object_get(row, "borrower_id"));
+    memset(&c, 0, sizeof c);
+    c.due_date = (char *)json_string_value(json_object_get(row, "due_date"));
+    json_object_set_new(row, "dpd",
+                        json_integer(engine_case_dpd(svc->eng, &c)));
+    json_object_set_new(
+        row, "closed",
+        json_boolean(json_integer_value(json_object_get(row, "closed"))));
+    json_object_set_new(
+        row, "on_hold",
+        json_boolean(json_integer_value(json_object_get(row, "on_hold"))));
+    if (!bid || query_borrower(engine_query(svc->eng), bid, &b, err) != RC_OK)
+      return bid ? err->code : rc_error_set(err, RC_ESTORE, "borrower",
+                                            "a case without a borrower");
+    json_object_set_new(row, "borrower", borrower_json(&b, masked));
+    store_borrower_free(&b);
+    json_object_del(row, "borrower_id");
+    if (json_is_null(json_object_get(row, "tags")))
+      json_object_set_new(row, "tags", json_array());
+    if (json_is_null(json_object_get(row, "data")))
+      json_object_set_new(row, "data", json_object());
+  }
+  return RC_OK;
+}
+
 static json_t *case_json(service *svc, const store_case *c) {
   char at[40];
   json_t *o = json_pack(
@@ -746,6 +899,7 @@ static json_t *case_json(service *svc, const store_case *c) {
   zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
   json_object_set_new(o, "opened_at", json_string(at));
   json_object_set_new(o, "overpaid", json_integer((json_int_t)c->overpaid));
+  json_object_set_new(o, "reduced", json_integer((json_int_t)c->reduced));
   json_object_set_new(o, "score",
                       c->has_score ? json_real(c->score) : json_null());
   json_object_set_new(o, "tags", json_loads(c->tags ? c->tags : "[]", 0, NULL));
@@ -781,13 +935,18 @@ static void r_cases(service *svc, http_request *req, int route,
                     const char *arg) {
   char state[64], queue[64], after[512], window_end[512];
   rows r = {svc, json_array(), "", 0};
-  query_case_filter f = {NULL, NULL, after, page_limit(req), CASES_WINDOW};
+  query_case_filter f = {NULL, NULL, after, 0, CASES_WINDOW};
   const char *next = NULL;
   rc_error err;
   (void)arg;
-  if (http_query(req, "state", state, sizeof state)) f.state = state;
-  if (http_query(req, "queue", queue, sizeof queue)) f.queue = queue;
-  if (!http_query(req, "after", after, sizeof after)) after[0] = '\0';
+  if (page_params(req, &f.limit, after, sizeof after, NULL, &err) != RC_OK ||
+      filter_params(req, "state", "queue", &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  if (http_query(req, "state", state, sizeof state) > 0) f.state = state;
+  if (http_query(req, "queue", queue, sizeof queue) > 0) f.queue = queue;
   if (query_case_page(engine_query(svc->eng), &f, add_row, &r, window_end,
                       sizeof window_end, &err) != RC_OK) {
     json_decref(r.list);
@@ -800,21 +959,24 @@ static void r_cases(service *svc, http_request *req, int route,
     next = r.last;
   else if (window_end[0])
     next = window_end;
+  if (case_items(svc, req, r.list, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   api_reply(svc, req, route, 200,
             json_pack("{s:o, s:s?}", "cases", r.list, "next", next), NULL);
 }
 
 static void r_journal(service *svc, http_request *req, int route,
                       const char *arg) {
-  char after[32];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req);
+  int limit;
+  int64_t after;
   rc_error err;
-  if (query_journal_page(engine_query(svc->eng), arg,
-                         http_query(req, "after", after, sizeof after)
-                             ? strtoll(after, NULL, 10)
-                             : 0,
-                         limit, add_row, &r, &err) != RC_OK) {
+  if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
+      query_journal_page(engine_query(svc->eng), arg, after, limit, add_row,
+                         &r, &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
@@ -822,35 +984,38 @@ static void r_journal(service *svc, http_request *req, int route,
   if (masked_for(svc, req)) mask_strings(r.list);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
-    if ((int)json_array_size(r.list) == limit)
-      json_object_set_new(out, "next", json_integer(r.last_id));
+    page_next_id(out, &r, limit);
     api_reply(svc, req, route, 200, out, NULL);
   }
 }
 
 static void r_tasks(service *svc, http_request *req, int route,
                     const char *arg) {
-  char queue[64], status[16], after[32];
+  char queue[64], status[16];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req), hq, hs;
+  int limit, hq, hs;
+  int64_t after;
   json_t *out;
   rc_error err;
   (void)arg;
+  if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
+      filter_params(req, "queue", NULL, &err) != RC_OK ||
+      task_status_param(req, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
   if (query_task_page(engine_query(svc->eng), hq ? queue : NULL,
-                      hs ? status : NULL,
-                      http_query(req, "after", after, sizeof after)
-                          ? strtoll(after, NULL, 10)
-                          : 0,
-                      limit, add_row, &r, &err) != RC_OK) {
+                      hs ? status : NULL, after, limit, add_row, &r,
+                      &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
   }
   out = json_pack("{s:o}", "tasks", r.list);
-  if ((int)json_array_size(r.list) == limit)
-    json_object_set_new(out, "next", json_integer(r.last_id));
+  page_next_id(out, &r, limit);
   api_reply(svc, req, route, 200, out, NULL);
 }
 
@@ -875,6 +1040,17 @@ static void r_health(service *svc, http_request *req, int route,
             json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
                       "db_writable", writable, "draining", svc->draining),
             writable ? NULL : "Retry-After: 5\r\n");
+}
+
+/* The contract, docs/openapi.json, compiled in (openapi_doc.c is made
+ * from it at build time): no token, so that clients can be generated from
+ * a running service. */
+static void r_openapi(service *svc, http_request *req, int route,
+                      const char *arg) {
+  (void)arg;
+  svc->requests[route][0]++;
+  http_respond(req, 200, "application/json", (const char *)openapi_json,
+               openapi_json_len, NULL);
 }
 
 static void r_reload(service *svc, http_request *req, int route,

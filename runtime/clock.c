@@ -61,7 +61,11 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   }
   snprintf(zone->name, sizeof zone->name, "%s", name);
   zone->cal = ucal_open(uname, -1, "en_US_POSIX", UCAL_GREGORIAN, &status);
+  /* Proleptic Gregorian, as date_to_days counts: ICU's calendar is Julian
+   * before 1582-10-15 unless told otherwise, and dates go back to year 1. */
+  if (U_SUCCESS(status)) ucal_setGregorianChange(zone->cal, -8.64e15, &status);
   if (U_FAILURE(status)) {
+    if (zone->cal) ucal_close(zone->cal);
     free(zone);
     rc_error_set(err, RC_EINVAL, "timezone", "cannot open time zone '%s': %s",
                  name, u_errorName(status));
@@ -200,7 +204,10 @@ static int parse_date_prefix(const char **p, rc_date *d) {
   if (!digits(p, 2, &d->month) || **p != '-') return 0;
   (*p)++;
   if (!digits(p, 2, &d->day)) return 0;
-  if (d->year < 1900 || d->year > 2999 || d->month < 1 || d->month > 12 ||
+  /* Every calendar date the four digits can write but year 0 (DESIGN,
+   * "Times"): range rules (a payment in the future, a first installment
+   * in the past) are the callers' own errors that say so. */
+  if (d->year < 1 || d->year > 9999 || d->month < 1 || d->month > 12 ||
       d->day < 1 || d->day > days_in_month(d->year, d->month))
     return 0;
   return 1;

@@ -653,10 +653,12 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   store_case c;
   int rc, dup = 0;
   if (duplicate) *duplicate = 0;
-  if (amount <= 0)
+  /* The bound of every amount a case holds (case_input, task_decl): sums
+   * of them stay far from int64's end. */
+  if (amount <= 0 || amount > 1000000000000000LL)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "payment amount must be a positive number of minor "
-                        "units (got %lld)",
+                        "units, at most 10^15 (got %lld)",
                         (long long)amount);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if (ref && ((rc = payment_seen(eng, case_id, amount, ref, &dup, err)) ||

@@ -27,12 +27,15 @@
  * proxy in front of us may not be: whitespace before the colon, folded
  * lines and bare CR would let the two read different requests from the
  * same bytes. Headers recoup reads may appear once. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <http_parser.h>
+#include <jansson.h>
 
 #include "recoup/http.h"
 
@@ -62,6 +65,7 @@ struct http_server {
   int listener_state;        /* 0 open, 1 closing, 2 closed */
   conn *oldest, *newest;     /* open connections, in accept order */
   peer *peers[PEER_BUCKETS]; /* owned */
+  int trace_fd;              /* limits.trace_path opened, or -1 */
 };
 
 /* Headers recoup reads: each may appear once. */
@@ -368,6 +372,56 @@ static void write_raw(conn *c, const char *head, size_t n, const char *extra,
   }
 }
 
+/* Bodies longer than this are traced by length only. */
+enum { TRACE_BODY_MAX = 4 * 1024 * 1024 };
+
+static json_t *trace_text(const char *s, size_t len) {
+  json_t *v = s && len <= TRACE_BODY_MAX ? json_stringn(s, len) : NULL;
+  return v ? v : json_null(); /* absent, too long, or not UTF-8 */
+}
+
+/* One answer as a JSON line appended to limits.trace_path: what the
+ * contract tests check against docs/openapi.json. req is what was read of
+ * the request (NULL when nothing was). One write() a line on an O_APPEND
+ * file, so services traced into one file do not interleave. */
+static void trace(conn *c, const http_request *req, int status,
+                  const char *content_type, const char *body, size_t len,
+                  const char *extra) {
+  json_t *o;
+  char *line;
+  if (!c->srv || c->srv->trace_fd < 0) return;
+  o = json_pack("{s:i, s:s, s:o, s:I, s:s?}", "status", status, "content_type",
+                content_type ? content_type : "application/json", "body",
+                trace_text(body, len), "body_len", (json_int_t)len, "headers",
+                extra);
+  if (!o) return;
+  if (req) {
+    json_object_set_new(
+        o, "method", req->method[0] ? json_string(req->method) : json_null());
+    json_object_set_new(o, "url",
+                        trace_text(req->url, req->url ? strlen(req->url) : 0));
+    json_object_set_new(
+        o, "request_content_type",
+        trace_text(req->content_type,
+                   req->content_type ? strlen(req->content_type) : 0));
+    json_object_set_new(o, "request_body",
+                        trace_text(req->body, req->body_len));
+    json_object_set_new(o, "request_body_len",
+                        json_integer((json_int_t)req->body_len));
+    json_object_set_new(o, "authorization",
+                        json_boolean(req->authorization != NULL));
+  }
+  line = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  if (line) {
+    size_t n = strlen(line);
+    line[n] = '\n'; /* the NUL becomes the newline: one write */
+    if (write(c->srv->trace_fd, line, n + 1) < 0) { /* a test sees the gap */
+    }
+    free(line);
+  }
+}
+
 static void send_answer(conn *c, int status, const char *content_type,
                         const char *body, size_t len, const char *extra,
                         int close_after) {
@@ -382,16 +436,22 @@ static void send_answer(conn *c, int status, const char *content_type,
   write_raw(c, head, (size_t)n, extra, body, len, close_after, 0);
 }
 
+/* The transport's own refusals, in the one error shape: these concern the
+ * request as a whole, so field is null. Messages are constants without
+ * quotes or backslashes. */
 static void answer_error(conn *c, int status, const char *code,
                          const char *message) {
   char body[300];
-  int n = snprintf(body, sizeof body,
-                   "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
-                   message);
+  const char *extra = status == 503 ? "Retry-After: 1\r\n" : NULL;
+  int n = snprintf(
+      body, sizeof body,
+      "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"field\":null}}", code,
+      message);
   if (n < 0 || (size_t)n >= sizeof body) n = 0;
   if (!c->closing && !c->detached) uv_read_stop((uv_stream_t *)&c->tcp);
-  send_answer(c, status, "application/json", body, (size_t)n,
-              status == 503 ? "Retry-After: 1\r\n" : NULL, 1);
+  if (!c->closing && !c->detached)
+    trace(c, c->req, status, "application/json", body, (size_t)n, extra);
+  send_answer(c, status, "application/json", body, (size_t)n, extra, 1);
 }
 
 void http_respond(http_request *req, int status, const char *content_type,
@@ -402,6 +462,8 @@ void http_respond(http_request *req, int status, const char *content_type,
     c->req = NULL;
     c->served++;
     if (req->trusted) c->trusted = 1;
+    if (!c->closing)
+      trace(c, req, status, content_type, body, len, extra_headers);
     send_answer(c, status, content_type, body, len, extra_headers,
                 !c->keep_alive || c->srv->closing);
   }
@@ -704,11 +766,11 @@ static void drain(conn *c) {
     c->pending_off += used;
     c->pending_len -= used;
     if (rc != 0) {
+      answer_error(c, c->error_status, c->error_code, c->error_message);
       if (c->req && !c->in_handler) {
         free_request(c->req);
         c->req = NULL;
       }
-      answer_error(c, c->error_status, c->error_code, c->error_message);
       return;
     }
     if (used == 0 && !c->in_handler) break; /* cannot happen; be safe */
@@ -779,12 +841,12 @@ static void on_timer(uv_timer_t *t) {
   }
   if (c->in_handler) return; /* the answer will come */
   if (c->parsing) {
+    answer_error(c, 408, "request_timeout",
+                 "the request did not arrive in time");
     if (c->req) {
       free_request(c->req);
       c->req = NULL;
     }
-    answer_error(c, 408, "request_timeout",
-                 "the request did not arrive in time");
     return;
   }
   conn_close(c);
@@ -957,6 +1019,7 @@ int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
   const char *colon = strrchr(listen, ':');
   *out = NULL;
   if (!srv) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  srv->trace_fd = -1;
   if (!colon || (size_t)(colon - listen) >= sizeof host) {
     free(srv);
     return rc_error_set(err, RC_EINVAL, "listen",
@@ -993,6 +1056,14 @@ int http_server_start(http_server **out, uv_loop_t *loop, const char *listen,
                         listen, uv_strerror(rc));
   }
   srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  if (limits->trace_path &&
+      (srv->trace_fd = open(limits->trace_path,
+                            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) <
+          0) {
+    http_server_close(srv);
+    return rc_error_set(err, RC_EIO, "trace", "cannot open %s",
+                        limits->trace_path);
+  }
   *out = srv;
   return RC_OK;
 }
@@ -1010,6 +1081,7 @@ int http_parse_one(const char *data, size_t len, const http_limits *limits,
   memset(&srv, 0, sizeof srv);
   memset(&c, 0, sizeof c);
   srv.limits = *limits;
+  srv.trace_fd = -1;
   c.srv = &srv;
   c.detached = 1;
   *out = NULL;
@@ -1049,6 +1121,8 @@ void http_server_stop_accepting(http_server *srv) {
 void http_server_close(http_server *srv) {
   if (!srv) return;
   srv->closing = 1;
+  if (srv->trace_fd >= 0) close(srv->trace_fd);
+  srv->trace_fd = -1;
   http_server_stop_accepting(srv);
   while (srv->oldest) conn_close(srv->oldest);
   if (srv->listener_state == 2) free(srv);

@@ -61,6 +61,13 @@ void api_reply(service *svc, http_request *req, int route, int status,
 void api_error(service *svc, http_request *req, int route, int status,
                const char *code, const char *field, const char *message);
 int api_status_of(int rc);
+/* The route table, for the test that compares it with the document. */
+int api_route_count(void);
+void api_route_at(int i, const char **method, const char **pattern, int *roles);
+
+/* openapi_doc.c, generated from docs/openapi.json by cmake/embed.cmake. */
+extern const unsigned char openapi_json[];
+extern const size_t openapi_json_len;
 const char *api_code_of(int rc);
 
 /* serve.c */

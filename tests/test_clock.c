@@ -78,6 +78,34 @@ static void test_bad_times_are_refused(void **state) {
   clock_free(clk);
 }
 
+/* DESIGN "Times": every calendar date from year 1 to 9999 parses, and
+ * ICU's calendar agrees with date_to_days before 1582 (proleptic
+ * Gregorian, not Julian). */
+static void test_every_date_from_year_1_to_9999_parses(void **state) {
+  const char *good[] = {"0001-01-01", "0999-12-31", "1000-01-01",
+                        "1582-10-10", "2999-12-31", "3000-02-28",
+                        "9999-12-31", "2024-02-29", NULL};
+  const char *bad[] = {"0000-01-01", "2026-02-29", "1900-02-29", "10000-01-01",
+                       NULL};
+  rc_clock *clk = shanghai();
+  rc_time t;
+  rc_date d;
+  char buf[40];
+  (void)state;
+  for (int i = 0; good[i]; i++) {
+    assert_int_equal(clock_parse_date(good[i], &d), RC_OK);
+    assert_int_equal(clock_parse_time(clk, good[i], &t, NULL), RC_OK);
+    /* local midnight comes back as the same day */
+    zone_format(clock_zone(clk), t, buf, sizeof buf);
+    assert_memory_equal(buf, good[i], 10);
+    assert_int_equal(date_to_days(zone_date(clock_zone(clk), t)),
+                     date_to_days(d));
+  }
+  for (int i = 0; bad[i]; i++)
+    assert_int_equal(clock_parse_date(bad[i], &d), RC_EINVAL);
+  clock_free(clk);
+}
+
 static void test_duration_as_time_is_from_now(void **state) {
   rc_clock *clk = shanghai();
   rc_time t;
@@ -189,6 +217,7 @@ int main(void) {
       cmocka_unit_test(test_bad_duration_names_the_text),
       cmocka_unit_test(test_iso_times_parse_in_the_institution_zone),
       cmocka_unit_test(test_bad_times_are_refused),
+      cmocka_unit_test(test_every_date_from_year_1_to_9999_parses),
       cmocka_unit_test(test_duration_as_time_is_from_now),
       cmocka_unit_test(test_days_keep_wall_time_across_dst),
       cmocka_unit_test(test_month_adds_calendar_months),

@@ -23,6 +23,9 @@ typedef struct http_limits {
   int idle_timeout_ms;    /* a keep-alive connection with nothing to do */
   int header_timeout_ms;  /* a new connection must send whole headers */
   int request_timeout_ms; /* a request must arrive whole within this */
+  /* Tests: every answer, with what was read of its request, appended to
+   * this file as a JSON line (RECOUP_HTTP_TRACE); NULL for none. */
+  const char *trace_path;
 } http_limits;
 
 /* One request, handed to the handler; it stays valid until the handler
