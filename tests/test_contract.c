@@ -193,8 +193,10 @@ static int group_setup(void **state) {
               "[{\"id\":\"C1\",\"balance\":10000,\"amount_due\":5000,"
               "\"due_date\":\"2026-01-01\",\"tags\":[\"vip\"],"
               "\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\"}},"
-              "{\"id\":\"C2\",\"balance\":300,\"borrower\":{\"id\":\"B2\"}},"
-              "{\"id\":\"C3\",\"balance\":700,\"borrower\":{\"id\":\"B3\"}}]"),
+              "{\"id\":\"C2\",\"balance\":300,\"due_date\":\"2026-01-01\","
+              "\"borrower\":{\"id\":\"B2\"}},"
+              "{\"id\":\"C3\",\"balance\":700,\"due_date\":\"2026-01-01\","
+              "\"borrower\":{\"id\":\"B3\"}}]"),
          201, "\"created\":3", NULL);
   return 0;
 }
@@ -235,7 +237,7 @@ static void test_post_cases_is_201_when_created_200_when_only_updated(
     void **state) {
   (void)state;
   expect(post("/v1/cases",
-              "{\"id\":\"C9\",\"balance\":5,"
+              "{\"id\":\"C9\",\"balance\":5,\"due_date\":\"2026-01-01\","
               "\"borrower\":{\"id\":\"B9\"}}"),
          201, "\"created\":1", "\"updated\":0", NULL);
   expect(post("/v1/cases",
