@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -46,10 +47,18 @@ static int pump(term *t, int ms) {
   return 1;
 }
 
-/* Reads until `want` shows up after the mark (or 10 s pass: the sanitizer
- * build on a busy machine is slow, and a hang is what this detects). */
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads until `want` shows up after the mark (or 20 s pass: the sanitizer
+ * build on a busy machine is slow, and a hang is what this detects). The
+ * bound is time, not reads: a long result arrives in many small reads. */
 static int wait_after(term *t, const char *want) {
-  for (int i = 0; i < 1000 && !strstr(t->out + t->mark, want); i++)
+  double until = now_s() + 20;
+  while (!strstr(t->out + t->mark, want) && now_s() < until)
     if (!pump(t, 10)) break;
   return strstr(t->out + t->mark, want) != NULL;
 }
@@ -110,11 +119,12 @@ static void start(term *t) {
   start_with(t, NULL);
 }
 
-/* Waits up to 10 s for the repl to end; its exit status, or 128 + the
+/* Waits up to 20 s for the repl to end; its exit status, or 128 + the
  * signal that ended it. */
 static int wait_end(term *t) {
   int status = -1;
-  for (int i = 0; i < 1000 && waitpid(t->pid, &status, WNOHANG) == 0; i++)
+  double until = now_s() + 20;
+  while (waitpid(t->pid, &status, WNOHANG) == 0 && now_s() < until)
     if (!pump(t, 10)) usleep(10000);
   if (waitpid(t->pid, &status, WNOHANG) == 0) {
     kill(t->pid, SIGKILL);
