@@ -779,7 +779,7 @@ static int cmp_str(const void *a, const void *b) {
 
 /* The string keys of the table at idx, sorted, so errors come out in a
  * stable order. Caller frees each and the array. */
-static char **sorted_keys(lua_State *L, int idx, int *n) {
+char **script_sorted_keys(lua_State *L, int idx, int *n) {
   char **keys = NULL;
   int count = 0;
   idx = lua_absindex(L, idx);
@@ -798,14 +798,14 @@ static char **sorted_keys(lua_State *L, int idx, int *n) {
   return keys;
 }
 
-static void free_keys(char **keys, int n) {
+void script_free_keys(char **keys, int n) {
   for (int i = 0; i < n; i++) free(keys[i]);
   free(keys);
 }
 
 static void check_handlers(lua_State *L, int idx, const char *what) {
   int n;
-  char **keys = sorted_keys(L, idx, &n);
+  char **keys = script_sorted_keys(L, idx, &n);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING)
@@ -819,7 +819,7 @@ static void check_handlers(lua_State *L, int idx, const char *what) {
           luaL_typename(L, -1));
     lua_pop(L, 1);
   }
-  free_keys(keys, n);
+  script_free_keys(keys, n);
 }
 
 /* --- the graph, placed where its names are written ------------------ */
@@ -918,7 +918,7 @@ static void graph_check(wf_check *w, int st) {
 
   if (lua_getfield(L, 1, "transitions") == LUA_TTABLE) {
     int tr = lua_gettop(L), m;
-    char **from = sorted_keys(L, tr, &m);
+    char **from = script_sorted_keys(L, tr, &m);
     for (int i = 0; i < m; i++) {
       int line = wf_line(w, "transitions", from[i]);
       if (lua_getfield(L, st, from[i]) != LUA_TTABLE) {
@@ -976,7 +976,7 @@ static void graph_check(wf_check *w, int st) {
         }
       }
     }
-    free_keys(from, m);
+    script_free_keys(from, m);
   } else if (!lua_isnil(L, -1)) {
     wf_error(w, wf_line(w, "transitions", NULL),
              "workflow %s: transitions must be a table", wname);
@@ -1129,7 +1129,7 @@ static int l_recoup_workflow(lua_State *L) {
     ERR("workflow %s: states must be a table of states", wname);
   } else {
     int st = lua_gettop(L);
-    states = sorted_keys(L, st, &n);
+    states = script_sorted_keys(L, st, &n);
     w.states = states;
     w.n = n;
     if (n == 0) ERR("workflow %s: states is empty", wname);
@@ -1194,7 +1194,7 @@ static int l_recoup_workflow(lua_State *L) {
         wname);
   lua_pop(L, 1);
   events_check(&w);
-  free_keys(states, n);
+  script_free_keys(states, n);
 
   lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
   lua_pushvalue(L, 1);

@@ -218,35 +218,6 @@ static void check_text(script *sc, const text_at *t, const char *text) {
   free(lower);
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The string keys of the table at idx, sorted, so errors come out in a
- * stable order. Caller frees each and the array. */
-static char **sorted_keys(lua_State *L, int idx, int *n) {
-  char **keys = NULL;
-  int count = 0;
-  idx = lua_absindex(L, idx);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      char **k = realloc(keys, (size_t)(count + 1) * sizeof *keys);
-      if (!k) break;
-      keys = k;
-      keys[count++] = strdup(lua_tostring(L, -1));
-    }
-  }
-  if (count) qsort(keys, (size_t)count, sizeof *keys, cmp_str);
-  *n = count;
-  return keys;
-}
-
-static void free_keys(char **keys, int n) {
-  for (int i = 0; i < n; i++) free(keys[i]);
-  free(keys);
-}
 
 /* The line of a template's channel text (lang NULL: a text for every
  * language), else of the template. */
@@ -282,7 +253,7 @@ static void check_channel_texts(script *sc, int def, text_at *t,
     check_text(sc, t, lua_tostring(L, -1));
   } else if (kind == LUA_TTABLE) {
     int k;
-    char **langs = sorted_keys(L, -1, &k);
+    char **langs = script_sorted_keys(L, -1, &k);
     if (k == 0)
       check_error(sc, t->file, t->line, "template '%s'.%s has no text", t->name,
                   ch);
@@ -297,7 +268,7 @@ static void check_channel_texts(script *sc, int def, text_at *t,
         check_text(sc, t, lua_tostring(L, -1));
       lua_pop(L, 1);
     }
-    free_keys(langs, k);
+    script_free_keys(langs, k);
   } else {
     check_error(sc, t->file, t->line,
                 "template '%s'.%s must be a text or a table of texts by "
@@ -313,7 +284,7 @@ void check_templates(script *sc) {
   char **names;
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
   all = lua_gettop(L);
-  names = sorted_keys(L, all, &n);
+  names = script_sorted_keys(L, all, &n);
   for (int i = 0; i < n; i++) {
     int def, m, tline = 0;
     char **chans;
@@ -330,7 +301,7 @@ void check_templates(script *sc) {
     lua_getfield(L, def, "third_party");
     t.third_party = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    chans = sorted_keys(L, def, &m);
+    chans = script_sorted_keys(L, def, &m);
     for (int j = 0; j < m; j++) {
       const char *ch = chans[j];
       if (strcmp(ch, "third_party") == 0 || strcmp(ch, "legal_notice") == 0) {
@@ -345,10 +316,10 @@ void check_templates(script *sc) {
       t.channel = ch;
       check_channel_texts(sc, def, &t, src, tline);
     }
-    free_keys(chans, m);
+    script_free_keys(chans, m);
     lua_pop(L, 1);
   }
-  free_keys(names, n);
+  script_free_keys(names, n);
   lua_pop(L, 1);
 }
 
@@ -432,14 +403,14 @@ static void check_send(void *ud, const source_call *c) {
       break;
     case LUA_TTABLE: {
       int k;
-      char **langs = sorted_keys(L, -1, &k);
+      char **langs = script_sorted_keys(L, -1, &k);
       for (int l = 0; l < k; l++) {
         if (lua_getfield(L, -1, langs[l]) == LUA_TSTRING)
           missing_vars(s, c, tpl, ch, langs[l], lua_tostring(L, -1), table,
                        seen, &nseen);
         lua_pop(L, 1);
       }
-      free_keys(langs, k);
+      script_free_keys(langs, k);
       break;
     }
     default:
@@ -455,12 +426,12 @@ void check_sends(script *sc) {
   int n;
   char **files;
   lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES); /* files */
-  files = sorted_keys(L, -1, &n); /* in a stable order */
+  files = script_sorted_keys(L, -1, &n); /* in a stable order */
   lua_pop(L, 1);
   for (int i = 0; i < n; i++) {
     send_scan s = {sc, NULL, files[i]};
     if ((s.src = check_source(L, s.file)) != NULL)
       source_each_call(s.src, "send", check_send, &s);
   }
-  free_keys(files, n);
+  script_free_keys(files, n);
 }

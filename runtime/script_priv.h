@@ -70,6 +70,10 @@ void sandbox_charge_alloc(script *sc, size_t bytes); /* never raises */
 void lua_match_register(lua_State *L);
 
 /* institution.c */
+/* The string keys of the table at idx, sorted, so that errors come out in
+ * a stable order; the caller frees them with script_free_keys. */
+char **script_sorted_keys(lua_State *L, int idx, int *n);
+void script_free_keys(char **keys, int n);
 void institution_open(lua_State *L); /* the DSL globals and recoup.workflow */
 void institution_finish(script *sc); /* cross-section checks after load */
 
