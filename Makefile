@@ -8,7 +8,8 @@ EXAMPLE    ?= examples/microfinance
 
 PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
-           libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev time
+           libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
+           time
 
 .PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "recoup/engine.h"
 #include "recoup/policy.h"
@@ -26,6 +27,7 @@
 #include "case_input.h"
 #include "jbuf.h"
 #include "lua_json.h"
+#include "user.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
 
@@ -904,6 +906,92 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   }
   store_case_free(&c);
   return ingest_end(eng, rc, err);
+}
+
+/* --- console users -------------------------------------------------- */
+
+static int user_password_ok(const char *password, rc_error *err) {
+  return user_check_password(password, password ? strlen(password) : 0, err);
+}
+
+int engine_user_add(engine *eng, const char *name, const char *role,
+                    const char *queues, const char *password, rc_error *err) {
+  store_user u = {0};
+  char hash[USER_HASH_SIZE];
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = user_check_role(role, err)) != RC_OK ||
+      (rc = user_password_ok(password, err)) != RC_OK ||
+      (rc = user_queues_json(queues, &u.queues, err)) != RC_OK)
+    return rc;
+  rc_copy(u.name, sizeof u.name, name);
+  rc_copy(u.role, sizeof u.role, role);
+  u.created_at = clock_now(eng->clk);
+  /* Hashed before the transaction: a tenth of a second no writer waits. */
+  if ((rc = user_hash(password, hash, err)) == RC_OK &&
+      (rc = ingest_begin(eng, err)) == RC_OK) {
+    rc = store_user_insert(eng->st, &u, hash, err);
+    if (rc == RC_OK)
+      rc = store_user_log(eng->st, u.created_at, name, "added", err);
+    rc = ingest_end(eng, rc, err);
+  }
+  sodium_memzero(hash, sizeof hash);
+  store_user_free(&u);
+  return rc;
+}
+
+int engine_user_set_disabled(engine *eng, const char *name, int disabled,
+                             rc_error *err) {
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = ingest_begin(eng, err)) != RC_OK)
+    return rc;
+  rc = store_user_set_disabled(eng->st, name, disabled, err);
+  if (rc == RC_OK)
+    rc = store_user_log(eng->st, clock_now(eng->clk), name,
+                        disabled ? "disabled" : "enabled", err);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_user_passwd(engine *eng, const char *name, const char *password,
+                       rc_error *err) {
+  char hash[USER_HASH_SIZE];
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = user_password_ok(password, err)) != RC_OK)
+    return rc;
+  if ((rc = user_hash(password, hash, err)) == RC_OK &&
+      (rc = ingest_begin(eng, err)) == RC_OK) {
+    rc = store_user_set_password(eng->st, name, hash, err);
+    if (rc == RC_OK)
+      rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", err);
+    rc = ingest_end(eng, rc, err);
+  }
+  sodium_memzero(hash, sizeof hash);
+  return rc;
+}
+
+int engine_user_check(engine *eng, const char *name, const char *password,
+                      store_user *out, rc_error *err) {
+  char hash[USER_HASH_SIZE];
+  int rc, found, match;
+  memset(out, 0, sizeof *out);
+  if (!name || !password)
+    return rc_error_set(err, RC_EINVAL, "password", "wrong name or password");
+  rc = user_check_name(name, "name", NULL) == RC_OK
+           ? store_user_get(eng->st, name, out, hash, sizeof hash, err)
+           : RC_ENOTFOUND;
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  found = rc == RC_OK;
+  match = user_verify(found ? hash : NULL, password);
+  sodium_memzero(hash, sizeof hash);
+  if (found && match && !out->disabled) return RC_OK;
+  if (found && match)
+    rc = rc_error_set(err, RC_EINVAL, "name", "user %s is disabled", name);
+  else
+    rc = rc_error_set(err, RC_EINVAL, "password", "wrong name or password");
+  store_user_free(out);
+  return rc;
 }
 
 /* --- dispatch ------------------------------------------------------- */

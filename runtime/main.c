@@ -16,6 +16,7 @@
 
 int serve_main(const char *dir, const char *db, const char *listen);
 #include "spec.h"
+#include "user.h"
 
 typedef struct args {
   const char *cmd;
@@ -45,6 +46,7 @@ static void usage(FILE *out) {
       "  tick    [DIR] [--db FILE] [--now TIME]   run due timers and events\n"
       "  report  [DIR] [--db FILE] [--json]   KPIs\n"
       "  retry   CASE [DIR] [--db FILE]   re-run a case's failed event\n"
+      "  user    add|list|disable|enable|passwd ...   console users\n"
       "  version\n",
       out);
 }
@@ -352,6 +354,8 @@ static int cmd_report(const args *a) {
 
 int main(int argc, char **argv) {
   args a;
+  if (argc > 1 && strcmp(argv[1], "user") == 0)
+    return user_main(argc - 1, argv + 1);
   if (parse_args(argc, argv, &a) != 0) {
     usage(stderr);
     return 2;

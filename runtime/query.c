@@ -12,10 +12,10 @@ struct query {
 };
 
 int query_column_kind(const char *name) {
-  static const char *const times[] = {"at", "due", "opened_at", "completed_at",
-                                      "not_before"};
-  static const char *const json[] = {"detail", "fields", "result", "tags",
-                                     "data"};
+  static const char *const times[] = {
+      "at", "due", "opened_at", "completed_at", "not_before", "created_at"};
+  static const char *const json[] = {"detail", "fields", "result",
+                                     "tags",   "data",   "queues"};
   for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
     if (strcmp(name, times[i]) == 0) return QUERY_TIME;
   for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
@@ -165,6 +165,14 @@ int query_events_pending(query *q, int64_t *count, rc_error *err) {
 int query_meta(query *q, const char *key, char *buf, size_t size,
                rc_error *err) {
   return store_meta_get(q->st, key, buf, size, err);
+}
+
+int query_user(query *q, const char *name, store_user *out, rc_error *err) {
+  return store_user_get(q->st, name, out, NULL, 0, err);
+}
+
+int query_users(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_users_each(q->st, fn, ud, err);
 }
 
 int query_contacts(query *q, const char *case_id, const char *borrower_id,

@@ -278,6 +278,23 @@ static const char *const migrations[] = {
     /* What a task counts as for the caps, when its workflow says (a
      * declared kind's counts_as); NULL: by its kind's name. */
     "ALTER TABLE tasks ADD COLUMN channel TEXT;",
+    /* 11: the people who sign in to the console (DESIGN.md "People and
+     * the console"). The hash is libsodium's Argon2id string, salt and
+     * limits included; queues a JSON array of queue names, built and
+     * checked by the engine (the schema parses no JSON). users_log says
+     * who was added, disabled, enabled or given a new password, and when:
+     * a user is nobody's case, so the case journal does not say it. */
+    "CREATE TABLE users("
+    "  name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),"
+    "  role TEXT NOT NULL CHECK (role = 'agent' OR role = 'supervisor' OR"
+    "    role = 'read' OR role = 'admin'),"
+    "  queues TEXT NOT NULL DEFAULT '[]',"
+    "  password_hash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE users_log("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  change TEXT NOT NULL);",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
@@ -397,6 +414,12 @@ enum {
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
   S_OUTBOX_DEPTH,
+  S_USER_INSERT,
+  S_USER_GET,
+  S_USER_DISABLED,
+  S_USER_PASSWORD,
+  S_USERS,
+  S_USER_LOG,
   S_COUNT
 };
 
@@ -488,8 +511,7 @@ static const char *const sql[S_COUNT] = {
     [S_EVENT_KEY] =
         "INSERT INTO event_keys(key, case_id, at, type) "
         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO NOTHING",
-    [S_EVENT_KEY_GET] =
-        "SELECT case_id, type FROM event_keys WHERE key = ?1",
+    [S_EVENT_KEY_GET] = "SELECT case_id, type FROM event_keys WHERE key = ?1",
     /* An event for a case in error is parked with the case's failed one
      * ("failed"), not queued: the retry re-queues them all in order, and
      * the queue does not walk past parked events on every read (with a
@@ -774,6 +796,19 @@ static const char *const sql[S_COUNT] = {
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
         "END WHERE id = ?1",
+    [S_USER_INSERT] =
+        "INSERT INTO users(name, role, queues, password_hash, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
+    [S_USER_GET] =
+        "SELECT name, role, queues, disabled, created_at, password_hash "
+        "FROM users WHERE name = ?1",
+    [S_USER_DISABLED] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
+    [S_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [S_USERS] =
+        "SELECT name, role, queues, disabled, created_at FROM users "
+        "ORDER BY name",
+    [S_USER_LOG] =
+        "INSERT INTO users_log(at, name, change) VALUES (?1, ?2, ?3)",
 };
 
 struct store {
@@ -2574,4 +2609,90 @@ int store_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3_close(from);
   sqlite3_close(to);
   return rc;
+}
+
+/* --- console users ------------------------------------------------------ */
+
+int store_user_insert(store *st, const store_user *u, const char *hash,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_INSERT);
+  int rc;
+  bind_text(s, 1, u->name);
+  bind_text(s, 2, u->role);
+  bind_text(s, 3, u->queues ? u->queues : "[]");
+  bind_text(s, 4, hash);
+  sqlite3_bind_int64(s, 5, u->created_at);
+  if ((rc = exec_stmt(st, s, err, "add user")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ECONFLICT, "name", "user %s already exists",
+                        u->name);
+  return RC_OK;
+}
+
+int store_user_get(store *st, const char *name, store_user *out, char *hash,
+                   size_t size, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_GET);
+  int rc;
+  memset(out, 0, sizeof *out);
+  bind_text(s, 1, name);
+  rc = one_row(st, s, sqlite3_step(s), err, "user");
+  if (rc == RC_OK) {
+    rc_copy(out->name, sizeof out->name,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(out->role, sizeof out->role,
+            (const char *)sqlite3_column_text(s, 1));
+    out->queues = dup_col(s, 2);
+    out->disabled = sqlite3_column_int(s, 3);
+    out->created_at = sqlite3_column_int64(s, 4);
+    if (hash) rc_copy(hash, size, (const char *)sqlite3_column_text(s, 5));
+    if (!out->queues) rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  } else if (rc == RC_ENOTFOUND) {
+    rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+/* An update of one user by name: RC_ENOTFOUND when there is none. */
+static int user_update(store *st, sqlite3_stmt *s, const char *name,
+                       rc_error *err) {
+  int rc = exec_stmt(st, s, err, "update user");
+  if (rc == RC_OK && sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
+  return rc;
+}
+
+int store_user_set_disabled(store *st, const char *name, int disabled,
+                            rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_DISABLED);
+  bind_text(s, 1, name);
+  sqlite3_bind_int(s, 2, disabled != 0);
+  return user_update(st, s, name, err);
+}
+
+int store_user_set_password(store *st, const char *name, const char *hash,
+                            rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_PASSWORD);
+  bind_text(s, 1, name);
+  bind_text(s, 2, hash);
+  return user_update(st, s, name, err);
+}
+
+int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_USERS), fn, ud, err);
+}
+
+int store_user_log(store *st, rc_time at, const char *name, const char *change,
+                   rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_LOG);
+  sqlite3_bind_int64(s, 1, at);
+  bind_text(s, 2, name);
+  bind_text(s, 3, change);
+  return exec_stmt(st, s, err, "users log");
+}
+
+void store_user_free(store_user *u) {
+  free(u->queues);
+  u->queues = NULL;
 }

@@ -121,5 +121,100 @@ check_trial "a literal vars table without a var its template needs" \
   "trial/broken/workflows/trial.lua:26: template 'plan_offer' (sms, en) needs {vars.first_due}, which this case:send does not pass"
 check_trial "every problem counted" "15 problems in"
 
+# Console users. Every message is printable UTF-8 (a hostile name is not
+# echoed back), and no password reaches the output or the database.
+users="$work/users.db"
+rm -f "$users"*
+secret="correct horse battery"
+printf '%s\n' "$secret" >"$work/pw"
+printf 'short\n' >"$work/pw_short"
+printf '\377\376 not UTF-8 at all\n' >"$work/pw_bad_utf8"
+awk 'BEGIN { s = ""; for (i = 0; i < 1025; i++) s = s "p"; print s }' \
+  >"$work/pw_long"
+: >"$work/pw_empty"
+
+# clean NAME: the last command's output is printable UTF-8 without the
+# password
+clean() {
+  if ! iconv -f UTF-8 -t UTF-8 "$work/out" "$work/err" >/dev/null 2>&1 ||
+    cat "$work/out" "$work/err" | tr -d '\n' | LC_ALL=C grep -q '[[:cntrl:]]' ||
+    grep -qF -- "$secret" "$work/out" "$work/err"; then
+    echo "FAIL $1: output not printable UTF-8, or holds the password:"
+    cat "$work/out" "$work/err"
+    fail=$((fail + 1))
+  fi
+}
+
+# user NAME EXIT_WANTED PATTERN STDIN -- command...
+user() {
+  name=$1 want=$2 pattern=$3 input=$4
+  shift 5
+  expect "$name" "$want" "$pattern" -- "$@" <"$input"
+  clean "$name"
+}
+
+user "user add from a pipe" 0 "user alice added (agent)" "$work/pw" -- \
+  "$recoup" user add alice --role agent --queues calls,visits "$fixtures/basic" --db "$users"
+user "user list" 0 "alice  *agent  *calls,visits  *enabled" /dev/null -- \
+  "$recoup" user list "$fixtures/basic" --db "$users"
+user "user list --json" 0 '"name": "alice"' /dev/null -- \
+  "$recoup" user list "$fixtures/basic" --db "$users" --json
+user "a second add of a name" 1 "recoup: user alice already exists" "$work/pw" -- \
+  "$recoup" user add alice --role admin "$fixtures/basic" --db "$users"
+user "a bad role" 1 "recoup: role must be agent, supervisor, read or admin" "$work/pw" -- \
+  "$recoup" user add bob --role boss "$fixtures/basic" --db "$users"
+user "a name in capitals" 1 "recoup: name must be 1 to 64 characters" "$work/pw" -- \
+  "$recoup" user add Bob --role agent "$fixtures/basic" --db "$users"
+user "a name with control bytes" 1 "recoup: name must be" "$work/pw" -- \
+  "$recoup" user add "$(printf 'b\033[31mob')" --role agent "$fixtures/basic" --db "$users"
+user "a name too long" 1 "recoup: name must be" "$work/pw" -- \
+  "$recoup" user add "$(awk 'BEGIN { for (i = 0; i < 65; i++) printf "b" }')" \
+  --role agent "$fixtures/basic" --db "$users"
+user "a bad queue" 1 "recoup: queues must be" "$work/pw" -- \
+  "$recoup" user add bob --role agent --queues "calls,,visits" "$fixtures/basic" --db "$users"
+user "a short password" 1 "recoup: password must be at least 10 bytes" "$work/pw_short" -- \
+  "$recoup" user add bob --role agent "$fixtures/basic" --db "$users"
+user "a long password" 1 "recoup: password must be at most 1024 bytes" "$work/pw_long" -- \
+  "$recoup" user add bob --role agent "$fixtures/basic" --db "$users"
+user "a password not UTF-8" 1 "recoup: password is not valid UTF-8" "$work/pw_bad_utf8" -- \
+  "$recoup" user add bob --role agent "$fixtures/basic" --db "$users"
+user "no password" 1 "recoup: no password on stdin" "$work/pw_empty" -- \
+  "$recoup" user add bob --role agent "$fixtures/basic" --db "$users"
+user "no role" 2 "recoup: user add needs --role" "$work/pw" -- \
+  "$recoup" user add bob "$fixtures/basic" --db "$users"
+user "no name" 2 "recoup: user disable needs a NAME" /dev/null -- \
+  "$recoup" user disable
+user "an unknown user command" 2 "recoup: unknown user command 'remove'" /dev/null -- \
+  "$recoup" user remove alice
+user "an unknown option" 2 "recoup: unknown option --password" /dev/null -- \
+  "$recoup" user add bob --role agent --password "$secret"
+user "nothing refused was added" 0 "alice" /dev/null -- \
+  "$recoup" user list "$fixtures/basic" --db "$users"
+if grep -q "^bob" "$work/out"; then
+  echo "FAIL a refused user was added"
+  fail=$((fail + 1))
+fi
+user "user disable" 0 "user alice disabled" /dev/null -- \
+  "$recoup" user disable alice "$fixtures/basic" --db "$users"
+user "a disabled user listed" 0 "alice  *agent  *calls,visits  *disabled" /dev/null -- \
+  "$recoup" user list "$fixtures/basic" --db "$users"
+user "disable an unknown user" 1 "recoup: no user nobody" /dev/null -- \
+  "$recoup" user disable nobody "$fixtures/basic" --db "$users"
+user "user enable" 0 "user alice enabled" /dev/null -- \
+  "$recoup" user enable alice "$fixtures/basic" --db "$users"
+user "user passwd" 0 "user alice has a new password" "$work/pw" -- \
+  "$recoup" user passwd alice "$fixtures/basic" --db "$users"
+user "passwd of an unknown user" 1 "recoup: no user nobody" "$work/pw" -- \
+  "$recoup" user passwd nobody "$fixtures/basic" --db "$users"
+if cat "$users"* | grep -qaF -- "$secret"; then
+  echo "FAIL the password is in the database in clear"
+  fail=$((fail + 1))
+elif ! cat "$users"* | grep -qa 'argon2id'; then
+  echo "FAIL no Argon2id hash in the database"
+  fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

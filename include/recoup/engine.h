@@ -130,6 +130,26 @@ int engine_journal_flush(engine *eng, rc_error *err);
  * `recoup tick`); query_meta reads it. */
 int engine_meta_put(engine *eng, const char *key, const char *value,
                     rc_error *err);
+/* Console users (DESIGN.md "People and the console"). Each call checks
+ * its input first (RC_EINVAL naming the field: name, role, queues,
+ * password; the message never holds the password), runs in its own
+ * transaction (or the caller's), and touches no case: the change goes to
+ * users_log, not to a case's journal. queues is "q1,q2", NULL or "" for
+ * none. A name already taken is RC_ECONFLICT; an unknown one
+ * RC_ENOTFOUND. */
+int engine_user_add(engine *eng, const char *name, const char *role,
+                    const char *queues, const char *password, rc_error *err);
+int engine_user_set_disabled(engine *eng, const char *name, int disabled,
+                             rc_error *err);
+int engine_user_passwd(engine *eng, const char *name, const char *password,
+                       rc_error *err);
+/* Sign-in: RC_OK with the user in *out (the caller frees it with
+ * store_user_free) when the password matches and the user is enabled.
+ * Otherwise RC_EINVAL, "wrong name or password" alike for an unknown name
+ * and a wrong password, and taking as long (Argon2id against a decoy);
+ * "user NAME is disabled" only to the one who gave its password. */
+int engine_user_check(engine *eng, const char *name, const char *password,
+                      store_user *out, rc_error *err);
 /* This database's random name, made once: it prefixes idempotency keys
  * so that two databases never send the same key. */
 int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err);

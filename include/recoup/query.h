@@ -86,6 +86,18 @@ typedef struct store_outgoing {
 } store_outgoing;
 void store_outgoing_free(store_outgoing *list, int n);
 
+/* A console user (DESIGN.md "People and the console"). The password
+ * hash is not here: it never leaves the engine. */
+enum { USER_NAME_MAX = 64 };
+typedef struct store_user {
+  char name[USER_NAME_MAX + 1];
+  char role[16]; /* agent, supervisor, read, admin */
+  char *queues;  /* JSON array of queue names; owned */
+  int disabled;
+  rc_time created_at;
+} store_user;
+void store_user_free(store_user *u);
+
 /* The engine opens one over its store and hands it out (engine_query). */
 int query_open(query **out, store *st, rc_error *err);
 void query_close(query *q);
@@ -177,6 +189,15 @@ int query_events_pending(query *q, int64_t *count, rc_error *err);
  * `recoup tick`); RC_ENOTFOUND when it was never set. */
 int query_meta(query *q, const char *key, char *buf, size_t size,
                rc_error *err);
+
+/* --- console users ---------------------------------------------------- */
+
+/* RC_ENOTFOUND, naming "name", for an unknown user; *out is the caller's
+ * to free (store_user_free). */
+int query_user(query *q, const char *name, store_user *out, rc_error *err);
+/* Every user by name, a row each: name, role, queues (JSON), disabled,
+ * created_at. */
+int query_users(query *q, store_row_fn fn, void *ud, rc_error *err);
 
 /* --- for the compliance guard ----------------------------------------- */
 

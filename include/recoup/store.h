@@ -344,4 +344,25 @@ int store_variant_get(store *st, const char *case_id, const char *experiment,
 int store_variant_put(store *st, const char *case_id, const char *experiment,
                       const char *arm, rc_error *err);
 
+/* Console users. The hash (libsodium's Argon2id string) goes in and comes
+ * out only here, for the engine; query.h hands out users without it. */
+/* RC_ECONFLICT, naming "name", when the name is taken. */
+int store_user_insert(store *st, const store_user *u, const char *hash,
+                      rc_error *err);
+/* RC_ENOTFOUND for an unknown name; hash (when not NULL) gets the stored
+ * hash. *out is the caller's to free (store_user_free). */
+int store_user_get(store *st, const char *name, store_user *out, char *hash,
+                   size_t size, rc_error *err);
+/* RC_ENOTFOUND, naming "name", for an unknown name. */
+int store_user_set_disabled(store *st, const char *name, int disabled,
+                            rc_error *err);
+int store_user_set_password(store *st, const char *name, const char *hash,
+                            rc_error *err);
+/* Every user by name: name, role, queues, disabled, created_at. */
+int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* One line of users_log: change is "added", "disabled", "enabled" or
+ * "password". */
+int store_user_log(store *st, rc_time at, const char *name, const char *change,
+                   rc_error *err);
+
 #endif

@@ -1,0 +1,142 @@
+/* Console users: input rules and password hashes. Argon2id through
+ * libsodium's crypto_pwhash_str with the interactive limits (2 passes over
+ * 64 MiB, about a tenth of a second on one core): the limits libsodium
+ * recommends for sign-ins a person waits for, and the memory they take is
+ * what makes each guess of a stolen hash dear on a GPU. The string keeps
+ * its salt and limits, so raising them later needs no migration:
+ * crypto_pwhash_str_needs_rehash says which hashes to renew at sign-in. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "input.h"
+#include "recoup/query.h"
+#include "user.h"
+
+#define OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+static int sodium_ready(rc_error *err) {
+  if (sodium_init() < 0)
+    return rc_error_set(err, RC_EINTERNAL, NULL, "libsodium did not start");
+  return RC_OK;
+}
+
+int user_check_name(const char *name, const char *field, rc_error *err) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n > 64)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s must be 1 to 64 characters of a-z 0-9 . _ -",
+                        field);
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s must be 1 to 64 characters of a-z 0-9 . _ - "
+                          "(lowercase)",
+                          field);
+  }
+  return RC_OK;
+}
+
+int user_check_role(const char *role, rc_error *err) {
+  static const char *const roles[] = {"agent", "supervisor", "read", "admin"};
+  for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
+    if (strcmp(role, roles[i]) == 0) return RC_OK;
+  return rc_error_set(err, RC_EINVAL, "role",
+                      "role must be agent, supervisor, read or admin");
+}
+
+int user_queues_json(const char *list, char **json, rc_error *err) {
+  json_t *a = json_array();
+  const char *p = list;
+  int rc = RC_OK;
+  *json = NULL;
+  if (!a) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  while (p && *p && rc == RC_OK) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char name[USER_NAME_MAX + 2];
+    if (n == 0 || n > USER_NAME_MAX) {
+      rc = rc_error_set(err, RC_EINVAL, "queues",
+                        "queues must be names of 1 to 64 characters of a-z "
+                        "0-9 . _ -, separated by commas");
+      break;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    if ((rc = user_check_name(name, "queues", err)) != RC_OK) break;
+    if (json_array_size(a) >= USER_QUEUES_MAX)
+      rc = rc_error_set(err, RC_EINVAL, "queues", "at most %d queues",
+                        USER_QUEUES_MAX);
+    else if (json_array_append_new(a, json_string(name)) != 0)
+      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    p = end ? end + 1 : NULL;
+    if (p && !*p)
+      rc = rc_error_set(err, RC_EINVAL, "queues",
+                        "queues must not end with a comma");
+  }
+  if (rc == RC_OK && !(*json = json_dumps(a, JSON_COMPACT)))
+    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  json_decref(a);
+  return rc;
+}
+
+int user_check_password(const char *password, size_t len, rc_error *err) {
+  input_pos bad;
+  if (len < USER_PASSWORD_MIN)
+    return rc_error_set(err, RC_EINVAL, "password",
+                        "password must be at least %d bytes",
+                        USER_PASSWORD_MIN);
+  if (len > USER_PASSWORD_MAX)
+    return rc_error_set(err, RC_EINVAL, "password",
+                        "password must be at most %d bytes", USER_PASSWORD_MAX);
+  switch (input_text_check(password, len, &bad)) {
+    case INPUT_TEXT_NUL:
+      return rc_error_set(err, RC_EINVAL, "password",
+                          "password holds a NUL byte");
+    case INPUT_TEXT_BAD_UTF8:
+      return rc_error_set(err, RC_EINVAL, "password",
+                          "password is not valid UTF-8");
+    default:
+      return RC_OK;
+  }
+}
+
+int user_hash(const char *password, char *hash, rc_error *err) {
+  int rc;
+  if ((rc = sodium_ready(err)) != RC_OK) return rc;
+  if (crypto_pwhash_str(hash, password, strlen(password), OPSLIMIT, MEMLIMIT) !=
+      0)
+    return rc_error_set(err, RC_ENOMEM, NULL,
+                        "cannot hash the password: out of memory");
+  return RC_OK;
+}
+
+/* A hash of random bytes, made once: what an unknown name is checked
+ * against. */
+static const char *decoy(void) {
+  static char hash[USER_HASH_SIZE];
+  unsigned char secret[32];
+  if (hash[0]) return hash;
+  randombytes_buf(secret, sizeof secret);
+  if (crypto_pwhash_str(hash, (const char *)secret, sizeof secret, OPSLIMIT,
+                        MEMLIMIT) != 0)
+    hash[0] = '\0';
+  sodium_memzero(secret, sizeof secret);
+  return hash;
+}
+
+int user_verify(const char *hash, const char *password) {
+  int match;
+  if (sodium_ready(NULL) != RC_OK) return 0;
+  match = hash != NULL;
+  if (!hash) hash = decoy();
+  /* Constant time in the password: libsodium compares the derived keys
+   * with sodium_memcmp. */
+  if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) return 0;
+  return match;
+}

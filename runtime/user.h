@@ -1,0 +1,39 @@
+/* Console users: the rules their names, roles, queues and passwords follow,
+ * and their password hashes. The engine writes users (engine_user_*) after
+ * these checks; `recoup user` (user_main) is the command that asks it. */
+#ifndef RECOUP_USER_H
+#define RECOUP_USER_H
+
+#include <stddef.h>
+
+#include "recoup/recoup.h"
+
+enum {
+  USER_PASSWORD_MIN = 10,   /* bytes */
+  USER_PASSWORD_MAX = 1024, /* bytes: hashing is the cost, not the length */
+  USER_QUEUES_MAX = 64,
+  USER_HASH_SIZE = 128, /* crypto_pwhash_STRBYTES */
+};
+
+/* 1..64 bytes of [a-z0-9._-]: a user or a queue. err names field. */
+int user_check_name(const char *name, const char *field, rc_error *err);
+/* agent, supervisor, read or admin; err names "role". */
+int user_check_role(const char *role, rc_error *err);
+/* "q1,q2" (NULL or "": none) as a JSON array into *json (the caller
+ * frees it); err names "queues". */
+int user_queues_json(const char *list, char **json, rc_error *err);
+/* USER_PASSWORD_MIN..MAX bytes of UTF-8 without NUL; err names
+ * "password" and never holds the password. */
+int user_check_password(const char *password, size_t len, rc_error *err);
+/* Argon2id (libsodium crypto_pwhash_str, interactive limits) into
+ * hash[USER_HASH_SIZE]. */
+int user_hash(const char *password, char *hash, rc_error *err);
+/* 1 when password matches hash, else 0. Unknown users are checked
+ * against a hash of nothing anyone knows (hash NULL), so that a miss takes
+ * as long as a wrong password. */
+int user_verify(const char *hash, const char *password);
+
+/* `recoup user add|list|disable|enable|passwd ...`; argv[0] is "user". */
+int user_main(int argc, char **argv);
+
+#endif

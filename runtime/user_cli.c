@@ -1,0 +1,286 @@
+/* `recoup user`: console users from the command line. The password comes
+ * from stdin — typed twice with echo off on a terminal, one line from a
+ * pipe — never from an argument, where ps and shell history would show it.
+ * Exit status: 0 done, 1 refused (bad value, duplicate, unknown user), 2
+ * usage. */
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "recoup/engine.h"
+#include "user.h"
+
+typedef struct user_args {
+  const char *sub, *name, *dir, *db, *role, *queues;
+  int json;
+} user_args;
+
+static int usage(void) {
+  fputs(
+      "usage: recoup user add NAME --role agent|supervisor|read|admin "
+      "[--queues q1,q2] [DIR] [--db FILE]\n"
+      "       recoup user list [DIR] [--db FILE] [--json]\n"
+      "       recoup user disable|enable|passwd NAME [DIR] [--db FILE]\n"
+      "  the password is read from stdin (twice on a terminal)\n",
+      stderr);
+  return 2;
+}
+
+static int parse(int argc, char **argv, user_args *a) {
+  const char *pos[2];
+  int npos = 0, named;
+  memset(a, 0, sizeof *a);
+  if (argc < 2) return -1;
+  a->sub = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *s = argv[i], **slot = NULL;
+    if (strcmp(s, "--db") == 0)
+      slot = &a->db;
+    else if (strcmp(s, "--role") == 0)
+      slot = &a->role;
+    else if (strcmp(s, "--queues") == 0)
+      slot = &a->queues;
+    else if (strcmp(s, "--json") == 0)
+      a->json = 1;
+    else if (s[0] == '-' && s[1] == '-') {
+      fprintf(stderr, "recoup: unknown option %s\n", s);
+      return -1;
+    } else if (npos < 2)
+      pos[npos++] = s;
+    else {
+      fprintf(stderr, "recoup: too many arguments\n");
+      return -1;
+    }
+    if (slot) {
+      if (++i >= argc) {
+        fprintf(stderr, "recoup: %s needs a value\n", s);
+        return -1;
+      }
+      *slot = argv[i];
+    }
+  }
+  named = strcmp(a->sub, "list") != 0;
+  if (named && npos < 1) {
+    fprintf(stderr, "recoup: user %s needs a NAME\n", a->sub);
+    return -1;
+  }
+  if (!named && npos > 1) {
+    fprintf(stderr, "recoup: too many arguments\n");
+    return -1;
+  }
+  a->name = named ? pos[0] : NULL;
+  a->dir = npos > named ? pos[named] : ".";
+  if (strcmp(a->sub, "add") == 0 && !a->role) {
+    fprintf(stderr, "recoup: user add needs --role\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* One line of stdin into buf[USER_PASSWORD_MAX + 2], its end of line cut;
+ * the length, or -1 at end of input before any byte, or -2 when the line
+ * is longer than a password may be. */
+static long read_line(char *buf) {
+  long n = 0;
+  int c;
+  while ((c = getchar()) != EOF && c != '\n') {
+    if (n > USER_PASSWORD_MAX) return -2;
+    buf[n++] = (char)c;
+  }
+  if (n == 0 && c == EOF) return -1;
+  if (n > 0 && buf[n - 1] == '\r') n--;
+  buf[n] = '\0';
+  return n;
+}
+
+/* Echo off while a password is typed; restored before anything else is
+ * printed. */
+static long read_secret(const char *prompt, char *buf) {
+  struct termios old, quiet;
+  long n;
+  fputs(prompt, stderr);
+  fflush(stderr);
+  if (tcgetattr(0, &old) != 0) return read_line(buf);
+  quiet = old;
+  quiet.c_lflag &= ~(tcflag_t)ECHO;
+  tcsetattr(0, TCSAFLUSH, &quiet);
+  n = read_line(buf);
+  tcsetattr(0, TCSAFLUSH, &old);
+  fputc('\n', stderr);
+  return n;
+}
+
+/* The password into buf, checked: RC_OK, or the refusal printed. */
+static int read_password(char *buf) {
+  rc_error err = {0};
+  long n;
+  int tty = isatty(0), rc = RC_OK;
+  n = tty ? read_secret("password: ", buf) : read_line(buf);
+  if (n == -1)
+    rc = rc_error_set(&err, RC_EINVAL, "password", "no password on stdin");
+  else if (n == -2)
+    rc = rc_error_set(&err, RC_EINVAL, "password",
+                      "password must be at most %d bytes", USER_PASSWORD_MAX);
+  else
+    rc = user_check_password(buf, (size_t)n, &err);
+  if (rc == RC_OK && tty) {
+    static char again[USER_PASSWORD_MAX + 2];
+    long m = read_secret("again: ", again);
+    if (m != n || sodium_memcmp(buf, again, (size_t)n) != 0)
+      rc = rc_error_set(&err, RC_EINVAL, "password",
+                        "the passwords do not match");
+    sodium_memzero(again, sizeof again);
+  }
+  if (rc != RC_OK) rc_error_print(&err, stderr);
+  return rc;
+}
+
+static engine *open_engine(const user_args *a) {
+  engine_options opts = {a->dir, a->db, 0, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  if (engine_open(&eng, &opts, &errors) != RC_OK) {
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
+    rc_errlist_free(&errors);
+    return NULL;
+  }
+  return eng;
+}
+
+/* "q1, q2" from the stored JSON array, "-" when there are none. */
+static void queues_text(const char *json, char *buf, size_t size) {
+  json_t *a = json_loads(json ? json : "[]", 0, NULL);
+  size_t i, used = 0;
+  json_t *q;
+  buf[0] = '\0';
+  json_array_foreach(a, i, q) {
+    int w = snprintf(buf + used, size - used, "%s%s", i ? "," : "",
+                     json_string_value(q) ? json_string_value(q) : "");
+    if (w < 0 || (size_t)w >= size - used) break;
+    used += (size_t)w;
+  }
+  json_decref(a);
+  if (!buf[0]) rc_copy(buf, size, "-");
+}
+
+typedef struct list_state {
+  engine *eng;
+  json_t *json; /* the array for --json, NULL for the table */
+  int count;
+} list_state;
+
+static int list_row(void *ud, const store_value *cols, int ncols) {
+  list_state *ls = ud;
+  char created[40], queues[1024];
+  const char *name = cols[0].s, *role = cols[1].s, *q = cols[2].s;
+  int disabled = (int)cols[3].i;
+  (void)ncols;
+  zone_format(clock_zone(engine_clock(ls->eng)), cols[4].i, created,
+              sizeof created);
+  ls->count++;
+  if (ls->json) {
+    json_t *qs = json_loads(q ? q : "[]", 0, NULL);
+    json_array_append_new(
+        ls->json, json_pack("{s:s, s:s, s:o, s:b, s:s}", "name", name, "role",
+                            role, "queues", qs ? qs : json_array(), "disabled",
+                            disabled, "created", created));
+    return 0;
+  }
+  queues_text(q, queues, sizeof queues);
+  printf("%-24s %-10s %-24s %-8s %s\n", name, role, queues,
+         disabled ? "disabled" : "enabled", created);
+  return 0;
+}
+
+static int cmd_list(engine *eng, const user_args *a) {
+  list_state ls = {eng, a->json ? json_array() : NULL, 0};
+  rc_error err = {0};
+  if (!a->json)
+    printf("%-24s %-10s %-24s %-8s %s\n", "NAME", "ROLE", "QUEUES", "STATUS",
+           "CREATED");
+  if (query_users(engine_query(eng), list_row, &ls, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    json_decref(ls.json);
+    return 1;
+  }
+  if (ls.json) {
+    char *text = json_dumps(ls.json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(text);
+    free(text);
+    json_decref(ls.json);
+  } else if (ls.count == 0) {
+    printf("(no users: recoup user add NAME --role ROLE)\n");
+  }
+  return 0;
+}
+
+/* add, disable, enable, passwd: refused values before the password is
+ * asked for, so that nobody types one in vain. */
+static int cmd_change(engine **engp, const user_args *a) {
+  static char password[USER_PASSWORD_MAX + 2];
+  int add = strcmp(a->sub, "add") == 0, passwd = strcmp(a->sub, "passwd") == 0;
+  char *queues = NULL;
+  rc_error err = {0};
+  int rc = user_check_name(a->name, "name", &err);
+  if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
+  if (rc == RC_OK && add) rc = user_queues_json(a->queues, &queues, &err);
+  free(queues);
+  if (rc != RC_OK) {
+    rc_error_print(&err, stderr);
+    return 1;
+  }
+  if (!(*engp = open_engine(a))) return 1;
+  if (passwd) {
+    /* An unknown name is said before a password is typed for it. */
+    store_user u;
+    if ((rc = query_user(engine_query(*engp), a->name, &u, &err)) != RC_OK) {
+      rc_error_print(&err, stderr);
+      return 1;
+    }
+    store_user_free(&u);
+  }
+  if ((add || passwd) && read_password(password) != RC_OK) return 1;
+  if (add)
+    rc = engine_user_add(*engp, a->name, a->role, a->queues, password, &err);
+  else if (passwd)
+    rc = engine_user_passwd(*engp, a->name, password, &err);
+  else
+    rc = engine_user_set_disabled(*engp, a->name,
+                                  strcmp(a->sub, "disable") == 0, &err);
+  sodium_memzero(password, sizeof password);
+  if (rc != RC_OK) {
+    rc_error_print(&err, stderr);
+    return 1;
+  }
+  if (add)
+    printf("user %s added (%s)\n", a->name, a->role);
+  else if (passwd)
+    printf("user %s has a new password\n", a->name);
+  else
+    printf("user %s %sd\n", a->name, a->sub);
+  return 0;
+}
+
+int user_main(int argc, char **argv) {
+  user_args a;
+  engine *eng = NULL;
+  int status;
+  if (parse(argc, argv, &a) != 0) return usage();
+  if (strcmp(a.sub, "list") == 0) {
+    if (!(eng = open_engine(&a))) return 1;
+    status = cmd_list(eng, &a);
+  } else if (strcmp(a.sub, "add") == 0 || strcmp(a.sub, "disable") == 0 ||
+             strcmp(a.sub, "enable") == 0 || strcmp(a.sub, "passwd") == 0) {
+    status = cmd_change(&eng, &a);
+  } else {
+    fprintf(stderr, "recoup: unknown user command '%s'\n", a.sub);
+    return usage();
+  }
+  if (eng) engine_close(eng);
+  return status;
+}

@@ -1,0 +1,235 @@
+/* Console users through the engine (engine_user_*) and the read side
+ * (query_user, query_users): the input rules, each naming its field, and
+ * the sign-in check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recoup/engine.h"
+
+#define BASIC FIXTURES "/basic"
+#define PASSWORD "correct horse battery"
+
+static engine *open_mem(void) {
+  engine_options opts = {BASIC, ":memory:", 1, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  if (engine_open(&eng, &opts, &errors) != RC_OK)
+    fail_msg("cannot open the basic fixture");
+  rc_errlist_free(&errors);
+  return eng;
+}
+
+static void add(engine *eng, const char *name, const char *role,
+                const char *queues) {
+  rc_error err;
+  int rc = engine_user_add(eng, name, role, queues, PASSWORD, &err);
+  if (rc != RC_OK) fail_msg("%s", err.message);
+}
+
+/* engine_user_add with one bad value: refused with RC_EINVAL naming field,
+ * nothing written. */
+static void refused(engine *eng, const char *name, const char *role,
+                    const char *queues, const char *password,
+                    const char *field) {
+  rc_error err;
+  store_user u;
+  assert_int_equal(engine_user_add(eng, name, role, queues, password, &err),
+                   RC_EINVAL);
+  assert_string_equal(err.field, field);
+  if (name && strlen(name) <= USER_NAME_MAX)
+    assert_int_equal(query_user(engine_query(eng), name, &u, &err),
+                     RC_ENOTFOUND);
+}
+
+static int count_row(void *ud, const store_value *cols, int ncols) {
+  char *names = ud;
+  (void)ncols;
+  strcat(names, cols[0].s);
+  strcat(names, cols[3].i ? "(off) " : " ");
+  return 0;
+}
+
+static void test_a_user_added_is_read_back_without_its_hash(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  char names[256] = "";
+  (void)state;
+  add(eng, "wang.li", "agent", "calls,field-east");
+  add(eng, "admin", "admin", NULL);
+  assert_int_equal(query_user(engine_query(eng), "wang.li", &u, &err), RC_OK);
+  assert_string_equal(u.name, "wang.li");
+  assert_string_equal(u.role, "agent");
+  assert_string_equal(u.queues, "[\"calls\",\"field-east\"]");
+  assert_int_equal(u.disabled, 0);
+  assert_true(u.created_at > 0);
+  store_user_free(&u);
+  assert_int_equal(query_users(engine_query(eng), count_row, names, &err),
+                   RC_OK);
+  assert_string_equal(names, "admin wang.li ");
+  engine_close(eng);
+}
+
+static void test_the_right_password_signs_in(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "supervisor", "calls");
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD, &u, &err),
+                   RC_OK);
+  assert_string_equal(u.name, "wang.li");
+  assert_string_equal(u.role, "supervisor");
+  store_user_free(&u);
+  engine_close(eng);
+}
+
+static void test_a_wrong_password_or_name_is_refused_alike(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err, err2;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD "!", &u, &err),
+                   RC_EINVAL);
+  assert_int_equal(engine_user_check(eng, "nobody", PASSWORD, &u, &err2),
+                   RC_EINVAL);
+  assert_string_equal(err.message, err2.message);
+  assert_string_equal(err.field, err2.field);
+  assert_null(u.queues);
+  assert_int_equal(engine_user_check(eng, "Wang.Li", PASSWORD, &u, &err),
+                   RC_EINVAL);
+  assert_int_equal(engine_user_check(eng, "wang.li", "", &u, &err), RC_EINVAL);
+  engine_close(eng);
+}
+
+static void test_a_disabled_user_is_refused_until_enabled(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  assert_int_equal(engine_user_set_disabled(eng, "wang.li", 1, &err), RC_OK);
+  assert_int_equal(query_user(engine_query(eng), "wang.li", &u, &err), RC_OK);
+  assert_int_equal(u.disabled, 1);
+  store_user_free(&u);
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD, &u, &err),
+                   RC_EINVAL);
+  assert_non_null(strstr(err.message, "disabled"));
+  assert_int_equal(engine_user_set_disabled(eng, "wang.li", 0, &err), RC_OK);
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD, &u, &err),
+                   RC_OK);
+  store_user_free(&u);
+  engine_close(eng);
+}
+
+static void test_a_new_password_replaces_the_old(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  assert_int_equal(engine_user_passwd(eng, "wang.li", "another secret", &err),
+                   RC_OK);
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD, &u, &err),
+                   RC_EINVAL);
+  assert_int_equal(
+      engine_user_check(eng, "wang.li", "another secret", &u, &err), RC_OK);
+  store_user_free(&u);
+  assert_int_equal(engine_user_passwd(eng, "wang.li", "short", &err),
+                   RC_EINVAL);
+  assert_string_equal(err.field, "password");
+  assert_int_equal(engine_user_passwd(eng, "nobody", PASSWORD, &err),
+                   RC_ENOTFOUND);
+  engine_close(eng);
+}
+
+static void test_a_second_user_of_a_name_is_refused(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  assert_int_equal(
+      engine_user_add(eng, "wang.li", "admin", NULL, "other password", &err),
+      RC_ECONFLICT);
+  assert_string_equal(err.field, "name");
+  assert_non_null(strstr(err.message, "wang.li"));
+  /* The first stays as it was. */
+  assert_int_equal(engine_user_check(eng, "wang.li", PASSWORD, &u, &err),
+                   RC_OK);
+  assert_string_equal(u.role, "agent");
+  store_user_free(&u);
+  engine_close(eng);
+}
+
+static void test_unknown_users_cannot_be_disabled(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  assert_int_equal(engine_user_set_disabled(eng, "nobody", 1, &err),
+                   RC_ENOTFOUND);
+  assert_string_equal(err.field, "name");
+  assert_non_null(strstr(err.message, "nobody"));
+  engine_close(eng);
+}
+
+static void test_bad_values_are_refused_naming_the_field(void **state) {
+  engine *eng = open_mem();
+  char long_name[80], long_password[1100];
+  (void)state;
+  memset(long_name, 'a', 65);
+  long_name[65] = '\0';
+  memset(long_password, 'p', 1025);
+  long_password[1025] = '\0';
+  refused(eng, "", "agent", NULL, PASSWORD, "name");
+  refused(eng, long_name, "agent", NULL, PASSWORD, "name");
+  refused(eng, "Wang", "agent", NULL, PASSWORD, "name");
+  refused(eng, "wang li", "agent", NULL, PASSWORD, "name");
+  refused(eng, "w\xc3\xa1ng", "agent", NULL, PASSWORD, "name");
+  refused(eng, "wang", "boss", NULL, PASSWORD, "role");
+  refused(eng, "wang", "Agent", NULL, PASSWORD, "role");
+  refused(eng, "wang", NULL, NULL, PASSWORD, "role");
+  refused(eng, "wang", "agent", "calls,,visits", PASSWORD, "queues");
+  refused(eng, "wang", "agent", "calls,", PASSWORD, "queues");
+  refused(eng, "wang", "agent", "Calls", PASSWORD, "queues");
+  refused(eng, "wang", "agent", "calls;drop", PASSWORD, "queues");
+  refused(eng, "wang", "agent", NULL, "123456789", "password");
+  refused(eng, "wang", "agent", NULL, long_password, "password");
+  refused(eng, "wang", "agent", NULL, "bad \xff utf-8 here", "password");
+  refused(eng, "wang", "agent", NULL, NULL, "password");
+  /* The bounds themselves are allowed. */
+  long_name[64] = '\0';
+  long_password[1024] = '\0';
+  add(eng, long_name, "read", NULL);
+  {
+    rc_error err;
+    assert_int_equal(
+        engine_user_add(eng, "wang", "agent", NULL, long_password, &err),
+        RC_OK);
+    assert_int_equal(
+        engine_user_add(eng, "zhang", "agent", NULL, "密码密码密码密", &err),
+        RC_OK);
+  }
+  engine_close(eng);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_a_user_added_is_read_back_without_its_hash),
+      cmocka_unit_test(test_the_right_password_signs_in),
+      cmocka_unit_test(test_a_wrong_password_or_name_is_refused_alike),
+      cmocka_unit_test(test_a_disabled_user_is_refused_until_enabled),
+      cmocka_unit_test(test_a_new_password_replaces_the_old),
+      cmocka_unit_test(test_a_second_user_of_a_name_is_refused),
+      cmocka_unit_test(test_unknown_users_cannot_be_disabled),
+      cmocka_unit_test(test_bad_values_are_refused_naming_the_field),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
