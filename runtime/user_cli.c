@@ -19,15 +19,15 @@ typedef struct user_args {
   int json;
 } user_args;
 
-static int usage(void) {
+static int usage(FILE *out) {
   fputs(
       "usage: recoup user add NAME --role agent|supervisor|read|admin "
       "[--queues q1,q2] [DIR] [--db FILE]\n"
       "       recoup user list [DIR] [--db FILE] [--json]\n"
       "       recoup user disable|enable|passwd NAME [DIR] [--db FILE]\n"
       "  the password is read from stdin (twice on a terminal)\n",
-      stderr);
-  return 2;
+      out);
+  return out == stdout ? 0 : 2;
 }
 
 static int parse(int argc, char **argv, user_args *a) {
@@ -270,7 +270,11 @@ int user_main(int argc, char **argv) {
   user_args a;
   engine *eng = NULL;
   int status;
-  if (parse(argc, argv, &a) != 0) return usage();
+  if (argc == 2 &&
+      (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+       strcmp(argv[1], "-h") == 0))
+    return usage(stdout);
+  if (parse(argc, argv, &a) != 0) return usage(stderr);
   if (strcmp(a.sub, "list") == 0) {
     if (!(eng = open_engine(&a))) return 1;
     status = cmd_list(eng, &a);
@@ -279,7 +283,7 @@ int user_main(int argc, char **argv) {
     status = cmd_change(&eng, &a);
   } else {
     fprintf(stderr, "recoup: unknown user command '%s'\n", a.sub);
-    return usage();
+    return usage(stderr);
   }
   if (eng) engine_close(eng);
   return status;

@@ -188,6 +188,8 @@ user "an unknown user command" 2 "recoup: unknown user command 'remove'" /dev/nu
   "$recoup" user remove alice
 user "an unknown option" 2 "recoup: unknown option --password" /dev/null -- \
   "$recoup" user add bob --role agent --password "$secret"
+user "user --help" 0 "usage: recoup user add NAME --role" /dev/null -- \
+  "$recoup" user --help
 user "nothing refused was added" 0 "alice" /dev/null -- \
   "$recoup" user list "$fixtures/basic" --db "$users"
 if grep -q "^bob" "$work/out"; then
