@@ -235,14 +235,21 @@ static int cmd_change(engine **engp, const user_args *a) {
     return 1;
   }
   if (!(*engp = open_engine(a))) return 1;
-  if (passwd) {
-    /* An unknown name is said before a password is typed for it. */
+  if (add || passwd) {
+    /* A name taken (add) or unknown (passwd) is said before a password is
+     * typed for it; the engine refuses it again if another add won. */
     store_user u;
-    if ((rc = query_user(engine_query(*engp), a->name, &u, &err)) != RC_OK) {
+    rc = query_user(engine_query(*engp), a->name, &u, &err);
+    store_user_free(&u);
+    if (rc == RC_OK && add)
+      rc = rc_error_set(&err, RC_ECONFLICT, "name", "user %s already exists",
+                        a->name);
+    else if (rc == RC_ENOTFOUND && add)
+      rc = RC_OK;
+    if (rc != RC_OK) {
       rc_error_print(&err, stderr);
       return 1;
     }
-    store_user_free(&u);
   }
   if ((add || passwd) && read_password(password) != RC_OK) return 1;
   if (add)
