@@ -14,5 +14,10 @@
 json_t *report_build(engine *eng);
 /* The same as aligned text tables. */
 void report_print(engine *eng, const json_t *report, FILE *out);
+/* One page of the cases in error, the newest failure first, as
+ * {"errors": [{case, state, event, error, since}], "next": cursor or
+ * null}; the page goes on below `before` (0: from the newest). NULL, with
+ * err filled, when the store could not be read. */
+json_t *report_errors(engine *eng, int64_t before, int limit, rc_error *err);
 
 #endif

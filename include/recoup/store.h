@@ -79,6 +79,7 @@ int store_release(store *st, rc_error *err);
 int store_rollback_to(store *st, rc_error *err);
 
 int store_meta_get(store *st, const char *key, char *buf, size_t size);
+/* value NULL deletes the key. */
 int store_meta_put(store *st, const char *key, const char *value,
                    rc_error *err);
 
@@ -339,6 +340,12 @@ int store_tasks_page(store *st, const char *queue, const char *status,
                      int64_t after, int limit, store_row_fn fn, void *ud);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud);
+/* Cases in error, the newest failure first: columns case, state, event
+ * (the type of the event that failed), error, since (that event's time)
+ * and event_id, the cursor: a page goes on below `before` (0 for the
+ * first page). */
+int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
+                      void *ud, rc_error *err);
 /* Gauges for /metrics. */
 int store_timers_overdue(store *st, rc_time now, int64_t *count);
 /* Messages with one status (an index range: cheap for "queued" and
