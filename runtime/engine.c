@@ -161,6 +161,71 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
   eng->progress_ud = ud;
 }
 
+/* --- rehearsals ------------------------------------------------------ */
+
+/* A database run on a simulated clock keeps where that clock stopped
+ * (meta "clock") and is a rehearsal from then on: its cases, timers and
+ * queued messages live in simulated time. Run on the real clock (a
+ * forgotten --now), it would send every rehearsal message to real
+ * borrowers at once; so the real clock needs the caller's word, and a
+ * simulated one only goes forward. */
+#define REHEARSAL_CLOCK "clock"
+
+int engine_rehearsed(engine *eng, rc_time *at) {
+  char buf[32];
+  if (store_meta_get(eng->st, REHEARSAL_CLOCK, buf, sizeof buf) != RC_OK)
+    return 0;
+  *at = strtoll(buf, NULL, 10);
+  return 1;
+}
+
+/* err about this database: its path is the file the error names. */
+static int db_error(engine *eng, rc_error *err, int code, const char *fmt,
+                    rc_time a, rc_time b) {
+  char ta[40], tb[40];
+  zone_format(clock_zone(eng->clk), a, ta, sizeof ta);
+  zone_format(clock_zone(eng->clk), b, tb, sizeof tb);
+  rc_error_set(err, code, "clock", fmt, ta, tb);
+  rc_copy(err->file, sizeof err->file, store_path(eng->st));
+  return code;
+}
+
+int engine_clock_to(engine *eng, rc_time until, rc_error *err) {
+  rc_time at;
+  if (!engine_rehearsed(eng, &at)) at = until;
+  if (until < at)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "%s is earlier than this database's simulated clock "
+                    "(%s): a rehearsal goes forward only",
+                    until, at);
+  clock_set(eng->clk, at);
+  return RC_OK;
+}
+
+int engine_clock_save(engine *eng, rc_time until, rc_error *err) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld", (long long)until);
+  return store_meta_put(eng->st, REHEARSAL_CLOCK, buf, err);
+}
+
+int engine_clock_real(engine *eng, int allowed, rc_error *err) {
+  rc_time at, now = clock_now(eng->clk);
+  if (!engine_rehearsed(eng, &at)) return RC_OK;
+  if (!allowed)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "this database has run on a simulated clock (a "
+                    "rehearsal, up to %s): on the real clock (%s) its "
+                    "messages would go to real borrowers",
+                    at, now);
+  if (at > now)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "this database's simulated clock (%s) is ahead of the "
+                    "real clock (%s): it can go onto the real clock once "
+                    "that time has come",
+                    at, now);
+  return store_meta_put(eng->st, REHEARSAL_CLOCK, NULL, err);
+}
+
 int engine_begin(engine *eng, rc_error *err) {
   invalidate(eng);
   return store_begin(eng->st, err);
@@ -698,6 +763,51 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   return ingest_end(eng, rc, err);
 }
 
+/* Case ids read from the store, for work that writes while it walks them
+ * (the statement that read them is reset first). */
+typedef struct id_list {
+  char **ids;
+  int n, cap;
+} id_list;
+
+static int collect_id(void *ud, const store_value *cols, int n) {
+  id_list *l = ud;
+  (void)n;
+  if (l->n == l->cap) {
+    char **grown;
+    l->cap = l->cap ? l->cap * 2 : 64;
+    grown = realloc(l->ids, (size_t)l->cap * sizeof *l->ids);
+    if (!grown) return 1;
+    l->ids = grown;
+  }
+  l->ids[l->n++] = strdup(cols[0].s);
+  return 0;
+}
+
+static void id_list_free(id_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->ids[i]);
+  free(l->ids);
+}
+
+int engine_retry_all(engine *eng, engine_case_fn each, void *ud, int *count,
+                     rc_error *err) {
+  id_list cases = {0};
+  int rc;
+  *count = 0;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_errors_page(eng->st, 0, INT_MAX, collect_id, &cases, err);
+  for (int i = 0; i < cases.n && rc == RC_OK; i++) {
+    if (!cases.ids[i])
+      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory listing cases");
+    else if ((rc = engine_retry(eng, cases.ids[i], err)) == RC_OK) {
+      (*count)++;
+      if (each) each(ud, cases.ids[i]);
+    }
+  }
+  id_list_free(&cases);
+  return ingest_end(eng, rc, err);
+}
+
 /* --- dispatch ------------------------------------------------------- */
 
 /* The loaded scripts that hold a case's workflow version: a case runs on
@@ -1101,25 +1211,6 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
 }
 
 /* --- reload ---------------------------------------------------------- */
-
-typedef struct id_list {
-  char **ids;
-  int n, cap;
-} id_list;
-
-static int collect_id(void *ud, const store_value *cols, int n) {
-  id_list *l = ud;
-  (void)n;
-  if (l->n == l->cap) {
-    char **grown;
-    l->cap = l->cap ? l->cap * 2 : 64;
-    grown = realloc(l->ids, (size_t)l->cap * sizeof *l->ids);
-    if (!grown) return 1;
-    l->ids = grown;
-  }
-  l->ids[l->n++] = strdup(cols[0].s);
-  return 0;
-}
 
 /* Moves the open cases of one workflow from older versions to the newest,
  * where its migrate says so. Each case in its own savepoint. */
