@@ -28,6 +28,7 @@ static void r_tasks(service *, http_request *, int, const char *);
 static void r_report(service *, http_request *, int, const char *);
 static void r_reload(service *, http_request *, int, const char *);
 static void r_import(service *, http_request *, int, const char *);
+static void r_errors(service *, http_request *, int, const char *);
 static int w_cases(service *, job *, json_t **, int *, rc_error *);
 static int w_event(service *, job *, json_t **, int *, rc_error *);
 static int w_payment(service *, job *, json_t **, int *, rc_error *);
@@ -36,6 +37,7 @@ static int w_complete(service *, job *, json_t **, int *, rc_error *);
 static int w_receipt(service *, job *, json_t **, int *, rc_error *);
 static int w_reply(service *, job *, json_t **, int *, rc_error *);
 static int w_retry(service *, job *, json_t **, int *, rc_error *);
+static int w_retry_many(service *, job *, json_t **, int *, rc_error *);
 
 #define ANYONE_READING (ROLE_READ | ROLE_AGENT)
 
@@ -57,6 +59,9 @@ static const route_def routes[] = {
     {"POST", "/v1/replies", ROLE_INGEST, NULL, w_reply},
     {"GET", "/v1/reports/summary", ROLE_READ, r_report, NULL},
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
+    /* Supervisors' routes: the admin token's until named users exist. */
+    {"GET", "/v1/errors", ROLE_ADMIN, r_errors, NULL},
+    {"POST", "/v1/admin/retry", ROLE_ADMIN, NULL, w_retry_many},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 
@@ -187,6 +192,24 @@ static int roles_of(const service *svc, const http_request *req) {
   return roles;
 }
 
+/* "this route needs the read, agent or admin token" */
+static void roles_needed(int roles, char *buf, size_t size) {
+  static const char *const names[] = {"ingest", "agent", "read", "admin"};
+  int n = 0, total = 0;
+  size_t len = (size_t)snprintf(buf, size, "this route needs the");
+  for (int i = 0; i < 4; i++) total += (roles >> i) & 1;
+  for (int i = 0; i < 4 && len < size; i++) {
+    if (!(roles & (1 << i))) continue;
+    n++;
+    len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                            n == 1       ? " "
+                            : n == total ? " or "
+                                         : ", ",
+                            names[i]);
+  }
+  if (len < size) snprintf(buf + len, size - len, " token");
+}
+
 /* Percent-decoding of a path segment (case ids may hold anything). */
 static void decode(char *s) {
   char *o = s;
@@ -243,8 +266,9 @@ void api_handle(void *ud, http_request *req) {
       return;
     }
     if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
-      api_error(svc, req, found, 403, "forbidden", NULL,
-                "this token's role may not use this route");
+      char msg[120];
+      roles_needed(routes[found].roles | ROLE_ADMIN, msg, sizeof msg);
+      api_error(svc, req, found, 403, "forbidden", NULL, msg);
       return;
     }
   }
@@ -476,6 +500,81 @@ static int w_retry(service *svc, job *j, json_t **reply, int *status,
   return RC_OK;
 }
 
+/* {"all": true} or {"cases": [ids]}: the cases re-queued and, for a
+ * list, those refused (unknown: 404, not in error: 409). With none
+ * re-queued the answer is the first refusal's status. */
+enum { RETRY_LISTED = 1000 };
+
+static void add_queued(void *ud, const char *case_id) {
+  if (json_array_size(ud) < RETRY_LISTED)
+    json_array_append_new(ud, json_string(case_id));
+}
+
+static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
+                        rc_error *err) {
+  json_t *all, *list, *id, *queued, *refused;
+  size_t i;
+  int rc, count = 0;
+  if ((rc = need_object(j->body, err))) return rc;
+  all = json_object_get(j->body, "all");
+  list = json_object_get(j->body, "cases");
+  if (all && !json_is_boolean(all))
+    return rc_error_set(err, RC_EINVAL, "all", "all must be true or false");
+  if (json_is_true(all) == (list != NULL))
+    return rc_error_set(err, RC_EINVAL, "cases",
+                        "give {\"all\": true} or {\"cases\": [ids]}");
+  if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
+               json_array_size(list) > RETRY_LISTED))
+    return rc_error_set(err, RC_EINVAL, "cases",
+                        "cases must be a list of 1 to %d case ids",
+                        RETRY_LISTED);
+  json_array_foreach(list, i, id) {
+    if (!json_is_string(id))
+      return rc_error_set(err, RC_EINVAL, "cases",
+                          "cases[%zu] must be a case id (a string)", i);
+  }
+  queued = json_array();
+  refused = json_array();
+  if (!list) {
+    rc = engine_retry_all(svc->eng, add_queued, queued, &count, err);
+  } else {
+    json_array_foreach(list, i, id) {
+      rc = engine_retry(svc->eng, json_string_value(id), err);
+      if (rc == RC_ENOTFOUND || rc == RC_ECONFLICT) {
+        json_array_append_new(
+            refused, json_pack("{s:o, s:i, s:s, s:s}", "case", json_copy(id),
+                               "status", api_status_of(rc), "code",
+                               api_code_of(rc), "message", err->message));
+        rc = RC_OK;
+      } else if (rc == RC_OK) {
+        add_queued(queued, json_string_value(id));
+        count++;
+      } else {
+        break;
+      }
+    }
+  }
+  if (rc != RC_OK) {
+    json_decref(queued);
+    json_decref(refused);
+    return rc;
+  }
+  *reply = json_pack("{s:s, s:i, s:o, s:o}", "status", "queued", "queued",
+                     count, "cases", queued, "refused", refused);
+  *status = 202;
+  if (list && count == 0) {
+    json_t *first = json_array_get(refused, 0);
+    *status = (int)json_integer_value(json_object_get(first, "status"));
+    json_object_set_new(
+        *reply, "error",
+        json_pack("{s:O, s:O, s:s}", "code", json_object_get(first, "code"),
+                  "message", json_object_get(first, "message"), "field",
+                  "cases"));
+    json_object_set_new(*reply, "status", json_string("refused"));
+  }
+  return RC_OK;
+}
+
 /* --- reads ------------------------------------------------------------ */
 
 static json_t *value_json(const store_value *v) {
@@ -642,6 +741,28 @@ static void r_tasks(service *svc, http_request *req, int route,
   if ((int)json_array_size(r.list) == limit)
     json_object_set_new(out, "next", json_integer(r.last_id));
   api_reply(svc, req, route, 200, out, NULL);
+}
+
+static void r_errors(service *svc, http_request *req, int route,
+                     const char *arg) {
+  char after[32], *end;
+  long long before = 0;
+  rc_error err;
+  json_t *page;
+  (void)arg;
+  rc_error_clear(&err);
+  if (http_query(req, "after", after, sizeof after) &&
+      ((before = strtoll(after, &end, 10)) <= 0 || *end)) {
+    api_error(svc, req, route, 422, "invalid", "after",
+              "after must be the next of an earlier page");
+    return;
+  }
+  page = report_errors(svc->eng, before, page_limit(req), &err);
+  if (!page) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  api_reply(svc, req, route, 200, page, NULL);
 }
 
 static void r_report(service *svc, http_request *req, int route,
