@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "import.h"
+#include "input.h"
 #include "report.h"
 #include "service.h"
 
@@ -142,6 +143,11 @@ void api_error(service *svc, http_request *req, int route, int status,
   json_t *e =
       json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
+  /* A message quoting bytes that are not UTF-8 cannot be JSON: the
+   * answer still says what went wrong. */
+  if (!e)
+    e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+                  "(the message is not valid UTF-8)");
   api_reply(svc, req, route, status, e,
             status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
@@ -210,23 +216,30 @@ static void roles_needed(int roles, char *buf, size_t size) {
   if (len < size) snprintf(buf + len, size - len, " token");
 }
 
-/* Percent-decoding of a path segment (case ids may hold anything). */
-static void decode(char *s) {
-  char *o = s;
-  for (; *s; s++) {
-    if (s[0] == '%' && s[1] && s[2]) {
-      char hex[3] = {s[1], s[2], 0};
-      char *end;
-      long v = strtol(hex, &end, 16);
-      if (*end == '\0') {
-        *o++ = (char)v;
-        s += 2;
-        continue;
-      }
-    }
-    *o++ = *s;
+/* Percent-decoding of the path's {id} in place. An id may hold anything
+ * printable, '/' included (%2F); it may not hold a NUL, a control
+ * character or bytes that are not UTF-8: "MF00001%00junk" is not case
+ * MF00001. The field is named for the segment before it ("cases" names
+ * "case"). */
+static int decode(const char *pattern, char *arg, char *field, size_t size) {
+  const char *brace = strstr(pattern, "/{}"), *seg = brace;
+  while (seg > pattern && seg[-1] != '/') seg--;
+  snprintf(field, size, "%.*s", (int)(brace - seg), seg);
+  if (field[0] && field[strlen(field) - 1] == 's')
+    field[strlen(field) - 1] = '\0';
+  return http_unescape(arg, strlen(arg), 0, arg, strlen(arg) + 1);
+}
+
+static const char *unescape_problem(int rc) {
+  switch (rc) {
+    case HTTP_BAD_ESCAPE:
+      return "a '%' not followed by two hex digits";
+    case HTTP_BAD_TEXT:
+      return "a control character or bytes that are not UTF-8";
+    case HTTP_DUPLICATE:
+      return "given twice";
   }
-  *o = '\0';
+  return "more than fits";
 }
 
 int api_route(const char *method, const char *path, char *arg, size_t size) {
@@ -257,7 +270,24 @@ void api_handle(void *ud, http_request *req) {
               path_known ? "this route takes another method" : "no such route");
     return;
   }
-  decode(arg);
+  {
+    char field[64], name[64], msg[160];
+    int rc;
+    if (strstr(routes[found].pattern, "{}") &&
+        (rc = decode(routes[found].pattern, arg, field, sizeof field)) < 0) {
+      snprintf(msg, sizeof msg, "the %s id in the path holds %s", field,
+               unescape_problem(rc));
+      api_error(svc, req, found, 400, "bad_request", field, msg);
+      return;
+    }
+    if ((rc = http_query_check(req, name, sizeof name)) != 0) {
+      snprintf(msg, sizeof msg, "query parameter %s: %s", name,
+               unescape_problem(rc));
+      api_error(svc, req, found, 400, "bad_request", name[0] ? name : "query",
+                msg);
+      return;
+    }
+  }
   if (routes[found].roles) {
     roles = roles_of(svc, req);
     if (roles < 0 || roles == 0) {
@@ -265,6 +295,7 @@ void api_handle(void *ud, http_request *req) {
                 "a valid bearer token is required");
       return;
     }
+    req->trusted = 1; /* a valid token: its connection is kept longest */
     if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
       char msg[120];
       roles_needed(routes[found].roles | ROLE_ADMIN, msg, sizeof msg);
@@ -290,14 +321,14 @@ void api_handle(void *ud, http_request *req) {
       return;
     }
     if (req->body_len > 0) {
-      json_error_t jerr;
-      body = json_loadb(req->body, req->body_len, 0, &jerr);
-      if (!body) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "bad JSON at line %d column %d: %s",
-                 jerr.line, jerr.column, jerr.text);
-        api_error(svc, req, found, 400, "bad_json", NULL, msg);
-        return;
+      rc_error err;
+      switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+        case INPUT_JSON_SYNTAX:
+          api_error(svc, req, found, 400, "bad_json", err.field, err.message);
+          return;
+        case INPUT_JSON_REFUSED:
+          api_error(svc, req, found, 422, "invalid", err.field, err.message);
+          return;
       }
     }
     j = calloc(1, sizeof *j);
@@ -320,6 +351,52 @@ void api_handle(void *ud, http_request *req) {
 static int need_object(json_t *body, rc_error *err) {
   if (!json_is_object(body))
     return rc_error_set(err, RC_EINVAL, NULL, "the body must be a JSON object");
+  return RC_OK;
+}
+
+/* A string field: *out is NULL when absent (or null); a value of another
+ * type is refused naming the field, never taken as absent. */
+static int body_string(json_t *body, const char *key, const char **out,
+                       rc_error *err) {
+  json_t *v = json_object_get(body, key);
+  *out = NULL;
+  if (!v || json_is_null(v)) return RC_OK;
+  if (!json_is_string(v))
+    return rc_error_set(err, RC_EINVAL, key, "%s must be a string", key);
+  *out = json_string_value(v);
+  return RC_OK;
+}
+
+/* An id field (case, ref, key, assignee): a string, printable, bounded. */
+static int body_id(json_t *body, const char *key, const char **out,
+                   rc_error *err) {
+  int rc = body_string(body, key, out, err);
+  if (rc == RC_OK && *out)
+    rc = input_check_id(*out, strlen(*out), key, INPUT_ID_MAX, err);
+  return rc;
+}
+
+/* The clock skew allowed between a payment system and us: a payment dated
+ * later than now plus this is refused, not booked in the future. */
+enum { PAYMENT_SKEW_MS = 5 * 60 * 1000 };
+
+static int payment_time(service *svc, const char *text, rc_time *at,
+                        rc_error *err) {
+  rc_clock *clk = engine_clock(svc->eng);
+  rc_time now = clock_now(clk);
+  char when[40], limit[40];
+  if (clock_parse_time(clk, text, at, err) != RC_OK) {
+    snprintf(err->field, sizeof err->field, "at");
+    return RC_EINVAL;
+  }
+  if (*at > now + PAYMENT_SKEW_MS) {
+    zone_format(clock_zone(clk), *at, when, sizeof when);
+    zone_format(clock_zone(clk), now, limit, sizeof limit);
+    return rc_error_set(err, RC_EINVAL, "at",
+                        "at (%s) is in the future: a payment is dated at most "
+                        "5 minutes after now (%s)",
+                        when, limit);
+  }
   return RC_OK;
 }
 
@@ -384,15 +461,19 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   const char *type, *key;
   json_t *data;
-  int rc;
+  int rc, duplicate = 0;
   if ((rc = need_object(j->body, err))) return rc;
-  type = json_string_value(json_object_get(j->body, "type"));
+  if ((rc = body_string(j->body, "type", &type, err))) return rc;
   if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
+  if ((rc = input_check_name(type, "type", err))) return rc;
   data = json_object_get(j->body, "data");
-  key = json_string_value(json_object_get(j->body, "key"));
-  if (!key) key = j->req->idempotency_key;
-  rc = engine_post(svc->eng, j->arg, type, data, key, err);
-  if (rc == RC_ECONFLICT && err->field[0] && !strcmp(err->field, "key")) {
+  if ((rc = body_id(j->body, "key", &key, err))) return rc;
+  if (!key && (key = j->req->idempotency_key) &&
+      (rc = input_check_id(key, strlen(key), "Idempotency-Key", INPUT_ID_MAX,
+                           err)))
+    return rc;
+  rc = engine_post(svc->eng, j->arg, type, data, key, &duplicate, err);
+  if (rc == RC_OK && duplicate) {
     *status = 200;
     *reply = json_pack("{s:s, s:s}", "status", "duplicate", "key", key);
     return RC_OK; /* acknowledged, not applied twice */
@@ -408,26 +489,25 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
   const char *case_id, *ref, *at_text;
   json_t *amount;
   rc_time at = 0;
-  int rc;
+  int rc, duplicate = 0;
   if ((rc = need_object(j->body, err))) return rc;
-  case_id = json_string_value(json_object_get(j->body, "case"));
-  ref = json_string_value(json_object_get(j->body, "ref"));
-  amount = json_object_get(j->body, "amount");
-  at_text = json_string_value(json_object_get(j->body, "at"));
+  if ((rc = body_id(j->body, "case", &case_id, err))) return rc;
   if (!case_id) return rc_error_set(err, RC_EINVAL, "case", "case is required");
-  if (!ref || !*ref)
-    return rc_error_set(err, RC_EINVAL, "ref",
-                        "ref is required: it makes the payment idempotent");
+  amount = json_object_get(j->body, "amount");
   if (!json_is_integer(amount))
     return rc_error_set(err, RC_EINVAL, "amount",
                         "amount must be a whole number of minor units");
-  if (at_text &&
-      clock_parse_time(engine_clock(svc->eng), at_text, &at, err) != RC_OK) {
-    snprintf(err->field, sizeof err->field, "at");
-    return RC_EINVAL;
-  }
-  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at, err);
-  if (rc == RC_ECONFLICT) {
+  if ((rc = body_string(j->body, "ref", &ref, err))) return rc;
+  if (!ref || !*ref)
+    return rc_error_set(err, RC_EINVAL, "ref",
+                        "ref is required: it makes the payment idempotent");
+  if ((rc = input_check_id(ref, strlen(ref), "ref", INPUT_ID_MAX, err)))
+    return rc;
+  if ((rc = body_string(j->body, "at", &at_text, err))) return rc;
+  if (at_text && (rc = payment_time(svc, at_text, &at, err))) return rc;
+  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at,
+                  &duplicate, err);
+  if (rc == RC_OK && duplicate) {
     *status = 200;
     *reply = json_pack("{s:s, s:s}", "status", "duplicate", "ref", ref);
     return RC_OK;
@@ -442,9 +522,10 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
 static int w_claim(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   int64_t id = path_id(j->arg, "task", err);
-  const char *who = json_string_value(json_object_get(j->body, "assignee"));
+  const char *who;
   int rc;
   if (!id) return RC_ENOTFOUND;
+  if ((rc = body_id(j->body, "assignee", &who, err))) return rc;
   if ((rc = engine_task_claim(svc->eng, id, who, err))) return rc;
   *status = 200;
   *reply = json_pack("{s:I, s:s, s:s}", "task", (json_int_t)id, "status",
@@ -455,21 +536,27 @@ static int w_claim(service *svc, job *j, json_t **reply, int *status,
 static int w_complete(service *svc, job *j, json_t **reply, int *status,
                       rc_error *err) {
   int64_t id = path_id(j->arg, "task", err);
-  int rc;
+  json_t *result = NULL;
+  int rc, duplicate = 0;
   if (!id) return RC_ENOTFOUND;
   if ((rc = need_object(j->body, err))) return rc;
-  if ((rc = engine_task_complete(svc->eng, id, j->body, err))) return rc;
+  if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
+                                 err)))
+    return rc;
   *status = 200;
-  *reply = json_pack("{s:I, s:s}", "task", (json_int_t)id, "status", "done");
+  *reply = json_pack("{s:I, s:s, s:o}", "task", (json_int_t)id, "status",
+                     duplicate ? "duplicate" : "done", "result",
+                     result ? result : json_null());
   return RC_OK;
 }
 
 static int w_receipt(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
   int64_t id = path_id(j->arg, "message", err);
-  const char *st = json_string_value(json_object_get(j->body, "status"));
+  const char *st;
   int rc;
   if (!id) return RC_ENOTFOUND;
+  if ((rc = body_string(j->body, "status", &st, err))) return rc;
   if ((rc = engine_receipt(svc->eng, id, st, err))) return rc;
   *status = 200;
   *reply = json_pack("{s:I, s:s}", "message", (json_int_t)id, "status", st);
@@ -479,12 +566,14 @@ static int w_receipt(service *svc, job *j, json_t **reply, int *status,
 static int w_reply(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   char case_id[160];
+  const char *case_given, *from, *text;
   int rc;
-  if ((rc = need_object(j->body, err))) return rc;
-  rc = engine_reply(
-      svc->eng, json_string_value(json_object_get(j->body, "case")),
-      json_string_value(json_object_get(j->body, "from")),
-      json_string_value(json_object_get(j->body, "text")), case_id, err);
+  if ((rc = need_object(j->body, err)) ||
+      (rc = body_id(j->body, "case", &case_given, err)) ||
+      (rc = body_string(j->body, "from", &from, err)) ||
+      (rc = body_string(j->body, "text", &text, err)))
+    return rc;
+  rc = engine_reply(svc->eng, case_given, from, text, case_id, err);
   if (rc) return rc;
   *status = 202;
   *reply = json_pack("{s:s, s:s}", "status", "queued", "case", case_id);
@@ -655,6 +744,7 @@ static json_t *case_json(service *svc, const store_case *c) {
       "on_hold", c->on_hold);
   zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
   json_object_set_new(o, "opened_at", json_string(at));
+  json_object_set_new(o, "overpaid", json_integer((json_int_t)c->overpaid));
   json_object_set_new(o, "score",
                       c->has_score ? json_real(c->score) : json_null());
   json_object_set_new(o, "tags", json_loads(c->tags ? c->tags : "[]", 0, NULL));

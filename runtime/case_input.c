@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/uloc.h>
+
 #include "case_input.h"
+#include "input.h"
 
 static const char *const known[] = {"id",
                                     "borrower_id",
@@ -29,6 +32,7 @@ static const char *const known[] = {"id",
                                     "borrower",
                                     "data",
                                     "tags",
+                                    "do_not_contact",
                                     NULL};
 
 static int is_known(const char *key) {
@@ -49,12 +53,96 @@ static int get_string(json_t *obj, const char *key, char **out, size_t max,
   if (json_string_length(v) > max)
     return rc_error_set(err, RC_EINVAL, key, "%s is longer than %zu bytes", key,
                         max);
+  if (strlen(json_string_value(v)) != json_string_length(v))
+    return rc_error_set(err, RC_EINVAL, key, "%s holds a NUL character", key);
   for (const char *p = json_string_value(v); *p; p++)
     if ((unsigned char)*p < 0x20)
       return rc_error_set(err, RC_EINVAL, key,
                           "%s contains a control character", key);
   *out = strdup(json_string_value(v));
   return RC_OK;
+}
+
+/* An id: required, a string, printable (input_check_id). */
+static int get_id(json_t *obj, const char *key, const char *field, char **out,
+                  rc_error *err) {
+  json_t *v = json_object_get(obj, key);
+  *out = NULL;
+  if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+    return rc_error_set(err, RC_EINVAL, field, "%s is required", field);
+  if (!json_is_string(v))
+    return rc_error_set(err, RC_EINVAL, field, "%s must be a string", field);
+  if (input_check_id(json_string_value(v), json_string_length(v), field,
+                     INPUT_ID_MAX, err) != RC_OK)
+    return RC_EINVAL;
+  *out = strdup(json_string_value(v));
+  return *out ? RC_OK : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+}
+
+/* A flag: a JSON boolean, or in a CSV cell 1/true/yes, 0/false/no. */
+static int get_flag(json_t *obj, const char *key, const char *field, int text,
+                    int *out, rc_error *err) {
+  json_t *v = json_object_get(obj, key);
+  static const char *const yes[] = {"1", "true", "yes", NULL};
+  static const char *const no[] = {"0", "false", "no", NULL};
+  *out = 0;
+  if (!v || json_is_null(v)) return RC_OK;
+  if (json_is_boolean(v)) {
+    *out = json_is_true(v);
+    return RC_OK;
+  }
+  if (text && json_is_string(v)) {
+    const char *s = json_string_value(v);
+    if (!*s) return RC_OK;
+    for (int i = 0; yes[i]; i++)
+      if (strcasecmp(s, yes[i]) == 0) return *out = 1, RC_OK;
+    for (int i = 0; no[i]; i++)
+      if (strcasecmp(s, no[i]) == 0) return RC_OK;
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s must be 1, true or yes (or 0, false, no), not "
+                        "'%.40s'",
+                        field, s);
+  }
+  return rc_error_set(err, RC_EINVAL, field, "%s must be true or false", field);
+}
+
+/* A BCP 47 language tag ICU knows: "zh-CN", "en", "zh-Hans-CN". The
+ * last tag found good is remembered: a file holds few locales. */
+static int check_locale(const char *tag, rc_error *err) {
+  static char last_ok[32];
+  char buf[96], lang[16] = "", region[16] = "";
+  int32_t parsed = 0;
+  UErrorCode st = U_ZERO_ERROR;
+  int found = 0;
+  if (strcmp(tag, last_ok) == 0) return RC_OK;
+  if (strchr(tag, '_')) goto bad;
+  uloc_forLanguageTag(tag, buf, sizeof buf, &parsed, &st);
+  if (U_FAILURE(st) || parsed != (int32_t)strlen(tag)) goto bad;
+  uloc_getLanguage(buf, lang, sizeof lang, &st);
+  uloc_getCountry(buf, region, sizeof region, &st);
+  if (U_FAILURE(st) || !lang[0]) goto bad;
+  for (const char *const *l = uloc_getISOLanguages(); *l && !found; l++)
+    found = strcmp(*l, lang) == 0;
+  if (!found)
+    return rc_error_set(err, RC_EINVAL, "locale",
+                        "locale '%s': '%s' is not a language ICU knows", tag,
+                        lang);
+  if (region[0] && !isdigit((unsigned char)region[0])) {
+    found = 0;
+    for (const char *const *c = uloc_getISOCountries(); *c && !found; c++)
+      found = strcmp(*c, region) == 0;
+    if (!found)
+      return rc_error_set(err, RC_EINVAL, "locale",
+                          "locale '%s': '%s' is not a region ICU knows", tag,
+                          region);
+  }
+  snprintf(last_ok, sizeof last_ok, "%s", tag);
+  return RC_OK;
+bad:
+  return rc_error_set(err, RC_EINVAL, "locale",
+                      "locale '%s' is not a language tag such as zh-CN or en "
+                      "(BCP 47: parts joined by '-')",
+                      tag);
 }
 
 /* Money: a whole number of minor units, >= 0. */
@@ -170,29 +258,33 @@ static int get_points(json_t *obj, const char *plural, const char *single,
   return RC_OK;
 }
 
-static int parse_borrower(json_t *obj, json_t *nested, rc_clock *clk,
+static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
                           store_borrower *b, rc_error *err) {
   json_t *src = nested ? nested : obj;
   int rc, present = 0;
   b->ncontacts = 0;
   if (nested) {
-    if ((rc = get_string(nested, "id", &b->id, 128, err))) return rc;
+    if ((rc = get_id(nested, "id", "borrower.id", &b->id, err))) return rc;
     if ((rc = get_string(nested, "name", &b->name, 256, err))) return rc;
   } else {
-    if ((rc = get_string(obj, "borrower_id", &b->id, 128, err))) return rc;
+    if ((rc = get_id(obj, "borrower_id", "borrower_id", &b->id, err)))
+      return rc;
     if ((rc = get_string(obj, "borrower_name", &b->name, 256, err))) return rc;
   }
-  if (!b->id)
-    return rc_error_set(err, RC_EINVAL, nested ? "borrower.id" : "borrower_id",
-                        "%s is required",
-                        nested ? "borrower.id" : "borrower_id");
   if ((rc = get_string(src, "locale", &b->locale, 32, err))) return rc;
+  if (b->locale && check_locale(b->locale, err) != RC_OK) return RC_EINVAL;
   if ((rc = get_string(src, "timezone", &b->timezone, 63, err))) return rc;
   if (b->timezone && !clock_zone_get(clk, b->timezone, err)) {
     snprintf(err->field, sizeof err->field, "timezone");
     return RC_EINVAL;
   }
   if ((rc = get_string(src, "address", &b->address, 512, err))) return rc;
+  if (nested && json_object_get(nested, "employer") &&
+      !json_is_null(json_object_get(nested, "employer")) &&
+      !json_is_object(json_object_get(nested, "employer")))
+    return rc_error_set(err, RC_EINVAL, "borrower.employer",
+                        "borrower.employer must be an object { name, phone, "
+                        "address }");
   if (nested && json_is_object(json_object_get(nested, "employer"))) {
     json_t *e = json_object_get(nested, "employer");
     if ((rc = get_string(e, "name", &b->employer_name, 256, err))) return rc;
@@ -232,6 +324,11 @@ static int parse_borrower(json_t *obj, json_t *nested, rc_clock *clk,
                             "borrower.contacts[%zu] needs a name and a "
                             "relation",
                             i + 1);
+      if (!phone && json_object_get(item, "phone") &&
+          !json_is_null(json_object_get(item, "phone")))
+        return rc_error_set(err, RC_EINVAL, "borrower.contacts",
+                            "borrower.contacts[%zu].phone must be a string",
+                            i + 1);
       if (phone && !valid_phone(phone))
         return rc_error_set(err, RC_EINVAL, "borrower.contacts",
                             "borrower.contacts[%zu].phone '%s' is not a "
@@ -240,8 +337,11 @@ static int parse_borrower(json_t *obj, json_t *nested, rc_clock *clk,
       add_contact(b, "third_party", phone, name, rel);
       present = 1;
     }
-    b->do_not_contact = json_is_true(json_object_get(nested, "do_not_contact"));
   }
+  if ((rc = get_flag(src, "do_not_contact",
+                     nested ? "borrower.do_not_contact" : "do_not_contact",
+                     text, &b->do_not_contact, err)))
+    return rc;
   if (!present) b->ncontacts = -1; /* keep what the store has */
   return RC_OK;
 }
@@ -268,13 +368,20 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   in->data = json_object();
   if (!json_is_object(obj))
     return rc_error_set(err, RC_EINVAL, NULL, "a case must be an object");
-  if ((rc = get_string(obj, "id", &c->id, 128, err))) return rc;
-  if (!c->id) return rc_error_set(err, RC_EINVAL, "id", "id is required");
+  {
+    /* NUL anywhere, custom fields too: C strings would cut the text there
+     * (an id MF00001\0EVIL named case MF00001). */
+    char path[sizeof err->field];
+    if (input_json_find_nul(obj, path, sizeof path))
+      return rc_error_set(err, RC_EINVAL, path, "%s holds a NUL character",
+                          path);
+  }
+  if ((rc = get_id(obj, "id", "id", &c->id, err))) return rc;
   nested = json_object_get(obj, "borrower");
   if (nested && !json_is_object(nested))
     return rc_error_set(err, RC_EINVAL, "borrower",
                         "borrower must be an object with an id");
-  if ((rc = parse_borrower(obj, nested, clk, &in->b, err))) return rc;
+  if ((rc = parse_borrower(obj, nested, text, clk, &in->b, err))) return rc;
   c->borrower_id = strdup(in->b.id);
   if (in->b.ncontacts >= 0) in->present |= IN_CONTACTS;
 
@@ -297,6 +404,11 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
       return rc;
     if (present) in->present |= money[i].bit;
   }
+  /* An update that gives one of the two is checked against the stored
+   * other by the engine. */
+  if ((in->present & IN_AMOUNT_DUE) && (in->present & IN_BALANCE) &&
+      (rc = case_input_check_money(c, err)))
+    return rc;
   if ((rc = get_string(obj, "due_date", &c->due_date, 10, err))) {
     if (err->field[0])
       snprintf(err->message, sizeof err->message,
@@ -330,16 +442,37 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     in->present |= IN_SCORE;
   }
   v = json_object_get(obj, "tags");
-  if (v && json_is_array(v)) {
+  if (v && text && json_is_string(v) && json_string_length(v)) {
+    /* A CSV cell: tags separated by ';'. */
+    json_t *list = json_array();
+    const char *p = json_string_value(v);
+    while (*p) {
+      size_t n = strcspn(p, ";");
+      if (n) json_array_append_new(list, json_stringn(p, n));
+      p += n;
+      if (*p) p++;
+    }
+    c->tags = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    in->present |= IN_TAGS;
+  } else if (v && json_is_array(v)) {
     size_t i;
     json_t *t;
-    json_array_foreach(v, i, t) if (!json_is_string(t)) return rc_error_set(
-        err, RC_EINVAL, "tags", "tags must be a list of strings");
+    json_array_foreach(v, i, t) {
+      if (!json_is_string(t))
+        return rc_error_set(err, RC_EINVAL, "tags",
+                            "tags must be a list of strings (tags[%zu] is "
+                            "not)",
+                            i + 1);
+      if (json_string_length(t) == 0 || json_string_length(t) > 64)
+        return rc_error_set(err, RC_EINVAL, "tags",
+                            "tags[%zu] must be 1 to 64 bytes", i + 1);
+    }
     c->tags = json_dumps(v, JSON_COMPACT);
     in->present |= IN_TAGS;
-  } else if (v && !json_is_null(v) && !json_is_string(v)) {
+  } else if (v && !json_is_null(v) && !(text && json_is_string(v))) {
     return rc_error_set(err, RC_EINVAL, "tags",
-                        "tags must be a list of strings");
+                        "tags must be a list of strings such as [\"vip\"]");
   }
   v = json_object_get(obj, "data");
   if (v && json_is_object(v)) {
@@ -356,6 +489,17 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   }
   if (json_object_size(in->data) > 0) in->present |= IN_DATA;
   c->data = json_dumps(in->data, JSON_COMPACT | JSON_SORT_KEYS);
+  return RC_OK;
+}
+
+/* DESIGN "Balance and amount due": the balance is everything owed, fees
+ * included; what is overdue now is part of it. */
+int case_input_check_money(const store_case *c, rc_error *err) {
+  if (c->amount_due > c->balance)
+    return rc_error_set(err, RC_EINVAL, "amount_due",
+                        "amount_due (%lld) is more than the balance (%lld), "
+                        "which includes everything owed",
+                        (long long)c->amount_due, (long long)c->balance);
   return RC_OK;
 }
 

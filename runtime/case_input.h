@@ -35,5 +35,8 @@ int case_input_parse(json_t *obj, int text_values, rc_clock *clk,
                      const char *default_currency, case_input *out,
                      rc_error *err);
 void case_input_free(case_input *in);
+/* The money fields agree: amount_due is at most the balance (which
+ * includes everything owed). For a case as it will be stored. */
+int case_input_check_money(const store_case *c, rc_error *err);
 
 #endif

@@ -63,7 +63,9 @@ static void on_process_exit(uv_process_t *p, int64_t status, int signal) {
 static void on_timeout(uv_timer_t *t) {
   exec_job *job = t->data;
   job->timed_out = 1;
-  uv_process_kill(&job->proc, SIGKILL); /* on_process_exit follows */
+  /* on_process_exit follows; a process already gone is reaped anyway */
+  if (uv_process_kill(&job->proc, SIGKILL) != 0 && !job->exited)
+    snprintf(job->reason, sizeof job->reason, "could not be killed");
 }
 
 static void on_written(uv_write_t *w, int status) {
@@ -88,9 +90,18 @@ void channel_exec_send(uv_loop_t *loop, delivery *d) {
   job->d = d;
   for (int i = 0; i < d->ch->nargs; i++) argv[i] = (char *)d->ch->args[i];
   argv[d->ch->nargs] = NULL;
-  uv_pipe_init(loop, &job->in, 0);
-  uv_timer_init(loop, &job->timer);
   job->in.data = job->timer.data = job->proc.data = job->write.data = job;
+  if ((rc = uv_pipe_init(loop, &job->in, 0)) != 0) {
+    free(job);
+    d->done(d, 0, 0, uv_strerror(rc));
+    return;
+  }
+  if ((rc = uv_timer_init(loop, &job->timer)) != 0) {
+    snprintf(job->reason, sizeof job->reason, "%s", uv_strerror(rc));
+    job->open_handles = 1;
+    uv_close((uv_handle_t *)&job->in, on_close);
+    return;
+  }
   memset(&opts, 0, sizeof opts);
   stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
   stdio[0].data.stream = (uv_stream_t *)&job->in;
@@ -112,7 +123,9 @@ void channel_exec_send(uv_loop_t *loop, delivery *d) {
     return;
   }
   job->open_handles = 3;
-  uv_timer_start(&job->timer, on_timeout, (uint64_t)d->ch->timeout_ms, 0);
+  if (uv_timer_start(&job->timer, on_timeout, (uint64_t)d->ch->timeout_ms, 0) !=
+      0)
+    on_timeout(&job->timer); /* no timeout to wait for: do not wait */
   buf = uv_buf_init(d->payload, (unsigned)strlen(d->payload));
   if (uv_write(&job->write, (uv_stream_t *)&job->in, &buf, 1, on_written) != 0)
     uv_close((uv_handle_t *)&job->in, on_close);

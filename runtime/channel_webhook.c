@@ -105,14 +105,16 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
     wt = calloc(1, sizeof *wt);
     if (!wt) return -1;
     wt->fd = fd;
-    uv_poll_init_socket(w->loop, &wt->poll, fd);
+    if (uv_poll_init_socket(w->loop, &wt->poll, fd) != 0) {
+      free(wt);
+      return -1; /* curl fails the transfer: the message is retried */
+    }
     wt->poll.data = w;
     curl_multi_assign(w->multi, fd, wt);
   }
   if (action & CURL_POLL_IN) events |= UV_READABLE;
   if (action & CURL_POLL_OUT) events |= UV_WRITABLE;
-  uv_poll_start(&wt->poll, events, on_poll);
-  return 0;
+  return uv_poll_start(&wt->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -125,22 +127,35 @@ static void on_timer(uv_timer_t *t) {
 static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
   webhook *w = userp;
   (void)multi;
-  if (timeout_ms < 0)
-    uv_timer_stop(&w->timer);
-  else
-    uv_timer_start(&w->timer, on_timer, timeout_ms ? (uint64_t)timeout_ms : 1,
-                   0);
-  return 0;
+  if (timeout_ms < 0) return uv_timer_stop(&w->timer) == 0 ? 0 : -1;
+  return uv_timer_start(&w->timer, on_timer,
+                        timeout_ms ? (uint64_t)timeout_ms : 1, 0) == 0
+             ? 0
+             : -1;
 }
 
 webhook *webhook_open(uv_loop_t *loop) {
   webhook *w = calloc(1, sizeof *w);
   static int initialised;
   if (!w) return NULL;
-  if (!initialised++) curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (!initialised) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      free(w);
+      return NULL;
+    }
+    initialised = 1;
+  }
   w->loop = loop;
-  w->multi = curl_multi_init();
-  uv_timer_init(loop, &w->timer);
+  if (!(w->multi = curl_multi_init())) {
+    free(w);
+    return NULL;
+  }
+  /* The last step that can fail; from here on webhook_close frees it. */
+  if (uv_timer_init(loop, &w->timer) != 0) {
+    curl_multi_cleanup(w->multi);
+    free(w);
+    return NULL;
+  }
   w->timer.data = w;
   curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
@@ -205,5 +220,11 @@ void webhook_send(webhook *w, delivery *d) {
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "recoup");
-  curl_multi_add_handle(w->multi, easy);
+  if (curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
+    unlink_request(w, req);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(req->headers);
+    free(req);
+    d->done(d, 0, 0, "cannot start the HTTP request");
+  }
 }

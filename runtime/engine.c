@@ -306,6 +306,7 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   int version, rc;
   jbuf b = {0};
 
+  if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);
@@ -412,6 +413,13 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   KEEP_MONEY(IN_FEES, fees, "fees");
 #undef KEEP_TEXT
 #undef KEEP_MONEY
+  if (!(p & IN_AMOUNT_DUE) && c->amount_due > c->balance) {
+    /* A snapshot that lowers the balance alone: what is overdue is never
+     * more than what is owed, as after a payment. */
+    c->amount_due = c->balance;
+    changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
+  }
+  if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {
       json_object_set_new(fields, "score", json_real(c->score));
@@ -449,7 +457,7 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     char *text = ljson_dump(detail);
     rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, c->id, "updated", text, NULL,
+      rc = store_event_insert(eng->st, c->id, "updated", text,
                               clock_now(eng->clk), err);
     free(text);
   }
@@ -485,18 +493,45 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   return rc;
 }
 
+/* Events only the core emits: posting one would fake a fact (a broken
+ * promise sends a field officer; a delivery receipt ends retries). */
+static const char *const core_events[] = {
+    "opened",           "updated",         "payment",
+    "task_done",        "promise_kept",    "promise_broken",
+    "installment_missed", "plan_completed", "message_delivered",
+    "message_failed",   NULL};
+
+static const char *core_route(const char *type) {
+  if (!strcmp(type, "payment")) return "POST /v1/payments (rt:pay)";
+  if (!strcmp(type, "task_done"))
+    return "POST /v1/tasks/{id}/complete (rt:complete)";
+  if (!strcmp(type, "opened") || !strcmp(type, "updated"))
+    return "POST /v1/cases (rt:open)";
+  if (!strncmp(type, "message_", 8))
+    return "POST /v1/messages/{id}/receipt (rt:receipt)";
+  return NULL;
+}
+
 int engine_post(engine *eng, const char *case_id, const char *type,
-                json_t *data, const char *key, rc_error *err) {
+                json_t *data, const char *key, int *duplicate, rc_error *err) {
   char *text = NULL;
-  int rc;
+  int rc, dup = 0;
+  if (duplicate) *duplicate = 0;
   if (!type || !*type)
     return rc_error_set(err, RC_EINVAL, "type", "event type is required");
-  if (strcmp(type, "opened") == 0 || strcmp(type, "updated") == 0 ||
-      strcmp(type, "payment") == 0 || strcmp(type, "task_done") == 0)
+  for (int i = 0; core_events[i]; i++) {
+    const char *route;
+    if (strcmp(type, core_events[i]) != 0) continue;
+    route = core_route(type);
+    if (route)
+      return rc_error_set(err, RC_EINVAL, "type",
+                          "'%s' events come from the core; use %s", type,
+                          route);
     return rc_error_set(err, RC_EINVAL, "type",
-                        "'%s' events come from the core; use the matching "
-                        "call (open, pay, complete)",
+                        "'%s' events come from the core (from payments and "
+                        "timers) and cannot be posted",
                         type);
+  }
   if (type[0] == '_' && type[1] == '_')
     return rc_error_set(err, RC_EINVAL, "type",
                         "event names starting with __ belong to the core");
@@ -505,11 +540,16 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if (!store_case_exists(eng->st, case_id)) {
     rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  } else {
+  } else if (key && (rc = store_event_key_claim(eng->st, key, case_id, type,
+                                                clock_now(eng->clk), &dup,
+                                                err)) != RC_OK) {
+    /* a key naming another event: refused, nothing written */
+  } else if (!dup) {
     if (data) text = ljson_dump(data);
-    rc = store_event_insert(eng->st, case_id, type, text, key,
-                            clock_now(eng->clk), err);
+    rc = store_event_insert(eng->st, case_id, type, text, clock_now(eng->clk),
+                            err);
   }
+  if (duplicate) *duplicate = dup;
   free(text);
   return ingest_end(eng, rc, err);
 }
@@ -517,7 +557,7 @@ int engine_post(engine *eng, const char *case_id, const char *type,
 static int queue(engine *eng, const char *case_id, const char *type,
                  json_t *data, rc_error *err) {
   char *text = ljson_dump(data);
-  int rc = store_event_insert(eng->st, case_id, type, text, NULL,
+  int rc = store_event_insert(eng->st, case_id, type, text,
                               clock_now(eng->clk), err);
   free(text);
   json_decref(data);
@@ -578,40 +618,78 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
   return rc;
 }
 
+/* A payment's ref names one payment (DESIGN.md "Idempotency is per
+ * thing"): the same ref, case and amount again is a duplicate, acknowledged
+ * and not applied, even after the payment closed the case; the ref with
+ * another case or amount is a conflict that changes nothing. Checked
+ * before anything else, so that a resend never meets a rule the first
+ * send changed the answer to. */
+static int payment_seen(engine *eng, const char *case_id, rc_money amount,
+                        const char *ref, int *duplicate, rc_error *err) {
+  char was_case[160];
+  rc_money was_amount = 0;
+  int rc = store_payment_by_ref(eng->st, ref, was_case, sizeof was_case,
+                                &was_amount, err);
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  if (strcmp(was_case, case_id) != 0)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already used for case %s", ref,
+                        was_case);
+  if (was_amount != amount)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already used for an amount of "
+                        "%lld on case %s, not %lld",
+                        ref, (long long)was_amount, case_id, (long long)amount);
+  *duplicate = 1;
+  return RC_OK;
+}
+
+/* Payments are facts: whatever passes the shape checks is recorded, on an
+ * open or a closed case. What goes beyond the balance brings it to zero and
+ * is kept as overpaid, for refund. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
-               const char *ref, rc_time at, rc_error *err) {
+               const char *ref, rc_time at, int *duplicate, rc_error *err) {
   store_case c;
-  int rc;
+  int rc, dup = 0;
+  if (duplicate) *duplicate = 0;
   if (amount <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "payment amount must be a positive number of minor "
                         "units (got %lld)",
                         (long long)amount);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if (ref && ((rc = payment_seen(eng, case_id, amount, ref, &dup, err)) ||
+              dup)) {
+    if (duplicate) *duplicate = dup;
+    return ingest_end(eng, rc, err);
+  }
   if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if (amount > c.balance) {
-    rc = rc_error_set(err, RC_EINVAL, "amount",
-                      "payment of %lld exceeds the balance of case %s (%lld)",
-                      (long long)amount, case_id, (long long)c.balance);
-  } else if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
-                                        at ? at : clock_now(eng->clk), err)) ==
-             RC_OK) {
+  if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
+                                 at ? at : clock_now(eng->clk), err)) ==
+      RC_OK) {
+    rc_money applied = amount < c.balance ? amount : c.balance;
+    rc_money excess = amount - applied;
     rc_money due = c.amount_due > amount ? c.amount_due - amount : 0;
     json_t *data = json_pack("{s:I}", "amount", (json_int_t)amount);
     char *text;
     char when[40];
+    if (applied < 0) applied = 0, excess = amount;
     zone_format(clock_zone(eng->clk), at ? at : clock_now(eng->clk), when,
                 sizeof when);
     if (ref) json_object_set_new(data, "ref", json_string(ref));
     json_object_set_new(data, "paid_at", json_string(when));
+    if (excess > 0)
+      json_object_set_new(data, "overpaid", json_integer((json_int_t)excess));
     text = ljson_dump(data);
-    rc = store_case_set_money(eng->st, case_id, c.balance - amount, due, err);
+    rc = store_case_set_money(eng->st, case_id, c.balance - applied, due,
+                              c.overpaid + excess, err);
     if (rc == RC_OK)
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "payment", text, NULL,
+      rc = store_event_insert(eng->st, case_id, "payment", text,
                               clock_now(eng->clk), err);
     if (rc == RC_OK) rc = allocate(eng, &c, amount, err);
     free(text);
@@ -621,35 +699,92 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   return ingest_end(eng, rc, err);
 }
 
+static script *script_for(engine *eng, const store_case *c) {
+  for (int i = eng->nscripts - 1; i >= 0; i--)
+    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
+      return eng->scripts[i];
+  return eng->sc; /* the handler call then reports the missing version */
+}
+
+/* A resend of the same completion (a collector's phone retrying without
+ * signal) is answered with what was stored; another body for a done task
+ * is a conflict. Resends compare after normalising, as the first send was
+ * stored. */
+static int completion_seen(const store_task_info *t, json_t *body,
+                           json_t **result, int *duplicate, int64_t task_id,
+                           rc_error *err) {
+  json_t *stored = t->result ? json_loads(t->result, 0, NULL) : NULL;
+  json_t *given = json_deep_copy(body);
+  int same;
+  json_object_del(given, "conversation");
+  if (stored) json_object_del(stored, "conversation");
+  same = stored && strcmp(t->status, "done") == 0 && json_equal(stored, given);
+  json_decref(given);
+  if (same) {
+    *duplicate = 1;
+    if (result) *result = stored;
+    else json_decref(stored);
+    return RC_OK;
+  }
+  json_decref(stored);
+  return rc_error_set(err, RC_ECONFLICT, "task",
+                      "task %lld is already closed (%s)", (long long)task_id,
+                      strcmp(t->status, "done") == 0
+                          ? "done, with another outcome or other fields"
+                          : t->status);
+}
+
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
-                         rc_error *err) {
-  char case_id[160], kind[64];
-  const char *what;
-  int rc;
+                         json_t **result, int *duplicate, rc_error *err) {
+  store_task_info t;
+  store_case c;
+  json_t *body = NULL;
+  int rc, conversation = 0, dup = 0;
+  if (result) *result = NULL;
+  if (duplicate) *duplicate = 0;
   if (!json_is_object(outcome) ||
-      !(what = json_string_value(json_object_get(outcome, "outcome"))))
+      !json_string_value(json_object_get(outcome, "outcome")))
     return rc_error_set(err, RC_EINVAL, "outcome",
                         "a task completion needs an outcome string");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  {
-    char *result = ljson_dump(outcome);
-    rc =
-        store_task_complete(eng->st, task_id, what, result, clock_now(eng->clk),
-                            case_id, sizeof case_id, kind, sizeof kind, err);
-    free(result);
+  if ((rc = store_task_get(eng->st, task_id, &t, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  if ((rc = store_case_get(eng->st, t.case_id, &c, err)) != RC_OK) {
+    free(t.result);
+    return ingest_end(eng, rc, err);
   }
-  if (rc == RC_OK) {
-    json_t *data = json_deep_copy(outcome);
+  /* Checked against the declaration before anything is written. */
+  body = json_deep_copy(outcome);
+  rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
+                         body, &conversation, err);
+  if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
+      strcmp(t.status, "claimed") != 0)
+    rc = completion_seen(&t, body, result, &dup, task_id, err);
+  if (rc == RC_OK && !dup) {
+    const char *what = json_string_value(json_object_get(body, "outcome"));
     char *text;
-    json_object_set_new(data, "task", json_integer(task_id));
-    json_object_set_new(data, "kind", json_string(kind));
-    text = ljson_dump(data);
-    rc = journal(eng, case_id, "task_done", NULL, 0, data, err);
-    if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "task_done", text, NULL,
-                              clock_now(eng->clk), err);
+    if (conversation) json_object_set_new(body, "conversation", json_true());
+    text = ljson_dump(body);
+    rc = store_task_complete(eng->st, task_id, what, text, clock_now(eng->clk),
+                             err);
     free(text);
+    if (rc == RC_OK) {
+      json_t *data = json_deep_copy(body);
+      json_object_set_new(data, "task", json_integer(task_id));
+      json_object_set_new(data, "kind", json_string(t.kind));
+      text = ljson_dump(data);
+      rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
+      if (rc == RC_OK)
+        rc = store_event_insert(eng->st, t.case_id, "task_done", text,
+                                clock_now(eng->clk), err);
+      free(text);
+    }
+    if (rc == RC_OK && result) *result = json_incref(body);
   }
+  if (duplicate) *duplicate = dup;
+  json_decref(body);
+  store_case_free(&c);
+  free(t.result);
   return ingest_end(eng, rc, err);
 }
 
@@ -688,7 +823,7 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if (rc == RC_OK)
     rc = store_event_insert(eng->st, case_id,
                             delivered ? "message_delivered" : "message_failed",
-                            data, NULL, clock_now(eng->clk), err);
+                            data, clock_now(eng->clk), err);
   return ingest_end(eng, rc, err);
 }
 
@@ -812,13 +947,6 @@ int engine_retry_all(engine *eng, engine_case_fn each, void *ud, int *count,
 
 /* The loaded scripts that hold a case's workflow version: a case runs on
  * the version it started on, even after reloads brought newer ones. */
-static script *script_for(engine *eng, const store_case *c) {
-  for (int i = eng->nscripts - 1; i >= 0; i--)
-    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
-      return eng->scripts[i];
-  return eng->sc; /* the handler call then reports the missing version */
-}
-
 static int transition(engine *eng, const store_case *c, const char *from,
                       const char *to, const char *event, script_state *info,
                       rc_error *err) {
@@ -1650,6 +1778,10 @@ int engine_promise(engine *eng, const char *case_id, rc_money amount,
                       err);
 }
 
+/* No plan runs longer than this: a schedule beyond it is a typo (a
+ * period of 2147483647 months) and its timers would never fire. */
+#define PLAN_SPAN_DAYS (30 * 366)
+
 int engine_plan(engine *eng, const char *case_id,
                 const engine_installment *items, int n,
                 const rc_duration *grace, int64_t *id, rc_error *err) {
@@ -1657,30 +1789,46 @@ int engine_plan(engine *eng, const char *case_id,
   rc_money total = 0;
   json_t *list;
   int rc = own_case(eng, case_id, err);
+  rc_date today = zone_date(clock_zone(eng->clk), clock_now(eng->clk));
+  int64_t first_day = 0;
   if (rc) return rc;
   if (n < 1 || n > 360)
     return rc_error_set(err, RC_EINVAL, "installments",
                         "a plan has 1 to 360 installments");
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
   for (int i = 0; i < n; i++) {
     rc_date d;
     if (items[i].amount <= 0)
       return rc_error_set(err, RC_EINVAL, "amount",
                           "installment %d needs a positive amount", i + 1);
+    /* Summed without overflow: amounts near the integer limit once
+     * wrapped negative and passed the balance check. */
+    if (items[i].amount > c->balance - total)
+      return rc_error_set(err, RC_EINVAL, "total",
+                          "the installments add up to more than the balance "
+                          "(%lld)",
+                          (long long)c->balance);
     if (clock_parse_date(items[i].due_date, &d) != RC_OK)
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d: '%s' is not a date", i + 1,
                           items[i].due_date);
+    if (i == 0) first_day = date_to_days(d);
+    if (i == 0 && first_day < date_to_days(today))
+      return rc_error_set(err, RC_EINVAL, "first_due",
+                          "the first installment falls on %s, which has "
+                          "passed",
+                          items[i].due_date);
+    if (date_to_days(d) - date_to_days(today) > PLAN_SPAN_DAYS)
+      return rc_error_set(err, RC_EINVAL, "due",
+                          "installment %d falls on %s, more than 30 years "
+                          "from now",
+                          i + 1, items[i].due_date);
     if (i > 0 && strcmp(items[i].due_date, items[i - 1].due_date) < 0)
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d falls before installment %d", i + 1,
                           i);
     total += items[i].amount;
   }
-  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
-  if (total > c->balance)
-    return rc_error_set(err, RC_EINVAL, "total",
-                        "plan total %lld exceeds the balance (%lld)",
-                        (long long)total, (long long)c->balance);
   if ((rc = store_plan_insert(eng->st, case_id, total,
                               grace->ms + grace->days * 86400000LL,
                               clock_now(eng->clk), id, err)))
@@ -1716,10 +1864,19 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
                 policy_decision *d, rc_error *err) {
   const store_case *c;
   const char *channel = policy_task_channel(kind);
+  script_task_kind decl;
   store_task t;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
+                        &decl);
+  if (decl.any && !decl.declared)
+    return rc_error_set(err, RC_EINVAL, "kind",
+                        "task kind '%s' is not declared in workflow %s's "
+                        "tasks",
+                        kind, c->workflow);
+  if (decl.counts_as[0]) channel = decl.counts_as;
   *id = 0;
   memset(d, 0, sizeof *d);
   if (channel) {
@@ -1745,6 +1902,7 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   t.assignee = assignee;
   t.state = c->state;
   t.fields = fields_json;
+  t.channel = decl.counts_as[0] ? decl.counts_as : NULL;
   t.keep = keep;
   t.at = clock_now(eng->clk);
   if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;

@@ -1,6 +1,11 @@
 /* Portfolio import, CSV (RFC 4180 through libcsv) or NDJSON, streamed line
- * by line so a million-row file needs no more memory than one row. */
+ * by line so a million-row file needs no more memory than one row (and
+ * its id, kept to refuse the same case twice). Every byte is checked for
+ * UTF-8 before a parser sees it: libcsv passes any byte through and
+ * jansson drops a cell it cannot take, so a GBK export once opened cases
+ * with a balance of 0. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +13,29 @@
 #include <jansson.h>
 
 #include "import.h"
+#include "input.h"
 
-enum { MAX_ERRORS = 50, MAX_COLUMNS = 256 };
+enum { MAX_ERRORS = 50, MAX_COLUMNS = 256, READ_CHUNK = 64 * 1024 };
+
+/* Lines from a stream, at most INPUT_LINE_MAX bytes each: getline() grows
+ * its buffer to whatever the file holds (a file without newlines took
+ * 4 GB in 16 s). Owns buf. */
+typedef struct line_reader {
+  FILE *f;
+  char *buf;
+  size_t start, end; /* unread bytes: buf[start..end) */
+  int eof;
+} line_reader;
+
+/* Ids read so far and the line of each, to refuse a case given twice:
+ * an open-addressed table of offsets into an arena of ids (1 length byte,
+ * then the id), about 30 bytes a row. Owns both. */
+typedef struct seen_ids {
+  uint32_t *slots; /* 2 words a slot: arena offset + 1 (0: empty), line */
+  size_t cap, count;
+  unsigned char *arena;
+  size_t used, size;
+} seen_ids;
 
 typedef struct importer {
   engine *eng;
@@ -25,6 +51,11 @@ typedef struct importer {
   json_t *row; /* owned: the record being built */
   int field;   /* index of the next field */
   int in_header;
+  int in_record;      /* a CSV record is open across lines */
+  int record_bad;     /* its bytes were refused: check it no further */
+  size_t record_size; /* bytes of it so far */
+  seen_ids seen;
+  int stop; /* the rest of the file cannot be read reliably */
 } importer;
 
 static void row_error(importer *im, int64_t line, const char *column,
@@ -54,12 +85,158 @@ static int failing(const importer *im) {
   return im->errors->count > 0;
 }
 
+/* --- reading lines ------------------------------------------------------ */
+
+static int reader_init(line_reader *r, FILE *f) {
+  memset(r, 0, sizeof *r);
+  r->f = f;
+  r->buf = malloc(INPUT_LINE_MAX + READ_CHUNK);
+  return r->buf ? RC_OK : RC_ENOMEM;
+}
+
+static void reader_fill(line_reader *r) {
+  size_t n;
+  if (r->eof) return;
+  if (r->start > 0) {
+    memmove(r->buf, r->buf + r->start, r->end - r->start);
+    r->end -= r->start;
+    r->start = 0;
+  }
+  n = fread(r->buf + r->end, 1, INPUT_LINE_MAX + READ_CHUNK - r->end, r->f);
+  r->end += n;
+  if (n == 0) r->eof = 1;
+}
+
+/* The next line, its newline included: 1 and *line, *len; 0 at the end;
+ * -1 when no newline comes within INPUT_LINE_MAX bytes. */
+static int reader_next(line_reader *r, const char **line, size_t *len) {
+  for (;;) {
+    char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+    size_t have;
+    if (nl) {
+      *line = r->buf + r->start;
+      *len = (size_t)(nl - *line) + 1;
+      if (*len > INPUT_LINE_MAX) return -1;
+      r->start += *len;
+      return 1;
+    }
+    have = r->end - r->start;
+    if (have > INPUT_LINE_MAX) return -1;
+    if (r->eof) {
+      if (have == 0) return 0;
+      *line = r->buf + r->start;
+      *len = have;
+      r->start = r->end;
+      return 1;
+    }
+    reader_fill(r);
+  }
+}
+
+/* The first byte that is not blank, without consuming it (-1: none). */
+static int reader_peek(line_reader *r) {
+  size_t i = r->start;
+  for (;;) {
+    while (i < r->end && isspace((unsigned char)r->buf[i])) i++;
+    if (i < r->end) return (unsigned char)r->buf[i];
+    if (r->eof || r->end - r->start > INPUT_LINE_MAX) return -1;
+    i -= r->start;
+    reader_fill(r);
+    i += r->start;
+  }
+}
+
+/* --- ids seen ----------------------------------------------------------- */
+
+static uint64_t hash_id(const unsigned char *s, size_t n) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+  return h;
+}
+
+static int seen_grow(seen_ids *t) {
+  size_t cap = t->cap ? t->cap * 2 : 1024;
+  uint32_t *slots = calloc(cap, 2 * sizeof *slots);
+  if (!slots) return RC_ENOMEM;
+  for (size_t i = 0; i < t->cap; i++) {
+    uint32_t off = t->slots[2 * i];
+    size_t k;
+    if (!off) continue;
+    k = hash_id(t->arena + off, t->arena[off - 1]) & (cap - 1);
+    while (slots[2 * k]) k = (k + 1) & (cap - 1);
+    slots[2 * k] = off;
+    slots[2 * k + 1] = t->slots[2 * i + 1];
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->cap = cap;
+  return RC_OK;
+}
+
+/* Adds id (at line); returns the line it was first seen on, 0 if new,
+ * -1 when memory ran out. */
+static int64_t seen_add(seen_ids *t, const char *id, int64_t line) {
+  size_t n = strlen(id), k;
+  uint64_t h;
+  if (n == 0 || n > 255) return 0; /* refused as an id anyway */
+  if ((t->count + 1) * 2 > t->cap && seen_grow(t) != RC_OK) return -1;
+  h = hash_id((const unsigned char *)id, n);
+  for (k = h & (t->cap - 1); t->slots[2 * k]; k = (k + 1) & (t->cap - 1)) {
+    uint32_t off = t->slots[2 * k];
+    if (t->arena[off - 1] == n && memcmp(t->arena + off, id, n) == 0)
+      return t->slots[2 * k + 1];
+  }
+  if (t->used + n + 1 > t->size) {
+    size_t size = t->size ? t->size * 2 : 64 * 1024;
+    unsigned char *arena;
+    if (size > UINT32_MAX) return -1;
+    arena = realloc(t->arena, size);
+    if (!arena) return -1;
+    t->arena = arena;
+    t->size = size;
+  }
+  if (t->used == 0) t->used = 1; /* offset 0 means an empty slot */
+  t->arena[t->used] = (unsigned char)n;
+  memcpy(t->arena + t->used + 1, id, n);
+  t->slots[2 * k] = (uint32_t)(t->used + 1);
+  t->slots[2 * k + 1] = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+  t->used += n + 1;
+  t->count++;
+  return 0;
+}
+
+static void seen_free(seen_ids *t) {
+  free(t->slots);
+  free(t->arena);
+  memset(t, 0, sizeof *t);
+}
+
+/* --- rows --------------------------------------------------------------- */
+
 /* One record: write it, or only check it once the file is known bad. */
 static void apply(importer *im, json_t *obj, int text, int64_t line) {
   rc_error err;
   int created = 0, rc;
+  const char *id = json_string_value(json_object_get(obj, "id"));
   rc_error_clear(&err);
   im->stats->rows++;
+  if (id) {
+    int64_t first = seen_add(&im->seen, id, line);
+    if (first < 0) {
+      row_error(im, line, NULL, "out of memory keeping the ids read");
+      im->stop = 1;
+      return;
+    }
+    if (first > 0) {
+      char msg[300];
+      snprintf(msg, sizeof msg,
+               "case %.150s is also on line %lld: a file gives each case "
+               "once",
+               id, (long long)first);
+      row_error(im, line, "id", msg);
+      return;
+    }
+  }
   if (failing(im))
     rc = engine_check_case(im->eng, obj, text, &err);
   else
@@ -76,9 +253,51 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
     fprintf(stderr, "\rimport: %lld rows", (long long)im->stats->rows);
 }
 
+/* The line's bytes are UTF-8 without NUL, or the line is reported with
+ * the column (in characters) of the first bad byte and, when known, the
+ * CSV column it is in. */
+static int clean_line(importer *im, const char *line, size_t len) {
+  input_pos bad;
+  int kind = input_text_check(line, len, &bad);
+  char msg[400], where[80] = "";
+  if (kind == INPUT_TEXT_OK) return 1;
+  if (im->header[0] && !im->in_header && !im->in_record) {
+    /* The cell it is in, counting separators outside quotes. */
+    int cell = 0, quoted = 0;
+    for (size_t i = 0; i < bad.offset; i++) {
+      if (line[i] == '"') quoted = !quoted;
+      if (line[i] == ',' && !quoted) cell++;
+    }
+    if (cell < im->ncolumns)
+      snprintf(where, sizeof where, " (in column %.60s)", im->header[cell]);
+  }
+  if (kind == INPUT_TEXT_NUL)
+    snprintf(msg, sizeof msg,
+             "column %d%s: a NUL byte; text must be UTF-8 without NUL",
+             bad.column, where);
+  else
+    snprintf(msg, sizeof msg,
+             "column %d%s: not UTF-8 (byte 0x%02X); the file must be UTF-8 "
+             "(convert a GBK export with iconv -f GBK -t UTF-8)",
+             bad.column, where, bad.byte);
+  row_error(im, im->line, NULL, msg);
+  return 0;
+}
+
+static void too_long(importer *im, int64_t line, const char *what) {
+  char msg[200];
+  snprintf(msg, sizeof msg,
+           "%s is longer than %d bytes (the limit of a line; lines end in LF "
+           "or CRLF)",
+           what, INPUT_LINE_MAX);
+  row_error(im, line, NULL, msg);
+  im->stop = 1;
+}
+
+/* --- CSV ---------------------------------------------------------------- */
+
 static void csv_field(void *data, size_t len, void *ud) {
   importer *im = ud;
-  if (im->field == 0) im->row_line = im->line;
   if (im->in_header) {
     if (im->field < MAX_COLUMNS) {
       char *name = malloc(len + 1);
@@ -99,7 +318,11 @@ static void csv_field(void *data, size_t len, void *ud) {
 static void csv_row(int c, void *ud) {
   importer *im = ud;
   (void)c;
-  if (im->in_header) {
+  im->in_record = 0;
+  im->record_size = 0;
+  if (im->record_bad) {
+    im->record_bad = 0;
+  } else if (im->in_header) {
     im->in_header = 0;
     im->ncolumns = im->field < MAX_COLUMNS ? im->field : MAX_COLUMNS;
     if (im->field > MAX_COLUMNS)
@@ -136,64 +359,112 @@ static void csv_row(int c, void *ud) {
   im->field = 0;
 }
 
-static void import_csv(importer *im, FILE *f) {
+static void import_csv(importer *im, line_reader *r) {
   struct csv_parser p;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
+  const char *line;
+  size_t n;
+  int got;
   csv_init(&p, CSV_STRICT | CSV_STRICT_FINI);
   im->row = json_object();
   im->in_header = 1;
-  while ((n = getline(&line, &cap, f)) > 0) {
+  while (!im->stop && (got = reader_next(r, &line, &n)) != 0) {
     im->line++;
-    if (csv_parse(&p, line, (size_t)n, csv_field, csv_row, im) != (size_t)n) {
+    if (got < 0) {
+      too_long(im, im->line, "the line");
+      break;
+    }
+    if (!im->in_record) {
+      size_t k = 0;
+      while (k < n && (line[k] == '\r' || line[k] == '\n')) k++;
+      if (k == n) continue; /* a blank line */
+      im->row_line = im->line;
+    }
+    /* A refused record is still parsed, so that the next ones keep their
+     * fields; its cells are checked no further. */
+    if (!clean_line(im, line, n)) {
+      if (im->in_header) break; /* without a header no row can be read */
+      im->record_bad = 1;
+    }
+    im->in_record = 1;
+    im->record_size += n;
+    if (im->record_size > INPUT_LINE_MAX) {
+      char what[80];
+      snprintf(what, sizeof what,
+               "the record from line %lld (a quote left "
+               "open?)",
+               (long long)im->row_line);
+      too_long(im, im->row_line, what);
+      break;
+    }
+    if (csv_parse(&p, line, n, csv_field, csv_row, im) != n) {
       row_error(im, im->line, NULL, csv_strerror(csv_error(&p)));
       break;
     }
   }
-  if (!failing(im) || im->line > 0) {
+  if (!im->stop && !(im->in_header && failing(im))) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
       row_error(im, im->line, NULL, "the file ends inside a quoted field");
   }
-  if (im->in_header) row_error(im, 1, NULL, "the file is empty");
+  if (im->in_header && !failing(im))
+    row_error(im, 1, NULL, "the file is empty");
   csv_free(&p);
-  free(line);
   json_decref(im->row);
   for (int i = 0; i < MAX_COLUMNS && im->header[i]; i++) free(im->header[i]);
 }
 
-static void import_ndjson(importer *im, FILE *f) {
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  while ((n = getline(&line, &cap, f)) > 0) {
-    json_error_t jerr;
+/* --- NDJSON ------------------------------------------------------------- */
+
+static void import_ndjson(importer *im, line_reader *r) {
+  const char *line;
+  size_t n;
+  int got;
+  while (!im->stop && (got = reader_next(r, &line, &n)) != 0) {
+    rc_error err;
     json_t *obj;
-    const char *p = line;
+    size_t i = 0;
     im->line++;
-    while (*p && isspace((unsigned char)*p)) p++;
-    if (!*p) continue;
-    obj = json_loadb(line, (size_t)n, JSON_DISABLE_EOF_CHECK, &jerr);
-    if (!obj) {
-      char msg[300];
-      snprintf(msg, sizeof msg, "not JSON: %s (column %d)", jerr.text,
-               jerr.column);
-      row_error(im, im->line, NULL, msg);
-      continue;
+    if (got < 0) {
+      too_long(im, im->line, "the line");
+      break;
     }
-    if (!json_is_object(obj)) {
-      row_error(im, im->line, NULL, "each line must be one JSON object");
-    } else {
-      apply(im, obj, 0, im->line);
+    while (i < n && isspace((unsigned char)line[i])) i++;
+    if (i == n) continue; /* blank lines are allowed */
+    if (!clean_line(im, line, n)) continue;
+    switch (input_json_load(line, n, 1, &obj, &err)) {
+      case INPUT_JSON_OK:
+        if (!json_is_object(obj))
+          row_error(im, im->line, NULL,
+                    "each line must be one JSON object, on its own line");
+        else
+          apply(im, obj, 0, im->line);
+        json_decref(obj);
+        break;
+      case INPUT_JSON_SYNTAX: {
+        /* jansson's "end of file expected" is a second value or garbage
+         * after the first: say it in words. */
+        char msg[sizeof err.message + 64];
+        const char *m = err.message;
+        /* "bad JSON at line 1 column 9: ..." -> "column 9: ..." */
+        if (strncmp(m, "bad JSON at line ", 17) == 0 && strstr(m, "column "))
+          m = strstr(m, "column ");
+        if (strstr(m, "end of file expected"))
+          snprintf(msg, sizeof msg,
+                   "not JSON: %s (each line must be exactly one object)", m);
+        else
+          snprintf(msg, sizeof msg, "not JSON: %s", m);
+        row_error(im, im->line, err.field, msg);
+        break;
+      }
+      default:
+        row_error(im, im->line, err.field, err.message);
     }
-    json_decref(obj);
   }
-  free(line);
 }
 
 int import_stream(engine *eng, FILE *f, const char *name, int format,
                   import_stats *stats, rc_errlist *errors, int progress) {
   importer im;
+  line_reader r;
   rc_error err;
   int before = errors->count;
   memset(&im, 0, sizeof im);
@@ -203,23 +474,29 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
   im.stats = stats;
   im.errors = errors;
   im.progress = progress;
-  if (format == IMPORT_AUTO) {
-    int c;
-    while ((c = fgetc(f)) != EOF && isspace(c)) {
-    }
-    format = c == '{' ? IMPORT_NDJSON : IMPORT_CSV;
-    if (c != EOF) ungetc(c, f);
+  if (reader_init(&r, f) != RC_OK) {
+    rc_error_set(&err, RC_ENOMEM, NULL, "out of memory");
+    rc_errlist_add(errors, &err);
+    return RC_ENOMEM;
   }
+  reader_fill(&r);
+  if (r.end >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0)
+    r.start = 3; /* the byte-order mark some editors write */
+  if (format == IMPORT_AUTO)
+    format = reader_peek(&r) == '{' ? IMPORT_NDJSON : IMPORT_CSV;
   if (engine_begin(eng, &err) != RC_OK) {
+    free(r.buf);
     rc_errlist_add(errors, &err);
     return err.code;
   }
   if (format == IMPORT_NDJSON)
-    import_ndjson(&im, f);
+    import_ndjson(&im, &r);
   else
-    import_csv(&im, f);
+    import_csv(&im, &r);
   if (ferror(f)) row_error(&im, im.line, NULL, "read error");
   if (progress) fprintf(stderr, "\r");
+  free(r.buf);
+  seen_free(&im.seen);
   if (errors->count > before) {
     engine_rollback(eng);
     stats->opened = stats->updated = 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "script_priv.h"
+#include "task_decl.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
 
@@ -478,7 +479,7 @@ static int l_service(lua_State *L) {
   static const char *const keys[] = {
       "listen",          "db",           "body_limit",      "instruction_budget",
       "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      NULL};
+      "header_timeout",  "max_connections_per_address",       NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
@@ -503,9 +504,11 @@ static int l_service(lua_State *L) {
       c->memory_limit < (4u << 20))
     ERR("service.memory_limit must be at least 4MB");
   {
-    static const char *const times[] = {"idle_timeout", "request_timeout"};
-    int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms};
-    for (int i = 0; i < 2; i++) {
+    static const char *const times[] = {"idle_timeout", "request_timeout",
+                                        "header_timeout"};
+    int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms,
+                    &c->header_timeout_ms};
+    for (int i = 0; i < 3; i++) {
       rc_duration d;
       if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
           clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
@@ -516,13 +519,20 @@ static int l_service(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  lua_getfield(L, 1, "max_connections");
-  if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
-      lua_tointeger(L, -1) <= 100000)
-    c->max_connections = (int)lua_tointeger(L, -1);
-  else if (!lua_isnil(L, -1))
-    ERR("service.max_connections must be a whole number from 1 to 100000");
-  lua_pop(L, 1);
+  {
+    static const char *const counts[] = {"max_connections",
+                                         "max_connections_per_address"};
+    int *slots[] = {&c->max_connections, &c->max_per_address};
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, 1, counts[i]);
+      if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+          lua_tointeger(L, -1) <= 100000)
+        *slots[i] = (int)lua_tointeger(L, -1);
+      else if (!lua_isnil(L, -1))
+        ERR("service.%s must be a whole number from 1 to 100000", counts[i]);
+      lua_pop(L, 1);
+    }
+  }
   lua_getfield(L, 1, "instruction_budget");
   if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1000)
     c->instruction_budget = lua_tointeger(L, -1);
@@ -698,7 +708,8 @@ static void check_handlers(lua_State *L, int idx, const char *what) {
 static int l_recoup_workflow(lua_State *L) {
   static const char *const keys[] = {"name",    "version",     "initial",
                                      "states",  "transitions", "on",
-                                     "migrate", "description", NULL};
+                                     "migrate", "description", "tasks",
+                                     NULL};
   static const char *const state_keys[] = {"enter",   "on",          "final",
                                            "outcome", "description", NULL};
   script *sc = script_of(L);
@@ -819,6 +830,13 @@ static int l_recoup_workflow(lua_State *L) {
   } else if (!lua_isnil(L, -1)) {
     ERR("workflow %s: on must be a table of event handlers", wname);
   }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
+    task_decl_validate(L, lua_gettop(L), wname);
+    task_decl_scan(L, lua_gettop(L), wname);
+  }
+  else if (!lua_isnil(L, -1))
+    ERR("workflow %s: tasks must be a table of task kinds", wname);
   lua_pop(L, 1);
   lua_getfield(L, 1, "migrate");
   if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))

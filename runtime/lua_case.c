@@ -127,6 +127,8 @@ static int case_index(lua_State *L) {
     lua_pushinteger(L, c->amount_due);
   else if (strcmp(key, "fees") == 0)
     lua_pushinteger(L, c->fees);
+  else if (strcmp(key, "overpaid") == 0)
+    lua_pushinteger(L, c->overpaid);
   else if (strcmp(key, "due_date") == 0)
     lua_pushstring(L, c->due_date);
   else if (strcmp(key, "dpd") == 0)
@@ -701,12 +703,29 @@ static int case_send(lua_State *L) {
 }
 
 /* case:promise { amount = , by = "2026-01-31" } -> id */
+/* A date argument may be a date or a duration from now (DESIGN.md
+ * "Dates or durations"): a duration becomes the institution's date it
+ * reaches. Other text is passed on for the engine to refuse. */
+static const char *date_or_duration(lua_State *L, lcase *lc, const char *text,
+                                    char *buf, size_t size) {
+  rc_duration d;
+  rc_error err;
+  rc_clock *clk = engine_clock(lc->eng);
+  rc_date day;
+  (void)L;
+  if (!text || clock_parse_duration(text, &d, &err) != RC_OK) return text;
+  day = zone_date(clock_zone(clk), zone_add(clock_zone(clk), clock_now(clk), &d));
+  date_format(&day, buf, size);
+  return buf;
+}
+
 static int case_promise(lua_State *L) {
   lcase *lc = check_case(L, 1);
   int64_t id = 0;
   rc_error err;
   rc_money amount;
   const char *by;
+  char by_buf[16];
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_getfield(L, 2, "amount");
   if (!lua_isinteger(L, -1))
@@ -715,7 +734,7 @@ static int case_promise(lua_State *L) {
                       "minor units");
   amount = lua_tointeger(L, -1);
   lua_getfield(L, 2, "by");
-  by = lua_tostring(L, -1);
+  by = date_or_duration(L, lc, lua_tostring(L, -1), by_buf, sizeof by_buf);
   if (engine_promise(lc->eng, lc->id, amount, by, &id, &err) != RC_OK)
     raise(L, &err);
   lua_pushinteger(L, id);
@@ -762,6 +781,8 @@ static int case_plan(lua_State *L) {
   if (lua_getfield(L, 2, "grace") != LUA_TNIL &&
       clock_parse_duration(luaL_checkstring(L, -1), &grace, &err) != RC_OK)
     raise(L, &err);
+  if (grace.months || grace.days > 366 || grace.ms > 366 * 86400000LL)
+    return luaL_error(L, "case:plan: grace is at most 366 days, in d, h or m");
   lua_pop(L, 1);
   if (lua_getfield(L, 2, "schedule") == LUA_TTABLE) {
     n = (int)luaL_len(L, -1);
@@ -782,8 +803,12 @@ static int case_plan(lua_State *L) {
                           "case:plan: schedule[%d] needs due (a date) "
                           "and amount (minor units)",
                           i + 1);
-      snprintf(items[i].due_date, sizeof items[i].due_date, "%s",
-               lua_tostring(L, -2));
+      {
+        char due[16];
+        snprintf(items[i].due_date, sizeof items[i].due_date, "%s",
+                 date_or_duration(L, lc, lua_tostring(L, -2), due,
+                                  sizeof due));
+      }
       items[i].amount = lua_tointeger(L, -1);
       lua_pop(L, 3);
     }
@@ -807,11 +832,17 @@ static int case_plan(lua_State *L) {
         return luaL_error(L,
                           "case:plan: installments fall on days: every "
                           "takes d, w or mo");
+      if (every.days > 366 || every.months > 12)
+        return luaL_error(L,
+                          "case:plan: every is at most a year (366d, 52w "
+                          "or 12mo), got '%s'",
+                          lua_tostring(L, -1));
     }
     lua_getfield(L, 2, "total");
     total = lua_isnil(L, -1) ? c->balance : luaL_checkinteger(L, -1);
     if (lua_getfield(L, 2, "first_due") != LUA_TNIL) {
-      first = luaL_checkstring(L, -1);
+      first = date_or_duration(L, lc, luaL_checkstring(L, -1), first_buf,
+                               sizeof first_buf);
     } else {
       /* One period from today, in the institution's calendar. */
       rc_clock *clk = engine_clock(lc->eng);

@@ -53,8 +53,15 @@ static json_t *convert_table(lua_State *L, int idx, int depth, char *err,
   out = json_object();
   lua_pushnil(L); /* key */
   while (lua_next(L, idx)) {
+    size_t klen;
     if (lua_type(L, -2) != LUA_TSTRING) {
       snprintf(err, size, "table keys must be all strings or 1..n");
+      lua_pop(L, 2);
+      json_decref(out);
+      return NULL;
+    }
+    if (strlen(lua_tolstring(L, -2, &klen)) != klen) {
+      snprintf(err, size, "a table key holds a NUL byte (\\0)");
       lua_pop(L, 2);
       json_decref(out);
       return NULL;
@@ -65,7 +72,12 @@ static json_t *convert_table(lua_State *L, int idx, int depth, char *err,
       json_decref(out);
       return NULL;
     }
-    json_object_set_new(out, lua_tostring(L, -2), v);
+    if (json_object_set_new(out, lua_tostring(L, -2), v) != 0) {
+      snprintf(err, size, "a table key is not valid UTF-8");
+      lua_pop(L, 2);
+      json_decref(out);
+      return NULL;
+    }
     lua_pop(L, 1); /* value */
   }
   return out;
@@ -95,7 +107,14 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err,
     case LUA_TSTRING: {
       size_t len;
       const char *s = lua_tolstring(L, idx, &len);
-      json_t *v = json_stringn(s, len);
+      json_t *v;
+      /* Stored JSON is read back as C strings: a NUL would cut the text
+       * (or make the row unreadable), so it never goes in. */
+      if (memchr(s, '\0', len)) {
+        snprintf(err, size, "string holds a NUL byte (\\0)");
+        return NULL;
+      }
+      v = json_stringn(s, len);
       if (!v) snprintf(err, size, "string is not valid UTF-8");
       return v;
     }

@@ -129,10 +129,16 @@ static int rt_event(lua_State *L) {
   engine *eng = check_rt(L);
   const char *id = case_arg(L, 2);
   const char *type = luaL_checkstring(L, 3);
+  const char *key = NULL;
   json_t *data = NULL;
   char msg[256];
   rc_error err;
-  int rc;
+  int rc, duplicate = 0;
+  if (lua_istable(L, 5)) { /* rt:event(c, type, data, { key = "K-1" }) */
+    lua_getfield(L, 5, "key");
+    key = lua_tostring(L, -1); /* the options table keeps it */
+    lua_pop(L, 1);
+  }
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
     if (!(data = ljson_from_lua(L, 4, msg, sizeof msg)))
@@ -142,9 +148,13 @@ static int rt_event(lua_State *L) {
       data = json_object();
     }
   }
-  rc = engine_post(eng, id, type, data, NULL, &err);
+  rc = engine_post(eng, id, type, data, key, &duplicate, &err);
   json_decref(data);
   if (rc != RC_OK) return fail(L, &err);
+  if (duplicate) {
+    lua_pushliteral(L, "duplicate");
+    return 1;
+  }
   settle(L, eng);
   return 0;
 }
@@ -155,7 +165,13 @@ static int rt_pay(lua_State *L) {
   lua_Integer amount = luaL_checkinteger(L, 3);
   const char *ref = luaL_optstring(L, 4, NULL);
   rc_error err;
-  if (engine_pay(eng, id, amount, ref, 0, &err) != RC_OK) return fail(L, &err);
+  int duplicate = 0;
+  if (engine_pay(eng, id, amount, ref, 0, &duplicate, &err) != RC_OK)
+    return fail(L, &err);
+  if (duplicate) {
+    lua_pushliteral(L, "duplicate");
+    return 1;
+  }
   settle(L, eng);
   return 0;
 }
@@ -166,13 +182,17 @@ static int rt_complete(lua_State *L) {
   char msg[256];
   json_t *j;
   rc_error err;
-  int rc;
+  int rc, duplicate = 0;
   luaL_checktype(L, 3, LUA_TTABLE);
   if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
     return luaL_error(L, "rt:complete: %s", msg);
-  rc = engine_task_complete(eng, id, j, &err);
+  rc = engine_task_complete(eng, id, j, NULL, &duplicate, &err);
   json_decref(j);
   if (rc != RC_OK) return fail(L, &err);
+  if (duplicate) {
+    lua_pushliteral(L, "duplicate");
+    return 1;
+  }
   settle(L, eng);
   return 0;
 }

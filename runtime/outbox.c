@@ -36,6 +36,7 @@ int64_t outbox_backoff_ms(int attempts) {
 
 int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
   outbox *ob = calloc(1, sizeof *ob);
+  int rc;
   *out = NULL;
   if (!ob) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   /* A gateway command that exits before reading its stdin must be a failed
@@ -43,13 +44,18 @@ int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
   signal(SIGPIPE, SIG_IGN);
   ob->eng = eng;
   ob->loop = loop;
-  uv_idle_init(loop, &ob->again);
-  ob->again.data = ob;
   if (store_instance_id(engine_store(eng), ob->instance, sizeof ob->instance,
                         err) != RC_OK) {
     free(ob);
     return err->code;
   }
+  /* The last step that can fail, so that a failure has no handle to
+   * close; from here on the outbox is freed by outbox_close. */
+  if ((rc = uv_idle_init(loop, &ob->again)) != 0) {
+    free(ob);
+    return rc_error_set(err, RC_EIO, NULL, "outbox: %s", uv_strerror(rc));
+  }
+  ob->again.data = ob;
   *out = ob;
   return RC_OK;
 }
@@ -88,8 +94,8 @@ static void on_again(uv_idle_t *h) {
 
 static void pump_soon(outbox *ob) {
   if (ob->again_active) return;
-  ob->again_active = 1;
-  uv_idle_start(&ob->again, on_again);
+  /* Fails only on a closing handle: the pump timer still comes by. */
+  if (uv_idle_start(&ob->again, on_again) == 0) ob->again_active = 1;
 }
 
 const outbox_stats *outbox_get_stats(const outbox *ob) {

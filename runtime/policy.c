@@ -15,7 +15,8 @@ const char *policy_verdict_name(int verdict) {
 
 const char *policy_task_channel(const char *kind) {
   if (strcmp(kind, "call") == 0) return "call";
-  if (strcmp(kind, "visit") == 0 || strcmp(kind, "workplace_visit") == 0)
+  if (strcmp(kind, "visit") == 0 || strcmp(kind, "home_visit") == 0 ||
+      strcmp(kind, "workplace_visit") == 0)
     return "visit";
   return NULL;
 }

@@ -44,7 +44,7 @@ json_t *report_build(engine *eng) {
          *refusals = json_array(), *variants = json_array(), *out;
   rc_date today = zone_date(clock_zone(clk), clock_now(clk));
   char day[16];
-  rc_money recovered = 0;
+  rc_money recovered = 0, overpaid = 0;
   int64_t timers = 0, pending = 0;
   json_int_t kept, broken, on_time, late, missed;
 
@@ -57,6 +57,8 @@ json_t *report_build(engine *eng) {
   store_report_refusals(st, collect, refusals);
   store_report_variants(st, collect, variants);
   store_payments_total(st, &recovered);
+  store_overpaid_total(st, &overpaid);
+  recovered -= overpaid; /* what reduced balances; the rest is refunded */
   store_timers_count(st, &timers);
   store_events_pending(st, &pending);
   kept = sum_where(promises, "promises", "status", "kept");
@@ -66,7 +68,7 @@ json_t *report_build(engine *eng) {
   missed = sum_where(installments, "installments", "status", "missed");
   out = json_pack(
       "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{s:o, s:I, s:I, s:o},"
-      " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I}",
+      " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I, s:I}",
       "as_of", day, "currency", script_config(engine_script(eng))->currency,
       "cases", sum_where(states, "cases", NULL, NULL), "open",
       sum_where(states, "cases", NULL, NULL) -
@@ -78,7 +80,7 @@ json_t *report_build(engine *eng) {
       "installments", "by_status", installments, "on_time_rate",
       rate(on_time, on_time + late + missed), "contacts", contacts, "refusals",
       refusals, "variants", variants, "timers_pending", (json_int_t)timers,
-      "events_pending", (json_int_t)pending);
+      "events_pending", (json_int_t)pending, "overpaid", (json_int_t)overpaid);
   return out;
 }
 
@@ -123,6 +125,9 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
       fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
               MONEY(num(row, "balance")));
   fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
+  if (num(r, "overpaid") > 0)
+    fprintf(out, "%-29s %22s\n", "overpaid, to refund",
+            MONEY(num(r, "overpaid")));
 
   v = json_object_get(r, "promises");
   fprintf(out, "%-29s %lld kept, %lld broken", "promises to pay",

@@ -17,6 +17,7 @@
 #include "recoup/engine.h"
 #include "lua_json.h"
 #include "script_priv.h"
+#include "task_decl.h"
 
 #ifndef RECOUP_SCRIPTS_DIR
 #define RECOUP_SCRIPTS_DIR "scripts"
@@ -434,6 +435,8 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.idle_timeout_ms = 30000;
   sc->cfg.request_timeout_ms = 10000;
   sc->cfg.max_connections = 1024;
+  sc->cfg.header_timeout_ms = 10000;
+  sc->cfg.max_per_address = 256;
   snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
   snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
   snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");
@@ -671,6 +674,35 @@ int script_transition_allowed(script *sc, const char *workflow, int version,
   }
   lua_pop(L, 1);
   return ok;
+}
+
+int script_task_kind_info(script *sc, const char *workflow, int version,
+                          const char *kind, script_task_kind *out) {
+  lua_State *L = sc->L;
+  int rc = RC_ENOTFOUND;
+  memset(out, 0, sizeof *out);
+  if (push_workflow(L, workflow, version))
+    rc = task_decl_kind(L, lua_gettop(L), kind, out);
+  lua_pop(L, 1);
+  return rc;
+}
+
+int script_task_check(script *sc, const char *workflow, int version,
+                      const char *kind, json_t *body, int *conversation,
+                      rc_error *err) {
+  lua_State *L = sc->L;
+  int rc;
+  *conversation = 0;
+  if (!push_workflow(L, workflow, version)) {
+    lua_pop(L, 1);
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "workflow %s version %d is not loaded", workflow,
+                        version);
+  }
+  rc = task_decl_check(L, lua_gettop(L), sc->clock, kind, body, conversation,
+                       err);
+  lua_pop(L, 1);
+  return rc;
 }
 
 /* The body of a handler call, under lua_pcall: everything that can raise

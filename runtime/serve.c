@@ -4,11 +4,11 @@
  * loop keeps answering while a big sweep runs: a thousand steps when no
  * request waits, a quarter of that when one does; the outbox delivers
  * after each slice. SIGTERM drains and exits 0; SIGHUP reloads. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "mask.h"
 #include "service.h"
 
 /* A request waits for the slice running when it came: with a thousand
@@ -18,11 +18,36 @@
  * (measured; 100 would give 6 ms and 2,300/s, and the sweep about half). */
 enum { SLICE = 1000, BUSY_SLICE = 250, WAKE_MAX_MS = 60000 };
 
+/* Every string in a log line, however deep, is masked: a message may
+ * quote what a client or a script sent. */
+static void mask_strings(json_t *v) {
+  const char *key;
+  json_t *item;
+  size_t i;
+  if (json_is_string(v)) {
+    size_t len = json_string_length(v) * 3 + 1;
+    char small[1024], *out = len <= sizeof small ? small : malloc(len);
+    if (!out) {
+      json_string_set(v, "(not logged: out of memory)");
+      return;
+    }
+    mask_contacts(json_string_value(v), out, len);
+    json_string_set(v, out);
+    if (out != small) free(out);
+  } else if (json_is_object(v)) {
+    json_object_foreach(v, key, item) mask_strings(item);
+  } else if (json_is_array(v)) {
+    json_array_foreach(v, i, item) mask_strings(item);
+  }
+}
+
 void service_log(const char *level, json_t *fields) {
   struct timespec ts;
   struct tm tm;
   char when[40];
   char *text;
+  if (!fields) fields = json_pack("{s:s}", "msg", "(a log line failed)");
+  mask_strings(fields);
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -37,40 +62,34 @@ void service_log(const char *level, json_t *fields) {
   json_decref(fields);
 }
 
-/* Phone numbers and account numbers: runs of 6 or more digits (spaces and
- * dashes inside allowed) keep only their last 3 digits. */
 void service_mask(const char *in, char *out, size_t size) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < size;) {
-    size_t j = i, digits = 0;
-    while (in[j] && (isdigit((unsigned char)in[j]) ||
-                     ((in[j] == ' ' || in[j] == '-') && digits > 0 &&
-                      isdigit((unsigned char)in[j + 1])))) {
-      if (isdigit((unsigned char)in[j])) digits++;
-      j++;
-    }
-    if (digits >= 6) {
-      size_t keep = 0;
-      for (size_t k = i; k < j && o + 1 < size; k++) {
-        if (!isdigit((unsigned char)in[k])) continue;
-        out[o++] = digits - keep <= 3 ? in[k] : '*';
-        keep++;
-      }
-      i = j;
-    } else {
-      out[o++] = in[i++];
-    }
-  }
-  out[o] = '\0';
+  mask_contacts(in, out, size);
+}
+
+/* An error before the service runs (loading, listening), masked too. */
+static void print_error(const rc_error *err) {
+  rc_error masked = *err;
+  mask_contacts(err->message, masked.message, sizeof masked.message);
+  rc_error_print(&masked, stderr);
 }
 
 static void on_work(uv_idle_t *h);
 static void on_wake(uv_timer_t *t);
 
+/* A libuv call that cannot fail on a live handle failed: say so. */
+static void log_uv(const char *what, int rc) {
+  service_log("error", json_pack("{s:s, s:s, s:s}", "msg", "libuv call failed",
+                                 "call", what, "error", uv_strerror(rc)));
+}
+
 void service_kick(service *svc) {
+  int rc;
   if (!svc->work_active) {
+    if ((rc = uv_idle_start(&svc->work, on_work)) != 0) {
+      log_uv("uv_idle_start", rc);
+      return;
+    }
     svc->work_active = 1;
-    uv_idle_start(&svc->work, on_work);
   }
 }
 
@@ -160,12 +179,14 @@ static void flush(service *svc) {
 static void arm_wake(service *svc) {
   rc_time due, now = clock_now(engine_clock(svc->eng));
   int64_t ms = WAKE_MAX_MS;
+  int rc;
   if (engine_next_due(svc->eng, &due) == RC_OK) {
     ms = due - now;
     if (ms < 0) ms = 0;
     if (ms > WAKE_MAX_MS) ms = WAKE_MAX_MS;
   }
-  uv_timer_start(&svc->wake, on_wake, (uint64_t)ms, 0);
+  if ((rc = uv_timer_start(&svc->wake, on_wake, (uint64_t)ms, 0)) != 0)
+    log_uv("uv_timer_start", rc);
 }
 
 static void finish_if_drained(service *svc);
@@ -280,6 +301,64 @@ static void read_tokens(service *svc) {
   }
 }
 
+/* The service's own handles, initialised and started in order; on a
+ * failure the ones initialised so far are closed by close_handles. */
+static int start_handles(service *svc, uv_loop_t *loop) {
+  static const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+  uv_signal_t *sig[3] = {&svc->sigterm, &svc->sigint, &svc->sighup};
+  int rc;
+  if ((rc = uv_idle_init(loop, &svc->work)) != 0) goto fail;
+  svc->handles |= 1;
+  if ((rc = uv_timer_init(loop, &svc->wake)) != 0) goto fail;
+  svc->handles |= 2;
+  if ((rc = uv_timer_init(loop, &svc->pump)) != 0) goto fail;
+  svc->handles |= 4;
+  svc->work.data = svc->wake.data = svc->pump.data = svc;
+  for (int i = 0; i < 3; i++) {
+    if ((rc = uv_signal_init(loop, sig[i])) != 0) goto fail;
+    svc->handles |= 8 << i;
+    sig[i]->data = svc;
+    if ((rc = uv_signal_start(sig[i], signals[i] == SIGHUP ? on_hup : on_term,
+                              signals[i])) != 0)
+      goto fail;
+  }
+  if ((rc = uv_timer_start(&svc->pump, on_pump, 1000, 1000)) != 0) goto fail;
+  return 0;
+fail:
+  log_uv("starting the service's handles", rc);
+  return rc;
+}
+
+static void close_handles(service *svc) {
+  uv_handle_t *h[6] = {
+      (uv_handle_t *)&svc->work,   (uv_handle_t *)&svc->wake,
+      (uv_handle_t *)&svc->pump,   (uv_handle_t *)&svc->sigterm,
+      (uv_handle_t *)&svc->sigint, (uv_handle_t *)&svc->sighup};
+  for (int i = 0; i < 6; i++)
+    if (svc->handles & (1 << i)) uv_close(h[i], NULL);
+  svc->handles = 0;
+}
+
+static void close_stray(uv_handle_t *h, void *arg) {
+  (void)arg;
+  service_log("error", json_pack("{s:s, s:s}", "msg",
+                                 "a handle was left open at exit; closing it",
+                                 "type", uv_handle_type_name(h->type)));
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Runs the loop until every closed handle is let go, then closes it. */
+static void finish_loop(uv_loop_t *loop) {
+  int rc;
+  uv_run(loop, UV_RUN_DEFAULT);
+  if ((rc = uv_loop_close(loop)) == UV_EBUSY) {
+    uv_walk(loop, close_stray, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(loop);
+  }
+  if (rc != 0) log_uv("uv_loop_close", rc);
+}
+
 int serve_main(const char *dir, const char *db, const char *listen,
                int real_time) {
   service svc;
@@ -289,12 +368,12 @@ int serve_main(const char *dir, const char *db, const char *listen,
   rc_error err;
   http_limits limits;
   const institution_config *cfg;
-  int rc = 0;
+  int rc = 1, urc;
 
   memset(&svc, 0, sizeof svc);
+  rc_error_clear(&err); /* rc_error_set leaves file and line as they were */
   if (engine_open(&svc.eng, &opts, &errors) != RC_OK) {
-    for (int i = 0; i < errors.count; i++)
-      rc_error_print(&errors.items[i], stderr);
+    for (int i = 0; i < errors.count; i++) print_error(&errors.items[i]);
     rc_errlist_free(&errors);
     return 1;
   }
@@ -319,41 +398,32 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * (17.0k against 12.6k at 100k). */
   store_checkpoint_every(engine_store(svc.eng), 1000);
   cfg = script_config(engine_script(svc.eng));
-  uv_loop_init(&loop);
+  if ((urc = uv_loop_init(&loop)) != 0) {
+    log_uv("uv_loop_init", urc);
+    engine_close(svc.eng);
+    return 1;
+  }
   svc.loop = &loop;
   svc.queue_tail = &svc.queue;
   if (outbox_open(&svc.ob, svc.eng, &loop, &err) != RC_OK) {
-    rc_error_print(&err, stderr);
-    engine_close(svc.eng);
-    return 1;
+    print_error(&err);
+    goto close;
   }
   limits.body_limit = cfg->body_limit;
   limits.header_limit = 16384;
   limits.url_limit = 8192;
   limits.max_connections = cfg->max_connections;
+  limits.max_per_address = cfg->max_per_address;
   limits.idle_timeout_ms = cfg->idle_timeout_ms;
+  limits.header_timeout_ms = cfg->header_timeout_ms;
   limits.request_timeout_ms = cfg->request_timeout_ms;
   if (http_server_start(&svc.http, &loop, listen ? listen : cfg->listen,
                         &limits, api_handle, &svc, &err) != RC_OK) {
-    rc_error_print(&err, stderr);
-    outbox_close(svc.ob);
-    engine_close(svc.eng);
-    uv_loop_close(&loop);
-    return 1;
+    print_error(&err);
+    goto close;
   }
   read_tokens(&svc);
-  uv_idle_init(&loop, &svc.work);
-  uv_timer_init(&loop, &svc.wake);
-  uv_timer_init(&loop, &svc.pump);
-  uv_signal_init(&loop, &svc.sigterm);
-  uv_signal_init(&loop, &svc.sigint);
-  uv_signal_init(&loop, &svc.sighup);
-  svc.work.data = svc.wake.data = svc.pump.data = &svc;
-  svc.sigterm.data = svc.sigint.data = svc.sighup.data = &svc;
-  uv_signal_start(&svc.sigterm, on_term, SIGTERM);
-  uv_signal_start(&svc.sigint, on_term, SIGINT);
-  uv_signal_start(&svc.sighup, on_hup, SIGHUP);
-  uv_timer_start(&svc.pump, on_pump, 1000, 1000);
+  if (start_handles(&svc, &loop) != 0) goto close;
   {
     char where[200];
     const char *host = listen ? listen : cfg->listen;
@@ -367,19 +437,18 @@ int serve_main(const char *dir, const char *db, const char *listen,
     fflush(stdout);
   }
   service_kick(&svc); /* overdue timers fire on start, in order */
-  uv_run(&loop, UV_RUN_DEFAULT);
+  if ((urc = uv_run(&loop, UV_RUN_DEFAULT)) < 0)
+    log_uv("uv_run", urc);
+  else
+    rc = 0;
 
-  /* Drained: close everything, then let libuv release the handles. */
+close:
+  /* Drained (or failed to start): close everything, then let libuv
+   * release the handles, then the loop. */
   http_server_close(svc.http);
   outbox_close(svc.ob);
-  uv_close((uv_handle_t *)&svc.work, NULL);
-  uv_close((uv_handle_t *)&svc.wake, NULL);
-  uv_close((uv_handle_t *)&svc.pump, NULL);
-  uv_close((uv_handle_t *)&svc.sigterm, NULL);
-  uv_close((uv_handle_t *)&svc.sigint, NULL);
-  uv_close((uv_handle_t *)&svc.sighup, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop) != 0) rc = 0; /* stray handles: exit anyway */
+  close_handles(&svc);
+  finish_loop(&loop);
   engine_close(svc.eng);
   service_log("info", json_pack("{s:s}", "msg", "stopped"));
   return rc;

@@ -40,6 +40,7 @@ struct service {
   uv_timer_t wake;     /* the next due timer */
   uv_timer_t pump;     /* outbox retries, every second */
   uv_signal_t sigterm, sigint, sighup;
+  int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
   /* metrics */
   const char *route_names[MAX_ROUTES];
@@ -65,7 +66,8 @@ const char *api_code_of(int rc);
 /* serve.c */
 void service_enqueue(service *svc, job *j);
 void service_log(const char *level, json_t *fields);
-/* Masks phone numbers and other long digit runs in text, for logs. */
+/* Masks contact points in text (mask_contacts); service_log masks every
+ * string it writes anyway. */
 void service_mask(const char *in, char *out, size_t size);
 int service_reload(service *svc, json_t **result);
 void service_kick(service *svc);

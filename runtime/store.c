@@ -265,7 +265,16 @@ static const char *const migrations[] = {
     "ALTER TABLE timers_v9 RENAME TO timers;"
     "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
     "PRAGMA foreign_key_check;",
-    /* 10: cases in error are listed by their first failed event (the one
+    /* 10: a payment above the balance is a fact, not an error: the excess
+     * is kept for refund. An event key names one event: its case and
+     * type (NULL on keys taken before, which then match by case alone). */
+    "ALTER TABLE cases ADD COLUMN overpaid INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (overpaid >= 0);"
+    "ALTER TABLE event_keys ADD COLUMN type TEXT;"
+    /* What a task counts as for the caps, when its workflow says (a
+     * declared kind's counts_as); NULL: by its kind's name. */
+    "ALTER TABLE tasks ADD COLUMN channel TEXT;",
+    /* 11: cases in error are listed by their first failed event (the one
      * that failed; later ones wait behind it), newest first: `recoup
      * errors` and GET /v1/errors walk failed events down events_pending
      * and ask this index whether the case failed earlier. Without it each
@@ -310,6 +319,7 @@ enum {
   S_CASES_ALL,
   S_CASES_STATE,
   S_EVENT_KEY,
+  S_EVENT_KEY_GET,
   S_EVENT_INSERT,
   S_EVENT_QUEUE,
   S_EVENT_NEXT,
@@ -344,6 +354,8 @@ enum {
   S_TASK_COMPLETE,
   S_TASKS_CANCEL,
   S_PAYMENT_INSERT,
+  S_PAYMENT_BY_REF,
+  S_OVERPAID_TOTAL,
   S_PAYMENTS_TOTAL,
   S_VARIANT_GET,
   S_VARIANT_PUT,
@@ -395,7 +407,7 @@ enum {
 #define CASE_COLS                                                       \
   "id, borrower_id, workflow, version, state, closed, outcome, error, " \
   "product, currency, principal, balance, amount_due, fees, due_date, " \
-  "opened_at, score, tags, data, queue, on_hold"
+  "opened_at, score, tags, data, queue, on_hold, overpaid"
 #define MESSAGE_COLS                                                    \
   "id, case_id AS 'case', borrower_id AS borrower, channel, template, " \
   "recipient AS 'to', to_kind, body, status, reason, at, not_before"
@@ -450,7 +462,7 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO cases(" CASE_COLS
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
         "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21)",
+        "?21, 0)",
     [S_CASE_UPDATE] =
         "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
@@ -465,7 +477,7 @@ static const char *const sql[S_COUNT] = {
     [S_CASE_TAGS] = "UPDATE cases SET tags = ?2 WHERE id = ?1",
     [S_CASE_QUEUE] = "UPDATE cases SET queue = ?2 WHERE id = ?1",
     [S_CASE_MONEY] =
-        "UPDATE cases SET balance = ?2, amount_due = ?3 "
+        "UPDATE cases SET balance = ?2, amount_due = ?3, overpaid = ?4 "
         "WHERE id = ?1",
     [S_CASE_HOLD] = "UPDATE cases SET on_hold = ?2 WHERE id = ?1",
     [S_CASE_WORKFLOW] =
@@ -478,8 +490,10 @@ static const char *const sql[S_COUNT] = {
         "SELECT id, state, workflow, version, balance, error "
         "FROM cases WHERE state = ?1 ORDER BY id",
     [S_EVENT_KEY] =
-        "INSERT INTO event_keys(key, case_id, at) "
-        "VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
+        "INSERT INTO event_keys(key, case_id, at, type) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO NOTHING",
+    [S_EVENT_KEY_GET] =
+        "SELECT case_id, type FROM event_keys WHERE key = ?1",
     /* An event for a case in error is parked with the case's failed one
      * ("failed"), not queued: the retry re-queues them all in order, and
      * the queue does not walk past parked events on every read (with a
@@ -559,13 +573,15 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
     [S_TASK_INSERT] =
         "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
-        "fields, state, keep, at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7,"
-        " ?8, ?9)",
+        "fields, state, keep, at, channel) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "'open', ?6, ?7, ?8, ?9, ?10)",
     [S_TASKS_CASE] = "SELECT " TASK_COLS
                      " FROM tasks WHERE case_id = ?1 "
                      "ORDER BY id",
     [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
-    [S_TASK_GET] = "SELECT case_id, kind, status FROM tasks WHERE id = ?1",
+    [S_TASK_GET] =
+        "SELECT case_id, kind, status, outcome, result FROM tasks "
+        "WHERE id = ?1",
     [S_TASK_COMPLETE] =
         "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
         "completed_at = ?4 WHERE id = ?1 AND status IN ('open','claimed')",
@@ -575,7 +591,9 @@ static const char *const sql[S_COUNT] = {
     [S_PAYMENT_INSERT] =
         "INSERT INTO payments(case_id, amount, ref, at) VALUES (?1,?2,?3,?4) "
         "ON CONFLICT(ref) DO NOTHING",
+    [S_PAYMENT_BY_REF] = "SELECT case_id, amount FROM payments WHERE ref = ?1",
     [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
+    [S_OVERPAID_TOTAL] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
     [S_VARIANT_GET] =
         "SELECT arm FROM variants WHERE case_id = ?1 "
         "AND experiment = ?2",
@@ -677,9 +695,10 @@ static const char *const sql[S_COUNT] = {
         "channel = ?2 AND at > ?3 AND status <> 'blocked'",
 /* Comparisons, not IN (...): a list of three made SQLite build a
  * temporary index each time the guard asked. */
-#define TASK_CHANNEL                                                        \
-  "(CASE t.kind WHEN 'workplace_visit' THEN 'visit' ELSE t.kind END) = ?2 " \
-  "AND (t.kind = 'call' OR t.kind = 'visit' OR t.kind = 'workplace_visit') "
+#define TASK_CHANNEL                                                  \
+  "coalesce(t.channel, CASE t.kind WHEN 'call' THEN 'call' "          \
+  "WHEN 'visit' THEN 'visit' WHEN 'home_visit' THEN 'visit' "         \
+  "WHEN 'workplace_visit' THEN 'visit' END) = ?2 "
     [S_CONTACTS_TASK_CASE] =
         "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
         "AND t.at > ?3 AND t.status <> 'cancelled'",
@@ -690,9 +709,9 @@ static const char *const sql[S_COUNT] = {
 #undef TASK_CHANNEL
     [S_LAST_CONVERSATION] =
         "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
-        "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.kind = 'call' AND "
-        "t.status = 'done' AND json_extract(t.result, '$.reached') IN "
-        "(1, 'true', 'yes')",
+        "c.id = t.case_id WHERE c.borrower_id = ?1 AND t.status = 'done' AND "
+        "(json_extract(t.result, '$.conversation') IS 1 OR (t.kind = 'call' "
+        "AND json_extract(t.result, '$.reached') IN (1, 'true', 'yes')))",
     [S_BORROWER_DNC] =
         "UPDATE borrowers SET do_not_contact = ?2 "
         "WHERE id = ?1",
@@ -1323,6 +1342,7 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
     out->data = dup_col(s, 18);
     out->queue = dup_col(s, 19);
     out->on_hold = sqlite3_column_int(s, 20);
+    out->overpaid = sqlite3_column_int64(s, 21);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -1397,11 +1417,13 @@ int store_case_set_queue(store *st, const char *id, const char *queue,
 }
 
 int store_case_set_money(store *st, const char *id, rc_money balance,
-                         rc_money amount_due, rc_error *err) {
+                         rc_money amount_due, rc_money overpaid,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, balance);
   sqlite3_bind_int64(s, 3, amount_due);
+  sqlite3_bind_int64(s, 4, overpaid);
   return exec_stmt(st, s, err, "set balance");
 }
 
@@ -1430,21 +1452,10 @@ int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud) {
 
 /* status NULL: queued, or parked when the case is in error. */
 static int event_insert(store *st, const char *case_id, const char *type,
-                        const char *data, const char *key, rc_time at,
-                        const char *status, rc_error *err) {
-  sqlite3_stmt *s;
+                        const char *data, rc_time at, const char *status,
+                        rc_error *err) {
+  sqlite3_stmt *s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
   int rc;
-  if (key) {
-    s = stmt(st, S_EVENT_KEY);
-    bind_text(s, 1, key);
-    bind_text(s, 2, case_id);
-    sqlite3_bind_int64(s, 3, at);
-    if ((rc = exec_stmt(st, s, err, "event key")) != RC_OK) return rc;
-    if (sqlite3_changes(st->db) == 0)
-      return rc_error_set(err, RC_ECONFLICT, "key",
-                          "event key '%s' was already received", key);
-  }
-  s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
   bind_text(s, 1, case_id);
   bind_text(s, 2, type);
   bind_text(s, 3, data);
@@ -1457,15 +1468,46 @@ static int event_insert(store *st, const char *case_id, const char *type,
 }
 
 int store_event_insert(store *st, const char *case_id, const char *type,
-                       const char *data, const char *key, rc_time at,
-                       rc_error *err) {
-  return event_insert(st, case_id, type, data, key, at, NULL, err);
+                       const char *data, rc_time at, rc_error *err) {
+  return event_insert(st, case_id, type, data, at, NULL, err);
 }
 
 int store_event_insert_as(store *st, const char *case_id, const char *type,
                           const char *data, rc_time at, const char *status,
                           rc_error *err) {
-  return event_insert(st, case_id, type, data, NULL, at, status, err);
+  return event_insert(st, case_id, type, data, at, status, err);
+}
+
+int store_event_key_claim(store *st, const char *key, const char *case_id,
+                          const char *type, rc_time at, int *duplicate,
+                          rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_EVENT_KEY);
+  int rc, same = 0;
+  *duplicate = 0;
+  bind_text(s, 1, key);
+  bind_text(s, 2, case_id);
+  sqlite3_bind_int64(s, 3, at);
+  bind_text(s, 4, type);
+  if ((rc = exec_stmt(st, s, err, "event key")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 1) return RC_OK;
+  s = stmt(st, S_EVENT_KEY_GET);
+  bind_text(s, 1, key);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *was_case = (const char *)sqlite3_column_text(s, 0);
+    const char *was_type = (const char *)sqlite3_column_text(s, 1);
+    same = strcmp(was_case, case_id) == 0 &&
+           (!was_type || strcmp(was_type, type) == 0);
+    if (!same)
+      rc_error_set(err, RC_ECONFLICT, "key",
+                   "event key '%s' already names a '%s' event of case %s",
+                   key, was_type ? was_type : "(earlier)", was_case);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_ROW) return fail(st, err, "read event key");
+  if (!same) return RC_ECONFLICT;
+  *duplicate = 1;
+  return RC_OK;
 }
 
 /* An event queued before its case failed is parked beside the failed one
@@ -1844,6 +1886,7 @@ int store_task_insert(store *st, const store_task *t, int64_t *id,
   bind_text(s, 7, t->state);
   sqlite3_bind_int(s, 8, t->keep);
   sqlite3_bind_int64(s, 9, t->at);
+  bind_text(s, 10, t->channel);
   rc = exec_stmt(st, s, err, "create task");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
   return rc;
@@ -1856,32 +1899,43 @@ int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
   return each_row(s, fn, ud);
 }
 
-int store_task_complete(store *st, int64_t id, const char *outcome,
-                        const char *result, rc_time at, char *case_id,
-                        size_t size, char *kind, size_t ksize, rc_error *err) {
+int store_task_get(store *st, int64_t id, store_task_info *out,
+                   rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
-  int rc, open_ = 0;
+  int rc;
+  memset(out, 0, sizeof *out);
   sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    const char *status = (const char *)sqlite3_column_text(s, 2);
-    snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
-    snprintf(kind, ksize, "%s", (const char *)sqlite3_column_text(s, 1));
-    open_ = strcmp(status, "open") == 0 || strcmp(status, "claimed") == 0;
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    rc_copy(out->case_id, sizeof out->case_id,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(out->kind, sizeof out->kind,
+            (const char *)sqlite3_column_text(s, 1));
+    rc_copy(out->status, sizeof out->status,
+            (const char *)sqlite3_column_text(s, 2));
+    out->result = dup_col(s, 4);
   }
   sqlite3_reset(s);
-  if (rc != SQLITE_ROW)
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
                         (long long)id);
-  if (!open_)
-    return rc_error_set(err, RC_ECONFLICT, "task",
-                        "task %lld is already closed", (long long)id);
-  s = stmt(st, S_TASK_COMPLETE);
+  return fail(st, err, "read task");
+}
+
+int store_task_complete(store *st, int64_t id, const char *outcome,
+                        const char *result, rc_time at, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_COMPLETE);
+  int rc;
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, outcome);
   bind_text(s, 3, result);
   sqlite3_bind_int64(s, 4, at);
-  return exec_stmt(st, s, err, "complete task");
+  if ((rc = exec_stmt(st, s, err, "complete task")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ECONFLICT, "task",
+                        "task %lld is already closed", (long long)id);
+  return RC_OK;
 }
 
 int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {
@@ -1905,8 +1959,28 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
   return RC_OK;
 }
 
+int store_payment_by_ref(store *st, const char *ref, char *case_id,
+                         size_t size, rc_money *amount, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PAYMENT_BY_REF);
+  int rc;
+  bind_text(s, 1, ref);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    rc_copy(case_id, size, (const char *)sqlite3_column_text(s, 0));
+    *amount = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE) return RC_ENOTFOUND;
+  return fail(st, err, "read payment");
+}
+
 int store_payments_total(store *st, rc_money *total) {
   return count_of(st, S_PAYMENTS_TOTAL, NULL, total);
+}
+
+int store_overpaid_total(store *st, rc_money *total) {
+  return count_of(st, S_OVERPAID_TOTAL, NULL, total);
 }
 
 int store_variant_get(store *st, const char *case_id, const char *experiment,

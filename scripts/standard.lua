@@ -25,6 +25,51 @@ local function take_promise(case, ev)
   case:note("promise to pay " .. tostring(ev.amount) .. " by " .. ev.by)
 end
 
+-- What collectors record when they finish a task. The core refuses a
+-- completion that does not fit (a promise without an amount, a date that is
+-- not a date) before anything is written, and the console draws its forms
+-- from this list. `conversation = true`: the borrower was reached, so the
+-- pause after a conversation starts (policy.after_conversation). A date may
+-- be given as a date or as a duration from today ("7d"); "?" marks a field
+-- the collector may leave out.
+local visit = {
+  counts_as = "visit",
+  outcomes = {
+    promise = { amount = "money", by = "date", met = "text?", said = "text?",
+                visitor = "text?", conversation = true },
+    hardship = { met = "text?", said = "text?", visitor = "text?", conversation = true },
+    refused = { met = "text?", said = "text?", next_step = "text?", visitor = "text?",
+                conversation = true },
+    not_found = { said = "text?", next_step = "text?", visitor = "text?" },
+  },
+}
+
+local tasks = {
+  call = {
+    priority = 10,
+    outcomes = {
+      promise = { amount = "money", by = "date", conversation = true },
+      hardship = { conversation = true },
+      refused = { conversation = true },
+      no_answer = {},
+      wrong_number = {},
+    },
+  },
+  visit = visit,
+  workplace_visit = visit,
+  restructuring_review = {
+    outcomes = {
+      -- The terms agreed: how many installments, how often, from when.
+      agreed = { installments = "int?", every = "text?", first_due = "date?",
+                 total = "money?" },
+      declined = {},
+    },
+  },
+  legal_review = {
+    outcomes = { proceed = {}, settle = { amount = "money?" }, write_off = {} },
+  },
+}
+
 return recoup.workflow {
   name = "standard",
   version = 1,
@@ -145,6 +190,8 @@ return recoup.workflow {
     },
     written_off = { final = true, outcome = "written_off" },
   },
+
+  tasks = tasks,
 
   transitions = {
     reminder = { "call", "resolved", "cured" },

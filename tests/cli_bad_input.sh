@@ -80,6 +80,14 @@ expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
   "$recoup" import "$fixtures/bad.ndjson" "$fixtures/basic" --db "$db"
 expect "check lists every problem" 1 "bad.lua:.*names 'nowhere', which is not a state" -- \
   "$recoup" check "$fixtures/broken"
+expect "check names a bad declared field type" 1 "tasks.call.outcomes.promise.amount: unknown field type 'cash'" -- \
+  "$recoup" check "$fixtures/broken"
+expect "check names a bad counts_as" 1 "tasks.doorstep.counts_as must be" -- \
+  "$recoup" check "$fixtures/broken"
+expect "check refuses a kind without outcomes" 1 "tasks.doorstep.outcomes is empty" -- \
+  "$recoup" check "$fixtures/broken"
+expect "check finds a case:task of an undeclared kind" 1 "bad.lua:5: workflow bad: case:task names kind 'lunch'" -- \
+  "$recoup" check "$fixtures/broken"
 expect "check counts the problems" 1 "problems in" -- \
   "$recoup" check "$fixtures/broken"
 expect "failing specs: file:line and a count" 1 "failing_test.lua:3: fails on eq: tables: expected" -- \

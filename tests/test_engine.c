@@ -76,7 +76,7 @@ static void open_case(engine *eng, const char *id, const char *extra) {
 
 static void post(engine *eng, const char *id, const char *type) {
   rc_error err;
-  assert_int_equal(engine_post(eng, id, type, NULL, NULL, &err), RC_OK);
+  assert_int_equal(engine_post(eng, id, type, NULL, NULL, NULL, &err), RC_OK);
   run_now(eng);
 }
 
@@ -182,7 +182,7 @@ static void test_a_timer_ended_in_its_own_batch_stays_ended(void **state) {
   rc_error err;
   (void)state;
   open_case(eng, "L1", NULL);
-  assert_int_equal(engine_post(eng, "L1", "at_time", data, NULL, &err), RC_OK);
+  assert_int_equal(engine_post(eng, "L1", "at_time", data, NULL, NULL, &err), RC_OK);
   json_decref(data);
   run_now(eng);
   advance(eng, "1d"); /* tick and poke, one batch */
@@ -208,7 +208,7 @@ static void test_final_state_closes_the_case(void **state) {
   assert_string_equal(c.outcome, "done");
   store_case_free(&c);
   /* Payments still count on a closed case; handlers no longer run. */
-  assert_int_equal(engine_pay(eng, "L1", 400, "P1", 0, &err), RC_OK);
+  assert_int_equal(engine_pay(eng, "L1", 400, "P1", 0, NULL, &err), RC_OK);
   run_now(eng);
   c = get(eng, "L1");
   assert_int_equal(c.balance, 600);
@@ -299,7 +299,7 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
   errors_before = engine_get_stats(eng)->errors;
   for (int i = 0; i < 5; i++)
     assert_int_equal(
-        engine_post(eng, ids[i], i == 2 ? "boom" : "tick", NULL, NULL, &err),
+        engine_post(eng, ids[i], i == 2 ? "boom" : "tick", NULL, NULL, NULL, &err),
         RC_OK);
   run_now(eng);
   for (int i = 0; i < 5; i++) {
@@ -333,7 +333,7 @@ static void test_a_slice_stops_at_its_size(void **state) {
   run_now(eng); /* the opened events */
   for (int i = 0; i < 30; i++) {
     snprintf(id, sizeof id, "S%d", i);
-    assert_int_equal(engine_post(eng, id, "tick", NULL, NULL, &err), RC_OK);
+    assert_int_equal(engine_post(eng, id, "tick", NULL, NULL, NULL, &err), RC_OK);
   }
   assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 7, &steps,
                                    &more, &err),
@@ -364,7 +364,7 @@ static void fix_and_retry(engine *eng) {
 static void post_mark(engine *eng, const char *id, int n) {
   rc_error err;
   json_t *d = json_pack("{s:i}", "n", n);
-  assert_int_equal(engine_post(eng, id, "mark", d, NULL, &err), RC_OK);
+  assert_int_equal(engine_post(eng, id, "mark", d, NULL, NULL, &err), RC_OK);
   json_decref(d);
 }
 
@@ -411,7 +411,7 @@ static void test_held_events_keep_their_order_within_a_batch(void **state) {
   (void)state;
   open_case(eng, "L1", ", \"fail\": true");
   open_case(eng, "L2", NULL);
-  assert_int_equal(engine_post(eng, "L1", "flaky", NULL, NULL, &err), RC_OK);
+  assert_int_equal(engine_post(eng, "L1", "flaky", NULL, NULL, NULL, &err), RC_OK);
   post_mark(eng, "L1", 2);
   for (int i = 0; i < 1000; i++) post_mark(eng, "L2", 9);
   post_mark(eng, "L1", 3); /* beyond the first batch */
@@ -466,15 +466,64 @@ static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
 static void test_event_keys_make_posts_idempotent(void **state) {
   engine *eng = open_mem();
   rc_error err;
+  int dup = 0;
   (void)state;
   open_case(eng, "L1", NULL);
-  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &err), RC_OK);
-  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &err),
-                   RC_ECONFLICT);
-  assert_int_equal(engine_post(eng, "nobody", "poke", NULL, NULL, &err),
+  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &dup, &err),
+                   RC_OK);
+  assert_int_equal(dup, 0);
+  assert_int_equal(engine_post(eng, "L1", "poke", NULL, "K-1", &dup, &err),
+                   RC_OK);
+  assert_int_equal(dup, 1);
+  assert_int_equal(engine_post(eng, "nobody", "poke", NULL, NULL, NULL, &err),
                    RC_ENOTFOUND);
-  assert_int_equal(engine_post(eng, "L1", "payment", NULL, NULL, &err),
-                   RC_EINVAL);
+  engine_close(eng);
+}
+
+/* A key names one event: reused on another case or for another type it
+ * is a conflict, and the other case's event is neither dropped silently
+ * nor queued. */
+static void test_an_event_key_reused_elsewhere_is_a_conflict(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  int dup = 0;
+  int64_t pending = 0;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  open_case(eng, "L2", NULL);
+  assert_int_equal(engine_post(eng, "L1", "dispute", NULL, "K-9", &dup, &err),
+                   RC_OK);
+  run_now(eng);
+  assert_int_equal(engine_post(eng, "L2", "dispute", NULL, "K-9", &dup, &err),
+                   RC_ECONFLICT);
+  assert_string_equal(err.field, "key");
+  assert_non_null(strstr(err.message, "L1"));
+  assert_int_equal(engine_post(eng, "L1", "cease", NULL, "K-9", &dup, &err),
+                   RC_ECONFLICT);
+  assert_int_equal(store_events_pending(engine_store(eng), &pending), RC_OK);
+  assert_int_equal(pending, 0);
+  engine_close(eng);
+}
+
+/* Events only the core emits cannot be posted: a posted promise_broken
+ * would send a field officer to a borrower who promised nothing. */
+static void test_core_events_cannot_be_posted(void **state) {
+  static const char *const core[] = {
+      "opened",         "updated",           "payment",
+      "task_done",      "promise_kept",      "promise_broken",
+      "installment_missed", "plan_completed", "message_delivered",
+      "message_failed"};
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
+    if (engine_post(eng, "L1", core[i], NULL, NULL, NULL, &err) != RC_EINVAL)
+      fail_msg("posting '%s' was not refused", core[i]);
+    assert_string_equal(err.field, "type");
+  }
+  assert_int_equal(engine_post(eng, "L1", "dispute", NULL, NULL, NULL, &err),
+                   RC_OK);
   engine_close(eng);
 }
 
@@ -483,11 +532,71 @@ static void test_payments_are_checked(void **state) {
   rc_error err;
   (void)state;
   open_case(eng, "L1", NULL);
-  assert_int_equal(engine_pay(eng, "L1", 0, "Z", 0, &err), RC_EINVAL);
-  assert_int_equal(engine_pay(eng, "L1", -5, "N", 0, &err), RC_EINVAL);
-  assert_int_equal(engine_pay(eng, "L1", 5000, "O", 0, &err), RC_EINVAL);
-  assert_non_null(strstr(err.message, "exceeds the balance"));
-  assert_int_equal(engine_pay(eng, "L9", 5, "U", 0, &err), RC_ENOTFOUND);
+  assert_int_equal(engine_pay(eng, "L1", 0, "Z", 0, NULL, &err), RC_EINVAL);
+  assert_int_equal(engine_pay(eng, "L1", -5, "N", 0, NULL, &err), RC_EINVAL);
+  assert_int_equal(engine_pay(eng, "L9", 5, "U", 0, NULL, &err), RC_ENOTFOUND);
+  engine_close(eng);
+}
+
+/* Payments are facts: one above the balance brings it to zero and keeps
+ * the excess as overpaid; resending it (same ref, case, amount) after it
+ * closed the case is a duplicate, not a refusal. */
+static void test_an_overpayment_is_kept_and_its_resend_is_a_duplicate(
+    void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  int dup = 0;
+  store_case c;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  assert_int_equal(engine_pay(eng, "L1", 1500, "O", 0, &dup, &err), RC_OK);
+  assert_int_equal(dup, 0);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_int_equal(c.balance, 0);
+  assert_int_equal(c.amount_due, 0);
+  assert_int_equal(c.overpaid, 500);
+  store_case_free(&c);
+  assert_int_equal(engine_pay(eng, "L1", 1500, "O", 0, &dup, &err), RC_OK);
+  assert_int_equal(dup, 1);
+  c = get(eng, "L1");
+  assert_int_equal(c.overpaid, 500);
+  store_case_free(&c);
+  /* A later payment on the closed case is recorded too. */
+  assert_int_equal(engine_pay(eng, "L1", 7, "LATE", 0, &dup, &err), RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_int_equal(c.overpaid, 507);
+  store_case_free(&c);
+  engine_close(eng);
+}
+
+/* A ref names one payment: with another case or another amount it is a
+ * conflict that changes nothing (the second case's payment is not lost
+ * as a "duplicate"). */
+static void test_a_payment_ref_reused_elsewhere_is_a_conflict(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  int dup = 0;
+  store_case c;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  open_case(eng, "L2", NULL);
+  assert_int_equal(engine_pay(eng, "L1", 100, "BANK-1", 0, &dup, &err), RC_OK);
+  assert_int_equal(engine_pay(eng, "L2", 100, "BANK-1", 0, &dup, &err),
+                   RC_ECONFLICT);
+  assert_string_equal(err.field, "ref");
+  assert_non_null(strstr(err.message, "L1"));
+  assert_int_equal(engine_pay(eng, "L1", 999, "BANK-1", 0, &dup, &err),
+                   RC_ECONFLICT);
+  assert_non_null(strstr(err.message, "100"));
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_int_equal(c.balance, 900);
+  store_case_free(&c);
+  c = get(eng, "L2");
+  assert_int_equal(c.balance, 1000);
+  store_case_free(&c);
   engine_close(eng);
 }
 
@@ -631,7 +740,11 @@ int main(void) {
       cmocka_unit_test(test_held_events_keep_their_order_within_a_batch),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
       cmocka_unit_test(test_event_keys_make_posts_idempotent),
+      cmocka_unit_test(test_an_event_key_reused_elsewhere_is_a_conflict),
+      cmocka_unit_test(test_core_events_cannot_be_posted),
       cmocka_unit_test(test_payments_are_checked),
+      cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
+      cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),

@@ -1,4 +1,5 @@
 /* Portfolio import: all or nothing, errors with line and column. */
+#define _GNU_SOURCE /* fopencookie */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,6 +203,402 @@ static void test_a_score_must_be_a_finite_number(void **state) {
   engine_close(eng);
 }
 
+/* --- untrusted bytes ----------------------------------------------------- */
+
+/* Imports text (len bytes: it may hold NUL) as format; the errors stay in
+ * *errors for the caller to look at and free. */
+static int import_text(engine *eng, const char *text, size_t len, int format,
+                       rc_errlist *errors) {
+  import_stats stats;
+  FILE *f = tmpfile();
+  int rc;
+  fwrite(text, 1, len, f);
+  rewind(f);
+  rc = import_stream(eng, f, "mem", format, &stats, errors, 0);
+  fclose(f);
+  return rc;
+}
+
+#define IMPORT_LIT(eng, lit, format, errors) \
+  import_text(eng, lit, sizeof lit - 1, format, errors)
+
+static void expect_error(const rc_errlist *errors, int i, int line,
+                         const char *has) {
+  if (i >= errors->count)
+    fail_msg("wanted error %d (line %d, %s); got %d errors", i + 1, line, has,
+             errors->count);
+  if (errors->items[i].line != line || !strstr(errors->items[i].message, has))
+    fail_msg("error %d: got line %d '%s'; wanted line %d with '%s'", i + 1,
+             errors->items[i].line, errors->items[i].message, line, has);
+}
+
+static rc_money balance_of(engine *eng, const char *id) {
+  store_case c;
+  rc_money b;
+  assert_int_equal(store_case_get(engine_store(eng), id, &c, NULL), RC_OK);
+  b = c.balance;
+  store_case_free(&c);
+  return b;
+}
+
+static const char header[] = "id,borrower_id,balance,due_date\n";
+
+static void test_a_nul_in_an_id_is_refused_not_cut(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  static const char csv[] =
+      "id,borrower_id,balance,due_date\nMF00001\0EVIL,B1,1,2026-01-01\n";
+  static const char nd_raw[] =
+      "{\"id\":\"MF00001\0EVIL\",\"borrower_id\":\"B1\",\"balance\":1}\n";
+  static const char nd_escaped[] =
+      "{\"id\":\"MF00001\\u0000EVIL\",\"borrower_id\":\"B1\",\"balance\":1}\n";
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "MF00001,B1,500,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng, csv, IMPORT_CSV, &errors), RC_EINVAL);
+  expect_error(&errors, 0, 2, "column 8 (in column id): a NUL byte");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng, nd_raw, IMPORT_NDJSON, &errors), RC_EINVAL);
+  expect_error(&errors, 0, 1, "column 15");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng, nd_escaped, IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "NUL");
+  assert_string_equal(errors.items[0].field, "id");
+  rc_errlist_free(&errors);
+  assert_int_equal(balance_of(eng, "MF00001"), 500);
+  assert_int_equal(cases(eng), 1);
+  engine_close(eng);
+}
+
+static void test_a_gbk_cell_is_refused_with_line_and_column(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  /* Line 2 is good and would be written; line 3 holds GBK bytes. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "L1,B1,100,2026-01-01\n"
+                              "L2,B2,\xb0"
+                              "500,2026-01-01\n"
+                              "L3,\xcd\xf5,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 2);
+  expect_error(&errors, 0, 3, "column 7 (in column balance): not UTF-8");
+  expect_error(&errors, 0, 3, "0xB0");
+  expect_error(&errors, 1, 4, "column 4 (in column borrower_id)");
+  assert_int_equal(cases(eng), 0); /* nothing, not even line 2 */
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"\xe4\xb8\xad\",\"borrower_id\":\"B\","
+                              "\"name\":\"\xcd\xf5\"}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "column 37: not UTF-8 (byte 0xCD)");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_ndjson_lines_hold_exactly_one_object(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "{\"id\":\"A\",\"borrower_id\":\"B\",\"balance\":1}\n"
+                 "\n   \n"
+                 "{\"id\":\"C\",\"borrower_id\":\"B\",\"balance\":1} "
+                 "{\"id\":\"D\",\"borrower_id\":\"B\",\"balance\":1}\n"
+                 "{\"id\":\"E\",\"borrower_id\":\"B\",\"balance\":1} junk\n"
+                 "[{\"id\":\"F\",\"borrower_id\":\"B\"}]\n",
+                 IMPORT_NDJSON, &errors),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 3);
+  expect_error(&errors, 0, 4, "exactly one object");
+  expect_error(&errors, 1, 5, "exactly one object");
+  expect_error(&errors, 2, 6, "one JSON object");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_duplicate_keys_in_a_line_are_refused(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "{\"id\":\"A\",\"id\":\"B\",\"borrower_id\":\"B1\"}\n"
+                 "{\"id\":\"C\",\"borrower\":{\"id\":\"B1\",\"id\":\"B2\"}}\n",
+                 IMPORT_NDJSON, &errors),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 2);
+  expect_error(&errors, 0, 1, "the key 'id' appears twice");
+  assert_string_equal(errors.items[0].field, "id");
+  expect_error(&errors, 1, 2, "the key 'borrower.id' appears twice");
+  assert_string_equal(errors.items[1].field, "borrower.id");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_a_number_beyond_64_bits_names_its_field(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"A\",\"borrower_id\":\"B\","
+                              "\"balance\":123456789012345678901234}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "beyond");
+  assert_string_equal(errors.items[0].field, "balance");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A stream of n bytes: an opening, then fill forever; counts what was
+ * read. */
+typedef struct endless {
+  const char *head;
+  size_t head_len, served, limit;
+  char fill;
+} endless;
+
+static ssize_t endless_read(void *cookie, char *buf, size_t size) {
+  endless *e = cookie;
+  size_t n = 0;
+  while (n < size && e->served < e->limit) {
+    buf[n++] = e->served < e->head_len ? e->head[e->served] : e->fill;
+    e->served++;
+  }
+  return (ssize_t)n;
+}
+
+static void endless_import(const char *head, char fill, int format,
+                           const char *has, int line) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  import_stats stats;
+  endless e = {head, strlen(head), 0, (size_t)100 << 20, fill};
+  cookie_io_functions_t io = {endless_read, NULL, NULL, NULL};
+  FILE *f = fopencookie(&e, "r", io);
+  assert_int_equal(import_stream(eng, f, "gen", format, &stats, &errors, 0),
+                   RC_EINVAL);
+  expect_error(&errors, 0, line, has);
+  /* It stopped at the limit instead of holding the 100 MB. */
+  assert_true(e.served < (size_t)3 << 20); /* the limit is 1 MB */
+  assert_int_equal(cases(eng), 0);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_a_line_without_end_is_refused_at_the_limit(void **state) {
+  (void)state;
+  endless_import("", 'x', IMPORT_CSV, "the line is longer than 1048576", 1);
+  endless_import("{\"id\":\"", 'x', IMPORT_NDJSON, "longer than 1048576", 1);
+  endless_import("id,borrower_id,balance\nL1,B1,1\n", 'x', IMPORT_AUTO,
+                 "the line is longer", 3);
+  /* A quote left open: short lines, one endless record. */
+  endless_import("id,borrower_id,note\nL1,B1,\"", '\n', IMPORT_CSV,
+                 "the record from line 2 (a quote left open?) is longer", 2);
+}
+
+static void test_amount_due_above_balance_is_refused(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,100,100,2026-01-01\n"
+                              "L2,B2,100,101,2026-01-01\n"
+                              "L3,B3,,5,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 1);
+  expect_error(&errors, 0, 3, "amount_due (101) is more than the balance");
+  assert_string_equal(errors.items[0].field, "amount_due");
+  rc_errlist_free(&errors);
+  /* An update is checked against what is stored. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "L1,B1,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,amount_due\n"
+                              "L1,B1,150\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2,
+               "amount_due (150) is more than the balance (100)");
+  rc_errlist_free(&errors);
+  /* A lower balance alone brings what is due down with it. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,amount_due\n"
+                              "L1,B1,80\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance\n"
+                              "L1,B1,50\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  {
+    store_case c;
+    assert_int_equal(store_case_get(engine_store(eng), "L1", &c, NULL), RC_OK);
+    assert_int_equal(c.amount_due, 50);
+    store_case_free(&c);
+  }
+  engine_close(eng);
+}
+
+static void test_ids_must_be_printable(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  char line[600];
+  char *long_id = malloc(200);
+  (void)state;
+  memset(long_id, 'A', 129);
+  long_id[129] = '\0';
+  snprintf(line, sizeof line,
+           "{\"id\":\"L\\u202e1\",\"borrower_id\":\"B\"}\n"
+           "{\"id\":\"L2\",\"borrower_id\":\"B\\u2066x\"}\n"
+           "{\"id\":\"L3\\t\",\"borrower_id\":\"B\"}\n"
+           "{\"id\":\" L4\",\"borrower_id\":\"B\"}\n"
+           "{\"id\":\"%s\",\"borrower_id\":\"B\"}\n"
+           "{\"id\":5,\"borrower_id\":\"B\"}\n"
+           "{\"id\":\"L\\u200f7\",\"borrower\":{\"id\":\"B\\u061c\"}}\n",
+           long_id);
+  free(long_id);
+  assert_int_equal(import_text(eng, line, strlen(line), IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 7);
+  expect_error(&errors, 0, 1, "U+202E");
+  assert_string_equal(errors.items[0].field, "id");
+  expect_error(&errors, 1, 2, "U+2066");
+  assert_string_equal(errors.items[1].field, "borrower_id");
+  expect_error(&errors, 2, 3, "control character");
+  expect_error(&errors, 3, 4, "space");
+  expect_error(&errors, 4, 5, "longer than 128 bytes");
+  expect_error(&errors, 5, 6, "must be a string");
+  expect_error(&errors, 6, 7, "U+200F");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_the_same_case_twice_names_both_lines(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "L1,B1,100,2026-01-01\n"
+                              "L2,B1,100,2026-01-01\n"
+                              "L1,B1,90,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 1);
+  expect_error(&errors, 0, 4, "case L1 is also on line 2");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_many_ids_are_told_apart(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  size_t cap = 5000 * 40, len = 0;
+  char *text = malloc(cap);
+  (void)state;
+  len += (size_t)snprintf(text, cap, "%s", header);
+  for (int i = 0; i < 5000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "C%d,B%d,%d,2026-01-01\n", i,
+                            i % 7, i);
+  len += (size_t)snprintf(text + len, cap - len, "C4321,B1,1,2026-01-01\n");
+  assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_EINVAL);
+  assert_int_equal(errors.count, 1);
+  expect_error(&errors, 0, 5002, "case C4321 is also on line 4323");
+  free(text);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_locales_are_language_tags_icu_knows(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale\n"
+                              "L1,B1,zh-CN\n"
+                              "L2,B2,zh_CN\n"
+                              "L3,B3,xx-YY\n"
+                              "L4,B4,en-ZZ\n"
+                              "L5,B5,zh-Hans-CN\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 3);
+  expect_error(&errors, 0, 3, "'zh_CN' is not a language tag");
+  assert_string_equal(errors.items[0].field, "locale");
+  expect_error(&errors, 1, 4, "'xx' is not a language");
+  expect_error(&errors, 2, 5, "'ZZ' is not a region");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+static void test_wrong_types_are_refused_not_dropped(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  store_borrower b;
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(
+          eng,
+          "{\"id\":\"L1\",\"borrower_id\":\"B\",\"tags\":\"vip\"}\n"
+          "{\"id\":\"L2\",\"borrower\":{\"id\":\"B\",\"employer\":\"x\"}}\n"
+          "{\"id\":\"L3\",\"borrower_id\":\"B\",\"do_not_contact\":1}\n"
+          "{\"id\":\"L4\",\"borrower\":{\"id\":\"B\",\"contacts\":[{"
+          "\"name\":\"Li\",\"relation\":\"sister\",\"phone\":8613}]}}\n",
+          IMPORT_NDJSON, &errors),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 4);
+  assert_string_equal(errors.items[0].field, "tags");
+  assert_string_equal(errors.items[1].field, "borrower.employer");
+  assert_string_equal(errors.items[2].field, "do_not_contact");
+  assert_non_null(strstr(errors.items[3].message, "phone must be a string"));
+  rc_errlist_free(&errors);
+  /* In CSV, tags are separated by ';' and do_not_contact says yes. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,tags,do_not_contact\n"
+                              "L1,B1,vip;late,yes\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(store_case_get(engine_store(eng), "L1", &c, NULL), RC_OK);
+  assert_string_equal(c.tags, "[\"vip\",\"late\"]");
+  assert_null(strstr(c.data, "do_not_contact"));
+  store_case_free(&c);
+  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL),
+                   RC_OK);
+  assert_int_equal(b.do_not_contact, 1);
+  store_borrower_free(&b);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,do_not_contact\n"
+                              "L2,B2,maybe\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "column do_not_contact");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -212,6 +609,18 @@ int main(void) {
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
       cmocka_unit_test(test_a_score_must_be_a_finite_number),
+      cmocka_unit_test(test_a_nul_in_an_id_is_refused_not_cut),
+      cmocka_unit_test(test_a_gbk_cell_is_refused_with_line_and_column),
+      cmocka_unit_test(test_ndjson_lines_hold_exactly_one_object),
+      cmocka_unit_test(test_duplicate_keys_in_a_line_are_refused),
+      cmocka_unit_test(test_a_number_beyond_64_bits_names_its_field),
+      cmocka_unit_test(test_a_line_without_end_is_refused_at_the_limit),
+      cmocka_unit_test(test_amount_due_above_balance_is_refused),
+      cmocka_unit_test(test_ids_must_be_printable),
+      cmocka_unit_test(test_the_same_case_twice_names_both_lines),
+      cmocka_unit_test(test_many_ids_are_told_apart),
+      cmocka_unit_test(test_locales_are_language_tags_icu_knows),
+      cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

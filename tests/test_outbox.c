@@ -199,7 +199,7 @@ static int teardown(void **state) {
 static void send_via(fixture *fx, const char *channel) {
   json_t *d = json_pack("{s:s}", "channel", channel);
   rc_error err;
-  assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, &err), RC_OK);
+  assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, NULL, &err), RC_OK);
   json_decref(d);
   assert_int_equal(
       engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);

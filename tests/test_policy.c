@@ -176,7 +176,6 @@ static void test_conversation_opens_a_pause(void **state) {
   policy_decision d;
   store_task t;
   int64_t id;
-  char case_id[32], kind[32];
   (void)state;
   memset(&p, 0, sizeof p);
   p.has_pause = 1;
@@ -190,7 +189,7 @@ static void test_conversation_opens_a_pause(void **state) {
   store_task_insert(st, &t, &id, NULL);
   store_task_complete(
       st, id, "promise", "{\"outcome\":\"promise\",\"reached\":true}",
-      at("2026-01-02T10:05"), case_id, sizeof case_id, kind, sizeof kind, NULL);
+      at("2026-01-02T10:05"), NULL);
   policy_allow_contact(&p, st, &r, &d);
   assert_int_equal(d.verdict, POLICY_BLOCK);
   assert_string_equal(d.reason, "after_conversation");

@@ -239,17 +239,35 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   store *st = open_store();
   int64_t pending;
   rc_error err;
+  int dup = 0;
+  char was[32];
+  rc_money amount = 0;
   (void)state;
   add_case(st, "L1");
-  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 1, &err),
+  assert_int_equal(store_event_key_claim(st, "K1", "L1", "x", 1, &dup, &err),
                    RC_OK);
-  assert_int_equal(store_event_insert(st, "L1", "x", NULL, "K1", 2, &err),
+  assert_int_equal(dup, 0);
+  assert_int_equal(store_event_insert(st, "L1", "x", NULL, 1, &err), RC_OK);
+  assert_int_equal(store_event_key_claim(st, "K1", "L1", "x", 2, &dup, &err),
+                   RC_OK);
+  assert_int_equal(dup, 1);
+  assert_int_equal(store_event_key_claim(st, "K1", "L2", "x", 2, &dup, &err),
+                   RC_ECONFLICT);
+  assert_int_equal(store_event_key_claim(st, "K1", "L1", "y", 2, &dup, &err),
                    RC_ECONFLICT);
   store_events_pending(st, &pending);
   assert_int_equal(pending, 1);
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err),
                    RC_ECONFLICT);
+  assert_int_equal(store_payment_by_ref(st, "R1", was, sizeof was, &amount,
+                                        &err),
+                   RC_OK);
+  assert_string_equal(was, "L1");
+  assert_int_equal(amount, 100);
+  assert_int_equal(store_payment_by_ref(st, "R9", was, sizeof was, &amount,
+                                        &err),
+                   RC_ENOTFOUND);
   assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err),
                    RC_EINVAL);
   store_close(st);
@@ -318,7 +336,16 @@ static void schema_as_version_8(sqlite3 *db) {
           " due_date TEXT, opened_at INTEGER NOT NULL, score REAL, tags TEXT"
           " NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}', queue TEXT,"
           " on_hold INTEGER NOT NULL DEFAULT 0);"
-          "INSERT INTO c8 SELECT * FROM cases;"
+          "INSERT INTO c8 SELECT id, borrower_id, workflow, version, state,"
+          " closed, outcome, error, product, currency, principal, balance,"
+          " amount_due, fees, due_date, opened_at, score, tags, data, queue,"
+          " on_hold FROM cases;"
+          "CREATE TABLE ek8(key TEXT PRIMARY KEY, case_id TEXT NOT NULL,"
+          " at INTEGER NOT NULL) WITHOUT ROWID;"
+          "INSERT INTO ek8 SELECT key, case_id, at FROM event_keys;"
+          "DROP TABLE event_keys;"
+          "ALTER TABLE ek8 RENAME TO event_keys;"
+          "ALTER TABLE tasks DROP COLUMN channel;"
           "CREATE TABLE t8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL"
           " REFERENCES cases(id), due INTEGER NOT NULL, event TEXT NOT NULL,"
           " data TEXT, scoped INTEGER NOT NULL);"
@@ -600,7 +627,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
                    RC_EINVAL);
   store_close(st);
-  assert_true(count_rows("PRAGMA user_version") >= 9);
+  assert_int_equal(count_rows("PRAGMA user_version"), 11);
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "
@@ -674,14 +701,14 @@ static void test_failed_events_wait_and_retry_in_order(void **state) {
   rc_error err;
   (void)state;
   add_case(st, "L1");
-  store_event_insert(st, "L1", "first", NULL, NULL, 1, &err);
+  store_event_insert(st, "L1", "first", NULL, 1, &err);
   assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
   store_event_fail(st, ev.id, &err);
   store_event_free(&ev);
   store_case_set_error(st, "L1", "broken", &err);
   /* Queued to a case in error: parked, so the queue is empty, not holding
    * an event it must step over on every read. */
-  assert_int_equal(store_event_insert(st, "L1", "second", NULL, NULL, 2, &err),
+  assert_int_equal(store_event_insert(st, "L1", "second", NULL, 2, &err),
                    RC_OK);
   store_events_pending(st, &pending);
   assert_int_equal(pending, 0);
@@ -696,7 +723,7 @@ static void test_failed_events_wait_and_retry_in_order(void **state) {
   assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
   assert_string_equal(ev.type, "second");
   store_event_free(&ev);
-  assert_int_equal(store_event_insert(st, "nobody", "x", NULL, NULL, 3, &err),
+  assert_int_equal(store_event_insert(st, "nobody", "x", NULL, 3, &err),
                    RC_ENOTFOUND);
   store_close(st);
 }
@@ -715,8 +742,8 @@ static void test_events_queued_before_a_failure_are_parked_when_met(
   add_case(st, "L1");
   add_case(st, "L2");
   for (int i = 0; i < 150; i++)
-    store_event_insert(st, "L1", i % 2 ? "odd" : "even", NULL, NULL, i, &err);
-  store_event_insert(st, "L2", "healthy", NULL, NULL, 200, &err);
+    store_event_insert(st, "L1", i % 2 ? "odd" : "even", NULL, i, &err);
+  store_event_insert(st, "L2", "healthy", NULL, 200, &err);
   store_case_set_error(st, "L1", "broken", &err);
   assert_int_equal(store_events_next(st, 10, &evs, &count, &err), RC_OK);
   assert_int_equal(count, 1);
@@ -859,7 +886,6 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   store_borrower out;
   store_task t = {0};
   int64_t task_id = 0;
-  char case_id[32], kind[16];
   rc_error err;
   sqlite3 *db;
   (void)state;
@@ -883,10 +909,15 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   assert_int_equal(out.ncontacts, 2);
   assert_string_equal(out.contacts[1].name, "Li");
   store_borrower_free(&out);
-  assert_int_equal(store_task_complete(st, task_id, "reached", NULL, 2, case_id,
-                                       sizeof case_id, kind, sizeof kind, &err),
+  assert_int_equal(store_task_complete(st, task_id, "reached", NULL, 2, &err),
                    RC_OK);
-  assert_string_equal(case_id, "C1");
+  {
+    store_task_info info;
+    assert_int_equal(store_task_get(st, task_id, &info, &err), RC_OK);
+    assert_string_equal(info.case_id, "C1");
+    assert_string_equal(info.status, "done");
+    free(info.result);
+  }
   store_close(st);
   assert_true(count_rows("PRAGMA user_version") >= 3);
   /* Contacts are stored by (borrower, position) from version 9 on. */

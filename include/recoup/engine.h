@@ -70,15 +70,25 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
 /* Checks a case the way engine_upsert_case would, writing nothing. */
 int engine_check_case(engine *eng, json_t *fields, int text_values,
                       rc_error *err);
-/* Queues an event; key makes it idempotent (RC_ECONFLICT: seen before). */
+/* Queues an event. A key names one event (its case and type): the same
+ * again sets *duplicate and writes nothing; with another case or type it
+ * is RC_ECONFLICT. Events only the core emits are refused (RC_EINVAL).
+ * duplicate may be NULL. */
 int engine_post(engine *eng, const char *case_id, const char *type,
-                json_t *data, const char *key, rc_error *err);
-/* Records a payment (idempotent by ref), applies it to the balance and
- * amount due, and queues the `payment` event. */
+                json_t *data, const char *key, int *duplicate, rc_error *err);
+/* Records a payment, applies it to the balance (the excess beyond it is
+ * kept as overpaid) and amount due, and queues the `payment` event. A ref
+ * names one payment: the same ref, case and amount again sets *duplicate
+ * and writes nothing; with another case or amount it is RC_ECONFLICT. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
-               const char *ref, rc_time at, rc_error *err);
+               const char *ref, rc_time at, int *duplicate, rc_error *err);
+/* Completes a task with outcome (an object with an `outcome` string),
+ * checked first against the workflow's declared outcomes (RC_EINVAL naming
+ * the field; nothing written). The same body again for a done task sets
+ * *duplicate; another body is RC_ECONFLICT. *result (a new reference, may
+ * be NULL) receives what was stored. */
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
-                         rc_error *err);
+                         json_t **result, int *duplicate, rc_error *err);
 /* An agent takes an open task; RC_ECONFLICT when it is not open. */
 int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
                       rc_error *err);

@@ -43,7 +43,9 @@ typedef struct institution_config {
   size_t body_limit;
   int idle_timeout_ms;    /* a keep-alive connection doing nothing */
   int request_timeout_ms; /* a request must arrive whole within */
+  int header_timeout_ms;  /* a new connection must send its headers within */
   int max_connections;
+  int max_per_address; /* service.max_connections_per_address */
   int64_t instruction_budget; /* per handler call */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
@@ -98,6 +100,25 @@ script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state);
 int script_transition_allowed(script *sc, const char *workflow, int version,
                               const char *from, const char *to);
+
+/* What a workflow declares of a task kind (its `tasks` table). */
+typedef struct script_task_kind {
+  int any;            /* the workflow declares its task kinds */
+  int declared;       /* ... and this one among them */
+  char counts_as[16]; /* "call", "visit", or "" when not said */
+  double priority;    /* higher first in a collector's list */
+} script_task_kind;
+int script_task_kind_info(script *sc, const char *workflow, int version,
+                          const char *kind, script_task_kind *out);
+/* Checks a task completion (the JSON body) against the declared outcomes
+ * of kind in the workflow; date fields given as durations become dates in
+ * body. Nothing declared: only an outcome string is required. RC_EINVAL
+ * names the field. *conversation: the outcome starts the pause after a
+ * conversation. */
+struct json_t;
+int script_task_check(script *sc, const char *workflow, int version,
+                      const char *kind, struct json_t *body, int *conversation,
+                      rc_error *err);
 
 /* Asks route() (or the only workflow) where a new case goes. The case is
  * described by a JSON object of its fields. */

@@ -46,6 +46,7 @@ typedef struct store_case {
   int version, closed, on_hold, has_score;
   double score;
   rc_money principal, balance, amount_due, fees;
+  rc_money overpaid; /* paid beyond the balance, kept for refund */
   rc_time opened_at;
 } store_case;
 
@@ -109,20 +110,26 @@ int store_case_set_tags(store *st, const char *id, const char *tags_json,
 int store_case_set_queue(store *st, const char *id, const char *queue,
                          rc_error *err);
 int store_case_set_money(store *st, const char *id, rc_money balance,
-                         rc_money amount_due, rc_error *err);
+                         rc_money amount_due, rc_money overpaid,
+                         rc_error *err);
 int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err);
 int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err);
 /* Cases in error, for reports and retries. */
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud);
 
-/* The durable event queue. key, when given, makes the insert idempotent:
- * RC_ECONFLICT says the key was seen before and nothing was written. An
- * event for a case in error is parked with its failed event until the
- * case is retried; RC_ENOTFOUND for an unknown case. */
+/* The durable event queue. An event for a case in error is parked with
+ * its failed event until the case is retried; RC_ENOTFOUND for an unknown
+ * case. */
 int store_event_insert(store *st, const char *case_id, const char *type,
-                       const char *data, const char *key, rc_time at,
-                       rc_error *err);
+                       const char *data, rc_time at, rc_error *err);
+/* An idempotency key names one event: its case and type. A new key is
+ * recorded; the same key, case and type again sets *duplicate; the key
+ * with another case or type is RC_ECONFLICT naming what it was, and
+ * nothing is written. */
+int store_event_key_claim(store *st, const char *key, const char *case_id,
+                          const char *type, rc_time at, int *duplicate,
+                          rc_error *err);
 /* The oldest pending event of a case that is not in error; RC_ENOTFOUND
  * when there is none. */
 int store_event_next(store *st, store_event *out, rc_error *err);
@@ -209,23 +216,35 @@ int store_message_case(store *st, int64_t id, char *case_id, size_t size,
 /* Tasks. fields is a JSON object of what the script gave. */
 typedef struct store_task {
   const char *case_id, *kind, *queue, *assignee, *state, *fields;
+  const char *channel; /* counts as, for the caps; NULL: by kind */
   rc_time due, at;
   int keep;
 } store_task;
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err);
 int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud);
-/* Marks an open or claimed task done; RC_ECONFLICT when it is not open,
- * RC_ENOTFOUND when unknown. The case id is copied out. */
+/* One task's case, kind, status and stored result (owned, JSON or NULL);
+ * RC_ENOTFOUND when unknown. */
+typedef struct store_task_info {
+  char case_id[160], kind[64], status[16];
+  char *result;
+} store_task_info;
+int store_task_get(store *st, int64_t id, store_task_info *out,
+                   rc_error *err);
+/* Marks an open or claimed task done; RC_ECONFLICT when it is not open. */
 int store_task_complete(store *st, int64_t id, const char *outcome,
-                        const char *result, rc_time at, char *case_id,
-                        size_t size, char *kind, size_t ksize, rc_error *err);
+                        const char *result, rc_time at, rc_error *err);
 int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err);
 
 /* Payments: ref is unique; RC_ECONFLICT for a known one. */
 int store_payment_insert(store *st, const char *case_id, rc_money amount,
                          const char *ref, rc_time at, rc_error *err);
+/* The payment a ref names: its case and amount; RC_ENOTFOUND if none. */
+int store_payment_by_ref(store *st, const char *ref, char *case_id,
+                         size_t size, rc_money *amount, rc_error *err);
 int store_payments_total(store *st, rc_money *total);
+/* Paid beyond the balances, over all cases: owed back to borrowers. */
+int store_overpaid_total(store *st, rc_money *total);
 
 /* Promises to pay. One open promise per case: a new one supersedes it. */
 typedef struct store_promise {

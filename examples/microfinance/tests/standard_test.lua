@@ -117,9 +117,11 @@ test("a payment ref is applied once", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_wang(rt)
   rt:pay(c, 1000, "R-1")
-  local ok, err = pcall(rt.pay, rt, c, 1000, "R-1")
-  assert(not ok and err:find("already received"), err)
+  eq(rt:pay(c, 1000, "R-1"), "duplicate", "a bank file sent twice")
   eq(c.balance, 499000)
+  -- The same ref for another amount is a different payment: refused.
+  local ok, err = pcall(rt.pay, rt, c, 2000, "R-1")
+  assert(not ok and err:find("already used"), err)
 end)
 
 test("1,000 cases over 90 days all end where the workflow says", function(rt)
@@ -200,7 +202,7 @@ end)
 
 test("an uneven total puts the remainder on the last installment", function(rt)
   rt:set_clock("2026-01-05T09:00")
-  local c = open_wang(rt, { balance = 100000 })
+  local c = open_wang(rt, { balance = 100000, amount_due = 100000 })
   agree_plan(rt, c, { installments = 3, every = "2w", first_due = "2026-01-20" })
   local p = c.current_plan
   eq(p.installments[1].amount, 33333)

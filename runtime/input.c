@@ -1,0 +1,336 @@
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "input.h"
+
+/* --- text --------------------------------------------------------------- */
+
+/* Decodes the code point at s[*i] (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF) and moves *i past it; 0 when the
+ * bytes there are not UTF-8. */
+static int next_cp(const unsigned char *s, size_t len, size_t *i,
+                   uint32_t *cp) {
+  size_t k = *i, n;
+  unsigned char c = s[k];
+  uint32_t v, min;
+  if (c < 0x80) {
+    *cp = c;
+    *i = k + 1;
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 1, v = c & 0x1F, min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 2, v = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 3, v = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (len - k <= n) return 0;
+  for (size_t j = 1; j <= n; j++) {
+    if ((s[k + j] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[k + j] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  *i = k + n + 1;
+  return 1;
+}
+
+int input_text_check(const char *text, size_t len, input_pos *bad) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+  int column = 1;
+  while (i < len) {
+    uint32_t cp;
+    size_t at = i;
+    if (s[i] >= 0x80 || s[i] == 0) {
+      if (s[i] == 0 || !next_cp(s, len, &i, &cp)) {
+        if (bad) {
+          bad->offset = at;
+          bad->column = column;
+          bad->byte = s[at];
+        }
+        return s[at] == 0 ? INPUT_TEXT_NUL : INPUT_TEXT_BAD_UTF8;
+      }
+    } else {
+      i++;
+    }
+    column++;
+  }
+  return INPUT_TEXT_OK;
+}
+
+/* Characters that draw nothing or reorder what is around them: bidi
+ * embeddings, overrides and isolates (the "Trojan Source" characters),
+ * the directional marks, zero-width characters, line and paragraph
+ * separators, the byte-order mark. In an id they let two different ids
+ * look the same on a screen or in a log. */
+static int invisible(uint32_t cp) {
+  return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
+         cp == 0xFEFF || cp == 0x180E || cp == 0x00AD;
+}
+
+int input_check_id(const char *text, size_t len, const char *field, size_t max,
+                   rc_error *err) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+  if (len == 0)
+    return rc_error_set(err, RC_EINVAL, field, "%s is empty", field);
+  if (len > max)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %zu bytes (%zu)", field, max, len);
+  if (s[0] == ' ' || s[len - 1] == ' ')
+    return rc_error_set(err, RC_EINVAL, field, "%s starts or ends with a space",
+                        field);
+  while (i < len) {
+    uint32_t cp;
+    size_t at = i;
+    if (!next_cp(s, len, &i, &cp))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s is not UTF-8 (byte 0x%02X at byte %zu)", field,
+                          s[at], at + 1);
+    if (cp == 0)
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a NUL character at byte %zu", field,
+                          at + 1);
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a control character (U+%04X) at byte %zu",
+                          field, (unsigned)cp, at + 1);
+    if (invisible(cp))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds an invisible or bidirectional formatting "
+                          "character (U+%04X) at byte %zu; ids must be "
+                          "printable",
+                          field, (unsigned)cp, at + 1);
+  }
+  return RC_OK;
+}
+
+int input_check_name(const char *s, const char *field, rc_error *err) {
+  size_t n = strlen(s);
+  if (n == 0) return rc_error_set(err, RC_EINVAL, field, "%s is empty", field);
+  if (n > INPUT_TYPE_MAX)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %d bytes (%zu)", field,
+                        INPUT_TYPE_MAX, n);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    int letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    int digit = c >= '0' && c <= '9';
+    if (!(letter || (i > 0 && (digit || c == '_' || c == '.' || c == '-'))))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s must be a name: a letter, then letters, digits, "
+                          "'_', '.' or '-' (byte %zu is not)",
+                          field, i + 1);
+  }
+  return RC_OK;
+}
+
+/* --- JSON --------------------------------------------------------------- */
+
+enum { PATH_DEPTH = 16 };
+
+static void path_append_key(char *path, size_t size, const char *key,
+                            size_t klen) {
+  size_t n = strlen(path);
+  if (n && n + 1 < size) path[n++] = '.';
+  if (klen > size - 1 - n) klen = n < size - 1 ? size - 1 - n : 0;
+  memcpy(path + n, key, klen);
+  path[n + klen] = '\0';
+}
+
+static void path_append_index(char *path, size_t size, size_t index) {
+  size_t n = strlen(path);
+  if (n < size) snprintf(path + n, size - n, "[%zu]", index);
+}
+
+/* The path of the value being read at offset of a JSON text that is
+ * valid up to there (jansson stops at the first problem): the key just
+ * read in an object, the element's index in an array. Keys are given as
+ * written, escapes and all. */
+static void path_at(const char *text, size_t len, size_t offset, char *path,
+                    size_t size) {
+  struct {
+    int object;
+    size_t index;
+    size_t key, klen; /* the last key read, as an offset into text */
+  } stack[PATH_DEPTH];
+  int depth = 0, in_string = 0, is_key = 0, expect_key = 0;
+  size_t start = 0;
+  if (offset > len) offset = len;
+  for (size_t i = 0; i < offset; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        i++;
+      } else if (c == '"') {
+        in_string = 0;
+        if (is_key && depth > 0 && depth <= PATH_DEPTH) {
+          stack[depth - 1].key = start;
+          stack[depth - 1].klen = i - start;
+        }
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = 1;
+        start = i + 1;
+        is_key = depth > 0 && depth <= PATH_DEPTH && stack[depth - 1].object &&
+                 expect_key;
+        break;
+      case '{':
+      case '[':
+        if (depth < PATH_DEPTH) {
+          stack[depth].object = c == '{';
+          stack[depth].index = 0;
+          stack[depth].klen = 0;
+          stack[depth].key = 0;
+        }
+        depth++;
+        expect_key = c == '{';
+        break;
+      case '}':
+      case ']':
+        if (depth > 0) depth--;
+        expect_key = 0;
+        break;
+      case ',':
+        if (depth > 0 && depth <= PATH_DEPTH) {
+          if (stack[depth - 1].object)
+            expect_key = 1;
+          else
+            stack[depth - 1].index++;
+        }
+        break;
+      case ':':
+        expect_key = 0;
+        break;
+    }
+  }
+  path[0] = '\0';
+  for (int d = 0; d < depth && d < PATH_DEPTH; d++) {
+    if (stack[d].object) {
+      if (stack[d].klen || d + 1 < depth)
+        path_append_key(path, size, text + stack[d].key, stack[d].klen);
+    } else {
+      path_append_index(path, size, stack[d].index);
+    }
+  }
+}
+
+static int find_nul(const json_t *v, char *path, size_t size) {
+  size_t n = strlen(path);
+  switch (json_typeof(v)) {
+    case JSON_STRING:
+      return strlen(json_string_value(v)) != json_string_length(v);
+    case JSON_OBJECT: {
+      const char *key;
+      json_t *item;
+      json_object_foreach((json_t *)v, key, item) {
+        path_append_key(path, size, key, strlen(key));
+        if (find_nul(item, path, size)) return 1;
+        path[n] = '\0';
+      }
+      return 0;
+    }
+    case JSON_ARRAY: {
+      size_t i;
+      json_t *item;
+      json_array_foreach(v, i, item) {
+        path_append_index(path, size, i);
+        if (find_nul(item, path, size)) return 1;
+        path[n] = '\0';
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+int input_json_find_nul(const json_t *v, char *path, size_t size) {
+  path[0] = '\0';
+  return find_nul(v, path, size);
+}
+
+int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
+                    rc_error *err) {
+  json_error_t jerr;
+  json_t *v;
+  input_pos bad;
+  char path[sizeof err->field];
+  int line = 1;
+  *out = NULL;
+  /* Our own look first: it says which byte, where jansson says "near". */
+  switch (input_text_check(buf, len, &bad)) {
+    case INPUT_TEXT_NUL:
+    case INPUT_TEXT_BAD_UTF8:
+      for (size_t i = 0; i < bad.offset; i++) line += buf[i] == '\n';
+      {
+        int column = 1;
+        for (size_t i = bad.offset; i > 0 && buf[i - 1] != '\n'; i--)
+          column += ((unsigned char)buf[i - 1] & 0xC0) != 0x80;
+        if (bad.byte)
+          rc_error_set(err, RC_EINVAL, NULL,
+                       "bad JSON at line %d column %d: not UTF-8 (byte "
+                       "0x%02X)",
+                       line, column, bad.byte);
+        else
+          rc_error_set(err, RC_EINVAL, NULL,
+                       "bad JSON at line %d column %d: a NUL byte", line,
+                       column);
+      }
+      return INPUT_JSON_SYNTAX;
+  }
+  v = json_loadb(buf, len,
+                 JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                     (any_value ? JSON_DECODE_ANY : 0),
+                 &jerr);
+  if (!v) {
+    size_t at = jerr.position > 0 ? (size_t)jerr.position : 0;
+    switch (json_error_code(&jerr)) {
+      case json_error_duplicate_key:
+        path_at(buf, len, at, path, sizeof path);
+        rc_error_set(err, RC_EINVAL, path,
+                     "bad JSON at line %d column %d: the key '%s' appears "
+                     "twice in one object",
+                     jerr.line, jerr.column, path);
+        return INPUT_JSON_SYNTAX;
+      case json_error_numeric_overflow:
+        path_at(buf, len, at, path, sizeof path);
+        rc_error_set(err, RC_EINVAL, path,
+                     "%s%sholds a number beyond what recoup stores (integers "
+                     "are 64-bit: -9223372036854775808 to "
+                     "9223372036854775807)",
+                     path, *path ? " " : "");
+        return INPUT_JSON_REFUSED;
+      case json_error_null_byte_in_key:
+        path_at(buf, len, at, path, sizeof path);
+        rc_error_set(err, RC_EINVAL, path,
+                     "a key in %s holds \\u0000 (NUL), which recoup does not "
+                     "accept in text",
+                     *path ? path : "the body");
+        return INPUT_JSON_REFUSED;
+      default:
+        rc_error_set(err, RC_EINVAL, NULL, "bad JSON at line %d column %d: %s",
+                     jerr.line, jerr.column, jerr.text);
+        return INPUT_JSON_SYNTAX;
+    }
+  }
+  if (input_json_find_nul(v, path, sizeof path)) {
+    json_decref(v);
+    rc_error_set(err, RC_EINVAL, path,
+                 "%s%sholds \\u0000 (NUL), which recoup does not accept in "
+                 "text",
+                 path, *path ? " " : "");
+    return INPUT_JSON_REFUSED;
+  }
+  *out = v;
+  return INPUT_JSON_OK;
+}

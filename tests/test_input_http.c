@@ -1,0 +1,419 @@
+/* Untrusted input over HTTP, against the real `recoup serve` on a loopback
+ * port it picks: JSON that is not one unambiguous value (400 bad_json
+ * naming the key or position), valid JSON recoup refuses (422 naming the
+ * field), the bounds on ids, refs, keys and event types, payment times,
+ * and imports with bytes that are not UTF-8. Each refusal changes
+ * nothing.
+ *
+ * usage: test_input_http RECOUP */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+static const char *recoup_bin;
+static char dir[512];
+static int port;
+static pid_t server;
+
+#define INGEST "ingest-secret"
+#define READ "read-secret"
+
+static void write_file(const char *name, const char *text) {
+  char path[700];
+  FILE *f;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+static void write_institution(void) {
+  char sub[600];
+  write_file("recoup.lua",
+             "institution { name = 'In', timezone = 'UTC', currency = 'USD' "
+             "}\n"
+             "service { body_limit = '1MB' }\n"
+             "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
+             "templates { }\n"
+             "workflow(require 'workflows.w')\n");
+  snprintf(sub, sizeof sub, "%s/workflows", dir);
+  mkdir(sub, 0700);
+  write_file("workflows/w.lua",
+             "return recoup.workflow { name = 'w', version = 1, initial = "
+             "'open',\n"
+             "  states = { open = {}, paid = { final = true } },\n"
+             "  transitions = { open = { 'paid' } },\n"
+             "}\n");
+}
+
+/* --- a small client ------------------------------------------------------ */
+
+typedef struct answer {
+  long status;
+  char body[65536];
+  size_t len;
+} answer;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+  answer *a = ud;
+  size_t take = size * n;
+  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
+  memcpy(a->body + a->len, p, take);
+  a->len += take;
+  a->body[a->len] = '\0';
+  return size * n;
+}
+
+static answer *call(const char *method, const char *path, const char *token,
+                    const char *body, size_t body_len, const char *header) {
+  static answer a;
+  char url[600], auth[300];
+  struct curl_slist *h = NULL;
+  CURL *c = curl_easy_init();
+  memset(&a, 0, sizeof a);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+  h = curl_slist_append(h, auth);
+  h = curl_slist_append(h, "Expect:");
+  if (header) h = curl_slist_append(h, header);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  if (curl_easy_perform(c) != CURLE_OK)
+    a.status = -1;
+  else
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return &a;
+}
+
+static answer *post(const char *path, const char *json) {
+  return call("POST", path, INGEST, json, strlen(json), NULL);
+}
+
+static answer *get(const char *path) {
+  return call("GET", path, READ, NULL, 0, NULL);
+}
+
+/* The answer has status and every one of the NULL-ended strings. */
+static void expect(answer *a, long status, ...) {
+  va_list ap;
+  const char *has;
+  va_start(ap, status);
+  if (a->status != status)
+    fail_msg("got %ld %s; wanted %ld", a->status, a->body, status);
+  while ((has = va_arg(ap, const char *)))
+    if (!strstr(a->body, has))
+      fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
+               has);
+  va_end(ap);
+}
+
+/* --- the server ---------------------------------------------------------- */
+
+static void start_server(void) {
+  int out[2];
+  char line[256] = "", db[600], log[600];
+  FILE *f;
+  assert_int_equal(pipe(out), 0);
+  snprintf(db, sizeof db, "%s/in.db", dir);
+  snprintf(log, sizeof log, "%s/server.log", dir);
+  server = fork();
+  if (server == 0) {
+    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(out[1], 1);
+    if (err >= 0) dup2(err, 2);
+    close(out[0]);
+    setenv("T_INGEST", INGEST, 1);
+    setenv("T_READ", READ, 1);
+    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
+          "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
+  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
+    fail_msg("unexpected first line: %s", line);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-input-%d", (int)getpid());
+  mkdir(dir, 0700);
+  write_institution();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  start_server();
+  /* The case every test pays and posts to. */
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\",\"balance\":10000,\"amount_due\":"
+              "5000,\"due_date\":\"2026-01-01\",\"borrower\":{"
+              "\"id\":\"B1\"}}"),
+         201, NULL);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  char cmd[600];
+  (void)state;
+  if (server > 0) {
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+  }
+  curl_global_cleanup();
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return 0;
+}
+
+static void balance_is(long balance) {
+  char want[64];
+  snprintf(want, sizeof want, "\"balance\":%ld,", balance);
+  expect(get("/v1/cases/P1"), 200, want, NULL);
+}
+
+/* --- the tests ----------------------------------------------------------- */
+
+static void test_duplicate_keys_are_bad_json_naming_the_key(void **state) {
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"A\",\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"D1\"}"),
+         400, "\"code\":\"bad_json\"", "\"field\":\"case\"", "twice", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"D2\",\"borrower\":{\"id\":\"B1\","
+              "\"name\":\"a\",\"name\":\"b\"}}"),
+         400, "\"field\":\"borrower.name\"", NULL);
+  expect(post("/v1/cases",
+              "[{\"id\":\"D3\",\"borrower\":{\"id\":\"B1\"}},"
+              "{\"id\":\"D4\",\"data\":{\"x\":1,\"x\":2}}]"),
+         400, "\"field\":\"[1].data.x\"", NULL);
+  expect(get("/v1/cases/D2"), 404, NULL);
+  expect(get("/v1/cases/D3"), 404, NULL);
+  balance_is(10000);
+}
+
+static void test_syntax_errors_name_the_position(void **state) {
+  (void)state;
+  expect(post("/v1/payments", "{\"case\": "), 400, "bad_json", "line 1 column",
+         NULL);
+  expect(post("/v1/payments", "{\"case\":\"P1\"} {\"case\":\"P1\"}"), 400,
+         "bad_json", NULL);
+  expect(call("POST", "/v1/payments", INGEST, "{\"case\":\"P\xb0\"}", 14, NULL),
+         400, "bad_json", "0xB0", NULL);
+}
+
+static void test_numbers_beyond_64_bits_are_422_naming_the_field(void **state) {
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":"
+              "123456789012345678901234,\"ref\":\"N1\"}"),
+         422, "\"code\":\"invalid\"", "\"field\":\"amount\"", "64-bit", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"N2\",\"balance\":1e999,\"borrower\":{"
+              "\"id\":\"B1\"}}"),
+         422, "\"field\":\"balance\"", NULL);
+  expect(post("/v1/cases/P1/events",
+              "{\"type\":\"note\",\"data\":{\"n\":[1,-99999999999999999999]}}"),
+         422, "\"field\":\"data.n[1]\"", NULL);
+  balance_is(10000);
+}
+
+static void test_a_nul_in_a_string_is_422_naming_the_field(void **state) {
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\\u0000x\",\"amount\":1,"
+              "\"ref\":\"Z1\"}"),
+         422, "\"field\":\"case\"", "NUL", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\\u0000EVIL\",\"balance\":1,"
+              "\"borrower\":{\"id\":\"B1\"}}"),
+         422, "\"field\":\"id\"", NULL);
+  expect(post("/v1/cases/P1/events",
+              "{\"type\":\"note\",\"data\":{\"t\":\"a\\u0000b\"}}"),
+         422, "\"field\":\"data.t\"", NULL);
+  balance_is(10000);
+}
+
+static void test_wrong_types_are_422_naming_the_field(void **state) {
+  (void)state;
+  expect(post("/v1/cases",
+              "{\"id\":\"W1\",\"tags\":\"vip\",\"borrower\":{"
+              "\"id\":\"B1\"}}"),
+         422, "\"field\":\"tags\"", NULL);
+  expect(post("/v1/cases/P1/events", "{\"type\":\"note\",\"key\":7}"), 422,
+         "\"field\":\"key\"", NULL);
+  expect(post("/v1/cases/P1/events", "{\"type\":7}"), 422, "\"field\":\"type\"",
+         NULL);
+  expect(post("/v1/payments", "{\"case\":\"P1\",\"amount\":1,\"ref\":5}"), 422,
+         "\"field\":\"ref\"", NULL);
+  expect(
+      post("/v1/payments", "{\"case\":[\"P1\"],\"amount\":1,\"ref\":\"W2\"}"),
+      422, "\"field\":\"case\"", NULL);
+  expect(
+      post("/v1/payments",
+           "{\"case\":\"P1\",\"amount\":1,\"ref\":\"W3\",\"at\":1767225600}"),
+      422, "\"field\":\"at\"", NULL);
+  expect(get("/v1/cases/W1"), 404, NULL);
+  balance_is(10000);
+}
+
+static void test_a_payment_dated_in_the_future_is_refused(void **state) {
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F1\","
+              "\"at\":\"2030-01-01T00:00\"}"),
+         422, "\"field\":\"at\"", "in the future", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F2\","
+              "\"at\":\"3d\"}"),
+         422, "\"field\":\"at\"", NULL);
+  balance_is(10000);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F3\","
+              "\"at\":\"2026-01-02T10:00\"}"),
+         201, "applied", NULL);
+  balance_is(9999);
+}
+
+static void test_refs_keys_and_types_are_bounded(void **state) {
+  size_t n = 100 * 1024;
+  char *big = malloc(n + 200), *id = malloc(n + 1);
+  (void)state;
+  memset(id, 'R', n);
+  id[n] = '\0';
+  snprintf(big, n + 200, "{\"case\":\"P1\",\"amount\":1,\"ref\":\"%s\"}", id);
+  expect(post("/v1/payments", big), 422, "\"field\":\"ref\"",
+         "longer than 128 bytes", NULL);
+  snprintf(big, n + 200, "{\"type\":\"%s\"}", id);
+  expect(post("/v1/cases/P1/events", big), 422, "\"field\":\"type\"", NULL);
+  snprintf(big, n + 200, "{\"type\":\"note\",\"key\":\"%s\"}", id);
+  expect(post("/v1/cases/P1/events", big), 422, "\"field\":\"key\"", NULL);
+  id[200] = '\0';
+  snprintf(big, n + 200, "Idempotency-Key: %s", id);
+  expect(call("POST", "/v1/cases/P1/events", INGEST, "{\"type\":\"note\"}", 15,
+              big),
+         422, "\"field\":\"Idempotency-Key\"", NULL);
+  free(big);
+  free(id);
+  expect(post("/v1/cases/P1/events", "{\"type\":\"bad type\"}"), 422,
+         "must be a name", NULL);
+  expect(post("/v1/cases/P1/events", "{\"type\":\"\\u202escalate\"}"), 422,
+         "\"field\":\"type\"", NULL);
+  expect(post("/v1/cases/P1/events", "{\"type\":\"site_visit.v2\"}"), 202,
+         NULL);
+  /* 128 bytes is still a ref. */
+  {
+    char ok[300], ref[129];
+    memset(ref, 'r', 128);
+    ref[128] = '\0';
+    snprintf(ok, sizeof ok, "{\"case\":\"P1\",\"amount\":1,\"ref\":\"%s\"}",
+             ref);
+    expect(post("/v1/payments", ok), 201, NULL);
+  }
+  balance_is(9998);
+}
+
+static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
+  (void)state;
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\u202e1\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+202E", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\",\"borrower\":{\"id\":"
+              "\"B\\u2067\"}}"),
+         422, "\"field\":\"borrower.id\"", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\u00851\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "control character", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P\\u200e1\",\"amount\":1,"
+              "\"ref\":\"I1\"}"),
+         422, "\"field\":\"case\"", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"I\\n2\"}"),
+         422, "\"field\":\"ref\"", NULL);
+  expect(get("/v1/cases?limit=1000"), 200, "\"id\":\"P1\"", NULL);
+  balance_is(9998);
+}
+
+static void test_amount_due_above_balance_is_refused(void **state) {
+  (void)state;
+  expect(post("/v1/cases",
+              "{\"id\":\"A1\",\"balance\":100,\"amount_due\":"
+              "101,\"borrower\":{\"id\":\"B1\"}}"),
+         422, "\"field\":\"amount_due\"", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"P1\",\"amount_due\":20000,"
+              "\"borrower\":{\"id\":\"B1\"}}"),
+         422, "\"field\":\"amount_due\"", "(9998)", NULL);
+  expect(get("/v1/cases/A1"), 404, NULL);
+}
+
+static void test_import_refuses_nul_and_bad_utf8_writing_nothing(void **state) {
+  static const char nul[] =
+      "id,borrower_id,balance\nP1\0EVIL,B1,1\nI9,B9,100\n";
+  static const char gbk[] =
+      "id,borrower_id,balance\nI9,B9,100\nI8,B8,\xb0"
+      "500\n";
+  static const char two[] =
+      "{\"id\":\"I9\",\"borrower_id\":\"B9\"} {\"id\":\"I8\","
+      "\"borrower_id\":\"B8\"}\n";
+  (void)state;
+  expect(call("POST", "/v1/import", INGEST, nul, sizeof nul - 1,
+              "Content-Type: text/csv"),
+         422, "\"line\":2", "a NUL byte", "column 3 (in column id)", NULL);
+  expect(call("POST", "/v1/import", INGEST, gbk, sizeof gbk - 1,
+              "Content-Type: text/csv"),
+         422, "\"line\":3", "not UTF-8 (byte 0xB0)", "in column balance", NULL);
+  expect(call("POST", "/v1/import", INGEST, two, sizeof two - 1,
+              "Content-Type: application/x-ndjson"),
+         422, "\"line\":1", "exactly one object", NULL);
+  expect(get("/v1/cases/I9"), 404, NULL);
+  expect(get("/v1/cases/I8"), 404, NULL);
+  balance_is(9998);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_duplicate_keys_are_bad_json_naming_the_key),
+      cmocka_unit_test(test_syntax_errors_name_the_position),
+      cmocka_unit_test(test_numbers_beyond_64_bits_are_422_naming_the_field),
+      cmocka_unit_test(test_a_nul_in_a_string_is_422_naming_the_field),
+      cmocka_unit_test(test_wrong_types_are_422_naming_the_field),
+      cmocka_unit_test(test_a_payment_dated_in_the_future_is_refused),
+      cmocka_unit_test(test_refs_keys_and_types_are_bounded),
+      cmocka_unit_test(test_ids_with_bidi_or_control_characters_are_refused),
+      cmocka_unit_test(test_amount_due_above_balance_is_refused),
+      cmocka_unit_test(test_import_refuses_nul_and_bad_utf8_writing_nothing),
+  };
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
+    return 2;
+  }
+  recoup_bin = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
