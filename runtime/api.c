@@ -65,6 +65,8 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/retry", ROLE_ADMIN, NULL, w_retry_many},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
+_Static_assert((int)NROUTES <= (int)MAX_ROUTES,
+               "service.h counts requests by route");
 
 /* The most cases one list request reads: 10,000 take about 5 ms. A
  * filter that matches few cases then answers short pages with a cursor
@@ -841,7 +843,7 @@ static void r_errors(service *svc, http_request *req, int route,
   json_t *page;
   (void)arg;
   rc_error_clear(&err);
-  if (http_query(req, "after", after, sizeof after) &&
+  if (http_query(req, "after", after, sizeof after) > 0 &&
       ((before = strtoll(after, &end, 10)) <= 0 || *end)) {
     api_error(svc, req, route, 422, "invalid", "after",
               "after must be the next of an earlier page");
