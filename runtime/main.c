@@ -143,15 +143,19 @@ static void usage(FILE *out) {
 
 /* Prints a message as an error ("recoup: ..."), printable whatever bytes
  * the user or a script gave. */
+static void vsay(const char *fmt, va_list ap) {
+  rc_error err;
+  rc_error_clear(&err);
+  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  rc_error_print(&err, stderr);
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
-  rc_error err;
   va_list ap;
-  rc_error_clear(&err);
   va_start(ap, fmt);
-  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  vsay(fmt, ap);
   va_end(ap);
-  rc_error_print(&err, stderr);
 }
 
 /* A wrong command line: the message, then how to call the command (or
@@ -159,15 +163,13 @@ static void say(const char *fmt, ...) {
 static int usage_error(const command *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int usage_error(const command *c, const char *fmt, ...) {
-  rc_error err;
   va_list ap;
-  rc_error_clear(&err);
   va_start(ap, fmt);
-  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  vsay(fmt, ap);
   va_end(ap);
-  rc_error_print(&err, stderr);
   if (c)
-    fprintf(stderr, "usage: recoup %s %s\n", c->name, c->synopsis);
+    fprintf(stderr, "usage: recoup %s%s%s\n", c->name,
+            c->synopsis[0] ? " " : "", c->synopsis);
   else
     usage(stderr);
   return EXIT_USAGE;
@@ -259,11 +261,11 @@ static engine *open_engine(const args *a, const char *dir, int how,
   rehearsal = engine_rehearsed(eng, &rehearsed);
   if (a->now) {
     rc_time t;
-    char msg[sizeof err.message];
     /* A duration counts from the rehearsal's clock. */
     if (rehearsal) clock_set(engine_clock(eng), rehearsed);
     if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK ||
         engine_clock_to(eng, t, &err) != RC_OK) {
+      char msg[sizeof err.message];
       snprintf(msg, sizeof msg, "--now: %s", err.message);
       rc_copy(err.message, sizeof err.message, msg);
       rc_error_print(&err, stderr);
@@ -492,7 +494,7 @@ static int retry_outcome(engine *eng, const case_list *retried, int quiet) {
   for (int i = 0; i < retried->n; i++) {
     store_case c;
     rc_error err;
-    char id[200], state[200], why[1100];
+    char id[200], state[200];
     rc_error_clear(&err);
     if (store_case_get(engine_store(eng), retried->ids[i], &c, &err) != RC_OK) {
       rc_error_print(&err, stderr);
@@ -501,6 +503,7 @@ static int retry_outcome(engine *eng, const case_list *retried, int quiet) {
     }
     shown(c.id, id, sizeof id);
     if (c.error) {
+      char why[1100];
       say("case %s failed again: %s", id, shown(c.error, why, sizeof why));
       again++;
     } else if (!quiet) {
@@ -560,11 +563,11 @@ static int cmd_retry(const args *a) {
   }
   {
     int again = retry_outcome(eng, &retried, all);
-    char place[1200];
     if (all && count > 0)
       printf("retried %d case%s: %d moved on, %d failed again\n", count,
              count == 1 ? "" : "s", count - again, again);
     if (again) {
+      char place[1200];
       same_place(a, dir, place, sizeof place);
       say("`recoup errors%s` lists the cases in error", place);
     }
@@ -739,8 +742,8 @@ int main(int argc, char **argv) {
   if (!c) return usage_error(NULL, "unknown command '%s'", name);
   if ((rc = parse_args(c, argc, argv, &a)) == EXIT_DONE) {
     if (a.given & O_HELP)
-      printf("usage: recoup %s %s\n          %s\n", c->name, c->synopsis,
-             c->what);
+      printf("usage: recoup %s%s%s\n          %s\n", c->name,
+             c->synopsis[0] ? " " : "", c->synopsis, c->what);
     else
       rc = c->run(&a);
   }
