@@ -138,6 +138,12 @@ expect "test: a path that is not there" 1 "^recoup: $nowhere: no such file or di
   "$recoup" test "$nowhere"
 expect "a database where none can be made" 1 "^recoup: " -- \
   "$recoup" tick "$basic" --db /proc/nowhere/x.db
+expect "a database that is a directory" 1 "^recoup: cannot open database $work/: Is a directory" -- \
+  "$recoup" report "$basic" --db "$work/"
+expect "repl: a database to copy that is not there" 1 "^recoup: cannot open $work/none.db" -- \
+  "$recoup" repl "$basic" --db "$work/none.db"
+expect "serve: a --listen that is not HOST:PORT" 1 "^recoup: listen 'nonsense' is not HOST:PORT" -- \
+  timeout 20 "$recoup" serve "$basic" --db "$db" --listen nonsense
 
 # --- a wrong command line is 2, with how to call the command ---------------
 expect "no command" 2 "^recoup: no command given" -- "$recoup"
