@@ -90,7 +90,7 @@ static const command commands[] = {
     {"repl", cmd_repl, O_DB, 0, 1, "[DIR] [--db FILE]",
      "Lua console on a scratch copy"},
     {"test", cmd_test, O_VERBOSE, 0, -1, "[DIR|FILE...] [-v]",
-     "run *_test.lua specs; -v names every test"},
+     "run *_test.lua specs; -v: each test, and tracebacks"},
     {"check", cmd_check, 0, 0, 1, "[DIR]", "load and validate everything"},
     {"import", cmd_import, RUNS_CLOCK, 1, 2,
      "FILE [DIR] [--db FILE] [--now TIME] [--deliver|--no-deliver]\n"
