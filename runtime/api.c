@@ -8,6 +8,7 @@
 #include "import.h"
 #include "input.h"
 #include "report.h"
+#include "mask.h"
 #include "service.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
@@ -49,7 +50,7 @@ static const route_def routes[] = {
     {"GET", "/v1/cases", ANYONE_READING, r_cases, NULL},
     {"POST", "/v1/import", ROLE_INGEST, r_import, NULL},
     {"GET", "/v1/cases/{}", ANYONE_READING, r_case, NULL},
-    {"GET", "/v1/cases/{}/journal", ROLE_READ, r_journal, NULL},
+    {"GET", "/v1/cases/{}/journal", ANYONE_READING, r_journal, NULL},
     {"POST", "/v1/cases/{}/events", ROLE_INGEST, NULL, w_event},
     {"POST", "/v1/cases/{}/retry", ROLE_ADMIN, NULL, w_retry},
     {"POST", "/v1/payments", ROLE_INGEST, NULL, w_payment},
@@ -200,24 +201,6 @@ static int roles_of(const service *svc, const http_request *req) {
   return roles;
 }
 
-/* "this route needs the read, agent or admin token" */
-static void roles_needed(int roles, char *buf, size_t size) {
-  static const char *const names[] = {"ingest", "agent", "read", "admin"};
-  int n = 0, total = 0;
-  size_t len = (size_t)snprintf(buf, size, "this route needs the");
-  for (int i = 0; i < 4; i++) total += (roles >> i) & 1;
-  for (int i = 0; i < 4 && len < size; i++) {
-    if (!(roles & (1 << i))) continue;
-    n++;
-    len += (size_t)snprintf(buf + len, size - len, "%s%s",
-                            n == 1       ? " "
-                            : n == total ? " or "
-                                         : ", ",
-                            names[i]);
-  }
-  if (len < size) snprintf(buf + len, size - len, " token");
-}
-
 /* Percent-decoding of the path's {id} in place. An id may hold anything
  * printable, '/' included (%2F); it may not hold a NUL, a control
  * character or bytes that are not UTF-8: "MF00001%00junk" is not case
@@ -299,8 +282,17 @@ void api_handle(void *ud, http_request *req) {
     }
     req->trusted = 1; /* a valid token: its connection is kept longest */
     if (!(roles & (routes[found].roles | ROLE_ADMIN))) {
-      char msg[120];
-      roles_needed(routes[found].roles | ROLE_ADMIN, msg, sizeof msg);
+      char msg[160];
+      static const char *const names[] = {"ingest", "agent", "read", "admin"};
+      size_t n = (size_t)snprintf(msg, sizeof msg, "this route needs the ");
+      int first = 1;
+      for (int i = 0; i < 4 && n < sizeof msg; i++)
+        if ((routes[found].roles | ROLE_ADMIN) & (1 << i)) {
+          n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s",
+                                first ? "" : " or ", names[i]);
+          first = 0;
+        }
+      if (n < sizeof msg) snprintf(msg + n, sizeof msg - n, " token");
       api_error(svc, req, found, 403, "forbidden", NULL, msg);
       return;
     }
@@ -687,26 +679,17 @@ typedef struct rows {
   int64_t last_id;
 } rows;
 
-static const char *const time_columns[] = {
-    "at", "due", "opened_at", "completed_at", "not_before", NULL};
-static const char *const json_columns[] = {"detail", "fields", "result",
-                                           "tags",   "data",   NULL};
-
 static int add_row(void *ud, const store_value *cols, int n) {
   rows *r = ud;
   json_t *row = json_object();
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
-    int is_time = 0, is_json = 0;
-    for (int k = 0; time_columns[k]; k++)
-      is_time |= !strcmp(v->name, time_columns[k]);
-    for (int k = 0; json_columns[k]; k++)
-      is_json |= !strcmp(v->name, json_columns[k]);
-    if (is_time && v->type == STORE_INT) {
+    int kind = query_column_kind(v->name);
+    if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
       zone_format(clock_zone(engine_clock(r->svc->eng)), v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
-    } else if (is_json && v->type == STORE_TEXT) {
+    } else if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
       json_object_set_new(row, v->name, d ? d : json_string(v->s));
     } else {
@@ -730,6 +713,104 @@ static int page_limit(const http_request *req) {
   if (limit < 1) limit = 1;
   if (limit > 1000) limit = 1000;
   return limit;
+}
+
+/* The read role sees contact points masked (DESIGN.md "Who sees what"):
+ * phones and e-mails as the logs show them, addresses cut to their first
+ * characters. Agents, who call and visit, and admins see them whole. */
+static int masked_for(const service *svc, const http_request *req) {
+  int roles = roles_of(svc, req);
+  return roles > 0 && !(roles & (ROLE_AGENT | ROLE_ADMIN | ROLE_INGEST));
+}
+
+static json_t *masked_string(const char *s, int masked) {
+  char buf[1024];
+  if (!s) return json_null();
+  if (!masked) return json_string(s);
+  mask_contacts(s, buf, sizeof buf);
+  return json_string(buf);
+}
+
+/* An address keeps its first three characters (a city, a district). */
+static json_t *masked_address(const char *s, int masked) {
+  char buf[64];
+  size_t n = 0;
+  int chars = 0;
+  if (!s) return json_null();
+  if (!masked) return json_string(s);
+  while (s[n] && chars < 3 && n < 16) {
+    n++;
+    while ((s[n] & 0xC0) == 0x80) n++; /* the rest of a UTF-8 character */
+    chars++;
+  }
+  snprintf(buf, sizeof buf, "%.*s***", (int)n, s);
+  return json_string(buf);
+}
+
+/* Every string in v, masked in place (journal details, for the read
+ * role: a reply's sender, a phone in an update). */
+static void mask_strings(json_t *v) {
+  const char *key;
+  json_t *item;
+  size_t i;
+  if (json_is_object(v)) {
+    json_object_foreach(v, key, item) {
+      if (json_is_string(item)) {
+        char buf[1024];
+        mask_contacts(json_string_value(item), buf, sizeof buf);
+        json_object_set_new(v, key, json_string(buf));
+      } else {
+        mask_strings(item);
+      }
+    }
+  } else if (json_is_array(v)) {
+    json_array_foreach(v, i, item) {
+      if (json_is_string(item)) {
+        char buf[1024];
+        mask_contacts(json_string_value(item), buf, sizeof buf);
+        json_array_set_new(v, i, json_string(buf));
+      } else {
+        mask_strings(item);
+      }
+    }
+  }
+}
+
+/* The borrower as a collector needs them: name and contact points. */
+static json_t *borrower_json(const store_borrower *b, int masked) {
+  json_t *phones = json_array(), *emails = json_array(),
+         *contacts = json_array();
+  json_t *o;
+  for (int i = 0; i < b->ncontacts; i++) {
+    const store_contact *k = &b->contacts[i];
+    if (!strcmp(k->kind, "phone"))
+      json_array_append_new(phones, masked_string(k->value, masked));
+    else if (!strcmp(k->kind, "email"))
+      json_array_append_new(emails, masked_string(k->value, masked));
+    else
+      json_array_append_new(
+          contacts, json_pack("{s:o, s:o, s:o}", "name",
+                              k->name ? json_string(k->name) : json_null(),
+                              "relation",
+                              k->relation ? json_string(k->relation)
+                                          : json_null(),
+                              "phone", masked_string(k->value, masked)));
+  }
+  o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}", "id",
+                b->id, "name", b->name ? json_string(b->name) : json_null(),
+                "locale", b->locale ? json_string(b->locale) : json_null(),
+                "timezone",
+                b->timezone ? json_string(b->timezone) : json_null(),
+                "phones", phones, "emails", emails, "address",
+                masked_address(b->address, masked), "contacts", contacts,
+                "do_not_contact", b->do_not_contact, "ceased", b->ceased);
+  json_object_set_new(
+      o, "employer",
+      json_pack("{s:o, s:o, s:o}", "name",
+                b->employer_name ? json_string(b->employer_name) : json_null(),
+                "phone", masked_string(b->employer_phone, masked), "address",
+                masked_address(b->employer_address, masked)));
+  return o;
 }
 
 static json_t *case_json(service *svc, const store_case *c) {
@@ -759,11 +840,22 @@ static void r_case(service *svc, http_request *req, int route,
                    const char *arg) {
   store_case c;
   rc_error err;
-  if (store_case_get(engine_store(svc->eng), arg, &c, &err) != RC_OK) {
+  store_borrower b;
+  json_t *out;
+  if (query_case(engine_query(svc->eng), arg, &c, &err) != RC_OK) {
     api_fail(svc, req, route, &err);
     return;
   }
-  api_reply(svc, req, route, 200, case_json(svc, &c), NULL);
+  if (query_borrower(engine_query(svc->eng), c.borrower_id, &b, &err) !=
+      RC_OK) {
+    store_case_free(&c);
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  out = case_json(svc, &c);
+  json_object_set_new(out, "borrower", borrower_json(&b, masked_for(svc, req)));
+  api_reply(svc, req, route, 200, out, NULL);
+  store_borrower_free(&b);
   store_case_free(&c);
 }
 
@@ -771,18 +863,22 @@ static void r_cases(service *svc, http_request *req, int route,
                     const char *arg) {
   char state[64], queue[64], after[512], window_end[512];
   rows r = {svc, json_array(), "", 0};
-  int limit = page_limit(req), have_state, have_queue;
+  query_case_filter f = {NULL, NULL, after, page_limit(req), CASES_WINDOW};
   const char *next = NULL;
+  rc_error err;
   (void)arg;
-  have_state = http_query(req, "state", state, sizeof state);
-  have_queue = http_query(req, "queue", queue, sizeof queue);
+  if (http_query(req, "state", state, sizeof state)) f.state = state;
+  if (http_query(req, "queue", queue, sizeof queue)) f.queue = queue;
   if (!http_query(req, "after", after, sizeof after)) after[0] = '\0';
-  store_cases_page(engine_store(svc->eng), have_state ? state : NULL,
-                   have_queue ? queue : NULL, after, limit, CASES_WINDOW,
-                   window_end, sizeof window_end, add_row, &r);
+  if (query_case_page(engine_query(svc->eng), &f, add_row, &r, window_end,
+                      sizeof window_end, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   /* A full page goes on after its last case; a short one after the cases
    * it read, when it stopped before the end. */
-  if ((int)json_array_size(r.list) == limit)
+  if ((int)json_array_size(r.list) == f.limit)
     next = r.last;
   else if (window_end[0])
     next = window_end;
@@ -796,17 +892,16 @@ static void r_journal(service *svc, http_request *req, int route,
   rows r = {svc, json_array(), "", 0};
   int limit = page_limit(req);
   rc_error err;
-  if (!store_case_exists(engine_store(svc->eng), arg)) {
+  if (query_journal_page(engine_query(svc->eng), arg,
+                         http_query(req, "after", after, sizeof after)
+                             ? strtoll(after, NULL, 10)
+                             : 0,
+                         limit, add_row, &r, &err) != RC_OK) {
     json_decref(r.list);
-    rc_error_set(&err, RC_ENOTFOUND, "case", "unknown case %s", arg);
     api_fail(svc, req, route, &err);
     return;
   }
-  store_journal_page(engine_store(svc->eng), arg,
-                     http_query(req, "after", after, sizeof after)
-                         ? strtoll(after, NULL, 10)
-                         : 0,
-                     limit, add_row, &r);
+  if (masked_for(svc, req)) mask_strings(r.list);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     if ((int)json_array_size(r.list) == limit)
@@ -821,14 +916,20 @@ static void r_tasks(service *svc, http_request *req, int route,
   rows r = {svc, json_array(), "", 0};
   int limit = page_limit(req), hq, hs;
   json_t *out;
+  rc_error err;
   (void)arg;
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
-  store_tasks_page(
-      engine_store(svc->eng), hq ? queue : NULL, hs ? status : NULL,
-      http_query(req, "after", after, sizeof after) ? strtoll(after, NULL, 10)
-                                                    : 0,
-      limit, add_row, &r);
+  if (query_task_page(engine_query(svc->eng), hq ? queue : NULL,
+                      hs ? status : NULL,
+                      http_query(req, "after", after, sizeof after)
+                          ? strtoll(after, NULL, 10)
+                          : 0,
+                      limit, add_row, &r, &err) != RC_OK) {
+    json_decref(r.list);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   out = json_pack("{s:o}", "tasks", r.list);
   if ((int)json_array_size(r.list) == limit)
     json_object_set_new(out, "next", json_integer(r.last_id));
@@ -859,14 +960,20 @@ static void r_errors(service *svc, http_request *req, int route,
 
 static void r_report(service *svc, http_request *req, int route,
                      const char *arg) {
+  json_t *report;
+  rc_error err;
   (void)arg;
-  api_reply(svc, req, route, 200, report_build(svc->eng), NULL);
+  if (report_build(svc->eng, &report, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  api_reply(svc, req, route, 200, report, NULL);
 }
 
 static void r_health(service *svc, http_request *req, int route,
                      const char *arg) {
   rc_error err;
-  int writable = store_writable(engine_store(svc->eng), &err) == RC_OK;
+  int writable = engine_writable(svc->eng, &err) == RC_OK;
   (void)arg;
   api_reply(svc, req, route, writable ? 200 : 503,
             json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
@@ -952,16 +1059,20 @@ static void r_metrics(service *svc, http_request *req, int route,
       "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
   const engine_stats *es = engine_get_stats(svc->eng);
   const outbox_stats *os = outbox_get_stats(svc->ob);
-  store *st = engine_store(svc->eng);
-  int64_t pending = 0, overdue = 0, queued = 0, deferred = 0;
+  query_gauges g;
+  rc_error err;
   char *out = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(&out, &len);
+  FILE *f;
   (void)arg;
-  store_timers_count(st, &pending);
-  store_timers_overdue(st, clock_now(engine_clock(svc->eng)), &overdue);
-  store_messages_with_status(st, "queued", &queued);
-  store_messages_with_status(st, "deferred", &deferred);
+  /* Gauges that cannot be read are not zero: the scrape fails, and the
+   * monitoring sees the gap. */
+  if (query_gauges_read(engine_query(svc->eng),
+                        clock_now(engine_clock(svc->eng)), &g, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  f = open_memstream(&out, &len);
   fprintf(f, "# TYPE recoup_http_requests_total counter\n");
   for (int r = 0; r < NROUTES; r++)
     for (int k = 0; k < 5; k++)
@@ -1001,9 +1112,10 @@ static void r_metrics(service *svc, http_request *req, int route,
           "recoup_outbox_messages{status=\"deferred\"} %lld\n",
           (long long)es->events, (long long)es->errors,
           (long long)es->timers_fired, (long long)es->transitions,
-          (long long)pending, (long long)overdue, (long long)svc->commits,
-          (long long)os->sent, (long long)os->retried, (long long)os->failed,
-          (long long)queued, (long long)deferred);
+          (long long)g.timers_pending, (long long)g.timers_overdue,
+          (long long)svc->commits, (long long)os->sent, (long long)os->retried,
+          (long long)os->failed, (long long)g.messages_queued,
+          (long long)g.messages_deferred);
   fprintf(f, "# TYPE recoup_policy_decisions_total counter\n");
   for (int k = 0; k < es->npolicy; k++)
     fprintf(f,

@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "recoup/clock.h"
-#include "recoup/store.h"
+#include "recoup/query.h"
 
 enum {
   IN_PRODUCT = 1 << 0,

@@ -21,6 +21,7 @@
 
 #include "recoup/engine.h"
 #include "recoup/policy.h"
+#include "recoup/store.h"
 #include "case_input.h"
 #include "jbuf.h"
 #include "lua_json.h"
@@ -36,6 +37,7 @@ enum { MAX_SCRIPTS = 32 };
 
 struct engine {
   store *st;  /* owned */
+  query *q;   /* owned: the read side over st, for readers and the guard */
   script *sc; /* the newest of scripts: routes, templates, policy */
   script *scripts[MAX_SCRIPTS]; /* owned, oldest first; [0] owns the clock */
   int nscripts;
@@ -53,6 +55,15 @@ struct engine {
   int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
+  /* A handler that spent its budget, deadline or memory in an optimistic
+   * batch is not run again when the batch is replayed: its failure is
+   * recorded as it was (a deadline would otherwise be waited out twice,
+   * and need not fail the same way twice). */
+  struct {
+    int64_t event_id, timer_id; /* 0, 0: none */
+    rc_error why;
+    char *traceback; /* owned */
+  } spent;
 };
 
 static void drop_view(engine *eng) {
@@ -114,8 +125,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
   if ((strcmp(db, ":memory:") != 0 && mkdir_parent(db, &err) != RC_OK) ||
-      store_open(&eng->st, db, &err) != RC_OK) {
+      store_open(&eng->st, db, &err) != RC_OK ||
+      query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
+    store_close(eng->st);
     script_free(eng->sc);
     free(eng);
     return err.code;
@@ -128,16 +141,47 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 void engine_close(engine *eng) {
   if (!eng) return;
+  free(eng->spent.traceback);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
+  query_close(eng->q);
   store_close(eng->st);
   /* Newest first: the oldest owns the clock the others borrow. */
   for (int i = eng->nscripts - 1; i >= 0; i--) script_free(eng->scripts[i]);
   free(eng);
 }
 
-store *engine_store(engine *eng) {
-  return eng->st;
+query *engine_query(engine *eng) {
+  return eng->q;
+}
+
+int engine_in_transaction(const engine *eng) {
+  return store_in_transaction(eng->st);
+}
+
+void engine_checkpoint_every(engine *eng, int pages) {
+  store_checkpoint_every(eng->st, pages);
+}
+
+int engine_journal_flush(engine *eng, rc_error *err) {
+  return store_journal_flush(eng->st, err);
+}
+
+int engine_meta_put(engine *eng, const char *key, const char *value,
+                    rc_error *err) {
+  return store_meta_put(eng->st, key, value, err);
+}
+
+int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err) {
+  return store_instance_id(eng->st, buf, size, err);
+}
+
+int engine_writable(engine *eng, rc_error *err) {
+  return store_writable(eng->st, err);
+}
+
+int engine_copy_database(const char *src, const char *dst, rc_error *err) {
+  return store_copy(src, dst, err);
 }
 
 rc_clock *engine_clock(engine *eng) {
@@ -171,12 +215,12 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
  * simulated one only goes forward. */
 #define REHEARSAL_CLOCK "clock"
 
-int engine_rehearsed(engine *eng, rc_time *at) {
+int engine_rehearsal(engine *eng, int *yes, rc_time *at, rc_error *err) {
   char buf[32];
-  if (store_meta_get(eng->st, REHEARSAL_CLOCK, buf, sizeof buf) != RC_OK)
-    return 0;
-  *at = strtoll(buf, NULL, 10);
-  return 1;
+  int rc = store_meta_get(eng->st, REHEARSAL_CLOCK, buf, sizeof buf, err);
+  *yes = rc == RC_OK;
+  if (rc == RC_OK) *at = strtoll(buf, NULL, 10);
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
 }
 
 /* err about this database: its path is the file the error names. */
@@ -191,8 +235,9 @@ static int db_error(engine *eng, rc_error *err, int code, const char *fmt,
 }
 
 int engine_clock_to(engine *eng, rc_time until, rc_error *err) {
-  rc_time at;
-  if (!engine_rehearsed(eng, &at)) at = until;
+  rc_time at = until;
+  int rehearsal, rc;
+  if ((rc = engine_rehearsal(eng, &rehearsal, &at, err)) != RC_OK) return rc;
   if (until < at)
     return db_error(eng, err, RC_ECONFLICT,
                     "%s is earlier than this database's simulated clock "
@@ -210,7 +255,9 @@ int engine_clock_save(engine *eng, rc_time until, rc_error *err) {
 
 int engine_clock_real(engine *eng, int allowed, rc_error *err) {
   rc_time at, now = clock_now(eng->clk);
-  if (!engine_rehearsed(eng, &at)) return RC_OK;
+  int rehearsal, rc;
+  if ((rc = engine_rehearsal(eng, &rehearsal, &at, err)) != RC_OK) return rc;
+  if (!rehearsal) return RC_OK;
   if (!allowed)
     return db_error(eng, err, RC_ECONFLICT,
                     "this database has run on a simulated clock (a "
@@ -420,6 +467,10 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
   }
   if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
+  /* Lenders that feed daily snapshots instead of payments show recovery
+   * this way: a lower balance. Kept apart from the payments recoup saw. */
+  c->reduced = old.reduced;
+  if (c->balance < old.balance) c->reduced += old.balance - c->balance;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {
       json_object_set_new(fields, "score", json_real(c->score));
@@ -484,9 +535,13 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
                             script_config(eng->sc)->currency, &in, err);
   if (rc == RC_OK) rc = ingest_begin(eng, err);
   if (rc == RC_OK) {
-    int exists = store_case_exists(eng->st, in.c.id);
-    if (created) *created = !exists;
-    rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
+    int exists = 0;
+    rc = store_case_exists(eng->st, in.c.id, err);
+    if (rc == RC_OK || rc == RC_ENOTFOUND) {
+      exists = rc == RC_OK;
+      if (created) *created = !exists;
+      rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
+    }
     rc = ingest_end(eng, rc, err);
   }
   case_input_free(&in);
@@ -538,8 +593,8 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   if (data && !json_is_object(data))
     return rc_error_set(err, RC_EINVAL, "data", "event data must be an object");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  if (!store_case_exists(eng->st, case_id)) {
-    rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  if ((rc = store_case_exists(eng->st, case_id, err)) != RC_OK) {
+    /* unknown, or the store failed */
   } else if (key && (rc = store_event_key_claim(eng->st, key, case_id, type,
                                                 clock_now(eng->clk), &dup,
                                                 err)) != RC_OK) {
@@ -574,7 +629,9 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
   int n = 0, rc = RC_OK, all_paid = 1;
   rc_money left = amount;
 
-  if (store_promise_open(eng->st, c->id, &p) == RC_OK) {
+  rc = store_promise_open(eng->st, c->id, &p, err);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  if (rc == RC_OK) {
     rc_money paid = p.paid + amount;
     int kept = paid >= p.amount;
     if ((rc = store_promise_update(eng->st, p.id, paid, kept ? "kept" : "open",
@@ -590,7 +647,8 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
         return rc;
     }
   }
-  store_installments_unpaid(eng->st, c->id, &due, &n);
+  if ((rc = store_installments_unpaid(eng->st, c->id, &due, &n, err)))
+    return rc;
   for (int i = 0; i < n && rc == RC_OK; i++) {
     store_installment *it = &due[i];
     rc_money take = it->amount - it->paid;
@@ -866,9 +924,9 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if (case_id) {
     snprintf(case_out, 160, "%s", case_id);
-    if (!store_case_exists(eng->st, case_id))
-      rc = rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  } else if (store_reply_case(eng->st, from, case_out, 160) != RC_OK) {
+    rc = store_case_exists(eng->st, case_id, err);
+  } else if ((rc = store_reply_case(eng->st, from, case_out, 160, err)) ==
+             RC_ENOTFOUND) {
     rc = rc_error_set(err, RC_ENOTFOUND, "from",
                       "no open case of a borrower reachable at %s", from);
   }
@@ -966,8 +1024,12 @@ static int transition(engine *eng, const store_case *c, const char *from,
                         from, to, c->workflow, c->version, from);
   /* Leaving a state ends what belonged to it; closing the case ends every
    * timer, since no handler will run again. */
+  /* A closed case's waiting messages will never be asked about again:
+   * they are cancelled with it (their release timers go with the rest). */
   if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
                         : store_timers_delete_scoped(eng->st, c->id, err)) ||
+      (info->final && (rc = store_messages_cancel_deferred(
+                           eng->st, c->id, "case_closed", err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_set_state(eng->st, c->id, to, info->final,
                                  info->final ? info->outcome : NULL, err)))
@@ -1028,6 +1090,15 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   return RC_OK;
 }
 
+/* Why a handler failed, for the journal: "budget", "deadline" or "memory"
+ * when the sandbox stopped it, "error" otherwise. */
+static const char *failure_reason(const rc_error *why) {
+  if (strcmp(why->field, "budget") == 0 ||
+      strcmp(why->field, "deadline") == 0 || strcmp(why->field, "memory") == 0)
+    return why->field;
+  return "error";
+}
+
 /* Records a failure after the event's own savepoint was rolled back. */
 static int record_failure(engine *eng, const char *case_id, const char *type,
                           const char *data, rc_time at, int64_t event_id,
@@ -1048,12 +1119,13 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   }
   if (rc == RC_OK)
     rc = store_case_set_error(eng->st, case_id, why->message, err);
-  if (rc == RC_OK && store_case_get(eng->st, case_id, &c, NULL) == RC_OK) {
-    rc = journal(
-        eng, case_id, "error", c.state, c.version,
-        json_pack("{s:s, s:s, s:s}", "event", type, "message", why->message,
-                  "traceback", traceback ? traceback : why->message),
-        err);
+  if (rc == RC_OK &&
+      (rc = store_case_get(eng->st, case_id, &c, err)) == RC_OK) {
+    rc = journal(eng, case_id, "error", c.state, c.version,
+                 json_pack("{s:s, s:s, s:s, s:s}", "event", type, "message",
+                           why->message, "reason", failure_reason(why),
+                           "traceback", traceback ? traceback : why->message),
+                 err);
     store_case_free(&c);
   }
   invalidate(eng);
@@ -1068,6 +1140,93 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
 /* Timers the core sets for itself ("__promise_due", "__installment_due")
  * become the public event when still relevant; *type is set to "" when
  * the promise was kept or the installment paid meanwhile. */
+static int ask_guard(engine *eng, const store_case *c, const char *channel,
+                     int legal_notice, int third_party_template,
+                     int to_third_party, int64_t exclude_message,
+                     policy_decision *d, rc_error *err);
+static int journal_policy(engine *eng, const char *case_id, const char *channel,
+                          const char *what, const policy_decision *d,
+                          rc_error *err);
+
+/* What a deferred message's release needs to ask the guard again: kept
+ * in its timer, so that a reload of the scripts changes nothing. */
+typedef struct release_info {
+  int64_t message;
+  const char *channel, *state;
+  int legal_notice, third_party_template, to_third_party;
+} release_info;
+
+static int release_timer(engine *eng, const char *case_id, rc_time due,
+                         const release_info *r, rc_error *err) {
+  json_t *d = json_pack("{s:I, s:s, s:s, s:b, s:b, s:b}", "message",
+                        (json_int_t)r->message, "channel", r->channel, "state",
+                        r->state, "legal", r->legal_notice, "tp",
+                        r->third_party_template, "to_tp", r->to_third_party);
+  char *text = ljson_dump(d);
+  int rc = store_timer_insert(eng->st, case_id, due, "__release", text, 0, err);
+  free(text);
+  json_decref(d);
+  return rc;
+}
+
+/* A deferred message's time has come. It goes out only if the case is
+ * still where it was when the message was written, and the guard, asked
+ * again, agrees: a dispute opened meanwhile blocks it, a cap filled
+ * meanwhile defers it again. (Timers set before the guard deferred more
+ * than the contact hours carry only the message id: released as then.) */
+static int release_message(engine *eng, const store_case *c, json_t *d,
+                           rc_error *err) {
+  json_int_t id = json_integer_value(json_object_get(d, "message"));
+  const char *channel = json_string_value(json_object_get(d, "channel"));
+  const char *state = json_string_value(json_object_get(d, "state"));
+  policy_decision dd;
+  int released = 0, rc;
+  if (channel && state && (c->closed || strcmp(state, c->state) != 0)) {
+    memset(&dd, 0, sizeof dd);
+    dd.verdict = POLICY_BLOCK;
+    snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
+    if ((rc = store_message_recheck(eng->st, id, "cancelled", dd.reason, 0,
+                                    &released, err)) ||
+        !released)
+      return rc;
+    return journal(
+        eng, c->id, "policy", c->state, c->version,
+        json_pack("{s:s, s:I, s:s, s:s}", "channel", channel, "message", id,
+                  "verdict", "cancelled", "reason", dd.reason),
+        err);
+  }
+  if (channel) {
+    release_info r;
+    rc = ask_guard(eng, c, channel, json_is_true(json_object_get(d, "legal")),
+                   json_is_true(json_object_get(d, "tp")),
+                   json_is_true(json_object_get(d, "to_tp")), id, &dd, err);
+    if (rc != RC_OK) return rc;
+    if (dd.verdict != POLICY_ALLOW) {
+      const char *what = dd.verdict == POLICY_DEFER ? "deferred" : "blocked";
+      if ((rc = store_message_recheck(eng->st, id, what, dd.reason,
+                                      dd.verdict == POLICY_DEFER ? dd.until : 0,
+                                      &released, err)) ||
+          !released)
+        return rc;
+      r.message = id;
+      r.channel = channel;
+      r.state = state;
+      r.legal_notice = json_is_true(json_object_get(d, "legal"));
+      r.third_party_template = json_is_true(json_object_get(d, "tp"));
+      r.to_third_party = json_is_true(json_object_get(d, "to_tp"));
+      if (dd.verdict == POLICY_DEFER &&
+          (rc = release_timer(eng, c->id, dd.until, &r, err)))
+        return rc;
+      return journal_policy(eng, c->id, channel, "release", &dd, err);
+    }
+  }
+  rc = store_message_release(eng->st, id, &released, err);
+  if (rc == RC_OK && released)
+    rc = journal(eng, c->id, "released", c->state, c->version,
+                 json_pack("{s:I}", "message", id), err);
+  return rc;
+}
+
 static int core_timer(engine *eng, const store_case *c, const char *timer,
                       const char *data, char *type, size_t size,
                       char **public_data, rc_error *err) {
@@ -1078,8 +1237,10 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
   if (strcmp(timer, "__promise_due") == 0) {
     store_promise p;
     json_int_t id = json_integer_value(json_object_get(d, "promise"));
-    if (store_promise_get(eng->st, id, &p) == RC_OK &&
-        strcmp(p.status, "open") == 0) {
+    rc = store_promise_get(eng->st, id, &p, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK; /* nothing left to break */
+    else if (rc == RC_OK && strcmp(p.status, "open") == 0) {
       json_t *out = json_pack("{s:I, s:I, s:s, s:I}", "promise", id, "amount",
                               (json_int_t)p.amount, "by", p.by_date, "paid",
                               (json_int_t)p.paid);
@@ -1092,10 +1253,12 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
     store_installment it;
     char plan_status[16];
     json_int_t id = json_integer_value(json_object_get(d, "installment"));
-    if (store_installment_get(eng->st, id, &it, plan_status,
-                              sizeof plan_status) == RC_OK &&
-        strcmp(plan_status, "open") == 0 && strcmp(it.status, "due") == 0 &&
-        it.paid < it.amount) {
+    rc = store_installment_get(eng->st, id, &it, plan_status,
+                               sizeof plan_status, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK;
+    else if (rc == RC_OK && strcmp(plan_status, "open") == 0 &&
+             strcmp(it.status, "due") == 0 && it.paid < it.amount) {
       json_t *out =
           json_pack("{s:I, s:i, s:s, s:I, s:I}", "plan", (json_int_t)it.plan_id,
                     "installment", it.seq, "due", it.due_date, "amount",
@@ -1106,12 +1269,7 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
       snprintf(type, size, "installment_missed");
     }
   } else if (strcmp(timer, "__release") == 0) {
-    json_int_t id = json_integer_value(json_object_get(d, "message"));
-    int released = 0;
-    rc = store_message_release(eng->st, id, &released, err);
-    if (rc == RC_OK && released)
-      rc = journal(eng, c->id, "released", c->state, c->version,
-                   json_pack("{s:I}", "message", id), err);
+    rc = release_message(eng, c, d, err);
   }
   json_decref(d);
   return rc;
@@ -1203,12 +1361,29 @@ static int handle(engine *eng, const char *case_id, const char *type,
   rc_error_clear(&why);
   view_seed(eng, &c);
   eng->current = c.id;
-  rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  if (eng->careful && (eng->spent.event_id || eng->spent.timer_id) &&
+      eng->spent.event_id == event_id && eng->spent.timer_id == timer_id) {
+    why = eng->spent.why; /* the replay of a handler that spent its limit */
+    traceback = eng->spent.traceback;
+    eng->spent.traceback = NULL;
+    eng->spent.event_id = eng->spent.timer_id = 0;
+    rc = RC_ESCRIPT;
+  } else {
+    rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+  }
   if (rc == RC_OK && store_journal_flush(eng->st, &why) != RC_OK)
     rc = RC_ESTORE; /* its journal refused: this event failed */
   eng->current = NULL;
   drop_view(eng); /* it may borrow from c, freed below */
   if (rc != RC_OK) {
+    if (!eng->careful && strcmp(failure_reason(&why), "error") != 0) {
+      free(eng->spent.traceback);
+      eng->spent.event_id = event_id;
+      eng->spent.timer_id = timer_id;
+      eng->spent.why = why;
+      eng->spent.traceback = traceback;
+      traceback = NULL;
+    }
     if (!eng->careful)
       rc = REPLAY;
     else if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
@@ -1234,8 +1409,8 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
   return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
 }
 
-int engine_next_due(engine *eng, rc_time *due) {
-  return store_timer_next_due(eng->st, due);
+int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
+  return store_timer_next_due(eng->st, due, err);
 }
 
 int engine_job_begin(engine *eng, rc_error *err) {
@@ -1290,7 +1465,12 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       }
       store_events_free(events, count);
       if (count > 0) continue;
-      if (store_timer_next_due(eng->st, &due) != RC_OK) break;
+      /* No timer is idleness; a failed read is not: the batch stops
+       * with the error rather than report that nothing was due. */
+      if ((rc = store_timer_next_due(eng->st, &due, err)) != RC_OK) {
+        if (rc == RC_ENOTFOUND) rc = RC_OK;
+        break;
+      }
       limit = simulated
                   ? until
                   : (until < clock_now(eng->clk) ? until : clock_now(eng->clk));
@@ -1346,14 +1526,18 @@ static int migrate_workflow(engine *eng, const char *name, int version,
                             int *migrated, rc_error *err) {
   id_list cases = {0};
   int rc = RC_OK;
-  store_cases_below_version(eng->st, name, version, collect_id, &cases);
+  rc = store_cases_below_version(eng->st, name, version, collect_id, &cases,
+                                 err);
   for (int i = 0; i < cases.n && rc == RC_OK; i++) {
     char state[64];
     rc_error why;
     store_case c;
     if ((rc = store_savepoint(eng->st, err))) break;
     invalidate(eng);
-    if (store_case_get(eng->st, cases.ids[i], &c, err) == RC_OK) {
+    rc = store_case_get(eng->st, cases.ids[i], &c, err);
+    if (rc == RC_ENOTFOUND)
+      rc = RC_OK; /* gone since it was listed */
+    else if (rc == RC_OK) {
       int r =
           script_migrate(eng->sc, eng, c.id, name, state, sizeof state, &why);
       script_state info = script_state_info(eng->sc, name, version, state);
@@ -1595,8 +1779,8 @@ int engine_variant(engine *eng, const char *case_id, const char *experiment,
   int64_t total = 0, pick;
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if (store_variant_get(eng->st, case_id, experiment, arm, size) == RC_OK)
-    return RC_OK;
+  rc = store_variant_get(eng->st, case_id, experiment, arm, size, err);
+  if (rc != RC_ENOTFOUND) return rc; /* the case's arm, or a failed read */
   for (int i = 0; i < n; i++) total += weights[i];
   if (n == 0 || total <= 0)
     return rc_error_set(err, RC_EINVAL, "arms",
@@ -1654,7 +1838,8 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
 /* The guard's question for this case and borrower. */
 static int ask_guard(engine *eng, const store_case *c, const char *channel,
                      int legal_notice, int third_party_template,
-                     int to_third_party, policy_decision *d, rc_error *err) {
+                     int to_third_party, int64_t exclude_message,
+                     policy_decision *d, rc_error *err) {
   const store_borrower *b = engine_borrower_view(eng, c->borrower_id, err);
   policy_request req;
   rc_zone *zone;
@@ -1672,8 +1857,9 @@ static int ask_guard(engine *eng, const store_case *c, const char *channel,
   req.on_hold = c->on_hold;
   req.zone = zone ? zone : clock_zone(eng->clk);
   req.now = clock_now(eng->clk);
-  return policy_allow_contact(&script_config(eng->sc)->policy, eng->st, &req,
-                              d);
+  req.exclude_message = exclude_message;
+  return policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req, d,
+                              err);
 }
 
 int engine_send(engine *eng, const char *case_id, const engine_message *msg,
@@ -1688,8 +1874,8 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "no_recipient");
   } else if ((rc = ask_guard(eng, c, msg->channel, msg->legal_notice,
-                             msg->third_party_template, msg->to_third_party, d,
-                             err))) {
+                             msg->third_party_template, msg->to_third_party, 0,
+                             d, err))) {
     return rc;
   }
   memset(&m, 0, sizeof m);
@@ -1707,12 +1893,17 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.at = clock_now(eng->clk);
   m.not_before = d->verdict == POLICY_DEFER ? d->until : 0;
   if ((rc = store_message_insert(eng->st, &m, id, err))) return rc;
-  /* A deferred message is released at the window's opening by a durable
-   * timer of the core's own. */
-  if (d->verdict == POLICY_DEFER &&
-      (rc = core_timer_at(eng, case_id, d->until, "__release", "message", *id,
-                          err)))
-    return rc;
+  /* A deferred message is released when what held it ends, by a durable
+   * timer of the core's own that asks the guard again then. */
+  if (d->verdict == POLICY_DEFER) {
+    release_info r = {*id,
+                      msg->channel,
+                      c->state,
+                      msg->legal_notice,
+                      msg->third_party_template,
+                      msg->to_third_party};
+    if ((rc = release_timer(eng, case_id, d->until, &r, err))) return rc;
+  }
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
                            err)))
     return rc;
@@ -1884,15 +2075,24 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
      * time moves into the borrower's contact hours. */
     const store_borrower *b;
     rc_zone *zone;
-    if ((rc = ask_guard(eng, c, channel, 0, 0, 0, d, err))) return rc;
+    if ((rc = ask_guard(eng, c, channel, 0, 0, 0, 0, d, err))) return rc;
     if (d->verdict == POLICY_BLOCK)
       return journal_policy(eng, case_id, channel, kind, d, err);
     b = engine_borrower_view(eng, c->borrower_id, err);
     zone = b ? clock_zone_get(eng->clk, b->timezone, NULL) : NULL;
     if (!due || due < clock_now(eng->clk)) due = clock_now(eng->clk);
+    /* A rule that ends (the pause after a conversation, a full cap) moves
+     * the task to when it ends, and the journal says so; the contact hours
+     * alone only move its due time. */
+    if (d->verdict == POLICY_DEFER && strcmp(d->reason, "contact_hours") != 0) {
+      if (due < d->until) due = d->until;
+      if ((rc = journal_policy(eng, case_id, channel, kind, d, err))) return rc;
+    } else {
+      d->verdict = POLICY_ALLOW;
+    }
     due = policy_next_window(&script_config(eng->sc)->policy,
                              zone ? zone : clock_zone(eng->clk), due);
-    d->verdict = POLICY_ALLOW;
+    d->until = due;
   }
   memset(&t, 0, sizeof t);
   t.case_id = case_id;

@@ -99,6 +99,8 @@ const char *rc_strerror(int code) {
       return "no_memory";
     case RC_EIO:
       return "io";
+    case RC_EINTERNAL:
+      return "internal";
   }
   return "error";
 }

@@ -479,7 +479,8 @@ static int l_service(lua_State *L) {
   static const char *const keys[] = {
       "listen",          "db",           "body_limit",      "instruction_budget",
       "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      "header_timeout",  "max_connections_per_address",       NULL};
+      "header_timeout",  "max_connections_per_address",       "handler_deadline",
+      NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
@@ -519,6 +520,17 @@ static int l_service(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  if (lua_getfield(L, 1, "handler_deadline") != LUA_TNIL) {
+    rc_duration d;
+    if (lua_type(L, -1) == LUA_TSTRING &&
+        clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+        !d.months && !d.days && d.ms >= 10)
+      c->handler_deadline_ms = d.ms;
+    else
+      ERR("service.handler_deadline must be a duration from \"10ms\" "
+          "to \"23h\" such as \"10s\"");
+  }
+  lua_pop(L, 1);
   {
     static const char *const counts[] = {"max_connections",
                                          "max_connections_per_address"};

@@ -2,6 +2,7 @@
  * every field read goes to the engine, which reads the store (cached until
  * the next write), so a script never sees a stale copy. Every method is a
  * thin translation to an engine call; no SQL and no policy live here. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,19 @@
 #include "template.h"
 
 #define CASE_MT "recoup.case"
+
+/* What a handler may write into a case (docs/lua.md): copies made in C
+ * are outside the Lua state's memory cap, so their size is bounded here,
+ * before anything is copied. */
+enum {
+  SET_KEY_MAX = 128,         /* bytes of a case:set key */
+  SET_VALUE_MAX = 64 * 1024, /* bytes of a case:set value (a task's fields,
+                                a timer's data), as JSON */
+  DATA_MAX = 256 * 1024,     /* bytes of a case's data, as JSON */
+  NOTE_MAX = 4096,           /* bytes of a note */
+  TAG_MAX = 64,              /* bytes of a tag */
+  TAGS_MAX = 100             /* tags on a case */
+};
 
 typedef struct lcase {
   engine *eng;
@@ -53,6 +67,77 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
 
 static void push_borrower(lua_State *L, engine *eng, const char *id);
 
+/* Text a person will read: valid UTF-8 without NUL (or control bytes
+ * other than tab and newlines), at most max bytes. Raises naming what. */
+static const char *text_arg(lua_State *L, int idx, const char *what,
+                            size_t max) {
+  size_t len;
+  const char *s = luaL_checklstring(L, idx, &len);
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  if (len > max)
+    luaL_error(L, "%s is %d bytes; at most %d are kept", what, (int)len,
+               (int)max);
+  while (p < end) {
+    int n = *p < 0x80             ? 1
+            : (*p & 0xe0) == 0xc0 ? 2
+            : (*p & 0xf0) == 0xe0 ? 3
+            : (*p & 0xf8) == 0xf0 ? 4
+                                  : 0;
+    uint32_t c;
+    if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+      char msg[160];
+      snprintf(msg, sizeof msg, "%s holds a control byte (0x%02x) at byte %d",
+               what, (unsigned)*p, (int)(p - (const unsigned char *)s) + 1);
+      luaL_error(L, "%s", msg);
+    }
+    if (n == 0 || end - p < n) goto bad;
+    c = n == 1 ? *p : (uint32_t)(*p & (0x7f >> n));
+    for (int i = 1; i < n; i++) {
+      if ((p[i] & 0xc0) != 0x80) goto bad;
+      c = c << 6 | (p[i] & 0x3f);
+    }
+    /* overlong forms, surrogates and beyond U+10FFFF */
+    if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+        (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+      goto bad;
+    p += n;
+  }
+  return s;
+bad:
+  luaL_error(L, "%s is not valid UTF-8 (at byte %d)", what,
+             (int)(p - (const unsigned char *)s) + 1);
+  return NULL;
+}
+
+/* The size of a value as JSON, roughly and from above, walking no further
+ * than max: what case:set would copy. The walk is charged to the budget. */
+static size_t json_size(lua_State *L, int idx, int depth, size_t max) {
+  size_t total = 0;
+  idx = lua_absindex(L, idx);
+  if (depth > 32) return max + 1; /* ljson_from_lua refuses it anyway */
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t len;
+      lua_tolstring(L, idx, &len);
+      return len + 2;
+    }
+    case LUA_TTABLE:
+      luaL_checkstack(L, 3, "nested table");
+      lua_pushnil(L);
+      while (total <= max && lua_next(L, idx)) { /* k v */
+        sandbox_charge(L, 1);
+        total += json_size(L, -2, depth + 1, max) +
+                 json_size(L, -1, depth + 1, max) + 2;
+        lua_pop(L, 1);
+      }
+      if (total > max) lua_pop(L, 1); /* the key lua_next left */
+      return total + 2;
+    default:
+      return 24; /* a number, a boolean, null */
+  }
+}
+
 /* Collects plan rows into { id, total, status, installments = {...} }. */
 static int plan_row(void *ud, const store_value *cols, int n) {
   lua_State *L = ud;
@@ -89,8 +174,10 @@ static int plan_row(void *ud, const store_value *cols, int n) {
 }
 
 static void push_plan(lua_State *L, engine *eng, const char *case_id) {
+  rc_error err;
   lua_pushnil(L);
-  store_plan_each(engine_store(eng), case_id, plan_row, L);
+  if (query_plan(engine_query(eng), case_id, plan_row, L, &err) != RC_OK)
+    luaL_error(L, "%s", err.message);
 }
 
 static int case_index(lua_State *L) {
@@ -152,7 +239,11 @@ static int case_index(lua_State *L) {
     ljson_push_text(L, c->data);
   } else if (strcmp(key, "current_promise") == 0) {
     store_promise p;
-    if (store_promise_open(engine_store(lc->eng), c->id, &p) != RC_OK) {
+    rc_error err;
+    int rc = query_promise_open(engine_query(lc->eng), c->id, &p, &err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND)
+      return luaL_error(L, "%s", err.message);
+    if (rc == RC_ENOTFOUND) {
       lua_pushnil(L);
     } else {
       lua_createtable(L, 0, 5);
@@ -232,8 +323,12 @@ static void timer_tail(lua_State *L, int idx, char **data, int *keep) {
   }
   if (lua_istable(L, idx) && opts != idx) {
     char msg[256];
-    json_t *j = ljson_from_lua(L, idx, msg, sizeof msg);
-    if (!j) luaL_error(L, "timer data: %s", msg);
+    json_t *j;
+    if (json_size(L, idx, 0, SET_VALUE_MAX) > SET_VALUE_MAX)
+      luaL_error(L, "timer data is larger than %d bytes as JSON",
+                 SET_VALUE_MAX);
+    if (!(j = ljson_from_lua(L, idx, msg, sizeof msg)))
+      luaL_error(L, "timer data: %s", msg);
     *data = ljson_dump(j);
     json_decref(j);
   } else if (!lua_isnoneornil(L, idx) && !lua_istable(L, idx)) {
@@ -298,12 +393,24 @@ static int case_cancel(lua_State *L) {
 
 static int case_set(lua_State *L) {
   lcase *lc = check_case(L, 1);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = text_arg(L, 2, "case:set: the key", SET_KEY_MAX);
   char msg[256], *text;
   json_t *j;
   rc_error err;
   int rc;
+  size_t size, data;
   luaL_checkany(L, 3);
+  if ((size = json_size(L, 3, 0, SET_VALUE_MAX)) > SET_VALUE_MAX)
+    return luaL_error(L,
+                      "case:set(\"%s\"): the value is larger than %d "
+                      "bytes as JSON",
+                      key, SET_VALUE_MAX);
+  data = view(L, lc)->data ? strlen(view(L, lc)->data) : 0;
+  if (data + size > DATA_MAX)
+    return luaL_error(L,
+                      "case:set(\"%s\"): a case's data holds at most %d "
+                      "bytes as JSON (it has %d)",
+                      key, DATA_MAX, (int)data);
   if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
     return luaL_error(L, "case:set(\"%s\"): %s", key, msg);
   text = ljson_dump(j);
@@ -316,7 +423,7 @@ static int case_set(lua_State *L) {
 
 static int case_tag(lua_State *L) {
   lcase *lc = check_case(L, 1);
-  const char *tag = luaL_checkstring(L, 2);
+  const char *tag = text_arg(L, 2, "case:tag: the tag", TAG_MAX);
   const store_case *c = view(L, lc);
   json_t *tags = json_loads(c->tags ? c->tags : "[]", 0, NULL), *t;
   size_t i;
@@ -324,7 +431,11 @@ static int case_tag(lua_State *L) {
   rc_error err;
   if (!tags) tags = json_array();
   json_array_foreach(tags, i, t) found |=
-      strcmp(json_string_value(t), tag) == 0;
+      json_is_string(t) && strcmp(json_string_value(t), tag) == 0;
+  if (!found && json_array_size(tags) >= TAGS_MAX) {
+    json_decref(tags);
+    return luaL_error(L, "case:tag: a case has at most %d tags", TAGS_MAX);
+  }
   if (!found) {
     char *text;
     json_array_append_new(tags, json_string(tag));
@@ -348,7 +459,8 @@ static int case_assign(lua_State *L) {
 static int case_note(lua_State *L) {
   lcase *lc = check_case(L, 1);
   rc_error err;
-  if (engine_note(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
+  if (engine_note(lc->eng, lc->id,
+                  text_arg(L, 2, "case:note: the text", NOTE_MAX), &err))
     raise(L, &err);
   return 0;
 }
@@ -388,26 +500,22 @@ static int case_variant(lua_State *L) {
   return 1;
 }
 
-static const char *const time_columns[] = {"at", "due", "not_before",
-                                           "completed_at", NULL};
-
 void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
-    int is_time = 0;
+    int kind = query_column_kind(v->name);
     if (v->type == STORE_NULL) continue;
-    for (int t = 0; time_columns[t]; t++)
-      is_time |= strcmp(v->name, time_columns[t]) == 0;
-    if (strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0 ||
-        strcmp(v->name, "detail") == 0) {
+    if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
-      if (strcmp(v->name, "detail") == 0) {
+      int spread =
+          strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0;
+      if (!spread) {
         if (o)
           ljson_push(L, o);
         else
           lua_pushstring(L, v->s);
-        lua_setfield(L, -2, "detail");
+        lua_setfield(L, -2, v->name);
       } else if (json_is_object(o)) {
         /* Spread task fields and results over the row, as specs expect. */
         const char *k;
@@ -423,7 +531,7 @@ void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
       json_decref(o);
       continue;
     }
-    if (is_time && v->type == STORE_INT) {
+    if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
       zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
       lua_pushstring(L, at);
@@ -455,8 +563,13 @@ static int case_history(lua_State *L) {
   lcase *lc = check_case(L, 1);
   lua_Integer n = luaL_optinteger(L, 2, 0);
   row_sink r = {L, lc->eng};
+  rc_error err;
   lua_newtable(L);
-  store_journal_each(engine_store(lc->eng), lc->id, (int)n, push_row, &r);
+  /* The rows this event wrote so far are part of the history it reads. */
+  if (engine_journal_flush(lc->eng, &err) != RC_OK ||
+      query_journal(engine_query(lc->eng), lc->id, (int)n, push_row, &r,
+                    &err) != RC_OK)
+    return luaL_error(L, "%s", err.message);
   return 1;
 }
 
@@ -892,6 +1005,11 @@ static int case_task(lua_State *L) {
     lua_getfield(L, 3, "keep");
     keep = lua_toboolean(L, -1);
     if (lua_getfield(L, 3, "due") != LUA_TNIL) due = time_arg(L, lc->eng, -1);
+    if (json_size(L, 3, 0, SET_VALUE_MAX) > SET_VALUE_MAX)
+      return luaL_error(L,
+                        "case:task: the fields are larger than %d bytes "
+                        "as JSON",
+                        SET_VALUE_MAX);
     if (!(j = ljson_from_lua(L, 3, msg, sizeof msg)))
       return luaL_error(L, "case:task: %s", msg);
     json_object_del(j, "queue");
@@ -914,6 +1032,16 @@ static int case_task(lua_State *L) {
       lua_pushstring(L, d.reason);
       return 3;
     }
+    if (d.verdict == POLICY_DEFER) {
+      /* A rule with an end held it: id, "deferred", when it is due. */
+      char until[40];
+      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                  sizeof until);
+      lua_pushinteger(L, id);
+      lua_pushstring(L, "deferred");
+      lua_pushstring(L, until);
+      return 3;
+    }
   }
   lua_pushinteger(L, id);
   return 1;
@@ -921,16 +1049,20 @@ static int case_task(lua_State *L) {
 
 /* --- borrower ------------------------------------------------------- */
 
+/* borrower:cases(): the engine and the borrower's id are the closure's
+ * upvalues, out of the script's reach (a metatable field was not: a
+ * script could put any value there and have it read as an engine). */
 static int borrower_cases(lua_State *L) {
-  lua_getfield(L, 1, "id");
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "engine");
   {
-    engine *eng = lua_touserdata(L, -1);
-    const char *id = lua_tostring(L, -3);
+    engine *eng = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = lua_tostring(L, lua_upvalueindex(2));
     lua_newtable(L);
     row_sink r = {L, eng};
-    if (eng && id) store_borrower_cases(engine_store(eng), id, push_row, &r);
+    rc_error err;
+    if (eng && id &&
+        query_borrower_cases(engine_query(eng), id, push_row, &r, &err) !=
+            RC_OK)
+      return luaL_error(L, "%s", err.message);
     /* Replace rows by live case views. */
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);
@@ -993,14 +1125,16 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   lua_setfield(L, -4, "contacts");
   lua_setfield(L, -3, "emails");
   lua_setfield(L, -2, "phones");
-  /* Methods through a per-call metatable that knows the engine. */
+  /* Methods through a protected per-call metatable. */
   lua_createtable(L, 0, 2);
-  lua_pushlightuserdata(L, eng);
-  lua_setfield(L, -2, "engine");
   lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, borrower_cases);
+  lua_pushlightuserdata(L, eng);
+  lua_pushstring(L, b.id);
+  lua_pushcclosure(L, borrower_cases, 2);
   lua_setfield(L, -2, "cases");
   lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
   lua_setmetatable(L, -2);
 }
 
@@ -1033,5 +1167,9 @@ void lua_case_open(lua_State *L) {
   lua_setfield(L, -2, "methods");
   lua_pushstring(L, "case");
   lua_setfield(L, -2, "__name");
+  /* getmetatable(case) answers this, never the table: its methods and
+   * __index are the same for every case. */
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }

@@ -118,10 +118,14 @@ static int rt_open(lua_State *L) {
 static int rt_case(lua_State *L) {
   engine *eng = check_rt(L);
   const char *id = case_arg(L, 2);
-  if (store_case_exists(engine_store(eng), id))
+  rc_error err;
+  int rc = query_case_exists(engine_query(eng), id, &err);
+  if (rc == RC_OK)
     lua_case_push(L, eng, id);
-  else
+  else if (rc == RC_ENOTFOUND)
     lua_pushnil(L);
+  else
+    return fail(L, &err);
   return 1;
 }
 
@@ -217,7 +221,9 @@ static int rt_reply(lua_State *L) {
 
 static int rt_report(lua_State *L) {
   engine *eng = check_rt(L);
-  json_t *r = report_build(eng);
+  json_t *r;
+  rc_error err;
+  if (report_build(eng, &r, &err) != RC_OK) return fail(L, &err);
   ljson_push(L, r);
   json_decref(r);
   return 1;
@@ -294,11 +300,14 @@ static int list(lua_State *L, int which) {
     case_id = lua_tostring(L, -1); /* kept alive by the filter table */
     lua_pop(L, 1);
   }
+  rc_error err;
+  int rc;
   lua_newtable(L);
   if (which == 0)
-    store_messages_each(engine_store(eng), case_id, add_row, &r);
+    rc = query_messages(engine_query(eng), case_id, add_row, &r, &err);
   else
-    store_tasks_each(engine_store(eng), case_id, add_row, &r);
+    rc = query_tasks(engine_query(eng), case_id, add_row, &r, &err);
+  if (rc != RC_OK) return fail(L, &err);
   return 1;
 }
 
@@ -314,8 +323,10 @@ static int rt_journal(lua_State *L) {
   engine *eng = check_rt(L);
   rows r = {L, eng, 0};
   const char *id = case_arg(L, 2);
+  rc_error err;
   lua_newtable(L);
-  store_journal_each(engine_store(eng), id, 0, add_row, &r);
+  if (query_journal(engine_query(eng), id, 0, add_row, &r, &err) != RC_OK)
+    return fail(L, &err);
   return 1;
 }
 
@@ -323,8 +334,10 @@ static int rt_timers(lua_State *L) {
   engine *eng = check_rt(L);
   rows r = {L, eng, 0};
   const char *id = case_arg(L, 2);
+  rc_error err;
   lua_newtable(L);
-  store_timers_each(engine_store(eng), id, add_row, &r);
+  if (query_timers(engine_query(eng), id, add_row, &r, &err) != RC_OK)
+    return fail(L, &err);
   return 1;
 }
 
@@ -363,6 +376,8 @@ void lua_rt_open(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, rt_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }
 

@@ -258,7 +258,11 @@ static engine *open_engine(const args *a, const char *dir, int how,
     rc_errlist_free(&errors);
     return NULL;
   }
-  rehearsal = engine_rehearsed(eng, &rehearsed);
+  if (engine_rehearsal(eng, &rehearsal, &rehearsed, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return NULL;
+  }
   if (a->now) {
     rc_time t;
     /* A duration counts from the rehearsal's clock. */
@@ -496,7 +500,7 @@ static int retry_outcome(engine *eng, const case_list *retried, int quiet) {
     rc_error err;
     char id[200], state[200];
     rc_error_clear(&err);
-    if (store_case_get(engine_store(eng), retried->ids[i], &c, &err) != RC_OK) {
+    if (query_case(engine_query(eng), retried->ids[i], &c, &err) != RC_OK) {
       rc_error_print(&err, stderr);
       again++;
       continue;
@@ -686,11 +690,16 @@ static int cmd_errors(const args *a) {
 
 static int cmd_report(const args *a) {
   engine *eng;
+  rc_error err;
   json_t *r;
   rc_time until;
   if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", CLOCK_REPORT, &until)))
     return EXIT_FAILED;
-  r = report_build(eng);
+  if (report_build(eng, &r, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   if (a->given & O_JSON) {
     char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);

@@ -44,8 +44,8 @@ int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err) {
   signal(SIGPIPE, SIG_IGN);
   ob->eng = eng;
   ob->loop = loop;
-  if (store_instance_id(engine_store(eng), ob->instance, sizeof ob->instance,
-                        err) != RC_OK) {
+  if (engine_instance_id(eng, ob->instance, sizeof ob->instance, err) !=
+      RC_OK) {
     free(ob);
     return err->code;
   }
@@ -176,7 +176,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
     return err->code;
   }
   if (room <= 0) return 0;
-  if (store_outbox_due(engine_store(ob->eng), clock_now(engine_clock(ob->eng)),
+  if (query_outbox_due(engine_query(ob->eng), clock_now(engine_clock(ob->eng)),
                        room + ob->nflying, &due, &n, err) != RC_OK)
     return err->code;
   if (n == 0) {
@@ -186,7 +186,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
   /* The answers that come at once (files, unknown channels) are recorded
    * in one transaction; slower gateways answer later, each in its own. */
   files = file_batch_new();
-  batched = !store_in_transaction(engine_store(ob->eng)) &&
+  batched = !engine_in_transaction(ob->eng) &&
             engine_begin(ob->eng, &txn_err) == RC_OK;
   for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT; i++) {
     delivery *d;

@@ -1,8 +1,11 @@
-/* The compliance guard. The order of the checks is the order of their
- * weight: a dispute or a cease stops everything but legal notices; a
- * third party only ever gets texts written for third parties; then the
- * pause after a conversation, the rolling caps, and last the hours, since
- * only the hours can be waited out. */
+/* The compliance guard. It blocks what does not end and defers what does
+ * (DESIGN.md "The guard defers what ends, blocks what does not"). A
+ * dispute, a cease, do-not-contact, and a third party asked with a text
+ * not written for third parties are blocked: only a person can lift them.
+ * The pause after a conversation, a cap whose window will have room, and
+ * the contact hours each have a known end: the contact is deferred to the
+ * latest of those ends, moved into the borrower's contact hours, and asked
+ * again then (the caller re-asks at release; the world may have changed). */
 #include <string.h>
 
 #include "recoup/policy.h"
@@ -49,22 +52,24 @@ rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t) {
   return zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
 }
 
-/* Contacts on the rule's channels since `since`, for the borrower (all
- * their cases) or the one case. */
-static int contacts(store *st, const policy_rule *rule,
-                    const policy_request *req, rc_time since) {
-  int64_t total = 0;
-  for (int i = 0; i < rule->nchannels; i++) {
-    int64_t n = 0;
-    store_contacts_count(st, rule->per_case ? req->case_id : NULL,
-                         req->borrower_id, rule->channels[i], since, &n);
-    total += n;
-  }
-  return (int)total;
+/* Defers to `until` unless an earlier check deferred further. */
+static void defer(policy_decision *out, rc_time until, const char *reason) {
+  if (out->verdict == POLICY_DEFER && out->until >= until) return;
+  out->verdict = POLICY_DEFER;
+  out->until = until;
+  snprintf(out->reason, sizeof out->reason, "%s", reason);
 }
 
-int policy_allow_contact(const policy_config *p, store *st,
-                         const policy_request *req, policy_decision *out) {
+/* A guard that cannot read decides nothing: the verdict says blocked, in
+ * case a caller looks at it, and the store's failure is the answer. */
+static int unreadable(policy_decision *out, int rc) {
+  block(out, "guard_unavailable");
+  return rc;
+}
+
+int policy_allow_contact(const policy_config *p, query *q,
+                         const policy_request *req, policy_decision *out,
+                         rc_error *err) {
   memset(out, 0, sizeof *out);
   out->verdict = POLICY_ALLOW;
   out->until = req->now;
@@ -78,31 +83,43 @@ int policy_allow_contact(const policy_config *p, store *st,
     if (req->do_not_contact) return block(out, "do_not_contact");
   }
   if (p->has_pause && lists(p->pause_channels, p->npause, req->channel)) {
-    rc_time last = 0;
-    if (store_last_conversation(st, req->borrower_id, &last) == RC_OK &&
-        zone_add(req->zone, last, &p->pause) > req->now)
-      return block(out, "after_conversation");
+    rc_time last = 0, ends;
+    int rc = query_last_conversation(q, req->borrower_id, &last, err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND) return unreadable(out, rc);
+    if (rc == RC_OK && (ends = zone_add(req->zone, last, &p->pause)) > req->now)
+      defer(out, ends, "after_conversation");
   }
   for (int i = 0; i < p->nrules; i++) {
     const policy_rule *rule = &p->rules[i];
     rc_duration back = rule->per;
-    rc_time since;
+    rc_time since, oldest;
+    int64_t n;
+    int rc;
     if (!lists(rule->channels, rule->nchannels, req->channel)) continue;
     back.ms = -back.ms;
     back.days = -back.days;
     back.months = -back.months;
     since = zone_add(req->zone, req->now, &back);
-    if (contacts(st, rule, req, since) >= rule->limit) {
+    /* The newest `limit` contacts on the rule's channels since then, for
+     * the borrower (all their cases) or the one case. */
+    rc = query_contacts(q, rule->per_case ? req->case_id : NULL,
+                        req->borrower_id, rule->channels, rule->nchannels,
+                        since, rule->limit, req->exclude_message, &n, &oldest,
+                        err);
+    if (rc != RC_OK) return unreadable(out, rc);
+    if (n >= rule->limit) {
       char reason[96];
       snprintf(reason, sizeof reason, "max_contacts:%s:%d", req->channel,
                rule->limit);
-      return block(out, reason);
+      /* Room comes when the oldest of them leaves the window. */
+      defer(out, zone_add(req->zone, oldest, &rule->per), reason);
     }
   }
-  out->until = policy_next_window(p, req->zone, req->now);
-  if (out->until > req->now) {
-    out->verdict = POLICY_DEFER;
-    snprintf(out->reason, sizeof out->reason, "contact_hours");
+  {
+    rc_time open = policy_next_window(p, req->zone, out->until);
+    if (open > out->until && out->verdict != POLICY_DEFER)
+      defer(out, open, "contact_hours");
+    out->until = open;
   }
   return RC_OK;
 }

@@ -570,7 +570,7 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
       return 1;
     }
     close(fd);
-    if (store_copy(db, copy, &err) != RC_OK) {
+    if (engine_copy_database(db, copy, &err) != RC_OK) {
       rc_error_print(&err, stderr);
       unlink(copy);
       return 1;
@@ -588,7 +588,9 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   if (db) {
     /* Resume the database's simulated time, if it had one. */
     char buf[32];
-    if (store_meta_get(engine_store(s.eng), "clock", buf, sizeof buf) == RC_OK)
+    rc_error err;
+    if (query_meta(engine_query(s.eng), "clock", buf, sizeof buf, &err) ==
+        RC_OK)
       clock_set(engine_clock(s.eng), strtoll(buf, NULL, 10));
   }
   s.L = luaL_newstate();

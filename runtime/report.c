@@ -5,8 +5,17 @@
 #include "report.h"
 #include "template.h"
 
-static int collect(void *ud, const store_value *cols, int n) {
-  json_t *row = json_object();
+/* The report's tables by name, each an array of row objects. */
+static const char *const tables[] = {"states",       "dpd",      "promises",
+                                     "installments", "contacts", "refusals",
+                                     "variants"};
+enum { NTABLES = sizeof tables / sizeof tables[0] };
+
+static int collect(void *ud, const char *table, const store_value *cols,
+                   int n) {
+  json_t **arrays = ud, *row = json_object();
+  int t = 0;
+  while (t < NTABLES - 1 && strcmp(tables[t], table) != 0) t++;
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
     json_object_set_new(row, v->name,
@@ -15,7 +24,7 @@ static int collect(void *ud, const store_value *cols, int n) {
                         : v->type == STORE_REAL ? json_real(v->r)
                                                 : json_null());
   }
-  json_array_append_new(ud, row);
+  json_array_append_new(arrays[t], row);
   return 0;
 }
 
@@ -36,31 +45,34 @@ static json_t *rate(json_int_t good, json_int_t all) {
   return all > 0 ? json_real((double)good / (double)all) : json_null();
 }
 
-json_t *report_build(engine *eng) {
-  store *st = engine_store(eng);
+int report_build(engine *eng, json_t **report, rc_error *err) {
   rc_clock *clk = engine_clock(eng);
-  json_t *states = json_array(), *dpd = json_array(), *promises = json_array(),
-         *installments = json_array(), *contacts = json_array(),
-         *refusals = json_array(), *variants = json_array(), *out;
+  json_t *arrays[NTABLES], *out;
+  json_t *states, *dpd, *promises, *installments, *contacts, *refusals,
+      *variants;
   rc_date today = zone_date(clock_zone(clk), clock_now(clk));
   char day[16];
-  rc_money recovered = 0, overpaid = 0;
-  int64_t timers = 0, pending = 0;
+  query_totals totals;
   json_int_t kept, broken, on_time, late, missed;
+  int rc;
 
+  *report = NULL;
+  for (int t = 0; t < NTABLES; t++) arrays[t] = json_array();
   date_format(&today, day, sizeof day);
-  store_report_states(st, collect, states);
-  store_report_dpd(st, day, collect, dpd);
-  store_report_promises(st, collect, promises);
-  store_report_installments(st, collect, installments);
-  store_report_contacts(st, collect, contacts);
-  store_report_refusals(st, collect, refusals);
-  store_report_variants(st, collect, variants);
-  store_payments_total(st, &recovered);
-  store_overpaid_total(st, &overpaid);
-  recovered -= overpaid; /* what reduced balances; the rest is refunded */
-  store_timers_count(st, &timers);
-  store_events_pending(st, &pending);
+  /* A figure that cannot be read fails the report: a zero would read as
+   * "nothing recovered". */
+  rc = query_report(engine_query(eng), day, collect, arrays, &totals, err);
+  if (rc != RC_OK) {
+    for (int t = 0; t < NTABLES; t++) json_decref(arrays[t]);
+    return rc;
+  }
+  states = arrays[0];
+  dpd = arrays[1];
+  promises = arrays[2];
+  installments = arrays[3];
+  contacts = arrays[4];
+  refusals = arrays[5];
+  variants = arrays[6];
   kept = sum_where(promises, "promises", "status", "kept");
   broken = sum_where(promises, "promises", "status", "broken");
   on_time = sum_where(installments, "installments", "status", "paid");
@@ -75,13 +87,21 @@ json_t *report_build(engine *eng) {
           sum_where(states, "closed", NULL, NULL),
       "closed", sum_where(states, "closed", NULL, NULL), "errors",
       sum_where(states, "errors", NULL, NULL), "states", states, "dpd", dpd,
-      "recovered", (json_int_t)recovered, "promises", "by_status", promises,
-      "kept", kept, "broken", broken, "kept_rate", rate(kept, kept + broken),
-      "installments", "by_status", installments, "on_time_rate",
-      rate(on_time, on_time + late + missed), "contacts", contacts, "refusals",
-      refusals, "variants", variants, "timers_pending", (json_int_t)timers,
-      "events_pending", (json_int_t)pending, "overpaid", (json_int_t)overpaid);
-  return out;
+      /* what reduced balances; the rest is refunded */
+      "recovered", (json_int_t)(totals.recovered - totals.overpaid), "promises",
+      "by_status", promises, "kept", kept, "broken", broken, "kept_rate",
+      rate(kept, kept + broken), "installments", "by_status", installments,
+      "on_time_rate", rate(on_time, on_time + late + missed), "contacts",
+      contacts, "refusals", refusals, "variants", variants, "timers_pending",
+      (json_int_t)totals.timers_pending, "events_pending",
+      (json_int_t)totals.events_pending, "overpaid",
+      (json_int_t)totals.overpaid);
+  if (out)
+    json_object_set_new(out, "reduced_by_import",
+                        json_integer((json_int_t)totals.reduced));
+  if (!out) return rc_error_set(err, RC_ENOMEM, NULL, "report: out of memory");
+  *report = out;
+  return RC_OK;
 }
 
 static const char *str(const json_t *row, const char *key) {
@@ -124,7 +144,10 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   json_array_foreach(json_object_get(r, "dpd"), i, row)
       fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
               MONEY(num(row, "balance")));
-  fprintf(out, "\n%-29s %22s\n", "recovered", MONEY(num(r, "recovered")));
+  fprintf(out, "\n%-29s %22s\n", "recovered by payments",
+          MONEY(num(r, "recovered")));
+  fprintf(out, "%-29s %22s\n", "balance reduced by import",
+          MONEY(num(r, "reduced_by_import")));
   if (num(r, "overpaid") > 0)
     fprintf(out, "%-29s %22s\n", "overpaid, to refund",
             MONEY(num(r, "overpaid")));
@@ -138,6 +161,8 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fputc('\n', out);
   v = json_object_get(r, "installments");
   fprintf(out, "%-29s", "installments");
+  if (json_array_size(json_object_get(v, "by_status")) == 0)
+    fputs(" none", out);
   json_array_foreach(json_object_get(v, "by_status"), i, row)
       fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
   if (json_is_real(json_object_get(v, "on_time_rate")))
@@ -210,7 +235,7 @@ static int error_row(void *ud, const store_value *cols, int n) {
 
 json_t *report_errors(engine *eng, int64_t before, int limit, rc_error *err) {
   error_page p = {clock_zone(engine_clock(eng)), json_array(), 0};
-  if (store_errors_page(engine_store(eng), before, limit, error_row, &p, err) !=
+  if (query_error_page(engine_query(eng), before, limit, error_row, &p, err) !=
       RC_OK) {
     json_decref(p.list);
     return NULL;

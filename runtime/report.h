@@ -7,11 +7,12 @@
 
 #include "recoup/engine.h"
 
-/* The KPIs of an institution's database as one JSON object (caller owns):
+/* The KPIs of an institution's database as one JSON object (*report, the
+ * caller's), or the failure to read them:
  * cases by state and by days-past-due bucket, money recovered, promise
  * kept rate, installment on-time rate, contacts by channel, refusals and
  * deferrals by reason, outcomes by champion/challenger arm. */
-json_t *report_build(engine *eng);
+int report_build(engine *eng, json_t **report, rc_error *err);
 /* The same as aligned text tables. */
 void report_print(engine *eng, const json_t *report, FILE *out);
 /* One page of the cases in error, the newest failure first, as

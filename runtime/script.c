@@ -89,23 +89,18 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (nsize > osize && sc->mem_used + (nsize - osize) > sc->mem_limit)
     return NULL; /* Lua turns this into a memory error */
+  if (nsize > osize) sandbox_charge_alloc(sc, nsize - osize);
   p = realloc(ptr, nsize);
   if (p) sc->mem_used = sc->mem_used - osize + nsize;
   return p;
 }
 
-static void budget_hook(lua_State *L, lua_Debug *ar) {
-  script *sc = script_of(L);
-  (void)ar;
-  /* Fire on every instruction from now on: a script that catches this
-   * error with pcall cannot make progress past it. */
-  lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-  luaL_error(L, "instruction budget exceeded (%I instructions)",
-             (lua_Integer)sc->budget);
-}
-
 void script_set_budget(script *sc, int64_t instructions) {
   sc->budget = instructions;
+}
+
+void script_set_deadline(script *sc, int64_t ms) {
+  sc->deadline_ms = ms;
 }
 
 static int msgh(lua_State *L) {
@@ -124,15 +119,13 @@ static int msgh(lua_State *L) {
 int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
                  char **traceback) {
   lua_State *L = sc->L;
-  int base = lua_gettop(L) - nargs, status;
-  int64_t budget = sc->budget > 0 ? sc->budget : 0;
+  int base = lua_gettop(L) - nargs, status, spent;
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
-  if (budget > 0)
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT,
-                budget > INT32_MAX ? INT32_MAX : (int)budget);
+  if (sc->depth++ == 0) sandbox_begin(sc);
   status = lua_pcall(L, nargs, nresults, base);
-  lua_sethook(L, NULL, 0, 0);
+  spent = sc->spent;
+  if (--sc->depth == 0) sandbox_end(sc);
   lua_remove(L, base); /* results */
   if (traceback) *traceback = NULL;
   if (status == LUA_OK) return RC_OK;
@@ -142,7 +135,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
     size_t n;
     if (status == LUA_ERRMEM || !full) {
       rc_error_clear(err);
-      rc_error_set(err, RC_ESCRIPT, NULL,
+      rc_error_set(err, RC_ESCRIPT, "memory",
                    "memory limit exceeded (%zu bytes per Lua state)",
                    sc->mem_limit);
       if (traceback) *traceback = strdup(err->message);
@@ -155,6 +148,16 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
       if (traceback) *traceback = strdup(full);
+    }
+    /* Why, for the journal: a spent budget or deadline is the reason
+     * whatever a script's pcall or __close made of the message. */
+    if (spent) {
+      const char *what = spent == SPENT_DEADLINE ? "deadline" : "budget";
+      rc_copy(err->field, sizeof err->field, what);
+      if (!strstr(err->message, "exceeded"))
+        snprintf(err->message, sizeof err->message,
+                 spent == SPENT_DEADLINE ? "handler deadline exceeded"
+                                         : "instruction budget exceeded");
     }
     lua_pop(L, 1);
   }
@@ -324,19 +327,51 @@ static int l_os_time(lua_State *L) {
   }
 }
 
+/* os.date's conversions: C99 strftime's, with the E and O modifiers. */
+static const char *date_conversion(const char *p, char *spec) {
+  static const char single[] = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyY%";
+  if (*p && strchr(single, *p)) {
+    spec[1] = *p;
+    spec[2] = '\0';
+    return p + 1;
+  }
+  if ((*p == 'E' && p[1] && strchr("cCxXyY", p[1])) ||
+      (*p == 'O' && p[1] && strchr("deHImMSuUVwWy", p[1]))) {
+    spec[1] = p[0];
+    spec[2] = p[1];
+    spec[3] = '\0';
+    return p + 2;
+  }
+  return NULL;
+}
+
+/* os.date(format, time): Lua's, in the institution's zone: %z is its
+ * offset at that time and %Z its name (IANA), not the machine's. Times
+ * outside years 1 to 9999 are an error, not an overflow. */
 static int l_os_date(lua_State *L) {
   script *sc = script_of(L);
-  const char *fmt = luaL_optstring(L, 1, "%c");
-  rc_time t = lua_isnoneornil(L, 2) ? clock_now(sc->clock)
-                                    : luaL_checkinteger(L, 2) * 1000;
+  size_t flen;
+  const char *fmt = luaL_optlstring(L, 1, "%c", &flen), *end = fmt + flen;
+  rc_zone *zone = clock_zone(sc->clock);
+  rc_time t = clock_now(sc->clock);
+  int64_t offset = 0;
   struct tm tm;
   time_t secs;
-  char buf[256];
+  luaL_Buffer b;
   int utc = *fmt == '!';
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer s = luaL_checkinteger(L, 2);
+    if (s < -62135596800LL || s > 253402300799LL)
+      return luaL_error(L, "os.date: time out of range (years 1 to 9999)");
+    t = (rc_time)s * 1000;
+  }
+  sandbox_charge(L, (int64_t)flen);
   if (utc) fmt++;
-  if (!utc) t += zone_offset_ms(clock_zone(sc->clock), t);
-  secs = (time_t)(t / 1000);
-  gmtime_r(&secs, &tm);
+  if (!utc) offset = zone_offset_ms(zone, t);
+  secs = (time_t)((t + offset) / 1000 - ((t + offset) % 1000 < 0));
+  if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 1 ||
+      tm.tm_year + 1900 > 9999)
+    return luaL_error(L, "os.date: time out of range (years 1 to 9999)");
   if (strcmp(fmt, "*t") == 0) {
     lua_createtable(L, 0, 9);
     lua_pushinteger(L, tm.tm_year + 1900);
@@ -359,21 +394,38 @@ static int l_os_date(lua_State *L) {
     lua_setfield(L, -2, "isdst");
     return 1;
   }
-  if (strftime(buf, sizeof buf, fmt, &tm) == 0) buf[0] = '\0';
-  lua_pushstring(L, buf);
+  luaL_buffinit(L, &b);
+  while (fmt < end) {
+    char spec[4] = "%", out[256];
+    if (*fmt != '%') {
+      luaL_addchar(&b, *fmt++);
+      continue;
+    }
+    fmt++;
+    if (fmt < end && (*fmt == 'z' || *fmt == 'Z')) {
+      if (*fmt == 'Z') {
+        luaL_addstring(&b, utc ? "UTC" : zone_name(zone));
+      } else {
+        int64_t m = (offset < 0 ? -offset : offset) / 60000;
+        snprintf(out, sizeof out, "%c%02d%02d", offset < 0 ? '-' : '+',
+                 (int)(m / 60), (int)(m % 60));
+        luaL_addstring(&b, out);
+      }
+      fmt++;
+      continue;
+    }
+    if (!(fmt = date_conversion(fmt, spec)))
+      return luaL_error(L, "os.date: invalid conversion specifier in '%s'",
+                        lua_tostring(L, 1));
+    luaL_addlstring(&b, out, strftime(out, sizeof out, spec, &tm));
+  }
+  luaL_pushresult(&b);
   return 1;
 }
 
 static int l_os_clock(lua_State *L) {
   lua_pushnumber(L, (double)clock_now(script_of(L)->clock) / 1000.0);
   return 1;
-}
-
-static int l_lock_global(lua_State *L) {
-  return luaL_error(L,
-                    "scripts cannot create global '%s' after loading; "
-                    "use a local",
-                    luaL_optstring(L, 2, "?"));
 }
 
 static void open_sandbox(lua_State *L) {
@@ -408,15 +460,6 @@ static void open_sandbox(lua_State *L) {
   lua_pop(L, 2);
 }
 
-static void lock_globals(lua_State *L) {
-  lua_pushglobaltable(L);   /* G */
-  lua_createtable(L, 0, 1); /* G mt */
-  lua_pushcfunction(L, l_lock_global);
-  lua_setfield(L, -2, "__newindex");
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
-}
-
 int script_load(script **out, const char *dir, rc_errlist *errors) {
   script *sc = calloc(1, sizeof *sc);
   lua_State *L;
@@ -434,6 +477,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.body_limit = 1u << 20;
   sc->cfg.idle_timeout_ms = 30000;
   sc->cfg.request_timeout_ms = 10000;
+  sc->cfg.handler_deadline_ms = 10000;
   sc->cfg.max_connections = 1024;
   sc->cfg.header_timeout_ms = 10000;
   sc->cfg.max_per_address = 256;
@@ -459,6 +503,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   open_sandbox(L);
   institution_open(L);
   lua_case_open(L);
+  sandbox_open(L);
 
   snprintf(path, sizeof path, "%s/recoup.lua", sc->cfg.dir);
   if (load_script_file(L, path) != LUA_OK) {
@@ -496,7 +541,8 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
     script_free(sc);
     return RC_EINVAL;
   }
-  lock_globals(L);
+  sc->deadline_ms = sc->cfg.handler_deadline_ms;
+  sandbox_lock_globals(L);
   *out = sc;
   return RC_OK;
 }

@@ -21,6 +21,10 @@
 #define REG_LOADED "recoup.loaded" /* require cache */
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
+#define REG_NEXT "recoup.next" /* the base library's next, for __pairs */
+
+/* Why a handler call was stopped (script.spent). */
+enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
 
 struct script {
   lua_State *L;
@@ -28,6 +32,14 @@ struct script {
   size_t mem_used;
   size_t mem_limit;
   int64_t budget; /* instructions per handler call */
+  int64_t
+      deadline_ms; /* wall-clock per handler call on a real clock; 0: none */
+  /* While a call runs (lua_sandbox.c): */
+  int running, depth;  /* inside script_pcall; nested calls */
+  int spent;           /* SPENT_*: every catch rethrows */
+  int hook_period;     /* instructions between two hook calls */
+  int64_t budget_left; /* steps left: instructions, bytes, C work */
+  int64_t deadline_at; /* monotonic ms; 0: no deadline */
   int loading;    /* inside script_load: DSL functions allowed */
   int seen_institution, seen_service, seen_tokens, seen_policy;
   rc_errlist *errors; /* where load problems go, while loading */
@@ -41,6 +53,18 @@ void script_load_error(lua_State *L, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Splits "file:line: message" into err. */
 void script_error_from_message(const char *msg, int code, rc_error *err);
+
+/* lua_sandbox.c: the budget, the deadline and the read-only environment. */
+void sandbox_open(lua_State *L);         /* after the libraries and the DSL */
+void sandbox_lock_globals(lua_State *L); /* after recoup.lua has loaded */
+void sandbox_begin(script *sc);          /* a call starts: budget, deadline */
+void sandbox_end(script *sc);
+/* Charges steps of work to the running call; raises when it is spent. */
+void sandbox_charge(lua_State *L, int64_t steps);
+void sandbox_charge_alloc(script *sc, size_t bytes); /* never raises */
+
+/* lua_match.c: find, match, gmatch, gsub into the table on top. */
+void lua_match_register(lua_State *L);
 
 /* institution.c */
 void institution_open(lua_State *L); /* the DSL globals and recoup.workflow */

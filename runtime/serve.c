@@ -179,11 +179,19 @@ static void flush(service *svc) {
 static void arm_wake(service *svc) {
   rc_time due, now = clock_now(engine_clock(svc->eng));
   int64_t ms = WAKE_MAX_MS;
-  int rc;
-  if (engine_next_due(svc->eng, &due) == RC_OK) {
+  rc_error err;
+  int rc = engine_next_due(svc->eng, &due, &err);
+  if (rc == RC_OK) {
     ms = due - now;
     if (ms < 0) ms = 0;
     if (ms > WAKE_MAX_MS) ms = WAKE_MAX_MS;
+  } else if (rc != RC_ENOTFOUND) {
+    /* Not idleness: the due timers are unknown. Look again soon. */
+    char masked[1024];
+    service_mask(err.message, masked, sizeof masked);
+    service_log("error", json_pack("{s:s, s:s}", "msg", "next timer unreadable",
+                                   "error", masked));
+    ms = 1000;
   }
   if ((rc = uv_timer_start(&svc->wake, on_wake, (uint64_t)ms, 0)) != 0)
     log_uv("uv_timer_start", rc);
@@ -396,7 +404,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * million-case sweep, at SQLite's default 4 MB 24-31 ms (measured), for
    * about a quarter fewer steps/s where cases come due out of id order
    * (17.0k against 12.6k at 100k). */
-  store_checkpoint_every(engine_store(svc.eng), 1000);
+  engine_checkpoint_every(svc.eng, 1000);
   cfg = script_config(engine_script(svc.eng));
   if ((urc = uv_loop_init(&loop)) != 0) {
     log_uv("uv_loop_init", urc);

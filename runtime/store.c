@@ -270,6 +270,10 @@ static const char *const migrations[] = {
      * type (NULL on keys taken before, which then match by case alone). */
     "ALTER TABLE cases ADD COLUMN overpaid INTEGER NOT NULL DEFAULT 0"
     "  CHECK (overpaid >= 0);"
+    /* What snapshot imports took off the balance (payments made elsewhere,
+     * write-downs): reported apart from the payments recoup saw. */
+    "ALTER TABLE cases ADD COLUMN reduced INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (reduced >= 0);"
     "ALTER TABLE event_keys ADD COLUMN type TEXT;"
     /* What a task counts as for the caps, when its workflow says (a
      * declared kind's counts_as); NULL: by its kind's name. */
@@ -356,6 +360,7 @@ enum {
   S_PAYMENT_INSERT,
   S_PAYMENT_BY_REF,
   S_OVERPAID_TOTAL,
+  S_REDUCED_TOTAL,
   S_PAYMENTS_TOTAL,
   S_VARIANT_GET,
   S_VARIANT_PUT,
@@ -389,6 +394,8 @@ enum {
   S_BORROWER_DNC,
   S_BORROWER_CEASED,
   S_MESSAGE_RELEASE,
+  S_MESSAGE_RECHECK,
+  S_MESSAGES_CANCEL_DEFERRED,
   S_OUTBOX_DUE,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
@@ -407,7 +414,7 @@ enum {
 #define CASE_COLS                                                       \
   "id, borrower_id, workflow, version, state, closed, outcome, error, " \
   "product, currency, principal, balance, amount_due, fees, due_date, " \
-  "opened_at, score, tags, data, queue, on_hold, overpaid"
+  "opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
 #define MESSAGE_COLS                                                    \
   "id, case_id AS 'case', borrower_id AS borrower, channel, template, " \
   "recipient AS 'to', to_kind, body, status, reason, at, not_before"
@@ -462,11 +469,11 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO cases(" CASE_COLS
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
         "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21, 0)",
+        "?21, 0, 0)",
     [S_CASE_UPDATE] =
         "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
-        " data = ?10, tags = ?11 WHERE id = ?1",
+        " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
     [S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
     [S_CASE_STATE] =
@@ -594,6 +601,7 @@ static const char *const sql[S_COUNT] = {
     [S_PAYMENT_BY_REF] = "SELECT case_id, amount FROM payments WHERE ref = ?1",
     [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
     [S_OVERPAID_TOTAL] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
+    [S_REDUCED_TOTAL] = "SELECT coalesce(sum(reduced), 0) FROM cases",
     [S_VARIANT_GET] =
         "SELECT arm FROM variants WHERE case_id = ?1 "
         "AND experiment = ?2",
@@ -687,12 +695,23 @@ static const char *const sql[S_COUNT] = {
         "coalesce(sum((SELECT sum(amount) FROM payments p WHERE p.case_id = "
         "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
         "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
+    /* The guard reads the newest contacts in a window, as many as its
+     * limit: their number is the count it compares, and the oldest of
+     * them leaving the window is when there is room again. ?5 is the
+     * message asked about (the largest id for one not yet written): it
+     * does not count against itself, and of the deferred messages only
+     * those written before it count, so that waiting messages go out in
+     * the order they were written. */
     [S_CONTACTS_MSG_CASE] =
-        "SELECT count(*) FROM messages WHERE borrower_id = ?4 AND at > ?3 "
-        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked'",
+        "SELECT at FROM messages WHERE borrower_id = ?4 AND at > ?3 "
+        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked' "
+        "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
+        "id < ?5) ORDER BY at DESC LIMIT ?6",
     [S_CONTACTS_MSG_BORROWER] =
-        "SELECT count(*) FROM messages WHERE borrower_id = ?1 AND "
-        "channel = ?2 AND at > ?3 AND status <> 'blocked'",
+        "SELECT at FROM messages WHERE borrower_id = ?1 AND "
+        "channel = ?2 AND at > ?3 AND status <> 'blocked' "
+        "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
+        "id < ?5) ORDER BY at DESC LIMIT ?6",
 /* Comparisons, not IN (...): a list of three made SQLite build a
  * temporary index each time the guard asked. */
 #define TASK_CHANNEL                                                  \
@@ -700,12 +719,14 @@ static const char *const sql[S_COUNT] = {
   "WHEN 'visit' THEN 'visit' WHEN 'home_visit' THEN 'visit' "         \
   "WHEN 'workplace_visit' THEN 'visit' END) = ?2 "
     [S_CONTACTS_TASK_CASE] =
-        "SELECT count(*) FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
-        "AND t.at > ?3 AND t.status <> 'cancelled'",
+        "SELECT t.at FROM tasks t WHERE t.case_id = ?1 AND " TASK_CHANNEL
+        "AND t.at > ?3 AND t.status <> 'cancelled' ORDER BY t.at DESC "
+        "LIMIT ?6",
     [S_CONTACTS_TASK_BORROWER] =
-        "SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id "
+        "SELECT t.at FROM tasks t JOIN cases c ON c.id = t.case_id "
         "WHERE c.borrower_id = ?1 AND " TASK_CHANNEL
-        "AND t.at > ?3 AND t.status <> 'cancelled'",
+        "AND t.at > ?3 AND t.status <> 'cancelled' ORDER BY t.at DESC "
+        "LIMIT ?6",
 #undef TASK_CHANNEL
     [S_LAST_CONVERSATION] =
         "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
@@ -718,6 +739,12 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
     [S_MESSAGE_RELEASE] =
         "UPDATE messages SET status = 'queued' "
+        "WHERE id = ?1 AND status = 'deferred'",
+    [S_MESSAGES_CANCEL_DEFERRED] =
+        "UPDATE messages SET status = 'cancelled', reason = ?2 "
+        "WHERE case_id = ?1 AND status = 'deferred'",
+    [S_MESSAGE_RECHECK] =
+        "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
@@ -780,8 +807,9 @@ struct store {
   int depth;  /* 0 outside a transaction, 1 inside, 2 inside a savepoint */
   sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
   /* Journal rows of one case not yet written: they go in as one run when
-   * another case's row comes, the run is full, or before anything that
-   * ends a transaction or savepoint or reads the journal. */
+   * another case's row comes, the run is full, before anything that ends
+   * a transaction or savepoint, or when the engine flushes it (a handler
+   * reading its own history). Reads never write it. */
   struct {
     jbuf rows;
     char *case_id; /* owned */
@@ -831,13 +859,31 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
 /* Steps a statement that returns no rows, then resets it. */
 static int exec_stmt(store *st, sqlite3_stmt *s, rc_error *err,
                      const char *what) {
-  int rc = sqlite3_step(s);
+  int rc;
+  /* An I/O error or a full disk makes SQLite roll the whole transaction
+   * back by itself, even from a read. Statements after that would each
+   * commit alone, outside the batch: refuse them until the engine rolls
+   * back too. */
+  if (st->depth > 0 && sqlite3_get_autocommit(st->db)) {
+    sqlite3_clear_bindings(s);
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database: %s: the transaction was rolled back by an "
+                        "earlier failure",
+                        what);
+  }
+  rc = sqlite3_step(s);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   if (rc != SQLITE_DONE) {
+    /* Inputs are checked before they reach the store, and the conflicts
+     * the store expects (a known payment ref or event key) are found
+     * without failing a statement: a constraint that fails here is a bug
+     * in recoup, not the client's fault. The edge that reports it logs
+     * it (the service logs every 5xx with its message). */
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
-      return rc_error_set(err, RC_EINVAL, NULL, "%s: %s", what,
-                          sqlite3_errmsg(st->db));
+      return rc_error_set(err, RC_EINTERNAL, NULL,
+                          "database: %s: unexpected constraint failure: %s",
+                          what, sqlite3_errmsg(st->db));
     return fail(st, err, what);
   }
   return RC_OK;
@@ -849,7 +895,8 @@ static char *dup_col(sqlite3_stmt *s, int i) {
 }
 
 /* Hands every row of a prepared, bound statement to fn. */
-static int each_row(sqlite3_stmt *s, store_row_fn fn, void *ud) {
+static int each_row(store *st, sqlite3_stmt *s, store_row_fn fn, void *ud,
+                    rc_error *err) {
   store_value cols[32];
   int rc, n = sqlite3_column_count(s);
   if (n > 32) n = 32;
@@ -875,9 +922,15 @@ static int each_row(sqlite3_stmt *s, store_row_fn fn, void *ud) {
     }
     if (fn(ud, cols, n)) break;
   }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fail(st, err, "read");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return RC_ESTORE;
+  }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
+  return RC_OK;
 }
 
 /* No migration step returns rows but PRAGMA foreign_key_check, and a row
@@ -1048,12 +1101,6 @@ static int run_flush(store *st, rc_error *err) {
   return rc;
 }
 
-/* For readers without an error out-parameter. */
-static int run_flush_quiet(store *st) {
-  rc_error err;
-  return run_flush(st, &err);
-}
-
 void store_checkpoint_every(store *st, int pages) {
   sqlite3_wal_autocheckpoint(st->db, pages);
 }
@@ -1116,14 +1163,26 @@ int store_rollback_to(store *st, rc_error *err) {
   return store_release(st, err);
 }
 
-int store_meta_get(store *st, const char *key, char *buf, size_t size) {
+/* The answer of a statement that reads at most one row: RC_OK with the
+ * row still on s (SQLITE_ROW), RC_ENOTFOUND without one, or the store's
+ * failure. The caller resets s. */
+static int one_row(store *st, sqlite3_stmt *s, int rc, rc_error *err,
+                   const char *what) {
+  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc == SQLITE_DONE) return RC_ENOTFOUND;
+  return fail(st, err, what);
+}
+
+int store_meta_get(store *st, const char *key, char *buf, size_t size,
+                   rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_META_GET);
-  int rc = RC_ENOTFOUND;
+  int rc;
   bind_text(s, 1, key);
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  rc = one_row(st, s, sqlite3_step(s), err, "meta");
+  if (rc == RC_OK)
     snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
-    rc = RC_OK;
-  }
+  else if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, NULL, "no %s in meta", key);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc;
@@ -1255,10 +1314,10 @@ void store_borrower_free(store_borrower *b) {
 }
 
 int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
-                         void *ud) {
+                         void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_BORROWER_CASES);
   bind_text(s, 1, borrower_id);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 static void bind_case(sqlite3_stmt *s, const store_case *c) {
@@ -1310,6 +1369,7 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
     sqlite3_bind_null(s, 9);
   bind_text(s, 10, c->data ? c->data : "{}");
   bind_text(s, 11, c->tags ? c->tags : "[]");
+  sqlite3_bind_int64(s, 12, c->reduced);
   return exec_stmt(st, s, err, "update case");
 }
 
@@ -1343,6 +1403,7 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
     out->queue = dup_col(s, 19);
     out->on_hold = sqlite3_column_int(s, 20);
     out->overpaid = sqlite3_column_int64(s, 21);
+    out->reduced = sqlite3_column_int64(s, 22);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -1352,14 +1413,16 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   return fail(st, err, "read case");
 }
 
-int store_case_exists(store *st, const char *id) {
+int store_case_exists(store *st, const char *id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_EXISTS);
-  int found;
+  int rc;
   bind_text(s, 1, id);
-  found = sqlite3_step(s) == SQLITE_ROW;
+  rc = one_row(st, s, sqlite3_step(s), err, "look up case");
+  if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  return found;
+  return rc;
 }
 
 void store_case_free(store_case *c) {
@@ -1444,10 +1507,11 @@ int store_case_set_workflow(store *st, const char *id, const char *workflow,
   return exec_stmt(st, s, err, "set workflow");
 }
 
-int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud) {
+int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
+                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, state ? S_CASES_STATE : S_CASES_ALL);
   if (state) bind_text(s, 1, state);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 /* status NULL: queued, or parked when the case is in error. */
@@ -1599,19 +1663,22 @@ int store_events_retry(store *st, const char *case_id, int *count,
   return rc;
 }
 
-static int count_of(store *st, int which, const char *arg, int64_t *count) {
+/* The one number a counting statement returns. */
+static int count_of(store *st, int which, const char *arg, int64_t *count,
+                    rc_error *err) {
   sqlite3_stmt *s = stmt(st, which);
   int rc;
   if (arg) bind_text(s, 1, arg);
   rc = sqlite3_step(s);
   *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  if (rc != SQLITE_ROW) fail(st, err, "count");
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_events_pending(store *st, int64_t *count) {
-  return count_of(st, S_EVENTS_PENDING, NULL, count);
+int store_events_pending(store *st, int64_t *count, rc_error *err) {
+  return count_of(st, S_EVENTS_PENDING, NULL, count, err);
 }
 
 void store_event_free(store_event *ev) {
@@ -1641,14 +1708,12 @@ int store_timer_insert(store *st, const char *case_id, rc_time due,
   return timers_changed(st, 1, exec_stmt(st, s, err, "insert timer"));
 }
 
-int store_timer_next_due(store *st, rc_time *due) {
+int store_timer_next_due(store *st, rc_time *due, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMER_NEXT);
-  int rc = RC_ENOTFOUND;
-  if (sqlite3_step(s) == SQLITE_ROW &&
-      sqlite3_column_type(s, 0) != SQLITE_NULL) {
-    *due = sqlite3_column_int64(s, 0);
-    rc = RC_OK;
-  }
+  int rc = one_row(st, s, sqlite3_step(s), err, "next timer");
+  if (rc == RC_OK && sqlite3_column_type(s, 0) == SQLITE_NULL)
+    rc = RC_ENOTFOUND;
+  if (rc == RC_OK) *due = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   return rc;
 }
@@ -1732,22 +1797,23 @@ int store_timers_cancel(store *st, const char *case_id, const char *event,
   return rc;
 }
 
-int store_timers_each(store *st, const char *case_id, store_row_fn fn,
-                      void *ud) {
+int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                      rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_CASE);
   bind_text(s, 1, case_id);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
-int store_timers_count(store *st, int64_t *count) {
+int store_timers_count(store *st, int64_t *count, rc_error *err) {
   int64_t version;
-  if (count_of(st, S_DATA_VERSION, NULL, &version) != RC_OK ||
-      version != st->data_version) {
+  int rc = count_of(st, S_DATA_VERSION, NULL, &version, err);
+  if (rc != RC_OK) return rc;
+  if (version != st->data_version) {
     st->timers_known = 0;
     st->data_version = version;
   }
   if (!st->timers_known) {
-    int rc = count_of(st, S_TIMERS_COUNT, NULL, &st->timers);
+    rc = count_of(st, S_TIMERS_COUNT, NULL, &st->timers, err);
     if (rc != RC_OK) return rc;
     st->timers_known = 1;
   }
@@ -1804,18 +1870,17 @@ int store_journal_flush(store *st, rc_error *err) {
 }
 
 int store_journal_each(store *st, const char *case_id, int limit,
-                       store_row_fn fn, void *ud) {
+                       store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s;
-  if (run_flush_quiet(st) != RC_OK) return RC_ESTORE;
   s = stmt(st, limit > 0 ? S_JOURNAL_TAIL : S_JOURNAL_CASE);
   bind_text(s, 1, case_id);
   if (limit > 0) sqlite3_bind_int(s, 2, limit);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
-int store_journal_count(store *st, const char *kind, int64_t *count) {
-  if (run_flush_quiet(st) != RC_OK) return RC_ESTORE;
-  return count_of(st, S_JOURNAL_COUNT, kind, count);
+int store_journal_count(store *st, const char *kind, int64_t *count,
+                        rc_error *err) {
+  return count_of(st, S_JOURNAL_COUNT, kind, count, err);
 }
 
 int store_message_insert(store *st, const store_message *m, int64_t *id,
@@ -1842,10 +1907,10 @@ int store_message_insert(store *st, const store_message *m, int64_t *id,
 }
 
 int store_messages_each(store *st, const char *case_id, store_row_fn fn,
-                        void *ud) {
+                        void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, case_id ? S_MESSAGES_CASE : S_MESSAGES_ALL);
   if (case_id) bind_text(s, 1, case_id);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_message_set_status(store *st, int64_t id, const char *status,
@@ -1861,11 +1926,11 @@ int store_message_case(store *st, int64_t id, char *case_id, size_t size,
   sqlite3_stmt *s = stmt(st, S_MESSAGE_CASE);
   int rc;
   sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
+  rc = one_row(st, s, sqlite3_step(s), err, "message");
+  if (rc == RC_OK)
     snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return RC_OK;
+  if (rc != RC_ENOTFOUND) return rc;
   return rc_error_set(err, RC_ENOTFOUND, "message", "unknown message %lld",
                       (long long)id);
 }
@@ -1892,11 +1957,11 @@ int store_task_insert(store *st, const store_task *t, int64_t *id,
   return rc;
 }
 
-int store_tasks_each(store *st, const char *case_id, store_row_fn fn,
-                     void *ud) {
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, case_id ? S_TASKS_CASE : S_TASKS_ALL);
   if (case_id) bind_text(s, 1, case_id);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_task_get(store *st, int64_t id, store_task_info *out,
@@ -1975,24 +2040,27 @@ int store_payment_by_ref(store *st, const char *ref, char *case_id,
   return fail(st, err, "read payment");
 }
 
-int store_payments_total(store *st, rc_money *total) {
-  return count_of(st, S_PAYMENTS_TOTAL, NULL, total);
+int store_payments_total(store *st, rc_money *total, rc_error *err) {
+  return count_of(st, S_PAYMENTS_TOTAL, NULL, total, err);
 }
 
-int store_overpaid_total(store *st, rc_money *total) {
-  return count_of(st, S_OVERPAID_TOTAL, NULL, total);
+int store_overpaid_total(store *st, rc_money *total, rc_error *err) {
+  return count_of(st, S_OVERPAID_TOTAL, NULL, total, err);
+}
+
+int store_reduced_total(store *st, rc_money *total, rc_error *err) {
+  return count_of(st, S_REDUCED_TOTAL, NULL, total, err);
 }
 
 int store_variant_get(store *st, const char *case_id, const char *experiment,
-                      char *arm, size_t size) {
+                      char *arm, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_VARIANT_GET);
-  int rc = RC_ENOTFOUND;
+  int rc;
   bind_text(s, 1, case_id);
   bind_text(s, 2, experiment);
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  rc = one_row(st, s, sqlite3_step(s), err, "variant");
+  if (rc == RC_OK)
     snprintf(arm, size, "%s", (const char *)sqlite3_column_text(s, 0));
-    rc = RC_OK;
-  }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc;
@@ -2024,10 +2092,11 @@ int store_promise_insert(store *st, const char *case_id, rc_money amount,
   return rc;
 }
 
-static int read_promise(sqlite3_stmt *s, store_promise *out) {
-  int rc = sqlite3_step(s);
+static int read_promise(store *st, sqlite3_stmt *s, store_promise *out,
+                        rc_error *err) {
+  int rc = one_row(st, s, sqlite3_step(s), err, "promise");
   memset(out, 0, sizeof *out);
-  if (rc == SQLITE_ROW) {
+  if (rc == RC_OK) {
     out->id = sqlite3_column_int64(s, 0);
     out->amount = sqlite3_column_int64(s, 1);
     out->paid = sqlite3_column_int64(s, 2);
@@ -2038,19 +2107,21 @@ static int read_promise(sqlite3_stmt *s, store_promise *out) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  return rc == SQLITE_ROW ? RC_OK : RC_ENOTFOUND;
+  return rc;
 }
 
-int store_promise_open(store *st, const char *case_id, store_promise *out) {
+int store_promise_open(store *st, const char *case_id, store_promise *out,
+                       rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_OPEN);
   bind_text(s, 1, case_id);
-  return read_promise(s, out);
+  return read_promise(st, s, out, err);
 }
 
-int store_promise_get(store *st, int64_t id, store_promise *out) {
+int store_promise_get(store *st, int64_t id, store_promise *out,
+                      rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_GET);
   sqlite3_bind_int64(s, 1, id);
-  return read_promise(s, out);
+  return read_promise(st, s, out, err);
 }
 
 int store_promise_update(store *st, int64_t id, rc_money paid,
@@ -2109,20 +2180,35 @@ static void read_installment(sqlite3_stmt *s, store_installment *i) {
 }
 
 int store_installments_unpaid(store *st, const char *case_id,
-                              store_installment **out, int *n) {
+                              store_installment **out, int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENTS_UNPAID);
   store_installment *list = NULL;
-  int count = 0, cap = 0;
+  int count = 0, cap = 0, rc;
+  *out = NULL;
+  *n = 0;
   bind_text(s, 1, case_id);
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (count == cap) {
       store_installment *grown;
       cap = cap ? cap * 2 : 8;
       grown = realloc(list, (size_t)cap * sizeof *list);
-      if (!grown) break;
+      if (!grown) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
       list = grown;
     }
     read_installment(s, &list[count++]);
+  }
+  if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_NOMEM)
+      rc_error_set(err, RC_ENOMEM, NULL, "installments: out of memory");
+    else
+      fail(st, err, "unpaid installments");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    free(list);
+    return rc == SQLITE_NOMEM ? RC_ENOMEM : RC_ESTORE;
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -2132,17 +2218,17 @@ int store_installments_unpaid(store *st, const char *case_id,
 }
 
 int store_installment_get(store *st, int64_t id, store_installment *out,
-                          char *plan_status, size_t size) {
+                          char *plan_status, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENT_GET);
   int rc;
   sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
+  rc = one_row(st, s, sqlite3_step(s), err, "installment");
+  if (rc == RC_OK) {
     read_installment(s, out);
     snprintf(plan_status, size, "%s", (const char *)sqlite3_column_text(s, 7));
   }
   sqlite3_reset(s);
-  return rc == SQLITE_ROW ? RC_OK : RC_ENOTFOUND;
+  return rc;
 }
 
 int store_installment_update(store *st, int64_t id, rc_money paid,
@@ -2162,10 +2248,11 @@ int store_plan_status(store *st, int64_t plan_id, const char *status,
   return exec_stmt(st, s, err, "plan status");
 }
 
-int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud) {
+int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                    rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PLAN_EACH);
   bind_text(s, 1, case_id);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
@@ -2178,7 +2265,9 @@ int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
     snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
     open_ = strcmp((const char *)sqlite3_column_text(s, 2), "open") == 0;
   }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "read task");
   sqlite3_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
   if (rc != SQLITE_ROW)
     return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
                         (long long)id);
@@ -2191,42 +2280,61 @@ int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
   return exec_stmt(st, s, err, "claim task");
 }
 
-int store_report_states(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_REPORT_STATES), fn, ud);
+int store_report_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_STATES), fn, ud, err);
 }
 
-int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud) {
+int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud,
+                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_REPORT_DPD);
   bind_text(s, 1, today);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
-int store_report_promises(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_REPORT_PROMISES), fn, ud);
+int store_report_promises(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_PROMISES), fn, ud, err);
 }
 
-int store_report_installments(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_REPORT_INSTALLMENTS), fn, ud);
+int store_report_installments(store *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_INSTALLMENTS), fn, ud, err);
 }
 
-int store_report_contacts(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_REPORT_CONTACTS), fn, ud);
+int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_CONTACTS), fn, ud, err);
 }
 
-int store_report_refusals(store *st, store_row_fn fn, void *ud) {
-  if (run_flush_quiet(st) != RC_OK) return RC_ESTORE;
-  return each_row(stmt(st, S_REPORT_REFUSALS), fn, ud);
+int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_REFUSALS), fn, ud, err);
 }
 
-int store_report_variants(store *st, store_row_fn fn, void *ud) {
-  return each_row(stmt(st, S_REPORT_VARIANTS), fn, ud);
+int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_REPORT_VARIANTS), fn, ud, err);
 }
 
-int store_contacts_count(store *st, const char *case_id,
-                         const char *borrower_id, const char *channel,
-                         rc_time since, int64_t *count) {
-  int64_t total = 0;
+/* Inserts t into the newest-first list times[*n] of at most max. */
+static void keep_newest(rc_time *times, int *n, int max, rc_time t) {
+  int i;
+  if (*n == max) {
+    if (times[max - 1] >= t) return; /* older than all that are kept */
+    i = max - 1;
+  } else {
+    i = (*n)++;
+  }
+  while (i > 0 && times[i - 1] < t) {
+    times[i] = times[i - 1];
+    i--;
+  }
+  times[i] = t;
+}
+
+int store_contact_times(store *st, const char *case_id,
+                        const char *borrower_id, const char *channel,
+                        rc_time since, int64_t exclude_message, int max,
+                        rc_time *times, int *n, rc_error *err) {
+  if (max <= 0) return RC_OK;
   for (int pass = 0; pass < 2; pass++) {
+    int rc;
     sqlite3_stmt *s = stmt(
         st, case_id
                 ? (pass ? S_CONTACTS_TASK_CASE : S_CONTACTS_MSG_CASE)
@@ -2235,23 +2343,28 @@ int store_contacts_count(store *st, const char *case_id,
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, since);
     if (case_id && !pass) bind_text(s, 4, borrower_id);
-    if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
+    if (!pass)
+      sqlite3_bind_int64(s, 5, exclude_message ? exclude_message : INT64_MAX);
+    sqlite3_bind_int(s, 6, max);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+      keep_newest(times, n, max, sqlite3_column_int64(s, 0));
+    if (rc != SQLITE_DONE) fail(st, err, "count contacts");
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) return RC_ESTORE;
   }
-  *count = total;
   return RC_OK;
 }
 
-int store_last_conversation(store *st, const char *borrower_id, rc_time *at) {
+int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
+                            rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_LAST_CONVERSATION);
-  int rc = RC_ENOTFOUND;
+  int rc;
   bind_text(s, 1, borrower_id);
-  if (sqlite3_step(s) == SQLITE_ROW &&
-      sqlite3_column_type(s, 0) != SQLITE_NULL) {
-    *at = sqlite3_column_int64(s, 0);
-    rc = RC_OK;
-  }
+  rc = one_row(st, s, sqlite3_step(s), err, "last conversation");
+  if (rc == RC_OK && sqlite3_column_type(s, 0) == SQLITE_NULL)
+    rc = RC_ENOTFOUND;
+  if (rc == RC_OK) *at = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc;
@@ -2264,6 +2377,31 @@ int store_borrower_set_flag(store *st, const char *borrower_id,
   bind_text(s, 1, borrower_id);
   sqlite3_bind_int(s, 2, value);
   return exec_stmt(st, s, err, "borrower flag");
+}
+
+int store_message_recheck(store *st, int64_t id, const char *status,
+                          const char *reason, rc_time not_before,
+                          int *changed, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_RECHECK);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  bind_text(s, 3, reason);
+  if (not_before)
+    sqlite3_bind_int64(s, 4, not_before);
+  else
+    sqlite3_bind_null(s, 4);
+  rc = exec_stmt(st, s, err, "defer message");
+  *changed = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
+}
+
+int store_messages_cancel_deferred(store *st, const char *case_id,
+                                   const char *reason, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, reason);
+  return exec_stmt(st, s, err, "cancel deferred messages");
 }
 
 int store_message_release(store *st, int64_t id, int *released, rc_error *err) {
@@ -2333,7 +2471,8 @@ int store_message_attempt(store *st, int64_t id, const char *status,
 int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
   unsigned char raw[8];
   FILE *f;
-  if (store_meta_get(st, "instance", buf, size) == RC_OK) return RC_OK;
+  int rc = store_meta_get(st, "instance", buf, size, err);
+  if (rc != RC_ENOTFOUND) return rc;
   f = fopen("/dev/urandom", "rb");
   if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
     if (f) fclose(f);
@@ -2345,25 +2484,25 @@ int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
   return store_meta_put(st, "instance", buf, err);
 }
 
-int store_reply_case(store *st, const char *from, char *case_id, size_t size) {
+int store_reply_case(store *st, const char *from, char *case_id, size_t size,
+                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_REPLY_CASE);
-  int rc = RC_ENOTFOUND;
+  int rc;
   bind_text(s, 1, from);
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  rc = one_row(st, s, sqlite3_step(s), err, "reply case");
+  if (rc == RC_OK)
     snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
-    rc = RC_OK;
-  }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc;
 }
 
 int store_cases_below_version(store *st, const char *workflow, int below,
-                              store_row_fn fn, void *ud) {
+                              store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASES_BELOW);
   bind_text(s, 1, workflow);
   sqlite3_bind_int(s, 2, below);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_writable(store *st, rc_error *err) {
@@ -2377,7 +2516,7 @@ int store_writable(store *st, rc_error *err) {
 
 int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, int window, char *window_end,
-                     size_t size, store_row_fn fn, void *ud) {
+                     size_t size, store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
   int rc;
   window_end[0] = '\0';
@@ -2386,7 +2525,7 @@ int store_cases_page(store *st, const char *state, const char *queue,
   bind_text(s, 3, after ? after : "");
   sqlite3_bind_int(s, 4, limit);
   sqlite3_bind_int(s, 5, window);
-  if ((rc = each_row(s, fn, ud)) != RC_OK) return rc;
+  if ((rc = each_row(st, s, fn, ud, err)) != RC_OK) return rc;
   s = stmt(st, S_CASES_WINDOW_END);
   bind_text(s, 1, after ? after : "");
   sqlite3_bind_int(s, 2, window);
@@ -2394,31 +2533,32 @@ int store_cases_page(store *st, const char *state, const char *queue,
   if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window &&
       sqlite3_column_text(s, 0))
     rc_copy(window_end, size, (const char *)sqlite3_column_text(s, 0));
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "case page");
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
 }
 
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     int64_t after, int limit, store_row_fn fn, void *ud) {
+                     int64_t after, int limit, store_row_fn fn, void *ud,
+                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASKS_PAGE);
   bind_text(s, 1, queue);
   bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, after);
   sqlite3_bind_int(s, 4, limit);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
-                       store_row_fn fn, void *ud) {
+                       store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s;
-  if (run_flush_quiet(st) != RC_OK) return RC_ESTORE;
   s = stmt(st, S_JOURNAL_PAGE);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, after);
   sqlite3_bind_int(s, 3, limit);
   sqlite3_bind_int(s, 4, JOURNAL_RUN);
-  return each_row(s, fn, ud);
+  return each_row(st, s, fn, ud, err);
 }
 
 int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
@@ -2426,22 +2566,24 @@ int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
   sqlite3_stmt *s = stmt(st, S_ERRORS_PAGE);
   sqlite3_bind_int64(s, 1, before > 0 ? before : INT64_MAX);
   sqlite3_bind_int(s, 2, limit);
-  if (each_row(s, fn, ud) != RC_OK) return fail(st, err, "cases in error");
-  return RC_OK;
+  return each_row(st, s, fn, ud, err);
 }
 
-int store_timers_overdue(store *st, rc_time now, int64_t *count) {
+int store_timers_overdue(store *st, rc_time now, int64_t *count,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_OVERDUE);
   int rc;
   sqlite3_bind_int64(s, 1, now);
   rc = sqlite3_step(s);
   *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  if (rc != SQLITE_ROW) fail(st, err, "overdue timers");
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_messages_with_status(store *st, const char *status, int64_t *count) {
-  return count_of(st, S_OUTBOX_DEPTH, status, count);
+int store_messages_with_status(store *st, const char *status, int64_t *count,
+                               rc_error *err) {
+  return count_of(st, S_OUTBOX_DEPTH, status, count, err);
 }
 
 int store_copy(const char *src, const char *dst, rc_error *err) {

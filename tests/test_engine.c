@@ -84,7 +84,7 @@ static void post(engine *eng, const char *id, const char *type) {
 static store_case get(engine *eng, const char *id) {
   store_case c;
   rc_error err;
-  assert_int_equal(store_case_get(engine_store(eng), id, &c, &err), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), id, &c, &err), RC_OK);
   return c;
 }
 
@@ -119,7 +119,7 @@ static int count_kind(void *ud, const store_value *cols, int n) {
 
 static found journal_kind(engine *eng, const char *id, const char *kind) {
   found f = {kind, 0, ""};
-  store_journal_each(engine_store(eng), id, 0, count_kind, &f);
+  query_journal(engine_query(eng), id, 0, count_kind, &f, NULL);
   return f;
 }
 
@@ -277,9 +277,12 @@ static void test_failed_effects_are_rolled_back(void **state) {
   int64_t timers_before, timers_after;
   (void)state;
   open_case(eng, "L1", NULL);
-  store_timers_count(engine_store(eng), &timers_before);
+  query_gauges g;
+  assert_int_equal(query_gauges_read(engine_query(eng), 0, &g, NULL), RC_OK);
+  timers_before = g.timers_pending;
   post(eng, "L1", "bad_after");
-  store_timers_count(engine_store(eng), &timers_after);
+  assert_int_equal(query_gauges_read(engine_query(eng), 0, &g, NULL), RC_OK);
+  timers_after = g.timers_pending;
   assert_int_equal(timers_before, timers_after);
   engine_close(eng);
 }
@@ -500,7 +503,7 @@ static void test_an_event_key_reused_elsewhere_is_a_conflict(void **state) {
   assert_non_null(strstr(err.message, "L1"));
   assert_int_equal(engine_post(eng, "L1", "cease", NULL, "K-9", &dup, &err),
                    RC_ECONFLICT);
-  assert_int_equal(store_events_pending(engine_store(eng), &pending), RC_OK);
+  assert_int_equal(query_events_pending(engine_query(eng), &pending, NULL), RC_OK);
   assert_int_equal(pending, 0);
   engine_close(eng);
 }

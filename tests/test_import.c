@@ -32,7 +32,7 @@ static int count_row(void *ud, const store_value *cols, int n) {
 
 static int cases(engine *eng) {
   counter c = {0};
-  store_cases_each(engine_store(eng), NULL, count_row, &c);
+  query_cases(engine_query(eng), NULL, count_row, &c, NULL);
   return c.n;
 }
 
@@ -48,14 +48,13 @@ static void test_csv_imports_every_row(void **state) {
   assert_int_equal(stats.rows, 3);
   assert_int_equal(stats.opened, 3);
   assert_int_equal(cases(eng), 3);
-  assert_int_equal(store_case_get(engine_store(eng), "L3", &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "L3", &c, NULL), RC_OK);
   assert_int_equal(c.balance, 200000);
   assert_string_equal(c.product, "auto");
   /* Unknown columns land in data, quoted newlines intact. */
   assert_non_null(strstr(c.data, "\"branch\":\"south\\nannex\""));
   store_case_free(&c);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B2", &b, NULL),
-                   RC_OK);
+  assert_int_equal(query_borrower(engine_query(eng), "B2", &b, NULL), RC_OK);
   assert_string_equal(b.name, "Li, Lei");
   store_borrower_free(&b);
   engine_close(eng);
@@ -106,12 +105,11 @@ static void test_ndjson_takes_nested_and_flat_shapes(void **state) {
   assert_int_equal(
       import_file(eng, FIXTURES "/good.ndjson", &stats, &errors, 0), RC_OK);
   assert_int_equal(stats.opened, 2);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL),
-                   RC_OK);
+  assert_int_equal(query_borrower(engine_query(eng), "B1", &b, NULL), RC_OK);
   assert_string_equal(b.employer_name, "Acme");
   assert_int_equal(b.ncontacts, 1);
   store_borrower_free(&b);
-  assert_int_equal(store_case_get(engine_store(eng), "N2", &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "N2", &c, NULL), RC_OK);
   assert_string_equal(c.data, "{\"region\":\"west\"}");
   assert_string_equal(c.currency, "CNY"); /* the institution's default */
   store_case_free(&c);
@@ -235,7 +233,7 @@ static void expect_error(const rc_errlist *errors, int i, int line,
 static rc_money balance_of(engine *eng, const char *id) {
   store_case c;
   rc_money b;
-  assert_int_equal(store_case_get(engine_store(eng), id, &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), id, &c, NULL), RC_OK);
   b = c.balance;
   store_case_free(&c);
   return b;
@@ -452,7 +450,7 @@ static void test_amount_due_above_balance_is_refused(void **state) {
                    RC_OK);
   {
     store_case c;
-    assert_int_equal(store_case_get(engine_store(eng), "L1", &c, NULL), RC_OK);
+    assert_int_equal(query_case(engine_query(eng), "L1", &c, NULL), RC_OK);
     assert_int_equal(c.amount_due, 50);
     store_case_free(&c);
   }
@@ -581,11 +579,11 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
                               "L1,B1,vip;late,yes\n",
                               IMPORT_CSV, &errors),
                    RC_OK);
-  assert_int_equal(store_case_get(engine_store(eng), "L1", &c, NULL), RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "L1", &c, NULL), RC_OK);
   assert_string_equal(c.tags, "[\"vip\",\"late\"]");
   assert_null(strstr(c.data, "do_not_contact"));
   store_case_free(&c);
-  assert_int_equal(store_borrower_get(engine_store(eng), "B1", &b, NULL),
+  assert_int_equal(query_borrower(engine_query(eng), "B1", &b, NULL),
                    RC_OK);
   assert_int_equal(b.do_not_contact, 1);
   store_borrower_free(&b);

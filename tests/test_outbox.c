@@ -226,7 +226,7 @@ static int grab(void *ud, const store_value *cols, int n) {
 static last_message last(fixture *fx) {
   last_message m;
   memset(&m, 0, sizeof m);
-  store_messages_each(engine_store(fx->eng), "C1", grab, &m);
+  query_messages(engine_query(fx->eng), "C1", grab, &m, NULL);
   return m;
 }
 
@@ -323,7 +323,7 @@ static void test_webhook_refusal_fails_at_once_and_tells_the_case(
   assert_string_equal(last(fx).status, "failed");
   assert_string_equal(last(fx).reason, "HTTP 400");
   assert_int_equal(gw.bad_requests, 1);
-  store_events_pending(engine_store(fx->eng), &pending);
+  query_events_pending(engine_query(fx->eng), &pending, NULL);
   assert_int_equal(pending, 1); /* message_failed, for the workflow */
 }
 

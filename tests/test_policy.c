@@ -8,8 +8,10 @@
 #include <cmocka.h>
 
 #include "recoup/policy.h"
+#include "recoup/store.h"
 
 static store *st;
+static query *q; /* the guard's view of st */
 static rc_clock *clk;
 
 static int setup(void **state) {
@@ -18,6 +20,7 @@ static int setup(void **state) {
   store_case c = {0};
   (void)state;
   assert_int_equal(store_open(&st, ":memory:", &err), RC_OK);
+  assert_int_equal(query_open(&q, st, &err), RC_OK);
   clk = clock_new("Asia/Shanghai", &err);
   b.id = "B1";
   b.ncontacts = -1;
@@ -36,6 +39,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  query_close(q);
   store_close(st);
   clock_free(clk);
   return 0;
@@ -70,7 +74,8 @@ static policy_request request(const char *case_id, const char *channel,
   return r;
 }
 
-static void sent(const char *case_id, const char *channel, rc_time when) {
+static int64_t message(const char *case_id, const char *channel, rc_time when,
+                       const char *status) {
   store_message m;
   int64_t id;
   memset(&m, 0, sizeof m);
@@ -78,9 +83,14 @@ static void sent(const char *case_id, const char *channel, rc_time when) {
   m.borrower_id = "B1";
   m.channel = channel;
   m.template_name = "t";
-  m.status = "queued";
+  m.status = status;
   m.at = when;
   assert_int_equal(store_message_insert(st, &m, &id, NULL), RC_OK);
+  return id;
+}
+
+static void sent(const char *case_id, const char *channel, rc_time when) {
+  message(case_id, channel, when, "queued");
 }
 
 static void test_inside_hours_is_allowed(void **state) {
@@ -88,7 +98,7 @@ static void test_inside_hours_is_allowed(void **state) {
   policy_request r = request("C1", "sms", at("2026-01-05T20:59"));
   policy_decision d;
   (void)state;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -97,11 +107,11 @@ static void test_late_evening_waits_for_the_morning(void **state) {
   policy_request r = request("C1", "sms", at("2026-01-05T22:30"));
   policy_decision d;
   (void)state;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_DEFER);
   assert_int_equal(d.until, at("2026-01-06T08:00"));
   r.now = at("2026-01-06T06:00");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.until, at("2026-01-06T08:00"));
 }
 
@@ -112,7 +122,7 @@ static void test_hours_are_the_borrowers_own(void **state) {
   rc_error err;
   (void)state;
   r.zone = clock_zone_get(clk, "America/New_York", &err); /* 09:30 there */
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -131,17 +141,20 @@ static void test_caps_count_across_the_borrowers_cases(void **state) {
   sent("C1", "sms", at("2026-01-05T09:00"));
   sent("C1", "email", at("2026-01-05T10:00"));
   sent("C2", "sms", at("2026-01-05T11:00"));
-  policy_allow_contact(&p, st, &r, &d);
-  assert_int_equal(d.verdict, POLICY_BLOCK);
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  /* A full cap ends: deferred until the oldest of the three leaves the
+   * day's window. */
+  assert_int_equal(d.verdict, POLICY_DEFER);
   assert_string_equal(d.reason, "max_contacts:sms:3");
+  assert_int_equal(d.until, at("2026-01-06T09:00"));
   /* A day later the window has rolled past them. */
   r.now = at("2026-01-06T09:30");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   /* Scoped to the case, only C2's own contact counts. */
   r.now = at("2026-01-05T12:00");
   p.rules[0].per_case = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -164,9 +177,11 @@ static void test_call_tasks_count_as_calls(void **state) {
   t.kind = "call";
   t.at = at("2026-01-03T10:00");
   store_task_insert(st, &t, &id, NULL);
-  policy_allow_contact(&p, st, &r, &d);
-  assert_int_equal(d.verdict, POLICY_BLOCK);
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_DEFER);
+  assert_int_equal(d.until, at("2026-01-10T10:00"));
   assert_string_equal(policy_task_channel("workplace_visit"), "visit");
+  assert_string_equal(policy_task_channel("home_visit"), "visit");
   assert_null(policy_task_channel("legal_review"));
 }
 
@@ -190,16 +205,75 @@ static void test_conversation_opens_a_pause(void **state) {
   store_task_complete(
       st, id, "promise", "{\"outcome\":\"promise\",\"reached\":true}",
       at("2026-01-02T10:05"), NULL);
-  policy_allow_contact(&p, st, &r, &d);
-  assert_int_equal(d.verdict, POLICY_BLOCK);
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  /* The pause ends: deferred to its end, not refused. */
+  assert_int_equal(d.verdict, POLICY_DEFER);
   assert_string_equal(d.reason, "after_conversation");
+  assert_int_equal(d.until, at("2026-01-09T10:05"));
   r.channel = "sms";
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   r.channel = "call";
   r.now = at("2026-01-09T10:06");
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
+}
+
+/* Waiting messages go out in the order they were written: one being
+ * released is not counted against itself, nor against it the ones written
+ * after it; a new one counts those waiting before it. */
+static void test_deferred_messages_keep_their_order(void **state) {
+  policy_config p;
+  policy_request r = request("C1", "sms", at("2026-01-06T09:00"));
+  policy_decision d;
+  int64_t first, second;
+  (void)state;
+  memset(&p, 0, sizeof p);
+  p.nrules = 1;
+  snprintf(p.rules[0].channels[0], 24, "sms");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 2;
+  p.rules[0].per.days = 1;
+  sent("C1", "sms", at("2026-01-05T08:00"));
+  sent("C1", "sms", at("2026-01-05T08:30"));
+  first = message("C1", "sms", at("2026-01-05T10:00"), "deferred");
+  second = message("C1", "sms", at("2026-01-05T11:00"), "deferred");
+  /* At 09:00 next day the two sent have left the window: the first
+   * waiting one goes, the second does not hold it back. */
+  r.exclude_message = first;
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_ALLOW);
+  /* The second counts the first, still waiting in the same window. */
+  r.exclude_message = second;
+  r.now = at("2026-01-05T12:00");
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_DEFER);
+  assert_int_equal(d.until, at("2026-01-06T08:30"));
+  /* A new one counts both waiting. */
+  r.exclude_message = 0;
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_DEFER);
+  assert_int_equal(d.until, at("2026-01-06T10:00"));
+}
+
+/* A cap that frees up at night defers to the morning's opening. */
+static void test_a_cap_ending_at_night_waits_for_the_hours(void **state) {
+  policy_config p = hours("08:00", "21:00");
+  policy_request r = request("C1", "sms", at("2026-01-05T20:00"));
+  policy_decision d;
+  (void)state;
+  p.nrules = 1;
+  snprintf(p.rules[0].channels[0], 24, "sms");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 1;
+  p.rules[0].per.days = 1;
+  sent("C1", "sms", at("2026-01-04T23:30"));
+  /* The day's window holds last night's 23:30 message until 23:30
+   * tonight, after hours: the morning's opening it is. */
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_DEFER);
+  assert_string_equal(d.reason, "max_contacts:sms:1");
+  assert_int_equal(d.until, at("2026-01-06T08:00"));
 }
 
 static void test_flags_block_all_but_legal_notices(void **state) {
@@ -209,18 +283,18 @@ static void test_flags_block_all_but_legal_notices(void **state) {
   (void)state;
   memset(&p, 0, sizeof p);
   r.on_hold = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "dispute_hold");
   r.on_hold = 0;
   r.ceased = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "ceased");
   r.ceased = 0;
   r.do_not_contact = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "do_not_contact");
   r.legal_notice = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
 }
 
@@ -231,13 +305,13 @@ static void test_third_parties_get_only_their_templates(void **state) {
   (void)state;
   memset(&p, 0, sizeof p);
   r.to_third_party = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_string_equal(d.reason, "third_party_template_required");
   r.third_party_template = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_ALLOW);
   p.third_parties_none = 1;
-  policy_allow_contact(&p, st, &r, &d);
+  policy_allow_contact(&p, q, &r, &d, NULL);
   assert_int_equal(d.verdict, POLICY_BLOCK);
 }
 
@@ -255,6 +329,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_conversation_opens_a_pause, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_messages_keep_their_order,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cap_ending_at_night_waits_for_the_hours, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flags_block_all_but_legal_notices,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -73,7 +73,7 @@ static void write_institution(void) {
              "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
              "service { body_limit = '1MB', request_timeout = '1s', "
              "idle_timeout = '5s', max_connections = 64, "
-             "instruction_budget = 100000, memory_limit = '32MB' }\n"
+             "instruction_budget = 10000000, memory_limit = '32MB' }\n"
              "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
              "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
              "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
@@ -258,7 +258,34 @@ static void test_tokens_and_roles(void **state) {
   expect(get("/v1/cases", "wrong"), 401, "unauthorized");
   expect(post("/v1/payments", READ, "{}"), 403, "forbidden");
   expect(post("/v1/admin/reload", INGEST, ""), 403, "forbidden");
+  /* A 403 names the role the route needs. */
+  expect(post("/v1/payments", READ, "{}"), 403, "needs the ingest or admin");
   expect(get("/v1/cases", ADMIN), 200, "\"cases\"");
+}
+
+/* Collectors see whom to call; the read role sees contact points masked,
+ * in the case and in its journal. */
+static void test_agents_see_contact_points_and_read_sees_them_masked(
+    void **state) {
+  answer *a;
+  (void)state;
+  expect(get("/v1/cases/L1", AGENT), 200, "\"phones\":[\"+8613800000001\"]");
+  expect(get("/v1/cases/L1", AGENT), 200, "\"name\":\"Wang\"");
+  a = get("/v1/cases/L1", READ);
+  expect(a, 200, "\"name\":\"Wang\"");
+  if (strstr(a->body, "13800000001"))
+    fail_msg("the read role saw a phone number: %s", a->body);
+  expect(get("/v1/cases/L1/journal", AGENT), 200, "\"journal\"");
+  expect(post("/v1/replies", INGEST,
+              "{\"case\":\"L1\",\"from\":\"+8613800000001\",\"text\":"
+              "\"call me\"}"),
+         202, NULL);
+  usleep(300000);
+  expect(get("/v1/cases/L1/journal", ADMIN), 200, "+8613800000001");
+  a = get("/v1/cases/L1/journal", READ);
+  expect(a, 200, "\"journal\"");
+  if (strstr(a->body, "13800000001"))
+    fail_msg("the read role saw a phone number in the journal: %s", a->body);
 }
 
 static void test_bad_input_gets_the_fitting_status(void **state) {
@@ -588,6 +615,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_bad_input_gets_the_fitting_status),
       cmocka_unit_test(test_body_over_the_limit_gets_413),
       cmocka_unit_test(test_cases_open_read_and_page),
+      cmocka_unit_test(test_agents_see_contact_points_and_read_sees_them_masked),
       cmocka_unit_test(test_payments_are_idempotent_by_ref),
       cmocka_unit_test(test_events_are_idempotent_by_key),
       cmocka_unit_test(test_a_timer_brings_a_task_without_a_request),

@@ -121,7 +121,7 @@ static void test_timers_come_due_in_time_then_insertion_order(void **state) {
   store_timer_insert(st, "L1", 300, "d", NULL, 0, &err);
   store_timer_insert(st, "L1", 200, "b", "{\"x\":1}", 1, &err);
   store_timer_insert(st, "L1", 900, "later", NULL, 1, &err);
-  assert_int_equal(store_timer_next_due(st, &next), RC_OK);
+  assert_int_equal(store_timer_next_due(st, &next, NULL), RC_OK);
   assert_int_equal(next, 100);
   assert_int_equal(store_timers_due(st, 300, 10, &t, &n, &err), RC_OK);
   assert_int_equal(n, 4);
@@ -185,28 +185,28 @@ static void test_pending_timers_are_counted_as_they_change(void **state) {
   add_case(st, "L1");
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
   store_timer_insert(st, "L1", 200, "b", NULL, 1, &err);
-  assert_int_equal(store_timers_count(st, &count), RC_OK);
+  assert_int_equal(store_timers_count(st, &count, NULL), RC_OK);
   assert_int_equal(count, 2);
   store_timer_insert(st, "L1", 300, "c", NULL, 0, &err);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 3);
   store_timers_due(st, 100, 10, &due, &n, &err);
   store_timer_delete(st, &due[0], &deleted, &err);
   store_timer_delete(st, &due[0], &deleted, &err); /* already gone */
   store_timers_free(due, n);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 2);
   store_timers_delete_scoped(st, "L1", &err); /* b; c is kept */
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
 
   assert_int_equal(store_begin(st, &err), RC_OK);
   store_timer_insert(st, "L1", 400, "d", NULL, 1, &err);
   store_timers_cancel_all(st, "L1", &err);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 0);
   store_rollback(st);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
 
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -216,7 +216,7 @@ static void test_pending_timers_are_counted_as_they_change(void **state) {
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 2);
   store_close(st);
 }
@@ -230,7 +230,7 @@ static void test_scoped_timers_go_and_kept_ones_stay(void **state) {
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
   store_timer_insert(st, "L1", 100, "k", NULL, 0, &err);
   assert_int_equal(store_timers_delete_scoped(st, "L1", &err), RC_OK);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
   store_close(st);
 }
@@ -255,7 +255,7 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
                    RC_ECONFLICT);
   assert_int_equal(store_event_key_claim(st, "K1", "L1", "y", 2, &dup, &err),
                    RC_ECONFLICT);
-  store_events_pending(st, &pending);
+  store_events_pending(st, &pending, NULL);
   assert_int_equal(pending, 1);
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err),
@@ -268,8 +268,9 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   assert_int_equal(store_payment_by_ref(st, "R9", was, sizeof was, &amount,
                                         &err),
                    RC_ENOTFOUND);
+  /* The engine refuses such an amount first: here it is a bug. */
   assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err),
-                   RC_EINVAL);
+                   RC_EINTERNAL);
   store_close(st);
 }
 
@@ -288,9 +289,9 @@ static void test_rollback_to_savepoint_undoes_only_that_event(void **state) {
   store_journal_append(st, "L1", 2, "event", "new", 1, NULL, &err);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_count(st, &count);
+  store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
-  store_journal_count(st, "event", &count);
+  store_journal_count(st, "event", &count, NULL);
   assert_int_equal(count, 0);
   store_close(st);
 }
@@ -437,8 +438,10 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
   store_journal_append(st, "L2", 6, "event", "new", 1, NULL, &err);
   store_journal_append(st, "L1", 7, "transition", "late", 1,
                        "{\"from\":\"new\",\"to\":\"late\"}", &err);
-  /* Read inside the transaction, before the commit writes the last run. */
-  assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all),
+  /* Read inside the transaction, once the engine wrote the last run out
+   * (a read does not write it). */
+  assert_int_equal(store_journal_flush(st, &err), RC_OK);
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all, NULL),
                    RC_OK);
   assert_int_equal(all.n, 3);
   assert_string_equal(all.kind[0], "event");
@@ -446,17 +449,17 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
   assert_string_equal(all.kind[2], "transition");
   assert_true(all.id[0] + 1 == all.id[1] && all.id[1] + 1 < all.id[2]);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_journal_each(st, "L2", 0, collect_journal, &other);
+  store_journal_each(st, "L2", 0, collect_journal, &other, NULL);
   assert_int_equal(other.n, 1);
   assert_string_equal(other.detail[0], "(null)");
   assert_int_equal(other.id[0], all.id[1] + 1);
-  store_journal_each(st, "L1", 1, collect_journal, &tail);
+  store_journal_each(st, "L1", 1, collect_journal, &tail, NULL);
   assert_int_equal(tail.n, 1);
   assert_string_equal(tail.kind[0], "transition");
-  store_journal_page(st, "L1", all.id[0], 10, collect_journal, &page);
+  store_journal_page(st, "L1", all.id[0], 10, collect_journal, &page, NULL);
   assert_int_equal(page.n, 2);
   assert_int_equal(page.id[0], all.id[1]);
-  store_journal_count(st, "event", &count);
+  store_journal_count(st, "event", &count, NULL);
   assert_int_equal(count, 2);
   store_close(st);
   assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 3);
@@ -490,9 +493,9 @@ static void test_a_detail_that_does_not_parse_is_refused(void **state) {
       store_journal_append(st, "L1", 1, "note", "new", 1, "[1] 2", &err),
       RC_EINVAL);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_journal_count(st, "note", &count);
+  store_journal_count(st, "note", &count, NULL);
   assert_int_equal(count, 1);
-  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 1);
   assert_string_equal(rows.detail[0], "{\"ok\":1}");
   store_close(st);
@@ -517,7 +520,7 @@ static void test_long_runs_are_split_and_paged(void **state) {
   assert_int_equal(count_rows("SELECT count(*) FROM journal"), 150);
   first = count_rows("SELECT min(id) FROM journal WHERE kind = 'note'");
   st = open_store();
-  store_journal_page(st, "L1", first + 100, 16, collect_journal, &page);
+  store_journal_page(st, "L1", first + 100, 16, collect_journal, &page, NULL);
   assert_int_equal(page.n, 16);
   assert_int_equal(page.id[0], first + 101);
   assert_int_equal(page.id[15], first + 116);
@@ -553,7 +556,7 @@ static void test_journal_rows_survive_the_move_to_runs(void **state) {
   assert_int_equal(store_journal_append(st, "L1", 3, "note", "new", 1,
                                         "{\"text\":\"after\"}", &err),
                    RC_OK);
-  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 4);
   assert_int_equal(rows.id[0], 7);
   assert_string_equal(rows.detail[0], "{\"a\":\"引号\\\"\"}");
@@ -612,7 +615,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_journal_append(st, "L1", 4, "note", "new", 1,
                                         "{\"text\":\"after\"}", &err),
                    RC_OK);
-  store_journal_each(st, "L1", 0, collect_journal, &rows);
+  store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 2);
   assert_string_equal(rows.detail[0], "{\"text\":\"before\"}");
   assert_int_equal(rows.id[1], rows.id[0] + 1);
@@ -623,9 +626,9 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   c.version = 1;
   c.state = "new";
   c.currency = "CNY";
-  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINTERNAL);
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
-                   RC_EINVAL);
+                   RC_EINTERNAL);
   store_close(st);
   assert_int_equal(count_rows("PRAGMA user_version"), 11);
   assert_int_equal(
@@ -685,11 +688,13 @@ static void test_negative_fees_are_refused_by_the_schema(void **state) {
   c.version = 1;
   c.state = "new";
   c.currency = "CNY";
+  /* Inputs are checked before the store: a row the schema refuses is a
+   * bug in recoup, reported as internal, not as the client's input. */
   c.fees = -1;
-  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINTERNAL);
   c.fees = 0;
   c.borrower_id = "nobody"; /* foreign keys are on */
-  assert_int_equal(store_case_insert(st, &c, &err), RC_EINVAL);
+  assert_int_equal(store_case_insert(st, &c, &err), RC_EINTERNAL);
   store_close(st);
 }
 
@@ -710,7 +715,7 @@ static void test_failed_events_wait_and_retry_in_order(void **state) {
    * an event it must step over on every read. */
   assert_int_equal(store_event_insert(st, "L1", "second", NULL, 2, &err),
                    RC_OK);
-  store_events_pending(st, &pending);
+  store_events_pending(st, &pending, NULL);
   assert_int_equal(pending, 0);
   assert_int_equal(store_event_next(st, &ev, &err), RC_ENOTFOUND);
   store_events_retry(st, "L1", &n, &err);
@@ -749,7 +754,7 @@ static void test_events_queued_before_a_failure_are_parked_when_met(
   assert_int_equal(count, 1);
   assert_string_equal(evs[0].case_id, "L2");
   store_events_free(evs, count);
-  store_events_pending(st, &pending);
+  store_events_pending(st, &pending, NULL);
   assert_int_equal(pending, 1);
   store_events_retry(st, "L1", &n, &err);
   assert_int_equal(n, 150);
@@ -851,7 +856,7 @@ static void page(store *st, const char *state, const char *after, int limit,
                  const char *want_ids, const char *want_end) {
   char ids[256] = "", end[32];
   assert_int_equal(store_cases_page(st, state, NULL, after, limit, 3, end,
-                                    sizeof end, collect_ids, ids),
+                                    sizeof end, collect_ids, ids, NULL),
                    RC_OK);
   assert_string_equal(ids, want_ids);
   assert_string_equal(end, want_end);

@@ -6,7 +6,8 @@
 
 #include "recoup/clock.h"
 #include "recoup/script.h"
-#include "recoup/store.h"
+#include "recoup/policy.h"
+#include "recoup/query.h"
 
 typedef struct engine engine;
 typedef struct json_t json_t;
@@ -34,7 +35,9 @@ typedef struct engine_stats {
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
 void engine_close(engine *eng);
-store *engine_store(engine *eng);
+/* The read side (query.h) over the engine's database: every reader asks
+ * there; only the engine writes. */
+query *engine_query(engine *eng);
 rc_clock *engine_clock(engine *eng);
 script *engine_script(engine *eng);
 const engine_stats *engine_get_stats(const engine *eng);
@@ -44,15 +47,16 @@ const engine_stats *engine_get_stats(const engine *eng);
  * engine_clock_to: a simulated run up to until, from where the last one
  *   stopped (or from until); RC_ECONFLICT when until is earlier.
  * engine_clock_save: records where a simulated run stopped.
- * engine_rehearsed: 1 for a rehearsal, with where its clock stopped (the
- *   clock for work that does not move time: report, retry), else 0.
+ * engine_rehearsal: whether the database is a rehearsal (*yes) and where
+ *   its clock stopped (*at: the clock for work that does not move time,
+ *   report and retry); a read that fails is an error, never "no".
  * engine_clock_real: the real clock. A rehearsal is refused
  *   (RC_ECONFLICT, naming the database) unless allowed, since its
  *   messages would go to real borrowers; allowed, it forgets the
  *   simulated clock for good, unless that is still ahead of real time. */
 int engine_clock_to(engine *eng, rc_time until, rc_error *err);
 int engine_clock_save(engine *eng, rc_time until, rc_error *err);
-int engine_rehearsed(engine *eng, rc_time *at);
+int engine_rehearsal(engine *eng, int *yes, rc_time *at, rc_error *err);
 int engine_clock_real(engine *eng, int allowed, rc_error *err);
 
 /* Ingest: each opens and commits its own transaction when none is open, so
@@ -124,8 +128,9 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err);
  * remains. */
 int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                     int64_t *steps, int *more, rc_error *err);
-/* The earliest pending timer; RC_ENOTFOUND when there is none. */
-int engine_next_due(engine *eng, rc_time *due);
+/* The earliest pending timer; RC_ENOTFOUND when there is none, and the
+ * store's failure when it cannot be read (which is not idleness). */
+int engine_next_due(engine *eng, rc_time *due, rc_error *err);
 /* One input of many in a group commit: a savepoint, so that a refused
  * input undoes only itself. end takes the input's result and returns it
  * (or a store failure). */
@@ -136,6 +141,27 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * workflow declares migrate. Refused — the old scripts keep running — when
  * the new ones fail to load; errors then lists why. */
 int engine_reload(engine *eng, rc_errlist *errors, int *migrated);
+/* Whether a transaction is open (a batch or an ingest call's own). */
+int engine_in_transaction(const engine *eng);
+/* How many WAL pages a commit may leave before they are copied back into
+ * the database: fewer for shorter pauses (the service), more for
+ * throughput (batch runs, the default). */
+void engine_checkpoint_every(engine *eng, int pages);
+/* Writes the journal rows the running event holds back, so that a read
+ * of the journal (case:history) sees them. */
+int engine_journal_flush(engine *eng, rc_error *err);
+/* A value kept in the database beside the data (the simulated clock of
+ * `recoup tick`); query_meta reads it. */
+int engine_meta_put(engine *eng, const char *key, const char *value,
+                    rc_error *err);
+/* This database's random name, made once: it prefixes idempotency keys
+ * so that two databases never send the same key. */
+int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err);
+/* A cheap write, rolled back: can the database take writes now? */
+int engine_writable(engine *eng, rc_error *err);
+/* Copies the database at src into a new file dst, consistently even
+ * while another process writes to src (the REPL's scratch copy). */
+int engine_copy_database(const char *src, const char *dst, rc_error *err);
 /* Stop after the current batch (a signal handler may call it). */
 void engine_interrupt(engine *eng);
 /* Called after every committed batch with the steps run so far (progress

@@ -5,7 +5,7 @@
 #define RECOUP_POLICY_H
 
 #include "recoup/clock.h"
-#include "recoup/store.h"
+#include "recoup/query.h"
 
 enum { POLICY_MAX_CHANNELS = 8, POLICY_MAX_RULES = 16 };
 
@@ -40,6 +40,7 @@ typedef struct policy_request {
   int do_not_contact, ceased, on_hold;
   rc_zone *zone; /* the borrower's own time zone */
   rc_time now;
+  int64_t exclude_message; /* a deferred message asked again at release */
 } policy_request;
 
 typedef struct policy_decision {
@@ -48,8 +49,11 @@ typedef struct policy_decision {
   char reason[96];
 } policy_decision;
 
-int policy_allow_contact(const policy_config *p, store *st,
-                         const policy_request *req, policy_decision *out);
+/* Fails closed: when the contacts cannot be counted the answer is the
+ * store's error, never "allowed", and the caller sends nothing. */
+int policy_allow_contact(const policy_config *p, query *q,
+                         const policy_request *req, policy_decision *out,
+                         rc_error *err);
 /* t itself when inside contact hours, else the next opening. */
 rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t);
 /* The channel a task kind counts against ("call", "visit"), or NULL when

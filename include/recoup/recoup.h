@@ -35,6 +35,7 @@ enum {
   RC_ESCRIPT = -5,   /* a Lua handler failed */
   RC_ENOMEM = -6,
   RC_EIO = -7,
+  RC_EINTERNAL = -8, /* a bug in recoup: a check the store did not expect */
 };
 
 /* The one error type: filled where the problem is found, reported once at

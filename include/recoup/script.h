@@ -47,6 +47,7 @@ typedef struct institution_config {
   int max_connections;
   int max_per_address; /* service.max_connections_per_address */
   int64_t instruction_budget; /* per handler call */
+  int64_t handler_deadline_ms; /* wall clock per handler call (real clock) */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
   int nworkflows;
@@ -145,5 +146,10 @@ int script_run_handler(script *sc, const script_call *call, char *next,
 int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
                  char **traceback);
 void script_set_budget(script *sc, int64_t instructions);
+/* A wall-clock limit on each call, applied only while the script's clock
+ * is real (serve, tick): the budget alone decides in simulations. 0: none.
+ * An overrun fails the call with err->field "deadline" ("budget" for the
+ * instruction budget, "memory" for the memory cap). */
+void script_set_deadline(script *sc, int64_t ms);
 
 #endif

@@ -1,54 +1,14 @@
 /* The store: the only module that knows SQL. Everything durable — borrowers,
  * cases, events, timers, journal, messages, tasks, payments, promises, plans —
  * goes through these calls, so that a second backend can live behind the same
- * header. Calls return RC_* codes; failures fill the rc_error. */
+ * header. This is the engine's private contract with its backend: the
+ * engine writes through it and query.c reads through it; nothing else
+ * includes it. Calls return RC_* codes; failures fill the rc_error, and a
+ * read that fails says so (RC_ESTORE), never "nothing found". */
 #ifndef RECOUP_STORE_H
 #define RECOUP_STORE_H
 
-#include "recoup/recoup.h"
-
-typedef struct store store;
-
-/* One column of a row handed to a callback; strings live until the
- * callback returns. */
-enum { STORE_NULL, STORE_INT, STORE_REAL, STORE_TEXT };
-typedef struct store_value {
-  const char *name;
-  int type;
-  int64_t i;
-  double r;
-  const char *s;
-} store_value;
-/* Return non-zero to stop the iteration. */
-typedef int (*store_row_fn)(void *ud, const store_value *cols, int ncols);
-
-typedef struct store_contact {
-  char *kind;     /* "phone", "email", "third_party"; owned */
-  char *value;    /* number or address; owned */
-  char *name;     /* owned, may be NULL */
-  char *relation; /* owned, may be NULL */
-} store_contact;
-
-/* All strings owned, NULL when absent. */
-typedef struct store_borrower {
-  char *id, *name, *locale, *timezone, *address;
-  char *employer_name, *employer_phone, *employer_address;
-  int do_not_contact, ceased;
-  store_contact *contacts; /* owned array */
-  int ncontacts;
-} store_borrower;
-
-/* All strings owned, NULL when absent. tags is a JSON array, data a JSON
- * object. */
-typedef struct store_case {
-  char *id, *borrower_id, *workflow, *state, *outcome, *error;
-  char *product, *currency, *due_date, *tags, *data, *queue;
-  int version, closed, on_hold, has_score;
-  double score;
-  rc_money principal, balance, amount_due, fees;
-  rc_money overpaid; /* paid beyond the balance, kept for refund */
-  rc_time opened_at;
-} store_case;
+#include "recoup/query.h"
 
 typedef struct store_event {
   int64_t id;
@@ -79,7 +39,9 @@ int store_savepoint(store *st, rc_error *err);
 int store_release(store *st, rc_error *err);
 int store_rollback_to(store *st, rc_error *err);
 
-int store_meta_get(store *st, const char *key, char *buf, size_t size);
+/* RC_ENOTFOUND when the key was never set. */
+int store_meta_get(store *st, const char *key, char *buf, size_t size,
+                   rc_error *err);
 /* value NULL deletes the key. */
 int store_meta_put(store *st, const char *key, const char *value,
                    rc_error *err);
@@ -88,17 +50,16 @@ int store_meta_put(store *st, const char *key, const char *value,
 int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err);
 int store_borrower_get(store *st, const char *id, store_borrower *out,
                        rc_error *err);
-void store_borrower_free(store_borrower *b);
 int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
-                         void *ud);
+                         void *ud, rc_error *err);
 
 /* Cases. */
 int store_case_insert(store *st, const store_case *c, rc_error *err);
 /* Rewrites the money, dates, product, score, data and tags of a case. */
 int store_case_update_fields(store *st, const store_case *c, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
-int store_case_exists(store *st, const char *id);
-void store_case_free(store_case *c);
+/* RC_OK when the case exists, RC_ENOTFOUND when not. */
+int store_case_exists(store *st, const char *id, rc_error *err);
 int store_case_set_state(store *st, const char *id, const char *state,
                          int closed, const char *outcome, rc_error *err);
 int store_case_set_error(store *st, const char *id, const char *error,
@@ -116,7 +77,8 @@ int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err);
 int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err);
 /* Cases in error, for reports and retries. */
-int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud);
+int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
+                     rc_error *err);
 
 /* The durable event queue. An event for a case in error is parked with
  * its failed event until the case is retried; RC_ENOTFOUND for an unknown
@@ -150,7 +112,7 @@ int store_event_insert_as(store *st, const char *case_id, const char *type,
  * through *count. */
 int store_events_retry(store *st, const char *case_id, int *count,
                        rc_error *err);
-int store_events_pending(store *st, int64_t *count);
+int store_events_pending(store *st, int64_t *count, rc_error *err);
 void store_event_free(store_event *ev);
 
 /* Durable timers: the database is the heap, one index on due time. */
@@ -158,7 +120,7 @@ int store_timer_insert(store *st, const char *case_id, rc_time due,
                        const char *event, const char *data, int scoped,
                        rc_error *err);
 /* The earliest due time; RC_ENOTFOUND when no timer is pending. */
-int store_timer_next_due(store *st, rc_time *due);
+int store_timer_next_due(store *st, rc_time *due, rc_error *err);
 /* Up to max timers due at or before until, in due order (ties by id).
  * *out is owned by the caller: store_timers_free. */
 int store_timers_due(store *st, rc_time until, int max, store_timer **out,
@@ -173,9 +135,9 @@ int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err);
 int store_timers_cancel_all(store *st, const char *case_id, rc_error *err);
 int store_timers_cancel(store *st, const char *case_id, const char *event,
                         int *count, rc_error *err);
-int store_timers_each(store *st, const char *case_id, store_row_fn fn,
-                      void *ud);
-int store_timers_count(store *st, int64_t *count);
+int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                      rc_error *err);
+int store_timers_count(store *st, int64_t *count, rc_error *err);
 
 /* The journal: append-only. detail is JSON or NULL. */
 int store_journal_append(store *st, const char *case_id, rc_time at,
@@ -186,10 +148,12 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
  * that a run the database refuses fails that event, not a later one. */
 int store_journal_flush(store *st, rc_error *err);
 /* Rows of a case, oldest first; limit <= 0 means all, otherwise the last
- * `limit` rows. */
+ * `limit` rows. Readers see written rows only: rows still held in a run
+ * wait for store_journal_flush. */
 int store_journal_each(store *st, const char *case_id, int limit,
-                       store_row_fn fn, void *ud);
-int store_journal_count(store *st, const char *kind, int64_t *count);
+                       store_row_fn fn, void *ud, rc_error *err);
+int store_journal_count(store *st, const char *kind, int64_t *count,
+                        rc_error *err);
 
 /* Messages (the outbox). */
 typedef struct store_message {
@@ -197,17 +161,10 @@ typedef struct store_message {
   const char *to_kind, *body, *status, *reason;
   rc_time at, not_before;
 } store_message;
-/* A message for the outbox: strings owned. */
-typedef struct store_outgoing {
-  int64_t id;
-  char *case_id, *borrower_id, *channel, *template_name, *recipient, *body;
-  int attempts;
-  rc_time at;
-} store_outgoing;
 int store_message_insert(store *st, const store_message *m, int64_t *id,
                          rc_error *err);
 int store_messages_each(store *st, const char *case_id, store_row_fn fn,
-                        void *ud);
+                        void *ud, rc_error *err);
 int store_message_set_status(store *st, int64_t id, const char *status,
                              rc_error *err);
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
@@ -222,7 +179,8 @@ typedef struct store_task {
 } store_task;
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err);
-int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud);
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                     rc_error *err);
 /* One task's case, kind, status and stored result (owned, JSON or NULL);
  * RC_ENOTFOUND when unknown. */
 typedef struct store_task_info {
@@ -242,23 +200,21 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
 /* The payment a ref names: its case and amount; RC_ENOTFOUND if none. */
 int store_payment_by_ref(store *st, const char *ref, char *case_id,
                          size_t size, rc_money *amount, rc_error *err);
-int store_payments_total(store *st, rc_money *total);
+int store_payments_total(store *st, rc_money *total, rc_error *err);
 /* Paid beyond the balances, over all cases: owed back to borrowers. */
-int store_overpaid_total(store *st, rc_money *total);
+int store_overpaid_total(store *st, rc_money *total, rc_error *err);
+/* What snapshot imports took off the balances, over all cases. */
+int store_reduced_total(store *st, rc_money *total, rc_error *err);
 
-/* Promises to pay. One open promise per case: a new one supersedes it. */
-typedef struct store_promise {
-  int64_t id;
-  rc_money amount, paid;
-  char by_date[16];
-  char status[16]; /* open, kept, broken, superseded */
-} store_promise;
+/* Promises to pay (store_promise in query.h). */
 int store_promise_insert(store *st, const char *case_id, rc_money amount,
                          const char *by_date, rc_time at, int64_t *id,
                          rc_error *err);
 /* RC_ENOTFOUND when the case has no open promise. */
-int store_promise_open(store *st, const char *case_id, store_promise *out);
-int store_promise_get(store *st, int64_t id, store_promise *out);
+int store_promise_open(store *st, const char *case_id, store_promise *out,
+                       rc_error *err);
+/* RC_ENOTFOUND for an unknown promise. */
+int store_promise_get(store *st, int64_t id, store_promise *out, rc_error *err);
 int store_promise_update(store *st, int64_t id, rc_money paid,
                          const char *status, rc_error *err);
 
@@ -278,51 +234,65 @@ int store_installment_insert(store *st, int64_t plan_id, int seq,
 /* The open plan's installments not yet paid in full, oldest first. *out
  * is malloc'd; the caller frees it. */
 int store_installments_unpaid(store *st, const char *case_id,
-                              store_installment **out, int *n);
+                              store_installment **out, int *n, rc_error *err);
+/* RC_ENOTFOUND for an unknown installment. */
 int store_installment_get(store *st, int64_t id, store_installment *out,
-                          char *plan_status, size_t size);
+                          char *plan_status, size_t size, rc_error *err);
 int store_installment_update(store *st, int64_t id, rc_money paid,
                              const char *status, rc_error *err);
 int store_plan_status(store *st, int64_t plan_id, const char *status,
                       rc_error *err);
 /* The case's open plan with its installments, as rows (plan columns on
  * every row). */
-int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud);
+int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                    rc_error *err);
 int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
                      size_t size, rc_error *err);
 
 /* Reports: one row per line of the report, named columns. */
-int store_report_states(store *st, store_row_fn fn, void *ud);
+int store_report_states(store *st, store_row_fn fn, void *ud, rc_error *err);
 /* today: the institution's local date, "2026-01-31". */
-int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud);
-int store_report_promises(store *st, store_row_fn fn, void *ud);
-int store_report_installments(store *st, store_row_fn fn, void *ud);
-int store_report_contacts(store *st, store_row_fn fn, void *ud);
-int store_report_refusals(store *st, store_row_fn fn, void *ud);
-int store_report_variants(store *st, store_row_fn fn, void *ud);
+int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud,
+                     rc_error *err);
+int store_report_promises(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_report_installments(store *st, store_row_fn fn, void *ud,
+                              rc_error *err);
+int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err);
 
-/* Contacts for the guard: messages (not blocked) and contact tasks (not
- * cancelled) on a channel since a time, for one case or, when case_id is
- * NULL, for all the borrower's cases. Task kinds count as their channel:
- * call -> "call", visit and workplace_visit -> "visit". */
-int store_contacts_count(store *st, const char *case_id,
-                         const char *borrower_id, const char *channel,
-                         rc_time since, int64_t *count);
+/* The newest contacts on channel since `since` (messages neither blocked
+ * nor cancelled, other than exclude_message; contact tasks not cancelled),
+ * for the case or, case_id NULL, all the borrower's cases: merged into
+ * times[*n], newest first, at most max. */
+int store_contact_times(store *st, const char *case_id,
+                        const char *borrower_id, const char *channel,
+                        rc_time since, int64_t exclude_message, int max,
+                        rc_time *times, int *n, rc_error *err);
 /* When a call with the borrower last reached them (a call task completed
  * with reached = true); RC_ENOTFOUND when never. */
-int store_last_conversation(store *st, const char *borrower_id, rc_time *at);
+int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
+                            rc_error *err);
 int store_borrower_set_flag(store *st, const char *borrower_id,
                             const char *flag, int value, rc_error *err);
 /* A deferred message's release: "deferred" -> "queued". *released is 0
  * when it was no longer deferred. */
 int store_message_release(store *st, int64_t id, int *released, rc_error *err);
+/* The case's deferred messages, cancelled with reason (it closed). */
+int store_messages_cancel_deferred(store *st, const char *case_id,
+                                   const char *reason, rc_error *err);
+/* A deferred message asked again at its release: deferred anew (to
+ * not_before), blocked or cancelled, with the reason. *changed is 0 when
+ * it was no longer deferred. */
+int store_message_recheck(store *st, int64_t id, const char *status,
+                          const char *reason, rc_time not_before,
+                          int *changed, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — first attempts oldest first, then retries by their time. *out
  * is owned by the caller. */
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
-void store_outgoing_free(store_outgoing *list, int n);
 /* Records one delivery attempt: status "sent", "queued" (a retry at
  * next_attempt) or "failed"; reason is the gateway's word, or NULL. */
 int store_message_attempt(store *st, int64_t id, const char *status,
@@ -334,11 +304,12 @@ int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
 
 /* Where an inbound reply from a phone number or address belongs: the
  * borrower's open case most recently written to. */
-int store_reply_case(store *st, const char *from, char *case_id, size_t size);
+int store_reply_case(store *st, const char *from, char *case_id, size_t size,
+                     rc_error *err);
 
 /* Open cases of a workflow on a version older than `below`. */
 int store_cases_below_version(store *st, const char *workflow, int below,
-                              store_row_fn fn, void *ud);
+                              store_row_fn fn, void *ud, rc_error *err);
 /* Copies the database at src into a new file dst with SQLite's online
  * backup: src is only read, and the copy is consistent even while another
  * process writes to src. */
@@ -354,11 +325,12 @@ int store_writable(store *st, rc_error *err);
  * (else ""), where the next page goes on. */
 int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, int window, char *window_end,
-                     size_t size, store_row_fn fn, void *ud);
+                     size_t size, store_row_fn fn, void *ud, rc_error *err);
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     int64_t after, int limit, store_row_fn fn, void *ud);
+                     int64_t after, int limit, store_row_fn fn, void *ud,
+                     rc_error *err);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
-                       store_row_fn fn, void *ud);
+                       store_row_fn fn, void *ud, rc_error *err);
 /* Cases in error, the newest failure first: columns case, state, event
  * (the type of the event that failed), error, since (that event's time)
  * and event_id, the cursor: a page goes on below `before` (0 for the
@@ -366,14 +338,16 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
 int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
                       void *ud, rc_error *err);
 /* Gauges for /metrics. */
-int store_timers_overdue(store *st, rc_time now, int64_t *count);
+int store_timers_overdue(store *st, rc_time now, int64_t *count, rc_error *err);
 /* Messages with one status (an index range: cheap for "queued" and
  * "deferred", the backlog that matters). */
-int store_messages_with_status(store *st, const char *status, int64_t *count);
+int store_messages_with_status(store *st, const char *status, int64_t *count,
+                               rc_error *err);
 
 /* Champion/challenger assignments, stable per case. */
+/* RC_ENOTFOUND when the case has no arm in the experiment yet. */
 int store_variant_get(store *st, const char *case_id, const char *experiment,
-                      char *arm, size_t size);
+                      char *arm, size_t size, rc_error *err);
 int store_variant_put(store *st, const char *case_id, const char *experiment,
                       const char *arm, rc_error *err);
 

@@ -71,10 +71,10 @@ int main(int argc, char **argv) {
     double t0, cold, t1;
     if (engine_open(&eng, &opts, &errors) != RC_OK) return 1;
     t0 = now_s();
-    if (engine_next_due(eng, &due) != RC_OK) return 1;
+    if (engine_next_due(eng, &due, NULL) != RC_OK) return 1;
     cold = now_s() - t0;
     t1 = now_s();
-    for (int i = 0; i < warm; i++) engine_next_due(eng, &due);
+    for (int i = 0; i < warm; i++) engine_next_due(eng, &due, NULL);
     printf("timers_10m_arm_cold_us %.1f us\n", cold * 1e6);
     printf("timers_10m_arm_us %.2f us\n", (now_s() - t1) / warm * 1e6);
     engine_close(eng);

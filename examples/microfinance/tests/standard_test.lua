@@ -256,7 +256,7 @@ test("a reminder at 22:30 waits for 08:00 in the borrower's own time zone", func
   eq(rt:messages { case = "NY1" }[1].status, "queued")
 end)
 
-test("the fourth SMS of a day to one borrower is blocked across cases", function(rt)
+test("the fourth SMS of a day to one borrower waits for the next day", function(rt)
   rt:set_clock("2026-01-05T09:00")
   for i = 1, 4 do
     rt:open { id = "M" .. i, balance = 1000, amount_due = 500, due_date = "2026-01-01",
@@ -264,10 +264,24 @@ test("the fourth SMS of a day to one borrower is blocked across cases", function
   end
   local statuses = {}
   for _, m in ipairs(rt:messages { borrower = "SAME" }) do statuses[#statuses + 1] = m.status end
-  eq(statuses, { "queued", "queued", "queued", "blocked" })
+  -- The cap of 3 a day ends: the fourth is deferred, not dropped.
+  eq(statuses, { "queued", "queued", "queued", "deferred" })
   eq(rt:messages { case = "M4" }[1].reason, "max_contacts:sms:3")
   rt:advance("1d")
-  eq(rt:case("M4").state, "reminder")
+  eq(rt:messages { case = "M4" }[1].status, "queued", "released when the window had room")
+end)
+
+test("a deferred SMS is not sent once the case has moved on", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  for i = 1, 4 do
+    rt:open { id = "M" .. i, balance = 1000, amount_due = 500, due_date = "2026-01-01",
+              borrower = { id = "SAME", name = "王芳", phones = { "+8613800000000" } } }
+  end
+  rt:pay(rt:case("M4"), 1000, "PAID-M4")       -- paid off before the reminder could go
+  rt:advance("1d")
+  local m = rt:messages { case = "M4", template = "due_reminder" }[1]
+  eq(m.status, "cancelled")
+  eq(m.reason, "case_closed")
 end)
 
 test("a dispute holds every collection contact until it is resolved", function(rt)

@@ -1,0 +1,214 @@
+/* The read side: what the routes, the Lua bindings, the reports, the CLI
+ * and the compliance guard may ask of the database. Each call is one unit
+ * of work (a page of cases, one case, a journal page, the report's
+ * figures, the contacts in a window), reads only, and returns RC_OK or
+ * the failure in the rc_error: a read that fails never looks like
+ * "nothing found". Writes go only through the engine (engine.h); store.h
+ * is the engine's private contract with its backend.
+ *
+ * The records below keep the store_ names they had when readers called
+ * the store directly: they are the shapes rows arrive in, shared by the
+ * engine and its readers. */
+#ifndef RECOUP_QUERY_H
+#define RECOUP_QUERY_H
+
+#include "recoup/recoup.h"
+
+typedef struct query query;
+typedef struct store store;
+
+/* One column of a row handed to a callback; strings live until the
+ * callback returns. */
+enum { STORE_NULL, STORE_INT, STORE_REAL, STORE_TEXT };
+typedef struct store_value {
+  const char *name;
+  int type;
+  int64_t i;
+  double r;
+  const char *s;
+} store_value;
+/* Return non-zero to stop the iteration. */
+typedef int (*store_row_fn)(void *ud, const store_value *cols, int ncols);
+
+/* What a column holds beyond its SQL type, by name, the same in every
+ * row: a time (ms since the epoch, shown as ISO 8601 in the
+ * institution's zone), JSON text (shown decoded), or neither. One list
+ * for every reader that shows rows (the HTTP API, the Lua bindings). */
+enum { QUERY_PLAIN, QUERY_TIME, QUERY_JSON };
+int query_column_kind(const char *name);
+
+typedef struct store_contact {
+  char *kind;     /* "phone", "email", "third_party"; owned */
+  char *value;    /* number or address; owned */
+  char *name;     /* owned, may be NULL */
+  char *relation; /* owned, may be NULL */
+} store_contact;
+
+/* All strings owned, NULL when absent. */
+typedef struct store_borrower {
+  char *id, *name, *locale, *timezone, *address;
+  char *employer_name, *employer_phone, *employer_address;
+  int do_not_contact, ceased;
+  store_contact *contacts; /* owned array */
+  int ncontacts;
+} store_borrower;
+
+/* All strings owned, NULL when absent. tags is a JSON array, data a JSON
+ * object. */
+typedef struct store_case {
+  char *id, *borrower_id, *workflow, *state, *outcome, *error;
+  char *product, *currency, *due_date, *tags, *data, *queue;
+  int version, closed, on_hold, has_score;
+  double score;
+  rc_money principal, balance, amount_due, fees;
+  rc_money overpaid; /* paid beyond the balance, kept for refund */
+  rc_money reduced;  /* taken off the balance by snapshot imports */
+  rc_time opened_at;
+} store_case;
+
+void store_case_free(store_case *c);
+void store_borrower_free(store_borrower *b);
+
+/* Promises to pay. One open promise per case: a new one supersedes it. */
+typedef struct store_promise {
+  int64_t id;
+  rc_money amount, paid;
+  char by_date[16];
+  char status[16]; /* open, kept, broken, superseded */
+} store_promise;
+
+/* A message for the outbox: strings owned. */
+typedef struct store_outgoing {
+  int64_t id;
+  char *case_id, *borrower_id, *channel, *template_name, *recipient, *body;
+  int attempts;
+  rc_time at;
+} store_outgoing;
+void store_outgoing_free(store_outgoing *list, int n);
+
+/* The engine opens one over its store and hands it out (engine_query). */
+int query_open(query **out, store *st, rc_error *err);
+void query_close(query *q);
+
+/* --- one case, one borrower ------------------------------------------ */
+
+/* RC_ENOTFOUND for an unknown case; *out is the caller's to free. */
+int query_case(query *q, const char *id, store_case *out, rc_error *err);
+/* RC_OK when the case exists, RC_ENOTFOUND when not. */
+int query_case_exists(query *q, const char *id, rc_error *err);
+int query_borrower(query *q, const char *id, store_borrower *out,
+                   rc_error *err);
+/* The borrower's cases, one row each. */
+int query_borrower_cases(query *q, const char *borrower_id, store_row_fn fn,
+                         void *ud, rc_error *err);
+/* Cases in one state (every case when state is NULL), one row each. */
+int query_cases(query *q, const char *state, store_row_fn fn, void *ud,
+                rc_error *err);
+/* The case's open promise; RC_ENOTFOUND when it has none. */
+int query_promise_open(query *q, const char *case_id, store_promise *out,
+                       rc_error *err);
+/* The case's open plan with its installments, one row per installment
+ * (the plan's columns on every row). */
+int query_plan(query *q, const char *case_id, store_row_fn fn, void *ud,
+               rc_error *err);
+
+/* --- a case's history and effects, for tests and the REPL ------------- */
+
+/* The journal of a case, oldest first: all of it when limit <= 0, else
+ * the last `limit` rows. Rows an event is still writing are not seen
+ * until the engine writes them (engine_journal_flush). */
+int query_journal(query *q, const char *case_id, int limit, store_row_fn fn,
+                  void *ud, rc_error *err);
+/* Messages, tasks, timers of a case (of every case when case_id is NULL
+ * for messages and tasks). */
+int query_messages(query *q, const char *case_id, store_row_fn fn, void *ud,
+                   rc_error *err);
+int query_tasks(query *q, const char *case_id, store_row_fn fn, void *ud,
+                rc_error *err);
+int query_timers(query *q, const char *case_id, store_row_fn fn, void *ud,
+                 rc_error *err);
+
+/* --- pages for the HTTP API ------------------------------------------ */
+
+/* Keyset pages ordered by id, after `after` (NULL, "" or 0 for the first
+ * page); filters are NULL when not given. A case page reads at most
+ * `window` cases after the cursor, so that a filter matching few of a
+ * million cases answers in milliseconds; when the window was read whole,
+ * window_end is its last id (else ""), where the next page goes on. */
+typedef struct query_case_filter {
+  const char *state, *queue, *after;
+  int limit, window;
+} query_case_filter;
+int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
+                    void *ud, char *window_end, size_t size, rc_error *err);
+/* RC_ENOTFOUND when the case is unknown. */
+int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
+                       store_row_fn fn, void *ud, rc_error *err);
+int query_task_page(query *q, const char *queue, const char *status,
+                    int64_t after, int limit, store_row_fn fn, void *ud,
+                    rc_error *err);
+/* Cases in error, the newest failure first: columns case, state, event
+ * (the type of the event that failed), error, since (that event's time)
+ * and event_id, the cursor: a page goes on below `before` (0 for the
+ * first page). */
+int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,
+                     void *ud, rc_error *err);
+
+/* --- figures ----------------------------------------------------------- */
+
+/* The report's tables, named "states", "dpd", "promises",
+ * "installments", "contacts", "refusals", "variants": every row of each
+ * goes to fn with its table's name. today is the institution's local
+ * date, "2026-01-31". */
+typedef int (*query_table_fn)(void *ud, const char *table,
+                              const store_value *cols, int ncols);
+typedef struct query_totals {
+  rc_money recovered; /* every payment received, overpaid included */
+  rc_money overpaid;  /* paid beyond the balances: owed back */
+  rc_money reduced;   /* taken off the balances by snapshot imports */
+  int64_t timers_pending, events_pending;
+} query_totals;
+int query_report(query *q, const char *today, query_table_fn fn, void *ud,
+                 query_totals *totals, rc_error *err);
+
+/* The gauges of /metrics and /health. */
+typedef struct query_gauges {
+  int64_t timers_pending, timers_overdue; /* overdue: due at or before now */
+  int64_t messages_queued, messages_deferred;
+} query_gauges;
+int query_gauges_read(query *q, rc_time now, query_gauges *out, rc_error *err);
+int query_events_pending(query *q, int64_t *count, rc_error *err);
+
+/* A value the engine keeps in the database (the simulated clock of
+ * `recoup tick`); RC_ENOTFOUND when it was never set. */
+int query_meta(query *q, const char *key, char *buf, size_t size,
+               rc_error *err);
+
+/* --- for the compliance guard ----------------------------------------- */
+
+/* Contacts on any of the channels since `since` — messages neither
+ * blocked nor cancelled (exclude_message: one being released, not counted
+ * against itself) and contact tasks not cancelled — for the one case or,
+ * when case_id is NULL, all the borrower's cases, counted up to limit.
+ * *oldest is the time of the oldest of the newest `limit` contacts: when
+ * the count is at the limit, the window has room again once it leaves.
+ * Task kinds count as their channel (call; visit, home_visit and
+ * workplace_visit; or what the workflow's counts_as says). */
+int query_contacts(query *q, const char *case_id, const char *borrower_id,
+                   const char (*channels)[24], int nchannels, rc_time since,
+                   int limit, int64_t exclude_message, int64_t *count,
+                   rc_time *oldest, rc_error *err);
+/* When a call last reached the borrower (a call task completed with
+ * reached = true); RC_ENOTFOUND when never. */
+int query_last_conversation(query *q, const char *borrower_id, rc_time *at,
+                            rc_error *err);
+
+/* --- for the outbox ---------------------------------------------------- */
+
+/* Messages to deliver now — queued, and for a retry its time reached —
+ * first attempts oldest first, then retries by their time. *out is the
+ * caller's (store_outgoing_free). */
+int query_outbox_due(query *q, rc_time now, int max, store_outgoing **out,
+                     int *n, rc_error *err);
+
+#endif

@@ -1,0 +1,205 @@
+/* The read side over the engine's store: each call one unit of work, each
+ * failure reported. Readers never hold the store itself, so nothing but
+ * the engine can write. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "recoup/query.h"
+#include "recoup/store.h"
+
+struct query {
+  store *st; /* the engine's; not owned */
+};
+
+int query_column_kind(const char *name) {
+  static const char *const times[] = {"at", "due", "opened_at", "completed_at",
+                                      "not_before"};
+  static const char *const json[] = {"detail", "fields", "result", "tags",
+                                     "data"};
+  for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+    if (strcmp(name, times[i]) == 0) return QUERY_TIME;
+  for (size_t i = 0; i < sizeof json / sizeof json[0]; i++)
+    if (strcmp(name, json[i]) == 0) return QUERY_JSON;
+  return QUERY_PLAIN;
+}
+
+int query_open(query **out, store *st, rc_error *err) {
+  query *q = calloc(1, sizeof *q);
+  *out = NULL;
+  if (!q) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  q->st = st;
+  *out = q;
+  return RC_OK;
+}
+
+void query_close(query *q) {
+  free(q);
+}
+
+int query_case(query *q, const char *id, store_case *out, rc_error *err) {
+  return store_case_get(q->st, id, out, err);
+}
+
+int query_case_exists(query *q, const char *id, rc_error *err) {
+  return store_case_exists(q->st, id, err);
+}
+
+int query_borrower(query *q, const char *id, store_borrower *out,
+                   rc_error *err) {
+  return store_borrower_get(q->st, id, out, err);
+}
+
+int query_borrower_cases(query *q, const char *borrower_id, store_row_fn fn,
+                         void *ud, rc_error *err) {
+  return store_borrower_cases(q->st, borrower_id, fn, ud, err);
+}
+
+int query_cases(query *q, const char *state, store_row_fn fn, void *ud,
+                rc_error *err) {
+  return store_cases_each(q->st, state, fn, ud, err);
+}
+
+int query_promise_open(query *q, const char *case_id, store_promise *out,
+                       rc_error *err) {
+  return store_promise_open(q->st, case_id, out, err);
+}
+
+int query_plan(query *q, const char *case_id, store_row_fn fn, void *ud,
+               rc_error *err) {
+  return store_plan_each(q->st, case_id, fn, ud, err);
+}
+
+int query_journal(query *q, const char *case_id, int limit, store_row_fn fn,
+                  void *ud, rc_error *err) {
+  return store_journal_each(q->st, case_id, limit, fn, ud, err);
+}
+
+int query_messages(query *q, const char *case_id, store_row_fn fn, void *ud,
+                   rc_error *err) {
+  return store_messages_each(q->st, case_id, fn, ud, err);
+}
+
+int query_tasks(query *q, const char *case_id, store_row_fn fn, void *ud,
+                rc_error *err) {
+  return store_tasks_each(q->st, case_id, fn, ud, err);
+}
+
+int query_timers(query *q, const char *case_id, store_row_fn fn, void *ud,
+                 rc_error *err) {
+  return store_timers_each(q->st, case_id, fn, ud, err);
+}
+
+int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
+                    void *ud, char *window_end, size_t size, rc_error *err) {
+  return store_cases_page(q->st, f->state, f->queue, f->after, f->limit,
+                          f->window, window_end, size, fn, ud, err);
+}
+
+int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
+                       store_row_fn fn, void *ud, rc_error *err) {
+  int rc = store_case_exists(q->st, case_id, err);
+  if (rc != RC_OK) return rc;
+  return store_journal_page(q->st, case_id, after, limit, fn, ud, err);
+}
+
+int query_task_page(query *q, const char *queue, const char *status,
+                    int64_t after, int limit, store_row_fn fn, void *ud,
+                    rc_error *err) {
+  return store_tasks_page(q->st, queue, status, after, limit, fn, ud, err);
+}
+
+int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,
+                     void *ud, rc_error *err) {
+  return store_errors_page(q->st, before, limit, fn, ud, err);
+}
+
+/* Hands a report table's rows on with the table's name. */
+typedef struct table {
+  query_table_fn fn;
+  void *ud;
+  const char *name;
+} table;
+
+static int table_row(void *ud, const store_value *cols, int n) {
+  table *t = ud;
+  return t->fn(t->ud, t->name, cols, n);
+}
+
+int query_report(query *q, const char *today, query_table_fn fn, void *ud,
+                 query_totals *totals, rc_error *err) {
+  table t = {fn, ud, NULL};
+  int rc;
+  store *st = q->st;
+  memset(totals, 0, sizeof *totals);
+#define TABLE(name_, call_) (t.name = (name_), (rc = (call_)) != RC_OK)
+  if (TABLE("states", store_report_states(st, table_row, &t, err)) ||
+      TABLE("dpd", store_report_dpd(st, today, table_row, &t, err)) ||
+      TABLE("promises", store_report_promises(st, table_row, &t, err)) ||
+      TABLE("installments",
+            store_report_installments(st, table_row, &t, err)) ||
+      TABLE("contacts", store_report_contacts(st, table_row, &t, err)) ||
+      TABLE("refusals", store_report_refusals(st, table_row, &t, err)) ||
+      TABLE("variants", store_report_variants(st, table_row, &t, err)))
+    return rc;
+#undef TABLE
+  if ((rc = store_payments_total(st, &totals->recovered, err)) != RC_OK ||
+      (rc = store_overpaid_total(st, &totals->overpaid, err)) != RC_OK ||
+      (rc = store_reduced_total(st, &totals->reduced, err)) != RC_OK ||
+      (rc = store_timers_count(st, &totals->timers_pending, err)) != RC_OK)
+    return rc;
+  return store_events_pending(st, &totals->events_pending, err);
+}
+
+int query_gauges_read(query *q, rc_time now, query_gauges *out, rc_error *err) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = store_timers_count(q->st, &out->timers_pending, err)) != RC_OK ||
+      (rc = store_timers_overdue(q->st, now, &out->timers_overdue, err)) !=
+          RC_OK ||
+      (rc = store_messages_with_status(q->st, "queued", &out->messages_queued,
+                                       err)) != RC_OK)
+    return rc;
+  return store_messages_with_status(q->st, "deferred", &out->messages_deferred,
+                                    err);
+}
+
+int query_events_pending(query *q, int64_t *count, rc_error *err) {
+  return store_events_pending(q->st, count, err);
+}
+
+int query_meta(query *q, const char *key, char *buf, size_t size,
+               rc_error *err) {
+  return store_meta_get(q->st, key, buf, size, err);
+}
+
+int query_contacts(query *q, const char *case_id, const char *borrower_id,
+                   const char (*channels)[24], int nchannels, rc_time since,
+                   int limit, int64_t exclude_message, int64_t *count,
+                   rc_time *oldest, rc_error *err) {
+  rc_time stack[64], *times = stack;
+  int n = 0, rc = RC_OK;
+  *count = 0;
+  *oldest = 0;
+  if (limit <= 0) return RC_OK;
+  if (limit > 64 && !(times = malloc(sizeof *times * (size_t)limit)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  for (int i = 0; i < nchannels && rc == RC_OK; i++)
+    rc = store_contact_times(q->st, case_id, borrower_id, channels[i], since,
+                             exclude_message, limit, times, &n, err);
+  if (rc == RC_OK) {
+    *count = n;
+    if (n > 0) *oldest = times[n - 1];
+  }
+  if (times != stack) free(times);
+  return rc;
+}
+
+int query_last_conversation(query *q, const char *borrower_id, rc_time *at,
+                            rc_error *err) {
+  return store_last_conversation(q->st, borrower_id, at, err);
+}
+
+int query_outbox_due(query *q, rc_time now, int max, store_outgoing **out,
+                     int *n, rc_error *err) {
+  return store_outbox_due(q->st, now, max, out, n, err);
+}
