@@ -5,10 +5,14 @@
  * first problem, records every one with the file and line of the call, so
  * `recoup check` can list them all at once. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/uloc.h>
+
 #include "script_priv.h"
+#include "source.h"
 #include "task_decl.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
@@ -118,15 +122,87 @@ static int table_arg(lua_State *L, const char *what) {
   return 1;
 }
 
+static int is_locale(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_') return 0;
+  return 1;
+}
+
+const char *institution_name(const institution_config *cfg,
+                             const char *locale) {
+  size_t lang = locale ? strcspn(locale, "-_") : 0;
+  for (int i = 0; locale && i < cfg->nnames; i++)
+    if (strcmp(cfg->names[i].locale, locale) == 0) return cfg->names[i].name;
+  /* en-GB reads the name given for en. */
+  for (int i = 0; lang && i < cfg->nnames; i++)
+    if (strlen(cfg->names[i].locale) == lang &&
+        strncmp(cfg->names[i].locale, locale, lang) == 0)
+      return cfg->names[i].name;
+  return cfg->name;
+}
+
+/* name = "…" or name = { ["zh-CN"] = "…", en = "…" }: a reader sees the
+ * name in their own language (an English SMS carries the English name). */
+static void institution_names(lua_State *L, institution_config *c) {
+  if (lua_getfield(L, 1, "name") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution");
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) { /* names locale name */
+    const char *loc = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (!is_locale(loc))
+      ERR("institution.name: keys must be locales such as zh-CN or en");
+    else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+             lua_rawlen(L, -1) >= sizeof c->names[0].name ||
+             strlen(loc) >= sizeof c->names[0].locale)
+      ERR("institution.name.%s must be a non-empty string of at most %zu "
+          "bytes",
+          loc, sizeof c->names[0].name - 1);
+    else if (c->nnames == INSTITUTION_MAX_NAMES)
+      ERR("institution.name: at most %d languages", INSTITUTION_MAX_NAMES);
+    else {
+      rc_copy(c->names[c->nnames].locale, sizeof c->names[0].locale, loc);
+      rc_copy(c->names[c->nnames].name, sizeof c->names[0].name,
+              lua_tostring(L, -1));
+      c->nnames++;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (c->nnames == 0) {
+    ERR("institution.name must be a name or a table of names by locale");
+    return;
+  }
+  /* The name in the institution's own locale is its name everywhere a
+   * reader has no locale (reports, the console's title). */
+  for (int i = 0; i < c->nnames; i++)
+    if (strcmp(c->names[i].locale, c->locale) == 0)
+      rc_copy(c->name, sizeof c->name, c->names[i].name);
+  if (!c->name[0])
+    ERR("institution.name has no name for the institution's locale '%s'",
+        c->locale);
+}
+
+/* ISO 3166-1 alpha-2, as ICU knows the list. */
+static int is_country(const char *code) {
+  const char *const *all = uloc_getISOCountries();
+  for (int i = 0; all && all[i]; i++)
+    if (strcmp(all[i], code) == 0) return 1;
+  return 0;
+}
+
 static int l_institution(lua_State *L) {
-  static const char *const keys[] = {"name",     "timezone",      "locale",
-                                     "currency", "contact_phone", NULL};
+  static const char *const keys[] = {"name",     "timezone", "locale",
+                                     "currency", "country",  "contact_phone",
+                                     NULL};
   script *sc = loading_script(L, "institution{}");
   institution_config *c = &sc->cfg;
   if (!table_arg(L, "institution")) return 0;
   if (sc->seen_institution++) ERR("institution{} is given twice");
   check_keys(L, 1, keys, "institution");
-  string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution");
   if (string_field(L, 1, "timezone", c->timezone, sizeof c->timezone, 1,
                    "institution")) {
     rc_error err;
@@ -135,14 +211,11 @@ static int l_institution(lua_State *L) {
     clock_free(probe);
   }
   if (string_field(L, 1, "locale", c->locale, sizeof c->locale, 0,
-                   "institution")) {
-    for (const char *p = c->locale; *p; p++)
-      if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
-        ERR("institution.locale '%s' is not a locale such as zh-CN or en",
-            c->locale);
-        break;
-      }
-  }
+                   "institution") &&
+      !is_locale(c->locale))
+    ERR("institution.locale '%s' is not a locale such as zh-CN or en",
+        c->locale);
+  institution_names(L, c);
   if (string_field(L, 1, "currency", c->currency, sizeof c->currency, 1,
                    "institution")) {
     if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
@@ -151,6 +224,18 @@ static int l_institution(lua_State *L) {
       ERR("institution.currency '%s' is not an ISO 4217 code such as CNY",
           c->currency);
   }
+  if (lua_getfield(L, 1, "country") != LUA_TNIL) {
+    const char *cc = lua_tostring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING || strlen(cc) != 2 || !is_country(cc))
+      ERR("institution.country must be an ISO 3166-1 alpha-2 code such as "
+          "\"CN\"%s%s%s",
+          lua_type(L, -1) == LUA_TSTRING ? " (got '" : "",
+          lua_type(L, -1) == LUA_TSTRING ? cc : "",
+          lua_type(L, -1) == LUA_TSTRING ? "')" : "");
+    else
+      rc_copy(c->country, sizeof c->country, cc);
+  }
+  lua_pop(L, 1);
   string_field(L, 1, "contact_phone", c->contact_phone, sizeof c->contact_phone,
                0, "institution");
   return 0;
@@ -575,7 +660,23 @@ static int l_tokens(lua_State *L) {
   return 0;
 }
 
+/* The chunk name of the Lua function level frames up and its line. */
+static const char *caller(lua_State *L, int level, int *line) {
+  lua_Debug ar;
+  *line = 0;
+  if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar)) {
+    lua_pushliteral(L, "");
+    return "";
+  }
+  *line = ar.currentline;
+  lua_pushstring(L, ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
+  return lua_tostring(L, -1); /* left on the stack for the caller */
+}
+
 static int l_templates(lua_State *L) {
+  const char *file;
+  const source *src;
+  int line;
   loading_script(L, "templates()");
   lua_getfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   if (lua_rawequal(L, 1, -1)) return 0; /* its file failed; reported */
@@ -584,9 +685,18 @@ static int l_templates(lua_State *L) {
     ERR("templates() expects a table of templates (require \"templates\")");
     return 0;
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* all */
+  lua_settop(L, 1);
+  /* The templates' file: the module that returned them, else recoup.lua. */
+  caller(L, 1, &line);                             /* tpls file */
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_SOURCES); /* tpls file sources */
+  lua_pushvalue(L, 1);
+  if (lua_gettable(L, -2) == LUA_TSTRING) lua_replace(L, 2);
+  lua_settop(L, 2);
+  file = lua_tostring(L, 2);
+  src = check_source(L, file);
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* file all */
   lua_pushnil(L);
-  while (lua_next(L, 1)) { /* all name def */
+  while (lua_next(L, 1)) { /* file all name def */
     const char *name = lua_tostring(L, -2);
     if (lua_type(L, -2) != LUA_TSTRING || !is_name(name)) {
       ERR("templates: every template needs a name made of letters, digits "
@@ -594,22 +704,20 @@ static int l_templates(lua_State *L) {
     } else if (!lua_istable(L, -1)) {
       ERR("template '%s' must be a table of channels", name);
     } else {
-      if (lua_getfield(L, 2, name) != LUA_TNIL)
+      if (lua_getfield(L, 3, name) != LUA_TNIL)
         ERR("template '%s' is defined twice", name);
       lua_pop(L, 1);
       lua_pushvalue(L, -2);
       lua_pushvalue(L, -2);
-      lua_settable(L, 2);
-      /* Where the template was defined, for errors found at the end. */
-      {
-        lua_Debug ar;
-        if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
-          lua_pushfstring(L, "%s:%d",
-                          ar.source[0] == '@' ? ar.source + 1 : ar.short_src,
-                          ar.currentline);
-          lua_setfield(L, -2, "__where");
-        }
-      }
+      lua_settable(L, 3);
+      /* Where the template is written, for errors found at the end: its
+       * own file and line, not the require that loaded it. */
+      lua_pushstring(L, file);
+      lua_setfield(L, -2, "__file");
+      lua_pushinteger(L, src && source_find(src, &name, 1)
+                             ? source_find(src, &name, 1)
+                             : line);
+      lua_setfield(L, -2, "__line");
     }
     lua_pop(L, 1);
   }
@@ -714,6 +822,266 @@ static void check_handlers(lua_State *L, int idx, const char *what) {
   free_keys(keys, n);
 }
 
+/* --- the graph, placed where its names are written ------------------ */
+
+/* A workflow being checked and its file, so that an error about a name
+ * points at the line where the name is written (Lua keeps no lines for a
+ * table's keys and strings; the file is read again, source.c). */
+typedef struct wf_check {
+  lua_State *L;
+  script *sc;
+  const char *wname, *file;
+  int line; /* of the recoup.workflow call: the fallback */
+  const source *src;
+  char **states; /* sorted */
+  int n;
+  const char *unknown[64]; /* names used as states that are not */
+  int uses[64];            /* how often each is used */
+  int nunknown;
+  char *entered; /* per state: named by initial or a transition */
+} wf_check;
+
+static void wf_error(const wf_check *w, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void wf_error(const wf_check *w, int line, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  check_error(w->sc, w->file, line ? line : w->line, "%s", msg);
+}
+
+static int wf_line(const wf_check *w, const char *a, const char *b) {
+  const char *keys[2] = {a, b};
+  return w->src ? source_find(w->src, keys, b ? 2 : 1) : 0;
+}
+
+static int is_state(const wf_check *w, const char *name) {
+  for (int i = 0; i < w->n; i++)
+    if (strcmp(w->states[i], name) == 0) return 1;
+  return 0;
+}
+
+/* " (did you mean 'promsie'? states.promsie is at line 30)" or "". */
+static const char *state_hint(const wf_check *w, const char *name, char *buf,
+                              size_t size) {
+  const char *near = source_nearest(name, (const char *const *)w->states, w->n);
+  int line = near ? wf_line(w, "states", near) : 0;
+  if (!near)
+    buf[0] = '\0';
+  else if (line)
+    snprintf(buf, size, " (did you mean '%s'? states.%s is at line %d)", near,
+             near, line);
+  else
+    snprintf(buf, size, " (did you mean '%s'?)", near);
+  return buf;
+}
+
+static void unknown_state(wf_check *w, const char *name) {
+  for (int i = 0; i < w->nunknown; i++)
+    if (strcmp(w->unknown[i], name) == 0) {
+      w->uses[i]++;
+      return;
+    }
+  if (w->nunknown < 64) {
+    w->uses[w->nunknown] = 1;
+    w->unknown[w->nunknown++] = name;
+  }
+}
+
+static void entered(wf_check *w, const char *name) {
+  for (int i = 0; i < w->n && w->entered; i++)
+    if (strcmp(w->states[i], name) == 0) w->entered[i] = 1;
+}
+
+/* initial and transitions against the states at index st. */
+static void graph_check(wf_check *w, int st) {
+  lua_State *L = w->L;
+  const char *wname = w->wname;
+  char hint[200];
+  w->entered = calloc((size_t)w->n + 1, 1);
+  if (lua_getfield(L, 1, "initial") != LUA_TSTRING) {
+    wf_error(w, wf_line(w, "initial", NULL),
+             "workflow %s: initial must name a state", wname);
+  } else if (is_state(w, lua_tostring(L, -1))) {
+    entered(w, lua_tostring(L, -1));
+  } else {
+    const char *init = lua_tostring(L, -1);
+    int line = wf_line(w, "initial", NULL);
+    wf_error(w, line ? line : source_string_line(w->src, init),
+             "workflow %s: initial state '%s' is not in states%s", wname, init,
+             state_hint(w, init, hint, sizeof hint));
+    unknown_state(w, init); /* the workflow table keeps it */
+  }
+  lua_pop(L, 1);
+
+  if (lua_getfield(L, 1, "transitions") == LUA_TTABLE) {
+    int tr = lua_gettop(L), m;
+    char **from = sorted_keys(L, tr, &m);
+    for (int i = 0; i < m; i++) {
+      int line = wf_line(w, "transitions", from[i]);
+      if (lua_getfield(L, st, from[i]) != LUA_TTABLE) {
+        wf_error(w, line, "workflow %s: transitions.%s: '%s' is not a state%s",
+                 wname, from[i], from[i],
+                 state_hint(w, from[i], hint, sizeof hint));
+      } else {
+        lua_getfield(L, -1, "final");
+        if (lua_toboolean(L, -1))
+          wf_error(w, line,
+                   "workflow %s: transitions.%s: final state '%s' cannot "
+                   "have outgoing transitions",
+                   wname, from[i], from[i]);
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+      if (lua_getfield(L, tr, from[i]) != LUA_TTABLE) {
+        wf_error(w, line,
+                 "workflow %s: transitions.%s must be a list of state names",
+                 wname, from[i]);
+      } else {
+        for (lua_Integer j = 1; j <= luaL_len(L, -1); j++) {
+          const char *keys[2] = {"transitions", from[i]};
+          const char *to;
+          if (lua_rawgeti(L, -1, j) != LUA_TSTRING) {
+            wf_error(w, line,
+                     "workflow %s: transitions.%s[%lld] must be a state name",
+                     wname, from[i], (long long)j);
+          } else if (!is_state(w, to = lua_tostring(L, -1))) {
+            int at = w->src ? source_find_item(w->src, keys, 2, to) : 0;
+            if (!at && w->src) at = source_string_line(w->src, to);
+            wf_error(w, at ? at : line,
+                     "workflow %s: transitions.%s names '%s', which is not a "
+                     "state%s",
+                     wname, from[i], to, state_hint(w, to, hint, sizeof hint));
+            unknown_state(w, to); /* the transitions table keeps it */
+          } else {
+            entered(w, to);
+          }
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
+      if (!is_state(w, from[i])) {
+        /* Keep the name alive with the table that holds it. */
+        lua_pushnil(L);
+        while (lua_next(L, tr)) {
+          lua_pop(L, 1);
+          if (lua_type(L, -1) == LUA_TSTRING &&
+              strcmp(lua_tostring(L, -1), from[i]) == 0) {
+            unknown_state(w, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            break;
+          }
+        }
+      }
+    }
+    free_keys(from, m);
+  } else if (!lua_isnil(L, -1)) {
+    wf_error(w, wf_line(w, "transitions", NULL),
+             "workflow %s: transitions must be a table", wname);
+  }
+  lua_pop(L, 1);
+
+  /* A state key spelt one way and used, more than once, another: the key
+   * is at fault, so name it where it is written. */
+  for (int i = 0; i < w->n && w->nunknown && w->entered; i++) {
+    const char *near;
+    int k = 0;
+    if (w->entered[i]) continue;
+    near = source_nearest(w->states[i], w->unknown, w->nunknown);
+    while (near && w->unknown[k] != near) k++;
+    if (near && w->uses[k] > 1)
+      wf_error(w, wf_line(w, "states", w->states[i]),
+               "workflow %s: states.%s is never entered, but '%s' is named %d "
+               "times (did you mean '%s'?)",
+               wname, w->states[i], near, w->uses[k], near);
+  }
+  free(w->entered);
+  w->entered = NULL;
+}
+
+/* The events recoup itself sends to handlers (DESIGN.md). */
+static const char *const core_events[] = {"opened",
+                                          "updated",
+                                          "payment",
+                                          "task_done",
+                                          "promise_kept",
+                                          "promise_broken",
+                                          "installment_missed",
+                                          "plan_completed",
+                                          "reply",
+                                          "dispute",
+                                          "dispute_resolved",
+                                          "cease",
+                                          "message_delivered",
+                                          "message_failed"};
+enum { NCORE = sizeof core_events / sizeof *core_events };
+
+typedef struct event_names {
+  const char *names[128];
+  int n;
+} event_names;
+
+/* The literal event of case:after/at/at_dpd(x, "event"). */
+static void timer_name(void *ud, const source_call *c) {
+  event_names *ev = ud;
+  if (c->nargs >= 2 && c->args[1].kind == SOURCE_STRING && ev->n < 128)
+    ev->names[ev->n++] = c->args[1].str;
+}
+
+/* A handler for an event nothing sends, near a name that is sent: a slip
+ * such as promise_brokn never runs, and nobody notices until a case sits. */
+static void handlers_check(wf_check *w, int on, const char *state,
+                           const event_names *ev) {
+  lua_State *L = w->L;
+  lua_pushnil(L);
+  while (lua_next(L, on)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    const char *near = NULL;
+    int sent = !*key || strncmp(key, "__", 2) == 0;
+    lua_pop(L, 1);
+    for (int i = 0; i < ev->n && !sent; i++) sent = !strcmp(ev->names[i], key);
+    if (!sent) near = source_nearest(key, ev->names, ev->n);
+    if (near) {
+      const char *keys[4] = {"states", state, "on", key};
+      int line = w->src ? (state ? source_find(w->src, keys, 4)
+                                 : source_find(w->src, keys + 2, 2))
+                        : 0;
+      wf_error(w, line,
+               "workflow %s: %s%s%son.%s handles an event that recoup does "
+               "not send and no timer here sets (did you mean '%s'?)",
+               w->wname, state ? "states." : "", state ? state : "",
+               state ? "." : "", key, near);
+    }
+  }
+}
+
+static void events_check(wf_check *w) {
+  lua_State *L = w->L;
+  event_names ev;
+  ev.n = 0;
+  for (int i = 0; i < NCORE; i++) ev.names[ev.n++] = core_events[i];
+  if (w->src) {
+    source_each_call(w->src, "after", timer_name, &ev);
+    source_each_call(w->src, "at", timer_name, &ev);
+    source_each_call(w->src, "at_dpd", timer_name, &ev);
+  }
+  if (lua_getfield(L, 1, "states") == LUA_TTABLE) {
+    int top = lua_gettop(L);
+    for (int i = 0; i < w->n; i++) {
+      if (lua_getfield(L, top, w->states[i]) == LUA_TTABLE &&
+          lua_getfield(L, -1, "on") == LUA_TTABLE)
+        handlers_check(w, lua_gettop(L), w->states[i], &ev);
+      lua_settop(L, top);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "on") == LUA_TTABLE)
+    handlers_check(w, lua_gettop(L), NULL, &ev);
+  lua_pop(L, 1);
+}
+
 /* recoup.workflow { name, version, initial, states, transitions, on,
  * migrate }: checks the graph and returns the table, remembered as valid
  * (or as invalid, so workflow() does not report it a second time). */
@@ -727,6 +1095,7 @@ static int l_recoup_workflow(lua_State *L) {
   script *sc = script_of(L);
   int before = sc->errors ? sc->errors->count : 0, n = 0;
   char **states = NULL, what[160], wname[64] = "?";
+  wf_check w;
 
   if (!lua_istable(L, 1)) {
     ERR("recoup.workflow expects a table: recoup.workflow { name = ... }");
@@ -743,96 +1112,65 @@ static int l_recoup_workflow(lua_State *L) {
   if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
     ERR("workflow %s: version must be a whole number >= 1", wname);
   lua_pop(L, 1);
+  memset(&w, 0, sizeof w);
+  w.L = L;
+  w.sc = sc;
+  w.wname = wname;
+  w.file = caller(L, 1, &w.line); /* kept at index 2 */
+  if (sc->loading) { /* a handler building a workflow reads no files */
+    w.src = check_source(L, w.file);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, w.file);
+    lua_pop(L, 1);
+  }
 
   if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
     ERR("workflow %s: states must be a table of states", wname);
   } else {
     int st = lua_gettop(L);
     states = sorted_keys(L, st, &n);
+    w.states = states;
+    w.n = n;
     if (n == 0) ERR("workflow %s: states is empty", wname);
     for (int i = 0; i < n; i++) {
+      int sline = wf_line(&w, "states", states[i]);
       snprintf(what, sizeof what, "workflow %s: states.%s", wname, states[i]);
       if (lua_getfield(L, st, states[i]) != LUA_TTABLE) {
-        ERR("%s must be a table", what);
+        wf_error(&w, sline, "%s must be a table", what);
       } else {
         int s = lua_gettop(L), final;
         check_keys(L, s, state_keys, what);
         lua_getfield(L, s, "final");
         final = lua_toboolean(L, -1);
         if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-          ERR("%s.final must be true or false", what);
+          wf_error(&w, sline, "%s.final must be true or false", what);
         lua_getfield(L, s, "enter");
         if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-          ERR("%s.enter must be a function (got %s)", what,
-              luaL_typename(L, -1));
+          wf_error(&w, sline, "%s.enter must be a function (got %s)", what,
+                   luaL_typename(L, -1));
         lua_getfield(L, s, "on");
         if (lua_istable(L, -1)) {
           char on[200];
           if (final)
-            ERR("%s: a final state cannot have 'on' handlers (a closed case "
+            wf_error(
+                &w, sline,
+                "%s: a final state cannot have 'on' handlers (a closed case "
                 "runs none)",
                 what);
           snprintf(on, sizeof on, "%s.on", what);
           check_handlers(L, lua_gettop(L), on);
         } else if (!lua_isnil(L, -1)) {
-          ERR("%s.on must be a table of event handlers", what);
+          wf_error(&w, sline, "%s.on must be a table of event handlers", what);
         }
         lua_getfield(L, s, "outcome");
         if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-          ERR("%s.outcome must be a string", what);
+          wf_error(&w, sline, "%s.outcome must be a string", what);
         lua_pop(L, 4);
       }
       lua_pop(L, 1);
     }
-    if (lua_getfield(L, 1, "initial") != LUA_TSTRING) {
-      ERR("workflow %s: initial must name a state", wname);
-    } else if (lua_getfield(L, st, lua_tostring(L, -1)) != LUA_TTABLE) {
-      ERR("workflow %s: initial state '%s' is not in states", wname,
-          lua_tostring(L, -2));
-      lua_pop(L, 1);
-    } else {
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
-    if (lua_getfield(L, 1, "transitions") == LUA_TTABLE) {
-      int tr = lua_gettop(L), m;
-      char **from = sorted_keys(L, tr, &m);
-      for (int i = 0; i < m; i++) {
-        snprintf(what, sizeof what, "workflow %s: transitions.%s", wname,
-                 from[i]);
-        if (lua_getfield(L, st, from[i]) != LUA_TTABLE) {
-          ERR("%s: '%s' is not a state", what, from[i]);
-        } else {
-          lua_getfield(L, -1, "final");
-          if (lua_toboolean(L, -1))
-            ERR("%s: final state '%s' cannot have outgoing transitions", what,
-                from[i]);
-          lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-        if (lua_getfield(L, tr, from[i]) != LUA_TTABLE) {
-          ERR("%s must be a list of state names", what);
-        } else {
-          for (lua_Integer j = 1; j <= luaL_len(L, -1); j++) {
-            if (lua_rawgeti(L, -1, j) != LUA_TSTRING) {
-              ERR("%s[%lld] must be a state name", what, (long long)j);
-            } else {
-              if (lua_getfield(L, st, lua_tostring(L, -1)) != LUA_TTABLE)
-                ERR("%s names '%s', which is not a state", what,
-                    lua_tostring(L, -2));
-              lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-          }
-        }
-        lua_pop(L, 1);
-      }
-      free_keys(from, m);
-    } else if (!lua_isnil(L, -1)) {
-      ERR("workflow %s: transitions must be a table", wname);
-    }
-    lua_pop(L, 1);
+    graph_check(&w, st);
   }
   lua_pop(L, 1); /* states */
 
@@ -855,6 +1193,7 @@ static int l_recoup_workflow(lua_State *L) {
     ERR("workflow %s: migrate must be a function(case) returning a state",
         wname);
   lua_pop(L, 1);
+  events_check(&w);
   free_keys(states, n);
 
   lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
@@ -896,13 +1235,18 @@ void institution_open(lua_State *L) {
 
   lua_pushglobaltable(L);
   luaL_setfuncs(L, dsl, 0);
-  lua_createtable(L, 0, 2); /* G recoup */
+  lua_createtable(L, 0, 4); /* G recoup */
   lua_pushcfunction(L, l_recoup_workflow);
   lua_setfield(L, -2, "workflow");
+  lua_pushcfunction(L, lua_format_money);
+  lua_setfield(L, -2, "money");
+  lua_pushcfunction(L, lua_format_date);
+  lua_setfield(L, -2, "date");
   lua_pushstring(L, RECOUP_VERSION);
   lua_setfield(L, -2, "version");
   lua_setfield(L, -2, "recoup");
   lua_pop(L, 1);
+  check_open(L);
 }
 
 /* --- checks that need the whole file --------------------------------- */
@@ -923,156 +1267,6 @@ static void add_error_at(script *sc, const char *where, const char *fmt,
     snprintf(err.file, sizeof err.file, "%s/recoup.lua", sc->cfg.dir);
   }
   rc_errlist_add(sc->errors, &err);
-}
-
-static const char *const debt_fields[] = {
-    "case.balance", "case.amount_due", "case.fees", "case.principal",
-    "case.dpd",     "case.due_date",   NULL};
-static const char *const known_fields[] = {"borrower.name",
-                                           "borrower.id",
-                                           "borrower.phone",
-                                           "borrower.email",
-                                           "borrower.address",
-                                           "borrower.employer_name",
-                                           "case.id",
-                                           "case.dpd",
-                                           "case.balance",
-                                           "case.amount_due",
-                                           "case.fees",
-                                           "case.principal",
-                                           "case.due_date",
-                                           "case.product",
-                                           "case.currency",
-                                           "case.state",
-                                           "case.opened_at",
-                                           "institution.name",
-                                           "institution.contact_phone",
-                                           "institution.timezone",
-                                           "institution.currency",
-                                           NULL};
-
-static void lower_ascii(char *s) {
-  for (; *s; s++) *s = (char)tolower((unsigned char)*s);
-}
-
-/* Checks one text of one template: placeholders, threats, debt details
- * sent to third parties. */
-static void check_text(script *sc, const char *where, const char *name,
-                       const char *text, int third_party) {
-  lua_State *L = sc->L;
-  const char *p = text;
-  char *lower = strdup(text);
-  if (!lower) return;
-  lower_ascii(lower);
-  while ((p = strchr(p, '{')) != NULL) {
-    const char *end = strchr(p, '}');
-    char ph[128];
-    int known = 0;
-    if (!end) {
-      add_error_at(sc, where, "template '%s': '{' is never closed%s%s", name,
-                   "", "");
-      break;
-    }
-    snprintf(ph, sizeof ph, "%.*s", (int)(end - p - 1), p + 1);
-    known = strncmp(ph, "vars.", 5) == 0 && ph[5];
-    for (int i = 0; known_fields[i] && !known; i++)
-      known = strcmp(ph, known_fields[i]) == 0;
-    if (!known)
-      add_error_at(sc, where, "template '%s': unknown placeholder {%s}%s", name,
-                   ph, "");
-    for (int i = 0; third_party && debt_fields[i]; i++)
-      if (strcmp(ph, debt_fields[i]) == 0)
-        add_error_at(sc, where,
-                     "template '%s' is for third parties but mentions {%s}: "
-                     "employers and family must not learn of the debt%s",
-                     name, ph, "");
-    p = end + 1;
-  }
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_POLICY);
-  if (lua_getfield(L, -1, "forbidden_phrases") == LUA_TTABLE) {
-    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
-      if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
-        char *phrase = strdup(lua_tostring(L, -1));
-        if (phrase) {
-          lower_ascii(phrase);
-          if (*phrase && strstr(lower, phrase))
-            add_error_at(sc, where,
-                         "template '%s' contains the forbidden phrase "
-                         "\"%s\"%s",
-                         name, lua_tostring(L, -1), "");
-          free(phrase);
-        }
-      }
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 2);
-  free(lower);
-}
-
-static void check_templates(script *sc) {
-  lua_State *L = sc->L;
-  int n, all;
-  char **names;
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
-  all = lua_gettop(L);
-  names = sorted_keys(L, all, &n);
-  for (int i = 0; i < n; i++) {
-    int def, third, m;
-    char where[300] = "", **chans;
-    lua_getfield(L, all, names[i]);
-    def = lua_gettop(L);
-    if (lua_getfield(L, def, "__where") == LUA_TSTRING)
-      snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    lua_getfield(L, def, "third_party");
-    third = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    chans = sorted_keys(L, def, &m);
-    for (int j = 0; j < m; j++) {
-      const char *ch = chans[j];
-      int t;
-      if (strcmp(ch, "third_party") == 0 || strcmp(ch, "legal_notice") == 0) {
-        lua_getfield(L, def, ch);
-        if (!lua_isboolean(L, -1))
-          add_error_at(sc, where, "template '%s': %s must be true or false",
-                       names[i], ch, "");
-        lua_pop(L, 1);
-        continue;
-      }
-      if (strcmp(ch, "__where") == 0 || strcmp(ch, "description") == 0)
-        continue;
-      t = lua_getfield(L, def, ch);
-      if (t == LUA_TSTRING) {
-        check_text(sc, where, names[i], lua_tostring(L, -1), third);
-      } else if (t == LUA_TTABLE) {
-        int k;
-        char **locales = sorted_keys(L, -1, &k);
-        if (k == 0)
-          add_error_at(sc, where, "template '%s'.%s has no text", names[i], ch,
-                       "");
-        for (int l = 0; l < k; l++) {
-          if (lua_getfield(L, -1, locales[l]) != LUA_TSTRING)
-            add_error_at(sc, where, "template '%s'.%s.%s must be a string",
-                         names[i], ch, locales[l]);
-          else
-            check_text(sc, where, names[i], lua_tostring(L, -1), third);
-          lua_pop(L, 1);
-        }
-        free_keys(locales, k);
-      } else {
-        add_error_at(sc, where,
-                     "template '%s'.%s must be a text or a table of texts by "
-                     "locale%s",
-                     names[i], ch, "");
-      }
-      lua_pop(L, 1);
-    }
-    free_keys(chans, m);
-    lua_pop(L, 1);
-  }
-  free_keys(names, n);
-  lua_pop(L, 1);
 }
 
 void institution_finish(script *sc) {
@@ -1103,4 +1297,6 @@ void institution_finish(script *sc) {
                    "", "", "");
   }
   check_templates(sc);
+  check_sends(sc);
+  check_done(sc->L);
 }

@@ -11,6 +11,7 @@
 #include "recoup/engine.h"
 #include "lua_json.h"
 #include "script_priv.h"
+#include "source.h"
 #include "template.h"
 
 #define CASE_MT "recoup.case"
@@ -575,79 +576,109 @@ static int case_history(lua_State *L) {
 
 /* --- messages and tasks --------------------------------------------- */
 
-/* Fills a placeholder's value for the recipient; pushes it. */
-static void push_placeholder(lua_State *L, lcase *lc, const char *name,
-                             int vars, const char *locale) {
-  const store_case *c = view(L, lc);
+/* What a send's placeholders are filled from. Every text handed to the
+ * renderer is pushed on the Lua stack first, so it lives until the send
+ * returns whatever a {vars.*} value's __tostring does to the case. */
+typedef struct send_fill {
+  lua_State *L;
+  lcase *lc;
+  int vars; /* stack index of the vars table, 0 when none */
+  const char *locale;
+} send_fill;
+
+static template_value push_text(lua_State *L, const char *s) {
+  template_value v = {TEMPLATE_TEXT, NULL, 0};
+  lua_pushstring(L, s ? s : "");
+  v.text = lua_tostring(L, -1);
+  return v;
+}
+
+static const char *borrower_field(const store_borrower *b, const char *f);
+
+static template_value send_lookup(void *ud, const char *name) {
+  send_fill *sf = ud;
+  lua_State *L = sf->L;
+  lcase *lc = sf->lc;
   const institution_config *cfg = script_config(engine_script(lc->eng));
-  char buf[128];
+  template_value v = {TEMPLATE_TEXT, NULL, 0};
+  luaL_checkstack(L, 4, "too many placeholders");
   if (strncmp(name, "vars.", 5) == 0) {
-    if (vars && lua_getfield(L, vars, name + 5) != LUA_TNIL) {
-      luaL_tolstring(L, -1, NULL);
-      lua_remove(L, -2);
-    } else {
-      if (vars) lua_pop(L, 1);
-      lua_pushstring(L, "");
+    if (!sf->vars || lua_getfield(L, sf->vars, name + 5) == LUA_TNIL) {
+      if (sf->vars) lua_pop(L, 1);
+      v.kind = TEMPLATE_MISSING;
+      return v;
     }
-    return;
+    v.text = luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    return v;
+  }
+  if (strncmp(name, "borrower.", 9) == 0) {
+    /* Asked again each time: a {vars.*} value's __tostring may have
+     * written to the case, which drops the engine's cached read. */
+    rc_error err;
+    const store_borrower *bv =
+        engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
+    if (!bv) raise(L, &err);
+    return push_text(L, borrower_field(bv, name + 9));
   }
   if (strncmp(name, "case.", 5) == 0) {
+    const store_case *c = view(L, lc);
     const char *f = name + 5;
-    rc_money m = 0;
-    int money = 1;
-    if (strcmp(f, "balance") == 0)
-      m = c->balance;
-    else if (strcmp(f, "amount_due") == 0)
-      m = c->amount_due;
-    else if (strcmp(f, "fees") == 0)
-      m = c->fees;
-    else if (strcmp(f, "principal") == 0)
-      m = c->principal;
-    else
-      money = 0;
-    if (money) {
-      template_format_money(locale, c->currency, m, buf, sizeof buf);
-      lua_pushstring(L, buf);
+    if (strcmp(f, "balance") == 0 || strcmp(f, "amount_due") == 0 ||
+        strcmp(f, "fees") == 0 || strcmp(f, "principal") == 0) {
+      v.kind = TEMPLATE_MONEY;
+      v.minor = f[0] == 'b'   ? c->balance
+                : f[0] == 'a' ? c->amount_due
+                : f[0] == 'f' ? c->fees
+                              : c->principal;
     } else if (strcmp(f, "due_date") == 0) {
-      template_format_date(locale, c->due_date, buf, sizeof buf);
-      lua_pushstring(L, buf);
+      v = push_text(L, c->due_date);
+      v.kind = TEMPLATE_DATE;
     } else if (strcmp(f, "opened_at") == 0) {
+      char buf[40];
       zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
                   sizeof buf);
       buf[10] = '\0';
-      template_format_date(locale, buf, buf, sizeof buf);
-      lua_pushstring(L, buf);
+      v = push_text(L, buf);
+      v.kind = TEMPLATE_DATE;
     } else {
-      lua_pushvalue(L, 1);
-      lua_getfield(L, -1, f);
-      luaL_tolstring(L, -1, NULL);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
+      lua_getfield(L, 1, f);
+      v.text = luaL_tolstring(L, -1, NULL);
+      lua_remove(L, -2);
     }
-    return;
+    return v;
   }
   if (strncmp(name, "institution.", 12) == 0) {
     const char *f = name + 12;
-    lua_pushstring(L, strcmp(f, "name") == 0            ? cfg->name
-                      : strcmp(f, "contact_phone") == 0 ? cfg->contact_phone
-                      : strcmp(f, "timezone") == 0      ? cfg->timezone
-                      : strcmp(f, "currency") == 0      ? cfg->currency
-                                                        : "");
-    return;
+    return push_text(L, strcmp(f, "name") == 0
+                            ? institution_name(cfg, sf->locale)
+                        : strcmp(f, "contact_phone") == 0 ? cfg->contact_phone
+                        : strcmp(f, "timezone") == 0      ? cfg->timezone
+                        : strcmp(f, "currency") == 0      ? cfg->currency
+                                                          : "");
   }
-  lua_pushstring(L, "");
+  return push_text(L, "");
 }
 
 /* Picks the text of a template for a channel and locale: the recipient's
- * locale, then the institution's, then English, then any. */
+ * locale, then its language (en for en-GB), then the institution's
+ * locale, then English, then any. *lang: the language of the text. */
 static const char *pick_text(lua_State *L, int def, const char *channel,
-                             const char *locale, const char *home) {
+                             const char *locale, const char *home,
+                             const char **lang) {
   int t = lua_getfield(L, def, channel);
-  const char *tries[3] = {locale, home, "en"};
+  char language[16];
+  const char *tries[4] = {locale, language, home, "en"};
+  snprintf(language, sizeof language, "%.*s", (int)strcspn(locale, "-_"),
+           locale);
+  *lang = locale;
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     if (tries[i] && lua_getfield(L, -1, tries[i]) == LUA_TSTRING) {
+      lua_pushstring(L, tries[i]); /* kept: language is on the C stack */
+      *lang = lua_tostring(L, -1);
+      lua_insert(L, -3); /* lang text tbl -> text kept below */
       lua_replace(L, -2);
       return lua_tostring(L, -1);
     }
@@ -655,6 +686,7 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   }
   lua_pushnil(L);
   if (lua_next(L, -2)) {
+    *lang = lua_tostring(L, -2); /* the template table keeps it */
     lua_replace(L, -3);
     lua_pop(L, 1);
     return lua_tostring(L, -1);
@@ -705,16 +737,40 @@ static const char *borrower_field(const store_borrower *b, const char *f) {
   return NULL;
 }
 
+void lua_case_reader(lua_State *L, int idx, template_ctx *ctx) {
+  lcase *lc = luaL_testudata(L, idx, CASE_MT);
+  const store_case *c;
+  const store_borrower *b;
+  rc_error err;
+  if (!lc || !(c = engine_case_view(lc->eng, lc->id, &err))) return;
+  ctx->clock = engine_clock(lc->eng);
+  if (c->currency && *c->currency) {
+    lua_pushstring(L, c->currency);
+    ctx->currency = lua_tostring(L, -1);
+  }
+  if (!(b = engine_borrower_view(lc->eng, c->borrower_id, &err))) return;
+  if (b->locale && *b->locale) {
+    lua_pushstring(L, b->locale);
+    ctx->locale = lua_tostring(L, -1);
+  }
+  if (b->timezone && *b->timezone)
+    ctx->zone = clock_zone_get(ctx->clock, b->timezone, NULL);
+}
+
 /* case:send(channel, template [, vars] [, { to = ... }]) */
 static int case_send(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *channel = luaL_checkstring(L, 2);
   const char *name = luaL_checkstring(L, 3);
-  const char *to = NULL, *text, *locale, *recipient;
-  const institution_config *cfg = script_config(engine_script(lc->eng));
+  const char *to = NULL, *text, *locale, *recipient, *lang;
+  const script *sc = engine_script(lc->eng);
+  const institution_config *cfg = script_config(sc);
   const store_borrower *bv;
   int vars = lua_istable(L, 4) ? 4 : 0, def, third_party;
-  luaL_Buffer b;
+  char near[128], small[2048], *body = small;
+  size_t len;
+  send_fill sf;
+  template_ctx ctx;
   rc_error err;
 
   if (lua_istable(L, 5)) {
@@ -730,8 +786,20 @@ static int case_send(lua_State *L) {
   }
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
   if (lua_getfield(L, -1, name) != LUA_TTABLE)
-    return luaL_error(L, "case:send: unknown template '%s'", name);
+    return luaL_error(L, "case:send: unknown template '%s'%s", name,
+                      check_nearest_key(L, -2, name, near, sizeof near));
   def = lua_gettop(L);
+  /* An institution that declares its channels sends through them only;
+   * one that declares none (a test rig) has the channels its templates
+   * name, and the outbox fails what it cannot deliver. */
+  if (cfg->nchannels > 0 && !script_channel(sc, channel)) {
+    const char *names[CHANNEL_MAX];
+    const char *close;
+    for (int i = 0; i < cfg->nchannels; i++) names[i] = cfg->channels[i].name;
+    close = source_nearest(channel, names, cfg->nchannels);
+    snprintf(near, sizeof near, close ? " (did you mean '%s'?)" : "", close);
+    return luaL_error(L, "case:send: no channel '%s'%s", channel, near);
+  }
   lua_getfield(L, def, "third_party");
   third_party = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -744,41 +812,47 @@ static int case_send(lua_State *L) {
   locale = lua_tostring(L, -1);
   lua_pushstring(L, recipient_of(bv, channel, to));
   recipient = lua_tostring(L, -1); /* NULL when there is none */
+  memset(&ctx, 0, sizeof ctx);
+  ctx.clock = engine_clock(lc->eng);
+  ctx.zone =
+      bv->timezone ? clock_zone_get(ctx.clock, bv->timezone, NULL) : NULL;
 
-  text = pick_text(L, def, channel, locale, cfg->locale);
+  text = pick_text(L, def, channel, locale, cfg->locale, &lang);
   if (!text)
-    return luaL_error(L, "case:send: template '%s' has no %s text", name,
-                      channel);
-  /* Fill {placeholders}. */
-  luaL_buffinit(L, &b);
-  for (const char *p = text; *p;) {
-    const char *open = strchr(p, '{'), *close;
-    char ph[128];
-    size_t len;
-    if (!open || !(close = strchr(open, '}'))) {
-      luaL_addstring(&b, p);
-      break;
+    return luaL_error(L,
+                      "case:send: template '%s' has no text for channel "
+                      "'%s'%s",
+                      name, channel,
+                      check_nearest_key(L, def, channel, near, sizeof near));
+  /* Fill {placeholders}: a var the send does not pass is an error of
+   * this send, never a blank in a message a borrower reads. */
+  sf.L = L;
+  sf.lc = lc;
+  sf.vars = vars;
+  sf.locale = locale;
+  ctx.name = name;
+  ctx.channel = channel;
+  ctx.locale = locale;
+  ctx.language = lang;
+  ctx.currency = view(L, lc)->currency;
+  lua_pushstring(L, ctx.currency); /* kept: the view may be dropped */
+  ctx.currency = lua_tostring(L, -1);
+  ctx.lookup = send_lookup;
+  ctx.ud = &sf;
+  {
+    int top = lua_gettop(L);
+    if (template_render(text, &ctx, small, sizeof small, &len, &err) != RC_OK)
+      return luaL_error(L, "case:send: %s", err.message);
+    if (len >= sizeof small) {
+      body = lua_newuserdatauv(L, len + 1, 0);
+      top = lua_gettop(L);
+      if (template_render(text, &ctx, body, len + 1, &len, &err) != RC_OK)
+        return luaL_error(L, "case:send: %s", err.message);
     }
-    luaL_addlstring(&b, p, (size_t)(open - p));
-    len = (size_t)(close - open - 1);
-    if (len >= sizeof ph) len = sizeof ph - 1;
-    memcpy(ph, open + 1, len);
-    ph[len] = '\0';
-    if (strncmp(ph, "borrower.", 9) == 0) {
-      /* Asked again each time: a {vars.*} value's __tostring may have
-       * written to the case, which drops the engine's cached read. */
-      const char *v;
-      if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
-        raise(L, &err);
-      v = borrower_field(bv, ph + 9);
-      lua_pushstring(L, v ? v : "");
-    } else {
-      push_placeholder(L, lc, ph, vars, locale);
-    }
-    luaL_addvalue(&b);
-    p = close + 1;
+    lua_pushlstring(L, body, len); /* body */
+    lua_copy(L, -1, top + 1);
+    lua_settop(L, top + 1);
   }
-  luaL_pushresult(&b); /* body */
   {
     engine_message m;
     policy_decision d;

@@ -6,19 +6,24 @@
  * errors print with a short traceback and the session goes on. Ctrl-C
  * interrupts a running chunk (a hook raises an error on the next
  * instruction) or drops the line being typed; Ctrl-D leaves. */
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
-#include <editline/readline.h>
+#include <histedit.h>
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "lua_rt.h"
 #include "repl.h"
-#include "template.h"
 
 static lua_State *active; /* the state running a chunk, for SIGINT */
 static volatile sig_atomic_t interrupted;
@@ -37,265 +42,74 @@ static void on_sigint(int sig) {
                 1);
 }
 
-/* --- pretty printing ------------------------------------------------- */
+/* --- the scratch copy ------------------------------------------------ */
 
-typedef struct printer {
-  lua_State *L;
-  engine *eng;
-  luaL_Buffer *b;
-} printer;
+/* `--db FILE` works on a copy: borrowers' names and phones, so it lives in
+ * a directory of its own (0700, from mkdtemp under $TMPDIR) and is removed
+ * on every way out: the end of input, an error, os.exit() (atexit), and
+ * the signals that end a session (a closed terminal's SIGHUP, SIGTERM,
+ * SIGINT outside a terminal, SIGQUIT, SIGPIPE), whose handler only
+ * unlinks precomputed paths and restores the terminal, both safe there.
+ * SQLite removes the -wal and -shm files when it closes the copy; the
+ * list below removes them too, for the ways out that close nothing. */
+static const char *const scratch_names[] = {
+    "recoup.db", "recoup.db-wal", "recoup.db-shm", "recoup.db-journal"};
+enum { NSCRATCH = sizeof scratch_names / sizeof scratch_names[0] };
+static char scratch_dir[PATH_MAX];
+static char scratch_file[NSCRATCH][PATH_MAX + 32];
+static struct termios saved_tty; /* the terminal as we found it */
+static volatile sig_atomic_t tty_saved;
 
-static void show(printer *p, int idx, int indent, int depth);
-
-static void add_quoted(luaL_Buffer *b, const char *s) {
-  luaL_addchar(b, '"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') luaL_addchar(b, '\\');
-    if (*s == '\n') {
-      luaL_addstring(b, "\\n");
-      continue;
-    }
-    luaL_addchar(b, *s);
-  }
-  luaL_addchar(b, '"');
+static void remove_scratch(void) {
+  if (!scratch_dir[0]) return;
+  for (int i = 0; i < NSCRATCH; i++) unlink(scratch_file[i]);
+  rmdir(scratch_dir);
+  scratch_dir[0] = '\0';
 }
 
-static int is_identifier(const char *s) {
-  if (!*s || (*s >= '0' && *s <= '9')) return 0;
-  for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-          (*s >= '0' && *s <= '9') || *s == '_'))
-      return 0;
-  return 1;
+/* Safe in a signal handler: unlink, rmdir and tcsetattr only. */
+static void leave(void) {
+  remove_scratch();
+  if (tty_saved) tcsetattr(0, TCSANOW, &saved_tty);
 }
 
-/* Sorted string keys first, then the array part. */
-static int key_cmp(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+static void on_fatal(int sig) {
+  leave();
+  signal(sig, SIG_DFL);
+  raise(sig);
 }
 
-static const char *const column_order[] = {
-    "id",     "case",     "kind",   "channel", "template", "queue",
-    "status", "outcome",  "reason", "to",      "due",      "at",
-    "state",  "assignee", "body",   "detail",  NULL};
-
-/* A list of rows (messages(), tasks(), journal()) as aligned columns. */
-static int show_rows(printer *p, int idx) {
-  lua_State *L = p->L;
-  lua_Integer n = luaL_len(L, idx);
-  const char *cols[16];
-  int ncols = 0, width[16];
-  if (n < 1) return 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    int t = lua_rawgeti(L, idx, i);
-    lua_pop(L, 1);
-    if (t != LUA_TTABLE) return 0;
+/* Copies db into a fresh private directory; the copy's path in path. */
+static int make_scratch(const char *db, char *path, size_t size) {
+  const char *tmp = getenv("TMPDIR");
+  rc_error err;
+  int fd;
+  snprintf(scratch_dir, sizeof scratch_dir, "%s/recoup-repl-XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(scratch_dir)) {
+    fprintf(stderr, "recoup: cannot make a scratch directory in %s: %s\n",
+            tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    scratch_dir[0] = '\0';
+    return -1;
   }
-  for (int c = 0; column_order[c] && ncols < 16; c++) {
-    int present = 0;
-    for (lua_Integer i = 1; i <= n && !present; i++) {
-      lua_rawgeti(L, idx, i);
-      present = lua_getfield(L, -1, column_order[c]) != LUA_TNIL;
-      lua_pop(L, 2);
-    }
-    if (present) cols[ncols++] = column_order[c];
+  for (int i = 0; i < NSCRATCH; i++)
+    snprintf(scratch_file[i], sizeof scratch_file[i], "%s/%s", scratch_dir,
+             scratch_names[i]);
+  snprintf(path, size, "%s", scratch_file[0]);
+  /* 0600 before SQLite sees it: its -wal and -shm take the file's mode. */
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    fprintf(stderr, "recoup: cannot create %s: %s\n", path, strerror(errno));
+    remove_scratch();
+    return -1;
   }
-  if (ncols < 2) return 0;
-  for (int c = 0; c < ncols; c++) {
-    width[c] = (int)strlen(cols[c]);
-    for (lua_Integer i = 1; i <= n; i++) {
-      size_t len = 0;
-      lua_rawgeti(L, idx, i);
-      lua_getfield(L, -1, cols[c]);
-      if (!lua_isnil(L, -1)) luaL_tolstring(L, -1, &len), lua_pop(L, 1);
-      lua_pop(L, 2);
-      if ((int)len > width[c]) width[c] = (int)len;
-    }
-    if (width[c] > 36) width[c] = 36;
+  close(fd);
+  if (engine_copy_database(db, path, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    remove_scratch();
+    return -1;
   }
-  for (int c = 0; c < ncols; c++) {
-    lua_pushfstring(L, "%s%s", c ? "  " : "", cols[c]);
-    luaL_addvalue(p->b);
-    for (int k = (int)strlen(cols[c]); k < width[c]; k++)
-      luaL_addchar(p->b, ' ');
-  }
-  for (lua_Integer i = 1; i <= n; i++) {
-    luaL_addchar(p->b, '\n');
-    lua_rawgeti(L, idx, i);
-    for (int c = 0; c < ncols; c++) {
-      const char *s = "";
-      size_t len = 0, shown;
-      if (lua_getfield(L, -1, cols[c]) != LUA_TNIL) {
-        if (lua_istable(L, -1)) {
-          lua_pop(L, 1);
-          lua_pushliteral(L, "{...}");
-        }
-        s = luaL_tolstring(L, -1, &len);
-        lua_remove(L, -2);
-      }
-      shown = len > (size_t)width[c] ? (size_t)width[c] - 1 : len;
-      if (c) luaL_addstring(p->b, "  ");
-      luaL_addlstring(p->b, s, shown);
-      if (shown < len) luaL_addstring(p->b, "~");
-      for (size_t k = shown + (shown < len); k < (size_t)width[c]; k++)
-        luaL_addchar(p->b, ' ');
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  return 1;
-}
-
-static void show_table(printer *p, int idx, int indent, int depth) {
-  lua_State *L = p->L;
-  const char *keys[256];
-  int nkeys = 0;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-  if (depth > 4) {
-    luaL_addstring(p->b, "{...}");
-    return;
-  }
-  if (depth == 0 && show_rows(p, idx)) return;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING && nkeys < 256)
-      keys[nkeys++] = lua_tostring(L, -1); /* the table keeps it alive */
-  }
-  qsort(keys, (size_t)nkeys, sizeof *keys, key_cmp);
-  if (nkeys == 0 && n == 0) {
-    luaL_addstring(p->b, "{}");
-    return;
-  }
-  luaL_addstring(p->b, "{\n");
-  for (lua_Integer i = 1; i <= n; i++) {
-    for (int k = 0; k < indent + 2; k++) luaL_addchar(p->b, ' ');
-    lua_rawgeti(L, idx, i);
-    show(p, lua_gettop(L), indent + 2, depth + 1);
-    lua_pop(L, 1);
-    luaL_addstring(p->b, ",\n");
-  }
-  for (int k = 0; k < nkeys; k++) {
-    for (int s = 0; s < indent + 2; s++) luaL_addchar(p->b, ' ');
-    if (is_identifier(keys[k])) {
-      luaL_addstring(p->b, keys[k]);
-    } else {
-      luaL_addchar(p->b, '[');
-      add_quoted(p->b, keys[k]);
-      luaL_addchar(p->b, ']');
-    }
-    luaL_addstring(p->b, " = ");
-    lua_getfield(L, idx, keys[k]);
-    show(p, lua_gettop(L), indent + 2, depth + 1);
-    lua_pop(L, 1);
-    luaL_addstring(p->b, ",\n");
-  }
-  for (int s = 0; s < indent; s++) luaL_addchar(p->b, ' ');
-  luaL_addchar(p->b, '}');
-}
-
-/* A case: what a collector wants to see at a glance. */
-static void show_case(printer *p, int idx) {
-  lua_State *L = p->L;
-  char money[64];
-  const institution_config *cfg = script_config(engine_script(p->eng));
-  idx = lua_absindex(L, idx);
-  lua_getfield(L, idx, "id");
-  lua_getfield(L, idx, "state");
-  lua_getfield(L, idx, "balance");
-  lua_getfield(L, idx, "currency");
-  lua_getfield(L, idx, "dpd");
-  template_format_money(cfg->locale, lua_tostring(L, -2),
-                        (rc_money)lua_tointeger(L, -3), money, sizeof money);
-  lua_pushfstring(L, "case %s  state %s  balance %s  dpd %d",
-                  lua_tostring(L, -5), lua_tostring(L, -4), money,
-                  (int)lua_tointeger(L, -1));
-  luaL_addvalue(p->b);
-  lua_pop(L, 5);
-  if (lua_getfield(L, idx, "error") == LUA_TSTRING) {
-    lua_pushfstring(L, "\n  error: %s", lua_tostring(L, -1));
-    luaL_addvalue(p->b);
-  }
-  lua_pop(L, 1);
-  /* next timers and open tasks, through rt */
-  lua_getglobal(L, "rt");
-  if (lua_isuserdata(L, -1)) {
-    lua_getfield(L, -1, "timers");
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, idx);
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-      lua_Integer n = luaL_len(L, -1);
-      for (lua_Integer i = 1; i <= n && i <= 3; i++) {
-        lua_rawgeti(L, -1, i);
-        lua_getfield(L, -1, "event");
-        lua_getfield(L, -2, "due");
-        lua_pushfstring(L, "\n  timer %s at %s", lua_tostring(L, -2),
-                        lua_tostring(L, -1));
-        luaL_addvalue(p->b);
-        lua_pop(L, 3);
-      }
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "tasks");
-    lua_pushvalue(L, -2);
-    lua_createtable(L, 0, 2);
-    lua_getfield(L, idx, "id");
-    lua_setfield(L, -2, "case");
-    lua_pushliteral(L, "open");
-    lua_setfield(L, -2, "status");
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-      lua_Integer n = luaL_len(L, -1);
-      for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        lua_getfield(L, -1, "id");
-        lua_getfield(L, -2, "kind");
-        lua_getfield(L, -3, "queue");
-        lua_pushfstring(L, "\n  task #%d %s (queue %s)",
-                        (int)lua_tointeger(L, -3), lua_tostring(L, -2),
-                        lua_tostring(L, -1));
-        luaL_addvalue(p->b);
-        lua_pop(L, 4);
-      }
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-}
-
-static void show(printer *p, int idx, int indent, int depth) {
-  lua_State *L = p->L;
-  switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-      add_quoted(p->b, lua_tostring(L, idx));
-      return;
-    case LUA_TTABLE:
-      show_table(p, lua_absindex(L, idx), indent, depth);
-      return;
-    case LUA_TUSERDATA:
-      if (luaL_testudata(L, idx, "recoup.case")) {
-        show_case(p, idx);
-        return;
-      }
-      /* fall through */
-    default:
-      luaL_tolstring(L, idx, NULL);
-      luaL_addvalue(p->b);
-  }
-}
-
-/* Prints the values from index first to the top, one a line. */
-static void print_values(lua_State *L, engine *eng, int first) {
-  int top = lua_gettop(L);
-  for (int i = first; i <= top; i++) {
-    luaL_Buffer b;
-    printer p = {L, eng, &b};
-    luaL_buffinit(L, &b);
-    show(&p, i, 0, 0);
-    luaL_pushresult(&b);
-    puts(lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  fflush(stdout);
+  return 0;
 }
 
 /* --- the session ----------------------------------------------------- */
@@ -303,7 +117,10 @@ static void print_values(lua_State *L, engine *eng, int first) {
 typedef struct session {
   lua_State *L;
   engine *eng;
-  int interactive;
+  EditLine *el; /* line editing, when a terminal is at both ends */
+  History *hist;
+  const char *prompt; /* what el shows */
+  char history[PATH_MAX];
 } session;
 
 static int msghandler(lua_State *L) {
@@ -369,7 +186,13 @@ static void run_compiled(session *s) {
   if (docall(s, 0) != LUA_OK) {
     report(L);
   } else if (lua_gettop(L) > base) {
-    print_values(L, s->eng, base + 1);
+    lua_pushlightuserdata(L, s->eng);
+    lua_pushcclosure(L, repl_print, 1);
+    lua_insert(L, base + 1); /* print values */
+    if (lua_pcall(L, lua_gettop(L) - base - 1, 0, 0) != LUA_OK) {
+      lua_pushfstring(L, "error printing the result: %s", lua_tostring(L, -1));
+      report(L);
+    }
   }
   lua_settop(L, base);
 }
@@ -378,8 +201,17 @@ static void run_chunk(session *s, const char *code) {
   if (compile(s->L, code) > 0) run_compiled(s);
 }
 
+/* A line without its newline (malloc'd), or NULL at the end of input or
+ * when Ctrl-C interrupted the editor (then `interrupted` is set). */
 static char *read_line(session *s, const char *prompt) {
-  if (s->interactive) return readline(prompt);
+  if (s->el) {
+    int n = 0;
+    const char *line;
+    s->prompt = prompt;
+    line = el_gets(s->el, &n);
+    if (!line || n <= 0) return NULL;
+    return strndup(line, (size_t)n - (line[n - 1] == '\n'));
+  }
   {
     char *line = NULL;
     size_t cap = 0;
@@ -447,44 +279,52 @@ static void setup_globals(session *s) {
 
 /* --- completion ------------------------------------------------------ */
 
-static lua_State *completing;
-static char **candidates;
-static int ncandidates;
+typedef struct candidates {
+  char **items;
+  int count;
+} candidates;
 
-static void add_candidate(const char *prefix, const char *name,
-                          const char *sep) {
-  char **grown;
-  size_t len = strlen(prefix) + strlen(name) + 2;
-  grown = realloc(candidates, (size_t)(ncandidates + 2) * sizeof *candidates);
+static void add_candidate(candidates *c, const char *prefix, const char *sep,
+                          const char *name) {
+  size_t len = strlen(prefix) + strlen(sep) + strlen(name) + 1;
+  char **grown = realloc(c->items, (size_t)(c->count + 1) * sizeof *grown);
   if (!grown) return;
-  candidates = grown;
-  candidates[ncandidates] = malloc(len);
-  snprintf(candidates[ncandidates], len, "%s%s%s", prefix, sep, name);
-  ncandidates++;
-  candidates[ncandidates] = NULL;
+  c->items = grown;
+  if ((c->items[c->count] = malloc(len)) == NULL) return;
+  snprintf(c->items[c->count++], len, "%s%s%s", prefix, sep, name);
+}
+
+/* Adds the string keys of the table on top that start with word. */
+static void add_keys(lua_State *L, candidates *c, const char *base,
+                     const char *sep, const char *word) {
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING &&
+        strncmp(lua_tostring(L, -1), word, strlen(word)) == 0)
+      add_candidate(c, base, sep, lua_tostring(L, -1));
+  }
 }
 
 /* Candidates for text such as "rt:adv" or "c.bal" or "mess". */
-static void gather(const char *text) {
-  lua_State *L = completing;
+static void gather(lua_State *L, const char *text, candidates *c) {
   const char *sep = NULL;
-  char base[256] = "", word[256];
+  char base[256] = "", word[256], sepstr[2] = "";
   int top = lua_gettop(L);
   for (const char *p = text; *p; p++)
     if (*p == '.' || *p == ':') sep = p;
   if (sep) {
     snprintf(base, sizeof base, "%.*s", (int)(sep - text), text);
     snprintf(word, sizeof word, "%s", sep + 1);
+    sepstr[0] = *sep;
   } else {
     snprintf(word, sizeof word, "%s", text);
   }
-  if (!sep) {
-    lua_pushglobaltable(L);
-  } else {
+  lua_pushglobaltable(L);
+  if (sep) {
     /* Walk a.b.c through tables only: completion never runs code. */
     char path[256], *part, *save = NULL;
     snprintf(path, sizeof path, "%s", base);
-    lua_pushglobaltable(L);
     for (part = strtok_r(path, ".:", &save); part;
          part = strtok_r(NULL, ".:", &save)) {
       if (!lua_istable(L, -1)) break;
@@ -504,49 +344,118 @@ static void gather(const char *text) {
       lua_pop(L, 1);
       lua_getfield(L, -1, "__index");
     }
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING &&
-            strncmp(lua_tostring(L, -1), word, strlen(word)) == 0)
-          add_candidate(base, lua_tostring(L, -1),
-                        sep ? (char[2]){*sep, 0} : "");
-      }
-    }
+    if (lua_istable(L, -1)) add_keys(L, c, base, sepstr, word);
     if (is_case && sep && *sep == '.')
       for (int i = 0; fields[i]; i++)
         if (strncmp(fields[i], word, strlen(word)) == 0)
-          add_candidate(base, fields[i], ".");
+          add_candidate(c, base, ".", fields[i]);
   } else if (lua_istable(L, -1)) {
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      lua_pop(L, 1);
-      if (lua_type(L, -1) == LUA_TSTRING &&
-          strncmp(lua_tostring(L, -1), word, strlen(word)) == 0)
-        add_candidate(base, lua_tostring(L, -1), sep ? (char[2]){*sep, 0} : "");
-    }
+    add_keys(L, c, base, sepstr, word);
   }
   lua_settop(L, top);
 }
 
-static char *next_candidate(const char *text, int state) {
-  static int i;
-  (void)text;
-  if (state == 0) i = 0;
-  return i < ncandidates ? strdup(candidates[i++]) : NULL;
+/* Tab: the word before the cursor completed as far as the candidates
+ * agree; when they part, the candidates listed under the line. */
+static unsigned char complete(EditLine *el, int ch) {
+  static const char breaks[] = " \t\n\"'()[]{}=+-*/%^<>,;~#";
+  session *s;
+  const LineInfo *li = el_line(el);
+  const char *start = li->cursor;
+  candidates c = {NULL, 0};
+  char word[256];
+  size_t common = 0;
+  unsigned char result = CC_REFRESH_BEEP;
+  (void)ch;
+  el_get(el, EL_CLIENTDATA, &s);
+  while (start > li->buffer && !strchr(breaks, start[-1])) start--;
+  snprintf(word, sizeof word, "%.*s", (int)(li->cursor - start), start);
+  gather(s->L, word, &c);
+  if (c.count > 0) {
+    common = strlen(c.items[0]);
+    for (int i = 1; i < c.count; i++) {
+      size_t k = 0;
+      while (k < common && c.items[i][k] == c.items[0][k]) k++;
+      common = k;
+    }
+  }
+  if (common > strlen(word)) {
+    char *more = strndup(c.items[0] + strlen(word), common - strlen(word));
+    if (more && el_insertstr(el, more) == 0) result = CC_REFRESH;
+    free(more);
+  } else if (c.count > 1) {
+    fputc('\n', stdout);
+    for (int i = 0; i < c.count; i++)
+      printf("%s%s", c.items[i], i + 1 < c.count ? "  " : "\n");
+    result = CC_REDISPLAY;
+  }
+  for (int i = 0; i < c.count; i++) free(c.items[i]);
+  free(c.items);
+  return result;
 }
 
-static char **complete(const char *text, int start, int end) {
-  (void)start;
-  (void)end;
-  for (int i = 0; i < ncandidates; i++) free(candidates[i]);
-  free(candidates);
-  candidates = NULL;
-  ncandidates = 0;
-  gather(text);
-  rl_attempted_completion_over = 1;
-  return ncandidates ? rl_completion_matches(text, next_candidate) : NULL;
+/* --- the terminal ---------------------------------------------------- */
+
+static char *prompt_of(EditLine *el) {
+  session *s;
+  el_get(el, EL_CLIENTDATA, &s);
+  return (char *)s->prompt;
+}
+
+/* libedit reads characters in the locale's encoding: without a UTF-8
+ * LC_CTYPE it drops every byte of 王芳. recoup's text is UTF-8 throughout,
+ * so a locale that is not (unset, C, POSIX) gives way to C.UTF-8. */
+static void utf8_locale(void) {
+  const char *set = setlocale(LC_CTYPE, "");
+  if (!set || strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+    setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+static void open_editor(session *s) {
+  HistEvent ev;
+  const char *home = getenv("HOME");
+  utf8_locale();
+  s->hist = history_init();
+  s->el = el_init("recoup", stdin, stdout, stderr);
+  if (!s->hist || !s->el) { /* out of memory: read lines as from a pipe */
+    if (s->hist) history_end(s->hist);
+    if (s->el) el_end(s->el);
+    s->el = NULL;
+    return;
+  }
+  history(s->hist, &ev, H_SETSIZE, 1000);
+  history(s->hist, &ev, H_SETUNIQUE, 1);
+  if (home) {
+    snprintf(s->history, sizeof s->history, "%s/.recoup_history", home);
+    history(s->hist, &ev, H_LOAD, s->history);
+  }
+  el_set(s->el, EL_CLIENTDATA, s);
+  el_set(s->el, EL_PROMPT, prompt_of);
+  el_set(s->el, EL_EDITOR, "emacs");
+  el_set(s->el, EL_HIST, history, s->hist);
+  /* The wide call: the narrow one copies the two names and leaks them. */
+  el_wset(s->el, EL_ADDFN, L"recoup-complete", L"complete a name", complete);
+  el_set(s->el, EL_BIND, "^I", "recoup-complete", NULL);
+  /* libedit leaves the terminal in canonical mode with echo between two
+   * lines, while a chunk runs and its result prints. Keys typed or pasted
+   * then went through the kernel's line discipline: echoed twice, a Ctrl-D
+   * turned into an end-of-line mark that reads as a NUL once libedit
+   * switches back (the "lost" Ctrl-D), Ctrl-U erasing what was pasted.
+   * Out of canonical mode and without echo they wait in the queue as they
+   * were typed, for the next prompt. ISIG stays on: Ctrl-C still stops a
+   * running chunk. (The readline() wrapper cannot do this: it re-reads
+   * and restores the terminal's modes on every call.) */
+  el_set(s->el, EL_SETTY, "-x", "-icanon", "-echo", NULL);
+  el_source(s->el, NULL); /* ~/.editrc */
+}
+
+static void close_editor(session *s) {
+  HistEvent ev;
+  if (!s->el) return;
+  if (s->history[0]) history(s->hist, &ev, H_SAVE, s->history);
+  el_end(s->el); /* the terminal as it was */
+  history_end(s->hist);
+  s->el = NULL;
 }
 
 /* --- main ------------------------------------------------------------ */
@@ -555,34 +464,38 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   session s;
   engine_options opts = {dir, ":memory:", 1, 0, 1};
   rc_errlist errors = {0};
-  char copy[] = "/tmp/recoup-repl-XXXXXX";
-  char history[1024] = "";
+  char copy[PATH_MAX + 32];
   char *buffer = NULL;
-  int made_copy = 0;
+  int status = 1, tty;
+  struct sigaction sa;
 
   memset(&s, 0, sizeof s);
+  tty = !script_file && isatty(0) && isatty(1);
+  if (tty && tcgetattr(0, &saved_tty) == 0) tty_saved = 1;
+  atexit(leave);
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = on_fatal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGQUIT, &sa, NULL);
+  sigaction(SIGPIPE, &sa, NULL);
+  /* Ctrl-C: at a terminal it stops a chunk or drops the line (no
+   * SA_RESTART, so the editor's read returns); from a pipe it ends the
+   * session like SIGTERM. */
+  sa.sa_handler = tty ? on_sigint : on_fatal;
+  sigaction(SIGINT, &sa, NULL);
+
   if (db) {
     /* A copy, never the file itself: try a new script on real cases. */
-    rc_error err;
-    int fd = mkstemp(copy);
-    if (fd < 0) {
-      fprintf(stderr, "recoup: cannot make a scratch copy\n");
-      return 1;
-    }
-    close(fd);
-    if (engine_copy_database(db, copy, &err) != RC_OK) {
-      rc_error_print(&err, stderr);
-      unlink(copy);
-      return 1;
-    }
-    made_copy = 1;
+    if (make_scratch(db, copy, sizeof copy) != 0) return 1;
     opts.db = copy;
   }
   if (engine_open(&s.eng, &opts, &errors) != RC_OK) {
     for (int i = 0; i < errors.count; i++)
       rc_error_print(&errors.items[i], stderr);
     rc_errlist_free(&errors);
-    if (made_copy) unlink(copy);
+    remove_scratch();
     return 1;
   }
   if (db) {
@@ -597,42 +510,31 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   luaL_openlibs(s.L);
   lua_rt_open(s.L);
   setup_globals(&s);
-  s.interactive = !script_file && isatty(0) && isatty(1);
-  signal(SIGINT, on_sigint);
-  if (s.interactive) {
-    const char *home = getenv("HOME");
+  if (script_file &&
+      (luaL_loadfile(s.L, script_file) != LUA_OK || docall(&s, 0) != LUA_OK)) {
+    report(s.L);
+    goto done;
+  }
+  if (tty) {
     const institution_config *cfg = script_config(engine_script(s.eng));
     char now[40];
     zone_format(clock_zone(engine_clock(s.eng)), clock_now(engine_clock(s.eng)),
                 now, sizeof now);
-    if (home) snprintf(history, sizeof history, "%s/.recoup_history", home);
-    using_history();
-    if (history[0]) read_history(history);
-    completing = s.L;
-    rl_attempted_completion_function = complete;
-    rl_basic_word_break_characters = " \t\n\"'()[]{}=+-*/%^<>,;~#";
     printf(
         "recoup %s — %s on %s, simulated clock at %s\n"
         "rt and its methods as functions: open{...}, advance \"3d\", "
         "messages(), tasks(), journal(c); reload(); Ctrl-D to leave\n",
         RECOUP_VERSION, cfg->name,
         db ? "a copy of the database" : "a scratch database", now);
-  }
-  if (script_file) {
-    if (luaL_loadfile(s.L, script_file) != LUA_OK || docall(&s, 0) != LUA_OK) {
-      report(s.L);
-      lua_close(s.L);
-      engine_close(s.eng);
-      if (made_copy) unlink(copy);
-      return 1;
-    }
+    fflush(stdout);
+    open_editor(&s);
   }
   for (;;) {
     char *line;
     interrupted = 0;
     line = read_line(&s, buffer ? ">> " : "recoup> ");
     if (!line) {
-      if (interrupted && s.interactive) {
+      if (interrupted && s.el) {
         /* Ctrl-C at the prompt: drop what was typed. */
         free(buffer);
         buffer = NULL;
@@ -662,7 +564,10 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
     } else {
       buffer = strdup(line);
     }
-    if (s.interactive && *line) add_history(line);
+    if (s.el && *line) {
+      HistEvent ev;
+      history(s.hist, &ev, H_ENTER, line);
+    }
     free(line);
     {
       int compiled = compile(s.L, buffer);
@@ -673,22 +578,13 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
     free(buffer);
     buffer = NULL;
   }
+  if (s.el) putchar('\n');
+  status = 0;
+done:
   free(buffer);
-  if (s.interactive) {
-    putchar('\n');
-    if (history[0]) write_history(history);
-  }
-  for (int i = 0; i < ncandidates; i++) free(candidates[i]);
-  free(candidates);
+  close_editor(&s);
   lua_close(s.L);
   engine_close(s.eng);
-  if (made_copy) {
-    char side[64];
-    unlink(copy);
-    snprintf(side, sizeof side, "%s-wal", copy);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", copy);
-    unlink(side);
-  }
-  return 0;
+  remove_scratch();
+  return status;
 }

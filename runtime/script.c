@@ -232,7 +232,7 @@ static int load_script_file(lua_State *L, const char *path) {
 static int l_require(lua_State *L) {
   script *sc = script_of(L);
   const char *name = luaL_checkstring(L, 1);
-  char rel[256], path[PATH_MAX + 300];
+  char rel[256], path[PATH_MAX + 300], chunk[PATH_MAX + 300] = "";
   const char *roots[2];
   int found = 0;
 
@@ -273,6 +273,10 @@ static int l_require(lua_State *L) {
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   } else {
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    if (lua_getinfo(L, ">S", &ar) && ar.source[0] == '@')
+      snprintf(chunk, sizeof chunk, "%s", ar.source + 1);
     lua_pushstring(L, name); /* chunk name */
     if (sc->loading) {
       if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -289,6 +293,13 @@ static int l_require(lua_State *L) {
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
+  }
+  if (lua_istable(L, -1)) { /* which file a table came from, for check */
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_SOURCES); /* value sources */
+    lua_pushvalue(L, -2);
+    lua_pushstring(L, chunk[0] ? chunk : path);
+    lua_settable(L, -3);
+    lua_pop(L, 1);
   }
   lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADED); /* value loaded */
   lua_pushvalue(L, -2);
@@ -751,11 +762,38 @@ int script_task_check(script *sc, const char *workflow, int version,
   return rc;
 }
 
+/* Raises "file:line: handler for 'event' in state 's' <what>" at the
+ * handler's own definition: once it has returned, that is the only place
+ * left to point at. */
+static int handler_error(lua_State *L, int fn, const script_call *call,
+                         const char *fmt, ...) {
+  lua_Debug ar;
+  va_list ap;
+  char what[600];
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  lua_pushvalue(L, fn);
+  if (lua_getinfo(L, ">S", &ar) && ar.source[0] == '@')
+    return luaL_error(L, "%s:%d: handler for '%s' in state '%s' %s",
+                      ar.source + 1, ar.linedefined,
+                      call->event ? call->event : "enter", call->state, what);
+  return luaL_error(L, "handler for '%s' in state '%s' %s",
+                    call->event ? call->event : "enter", call->state, what);
+}
+
+/* " (did you mean 'x'?)" for the state in the table at st nearest to name. */
+static const char *state_hint(lua_State *L, int st, const char *name) {
+  char buf[128];
+  check_nearest_key(L, st, name, buf, sizeof buf);
+  return lua_pushstring(L, buf); /* left on the stack until the error */
+}
+
 /* The body of a handler call, under lua_pcall: everything that can raise
  * (pushing tables, the handler itself) is protected. */
 static int run_handler(lua_State *L) {
   const script_call *call = lua_touserdata(L, 1);
-  int wf;
+  int wf, fn;
   if (!push_workflow(L, call->workflow, call->version))
     return luaL_error(L, "workflow %s version %d is not loaded", call->workflow,
                       call->version);
@@ -784,7 +822,10 @@ static int run_handler(lua_State *L) {
     lua_pushboolean(L, 0); /* no handler */
     return 1;
   }
+  fn = lua_gettop(L);
   lua_case_push(L, call->eng, call->case_id);
+  lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
   if (call->event_json) {
     ljson_push_text(L, call->event_json);
   } else {
@@ -798,10 +839,32 @@ static int run_handler(lua_State *L) {
     lua_pushstring(L, at);
     lua_setfield(L, -2, "at");
   }
+  lua_pushvalue(L, fn);
+  lua_insert(L, -3); /* fn case ev: the function stays for its location */
   lua_call(L, 2, 1);
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-    return luaL_error(L, "handler returned a %s; return a state name or nil",
-                      luaL_typename(L, -1));
+    return handler_error(L, fn, call,
+                         "returned a %s; return a state name or nil",
+                         luaL_typename(L, -1));
+  if (lua_isstring(L, -1)) {
+    const char *to = lua_tostring(L, -1);
+    if (lua_getfield(L, wf + 1, to) != LUA_TTABLE)
+      return handler_error(L, fn, call,
+                           "returned '%s', which is not a state of workflow "
+                           "%s v%d%s",
+                           to, call->workflow, call->version,
+                           state_hint(L, wf + 1, to));
+    lua_pop(L, 1);
+    if (strcmp(to, call->state) != 0 &&
+        !script_transition_allowed(script_of(L), call->workflow, call->version,
+                                   call->state, to))
+      return handler_error(L, fn, call,
+                           "returned '%s': transition from '%s' to '%s' is "
+                           "not declared in workflow %s v%d (add it to "
+                           "transitions.%s)",
+                           to, call->state, to, call->workflow, call->version,
+                           call->state);
+  }
   return 1;
 }
 
@@ -813,6 +876,8 @@ int script_run_handler(script *sc, const script_call *call, char *next,
   lua_pushcfunction(L, run_handler);
   lua_pushlightuserdata(L, (void *)call);
   rc = script_pcall(sc, 1, 1, err, traceback);
+  lua_pushnil(L); /* no case is being handled any more */
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
   if (rc != RC_OK) return rc;
   if (lua_isboolean(L, -1)) {
     lua_pop(L, 1);

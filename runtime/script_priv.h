@@ -19,6 +19,9 @@
 #define REG_POLICY "recoup.policy"
 #define REG_CHANNELS "recoup.channels"
 #define REG_LOADED "recoup.loaded" /* require cache */
+#define REG_SOURCES "recoup.sources" /* weak: a module's table -> its file */
+#define REG_WORKFLOW_FILES "recoup.workflow_files" /* [chunk name] = true */
+#define REG_HANDLER_CASE "recoup.handler_case"     /* the case being handled */
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
 #define REG_NEXT "recoup.next" /* the base library's next, for __pairs */
@@ -70,8 +73,34 @@ void lua_match_register(lua_State *L);
 void institution_open(lua_State *L); /* the DSL globals and recoup.workflow */
 void institution_finish(script *sc); /* cross-section checks after load */
 
+/* script_check.c: checks against the source text, for recoup check */
+struct source;
+void check_open(lua_State *L);
+/* The indexed text of a script file by chunk name, cached until
+ * check_done; NULL when it cannot be read. */
+const struct source *check_source(lua_State *L, const char *name);
+void check_done(lua_State *L);
+/* A load error at file:line (line 0: none). */
+void check_error(script *sc, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* " (did you mean 'x'?)" or "" into buf. */
+const char *check_did_you_mean(const char *near, char *buf, size_t size);
+/* The same for the key of the table at idx nearest to name. */
+const char *check_nearest_key(lua_State *L, int idx, const char *name,
+                              char *buf, size_t size);
+void check_templates(script *sc); /* texts, placeholders, channels */
+void check_sends(script *sc);     /* literal case:send in workflow files */
+
+/* lua_format.c: recoup.money and recoup.date */
+int lua_format_money(lua_State *L);
+int lua_format_date(lua_State *L);
+
 /* lua_case.c */
 void lua_case_open(lua_State *L);
+/* The locale, zone and currency of the case at idx and its borrower, into
+ * a template context (strings pushed on the stack). */
+struct template_ctx;
+void lua_case_reader(lua_State *L, int idx, struct template_ctx *ctx);
 void lua_case_push(lua_State *L, struct engine *eng, const char *case_id);
 /* A store row as a table: times as ISO strings in the institution's zone,
  * the journal's detail decoded, task fields and results spread over it. */

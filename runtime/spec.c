@@ -15,8 +15,9 @@
 #include "spec.h"
 
 typedef struct runner {
-  const char *file;
-  char dir[PATH_MAX]; /* the institution the spec belongs to */
+  const char *file;       /* as given or found: what a failure line names */
+  char dir[PATH_MAX];     /* the institution the spec belongs to */
+  char where[LUA_IDSIZE]; /* the spec's chunk as Lua's messages name it */
   int passed, failed, verbose;
 } runner;
 
@@ -210,17 +211,37 @@ static lua_State *harness(void) {
   return L;
 }
 
+/* The spec's path inside its institution: the chunk's name, so that
+ * Lua's messages stay short and whole (it cuts a chunk name past 60 bytes
+ * to its tail) in a checkout at any depth. */
+static const char *relative(const runner *r) {
+  size_t n = strlen(r->dir);
+  if (strcmp(r->dir, ".") != 0 && strncmp(r->file, r->dir, n) == 0 &&
+      (r->file[n] == '/' || r->dir[n - 1] == '/'))
+    return r->file + n + (r->file[n] == '/');
+  return r->file;
+}
+
+/* A message that starts with the spec's own location ("tests/x_test.lua:
+ * 12: ..."): its line, and the message after it; else NULL. */
+static const char *located(const runner *r, const char *msg, int *line) {
+  size_t n = strlen(r->where);
+  char *end;
+  long at;
+  if (strncmp(msg, r->where, n) != 0 || msg[n] != ':') return NULL;
+  at = strtol(msg + n + 1, &end, 10);
+  if (end == msg + n + 1 || *end != ':') return NULL;
+  *line = (int)at;
+  return end[1] == ' ' ? end + 2 : end + 1;
+}
+
+/* One line: FILE:LINE: test name: message, the location said once. An
+ * error raised in the spec carries its own line; one from the runtime
+ * gets the test's. */
 static void report_failure(runner *r, const char *name, int line,
                            const char *msg, const char *full) {
-  /* Errors raised in the spec already carry file:line; others (from the
-   * runtime) get the test's own line. */
-  size_t n = strlen(r->file);
-  const char *rest;
-  if (strncmp(msg, r->file, n) == 0 && msg[n] == ':' &&
-      (rest = strchr(msg + n + 1, ':')) != NULL)
-    printf("%.*s: %s:%s\n", (int)(rest - msg), msg, name, rest + 1);
-  else
-    printf("%s:%d: %s: %s\n", r->file, line, name, msg);
+  const char *rest = located(r, msg, &line);
+  printf("%s:%d: %s: %s\n", r->file, line, name, rest ? rest : msg);
   if (r->verbose && full) printf("%s\n", full);
   r->failed++;
 }
@@ -230,11 +251,20 @@ static void run_file(runner *r) {
   char chunk[PATH_MAX + 2];
   lua_Integer n;
 
-  snprintf(chunk, sizeof chunk, "@%s", r->file);
+  {
+    /* Lua's own name for the chunk in its messages (luaO_chunkid): the
+     * name, or "..." and its last 56 bytes when it is longer. */
+    const char *rel = relative(r);
+    size_t len = strlen(rel);
+    snprintf(chunk, sizeof chunk, "@%s", rel);
+    snprintf(r->where, sizeof r->where, "%s%s", len < LUA_IDSIZE ? "" : "...",
+             len < LUA_IDSIZE ? rel : rel + len - (LUA_IDSIZE - 4));
+  }
   {
     FILE *f = fopen(r->file, "rb");
     char *buf = NULL;
     size_t len = 0;
+    int status;
     if (f) {
       fseek(f, 0, SEEK_END);
       long size = ftell(f);
@@ -243,16 +273,22 @@ static void run_file(runner *r) {
         len = fread(buf, 1, (size_t)size, f);
       fclose(f);
     }
-    if (!buf || luaL_loadbufferx(L, buf, len, chunk, "t") != LUA_OK ||
-        lua_pcall(L, 0, 0, 0) != LUA_OK) {
-      printf("%s: %s\n", r->file,
-             buf ? lua_tostring(L, -1) : "cannot read the file");
+    status = buf ? luaL_loadbufferx(L, buf, len, chunk, "t") : LUA_ERRFILE;
+    free(buf);
+    if (status == LUA_OK) status = lua_pcall(L, 0, 0, 0);
+    if (status != LUA_OK) {
+      const char *msg =
+          status == LUA_ERRFILE ? "cannot read the file" : lua_tostring(L, -1);
+      int line = 0;
+      const char *rest = msg ? located(r, msg, &line) : NULL;
+      if (rest)
+        printf("%s:%d: %s\n", r->file, line, rest);
+      else
+        printf("%s: %s\n", r->file, msg ? msg : "(error object)");
       r->failed++;
-      free(buf);
       lua_close(L);
       return;
     }
-    free(buf);
   }
   lua_getfield(L, LUA_REGISTRYINDEX, "recoup.tests");
   n = luaL_len(L, -1);

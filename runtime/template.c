@@ -1,3 +1,5 @@
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,5 +140,139 @@ int template_format_date(const char *locale, const char *iso_date, char *buf,
   return RC_OK;
 plain:
   snprintf(buf, size, "%s", iso_date);
+  return RC_OK;
+}
+
+/* --- placeholders ---------------------------------------------------- */
+
+template_fmt template_placeholder(const char *inner, size_t len, char *name,
+                                  size_t name_size) {
+  const char *colon = memchr(inner, ':', len);
+  size_t n = colon ? (size_t)(colon - inner) : len, flen;
+  const char *f;
+  if (name_size) {
+    if (n >= name_size) n = name_size - 1;
+    memcpy(name, inner, n);
+    name[n] = '\0';
+  }
+  if (!colon) return TEMPLATE_FMT_NONE;
+  f = colon + 1;
+  flen = len - (size_t)(f - inner);
+  if (flen == 5 && memcmp(f, "money", 5) == 0) return TEMPLATE_FMT_MONEY;
+  if (flen == 4 && memcmp(f, "date", 4) == 0) return TEMPLATE_FMT_DATE;
+  return TEMPLATE_FMT_UNKNOWN;
+}
+
+/* Whole minor units from text: "100000", "-250", or the "100000.0" that
+ * Lua prints for a float holding a whole number. */
+static int parse_minor(const char *text, rc_money *out) {
+  const char *p = text;
+  uint64_t v = 0;
+  int neg = *p == '-';
+  if (neg) p++;
+  if (!isdigit((unsigned char)*p)) return 0;
+  for (; isdigit((unsigned char)*p); p++) {
+    if (v > (UINT64_MAX - 9) / 10) return 0;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (*p == '.') {
+    for (p++; *p == '0'; p++) {
+    }
+  }
+  if (*p || v > (uint64_t)INT64_MAX + (uint64_t)neg) return 0;
+  *out = neg ? (rc_money)(0 - v) : (rc_money)v;
+  return 1;
+}
+
+/* A date, a date-time or a duration from now, as the reader's calendar
+ * day: an instant falls on the day it is where the reader lives. */
+static int parse_day(const char *text, const template_ctx *ctx, char *iso,
+                     size_t size) {
+  rc_date d;
+  rc_time t;
+  if (clock_parse_date(text, &d) == RC_OK) {
+    date_format(&d, iso, size);
+    return 1;
+  }
+  if (!ctx->clock || clock_parse_time(ctx->clock, text, &t, NULL) != RC_OK)
+    return 0;
+  d = zone_date(ctx->zone ? ctx->zone : clock_zone(ctx->clock), t);
+  date_format(&d, iso, size);
+  return 1;
+}
+
+int template_format_value(template_fmt fmt, const template_value *v,
+                          const template_ctx *ctx, char *buf, size_t size,
+                          rc_error *err) {
+  rc_money minor = v->minor;
+  const char *text = v->text ? v->text : "";
+  if (v->kind == TEMPLATE_MONEY ||
+      (fmt == TEMPLATE_FMT_MONEY && v->kind == TEMPLATE_TEXT)) {
+    if (v->kind == TEMPLATE_TEXT && !parse_minor(text, &minor))
+      return rc_error_set(err, RC_EINVAL, NULL,
+                          "money needs whole minor units (100000 for "
+                          "1,000.00), got '%.64s'",
+                          text);
+    return template_format_money(ctx->locale, ctx->currency, minor, buf, size);
+  }
+  if (v->kind == TEMPLATE_DATE ||
+      (fmt == TEMPLATE_FMT_DATE && v->kind == TEMPLATE_TEXT)) {
+    char iso[16];
+    if (!parse_day(text, ctx, iso, sizeof iso))
+      return rc_error_set(err, RC_EINVAL, NULL,
+                          "date needs an ISO date, a date-time or a duration "
+                          "such as \"3d\", got '%.64s'",
+                          text);
+    template_format_date(ctx->locale, iso, buf, size);
+    return RC_OK;
+  }
+  snprintf(buf, size, "%s", text);
+  return RC_OK;
+}
+
+/* Appends n bytes to buf as far as they fit; *len counts them all. */
+static void put(char *buf, size_t size, size_t *len, const char *s, size_t n) {
+  if (*len < size) {
+    size_t room = size - *len - 1;
+    memcpy(buf + *len, s, n < room ? n : room);
+  }
+  *len += n;
+}
+
+int template_render(const char *text, const template_ctx *ctx, char *buf,
+                    size_t size, size_t *len, rc_error *err) {
+  const char *p = text, *lang = ctx->language ? ctx->language : ctx->locale;
+  *len = 0;
+  while (*p) {
+    const char *open = strchr(p, '{'), *close;
+    char name[128], value[256];
+    template_fmt fmt;
+    template_value v;
+    rc_error why;
+    if (!open || !(close = strchr(open, '}'))) {
+      put(buf, size, len, p, strlen(p));
+      break;
+    }
+    put(buf, size, len, p, (size_t)(open - p));
+    fmt = template_placeholder(open + 1, (size_t)(close - open - 1), name,
+                               sizeof name);
+    v = ctx->lookup(ctx->ud, name);
+    if (v.kind == TEMPLATE_MISSING)
+      return rc_error_set(err, RC_EINVAL, name,
+                          "template '%s' (%s, %s) needs {%s}, which this send "
+                          "does not pass",
+                          ctx->name, ctx->channel, lang, name);
+    if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
+      return rc_error_set(
+          err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
+          ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
+    /* A value longer than the stack buffer is text: put it whole. */
+    if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE && v.text)
+      put(buf, size, len, v.text, strlen(v.text));
+    else
+      put(buf, size, len, value, strlen(value));
+    p = close + 1;
+  }
+  if (size) buf[*len < size ? *len : size - 1] = '\0';
   return RC_OK;
 }

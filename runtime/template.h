@@ -1,5 +1,5 @@
-/* Message texts: picking the template's text for a channel and locale,
- * filling {placeholders}, formatting money and dates for the reader. */
+/* Message texts: filling {placeholders} for one recipient, formatting
+ * money and dates for the reader. */
 #ifndef RECOUP_TEMPLATE_H
 #define RECOUP_TEMPLATE_H
 
@@ -14,5 +14,58 @@ int template_format_money(const char *locale, const char *currency,
 /* 2026-01-31 -> "2026年1月31日" / "January 31, 2026". */
 int template_format_date(const char *locale, const char *iso_date, char *buf,
                          size_t size);
+
+/* What follows the colon in {vars.amount:money}. */
+typedef enum template_fmt {
+  TEMPLATE_FMT_NONE,
+  TEMPLATE_FMT_MONEY, /* whole minor units in the case's currency */
+  TEMPLATE_FMT_DATE,  /* an ISO date, a date-time or a duration from now */
+  TEMPLATE_FMT_UNKNOWN
+} template_fmt;
+
+#define TEMPLATE_FORMATTERS "money, date"
+
+/* Splits the text between braces ("vars.amount:money") into the name and
+ * its formatter. The name is cut to fit name_size. */
+template_fmt template_placeholder(const char *inner, size_t len, char *name,
+                                  size_t name_size);
+
+/* A placeholder's value, as the caller's lookup finds it. */
+typedef struct template_value {
+  enum {
+    TEMPLATE_MISSING, /* a {vars.x} the send did not pass */
+    TEMPLATE_TEXT,    /* shown as it is, or read by a formatter */
+    TEMPLATE_MONEY,   /* minor units, formatted whatever the placeholder */
+    TEMPLATE_DATE     /* an ISO date, formatted whatever the placeholder */
+  } kind;
+  const char *text; /* TEXT, DATE; owned by the lookup's caller */
+  rc_money minor;   /* MONEY */
+} template_value;
+
+typedef struct template_ctx {
+  const char *name;               /* the template, for errors */
+  const char *channel, *language; /* the text's, for errors */
+  const char *locale;             /* the reader's, for formatting */
+  const char *currency;           /* the case's */
+  rc_clock *clock;                /* date-times and durations in :date */
+  rc_zone *zone;                  /* the reader's zone for date-times */
+  /* The value of a placeholder by name ("vars.amount", "case.fees"). It
+   * may longjmp (a Lua error): template_render holds nothing to free. */
+  template_value (*lookup)(void *ud, const char *name);
+  void *ud;
+} template_ctx;
+
+/* Fills text's placeholders into buf as snprintf does (*len: the length
+ * the whole text needs, so a caller can try again with a bigger buffer).
+ * A {vars.x} the lookup does not know, or a value a formatter cannot read,
+ * is RC_EINVAL naming the template, the placeholder and the value. */
+int template_render(const char *text, const template_ctx *ctx, char *buf,
+                    size_t size, size_t *len, rc_error *err);
+
+/* Formats one value as {x:fmt} would for locale (recoup.money and
+ * recoup.date share it). RC_EINVAL when the value does not fit fmt. */
+int template_format_value(template_fmt fmt, const template_value *v,
+                          const template_ctx *ctx, char *buf, size_t size,
+                          rc_error *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* Money and dates as the reader expects them, through ICU. */
+/* Money and dates as the reader expects them, through ICU; texts filled
+ * with formatters; a var a send does not pass is an error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +7,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lauxlib.h>
+#include <lua.h>
 
+#include "recoup/script.h"
 #include "template.h"
 
 static void expect_money(const char *locale, const char *currency,
@@ -50,10 +54,197 @@ static void test_dates_by_locale(void **state) {
   assert_string_equal(buf, "31/01/2026");
 }
 
+/* A lookup over name/value pairs, plus two case fields. */
+static template_value lookup(void *ud, const char *name) {
+  const char *const *vars = ud;
+  template_value v = {TEMPLATE_MISSING, NULL, 0};
+  for (int i = 0; vars[i]; i += 2)
+    if (strcmp(vars[i], name) == 0) {
+      v.kind = TEMPLATE_TEXT;
+      v.text = vars[i + 1];
+    }
+  if (strcmp(name, "case.balance") == 0) {
+    v.kind = TEMPLATE_MONEY;
+    v.minor = 480000;
+  } else if (strcmp(name, "case.due_date") == 0) {
+    v.kind = TEMPLATE_DATE;
+    v.text = "2026-01-01";
+  }
+  return v;
+}
+
+static template_ctx context(const char *locale, const char *const *vars) {
+  template_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.name = "promise_confirm";
+  ctx.channel = "sms";
+  ctx.language = locale;
+  ctx.locale = locale;
+  ctx.currency = "CNY";
+  ctx.lookup = lookup;
+  ctx.ud = (void *)vars;
+  return ctx;
+}
+
+static int render(const char *text, const template_ctx *ctx, char *buf,
+                  size_t size, rc_error *err) {
+  size_t len;
+  return template_render(text, ctx, buf, size, &len, err);
+}
+
+static void test_placeholders_name_their_formatter(void **state) {
+  char name[32];
+  (void)state;
+  assert_int_equal(
+      template_placeholder("vars.amount:money", 17, name, sizeof name),
+      TEMPLATE_FMT_MONEY);
+  assert_string_equal(name, "vars.amount");
+  assert_int_equal(template_placeholder("vars.by:date", 12, name, sizeof name),
+                   TEMPLATE_FMT_DATE);
+  assert_int_equal(template_placeholder("case.fees", 9, name, sizeof name),
+                   TEMPLATE_FMT_NONE);
+  assert_string_equal(name, "case.fees");
+  assert_int_equal(template_placeholder("vars.x:monye", 12, name, sizeof name),
+                   TEMPLATE_FMT_UNKNOWN);
+}
+
+static void test_vars_are_formatted_for_the_reader(void **state) {
+  static const char *const vars[] = {"vars.amount", "120000", "vars.by",
+                                     "2026-01-10", NULL};
+  const char *text =
+      "{vars.amount:money} by {vars.by:date} of "
+      "{case.balance} due {case.due_date}, raw {vars.amount}";
+  template_ctx zh = context("zh-CN", vars), en = context("en", vars);
+  char buf[256];
+  rc_error err;
+  (void)state;
+  assert_int_equal(render(text, &zh, buf, sizeof buf, &err), RC_OK);
+  assert_string_equal(buf,
+                      "¥1,200.00 by 2026年1月10日 of ¥4,800.00 due "
+                      "2026年1月1日, raw 120000");
+  assert_int_equal(render(text, &en, buf, sizeof buf, &err), RC_OK);
+  assert_string_equal(buf,
+                      "CN¥1,200.00 by January 10, 2026 of CN¥4,800.00 "
+                      "due January 1, 2026, raw 120000");
+}
+
+static void test_a_missing_var_is_an_error(void **state) {
+  static const char *const vars[] = {"vars.amount", "120000", NULL};
+  template_ctx ctx = context("zh-CN", vars);
+  char buf[256];
+  rc_error err;
+  (void)state;
+  ctx.language = "en"; /* the text's language, when the reader's is absent */
+  assert_int_equal(render("首期到期日{vars.by:date}，每期{vars.amount:money}",
+                          &ctx, buf, sizeof buf, &err),
+                   RC_EINVAL);
+  assert_string_equal(err.message,
+                      "template 'promise_confirm' (sms, en) "
+                      "needs {vars.by}, which this send does "
+                      "not pass");
+  assert_string_equal(err.field, "vars.by");
+}
+
+static void test_formatters_refuse_what_they_cannot_read(void **state) {
+  static const char *const cents[] = {"vars.a", "12.5", NULL};
+  static const char *const words[] = {"vars.by", "tomorrow", NULL};
+  static const char *const fine[] = {"vars.a", "100000.0", NULL};
+  template_ctx ctx = context("en", cents);
+  char buf[256];
+  rc_error err;
+  (void)state;
+  assert_int_equal(render("{vars.a:money}", &ctx, buf, sizeof buf, &err),
+                   RC_EINVAL);
+  assert_string_equal(err.message,
+                      "template 'promise_confirm' (sms, en): {vars.a:money}: "
+                      "money needs whole minor units (100000 for 1,000.00), "
+                      "got '12.5'");
+  ctx = context("en", words);
+  assert_int_equal(render("{vars.by:date}", &ctx, buf, sizeof buf, &err),
+                   RC_EINVAL);
+  assert_non_null(strstr(err.message,
+                         "date needs an ISO date, a date-time "
+                         "or a duration such as \"3d\", got "
+                         "'tomorrow'"));
+  /* Lua prints a float that holds a whole number with ".0". */
+  ctx = context("en", fine);
+  assert_int_equal(render("{vars.a:money}", &ctx, buf, sizeof buf, &err),
+                   RC_OK);
+  assert_string_equal(buf, "CN¥1,000.00");
+}
+
+static void test_instants_fall_on_the_readers_day(void **state) {
+  static const char *const vars[] = {"vars.at", "2026-03-01T23:30:00Z",
+                                     "vars.in", "3d", NULL};
+  template_ctx ctx = context("zh-CN", vars);
+  rc_error err;
+  rc_clock *clk = clock_new("Asia/Shanghai", &err);
+  char buf[256];
+  rc_time now;
+  (void)state;
+  assert_non_null(clk);
+  assert_int_equal(clock_parse_time(clk, "2026-01-08T09:00", &now, &err),
+                   RC_OK);
+  clock_set(clk, now);
+  ctx.clock = clk;
+  assert_int_equal(
+      render("{vars.at:date} {vars.in:date}", &ctx, buf, sizeof buf, &err),
+      RC_OK);
+  assert_string_equal(buf, "2026年3月2日 2026年1月11日");
+  clock_free(clk);
+}
+
+static void test_render_says_the_length_it_needs(void **state) {
+  static const char *const vars[] = {"vars.x", "abcdefghij", NULL};
+  template_ctx ctx = context("en", vars);
+  char buf[8];
+  size_t len;
+  rc_error err;
+  (void)state;
+  assert_int_equal(
+      template_render("<{vars.x}>", &ctx, buf, sizeof buf, &len, &err), RC_OK);
+  assert_int_equal(len, 12);
+  assert_string_equal(buf, "<abcdef");
+}
+
+/* recoup.money and recoup.date outside a handler: the institution's
+ * locale and currency. */
+static void test_script_formatters_default_to_the_institution(void **state) {
+  script *sc = NULL;
+  rc_errlist errors = {0};
+  lua_State *L;
+  (void)state;
+  assert_int_equal(script_load(&sc, FIXTURES "/trial", &errors), RC_OK);
+  L = script_lua(sc);
+  assert_int_equal(luaL_dostring(L,
+                                 "return recoup.money(100000) .. '|' .. "
+                                 "recoup.money(250, 'USD') .. '|' .. "
+                                 "recoup.date('2026-01-31')"),
+                   LUA_OK);
+  assert_string_equal(lua_tostring(L, -1), "¥1,000.00|US$2.50|2026年1月31日");
+  lua_pop(L, 1);
+  /* luaL_dostring says 1 for any error. */
+  assert_int_not_equal(luaL_dostring(L, "return recoup.date('soon')"), LUA_OK);
+  assert_non_null(strstr(lua_tostring(L, -1), "recoup.date: date needs"));
+  lua_pop(L, 1);
+  assert_int_not_equal(luaL_dostring(L, "return recoup.money(1, 'usd')"),
+                       LUA_OK);
+  lua_pop(L, 1);
+  script_free(sc);
+  rc_errlist_free(&errors);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_money_in_minor_units),
       cmocka_unit_test(test_dates_by_locale),
+      cmocka_unit_test(test_placeholders_name_their_formatter),
+      cmocka_unit_test(test_vars_are_formatted_for_the_reader),
+      cmocka_unit_test(test_a_missing_var_is_an_error),
+      cmocka_unit_test(test_formatters_refuse_what_they_cannot_read),
+      cmocka_unit_test(test_instants_fall_on_the_readers_day),
+      cmocka_unit_test(test_render_says_the_length_it_needs),
+      cmocka_unit_test(test_script_formatters_default_to_the_institution),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

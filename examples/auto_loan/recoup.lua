@@ -3,7 +3,9 @@
 -- that fails the legal team reviews repossession. No home visits.
 
 institution {
-  name = "示例汽车金融", timezone = "Asia/Shanghai",
+  -- The name in each reader's language: an English SMS carries the English one.
+  name = { ["zh-CN"] = "示例汽车金融", en = "Example Auto Finance" },
+  timezone = "Asia/Shanghai", country = "CN",
   locale = "zh-CN", currency = "CNY", contact_phone = "400-000-2222",
 }
 

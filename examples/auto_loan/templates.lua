@@ -6,6 +6,14 @@ return {
       en = "Dear {borrower.name}, your car loan with {institution.name} is {case.dpd} days overdue: {case.amount_due} due incl. fees {case.fees}. Please pay in the app; questions: {institution.contact_phone}.",
     },
   },
+  -- {vars.amount:money} shows minor units as money (450000 -> ¥4,500.00),
+  -- {vars.by:date} a date as the reader writes it (2026年1月9日, January 9, 2026).
+  promise_confirm = {
+    sms = {
+      ["zh-CN"] = "{borrower.name}您好，您承诺于{vars.by:date}前还款{vars.amount:money}，感谢配合。{institution.name}",
+      en = "Dear {borrower.name}, thank you for your promise to pay {vars.amount:money} by {vars.by:date}. {institution.name}",
+    },
+  },
   legal_notice = {
     legal_notice = true,
     letter = {

@@ -3,7 +3,9 @@
 -- every contact must follow, how messages leave, and which workflow runs.
 
 institution {
-  name = "Example Microfinance", timezone = "Asia/Shanghai",
+  -- The name in each reader's language: an English SMS carries the English one.
+  name = { ["zh-CN"] = "示例小额贷款", en = "Example Microfinance" },
+  timezone = "Asia/Shanghai", country = "CN",
   locale = "zh-CN", currency = "CNY", contact_phone = "400-000-0000",
 }
 

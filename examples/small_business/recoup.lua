@@ -4,7 +4,9 @@
 -- the portfolio), and a call-back request may go to the shop's landline.
 
 institution {
-  name = "示例小微金融", timezone = "Asia/Shanghai",
+  -- The name in each reader's language: an English SMS carries the English one.
+  name = { ["zh-CN"] = "示例小微金融", en = "Example Small Business Finance" },
+  timezone = "Asia/Shanghai", country = "CN",
   locale = "zh-CN", currency = "CNY", contact_phone = "400-000-1111",
 }
 

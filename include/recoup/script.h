@@ -31,9 +31,16 @@ typedef struct channel_config {
   int retries;    /* attempts after the first */
 } channel_config;
 
+enum { INSTITUTION_MAX_NAMES = 16 };
+
 typedef struct institution_config {
   char dir[PATH_MAX]; /* the institution directory */
-  char name[128];
+  char name[128];     /* in the institution's own locale */
+  struct {
+    char locale[32], name[128];
+  } names[INSTITUTION_MAX_NAMES]; /* institution{ name = { en = ... } } */
+  int nnames;
+  char country[3]; /* ISO 3166-1 alpha-2, "" when not given */
   char timezone[64];
   char locale[32];
   char currency[8];
@@ -56,6 +63,10 @@ typedef struct institution_config {
   channel_config channels[CHANNEL_MAX];
   int nchannels;
 } institution_config;
+
+/* The institution's name for a reader of locale: its name in that
+ * locale, else in that language (en for en-GB), else in its own. */
+const char *institution_name(const institution_config *cfg, const char *locale);
 
 /* The channel named name, or NULL. */
 const channel_config *script_channel(const script *sc, const char *name);

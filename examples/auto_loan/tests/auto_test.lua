@@ -35,6 +35,14 @@ test("promise kept: cured", function(rt)
   eq(c.state, "cured")
 end)
 
+test("a promise is confirmed by SMS, in money and a date", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  open_car(rt)
+  rt:complete(call_task(rt), { outcome = "promise", amount = 450000, by = "2026-01-09" })
+  local sms = rt:messages { case = "AU1", template = "promise_confirm" }[1]
+  eq(sms.body, "刘洋您好，您承诺于2026年1月9日前还款¥4,500.00，感谢配合。示例汽车金融")
+end)
+
 test("promise broken: straight to legal, with the vehicle on the review", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_car(rt)

@@ -7,9 +7,13 @@
 --   restructuring  hardship: up to three monthly installments, no grace
 --   legal     a notice letter and a repossession review
 
+-- A promise is confirmed to the borrower in writing: the amount and the day
+-- as they read them (the template formats them), so there is no doubt
+-- later about what was agreed.
 local function take_promise(case, ev)
   case:cancel("escalate")
   case:promise { amount = ev.amount, by = ev.by }
+  case:send("sms", "promise_confirm", { amount = ev.amount, by = ev.by })
 end
 
 local function paid_off(case)

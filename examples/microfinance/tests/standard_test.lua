@@ -22,6 +22,7 @@ test("a new case starts with a reminder SMS in the borrower's language", functio
   assert(sms[1].body:find("王芳您好", 1, true), sms[1].body)
   assert(sms[1].body:find("¥1,200.00", 1, true), "amount due formatted: " .. sms[1].body)
   assert(sms[1].body:find("逾期4天", 1, true), sms[1].body)
+  assert(sms[1].body:find("您在示例小额贷款的借款", 1, true), "the Chinese name: " .. sms[1].body)
 end)
 
 test("English borrowers get the English text", function(rt)
@@ -30,6 +31,7 @@ test("English borrowers get the English text", function(rt)
             borrower = { id = "BE", name = "Ann Lee", locale = "en", phones = { "+15550100" } } }
   local sms = rt:messages { case = "E1" }[1]
   assert(sms.body:find("Dear Ann Lee", 1, true), sms.body)
+  assert(sms.body:find("with Example Microfinance", 1, true), "the English name: " .. sms.body)
   assert(sms.body:find("CN¥1,000.00", 1, true) or sms.body:find("¥1,000.00", 1, true), sms.body)
 end)
 

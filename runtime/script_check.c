@@ -1,0 +1,466 @@
+/* The checks of `recoup check` that need the whole institution and the
+ * text of its files: templates against the channels recoup.lua declares,
+ * each text's placeholders and formatters, and each literal case:send in
+ * a workflow against the template it names.
+ *
+ * A loaded table no longer knows where its keys were written, so errors
+ * are placed by reading the file again (source.c): the line of the text
+ * or the name at fault, not the line of the require that loaded it. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "script_priv.h"
+#include "source.h"
+#include "template.h"
+
+#define REG_SOURCE_CACHE "recoup.source_cache" /* [chunk name] = source */
+#define SOURCE_MT "recoup.source"
+
+static int source_gc(lua_State *L) {
+  source **u = luaL_checkudata(L, 1, SOURCE_MT);
+  source_free(*u);
+  *u = NULL;
+  return 0;
+}
+
+void check_open(lua_State *L) {
+  luaL_newmetatable(L, SOURCE_MT); /* mt */
+  lua_pushcfunction(L, source_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_SOURCE_CACHE);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
+  lua_newtable(L);          /* sources */
+  lua_createtable(L, 0, 1); /* sources mt */
+  lua_pushstring(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_SOURCES);
+}
+
+const source *check_source(lua_State *L, const char *name) {
+  source *s = NULL, **u;
+  if (!name || !*name) return NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_SOURCE_CACHE); /* cache */
+  if (lua_getfield(L, -1, name) == LUA_TUSERDATA) {     /* cache u */
+    s = *(source **)lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return s;
+  }
+  lua_pop(L, 1);
+  if (!(s = source_open(name))) {
+    /* A chunk named relative to the institution directory. */
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", script_of(L)->cfg.dir, name);
+    s = source_open(path);
+  }
+  u = lua_newuserdatauv(L, sizeof *u, 0); /* cache u */
+  *u = s;
+  luaL_setmetatable(L, SOURCE_MT);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+  return s;
+}
+
+void check_done(lua_State *L) {
+  lua_newtable(L); /* the sources are freed with the old cache */
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_SOURCE_CACHE);
+}
+
+void check_error(script *sc, const char *file, int line, const char *fmt, ...) {
+  rc_error err;
+  va_list ap;
+  if (!sc->errors) return;
+  rc_error_clear(&err);
+  err.code = RC_EINVAL;
+  va_start(ap, fmt);
+  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  va_end(ap);
+  if (file) rc_copy(err.file, sizeof err.file, file);
+  err.line = line;
+  rc_errlist_add(sc->errors, &err);
+}
+
+const char *check_did_you_mean(const char *near, char *buf, size_t size) {
+  snprintf(buf, size, near ? " (did you mean '%s'?)" : "", near);
+  return buf;
+}
+
+const char *check_nearest_key(lua_State *L, int idx, const char *name,
+                              char *buf, size_t size) {
+  const char *cands[256];
+  int n = 0;
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    /* Names of the kind asked for: not the flags and __ keys beside them. */
+    if (lua_type(L, -2) == LUA_TSTRING && n < 256 &&
+        strncmp(lua_tostring(L, -2), "__", 2) != 0 &&
+        strcmp(lua_tostring(L, -2), "third_party") != 0 &&
+        strcmp(lua_tostring(L, -2), "legal_notice") != 0 &&
+        strcmp(lua_tostring(L, -2), "description") != 0)
+      cands[n++] = lua_tostring(L, -2); /* the table keeps it */
+    lua_pop(L, 1);
+  }
+  return check_did_you_mean(source_nearest(name, cands, n), buf, size);
+}
+
+/* --- templates ------------------------------------------------------- */
+
+static const char *const debt_fields[] = {
+    "case.balance", "case.amount_due", "case.fees", "case.principal",
+    "case.dpd",     "case.due_date",   NULL};
+static const char *const known_fields[] = {"borrower.name",
+                                           "borrower.id",
+                                           "borrower.phone",
+                                           "borrower.email",
+                                           "borrower.address",
+                                           "borrower.employer_name",
+                                           "case.id",
+                                           "case.dpd",
+                                           "case.balance",
+                                           "case.amount_due",
+                                           "case.fees",
+                                           "case.principal",
+                                           "case.due_date",
+                                           "case.product",
+                                           "case.currency",
+                                           "case.state",
+                                           "case.opened_at",
+                                           "institution.name",
+                                           "institution.contact_phone",
+                                           "institution.timezone",
+                                           "institution.currency",
+                                           NULL};
+static const char *const formatters[] = {"money", "date"};
+
+static void lower_ascii(char *s) {
+  for (; *s; s++) *s = (char)tolower((unsigned char)*s);
+}
+
+/* One text of one template: where it is written, and what to call it in
+ * an error ("due_reminder" (sms, en)). */
+typedef struct text_at {
+  const char *file, *name, *channel, *lang;
+  int line, third_party;
+} text_at;
+
+#define TEXT_ERROR(t, fmt, ...)                                       \
+  check_error(sc, (t)->file, (t)->line, "template '%s' (%s%s%s)" fmt, \
+              (t)->name, (t)->channel, (t)->lang ? ", " : "",         \
+              (t)->lang ? (t)->lang : "", __VA_ARGS__)
+
+/* Placeholders, formatters, threats, and debt details sent to third
+ * parties. */
+static void check_text(script *sc, const text_at *t, const char *text) {
+  lua_State *L = sc->L;
+  const char *p = text;
+  char *lower = strdup(text), near[128];
+  if (!lower) return;
+  lower_ascii(lower);
+  while ((p = strchr(p, '{')) != NULL) {
+    const char *end = strchr(p, '}'), *colon;
+    char ph[128], inner[160];
+    template_fmt fmt;
+    int known;
+    if (!end) {
+      TEXT_ERROR(t, ": '{' is never closed%s", "");
+      break;
+    }
+    snprintf(inner, sizeof inner, "%.*s", (int)(end - p - 1), p + 1);
+    fmt = template_placeholder(p + 1, (size_t)(end - p - 1), ph, sizeof ph);
+    known = strncmp(ph, "vars.", 5) == 0 && ph[5];
+    for (int i = 0; known_fields[i] && !known; i++)
+      known = strcmp(ph, known_fields[i]) == 0;
+    if (!known) {
+      const char *close =
+          source_nearest(ph, known_fields,
+                         (int)(sizeof known_fields / sizeof *known_fields) - 1);
+      snprintf(near, sizeof near, close ? " (did you mean {%s}?)" : "", close);
+      TEXT_ERROR(t, ": unknown placeholder {%s}%s", ph, near);
+    }
+    if (fmt == TEMPLATE_FMT_UNKNOWN && (colon = strchr(inner, ':'))) {
+      TEXT_ERROR(t, ": unknown formatter '%s' in {%s}%s; formatters: %s",
+                 colon + 1, inner,
+                 check_did_you_mean(source_nearest(colon + 1, formatters, 2),
+                                    near, sizeof near),
+                 TEMPLATE_FORMATTERS);
+    }
+    for (int i = 0; t->third_party && debt_fields[i]; i++)
+      if (strcmp(ph, debt_fields[i]) == 0)
+        TEXT_ERROR(t,
+                   " is for third parties but mentions {%s}: employers and "
+                   "family must not learn of the debt",
+                   ph);
+    p = end + 1;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_POLICY);
+  if (lua_getfield(L, -1, "forbidden_phrases") == LUA_TTABLE) {
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+      if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
+        char *phrase = strdup(lua_tostring(L, -1));
+        if (phrase) {
+          lower_ascii(phrase);
+          if (*phrase && strstr(lower, phrase))
+            TEXT_ERROR(t, " contains the forbidden phrase \"%s\"",
+                       lua_tostring(L, -1));
+          free(phrase);
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+  free(lower);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The string keys of the table at idx, sorted, so errors come out in a
+ * stable order. Caller frees each and the array. */
+static char **sorted_keys(lua_State *L, int idx, int *n) {
+  char **keys = NULL;
+  int count = 0;
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      char **k = realloc(keys, (size_t)(count + 1) * sizeof *keys);
+      if (!k) break;
+      keys = k;
+      keys[count++] = strdup(lua_tostring(L, -1));
+    }
+  }
+  if (count) qsort(keys, (size_t)count, sizeof *keys, cmp_str);
+  *n = count;
+  return keys;
+}
+
+static void free_keys(char **keys, int n) {
+  for (int i = 0; i < n; i++) free(keys[i]);
+  free(keys);
+}
+
+/* The line of a template's channel text (lang NULL: a text for every
+ * language), else of the template. */
+static int text_line(const source *src, const char *name, const char *ch,
+                     const char *lang, int fallback) {
+  const char *keys[3] = {name, ch, lang};
+  int line = src ? source_find(src, keys, lang ? 3 : 2) : 0;
+  if (!line && src) line = source_find(src, keys, 2);
+  return line ? line : fallback;
+}
+
+static void check_channel_texts(script *sc, int def, text_at *t,
+                                const source *src, int tline) {
+  lua_State *L = sc->L;
+  const char *ch = t->channel;
+  int kind;
+  t->lang = NULL;
+  t->line = text_line(src, t->name, ch, NULL, tline);
+  if (sc->cfg.nchannels > 0 && !script_channel(sc, ch)) {
+    const char *names[CHANNEL_MAX];
+    char near[128];
+    for (int i = 0; i < sc->cfg.nchannels; i++)
+      names[i] = sc->cfg.channels[i].name;
+    check_error(sc, t->file, t->line,
+                "template '%s' has a text for channel '%s', which recoup.lua "
+                "does not declare%s",
+                t->name, ch,
+                check_did_you_mean(source_nearest(ch, names, sc->cfg.nchannels),
+                                   near, sizeof near));
+  }
+  kind = lua_getfield(L, def, ch);
+  if (kind == LUA_TSTRING) {
+    check_text(sc, t, lua_tostring(L, -1));
+  } else if (kind == LUA_TTABLE) {
+    int k;
+    char **langs = sorted_keys(L, -1, &k);
+    if (k == 0)
+      check_error(sc, t->file, t->line, "template '%s'.%s has no text", t->name,
+                  ch);
+    for (int l = 0; l < k; l++) {
+      t->lang = langs[l];
+      t->line = text_line(src, t->name, ch, langs[l], tline);
+      if (lua_getfield(L, -1, langs[l]) != LUA_TSTRING)
+        check_error(sc, t->file, t->line,
+                    "template '%s'.%s.%s must be a string", t->name, ch,
+                    langs[l]);
+      else
+        check_text(sc, t, lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    free_keys(langs, k);
+  } else {
+    check_error(sc, t->file, t->line,
+                "template '%s'.%s must be a text or a table of texts by "
+                "locale",
+                t->name, ch);
+  }
+  lua_pop(L, 1);
+}
+
+void check_templates(script *sc) {
+  lua_State *L = sc->L;
+  int n, all;
+  char **names;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
+  all = lua_gettop(L);
+  names = sorted_keys(L, all, &n);
+  for (int i = 0; i < n; i++) {
+    int def, m, tline = 0;
+    char **chans;
+    const source *src;
+    text_at t = {NULL, names[i], NULL, NULL, 0, 0};
+    lua_getfield(L, all, names[i]);
+    def = lua_gettop(L);
+    lua_getfield(L, def, "__file");
+    lua_getfield(L, def, "__line");
+    t.file = lua_tostring(L, -2); /* the template keeps it */
+    tline = (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    src = check_source(L, t.file);
+    lua_getfield(L, def, "third_party");
+    t.third_party = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    chans = sorted_keys(L, def, &m);
+    for (int j = 0; j < m; j++) {
+      const char *ch = chans[j];
+      if (strcmp(ch, "third_party") == 0 || strcmp(ch, "legal_notice") == 0) {
+        lua_getfield(L, def, ch);
+        if (!lua_isboolean(L, -1))
+          check_error(sc, t.file, tline,
+                      "template '%s': %s must be true or false", names[i], ch);
+        lua_pop(L, 1);
+        continue;
+      }
+      if (strncmp(ch, "__", 2) == 0 || strcmp(ch, "description") == 0) continue;
+      t.channel = ch;
+      check_channel_texts(sc, def, &t, src, tline);
+    }
+    free_keys(chans, m);
+    lua_pop(L, 1);
+  }
+  free_keys(names, n);
+  lua_pop(L, 1);
+}
+
+/* --- case:send in workflows ------------------------------------------ */
+
+typedef struct send_scan {
+  script *sc;
+  const source *src;
+  const char *file;
+} send_scan;
+
+/* Reports each {vars.x} of the text that the send's literal vars table
+ * (table < 0: no vars) does not pass, once per var. */
+static void missing_vars(send_scan *s, const source_call *c, const char *tpl,
+                         const char *ch, const char *lang, const char *text,
+                         int table, char (*seen)[64], int *nseen) {
+  for (const char *p = text; (p = strchr(p, '{')) != NULL; p++) {
+    const char *end = strchr(p, '}');
+    char ph[128];
+    int dup = 0;
+    if (!end) return;
+    template_placeholder(p + 1, (size_t)(end - p - 1), ph, sizeof ph);
+    if (strncmp(ph, "vars.", 5) != 0 || !ph[5]) continue;
+    if (table >= 0 && source_table_has(s->src, table, ph + 5)) continue;
+    for (int i = 0; i < *nseen && !dup; i++) dup = !strcmp(seen[i], ph + 5);
+    if (dup || *nseen == 16) continue;
+    rc_copy(seen[(*nseen)++], 64, ph + 5);
+    check_error(s->sc, s->file, c->line,
+                "template '%s' (%s%s%s) needs {%s}, which this case:send does "
+                "not pass",
+                tpl, ch, lang ? ", " : "", lang ? lang : "", ph);
+  }
+}
+
+static void check_send(void *ud, const source_call *c) {
+  send_scan *s = ud;
+  script *sc = s->sc;
+  lua_State *L = sc->L;
+  const char *tpl, *ch;
+  char near[128], seen[16][64];
+  int table = -1, nseen = 0, def;
+  if (c->nargs < 2 || c->args[1].kind != SOURCE_STRING) return;
+  tpl = c->args[1].str;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* all */
+  if (lua_getfield(L, -1, tpl) != LUA_TTABLE) {      /* all def */
+    check_error(sc, s->file, c->line,
+                "case:send names template '%s', which templates() does not "
+                "define%s",
+                tpl, check_nearest_key(L, -2, tpl, near, sizeof near));
+    lua_pop(L, 2);
+    return;
+  }
+  def = lua_gettop(L);
+  if (c->args[0].kind != SOURCE_STRING) {
+    lua_pop(L, 2);
+    return;
+  }
+  ch = c->args[0].str;
+  if (sc->cfg.nchannels > 0 && !script_channel(sc, ch)) {
+    const char *names[CHANNEL_MAX];
+    for (int i = 0; i < sc->cfg.nchannels; i++)
+      names[i] = sc->cfg.channels[i].name;
+    check_error(sc, s->file, c->line, "case:send: no channel '%s'%s", ch,
+                check_did_you_mean(source_nearest(ch, names, sc->cfg.nchannels),
+                                   near, sizeof near));
+    lua_pop(L, 2);
+    return;
+  }
+  /* Which vars the send passes, when the source says it exactly. */
+  if (c->nargs >= 3 && c->args[2].kind == SOURCE_TABLE &&
+      source_table_literal(s->src, c->args[2].table))
+    table = c->args[2].table;
+  else if (c->nargs >= 3 && c->args[2].kind != SOURCE_NIL) {
+    lua_pop(L, 2);
+    return;
+  }
+  switch (lua_getfield(L, def, ch)) { /* all def text */
+    case LUA_TSTRING:
+      missing_vars(s, c, tpl, ch, NULL, lua_tostring(L, -1), table, seen,
+                   &nseen);
+      break;
+    case LUA_TTABLE: {
+      int k;
+      char **langs = sorted_keys(L, -1, &k);
+      for (int l = 0; l < k; l++) {
+        if (lua_getfield(L, -1, langs[l]) == LUA_TSTRING)
+          missing_vars(s, c, tpl, ch, langs[l], lua_tostring(L, -1), table,
+                       seen, &nseen);
+        lua_pop(L, 1);
+      }
+      free_keys(langs, k);
+      break;
+    }
+    default:
+      check_error(sc, s->file, c->line,
+                  "case:send: template '%s' has no text for channel '%s'%s",
+                  tpl, ch, check_nearest_key(L, def, ch, near, sizeof near));
+  }
+  lua_pop(L, 3);
+}
+
+void check_sends(script *sc) {
+  lua_State *L = sc->L;
+  int n;
+  char **files;
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES); /* files */
+  files = sorted_keys(L, -1, &n); /* in a stable order */
+  lua_pop(L, 1);
+  for (int i = 0; i < n; i++) {
+    send_scan s = {sc, NULL, files[i]};
+    if ((s.src = check_source(L, s.file)) != NULL)
+      source_each_call(s.src, "send", check_send, &s);
+  }
+  free_keys(files, n);
+}
