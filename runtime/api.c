@@ -31,6 +31,7 @@ static void r_tasks(service *, http_request *, int, const char *);
 static void r_report(service *, http_request *, int, const char *);
 static void r_reload(service *, http_request *, int, const char *);
 static void r_import(service *, http_request *, int, const char *);
+static void r_errors(service *, http_request *, int, const char *);
 static int w_cases(service *, job *, json_t **, int *, rc_error *);
 static int w_event(service *, job *, json_t **, int *, rc_error *);
 static int w_payment(service *, job *, json_t **, int *, rc_error *);
@@ -39,6 +40,7 @@ static int w_complete(service *, job *, json_t **, int *, rc_error *);
 static int w_receipt(service *, job *, json_t **, int *, rc_error *);
 static int w_reply(service *, job *, json_t **, int *, rc_error *);
 static int w_retry(service *, job *, json_t **, int *, rc_error *);
+static int w_retry_many(service *, job *, json_t **, int *, rc_error *);
 
 #define ANYONE_READING (ROLE_READ | ROLE_AGENT)
 
@@ -61,8 +63,13 @@ static const route_def routes[] = {
     {"POST", "/v1/replies", ROLE_INGEST, NULL, w_reply},
     {"GET", "/v1/reports/summary", ROLE_READ, r_report, NULL},
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
+    /* Supervisors' routes: the admin token's until named users exist. */
+    {"GET", "/v1/errors", ROLE_ADMIN, r_errors, NULL},
+    {"POST", "/v1/admin/retry", ROLE_ADMIN, NULL, w_retry_many},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
+_Static_assert((int)NROUTES <= (int)MAX_ROUTES,
+               "service.h counts requests by route");
 
 int api_route_count(void) {
   return NROUTES;
@@ -618,6 +625,81 @@ static int w_retry(service *svc, job *j, json_t **reply, int *status,
   return RC_OK;
 }
 
+/* {"all": true} or {"cases": [ids]}: the cases re-queued and, for a
+ * list, those refused (unknown: 404, not in error: 409). With none
+ * re-queued the answer is the first refusal's status. */
+enum { RETRY_LISTED = 1000 };
+
+static void add_queued(void *ud, const char *case_id) {
+  if (json_array_size(ud) < RETRY_LISTED)
+    json_array_append_new(ud, json_string(case_id));
+}
+
+static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
+                        rc_error *err) {
+  json_t *all, *list, *id, *queued, *refused;
+  size_t i;
+  int rc, count = 0;
+  if ((rc = need_object(j->body, err))) return rc;
+  all = json_object_get(j->body, "all");
+  list = json_object_get(j->body, "cases");
+  if (all && !json_is_boolean(all))
+    return rc_error_set(err, RC_EINVAL, "all", "all must be true or false");
+  if (json_is_true(all) == (list != NULL))
+    return rc_error_set(err, RC_EINVAL, "cases",
+                        "give {\"all\": true} or {\"cases\": [ids]}");
+  if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
+               json_array_size(list) > RETRY_LISTED))
+    return rc_error_set(err, RC_EINVAL, "cases",
+                        "cases must be a list of 1 to %d case ids",
+                        RETRY_LISTED);
+  json_array_foreach(list, i, id) {
+    if (!json_is_string(id))
+      return rc_error_set(err, RC_EINVAL, "cases",
+                          "cases[%zu] must be a case id (a string)", i);
+  }
+  queued = json_array();
+  refused = json_array();
+  if (!list) {
+    rc = engine_retry_all(svc->eng, add_queued, queued, &count, err);
+  } else {
+    json_array_foreach(list, i, id) {
+      rc = engine_retry(svc->eng, json_string_value(id), err);
+      if (rc == RC_ENOTFOUND || rc == RC_ECONFLICT) {
+        json_array_append_new(
+            refused, json_pack("{s:o, s:i, s:s, s:s}", "case", json_copy(id),
+                               "status", api_status_of(rc), "code",
+                               api_code_of(rc), "message", err->message));
+        rc = RC_OK;
+      } else if (rc == RC_OK) {
+        add_queued(queued, json_string_value(id));
+        count++;
+      } else {
+        break;
+      }
+    }
+  }
+  if (rc != RC_OK) {
+    json_decref(queued);
+    json_decref(refused);
+    return rc;
+  }
+  *reply = json_pack("{s:s, s:i, s:o, s:o}", "status", "queued", "queued",
+                     count, "cases", queued, "refused", refused);
+  *status = 202;
+  if (list && count == 0) {
+    json_t *first = json_array_get(refused, 0);
+    *status = (int)json_integer_value(json_object_get(first, "status"));
+    json_object_set_new(
+        *reply, "error",
+        json_pack("{s:O, s:O, s:s}", "code", json_object_get(first, "code"),
+                  "message", json_object_get(first, "message"), "field",
+                  "cases"));
+    json_object_set_new(*reply, "status", json_string("refused"));
+  }
+  return RC_OK;
+}
+
 /* --- reads ------------------------------------------------------------ */
 
 static json_t *value_json(const store_value *v) {
@@ -1017,6 +1099,26 @@ static void r_tasks(service *svc, http_request *req, int route,
   out = json_pack("{s:o}", "tasks", r.list);
   page_next_id(out, &r, limit);
   api_reply(svc, req, route, 200, out, NULL);
+}
+
+static void r_errors(service *svc, http_request *req, int route,
+                     const char *arg) {
+  int limit;
+  int64_t before = 0;
+  rc_error err;
+  json_t *page;
+  (void)arg;
+  rc_error_clear(&err);
+  if (page_params(req, &limit, NULL, 0, &before, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  page = report_errors(svc->eng, before, limit, &err);
+  if (!page) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  api_reply(svc, req, route, 200, page, NULL);
 }
 
 static void r_report(service *svc, http_request *req, int route,

@@ -208,6 +208,74 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
   eng->progress_ud = ud;
 }
 
+/* --- rehearsals ------------------------------------------------------ */
+
+/* A database run on a simulated clock keeps where that clock stopped
+ * (meta "clock") and is a rehearsal from then on: its cases, timers and
+ * queued messages live in simulated time. Run on the real clock (a
+ * forgotten --now), it would send every rehearsal message to real
+ * borrowers at once; so the real clock needs the caller's word, and a
+ * simulated one only goes forward. */
+#define REHEARSAL_CLOCK "clock"
+
+int engine_rehearsal(engine *eng, int *yes, rc_time *at, rc_error *err) {
+  char buf[32];
+  int rc = store_meta_get(eng->st, REHEARSAL_CLOCK, buf, sizeof buf, err);
+  *yes = rc == RC_OK;
+  if (rc == RC_OK) *at = strtoll(buf, NULL, 10);
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
+}
+
+/* err about this database: its path is the file the error names. */
+static int db_error(engine *eng, rc_error *err, int code, const char *fmt,
+                    rc_time a, rc_time b) {
+  char ta[40], tb[40];
+  zone_format(clock_zone(eng->clk), a, ta, sizeof ta);
+  zone_format(clock_zone(eng->clk), b, tb, sizeof tb);
+  rc_error_set(err, code, "clock", fmt, ta, tb);
+  rc_copy(err->file, sizeof err->file, store_path(eng->st));
+  return code;
+}
+
+int engine_clock_to(engine *eng, rc_time until, rc_error *err) {
+  rc_time at = until;
+  int rehearsal, rc;
+  if ((rc = engine_rehearsal(eng, &rehearsal, &at, err)) != RC_OK) return rc;
+  if (until < at)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "%s is earlier than this database's simulated clock "
+                    "(%s): a rehearsal goes forward only",
+                    until, at);
+  clock_set(eng->clk, at);
+  return RC_OK;
+}
+
+int engine_clock_save(engine *eng, rc_time until, rc_error *err) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld", (long long)until);
+  return store_meta_put(eng->st, REHEARSAL_CLOCK, buf, err);
+}
+
+int engine_clock_real(engine *eng, int allowed, rc_error *err) {
+  rc_time at, now = clock_now(eng->clk);
+  int rehearsal, rc;
+  if ((rc = engine_rehearsal(eng, &rehearsal, &at, err)) != RC_OK) return rc;
+  if (!rehearsal) return RC_OK;
+  if (!allowed)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "this database has run on a simulated clock (a "
+                    "rehearsal, up to %s): on the real clock (%s) its "
+                    "messages would go to real borrowers",
+                    at, now);
+  if (at > now)
+    return db_error(eng, err, RC_ECONFLICT,
+                    "this database's simulated clock (%s) is ahead of the "
+                    "real clock (%s): it can go onto the real clock once "
+                    "that time has come",
+                    at, now);
+  return store_meta_put(eng->st, REHEARSAL_CLOCK, NULL, err);
+}
+
 int engine_begin(engine *eng, rc_error *err) {
   invalidate(eng);
   return store_begin(eng->st, err);
@@ -908,6 +976,51 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   return ingest_end(eng, rc, err);
 }
 
+/* Case ids read from the store, for work that writes while it walks them
+ * (the statement that read them is reset first). */
+typedef struct id_list {
+  char **ids;
+  int n, cap;
+} id_list;
+
+static int collect_id(void *ud, const store_value *cols, int n) {
+  id_list *l = ud;
+  (void)n;
+  if (l->n == l->cap) {
+    char **grown;
+    l->cap = l->cap ? l->cap * 2 : 64;
+    grown = realloc(l->ids, (size_t)l->cap * sizeof *l->ids);
+    if (!grown) return 1;
+    l->ids = grown;
+  }
+  l->ids[l->n++] = strdup(cols[0].s);
+  return 0;
+}
+
+static void id_list_free(id_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->ids[i]);
+  free(l->ids);
+}
+
+int engine_retry_all(engine *eng, engine_case_fn each, void *ud, int *count,
+                     rc_error *err) {
+  id_list cases = {0};
+  int rc;
+  *count = 0;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_errors_page(eng->st, 0, INT_MAX, collect_id, &cases, err);
+  for (int i = 0; i < cases.n && rc == RC_OK; i++) {
+    if (!cases.ids[i])
+      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory listing cases");
+    else if ((rc = engine_retry(eng, cases.ids[i], err)) == RC_OK) {
+      (*count)++;
+      if (each) each(ud, cases.ids[i]);
+    }
+  }
+  id_list_free(&cases);
+  return ingest_end(eng, rc, err);
+}
+
 /* --- console users -------------------------------------------------- */
 
 static int user_password_ok(const char *password, rc_error *err) {
@@ -1021,9 +1134,8 @@ static int transition(engine *eng, const store_case *c, const char *from,
    * they are cancelled with it (their release timers go with the rest). */
   if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
                         : store_timers_delete_scoped(eng->st, c->id, err)) ||
-      (info->final &&
-       (rc = store_messages_cancel_deferred(eng->st, c->id, "case_closed",
-                                            err))) ||
+      (info->final && (rc = store_messages_cancel_deferred(
+                           eng->st, c->id, "case_closed", err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_set_state(eng->st, c->id, to, info->final,
                                  info->final ? info->outcome : NULL, err)))
@@ -1183,16 +1295,15 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
                                     &released, err)) ||
         !released)
       return rc;
-    return journal(eng, c->id, "policy", c->state, c->version,
-                   json_pack("{s:s, s:I, s:s, s:s}", "channel", channel,
-                             "message", id, "verdict", "cancelled", "reason",
-                             dd.reason),
-                   err);
+    return journal(
+        eng, c->id, "policy", c->state, c->version,
+        json_pack("{s:s, s:I, s:s, s:s}", "channel", channel, "message", id,
+                  "verdict", "cancelled", "reason", dd.reason),
+        err);
   }
   if (channel) {
     release_info r;
-    rc = ask_guard(eng, c, channel,
-                   json_is_true(json_object_get(d, "legal")),
+    rc = ask_guard(eng, c, channel, json_is_true(json_object_get(d, "legal")),
                    json_is_true(json_object_get(d, "tp")),
                    json_is_true(json_object_get(d, "to_tp")), id, &dd, err);
     if (rc != RC_OK) return rc;
@@ -1514,25 +1625,6 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
 }
 
 /* --- reload ---------------------------------------------------------- */
-
-typedef struct id_list {
-  char **ids;
-  int n, cap;
-} id_list;
-
-static int collect_id(void *ud, const store_value *cols, int n) {
-  id_list *l = ud;
-  (void)n;
-  if (l->n == l->cap) {
-    char **grown;
-    l->cap = l->cap ? l->cap * 2 : 64;
-    grown = realloc(l->ids, (size_t)l->cap * sizeof *l->ids);
-    if (!grown) return 1;
-    l->ids = grown;
-  }
-  l->ids[l->n++] = strdup(cols[0].s);
-  return 0;
-}
 
 /* Moves the open cases of one workflow from older versions to the newest,
  * where its migrate says so. Each case in its own savepoint. */
@@ -1910,8 +2002,12 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   /* A deferred message is released when what held it ends, by a durable
    * timer of the core's own that asks the guard again then. */
   if (d->verdict == POLICY_DEFER) {
-    release_info r = {*id, msg->channel, c->state, msg->legal_notice,
-                      msg->third_party_template, msg->to_third_party};
+    release_info r = {*id,
+                      msg->channel,
+                      c->state,
+                      msg->legal_notice,
+                      msg->third_party_template,
+                      msg->to_third_party};
     if ((rc = release_timer(eng, case_id, d->until, &r, err))) return rc;
   }
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,

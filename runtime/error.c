@@ -12,7 +12,11 @@ int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
                  ...) {
   va_list ap;
   if (!err) return code;
+  /* A new error: nothing of an earlier one (or of the stack the caller
+   * did not clear) may be printed as its file and line. */
   err->code = code;
+  err->line = 0;
+  err->file[0] = '\0';
   snprintf(err->field, sizeof err->field, "%s", field ? field : "");
   va_start(ap, fmt);
   vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -20,13 +24,61 @@ int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
   return code;
 }
 
+/* Bytes in a valid UTF-8 sequence starting at s, or 0 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_length(const unsigned char *s) {
+  int n = s[0] < 0x80   ? 1
+          : s[0] < 0xc2 ? 0
+          : s[0] < 0xe0 ? 2
+          : s[0] < 0xf0 ? 3
+          : s[0] < 0xf5 ? 4
+                        : 0;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (s[0] == 0xe0) lo = 0xa0;
+  if (s[0] == 0xed) hi = 0x9f;
+  if (s[0] == 0xf0) lo = 0x90;
+  if (s[0] == 0xf4) hi = 0x8f;
+  for (int i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+    if (s[i] < lo || s[i] > hi) return 0;
+  return n;
+}
+
+size_t rc_printable(char *dst, size_t size, const char *src) {
+  const unsigned char *s = (const unsigned char *)src;
+  size_t o = 0;
+  if (size == 0) return 0;
+  while (*s && o + 1 < size) {
+    int n = utf8_length(s);
+    /* C0 and C1 controls (bar newline and tab), DEL and broken sequences
+     * would reach a terminal as commands or garbage: one '?' a byte. */
+    int control = n == 1 ? (*s < 0x20 && *s != '\n' && *s != '\t') || *s == 0x7f
+                         : n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+    if (n == 0 || control) {
+      dst[o++] = '?';
+      s++;
+    } else if (o + (size_t)n < size) {
+      memcpy(dst + o, s, (size_t)n);
+      o += (size_t)n;
+      s += n;
+    } else {
+      break;
+    }
+  }
+  dst[o] = '\0';
+  return o;
+}
+
 void rc_error_print(const rc_error *err, FILE *stream) {
-  if (err->file[0] && err->line > 0)
-    fprintf(stream, "recoup: %s:%d: %s\n", err->file, err->line, err->message);
-  else if (err->file[0])
-    fprintf(stream, "recoup: %s: %s\n", err->file, err->message);
+  char file[sizeof err->file], message[sizeof err->message];
+  rc_printable(file, sizeof file, err->file);
+  rc_printable(message, sizeof message,
+               err->message[0] ? err->message : rc_strerror(err->code));
+  if (file[0] && err->line > 0)
+    fprintf(stream, "recoup: %s:%d: %s\n", file, err->line, message);
+  else if (file[0])
+    fprintf(stream, "recoup: %s: %s\n", file, message);
   else
-    fprintf(stream, "recoup: %s\n", err->message);
+    fprintf(stream, "recoup: %s\n", message);
 }
 
 const char *rc_strerror(int code) {

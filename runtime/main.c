@@ -1,30 +1,116 @@
 /* The `recoup` command. Errors are reported here, once, as
- * "recoup: FILE:LINE: message" with a non-zero exit status. */
+ * "recoup: FILE:LINE: message" on stderr. Exit status: 0 done, 1 failed
+ * (refused input, a handler failed, the database refused), 2 a wrong
+ * command line. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "recoup/engine.h"
 #include "import.h"
+#include "recoup/engine.h"
 #include "recoup/outbox.h"
-#include "report.h"
 #include "repl.h"
-
-int serve_main(const char *dir, const char *db, const char *listen);
+#include "report.h"
 #include "spec.h"
 #include "user.h"
 
+int serve_main(const char *dir, const char *db, const char *listen,
+               int real_time);
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* Options, a bit each: a command lists those it takes. */
+enum {
+  O_DB = 1 << 0,
+  O_NOW = 1 << 1,
+  O_LISTEN = 1 << 2,
+  O_JSON = 1 << 3,
+  O_DELIVER = 1 << 4,
+  O_NO_DELIVER = 1 << 5,
+  O_VERBOSE = 1 << 6,
+  O_ALL = 1 << 7,
+  O_REAL_TIME = 1 << 8,
+  O_HELP = 1 << 9,
+};
+
+static const struct option {
+  const char *name;
+  int bit, takes_value;
+} options[] = {
+    {"--db", O_DB, 1},           {"--now", O_NOW, 1},
+    {"--listen", O_LISTEN, 1},   {"--json", O_JSON, 0},
+    {"--deliver", O_DELIVER, 0}, {"--no-deliver", O_NO_DELIVER, 0},
+    {"--verbose", O_VERBOSE, 0}, {"-v", O_VERBOSE, 0},
+    {"--all", O_ALL, 0},         {"--real-time", O_REAL_TIME, 0},
+    {"--help", O_HELP, 0},       {"-h", O_HELP, 0},
+};
+enum { NOPTIONS = sizeof options / sizeof options[0] };
+
+typedef struct command command;
+
 typedef struct args {
-  const char *cmd;
-  const char *pos[16];
+  const command *cmd;
+  const char **pos; /* owned array; the strings are argv's */
   int npos;
+  int given; /* O_* bits */
   const char *db, *now, *listen;
-  int json, verbose, deliver, no_deliver;
 } args;
+
+struct command {
+  const char *name;
+  int (*run)(const args *a);
+  int options;          /* O_* bits it takes */
+  int min_pos, max_pos; /* max -1: any number */
+  const char *synopsis, *what;
+};
+
+static int cmd_serve(const args *a);
+static int cmd_repl(const args *a);
+static int cmd_test(const args *a);
+static int cmd_check(const args *a);
+static int cmd_import(const args *a);
+static int cmd_tick(const args *a);
+static int cmd_report(const args *a);
+static int cmd_errors(const args *a);
+static int cmd_retry(const args *a);
+static int cmd_version(const args *a);
+static int cmd_help(const args *a);
+
+#define RUNS_CLOCK (O_DB | O_NOW | O_DELIVER | O_NO_DELIVER | O_REAL_TIME)
+
+static const command commands[] = {
+    {"serve", cmd_serve, O_DB | O_LISTEN | O_REAL_TIME, 0, 1,
+     "[DIR] [--db FILE] [--listen HOST:PORT] [--real-time]",
+     "the service (docs/http.md)"},
+    {"repl", cmd_repl, O_DB, 0, 1, "[DIR] [--db FILE]",
+     "Lua console on a scratch copy"},
+    {"test", cmd_test, O_VERBOSE, 0, -1, "[DIR|FILE...] [-v]",
+     "run *_test.lua specs; -v: each test, and tracebacks"},
+    {"check", cmd_check, 0, 0, 1, "[DIR]", "load and validate everything"},
+    {"import", cmd_import, RUNS_CLOCK, 1, 2,
+     "FILE [DIR] [--db FILE] [--now TIME] [--deliver|--no-deliver]\n"
+     "          [--real-time]",
+     "load a portfolio (CSV or NDJSON) and run its handlers"},
+    {"tick", cmd_tick, RUNS_CLOCK, 0, 1,
+     "[DIR] [--db FILE] [--now TIME] [--deliver|--no-deliver] [--real-time]",
+     "run due timers and queued events, then deliver"},
+    {"report", cmd_report, O_DB | O_NOW | O_JSON, 0, 1,
+     "[DIR] [--db FILE] [--now TIME] [--json]", "KPIs"},
+    {"errors", cmd_errors, O_DB | O_JSON, 0, 1, "[DIR] [--db FILE] [--json]",
+     "cases in error, the newest failure first"},
+    {"retry", cmd_retry, O_DB | O_ALL, 0, -1,
+     "CASE... [DIR] [--db FILE]  |  retry --all [DIR] [--db FILE]",
+     "re-run the failed events of cases in error"},
+    {"version", cmd_version, 0, 0, 0, "", "print the version"},
+    {"help", cmd_help, 0, 0, 0, "", "this text"},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
 static engine *running; /* for the signal handler of tick */
 
@@ -35,57 +121,107 @@ static double seconds(void) {
 }
 
 static void usage(FILE *out) {
+  fputs("usage: recoup COMMAND [ARGS]\n\n", out);
+  for (int i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-*s%s\n          %s\n", commands[i].synopsis[0] ? 8 : 0,
+            commands[i].name, commands[i].synopsis, commands[i].what);
   fputs(
-      "usage: recoup COMMAND [ARGS]\n"
+      "  user    add|list|disable|enable|passwd ...\n"
+      "          console users (recoup user --help)\n"
       "\n"
-      "  serve   [DIR] [--listen HOST:PORT] [--db FILE]   run the service\n"
-      "  repl    [DIR] [--db FILE]   Lua console on a scratch copy\n"
-      "  test    [DIR|FILE...]       run *_test.lua specs\n"
-      "  check   [DIR]               load and validate everything\n"
-      "  import  FILE [DIR] [--db FILE] [--now TIME]   load a portfolio\n"
-      "  tick    [DIR] [--db FILE] [--now TIME]   run due timers and events\n"
-      "  report  [DIR] [--db FILE] [--json]   KPIs\n"
-      "  retry   CASE [DIR] [--db FILE]   re-run a case's failed event\n"
-      "  user    add|list|disable|enable|passwd ...   console users\n"
-      "  version\n",
+      "  DIR           the institution (recoup.lua); default .\n"
+      "  --db FILE     the database; default service.db in recoup.lua\n"
+      "  --now TIME    a rehearsal: a simulated clock up to TIME (a date,\n"
+      "                date-time or duration), going on from where the\n"
+      "                database's last rehearsal stopped, never back; it\n"
+      "                delivers nothing unless --deliver\n"
+      "  --real-time   put a database that has rehearsed on the real clock\n"
+      "                for good (it then delivers to real borrowers)\n"
+      "  --no-deliver  leave the outbox for later\n"
+      "\n"
+      "exit status: 0 done; 1 failed (refused input, a handler failed, the\n"
+      "database refused); 2 a wrong command line\n",
       out);
 }
 
-static int parse_args(int argc, char **argv, args *a) {
+/* Prints a message as an error ("recoup: ..."), printable whatever bytes
+ * the user or a script gave. */
+static void vsay(const char *fmt, va_list ap) {
+  rc_error err;
+  rc_error_clear(&err);
+  vsnprintf(err.message, sizeof err.message, fmt, ap);
+  rc_error_print(&err, stderr);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsay(fmt, ap);
+  va_end(ap);
+}
+
+/* A wrong command line: the message, then how to call the command (or
+ * every command when none is known). */
+static int usage_error(const command *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const command *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsay(fmt, ap);
+  va_end(ap);
+  if (c)
+    fprintf(stderr, "usage: recoup %s%s%s\n", c->name,
+            c->synopsis[0] ? " " : "", c->synopsis);
+  else
+    usage(stderr);
+  return EXIT_USAGE;
+}
+
+/* Reads argv into a for command c; a wrong command line is reported here
+ * and EXIT_USAGE returned. */
+static int parse_args(const command *c, int argc, char **argv, args *a) {
   memset(a, 0, sizeof *a);
-  if (argc < 2) return -1;
-  a->cmd = argv[1];
+  a->cmd = c;
+  a->pos = calloc((size_t)argc, sizeof *a->pos);
+  if (!a->pos) return EXIT_FAILED;
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
-    const char **slot = NULL;
-    if (strcmp(s, "--db") == 0)
-      slot = &a->db;
-    else if (strcmp(s, "--now") == 0)
-      slot = &a->now;
-    else if (strcmp(s, "--listen") == 0)
-      slot = &a->listen;
-    else if (strcmp(s, "--json") == 0)
-      a->json = 1;
-    else if (strcmp(s, "--deliver") == 0)
-      a->deliver = 1;
-    else if (strcmp(s, "--no-deliver") == 0)
-      a->no_deliver = 1;
-    else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0)
-      a->verbose = 1;
-    else if (s[0] == '-' && s[1] == '-') {
-      fprintf(stderr, "recoup: unknown option %s\n", s);
-      return -1;
-    } else if (a->npos < 16)
+    const struct option *o = NULL;
+    if (s[0] != '-' || s[1] == '\0') {
       a->pos[a->npos++] = s;
-    if (slot) {
-      if (++i >= argc) {
-        fprintf(stderr, "recoup: %s needs a value\n", s);
-        return -1;
-      }
-      *slot = argv[i];
+      continue;
+    }
+    for (int k = 0; k < NOPTIONS && !o; k++)
+      if (strcmp(s, options[k].name) == 0) o = &options[k];
+    if (!o) return usage_error(c, "unknown option %s", s);
+    if (o->bit == O_HELP) {
+      a->given |= O_HELP;
+      return EXIT_DONE;
+    }
+    if (!(c->options & o->bit))
+      return usage_error(c, "%s does not take %s", c->name, s);
+    if (a->given & o->bit) return usage_error(c, "%s given twice", s);
+    a->given |= o->bit;
+    if (o->takes_value) {
+      if (++i >= argc) return usage_error(c, "%s needs a value", s);
+      *(o->bit == O_DB    ? &a->db
+        : o->bit == O_NOW ? &a->now
+                          : &a->listen) = argv[i];
     }
   }
-  return 0;
+  if ((a->given & O_DELIVER) && (a->given & O_NO_DELIVER))
+    return usage_error(c, "give --deliver or --no-deliver, not both");
+  if ((a->given & O_NOW) && (a->given & O_REAL_TIME))
+    return usage_error(c, "give --now or --real-time, not both");
+  if (a->npos < c->min_pos) return usage_error(c, "%s needs a FILE", c->name);
+  if (c->max_pos >= 0 && a->npos > c->max_pos)
+    return usage_error(c, "%s takes %s; got %d", c->name,
+                       c->max_pos == 0   ? "no arguments"
+                       : c->max_pos == 1 ? "at most one argument"
+                                         : "at most two arguments",
+                       a->npos);
+  return EXIT_DONE;
 }
 
 static void print_errors(const rc_errlist *errors) {
@@ -93,42 +229,81 @@ static void print_errors(const rc_errlist *errors) {
     rc_error_print(&errors->items[i], stderr);
 }
 
-/* Opens the institution in dir; a --now time puts the clock in simulation,
- * resuming from where the last simulated run of this database stopped. */
-static engine *open_engine(const args *a, const char *dir, rc_time *until) {
+/* Text from the database (ids, states, scripts' messages) as printable
+ * UTF-8 on one line. */
+static const char *shown(const char *s, char *buf, size_t size) {
+  rc_printable(buf, size, s ? s : "");
+  for (char *p = buf; *p; p++)
+    if (*p == '\n' || *p == '\t') *p = ' ';
+  return buf;
+}
+
+/* How a command treats the database's clock (engine.h, rehearsals). */
+enum {
+  CLOCK_RUN,    /* tick, import: the real clock, or a rehearsal to --now */
+  CLOCK_REPORT, /* report: as of --now, or of the rehearsal's clock */
+  CLOCK_KEEP,   /* retry, errors: the rehearsal's clock, if any */
+};
+
+/* Opens the institution in dir on the clock `how` asks for; *until is
+ * where a run ends (--now, or now). NULL when refused, reported here. */
+static engine *open_engine(const args *a, const char *dir, int how,
+                           rc_time *until) {
   engine_options opts = {dir, a->db, 0, 0, 0};
   rc_errlist errors = {0};
+  rc_error err;
   engine *eng = NULL;
+  rc_time rehearsed;
+  int rehearsal;
+  rc_error_clear(&err);
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_errors(&errors);
     rc_errlist_free(&errors);
     return NULL;
   }
-  if (until) *until = clock_now(engine_clock(eng));
-  if (a->now) {
-    rc_error err;
-    rc_time t, last;
-    char buf[32];
-    int rc;
-    if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK) {
-      rc_error_print(&err, stderr);
-      engine_close(eng);
-      return NULL;
-    }
-    rc = query_meta(engine_query(eng), "clock", buf, sizeof buf, &err);
-    if (rc != RC_OK && rc != RC_ENOTFOUND) {
-      rc_error_print(&err, stderr);
-      engine_close(eng);
-      return NULL;
-    }
-    last = rc == RC_OK ? strtoll(buf, NULL, 10) : t;
-    clock_set(engine_clock(eng), last < t ? last : t);
-    if (until) *until = t;
+  if (engine_rehearsal(eng, &rehearsal, &rehearsed, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return NULL;
   }
+  if (a->now) {
+    rc_time t;
+    /* A duration counts from the rehearsal's clock. */
+    if (rehearsal) clock_set(engine_clock(eng), rehearsed);
+    if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK ||
+        engine_clock_to(eng, t, &err) != RC_OK) {
+      char msg[sizeof err.message];
+      snprintf(msg, sizeof msg, "--now: %s", err.message);
+      rc_copy(err.message, sizeof err.message, msg);
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return NULL;
+    }
+    if (how == CLOCK_REPORT) clock_set(engine_clock(eng), t);
+    *until = t;
+    return eng;
+  }
+  if (how != CLOCK_RUN) {
+    if (rehearsal) clock_set(engine_clock(eng), rehearsed);
+  } else if (rehearsal) {
+    if (engine_clock_real(eng, (a->given & O_REAL_TIME) != 0, &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      say("go on rehearsing with --now TIME%s",
+          a->given & O_REAL_TIME
+              ? ""
+              : ", or give --real-time to put this database on the real "
+                "clock for good (it then delivers its messages)");
+      engine_close(eng);
+      return NULL;
+    }
+    printf("%s: a rehearsal until now, on the real clock from now on\n",
+           a->db ? a->db : dir);
+  }
+  *until = clock_now(engine_clock(eng));
   return eng;
 }
 
-/* Hands every message due now to its channel. A simulation (--now) sends
+/* Hands every message due now to its channel. A rehearsal (--now) sends
  * nothing unless --deliver says so: rehearsing a month must not text real
  * borrowers. */
 static int deliver(engine *eng, const args *a) {
@@ -136,7 +311,9 @@ static int deliver(engine *eng, const args *a) {
   outbox *ob;
   rc_error err;
   int rc;
-  if (a->no_deliver || (a->now && !a->deliver)) return 0;
+  rc_error_clear(&err);
+  if ((a->given & O_NO_DELIVER) || (a->now && !(a->given & O_DELIVER)))
+    return RC_OK;
   uv_loop_init(&loop);
   if ((rc = outbox_open(&ob, eng, &loop, &err)) == RC_OK) {
     rc = outbox_drain(ob, &err);
@@ -151,24 +328,26 @@ static int deliver(engine *eng, const args *a) {
   }
   uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles go */
   uv_loop_close(&loop);
-  if (rc != RC_OK) {
-    rc_error_print(&err, stderr);
-    return 1;
-  }
-  return 0;
+  if (rc != RC_OK) rc_error_print(&err, stderr);
+  return rc;
 }
 
-/* The simulated clock a --now run ended at: the next run starts there. */
-static int save_clock(engine *eng, const args *a, rc_time t) {
-  char buf[32];
-  rc_error err;
-  if (!a->now) return RC_OK;
-  snprintf(buf, sizeof buf, "%lld", (long long)t);
-  if (engine_meta_put(eng, "clock", buf, &err) != RC_OK) {
-    rc_error_print(&err, stderr);
-    return err.code;
-  }
-  return RC_OK;
+/* The DIR and --db of this command line, to name the next command. */
+static void same_place(const args *a, const char *dir, char *buf, size_t size) {
+  int here = strcmp(dir, ".") == 0;
+  snprintf(buf, size, "%s%s%s%s", here ? "" : " ", here ? "" : dir,
+           a->db ? " --db " : "", a->db ? a->db : "");
+}
+
+/* After a run in which handlers failed: a failure, and where to look. */
+static int handlers_failed(const args *a, const char *dir, int64_t n) {
+  char place[1200];
+  if (n == 0) return EXIT_DONE;
+  same_place(a, dir, place, sizeof place);
+  say("%lld handler%s failed: `recoup errors%s` lists the cases; after a "
+      "fix, `recoup retry --all%s` runs them again",
+      (long long)n, n == 1 ? "" : "s", place, place);
+  return EXIT_FAILED;
 }
 
 static int cmd_check(const args *a) {
@@ -178,10 +357,9 @@ static int cmd_check(const args *a) {
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_errors(&errors);
-    fprintf(stderr, "recoup: %d problem%s in %s\n", errors.count,
-            errors.count == 1 ? "" : "s", dir);
+    say("%d problem%s in %s", errors.count, errors.count == 1 ? "" : "s", dir);
     rc_errlist_free(&errors);
-    return 1;
+    return EXIT_FAILED;
   }
   {
     const institution_config *cfg = script_config(engine_script(eng));
@@ -189,54 +367,50 @@ static int cmd_check(const args *a) {
            cfg->nworkflows, cfg->nworkflows == 1 ? "" : "s");
   }
   engine_close(eng);
-  return 0;
+  return EXIT_DONE;
 }
 
 static int cmd_import(const args *a) {
-  const char *file, *dir;
+  const char *file = a->pos[0], *dir = a->npos > 1 ? a->pos[1] : ".";
   engine *eng;
   import_stats stats;
   rc_errlist errors = {0};
   rc_error err;
-  int64_t steps = 0;
+  int64_t steps = 0, failed;
   rc_time until;
   double t0, t1, t2;
-  if (a->npos < 1) {
-    fprintf(stderr, "recoup: import needs a FILE\n");
-    return 2;
-  }
-  file = a->pos[0];
-  dir = a->npos > 1 ? a->pos[1] : ".";
-  if (!(eng = open_engine(a, dir, &until))) return 1;
+  rc_error_clear(&err);
+  if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
   if (a->now) clock_set(engine_clock(eng), until);
   t0 = seconds();
   if (import_file(eng, file, &stats, &errors, isatty(2)) != RC_OK) {
     print_errors(&errors);
-    fprintf(stderr, "recoup: %s refused: nothing was imported\n", file);
+    say("%s refused: nothing was imported", file);
     rc_errlist_free(&errors);
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
   t1 = seconds();
   /* Run the `opened` and `updated` handlers; timers wait for tick. */
-  if (engine_run(eng, 0, &steps, &err) != RC_OK) {
+  if (engine_run(eng, 0, &steps, &err) != RC_OK ||
+      (a->now && engine_clock_save(eng, until, &err) != RC_OK)) {
     rc_error_print(&err, stderr);
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
-  if (save_clock(eng, a, until) != RC_OK || deliver(eng, a) != 0) {
+  if (deliver(eng, a) != RC_OK) {
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
   t2 = seconds();
+  failed = engine_get_stats(eng)->errors;
   printf(
       "imported %lld rows from %s in %.2fs: %lld opened, %lld updated; "
       "%lld events handled in %.2fs, %lld handler errors\n",
       (long long)stats.rows, file, t1 - t0, (long long)stats.opened,
-      (long long)stats.updated, (long long)steps, t2 - t1,
-      (long long)engine_get_stats(eng)->errors);
+      (long long)stats.updated, (long long)steps, t2 - t1, (long long)failed);
   engine_close(eng);
-  return 0;
+  return handlers_failed(a, dir, failed);
 }
 
 static void show_progress(void *ud, int64_t steps) {
@@ -255,92 +429,281 @@ static int cmd_tick(const args *a) {
   engine *eng;
   rc_error err;
   rc_time until;
-  int64_t steps = 0;
+  int64_t steps = 0, failed;
   const engine_stats *st;
   double t0;
-  if (!(eng = open_engine(a, dir, &until))) return 1;
+  rc_error_clear(&err);
+  if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
   running = eng;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   if (isatty(2)) engine_set_progress(eng, show_progress, NULL);
   t0 = seconds();
-  if (engine_run(eng, until, &steps, &err) != RC_OK) {
+  if (engine_run(eng, until, &steps, &err) != RC_OK ||
+      (a->now && engine_clock_save(eng, until, &err) != RC_OK)) {
     rc_error_print(&err, stderr);
+    running = NULL;
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
   if (isatty(2)) fprintf(stderr, "\r");
-  if (save_clock(eng, a, until) != RC_OK || deliver(eng, a) != 0) {
+  if (deliver(eng, a) != RC_OK) {
+    running = NULL;
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
   st = engine_get_stats(eng);
+  failed = st->errors;
   printf(
       "tick: %lld events handled in %.2fs (%lld timers fired, %lld "
       "transitions, %lld handler errors)\n",
       (long long)steps, seconds() - t0, (long long)st->timers_fired,
-      (long long)st->transitions, (long long)st->errors);
+      (long long)st->transitions, (long long)failed);
   running = NULL;
   engine_close(eng);
-  return 0;
+  return handlers_failed(a, dir, failed);
+}
+
+/* --- retry ------------------------------------------------------------ */
+
+typedef struct case_list {
+  char **ids; /* owned, and each string */
+  int n, cap;
+} case_list;
+
+static void case_list_add(void *ud, const char *id) {
+  case_list *l = ud;
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 16;
+    char **grown = realloc(l->ids, (size_t)cap * sizeof *grown);
+    if (!grown) return; /* it was retried; only its line is lost */
+    l->ids = grown;
+    l->cap = cap;
+  }
+  if ((l->ids[l->n] = strdup(id))) l->n++;
+}
+
+static void case_list_free(case_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->ids[i]);
+  free(l->ids);
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* After the retried cases ran: each moved on, or failed again (a line
+ * each on stderr; a line each on stdout for the others unless quiet).
+ * Returns how many failed again or could not be read. */
+static int retry_outcome(engine *eng, const case_list *retried, int quiet) {
+  int again = 0;
+  for (int i = 0; i < retried->n; i++) {
+    store_case c;
+    rc_error err;
+    char id[200], state[200];
+    rc_error_clear(&err);
+    if (query_case(engine_query(eng), retried->ids[i], &c, &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      again++;
+      continue;
+    }
+    shown(c.id, id, sizeof id);
+    if (c.error) {
+      char why[1100];
+      say("case %s failed again: %s", id, shown(c.error, why, sizeof why));
+      again++;
+    } else if (!quiet) {
+      printf("case %s retried: now in %s\n", id,
+             shown(c.state, state, sizeof state));
+    }
+    store_case_free(&c);
+  }
+  return again;
 }
 
 static int cmd_retry(const args *a) {
+  int all = (a->given & O_ALL) != 0, ncases = a->npos, failed = 0, count = 0;
+  const char *dir = ".";
   engine *eng;
   rc_error err;
+  rc_time until;
   int64_t steps = 0;
-  store_case c;
-  if (a->npos < 1) {
-    fprintf(stderr, "recoup: retry needs a CASE\n");
-    return 2;
+  case_list retried = {0};
+  rc_error_clear(&err);
+  if (all) {
+    if (a->npos > 1)
+      return usage_error(a->cmd, "retry --all takes no CASE, only a DIR");
+    dir = a->npos ? a->pos[0] : ".";
+    ncases = 0;
+  } else if (a->npos == 0) {
+    return usage_error(a->cmd, "retry needs a CASE, or --all");
+  } else if (a->npos > 1 &&
+             (is_dir(a->pos[a->npos - 1]) || access("recoup.lua", F_OK) != 0)) {
+    /* The last argument is DIR when it is a directory, or when there is
+     * no institution here for the cases to belong to. */
+    dir = a->pos[--ncases];
   }
-  if (!(eng = open_engine(a, a->npos > 1 ? a->pos[1] : ".", NULL))) return 1;
-  if (engine_retry(eng, a->pos[0], &err) != RC_OK ||
-      engine_run(eng, 0, &steps, &err) != RC_OK) {
+  if (!(eng = open_engine(a, dir, CLOCK_KEEP, &until))) return EXIT_FAILED;
+  if (all) {
+    if (engine_retry_all(eng, case_list_add, &retried, &count, &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      case_list_free(&retried);
+      return EXIT_FAILED;
+    }
+    if (count == 0) printf("no cases in error\n");
+  }
+  for (int i = 0; i < ncases; i++) {
+    if (engine_retry(eng, a->pos[i], &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      failed++;
+    } else {
+      case_list_add(&retried, a->pos[i]);
+    }
+  }
+  if (engine_run(eng, 0, &steps, &err) != RC_OK) {
     rc_error_print(&err, stderr);
     engine_close(eng);
-    return 1;
+    case_list_free(&retried);
+    return EXIT_FAILED;
   }
-  if (query_case(engine_query(eng), a->pos[0], &c, &err) != RC_OK) {
-    rc_error_print(&err, stderr);
-    engine_close(eng);
-    return 1;
+  {
+    int again = retry_outcome(eng, &retried, all);
+    if (all && count > 0)
+      printf("retried %d case%s: %d moved on, %d failed again\n", count,
+             count == 1 ? "" : "s", count - again, again);
+    if (again) {
+      char place[1200];
+      same_place(a, dir, place, sizeof place);
+      say("`recoup errors%s` lists the cases in error", place);
+    }
+    failed += again;
   }
-  if (c.error)
-    printf("case %s failed again: %s\n", c.id, c.error);
-  else
-    printf("case %s retried: now in %s (%lld events)\n", c.id, c.state,
-           (long long)steps);
-  store_case_free(&c);
   engine_close(eng);
-  return 0;
+  case_list_free(&retried);
+  return failed ? EXIT_FAILED : EXIT_DONE;
 }
+
+/* --- errors ----------------------------------------------------------- */
+
+/* Columns a UTF-8 string takes on a terminal: CJK and other wide
+ * characters two (East Asian Width W and F, the common ranges). */
+static int columns(const char *s) {
+  int n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    int len = *p < 0x80 ? 1 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+    unsigned cp = *p & (0x7fu >> (len > 1 ? len : 0));
+    for (int i = 1; i < len && p[i]; i++) cp = (cp << 6) | (p[i] & 0x3fu);
+    n += (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+                 (cp >= 0xac00 && cp <= 0xd7a3) ||
+                 (cp >= 0xf900 && cp <= 0xfaff) ||
+                 (cp >= 0xfe30 && cp <= 0xfe4f) ||
+                 (cp >= 0xff00 && cp <= 0xff60) ||
+                 (cp >= 0xffe0 && cp <= 0xffe6) ||
+                 (cp >= 0x20000 && cp <= 0x3fffd)
+             ? 2
+             : 1;
+    for (int i = 0; i < len && *p; i++) p++;
+  }
+  return n;
+}
+
+static const char *const error_columns[] = {"case", "state", "event", "since",
+                                            "error"};
+enum { NERROR_COLUMNS = 5, ERRORS_PAGE = 1000 };
+
+static void print_error_line(const char *const *v, const int *width) {
+  for (int k = 0; k < NERROR_COLUMNS; k++)
+    printf("%s%*s", v[k],
+           k + 1 < NERROR_COLUMNS ? width[k] - columns(v[k]) + 2 : 0, "");
+  printf("\n");
+}
+
+/* One page as aligned text, the error last; the columns are as wide as
+ * the first page needs, under a header printed with it. */
+static void print_error_rows(json_t *rows, int *width) {
+  char cells[NERROR_COLUMNS][1100];
+  const char *v[NERROR_COLUMNS];
+  size_t i;
+  json_t *row;
+  if (width[0] == 0) {
+    for (int k = 0; k < NERROR_COLUMNS; k++)
+      width[k] = columns(error_columns[k]);
+    json_array_foreach(rows, i, row) {
+      for (int k = 0; k < NERROR_COLUMNS; k++) {
+        const char *s =
+            json_string_value(json_object_get(row, error_columns[k]));
+        int w = columns(shown(s, cells[k], sizeof cells[k]));
+        if (w > width[k]) width[k] = w;
+      }
+    }
+    print_error_line(error_columns, width);
+  }
+  json_array_foreach(rows, i, row) {
+    for (int k = 0; k < NERROR_COLUMNS; k++)
+      v[k] = shown(json_string_value(json_object_get(row, error_columns[k])),
+                   cells[k], sizeof cells[k]);
+    print_error_line(v, width);
+  }
+}
+
+static int cmd_errors(const args *a) {
+  const char *dir = a->npos ? a->pos[0] : ".";
+  engine *eng;
+  rc_error err;
+  rc_time until;
+  int64_t before = 0;
+  int width[NERROR_COLUMNS] = {0}, total = 0, json = (a->given & O_JSON) != 0;
+  rc_error_clear(&err);
+  if (!(eng = open_engine(a, dir, CLOCK_KEEP, &until))) return EXIT_FAILED;
+  if (json) printf("{\"errors\": [");
+  do {
+    json_t *page = report_errors(eng, before, ERRORS_PAGE, &err), *rows, *row;
+    size_t i;
+    if (!page) {
+      if (json) printf("]}\n");
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return EXIT_FAILED;
+    }
+    rows = json_object_get(page, "errors");
+    if (json) {
+      json_array_foreach(rows, i, row) {
+        char *text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n  %s", total++ ? "," : "", text ? text : "{}");
+        free(text);
+      }
+    } else if (json_array_size(rows)) {
+      print_error_rows(rows, width);
+      total += (int)json_array_size(rows);
+    }
+    before = json_integer_value(json_object_get(page, "next"));
+    json_decref(page);
+  } while (before > 0);
+  if (json)
+    printf("%s]}\n", total ? "\n" : "");
+  else if (total == 0)
+    printf("no cases in error\n");
+  engine_close(eng);
+  return EXIT_DONE;
+}
+
+/* --- the rest --------------------------------------------------------- */
 
 static int cmd_report(const args *a) {
   engine *eng;
   rc_error err;
   json_t *r;
   rc_time until;
-  if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", &until))) return 1;
-  if (a->now) {
-    clock_set(engine_clock(eng), until);
-  } else {
-    /* A database driven by simulated time reports as of that time. */
-    char buf[32];
-    int rc = query_meta(engine_query(eng), "clock", buf, sizeof buf, &err);
-    if (rc == RC_OK) clock_set(engine_clock(eng), strtoll(buf, NULL, 10));
-    if (rc != RC_OK && rc != RC_ENOTFOUND) {
-      rc_error_print(&err, stderr);
-      engine_close(eng);
-      return 1;
-    }
-  }
+  if (!(eng = open_engine(a, a->npos ? a->pos[0] : ".", CLOCK_REPORT, &until)))
+    return EXIT_FAILED;
   if (report_build(eng, &r, &err) != RC_OK) {
     rc_error_print(&err, stderr);
     engine_close(eng);
-    return 1;
+    return EXIT_FAILED;
   }
-  if (a->json) {
+  if (a->given & O_JSON) {
     char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);
     free(text);
@@ -349,38 +712,54 @@ static int cmd_report(const args *a) {
   }
   json_decref(r);
   engine_close(eng);
-  return 0;
+  return EXIT_DONE;
+}
+
+static int cmd_serve(const args *a) {
+  return serve_main(a->npos ? a->pos[0] : ".", a->db, a->listen,
+                    (a->given & O_REAL_TIME) != 0);
+}
+
+static int cmd_repl(const args *a) {
+  return repl_main(a->npos ? a->pos[0] : ".", a->db, NULL);
+}
+
+static int cmd_test(const args *a) {
+  return spec_main(a->npos, (char **)a->pos, (a->given & O_VERBOSE) != 0);
+}
+
+static int cmd_version(const args *a) {
+  (void)a;
+  printf("recoup %s\n", RECOUP_VERSION);
+  return EXIT_DONE;
+}
+
+static int cmd_help(const args *a) {
+  (void)a;
+  usage(stdout);
+  return EXIT_DONE;
 }
 
 int main(int argc, char **argv) {
+  const command *c = NULL;
+  const char *name;
   args a;
-  if (argc > 1 && strcmp(argv[1], "user") == 0)
-    return user_main(argc - 1, argv + 1);
-  if (parse_args(argc, argv, &a) != 0) {
-    usage(stderr);
-    return 2;
+  int rc;
+  if (argc < 2) return usage_error(NULL, "no command given");
+  if (strcmp(argv[1], "user") == 0) return user_main(argc - 1, argv + 1);
+  name = argv[1];
+  if (!strcmp(name, "--version")) name = "version";
+  if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
+  for (int i = 0; i < NCOMMANDS && !c; i++)
+    if (strcmp(name, commands[i].name) == 0) c = &commands[i];
+  if (!c) return usage_error(NULL, "unknown command '%s'", name);
+  if ((rc = parse_args(c, argc, argv, &a)) == EXIT_DONE) {
+    if (a.given & O_HELP)
+      printf("usage: recoup %s%s%s\n          %s\n", c->name,
+             c->synopsis[0] ? " " : "", c->synopsis, c->what);
+    else
+      rc = c->run(&a);
   }
-  if (strcmp(a.cmd, "version") == 0 || strcmp(a.cmd, "--version") == 0) {
-    printf("recoup %s\n", RECOUP_VERSION);
-    return 0;
-  }
-  if (strcmp(a.cmd, "help") == 0 || strcmp(a.cmd, "--help") == 0 ||
-      strcmp(a.cmd, "-h") == 0) {
-    usage(stdout);
-    return 0;
-  }
-  if (strcmp(a.cmd, "test") == 0)
-    return spec_main(a.npos, (char **)a.pos, a.verbose);
-  if (strcmp(a.cmd, "check") == 0) return cmd_check(&a);
-  if (strcmp(a.cmd, "import") == 0) return cmd_import(&a);
-  if (strcmp(a.cmd, "tick") == 0) return cmd_tick(&a);
-  if (strcmp(a.cmd, "retry") == 0) return cmd_retry(&a);
-  if (strcmp(a.cmd, "report") == 0) return cmd_report(&a);
-  if (strcmp(a.cmd, "serve") == 0)
-    return serve_main(a.npos ? a.pos[0] : ".", a.db, a.listen);
-  if (strcmp(a.cmd, "repl") == 0)
-    return repl_main(a.npos ? a.pos[0] : ".", a.db, NULL);
-  fprintf(stderr, "recoup: unknown command '%s'\n", a.cmd);
-  usage(stderr);
-  return 2;
+  free(a.pos);
+  return rc;
 }

@@ -108,6 +108,11 @@ int query_task_page(query *q, const char *queue, const char *status,
   return store_tasks_page(q->st, queue, status, after, limit, fn, ud, err);
 }
 
+int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,
+                     void *ud, rc_error *err) {
+  return store_errors_page(q->st, before, limit, fn, ud, err);
+}
+
 /* Hands a report table's rows on with the table's name. */
 typedef struct table {
   query_table_fn fn;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <histedit.h>
 #include <lauxlib.h>
@@ -411,6 +412,44 @@ static void utf8_locale(void) {
     setlocale(LC_CTYPE, "C.UTF-8");
 }
 
+/* The editor's key reader. libedit's own retries a read that a signal
+ * interrupted once before it gives up, so a Ctrl-C at the prompt was
+ * swallowed whenever it came while the editor waited for a key (most of
+ * the time): this one gives up at once when the signal was our SIGINT,
+ * also one that came just before the read, and decodes UTF-8 itself. */
+static int read_key(EditLine *el, wchar_t *wc) {
+  mbstate_t st;
+  int fd = fileno(stdin);
+  (void)el;
+  memset(&st, 0, sizeof st);
+  for (;;) {
+    char c;
+    ssize_t n;
+    if (interrupted) {
+      *wc = L'\0';
+      return -1;
+    }
+    n = read(fd, &c, 1);
+    if (n == 1) {
+      size_t r = mbrtowc(wc, &c, 1, &st);
+      if (r == (size_t)-2) continue; /* the rest of a character */
+      if (r == (size_t)-1) {          /* not UTF-8: a replacement */
+        memset(&st, 0, sizeof st);
+        *wc = 0xFFFD;
+      }
+      return 1;
+    }
+    if (n == 0) {
+      *wc = L'\0';
+      return 0; /* the end of input */
+    }
+    if (errno != EINTR) {
+      *wc = L'\0';
+      return -1;
+    }
+  }
+}
+
 static void open_editor(session *s) {
   HistEvent ev;
   const char *home = getenv("HOME");
@@ -446,6 +485,7 @@ static void open_editor(session *s) {
    * running chunk. (The readline() wrapper cannot do this: it re-reads
    * and restores the terminal's modes on every call.) */
   el_set(s->el, EL_SETTY, "-x", "-icanon", "-echo", NULL);
+  el_wset(s->el, EL_GETCFN, read_key);
   el_source(s->el, NULL); /* ~/.editrc */
 }
 

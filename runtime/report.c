@@ -1,4 +1,5 @@
 /* `recoup report`: what a collections manager reads on Monday morning. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -87,12 +88,12 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
       "closed", sum_where(states, "closed", NULL, NULL), "errors",
       sum_where(states, "errors", NULL, NULL), "states", states, "dpd", dpd,
       /* what reduced balances; the rest is refunded */
-      "recovered", (json_int_t)(totals.recovered - totals.overpaid),
-      "promises", "by_status", promises, "kept", kept, "broken", broken,
-      "kept_rate", rate(kept, kept + broken), "installments", "by_status",
-      installments, "on_time_rate", rate(on_time, on_time + late + missed),
-      "contacts", contacts, "refusals", refusals, "variants", variants,
-      "timers_pending", (json_int_t)totals.timers_pending, "events_pending",
+      "recovered", (json_int_t)(totals.recovered - totals.overpaid), "promises",
+      "by_status", promises, "kept", kept, "broken", broken, "kept_rate",
+      rate(kept, kept + broken), "installments", "by_status", installments,
+      "on_time_rate", rate(on_time, on_time + late + missed), "contacts",
+      contacts, "refusals", refusals, "variants", variants, "timers_pending",
+      (json_int_t)totals.timers_pending, "events_pending",
       (json_int_t)totals.events_pending, "overpaid",
       (json_int_t)totals.overpaid);
   if (out)
@@ -191,4 +192,55 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
           num(r, "timers_pending"), num(r, "events_pending"));
 #undef MONEY
+}
+
+typedef struct error_page {
+  rc_zone *zone;
+  json_t *list;
+  int64_t last; /* the cursor: the last row's failed event */
+} error_page;
+
+/* Text from scripts (an error message) may hold any bytes; JSON holds
+ * only UTF-8. */
+static json_t *text_json(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *clean = malloc(n);
+  json_t *j;
+  if (!clean) return json_null();
+  rc_printable(clean, n, s);
+  j = json_string(clean);
+  free(clean);
+  return j ? j : json_null();
+}
+
+static int error_row(void *ud, const store_value *cols, int n) {
+  error_page *p = ud;
+  json_t *row = json_object();
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
+    if (strcmp(v->name, "event_id") == 0) {
+      p->last = v->i;
+    } else if (strcmp(v->name, "since") == 0) {
+      char at[40];
+      zone_format(p->zone, v->i, at, sizeof at);
+      json_object_set_new(row, v->name, json_string(at));
+    } else {
+      json_object_set_new(
+          row, v->name, v->type == STORE_TEXT ? text_json(v->s) : json_null());
+    }
+  }
+  json_array_append_new(p->list, row);
+  return 0;
+}
+
+json_t *report_errors(engine *eng, int64_t before, int limit, rc_error *err) {
+  error_page p = {clock_zone(engine_clock(eng)), json_array(), 0};
+  if (query_error_page(engine_query(eng), before, limit, error_row, &p, err) !=
+      RC_OK) {
+    json_decref(p.list);
+    return NULL;
+  }
+  return json_pack("{s:o, s:o}", "errors", p.list, "next",
+                   (int)json_array_size(p.list) == limit ? json_integer(p.last)
+                                                         : json_null());
 }

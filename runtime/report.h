@@ -15,5 +15,10 @@
 int report_build(engine *eng, json_t **report, rc_error *err);
 /* The same as aligned text tables. */
 void report_print(engine *eng, const json_t *report, FILE *out);
+/* One page of the cases in error, the newest failure first, as
+ * {"errors": [{case, state, event, error, since}], "next": cursor or
+ * null}; the page goes on below `before` (0: from the newest). NULL, with
+ * err filled, when the store could not be read. */
+json_t *report_errors(engine *eng, int64_t before, int limit, rc_error *err);
 
 #endif

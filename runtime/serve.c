@@ -368,7 +368,8 @@ static void finish_loop(uv_loop_t *loop) {
   if (rc != 0) log_uv("uv_loop_close", rc);
 }
 
-int serve_main(const char *dir, const char *db, const char *listen) {
+int serve_main(const char *dir, const char *db, const char *listen,
+               int real_time) {
   service svc;
   uv_loop_t loop;
   engine_options opts = {dir, db, 0, 0, 0};
@@ -383,6 +384,20 @@ int serve_main(const char *dir, const char *db, const char *listen) {
   if (engine_open(&svc.eng, &opts, &errors) != RC_OK) {
     for (int i = 0; i < errors.count; i++) print_error(&errors.items[i]);
     rc_errlist_free(&errors);
+    return 1;
+  }
+  /* A rehearsal's messages must not reach real borrowers by a slip. */
+  if (engine_clock_real(svc.eng, real_time, &err) != RC_OK) {
+    service_log(
+        "error",
+        json_pack("{s:s, s:s, s:s}", "msg", err.message, "db", err.file, "hint",
+                  real_time ? "go on rehearsing with recoup tick --now"
+                            : "go on rehearsing with recoup tick "
+                              "--now, or start the service with "
+                              "--real-time to put this database on "
+                              "the real clock for good (it then "
+                              "delivers its messages)"));
+    engine_close(svc.eng);
     return 1;
   }
   /* A request waits out any copy of the WAL into the database that a

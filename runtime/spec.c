@@ -354,7 +354,7 @@ int spec_main(int npaths, char **paths, int verbose) {
     struct stat st;
     if (stat(paths[i], &st) != 0) {
       fprintf(stderr, "recoup: %s: no such file or directory\n", paths[i]);
-      return 2;
+      return 1; /* a failure, not a wrong command line (2) */
     }
     find_specs(paths[i], &files);
   }

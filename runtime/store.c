@@ -278,7 +278,16 @@ static const char *const migrations[] = {
     /* What a task counts as for the caps, when its workflow says (a
      * declared kind's counts_as); NULL: by its kind's name. */
     "ALTER TABLE tasks ADD COLUMN channel TEXT;",
-    /* 11: the people who sign in to the console (DESIGN.md "People and
+    /* 11: cases in error are listed by their first failed event (the one
+     * that failed; later ones wait behind it), newest first: `recoup
+     * errors` and GET /v1/errors walk failed events down events_pending
+     * and ask this index whether the case failed earlier. Without it each
+     * row read every failed event below it (a broken workflow parks a
+     * failed event a case a day). Only failed events are in it, so the
+     * queue's inserts and deletes never touch it. */
+    "CREATE INDEX IF NOT EXISTS events_failed ON events(case_id, id)"
+    "  WHERE status = 'failed';",
+    /* 12: the people who sign in to the console (DESIGN.md "People and
      * the console"). The hash is libsodium's Argon2id string, salt and
      * limits included; queues a JSON array of queue names, built and
      * checked by the engine (the schema parses no JSON). users_log says
@@ -414,6 +423,8 @@ enum {
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
   S_OUTBOX_DEPTH,
+  S_META_DELETE,
+  S_ERRORS_PAGE,
   S_USER_INSERT,
   S_USER_GET,
   S_USER_DISABLED,
@@ -792,6 +803,20 @@ static const char *const sql[S_COUNT] = {
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
     [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
+    [S_META_DELETE] = "DELETE FROM meta WHERE key = ?1",
+    /* A case in error holds its failed event and parks the later ones
+     * beside it: the first failed event of each case is the one that
+     * failed. Walked down the (status, id) index from the cursor, so a
+     * page costs its rows and the events parked between them, not a scan
+     * of the cases. */
+    [S_ERRORS_PAGE] =
+        "SELECT c.id AS 'case', c.state, e.type AS event, c.error, "
+        "e.at AS since, e.id AS event_id "
+        "FROM events e JOIN cases c ON c.id = e.case_id "
+        "WHERE e.status = 'failed' AND e.id < ?1 AND c.error IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM events p WHERE p.case_id = e.case_id "
+        "AND p.status = 'failed' AND p.id < e.id) "
+        "ORDER BY e.id DESC LIMIT ?2",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
         "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
@@ -1200,9 +1225,9 @@ int store_meta_get(store *st, const char *key, char *buf, size_t size,
 
 int store_meta_put(store *st, const char *key, const char *value,
                    rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_META_PUT);
+  sqlite3_stmt *s = stmt(st, value ? S_META_PUT : S_META_DELETE);
   bind_text(s, 1, key);
-  bind_text(s, 2, value);
+  if (value) bind_text(s, 2, value);
   return exec_stmt(st, s, err, "meta");
 }
 
@@ -2568,6 +2593,14 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
   sqlite3_bind_int64(s, 2, after);
   sqlite3_bind_int(s, 3, limit);
   sqlite3_bind_int(s, 4, JOURNAL_RUN);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
+                      void *ud, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ERRORS_PAGE);
+  sqlite3_bind_int64(s, 1, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int(s, 2, limit);
   return each_row(st, s, fn, ud, err);
 }
 

@@ -631,7 +631,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
                    RC_EINTERNAL);
   store_close(st);
-  assert_int_equal(count_rows("PRAGMA user_version"), 11);
+  assert_int_equal(count_rows("PRAGMA user_version"), 12);
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "

@@ -42,6 +42,23 @@ rc_clock *engine_clock(engine *eng);
 script *engine_script(engine *eng);
 const engine_stats *engine_get_stats(const engine *eng);
 
+/* Rehearsals. A database run on a simulated clock remembers where that
+ * clock stopped, and is a rehearsal from then on.
+ * engine_clock_to: a simulated run up to until, from where the last one
+ *   stopped (or from until); RC_ECONFLICT when until is earlier.
+ * engine_clock_save: records where a simulated run stopped.
+ * engine_rehearsal: whether the database is a rehearsal (*yes) and where
+ *   its clock stopped (*at: the clock for work that does not move time,
+ *   report and retry); a read that fails is an error, never "no".
+ * engine_clock_real: the real clock. A rehearsal is refused
+ *   (RC_ECONFLICT, naming the database) unless allowed, since its
+ *   messages would go to real borrowers; allowed, it forgets the
+ *   simulated clock for good, unless that is still ahead of real time. */
+int engine_clock_to(engine *eng, rc_time until, rc_error *err);
+int engine_clock_save(engine *eng, rc_time until, rc_error *err);
+int engine_rehearsal(engine *eng, int *yes, rc_time *at, rc_error *err);
+int engine_clock_real(engine *eng, int allowed, rc_error *err);
+
 /* Ingest: each opens and commits its own transaction when none is open, so
  * a success means the input is durable. Nothing runs handlers; call
  * engine_run for that. */
@@ -92,8 +109,15 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
  * to. *case_out (at least 160 bytes) receives the case. */
 int engine_reply(engine *eng, const char *case_id, const char *from,
                  const char *text, char *case_out, rc_error *err);
-/* Clears a case's error and re-queues its failed event. */
+/* Clears a case's error and re-queues its failed event; RC_ENOTFOUND for
+ * an unknown case, RC_ECONFLICT for a case not in error. */
 int engine_retry(engine *eng, const char *case_id, rc_error *err);
+typedef void (*engine_case_fn)(void *ud, const char *case_id);
+/* engine_retry for every case in error, in one transaction (or the
+ * caller's); each (may be NULL) is told every case re-queued and *count
+ * how many. */
+int engine_retry_all(engine *eng, engine_case_fn each, void *ud, int *count,
+                     rc_error *err);
 
 /* Runs queued events and every timer due at or before until, in order,
  * with group commit. On a simulated clock the clock steps to each timer's

@@ -159,6 +159,12 @@ int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
 int query_task_page(query *q, const char *queue, const char *status,
                     int64_t after, int limit, store_row_fn fn, void *ud,
                     rc_error *err);
+/* Cases in error, the newest failure first: columns case, state, event
+ * (the type of the event that failed), error, since (that event's time)
+ * and event_id, the cursor: a page goes on below `before` (0 for the
+ * first page). */
+int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,
+                     void *ud, rc_error *err);
 
 /* --- figures ----------------------------------------------------------- */
 

@@ -49,12 +49,20 @@ typedef struct rc_error {
 } rc_error;
 
 void rc_error_clear(rc_error *err);
-/* Sets code and message (printf-style); returns code so callers can
- * `return rc_error_set(...)`. field may be NULL. */
+/* Starts a new error: sets code, field and message (printf-style) and
+ * clears file and line, which the caller sets after when it knows them.
+ * Returns code so callers can `return rc_error_set(...)`. field may be
+ * NULL. */
 int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
-/* "recoup: FILE:LINE: message" on stream. */
+/* "recoup: FILE:LINE: message" on stream, printable (rc_printable). */
 void rc_error_print(const rc_error *err, FILE *stream);
+/* Copies src into dst[size] (cut on a character boundary, terminated)
+ * with every byte of a control character (newline and tab kept) or of
+ * invalid UTF-8 replaced by '?': text from outside (file names, scripts'
+ * error messages) made safe for a terminal and for JSON. Returns the
+ * length written. */
+size_t rc_printable(char *dst, size_t size, const char *src);
 const char *rc_strerror(int code);
 
 /* A list of errors, for `recoup check` and imports that report every

@@ -42,6 +42,7 @@ int store_rollback_to(store *st, rc_error *err);
 /* RC_ENOTFOUND when the key was never set. */
 int store_meta_get(store *st, const char *key, char *buf, size_t size,
                    rc_error *err);
+/* value NULL deletes the key. */
 int store_meta_put(store *st, const char *key, const char *value,
                    rc_error *err);
 
@@ -330,6 +331,12 @@ int store_tasks_page(store *st, const char *queue, const char *status,
                      rc_error *err);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
+/* Cases in error, the newest failure first: columns case, state, event
+ * (the type of the event that failed), error, since (that event's time)
+ * and event_id, the cursor: a page goes on below `before` (0 for the
+ * first page). */
+int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
+                      void *ud, rc_error *err);
 /* Gauges for /metrics. */
 int store_timers_overdue(store *st, rc_time now, int64_t *count, rc_error *err);
 /* Messages with one status (an index range: cheap for "queued" and

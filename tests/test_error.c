@@ -1,0 +1,73 @@
+/* The one error type: an error set anew carries nothing of what the
+ * struct held before, and what it prints is printable UTF-8 whatever the
+ * bytes it was given. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recoup/recoup.h"
+
+static void test_a_new_error_has_no_file_or_line_of_before(void **state) {
+  rc_error err;
+  (void)state;
+  memset(&err, 0xa5, sizeof err); /* what an uncleared stack may hold */
+  err.file[sizeof err.file - 1] = '\0';
+  assert_int_equal(rc_error_set(&err, RC_EINVAL, NULL, "bad time '%s'", "x"),
+                   RC_EINVAL);
+  assert_string_equal(err.file, "");
+  assert_int_equal(err.line, 0);
+  assert_string_equal(err.field, "");
+  assert_string_equal(err.message, "bad time 'x'");
+}
+
+static void test_printed_errors_name_only_what_was_set(void **state) {
+  rc_error err;
+  char out[2048] = "";
+  FILE *f = fmemopen(out, sizeof out - 1, "w");
+  (void)state;
+  memset(&err, 0xa5, sizeof err);
+  rc_error_set(&err, RC_ENOTFOUND, "case", "unknown case %s", "L1");
+  rc_error_print(&err, f);
+  rc_error_clear(&err);
+  err.code = RC_ESTORE; /* a code and no message: its name */
+  rc_error_print(&err, f);
+  fclose(f);
+  assert_string_equal(out, "recoup: unknown case L1\nrecoup: store\n");
+}
+
+static void test_printable_replaces_controls_and_broken_utf8(void **state) {
+  char out[64];
+  (void)state;
+  rc_printable(out, sizeof out, "a\033[31mb\x7f\tc\nd");
+  assert_string_equal(out, "a?[31mb?\tc\nd");
+  rc_printable(out, sizeof out, "x\xff\xc3y\xc2\x85z"); /* bad bytes, C1 */
+  assert_string_equal(out, "x??y??z");
+  rc_printable(out, sizeof out, "\xed\xa0\x80|\xf4\x90\x80\x80|\xc0\xaf");
+  assert_string_equal(out, "???|????|??"); /* surrogate, > U+10FFFF, overlong */
+  rc_printable(out, sizeof out, "王芳 é ¥1,000.00 😀");
+  assert_string_equal(out, "王芳 é ¥1,000.00 😀");
+}
+
+static void test_printable_cuts_on_a_character_boundary(void **state) {
+  char out[6];
+  (void)state;
+  assert_int_equal(rc_printable(out, sizeof out, "ab王芳"), 5);
+  assert_string_equal(out, "ab王");
+  assert_int_equal(rc_printable(out, 1, "abc"), 0);
+  assert_string_equal(out, "");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_a_new_error_has_no_file_or_line_of_before),
+      cmocka_unit_test(test_printed_errors_name_only_what_was_set),
+      cmocka_unit_test(test_printable_replaces_controls_and_broken_utf8),
+      cmocka_unit_test(test_printable_cuts_on_a_character_boundary),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
