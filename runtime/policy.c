@@ -96,6 +96,12 @@ int policy_allow_contact(const policy_config *p, query *q,
     int64_t n;
     int rc;
     if (!lists(rule->channels, rule->nchannels, req->channel)) continue;
+    if (rule->limit <= 0) {
+      /* A cap of none never has room: that does not end, it blocks. */
+      char reason[96];
+      snprintf(reason, sizeof reason, "max_contacts:%s:0", req->channel);
+      return block(out, reason);
+    }
     back.ms = -back.ms;
     back.days = -back.days;
     back.months = -back.months;
@@ -115,6 +121,11 @@ int policy_allow_contact(const policy_config *p, query *q,
       defer(out, zone_add(req->zone, oldest, &rule->per), reason);
     }
   }
+  /* Calendar arithmetic is not symmetric (a month back from the 31st is
+   * the 28th; a month on from the 28th is not the 31st): a rule's end can
+   * land at or before now. Asked again a minute on, never in a loop. */
+  if (out->verdict == POLICY_DEFER && out->until <= req->now)
+    out->until = req->now + 60000;
   {
     rc_time open = policy_next_window(p, req->zone, out->until);
     if (open > out->until && out->verdict != POLICY_DEFER)

@@ -256,6 +256,44 @@ static void test_deferred_messages_keep_their_order(void **state) {
   assert_int_equal(d.until, at("2026-01-06T10:00"));
 }
 
+/* A cap of zero contacts never has room: blocked, not deferred (a
+ * deferral would have no end). */
+static void test_a_cap_of_none_blocks(void **state) {
+  policy_config p;
+  policy_request r = request("C1", "visit", at("2026-01-05T12:00"));
+  policy_decision d;
+  (void)state;
+  memset(&p, 0, sizeof p);
+  p.nrules = 1;
+  snprintf(p.rules[0].channels[0], 24, "visit");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 0;
+  p.rules[0].per.days = 30;
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_BLOCK);
+  assert_string_equal(d.reason, "max_contacts:visit:0");
+}
+
+/* A month back from the 31st is the 28th, a month on from the 28th the
+ * 28th: the cap's end computed from a contact on Feb 28 lands before now.
+ * The contact is asked about again a minute on, not at once in a loop. */
+static void test_a_months_window_never_defers_into_the_past(void **state) {
+  policy_config p;
+  policy_request r = request("C1", "sms", at("2026-03-31T20:00"));
+  policy_decision d;
+  (void)state;
+  memset(&p, 0, sizeof p);
+  p.nrules = 1;
+  snprintf(p.rules[0].channels[0], 24, "sms");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 1;
+  p.rules[0].per.months = 1;
+  sent("C1", "sms", at("2026-02-28T21:00"));
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(d.verdict, POLICY_DEFER);
+  assert_true(d.until > r.now);
+}
+
 /* A cap that frees up at night defers to the morning's opening. */
 static void test_a_cap_ending_at_night_waits_for_the_hours(void **state) {
   policy_config p = hours("08:00", "21:00");
@@ -333,6 +371,10 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cap_ending_at_night_waits_for_the_hours, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_cap_of_none_blocks, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_months_window_never_defers_into_the_past, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flags_block_all_but_legal_notices,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
