@@ -840,12 +840,20 @@ static int masked_for(const service *svc, const http_request *req) {
   return roles > 0 && !(roles & (ROLE_AGENT | ROLE_ADMIN | ROLE_INGEST));
 }
 
+/* Masking may lengthen a string a little (an e-mail's "***"); a note may
+ * be 4 KB: the buffer is sized from the text, never cut. */
 static json_t *masked_string(const char *s, int masked) {
-  char buf[1024];
+  size_t size;
+  char *buf;
+  json_t *out;
   if (!s) return json_null();
   if (!masked) return json_string(s);
-  mask_contacts(s, buf, sizeof buf);
-  return json_string(buf);
+  size = strlen(s) * 2 + 64;
+  if (!(buf = malloc(size))) return json_string("***");
+  mask_contacts(s, buf, size);
+  out = json_string(buf);
+  free(buf);
+  return out;
 }
 
 /* An address keeps its first three characters (a city, a district). */
@@ -872,23 +880,18 @@ static void mask_strings(json_t *v) {
   size_t i;
   if (json_is_object(v)) {
     json_object_foreach(v, key, item) {
-      if (json_is_string(item)) {
-        char buf[1024];
-        mask_contacts(json_string_value(item), buf, sizeof buf);
-        json_object_set_new(v, key, json_string(buf));
-      } else {
+      if (json_is_string(item))
+        json_object_set_new(v, key,
+                            masked_string(json_string_value(item), 1));
+      else
         mask_strings(item);
-      }
     }
   } else if (json_is_array(v)) {
     json_array_foreach(v, i, item) {
-      if (json_is_string(item)) {
-        char buf[1024];
-        mask_contacts(json_string_value(item), buf, sizeof buf);
-        json_array_set_new(v, i, json_string(buf));
-      } else {
+      if (json_is_string(item))
+        json_array_set_new(v, i, masked_string(json_string_value(item), 1));
+      else
         mask_strings(item);
-      }
     }
   }
 }

@@ -286,6 +286,18 @@ static void test_agents_see_contact_points_and_read_sees_them_masked(
   expect(a, 200, "\"journal\"");
   if (strstr(a->body, "13800000001"))
     fail_msg("the read role saw a phone number in the journal: %s", a->body);
+  /* Masked, a long text is not cut (it was at 1 KB). */
+  {
+    char body[3200];
+    int n = snprintf(body, sizeof body,
+                     "{\"case\":\"L1\",\"from\":\"+8613800000001\","
+                     "\"text\":\"");
+    memset(body + n, 'w', 2500);
+    snprintf(body + n + 2500, sizeof body - (size_t)n - 2500, "END\"}");
+    expect(post("/v1/replies", INGEST, body), 202, NULL);
+  }
+  usleep(300000);
+  expect(get("/v1/cases/L1/journal", READ), 200, "wwwEND");
 }
 
 static void test_bad_input_gets_the_fitting_status(void **state) {
