@@ -11,7 +11,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
            time
 
-.PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean
+.PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean vendor
 
 all: build
 
@@ -73,6 +73,12 @@ run: build
 	@echo "  stop with Ctrl-C"
 	@echo
 	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen 127.0.0.1:8080
+
+# The console's browser libraries (ECharts), pinned in
+# console/package-lock.json, copied with their licences into console/vendor/
+# (committed: building never needs npm). Run after changing the pin.
+vendor:
+	sh tools/vendor.sh
 
 # A month of collection on the example, simulated in seconds.
 simulate: build

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "import.h"
 #include "input.h"
 #include "report.h"
@@ -275,6 +276,10 @@ void api_handle(void *ud, http_request *req) {
   service *svc = ud;
   char arg[512] = "";
   int found = -1, path_known = 0, roles;
+  if (console_owns(req->path)) { /* the web console: its own files */
+    console_handle(req);
+    return;
+  }
   for (int i = 0; i < NROUTES; i++) {
     if (!match(routes[i].pattern, req->path, arg, sizeof arg)) continue;
     path_known = 1;

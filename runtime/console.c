@@ -1,0 +1,110 @@
+/* Serves the console's embedded files. Paths are looked up verbatim in the
+ * generated table, never decoded or joined to a directory: "/assets/../x"
+ * and "%2e%2e" are simply names that are not in it, so there is nothing to
+ * traverse. */
+#include <string.h>
+
+#include "console.h"
+
+/* The contract's policy: no inline script or style anywhere, so an escape
+ * slip in a page fails loudly instead of running. */
+#define CONSOLE_CSP                                                        \
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src "      \
+  "'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; "   \
+  "form-action 'self'; frame-ancestors 'none'"
+
+#define CONSOLE_HEADERS                                                    \
+  "Content-Security-Policy: " CONSOLE_CSP "\r\n"                           \
+  "X-Content-Type-Options: nosniff\r\n"                                    \
+  "X-Frame-Options: DENY\r\n"                                              \
+  "Referrer-Policy: no-referrer\r\n"
+
+static int starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int console_owns(const char *path) {
+  if (!path) return 0;
+  return !(starts_with(path, "/v1/") || strcmp(path, "/v1") == 0 ||
+           strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0);
+}
+
+static const console_asset *find(const char *name) {
+  for (size_t i = 0; i < console_asset_count; i++)
+    if (strcmp(console_assets[i].path, name) == 0) return &console_assets[i];
+  return NULL;
+}
+
+/* If-None-Match holds "*" or a comma-separated list of entity tags, weak
+ * ones prefixed W/ (RFC 9110 13.1.2: the comparison is weak). */
+static int etag_matches(const char *header, const char *etag) {
+  size_t n = strlen(etag);
+  const char *p = header;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',') p++;
+    if (*p == '*') return 1;
+    if (p[0] == 'W' && p[1] == '/') p += 2;
+    if (strncmp(p, etag, n) == 0 &&
+        (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+      return 1;
+    while (*p && *p != ',') p++;
+  }
+  return 0;
+}
+
+static void plain(console_answer *out, int status, const char *text,
+                  const char *more_headers) {
+  out->status = status;
+  out->type = "text/plain; charset=utf-8";
+  out->body = (const unsigned char *)text;
+  out->len = strlen(text);
+  strcpy(out->headers, CONSOLE_HEADERS);
+  if (more_headers) strcat(out->headers, more_headers);
+}
+
+void console_answer_for(const char *method, const char *path,
+                        const char *if_none_match, console_answer *out) {
+  const console_asset *a = NULL;
+  int head = strcmp(method, "HEAD") == 0;
+  if (!head && strcmp(method, "GET") != 0) {
+    plain(out, 405, "method not allowed\n", "Allow: GET, HEAD\r\n");
+    return;
+  }
+  /* The page is one document; its routes live after '#', so only "/"
+   * (and its usual name) is the page: any other path is a missing file,
+   * answered plainly rather than with the page. */
+  if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+    a = find("index.html");
+  } else if (starts_with(path, "/assets/")) {
+    a = find(path + strlen("/assets/"));
+  }
+  if (!a) {
+    plain(out, 404, "not found\n", NULL);
+    return;
+  }
+  out->type = a->type;
+  strcpy(out->headers, CONSOLE_HEADERS);
+  strcat(out->headers, "ETag: ");
+  strcat(out->headers, a->etag);
+  /* Asked again each time, answered cheaply by the ETag: index.html names
+   * the assets without a version, so a cached module could outlive the
+   * binary that served it. */
+  strcat(out->headers, "\r\nCache-Control: no-cache\r\n");
+  if (if_none_match && etag_matches(if_none_match, a->etag)) {
+    out->status = 304;
+    out->body = NULL;
+    out->len = 0;
+    return;
+  }
+  out->status = 200;
+  out->body = head ? NULL : a->bytes;
+  out->len = head ? 0 : a->len;
+}
+
+void console_handle(http_request *req) {
+  console_answer a;
+  /* http_request does not carry If-None-Match yet: every answer is whole
+   * until the transport hands the header over. */
+  console_answer_for(req->method, req->path, NULL, &a);
+  http_respond(req, a.status, a.type, (const char *)a.body, a.len, a.headers);
+}

@@ -1,0 +1,164 @@
+/* The console's file server: which paths it owns, what each answers, and
+ * the headers every answer carries. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "console.h"
+
+static console_answer ask(const char *method, const char *path,
+                          const char *inm) {
+  console_answer a;
+  memset(&a, 0, sizeof a);
+  console_answer_for(method, path, inm, &a);
+  return a;
+}
+
+static const console_asset *asset(const char *name) {
+  for (size_t i = 0; i < console_asset_count; i++)
+    if (strcmp(console_assets[i].path, name) == 0) return &console_assets[i];
+  return NULL;
+}
+
+static void assert_security_headers(const console_answer *a) {
+  assert_non_null(strstr(a->headers,
+                         "Content-Security-Policy: default-src 'none'; "
+                         "script-src 'self'; style-src 'self'; img-src 'self' "
+                         "data:; connect-src 'self'; font-src 'self'; "
+                         "base-uri 'none'; form-action 'self'; "
+                         "frame-ancestors 'none'\r\n"));
+  assert_non_null(strstr(a->headers, "X-Content-Type-Options: nosniff\r\n"));
+  assert_non_null(strstr(a->headers, "X-Frame-Options: DENY\r\n"));
+  assert_non_null(strstr(a->headers, "Referrer-Policy: no-referrer\r\n"));
+}
+
+static void test_console_owns_all_but_the_api(void **state) {
+  (void)state;
+  assert_true(console_owns("/"));
+  assert_true(console_owns("/assets/js/app.js"));
+  assert_true(console_owns("/favicon.ico"));
+  assert_false(console_owns("/v1/cases"));
+  assert_false(console_owns("/v1"));
+  assert_false(console_owns("/health"));
+  assert_false(console_owns("/metrics"));
+}
+
+static void test_root_is_the_page_never_cached_stale(void **state) {
+  console_answer a = ask("GET", "/", NULL);
+  const console_asset *idx = asset("index.html");
+  (void)state;
+  assert_non_null(idx);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.type, "text/html; charset=utf-8");
+  assert_int_equal(a.len, idx->len);
+  assert_memory_equal(a.body, idx->bytes, idx->len);
+  assert_non_null(strstr(a.headers, "Cache-Control: no-cache\r\n"));
+  assert_non_null(strstr(a.headers, idx->etag));
+  assert_security_headers(&a);
+}
+
+static void test_assets_have_their_type(void **state) {
+  console_answer js = ask("GET", "/assets/js/app.js", NULL);
+  console_answer css = ask("GET", "/assets/css/console.css", NULL);
+  console_answer lib = ask("GET", "/assets/vendor/echarts.min.js", NULL);
+  (void)state;
+  assert_int_equal(js.status, 200);
+  assert_string_equal(js.type, "text/javascript; charset=utf-8");
+  assert_int_equal(css.status, 200);
+  assert_string_equal(css.type, "text/css; charset=utf-8");
+  assert_int_equal(lib.status, 200);
+  assert_true(lib.len > 500000);
+  assert_security_headers(&js);
+}
+
+static void test_head_answers_without_a_body(void **state) {
+  console_answer a = ask("HEAD", "/", NULL);
+  (void)state;
+  assert_int_equal(a.status, 200);
+  assert_int_equal(a.len, 0);
+  assert_null(a.body);
+}
+
+static void test_matching_etag_is_not_modified(void **state) {
+  const console_asset *idx = asset("index.html");
+  char list[128];
+  console_answer a = ask("GET", "/", idx->etag), b, c, d;
+  (void)state;
+  assert_int_equal(a.status, 304);
+  assert_int_equal(a.len, 0);
+  assert_security_headers(&a);
+  snprintf(list, sizeof list, "\"other\", W/%s", idx->etag);
+  b = ask("GET", "/", list);
+  assert_int_equal(b.status, 304);
+  c = ask("GET", "/", "\"0000000000000000\"");
+  assert_int_equal(c.status, 200);
+  d = ask("GET", "/", "*");
+  assert_int_equal(d.status, 304);
+}
+
+static void test_unknown_asset_is_a_plain_404(void **state) {
+  console_answer a = ask("GET", "/assets/js/nope.js", NULL);
+  console_answer b = ask("GET", "/work", NULL);
+  (void)state;
+  assert_int_equal(a.status, 404);
+  assert_string_equal(a.type, "text/plain; charset=utf-8");
+  assert_null(strstr((const char *)a.body, "<html"));
+  assert_int_equal(b.status, 404);
+  assert_security_headers(&a);
+}
+
+static void test_no_path_traversal(void **state) {
+  static const char *const paths[] = {
+      "/assets/../CMakeLists.txt", "/assets/js/../../index.html",
+      "/assets/%2e%2e/CMakeLists.txt", "/assets/%2E%2E/%2e%2e/etc/passwd",
+      "/assets/..%2fCMakeLists.txt", "/assets//js/app.js",
+      "/assets/./js/app.js", "/assets/", "/assets"};
+  (void)state;
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+    assert_int_equal(ask("GET", paths[i], NULL).status, 404);
+}
+
+static void test_other_methods_are_refused(void **state) {
+  static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH",
+                                        "OPTIONS"};
+  (void)state;
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    console_answer a = ask(methods[i], "/", NULL);
+    assert_int_equal(a.status, 405);
+    assert_non_null(strstr(a.headers, "Allow: GET, HEAD\r\n"));
+    assert_security_headers(&a);
+  }
+}
+
+static void test_page_has_no_inline_script_or_style(void **state) {
+  const console_asset *idx = asset("index.html");
+  char text[4096];
+  (void)state;
+  assert_true(idx->len < sizeof text);
+  memcpy(text, idx->bytes, idx->len);
+  text[idx->len] = '\0';
+  assert_null(strstr(text, "<style"));
+  assert_null(strstr(text, "style="));
+  assert_null(strstr(text, "onload="));
+  /* every script names its source */
+  for (const char *p = text; (p = strstr(p, "<script")) != NULL; p++)
+    assert_non_null(strstr(p, "src="));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_console_owns_all_but_the_api),
+      cmocka_unit_test(test_root_is_the_page_never_cached_stale),
+      cmocka_unit_test(test_assets_have_their_type),
+      cmocka_unit_test(test_head_answers_without_a_body),
+      cmocka_unit_test(test_matching_etag_is_not_modified),
+      cmocka_unit_test(test_unknown_asset_is_a_plain_404),
+      cmocka_unit_test(test_no_path_traversal),
+      cmocka_unit_test(test_other_methods_are_refused),
+      cmocka_unit_test(test_page_has_no_inline_script_or_style),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
