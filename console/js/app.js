@@ -1,1 +1,165 @@
-export {};
+// The console's shell: loads the institution and the session, draws the
+// top bar and the navigation the role may use, and routes by hash
+// (#/work, #/case/MF00231, ...) to one module per page.
+import { h, fill } from './h.js';
+import { ctx, pagesFor, can } from './state.js';
+import { api, get, whenUnauthorized } from './api.js';
+import { t, setLocale, savedLocale } from './i18n.js';
+import { loading, errorBox } from './ui.js';
+import * as signin from './pages/signin.js';
+import * as work from './pages/work.js';
+import * as cases from './pages/cases.js';
+import * as kase from './pages/case.js';
+import * as overview from './pages/overview.js';
+import * as strategy from './pages/strategy.js';
+import * as outbox from './pages/outbox.js';
+
+const PAGES = { signin, work, cases, case: kase, overview, strategy, outbox };
+const root = document.getElementById('app');
+let cleanup = null;
+let keys = {};
+
+// The route in the hash: "#/case/MF00231?x=1" → {page, arg, query}.
+function route() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, q] = raw.split('?');
+  const [page, ...rest] = path.split('/');
+  return { page: page || '', arg: rest.map(decodeURIComponent).join('/'), query: new URLSearchParams(q || ''), raw };
+}
+
+export function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function home() {
+  const pages = pagesFor(ctx.me && ctx.me.role);
+  return '#/' + (pages[0] || 'cases');
+}
+
+export function toSignin(expired) {
+  const r = route();
+  const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
+  ctx.me = null;
+  ctx.csrf = null;
+  location.hash = '#/signin' + (next || expired ? '?' + new URLSearchParams({
+    ...(next ? { next } : {}), ...(expired ? { expired: '1' } : {}) }) : '');
+}
+
+whenUnauthorized((err) => toSignin(err.code === 'session_expired' || !!ctx.me));
+
+export function signedIn(answer) {
+  ctx.me = answer.user;
+  ctx.csrf = answer.csrf || null;
+}
+
+function instName() {
+  const i = ctx.inst;
+  if (!i) return t('app.name');
+  return (i.names && typeof i.names === 'object' && i.names[ctx.locale]) || i.name || t('app.name');
+}
+
+function topbar() {
+  const me = ctx.me;
+  return h('header', { class: 'topbar' },
+    h('a', { class: 'brand', href: me ? home() : '#/signin' }, instName()),
+    h('span', { class: 'spacer' }),
+    me ? h('span', { class: 'who', 'data-user': me.name },
+      h('span', { class: 'user' }, me.name), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
+    h('button', {
+      type: 'button', class: 'btn link lang', 'data-lang': ctx.locale === 'zh-CN' ? 'en' : 'zh-CN',
+      onclick: () => { setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN'); render(); },
+    }, t('lang.switch')),
+    me ? h('button', { type: 'button', class: 'btn link signout', onclick: signOut }, t('top.signout')) : null);
+}
+
+async function signOut() {
+  try {
+    await api('DELETE', '/v1/session', undefined, { quiet401: true });
+  } catch {
+    /* the session may be gone already: signing out still leaves */
+  }
+  ctx.me = null;
+  ctx.csrf = null;
+  location.hash = '#/signin';
+}
+
+function nav(current) {
+  const pages = pagesFor(ctx.me.role);
+  return h('nav', { class: 'sidebar', 'aria-label': t('nav.label') },
+    pages.map((p) => h('a', {
+      href: '#/' + p, class: ['nav', (current === p || (current === 'case' && p === 'cases')) && 'on'],
+      'data-nav': p,
+    }, t('nav.' + p))));
+}
+
+// Keys a page offers (n, c, p, /): ignored while typing in a field.
+export function setKeys(map) {
+  keys = map || {};
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const tag = e.target && e.target.tagName;
+  if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable)) return;
+  const fn = keys[e.key];
+  if (fn) {
+    e.preventDefault();
+    fn(e);
+  }
+});
+
+function render() {
+  const r = route();
+  if (cleanup) cleanup();
+  cleanup = null;
+  setKeys(null);
+  document.title = instName();
+  if (!ctx.me && r.page !== 'signin') return toSignin(false);
+  if (ctx.me && (r.page === '' || r.page === 'signin')) {
+    location.hash = home();
+    return;
+  }
+  const page = PAGES[r.page];
+  const main = h('main', { class: 'main', id: 'main', 'data-page': r.page });
+  if (r.page === 'signin') {
+    fill(root, topbar(), h('div', { class: 'signin-wrap' }, main));
+  } else {
+    fill(root, topbar(), h('div', { class: 'body' }, nav(r.page), main));
+  }
+  if (!page) {
+    fill(main, h('p', { class: 'state empty' }, t('app.notfound')));
+    return;
+  }
+  if (r.page !== 'signin' && r.page !== 'case' && !can(r.page)) {
+    fill(main, h('p', { class: 'state empty' }, t('app.forbidden')));
+    return;
+  }
+  cleanup = page.render(main, r.arg, r.query) || null;
+}
+
+async function boot() {
+  fill(root, loading());
+  try {
+    ctx.inst = await get('/v1/institution');
+  } catch {
+    ctx.inst = null; /* the page still works, in the browser's defaults */
+  }
+  const inst = ctx.inst || {};
+  ctx.timezone = inst.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  ctx.currency = inst.currency || 'CNY';
+  setLocale(savedLocale() || inst.locale || navigator.language);
+  try {
+    signedIn(await get('/v1/me', { quiet401: true }));
+  } catch (err) {
+    if (err.status !== 401 && err.status !== 404) {
+      fill(root, errorBox(err, boot));
+      return;
+    }
+    ctx.me = null;
+  }
+  window.addEventListener('hashchange', render);
+  render();
+}
+
+boot();

@@ -1,0 +1,70 @@
+// The API as the console's only source of truth: same-origin requests with
+// the session cookie, the CSRF token on writes, errors as ApiError.
+import { ctx } from './state.js';
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    const e = (body && body.error) || {};
+    super(e.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || (status === 0 ? 'offline' : 'http_' + status);
+    this.field = e.field || null;
+    this.retryAfter = retryAfter;
+  }
+  // A route the server does not have yet (the console runs ahead of it).
+  get missingRoute() {
+    return this.status === 404 && this.message === 'no such route';
+  }
+}
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(fn) {
+  onUnauthorized = fn;
+}
+
+// method, path ("/v1/..."), body (an object, sent as JSON), options:
+// {quiet401: true} leaves a 401 to the caller (sign-in, the first /v1/me).
+export async function api(method, path, body, opts = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD' && ctx.csrf) headers['X-CSRF-Token'] = ctx.csrf;
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { error: { code: 'offline', message: 'offline' } });
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  const text = await res.text();
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data, Number(res.headers.get('Retry-After')) || null);
+    if (res.status === 401 && !opts.quiet401) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path, opts) => api('GET', path, undefined, opts);
+export const post = (path, body, opts) => api('POST', path, body === undefined ? {} : body, opts);
+
+// Query strings from an object, skipping empty values.
+export function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, v);
+  const s = p.toString();
+  return s ? '?' + s : '';
+}
+
+export const enc = encodeURIComponent;

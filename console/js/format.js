@@ -1,0 +1,108 @@
+// Money, dates and days past due, formatted by Intl with the institution's
+// locale, currency and zone. Money stays integer minor units everywhere;
+// dividing happens only to display.
+import { ctx } from './state.js';
+
+const nf = new Map();
+function currencyFormat(currency, locale = ctx.locale) {
+  const key = locale + currency;
+  if (!nf.has(key)) nf.set(key, new Intl.NumberFormat(locale, { style: 'currency', currency }));
+  return nf.get(key);
+}
+
+// Digits after the point in the currency (CNY 2, JPY 0, KWD 3).
+export function minorDigits(currency) {
+  return currencyFormat(currency || ctx.currency).resolvedOptions().maximumFractionDigits;
+}
+
+export function money(minor, currency) {
+  if (minor === null || minor === undefined) return '—';
+  const cur = currency || ctx.currency;
+  return currencyFormat(cur).format(Number(minor) / 10 ** minorDigits(cur));
+}
+
+// Major units typed by a person ("2,714.76", "¥ 1000") to integer minor
+// units by reading the digits as a string: 2714.76 * 100 in floating point
+// is 271475.99999999997. Returns null when the text is not an amount.
+export function parseMoney(text, currency) {
+  const digits = minorDigits(currency || ctx.currency);
+  const s = String(text).replace(/[\s,，¥￥$€£]/g, '').replace(/^[A-Z]{3}/, '');
+  const m = /^(\d+)(?:\.(\d*))?$/.exec(s);
+  if (!m) return null;
+  const frac = m[2] || '';
+  if (frac.length > digits) return null;
+  const n = Number(m[1] + frac.padEnd(digits, '0'));
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+// Minor units back to what the amount input shows (no grouping, no symbol).
+export function moneyInput(minor, currency) {
+  const digits = minorDigits(currency || ctx.currency);
+  const s = String(Math.abs(minor)).padStart(digits + 1, '0');
+  return digits ? s.slice(0, -digits) + '.' + s.slice(-digits) : s;
+}
+
+function dtf(opts, zone) {
+  try {
+    return new Intl.DateTimeFormat(ctx.locale, { timeZone: zone || ctx.timezone, ...opts });
+  } catch {
+    return new Intl.DateTimeFormat(ctx.locale, opts);
+  }
+}
+
+export function dateTime(iso, zone) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  return dtf({ dateStyle: 'medium', timeStyle: 'short' }, zone).format(d);
+}
+
+export function time(iso, zone) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : dtf({ hour: '2-digit', minute: '2-digit' }, zone).format(d);
+}
+
+// A calendar date ("2026-12-05") is not an instant: formatted as written.
+export function date(s) {
+  if (!s) return '—';
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(s).slice(0, 10));
+  if (!m) return String(s);
+  return new Intl.DateTimeFormat(ctx.locale, { dateStyle: 'medium', timeZone: 'UTC' })
+    .format(new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])));
+}
+
+// Today in the institution's zone plus days, as YYYY-MM-DD.
+export function isoDay(days = 0) {
+  const d = new Date(Date.now() + days * 86400000);
+  const parts = dtf({ year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(d).reduce((o, p) => ((o[p.type] = p.value), o), {});
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+export function relative(iso) {
+  if (!iso) return '—';
+  const diff = (new Date(iso) - Date.now()) / 1000;
+  const rtf = new Intl.RelativeTimeFormat(ctx.locale, { numeric: 'auto' });
+  const a = Math.abs(diff);
+  if (a < 3600) return rtf.format(Math.round(diff / 60), 'minute');
+  if (a < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
+  return rtf.format(Math.round(diff / 86400), 'day');
+}
+
+export function number(n) {
+  return n === null || n === undefined ? '—' : new Intl.NumberFormat(ctx.locale).format(n);
+}
+
+export function percent(x) {
+  return x === null || x === undefined ? '—'
+    : new Intl.NumberFormat(ctx.locale, { style: 'percent', maximumFractionDigits: 1 }).format(x);
+}
+
+export function dpdBucket(dpd) {
+  if (!dpd || dpd <= 0) return 'current';
+  if (dpd <= 30) return '1-30';
+  if (dpd <= 60) return '31-60';
+  if (dpd <= 90) return '61-90';
+  return '90+';
+}

@@ -1,0 +1,192 @@
+// The case's action forms. A task's form is drawn from its kind's declared
+// outcomes (GET /v1/cases/{id} tasks[].outcomes): pick an outcome and its
+// fields appear, typed as declared. A record that cannot be sent stays on
+// the page marked "not saved yet" and goes again on the next tap: the
+// server answers the same body again with 200, so a resend never doubles.
+import { h, fill } from './h.js';
+import { post, enc } from './api.js';
+import { t, word } from './i18n.js';
+import { parseMoney, moneyInput, isoDay, time } from './format.js';
+import { field, clearErrors, showError } from './ui.js';
+
+const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
+export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
+
+// A declared field as {type, optional, choices}, from the contract's
+// object shape or the Lua shorthand ("money", "text?", {"a","b"}).
+function spec(s) {
+  if (Array.isArray(s)) return { type: 'choices', optional: false, choices: s };
+  if (typeof s === 'string') return { type: s.replace(/\?$/, ''), optional: s.endsWith('?'), choices: null };
+  const o = s || {};
+  const choices = Array.isArray(o.choices) ? o.choices : Array.isArray(o.type) ? o.type : null;
+  return { type: choices ? 'choices' : o.type || 'text', optional: !!o.optional, choices };
+}
+
+function outcomeFields(o) {
+  if (!o) return {};
+  return o.fields || Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'conversation'));
+}
+
+function input(name, s, c) {
+  switch (s.type) {
+    case 'money': return h('input', { name, inputmode: 'decimal', autocomplete: 'off', class: 'money',
+      value: name === 'amount' && c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
+    case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '' });
+    case 'bool': return h('input', { name, type: 'checkbox' });
+    case 'int': return h('input', { name, inputmode: 'numeric', pattern: '-?[0-9]*' });
+    case 'choices': return h('select', { name },
+      s.optional ? h('option', { value: '' }, '—') : null,
+      s.choices.map((v) => h('option', { value: v }, String(v))));
+    default: return name === 'said' || name === 'text' || name === 'reason'
+      ? h('textarea', { name, rows: 2 }) : h('input', { name, autocomplete: 'off' });
+  }
+}
+
+// Reads the declared fields from the form: {body} or {error: {field, text}}.
+function collect(form, fields, currency) {
+  const body = {};
+  for (const [name, raw] of Object.entries(fields)) {
+    const s = spec(raw);
+    const el = form.elements[name];
+    if (!el) continue;
+    if (s.type === 'bool') {
+      if (el.checked || !s.optional) body[name] = el.checked;
+      continue;
+    }
+    const v = el.value.trim();
+    if (!v) {
+      if (s.optional) continue;
+      return { error: { field: name, text: t('case.required') } };
+    }
+    if (s.type === 'money') {
+      const m = parseMoney(v, currency);
+      if (m === null) return { error: { field: name, text: t('case.badmoney') } };
+      body[name] = m;
+    } else if (s.type === 'int') {
+      if (!/^-?\d+$/.test(v)) return { error: { field: name, text: t('case.required') } };
+      body[name] = Number(v);
+    } else body[name] = v;
+  }
+  return { body };
+}
+
+// Sends body to path from form; keeps it as "not saved yet" when offline.
+async function send(form, button, path, body, onSaved) {
+  const status = form.querySelector('.form-status');
+  clearErrors(form);
+  button.disabled = true;
+  fill(status, t('case.saving'));
+  form.classList.remove('unsaved');
+  try {
+    const answer = await post(path, body);
+    fill(status, t('case.saved'));
+    onSaved(answer);
+  } catch (err) {
+    if (err.status === 401) return;
+    if (err.code === 'offline') {
+      form.classList.add('unsaved');
+      fill(status, t('case.notsaved'));
+    } else {
+      fill(status);
+      showError(form, err);
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The form for one open task. blocked: the guard's reason this contact may
+// not happen now, shown on the button before anyone clicks.
+export function taskForm(task, c, { onSaved, blocked }) {
+  const outcomes = task.outcomes || {};
+  const names = Object.keys(outcomes);
+  const choose = h('select', { name: 'outcome', required: true },
+    h('option', { value: '' }, t('case.outcome.pick')), names.map((n) => h('option', { value: n }, n)));
+  const fieldsBox = h('div', { class: 'fields' });
+  const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
+  let arrived = null;
+  const arrivedAt = h('span', { class: 'arrived-at' });
+  const arrive = isVisit(task) ? h('button', {
+    type: 'button', class: 'btn big arrived', onclick: () => {
+      arrived = new Date().toISOString();
+      fill(arrivedAt, t('case.arrived.at', { time: time(arrived) }));
+    },
+  }, t('case.arrived')) : null;
+  const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
+    h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
+    blocked ? h('p', { class: 'blocked', 'data-blocked': '' }, blocked) : null,
+    arrive ? h('div', { class: 'arrive' }, arrive, arrivedAt) : null,
+    field(t('case.outcome'), choose, 'outcome'),
+    fieldsBox,
+    h('p', { class: 'form-error', role: 'alert' }),
+    h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
+  choose.addEventListener('change', drawFields);
+  if (names.length === 1) {
+    choose.value = names[0];
+    drawFields();
+  }
+  return form;
+
+  function drawFields() {
+    const fields = outcomeFields(outcomes[choose.value]);
+    fill(fieldsBox, Object.entries(fields).map(([name, raw]) => {
+      const s = spec(raw);
+      return field(name, input(name, s, c), name, s.optional ? t('case.optional') : null);
+    }));
+  }
+
+  function submit(e) {
+    e.preventDefault();
+    clearErrors(form);
+    if (!choose.value) return showError(form, { field: 'outcome' }, t('case.required'));
+    const fields = outcomeFields(outcomes[choose.value]);
+    const got = collect(form, fields, c.currency);
+    if (got.error) return showError(form, { field: got.error.field }, got.error.text);
+    const body = { outcome: choose.value, ...got.body };
+    // The arrival goes into the record when the outcome declares a place
+    // for it; an undeclared field would be refused (422).
+    let placed = false;
+    if (arrived) for (const k of ['arrived_at', 'arrived']) if (k in fields) (body[k] = arrived), (placed = true);
+    send(form, save, `/v1/tasks/${enc(task.id)}/complete`, body, (answer) => {
+      if (!arrived || placed) return onSaved(answer);
+      // Otherwise the arrival is written as a note beside the record.
+      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
+        .catch(() => {}).finally(() => onSaved(answer));
+    });
+  }
+}
+
+export function promiseForm(c, onSaved) {
+  const amount = h('input', { name: 'amount', inputmode: 'decimal', class: 'money', value: c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
+  const by = h('input', { name: 'by', type: 'date', value: isoDay(7) });
+  const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.promise.save'));
+  const form = h('form', { class: 'promise-form', novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const m = parseMoney(amount.value, c.currency);
+    if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
+    if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
+    send(form, save, `/v1/cases/${enc(c.id)}/promises`, { amount: m, by: by.value }, onSaved);
+  } },
+  h('h3', {}, t('case.promise.new')),
+  field(t('case.promise.amount'), amount, 'amount'),
+  field(t('case.promise.by'), by, 'by'),
+  h('p', { class: 'form-error', role: 'alert' }),
+  h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
+  return form;
+}
+
+export function noteForm(c, onSaved) {
+  const text = h('textarea', { name: 'text', rows: 2 });
+  const save = h('button', { type: 'submit', class: 'btn' }, t('case.note.save'));
+  const form = h('form', { class: 'note-form', novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    if (!text.value.trim()) return showError(form, { field: 'text' }, t('case.required'));
+    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => { text.value = ''; onSaved(a); });
+  } },
+  field(t('case.note.text'), text, 'text'),
+  h('p', { class: 'form-error', role: 'alert' }),
+  h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
+  return form;
+}

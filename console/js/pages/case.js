@@ -1,0 +1,181 @@
+// One case: who, how much, what the rules allow now, the open promise and
+// plan, the forms to record what happened, and the timeline. Every write
+// redraws the case and its timeline at once.
+import { h, fill } from '../h.js';
+import { ctx, can } from '../state.js';
+import { get, post, qs, enc } from '../api.js';
+import { t, word } from '../i18n.js';
+import { money, date, dateTime } from '../format.js';
+import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
+import { timeline } from '../timeline.js';
+import { rulesPanel, blockedText } from '../rules.js';
+import { taskForm, promiseForm, noteForm, isVisit } from '../forms.js';
+import { go, setKeys } from '../app.js';
+
+async function journalNewestFirst(id) {
+  let rows = [];
+  let after = null;
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await get(`/v1/cases/${enc(id)}/journal` + qs({ after, limit: 500 }));
+    rows = rows.concat(page.journal || []);
+    if (!page.next) break;
+    after = page.next;
+  }
+  return rows.reverse();
+}
+
+export function render(main, id, query) {
+  const writer = can('write');
+  const head = h('div', { class: 'case-head' });
+  const facts = h('div', { class: 'case-facts' });
+  const rules = h('div', { class: 'rules-box' }, loading());
+  const promise = h('div', { class: 'promise-box' });
+  const actions = h('div', { class: 'actions' });
+  const tl = h('div', { class: 'timeline-box' }, loading());
+  let guard = null;
+  let kase = null;
+
+  fill(main, head, h('div', { class: 'case-grid' },
+    h('div', { class: 'col-main' }, facts, section(t('case.rules'), rules), section(t('case.promise.new'), promise),
+      writer ? section(t('case.actions'), actions) : h('p', { class: 'notice readonly' }, t('case.readonly')),
+      h('p', { class: 'keys' }, writer ? t('case.keys') : '')),
+    h('div', { class: 'col-side' }, section(t('case.timeline'), tl))));
+  fill(head, loading());
+  setKeys({
+    c: () => focusForm((f) => !f.classList.contains('visit')),
+    p: () => { const el = main.querySelector('.promise-form input[name=amount]'); if (el) el.focus(); },
+    n: nextCase,
+  });
+  refresh();
+
+  function focusForm(which) {
+    const f = [...main.querySelectorAll('.task-form')].find(which);
+    if (f) {
+      f.scrollIntoView({ block: 'center' });
+      f.querySelector('select,input,textarea').focus();
+    }
+  }
+
+  async function nextCase() {
+    try {
+      const a = await post('/v1/tasks/next');
+      go('#/case/' + enc(a.task.case) + '?task=' + enc(a.task.task));
+    } catch (err) {
+      if (err.status !== 401) fill(actions.querySelector('.actions-note') || actions, t('work.next.none'));
+    }
+  }
+
+  async function refresh() {
+    try {
+      kase = await get(`/v1/cases/${enc(id)}`);
+    } catch (err) {
+      if (err.status === 401) return;
+      fill(main, err.status === 404 ? empty(t('case.notfound', { id })) : errorBox(err, () => render(main, id, query)));
+      return;
+    }
+    drawCase();
+    loadGuard();
+    loadTimeline();
+  }
+
+  async function loadGuard() {
+    try {
+      guard = await get(`/v1/cases/${enc(id)}/guard`);
+      fill(rules, rulesPanel(guard));
+    } catch (err) {
+      guard = null;
+      if (err.status === 401) return;
+      fill(rules, err.missingRoute ? empty(t('case.rules.unavailable')) : errorBox(err, loadGuard));
+    }
+    drawActions();
+  }
+
+  async function loadTimeline() {
+    try {
+      const rows = await journalNewestFirst(id);
+      fill(tl, rows.length ? timeline(rows, kase.currency) : empty(t('case.timeline.empty')));
+    } catch (err) {
+      if (err.status !== 401) fill(tl, errorBox(err, loadTimeline));
+    }
+  }
+
+  function saved() {
+    refresh();
+  }
+
+  function drawCase() {
+    const c = kase;
+    const b = c.borrower || {};
+    fill(head,
+      h('h1', {}, h('span', { class: 'case-id' }, c.id), ' · ', h('span', { class: 'borrower-name' }, b.name || '—'), ' ', dpdBadge(c.dpd)),
+      h('span', { class: 'state', 'data-state': c.state }, c.closed ? t('case.closed', { outcome: c.outcome || c.state })
+        : t('case.state', { state: c.state, wf: c.workflow, v: c.version })));
+    const tel = writer;
+    const contacts = [];
+    for (const p of b.phones || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.phone')), telLink(p, tel)));
+    if (b.employer && (b.employer.name || b.employer.phone)) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.employer')),
+      b.employer.name || '', ' ', b.employer.phone ? telLink(b.employer.phone, tel) : ''));
+    for (const x of b.contacts || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.thirdparty')),
+      [x.name, x.relation].filter(Boolean).join(' · '), ' ', x.phone ? telLink(x.phone, tel) : ''));
+    for (const e of b.emails || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.email')), e));
+    if (b.address) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.address')), b.address, ' ',
+      tel ? mapLink(b.address, t('work.map')) : null));
+    fill(facts,
+      h('p', { class: 'money-line' },
+        h('strong', { 'data-balance': c.balance }, t('case.owes', { balance: money(c.balance, c.currency) })), ' · ',
+        h('span', { 'data-amount-due': c.amount_due }, t('case.due', { due: money(c.amount_due, c.currency) })),
+        c.fees ? ' (' + t('case.fees', { fees: money(c.fees, c.currency) }) + ')' : '',
+        c.overpaid ? h('span', { class: 'overpaid' }, ' · ', t('case.overpaid', { amount: money(c.overpaid, c.currency) })) : null),
+      c.error ? h('p', { class: 'state error' }, t('case.error', { msg: c.error })) : null,
+      b.do_not_contact ? h('p', { class: 'hold' }, t('case.dnc')) : null,
+      b.ceased ? h('p', { class: 'hold' }, t('case.ceased')) : null,
+      section(t('case.contacts'), contacts.length ? h('ul', { class: 'contacts' }, contacts) : empty(t('case.nocontacts'))));
+    drawPromise();
+    drawActions();
+  }
+
+  function drawPromise() {
+    const c = kase;
+    const p = c.promise;
+    const plan = c.plan;
+    fill(promise,
+      p ? h('p', { class: 'open-promise', 'data-promise': p.id }, t('case.promise', { amount: money(p.amount, c.currency), by: date(p.by), status: word('status', p.status) }))
+        : h('p', { class: 'muted' }, t('case.nopromise')),
+      plan ? h('div', { class: 'plan' }, h('h3', {}, t('case.plan', { status: word('status', plan.status) })),
+        table([
+          { key: 'seq', label: t('case.plan.col.seq') },
+          { key: 'due', label: t('case.plan.col.due'), cell: (i) => date(i.due) },
+          { key: 'amount', label: t('case.plan.col.amount'), num: true, cell: (i) => money(i.amount, c.currency) },
+          { key: 'paid', label: t('case.plan.col.paid'), num: true, cell: (i) => money(i.paid, c.currency) },
+          { key: 'status', label: t('case.plan.col.status'), cell: (i) => word('status', i.status) },
+        ], plan.installments || [], { name: 'plan' })) : null);
+  }
+
+  // Forms are drawn once per load; a redraw keeps nothing half typed
+  // because it happens only after a save or on first load.
+  function drawActions() {
+    if (!writer || !kase) return;
+    const c = kase;
+    const tasks = (c.tasks || []).filter((x) => x.outcomes);
+    const wanted = query.get('task');
+    tasks.sort((a, b) => (String(b.id) === wanted) - (String(a.id) === wanted));
+    const channel = (task) => (isVisit(task) ? 'visit' : task.channel || 'call');
+    const guardFor = (task) => guard && (guard.channels || []).find((ch) => ch.channel === channel(task));
+    const forms = tasks.map((task) => taskForm(task, c, {
+      onSaved: saved, blocked: blockedText(guardFor(task), guard && guard.timezone),
+    }));
+    const untyped = (c.tasks || []).filter((x) => !x.outcomes);
+    if (actions.dataset.drawn === String(c.tasks ? c.tasks.length : 0) + ':' + (guard ? 1 : 0) + ':' + JSON.stringify(c.tasks && c.tasks.map((x) => x.id))
+      && actions.childElementCount) return;
+    actions.dataset.drawn = String(c.tasks ? c.tasks.length : 0) + ':' + (guard ? 1 : 0) + ':' + JSON.stringify(c.tasks && c.tasks.map((x) => x.id));
+    fill(actions,
+      forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
+      untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
+      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
+    if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
+  }
+
+  function isPhoneVisit(forms) {
+    return forms.length && forms[0].classList.contains('visit') && window.matchMedia('(max-width: 640px)').matches;
+  }
+}

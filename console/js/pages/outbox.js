@@ -1,0 +1,60 @@
+// Outbox: the messages waiting, deferred, blocked or failed, by status and
+// channel, a page at a time.
+import { h, fill } from '../h.js';
+import { get, qs, enc } from '../api.js';
+import { t, word } from '../i18n.js';
+import { dateTime, number } from '../format.js';
+import { loading, empty, errorBox, table } from '../ui.js';
+
+const STATUSES = ['queued', 'deferred', 'blocked', 'failed'];
+const CHANNELS = ['sms', 'email', 'letter', 'call', 'visit'];
+
+export function render(main, arg, query) {
+  const status = h('select', { name: 'status' }, h('option', { value: '' }, t('ob.all')),
+    STATUSES.map((s) => h('option', { value: s }, word('status', s))));
+  const channel = h('select', { name: 'channel' }, h('option', { value: '' }, t('ob.all')),
+    CHANNELS.map((c) => h('option', { value: c }, word('channel', c))));
+  status.value = query.get('status') || '';
+  channel.value = query.get('channel') || '';
+  const counts = h('span', { class: 'counts' });
+  const list = h('div', {});
+  let items = [];
+  let next = null;
+  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ob.title')), counts),
+    h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); show(false); } },
+      h('label', {}, t('ob.status'), ' ', status), h('label', {}, t('ob.channel'), ' ', channel),
+      h('button', { type: 'submit', class: 'btn primary' }, t('ob.filter'))),
+    list);
+  status.addEventListener('change', () => show(false));
+  channel.addEventListener('change', () => show(false));
+  show(false);
+
+  async function show(more) {
+    if (!more) {
+      items = [];
+      next = null;
+      fill(list, loading());
+    }
+    try {
+      const page = await get('/v1/outbox' + qs({ status: status.value, channel: channel.value, after: more ? next : null, limit: 50 }));
+      items = items.concat(page.items || []);
+      next = page.next || null;
+      if (page.counts) fill(counts, t('ob.counts', Object.fromEntries(STATUSES.map((s) => [s, number(page.counts[s] || 0)]))));
+      fill(list, items.length ? table([
+        { key: 'id', label: t('col.id') },
+        { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
+        { key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) },
+        { key: 'template', label: t('col.template') },
+        { key: 'status', label: t('col.status'), cell: (r) => h('span', { class: 'status-' + r.status }, word('status', r.status)) },
+        { key: 'reason', label: t('col.reason'), cell: (r) => (r.reason ? word('rule', r.reason) : '—') },
+        { key: 'until', label: t('col.until'), cell: (r) => dateTime(r.until) },
+        { key: 'attempts', label: t('col.attempts'), num: true },
+        { key: 'at', label: t('col.at'), cell: (r) => dateTime(r.at) },
+        { key: 'to', label: t('col.to'), cell: (r) => r.to ?? '—' },
+      ], items, { name: 'outbox', key: (r) => r.id }) : empty(t('ob.empty')),
+      next ? h('button', { type: 'button', class: 'btn more', onclick: () => show(true) }, t('ob.more')) : null);
+    } catch (err) {
+      if (err.status !== 401) fill(list, errorBox(err, () => show(more)));
+    }
+  }
+}

@@ -1,0 +1,223 @@
+// Overview for supervisors: the book's figures as charts, each with a
+// table of the same numbers under it; cases in error with Retry; tasks
+// reassigned from one person to another.
+import { h, fill } from '../h.js';
+import { ctx, can } from '../state.js';
+import { get, post, qs, enc } from '../api.js';
+import { t, word } from '../i18n.js';
+import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
+import { load, empty, table, section, errorText } from '../ui.js';
+import { chart } from '../charts.js';
+
+const BLUE = '#2f6fb0';
+const GREEN = '#2e8b57';
+const GREY = '#9aa5b1';
+const RED = '#c0392b';
+
+// Money for an axis or a tooltip: echarts has only numbers, the table has
+// the exact amount.
+const major = (minor, cur) => Number(minor) / 10 ** minorDigits(cur);
+
+function barsWithBalance(rows, labelOf, cur) {
+  return chart({
+    grid: { left: 56, right: 72, top: 36, bottom: 40 },
+    legend: { top: 0 },
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: rows.map(labelOf) },
+    yAxis: [{ type: 'value', name: t('col.cases') }, { type: 'value', name: t('col.balance') + ' ' + cur, splitLine: { show: false } }],
+    series: [
+      { name: t('col.cases'), type: 'bar', data: rows.map((r) => r.cases), itemStyle: { color: BLUE } },
+      { name: t('col.balance'), type: 'bar', yAxisIndex: 1, data: rows.map((r) => major(r.balance, cur)), itemStyle: { color: GREY } },
+    ],
+  });
+}
+
+function simpleBars(rows, labelOf, valueOf, name, color) {
+  return chart({
+    grid: { left: 48, right: 16, top: 16, bottom: 40 },
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: rows.map(labelOf) },
+    yAxis: { type: 'value' },
+    series: [{ name, type: 'bar', data: rows.map(valueOf), itemStyle: { color } }],
+  }, 'small');
+}
+
+export function render(main) {
+  const figures = h('div', { class: 'figures' });
+  const errors = h('div', {});
+  const reassign = h('div', {});
+  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ov.title')), h('span', { class: 'counts asof' })), figures,
+    can('supervise') ? section(t('ov.errors'), errors) : null,
+    can('supervise') ? section(t('ov.reassign'), reassign) : null);
+  load(figures, () => get('/v1/overview'), (o) => draw(main, o));
+  if (can('supervise')) {
+    loadErrors(errors);
+    loadReassign(reassign);
+  }
+}
+
+function draw(main, o) {
+  const cur = o.currency || ctx.currency;
+  const m = (v) => money(v, cur);
+  fill(main.querySelector('.asof'), t('ov.asof', { time: dateTime(o.as_of) }));
+  const parts = [];
+  const byState = o.by_state || [];
+  if (!byState.length && !(o.by_dpd || []).some((r) => r.cases)) return empty(t('ov.empty'));
+  parts.push(section(t('ov.bystate'), barsWithBalance(byState, (r) => r.state, cur),
+    table([{ key: 'state', label: t('col.state') }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
+      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byState, { name: 'by_state', key: (r) => r.state })));
+  const byDpd = o.by_dpd || [];
+  parts.push(section(t('ov.bydpd'), barsWithBalance(byDpd, (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket), cur),
+    table([{ key: 'bucket', label: t('col.bucket'), cell: (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket) },
+      { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
+      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byDpd, { name: 'by_dpd', key: (r) => r.bucket })));
+  const rec = o.recovered || [];
+  parts.push(section(t('ov.recovered'), chart({
+    grid: { left: 64, right: 16, top: 36, bottom: 40 },
+    legend: { top: 0 },
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: rec.map((r) => r.day.slice(5)) },
+    yAxis: { type: 'value', name: cur },
+    series: [
+      { name: t('col.payments'), type: 'bar', stack: 'r', data: rec.map((r) => major(r.payments, cur)), itemStyle: { color: GREEN } },
+      { name: t('col.reduced'), type: 'bar', stack: 'r', data: rec.map((r) => major(r.reduced, cur)), itemStyle: { color: GREY } },
+    ],
+  }), table([{ key: 'day', label: t('col.day'), cell: (r) => date(r.day) },
+    { key: 'payments', label: t('col.payments'), num: true, cell: (r) => m(r.payments) },
+    { key: 'reduced', label: t('col.reduced'), num: true, cell: (r) => m(r.reduced) }], rec, { name: 'recovered', key: (r) => r.day, class: 'scroll' })));
+  const p = o.promises || {};
+  parts.push(section(t('ov.promises'), chart({
+    tooltip: { trigger: 'item' },
+    legend: { bottom: 0 },
+    series: [{ type: 'pie', radius: ['45%', '70%'], label: { formatter: '{b}: {c}' }, data: [
+      { name: t('col.kept'), value: p.kept || 0, itemStyle: { color: GREEN } },
+      { name: t('col.broken'), value: p.broken || 0, itemStyle: { color: RED } },
+      { name: t('col.open'), value: p.open || 0, itemStyle: { color: GREY } }] }],
+  }, 'small'), table([{ key: 'kept', label: t('col.kept'), num: true }, { key: 'broken', label: t('col.broken'), num: true },
+    { key: 'open', label: t('col.open'), num: true }, { key: 'kept_rate', label: t('col.rate'), num: true, cell: (r) => percent(r.kept_rate) }],
+  [p], { name: 'promises' })));
+  parts.push(rollRates(o.roll_rates));
+  const contacts = o.contacts || [];
+  parts.push(section(t('ov.contacts'), simpleBars(contacts, (r) => word('channel', r.channel), (r) => r.count, t('col.count'), BLUE),
+    table([{ key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
+      contacts, { name: 'contacts', key: (r) => r.channel })));
+  const refusals = o.refusals || [];
+  parts.push(section(t('ov.refusals'), refusals.length ? simpleBars(refusals, (r) => word('rule', r.rule), (r) => r.count, t('col.count'), RED) : null,
+    refusals.length ? table([{ key: 'rule', label: t('col.rule'), cell: (r) => word('rule', r.rule) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
+      refusals, { name: 'refusals', key: (r) => r.rule }) : empty('—')));
+  const queues = o.queues || [];
+  parts.push(section(t('ov.queues'), queues.length ? chart({
+    grid: { left: 48, right: 16, top: 36, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: queues.map((q) => q.queue) }, yAxis: { type: 'value' },
+    series: [{ name: t('col.open'), type: 'bar', stack: 'q', data: queues.map((q) => q.open), itemStyle: { color: BLUE } },
+      { name: t('col.claimed'), type: 'bar', stack: 'q', data: queues.map((q) => q.claimed), itemStyle: { color: GREY } }],
+  }, 'small') : null, table([{ key: 'queue', label: t('col.queue') }, { key: 'open', label: t('col.open'), num: true },
+    { key: 'claimed', label: t('col.claimed'), num: true }, { key: 'oldest_due', label: t('col.oldest'), cell: (r) => dateTime(r.oldest_due) }],
+  queues, { name: 'queues', key: (r) => r.queue })));
+  const people = o.collectors || [];
+  parts.push(section(t('ov.collectors'), table([{ key: 'user', label: t('col.user') },
+    { key: 'tasks_done', label: t('col.tasks_done'), num: true }, { key: 'promises', label: t('col.promises'), num: true },
+    { key: 'promised', label: t('col.promised'), num: true, cell: (r) => m(r.promised) },
+    { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user })));
+  return h('div', { class: 'figure-grid' }, parts);
+}
+
+// The roll-rate matrix of one month as a heatmap: row = bucket last month,
+// column = bucket this month.
+function rollRates(rr) {
+  const buckets = (rr && rr.buckets) || [];
+  const months = (rr && rr.months) || [];
+  if (!months.length) return section(t('ov.rollrates', { month: '' }), empty('—'));
+  const box = h('div', {});
+  const pick = h('select', { name: 'month', onchange: () => drawMonth(pick.value) }, months.map((mo) => h('option', { value: mo.month }, mo.month)));
+  pick.value = months[months.length - 1].month;
+  drawMonth(pick.value);
+  return section(t('ov.rollrates', { month: '' }), pick, box);
+
+  function drawMonth(month) {
+    const mo = months.find((x) => x.month === month);
+    const matrix = mo.matrix || [];
+    const data = [];
+    let max = 0;
+    matrix.forEach((row, i) => row.forEach((n, j) => { data.push([j, i, n]); max = Math.max(max, n); }));
+    fill(box, chart({
+      grid: { left: 64, right: 16, top: 16, bottom: 64 },
+      tooltip: { trigger: 'item' },
+      xAxis: { type: 'category', data: buckets, name: '→' },
+      yAxis: { type: 'category', data: buckets, inverse: true },
+      visualMap: { min: 0, max: max || 1, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
+        inRange: { color: ['#f4f7fb', BLUE] } },
+      series: [{ type: 'heatmap', data, label: { show: true } }],
+    }, 'small'), h('table', { class: 'grid matrix', 'data-table': 'roll_rates', 'data-month': month },
+      h('thead', {}, h('tr', {}, h('th', {}, t('col.from')), buckets.map((b) => h('th', { class: 'num' }, b)))),
+      h('tbody', {}, matrix.map((row, i) => h('tr', { 'data-key': buckets[i] }, h('th', { scope: 'row' }, buckets[i]),
+        row.map((n, j) => h('td', { class: 'num', 'data-col': buckets[j] }, number(n))))))));
+  }
+}
+
+function loadErrors(box) {
+  load(box, () => get('/v1/errors' + qs({ limit: 100 })), (page) => {
+    const rows = page.errors || [];
+    if (!rows.length) return empty(t('ov.errors.none'));
+    const status = h('p', { class: 'form-status', role: 'status' });
+    const retry = async (body, btn) => {
+      btn.disabled = true;
+      try {
+        await post(body.case ? `/v1/cases/${enc(body.case)}/retry` : '/v1/admin/retry', body.case ? {} : body);
+        fill(status, t('ov.retried'));
+        setTimeout(() => loadErrors(box), 600);
+      } catch (err) {
+        fill(status, errorText(err));
+        btn.disabled = false;
+      }
+    };
+    return h('div', {},
+      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'btn retry-all', onclick: (e) => retry({ all: true }, e.target) }, t('ov.retryall')), status),
+      table([
+        { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
+        { key: 'state', label: t('col.state') },
+        { key: 'error', label: t('col.error'), cell: (r) => h('span', { class: 'error-text' }, r.error) },
+        { key: 'since', label: t('col.at'), cell: (r) => dateTime(r.since) },
+        { key: 'retry', label: '', cell: (r) => h('button', { type: 'button', class: 'btn retry', 'data-case': r.case, onclick: (e) => retry({ case: r.case }, e.target) }, t('case.retry')) },
+      ], rows, { name: 'errors', key: (r) => r.case }));
+  });
+}
+
+function loadReassign(box) {
+  load(box, () => Promise.all([get('/v1/tasks' + qs({ status: 'open', limit: 200 })), get('/v1/users')]), ([tasks, users]) => {
+    const rows = tasks.tasks || tasks.items || [];
+    if (!rows.length) return empty(t('ov.reassign.none'));
+    const people = (users.items || []).filter((u) => !u.disabled && (u.role === 'agent' || u.role === 'supervisor'));
+    const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name }, `${u.name} (${(u.queues || []).join(', ') || '*'})`)));
+    const status = h('p', { class: 'form-status', role: 'status' });
+    const form = h('form', { class: 'reassign', onsubmit: async (e) => {
+      e.preventDefault();
+      const ids = [...form.querySelectorAll('input[name=task]:checked')].map((x) => x.value);
+      if (!ids.length) return fill(status, t('ov.reassign.pick'));
+      let done = 0;
+      const failed = [];
+      for (const id of ids) {
+        try {
+          await post(`/v1/tasks/${enc(id)}/assign`, { user: who.value });
+          done++;
+        } catch (err) {
+          failed.push(`#${id}: ${errorText(err)}`);
+        }
+      }
+      fill(status, t('ov.reassign.done', { n: done }), failed.length ? ' ' + failed.join('; ') : '');
+      if (!failed.length) setTimeout(() => loadReassign(box), 600);
+    } },
+    h('p', { class: 'muted' }, t('ov.reassign.pick')),
+    table([
+      { key: 'pick', label: '', cell: (r) => h('input', { type: 'checkbox', name: 'task', value: r.id, 'aria-label': '#' + r.id }) },
+      { key: 'id', label: t('col.task') },
+      { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
+      { key: 'kind', label: t('col.kind'), cell: (r) => word('kind', r.kind) },
+      { key: 'queue', label: t('col.queue') },
+      { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
+      { key: 'assignee', label: t('col.assignee'), cell: (r) => r.assignee || '—' },
+    ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' }),
+    h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.to'), ' ', who), h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go')), status));
+    return form;
+  });
+}

@@ -1,0 +1,137 @@
+// My work: the signed-in collector's tasks, due now first. "Next case"
+// claims the top task and opens its case. On a phone it is the field
+// officer's day: cards grouped by area, with the address on a map and the
+// phone as a tel: link.
+import { h, fill } from '../h.js';
+import { ctx } from '../state.js';
+import { get, post, qs, ApiError } from '../api.js';
+import { t, word } from '../i18n.js';
+import { money, time, dateTime, relative } from '../format.js';
+import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
+import { go, setKeys } from '../app.js';
+
+const phone = () => window.matchMedia('(max-width: 640px)').matches;
+
+export function render(main, arg, query) {
+  let tab = query.get('tab') || 'due';
+  let items = [];
+  let counts = null;
+  let next = null;
+  const head = h('div', { class: 'page-head' });
+  const notice = h('p', { class: 'notice', role: 'status' });
+  const list = h('div', { class: 'work-list' });
+  const search = h('input', { name: 'case', class: 'search', placeholder: t('work.search'), 'aria-label': t('work.search'), autocomplete: 'off' });
+  const nextBtn = h('button', { type: 'button', class: 'btn primary next', onclick: claimNext }, t('work.next'));
+  const media = window.matchMedia('(max-width: 640px)');
+  const redraw = () => draw();
+  media.addEventListener('change', redraw);
+
+  fill(main, head, h('div', { class: 'toolbar' }, nextBtn,
+    h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); openCase(); } }, search,
+      h('button', { type: 'submit', class: 'btn' }, t('work.search.go')))),
+  notice, h('div', { class: 'tabs-row' }), list, h('p', { class: 'keys' }, t('work.keys')));
+  setKeys({ n: claimNext, '/': () => search.focus() });
+  loadTab(false);
+  return () => media.removeEventListener('change', redraw);
+
+  function openCase() {
+    const id = search.value.trim();
+    if (id) go('#/case/' + encodeURIComponent(id));
+  }
+
+  async function claimNext() {
+    nextBtn.disabled = true;
+    fill(nextBtn, t('work.next.busy'));
+    fill(notice);
+    try {
+      const answer = await post('/v1/tasks/next');
+      const it = answer.task;
+      go('#/case/' + encodeURIComponent(it.case) + '?task=' + encodeURIComponent(it.task));
+    } catch (err) {
+      if (err.status === 404 && !err.missingRoute) fill(notice, t('work.next.none'));
+      else fill(notice, errorBox(err));
+    } finally {
+      nextBtn.disabled = false;
+      fill(nextBtn, t('work.next'));
+    }
+  }
+
+  async function loadTab(more) {
+    if (!more) {
+      items = [];
+      next = null;
+      fill(list, loading());
+    }
+    try {
+      const page = await get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 }));
+      items = items.concat(page.items || []);
+      next = page.next || null;
+      counts = page.counts || counts;
+      draw();
+    } catch (err) {
+      if (err.status === 401) return;
+      fill(list, errorBox(err, () => loadTab(more)));
+    }
+  }
+
+  function draw() {
+    const queues = (ctx.me.queues || []).join(', ');
+    fill(head, h('h1', {}, t('work.title'), queues ? ' — ' + t('work.queue', { q: queues }) : ''),
+      counts ? h('span', { class: 'counts', 'data-counts': '' }, t('work.counts', { due: counts.due_now, today: counts.today })) : null);
+    fill(main.querySelector('.tabs-row'), tabs([
+      { id: 'due', label: t('work.tab.due'), count: counts && counts.due_now },
+      { id: 'promises', label: t('work.tab.promises'), count: counts && counts.promises_due },
+      { id: 'broken', label: t('work.tab.broken'), count: counts && counts.broken },
+    ], tab, (id) => { tab = id; loadTab(false); }));
+    if (!items.length) {
+      fill(list, empty(t('work.empty.' + tab)));
+      return;
+    }
+    fill(list, phone() ? cards(items) : desk(items),
+      next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
+  }
+}
+
+function caseLink(it) {
+  return h('a', { href: '#/case/' + encodeURIComponent(it.case) + '?task=' + encodeURIComponent(it.task), class: 'case-id' }, it.case);
+}
+
+function lastContact(lc) {
+  if (!lc) return '—';
+  return h('span', { title: dateTime(lc.at) }, word('channel', lc.channel), ' ', relative(lc.at));
+}
+
+function desk(items) {
+  return table([
+    { key: 'due', label: t('work.col.due'), cell: (it) => h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, time(it.due)) },
+    { key: 'case', label: t('work.col.case'), cell: caseLink },
+    { key: 'borrower', label: t('work.col.borrower'), cell: (it) => (it.borrower && it.borrower.name) || '—' },
+    { key: 'dpd', label: t('work.col.dpd'), cell: (it) => dpdBadge(it.dpd) },
+    { key: 'amount_due', label: t('work.col.amount'), num: true, cell: (it) => money(it.amount_due, it.currency) },
+    { key: 'last', label: t('work.col.last'), cell: (it) => lastContact(it.last_contact) },
+  ], items, { name: 'work', key: (it) => it.task, onRow: (it) => go('#/case/' + encodeURIComponent(it.case) + '?task=' + it.task) });
+}
+
+// The field officer's day: by area, in the order the server gave.
+function cards(items) {
+  const groups = new Map();
+  for (const it of items) {
+    const area = (it.borrower && it.borrower.area) || '';
+    if (!groups.has(area)) groups.set(area, []);
+    groups.get(area).push(it);
+  }
+  const summary = [...groups].map(([a, l]) => `${a || t('work.area.none')} ${l.length}`).join(' · ');
+  return h('div', { class: 'cards' },
+    h('p', { class: 'day' }, t('work.visits', { n: items.length }), ' · ', summary),
+    [...groups].map(([area, list]) => h('section', { class: 'area', 'data-area': area },
+      h('h2', {}, area || t('work.area.none')),
+      list.map((it) => {
+        const b = it.borrower || {};
+        return h('article', { class: 'card', 'data-task': it.task },
+          h('div', { class: 'card-top' }, h('span', { class: 'when' }, time(it.due)), caseLink(it), dpdBadge(it.dpd)),
+          h('div', { class: 'name' }, b.name || '—'),
+          b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
+          b.phone ? h('div', {}, telLink(b.phone, true)) : null,
+          h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
+      }))));
+}

@@ -1,0 +1,63 @@
+// The journal as sentences a collector reads: one line per row, newest
+// first, with who did it (the row's `user`). Words come from i18n; values
+// from the row are text, never markup.
+import { h } from './h.js';
+import { t, word } from './i18n.js';
+import { money, dateTime, date } from './format.js';
+
+function outcomeFields(d) {
+  const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation']);
+  return Object.entries(d).filter(([k]) => !skip.has(k)).map(([k, v]) => {
+    if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${k}: ${money(v)}`;
+    if (typeof v === 'boolean') return `${k}: ${t(v ? 'yes' : 'no')}`;
+    return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+  });
+}
+
+export function sentence(row, currency) {
+  const d = row.detail || {};
+  switch (row.kind) {
+    case 'opened': return t('tl.opened', { amount: money(d.balance, d.currency || currency) });
+    case 'updated': return t('tl.updated');
+    case 'event':
+      if (d.type === 'promise_broken') return t('tl.promise_broken');
+      return t('tl.event', { type: d.type });
+    case 'message': return t('tl.message', { channel: word('channel', d.channel), template: d.template, status: word('status', d.status) });
+    case 'delivery': return d.reason ? t('tl.delivery.reason', { status: word('status', d.status), reason: d.reason })
+      : t('tl.delivery', { status: word('status', d.status) });
+    case 'timer': return t('tl.timer', { event: d.event, due: dateTime(d.due) });
+    case 'transition': return t('tl.transition', { from: d.from, to: d.to });
+    case 'task': return t('tl.task', { kind: word('kind', d.kind), queue: d.queue });
+    case 'task_claimed': return t('tl.task_claimed', { user: d.assignee });
+    case 'task_done': {
+      const extra = outcomeFields(d);
+      return t('tl.task_done', { kind: word('kind', d.kind), outcome: d.outcome }) + (extra.length ? ' · ' + extra.join(' · ') : '');
+    }
+    case 'payment': return t('tl.payment', { amount: money(d.amount, d.currency || currency) });
+    case 'promise': return t('tl.promise', { amount: money(d.amount, currency), by: date(d.by) });
+    case 'promise_kept': return t('tl.promise_kept', { amount: money(d.paid ?? d.amount, currency) });
+    case 'plan_completed': return t('tl.plan_completed');
+    case 'note': return t('tl.note', { text: d.text });
+    case 'policy': {
+      const vars = { channel: word('channel', d.channel), verdict: word('verdict', d.verdict), rule: word('rule', d.reason), until: dateTime(d.until) };
+      return d.until ? t('tl.policy.until', vars) : t('tl.policy', vars);
+    }
+    case 'released': return t('tl.released');
+    case 'error': return t('tl.error', { msg: d.message });
+    case 'retry': return t('tl.retry');
+    case 'cancel': return t('tl.cancel');
+    case 'set': return t('tl.set');
+    case 'tag': return t('tl.tag', { tag: d.tag });
+    case 'assign': return t('tl.assign');
+    case 'migrate_refused': return t('tl.migrate_refused');
+    default: return t('tl.other', { kind: row.kind });
+  }
+}
+
+export function timeline(rows, currency) {
+  return h('ol', { class: 'timeline', 'data-timeline': '' }, rows.map((r) =>
+    h('li', { class: ['tl', 'tl-' + r.kind], 'data-kind': r.kind, 'data-id': r.id },
+      h('time', { datetime: r.at }, dateTime(r.at)),
+      h('span', { class: 'what' }, sentence(r, currency)),
+      r.detail && r.detail.user ? h('span', { class: 'by' }, t('case.by', { user: r.detail.user })) : null)));
+}

@@ -1,0 +1,111 @@
+// Small widgets every page uses: states (loading, empty, error), tables,
+// tabs, the dpd badge, field errors.
+import { h, fill } from './h.js';
+import { t } from './i18n.js';
+import { dpdBucket } from './format.js';
+
+export function loading() {
+  return h('p', { class: 'state loading', role: 'status' }, t('app.loading'));
+}
+
+export function empty(text) {
+  return h('p', { class: 'state empty' }, text);
+}
+
+export function errorText(err) {
+  if (!err) return '';
+  if (err.code === 'offline') return t('app.offline');
+  if (err.missingRoute) return t('app.unavailable');
+  return t('app.error', { msg: err.message });
+}
+
+// An error box with a retry button; what the user typed is elsewhere on
+// the page and stays there.
+export function errorBox(err, retry) {
+  return h('div', { class: 'state error', role: 'alert' },
+    h('p', {}, errorText(err)),
+    retry ? h('button', { type: 'button', class: 'btn', onclick: retry }, t('app.retry')) : null);
+}
+
+// Loads data into box: loading state, then render(data) or the error box.
+export async function load(box, fetcher, render) {
+  fill(box, loading());
+  try {
+    const data = await fetcher();
+    fill(box, render(data));
+  } catch (err) {
+    if (err && err.status === 401) return;
+    fill(box, errorBox(err, () => load(box, fetcher, render)));
+  }
+}
+
+export function dpdBadge(dpd) {
+  const b = dpdBucket(dpd);
+  return h('span', { class: ['dpd', 'dpd-' + b.replace('+', 'p')], 'data-dpd': dpd ?? 0 },
+    b === 'current' ? t('dpd.current') : t('dpd.badge', { n: dpd }));
+}
+
+// columns: [{key, label, cell(row) → node|string, num: bool}]
+export function table(columns, rows, opts = {}) {
+  return h('table', { class: ['grid', opts.class], 'data-table': opts.name },
+    h('thead', {}, h('tr', {}, columns.map((c) =>
+      h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
+    h('tbody', {}, rows.map((r, i) => h('tr', {
+      class: opts.rowClass ? opts.rowClass(r) : null,
+      'data-key': opts.key ? opts.key(r) : i,
+      onclick: opts.onRow ? (e) => { if (!e.target.closest('a,button,input,select')) opts.onRow(r); } : null,
+    }, columns.map((c) => h('td', { class: c.num ? 'num' : null, 'data-col': c.key },
+      c.cell ? c.cell(r) : r[c.key] ?? '—'))))));
+}
+
+export function tabs(items, current, onPick) {
+  return h('div', { class: 'tabs', role: 'tablist' }, items.map((it) =>
+    h('button', {
+      type: 'button', role: 'tab', class: ['tab', it.id === current && 'on'],
+      'aria-selected': it.id === current ? 'true' : 'false', 'data-tab': it.id,
+      onclick: () => onPick(it.id),
+    }, it.label, it.count !== undefined && it.count !== null ? h('span', { class: 'count' }, String(it.count)) : null)));
+}
+
+// A labelled field with a slot for its error: errors named by the API's
+// `field` land next to the input of that name.
+export function field(label, input, name, hint) {
+  return h('label', { class: 'field', 'data-field': name },
+    h('span', { class: 'label' }, label, hint ? h('span', { class: 'hint' }, ' ', hint) : null),
+    input,
+    h('span', { class: 'field-error', role: 'alert', 'data-error-for': name }));
+}
+
+export function clearErrors(form) {
+  form.querySelectorAll('.field-error').forEach((e) => fill(e));
+  const top = form.querySelector('.form-error');
+  if (top) fill(top);
+}
+
+// Puts err next to the field it names, or at the form's top.
+export function showError(form, err, text) {
+  const msg = text || errorText(err);
+  const slot = err && err.field && form.querySelector(`[data-error-for="${CSS.escape(err.field)}"]`);
+  if (slot) fill(slot, msg);
+  else {
+    const top = form.querySelector('.form-error');
+    if (top) fill(top, msg);
+  }
+}
+
+export function section(title, ...children) {
+  return h('section', { class: 'panel' }, h('h2', {}, title), ...children);
+}
+
+export function telLink(phone, canCall) {
+  if (!phone) return '—';
+  return canCall ? h('a', { href: 'tel:' + String(phone).replace(/[^+\d]/g, ''), class: 'tel' }, phone)
+    : h('span', { class: 'masked' }, phone);
+}
+
+export function mapLink(address, label) {
+  return h('a', {
+    href: 'https://www.openstreetmap.org/search?query=' + encodeURIComponent(address),
+    target: '_blank', rel: 'noopener noreferrer', class: 'map',
+  }, label);
+}
