@@ -28,7 +28,7 @@ typedef struct principal {
   int by_session; /* came with the session cookie: writes need the CSRF */
   char csrf[48];  /* that session's CSRF token */
 } principal;
-enum { MAX_QUEUE = 20000, MAX_ROUTES = 32, LATENCY_BUCKETS = 9 };
+enum { MAX_QUEUE = 20000, MAX_ROUTES = 48, LATENCY_BUCKETS = 9 };
 
 typedef struct service service;
 typedef struct job job;
