@@ -68,7 +68,7 @@ function topbar() {
       h('span', { class: 'user' }, me.name), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
     h('button', {
       type: 'button', class: 'btn link lang', 'data-lang': ctx.locale === 'zh-CN' ? 'en' : 'zh-CN',
-      onclick: () => { setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN'); render(); },
+      onclick: () => { setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN', true); render(); },
     }, t('lang.switch')),
     me ? h('button', { type: 'button', class: 'btn link signout', onclick: signOut }, t('top.signout')) : null);
 }

@@ -169,6 +169,8 @@ const en = {
   'tl.policy': '{channel} {verdict} ({rule})',
   'tl.policy.until': '{channel} {verdict} until {until} ({rule})',
   'tl.released': 'Message released',
+  'tl.variant': 'Experiment {experiment}: arm {arm}',
+  'tl.delivery.n': 'Message {n} {status}',
   'tl.error': 'Error: {msg}',
   'tl.retry': 'Retried after an error',
   'tl.cancel': 'Cancelled',
@@ -471,6 +473,8 @@ const zh = {
   'tl.policy': '{channel}{verdict}（{rule}）',
   'tl.policy.until': '{channel}{verdict}至 {until}（{rule}）',
   'tl.released': '消息已放行',
+  'tl.variant': '实验 {experiment}：分组 {arm}',
+  'tl.delivery.n': '消息 {n} {status}',
   'tl.error': '出错：{msg}',
   'tl.retry': '出错后已重试',
   'tl.cancel': '已取消',
@@ -609,9 +613,12 @@ const zh = {
 const DICTS = { en, 'zh-CN': zh };
 export const LOCALES = Object.keys(DICTS);
 
-export function setLocale(locale) {
+// remember: the user chose it (the top bar's switch), so it outlasts the
+// institution's default; a default is never stored.
+export function setLocale(locale, remember) {
   ctx.locale = DICTS[locale] ? locale : locale && locale.startsWith('zh') ? 'zh-CN' : 'en';
   document.documentElement.lang = ctx.locale;
+  if (!remember) return;
   try {
     localStorage.setItem('recoup.locale', ctx.locale);
   } catch {

@@ -43,6 +43,7 @@ export function sentence(row, currency) {
       return d.until ? t('tl.policy.until', vars) : t('tl.policy', vars);
     }
     case 'released': return t('tl.released');
+    case 'variant': return t('tl.variant', { experiment: d.experiment, arm: d.arm });
     case 'error': return t('tl.error', { msg: d.message });
     case 'retry': return t('tl.retry');
     case 'cancel': return t('tl.cancel');

@@ -47,6 +47,7 @@ export function dpdBadge(dpd) {
 
 // columns: [{key, label, cell(row) → node|string, num: bool}]
 export function table(columns, rows, opts = {}) {
+  if (opts.class === 'scroll') return h('div', { class: 'scroll' }, table(columns, rows, { ...opts, class: null }));
   return h('table', { class: ['grid', opts.class], 'data-table': opts.name },
     h('thead', {}, h('tr', {}, columns.map((c) =>
       h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),

@@ -36,8 +36,10 @@ export function render(main, id, query) {
   let kase = null;
 
   fill(main, head, h('div', { class: 'case-grid' },
-    h('div', { class: 'col-main' }, facts, section(t('case.rules'), rules), section(t('case.promise.new'), promise),
-      writer ? section(t('case.actions'), actions) : h('p', { class: 'notice readonly' }, t('case.readonly')),
+    h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
+      h('div', { class: 'slot-rules' }, section(t('case.rules'), rules)),
+      h('div', { class: 'slot-promise' }, section(t('case.promise.new'), promise)),
+      h('div', { class: 'slot-actions' }, writer ? section(t('case.actions'), actions) : h('p', { class: 'notice readonly' }, t('case.readonly'))),
       h('p', { class: 'keys' }, writer ? t('case.keys') : '')),
     h('div', { class: 'col-side' }, section(t('case.timeline'), tl))));
   fill(head, loading());

@@ -36,6 +36,7 @@ function sankey(wf) {
   const flows = (wf.transitions || []).filter((x) => x.count > 0);
   const order = new Map((wf.states || []).map((s, i) => [s.name, i]));
   const nodes = new Set();
+  const live = new Map((wf.states || []).map((s) => [s.name, s.cases]));
   const links = flows.map((x) => {
     const back = (order.get(x.to) ?? 1e9) <= (order.get(x.from) ?? -1);
     const target = back ? x.to + ' ↺' : x.to;
@@ -47,7 +48,8 @@ function sankey(wf) {
     tooltip: { trigger: 'item' },
     series: [{ type: 'sankey', emphasis: { focus: 'adjacency' }, nodeAlign: 'left', layoutIterations: 32,
       data: [...nodes].map((name) => ({ name })), links, lineStyle: { color: 'gradient', opacity: 0.4 },
-      label: { color: '#1f2933' } }],
+      // the live count of each state beside its name
+      label: { color: '#1f2933', formatter: (p) => (live.has(p.name) ? `${p.name} · ${live.get(p.name)}` : p.name) } }],
   }, 'wide');
 }
 
