@@ -36,7 +36,7 @@ function input(name, s, c) {
     case 'int': return h('input', { name, inputmode: 'numeric', pattern: '-?[0-9]*' });
     case 'choices': return h('select', { name },
       s.optional ? h('option', { value: '' }, '—') : null,
-      s.choices.map((v) => h('option', { value: v }, String(v))));
+      s.choices.map((v) => h('option', { value: v }, word('choice', v))));
     default: return name === 'said' || name === 'text' || name === 'reason'
       ? h('textarea', { name, rows: 2 }) : h('input', { name, autocomplete: 'off' });
   }
@@ -101,7 +101,7 @@ export function taskForm(task, c, { onSaved, blocked }) {
   const outcomes = task.outcomes || {};
   const names = Object.keys(outcomes);
   const choose = h('select', { name: 'outcome', required: true },
-    h('option', { value: '' }, t('case.outcome.pick')), names.map((n) => h('option', { value: n }, n)));
+    h('option', { value: '' }, t('case.outcome.pick')), names.map((n) => h('option', { value: n }, word('outcome', n))));
   const fieldsBox = h('div', { class: 'fields' });
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
   let arrived = null;
@@ -131,7 +131,7 @@ export function taskForm(task, c, { onSaved, blocked }) {
     const fields = outcomeFields(outcomes[choose.value]);
     fill(fieldsBox, Object.entries(fields).map(([name, raw]) => {
       const s = spec(raw);
-      return field(name, input(name, s, c), name, s.optional ? t('case.optional') : null);
+      return field(word('field', name), input(name, s, c), name, s.optional ? t('case.optional') : null);
     }));
   }
 

@@ -8,9 +8,11 @@ import { money, dateTime, date } from './format.js';
 function outcomeFields(d) {
   const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation']);
   return Object.entries(d).filter(([k]) => !skip.has(k)).map(([k, v]) => {
-    if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${k}: ${money(v)}`;
-    if (typeof v === 'boolean') return `${k}: ${t(v ? 'yes' : 'no')}`;
-    return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+    if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${word('field', k)}: ${money(v)}`;
+    const name = word('field', k);
+    if (typeof v === 'boolean') return `${name}: ${t(v ? 'yes' : 'no')}`;
+    if (k === 'by') return `${name}: ${date(v)}`;
+    return `${name}: ${typeof v === 'object' ? JSON.stringify(v) : word('choice', v)}`;
   });
 }
 
@@ -31,7 +33,7 @@ export function sentence(row, currency) {
     case 'task_claimed': return t('tl.task_claimed', { user: d.assignee });
     case 'task_done': {
       const extra = outcomeFields(d);
-      return t('tl.task_done', { kind: word('kind', d.kind), outcome: d.outcome }) + (extra.length ? ' · ' + extra.join(' · ') : '');
+      return t('tl.task_done', { kind: word('kind', d.kind), outcome: word('outcome', d.outcome) }) + (extra.length ? ' · ' + extra.join(' · ') : '');
     }
     case 'payment': return t('tl.payment', { amount: money(d.amount, d.currency || currency) });
     case 'promise': return t('tl.promise', { amount: money(d.amount, currency), by: date(d.by) });
@@ -46,7 +48,7 @@ export function sentence(row, currency) {
     case 'variant': return t('tl.variant', { experiment: d.experiment, arm: d.arm });
     case 'error': return t('tl.error', { msg: d.message });
     case 'retry': return t('tl.retry');
-    case 'cancel': return t('tl.cancel');
+    case 'cancel': return d.event ? t('tl.cancel.timer', { event: d.event }) : t('tl.cancel');
     case 'set': return t('tl.set');
     case 'tag': return t('tl.tag', { tag: d.tag });
     case 'assign': return t('tl.assign');
@@ -55,8 +57,13 @@ export function sentence(row, currency) {
   }
 }
 
+// The engine's own event rows for a completion or a payment repeat the row
+// written beside them: shown once.
+const echoes = new Set(['task_done', 'payment']);
+
 export function timeline(rows, currency) {
-  return h('ol', { class: 'timeline', 'data-timeline': '' }, rows.map((r) =>
+  const shown = rows.filter((r) => !(r.kind === 'event' && r.detail && echoes.has(r.detail.type)));
+  return h('ol', { class: 'timeline', 'data-timeline': '' }, shown.map((r) =>
     h('li', { class: ['tl', 'tl-' + r.kind], 'data-kind': r.kind, 'data-id': r.id },
       h('time', { datetime: r.at }, dateTime(r.at)),
       h('span', { class: 'what' }, sentence(r, currency)),
