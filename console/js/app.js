@@ -39,6 +39,7 @@ function home() {
 
 export function toSignin(expired) {
   const r = route();
+  if (r.page === 'signin') return; // several requests may fail at once: go once
   const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
   ctx.me = null;
   ctx.csrf = null;

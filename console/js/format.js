@@ -6,7 +6,7 @@ import { ctx } from './state.js';
 const nf = new Map();
 function currencyFormat(currency, locale = ctx.locale) {
   const key = locale + currency;
-  if (!nf.has(key)) nf.set(key, new Intl.NumberFormat(locale, { style: 'currency', currency }));
+  if (!nf.has(key)) nf.set(key, new Intl.NumberFormat(locale, { style: 'currency', currency, currencyDisplay: 'narrowSymbol' }));
   return nf.get(key);
 }
 
