@@ -103,7 +103,11 @@ export function taskForm(task, c, { onSaved, blocked }) {
   const choose = h('select', { name: 'outcome', required: true },
     h('option', { value: '' }, t('case.outcome.pick')), names.map((n) => h('option', { value: n }, word('outcome', n))));
   const fieldsBox = h('div', { class: 'fields' });
-  const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
+  // When the guard would not allow this contact now, the button says why
+  // and until when before anyone clicks (a record of a contact that did
+  // happen, an inbound call, can still be saved).
+  const save = h('button', { type: 'submit', class: ['btn', 'primary', blocked && 'with-reason'] }, t('case.save'),
+    blocked ? h('span', { class: 'reason', 'data-blocked': '' }, blocked) : null);
   let arrived = null;
   const arrivedAt = h('span', { class: 'arrived-at' });
   const arrive = isVisit(task) ? h('button', {
@@ -114,7 +118,6 @@ export function taskForm(task, c, { onSaved, blocked }) {
   }, t('case.arrived')) : null;
   const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
-    blocked ? h('p', { class: 'blocked', 'data-blocked': '' }, blocked) : null,
     arrive ? h('div', { class: 'arrive' }, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),
     fieldsBox,

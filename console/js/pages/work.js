@@ -4,9 +4,9 @@
 // phone as a tel: link.
 import { h, fill } from '../h.js';
 import { ctx } from '../state.js';
-import { get, post, qs, ApiError } from '../api.js';
+import { get, post, qs } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, time, dateTime, relative } from '../format.js';
+import { money, time, dateTime, relative, isoDay } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
 
@@ -96,6 +96,11 @@ function caseLink(it) {
   return h('a', { href: '#/case/' + encodeURIComponent(it.case) + '?task=' + encodeURIComponent(it.task), class: 'case-id' }, it.case);
 }
 
+// Today's tasks by their time; older or later ones by date and time.
+function when(iso) {
+  return String(iso).slice(0, 10) === isoDay(0) ? time(iso) : dateTime(iso);
+}
+
 function lastContact(lc) {
   if (!lc) return '—';
   return h('span', { title: dateTime(lc.at) }, word('channel', lc.channel), ' ', relative(lc.at));
@@ -103,7 +108,7 @@ function lastContact(lc) {
 
 function desk(items) {
   return table([
-    { key: 'due', label: t('work.col.due'), cell: (it) => h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, time(it.due)) },
+    { key: 'due', label: t('work.col.due'), cell: (it) => h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, when(it.due)) },
     { key: 'case', label: t('work.col.case'), cell: caseLink },
     { key: 'borrower', label: t('work.col.borrower'), cell: (it) => (it.borrower && it.borrower.name) || '—' },
     { key: 'dpd', label: t('work.col.dpd'), cell: (it) => dpdBadge(it.dpd) },
