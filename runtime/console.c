@@ -2,21 +2,23 @@
  * generated table, never decoded or joined to a directory: "/assets/../x"
  * and "%2e%2e" are simply names that are not in it, so there is nothing to
  * traverse. */
+#include <stdio.h>
 #include <string.h>
 
 #include "console.h"
 
 /* The contract's policy: no inline script or style anywhere, so an escape
  * slip in a page fails loudly instead of running. */
-#define CONSOLE_CSP                                                        \
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src "      \
-  "'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; "   \
+#define CONSOLE_CSP                                                      \
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src "    \
+  "'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; " \
   "form-action 'self'; frame-ancestors 'none'"
 
-#define CONSOLE_HEADERS                                                    \
-  "Content-Security-Policy: " CONSOLE_CSP "\r\n"                           \
-  "X-Content-Type-Options: nosniff\r\n"                                    \
-  "X-Frame-Options: DENY\r\n"                                              \
+#define CONSOLE_HEADERS                   \
+  "Content-Security-Policy: " CONSOLE_CSP \
+  "\r\n"                                  \
+  "X-Content-Type-Options: nosniff\r\n"   \
+  "X-Frame-Options: DENY\r\n"             \
   "Referrer-Policy: no-referrer\r\n"
 
 static int starts_with(const char *s, const char *prefix) {
@@ -58,8 +60,8 @@ static void plain(console_answer *out, int status, const char *text,
   out->type = "text/plain; charset=utf-8";
   out->body = (const unsigned char *)text;
   out->len = strlen(text);
-  strcpy(out->headers, CONSOLE_HEADERS);
-  if (more_headers) strcat(out->headers, more_headers);
+  snprintf(out->headers, sizeof out->headers, CONSOLE_HEADERS "%s",
+           more_headers ? more_headers : "");
 }
 
 void console_answer_for(const char *method, const char *path,
@@ -83,13 +85,11 @@ void console_answer_for(const char *method, const char *path,
     return;
   }
   out->type = a->type;
-  strcpy(out->headers, CONSOLE_HEADERS);
-  strcat(out->headers, "ETag: ");
-  strcat(out->headers, a->etag);
   /* Asked again each time, answered cheaply by the ETag: index.html names
    * the assets without a version, so a cached module could outlive the
    * binary that served it. */
-  strcat(out->headers, "\r\nCache-Control: no-cache\r\n");
+  snprintf(out->headers, sizeof out->headers,
+           CONSOLE_HEADERS "ETag: %s\r\nCache-Control: no-cache\r\n", a->etag);
   if (if_none_match && etag_matches(if_none_match, a->etag)) {
     out->status = 304;
     out->body = NULL;

@@ -111,11 +111,15 @@ static void test_unknown_asset_is_a_plain_404(void **state) {
 }
 
 static void test_no_path_traversal(void **state) {
-  static const char *const paths[] = {
-      "/assets/../CMakeLists.txt", "/assets/js/../../index.html",
-      "/assets/%2e%2e/CMakeLists.txt", "/assets/%2E%2E/%2e%2e/etc/passwd",
-      "/assets/..%2fCMakeLists.txt", "/assets//js/app.js",
-      "/assets/./js/app.js", "/assets/", "/assets"};
+  static const char *const paths[] = {"/assets/../CMakeLists.txt",
+                                      "/assets/js/../../index.html",
+                                      "/assets/%2e%2e/CMakeLists.txt",
+                                      "/assets/%2E%2E/%2e%2e/etc/passwd",
+                                      "/assets/..%2fCMakeLists.txt",
+                                      "/assets//js/app.js",
+                                      "/assets/./js/app.js",
+                                      "/assets/",
+                                      "/assets"};
   (void)state;
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
     assert_int_equal(ask("GET", paths[i], NULL).status, 404);
