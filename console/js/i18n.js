@@ -88,7 +88,15 @@ const en = {
   'case.ceased': 'Cease contact',
   'case.rules': 'The rules now',
   'case.rules.zone': '{zone}, borrower’s time {time}',
-  'case.rules.window': '{channel} this {per}: {used} of {limit}',
+  'case.rules.window': '{channel} per {per}: {used} of {limit}',
+  'case.rules.window.day': '{channel} today: {used} of {limit}',
+  'case.rules.window.week': '{channel} this week: {used} of {limit}',
+  'case.rules.window.month': '{channel} this month: {used} of {limit}',
+  'one.call': 'call',
+  'one.sms': 'SMS',
+  'one.visit': 'visit',
+  'one.email': 'email',
+  'one.letter': 'letter',
   'case.rules.nolimit': '{channel}: no limit',
   'case.rules.next': 'next {channel}: {when}',
   'case.rules.now': 'now',
@@ -414,7 +422,15 @@ const zh = {
   'case.ceased': '停止催收',
   'case.rules': '当前规则',
   'case.rules.zone': '{zone}，借款人当地时间 {time}',
-  'case.rules.window': '{channel} 本{per}：已用 {used} / 上限 {limit}',
+  'case.rules.window': '{channel} 每{per}：已用 {used} / 上限 {limit}',
+  'case.rules.window.day': '{channel} 今日：已用 {used} / 上限 {limit}',
+  'case.rules.window.week': '{channel} 本周：已用 {used} / 上限 {limit}',
+  'case.rules.window.month': '{channel} 本月：已用 {used} / 上限 {limit}',
+  'one.call': '电话',
+  'one.sms': '短信',
+  'one.visit': '外访',
+  'one.email': '邮件',
+  'one.letter': '信函',
   'case.rules.nolimit': '{channel}：无上限',
   'case.rules.next': '下次{channel}：{when}',
   'case.rules.now': '现在即可',
@@ -676,6 +692,10 @@ export function savedLocale() {
   } catch {
     return null;
   }
+}
+
+export function has(key) {
+  return key in en;
 }
 
 export function t(key, vars) {

@@ -2,7 +2,7 @@
 // GET /v1/cases/{id}/guard (the guard's own answer, never a second copy of
 // the rules), in the borrower's own time.
 import { h } from './h.js';
-import { t, word } from './i18n.js';
+import { t, word, has } from './i18n.js';
 import { time, dateTime } from './format.js';
 
 // Why a channel may not be used now and until when, or null when it may.
@@ -23,9 +23,10 @@ export function rulesPanel(g) {
       return h('li', { class: ['channel', ch.allowed_now ? 'ok' : 'no'], 'data-channel': ch.channel },
         (ch.windows || []).map((w) => h('span', { class: 'window', 'data-per': w.per },
           w.limit === null || w.limit === undefined ? t('case.rules.nolimit', { channel: name })
-            : t('case.rules.window', { channel: name, per: t('per.' + w.per), used: w.used, limit: w.limit }))),
+            : has('case.rules.window.' + w.per) ? t('case.rules.window.' + w.per, { channel: name, used: w.used, limit: w.limit })
+              : t('case.rules.window', { channel: name, per: word('per', w.per), used: w.used, limit: w.limit }))),
         h('span', { class: 'next' }, t('case.rules.next', {
-          channel: name,
+          channel: word('one', ch.channel),
           when: ch.allowed_now ? t('case.rules.now') : ch.next ? dateTime(ch.next, zone) : t('case.rules.never'),
         })),
         ch.hours ? h('span', { class: 'hours' }, t('case.rules.hours', { hours: ch.hours })) : null,
