@@ -136,7 +136,9 @@ function cards(items) {
           h('div', { class: 'card-top' }, h('span', { class: 'when' }, time(it.due)), caseLink(it), dpdBadge(it.dpd)),
           h('div', { class: 'name' }, b.name || '—'),
           b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
-          b.phone ? h('div', {}, telLink(b.phone, true)) : null,
+          // phones when the work item carries them (the contract's item has
+          // none yet: the case page has every number)
+          (b.phones || (b.phone ? [b.phone] : [])).map((ph) => h('div', {}, telLink(ph, true))),
           h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
       }))));
 }
