@@ -879,6 +879,102 @@ static void test_named_agent_sees_only_its_cases(void **state) {
   expect(get("/v1/cases/S1/journal", ADMIN), 200, "\"user\":\"li.wei\"");
 }
 
+/* Through sessions every person's write is journaled with its name: a
+ * claim, a completion, a promise, an assignment; a case an agent completed
+ * stays its own; a supervisor sees every case; read sees them masked and
+ * has no My work. */
+static void test_sessions_journal_who_did_what(void **state) {
+  char csrf[64], path[200], want[200];
+  long long id;
+  answer *a;
+  json_t *v;
+  (void)state;
+  if (get("/v1/me", NULL)->status == 404 || !session_for("li.wei", csrf,
+                                                          sizeof csrf))
+    skip();
+  open_case("U1", NULL);
+  post_event("U1", "{\"type\":\"review\",\"data\":{\"queue\":\"solo\"}}");
+  wait_tasks("solo", 1);
+  id = task_of("U1", "solo");
+  /* Not li.wei's queue: neither its next nor its case. */
+  expect(as_user("POST", "/v1/tasks/next?queue=solo", csrf, NULL), 422,
+         "\"field\":\"queue\"");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", id);
+  expect(as_user("POST", path, csrf, "{}"), 404, NULL);
+  /* The supervisor gives it to li.wei (solo is not li.wei's queue: 422),
+   * so first to itself. */
+  assert_true(session_for("zhang.min", csrf, sizeof csrf));
+  expect(as_user("GET", "/v1/cases/U1", csrf, NULL), 200, "\"id\":\"U1\"");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/assign", id);
+  expect(as_user("POST", path, csrf, "{\"user\":\"li.wei\"}"), 422,
+         "\"field\":\"user\"");
+  expect(as_user("POST", path, csrf, "{\"user\":\"zhang.min\"}"), 200,
+         "\"assignee\":\"zhang.min\"");
+  a = get("/v1/cases/U1/journal", ADMIN);
+  expect(a, 200, "\"to\":\"zhang.min\",\"user\":\"zhang.min\"");
+  /* li.wei claims next in its queue and completes it. */
+  open_case("U2", NULL);
+  post_event("U2", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\","
+                   "\"priority\":1000}}");
+  for (int tries = 0; tries < 100; tries++) {
+    if (strstr(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN)->body,
+               "\"case\":\"U2\""))
+      break;
+    usleep(50000);
+  }
+  assert_true(session_for("li.wei", csrf, sizeof csrf));
+  a = as_user("POST", "/v1/tasks/next?queue=phone", csrf, NULL);
+  expect(a, 200, "\"case\":\"U2\"");
+  expect(a, 200, "\"assignee\":\"li.wei\"");
+  v = parsed(a);
+  id = json_integer_value(json_object_get(json_object_get(v, "task"), "task"));
+  json_decref(v);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", id);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"done\"");
+  /* The same body again: the stored result (an offline resend). */
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"duplicate\"");
+  /* Completed by li.wei: still its case. */
+  expect(as_user("POST", "/v1/cases/U2/promises", csrf,
+                 "{\"amount\":1000,\"by\":\"7d\"}"),
+         201, "\"promise\":");
+  a = get("/v1/cases/U2/journal", ADMIN);
+  snprintf(want, sizeof want, "\"task\":%lld,\"assignee\":\"li.wei\",\"user\":\"li.wei\"", id);
+  expect(a, 200, want);
+  expect(a, 200, "\"kind\":\"task_done\"");
+  expect(a, 200, "\"by\":");
+  {
+    json_t *rows, *row;
+    size_t i;
+    int done = 0, promise = 0;
+    v = parsed(a);
+    rows = json_object_get(v, "journal");
+    json_array_foreach(rows, i, row) {
+      const char *kind = json_string_value(json_object_get(row, "kind"));
+      const char *user = json_string_value(
+          json_object_get(json_object_get(row, "detail"), "user"));
+      if (!strcmp(kind, "task_done") && user && !strcmp(user, "li.wei"))
+        done = 1;
+      if (!strcmp(kind, "promise") && user && !strcmp(user, "li.wei"))
+        promise = 1;
+    }
+    json_decref(v);
+    assert_true(done);
+    assert_true(promise);
+  }
+  /* Another agent does not see it. */
+  assert_true(session_for("wang.fang", csrf, sizeof csrf));
+  expect(as_user("GET", "/v1/cases/U2", csrf, NULL), 404, NULL);
+  /* Read: every case, contact points masked, no My work. */
+  assert_true(session_for("zhao.read", csrf, sizeof csrf));
+  a = as_user("GET", "/v1/cases/U2", csrf, NULL);
+  expect(a, 200, "\"id\":\"U2\"");
+  expect_not(a, "+8613800138000");
+  expect(as_user("GET", "/v1/work", csrf, NULL), 403, NULL);
+  expect(as_user("GET", "/v1/cases/U2/guard", csrf, NULL), 200, NULL);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_my_work_orders_due_now_then_priority_due_id),
@@ -892,6 +988,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
       cmocka_unit_test(test_token_writes_name_no_user),
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
+      cmocka_unit_test(test_sessions_journal_who_did_what),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
