@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 static const char *recoup_bin;
 static char dir[512];
@@ -761,6 +762,30 @@ static void test_guard_now_matches_what_the_guard_does(void **state) {
   expect(get("/v1/cases/G1/guard", READ), 200, NULL);
 }
 
+/* A guard that cannot count contacts says so (503), never "allowed": the
+ * messages table renamed under the service. */
+static void test_guard_that_cannot_read_answers_503(void **state) {
+  char db[600];
+  sqlite3 *other;
+  answer *a;
+  (void)state;
+  open_case("G2", NULL);
+  snprintf(db, sizeof db, "%s/work.db", dir);
+  assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(sqlite3_exec(other, "ALTER TABLE messages RENAME TO hidden",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  a = get("/v1/cases/G2/guard", AGENT);
+  expect(a, 503, "\"code\":\"unavailable\"");
+  expect_not(a, "allowed_now");
+  assert_int_equal(sqlite3_exec(other, "ALTER TABLE hidden RENAME TO messages",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(other);
+  expect(get("/v1/cases/G2/guard", AGENT), 200, "\"allowed_now\":true");
+}
+
 /* --- the journal names the user ------------------------------------------ */
 
 /* Whoever asks through a session is journaled; a machine token is not a
@@ -986,6 +1011,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
+      cmocka_unit_test(test_guard_that_cannot_read_answers_503),
       cmocka_unit_test(test_token_writes_name_no_user),
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),
