@@ -48,13 +48,12 @@ int api_case_scope(service *svc, const principal *who, const char *case_id,
   const store_scope *scope = api_scope(svc, who, &buf);
   int visible = 1, rc;
   if (!scope) return RC_OK;
-  rc = query_case_visible(engine_query(svc->eng), case_id, scope, &visible,
-                          err);
+  rc =
+      query_case_visible(engine_query(svc->eng), case_id, scope, &visible, err);
   if (rc != RC_OK) return rc;
   /* The same answer as for a case that does not exist. */
   if (!visible)
-    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s",
-                        case_id);
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
   return RC_OK;
 }
 
@@ -63,8 +62,8 @@ int api_task_scope(service *svc, const principal *who, int64_t task_id,
   char case_id[160];
   int rc;
   if (!named_agent(who)) return RC_OK;
-  rc = query_task_case(engine_query(svc->eng), task_id, case_id,
-                       sizeof case_id, err);
+  rc = query_task_case(engine_query(svc->eng), task_id, case_id, sizeof case_id,
+                       err);
   if (rc != RC_OK) return rc;
   rc = api_case_scope(svc, who, case_id, err);
   if (rc == RC_ENOTFOUND)
@@ -235,12 +234,11 @@ static int work_top(service *svc, json_t *queues, const char *user,
     int before = w->n;
     w->part = part;
     json_array_foreach(queues, i, q) {
-      int rc = query_work_page(engine_query(svc->eng), json_string_value(q),
-                               now, part,
-                               after && part == after_part ? after : NULL,
-                               user, only_open, want, collect_work, w, err);
-      if (w->failed)
-        return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      int rc =
+          query_work_page(engine_query(svc->eng), json_string_value(q), now,
+                          part, after && part == after_part ? after : NULL,
+                          user, only_open, want, collect_work, w, err);
+      if (w->failed) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
       if (rc != RC_OK) return rc;
     }
     qsort(w->items + before, (size_t)(w->n - before), sizeof *w->items,
@@ -276,34 +274,32 @@ static int item_case(service *svc, const principal *who, const char *case_id,
   {
     /* As the case shows the borrower: the read role's address cut. */
     json_t *bj = api_borrower_json(&b, masked);
-    json_object_set_new(item, "borrower",
-                        json_pack("{s:O, s:O, s:O}", "name",
-                                  json_object_get(bj, "name"), "area",
-                                  json_object_get(bj, "area"), "address",
-                                  json_object_get(bj, "address")));
+    json_object_set_new(
+        item, "borrower",
+        json_pack("{s:O, s:O, s:O}", "name", json_object_get(bj, "name"),
+                  "area", json_object_get(bj, "area"), "address",
+                  json_object_get(bj, "address")));
     json_decref(bj);
   }
-  json_object_set_new(item, "dpd",
-                      json_integer(engine_case_dpd(svc->eng, &c)));
+  json_object_set_new(item, "dpd", json_integer(engine_case_dpd(svc->eng, &c)));
   json_object_set_new(item, "amount_due", json_integer(c.amount_due));
   json_object_set_new(item, "balance", json_integer(c.balance));
   json_object_set_new(item, "currency", json_string(c.currency));
   rc = query_last_contact(q, c.id, c.borrower_id, channel, sizeof channel, &at,
                           err);
   if (rc == RC_OK)
-    json_object_set_new(item, "last_contact",
-                        json_pack("{s:s, s:o}", "channel", channel, "at",
-                                  time_json(svc, at)));
+    json_object_set_new(
+        item, "last_contact",
+        json_pack("{s:s, s:o}", "channel", channel, "at", time_json(svc, at)));
   else if (rc == RC_ENOTFOUND)
     json_object_set_new(item, "last_contact", json_null());
   if (rc == RC_OK || rc == RC_ENOTFOUND) {
     rc = query_promise_open(q, c.id, &p, err);
     if (rc == RC_OK)
-      json_object_set_new(item, "promise",
-                          json_pack("{s:I, s:I, s:s, s:s}", "id",
-                                    (json_int_t)p.id, "amount",
-                                    (json_int_t)p.amount, "by", p.by_date,
-                                    "status", p.status));
+      json_object_set_new(
+          item, "promise",
+          json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)p.id, "amount",
+                    (json_int_t)p.amount, "by", p.by_date, "status", p.status));
     else if (rc == RC_ENOTFOUND)
       json_object_set_new(item, "promise", json_null());
     if (rc == RC_ENOTFOUND) rc = RC_OK;
@@ -314,18 +310,17 @@ static int item_case(service *svc, const principal *who, const char *case_id,
 }
 
 /* ITEM from a task row (api_row_json of the work page). */
-static int item_of_task(service *svc, const principal *who,
-                        const work_row *r, json_t **out, rc_error *err) {
+static int item_of_task(service *svc, const principal *who, const work_row *r,
+                        json_t **out, rc_error *err) {
   json_t *row = r->row;
   json_t *item = json_pack(
       "{s:I, s:O, s:O, s:O, s:O, s:O, s:o}", "task", (json_int_t)r->id, "kind",
       json_object_get(row, "kind"), "queue", json_object_get(row, "queue"),
       "due", json_object_get(row, "due"), "status",
       json_object_get(row, "status"), "assignee",
-      json_object_get(row, "assignee"), "priority",
-      priority_json(r->priority));
-  int rc = item_case(svc, who, json_string_value(json_object_get(row, "case_id")),
-                     item, err);
+      json_object_get(row, "assignee"), "priority", priority_json(r->priority));
+  int rc = item_case(
+      svc, who, json_string_value(json_object_get(row, "case_id")), item, err);
   if (rc != RC_OK) {
     json_decref(item);
     return rc;
@@ -337,8 +332,7 @@ static int item_of_task(service *svc, const principal *who,
 /* --- GET /v1/work -------------------------------------------------------- */
 
 /* The cursor of a task page: "part:priority:due:id". */
-static int parse_task_cursor(const char *s, int *part,
-                             store_work_cursor *c) {
+static int parse_task_cursor(const char *s, int *part, store_work_cursor *c) {
   char *end;
   const char *p = s;
   long long v;
@@ -375,9 +369,8 @@ static int parse_promise_cursor(const char *s, char *date, int64_t *id) {
 
 /* The counts above the list: the queues' tasks due now and today,
  * promises due and broken. */
-static int work_counts(service *svc, json_t *queues,
-                       const store_scope *scope, json_t **out,
-                       rc_error *err) {
+static int work_counts(service *svc, json_t *queues, const store_scope *scope,
+                       json_t **out, rc_error *err) {
   rc_clock *clk = engine_clock(svc->eng);
   rc_time now = clock_now(clk);
   rc_date today = zone_date(clock_zone(clk), now);
@@ -436,7 +429,6 @@ static int pick_task(void *ud, const store_value *cols, int n) {
     if (queue && !strcmp(json_string_value(q), queue)) in = 1;
   }
   if (in && !f->found) f->found = json_integer(id);
-  (void)id;
   return 0;
 }
 
@@ -473,9 +465,8 @@ static int promise_items(service *svc, const principal *who, json_t *queues,
     /* The promise the tab is about, open or broken. */
     json_object_set_new(
         item, "promise",
-        json_pack("{s:O, s:O, s:O, s:O, s:O}", "id",
-                  json_object_get(row, "id"), "amount",
-                  json_object_get(row, "amount"), "paid",
+        json_pack("{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(row, "id"),
+                  "amount", json_object_get(row, "amount"), "paid",
                   json_object_get(row, "paid"), "by",
                   json_object_get(row, "by_date"), "status",
                   json_object_get(row, "status")));
@@ -489,8 +480,8 @@ static int promise_items(service *svc, const principal *who, json_t *queues,
   return rc;
 }
 
-void api_work_list(service *svc, http_request *req, int route,
-                   const char *arg, const principal *who) {
+void api_work_list(service *svc, http_request *req, int route, const char *arg,
+                   const principal *who) {
   char queue[65] = "", tab[16] = "due", after[512] = "", next[128] = "";
   store_scope buf, qscope;
   const store_scope *scope = api_scope(svc, who, &buf);
@@ -504,8 +495,9 @@ void api_work_list(service *svc, http_request *req, int route,
   if ((rc = api_page_params(req, &limit, after, sizeof after, &err)) != RC_OK)
     goto done;
   if (http_query(req, "queue", queue, sizeof queue) < 0) {
-    rc = rc_error_set(&err, RC_EINVAL, "queue", "queue is longer than 64 "
-                                                "bytes");
+    rc = rc_error_set(&err, RC_EINVAL, "queue",
+                      "queue is longer than 64 "
+                      "bytes");
     goto done;
   }
   if ((rc = http_query(req, "tab", tab, sizeof tab)) < 0 ||
@@ -561,11 +553,11 @@ done:
     fail(svc, req, route, &err);
     return;
   }
-  api_reply(svc, req, route, 200,
-            json_pack("{s:o, s:o, s:o}", "items", items, "next",
-                      next[0] ? json_string(next) : json_null(), "counts",
-                      counts),
-            NULL);
+  api_reply(
+      svc, req, route, 200,
+      json_pack("{s:o, s:o, s:o}", "items", items, "next",
+                next[0] ? json_string(next) : json_null(), "counts", counts),
+      NULL);
 }
 
 /* --- POST /v1/tasks/next -------------------------------------------------- */
@@ -595,8 +587,7 @@ int api_task_next(service *svc, job *j, json_t **reply, int *status,
                              INPUT_ID_MAX, err)))
       return rc;
   }
-  if ((rc = work_queues(svc, &j->who, queue, &queues, err)) != RC_OK)
-    return rc;
+  if ((rc = work_queues(svc, &j->who, queue, &queues, err)) != RC_OK) return rc;
   /* The top of the caller's My work among the open tasks, claimed in the
    * same job: no other job runs between the read and the claim. */
   rc = work_top(svc, queues, NULL, 1, NULL, 1, 1, &w, err);
@@ -648,8 +639,8 @@ static int pick_row(void *ud, const store_value *cols, int n) {
 static int task_row(service *svc, int64_t id, json_t **row, rc_error *err) {
   char case_id[160];
   one_task t = {svc, id, NULL};
-  int rc = query_task_case(engine_query(svc->eng), id, case_id,
-                           sizeof case_id, err);
+  int rc =
+      query_task_case(engine_query(svc->eng), id, case_id, sizeof case_id, err);
   if (rc == RC_OK)
     rc = query_tasks(engine_query(svc->eng), case_id, pick_row, &t, err);
   if (rc == RC_OK && !t.row)
@@ -693,10 +684,9 @@ int api_case_note(service *svc, job *j, json_t **reply, int *status,
   if ((rc = engine_case_note(svc->eng, j->arg, json_string_value(text), err)))
     return rc;
   *status = 201;
-  *reply = json_pack("{s:{s:s, s:O, s:o, s:o}}", "note", "case", j->arg,
-                     "text", text, "at",
-                     time_json(svc, clock_now(engine_clock(svc->eng))),
-                     "user",
+  *reply = json_pack("{s:{s:s, s:O, s:o, s:o}}", "note", "case", j->arg, "text",
+                     text, "at",
+                     time_json(svc, clock_now(engine_clock(svc->eng))), "user",
                      j->who.user[0] ? json_string(j->who.user) : json_null());
   return RC_OK;
 }
@@ -717,8 +707,7 @@ int api_case_promise(service *svc, job *j, json_t **reply, int *status,
   json_object_foreach(j->body, key, v) {
     if (strcmp(key, "amount") && strcmp(key, "by"))
       return rc_error_set(err, RC_EINVAL, key,
-                          "a promise takes amount and by; %s is not one",
-                          key);
+                          "a promise takes amount and by; %s is not one", key);
   }
   if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
@@ -729,13 +718,13 @@ int api_case_promise(service *svc, job *j, json_t **reply, int *status,
                         "by must be a date (2026-01-31) or a duration from "
                         "now (7d)");
   if ((rc = engine_case_promise(svc->eng, j->arg, json_integer_value(amount),
-                                json_string_value(by), &id, by_date,
-                                &duplicate, err)))
+                                json_string_value(by), &id, by_date, &duplicate,
+                                err)))
     return rc;
   *status = duplicate ? 200 : 201;
-  *reply = json_pack("{s:{s:I, s:O, s:s, s:s}}", "promise", "id",
-                     (json_int_t)id, "amount", amount, "by", by_date, "status",
-                     "open");
+  *reply =
+      json_pack("{s:{s:I, s:O, s:s, s:s}}", "promise", "id", (json_int_t)id,
+                "amount", amount, "by", by_date, "status", "open");
   return RC_OK;
 }
 
@@ -751,8 +740,8 @@ static int add_installment(void *ud, const store_value *cols, int n) {
   for (int k = 0; k < n; k++) {
     const store_value *v = &cols[k];
     if (!strcmp(v->name, "plan") && !p->plan)
-      p->plan = json_pack("{s:I, s:o}", "id", (json_int_t)v->i,
-                          "installments", json_array());
+      p->plan = json_pack("{s:I, s:o}", "id", (json_int_t)v->i, "installments",
+                          json_array());
     else if (!strcmp(v->name, "plan_status") && p->plan)
       json_object_set_new(p->plan, "status", json_string(v->s));
     else if (!strcmp(v->name, "total") && p->plan)
@@ -804,12 +793,11 @@ int api_case_extras(service *svc, const principal *who, const store_case *c,
   int rc = query_promise_open(q, c->id, &p, err);
   (void)who;
   if (rc == RC_OK)
-    json_object_set_new(out, "promise",
-                        json_pack("{s:I, s:I, s:I, s:s, s:s}", "id",
-                                  (json_int_t)p.id, "amount",
-                                  (json_int_t)p.amount, "paid",
-                                  (json_int_t)p.paid, "by", p.by_date,
-                                  "status", p.status));
+    json_object_set_new(
+        out, "promise",
+        json_pack("{s:I, s:I, s:I, s:s, s:s}", "id", (json_int_t)p.id, "amount",
+                  (json_int_t)p.amount, "paid", (json_int_t)p.paid, "by",
+                  p.by_date, "status", p.status));
   else if (rc == RC_ENOTFOUND)
     json_object_set_new(out, "promise", json_null());
   else
@@ -849,7 +837,8 @@ static int guard_channels(service *svc, char (*list)[24]) {
   for (int i = 0; i < p->nrules; i++)
     for (int k = 0; k < p->rules[i].nchannels; k++)
       add_channel(list, &n, p->rules[i].channels[k]);
-  for (int i = 0; i < p->npause; i++) add_channel(list, &n, p->pause_channels[i]);
+  for (int i = 0; i < p->npause; i++)
+    add_channel(list, &n, p->pause_channels[i]);
   add_channel(list, &n, "call");
   add_channel(list, &n, "visit");
   return n;
@@ -871,12 +860,11 @@ static json_t *per_json(const rc_duration *d) {
   return json_string(buf);
 }
 
-void api_case_guard(service *svc, http_request *req, int route,
-                    const char *arg, const principal *who) {
+void api_case_guard(service *svc, http_request *req, int route, const char *arg,
+                    const principal *who) {
   char channels[GUARD_CHANNELS][24], hours[32] = "";
   policy_explanation ex[GUARD_CHANNELS];
-  const policy_config *p =
-      &script_config(engine_script(svc->eng))->policy;
+  const policy_config *p = &script_config(engine_script(svc->eng))->policy;
   store_case c;
   store_borrower b;
   rc_zone *zone = NULL;
@@ -891,8 +879,8 @@ void api_case_guard(service *svc, http_request *req, int route,
     fail(svc, req, route, &err);
     return;
   }
-  if ((rc = query_borrower(engine_query(svc->eng), c.borrower_id, &b,
-                           &err)) != RC_OK) {
+  if ((rc = query_borrower(engine_query(svc->eng), c.borrower_id, &b, &err)) !=
+      RC_OK) {
     store_case_free(&c);
     fail(svc, req, route, &err);
     return;
@@ -909,6 +897,11 @@ void api_case_guard(service *svc, http_request *req, int route,
     return;
   }
   if (!zone) zone = clock_zone(engine_clock(svc->eng));
+  /* The hours are the borrower's local time (policy_next_window). */
+  if (p->has_hours)
+    snprintf(hours, sizeof hours, "%02d:%02d\xE2\x80\x93%02d:%02d",
+             p->start_min / 60, p->start_min % 60, p->end_min / 60,
+             p->end_min % 60);
   list = json_array();
   for (int i = 0; i < n; i++) {
     const policy_decision *d = &ex[i].decision;
@@ -918,37 +911,33 @@ void api_case_guard(service *svc, http_request *req, int route,
     for (int k = 0; k < ex[i].nwindows; k++)
       json_array_append_new(
           windows,
-          json_pack("{s:o, s:i, s:i, s:s}", "per", per_json(&ex[i].windows[k].per),
-                    "used", ex[i].windows[k].used, "limit",
-                    ex[i].windows[k].limit, "scope",
-                    ex[i].windows[k].per_case ? "case" : "borrower"));
-    if (d->verdict == POLICY_DEFER) zone_format(zone, d->until, until, sizeof until);
+          json_pack("{s:o, s:i, s:i, s:s}", "per",
+                    per_json(&ex[i].windows[k].per), "used",
+                    ex[i].windows[k].used, "limit", ex[i].windows[k].limit,
+                    "scope", ex[i].windows[k].per_case ? "case" : "borrower"));
+    if (d->verdict == POLICY_DEFER)
+      zone_format(zone, d->until, until, sizeof until);
     if (ex[i].paused && ex[i].pause_until > pause_until)
       pause_until = ex[i].pause_until;
     json_array_append_new(
         list,
-        json_pack("{s:s, s:b, s:s, s:o, s:o, s:o, s:o}", "channel",
-                  channels[i], "allowed_now", d->verdict == POLICY_ALLOW,
-                  "verdict", policy_verdict_name(d->verdict), "next",
-                  d->verdict == POLICY_DEFER ? json_string(until)
-                                             : json_null(),
-                  "rule", rule ? json_string(rule) : json_null(), "reason",
-                  d->verdict == POLICY_ALLOW ? json_null()
-                                             : json_string(d->reason),
-                  "windows", windows));
-    if (p->has_hours)
-      snprintf(hours, sizeof hours, "%02d:%02d\xE2\x80\x93%02d:%02d",
-               p->start_min / 60, p->start_min % 60, p->end_min / 60,
-               p->end_min % 60);
+        json_pack(
+            "{s:s, s:b, s:s, s:o, s:o, s:o, s:o}", "channel", channels[i],
+            "allowed_now", d->verdict == POLICY_ALLOW, "verdict",
+            policy_verdict_name(d->verdict), "next",
+            d->verdict == POLICY_DEFER ? json_string(until) : json_null(),
+            "rule", rule ? json_string(rule) : json_null(), "reason",
+            d->verdict == POLICY_ALLOW ? json_null() : json_string(d->reason),
+            "windows", windows));
     json_object_set_new(json_array_get(list, json_array_size(list) - 1),
                         "hours", hours[0] ? json_string(hours) : json_null());
   }
   zone_format(zone, now, local, sizeof local);
-  out = json_pack("{s:s, s:s, s:s, s:{s:b, s:b, s:b}, s:o, s:o}", "case", arg,
-                  "timezone", zone_name(zone), "borrower_time", local, "holds",
-                  "dispute", c.on_hold, "cease", b.ceased, "do_not_contact",
-                  b.do_not_contact, "pause_until", json_null(), "channels",
-                  list);
+  out =
+      json_pack("{s:s, s:s, s:s, s:{s:b, s:b, s:b}, s:o, s:o}", "case", arg,
+                "timezone", zone_name(zone), "borrower_time", local, "holds",
+                "dispute", c.on_hold, "cease", b.ceased, "do_not_contact",
+                b.do_not_contact, "pause_until", json_null(), "channels", list);
   if (pause_until) {
     char until[40];
     zone_format(zone, pause_until, until, sizeof until);

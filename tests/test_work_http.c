@@ -244,10 +244,14 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-  static const char *const files[] = {"workflows/work.lua", "workflows",
-                                      "recoup.lua",         "work.db",
-                                      "work.db-wal",        "work.db-shm",
-                                      "server.log",         "sms.jsonl",
+  static const char *const files[] = {"workflows/work.lua",
+                                      "workflows",
+                                      "recoup.lua",
+                                      "work.db",
+                                      "work.db-wal",
+                                      "work.db-shm",
+                                      "server.log",
+                                      "sms.jsonl",
                                       "var"};
   (void)state;
   if (server > 0) {
@@ -311,9 +315,9 @@ static void item_ids(answer *a, char *out, size_t size) {
   size_t i, at = 0;
   out[0] = '\0';
   json_array_foreach(json_object_get(v, "items"), i, item) {
-    at += (size_t)snprintf(out + at, size - at, "%s%lld", at ? " " : "",
-                           (long long)json_integer_value(
-                               json_object_get(item, "task")));
+    at += (size_t)snprintf(
+        out + at, size - at, "%s%lld", at ? " " : "",
+        (long long)json_integer_value(json_object_get(item, "task")));
   }
   json_decref(v);
 }
@@ -414,8 +418,9 @@ static void test_my_work_pages_keep_the_order(void **state) {
     a = get(path, AGENT);
     expect(a, 200, NULL);
     item_ids(a, ids, sizeof ids);
-    if (*ids) snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s",
-                       *all ? " " : "", ids);
+    if (*ids)
+      snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s",
+               *all ? " " : "", ids);
     v = parsed(a);
     if (json_is_null(json_object_get(v, "next"))) {
       json_decref(v);
@@ -545,8 +550,7 @@ static void test_assign_checks_the_user(void **state) {
   wait_tasks("phone", 1);
   id = task_of("A1", "phone");
   snprintf(path, sizeof path, "/v1/tasks/%lld/assign", id);
-  expect(post(path, ADMIN, "{\"user\":\"nobody\"}"), 422,
-         "\"field\":\"user\"");
+  expect(post(path, ADMIN, "{\"user\":\"nobody\"}"), 422, "\"field\":\"user\"");
   expect(post(path, ADMIN, "{\"user\":\"old.hand\"}"), 422, "disabled");
   expect(post(path, ADMIN, "{\"user\":\"wang.fang\"}"), 422,
          "\"field\":\"user\"");
@@ -594,11 +598,9 @@ static void test_notes_check_the_text(void **state) {
   expect(post("/v1/cases/N1/notes", AGENT,
               "{\"text\":\"called, left a message \xe6\x98\x8e\xe5\xa4\xa9\"}"),
          201, "\"text\":\"called, left a message");
-  expect(post("/v1/cases/NOPE/notes", AGENT, "{\"text\":\"hi\"}"), 404,
-         NULL);
+  expect(post("/v1/cases/NOPE/notes", AGENT, "{\"text\":\"hi\"}"), 404, NULL);
   expect(post("/v1/cases/N1/notes", READ, "{\"text\":\"hi\"}"), 403, NULL);
-  expect(get("/v1/cases/N1/journal", ADMIN), 200,
-         "\"kind\":\"note\"");
+  expect(get("/v1/cases/N1/journal", ADMIN), 200, "\"kind\":\"note\"");
   free(big);
   free(body);
 }
@@ -609,15 +611,13 @@ static void test_promises_check_amount_and_date(void **state) {
   answer *a;
   (void)state;
   open_case("P1", NULL);
-  expect(post("/v1/cases/P1/promises", AGENT,
-              "{\"amount\":0,\"by\":\"7d\"}"),
+  expect(post("/v1/cases/P1/promises", AGENT, "{\"amount\":0,\"by\":\"7d\"}"),
          422, "\"field\":\"amount\"");
-  expect(post("/v1/cases/P1/promises", AGENT,
-              "{\"amount\":-5,\"by\":\"7d\"}"),
+  expect(post("/v1/cases/P1/promises", AGENT, "{\"amount\":-5,\"by\":\"7d\"}"),
          422, "\"field\":\"amount\"");
-  expect(post("/v1/cases/P1/promises", AGENT,
-              "{\"amount\":10.5,\"by\":\"7d\"}"),
-         422, "\"field\":\"amount\"");
+  expect(
+      post("/v1/cases/P1/promises", AGENT, "{\"amount\":10.5,\"by\":\"7d\"}"),
+      422, "\"field\":\"amount\"");
   expect(post("/v1/cases/P1/promises", AGENT,
               "{\"amount\":\"100\",\"by\":\"7d\"}"),
          422, "\"field\":\"amount\"");
@@ -650,8 +650,7 @@ static void test_promises_check_amount_and_date(void **state) {
            "{\"amount\":100000,\"by\":\"2099-12-31\"}");
   expect(a, 200, "\"status\":\"open\"");
   /* Another supersedes it. */
-  a = post("/v1/cases/P1/promises", AGENT,
-           "{\"amount\":50000,\"by\":\"7d\"}");
+  a = post("/v1/cases/P1/promises", AGENT, "{\"amount\":50000,\"by\":\"7d\"}");
   expect(a, 201, "\"amount\":50000");
   a = get("/v1/cases/P1", ADMIN);
   expect(a, 200, "\"promise\":{\"id\":");
@@ -660,7 +659,8 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"kind\":\"promise\"");
 }
 
-/* --- the case's extras ----------------------------------------------------- */
+/* --- the case's extras -----------------------------------------------------
+ */
 
 static void test_case_shows_promise_plan_tasks_and_area(void **state) {
   answer *a;
@@ -672,15 +672,16 @@ static void test_case_shows_promise_plan_tasks_and_area(void **state) {
   for (int tries = 0; tries < 100; tries++) {
     a = get("/v1/cases/C1", ADMIN);
     if (strstr(a->body, "\"kind\":\"call\"") &&
-        strstr(a->body, "\"installments\"")) break;
+        strstr(a->body, "\"installments\""))
+      break;
     usleep(50000);
   }
   expect(a, 200, "\"area\":\"Pudong\"");
   expect(a, 200, "\"promise\":null");
   expect(a, 200, "\"plan\":{\"id\":");
   v = parsed(a);
-  assert_int_equal(json_array_size(json_object_get(
-                       json_object_get(v, "plan"), "installments")),
+  assert_int_equal(json_array_size(json_object_get(json_object_get(v, "plan"),
+                                                   "installments")),
                    3);
   assert_string_equal(
       json_string_value(json_object_get(json_object_get(v, "plan"), "status")),
@@ -688,8 +689,7 @@ static void test_case_shows_promise_plan_tasks_and_area(void **state) {
   tasks = json_object_get(v, "tasks");
   assert_int_equal(json_array_size(tasks), 1);
   assert_int_equal(
-      json_integer_value(json_object_get(json_array_get(tasks, 0),
-                                         "priority")),
+      json_integer_value(json_object_get(json_array_get(tasks, 0), "priority")),
       10);
   outcomes = json_object_get(json_array_get(tasks, 0), "outcomes");
   assert_string_equal(
@@ -710,7 +710,8 @@ static void test_case_shows_promise_plan_tasks_and_area(void **state) {
   expect_not(a, "100 Century Avenue");
 }
 
-/* --- the guard ------------------------------------------------------------- */
+/* --- the guard -------------------------------------------------------------
+ */
 
 /* What the guard says now is what it then does: after one SMS the cap of
  * one a day defers the next, and the page names the same time the
@@ -725,8 +726,9 @@ static void test_guard_now_matches_what_the_guard_does(void **state) {
   a = get("/v1/cases/G1/guard", AGENT);
   expect(a, 200, "\"timezone\":\"Asia/Shanghai\"");
   expect(a, 200, "\"channel\":\"sms\",\"allowed_now\":true");
-  expect(a, 200, "\"holds\":{\"dispute\":false,\"cease\":false,"
-                 "\"do_not_contact\":false}");
+  expect(a, 200,
+         "\"holds\":{\"dispute\":false,\"cease\":false,"
+         "\"do_not_contact\":false}");
   post_event("G1", "{\"type\":\"remind\"}");
   for (int tries = 0; tries < 100; tries++) {
     a = get("/v1/cases/G1/guard", AGENT);
@@ -802,7 +804,8 @@ static void test_token_writes_name_no_user(void **state) {
   expect_not(a, "\"user\":");
 }
 
-/* --- named agents (with sessions) ------------------------------------------ */
+/* --- named agents (with sessions) ------------------------------------------
+ */
 
 /* A named agent sees only the cases of its queues. Needs the session
  * routes (POST /v1/session); skipped where they are not built yet. */
@@ -812,7 +815,8 @@ static int session_for(const char *name, char *csrf, size_t size) {
   char url[200], body[200];
   answer *a = malloc(sizeof *a);
   CURL *c = curl_easy_init();
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  struct curl_slist *h =
+      curl_slist_append(NULL, "Content-Type: application/json");
   json_t *v;
   int ok;
   snprintf(cookie_jar, sizeof cookie_jar, "%s/cookies-%s", dir, name);
@@ -873,8 +877,8 @@ static void test_named_agent_sees_only_its_cases(void **state) {
   char csrf[64];
   answer *a;
   (void)state;
-  if (get("/v1/me", NULL)->status == 404 || !session_for("li.wei", csrf,
-                                                          sizeof csrf))
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
     skip();
   open_case("S1", NULL); /* a task in phone: li.wei's */
   open_case("S2", NULL); /* a task in field: not li.wei's */
@@ -914,8 +918,8 @@ static void test_sessions_journal_who_did_what(void **state) {
   answer *a;
   json_t *v;
   (void)state;
-  if (get("/v1/me", NULL)->status == 404 || !session_for("li.wei", csrf,
-                                                          sizeof csrf))
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
     skip();
   open_case("U1", NULL);
   post_event("U1", "{\"type\":\"review\",\"data\":{\"queue\":\"solo\"}}");
@@ -939,8 +943,9 @@ static void test_sessions_journal_who_did_what(void **state) {
   expect(a, 200, "\"to\":\"zhang.min\",\"user\":\"zhang.min\"");
   /* li.wei claims next in its queue and completes it. */
   open_case("U2", NULL);
-  post_event("U2", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\","
-                   "\"priority\":1000}}");
+  post_event("U2",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"phone\","
+             "\"priority\":1000}}");
   for (int tries = 0; tries < 100; tries++) {
     if (strstr(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN)->body,
                "\"case\":\"U2\""))
@@ -965,7 +970,8 @@ static void test_sessions_journal_who_did_what(void **state) {
                  "{\"amount\":1000,\"by\":\"7d\"}"),
          201, "\"promise\":");
   a = get("/v1/cases/U2/journal", ADMIN);
-  snprintf(want, sizeof want, "\"task\":%lld,\"assignee\":\"li.wei\",\"user\":\"li.wei\"", id);
+  snprintf(want, sizeof want,
+           "\"task\":%lld,\"assignee\":\"li.wei\",\"user\":\"li.wei\"", id);
   expect(a, 200, want);
   expect(a, 200, "\"kind\":\"task_done\"");
   expect(a, 200, "\"by\":");
