@@ -710,6 +710,49 @@ static void test_case_shows_promise_plan_tasks_and_area(void **state) {
   expect_not(a, "100 Century Avenue");
 }
 
+/* --- the borrower's area ------------------------------------------------ */
+
+/* An optional import column, CSV and NDJSON alike, checked as other text
+ * fields: shown on the case's borrower and in My work. */
+static void test_area_comes_from_the_import(void **state) {
+  char *long_area = malloc(300), *body = malloc(600);
+  (void)state;
+  expect(post("/v1/import", INGEST,
+              "id,borrower_id,borrower_name,balance,due_date,area\n"
+              "IA1,BIA1,Li,100,2026-01-01,Minhang\n"
+              "IA2,BIA2,Wu,100,2026-01-01,\n"),
+         200, "\"opened\":2");
+  expect(get("/v1/cases/IA1", AGENT), 200, "\"area\":\"Minhang\"");
+  expect(get("/v1/cases/IA2", AGENT), 200, "\"area\":\"\"");
+  expect(post("/v1/import", INGEST,
+              "{\"id\":\"IA3\",\"borrower_id\":\"BIA3\",\"balance\":100,\"due_"
+              "date\":\"2026-01-01\","
+              "\"area\":\"Xuhui\"}\n"),
+         200, "\"opened\":1");
+  expect(get("/v1/cases/IA3", AGENT), 200, "\"area\":\"Xuhui\"");
+  /* An update without the column keeps it. */
+  expect(post("/v1/import", INGEST,
+              "id,borrower_id,balance,due_date\nIA1,BIA1,90,2026-01-01\n"),
+         200, "\"updated\":1");
+  expect(get("/v1/cases/IA1", AGENT), 200, "\"area\":\"Minhang\"");
+  memset(long_area, 'a', 129);
+  long_area[129] = '\0';
+  snprintf(body, 600,
+           "id,borrower_id,balance,due_date,area\nIA4,BIA4,100,2026-01-01,%s\n",
+           long_area);
+  expect(post("/v1/import", INGEST, body), 422, "\"field\":\"area\"");
+  expect(post("/v1/import", INGEST,
+              "{\"id\":\"IA5\",\"borrower_id\":\"BIA5\",\"due_date\":\"2026-01-"
+              "01\",\"area\":\"a\\tb\"}\n"),
+         422, "\"field\":\"area\"");
+  expect(post("/v1/import", INGEST,
+              "{\"id\":\"IA6\",\"borrower_id\":\"BIA6\",\"due_date\":\"2026-01-"
+              "01\",\"area\":7}\n"),
+         422, "\"field\":\"area\"");
+  free(long_area);
+  free(body);
+}
+
 /* --- the guard -------------------------------------------------------------
  */
 
@@ -1016,6 +1059,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_notes_check_the_text),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
+      cmocka_unit_test(test_area_comes_from_the_import),
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
       cmocka_unit_test(test_guard_that_cannot_read_answers_503),
       cmocka_unit_test(test_token_writes_name_no_user),
