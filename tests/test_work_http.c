@@ -595,6 +595,10 @@ static void test_notes_check_the_text(void **state) {
          "\"field\":\"text\"");
   expect(post("/v1/cases/N1/notes", AGENT, "{\"text\":\"\xff\xfe\"}"), 400,
          "bad_json");
+  /* An escape that names no character (a lone surrogate) is valid JSON
+   * whose text is not: 422 naming the field. */
+  expect(post("/v1/cases/N1/notes", AGENT, "{\"text\":\"a\\udc80b\"}"), 422,
+         "\"field\":\"text\"");
   expect(post("/v1/cases/N1/notes", AGENT,
               "{\"text\":\"called, left a message \xe6\x98\x8e\xe5\xa4\xa9\"}"),
          201, "\"text\":\"called, left a message");
