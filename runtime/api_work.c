@@ -241,8 +241,10 @@ static int work_top(service *svc, json_t *queues, const char *user,
       if (w->failed) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
       if (rc != RC_OK) return rc;
     }
-    qsort(w->items + before, (size_t)(w->n - before), sizeof *w->items,
-          work_order);
+    /* (qsort of no items would be given a null array.) */
+    if (w->n > before)
+      qsort(w->items + before, (size_t)(w->n - before), sizeof *w->items,
+            work_order);
     /* Keep the first `want` overall: the later part adds only when the
      * due-now part did not fill the page. */
     while (w->n > want) json_decref(w->items[--w->n].row);

@@ -251,6 +251,10 @@ static int group_teardown(void **state) {
                                       "work.db-wal",
                                       "work.db-shm",
                                       "server.log",
+                                      "cookies-li.wei",
+                                      "cookies-wang.fang",
+                                      "cookies-zhang.min",
+                                      "cookies-zhao.read",
                                       "sms.jsonl",
                                       "var"};
   (void)state;
@@ -719,7 +723,7 @@ static void test_case_shows_promise_plan_tasks_and_area(void **state) {
 /* An optional import column, CSV and NDJSON alike, checked as other text
  * fields: shown on the case's borrower and in My work. */
 static void test_area_comes_from_the_import(void **state) {
-  char *long_area = malloc(300), *body = malloc(600);
+  char long_area[300], body[600];
   (void)state;
   expect(post("/v1/import", INGEST,
               "id,borrower_id,borrower_name,balance,due_date,area\n"
@@ -741,7 +745,7 @@ static void test_area_comes_from_the_import(void **state) {
   expect(get("/v1/cases/IA1", AGENT), 200, "\"area\":\"Minhang\"");
   memset(long_area, 'a', 129);
   long_area[129] = '\0';
-  snprintf(body, 600,
+  snprintf(body, sizeof body,
            "id,borrower_id,balance,due_date,area\nIA4,BIA4,100,2026-01-01,%s\n",
            long_area);
   expect(post("/v1/import", INGEST, body), 422, "\"field\":\"area\"");
@@ -753,8 +757,6 @@ static void test_area_comes_from_the_import(void **state) {
               "{\"id\":\"IA6\",\"borrower_id\":\"BIA6\",\"due_date\":\"2026-01-"
               "01\",\"area\":7}\n"),
          422, "\"field\":\"area\"");
-  free(long_area);
-  free(body);
 }
 
 /* --- the guard -------------------------------------------------------------
