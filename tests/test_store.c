@@ -1074,6 +1074,57 @@ static void test_case_visible_to_its_agent(void **state) {
   store_close(st);
 }
 
+/* My work's promise tabs: open promises due by today, broken ones of the
+ * last 30 days, by date and id after a cursor, in a named agent's scope. */
+static void test_work_promises_by_status_and_date(void **state) {
+  store *st = open_store();
+  store_scope phone = {"[\"phone\"]", "li.wei", 0};
+  char ids[128] = "";
+  int64_t p1, p2, p3, p4, count;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_case(st, "L4");
+  add_task(st, "L1", "phone", 0, 0, NULL);
+  store_promise_insert(st, "L1", 100, "2026-01-05", 1, &p1, NULL);
+  store_promise_insert(st, "L2", 100, "2026-01-04", 1, &p2, NULL);
+  store_promise_insert(st, "L3", 100, "2026-01-09", 1, &p3, NULL);
+  store_promise_insert(st, "L4", 100, "2025-12-01", 1, &p4, NULL);
+  store_promise_update(st, p4, 0, "broken", NULL);
+  assert_int_equal(store_work_promises(st, "open", "", "2026-01-05", "", 0,
+                                       NULL, 10, collect_task_ids, ids, NULL),
+                   RC_OK);
+  {
+    char want[64];
+    snprintf(want, sizeof want, "%lld %lld ", (long long)p2, (long long)p1);
+    assert_string_equal(ids, want);
+  }
+  ids[0] = '\0';
+  store_work_promises(st, "open", "", "2026-01-05", "2026-01-04", p2, NULL, 10,
+                      collect_task_ids, ids, NULL);
+  {
+    char want[64];
+    snprintf(want, sizeof want, "%lld ", (long long)p1);
+    assert_string_equal(ids, want);
+  }
+  /* li.wei's scope: L1 (a waiting task in phone) only. */
+  assert_int_equal(store_work_promises_count(st, "open", "", "2026-01-05",
+                                             &phone, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 1);
+  assert_int_equal(store_work_promises_count(st, "broken", "2025-12-06",
+                                             "2026-01-05", NULL, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 0);
+  assert_int_equal(store_work_promises_count(st, "broken", "2025-11-30",
+                                             "2026-01-05", NULL, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 1);
+  (void)p3;
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -1121,6 +1172,8 @@ int main(void) {
           test_work_page_orders_due_now_then_priority, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_visible_to_its_agent, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_work_promises_by_status_and_date,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
   };

@@ -667,6 +667,51 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"kind\":\"promise\"");
 }
 
+/* The promise tab lists cases whose open promise is due today or
+ * earlier, with the promise; a case with a waiting task in the queue
+ * names it. */
+static void test_promise_tab_lists_promises_due_today(void **state) {
+  answer *a;
+  json_t *v, *item;
+  size_t i;
+  int found = 0;
+  (void)state;
+  open_case("T1", NULL);
+  open_case("T2", NULL);
+  post_event("T1", "{\"type\":\"review\",\"data\":{\"queue\":\"tabs\"}}");
+  wait_tasks("tabs", 1);
+  expect(
+      post("/v1/cases/T1/promises", AGENT, "{\"amount\":20000,\"by\":\"0d\"}"),
+      201, NULL);
+  expect(
+      post("/v1/cases/T2/promises", AGENT, "{\"amount\":20000,\"by\":\"30d\"}"),
+      201, NULL);
+  a = get("/v1/work?tab=promises", AGENT);
+  expect(a, 200, "\"case\":\"T1\"");
+  expect_not(a, "\"case\":\"T2\"");
+  v = parsed(a);
+  json_array_foreach(json_object_get(v, "items"), i, item) {
+    if (strcmp(json_string_value(json_object_get(item, "case")), "T1"))
+      continue;
+    found = 1;
+    assert_true(json_is_integer(json_object_get(item, "task")));
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(item, "promise"), "amount")),
+                     20000);
+  }
+  assert_true(json_integer_value(json_object_get(json_object_get(v, "counts"),
+                                                 "promises_due")) >= 1);
+  json_decref(v);
+  assert_true(found);
+  /* One queue's tab: the queue's cases only. */
+  a = get("/v1/work?tab=promises&queue=tabs", AGENT);
+  expect(a, 200, "\"case\":\"T1\"");
+  expect(a, 200, "\"promises_due\":1,");
+  expect(get("/v1/work?tab=broken", AGENT), 200, "\"items\":[]");
+  expect(get("/v1/work?tab=promises&after=junk", AGENT), 422,
+         "\"field\":\"after\"");
+}
+
 /* --- the case's extras -----------------------------------------------------
  */
 
@@ -1064,6 +1109,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_assign_checks_the_user),
       cmocka_unit_test(test_notes_check_the_text),
       cmocka_unit_test(test_promises_check_amount_and_date),
+      cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
