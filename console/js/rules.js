@@ -12,6 +12,15 @@ export function blockedText(ch, zone) {
   return ch.next ? t('case.blocked', { why, until: dateTime(ch.next, zone) }) : t('case.blocked.never', { why });
 }
 
+// "calls this week: 1 of 3"; a window of N days ("30d") says so.
+function windowText(channel, w) {
+  const vars = { channel, used: w.used, limit: w.limit };
+  if (has('case.rules.window.' + w.per)) return t('case.rules.window.' + w.per, vars);
+  const days = /^(\d+)d$/.exec(w.per || '');
+  if (days) return t('case.rules.window.days', { ...vars, n: days[1] });
+  return t('case.rules.window', { ...vars, per: w.per });
+}
+
 export function rulesPanel(g) {
   const zone = g.timezone;
   const holds = Object.entries(g.holds || {}).filter(([, on]) => on).map(([k]) => t('hold.' + k));
@@ -23,8 +32,7 @@ export function rulesPanel(g) {
       return h('li', { class: ['channel', ch.allowed_now ? 'ok' : 'no'], 'data-channel': ch.channel },
         (ch.windows || []).map((w) => h('span', { class: 'window', 'data-per': w.per },
           w.limit === null || w.limit === undefined ? t('case.rules.nolimit', { channel: name })
-            : has('case.rules.window.' + w.per) ? t('case.rules.window.' + w.per, { channel: name, used: w.used, limit: w.limit })
-              : t('case.rules.window', { channel: name, per: word('per', w.per), used: w.used, limit: w.limit }))),
+            : windowText(name, w))),
         h('span', { class: 'next' }, t('case.rules.next', {
           channel: word('one', ch.channel),
           when: ch.allowed_now ? t('case.rules.now') : ch.next ? dateTime(ch.next, zone) : t('case.rules.never'),
