@@ -32,6 +32,7 @@ enum { MAX_QUEUE = 20000, MAX_ROUTES = 48, LATENCY_BUCKETS = 9 };
 
 typedef struct service service;
 typedef struct job job;
+typedef struct slowdown slowdown;
 
 /* A write: applied in the next group commit, answered after it. */
 typedef int (*job_apply)(service *svc, job *j, json_t **reply, int *status,
@@ -60,6 +61,9 @@ struct service {
   uv_signal_t sigterm, sigint, sighup;
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
+  /* sign-in (api_session.c) */
+  slowdown *slow; /* failed sign-ins by name and address (owned) */
+  int signing_in; /* passwords being checked off the loop */
   /* metrics */
   const char *route_names[MAX_ROUTES];
   int64_t requests[MAX_ROUTES][6]; /* by status class: 2xx..5xx, other */
@@ -78,10 +82,24 @@ void api_reply(service *svc, http_request *req, int route, int status,
                json_t *body, const char *extra_headers);
 void api_error(service *svc, http_request *req, int route, int status,
                const char *code, const char *field, const char *message);
+/* The same with header lines of its own (each ending in CRLF). */
+void api_error_headers(service *svc, http_request *req, int route, int status,
+                       const char *code, const char *field,
+                       const char *message, const char *extra_headers);
 int api_status_of(int rc);
 /* The route table, for the test that compares it with the document. */
 int api_route_count(void);
 void api_route_at(int i, const char **method, const char **pattern, int *roles);
+
+/* api_session.c: the console's identity routes (read_fn shaped). */
+void api_sign_in(service *svc, http_request *req, int route, const char *arg,
+                 const principal *who);
+void api_sign_out(service *svc, http_request *req, int route, const char *arg,
+                  const principal *who);
+void api_me(service *svc, http_request *req, int route, const char *arg,
+            const principal *who);
+void api_institution(service *svc, http_request *req, int route,
+                     const char *arg, const principal *who);
 
 /* openapi_doc.c, generated from docs/openapi.json by cmake/embed.cmake. */
 extern const unsigned char openapi_json[];
