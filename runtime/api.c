@@ -1252,7 +1252,7 @@ static void r_openapi(service *svc, http_request *req, int route,
 static void r_reload(service *svc, http_request *req, int route,
                      const char *arg, const principal *who) {
   json_t *result = NULL;
-  int rc = service_reload(svc, &result);
+  int rc = service_reload(svc, who->user[0] ? who->user : "token", &result);
   (void)arg;
   api_reply(svc, req, route, rc == RC_OK ? 200 : 422, result, NULL);
 }

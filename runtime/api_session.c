@@ -305,11 +305,13 @@ void api_institution(service *svc, http_request *req, int route,
               "locale must be a language tag such as zh-CN or en");
     return;
   }
-  if (cfg->nnames == 0)
-    json_object_set_new(names, cfg->locale, json_string(cfg->name));
+  /* The institution's own locale first, then the others as given. */
+  json_object_set_new(names, cfg->locale,
+                      json_string(institution_name(cfg, cfg->locale)));
   for (int i = 0; i < cfg->nnames; i++)
-    json_object_set_new(names, cfg->names[i].locale,
-                        json_string(cfg->names[i].name));
+    if (!json_object_get(names, cfg->names[i].locale))
+      json_object_set_new(names, cfg->names[i].locale,
+                          json_string(cfg->names[i].name));
   api_reply(svc, req, route, 200,
             json_pack("{s:s, s:o, s:s, s:s, s:s, s:s?}", "name",
                       institution_name(cfg, has > 0 ? locale : cfg->locale),

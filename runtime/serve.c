@@ -262,7 +262,7 @@ static void on_term(uv_signal_t *s, int signum) {
   service_kick(svc);
 }
 
-int service_reload(service *svc, json_t **result) {
+int service_reload(service *svc, const char *by, json_t **result) {
   rc_errlist errors = {0};
   int migrated = 0, rc;
   flush(svc); /* writes queued so far run on the scripts they came under */
@@ -278,14 +278,14 @@ int service_reload(service *svc, json_t **result) {
                         "message",
                         "the new scripts do not load; the running ones stay",
                         "field", "errors", list);
-    service_log("error", json_pack("{s:s, s:i}", "msg", "reload refused",
-                                   "problems", errors.count));
+    service_log("error", json_pack("{s:s, s:i, s:s}", "msg", "reload refused",
+                                   "problems", errors.count, "by", by));
     rc_errlist_free(&errors);
     return rc;
   }
   *result = json_pack("{s:s, s:i}", "status", "reloaded", "migrated", migrated);
-  service_log("info",
-              json_pack("{s:s, s:i}", "msg", "reloaded", "migrated", migrated));
+  service_log("info", json_pack("{s:s, s:i, s:s}", "msg", "reloaded",
+                                "migrated", migrated, "by", by));
   service_kick(svc);
   return RC_OK;
 }
@@ -293,7 +293,7 @@ int service_reload(service *svc, json_t **result) {
 static void on_hup(uv_signal_t *s, int signum) {
   json_t *result = NULL;
   (void)signum;
-  service_reload(s->data, &result);
+  service_reload(s->data, "SIGHUP", &result);
   json_decref(result);
 }
 

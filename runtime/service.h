@@ -112,7 +112,9 @@ void service_log(const char *level, json_t *fields);
 /* Masks contact points in text (mask_contacts); service_log masks every
  * string it writes anyway. */
 void service_mask(const char *in, char *out, size_t size);
-int service_reload(service *svc, json_t **result);
+/* Reloads the scripts; by names who asked in the service log (a console
+ * user's name, "token" for the admin token, "SIGHUP"). */
+int service_reload(service *svc, const char *by, json_t **result);
 void service_kick(service *svc);
 
 #endif
