@@ -423,6 +423,10 @@ static void trace(conn *c, const http_request *req, int status,
   json_t *o;
   char *line;
   if (!c->srv || c->srv->trace_fd < 0) return;
+  if (status == 204) { /* what is sent: no type, no body */
+    content_type = "";
+    len = 0;
+  }
   o = json_pack("{s:i, s:s, s:o, s:I, s:s?}", "status", status, "content_type",
                 content_type ? content_type : "application/json", "body",
                 trace_text(body, len), "body_len", (json_int_t)len, "headers",
