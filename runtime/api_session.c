@@ -82,12 +82,15 @@ static void after_verify(uv_work_t *w, int status) {
   } else if (!si->ok) {
     slowdown_end(svc->slow, si->name, si->address, SLOWDOWN_FAILED,
                  uv_now(svc->loop));
-    if (engine_sign_in_failed(svc->eng, si->name, now, si->address, &err) !=
+    /* A name no user has is recorded as "?": it is often a password
+     * typed into the wrong field. */
+    const char *known = si->check.found ? si->name : NULL;
+    if (engine_sign_in_failed(svc->eng, known, now, si->address, &err) !=
         RC_OK)
       service_log("error", json_pack("{s:s, s:s}", "msg",
                                      "users_log not written", "error",
                                      err.message));
-    log_sign_in("sign-in failed", si->name, si->address);
+    log_sign_in("sign-in failed", known, si->address);
     /* The same words for an unknown name, a wrong password and a disabled
      * user: the answer tells a guesser nothing. */
     api_error(svc, si->req, si->route, 401, "unauthorized", NULL,
@@ -268,8 +271,9 @@ void api_me(service *svc, http_request *req, int route, const char *arg,
   store_user u;
   rc_error err;
   (void)arg;
+  /* A valid token, but no person: the route is not the token's. */
   if (!who->by_session) {
-    api_error(svc, req, route, 401, "unauthorized", NULL,
+    api_error(svc, req, route, 403, "forbidden", NULL,
               "GET /v1/me is for a signed-in console user; a bearer token "
               "is no user");
     return;

@@ -746,7 +746,7 @@ static void test_a_token_still_works_and_wins(void **state) {
   r.cookie = s.cookie;
   expect(send_request("GET", "/v1/tasks", &r), 401, "unauthorized");
   /* With a token, /v1/me has nobody to name. */
-  expect(with_token(AGENT, "GET", "/v1/me", NULL), 401, "unauthorized");
+  expect(with_token(AGENT, "GET", "/v1/me", NULL), 403, "forbidden");
 }
 
 static void test_reload_by_a_user_is_logged_with_the_name(void **state) {

@@ -208,7 +208,7 @@ int engine_session_touch(engine *eng, const char *id, rc_time now,
 int engine_session_end(engine *eng, const char *id, const char *name,
                        rc_time now, const char *address, rc_error *err);
 /* A failed sign-in, for the record ("sign_in_failed"); name as given when
- * it is a valid user name, else "?". */
+ * it is a valid user name, else (NULL too) "?". */
 int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
                           const char *address, rc_error *err);
 /* This database's random name, made once: it prefixes idempotency keys
