@@ -133,16 +133,19 @@ int slowdown_begin(slowdown *sd, const char *name, const char *address,
   wait = wait_of(u, USER_FREE, now_ms);
   wa = wait_of(a, ADDRESS_FREE, now_ms);
   if (wa > wait) wait = wa;
-  if (wait == 0) {
-    if (!u) u = add(sd, ku, now_ms);
-    if (!a) a = add(sd, ka, now_ms);
-    if (!u || !a) return 1; /* every entry in flight: cannot happen below
-                               capacity concurrent sign-ins */
-    u->in_flight++;
-    a->in_flight++;
-    return 0;
+  if (wait > 0) return (int)((wait + 999) / 1000);
+  /* Counted in flight before anything is added: an entry in flight is
+   * never the one pushed out to make room for the other. */
+  if (u) u->in_flight++;
+  if (a) a->in_flight++;
+  if (!u && (u = add(sd, ku, now_ms)) != NULL) u->in_flight++;
+  if (!a && (a = add(sd, ka, now_ms)) != NULL) a->in_flight++;
+  if (!u || !a) { /* every entry in flight: not below capacity sign-ins */
+    if (u) u->in_flight--;
+    if (a) a->in_flight--;
+    return 1;
   }
-  return (int)((wait + 999) / 1000);
+  return 0;
 }
 
 static void failed(entry *e, int free_tries, uint64_t cap, uint64_t now) {
