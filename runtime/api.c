@@ -199,8 +199,8 @@ static void api_error_with(service *svc, http_request *req, int route,
 }
 
 void api_error_headers(service *svc, http_request *req, int route, int status,
-                       const char *code, const char *field,
-                       const char *message, const char *extra_headers) {
+                       const char *code, const char *field, const char *message,
+                       const char *extra_headers) {
   api_error_with(svc, req, route, status, code, field, message, extra_headers);
 }
 

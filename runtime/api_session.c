@@ -62,9 +62,12 @@ static json_t *user_json(const char *name, const char *role,
 
 static void log_sign_in(const char *msg, const char *name,
                         const char *address) {
-  service_log("info", json_pack("{s:s, s:s, s:s}", "msg", msg, "user",
-                                name && user_check_name(name, "name", NULL) == RC_OK ? name : "?",
-                                "address", address));
+  service_log(
+      "info",
+      json_pack(
+          "{s:s, s:s, s:s}", "msg", msg, "user",
+          name && user_check_name(name, "name", NULL) == RC_OK ? name : "?",
+          "address", address));
 }
 
 static void after_verify(uv_work_t *w, int status) {
@@ -85,11 +88,10 @@ static void after_verify(uv_work_t *w, int status) {
     /* A name no user has is recorded as "?": it is often a password
      * typed into the wrong field. */
     const char *known = si->check.found ? si->name : NULL;
-    if (engine_sign_in_failed(svc->eng, known, now, si->address, &err) !=
-        RC_OK)
-      service_log("error", json_pack("{s:s, s:s}", "msg",
-                                     "users_log not written", "error",
-                                     err.message));
+    if (engine_sign_in_failed(svc->eng, known, now, si->address, &err) != RC_OK)
+      service_log("error",
+                  json_pack("{s:s, s:s}", "msg", "users_log not written",
+                            "error", err.message));
     log_sign_in("sign-in failed", known, si->address);
     /* The same words for an unknown name, a wrong password and a disabled
      * user: the answer tells a guesser nothing. */
@@ -97,18 +99,18 @@ static void after_verify(uv_work_t *w, int status) {
               "wrong name or password");
   } else {
     char token[SESSION_TOKEN_TEXT + 1], id[SESSION_ID_TEXT + 1],
-        csrf[SESSION_CSRF_TEXT + 1], cookie[256];
+        csrf[SESSION_CSRF_TEXT + 1];
     const store_user *u = &si->check.user;
     slowdown_end(svc->slow, si->name, si->address, SLOWDOWN_SUCCEEDED,
                  uv_now(svc->loop));
     if (session_new(token, id, csrf, &err) != RC_OK ||
-        engine_session_create(svc->eng, id, u->name, now,
-                              now + cfg->session_lifetime_ms,
-                              now - cfg->session_idle_ms, si->address,
-                              &err) != RC_OK) {
+        engine_session_create(
+            svc->eng, id, u->name, now, now + cfg->session_lifetime_ms,
+            now - cfg->session_idle_ms, si->address, &err) != RC_OK) {
       api_error(svc, si->req, si->route, 503, "unavailable", NULL,
                 "the session could not be stored; retry");
     } else {
+      char cookie[256];
       /* No Max-Age: the browser forgets it when it closes; the service
        * ends it when idle or old, whatever the browser keeps. */
       snprintf(cookie, sizeof cookie,
@@ -118,9 +120,9 @@ static void after_verify(uv_work_t *w, int status) {
       log_sign_in("signed in", u->name, si->address);
       api_reply(svc, si->req, si->route, 200,
                 json_pack("{s:o, s:s}", "user",
-                          user_json(u->name, u->role, u->queues), "csrf",
-                          csrf),
+                          user_json(u->name, u->role, u->queues), "csrf", csrf),
                 cookie);
+      sodium_memzero(cookie, sizeof cookie);
     }
     sodium_memzero(token, sizeof token);
   }
@@ -153,7 +155,6 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
   json_t *body = NULL, *name, *password;
   rc_error err;
   sign_in *si;
-  char retry[64];
   int wait;
   (void)arg;
   (void)who;
@@ -221,6 +222,7 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
   session_client(svc, req, si->address, sizeof si->address, &si->tls);
   if ((wait = slowdown_begin(svc->slow, si->name, si->address,
                              uv_now(svc->loop))) > 0) {
+    char retry[64];
     snprintf(retry, sizeof retry, "Retry-After: %d\r\n", wait);
     sign_in_free(si);
     api_error_headers(svc, req, route, 429, "slow_down", NULL,
@@ -287,8 +289,8 @@ void api_me(service *svc, http_request *req, int route, const char *arg,
     return;
   }
   api_reply(svc, req, route, 200,
-            json_pack("{s:o, s:s}", "user",
-                      user_json(u.name, u.role, u.queues), "csrf", who->csrf),
+            json_pack("{s:o, s:s}", "user", user_json(u.name, u.role, u.queues),
+                      "csrf", who->csrf),
             NULL);
   store_user_free(&u);
 }

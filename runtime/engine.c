@@ -1161,8 +1161,7 @@ int engine_session_create(engine *eng, const char *id, const char *name,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   rc = store_sessions_stale_delete(eng->st, now, idle_before, err);
   if (rc == RC_OK)
-    rc = store_session_insert(eng->st, id, name, now, expires_at, address,
-                              err);
+    rc = store_session_insert(eng->st, id, name, now, expires_at, address, err);
   if (rc == RC_OK)
     rc = store_user_log_from(eng->st, now, name, "signed_in", address, err);
   return ingest_end(eng, rc, err);
@@ -1191,8 +1190,8 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
   if (!name || user_check_name(name, "name", NULL) != RC_OK) name = "?";
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   return ingest_end(
-      eng, store_user_log_from(eng->st, now, name, "sign_in_failed", address,
-                               err),
+      eng,
+      store_user_log_from(eng->st, now, name, "sign_in_failed", address, err),
       err);
 }
 

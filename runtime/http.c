@@ -84,11 +84,18 @@ enum {
   H_X_FORWARDED_FOR, /* the one that may repeat: see on_header_value */
   H_OTHER
 };
-static const char *const header_names[] = {
-    "Authorization",     "Content-Type",      "Idempotency-Key",
-    "Content-Length",    "Host",              "Transfer-Encoding",
-    "Expect",            "Cookie",            "Origin",
-    "X-CSRF-Token",      "X-Forwarded-Proto", "X-Forwarded-For"};
+static const char *const header_names[] = {"Authorization",
+                                           "Content-Type",
+                                           "Idempotency-Key",
+                                           "Content-Length",
+                                           "Host",
+                                           "Transfer-Encoding",
+                                           "Expect",
+                                           "Cookie",
+                                           "Origin",
+                                           "X-CSRF-Token",
+                                           "X-Forwarded-Proto",
+                                           "X-Forwarded-For"};
 
 /* scan_head's states. */
 enum {
@@ -702,7 +709,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     if (c->header == H_X_FORWARDED_FOR) {
       /* Each proxy on the way may add its own line: several lines are one
        * list (RFC 9110 5.3), in order, the nearest hop last. */
-      if ((slot = header_slot(c)) != NULL && *slot) *slot = append(*slot, ",", 1);
+      if ((slot = header_slot(c)) != NULL && *slot)
+        *slot = append(*slot, ",", 1);
     } else if (c->header != H_OTHER) {
       /* Two Authorization headers (a read token, then an ingest token)
        * must not leave the choice to whoever reads last; nor two Cookie,

@@ -618,8 +618,8 @@ static void service_proxies(lua_State *L, institution_config *c) {
       ERR("service.trusted_proxies must be a list, without named fields");
   }
   if (n > TRUSTED_PROXIES_MAX)
-    ERR("service.trusted_proxies holds %lld items; at most %d",
-        (long long)n, TRUSTED_PROXIES_MAX);
+    ERR("service.trusted_proxies holds %lld items; at most %d", (long long)n,
+        TRUSTED_PROXIES_MAX);
   for (lua_Integer i = 1; i <= n && i <= TRUSTED_PROXIES_MAX; i++) {
     rc_net net;
     if (lua_rawgeti(L, -1, i) != LUA_TSTRING ||
@@ -638,12 +638,21 @@ static void service_proxies(lua_State *L, institution_config *c) {
 }
 
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {
-      "listen",          "db",           "body_limit",      "instruction_budget",
-      "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      "header_timeout",  "max_connections_per_address",       "handler_deadline",
-      "session_idle",    "session_lifetime", "trusted_proxies",
-      NULL};
+  static const char *const keys[] = {"listen",
+                                     "db",
+                                     "body_limit",
+                                     "instruction_budget",
+                                     "memory_limit",
+                                     "idle_timeout",
+                                     "request_timeout",
+                                     "max_connections",
+                                     "header_timeout",
+                                     "max_connections_per_address",
+                                     "handler_deadline",
+                                     "session_idle",
+                                     "session_lifetime",
+                                     "trusted_proxies",
+                                     NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];

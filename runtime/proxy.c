@@ -23,7 +23,7 @@ int proxy_addr_parse(const char *text, unsigned char out[16]) {
 }
 
 static int is_mapped(const unsigned char a[16]) {
-  static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0,
+  static const unsigned char prefix[12] = {0, 0, 0, 0, 0,    0,
                                            0, 0, 0, 0, 0xff, 0xff};
   return memcmp(a, prefix, 12) == 0;
 }

@@ -180,8 +180,7 @@ int query_users(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_users_each(q->st, fn, ud, err);
 }
 
-int query_session(query *q, const char *id, store_session *out,
-                  rc_error *err) {
+int query_session(query *q, const char *id, store_session *out, rc_error *err) {
   return store_session_get(q->st, id, out, err);
 }
 

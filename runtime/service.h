@@ -84,8 +84,8 @@ void api_error(service *svc, http_request *req, int route, int status,
                const char *code, const char *field, const char *message);
 /* The same with header lines of its own (each ending in CRLF). */
 void api_error_headers(service *svc, http_request *req, int route, int status,
-                       const char *code, const char *field,
-                       const char *message, const char *extra_headers);
+                       const char *code, const char *field, const char *message,
+                       const char *extra_headers);
 int api_status_of(int rc);
 /* The route table, for the test that compares it with the document. */
 int api_route_count(void);

@@ -44,8 +44,8 @@ static void csrf_of(const unsigned char token[TOKEN_BYTES],
 }
 
 int session_new(char token[SESSION_TOKEN_TEXT + 1],
-                char id[SESSION_ID_TEXT + 1],
-                char csrf[SESSION_CSRF_TEXT + 1], rc_error *err) {
+                char id[SESSION_ID_TEXT + 1], char csrf[SESSION_CSRF_TEXT + 1],
+                rc_error *err) {
   unsigned char raw[TOKEN_BYTES];
   if (sodium_init() < 0)
     return rc_error_set(err, RC_EINTERNAL, NULL, "libsodium did not start");
@@ -139,8 +139,7 @@ int session_identify(service *svc, const http_request *req, principal *who) {
   /* Checked on every request, from the users row as it is now: a user
    * disabled by `recoup user disable` (another process) is out at once. */
   if (s.disabled || s.expires_at <= now ||
-      s.last_seen + cfg->session_idle_ms <= now ||
-      !session_roles_of(s.role)) {
+      s.last_seen + cfg->session_idle_ms <= now || !session_roles_of(s.role)) {
     store_session_free(&s);
     sodium_memzero(raw, sizeof raw);
     return SESSION_ENDED;

@@ -24,8 +24,8 @@ enum {
 /* A new token with its id and CSRF token. RC_OK, or RC_EINTERNAL when
  * libsodium does not start. */
 int session_new(char token[SESSION_TOKEN_TEXT + 1],
-                char id[SESSION_ID_TEXT + 1],
-                char csrf[SESSION_CSRF_TEXT + 1], rc_error *err);
+                char id[SESSION_ID_TEXT + 1], char csrf[SESSION_CSRF_TEXT + 1],
+                rc_error *err);
 /* Who the request's recoup_session cookie signs in (see the enum). A live
  * session is touched (last_seen) at most once a minute. */
 int session_identify(service *svc, const http_request *req, principal *who);

@@ -62,7 +62,8 @@ void slowdown_free(slowdown *sd) {
 }
 
 /* kind 'u' for a name, 'a' for an address: the same text is two keys. */
-static void make_key(char kind, const char *text, unsigned char key[KEY_BYTES]) {
+static void make_key(char kind, const char *text,
+                     unsigned char key[KEY_BYTES]) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, NULL, 0, KEY_BYTES);
   crypto_generichash_update(&st, (const unsigned char *)&kind, 1);

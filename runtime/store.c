@@ -2806,8 +2806,7 @@ int store_session_get(store *st, const char *id, store_session *out,
   return rc;
 }
 
-int store_session_touch(store *st, const char *id, rc_time now,
-                        rc_error *err) {
+int store_session_touch(store *st, const char *id, rc_time now, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSION_TOUCH);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, now);

@@ -11,13 +11,13 @@
 #include "proxy.h"
 
 static void test_blocks_parse_strictly(void **state) {
-  static const char *const good[] = {"127.0.0.1", "10.0.0.0/8", "::1",
-                                     "fd00::/8",  "0.0.0.0/0",  "::/0",
+  static const char *const good[] = {"127.0.0.1",     "10.0.0.0/8", "::1",
+                                     "fd00::/8",      "0.0.0.0/0",  "::/0",
                                      "192.168.1.0/24"};
   static const char *const bad[] = {
-      "",           "10.0.0.1/8", "10.0.0.0/33", "::1/129",  "10.0.0.0/",
-      "10.0.0.0/-1", "10.0.0.0/+8", "proxy.example", "10.0.0", "1.2.3.4:80",
-      "10.0.0.0/8x", "fd00::1/8"};
+      "",          "10.0.0.1/8",  "10.0.0.0/33", "::1/129",
+      "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "proxy.example",
+      "10.0.0",    "1.2.3.4:80",  "10.0.0.0/8x", "fd00::1/8"};
   rc_net n;
   (void)state;
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)

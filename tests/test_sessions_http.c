@@ -100,8 +100,8 @@ typedef struct answer {
 
 /* What a request carries besides method and path; NULL: not sent. */
 typedef struct request {
-  const char *token, *cookie, *csrf, *origin, *forwarded_for,
-      *forwarded_proto, *content_type, *body, *from;
+  const char *token, *cookie, *csrf, *origin, *forwarded_for, *forwarded_proto,
+      *content_type, *body, *from;
 } request;
 
 static size_t collect(char *p, size_t size, size_t n, void *ud) {
@@ -174,8 +174,8 @@ static answer *send_request(const char *method, const char *path,
   else
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
   gettimeofday(&t1, NULL);
-  a.seconds = (double)(t1.tv_sec - t0.tv_sec) +
-              (double)(t1.tv_usec - t0.tv_usec) / 1e6;
+  a.seconds =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) / 1e6;
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return &a;
@@ -323,8 +323,9 @@ static int run_user(const char *password, const char *const *args) {
 /* A user whose password is NAME-pw-2026; queues only for agents. */
 static void add_user(const char *name, const char *role, const char *queues) {
   char password[100];
-  const char *add[] = {"add",  name, "--role", role, dir, "--db", db,
-                       queues ? "--queues" : NULL, queues, NULL};
+  const char *add[] = {"add",  name,   "--role", role,
+                       dir,    "--db", db,       queues ? "--queues" : NULL,
+                       queues, NULL};
   snprintf(password, sizeof password, "%s-pw-2026\n", name);
   assert_int_equal(run_user(password, add), 0);
 }
@@ -568,8 +569,7 @@ static void test_a_session_write_needs_the_csrf_token(void **state) {
   r.csrf = "W6T_FbembjOOdfFXxTjblhrF6iwOTS6tsDow50IKiZ4"; /* another's */
   r.body = "{\"assignee\":\"li.wei\"}";
   expect(send_request("POST", path, &r), 403, "csrf");
-  expect(as(&s, "POST", path, "{\"assignee\":\"li.wei\"}", 1), 200,
-         "claimed");
+  expect(as(&s, "POST", path, "{\"assignee\":\"li.wei\"}", 1), 200, "claimed");
   /* The engine journals the user whose write it applies. */
   snprintf(path, sizeof path, "/v1/tasks/%s/complete", task_id);
   expect(as(&s, "POST", path, "{\"outcome\":\"no_answer\"}", 1), 200, NULL);
@@ -674,7 +674,8 @@ static int raw_status(const char *data, size_t len) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   assert_int_equal(write(fd, data, len), (ssize_t)len);
-  if ((n = read(fd, buf, sizeof buf - 1)) > 0) sscanf(buf, "HTTP/1.1 %d", &status);
+  if ((n = read(fd, buf, sizeof buf - 1)) > 0)
+    sscanf(buf, "HTTP/1.1 %d", &status);
   close(fd);
   return status;
 }
@@ -892,10 +893,11 @@ static void test_bad_proxy_and_session_settings_are_named(void **state) {
   snprintf(bad, sizeof bad, "%s/bad.lua", dir);
   f = fopen(bad, "w");
   assert_non_null(f);
-  fprintf(f, "institution { name = 'X', timezone = 'UTC', currency = 'USD' }\n"
-             "service { trusted_proxies = { '127.0.0.1', '10.0.0.1/8', "
-             "'proxy.example' },\n"
-             "  session_idle = '13h', session_lifetime = '12h' }\n");
+  fprintf(f,
+          "institution { name = 'X', timezone = 'UTC', currency = 'USD' }\n"
+          "service { trusted_proxies = { '127.0.0.1', '10.0.0.1/8', "
+          "'proxy.example' },\n"
+          "  session_idle = '13h', session_lifetime = '12h' }\n");
   fclose(f);
   snprintf(out, sizeof out, "%s/bad", dir);
   mkdir(out, 0700);
@@ -909,9 +911,9 @@ static void test_bad_proxy_and_session_settings_are_named(void **state) {
   pclose(f);
   assert_non_null(strstr(text, "service.trusted_proxies[2] '10.0.0.1/8'"));
   assert_non_null(strstr(text, "service.trusted_proxies[3] 'proxy.example'"));
-  assert_non_null(strstr(
-      text, "service.session_idle must not be longer than "
-            "service.session_lifetime"));
+  assert_non_null(strstr(text,
+                         "service.session_idle must not be longer than "
+                         "service.session_lifetime"));
 }
 
 int main(int argc, char **argv) {

@@ -15,8 +15,9 @@
 static void fail_once(slowdown *sd, const char *name, const char *addr,
                       uint64_t now) {
   int wait = slowdown_begin(sd, name, addr, now);
-  if (wait) fail_msg("%s from %s waits %d s at %llu", name, addr, wait,
-                     (unsigned long long)now);
+  if (wait)
+    fail_msg("%s from %s waits %d s at %llu", name, addr, wait,
+             (unsigned long long)now);
   slowdown_end(sd, name, addr, SLOWDOWN_FAILED, now);
 }
 
@@ -35,7 +36,10 @@ static void test_a_name_waits_after_three_failures_doubling(void **state) {
   /* to the cap of five minutes */
   for (int i = 0; i < 12; i++) {
     t += 300000;
-    fail_once(sd, "li.wei", "a" "1", t);
+    fail_once(sd, "li.wei",
+              "a"
+              "1",
+              t);
   }
   assert_int_equal(slowdown_begin(sd, "li.wei", "a1", t), 300);
   /* others are not slowed */

@@ -296,13 +296,13 @@ static void test_stale_sessions_go_at_the_next_sign_in(void **state) {
   session_add(eng, SID_B, "wang.li", 20000);
   assert_false(session_live(eng, SID_A));
   assert_true(session_live(eng, SID_B));
-  assert_int_equal(engine_session_end(eng, SID_B, "wang.li", 20001,
-                                      "192.0.2.1", &err),
-                   RC_OK);
+  assert_int_equal(
+      engine_session_end(eng, SID_B, "wang.li", 20001, "192.0.2.1", &err),
+      RC_OK);
   assert_false(session_live(eng, SID_B));
   /* ending one that is gone is no error */
-  assert_int_equal(
-      engine_session_end(eng, SID_B, "wang.li", 20002, NULL, &err), RC_OK);
+  assert_int_equal(engine_session_end(eng, SID_B, "wang.li", 20002, NULL, &err),
+                   RC_OK);
   engine_close(eng);
 }
 
@@ -342,7 +342,8 @@ int main(void) {
       cmocka_unit_test(test_unknown_users_cannot_be_disabled),
       cmocka_unit_test(test_bad_values_are_refused_naming_the_field),
       cmocka_unit_test(test_a_session_is_read_back_with_its_user),
-      cmocka_unit_test(test_disabling_or_a_new_password_ends_the_users_sessions),
+      cmocka_unit_test(
+          test_disabling_or_a_new_password_ends_the_users_sessions),
       cmocka_unit_test(test_stale_sessions_go_at_the_next_sign_in),
       cmocka_unit_test(test_sign_in_halves_agree_with_the_check),
   };

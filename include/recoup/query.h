@@ -218,8 +218,7 @@ int query_user(query *q, const char *name, store_user *out, rc_error *err);
 int query_users(query *q, store_row_fn fn, void *ud, rc_error *err);
 /* The session whose id (hex SHA-256 of its token) is id; RC_ENOTFOUND,
  * naming "session", when none. *out is the caller's (store_session_free). */
-int query_session(query *q, const char *id, store_session *out,
-                  rc_error *err);
+int query_session(query *q, const char *id, store_session *out, rc_error *err);
 
 /* --- for the compliance guard ----------------------------------------- */
 

@@ -374,8 +374,7 @@ int store_user_log(store *st, rc_time at, const char *name, const char *change,
 /* The same with the client address (sign-ins: "signed_in", "signed_out",
  * "sign_in_failed"); NULL or "" for none. */
 int store_user_log_from(store *st, rc_time at, const char *name,
-                        const char *change, const char *address,
-                        rc_error *err);
+                        const char *change, const char *address, rc_error *err);
 
 /* Console sessions, by id: the hex SHA-256 of the cookie's token (the
  * token itself is never stored). */
@@ -387,8 +386,7 @@ int store_session_insert(store *st, const char *id, const char *name,
 int store_session_get(store *st, const char *id, store_session *out,
                       rc_error *err);
 /* last_seen = now (never backwards). */
-int store_session_touch(store *st, const char *id, rc_time now,
-                        rc_error *err);
+int store_session_touch(store *st, const char *id, rc_time now, rc_error *err);
 /* *deleted: whether there was one. */
 int store_session_delete(store *st, const char *id, int *deleted,
                          rc_error *err);
