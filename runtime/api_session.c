@@ -24,6 +24,7 @@ typedef struct sign_in {
   int route;
   char *name, *password; /* owned; the password wiped before it is freed */
   char address[64];
+  char replaced[SESSION_ID_TEXT + 1]; /* the cookie's session, or "" */
   int tls, ok;
   engine_sign_in check;
 } sign_in;
@@ -103,6 +104,13 @@ static void after_verify(uv_work_t *w, int status) {
     const store_user *u = &si->check.user;
     slowdown_end(svc->slow, si->name, si->address, SLOWDOWN_SUCCEEDED,
                  uv_now(svc->loop));
+    /* A browser signing in again (another user at a shared desk) leaves
+     * no session of its old cookie behind. */
+    if (si->replaced[0] && engine_session_end(svc->eng, si->replaced, NULL, now,
+                                              si->address, &err) != RC_OK)
+      service_log("warn",
+                  json_pack("{s:s, s:s}", "msg", "replaced session not ended",
+                            "error", err.message));
     if (session_new(token, id, csrf, &err) != RC_OK ||
         engine_session_create(
             svc->eng, id, u->name, now, now + cfg->session_lifetime_ms,
@@ -220,6 +228,7 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
   si->route = route;
   si->work.data = si;
   session_client(svc, req, si->address, sizeof si->address, &si->tls);
+  if (!session_cookie_id(req, si->replaced)) si->replaced[0] = '\0';
   if ((wait = slowdown_begin(svc->slow, si->name, si->address,
                              uv_now(svc->loop))) > 0) {
     char retry[64];

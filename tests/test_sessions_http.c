@@ -635,6 +635,23 @@ static void test_sign_out_ends_the_session(void **state) {
   expect(as(&s, "DELETE", "/v1/session", NULL, 0), 204, NULL);
 }
 
+static void test_signing_in_again_ends_the_cookies_old_session(void **state) {
+  session s = sign_in("li.wei", "192.0.2.32"), t;
+  request r = {0};
+  answer *a;
+  (void)state;
+  r.cookie = s.cookie;
+  r.forwarded_for = "192.0.2.32";
+  r.body = "{\"name\":\"wang.fang\",\"password\":\"wang.fang-pw-2026\"}";
+  a = send_request("POST", "/v1/session", &r);
+  expect(a, 200, "wang.fang");
+  memset(&t, 0, sizeof t);
+  assert_true(header(a, "Set-Cookie", t.set_cookie, sizeof t.set_cookie));
+  sscanf(t.set_cookie, "%99[^;]", t.cookie);
+  expect(as(&s, "GET", "/v1/me", NULL, 0), 401, "session_expired");
+  expect(as(&t, "GET", "/v1/me", NULL, 0), 200, "wang.fang");
+}
+
 static void test_a_disabled_users_session_is_refused_at_once(void **state) {
   session s = sign_in("victim", "192.0.2.24");
   (void)state;
@@ -928,6 +945,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_session_write_needs_the_csrf_token),
       cmocka_unit_test(test_a_foreign_origin_is_refused),
       cmocka_unit_test(test_sign_out_ends_the_session),
+      cmocka_unit_test(test_signing_in_again_ends_the_cookies_old_session),
       cmocka_unit_test(test_a_disabled_users_session_is_refused_at_once),
       cmocka_unit_test(test_a_new_password_ends_the_users_sessions),
       cmocka_unit_test(test_cookies_that_are_no_token_are_401_never_500),
