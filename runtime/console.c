@@ -14,12 +14,9 @@
   "'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; " \
   "form-action 'self'; frame-ancestors 'none'"
 
-#define CONSOLE_HEADERS                   \
-  "Content-Security-Policy: " CONSOLE_CSP \
-  "\r\n"                                  \
-  "X-Content-Type-Options: nosniff\r\n"   \
-  "X-Frame-Options: DENY\r\n"             \
-  "Referrer-Policy: no-referrer\r\n"
+/* nosniff, X-Frame-Options and Referrer-Policy come with every answer
+ * from the transport (http.c); the policy is the console's own. */
+#define CONSOLE_HEADERS "Content-Security-Policy: " CONSOLE_CSP "\r\n"
 
 static int starts_with(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
