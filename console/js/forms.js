@@ -7,6 +7,7 @@ import { h, fill } from './h.js';
 import { post, enc } from './api.js';
 import { t, word } from './i18n.js';
 import { parseMoney, moneyInput, isoDay, time } from './format.js';
+import { ctx } from './state.js';
 import { field, clearErrors, showError } from './ui.js';
 
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
@@ -71,13 +72,15 @@ function collect(form, fields, currency) {
 }
 
 // Sends body to path from form; keeps it as "not saved yet" when offline.
-async function send(form, button, path, body, onSaved) {
+// before: a request to make first (claiming the task), skipped once done.
+async function send(form, button, path, body, onSaved, before) {
   const status = form.querySelector('.form-status');
   clearErrors(form);
   button.disabled = true;
   fill(status, t('case.saving'));
   form.classList.remove('unsaved');
   try {
+    if (before) await before();
     const answer = await post(path, body);
     fill(status, t('case.saved'));
     onSaved(answer);
@@ -138,6 +141,15 @@ export function taskForm(task, c, { onSaved, blocked }) {
     }));
   }
 
+  // A task still open is claimed before it is completed: the completion
+  // then stands in the person's name, and the case stays theirs to see
+  // (a completed open task keeps no assignee).
+  async function claimFirst() {
+    if (task.status !== 'open' || !ctx.me) return;
+    await post(`/v1/tasks/${enc(task.id)}/claim`, { assignee: ctx.me.name });
+    task.status = 'claimed';
+  }
+
   function submit(e) {
     e.preventDefault();
     clearErrors(form);
@@ -155,7 +167,7 @@ export function taskForm(task, c, { onSaved, blocked }) {
       // Otherwise the arrival is written as a note beside the record.
       post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
         .catch(() => {}).finally(() => onSaved(answer));
-    });
+    }, claimFirst);
   }
 }
 
