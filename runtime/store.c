@@ -304,11 +304,193 @@ static const char *const migrations[] = {
     "CREATE TABLE users_log("
     "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, name TEXT NOT NULL,"
     "  change TEXT NOT NULL);",
+    /* migration: figures. What the console's Overview and Strategy draw
+     * (runtime/api_figures.c), kept as counters so that a page reads a few
+     * hundred rows, never a million: a GROUP BY over the cases on the
+     * service loop held every collector's request for its duration
+     * (measured: README "What the console's pages cost").
+     *
+     * Live figures are kept by triggers, in the transaction that changes
+     * the row, from every path that writes it (engine, import, a retry):
+     * cases and balance by workflow and state (errors and closed beside
+     * them), open cases and balance by due date (a bucket of days past due
+     * is today minus the due date: the reader groups the dates, so nothing
+     * here depends on the day), promises by status, open and claimed tasks
+     * by queue, and each experiment arm's cases, money recovered and cases
+     * closed paid. A trigger's WHEN keeps a write that changes none of
+     * these from paying more than the comparison. Rows whose count falls
+     * to zero stay (a state is left and entered again); readers skip them.
+     *
+     * Figures by day (payments, reductions by import, contacts by
+     * channel, refusals by rule, transitions, each collector's work) are
+     * added by the engine, which knows the institution's day: they are
+     * summed in memory through a batch and written once a key at its
+     * commit (store_figure_add), so that a sweep of a thousand steps
+     * writes a dozen rows, not a thousand. */
+    "CREATE TABLE figures_states("
+    "  workflow TEXT NOT NULL, state TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL, closed INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow, state)) WITHOUT ROWID;"
+    "INSERT INTO figures_states SELECT workflow, state, count(*),"
+    "  sum(balance), sum(error IS NOT NULL), sum(closed) FROM cases"
+    "  GROUP BY workflow, state;"
+    /* '' for a case without a due date: it is current. */
+    "CREATE TABLE figures_due("
+    "  due_date TEXT PRIMARY KEY, cases INTEGER NOT NULL,"
+    "  balance INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_due SELECT coalesce(due_date, ''), count(*),"
+    "  sum(balance) FROM cases WHERE NOT closed GROUP BY 1;"
+    "CREATE TRIGGER figures_case_new AFTER INSERT ON cases BEGIN"
+    "  INSERT INTO figures_states VALUES (new.workflow, new.state, 1,"
+    "    new.balance, new.error IS NOT NULL, new.closed)"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1,"
+    "    balance = balance + excluded.balance,"
+    "    errors = errors + excluded.errors, closed = closed + excluded.closed;"
+    "  INSERT INTO figures_due SELECT coalesce(new.due_date, ''), 1,"
+    "    new.balance WHERE NOT new.closed ON CONFLICT DO UPDATE SET"
+    "    cases = cases + 1, balance = balance + excluded.balance;"
+    "END;"
+    "CREATE TRIGGER figures_case_state AFTER UPDATE OF workflow, state,"
+    "  balance, error, closed ON cases WHEN old.workflow IS NOT new.workflow"
+    "  OR old.state IS NOT new.state OR old.balance IS NOT new.balance"
+    "  OR (old.error IS NULL) <> (new.error IS NULL)"
+    "  OR old.closed IS NOT new.closed BEGIN"
+    "  UPDATE figures_states SET cases = cases - 1,"
+    "    balance = balance - old.balance,"
+    "    errors = errors - (old.error IS NOT NULL),"
+    "    closed = closed - old.closed"
+    "    WHERE workflow = old.workflow AND state = old.state;"
+    "  INSERT INTO figures_states VALUES (new.workflow, new.state, 1,"
+    "    new.balance, new.error IS NOT NULL, new.closed)"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1,"
+    "    balance = balance + excluded.balance,"
+    "    errors = errors + excluded.errors, closed = closed + excluded.closed;"
+    "END;"
+    "CREATE TRIGGER figures_case_due AFTER UPDATE OF due_date, balance,"
+    "  closed ON cases WHEN old.due_date IS NOT new.due_date"
+    "  OR old.balance IS NOT new.balance OR old.closed IS NOT new.closed BEGIN"
+    "  UPDATE figures_due SET cases = cases - 1,"
+    "    balance = balance - old.balance"
+    "    WHERE NOT old.closed AND due_date = coalesce(old.due_date, '');"
+    "  INSERT INTO figures_due SELECT coalesce(new.due_date, ''), 1,"
+    "    new.balance WHERE NOT new.closed ON CONFLICT DO UPDATE SET"
+    "    cases = cases + 1, balance = balance + excluded.balance;"
+    "END;"
+    "CREATE TABLE figures_promises("
+    "  status TEXT PRIMARY KEY, promises INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL, paid INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"
+    "  sum(paid) FROM promises GROUP BY status;"
+    "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"
+    "  ON promises WHEN old.status IS NOT new.status"
+    "  OR old.paid IS NOT new.paid BEGIN"
+    "  UPDATE figures_promises SET promises = promises - 1,"
+    "    amount = amount - old.amount, paid = paid - old.paid"
+    "    WHERE status = old.status;"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    /* Open and claimed tasks only: done and cancelled ones grow forever
+     * and no page counts them. A queue's oldest task is the first entry
+     * of its range in tasks_queue, which now carries the due time. */
+    "CREATE TABLE figures_queues("
+    "  queue TEXT NOT NULL, status TEXT NOT NULL, tasks INTEGER NOT NULL,"
+    "  PRIMARY KEY (queue, status)) WITHOUT ROWID;"
+    "INSERT INTO figures_queues SELECT coalesce(queue, ''), status, count(*)"
+    "  FROM tasks WHERE status = 'open' OR status = 'claimed' GROUP BY 1, 2;"
+    "CREATE TRIGGER figures_task_new AFTER INSERT ON tasks"
+    "  WHEN new.status = 'open' OR new.status = 'claimed' BEGIN"
+    "  INSERT INTO figures_queues VALUES (coalesce(new.queue, ''),"
+    "    new.status, 1) ON CONFLICT DO UPDATE SET tasks = tasks + 1;"
+    "END;"
+    "CREATE TRIGGER figures_task_change AFTER UPDATE OF status, queue"
+    "  ON tasks WHEN old.status IS NOT new.status"
+    "  OR old.queue IS NOT new.queue BEGIN"
+    "  UPDATE figures_queues SET tasks = tasks - 1"
+    "    WHERE queue = coalesce(old.queue, '') AND status = old.status;"
+    "  INSERT INTO figures_queues SELECT coalesce(new.queue, ''),"
+    "    new.status, 1 WHERE new.status = 'open' OR new.status = 'claimed'"
+    "    ON CONFLICT DO UPDATE SET tasks = tasks + 1;"
+    "END;"
+    "DROP INDEX IF EXISTS tasks_queue;"
+    "CREATE INDEX tasks_queue ON tasks(queue, status, due);"
+    /* An arm's workflow is its first case's: experiments are a
+     * workflow's, and a case that later moves keeps its arm. */
+    "CREATE TABLE figures_arms("
+    "  experiment TEXT NOT NULL, arm TEXT NOT NULL, workflow TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, recovered INTEGER NOT NULL,"
+    "  closed_paid INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment, arm)) WITHOUT ROWID;"
+    "INSERT INTO figures_arms SELECT v.experiment, v.arm, min(c.workflow),"
+    "  count(*), coalesce(sum((SELECT sum(amount) FROM payments p"
+    "  WHERE p.case_id = c.id)), 0), sum(c.closed AND c.outcome = 'paid')"
+    "  FROM variants v JOIN cases c ON c.id = v.case_id"
+    "  GROUP BY v.experiment, v.arm;"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms SELECT new.experiment, new.arm, c.workflow,"
+    "    1, 0, 0 FROM cases c WHERE c.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"
+    "  UPDATE figures_arms SET recovered = recovered + new.amount"
+    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "    WHERE case_id = new.case_id);"
+    "END;"
+    "CREATE TRIGGER figures_arm_closed AFTER UPDATE OF closed ON cases"
+    "  WHEN new.closed AND NOT old.closed AND new.outcome = 'paid' BEGIN"
+    "  UPDATE figures_arms SET closed_paid = closed_paid + 1"
+    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "    WHERE case_id = new.id);"
+    "END;"
+    /* Figures by the institution's day: figure names what is counted, a,
+     * b and c its key ('' when unused); n and amount the sums. */
+    "CREATE TABLE figures_days("
+    "  figure TEXT NOT NULL, day TEXT NOT NULL, a TEXT NOT NULL,"
+    "  b TEXT NOT NULL, c TEXT NOT NULL, n INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  PRIMARY KEY (figure, day, a, b, c)) WITHOUT ROWID;"
+    /* Who took a promise, when a console user did: money later paid on
+     * it counts as that collector's. */
+    "CREATE TABLE figures_promise_users("
+    "  promise_id INTEGER PRIMARY KEY, user TEXT NOT NULL);"
+    /* Roll rates: the due date (or closed) each case had when it first
+     * changed in a month, and the matrices of months that ended, computed
+     * once from them (store_rolls_*). */
+    "CREATE TABLE figures_roll_log("
+    "  case_id TEXT NOT NULL, month TEXT NOT NULL, due_date TEXT,"
+    "  status INTEGER NOT NULL," /* 0 open, 1 closed, 2 not yet opened */
+    "  PRIMARY KEY (case_id, month)) WITHOUT ROWID;"
+    "CREATE TABLE figures_rolls("
+    "  month TEXT NOT NULL, from_bucket INTEGER NOT NULL,"
+    "  to_bucket INTEGER NOT NULL, cases INTEGER NOT NULL,"
+    "  PRIMARY KEY (month, from_bucket, to_bucket)) WITHOUT ROWID;"
+    /* The outbox page walks messages_outbox by (status, next_attempt,
+     * id): a message blocked before step 6 has no next_attempt and would
+     * never be listed. */
+    "UPDATE messages SET next_attempt = 0 WHERE (status = 'blocked' OR"
+    "  status = 'failed') AND next_attempt IS NULL;"
+    /* The first month whose start the roll log saw: a new book's first;
+     * a book with cases already, the month after the engine first opens
+     * it (engine_open turns "upgrade" into that month). */
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'figures.rolls_from',"
+    "  CASE WHEN EXISTS (SELECT 1 FROM cases) THEN 'upgrade' ELSE '0000-00'"
+    "  END;",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
  * X then starts among the runs whose first id is above X - JOURNAL_RUN. */
 #define JOURNAL_RUN 64
+
+/* A figure's key: five parts of at most FIGURE_PART bytes each. */
+#define FIGURE_PART 128
+#define FIGURE_KEY_MAX (5 * (FIGURE_PART + 1))
 
 enum {
   S_BEGIN,
@@ -431,6 +613,22 @@ enum {
   S_USER_PASSWORD,
   S_USERS,
   S_USER_LOG,
+  S_FIGURE_ADD,
+  S_FIGURES_STATES,
+  S_FIGURES_DUE,
+  S_FIGURES_PROMISES,
+  S_FIGURES_QUEUES,
+  S_FIGURES_DAYS,
+  S_FIGURES_ARMS,
+  S_PROMISE_USER_PUT,
+  S_PROMISE_USER_GET,
+  S_MESSAGE_CURSOR,
+  S_OUTBOX_PAGE,
+  S_ROLL_LOG,
+  S_ROLLS_MONTH,
+  S_ROLLS_LOGGED,
+  S_ROLL_PUT,
+  S_ROLLS_FORGET,
   S_COUNT
 };
 
@@ -609,7 +807,7 @@ static const char *const sql[S_COUNT] = {
                      "ORDER BY id",
     [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
     [S_TASK_GET] =
-        "SELECT case_id, kind, status, outcome, result FROM tasks "
+        "SELECT case_id, kind, status, outcome, result, assignee FROM tasks "
         "WHERE id = ?1",
     [S_TASK_COMPLETE] =
         "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
@@ -834,6 +1032,73 @@ static const char *const sql[S_COUNT] = {
         "ORDER BY name",
     [S_USER_LOG] =
         "INSERT INTO users_log(at, name, change) VALUES (?1, ?2, ?3)",
+    [S_FIGURE_ADD] =
+        "INSERT INTO figures_days(figure, day, a, b, c, n, amount) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
+        "n = n + excluded.n, amount = amount + excluded.amount",
+    [S_FIGURES_STATES] =
+        "SELECT workflow, state, cases, balance, errors, closed FROM "
+        "figures_states WHERE cases <> 0 ORDER BY workflow, state",
+    [S_FIGURES_DUE] =
+        "SELECT due_date, cases, balance FROM figures_due WHERE cases <> 0 "
+        "ORDER BY due_date",
+    [S_FIGURES_PROMISES] =
+        "SELECT status, promises, amount, paid FROM figures_promises "
+        "WHERE promises <> 0 ORDER BY status",
+    /* The oldest task of a queue: the first due time of its open and of
+     * its claimed range in tasks_queue, two index seeks. */
+    [S_FIGURES_QUEUES] =
+        "SELECT queue, open, claimed, (SELECT min(d) FROM (SELECT min(due) "
+        "AS d FROM tasks WHERE queue IS nullif(f.queue, '') AND status = "
+        "'open' UNION ALL SELECT min(due) FROM tasks WHERE queue IS "
+        "nullif(f.queue, '') AND status = 'claimed')) AS oldest_due FROM "
+        "(SELECT queue, sum(tasks * (status = 'open')) AS open, "
+        "sum(tasks * (status = 'claimed')) AS claimed FROM figures_queues "
+        "GROUP BY queue) f WHERE open + claimed > 0 ORDER BY queue",
+    [S_FIGURES_DAYS] =
+        "SELECT day, a, b, c, n, amount FROM figures_days WHERE figure = ?1 "
+        "AND day >= ?2 AND day <= ?3 ORDER BY day, a, b, c",
+    [S_FIGURES_ARMS] =
+        "SELECT workflow, experiment, arm, cases, recovered, closed_paid "
+        "FROM figures_arms ORDER BY workflow, experiment, arm",
+    [S_PROMISE_USER_PUT] =
+        "INSERT OR REPLACE INTO figures_promise_users(promise_id, user) "
+        "VALUES (?1, ?2)",
+    [S_PROMISE_USER_GET] =
+        "SELECT user FROM figures_promise_users WHERE promise_id = ?1",
+    [S_MESSAGE_CURSOR] =
+        "SELECT status, next_attempt FROM messages WHERE id = ?1",
+    /* A page of one status in the outbox's own order (next attempt, then
+     * id) from the cursor message on: a walk of messages_outbox that
+     * reads the page and the other channels' messages between. */
+    [S_OUTBOX_PAGE] =
+        "SELECT id, case_id AS 'case', channel, template, status, reason, "
+        "not_before AS until, attempts, at, recipient AS 'to' FROM messages "
+        "WHERE status = ?1 AND (next_attempt, id) > (?3, ?4) AND "
+        "(?2 IS NULL OR channel = ?2) ORDER BY status, next_attempt, id "
+        "LIMIT ?5",
+    /* The first change of a case's bucket in a month keeps what it was
+     * before (status: 0 open, 1 closed, 2 not yet opened). */
+    [S_ROLL_LOG] =
+        "INSERT INTO figures_roll_log(month, case_id, due_date, status) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    [S_ROLLS_MONTH] =
+        "SELECT from_bucket, to_bucket, cases FROM figures_rolls "
+        "WHERE month = ?1 ORDER BY 1, 2",
+    /* Each case that changed since the start of month ?1: what it was at
+     * that start (its first entry from then on) and at the next month's
+     * (its first entry from then on), and now. */
+    /* Every case whose bucket changed since the start of month ?1, an
+     * entry a month it changed in, and what it is now. */
+    [S_ROLLS_LOGGED] =
+        "SELECT l.case_id, l.month, l.due_date, l.status, c.due_date, "
+        "c.closed FROM figures_roll_log l JOIN cases c ON c.id = l.case_id "
+        "WHERE l.month >= ?1 ORDER BY l.case_id, l.month",
+    [S_ROLL_PUT] =
+        "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
+        "cases = excluded.cases",
+    [S_ROLLS_FORGET] = "DELETE FROM figures_roll_log WHERE month < ?1",
 };
 
 struct store {
@@ -859,7 +1124,22 @@ struct store {
   int64_t timers;
   int timers_known;
   int64_t data_version;
+  /* Figures by day added during the transaction (store_figure_add), one
+   * entry a key, written at its commit. */
+  struct {
+    struct figure_sum *v; /* owned */
+    int n, cap;
+  } figures;
 };
+
+/* One key of figures_days and what the transaction adds to it: n and
+ * amount are the released part, written at commit; the sp_ part belongs
+ * to the open savepoint (one event), dropped if it rolls back. */
+typedef struct figure_sum {
+  char key[FIGURE_KEY_MAX]; /* figure, day, a, b, c: each NUL-ended */
+  size_t len;
+  int64_t n, amount, sp_n, sp_amount;
+} figure_sum;
 
 static int fail(store *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
@@ -1098,6 +1378,7 @@ int store_open(store **out, const char *path, rc_error *err) {
 
 void store_close(store *st) {
   if (!st) return;
+  free(st->figures.v);
   free(st->run.rows.p);
   free(st->run.case_id);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
@@ -1136,6 +1417,93 @@ static int run_flush(store *st, rc_error *err) {
   return rc;
 }
 
+/* --- figures by day ------------------------------------------------------ */
+
+/* The key's five parts, as they are stored. */
+static void figure_parts(const figure_sum *f, const char *part[5]) {
+  const char *p = f->key;
+  for (int i = 0; i < 5; i++) {
+    part[i] = p;
+    p += strlen(p) + 1;
+  }
+}
+
+static int figure_write(store *st, const figure_sum *f, int64_t n,
+                        int64_t amount, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_FIGURE_ADD);
+  const char *part[5];
+  figure_parts(f, part);
+  for (int i = 0; i < 5; i++) bind_text(s, i + 1, part[i]);
+  sqlite3_bind_int64(s, 6, n);
+  sqlite3_bind_int64(s, 7, amount);
+  return exec_stmt(st, s, err, "figures");
+}
+
+/* Writes what the transaction added, a row a key; then nothing is held. */
+static int figures_flush(store *st, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = 0; i < st->figures.n && rc == RC_OK; i++) {
+    figure_sum *f = &st->figures.v[i];
+    if (f->n || f->amount) rc = figure_write(st, f, f->n, f->amount, err);
+  }
+  st->figures.n = 0;
+  return rc;
+}
+
+/* A savepoint ends: released, its part joins the transaction's; rolled
+ * back, it is dropped. */
+static void figures_savepoint_end(store *st, int keep) {
+  for (int i = 0; i < st->figures.n; i++) {
+    figure_sum *f = &st->figures.v[i];
+    if (keep) {
+      f->n += f->sp_n;
+      f->amount += f->sp_amount;
+    }
+    f->sp_n = f->sp_amount = 0;
+  }
+}
+
+int store_figure_add(store *st, const char *figure, const char *day,
+                     const char *a, const char *b, const char *c, int64_t n,
+                     int64_t amount, rc_error *err) {
+  const char *part[5] = {figure, day, a ? a : "", b ? b : "", c ? c : ""};
+  figure_sum key;
+  int i;
+  key.len = 0;
+  /* A longer name is cut: figures group by it, nothing looks it up. */
+  for (int k = 0; k < 5; k++) {
+    size_t len = strlen(part[k]);
+    if (len > FIGURE_PART) len = FIGURE_PART;
+    memcpy(key.key + key.len, part[k], len);
+    key.len += len;
+    key.key[key.len++] = '\0';
+  }
+  key.n = key.amount = key.sp_n = key.sp_amount = 0;
+  if (st->depth == 0) return figure_write(st, &key, n, amount, err);
+  for (i = 0; i < st->figures.n; i++)
+    if (st->figures.v[i].len == key.len &&
+        memcmp(st->figures.v[i].key, key.key, key.len) == 0)
+      break;
+  if (i == st->figures.n) {
+    if (st->figures.n == st->figures.cap) {
+      int cap = st->figures.cap ? st->figures.cap * 2 : 16;
+      figure_sum *grown = realloc(st->figures.v, (size_t)cap * sizeof *grown);
+      if (!grown) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      st->figures.v = grown;
+      st->figures.cap = cap;
+    }
+    st->figures.v[st->figures.n++] = key;
+  }
+  if (st->depth > 1) {
+    st->figures.v[i].sp_n += n;
+    st->figures.v[i].sp_amount += amount;
+  } else {
+    st->figures.v[i].n += n;
+    st->figures.v[i].amount += amount;
+  }
+  return RC_OK;
+}
+
 void store_checkpoint_every(store *st, int pages) {
   sqlite3_wal_autocheckpoint(st->db, pages);
 }
@@ -1149,7 +1517,7 @@ int store_begin(store *st, rc_error *err) {
 }
 
 int store_commit(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK ||
+  if (run_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
     store_rollback(st);
     return RC_ESTORE;
@@ -1160,6 +1528,7 @@ int store_commit(store *st, rc_error *err) {
 
 int store_rollback(store *st) {
   run_discard(st);
+  st->figures.n = 0;
   st->timers_known = 0;
   if (st->depth == 0) return RC_OK;
   st->depth = 0;
@@ -1184,6 +1553,8 @@ int store_release(store *st, rc_error *err) {
   if (run_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
     return RC_ESTORE;
+  /* After a ROLLBACK TO the savepoint's part is already gone. */
+  figures_savepoint_end(st, 1);
   st->depth--;
   return RC_OK;
 }
@@ -1193,6 +1564,7 @@ int store_rollback_to(store *st, rc_error *err) {
    * Rows still in the run came after the savepoint (it flushed). */
   run_discard(st);
   st->timers_known = 0;
+  figures_savepoint_end(st, 0);
   if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
     return RC_ESTORE;
   return store_release(st, err);
@@ -2013,6 +2385,9 @@ int store_task_get(store *st, int64_t id, store_task_info *out,
     rc_copy(out->status, sizeof out->status,
             (const char *)sqlite3_column_text(s, 2));
     out->result = dup_col(s, 4);
+    if (sqlite3_column_type(s, 5) == SQLITE_TEXT)
+      rc_copy(out->assignee, sizeof out->assignee,
+              (const char *)sqlite3_column_text(s, 5));
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -2728,4 +3103,148 @@ int store_user_log(store *st, rc_time at, const char *name, const char *change,
 void store_user_free(store_user *u) {
   free(u->queues);
   u->queues = NULL;
+}
+
+/* --- figures for the console --------------------------------------------- */
+
+int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_STATES), fn, ud, err);
+}
+
+int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_DUE), fn, ud, err);
+}
+
+int store_figures_promises(store *st, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_PROMISES), fn, ud, err);
+}
+
+int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_QUEUES), fn, ud, err);
+}
+
+int store_figures_days(store *st, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_FIGURES_DAYS);
+  bind_text(s, 1, figure);
+  bind_text(s, 2, from);
+  bind_text(s, 3, to);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_ARMS), fn, ud, err);
+}
+
+int store_promise_user_put(store *st, int64_t promise_id, const char *user,
+                           rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_USER_PUT);
+  sqlite3_bind_int64(s, 1, promise_id);
+  bind_text(s, 2, user);
+  return exec_stmt(st, s, err, "promise taker");
+}
+
+int store_promise_user_get(store *st, int64_t promise_id, char *user,
+                           size_t size, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_USER_GET);
+  int rc;
+  sqlite3_bind_int64(s, 1, promise_id);
+  rc = one_row(st, s, sqlite3_step(s), err, "promise taker");
+  if (rc == RC_OK) rc_copy(user, size, (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Counts the rows handed on, so that a page spanning statuses knows how
+ * many it still needs. */
+typedef struct counted {
+  store_row_fn fn;
+  void *ud;
+  int rows, stop;
+} counted;
+
+static int count_row(void *ud, const store_value *cols, int n) {
+  counted *c = ud;
+  c->rows++;
+  return (c->stop = c->fn(c->ud, cols, n));
+}
+
+int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      store_row_fn fn, void *ud, rc_error *err) {
+  counted c = {fn, ud, 0, 0};
+  int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
+  int k = 0, rc;
+  if (after > 0) {
+    sqlite3_stmt *s = stmt(st, S_MESSAGE_CURSOR);
+    sqlite3_bind_int64(s, 1, after);
+    rc = one_row(st, s, sqlite3_step(s), err, "outbox cursor");
+    if (rc == RC_OK) {
+      const char *status = (const char *)sqlite3_column_text(s, 0);
+      for (k = 0; k < nstatuses && strcmp(statuses[k], status) != 0; k++) {
+      }
+      if (k == nstatuses) k = 0; /* it has left the list: from the top */
+      from_attempt = sqlite3_column_int64(s, 1);
+      from_id = after;
+    }
+    sqlite3_reset(s);
+    if (rc == RC_ESTORE) return rc;
+    if (rc == RC_ENOTFOUND)
+      return rc_error_set(err, RC_EINVAL, "after",
+                          "after names no message: give the `next` of the "
+                          "page before");
+  }
+  for (; k < nstatuses && c.rows < limit && !c.stop; k++) {
+    sqlite3_stmt *s = stmt(st, S_OUTBOX_PAGE);
+    bind_text(s, 1, statuses[k]);
+    bind_text(s, 2, channel);
+    sqlite3_bind_int64(s, 3, from_attempt);
+    sqlite3_bind_int64(s, 4, from_id);
+    sqlite3_bind_int(s, 5, limit - c.rows);
+    if ((rc = each_row(st, s, count_row, &c, err)) != RC_OK) return rc;
+    from_attempt = from_id = INT64_MIN;
+  }
+  return RC_OK;
+}
+
+int store_roll_log(store *st, const char *month, const char *case_id,
+                   const char *due_date, int status, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLL_LOG);
+  bind_text(s, 1, month);
+  bind_text(s, 2, case_id);
+  bind_text(s, 3, due_date);
+  sqlite3_bind_int(s, 4, status);
+  return exec_stmt(st, s, err, "roll log");
+}
+
+int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_MONTH);
+  bind_text(s, 1, month);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_LOGGED);
+  bind_text(s, 1, since);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_roll_put(store *st, const char *month, int from, int to,
+                   int64_t cases, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLL_PUT);
+  bind_text(s, 1, month);
+  sqlite3_bind_int(s, 2, from);
+  sqlite3_bind_int(s, 3, to);
+  sqlite3_bind_int64(s, 4, cases);
+  return exec_stmt(st, s, err, "roll rates");
+}
+
+int store_rolls_forget(store *st, const char *before, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_FORGET);
+  bind_text(s, 1, before);
+  return exec_stmt(st, s, err, "roll log");
 }
