@@ -307,26 +307,24 @@ static const char *const migrations[] = {
     /* migration: figures. What the console's Overview and Strategy draw
      * (runtime/api_figures.c), kept as counters so that a page reads a few
      * hundred rows, never a million: a GROUP BY over the cases on the
-     * service loop held every collector's request for its duration
-     * (measured: README "What the console's pages cost").
+     * service loop held every collector's request for seconds (README
+     * "What the console's pages cost").
      *
-     * Live figures are kept by triggers, in the transaction that changes
-     * the row, from every path that writes it (engine, import, a retry):
-     * cases and balance by workflow and state (errors and closed beside
-     * them), open cases and balance by due date (a bucket of days past due
-     * is today minus the due date: the reader groups the dates, so nothing
-     * here depends on the day), promises by status, open and claimed tasks
-     * by queue, and each experiment arm's cases, money recovered and cases
-     * closed paid. A trigger's WHEN keeps a write that changes none of
-     * these from paying more than the comparison. Rows whose count falls
-     * to zero stay (a state is left and entered again); readers skip them.
-     *
-     * Figures by day (payments, reductions by import, contacts by
-     * channel, refusals by rule, transitions, each collector's work) are
-     * added by the engine, which knows the institution's day: they are
-     * summed in memory through a batch and written once a key at its
-     * commit (store_figure_add), so that a sweep of a thousand steps
-     * writes a dozen rows, not a thousand. */
+     * Cases and balance by workflow and state (errors and closed beside
+     * them) and open cases and balance by due date (a bucket of days past
+     * due is today minus the due date: the reader groups the dates, so
+     * nothing here depends on the day) are kept by the store's own case
+     * writes; figures by the institution's day (payments, reductions by
+     * import, contacts, refusals, transitions, each collector's work) by
+     * the engine, which knows the day. Both are summed in memory through
+     * a batch and written once a key at its commit, so that a sweep of a
+     * thousand steps writes a dozen rows, not a thousand (figures_flush).
+     * Not triggers on cases or tasks: an UPDATE trigger on a table turns
+     * SQLite's one-pass update off, and every transition then paid 8 us
+     * more whether or not it fired (measured: the daily sweep lost a third
+     * of its rate). Promises, experiment arms and payments change at a
+     * person's pace: triggers keep those. Rows whose count falls to zero
+     * stay (a state is left and entered again); readers skip them. */
     "CREATE TABLE figures_states("
     "  workflow TEXT NOT NULL, state TEXT NOT NULL,"
     "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
@@ -341,42 +339,6 @@ static const char *const migrations[] = {
     "  balance INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO figures_due SELECT coalesce(due_date, ''), count(*),"
     "  sum(balance) FROM cases WHERE NOT closed GROUP BY 1;"
-    "CREATE TRIGGER figures_case_new AFTER INSERT ON cases BEGIN"
-    "  INSERT INTO figures_states VALUES (new.workflow, new.state, 1,"
-    "    new.balance, new.error IS NOT NULL, new.closed)"
-    "    ON CONFLICT DO UPDATE SET cases = cases + 1,"
-    "    balance = balance + excluded.balance,"
-    "    errors = errors + excluded.errors, closed = closed + excluded.closed;"
-    "  INSERT INTO figures_due SELECT coalesce(new.due_date, ''), 1,"
-    "    new.balance WHERE NOT new.closed ON CONFLICT DO UPDATE SET"
-    "    cases = cases + 1, balance = balance + excluded.balance;"
-    "END;"
-    "CREATE TRIGGER figures_case_state AFTER UPDATE OF workflow, state,"
-    "  balance, error, closed ON cases WHEN old.workflow IS NOT new.workflow"
-    "  OR old.state IS NOT new.state OR old.balance IS NOT new.balance"
-    "  OR (old.error IS NULL) <> (new.error IS NULL)"
-    "  OR old.closed IS NOT new.closed BEGIN"
-    "  UPDATE figures_states SET cases = cases - 1,"
-    "    balance = balance - old.balance,"
-    "    errors = errors - (old.error IS NOT NULL),"
-    "    closed = closed - old.closed"
-    "    WHERE workflow = old.workflow AND state = old.state;"
-    "  INSERT INTO figures_states VALUES (new.workflow, new.state, 1,"
-    "    new.balance, new.error IS NOT NULL, new.closed)"
-    "    ON CONFLICT DO UPDATE SET cases = cases + 1,"
-    "    balance = balance + excluded.balance,"
-    "    errors = errors + excluded.errors, closed = closed + excluded.closed;"
-    "END;"
-    "CREATE TRIGGER figures_case_due AFTER UPDATE OF due_date, balance,"
-    "  closed ON cases WHEN old.due_date IS NOT new.due_date"
-    "  OR old.balance IS NOT new.balance OR old.closed IS NOT new.closed BEGIN"
-    "  UPDATE figures_due SET cases = cases - 1,"
-    "    balance = balance - old.balance"
-    "    WHERE NOT old.closed AND due_date = coalesce(old.due_date, '');"
-    "  INSERT INTO figures_due SELECT coalesce(new.due_date, ''), 1,"
-    "    new.balance WHERE NOT new.closed ON CONFLICT DO UPDATE SET"
-    "    cases = cases + 1, balance = balance + excluded.balance;"
-    "END;"
     "CREATE TABLE figures_promises("
     "  status TEXT PRIMARY KEY, promises INTEGER NOT NULL,"
     "  amount INTEGER NOT NULL, paid INTEGER NOT NULL) WITHOUT ROWID;"
@@ -397,28 +359,9 @@ static const char *const migrations[] = {
     "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
     "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
     "END;"
-    /* Open and claimed tasks only: done and cancelled ones grow forever
-     * and no page counts them. A queue's oldest task is the first entry
-     * of its range in tasks_queue, which now carries the due time. */
-    "CREATE TABLE figures_queues("
-    "  queue TEXT NOT NULL, status TEXT NOT NULL, tasks INTEGER NOT NULL,"
-    "  PRIMARY KEY (queue, status)) WITHOUT ROWID;"
-    "INSERT INTO figures_queues SELECT coalesce(queue, ''), status, count(*)"
-    "  FROM tasks WHERE status = 'open' OR status = 'claimed' GROUP BY 1, 2;"
-    "CREATE TRIGGER figures_task_new AFTER INSERT ON tasks"
-    "  WHEN new.status = 'open' OR new.status = 'claimed' BEGIN"
-    "  INSERT INTO figures_queues VALUES (coalesce(new.queue, ''),"
-    "    new.status, 1) ON CONFLICT DO UPDATE SET tasks = tasks + 1;"
-    "END;"
-    "CREATE TRIGGER figures_task_change AFTER UPDATE OF status, queue"
-    "  ON tasks WHEN old.status IS NOT new.status"
-    "  OR old.queue IS NOT new.queue BEGIN"
-    "  UPDATE figures_queues SET tasks = tasks - 1"
-    "    WHERE queue = coalesce(old.queue, '') AND status = old.status;"
-    "  INSERT INTO figures_queues SELECT coalesce(new.queue, ''),"
-    "    new.status, 1 WHERE new.status = 'open' OR new.status = 'claimed'"
-    "    ON CONFLICT DO UPDATE SET tasks = tasks + 1;"
-    "END;"
+    /* A queue's backlog and oldest task are read along tasks_queue,
+     * which now carries the due time: the oldest is the first entry of
+     * the queue's open range. */
     "DROP INDEX IF EXISTS tasks_queue;"
     "CREATE INDEX tasks_queue ON tasks(queue, status, due);"
     /* An arm's workflow is its first case's: experiments are a
@@ -442,12 +385,6 @@ static const char *const migrations[] = {
     "  UPDATE figures_arms SET recovered = recovered + new.amount"
     "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
     "    WHERE case_id = new.case_id);"
-    "END;"
-    "CREATE TRIGGER figures_arm_closed AFTER UPDATE OF closed ON cases"
-    "  WHEN new.closed AND NOT old.closed AND new.outcome = 'paid' BEGIN"
-    "  UPDATE figures_arms SET closed_paid = closed_paid + 1"
-    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
-    "    WHERE case_id = new.id);"
     "END;"
     /* Figures by the institution's day: figure names what is counted, a,
      * b and c its key ('' when unused); n and amount the sums. */
@@ -614,6 +551,10 @@ enum {
   S_USERS,
   S_USER_LOG,
   S_FIGURE_ADD,
+  S_FIGURES_STATE_ADD,
+  S_FIGURES_DUE_ADD,
+  S_CASE_FIGURES,
+  S_ARMS_CLOSED_PAID,
   S_FIGURES_STATES,
   S_FIGURES_DUE,
   S_FIGURES_PROMISES,
@@ -1036,6 +977,22 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO figures_days(figure, day, a, b, c, n, amount) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
         "n = n + excluded.n, amount = amount + excluded.amount",
+    [S_FIGURES_STATE_ADD] =
+        "INSERT INTO figures_states(workflow, state, cases, balance, errors, "
+        "closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
+        "cases = cases + excluded.cases, balance = balance + excluded.balance,"
+        " errors = errors + excluded.errors, closed = closed + excluded.closed",
+    [S_FIGURES_DUE_ADD] =
+        "INSERT INTO figures_due(due_date, cases, balance) VALUES (?1, ?2, "
+        "?3) ON CONFLICT DO UPDATE SET cases = cases + excluded.cases, "
+        "balance = balance + excluded.balance",
+    [S_CASE_FIGURES] =
+        "SELECT workflow, state, due_date, balance, closed, error IS NOT NULL"
+        " FROM cases WHERE id = ?1",
+    [S_ARMS_CLOSED_PAID] =
+        "UPDATE figures_arms SET closed_paid = closed_paid + 1 WHERE "
+        "(experiment, arm) IN (SELECT experiment, arm FROM variants WHERE "
+        "case_id = ?1)",
     [S_FIGURES_STATES] =
         "SELECT workflow, state, cases, balance, errors, closed FROM "
         "figures_states WHERE cases <> 0 ORDER BY workflow, state",
@@ -1045,16 +1002,25 @@ static const char *const sql[S_COUNT] = {
     [S_FIGURES_PROMISES] =
         "SELECT status, promises, amount, paid FROM figures_promises "
         "WHERE promises <> 0 ORDER BY status",
-    /* The oldest task of a queue: the first due time of its open and of
-     * its claimed range in tasks_queue, two index seeks. */
+    /* Each queue's backlog along tasks_queue (queue, status, due): the
+     * queues found by skipping from one to the next (a seek each), the
+     * open and claimed ranges counted, their first due times read. What
+     * it costs is the backlog's size, not the book's. */
     [S_FIGURES_QUEUES] =
-        "SELECT queue, open, claimed, (SELECT min(d) FROM (SELECT min(due) "
-        "AS d FROM tasks WHERE queue IS nullif(f.queue, '') AND status = "
-        "'open' UNION ALL SELECT min(due) FROM tasks WHERE queue IS "
-        "nullif(f.queue, '') AND status = 'claimed')) AS oldest_due FROM "
-        "(SELECT queue, sum(tasks * (status = 'open')) AS open, "
-        "sum(tasks * (status = 'claimed')) AS claimed FROM figures_queues "
-        "GROUP BY queue) f WHERE open + claimed > 0 ORDER BY queue",
+        "WITH RECURSIVE q(queue) AS (SELECT (SELECT min(queue) FROM tasks) "
+        "UNION ALL SELECT (SELECT min(queue) FROM tasks WHERE queue > "
+        "q.queue) FROM q WHERE q.queue IS NOT NULL), n(queue) AS (SELECT "
+        "queue FROM q WHERE queue IS NOT NULL UNION ALL SELECT NULL WHERE "
+        "EXISTS (SELECT 1 FROM tasks WHERE queue IS NULL AND status = "
+        "'open') OR EXISTS (SELECT 1 FROM tasks WHERE queue IS NULL AND "
+        "status = 'claimed')) SELECT * FROM (SELECT queue, (SELECT count(*) "
+        "FROM tasks t WHERE t.queue IS n.queue AND t.status = 'open') AS "
+        "open, (SELECT count(*) FROM tasks t WHERE t.queue IS n.queue AND "
+        "t.status = 'claimed') AS claimed, (SELECT min(d) FROM (SELECT "
+        "min(due) AS d FROM tasks t WHERE t.queue IS n.queue AND t.status = "
+        "'open' UNION ALL SELECT min(due) FROM tasks t WHERE t.queue IS "
+        "n.queue AND t.status = 'claimed')) AS oldest_due FROM n) WHERE "
+        "open + claimed > 0",
     [S_FIGURES_DAYS] =
         "SELECT day, a, b, c, n, amount FROM figures_days WHERE figure = ?1 "
         "AND day >= ?2 AND day <= ?3 ORDER BY day, a, b, c",
@@ -1132,13 +1098,16 @@ struct store {
   } figures;
 };
 
-/* One key of figures_days and what the transaction adds to it: n and
- * amount are the released part, written at commit; the sp_ part belongs
- * to the open savepoint (one event), dropped if it rolls back. */
+/* One counter row and what the transaction adds to it: v is the
+ * released part, written at commit; sp the open savepoint's (one event),
+ * dropped if it rolls back. */
+enum { FIG_DAY, FIG_STATE, FIG_DUE }; /* figures_days, _states, _due */
 typedef struct figure_sum {
-  char key[FIGURE_KEY_MAX]; /* figure, day, a, b, c: each NUL-ended */
+  int kind;
+  char key[FIGURE_KEY_MAX]; /* its key's parts, each NUL-ended */
   size_t len;
-  int64_t n, amount, sp_n, sp_amount;
+  int64_t v[4], sp[4]; /* FIG_DAY: n, amount; FIG_STATE: cases, balance,
+                          errors, closed; FIG_DUE: cases, balance */
 } figure_sum;
 
 static int fail(store *st, rc_error *err, const char *what) {
@@ -1419,23 +1388,30 @@ static int run_flush(store *st, rc_error *err) {
 
 /* --- figures by day ------------------------------------------------------ */
 
-/* The key's five parts, as they are stored. */
+static int one_row(store *st, sqlite3_stmt *s, int rc, rc_error *err,
+                   const char *what);
+
+/* The key's parts, as they are stored. */
 static void figure_parts(const figure_sum *f, const char *part[5]) {
   const char *p = f->key;
   for (int i = 0; i < 5; i++) {
     part[i] = p;
-    p += strlen(p) + 1;
+    if (p < f->key + f->len) p += strlen(p) + 1;
   }
 }
 
-static int figure_write(store *st, const figure_sum *f, int64_t n,
-                        int64_t amount, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_FIGURE_ADD);
+static int figure_write(store *st, const figure_sum *f, const int64_t *v,
+                        rc_error *err) {
+  static const int which[] = {S_FIGURE_ADD, S_FIGURES_STATE_ADD,
+                              S_FIGURES_DUE_ADD};
+  static const int nkeys[] = {5, 2, 1}, nvalues[] = {2, 4, 2};
+  sqlite3_stmt *s = stmt(st, which[f->kind]);
   const char *part[5];
+  int k = nkeys[f->kind];
   figure_parts(f, part);
-  for (int i = 0; i < 5; i++) bind_text(s, i + 1, part[i]);
-  sqlite3_bind_int64(s, 6, n);
-  sqlite3_bind_int64(s, 7, amount);
+  for (int i = 0; i < k; i++) bind_text(s, i + 1, part[i]);
+  for (int i = 0; i < nvalues[f->kind]; i++)
+    sqlite3_bind_int64(s, k + i + 1, v[i]);
   return exec_stmt(st, s, err, "figures");
 }
 
@@ -1444,7 +1420,8 @@ static int figures_flush(store *st, rc_error *err) {
   int rc = RC_OK;
   for (int i = 0; i < st->figures.n && rc == RC_OK; i++) {
     figure_sum *f = &st->figures.v[i];
-    if (f->n || f->amount) rc = figure_write(st, f, f->n, f->amount, err);
+    if (f->v[0] || f->v[1] || f->v[2] || f->v[3])
+      rc = figure_write(st, f, f->v, err);
   }
   st->figures.n = 0;
   return rc;
@@ -1455,36 +1432,35 @@ static int figures_flush(store *st, rc_error *err) {
 static void figures_savepoint_end(store *st, int keep) {
   for (int i = 0; i < st->figures.n; i++) {
     figure_sum *f = &st->figures.v[i];
-    if (keep) {
-      f->n += f->sp_n;
-      f->amount += f->sp_amount;
+    for (int k = 0; k < 4; k++) {
+      if (keep) f->v[k] += f->sp[k];
+      f->sp[k] = 0;
     }
-    f->sp_n = f->sp_amount = 0;
   }
 }
 
-int store_figure_add(store *st, const char *figure, const char *day,
-                     const char *a, const char *b, const char *c, int64_t n,
-                     int64_t amount, rc_error *err) {
-  const char *part[5] = {figure, day, a ? a : "", b ? b : "", c ? c : ""};
+/* Adds v to the counter row of kind keyed by parts (NULL is ""). */
+static int figures_add(store *st, int kind, const char *const *parts,
+                       int nparts, const int64_t v[4], rc_error *err) {
   figure_sum key;
   int i;
+  key.kind = kind;
   key.len = 0;
   /* A longer name is cut: figures group by it, nothing looks it up. */
-  for (int k = 0; k < 5; k++) {
-    size_t len = strlen(part[k]);
+  for (int k = 0; k < nparts; k++) {
+    const char *p = parts[k] ? parts[k] : "";
+    size_t len = strlen(p);
     if (len > FIGURE_PART) len = FIGURE_PART;
-    memcpy(key.key + key.len, part[k], len);
+    memcpy(key.key + key.len, p, len);
     key.len += len;
     key.key[key.len++] = '\0';
   }
-  key.n = key.amount = key.sp_n = key.sp_amount = 0;
-  if (st->depth == 0) return figure_write(st, &key, n, amount, err);
-  for (i = 0; i < st->figures.n; i++)
-    if (st->figures.v[i].len == key.len &&
+  if (st->depth == 0) return figure_write(st, &key, v, err);
+  for (i = st->figures.n - 1; i >= 0; i--)
+    if (st->figures.v[i].kind == kind && st->figures.v[i].len == key.len &&
         memcmp(st->figures.v[i].key, key.key, key.len) == 0)
       break;
-  if (i == st->figures.n) {
+  if (i < 0) {
     if (st->figures.n == st->figures.cap) {
       int cap = st->figures.cap ? st->figures.cap * 2 : 16;
       figure_sum *grown = realloc(st->figures.v, (size_t)cap * sizeof *grown);
@@ -1492,16 +1468,83 @@ int store_figure_add(store *st, const char *figure, const char *day,
       st->figures.v = grown;
       st->figures.cap = cap;
     }
-    st->figures.v[st->figures.n++] = key;
+    i = st->figures.n++;
+    memset(key.v, 0, sizeof key.v);
+    memset(key.sp, 0, sizeof key.sp);
+    st->figures.v[i] = key;
   }
-  if (st->depth > 1) {
-    st->figures.v[i].sp_n += n;
-    st->figures.v[i].sp_amount += amount;
-  } else {
-    st->figures.v[i].n += n;
-    st->figures.v[i].amount += amount;
+  for (int k = 0; k < 4; k++) {
+    if (st->depth > 1)
+      st->figures.v[i].sp[k] += v[k];
+    else
+      st->figures.v[i].v[k] += v[k];
   }
   return RC_OK;
+}
+
+int store_figure_add(store *st, const char *figure, const char *day,
+                     const char *a, const char *b, const char *c, int64_t n,
+                     int64_t amount, rc_error *err) {
+  const char *parts[5] = {figure, day, a, b, c};
+  int64_t v[4] = {n, amount, 0, 0};
+  return figures_add(st, FIG_DAY, parts, 5, v, err);
+}
+
+/* What a case counts for in figures_states and figures_due. */
+typedef struct case_fig {
+  char workflow[FIGURE_PART + 1], state[FIGURE_PART + 1], due[32];
+  int64_t balance;
+  int closed, error;
+} case_fig;
+
+/* Reads what the case counts for now, before a write changes it:
+ * RC_ENOTFOUND when there is no such case (the write changes nothing). */
+static int case_fig_read(store *st, const char *id, case_fig *f,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_FIGURES);
+  int rc;
+  bind_text(s, 1, id);
+  rc = one_row(st, s, sqlite3_step(s), err, "case figures");
+  if (rc == RC_OK) {
+    const unsigned char *due = sqlite3_column_text(s, 2);
+    rc_copy(f->workflow, sizeof f->workflow,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(f->state, sizeof f->state, (const char *)sqlite3_column_text(s, 1));
+    rc_copy(f->due, sizeof f->due, due ? (const char *)due : "");
+    f->balance = sqlite3_column_int64(s, 3);
+    f->closed = sqlite3_column_int(s, 4);
+    f->error = sqlite3_column_int(s, 5);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+/* Takes a case out of the counters (sign -1) or puts it in (1). */
+static int case_fig_count(store *st, const case_fig *f, int sign,
+                          rc_error *err) {
+  const char *state[2] = {f->workflow, f->state}, *due[1] = {f->due};
+  int64_t v[4] = {sign, sign * f->balance, sign * f->error,
+                  sign * f->closed};
+  int rc = figures_add(st, FIG_STATE, state, 2, v, err);
+  if (rc == RC_OK && !f->closed) {
+    int64_t d[4] = {sign, sign * f->balance, 0, 0};
+    rc = figures_add(st, FIG_DUE, due, 1, d, err);
+  }
+  return rc;
+}
+
+/* A case moves from what it was to what it is: nothing to do when the
+ * write changed none of what is counted. */
+static int case_fig_move(store *st, const case_fig *was, const case_fig *now,
+                         rc_error *err) {
+  int rc;
+  if (was->balance == now->balance && was->closed == now->closed &&
+      was->error == now->error && !strcmp(was->state, now->state) &&
+      !strcmp(was->workflow, now->workflow) && !strcmp(was->due, now->due))
+    return RC_OK;
+  if ((rc = case_fig_count(st, was, -1, err)) != RC_OK) return rc;
+  return case_fig_count(st, now, 1, err);
 }
 
 void store_checkpoint_every(store *st, int pages) {
@@ -1754,14 +1797,30 @@ static void bind_case(sqlite3_stmt *s, const store_case *c) {
   sqlite3_bind_int(s, 21, c->on_hold);
 }
 
+/* The case writes below keep figures_states and figures_due: each reads
+ * what the case counted for (one look-up of a row the engine has just
+ * read) and moves it (case_fig_move). */
+
 int store_case_insert(store *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
+  case_fig now;
+  int rc;
   bind_case(s, c);
-  return exec_stmt(st, s, err, "insert case");
+  if ((rc = exec_stmt(st, s, err, "insert case")) != RC_OK) return rc;
+  memset(&now, 0, sizeof now);
+  rc_copy(now.workflow, sizeof now.workflow, c->workflow);
+  rc_copy(now.state, sizeof now.state, c->state);
+  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  now.balance = c->balance;
+  now.closed = c->closed;
+  now.error = c->error != NULL;
+  return case_fig_count(st, &now, 1, err);
 }
 
 int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_UPDATE);
+  case_fig was, now;
+  int rc;
   bind_text(s, 1, c->id);
   bind_text(s, 2, c->product);
   bind_text(s, 3, c->currency);
@@ -1777,7 +1836,13 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   bind_text(s, 10, c->data ? c->data : "{}");
   bind_text(s, 11, c->tags ? c->tags : "[]");
   sqlite3_bind_int64(s, 12, c->reduced);
-  return exec_stmt(st, s, err, "update case");
+  if ((rc = case_fig_read(st, c->id, &was, err)) != RC_OK)
+    return rc == RC_ENOTFOUND ? exec_stmt(st, s, err, "update case") : rc;
+  if ((rc = exec_stmt(st, s, err, "update case")) != RC_OK) return rc;
+  now = was;
+  now.balance = c->balance;
+  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
@@ -1848,14 +1913,33 @@ void store_case_free(store_case *c) {
   memset(c, 0, sizeof *c);
 }
 
+/* Reads the case's counted figures before a write: a case that is not
+ * there is written as before (the write finds nothing). */
+#define FIG_BEFORE(id)                                   \
+  case_fig was, now;                                     \
+  int rc = case_fig_read(st, (id), &was, err), found;    \
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;      \
+  found = rc == RC_OK;                                   \
+  now = was
+
 int store_case_set_state(store *st, const char *id, const char *state,
                          int closed, const char *outcome, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_STATE);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
   bind_text(s, 4, outcome);
-  return exec_stmt(st, s, err, "set state");
+  if ((rc = exec_stmt(st, s, err, "set state")) != RC_OK || !found) return rc;
+  rc_copy(now.state, sizeof now.state, state);
+  now.closed = closed != 0;
+  /* A champion/challenger arm counts its cases closed paid. */
+  if (now.closed && !was.closed && outcome && !strcmp(outcome, "paid")) {
+    s = stmt(st, S_ARMS_CLOSED_PAID);
+    bind_text(s, 1, id);
+    if ((rc = exec_stmt(st, s, err, "arms")) != RC_OK) return rc;
+  }
+  return case_fig_move(st, &was, &now, err);
 }
 
 static int set_text(store *st, int which, const char *id, const char *v,
@@ -1868,7 +1952,12 @@ static int set_text(store *st, int which, const char *id, const char *v,
 
 int store_case_set_error(store *st, const char *id, const char *error,
                          rc_error *err) {
-  return set_text(st, S_CASE_ERROR, id, error, err, "set error");
+  FIG_BEFORE(id);
+  if ((rc = set_text(st, S_CASE_ERROR, id, error, err, "set error")) != RC_OK ||
+      !found)
+    return rc;
+  now.error = error != NULL;
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_set_data(store *st, const char *id, const char *data_json,
@@ -1890,11 +1979,15 @@ int store_case_set_money(store *st, const char *id, rc_money balance,
                          rc_money amount_due, rc_money overpaid,
                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, balance);
   sqlite3_bind_int64(s, 3, amount_due);
   sqlite3_bind_int64(s, 4, overpaid);
-  return exec_stmt(st, s, err, "set balance");
+  if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found)
+    return rc;
+  now.balance = balance;
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err) {
@@ -1907,11 +2000,16 @@ int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err) {
 int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_WORKFLOW);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   bind_text(s, 2, workflow);
   sqlite3_bind_int(s, 3, version);
   bind_text(s, 4, state);
-  return exec_stmt(st, s, err, "set workflow");
+  if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK || !found)
+    return rc;
+  rc_copy(now.workflow, sizeof now.workflow, workflow);
+  rc_copy(now.state, sizeof now.state, state);
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,

@@ -314,19 +314,12 @@ static int count_rows(const char *sql) {
 /* What migration 13 (figures) adds, taken away again: its triggers name
  * the tables the downgrades below rebuild. */
 #define FIGURES_DOWN                                                         \
-  "DROP TRIGGER IF EXISTS figures_case_new;"                                 \
-  "DROP TRIGGER IF EXISTS figures_case_state;"                               \
-  "DROP TRIGGER IF EXISTS figures_case_due;"                                 \
   "DROP TRIGGER IF EXISTS figures_promise_new;"                              \
   "DROP TRIGGER IF EXISTS figures_promise_change;"                           \
-  "DROP TRIGGER IF EXISTS figures_task_new;"                                 \
-  "DROP TRIGGER IF EXISTS figures_task_change;"                              \
   "DROP TRIGGER IF EXISTS figures_arm_new;"                                  \
   "DROP TRIGGER IF EXISTS figures_arm_paid;"                                 \
-  "DROP TRIGGER IF EXISTS figures_arm_closed;"                               \
   "DROP TABLE IF EXISTS figures_states; DROP TABLE IF EXISTS figures_due;"   \
-  "DROP TABLE IF EXISTS figures_promises;"                                   \
-  "DROP TABLE IF EXISTS figures_queues; DROP TABLE IF EXISTS figures_arms;"  \
+  "DROP TABLE IF EXISTS figures_promises; DROP TABLE IF EXISTS figures_arms;" \
   "DROP TABLE IF EXISTS figures_days;"                                       \
   "DROP TABLE IF EXISTS figures_promise_users;"                              \
   "DROP TABLE IF EXISTS figures_roll_log; DROP TABLE IF EXISTS figures_rolls;" \
