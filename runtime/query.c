@@ -156,10 +156,10 @@ int query_gauges_read(query *q, rc_time now, query_gauges *out, rc_error *err) {
   if ((rc = store_timers_count(q->st, &out->timers_pending, err)) != RC_OK ||
       (rc = store_timers_overdue(q->st, now, &out->timers_overdue, err)) !=
           RC_OK ||
-      (rc = store_messages_with_status(q->st, "queued", &out->messages_queued,
+      (rc = store_figures_messages(q->st, "queued", &out->messages_queued,
                                        err)) != RC_OK)
     return rc;
-  return store_messages_with_status(q->st, "deferred", &out->messages_deferred,
+  return store_figures_messages(q->st, "deferred", &out->messages_deferred,
                                     err);
 }
 
@@ -253,5 +253,5 @@ int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
 
 int query_messages_count(query *q, const char *status, int64_t *count,
                          rc_error *err) {
-  return store_messages_with_status(q->st, status, count, err);
+  return store_figures_messages(q->st, status, count, err);
 }

@@ -191,6 +191,31 @@ static void pay(const char *id, rc_money amount, const char *ref) {
   run();
 }
 
+/* The outbox's counters, against a count of the messages themselves. */
+static int count_status(void *ud, const store_value *cols, int n) {
+  int64_t *counts = ud;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cols[i].name, "status") && cols[i].type == STORE_TEXT)
+      counts[!strcmp(cols[i].s, "queued") ? 0
+             : !strcmp(cols[i].s, "deferred") ? 1 : 2]++;
+  return 0;
+}
+
+static void expect_messages(int64_t queued, int64_t deferred) {
+  int64_t q, d, seen[3] = {0, 0, 0};
+  assert_int_equal(query_messages_count(engine_query(eng), "queued", &q, &err),
+                   RC_OK);
+  assert_int_equal(
+      query_messages_count(engine_query(eng), "deferred", &d, &err), RC_OK);
+  assert_int_equal(q, queued);
+  assert_int_equal(d, deferred);
+  assert_int_equal(query_messages(engine_query(eng), NULL, count_status, seen,
+                                  &err),
+                   RC_OK);
+  assert_int_equal(seen[0], queued);
+  assert_int_equal(seen[1], deferred);
+}
+
 static int task_of(void *ud, const store_value *cols, int n) {
   for (int i = 0; i < n; i++)
     if (!strcmp(cols[i].name, "id")) *(int64_t *)ud = cols[i].i;
@@ -263,6 +288,7 @@ static void test_a_day_of_work_is_counted(void **state) {
               "2026-10-31|1|100", NULL);
   r = READ(query_figures_promises);
   expect_rows(&r, "open|1|500|200", NULL);
+  expect_messages(1, 1);
   r = READ(query_figures_queues);
   expect_rows(&r, "phone|1|0|1792029600000", NULL);
   r = days("payment", "2026-10-15", "2026-10-15");
@@ -308,6 +334,7 @@ static void test_reductions_releases_and_broken_promises(void **state) {
   at("2026-11-05T10:00");
   r = days("contact", "2026-10-16", "2026-10-16");
   expect_rows(&r, "2026-10-16|sms|||1|0", NULL);
+  expect_messages(2, 0);
   r = READ(query_figures_promises);
   expect_rows(&r, "broken|1|500|200", NULL);
   r = READ(query_figures_due);

@@ -320,7 +320,7 @@ static int count_rows(const char *sql) {
   "DROP TRIGGER IF EXISTS figures_arm_paid;"                                 \
   "DROP TABLE IF EXISTS figures_states; DROP TABLE IF EXISTS figures_due;"   \
   "DROP TABLE IF EXISTS figures_promises; DROP TABLE IF EXISTS figures_arms;" \
-  "DROP TABLE IF EXISTS figures_days;"                                       \
+  "DROP TABLE IF EXISTS figures_days; DROP TABLE IF EXISTS figures_messages;" \
   "DROP TABLE IF EXISTS figures_promise_users;"                              \
   "DROP TABLE IF EXISTS figures_roll_log; DROP TABLE IF EXISTS figures_rolls;" \
   "DROP INDEX IF EXISTS tasks_queue;"                                        \

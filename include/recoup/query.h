@@ -212,7 +212,7 @@ int query_rolls_month(query *q, const char *month, store_row_fn fn, void *ud,
 int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
                       const char *channel, int64_t after, int limit,
                       store_row_fn fn, void *ud, rc_error *err);
-/* Messages with one status, counted along its index range. */
+/* Messages with one status now, from the counter the store keeps. */
 int query_messages_count(query *q, const char *status, int64_t *count,
                          rc_error *err);
 

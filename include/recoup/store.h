@@ -388,6 +388,9 @@ int store_figures_promises(store *st, store_row_fn fn, void *ud,
                            rc_error *err);
 int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Messages with a status now (figures_messages). */
+int store_figures_messages(store *st, const char *status, int64_t *count,
+                           rc_error *err);
 /* Rows day, a, b, c, n, amount of one figure, days from..to inclusive. */
 int store_figures_days(store *st, const char *figure, const char *from,
                        const char *to, store_row_fn fn, void *ud,
