@@ -59,6 +59,8 @@ struct engine {
   /* The console user whose write is being applied ("" for a machine
    * token or the engine's own work): every journal row says who. */
   char actor[USER_NAME_MAX + 1];
+  rc_date fig_date; /* the day figures were last added to, formatted: */
+  char fig_day[16];
   int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
@@ -328,10 +330,15 @@ void engine_set_actor(engine *eng, const char *user) {
 
 /* --- figures for the console ------------------------------------------ */
 
-/* The institution's date at t, "2026-01-31". */
+/* The institution's date at t, "2026-01-31": formatted once a day. */
 static void figure_day(engine *eng, rc_time t, char *day, size_t size) {
   rc_date d = zone_date(clock_zone(eng->clk), t);
-  date_format(&d, day, size);
+  if (d.year != eng->fig_date.year || d.month != eng->fig_date.month ||
+      d.day != eng->fig_date.day || !eng->fig_day[0]) {
+    date_format(&d, eng->fig_day, sizeof eng->fig_day);
+    eng->fig_date = d;
+  }
+  rc_copy(day, size, eng->fig_day);
 }
 
 /* Adds to a figure of the day of t (store_figure_add): summed through the

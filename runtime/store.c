@@ -1113,6 +1113,12 @@ struct store {
     struct figure_sum *v; /* owned */
     int n, cap;
   } figures;
+  /* What the case last read or written in this transaction counts for
+   * (case_fig): a transition needs what its case was, which the engine
+   * has just read; reading it again was a fifth of the figures' cost a
+   * step (measured). Forgotten when a transaction begins or rolls back. */
+  struct case_fig *fig_case; /* owned */
+  char fig_case_id[160];     /* "" when none */
 };
 
 /* One counter row and what the transaction adds to it: v is the
@@ -1366,6 +1372,7 @@ int store_open(store **out, const char *path, rc_error *err) {
 
 void store_close(store *st) {
   if (!st) return;
+  free(st->fig_case);
   free(st->figures.v);
   free(st->run.rows.p);
   free(st->run.case_id);
@@ -1551,8 +1558,13 @@ typedef struct case_fig {
  * RC_ENOTFOUND when there is no such case (the write changes nothing). */
 static int case_fig_read(store *st, const char *id, case_fig *f,
                          rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_FIGURES);
+  sqlite3_stmt *s;
   int rc;
+  if (st->fig_case && st->fig_case_id[0] && !strcmp(id, st->fig_case_id)) {
+    *f = *st->fig_case;
+    return RC_OK;
+  }
+  s = stmt(st, S_CASE_FIGURES);
   bind_text(s, 1, id);
   rc = one_row(st, s, sqlite3_step(s), err, "case figures");
   if (rc == RC_OK) {
@@ -1570,31 +1582,56 @@ static int case_fig_read(store *st, const char *id, case_fig *f,
   return rc;
 }
 
-/* Takes a case out of the counters (sign -1) or puts it in (1). */
-static int case_fig_count(store *st, const case_fig *f, int sign,
-                          rc_error *err) {
-  const char *state[2] = {f->workflow, f->state}, *due[1] = {f->due};
-  int64_t v[4] = {sign, sign * f->balance, sign * f->error,
-                  sign * f->closed};
-  int rc = figures_add(st, FIG_STATE, state, 2, v, err);
-  if (rc == RC_OK && !f->closed) {
-    int64_t d[4] = {sign, sign * f->balance, 0, 0};
-    rc = figures_add(st, FIG_DUE, due, 1, d, err);
+/* Remembers what case id counts for now (case_fig_read). */
+static void case_fig_keep(store *st, const char *id, const case_fig *f) {
+  if (strlen(id) >= sizeof st->fig_case_id ||
+      (!st->fig_case && !(st->fig_case = malloc(sizeof *st->fig_case)))) {
+    st->fig_case_id[0] = '\0';
+    return;
   }
-  return rc;
+  *st->fig_case = *f;
+  memcpy(st->fig_case_id, id, strlen(id) + 1);
 }
 
-/* A case moves from what it was to what it is: nothing to do when the
- * write changed none of what is counted. */
+/* Adds a case to its figures_states row (sign 1) or takes it out (-1). */
+static int case_fig_state(store *st, const case_fig *f, int sign,
+                          rc_error *err) {
+  const char *key[2] = {f->workflow, f->state};
+  int64_t v[4] = {sign, sign * f->balance, sign * f->error,
+                  sign * f->closed};
+  return figures_add(st, FIG_STATE, key, 2, v, err);
+}
+
+/* The same for its figures_due row: open cases only. */
+static int case_fig_due(store *st, const case_fig *f, int sign,
+                        rc_error *err) {
+  const char *key[1] = {f->due};
+  int64_t v[4] = {sign, sign * f->balance, 0, 0};
+  return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 1, v, err);
+}
+
+static int case_fig_count(store *st, const case_fig *f, int sign,
+                          rc_error *err) {
+  int rc = case_fig_state(st, f, sign, err);
+  return rc == RC_OK ? case_fig_due(st, f, sign, err) : rc;
+}
+
+/* A case moves from what it was to what it is; each row only when the
+ * write changed what it counts (a transition leaves the due date's). */
 static int case_fig_move(store *st, const case_fig *was, const case_fig *now,
                          rc_error *err) {
-  int rc;
-  if (was->balance == now->balance && was->closed == now->closed &&
-      was->error == now->error && !strcmp(was->state, now->state) &&
-      !strcmp(was->workflow, now->workflow) && !strcmp(was->due, now->due))
-    return RC_OK;
-  if ((rc = case_fig_count(st, was, -1, err)) != RC_OK) return rc;
-  return case_fig_count(st, now, 1, err);
+  int rc = RC_OK, money = was->balance != now->balance,
+      closed = was->closed != now->closed;
+  if (money || closed || was->error != now->error ||
+      strcmp(was->state, now->state) || strcmp(was->workflow, now->workflow)) {
+    if ((rc = case_fig_state(st, was, -1, err)) == RC_OK)
+      rc = case_fig_state(st, now, 1, err);
+  }
+  if (rc == RC_OK && (money || closed || strcmp(was->due, now->due))) {
+    if ((rc = case_fig_due(st, was, -1, err)) == RC_OK)
+      rc = case_fig_due(st, now, 1, err);
+  }
+  return rc;
 }
 
 void store_checkpoint_every(store *st, int pages) {
@@ -1602,6 +1639,7 @@ void store_checkpoint_every(store *st, int pages) {
 }
 
 int store_begin(store *st, rc_error *err) {
+  st->fig_case_id[0] = '\0';
   if (st->depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
@@ -1622,6 +1660,7 @@ int store_commit(store *st, rc_error *err) {
 int store_rollback(store *st) {
   run_discard(st);
   st->figures.n = 0;
+  st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->depth == 0) return RC_OK;
   st->depth = 0;
@@ -1657,6 +1696,7 @@ int store_rollback_to(store *st, rc_error *err) {
    * Rows still in the run came after the savepoint (it flushed). */
   run_discard(st);
   st->timers_known = 0;
+  st->fig_case_id[0] = '\0';
   figures_savepoint_end(st, 0);
   if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
     return RC_ESTORE;
@@ -1864,6 +1904,7 @@ int store_case_insert(store *st, const store_case *c, rc_error *err) {
   now.balance = c->balance;
   now.closed = c->closed;
   now.error = c->error != NULL;
+  if (st->depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_count(st, &now, 1, err);
 }
 
@@ -1892,6 +1933,7 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   now = was;
   now.balance = c->balance;
   rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  if (st->depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
@@ -1929,6 +1971,16 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW && st->depth > 0 && out->workflow && out->state) {
+    case_fig f;
+    rc_copy(f.workflow, sizeof f.workflow, out->workflow);
+    rc_copy(f.state, sizeof f.state, out->state);
+    rc_copy(f.due, sizeof f.due, out->due_date ? out->due_date : "");
+    f.balance = out->balance;
+    f.closed = out->closed;
+    f.error = out->error != NULL;
+    case_fig_keep(st, id, &f);
+  }
   if (rc == SQLITE_ROW) return RC_OK;
   if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
@@ -1989,6 +2041,7 @@ int store_case_set_state(store *st, const char *id, const char *state,
     bind_text(s, 1, id);
     if ((rc = exec_stmt(st, s, err, "arms")) != RC_OK) return rc;
   }
+  if (st->depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
@@ -2007,6 +2060,7 @@ int store_case_set_error(store *st, const char *id, const char *error,
       !found)
     return rc;
   now.error = error != NULL;
+  if (st->depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
@@ -2037,6 +2091,7 @@ int store_case_set_money(store *st, const char *id, rc_money balance,
   if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found)
     return rc;
   now.balance = balance;
+  if (st->depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
@@ -2059,6 +2114,7 @@ int store_case_set_workflow(store *st, const char *id, const char *workflow,
     return rc;
   rc_copy(now.workflow, sizeof now.workflow, workflow);
   rc_copy(now.state, sizeof now.state, state);
+  if (st->depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 

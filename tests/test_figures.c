@@ -377,6 +377,55 @@ static void test_roll_rates_of_ended_months(void **state) {
               "fig|reminded|1|1500|0|0", NULL);
 }
 
+/* The counters against the cases themselves: what a GROUP BY over the
+ * book would say. */
+typedef struct by_state {
+  char state[8][32];
+  int64_t cases[8], balance[8], errors[8];
+  int n;
+} by_state;
+
+static int case_row(void *ud, const store_value *cols, int n) {
+  by_state *b = ud;
+  const char *state = NULL;
+  int64_t balance = 0, error = 0;
+  int k;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "state")) state = cols[i].s;
+    if (!strcmp(cols[i].name, "balance")) balance = cols[i].i;
+    if (!strcmp(cols[i].name, "error")) error = cols[i].type != STORE_NULL;
+  }
+  for (k = 0; k < b->n && strcmp(b->state[k], state); k++) {
+  }
+  if (k == b->n) snprintf(b->state[b->n++], sizeof b->state[0], "%s", state);
+  b->cases[k]++;
+  b->balance[k] += balance;
+  b->errors[k] += error;
+  return 0;
+}
+
+static void test_counters_agree_with_the_cases(void **state) {
+  by_state b;
+  rows r;
+  (void)state;
+  memset(&b, 0, sizeof b);
+  assert_int_equal(query_cases(engine_query(eng), NULL, case_row, &b, &err),
+                   RC_OK);
+  r = READ(query_figures_states);
+  assert_int_equal(r.n, b.n);
+  for (int k = 0; k < b.n; k++) {
+    char want[200];
+    int found = 0;
+    for (int i = 0; i < r.n; i++) {
+      snprintf(want, sizeof want, "fig|%s|%lld|%lld|%lld|", b.state[k],
+               (long long)b.cases[k], (long long)b.balance[k],
+               (long long)b.errors[k]);
+      found |= !strncmp(r.row[i], want, strlen(want));
+    }
+    if (!found) fail_msg("no counter row for %s", want);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest arithmetic[] = {
       cmocka_unit_test(test_buckets_follow_days_past_due),
@@ -389,6 +438,7 @@ int main(void) {
       cmocka_unit_test(test_a_day_of_work_is_counted),
       cmocka_unit_test(test_reductions_releases_and_broken_promises),
       cmocka_unit_test(test_roll_rates_of_ended_months),
+      cmocka_unit_test(test_counters_agree_with_the_cases),
   };
   int failed = cmocka_run_group_tests(arithmetic, NULL, NULL);
   return failed + cmocka_run_group_tests(book, open_book, close_book);
