@@ -358,8 +358,9 @@ static int figure(engine *eng, const char *figure, const char *a,
 }
 
 /* A case's days-past-due bucket is about to change other than by the
- * calendar (a new due date, closing, opening): the month's roll rates
- * need what it was (store_roll_log). */
+ * calendar (a new due date, closing): the month's roll rates need what it
+ * was (store_roll_log). A case opening needs nothing: its opened_at says
+ * when. */
 static int roll_log(engine *eng, const char *case_id, const char *due_date,
                     int status, rc_error *err) {
   char month[16];
@@ -449,8 +450,7 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   c->opened_at = clock_now(eng->clk);
   if (!c->tags) c->tags = strdup("[]");
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
-      (rc = store_case_insert(eng->st, c, err)) != RC_OK ||
-      (rc = roll_log(eng, c->id, NULL, 2, err)) != RC_OK)
+      (rc = store_case_insert(eng->st, c, err)) != RC_OK)
     return rc;
   /* The journal keeps what the case opened with. */
   jb_lit(&b, "{");
@@ -2372,6 +2372,8 @@ static int rolls_begin(engine *eng, rc_error *err) {
 typedef struct rolls_walk {
   figures_rolls r;
   int64_t first, next; /* the two starts, days since the epoch */
+  rc_time first_at;    /* the first start, in ms */
+  int opened_late;     /* the case being read opened after first_at */
   char next_month[8];
   char case_id[160];   /* the case whose log rows are being read */
   figures_case_at start, end, now;
@@ -2381,6 +2383,12 @@ typedef struct rolls_walk {
 
 static void rolls_case_end(rolls_walk *w) {
   if (!w->case_id[0]) return;
+  /* Not open at the start: out of the matrix, and taken out of the
+   * counters' part with the others opened since (rolls_opened_row). */
+  if (w->opened_late) {
+    w->case_id[0] = '\0';
+    return;
+  }
   /* Taken out of the counters' part, put in with its own two values. */
   figures_rolls_add(&w->r, w->now, w->now, w->first, w->next, -1);
   figures_rolls_add(&w->r, w->start, w->has_end ? w->end : w->now, w->first,
@@ -2406,7 +2414,17 @@ static int rolls_due_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-/* case_id, month, due_date, status, due_date now, closed now */
+/* Open cases opened since the month began, by due date: not open at its
+ * start, taken out of the counters' part. */
+static int rolls_opened_row(void *ud, const store_value *cols, int n) {
+  rolls_walk *w = ud;
+  figures_case_at at = {FIG_OPEN, cols[0].type == STORE_TEXT ? cols[0].s : ""};
+  (void)n;
+  figures_rolls_add(&w->r, at, at, w->first, w->next, -cols[1].i);
+  return 0;
+}
+
+/* case_id, month, due_date, status, due_date now, closed now, opened_at */
 static int rolls_log_row(void *ud, const store_value *cols, int n) {
   rolls_walk *w = ud;
   (void)n;
@@ -2418,6 +2436,7 @@ static int rolls_log_row(void *ud, const store_value *cols, int n) {
     case_at(&w->now, w->now_due, sizeof w->now_due, &cols[4],
             cols[5].i ? FIG_WAS_CLOSED : FIG_OPEN);
     w->has_end = 0;
+    w->opened_late = cols[6].i >= w->first_at;
   }
   if (!w->has_end && strcmp(cols[1].s, w->next_month) >= 0) {
     case_at(&w->end, w->end_due, sizeof w->end_due, &cols[2], cols[3].i);
@@ -2457,11 +2476,14 @@ int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
   }
   w->first = figures_month_first(month);
   w->next = figures_month_first(w->next_month);
+  w->first_at = zone_midnight(clock_zone(eng->clk), date_from_days(w->first));
   if ((rc = ingest_begin(eng, err)) != RC_OK) {
     free(w);
     return rc;
   }
   rc = store_figures_due(eng->st, rolls_due_row, w, err);
+  if (rc == RC_OK)
+    rc = store_rolls_opened(eng->st, w->first_at, rolls_opened_row, w, err);
   if (rc == RC_OK) rc = store_rolls_logged(eng->st, month, rolls_log_row, w, err);
   if (rc == RC_OK) {
     rolls_case_end(w);

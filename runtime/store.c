@@ -406,7 +406,7 @@ static const char *const migrations[] = {
     "  promise_id INTEGER PRIMARY KEY, user TEXT NOT NULL);"
     /* Roll rates: the due date (or closed) each case had when it first
      * changed in a month, and the matrices of months that ended, computed
-     * once from them (store_rolls_*). */
+     * once from them and the counters (engine_rolls_settle). */
     "CREATE TABLE figures_roll_log("
     "  case_id TEXT NOT NULL, month TEXT NOT NULL, due_date TEXT,"
     "  status INTEGER NOT NULL," /* 0 open, 1 closed, 2 not yet opened */
@@ -578,6 +578,7 @@ enum {
   S_ROLL_LOG,
   S_ROLLS_MONTH,
   S_ROLLS_LOGGED,
+  S_ROLLS_OPENED,
   S_ROLL_PUT,
   S_ROLLS_FORGET,
   S_COUNT
@@ -1075,8 +1076,14 @@ static const char *const sql[S_COUNT] = {
      * entry a month it changed in, and what it is now. */
     [S_ROLLS_LOGGED] =
         "SELECT l.case_id, l.month, l.due_date, l.status, c.due_date, "
-        "c.closed FROM figures_roll_log l JOIN cases c ON c.id = l.case_id "
-        "WHERE l.month >= ?1 ORDER BY l.case_id, l.month",
+        "c.closed, c.opened_at FROM figures_roll_log l JOIN cases c ON "
+        "c.id = l.case_id WHERE l.month >= ?1 ORDER BY l.case_id, l.month",
+    /* Open cases opened since a time, by due date: a month's settling
+     * reads every case once (nothing else keeps when a case opened, and
+     * an index on it would cost every new case). */
+    [S_ROLLS_OPENED] =
+        "SELECT due_date, count(*) FROM cases WHERE NOT closed AND "
+        "opened_at >= ?1 GROUP BY due_date",
     [S_ROLL_PUT] =
         "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
@@ -3458,6 +3465,13 @@ int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
                        rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLLS_LOGGED);
   bind_text(s, 1, since);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_rolls_opened(store *st, rc_time since, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_OPENED);
+  sqlite3_bind_int64(s, 1, since);
   return each_row(st, s, fn, ud, err);
 }
 

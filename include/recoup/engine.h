@@ -256,7 +256,9 @@ int engine_plan(engine *eng, const char *case_id,
  * and keeps it (query_rolls_month reads it); does nothing when it is
  * kept already. RC_ENOTFOUND naming "month" for a month before the roll
  * log began (a book upgraded during it) or older than one settled. Reads
- * the cases that changed since the month began, once. */
+ * every case once (those opened since the month began) and the log of
+ * those whose due date changed or that closed since; then drops the log
+ * before the next month. */
 int engine_rolls_settle(engine *eng, const char *month, rc_error *err);
 
 /* The workflows of the newest scripts, each as script_workflow_describe
