@@ -359,8 +359,8 @@ static int figure(engine *eng, const char *figure, const char *a,
 
 /* A case's days-past-due bucket is about to change other than by the
  * calendar (a new due date, closing): the month's roll rates need what it
- * was (store_roll_log). A case opening needs nothing: its opened_at says
- * when. */
+ * was (store_roll_log). A case opening is counted by day and due date
+ * (the "opened" figure). */
 static int roll_log(engine *eng, const char *case_id, const char *due_date,
                     int status, rc_error *err) {
   char month[16];
@@ -450,7 +450,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   c->opened_at = clock_now(eng->clk);
   if (!c->tags) c->tags = strdup("[]");
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
-      (rc = store_case_insert(eng->st, c, err)) != RC_OK)
+      (rc = store_case_insert(eng->st, c, err)) != RC_OK ||
+      (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
+                   err)) != RC_OK)
     return rc;
   /* The journal keeps what the case opened with. */
   jb_lit(&b, "{");
@@ -2383,9 +2385,12 @@ typedef struct rolls_walk {
 
 static void rolls_case_end(rolls_walk *w) {
   if (!w->case_id[0]) return;
-  /* Not open at the start: out of the matrix, and taken out of the
-   * counters' part with the others opened since (rolls_opened_row). */
+  /* Opened since the start: out of the matrix. The counters' part lost
+   * it at its opening due date (rolls_opened_row), which is what its
+   * first log entry says it was; it is now at another. */
   if (w->opened_late) {
+    figures_rolls_add(&w->r, w->start, w->start, w->first, w->next, 1);
+    figures_rolls_add(&w->r, w->now, w->now, w->first, w->next, -1);
     w->case_id[0] = '\0';
     return;
   }
@@ -2414,13 +2419,15 @@ static int rolls_due_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-/* Open cases opened since the month began, by due date: not open at its
- * start, taken out of the counters' part. */
+/* Cases opened since the month began, by day and the due date they
+ * opened with (day, a, b, c, n, amount): not open at its start, taken
+ * out of the counters' part as they opened; those that changed since are
+ * in the log (rolls_case_end). */
 static int rolls_opened_row(void *ud, const store_value *cols, int n) {
   rolls_walk *w = ud;
-  figures_case_at at = {FIG_OPEN, cols[0].type == STORE_TEXT ? cols[0].s : ""};
+  figures_case_at at = {FIG_OPEN, cols[1].type == STORE_TEXT ? cols[1].s : ""};
   (void)n;
-  figures_rolls_add(&w->r, at, at, w->first, w->next, -cols[1].i);
+  figures_rolls_add(&w->r, at, at, w->first, w->next, -cols[4].i);
   return 0;
 }
 
@@ -2482,8 +2489,12 @@ int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
     return rc;
   }
   rc = store_figures_due(eng->st, rolls_due_row, w, err);
-  if (rc == RC_OK)
-    rc = store_rolls_opened(eng->st, w->first_at, rolls_opened_row, w, err);
+  if (rc == RC_OK) {
+    char first_day[16];
+    snprintf(first_day, sizeof first_day, "%s-01", month);
+    rc = store_figures_days(eng->st, "opened", first_day, "9999-12-31",
+                            rolls_opened_row, w, err);
+  }
   if (rc == RC_OK) rc = store_rolls_logged(eng->st, month, rolls_log_row, w, err);
   if (rc == RC_OK) {
     rolls_case_end(w);

@@ -578,7 +578,6 @@ enum {
   S_ROLL_LOG,
   S_ROLLS_MONTH,
   S_ROLLS_LOGGED,
-  S_ROLLS_OPENED,
   S_ROLL_PUT,
   S_ROLLS_FORGET,
   S_COUNT
@@ -1078,12 +1077,6 @@ static const char *const sql[S_COUNT] = {
         "SELECT l.case_id, l.month, l.due_date, l.status, c.due_date, "
         "c.closed, c.opened_at FROM figures_roll_log l JOIN cases c ON "
         "c.id = l.case_id WHERE l.month >= ?1 ORDER BY l.case_id, l.month",
-    /* Open cases opened since a time, by due date: a month's settling
-     * reads every case once (nothing else keeps when a case opened, and
-     * an index on it would cost every new case). */
-    [S_ROLLS_OPENED] =
-        "SELECT due_date, count(*) FROM cases WHERE NOT closed AND "
-        "opened_at >= ?1 GROUP BY due_date",
     [S_ROLL_PUT] =
         "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
@@ -1119,6 +1112,11 @@ struct store {
   struct {
     struct figure_sum *v; /* owned */
     int n, cap;
+    /* An index into v by key: slot holds an entry's index + 1, 0 when
+     * empty; twice as many slots as v can hold (open addressing). An
+     * import adds a case's figures a million times, to a few hundred
+     * keys. */
+    int *slot; /* owned; 2 * cap */
   } figures;
   /* What the case last read or written in this transaction counts for
    * (case_fig): a transition needs what its case was, which the engine
@@ -1380,6 +1378,7 @@ int store_open(store **out, const char *path, rc_error *err) {
 void store_close(store *st) {
   if (!st) return;
   free(st->fig_case);
+  free(st->figures.slot);
   free(st->figures.v);
   free(st->run.rows.p);
   free(st->run.case_id);
@@ -1448,6 +1447,13 @@ static int figure_write(store *st, const figure_sum *f, const int64_t *v,
   return exec_stmt(st, s, err, "figures");
 }
 
+/* Forgets every key held. */
+static void figures_clear(store *st) {
+  if (st->figures.n && st->figures.slot)
+    memset(st->figures.slot, 0, 2 * (size_t)st->figures.cap * sizeof(int));
+  st->figures.n = 0;
+}
+
 /* Writes what the transaction added, a row a key; then nothing is held. */
 static int figures_flush(store *st, rc_error *err) {
   int rc = RC_OK;
@@ -1456,8 +1462,28 @@ static int figures_flush(store *st, rc_error *err) {
     if (f->v[0] || f->v[1] || f->v[2] || f->v[3])
       rc = figure_write(st, f, f->v, err);
   }
-  st->figures.n = 0;
+  figures_clear(st);
   return rc;
+}
+
+static unsigned figure_hash(int kind, const char *key, size_t len) {
+  unsigned h = 2166136261u ^ (unsigned)kind;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 16777619u;
+  return h;
+}
+
+/* The slot of a key: where it is, or the empty one where it goes. */
+static int *figure_slot(store *st, int kind, const char *key, size_t len) {
+  unsigned mask = 2u * (unsigned)st->figures.cap - 1;
+  unsigned i = figure_hash(kind, key, len) & mask;
+  for (;; i = (i + 1) & mask) {
+    int *slot = &st->figures.slot[i];
+    const figure_sum *f;
+    if (!*slot) return slot;
+    f = &st->figures.v[*slot - 1];
+    if (f->kind == kind && f->len == len && !memcmp(f->key, key, len))
+      return slot;
+  }
 }
 
 /* A savepoint ends: released, its part joins the transaction's; rolled
@@ -1488,23 +1514,34 @@ static int figures_add(store *st, int kind, const char *const *parts,
     key.len += len;
     key.key[key.len++] = '\0';
   }
+  int *slot;
   if (st->depth == 0) return figure_write(st, &key, v, err);
-  for (i = st->figures.n - 1; i >= 0; i--)
-    if (st->figures.v[i].kind == kind && st->figures.v[i].len == key.len &&
-        memcmp(st->figures.v[i].key, key.key, key.len) == 0)
-      break;
-  if (i < 0) {
-    if (st->figures.n == st->figures.cap) {
-      int cap = st->figures.cap ? st->figures.cap * 2 : 16;
-      figure_sum *grown = realloc(st->figures.v, (size_t)cap * sizeof *grown);
-      if (!grown) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-      st->figures.v = grown;
-      st->figures.cap = cap;
+  if (st->figures.n == st->figures.cap) {
+    /* Grown (and indexed again) before a new key could need the room. */
+    int cap = st->figures.cap ? st->figures.cap * 2 : 64;
+    figure_sum *grown = realloc(st->figures.v, (size_t)cap * sizeof *grown);
+    int *slots = calloc(2 * (size_t)cap, sizeof *slots);
+    if (grown) st->figures.v = grown;
+    if (!grown || !slots) {
+      free(slots);
+      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     }
+    free(st->figures.slot);
+    st->figures.slot = slots;
+    st->figures.cap = cap;
+    for (int k = 0; k < st->figures.n; k++)
+      *figure_slot(st, st->figures.v[k].kind, st->figures.v[k].key,
+                   st->figures.v[k].len) = k + 1;
+  }
+  slot = figure_slot(st, kind, key.key, key.len);
+  if (*slot) {
+    i = *slot - 1;
+  } else {
     i = st->figures.n++;
     memset(key.v, 0, sizeof key.v);
     memset(key.sp, 0, sizeof key.sp);
     st->figures.v[i] = key;
+    *slot = i + 1;
   }
   for (int k = 0; k < 4; k++) {
     if (st->depth > 1)
@@ -1666,7 +1703,7 @@ int store_commit(store *st, rc_error *err) {
 
 int store_rollback(store *st) {
   run_discard(st);
-  st->figures.n = 0;
+  figures_clear(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->depth == 0) return RC_OK;
@@ -3465,13 +3502,6 @@ int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
                        rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLLS_LOGGED);
   bind_text(s, 1, since);
-  return each_row(st, s, fn, ud, err);
-}
-
-int store_rolls_opened(store *st, rc_time since, store_row_fn fn, void *ud,
-                       rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_ROLLS_OPENED);
-  sqlite3_bind_int64(s, 1, since);
   return each_row(st, s, fn, ud, err);
 }
 

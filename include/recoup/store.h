@@ -421,10 +421,6 @@ int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
  * due_date, status, and the case's due_date, closed and opened_at now. */
 int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
                        rc_error *err);
-/* Rows due_date, count of the open cases opened at or after `since`: a
- * read of every case. */
-int store_rolls_opened(store *st, rc_time since, store_row_fn fn, void *ud,
-                       rc_error *err);
 int store_roll_put(store *st, const char *month, int from, int to,
                    int64_t cases, rc_error *err);
 /* Drops log entries of months before `before`. */
