@@ -605,7 +605,7 @@ void api_figures_outbox(service *svc, http_request *req, int route,
   const char *statuses[OUTBOX_STATUSES];
   int nstatuses = 0, rc;
   char status[16], channel[64];
-  int64_t limit, after, counts[OUTBOX_STATUSES];
+  int64_t limit, after, resume = 0, counts[OUTBOX_STATUSES];
   int hs, hc;
   outbox_page p = {svc, NULL, 0};
   rc_error err;
@@ -638,7 +638,7 @@ void api_figures_outbox(service *svc, http_request *req, int route,
       statuses[nstatuses++] = outbox_statuses[k];
   p.items = json_array();
   rc = query_outbox_page(q, statuses, nstatuses, hc > 0 ? channel : NULL,
-                         after, (int)limit, outbox_row, &p, &err);
+                         after, (int)limit, &resume, outbox_row, &p, &err);
   for (int k = 0; k < OUTBOX_STATUSES && rc == RC_OK; k++)
     rc = query_messages_count(q, outbox_statuses[k], &counts[k], &err);
   if (rc != RC_OK) {
@@ -649,7 +649,8 @@ void api_figures_outbox(service *svc, http_request *req, int route,
   api_reply(svc, req, route, 200,
             json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "items", p.items,
                       "next",
-                      (int64_t)json_array_size(p.items) == limit
+                      resume ? json_integer(resume)
+                      : (int64_t)json_array_size(p.items) == limit
                           ? json_integer(p.last)
                           : json_null(),
                       "counts", "queued", (json_int_t)counts[0], "deferred",

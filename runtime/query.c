@@ -246,9 +246,10 @@ int query_rolls_month(query *q, const char *month, store_row_fn fn, void *ud,
 
 int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
                       const char *channel, int64_t after, int limit,
-                      store_row_fn fn, void *ud, rc_error *err) {
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err) {
   return store_outbox_page(q->st, statuses, nstatuses, channel, after, limit,
-                           fn, ud, err);
+                           resume, fn, ud, err);
 }
 
 int query_messages_count(query *q, const char *status, int64_t *count,

@@ -575,6 +575,7 @@ enum {
   S_PROMISE_USER_GET,
   S_MESSAGE_CURSOR,
   S_OUTBOX_PAGE,
+  S_OUTBOX_WINDOW_END,
   S_ROLL_LOG,
   S_ROLLS_MONTH,
   S_ROLLS_LOGGED,
@@ -1056,10 +1057,16 @@ static const char *const sql[S_COUNT] = {
      * reads the page and the other channels' messages between. */
     [S_OUTBOX_PAGE] =
         "SELECT id, case_id AS 'case', channel, template, status, reason, "
-        "not_before AS until, attempts, at, recipient AS 'to' FROM messages "
-        "WHERE status = ?1 AND (next_attempt, id) > (?3, ?4) AND "
-        "(?2 IS NULL OR channel = ?2) ORDER BY status, next_attempt, id "
-        "LIMIT ?5",
+        "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
+        "FROM messages WHERE status = ?1 AND (next_attempt, id) > (?3, ?4) "
+        "ORDER BY status, next_attempt, id LIMIT ?6) WHERE ?2 IS NULL OR "
+        "channel = ?2 ORDER BY next_attempt, id LIMIT ?5",
+    /* The last message of a window of the walk, and how many it holds. */
+    [S_OUTBOX_WINDOW_END] =
+        "SELECT id, count(*) OVER () FROM (SELECT id, next_attempt FROM "
+        "messages WHERE status = ?1 AND (next_attempt, id) > (?2, ?3) ORDER "
+        "BY status, next_attempt, id LIMIT ?4) ORDER BY next_attempt DESC, "
+        "id DESC LIMIT 1",
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
@@ -3443,10 +3450,18 @@ static int count_row(void *ud, const store_value *cols, int n) {
   return (c->stop = c->fn(c->ud, cols, n));
 }
 
+/* A channel's messages are found among the others': a page reads at most
+ * this many messages of each status, so that a channel with few never
+ * holds the service up walking a million queued SMS (the page then ends
+ * early, with where to go on). */
+enum { OUTBOX_WINDOW = 10000 };
+
 int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
                       const char *channel, int64_t after, int limit,
-                      store_row_fn fn, void *ud, rc_error *err) {
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err) {
   counted c = {fn, ud, 0, 0};
+  int window = channel ? OUTBOX_WINDOW : limit;
   int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
   int k = 0, rc;
   if (after > 0) {
@@ -3468,14 +3483,33 @@ int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
                           "after names no message: give the `next` of the "
                           "page before");
   }
+  *resume = 0;
   for (; k < nstatuses && c.rows < limit && !c.stop; k++) {
     sqlite3_stmt *s = stmt(st, S_OUTBOX_PAGE);
+    int before = c.rows;
     bind_text(s, 1, statuses[k]);
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, from_attempt);
     sqlite3_bind_int64(s, 4, from_id);
     sqlite3_bind_int(s, 5, limit - c.rows);
+    sqlite3_bind_int(s, 6, window);
     if ((rc = each_row(st, s, count_row, &c, err)) != RC_OK) return rc;
+    if (channel && c.rows - before < limit - before) {
+      /* Short: the status ran out, or the window did. */
+      s = stmt(st, S_OUTBOX_WINDOW_END);
+      bind_text(s, 1, statuses[k]);
+      sqlite3_bind_int64(s, 2, from_attempt);
+      sqlite3_bind_int64(s, 3, from_id);
+      sqlite3_bind_int(s, 4, window);
+      rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window)
+        *resume = sqlite3_column_int64(s, 0);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "outbox");
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
+      if (*resume) return RC_OK;
+    }
     from_attempt = from_id = INT64_MIN;
   }
   return RC_OK;

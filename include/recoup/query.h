@@ -208,10 +208,13 @@ int query_rolls_month(query *q, const char *month, store_row_fn fn, void *ud,
 /* The outbox by status (queued, deferred, blocked, failed, in that order
  * when statuses lists several), each in delivery order, from after the
  * message `after` (0: from the top); channel NULL for all. Rows: id,
- * case, channel, template, status, reason, until, attempts, at, to. */
+ * case, channel, template, status, reason, until, attempts, at, to. With
+ * a channel a page reads at most 10,000 messages of a status: when that
+ * ends it early, *resume is the message to go on after (else 0). */
 int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
                       const char *channel, int64_t after, int limit,
-                      store_row_fn fn, void *ud, rc_error *err);
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err);
 /* Messages with one status now, from the counter the store keeps. */
 int query_messages_count(query *q, const char *status, int64_t *count,
                          rc_error *err);

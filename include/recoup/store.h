@@ -406,7 +406,8 @@ int store_promise_user_get(store *st, int64_t promise_id, char *user,
  * naming "after" when it names no message. */
 int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
                       const char *channel, int64_t after, int limit,
-                      store_row_fn fn, void *ud, rc_error *err);
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err);
 /* Roll rates. A case's bucket changes by the calendar except when its due
  * date changes, it closes or it opens: the first change of its due date
  * or closing in a month logs what the case was before it (status 0 open
