@@ -361,12 +361,15 @@ static int figure(engine *eng, const char *figure, const char *a,
  * calendar (a new due date, closing): the month's roll rates need what it
  * was (store_roll_log). A case opening is counted by day and due date
  * (the "opened" figure). */
-static int roll_log(engine *eng, const char *case_id, const char *due_date,
-                    int status, rc_error *err) {
-  char month[16];
+static int roll_log(engine *eng, const store_case *c, const char *now_due,
+                    int now_status, rc_error *err) {
+  char month[16], opened[16];
+  rc_date d = zone_date(clock_zone(eng->clk), c->opened_at);
   figure_day(eng, clock_now(eng->clk), month, sizeof month);
   month[7] = '\0';
-  return store_roll_log(eng->st, month, case_id, due_date, status, err);
+  snprintf(opened, sizeof opened, "%04d-%02d", d.year, d.month);
+  return store_roll_log(eng->st, month, c->id, c->due_date, c->closed,
+                        now_due, now_status, opened, err);
 }
 
 static int journal(engine *eng, const char *case_id, const char *kind,
@@ -591,7 +594,7 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   if (!old.closed &&
       !(old.due_date == c->due_date ||
         (old.due_date && c->due_date && !strcmp(old.due_date, c->due_date))) &&
-      (rc = roll_log(eng, c->id, old.due_date, 0, err)) != RC_OK)
+      (rc = roll_log(eng, &old, c->due_date, 0, err)) != RC_OK)
     goto done;
   {
     json_t *detail =
@@ -1256,7 +1259,7 @@ static int transition(engine *eng, const store_case *c, const char *from,
                                  info->final ? info->outcome : NULL, err)) ||
       (rc = figure(eng, "transition", c->workflow, from, to, 1, 0, err)) ||
       (info->final && !c->closed &&
-       (rc = roll_log(eng, c->id, c->due_date, 0, err))))
+       (rc = roll_log(eng, c, c->due_date, 1, err))))
     return rc;
   invalidate(eng);
   eng->stats.transitions++;
@@ -2374,8 +2377,8 @@ static int rolls_begin(engine *eng, rc_error *err) {
 typedef struct rolls_walk {
   figures_rolls r;
   int64_t first, next; /* the two starts, days since the epoch */
-  rc_time first_at;    /* the first start, in ms */
-  int opened_late;     /* the case being read opened after first_at */
+  char month[8];       /* the month being settled */
+  int opened_late;     /* the case being read opened in it or later */
   char next_month[8];
   char case_id[160];   /* the case whose log rows are being read */
   figures_case_at start, end, now;
@@ -2431,7 +2434,7 @@ static int rolls_opened_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-/* case_id, month, due_date, status, due_date now, closed now, opened_at */
+/* case_id, month, due_date, status, now_due, now_status, opened */
 static int rolls_log_row(void *ud, const store_value *cols, int n) {
   rolls_walk *w = ud;
   (void)n;
@@ -2440,15 +2443,15 @@ static int rolls_log_row(void *ud, const store_value *cols, int n) {
     snprintf(w->case_id, sizeof w->case_id, "%s", cols[0].s);
     case_at(&w->start, w->start_due, sizeof w->start_due, &cols[2],
             cols[3].i);
-    case_at(&w->now, w->now_due, sizeof w->now_due, &cols[4],
-            cols[5].i ? FIG_WAS_CLOSED : FIG_OPEN);
     w->has_end = 0;
-    w->opened_late = cols[6].i >= w->first_at;
+    w->opened_late = strcmp(cols[6].s, w->month) >= 0;
   }
   if (!w->has_end && strcmp(cols[1].s, w->next_month) >= 0) {
     case_at(&w->end, w->end_due, sizeof w->end_due, &cols[2], cols[3].i);
     w->has_end = 1;
   }
+  /* What it is now: after its last change, in its last row. */
+  case_at(&w->now, w->now_due, sizeof w->now_due, &cols[4], cols[5].i);
   return 0;
 }
 
@@ -2483,7 +2486,7 @@ int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
   }
   w->first = figures_month_first(month);
   w->next = figures_month_first(w->next_month);
-  w->first_at = zone_midnight(clock_zone(eng->clk), date_from_days(w->first));
+  snprintf(w->month, sizeof w->month, "%s", month);
   if ((rc = ingest_begin(eng, err)) != RC_OK) {
     free(w);
     return rc;

@@ -407,9 +407,14 @@ static const char *const migrations[] = {
     /* Roll rates: the due date (or closed) each case had when it first
      * changed in a month, and the matrices of months that ended, computed
      * once from them and the counters (engine_rolls_settle). */
+    /* A row a case and month it changed in: what it was before its first
+     * change (due_date, status: 0 open, 1 closed) and after its last
+     * (now_due, now_status), and the month it opened: settling a month
+     * reads this table alone, never the cases. */
     "CREATE TABLE figures_roll_log("
     "  case_id TEXT NOT NULL, month TEXT NOT NULL, due_date TEXT,"
-    "  status INTEGER NOT NULL," /* 0 open, 1 closed, 2 not yet opened */
+    "  status INTEGER NOT NULL, now_due TEXT, now_status INTEGER NOT NULL,"
+    "  opened TEXT NOT NULL,"
     "  PRIMARY KEY (case_id, month)) WITHOUT ROWID;"
     "CREATE TABLE figures_rolls("
     "  month TEXT NOT NULL, from_bucket INTEGER NOT NULL,"
@@ -1070,8 +1075,10 @@ static const char *const sql[S_COUNT] = {
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
-        "INSERT INTO figures_roll_log(month, case_id, due_date, status) "
-        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        "INSERT INTO figures_roll_log(month, case_id, due_date, status, "
+        "now_due, now_status, opened) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+        "ON CONFLICT DO UPDATE SET now_due = excluded.now_due, "
+        "now_status = excluded.now_status",
     [S_ROLLS_MONTH] =
         "SELECT from_bucket, to_bucket, cases FROM figures_rolls "
         "WHERE month = ?1 ORDER BY 1, 2",
@@ -1081,9 +1088,9 @@ static const char *const sql[S_COUNT] = {
     /* Every case whose bucket changed since the start of month ?1, an
      * entry a month it changed in, and what it is now. */
     [S_ROLLS_LOGGED] =
-        "SELECT l.case_id, l.month, l.due_date, l.status, c.due_date, "
-        "c.closed, c.opened_at FROM figures_roll_log l JOIN cases c ON "
-        "c.id = l.case_id WHERE l.month >= ?1 ORDER BY l.case_id, l.month",
+        "SELECT case_id, month, due_date, status, now_due, now_status, "
+        "opened FROM figures_roll_log WHERE month >= ?1 "
+        "ORDER BY case_id, month",
     [S_ROLL_PUT] =
         "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
@@ -3516,12 +3523,16 @@ int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
 }
 
 int store_roll_log(store *st, const char *month, const char *case_id,
-                   const char *due_date, int status, rc_error *err) {
+                   const char *due_date, int status, const char *now_due,
+                   int now_status, const char *opened, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLL_LOG);
   bind_text(s, 1, month);
   bind_text(s, 2, case_id);
   bind_text(s, 3, due_date);
   sqlite3_bind_int(s, 4, status);
+  bind_text(s, 5, now_due);
+  sqlite3_bind_int(s, 6, now_status);
+  bind_text(s, 7, opened);
   return exec_stmt(st, s, err, "roll log");
 }
 

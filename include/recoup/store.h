@@ -409,17 +409,18 @@ int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
                       int64_t *resume, store_row_fn fn, void *ud,
                       rc_error *err);
 /* Roll rates. A case's bucket changes by the calendar except when its due
- * date changes, it closes or it opens: the first change of its due date
- * or closing in a month logs what the case was before it (status 0 open
- * with due_date, 1 closed); later ones that month do nothing. When it
- * opened is the case's own opened_at. */
+ * date changes, it closes or it opens: each change of its due date or
+ * closing logs, for its month, what the case was before the month's
+ * first change (status 0 open with due_date, 1 closed), what it is after
+ * this one (now_due, now_status), and the month it opened. */
 int store_roll_log(store *st, const char *month, const char *case_id,
-                   const char *due_date, int status, rc_error *err);
+                   const char *due_date, int status, const char *now_due,
+                   int now_status, const char *opened, rc_error *err);
 /* Rows from_bucket, to_bucket, cases of a month's matrix once computed. */
 int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
                       rc_error *err);
 /* Log rows from month `since` on, by case then month: case_id, month,
- * due_date, status, and the case's due_date, closed and opened_at now. */
+ * due_date, status, now_due, now_status, opened. */
 int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
                        rc_error *err);
 int store_roll_put(store *st, const char *month, int from, int to,
