@@ -218,8 +218,8 @@ static int roll_row(void *ud, const store_value *c, int n) {
  * month before the roll log began is left out. */
 static int rolls_json(service *svc, int64_t today, json_t **out,
                       rc_error *err) {
-  json_t *buckets = json_array(), *columns = json_array(), *months =
-                                                              json_array();
+  json_t *buckets = json_array(), *columns = json_array(),
+         *months = json_array();
   char month[16], first[16];
   day_string(today, month, sizeof month);
   month[7] = '\0';
@@ -251,8 +251,8 @@ static int rolls_json(service *svc, int64_t today, json_t **out,
         json_array_append_new(row, json_integer(r.cases[f][t]));
       json_array_append_new(matrix, row);
     }
-    json_array_append_new(months, json_pack("{s:s, s:o}", "month", first,
-                                            "matrix", matrix));
+    json_array_append_new(
+        months, json_pack("{s:s, s:o}", "month", first, "matrix", matrix));
   }
   *out = json_pack("{s:o, s:o, s:o}", "buckets", buckets, "columns", columns,
                    "months", months);
@@ -260,7 +260,7 @@ static int rolls_json(service *svc, int64_t today, json_t **out,
 }
 
 void api_figures_overview(service *svc, http_request *req, int route,
-                       const char *arg, const principal *who) {
+                          const char *arg, const principal *who) {
   rc_clock *clk = engine_clock(svc->eng);
   query *q = engine_query(svc->eng);
   rc_time now = clock_now(clk);
@@ -294,8 +294,8 @@ void api_figures_overview(service *svc, http_request *req, int route,
                                &err)) ||
       (rc = query_figures_days(q, "refusal", o.from, o.to, refusal_row, &o,
                                &err)) ||
-      (rc = query_figures_days(q, "collector", o.from, o.to, collector_row,
-                               &o, &err)) ||
+      (rc = query_figures_days(q, "collector", o.from, o.to, collector_row, &o,
+                               &err)) ||
       (rc = query_figures_queues(q, queue_row, &o, &err)) ||
       (rc = rolls_json(svc, o.today, &rolls, &err))) {
     json_decref(o.by_state);
@@ -315,10 +315,10 @@ void api_figures_overview(service *svc, http_request *req, int route,
   recovered = json_array();
   for (int k = 0; k < WINDOW_DAYS; k++) {
     day_string(o.today - (WINDOW_DAYS - 1) + k, day, sizeof day);
-    json_array_append_new(
-        recovered, json_pack("{s:s, s:I, s:I}", "day", day, "payments",
-                             (json_int_t)o.payments[k], "reduced",
-                             (json_int_t)o.reduced[k]));
+    json_array_append_new(recovered,
+                          json_pack("{s:s, s:I, s:I}", "day", day, "payments",
+                                    (json_int_t)o.payments[k], "reduced",
+                                    (json_int_t)o.reduced[k]));
   }
   for (size_t i = 0; i < json_array_size(o.refusals); i++) {
     json_t *e = json_array_get(o.refusals, i);
@@ -337,22 +337,23 @@ void api_figures_overview(service *svc, http_request *req, int route,
         script_config(engine_script(svc->eng))->currency, "period", "from",
         o.from, "to", o.to, "by_state", o.by_state, "by_dpd", by_dpd,
         "recovered", recovered, "promises", "kept", (json_int_t)o.kept,
-        "broken", (json_int_t)o.broken, "open", (json_int_t)o.open,
-        "kept_rate", rate < 0 ? json_null() : json_real(rate), "roll_rates",
-        rolls, "contacts", o.contacts, "refusals", o.refusals, "queues",
-        o.queues, "collectors", collectors_json(o.collectors), "errors",
+        "broken", (json_int_t)o.broken, "open", (json_int_t)o.open, "kept_rate",
+        rate < 0 ? json_null() : json_real(rate), "roll_rates", rolls,
+        "contacts", o.contacts, "refusals", o.refusals, "queues", o.queues,
+        "collectors", collectors_json(o.collectors), "errors",
         (json_int_t)o.errors);
   }
   json_decref(o.collectors);
   api_reply(svc, req, route, 200, out, NULL);
 }
 
-/* --- workflows (Strategy) -------------------------------------------------- */
+/* --- workflows (Strategy) --------------------------------------------------
+ */
 
 /* A date parameter: absent gives def; anything but a calendar date is
  * 422 naming it. */
-static int date_param(const http_request *req, const char *name,
-                      int64_t def, int64_t *days, rc_error *err) {
+static int date_param(const http_request *req, const char *name, int64_t def,
+                      int64_t *days, rc_error *err) {
   char buf[32];
   rc_date d;
   int rc = http_query(req, name, buf, sizeof buf);
@@ -388,9 +389,9 @@ static int strategy_state(void *ud, const store_value *c, int n) {
   json_t *w = member(s->counts, text(&c[0]), json_object);
   json_t *had = json_object_get(w, text(&c[1]));
   (void)n;
-  json_object_set_new(w, text(&c[1]),
-                      json_integer((had ? json_integer_value(had) : 0) +
-                                   c[2].i));
+  json_object_set_new(
+      w, text(&c[1]),
+      json_integer((had ? json_integer_value(had) : 0) + c[2].i));
   return 0;
 }
 
@@ -407,9 +408,9 @@ static int strategy_flow(void *ud, const store_value *c, int n) {
       return 0;
     }
   }
-  json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "from", text(&c[2]),
-                                        "to", text(&c[3]), "count",
-                                        (json_int_t)c[4].i));
+  json_array_append_new(
+      list, json_pack("{s:s, s:s, s:I}", "from", text(&c[2]), "to", text(&c[3]),
+                      "count", (json_int_t)c[4].i));
   return 0;
 }
 
@@ -435,8 +436,8 @@ static void strategy_states(json_t *wf, json_t *counts) {
   json_array_foreach(states, i, st) {
     const char *s = json_string_value(json_object_get(st, "name"));
     json_t *n = json_object_get(left, s);
-    json_object_set_new(st, "cases", json_integer(n ? json_integer_value(n)
-                                                    : 0));
+    json_object_set_new(st, "cases",
+                        json_integer(n ? json_integer_value(n) : 0));
     json_object_set_new(st, "declared", json_true());
     json_object_del(left, s);
   }
@@ -471,15 +472,15 @@ static void strategy_transitions(json_t *wf, json_t *flows) {
   json_array_foreach(flows, j, f) {
     if (json_object_get(f, "matched")) continue;
     json_array_append_new(
-        list, json_pack("{s:O, s:O, s:O, s:b}", "from",
-                        json_object_get(f, "from"), "to",
-                        json_object_get(f, "to"), "count",
-                        json_object_get(f, "count"), "declared", 0));
+        list,
+        json_pack("{s:O, s:O, s:O, s:b}", "from", json_object_get(f, "from"),
+                  "to", json_object_get(f, "to"), "count",
+                  json_object_get(f, "count"), "declared", 0));
   }
 }
 
 void api_figures_workflows(service *svc, http_request *req, int route,
-                        const char *arg, const principal *who) {
+                           const char *arg, const principal *who) {
   rc_clock *clk = engine_clock(svc->eng);
   query *q = engine_query(svc->eng);
   rc_date today = zone_date(clock_zone(clk), clock_now(clk));
@@ -509,8 +510,8 @@ void api_figures_workflows(service *svc, http_request *req, int route,
   s.flows = json_object();
   s.arms = json_object();
   if ((rc = query_figures_states(q, strategy_state, &s, &err)) ||
-      (rc = query_figures_days(q, "transition", from_s, to_s, strategy_flow,
-                               &s, &err)) ||
+      (rc = query_figures_days(q, "transition", from_s, to_s, strategy_flow, &s,
+                               &err)) ||
       (rc = query_figures_arms(q, strategy_arm, &s, &err))) {
     json_decref(s.counts);
     json_decref(s.flows);
@@ -527,9 +528,8 @@ void api_figures_workflows(service *svc, http_request *req, int route,
     strategy_states(wf, json_object_get(s.counts, name));
     strategy_transitions(wf, member(s.flows, name, json_array));
     json_object_foreach(arms, experiment, list) {
-      json_array_append_new(experiments,
-                            json_pack("{s:s, s:O}", "name", experiment,
-                                      "arms", list));
+      json_array_append_new(experiments, json_pack("{s:s, s:O}", "name",
+                                                   experiment, "arms", list));
     }
     json_object_set_new(wf, "experiments", experiments);
   }
@@ -542,7 +542,8 @@ void api_figures_workflows(service *svc, http_request *req, int route,
             NULL);
 }
 
-/* --- outbox ------------------------------------------------------------------ */
+/* --- outbox ------------------------------------------------------------------
+ */
 
 static const char *const outbox_statuses[] = {"queued", "deferred", "blocked",
                                               "failed"};
@@ -600,7 +601,7 @@ static int count_param(const http_request *req, const char *name, int64_t max,
 }
 
 void api_figures_outbox(service *svc, http_request *req, int route,
-                     const char *arg, const principal *who) {
+                        const char *arg, const principal *who) {
   query *q = engine_query(svc->eng);
   const char *statuses[OUTBOX_STATUSES];
   int nstatuses = 0, rc;
@@ -616,8 +617,8 @@ void api_figures_outbox(service *svc, http_request *req, int route,
   hc = http_query(req, "channel", channel, sizeof channel);
   if (hs > 0)
     for (int k = 0; k < OUTBOX_STATUSES; k++)
-      if (!strcmp(status, outbox_statuses[k])) statuses[nstatuses++] =
-                                                   outbox_statuses[k];
+      if (!strcmp(status, outbox_statuses[k]))
+        statuses[nstatuses++] = outbox_statuses[k];
   if (hs < 0 || (hs > 0 && nstatuses == 0)) {
     api_error(svc, req, route, 422, "invalid", "status",
               "status must be queued, deferred, blocked or failed");
@@ -637,8 +638,8 @@ void api_figures_outbox(service *svc, http_request *req, int route,
     for (int k = 0; k < OUTBOX_STATUSES; k++)
       statuses[nstatuses++] = outbox_statuses[k];
   p.items = json_array();
-  rc = query_outbox_page(q, statuses, nstatuses, hc > 0 ? channel : NULL,
-                         after, (int)limit, &resume, outbox_row, &p, &err);
+  rc = query_outbox_page(q, statuses, nstatuses, hc > 0 ? channel : NULL, after,
+                         (int)limit, &resume, outbox_row, &p, &err);
   for (int k = 0; k < OUTBOX_STATUSES && rc == RC_OK; k++)
     rc = query_messages_count(q, outbox_statuses[k], &counts[k], &err);
   if (rc != RC_OK) {
@@ -646,20 +647,21 @@ void api_figures_outbox(service *svc, http_request *req, int route,
     fail(svc, req, route, &err);
     return;
   }
-  api_reply(svc, req, route, 200,
-            json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "items", p.items,
-                      "next",
-                      resume ? json_integer(resume)
-                      : (int64_t)json_array_size(p.items) == limit
-                          ? json_integer(p.last)
-                          : json_null(),
-                      "counts", "queued", (json_int_t)counts[0], "deferred",
-                      (json_int_t)counts[1], "blocked", (json_int_t)counts[2],
-                      "failed", (json_int_t)counts[3]),
-            NULL);
+  api_reply(
+      svc, req, route, 200,
+      json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "items", p.items, "next",
+                resume ? json_integer(resume)
+                : (int64_t)json_array_size(p.items) == limit
+                    ? json_integer(p.last)
+                    : json_null(),
+                "counts", "queued", (json_int_t)counts[0], "deferred",
+                (json_int_t)counts[1], "blocked", (json_int_t)counts[2],
+                "failed", (json_int_t)counts[3]),
+      NULL);
 }
 
-/* --- users ------------------------------------------------------------------- */
+/* --- users -------------------------------------------------------------------
+ */
 
 /* name, role, queues (JSON), disabled, created_at: never the hash, which
  * the read side does not even have. */
@@ -675,7 +677,7 @@ static int user_row(void *ud, const store_value *c, int n) {
 }
 
 void api_figures_users(service *svc, http_request *req, int route,
-                    const char *arg, const principal *who) {
+                       const char *arg, const principal *who) {
   json_t *items = json_array();
   rc_error err;
   (void)arg;

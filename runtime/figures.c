@@ -5,8 +5,8 @@
 
 #include "recoup/clock.h"
 
-const char *const figures_bucket_names[FIG_BUCKETS] = {
-    "current", "1-30", "31-60", "61-90", "90+"};
+const char *const figures_bucket_names[FIG_BUCKETS] = {"current", "1-30",
+                                                       "31-60", "61-90", "90+"};
 
 int figures_bucket(int64_t dpd) {
   return dpd <= 0 ? 0 : dpd <= 30 ? 1 : dpd <= 60 ? 2 : dpd <= 90 ? 3 : 4;

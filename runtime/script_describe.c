@@ -49,8 +49,7 @@ static json_t *field_json(lua_State *L) {
     size_t n;
     const char *t = lua_tolstring(L, -1, &n);
     int optional = n > 0 && t[n - 1] == '?';
-    json_object_set_new(f, "type",
-                        json_stringn(t, optional ? n - 1 : n));
+    json_object_set_new(f, "type", json_stringn(t, optional ? n - 1 : n));
     json_object_set_new(f, "optional", json_boolean(optional));
   } else if (lua_istable(L, -1)) {
     json_t *choices = json_array();
@@ -151,9 +150,9 @@ json_t *script_workflow_describe(script *sc, const char *name, int version) {
         lua_Integer len = luaL_len(L, -1);
         for (lua_Integer j = 1; j <= len; j++) {
           if (lua_rawgeti(L, -1, j) == LUA_TSTRING)
-            json_array_append_new(transitions,
-                                  json_pack("{s:s, s:s}", "from", names[i],
-                                            "to", lua_tostring(L, -1)));
+            json_array_append_new(
+                transitions, json_pack("{s:s, s:s}", "from", names[i], "to",
+                                       lua_tostring(L, -1)));
           lua_pop(L, 1);
         }
       }
@@ -178,9 +177,9 @@ json_t *script_workflow_describe(script *sc, const char *name, int version) {
   lua_pop(L, 1);
   lua_getfield(L, wf, "initial");
   {
-    json_t *out = json_pack("{s:s?, s:o, s:o, s:o}", "initial",
-                            lua_tostring(L, -1), "states", states,
-                            "transitions", transitions, "tasks", tasks);
+    json_t *out =
+        json_pack("{s:s?, s:o, s:o, s:o}", "initial", lua_tostring(L, -1),
+                  "states", states, "transitions", transitions, "tasks", tasks);
     lua_pop(L, 3); /* initial wf versions */
     return out;
   }

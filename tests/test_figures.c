@@ -16,7 +16,8 @@
 
 #define FIGURES FIXTURES "/figures"
 
-/* --- arithmetic ------------------------------------------------------------ */
+/* --- arithmetic ------------------------------------------------------------
+ */
 
 static void test_buckets_follow_days_past_due(void **state) {
   (void)state;
@@ -38,11 +39,11 @@ static void test_a_due_date_gives_its_bucket_on_a_day(void **state) {
   assert_int_equal(figures_bucket_of(NULL, nov1), 0);
   assert_int_equal(figures_bucket_of("", nov1), 0);
   assert_int_equal(figures_bucket_of("2026-11-20", nov1), 0);
-  assert_int_equal(figures_bucket_of("2026-10-10", nov1), 1);  /* 22 */
-  assert_int_equal(figures_bucket_of("2026-10-02", nov1), 1);  /* 30 */
-  assert_int_equal(figures_bucket_of("2026-10-01", nov1), 2);  /* 31 */
-  assert_int_equal(figures_bucket_of("2026-08-03", nov1), 3);  /* 90 */
-  assert_int_equal(figures_bucket_of("2026-08-02", nov1), 4);  /* 91 */
+  assert_int_equal(figures_bucket_of("2026-10-10", nov1), 1); /* 22 */
+  assert_int_equal(figures_bucket_of("2026-10-02", nov1), 1); /* 30 */
+  assert_int_equal(figures_bucket_of("2026-10-01", nov1), 2); /* 31 */
+  assert_int_equal(figures_bucket_of("2026-08-03", nov1), 3); /* 90 */
+  assert_int_equal(figures_bucket_of("2026-08-02", nov1), 4); /* 91 */
   assert_int_equal(figures_bucket_of("not a date", nov1), -1);
 }
 
@@ -92,7 +93,8 @@ static void test_a_roll_matrix_counts_from_and_to(void **state) {
         assert_int_equal(r.cases[f][t], 0);
 }
 
-/* --- the counters on a small book ------------------------------------------ */
+/* --- the counters on a small book ------------------------------------------
+ */
 
 static engine *eng;
 static rc_error err;
@@ -142,9 +144,9 @@ static void expect_rows(const rows *r, ...) {
 static rows days(const char *figure, const char *from, const char *to) {
   rows r;
   memset(&r, 0, sizeof r);
-  assert_int_equal(
-      query_figures_days(engine_query(eng), figure, from, to, collect, &r, &err),
-      RC_OK);
+  assert_int_equal(query_figures_days(engine_query(eng), figure, from, to,
+                                      collect, &r, &err),
+                   RC_OK);
   return r;
 }
 
@@ -196,8 +198,9 @@ static int count_status(void *ud, const store_value *cols, int n) {
   int64_t *counts = ud;
   for (int i = 0; i < n; i++)
     if (!strcmp(cols[i].name, "status") && cols[i].type == STORE_TEXT)
-      counts[!strcmp(cols[i].s, "queued") ? 0
-             : !strcmp(cols[i].s, "deferred") ? 1 : 2]++;
+      counts[!strcmp(cols[i].s, "queued")     ? 0
+             : !strcmp(cols[i].s, "deferred") ? 1
+                                              : 2]++;
   return 0;
 }
 
@@ -209,9 +212,8 @@ static void expect_messages(int64_t queued, int64_t deferred) {
       query_messages_count(engine_query(eng), "deferred", &d, &err), RC_OK);
   assert_int_equal(q, queued);
   assert_int_equal(d, deferred);
-  assert_int_equal(query_messages(engine_query(eng), NULL, count_status, seen,
-                                  &err),
-                   RC_OK);
+  assert_int_equal(
+      query_messages(engine_query(eng), NULL, count_status, seen, &err), RC_OK);
   assert_int_equal(seen[0], queued);
   assert_int_equal(seen[1], deferred);
 }
@@ -251,20 +253,24 @@ static void test_a_day_of_work_is_counted(void **state) {
   rows r;
   (void)state;
   at("2026-10-15T10:00");
-  upsert("{\"id\":\"C1\",\"balance\":1000,\"due_date\":\"2026-10-01\","
-         "\"borrower\":{\"id\":\"B1\",\"phones\":[\"+8613800000001\"]}}");
-  upsert("{\"id\":\"C2\",\"balance\":2000,\"due_date\":\"2026-08-01\","
-         "\"borrower\":{\"id\":\"B2\",\"phones\":[\"+8613800000002\"]}}");
-  upsert("{\"id\":\"C3\",\"balance\":3000,\"due_date\":\"2026-10-20\","
-         "\"borrower\":{\"id\":\"B3\",\"phones\":[\"+8613800000003\"]}}");
+  upsert(
+      "{\"id\":\"C1\",\"balance\":1000,\"due_date\":\"2026-10-01\","
+      "\"borrower\":{\"id\":\"B1\",\"phones\":[\"+8613800000001\"]}}");
+  upsert(
+      "{\"id\":\"C2\",\"balance\":2000,\"due_date\":\"2026-08-01\","
+      "\"borrower\":{\"id\":\"B2\",\"phones\":[\"+8613800000002\"]}}");
+  upsert(
+      "{\"id\":\"C3\",\"balance\":3000,\"due_date\":\"2026-10-20\","
+      "\"borrower\":{\"id\":\"B3\",\"phones\":[\"+8613800000003\"]}}");
   r = READ(query_figures_queues);
   expect_rows(&r, "phone|3|0|1792029600000", NULL);
   /* C4 is only there to fail. */
-  upsert("{\"id\":\"C4\",\"balance\":100,\"due_date\":\"2026-10-31\","
-         "\"borrower\":{\"id\":\"B4\",\"phones\":[\"+8613800000004\"]}}");
-  post("C2", "remind", NULL);                 /* an SMS, new -> reminded */
-  pay("C1", 1000, "p1");                      /* new -> paid, closed */
-  engine_set_actor(eng, "li.wei");            /* a promise by a collector */
+  upsert(
+      "{\"id\":\"C4\",\"balance\":100,\"due_date\":\"2026-10-31\","
+      "\"borrower\":{\"id\":\"B4\",\"phones\":[\"+8613800000004\"]}}");
+  post("C2", "remind", NULL);      /* an SMS, new -> reminded */
+  pay("C1", 1000, "p1");           /* new -> paid, closed */
+  engine_set_actor(eng, "li.wei"); /* a promise by a collector */
   post("C3", "pledge", "{\"amount\":500,\"by\":\"2026-10-20\"}");
   engine_set_actor(eng, "");
   query_tasks(engine_query(eng), "C3", task_of, &task, &err);
@@ -275,17 +281,17 @@ static void test_a_day_of_work_is_counted(void **state) {
                    RC_OK);
   json_decref(done);
   run();
-  pay("C3", 200, "p2");                       /* on li.wei's promise */
+  pay("C3", 200, "p2"); /* on li.wei's promise */
   at("2026-10-15T22:00");
-  post("C3", "nudge", NULL);                  /* after hours: deferred */
-  post("C4", "sendboom", NULL);               /* fails: counts nothing */
+  post("C3", "nudge", NULL);    /* after hours: deferred */
+  post("C4", "sendboom", NULL); /* fails: counts nothing */
 
   r = READ(query_figures_states);
   expect_rows(&r, "fig|new|2|2900|1|0", "fig|paid|1|0|0|1",
               "fig|reminded|1|2000|0|0", NULL);
   r = READ(query_figures_due);
-  expect_rows(&r, "2026-08-01|1|2000", "2026-10-20|1|2800",
-              "2026-10-31|1|100", NULL);
+  expect_rows(&r, "2026-08-01|1|2000", "2026-10-20|1|2800", "2026-10-31|1|100",
+              NULL);
   r = READ(query_figures_promises);
   expect_rows(&r, "open|1|500|200", NULL);
   expect_messages(1, 1);
@@ -310,10 +316,10 @@ static void test_a_day_of_work_is_counted(void **state) {
     long long cases = 0, recovered = 0, paid = 0;
     for (int i = 0; i < r.n; i++) {
       long long c, rec, p;
-      assert_int_equal(sscanf(strchr(strchr(strchr(r.row[i], '|') + 1, '|') + 1,
-                                     '|') + 1,
-                              "%lld|%lld|%lld", &c, &rec, &p),
-                       3);
+      assert_int_equal(
+          sscanf(strchr(strchr(strchr(r.row[i], '|') + 1, '|') + 1, '|') + 1,
+                 "%lld|%lld|%lld", &c, &rec, &p),
+          3);
       cases += c, recovered += rec, paid += p;
     }
     assert_int_equal(cases, 4);
@@ -327,8 +333,9 @@ static void test_a_day_of_work_is_counted(void **state) {
 static void test_reductions_releases_and_broken_promises(void **state) {
   rows r;
   (void)state;
-  upsert("{\"id\":\"C2\",\"balance\":1500,\"due_date\":\"2026-10-10\","
-         "\"borrower\":{\"id\":\"B2\"}}");
+  upsert(
+      "{\"id\":\"C2\",\"balance\":1500,\"due_date\":\"2026-10-10\","
+      "\"borrower\":{\"id\":\"B2\"}}");
   r = days("reduced", "2026-10-15", "2026-10-15");
   expect_rows(&r, "2026-10-15||||1|500", NULL);
   at("2026-11-05T10:00");
@@ -338,8 +345,8 @@ static void test_reductions_releases_and_broken_promises(void **state) {
   r = READ(query_figures_promises);
   expect_rows(&r, "broken|1|500|200", NULL);
   r = READ(query_figures_due);
-  expect_rows(&r, "2026-10-10|1|1500", "2026-10-20|1|2800",
-              "2026-10-31|1|100", NULL);
+  expect_rows(&r, "2026-10-10|1|1500", "2026-10-20|1|2800", "2026-10-31|1|100",
+              NULL);
 }
 
 /* November: C2's due date moves again, C3 pays up. In December the two
@@ -350,8 +357,9 @@ static void test_reductions_releases_and_broken_promises(void **state) {
 static void test_roll_rates_of_ended_months(void **state) {
   rows r;
   (void)state;
-  upsert("{\"id\":\"C2\",\"due_date\":\"2026-11-20\","
-         "\"borrower\":{\"id\":\"B2\"}}");
+  upsert(
+      "{\"id\":\"C2\",\"due_date\":\"2026-11-20\","
+      "\"borrower\":{\"id\":\"B2\"}}");
   pay("C3", 2800, "p3");
   at("2026-12-03T10:00");
   assert_int_equal(engine_rolls_settle(eng, "2026-10", &err), RC_OK);

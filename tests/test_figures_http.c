@@ -159,7 +159,8 @@ static void date_from_today(int days, char *buf, size_t size) {
   strftime(buf, size, "%Y-%m-%d", &tm);
 }
 
-/* --- the server ------------------------------------------------------------ */
+/* --- the server ------------------------------------------------------------
+ */
 
 static void start_server(void) {
   int out[2];
@@ -243,8 +244,7 @@ static void test_bad_parameters_are_refused_by_name(void **state) {
   (void)state;
   expect(get("/v1/workflows?from=2026-02-01&to=2026-01-01", READ), 422,
          "\"field\":\"from\"");
-  expect(get("/v1/workflows?from=2026-13-01", READ), 422,
-         "\"field\":\"from\"");
+  expect(get("/v1/workflows?from=2026-13-01", READ), 422, "\"field\":\"from\"");
   expect(get("/v1/workflows?to=soon", READ), 422, "\"field\":\"to\"");
   expect(get("/v1/workflows?from=", READ), 422, "\"field\":\"from\"");
   expect(get("/v1/outbox?status=sent", ADMIN), 422, "\"field\":\"status\"");
@@ -363,8 +363,8 @@ static void test_a_small_book_adds_up(void **state) {
          202, NULL);
   expect(call("POST", "/v1/cases/D/events", INGEST, "{\"type\":\"remind\"}"),
          202, NULL);
-  expect(call("POST", "/v1/cases/E/events", INGEST, "{\"type\":\"boom\"}"),
-         202, NULL);
+  expect(call("POST", "/v1/cases/E/events", INGEST, "{\"type\":\"boom\"}"), 202,
+         NULL);
   wait_case("A", "paid");
   wait_case("C", "reminded");
   wait_case("D", "reminded");
@@ -430,9 +430,10 @@ static void test_a_small_book_adds_up(void **state) {
           json_array_get(json_object_get(wf, "states"), 0), "cases")),
       2);
   /* Arms are picked by a hash of the case id: their sums are known. */
-  json_array_foreach(json_object_get(json_array_get(
-                         json_object_get(wf, "experiments"), 0), "arms"),
-                     i, arm) {
+  json_array_foreach(
+      json_object_get(json_array_get(json_object_get(wf, "experiments"), 0),
+                      "arms"),
+      i, arm) {
     cases += json_integer_value(json_object_get(arm, "cases"));
     recovered += json_integer_value(json_object_get(arm, "recovered"));
     paid += json_integer_value(json_object_get(arm, "closed_paid"));
@@ -462,8 +463,7 @@ static void test_the_outbox_lists_held_messages_by_page(void **state) {
   expect_json(json_object_get(item, "reason"), "\"do_not_contact\"");
   expect_json(json_object_get(item, "to"), "\"+8613800000003\"");
   expect_json(json_object_get(page, "next"), "null");
-  expect_json(json_object_get(json_object_get(page, "counts"), "blocked"),
-              "1");
+  expect_json(json_object_get(json_object_get(page, "counts"), "blocked"), "1");
   json_decref(page);
   expect(get("/v1/outbox?status=blocked&channel=email", ADMIN), 200,
          "\"items\":[],\"next\":null");
