@@ -78,8 +78,8 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/retry", ROLE_SUPERVISOR, NULL, w_retry_many},
     {"GET", "/v1/overview", ROLE_SUPERVISOR | ROLE_READ, api_figures_overview,
      NULL},
-    {"GET", "/v1/workflows", ROLE_SUPERVISOR | ROLE_READ,
-     api_figures_workflows, NULL},
+    {"GET", "/v1/workflows", ROLE_SUPERVISOR | ROLE_READ, api_figures_workflows,
+     NULL},
     {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
     {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
 };

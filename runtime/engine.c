@@ -351,9 +351,8 @@ static int figure_at(engine *eng, rc_time t, const char *figure, const char *a,
   return store_figure_add(eng->st, figure, day, a, b, c, n, amount, err);
 }
 
-static int figure(engine *eng, const char *figure, const char *a,
-                  const char *b, const char *c, int64_t n, int64_t amount,
-                  rc_error *err) {
+static int figure(engine *eng, const char *figure, const char *a, const char *b,
+                  const char *c, int64_t n, int64_t amount, rc_error *err) {
   return figure_at(eng, clock_now(eng->clk), figure, a, b, c, n, amount, err);
 }
 
@@ -368,8 +367,8 @@ static int roll_log(engine *eng, const store_case *c, const char *now_due,
   figure_day(eng, clock_now(eng->clk), month, sizeof month);
   month[7] = '\0';
   snprintf(opened, sizeof opened, "%04d-%02d", d.year, d.month);
-  return store_roll_log(eng->st, month, c->id, c->due_date, c->closed,
-                        now_due, now_status, opened, err);
+  return store_roll_log(eng->st, month, c->id, c->due_date, c->closed, now_due,
+                        now_status, opened, err);
 }
 
 static int journal(engine *eng, const char *case_id, const char *kind,
@@ -2360,8 +2359,8 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
  * first month with a known start is the next one. */
 static int rolls_begin(engine *eng, rc_error *err) {
   char from[16], month[16];
-  int rc = store_meta_get(eng->st, "figures.rolls_from", from, sizeof from,
-                          err);
+  int rc =
+      store_meta_get(eng->st, "figures.rolls_from", from, sizeof from, err);
   if (rc == RC_ENOTFOUND || (rc == RC_OK && strcmp(from, "upgrade") != 0))
     return RC_OK;
   if (rc != RC_OK) return rc;
@@ -2380,7 +2379,7 @@ typedef struct rolls_walk {
   char month[8];       /* the month being settled */
   int opened_late;     /* the case being read opened in it or later */
   char next_month[8];
-  char case_id[160];   /* the case whose log rows are being read */
+  char case_id[160]; /* the case whose log rows are being read */
   figures_case_at start, end, now;
   int has_end;
   char start_due[16], end_due[16], now_due[16];
@@ -2441,8 +2440,7 @@ static int rolls_log_row(void *ud, const store_value *cols, int n) {
   if (strcmp(cols[0].s, w->case_id) != 0) {
     rolls_case_end(w);
     snprintf(w->case_id, sizeof w->case_id, "%s", cols[0].s);
-    case_at(&w->start, w->start_due, sizeof w->start_due, &cols[2],
-            cols[3].i);
+    case_at(&w->start, w->start_due, sizeof w->start_due, &cols[2], cols[3].i);
     w->has_end = 0;
     w->opened_late = strcmp(cols[6].s, w->month) >= 0;
   }
@@ -2466,8 +2464,7 @@ int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
   rolls_walk *w;
   char from[16];
   int rc, seen = 0;
-  if ((rc = store_rolls_month(eng->st, month, rolls_seen, &seen, err)) ||
-      seen)
+  if ((rc = store_rolls_month(eng->st, month, rolls_seen, &seen, err)) || seen)
     return rc;
   /* The first month the log still covers from its start: later than the
    * last one settled (whose older entries it dropped). */
@@ -2498,7 +2495,8 @@ int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
     rc = store_figures_days(eng->st, "opened", first_day, "9999-12-31",
                             rolls_opened_row, w, err);
   }
-  if (rc == RC_OK) rc = store_rolls_logged(eng->st, month, rolls_log_row, w, err);
+  if (rc == RC_OK)
+    rc = store_rolls_logged(eng->st, month, rolls_log_row, w, err);
   if (rc == RC_OK) {
     rolls_case_end(w);
     /* Every cell, zeros too: a settled month has rows (and the mark
@@ -2536,8 +2534,8 @@ json_t *engine_workflows(engine *eng) {
     /* Every version any loaded script holds: cases run on the version
      * they started on, after reloads too. */
     for (int s = 0; s < eng->nscripts; s++) {
-      int v[32], nv = script_workflow_versions(eng->scripts[s], names[i], v,
-                                               32);
+      int v[32],
+          nv = script_workflow_versions(eng->scripts[s], names[i], v, 32);
       for (int k = 0; k < nv; k++) {
         int seen = 0;
         for (int j = 0; j < nall; j++) seen |= all[j] == v[k];
@@ -2550,7 +2548,8 @@ json_t *engine_workflows(engine *eng) {
         all[b] = all[b - 1];
         all[b - 1] = t;
       }
-    for (int k = 0; k < nall; k++) json_array_append_new(versions, json_integer(all[k]));
+    for (int k = 0; k < nall; k++)
+      json_array_append_new(versions, json_integer(all[k]));
     script_workflow_latest(eng->sc, names[i], &latest);
     wf = script_workflow_describe(eng->sc, names[i], latest);
     if (!wf) {

@@ -157,10 +157,10 @@ int query_gauges_read(query *q, rc_time now, query_gauges *out, rc_error *err) {
       (rc = store_timers_overdue(q->st, now, &out->timers_overdue, err)) !=
           RC_OK ||
       (rc = store_figures_messages(q->st, "queued", &out->messages_queued,
-                                       err)) != RC_OK)
+                                   err)) != RC_OK)
     return rc;
   return store_figures_messages(q->st, "deferred", &out->messages_deferred,
-                                    err);
+                                err);
 }
 
 int query_events_pending(query *q, int64_t *count, rc_error *err) {
@@ -220,8 +220,7 @@ int query_figures_due(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_figures_due(q->st, fn, ud, err);
 }
 
-int query_figures_promises(query *q, store_row_fn fn, void *ud,
-                           rc_error *err) {
+int query_figures_promises(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_figures_promises(q->st, fn, ud, err);
 }
 

@@ -1143,8 +1143,8 @@ struct store {
 /* One counter row and what the transaction adds to it: v is the
  * released part, written at commit; sp the open savepoint's (one event),
  * dropped if it rolls back. */
-enum { FIG_DAY, FIG_STATE, FIG_DUE, FIG_MSG }; /* figures_days, _states,
-                                                 _due, _messages */
+/* The counter tables: figures_days, _states, _due, _messages. */
+enum { FIG_DAY, FIG_STATE, FIG_DUE, FIG_MSG };
 typedef struct figure_sum {
   int kind;
   char key[FIGURE_KEY_MAX]; /* its key's parts, each NUL-ended */
@@ -1576,8 +1576,8 @@ int store_figure_add(store *st, const char *figure, const char *day,
 
 /* Moves n messages from status `from` to `to` (either NULL: none) in
  * figures_messages. */
-static int messages_move(store *st, const char *from, const char *to,
-                         int64_t n, rc_error *err) {
+static int messages_move(store *st, const char *from, const char *to, int64_t n,
+                         rc_error *err) {
   int rc = RC_OK;
   if (n == 0 || (from && to && !strcmp(from, to))) return RC_OK;
   if (from) {
@@ -1655,14 +1655,12 @@ static void case_fig_keep(store *st, const char *id, const case_fig *f) {
 static int case_fig_state(store *st, const case_fig *f, int sign,
                           rc_error *err) {
   const char *key[2] = {f->workflow, f->state};
-  int64_t v[4] = {sign, sign * f->balance, sign * f->error,
-                  sign * f->closed};
+  int64_t v[4] = {sign, sign * f->balance, sign * f->error, sign * f->closed};
   return figures_add(st, FIG_STATE, key, 2, v, err);
 }
 
 /* The same for its figures_due row: open cases only. */
-static int case_fig_due(store *st, const case_fig *f, int sign,
-                        rc_error *err) {
+static int case_fig_due(store *st, const case_fig *f, int sign, rc_error *err) {
   const char *key[1] = {f->due};
   int64_t v[4] = {sign, sign * f->balance, 0, 0};
   return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 1, v, err);
@@ -2075,11 +2073,11 @@ void store_case_free(store_case *c) {
 
 /* Reads the case's counted figures before a write: a case that is not
  * there is written as before (the write finds nothing). */
-#define FIG_BEFORE(id)                                   \
-  case_fig was, now;                                     \
-  int rc = case_fig_read(st, (id), &was, err), found;    \
-  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;      \
-  found = rc == RC_OK;                                   \
+#define FIG_BEFORE(id)                                \
+  case_fig was, now;                                  \
+  int rc = case_fig_read(st, (id), &was, err), found; \
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;   \
+  found = rc == RC_OK;                                \
   now = was
 
 int store_case_set_state(store *st, const char *id, const char *state,
@@ -2146,8 +2144,7 @@ int store_case_set_money(store *st, const char *id, rc_money balance,
   sqlite3_bind_int64(s, 2, balance);
   sqlite3_bind_int64(s, 3, amount_due);
   sqlite3_bind_int64(s, 4, overpaid);
-  if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found)
-    return rc;
+  if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found) return rc;
   now.balance = balance;
   if (st->depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);

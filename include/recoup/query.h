@@ -193,8 +193,7 @@ int query_report(query *q, const char *today, query_table_fn fn, void *ud,
  * "collector") for days from..to. */
 int query_figures_states(query *q, store_row_fn fn, void *ud, rc_error *err);
 int query_figures_due(query *q, store_row_fn fn, void *ud, rc_error *err);
-int query_figures_promises(query *q, store_row_fn fn, void *ud,
-                           rc_error *err);
+int query_figures_promises(query *q, store_row_fn fn, void *ud, rc_error *err);
 int query_figures_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
 int query_figures_arms(query *q, store_row_fn fn, void *ud, rc_error *err);
 int query_figures_days(query *q, const char *figure, const char *from,

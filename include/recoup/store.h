@@ -384,8 +384,7 @@ int store_figure_add(store *st, const char *figure, const char *day,
  * closed_paid. */
 int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err);
-int store_figures_promises(store *st, store_row_fn fn, void *ud,
-                           rc_error *err);
+int store_figures_promises(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err);
 /* Messages with a status now (figures_messages). */
