@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "script_priv.h"
+#include "task_decl.h"
 
 /* Pushes registry.workflows[name] (a table of versions) or returns 0. */
 static int push_versions(lua_State *L, const char *name) {
@@ -39,72 +40,6 @@ int script_workflow_versions(script *sc, const char *name, int *versions,
       versions[j - 1] = t;
     }
   return n;
-}
-
-/* One declared field type (the value on top): {"type", "optional"} and
- * the choices of a list. */
-static json_t *field_json(lua_State *L) {
-  json_t *f = json_object();
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    size_t n;
-    const char *t = lua_tolstring(L, -1, &n);
-    int optional = n > 0 && t[n - 1] == '?';
-    json_object_set_new(f, "type", json_stringn(t, optional ? n - 1 : n));
-    json_object_set_new(f, "optional", json_boolean(optional));
-  } else if (lua_istable(L, -1)) {
-    json_t *choices = json_array();
-    lua_Integer len = luaL_len(L, -1);
-    for (lua_Integer i = 1; i <= len; i++) {
-      if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
-        json_array_append_new(choices, json_string(lua_tostring(L, -1)));
-      lua_pop(L, 1);
-    }
-    lua_getfield(L, -1, "optional");
-    json_object_set_new(f, "type", json_string("choices"));
-    json_object_set_new(f, "optional", json_boolean(lua_toboolean(L, -1)));
-    json_object_set_new(f, "choices", choices);
-    lua_pop(L, 1);
-  }
-  return f;
-}
-
-/* The outcomes of the task kind table at k, in the shape the console's
- * forms are drawn from. */
-static json_t *outcomes_json(lua_State *L, int k) {
-  json_t *out = json_object();
-  char **names;
-  int n;
-  if (lua_getfield(L, k, "outcomes") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return out;
-  }
-  names = script_sorted_keys(L, -1, &n);
-  for (int i = 0; i < n; i++) {
-    json_t *fields = json_object();
-    int conversation = 0;
-    char **keys;
-    int nk;
-    lua_getfield(L, -1, names[i]); /* outcomes outcome */
-    if (lua_istable(L, -1)) {
-      keys = script_sorted_keys(L, -1, &nk);
-      for (int j = 0; j < nk; j++) {
-        lua_getfield(L, -1, keys[j]);
-        if (!strcmp(keys[j], "conversation"))
-          conversation = lua_toboolean(L, -1);
-        else
-          json_object_set_new(fields, keys[j], field_json(L));
-        lua_pop(L, 1);
-      }
-      script_free_keys(keys, nk);
-    }
-    lua_pop(L, 1);
-    json_object_set_new(out, names[i],
-                        json_pack("{s:o, s:b}", "fields", fields,
-                                  "conversation", conversation));
-  }
-  script_free_keys(names, n);
-  lua_pop(L, 1);
-  return out;
 }
 
 json_t *script_workflow_describe(script *sc, const char *name, int version) {
@@ -165,10 +100,9 @@ json_t *script_workflow_describe(script *sc, const char *name, int version) {
     tasks = json_object();
     names = script_sorted_keys(L, -1, &n);
     for (int i = 0; i < n; i++) {
-      lua_getfield(L, -1, names[i]); /* tasks kind */
-      if (lua_istable(L, -1))
-        json_object_set_new(tasks, names[i], outcomes_json(L, lua_gettop(L)));
-      lua_pop(L, 1);
+      /* the same shape as a case's waiting tasks carry (task_decl.c) */
+      json_t *outcomes = task_decl_outcomes(L, wf, names[i]);
+      if (outcomes) json_object_set_new(tasks, names[i], outcomes);
     }
     script_free_keys(names, n);
   } else {
