@@ -261,6 +261,8 @@ const en = {
   'col.priority': 'Priority',
   'col.version': 'Version',
   'ov.empty': 'No figures yet: import a portfolio and let the service run.',
+  'ov.none': 'Nothing in this period.',
+  'col.closed': 'closed',
 
   'st.title': 'Strategy',
   'st.from': 'From',
@@ -596,6 +598,8 @@ const zh = {
   'col.priority': '优先级',
   'col.version': '版本',
   'ov.empty': '暂无数据：请导入案件并让服务运行。',
+  'ov.none': '此期间没有数据。',
+  'col.closed': '已结案',
 
   'st.title': '策略',
   'st.from': '从',

@@ -63,9 +63,11 @@ function draw(main, o) {
   const parts = [];
   const byState = o.by_state || [];
   if (!byState.length && !(o.by_dpd || []).some((r) => r.cases)) return empty(t('ov.empty'));
-  parts.push(section(t('ov.bystate'), barsWithBalance(byState, (r) => r.state, cur),
-    table([{ key: 'state', label: t('col.state') }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
-      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byState, { name: 'by_state', key: (r) => r.state })));
+  const several = new Set(byState.map((r) => r.workflow)).size > 1;
+  const stateName = (r) => (several ? `${r.workflow} · ${r.state}` : r.state);
+  parts.push(section(t('ov.bystate'), barsWithBalance(byState, stateName, cur),
+    table([{ key: 'state', label: t('col.state'), cell: stateName }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
+      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byState, { name: 'by_state', key: (r) => (several ? `${r.workflow}/${r.state}` : r.state) })));
   const byDpd = o.by_dpd || [];
   parts.push(section(t('ov.bydpd'), barsWithBalance(byDpd, (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket), cur),
     table([{ key: 'bucket', label: t('col.bucket'), cell: (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket) },
@@ -98,13 +100,13 @@ function draw(main, o) {
   [p], { name: 'promises' })));
   parts.push(rollRates(o.roll_rates));
   const contacts = o.contacts || [];
-  parts.push(section(t('ov.contacts'), simpleBars(contacts, (r) => word('channel', r.channel), (r) => r.count, t('col.count'), BLUE),
-    table([{ key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
+  parts.push(section(t('ov.contacts'), contacts.length ? simpleBars(contacts, (r) => word('channel', r.channel), (r) => r.count, t('col.count'), BLUE) : empty(t('ov.none')),
+    contacts.length && table([{ key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
       contacts, { name: 'contacts', key: (r) => r.channel })));
   const refusals = o.refusals || [];
   parts.push(section(t('ov.refusals'), refusals.length ? simpleBars(refusals, (r) => word('rule', r.rule), (r) => r.count, t('col.count'), RED) : null,
     refusals.length ? table([{ key: 'rule', label: t('col.rule'), cell: (r) => word('rule', r.rule) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
-      refusals, { name: 'refusals', key: (r) => r.rule }) : empty('—')));
+      refusals, { name: 'refusals', key: (r) => r.rule }) : empty(t('ov.none'))));
   const queues = o.queues || [];
   parts.push(section(t('ov.queues'), queues.length ? chart({
     grid: { left: 48, right: 16, top: 36, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
@@ -115,19 +117,22 @@ function draw(main, o) {
     { key: 'claimed', label: t('col.claimed'), num: true }, { key: 'oldest_due', label: t('col.oldest'), cell: (r) => dateTime(r.oldest_due) }],
   queues, { name: 'queues', key: (r) => r.queue })));
   const people = o.collectors || [];
-  parts.push(section(t('ov.collectors'), table([{ key: 'user', label: t('col.user') },
+  parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length && table([{ key: 'user', label: t('col.user') },
     { key: 'tasks_done', label: t('col.tasks_done'), num: true }, { key: 'promises', label: t('col.promises'), num: true },
     { key: 'promised', label: t('col.promised'), num: true, cell: (r) => m(r.promised) },
     { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user })));
   return h('div', { class: 'figure-grid' }, parts);
 }
 
+const colName = (b) => (b === 'closed' ? t('col.closed') : b);
+
 // The roll-rate matrix of one month as a heatmap: row = bucket last month,
 // column = bucket this month.
 function rollRates(rr) {
   const buckets = (rr && rr.buckets) || [];
+  const columns = (rr && rr.columns) || buckets; // where each row's cases went
   const months = (rr && rr.months) || [];
-  if (!months.length) return section(t('ov.rollrates', { month: '' }), empty('—'));
+  if (!months.length) return section(t('ov.rollrates', { month: '' }), empty(t('ov.none')));
   const box = h('div', {});
   const pick = h('select', { name: 'month', onchange: () => drawMonth(pick.value) }, months.map((mo) => h('option', { value: mo.month }, mo.month)));
   pick.value = months[months.length - 1].month;
@@ -143,15 +148,15 @@ function rollRates(rr) {
     fill(box, chart({
       grid: { left: 64, right: 16, top: 16, bottom: 64 },
       tooltip: { trigger: 'item' },
-      xAxis: { type: 'category', data: buckets, name: '→' },
+      xAxis: { type: 'category', data: columns.map(colName), name: '→' },
       yAxis: { type: 'category', data: buckets, inverse: true },
       visualMap: { min: 0, max: max || 1, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
         inRange: { color: ['#f4f7fb', BLUE] } },
       series: [{ type: 'heatmap', data, label: { show: true } }],
     }, 'small'), h('table', { class: 'grid matrix', 'data-table': 'roll_rates', 'data-month': month },
-      h('thead', {}, h('tr', {}, h('th', {}, t('col.from')), buckets.map((b) => h('th', { class: 'num' }, b)))),
+      h('thead', {}, h('tr', {}, h('th', {}, t('col.from')), columns.map((b) => h('th', { class: 'num' }, colName(b))))),
       h('tbody', {}, matrix.map((row, i) => h('tr', { 'data-key': buckets[i] }, h('th', { scope: 'row' }, buckets[i]),
-        row.map((n, j) => h('td', { class: 'num', 'data-col': buckets[j] }, number(n))))))));
+        row.map((n, j) => h('td', { class: 'num', 'data-col': columns[j] }, number(n))))))));
   }
 }
 
