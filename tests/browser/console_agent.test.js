@@ -88,8 +88,9 @@ test('a note appears on the timeline at once, and a bad amount is said next to i
   await page.waitForSelector('.note-form textarea[name="text"]');
   await page.fill('.note-form textarea[name="text"]', 'Borrower asks to be called after 18:00');
   await page.click('.note-form button[type="submit"]');
-  await page.waitForSelector('.timeline li[data-kind="note"]');
-  assert.match(await page.textContent('.timeline li[data-kind="note"]'), /after 18:00/);
+  // at once: the newest row, without reloading the page
+  await page.waitForSelector('.timeline li[data-kind="note"]:has-text("after 18:00")');
+  assert.match(await page.textContent('.timeline li:first-child'), /after 18:00/);
   // p focuses the promise amount; letters are refused before sending.
   await page.click('h1');
   await page.keyboard.press('p');
