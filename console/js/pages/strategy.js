@@ -29,17 +29,55 @@ export function render(main, arg, query) {
   }
 }
 
-// A Sankey needs a graph without cycles: a transition back to a state
-// already on the path (call → reminder → call) is drawn to a second node
-// for that state ("call ↺"), so every flow still shows.
+// How far each state is from the initial one along the declared
+// transitions (breadth first): the order a reader follows the workflow in.
+function depths(wf) {
+  const d = new Map();
+  const first = wf.initial || (wf.states && wf.states[0] && wf.states[0].name);
+  if (!first) return d;
+  d.set(first, 0);
+  const queue = [first];
+  while (queue.length) {
+    const at = queue.shift();
+    for (const x of wf.transitions || [])
+      if (x.from === at && !d.has(x.to)) {
+        d.set(x.to, d.get(at) + 1);
+        queue.push(x.to);
+      }
+  }
+  return d;
+}
+
+// The moves that close a loop (call -> reminder -> call), found by a walk
+// from the initial state: a move back to a state still on the walk's path.
+function loops(flows, start) {
+  const out = new Map();
+  for (const x of flows) out.set(x.from, [...(out.get(x.from) || []), x]);
+  const seen = new Map(); // 1: on the path, 2: done
+  const back = new Set();
+  const walk = (n) => {
+    seen.set(n, 1);
+    for (const x of out.get(n) || []) {
+      if (seen.get(x.to) === 1) back.add(x);
+      else if (!seen.has(x.to)) walk(x.to);
+    }
+    seen.set(n, 2);
+  };
+  if (start) walk(start);
+  for (const n of out.keys()) if (!seen.has(n)) walk(n);
+  return back;
+}
+
+// A Sankey needs a graph without cycles: a move that closes a loop is
+// drawn to a second node for its state ("reminder ↺"), so every flow
+// still shows.
 function sankey(wf) {
   const flows = (wf.transitions || []).filter((x) => x.count > 0);
-  const order = new Map((wf.states || []).map((s, i) => [s.name, i]));
+  const back = loops(flows, wf.initial);
   const nodes = new Set();
   const live = new Map((wf.states || []).map((s) => [s.name, s.cases]));
   const links = flows.map((x) => {
-    const back = (order.get(x.to) ?? 1e9) <= (order.get(x.from) ?? -1);
-    const target = back ? x.to + ' ↺' : x.to;
+    const target = back.has(x) ? x.to + ' ↺' : x.to;
     nodes.add(x.from);
     nodes.add(target);
     return { source: x.from, target, value: x.count };
@@ -55,6 +93,10 @@ function sankey(wf) {
 
 function workflow(wf, from, to) {
   const flows = (wf.transitions || []).filter((x) => x.count > 0);
+  const depth = depths(wf);
+  const far = (n) => (depth.has(n) ? depth.get(n) : 1e9);
+  const states = [...(wf.states || [])].sort((a, b) => far(a.name) - far(b.name) || (a.name < b.name ? -1 : 1));
+  const moves = [...(wf.transitions || [])].sort((a, b) => far(a.from) - far(b.from) || b.count - a.count);
   const exps = wf.experiments || [];
   return h('section', { class: 'panel workflow', 'data-workflow': wf.name },
     h('h2', {}, `${wf.name} v${wf.version}`),
@@ -62,10 +104,10 @@ function workflow(wf, from, to) {
     h('h3', {}, t('st.flows', { from, to })),
     flows.length ? sankey(wf) : empty(t('st.flows.none')),
     table([{ key: 'from', label: t('st.from') }, { key: 'to', label: t('st.to') }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
-      wf.transitions || [], { name: 'transitions', key: (r) => r.from + '>' + r.to }),
+      moves, { name: 'transitions', key: (r) => r.from + '>' + r.to }),
     h('h3', {}, t('st.states')),
     table([{ key: 'name', label: t('col.state') }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
-      { key: 'priority', label: t('col.priority'), num: true, cell: (r) => r.priority ?? '—' }], wf.states || [], { name: 'states', key: (r) => r.name }),
+      { key: 'priority', label: t('col.priority'), num: true, cell: (r) => r.priority ?? '—' }], states, { name: 'states', key: (r) => r.name }),
     h('h3', {}, t('st.experiments')),
     exps.length ? exps.map((x) => h('div', { class: 'experiment', 'data-experiment': x.name }, h('h4', {}, x.name),
       h('div', { class: 'arms' }, (x.arms || []).map((a) => h('div', { class: 'arm', 'data-arm': a.arm },
