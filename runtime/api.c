@@ -368,7 +368,7 @@ void api_handle(void *ud, http_request *req) {
   char arg[512] = "";
   int found = -1, path_known = 0, ident;
   principal who;
-  if (console_owns(req->path)) { /* the web console: its own files */
+  if (console_owns(req->path)) { /* the web console's page and files */
     console_handle(req);
     return;
   }

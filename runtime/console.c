@@ -22,10 +22,12 @@ static int starts_with(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* The page and its files; every other path stays the API's, so an unknown
+ * one still answers the API's JSON 404 (clients and the contract read it). */
 int console_owns(const char *path) {
   if (!path) return 0;
-  return !(starts_with(path, "/v1/") || strcmp(path, "/v1") == 0 ||
-           strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0);
+  return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0 ||
+         starts_with(path, "/assets/");
 }
 
 static const console_asset *find(const char *name) {

@@ -28,7 +28,7 @@ typedef struct console_answer {
   char headers[768]; /* extra header lines, each ending in CRLF */
 } console_answer;
 
-/* 1 when path is the console's (everything but /v1/..., /health, /metrics). */
+/* 1 when path is the console's: "/", "/index.html" or "/assets/...". */
 int console_owns(const char *path);
 /* The answer for a request; if_none_match is the header's value or NULL. */
 void console_answer_for(const char *method, const char *path,

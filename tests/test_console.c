@@ -37,13 +37,16 @@ static void assert_security_headers(const console_answer *a) {
   assert_null(strstr(a->headers, "Referrer-Policy"));
 }
 
-static void test_console_owns_all_but_the_api(void **state) {
+static void test_console_owns_the_page_and_its_files(void **state) {
   (void)state;
   assert_true(console_owns("/"));
+  assert_true(console_owns("/index.html"));
   assert_true(console_owns("/assets/js/app.js"));
-  assert_true(console_owns("/favicon.ico"));
+  assert_true(console_owns("/assets/nope.js"));
+  /* the rest is the API's, whose 404 is JSON */
+  assert_false(console_owns("/favicon.ico"));
+  assert_false(console_owns("/v2/anything"));
   assert_false(console_owns("/v1/cases"));
-  assert_false(console_owns("/v1"));
   assert_false(console_owns("/health"));
   assert_false(console_owns("/metrics"));
 }
@@ -156,7 +159,7 @@ static void test_page_has_no_inline_script_or_style(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_console_owns_all_but_the_api),
+      cmocka_unit_test(test_console_owns_the_page_and_its_files),
       cmocka_unit_test(test_root_is_the_page_never_cached_stale),
       cmocka_unit_test(test_assets_have_their_type),
       cmocka_unit_test(test_head_answers_without_a_body),
