@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "backup.h"
 #include "mask.h"
 #include "service.h"
 
@@ -379,7 +381,8 @@ int serve_main(const char *dir, const char *db, const char *listen,
   rc_error err;
   http_limits limits;
   const institution_config *cfg;
-  int rc = 1, urc;
+  int rc = 1, urc, lock = -1;
+  const char *db_path;
 
   memset(&svc, 0, sizeof svc);
   rc_error_clear(&err); /* rc_error_set leaves file and line as they were */
@@ -409,6 +412,15 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * (17.0k against 12.6k at 100k). */
   engine_checkpoint_every(svc.eng, 1000);
   cfg = script_config(engine_script(svc.eng));
+  /* One service a database file; the lock tells `recoup backup` and
+   * `recoup restore` that this one holds it (backup.h). */
+  db_path = db ? db : cfg->db;
+  if (strcmp(db_path, ":memory:") != 0 && !strstr(db_path, "://") &&
+      backup_lock_hold(db_path, &lock, &err) != RC_OK) {
+    print_error(&err);
+    engine_close(svc.eng);
+    return 1;
+  }
   if ((urc = uv_loop_init(&loop)) != 0) {
     log_uv("uv_loop_init", urc);
     engine_close(svc.eng);
@@ -445,6 +457,16 @@ int serve_main(const char *dir, const char *db, const char *listen,
     service_log("info", json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening",
                                   "address", where, "institution", cfg->name,
                                   "db", db ? db : cfg->db));
+    if (lock >= 0) {
+      if (backup_service_start(&svc, db_path, cfg->backup_to,
+                               cfg->backup_every_ms, cfg->backup_keep,
+                               &svc.backup, &err) != RC_OK ||
+          backup_lock_announce(lock, where, backup_service_dir(svc.backup),
+                               &err) != RC_OK) {
+        print_error(&err);
+        goto close;
+      }
+    }
     /* Tests and scripts read the port from this line on stdout. */
     printf("listening on http://%s\n", where);
     fflush(stdout);
@@ -461,8 +483,11 @@ close:
   http_server_close(svc.http);
   outbox_close(svc.ob);
   close_handles(&svc);
+  backup_service_stop(svc.backup);
   finish_loop(&loop);
+  backup_service_free(svc.backup);
   engine_close(svc.eng);
+  if (lock >= 0) close(lock);
   service_log("info", json_pack("{s:s}", "msg", "stopped"));
   return rc;
 }

@@ -60,6 +60,7 @@ struct service {
   uv_signal_t sigterm, sigint, sighup;
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
+  struct backup_service *backup; /* backup.c; NULL for a non-file db */
   /* metrics */
   const char *route_names[MAX_ROUTES];
   int64_t requests[MAX_ROUTES][6]; /* by status class: 2xx..5xx, other */
