@@ -473,6 +473,14 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
     rc_error_set(&err, RC_EINVAL, "db", "%s is the database itself", src);
     return fail_with(&err, json);
   }
+  /* The copy first: a refused one leaves nothing behind, not even a
+   * lock file. */
+  if ((rc = store_backup_check(src, &sum, &err)) != RC_OK) {
+    char msg[sizeof err.message];
+    snprintf(msg, sizeof msg, "not restored: %s", err.message);
+    rc_copy(err.message, sizeof err.message, msg);
+    return fail_with(&err, json);
+  }
   /* Held for the whole restore: a service starting meanwhile waits out
    * nothing, it refuses (backup_lock_hold). */
   lock_path(path, lock, sizeof lock);
@@ -491,13 +499,6 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
                    h.pid, h.address, path);
     else
       rc_error_set(&err, RC_ECONFLICT, "db", "another process holds %s", lock);
-    return fail_with(&err, json);
-  }
-  if ((rc = store_backup_check(src, &sum, &err)) != RC_OK) {
-    char msg[sizeof err.message];
-    snprintf(msg, sizeof msg, "not restored: %s", err.message);
-    rc_copy(err.message, sizeof err.message, msg);
-    close(fd);
     return fail_with(&err, json);
   }
   snprintf(partial, sizeof partial, "%s.restoring-%d", path, (int)getpid());
@@ -544,7 +545,10 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
  * shape are pruned, so a copy an admin named stays until removed. */
 #define SCHEDULED_PREFIX "recoup-"
 #define SCHEDULED_SHAPE "recoup-%4d%2d%2dT%2d%2d%2dZ.db"
-enum { BACKUP_OUT_MAX = 65536, SCHEDULE_POLL_MS = 60000 };
+/* After a failed copy the schedule tries again in ten minutes (or at its
+ * own pace if that is shorter), not at once: a full disk must not become
+ * a process started every millisecond. */
+enum { BACKUP_OUT_MAX = 65536, SCHEDULE_POLL_MS = 60000, RETRY_S = 600 };
 
 struct backup_service {
   service *svc;
@@ -555,6 +559,8 @@ struct backup_service {
   uv_process_t proc;
   uv_pipe_t out;
   int running, handles; /* handles: 1 timer, 2 proc, 4 pipe */
+  int failing;          /* the last copy failed */
+  time_t retry_at;      /* after a failure, the schedule waits till then */
   int open_streams;     /* the process and its pipe, until both closed */
   char target[PATH_MAX], partial[PATH_MAX + 64];
   char *buf; /* the child's stdout */
@@ -579,9 +585,7 @@ static void rfc3339(time_t t, char *buf, size_t size) {
 json_t *backup_service_health(const backup_service *b) {
   if (!b) return json_null();
   return json_pack("{s:b, s:b, s:s?, s:s?, s:s?}", "running", b->running,
-                   "failing",
-                   b->last_error_at[0] &&
-                       strcmp(b->last_error_at, b->last_ok) >= 0,
+                   "failing", b->failing,
                    "last_ok", b->last_ok[0] ? b->last_ok : NULL,
                    "last_error_at",
                    b->last_error_at[0] ? b->last_error_at : NULL, "next_at",
@@ -670,6 +674,11 @@ static void finish(backup_service *b) {
   double secs = (double)(uv_now(b->svc->loop) - b->started_ms) / 1000.0;
   time_t now = time(NULL);
   int ok = b->exit_status == 0 && result && !e;
+  b->failing = !ok;
+  if (!ok)
+    b->retry_at =
+        now + (b->every_ms && b->every_ms / 1000 < RETRY_S ? b->every_ms / 1000
+                                                           : RETRY_S);
   if (ok) {
     rfc3339(now, b->last_ok, sizeof b->last_ok);
     rc_copy(b->last_file, sizeof b->last_file, b->target);
@@ -813,13 +822,17 @@ static void on_schedule(uv_timer_t *t) {
   rc_error err;
   struct tm tm;
   if (b->running || b->svc->draining) return arm_schedule(b);
-  if (last && (int64_t)(now - last) * 1000 < b->every_ms) return arm_schedule(b);
+  if ((last && (int64_t)(now - last) * 1000 < b->every_ms) ||
+      now < b->retry_at)
+    return arm_schedule(b);
   gmtime_r(&now, &tm);
   strftime(name, sizeof name, SCHEDULED_PREFIX "%Y%m%dT%H%M%SZ.db", &tm);
   snprintf(target, sizeof target, "%s/%s", b->dir, name);
   rc_error_clear(&err);
   b->req = NULL;
   if (start_copy(b, target, &err) != RC_OK) {
+    b->failing = 1;
+    b->retry_at = now + RETRY_S;
     snprintf(b->last_error, sizeof b->last_error, "%s", err.message);
     rfc3339(now, b->last_error_at, sizeof b->last_error_at);
     service_log("error", json_pack("{s:s, s:s}", "msg", "backup failed",
@@ -836,6 +849,7 @@ static void arm_schedule(backup_service *b) {
   if (!b->every_ms || !(b->handles & 1) || b->svc->draining) return;
   last = newest_scheduled(b);
   next = last ? last + (time_t)(b->every_ms / 1000) : now;
+  if (next < b->retry_at) next = b->retry_at;
   rfc3339(next > now ? next : now, b->next_at, sizeof b->next_at);
   ms = next > now ? (int64_t)(next - now) * 1000 : 0;
   if (ms > SCHEDULE_POLL_MS) ms = SCHEDULE_POLL_MS;
