@@ -9,7 +9,7 @@ EXAMPLE    ?= examples/microfinance
 PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
-           time
+           time systemd
 
 .PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean
 
