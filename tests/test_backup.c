@@ -211,6 +211,7 @@ static void start_server(void) {
     setenv("T_AGENT", AGENT, 1);
     setenv("T_READ", READ, 1);
     setenv("T_ADMIN", ADMIN, 1);
+    setenv("TZ", "Asia/Shanghai", 1); /* log times carry +08:00 */
     execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
           "--db", db, (char *)NULL);
     _exit(127);
@@ -456,6 +457,8 @@ static void test_backup_route_writes_only_in_its_directory(void **state) {
   expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"x\",\"also\":1}"), 422,
          "\"field\":\"also\"");
   expect(post("/v1/admin/backup", ADMIN, "{\"to\":"), 400, "bad_json");
+  /* The default name is the time to the second: not the start-up's. */
+  sleep(1);
   a = post("/v1/admin/backup", ADMIN, NULL);
   expect(a, 200, "\"file\":\"");
   expect(a, 200, "/recoup-");
@@ -467,6 +470,9 @@ static void test_failed_backup_shows_in_health(void **state) {
   char moved[700];
   (void)state;
   snprintf(moved, sizeof moved, "%s-moved", backups);
+  /* An answer to this request means the service has finished with the
+   * last copy (and set its schedule from the directory as it was). */
+  expect(get("/health", NULL), 200, "\"running\":false");
   assert_int_equal(rename(backups, moved), 0);
   expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"fails.db\"}"), 503,
          "cannot create");
@@ -607,6 +613,81 @@ static void test_backup_config_is_checked(void **state) {
   expect_run(r, 1, "recoup.lua:2");
 }
 
+/* Every line the service wrote is a JSON object whose ts is RFC 3339
+ * with milliseconds and the zone's offset. */
+static void test_log_lines_carry_rfc3339_times(void **state) {
+  char path[700], line[8192];
+  FILE *f;
+  int n = 0;
+  (void)state;
+  snprintf(path, sizeof path, "%s/server.log", dir);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  while (fgets(line, sizeof line, f)) {
+    const char *ts = strstr(line, "\"ts\":\"");
+    int y, mo, d, h, mi, s, ms, oh, om, len = 0;
+    char sign;
+    if (line[0] != '{' || !ts)
+      fail_msg("not a JSON log line with ts: %s", line);
+    if (sscanf(ts + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c%2d:%2d\"%n", &y, &mo, &d,
+               &h, &mi, &s, &ms, &sign, &oh, &om, &len) != 10 ||
+        len != 30 || sign != '+' || oh != 8 || om != 0)
+      fail_msg("ts is not RFC 3339 with milliseconds and +08:00: %s", line);
+    n++;
+  }
+  fclose(f);
+  assert_true(n > 10);
+}
+
+/* service.log_level = "warn": warnings stay, request lines go. */
+static void test_log_level_warn_drops_info(void **state) {
+  char sub[700], file[800], log[800], text[65536], line[256] = "";
+  int out[2], p = 0;
+  pid_t pid;
+  FILE *f;
+  (void)state;
+  snprintf(sub, sizeof sub, "%s/quiet", dir);
+  mkdir(sub, 0700);
+  snprintf(file, sizeof file, "%s/recoup.lua", sub);
+  f = fopen(file, "w");
+  assert_non_null(f);
+  fprintf(f, "institution { name = 'Q', timezone = 'UTC', currency = 'USD' }\n"
+             "service { log_level = 'warn' }\n"
+             "workflow(recoup.workflow { name = 'q', version = 1, initial = "
+             "'new', states = { new = {} } })\n");
+  fclose(f);
+  snprintf(file, sizeof file, "%s/q.db", sub);
+  snprintf(log, sizeof log, "%s/q.log", sub);
+  assert_int_equal(pipe(out), 0);
+  if ((pid = fork()) == 0) {
+    int e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out[1], 1);
+    dup2(e, 2);
+    close(out[0]);
+    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
+          "--db", file, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f) ||
+      sscanf(line, "listening on http://127.0.0.1:%d", &p) != 1)
+    fail_msg("the quiet server did not start: %s", line);
+  fclose(f);
+  {
+    int saved = port;
+    port = p;
+    expect(get("/v1/cases", "nobody"), 401, NULL);
+    port = saved;
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  slurp(log, text, sizeof text);
+  assert_non_null(strstr(text, "\"level\":\"warn\""));
+  if (strstr(text, "\"level\":\"info\""))
+    fail_msg("info lines at log_level warn: %s", text);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schedule_backs_up_at_start_and_prunes),
@@ -620,6 +701,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
       cmocka_unit_test(test_restore_refuses_a_missing_file),
       cmocka_unit_test(test_backup_config_is_checked),
+      cmocka_unit_test(test_log_lines_carry_rfc3339_times),
+      cmocka_unit_test(test_log_level_warn_drops_info),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: test_backup RECOUP\n");
