@@ -735,6 +735,9 @@ static void finish(backup_service *b) {
   b->len = 0;
   b->running = 0;
   arm_schedule(b);
+  /* A draining service stops once nothing is in flight: the loop's work
+   * handle looks again. */
+  service_kick(b->svc);
 }
 
 /* On a libuv worker thread: starts the copy's process, reads what it
