@@ -43,25 +43,25 @@ json_t *backup_summary_json(const store_summary *s) {
   for (int i = 0; i < s->ncurrencies; i++)
     json_object_set_new(
         money, s->money[i].currency,
-        json_pack("{s:I, s:I}", "owed", (json_int_t)s->money[i].balance,
-                  "paid", (json_int_t)s->money[i].paid));
-  return json_pack(
-      "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "integrity",
-      s->integrity, "schema", s->schema, "bytes", (json_int_t)s->bytes,
-      "cases", (json_int_t)s->cases, "open_cases", (json_int_t)s->open_cases,
-      "cases_in_error", (json_int_t)s->cases_in_error, "open_timers",
-      (json_int_t)s->open_timers, "queued_messages",
-      (json_int_t)s->queued_messages, "pending_events",
-      (json_int_t)s->pending_events, "payments", (json_int_t)s->payments,
-      "money", money);
+        json_pack("{s:I, s:I}", "owed", (json_int_t)s->money[i].balance, "paid",
+                  (json_int_t)s->money[i].paid));
+  return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+                   "integrity", s->integrity, "schema", s->schema, "bytes",
+                   (json_int_t)s->bytes, "cases", (json_int_t)s->cases,
+                   "open_cases", (json_int_t)s->open_cases, "cases_in_error",
+                   (json_int_t)s->cases_in_error, "open_timers",
+                   (json_int_t)s->open_timers, "queued_messages",
+                   (json_int_t)s->queued_messages, "pending_events",
+                   (json_int_t)s->pending_events, "payments",
+                   (json_int_t)s->payments, "money", money);
 }
 
 void backup_summary_print(const char *what, const char *path,
                           const store_summary *s, FILE *out) {
   char shown[PATH_MAX];
   rc_printable(shown, sizeof shown, path);
-  fprintf(out, "%s %s: %.1f MB, integrity %s, schema version %d\n", what,
-          shown, (double)s->bytes / 1e6, s->integrity, s->schema);
+  fprintf(out, "%s %s: %.1f MB, integrity %s, schema version %d\n", what, shown,
+          (double)s->bytes / 1e6, s->integrity, s->schema);
   fprintf(out,
           "  cases %lld (%lld open, %lld in error); open timers %lld; queued "
           "messages %lld; queued events %lld; payments %lld\n",
@@ -143,8 +143,8 @@ int backup_lock_announce(int fd, const char *address, const char *backups,
                         address, "backups", backups);
   char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
   size_t len = text ? strlen(text) : 0;
-  int ok = text && ftruncate(fd, 0) == 0 &&
-           pwrite(fd, text, len, 0) == (ssize_t)len;
+  int ok =
+      text && ftruncate(fd, 0) == 0 && pwrite(fd, text, len, 0) == (ssize_t)len;
   json_decref(v);
   free(text);
   if (!ok)
@@ -277,8 +277,8 @@ static size_t on_reply(char *p, size_t size, size_t n, void *ud) {
 }
 
 /* Asks the service at h->address for a backup to dest. */
-static int ask_service(const backup_holder *h, const char *db,
-                       const char *dest, int json) {
+static int ask_service(const backup_holder *h, const char *db, const char *dest,
+                       int json) {
   const char *token = getenv("RECOUP_ADMIN_TOKEN");
   char url[400], auth[600], host[256], full[PATH_MAX], copy[PATH_MAX];
   char real[PATH_MAX];
@@ -288,7 +288,7 @@ static int ask_service(const backup_holder *h, const char *db,
   rc_error err;
   long status = 0;
   CURL *c;
-  json_t *body, *answer;
+  json_t *body;
   char *text;
   int rc = 1;
   rc_error_clear(&err);
@@ -344,7 +344,7 @@ static int ask_service(const backup_holder *h, const char *db,
                  h->pid, db, url);
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    answer = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    json_t *answer = b.p ? json_loads(b.p, 0, NULL) : NULL;
     if (status == 200 && answer) {
       rc = 0;
       if (json) {
@@ -369,8 +369,8 @@ static int ask_service(const backup_holder *h, const char *db,
 #undef GET
         json_object_foreach(m, cur, v) {
           if (s.ncurrencies == BACKUP_CURRENCIES) break;
-          rc_copy(s.money[s.ncurrencies].currency,
-                  sizeof s.money[0].currency, cur);
+          rc_copy(s.money[s.ncurrencies].currency, sizeof s.money[0].currency,
+                  cur);
           s.money[s.ncurrencies].balance =
               json_integer_value(json_object_get(v, "owed"));
           s.money[s.ncurrencies++].paid =
@@ -402,7 +402,6 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
   store_summary sum;
   backup_holder h;
   rc_error err;
-  int held;
   rc_error_clear(&err);
   if (resolve_db(dir, db, path, sizeof path, NULL, 0) != RC_OK) return 1;
   if (strcmp(path, ":memory:") == 0 || strstr(path, "://")) {
@@ -416,8 +415,8 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
     return fail_with(&err, json);
   }
   if (!direct) {
-    if ((held = backup_lock_holder(path, &h, &err)) < 0)
-      return fail_with(&err, json);
+    int held = backup_lock_holder(path, &h, &err);
+    if (held < 0) return fail_with(&err, json);
     if (held) return ask_service(&h, path, dest, json);
   }
   if (copy_here(path, dest, &sum, &err) != RC_OK) return fail_with(&err, json);
@@ -513,8 +512,8 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
   if (rc == RC_OK && access(path, F_OK) == 0)
     rc = move_aside(path, kept, sizeof kept, &err);
   if (rc == RC_OK && rename(partial, path) != 0)
-    rc = rc_error_set(&err, RC_EIO, "db", "cannot rename %s to %s: %s",
-                      partial, path, strerror(errno));
+    rc = rc_error_set(&err, RC_EIO, "db", "cannot rename %s to %s: %s", partial,
+                      path, strerror(errno));
   if (rc == RC_OK) rc = sync_dir_of(path, &err);
   if (rc != RC_OK) {
     unlink(partial);
@@ -537,9 +536,10 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
     printf("restored %s from %s\n", path, from);
     backup_summary_print("restored", path, &sum, stdout);
     if (kept[0])
-      printf("the database it replaced is kept as %s (delete it when you no "
-             "longer need it)\n",
-             kept);
+      printf(
+          "the database it replaced is kept as %s (delete it when you no "
+          "longer need it)\n",
+          kept);
     printf("on start, the service fires the timers that came due meanwhile\n");
   }
   return 0;
@@ -562,7 +562,7 @@ struct backup_service {
   int64_t every_ms; /* 0: no schedule */
   int keep;
   uv_timer_t timer;
-  uv_work_t work;   /* the copy's process, started and waited for there */
+  uv_work_t work;       /* the copy's process, started and waited for there */
   int running, handles; /* handles: 1 timer */
   int failing;          /* the last copy failed */
   time_t retry_at;      /* after a failure, the schedule waits till then */
@@ -574,7 +574,7 @@ struct backup_service {
   size_t len;
   int64_t exit_status; /* 128 + signal when killed; -errno when not started */
   uint64_t started_ms;
-  double spawn_ms; /* the loop's part of a copy: queueing it */
+  double spawn_ms;   /* the loop's part of a copy: queueing it */
   http_request *req; /* the admin's request, or NULL: the schedule's */
   int route;
   /* For /health. */
@@ -593,9 +593,8 @@ static void rfc3339(time_t t, char *buf, size_t size) {
 json_t *backup_service_health(const backup_service *b) {
   if (!b) return json_null();
   return json_pack("{s:b, s:b, s:s?, s:s?, s:s?}", "running", b->running,
-                   "failing", b->failing,
-                   "last_ok", b->last_ok[0] ? b->last_ok : NULL,
-                   "last_error_at",
+                   "failing", b->failing, "last_ok",
+                   b->last_ok[0] ? b->last_ok : NULL, "last_error_at",
                    b->last_error_at[0] ? b->last_error_at : NULL, "next_at",
                    b->every_ms && b->next_at[0] ? b->next_at : NULL);
 }
@@ -612,8 +611,7 @@ static time_t newest_scheduled(const backup_service *b) {
     char tail;
     memset(&tm, 0, sizeof tm);
     if (sscanf(e->d_name, SCHEDULED_SHAPE "%c", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &tail) != 6)
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tail) != 6)
       continue;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -641,8 +639,8 @@ static void prune(backup_service *b) {
                &f[4], &f[5], &tail) != 6)
       continue;
     if (n == cap) {
-      char **grown = realloc(names, (size_t)(cap = cap ? cap * 2 : 16) *
-                                        sizeof *names);
+      char **grown =
+          realloc(names, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *names);
       if (!grown) break;
       names = grown;
     }
@@ -656,8 +654,8 @@ static void prune(backup_service *b) {
       char path[PATH_MAX + 300];
       snprintf(path, sizeof path, "%s/%s", b->dir, names[i]);
       if (unlink(path) == 0)
-        service_log("info", json_pack("{s:s, s:s}", "msg",
-                                      "old backup removed", "file", path));
+        service_log("info", json_pack("{s:s, s:s}", "msg", "old backup removed",
+                                      "file", path));
       else
         service_log("warn", json_pack("{s:s, s:s, s:s}", "msg",
                                       "cannot remove an old backup", "file",
@@ -686,13 +684,12 @@ static void finish(backup_service *b) {
     rfc3339(now, b->last_ok, sizeof b->last_ok);
     rc_copy(b->last_file, sizeof b->last_file, b->target);
     json_object_set_new(result, "seconds", json_real(secs));
-    service_log("info",
-                json_pack("{s:s, s:s, s:f, s:f, s:O?, s:O?, s:O?}", "msg",
-                          "backup made", "file", b->target, "seconds", secs,
-                          "loop_ms", b->spawn_ms,
-                          "cases", json_object_get(result, "cases"), "bytes",
-                          json_object_get(result, "bytes"), "money",
-                          json_object_get(result, "money")));
+    service_log("info", json_pack("{s:s, s:s, s:f, s:f, s:O?, s:O?, s:O?}",
+                                  "msg", "backup made", "file", b->target,
+                                  "seconds", secs, "loop_ms", b->spawn_ms,
+                                  "cases", json_object_get(result, "cases"),
+                                  "bytes", json_object_get(result, "bytes"),
+                                  "money", json_object_get(result, "money")));
     if (!b->req) prune(b);
   } else {
     const char *msg = json_string_value(json_object_get(e, "message"));
@@ -711,9 +708,8 @@ static void finish(backup_service *b) {
     snprintf(b->last_error, sizeof b->last_error, "%s: %s", b->target, why);
     rfc3339(now, b->last_error_at, sizeof b->last_error_at);
     service_log("error", json_pack("{s:s, s:s, s:s, s:I}", "msg",
-                                   "backup failed", "file", b->target,
-                                   "error", why, "exit",
-                                   (json_int_t)b->exit_status));
+                                   "backup failed", "file", b->target, "error",
+                                   why, "exit", (json_int_t)b->exit_status));
   }
   if (b->req) {
     if (ok) {
@@ -748,8 +744,8 @@ static void finish(backup_service *b) {
  * open (measured), past the few milliseconds a copy may hold the loop. */
 static void copy_work(uv_work_t *w) {
   backup_service *b = w->data;
-  char *args[] = {b->exe, "backup", b->target, "--db", b->db,
-                  "--direct", "--json", NULL};
+  char *args[] = {b->exe, "backup",   b->target, "--db",
+                  b->db,  "--direct", "--json",  NULL};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
@@ -782,7 +778,8 @@ static void copy_work(uv_work_t *w) {
   sigaddset(&def, SIGHUP);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   rc = posix_spawn(&pid, b->exe, &fa, &attr, args, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
@@ -838,8 +835,7 @@ static void on_schedule(uv_timer_t *t) {
   rc_error err;
   struct tm tm;
   if (b->running || b->svc->draining) return arm_schedule(b);
-  if ((last && (int64_t)(now - last) * 1000 < b->every_ms) ||
-      now < b->retry_at)
+  if ((last && (int64_t)(now - last) * 1000 < b->every_ms) || now < b->retry_at)
     return arm_schedule(b);
   gmtime_r(&now, &tm);
   strftime(name, sizeof name, SCHEDULED_PREFIX "%Y%m%dT%H%M%SZ.db", &tm);
@@ -945,8 +941,8 @@ static int target_of(const backup_service *b, const char *to, char *out,
   return RC_OK;
 }
 
-void backup_service_request(service *svc, backup_service *b,
-                            http_request *req, int route) {
+void backup_service_request(service *svc, backup_service *b, http_request *req,
+                            int route) {
   json_t *body = NULL;
   const char *to = NULL;
   char target[PATH_MAX + 300], name[64];

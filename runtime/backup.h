@@ -17,9 +17,9 @@ enum { BACKUP_CURRENCIES = 16 };
 
 /* What a copy of the book holds, read back from the copy itself. */
 typedef struct store_summary {
-  int schema;            /* PRAGMA user_version */
-  char integrity[512];   /* "ok", or the first problem integrity_check saw */
-  int64_t bytes;         /* the file's size */
+  int schema;          /* PRAGMA user_version */
+  char integrity[512]; /* "ok", or the first problem integrity_check saw */
+  int64_t bytes;       /* the file's size */
   int64_t cases, open_cases, cases_in_error, open_timers, queued_messages,
       pending_events, payments;
   int ncurrencies;
@@ -56,8 +56,8 @@ void backup_summary_print(const char *what, const char *path,
  * ends, however it ends, so a lock is never stale. */
 typedef struct backup_holder {
   int pid;
-  char address[256];     /* HOST:PORT the service answers on */
-  char backups[4096];    /* its backup directory, resolved */
+  char address[256];  /* HOST:PORT the service answers on */
+  char backups[4096]; /* its backup directory, resolved */
 } backup_holder;
 
 /* The service takes the lock (fd is kept until exit); RC_ECONFLICT when

@@ -29,8 +29,8 @@ static int db_fail(sqlite3 *db, rc_error *err, const char *what,
 }
 
 static int sync_file(const char *path, rc_error *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-  if (fd < 0 || (rc = fsync(fd)) != 0) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
     rc_error_set(err, RC_EIO, "db", "cannot fsync %s: %s", path,
                  strerror(errno));
     if (fd >= 0) close(fd);

@@ -62,14 +62,15 @@ static void write_institution(void) {
              "workflow(require 'workflows.pay')\n");
   snprintf(sub, sizeof sub, "%s/workflows", dir);
   mkdir(sub, 0700);
-  write_file("workflows/pay.lua",
-             "return recoup.workflow { name = 'pay', version = 1, initial = "
-             "'new',\n"
-             "  states = {\n"
-             "    new = { enter = function(case) case:after('30d', 'chase') end,\n"
-             "            on = { chase = function() end } },\n"
-             "  },\n"
-             "}\n");
+  write_file(
+      "workflows/pay.lua",
+      "return recoup.workflow { name = 'pay', version = 1, initial = "
+      "'new',\n"
+      "  states = {\n"
+      "    new = { enter = function(case) case:after('30d', 'chase') end,\n"
+      "            on = { chase = function() end } },\n"
+      "  },\n"
+      "}\n");
 }
 
 /* --- a small client ------------------------------------------------------ */
@@ -377,16 +378,15 @@ static void test_backup_while_payments_arrive(void **state) {
   expect_run(r, 0, "open timers 50");
   assert_int_equal(sqlite3_open_v2(restored, &s, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &q,
-                                      NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(q), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
   sqlite3_finalize(q);
-  assert_int_equal(sqlite3_prepare_v2(
-                       s, "SELECT count(*) FROM payments WHERE ref = ?1", -1,
-                       &q, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(s, "SELECT count(*) FROM payments WHERE ref = ?1", -1,
+                         &q, NULL),
+      SQLITE_OK);
   for (int i = 0; i < n; i++) {
     sqlite3_bind_text(q, 1, before[i], -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
@@ -416,10 +416,10 @@ static void test_backup_route_takes_only_the_admin_token(void **state) {
 
 static void test_backup_route_writes_only_in_its_directory(void **state) {
   static const char *const refused[] = {
-      "{\"to\":\"../escaped.db\"}",     "{\"to\":\"sub/x.db\"}",
-      "{\"to\":\"/tmp/escaped.db\"}",   "{\"to\":\"..\"}",
-      "{\"to\":\".hidden.db\"}",        "{\"to\":\"\"}",
-      "{\"to\":\"a\\nb.db\"}",          "{\"to\":7}",
+      "{\"to\":\"../escaped.db\"}",   "{\"to\":\"sub/x.db\"}",
+      "{\"to\":\"/tmp/escaped.db\"}", "{\"to\":\"..\"}",
+      "{\"to\":\".hidden.db\"}",      "{\"to\":\"\"}",
+      "{\"to\":\"a\\nb.db\"}",        "{\"to\":7}",
   };
   char outside[700], link[700], body[1200], path[700];
   answer *a;
@@ -651,10 +651,11 @@ static void test_log_level_warn_drops_info(void **state) {
   snprintf(file, sizeof file, "%s/recoup.lua", sub);
   f = fopen(file, "w");
   assert_non_null(f);
-  fprintf(f, "institution { name = 'Q', timezone = 'UTC', currency = 'USD' }\n"
-             "service { log_level = 'warn' }\n"
-             "workflow(recoup.workflow { name = 'q', version = 1, initial = "
-             "'new', states = { new = {} } })\n");
+  fprintf(f,
+          "institution { name = 'Q', timezone = 'UTC', currency = 'USD' }\n"
+          "service { log_level = 'warn' }\n"
+          "workflow(recoup.workflow { name = 'q', version = 1, initial = "
+          "'new', states = { new = {} } })\n");
   fclose(f);
   snprintf(file, sizeof file, "%s/q.db", sub);
   snprintf(log, sizeof log, "%s/q.log", sub);

@@ -72,8 +72,7 @@ static void take(const char *path, snapshot *s) {
     char sql[4096], cols[3000] = "";
     sqlite3_stmt *c;
     size_t len = 0;
-    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')",
-             name);
+    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", name);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &c, NULL), SQLITE_OK);
     while (sqlite3_step(c) == SQLITE_ROW)
       len += (size_t)snprintf(cols + len, sizeof cols - len, "%squote(\"%s\")",
@@ -155,8 +154,7 @@ static void upgrade_one(const char *name) {
   take(db_path, &after);
   for (int i = 0, j = 0; i < after.n; i++) {
     while (j < before.n && strcmp(before.name[j], after.name[i]) < 0)
-      fail_msg("v%d: table %s is gone after the upgrade", from,
-               before.name[j]);
+      fail_msg("v%d: table %s is gone after the upgrade", from, before.name[j]);
     if (j < before.n && strcmp(before.name[j], after.name[i]) == 0) {
       if (strcmp(before.rows[j], after.rows[i]) != 0)
         fail_msg("v%d: table %s changed in the upgrade", from, after.name[i]);
