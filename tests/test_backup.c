@@ -613,6 +613,19 @@ static void test_backup_config_is_checked(void **state) {
   expect_run(r, 1, "recoup.lua:2");
 }
 
+/* One service a database: a second one is refused, naming the first. */
+static void test_a_second_service_on_the_database_is_refused(void **state) {
+  char expect_text[200];
+  run *r;
+  (void)state;
+  r = recoup("serve", dir, "--listen", "127.0.0.1:0", "--db", db, NULL);
+  snprintf(expect_text, sizeof expect_text,
+           "another service (pid %d, at 127.0.0.1:%d) holds", (int)server,
+           port);
+  expect_run(r, 1, expect_text);
+  expect(get("/health", NULL), 200, "\"status\":\"ok\"");
+}
+
 /* Every line the service wrote is a JSON object whose ts is RFC 3339
  * with milliseconds and the zone's offset. */
 static void test_log_lines_carry_rfc3339_times(void **state) {
@@ -702,6 +715,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
       cmocka_unit_test(test_restore_refuses_a_missing_file),
       cmocka_unit_test(test_backup_config_is_checked),
+      cmocka_unit_test(test_a_second_service_on_the_database_is_refused),
       cmocka_unit_test(test_log_lines_carry_rfc3339_times),
       cmocka_unit_test(test_log_level_warn_drops_info),
   };

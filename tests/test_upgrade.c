@@ -30,12 +30,14 @@ enum { MAX_TABLES = 64 };
 typedef struct snapshot {
   int n;
   char *name[MAX_TABLES];
+  char *cols[MAX_TABLES]; /* the columns read, as an SQL expression */
   char *rows[MAX_TABLES]; /* every row quoted, sorted, one a line */
 } snapshot;
 
 static void snapshot_free(snapshot *s) {
   for (int i = 0; i < s->n; i++) {
     free(s->name[i]);
+    free(s->cols[i]);
     free(s->rows[i]);
   }
   s->n = 0;
@@ -54,8 +56,10 @@ static char *one_text(sqlite3 *db, const char *sql) {
   return out;
 }
 
-/* Every table's rows, each as its quoted values, sorted. */
-static void take(const char *path, snapshot *s) {
+/* Every table's rows, each as its quoted values, sorted; a table in
+ * like is read by like's columns (a step may add a column: its old ones
+ * must hold what they held). */
+static void take(const char *path, snapshot *s, const snapshot *like) {
   sqlite3 *db;
   sqlite3_stmt *t;
   memset(s, 0, sizeof *s);
@@ -72,18 +76,25 @@ static void take(const char *path, snapshot *s) {
     char sql[4096], cols[3000] = "";
     sqlite3_stmt *c;
     size_t len = 0;
-    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", name);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &c, NULL), SQLITE_OK);
-    while (sqlite3_step(c) == SQLITE_ROW)
-      len += (size_t)snprintf(cols + len, sizeof cols - len, "%squote(\"%s\")",
-                              len ? "||'|'||" : "",
-                              (const char *)sqlite3_column_text(c, 0));
-    sqlite3_finalize(c);
+    for (int k = 0; like && k < like->n && !cols[0]; k++)
+      if (strcmp(like->name[k], name) == 0)
+        snprintf(cols, sizeof cols, "%s", like->cols[k]);
+    if (!cols[0]) {
+      snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')",
+               name);
+      assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &c, NULL), SQLITE_OK);
+      while (sqlite3_step(c) == SQLITE_ROW)
+        len += (size_t)snprintf(cols + len, sizeof cols - len,
+                                "%squote(\"%s\")", len ? "||'|'||" : "",
+                                (const char *)sqlite3_column_text(c, 0));
+      sqlite3_finalize(c);
+    }
     snprintf(sql, sizeof sql,
              "SELECT coalesce(group_concat(r, char(10)), '') FROM "
              "(SELECT %s AS r FROM \"%s\" ORDER BY r)",
              cols, name);
     s->name[s->n] = strdup(name);
+    s->cols[s->n] = strdup(cols);
     s->rows[s->n++] = one_text(db, sql);
   }
   sqlite3_finalize(t);
@@ -145,13 +156,13 @@ static void upgrade_one(const char *name) {
   snprintf(restored, sizeof restored, "%s/v%d-restored.db", dir, from);
   load(sql_path, db_path);
   assert_int_equal(version_of(db_path), from);
-  take(db_path, &before);
+  take(db_path, &before, NULL);
   /* The restore checks an old book and takes it. */
   assert_int_equal(run("restore", db_path, "--db", restored, NULL), 0);
   /* A command that opens the book upgrades it and writes nothing else. */
   assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
   assert_int_equal(version_of(db_path), now);
-  take(db_path, &after);
+  take(db_path, &after, &before);
   for (int i = 0, j = 0; i < after.n; i++) {
     while (j < before.n && strcmp(before.name[j], after.name[i]) < 0)
       fail_msg("v%d: table %s is gone after the upgrade", from, before.name[j]);
