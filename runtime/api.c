@@ -170,6 +170,14 @@ void api_reply(service *svc, http_request *req, int route, int status,
                   req->method, "route",
                   route >= 0 ? routes[route].pattern : req->path, "status",
                   status, "ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000);
+  {
+    /* Who asked: the peer, or the client a trusted proxy names (never a
+     * forwarded address from anyone else: docs/operations.md). */
+    char client[64];
+    int tls;
+    session_client(svc, req, client, sizeof client, &tls);
+    if (client[0]) json_object_set_new(log, "client", json_string(client));
+  }
   if (status >= 400 && body) {
     const char *m = json_string_value(
         json_object_get(json_object_get(body, "error"), "message"));
