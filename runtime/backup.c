@@ -169,6 +169,19 @@ int backup_lock_holder(const char *db, backup_holder *h, rc_error *err) {
     close(fd);
     return 0;
   }
+  /* The admin token goes where this file says: only if the database's
+   * owner wrote it, and nobody else could. */
+  {
+    struct stat ls, ds;
+    if (fstat(fd, &ls) != 0 || stat(db, &ds) != 0 || ls.st_uid != ds.st_uid ||
+        (ls.st_mode & 022)) {
+      close(fd);
+      return rc_error_set(err, RC_EINVAL, "db",
+                          "%s is held, but not by the database's owner (or "
+                          "others may write it): not asking it",
+                          path);
+    }
+  }
   n = pread(fd, text, sizeof text - 1, 0);
   close(fd);
   text[n > 0 ? n : 0] = '\0';
@@ -889,14 +902,14 @@ int backup_service_start(service *svc, const char *db, const char *dir,
     free(b);
     return rc_error_set(err, RC_EIO, "db", "%s: %s", db, strerror(errno));
   }
-  if (make_dirs(dir, err) != RC_OK) {
-    free(b);
-    return RC_EIO;
-  }
-  if (!realpath(dir, b->dir)) {
-    free(b);
-    return rc_error_set(err, RC_EIO, "backup.to", "%s: %s", dir,
-                        strerror(errno));
+  /* A backup directory that cannot be made does not keep the service
+   * from serving: each copy fails, saying why, in the log and /health. */
+  if (make_dirs(dir, err) != RC_OK || !realpath(dir, b->dir)) {
+    rc_copy(b->dir, sizeof b->dir, dir);
+    b->failing = 1;
+    service_log("error",
+                json_pack("{s:s, s:s, s:s}", "msg", "backups unavailable",
+                          "directory", dir, "error", strerror(errno)));
   }
   if (uv_timer_init(svc->loop, &b->timer) == 0) {
     b->timer.data = b;

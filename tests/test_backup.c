@@ -613,6 +613,71 @@ static void test_backup_config_is_checked(void **state) {
   expect_run(r, 1, "recoup.lua:2");
 }
 
+/* Starts recoup serve on sub (its recoup.lua written from lua) and its own
+ * database; returns its pid and sets *p to its port. */
+static pid_t start_other(const char *sub, const char *lua, int *p) {
+  char file[800], line[256] = "";
+  int out[2];
+  pid_t pid;
+  FILE *f;
+  mkdir(sub, 0700);
+  snprintf(file, sizeof file, "%s/recoup.lua", sub);
+  f = fopen(file, "w");
+  assert_non_null(f);
+  fputs(lua, f);
+  fclose(f);
+  assert_int_equal(pipe(out), 0);
+  if ((pid = fork()) == 0) {
+    char db2[800], log[800];
+    int e;
+    snprintf(db2, sizeof db2, "%s/other.db", sub);
+    snprintf(log, sizeof log, "%s/other.log", sub);
+    e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out[1], 1);
+    dup2(e, 2);
+    close(out[0]);
+    setenv("T_ADMIN", ADMIN, 1);
+    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
+          "--db", db2, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f) ||
+      sscanf(line, "listening on http://127.0.0.1:%d", p) != 1)
+    fail_msg("the other server did not start: %s", line);
+  fclose(f);
+  return pid;
+}
+
+/* A backup directory that cannot be made (here: under a file) does not
+ * keep the service from serving; each backup fails, saying why. */
+static void test_an_impossible_backup_directory_does_not_stop_serving(
+    void **state) {
+  char sub[700], log[65536], path[800];
+  int p = 0, saved = port;
+  pid_t pid;
+  (void)state;
+  snprintf(sub, sizeof sub, "%s/nodir", dir);
+  pid = start_other(sub,
+                    "institution { name = 'N', timezone = 'UTC', currency = "
+                    "'USD' }\n"
+                    "service { backup = { to = 'recoup.lua/backups' } }\n"
+                    "tokens { admin = 'env:T_ADMIN' }\n"
+                    "workflow(recoup.workflow { name = 'n', version = 1, "
+                    "initial = 'new', states = { new = {} } })\n",
+                    &p);
+  port = p;
+  expect(get("/health", NULL), 200, "\"failing\":true");
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"x.db\"}"), 503, NULL);
+  port = saved;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  snprintf(path, sizeof path, "%s/other.log", sub);
+  slurp(path, log, sizeof log);
+  assert_non_null(strstr(log, "\"msg\":\"backups unavailable\""));
+}
+
 /* One service a database: a second one is refused, naming the first. */
 static void test_a_second_service_on_the_database_is_refused(void **state) {
   char expect_text[200];
@@ -716,6 +781,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restore_refuses_a_missing_file),
       cmocka_unit_test(test_backup_config_is_checked),
       cmocka_unit_test(test_a_second_service_on_the_database_is_refused),
+      cmocka_unit_test(
+          test_an_impossible_backup_directory_does_not_stop_serving),
       cmocka_unit_test(test_log_lines_carry_rfc3339_times),
       cmocka_unit_test(test_log_level_warn_drops_info),
   };
