@@ -64,9 +64,9 @@ RECOUP_ADMIN_TOKEN=bench-admin "$recoup" backup "$inst/var/backups/bench.db" --d
 b1=$(date +%s.%N)
 wait "$payer"
 sed -n 's/^http_\([a-z0-9_]*\)_16 /backup_during_http_\1 /p' "$work/during.txt" | tee -a "$out"
-echo "backup_1m_s $(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.1f", b - a }') s" | tee -a "$out"
-echo "backup_1m_mb $(sed -n 's/.*: \([0-9.]*\) MB, integrity ok.*/\1/p' "$work/backup.txt") MB" | tee -a "$out"
-grep -o '"spawn_ms":[0-9.]*' "$work/serve.err" | sed 's/"spawn_ms":/backup_loop_spawn_ms /; s/$/ ms/' | tail -1 | tee -a "$out"
+echo "backup_s $(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.1f", b - a }') s" | tee -a "$out"
+echo "backup_mb $(sed -n 's/.*: \([0-9.]*\) MB, integrity ok.*/\1/p' "$work/backup.txt") MB" | tee -a "$out"
+grep -o '"loop_ms":[0-9.]*' "$work/serve.err" | sed 's/"loop_ms":/backup_loop_ms /; s/$/ ms/' | tail -1 | tee -a "$out"
 kill -TERM "$server"; wait "$server" || true; server=
 
 echo "== timer scale: $timer_count pending timers"
