@@ -61,6 +61,7 @@ struct service {
   uv_signal_t sigterm, sigint, sighup;
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
+  struct backup_service *backup; /* backup.c; NULL for a non-file db */
   /* sign-in (api_session.c) */
   slowdown *slow; /* failed sign-ins by name and address (owned) */
   int signing_in; /* passwords being checked off the loop */
