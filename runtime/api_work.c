@@ -766,6 +766,7 @@ typedef struct case_tasks {
   service *svc;
   const store_case *c;
   json_t *list;
+  int masked; /* the read role: fields' strings masked */
 } case_tasks;
 
 static int add_waiting(void *ud, const store_value *cols, int n) {
@@ -780,6 +781,10 @@ static int add_waiting(void *ud, const store_value *cols, int n) {
   if (!status || (strcmp(status, "open") && strcmp(status, "claimed")))
     return 0;
   row = api_row_json(t->svc, cols, n);
+  if (t->masked) {
+    api_mask_strings(json_object_get(row, "fields"));
+    api_mask_strings(json_object_get(row, "result"));
+  }
   outcomes = kind ? engine_task_outcomes(t->svc->eng, t->c, kind) : NULL;
   json_object_set_new(row, "outcomes", outcomes ? outcomes : json_null());
   json_array_append_new(t->list, row);
@@ -791,9 +796,8 @@ int api_case_extras(service *svc, const principal *who, const store_case *c,
   query *q = engine_query(svc->eng);
   store_promise p;
   plan_rows plan = {NULL};
-  case_tasks tasks = {svc, c, json_array()};
+  case_tasks tasks = {svc, c, json_array(), api_masked_for(who)};
   int rc = query_promise_open(q, c->id, &p, err);
-  (void)who;
   if (rc == RC_OK)
     json_object_set_new(
         out, "promise",

@@ -101,6 +101,9 @@ int api_page_params(const http_request *req, int *limit, char *after,
 int api_masked_for(const principal *who);
 json_t *api_borrower_json(const store_borrower *b, int masked);
 json_t *api_masked_string(const char *s, int masked);
+/* Every string in v masked in place (the read role's view of free JSON:
+ * a case's data, a task's fields and result). */
+void api_mask_strings(json_t *v);
 void api_fail_with(service *svc, http_request *req, int route,
                    const rc_error *err);
 
