@@ -677,6 +677,7 @@ static int w_complete(service *svc, job *j, json_t **reply, int *status,
   if (!id) return RC_ENOTFOUND;
   if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
   if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = api_task_take(svc, &j->who, id, err))) return rc;
   if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
                                  err)))
     return rc;

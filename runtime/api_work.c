@@ -652,6 +652,30 @@ static int task_row(service *svc, int64_t id, json_t **row, rc_error *err) {
   return rc;
 }
 
+/* A person completing a task works it: an open one is claimed for them
+ * first, so that it counts as theirs (a named agent goes on seeing the
+ * case for 30 days; the figures credit who did the work); one a colleague
+ * has claimed is not a named agent's to finish, as it is not its to claim
+ * (409). A machine token completes as before. */
+int api_task_take(service *svc, const principal *who, int64_t id,
+                  rc_error *err) {
+  json_t *row = NULL;
+  const char *status, *assignee;
+  int rc;
+  if (!who->user[0]) return RC_OK;
+  if ((rc = task_row(svc, id, &row, err)) != RC_OK) return rc;
+  status = json_string_value(json_object_get(row, "status"));
+  assignee = json_string_value(json_object_get(row, "assignee"));
+  if (status && !strcmp(status, "open"))
+    rc = engine_task_claim(svc->eng, id, who->user, err);
+  else if (status && !strcmp(status, "claimed") && named_agent(who) &&
+           assignee && strcmp(assignee, who->user))
+    rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is claimed by %s",
+                      (long long)id, assignee);
+  json_decref(row);
+  return rc;
+}
+
 int api_task_assign(service *svc, job *j, json_t **reply, int *status,
                     rc_error *err) {
   int64_t id = task_id_of(j->arg, err);

@@ -135,6 +135,10 @@ int api_case_scope(service *svc, const principal *who, const char *case_id,
                    rc_error *err);
 int api_task_scope(service *svc, const principal *who, int64_t task_id,
                    rc_error *err);
+/* Before a console user completes a task: an open one is claimed for
+ * them; a colleague's claimed one refused to a named agent (409). */
+int api_task_take(service *svc, const principal *who, int64_t id,
+                  rc_error *err);
 /* The case's open promise, its plan, its waiting tasks with their
  * declared outcomes, added to a case's JSON. */
 int api_case_extras(service *svc, const principal *who, const store_case *c,

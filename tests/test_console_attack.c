@@ -454,9 +454,62 @@ static void test_read_sees_case_data_and_task_results_masked(void **state) {
   expect_not(a, "13912345678");
 }
 
+/* --- completing a task one has not claimed --------------------------------
+ */
+
+/* A named agent completing an open task straight from the case page (no
+ * claim first) lost the case at once: it was no longer waiting in its
+ * queue, and the task done had no assignee, so the 30 days of "cases it
+ * completed" did not count it; the figures credited nobody. And it could
+ * complete a task a colleague had claimed (which it may not claim),
+ * leaving the colleague credited with the work. */
+static void test_completing_a_task_makes_it_the_completers(void **state) {
+  char csrf[64], path[200], want[100];
+  long long open_task, taken_task;
+  (void)state;
+  open_case("C1", NULL);
+  open_case("C2", NULL);
+  post_event("C1", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\"}}");
+  post_event("C2", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\"}}");
+  wait_tasks("phone", 2);
+  open_task = task_of("C1", "phone");
+  taken_task = task_of("C2", "phone");
+  if (!session_for("li.wei", csrf, sizeof csrf)) skip();
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", open_task);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"done\"");
+  /* Still its case: it completed the task. */
+  expect(as_user("GET", "/v1/cases/C1", csrf, NULL), 200, "\"id\":\"C1\"");
+  snprintf(want, sizeof want, "\"id\":%lld,", open_task);
+  expect(get("/v1/tasks?queue=phone&status=done&limit=1000", ADMIN), 200,
+         want);
+  expect(get("/v1/cases/C1/journal", ADMIN), 200, "\"assignee\":\"li.wei\"");
+  /* An offline resend of the same completion is still the stored one. */
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"duplicate\"");
+  /* A completion refused claims nothing: the job is undone whole. */
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", taken_task);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"nope\"}"), 422,
+         "\"field\":\"outcome\"");
+  snprintf(want, sizeof want, "\"id\":%lld,", taken_task);
+  expect(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN), 200,
+         want);
+  /* A colleague's claimed task is not its to finish. */
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", taken_task);
+  expect(post(path, AGENT, "{\"assignee\":\"old.hand\"}"), 200, NULL);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", taken_task);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 409,
+         "claimed by old.hand");
+  /* A supervisor may finish it (and it stays old.hand's). */
+  if (!session_for("zhang.min", csrf, sizeof csrf)) skip();
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"done\"");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_read_sees_case_data_and_task_results_masked),
+      cmocka_unit_test(test_completing_a_task_makes_it_the_completers),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
