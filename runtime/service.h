@@ -23,8 +23,9 @@ typedef struct principal {
   int roles;                    /* ROLE_* bits; 0: nobody */
   char user[USER_NAME_MAX + 1]; /* a console user's name; "" for a token */
   /* A named agent's queues as a JSON array; "" when every queue is its
-   * (machine tokens, supervisors, admins). */
-  char queues[512];
+   * (machine tokens, supervisors, admins). Room for as many as `user add`
+   * takes (64 names of 64 characters: session.c checks). */
+  char queues[4352];
   int by_session; /* came with the session cookie: writes need the CSRF */
   char csrf[48];  /* that session's CSRF token */
 } principal;

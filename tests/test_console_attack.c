@@ -259,6 +259,7 @@ static int group_teardown(void **state) {
                                       "cookies-wang.fang",
                                       "cookies-zhang.min",
                                       "cookies-zhao.read",
+                                      "cookies-many.queues",
                                       "sms.jsonl",
                                       "var"};
   (void)state;
@@ -506,10 +507,43 @@ static void test_completing_a_task_makes_it_the_completers(void **state) {
          "\"status\":\"done\"");
 }
 
+/* --- an agent of many queues ----------------------------------------------
+ */
+
+/* `user add` takes up to 64 queues of up to 64 characters; the session
+ * kept a named agent's queues in 512 bytes and, when they did not fit,
+ * gave it none: an agent of 31 queues signed in, /v1/me listed them, and
+ * My work, its cases and claim next were all empty ("not one of yours"). */
+static void test_an_agent_of_many_queues_sees_them_all(void **state) {
+  char csrf[64], queues[2600] = "";
+  size_t at = 0;
+  answer *a;
+  (void)state;
+  for (int i = 0; i < 30; i++)
+    at += (size_t)snprintf(queues + at, sizeof queues - at,
+                           "queue-number-%02d,", i);
+  snprintf(queues + at, sizeof queues - at, "phone");
+  add_user("many.queues", "agent", queues);
+  open_case("Q1", NULL);
+  post_event("Q1", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\"}}");
+  wait_tasks("phone", 1);
+  if (!session_for("many.queues", csrf, sizeof csrf)) skip();
+  expect(as_user("GET", "/v1/me", csrf, NULL), 200, "\"queue-number-29\"");
+  expect(as_user("GET", "/v1/cases/Q1", csrf, NULL), 200, "\"id\":\"Q1\"");
+  a = as_user("GET", "/v1/work?queue=phone", csrf, NULL);
+  expect(a, 200, "\"case\":\"Q1\"");
+  expect(as_user("POST", "/v1/tasks/next?queue=phone", csrf, NULL), 200,
+         "\"assignee\":\"many.queues\"");
+  /* Still bounded by them. */
+  expect(as_user("GET", "/v1/work?queue=field", csrf, NULL), 422,
+         "\"field\":\"queue\"");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_read_sees_case_data_and_task_results_masked),
       cmocka_unit_test(test_completing_a_task_makes_it_the_completers),
+      cmocka_unit_test(test_an_agent_of_many_queues_sees_them_all),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
