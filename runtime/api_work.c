@@ -446,9 +446,11 @@ static int promise_items(service *svc, const principal *who, json_t *queues,
   size_t i;
   int rc, broken = !strcmp(tab, "broken");
   next[0] = '\0';
-  if (after && *after && parse_promise_cursor(after, after_date, &after_id))
+  if (after && *after && parse_promise_cursor(after, after_date, &after_id)) {
+    json_decref(r.list); /* a forged cursor costs nothing */
     return rc_error_set(err, RC_EINVAL, "after",
                         "after must be the `next` of the page before");
+  }
   local_date(svc, now, 0, today_s, sizeof today_s);
   local_date(svc, now, -SCOPE_DAYS, month_ago, sizeof month_ago);
   rc = query_work_promises(engine_query(svc->eng), broken ? "broken" : "open",

@@ -262,10 +262,19 @@ static int group_teardown(void **state) {
                                       "cookies-many.queues",
                                       "sms.jsonl",
                                       "var"};
+  int status = 0, rc = 0;
   (void)state;
   if (server > 0) {
     kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    waitpid(server, &status, 0);
+    /* A sanitizer build's server that leaked says so at exit: not 0. */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      char cmd[700];
+      snprintf(cmd, sizeof cmd, "tail -40 %s/server.log >&2", dir);
+      fprintf(stderr, "the server ended with status %d\n", status);
+      if (system(cmd) != 0) fprintf(stderr, "(no server.log)\n");
+      rc = -1;
+    }
   }
   curl_global_cleanup();
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -274,7 +283,7 @@ static int group_teardown(void **state) {
     remove(path);
   }
   rmdir(dir);
-  return 0;
+  return rc;
 }
 
 /* --- fixtures ------------------------------------------------------------ */
@@ -539,11 +548,36 @@ static void test_an_agent_of_many_queues_sees_them_all(void **state) {
          "\"field\":\"queue\"");
 }
 
+/* --- forged cursors ---------------------------------------------------------
+ */
+
+/* A promise tab's `after` that is not a `next` is 422, and costs the
+ * service nothing: it leaked the page's list each time (an agent could
+ * grow the service's memory at will; the sanitizer build's server reports
+ * it at exit, which the teardown checks). */
+static void test_forged_cursors_are_refused_and_cost_nothing(void **state) {
+  static const char *const forged[] = {
+      "garbage", "2026-13-45:1", "2026-12-01:0", "2026-12-01:-1",
+      "2026-12-01x1", "0000-01-01:1", "%20"};
+  char csrf[64], path[200];
+  (void)state;
+  if (!session_for("li.wei", csrf, sizeof csrf)) skip();
+  for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+    snprintf(path, sizeof path, "/v1/work?tab=promises&after=%s", forged[i]);
+    expect(as_user("GET", path, csrf, NULL), 422, "\"field\":\"after\"");
+    snprintf(path, sizeof path, "/v1/work?tab=broken&after=%s", forged[i]);
+    expect(as_user("GET", path, csrf, NULL), 422, "\"field\":\"after\"");
+    snprintf(path, sizeof path, "/v1/work?after=%s", forged[i]);
+    expect(as_user("GET", path, csrf, NULL), 422, "\"field\":\"after\"");
+  }
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_read_sees_case_data_and_task_results_masked),
       cmocka_unit_test(test_completing_a_task_makes_it_the_completers),
       cmocka_unit_test(test_an_agent_of_many_queues_sees_them_all),
+      cmocka_unit_test(test_forged_cursors_are_refused_and_cost_nothing),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
