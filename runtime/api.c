@@ -695,6 +695,7 @@ static int w_complete(service *svc, job *j, json_t **reply, int *status,
   if (!id) return RC_ENOTFOUND;
   if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
   if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = api_task_take(svc, &j->who, id, err))) return rc;
   if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
                                  err)))
     return rc;
@@ -1094,6 +1095,9 @@ static int case_items(service *svc, const principal *who, json_t *list,
       json_object_set_new(row, "tags", json_array());
     if (json_is_null(json_object_get(row, "data")))
       json_object_set_new(row, "data", json_object());
+    /* A case's data is the lender's free JSON: a second phone, a
+     * spouse's e-mail. The journal's copy of it is masked; so is this. */
+    if (masked) mask_strings(json_object_get(row, "data"));
   }
   return RC_OK;
 }
@@ -1141,6 +1145,7 @@ static void r_case(service *svc, http_request *req, int route,
   }
   out = case_json(svc, &c);
   json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
+  if (masked_for(who)) mask_strings(json_object_get(out, "data"));
   if (api_case_extras(svc, who, &c, out, &err) != RC_OK) {
     json_decref(out);
     store_borrower_free(&b);
@@ -1238,6 +1243,16 @@ static void r_tasks(service *svc, http_request *req, int route,
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
+  }
+  /* A task's fields and result are free text too (what was said on a
+   * visit, a number the borrower gave). */
+  if (masked_for(who)) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(r.list, i, row) {
+      mask_strings(json_object_get(row, "fields"));
+      mask_strings(json_object_get(row, "result"));
+    }
   }
   out = json_pack("{s:o}", "tasks", r.list);
   page_next_id(out, &r, limit);
@@ -1475,6 +1490,8 @@ json_t *api_borrower_json(const store_borrower *b, int masked) {
 json_t *api_masked_string(const char *s, int masked) {
   return masked_string(s, masked);
 }
+
+void api_mask_strings(json_t *v) { mask_strings(v); }
 
 void api_fail_with(service *svc, http_request *req, int route,
                    const rc_error *err) {
