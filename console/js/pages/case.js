@@ -2,10 +2,10 @@
 // plan, the forms to record what happened, and the timeline. Every write
 // redraws the case and its timeline at once.
 import { h, fill } from '../h.js';
-import { ctx, can } from '../state.js';
+import { can } from '../state.js';
 import { get, post, qs, enc } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, date, dateTime } from '../format.js';
+import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
@@ -153,8 +153,7 @@ export function render(main, id, query) {
         ], plan.installments || [], { name: 'plan' })) : null);
   }
 
-  // Forms are drawn once per load; a redraw keeps nothing half typed
-  // because it happens only after a save or on first load.
+  // The record forms for the case's open tasks, then a promise and a note.
   function drawActions() {
     if (!writer || !kase) return;
     const c = kase;
@@ -167,9 +166,11 @@ export function render(main, id, query) {
       onSaved: saved, blocked: blockedText(guardFor(task), guard && guard.timezone),
     }));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
-    if (actions.dataset.drawn === String(c.tasks ? c.tasks.length : 0) + ':' + (guard ? 1 : 0) + ':' + JSON.stringify(c.tasks && c.tasks.map((x) => x.id))
-      && actions.childElementCount) return;
-    actions.dataset.drawn = String(c.tasks ? c.tasks.length : 0) + ':' + (guard ? 1 : 0) + ':' + JSON.stringify(c.tasks && c.tasks.map((x) => x.id));
+    // Drawn again only when the tasks or the guard's answer changed: a
+    // note saved must not wipe a record being typed beside it.
+    const drawn = JSON.stringify([(c.tasks || []).map((x) => x.id), forms.map((f) => f.querySelector('[data-blocked]') && f.querySelector('[data-blocked]').textContent)]);
+    if (actions.dataset.drawn === drawn && actions.childElementCount) return;
+    actions.dataset.drawn = drawn;
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
