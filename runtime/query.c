@@ -275,3 +275,8 @@ int query_outbox_due(query *q, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err) {
   return store_outbox_due(q->st, now, max, out, n, err);
 }
+
+int query_sim(query *q, int which, int64_t after, store_row_fn fn, void *ud,
+              rc_error *err) {
+  return store_sim_read(q->st, which, after, fn, ud, err);
+}

@@ -41,6 +41,7 @@ typedef struct rc_net {
   int bits; /* 0..128 */
 } rc_net;
 
+enum { INSTITUTION_MAX_QUEUES = 32 };
 typedef struct institution_config {
   char dir[PATH_MAX]; /* the institution directory */
   char name[128];     /* in the institution's own locale */
@@ -71,6 +72,12 @@ typedef struct institution_config {
   int64_t handler_deadline_ms; /* wall clock per handler call (real clock) */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
+  /* capacity{}: tasks a day each queue's collectors complete. */
+  struct {
+    char queue[64];
+    int per_day;
+  } capacity[INSTITUTION_MAX_QUEUES];
+  int ncapacity;
   int nworkflows;
   int has_route;
   policy_config policy; /* policy{}, parsed */
