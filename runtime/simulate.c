@@ -607,11 +607,13 @@ static int on_backlog(void *ud, const store_value *v, int n) {
   return 0;
 }
 
+/* The guard's refusals: contacts it blocked, and those it put off to a
+ * later window (a cap full, outside contact hours), which did not go out
+ * when the strategy asked. */
 static int64_t refusals_total(engine *eng) {
   const engine_stats *st = engine_get_stats(eng);
   int64_t n = 0;
-  for (int i = 0; i < st->npolicy; i++)
-    if (!strcmp(st->policy[i].verdict, "blocked")) n += st->policy[i].count;
+  for (int i = 0; i < st->npolicy; i++) n += st->policy[i].count;
   return n;
 }
 

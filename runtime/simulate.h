@@ -48,6 +48,7 @@ typedef struct sim_model {
   } outcomes[SIM_OUTCOMES]; /* tasks done, by kind and outcome */
   int noutcomes;
   int64_t cases, case_days; /* history walked */
+  int no_payments;          /* no payment in the history: defaults */
 } sim_model;
 
 /* The stated defaults, every cell uncalibrated. */

@@ -245,9 +245,15 @@ int sim_model_calibrate(query *q, rc_zone *zone, rc_time now, sim_model *m,
       walk_case(&h, c, today, at, end, state_obs);
       for (int w = 0; w < 3; w++) at[w] = end[w];
     }
+    int64_t paid = 0;
     m->cases = h.ncases;
-    for (int b = 0; b < SIM_BUCKETS; b++) settle(&m->pay[b], m->min_obs);
-    for (int s = 0; s < m->nstates; s++)
+    for (int b = 0; b < SIM_BUCKETS; b++) paid += m->pay[b].hits;
+    /* A book without a single payment yet (a fresh import, a rehearsal)
+     * tells nothing of how borrowers pay: the defaults stand. */
+    m->no_payments = paid == 0;
+    for (int b = 0; b < SIM_BUCKETS && paid; b++)
+      settle(&m->pay[b], m->min_obs);
+    for (int s = 0; s < m->nstates && paid; s++)
       for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_rate *r = &m->states[s].pay[b];
         r->obs = state_obs[s][b][0];
@@ -310,6 +316,7 @@ json_t *sim_model_json(const sim_model *m) {
   json_object_set_new(o, "min_obs", json_integer(m->min_obs));
   json_object_set_new(o, "cases", json_integer((json_int_t)m->cases));
   json_object_set_new(o, "case_days", json_integer((json_int_t)m->case_days));
+  json_object_set_new(o, "no_payments", json_boolean(m->no_payments));
   json_object_set_new(o, "pay_by_bucket", pay);
   json_object_set_new(o, "pay_by_state", states);
   json_object_set_new(o, "share_of_due", rate_json(&m->share));
@@ -336,6 +343,9 @@ void sim_model_print(const sim_model *m, FILE *out) {
           "behaviour model: %lld cases, %lld case-days of history; a cell "
           "with fewer than %d observations uses the stated default\n",
           (long long)m->cases, (long long)m->case_days, m->min_obs);
+  if (m->no_payments)
+    fprintf(out, "  no payment in the book's history: payment cells use the "
+                 "defaults\n");
   for (int b = 0; b < SIM_BUCKETS; b++) {
     snprintf(what, sizeof what, "pays on a day, dpd %s", sim_bucket_names[b]);
     rate_print(out, what, &m->pay[b], 2);
