@@ -1949,6 +1949,10 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
   return rc;
 }
 
+int engine_scratch(engine *eng) {
+  return store_scratch(eng->st);
+}
+
 int engine_adopt(engine *eng, int *moved, rc_error *err) {
   const char *names[64];
   int n = script_workflow_names(eng->sc, names, 64), rc;

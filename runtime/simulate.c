@@ -428,6 +428,10 @@ static int is_unreached(const char *outcome) {
          !strcmp(outcome, "not_reached") || !strcmp(outcome, "voicemail");
 }
 
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Picks an outcome among the declared ones: for a call, first whether it
  * reaches the borrower; then by the book's shares where it has
  * min_obs of them, else by the defaults. */
@@ -456,6 +460,9 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
     }
   }
   if (n == 0) return NULL;
+  /* The declaration is a Lua table, whose order changes from one process
+   * to the next: sorted, one seed gives one result. */
+  qsort(names, (size_t)n, sizeof names[0], name_cmp);
   use_history = hist_total >= m->min_obs;
   for (int i = 0; i < n; i++) {
     w[i] = use_history ? (double)history_count(m, kind, names[i])
@@ -811,6 +818,7 @@ static int run_arm(const sim_opts *o, const sim_model *m, const char *name,
     goto out;
   }
   a.q = engine_query(a.eng);
+  engine_scratch(a.eng);
   if (candidate && (rc = engine_adopt(a.eng, &a.moved, err)) != RC_OK)
     goto out;
   memset(&cw, 0, sizeof cw);

@@ -181,6 +181,9 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated);
  * state of the same name when that exists and is not final; the others
  * stay where they are. *moved counts the cases moved. */
 int engine_adopt(engine *eng, int *moved, rc_error *err);
+/* The database is a throwaway copy (a what-if arm): commits stop waiting
+ * for the disk. */
+int engine_scratch(engine *eng);
 /* Whether a transaction is open (a batch or an ingest call's own). */
 int engine_in_transaction(const engine *eng);
 /* How many WAL pages a commit may leave before they are copied back into

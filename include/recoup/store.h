@@ -456,6 +456,8 @@ enum {
   STORE_SIM_OUTCOMES,
   STORE_SIM_COUNT
 };
+/* A throwaway copy: commits no longer wait for the disk. */
+int store_scratch(store *st);
 int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
                    void *ud, rc_error *err);
 
