@@ -1210,6 +1210,15 @@ int simulate_main(int argc, char **argv) {
   json_object_set_new(result, "seed", json_integer((json_int_t)o.seed));
   sim_model_print(&m, stdout);
   print_table(stdout, result);
+  {
+    int64_t held = json_integer_value(json_object_get(
+        json_object_get(json_array_get(arms, 0), "summary"), "held"));
+    if (held)
+      printf("%lld case%s in error %s held: not simulated (recoup errors "
+             "lists %s)\n",
+             (long long)held, held == 1 ? "" : "s", held == 1 ? "is" : "are",
+             held == 1 ? "it" : "them");
+  }
   if (o.json) {
     if (json_dump_file(result, o.json,
                        JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {

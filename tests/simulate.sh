@@ -24,14 +24,18 @@ check() { # NAME CONDITION...
 
 # A young book: 200 cases 1 to 19 days past due, imported on a rehearsal
 # clock (nothing delivered).
-awk 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,due_date";
+awk 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,due_date,boom";
   for (i = 1; i <= 200; i++) { d = 20 + i % 19; m = 12; y = 2025;
     if (d > 31) { d -= 31; m = 1; y = 2026 }
-    printf "W%03d,BW%03d,Name %d,+86138%08d,%d,%d,%d-%02d-%02d\n",
-      i, i, i, i, 500000 + i * 100, 50000 + i * 10, y, m, d } }' >"$work/book.csv"
+    printf "W%03d,BW%03d,Name %d,+86138%08d,%d,%d,%d-%02d-%02d,%s\n",
+      i, i, i, i, 500000 + i * 100, 50000 + i * 10, y, m, d,
+      i == 1 ? "yes" : "" } }' >"$work/book.csv"
 book="$work/book.db"
 "$recoup" import "$work/book.csv" "$fx/current" --db "$book" \
   --now 2026-01-08T09:00 >"$work/out" 2>"$work/err" || bad "import the book"
+# A day on: W001's handler fails, and the case waits in error.
+"$recoup" tick "$fx/current" --db "$book" --now 2026-01-09T10:00 \
+  >"$work/out" 2>"$work/err"
 before=$(sha256sum "$book" | cut -d' ' -f1)
 outbox_before=$(ls "$fx/current/var" "$fx/sms2/var" 2>/dev/null | sort | sha256sum)
 
@@ -57,6 +61,9 @@ check "the JSON has each day" \
 check "the JSON carries the model" \
   [ "$(jq '.model.min_obs' "$work/sms_a.json")" -eq 30 ]
 check "the table goes to stdout" grep -q "guard refusals" "$work/out"
+check "a case in error is held" \
+  [ "$(jq '.arms[0].summary.held' "$work/sms_a.json")" -eq 1 ]
+check "and the report says how many" grep -q "1 case in error is held" "$work/out"
 check "the HTML report draws its charts inline" grep -q "<svg" "$work/sms.html"
 check "the HTML report has no script" sh -c "! grep -qi '<script' '$work/sms.html'"
 
