@@ -27,7 +27,7 @@ typedef struct sim_rate {
 } sim_rate;
 
 typedef struct sim_model {
-  int min_obs;     /* fewer observations than this: the default */
+  int min_obs;      /* fewer observations than this: the default */
   int contact_days; /* a contact lifts payment for this many days after */
   sim_rate pay[SIM_BUCKETS]; /* a case pays on a day, by dpd bucket */
   struct {

@@ -18,12 +18,23 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c",
 
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) switch (*s) {
-      case '&': fputs("&amp;", f); break;
-      case '<': fputs("&lt;", f); break;
-      case '>': fputs("&gt;", f); break;
-      case '"': fputs("&quot;", f); break;
-      case '\'': fputs("&#39;", f); break;
-      default: fputc(*s, f);
+      case '&':
+        fputs("&amp;", f);
+        break;
+      case '<':
+        fputs("&lt;", f);
+        break;
+      case '>':
+        fputs("&gt;", f);
+        break;
+      case '"':
+        fputs("&quot;", f);
+        break;
+      case '\'':
+        fputs("&#39;", f);
+        break;
+      default:
+        fputc(*s, f);
     }
 }
 
@@ -39,8 +50,9 @@ static void line_chart(FILE *f, const char *title, series *s, int ns, int n,
   double max = 0;
   fprintf(f, "<figure><figcaption>");
   esc(f, title);
-  fprintf(f, "</figcaption>\n<svg viewBox=\"0 0 %d %d\" width=\"%d\" "
-             "height=\"%d\" role=\"img\">\n",
+  fprintf(f,
+          "</figcaption>\n<svg viewBox=\"0 0 %d %d\" width=\"%d\" "
+          "height=\"%d\" role=\"img\">\n",
           W, H, W, H);
   for (int i = 0; i < ns; i++)
     for (int d = 0; d < n; d++)
@@ -62,11 +74,13 @@ static void line_chart(FILE *f, const char *title, series *s, int ns, int n,
           "%d</text>\n",
           PAD_L, H - 8, W - PAD_R, H - 8, n);
   for (int i = 0; i < ns; i++) {
-    fprintf(f, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\"%s "
-               "points=\"",
+    fprintf(f,
+            "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\"%s "
+            "points=\"",
             palette[i % 8], s[i].dashed ? " stroke-dasharray=\"6 3\"" : "");
     for (int d = 0; d < n; d++) {
-      double x = PAD_L + (n > 1 ? (double)d * (W - PAD_L - PAD_R) / (n - 1) : 0);
+      double x =
+          PAD_L + (n > 1 ? (double)d * (W - PAD_L - PAD_R) / (n - 1) : 0);
       double y = (H - PAD_B) - s[i].v[d] / max * (H - PAD_B - PAD_T);
       fprintf(f, "%.1f,%.1f ", x, y);
     }
@@ -74,8 +88,7 @@ static void line_chart(FILE *f, const char *title, series *s, int ns, int n,
   }
   fputs("</svg>\n<ul class=\"legend\">", f);
   for (int i = 0; i < ns; i++) {
-    fprintf(f, "<li><span style=\"color:%s\">&#9632;</span> ",
-            palette[i % 8]);
+    fprintf(f, "<li><span style=\"color:%s\">&#9632;</span> ", palette[i % 8]);
     esc(f, s[i].label);
     fputs(s[i].dashed ? " (dashed)" : "", f);
     fputs("</li>", f);
@@ -103,7 +116,9 @@ static double day_value(json_t *day, const char *field, const char *key) {
   double sum = 0;
   if (!json_is_object(v)) return json_number_value(v);
   if (key) return json_number_value(json_object_get(v, key));
-  json_object_foreach(v, k, x) sum += json_number_value(x);
+  json_object_foreach(v, k, x) {
+    sum += json_number_value(x);
+  }
   return sum;
 }
 
@@ -143,10 +158,13 @@ static void summary_table(FILE *f, json_t *arms) {
     const char *q;
     json_t *v;
     json_t *qs = json_object();
-    json_array_foreach(arms, i, a)
-        json_object_foreach(json_object_get(json_object_get(a, "summary"),
-                                            "peak_backlog"),
-                            q, v) json_object_set(qs, q, v);
+    json_array_foreach(arms, i, a) {
+      json_t *peak =
+          json_object_get(json_object_get(a, "summary"), "peak_backlog");
+      json_object_foreach(peak, q, v) {
+        json_object_set(qs, q, v);
+      }
+    }
     (void)first;
     json_object_foreach(qs, q, v) {
       fputs("<tr><td>peak backlog ", f);
@@ -156,8 +174,10 @@ static void summary_table(FILE *f, json_t *arms) {
         json_t *s = json_object_get(a, "summary"), *x;
         size_t j;
         int up = 0;
-        json_array_foreach(json_object_get(s, "backlog_rising"), j, x) up |=
-            !strcmp(json_string_value(x), q);
+        json_t *rise = json_object_get(s, "backlog_rising");
+        json_array_foreach(rise, j, x) {
+          up |= !strcmp(json_string_value(x), q);
+        }
         fprintf(f, "<td%s>%.0f / %.0f a day%s</td>",
                 up ? " class=\"warn\"" : "",
                 json_number_value(
@@ -180,22 +200,24 @@ static void state_bars(FILE *f, json_t *arms) {
   const char *k;
   double max = 1;
   int idx = 0, bh = 14;
-  json_array_foreach(arms, i, a)
-      json_object_foreach(json_object_get(json_object_get(a, "summary"),
-                                          "states"),
-                          k, v) {
-    json_object_set_new(states, k, json_true());
-    if (json_number_value(v) > max) max = json_number_value(v);
+  json_array_foreach(arms, i, a) {
+    json_t *st = json_object_get(json_object_get(a, "summary"), "states");
+    json_object_foreach(st, k, v) {
+      json_object_set_new(states, k, json_true());
+      if (json_number_value(v) > max) max = json_number_value(v);
+    }
   }
   ns = json_object_size(states);
-  fprintf(f, "<figure><figcaption>Cases by state at the end</figcaption>\n"
-             "<svg viewBox=\"0 0 %d %zu\" width=\"%d\" height=\"%zu\" "
-             "role=\"img\">\n",
+  fprintf(f,
+          "<figure><figcaption>Cases by state at the end</figcaption>\n"
+          "<svg viewBox=\"0 0 %d %zu\" width=\"%d\" height=\"%zu\" "
+          "role=\"img\">\n",
           W, ns * (na * bh + 8) + 8, W, ns * (na * bh + 8) + 8);
   json_object_foreach(states, k, v) {
     int y0 = 8 + idx * (int)(na * bh + 8);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" "
-               "font-size=\"11\">",
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" "
+            "font-size=\"11\">",
             PAD_L + 50, y0 + bh);
     esc(f, k);
     fputs("</text>\n", f);
@@ -215,8 +237,7 @@ static void state_bars(FILE *f, json_t *arms) {
   json_decref(states);
   fputs("</svg><ul class=\"legend\">", f);
   json_array_foreach(arms, i, a) {
-    fprintf(f, "<li><span style=\"color:%s\">&#9632;</span> ",
-            palette[i % 8]);
+    fprintf(f, "<li><span style=\"color:%s\">&#9632;</span> ", palette[i % 8]);
     esc(f, json_string_value(json_object_get(a, "name")));
     fputs("</li>", f);
   }
@@ -227,24 +248,25 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
   json_t *result = (json_t *)result_c; /* jansson's getters are not const */
   json_t *arms = json_object_get(result, "arms"), *a, *d, *v;
   size_t i, j;
-  int n = (int)json_array_size(
-      json_object_get(json_array_get(arms, 0), "days"));
+  int n =
+      (int)json_array_size(json_object_get(json_array_get(arms, 0), "days"));
   series s[MAX_SERIES];
   int ns = 0;
   char *model;
   FILE *f = fopen(path, "w");
   if (!f) return rc_error_set(err, RC_EIO, "html", "cannot write %s", path);
-  fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>recoup simulate</title>\n<style>body{font:14px system-ui,"
-        "sans-serif;margin:2em;max-width:760px}table{border-collapse:"
-        "collapse}td,th{border-bottom:1px solid #ddd;padding:4px 10px;"
-        "text-align:right}td:first-child{text-align:left}.warn{color:#b00;"
-        "font-weight:bold}.legend{list-style:none;padding:0;display:flex;"
-        "flex-wrap:wrap;gap:1em;font-size:12px}figure{margin:1.5em 0}"
-        "figcaption{font-weight:bold}pre{font-size:11px;background:#f6f6f6;"
-        "padding:1em;overflow:auto}</style></head><body>\n"
-        "<h1>What-if: recoup simulate</h1>\n",
-        f);
+  fputs(
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<title>recoup simulate</title>\n<style>body{font:14px system-ui,"
+      "sans-serif;margin:2em;max-width:760px}table{border-collapse:"
+      "collapse}td,th{border-bottom:1px solid #ddd;padding:4px 10px;"
+      "text-align:right}td:first-child{text-align:left}.warn{color:#b00;"
+      "font-weight:bold}.legend{list-style:none;padding:0;display:flex;"
+      "flex-wrap:wrap;gap:1em;font-size:12px}figure{margin:1.5em 0}"
+      "figcaption{font-weight:bold}pre{font-size:11px;background:#f6f6f6;"
+      "padding:1em;overflow:auto}</style></head><body>\n"
+      "<h1>What-if: recoup simulate</h1>\n",
+      f);
   fprintf(f, "<p>%d days, %lld run(s), seed %lld. Nothing was delivered.</p>\n",
           n, (long long)json_integer_value(json_object_get(result, "runs")),
           (long long)json_integer_value(json_object_get(result, "seed")));
@@ -259,8 +281,8 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
 
   /* Recovered, cumulative. */
   json_array_foreach(arms, i, a) {
-    int k = add_series(s, &ns, n, json_string_value(json_object_get(a, "name")),
-                       0);
+    int k =
+        add_series(s, &ns, n, json_string_value(json_object_get(a, "name")), 0);
     double sum = 0;
     if (k < 0) break;
     json_array_foreach(json_object_get(a, "days"), j, d) {
@@ -276,16 +298,17 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
   json_array_foreach(arms, i, a) {
     json_t *last = json_array_get(json_object_get(a, "days"), (size_t)n - 1);
     const char *q;
-    json_object_foreach(json_object_get(json_object_get(a, "summary"),
-                                        "peak_backlog"),
-                        q, v) {
+    json_object_foreach(
+        json_object_get(json_object_get(a, "summary"), "peak_backlog"), q, v) {
       char label[128];
       int k;
       snprintf(label, sizeof label, "%s: %s",
                json_string_value(json_object_get(a, "name")), q);
       if ((k = add_series(s, &ns, n, label, (int)i)) < 0) break;
-      json_array_foreach(json_object_get(a, "days"), j, d) if ((int)j < n)
-          s[k].v[j] = day_value(d, "backlog", q);
+      json_t *days = json_object_get(a, "days");
+      json_array_foreach(days, j, d) {
+        if ((int)j < n) s[k].v[j] = day_value(d, "backlog", q);
+      }
     }
     (void)last;
   }
@@ -313,10 +336,11 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
   free_series(s, ns), ns = 0;
 
   state_bars(f, arms);
-  fputs("<h2>Behaviour model</h2>\n<p>Calibrated from the book's own "
-        "history; a cell with fewer observations than min_obs uses the "
-        "stated default (calibrated: false).</p>\n<pre>",
-        f);
+  fputs(
+      "<h2>Behaviour model</h2>\n<p>Calibrated from the book's own "
+      "history; a cell with fewer observations than min_obs uses the "
+      "stated default (calibrated: false).</p>\n<pre>",
+      f);
   model = json_dumps(json_object_get(result, "model"),
                      JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   esc(f, model);

@@ -38,8 +38,8 @@ void sim_model_defaults(sim_model *m) {
 /* --- history, loaded whole and walked case by case -------------------- */
 
 typedef struct hrow {
-  int32_t c;   /* index of the case */
-  int32_t day; /* days since 1970 in the institution's zone */
+  int32_t c;     /* index of the case */
+  int32_t day;   /* days since 1970 in the institution's zone */
   int32_t state; /* journal: index in m->states, -1 beyond SIM_STATES */
   int64_t amount;
 } hrow;
@@ -70,8 +70,8 @@ static int case_cmp(const void *a, const void *b) {
 }
 
 static int find_case(const hist *h, const char *id) {
-  const hcase *c = bsearch(&id, h->cases, (size_t)h->ncases, sizeof *h->cases,
-                           case_cmp);
+  const hcase *c =
+      bsearch(&id, h->cases, (size_t)h->ncases, sizeof *h->cases, case_cmp);
   return c ? (int)(c - h->cases) : -1;
 }
 
@@ -172,8 +172,8 @@ static void settle(sim_rate *r, int min_obs) {
 }
 
 /* Walks one case's days, rows[k] from *at[k] on belonging to it. */
-static void walk_case(hist *h, int c, int32_t today, int at[3], int end[3],
-                      int64_t (*state_obs)[SIM_BUCKETS][2]) {
+static void walk_case(hist *h, int c, int32_t today, const int at[3],
+                      const int end[3], int64_t (*state_obs)[SIM_BUCKETS][2]) {
   sim_model *m = h->m;
   const hcase *hc = &h->cases[c];
   const hrow *j = h->rows[0], *p = h->rows[1], *k = h->rows[2];
@@ -309,7 +309,8 @@ json_t *sim_model_json(const sim_model *m) {
   }
   for (int i = 0; i < m->noutcomes; i++) {
     json_t *k = json_object_get(outcomes, m->outcomes[i].kind);
-    if (!k) json_object_set_new(outcomes, m->outcomes[i].kind, k = json_object());
+    if (!k)
+      json_object_set_new(outcomes, m->outcomes[i].kind, k = json_object());
     json_object_set_new(k, m->outcomes[i].outcome,
                         json_integer((json_int_t)m->outcomes[i].n));
   }
@@ -344,8 +345,9 @@ void sim_model_print(const sim_model *m, FILE *out) {
           "with fewer than %d observations uses the stated default\n",
           (long long)m->cases, (long long)m->case_days, m->min_obs);
   if (m->no_payments)
-    fprintf(out, "  no payment in the book's history: payment cells use the "
-                 "defaults\n");
+    fprintf(out,
+            "  no payment in the book's history: payment cells use the "
+            "defaults\n");
   for (int b = 0; b < SIM_BUCKETS; b++) {
     snprintf(what, sizeof what, "pays on a day, dpd %s", sim_bucket_names[b]);
     rate_print(out, what, &m->pay[b], 2);

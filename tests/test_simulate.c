@@ -61,9 +61,9 @@ static void test_model_recovers_payment_probabilities_by_bucket(void **st) {
   /* Cases fall due from 0 to 99 days before the start. */
   for (int i = 0; i < CASES; i++) {
     char text[512], due[16];
-    rc_date d = date_from_days(date_to_days(zone_date(
-                                   clock_zone(engine_clock(eng)), start)) -
-                               i % 100);
+    rc_date d = date_from_days(
+        date_to_days(zone_date(clock_zone(engine_clock(eng)), start)) -
+        i % 100);
     json_t *j;
     due_days[i] = date_to_days(d);
     date_format(&d, due, sizeof due);
@@ -79,7 +79,8 @@ static void test_model_recovers_payment_probabilities_by_bucket(void **st) {
   assert_int_equal(engine_run(eng, start, NULL, &err), RC_OK);
   for (int day = 0; day < DAYS; day++) {
     rc_time noon = start + day * DAY + DAY / 2;
-    int64_t today = date_to_days(zone_date(clock_zone(engine_clock(eng)), noon));
+    int64_t today =
+        date_to_days(zone_date(clock_zone(engine_clock(eng)), noon));
     assert_int_equal(engine_run(eng, noon, NULL, &err), RC_OK);
     assert_int_equal(engine_begin(eng, &err), RC_OK);
     for (int i = 0; i < CASES; i++) {
@@ -97,10 +98,10 @@ static void test_model_recovers_payment_probabilities_by_bucket(void **st) {
   now = start + DAYS * DAY;
   assert_int_equal(engine_run(eng, now, NULL, &err), RC_OK);
   sim_model_defaults(&m);
-  assert_int_equal(sim_model_calibrate(engine_query(eng),
-                                       clock_zone(engine_clock(eng)), now, &m,
-                                       &err),
-                   RC_OK);
+  assert_int_equal(
+      sim_model_calibrate(engine_query(eng), clock_zone(engine_clock(eng)), now,
+                          &m, &err),
+      RC_OK);
   assert_int_equal(m.cases, CASES);
   assert_int_equal(m.case_days, (int64_t)CASES * DAYS);
   for (int b = 1; b < SIM_BUCKETS; b++) {
