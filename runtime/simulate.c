@@ -333,12 +333,6 @@ static int walk_day(void *ud, const store_value *v, int n) {
   rc_date dd;
   if (n < 12 || v[0].type != STORE_TEXT || !(c = find_case(a, v[0].s)))
     return 0;
-  /* Cases by state at the end of the previous day; legal referrals. */
-  if (v[2].type == STORE_TEXT) {
-    if (strcmp(c->state, v[2].s) && !strcmp(v[2].s, "legal")) a->legal++;
-    snprintf(c->state, sizeof c->state, "%s", v[2].s);
-  }
-  counter_add(&a->states, c->state, 1);
   if (v[3].i || v[4].i || v[5].i) return 0; /* closed, in error, on hold */
   balance = v[6].i, due = v[7].i;
   if (balance <= 0) return 0;
@@ -353,7 +347,7 @@ static int walk_day(void *ud, const store_value *v, int n) {
   if (due <= 0) return 0;
   if (v[8].type == STORE_TEXT && clock_parse_date(v[8].s, &dd) == RC_OK)
     dpd = (int)(a->today_days - date_to_days(dd));
-  p = sim_model_pay(m, c->state, dpd);
+  p = sim_model_pay(m, v[2].type == STORE_TEXT ? v[2].s : "", dpd);
   if (a->day - c->last_contact <= m->contact_days) p *= m->lift;
   if (draw(a->seed, c->hash, a->day, DRAW_PAY) < p) {
     /* Between half and all of the model's share, rounded to whole minor
@@ -365,6 +359,19 @@ static int walk_day(void *ud, const store_value *v, int n) {
     if (amount > balance) amount = balance;
     add_payment(w, c->id, amount);
   }
+  return 0;
+}
+
+/* At the end of the day: cases by state, and those that went to legal. */
+static int count_states(void *ud, const store_value *v, int n) {
+  arm *a = ud;
+  sim_case *c;
+  if (n < 3 || v[0].type != STORE_TEXT || v[2].type != STORE_TEXT ||
+      !(c = find_case(a, v[0].s)))
+    return 0;
+  if (strcmp(c->state, v[2].s) && !strcmp(v[2].s, "legal")) a->legal++;
+  snprintf(c->state, sizeof c->state, "%s", v[2].s);
+  counter_add(&a->states, c->state, 1);
   return 0;
 }
 
@@ -703,6 +710,8 @@ static int step_day(arm *a, rc_error *err) {
     rc = query_sim(a->q, QUERY_SIM_TASKS, a->last_task, on_task, a, err);
   if (rc == RC_OK)
     rc = query_sim(a->q, QUERY_SIM_BACKLOG, 0, on_backlog, a, err);
+  if (rc == RC_OK)
+    rc = query_sim(a->q, QUERY_SIM_CASES, 0, count_states, a, err);
   if (rc == RC_OK) {
     int64_t total = refusals_total(a->eng);
     a->refusals = total - a->refusals_seen;
