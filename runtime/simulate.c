@@ -73,7 +73,15 @@ static uint64_t hash_str(const char *s) {
   return h;
 }
 
-enum { DRAW_PAY, DRAW_SHARE, DRAW_REACH, DRAW_OUTCOME, DRAW_KEPT, DRAW_DAYS };
+enum {
+  DRAW_PAY,
+  DRAW_SHARE,
+  DRAW_REACH,
+  DRAW_OUTCOME,
+  DRAW_KEPT,
+  DRAW_DAYS,
+  DRAW_REPLY
+};
 
 /* A uniform number in [0, 1) for one borrower, day and purpose. */
 static double draw(uint64_t seed, uint64_t case_hash, int day, int purpose) {
@@ -227,6 +235,11 @@ static json_t *counters_json(const counters *cs) {
   return o;
 }
 
+typedef struct outgoing {
+  int64_t id;
+  sim_case *c;
+} outgoing;
+
 typedef struct arm {
   const sim_opts *o;
   const sim_model *m;
@@ -246,6 +259,9 @@ typedef struct arm {
   int64_t payments, refusals, legal, held;
   counters messages, opened, done, backlog, states;
   int moved, stayed, errors;
+  int64_t replies; /* this day's */
+  outgoing *out;   /* messages to mark delivered; owned */
+  int nout, capout, oom;
   json_t *outcome_cache; /* "workflow/version/kind" -> outcomes; owned */
 } arm;
 
@@ -613,9 +629,49 @@ static int on_message(void *ud, const store_value *v, int n) {
       (!strcmp(v[3].s, "blocked") || !strcmp(v[3].s, "cancelled")))
     return 0;
   counter_add(&a->messages, v[2].s, 1);
-  if (v[1].type == STORE_TEXT && (c = find_case(a, v[1].s)))
+  /* A message put off to a later window has not gone out (yet). */
+  if (v[3].type != STORE_TEXT || strcmp(v[3].s, "queued")) return 0;
+  if (v[1].type == STORE_TEXT && (c = find_case(a, v[1].s))) {
     c->last_contact = a->day;
+    if (a->nout == a->capout) {
+      int cap = a->capout ? a->capout * 2 : 256;
+      outgoing *g = realloc(a->out, (size_t)cap * sizeof *g);
+      if (!g) return a->oom = 1;
+      a->out = g, a->capout = cap;
+    }
+    a->out[a->nout].id = v[0].i;
+    a->out[a->nout++].c = c;
+  }
   return 0;
+}
+
+/* The messages of the day "go out": the outbox never runs, so the
+ * simulation marks each sent and delivered (message_delivered reaches
+ * the workflow), and a borrower replies with the model's reply rate. */
+static int deliver_day(arm *a, rc_error *err) {
+  int rc = engine_begin(a->eng, err);
+  for (int i = 0; i < a->nout && rc == RC_OK; i++) {
+    sim_case *c = a->out[i].c;
+    rc_error why;
+    int r;
+    char case_out[160];
+    rc_error_clear(&why);
+    if ((rc = engine_job_begin(a->eng, err)) != RC_OK) break;
+    r = engine_delivery(a->eng, a->out[i].id, c->id, 1, 1, 1, 0, NULL, &why);
+    if (r == RC_OK) r = engine_receipt(a->eng, a->out[i].id, "delivered", &why);
+    if (r == RC_OK && draw(a->seed, c->hash ^ (uint64_t)a->out[i].id, a->day,
+                           DRAW_REPLY) < a->m->reply.p) {
+      r = engine_reply(a->eng, c->id, NULL, "simulated reply", case_out, &why);
+      if (r == RC_OK) a->replies++;
+    }
+    if (r == RC_ESTORE) *err = why;
+    if (r != RC_OK && r != RC_ESTORE) a->errors++;
+    rc = engine_job_end(a->eng, r == RC_ESTORE ? r : RC_OK, err);
+  }
+  a->nout = 0;
+  if (rc == RC_OK) return engine_commit(a->eng, err);
+  engine_rollback(a->eng);
+  return rc;
 }
 
 static int on_task(void *ud, const store_value *v, int n) {
@@ -645,7 +701,7 @@ static int64_t refusals_total(engine *eng) {
 
 static void day_reset(arm *a) {
   a->recovered = 0;
-  a->payments = a->refusals = a->legal = 0;
+  a->payments = a->refusals = a->legal = a->replies = 0;
   a->messages.n = a->opened.n = a->done.n = a->backlog.n = a->states.n = 0;
 }
 
@@ -706,6 +762,11 @@ static int step_day(arm *a, rc_error *err) {
   if (rc == RC_OK)
     rc = query_sim(a->q, QUERY_SIM_MESSAGES, a->last_message, on_message, a,
                    err);
+  if (rc == RC_OK && a->oom)
+    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  /* What the receipts and replies set off, before the day ends. */
+  if (rc == RC_OK && a->nout && (rc = deliver_day(a, err)) == RC_OK)
+    rc = engine_run(a->eng, end, &steps, err);
   if (rc == RC_OK)
     rc = query_sim(a->q, QUERY_SIM_TASKS, a->last_task, on_task, a, err);
   if (rc == RC_OK)
@@ -729,6 +790,7 @@ static json_t *day_json(const arm *a) {
   json_object_set_new(d, "payments", json_integer(a->payments));
   json_object_set_new(d, "messages", counters_json(&a->messages));
   json_object_set_new(d, "refusals", json_integer(a->refusals));
+  json_object_set_new(d, "replies", json_integer(a->replies));
   json_object_set_new(d, "tasks_opened", counters_json(&a->opened));
   json_object_set_new(d, "tasks_done", counters_json(&a->done));
   json_object_set_new(d, "backlog", counters_json(&a->backlog));
@@ -774,7 +836,7 @@ static int rising(json_t *days, const char *queue, int capacity) {
 static json_t *summarize(json_t *days, const institution_config *cfg) {
   json_t *s = json_object(), *peak = json_object(), *cap = json_object(),
          *rise = json_array();
-  int64_t recovered = 0, payments = 0, refusals = 0, legal = 0;
+  int64_t recovered = 0, payments = 0, refusals = 0, legal = 0, replies = 0;
   size_t i;
   json_t *d;
   const char *k;
@@ -787,6 +849,7 @@ static json_t *summarize(json_t *days, const institution_config *cfg) {
     payments += json_integer_value(json_object_get(d, "payments"));
     refusals += json_integer_value(json_object_get(d, "refusals"));
     legal += json_integer_value(json_object_get(d, "legal"));
+    replies += json_integer_value(json_object_get(d, "replies"));
     add_into(s, "messages", json_object_get(d, "messages"));
     add_into(s, "tasks_opened", json_object_get(d, "tasks_opened"));
     add_into(s, "tasks_done", json_object_get(d, "tasks_done"));
@@ -805,6 +868,7 @@ static json_t *summarize(json_t *days, const institution_config *cfg) {
   json_object_set_new(s, "recovered", json_integer(recovered));
   json_object_set_new(s, "payments", json_integer(payments));
   json_object_set_new(s, "refusals", json_integer(refusals));
+  json_object_set_new(s, "replies", json_integer(replies));
   json_object_set_new(s, "legal", json_integer(legal));
   json_object_set_new(s, "peak_backlog", peak);
   json_object_set_new(s, "capacity", cap);
@@ -899,6 +963,7 @@ static int run_arm(const sim_opts *o, const sim_model *m, const char *name,
 out:
   json_decref(days);
   json_decref(a.outcome_cache);
+  free(a.out);
   if (a.eng) engine_close(a.eng);
   for (int i = 0; i < a.ncases; i++) free(a.cases[i].id);
   free(a.cases);
@@ -1038,6 +1103,7 @@ static void print_table(FILE *out, json_t *result) {
   row(out, "payments", arms, NULL, "payments", 0);
   group(out, arms, "messages", "messages");
   row(out, "guard refusals", arms, NULL, "refusals", 0);
+  row(out, "replies", arms, NULL, "replies", 0);
   group(out, arms, "tasks_opened", "tasks opened");
   group(out, arms, "tasks_done", "tasks done");
   keys = keys_of(arms, "peak_backlog");

@@ -42,6 +42,7 @@ typedef struct sim_model {
   double lift;            /* pay_contacted / pay_quiet (1 when thin) */
   sim_rate reach;         /* a call reaches the borrower */
   sim_rate kept;          /* a promise is kept */
+  sim_rate reply;         /* a borrower replies to a message (default) */
   struct {
     char kind[32], outcome[32];
     int64_t n;

@@ -33,6 +33,7 @@ void sim_model_defaults(sim_model *m) {
   m->lift = 1.3;
   m->reach.p = 0.45;
   m->kept.p = 0.55;
+  m->reply.p = 0.02;
 }
 
 /* --- history, loaded whole and walked case by case -------------------- */
@@ -327,6 +328,7 @@ json_t *sim_model_json(const sim_model *m) {
   json_object_set_new(o, "contact_lift", json_real(m->lift));
   json_object_set_new(o, "call_reach", rate_json(&m->reach));
   json_object_set_new(o, "promise_kept", rate_json(&m->kept));
+  json_object_set_new(o, "reply", rate_json(&m->reply));
   json_object_set_new(o, "task_outcomes", outcomes);
   return o;
 }
@@ -367,4 +369,5 @@ void sim_model_print(const sim_model *m, FILE *out) {
               : "default");
   rate_print(out, "a call reaches the borrower", &m->reach, 1);
   rate_print(out, "a promise is kept", &m->kept, 1);
+  rate_print(out, "a message gets a reply", &m->reply, 1);
 }
