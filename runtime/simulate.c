@@ -1027,6 +1027,23 @@ static json_t *arm_result(const char *name, const char *dir, json_t *runs) {
       mean_into(mean, range, json_object_get(r, "summary"), i == 0, (int)n,
                 NULL);
     }
+    /* A queue rising in any run is flagged. */
+    json_t *rise = json_array(), *q;
+    size_t k;
+    json_array_foreach(runs, i, r) {
+      json_t *list =
+          json_object_get(json_object_get(r, "summary"), "backlog_rising");
+      json_array_foreach(list, k, q) {
+        size_t m;
+        json_t *have;
+        int seen = 0;
+        json_array_foreach(rise, m, have) {
+          seen |= json_equal(have, q);
+        }
+        if (!seen) json_array_append(rise, q);
+      }
+    }
+    json_object_set_new(mean, "backlog_rising", rise);
     json_object_set_new(a, "summary", mean);
     json_object_set_new(a, "range", range);
     json_object_set(a, "runs", runs);

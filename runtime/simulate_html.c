@@ -129,6 +129,7 @@ static void summary_table(FILE *f, json_t *arms) {
   } rows[] = {{"recovered", "recovered", 1},
               {"payments", "payments", 0},
               {"refusals", "guard refusals", 0},
+              {"replies", "replies", 0},
               {"legal", "legal referrals", 0},
               {"moved", "cases moved to the workflow", 0},
               {"stayed", "cases that stayed", 0},
@@ -267,7 +268,10 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       "padding:1em;overflow:auto}</style></head><body>\n"
       "<h1>What-if: recoup simulate</h1>\n",
       f);
-  fprintf(f, "<p>%d days, %lld run(s), seed %lld. Nothing was delivered.</p>\n",
+  fprintf(f,
+          "<p>%d days, %lld run(s), seed %lld. Nothing was delivered. With "
+          "more than one run the table shows the means and the charts the "
+          "first run.</p>\n",
           n, (long long)json_integer_value(json_object_get(result, "runs")),
           (long long)json_integer_value(json_object_get(result, "seed")));
   json_array_foreach(arms, i, a) {

@@ -39,7 +39,13 @@ book="$work/book.db"
 before=$(sha256sum "$book" | cut -d' ' -f1)
 outbox_before=$(ls "$fx/current/var" "$fx/sms2/var" 2>/dev/null | sort | sha256sum)
 
-sim() { TMPDIR="$work/tmp" "$recoup" simulate "$@" >"$work/out" 2>"$work/err"; }
+# Runs simulate; a sanitizer's word on stderr is a failure of its own.
+sim() {
+  TMPDIR="$work/tmp" "$recoup" simulate "$@" >"$work/out" 2>"$work/err"
+  status=$?
+  if grep -q 'Sanitizer\|runtime error:' "$work/err"; then bad "a sanitizer spoke: $*"; fi
+  return $status
+}
 
 # A second SMS a day: more messages, and the guard (1 SMS a day) refuses.
 sim "$fx/current" --db "$book" --against "$fx/sms2" --days 10 --seed 7 \
