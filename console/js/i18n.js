@@ -275,7 +275,7 @@ const en = {
   'st.experiments': 'Experiments',
   'st.experiments.none': 'No experiment in this workflow.',
   'st.whatif': 'What-if reports',
-  'st.whatif.text': 'Reports from `recoup simulate` (current against candidate: recovered, messages, refusals, backlog against capacity, legal referrals) will appear here. The command is coming; nothing is shown until it produces real figures.',
+  'st.whatif.text': 'What-if reports come from `recoup simulate` (the current strategy against a candidate: recovered, messages, refusals, backlog against capacity, legal referrals). Run it beside the service, e.g. `recoup simulate DIR --db FILE --against CANDIDATE --html report.html`; its reports will be shown here once the service serves them. Until then nothing is shown: no figures are made up.',
   'st.empty': 'No workflow is loaded.',
 
   'ob.title': 'Outbox',
@@ -612,7 +612,7 @@ const zh = {
   'st.experiments': '实验分组',
   'st.experiments.none': '此流程没有实验。',
   'st.whatif': '假设分析报告',
-  'st.whatif.text': '`recoup simulate` 的报告（现行与候选方案对比：回款、消息、拒绝、积压与产能、法务审核）将显示在这里。该命令即将推出；在产生真实数据之前这里不显示任何内容。',
+  'st.whatif.text': '假设分析报告来自 `recoup simulate`（现行策略与候选方案对比：回款、消息、拒绝、积压与产能、法务审核）。请在服务旁运行，例如 `recoup simulate DIR --db FILE --against CANDIDATE --html report.html`；服务提供报告后将在此显示。在此之前这里不显示任何内容，不编造数据。',
   'st.empty': '没有加载的流程。',
 
   'ob.title': '发件箱',
