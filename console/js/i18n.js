@@ -116,6 +116,8 @@ const en = {
   'per.month': 'month',
   'rule.contact_hours': 'outside contact hours',
   'rule.cap': 'limit reached',
+  'rule.max_contacts': 'limit reached',
+  'rule.after_conversation': 'pause after a conversation',
   'rule.pause': 'pause after a conversation',
   'rule.dispute': 'dispute open',
   'rule.cease': 'cease contact',
@@ -453,6 +455,8 @@ const zh = {
   'per.month': '月',
   'rule.contact_hours': '不在可联系时段',
   'rule.cap': '已达上限',
+  'rule.max_contacts': '已达上限',
+  'rule.after_conversation': '沟通后暂停期',
   'rule.pause': '沟通后暂停期',
   'rule.dispute': '存在异议',
   'rule.cease': '停止催收',
@@ -708,6 +712,15 @@ export function t(key, vars) {
   const s = (DICTS[ctx.locale] && DICTS[ctx.locale][key]) ?? en[key] ?? key;
   if (!vars) return s;
   return s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined || vars[k] === null ? '—' : String(vars[k])));
+}
+
+// A guard's reason ("contact_hours", "max_contacts:sms:1") in words: the
+// rule's name, with the API's detail after it when there is one.
+export function ruleName(reason) {
+  if (!reason) return '—';
+  const [rule, ...rest] = String(reason).split(':');
+  const name = word('rule', rule);
+  return rest.length ? `${name} (${rest.join(':')})` : name;
 }
 
 // A word from the API (a status, channel, kind) in the user's language,

@@ -27,8 +27,10 @@ test('the overview shows the book as charts with tables of the right numbers', a
   const ex = h.expected(book);
   const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
   await h.signIn(page, book, 'zhang.min');
+  await page.click('button.lang[data-lang="en"]'); // the institution speaks zh-CN
   await page.goto(book.url + '/#/overview');
   await page.waitForSelector('table[data-table="by_state"]');
+  assert.match(await page.textContent('main h1'), /Overview/);
   const cases = await cells(page, 'by_state', 'cases');
   const balance = await cells(page, 'by_state', 'balance');
   for (const s of ex.by_state.filter((x) => x.cases > 0)) {

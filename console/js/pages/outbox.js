@@ -2,7 +2,7 @@
 // channel, a page at a time.
 import { h, fill } from '../h.js';
 import { get, qs, enc } from '../api.js';
-import { t, word } from '../i18n.js';
+import { t, word, ruleName } from '../i18n.js';
 import { dateTime, number } from '../format.js';
 import { loading, empty, errorBox, table } from '../ui.js';
 
@@ -46,7 +46,7 @@ export function render(main, arg, query) {
         { key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) },
         { key: 'template', label: t('col.template') },
         { key: 'status', label: t('col.status'), cell: (r) => h('span', { class: 'status-' + r.status }, word('status', r.status)) },
-        { key: 'reason', label: t('col.reason'), cell: (r) => (r.reason ? word('rule', r.reason) : '—') },
+        { key: 'reason', label: t('col.reason'), cell: (r) => (r.reason ? ruleName(r.reason) : '—') },
         { key: 'until', label: t('col.until'), cell: (r) => dateTime(r.until) },
         { key: 'attempts', label: t('col.attempts'), num: true },
         { key: 'at', label: t('col.at'), cell: (r) => dateTime(r.at) },

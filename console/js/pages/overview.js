@@ -4,7 +4,7 @@
 import { h, fill } from '../h.js';
 import { ctx, can } from '../state.js';
 import { get, post, qs, enc } from '../api.js';
-import { t, word } from '../i18n.js';
+import { t, word, ruleName } from '../i18n.js';
 import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
 import { load, empty, table, section, errorText } from '../ui.js';
 import { chart } from '../charts.js';
@@ -101,11 +101,11 @@ function draw(main, o) {
   parts.push(rollRates(o.roll_rates));
   const contacts = o.contacts || [];
   parts.push(section(t('ov.contacts'), contacts.length ? simpleBars(contacts, (r) => word('channel', r.channel), (r) => r.count, t('col.count'), BLUE) : empty(t('ov.none')),
-    contacts.length && table([{ key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
-      contacts, { name: 'contacts', key: (r) => r.channel })));
+    contacts.length ? table([{ key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
+      contacts, { name: 'contacts', key: (r) => r.channel }) : null));
   const refusals = o.refusals || [];
-  parts.push(section(t('ov.refusals'), refusals.length ? simpleBars(refusals, (r) => word('rule', r.rule), (r) => r.count, t('col.count'), RED) : null,
-    refusals.length ? table([{ key: 'rule', label: t('col.rule'), cell: (r) => word('rule', r.rule) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
+  parts.push(section(t('ov.refusals'), refusals.length ? simpleBars(refusals, (r) => ruleName(r.rule), (r) => r.count, t('col.count'), RED) : null,
+    refusals.length ? table([{ key: 'rule', label: t('col.rule'), cell: (r) => ruleName(r.rule) }, { key: 'count', label: t('col.count'), num: true, cell: (r) => number(r.count) }],
       refusals, { name: 'refusals', key: (r) => r.rule }) : empty(t('ov.none'))));
   const queues = o.queues || [];
   parts.push(section(t('ov.queues'), queues.length ? chart({
@@ -117,10 +117,10 @@ function draw(main, o) {
     { key: 'claimed', label: t('col.claimed'), num: true }, { key: 'oldest_due', label: t('col.oldest'), cell: (r) => dateTime(r.oldest_due) }],
   queues, { name: 'queues', key: (r) => r.queue })));
   const people = o.collectors || [];
-  parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length && table([{ key: 'user', label: t('col.user') },
+  parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length ? table([{ key: 'user', label: t('col.user') },
     { key: 'tasks_done', label: t('col.tasks_done'), num: true }, { key: 'promises', label: t('col.promises'), num: true },
     { key: 'promised', label: t('col.promised'), num: true, cell: (r) => m(r.promised) },
-    { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user })));
+    { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user }) : null));
   return h('div', { class: 'figure-grid' }, parts);
 }
 
