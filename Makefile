@@ -11,7 +11,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
            time
 
-.PHONY: all deps contract-deps build san run simulate test test-fast bench bench-deps fuzz clean
+.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-deps fuzz clean
 
 all: build
 
@@ -38,6 +38,27 @@ contract-deps: deps
 	@[ -d $(CONTRACT)/node_modules ] || { \
 	  echo "installing: $(CONTRACT)/node_modules (npm ci)"; \
 	  cd $(CONTRACT) && npm ci --no-audit --no-fund --loglevel=error; }
+
+# The console's browser tests (tests/browser): Debian's Chromium and a CJK
+# font for the zh-CN screenshots (Debian packages, installed when missing),
+# Node as for contract-deps, and playwright-core pinned in
+# tests/browser/package-lock.json (1.61.x, the last that runs on Node 18;
+# it drives /usr/bin/chromium and never downloads a browser of its own).
+BROWSER = tests/browser
+BROWSER_PACKAGES = chromium fonts-noto-cjk
+browser-deps: contract-deps
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ -d $(BROWSER)/node_modules ] || { \
+	  echo "installing: $(BROWSER)/node_modules (npm ci)"; \
+	  cd $(BROWSER) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DRECOUP_WERROR=ON
@@ -82,12 +103,12 @@ simulate: build
 	$(BUILD)/recoup tick $(EXAMPLE) --db var/simulate.db --now 2026-02-04T09:00
 	$(BUILD)/recoup report $(EXAMPLE) --db var/simulate.db
 
-test: contract-deps build san
+test: contract-deps browser-deps build san
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test-fast: contract-deps build
+test-fast: contract-deps browser-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The peer benchmark (BullMQ on Redis) needs redis-server from Debian and
