@@ -71,13 +71,18 @@ san: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
 # The service on the bundled example: import its sample portfolio into
-# var/recoup.db (first time only), then serve it on 127.0.0.1:8080 with
-# demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
+# var/run/recoup.db (first time only), add a demo console user for each role
+# when missing (password NAME-demo), then serve it and the console on
+# 127.0.0.1:8080 with demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
 RUN_DIR    ?= var/run
+RUN_LISTEN ?= 127.0.0.1:8080
 export RECOUP_INGEST_TOKEN ?= demo-ingest
 export RECOUP_AGENT_TOKEN  ?= demo-agent
 export RECOUP_READ_TOKEN   ?= demo-read
 export RECOUP_ADMIN_TOKEN  ?= demo-admin
+# name:role:queues — the queues are the example workflow's (scripts/standard.lua).
+DEMO_USERS = li.wei:agent:phone,hardship,legal wang.fang:agent:field \
+             zhang.min:supervisor: zhao.read:read: root.admin:admin:
 
 run: build
 	$(BUILD)/recoup check $(EXAMPLE)
@@ -85,15 +90,27 @@ run: build
 	@if [ ! -f $(RUN_DIR)/recoup.db ]; then \
 	  $(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db $(RUN_DIR)/recoup.db; \
 	fi
+	@have=$$($(BUILD)/recoup user list $(EXAMPLE) --db $(RUN_DIR)/recoup.db | awk 'NR > 1 { print $$1 }'); \
+	for u in $(DEMO_USERS); do \
+	  name=$${u%%:*}; rest=$${u#*:}; role=$${rest%%:*}; queues=$${rest#*:}; \
+	  echo "$$have" | grep -qx "$$name" && continue; \
+	  printf '%s\n' "$$name-demo" | $(BUILD)/recoup user add "$$name" --role "$$role" \
+	    $${queues:+--queues "$$queues"} $(EXAMPLE) --db $(RUN_DIR)/recoup.db || exit 1; \
+	done
 	@echo
-	@echo "recoup is serving $(EXAMPLE) at http://127.0.0.1:8080"
-	@echo "  try:   curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/cases/MF00001"
-	@echo "         curl -H 'Authorization: Bearer $(RECOUP_AGENT_TOKEN)' 'http://127.0.0.1:8080/v1/tasks?status=open'"
-	@echo "         curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/reports/summary"
+	@echo "recoup is serving $(EXAMPLE) at http://$(RUN_LISTEN)"
+	@echo "  console: http://$(RUN_LISTEN)/  sign in as"
+	@for u in $(DEMO_USERS); do \
+	  name=$${u%%:*}; rest=$${u#*:}; role=$${rest%%:*}; queues=$${rest#*:}; \
+	  printf '    %-10s %-10s / %-16s %s\n' "$$role" "$$name" "$$name-demo" "$${queues:+(queues $$queues)}"; \
+	done | sed 's/ *$$//'
+	@echo "  API:   curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://$(RUN_LISTEN)/v1/cases/MF00001"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_AGENT_TOKEN)' 'http://$(RUN_LISTEN)/v1/tasks?status=open'"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://$(RUN_LISTEN)/v1/reports/summary"
 	@echo "  outbox (SMS, letters): $(EXAMPLE)/var/outbox-*.jsonl    database: $(RUN_DIR)/recoup.db"
 	@echo "  stop with Ctrl-C"
 	@echo
-	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen 127.0.0.1:8080
+	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen $(RUN_LISTEN)
 
 # A month of collection on the example, simulated in seconds.
 simulate: build
