@@ -148,7 +148,7 @@ function chooseAnchor(nowMs = Date.now()) {
 
 /* A CSV of the fixture with every YYYY-MM-DD moved by `shift` days. */
 function shiftCsv(text, shift) {
-  return text.replace(/\b(\d{4}-\d{2}-\d{2})\b/g, (d) => addDays(d, shift));
+  return text.replace(/(?<![\d-])(\d{4}-\d{2}-\d{2})(?!\d)/g, (d) => addDays(d, shift));
 }
 
 /* ------------------------------------------------------------- book -- */

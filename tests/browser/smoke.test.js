@@ -34,6 +34,20 @@ test('the book is served on the real clock, anchored away from its next timer', 
   assert.ok(a.aheadMs >= 6 * 3600000 - 5 * 60000, `next anchor only ${a.aheadMs} ms ahead`);
 });
 
+test('at every minute of a day the anchor is past and its next one 6 hours away', () => {
+  const base = Date.parse('2026-03-01T00:00:00Z');
+  for (let m = 0; m < 24 * 60; m++) {
+    const now = base + m * 60000;
+    const a = h.chooseAnchor(now);
+    const at = Date.parse(a.anchor);
+    assert.ok(at <= now - 2 * 60000, `${new Date(now).toISOString()}: anchor ${a.anchor} not past`);
+    assert.ok(a.aheadMs >= 6 * 3600000 - 60000, `${new Date(now).toISOString()}: next anchor ${a.aheadMs} ms away`);
+    assert.ok(a.dayShift === 0 || a.dayShift === 1, `${new Date(now).toISOString()}: dayShift ${a.dayShift}`);
+    assert.equal(a.shift, Math.round((Date.parse(a.anchorDate) - Date.parse(h.REFERENCE_DATE)) / 86400000));
+  }
+  assert.equal(h.shiftCsv('a,2026-11-20,2026-10-29T09:00\n', 12), 'a,2026-12-02,2026-11-10T09:00\n');
+});
+
 test('/ is the console, with the Content-Security-Policy', async (t) => {
   const r = await h.api(book, '/');
   if (r.status === 404) return t.skip('the console is not served yet (GET / is 404)');
