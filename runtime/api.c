@@ -12,7 +12,7 @@
 #include "service.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
-                        const char *arg);
+                        const char *arg, const principal *who);
 
 typedef struct route_def {
   const char *method, *pattern;
@@ -21,17 +21,28 @@ typedef struct route_def {
   job_apply write; /* or a job for the group commit */
 } route_def;
 
-static void r_health(service *, http_request *, int, const char *);
-static void r_openapi(service *, http_request *, int, const char *);
-static void r_metrics(service *, http_request *, int, const char *);
-static void r_case(service *, http_request *, int, const char *);
-static void r_cases(service *, http_request *, int, const char *);
-static void r_journal(service *, http_request *, int, const char *);
-static void r_tasks(service *, http_request *, int, const char *);
-static void r_report(service *, http_request *, int, const char *);
-static void r_reload(service *, http_request *, int, const char *);
-static void r_import(service *, http_request *, int, const char *);
-static void r_errors(service *, http_request *, int, const char *);
+static void r_health(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_openapi(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_metrics(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_case(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_cases(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_journal(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_tasks(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_report(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_reload(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_import(service *, http_request *, int, const char *,
+                  const principal *);
+static void r_errors(service *, http_request *, int, const char *,
+                  const principal *);
 static int w_cases(service *, job *, json_t **, int *, rc_error *);
 static int w_event(service *, job *, json_t **, int *, rc_error *);
 static int w_payment(service *, job *, json_t **, int *, rc_error *);
@@ -42,7 +53,7 @@ static int w_reply(service *, job *, json_t **, int *, rc_error *);
 static int w_retry(service *, job *, json_t **, int *, rc_error *);
 static int w_retry_many(service *, job *, json_t **, int *, rc_error *);
 
-#define ANYONE_READING (ROLE_READ | ROLE_AGENT)
+#define ANYONE_READING (ROLE_READ | ROLE_AGENT | ROLE_SUPERVISOR)
 
 static const route_def routes[] = {
     {"GET", "/health", 0, r_health, NULL},
@@ -54,18 +65,17 @@ static const route_def routes[] = {
     {"GET", "/v1/cases/{}", ANYONE_READING, r_case, NULL},
     {"GET", "/v1/cases/{}/journal", ANYONE_READING, r_journal, NULL},
     {"POST", "/v1/cases/{}/events", ROLE_INGEST, NULL, w_event},
-    {"POST", "/v1/cases/{}/retry", ROLE_ADMIN, NULL, w_retry},
+    {"POST", "/v1/cases/{}/retry", ROLE_SUPERVISOR, NULL, w_retry},
     {"POST", "/v1/payments", ROLE_INGEST, NULL, w_payment},
     {"GET", "/v1/tasks", ANYONE_READING, r_tasks, NULL},
     {"POST", "/v1/tasks/{}/claim", ROLE_AGENT, NULL, w_claim},
     {"POST", "/v1/tasks/{}/complete", ROLE_AGENT, NULL, w_complete},
     {"POST", "/v1/messages/{}/receipt", ROLE_INGEST, NULL, w_receipt},
     {"POST", "/v1/replies", ROLE_INGEST, NULL, w_reply},
-    {"GET", "/v1/reports/summary", ROLE_READ, r_report, NULL},
+    {"GET", "/v1/reports/summary", ROLE_READ | ROLE_SUPERVISOR, r_report, NULL},
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
-    /* Supervisors' routes: the admin token's until named users exist. */
-    {"GET", "/v1/errors", ROLE_ADMIN, r_errors, NULL},
-    {"POST", "/v1/admin/retry", ROLE_ADMIN, NULL, w_retry_many},
+    {"GET", "/v1/errors", ROLE_SUPERVISOR, r_errors, NULL},
+    {"POST", "/v1/admin/retry", ROLE_SUPERVISOR, NULL, w_retry_many},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,
@@ -212,14 +222,18 @@ static int same_token(const char *given, const char *want) {
   return n > 0 && diff == 0;
 }
 
-static int roles_of(const service *svc, const http_request *req) {
+/* Who sent the request: the roles of the bearer token it carries. 0 with
+ * no credential, -1 with one that proves nothing. */
+static int identify(const service *svc, const http_request *req,
+                    principal *who) {
   const char *auth = req->authorization;
-  int roles = 0;
-  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return -1;
+  memset(who, 0, sizeof *who);
+  if (!auth) return 0;
+  if (strncasecmp(auth, "Bearer ", 7) != 0) return -1;
   auth += 7;
   for (int i = 0; i < 4; i++)
-    if (same_token(auth, svc->tokens[i])) roles |= 1 << i;
-  return roles;
+    if (same_token(auth, svc->tokens[i])) who->roles |= 1 << i;
+  return who->roles ? who->roles : -1;
 }
 
 /* Percent-decoding of the path's {id} in place. An id may hold anything
@@ -274,7 +288,8 @@ int api_route(const char *method, const char *path, char *arg, size_t size) {
 void api_handle(void *ud, http_request *req) {
   service *svc = ud;
   char arg[512] = "";
-  int found = -1, path_known = 0, roles;
+  int found = -1, path_known = 0;
+  principal who;
   for (int i = 0; i < NROUTES; i++) {
     if (!match(routes[i].pattern, req->path, arg, sizeof arg)) continue;
     path_known = 1;
@@ -312,9 +327,10 @@ void api_handle(void *ud, http_request *req) {
       return;
     }
   }
+  identify(svc, req, &who);
   if (routes[found].roles) {
-    roles = roles_of(svc, req);
-    if (roles < 0 || roles == 0) {
+    int roles = who.roles;
+    if (roles == 0) {
       api_error(svc, req, found, 401, "unauthorized", NULL,
                 "a valid bearer token is required");
       return;
@@ -331,13 +347,16 @@ void api_handle(void *ud, http_request *req) {
                                 first ? "" : " or ", names[i]);
           first = 0;
         }
-      if (n < sizeof msg) snprintf(msg + n, sizeof msg - n, " token");
+      if (n < sizeof msg)
+        snprintf(msg + n, sizeof msg - n, " token%s",
+                 routes[found].roles & ROLE_SUPERVISOR ? " or a supervisor"
+                                                        : "");
       api_error(svc, req, found, 403, "forbidden", NULL, msg);
       return;
     }
   }
   if (routes[found].read) {
-    routes[found].read(svc, req, found, arg);
+    routes[found].read(svc, req, found, arg, &who);
     return;
   }
   {
@@ -375,6 +394,7 @@ void api_handle(void *ud, http_request *req) {
     j->body = body;
     j->arg = strdup(arg);
     j->route = found;
+    j->who = who;
     service_enqueue(svc, j);
   }
 }
@@ -835,9 +855,10 @@ static int task_status_param(const http_request *req, rc_error *err) {
 /* The read role sees contact points masked (DESIGN.md "Who sees what"):
  * phones and e-mails as the logs show them, addresses cut to their first
  * characters. Agents, who call and visit, and admins see them whole. */
-static int masked_for(const service *svc, const http_request *req) {
-  int roles = roles_of(svc, req);
-  return roles > 0 && !(roles & (ROLE_AGENT | ROLE_ADMIN | ROLE_INGEST));
+static int masked_for(const principal *who) {
+  return who->roles > 0 &&
+         !(who->roles &
+           (ROLE_AGENT | ROLE_ADMIN | ROLE_INGEST | ROLE_SUPERVISOR));
 }
 
 /* Masking may lengthen a string a little (an e-mail's "***"); a note may
@@ -936,11 +957,11 @@ static json_t *borrower_json(const store_borrower *b, int masked) {
 /* A list's cases as GET /v1/cases/{id} shows one: booleans, the borrower
  * with their name and contact points (masked for the read role), dpd on
  * the clock, tags and data never null. */
-static int case_items(service *svc, const http_request *req, json_t *list,
+static int case_items(service *svc, const principal *who, json_t *list,
                       rc_error *err) {
   size_t i;
   json_t *row;
-  int masked = masked_for(svc, req);
+  int masked = masked_for(who);
   json_array_foreach(list, i, row) {
     store_case c;
     store_borrower b;
@@ -994,7 +1015,7 @@ static json_t *case_json(service *svc, const store_case *c) {
 }
 
 static void r_case(service *svc, http_request *req, int route,
-                   const char *arg) {
+                   const char *arg, const principal *who) {
   store_case c;
   rc_error err;
   store_borrower b;
@@ -1010,14 +1031,14 @@ static void r_case(service *svc, http_request *req, int route,
     return;
   }
   out = case_json(svc, &c);
-  json_object_set_new(out, "borrower", borrower_json(&b, masked_for(svc, req)));
+  json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
   api_reply(svc, req, route, 200, out, NULL);
   store_borrower_free(&b);
   store_case_free(&c);
 }
 
 static void r_cases(service *svc, http_request *req, int route,
-                    const char *arg) {
+                    const char *arg, const principal *who) {
   char state[64], queue[64], after[512], window_end[512];
   rows r = {svc, json_array(), "", 0};
   query_case_filter f = {NULL, NULL, after, 0, CASES_WINDOW};
@@ -1044,7 +1065,7 @@ static void r_cases(service *svc, http_request *req, int route,
     next = r.last;
   else if (window_end[0])
     next = window_end;
-  if (case_items(svc, req, r.list, &err) != RC_OK) {
+  if (case_items(svc, who, r.list, &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
@@ -1054,7 +1075,7 @@ static void r_cases(service *svc, http_request *req, int route,
 }
 
 static void r_journal(service *svc, http_request *req, int route,
-                      const char *arg) {
+                      const char *arg, const principal *who) {
   rows r = {svc, json_array(), "", 0};
   int limit;
   int64_t after;
@@ -1066,7 +1087,7 @@ static void r_journal(service *svc, http_request *req, int route,
     api_fail(svc, req, route, &err);
     return;
   }
-  if (masked_for(svc, req)) mask_strings(r.list);
+  if (masked_for(who)) mask_strings(r.list);
   {
     json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     page_next_id(out, &r, limit);
@@ -1075,7 +1096,7 @@ static void r_journal(service *svc, http_request *req, int route,
 }
 
 static void r_tasks(service *svc, http_request *req, int route,
-                    const char *arg) {
+                    const char *arg, const principal *who) {
   char queue[64], status[16];
   rows r = {svc, json_array(), "", 0};
   int limit, hq, hs;
@@ -1105,7 +1126,7 @@ static void r_tasks(service *svc, http_request *req, int route,
 }
 
 static void r_errors(service *svc, http_request *req, int route,
-                     const char *arg) {
+                     const char *arg, const principal *who) {
   int limit;
   int64_t before = 0;
   rc_error err;
@@ -1125,7 +1146,7 @@ static void r_errors(service *svc, http_request *req, int route,
 }
 
 static void r_report(service *svc, http_request *req, int route,
-                     const char *arg) {
+                     const char *arg, const principal *who) {
   json_t *report;
   rc_error err;
   (void)arg;
@@ -1137,7 +1158,7 @@ static void r_report(service *svc, http_request *req, int route,
 }
 
 static void r_health(service *svc, http_request *req, int route,
-                     const char *arg) {
+                     const char *arg, const principal *who) {
   rc_error err;
   int writable = engine_writable(svc->eng, &err) == RC_OK;
   (void)arg;
@@ -1151,7 +1172,7 @@ static void r_health(service *svc, http_request *req, int route,
  * from it at build time): no token, so that clients can be generated from
  * a running service. */
 static void r_openapi(service *svc, http_request *req, int route,
-                      const char *arg) {
+                      const char *arg, const principal *who) {
   (void)arg;
   svc->requests[route][0]++;
   http_respond(req, 200, "application/json", (const char *)openapi_json,
@@ -1159,7 +1180,7 @@ static void r_openapi(service *svc, http_request *req, int route,
 }
 
 static void r_reload(service *svc, http_request *req, int route,
-                     const char *arg) {
+                     const char *arg, const principal *who) {
   json_t *result = NULL;
   int rc = service_reload(svc, &result);
   (void)arg;
@@ -1169,7 +1190,7 @@ static void r_reload(service *svc, http_request *req, int route,
 /* An import is its own transaction (all or nothing, any size): the body
  * is spooled to a file and streamed from there. */
 static void r_import(service *svc, http_request *req, int route,
-                     const char *arg) {
+                     const char *arg, const principal *who) {
   char path[] = "/tmp/recoup-import-XXXXXX";
   int fd = mkstemp(path);
   FILE *f;
@@ -1230,7 +1251,7 @@ static void r_import(service *svc, http_request *req, int route,
 /* --- metrics ---------------------------------------------------------- */
 
 static void r_metrics(service *svc, http_request *req, int route,
-                      const char *arg) {
+                      const char *arg, const principal *who) {
   static const char *const classes[] = {"2xx", "3xx", "4xx", "5xx", "other"};
   static const char *const le[LATENCY_BUCKETS] = {
       "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};

@@ -55,6 +55,9 @@ struct engine {
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
+  /* The console user whose write is being applied ("" for a machine
+   * token or the engine's own work): every journal row says who. */
+  char actor[USER_NAME_MAX + 1];
   int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
@@ -310,11 +313,22 @@ static int ingest_end(engine *eng, int rc, rc_error *err) {
   return engine_commit(eng, err);
 }
 
+void engine_set_actor(engine *eng, const char *user) {
+  snprintf(eng->actor, sizeof eng->actor, "%s", user ? user : "");
+}
+
 static int journal(engine *eng, const char *case_id, const char *kind,
                    const char *state, int version, json_t *detail,
                    rc_error *err) {
-  char *text = detail ? ljson_dump(detail) : NULL;
-  int rc = store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
+  char *text;
+  int rc;
+  if (eng->actor[0]) {
+    if (!detail) detail = json_object();
+    if (json_is_object(detail))
+      json_object_set_new(detail, "user", json_string(eng->actor));
+  }
+  text = detail ? ljson_dump(detail) : NULL;
+  rc = store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
                                 state, version, text, err);
   free(text);
   json_decref(detail);
@@ -325,6 +339,7 @@ static int journal_text(engine *eng, const char *case_id, const char *kind,
                         const char *state, int version, jbuf *b,
                         rc_error *err) {
   int rc;
+  if (eng->actor[0]) jb_str(b, "user", eng->actor);
   jb_lit(b, "}");
   rc = b->p && !b->oom
            ? store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,

@@ -122,10 +122,12 @@ static void flush(service *svc) {
     for (j = jobs; j; j = j->next, i++) {
       int r;
       rc_error_clear(&errors[i]);
+      engine_set_actor(svc->eng, j->who.user);
       if ((r = engine_job_begin(svc->eng, &errors[i])) == RC_OK)
         r = engine_job_end(
             svc->eng, j->apply(svc, j, &replies[i], &statuses[i], &errors[i]),
             &errors[i]);
+      engine_set_actor(svc->eng, NULL);
       if (r != RC_OK) {
         json_decref(replies[i]);
         replies[i] = NULL;

@@ -10,8 +10,25 @@
 #include "recoup/http.h"
 #include "recoup/outbox.h"
 
-enum { ROLE_INGEST = 1, ROLE_AGENT = 2, ROLE_READ = 4, ROLE_ADMIN = 8 };
-enum { MAX_QUEUE = 20000, MAX_ROUTES = 32, LATENCY_BUCKETS = 9 };
+enum {
+  ROLE_INGEST = 1,
+  ROLE_AGENT = 2,
+  ROLE_READ = 4,
+  ROLE_ADMIN = 8,
+  ROLE_SUPERVISOR = 16
+};
+
+/* Who sent a request: a machine token's roles, or a console user's. */
+typedef struct principal {
+  int roles;                    /* ROLE_* bits; 0: nobody */
+  char user[USER_NAME_MAX + 1]; /* a console user's name; "" for a token */
+  /* A named agent's queues as a JSON array; "" when every queue is its
+   * (machine tokens, supervisors, admins). */
+  char queues[512];
+  int by_session; /* came with the session cookie: writes need the CSRF */
+  char csrf[48];  /* that session's CSRF token */
+} principal;
+enum { MAX_QUEUE = 20000, MAX_ROUTES = 48, LATENCY_BUCKETS = 9 };
 
 typedef struct service service;
 typedef struct job job;
@@ -25,6 +42,7 @@ struct job {
   json_t *body;   /* owned: the parsed request body */
   char *arg;      /* owned: the id from the path */
   int route;      /* for metrics */
+  principal who;  /* who asked: the engine's actor while it applies */
   job *next;
 };
 

@@ -45,8 +45,17 @@ static int doc_roles(json_t *op) {
   size_t i;
   int roles = 0;
   json_array_foreach(sec, i, alt) {
+    json_t *users = json_object_get(alt, "session"), *name;
+    size_t k;
     for (int r = 0; r < 4; r++)
       if (json_object_get(alt, role_names[r])) roles |= 1 << r;
+    /* a console user's session, with the users' roles it admits */
+    json_array_foreach(users, k, name) {
+      const char *s = json_string_value(name);
+      for (int r = 0; s && r < 4; r++)
+        if (!strcmp(s, role_names[r])) roles |= 1 << r;
+      if (s && !strcmp(s, "supervisor")) roles |= ROLE_SUPERVISOR;
+    }
   }
   return roles;
 }

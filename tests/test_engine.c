@@ -622,6 +622,44 @@ static void test_journal_text_escapes_what_was_imported(void **state) {
   engine_close(eng);
 }
 
+/* The users named on a case's payment rows, in order ("-" for none). */
+static int payment_users(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  const char *kind = NULL, *detail = NULL;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(cols[i].name, "kind") == 0) kind = cols[i].s;
+    if (strcmp(cols[i].name, "detail") == 0) detail = cols[i].s;
+  }
+  if (kind && strcmp(kind, "payment") == 0) {
+    json_t *d = json_loads(detail ? detail : "{}", 0, NULL);
+    const char *user = json_string_value(json_object_get(d, "user"));
+    strcat(out, user ? user : "-");
+    strcat(out, " ");
+    json_decref(d);
+  }
+  return 0;
+}
+
+/* A console user's write says who made it; the engine's own rows after it
+ * say nobody. */
+static void test_the_actor_is_named_on_its_rows_only(void **state) {
+  engine *eng = open_mem();
+  char users[256] = "";
+  rc_error err;
+  (void)state;
+  open_case(eng, "A1", NULL);
+  engine_set_actor(eng, "li.wei");
+  assert_int_equal(engine_pay(eng, "A1", 100, "P1", 0, NULL, &err), RC_OK);
+  engine_set_actor(eng, NULL);
+  assert_int_equal(engine_pay(eng, "A1", 100, "P2", 0, NULL, &err), RC_OK);
+  assert_int_equal(engine_journal_flush(eng, &err), RC_OK);
+  assert_int_equal(query_journal(engine_query(eng), "A1", 0, payment_users, users,
+                                 &err),
+                   RC_OK);
+  assert_string_equal(users, "li.wei - ");
+  engine_close(eng);
+}
+
 static void test_update_emits_changed_fields_only(void **state) {
   engine *eng = open_mem();
   json_t *j;
@@ -749,6 +787,7 @@ int main(void) {
       cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
+      cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
   };

@@ -212,6 +212,10 @@ int engine_set_tags(engine *eng, const char *case_id, const char *tag,
                     const char *tags_json, rc_error *err);
 int engine_assign(engine *eng, const char *case_id, const char *queue,
                   rc_error *err);
+/* Names the console user whose write the engine applies next (NULL or ""
+ * for none): every journal row written until it is changed carries
+ * "user": NAME in its detail. The service sets it around each job. */
+void engine_set_actor(engine *eng, const char *user);
 int engine_note(engine *eng, const char *case_id, const char *text,
                 rc_error *err);
 int engine_variant(engine *eng, const char *case_id, const char *experiment,
