@@ -431,5 +431,5 @@ module.exports = {
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
   launchBrowser, closeBrowser, newPage, checkGuards, signIn, screenshot,
-  expected, chooseAnchor, shiftCsv, addDays, daysBetween, bucket, BUCKETS,
+  expected, chooseAnchor, shiftCsv, addDays, daysBetween, bucket, BUCKETS, stamp,
 };
