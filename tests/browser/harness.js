@@ -51,6 +51,10 @@
  *     fills input[name="name"] and input[name="password"], submits, and
  *     waits until the hash leaves #/signin. The password defaults to
  *     h.password(name) = NAME + '-pw-2026'.
+ * h.useSession(page, book, name[, password]) -> session   signs in over
+ *     the API (h.session) and gives the page's context the session cookie,
+ *     without the form: for tests about another page (faster). Then
+ *     page.goto(book.url + '/#/work').
  * h.screenshot(page, name) -> path   a full-page PNG in the screenshots dir:
  *     RECOUP_SCREENSHOTS, else <repo>/build/screenshots.
  * h.api(book, path, opts) -> { status, headers (a Headers), body (parsed
@@ -378,6 +382,14 @@ async function signIn(page, book, name, pw_ = password(name)) {
   checkGuards(page);
 }
 
+async function useSession(page, book, name, pw_ = password(name)) {
+  const s = await session(book, name, pw_);
+  if (s.status !== 200 || !s.cookie) throw new Error(`sign-in of ${name} over the API: ${s.status}`);
+  const [cname, value] = s.cookie.split(/=(.*)/s);
+  await page.context().addCookies([{ name: cname, value, url: book.url, httpOnly: true, sameSite: 'Strict' }]);
+  return s;
+}
+
 async function screenshot(page, name) {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
@@ -430,6 +442,6 @@ function expected(book) {
 module.exports = {
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
-  launchBrowser, closeBrowser, newPage, checkGuards, signIn, screenshot,
+  launchBrowser, closeBrowser, newPage, checkGuards, signIn, useSession, screenshot,
   expected, chooseAnchor, shiftCsv, addDays, daysBetween, bucket, BUCKETS, stamp,
 };
