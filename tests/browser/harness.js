@@ -189,8 +189,19 @@ function buildBook(dir, { users = true } = {}) {
   return { ...t, bookDir, db };
 }
 
+/* Services still running when the process ends (a test that never
+ * reached its after hook, Ctrl-C) are killed and their dirs removed. */
 const live = new Set();
-process.on('exit', () => { for (const b of live) try { b.child.kill('SIGKILL'); } catch (_) {} });
+function reap() {
+  for (const b of live) {
+    try { if (b.child) b.child.kill('SIGKILL'); } catch (_) {}
+    try { if (b.dir && process.env.RECOUP_KEEP !== '1') fs.rmSync(b.dir, { recursive: true, force: true }); } catch (_) {}
+  }
+  live.clear();
+}
+process.on('exit', reap);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.once(sig, () => { reap(); process.exit(128 + os.constants.signals[sig]); });
 
 function waitListening(child, logFile) {
   return new Promise((resolve, reject) => {
@@ -216,6 +227,7 @@ async function startBook(opts = {}) {
   const { setup = true, users = true, env = {} } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recoup-browser-'));
   const book = { dir, tokens: { ...TOKENS }, users: USERS, child: null };
+  live.add(book);
   try {
     Object.assign(book, buildBook(dir, { users }));
     book.log = path.join(dir, 'serve.log');
@@ -231,7 +243,6 @@ async function startBook(opts = {}) {
     });
     fs.closeSync(logFd);
     book.child = child;
-    live.add(book);
     book.exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
     book.url = await waitListening(child, book.log);
     child.stdout.resume();
