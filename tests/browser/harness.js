@@ -70,6 +70,9 @@
  *     message (and the last value) after timeout ms. For answers that are
  *     queued (202) and applied a moment later.
  *
+ * RECOUP_ANCHOR=YYYY-MM-DDTHH (Shanghai, past, under a day old) forces the
+ *     anchor: to replay what a run at another time of day saw.
+ *
  * h.USERS    [{ name, role, queues, password }] the five users:
  *            li.wei agent [phone], wang.fang agent [field], zhang.min
  *            supervisor, zhao.read read, root.admin admin.
@@ -132,10 +135,16 @@ const stamp = (date, hour) => `${date}T${pad(hour)}:00:00+0${ZONE_OFFSET_H}:00`;
 
 /* The anchor: the latest 09:00 or 15:00 (Shanghai) at least 2 minutes ago
  * whose next occurrence is furthest away. */
-function chooseAnchor(nowMs = Date.now()) {
+function chooseAnchor(nowMs = Date.now(), forced = process.env.RECOUP_ANCHOR) {
   const l = local(nowMs) - 2 * 60000;
   let best = null;
-  for (const h of ANCHOR_HOURS) {
+  /* RECOUP_ANCHOR=YYYY-MM-DDTHH (Shanghai) forces one, to replay what a
+   * run at another time of day saw: it must be past and less than a day
+   * old. */
+  const m = forced && /^(\d{4}-\d{2}-\d{2})T(\d{2})$/.exec(forced);
+  if (forced && !m) throw new Error(`RECOUP_ANCHOR is YYYY-MM-DDTHH, not ${forced}`);
+  if (m) best = { day: daysOf(m[1]), hour: Number(m[2]), next: (daysOf(m[1]) + 1) * DAY + Number(m[2]) * 3600000 };
+  for (const h of m ? [] : ANCHOR_HOURS) {
     let day = Math.floor(l / DAY);
     if (l - day * DAY < h * 3600000) day -= 1;
     const next = (day + 1) * DAY + h * 3600000;

@@ -38,7 +38,7 @@ const STATES = ['reminder', 'call', 'visit', 'legal', 'resolved', 'cured'];
       const dpd = Math.max(0, h.daysBetween(back(c.due_date), h.REFERENCE_DATE));
       if (c.dpd !== Math.max(0, dpd + book.dayShift) && !c.closed) throw new Error(`${c.id}: dpd ${c.dpd}, expected ${dpd} + ${book.dayShift}`);
       cases[c.id] = {
-        borrower: c.borrower.name, borrower_id: c.borrower.id, area: c.data.area || '',
+        borrower: c.borrower.name, borrower_id: c.borrower.id, area: c.borrower.area || c.data.area || '',
         state: c.state, closed: c.closed, balance: c.balance, amount_due: c.amount_due,
         due_date: back(c.due_date), dpd, bucket: bucket(dpd), error: c.error !== null,
         on_hold: c.on_hold,
