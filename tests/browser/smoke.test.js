@@ -59,6 +59,21 @@ test('/ is the console, with the Content-Security-Policy', async (t) => {
   assert.equal(r.headers.get('referrer-policy'), 'no-referrer');
 });
 
+test('GET /v1/institution names the fixture in each locale', async (t) => {
+  const r = await h.api(book, '/v1/institution');
+  if (r.status === 404) return t.skip('GET /v1/institution is not there yet');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.name, '锦程小额贷款');
+  assert.deepEqual(r.body.names, { 'zh-CN': '锦程小额贷款', en: 'Jincheng Microfinance' });
+  assert.equal(r.body.timezone, 'Asia/Shanghai');
+  assert.equal(r.body.currency, 'CNY');
+  assert.equal(r.body.country, 'CN');
+  const en = await h.api(book, '/v1/institution?locale=en');
+  assert.equal(en.body.name, 'Jincheng Microfinance');
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+});
+
 test('Chromium launches and renders Chinese text', async (t) => {
   const page = await h.newPage(t, browser, { device: 'phone' });
   await page.goto(book.url + '/health');
