@@ -76,6 +76,13 @@ static const route_def routes[] = {
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
     {"GET", "/v1/errors", ROLE_SUPERVISOR, r_errors, NULL},
     {"POST", "/v1/admin/retry", ROLE_SUPERVISOR, NULL, w_retry_many},
+    /* The console's case work (api_work.c). */
+    {"GET", "/v1/work", ROLE_AGENT | ROLE_SUPERVISOR, api_work_list, NULL},
+    {"POST", "/v1/tasks/next", ROLE_AGENT, NULL, api_task_next},
+    {"POST", "/v1/tasks/{}/assign", ROLE_SUPERVISOR, NULL, api_task_assign},
+    {"POST", "/v1/cases/{}/notes", ROLE_AGENT, NULL, api_case_note},
+    {"POST", "/v1/cases/{}/promises", ROLE_AGENT, NULL, api_case_promise},
+    {"GET", "/v1/cases/{}/guard", ANYONE_READING, api_case_guard, NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,
@@ -581,7 +588,10 @@ static int w_claim(service *svc, job *j, json_t **reply, int *status,
   const char *who;
   int rc;
   if (!id) return RC_ENOTFOUND;
+  if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
   if ((rc = body_id(j->body, "assignee", &who, err))) return rc;
+  /* A console user claims for itself. */
+  if (j->who.user[0]) who = j->who.user;
   if ((rc = engine_task_claim(svc->eng, id, who, err))) return rc;
   *status = 200;
   *reply = json_pack("{s:I, s:s, s:s}", "task", (json_int_t)id, "status",
@@ -595,6 +605,7 @@ static int w_complete(service *svc, job *j, json_t **reply, int *status,
   json_t *result = NULL;
   int rc, duplicate = 0;
   if (!id) return RC_ENOTFOUND;
+  if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
   if ((rc = need_object(j->body, err))) return rc;
   if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
                                  err)))
@@ -741,15 +752,14 @@ typedef struct rows {
   int64_t last_id;
 } rows;
 
-static int add_row(void *ud, const store_value *cols, int n) {
-  rows *r = ud;
+json_t *api_row_json(service *svc, const store_value *cols, int n) {
   json_t *row = json_object();
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
     int kind = query_column_kind(v->name);
     if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
-      zone_format(clock_zone(engine_clock(r->svc->eng)), v->i, at, sizeof at);
+      zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
     } else if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
@@ -757,6 +767,15 @@ static int add_row(void *ud, const store_value *cols, int n) {
     } else {
       json_object_set_new(row, v->name, value_json(v));
     }
+  }
+  return row;
+}
+
+static int add_row(void *ud, const store_value *cols, int n) {
+  rows *r = ud;
+  json_t *row = api_row_json(r->svc, cols, n);
+  for (int i = 0; i < n; i++) {
+    const store_value *v = &cols[i];
     if (!strcmp(v->name, "id")) {
       if (v->type == STORE_TEXT)
         snprintf(r->last, sizeof r->last, "%s", v->s);
@@ -945,6 +964,7 @@ static json_t *borrower_json(const store_borrower *b, int masked) {
                 "phones", phones, "emails", emails, "address",
                 masked_address(b->address, masked), "contacts", contacts,
                 "do_not_contact", b->do_not_contact, "ceased", b->ceased);
+  json_object_set_new(o, "area", json_string(b->area ? b->area : ""));
   json_object_set_new(
       o, "employer",
       json_pack("{s:o, s:o, s:o}", "name",
@@ -1020,7 +1040,8 @@ static void r_case(service *svc, http_request *req, int route,
   rc_error err;
   store_borrower b;
   json_t *out;
-  if (query_case(engine_query(svc->eng), arg, &c, &err) != RC_OK) {
+  if (api_case_scope(svc, who, arg, &err) != RC_OK ||
+      query_case(engine_query(svc->eng), arg, &c, &err) != RC_OK) {
     api_fail(svc, req, route, &err);
     return;
   }
@@ -1032,6 +1053,13 @@ static void r_case(service *svc, http_request *req, int route,
   }
   out = case_json(svc, &c);
   json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
+  if (api_case_extras(svc, who, &c, out, &err) != RC_OK) {
+    json_decref(out);
+    store_borrower_free(&b);
+    store_case_free(&c);
+    api_fail(svc, req, route, &err);
+    return;
+  }
   api_reply(svc, req, route, 200, out, NULL);
   store_borrower_free(&b);
   store_case_free(&c);
@@ -1040,8 +1068,9 @@ static void r_case(service *svc, http_request *req, int route,
 static void r_cases(service *svc, http_request *req, int route,
                     const char *arg, const principal *who) {
   char state[64], queue[64], after[512], window_end[512];
+  store_scope scope;
   rows r = {svc, json_array(), "", 0};
-  query_case_filter f = {NULL, NULL, after, 0, CASES_WINDOW};
+  query_case_filter f = {NULL, NULL, after, 0, CASES_WINDOW, NULL};
   const char *next = NULL;
   rc_error err;
   (void)arg;
@@ -1053,6 +1082,7 @@ static void r_cases(service *svc, http_request *req, int route,
   }
   if (http_query(req, "state", state, sizeof state) > 0) f.state = state;
   if (http_query(req, "queue", queue, sizeof queue) > 0) f.queue = queue;
+  f.scope = api_scope(svc, who, &scope);
   if (query_case_page(engine_query(svc->eng), &f, add_row, &r, window_end,
                       sizeof window_end, &err) != RC_OK) {
     json_decref(r.list);
@@ -1081,6 +1111,7 @@ static void r_journal(service *svc, http_request *req, int route,
   int64_t after;
   rc_error err;
   if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
+      api_case_scope(svc, who, arg, &err) != RC_OK ||
       query_journal_page(engine_query(svc->eng), arg, after, limit, add_row,
                          &r, &err) != RC_OK) {
     json_decref(r.list);
@@ -1114,8 +1145,8 @@ static void r_tasks(service *svc, http_request *req, int route,
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
   if (query_task_page(engine_query(svc->eng), hq ? queue : NULL,
-                      hs ? status : NULL, after, limit, add_row, &r,
-                      &err) != RC_OK) {
+                      hs ? status : NULL, api_agent_queues(who), after, limit,
+                      add_row, &r, &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
@@ -1325,4 +1356,28 @@ static void r_metrics(service *svc, http_request *req, int route,
   svc->requests[route][0]++;
   http_respond(req, 200, "text/plain; version=0.0.4", out, len, NULL);
   free(out);
+}
+
+/* --- for api_work.c ----------------------------------------------------- */
+
+int api_page_params(const http_request *req, int *limit, char *after,
+                    size_t size, rc_error *err) {
+  return page_params(req, limit, after, size, NULL, err);
+}
+
+int api_masked_for(const principal *who) {
+  return masked_for(who);
+}
+
+json_t *api_borrower_json(const store_borrower *b, int masked) {
+  return borrower_json(b, masked);
+}
+
+json_t *api_masked_string(const char *s, int masked) {
+  return masked_string(s, masked);
+}
+
+void api_fail_with(service *svc, http_request *req, int route,
+                   const rc_error *err) {
+  api_fail(svc, req, route, err);
 }

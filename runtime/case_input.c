@@ -17,6 +17,7 @@ static const char *const known[] = {"id",
                                     "phone",
                                     "email",
                                     "address",
+                                    "area",
                                     "employer_name",
                                     "employer_phone",
                                     "employer_address",
@@ -287,6 +288,8 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
     return RC_EINVAL;
   }
   if ((rc = get_string(src, "address", &b->address, 512, err))) return rc;
+  /* A field officer's visits are grouped by it (a district, a route). */
+  if ((rc = get_string(src, "area", &b->area, 128, err))) return rc;
   if (nested && json_object_get(nested, "employer") &&
       !json_is_null(json_object_get(nested, "employer")) &&
       !json_is_object(json_object_get(nested, "employer")))

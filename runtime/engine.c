@@ -893,6 +893,145 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
   return ingest_end(eng, rc, err);
 }
 
+/* --- a person's work on a case (the console) ------------------------- */
+
+/* The case a person works on, outside any handler. A closed case still
+ * takes a note (a call after the last payment is worth recording), not a
+ * promise. */
+static int person_case(engine *eng, const char *case_id, store_case *c,
+                       rc_error *err) {
+  int rc = store_case_get(eng->st, case_id, c, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  return rc;
+}
+
+static int promise_record(engine *eng, const store_case *c, rc_money amount,
+                          const char *by_date, int64_t *id, rc_error *err);
+
+/* Whether queue is in a user's queues (a JSON array). */
+static int user_has_queue(const char *queues_json, const char *queue) {
+  json_t *list = json_loads(queues_json ? queues_json : "[]", 0, NULL), *q;
+  size_t i;
+  int found = 0;
+  json_array_foreach(list, i, q) {
+    if (json_is_string(q) && strcmp(json_string_value(q), queue) == 0)
+      found = 1;
+  }
+  json_decref(list);
+  return found;
+}
+
+json_t *engine_task_outcomes(engine *eng, const store_case *c,
+                             const char *kind) {
+  return script_task_outcomes(script_for(eng, c), c->workflow, c->version,
+                              kind);
+}
+
+int engine_case_note(engine *eng, const char *case_id, const char *text,
+                     rc_error *err) {
+  store_case c;
+  int rc;
+  if (!text || !*text)
+    return rc_error_set(err, RC_EINVAL, "text", "a note needs text");
+  if (strlen(text) > ENGINE_NOTE_MAX)
+    return rc_error_set(err, RC_EINVAL, "text",
+                        "the note is too long (%zu bytes; at most %d)",
+                        strlen(text), ENGINE_NOTE_MAX);
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if ((rc = person_case(eng, case_id, &c, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  rc = journal(eng, case_id, "note", c.state, c.version,
+               json_pack("{s:s}", "text", text), err);
+  store_case_free(&c);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_case_promise(engine *eng, const char *case_id, rc_money amount,
+                        const char *by, int64_t *id, char *by_date,
+                        int *duplicate, rc_error *err) {
+  store_case c;
+  store_promise open_;
+  rc_time at;
+  rc_date d;
+  rc_error perr;
+  int rc;
+  *id = 0;
+  *duplicate = 0;
+  if (amount <= 0)
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "a promise needs a positive amount in minor units");
+  /* A date, a date-time or a duration from now ("7d"): the promise is
+   * for the institution's calendar day it names. */
+  if (!by || clock_parse_time(eng->clk, by, &at, &perr) != RC_OK)
+    return rc_error_set(err, RC_EINVAL, "by",
+                        "by must be a date (2026-01-31), a date-time or a "
+                        "duration from now (7d)");
+  d = zone_date(clock_zone(eng->clk), at);
+  date_format(&d, by_date, 16);
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if ((rc = person_case(eng, case_id, &c, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  if (c.closed) {
+    rc = rc_error_set(err, RC_ECONFLICT, "case",
+                      "case %s is closed: it takes no promise", case_id);
+  } else if ((rc = store_promise_open(eng->st, case_id, &open_, err)) ==
+                 RC_OK &&
+             open_.amount == amount && strcmp(open_.by_date, by_date) == 0) {
+    /* The same promise sent again (a double tap, a resend without
+     * signal) is the one already taken, not a second one. */
+    *id = open_.id;
+    *duplicate = 1;
+  } else if (rc == RC_OK || rc == RC_ENOTFOUND) {
+    rc = promise_record(eng, &c, amount, by_date, id, err);
+  }
+  store_case_free(&c);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_task_assign(engine *eng, int64_t task_id, const char *user,
+                       rc_error *err) {
+  store_task_info t;
+  store_user u;
+  int rc;
+  if (!user || !*user)
+    return rc_error_set(err, RC_EINVAL, "user", "assigning needs a user");
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  if ((rc = store_task_get(eng->st, task_id, &t, err)) != RC_OK)
+    return ingest_end(eng, rc, err);
+  free(t.result);
+  rc = store_user_get(eng->st, user, &u, NULL, 0, err);
+  if (rc == RC_ENOTFOUND) {
+    rc = rc_error_set(err, RC_EINVAL, "user", "unknown user %s", user);
+  } else if (rc == RC_OK) {
+    if (u.disabled)
+      rc = rc_error_set(err, RC_EINVAL, "user", "user %s is disabled", user);
+    else if (strcmp(u.role, "agent") && strcmp(u.role, "supervisor") &&
+             strcmp(u.role, "admin"))
+      rc = rc_error_set(err, RC_EINVAL, "user",
+                        "user %s has the %s role: it works no tasks", user,
+                        u.role);
+    else if (!strcmp(u.role, "agent") && !user_has_queue(u.queues, t.queue))
+      rc = rc_error_set(err, RC_EINVAL, "user",
+                        "queue %s is not among user %s's queues", t.queue,
+                        user);
+    store_user_free(&u);
+  }
+  if (rc == RC_OK && strcmp(t.status, "open") && strcmp(t.status, "claimed"))
+    rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is %s",
+                      (long long)task_id, t.status);
+  if (rc == RC_OK) rc = store_task_assign(eng->st, task_id, user, err);
+  if (rc == RC_OK)
+    rc = journal(eng, t.case_id, "task_assigned", NULL, 0,
+                 json_pack("{s:I, s:s, s:o, s:s}", "task", (json_int_t)task_id,
+                           "queue", t.queue, "from",
+                           t.assignee[0] ? json_string(t.assignee)
+                                         : json_null(),
+                           "to", user),
+                 err);
+  return ingest_end(eng, rc, err);
+}
+
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    rc_error *err) {
   char case_id[160], data[64];
@@ -1956,31 +2095,61 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
   return case_journal(eng, case_id, "policy", detail, err);
 }
 
-/* The guard's question for this case and borrower. */
+/* The guard's question for this case and borrower: the engine's path
+ * and the console's explanation (engine_guard_explain) ask it alike. */
+static void guard_request(engine *eng, const store_case *c,
+                          const store_borrower *b, const char *channel,
+                          policy_request *req) {
+  rc_zone *zone = clock_zone_get(eng->clk, b->timezone, NULL);
+  memset(req, 0, sizeof *req);
+  req->case_id = c->id;
+  req->borrower_id = c->borrower_id;
+  req->channel = channel;
+  req->do_not_contact = b->do_not_contact;
+  req->ceased = b->ceased;
+  req->on_hold = c->on_hold;
+  req->zone = zone ? zone : clock_zone(eng->clk);
+  req->now = clock_now(eng->clk);
+}
+
 static int ask_guard(engine *eng, const store_case *c, const char *channel,
                      int legal_notice, int third_party_template,
                      int to_third_party, int64_t exclude_message,
                      policy_decision *d, rc_error *err) {
   const store_borrower *b = engine_borrower_view(eng, c->borrower_id, err);
   policy_request req;
-  rc_zone *zone;
   if (!b) return RC_ENOTFOUND;
-  zone = clock_zone_get(eng->clk, b->timezone, NULL);
-  memset(&req, 0, sizeof req);
-  req.case_id = c->id;
-  req.borrower_id = c->borrower_id;
-  req.channel = channel;
+  guard_request(eng, c, b, channel, &req);
   req.legal_notice = legal_notice;
   req.third_party_template = third_party_template;
   req.to_third_party = to_third_party;
-  req.do_not_contact = b->do_not_contact;
-  req.ceased = b->ceased;
-  req.on_hold = c->on_hold;
-  req.zone = zone ? zone : clock_zone(eng->clk);
-  req.now = clock_now(eng->clk);
   req.exclude_message = exclude_message;
   return policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req, d,
                               err);
+}
+
+int engine_guard_explain(engine *eng, const char *case_id,
+                         const char (*channels)[24], int n,
+                         policy_explanation *out, rc_zone **zone,
+                         rc_error *err) {
+  store_case c;
+  store_borrower b;
+  int rc;
+  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK) return rc;
+  if ((rc = store_borrower_get(eng->st, c.borrower_id, &b, err)) != RC_OK) {
+    store_case_free(&c);
+    return rc;
+  }
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    policy_request req;
+    guard_request(eng, &c, &b, channels[i], &req);
+    if (zone) *zone = req.zone;
+    rc = policy_explain(&script_config(eng->sc)->policy, eng->q, &req, &out[i],
+                        err);
+  }
+  store_borrower_free(&b);
+  store_case_free(&c);
+  return rc;
 }
 
 int engine_send(engine *eng, const char *case_id, const engine_message *msg,
@@ -2059,12 +2228,13 @@ static rc_time end_of_day(engine *eng, const char *date) {
                        date_from_days(date_to_days(d) + 1));
 }
 
-int engine_promise(engine *eng, const char *case_id, rc_money amount,
-                   const char *by_date, int64_t *id, rc_error *err) {
-  const store_case *c;
+/* A promise's checks and effects, for a handler's case:promise and a
+ * collector's promise alike: the open one is superseded, and a core timer
+ * at the end of its day decides kept or broken. */
+static int promise_record(engine *eng, const store_case *c, rc_money amount,
+                          const char *by_date, int64_t *id, rc_error *err) {
   rc_date d;
-  int rc = own_case(eng, case_id, err);
-  if (rc) return rc;
+  int rc;
   if (amount <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "a promise needs a positive amount in minor units");
@@ -2074,20 +2244,31 @@ int engine_promise(engine *eng, const char *case_id, rc_money amount,
   if (end_of_day(eng, by_date) <= clock_now(eng->clk))
     return rc_error_set(err, RC_EINVAL, "by", "promise date %s has passed",
                         by_date);
-  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
   if (amount > c->balance)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "promise of %lld exceeds the balance (%lld)",
                         (long long)amount, (long long)c->balance);
-  if ((rc = store_promise_insert(eng->st, case_id, amount, by_date,
+  if ((rc = store_promise_insert(eng->st, c->id, amount, by_date,
                                  clock_now(eng->clk), id, err)) ||
-      (rc = core_timer_at(eng, case_id, end_of_day(eng, by_date),
+      (rc = core_timer_at(eng, c->id, end_of_day(eng, by_date),
                           "__promise_due", "promise", *id, err)))
     return rc;
-  return case_journal(eng, case_id, "promise",
-                      json_pack("{s:I, s:I, s:s}", "id", (json_int_t)*id,
-                                "amount", (json_int_t)amount, "by", by_date),
-                      err);
+  return journal(eng, c->id, "promise", c->state, c->version,
+                 json_pack("{s:I, s:I, s:s}", "id", (json_int_t)*id, "amount",
+                           (json_int_t)amount, "by", by_date),
+                 err);
+}
+
+int engine_promise(engine *eng, const char *case_id, rc_money amount,
+                   const char *by_date, int64_t *id, rc_error *err) {
+  const store_case *c;
+  int rc = own_case(eng, case_id, err);
+  if (rc) return rc;
+  if (amount <= 0)
+    return rc_error_set(err, RC_EINVAL, "amount",
+                        "a promise needs a positive amount in minor units");
+  if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
+  return promise_record(eng, c, amount, by_date, id, err);
 }
 
 /* No plan runs longer than this: a schedule beyond it is a typo (a
@@ -2170,6 +2351,29 @@ int engine_plan(engine *eng, const char *case_id,
       err);
 }
 
+/* A task's place in My work (DESIGN.md "Priority and area"): the
+ * priority case:task gave, else its kind's declared one, else its
+ * state's; 0 when none says. Kept on the row, so that the list is one
+ * index walk and a reload does not reorder the work already waiting. */
+static double task_priority(engine *eng, const store_case *c,
+                            const script_task_kind *decl,
+                            const char *fields_json) {
+  if (fields_json && strstr(fields_json, "\"priority\"")) {
+    json_t *f = json_loads(fields_json, 0, NULL);
+    json_t *p = json_object_get(f, "priority");
+    if (json_is_number(p)) {
+      double v = json_number_value(p);
+      json_decref(f);
+      return v;
+    }
+    json_decref(f);
+  }
+  if (decl->priority != 0) return decl->priority;
+  return script_state_info(script_for(eng, c), c->workflow, c->version,
+                           c->state)
+      .priority;
+}
+
 int engine_task(engine *eng, const char *case_id, const char *kind,
                 const char *queue, rc_time due, const char *assignee,
                 const char *fields_json, int keep, int64_t *id,
@@ -2226,6 +2430,7 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   t.channel = decl.counts_as[0] ? decl.counts_as : NULL;
   t.keep = keep;
   t.at = clock_now(eng->clk);
+  t.priority = task_priority(eng, c, &decl, fields_json);
   if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;
   return case_journal(eng, case_id, "task",
                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,

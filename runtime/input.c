@@ -318,6 +318,16 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
                      *path ? path : "the body");
         return INPUT_JSON_REFUSED;
       default:
+        /* "\\udc80" is valid JSON that names no character (a lone
+         * surrogate): content refused, naming its field, as NUL is. */
+        if (strncmp(jerr.text, "invalid Unicode", 15) == 0) {
+          path_at(buf, len, at, path, sizeof path);
+          rc_error_set(err, RC_EINVAL, path,
+                       "%s%sholds %s: not a character (a lone surrogate "
+                       "escape), so not UTF-8 text",
+                       path, *path ? " " : "", jerr.text + 16);
+          return INPUT_JSON_REFUSED;
+        }
         rc_error_set(err, RC_EINVAL, NULL, "bad JSON at line %d column %d: %s",
                      jerr.line, jerr.column, jerr.text);
         return INPUT_JSON_SYNTAX;

@@ -1090,8 +1090,8 @@ static int l_recoup_workflow(lua_State *L) {
                                      "states",  "transitions", "on",
                                      "migrate", "description", "tasks",
                                      NULL};
-  static const char *const state_keys[] = {"enter",   "on",          "final",
-                                           "outcome", "description", NULL};
+  static const char *const state_keys[] = {
+      "enter", "on", "final", "outcome", "description", "priority", NULL};
   script *sc = script_of(L);
   int before = sc->errors ? sc->errors->count : 0, n = 0;
   char **states = NULL, what[160], wname[64] = "?";
@@ -1166,7 +1166,12 @@ static int l_recoup_workflow(lua_State *L) {
         lua_getfield(L, s, "outcome");
         if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
           wf_error(&w, sline, "%s.outcome must be a string", what);
-        lua_pop(L, 4);
+        /* My work's order: a state's tasks before lower ones. */
+        lua_getfield(L, s, "priority");
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+          wf_error(&w, sline, "%s.priority must be a number (higher first)",
+                   what);
+        lua_pop(L, 5);
       }
       lua_pop(L, 1);
     }

@@ -1168,6 +1168,7 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   set_string(L, "locale", b.locale);
   set_string(L, "timezone", b.timezone);
   set_string(L, "address", b.address);
+  set_string(L, "area", b.area);
   lua_pushboolean(L, b.do_not_contact);
   lua_setfield(L, -2, "do_not_contact");
   lua_pushboolean(L, b.ceased);

@@ -67,9 +67,44 @@ static int unreadable(policy_decision *out, int rc) {
   return rc;
 }
 
-int policy_allow_contact(const policy_config *p, query *q,
-                         const policy_request *req, policy_decision *out,
-                         rc_error *err) {
+/* When the pause after the borrower's last conversation ends: *ends 0
+ * when the channel does not pause or no pause runs now. */
+static int pause_end(const policy_config *p, query *q,
+                     const policy_request *req, rc_time *ends, rc_error *err) {
+  rc_time last = 0, end;
+  int rc;
+  *ends = 0;
+  if (!p->has_pause || !lists(p->pause_channels, p->npause, req->channel))
+    return RC_OK;
+  rc = query_last_conversation(q, req->borrower_id, &last, err);
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  if ((end = zone_add(req->zone, last, &p->pause)) > req->now) *ends = end;
+  return RC_OK;
+}
+
+/* The newest `limit` contacts on a cap's channels within its window, for
+ * the borrower (all their cases) or the one case. */
+static int window_count(const policy_rule *rule, query *q,
+                        const policy_request *req, int64_t *n,
+                        rc_time *oldest, rc_error *err) {
+  rc_duration back = rule->per;
+  back.ms = -back.ms;
+  back.days = -back.days;
+  back.months = -back.months;
+  return query_contacts(q, rule->per_case ? req->case_id : NULL,
+                        req->borrower_id, rule->channels, rule->nchannels,
+                        zone_add(req->zone, req->now, &back), rule->limit,
+                        req->exclude_message, n, oldest, err);
+}
+
+/* The guard itself. With ex, each cap on the channel is also recorded
+ * with its count (the explanation reads the counts the decision used). */
+static int decide(const policy_config *p, query *q, const policy_request *req,
+                  policy_decision *out, policy_explanation *ex,
+                  rc_error *err) {
+  rc_time ends;
+  int rc;
   memset(out, 0, sizeof *out);
   out->verdict = POLICY_ALLOW;
   out->until = req->now;
@@ -82,19 +117,13 @@ int policy_allow_contact(const policy_config *p, query *q,
     if (req->ceased) return block(out, "ceased");
     if (req->do_not_contact) return block(out, "do_not_contact");
   }
-  if (p->has_pause && lists(p->pause_channels, p->npause, req->channel)) {
-    rc_time last = 0, ends;
-    int rc = query_last_conversation(q, req->borrower_id, &last, err);
-    if (rc != RC_OK && rc != RC_ENOTFOUND) return unreadable(out, rc);
-    if (rc == RC_OK && (ends = zone_add(req->zone, last, &p->pause)) > req->now)
-      defer(out, ends, "after_conversation");
-  }
+  if ((rc = pause_end(p, q, req, &ends, err)) != RC_OK)
+    return unreadable(out, rc);
+  if (ends) defer(out, ends, "after_conversation");
   for (int i = 0; i < p->nrules; i++) {
     const policy_rule *rule = &p->rules[i];
-    rc_duration back = rule->per;
-    rc_time since, oldest;
+    rc_time oldest;
     int64_t n;
-    int rc;
     if (!lists(rule->channels, rule->nchannels, req->channel)) continue;
     if (rule->limit <= 0) {
       /* A cap of none never has room: that does not end, it blocks. */
@@ -102,17 +131,15 @@ int policy_allow_contact(const policy_config *p, query *q,
       snprintf(reason, sizeof reason, "max_contacts:%s:0", req->channel);
       return block(out, reason);
     }
-    back.ms = -back.ms;
-    back.days = -back.days;
-    back.months = -back.months;
-    since = zone_add(req->zone, req->now, &back);
-    /* The newest `limit` contacts on the rule's channels since then, for
-     * the borrower (all their cases) or the one case. */
-    rc = query_contacts(q, rule->per_case ? req->case_id : NULL,
-                        req->borrower_id, rule->channels, rule->nchannels,
-                        since, rule->limit, req->exclude_message, &n, &oldest,
-                        err);
+    rc = window_count(rule, q, req, &n, &oldest, err);
     if (rc != RC_OK) return unreadable(out, rc);
+    if (ex && ex->nwindows < POLICY_MAX_RULES) {
+      policy_window *w = &ex->windows[ex->nwindows++];
+      w->per = rule->per;
+      w->used = (int)n;
+      w->limit = rule->limit;
+      w->per_case = rule->per_case;
+    }
     if (n >= rule->limit) {
       char reason[96];
       snprintf(reason, sizeof reason, "max_contacts:%s:%d", req->channel,
@@ -133,4 +160,56 @@ int policy_allow_contact(const policy_config *p, query *q,
     out->until = open;
   }
   return RC_OK;
+}
+
+int policy_allow_contact(const policy_config *p, query *q,
+                         const policy_request *req, policy_decision *out,
+                         rc_error *err) {
+  return decide(p, q, req, out, NULL, err);
+}
+
+int policy_explain(const policy_config *p, query *q, const policy_request *req,
+                   policy_explanation *out, rc_error *err) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = decide(p, q, req, &out->decision, out, err)) != RC_OK) return rc;
+  /* A block returns before the caps are counted; the page still shows
+   * how many contacts each window holds. */
+  if (out->decision.verdict == POLICY_BLOCK && out->nwindows == 0)
+    for (int i = 0; i < p->nrules && out->nwindows < POLICY_MAX_RULES; i++) {
+      const policy_rule *rule = &p->rules[i];
+      policy_window *w;
+      rc_time oldest;
+      int64_t n = 0;
+      if (!lists(rule->channels, rule->nchannels, req->channel)) continue;
+      if (rule->limit > 0 &&
+          (rc = window_count(rule, q, req, &n, &oldest, err)) != RC_OK)
+        return rc;
+      w = &out->windows[out->nwindows++];
+      w->per = rule->per;
+      w->used = (int)n;
+      w->limit = rule->limit;
+      w->per_case = rule->per_case;
+    }
+  if ((rc = pause_end(p, q, req, &out->pause_until, err)) != RC_OK) return rc;
+  out->paused = out->pause_until != 0;
+  return RC_OK;
+}
+
+const char *policy_rule_name(const policy_decision *d) {
+  static const struct {
+    const char *prefix, *rule;
+  } names[] = {{"contact_hours", "contact_hours"},
+               {"max_contacts:", "cap"},
+               {"after_conversation", "pause"},
+               {"dispute_hold", "dispute"},
+               {"ceased", "cease"},
+               {"do_not_contact", "do_not_contact"},
+               {"third_part", "third_party"},
+               {"no_recipient", "no_recipient"}};
+  if (d->verdict == POLICY_ALLOW) return NULL;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strncmp(d->reason, names[i].prefix, strlen(names[i].prefix)) == 0)
+      return names[i].rule;
+  return d->reason;
 }

@@ -92,7 +92,7 @@ int query_timers(query *q, const char *case_id, store_row_fn fn, void *ud,
 int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
                     void *ud, char *window_end, size_t size, rc_error *err) {
   return store_cases_page(q->st, f->state, f->queue, f->after, f->limit,
-                          f->window, window_end, size, fn, ud, err);
+                          f->window, f->scope, window_end, size, fn, ud, err);
 }
 
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
@@ -103,9 +103,69 @@ int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
 }
 
 int query_task_page(query *q, const char *queue, const char *status,
-                    int64_t after, int limit, store_row_fn fn, void *ud,
+                    const char *queues, int64_t after, int limit,
+                    store_row_fn fn, void *ud, rc_error *err) {
+  return store_tasks_page(q->st, queue, status, queues, after, limit, fn, ud,
+                          err);
+}
+
+int query_work_page(query *q, const char *queue, rc_time now, int part,
+                    const store_work_cursor *after, const char *user,
+                    int only_open, int limit, store_row_fn fn, void *ud,
                     rc_error *err) {
-  return store_tasks_page(q->st, queue, status, after, limit, fn, ud, err);
+  return store_work_page(q->st, queue, now, part, after, user, only_open,
+                         limit, fn, ud, err);
+}
+
+int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_work_queues(q->st, fn, ud, err);
+}
+
+int query_work_counts(query *q, const char *queue, rc_time now,
+                      rc_time day_end, int64_t *due_now, int64_t *today,
+                      rc_error *err) {
+  return store_work_counts(q->st, queue, now, day_end, due_now, today, err);
+}
+
+int query_work_promises(query *q, const char *status, const char *from,
+                        const char *to, const char *after_date,
+                        int64_t after_id, const store_scope *scope, int limit,
+                        store_row_fn fn, void *ud, rc_error *err) {
+  return store_work_promises(q->st, status, from, to, after_date, after_id,
+                             scope, limit, fn, ud, err);
+}
+
+int query_work_promises_count(query *q, const char *status, const char *from,
+                              const char *to, const store_scope *scope,
+                              int64_t *count, rc_error *err) {
+  return store_work_promises_count(q->st, status, from, to, scope, count,
+                                   err);
+}
+
+int query_task_case(query *q, int64_t task_id, char *case_id, size_t size,
+                    rc_error *err) {
+  store_task_info t;
+  int rc = store_task_get(q->st, task_id, &t, err);
+  if (rc != RC_OK) return rc;
+  free(t.result);
+  rc_copy(case_id, size, t.case_id);
+  return RC_OK;
+}
+
+int query_case_visible(query *q, const char *case_id, const store_scope *scope,
+                       int *visible, rc_error *err) {
+  if (!scope || !scope->queues) {
+    *visible = 1;
+    return RC_OK;
+  }
+  return store_case_visible(q->st, case_id, scope, visible, err);
+}
+
+int query_last_contact(query *q, const char *case_id, const char *borrower_id,
+                       char *channel, size_t size, rc_time *at,
+                       rc_error *err) {
+  return store_last_contact(q->st, case_id, borrower_id, channel, size, at,
+                            err);
 }
 
 int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,

@@ -695,7 +695,7 @@ int script_workflow_initial(script *sc, const char *name, int version,
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state) {
   lua_State *L = sc->L;
-  script_state info = {0, 0, ""};
+  script_state info = {0, 0, "", 0};
   if (push_workflow(L, workflow, version)) {
     lua_getfield(L, -1, "states");
     if (lua_getfield(L, -1, state) == LUA_TTABLE) {
@@ -705,7 +705,9 @@ script_state script_state_info(script *sc, const char *workflow, int version,
       lua_getfield(L, -2, "outcome");
       if (lua_isstring(L, -1))
         rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
-      lua_pop(L, 2);
+      if (lua_getfield(L, -3, "priority") == LUA_TNUMBER)
+        info.priority = lua_tonumber(L, -1);
+      lua_pop(L, 3);
     }
     lua_pop(L, 2);
   }
@@ -742,6 +744,16 @@ int script_task_kind_info(script *sc, const char *workflow, int version,
     rc = task_decl_kind(L, lua_gettop(L), kind, out);
   lua_pop(L, 1);
   return rc;
+}
+
+json_t *script_task_outcomes(script *sc, const char *workflow, int version,
+                             const char *kind) {
+  lua_State *L = sc->L;
+  json_t *out = NULL;
+  if (push_workflow(L, workflow, version))
+    out = task_decl_outcomes(L, lua_gettop(L), kind);
+  lua_pop(L, 1);
+  return out;
 }
 
 int script_task_check(script *sc, const char *workflow, int version,

@@ -83,6 +83,52 @@ int api_status_of(int rc);
 int api_route_count(void);
 void api_route_at(int i, const char **method, const char **pattern, int *roles);
 
+/* Helpers of api.c that api_work.c shares: a row as JSON (times in the
+ * institution's zone, JSON columns decoded), a page's limit and `after`
+ * text, the read role's masking, the borrower as a case shows it, and an
+ * error answer from an rc_error. */
+json_t *api_row_json(service *svc, const store_value *cols, int n);
+int api_page_params(const http_request *req, int *limit, char *after,
+                    size_t size, rc_error *err);
+int api_masked_for(const principal *who);
+json_t *api_borrower_json(const store_borrower *b, int masked);
+json_t *api_masked_string(const char *s, int masked);
+void api_fail_with(service *svc, http_request *req, int route,
+                   const rc_error *err);
+
+/* api_work.c: the console's case work (My work, claim next, assign,
+ * notes, promises, what the guard allows now) and who sees which case. */
+void api_work_list(service *svc, http_request *req, int route,
+                   const char *arg, const principal *who);
+void api_case_guard(service *svc, http_request *req, int route,
+                    const char *arg, const principal *who);
+int api_task_next(service *svc, job *j, json_t **reply, int *status,
+                  rc_error *err);
+int api_task_assign(service *svc, job *j, json_t **reply, int *status,
+                    rc_error *err);
+int api_case_note(service *svc, job *j, json_t **reply, int *status,
+                  rc_error *err);
+int api_case_promise(service *svc, job *j, json_t **reply, int *status,
+                     rc_error *err);
+/* A named agent's view (DESIGN.md "Who sees what"): *buf filled and
+ * returned, or NULL for everyone who sees every case (machine tokens,
+ * supervisors, admins, read). */
+const store_scope *api_scope(service *svc, const principal *who,
+                             store_scope *buf);
+/* A named agent's queues (a JSON array), NULL for everyone else. */
+const char *api_agent_queues(const principal *who);
+/* RC_OK when who may see the case (or the task's case); else
+ * RC_ENOTFOUND as for an unknown case, so that a hidden case is not
+ * confirmed to exist; a read that fails is its error. */
+int api_case_scope(service *svc, const principal *who, const char *case_id,
+                   rc_error *err);
+int api_task_scope(service *svc, const principal *who, int64_t task_id,
+                   rc_error *err);
+/* The case's open promise, its plan, its waiting tasks with their
+ * declared outcomes, added to a case's JSON. */
+int api_case_extras(service *svc, const principal *who, const store_case *c,
+                    json_t *out, rc_error *err);
+
 /* openapi_doc.c, generated from docs/openapi.json by cmake/embed.cmake. */
 extern const unsigned char openapi_json[];
 extern const size_t openapi_json_len;

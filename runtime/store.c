@@ -304,6 +304,20 @@ static const char *const migrations[] = {
     "CREATE TABLE users_log("
     "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, name TEXT NOT NULL,"
     "  change TEXT NOT NULL);",
+    /* migration: work. The console's My work (DESIGN.md "Priority and
+     * area"): a task keeps the priority it was made with (its kind's, else
+     * its state's; higher first), and the agent's list walks this index
+     * in its order for one queue — due now, then priority, then due, then
+     * id — reading only waiting tasks (the done ones, most of the table,
+     * are not in it). id and status are in the key so that the walk skips
+     * future tasks and counts the queue without reading rows. A borrower's
+     * area groups a field officer's visits. */
+    "ALTER TABLE tasks ADD COLUMN priority NUMERIC NOT NULL DEFAULT 0;"
+    "ALTER TABLE borrowers ADD COLUMN area TEXT;"
+    "CREATE INDEX tasks_work ON tasks(queue, priority DESC, due, id, status)"
+    "  WHERE status = 'open' OR status = 'claimed';"
+    /* Promises due and broken, by date, for the My work tabs. */
+    "CREATE INDEX promises_due ON promises(status, by_date);",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
@@ -431,6 +445,14 @@ enum {
   S_USER_PASSWORD,
   S_USERS,
   S_USER_LOG,
+  S_WORK_PAGE,
+  S_WORK_QUEUES,
+  S_WORK_COUNTS,
+  S_WORK_PROMISES,
+  S_WORK_PROMISES_COUNT,
+  S_CASE_VISIBLE,
+  S_LAST_CONTACT,
+  S_TASK_ASSIGN,
   S_COUNT
 };
 
@@ -448,7 +470,17 @@ enum {
   "nullif(e.value -> 4, 'null') AS detail"
 #define TASK_COLS                                                        \
   "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, " \
-  "at, completed_at, fields, result"
+  "at, completed_at, fields, result, priority"
+
+/* A case a named agent may see (DESIGN.md "Who sees what"): a waiting
+ * task of it in one of the agent's queues (?Q, a JSON array), or a task
+ * the agent (?U) completed since ?S. Read down tasks_case: a case has few
+ * tasks. */
+#define VISIBLE(case_, Q, U, S)                                           \
+  "EXISTS (SELECT 1 FROM tasks v WHERE v.case_id = " case_ " AND "      \
+  "(((v.status = 'open' OR v.status = 'claimed') AND v.queue IN "        \
+  "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
+  "v.assignee = " U " AND v.completed_at >= " S ")))"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -464,20 +496,23 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_UPSERT] =
         "INSERT INTO borrowers(id, name, locale, timezone, address, "
         "employer_name, employer_phone, employer_address, do_not_contact, "
-        "ceased) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "ceased, area) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11)"
         " ON CONFLICT(id) DO UPDATE SET"
         " name = coalesce(?2, name), locale = coalesce(?3, locale),"
         " timezone = coalesce(?4, timezone), address = coalesce(?5, address),"
         " employer_name = coalesce(?6, employer_name),"
         " employer_phone = coalesce(?7, employer_phone),"
         " employer_address = coalesce(?8, employer_address),"
-        " do_not_contact = max(do_not_contact, ?9)",
+        " do_not_contact = max(do_not_contact, ?9),"
+        " area = coalesce(?11, area)",
     /* One statement for the borrower and their contacts (a row each, in
      * position order): a reminder reads one of these per case. */
     [S_BORROWER_GET] =
         "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
         "b.employer_name, b.employer_phone, b.employer_address, "
-        "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation "
+        "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation, "
+        "b.area "
         "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
         "WHERE b.id = ?1 ORDER BY k.position",
     [S_CONTACTS_ANY] = "SELECT 1 FROM contacts WHERE borrower_id = ?1",
@@ -602,15 +637,15 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
     [S_TASK_INSERT] =
         "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
-        "fields, state, keep, at, channel) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "'open', ?6, ?7, ?8, ?9, ?10)",
+        "fields, state, keep, at, channel, priority) VALUES (?1, ?2, ?3, ?4, "
+        "?5, 'open', ?6, ?7, ?8, ?9, ?10, ?11)",
     [S_TASKS_CASE] = "SELECT " TASK_COLS
                      " FROM tasks WHERE case_id = ?1 "
                      "ORDER BY id",
     [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
     [S_TASK_GET] =
-        "SELECT case_id, kind, status, outcome, result FROM tasks "
-        "WHERE id = ?1",
+        "SELECT case_id, kind, status, outcome, result, queue, assignee "
+        "FROM tasks WHERE id = ?1",
     [S_TASK_COMPLETE] =
         "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
         "completed_at = ?4 WHERE id = ?1 AND status IN ('open','claimed')",
@@ -786,8 +821,9 @@ static const char *const sql[S_COUNT] = {
      * store_cases_page) and keeps those that match. */
     [S_CASES_PAGE] =
         "SELECT " CASE_COLS
-        " FROM (SELECT * FROM cases WHERE id > ?3 ORDER BY id LIMIT ?5) "
+        " FROM (SELECT * FROM cases WHERE id > ?3 ORDER BY id LIMIT ?5) w "
         "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR queue = ?2) "
+        "AND (?6 IS NULL OR " VISIBLE("w.id", "?6", "?7", "?8") ") "
         "ORDER BY id LIMIT ?4",
     [S_CASES_WINDOW_END] =
         "SELECT max(id), count(*) FROM (SELECT id FROM cases WHERE id > ?1 "
@@ -795,7 +831,9 @@ static const char *const sql[S_COUNT] = {
     [S_TASKS_PAGE] =
         "SELECT " TASK_COLS
         " FROM tasks WHERE (?1 IS NULL OR queue = ?1) "
-        "AND (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+        "AND (?2 IS NULL OR status = ?2) AND id > ?3 "
+        "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
+        "ORDER BY id LIMIT ?4",
     [S_JOURNAL_PAGE] =
         "SELECT " JOURNAL_COLS
         " FROM journal_runs r, json_each(r.rows) e "
@@ -834,6 +872,67 @@ static const char *const sql[S_COUNT] = {
         "ORDER BY name",
     [S_USER_LOG] =
         "INSERT INTO users_log(at, name, change) VALUES (?1, ?2, ?3)",
+    /* One queue's waiting tasks in My work's order, down tasks_work:
+     * ?3 = 1 the tasks due now (due at or before ?2; no due time is due),
+     * 2 the later ones; each part in (priority desc, due, id) after the
+     * cursor (?4, ?5, ?6; ?7 = 0: from the start). ?9: a named agent sees
+     * the open tasks and its own claimed ones; ?10 = 1 only open ones
+     * (claim next). The due and status terms are read from the index:
+     * tasks skipped cost no row. */
+    [S_WORK_PAGE] =
+        "SELECT t.id, t.case_id, t.kind, t.queue, t.due, t.assignee, "
+        "t.status, t.priority, t.at FROM tasks t "
+        "WHERE t.queue = ?1 AND (t.status = 'open' OR t.status = 'claimed') "
+        "AND (CASE WHEN coalesce(t.due, 0) <= ?2 THEN 1 ELSE 2 END) = ?3 "
+        "AND (?7 = 0 OR t.priority < ?4 OR (t.priority = ?4 AND "
+        "(coalesce(t.due, 0) > ?5 OR (coalesce(t.due, 0) = ?5 AND "
+        "t.id > ?6)))) "
+        "AND (?10 = 0 OR t.status = 'open') "
+        "AND (?9 IS NULL OR t.status = 'open' OR t.assignee = ?9) "
+        "ORDER BY t.priority DESC, t.due, t.id LIMIT ?8",
+    /* The queues that have waiting tasks: one index seek a queue. */
+    [S_WORK_QUEUES] =
+        "WITH RECURSIVE q(name) AS (SELECT (SELECT min(queue) FROM tasks "
+        "WHERE status = 'open' OR status = 'claimed') UNION ALL SELECT "
+        "(SELECT min(queue) FROM tasks WHERE (status = 'open' OR status = "
+        "'claimed') AND queue > q.name) FROM q WHERE q.name IS NOT NULL) "
+        "SELECT name AS queue FROM q WHERE name IS NOT NULL",
+    /* Due now and due today (before ?3, the end of the local day), from
+     * the index alone. */
+    [S_WORK_COUNTS] =
+        "SELECT coalesce(sum(coalesce(due, 0) <= ?2), 0), "
+        "coalesce(sum(coalesce(due, 0) < ?3), 0) FROM tasks "
+        "WHERE queue = ?1 AND (status = 'open' OR status = 'claimed')",
+    /* Promises of one status with by_date in [?2, ?3], after the cursor
+     * (?4 date, ?5 id), in the scope: ?6 queues (NULL: all cases), ?7 the
+     * agent, ?8 since. */
+    [S_WORK_PROMISES] =
+        "SELECT p.id, p.case_id, p.amount, p.paid, p.by_date, p.status "
+        "FROM promises p WHERE p.status = ?1 AND p.by_date >= ?2 AND "
+        "p.by_date <= ?3 AND (p.by_date > ?4 OR (p.by_date = ?4 AND "
+        "p.id > ?5)) AND (?6 IS NULL OR " VISIBLE("p.case_id", "?6", "?7",
+                                                  "?8") ") "
+        "ORDER BY p.by_date, p.id LIMIT ?9",
+    [S_WORK_PROMISES_COUNT] =
+        "SELECT count(*) FROM promises p WHERE p.status = ?1 AND "
+        "p.by_date >= ?2 AND p.by_date <= ?3 AND (?6 IS NULL OR " VISIBLE(
+            "p.case_id", "?6", "?7", "?8") ")",
+    [S_CASE_VISIBLE] = "SELECT " VISIBLE("?1", "?2", "?3", "?4"),
+    /* The newest contact made with the case: a message that left or will
+     * (not blocked, cancelled or still deferred), or a contact task done. */
+    [S_LAST_CONTACT] =
+        "SELECT channel, at FROM (SELECT channel, at FROM messages WHERE "
+        "borrower_id = ?2 AND case_id = ?1 AND status <> 'blocked' AND "
+        "status <> 'cancelled' AND status <> 'deferred' ORDER BY at DESC "
+        "LIMIT 1) UNION ALL SELECT channel, at FROM (SELECT coalesce("
+        "t.channel, CASE t.kind WHEN 'call' THEN 'call' WHEN 'visit' THEN "
+        "'visit' WHEN 'home_visit' THEN 'visit' WHEN 'workplace_visit' THEN "
+        "'visit' END) AS channel, t.completed_at AS at FROM tasks t WHERE "
+        "t.case_id = ?1 AND t.status = 'done' AND channel IS NOT NULL "
+        "ORDER BY t.completed_at DESC LIMIT 1) ORDER BY at DESC LIMIT 1",
+    [S_TASK_ASSIGN] =
+        "UPDATE tasks SET assignee = ?2, status = 'claimed' WHERE id = ?1 "
+        "AND (status = 'open' OR status = 'claimed')",
 };
 
 struct store {
@@ -860,6 +959,8 @@ struct store {
   int timers_known;
   int64_t data_version;
 };
+
+static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
 
 static int fail(store *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
@@ -1261,6 +1362,7 @@ int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
   bind_text(s, 8, b->employer_address);
   sqlite3_bind_int(s, 9, b->do_not_contact);
   sqlite3_bind_int(s, 10, b->ceased);
+  bind_text(s, 11, b->area);
   if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
   if (b->ncontacts < 0) return RC_OK;
   /* An import's borrowers are mostly new: nothing to replace. */
@@ -1302,6 +1404,7 @@ int store_borrower_get(store *st, const char *id, store_borrower *out,
       out->employer_address = dup_col(s, 7);
       out->do_not_contact = sqlite3_column_int(s, 8);
       out->ceased = sqlite3_column_int(s, 9);
+      out->area = dup_col(s, 14);
     }
     if (sqlite3_column_type(s, 10) == SQLITE_NULL) continue; /* none */
     c = realloc(out->contacts,
@@ -1345,6 +1448,7 @@ void store_borrower_free(store_borrower *b) {
   free(b->employer_name);
   free(b->employer_phone);
   free(b->employer_address);
+  free(b->area);
   memset(b, 0, sizeof *b);
 }
 
@@ -1987,6 +2091,12 @@ int store_task_insert(store *st, const store_task *t, int64_t *id,
   sqlite3_bind_int(s, 8, t->keep);
   sqlite3_bind_int64(s, 9, t->at);
   bind_text(s, 10, t->channel);
+  /* A whole priority is stored as an integer (NUMERIC): shown as 10, not
+   * 10.0. */
+  if (t->priority == (double)(int64_t)t->priority)
+    sqlite3_bind_int64(s, 11, (int64_t)t->priority);
+  else
+    sqlite3_bind_double(s, 11, t->priority);
   rc = exec_stmt(st, s, err, "create task");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
   return rc;
@@ -2013,6 +2123,12 @@ int store_task_get(store *st, int64_t id, store_task_info *out,
     rc_copy(out->status, sizeof out->status,
             (const char *)sqlite3_column_text(s, 2));
     out->result = dup_col(s, 4);
+    if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+      rc_copy(out->queue, sizeof out->queue,
+              (const char *)sqlite3_column_text(s, 5));
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL)
+      rc_copy(out->assignee, sizeof out->assignee,
+              (const char *)sqlite3_column_text(s, 6));
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -2550,8 +2666,9 @@ int store_writable(store *st, rc_error *err) {
 }
 
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, int window, char *window_end,
-                     size_t size, store_row_fn fn, void *ud, rc_error *err) {
+                     const char *after, int limit, int window,
+                     const store_scope *scope, char *window_end, size_t size,
+                     store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
   int rc;
   window_end[0] = '\0';
@@ -2560,6 +2677,7 @@ int store_cases_page(store *st, const char *state, const char *queue,
   bind_text(s, 3, after ? after : "");
   sqlite3_bind_int(s, 4, limit);
   sqlite3_bind_int(s, 5, window);
+  bind_scope(s, 6, scope);
   if ((rc = each_row(st, s, fn, ud, err)) != RC_OK) return rc;
   s = stmt(st, S_CASES_WINDOW_END);
   bind_text(s, 1, after ? after : "");
@@ -2575,13 +2693,14 @@ int store_cases_page(store *st, const char *state, const char *queue,
 }
 
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     int64_t after, int limit, store_row_fn fn, void *ud,
-                     rc_error *err) {
+                     const char *queues, int64_t after, int limit,
+                     store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASKS_PAGE);
   bind_text(s, 1, queue);
   bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, after);
   sqlite3_bind_int(s, 4, limit);
+  bind_text(s, 5, queues);
   return each_row(st, s, fn, ud, err);
 }
 
@@ -2728,4 +2847,139 @@ int store_user_log(store *st, rc_time at, const char *name, const char *change,
 void store_user_free(store_user *u) {
   free(u->queues);
   u->queues = NULL;
+}
+
+/* --- the console's case work (migration: work) ------------------------- */
+
+/* ?i queues, ?i+1 user, ?i+2 since; all NULL for everyone's view. */
+static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope) {
+  bind_text(s, i, scope ? scope->queues : NULL);
+  bind_text(s, i + 1, scope ? scope->user : NULL);
+  sqlite3_bind_int64(s, i + 2, scope ? scope->since : 0);
+}
+
+static void bind_priority(sqlite3_stmt *s, int i, double p) {
+  if (p == (double)(int64_t)p)
+    sqlite3_bind_int64(s, i, (int64_t)p);
+  else
+    sqlite3_bind_double(s, i, p);
+}
+
+int store_work_page(store *st, const char *queue, rc_time now, int part,
+                    const store_work_cursor *after, const char *user,
+                    int only_open, int limit, store_row_fn fn, void *ud,
+                    rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_WORK_PAGE);
+  bind_text(s, 1, queue);
+  sqlite3_bind_int64(s, 2, now);
+  sqlite3_bind_int(s, 3, part);
+  bind_priority(s, 4, after ? after->priority : 0);
+  sqlite3_bind_int64(s, 5, after ? after->due : 0);
+  sqlite3_bind_int64(s, 6, after ? after->id : 0);
+  sqlite3_bind_int(s, 7, after != NULL);
+  sqlite3_bind_int(s, 8, limit);
+  bind_text(s, 9, user);
+  sqlite3_bind_int(s, 10, only_open);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_WORK_QUEUES), fn, ud, err);
+}
+
+int store_work_counts(store *st, const char *queue, rc_time now,
+                      rc_time day_end, int64_t *due_now, int64_t *today,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_WORK_COUNTS);
+  int rc;
+  bind_text(s, 1, queue);
+  sqlite3_bind_int64(s, 2, now);
+  sqlite3_bind_int64(s, 3, day_end);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *due_now = sqlite3_column_int64(s, 0);
+    *today = sqlite3_column_int64(s, 1);
+  }
+  if (rc != SQLITE_ROW) fail(st, err, "count work");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
+}
+
+int store_work_promises(store *st, const char *status, const char *from,
+                        const char *to, const char *after_date,
+                        int64_t after_id, const store_scope *scope, int limit,
+                        store_row_fn fn, void *ud, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_WORK_PROMISES);
+  bind_text(s, 1, status);
+  bind_text(s, 2, from);
+  bind_text(s, 3, to);
+  bind_text(s, 4, after_date ? after_date : "");
+  sqlite3_bind_int64(s, 5, after_id);
+  bind_scope(s, 6, scope);
+  sqlite3_bind_int(s, 9, limit);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_work_promises_count(store *st, const char *status, const char *from,
+                              const char *to, const store_scope *scope,
+                              int64_t *count, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_WORK_PROMISES_COUNT);
+  int rc;
+  bind_text(s, 1, status);
+  bind_text(s, 2, from);
+  bind_text(s, 3, to);
+  bind_scope(s, 6, scope);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *count = sqlite3_column_int64(s, 0);
+  if (rc != SQLITE_ROW) fail(st, err, "count promises");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
+}
+
+int store_case_visible(store *st, const char *case_id,
+                       const store_scope *scope, int *visible, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASE_VISIBLE);
+  int rc;
+  *visible = 0;
+  bind_text(s, 1, case_id);
+  bind_scope(s, 2, scope);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *visible = sqlite3_column_int(s, 0);
+  if (rc != SQLITE_ROW) fail(st, err, "case scope");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
+}
+
+int store_last_contact(store *st, const char *case_id, const char *borrower_id,
+                       char *channel, size_t size, rc_time *at,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_LAST_CONTACT);
+  int rc;
+  bind_text(s, 1, case_id);
+  bind_text(s, 2, borrower_id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    rc_copy(channel, size, (const char *)sqlite3_column_text(s, 0));
+    *at = sqlite3_column_int64(s, 1);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "last contact");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW) return RC_OK;
+  return rc == SQLITE_DONE ? RC_ENOTFOUND : RC_ESTORE;
+}
+
+int store_task_assign(store *st, int64_t id, const char *user, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_ASSIGN);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, user);
+  if ((rc = exec_stmt(st, s, err, "assign task")) != RC_OK) return rc;
+  if (sqlite3_changes(st->db) == 0)
+    return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not waiting",
+                        (long long)id);
+  return RC_OK;
 }

@@ -446,3 +446,61 @@ int task_decl_check(lua_State *L, int wf, rc_clock *clk, const char *kind,
   lua_settop(L, base);
   return rc;
 }
+
+/* --- the declaration as the console's forms read it -------------------- */
+
+json_t *task_decl_outcomes(lua_State *L, int wf, const char *kind) {
+  json_t *out;
+  int base = lua_gettop(L), o;
+  if (push_kind(L, wf, kind) <= 0) {
+    lua_settop(L, base);
+    return NULL;
+  }
+  out = json_object();
+  if (lua_getfield(L, -1, "outcomes") != LUA_TTABLE) {
+    lua_settop(L, base);
+    return out;
+  }
+  o = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, o)) { /* outcomes, name, fields */
+    json_t *fields = json_object(), *one;
+    int f = lua_gettop(L), conversation = 0;
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
+      json_decref(fields);
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, f)) { /* fields, field, type */
+      const char *field =
+          lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (field && !strcmp(field, "conversation")) {
+        conversation = lua_toboolean(L, -1);
+      } else if (field) {
+        field_type t = read_type(L);
+        json_t *d = json_pack("{s:s, s:b}", "type",
+                              t.choices ? "choices" : t.name, "optional",
+                              t.optional);
+        if (t.choices) {
+          json_t *list = json_array();
+          lua_Integer len = luaL_len(L, -1);
+          for (lua_Integer i = 1; i <= len; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+              json_array_append_new(list, json_string(lua_tostring(L, -1)));
+            lua_pop(L, 1);
+          }
+          json_object_set_new(d, "choices", list);
+        }
+        json_object_set_new(fields, field, d);
+      }
+      lua_pop(L, 1);
+    }
+    one = json_pack("{s:o}", "fields", fields);
+    if (conversation) json_object_set_new(one, "conversation", json_true());
+    json_object_set_new(out, lua_tostring(L, -2), one);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, base);
+  return out;
+}

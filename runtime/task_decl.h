@@ -28,4 +28,10 @@ int task_decl_kind(lua_State *L, int wf, const char *kind,
 int task_decl_check(lua_State *L, int wf, rc_clock *clk, const char *kind,
                     json_t *body, int *conversation, rc_error *err);
 
+/* The outcomes of kind in the workflow at wf as the console draws its
+ * forms from them: {outcome: {"fields": {name: {"type", "optional",
+ * "choices"?}}, "conversation": true?}}; NULL when the kind is not
+ * declared. */
+json_t *task_decl_outcomes(lua_State *L, int wf, const char *kind);
+
 #endif

@@ -314,11 +314,14 @@ static void test_transport_errors_carry_field_null(void **state) {
 
 static void test_list_items_are_shaped_as_single_cases(void **state) {
   answer *a;
-  char one[4096], *item;
+  char one[4096], *item, *extras;
   (void)state;
   a = get("/v1/cases/C1");
   expect(a, 200, NULL);
   snprintf(one, sizeof one, "%s", a->body);
+  /* The single case's extras (its promise, plan and waiting tasks) come
+   * last and are not in a list's items: each would cost reads a case. */
+  if ((extras = strstr(one, ",\"promise\":"))) strcpy(extras, "}");
   a = get("/v1/cases?limit=1");
   expect(a, 200, "\"closed\":false", "\"on_hold\":false",
          "\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\"", "\"dpd\":", "\"tags\":[\"vip\"]",

@@ -353,6 +353,106 @@ static void test_third_parties_get_only_their_templates(void **state) {
   assert_int_equal(d.verdict, POLICY_BLOCK);
 }
 
+/* The console's "what the guard allows now" is the guard's own decision:
+ * the same verdict, reason and time as policy_allow_contact, with each
+ * cap's count against its limit. */
+static void test_explain_says_what_the_guard_decides(void **state) {
+  policy_config p = hours("08:00", "21:00");
+  policy_request r = request("C1", "sms", at("2026-01-05T12:00"));
+  policy_decision d;
+  policy_explanation ex;
+  (void)state;
+  p.nrules = 2;
+  snprintf(p.rules[0].channels[0], 24, "sms");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 2;
+  p.rules[0].per.days = 1;
+  snprintf(p.rules[1].channels[0], 24, "sms");
+  p.rules[1].nchannels = 1;
+  p.rules[1].limit = 5;
+  p.rules[1].per.days = 7;
+  p.rules[1].per_case = 1;
+  sent("C1", "sms", at("2026-01-05T09:00"));
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.decision.verdict, POLICY_ALLOW);
+  assert_int_equal(ex.nwindows, 2);
+  assert_int_equal(ex.windows[0].used, 1);
+  assert_int_equal(ex.windows[0].limit, 2);
+  assert_int_equal(ex.windows[1].per_case, 1);
+  assert_null(policy_rule_name(&ex.decision));
+  /* Full: deferred to when the oldest leaves the window, at 09:00 next
+   * day, inside the hours: the same as the guard. */
+  sent("C2", "sms", at("2026-01-05T10:00"));
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.decision.verdict, d.verdict);
+  assert_int_equal(ex.decision.until, d.until);
+  assert_string_equal(ex.decision.reason, d.reason);
+  assert_int_equal(ex.decision.until, at("2026-01-06T09:00"));
+  assert_string_equal(policy_rule_name(&ex.decision), "cap");
+  assert_int_equal(ex.windows[0].used, 2);
+  assert_int_equal(ex.windows[1].used, 1); /* C1's own: one */
+  /* Outside the hours the rule is the hours. */
+  r.now = at("2026-01-05T22:00");
+  policy_allow_contact(&p, q, &r, &d, NULL);
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.decision.until, d.until);
+}
+
+static void test_explain_counts_windows_even_when_blocked(void **state) {
+  policy_config p;
+  policy_request r = request("C1", "sms", at("2026-01-05T12:00"));
+  policy_explanation ex;
+  (void)state;
+  memset(&p, 0, sizeof p);
+  p.nrules = 1;
+  snprintf(p.rules[0].channels[0], 24, "sms");
+  p.rules[0].nchannels = 1;
+  p.rules[0].limit = 3;
+  p.rules[0].per.days = 1;
+  sent("C1", "sms", at("2026-01-05T09:00"));
+  r.on_hold = 1;
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.decision.verdict, POLICY_BLOCK);
+  assert_string_equal(policy_rule_name(&ex.decision), "dispute");
+  assert_int_equal(ex.nwindows, 1);
+  assert_int_equal(ex.windows[0].used, 1);
+  r.on_hold = 0;
+  r.ceased = 1;
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_string_equal(policy_rule_name(&ex.decision), "cease");
+}
+
+static void test_explain_gives_the_pause_end(void **state) {
+  policy_config p;
+  policy_request r = request("C1", "call", at("2026-01-05T12:00"));
+  policy_explanation ex;
+  store_task t;
+  int64_t id;
+  (void)state;
+  memset(&p, 0, sizeof p);
+  p.has_pause = 1;
+  snprintf(p.pause_channels[0], 24, "call");
+  p.npause = 1;
+  p.pause.days = 7;
+  memset(&t, 0, sizeof t);
+  t.case_id = "C1";
+  t.kind = "call";
+  t.at = at("2026-01-02T10:00");
+  store_task_insert(st, &t, &id, NULL);
+  store_task_complete(st, id, "refused",
+                      "{\"outcome\":\"refused\",\"conversation\":true}",
+                      at("2026-01-02T10:05"), NULL);
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.decision.verdict, POLICY_DEFER);
+  assert_string_equal(policy_rule_name(&ex.decision), "pause");
+  assert_int_equal(ex.paused, 1);
+  assert_int_equal(ex.pause_until, at("2026-01-09T10:05"));
+  r.channel = "sms";
+  assert_int_equal(policy_explain(&p, q, &r, &ex, NULL), RC_OK);
+  assert_int_equal(ex.paused, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_inside_hours_is_allowed, setup,
@@ -379,6 +479,12 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_third_parties_get_only_their_templates, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_explain_says_what_the_guard_decides, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_explain_counts_windows_even_when_blocked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_explain_gives_the_pause_end, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -319,7 +319,9 @@ static void schema_as_version_8(sqlite3 *db) {
           " locale TEXT, timezone TEXT, address TEXT, employer_name TEXT,"
           " employer_phone TEXT, employer_address TEXT, do_not_contact INTEGER"
           " NOT NULL DEFAULT 0, ceased INTEGER NOT NULL DEFAULT 0);"
-          "INSERT INTO b8 SELECT * FROM borrowers;"
+          "INSERT INTO b8 SELECT id, name, locale, timezone, address,"
+          " employer_name, employer_phone, employer_address, do_not_contact,"
+          " ceased FROM borrowers;"
           "CREATE TABLE k8(id INTEGER PRIMARY KEY, borrower_id TEXT NOT NULL"
           " REFERENCES borrowers(id) ON DELETE CASCADE, kind TEXT NOT NULL"
           " CHECK (kind = 'phone' OR kind = 'email' OR kind = 'third_party'),"
@@ -347,6 +349,8 @@ static void schema_as_version_8(sqlite3 *db) {
           "DROP TABLE event_keys;"
           "ALTER TABLE ek8 RENAME TO event_keys;"
           "ALTER TABLE tasks DROP COLUMN channel;"
+          "DROP INDEX tasks_work; ALTER TABLE tasks DROP COLUMN priority;"
+          "DROP INDEX promises_due;"
           "DROP TABLE users; DROP TABLE users_log;"
           "CREATE TABLE t8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL"
           " REFERENCES cases(id), due INTEGER NOT NULL, event TEXT NOT NULL,"
@@ -631,7 +635,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
                    RC_EINTERNAL);
   store_close(st);
-  assert_int_equal(count_rows("PRAGMA user_version"), 12);
+  assert_int_equal(count_rows("PRAGMA user_version"), 13);
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "
@@ -856,7 +860,7 @@ static int collect_ids(void *ud, const store_value *cols, int n) {
 static void page(store *st, const char *state, const char *after, int limit,
                  const char *want_ids, const char *want_end) {
   char ids[256] = "", end[32];
-  assert_int_equal(store_cases_page(st, state, NULL, after, limit, 3, end,
+  assert_int_equal(store_cases_page(st, state, NULL, after, limit, 3, NULL, end,
                                     sizeof end, collect_ids, ids, NULL),
                    RC_OK);
   assert_string_equal(ids, want_ids);
@@ -942,6 +946,185 @@ static void test_rebuilt_tables_keep_rows_and_rules(void **state) {
   sqlite3_close(db);
 }
 
+/* --- the console's case work (migration: work) --------------------------- */
+
+static int64_t add_task(store *st, const char *case_id, const char *queue,
+                        rc_time due, double priority, const char *assignee) {
+  store_task t;
+  int64_t id;
+  memset(&t, 0, sizeof t);
+  t.case_id = case_id;
+  t.kind = "review";
+  t.queue = queue;
+  t.due = due;
+  t.priority = priority;
+  t.assignee = assignee;
+  t.at = 1;
+  assert_int_equal(store_task_insert(st, &t, &id, NULL), RC_OK);
+  return id;
+}
+
+static int collect_task_ids(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "id") == 0)
+      sprintf(out + strlen(out), "%lld ", (long long)cols[i].i);
+  return 0;
+}
+
+/* One queue's waiting tasks in My work's order, each part walked down
+ * tasks_work: due now (no due time is due) by priority, due, id; then the
+ * later ones the same way; a cursor goes on after a task. */
+static void test_work_page_orders_due_now_then_priority(void **state) {
+  store *st = open_store();
+  char ids[256] = "";
+  int64_t a, b, c, d, e, f, g;
+  store_work_cursor cur;
+  int64_t due_now, today;
+  (void)state;
+  add_case(st, "L1");
+  a = add_task(st, "L1", "phone", 100, 1, NULL);
+  b = add_task(st, "L1", "phone", 200, 3, NULL);
+  c = add_task(st, "L1", "phone", 5000, 9, NULL);
+  d = add_task(st, "L1", "phone", 100, 3, NULL);
+  e = add_task(st, "L1", "phone", 0, 0, NULL); /* no due time: due */
+  f = add_task(st, "L1", "phone", 4000, 9, NULL);
+  g = add_task(st, "L1", "field", 100, 99, NULL); /* another queue */
+  (void)g;
+  store_task_complete(st, b, "done", "{}", 300, NULL); /* not waiting */
+  assert_int_equal(store_work_page(st, "phone", 1000, 1, NULL, NULL, 0, 10,
+                                   collect_task_ids, ids, NULL),
+                   RC_OK);
+  {
+    char want[128];
+    snprintf(want, sizeof want, "%lld %lld %lld ", (long long)d, (long long)a,
+             (long long)e);
+    assert_string_equal(ids, want);
+    ids[0] = '\0';
+    assert_int_equal(store_work_page(st, "phone", 1000, 2, NULL, NULL, 0, 10,
+                                     collect_task_ids, ids, NULL),
+                     RC_OK);
+    snprintf(want, sizeof want, "%lld %lld ", (long long)f, (long long)c);
+    assert_string_equal(ids, want);
+    /* After d (priority 3, due 100): a, then e. */
+    cur.priority = 3;
+    cur.due = 100;
+    cur.id = d;
+    ids[0] = '\0';
+    assert_int_equal(store_work_page(st, "phone", 1000, 1, &cur, NULL, 0, 10,
+                                     collect_task_ids, ids, NULL),
+                     RC_OK);
+    snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)e);
+    assert_string_equal(ids, want);
+  }
+  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, &due_now,
+                                     &today, NULL),
+                   RC_OK);
+  assert_int_equal(due_now, 3);
+  assert_int_equal(today, 4);
+  /* A named agent sees the open tasks and its own claimed ones; claim
+   * next sees only open ones. */
+  assert_int_equal(store_task_assign(st, d, "li.wei", NULL), RC_OK);
+  assert_int_equal(store_task_assign(st, a, "wang.fang", NULL), RC_OK);
+  ids[0] = '\0';
+  store_work_page(st, "phone", 1000, 1, NULL, "li.wei", 0, 10,
+                  collect_task_ids, ids, NULL);
+  {
+    char want[64];
+    snprintf(want, sizeof want, "%lld %lld ", (long long)d, (long long)e);
+    assert_string_equal(ids, want);
+    ids[0] = '\0';
+    store_work_page(st, "phone", 1000, 1, NULL, NULL, 1, 10, collect_task_ids,
+                    ids, NULL);
+    snprintf(want, sizeof want, "%lld ", (long long)e);
+    assert_string_equal(ids, want);
+  }
+  assert_int_equal(store_task_assign(st, b, "li.wei", NULL), RC_ECONFLICT);
+  store_close(st);
+}
+
+/* A named agent sees a case with a waiting task in its queues, or one it
+ * completed since the scope's start; nothing else. */
+static void test_case_visible_to_its_agent(void **state) {
+  store *st = open_store();
+  store_scope phone = {"[\"phone\"]", "li.wei", 1000};
+  int visible = -1;
+  int64_t t;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_task(st, "L1", "phone", 0, 0, NULL);
+  add_task(st, "L2", "field", 0, 0, NULL);
+  t = add_task(st, "L3", "field", 0, 0, "li.wei");
+  store_task_complete(st, t, "done", "{}", 2000, NULL);
+  assert_int_equal(store_case_visible(st, "L1", &phone, &visible, NULL), RC_OK);
+  assert_int_equal(visible, 1);
+  assert_int_equal(store_case_visible(st, "L2", &phone, &visible, NULL), RC_OK);
+  assert_int_equal(visible, 0);
+  assert_int_equal(store_case_visible(st, "L3", &phone, &visible, NULL), RC_OK);
+  assert_int_equal(visible, 1);
+  /* Completed before the scope's start: no longer its case. */
+  phone.since = 3000;
+  assert_int_equal(store_case_visible(st, "L3", &phone, &visible, NULL), RC_OK);
+  assert_int_equal(visible, 0);
+  assert_int_equal(store_case_visible(st, "NOPE", &phone, &visible, NULL),
+                   RC_OK);
+  assert_int_equal(visible, 0);
+  store_close(st);
+}
+
+/* My work's promise tabs: open promises due by today, broken ones of the
+ * last 30 days, by date and id after a cursor, in a named agent's scope. */
+static void test_work_promises_by_status_and_date(void **state) {
+  store *st = open_store();
+  store_scope phone = {"[\"phone\"]", "li.wei", 0};
+  char ids[128] = "";
+  int64_t p1, p2, p3, p4, count;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_case(st, "L4");
+  add_task(st, "L1", "phone", 0, 0, NULL);
+  store_promise_insert(st, "L1", 100, "2026-01-05", 1, &p1, NULL);
+  store_promise_insert(st, "L2", 100, "2026-01-04", 1, &p2, NULL);
+  store_promise_insert(st, "L3", 100, "2026-01-09", 1, &p3, NULL);
+  store_promise_insert(st, "L4", 100, "2025-12-01", 1, &p4, NULL);
+  store_promise_update(st, p4, 0, "broken", NULL);
+  assert_int_equal(store_work_promises(st, "open", "", "2026-01-05", "", 0,
+                                       NULL, 10, collect_task_ids, ids, NULL),
+                   RC_OK);
+  {
+    char want[64];
+    snprintf(want, sizeof want, "%lld %lld ", (long long)p2, (long long)p1);
+    assert_string_equal(ids, want);
+  }
+  ids[0] = '\0';
+  store_work_promises(st, "open", "", "2026-01-05", "2026-01-04", p2, NULL, 10,
+                      collect_task_ids, ids, NULL);
+  {
+    char want[64];
+    snprintf(want, sizeof want, "%lld ", (long long)p1);
+    assert_string_equal(ids, want);
+  }
+  /* li.wei's scope: L1 (a waiting task in phone) only. */
+  assert_int_equal(store_work_promises_count(st, "open", "", "2026-01-05",
+                                             &phone, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 1);
+  assert_int_equal(store_work_promises_count(st, "broken", "2025-12-06",
+                                             "2026-01-05", NULL, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 0);
+  assert_int_equal(store_work_promises_count(st, "broken", "2025-11-30",
+                                             "2026-01-05", NULL, &count, NULL),
+                   RC_OK);
+  assert_int_equal(count, 1);
+  (void)p3;
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -985,6 +1168,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_events_queued_before_a_failure_are_parked_when_met, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_work_page_orders_due_now_then_priority, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_case_visible_to_its_agent, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_work_promises_by_status_and_date,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
   };

@@ -96,6 +96,40 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
 /* An agent takes an open task; RC_ECONFLICT when it is not open. */
 int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
                       rc_error *err);
+/* A person's work on a case from the console, outside any handler; each
+ * runs in the caller's transaction (a job of the group commit) or its own,
+ * and journals the actor (engine_set_actor). */
+enum { ENGINE_NOTE_MAX = 4096 }; /* bytes of a note */
+/* A note: text of 1 to ENGINE_NOTE_MAX bytes (RC_EINVAL naming "text");
+ * RC_ENOTFOUND for an unknown case. */
+int engine_case_note(engine *eng, const char *case_id, const char *text,
+                     rc_error *err);
+/* A promise to pay amount by `by` (a date, date-time or duration from
+ * now), as case:promise makes one: the open promise is superseded. The
+ * same amount and day as the open promise again sets *duplicate and
+ * writes nothing; *id is the promise, by_date (16 bytes) its day. A closed
+ * case is RC_ECONFLICT; amount, by are RC_EINVAL naming the field. */
+int engine_case_promise(engine *eng, const char *case_id, rc_money amount,
+                        const char *by, int64_t *id, char *by_date,
+                        int *duplicate, rc_error *err);
+/* Gives a waiting task to a user (claimed by them), journaled with who
+ * had it before. RC_EINVAL naming "user" for an unknown or disabled user,
+ * a read-only one, or an agent whose queues lack the task's; RC_ECONFLICT
+ * for a task done or cancelled. */
+int engine_task_assign(engine *eng, int64_t task_id, const char *user,
+                       rc_error *err);
+/* The declared outcomes of a task kind on the case's workflow version,
+ * for the console's forms (script_task_outcomes); NULL when undeclared. */
+json_t *engine_task_outcomes(engine *eng, const store_case *c,
+                             const char *kind);
+/* What the guard would decide now for a contact with the case on each of
+ * the n channels, with its caps' counts (policy_explain), writing
+ * nothing; *zone (may be NULL) gets the borrower's zone. The same request
+ * the engine asks when it sends or makes a task. */
+int engine_guard_explain(engine *eng, const char *case_id,
+                         const char (*channels)[24], int n,
+                         policy_explanation *out, rc_zone **zone,
+                         rc_error *err);
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    rc_error *err);
 /* One delivery attempt's outcome, from the outbox: sent; or a retry at

@@ -54,6 +54,30 @@ typedef struct policy_decision {
 int policy_allow_contact(const policy_config *p, query *q,
                          const policy_request *req, policy_decision *out,
                          rc_error *err);
+/* What the guard would say now, and why, without doing anything: the
+ * decision policy_allow_contact would return for the same request, each
+ * cap's window on the channel with its contacts counted against the
+ * limit, and when the pause after a conversation ends. The console's
+ * "what the guard allows now" reads this; it is the guard's own code, so
+ * the page and the engine never disagree. Fails closed like the guard. */
+typedef struct policy_window {
+  rc_duration per;
+  int used, limit;
+  int per_case; /* counts the one case, not all the borrower's */
+} policy_window;
+typedef struct policy_explanation {
+  policy_decision decision;
+  policy_window windows[POLICY_MAX_RULES];
+  int nwindows;
+  int paused;          /* the channel waits for the pause to end */
+  rc_time pause_until; /* when it ends (paused) */
+} policy_explanation;
+int policy_explain(const policy_config *p, query *q, const policy_request *req,
+                   policy_explanation *out, rc_error *err);
+/* The rule a decision's reason names, in the words the console uses:
+ * contact_hours, cap, pause, dispute, cease, do_not_contact, third_party,
+ * no_recipient; NULL for an allowed contact. */
+const char *policy_rule_name(const policy_decision *d);
 /* t itself when inside contact hours, else the next opening. */
 rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t);
 /* The channel a task kind counts against ("call", "visit"), or NULL when

@@ -47,6 +47,7 @@ typedef struct store_contact {
 /* All strings owned, NULL when absent. */
 typedef struct store_borrower {
   char *id, *name, *locale, *timezone, *address;
+  char *area; /* groups a field officer's visits */
   char *employer_name, *employer_phone, *employer_address;
   int do_not_contact, ceased;
   store_contact *contacts; /* owned array */
@@ -97,6 +98,23 @@ typedef struct store_user {
   rc_time created_at;
 } store_user;
 void store_user_free(store_user *u);
+
+/* Whose view a read is (DESIGN.md "Who sees what"): a named agent sees
+ * the cases with a waiting task in one of its queues, and those with a
+ * task it completed since `since` (30 days back). queues is a JSON array
+ * of queue names; a NULL scope (or NULL queues) is everyone's view. */
+typedef struct store_scope {
+  const char *queues; /* JSON array, NULL: every queue */
+  const char *user;   /* the agent, or NULL */
+  rc_time since;
+} store_scope;
+
+/* A place in My work's order: after this priority, due time and id. */
+typedef struct store_work_cursor {
+  double priority;
+  rc_time due; /* 0 for a task with no due time */
+  int64_t id;
+} store_work_cursor;
 
 /* The engine opens one over its store and hands it out (engine_query). */
 int query_open(query **out, store *st, rc_error *err);
@@ -150,21 +168,65 @@ int query_timers(query *q, const char *case_id, store_row_fn fn, void *ud,
 typedef struct query_case_filter {
   const char *state, *queue, *after;
   int limit, window;
+  const store_scope *scope; /* a named agent's view; NULL: all */
 } query_case_filter;
 int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
                     void *ud, char *window_end, size_t size, rc_error *err);
 /* RC_ENOTFOUND when the case is unknown. */
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
+/* queues: a JSON array of the queues a named agent may see, or NULL. */
 int query_task_page(query *q, const char *queue, const char *status,
-                    int64_t after, int limit, store_row_fn fn, void *ud,
-                    rc_error *err);
+                    const char *queues, int64_t after, int limit,
+                    store_row_fn fn, void *ud, rc_error *err);
 /* Cases in error, the newest failure first: columns case, state, event
  * (the type of the event that failed), error, since (that event's time)
  * and event_id, the cursor: a page goes on below `before` (0 for the
  * first page). */
 int query_error_page(query *q, int64_t before, int limit, store_row_fn fn,
                      void *ud, rc_error *err);
+
+/* --- the console's case work ------------------------------------------ */
+
+/* One queue's waiting tasks in My work's order (DESIGN.md "Priority and
+ * area"): part 1 the tasks due at or before now (a task without a due
+ * time is due), part 2 the later ones; within each, priority (higher
+ * first), due, id, after the cursor (NULL: from the start). user: a named
+ * agent, who sees the open tasks and those it claimed (NULL: all).
+ * only_open: the claimed ones left out (claim next). Rows: id, case_id,
+ * kind, queue, due, assignee, status, priority, at. Walks one index: no
+ * sort, no case read. */
+int query_work_page(query *q, const char *queue, rc_time now, int part,
+                    const store_work_cursor *after, const char *user,
+                    int only_open, int limit, store_row_fn fn, void *ud,
+                    rc_error *err);
+/* The queues that have waiting tasks, a row each (queue). */
+int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
+/* A queue's waiting tasks due now, and due before day_end. */
+int query_work_counts(query *q, const char *queue, rc_time now,
+                      rc_time day_end, int64_t *due_now, int64_t *today,
+                      rc_error *err);
+/* Promises of one status (open, broken) due in [from, to] (ISO dates),
+ * in the scope, by date and id after the cursor ("" and 0: from the
+ * start). Rows: id, case_id, amount, paid, by_date, status. */
+int query_work_promises(query *q, const char *status, const char *from,
+                        const char *to, const char *after_date,
+                        int64_t after_id, const store_scope *scope, int limit,
+                        store_row_fn fn, void *ud, rc_error *err);
+int query_work_promises_count(query *q, const char *status, const char *from,
+                              const char *to, const store_scope *scope,
+                              int64_t *count, rc_error *err);
+/* The case a task belongs to (case_id of at least 160 bytes);
+ * RC_ENOTFOUND naming "task" for an unknown task. */
+int query_task_case(query *q, int64_t task_id, char *case_id, size_t size,
+                    rc_error *err);
+/* Whether the scope may see the case: RC_OK and *visible. */
+int query_case_visible(query *q, const char *case_id, const store_scope *scope,
+                       int *visible, rc_error *err);
+/* The newest contact made with the case (a message that left, a contact
+ * task done): its channel and time; RC_ENOTFOUND when none. */
+int query_last_contact(query *q, const char *case_id, const char *borrower_id,
+                       char *channel, size_t size, rc_time *at, rc_error *err);
 
 /* --- figures ----------------------------------------------------------- */
 

@@ -76,6 +76,7 @@ typedef struct script_state {
   int exists;
   int final;
   char outcome[64];
+  double priority; /* its tasks' place in My work (higher first); 0 */
 } script_state;
 
 /* Loads DIR/recoup.lua and everything it requires. Every problem found is
@@ -128,6 +129,10 @@ int script_task_kind_info(script *sc, const char *workflow, int version,
  * names the field. *conversation: the outcome starts the pause after a
  * conversation. */
 struct json_t;
+/* The declared outcomes of kind, shaped for the console's forms (see
+ * task_decl_outcomes); NULL when the workflow does not declare the kind. */
+struct json_t *script_task_outcomes(script *sc, const char *workflow,
+                                    int version, const char *kind);
 int script_task_check(script *sc, const char *workflow, int version,
                       const char *kind, struct json_t *body, int *conversation,
                       rc_error *err);

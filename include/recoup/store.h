@@ -176,6 +176,7 @@ typedef struct store_task {
   const char *channel; /* counts as, for the caps; NULL: by kind */
   rc_time due, at;
   int keep;
+  double priority; /* higher first in My work */
 } store_task;
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err);
@@ -185,6 +186,7 @@ int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud,
  * RC_ENOTFOUND when unknown. */
 typedef struct store_task_info {
   char case_id[160], kind[64], status[16];
+  char queue[64], assignee[USER_NAME_MAX + 1]; /* "" when none */
   char *result;
 } store_task_info;
 int store_task_get(store *st, int64_t id, store_task_info *out,
@@ -324,11 +326,13 @@ int store_writable(store *st, rc_error *err);
  * seconds; when the window was read whole, window_end is its last id
  * (else ""), where the next page goes on. */
 int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, int window, char *window_end,
-                     size_t size, store_row_fn fn, void *ud, rc_error *err);
+                     const char *after, int limit, int window,
+                     const store_scope *scope, char *window_end, size_t size,
+                     store_row_fn fn, void *ud, rc_error *err);
+/* queues: a JSON array the tasks' queue must be in (NULL: any). */
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     int64_t after, int limit, store_row_fn fn, void *ud,
-                     rc_error *err);
+                     const char *queues, int64_t after, int limit,
+                     store_row_fn fn, void *ud, rc_error *err);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
 /* Cases in error, the newest failure first: columns case, state, event
@@ -371,5 +375,39 @@ int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
  * "password". */
 int store_user_log(store *st, rc_time at, const char *name, const char *change,
                    rc_error *err);
+
+/* The console's case work (query.h says what each answers). part 1: the
+ * tasks due at or before now, 2: the later ones; after NULL: from the
+ * start; user: a named agent (sees open tasks and its own claimed ones);
+ * only_open: claimed ones left out. Rows: id, case_id, kind, queue, due,
+ * assignee, status, priority, at. */
+int store_work_page(store *st, const char *queue, rc_time now, int part,
+                    const store_work_cursor *after, const char *user,
+                    int only_open, int limit, store_row_fn fn, void *ud,
+                    rc_error *err);
+/* Each queue with waiting tasks, a row each (queue). */
+int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_work_counts(store *st, const char *queue, rc_time now,
+                      rc_time day_end, int64_t *due_now, int64_t *today,
+                      rc_error *err);
+/* Promises of a status with by_date in [from, to] (ISO dates), ordered by
+ * date and id after (after_date, after_id); rows: id, case_id, amount,
+ * paid, by_date, status. */
+int store_work_promises(store *st, const char *status, const char *from,
+                        const char *to, const char *after_date,
+                        int64_t after_id, const store_scope *scope, int limit,
+                        store_row_fn fn, void *ud, rc_error *err);
+int store_work_promises_count(store *st, const char *status, const char *from,
+                              const char *to, const store_scope *scope,
+                              int64_t *count, rc_error *err);
+int store_case_visible(store *st, const char *case_id,
+                       const store_scope *scope, int *visible, rc_error *err);
+/* RC_ENOTFOUND when the case was never contacted. */
+int store_last_contact(store *st, const char *case_id, const char *borrower_id,
+                       char *channel, size_t size, rc_time *at,
+                       rc_error *err);
+/* Gives an open or claimed task to user (claimed); RC_ECONFLICT when the
+ * task is done or cancelled. */
+int store_task_assign(store *st, int64_t id, const char *user, rc_error *err);
 
 #endif
