@@ -40,6 +40,7 @@ test('every case is where expected.json says, with its money, dpd and error', as
     assert.equal(c.error !== null, w.error, `${c.id} error`);
     assert.equal(c.on_hold, w.on_hold, `${c.id} on_hold`);
     assert.equal(c.borrower.name, w.borrower, `${c.id} borrower`);
+    assert.equal(c.borrower.area, w.area, `${c.id} area`);
   }
 });
 
@@ -55,6 +56,20 @@ test('the open tasks per queue, and which are due now', async () => {
     const w = want.cases[t.case].tasks.find((x) => x.kind === t.kind);
     assert.ok(w, `task ${t.id} of ${t.case} is not in expected.json`);
     assert.equal(t.due.slice(0, 10), w.due, `task ${t.id} due`);
+  }
+});
+
+test('My work: due now first, then priority, due and id', async (t) => {
+  const probe = await h.api(book, '/v1/work?queue=phone', { token: 'agent' });
+  if (probe.status === 404) return t.skip('GET /v1/work is not there yet');
+  for (const q of ['phone', 'field']) {
+    const r = await h.api(book, `/v1/work?queue=${q}&limit=100`, { token: 'agent' });
+    assert.equal(r.status, 200, r.text);
+    const tasks = Object.entries(want.cases).flatMap(([id, c]) => c.tasks.filter((x) => x.queue === q).map((x) => ({ ...x, case: id })));
+    tasks.sort((a, b) => (b.due_now - a.due_now) || ((b.priority || 0) - (a.priority || 0)) ||
+      (a.due < b.due ? -1 : a.due > b.due ? 1 : 0) || (a.id - b.id));
+    assert.deepEqual(r.body.items.map((i) => i.case), tasks.map((x) => x.case), `${q} order`);
+    assert.equal(r.body.counts.due_now, want.queues[q].due_now, `${q} due now`);
   }
 });
 

@@ -42,7 +42,7 @@ const STATES = ['reminder', 'call', 'visit', 'legal', 'resolved', 'cured'];
         state: c.state, closed: c.closed, balance: c.balance, amount_due: c.amount_due,
         due_date: back(c.due_date), dpd, bucket: bucket(dpd), error: c.error !== null,
         on_hold: c.on_hold,
-        tasks: open.map((t) => ({ kind: t.kind, queue: t.queue, due: back(t.due), due_now: Date.parse(t.due) <= Date.parse(book.anchor) })),
+        tasks: open.map((t) => ({ id: t.id, kind: t.kind, queue: t.queue, priority: t.priority, due: back(t.due), due_now: Date.parse(t.due) <= Date.parse(book.anchor) })),
       };
     }
     const ids = Object.keys(cases).sort();
