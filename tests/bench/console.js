@@ -143,18 +143,18 @@ const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 async function measure(port, route, auth) {
   const times = [];
-  let bad = null;
+  let bad = null, nbad = 0;
   const start = Date.now();
   for (let i = 0; i < N; i++) {
     const { method, p } = route.next(i);
     const r = await request(port, method, p, auth, route.body);
     if (i === 0 && missing(r)) return { skipped: 'not served yet (404 no such route)' };
-    if (!route.ok(r)) { bad = bad || `${r.status} ${r.text.slice(0, 120)}`; }
+    if (!route.ok(r)) { bad = bad || `${r.status} ${r.text.slice(0, 120)}`; nbad++; }
     times.push(r.ms);
     if (i >= 19 && Date.now() - start > BUDGET_MS) break;
   }
   times.sort((a, b) => a - b);
-  return { n: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), bad };
+  return { n: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), bad, nbad };
 }
 
 (async () => {
@@ -180,7 +180,9 @@ async function measure(port, route, auth) {
     const routes = [
       { page: 'baseline', name: 'GET /health', auth: {}, next: () => ({ method: 'GET', p: '/health' }), ok: ok200 },
       { page: 'My work', name: 'GET /v1/work', auth: agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=50' }), ok: ok200 },
-      { page: 'My work', name: 'POST /v1/tasks/next', auth: agentAuth, next: () => ({ method: 'POST', p: '/v1/tasks/next?queue=phone' }), ok: ok200 },
+      /* The agent token names whom it claims for; a session is the caller. */
+      { page: 'My work', name: 'POST /v1/tasks/next', auth: agentAuth, next: () => ({ method: 'POST', p: '/v1/tasks/next?queue=phone' }), ok: ok200,
+        body: li ? undefined : JSON.stringify({ assignee: 'li.wei' }) },
       { page: 'Case', name: 'GET /v1/cases/{id}', auth: agentAuth, next: (i) => ({ method: 'GET', p: `/v1/cases/${caseId(i)}` }), ok: ok200 },
       { page: 'Case', name: 'GET /v1/cases/{id}/journal', auth: agentAuth, next: (i) => ({ method: 'GET', p: `/v1/cases/${caseId(i)}/journal` }), ok: ok200 },
       { page: 'Case', name: 'GET /v1/cases/{id}/guard', auth: agentAuth, next: (i) => ({ method: 'GET', p: `/v1/cases/${caseId(i)}/guard` }), ok: ok200 },
@@ -209,7 +211,8 @@ async function measure(port, route, auth) {
     for (const r of results) {
       if (r.skipped) { console.log(`${r.page.padEnd(10)} ${r.name.padEnd(30)} skipped: ${r.skipped}`); continue; }
       console.log(`${r.page.padEnd(10)} ${r.name.padEnd(30)} ${String(r.n).padStart(5)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ` +
-        `${(r.p50 / base.p50).toFixed(1).padStart(8)} ${(r.p99 / base.p99).toFixed(1).padStart(8)}`);
+        `${(r.p50 / base.p50).toFixed(1).padStart(8)} ${(r.p99 / base.p99).toFixed(1).padStart(8)}` +
+        (r.nbad ? `  (${r.nbad} answers not 200)` : ''));
     }
   } finally {
     agent.destroy();
