@@ -10,6 +10,7 @@
 #include "report.h"
 #include "mask.h"
 #include "service.h"
+#include "session.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
@@ -83,6 +84,11 @@ static const route_def routes[] = {
     {"POST", "/v1/cases/{}/notes", ROLE_AGENT, NULL, api_case_note},
     {"POST", "/v1/cases/{}/promises", ROLE_AGENT, NULL, api_case_promise},
     {"GET", "/v1/cases/{}/guard", ANYONE_READING, api_case_guard, NULL},
+    /* the console's identity (api_session.c) */
+    {"GET", "/v1/institution", 0, api_institution, NULL},
+    {"POST", "/v1/session", 0, api_sign_in, NULL},
+    {"DELETE", "/v1/session", 0, api_sign_out, NULL},
+    {"GET", "/v1/me", ANYONE_READING, api_me, NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,
@@ -140,7 +146,12 @@ const char *api_code_of(int rc) {
 void api_reply(service *svc, http_request *req, int route, int status,
                json_t *body, const char *extra_headers) {
   char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                    : strdup("{}");
+                    : strdup(status == 204 ? "" : "{}");
+  /* An answer about people and their debts is kept by no cache: not the
+   * browser's (a shared computer's back button), not a proxy's. */
+  static const char no_store[] = "Cache-Control: no-store\r\n";
+  char small[512], *headers = small;
+  size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
   double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
   static const double bounds[LATENCY_BUCKETS] = {1,   5,   10,   25,   50,
                                                  100, 250, 1000, 1e300};
@@ -165,8 +176,15 @@ void api_reply(service *svc, http_request *req, int route, int status,
     }
   }
   service_log(status >= 500 ? "error" : "info", log);
+  if (sizeof no_store + extra_len > sizeof small &&
+      !(headers = malloc(sizeof no_store + extra_len)))
+    headers = (char *)no_store; /* out of memory: the extra lines go */
+  else
+    snprintf(headers, sizeof no_store + extra_len, "%s%s", no_store,
+             extra_headers ? extra_headers : "");
   http_respond(req, status, "application/json", text ? text : "{}",
-               text ? strlen(text) : 2, extra_headers);
+               text ? strlen(text) : 2, headers);
+  if (headers != small && headers != no_store) free(headers);
   free(text);
   json_decref(body);
 }
@@ -185,6 +203,12 @@ static void api_error_with(service *svc, http_request *req, int route,
     e = json_pack("{s:{s:s, s:s, s:n}}", "error", "code", code, "message",
                   "(the message is not valid UTF-8)", "field");
   api_reply(svc, req, route, status, e, extra_headers);
+}
+
+void api_error_headers(service *svc, http_request *req, int route, int status,
+                       const char *code, const char *field, const char *message,
+                       const char *extra_headers) {
+  api_error_with(svc, req, route, status, code, field, message, extra_headers);
 }
 
 void api_error(service *svc, http_request *req, int route, int status,
@@ -229,18 +253,58 @@ static int same_token(const char *given, const char *want) {
   return n > 0 && diff == 0;
 }
 
-/* Who sent the request: the roles of the bearer token it carries. 0 with
- * no credential, -1 with one that proves nothing. */
-static int identify(const service *svc, const http_request *req,
-                    principal *who) {
+/* What identify found besides roles. */
+enum { IDENT_NONE = 0, IDENT_BAD = -1, IDENT_ENDED = -2 };
+
+/* Who sent the request: the roles of the bearer token it carries, else
+ * of the console session its cookie names (session.c). A token wins over
+ * a cookie: a machine does not borrow a person's session. IDENT_NONE with
+ * no credential, IDENT_BAD with one that proves nothing, IDENT_ENDED with
+ * a session cookie of ours whose session has ended or timed out (the
+ * console then asks to sign in again, keeping the page). */
+static int identify(service *svc, const http_request *req, principal *who) {
   const char *auth = req->authorization;
   memset(who, 0, sizeof *who);
-  if (!auth) return 0;
-  if (strncasecmp(auth, "Bearer ", 7) != 0) return -1;
+  if (!auth) {
+    switch (session_identify(svc, req, who)) {
+      case SESSION_OK:
+        return who->roles;
+      case SESSION_ENDED:
+        return IDENT_ENDED;
+      case SESSION_BAD:
+        return IDENT_BAD;
+    }
+    return IDENT_NONE;
+  }
+  if (strncasecmp(auth, "Bearer ", 7) != 0) return IDENT_BAD;
   auth += 7;
   for (int i = 0; i < 4; i++)
     if (same_token(auth, svc->tokens[i])) who->roles |= 1 << i;
-  return who->roles ? who->roles : -1;
+  return who->roles ? who->roles : IDENT_BAD;
+}
+
+/* A write sent with the session cookie must come from the console's own
+ * page: its Origin (when the browser sends one) is ours, and it carries
+ * the session's CSRF token, which another site's page cannot read. A
+ * bearer token needs neither: no browser sends it by itself. Sign-in
+ * checks its own (it has no session yet). Returns 0, or answers 403. */
+static int csrf_refused(service *svc, http_request *req, int route,
+                        const principal *who) {
+  if (!who->by_session || strcmp(req->method, "GET") == 0 ||
+      strcmp(req->method, "HEAD") == 0 || routes[route].read == api_sign_in)
+    return 0;
+  if (!session_same_origin(req)) {
+    api_error(svc, req, route, 403, "csrf", "Origin",
+              "a write from another site's page is refused");
+    return 1;
+  }
+  if (!session_csrf_ok(req, who)) {
+    api_error(svc, req, route, 403, "csrf", "X-CSRF-Token",
+              "a write with the session cookie needs the session's "
+              "X-CSRF-Token header");
+    return 1;
+  }
+  return 0;
 }
 
 /* Percent-decoding of the path's {id} in place. An id may hold anything
@@ -295,7 +359,7 @@ int api_route(const char *method, const char *path, char *arg, size_t size) {
 void api_handle(void *ud, http_request *req) {
   service *svc = ud;
   char arg[512] = "";
-  int found = -1, path_known = 0;
+  int found = -1, path_known = 0, ident;
   principal who;
   for (int i = 0; i < NROUTES; i++) {
     if (!match(routes[i].pattern, req->path, arg, sizeof arg)) continue;
@@ -334,12 +398,17 @@ void api_handle(void *ud, http_request *req) {
       return;
     }
   }
-  identify(svc, req, &who);
+  ident = identify(svc, req, &who);
   if (routes[found].roles) {
     int roles = who.roles;
+    if (roles == 0 && ident == IDENT_ENDED) {
+      api_error(svc, req, found, 401, "session_expired", NULL,
+                "the session has ended or timed out: sign in again");
+      return;
+    }
     if (roles == 0) {
       api_error(svc, req, found, 401, "unauthorized", NULL,
-                "a valid bearer token is required");
+                "a valid bearer token or a console session is required");
       return;
     }
     req->trusted = 1; /* a valid token: its connection is kept longest */
@@ -362,6 +431,7 @@ void api_handle(void *ud, http_request *req) {
       return;
     }
   }
+  if (csrf_refused(svc, req, found, &who)) return;
   if (routes[found].read) {
     routes[found].read(svc, req, found, arg, &who);
     return;
@@ -1207,13 +1277,13 @@ static void r_openapi(service *svc, http_request *req, int route,
   (void)arg;
   svc->requests[route][0]++;
   http_respond(req, 200, "application/json", (const char *)openapi_json,
-               openapi_json_len, NULL);
+               openapi_json_len, "Cache-Control: no-store\r\n");
 }
 
 static void r_reload(service *svc, http_request *req, int route,
                      const char *arg, const principal *who) {
   json_t *result = NULL;
-  int rc = service_reload(svc, &result);
+  int rc = service_reload(svc, who->user[0] ? who->user : "token", &result);
   (void)arg;
   api_reply(svc, req, route, rc == RC_OK ? 200 : 422, result, NULL);
 }
@@ -1354,7 +1424,8 @@ static void r_metrics(service *svc, http_request *req, int route,
             (long long)es->policy[k].count);
   fclose(f);
   svc->requests[route][0]++;
-  http_respond(req, 200, "text/plain; version=0.0.4", out, len, NULL);
+  http_respond(req, 200, "text/plain; version=0.0.4", out, len,
+               "Cache-Control: no-store\r\n");
   free(out);
 }
 

@@ -1214,6 +1214,8 @@ int engine_user_set_disabled(engine *eng, const char *name, int disabled,
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
   rc = store_user_set_disabled(eng->st, name, disabled, err);
+  if (rc == RC_OK && disabled)
+    rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name,
                         disabled ? "disabled" : "enabled", err);
@@ -1230,6 +1232,9 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
     rc = store_user_set_password(eng->st, name, hash, err);
+    /* Whoever knew the old password is signed out with it. */
+    if (rc == RC_OK)
+      rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
     if (rc == RC_OK)
       rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", err);
     rc = ingest_end(eng, rc, err);
@@ -1238,27 +1243,95 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
   return rc;
 }
 
+_Static_assert(sizeof(((engine_sign_in *)0)->hash) == USER_HASH_SIZE,
+               "engine_sign_in holds a whole Argon2id string");
+
+int engine_sign_in_prepare(engine *eng, const char *name, engine_sign_in *s,
+                           rc_error *err) {
+  int rc;
+  memset(s, 0, sizeof *s);
+  if (!name || user_check_name(name, "name", NULL) != RC_OK) return RC_OK;
+  rc = store_user_get(eng->st, name, &s->user, s->hash, sizeof s->hash, err);
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  s->found = rc == RC_OK;
+  return rc;
+}
+
+int engine_sign_in_verify(const engine_sign_in *s, const char *password) {
+  int match;
+  if (!password) return 0;
+  match = user_verify(s->found ? s->hash : NULL, password);
+  return s->found && match && !s->user.disabled;
+}
+
+void engine_sign_in_free(engine_sign_in *s) {
+  sodium_memzero(s->hash, sizeof s->hash);
+  store_user_free(&s->user);
+}
+
 int engine_user_check(engine *eng, const char *name, const char *password,
                       store_user *out, rc_error *err) {
-  char hash[USER_HASH_SIZE];
-  int rc, found, match;
+  engine_sign_in s;
+  int rc, match;
   memset(out, 0, sizeof *out);
   if (!name || !password)
     return rc_error_set(err, RC_EINVAL, "password", "wrong name or password");
-  rc = user_check_name(name, "name", NULL) == RC_OK
-           ? store_user_get(eng->st, name, out, hash, sizeof hash, err)
-           : RC_ENOTFOUND;
-  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
-  found = rc == RC_OK;
-  match = user_verify(found ? hash : NULL, password);
-  sodium_memzero(hash, sizeof hash);
-  if (found && match && !out->disabled) return RC_OK;
-  if (found && match)
+  if ((rc = engine_sign_in_prepare(eng, name, &s, err)) != RC_OK) return rc;
+  match = user_verify(s.found ? s.hash : NULL, password);
+  if (s.found && match && !s.user.disabled) {
+    *out = s.user; /* the queues move to the caller */
+    s.user.queues = NULL;
+    rc = RC_OK;
+  } else if (s.found && match) {
     rc = rc_error_set(err, RC_EINVAL, "name", "user %s is disabled", name);
-  else
+  } else {
     rc = rc_error_set(err, RC_EINVAL, "password", "wrong name or password");
-  store_user_free(out);
+  }
+  engine_sign_in_free(&s);
   return rc;
+}
+
+/* --- console sessions ----------------------------------------------- */
+
+int engine_session_create(engine *eng, const char *id, const char *name,
+                          rc_time now, rc_time expires_at, rc_time idle_before,
+                          const char *address, rc_error *err) {
+  int rc;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_sessions_stale_delete(eng->st, now, idle_before, err);
+  if (rc == RC_OK)
+    rc = store_session_insert(eng->st, id, name, now, expires_at, address, err);
+  if (rc == RC_OK)
+    rc = store_user_log_from(eng->st, now, name, "signed_in", address, err);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_session_touch(engine *eng, const char *id, rc_time now,
+                         rc_error *err) {
+  int rc;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  return ingest_end(eng, store_session_touch(eng->st, id, now, err), err);
+}
+
+int engine_session_end(engine *eng, const char *id, const char *name,
+                       rc_time now, const char *address, rc_error *err) {
+  int rc, deleted = 0;
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  rc = store_session_delete(eng->st, id, &deleted, err);
+  if (rc == RC_OK && deleted && name && *name)
+    rc = store_user_log_from(eng->st, now, name, "signed_out", address, err);
+  return ingest_end(eng, rc, err);
+}
+
+int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
+                          const char *address, rc_error *err) {
+  int rc;
+  if (!name || user_check_name(name, "name", NULL) != RC_OK) name = "?";
+  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  return ingest_end(
+      eng,
+      store_user_log_from(eng->st, now, name, "sign_in_failed", address, err),
+      err);
 }
 
 /* --- dispatch ------------------------------------------------------- */

@@ -77,11 +77,25 @@ enum {
   H_HOST,
   H_TRANSFER_ENCODING,
   H_EXPECT,
+  H_COOKIE,
+  H_ORIGIN,
+  H_X_CSRF_TOKEN,
+  H_X_FORWARDED_PROTO,
+  H_X_FORWARDED_FOR, /* the one that may repeat: see on_header_value */
   H_OTHER
 };
-static const char *const header_names[] = {
-    "Authorization", "Content-Type",      "Idempotency-Key", "Content-Length",
-    "Host",          "Transfer-Encoding", "Expect"};
+static const char *const header_names[] = {"Authorization",
+                                           "Content-Type",
+                                           "Idempotency-Key",
+                                           "Content-Length",
+                                           "Host",
+                                           "Transfer-Encoding",
+                                           "Expect",
+                                           "Cookie",
+                                           "Origin",
+                                           "X-CSRF-Token",
+                                           "X-Forwarded-Proto",
+                                           "X-Forwarded-For"};
 
 /* scan_head's states. */
 enum {
@@ -109,6 +123,7 @@ struct conn {
   int parsing;       /* a request has begun arriving */
   int served;        /* requests answered on this connection */
   int trusted;       /* one of them carried a valid token */
+  char peer_addr[64]; /* the connected address as text */
   /* header assembly */
   char *field; /* header name being assembled (owned) */
   int in_value, header, headers_done;
@@ -156,6 +171,12 @@ static void free_request(http_request *req) {
   free(req->authorization);
   free(req->content_type);
   free(req->idempotency_key);
+  free(req->host);
+  free(req->cookie);
+  free(req->origin);
+  free(req->csrf_token);
+  free(req->forwarded_proto);
+  free(req->forwarded_for);
   free(req->body);
   free(req);
 }
@@ -170,6 +191,8 @@ static const char *reason_phrase(int status) {
       return "Created";
     case 202:
       return "Accepted";
+    case 204:
+      return "No Content";
     case 400:
       return "Bad Request";
     case 401:
@@ -188,10 +211,14 @@ static const char *reason_phrase(int status) {
       return "Payload Too Large";
     case 414:
       return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
     case 417:
       return "Expectation Failed";
     case 422:
       return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -236,6 +263,19 @@ static void peer_key(uv_tcp_t *tcp, unsigned char key[17]) {
     key[0] = 6;
     memcpy(key + 1, &((struct sockaddr_in6 *)&sa)->sin6_addr, 8);
   }
+}
+
+/* The client address as text ("" when unknown): the handler decides
+ * what it is (api: a trusted proxy's, or the client's own). */
+static void peer_text(uv_tcp_t *tcp, char *out, size_t size) {
+  struct sockaddr_storage sa;
+  int len = sizeof sa;
+  out[0] = '\0';
+  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len) != 0) return;
+  if (sa.ss_family == AF_INET)
+    uv_ip4_name((struct sockaddr_in *)&sa, out, size);
+  else if (sa.ss_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)&sa, out, size);
 }
 
 static peer *peer_get(http_server *srv, const unsigned char key[17]) {
@@ -390,6 +430,10 @@ static void trace(conn *c, const http_request *req, int status,
   json_t *o;
   char *line;
   if (!c->srv || c->srv->trace_fd < 0) return;
+  if (status == 204) { /* what is sent: no type, no body */
+    content_type = "";
+    len = 0;
+  }
   o = json_pack("{s:i, s:s, s:o, s:I, s:s?}", "status", status, "content_type",
                 content_type ? content_type : "application/json", "body",
                 trace_text(body, len), "body_len", (json_int_t)len, "headers",
@@ -425,13 +469,31 @@ static void trace(conn *c, const http_request *req, int status,
 static void send_answer(conn *c, int status, const char *content_type,
                         const char *body, size_t len, const char *extra,
                         int close_after) {
-  char head[512];
-  int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-                   "%zu\r\nConnection: %s\r\n",
-                   status, reason_phrase(status),
-                   content_type ? content_type : "application/json", len,
-                   close_after ? "close" : "keep-alive");
+  char head[640];
+  /* On every answer, the console's pages and the transport's refusals
+   * alike: no type sniffing (a JSON body holding a borrower's "<script>"
+   * is never run as HTML), no framing (clickjacking), and no Referer
+   * leaving with a case id in the URL. */
+  int n;
+  /* 204 has no body, so neither type nor length (RFC 9110 8.6). */
+  if (status == 204)
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 204 No Content\r\nConnection: %s\r\n"
+                 "X-Content-Type-Options: nosniff\r\n"
+                 "X-Frame-Options: DENY\r\n"
+                 "Referrer-Policy: no-referrer\r\n",
+                 close_after ? "close" : "keep-alive");
+  else
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+                 "%zu\r\nConnection: %s\r\n"
+                 "X-Content-Type-Options: nosniff\r\n"
+                 "X-Frame-Options: DENY\r\n"
+                 "Referrer-Policy: no-referrer\r\n",
+                 status, reason_phrase(status),
+                 content_type ? content_type : "application/json", len,
+                 close_after ? "close" : "keep-alive");
+  if (status == 204) len = 0;
   if (n < 0 || (size_t)n >= sizeof head) n = 0;
   write_raw(c, head, (size_t)n, extra, body, len, close_after, 0);
 }
@@ -442,7 +504,9 @@ static void send_answer(conn *c, int status, const char *content_type,
 static void answer_error(conn *c, int status, const char *code,
                          const char *message) {
   char body[300];
-  const char *extra = status == 503 ? "Retry-After: 1\r\n" : NULL;
+  const char *extra = status == 503
+                          ? "Cache-Control: no-store\r\nRetry-After: 1\r\n"
+                          : "Cache-Control: no-store\r\n";
   int n = snprintf(
       body, sizeof body,
       "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"field\":null}}", code,
@@ -560,6 +624,7 @@ static int on_message_begin(http_parser *p) {
   if (!c->req) return -1;
   c->req->conn = c;
   c->req->started_ns = uv_hrtime();
+  memcpy(c->req->peer, c->peer_addr, sizeof c->req->peer);
   c->parsing = 1;
   c->header_bytes = 0;
   c->seen = 0;
@@ -610,6 +675,18 @@ static char **header_slot(conn *c) {
       return &c->req->content_type;
     case H_IDEMPOTENCY_KEY:
       return &c->req->idempotency_key;
+    case H_HOST:
+      return &c->req->host;
+    case H_COOKIE:
+      return &c->req->cookie;
+    case H_ORIGIN:
+      return &c->req->origin;
+    case H_X_CSRF_TOKEN:
+      return &c->req->csrf_token;
+    case H_X_FORWARDED_PROTO:
+      return &c->req->forwarded_proto;
+    case H_X_FORWARDED_FOR:
+      return &c->req->forwarded_for;
     case H_TRANSFER_ENCODING:
       return &c->transfer_encoding;
     case H_EXPECT:
@@ -629,9 +706,15 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
      * in for a header (an Authorization after the body). */
     for (int h = 0; c->field && !c->headers_done && h < H_OTHER; h++)
       if (strcasecmp(c->field, header_names[h]) == 0) c->header = h;
-    if (c->header != H_OTHER) {
+    if (c->header == H_X_FORWARDED_FOR) {
+      /* Each proxy on the way may add its own line: several lines are one
+       * list (RFC 9110 5.3), in order, the nearest hop last. */
+      if ((slot = header_slot(c)) != NULL && *slot)
+        *slot = append(*slot, ",", 1);
+    } else if (c->header != H_OTHER) {
       /* Two Authorization headers (a read token, then an ingest token)
-       * must not leave the choice to whoever reads last. */
+       * must not leave the choice to whoever reads last; nor two Cookie,
+       * Origin, X-CSRF-Token or X-Forwarded-Proto headers. */
       if (c->seen & (1u << c->header))
         return fail(c, 400, "bad_request",
                     c->header == H_AUTHORIZATION
@@ -960,6 +1043,7 @@ static void on_connection(uv_stream_t *l, int status) {
     return;
   }
   peer_key(&c->tcp, key);
+  peer_text(&c->tcp, c->peer_addr, sizeof c->peer_addr);
   if (!(from = peer_get(srv, key))) {
     conn_close(c);
     return;

@@ -11,6 +11,7 @@
 
 #include <unicode/uloc.h>
 
+#include "proxy.h"
 #include "script_priv.h"
 #include "source.h"
 #include "task_decl.h"
@@ -560,12 +561,98 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
+/* service.session_idle and session_lifetime: clock durations (no days or
+ * months: a session is wall time, not a calendar), idle at most the
+ * lifetime, the lifetime at most a week. */
+static void service_sessions(lua_State *L, institution_config *c) {
+  static const char *const keys[] = {"session_idle", "session_lifetime"};
+  int64_t *slots[] = {&c->session_idle_ms, &c->session_lifetime_ms};
+  int ok = 1;
+  for (int i = 0; i < 2; i++) {
+    rc_duration d;
+    int64_t ms;
+    if (lua_getfield(L, 1, keys[i]) != LUA_TNIL) {
+      if (lua_type(L, -1) == LUA_TSTRING &&
+          clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+          !d.months && (ms = d.ms + d.days * 86400000LL) >= 1000 &&
+          ms <= 7 * 86400000LL) {
+        *slots[i] = ms;
+      } else {
+        ERR("service.%s must be a duration from \"1s\" to \"7d\" such as "
+            "\"%s\"",
+            keys[i], i == 0 ? "1h" : "12h");
+        ok = 0;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (ok && c->session_idle_ms > c->session_lifetime_ms)
+    ERR("service.session_idle must not be longer than "
+        "service.session_lifetime");
+}
+
+/* service.trusted_proxies = { "127.0.0.1", "10.0.0.0/8", "::1" }: the
+ * reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are
+ * believed. Each bad item is named by its place and value. */
+static void service_proxies(lua_State *L, institution_config *c) {
+  int t = lua_getfield(L, 1, "trusted_proxies");
+  lua_Integer n;
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE) {
+    ERR("service.trusted_proxies must be a list of addresses and blocks "
+        "such as { \"127.0.0.1\", \"10.0.0.0/8\" }");
+    lua_pop(L, 1);
+    return;
+  }
+  n = (lua_Integer)lua_rawlen(L, -1);
+  /* Keys that are not 1..n (a typo'd { proxy = "..." }) would be skipped
+   * silently: refuse them. */
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+        lua_tointeger(L, -1) > n)
+      ERR("service.trusted_proxies must be a list, without named fields");
+  }
+  if (n > TRUSTED_PROXIES_MAX)
+    ERR("service.trusted_proxies holds %lld items; at most %d", (long long)n,
+        TRUSTED_PROXIES_MAX);
+  for (lua_Integer i = 1; i <= n && i <= TRUSTED_PROXIES_MAX; i++) {
+    rc_net net;
+    if (lua_rawgeti(L, -1, i) != LUA_TSTRING ||
+        proxy_net_parse(lua_tostring(L, -1), &net) != 0)
+      ERR("service.trusted_proxies[%lld] %s%s%s is not an address or a block "
+          "such as \"10.0.0.0/8\" (with no host bits past the prefix)",
+          (long long)i, lua_type(L, -1) == LUA_TSTRING ? "'" : "(a ",
+          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                         : luaL_typename(L, -1),
+          lua_type(L, -1) == LUA_TSTRING ? "'" : ")");
+    else
+      c->trusted_proxies[c->ntrusted_proxies++] = net;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {
-      "listen",          "db",           "body_limit",      "instruction_budget",
-      "memory_limit",    "idle_timeout", "request_timeout", "max_connections",
-      "header_timeout",  "max_connections_per_address",       "handler_deadline",
-      NULL};
+  static const char *const keys[] = {"listen",
+                                     "db",
+                                     "body_limit",
+                                     "instruction_budget",
+                                     "memory_limit",
+                                     "idle_timeout",
+                                     "request_timeout",
+                                     "max_connections",
+                                     "header_timeout",
+                                     "max_connections_per_address",
+                                     "handler_deadline",
+                                     "session_idle",
+                                     "session_lifetime",
+                                     "trusted_proxies",
+                                     NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
   char db[PATH_MAX];
@@ -630,6 +717,8 @@ static int l_service(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  service_sessions(L, c);
+  service_proxies(L, c);
   lua_getfield(L, 1, "instruction_budget");
   if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1000)
     c->instruction_budget = lua_tointeger(L, -1);

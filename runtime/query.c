@@ -240,6 +240,10 @@ int query_users(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_users_each(q->st, fn, ud, err);
 }
 
+int query_session(query *q, const char *id, store_session *out, rc_error *err) {
+  return store_session_get(q->st, id, out, err);
+}
+
 int query_contacts(query *q, const char *case_id, const char *borrower_id,
                    const char (*channels)[24], int nchannels, rc_time since,
                    int limit, int64_t exclude_message, int64_t *count,

@@ -492,6 +492,8 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.max_connections = 1024;
   sc->cfg.header_timeout_ms = 10000;
   sc->cfg.max_per_address = 256;
+  sc->cfg.session_idle_ms = 3600000;      /* an hour away from the desk */
+  sc->cfg.session_lifetime_ms = 43200000; /* a shift: 12 hours */
   snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
   snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
   snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");

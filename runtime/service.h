@@ -32,6 +32,7 @@ enum { MAX_QUEUE = 20000, MAX_ROUTES = 48, LATENCY_BUCKETS = 9 };
 
 typedef struct service service;
 typedef struct job job;
+typedef struct slowdown slowdown;
 
 /* A write: applied in the next group commit, answered after it. */
 typedef int (*job_apply)(service *svc, job *j, json_t **reply, int *status,
@@ -60,6 +61,9 @@ struct service {
   uv_signal_t sigterm, sigint, sighup;
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
+  /* sign-in (api_session.c) */
+  slowdown *slow; /* failed sign-ins by name and address (owned) */
+  int signing_in; /* passwords being checked off the loop */
   /* metrics */
   const char *route_names[MAX_ROUTES];
   int64_t requests[MAX_ROUTES][6]; /* by status class: 2xx..5xx, other */
@@ -78,6 +82,10 @@ void api_reply(service *svc, http_request *req, int route, int status,
                json_t *body, const char *extra_headers);
 void api_error(service *svc, http_request *req, int route, int status,
                const char *code, const char *field, const char *message);
+/* The same with header lines of its own (each ending in CRLF). */
+void api_error_headers(service *svc, http_request *req, int route, int status,
+                       const char *code, const char *field, const char *message,
+                       const char *extra_headers);
 int api_status_of(int rc);
 /* The route table, for the test that compares it with the document. */
 int api_route_count(void);
@@ -128,6 +136,15 @@ int api_task_scope(service *svc, const principal *who, int64_t task_id,
  * declared outcomes, added to a case's JSON. */
 int api_case_extras(service *svc, const principal *who, const store_case *c,
                     json_t *out, rc_error *err);
+/* api_session.c: the console's identity routes (read_fn shaped). */
+void api_sign_in(service *svc, http_request *req, int route, const char *arg,
+                 const principal *who);
+void api_sign_out(service *svc, http_request *req, int route, const char *arg,
+                  const principal *who);
+void api_me(service *svc, http_request *req, int route, const char *arg,
+            const principal *who);
+void api_institution(service *svc, http_request *req, int route,
+                     const char *arg, const principal *who);
 
 /* openapi_doc.c, generated from docs/openapi.json by cmake/embed.cmake. */
 extern const unsigned char openapi_json[];
@@ -140,7 +157,9 @@ void service_log(const char *level, json_t *fields);
 /* Masks contact points in text (mask_contacts); service_log masks every
  * string it writes anyway. */
 void service_mask(const char *in, char *out, size_t size);
-int service_reload(service *svc, json_t **result);
+/* Reloads the scripts; by names who asked in the service log (a console
+ * user's name, "token" for the admin token, "SIGHUP"). */
+int service_reload(service *svc, const char *by, json_t **result);
 void service_kick(service *svc);
 
 #endif

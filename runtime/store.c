@@ -304,7 +304,7 @@ static const char *const migrations[] = {
     "CREATE TABLE users_log("
     "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, name TEXT NOT NULL,"
     "  change TEXT NOT NULL);",
-    /* migration: work. The console's My work (DESIGN.md "Priority and
+    /* 13: the console's My work (DESIGN.md "Priority and
      * area"): a task keeps the priority it was made with (its kind's, else
      * its state's; higher first), and the agent's list walks this index
      * in its order for one queue — due now, then priority, then due, then
@@ -318,6 +318,19 @@ static const char *const migrations[] = {
     "  WHERE status = 'open' OR status = 'claimed';"
     /* Promises due and broken, by date, for the My work tabs. */
     "CREATE INDEX promises_due ON promises(status, by_date);",
+    /* 14: the console's signed-in people, kept in the
+     * database so that a restart signs nobody out and nodes sharing the
+     * database share them. id is the SHA-256 of the cookie's token (hex):
+     * a copy of the database or a backup signs nobody in. A session ends
+     * with its user (deleted), idle (last_seen) or at expires_at. users_log
+     * gains the client address of sign-ins and failed ones. */
+    "CREATE TABLE sessions("
+    "  id TEXT PRIMARY KEY CHECK (length(id) = 64),"
+    "  name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL, address TEXT) WITHOUT ROWID;"
+    "CREATE INDEX sessions_name ON sessions(name);"
+    "ALTER TABLE users_log ADD COLUMN address TEXT;",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
@@ -453,6 +466,12 @@ enum {
   S_CASE_VISIBLE,
   S_LAST_CONTACT,
   S_TASK_ASSIGN,
+  S_SESSION_INSERT,
+  S_SESSION_GET,
+  S_SESSION_TOUCH,
+  S_SESSION_DELETE,
+  S_SESSIONS_OF_USER_DELETE,
+  S_SESSIONS_STALE_DELETE,
   S_COUNT
 };
 
@@ -871,7 +890,22 @@ static const char *const sql[S_COUNT] = {
         "SELECT name, role, queues, disabled, created_at FROM users "
         "ORDER BY name",
     [S_USER_LOG] =
-        "INSERT INTO users_log(at, name, change) VALUES (?1, ?2, ?3)",
+        "INSERT INTO users_log(at, name, change, address) "
+        "VALUES (?1, ?2, ?3, ?4)",
+    [S_SESSION_INSERT] =
+        "INSERT INTO sessions(id, name, created_at, last_seen, expires_at, "
+        "address) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+    [S_SESSION_GET] =
+        "SELECT s.name, u.role, u.queues, u.disabled, s.created_at, "
+        "s.last_seen, s.expires_at FROM sessions s JOIN users u "
+        "ON u.name = s.name WHERE s.id = ?1",
+    [S_SESSION_TOUCH] =
+        "UPDATE sessions SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
+    [S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+    [S_SESSIONS_OF_USER_DELETE] =
+        "DELETE FROM sessions WHERE name = ?1 AND id IS NOT ?2",
+    [S_SESSIONS_STALE_DELETE] =
+        "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen <= ?2",
     /* One queue's waiting tasks in My work's order, down tasks_work:
      * ?3 = 1 the tasks due now (due at or before ?2; no due time is due),
      * 2 the later ones; each part in (priority desc, due, id) after the
@@ -2837,11 +2871,100 @@ int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err) {
 
 int store_user_log(store *st, rc_time at, const char *name, const char *change,
                    rc_error *err) {
+  return store_user_log_from(st, at, name, change, NULL, err);
+}
+
+int store_user_log_from(store *st, rc_time at, const char *name,
+                        const char *change, const char *address,
+                        rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_LOG);
   sqlite3_bind_int64(s, 1, at);
   bind_text(s, 2, name);
   bind_text(s, 3, change);
+  bind_text(s, 4, address && *address ? address : NULL);
   return exec_stmt(st, s, err, "users log");
+}
+
+/* --- console sessions --------------------------------------------------- */
+
+int store_session_insert(store *st, const char *id, const char *name,
+                         rc_time now, rc_time expires_at, const char *address,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSION_INSERT);
+  bind_text(s, 1, id);
+  bind_text(s, 2, name);
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_int64(s, 4, expires_at);
+  bind_text(s, 5, address && *address ? address : NULL);
+  return exec_stmt(st, s, err, "add session");
+}
+
+int store_session_get(store *st, const char *id, store_session *out,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSION_GET);
+  int rc;
+  memset(out, 0, sizeof *out);
+  bind_text(s, 1, id);
+  rc = one_row(st, s, sqlite3_step(s), err, "session");
+  if (rc == RC_OK) {
+    rc_copy(out->name, sizeof out->name,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(out->role, sizeof out->role,
+            (const char *)sqlite3_column_text(s, 1));
+    out->queues = dup_col(s, 2);
+    out->disabled = sqlite3_column_int(s, 3);
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->last_seen = sqlite3_column_int64(s, 5);
+    out->expires_at = sqlite3_column_int64(s, 6);
+    if (!out->queues) rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  } else if (rc == RC_ENOTFOUND) {
+    rc_error_set(err, RC_ENOTFOUND, "session", "no such session");
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int store_session_touch(store *st, const char *id, rc_time now, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSION_TOUCH);
+  bind_text(s, 1, id);
+  sqlite3_bind_int64(s, 2, now);
+  return exec_stmt(st, s, err, "touch session");
+}
+
+int store_session_delete(store *st, const char *id, int *deleted,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSION_DELETE);
+  int rc;
+  bind_text(s, 1, id);
+  rc = exec_stmt(st, s, err, "end session");
+  if (deleted) *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
+}
+
+int store_sessions_of_user_delete(store *st, const char *name,
+                                  const char *keep_id, int *deleted,
+                                  rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSIONS_OF_USER_DELETE);
+  int rc;
+  bind_text(s, 1, name);
+  bind_text(s, 2, keep_id);
+  rc = exec_stmt(st, s, err, "end sessions");
+  if (deleted) *deleted = rc == RC_OK ? sqlite3_changes(st->db) : 0;
+  return rc;
+}
+
+int store_sessions_stale_delete(store *st, rc_time now, rc_time idle_before,
+                                rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_SESSIONS_STALE_DELETE);
+  sqlite3_bind_int64(s, 1, now);
+  sqlite3_bind_int64(s, 2, idle_before);
+  return exec_stmt(st, s, err, "end stale sessions");
+}
+
+void store_session_free(store_session *s) {
+  free(s->queues);
+  s->queues = NULL;
 }
 
 void store_user_free(store_user *u) {

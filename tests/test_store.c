@@ -351,7 +351,7 @@ static void schema_as_version_8(sqlite3 *db) {
           "ALTER TABLE tasks DROP COLUMN channel;"
           "DROP INDEX tasks_work; ALTER TABLE tasks DROP COLUMN priority;"
           "DROP INDEX promises_due;"
-          "DROP TABLE users; DROP TABLE users_log;"
+          "DROP TABLE sessions; DROP TABLE users; DROP TABLE users_log;"
           "CREATE TABLE t8(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL"
           " REFERENCES cases(id), due INTEGER NOT NULL, event TEXT NOT NULL,"
           " data TEXT, scoped INTEGER NOT NULL);"
@@ -635,7 +635,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
                    RC_EINTERNAL);
   store_close(st);
-  assert_int_equal(count_rows("PRAGMA user_version"), 13);
+  assert_int_equal(count_rows("PRAGMA user_version"), 14);
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "

@@ -220,6 +220,117 @@ static void test_bad_values_are_refused_naming_the_field(void **state) {
   engine_close(eng);
 }
 
+/* --- sessions: what the engine keeps of them ------------------------- */
+
+#define SID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static void session_add(engine *eng, const char *id, const char *name,
+                        rc_time now) {
+  rc_error err;
+  if (engine_session_create(eng, id, name, now, now + 1000, now - 500,
+                            "192.0.2.1", &err) != RC_OK)
+    fail_msg("%s", err.message);
+}
+
+static int session_live(engine *eng, const char *id) {
+  store_session s;
+  rc_error err;
+  int rc = query_session(engine_query(eng), id, &s, &err);
+  if (rc == RC_OK) store_session_free(&s);
+  return rc == RC_OK;
+}
+
+static void test_a_session_is_read_back_with_its_user(void **state) {
+  engine *eng = open_mem();
+  store_session s;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", "calls");
+  session_add(eng, SID_A, "wang.li", 10000);
+  assert_int_equal(query_session(engine_query(eng), SID_A, &s, &err), RC_OK);
+  assert_string_equal(s.name, "wang.li");
+  assert_string_equal(s.role, "agent");
+  assert_string_equal(s.queues, "[\"calls\"]");
+  assert_int_equal(s.created_at, 10000);
+  assert_int_equal(s.last_seen, 10000);
+  assert_int_equal(s.expires_at, 11000);
+  store_session_free(&s);
+  assert_int_equal(engine_session_touch(eng, SID_A, 10400, &err), RC_OK);
+  /* never backwards */
+  assert_int_equal(engine_session_touch(eng, SID_A, 10200, &err), RC_OK);
+  assert_int_equal(query_session(engine_query(eng), SID_A, &s, &err), RC_OK);
+  assert_int_equal(s.last_seen, 10400);
+  store_session_free(&s);
+  assert_int_equal(query_session(engine_query(eng), SID_B, &s, &err),
+                   RC_ENOTFOUND);
+  assert_string_equal(err.field, "session");
+  engine_close(eng);
+}
+
+static void test_disabling_or_a_new_password_ends_the_users_sessions(
+    void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  add(eng, "zhao", "read", NULL);
+  session_add(eng, SID_A, "wang.li", 10000);
+  session_add(eng, SID_B, "zhao", 10000);
+  assert_int_equal(engine_user_set_disabled(eng, "wang.li", 1, &err), RC_OK);
+  assert_false(session_live(eng, SID_A));
+  assert_true(session_live(eng, SID_B));
+  assert_int_equal(engine_user_passwd(eng, "zhao", "another secret", &err),
+                   RC_OK);
+  assert_false(session_live(eng, SID_B));
+  engine_close(eng);
+}
+
+static void test_stale_sessions_go_at_the_next_sign_in(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  session_add(eng, SID_A, "wang.li", 10000);
+  /* idle since 10000: gone when a sign-in at 20000 says idle_before 19500 */
+  session_add(eng, SID_B, "wang.li", 20000);
+  assert_false(session_live(eng, SID_A));
+  assert_true(session_live(eng, SID_B));
+  assert_int_equal(
+      engine_session_end(eng, SID_B, "wang.li", 20001, "192.0.2.1", &err),
+      RC_OK);
+  assert_false(session_live(eng, SID_B));
+  /* ending one that is gone is no error */
+  assert_int_equal(engine_session_end(eng, SID_B, "wang.li", 20002, NULL, &err),
+                   RC_OK);
+  engine_close(eng);
+}
+
+static void test_sign_in_halves_agree_with_the_check(void **state) {
+  engine *eng = open_mem();
+  engine_sign_in s;
+  rc_error err;
+  (void)state;
+  add(eng, "wang.li", "agent", NULL);
+  assert_int_equal(engine_sign_in_prepare(eng, "wang.li", &s, &err), RC_OK);
+  assert_true(s.found);
+  assert_true(engine_sign_in_verify(&s, PASSWORD));
+  assert_false(engine_sign_in_verify(&s, PASSWORD "!"));
+  engine_sign_in_free(&s);
+  assert_int_equal(engine_sign_in_prepare(eng, "nobody", &s, &err), RC_OK);
+  assert_false(s.found);
+  assert_false(engine_sign_in_verify(&s, PASSWORD));
+  engine_sign_in_free(&s);
+  assert_int_equal(engine_sign_in_prepare(eng, "Not A Name", &s, &err), RC_OK);
+  assert_false(s.found);
+  engine_sign_in_free(&s);
+  assert_int_equal(engine_user_set_disabled(eng, "wang.li", 1, &err), RC_OK);
+  assert_int_equal(engine_sign_in_prepare(eng, "wang.li", &s, &err), RC_OK);
+  assert_false(engine_sign_in_verify(&s, PASSWORD));
+  engine_sign_in_free(&s);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_user_added_is_read_back_without_its_hash),
@@ -230,6 +341,11 @@ int main(void) {
       cmocka_unit_test(test_a_second_user_of_a_name_is_refused),
       cmocka_unit_test(test_unknown_users_cannot_be_disabled),
       cmocka_unit_test(test_bad_values_are_refused_naming_the_field),
+      cmocka_unit_test(test_a_session_is_read_back_with_its_user),
+      cmocka_unit_test(
+          test_disabling_or_a_new_password_ends_the_users_sessions),
+      cmocka_unit_test(test_stale_sessions_go_at_the_next_sign_in),
+      cmocka_unit_test(test_sign_in_halves_agree_with_the_check),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

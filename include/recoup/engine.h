@@ -197,6 +197,9 @@ int engine_meta_put(engine *eng, const char *key, const char *value,
  * RC_ENOTFOUND. */
 int engine_user_add(engine *eng, const char *name, const char *role,
                     const char *queues, const char *password, rc_error *err);
+/* Disabling a user ends its sessions at once; so does a new password
+ * (set from `recoup user passwd`: no session of the user is the one
+ * asking). */
 int engine_user_set_disabled(engine *eng, const char *name, int disabled,
                              rc_error *err);
 int engine_user_passwd(engine *eng, const char *name, const char *password,
@@ -208,6 +211,40 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
  * "user NAME is disabled" only to the one who gave its password. */
 int engine_user_check(engine *eng, const char *name, const char *password,
                       store_user *out, rc_error *err);
+/* engine_user_check in two halves, for the service: Argon2id takes a
+ * tenth of a second on purpose, and must not stop the loop. _prepare
+ * reads the user (on the engine's thread; an unknown name is no error:
+ * found is 0); _verify runs on any thread and touches no engine: 1 when
+ * the password matches an enabled user, 0 otherwise, as long either way
+ * (an unknown name is checked against a decoy). _free wipes the hash. */
+typedef struct engine_sign_in {
+  store_user user; /* when found */
+  int found;
+  char hash[128]; /* the stored Argon2id string (user.h USER_HASH_SIZE) */
+} engine_sign_in;
+int engine_sign_in_prepare(engine *eng, const char *name, engine_sign_in *s,
+                           rc_error *err);
+int engine_sign_in_verify(const engine_sign_in *s, const char *password);
+void engine_sign_in_free(engine_sign_in *s);
+/* Console sessions (the service's session.c), each in its own
+ * transaction (or the caller's), journaled in users_log with the client
+ * address, never in a case's journal. Times are wall-clock ms: a session
+ * lasts real hours even while the book runs on a rehearsal clock. id is
+ * the hex SHA-256 of the cookie's token.
+ * _create ends stale sessions (past expires_at, or idle since
+ * idle_before) first, then adds this one ("signed_in"). */
+int engine_session_create(engine *eng, const char *id, const char *name,
+                          rc_time now, rc_time expires_at, rc_time idle_before,
+                          const char *address, rc_error *err);
+int engine_session_touch(engine *eng, const char *id, rc_time now,
+                         rc_error *err);
+/* Ends a session ("signed_out" for name when there was one). */
+int engine_session_end(engine *eng, const char *id, const char *name,
+                       rc_time now, const char *address, rc_error *err);
+/* A failed sign-in, for the record ("sign_in_failed"); name as given when
+ * it is a valid user name, else (NULL too) "?". */
+int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
+                          const char *address, rc_error *err);
 /* This database's random name, made once: it prefixes idempotency keys
  * so that two databases never send the same key. */
 int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err);

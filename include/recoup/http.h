@@ -37,6 +37,11 @@ typedef struct http_request {
   char *path;  /* without the query, not decoded */
   char *query; /* after '?', not decoded */
   char *authorization, *content_type, *idempotency_key;
+  /* Each given at most once (a second is refused with 400), but
+   * X-Forwarded-For, whose lines are joined with "," in order. */
+  char *host, *cookie, *origin, *csrf_token; /* csrf_token: X-CSRF-Token */
+  char *forwarded_proto, *forwarded_for;     /* X-Forwarded-Proto, -For */
+  char peer[64]; /* the connected address as text; "" when unknown */
   char *body;
   size_t body_len;
   uint64_t started_ns; /* uv_hrtime when the request arrived */

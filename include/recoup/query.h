@@ -115,6 +115,17 @@ typedef struct store_work_cursor {
   rc_time due; /* 0 for a task with no due time */
   int64_t id;
 } store_work_cursor;
+/* A console session with its user as they are now (role, queues and
+ * disabled read from users on every look-up: a change takes effect at
+ * once). The token and its hash are not here. */
+typedef struct store_session {
+  char name[USER_NAME_MAX + 1];
+  char role[16];
+  char *queues; /* the user's, JSON array; owned */
+  int disabled;
+  rc_time created_at, last_seen, expires_at;
+} store_session;
+void store_session_free(store_session *s);
 
 /* The engine opens one over its store and hands it out (engine_query). */
 int query_open(query **out, store *st, rc_error *err);
@@ -266,6 +277,9 @@ int query_user(query *q, const char *name, store_user *out, rc_error *err);
 /* Every user by name, a row each: name, role, queues (JSON), disabled,
  * created_at. */
 int query_users(query *q, store_row_fn fn, void *ud, rc_error *err);
+/* The session whose id (hex SHA-256 of its token) is id; RC_ENOTFOUND,
+ * naming "session", when none. *out is the caller's (store_session_free). */
+int query_session(query *q, const char *id, store_session *out, rc_error *err);
 
 /* --- for the compliance guard ----------------------------------------- */
 

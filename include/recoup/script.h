@@ -31,7 +31,15 @@ typedef struct channel_config {
   int retries;    /* attempts after the first */
 } channel_config;
 
-enum { INSTITUTION_MAX_NAMES = 16 };
+enum { INSTITUTION_MAX_NAMES = 16, TRUSTED_PROXIES_MAX = 32 };
+
+/* An address block of service.trusted_proxies: IPv4 is held as
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d, 96 more bits), so one comparison
+ * serves both families. */
+typedef struct rc_net {
+  unsigned char addr[16];
+  int bits; /* 0..128 */
+} rc_net;
 
 typedef struct institution_config {
   char dir[PATH_MAX]; /* the institution directory */
@@ -53,6 +61,12 @@ typedef struct institution_config {
   int header_timeout_ms;  /* a new connection must send its headers within */
   int max_connections;
   int max_per_address; /* service.max_connections_per_address */
+  /* Console sessions: signed out after this long without a request, and
+   * this long after signing in whatever happens (a shift). */
+  int64_t session_idle_ms, session_lifetime_ms;
+  /* Peers whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  rc_net trusted_proxies[TRUSTED_PROXIES_MAX];
+  int ntrusted_proxies;
   int64_t instruction_budget; /* per handler call */
   int64_t handler_deadline_ms; /* wall clock per handler call (real clock) */
   size_t memory_limit;        /* per Lua state */

@@ -375,6 +375,33 @@ int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
  * "password". */
 int store_user_log(store *st, rc_time at, const char *name, const char *change,
                    rc_error *err);
+/* The same with the client address (sign-ins: "signed_in", "signed_out",
+ * "sign_in_failed"); NULL or "" for none. */
+int store_user_log_from(store *st, rc_time at, const char *name,
+                        const char *change, const char *address, rc_error *err);
+
+/* Console sessions, by id: the hex SHA-256 of the cookie's token (the
+ * token itself is never stored). */
+int store_session_insert(store *st, const char *id, const char *name,
+                         rc_time now, rc_time expires_at, const char *address,
+                         rc_error *err);
+/* The session and its user; RC_ENOTFOUND when there is none. *out is the
+ * caller's to free (store_session_free). */
+int store_session_get(store *st, const char *id, store_session *out,
+                      rc_error *err);
+/* last_seen = now (never backwards). */
+int store_session_touch(store *st, const char *id, rc_time now, rc_error *err);
+/* *deleted: whether there was one. */
+int store_session_delete(store *st, const char *id, int *deleted,
+                         rc_error *err);
+/* Every session of a user but keep_id (NULL: all); *deleted counts them. */
+int store_sessions_of_user_delete(store *st, const char *name,
+                                  const char *keep_id, int *deleted,
+                                  rc_error *err);
+/* Sessions past their lifetime (expires_at <= now) or idle since
+ * idle_before. */
+int store_sessions_stale_delete(store *st, rc_time now, rc_time idle_before,
+                                rc_error *err);
 
 /* The console's case work (query.h says what each answers). part 1: the
  * tasks due at or before now, 2: the later ones; after NULL: from the

@@ -116,6 +116,12 @@ class Contract {
     }
     const { obj: resp, ptr } = this.resolve(declared, base);
     const types = Object.keys(resp.content || {});
+    // No content documented (204): none may be sent.
+    if (!types.length) {
+      if (t.body_len) problems.push(`${t.method} ${found.route.path} ${t.status}: a body where the document has none`);
+      if (t.status >= 200 && t.status < 300) problems.push(...this.checkAccepted(found, t));
+      return problems;
+    }
     const ct = (t.content_type || '').split(';')[0].trim();
     const match = types.find((k) => k === t.content_type || k.split(';')[0].trim() === ct);
     if (!match) {
