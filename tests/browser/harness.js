@@ -36,7 +36,9 @@
  *     dates were moved), expected (h.expected(book)), date(ref) (a date of
  *     the fixture, 'YYYY-MM-DD' as written in data/*.csv, moved by shift) }.
  * h.stopBook(book)               SIGTERM, wait for exit (SIGKILL after 10 s),
- *     remove the temp dir (kept when RECOUP_KEEP=1). Safe twice and on null.
+ *     remove the temp dir (kept when RECOUP_KEEP=1); throws, with the
+ *     service's log, when it did not exit 0 (a crash, a sanitizer's
+ *     report). Safe twice and on null.
  * h.launchBrowser() -> browser   Chromium from /usr/bin/chromium (or
  *     RECOUP_CHROMIUM), headless. h.closeBrowser(browser) closes it.
  * h.newPage(t, browser, opts) -> page   a new context and page for test t:
@@ -261,7 +263,7 @@ async function startBook(opts = {}) {
     book.expected = expected(book);
     return book;
   } catch (e) {
-    await stopBook(book);
+    await stopBook(book).catch(() => {});
     throw e;
   }
 }
@@ -282,15 +284,32 @@ async function setupBook(book) {
 
 async function stopBook(book) {
   if (!book) return;
-  if (book.child && book.child.exitCode === null && book.child.signalCode === null) {
-    book.child.kill('SIGTERM');
-    const killer = setTimeout(() => book.child.kill('SIGKILL'), 10000);
-    await book.exited;
-    clearTimeout(killer);
+  let problem = null;
+  if (book.child) {
+    const running = book.child.exitCode === null && book.child.signalCode === null;
+    let killed = false;
+    if (running) {
+      book.child.kill('SIGTERM');
+      const killer = setTimeout(() => { killed = true; book.child.kill('SIGKILL'); }, 10000);
+      await book.exited;
+      clearTimeout(killer);
+    }
+    const { code, sig } = await book.exited;
+    /* SIGTERM drains and exits 0: anything else (a crash, a sanitizer's
+     * report, a hang) fails the file, with the log's tail. */
+    if (killed) problem = 'did not stop within 10 s of SIGTERM';
+    else if (code !== 0) problem = `exited ${code ?? sig}`;
+    if (problem) {
+      let log = '';
+      try { log = fs.readFileSync(book.log, 'utf8').slice(-6000); } catch (_) {}
+      problem = `recoup serve ${problem}; its log ends:\n${log}`;
+    }
+    book.child = null;
   }
   live.delete(book);
   if (book.dir && process.env.RECOUP_KEEP !== '1') fs.rmSync(book.dir, { recursive: true, force: true });
   book.dir = null;
+  if (problem) throw new Error(problem);
 }
 
 /* ------------------------------------------------------------- HTTP -- */
