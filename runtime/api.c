@@ -89,6 +89,12 @@ static const route_def routes[] = {
     {"POST", "/v1/session", 0, api_sign_in, NULL},
     {"DELETE", "/v1/session", 0, api_sign_out, NULL},
     {"GET", "/v1/me", ANYONE_READING, api_me, NULL},
+    {"GET", "/v1/overview", ROLE_SUPERVISOR | ROLE_READ, api_figures_overview,
+     NULL},
+    {"GET", "/v1/workflows", ROLE_SUPERVISOR | ROLE_READ, api_figures_workflows,
+     NULL},
+    {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
+    {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,

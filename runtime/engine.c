@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "recoup/engine.h"
+#include "figures.h"
 #include "recoup/policy.h"
 #include "recoup/store.h"
 #include "phone.h"
@@ -58,6 +59,8 @@ struct engine {
   /* The console user whose write is being applied ("" for a machine
    * token or the engine's own work): every journal row says who. */
   char actor[USER_NAME_MAX + 1];
+  rc_date fig_date; /* the day figures were last added to, formatted: */
+  char fig_day[16];
   int careful; /* a savepoint per event (replaying a batch that failed) */
   engine_progress_fn progress;
   void *progress_ud;
@@ -114,10 +117,13 @@ static int mkdir_parent(const char *path, rc_error *err) {
   return RC_OK;
 }
 
+static int rolls_begin(engine *eng, rc_error *err);
+
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   engine *eng = calloc(1, sizeof *eng);
   rc_error err;
   const char *db;
+  int rc;
 
   *out = NULL;
   rc_error_clear(&err);
@@ -141,6 +147,11 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   }
   if (opts->simulated)
     clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
+  if ((rc = rolls_begin(eng, &err)) != RC_OK) {
+    rc_errlist_add(errors, &err);
+    engine_close(eng);
+    return rc;
+  }
   *out = eng;
   return RC_OK;
 }
@@ -317,6 +328,49 @@ void engine_set_actor(engine *eng, const char *user) {
   snprintf(eng->actor, sizeof eng->actor, "%s", user ? user : "");
 }
 
+/* --- figures for the console ------------------------------------------ */
+
+/* The institution's date at t, "2026-01-31": formatted once a day. */
+static void figure_day(engine *eng, rc_time t, char *day, size_t size) {
+  rc_date d = zone_date(clock_zone(eng->clk), t);
+  if (d.year != eng->fig_date.year || d.month != eng->fig_date.month ||
+      d.day != eng->fig_date.day || !eng->fig_day[0]) {
+    date_format(&d, eng->fig_day, sizeof eng->fig_day);
+    eng->fig_date = d;
+  }
+  rc_copy(day, size, eng->fig_day);
+}
+
+/* Adds to a figure of the day of t (store_figure_add): summed through the
+ * batch and written once at its commit. */
+static int figure_at(engine *eng, rc_time t, const char *figure, const char *a,
+                     const char *b, const char *c, int64_t n, int64_t amount,
+                     rc_error *err) {
+  char day[16];
+  figure_day(eng, t, day, sizeof day);
+  return store_figure_add(eng->st, figure, day, a, b, c, n, amount, err);
+}
+
+static int figure(engine *eng, const char *figure, const char *a, const char *b,
+                  const char *c, int64_t n, int64_t amount, rc_error *err) {
+  return figure_at(eng, clock_now(eng->clk), figure, a, b, c, n, amount, err);
+}
+
+/* A case's days-past-due bucket is about to change other than by the
+ * calendar (a new due date, closing): the month's roll rates need what it
+ * was (store_roll_log). A case opening is counted by day and due date
+ * (the "opened" figure). */
+static int roll_log(engine *eng, const store_case *c, const char *now_due,
+                    int now_status, rc_error *err) {
+  char month[16], opened[16];
+  rc_date d = zone_date(clock_zone(eng->clk), c->opened_at);
+  figure_day(eng, clock_now(eng->clk), month, sizeof month);
+  month[7] = '\0';
+  snprintf(opened, sizeof opened, "%04d-%02d", d.year, d.month);
+  return store_roll_log(eng->st, month, c->id, c->due_date, c->closed, now_due,
+                        now_status, opened, err);
+}
+
 static int journal(engine *eng, const char *case_id, const char *kind,
                    const char *state, int version, json_t *detail,
                    rc_error *err) {
@@ -398,7 +452,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   c->opened_at = clock_now(eng->clk);
   if (!c->tags) c->tags = strdup("[]");
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
-      (rc = store_case_insert(eng->st, c, err)) != RC_OK)
+      (rc = store_case_insert(eng->st, c, err)) != RC_OK ||
+      (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
+                   err)) != RC_OK)
     return rc;
   /* The journal keeps what the case opened with. */
   jb_lit(&b, "{");
@@ -527,6 +583,18 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK) goto done;
   if (json_object_size(fields) == 0) goto done; /* nothing new: no event */
   if ((rc = store_case_update_fields(eng->st, c, err)) != RC_OK) goto done;
+  /* Balance a snapshot took off (paid elsewhere, written down), apart
+   * from the payments recoup saw; a new due date moves the case between
+   * buckets of days past due. */
+  if (c->balance < old.balance &&
+      (rc = figure(eng, "reduced", NULL, NULL, NULL, 1,
+                   old.balance - c->balance, err)) != RC_OK)
+    goto done;
+  if (!old.closed &&
+      !(old.due_date == c->due_date ||
+        (old.due_date && c->due_date && !strcmp(old.due_date, c->due_date))) &&
+      (rc = roll_log(eng, &old, c->due_date, 0, err)) != RC_OK)
+    goto done;
   {
     json_t *detail =
         json_pack("{s:O, s:O}", "fields", fields, "previous", prev);
@@ -661,6 +729,12 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
   if (rc == RC_OK) {
     rc_money paid = p.paid + amount;
     int kept = paid >= p.amount;
+    char taker[USER_NAME_MAX + 1];
+    /* Money paid on a promise a collector took is that collector's. */
+    rc = store_promise_user_get(eng->st, p.id, taker, sizeof taker, err);
+    if (rc == RC_OK)
+      rc = figure(eng, "collector", taker, "collected", NULL, 0, amount, err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
     if ((rc = store_promise_update(eng->st, p.id, paid, kept ? "kept" : "open",
                                    err)))
       return rc;
@@ -773,6 +847,9 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     rc = store_case_set_money(eng->st, case_id, c.balance - applied, due,
                               c.overpaid + excess, err);
     if (rc == RC_OK)
+      rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", NULL, NULL,
+                     NULL, 1, amount, err);
+    if (rc == RC_OK)
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
     if (rc == RC_OK)
@@ -821,6 +898,30 @@ static int completion_seen(const store_task_info *t, json_t *body,
                           : t->status);
 }
 
+/* A task done is a contact on what its kind counts as (call, visit), and
+ * work done by whoever did it: the console user completing it, else the
+ * one who had claimed it. */
+static int task_figures(engine *eng, const store_case *c,
+                        const store_task_info *t, rc_error *err) {
+  script_task_kind k;
+  const char *channel = NULL, *who = eng->actor[0] ? eng->actor : t->assignee;
+  int rc;
+  if (script_task_kind_info(script_for(eng, c), c->workflow, c->version,
+                            t->kind, &k) == RC_OK &&
+      k.counts_as[0])
+    channel = k.counts_as;
+  else if (!strcmp(t->kind, "call"))
+    channel = "call";
+  else if (!strcmp(t->kind, "visit") || !strcmp(t->kind, "home_visit") ||
+           !strcmp(t->kind, "workplace_visit"))
+    channel = "visit";
+  if (channel && (rc = figure(eng, "contact", channel, NULL, NULL, 1, 0, err)))
+    return rc;
+  if (who[0])
+    return figure(eng, "collector", who, "tasks_done", NULL, 1, 0, err);
+  return RC_OK;
+}
+
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                          json_t **result, int *duplicate, rc_error *err) {
   store_task_info t;
@@ -855,6 +956,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
     rc = store_task_complete(eng->st, task_id, what, text, clock_now(eng->clk),
                              err);
     free(text);
+    if (rc == RC_OK) rc = task_figures(eng, &c, &t, err);
     if (rc == RC_OK) {
       json_t *data = json_deep_copy(body);
       json_object_set_new(data, "task", json_integer(task_id));
@@ -1365,7 +1467,10 @@ static int transition(engine *eng, const store_case *c, const char *from,
                            eng->st, c->id, "case_closed", err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_set_state(eng->st, c->id, to, info->final,
-                                 info->final ? info->outcome : NULL, err)))
+                                 info->final ? info->outcome : NULL, err)) ||
+      (rc = figure(eng, "transition", c->workflow, from, to, 1, 0, err)) ||
+      (info->final && !c->closed &&
+       (rc = roll_log(eng, c, c->due_date, 1, err))))
     return rc;
   invalidate(eng);
   eng->stats.transitions++;
@@ -1554,6 +1659,8 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
     }
   }
   rc = store_message_release(eng->st, id, &released, err);
+  if (rc == RC_OK && released)
+    rc = figure(eng, "contact", channel, NULL, NULL, 1, 0, err);
   if (rc == RC_OK && released)
     rc = journal(eng, c->id, "released", c->state, c->version,
                  json_pack("{s:I}", "message", id), err);
@@ -2143,7 +2250,7 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
                           rc_error *err) {
   json_t *detail;
   engine_stats *st = &eng->stats;
-  int k;
+  int k, rc;
   if (d->verdict == POLICY_ALLOW) return RC_OK;
   for (k = 0; k < st->npolicy; k++)
     if (!strcmp(st->policy[k].reason, d->reason) &&
@@ -2157,6 +2264,9 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
     st->npolicy++;
   }
   if (k < st->npolicy) st->policy[k].count++;
+  if ((rc = figure(eng, "refusal", d->reason, policy_verdict_name(d->verdict),
+                   channel, 1, 0, err)))
+    return rc;
   detail = json_pack("{s:s, s:s, s:s, s:s}", "channel", channel, "what", what,
                      "verdict", policy_verdict_name(d->verdict), "reason",
                      d->reason);
@@ -2256,6 +2366,11 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.at = clock_now(eng->clk);
   m.not_before = d->verdict == POLICY_DEFER ? d->until : 0;
   if ((rc = store_message_insert(eng->st, &m, id, err))) return rc;
+  /* A contact is counted the day it is queued; a deferred one the day
+   * it is released. */
+  if (d->verdict == POLICY_ALLOW &&
+      (rc = figure(eng, "contact", msg->channel, NULL, NULL, 1, 0, err)))
+    return rc;
   /* A deferred message is released when what held it ends, by a durable
    * timer of the core's own that asks the guard again then. */
   if (d->verdict == POLICY_DEFER) {
@@ -2325,6 +2440,11 @@ static int promise_record(engine *eng, const store_case *c, rc_money amount,
                                  clock_now(eng->clk), id, err)) ||
       (rc = core_timer_at(eng, c->id, end_of_day(eng, by_date),
                           "__promise_due", "promise", *id, err)))
+    return rc;
+  if (eng->actor[0] &&
+      ((rc = store_promise_user_put(eng->st, *id, eng->actor, err)) ||
+       (rc = figure(eng, "collector", eng->actor, "promises", NULL, 1, amount,
+                    err))))
     return rc;
   return journal(eng, c->id, "promise", c->state, c->version,
                  json_pack("{s:I, s:I, s:s}", "id", (json_int_t)*id, "amount",
@@ -2509,4 +2629,215 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,
                                 "kind", kind, "queue", t.queue),
                       err);
+}
+
+/* --- roll rates --------------------------------------------------------- */
+
+/* A book upgraded to the roll log saw none of this month's changes: its
+ * first month with a known start is the next one. */
+static int rolls_begin(engine *eng, rc_error *err) {
+  char from[16], month[16];
+  int rc =
+      store_meta_get(eng->st, "figures.rolls_from", from, sizeof from, err);
+  if (rc == RC_ENOTFOUND || (rc == RC_OK && strcmp(from, "upgrade") != 0))
+    return RC_OK;
+  if (rc != RC_OK) return rc;
+  figure_day(eng, clock_now(eng->clk), month, sizeof month);
+  month[7] = '\0';
+  if (figures_month_add(month, 1, from, sizeof from) != 0) return RC_OK;
+  return store_meta_put(eng->st, "figures.rolls_from", from, err);
+}
+
+/* Where the cases were at the starts of the month and of the next, from
+ * the counters of now and the log of what changed since: a case not in
+ * the log was, at both starts, what it is now. */
+typedef struct rolls_walk {
+  figures_rolls r;
+  int64_t first, next; /* the two starts, days since the epoch */
+  char month[8];       /* the month being settled */
+  int opened_late;     /* the case being read opened in it or later */
+  char next_month[8];
+  char case_id[160]; /* the case whose log rows are being read */
+  figures_case_at start, end, now;
+  int has_end;
+  char start_due[16], end_due[16], now_due[16];
+} rolls_walk;
+
+static void rolls_case_end(rolls_walk *w) {
+  if (!w->case_id[0]) return;
+  /* Opened since the start: out of the matrix. The counters' part lost
+   * it at its opening due date (rolls_opened_row), which is what its
+   * first log entry says it was; it is now at another. */
+  if (w->opened_late) {
+    figures_rolls_add(&w->r, w->start, w->start, w->first, w->next, 1);
+    figures_rolls_add(&w->r, w->now, w->now, w->first, w->next, -1);
+    w->case_id[0] = '\0';
+    return;
+  }
+  /* Taken out of the counters' part, put in with its own two values. */
+  figures_rolls_add(&w->r, w->now, w->now, w->first, w->next, -1);
+  figures_rolls_add(&w->r, w->start, w->has_end ? w->end : w->now, w->first,
+                    w->next, 1);
+  w->case_id[0] = '\0';
+}
+
+static void case_at(figures_case_at *at, char *buf, size_t size,
+                    const store_value *due, int64_t status) {
+  at->status = (int)status;
+  at->due_date = NULL;
+  if (due->type == STORE_TEXT) {
+    snprintf(buf, size, "%s", due->s);
+    at->due_date = buf;
+  }
+}
+
+static int rolls_due_row(void *ud, const store_value *cols, int n) {
+  rolls_walk *w = ud;
+  figures_case_at at = {FIG_OPEN, cols[0].s};
+  (void)n;
+  figures_rolls_add(&w->r, at, at, w->first, w->next, cols[1].i);
+  return 0;
+}
+
+/* Cases opened since the month began, by day and the due date they
+ * opened with (day, a, b, c, n, amount): not open at its start, taken
+ * out of the counters' part as they opened; those that changed since are
+ * in the log (rolls_case_end). */
+static int rolls_opened_row(void *ud, const store_value *cols, int n) {
+  rolls_walk *w = ud;
+  figures_case_at at = {FIG_OPEN, cols[1].type == STORE_TEXT ? cols[1].s : ""};
+  (void)n;
+  figures_rolls_add(&w->r, at, at, w->first, w->next, -cols[4].i);
+  return 0;
+}
+
+/* case_id, month, due_date, status, now_due, now_status, opened */
+static int rolls_log_row(void *ud, const store_value *cols, int n) {
+  rolls_walk *w = ud;
+  (void)n;
+  if (strcmp(cols[0].s, w->case_id) != 0) {
+    rolls_case_end(w);
+    snprintf(w->case_id, sizeof w->case_id, "%s", cols[0].s);
+    case_at(&w->start, w->start_due, sizeof w->start_due, &cols[2], cols[3].i);
+    w->has_end = 0;
+    w->opened_late = strcmp(cols[6].s, w->month) >= 0;
+  }
+  if (!w->has_end && strcmp(cols[1].s, w->next_month) >= 0) {
+    case_at(&w->end, w->end_due, sizeof w->end_due, &cols[2], cols[3].i);
+    w->has_end = 1;
+  }
+  /* What it is now: after its last change, in its last row. */
+  case_at(&w->now, w->now_due, sizeof w->now_due, &cols[4], cols[5].i);
+  return 0;
+}
+
+static int rolls_seen(void *ud, const store_value *cols, int n) {
+  (void)cols;
+  (void)n;
+  *(int *)ud = 1;
+  return 1;
+}
+
+int engine_rolls_settle(engine *eng, const char *month, rc_error *err) {
+  rolls_walk *w;
+  char from[16];
+  int rc, seen = 0;
+  if ((rc = store_rolls_month(eng->st, month, rolls_seen, &seen, err)) || seen)
+    return rc;
+  /* The first month the log still covers from its start: later than the
+   * last one settled (whose older entries it dropped). */
+  rc = store_meta_get(eng->st, "figures.rolls_from", from, sizeof from, err);
+  if (rc == RC_ENOTFOUND || (rc == RC_OK && strcmp(month, from) < 0))
+    return rc_error_set(err, RC_ENOTFOUND, "month",
+                        "no roll rates for %s: the changes of the book are "
+                        "known from %s on",
+                        month, rc == RC_OK ? from : "its next month");
+  if (rc != RC_OK) return rc;
+  if (!(w = calloc(1, sizeof *w)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (figures_month_add(month, 1, w->next_month, sizeof w->next_month) != 0) {
+    free(w);
+    return rc_error_set(err, RC_EINVAL, "month", "%s is no month", month);
+  }
+  w->first = figures_month_first(month);
+  w->next = figures_month_first(w->next_month);
+  snprintf(w->month, sizeof w->month, "%s", month);
+  if ((rc = ingest_begin(eng, err)) != RC_OK) {
+    free(w);
+    return rc;
+  }
+  rc = store_figures_due(eng->st, rolls_due_row, w, err);
+  if (rc == RC_OK) {
+    char first_day[16];
+    snprintf(first_day, sizeof first_day, "%s-01", month);
+    rc = store_figures_days(eng->st, "opened", first_day, "9999-12-31",
+                            rolls_opened_row, w, err);
+  }
+  if (rc == RC_OK)
+    rc = store_rolls_logged(eng->st, month, rolls_log_row, w, err);
+  if (rc == RC_OK) {
+    rolls_case_end(w);
+    /* Every cell, zeros too: a settled month has rows (and the mark
+     * -1, -1 when nothing was open). */
+    rc = store_roll_put(eng->st, month, -1, -1, 0, err);
+    for (int f = 0; f < FIG_BUCKETS && rc == RC_OK; f++)
+      for (int t = 0; t < FIG_COLUMNS && rc == RC_OK; t++)
+        if (w->r.cases[f][t])
+          rc = store_roll_put(eng->st, month, f, t, w->r.cases[f][t], err);
+  }
+  /* The next month to settle is this one's next: older entries are done
+   * with. */
+  if (rc == RC_OK) rc = store_rolls_forget(eng->st, w->next_month, err);
+  if (rc == RC_OK)
+    rc = store_meta_put(eng->st, "figures.rolls_from", w->next_month, err);
+  free(w);
+  return ingest_end(eng, rc, err);
+}
+
+/* --- the workflows loaded ------------------------------------------------ */
+
+json_t *engine_workflows(engine *eng) {
+  json_t *out = json_array();
+  const char *names[64];
+  int n = script_workflow_names(eng->sc, names, 64);
+  for (int a = 1; a < n; a++) /* by name: the registry's order is a hash's */
+    for (int b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+      const char *t = names[b];
+      names[b] = names[b - 1];
+      names[b - 1] = t;
+    }
+  for (int i = 0; i < n; i++) {
+    int all[64], nall = 0, latest = 0;
+    json_t *versions = json_array(), *wf = NULL;
+    /* Every version any loaded script holds: cases run on the version
+     * they started on, after reloads too. */
+    for (int s = 0; s < eng->nscripts; s++) {
+      int v[32],
+          nv = script_workflow_versions(eng->scripts[s], names[i], v, 32);
+      for (int k = 0; k < nv; k++) {
+        int seen = 0;
+        for (int j = 0; j < nall; j++) seen |= all[j] == v[k];
+        if (!seen && nall < 64) all[nall++] = v[k];
+      }
+    }
+    for (int a = 1; a < nall; a++)
+      for (int b = a; b > 0 && all[b - 1] > all[b]; b--) {
+        int t = all[b];
+        all[b] = all[b - 1];
+        all[b - 1] = t;
+      }
+    for (int k = 0; k < nall; k++)
+      json_array_append_new(versions, json_integer(all[k]));
+    script_workflow_latest(eng->sc, names[i], &latest);
+    wf = script_workflow_describe(eng->sc, names[i], latest);
+    if (!wf) {
+      json_decref(versions);
+      continue;
+    }
+    json_object_set_new(wf, "name", json_string(names[i]));
+    json_object_set_new(wf, "version", json_integer(latest));
+    json_object_set_new(wf, "versions", versions);
+    json_array_append_new(out, wf);
+  }
+  return out;
 }

@@ -216,11 +216,11 @@ int query_gauges_read(query *q, rc_time now, query_gauges *out, rc_error *err) {
   if ((rc = store_timers_count(q->st, &out->timers_pending, err)) != RC_OK ||
       (rc = store_timers_overdue(q->st, now, &out->timers_overdue, err)) !=
           RC_OK ||
-      (rc = store_messages_with_status(q->st, "queued", &out->messages_queued,
-                                       err)) != RC_OK)
+      (rc = store_figures_messages(q->st, "queued", &out->messages_queued,
+                                   err)) != RC_OK)
     return rc;
-  return store_messages_with_status(q->st, "deferred", &out->messages_deferred,
-                                    err);
+  return store_figures_messages(q->st, "deferred", &out->messages_deferred,
+                                err);
 }
 
 int query_events_pending(query *q, int64_t *count, rc_error *err) {
@@ -274,4 +274,48 @@ int query_last_conversation(query *q, const char *borrower_id, rc_time *at,
 int query_outbox_due(query *q, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err) {
   return store_outbox_due(q->st, now, max, out, n, err);
+}
+
+int query_figures_states(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_figures_states(q->st, fn, ud, err);
+}
+
+int query_figures_due(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_figures_due(q->st, fn, ud, err);
+}
+
+int query_figures_promises(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_figures_promises(q->st, fn, ud, err);
+}
+
+int query_figures_queues(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_figures_queues(q->st, fn, ud, err);
+}
+
+int query_figures_arms(query *q, store_row_fn fn, void *ud, rc_error *err) {
+  return store_figures_arms(q->st, fn, ud, err);
+}
+
+int query_figures_days(query *q, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  return store_figures_days(q->st, figure, from, to, fn, ud, err);
+}
+
+int query_rolls_month(query *q, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  return store_rolls_month(q->st, month, fn, ud, err);
+}
+
+int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  return store_outbox_page(q->st, statuses, nstatuses, channel, after, limit,
+                           resume, fn, ud, err);
+}
+
+int query_messages_count(query *q, const char *status, int64_t *count,
+                         rc_error *err) {
+  return store_figures_messages(q->st, status, count, err);
 }

@@ -151,6 +151,16 @@ extern const unsigned char openapi_json[];
 extern const size_t openapi_json_len;
 const char *api_code_of(int rc);
 
+/* api_figures.c: the Overview, Strategy, Outbox and users pages. */
+void api_figures_overview(service *svc, http_request *req, int route,
+                          const char *arg, const principal *who);
+void api_figures_workflows(service *svc, http_request *req, int route,
+                           const char *arg, const principal *who);
+void api_figures_outbox(service *svc, http_request *req, int route,
+                        const char *arg, const principal *who);
+void api_figures_users(service *svc, http_request *req, int route,
+                       const char *arg, const principal *who);
+
 /* serve.c */
 void service_enqueue(service *svc, job *j);
 void service_log(const char *level, json_t *fields);

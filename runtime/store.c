@@ -331,11 +331,142 @@ static const char *const migrations[] = {
     "  expires_at INTEGER NOT NULL, address TEXT) WITHOUT ROWID;"
     "CREATE INDEX sessions_name ON sessions(name);"
     "ALTER TABLE users_log ADD COLUMN address TEXT;",
+    /* 15: what the console's Overview and Strategy draw
+     * (runtime/api_figures.c), kept as counters so that a page reads a few
+     * hundred rows, never a million: a GROUP BY over the cases on the
+     * service loop held every collector's request for seconds (README
+     * "What the console's pages cost").
+     *
+     * Cases and balance by workflow and state (errors and closed beside
+     * them) and open cases and balance by due date (a bucket of days past
+     * due is today minus the due date: the reader groups the dates, so
+     * nothing here depends on the day) are kept by the store's own case
+     * writes; figures by the institution's day (payments, reductions by
+     * import, contacts, refusals, transitions, each collector's work) by
+     * the engine, which knows the day. Both are summed in memory through
+     * a batch and written once a key at its commit, so that a sweep of a
+     * thousand steps writes a dozen rows, not a thousand (figures_flush).
+     * Not triggers on cases or tasks: an UPDATE trigger on a table turns
+     * SQLite's one-pass update off, and every transition then paid 8 us
+     * more whether or not it fired (measured: the daily sweep lost a third
+     * of its rate). Promises, experiment arms and payments change at a
+     * person's pace: triggers keep those. Rows whose count falls to zero
+     * stay (a state is left and entered again); readers skip them. */
+    "CREATE TABLE figures_states("
+    "  workflow TEXT NOT NULL, state TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL, closed INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow, state)) WITHOUT ROWID;"
+    "INSERT INTO figures_states SELECT workflow, state, count(*),"
+    "  sum(balance), sum(error IS NOT NULL), sum(closed) FROM cases"
+    "  GROUP BY workflow, state;"
+    /* '' for a case without a due date: it is current. */
+    "CREATE TABLE figures_due("
+    "  due_date TEXT PRIMARY KEY, cases INTEGER NOT NULL,"
+    "  balance INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_due SELECT coalesce(due_date, ''), count(*),"
+    "  sum(balance) FROM cases WHERE NOT closed GROUP BY 1;"
+    /* Messages by status, kept by the store's message writes: the
+     * outbox's counts were a walk of its index (90 ms at a million
+     * queued, on the service loop). */
+    "CREATE TABLE figures_messages("
+    "  status TEXT PRIMARY KEY, messages INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_messages SELECT status, count(*) FROM messages"
+    "  GROUP BY status;"
+    "CREATE TABLE figures_promises("
+    "  status TEXT PRIMARY KEY, promises INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL, paid INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"
+    "  sum(paid) FROM promises GROUP BY status;"
+    "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"
+    "  ON promises WHEN old.status IS NOT new.status"
+    "  OR old.paid IS NOT new.paid BEGIN"
+    "  UPDATE figures_promises SET promises = promises - 1,"
+    "    amount = amount - old.amount, paid = paid - old.paid"
+    "    WHERE status = old.status;"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    /* A queue's backlog and oldest task are read along tasks_queue,
+     * which now carries the due time: the oldest is the first entry of
+     * the queue's open range. */
+    "DROP INDEX IF EXISTS tasks_queue;"
+    "CREATE INDEX tasks_queue ON tasks(queue, status, due);"
+    /* An arm's workflow is its first case's: experiments are a
+     * workflow's, and a case that later moves keeps its arm. */
+    "CREATE TABLE figures_arms("
+    "  experiment TEXT NOT NULL, arm TEXT NOT NULL, workflow TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, recovered INTEGER NOT NULL,"
+    "  closed_paid INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment, arm)) WITHOUT ROWID;"
+    "INSERT INTO figures_arms SELECT v.experiment, v.arm, min(c.workflow),"
+    "  count(*), coalesce(sum((SELECT sum(amount) FROM payments p"
+    "  WHERE p.case_id = c.id)), 0), sum(c.closed AND c.outcome = 'paid')"
+    "  FROM variants v JOIN cases c ON c.id = v.case_id"
+    "  GROUP BY v.experiment, v.arm;"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms SELECT new.experiment, new.arm, c.workflow,"
+    "    1, 0, 0 FROM cases c WHERE c.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"
+    "  UPDATE figures_arms SET recovered = recovered + new.amount"
+    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "    WHERE case_id = new.case_id);"
+    "END;"
+    /* Figures by the institution's day: figure names what is counted, a,
+     * b and c its key ('' when unused); n and amount the sums. */
+    "CREATE TABLE figures_days("
+    "  figure TEXT NOT NULL, day TEXT NOT NULL, a TEXT NOT NULL,"
+    "  b TEXT NOT NULL, c TEXT NOT NULL, n INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  PRIMARY KEY (figure, day, a, b, c)) WITHOUT ROWID;"
+    /* Who took a promise, when a console user did: money later paid on
+     * it counts as that collector's. */
+    "CREATE TABLE figures_promise_users("
+    "  promise_id INTEGER PRIMARY KEY, user TEXT NOT NULL);"
+    /* Roll rates: the due date (or closed) each case had when it first
+     * changed in a month, and the matrices of months that ended, computed
+     * once from them and the counters (engine_rolls_settle). */
+    /* A row a case and month it changed in: what it was before its first
+     * change (due_date, status: 0 open, 1 closed) and after its last
+     * (now_due, now_status), and the month it opened: settling a month
+     * reads this table alone, never the cases. */
+    "CREATE TABLE figures_roll_log("
+    "  case_id TEXT NOT NULL, month TEXT NOT NULL, due_date TEXT,"
+    "  status INTEGER NOT NULL, now_due TEXT, now_status INTEGER NOT NULL,"
+    "  opened TEXT NOT NULL,"
+    "  PRIMARY KEY (case_id, month)) WITHOUT ROWID;"
+    "CREATE TABLE figures_rolls("
+    "  month TEXT NOT NULL, from_bucket INTEGER NOT NULL,"
+    "  to_bucket INTEGER NOT NULL, cases INTEGER NOT NULL,"
+    "  PRIMARY KEY (month, from_bucket, to_bucket)) WITHOUT ROWID;"
+    /* The outbox page walks messages_outbox by (status, next_attempt,
+     * id): a message blocked before step 6 has no next_attempt and would
+     * never be listed. */
+    "UPDATE messages SET next_attempt = 0 WHERE (status = 'blocked' OR"
+    "  status = 'failed') AND next_attempt IS NULL;"
+    /* The first month whose start the roll log saw: a new book's first;
+     * a book with cases already, the month after the engine first opens
+     * it (engine_open turns "upgrade" into that month). */
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'figures.rolls_from',"
+    "  CASE WHEN EXISTS (SELECT 1 FROM cases) THEN 'upgrade' ELSE '0000-00'"
+    "  END;",
 };
 
 /* A run holds at most this many rows (the CHECK above): a page after row
  * X then starts among the runs whose first id is above X - JOURNAL_RUN. */
 #define JOURNAL_RUN 64
+
+/* A figure's key: five parts of at most FIGURE_PART bytes each. */
+#define FIGURE_PART 128
+#define FIGURE_KEY_MAX (5 * (FIGURE_PART + 1))
 
 enum {
   S_BEGIN,
@@ -472,6 +603,30 @@ enum {
   S_SESSION_DELETE,
   S_SESSIONS_OF_USER_DELETE,
   S_SESSIONS_STALE_DELETE,
+  S_FIGURE_ADD,
+  S_FIGURES_STATE_ADD,
+  S_FIGURES_DUE_ADD,
+  S_CASE_FIGURES,
+  S_ARMS_CLOSED_PAID,
+  S_FIGURES_MSG_ADD,
+  S_FIGURES_MSG_COUNT,
+  S_MESSAGE_STATUS_GET,
+  S_FIGURES_STATES,
+  S_FIGURES_DUE,
+  S_FIGURES_PROMISES,
+  S_FIGURES_QUEUES,
+  S_FIGURES_DAYS,
+  S_FIGURES_ARMS,
+  S_PROMISE_USER_PUT,
+  S_PROMISE_USER_GET,
+  S_MESSAGE_CURSOR,
+  S_OUTBOX_PAGE,
+  S_OUTBOX_WINDOW_END,
+  S_ROLL_LOG,
+  S_ROLLS_MONTH,
+  S_ROLLS_LOGGED,
+  S_ROLL_PUT,
+  S_ROLLS_FORGET,
   S_COUNT
 };
 
@@ -967,6 +1122,113 @@ static const char *const sql[S_COUNT] = {
     [S_TASK_ASSIGN] =
         "UPDATE tasks SET assignee = ?2, status = 'claimed' WHERE id = ?1 "
         "AND (status = 'open' OR status = 'claimed')",
+    [S_FIGURE_ADD] =
+        "INSERT INTO figures_days(figure, day, a, b, c, n, amount) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
+        "n = n + excluded.n, amount = amount + excluded.amount",
+    [S_FIGURES_STATE_ADD] =
+        "INSERT INTO figures_states(workflow, state, cases, balance, errors, "
+        "closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
+        "cases = cases + excluded.cases, balance = balance + excluded.balance,"
+        " errors = errors + excluded.errors, closed = closed + excluded.closed",
+    [S_FIGURES_DUE_ADD] =
+        "INSERT INTO figures_due(due_date, cases, balance) VALUES (?1, ?2, "
+        "?3) ON CONFLICT DO UPDATE SET cases = cases + excluded.cases, "
+        "balance = balance + excluded.balance",
+    [S_CASE_FIGURES] =
+        "SELECT workflow, state, due_date, balance, closed, error IS NOT NULL"
+        " FROM cases WHERE id = ?1",
+    [S_ARMS_CLOSED_PAID] =
+        "UPDATE figures_arms SET closed_paid = closed_paid + 1 WHERE "
+        "(experiment, arm) IN (SELECT experiment, arm FROM variants WHERE "
+        "case_id = ?1)",
+    [S_FIGURES_MSG_ADD] =
+        "INSERT INTO figures_messages(status, messages) VALUES (?1, ?2) "
+        "ON CONFLICT DO UPDATE SET messages = messages + excluded.messages",
+    [S_FIGURES_MSG_COUNT] =
+        "SELECT coalesce((SELECT messages FROM figures_messages WHERE "
+        "status = ?1), 0)",
+    [S_MESSAGE_STATUS_GET] = "SELECT status FROM messages WHERE id = ?1",
+    [S_FIGURES_STATES] =
+        "SELECT workflow, state, cases, balance, errors, closed FROM "
+        "figures_states WHERE cases <> 0 ORDER BY workflow, state",
+    [S_FIGURES_DUE] =
+        "SELECT due_date, cases, balance FROM figures_due WHERE cases <> 0 "
+        "ORDER BY due_date",
+    [S_FIGURES_PROMISES] =
+        "SELECT status, promises, amount, paid FROM figures_promises "
+        "WHERE promises <> 0 ORDER BY status",
+    /* Each queue's backlog along tasks_queue (queue, status, due): the
+     * queues found by skipping from one to the next (a seek each), the
+     * open and claimed ranges counted, their first due times read. What
+     * it costs is the backlog's size, not the book's. */
+    [S_FIGURES_QUEUES] =
+        "WITH RECURSIVE q(queue) AS (SELECT (SELECT min(queue) FROM tasks) "
+        "UNION ALL SELECT (SELECT min(queue) FROM tasks WHERE queue > "
+        "q.queue) FROM q WHERE q.queue IS NOT NULL), n(queue) AS (SELECT "
+        "queue FROM q WHERE queue IS NOT NULL UNION ALL SELECT NULL WHERE "
+        "EXISTS (SELECT 1 FROM tasks WHERE queue IS NULL AND status = "
+        "'open') OR EXISTS (SELECT 1 FROM tasks WHERE queue IS NULL AND "
+        "status = 'claimed')) SELECT * FROM (SELECT queue, (SELECT count(*) "
+        "FROM tasks t WHERE t.queue IS n.queue AND t.status = 'open') AS "
+        "open, (SELECT count(*) FROM tasks t WHERE t.queue IS n.queue AND "
+        "t.status = 'claimed') AS claimed, (SELECT min(d) FROM (SELECT "
+        "min(due) AS d FROM tasks t WHERE t.queue IS n.queue AND t.status = "
+        "'open' UNION ALL SELECT min(due) FROM tasks t WHERE t.queue IS "
+        "n.queue AND t.status = 'claimed')) AS oldest_due FROM n) WHERE "
+        "open + claimed > 0",
+    [S_FIGURES_DAYS] =
+        "SELECT day, a, b, c, n, amount FROM figures_days WHERE figure = ?1 "
+        "AND day >= ?2 AND day <= ?3 ORDER BY day, a, b, c",
+    [S_FIGURES_ARMS] =
+        "SELECT workflow, experiment, arm, cases, recovered, closed_paid "
+        "FROM figures_arms ORDER BY workflow, experiment, arm",
+    [S_PROMISE_USER_PUT] =
+        "INSERT OR REPLACE INTO figures_promise_users(promise_id, user) "
+        "VALUES (?1, ?2)",
+    [S_PROMISE_USER_GET] =
+        "SELECT user FROM figures_promise_users WHERE promise_id = ?1",
+    [S_MESSAGE_CURSOR] =
+        "SELECT status, next_attempt FROM messages WHERE id = ?1",
+    /* A page of one status in the outbox's own order (next attempt, then
+     * id) from the cursor message on: a walk of messages_outbox that
+     * reads the page and the other channels' messages between. */
+    [S_OUTBOX_PAGE] =
+        "SELECT id, case_id AS 'case', channel, template, status, reason, "
+        "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
+        "FROM messages WHERE status = ?1 AND (next_attempt, id) > (?3, ?4) "
+        "ORDER BY status, next_attempt, id LIMIT ?6) WHERE ?2 IS NULL OR "
+        "channel = ?2 ORDER BY next_attempt, id LIMIT ?5",
+    /* The last message of a window of the walk, and how many it holds. */
+    [S_OUTBOX_WINDOW_END] =
+        "SELECT id, count(*) OVER () FROM (SELECT id, next_attempt FROM "
+        "messages WHERE status = ?1 AND (next_attempt, id) > (?2, ?3) ORDER "
+        "BY status, next_attempt, id LIMIT ?4) ORDER BY next_attempt DESC, "
+        "id DESC LIMIT 1",
+    /* The first change of a case's bucket in a month keeps what it was
+     * before (status: 0 open, 1 closed, 2 not yet opened). */
+    [S_ROLL_LOG] =
+        "INSERT INTO figures_roll_log(month, case_id, due_date, status, "
+        "now_due, now_status, opened) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+        "ON CONFLICT DO UPDATE SET now_due = excluded.now_due, "
+        "now_status = excluded.now_status",
+    [S_ROLLS_MONTH] =
+        "SELECT from_bucket, to_bucket, cases FROM figures_rolls "
+        "WHERE month = ?1 ORDER BY 1, 2",
+    /* Each case that changed since the start of month ?1: what it was at
+     * that start (its first entry from then on) and at the next month's
+     * (its first entry from then on), and now. */
+    /* Every case whose bucket changed since the start of month ?1, an
+     * entry a month it changed in, and what it is now. */
+    [S_ROLLS_LOGGED] =
+        "SELECT case_id, month, due_date, status, now_due, now_status, "
+        "opened FROM figures_roll_log WHERE month >= ?1 "
+        "ORDER BY case_id, month",
+    [S_ROLL_PUT] =
+        "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
+        "cases = excluded.cases",
+    [S_ROLLS_FORGET] = "DELETE FROM figures_roll_log WHERE month < ?1",
 };
 
 struct store {
@@ -992,9 +1254,39 @@ struct store {
   int64_t timers;
   int timers_known;
   int64_t data_version;
+  /* Figures by day added during the transaction (store_figure_add), one
+   * entry a key, written at its commit. */
+  struct {
+    struct figure_sum *v; /* owned */
+    int n, cap;
+    /* An index into v by key: slot holds an entry's index + 1, 0 when
+     * empty; twice as many slots as v can hold (open addressing). An
+     * import adds a case's figures a million times, to a few hundred
+     * keys. */
+    int *slot; /* owned; 2 * cap */
+  } figures;
+  /* What the case last read or written in this transaction counts for
+   * (case_fig): a transition needs what its case was, which the engine
+   * has just read; reading it again was a fifth of the figures' cost a
+   * step (measured). Forgotten when a transaction begins or rolls back. */
+  struct case_fig *fig_case; /* owned */
+  char fig_case_id[160];     /* "" when none */
 };
 
 static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
+/* One counter row and what the transaction adds to it: v is the
+ * released part, written at commit; sp the open savepoint's (one event),
+ * dropped if it rolls back. */
+/* The counter tables: figures_days, _states, _due, _messages. */
+enum { FIG_DAY, FIG_STATE, FIG_DUE, FIG_MSG };
+typedef struct figure_sum {
+  int kind;
+  char key[FIGURE_KEY_MAX]; /* its key's parts, each NUL-ended */
+  size_t len;
+  int64_t v[4], sp[4]; /* FIG_DAY: n, amount; FIG_STATE: cases, balance,
+                          errors, closed; FIG_DUE: cases, balance;
+                          FIG_MSG: messages */
+} figure_sum;
 
 static int fail(store *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
@@ -1233,6 +1525,9 @@ int store_open(store **out, const char *path, rc_error *err) {
 
 void store_close(store *st) {
   if (!st) return;
+  free(st->fig_case);
+  free(st->figures.slot);
+  free(st->figures.v);
   free(st->run.rows.p);
   free(st->run.case_id);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
@@ -1271,11 +1566,270 @@ static int run_flush(store *st, rc_error *err) {
   return rc;
 }
 
+/* --- figures by day ------------------------------------------------------ */
+
+static int one_row(store *st, sqlite3_stmt *s, int rc, rc_error *err,
+                   const char *what);
+
+/* The key's parts, as they are stored. */
+static void figure_parts(const figure_sum *f, const char *part[5]) {
+  const char *p = f->key;
+  for (int i = 0; i < 5; i++) {
+    part[i] = p;
+    if (p < f->key + f->len) p += strlen(p) + 1;
+  }
+}
+
+static int figure_write(store *st, const figure_sum *f, const int64_t *v,
+                        rc_error *err) {
+  static const int which[] = {S_FIGURE_ADD, S_FIGURES_STATE_ADD,
+                              S_FIGURES_DUE_ADD, S_FIGURES_MSG_ADD};
+  static const int nkeys[] = {5, 2, 1, 1}, nvalues[] = {2, 4, 2, 1};
+  sqlite3_stmt *s = stmt(st, which[f->kind]);
+  const char *part[5];
+  int k = nkeys[f->kind];
+  figure_parts(f, part);
+  for (int i = 0; i < k; i++) bind_text(s, i + 1, part[i]);
+  for (int i = 0; i < nvalues[f->kind]; i++)
+    sqlite3_bind_int64(s, k + i + 1, v[i]);
+  return exec_stmt(st, s, err, "figures");
+}
+
+/* Forgets every key held. */
+static void figures_clear(store *st) {
+  if (st->figures.n && st->figures.slot)
+    memset(st->figures.slot, 0, 2 * (size_t)st->figures.cap * sizeof(int));
+  st->figures.n = 0;
+}
+
+/* Writes what the transaction added, a row a key; then nothing is held. */
+static int figures_flush(store *st, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = 0; i < st->figures.n && rc == RC_OK; i++) {
+    figure_sum *f = &st->figures.v[i];
+    if (f->v[0] || f->v[1] || f->v[2] || f->v[3])
+      rc = figure_write(st, f, f->v, err);
+  }
+  figures_clear(st);
+  return rc;
+}
+
+static unsigned figure_hash(int kind, const char *key, size_t len) {
+  unsigned h = 2166136261u ^ (unsigned)kind;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 16777619u;
+  return h;
+}
+
+/* The slot of a key: where it is, or the empty one where it goes. */
+static int *figure_slot(store *st, int kind, const char *key, size_t len) {
+  unsigned mask = 2u * (unsigned)st->figures.cap - 1;
+  unsigned i = figure_hash(kind, key, len) & mask;
+  for (;; i = (i + 1) & mask) {
+    int *slot = &st->figures.slot[i];
+    const figure_sum *f;
+    if (!*slot) return slot;
+    f = &st->figures.v[*slot - 1];
+    if (f->kind == kind && f->len == len && !memcmp(f->key, key, len))
+      return slot;
+  }
+}
+
+/* A savepoint ends: released, its part joins the transaction's; rolled
+ * back, it is dropped. */
+static void figures_savepoint_end(store *st, int keep) {
+  for (int i = 0; i < st->figures.n; i++) {
+    figure_sum *f = &st->figures.v[i];
+    for (int k = 0; k < 4; k++) {
+      if (keep) f->v[k] += f->sp[k];
+      f->sp[k] = 0;
+    }
+  }
+}
+
+/* Adds v to the counter row of kind keyed by parts (NULL is ""). */
+static int figures_add(store *st, int kind, const char *const *parts,
+                       int nparts, const int64_t v[4], rc_error *err) {
+  figure_sum key;
+  int i;
+  key.kind = kind;
+  key.len = 0;
+  /* A longer name is cut: figures group by it, nothing looks it up. */
+  for (int k = 0; k < nparts; k++) {
+    const char *p = parts[k] ? parts[k] : "";
+    size_t len = strlen(p);
+    if (len > FIGURE_PART) len = FIGURE_PART;
+    memcpy(key.key + key.len, p, len);
+    key.len += len;
+    key.key[key.len++] = '\0';
+  }
+  int *slot;
+  if (st->depth == 0) return figure_write(st, &key, v, err);
+  if (st->figures.n == st->figures.cap) {
+    /* Grown (and indexed again) before a new key could need the room. */
+    int cap = st->figures.cap ? st->figures.cap * 2 : 64;
+    figure_sum *grown = realloc(st->figures.v, (size_t)cap * sizeof *grown);
+    int *slots = calloc(2 * (size_t)cap, sizeof *slots);
+    if (grown) st->figures.v = grown;
+    if (!grown || !slots) {
+      free(slots);
+      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    }
+    free(st->figures.slot);
+    st->figures.slot = slots;
+    st->figures.cap = cap;
+    for (int k = 0; k < st->figures.n; k++)
+      *figure_slot(st, st->figures.v[k].kind, st->figures.v[k].key,
+                   st->figures.v[k].len) = k + 1;
+  }
+  slot = figure_slot(st, kind, key.key, key.len);
+  if (*slot) {
+    i = *slot - 1;
+  } else {
+    i = st->figures.n++;
+    memset(key.v, 0, sizeof key.v);
+    memset(key.sp, 0, sizeof key.sp);
+    st->figures.v[i] = key;
+    *slot = i + 1;
+  }
+  for (int k = 0; k < 4; k++) {
+    if (st->depth > 1)
+      st->figures.v[i].sp[k] += v[k];
+    else
+      st->figures.v[i].v[k] += v[k];
+  }
+  return RC_OK;
+}
+
+int store_figure_add(store *st, const char *figure, const char *day,
+                     const char *a, const char *b, const char *c, int64_t n,
+                     int64_t amount, rc_error *err) {
+  const char *parts[5] = {figure, day, a, b, c};
+  int64_t v[4] = {n, amount, 0, 0};
+  return figures_add(st, FIG_DAY, parts, 5, v, err);
+}
+
+/* Moves n messages from status `from` to `to` (either NULL: none) in
+ * figures_messages. */
+static int messages_move(store *st, const char *from, const char *to, int64_t n,
+                         rc_error *err) {
+  int rc = RC_OK;
+  if (n == 0 || (from && to && !strcmp(from, to))) return RC_OK;
+  if (from) {
+    int64_t v[4] = {-n, 0, 0, 0};
+    rc = figures_add(st, FIG_MSG, &from, 1, v, err);
+  }
+  if (rc == RC_OK && to) {
+    int64_t v[4] = {n, 0, 0, 0};
+    rc = figures_add(st, FIG_MSG, &to, 1, v, err);
+  }
+  return rc;
+}
+
+/* A message's status before a write that may change it; "" when there
+ * is no such message. */
+static int message_status(store *st, int64_t id, char *buf, size_t size,
+                          rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_STATUS_GET);
+  int rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = one_row(st, s, sqlite3_step(s), err, "message status");
+  buf[0] = '\0';
+  if (rc == RC_OK) rc_copy(buf, size, (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
+}
+
+/* What a case counts for in figures_states and figures_due. */
+typedef struct case_fig {
+  char workflow[FIGURE_PART + 1], state[FIGURE_PART + 1], due[32];
+  int64_t balance;
+  int closed, error;
+} case_fig;
+
+/* Reads what the case counts for now, before a write changes it:
+ * RC_ENOTFOUND when there is no such case (the write changes nothing). */
+static int case_fig_read(store *st, const char *id, case_fig *f,
+                         rc_error *err) {
+  sqlite3_stmt *s;
+  int rc;
+  if (st->fig_case && st->fig_case_id[0] && !strcmp(id, st->fig_case_id)) {
+    *f = *st->fig_case;
+    return RC_OK;
+  }
+  s = stmt(st, S_CASE_FIGURES);
+  bind_text(s, 1, id);
+  rc = one_row(st, s, sqlite3_step(s), err, "case figures");
+  if (rc == RC_OK) {
+    const unsigned char *due = sqlite3_column_text(s, 2);
+    rc_copy(f->workflow, sizeof f->workflow,
+            (const char *)sqlite3_column_text(s, 0));
+    rc_copy(f->state, sizeof f->state, (const char *)sqlite3_column_text(s, 1));
+    rc_copy(f->due, sizeof f->due, due ? (const char *)due : "");
+    f->balance = sqlite3_column_int64(s, 3);
+    f->closed = sqlite3_column_int(s, 4);
+    f->error = sqlite3_column_int(s, 5);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+/* Remembers what case id counts for now (case_fig_read). */
+static void case_fig_keep(store *st, const char *id, const case_fig *f) {
+  if (strlen(id) >= sizeof st->fig_case_id ||
+      (!st->fig_case && !(st->fig_case = malloc(sizeof *st->fig_case)))) {
+    st->fig_case_id[0] = '\0';
+    return;
+  }
+  *st->fig_case = *f;
+  memcpy(st->fig_case_id, id, strlen(id) + 1);
+}
+
+/* Adds a case to its figures_states row (sign 1) or takes it out (-1). */
+static int case_fig_state(store *st, const case_fig *f, int sign,
+                          rc_error *err) {
+  const char *key[2] = {f->workflow, f->state};
+  int64_t v[4] = {sign, sign * f->balance, sign * f->error, sign * f->closed};
+  return figures_add(st, FIG_STATE, key, 2, v, err);
+}
+
+/* The same for its figures_due row: open cases only. */
+static int case_fig_due(store *st, const case_fig *f, int sign, rc_error *err) {
+  const char *key[1] = {f->due};
+  int64_t v[4] = {sign, sign * f->balance, 0, 0};
+  return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 1, v, err);
+}
+
+static int case_fig_count(store *st, const case_fig *f, int sign,
+                          rc_error *err) {
+  int rc = case_fig_state(st, f, sign, err);
+  return rc == RC_OK ? case_fig_due(st, f, sign, err) : rc;
+}
+
+/* A case moves from what it was to what it is; each row only when the
+ * write changed what it counts (a transition leaves the due date's). */
+static int case_fig_move(store *st, const case_fig *was, const case_fig *now,
+                         rc_error *err) {
+  int rc = RC_OK, money = was->balance != now->balance,
+      closed = was->closed != now->closed;
+  if (money || closed || was->error != now->error ||
+      strcmp(was->state, now->state) || strcmp(was->workflow, now->workflow)) {
+    if ((rc = case_fig_state(st, was, -1, err)) == RC_OK)
+      rc = case_fig_state(st, now, 1, err);
+  }
+  if (rc == RC_OK && (money || closed || strcmp(was->due, now->due))) {
+    if ((rc = case_fig_due(st, was, -1, err)) == RC_OK)
+      rc = case_fig_due(st, now, 1, err);
+  }
+  return rc;
+}
+
 void store_checkpoint_every(store *st, int pages) {
   sqlite3_wal_autocheckpoint(st->db, pages);
 }
 
 int store_begin(store *st, rc_error *err) {
+  st->fig_case_id[0] = '\0';
   if (st->depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
@@ -1284,7 +1838,7 @@ int store_begin(store *st, rc_error *err) {
 }
 
 int store_commit(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK ||
+  if (run_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
     store_rollback(st);
     return RC_ESTORE;
@@ -1295,6 +1849,8 @@ int store_commit(store *st, rc_error *err) {
 
 int store_rollback(store *st) {
   run_discard(st);
+  figures_clear(st);
+  st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->depth == 0) return RC_OK;
   st->depth = 0;
@@ -1319,6 +1875,8 @@ int store_release(store *st, rc_error *err) {
   if (run_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
     return RC_ESTORE;
+  /* After a ROLLBACK TO the savepoint's part is already gone. */
+  figures_savepoint_end(st, 1);
   st->depth--;
   return RC_OK;
 }
@@ -1328,6 +1886,8 @@ int store_rollback_to(store *st, rc_error *err) {
    * Rows still in the run came after the savepoint (it flushed). */
   run_discard(st);
   st->timers_known = 0;
+  st->fig_case_id[0] = '\0';
+  figures_savepoint_end(st, 0);
   if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
     return RC_ESTORE;
   return store_release(st, err);
@@ -1520,14 +2080,31 @@ static void bind_case(sqlite3_stmt *s, const store_case *c) {
   sqlite3_bind_int(s, 21, c->on_hold);
 }
 
+/* The case writes below keep figures_states and figures_due: each reads
+ * what the case counted for (one look-up of a row the engine has just
+ * read) and moves it (case_fig_move). */
+
 int store_case_insert(store *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
+  case_fig now;
+  int rc;
   bind_case(s, c);
-  return exec_stmt(st, s, err, "insert case");
+  if ((rc = exec_stmt(st, s, err, "insert case")) != RC_OK) return rc;
+  memset(&now, 0, sizeof now);
+  rc_copy(now.workflow, sizeof now.workflow, c->workflow);
+  rc_copy(now.state, sizeof now.state, c->state);
+  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  now.balance = c->balance;
+  now.closed = c->closed;
+  now.error = c->error != NULL;
+  if (st->depth > 0) case_fig_keep(st, c->id, &now);
+  return case_fig_count(st, &now, 1, err);
 }
 
 int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_UPDATE);
+  case_fig was, now;
+  int rc;
   bind_text(s, 1, c->id);
   bind_text(s, 2, c->product);
   bind_text(s, 3, c->currency);
@@ -1543,7 +2120,14 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   bind_text(s, 10, c->data ? c->data : "{}");
   bind_text(s, 11, c->tags ? c->tags : "[]");
   sqlite3_bind_int64(s, 12, c->reduced);
-  return exec_stmt(st, s, err, "update case");
+  if ((rc = case_fig_read(st, c->id, &was, err)) != RC_OK)
+    return rc == RC_ENOTFOUND ? exec_stmt(st, s, err, "update case") : rc;
+  if ((rc = exec_stmt(st, s, err, "update case")) != RC_OK) return rc;
+  now = was;
+  now.balance = c->balance;
+  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  if (st->depth > 0) case_fig_keep(st, c->id, &now);
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
@@ -1580,6 +2164,16 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (rc == SQLITE_ROW && st->depth > 0 && out->workflow && out->state) {
+    case_fig f;
+    rc_copy(f.workflow, sizeof f.workflow, out->workflow);
+    rc_copy(f.state, sizeof f.state, out->state);
+    rc_copy(f.due, sizeof f.due, out->due_date ? out->due_date : "");
+    f.balance = out->balance;
+    f.closed = out->closed;
+    f.error = out->error != NULL;
+    case_fig_keep(st, id, &f);
+  }
   if (rc == SQLITE_ROW) return RC_OK;
   if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
@@ -1614,14 +2208,34 @@ void store_case_free(store_case *c) {
   memset(c, 0, sizeof *c);
 }
 
+/* Reads the case's counted figures before a write: a case that is not
+ * there is written as before (the write finds nothing). */
+#define FIG_BEFORE(id)                                \
+  case_fig was, now;                                  \
+  int rc = case_fig_read(st, (id), &was, err), found; \
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;   \
+  found = rc == RC_OK;                                \
+  now = was
+
 int store_case_set_state(store *st, const char *id, const char *state,
                          int closed, const char *outcome, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_STATE);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
   bind_text(s, 4, outcome);
-  return exec_stmt(st, s, err, "set state");
+  if ((rc = exec_stmt(st, s, err, "set state")) != RC_OK || !found) return rc;
+  rc_copy(now.state, sizeof now.state, state);
+  now.closed = closed != 0;
+  /* A champion/challenger arm counts its cases closed paid. */
+  if (now.closed && !was.closed && outcome && !strcmp(outcome, "paid")) {
+    s = stmt(st, S_ARMS_CLOSED_PAID);
+    bind_text(s, 1, id);
+    if ((rc = exec_stmt(st, s, err, "arms")) != RC_OK) return rc;
+  }
+  if (st->depth > 0) case_fig_keep(st, id, &now);
+  return case_fig_move(st, &was, &now, err);
 }
 
 static int set_text(store *st, int which, const char *id, const char *v,
@@ -1634,7 +2248,13 @@ static int set_text(store *st, int which, const char *id, const char *v,
 
 int store_case_set_error(store *st, const char *id, const char *error,
                          rc_error *err) {
-  return set_text(st, S_CASE_ERROR, id, error, err, "set error");
+  FIG_BEFORE(id);
+  if ((rc = set_text(st, S_CASE_ERROR, id, error, err, "set error")) != RC_OK ||
+      !found)
+    return rc;
+  now.error = error != NULL;
+  if (st->depth > 0) case_fig_keep(st, id, &now);
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_set_data(store *st, const char *id, const char *data_json,
@@ -1656,11 +2276,15 @@ int store_case_set_money(store *st, const char *id, rc_money balance,
                          rc_money amount_due, rc_money overpaid,
                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, balance);
   sqlite3_bind_int64(s, 3, amount_due);
   sqlite3_bind_int64(s, 4, overpaid);
-  return exec_stmt(st, s, err, "set balance");
+  if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found) return rc;
+  now.balance = balance;
+  if (st->depth > 0) case_fig_keep(st, id, &now);
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err) {
@@ -1673,11 +2297,17 @@ int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err) {
 int store_case_set_workflow(store *st, const char *id, const char *workflow,
                             int version, const char *state, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_WORKFLOW);
+  FIG_BEFORE(id);
   bind_text(s, 1, id);
   bind_text(s, 2, workflow);
   sqlite3_bind_int(s, 3, version);
   bind_text(s, 4, state);
-  return exec_stmt(st, s, err, "set workflow");
+  if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK || !found)
+    return rc;
+  rc_copy(now.workflow, sizeof now.workflow, workflow);
+  rc_copy(now.state, sizeof now.state, state);
+  if (st->depth > 0) case_fig_keep(st, id, &now);
+  return case_fig_move(st, &was, &now, err);
 }
 
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
@@ -2076,6 +2706,7 @@ int store_message_insert(store *st, const store_message *m, int64_t *id,
     sqlite3_bind_null(s, 11);
   rc = exec_stmt(st, s, err, "queue message");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  if (rc == RC_OK) rc = messages_move(st, NULL, m->status, 1, err);
   return rc;
 }
 
@@ -2088,10 +2719,16 @@ int store_messages_each(store *st, const char *case_id, store_row_fn fn,
 
 int store_message_set_status(store *st, int64_t id, const char *status,
                              rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_MESSAGE_STATUS);
+  sqlite3_stmt *s;
+  char was[16];
+  int rc = message_status(st, id, was, sizeof was, err);
+  if (rc != RC_OK) return rc;
+  s = stmt(st, S_MESSAGE_STATUS);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, status);
-  return exec_stmt(st, s, err, "message status");
+  if ((rc = exec_stmt(st, s, err, "message status")) != RC_OK || !was[0])
+    return rc;
+  return messages_move(st, was, status, 1, err);
 }
 
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
@@ -2578,20 +3215,26 @@ int store_message_recheck(store *st, int64_t id, const char *status,
     sqlite3_bind_null(s, 4);
   rc = exec_stmt(st, s, err, "defer message");
   *changed = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  if (*changed) rc = messages_move(st, "deferred", status, 1, err);
   return rc;
 }
 
 int store_messages_cancel_deferred(store *st, const char *case_id,
                                    const char *reason, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
+  int rc;
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
-  return exec_stmt(st, s, err, "cancel deferred messages");
+  if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
+    return rc;
+  return messages_move(st, "deferred", "cancelled", sqlite3_changes(st->db),
+                       err);
 }
 
 int store_message_release(store *st, int64_t id, int *released, rc_error *err) {
   int rc = by_id(st, S_MESSAGE_RELEASE, id, err, "release message");
   *released = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  if (*released) rc = messages_move(st, "deferred", "queued", 1, err);
   return rc;
 }
 
@@ -2643,14 +3286,25 @@ void store_outgoing_free(store_outgoing *list, int n) {
 int store_message_attempt(store *st, int64_t id, const char *status,
                           int attempts, rc_time next_attempt,
                           const char *reason, rc_time at, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_MESSAGE_ATTEMPT);
+  sqlite3_stmt *s;
+  char was[16];
+  int rc = message_status(st, id, was, sizeof was, err);
+  if (rc != RC_OK) return rc;
+  s = stmt(st, S_MESSAGE_ATTEMPT);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, status);
   sqlite3_bind_int(s, 3, attempts);
   sqlite3_bind_int64(s, 4, next_attempt); /* 0: at once (see migration 6) */
   bind_text(s, 5, reason);
   sqlite3_bind_int64(s, 6, at);
-  return exec_stmt(st, s, err, "delivery attempt");
+  if ((rc = exec_stmt(st, s, err, "delivery attempt")) != RC_OK || !was[0])
+    return rc;
+  return messages_move(st, was, status, 1, err);
+}
+
+int store_figures_messages(store *st, const char *status, int64_t *count,
+                           rc_error *err) {
+  return count_of(st, S_FIGURES_MSG_COUNT, status, count, err);
 }
 
 int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
@@ -3105,4 +3759,178 @@ int store_task_assign(store *st, int64_t id, const char *user, rc_error *err) {
     return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not waiting",
                         (long long)id);
   return RC_OK;
+}
+/* --- figures for the console --------------------------------------------- */
+
+int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_STATES), fn, ud, err);
+}
+
+int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_DUE), fn, ud, err);
+}
+
+int store_figures_promises(store *st, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_PROMISES), fn, ud, err);
+}
+
+int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_QUEUES), fn, ud, err);
+}
+
+int store_figures_days(store *st, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_FIGURES_DAYS);
+  bind_text(s, 1, figure);
+  bind_text(s, 2, from);
+  bind_text(s, 3, to);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return each_row(st, stmt(st, S_FIGURES_ARMS), fn, ud, err);
+}
+
+int store_promise_user_put(store *st, int64_t promise_id, const char *user,
+                           rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_USER_PUT);
+  sqlite3_bind_int64(s, 1, promise_id);
+  bind_text(s, 2, user);
+  return exec_stmt(st, s, err, "promise taker");
+}
+
+int store_promise_user_get(store *st, int64_t promise_id, char *user,
+                           size_t size, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_PROMISE_USER_GET);
+  int rc;
+  sqlite3_bind_int64(s, 1, promise_id);
+  rc = one_row(st, s, sqlite3_step(s), err, "promise taker");
+  if (rc == RC_OK) rc_copy(user, size, (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Counts the rows handed on, so that a page spanning statuses knows how
+ * many it still needs. */
+typedef struct counted {
+  store_row_fn fn;
+  void *ud;
+  int rows, stop;
+} counted;
+
+static int count_row(void *ud, const store_value *cols, int n) {
+  counted *c = ud;
+  c->rows++;
+  return (c->stop = c->fn(c->ud, cols, n));
+}
+
+/* A channel's messages are found among the others': a page reads at most
+ * this many messages of each status, so that a channel with few never
+ * holds the service up walking a million queued SMS (the page then ends
+ * early, with where to go on). */
+enum { OUTBOX_WINDOW = 10000 };
+
+int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  counted c = {fn, ud, 0, 0};
+  int window = channel ? OUTBOX_WINDOW : limit;
+  int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
+  int k = 0, rc;
+  if (after > 0) {
+    sqlite3_stmt *s = stmt(st, S_MESSAGE_CURSOR);
+    sqlite3_bind_int64(s, 1, after);
+    rc = one_row(st, s, sqlite3_step(s), err, "outbox cursor");
+    if (rc == RC_OK) {
+      const char *status = (const char *)sqlite3_column_text(s, 0);
+      for (k = 0; k < nstatuses && strcmp(statuses[k], status) != 0; k++) {
+      }
+      if (k == nstatuses) k = 0; /* it has left the list: from the top */
+      from_attempt = sqlite3_column_int64(s, 1);
+      from_id = after;
+    }
+    sqlite3_reset(s);
+    if (rc == RC_ESTORE) return rc;
+    if (rc == RC_ENOTFOUND)
+      return rc_error_set(err, RC_EINVAL, "after",
+                          "after names no message: give the `next` of the "
+                          "page before");
+  }
+  *resume = 0;
+  for (; k < nstatuses && c.rows < limit && !c.stop; k++) {
+    sqlite3_stmt *s = stmt(st, S_OUTBOX_PAGE);
+    int before = c.rows;
+    bind_text(s, 1, statuses[k]);
+    bind_text(s, 2, channel);
+    sqlite3_bind_int64(s, 3, from_attempt);
+    sqlite3_bind_int64(s, 4, from_id);
+    sqlite3_bind_int(s, 5, limit - c.rows);
+    sqlite3_bind_int(s, 6, window);
+    if ((rc = each_row(st, s, count_row, &c, err)) != RC_OK) return rc;
+    if (channel && c.rows - before < limit - before) {
+      /* Short: the status ran out, or the window did. */
+      s = stmt(st, S_OUTBOX_WINDOW_END);
+      bind_text(s, 1, statuses[k]);
+      sqlite3_bind_int64(s, 2, from_attempt);
+      sqlite3_bind_int64(s, 3, from_id);
+      sqlite3_bind_int(s, 4, window);
+      rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window)
+        *resume = sqlite3_column_int64(s, 0);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "outbox");
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
+      if (*resume) return RC_OK;
+    }
+    from_attempt = from_id = INT64_MIN;
+  }
+  return RC_OK;
+}
+
+int store_roll_log(store *st, const char *month, const char *case_id,
+                   const char *due_date, int status, const char *now_due,
+                   int now_status, const char *opened, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLL_LOG);
+  bind_text(s, 1, month);
+  bind_text(s, 2, case_id);
+  bind_text(s, 3, due_date);
+  sqlite3_bind_int(s, 4, status);
+  bind_text(s, 5, now_due);
+  sqlite3_bind_int(s, 6, now_status);
+  bind_text(s, 7, opened);
+  return exec_stmt(st, s, err, "roll log");
+}
+
+int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_MONTH);
+  bind_text(s, 1, month);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_LOGGED);
+  bind_text(s, 1, since);
+  return each_row(st, s, fn, ud, err);
+}
+
+int store_roll_put(store *st, const char *month, int from, int to,
+                   int64_t cases, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLL_PUT);
+  bind_text(s, 1, month);
+  sqlite3_bind_int(s, 2, from);
+  sqlite3_bind_int(s, 3, to);
+  sqlite3_bind_int64(s, 4, cases);
+  return exec_stmt(st, s, err, "roll rates");
+}
+
+int store_rolls_forget(store *st, const char *before, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_ROLLS_FORGET);
+  bind_text(s, 1, before);
+  return exec_stmt(st, s, err, "roll log");
 }

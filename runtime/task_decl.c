@@ -496,8 +496,8 @@ json_t *task_decl_outcomes(lua_State *L, int wf, const char *kind) {
       }
       lua_pop(L, 1);
     }
-    one = json_pack("{s:o}", "fields", fields);
-    if (conversation) json_object_set_new(one, "conversation", json_true());
+    one = json_pack("{s:o, s:b}", "fields", fields, "conversation",
+                    conversation);
     json_object_set_new(out, lua_tostring(L, -2), one);
     lua_pop(L, 1);
   }

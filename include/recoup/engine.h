@@ -323,4 +323,19 @@ int engine_plan(engine *eng, const char *case_id,
                 const engine_installment *items, int n,
                 const rc_duration *grace, int64_t *id, rc_error *err);
 
+/* Computes once the roll-rate matrix of a month that has ended ("2026-10")
+ * and keeps it (query_rolls_month reads it); does nothing when it is
+ * kept already. RC_ENOTFOUND naming "month" for a month before the roll
+ * log began (a book upgraded during it) or older than one settled. Reads
+ * every case once (those opened since the month began) and the log of
+ * those whose due date changed or that closed since; then drops the log
+ * before the next month. */
+int engine_rolls_settle(engine *eng, const char *month, rc_error *err);
+
+/* The workflows of the newest scripts, each as script_workflow_describe
+ * gives its latest version, with "name", "version" and "versions" (every
+ * version a loaded script holds: cases keep the version they started
+ * on). The caller's. */
+struct json_t *engine_workflows(engine *eng);
+
 #endif

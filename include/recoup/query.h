@@ -256,6 +256,41 @@ typedef struct query_totals {
 int query_report(query *q, const char *today, query_table_fn fn, void *ud,
                  query_totals *totals, rc_error *err);
 
+/* The console's figures (runtime/api_figures.c), read from counters kept
+ * as the data changes: each call reads at most a few hundred rows
+ * whatever the size of the book. Rows as store.h documents them
+ * (store_figures_*): cases and balance by workflow and state; open cases
+ * and balance by due date; promises by status; open and claimed tasks by
+ * queue with the oldest due; experiment arms; one figure of figures_days
+ * ("payment", "reduced", "contact", "refusal", "transition",
+ * "collector") for days from..to. */
+int query_figures_states(query *q, store_row_fn fn, void *ud, rc_error *err);
+int query_figures_due(query *q, store_row_fn fn, void *ud, rc_error *err);
+int query_figures_promises(query *q, store_row_fn fn, void *ud, rc_error *err);
+int query_figures_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
+int query_figures_arms(query *q, store_row_fn fn, void *ud, rc_error *err);
+int query_figures_days(query *q, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err);
+/* A month's roll-rate matrix once the engine has settled it
+ * (engine_rolls_settle): rows from_bucket, to_bucket, cases; none when
+ * it has not. */
+int query_rolls_month(query *q, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err);
+/* The outbox by status (queued, deferred, blocked, failed, in that order
+ * when statuses lists several), each in delivery order, from after the
+ * message `after` (0: from the top); channel NULL for all. Rows: id,
+ * case, channel, template, status, reason, until, attempts, at, to. With
+ * a channel a page reads at most 10,000 messages of a status: when that
+ * ends it early, *resume is the message to go on after (else 0). */
+int query_outbox_page(query *q, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err);
+/* Messages with one status now, from the counter the store keeps. */
+int query_messages_count(query *q, const char *status, int64_t *count,
+                         rc_error *err);
+
 /* The gauges of /metrics and /health. */
 typedef struct query_gauges {
   int64_t timers_pending, timers_overdue; /* overdue: due at or before now */

@@ -128,6 +128,18 @@ script_state script_state_info(script *sc, const char *workflow, int version,
 int script_transition_allowed(script *sc, const char *workflow, int version,
                               const char *from, const char *to);
 
+/* The versions of workflow `name` this script holds, ascending; returns
+ * how many (at most max). */
+int script_workflow_versions(script *sc, const char *name, int *versions,
+                             int max);
+/* A workflow version as declared (script_describe.c): {"initial",
+ * "states": [{"name", "priority", "final"}], "transitions": [{"from",
+ * "to"}], "tasks": {kind: {outcome: {"fields": {name: {"type",
+ * "optional", "choices"?}}, "conversation"}}} or null when it declares no
+ * task kinds}, names sorted. NULL when the version is not loaded. */
+struct json_t *script_workflow_describe(script *sc, const char *name,
+                                        int version);
+
 /* What a workflow declares of a task kind (its `tasks` table). */
 typedef struct script_task_kind {
   int any;            /* the workflow declares its task kinds */

@@ -371,6 +371,65 @@ int store_user_set_password(store *st, const char *name, const char *hash,
                             rc_error *err);
 /* Every user by name: name, role, queues, disabled, created_at. */
 int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* --- figures for the console (migration: figures) ---------------------- */
+
+/* Adds n and amount to a figure of the institution's day (figures_days:
+ * figure, day, keys a, b, c; NULL keys are ""). Summed in memory and
+ * written at the transaction's commit, dropped with its rollback or its
+ * event's savepoint; written at once outside a transaction. */
+int store_figure_add(store *st, const char *figure, const char *day,
+                     const char *a, const char *b, const char *c, int64_t n,
+                     int64_t amount, rc_error *err);
+/* The counters the triggers keep (rows whose count is 0 are left out):
+ * workflow, state, cases, balance, errors, closed; due_date ("" for none),
+ * cases, balance of open cases; status, promises, amount, paid; queue,
+ * open, claimed, oldest_due; workflow, experiment, arm, cases, recovered,
+ * closed_paid. */
+int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_figures_promises(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
+int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Messages with a status now (figures_messages). */
+int store_figures_messages(store *st, const char *status, int64_t *count,
+                           rc_error *err);
+/* Rows day, a, b, c, n, amount of one figure, days from..to inclusive. */
+int store_figures_days(store *st, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err);
+/* The console user who took a promise; RC_ENOTFOUND when none did. */
+int store_promise_user_put(store *st, int64_t promise_id, const char *user,
+                           rc_error *err);
+int store_promise_user_get(store *st, int64_t promise_id, char *user,
+                           size_t size, rc_error *err);
+/* A page of the outbox: messages with the statuses listed, in that order,
+ * each status in delivery order (next attempt, id), from the message
+ * after `after` (0: the first page); channel NULL for all. RC_EINVAL
+ * naming "after" when it names no message. */
+int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err);
+/* Roll rates. A case's bucket changes by the calendar except when its due
+ * date changes, it closes or it opens: each change of its due date or
+ * closing logs, for its month, what the case was before the month's
+ * first change (status 0 open with due_date, 1 closed), what it is after
+ * this one (now_due, now_status), and the month it opened. */
+int store_roll_log(store *st, const char *month, const char *case_id,
+                   const char *due_date, int status, const char *now_due,
+                   int now_status, const char *opened, rc_error *err);
+/* Rows from_bucket, to_bucket, cases of a month's matrix once computed. */
+int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err);
+/* Log rows from month `since` on, by case then month: case_id, month,
+ * due_date, status, now_due, now_status, opened. */
+int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
+                       rc_error *err);
+int store_roll_put(store *st, const char *month, int from, int to,
+                   int64_t cases, rc_error *err);
+/* Drops log entries of months before `before`. */
+int store_rolls_forget(store *st, const char *before, rc_error *err);
+
 /* One line of users_log: change is "added", "disabled", "enabled" or
  * "password". */
 int store_user_log(store *st, rc_time at, const char *name, const char *change,

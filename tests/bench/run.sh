@@ -70,7 +70,7 @@ echo "import_load_rows_per_s $(awk -v n="$import_rows" -v s="$load" 'BEGIN { pri
 echo "import_rss_mb $(awk -v k="$(cat "$work/import.rss")" 'BEGIN { printf "%.1f", k / 1024 }') MB" | tee -a "$out"
 
 echo "== HTTP ingestion: payments, acknowledged after commit"
-export RECOUP_INGEST_TOKEN=bench-ingest
+export RECOUP_INGEST_TOKEN=bench-ingest RECOUP_ADMIN_TOKEN=bench-admin
 # The book was imported on a simulated clock: --real-time lets the
 # service run it on the real one.
 "$recoup" serve "$inst" --db "$work/import.db" --listen 127.0.0.1:0 --real-time \
@@ -81,6 +81,8 @@ port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
 # First while the start-up sweep of every imported case's overdue timer
 # runs (the service keeps answering), then steady.
 "$build/tests/bench_http" "$port" bench-ingest "$import_rows" 3 sweep:16 wait 1 16 64 | tee -a "$out"
+echo "== console figures on the same book (tests/bench/figures.sh)"
+sh "$here/figures.sh" "$port" bench-admin | tee -a "$out"
 kill -TERM "$server"; wait "$server" || true; server=
 
 echo "== timer scale: $timer_count pending timers"

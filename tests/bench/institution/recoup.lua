@@ -3,7 +3,8 @@
 -- transitions and journals — what a real reminder does.
 institution { name = "Bench Lender", timezone = "Asia/Shanghai", locale = "zh-CN",
               currency = "CNY", contact_phone = "400-000-0000" }
-tokens { ingest = "env:RECOUP_INGEST_TOKEN" }
+-- admin: the console's figures are timed on the same book (figures.sh).
+tokens { ingest = "env:RECOUP_INGEST_TOKEN", admin = "env:RECOUP_ADMIN_TOKEN" }
 -- The service delivers what the sweep queues, as a lender's would (a file
 -- next to this one: run.sh works on a copy of this directory).
 channel "sms" { driver = "file", path = "outbox-sms.jsonl" }

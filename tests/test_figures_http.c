@@ -1,0 +1,495 @@
+/* The console's figures over HTTP, on the real `recoup serve` at a
+ * loopback port it picks: GET /v1/overview, /v1/workflows, /v1/outbox and
+ * /v1/users answer the roles the contract gives them, refuse bad
+ * parameters naming them, answer zeros on an empty book, and add up on a
+ * small one where every number is known by hand.
+ *
+ * usage: test_figures_http RECOUP FIXTURES_DIR */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+static const char *recoup_bin, *fixtures;
+static char dir[512];
+static int port;
+static pid_t server;
+
+#define INGEST "ingest-secret"
+#define AGENT "agent-secret"
+#define READ "read-secret"
+#define ADMIN "admin-secret"
+
+static void write_file(const char *name, const char *text) {
+  char path[700];
+  FILE *f;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* The fixture's workflow, under an institution with no contact hours: the
+ * numbers must not depend on the hour the test runs at. */
+static void write_institution(void) {
+  char path[700], sub[600], text[8192];
+  size_t n;
+  FILE *f;
+  write_file("recoup.lua",
+             "institution { name = 'Figures', timezone = 'Asia/Shanghai', "
+             "currency = 'CNY' }\n"
+             "service { instruction_budget = 1000000, memory_limit = '32MB' "
+             "}\n"
+             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+             "channel 'sms' { driver = 'file', path = '/dev/null' }\n"
+             "templates { hi = { sms = 'Hello {borrower.name}' } }\n"
+             "workflow(require 'workflows.fig')\n");
+  snprintf(sub, sizeof sub, "%s/workflows", dir);
+  mkdir(sub, 0700);
+  snprintf(path, sizeof path, "%s/figures/workflows/fig.lua", fixtures);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  write_file("workflows/fig.lua", text);
+}
+
+/* --- a small client ------------------------------------------------------ */
+
+typedef struct answer {
+  long status;
+  char body[262144];
+  size_t len;
+} answer;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+  answer *a = ud;
+  size_t take = size * n;
+  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
+  memcpy(a->body + a->len, p, take);
+  a->len += take;
+  a->body[a->len] = '\0';
+  return size * n;
+}
+
+static answer *call(const char *method, const char *path, const char *token,
+                    const char *body) {
+  static answer a;
+  char url[600], auth[300];
+  struct curl_slist *h = NULL;
+  CURL *c = curl_easy_init();
+  memset(&a, 0, sizeof a);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (token) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+  }
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  if (curl_easy_perform(c) != CURLE_OK)
+    a.status = -1;
+  else
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return &a;
+}
+
+static answer *get(const char *path, const char *token) {
+  return call("GET", path, token, NULL);
+}
+
+static void expect(answer *a, long status, const char *has) {
+  if (a->status != status || (has && !strstr(a->body, has)))
+    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
+             has ? has : "anything");
+}
+
+/* The answer's JSON (the caller's), after checking the status. */
+static json_t *get_json(const char *path, const char *token) {
+  answer *a = get(path, token);
+  json_t *j;
+  if (a->status != 200) fail_msg("GET %s: %ld %s", path, a->status, a->body);
+  j = json_loads(a->body, 0, NULL);
+  if (!j) fail_msg("GET %s: not JSON: %s", path, a->body);
+  return j;
+}
+
+/* Compares a part of an answer with the JSON it must equal, exactly. */
+static void expect_json(const json_t *got, const char *want_text) {
+  json_t *want = json_loads(want_text, JSON_DECODE_ANY, NULL);
+  if (!want) fail_msg("bad expectation: %s", want_text);
+  if (!json_equal(got, want)) {
+    char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS);
+    fail_msg("got %s; wanted %s", g, want_text);
+  }
+  json_decref(want);
+}
+
+/* The institution's date `days` from today, "2026-01-31" (Asia/Shanghai,
+ * no summer time: UTC+8). */
+static void date_from_today(int days, char *buf, size_t size) {
+  time_t t = time(NULL) + 8 * 3600 + (time_t)days * 86400;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, size, "%Y-%m-%d", &tm);
+}
+
+/* --- the server ------------------------------------------------------------
+ */
+
+static void start_server(void) {
+  int out[2];
+  char line[256] = "";
+  char db[600], log[600];
+  FILE *f;
+  assert_int_equal(pipe(out), 0);
+  snprintf(db, sizeof db, "%s/fig.db", dir);
+  snprintf(log, sizeof log, "%s/server.log", dir);
+  server = fork();
+  if (server == 0) {
+    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(out[1], 1);
+    if (err >= 0) dup2(err, 2);
+    close(out[0]);
+    setenv("T_INGEST", INGEST, 1);
+    setenv("T_AGENT", AGENT, 1);
+    setenv("T_READ", READ, 1);
+    setenv("T_ADMIN", ADMIN, 1);
+    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
+          "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
+  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
+    fail_msg("unexpected first line: %s", line);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-figures-%d", (int)getpid());
+  mkdir(dir, 0700);
+  write_institution();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  start_server();
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  static const char *const files[] = {
+      "workflows/fig.lua", "workflows",  "recoup.lua", "fig.db",
+      "fig.db-wal",        "fig.db-shm", "server.log"};
+  (void)state;
+  if (server > 0) {
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+  }
+  curl_global_cleanup();
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    remove(path);
+  }
+  rmdir(dir);
+  return 0;
+}
+
+/* --- the tests ----------------------------------------------------------- */
+
+static const char *const routes[] = {"/v1/overview", "/v1/workflows",
+                                     "/v1/outbox", "/v1/users"};
+
+static void test_each_route_answers_its_roles(void **state) {
+  (void)state;
+  for (int i = 0; i < 4; i++) {
+    expect(get(routes[i], NULL), 401, "unauthorized");
+    expect(get(routes[i], AGENT), 403, "forbidden");
+    expect(get(routes[i], INGEST), 403, "forbidden");
+    expect(get(routes[i], ADMIN), 200, NULL);
+  }
+  /* read: the figures, not the outbox (recipients) nor the users */
+  expect(get("/v1/overview", READ), 200, "\"by_state\"");
+  expect(get("/v1/workflows", READ), 200, "\"workflows\"");
+  expect(get("/v1/outbox", READ), 403, "forbidden");
+  expect(get("/v1/users", READ), 403, "forbidden");
+}
+
+static void test_bad_parameters_are_refused_by_name(void **state) {
+  (void)state;
+  expect(get("/v1/workflows?from=2026-02-01&to=2026-01-01", READ), 422,
+         "\"field\":\"from\"");
+  expect(get("/v1/workflows?from=2026-13-01", READ), 422, "\"field\":\"from\"");
+  expect(get("/v1/workflows?to=soon", READ), 422, "\"field\":\"to\"");
+  expect(get("/v1/workflows?from=", READ), 422, "\"field\":\"from\"");
+  expect(get("/v1/outbox?status=sent", ADMIN), 422, "\"field\":\"status\"");
+  expect(get("/v1/outbox?status=", ADMIN), 422, "\"field\":\"status\"");
+  expect(get("/v1/outbox?limit=0", ADMIN), 422, "\"field\":\"limit\"");
+  expect(get("/v1/outbox?limit=1001", ADMIN), 422, "\"field\":\"limit\"");
+  expect(get("/v1/outbox?after=abc", ADMIN), 422, "\"field\":\"after\"");
+  expect(get("/v1/outbox?after=999999", ADMIN), 422, "\"field\":\"after\"");
+  expect(get("/v1/outbox?channel=", ADMIN), 422, "\"field\":\"channel\"");
+}
+
+/* Nothing imported yet: every figure is a zero, an empty list or null,
+ * never an error. */
+static void test_an_empty_book_answers_zeros(void **state) {
+  json_t *o = get_json("/v1/overview", READ), *w, *wf;
+  size_t i;
+  json_t *day;
+  (void)state;
+  expect_json(json_object_get(o, "by_state"), "[]");
+  expect_json(json_object_get(o, "by_dpd"),
+              "[{\"bucket\":\"current\",\"cases\":0,\"balance\":0},"
+              "{\"bucket\":\"1-30\",\"cases\":0,\"balance\":0},"
+              "{\"bucket\":\"31-60\",\"cases\":0,\"balance\":0},"
+              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0},"
+              "{\"bucket\":\"90+\",\"cases\":0,\"balance\":0}]");
+  assert_int_equal(json_array_size(json_object_get(o, "recovered")), 30);
+  json_array_foreach(json_object_get(o, "recovered"), i, day) {
+    assert_int_equal(json_integer_value(json_object_get(day, "payments")), 0);
+    assert_int_equal(json_integer_value(json_object_get(day, "reduced")), 0);
+  }
+  expect_json(json_object_get(o, "promises"),
+              "{\"kept\":0,\"broken\":0,\"open\":0,\"kept_rate\":null}");
+  expect_json(json_object_get(o, "contacts"), "[]");
+  expect_json(json_object_get(o, "refusals"), "[]");
+  expect_json(json_object_get(o, "queues"), "[]");
+  expect_json(json_object_get(o, "collectors"), "[]");
+  expect_json(json_object_get(o, "errors"), "0");
+  expect_json(json_object_get(o, "currency"), "\"CNY\"");
+  json_decref(o);
+  w = get_json("/v1/workflows", READ);
+  wf = json_array_get(json_object_get(w, "workflows"), 0);
+  expect_json(json_object_get(wf, "name"), "\"fig\"");
+  expect_json(json_object_get(wf, "versions"), "[1]");
+  expect_json(json_object_get(wf, "states"),
+              "[{\"name\":\"new\",\"priority\":0,\"final\":false,"
+              "\"cases\":0,\"declared\":true},"
+              "{\"name\":\"paid\",\"priority\":0,\"final\":true,"
+              "\"cases\":0,\"declared\":true},"
+              "{\"name\":\"reminded\",\"priority\":0,\"final\":false,"
+              "\"cases\":0,\"declared\":true}]");
+  expect_json(json_object_get(wf, "experiments"), "[]");
+  expect_json(json_object_get(json_object_get(wf, "tasks"), "call"),
+              "{\"no_answer\":{\"fields\":{},\"conversation\":false},"
+              "\"promise\":{\"fields\":{\"amount\":{\"type\":\"money\","
+              "\"optional\":false},\"by\":{\"type\":\"date\","
+              "\"optional\":false}},\"conversation\":false}}");
+  json_decref(w);
+  expect(get("/v1/outbox", ADMIN), 200,
+         "{\"items\":[],\"next\":null,\"counts\":{\"queued\":0,"
+         "\"deferred\":0,\"blocked\":0,\"failed\":0}}");
+  expect(get("/v1/users", ADMIN), 200, "{\"items\":[]}");
+}
+
+static void open_case(const char *id, long balance, int due_in,
+                      const char *borrower_extra) {
+  char body[600], due[16];
+  date_from_today(due_in, due, sizeof due);
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"balance\":%ld,\"due_date\":\"%s\",\"borrower\":"
+           "{\"id\":\"B%s\",\"phones\":[\"+861380000%04d\"]%s}}",
+           id, balance, due, id, (int)(id[0] - 'A'), borrower_extra);
+  expect(call("POST", "/v1/cases", INGEST, body), 201, NULL);
+}
+
+/* Waits (5 s at most: sanitizer builds are slow) for a case's state, or
+ * for its error when state is NULL. */
+static void wait_case(const char *id, const char *state) {
+  char path[100], want[100];
+  snprintf(path, sizeof path, "/v1/cases/%s", id);
+  snprintf(want, sizeof want, "\"state\":\"%s\"", state ? state : "");
+  for (int tries = 0; tries < 100; tries++) {
+    answer *a = get(path, ADMIN);
+    if (a->status == 200 && (state ? strstr(a->body, want) != NULL
+                                   : strstr(a->body, "\"error\":\"") != NULL))
+      return;
+    usleep(50000);
+  }
+  fail_msg("case %s never reached %s", id, state ? state : "its error");
+}
+
+/* Five cases, by hand: A 1000.00 due 10 days ago (paid in full: closed),
+ * B 2000.00 due 45 days ago (300.00 paid), C 3000.00 due in 5 days
+ * (reminded: an SMS), D 500.00 due 100 days ago (reminded, but its
+ * borrower asked not to be contacted: its call task and SMS are
+ * refused), E 700.00 due 20 days ago
+ * (its handler fails: in error). */
+static void test_a_small_book_adds_up(void **state) {
+  json_t *o, *w, *wf, *arm;
+  char today[16], path[120];
+  size_t i;
+  long long cases = 0, recovered = 0, paid = 0;
+  (void)state;
+  open_case("A", 100000, -10, "");
+  open_case("B", 200000, -45, "");
+  open_case("C", 300000, 5, "");
+  open_case("D", 50000, -100, ",\"do_not_contact\":true");
+  open_case("E", 70000, -20, "");
+  wait_case("E", "new");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"A\",\"amount\":100000,\"ref\":\"pa\"}"),
+         201, NULL);
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"B\",\"amount\":30000,\"ref\":\"pb\"}"),
+         201, NULL);
+  expect(call("POST", "/v1/cases/C/events", INGEST, "{\"type\":\"remind\"}"),
+         202, NULL);
+  expect(call("POST", "/v1/cases/D/events", INGEST, "{\"type\":\"remind\"}"),
+         202, NULL);
+  expect(call("POST", "/v1/cases/E/events", INGEST, "{\"type\":\"boom\"}"), 202,
+         NULL);
+  wait_case("A", "paid");
+  wait_case("C", "reminded");
+  wait_case("D", "reminded");
+  wait_case("E", NULL);
+  date_from_today(0, today, sizeof today);
+
+  o = get_json("/v1/overview", READ);
+  expect_json(json_object_get(o, "by_state"),
+              "[{\"workflow\":\"fig\",\"state\":\"new\",\"cases\":2,"
+              "\"balance\":240000,\"errors\":1,\"closed\":0},"
+              "{\"workflow\":\"fig\",\"state\":\"paid\",\"cases\":1,"
+              "\"balance\":0,\"errors\":0,\"closed\":1},"
+              "{\"workflow\":\"fig\",\"state\":\"reminded\",\"cases\":2,"
+              "\"balance\":350000,\"errors\":0,\"closed\":0}]");
+  expect_json(json_object_get(o, "by_dpd"),
+              "[{\"bucket\":\"current\",\"cases\":1,\"balance\":300000},"
+              "{\"bucket\":\"1-30\",\"cases\":1,\"balance\":70000},"
+              "{\"bucket\":\"31-60\",\"cases\":1,\"balance\":170000},"
+              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0},"
+              "{\"bucket\":\"90+\",\"cases\":1,\"balance\":50000}]");
+  {
+    json_t *days = json_object_get(o, "recovered"),
+           *last = json_array_get(days, 29);
+    char want[160];
+    snprintf(want, sizeof want,
+             "{\"day\":\"%s\",\"payments\":130000,\"reduced\":0}", today);
+    expect_json(last, want);
+    for (i = 0; i < 29; i++)
+      assert_int_equal(json_integer_value(json_object_get(
+                           json_array_get(days, i), "payments")),
+                       0);
+  }
+  expect_json(json_object_get(o, "contacts"),
+              "[{\"channel\":\"sms\",\"count\":1}]");
+  /* D's call task and its SMS, both refused for its borrower */
+  expect_json(json_object_get(o, "refusals"),
+              "[{\"rule\":\"do_not_contact\",\"count\":2,\"blocked\":2,"
+              "\"deferred\":0}]");
+  {
+    json_t *q = json_array_get(json_object_get(o, "queues"), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "queues")), 1);
+    expect_json(json_object_get(q, "queue"), "\"phone\"");
+    expect_json(json_object_get(q, "open"), "2");
+    expect_json(json_object_get(q, "claimed"), "0");
+    assert_true(json_is_string(json_object_get(q, "oldest_due")));
+  }
+  expect_json(json_object_get(o, "errors"), "1");
+  expect_json(json_object_get(o, "collectors"), "[]");
+  json_decref(o);
+
+  snprintf(path, sizeof path, "/v1/workflows?from=%s&to=%s", today, today);
+  w = get_json(path, READ);
+  wf = json_array_get(json_object_get(w, "workflows"), 0);
+  expect_json(json_object_get(wf, "transitions"),
+              "[{\"from\":\"new\",\"to\":\"reminded\",\"count\":2,"
+              "\"declared\":true},"
+              "{\"from\":\"new\",\"to\":\"paid\",\"count\":1,"
+              "\"declared\":true},"
+              "{\"from\":\"reminded\",\"to\":\"paid\",\"count\":0,"
+              "\"declared\":true}]");
+  assert_int_equal(
+      json_integer_value(json_object_get(
+          json_array_get(json_object_get(wf, "states"), 0), "cases")),
+      2);
+  /* Arms are picked by a hash of the case id: their sums are known. */
+  json_array_foreach(
+      json_object_get(json_array_get(json_object_get(wf, "experiments"), 0),
+                      "arms"),
+      i, arm) {
+    cases += json_integer_value(json_object_get(arm, "cases"));
+    recovered += json_integer_value(json_object_get(arm, "recovered"));
+    paid += json_integer_value(json_object_get(arm, "closed_paid"));
+  }
+  assert_int_equal(cases, 5);
+  assert_int_equal(recovered, 130000);
+  assert_int_equal(paid, 1);
+  json_decref(w);
+  /* Yesterday nothing moved. */
+  date_from_today(-1, today, sizeof today);
+  snprintf(path, sizeof path, "/v1/workflows?from=%s&to=%s", today, today);
+  expect(get(path, READ), 200,
+         "{\"from\":\"new\",\"to\":\"reminded\",\"count\":0");
+}
+
+static void test_the_outbox_lists_held_messages_by_page(void **state) {
+  json_t *page, *item;
+  long long next;
+  char path[100];
+  (void)state;
+  page = get_json("/v1/outbox?status=blocked", ADMIN);
+  assert_int_equal(json_array_size(json_object_get(page, "items")), 1);
+  item = json_array_get(json_object_get(page, "items"), 0);
+  expect_json(json_object_get(item, "case"), "\"D\"");
+  expect_json(json_object_get(item, "channel"), "\"sms\"");
+  expect_json(json_object_get(item, "status"), "\"blocked\"");
+  expect_json(json_object_get(item, "reason"), "\"do_not_contact\"");
+  expect_json(json_object_get(item, "to"), "\"+8613800000003\"");
+  expect_json(json_object_get(page, "next"), "null");
+  expect_json(json_object_get(json_object_get(page, "counts"), "blocked"), "1");
+  json_decref(page);
+  expect(get("/v1/outbox?status=blocked&channel=email", ADMIN), 200,
+         "\"items\":[],\"next\":null");
+  page = get_json("/v1/outbox?status=blocked&limit=1", ADMIN);
+  next = json_integer_value(json_object_get(page, "next"));
+  assert_true(next > 0);
+  json_decref(page);
+  snprintf(path, sizeof path, "/v1/outbox?status=blocked&limit=1&after=%lld",
+           next);
+  expect(get(path, ADMIN), 200, "\"items\":[],\"next\":null");
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_each_route_answers_its_roles),
+      cmocka_unit_test(test_bad_parameters_are_refused_by_name),
+      cmocka_unit_test(test_an_empty_book_answers_zeros),
+      cmocka_unit_test(test_a_small_book_adds_up),
+      cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
+  };
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);
+    return 2;
+  }
+  recoup_bin = argv[1];
+  fixtures = argv[2];
+  signal(SIGPIPE, SIG_IGN);
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
