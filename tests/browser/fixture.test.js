@@ -88,22 +88,7 @@ test('the cases in error, the hostile name, the deferred and the blocked SMS', a
   assert.equal(blocked[0].detail.reason, 'do_not_contact');
 });
 
-test('a retry moves CN026 on and leaves CN025 failing', async () => {
-  const r = await h.api(book, '/v1/admin/retry', { method: 'POST', token: 'admin', body: { all: true } });
-  assert.equal(r.status, 202, r.text);
-  assert.deepEqual(r.body.cases.sort(), ['CN025', 'CN026']);
-  const c26 = await h.waitFor(async () => {
-    const c = (await h.api(book, '/v1/cases/CN026', { token: 'admin' })).body;
-    return c.state === 'call' && c;
-  }, { message: 'CN026 did not move on to call' });
-  assert.equal(c26.error, null);
-  await h.waitFor(async () => (await all('/v1/cases/CN025/journal', 'journal'))
-    .filter((row) => row.kind === 'error').length === 2, { message: 'CN025 did not fail again' });
-  const c25 = (await h.api(book, '/v1/cases/CN025', { token: 'admin' })).body;
-  assert.equal(c25.state, 'reminder');
-  assert.match(c25.error, /no collection team serves area '金山'/);
-});
-
+// Before the retry below, which moves CN026 on.
 test('GET /v1/overview adds up to expected.json', async (t) => {
   const r = await h.api(book, '/v1/overview', { token: 'admin' });
   if (r.status === 404) return t.skip('GET /v1/overview is not there yet');
@@ -118,4 +103,47 @@ test('GET /v1/overview adds up to expected.json', async (t) => {
     assert.equal(got.cases, b.cases, `by_dpd ${b.bucket} cases (open cases)`);
     assert.equal(got.balance, b.balance, `by_dpd ${b.bucket} balance`);
   }
+  assert.equal(r.body.promises.kept, want.promises.kept);
+  assert.equal(r.body.promises.broken, want.promises.broken);
+  assert.equal(r.body.promises.open, want.promises.open);
+  assert.equal(r.body.errors, want.errors.length);
+  for (const q of ['phone', 'field'])
+    assert.equal(r.body.queues.find((x) => x.queue === q).open, want.queues[q].open, `queue ${q}`);
+  const paid = r.body.recovered.reduce((a, d) => a + d.payments, 0);
+  assert.equal(paid, want.recovered);
+  assert.equal(r.body.recovered.find((d) => d.payments > 0).day, book.anchorDate, 'the setup payments are dated at the anchor');
+});
+
+test('GET /v1/workflows: states, priorities and the experiment\'s arms', async (t) => {
+  const r = await h.api(book, '/v1/workflows', { token: 'admin' });
+  if (r.status === 404) return t.skip('GET /v1/workflows is not there yet');
+  assert.equal(r.status, 200, r.text);
+  const wf = r.body.workflows.find((w) => w.name === 'console');
+  for (const s of want.by_state)
+    assert.equal(wf.states.find((x) => x.name === s.state).cases, s.cases, `state ${s.state}`);
+  assert.deepEqual(Object.fromEntries(wf.states.map((x) => [x.name, x.priority])),
+    { reminder: 1, call: 5, visit: 8, legal: 10, resolved: 0, cured: 0 });
+  const arms = wf.experiments.find((e) => e.name === want.experiment.name).arms;
+  assert.deepEqual(Object.fromEntries(arms.map((a) => [a.arm, a.cases])), want.experiment.arms);
+  // The setup's payments: CN018 (arm A) paid in full, CN020 (arm B) kept its promise.
+  assert.deepEqual(Object.fromEntries(arms.map((a) => [a.arm, [a.recovered, a.closed_paid]])),
+    { A: [120000, 1], B: [50000, 0] });
+  assert.deepEqual(Object.keys(wf.tasks).sort(), ['call', 'home_visit']);
+  assert.deepEqual(wf.tasks.home_visit.met.fields.whom.choices, ['borrower', 'spouse', 'colleague', 'other']);
+});
+
+test('a retry moves CN026 on and leaves CN025 failing', async () => {
+  const r = await h.api(book, '/v1/admin/retry', { method: 'POST', token: 'admin', body: { all: true } });
+  assert.equal(r.status, 202, r.text);
+  assert.deepEqual(r.body.cases.sort(), ['CN025', 'CN026']);
+  const c26 = await h.waitFor(async () => {
+    const c = (await h.api(book, '/v1/cases/CN026', { token: 'admin' })).body;
+    return c.state === 'call' && c;
+  }, { message: 'CN026 did not move on to call' });
+  assert.equal(c26.error, null);
+  await h.waitFor(async () => (await all('/v1/cases/CN025/journal', 'journal'))
+    .filter((row) => row.kind === 'error').length === 2, { message: 'CN025 did not fail again' });
+  const c25 = (await h.api(book, '/v1/cases/CN025', { token: 'admin' })).body;
+  assert.equal(c25.state, 'reminder');
+  assert.match(c25.error, /no collection team serves area '金山'/);
 });
