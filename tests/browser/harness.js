@@ -30,7 +30,7 @@
  *     environment for the service) }. book = { url ('http://127.0.0.1:PORT'),
  *     port, dir (the temp dir), bookDir (the institution's copy), db,
  *     log (the service's stderr file), tokens { ingest, agent, read, admin },
- *     users (h.USERS), anchor ('2026-…T09:00:00+08:00': the book's "now",
+ *     users (h.USERS), anchor ('2026-…T09:00:00+08:00' or T15:00: the book's "now",
  *     see below), anchorDate ('YYYY-MM-DD'), today (the Shanghai date now),
  *     dayShift (0 or 1: today minus anchorDate), shift (days the fixture's
  *     dates were moved), expected (h.expected(book)), date(ref) (a date of
@@ -80,8 +80,14 @@
  *            supervisor, zhao.read read, root.admin admin.
  * h.TOKENS   the machine tokens the service gets.
  * h.FIXTURE  tests/fixtures/console;  h.RECOUP_BIN the binary.
- * h.expected(book)  the fixture's known figures (data/expected.json), with
- *            the dates moved and dpd plus book.dayShift.
+ * h.expected(book)  the fixture's known figures (data/expected.json):
+ *            total_cases, by_state, by_dpd_open, queues {phone, field:
+ *            {open, due_now}}, promises {kept, broken, open}, errors [ids],
+ *            on_hold [ids], payments, recovered, experiment {name, arms},
+ *            cases {ID: {borrower, area, state, closed, balance, amount_due,
+ *            due_date, dpd, bucket, error, on_hold, arm, tasks [{id, kind,
+ *            queue, priority, due, due_now}]}}; dates moved by book.shift,
+ *            dpd and buckets as of book.today.
  *
  * ------------------------------------------------------ the book's time --
  * `recoup serve` runs on the real clock, so the book is built relative to
@@ -89,7 +95,7 @@
  * from its next occurrence (never less than 6 hours ahead), so that no
  * timer of the book comes due while tests run. The fixture's dates are
  * written for an anchor of 2026-11-20 and moved by `shift` days. Built as
- * data/README (tests/fixtures/console/README.md) says: import
+ * tests/fixtures/console/README.md says: import
  * data/portfolio.csv at anchor - 30 days, tick to the anchor, import
  * data/today.csv at the anchor, add the users, serve with --real-time,
  * then (setup) a payment that keeps CN020's promise, a payment that pays
