@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "import.h"
 #include "input.h"
 #include "report.h"
@@ -44,6 +45,8 @@ static void r_import(service *, http_request *, int, const char *,
                   const principal *);
 static void r_errors(service *, http_request *, int, const char *,
                   const principal *);
+static void r_backup(service *, http_request *, int, const char *,
+                  const principal *);
 static int w_cases(service *, job *, json_t **, int *, rc_error *);
 static int w_event(service *, job *, json_t **, int *, rc_error *);
 static int w_payment(service *, job *, json_t **, int *, rc_error *);
@@ -75,6 +78,7 @@ static const route_def routes[] = {
     {"POST", "/v1/replies", ROLE_INGEST, NULL, w_reply},
     {"GET", "/v1/reports/summary", ROLE_READ | ROLE_SUPERVISOR, r_report, NULL},
     {"POST", "/v1/admin/reload", ROLE_ADMIN, r_reload, NULL},
+    {"POST", "/v1/admin/backup", ROLE_ADMIN, r_backup, NULL},
     {"GET", "/v1/errors", ROLE_SUPERVISOR, r_errors, NULL},
     {"POST", "/v1/admin/retry", ROLE_SUPERVISOR, NULL, w_retry_many},
     /* The console's case work (api_work.c). */
@@ -172,6 +176,14 @@ void api_reply(service *svc, http_request *req, int route, int status,
                   req->method, "route",
                   route >= 0 ? routes[route].pattern : req->path, "status",
                   status, "ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000);
+  {
+    /* Who asked: the peer, or the client a trusted proxy names (never a
+     * forwarded address from anyone else: docs/operations.md). */
+    char client[64];
+    int tls;
+    session_client(svc, req, client, sizeof client, &tls);
+    if (client[0]) json_object_set_new(log, "client", json_string(client));
+  }
   if (status >= 400 && body) {
     const char *m = json_string_value(
         json_object_get(json_object_get(body, "error"), "message"));
@@ -683,6 +695,7 @@ static int w_complete(service *svc, job *j, json_t **reply, int *status,
   if (!id) return RC_ENOTFOUND;
   if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
   if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = api_task_take(svc, &j->who, id, err))) return rc;
   if ((rc = engine_task_complete(svc->eng, id, j->body, &result, &duplicate,
                                  err)))
     return rc;
@@ -1082,6 +1095,9 @@ static int case_items(service *svc, const principal *who, json_t *list,
       json_object_set_new(row, "tags", json_array());
     if (json_is_null(json_object_get(row, "data")))
       json_object_set_new(row, "data", json_object());
+    /* A case's data is the lender's free JSON: a second phone, a
+     * spouse's e-mail. The journal's copy of it is masked; so is this. */
+    if (masked) mask_strings(json_object_get(row, "data"));
   }
   return RC_OK;
 }
@@ -1129,6 +1145,7 @@ static void r_case(service *svc, http_request *req, int route,
   }
   out = case_json(svc, &c);
   json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
+  if (masked_for(who)) mask_strings(json_object_get(out, "data"));
   if (api_case_extras(svc, who, &c, out, &err) != RC_OK) {
     json_decref(out);
     store_borrower_free(&b);
@@ -1227,6 +1244,16 @@ static void r_tasks(service *svc, http_request *req, int route,
     api_fail(svc, req, route, &err);
     return;
   }
+  /* A task's fields and result are free text too (what was said on a
+   * visit, a number the borrower gave). */
+  if (masked_for(who)) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(r.list, i, row) {
+      mask_strings(json_object_get(row, "fields"));
+      mask_strings(json_object_get(row, "result"));
+    }
+  }
   out = json_pack("{s:o}", "tasks", r.list);
   page_next_id(out, &r, limit);
   api_reply(svc, req, route, 200, out, NULL);
@@ -1270,9 +1297,19 @@ static void r_health(service *svc, http_request *req, int route,
   int writable = engine_writable(svc->eng, &err) == RC_OK;
   (void)arg;
   api_reply(svc, req, route, writable ? 200 : 503,
-            json_pack("{s:s, s:b, s:b}", "status", writable ? "ok" : "degraded",
-                      "db_writable", writable, "draining", svc->draining),
+            json_pack("{s:s, s:b, s:b, s:o}", "status",
+                      writable ? "ok" : "degraded", "db_writable", writable,
+                      "draining", svc->draining, "backup",
+                      backup_service_health(svc->backup)),
             writable ? NULL : "Retry-After: 5\r\n");
+}
+
+/* A copy of the book into the backup directory (backup.c). */
+static void r_backup(service *svc, http_request *req, int route,
+                     const char *arg, const principal *who) {
+  (void)arg;
+  (void)who;
+  backup_service_request(svc, svc->backup, req, route);
 }
 
 /* The contract, docs/openapi.json, compiled in (openapi_doc.c is made
@@ -1453,6 +1490,8 @@ json_t *api_borrower_json(const store_borrower *b, int masked) {
 json_t *api_masked_string(const char *s, int masked) {
   return masked_string(s, masked);
 }
+
+void api_mask_strings(json_t *v) { mask_strings(v); }
 
 void api_fail_with(service *svc, http_request *req, int route,
                    const rc_error *err) {

@@ -446,9 +446,11 @@ static int promise_items(service *svc, const principal *who, json_t *queues,
   size_t i;
   int rc, broken = !strcmp(tab, "broken");
   next[0] = '\0';
-  if (after && *after && parse_promise_cursor(after, after_date, &after_id))
+  if (after && *after && parse_promise_cursor(after, after_date, &after_id)) {
+    json_decref(r.list); /* a forged cursor costs nothing */
     return rc_error_set(err, RC_EINVAL, "after",
                         "after must be the `next` of the page before");
+  }
   local_date(svc, now, 0, today_s, sizeof today_s);
   local_date(svc, now, -SCOPE_DAYS, month_ago, sizeof month_ago);
   rc = query_work_promises(engine_query(svc->eng), broken ? "broken" : "open",
@@ -652,6 +654,30 @@ static int task_row(service *svc, int64_t id, json_t **row, rc_error *err) {
   return rc;
 }
 
+/* A person completing a task works it: an open one is claimed for them
+ * first, so that it counts as theirs (a named agent goes on seeing the
+ * case for 30 days; the figures credit who did the work); one a colleague
+ * has claimed is not a named agent's to finish, as it is not its to claim
+ * (409). A machine token completes as before. */
+int api_task_take(service *svc, const principal *who, int64_t id,
+                  rc_error *err) {
+  json_t *row = NULL;
+  const char *status, *assignee;
+  int rc;
+  if (!who->user[0]) return RC_OK;
+  if ((rc = task_row(svc, id, &row, err)) != RC_OK) return rc;
+  status = json_string_value(json_object_get(row, "status"));
+  assignee = json_string_value(json_object_get(row, "assignee"));
+  if (status && !strcmp(status, "open"))
+    rc = engine_task_claim(svc->eng, id, who->user, err);
+  else if (status && !strcmp(status, "claimed") && named_agent(who) &&
+           assignee && strcmp(assignee, who->user))
+    rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is claimed by %s",
+                      (long long)id, assignee);
+  json_decref(row);
+  return rc;
+}
+
 int api_task_assign(service *svc, job *j, json_t **reply, int *status,
                     rc_error *err) {
   int64_t id = task_id_of(j->arg, err);
@@ -766,6 +792,7 @@ typedef struct case_tasks {
   service *svc;
   const store_case *c;
   json_t *list;
+  int masked; /* the read role: fields' strings masked */
 } case_tasks;
 
 static int add_waiting(void *ud, const store_value *cols, int n) {
@@ -780,6 +807,10 @@ static int add_waiting(void *ud, const store_value *cols, int n) {
   if (!status || (strcmp(status, "open") && strcmp(status, "claimed")))
     return 0;
   row = api_row_json(t->svc, cols, n);
+  if (t->masked) {
+    api_mask_strings(json_object_get(row, "fields"));
+    api_mask_strings(json_object_get(row, "result"));
+  }
   outcomes = kind ? engine_task_outcomes(t->svc->eng, t->c, kind) : NULL;
   json_object_set_new(row, "outcomes", outcomes ? outcomes : json_null());
   json_array_append_new(t->list, row);
@@ -791,9 +822,8 @@ int api_case_extras(service *svc, const principal *who, const store_case *c,
   query *q = engine_query(svc->eng);
   store_promise p;
   plan_rows plan = {NULL};
-  case_tasks tasks = {svc, c, json_array()};
+  case_tasks tasks = {svc, c, json_array(), api_masked_for(who)};
   int rc = query_promise_open(q, c->id, &p, err);
-  (void)who;
   if (rc == RC_OK)
     json_object_set_new(
         out, "promise",

@@ -561,6 +561,46 @@ static int l_channel(lua_State *L) {
   return 1;
 }
 
+/* service.backup = { every = "1d", keep = 7, to = "var/backups" } at the
+ * top of the stack. */
+static void service_backup(lua_State *L, institution_config *c) {
+  static const char *const keys[] = {"every", "keep", "to", NULL};
+  char to[PATH_MAX];
+  if (!lua_istable(L, -1)) {
+    ERR("service.backup must be a table: backup = { every = \"1d\", keep = "
+        "7, to = \"var/backups\" }");
+    return;
+  }
+  check_keys(L, -1, keys, "service.backup");
+  if (lua_getfield(L, -1, "every") != LUA_TNIL) {
+    rc_duration d;
+    if (lua_type(L, -1) == LUA_TSTRING &&
+        clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+        !d.months && d.ms + d.days * 86400000LL >= 60000)
+      c->backup_every_ms = d.ms + d.days * 86400000LL;
+    else
+      ERR("service.backup.every must be a duration of a minute or more, "
+          "such as \"1d\" or \"6h\"");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "keep") != LUA_TNIL) {
+    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+        lua_tointeger(L, -1) <= 10000)
+      c->backup_keep = (int)lua_tointeger(L, -1);
+    else
+      ERR("service.backup.keep must be a whole number from 1 to 10000");
+  }
+  lua_pop(L, 1);
+  if (string_field(L, lua_gettop(L), "to", to, sizeof to, 0,
+                   "service.backup")) {
+    if (to[0] == '/')
+      snprintf(c->backup_to, sizeof c->backup_to, "%s", to);
+    else if ((size_t)snprintf(c->backup_to, sizeof c->backup_to, "%s/%s",
+                              c->dir, to) >= sizeof c->backup_to)
+      ERR("service.backup.to path is too long");
+  }
+}
+
 /* service.session_idle and session_lifetime: clock durations (no days or
  * months: a session is wall time, not a calendar), idle at most the
  * lifetime, the lifetime at most a week. */
@@ -652,6 +692,8 @@ static int l_service(lua_State *L) {
                                      "session_idle",
                                      "session_lifetime",
                                      "trusted_proxies",
+                                     "backup",
+                                     "log_level",
                                      NULL};
   script *sc = loading_script(L, "service{}");
   institution_config *c = &sc->cfg;
@@ -724,6 +766,20 @@ static int l_service(lua_State *L) {
     c->instruction_budget = lua_tointeger(L, -1);
   else if (!lua_isnil(L, -1))
     ERR("service.instruction_budget must be a whole number >= 1000");
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "backup") != LUA_TNIL) service_backup(L, c);
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "log_level") != LUA_TNIL) {
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    int found = -1;
+    for (int i = 0; i < 4 && lua_type(L, -1) == LUA_TSTRING; i++)
+      if (strcmp(lua_tostring(L, -1), levels[i]) == 0) found = i;
+    if (found < 0)
+      ERR("service.log_level must be \"debug\", \"info\", \"warn\" or "
+          "\"error\"");
+    else
+      c->log_level = found;
+  }
   lua_pop(L, 1);
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "backup.h"
 #include "import.h"
 #include "recoup/engine.h"
 #include "recoup/outbox.h"
@@ -37,6 +38,7 @@ enum {
   O_ALL = 1 << 7,
   O_REAL_TIME = 1 << 8,
   O_HELP = 1 << 9,
+  O_DIRECT = 1 << 10,
 };
 
 static const struct option {
@@ -49,6 +51,7 @@ static const struct option {
     {"--verbose", O_VERBOSE, 0}, {"-v", O_VERBOSE, 0},
     {"--all", O_ALL, 0},         {"--real-time", O_REAL_TIME, 0},
     {"--help", O_HELP, 0},       {"-h", O_HELP, 0},
+    {"--direct", O_DIRECT, 0},
 };
 enum { NOPTIONS = sizeof options / sizeof options[0] };
 
@@ -81,6 +84,8 @@ static int cmd_errors(const args *a);
 static int cmd_retry(const args *a);
 static int cmd_version(const args *a);
 static int cmd_help(const args *a);
+static int cmd_backup(const args *a);
+static int cmd_restore(const args *a);
 
 #define RUNS_CLOCK (O_DB | O_NOW | O_DELIVER | O_NO_DELIVER | O_REAL_TIME)
 
@@ -107,6 +112,14 @@ static const command commands[] = {
     {"retry", cmd_retry, O_DB | O_ALL, 0, -1,
      "CASE... [DIR] [--db FILE]  |  retry --all [DIR] [--db FILE]",
      "re-run the failed events of cases in error"},
+    {"backup", cmd_backup, O_DB | O_JSON | O_DIRECT, 1, 2,
+     "DEST [DIR] [--db FILE] [--json] [--direct]",
+     "a checked copy of the database, also while a service runs\n"
+     "          (it asks the service; docs/operations.md)"},
+    {"restore", cmd_restore, O_DB | O_JSON, 1, 2,
+     "SRC [DIR] [--db FILE] [--json]",
+     "check a backup and put it in place of the database (no service\n"
+     "          may hold it)"},
     {"version", cmd_version, 0, 0, 0, "", "print the version"},
     {"help", cmd_help, 0, 0, 0, "", "this text"},
 };
@@ -726,6 +739,16 @@ static int cmd_repl(const args *a) {
 
 static int cmd_test(const args *a) {
   return spec_main(a->npos, (char **)a->pos, (a->given & O_VERBOSE) != 0);
+}
+
+static int cmd_backup(const args *a) {
+  return backup_cli(a->pos[0], a->npos > 1 ? a->pos[1] : ".", a->db,
+                    (a->given & O_JSON) != 0, (a->given & O_DIRECT) != 0);
+}
+
+static int cmd_restore(const args *a) {
+  return restore_cli(a->pos[0], a->npos > 1 ? a->pos[1] : ".", a->db,
+                     (a->given & O_JSON) != 0);
 }
 
 static int cmd_version(const args *a) {

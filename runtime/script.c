@@ -496,6 +496,10 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sc->cfg.session_lifetime_ms = 43200000; /* a shift: 12 hours */
   snprintf(sc->cfg.listen, sizeof sc->cfg.listen, "127.0.0.1:8080");
   snprintf(sc->cfg.db, sizeof sc->cfg.db, "%s/var/recoup.db", sc->cfg.dir);
+  snprintf(sc->cfg.backup_to, sizeof sc->cfg.backup_to, "%s/var/backups",
+           sc->cfg.dir);
+  sc->cfg.backup_keep = 7;
+  sc->cfg.log_level = 1;
   snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");
   snprintf(sc->cfg.timezone, sizeof sc->cfg.timezone, "UTC");
   sc->errors = errors;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "backup.h"
 #include "mask.h"
 #include "service.h"
 #include "slowdown.h"
@@ -42,16 +44,43 @@ static void mask_strings(json_t *v) {
   }
 }
 
-void service_log(const char *level, json_t *fields) {
+/* service.log_level: lines below it are not written. */
+static int log_threshold = 1;
+static const char *const log_levels[] = {"debug", "info", "warn", "error"};
+
+static int level_of(const char *level) {
+  for (int i = 0; i < 4; i++)
+    if (strcmp(level, log_levels[i]) == 0) return i;
+  return 3; /* an unknown level is never dropped */
+}
+
+/* RFC 3339 in the machine's zone, with milliseconds and the offset
+ * ("2026-12-02T10:01:08.123+08:00"): journald and a reader in the
+ * lender's office see the same instant. */
+static void log_time(char *buf, size_t size) {
   struct timespec ts;
   struct tm tm;
-  char when[40];
+  char date[32];
+  long off;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  localtime_r(&ts.tv_sec, &tm);
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  off = tm.tm_gmtoff / 60;
+  snprintf(buf, size, "%s.%03ld%c%02ld:%02ld", date, ts.tv_nsec / 1000000,
+           off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
+           (off < 0 ? -off : off) % 60);
+}
+
+void service_log(const char *level, json_t *fields) {
+  char when[48];
   char *text;
+  if (level_of(level) < log_threshold) {
+    json_decref(fields);
+    return;
+  }
   if (!fields) fields = json_pack("{s:s}", "msg", "(a log line failed)");
   mask_strings(fields);
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  log_time(when, sizeof when);
   json_object_set_new(fields, "ts", json_string(when));
   json_object_set_new(fields, "level", json_string(level));
   text = json_dumps(fields,
@@ -380,7 +409,8 @@ int serve_main(const char *dir, const char *db, const char *listen,
   rc_error err;
   http_limits limits;
   const institution_config *cfg;
-  int rc = 1, urc;
+  int rc = 1, urc, lock = -1;
+  const char *db_path;
 
   memset(&svc, 0, sizeof svc);
   rc_error_clear(&err); /* rc_error_set leaves file and line as they were */
@@ -410,6 +440,16 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * (17.0k against 12.6k at 100k). */
   engine_checkpoint_every(svc.eng, 1000);
   cfg = script_config(engine_script(svc.eng));
+  log_threshold = cfg->log_level;
+  /* One service a database file; the lock tells `recoup backup` and
+   * `recoup restore` that this one holds it (backup.h). */
+  db_path = db ? db : cfg->db;
+  if (strcmp(db_path, ":memory:") != 0 && !strstr(db_path, "://") &&
+      backup_lock_hold(db_path, &lock, &err) != RC_OK) {
+    print_error(&err);
+    engine_close(svc.eng);
+    return 1;
+  }
   if ((urc = uv_loop_init(&loop)) != 0) {
     log_uv("uv_loop_init", urc);
     engine_close(svc.eng);
@@ -453,6 +493,16 @@ int serve_main(const char *dir, const char *db, const char *listen,
     service_log("info", json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening",
                                   "address", where, "institution", cfg->name,
                                   "db", db ? db : cfg->db));
+    if (lock >= 0) {
+      if (backup_service_start(&svc, db_path, cfg->backup_to,
+                               cfg->backup_every_ms, cfg->backup_keep,
+                               &svc.backup, &err) != RC_OK ||
+          backup_lock_announce(lock, where, backup_service_dir(svc.backup),
+                               &err) != RC_OK) {
+        print_error(&err);
+        goto close;
+      }
+    }
     /* Tests and scripts read the port from this line on stdout. */
     printf("listening on http://%s\n", where);
     fflush(stdout);
@@ -469,9 +519,12 @@ close:
   http_server_close(svc.http);
   outbox_close(svc.ob);
   close_handles(&svc);
+  backup_service_stop(svc.backup);
   finish_loop(&loop);
+  backup_service_free(svc.backup);
   slowdown_free(svc.slow);
   engine_close(svc.eng);
+  if (lock >= 0) close(lock);
   service_log("info", json_pack("{s:s}", "msg", "stopped"));
   return rc;
 }

@@ -23,8 +23,9 @@ typedef struct principal {
   int roles;                    /* ROLE_* bits; 0: nobody */
   char user[USER_NAME_MAX + 1]; /* a console user's name; "" for a token */
   /* A named agent's queues as a JSON array; "" when every queue is its
-   * (machine tokens, supervisors, admins). */
-  char queues[512];
+   * (machine tokens, supervisors, admins). Room for as many as `user add`
+   * takes (64 names of 64 characters: session.c checks). */
+  char queues[4352];
   int by_session; /* came with the session cookie: writes need the CSRF */
   char csrf[48];  /* that session's CSRF token */
 } principal;
@@ -61,6 +62,7 @@ struct service {
   uv_signal_t sigterm, sigint, sighup;
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
+  struct backup_service *backup; /* backup.c; NULL for a non-file db */
   /* sign-in (api_session.c) */
   slowdown *slow; /* failed sign-ins by name and address (owned) */
   int signing_in; /* passwords being checked off the loop */
@@ -101,6 +103,9 @@ int api_page_params(const http_request *req, int *limit, char *after,
 int api_masked_for(const principal *who);
 json_t *api_borrower_json(const store_borrower *b, int masked);
 json_t *api_masked_string(const char *s, int masked);
+/* Every string in v masked in place (the read role's view of free JSON:
+ * a case's data, a task's fields and result). */
+void api_mask_strings(json_t *v);
 void api_fail_with(service *svc, http_request *req, int route,
                    const rc_error *err);
 
@@ -132,6 +137,10 @@ int api_case_scope(service *svc, const principal *who, const char *case_id,
                    rc_error *err);
 int api_task_scope(service *svc, const principal *who, int64_t task_id,
                    rc_error *err);
+/* Before a console user completes a task: an open one is claimed for
+ * them; a colleague's claimed one refused to a named agent (409). */
+int api_task_take(service *svc, const principal *who, int64_t id,
+                  rc_error *err);
 /* The case's open promise, its plan, its waiting tasks with their
  * declared outcomes, added to a case's JSON. */
 int api_case_extras(service *svc, const principal *who, const store_case *c,

@@ -16,6 +16,13 @@
 
 #include "proxy.h"
 #include "session.h"
+#include "user.h"
+
+/* The most queues `user add` takes, as a JSON array of names that need no
+ * escaping: ["q",...] and its NUL. Fewer would leave such an agent none. */
+_Static_assert(sizeof(((principal *)0)->queues) >=
+                   USER_QUEUES_MAX * (USER_NAME_MAX + 3) + 2,
+               "principal.queues holds every queue a user may have");
 
 enum { TOKEN_BYTES = 32, TOUCH_EVERY_MS = 60000 };
 

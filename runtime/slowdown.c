@@ -116,9 +116,11 @@ static entry *add(slowdown *sd, const unsigned char key[KEY_BYTES],
 static uint64_t wait_of(const entry *e, int free_tries, uint64_t now) {
   if (!e) return 0;
   if (e->until_ms > now) return e->until_ms - now;
-  if (e->failures > 0 && e->in_flight > 0 &&
-      e->failures + e->in_flight >= free_tries)
-    return 1000; /* one at a time past the free tries */
+  /* One at a time past the free tries, counting those in flight as
+   * failures to come: before any has failed, a burst still gets only the
+   * free tries at once. */
+  if (e->in_flight > 0 && e->failures + e->in_flight >= free_tries)
+    return 1000;
   return 0;
 }
 

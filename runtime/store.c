@@ -3428,6 +3428,10 @@ int store_messages_with_status(store *st, const char *status, int64_t *count,
   return count_of(st, S_OUTBOX_DEPTH, status, count, err);
 }
 
+int store_schema_version(void) {
+  return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
 int store_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3 *from = NULL, *to = NULL;
   sqlite3_backup *b;

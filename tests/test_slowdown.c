@@ -97,6 +97,23 @@ static void test_past_the_free_tries_one_at_a_time(void **state) {
   slowdown_free(sd);
 }
 
+/* Before any has failed, no more than the free tries start at once: a
+ * burst of sixteen parallel guesses (the sign-ins verifying at once) at a
+ * fresh name would otherwise all be checked, five times the free tries. */
+static void test_a_burst_at_a_fresh_name_gets_only_the_free_tries(void **state) {
+  slowdown *sd = slowdown_new(64);
+  uint64_t t = 1000000;
+  int started = 0;
+  (void)state;
+  for (int i = 0; i < 16; i++) {
+    char addr[16];
+    snprintf(addr, sizeof addr, "a%d", i);
+    if (slowdown_begin(sd, "li.wei", addr, t) == 0) started++;
+  }
+  assert_int_equal(started, 3);
+  slowdown_free(sd);
+}
+
 static void test_a_full_table_keeps_the_names_under_attack(void **state) {
   slowdown *sd = slowdown_new(16);
   uint64_t t = 1000000;
@@ -118,6 +135,7 @@ int main(void) {
       cmocka_unit_test(test_a_name_waits_after_three_failures_doubling),
       cmocka_unit_test(test_a_success_forgets_the_name_not_the_address),
       cmocka_unit_test(test_past_the_free_tries_one_at_a_time),
+      cmocka_unit_test(test_a_burst_at_a_fresh_name_gets_only_the_free_tries),
       cmocka_unit_test(test_a_full_table_keeps_the_names_under_attack),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

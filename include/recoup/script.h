@@ -71,6 +71,12 @@ typedef struct institution_config {
   int64_t handler_deadline_ms; /* wall clock per handler call (real clock) */
   size_t memory_limit;        /* per Lua state */
   char token_env[4][128];     /* ingest, agent, read, admin: variable names */
+  /* service.backup (docs/operations.md): the directory backups go to,
+   * resolved against dir; every 0: no schedule. */
+  char backup_to[PATH_MAX];
+  int64_t backup_every_ms;
+  int backup_keep;
+  int log_level; /* service.log_level: 0 debug, 1 info, 2 warn, 3 error */
   int nworkflows;
   int has_route;
   policy_config policy; /* policy{}, parsed */

@@ -74,7 +74,7 @@ export RECOUP_INGEST_TOKEN=bench-ingest RECOUP_ADMIN_TOKEN=bench-admin
 # The book was imported on a simulated clock: --real-time lets the
 # service run it on the real one.
 "$recoup" serve "$inst" --db "$work/import.db" --listen 127.0.0.1:0 --real-time \
-  > "$work/serve.out" 2> /dev/null &
+  > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$work/serve.out" && break; sleep 1; done
 port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
@@ -83,6 +83,22 @@ port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
 "$build/tests/bench_http" "$port" bench-ingest "$import_rows" 3 sweep:16 wait 1 16 64 | tee -a "$out"
 echo "== console figures on the same book (tests/bench/figures.sh)"
 sh "$here/figures.sh" "$port" bench-admin | tee -a "$out"
+
+echo "== backup while payments arrive: the whole book, asked of the service"
+# The copy runs in a process of its own (VACUUM INTO); the figures are the
+# payments' latency while it runs, against the steady figures above, and
+# how long the copy (and its integrity_check) took.
+"$build/tests/bench_http" "$port" bench-ingest "$import_rows" 30 16 > "$work/during.txt" 2>&1 &
+payer=$!
+sleep 2
+b0=$(date +%s.%N)
+RECOUP_ADMIN_TOKEN=bench-admin "$recoup" backup "$inst/var/backups/bench.db" --db "$work/import.db" > "$work/backup.txt"
+b1=$(date +%s.%N)
+wait "$payer"
+sed -n 's/^http_\([a-z0-9_]*\)_16 /backup_during_http_\1 /p' "$work/during.txt" | tee -a "$out"
+echo "backup_s $(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.1f", b - a }') s" | tee -a "$out"
+echo "backup_mb $(sed -n 's/.*: \([0-9.]*\) MB, integrity ok.*/\1/p' "$work/backup.txt") MB" | tee -a "$out"
+grep -o '"loop_ms":[0-9.]*' "$work/serve.err" | sed 's/"loop_ms":/backup_loop_ms /; s/$/ ms/' | tail -1 | tee -a "$out"
 kill -TERM "$server"; wait "$server" || true; server=
 
 echo "== timer scale: $timer_count pending timers"

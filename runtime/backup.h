@@ -1,0 +1,98 @@
+/* Backups and restores of the SQLite book (docs/operations.md).
+ *
+ * store_backup.c is the storage side (the SQL: the copy and the checks);
+ * backup.c the rest: the lock beside the database that says which service
+ * holds it, the commands `recoup backup` and `recoup restore`, and the
+ * service's part (POST /v1/admin/backup and the schedule). */
+#ifndef RECOUP_BACKUP_H
+#define RECOUP_BACKUP_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "recoup/recoup.h"
+
+enum { BACKUP_CURRENCIES = 16 };
+
+/* What a copy of the book holds, read back from the copy itself. */
+typedef struct store_summary {
+  int schema;          /* PRAGMA user_version */
+  char integrity[512]; /* "ok", or the first problem integrity_check saw */
+  int64_t bytes;       /* the file's size */
+  int64_t cases, open_cases, cases_in_error, open_timers, queued_messages,
+      pending_events, payments;
+  int ncurrencies;
+  struct {
+    char currency[8];
+    int64_t balance; /* owed on open cases */
+    int64_t paid;    /* every payment recorded */
+  } money[BACKUP_CURRENCIES];
+} store_summary;
+
+/* --- store_backup.c ---------------------------------------------------- */
+
+/* Copies the database at src into dst (a new file, created 0600) with
+ * VACUUM INTO: one read transaction, so the copy is one consistent
+ * snapshot however many writes the service commits meanwhile (in WAL mode
+ * a reader neither waits for writers nor restarts). dst is fsync'd and
+ * made a one-file database (no -wal). */
+int store_backup_copy(const char *src, const char *dst, rc_error *err);
+/* Reads a copy back: integrity_check, schema version, counts and money.
+ * RC_OK only when it is a recoup book this binary can open: integrity
+ * "ok" and a schema version from 1 to store_schema_version(); otherwise
+ * err says which (the summary is filled as far as it could be). */
+int store_backup_check(const char *path, store_summary *out, rc_error *err);
+
+/* --- backup.c ---------------------------------------------------------- */
+
+json_t *backup_summary_json(const store_summary *s);
+void backup_summary_print(const char *what, const char *path,
+                          const store_summary *s, FILE *out);
+
+/* The lock beside a database file (DB.lock): a service holds it with
+ * flock for as long as it runs, and writes there where it listens and
+ * where it writes backups. The kernel drops the lock when the process
+ * ends, however it ends, so a lock is never stale. */
+typedef struct backup_holder {
+  int pid;
+  char address[256];  /* HOST:PORT the service answers on */
+  char backups[4096]; /* its backup directory, resolved */
+} backup_holder;
+
+/* The service takes the lock (fd is kept until exit); RC_ECONFLICT when
+ * another process holds it, err naming it. */
+int backup_lock_hold(const char *db, int *fd, rc_error *err);
+/* Writes the service's address and backup directory into its lock. */
+int backup_lock_announce(int fd, const char *address, const char *backups,
+                         rc_error *err);
+/* Whether a service holds db: 1 (and *h filled), 0, or an RC_* < 0. */
+int backup_lock_holder(const char *db, backup_holder *h, rc_error *err);
+
+/* `recoup backup` and `recoup restore` (main.c parses the line). db: --db
+ * or NULL for DIR's service.db. */
+int backup_cli(const char *dest, const char *dir, const char *db, int json,
+               int direct);
+int restore_cli(const char *src, const char *dir, const char *db, int json);
+
+/* The service's part: the backup directory (created 0700) and, with
+ * every_ms, the schedule. The copy runs in a child process. */
+typedef struct backup_service backup_service;
+struct service;
+struct http_request;
+int backup_service_start(struct service *svc, const char *db, const char *dir,
+                         int64_t every_ms, int keep, backup_service **out,
+                         rc_error *err);
+const char *backup_service_dir(const backup_service *b);
+/* POST /v1/admin/backup: answered when the copy is made and checked. */
+void backup_service_request(struct service *svc, backup_service *b,
+                            struct http_request *req, int route);
+/* For /health: the directory, the last copy, the last failure, the next
+ * scheduled time; null when there is no backup service. */
+json_t *backup_service_health(const backup_service *b);
+/* Stops the schedule (and a scheduled copy under way) before the loop's
+ * last run; free after it. */
+void backup_service_stop(backup_service *b);
+void backup_service_free(backup_service *b);
+
+#endif

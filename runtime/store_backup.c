@@ -1,0 +1,203 @@
+/* The store's side of backups: the copy and the checks of a copy. This is
+ * part of the store module (the one place that knows SQL), kept in its own
+ * file because it works on database files, not on an open store.
+ *
+ * Why VACUUM INTO and not the online backup API: sqlite3_backup_step()
+ * from any connection but the writer's restarts whenever the writer
+ * commits, so under a steady flow of payments a copy from a second
+ * process never finishes. VACUUM INTO reads inside one read transaction:
+ * in WAL mode that is a fixed snapshot that writers never disturb, and it
+ * runs in a process of its own (the service spawns it), so the service's
+ * loop is not held at all. The price is that the WAL cannot be
+ * checkpointed past the snapshot while the copy runs: it grows by what is
+ * written meanwhile, and shrinks back at the next checkpoint after. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "backup.h"
+#include "recoup/store.h"
+
+static int db_fail(sqlite3 *db, rc_error *err, const char *what,
+                   const char *path) {
+  return rc_error_set(err, RC_ESTORE, "db", "%s %s: %s", what, path,
+                      db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+static int sync_file(const char *path, rc_error *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    rc_error_set(err, RC_EIO, "db", "cannot fsync %s: %s", path,
+                 strerror(errno));
+    if (fd >= 0) close(fd);
+    return RC_EIO;
+  }
+  close(fd);
+  return RC_OK;
+}
+
+int store_backup_copy(const char *src, const char *dst, rc_error *err) {
+  sqlite3 *from = NULL, *to = NULL;
+  sqlite3_stmt *s = NULL;
+  int fd, rc = RC_OK;
+  /* Debts and phone numbers: the copy is the owner's alone, like the
+   * book. VACUUM INTO takes an empty file. */
+  if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+    return rc_error_set(err, RC_EIO, "to", "cannot create %s: %s", dst,
+                        strerror(errno));
+  close(fd);
+  if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    rc = db_fail(from, err, "cannot open", src);
+    goto done;
+  }
+  sqlite3_busy_timeout(from, 10000);
+  if (sqlite3_prepare_v2(from, "VACUUM INTO ?1", -1, &s, NULL) != SQLITE_OK) {
+    rc = db_fail(from, err, "cannot copy", src);
+    goto done;
+  }
+  sqlite3_bind_text(s, 1, dst, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    rc = db_fail(from, err, "cannot copy", src);
+    goto done;
+  }
+  /* The copy keeps the source's WAL flag in its header; a backup is one
+   * file that opens anywhere, read-only media included. */
+  if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+      sqlite3_exec(to, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) !=
+          SQLITE_OK) {
+    rc = db_fail(to, err, "cannot finish the copy", dst);
+    goto done;
+  }
+done:
+  sqlite3_finalize(s);
+  sqlite3_close(from);
+  sqlite3_close(to);
+  if (rc == RC_OK) rc = sync_file(dst, err);
+  if (rc != RC_OK) unlink(dst);
+  return rc;
+}
+
+/* One integer from a query that returns one row. */
+static int one_int(sqlite3 *db, const char *sql, int64_t *out) {
+  sqlite3_stmt *s;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+  *out = 0;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    *out = sqlite3_column_int64(s, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Money by currency: owed on open cases, and every payment. */
+static int read_money(sqlite3 *db, store_summary *out) {
+  static const char *const sql[2] = {
+      "SELECT currency, sum(balance) FROM cases WHERE closed = 0 "
+      "GROUP BY currency ORDER BY currency",
+      "SELECT c.currency, sum(p.amount) FROM payments p "
+      "JOIN cases c ON c.id = p.case_id GROUP BY c.currency "
+      "ORDER BY c.currency"};
+  for (int k = 0; k < 2; k++) {
+    sqlite3_stmt *s;
+    int rc;
+    if (sqlite3_prepare_v2(db, sql[k], -1, &s, NULL) != SQLITE_OK) return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const char *cur = (const char *)sqlite3_column_text(s, 0);
+      int i;
+      if (!cur) cur = "";
+      for (i = 0; i < out->ncurrencies; i++)
+        if (strcmp(out->money[i].currency, cur) == 0) break;
+      if (i == out->ncurrencies) {
+        if (i == BACKUP_CURRENCIES) continue; /* shown as far as it fits */
+        out->ncurrencies++;
+        rc_copy(out->money[i].currency, sizeof out->money[i].currency, cur);
+      }
+      if (k == 0)
+        out->money[i].balance = sqlite3_column_int64(s, 1);
+      else
+        out->money[i].paid = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return -1;
+  }
+  return 0;
+}
+
+int store_backup_check(const char *path, store_summary *out, rc_error *err) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  struct stat st;
+  int rc = RC_OK, known = store_schema_version();
+  int64_t v;
+  memset(out, 0, sizeof *out);
+  if (stat(path, &st) != 0)
+    return rc_error_set(err, RC_ENOTFOUND, "db", "%s: %s", path,
+                        strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return rc_error_set(err, RC_EINVAL, "db", "%s is not a file", path);
+  out->bytes = (int64_t)st.st_size;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    rc = db_fail(db, err, "cannot open", path);
+    goto done;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  if (one_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
+    rc = rc_error_set(err, RC_EINVAL, "db", "%s is not a database: %s", path,
+                      sqlite3_errmsg(db));
+    goto done;
+  }
+  out->schema = (int)v;
+  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) !=
+          SQLITE_OK ||
+      sqlite3_step(s) != SQLITE_ROW) {
+    rc_copy(out->integrity, sizeof out->integrity, sqlite3_errmsg(db));
+  } else {
+    const char *first = (const char *)sqlite3_column_text(s, 0);
+    rc_copy(out->integrity, sizeof out->integrity, first ? first : "?");
+  }
+  sqlite3_finalize(s);
+  if (strcmp(out->integrity, "ok") != 0) {
+    rc = rc_error_set(err, RC_EINVAL, "db",
+                      "%s is damaged (integrity_check: %s)", path,
+                      out->integrity);
+    goto done;
+  }
+  if (out->schema < 1) {
+    rc = rc_error_set(err, RC_EINVAL, "db",
+                      "%s is not a recoup database (schema version 0)", path);
+    goto done;
+  }
+  if (out->schema > known) {
+    rc = rc_error_set(err, RC_EINVAL, "db",
+                      "%s has schema version %d, newer than this recoup "
+                      "knows (%d): restore it with the recoup that wrote it",
+                      path, out->schema, known);
+    goto done;
+  }
+  if (one_int(db, "SELECT count(*) FROM cases", &out->cases) ||
+      one_int(db, "SELECT count(*) FROM cases WHERE closed = 0",
+              &out->open_cases) ||
+      one_int(db, "SELECT count(*) FROM cases WHERE error IS NOT NULL",
+              &out->cases_in_error) ||
+      one_int(db, "SELECT count(*) FROM timers", &out->open_timers) ||
+      one_int(db,
+              "SELECT count(*) FROM messages WHERE status = 'queued' OR "
+              "status = 'deferred'",
+              &out->queued_messages) ||
+      one_int(db, "SELECT count(*) FROM events WHERE status = 'pending'",
+              &out->pending_events) ||
+      one_int(db, "SELECT count(*) FROM payments", &out->payments) ||
+      read_money(db, out) != 0) {
+    rc = rc_error_set(err, RC_EINVAL, "db", "%s cannot be read as a book: %s",
+                      path, sqlite3_errmsg(db));
+    goto done;
+  }
+done:
+  sqlite3_close(db);
+  return rc;
+}

@@ -1,0 +1,795 @@
+/* Backups and restores (runtime/backup.c) on the real `recoup serve` at a
+ * loopback port it picks: `recoup backup` asks the service holding the
+ * database while payments arrive over HTTP, and the copy restored into a
+ * new file holds every payment acknowledged before the backup began; the
+ * schedule makes a copy at start and prunes the old ones; the admin route
+ * takes only the admin token and only a file name in its directory; and
+ * `recoup restore` refuses a held database, a damaged copy, a newer
+ * schema and a missing file, each with its reason and a non-zero exit,
+ * writing nothing.
+ *
+ * usage: test_backup RECOUP */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+static const char *recoup_bin;
+static char dir[512], db[600], backups[600];
+static int port;
+static pid_t server;
+
+#define INGEST "ingest-secret"
+#define AGENT "agent-secret"
+#define READ "read-secret"
+#define ADMIN "admin-secret"
+#define CASES 50
+
+static void write_file(const char *name, const char *fmt, ...) {
+  char path[700];
+  FILE *f;
+  va_list ap;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fclose(f);
+}
+
+static void write_institution(void) {
+  char sub[600];
+  write_file("recoup.lua",
+             "institution { name = 'Bak', timezone = 'UTC', currency = 'USD' "
+             "}\n"
+             "service { instruction_budget = 100000, memory_limit = '32MB',\n"
+             "          backup = { every = '1d', keep = 2, to = 'backups' } }\n"
+             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+             "workflow(require 'workflows.pay')\n");
+  snprintf(sub, sizeof sub, "%s/workflows", dir);
+  mkdir(sub, 0700);
+  write_file(
+      "workflows/pay.lua",
+      "return recoup.workflow { name = 'pay', version = 1, initial = "
+      "'new',\n"
+      "  states = {\n"
+      "    new = { enter = function(case) case:after('30d', 'chase') end,\n"
+      "            on = { chase = function() end } },\n"
+      "  },\n"
+      "}\n");
+}
+
+/* --- a small client ------------------------------------------------------ */
+
+typedef struct answer {
+  long status;
+  char body[65536];
+  size_t len;
+} answer;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+  answer *a = ud;
+  size_t take = size * n;
+  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
+  memcpy(a->body + a->len, p, take);
+  a->len += take;
+  a->body[a->len] = '\0';
+  return size * n;
+}
+
+static answer *call(const char *method, const char *path, const char *token,
+                    const char *body) {
+  static answer a;
+  char url[600], auth[300];
+  struct curl_slist *h = NULL;
+  CURL *c = curl_easy_init();
+  memset(&a, 0, sizeof a);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (token) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+  }
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  if (curl_easy_perform(c) != CURLE_OK)
+    a.status = -1;
+  else
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return &a;
+}
+
+static answer *post(const char *path, const char *token, const char *json) {
+  return call("POST", path, token, json);
+}
+
+static answer *get(const char *path, const char *token) {
+  return call("GET", path, token, NULL);
+}
+
+static void expect(answer *a, long status, const char *has) {
+  if (a->status != status || (has && !strstr(a->body, has)))
+    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
+             has ? has : "anything");
+}
+
+/* --- running recoup ------------------------------------------------------ */
+
+typedef struct run {
+  int status;
+  char out[16384], err[16384];
+} run;
+
+static void slurp(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+  buf[n] = '\0';
+  if (f) fclose(f);
+}
+
+/* Runs recoup with the arguments (NULL-terminated), the admin token in
+ * its environment; its output and status in the answer. */
+static run *recoup(const char *first, ...) {
+  static run r;
+  const char *argv[16];
+  char out[700], err[700];
+  va_list ap;
+  int n = 0, status;
+  pid_t pid;
+  argv[n++] = recoup_bin;
+  argv[n++] = first;
+  va_start(ap, first);
+  while (n < 15 && (argv[n] = va_arg(ap, const char *))) n++;
+  va_end(ap);
+  argv[n] = NULL;
+  snprintf(out, sizeof out, "%s/run.out", dir);
+  snprintf(err, sizeof err, "%s/run.err", dir);
+  if ((pid = fork()) == 0) {
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    dup2(e, 2);
+    setenv("RECOUP_ADMIN_TOKEN", ADMIN, 1);
+    execv(recoup_bin, (char *const *)argv);
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  slurp(out, r.out, sizeof r.out);
+  slurp(err, r.err, sizeof r.err);
+  return &r;
+}
+
+static void expect_run(run *r, int status, const char *has) {
+  const char *where = r->status == 0 ? r->out : r->err;
+  if (r->status != status || (has && !strstr(where, has)))
+    fail_msg("recoup exited %d (out: %s; err: %s); wanted %d with %s",
+             r->status, r->out, r->err, status, has ? has : "anything");
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+static void start_server(void) {
+  int out[2];
+  char line[256] = "", log[600];
+  FILE *f;
+  assert_int_equal(pipe(out), 0);
+  snprintf(log, sizeof log, "%s/server.log", dir);
+  server = fork();
+  if (server == 0) {
+    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(out[1], 1);
+    if (err >= 0) dup2(err, 2);
+    close(out[0]);
+    setenv("T_INGEST", INGEST, 1);
+    setenv("T_AGENT", AGENT, 1);
+    setenv("T_READ", READ, 1);
+    setenv("T_ADMIN", ADMIN, 1);
+    setenv("TZ", "Asia/Shanghai", 1); /* log times carry +08:00 */
+    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
+          "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
+  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
+    fail_msg("unexpected first line: %s", line);
+  fclose(f);
+}
+
+/* Scheduled copies from long ago: the schedule finds them overdue at
+ * start, makes one, and keeps the newest two. */
+static void old_scheduled(void) {
+  static const char *const names[] = {"recoup-20200101T000000Z.db",
+                                      "recoup-20200102T000000Z.db",
+                                      "recoup-20200103T000000Z.db"};
+  for (int i = 0; i < 3; i++) {
+    char path[700];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", backups, names[i]);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+  }
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-backup-%d", (int)getpid());
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(backups, sizeof backups, "%s/backups", dir);
+  mkdir(dir, 0700);
+  mkdir(backups, 0700);
+  write_institution();
+  old_scheduled();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  start_server();
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  char cmd[700];
+  (void)state;
+  if (server > 0) {
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+  }
+  curl_global_cleanup();
+  if (!getenv("KEEP")) {
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+  }
+  return 0;
+}
+
+/* --- the tests ----------------------------------------------------------- */
+
+static int count_scheduled(void) {
+  char cmd[700];
+  int n = 0;
+  FILE *p;
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -c '^recoup-.*Z\\.db$'", backups);
+  p = popen(cmd, "r");
+  if (!p || fscanf(p, "%d", &n) != 1) n = -1;
+  if (p) pclose(p);
+  return n;
+}
+
+static void test_schedule_backs_up_at_start_and_prunes(void **state) {
+  answer *a = NULL;
+  char oldest[700];
+  (void)state;
+  for (int tries = 0; tries < 200; tries++) {
+    a = get("/health", NULL);
+    if (strstr(a->body, "\"last_ok\":\"")) break;
+    usleep(50000);
+  }
+  expect(a, 200, "\"last_ok\":\"");
+  expect(a, 200, "\"failing\":false");
+  expect(a, 200, "\"next_at\":\"");
+  assert_int_equal(count_scheduled(), 2);
+  snprintf(oldest, sizeof oldest, "%s/recoup-20200101T000000Z.db", backups);
+  assert_false(exists(oldest));
+  snprintf(oldest, sizeof oldest, "%s/recoup-20200103T000000Z.db", backups);
+  assert_true(exists(oldest));
+}
+
+static void open_cases(void) {
+  char body[200];
+  for (int i = 0; i < CASES; i++) {
+    snprintf(body, sizeof body,
+             "{\"id\":\"C%d\",\"balance\":100000,\"due_date\":\"2026-01-01\","
+             "\"borrower\":{\"id\":\"B%d\"}}",
+             i, i);
+    expect(post("/v1/cases", INGEST, body), 201, NULL);
+  }
+}
+
+/* A process that pays until killed, a line in acked for each payment the
+ * service acknowledged (written after the 201). */
+static pid_t start_payer(const char *acked) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE *f = fopen(acked, "w");
+    char body[200];
+    for (int i = 0;; i++) {
+      answer *a;
+      snprintf(body, sizeof body,
+               "{\"case\":\"C%d\",\"amount\":7,\"ref\":\"pay-%d\"}", i % CASES,
+               i);
+      a = post("/v1/payments", INGEST, body);
+      if (a->status == 201) {
+        fprintf(f, "pay-%d\n", i);
+        fflush(f);
+      }
+    }
+  }
+  return pid;
+}
+
+/* The refs in acked when it was read. */
+static int read_acked(const char *acked, char refs[][16], int max) {
+  FILE *f = fopen(acked, "r");
+  int n = 0;
+  char line[32];
+  while (f && n < max && fgets(line, sizeof line, f))
+    if (strchr(line, '\n')) {
+      *strchr(line, '\n') = '\0';
+      snprintf(refs[n++], 16, "%s", line);
+    }
+  if (f) fclose(f);
+  return n;
+}
+
+static void test_backup_while_payments_arrive(void **state) {
+  static char before[20000][16];
+  char acked[700], dest[700], restored[700];
+  sqlite3 *s;
+  sqlite3_stmt *q;
+  pid_t payer;
+  int n;
+  run *r;
+  (void)state;
+  open_cases();
+  snprintf(acked, sizeof acked, "%s/acked.txt", dir);
+  snprintf(dest, sizeof dest, "%s/during.db", backups);
+  snprintf(restored, sizeof restored, "%s/restored.db", dir);
+  payer = start_payer(acked);
+  while (read_acked(acked, before, 20000) < 100) usleep(10000);
+  /* Every payment acknowledged by now must be in the copy. */
+  n = read_acked(acked, before, 20000);
+  r = recoup("backup", dest, "--db", db, NULL);
+  kill(payer, SIGKILL);
+  waitpid(payer, NULL, 0);
+  expect_run(r, 0, "asked the service");
+  expect_run(r, 0, "integrity ok");
+  expect_run(r, 0, "USD: owed on open cases");
+  r = recoup("restore", dest, "--db", restored, NULL);
+  expect_run(r, 0, "restored");
+  expect_run(r, 0, "cases 50 (50 open");
+  expect_run(r, 0, "open timers 50");
+  assert_int_equal(sqlite3_open_v2(restored, &s, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+  sqlite3_finalize(q);
+  assert_int_equal(
+      sqlite3_prepare_v2(s, "SELECT count(*) FROM payments WHERE ref = ?1", -1,
+                         &q, NULL),
+      SQLITE_OK);
+  for (int i = 0; i < n; i++) {
+    sqlite3_bind_text(q, 1, before[i], -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    if (sqlite3_column_int(q, 0) != 1)
+      fail_msg("payment %s, acknowledged before the backup, is not in it",
+               before[i]);
+    sqlite3_reset(q);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(s);
+  print_message("%d payments acknowledged before the backup, all in it\n", n);
+}
+
+static void test_backup_route_takes_only_the_admin_token(void **state) {
+  const char *others[] = {INGEST, AGENT, READ};
+  (void)state;
+  for (int i = 0; i < 3; i++)
+    expect(post("/v1/admin/backup", others[i], "{\"to\":\"x.db\"}"), 403,
+           "needs the admin token");
+  expect(post("/v1/admin/backup", NULL, "{\"to\":\"x.db\"}"), 401, NULL);
+  expect(post("/v1/admin/backup", "wrong", "{\"to\":\"x.db\"}"), 401, NULL);
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"by-admin.db\"}"), 200,
+         "\"integrity\":\"ok\"");
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"by-admin.db\"}"), 409,
+         "never overwrites");
+}
+
+static void test_backup_route_writes_only_in_its_directory(void **state) {
+  static const char *const refused[] = {
+      "{\"to\":\"../escaped.db\"}",   "{\"to\":\"sub/x.db\"}",
+      "{\"to\":\"/tmp/escaped.db\"}", "{\"to\":\"..\"}",
+      "{\"to\":\".hidden.db\"}",      "{\"to\":\"\"}",
+      "{\"to\":\"a\\nb.db\"}",        "{\"to\":7}",
+  };
+  char outside[700], link[700], body[1200], path[700];
+  answer *a;
+  (void)state;
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    expect(post("/v1/admin/backup", ADMIN, refused[i]), 422,
+           "\"field\":\"to\"");
+  assert_false(exists("/tmp/escaped.db"));
+  snprintf(path, sizeof path, "%s/escaped.db", dir);
+  assert_false(exists(path));
+  /* The directory's own path, then a path that only starts like it. */
+  snprintf(body, sizeof body, "{\"to\":\"%s/../book2.db\"}", backups);
+  expect(post("/v1/admin/backup", ADMIN, body), 422, "\"field\":\"to\"");
+  snprintf(body, sizeof body, "{\"to\":\"%s-evil/x.db\"}", backups);
+  expect(post("/v1/admin/backup", ADMIN, body), 422, "\"field\":\"to\"");
+  snprintf(body, sizeof body, "{\"to\":\"%s/absolute.db\"}", backups);
+  expect(post("/v1/admin/backup", ADMIN, body), 200, "absolute.db");
+  /* A symlink in the directory to a file elsewhere is never followed. */
+  snprintf(outside, sizeof outside, "%s/outside.txt", dir);
+  write_file("outside.txt", "keep me\n");
+  snprintf(link, sizeof link, "%s/link.db", backups);
+  assert_int_equal(symlink(outside, link), 0);
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"link.db\"}"), 409,
+         "\"field\":\"to\"");
+  {
+    char text[64];
+    slurp(outside, text, sizeof text);
+    assert_string_equal(text, "keep me\n");
+  }
+  snprintf(link, sizeof link, "%s/dangling.db", backups);
+  assert_int_equal(symlink("/tmp/recoup-nowhere.db", link), 0);
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"dangling.db\"}"), 409,
+         NULL);
+  assert_false(exists("/tmp/recoup-nowhere.db"));
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"x\",\"also\":1}"), 422,
+         "\"field\":\"also\"");
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":"), 400, "bad_json");
+  /* The default name is the time to the second: not the start-up's. */
+  sleep(1);
+  a = post("/v1/admin/backup", ADMIN, NULL);
+  expect(a, 200, "\"file\":\"");
+  expect(a, 200, "/recoup-");
+}
+
+/* A copy that fails is an error for the admin, a line in the log, and a
+ * flag in /health until the next copy succeeds. */
+static void test_failed_backup_shows_in_health(void **state) {
+  char moved[700];
+  (void)state;
+  snprintf(moved, sizeof moved, "%s-moved", backups);
+  /* An answer to this request means the service has finished with the
+   * last copy (and set its schedule from the directory as it was). */
+  expect(get("/health", NULL), 200, "\"running\":false");
+  assert_int_equal(rename(backups, moved), 0);
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"fails.db\"}"), 503,
+         "cannot create");
+  assert_int_equal(rename(moved, backups), 0);
+  expect(get("/health", NULL), 200, "\"failing\":true");
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"works.db\"}"), 200, NULL);
+  expect(get("/health", NULL), 200, "\"failing\":false");
+  {
+    char log[65536], path[700];
+    snprintf(path, sizeof path, "%s/server.log", dir);
+    slurp(path, log, sizeof log);
+    assert_non_null(strstr(log, "\"msg\":\"backup failed\""));
+  }
+}
+
+static void test_backup_outside_the_directory_while_served(void **state) {
+  char dest[700];
+  run *r;
+  (void)state;
+  snprintf(dest, sizeof dest, "%s/elsewhere.db", dir);
+  r = recoup("backup", dest, "--db", db, NULL);
+  expect_run(r, 1, "writes backups only in");
+  assert_false(exists(dest));
+}
+
+static void test_restore_refuses_a_held_database(void **state) {
+  char src[700];
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  r = recoup("restore", src, "--db", db, NULL);
+  expect_run(r, 1, "holds");
+  expect_run(r, 1, "stop it first");
+  /* The service goes on. */
+  expect(get("/health", NULL), 200, "\"status\":\"ok\"");
+}
+
+static void copy_file(const char *from, const char *to) {
+  char buf[65536];
+  size_t n;
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  fclose(in);
+  fclose(out);
+}
+
+static void expect_nothing_written(const char *target) {
+  char lock[800];
+  snprintf(lock, sizeof lock, "%s.lock", target);
+  assert_false(exists(target));
+  assert_false(exists(lock));
+}
+
+static void test_restore_refuses_a_damaged_copy(void **state) {
+  char src[700], bad[700], target[700], junk[4096];
+  FILE *f;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(bad, sizeof bad, "%s/damaged.db", dir);
+  snprintf(target, sizeof target, "%s/from-damaged.db", dir);
+  copy_file(src, bad);
+  /* Pages 3 and 4 overwritten: b-tree pages of the tables. */
+  memset(junk, 0x5a, sizeof junk);
+  f = fopen(bad, "r+b");
+  assert_non_null(f);
+  fseek(f, 2 * 4096, SEEK_SET);
+  fwrite(junk, 1, sizeof junk, f);
+  fwrite(junk, 1, sizeof junk, f);
+  fclose(f);
+  r = recoup("restore", bad, "--db", target, NULL);
+  expect_run(r, 1, "not restored");
+  assert_true(strstr(r->err, "damaged") || strstr(r->err, "malformed") ||
+              strstr(r->err, "not a database"));
+  expect_nothing_written(target);
+  /* Not a database at all. */
+  write_file("notes.db", "this is not a database, it is a note\n");
+  snprintf(bad, sizeof bad, "%s/notes.db", dir);
+  r = recoup("restore", bad, "--db", target, NULL);
+  expect_run(r, 1, "not restored");
+  expect_nothing_written(target);
+}
+
+static void test_restore_refuses_a_newer_schema(void **state) {
+  char src[700], newer[700], target[700];
+  sqlite3 *s;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(newer, sizeof newer, "%s/newer.db", dir);
+  snprintf(target, sizeof target, "%s/from-newer.db", dir);
+  copy_file(src, newer);
+  assert_int_equal(sqlite3_open(newer, &s), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(s, "PRAGMA user_version = 999", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(s);
+  r = recoup("restore", newer, "--db", target, NULL);
+  expect_run(r, 1, "schema version 999, newer than this recoup");
+  expect_nothing_written(target);
+}
+
+static void test_restore_refuses_a_missing_file(void **state) {
+  char src[700], target[700];
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/no-such-backup.db", dir);
+  snprintf(target, sizeof target, "%s/from-nothing.db", dir);
+  r = recoup("restore", src, "--db", target, NULL);
+  expect_run(r, 1, "No such file");
+  expect_run(r, 1, "no-such-backup.db");
+  expect_nothing_written(target);
+}
+
+static void test_backup_config_is_checked(void **state) {
+  char sub[700], cmd[1600];
+  FILE *f;
+  run *r;
+  (void)state;
+  snprintf(sub, sizeof sub, "%s/badconf", dir);
+  mkdir(sub, 0700);
+  snprintf(cmd, sizeof cmd, "%s/recoup.lua", sub);
+  f = fopen(cmd, "w");
+  assert_non_null(f);
+  fprintf(f,
+          "institution { name = 'X', timezone = 'UTC', currency = 'USD' }\n"
+          "service { log_level = 'loud',\n"
+          "  backup = { evry = '1d', every = '10s', keep = 0, to = 5 } }\n");
+  fclose(f);
+  r = recoup("check", sub, NULL);
+  expect_run(r, 1, "service.backup: unknown field 'evry'");
+  expect_run(r, 1, "service.backup.every must be a duration of a minute");
+  expect_run(r, 1, "service.backup.keep must be a whole number");
+  expect_run(r, 1, "service.backup.to must be a non-empty string");
+  expect_run(r, 1, "service.log_level must be");
+  expect_run(r, 1, "recoup.lua:2");
+}
+
+/* Starts recoup serve on sub (its recoup.lua written from lua) and its own
+ * database; returns its pid and sets *p to its port. */
+static pid_t start_other(const char *sub, const char *lua, int *p) {
+  char file[800], line[256] = "";
+  int out[2];
+  pid_t pid;
+  FILE *f;
+  mkdir(sub, 0700);
+  snprintf(file, sizeof file, "%s/recoup.lua", sub);
+  f = fopen(file, "w");
+  assert_non_null(f);
+  fputs(lua, f);
+  fclose(f);
+  assert_int_equal(pipe(out), 0);
+  if ((pid = fork()) == 0) {
+    char db2[800], log[800];
+    int e;
+    snprintf(db2, sizeof db2, "%s/other.db", sub);
+    snprintf(log, sizeof log, "%s/other.log", sub);
+    e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out[1], 1);
+    dup2(e, 2);
+    close(out[0]);
+    setenv("T_ADMIN", ADMIN, 1);
+    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
+          "--db", db2, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f) ||
+      sscanf(line, "listening on http://127.0.0.1:%d", p) != 1)
+    fail_msg("the other server did not start: %s", line);
+  fclose(f);
+  return pid;
+}
+
+/* A backup directory that cannot be made (here: under a file) does not
+ * keep the service from serving; each backup fails, saying why. */
+static void test_an_impossible_backup_directory_does_not_stop_serving(
+    void **state) {
+  char sub[700], log[65536], path[800];
+  int p = 0, saved = port;
+  pid_t pid;
+  (void)state;
+  snprintf(sub, sizeof sub, "%s/nodir", dir);
+  pid = start_other(sub,
+                    "institution { name = 'N', timezone = 'UTC', currency = "
+                    "'USD' }\n"
+                    "service { backup = { to = 'recoup.lua/backups' } }\n"
+                    "tokens { admin = 'env:T_ADMIN' }\n"
+                    "workflow(recoup.workflow { name = 'n', version = 1, "
+                    "initial = 'new', states = { new = {} } })\n",
+                    &p);
+  port = p;
+  expect(get("/health", NULL), 200, "\"failing\":true");
+  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"x.db\"}"), 503, NULL);
+  port = saved;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  snprintf(path, sizeof path, "%s/other.log", sub);
+  slurp(path, log, sizeof log);
+  assert_non_null(strstr(log, "\"msg\":\"backups unavailable\""));
+}
+
+/* One service a database: a second one is refused, naming the first. */
+static void test_a_second_service_on_the_database_is_refused(void **state) {
+  char expect_text[200];
+  run *r;
+  (void)state;
+  r = recoup("serve", dir, "--listen", "127.0.0.1:0", "--db", db, NULL);
+  snprintf(expect_text, sizeof expect_text,
+           "another service (pid %d, at 127.0.0.1:%d) holds", (int)server,
+           port);
+  expect_run(r, 1, expect_text);
+  expect(get("/health", NULL), 200, "\"status\":\"ok\"");
+}
+
+/* Every line the service wrote is a JSON object whose ts is RFC 3339
+ * with milliseconds and the zone's offset. */
+static void test_log_lines_carry_rfc3339_times(void **state) {
+  char path[700], line[8192];
+  FILE *f;
+  int n = 0;
+  (void)state;
+  snprintf(path, sizeof path, "%s/server.log", dir);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  while (fgets(line, sizeof line, f)) {
+    const char *ts = strstr(line, "\"ts\":\"");
+    int y, mo, d, h, mi, s, ms, oh, om, len = 0;
+    char sign;
+    if (line[0] != '{' || !ts)
+      fail_msg("not a JSON log line with ts: %s", line);
+    if (sscanf(ts + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c%2d:%2d\"%n", &y, &mo, &d,
+               &h, &mi, &s, &ms, &sign, &oh, &om, &len) != 10 ||
+        len != 30 || sign != '+' || oh != 8 || om != 0)
+      fail_msg("ts is not RFC 3339 with milliseconds and +08:00: %s", line);
+    n++;
+  }
+  fclose(f);
+  assert_true(n > 10);
+}
+
+/* service.log_level = "warn": warnings stay, request lines go. */
+static void test_log_level_warn_drops_info(void **state) {
+  char sub[700], file[800], log[800], text[65536], line[256] = "";
+  int out[2], p = 0;
+  pid_t pid;
+  FILE *f;
+  (void)state;
+  snprintf(sub, sizeof sub, "%s/quiet", dir);
+  mkdir(sub, 0700);
+  snprintf(file, sizeof file, "%s/recoup.lua", sub);
+  f = fopen(file, "w");
+  assert_non_null(f);
+  fprintf(f,
+          "institution { name = 'Q', timezone = 'UTC', currency = 'USD' }\n"
+          "service { log_level = 'warn' }\n"
+          "workflow(recoup.workflow { name = 'q', version = 1, initial = "
+          "'new', states = { new = {} } })\n");
+  fclose(f);
+  snprintf(file, sizeof file, "%s/q.db", sub);
+  snprintf(log, sizeof log, "%s/q.log", sub);
+  assert_int_equal(pipe(out), 0);
+  if ((pid = fork()) == 0) {
+    int e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out[1], 1);
+    dup2(e, 2);
+    close(out[0]);
+    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
+          "--db", file, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  if (!fgets(line, sizeof line, f) ||
+      sscanf(line, "listening on http://127.0.0.1:%d", &p) != 1)
+    fail_msg("the quiet server did not start: %s", line);
+  fclose(f);
+  {
+    int saved = port;
+    port = p;
+    expect(get("/v1/cases", "nobody"), 401, NULL);
+    port = saved;
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  slurp(log, text, sizeof text);
+  assert_non_null(strstr(text, "\"level\":\"warn\""));
+  if (strstr(text, "\"level\":\"info\""))
+    fail_msg("info lines at log_level warn: %s", text);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_schedule_backs_up_at_start_and_prunes),
+      cmocka_unit_test(test_backup_while_payments_arrive),
+      cmocka_unit_test(test_backup_route_takes_only_the_admin_token),
+      cmocka_unit_test(test_backup_route_writes_only_in_its_directory),
+      cmocka_unit_test(test_failed_backup_shows_in_health),
+      cmocka_unit_test(test_backup_outside_the_directory_while_served),
+      cmocka_unit_test(test_restore_refuses_a_held_database),
+      cmocka_unit_test(test_restore_refuses_a_damaged_copy),
+      cmocka_unit_test(test_restore_refuses_a_newer_schema),
+      cmocka_unit_test(test_restore_refuses_a_missing_file),
+      cmocka_unit_test(test_backup_config_is_checked),
+      cmocka_unit_test(test_a_second_service_on_the_database_is_refused),
+      cmocka_unit_test(
+          test_an_impossible_backup_directory_does_not_stop_serving),
+      cmocka_unit_test(test_log_lines_carry_rfc3339_times),
+      cmocka_unit_test(test_log_level_warn_drops_info),
+  };
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_backup RECOUP\n");
+    return 2;
+  }
+  recoup_bin = argv[1];
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
