@@ -15,7 +15,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
 # openssl put TLS in front of the service.
 OPS_PACKAGES = systemd nginx openssl
 
-.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-deps fuzz clean
+.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean
 
 all: build
 
@@ -147,6 +147,13 @@ bench: bench-deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-release -j $(JOBS)
 	sh tests/bench/run.sh build-release
+	sh tests/bench/simulate.sh build-release
+
+# `recoup simulate` alone at size (100k cases, 60 days, two arms).
+bench-simulate:
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+	cmake --build build-release -j $(JOBS)
+	sh tests/bench/simulate.sh build-release
 
 # Each fuzz target for FUZZ_SECONDS (clang and libFuzzer needed; not part
 # of `make test`, which replays the corpora instead).

@@ -1963,7 +1963,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
 /* Moves the open cases of one workflow from older versions to the newest,
  * where its migrate says so. Each case in its own savepoint. */
 static int migrate_workflow(engine *eng, const char *name, int version,
-                            int *migrated, rc_error *err) {
+                            int same_state, int *migrated, rc_error *err) {
   id_list cases = {0};
   int rc = RC_OK;
   rc = store_cases_below_version(eng->st, name, version, collect_id, &cases,
@@ -1980,6 +1980,11 @@ static int migrate_workflow(engine *eng, const char *name, int version,
     else if (rc == RC_OK) {
       int r =
           script_migrate(eng->sc, eng, c.id, name, state, sizeof state, &why);
+      /* A what-if candidate without migrate takes the same state name. */
+      if (r == RC_ENOTFOUND && same_state) {
+        snprintf(state, sizeof state, "%s", c.state);
+        r = RC_OK;
+      }
       script_state info = script_state_info(eng->sc, name, version, state);
       if (r == RC_OK && state[0] && info.exists && !info.final) {
         rc = store_case_set_workflow(eng->st, c.id, name, version, state, err);
@@ -2041,13 +2046,32 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
   for (int i = 0; i < nnames && rc == RC_OK; i++) {
     int version;
     if (script_workflow_latest(sc, names[i], &version) == RC_OK)
-      rc = migrate_workflow(eng, names[i], version, migrated, &err);
+      rc = migrate_workflow(eng, names[i], version, 0, migrated, &err);
   }
   if (rc == RC_OK)
     rc = engine_commit(eng, &err);
   else
     engine_rollback(eng);
   if (rc != RC_OK) rc_errlist_add(errors, &err);
+  return rc;
+}
+
+int engine_scratch(engine *eng) {
+  return store_scratch(eng->st);
+}
+
+int engine_adopt(engine *eng, int *moved, rc_error *err) {
+  const char *names[64];
+  int n = script_workflow_names(eng->sc, names, 64), rc;
+  *moved = 0;
+  if ((rc = engine_begin(eng, err)) != RC_OK) return rc;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    int version;
+    if (script_workflow_latest(eng->sc, names[i], &version) == RC_OK)
+      rc = migrate_workflow(eng, names[i], version, 1, moved, err);
+  }
+  if (rc == RC_OK) return engine_commit(eng, err);
+  engine_rollback(eng);
   return rc;
 }
 

@@ -805,6 +805,41 @@ static int l_tokens(lua_State *L) {
   return 0;
 }
 
+/* capacity { phone = 400, field = 25 }: how many tasks each queue's
+ * collectors complete a day, for `recoup simulate`. */
+static int l_capacity(lua_State *L) {
+  script *sc = loading_script(L, "capacity{}");
+  institution_config *c = &sc->cfg;
+  if (!table_arg(L, "capacity")) return 0;
+  if (sc->seen_capacity++) ERR("capacity{} is given twice");
+  lua_pushnil(L); /* key */
+  while (lua_next(L, 1)) {
+    /* key, value */
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      ERR("capacity: keys are queue names, got a %s", luaL_typename(L, -2));
+    } else {
+      const char *q = lua_tostring(L, -2);
+      int isint;
+      lua_Integer n = lua_tointegerx(L, -1, &isint);
+      if (!isint || n < 0 || n > 1000000)
+        ERR("capacity.%s must be a whole number of tasks a day (0 to "
+            "1000000)",
+            q);
+      else if (strlen(q) >= sizeof c->capacity[0].queue)
+        ERR("capacity: queue name '%.40s...' is too long", q);
+      else if (c->ncapacity >= INSTITUTION_MAX_QUEUES)
+        ERR("capacity: at most %d queues", INSTITUTION_MAX_QUEUES);
+      else {
+        snprintf(c->capacity[c->ncapacity].queue,
+                 sizeof c->capacity[0].queue, "%s", q);
+        c->capacity[c->ncapacity++].per_day = (int)n;
+      }
+    }
+    lua_pop(L, 1); /* key */
+  }
+  return 0;
+}
+
 /* The chunk name of the Lua function level frames up and its line. */
 static const char *caller(lua_State *L, int level, int *line) {
   lua_Debug ar;
@@ -1364,6 +1399,7 @@ void institution_open(lua_State *L) {
                                  {"channel", l_channel},
                                  {"service", l_service},
                                  {"tokens", l_tokens},
+                                 {"capacity", l_capacity},
                                  {"templates", l_templates},
                                  {"workflow", l_workflow},
                                  {"route", l_route},

@@ -18,6 +18,7 @@
 #include "recoup/outbox.h"
 #include "repl.h"
 #include "report.h"
+#include "simulate.h"
 #include "spec.h"
 #include "user.h"
 
@@ -141,6 +142,9 @@ static void usage(FILE *out) {
   fputs(
       "  user    add|list|disable|enable|passwd ...\n"
       "          console users (recoup user --help)\n"
+      "  simulate [DIR] --db FILE [--against DIR2] [--days N] [--seed N]\n"
+      "          [--runs N] [--json FILE] [--html FILE]\n"
+      "          what-if: a strategy on copies of the book (docs/simulate.md)\n"
       "\n"
       "  DIR           the institution (recoup.lua); default .\n"
       "  --db FILE     the database; default service.db in recoup.lua\n"
@@ -770,6 +774,8 @@ int main(int argc, char **argv) {
   int rc;
   if (argc < 2) return usage_error(NULL, "no command given");
   if (strcmp(argv[1], "user") == 0) return user_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "simulate") == 0)
+    return simulate_main(argc - 2, argv + 2);
   name = argv[1];
   if (!strcmp(name, "--version")) name = "version";
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";

@@ -319,3 +319,8 @@ int query_messages_count(query *q, const char *status, int64_t *count,
                          rc_error *err) {
   return store_figures_messages(q->st, status, count, err);
 }
+
+int query_sim(query *q, int which, int64_t after, store_row_fn fn, void *ud,
+              rc_error *err) {
+  return store_sim_read(q->st, which, after, fn, ud, err);
+}

@@ -45,6 +45,7 @@ struct script {
   int64_t deadline_at; /* monotonic ms; 0: no deadline */
   int loading;    /* inside script_load: DSL functions allowed */
   int seen_institution, seen_service, seen_tokens, seen_policy;
+  int seen_capacity;
   rc_errlist *errors; /* where load problems go, while loading */
   rc_clock *clock;    /* os.time/os.date and ISO times in handlers */
   int owns_clock;     /* clock is ours to free (not the engine's) */

@@ -3938,3 +3938,59 @@ int store_rolls_forget(store *st, const char *before, rc_error *err) {
   bind_text(s, 1, before);
   return exec_stmt(st, s, err, "roll log");
 }
+
+/* --- what-if reads (simulate.c) --------------------------------------- */
+
+/* Prepared per call and finalized after: a simulation asks each a few
+ * times a simulated day, and none is on the engine's hot path. */
+static const char *const sim_sql[] = {
+    [STORE_SIM_CASES] =
+        "SELECT id, borrower_id, state, closed, error IS NOT NULL, on_hold, "
+        "balance, amount_due, due_date, workflow, version, opened_at "
+        "FROM cases ORDER BY id",
+    [STORE_SIM_MESSAGES] = "SELECT id, case_id, channel, status, at "
+                           "FROM messages WHERE id > ?1 ORDER BY id",
+    [STORE_SIM_TASKS] = "SELECT id, case_id, kind, queue, status, at "
+                        "FROM tasks WHERE id > ?1 ORDER BY id",
+    [STORE_SIM_BACKLOG] =
+        "SELECT coalesce(queue, ''), count(*) FROM tasks "
+        "WHERE status IN ('open', 'claimed') GROUP BY 1 ORDER BY 1",
+    [STORE_SIM_JOURNAL] = "SELECT case_id, at, state FROM journal "
+                          "ORDER BY case_id, id",
+    [STORE_SIM_PAYMENTS] = "SELECT case_id, at, amount FROM payments "
+                           "ORDER BY case_id, at, id",
+    [STORE_SIM_PROMISES] =
+        "SELECT status, count(*) FROM promises GROUP BY 1 ORDER BY 1",
+    [STORE_SIM_CONTACTS] =
+        "SELECT case_id, at FROM messages WHERE status NOT IN "
+        "('blocked', 'cancelled') UNION ALL SELECT case_id, "
+        "coalesce(completed_at, at) FROM tasks WHERE status = 'done' AND "
+        "kind IN ('call', 'visit', 'home_visit', 'workplace_visit') "
+        "ORDER BY 1, 2",
+    [STORE_SIM_OUTCOMES] =
+        "SELECT kind, coalesce(outcome, ''), count(*) FROM tasks "
+        "WHERE status = 'done' GROUP BY 1, 2 ORDER BY 1, 2",
+};
+
+int store_scratch(store *st) {
+  /* A what-if copy dies with the run: a power cut loses nothing anyone
+   * keeps, so its commits need not wait for the disk. */
+  return sqlite3_exec(st->db, "PRAGMA synchronous = OFF;", NULL, NULL, NULL) ==
+                 SQLITE_OK
+             ? RC_OK
+             : RC_ESTORE;
+}
+
+int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
+                   void *ud, rc_error *err) {
+  sqlite3_stmt *s = NULL;
+  int rc;
+  if (which < 0 || which >= STORE_SIM_COUNT)
+    return rc_error_set(err, RC_EINVAL, NULL, "unknown simulation read");
+  if (sqlite3_prepare_v2(st->db, sim_sql[which], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, err, "simulation read");
+  if (sqlite3_bind_parameter_count(s) > 0) sqlite3_bind_int64(s, 1, after);
+  rc = each_row(st, s, fn, ud, err);
+  sqlite3_finalize(s);
+  return rc;
+}

@@ -24,6 +24,11 @@ policy {
 channel "sms"    { driver = "file", path = "var/outbox-sms.jsonl" }
 channel "letter" { driver = "file", path = "var/outbox-letter.jsonl" }
 
+-- How many tasks each queue's people finish in a day: `recoup simulate`
+-- holds the rest back as a backlog, so a strategy that needs more hands
+-- than the shop has shows it before it ships.
+capacity { phone = 400, field = 25, hardship = 50, legal = 40 }
+
 service { listen = "127.0.0.1:8080", db = "var/recoup.db", body_limit = "1MB",
           instruction_budget = 10000000, memory_limit = "256MB" }
 tokens { ingest = "env:RECOUP_INGEST_TOKEN", agent = "env:RECOUP_AGENT_TOKEN",

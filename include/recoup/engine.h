@@ -175,6 +175,15 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * workflow declares migrate. Refused — the old scripts keep running — when
  * the new ones fail to load; errors then lists why. */
 int engine_reload(engine *eng, rc_errlist *errors, int *migrated);
+/* A what-if candidate's start (DESIGN.md "What-if and versions"): every
+ * open case on an older version of a workflow the loaded scripts declare
+ * moves to the newest, by its migrate when it declares one, else to the
+ * state of the same name when that exists and is not final; the others
+ * stay where they are. *moved counts the cases moved. */
+int engine_adopt(engine *eng, int *moved, rc_error *err);
+/* The database is a throwaway copy (a what-if arm): commits stop waiting
+ * for the disk. */
+int engine_scratch(engine *eng);
 /* Whether a transaction is open (a batch or an ingest call's own). */
 int engine_in_transaction(const engine *eng);
 /* How many WAL pages a commit may leave before they are copied back into

@@ -343,4 +343,22 @@ int query_last_conversation(query *q, const char *borrower_id, rc_time *at,
 int query_outbox_due(query *q, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
 
+/* --- for `recoup simulate` --------------------------------------------- */
+
+/* One of the what-if reads, QUERY_SIM_* (the same as store.h's
+ * STORE_SIM_*): the rows after id `after` where the read takes one. */
+enum {
+  QUERY_SIM_CASES,
+  QUERY_SIM_MESSAGES,
+  QUERY_SIM_TASKS,
+  QUERY_SIM_BACKLOG,
+  QUERY_SIM_JOURNAL,
+  QUERY_SIM_PAYMENTS,
+  QUERY_SIM_PROMISES,
+  QUERY_SIM_CONTACTS,
+  QUERY_SIM_OUTCOMES
+};
+int query_sim(query *q, int which, int64_t after, store_row_fn fn, void *ud,
+              rc_error *err);
+
 #endif

@@ -41,6 +41,7 @@ typedef struct rc_net {
   int bits; /* 0..128 */
 } rc_net;
 
+enum { INSTITUTION_MAX_QUEUES = 32 };
 typedef struct institution_config {
   char dir[PATH_MAX]; /* the institution directory */
   char name[128];     /* in the institution's own locale */
@@ -77,6 +78,12 @@ typedef struct institution_config {
   int64_t backup_every_ms;
   int backup_keep;
   int log_level; /* service.log_level: 0 debug, 1 info, 2 warn, 3 error */
+  /* capacity{}: tasks a day each queue's collectors complete. */
+  struct {
+    char queue[64];
+    int per_day;
+  } capacity[INSTITUTION_MAX_QUEUES];
+  int ncapacity;
   int nworkflows;
   int has_route;
   policy_config policy; /* policy{}, parsed */

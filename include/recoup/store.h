@@ -498,4 +498,28 @@ int store_last_contact(store *st, const char *case_id, const char *borrower_id,
  * task is done or cancelled. */
 int store_task_assign(store *st, int64_t id, const char *user, rc_error *err);
 
+/* What-if reads (simulate.c), rows in the order of each statement:
+ * _CASES every case (id, borrower_id, state, closed, in_error, on_hold,
+ * balance, amount_due, due_date, workflow, version, opened_at); _MESSAGES
+ * and _TASKS the rows after id `after`; _BACKLOG waiting tasks by queue;
+ * _JOURNAL (case_id, at, state), _PAYMENTS (case_id, at, amount) and
+ * _CONTACTS (case_id, at) by case and time; _PROMISES and _OUTCOMES
+ * counts by status, and by task kind and outcome. */
+enum {
+  STORE_SIM_CASES,
+  STORE_SIM_MESSAGES,
+  STORE_SIM_TASKS,
+  STORE_SIM_BACKLOG,
+  STORE_SIM_JOURNAL,
+  STORE_SIM_PAYMENTS,
+  STORE_SIM_PROMISES,
+  STORE_SIM_CONTACTS,
+  STORE_SIM_OUTCOMES,
+  STORE_SIM_COUNT
+};
+/* A throwaway copy: commits no longer wait for the disk. */
+int store_scratch(store *st);
+int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
+                   void *ud, rc_error *err);
+
 #endif

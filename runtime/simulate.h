@@ -1,0 +1,72 @@
+/* `recoup simulate`: what a strategy would do to the book (DESIGN.md
+ * "What-if: `recoup simulate`"). simulate.c runs the arms, simulate_model.c
+ * calibrates the behaviour model from the book's journal, simulate_html.c
+ * draws the report. */
+#ifndef RECOUP_SIMULATE_H
+#define RECOUP_SIMULATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "recoup/clock.h"
+#include "recoup/query.h"
+
+typedef struct json_t json_t;
+
+/* Days past due in buckets, as the report groups them. */
+enum { SIM_BUCKETS = 5, SIM_STATES = 32, SIM_OUTCOMES = 64 };
+extern const char *const sim_bucket_names[SIM_BUCKETS];
+int sim_bucket(int dpd);
+
+/* A cell of the model: a probability estimated from obs observations,
+ * or the stated default when obs < min_obs (calibrated is then 0). */
+typedef struct sim_rate {
+  double p;
+  int64_t obs, hits;
+  int calibrated;
+} sim_rate;
+
+typedef struct sim_model {
+  int min_obs;      /* fewer observations than this: the default */
+  int contact_days; /* a contact lifts payment for this many days after */
+  sim_rate pay[SIM_BUCKETS]; /* a case pays on a day, by dpd bucket */
+  struct {
+    char state[64];
+    sim_rate pay[SIM_BUCKETS];
+  } states[SIM_STATES]; /* the same by state, where history is thick */
+  int nstates;
+  sim_rate share;         /* amount paid as a share of amount due */
+  double share_sum;       /* sum of the observed shares */
+  sim_rate pay_contacted; /* pays within contact_days of a contact */
+  sim_rate pay_quiet;     /* pays with no contact in those days */
+  double lift;            /* pay_contacted / pay_quiet (1 when thin) */
+  sim_rate reach;         /* a call reaches the borrower */
+  sim_rate kept;          /* a promise is kept */
+  sim_rate reply;         /* a borrower replies to a message (default) */
+  struct {
+    char kind[32], outcome[32];
+    int64_t n;
+  } outcomes[SIM_OUTCOMES]; /* tasks done, by kind and outcome */
+  int noutcomes;
+  int64_t cases, case_days; /* history walked */
+  int no_payments;          /* no payment in the history: defaults */
+} sim_model;
+
+/* The stated defaults, every cell uncalibrated. */
+void sim_model_defaults(sim_model *m);
+/* Counts the book's history up to now (the institution's zone gives the
+ * days) into m, over the defaults where a cell has min_obs or more. */
+int sim_model_calibrate(query *q, rc_zone *zone, rc_time now, sim_model *m,
+                        rc_error *err);
+/* The payment probability of a case on a day in state at dpd. */
+double sim_model_pay(const sim_model *m, const char *state, int dpd);
+json_t *sim_model_json(const sim_model *m);
+void sim_model_print(const sim_model *m, FILE *out);
+
+/* The HTML report of a simulation's JSON (simulate_html.c). */
+int sim_html_write(const json_t *result, const char *path, rc_error *err);
+
+/* The command: argv after "simulate". */
+int simulate_main(int argc, char **argv);
+
+#endif
