@@ -15,7 +15,7 @@ PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
 # openssl put TLS in front of the service.
 OPS_PACKAGES = systemd nginx openssl
 
-.PHONY: all deps contract-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean vendor
+.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean vendor
 
 all: build
 
@@ -43,6 +43,27 @@ contract-deps: deps
 	  echo "installing: $(CONTRACT)/node_modules (npm ci)"; \
 	  cd $(CONTRACT) && npm ci --no-audit --no-fund --loglevel=error; }
 
+# The console's browser tests (tests/browser): Debian's Chromium and a CJK
+# font for the zh-CN screenshots (Debian packages, installed when missing),
+# Node as for contract-deps, and playwright-core pinned in
+# tests/browser/package-lock.json (1.61.x, the last that runs on Node 18;
+# it drives /usr/bin/chromium and never downloads a browser of its own).
+BROWSER = tests/browser
+BROWSER_PACKAGES = chromium fonts-noto-cjk
+browser-deps: contract-deps
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ -d $(BROWSER)/node_modules ] || { \
+	  echo "installing: $(BROWSER)/node_modules (npm ci)"; \
+	  cd $(BROWSER) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; }
+
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DRECOUP_WERROR=ON
 
@@ -54,13 +75,18 @@ san: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
 # The service on the bundled example: import its sample portfolio into
-# var/recoup.db (first time only), then serve it on 127.0.0.1:8080 with
-# demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
+# var/run/recoup.db (first time only), add a demo console user for each role
+# when missing (password NAME-demo), then serve it and the console on
+# 127.0.0.1:8080 with demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
 RUN_DIR    ?= var/run
+RUN_LISTEN ?= 127.0.0.1:8080
 export RECOUP_INGEST_TOKEN ?= demo-ingest
 export RECOUP_AGENT_TOKEN  ?= demo-agent
 export RECOUP_READ_TOKEN   ?= demo-read
 export RECOUP_ADMIN_TOKEN  ?= demo-admin
+# name:role:queues — the queues are the example workflow's (scripts/standard.lua).
+DEMO_USERS = li.wei:agent:phone,hardship,legal wang.fang:agent:field \
+             zhang.min:supervisor: zhao.read:read: root.admin:admin:
 
 run: build
 	$(BUILD)/recoup check $(EXAMPLE)
@@ -68,15 +94,27 @@ run: build
 	@if [ ! -f $(RUN_DIR)/recoup.db ]; then \
 	  $(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db $(RUN_DIR)/recoup.db; \
 	fi
+	@have=$$($(BUILD)/recoup user list $(EXAMPLE) --db $(RUN_DIR)/recoup.db | awk 'NR > 1 { print $$1 }'); \
+	for u in $(DEMO_USERS); do \
+	  name=$${u%%:*}; rest=$${u#*:}; role=$${rest%%:*}; queues=$${rest#*:}; \
+	  echo "$$have" | grep -qx "$$name" && continue; \
+	  printf '%s\n' "$$name-demo" | $(BUILD)/recoup user add "$$name" --role "$$role" \
+	    $${queues:+--queues "$$queues"} $(EXAMPLE) --db $(RUN_DIR)/recoup.db || exit 1; \
+	done
 	@echo
-	@echo "recoup is serving $(EXAMPLE) at http://127.0.0.1:8080"
-	@echo "  try:   curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/cases/MF00001"
-	@echo "         curl -H 'Authorization: Bearer $(RECOUP_AGENT_TOKEN)' 'http://127.0.0.1:8080/v1/tasks?status=open'"
-	@echo "         curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://127.0.0.1:8080/v1/reports/summary"
+	@echo "recoup is serving $(EXAMPLE) at http://$(RUN_LISTEN)"
+	@echo "  console: http://$(RUN_LISTEN)/  sign in as"
+	@for u in $(DEMO_USERS); do \
+	  name=$${u%%:*}; rest=$${u#*:}; role=$${rest%%:*}; queues=$${rest#*:}; \
+	  printf '    %-10s %-10s / %-16s %s\n' "$$role" "$$name" "$$name-demo" "$${queues:+(queues $$queues)}"; \
+	done | sed 's/ *$$//'
+	@echo "  API:   curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://$(RUN_LISTEN)/v1/cases/MF00001"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_AGENT_TOKEN)' 'http://$(RUN_LISTEN)/v1/tasks?status=open'"
+	@echo "         curl -H 'Authorization: Bearer $(RECOUP_READ_TOKEN)' http://$(RUN_LISTEN)/v1/reports/summary"
 	@echo "  outbox (SMS, letters): $(EXAMPLE)/var/outbox-*.jsonl    database: $(RUN_DIR)/recoup.db"
 	@echo "  stop with Ctrl-C"
 	@echo
-	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen 127.0.0.1:8080
+	$(BUILD)/recoup serve $(EXAMPLE) --db $(RUN_DIR)/recoup.db --listen $(RUN_LISTEN)
 
 # The console's browser libraries (ECharts), pinned in
 # console/package-lock.json, copied with their licences into console/vendor/
@@ -92,12 +130,12 @@ simulate: build
 	$(BUILD)/recoup tick $(EXAMPLE) --db var/simulate.db --now 2026-02-04T09:00
 	$(BUILD)/recoup report $(EXAMPLE) --db var/simulate.db
 
-test: contract-deps build san
+test: contract-deps browser-deps build san
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test-fast: contract-deps build
+test-fast: contract-deps browser-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The peer benchmark (BullMQ on Redis) needs redis-server from Debian and

@@ -3,7 +3,9 @@
 # table, and the same as JSON in build/bench.json.
 # usage: run.sh BUILD_DIR   (sizes can be lowered for a quick look:
 #   RECOUP_BENCH_SIZES="10000 100000" RECOUP_BENCH_IMPORT=100000
-#   RECOUP_BENCH_TIMERS=1000000 sh tests/bench/run.sh build-release)
+#   RECOUP_BENCH_TIMERS=1000000 sh tests/bench/run.sh build-release;
+#   RECOUP_BENCH_ONLY=console runs only the console's page loads, whose
+#   book is RECOUP_BENCH_CONSOLE_CASES big, default 1000000)
 set -eu
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +24,34 @@ recoup="$build/recoup"
 # A copy: the service writes the messages it delivers next to recoup.lua.
 cp -r "$here/institution" "$work/institution"
 inst="$work/institution"
+
+only=${RECOUP_BENCH_ONLY:-}
+console_cases=${RECOUP_BENCH_CONSOLE_CASES:-1000000}
+console_n=${RECOUP_BENCH_CONSOLE_N:-1000}
+
+# The console's pages at console_cases cases: the requests each page makes,
+# p50 and p99 from a client on loopback, against GET /health (console.js;
+# routes not served yet are skipped with a line saying so).
+console_bench() {
+  if command -v node >/dev/null; then
+    node "$here/console.js" "$recoup" "$work/console" "$console_cases" "$console_n" > "$work/console.txt" || return 1
+    cat "$work/console.txt"
+    grep '^console_' "$work/console.txt" >> "$out"
+  else
+    echo "(skipped: the console bench needs node — make bench-deps)"
+  fi
+  rm -rf "$work/console"
+}
+
+if [ "$only" = console ]; then
+  echo "== console pages"
+  console_bench
+  echo
+  echo "summary"
+  printf '%-40s %14s  %s\n' figure value unit
+  awk '{ printf "%-40s %14s  %s\n", $1, $2, $3 }' "$out"
+  exit 0
+fi
 
 echo "== daily sweep: recoup and raw SQLite, same writes, same run"
 "$build/tests/bench_sweep" "$inst" "$work" $sizes $shuffled | tee -a "$out"
@@ -85,6 +115,9 @@ kill -TERM "$server"; wait "$server" || true; server=
 echo "timers_10m_start_s $(awk -v a="$start" -v b="$ready" 'BEGIN { printf "%.3f", b - a }') s" | tee -a "$out"
 echo "timers_10m_rss_mb $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') MB" | tee -a "$out"
 
+echo "== console pages"
+console_bench
+
 peer_cases=${RECOUP_BENCH_PEER:-100000}
 echo "== peer: the same step as BullMQ delayed jobs on Redis ($peer_cases jobs)"
 if command -v redis-server >/dev/null && command -v node >/dev/null && [ -d "$here/peer/node_modules" ]; then
@@ -130,8 +163,8 @@ big=$(echo $sizes | awk '{ print $NF }')
 } >> "$out"
 echo
 echo "summary"
-printf '%-28s %14s  %s\n' figure value unit
-awk '{ printf "%-28s %14s  %s\n", $1, $2, $3 }' "$out"
+printf '%-40s %14s  %s\n' figure value unit
+awk '{ printf "%-40s %14s  %s\n", $1, $2, $3 }' "$out"
 mkdir -p build
 awk 'BEGIN { printf "{" } { printf "%s\"%s\": %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "}" }' \
   "$out" > build/bench.json
