@@ -95,15 +95,14 @@ void console_answer_for(const char *method, const char *path,
     out->len = 0;
     return;
   }
+  /* A HEAD gets the GET's length; the transport leaves the body out. */
   out->status = 200;
-  out->body = head ? NULL : a->bytes;
-  out->len = head ? 0 : a->len;
+  out->body = a->bytes;
+  out->len = a->len;
 }
 
 void console_handle(http_request *req) {
   console_answer a;
-  /* http_request does not carry If-None-Match yet: every answer is whole
-   * until the transport hands the header over. */
-  console_answer_for(req->method, req->path, NULL, &a);
+  console_answer_for(req->method, req->path, req->if_none_match, &a);
   http_respond(req, a.status, a.type, (const char *)a.body, a.len, a.headers);
 }

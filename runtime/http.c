@@ -81,7 +81,8 @@ enum {
   H_ORIGIN,
   H_X_CSRF_TOKEN,
   H_X_FORWARDED_PROTO,
-  H_X_FORWARDED_FOR, /* the one that may repeat: see on_header_value */
+  H_X_FORWARDED_FOR, /* these two may repeat: see on_header_value */
+  H_IF_NONE_MATCH,
   H_OTHER
 };
 static const char *const header_names[] = {"Authorization",
@@ -95,7 +96,8 @@ static const char *const header_names[] = {"Authorization",
                                            "Origin",
                                            "X-CSRF-Token",
                                            "X-Forwarded-Proto",
-                                           "X-Forwarded-For"};
+                                           "X-Forwarded-For",
+                                           "If-None-Match"};
 
 /* scan_head's states. */
 enum {
@@ -177,6 +179,7 @@ static void free_request(http_request *req) {
   free(req->csrf_token);
   free(req->forwarded_proto);
   free(req->forwarded_for);
+  free(req->if_none_match);
   free(req->body);
   free(req);
 }
@@ -193,6 +196,8 @@ static const char *reason_phrase(int status) {
       return "Accepted";
     case 204:
       return "No Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 401:
@@ -468,21 +473,22 @@ static void trace(conn *c, const http_request *req, int status,
 
 static void send_answer(conn *c, int status, const char *content_type,
                         const char *body, size_t len, const char *extra,
-                        int close_after) {
+                        int close_after, int head_only) {
   char head[640];
   /* On every answer, the console's pages and the transport's refusals
    * alike: no type sniffing (a JSON body holding a borrower's "<script>"
    * is never run as HTML), no framing (clickjacking), and no Referer
    * leaving with a case id in the URL. */
   int n;
-  /* 204 has no body, so neither type nor length (RFC 9110 8.6). */
-  if (status == 204)
+  /* 204 has no body, so neither type nor length (RFC 9110 8.6); nor
+   * has 304, whose length would have to be the 200's (8.6 again). */
+  if (status == 204 || status == 304)
     n = snprintf(head, sizeof head,
-                 "HTTP/1.1 204 No Content\r\nConnection: %s\r\n"
+                 "HTTP/1.1 %d %s\r\nConnection: %s\r\n"
                  "X-Content-Type-Options: nosniff\r\n"
                  "X-Frame-Options: DENY\r\n"
                  "Referrer-Policy: no-referrer\r\n",
-                 close_after ? "close" : "keep-alive");
+                 status, reason_phrase(status), close_after ? "close" : "keep-alive");
   else
     n = snprintf(head, sizeof head,
                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
@@ -493,7 +499,8 @@ static void send_answer(conn *c, int status, const char *content_type,
                  status, reason_phrase(status),
                  content_type ? content_type : "application/json", len,
                  close_after ? "close" : "keep-alive");
-  if (status == 204) len = 0;
+  /* A HEAD's answer says the length a GET would get, and sends none. */
+  if (status == 204 || status == 304 || head_only) len = 0;
   if (n < 0 || (size_t)n >= sizeof head) n = 0;
   write_raw(c, head, (size_t)n, extra, body, len, close_after, 0);
 }
@@ -515,7 +522,7 @@ static void answer_error(conn *c, int status, const char *code,
   if (!c->closing && !c->detached) uv_read_stop((uv_stream_t *)&c->tcp);
   if (!c->closing && !c->detached)
     trace(c, c->req, status, "application/json", body, (size_t)n, extra);
-  send_answer(c, status, "application/json", body, (size_t)n, extra, 1);
+  send_answer(c, status, "application/json", body, (size_t)n, extra, 1, 0);
 }
 
 void http_respond(http_request *req, int status, const char *content_type,
@@ -529,7 +536,8 @@ void http_respond(http_request *req, int status, const char *content_type,
     if (!c->closing)
       trace(c, req, status, content_type, body, len, extra_headers);
     send_answer(c, status, content_type, body, len, extra_headers,
-                !c->keep_alive || c->srv->closing);
+                !c->keep_alive || c->srv->closing,
+                strcmp(req->method, "HEAD") == 0);
   }
   free_request(req);
 }
@@ -687,6 +695,8 @@ static char **header_slot(conn *c) {
       return &c->req->forwarded_proto;
     case H_X_FORWARDED_FOR:
       return &c->req->forwarded_for;
+    case H_IF_NONE_MATCH:
+      return &c->req->if_none_match;
     case H_TRANSFER_ENCODING:
       return &c->transfer_encoding;
     case H_EXPECT:
@@ -706,7 +716,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
      * in for a header (an Authorization after the body). */
     for (int h = 0; c->field && !c->headers_done && h < H_OTHER; h++)
       if (strcasecmp(c->field, header_names[h]) == 0) c->header = h;
-    if (c->header == H_X_FORWARDED_FOR) {
+    if (c->header == H_X_FORWARDED_FOR || c->header == H_IF_NONE_MATCH) {
       /* Each proxy on the way may add its own line: several lines are one
        * list (RFC 9110 5.3), in order, the nearest hop last. */
       if ((slot = header_slot(c)) != NULL && *slot)

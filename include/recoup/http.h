@@ -38,9 +38,11 @@ typedef struct http_request {
   char *query; /* after '?', not decoded */
   char *authorization, *content_type, *idempotency_key;
   /* Each given at most once (a second is refused with 400), but
-   * X-Forwarded-For, whose lines are joined with "," in order. */
+   * X-Forwarded-For and If-None-Match, lists whose lines are joined with
+   * "," in order. */
   char *host, *cookie, *origin, *csrf_token; /* csrf_token: X-CSRF-Token */
   char *forwarded_proto, *forwarded_for;     /* X-Forwarded-Proto, -For */
+  char *if_none_match;
   char peer[64]; /* the connected address as text; "" when unknown */
   char *body;
   size_t body_len;

@@ -48,6 +48,24 @@ test('at every minute of a day the anchor is past and its next one 6 hours away'
   assert.equal(h.shiftCsv('a,2026-11-20,2026-10-29T09:00\n', 12), 'a,2026-12-02,2026-11-10T09:00\n');
 });
 
+test('a cached asset is not sent again, and HEAD says the length without a body', async () => {
+  const first = await fetch(`${book.url}/assets/js/app.js`);
+  const text = await first.text();
+  const etag = first.headers.get('etag');
+  assert.equal(first.status, 200);
+  assert.ok(etag, 'an ETag');
+  const again = await fetch(`${book.url}/assets/js/app.js`, { headers: { 'If-None-Match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal(await again.text(), '');
+  assert.equal(again.headers.get('content-length'), null);
+  const other = await fetch(`${book.url}/assets/js/app.js`, { headers: { 'If-None-Match': '"not-it"' } });
+  assert.equal(other.status, 200);
+  const head = await fetch(`${book.url}/assets/js/app.js`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(Number(head.headers.get('content-length')), Buffer.byteLength(text));
+  assert.equal(await head.text(), '');
+});
+
 test('/ is the console, with the Content-Security-Policy', async (t) => {
   const r = await h.api(book, '/');
   if (r.status === 404) return t.skip('the console is not served yet (GET / is 404)');
