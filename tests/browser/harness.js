@@ -424,6 +424,9 @@ async function signIn(page, book, name, pw_ = password(name)) {
     page.waitForFunction(() => !/^#\/signin/.test(location.hash) && location.hash !== '', null, { timeout: 10000 }),
     page.click('form button[type="submit"], form input[type="submit"], button[type="submit"]'),
   ]);
+  // The page after sign-in draws its navigation from /v1/me: a test that
+  // reads it at once raced the drawing on a slow (sanitizer) build.
+  await page.waitForSelector('nav a[data-nav]', { timeout: 10000 });
   checkGuards(page);
 }
 
