@@ -98,24 +98,6 @@ static int sync_dir_of(const char *path, rc_error *err) {
   return RC_OK;
 }
 
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int make_dirs(const char *path, rc_error *err) {
-  char buf[PATH_MAX];
-  rc_copy(buf, sizeof buf, path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return rc_error_set(err, RC_EIO, "backup.to", "cannot create %s: %s",
-                            buf, strerror(errno));
-      *p = c;
-      if (!c) break;
-    }
-  }
-  return RC_OK;
-}
-
 /* --- the lock beside the database -------------------------------------- */
 
 int backup_lock_hold(const char *db, int *fd, rc_error *err) {
@@ -904,7 +886,7 @@ int backup_service_start(service *svc, const char *db, const char *dir,
   }
   /* A backup directory that cannot be made does not keep the service
    * from serving: each copy fails, saying why, in the log and /health. */
-  if (make_dirs(dir, err) != RC_OK || !realpath(dir, b->dir)) {
+  if (rc_mkdirs(dir, "backup.to", err) != RC_OK || !realpath(dir, b->dir)) {
     rc_copy(b->dir, sizeof b->dir, dir);
     b->failing = 1;
     service_log("error",

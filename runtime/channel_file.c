@@ -10,22 +10,6 @@
 
 #include "channel.h"
 
-/* Creates the directories above path (mkdir -p of its parent). */
-static void make_parent(const char *path) {
-  char dir[4096];
-  char *slash;
-  snprintf(dir, sizeof dir, "%s", path);
-  if (!(slash = strrchr(dir, '/')) || slash == dir) return;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    mkdir(dir, 0700);
-    *p = '/';
-  }
-  mkdir(dir, 0700);
-}
-
 enum { BATCH_FILES = 8, BATCH_MESSAGES = 512 };
 
 struct file_batch {
@@ -51,7 +35,8 @@ static int open_file(file_batch *b, const char *path) {
   if (b->nfiles == BATCH_FILES) return -1;
   fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
-    make_parent(path);
+    /* a failure here shows as the file's own open error below */
+    rc_mkdir_parent(path, "path", NULL);
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   }
   b->files[b->nfiles].path = path;

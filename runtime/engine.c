@@ -98,25 +98,6 @@ static void invalidate(engine *eng) {
   eng->borrower_valid = 0;
 }
 
-static int mkdir_parent(const char *path, rc_error *err) {
-  char dir[PATH_MAX];
-  char *slash;
-  snprintf(dir, sizeof dir, "%s", path);
-  slash = strrchr(dir, '/');
-  if (!slash || slash == dir) return RC_OK;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    mkdir(dir, 0700);
-    *p = '/';
-  }
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-    return rc_error_set(err, RC_EIO, "db", "cannot create %s: %s", dir,
-                        strerror(errno));
-  return RC_OK;
-}
-
 static int rolls_begin(engine *eng, rc_error *err);
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
@@ -136,7 +117,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
-  if ((strcmp(db, ":memory:") != 0 && mkdir_parent(db, &err) != RC_OK) ||
+  if ((strcmp(db, ":memory:") != 0 &&
+       rc_mkdir_parent(db, "db", &err) != RC_OK) ||
       store_open(&eng->st, db, &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
@@ -382,8 +364,8 @@ static int journal(engine *eng, const char *case_id, const char *kind,
       json_object_set_new(detail, "user", json_string(eng->actor));
   }
   text = detail ? ljson_dump(detail) : NULL;
-  rc = store_journal_append(eng->st, case_id, clock_now(eng->clk), kind,
-                                state, version, text, err);
+  rc = store_journal_append(eng->st, case_id, clock_now(eng->clk), kind, state,
+                            version, text, err);
   free(text);
   json_decref(detail);
   return rc;

@@ -55,6 +55,11 @@ void rc_error_clear(rc_error *err);
  * NULL. */
 int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
+
+/* mkdir -p of dir, or of the directory above path, with mode 0700: a
+ * failure is RC_EIO naming field. */
+int rc_mkdirs(const char *dir, const char *field, rc_error *err);
+int rc_mkdir_parent(const char *path, const char *field, rc_error *err);
 /* "recoup: FILE:LINE: message" on stream, printable (rc_printable). */
 void rc_error_print(const rc_error *err, FILE *stream);
 /* Copies src into dst[size] (cut on a character boundary, terminated)
