@@ -74,13 +74,13 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   return zone;
 }
 
-rc_clock *clock_new(const char *zone_name, rc_error *err) {
+rc_clock *clock_new(const char *zone, rc_error *err) {
   rc_clock *clk = calloc(1, sizeof *clk);
   if (!clk) {
     rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     return NULL;
   }
-  clk->home = zone_open(zone_name, err);
+  clk->home = zone_open(zone, err);
   if (!clk->home) {
     free(clk);
     return NULL;

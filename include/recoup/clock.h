@@ -22,7 +22,7 @@ typedef struct rc_date {
   int year, month, day; /* month 1..12 */
 } rc_date;
 
-rc_clock *clock_new(const char *zone_name, rc_error *err);
+rc_clock *clock_new(const char *zone, rc_error *err);
 void clock_free(rc_clock *clk);
 /* Switches the clock to simulated time, frozen at t until set again. */
 void clock_set(rc_clock *clk, rc_time t);
