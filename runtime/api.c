@@ -543,8 +543,8 @@ static int payment_time(service *svc, const char *text, rc_time *at,
     return RC_EINVAL;
   }
   if (*at > now + PAYMENT_SKEW_MS) {
-    zone_format(clock_zone(clk), *at, when, sizeof when);
-    zone_format(clock_zone(clk), now, limit, sizeof limit);
+    clock_zone_format(clock_zone(clk), *at, when, sizeof when);
+    clock_zone_format(clock_zone(clk), now, limit, sizeof limit);
     return rc_error_set(err, RC_EINVAL, "at",
                         "at (%s) is in the future: a payment is dated at most "
                         "5 minutes after now (%s)",
@@ -853,7 +853,7 @@ json_t *api_row_json(service *svc, const store_value *cols, int n) {
     int kind = query_column_kind(v->name);
     if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
-      zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
+      clock_zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
     } else if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
@@ -1119,7 +1119,7 @@ static json_t *case_json(service *svc, const store_case *c) {
       (json_int_t)c->amount_due, "fees", (json_int_t)c->fees, "due_date",
       c->due_date, "dpd", engine_case_dpd(svc->eng, c), "queue", c->queue,
       "on_hold", c->on_hold);
-  zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
+  clock_zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
   json_object_set_new(o, "opened_at", json_string(at));
   json_object_set_new(o, "overpaid", json_integer((json_int_t)c->overpaid));
   json_object_set_new(o, "reduced", json_integer((json_int_t)c->reduced));

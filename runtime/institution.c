@@ -1424,9 +1424,9 @@ void institution_open(lua_State *L) {
   lua_createtable(L, 0, 4); /* G recoup */
   lua_pushcfunction(L, l_recoup_workflow);
   lua_setfield(L, -2, "workflow");
-  lua_pushcfunction(L, lua_format_money);
+  lua_pushcfunction(L, lformat_money);
   lua_setfield(L, -2, "money");
-  lua_pushcfunction(L, lua_format_date);
+  lua_pushcfunction(L, lformat_date);
   lua_setfield(L, -2, "date");
   lua_pushstring(L, RECOUP_VERSION);
   lua_setfield(L, -2, "version");

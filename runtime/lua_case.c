@@ -49,7 +49,7 @@ static const store_case *view(lua_State *L, lcase *lc) {
   return c;
 }
 
-void lua_case_push(lua_State *L, engine *eng, const char *case_id) {
+void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   size_t n = strlen(case_id);
   lcase *lc = lua_newuserdatauv(L, sizeof *lc + n, 0);
   lc->eng = eng;
@@ -232,7 +232,7 @@ static int case_index(lua_State *L) {
       lua_pushnil(L);
   } else if (strcmp(key, "opened_at") == 0) {
     char at[40];
-    zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at, sizeof at);
+    clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at, sizeof at);
     lua_pushstring(L, at);
   } else if (strcmp(key, "tags") == 0) {
     ljson_push_text(L, c->tags);
@@ -356,7 +356,7 @@ static int case_after(lua_State *L) {
   rc_clock *clk = engine_clock(lc->eng);
   if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err) != RC_OK)
     raise(L, &err);
-  return add_timer(L, lc, zone_add(clock_zone(clk), clock_now(clk), &d), 3);
+  return add_timer(L, lc, clock_zone_add(clock_zone(clk), clock_now(clk), &d), 3);
 }
 
 static int case_at(lua_State *L) {
@@ -377,7 +377,7 @@ static int case_at_dpd(lua_State *L) {
     return luaL_error(L, "case:at_dpd: days past due must be 0..36500");
   /* The start of the day on which dpd reaches n, in the institution's
    * zone; a day already past fires at once. */
-  at = zone_midnight(clock_zone(clk), date_from_days(date_to_days(due) + n));
+  at = clock_zone_midnight(clock_zone(clk), clock_date_from_days(clock_date_to_days(due) + n));
   if (at < clock_now(clk)) at = clock_now(clk);
   return add_timer(L, lc, at, 3);
 }
@@ -501,7 +501,7 @@ static int case_variant(lua_State *L) {
   return 1;
 }
 
-void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
+void lcase_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
@@ -534,7 +534,7 @@ void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
     }
     if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
-      zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
+      clock_zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
       lua_pushstring(L, at);
     } else if (v->type == STORE_INT) {
       lua_pushinteger(L, v->i);
@@ -555,7 +555,7 @@ typedef struct row_sink {
 /* Appends each store row to the array on top of the stack. */
 static int push_row(void *ud, const store_value *cols, int n) {
   row_sink *r = ud;
-  lua_push_row(r->L, r->eng, cols, n);
+  lcase_push_row(r->L, r->eng, cols, n);
   lua_rawseti(r->L, -2, (lua_Integer)luaL_len(r->L, -2) + 1);
   return 0;
 }
@@ -636,7 +636,7 @@ static template_value send_lookup(void *ud, const char *name) {
       v.kind = TEMPLATE_DATE;
     } else if (strcmp(f, "opened_at") == 0) {
       char buf[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
                   sizeof buf);
       buf[10] = '\0';
       v = push_text(L, buf);
@@ -737,7 +737,7 @@ static const char *borrower_field(const store_borrower *b, const char *f) {
   return NULL;
 }
 
-void lua_case_reader(lua_State *L, int idx, template_ctx *ctx) {
+void lcase_reader(lua_State *L, int idx, template_ctx *ctx) {
   lcase *lc = luaL_testudata(L, idx, CASE_MT);
   const store_case *c;
   const store_borrower *b;
@@ -877,7 +877,7 @@ static int case_send(lua_State *L) {
     }
     if (d.verdict == POLICY_DEFER) {
       char until[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
                   sizeof until);
       lua_pushstring(L, "deferred");
       lua_pushstring(L, until);
@@ -901,8 +901,8 @@ static const char *date_or_duration(lua_State *L, lcase *lc, const char *text,
   rc_date day;
   (void)L;
   if (!text || clock_parse_duration(text, &d, &err) != RC_OK) return text;
-  day = zone_date(clock_zone(clk), zone_add(clock_zone(clk), clock_now(clk), &d));
-  date_format(&day, buf, size);
+  day = clock_zone_date(clock_zone(clk), clock_zone_add(clock_zone(clk), clock_now(clk), &d));
+  clock_date_format(&day, buf, size);
   return buf;
 }
 
@@ -948,9 +948,9 @@ static int schedule_dates(lua_State *L, const char *first,
               ((d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0));
       if (d.day > last) d.day = last; /* the 31st becomes month's end */
     } else {
-      d = date_from_days(date_to_days(d0) + (int64_t)every->days * i);
+      d = clock_date_from_days(clock_date_to_days(d0) + (int64_t)every->days * i);
     }
-    date_format(&d, items[i].due_date, sizeof items[i].due_date);
+    clock_date_format(&d, items[i].due_date, sizeof items[i].due_date);
   }
   return 0;
 }
@@ -1033,9 +1033,9 @@ static int case_plan(lua_State *L) {
     } else {
       /* One period from today, in the institution's calendar. */
       rc_clock *clk = engine_clock(lc->eng);
-      rc_date today = zone_date(clock_zone(clk), clock_now(clk));
+      rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
       engine_installment two[2];
-      date_format(&today, first_buf, sizeof first_buf);
+      clock_date_format(&today, first_buf, sizeof first_buf);
       schedule_dates(L, first_buf, &every, 2, two);
       snprintf(first_buf, sizeof first_buf, "%s", two[1].due_date);
       first = first_buf;
@@ -1109,7 +1109,7 @@ static int case_task(lua_State *L) {
     if (d.verdict == POLICY_DEFER) {
       /* A rule with an end held it: id, "deferred", when it is due. */
       char until[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
                   sizeof until);
       lua_pushinteger(L, id);
       lua_pushstring(L, "deferred");
@@ -1141,7 +1141,7 @@ static int borrower_cases(lua_State *L) {
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);
       lua_getfield(L, -1, "id");
-      lua_case_push(L, eng, lua_tostring(L, -1));
+      lcase_push(L, eng, lua_tostring(L, -1));
       lua_rawseti(L, -4, i);
       lua_pop(L, 2);
     }
@@ -1213,7 +1213,7 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   lua_setmetatable(L, -2);
 }
 
-void lua_case_open(lua_State *L) {
+void lcase_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"after", case_after},
                                      {"at", case_at},
                                      {"at_dpd", case_at_dpd},

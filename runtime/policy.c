@@ -40,16 +40,16 @@ rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t) {
   int minute;
   rc_date day;
   if (!p->has_hours) return t;
-  minute = zone_minute_of_day(zone, t);
+  minute = clock_zone_minute_of_day(zone, t);
   if (p->start_min <= p->end_min) {
     if (minute >= p->start_min && minute < p->end_min) return t;
   } else if (minute >= p->start_min || minute < p->end_min) {
     return t; /* a window across midnight */
   }
-  day = zone_date(zone, t);
+  day = clock_zone_date(zone, t);
   if (minute >= p->end_min && p->start_min <= p->end_min)
-    day = date_from_days(date_to_days(day) + 1); /* after hours: tomorrow */
-  return zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
+    day = clock_date_from_days(clock_date_to_days(day) + 1); /* after hours: tomorrow */
+  return clock_zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
 }
 
 /* Defers to `until` unless an earlier check deferred further. */
@@ -79,7 +79,7 @@ static int pause_end(const policy_config *p, query *q,
   rc = query_last_conversation(q, req->borrower_id, &last, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
-  if ((end = zone_add(req->zone, last, &p->pause)) > req->now) *ends = end;
+  if ((end = clock_zone_add(req->zone, last, &p->pause)) > req->now) *ends = end;
   return RC_OK;
 }
 
@@ -94,7 +94,7 @@ static int window_count(const policy_rule *rule, query *q,
   back.months = -back.months;
   return query_contacts(q, rule->per_case ? req->case_id : NULL,
                         req->borrower_id, rule->channels, rule->nchannels,
-                        zone_add(req->zone, req->now, &back), rule->limit,
+                        clock_zone_add(req->zone, req->now, &back), rule->limit,
                         req->exclude_message, n, oldest, err);
 }
 
@@ -145,7 +145,7 @@ static int decide(const policy_config *p, query *q, const policy_request *req,
       snprintf(reason, sizeof reason, "max_contacts:%s:%d", req->channel,
                rule->limit);
       /* Room comes when the oldest of them leaves the window. */
-      defer(out, zone_add(req->zone, oldest, &rule->per), reason);
+      defer(out, clock_zone_add(req->zone, oldest, &rule->per), reason);
     }
   }
   /* Calendar arithmetic is not symmetric (a month back from the 31st is

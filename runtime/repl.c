@@ -264,7 +264,7 @@ static const char *const bare[] = {
 
 static void setup_globals(session *s) {
   lua_State *L = s->L;
-  lua_rt_push(L, s->eng);
+  lrt_push(L, s->eng);
   lua_setglobal(L, "rt");
   for (int i = 0; bare[i]; i++) {
     lua_getglobal(L, "rt");
@@ -548,7 +548,7 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   }
   s.L = luaL_newstate();
   luaL_openlibs(s.L);
-  lua_rt_open(s.L);
+  lrt_open(s.L);
   setup_globals(&s);
   if (script_file &&
       (luaL_loadfile(s.L, script_file) != LUA_OK || docall(&s, 0) != LUA_OK)) {
@@ -558,7 +558,7 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   if (tty) {
     const institution_config *cfg = script_config(engine_script(s.eng));
     char now[40];
-    zone_format(clock_zone(engine_clock(s.eng)), clock_now(engine_clock(s.eng)),
+    clock_zone_format(clock_zone(engine_clock(s.eng)), clock_now(engine_clock(s.eng)),
                 now, sizeof now);
     printf(
         "recoup %s — %s on %s, simulated clock at %s\n"

@@ -362,7 +362,7 @@ static int walk_day(void *ud, const store_value *v, int n) {
   }
   if (due <= 0) return 0;
   if (v[8].type == STORE_TEXT && clock_parse_date(v[8].s, &dd) == RC_OK)
-    dpd = (int)(a->today_days - date_to_days(dd));
+    dpd = (int)(a->today_days - clock_date_to_days(dd));
   p = sim_model_pay(m, v[2].type == STORE_TEXT ? v[2].s : "", dpd);
   if (a->day - c->last_contact <= m->contact_days) p *= m->lift;
   if (draw(a->seed, c->hash, a->day, DRAW_PAY) < p) {
@@ -533,8 +533,8 @@ static json_t *completion(arm *a, sim_case *c, const char *kind,
     else if (!strcmp(type, "date")) {
       int days = 1 + (int)(draw(a->seed, c->hash, a->day, DRAW_DAYS) * 7);
       char when[16];
-      rc_date d = date_from_days(a->today_days + days);
-      date_format(&d, when, sizeof when);
+      rc_date d = clock_date_from_days(a->today_days + days);
+      clock_date_format(&d, when, sizeof when);
       json_object_set_new(body, name, json_string(when));
       if (!strcmp(outcome, "promise")) {
         c->promise_day = a->day + days;
@@ -710,9 +710,9 @@ static int step_day(arm *a, rc_error *err) {
   rc_time mid = a->day_start + DAY_MS / 2, end = a->day_start + DAY_MS;
   int64_t steps;
   int rc;
-  rc_date d = zone_date(clock_zone(engine_clock(a->eng)), a->day_start);
-  a->today_days = (int32_t)date_to_days(d);
-  date_format(&d, a->today, sizeof a->today);
+  rc_date d = clock_zone_date(clock_zone(engine_clock(a->eng)), a->day_start);
+  a->today_days = (int32_t)clock_date_to_days(d);
+  clock_date_format(&d, a->today, sizeof a->today);
   day_reset(a);
   w.a = a;
   /* The morning: timers and events up to noon; then collectors work. */

@@ -63,7 +63,7 @@ typedef struct hist {
 } hist;
 
 static int32_t day_of(rc_zone *zone, rc_time t) {
-  return (int32_t)date_to_days(zone_date(zone, t));
+  return (int32_t)clock_date_to_days(clock_zone_date(zone, t));
 }
 
 static int case_cmp(const void *a, const void *b) {
@@ -106,7 +106,7 @@ static int on_case(void *ud, const store_value *v, int n) {
   c->amount_due = v[7].i;
   c->open_day = day_of(h->zone, v[11].i);
   if (v[8].type == STORE_TEXT && clock_parse_date(v[8].s, &due) == RC_OK) {
-    c->due_day = (int32_t)date_to_days(due);
+    c->due_day = (int32_t)clock_date_to_days(due);
     c->has_due = 1;
   }
   return 0;

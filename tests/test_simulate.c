@@ -68,7 +68,7 @@ static int64_t pay_days(engine *eng, int from, int to) {
   for (int day = from; day < to; day++) {
     rc_time noon = book.start + day * DAY + DAY / 2;
     int64_t today =
-        date_to_days(zone_date(clock_zone(engine_clock(eng)), noon));
+        clock_date_to_days(clock_zone_date(clock_zone(engine_clock(eng)), noon));
     assert_int_equal(engine_run(eng, noon, NULL, &err), RC_OK);
     assert_int_equal(engine_begin(eng, &err), RC_OK);
     for (int i = 0; i < CASES; i++) {
@@ -102,12 +102,12 @@ static int build_book(void **st) {
   /* Cases fall due from 0 to 99 days before the start. */
   for (int i = 0; i < CASES; i++) {
     char text[512], due[16];
-    rc_date d = date_from_days(
-        date_to_days(zone_date(clock_zone(engine_clock(eng)), book.start)) -
+    rc_date d = clock_date_from_days(
+        clock_date_to_days(clock_zone_date(clock_zone(engine_clock(eng)), book.start)) -
         i % 100);
     json_t *j;
-    book.due_days[i] = date_to_days(d);
-    date_format(&d, due, sizeof due);
+    book.due_days[i] = clock_date_to_days(d);
+    clock_date_format(&d, due, sizeof due);
     snprintf(text, sizeof text,
              "{\"id\": \"C%03d\", \"borrower\": {\"id\": \"B%03d\"},"
              " \"balance\": 10000000, \"amount_due\": 5000000,"
