@@ -258,7 +258,8 @@ rc_time clock_zone_midnight(rc_zone *zone, rc_date d) {
   return zone_local(zone, d, 0, 0, 0, 0);
 }
 
-rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute, int second) {
+rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute,
+                        int second) {
   return zone_local(zone, d, hour, minute, second, 0);
 }
 
@@ -326,8 +327,8 @@ int clock_parse_time(rc_clock *clk, const char *text, rc_time *out,
     } else {
       goto bad;
     }
-    *out = (clock_date_to_days(d) * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms -
-           offset_min * 60000;
+    *out = (clock_date_to_days(d) * 86400 + h * 3600 + mi * 60 + s) * 1000 +
+           ms - offset_min * 60000;
     return RC_OK;
   }
 bad:
@@ -347,7 +348,8 @@ rc_date clock_zone_date(rc_zone *zone, rc_time t) {
   d.day = ucal_get(zone->cal, UCAL_DATE, &status);
   if (U_SUCCESS(status)) {
     rc_time from = clock_zone_midnight(zone, d);
-    rc_time to = clock_zone_midnight(zone, clock_date_from_days(clock_date_to_days(d) + 1));
+    rc_time to = clock_zone_midnight(
+        zone, clock_date_from_days(clock_date_to_days(d) + 1));
     if (from <= t && t < to) { /* a day that starts at midnight */
       zone->day_from = from;
       zone->day_to = to;
@@ -399,6 +401,7 @@ void clock_date_format(const rc_date *d, char *buf, size_t size) {
 }
 
 int clock_dpd(rc_clock *clk, const rc_date *due, rc_time now) {
-  int64_t days = clock_date_to_days(clock_zone_date(clk->home, now)) - clock_date_to_days(*due);
+  int64_t days = clock_date_to_days(clock_zone_date(clk->home, now)) -
+                 clock_date_to_days(*due);
   return days > 0 ? (int)days : 0;
 }

@@ -38,14 +38,15 @@ static lcase *check_case(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, CASE_MT);
 }
 
-static void raise(lua_State *L, const rc_error *err) {
+/* Raises err as a Lua error: luaL_error longjmps, so this never returns. */
+static void raise_error(lua_State *L, const rc_error *err) {
   luaL_error(L, "%s", err->message);
 }
 
 static const store_case *view(lua_State *L, lcase *lc) {
   rc_error err;
   const store_case *c = engine_case_view(lc->eng, lc->id, &err);
-  if (!c) raise(L, &err);
+  if (!c) raise_error(L, &err);
   return c;
 }
 
@@ -62,7 +63,7 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
   rc_error err;
   rc_time t;
   const char *s = luaL_checkstring(L, idx);
-  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK) raise(L, &err);
+  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK) raise_error(L, &err);
   return t;
 }
 
@@ -232,7 +233,8 @@ static int case_index(lua_State *L) {
       lua_pushnil(L);
   } else if (strcmp(key, "opened_at") == 0) {
     char at[40];
-    clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at, sizeof at);
+    clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at,
+                      sizeof at);
     lua_pushstring(L, at);
   } else if (strcmp(key, "tags") == 0) {
     ljson_push_text(L, c->tags);
@@ -345,7 +347,7 @@ static int add_timer(lua_State *L, lcase *lc, rc_time due, int event_idx) {
   timer_tail(L, event_idx + 1, &data, &keep);
   rc = engine_timer(lc->eng, lc->id, due, event, data, keep, &err);
   free(data);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -355,8 +357,9 @@ static int case_after(lua_State *L) {
   rc_error err;
   rc_clock *clk = engine_clock(lc->eng);
   if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err) != RC_OK)
-    raise(L, &err);
-  return add_timer(L, lc, clock_zone_add(clock_zone(clk), clock_now(clk), &d), 3);
+    raise_error(L, &err);
+  return add_timer(L, lc, clock_zone_add(clock_zone(clk), clock_now(clk), &d),
+                   3);
 }
 
 static int case_at(lua_State *L) {
@@ -377,7 +380,8 @@ static int case_at_dpd(lua_State *L) {
     return luaL_error(L, "case:at_dpd: days past due must be 0..36500");
   /* The start of the day on which dpd reaches n, in the institution's
    * zone; a day already past fires at once. */
-  at = clock_zone_midnight(clock_zone(clk), clock_date_from_days(clock_date_to_days(due) + n));
+  at = clock_zone_midnight(clock_zone(clk),
+                           clock_date_from_days(clock_date_to_days(due) + n));
   if (at < clock_now(clk)) at = clock_now(clk);
   return add_timer(L, lc, at, 3);
 }
@@ -387,7 +391,7 @@ static int case_cancel(lua_State *L) {
   int n = 0;
   rc_error err;
   if (engine_cancel(lc->eng, lc->id, luaL_checkstring(L, 2), &n, &err))
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushinteger(L, n);
   return 1;
 }
@@ -418,7 +422,7 @@ static int case_set(lua_State *L) {
   json_decref(j);
   rc = engine_set_data(lc->eng, lc->id, key, text, &err);
   free(text);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -445,7 +449,7 @@ static int case_tag(lua_State *L) {
     free(text);
   }
   json_decref(tags);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -453,7 +457,7 @@ static int case_assign(lua_State *L) {
   lcase *lc = check_case(L, 1);
   rc_error err;
   if (engine_assign(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
-    raise(L, &err);
+    raise_error(L, &err);
   return 0;
 }
 
@@ -462,7 +466,7 @@ static int case_note(lua_State *L) {
   rc_error err;
   if (engine_note(lc->eng, lc->id,
                   text_arg(L, 2, "case:note: the text", NOTE_MAX), &err))
-    raise(L, &err);
+    raise_error(L, &err);
   return 0;
 }
 
@@ -496,7 +500,7 @@ static int case_variant(lua_State *L) {
     }
   rc = engine_variant(lc->eng, lc->id, experiment, arms, weights, n, arm,
                       sizeof arm, &err);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   lua_pushstring(L, arm);
   return 1;
 }
@@ -618,7 +622,7 @@ static template_value send_lookup(void *ud, const char *name) {
     rc_error err;
     const store_borrower *bv =
         engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
-    if (!bv) raise(L, &err);
+    if (!bv) raise_error(L, &err);
     return push_text(L, borrower_field(bv, name + 9));
   }
   if (strncmp(name, "case.", 5) == 0) {
@@ -637,7 +641,7 @@ static template_value send_lookup(void *ud, const char *name) {
     } else if (strcmp(f, "opened_at") == 0) {
       char buf[40];
       clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
-                  sizeof buf);
+                        sizeof buf);
       buf[10] = '\0';
       v = push_text(L, buf);
       v.kind = TEMPLATE_DATE;
@@ -807,7 +811,7 @@ static int case_send(lua_State *L) {
   /* The borrower is the engine's cached read; what must outlive it is
    * copied onto the Lua stack. */
   if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushstring(L, bv->locale ? bv->locale : cfg->locale);
   locale = lua_tostring(L, -1);
   lua_pushstring(L, recipient_of(bv, channel, to));
@@ -870,7 +874,7 @@ static int case_send(lua_State *L) {
     m.to_third_party =
         to && strcmp(to, "borrower") != 0 && strcmp(to, "home") != 0;
     if (engine_send(lc->eng, lc->id, &m, &d, &id, &err) != RC_OK)
-      raise(L, &err);
+      raise_error(L, &err);
     if (d.verdict == POLICY_ALLOW) {
       lua_pushstring(L, "queued");
       return 1;
@@ -878,7 +882,7 @@ static int case_send(lua_State *L) {
     if (d.verdict == POLICY_DEFER) {
       char until[40];
       clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
-                  sizeof until);
+                        sizeof until);
       lua_pushstring(L, "deferred");
       lua_pushstring(L, until);
       return 2;
@@ -901,7 +905,8 @@ static const char *date_or_duration(lua_State *L, lcase *lc, const char *text,
   rc_date day;
   (void)L;
   if (!text || clock_parse_duration(text, &d, &err) != RC_OK) return text;
-  day = clock_zone_date(clock_zone(clk), clock_zone_add(clock_zone(clk), clock_now(clk), &d));
+  day = clock_zone_date(clock_zone(clk),
+                        clock_zone_add(clock_zone(clk), clock_now(clk), &d));
   clock_date_format(&day, buf, size);
   return buf;
 }
@@ -923,7 +928,7 @@ static int case_promise(lua_State *L) {
   lua_getfield(L, 2, "by");
   by = date_or_duration(L, lc, lua_tostring(L, -1), by_buf, sizeof by_buf);
   if (engine_promise(lc->eng, lc->id, amount, by, &id, &err) != RC_OK)
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushinteger(L, id);
   return 1;
 }
@@ -948,7 +953,8 @@ static int schedule_dates(lua_State *L, const char *first,
               ((d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0));
       if (d.day > last) d.day = last; /* the 31st becomes month's end */
     } else {
-      d = clock_date_from_days(clock_date_to_days(d0) + (int64_t)every->days * i);
+      d = clock_date_from_days(clock_date_to_days(d0) +
+                               (int64_t)every->days * i);
     }
     clock_date_format(&d, items[i].due_date, sizeof items[i].due_date);
   }
@@ -967,7 +973,7 @@ static int case_plan(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   if (lua_getfield(L, 2, "grace") != LUA_TNIL &&
       clock_parse_duration(luaL_checkstring(L, -1), &grace, &err) != RC_OK)
-    raise(L, &err);
+    raise_error(L, &err);
   if (grace.months || grace.days > 366 || grace.ms > 366 * 86400000LL)
     return luaL_error(L, "case:plan: grace is at most 366 days, in d, h or m");
   lua_pop(L, 1);
@@ -1014,7 +1020,7 @@ static int case_plan(lua_State *L) {
       return luaL_error(L, "case:plan: a plan has 1 to 360 installments");
     if (lua_getfield(L, 2, "every") != LUA_TNIL) {
       if (clock_parse_duration(luaL_checkstring(L, -1), &every, &err))
-        raise(L, &err);
+        raise_error(L, &err);
       if (every.ms || (!every.days && !every.months))
         return luaL_error(L,
                           "case:plan: installments fall on days: every "
@@ -1054,7 +1060,7 @@ static int case_plan(lua_State *L) {
     items[n - 1].amount = total - base * (n - 1);
   }
   rc = engine_plan(lc->eng, lc->id, items, n, &grace, &id, &err);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   lua_pushinteger(L, id);
   return 1;
 }
@@ -1098,7 +1104,7 @@ static int case_task(lua_State *L) {
     rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
                      &id, &d, &err);
     free(fields);
-    if (rc != RC_OK) raise(L, &err);
+    if (rc != RC_OK) raise_error(L, &err);
     if (!id) {
       /* The guard refused the contact: nil, "blocked", reason. */
       lua_pushnil(L);
@@ -1110,7 +1116,7 @@ static int case_task(lua_State *L) {
       /* A rule with an end held it: id, "deferred", when it is due. */
       char until[40];
       clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
-                  sizeof until);
+                        sizeof until);
       lua_pushinteger(L, id);
       lua_pushstring(L, "deferred");
       lua_pushstring(L, until);
@@ -1160,7 +1166,7 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   store_borrower b;
   rc_error err;
   int np = 0, ne = 0, nc = 0;
-  if (!(bv = engine_borrower_view(eng, id, &err))) raise(L, &err);
+  if (!(bv = engine_borrower_view(eng, id, &err))) raise_error(L, &err);
   b = *bv; /* a shallow copy: the engine owns the strings */
   lua_createtable(L, 0, 12);
   set_string(L, "id", b.id);

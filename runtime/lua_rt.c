@@ -76,8 +76,8 @@ static int rt_set_clock(lua_State *L) {
 static int rt_now(lua_State *L) {
   engine *eng = check_rt(L);
   char at[40];
-  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
-              sizeof at);
+  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)),
+                    at, sizeof at);
   lua_pushstring(L, at);
   return 1;
 }
@@ -344,8 +344,8 @@ static int rt_timers(lua_State *L) {
 static int rt_tostring(lua_State *L) {
   engine *eng = check_rt(L);
   char at[40];
-  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
-              sizeof at);
+  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)),
+                    at, sizeof at);
   lua_pushfstring(L, "rt (%s, clock %s)",
                   script_config(engine_script(eng))->name, at);
   return 1;

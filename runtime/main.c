@@ -18,12 +18,10 @@
 #include "recoup/outbox.h"
 #include "repl.h"
 #include "report.h"
+#include "serve.h"
 #include "simulate.h"
 #include "spec.h"
 #include "user.h"
-
-int serve_main(const char *dir, const char *db, const char *listen,
-               int real_time);
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 

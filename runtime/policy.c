@@ -47,8 +47,9 @@ rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t) {
     return t; /* a window across midnight */
   }
   day = clock_zone_date(zone, t);
+  /* After hours: tomorrow. */
   if (minute >= p->end_min && p->start_min <= p->end_min)
-    day = clock_date_from_days(clock_date_to_days(day) + 1); /* after hours: tomorrow */
+    day = clock_date_from_days(clock_date_to_days(day) + 1);
   return clock_zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
 }
 
@@ -79,7 +80,8 @@ static int pause_end(const policy_config *p, query *q,
   rc = query_last_conversation(q, req->borrower_id, &last, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
-  if ((end = clock_zone_add(req->zone, last, &p->pause)) > req->now) *ends = end;
+  if ((end = clock_zone_add(req->zone, last, &p->pause)) > req->now)
+    *ends = end;
   return RC_OK;
 }
 

@@ -558,8 +558,8 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
   if (tty) {
     const institution_config *cfg = script_config(engine_script(s.eng));
     char now[40];
-    clock_zone_format(clock_zone(engine_clock(s.eng)), clock_now(engine_clock(s.eng)),
-                now, sizeof now);
+    clock_zone_format(clock_zone(engine_clock(s.eng)),
+                      clock_now(engine_clock(s.eng)), now, sizeof now);
     printf(
         "recoup %s — %s on %s, simulated clock at %s\n"
         "rt and its methods as functions: open{...}, advance \"3d\", "

@@ -333,7 +333,8 @@ static int l_os_time(lua_State *L) {
     mi = (int)luaL_optinteger(L, -2, 0);
     s = (int)luaL_optinteger(L, -1, 0);
     /* ICU is lenient: month 13 or day 0 roll over, as os.time does. */
-    lua_pushinteger(L, clock_zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
+    lua_pushinteger(L,
+                    clock_zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
     return 1;
   }
 }
@@ -853,7 +854,8 @@ static int run_handler(lua_State *L) {
   lua_setfield(L, -2, "type");
   {
     char at[40];
-    clock_zone_format(clock_zone(engine_clock(call->eng)), call->at, at, sizeof at);
+    clock_zone_format(clock_zone(engine_clock(call->eng)), call->at, at,
+                      sizeof at);
     lua_pushstring(L, at);
     lua_setfield(L, -2, "at");
   }

@@ -111,7 +111,7 @@ void lcase_push(lua_State *L, struct engine *eng, const char *case_id);
  * the journal's detail decoded, task fields and results spread over it. */
 struct store_value;
 void lcase_push_row(lua_State *L, struct engine *eng,
-                  const struct store_value *cols, int n);
+                    const struct store_value *cols, int n);
 /* The plain-table view of a case given to route(): fields only. */
 
 #endif

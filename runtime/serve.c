@@ -11,6 +11,7 @@
 
 #include "backup.h"
 #include "mask.h"
+#include "serve.h"
 #include "service.h"
 #include "slowdown.h"
 

@@ -139,8 +139,8 @@ static void test_month_adds_calendar_months(void **state) {
   char buf[40];
   (void)state;
   clock_parse_time(clk, "2026-01-31T10:00", &t, NULL);
-  clock_zone_format(clock_zone(clk), clock_zone_add(clock_zone(clk), t, &d), buf,
-              sizeof buf);
+  clock_zone_format(clock_zone(clk), clock_zone_add(clock_zone(clk), t, &d),
+                    buf, sizeof buf);
   assert_string_equal(buf, "2026-02-28T10:00:00+08:00");
   clock_free(clk);
 }
@@ -158,10 +158,10 @@ static void test_dpd_counts_local_calendar_days(void **state) {
   clock_free(clk);
 }
 
-/* clock_zone_date and clock_zone_format remember their last answer; walking through
- * New York's DST days and midnights, the remembered day must always be the
- * one ICU gives afresh (clock_zone_format is asked a new instant each time, so
- * it never answers from memory here). */
+/* clock_zone_date and clock_zone_format remember their last answer; walking
+ * through New York's DST days and midnights, the remembered day must always be
+ * the one ICU gives afresh (clock_zone_format is asked a new instant each time,
+ * so it never answers from memory here). */
 static void test_remembered_days_match_icu_across_dst(void **state) {
   rc_error err;
   rc_clock *a = clock_new("America/New_York", &err);
@@ -184,7 +184,8 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
     char first[40], again[40], other[40];
     clock_zone_format(clock_zone(a), 1767225600000LL, first, sizeof first);
     clock_zone_format(clock_zone(a), 1767225600000LL, again, sizeof again);
-    clock_zone_format(clock_zone(a), 1767225600000LL + 1000, other, sizeof other);
+    clock_zone_format(clock_zone(a), 1767225600000LL + 1000, other,
+                      sizeof other);
     assert_string_equal(first, again);
     assert_string_equal(first, "2025-12-31T19:00:00-05:00");
     assert_string_equal(other, "2025-12-31T19:00:01-05:00");

@@ -47,7 +47,8 @@ void clock_date_format(const rc_date *d, char *buf, size_t size);
 rc_date clock_zone_date(rc_zone *zone, rc_time t);
 rc_time clock_zone_midnight(rc_zone *zone, rc_date d);
 /* Local wall time to an instant (lenient in DST gaps, as ICU is). */
-rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute, int second);
+rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute,
+                        int second);
 /* UTC offset in force at t, daylight saving included. */
 int64_t clock_zone_offset_ms(rc_zone *zone, rc_time t);
 /* Local wall time: minutes since midnight (0..1439). */
