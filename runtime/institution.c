@@ -1262,19 +1262,158 @@ static void events_check(wf_check *w) {
   lua_pop(L, 1);
 }
 
+/* workflow.name and workflow.version; the name (or "?") into wname. */
+static void wf_check_name(lua_State *L, char *wname, size_t size) {
+  if (lua_getfield(L, 1, "name") != LUA_TSTRING ||
+      !is_name(lua_tostring(L, -1)))
+    ERR("workflow.name must be a name such as \"standard\"");
+  else
+    snprintf(wname, size, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "version");
+  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+    ERR("workflow %s: version must be a whole number >= 1", wname);
+  lua_pop(L, 1);
+}
+
+/* The check's state, and the workflow file's text for lines (while
+ * loading: a handler building a workflow reads no files). The file is
+ * remembered as a workflow file, for recoup check. */
+static void wf_begin(wf_check *w, lua_State *L, script *sc,
+                     const char *wname) {
+  memset(w, 0, sizeof *w);
+  w->L = L;
+  w->sc = sc;
+  w->wname = wname;
+  w->file = caller(L, 1, &w->line); /* kept at index 2 */
+  if (sc->loading) {
+    w->src = check_source(L, w->file);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, w->file);
+    lua_pop(L, 1);
+  }
+}
+
+/* One state's table, at s: its keys and the type of each. */
+static void wf_check_state(wf_check *w, int s, int sline, const char *what) {
+  static const char *const state_keys[] = {
+      "enter", "on", "final", "outcome", "description", "priority", NULL};
+  lua_State *L = w->L;
+  int final;
+  check_keys(L, s, state_keys, what);
+  lua_getfield(L, s, "final");
+  final = lua_toboolean(L, -1);
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    wf_error(w, sline, "%s.final must be true or false", what);
+  lua_getfield(L, s, "enter");
+  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+    wf_error(w, sline, "%s.enter must be a function (got %s)", what,
+             luaL_typename(L, -1));
+  lua_getfield(L, s, "on");
+  if (lua_istable(L, -1)) {
+    char on[200];
+    if (final)
+      wf_error(w, sline,
+               "%s: a final state cannot have 'on' handlers (a closed case "
+               "runs none)",
+               what);
+    snprintf(on, sizeof on, "%s.on", what);
+    check_handlers(L, lua_gettop(L), on);
+  } else if (!lua_isnil(L, -1)) {
+    wf_error(w, sline, "%s.on must be a table of event handlers", what);
+  }
+  lua_getfield(L, s, "outcome");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    wf_error(w, sline, "%s.outcome must be a string", what);
+  /* My work's order: a state's tasks before lower ones. */
+  lua_getfield(L, s, "priority");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+    wf_error(w, sline, "%s.priority must be a number (higher first)", what);
+  lua_pop(L, 5);
+}
+
+/* workflow.states: each state, then the graph (initial, transitions).
+ * The sorted state names go to w->states; the caller frees them. */
+static void wf_check_states(wf_check *w) {
+  lua_State *L = w->L;
+  char what[160];
+  if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
+    ERR("workflow %s: states must be a table of states", w->wname);
+  } else {
+    int st = lua_gettop(L);
+    w->states = script_sorted_keys(L, st, &w->n);
+    if (w->n == 0) ERR("workflow %s: states is empty", w->wname);
+    for (int i = 0; i < w->n; i++) {
+      int sline = wf_line(w, "states", w->states[i]);
+      snprintf(what, sizeof what, "workflow %s: states.%s", w->wname,
+               w->states[i]);
+      if (lua_getfield(L, st, w->states[i]) != LUA_TTABLE)
+        wf_error(w, sline, "%s must be a table", what);
+      else
+        wf_check_state(w, lua_gettop(L), sline, what);
+      lua_pop(L, 1);
+    }
+    graph_check(w, st);
+  }
+  lua_pop(L, 1); /* states */
+}
+
+/* workflow.on: handlers for every state. */
+static void wf_check_on(lua_State *L, const char *wname) {
+  if (lua_getfield(L, 1, "on") == LUA_TTABLE) {
+    char what[160];
+    snprintf(what, sizeof what, "workflow %s: on", wname);
+    check_handlers(L, lua_gettop(L), what);
+  } else if (!lua_isnil(L, -1)) {
+    ERR("workflow %s: on must be a table of event handlers", wname);
+  }
+  lua_pop(L, 1);
+}
+
+/* workflow.tasks: the task kinds and their declared outcomes. */
+static void wf_check_tasks(lua_State *L, const char *wname) {
+  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
+    task_decl_validate(L, lua_gettop(L), wname);
+    task_decl_scan(L, lua_gettop(L), wname);
+  } else if (!lua_isnil(L, -1)) {
+    ERR("workflow %s: tasks must be a table of task kinds", wname);
+  }
+  lua_pop(L, 1);
+}
+
+static void wf_check_migrate(lua_State *L, const char *wname) {
+  lua_getfield(L, 1, "migrate");
+  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+    ERR("workflow %s: migrate must be a function(case) returning a state",
+        wname);
+  lua_pop(L, 1);
+}
+
+/* Marks the table valid when no error was added since before, so that
+ * workflow() does not report it a second time. Outside a load nobody
+ * collects errors (sc->errors is NULL) and the table is marked valid:
+ * only workflow() reads the mark, and it runs only while loading. */
+static void wf_remember(lua_State *L, const script *sc, int before) {
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, !sc->errors || sc->errors->count == before);
+  lua_settable(L, -3);
+  lua_pop(L, 1);
+}
+
 /* recoup.workflow { name, version, initial, states, transitions, on,
- * migrate }: checks the graph and returns the table, remembered as valid
- * (or as invalid, so workflow() does not report it a second time). */
+ * migrate, description, tasks }: checks each key, then the graph and the
+ * handlers' events, and returns the table, remembered as valid (or as
+ * invalid). */
 static int l_recoup_workflow(lua_State *L) {
   static const char *const keys[] = {"name",    "version",     "initial",
                                      "states",  "transitions", "on",
                                      "migrate", "description", "tasks",
                                      NULL};
-  static const char *const state_keys[] = {
-      "enter", "on", "final", "outcome", "description", "priority", NULL};
   script *sc = script_of(L);
-  int before = sc->errors ? sc->errors->count : 0, n = 0;
-  char **states = NULL, what[160], wname[64] = "?";
+  int before = sc->errors ? sc->errors->count : 0;
+  char wname[64] = "?";
   wf_check w;
 
   if (!lua_istable(L, 1)) {
@@ -1282,113 +1421,15 @@ static int l_recoup_workflow(lua_State *L) {
     return luaL_error(L, "recoup.workflow expects a table");
   }
   check_keys(L, 1, keys, "workflow");
-  if (lua_getfield(L, 1, "name") != LUA_TSTRING ||
-      !is_name(lua_tostring(L, -1)))
-    ERR("workflow.name must be a name such as \"standard\"");
-  else
-    snprintf(wname, sizeof wname, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "version");
-  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-    ERR("workflow %s: version must be a whole number >= 1", wname);
-  lua_pop(L, 1);
-  memset(&w, 0, sizeof w);
-  w.L = L;
-  w.sc = sc;
-  w.wname = wname;
-  w.file = caller(L, 1, &w.line); /* kept at index 2 */
-  if (sc->loading) { /* a handler building a workflow reads no files */
-    w.src = check_source(L, w.file);
-    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, w.file);
-    lua_pop(L, 1);
-  }
-
-  if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
-    ERR("workflow %s: states must be a table of states", wname);
-  } else {
-    int st = lua_gettop(L);
-    states = script_sorted_keys(L, st, &n);
-    w.states = states;
-    w.n = n;
-    if (n == 0) ERR("workflow %s: states is empty", wname);
-    for (int i = 0; i < n; i++) {
-      int sline = wf_line(&w, "states", states[i]);
-      snprintf(what, sizeof what, "workflow %s: states.%s", wname, states[i]);
-      if (lua_getfield(L, st, states[i]) != LUA_TTABLE) {
-        wf_error(&w, sline, "%s must be a table", what);
-      } else {
-        int s = lua_gettop(L), final;
-        check_keys(L, s, state_keys, what);
-        lua_getfield(L, s, "final");
-        final = lua_toboolean(L, -1);
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-          wf_error(&w, sline, "%s.final must be true or false", what);
-        lua_getfield(L, s, "enter");
-        if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-          wf_error(&w, sline, "%s.enter must be a function (got %s)", what,
-                   luaL_typename(L, -1));
-        lua_getfield(L, s, "on");
-        if (lua_istable(L, -1)) {
-          char on[200];
-          if (final)
-            wf_error(
-                &w, sline,
-                "%s: a final state cannot have 'on' handlers (a closed case "
-                "runs none)",
-                what);
-          snprintf(on, sizeof on, "%s.on", what);
-          check_handlers(L, lua_gettop(L), on);
-        } else if (!lua_isnil(L, -1)) {
-          wf_error(&w, sline, "%s.on must be a table of event handlers", what);
-        }
-        lua_getfield(L, s, "outcome");
-        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-          wf_error(&w, sline, "%s.outcome must be a string", what);
-        /* My work's order: a state's tasks before lower ones. */
-        lua_getfield(L, s, "priority");
-        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
-          wf_error(&w, sline, "%s.priority must be a number (higher first)",
-                   what);
-        lua_pop(L, 5);
-      }
-      lua_pop(L, 1);
-    }
-    graph_check(&w, st);
-  }
-  lua_pop(L, 1); /* states */
-
-  if (lua_getfield(L, 1, "on") == LUA_TTABLE) {
-    snprintf(what, sizeof what, "workflow %s: on", wname);
-    check_handlers(L, lua_gettop(L), what);
-  } else if (!lua_isnil(L, -1)) {
-    ERR("workflow %s: on must be a table of event handlers", wname);
-  }
-  lua_pop(L, 1);
-  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
-    task_decl_validate(L, lua_gettop(L), wname);
-    task_decl_scan(L, lua_gettop(L), wname);
-  }
-  else if (!lua_isnil(L, -1))
-    ERR("workflow %s: tasks must be a table of task kinds", wname);
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "migrate");
-  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-    ERR("workflow %s: migrate must be a function(case) returning a state",
-        wname);
-  lua_pop(L, 1);
+  wf_check_name(L, wname, sizeof wname);
+  wf_begin(&w, L, sc, wname);
+  wf_check_states(&w);
+  wf_check_on(L, wname);
+  wf_check_tasks(L, wname);
+  wf_check_migrate(L, wname);
   events_check(&w);
-  script_free_keys(states, n);
-
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
-  lua_pushvalue(L, 1);
-  lua_pushboolean(L, !sc->errors || sc->errors->count == before);
-  lua_settable(L, -3);
-  lua_pop(L, 1);
-  if (!sc->loading && sc->errors == NULL) {
-    /* Outside a load nobody collects errors: validation must still hold. */
-  }
+  script_free_keys(w.states, w.n);
+  wf_remember(L, sc, before);
   lua_settop(L, 1);
   return 1;
 }
