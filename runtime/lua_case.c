@@ -1,7 +1,10 @@
 /* `case` and `borrower` in Lua. A case is a userdata holding only its id:
  * every field read goes to the engine, which reads the store (cached until
- * the next write), so a script never sees a stale copy. Every method is a
- * thin translation to an engine call; no SQL and no policy live here. */
+ * the next write), so a script never sees a stale copy. Methods translate
+ * to engine and query calls; no SQL and no guard decision live here. One
+ * does more than translate: case:send picks the template's text, fills
+ * it, and supplies the recipient and whether it is a third party, the
+ * facts the guard (in the engine) rules on. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,13 @@
 /* The compliance guard. It blocks what does not end and defers what does
- * (DESIGN.md "The guard defers what ends, blocks what does not"). A
- * dispute, a cease, do-not-contact, and a third party asked with a text
- * not written for third parties are blocked: only a person can lift them.
- * The pause after a conversation, a cap whose window will have room, and
- * the contact hours each have a known end: the contact is deferred to the
- * latest of those ends, moved into the borrower's contact hours, and asked
- * again then (the caller re-asks at release; the world may have changed). */
+ * (DESIGN.md "The guard defers what ends, blocks what does not").
+ * Blocked, until a person lifts it: a third party asked with a text not
+ * written for third parties, or at all under third_parties = "none"; a
+ * dispute on hold, a cease and do-not-contact (a legal notice passes
+ * these three); a cap of none (limit 0). Deferred, to the latest of the
+ * known ends: the pause after a conversation, a cap whose window will have
+ * room (when its oldest contact leaves it), then moved into the borrower's
+ * contact hours; the caller asks again then (the world may have changed).
+ * A guard that cannot count answers the store's error, never "allowed". */
 #include <string.h>
 
 #include "recoup/policy.h"

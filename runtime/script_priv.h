@@ -1,5 +1,8 @@
-/* Shared between the sandbox (script.c), the institution loader
- * (institution.c) and the bindings (lua_case.c); not for other modules. */
+/* Shared by the script module's files: the state and its calls
+ * (script.c), the sandbox (lua_sandbox.c, lua_match.c), the institution
+ * loader (institution.c, task_decl.c), the checks of recoup check and
+ * describe (script_check.c, script_describe.c) and the bindings
+ * (lua_case.c, lua_rt.c, lua_format.c); not for other modules. */
 #ifndef RECOUP_SCRIPT_PRIV_H
 #define RECOUP_SCRIPT_PRIV_H
 

@@ -1,5 +1,7 @@
 /* The service's parts: serve.c runs the loop (group commit, timers,
- * delivery, signals, logs), api.c answers the routes. */
+ * delivery, signals, logs); api.c answers the routes, with api_work.c (the
+ * console's case work), api_figures.c (its figures) and api_session.c
+ * (sign-in); backup.c runs the backups it is asked for. */
 #ifndef RECOUP_SERVICE_H
 #define RECOUP_SERVICE_H
 
