@@ -95,7 +95,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
   (void)easy;
   if (action == CURL_POLL_REMOVE) {
     if (wt) {
-      uv_poll_stop(&wt->poll);
+      (void)uv_poll_stop(&wt->poll); /* cannot fail (libuv's documentation) */
       uv_close((uv_handle_t *)&wt->poll, free_watch);
       curl_multi_assign(w->multi, fd, NULL);
     }
@@ -182,7 +182,7 @@ void channel_webhook_close(channel_webhook *w) {
     free(req);
   }
   curl_multi_cleanup(w->multi);
-  uv_timer_stop(&w->timer);
+  (void)uv_timer_stop(&w->timer); /* cannot fail */
   uv_close((uv_handle_t *)&w->timer, free_webhook);
 }
 

@@ -87,7 +87,7 @@ static void on_again(uv_idle_t *h) {
   rc_error err;
   int started = outbox_pump(ob, &err);
   if (started <= 0 || ob->nflying >= MAX_IN_FLIGHT) {
-    uv_idle_stop(h);
+    (void)uv_idle_stop(h); /* cannot fail (libuv's documentation) */
     ob->again_active = 0;
   }
 }

@@ -254,7 +254,7 @@ static void on_work(uv_idle_t *h) {
                                      oerr.message));
   }
   if (!more && !svc->queue) {
-    uv_idle_stop(&svc->work);
+    (void)uv_idle_stop(&svc->work); /* cannot fail */
     svc->work_active = 0;
     arm_wake(svc);
     finish_if_drained(svc);
