@@ -150,8 +150,8 @@ channel_webhook *channel_webhook_open(uv_loop_t *loop) {
     free(w);
     return NULL;
   }
-  /* The last step that can fail; from here on channel_webhook_close frees it.
-   */
+  /* The last step that can fail; from here on channel_webhook_close
+   * frees it. */
   if (uv_timer_init(loop, &w->timer) != 0) {
     curl_multi_cleanup(w->multi);
     free(w);

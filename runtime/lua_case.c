@@ -66,7 +66,8 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
   rc_error err;
   rc_time t;
   const char *s = luaL_checkstring(L, idx);
-  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK) raise_error(L, &err);
+  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK)
+    raise_error(L, &err);
   return t;
 }
 
