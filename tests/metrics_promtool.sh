@@ -33,7 +33,7 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 
 # The first line names the port the service picked.
 port=
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1000); do
   port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/stdout")
   [ -n "$port" ] && break
   kill -0 $server 2>/dev/null || break
@@ -54,7 +54,7 @@ fi
 # The case's opening event is handled after the answer: wait for the
 # guard's refusal to be counted (the service is the clock, not this test).
 found=
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1000); do
   curl -s -o "$work/metrics" "$base/metrics" || break
   if grep -q '^recoup_policy_decisions_total{' "$work/metrics"; then found=1; break; fi
   sleep 0.1
