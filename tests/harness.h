@@ -5,7 +5,7 @@
  *
  * Life cycle, like a libuv handle the test owns:
  *   harness_open(&h, bin, "name")   scratch dir /tmp/recoup-test-name-PID
- *   harness_write(&h, "recoup.lua", ...)
+ *   harness_write(&h, "recoup.lua", "institution { ... }")
  *   harness_start(&h)               forks `recoup serve`, reads its port
  *   harness_get(&h, "/health", NULL) ...
  *   harness_stop(&h)                SIGTERM, reaped; its exit status
@@ -67,7 +67,8 @@ typedef struct harness_request {
 /* --- the scratch directory and the server -------------------------------- */
 
 void harness_open(harness *h, const char *bin, const char *name);
-void harness_write(harness *h, const char *name, const char *fmt, ...)
+void harness_write(harness *h, const char *name, const char *text);
+void harness_writef(harness *h, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void harness_mkdir(harness *h, const char *name);
 void harness_path(const harness *h, const char *name, char *out, size_t size);

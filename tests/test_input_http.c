@@ -28,7 +28,7 @@ static harness srv;
 #define READ HARNESS_READ
 
 static void write_institution(void) {
-  harness_write(&srv, "recoup.lua", "%s",
+  harness_write(&srv, "recoup.lua",
                 "institution { name = 'In', timezone = 'UTC', currency = "
                 "'USD' }\n"
                 "service { body_limit = '1MB' }\n"
@@ -36,7 +36,7 @@ static void write_institution(void) {
                 "templates { }\n"
                 "workflow(require 'workflows.w')\n");
   harness_mkdir(&srv, "workflows");
-  harness_write(&srv, "workflows/w.lua", "%s",
+  harness_write(&srv, "workflows/w.lua",
                 "return recoup.workflow { name = 'w', version = 1, initial = "
                 "'open',\n"
                 "  states = { open = {}, paid = { final = true } },\n"

@@ -64,7 +64,7 @@ static void write_institution(void) {
              "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
              "workflow(require 'workflows.svc')\n");
   harness_mkdir(&srv, "workflows");
-  harness_write(&srv, "workflows/svc.lua", workflow_v1, 1);
+  harness_writef(&srv, "workflows/svc.lua", workflow_v1, 1);
 }
 
 /* --- a small client ------------------------------------------------------ */
@@ -414,7 +414,7 @@ static void test_a_broken_reload_keeps_the_old_scripts(void **state) {
               "{\"id\":\"R1\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
          201, NULL);
   expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
-  harness_write(&srv, "workflows/svc.lua", workflow_v1, 2);
+  harness_writef(&srv, "workflows/svc.lua", workflow_v1, 2);
   expect(post("/v1/admin/reload", ADMIN, ""), 200, "reloaded");
   expect(post("/v1/cases", INGEST,
               "{\"id\":\"R2\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
