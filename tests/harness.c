@@ -34,6 +34,16 @@ void harness_open(harness *h, const char *bin, const char *name) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+void harness_open_in(harness *h, const harness *parent, const char *sub) {
+  memset(h, 0, sizeof *h);
+  h->bin = parent->bin;
+  snprintf(h->dir, sizeof h->dir, "%.400s/%.100s", parent->dir, sub);
+  snprintf(h->db, sizeof h->db, "%s/%s.db", h->dir, sub);
+  snprintf(h->log, sizeof h->log, "%s/server.log", h->dir);
+  if (mkdir(h->dir, 0700) != 0) fail_msg("cannot make %s", h->dir);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 void harness_path(const harness *h, const char *name, char *out,
                   size_t size) {
   snprintf(out, size, "%s/%s", h->dir, name);

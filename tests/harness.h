@@ -67,6 +67,8 @@ typedef struct harness_request {
 /* --- the scratch directory and the server -------------------------------- */
 
 void harness_open(harness *h, const char *bin, const char *name);
+/* A second server's directory: sub inside parent's, database sub.db. */
+void harness_open_in(harness *h, const harness *parent, const char *sub);
 void harness_write(harness *h, const char *name, const char *text);
 void harness_writef(harness *h, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
