@@ -42,6 +42,13 @@ static void check_keys(lua_State *L, int idx, const char *const *allowed,
   }
 }
 
+/* A Lua string may hold NUL bytes; C would read it cut at the first. */
+static int has_nul(lua_State *L, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  return strlen(s) != len;
+}
+
 /* Copies a string field into buf; reports a wrong type. Returns 1 when
  * the field was a string. */
 static int string_field(lua_State *L, int idx, const char *key, char *buf,
@@ -51,6 +58,8 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
     if (lua_rawlen(L, -1) >= size)
       ERR("%s.%s is too long (at most %zu bytes)", what, key, size - 1);
+    else if (has_nul(L, -1))
+      ERR("%s.%s must not hold a NUL byte", what, key);
     else {
       if (buf) snprintf(buf, size, "%s", lua_tostring(L, -1));
       ok = 1;
@@ -158,7 +167,7 @@ static void institution_names(lua_State *L, institution_config *c) {
       ERR("institution.name: keys must be locales such as zh-CN or en");
     else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
              lua_rawlen(L, -1) >= sizeof c->names[0].name ||
-             strlen(loc) >= sizeof c->names[0].locale)
+             has_nul(L, -1) || strlen(loc) >= sizeof c->names[0].locale)
       ERR("institution.name.%s must be a non-empty string of at most %zu "
           "bytes",
           loc, sizeof c->names[0].name - 1);
@@ -794,8 +803,15 @@ static int l_tokens(lua_State *L) {
     int t = lua_getfield(L, 1, roles[i]);
     if (t == LUA_TSTRING && strncmp(lua_tostring(L, -1), "env:", 4) == 0 &&
         lua_tostring(L, -1)[4]) {
-      snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
-               lua_tostring(L, -1) + 4);
+      /* Cut or shortened at a NUL, it would name another variable. */
+      if (has_nul(L, -1) ||
+          lua_rawlen(L, -1) >= 4 + sizeof sc->cfg.token_env[i])
+        ERR("tokens.%s: the variable's name must be at most %zu bytes, "
+            "without NUL",
+            roles[i], sizeof sc->cfg.token_env[i] - 1);
+      else
+        snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
+                 lua_tostring(L, -1) + 4);
     } else if (t != LUA_TNIL) {
       ERR("tokens.%s must be \"env:VARIABLE\": secrets stay out of scripts",
           roles[i]);
