@@ -712,8 +712,12 @@ static int l_service(lua_State *L) {
   check_keys(L, 1, keys, "service");
   if (string_field(L, 1, "listen", c->listen, sizeof c->listen, 0, "service")) {
     const char *colon = strrchr(c->listen, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (!colon || port < 1 || port > 65535)
+    char *end = NULL;
+    long port = colon && isdigit((unsigned char)colon[1])
+                    ? strtol(colon + 1, &end, 10)
+                    : 0;
+    /* "host:80x" would fail only when the service starts listening. */
+    if (!colon || port < 1 || port > 65535 || *end)
       ERR("service.listen '%s' must be HOST:PORT", c->listen);
   }
   if (string_field(L, 1, "db", db, sizeof db, 0, "service")) {
