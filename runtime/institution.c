@@ -72,27 +72,36 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   return ok;
 }
 
+/* The largest size recoup.lua may give (1TB): no limit needs more, and a
+ * count scaled by its unit stays far from wrapping. */
+#define SIZE_MAX_BYTES (1ull << 40)
+
 static int parse_size(const char *s, size_t *out) {
   char *end;
-  unsigned long long n = strtoull(s, &end, 10);
-  if (end == s) return 0;
+  unsigned long long n;
+  int shift;
+  if (!isdigit((unsigned char)*s)) return 0; /* no sign, no space */
+  n = strtoull(s, &end, 10);                  /* ULLONG_MAX on overflow */
   if (strcmp(end, "") == 0 || strcmp(end, "B") == 0)
-    *out = n;
+    shift = 0;
   else if (strcmp(end, "KB") == 0)
-    *out = n << 10;
+    shift = 10;
   else if (strcmp(end, "MB") == 0)
-    *out = n << 20;
+    shift = 20;
   else if (strcmp(end, "GB") == 0)
-    *out = n << 30;
+    shift = 30;
   else
     return 0;
-  return n > 0 && n < (1ull << 34);
+  if (n == 0 || n > SIZE_MAX_BYTES >> shift) return 0;
+  *out = (size_t)(n << shift);
+  return 1;
 }
 
 static int size_field(lua_State *L, int idx, const char *key, size_t *out,
                       const char *what) {
   int t = lua_getfield(L, idx, key), ok = 1;
-  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0) {
+  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 &&
+      (unsigned long long)lua_tointeger(L, -1) <= SIZE_MAX_BYTES) {
     *out = (size_t)lua_tointeger(L, -1);
   } else if (t == LUA_TSTRING) {
     if (!parse_size(lua_tostring(L, -1), out)) ok = 0;
