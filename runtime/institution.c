@@ -745,14 +745,19 @@ static int l_service(lua_State *L) {
                                         "header_timeout"};
     int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms,
                     &c->header_timeout_ms};
+    /* At most a day: no connection waits longer, and the milliseconds
+     * fit the int the HTTP layer holds them in ("30d" wrapped negative). */
     for (int i = 0; i < 3; i++) {
       rc_duration d;
+      int64_t ms = 0;
       if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
           clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-          !d.months && d.ms + d.days * 86400000LL > 0)
-        *slots[i] = (int)(d.ms + d.days * 86400000LL);
+          !d.months && (ms = d.ms + d.days * 86400000LL) > 0 &&
+          ms <= 86400000)
+        *slots[i] = (int)ms;
       else if (!lua_isnil(L, -1))
-        ERR("service.%s must be a duration such as \"30s\"", times[i]);
+        ERR("service.%s must be a duration such as \"30s\", at most \"1d\"",
+            times[i]);
       lua_pop(L, 1);
     }
   }
@@ -760,10 +765,10 @@ static int l_service(lua_State *L) {
     rc_duration d;
     if (lua_type(L, -1) == LUA_TSTRING &&
         clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-        !d.months && !d.days && d.ms >= 10)
+        !d.months && !d.days && d.ms >= 1000 && d.ms <= 23 * 3600000LL)
       c->handler_deadline_ms = d.ms;
-    else
-      ERR("service.handler_deadline must be a duration from \"10ms\" "
+    else /* durations have no unit below the second */
+      ERR("service.handler_deadline must be a duration from \"1s\" "
           "to \"23h\" such as \"10s\"");
   }
   lua_pop(L, 1);
