@@ -552,6 +552,17 @@ static int l_channel_body(lua_State *L) {
     }
   }
   duration_field(L, 1, "timeout", 0, what);
+  if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+    /* One attempt's wait, in an int of milliseconds: "1mo" was read as
+     * no wait at all and "30d" wrapped negative. */
+    rc_duration d;
+    int64_t ms;
+    if (clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+        (d.months || (ms = d.ms + d.days * 86400000LL) < 1000 ||
+         ms > 86400000))
+      ERR("%s.timeout must be from \"1s\" to \"1d\"", what);
+  }
+  lua_pop(L, 1);
   lua_getfield(L, 1, "retries");
   if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
     ERR("%s.retries must be a whole number >= 0", what);
