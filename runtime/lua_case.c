@@ -116,7 +116,9 @@ bad:
 static size_t json_size(lua_State *L, int idx, int depth, size_t max) {
   size_t total = 0;
   idx = lua_absindex(L, idx);
-  if (depth > 32) return max + 1; /* ljson_from_lua refuses it anyway */
+  /* Deeper than ljson_from_lua converts: it refuses the value, saying
+   * so, before it copies anything below this depth. */
+  if (depth > 32) return 0;
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t len;
