@@ -44,8 +44,7 @@ void harness_open_in(harness *h, const harness *parent, const char *sub) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void harness_path(const harness *h, const char *name, char *out,
-                  size_t size) {
+void harness_path(const harness *h, const char *name, char *out, size_t size) {
   snprintf(out, size, "%s/%s", h->dir, name);
 }
 
@@ -120,9 +119,13 @@ static int harness_signal(harness *h, int sig) {
 
 /* Its wait status: 0 when it exited cleanly (a sanitizer build's server
  * that leaked exits otherwise). */
-int harness_stop(harness *h) { return harness_signal(h, SIGTERM); }
+int harness_stop(harness *h) {
+  return harness_signal(h, SIGTERM);
+}
 
-void harness_kill(harness *h) { harness_signal(h, SIGKILL); }
+void harness_kill(harness *h) {
+  harness_signal(h, SIGKILL);
+}
 
 /* KEEP=1 in the environment keeps the directory to look at. */
 void harness_close(harness *h) {
@@ -142,8 +145,7 @@ static void harness_read_all(int fd, char *out, size_t size) {
   size_t got = 0;
   ssize_t n;
   char sink[4096];
-  while (out && got + 1 < size &&
-         (n = read(fd, out + got, size - 1 - got)) > 0)
+  while (out && got + 1 < size && (n = read(fd, out + got, size - 1 - got)) > 0)
     got += (size_t)n;
   if (out && size) out[got] = '\0';
   while (read(fd, sink, sizeof sink) > 0) {
@@ -188,9 +190,10 @@ void harness_add_user(const harness *h, const char *name, const char *role,
                       const char *queues) {
   char password[100], out[2048];
   const char *dir = h->serve_dir ? h->serve_dir : h->dir;
-  const char *args[] = {"user", "add",  name, "--role",
-                        role,   dir,    "--db", h->db,
-                        queues ? "--queues" : NULL, queues, NULL};
+  const char *args[] = {"user",   "add", name,
+                        "--role", role,  dir,
+                        "--db",   h->db, queues ? "--queues" : NULL,
+                        queues,   NULL};
   snprintf(password, sizeof password, "%s-pw-2026\n", name);
   if (harness_run(h, password, out, sizeof out, args) != 0)
     fail_msg("could not add user %s: %s", name, out);
@@ -208,8 +211,7 @@ static size_t harness_collect(char *p, size_t size, size_t n, void *ud) {
   return size * n;
 }
 
-static size_t harness_collect_header(char *p, size_t size, size_t n,
-                                     void *ud) {
+static size_t harness_collect_header(char *p, size_t size, size_t n, void *ud) {
   harness_answer *a = ud;
   size_t take = size * n;
   if (a->hlen + take >= sizeof a->headers)

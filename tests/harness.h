@@ -29,16 +29,16 @@
 #define HARNESS_ADMIN "admin-secret"
 
 typedef struct harness {
-  const char *bin;         /* the recoup binary */
-  char dir[512];           /* the scratch directory (recoup.lua, server.log) */
-  char db[600];            /* the database served: dir/NAME.db unless set */
-  char log[600];           /* the server's stderr, appended: dir/server.log */
-  const char *serve_dir;   /* the institution served; NULL: dir */
-  const char *const *env;  /* more NAME=VALUE for the server, NULL-ended */
-  int reuse_connection;    /* 1: one keep-alive connection for requests */
-  int port;                /* where the running server listens */
-  pid_t pid;               /* the running server, 0 when none */
-  void *curl;              /* the kept connection's handle (owned) */
+  const char *bin;        /* the recoup binary */
+  char dir[512];          /* the scratch directory (recoup.lua, server.log) */
+  char db[600];           /* the database served: dir/NAME.db unless set */
+  char log[600];          /* the server's stderr, appended: dir/server.log */
+  const char *serve_dir;  /* the institution served; NULL: dir */
+  const char *const *env; /* more NAME=VALUE for the server, NULL-ended */
+  int reuse_connection;   /* 1: one keep-alive connection for requests */
+  int port;               /* where the running server listens */
+  pid_t pid;              /* the running server, 0 when none */
+  void *curl;             /* the kept connection's handle (owned) */
 } harness;
 
 /* An answer, body and headers cut (and NUL-ended) at their buffers. */
@@ -53,7 +53,7 @@ typedef struct harness_answer {
 
 /* What a request carries besides method and path; NULL or 0: not sent. */
 typedef struct harness_request {
-  const char *token;  /* Authorization: Bearer */
+  const char *token; /* Authorization: Bearer */
   const char *cookie, *csrf, *origin, *forwarded_for, *forwarded_proto;
   const char *content_type; /* default application/json with a session body */
   const char *header;       /* one more header line, "Name: value" */

@@ -63,7 +63,9 @@ static answer *post(const char *path, const char *json) {
   return harness_post(&srv, path, INGEST, json);
 }
 
-static answer *get(const char *path) { return harness_get(&srv, path, READ); }
+static answer *get(const char *path) {
+  return harness_get(&srv, path, READ);
+}
 
 #define expect harness_expect_all
 

@@ -52,17 +52,18 @@ static const char *workflow_v1 =
     "}\n";
 
 static void write_institution(void) {
-  harness_write(&srv, "recoup.lua",
-             "institution { name = 'Svc', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
-             "service { body_limit = '1MB', request_timeout = '1s', "
-             "idle_timeout = '5s', max_connections = 64, "
-             "instruction_budget = 10000000, memory_limit = '32MB' }\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
-             "workflow(require 'workflows.svc')\n");
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Svc', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+      "service { body_limit = '1MB', request_timeout = '1s', "
+      "idle_timeout = '5s', max_connections = 64, "
+      "instruction_budget = 10000000, memory_limit = '32MB' }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+      "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+      "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
+      "workflow(require 'workflows.svc')\n");
   harness_mkdir(&srv, "workflows");
   harness_writef(&srv, "workflows/svc.lua", workflow_v1, 1);
 }
@@ -86,7 +87,9 @@ static answer *get(const char *path, const char *token) {
 
 #define expect harness_expect
 
-static int raw_connect(void) { return harness_connect(&srv); }
+static int raw_connect(void) {
+  return harness_connect(&srv);
+}
 
 /* Reads until the peer closes or `want` answers have come. */
 static size_t raw_read(int fd, char *buf, size_t size, int want) {
@@ -135,7 +138,8 @@ static int group_teardown(void **state) {
 static const char *case_l1 =
     "[{\"id\":\"L1\",\"balance\":5000,\"amount_due\":2000,\"due_date\":"
     "\"2026-01-01\",\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\",\"phones\":"
-    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{"
+    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"due_date\":\"2026-"
+    "01-01\",\"borrower\":{"
     "\"id\":\"B2\",\"name\":\"Li\",\"phones\":[\"+8613800000002\"]}}]";
 
 static void test_health_and_metrics_are_open(void **state) {
