@@ -657,9 +657,12 @@ static void test_send_to_a_third_party(void **state) {
   json_decref(d);
   ok("send_to_nobody");
   d = data_of("send_to_nobody");
-  if (strcmp(json_string_value(json_array_get(json_object_get(d, "sent"), 0)),
-             "queued") == 0)
-    fail_msg("a message to nobody was queued");
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(d, "sent"), 0)),
+      "blocked");
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(d, "sent"), 1)),
+      "no_recipient");
   json_decref(d);
 }
 
