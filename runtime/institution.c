@@ -42,6 +42,13 @@ static void check_keys(lua_State *L, int idx, const char *const *allowed,
   }
 }
 
+/* A Lua string may hold NUL bytes; C would read it cut at the first. */
+static int has_nul(lua_State *L, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  return strlen(s) != len;
+}
+
 /* Copies a string field into buf; reports a wrong type. Returns 1 when
  * the field was a string. */
 static int string_field(lua_State *L, int idx, const char *key, char *buf,
@@ -51,6 +58,8 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
     if (lua_rawlen(L, -1) >= size)
       ERR("%s.%s is too long (at most %zu bytes)", what, key, size - 1);
+    else if (has_nul(L, -1))
+      ERR("%s.%s must not hold a NUL byte", what, key);
     else {
       if (buf) snprintf(buf, size, "%s", lua_tostring(L, -1));
       ok = 1;
@@ -63,27 +72,36 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   return ok;
 }
 
+/* The largest size recoup.lua may give (1TB): no limit needs more, and a
+ * count scaled by its unit stays far from wrapping. */
+#define SIZE_MAX_BYTES (1ull << 40)
+
 static int parse_size(const char *s, size_t *out) {
   char *end;
-  unsigned long long n = strtoull(s, &end, 10);
-  if (end == s) return 0;
+  unsigned long long n;
+  int shift;
+  if (!isdigit((unsigned char)*s)) return 0; /* no sign, no space */
+  n = strtoull(s, &end, 10);                  /* ULLONG_MAX on overflow */
   if (strcmp(end, "") == 0 || strcmp(end, "B") == 0)
-    *out = n;
+    shift = 0;
   else if (strcmp(end, "KB") == 0)
-    *out = n << 10;
+    shift = 10;
   else if (strcmp(end, "MB") == 0)
-    *out = n << 20;
+    shift = 20;
   else if (strcmp(end, "GB") == 0)
-    *out = n << 30;
+    shift = 30;
   else
     return 0;
-  return n > 0 && n < (1ull << 34);
+  if (n == 0 || n > SIZE_MAX_BYTES >> shift) return 0;
+  *out = (size_t)(n << shift);
+  return 1;
 }
 
 static int size_field(lua_State *L, int idx, const char *key, size_t *out,
                       const char *what) {
   int t = lua_getfield(L, idx, key), ok = 1;
-  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0) {
+  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 &&
+      (unsigned long long)lua_tointeger(L, -1) <= SIZE_MAX_BYTES) {
     *out = (size_t)lua_tointeger(L, -1);
   } else if (t == LUA_TSTRING) {
     if (!parse_size(lua_tostring(L, -1), out)) ok = 0;
@@ -158,7 +176,7 @@ static void institution_names(lua_State *L, institution_config *c) {
       ERR("institution.name: keys must be locales such as zh-CN or en");
     else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
              lua_rawlen(L, -1) >= sizeof c->names[0].name ||
-             strlen(loc) >= sizeof c->names[0].locale)
+             has_nul(L, -1) || strlen(loc) >= sizeof c->names[0].locale)
       ERR("institution.name.%s must be a non-empty string of at most %zu "
           "bytes",
           loc, sizeof c->names[0].name - 1);
@@ -534,6 +552,17 @@ static int l_channel_body(lua_State *L) {
     }
   }
   duration_field(L, 1, "timeout", 0, what);
+  if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+    /* One attempt's wait, in an int of milliseconds: "1mo" was read as
+     * no wait at all and "30d" wrapped negative. */
+    rc_duration d;
+    int64_t ms;
+    if (clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+        (d.months || (ms = d.ms + d.days * 86400000LL) < 1000 ||
+         ms > 86400000))
+      ERR("%s.timeout must be from \"1s\" to \"1d\"", what);
+  }
+  lua_pop(L, 1);
   lua_getfield(L, 1, "retries");
   if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
     ERR("%s.retries must be a whole number >= 0", what);
@@ -703,8 +732,12 @@ static int l_service(lua_State *L) {
   check_keys(L, 1, keys, "service");
   if (string_field(L, 1, "listen", c->listen, sizeof c->listen, 0, "service")) {
     const char *colon = strrchr(c->listen, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (!colon || port < 1 || port > 65535)
+    char *end = NULL;
+    long port = colon && isdigit((unsigned char)colon[1])
+                    ? strtol(colon + 1, &end, 10)
+                    : 0;
+    /* "host:80x" would fail only when the service starts listening. */
+    if (!colon || port < 1 || port > 65535 || *end)
       ERR("service.listen '%s' must be HOST:PORT", c->listen);
   }
   if (string_field(L, 1, "db", db, sizeof db, 0, "service")) {
@@ -723,14 +756,19 @@ static int l_service(lua_State *L) {
                                         "header_timeout"};
     int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms,
                     &c->header_timeout_ms};
+    /* At most a day: no connection waits longer, and the milliseconds
+     * fit the int the HTTP layer holds them in ("30d" wrapped negative). */
     for (int i = 0; i < 3; i++) {
       rc_duration d;
+      int64_t ms = 0;
       if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
           clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-          !d.months && d.ms + d.days * 86400000LL > 0)
-        *slots[i] = (int)(d.ms + d.days * 86400000LL);
+          !d.months && (ms = d.ms + d.days * 86400000LL) > 0 &&
+          ms <= 86400000)
+        *slots[i] = (int)ms;
       else if (!lua_isnil(L, -1))
-        ERR("service.%s must be a duration such as \"30s\"", times[i]);
+        ERR("service.%s must be a duration such as \"30s\", at most \"1d\"",
+            times[i]);
       lua_pop(L, 1);
     }
   }
@@ -738,10 +776,10 @@ static int l_service(lua_State *L) {
     rc_duration d;
     if (lua_type(L, -1) == LUA_TSTRING &&
         clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-        !d.months && !d.days && d.ms >= 10)
+        !d.months && !d.days && d.ms >= 1000 && d.ms <= 23 * 3600000LL)
       c->handler_deadline_ms = d.ms;
-    else
-      ERR("service.handler_deadline must be a duration from \"10ms\" "
+    else /* durations have no unit below the second */
+      ERR("service.handler_deadline must be a duration from \"1s\" "
           "to \"23h\" such as \"10s\"");
   }
   lua_pop(L, 1);
@@ -794,8 +832,15 @@ static int l_tokens(lua_State *L) {
     int t = lua_getfield(L, 1, roles[i]);
     if (t == LUA_TSTRING && strncmp(lua_tostring(L, -1), "env:", 4) == 0 &&
         lua_tostring(L, -1)[4]) {
-      snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
-               lua_tostring(L, -1) + 4);
+      /* Cut or shortened at a NUL, it would name another variable. */
+      if (has_nul(L, -1) ||
+          lua_rawlen(L, -1) >= 4 + sizeof sc->cfg.token_env[i])
+        ERR("tokens.%s: the variable's name must be at most %zu bytes, "
+            "without NUL",
+            roles[i], sizeof sc->cfg.token_env[i] - 1);
+      else
+        snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
+                 lua_tostring(L, -1) + 4);
     } else if (t != LUA_TNIL) {
       ERR("tokens.%s must be \"env:VARIABLE\": secrets stay out of scripts",
           roles[i]);

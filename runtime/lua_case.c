@@ -121,7 +121,9 @@ bad:
 static size_t json_size(lua_State *L, int idx, int depth, size_t max) {
   size_t total = 0;
   idx = lua_absindex(L, idx);
-  if (depth > 32) return max + 1; /* ljson_from_lua refuses it anyway */
+  /* Deeper than ljson_from_lua converts: it refuses the value, saying
+   * so, before it copies anything below this depth. */
+  if (depth > 32) return 0;
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t len;
@@ -965,6 +967,15 @@ static int schedule_dates(lua_State *L, const char *first,
   return 0;
 }
 
+/* A text field of case:plan's table, on top of the stack: raises naming
+ * the field (luaL_check* would name argument #-1). */
+static const char *plan_text(lua_State *L, const char *field) {
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "case:plan: %s must be a string, not a %s", field,
+               luaL_typename(L, -1));
+  return lua_tostring(L, -1);
+}
+
 /* case:plan { installments = 6, every = "1mo", first_due = "2026-02-01",
  *             total = 120000, grace = "3d" }  or  { schedule = {...} } */
 static int case_plan(lua_State *L) {
@@ -976,8 +987,8 @@ static int case_plan(lua_State *L) {
   int n, rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   if (lua_getfield(L, 2, "grace") != LUA_TNIL &&
-      clock_parse_duration(luaL_checkstring(L, -1), &grace, &err) != RC_OK)
-    raise_error(L, &err);
+      clock_parse_duration(plan_text(L, "grace"), &grace, &err) != RC_OK)
+    return luaL_error(L, "case:plan: grace: %s", err.message);
   if (grace.months || grace.days > 366 || grace.ms > 366 * 86400000LL)
     return luaL_error(L, "case:plan: grace is at most 366 days, in d, h or m");
   lua_pop(L, 1);
@@ -1023,8 +1034,8 @@ static int case_plan(lua_State *L) {
     if (n < 1 || n > 360)
       return luaL_error(L, "case:plan: a plan has 1 to 360 installments");
     if (lua_getfield(L, 2, "every") != LUA_TNIL) {
-      if (clock_parse_duration(luaL_checkstring(L, -1), &every, &err))
-        raise_error(L, &err);
+      if (clock_parse_duration(plan_text(L, "every"), &every, &err))
+        return luaL_error(L, "case:plan: every: %s", err.message);
       if (every.ms || (!every.days && !every.months))
         return luaL_error(L,
                           "case:plan: installments fall on days: every "
@@ -1036,9 +1047,13 @@ static int case_plan(lua_State *L) {
                           lua_tostring(L, -1));
     }
     lua_getfield(L, 2, "total");
-    total = lua_isnil(L, -1) ? c->balance : luaL_checkinteger(L, -1);
+    if (!lua_isnil(L, -1) && !lua_isinteger(L, -1))
+      return luaL_error(L,
+                        "case:plan: total must be a whole number of minor "
+                        "units");
+    total = lua_isnil(L, -1) ? c->balance : lua_tointeger(L, -1);
     if (lua_getfield(L, 2, "first_due") != LUA_TNIL) {
-      first = date_or_duration(L, lc, luaL_checkstring(L, -1), first_buf,
+      first = date_or_duration(L, lc, plan_text(L, "first_due"), first_buf,
                                sizeof first_buf);
     } else {
       /* One period from today, in the institution's calendar. */
