@@ -735,8 +735,8 @@ static lua_State *rt_state(void) {
   luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
   lua_pop(L, 2);
-  lua_rt_open(L);
-  lua_rt_push(L, eng);
+  lrt_open(L);
+  lrt_push(L, eng);
   lua_setglobal(L, "rt");
   return L;
 }
