@@ -797,7 +797,7 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
              json_string_value(json_object_get(s->running, "by")),
              json_string_value(json_object_get(s->running, "at")));
     json_decref(body);
-    api_error(svc, req, route, 409, "busy", NULL, msg);
+    api_error(svc, req, route, 409, "conflict", NULL, msg);
     return;
   }
   if (sim_body(s, body, &err) != RC_OK) {
