@@ -44,26 +44,26 @@
 extern char **environ;
 
 enum {
-  SIM_KEEP = 20,           /* reports kept; older ones are removed */
-  SIM_OUT_MAX = 16384,     /* what a child says that we keep (its tail) */
-  SIM_CANDIDATES = 50,     /* candidates listed */
-  SIM_NAME_MAX = 64,       /* a candidate's name */
-  SIM_NICE = 10,           /* the simulation yields the CPU to the service */
-  SIM_ERRORS_LISTED = 20   /* a candidate's load errors listed */
+  SIM_KEEP = 20,         /* reports kept; older ones are removed */
+  SIM_OUT_MAX = 16384,   /* what a child says that we keep (its tail) */
+  SIM_CANDIDATES = 50,   /* candidates listed */
+  SIM_NAME_MAX = 64,     /* a candidate's name */
+  SIM_NICE = 10,         /* the simulation yields the CPU to the service */
+  SIM_ERRORS_LISTED = 20 /* a candidate's load errors listed */
 };
 
 struct sim_service {
   service *svc;
   char exe[PATH_MAX], db[PATH_MAX], scripts[PATH_MAX], dir[PATH_MAX];
-  int ok;           /* the directory exists: simulations can run */
-  json_t *list;     /* every simulation's record, newest first */
+  int ok;       /* the directory exists: simulations can run */
+  json_t *list; /* every simulation's record, newest first */
   int64_t next_id;
   /* The one running: its record and work files. */
-  json_t *running;  /* borrowed from list; NULL when none */
+  json_t *running; /* borrowed from list; NULL when none */
   uv_work_t work;
-  uv_mutex_t lock;  /* guards stopping and child between loop and thread */
-  int stopping;     /* the service stops: no new child, the current killed */
-  int child;        /* the child's pid while one runs, else 0 */
+  uv_mutex_t lock; /* guards stopping and child between loop and thread */
+  int stopping;    /* the service stops: no new child, the current killed */
+  int child;       /* the child's pid while one runs, else 0 */
   char against[PATH_MAX], copy[PATH_MAX + 32], out[PATH_MAX + 32],
       tmp[PATH_MAX + 32];
   int days, runs;
@@ -233,11 +233,11 @@ int sim_service_start(service *svc, const char *db, rc_error *err) {
   }
   if ((rc = uv_exepath(s->exe, &size)) != 0 || !realpath(db, s->db) ||
       !realpath(cfg->dir, s->scripts)) {
-    service_log("warn", json_pack("{s:s, s:s}", "msg",
-                                  "what-if unavailable: cannot resolve the "
-                                  "binary, the database or the scripts",
-                                  "error", rc ? uv_strerror(rc)
-                                              : strerror(errno)));
+    service_log("warn",
+                json_pack("{s:s, s:s}", "msg",
+                          "what-if unavailable: cannot resolve the "
+                          "binary, the database or the scripts",
+                          "error", rc ? uv_strerror(rc) : strerror(errno)));
   } else if (svc->backup) {
     snprintf(s->dir, sizeof s->dir, "%s/simulations",
              backup_service_dir(svc->backup));
@@ -298,8 +298,8 @@ static int64_t sim_run(sim_service *s, char *const args[], int nice) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
-  char slot[PATH_MAX + 16], chunk[4096], **env = sim_env(s->tmp, slot,
-                                                           sizeof slot);
+  char slot[PATH_MAX + 16], chunk[4096],
+      **env = sim_env(s->tmp, slot, sizeof slot);
   int fds[2], status = 0, rc;
   size_t len = 0;
   pid_t pid;
@@ -374,7 +374,7 @@ static int64_t sim_run(sim_service *s, char *const args[], int nice) {
 static void sim_work(uv_work_t *w) {
   sim_service *s = w->data;
   char days[16], runs[16], seed[32];
-  char *copy_args[] = {s->exe, "backup", s->copy,  "--db",
+  char *copy_args[] = {s->exe, "backup",   s->copy,  "--db",
                        s->db,  "--direct", "--json", NULL};
   char *sim_args[16];
   int k = 0;
@@ -443,9 +443,8 @@ static void sim_last_error(const char *said, char *out, size_t size) {
 static void sim_copy_error(const char *said, char *out, size_t size) {
   const char *brace = strchr(said, '{');
   json_t *v = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-  const char *msg =
-      json_string_value(json_object_get(json_object_get(v, "error"),
-                                        "message"));
+  const char *msg = json_string_value(
+      json_object_get(json_object_get(v, "error"), "message"));
   if (msg)
     rc_printable(out, size, msg);
   else
@@ -578,7 +577,8 @@ static int sim_check(const char *dir, json_t **errors) {
     /* Paths inside the candidate, not the server's layout. */
     const char *in = strncmp(f, dir, strlen(dir)) == 0 && f[strlen(dir)] == '/'
                          ? f + strlen(dir) + 1
-                         : strrchr(f, '/') ? strrchr(f, '/') + 1 : f;
+                     : strrchr(f, '/') ? strrchr(f, '/') + 1
+                                       : f;
     rc_printable(file, sizeof file, in);
     rc_printable(msg, sizeof msg, list.items[i].message);
     json_array_append_new(*errors,
@@ -586,9 +586,9 @@ static int sim_check(const char *dir, json_t **errors) {
                                     list.items[i].line, "message", msg));
   }
   if (list.count == 0)
-    json_array_append_new(*errors,
-                          json_pack("{s:s, s:i, s:s}", "file", "", "line", 0,
-                                    "message", "does not load"));
+    json_array_append_new(
+        *errors, json_pack("{s:s, s:i, s:s}", "file", "", "line", 0, "message",
+                           "does not load"));
   rc_errlist_free(&list);
   return 0;
 }
@@ -597,8 +597,8 @@ static int sim_name_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void api_strategies(service *svc, http_request *req, int route,
-                    const char *arg, const principal *who) {
+void api_strategies(service *svc, http_request *req, int route, const char *arg,
+                    const principal *who) {
   sim_service *s = svc->sim;
   char base[PATH_MAX], *names[SIM_CANDIDATES];
   json_t *list = json_array();
@@ -639,8 +639,7 @@ void api_strategies(service *svc, http_request *req, int route,
     else
       sim_check(dir, &errors);
     json_array_append_new(list, json_pack("{s:s, s:b, s:o}", "name", shown,
-                                          "runnable", errors == NULL,
-                                          "errors",
+                                          "runnable", errors == NULL, "errors",
                                           errors ? errors : json_array()));
     free(names[i]);
   }
@@ -679,8 +678,8 @@ void api_simulations(service *svc, http_request *req, int route,
             json_pack("{s:O}", "simulations", svc->sim->list), NULL);
 }
 
-void api_simulation(service *svc, http_request *req, int route,
-                    const char *arg, const principal *who) {
+void api_simulation(service *svc, http_request *req, int route, const char *arg,
+                    const principal *who) {
   json_t *rec, *out;
   (void)who;
   if (sim_unavailable(svc, req, route)) return;
@@ -802,8 +801,8 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
   }
   if (sim_body(s, body, &err) != RC_OK) {
     json_decref(body);
-    api_error(svc, req, route, 422,
-              "invalid", err.field[0] ? err.field : NULL, err.message);
+    api_error(svc, req, route, 422, "invalid", err.field[0] ? err.field : NULL,
+              err.message);
     return;
   }
   against = json_object_get(body, "against");
@@ -812,30 +811,31 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
     if (!sim_check(s->against, &errors)) {
       char msg[400];
       json_t *first = json_array_get(errors, 0);
-      snprintf(msg, sizeof msg, "%s does not load (%zu problem%s), first: %s:%d: %s",
+      snprintf(msg, sizeof msg,
+               "%s does not load (%zu problem%s), first: %s:%d: %s",
                json_string_value(against), json_array_size(errors),
                json_array_size(errors) == 1 ? "" : "s",
                json_string_value(json_object_get(first, "file")),
                (int)json_integer_value(json_object_get(first, "line")),
                json_string_value(json_object_get(first, "message")));
-      api_reply(svc, req, route, 422,
-                json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code",
-                          "invalid", "message", msg, "field", "against",
-                          "errors", errors),
-                NULL);
+      api_reply(
+          svc, req, route, 422,
+          json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", "invalid",
+                    "message", msg, "field", "against", "errors", errors),
+          NULL);
       json_decref(body);
       return;
     }
   }
   id = s->next_id++;
   sim_rfc3339(time(NULL), at, sizeof at);
-  rec = json_pack("{s:I, s:s, s:s, s:O?, s:i, s:i, s:o, s:s, s:n}", "id",
-                  (json_int_t)id, "by", who->user[0] ? who->user : "token",
-                  "at", at, "against", json_is_string(against) ? against : NULL,
-                  "days", s->days, "runs", s->runs, "seed",
-                  s->seed >= 0 ? json_integer((json_int_t)s->seed)
-                               : json_null(),
-                  "status", "running", "error");
+  rec =
+      json_pack("{s:I, s:s, s:s, s:O?, s:i, s:i, s:o, s:s, s:n}", "id",
+                (json_int_t)id, "by", who->user[0] ? who->user : "token", "at",
+                at, "against", json_is_string(against) ? against : NULL, "days",
+                s->days, "runs", s->runs, "seed",
+                s->seed >= 0 ? json_integer((json_int_t)s->seed) : json_null(),
+                "status", "running", "error");
   json_decref(body);
   if (!rec) {
     api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
@@ -864,12 +864,11 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
     api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
     return;
   }
-  service_log("info",
-              json_pack("{s:s, s:I, s:O, s:O, s:i, s:i}", "msg",
-                        "what-if started", "id", (json_int_t)id, "by",
-                        json_object_get(rec, "by"), "against",
-                        json_object_get(rec, "against"), "days", s->days,
-                        "runs", s->runs));
+  service_log("info", json_pack("{s:s, s:I, s:O, s:O, s:i, s:i}", "msg",
+                                "what-if started", "id", (json_int_t)id, "by",
+                                json_object_get(rec, "by"), "against",
+                                json_object_get(rec, "against"), "days",
+                                s->days, "runs", s->runs));
   sim_prune(s);
   snprintf(location, sizeof location, "Location: /v1/simulations/%lld\r\n",
            (long long)id);

@@ -50,7 +50,7 @@ typedef struct sim_model {
   sim_rate reply;         /* a borrower replies to a message */
   struct {
     char channel[32];
-    sim_rate rate; /* the overall reply rate until calibrated */
+    sim_rate rate;               /* the overall reply rate until calibrated */
   } replies[SIM_CHANNELS_MODEL]; /* the same by channel */
   int nreplies;
   struct {

@@ -263,10 +263,10 @@ static json_t *mean_days(json_t *arm) {
   out = json_array();
   for (j = 0; j < ndays; j++) {
     json_t *day = json_object();
-    json_object_set(day, "date",
-                    json_object_get(json_array_get(
-                                        json_object_get(arm, "days"), j),
-                                    "date"));
+    json_object_set(
+        day, "date",
+        json_object_get(json_array_get(json_object_get(arm, "days"), j),
+                        "date"));
     json_array_foreach(runs, r, run) {
       json_t *d = json_array_get(json_object_get(run, "days"), j), *v, *x;
       const char *k, *key;

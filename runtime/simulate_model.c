@@ -180,14 +180,14 @@ static void settle(sim_rate *r, int min_obs) {
  * written, remembering each case's last one; replies are held by case. */
 typedef struct reply_walk {
   hist *h;
-  int64_t *at;   /* replies' times, by case then time; owned */
-  int *first;    /* each case's first reply in at[], ncases + 1; owned */
-  int *owner;    /* while loading: each reply's case; owned */
+  int64_t *at; /* replies' times, by case then time; owned */
+  int *first;  /* each case's first reply in at[], ncases + 1; owned */
+  int *owner;  /* while loading: each reply's case; owned */
   int n, cap;
   struct pending {
     rc_time at;  /* 0: none */
     int channel; /* index in m->replies, -1 beyond it */
-  } *last;       /* each case's last message; owned */
+  } * last;      /* each case's last message; owned */
   rc_time window;
 } reply_walk;
 
@@ -250,8 +250,7 @@ static int on_sent(void *ud, const store_value *v, int n) {
       v[3].type != STORE_TEXT)
     return 0;
   /* Only what went out: queued, blocked, failed messages reached nobody. */
-  if (strcmp(v[3].s, "sent") != 0 && strcmp(v[3].s, "delivered") != 0)
-    return 0;
+  if (strcmp(v[3].s, "sent") != 0 && strcmp(v[3].s, "delivered") != 0) return 0;
   if ((c = find_case(w->h, v[1].s)) < 0) return 0;
   reply_settle(w, c, v[4].i);
   w->last[c].at = v[4].i > 0 ? v[4].i : 1;
@@ -276,8 +275,7 @@ static int calibrate_replies(query *q, hist *h, rc_error *err) {
       for (int i = 0; i < w.n; i++) w.first[w.owner[i] + 1]++;
       for (int c = 0; c < h->ncases; c++) w.first[c + 1] += w.first[c];
       rc = query_sim(q, QUERY_SIM_MESSAGES, 0, on_sent, &w, err);
-      for (int c = 0; c < h->ncases && rc == RC_OK; c++)
-        reply_settle(&w, c, 0);
+      for (int c = 0; c < h->ncases && rc == RC_OK; c++) reply_settle(&w, c, 0);
     }
   }
   free(w.at);

@@ -275,25 +275,23 @@ static void test_model_recovers_the_reply_rate(void **st) {
     rc_time at = start + day * DAY + 60000;
     assert_int_equal(engine_run(eng, at, NULL, &err), RC_OK);
     o->n = 0;
-    assert_int_equal(
-        query_sim(engine_query(eng), QUERY_SIM_MESSAGES, o->last, on_queued, o,
-                  &err),
-        RC_OK);
+    assert_int_equal(query_sim(engine_query(eng), QUERY_SIM_MESSAGES, o->last,
+                               on_queued, o, &err),
+                     RC_OK);
     clock_set(engine_clock(eng), at + 3600000);
     assert_int_equal(engine_begin(eng, &err), RC_OK);
     for (int i = 0; i < o->n; i++) {
       char case_out[160];
       assert_int_equal(engine_job_begin(eng, &err), RC_OK);
-      assert_int_equal(engine_delivery(eng, o->ids[i], o->cases[i], 1, 1, 1, 0,
-                                       NULL, &err),
-                       RC_OK);
+      assert_int_equal(
+          engine_delivery(eng, o->ids[i], o->cases[i], 1, 1, 1, 0, NULL, &err),
+          RC_OK);
       assert_int_equal(engine_receipt(eng, o->ids[i], "delivered", &err),
                        RC_OK);
       sent++;
       if (uniform() < reply_truth) {
-        assert_int_equal(engine_reply(eng, o->cases[i], NULL, "ok", case_out,
-                                      &err),
-                         RC_OK);
+        assert_int_equal(
+            engine_reply(eng, o->cases[i], NULL, "ok", case_out, &err), RC_OK);
         replies++;
       }
       assert_int_equal(engine_job_end(eng, RC_OK, &err), RC_OK);
@@ -317,8 +315,8 @@ static void test_model_recovers_the_reply_rate(void **st) {
   {
     double se = sqrt(reply_truth * (1 - reply_truth) / (double)m.reply.obs);
     if (fabs(m.reply.p - reply_truth) > 3 * se)
-      fail_msg("reply rate %.4f calibrated, %.4f true (3 se = %.4f)",
-               m.reply.p, reply_truth, 3 * se);
+      fail_msg("reply rate %.4f calibrated, %.4f true (3 se = %.4f)", m.reply.p,
+               reply_truth, 3 * se);
   }
   assert_int_equal(m.nreplies, 1);
   assert_string_equal(m.replies[0].channel, "sms");
