@@ -68,6 +68,11 @@ struct sim_service {
       tmp[PATH_MAX + 32];
   int days, runs;
   int64_t seed; /* -1: simulate's default */
+  /* A POST whose candidate is being checked (answered when it is). */
+  int checking;
+  http_request *pending;
+  int pending_route;
+  char by[USER_NAME_MAX + 1], against_name[SIM_NAME_MAX + 1];
   /* Written on the worker thread, read on the loop once it is done. */
   int failed_step; /* 0 none, 1 the copy, 2 the simulation */
   int64_t exit_status;
@@ -291,23 +296,26 @@ static char **sim_env(const char *tmpdir, char *slot, size_t size) {
 }
 
 /* Runs args to its end, its stdin /dev/null, stdout and stderr into
- * s->said (the tail when it says more). Returns its exit status, 128 +
- * signal when killed, -errno when it could not start, -ECANCELED when
- * the service is stopping. */
-static int64_t sim_run(sim_service *s, char *const args[], int nice) {
+ * said[cap + 1] (the tail when it says more). With track, the child is
+ * the one sim_service_stop kills (the simulation's), with TMPDIR in its
+ * work directory and, with nice, a lower priority. Returns its exit
+ * status, 128 + signal when killed, -errno when it could not start,
+ * -ECANCELED when the service is stopping. */
+static int64_t sim_spawn(sim_service *s, char *const args[], int track,
+                         int nice, char *said, size_t cap) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
   char slot[PATH_MAX + 16], chunk[4096],
-      **env = sim_env(s->tmp, slot, sizeof slot);
+      **env = track ? sim_env(s->tmp, slot, sizeof slot) : environ;
   int fds[2], status = 0, rc;
   size_t len = 0;
   pid_t pid;
   ssize_t n;
-  s->said[0] = '\0';
+  said[0] = '\0';
   if (!env) return -ENOMEM;
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    free(env);
+    if (track) free(env);
     return -errno;
   }
   posix_spawn_file_actions_init(&fa);
@@ -329,17 +337,17 @@ static int64_t sim_run(sim_service *s, char *const args[], int nice) {
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   /* The stop and the start exclude each other: a child is either never
    * started or known to the stop, which kills it. */
-  uv_mutex_lock(&s->lock);
-  rc = s->stopping ? ECANCELED
-                   : posix_spawn(&pid, s->exe, &fa, &attr, args, env);
-  if (rc == 0) {
+  if (track) uv_mutex_lock(&s->lock);
+  rc = track && s->stopping ? ECANCELED
+                            : posix_spawn(&pid, s->exe, &fa, &attr, args, env);
+  if (rc == 0 && track) {
     s->child = (int)pid;
     if (nice) setpriority(PRIO_PROCESS, (id_t)pid, SIM_NICE);
   }
-  uv_mutex_unlock(&s->lock);
+  if (track) uv_mutex_unlock(&s->lock);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  free(env);
+  if (track) free(env);
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
@@ -349,26 +357,31 @@ static int64_t sim_run(sim_service *s, char *const args[], int nice) {
   while ((n = read(fds[0], chunk, sizeof chunk)) > 0 ||
          (n < 0 && errno == EINTR)) {
     if (n <= 0) continue;
-    if (len + (size_t)n > SIM_OUT_MAX) {
-      size_t drop = len + (size_t)n - SIM_OUT_MAX;
-      if (drop > len) drop = len;
-      memmove(s->said, s->said + drop, len - drop);
+    if ((size_t)n > cap) n = (ssize_t)cap;
+    if (len + (size_t)n > cap) {
+      size_t drop = len + (size_t)n - cap;
+      memmove(said, said + drop, len - drop);
       len -= drop;
     }
-    if ((size_t)n > SIM_OUT_MAX) n = SIM_OUT_MAX;
-    memcpy(s->said + len, chunk, (size_t)n);
+    memcpy(said + len, chunk, (size_t)n);
     len += (size_t)n;
   }
-  s->said[len] = '\0';
+  said[len] = '\0';
   close(fds[0]);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  uv_mutex_lock(&s->lock);
-  s->child = 0;
-  uv_mutex_unlock(&s->lock);
+  if (track) {
+    uv_mutex_lock(&s->lock);
+    s->child = 0;
+    uv_mutex_unlock(&s->lock);
+  }
   return WIFEXITED(status)     ? WEXITSTATUS(status)
          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                : 1;
+}
+
+static int64_t sim_run(sim_service *s, char *const args[], int nice) {
+  return sim_spawn(s, args, 1, nice, s->said, SIM_OUT_MAX);
 }
 
 static void sim_work(uv_work_t *w) {
@@ -559,58 +572,138 @@ static int sim_candidate(const sim_service *s, const char *name, char *out,
   return RC_OK;
 }
 
-/* Loads a candidate as `recoup check` does; errors (a list of {file,
- * line, message}) when it does not load. */
-static int sim_check(const char *dir, json_t **errors) {
-  engine_options eo = {dir, ":memory:", 1, 0, 1};
-  rc_errlist list = {0};
-  engine *eng = NULL;
-  *errors = NULL;
-  if (engine_open(&eng, &eo, &list) == RC_OK) {
-    engine_close(eng);
-    return 1;
+/* What `recoup check DIR` said, as problems {file, line, message} with
+ * paths inside the candidate (not the server's layout): its lines
+ * "recoup: FILE:LINE: message", without its closing count. */
+static json_t *sim_problems(const char *said, const char *dir) {
+  json_t *list = json_array();
+  size_t dlen = strlen(dir);
+  const char *line = said, *last = NULL;
+  while (line && *line && json_array_size(list) < SIM_ERRORS_LISTED) {
+    const char *end = strchr(line, '\n'), *p, *colon;
+    char text[1200], file[PATH_MAX], msg[1200];
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    long no = 0;
+    if (len >= sizeof text) len = sizeof text - 1;
+    memcpy(text, line, len);
+    text[len] = '\0';
+    line = end ? end + 1 : NULL;
+    if (strncmp(text, "recoup: ", 8) != 0) continue;
+    last = p = text + 8;
+    if (!strncmp(p, dir, dlen) && p[dlen] == '/') p += dlen + 1;
+    /* FILE:LINE: message, or a message about no file. */
+    if ((colon = strchr(p, ':')) && colon[1] >= '0' && colon[1] <= '9') {
+      char *after;
+      no = strtol(colon + 1, &after, 10);
+      if (after[0] == ':' && after[1] == ' ') {
+        snprintf(file, sizeof file, "%.*s", (int)(colon - p), p);
+        p = after + 2;
+      } else {
+        file[0] = '\0', no = 0;
+      }
+    } else {
+      file[0] = '\0';
+    }
+    if (strstr(p, " in ") && strstr(p, "problem") && !file[0]) continue;
+    {
+      char shown_file[PATH_MAX];
+      rc_printable(shown_file, sizeof shown_file, file);
+      rc_printable(msg, sizeof msg, p);
+      json_array_append_new(
+          list, json_pack("{s:s, s:i, s:s}", "file", shown_file, "line",
+                          (int)no, "message", msg));
+    }
   }
-  *errors = json_array();
-  for (int i = 0; i < list.count && i < SIM_ERRORS_LISTED; i++) {
-    char file[PATH_MAX], msg[sizeof list.items[i].message];
-    const char *f = list.items[i].file;
-    /* Paths inside the candidate, not the server's layout. */
-    const char *in = strncmp(f, dir, strlen(dir)) == 0 && f[strlen(dir)] == '/'
-                         ? f + strlen(dir) + 1
-                     : strrchr(f, '/') ? strrchr(f, '/') + 1
-                                       : f;
-    rc_printable(file, sizeof file, in);
-    rc_printable(msg, sizeof msg, list.items[i].message);
-    json_array_append_new(*errors,
-                          json_pack("{s:s, s:i, s:s}", "file", file, "line",
-                                    list.items[i].line, "message", msg));
+  if (json_array_size(list) == 0) {
+    char msg[1200];
+    rc_printable(msg, sizeof msg, last ? last : "does not load");
+    json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", "", "line",
+                                          0, "message", msg));
   }
-  if (list.count == 0)
-    json_array_append_new(
-        *errors, json_pack("{s:s, s:i, s:s}", "file", "", "line", 0, "message",
-                           "does not load"));
-  rc_errlist_free(&list);
-  return 0;
+  return list;
 }
 
 static int sim_name_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* GET /v1/strategies: each candidate is checked by `recoup check` in a
+ * child process of its own, one after the other on a worker thread (a
+ * load is tens of milliseconds: too long for the loop); answered when
+ * the last is done. */
+enum { SIM_CHECK_SAID = 8192 };
+typedef struct sim_listing {
+  uv_work_t work;
+  service *svc;
+  http_request *req;
+  int route, n;
+  struct {
+    char name[SIM_NAME_MAX * 4 + 8]; /* printable */
+    char dir[PATH_MAX];              /* "" when refused: refusal says why */
+    char refusal[1024];
+    int64_t exit;
+    char *said; /* owned */
+  } c[SIM_CANDIDATES];
+} sim_listing;
+
+static void sim_listing_work(uv_work_t *w) {
+  sim_listing *l = w->data;
+  for (int i = 0; i < l->n; i++) {
+    char *args[] = {l->svc->sim->exe, "check", l->c[i].dir, NULL};
+    if (!l->c[i].dir[0]) continue;
+    if (!(l->c[i].said = malloc(SIM_CHECK_SAID + 1))) {
+      l->c[i].exit = -ENOMEM;
+      continue;
+    }
+    l->c[i].exit =
+        sim_spawn(l->svc->sim, args, 0, 0, l->c[i].said, SIM_CHECK_SAID);
+  }
+}
+
+static void sim_listing_done(uv_work_t *w, int status) {
+  sim_listing *l = w->data;
+  json_t *list = json_array();
+  (void)status;
+  for (int i = 0; i < l->n; i++) {
+    json_t *errors;
+    if (!l->c[i].dir[0])
+      errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
+                         l->c[i].refusal);
+    else if (l->c[i].exit == 0)
+      errors = NULL;
+    else if (l->c[i].exit < 0 || !l->c[i].said)
+      errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
+                         "cannot be checked now (see the service's log)");
+    else
+      errors = sim_problems(l->c[i].said, l->c[i].dir);
+    json_array_append_new(
+        list,
+        json_pack("{s:s, s:b, s:o}", "name", l->c[i].name, "runnable",
+                  errors == NULL, "errors", errors ? errors : json_array()));
+    free(l->c[i].said);
+  }
+  api_reply(l->svc, l->req, l->route, 200,
+            json_pack("{s:o}", "strategies", list), NULL);
+  free(l);
+}
+
 void api_strategies(service *svc, http_request *req, int route, const char *arg,
                     const principal *who) {
   sim_service *s = svc->sim;
   char base[PATH_MAX], *names[SIM_CANDIDATES];
-  json_t *list = json_array();
-  int n = 0;
+  sim_listing *l;
+  int n = 0, rc;
   DIR *d;
   const struct dirent *e;
   (void)arg;
   (void)who;
   if (!s || !s->ok) {
-    json_decref(list);
     api_error(svc, req, route, 503, "unavailable", NULL,
               "what-if needs a database file and a backup directory");
+    return;
+  }
+  if (!(l = calloc(1, sizeof *l))) {
+    api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
     return;
   }
   if (sim_strategies_dir(s, base, sizeof base) && (d = opendir(base))) {
@@ -620,30 +713,30 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
   }
   qsort(names, (size_t)n, sizeof *names, sim_name_cmp);
   for (int i = 0; i < n; i++) {
-    char dir[PATH_MAX], shown[SIM_NAME_MAX * 4 + 8];
-    json_t *errors = NULL;
     rc_error err;
     struct stat st;
     char path[PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/%s", base, names[i]);
     rc_error_clear(&err);
-    rc_printable(shown, sizeof shown, names[i]);
     /* Plain files beside the candidates are not candidates. */
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-      free(names[i]);
-      continue;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+      rc_printable(l->c[l->n].name, sizeof l->c[0].name, names[i]);
+      if (sim_candidate(s, names[i], l->c[l->n].dir, sizeof l->c[0].dir,
+                        &err) != RC_OK) {
+        l->c[l->n].dir[0] = '\0';
+        rc_printable(l->c[l->n].refusal, sizeof l->c[0].refusal, err.message);
+      }
+      l->n++;
     }
-    if (sim_candidate(s, names[i], dir, sizeof dir, &err) != RC_OK)
-      errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
-                         err.message);
-    else
-      sim_check(dir, &errors);
-    json_array_append_new(list, json_pack("{s:s, s:b, s:o}", "name", shown,
-                                          "runnable", errors == NULL, "errors",
-                                          errors ? errors : json_array()));
     free(names[i]);
   }
-  api_reply(svc, req, route, 200, json_pack("{s:o}", "strategies", list), NULL);
+  l->svc = svc, l->req = req, l->route = route;
+  l->work.data = l;
+  if ((rc = uv_queue_work(svc->loop, &l->work, sim_listing_work,
+                          sim_listing_done)) != 0) {
+    free(l);
+    api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
+  }
 }
 
 /* --- the routes -------------------------------------------------------- */
@@ -759,84 +852,21 @@ static int sim_body(sim_service *s, json_t *body, rc_error *err) {
   return RC_OK;
 }
 
-void api_simulate(service *svc, http_request *req, int route, const char *arg,
-                  const principal *who) {
-  sim_service *s = svc->sim;
-  json_t *body = NULL, *rec, *against;
-  rc_error err;
+/* Starts the simulation s's fields describe (the body checked, the
+ * candidate loading) and answers 202. */
+static void sim_start(sim_service *s, http_request *req, int route) {
+  service *svc = s->svc;
+  json_t *rec;
   char at[32], location[80];
-  int64_t id;
+  int64_t id = s->next_id++;
   int rc;
-  (void)arg;
-  rc_error_clear(&err);
-  if (sim_unavailable(svc, req, route)) return;
-  if (svc->draining || s->stopping) {
-    api_error(svc, req, route, 503, "shutting_down", NULL,
-              "the service is shutting down");
-    return;
-  }
-  if (req->body_len > 0) {
-    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
-      case INPUT_JSON_SYNTAX:
-        api_error(svc, req, route, 400, "bad_json", err.field, err.message);
-        return;
-      case INPUT_JSON_REFUSED:
-        api_error(svc, req, route, 422, "invalid", err.field, err.message);
-        return;
-    }
-  } else {
-    body = json_object();
-  }
-  if (s->running) {
-    char msg[300];
-    snprintf(msg, sizeof msg,
-             "what-if %lld is running (started by %s at %s); one runs at a "
-             "time",
-             (long long)json_integer_value(json_object_get(s->running, "id")),
-             json_string_value(json_object_get(s->running, "by")),
-             json_string_value(json_object_get(s->running, "at")));
-    json_decref(body);
-    api_error(svc, req, route, 409, "conflict", NULL, msg);
-    return;
-  }
-  if (sim_body(s, body, &err) != RC_OK) {
-    json_decref(body);
-    api_error(svc, req, route, 422, "invalid", err.field[0] ? err.field : NULL,
-              err.message);
-    return;
-  }
-  against = json_object_get(body, "against");
-  if (s->against[0]) {
-    json_t *errors = NULL;
-    if (!sim_check(s->against, &errors)) {
-      char msg[400];
-      json_t *first = json_array_get(errors, 0);
-      snprintf(msg, sizeof msg,
-               "%s does not load (%zu problem%s), first: %s:%d: %s",
-               json_string_value(against), json_array_size(errors),
-               json_array_size(errors) == 1 ? "" : "s",
-               json_string_value(json_object_get(first, "file")),
-               (int)json_integer_value(json_object_get(first, "line")),
-               json_string_value(json_object_get(first, "message")));
-      api_reply(
-          svc, req, route, 422,
-          json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", "invalid",
-                    "message", msg, "field", "against", "errors", errors),
-          NULL);
-      json_decref(body);
-      return;
-    }
-  }
-  id = s->next_id++;
   sim_rfc3339(time(NULL), at, sizeof at);
-  rec =
-      json_pack("{s:I, s:s, s:s, s:O?, s:i, s:i, s:o, s:s, s:n}", "id",
-                (json_int_t)id, "by", who->user[0] ? who->user : "token", "at",
-                at, "against", json_is_string(against) ? against : NULL, "days",
-                s->days, "runs", s->runs, "seed",
-                s->seed >= 0 ? json_integer((json_int_t)s->seed) : json_null(),
-                "status", "running", "error");
-  json_decref(body);
+  rec = json_pack(
+      "{s:I, s:s, s:s, s:s?, s:i, s:i, s:o, s:s, s:n}", "id", (json_int_t)id,
+      "by", s->by, "at", at, "against", s->against[0] ? s->against_name : NULL,
+      "days", s->days, "runs", s->runs, "seed",
+      s->seed >= 0 ? json_integer((json_int_t)s->seed) : json_null(), "status",
+      "running", "error");
   if (!rec) {
     api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
     return;
@@ -873,4 +903,118 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
   snprintf(location, sizeof location, "Location: /v1/simulations/%lld\r\n",
            (long long)id);
   api_reply(svc, req, route, 202, json_deep_copy(rec), location);
+}
+
+/* The candidate is loaded by `recoup check` in a child, off the loop. */
+static void sim_check_work(uv_work_t *w) {
+  sim_service *s = w->data;
+  char *args[] = {s->exe, "check", s->against, NULL};
+  s->exit_status = sim_run(s, args, 0);
+}
+
+static void sim_check_done(uv_work_t *w, int status) {
+  sim_service *s = w->data;
+  http_request *req = s->pending;
+  int route = s->pending_route;
+  (void)status;
+  s->checking = 0;
+  s->pending = NULL;
+  if (s->stopping || s->svc->draining) {
+    api_error(s->svc, req, route, 503, "shutting_down", NULL,
+              "the service is shutting down");
+  } else if (s->exit_status == 0) {
+    sim_start(s, req, route);
+  } else if (s->exit_status < 0 || s->exit_status >= 128) {
+    api_error(s->svc, req, route, 503, "unavailable", "against",
+              "the candidate could not be checked now; try again");
+  } else {
+    json_t *errors = sim_problems(s->said, s->against);
+    json_t *first = json_array_get(errors, 0);
+    char msg[1400];
+    const char *file = json_string_value(json_object_get(first, "file"));
+    snprintf(msg, sizeof msg,
+             "%s does not load (%zu problem%s), first: %s%s%.0d%s%s",
+             s->against_name, json_array_size(errors),
+             json_array_size(errors) == 1 ? "" : "s", file ? file : "",
+             file && *file ? ":" : "",
+             (int)json_integer_value(json_object_get(first, "line")),
+             file && *file ? ": " : "",
+             json_string_value(json_object_get(first, "message")));
+    api_reply(s->svc, req, route, 422,
+              json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", "invalid",
+                        "message", msg, "field", "against", "errors", errors),
+              NULL);
+  }
+  if (!s->stopping) service_kick(s->svc);
+}
+
+void api_simulate(service *svc, http_request *req, int route, const char *arg,
+                  const principal *who) {
+  sim_service *s = svc->sim;
+  json_t *body = NULL, *against;
+  rc_error err;
+  int rc;
+  (void)arg;
+  rc_error_clear(&err);
+  if (sim_unavailable(svc, req, route)) return;
+  if (svc->draining || s->stopping) {
+    api_error(svc, req, route, 503, "shutting_down", NULL,
+              "the service is shutting down");
+    return;
+  }
+  if (req->body_len > 0) {
+    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+      case INPUT_JSON_SYNTAX:
+        api_error(svc, req, route, 400, "bad_json", err.field, err.message);
+        return;
+      case INPUT_JSON_REFUSED:
+        api_error(svc, req, route, 422, "invalid", err.field, err.message);
+        return;
+    }
+  } else {
+    body = json_object();
+  }
+  if (s->running || s->checking) {
+    char msg[300];
+    if (s->running)
+      snprintf(msg, sizeof msg,
+               "what-if %lld is running (started by %s at %s); one runs at a "
+               "time",
+               (long long)json_integer_value(json_object_get(s->running, "id")),
+               json_string_value(json_object_get(s->running, "by")),
+               json_string_value(json_object_get(s->running, "at")));
+    else
+      snprintf(msg, sizeof msg,
+               "a what-if by %s is starting (its candidate %s is being "
+               "checked); one runs at a time",
+               s->by, s->against_name);
+    json_decref(body);
+    api_error(svc, req, route, 409, "conflict", NULL, msg);
+    return;
+  }
+  if (sim_body(s, body, &err) != RC_OK) {
+    json_decref(body);
+    api_error(svc, req, route, 422, "invalid", err.field[0] ? err.field : NULL,
+              err.message);
+    return;
+  }
+  against = json_object_get(body, "against");
+  rc_copy(s->against_name, sizeof s->against_name,
+          json_is_string(against) ? json_string_value(against) : "");
+  rc_copy(s->by, sizeof s->by, who->user[0] ? who->user : "token");
+  json_decref(body);
+  if (!s->against[0]) {
+    sim_start(s, req, route);
+    return;
+  }
+  s->tmp[0] = '\0';
+  s->work.data = s;
+  if ((rc = uv_queue_work(svc->loop, &s->work, sim_check_work,
+                          sim_check_done)) != 0) {
+    api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
+    return;
+  }
+  s->checking = 1;
+  s->pending = req;
+  s->pending_route = route;
 }
