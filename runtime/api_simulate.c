@@ -199,7 +199,7 @@ static void sim_load(sim_service *s) {
     recs[n++] = rec;
   }
   closedir(d);
-  qsort(recs, n, sizeof *recs, sim_newest_first);
+  if (n) qsort(recs, n, sizeof *recs, sim_newest_first);
   for (size_t i = 0; i < n; i++) json_array_append_new(s->list, recs[i]);
   free(recs);
 }
@@ -572,12 +572,25 @@ static int sim_candidate(const sim_service *s, const char *name, char *out,
   return RC_OK;
 }
 
+/* A path as the candidate's own (workflows/x.lua): what follows the
+ * candidate's directory, also when the path was cut at its front ("..."
+ * and the tail: an error's file is 255 bytes at most). */
+static const char *sim_inside(const char *file, const char *dir) {
+  const char *name = strrchr(dir, '/'), *hit = NULL, *at = file;
+  char needle[SIM_NAME_MAX * 4 + 8];
+  size_t dlen = strlen(dir);
+  if (!strncmp(file, dir, dlen) && file[dlen] == '/') return file + dlen + 1;
+  snprintf(needle, sizeof needle, "/%s/", name ? name + 1 : dir);
+  while ((at = strstr(at, needle))) hit = at++;
+  if (hit) return hit + strlen(needle);
+  return strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+}
+
 /* What `recoup check DIR` said, as problems {file, line, message} with
  * paths inside the candidate (not the server's layout): its lines
  * "recoup: FILE:LINE: message", without its closing count. */
 static json_t *sim_problems(const char *said, const char *dir) {
   json_t *list = json_array();
-  size_t dlen = strlen(dir);
   const char *line = said, *last = NULL;
   while (line && *line && json_array_size(list) < SIM_ERRORS_LISTED) {
     const char *end = strchr(line, '\n'), *p, *colon;
@@ -590,29 +603,25 @@ static json_t *sim_problems(const char *said, const char *dir) {
     line = end ? end + 1 : NULL;
     if (strncmp(text, "recoup: ", 8) != 0) continue;
     last = p = text + 8;
-    if (!strncmp(p, dir, dlen) && p[dlen] == '/') p += dlen + 1;
+    file[0] = '\0';
     /* FILE:LINE: message, or a message about no file. */
     if ((colon = strchr(p, ':')) && colon[1] >= '0' && colon[1] <= '9') {
       char *after;
       no = strtol(colon + 1, &after, 10);
       if (after[0] == ':' && after[1] == ' ') {
-        snprintf(file, sizeof file, "%.*s", (int)(colon - p), p);
+        char whole[PATH_MAX];
+        snprintf(whole, sizeof whole, "%.*s", (int)(colon - p), p);
+        rc_printable(file, sizeof file, sim_inside(whole, dir));
         p = after + 2;
       } else {
-        file[0] = '\0', no = 0;
+        no = 0;
       }
-    } else {
-      file[0] = '\0';
     }
-    if (strstr(p, " in ") && strstr(p, "problem") && !file[0]) continue;
-    {
-      char shown_file[PATH_MAX];
-      rc_printable(shown_file, sizeof shown_file, file);
-      rc_printable(msg, sizeof msg, p);
-      json_array_append_new(
-          list, json_pack("{s:s, s:i, s:s}", "file", shown_file, "line",
-                          (int)no, "message", msg));
-    }
+    /* The closing count ("1 problem in DIR") is no problem of its own. */
+    if (!file[0] && strstr(p, "problem") && strstr(p, " in ")) continue;
+    rc_printable(msg, sizeof msg, p);
+    json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", file,
+                                          "line", (int)no, "message", msg));
   }
   if (json_array_size(list) == 0) {
     char msg[1200];
@@ -711,7 +720,7 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
       if (e->d_name[0] != '.' && (names[n] = strdup(e->d_name))) n++;
     closedir(d);
   }
-  qsort(names, (size_t)n, sizeof *names, sim_name_cmp);
+  if (n) qsort(names, (size_t)n, sizeof *names, sim_name_cmp);
   for (int i = 0; i < n; i++) {
     rc_error err;
     struct stat st;

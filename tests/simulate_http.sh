@@ -196,6 +196,10 @@ check "saying so" [ "$(field .error)" = "service stopped" ]
 call GET "/v1/simulations/$id" t-read
 check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
 stop
+if grep -q 'Sanitizer\|runtime error:' "$work/serve.err"; then
+  bad "a sanitizer spoke in the service's log"
+  grep -A5 'Sanitizer\|runtime error:' "$work/serve.err" | head -40
+else ok; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
