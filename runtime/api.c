@@ -100,6 +100,12 @@ static const route_def routes[] = {
      NULL},
     {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
     {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
+    {"GET", "/v1/strategies", ROLE_SUPERVISOR, api_strategies, NULL},
+    {"POST", "/v1/simulations", ROLE_SUPERVISOR, api_simulate, NULL},
+    {"GET", "/v1/simulations", ROLE_SUPERVISOR | ROLE_READ, api_simulations,
+     NULL},
+    {"GET", "/v1/simulations/{}", ROLE_SUPERVISOR | ROLE_READ, api_simulation,
+     NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,

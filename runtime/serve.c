@@ -504,6 +504,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
         goto close;
       }
     }
+    sim_service_start(&svc, db_path, &err);
     /* Tests and scripts read the port from this line on stdout. */
     printf("listening on http://%s\n", where);
     fflush(stdout);
@@ -521,8 +522,10 @@ close:
   outbox_close(svc.ob);
   close_handles(&svc);
   backup_service_stop(svc.backup);
+  sim_service_stop(svc.sim);
   finish_loop(&loop);
   backup_service_free(svc.backup);
+  sim_service_free(svc.sim);
   slowdown_free(svc.slow);
   engine_close(svc.eng);
   if (lock >= 0) close(lock);

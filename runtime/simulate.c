@@ -238,6 +238,7 @@ static json_t *counters_json(const counters *cs) {
 typedef struct outgoing {
   int64_t id;
   sim_case *c;
+  double reply; /* the chance of a reply: the model's for its channel */
 } outgoing;
 
 typedef struct arm {
@@ -640,6 +641,8 @@ static int on_message(void *ud, const store_value *v, int n) {
       a->out = g, a->capout = cap;
     }
     a->out[a->nout].id = v[0].i;
+    a->out[a->nout].reply =
+        sim_model_reply(a->m, v[2].type == STORE_TEXT ? v[2].s : NULL);
     a->out[a->nout++].c = c;
   }
   return 0;
@@ -647,7 +650,8 @@ static int on_message(void *ud, const store_value *v, int n) {
 
 /* The messages of the day "go out": the outbox never runs, so the
  * simulation marks each sent and delivered (message_delivered reaches
- * the workflow), and a borrower replies with the model's reply rate. */
+ * the workflow), and a borrower replies with the model's reply rate for
+ * the message's channel. */
 static int deliver_day(arm *a, rc_error *err) {
   int rc = engine_begin(a->eng, err);
   for (int i = 0; i < a->nout && rc == RC_OK; i++) {
@@ -660,7 +664,7 @@ static int deliver_day(arm *a, rc_error *err) {
     r = engine_delivery(a->eng, a->out[i].id, c->id, 1, 1, 1, 0, NULL, &why);
     if (r == RC_OK) r = engine_receipt(a->eng, a->out[i].id, "delivered", &why);
     if (r == RC_OK && draw(a->seed, c->hash ^ (uint64_t)a->out[i].id, a->day,
-                           DRAW_REPLY) < a->m->reply.p) {
+                           DRAW_REPLY) < a->out[i].reply) {
       r = engine_reply(a->eng, c->id, NULL, "simulated reply", case_out, &why);
       if (r == RC_OK) a->replies++;
     }
