@@ -166,7 +166,10 @@ struct store_ops {
   const char *name; /* "sqlite", "postgresql", "fault" */
 
   /* --- lifecycle ------------------------------------------------------ */
-  /* Opens (creating and upgrading the schema) the database `where`. */
+  /* Opens (creating and upgrading the schema) the database `where`: the
+   * backend allocates its own struct (zeroed, `store base` first), sets
+   * base.ops to its table and hands out &base; store.c sets base.where
+   * and owns base.run and base.depth. */
   int (*open)(store **out, const char *where, rc_error *err);
   /* Rolls back an open transaction, frees everything. */
   void (*close)(store *st);
