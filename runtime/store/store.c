@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/backend.h"
+#include "store/fault.h"
 
 store_location store_where(const char *db) {
   if (strcmp(db, ":memory:") == 0) return STORE_MEMORY;
@@ -24,7 +26,7 @@ static const store_ops *store_backend(const char *db, rc_error *err) {
     rc_error_set(err, RC_EINVAL, "db", "this build has no PostgreSQL store");
     return NULL;
   }
-  return &store_sqlite_ops;
+  return store_fault_wrap(&store_sqlite_ops);
 }
 
 int store_open(store **out, const char *db, rc_error *err) {
@@ -56,35 +58,44 @@ const char *store_path(const store *st) {
   return st->where;
 }
 
-int store_remove(const char *where, rc_error *err) {
-  switch (store_where(where)) {
-    case STORE_MEMORY:
-      return RC_OK;
-    case STORE_URL:
-      return rc_error_set(err, RC_EINVAL, "db", "%s is not a database file",
-                          where);
-    default:
-      return store_sqlite_ops.remove(where, err);
-  }
+int store_files(const char *where, char (*paths)[4096], int max) {
+  const store_ops *ops;
+  if (store_where(where) != STORE_FILE) return 0;
+  ops = store_backend(where, NULL);
+  return ops ? ops->files(where, paths, max) : 0;
 }
 
-/* The side files go first: a database file without its WAL is an older
- * database, never a mixed one. */
+int store_remove(const char *where, rc_error *err) {
+  char paths[STORE_FILES_MAX][4096];
+  int n;
+  if (store_where(where) == STORE_URL)
+    return rc_error_set(err, RC_EINVAL, "db", "%s is not a database file",
+                        where);
+  if ((n = store_files(where, paths, STORE_FILES_MAX)) < 0)
+    return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", where);
+  for (int i = 0; i < n; i++)
+    if (unlink(paths[i]) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot remove %s: %s", paths[i],
+                          strerror(errno));
+  return RC_OK;
+}
+
+/* The side files go first: a database file without its WAL would be an
+ * older database, never a mixed one. */
 int store_move(const char *from, const char *to, rc_error *err) {
-  static const char *const sides[] = {"-wal", "-shm", ""};
-  int rc;
+  char a[STORE_FILES_MAX][4096], b[STORE_FILES_MAX][4096];
+  int n, m, rc;
   if (store_where(from) != STORE_FILE || store_where(to) != STORE_FILE)
     return rc_error_set(err, RC_EINVAL, "db", "only a database file can move");
+  n = store_files(from, a, STORE_FILES_MAX);
+  m = store_files(to, b, STORE_FILES_MAX);
+  if (n < 0 || m != n)
+    return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", from);
   if ((rc = store_remove(to, err)) != RC_OK) return rc;
-  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
-    char a[4096], b[4096];
-    if ((size_t)snprintf(a, sizeof a, "%s%s", from, sides[i]) >= sizeof a ||
-        (size_t)snprintf(b, sizeof b, "%s%s", to, sides[i]) >= sizeof b)
-      return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", from);
-    if (rename(a, b) != 0 && errno != ENOENT)
-      return rc_error_set(err, RC_EIO, "db", "cannot move %s to %s: %s", a, b,
-                          strerror(errno));
-  }
+  for (int i = n - 1; i >= 0; i--)
+    if (rename(a[i], b[i]) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot move %s to %s: %s", a[i],
+                          b[i], strerror(errno));
   return RC_OK;
 }
 
