@@ -119,23 +119,23 @@ int store_writable(store *st, rc_error *err) {
 
 /* --- the journal run ------------------------------------------------------ */
 
-static void run_discard(store *st) {
+static void run_drop(store *st) {
   st->run.n = 0;
   st->run.rows.len = 0;
   st->run.rows.oom = 0;
 }
 
-static int run_flush(store *st, rc_error *err) {
+static int run_write(store *st, rc_error *err) {
   int rc;
   if (!st->run.n) return RC_OK;
   jb_lit(&st->run.rows, "]");
   if (st->run.rows.oom) {
-    run_discard(st);
+    run_drop(st);
     return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
   }
   rc = st->ops->journal_run(st, st->run.case_id, st->run.at, st->run.n,
                             st->run.rows.p, st->run.rows.len, err);
-  run_discard(st);
+  run_drop(st);
   return rc;
 }
 
@@ -150,7 +150,7 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
                         kind, case_id);
   if (st->run.n && (st->run.n == STORE_JOURNAL_RUN ||
                     strcmp(st->run.case_id, case_id) != 0)) {
-    int rc = run_flush(st, err);
+    int rc = run_write(st, err);
     if (rc != RC_OK) return rc;
   }
   if (!st->run.n) {
@@ -180,11 +180,11 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
   jb_lit(b, "]");
   st->run.n++;
   /* Outside a transaction nothing else would write it. */
-  return st->depth == 0 ? run_flush(st, err) : RC_OK;
+  return st->depth == 0 ? run_write(st, err) : RC_OK;
 }
 
-int store_journal_flush(store *st, rc_error *err) {
-  return run_flush(st, err);
+int store_journal_write(store *st, rc_error *err) {
+  return run_write(st, err);
 }
 
 int store_journal_each(store *st, const char *case_id, int limit,
@@ -212,7 +212,7 @@ int store_begin(store *st, rc_error *err) {
 }
 
 int store_commit(store *st, rc_error *err) {
-  int rc = run_flush(st, err);
+  int rc = run_write(st, err);
   if (rc == RC_OK) rc = st->ops->end(st, 0, 1, err);
   if (rc != RC_OK) {
     store_rollback(st);
@@ -224,7 +224,7 @@ int store_commit(store *st, rc_error *err) {
 
 int store_rollback(store *st) {
   int rc;
-  run_discard(st);
+  run_drop(st);
   rc = st->ops->end(st, 0, 0, NULL);
   st->depth = 0;
   return rc;
@@ -235,14 +235,14 @@ int store_in_transaction(const store *st) {
 }
 
 int store_savepoint(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK || st->ops->begin(st, 1, err) != RC_OK)
+  if (run_write(st, err) != RC_OK || st->ops->begin(st, 1, err) != RC_OK)
     return RC_ESTORE;
   st->depth++;
   return RC_OK;
 }
 
 int store_release(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
+  if (run_write(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
     return RC_ESTORE;
   st->depth--;
   return RC_OK;
@@ -250,7 +250,7 @@ int store_release(store *st, rc_error *err) {
 
 int store_rollback_to(store *st, rc_error *err) {
   /* Rows still in the run came after the savepoint (it flushed). */
-  run_discard(st);
+  run_drop(st);
   if (st->ops->end(st, 1, 0, err) != RC_OK) return RC_ESTORE;
   st->depth--;
   return RC_OK;
