@@ -33,8 +33,8 @@
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
 /* How long a claim holds (backend.h "Claims"): far longer than a batch of
- * a thousand events takes, so that only a node that died loses its
- * claims. */
+ * a thousand events takes, and than a delivery (a webhook's timeout is
+ * seconds), so that only a node that died loses its claims. */
 enum { LEASE_MS = 5 * 60 * 1000 };
 
 enum { MAX_SCRIPTS = 32 };
@@ -156,6 +156,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 void engine_close(engine *eng) {
   if (!eng) return;
+  /* A clean stop gives its claims back; should that fail, they run out
+   * their lease. */
+  if (eng->st && !store_in_transaction(eng->st))
+    store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
   drop_view(eng);
   store_borrower_free(&eng->borrower);

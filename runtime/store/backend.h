@@ -51,7 +51,9 @@
  * Errors: every operation returns RC_OK or an RC_* code with the rc_error
  * filled. A failed read is RC_ESTORE, never "nothing found"; RC_ENOTFOUND
  * only where the operation says so. A constraint failure the caller could
- * not have foreseen is RC_ESTORE (a store bug), not RC_EINVAL.
+ * not have foreseen is RC_EINTERNAL (a store bug, logged by the edge that
+ * answers it), not RC_EINVAL: the conflicts an operation expects (a known
+ * payment ref or event key) it finds without failing a statement.
  *
  * Strings handed in live for the call only; records handed out are owned
  * by the caller and freed with store.h's *_free functions. */
@@ -184,7 +186,7 @@ struct store_ops {
   /* --- files (no open store) -------------------------------------------- */
   /* A consistent copy of the database src at dst (dst must not exist). */
   int (*copy)(const char *src, const char *dst, rc_error *err);
-  /* The files a database file is made of, itself first (store.h's
+  /* The files a database file is made of, itself first (where.h's
    * store_files): store.c removes and moves them together. A backend
    * without files answers 0. */
   int (*files)(const char *where, char (*paths)[4096], int max);
@@ -192,7 +194,8 @@ struct store_ops {
   /* --- transactions ------------------------------------------------------ */
   /* nested 0: the batch transaction; 1: a savepoint inside it (one
    * event). end with keep 1 commits / releases, 0 rolls back. store.c
-   * writes the journal run before either end, and keeps st->depth. */
+   * writes the journal run before a commit or a release and drops it at
+   * a rollback, and keeps st->depth. */
   int (*begin)(store *st, int nested, rc_error *err);
   int (*end)(store *st, int nested, int keep, rc_error *err);
 
@@ -209,7 +212,11 @@ struct store_ops {
                       store_event **out, int *n, rc_error *err);
   int (*event_finish)(store *st, int64_t id, int how, rc_error *err);
   /* Messages to deliver at `now` (queued, retry time reached); the
-   * delivery's outcome is message_update with STORE_MSG_ATTEMPT. */
+   * delivery's outcome is message_update with STORE_MSG_ATTEMPT. Today
+   * the outbox reaches it through query.c (store_outbox_due) with lease
+   * NULL, outside the engine's transaction: one process delivers. Two
+   * nodes delivering need the outbox to claim under a lease and give its
+   * claims back (release) when it stops. */
   int (*outbox_claim)(store *st, rc_time now, int max, const store_lease *lease,
                       store_outgoing **out, int *n, rc_error *err);
   /* Gives back claims not finished (STORE_CLAIM_*; id 0: every claim of

@@ -256,6 +256,17 @@ int store_rollback_to(store *st, rc_error *err) {
   return RC_OK;
 }
 
+/* --- claims ----------------------------------------------------------- */
+
+int store_claims_release(store *st, const store_lease *lease, rc_error *err) {
+  static const int kinds[] = {STORE_CLAIM_TIMER, STORE_CLAIM_EVENT,
+                              STORE_CLAIM_MESSAGE};
+  int rc = RC_OK;
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == RC_OK; i++)
+    rc = st->ops->release(st, kinds[i], 0, lease, err);
+  return rc;
+}
+
 /* --- the instance ----------------------------------------------------------
  */
 

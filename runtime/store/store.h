@@ -222,6 +222,10 @@ int store_timer_finish(store *st, const store_timer *t, int *deleted,
  * NULL). */
 int store_timers_cancel(store *st, const char *case_id, int which,
                         const char *event, int *count, rc_error *err);
+/* Gives back every claim of the lease's node (timers, events, outbox
+ * messages) not finished, so that other nodes need not wait out the
+ * lease after a clean stop. */
+int store_claims_release(store *st, const store_lease *lease, rc_error *err);
 int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
                       rc_error *err);
 int store_timers_count(store *st, int64_t *count, rc_error *err);
