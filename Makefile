@@ -9,11 +9,14 @@ EXAMPLE    ?= examples/microfinance
 PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
-           time $(OPS_PACKAGES)
+           time $(OPS_PACKAGES) $(TEST_PACKAGES)
 # For the tests of contrib/: systemd-analyze checks the units; nginx (run
 # by the test on its own ports and configuration, never the system's) and
 # openssl put TLS in front of the service.
 OPS_PACKAGES = systemd nginx openssl
+# For the test of /metrics: promtool (Debian's prometheus package) lints a
+# live scrape. Only that test runs it; the service does not need it.
+TEST_PACKAGES = prometheus
 
 .PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean vendor
 

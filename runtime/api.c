@@ -100,6 +100,12 @@ static const route_def routes[] = {
      NULL},
     {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
     {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
+    {"GET", "/v1/strategies", ROLE_SUPERVISOR, api_strategies, NULL},
+    {"POST", "/v1/simulations", ROLE_SUPERVISOR, api_simulate, NULL},
+    {"GET", "/v1/simulations", ROLE_SUPERVISOR | ROLE_READ, api_simulations,
+     NULL},
+    {"GET", "/v1/simulations/{}", ROLE_SUPERVISOR | ROLE_READ, api_simulation,
+     NULL},
 };
 enum { NROUTES = sizeof routes / sizeof routes[0] };
 _Static_assert((int)NROUTES <= (int)MAX_ROUTES,
@@ -543,8 +549,8 @@ static int payment_time(service *svc, const char *text, rc_time *at,
     return RC_EINVAL;
   }
   if (*at > now + PAYMENT_SKEW_MS) {
-    zone_format(clock_zone(clk), *at, when, sizeof when);
-    zone_format(clock_zone(clk), now, limit, sizeof limit);
+    clock_zone_format(clock_zone(clk), *at, when, sizeof when);
+    clock_zone_format(clock_zone(clk), now, limit, sizeof limit);
     return rc_error_set(err, RC_EINVAL, "at",
                         "at (%s) is in the future: a payment is dated at most "
                         "5 minutes after now (%s)",
@@ -853,7 +859,7 @@ json_t *api_row_json(service *svc, const store_value *cols, int n) {
     int kind = query_column_kind(v->name);
     if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
-      zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
+      clock_zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
     } else if (kind == QUERY_JSON && v->type == STORE_TEXT) {
       json_t *d = json_loads(v->s, JSON_DECODE_ANY, NULL);
@@ -1119,7 +1125,7 @@ static json_t *case_json(service *svc, const store_case *c) {
       (json_int_t)c->amount_due, "fees", (json_int_t)c->fees, "due_date",
       c->due_date, "dpd", engine_case_dpd(svc->eng, c), "queue", c->queue,
       "on_hold", c->on_hold);
-  zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
+  clock_zone_format(clock_zone(engine_clock(svc->eng)), c->opened_at, at, sizeof at);
   json_object_set_new(o, "opened_at", json_string(at));
   json_object_set_new(o, "overpaid", json_integer((json_int_t)c->overpaid));
   json_object_set_new(o, "reduced", json_integer((json_int_t)c->reduced));
@@ -1399,28 +1405,33 @@ static void r_import(service *svc, http_request *req, int route,
 
 /* --- metrics ---------------------------------------------------------- */
 
-static void r_metrics(service *svc, http_request *req, int route,
-                      const char *arg, const principal *who) {
+/* Each family opens with its HELP and TYPE lines: Prometheus reads a family
+ * without HELP, and `promtool check metrics` (run by test_metrics) does not.
+ * The help texts hold no backslash or newline, so they need no escaping. */
+static void metrics_family(FILE *f, const char *name, const char *type,
+                           const char *help) {
+  fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value as the exposition format quotes it: a guard's reason holds
+ * a channel's name, which a script chose. */
+static void metrics_label(FILE *f, const char *value) {
+  for (const char *p = value; *p; p++) {
+    if (*p == '\\' || *p == '"')
+      fprintf(f, "\\%c", *p);
+    else if (*p == '\n')
+      fputs("\\n", f);
+    else
+      fputc(*p, f);
+  }
+}
+
+static void metrics_requests(FILE *f, const service *svc) {
   static const char *const classes[] = {"2xx", "3xx", "4xx", "5xx", "other"};
   static const char *const le[LATENCY_BUCKETS] = {
       "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
-  const engine_stats *es = engine_get_stats(svc->eng);
-  const outbox_stats *os = outbox_get_stats(svc->ob);
-  query_gauges g;
-  rc_error err;
-  char *out = NULL;
-  size_t len = 0;
-  FILE *f;
-  (void)arg;
-  /* Gauges that cannot be read are not zero: the scrape fails, and the
-   * monitoring sees the gap. */
-  if (query_gauges_read(engine_query(svc->eng),
-                        clock_now(engine_clock(svc->eng)), &g, &err) != RC_OK) {
-    api_fail(svc, req, route, &err);
-    return;
-  }
-  f = open_memstream(&out, &len);
-  fprintf(f, "# TYPE recoup_http_requests_total counter\n");
+  metrics_family(f, "recoup_http_requests_total", "counter",
+                 "HTTP requests answered, by route and status class.");
   for (int r = 0; r < NROUTES; r++)
     for (int k = 0; k < 5; k++)
       if (svc->requests[r][k])
@@ -1429,7 +1440,8 @@ static void r_metrics(service *svc, http_request *req, int route,
                 "status=\"%s\"} %lld\n",
                 routes[r].method, routes[r].pattern, classes[k],
                 (long long)svc->requests[r][k]);
-  fprintf(f, "# TYPE recoup_http_request_duration_seconds histogram\n");
+  metrics_family(f, "recoup_http_request_duration_seconds", "histogram",
+                 "Time taken to answer HTTP requests.");
   for (int b = 0; b < LATENCY_BUCKETS; b++)
     fprintf(f, "recoup_http_request_duration_seconds_bucket{le=\"%s\"} %lld\n",
             le[b], (long long)svc->latency[b]);
@@ -1437,39 +1449,90 @@ static void r_metrics(service *svc, http_request *req, int route,
           svc->latency_sum);
   fprintf(f, "recoup_http_request_duration_seconds_count %lld\n",
           (long long)svc->latency_count);
+}
+
+static void metrics_one(FILE *f, const char *name, const char *type,
+                        const char *help, int64_t value) {
+  metrics_family(f, name, type, help);
+  fprintf(f, "%s %lld\n", name, (long long)value);
+}
+
+static void metrics_engine(FILE *f, const service *svc,
+                           const engine_stats *es, const query_gauges *g) {
+  metrics_one(f, "recoup_events_processed_total", "counter",
+              "Events the engine has taken and finished.", es->events);
+  metrics_one(f, "recoup_handler_errors_total", "counter",
+              "Workflow handlers that raised an error.", es->errors);
+  metrics_one(f, "recoup_timers_fired_total", "counter",
+              "Timers that came due and were handled.", es->timers_fired);
+  metrics_one(f, "recoup_transitions_total", "counter",
+              "Cases moved from one state to another.", es->transitions);
+  metrics_one(f, "recoup_timers_pending", "gauge",
+              "Timers set and not yet fired.", g->timers_pending);
+  metrics_one(f, "recoup_timers_overdue", "gauge",
+              "Pending timers whose time has passed.", g->timers_overdue);
+  metrics_one(f, "recoup_group_commits_total", "counter",
+              "Transactions that committed a batch of queued writes.",
+              svc->commits);
+}
+
+static void metrics_outbox(FILE *f, const outbox_stats *os,
+                           const query_gauges *g) {
+  metrics_family(f, "recoup_delivery_attempts_total", "counter",
+                 "Attempts to deliver a message, by result.");
   fprintf(f,
-          "# TYPE recoup_events_processed_total counter\n"
-          "recoup_events_processed_total %lld\n"
-          "# TYPE recoup_handler_errors_total counter\n"
-          "recoup_handler_errors_total %lld\n"
-          "# TYPE recoup_timers_fired_total counter\n"
-          "recoup_timers_fired_total %lld\n"
-          "# TYPE recoup_transitions_total counter\n"
-          "recoup_transitions_total %lld\n"
-          "# TYPE recoup_timers_pending gauge\nrecoup_timers_pending %lld\n"
-          "# TYPE recoup_timers_overdue gauge\nrecoup_timers_overdue %lld\n"
-          "# TYPE recoup_group_commits_total counter\n"
-          "recoup_group_commits_total %lld\n"
-          "# TYPE recoup_delivery_attempts_total counter\n"
           "recoup_delivery_attempts_total{result=\"sent\"} %lld\n"
           "recoup_delivery_attempts_total{result=\"retry\"} %lld\n"
-          "recoup_delivery_attempts_total{result=\"failed\"} %lld\n"
-          "# TYPE recoup_outbox_messages gauge\n"
+          "recoup_delivery_attempts_total{result=\"failed\"} %lld\n",
+          (long long)os->sent, (long long)os->retried, (long long)os->failed);
+  metrics_family(f, "recoup_outbox_messages", "gauge",
+                 "Messages in the outbox waiting to be sent, by status.");
+  fprintf(f,
           "recoup_outbox_messages{status=\"queued\"} %lld\n"
           "recoup_outbox_messages{status=\"deferred\"} %lld\n",
-          (long long)es->events, (long long)es->errors,
-          (long long)es->timers_fired, (long long)es->transitions,
-          (long long)g.timers_pending, (long long)g.timers_overdue,
-          (long long)svc->commits, (long long)os->sent, (long long)os->retried,
-          (long long)os->failed, (long long)g.messages_queued,
-          (long long)g.messages_deferred);
-  fprintf(f, "# TYPE recoup_policy_decisions_total counter\n");
-  for (int k = 0; k < es->npolicy; k++)
-    fprintf(f,
-            "recoup_policy_decisions_total{verdict=\"%s\",reason=\"%s\"} "
-            "%lld\n",
-            es->policy[k].verdict, es->policy[k].reason,
-            (long long)es->policy[k].count);
+          (long long)g->messages_queued, (long long)g->messages_deferred);
+}
+
+static void metrics_policy(FILE *f, const engine_stats *es) {
+  metrics_family(f, "recoup_policy_decisions_total", "counter",
+                 "Contacts the guard deferred or refused, by verdict and "
+                 "reason.");
+  for (int k = 0; k < es->npolicy; k++) {
+    fprintf(f, "recoup_policy_decisions_total{verdict=\"");
+    metrics_label(f, es->policy[k].verdict);
+    fprintf(f, "\",reason=\"");
+    metrics_label(f, es->policy[k].reason);
+    fprintf(f, "\"} %lld\n", (long long)es->policy[k].count);
+  }
+}
+
+static void r_metrics(service *svc, http_request *req, int route,
+                      const char *arg, const principal *who) {
+  const engine_stats *es = engine_get_stats(svc->eng);
+  query_gauges g;
+  rc_error err;
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f;
+  (void)arg;
+  (void)who;
+  /* Gauges that cannot be read are not zero: the scrape fails, and the
+   * monitoring sees the gap. */
+  if (query_gauges_read(engine_query(svc->eng),
+                        clock_now(engine_clock(svc->eng)), &g, &err) != RC_OK) {
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  f = open_memstream(&out, &len);
+  if (!f) {
+    rc_error_set(&err, RC_ENOMEM, NULL, "out of memory writing /metrics");
+    api_fail(svc, req, route, &err);
+    return;
+  }
+  metrics_requests(f, svc);
+  metrics_engine(f, svc, es, &g);
+  metrics_outbox(f, outbox_get_stats(svc->ob), &g);
+  metrics_policy(f, es);
   fclose(f);
   svc->requests[route][0]++;
   http_respond(req, 200, "text/plain; version=0.0.4", out, len,

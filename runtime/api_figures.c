@@ -27,7 +27,7 @@ static void fail(service *svc, http_request *req, int route,
 static json_t *time_json(service *svc, const store_value *v) {
   char at[40];
   if (v->type != STORE_INT) return json_null();
-  zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
+  clock_zone_format(clock_zone(engine_clock(svc->eng)), v->i, at, sizeof at);
   return json_string(at);
 }
 
@@ -36,8 +36,8 @@ static const char *text(const store_value *v) {
 }
 
 static void day_string(int64_t days, char *buf, size_t size) {
-  rc_date d = date_from_days(days);
-  date_format(&d, buf, size);
+  rc_date d = clock_date_from_days(days);
+  clock_date_format(&d, buf, size);
 }
 
 /* --- overview ------------------------------------------------------------ */
@@ -92,7 +92,7 @@ static int window_index(const overview *o, const char *day) {
   rc_date d;
   int64_t k;
   if (clock_parse_date(day, &d) != RC_OK) return -1;
-  k = date_to_days(d) - (o->today - (WINDOW_DAYS - 1));
+  k = clock_date_to_days(d) - (o->today - (WINDOW_DAYS - 1));
   return k >= 0 && k < WINDOW_DAYS ? (int)k : -1;
 }
 
@@ -264,7 +264,7 @@ void api_figures_overview(service *svc, http_request *req, int route,
   rc_clock *clk = engine_clock(svc->eng);
   query *q = engine_query(svc->eng);
   rc_time now = clock_now(clk);
-  rc_date today = zone_date(clock_zone(clk), now);
+  rc_date today = clock_zone_date(clock_zone(clk), now);
   overview o;
   json_t *out, *by_dpd, *recovered, *rolls = NULL;
   char as_of[40], day[16];
@@ -275,7 +275,7 @@ void api_figures_overview(service *svc, http_request *req, int route,
   rc_error_clear(&err);
   memset(&o, 0, sizeof o);
   o.svc = svc;
-  o.today = date_to_days(today);
+  o.today = clock_date_to_days(today);
   day_string(o.today - (WINDOW_DAYS - 1), o.from, sizeof o.from);
   day_string(o.today, o.to, sizeof o.to);
   o.by_state = json_array();
@@ -327,7 +327,7 @@ void api_figures_overview(service *svc, http_request *req, int route,
     if (!json_object_get(e, "blocked"))
       json_object_set_new(e, "blocked", json_integer(0));
   }
-  zone_format(clock_zone(clk), now, as_of, sizeof as_of);
+  clock_zone_format(clock_zone(clk), now, as_of, sizeof as_of);
   {
     double rate = figures_rate(o.kept, o.kept + o.broken);
     out = json_pack(
@@ -364,7 +364,7 @@ static int date_param(const http_request *req, const char *name, int64_t def,
   if (rc < 0 || clock_parse_date(buf, &d) != RC_OK)
     return rc_error_set(err, RC_EINVAL, name,
                         "%s must be a date such as 2026-01-31", name);
-  *days = date_to_days(d);
+  *days = clock_date_to_days(d);
   return RC_OK;
 }
 
@@ -483,8 +483,8 @@ void api_figures_workflows(service *svc, http_request *req, int route,
                            const char *arg, const principal *who) {
   rc_clock *clk = engine_clock(svc->eng);
   query *q = engine_query(svc->eng);
-  rc_date today = zone_date(clock_zone(clk), clock_now(clk));
-  int64_t to, from, t = date_to_days(today);
+  rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
+  int64_t to, from, t = clock_date_to_days(today);
   char from_s[16], to_s[16];
   strategy s;
   rc_error err;

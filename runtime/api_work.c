@@ -95,16 +95,16 @@ static void fail(service *svc, http_request *req, int route,
 static json_t *time_json(service *svc, rc_time t) {
   char at[40];
   if (!t) return json_null();
-  zone_format(clock_zone(engine_clock(svc->eng)), t, at, sizeof at);
+  clock_zone_format(clock_zone(engine_clock(svc->eng)), t, at, sizeof at);
   return json_string(at);
 }
 
 /* The institution's local date of t, shifted by days: "2026-01-31". */
 static void local_date(service *svc, rc_time t, int days, char *buf,
                        size_t size) {
-  rc_date d = zone_date(clock_zone(engine_clock(svc->eng)), t);
-  d = date_from_days(date_to_days(d) + days);
-  date_format(&d, buf, size);
+  rc_date d = clock_zone_date(clock_zone(engine_clock(svc->eng)), t);
+  d = clock_date_from_days(clock_date_to_days(d) + days);
+  clock_date_format(&d, buf, size);
 }
 
 /* A priority as it was stored: 10, not 10.0. */
@@ -375,9 +375,9 @@ static int work_counts(service *svc, json_t *queues, const store_scope *scope,
                        json_t **out, rc_error *err) {
   rc_clock *clk = engine_clock(svc->eng);
   rc_time now = clock_now(clk);
-  rc_date today = zone_date(clock_zone(clk), now);
+  rc_date today = clock_zone_date(clock_zone(clk), now);
   rc_time day_end =
-      zone_midnight(clock_zone(clk), date_from_days(date_to_days(today) + 1));
+      clock_zone_midnight(clock_zone(clk), clock_date_from_days(clock_date_to_days(today) + 1));
   int64_t due_now = 0, due_today = 0, promises = 0, broken = 0;
   char today_s[16], month_ago[16];
   json_t *q;
@@ -948,7 +948,7 @@ void api_case_guard(service *svc, http_request *req, int route, const char *arg,
                     ex[i].windows[k].used, "limit", ex[i].windows[k].limit,
                     "scope", ex[i].windows[k].per_case ? "case" : "borrower"));
     if (d->verdict == POLICY_DEFER)
-      zone_format(zone, d->until, until, sizeof until);
+      clock_zone_format(zone, d->until, until, sizeof until);
     if (ex[i].paused && ex[i].pause_until > pause_until)
       pause_until = ex[i].pause_until;
     json_array_append_new(
@@ -964,15 +964,15 @@ void api_case_guard(service *svc, http_request *req, int route, const char *arg,
     json_object_set_new(json_array_get(list, json_array_size(list) - 1),
                         "hours", hours[0] ? json_string(hours) : json_null());
   }
-  zone_format(zone, now, local, sizeof local);
+  clock_zone_format(zone, now, local, sizeof local);
   out =
       json_pack("{s:s, s:s, s:s, s:{s:b, s:b, s:b}, s:o, s:o}", "case", arg,
-                "timezone", zone_name(zone), "borrower_time", local, "holds",
+                "timezone", clock_zone_name(zone), "borrower_time", local, "holds",
                 "dispute", c.on_hold, "cease", b.ceased, "do_not_contact",
                 b.do_not_contact, "pause_until", json_null(), "channels", list);
   if (pause_until) {
     char until[40];
-    zone_format(zone, pause_until, until, sizeof until);
+    clock_zone_format(zone, pause_until, until, sizeof until);
     json_object_set_new(out, "pause_until", json_string(until));
   }
   store_borrower_free(&b);

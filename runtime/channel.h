@@ -25,17 +25,17 @@ struct delivery {
 /* File channels, a batch at a time: each message is appended as it comes,
  * and the batch ends with one fsync per file, then every answer. One
  * fsync for a pump's worth of messages instead of one each. */
-typedef struct file_batch file_batch;
-file_batch *file_batch_new(void);
-void file_batch_add(file_batch *b, delivery *d);
-void file_batch_finish(file_batch *b); /* answers and frees */
+typedef struct channel_file_batch channel_file_batch;
+channel_file_batch *channel_file_batch_new(void);
+void channel_file_batch_add(channel_file_batch *b, delivery *d);
+void channel_file_batch_finish(channel_file_batch *b); /* answers and frees */
 /* Runs the command with the message on stdin; answers from the loop. */
 void channel_exec_send(uv_loop_t *loop, delivery *d);
 
-typedef struct webhook webhook;
-webhook *webhook_open(uv_loop_t *loop);
-void webhook_close(webhook *w);
+typedef struct channel_webhook channel_webhook;
+channel_webhook *channel_webhook_open(uv_loop_t *loop);
+void channel_webhook_close(channel_webhook *w);
 /* POSTs the message with an Idempotency-Key header; answers from the loop. */
-void webhook_send(webhook *w, delivery *d);
+void channel_webhook_send(channel_webhook *w, delivery *d);
 
 #endif

@@ -12,7 +12,7 @@
 
 enum { BATCH_FILES = 8, BATCH_MESSAGES = 512 };
 
-struct file_batch {
+struct channel_file_batch {
   struct {
     const char *path; /* borrowed from the channel config */
     int fd;
@@ -24,11 +24,11 @@ struct file_batch {
   int nitems;
 };
 
-file_batch *file_batch_new(void) {
-  return calloc(1, sizeof(file_batch));
+channel_file_batch *channel_file_batch_new(void) {
+  return calloc(1, sizeof(channel_file_batch));
 }
 
-static int open_file(file_batch *b, const char *path) {
+static int open_file(channel_file_batch *b, const char *path) {
   int fd;
   for (int i = 0; i < b->nfiles; i++)
     if (strcmp(b->files[i].path, path) == 0) return i;
@@ -45,7 +45,7 @@ static int open_file(file_batch *b, const char *path) {
   return b->nfiles++;
 }
 
-void file_batch_add(file_batch *b, delivery *d) {
+void channel_file_batch_add(channel_file_batch *b, delivery *d) {
   size_t len = strlen(d->payload);
   int f;
   if (b->nitems == BATCH_MESSAGES || (f = open_file(b, d->ch->path)) < 0) {
@@ -65,7 +65,7 @@ void file_batch_add(file_batch *b, delivery *d) {
   b->file_of[b->nitems++] = f;
 }
 
-void file_batch_finish(file_batch *b) {
+void channel_file_batch_finish(channel_file_batch *b) {
   if (!b) return;
   for (int i = 0; i < b->nfiles; i++) {
     if (b->files[i].fd >= 0) {

@@ -12,7 +12,7 @@
 
 typedef struct request request;
 
-struct webhook {
+struct channel_webhook {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
@@ -32,7 +32,7 @@ struct request {
   request *next;
 };
 
-static void unlink_request(webhook *w, request *req) {
+static void unlink_request(channel_webhook *w, request *req) {
   for (request **p = &w->active; *p; p = &(*p)->next)
     if (*p == req) {
       *p = req->next;
@@ -40,7 +40,7 @@ static void unlink_request(webhook *w, request *req) {
     }
 }
 
-static void check_done(webhook *w) {
+static void check_done(channel_webhook *w) {
   CURLMsg *msg;
   int pending;
   while ((msg = curl_multi_info_read(w->multi, &pending))) {
@@ -78,7 +78,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(((webhook *)p->data)->multi, wt->fd, flags,
+  curl_multi_socket_action(((channel_webhook *)p->data)->multi, wt->fd, flags,
                            &running);
   check_done(p->data);
 }
@@ -89,13 +89,13 @@ static void free_watch(uv_handle_t *h) {
 
 static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
                      void *socketp) {
-  webhook *w = userp;
+  channel_webhook *w = userp;
   watch *wt = socketp;
   int events = 0;
   (void)easy;
   if (action == CURL_POLL_REMOVE) {
     if (wt) {
-      uv_poll_stop(&wt->poll);
+      (void)uv_poll_stop(&wt->poll); /* cannot fail (libuv's documentation) */
       uv_close((uv_handle_t *)&wt->poll, free_watch);
       curl_multi_assign(w->multi, fd, NULL);
     }
@@ -118,14 +118,14 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
 }
 
 static void on_timer(uv_timer_t *t) {
-  webhook *w = t->data;
+  channel_webhook *w = t->data;
   int running;
   curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done(w);
 }
 
 static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
-  webhook *w = userp;
+  channel_webhook *w = userp;
   (void)multi;
   if (timeout_ms < 0) return uv_timer_stop(&w->timer) == 0 ? 0 : -1;
   return uv_timer_start(&w->timer, on_timer,
@@ -134,8 +134,8 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
              : -1;
 }
 
-webhook *webhook_open(uv_loop_t *loop) {
-  webhook *w = calloc(1, sizeof *w);
+channel_webhook *channel_webhook_open(uv_loop_t *loop) {
+  channel_webhook *w = calloc(1, sizeof *w);
   static int initialised;
   if (!w) return NULL;
   if (!initialised) {
@@ -150,7 +150,8 @@ webhook *webhook_open(uv_loop_t *loop) {
     free(w);
     return NULL;
   }
-  /* The last step that can fail; from here on webhook_close frees it. */
+  /* The last step that can fail; from here on channel_webhook_close
+   * frees it. */
   if (uv_timer_init(loop, &w->timer) != 0) {
     curl_multi_cleanup(w->multi);
     free(w);
@@ -168,7 +169,7 @@ static void free_webhook(uv_handle_t *h) {
   free(h->data);
 }
 
-void webhook_close(webhook *w) {
+void channel_webhook_close(channel_webhook *w) {
   if (!w) return;
   /* Abandon what is in flight: those messages stay queued and are retried
    * by the next run under the same key. */
@@ -181,7 +182,7 @@ void webhook_close(webhook *w) {
     free(req);
   }
   curl_multi_cleanup(w->multi);
-  uv_timer_stop(&w->timer);
+  (void)uv_timer_stop(&w->timer); /* cannot fail */
   uv_close((uv_handle_t *)&w->timer, free_webhook);
 }
 
@@ -191,7 +192,7 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud) {
   return size * n;
 }
 
-void webhook_send(webhook *w, delivery *d) {
+void channel_webhook_send(channel_webhook *w, delivery *d) {
   request *req = calloc(1, sizeof *req);
   CURL *easy = curl_easy_init();
   char header[128];

@@ -61,7 +61,7 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   }
   snprintf(zone->name, sizeof zone->name, "%s", name);
   zone->cal = ucal_open(uname, -1, "en_US_POSIX", UCAL_GREGORIAN, &status);
-  /* Proleptic Gregorian, as date_to_days counts: ICU's calendar is Julian
+  /* Proleptic Gregorian, as clock_date_to_days counts: ICU's calendar is Julian
    * before 1582-10-15 unless told otherwise, and dates go back to year 1. */
   if (U_SUCCESS(status)) ucal_setGregorianChange(zone->cal, -8.64e15, &status);
   if (U_FAILURE(status)) {
@@ -74,13 +74,13 @@ static rc_zone *zone_open(const char *name, rc_error *err) {
   return zone;
 }
 
-rc_clock *clock_new(const char *zone_name, rc_error *err) {
+rc_clock *clock_new(const char *zone, rc_error *err) {
   rc_clock *clk = calloc(1, sizeof *clk);
   if (!clk) {
     rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     return NULL;
   }
-  clk->home = zone_open(zone_name, err);
+  clk->home = zone_open(zone, err);
   if (!clk->home) {
     free(clk);
     return NULL;
@@ -132,7 +132,7 @@ rc_zone *clock_zone_get(rc_clock *clk, const char *name, rc_error *err) {
   return z;
 }
 
-const char *zone_name(const rc_zone *zone) {
+const char *clock_zone_name(const rc_zone *zone) {
   return zone->name;
 }
 
@@ -170,7 +170,7 @@ bad:
                       text ? text : "(nil)");
 }
 
-rc_time zone_add(rc_zone *zone, rc_time t, const rc_duration *d) {
+rc_time clock_zone_add(rc_zone *zone, rc_time t, const rc_duration *d) {
   UErrorCode status = U_ZERO_ERROR;
   t += d->ms;
   if (!d->days && !d->months) return t;
@@ -221,7 +221,7 @@ int clock_parse_date(const char *text, rc_date *out) {
 
 /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian
  * calendar, no tables, no time zone. */
-int64_t date_to_days(rc_date d) {
+int64_t clock_date_to_days(rc_date d) {
   int64_t y = d.year - (d.month <= 2);
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;
@@ -231,7 +231,7 @@ int64_t date_to_days(rc_date d) {
   return era * 146097 + doe - 719468;
 }
 
-rc_date date_from_days(int64_t z) {
+rc_date clock_date_from_days(int64_t z) {
   rc_date d;
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -254,15 +254,16 @@ static rc_time zone_local(rc_zone *zone, rc_date d, int h, int mi, int s,
   return (rc_time)ucal_getMillis(zone->cal, &status);
 }
 
-rc_time zone_midnight(rc_zone *zone, rc_date d) {
+rc_time clock_zone_midnight(rc_zone *zone, rc_date d) {
   return zone_local(zone, d, 0, 0, 0, 0);
 }
 
-rc_time zone_time(rc_zone *zone, rc_date d, int hour, int minute, int second) {
+rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute,
+                        int second) {
   return zone_local(zone, d, hour, minute, second, 0);
 }
 
-int64_t zone_offset_ms(rc_zone *zone, rc_time t) {
+int64_t clock_zone_offset_ms(rc_zone *zone, rc_time t) {
   UErrorCode status = U_ZERO_ERROR;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   return (int64_t)ucal_get(zone->cal, UCAL_ZONE_OFFSET, &status) +
@@ -280,13 +281,13 @@ int clock_parse_time(rc_clock *clk, const char *text, rc_time *out,
   if (!parse_date_prefix(&p, &d)) {
     rc_error lerr;
     if (clock_parse_duration(text, &dur, &lerr) == RC_OK) {
-      *out = zone_add(clk->home, clock_now(clk), &dur);
+      *out = clock_zone_add(clk->home, clock_now(clk), &dur);
       return RC_OK;
     }
     goto bad;
   }
   if (*p == '\0') {
-    *out = zone_midnight(clk->home, d);
+    *out = clock_zone_midnight(clk->home, d);
     return RC_OK;
   }
   if (*p != 'T' && *p != ' ') goto bad;
@@ -326,8 +327,8 @@ int clock_parse_time(rc_clock *clk, const char *text, rc_time *out,
     } else {
       goto bad;
     }
-    *out = (date_to_days(d) * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms -
-           offset_min * 60000;
+    *out = (clock_date_to_days(d) * 86400 + h * 3600 + mi * 60 + s) * 1000 +
+           ms - offset_min * 60000;
     return RC_OK;
   }
 bad:
@@ -337,7 +338,7 @@ bad:
                       text);
 }
 
-rc_date zone_date(rc_zone *zone, rc_time t) {
+rc_date clock_zone_date(rc_zone *zone, rc_time t) {
   UErrorCode status = U_ZERO_ERROR;
   rc_date d;
   if (t >= zone->day_from && t < zone->day_to) return zone->day;
@@ -346,8 +347,9 @@ rc_date zone_date(rc_zone *zone, rc_time t) {
   d.month = ucal_get(zone->cal, UCAL_MONTH, &status) + 1;
   d.day = ucal_get(zone->cal, UCAL_DATE, &status);
   if (U_SUCCESS(status)) {
-    rc_time from = zone_midnight(zone, d);
-    rc_time to = zone_midnight(zone, date_from_days(date_to_days(d) + 1));
+    rc_time from = clock_zone_midnight(zone, d);
+    rc_time to = clock_zone_midnight(
+        zone, clock_date_from_days(clock_date_to_days(d) + 1));
     if (from <= t && t < to) { /* a day that starts at midnight */
       zone->day_from = from;
       zone->day_to = to;
@@ -357,14 +359,14 @@ rc_date zone_date(rc_zone *zone, rc_time t) {
   return d;
 }
 
-int zone_minute_of_day(rc_zone *zone, rc_time t) {
+int clock_zone_minute_of_day(rc_zone *zone, rc_time t) {
   UErrorCode status = U_ZERO_ERROR;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   return ucal_get(zone->cal, UCAL_HOUR_OF_DAY, &status) * 60 +
          ucal_get(zone->cal, UCAL_MINUTE, &status);
 }
 
-void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
+void clock_zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   int off;
   for (int i = 0; i < 2; i++)
@@ -393,12 +395,13 @@ void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   }
 }
 
-void date_format(const rc_date *d, char *buf, size_t size) {
+void clock_date_format(const rc_date *d, char *buf, size_t size) {
   snprintf(buf, size, "%04d-%02d-%02d", d->year % 10000, d->month % 100,
            d->day % 100);
 }
 
 int clock_dpd(rc_clock *clk, const rc_date *due, rc_time now) {
-  int64_t days = date_to_days(zone_date(clk->home, now)) - date_to_days(*due);
+  int64_t days = clock_date_to_days(clock_zone_date(clk->home, now)) -
+                 clock_date_to_days(*due);
   return days > 0 ? (int)days : 0;
 }

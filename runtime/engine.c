@@ -246,8 +246,8 @@ int engine_rehearsal(engine *eng, int *yes, rc_time *at, rc_error *err) {
 static int db_error(engine *eng, rc_error *err, int code, const char *fmt,
                     rc_time a, rc_time b) {
   char ta[40], tb[40];
-  zone_format(clock_zone(eng->clk), a, ta, sizeof ta);
-  zone_format(clock_zone(eng->clk), b, tb, sizeof tb);
+  clock_zone_format(clock_zone(eng->clk), a, ta, sizeof ta);
+  clock_zone_format(clock_zone(eng->clk), b, tb, sizeof tb);
   rc_error_set(err, code, "clock", fmt, ta, tb);
   rc_copy(err->file, sizeof err->file, store_path(eng->st));
   return code;
@@ -334,10 +334,10 @@ void engine_set_actor(engine *eng, const char *user) {
 
 /* The institution's date at t, "2026-01-31": formatted once a day. */
 static void figure_day(engine *eng, rc_time t, char *day, size_t size) {
-  rc_date d = zone_date(clock_zone(eng->clk), t);
+  rc_date d = clock_zone_date(clock_zone(eng->clk), t);
   if (d.year != eng->fig_date.year || d.month != eng->fig_date.month ||
       d.day != eng->fig_date.day || !eng->fig_day[0]) {
-    date_format(&d, eng->fig_day, sizeof eng->fig_day);
+    clock_date_format(&d, eng->fig_day, sizeof eng->fig_day);
     eng->fig_date = d;
   }
   rc_copy(day, size, eng->fig_day);
@@ -365,7 +365,7 @@ static int figure(engine *eng, const char *figure, const char *a, const char *b,
 static int roll_log(engine *eng, const store_case *c, const char *now_due,
                     int now_status, rc_error *err) {
   char month[16], opened[16];
-  rc_date d = zone_date(clock_zone(eng->clk), c->opened_at);
+  rc_date d = clock_zone_date(clock_zone(eng->clk), c->opened_at);
   figure_day(eng, clock_now(eng->clk), month, sizeof month);
   month[7] = '\0';
   snprintf(opened, sizeof opened, "%04d-%02d", d.year, d.month);
@@ -846,7 +846,7 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     char *text;
     char when[40];
     if (applied < 0) applied = 0, excess = amount;
-    zone_format(clock_zone(eng->clk), at ? at : clock_now(eng->clk), when,
+    clock_zone_format(clock_zone(eng->clk), at ? at : clock_now(eng->clk), when,
                 sizeof when);
     if (ref) json_object_set_new(data, "ref", json_string(ref));
     json_object_set_new(data, "paid_at", json_string(when));
@@ -1083,8 +1083,8 @@ int engine_case_promise(engine *eng, const char *case_id, rc_money amount,
     return rc_error_set(err, RC_EINVAL, "by",
                         "by must be a date (2026-01-31), a date-time or a "
                         "duration from now (7d)");
-  d = zone_date(clock_zone(eng->clk), at);
-  date_format(&d, by_date, 16);
+  d = clock_zone_date(clock_zone(eng->clk), at);
+  clock_date_format(&d, by_date, 16);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if ((rc = person_case(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
@@ -1196,7 +1196,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                   "status", status, "attempts", attempts, "reason", reason);
     if (!ok && !final) {
       char at[40];
-      zone_format(clock_zone(eng->clk), next_attempt, at, sizeof at);
+      clock_zone_format(clock_zone(eng->clk), next_attempt, at, sizeof at);
       json_object_set_new(d, "retry_at", json_string(at));
     }
     rc = journal(eng, case_id, "delivery", NULL, 0, d, err);
@@ -2291,7 +2291,7 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
   if ((rc = store_timer_insert(eng->st, case_id, due, event, data_json, !keep,
                                err)))
     return rc;
-  zone_format(clock_zone(eng->clk), due, when, sizeof when);
+  clock_zone_format(clock_zone(eng->clk), due, when, sizeof when);
   {
     /* Every state entry sets timers: written as text like the other
      * per-event rows. */
@@ -2460,7 +2460,7 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
                      d->reason);
   if (d->verdict == POLICY_DEFER) {
     char until[40];
-    zone_format(clock_zone(eng->clk), d->until, until, sizeof until);
+    clock_zone_format(clock_zone(eng->clk), d->until, until, sizeof until);
     json_object_set_new(detail, "until", json_string(until));
   }
   return case_journal(eng, case_id, "policy", detail, err);
@@ -2600,8 +2600,8 @@ static int core_timer_at(engine *eng, const char *case_id, rc_time due,
 static rc_time end_of_day(engine *eng, const char *date) {
   rc_date d;
   clock_parse_date(date, &d);
-  return zone_midnight(clock_zone(eng->clk),
-                       date_from_days(date_to_days(d) + 1));
+  return clock_zone_midnight(clock_zone(eng->clk),
+                       clock_date_from_days(clock_date_to_days(d) + 1));
 }
 
 /* A promise's checks and effects, for a handler's case:promise and a
@@ -2663,7 +2663,7 @@ int engine_plan(engine *eng, const char *case_id,
   rc_money total = 0;
   json_t *list;
   int rc = own_case(eng, case_id, err);
-  rc_date today = zone_date(clock_zone(eng->clk), clock_now(eng->clk));
+  rc_date today = clock_zone_date(clock_zone(eng->clk), clock_now(eng->clk));
   int64_t first_day = 0;
   if (rc) return rc;
   if (n < 1 || n > 360)
@@ -2686,13 +2686,13 @@ int engine_plan(engine *eng, const char *case_id,
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d: '%s' is not a date", i + 1,
                           items[i].due_date);
-    if (i == 0) first_day = date_to_days(d);
-    if (i == 0 && first_day < date_to_days(today))
+    if (i == 0) first_day = clock_date_to_days(d);
+    if (i == 0 && first_day < clock_date_to_days(today))
       return rc_error_set(err, RC_EINVAL, "first_due",
                           "the first installment falls on %s, which has "
                           "passed",
                           items[i].due_date);
-    if (date_to_days(d) - date_to_days(today) > PLAN_SPAN_DAYS)
+    if (clock_date_to_days(d) - clock_date_to_days(today) > PLAN_SPAN_DAYS)
       return rc_error_set(err, RC_EINVAL, "due",
                           "installment %d falls on %s, more than 30 years "
                           "from now",
@@ -2716,8 +2716,8 @@ int engine_plan(engine *eng, const char *case_id,
     if ((rc = store_plan_insert(eng->st, &plan, id, err))) return rc;
     list = json_array();
     for (int i = 0; i < n && rc == RC_OK; i++) {
-      rc_time missed = zone_add(clock_zone(eng->clk),
-                                end_of_day(eng, items[i].due_date), grace);
+      rc_time missed = clock_zone_add(clock_zone(eng->clk),
+                                      end_of_day(eng, items[i].due_date), grace);
       rc = core_timer_at(eng, case_id, missed, "__installment_due",
                          "installment", plan_items[i].id, err);
       json_array_append_new(

@@ -16,7 +16,7 @@ int figures_bucket_of(const char *due_date, int64_t day) {
   rc_date d;
   if (!due_date || !*due_date) return 0;
   if (clock_parse_date(due_date, &d) != RC_OK) return -1;
-  return figures_bucket(day - date_to_days(d));
+  return figures_bucket(day - clock_date_to_days(d));
 }
 
 double figures_rate(int64_t good, int64_t all) {
@@ -49,7 +49,7 @@ int64_t figures_month_first(const char *month) {
   d.year = y;
   d.month = m;
   d.day = 1;
-  return date_to_days(d);
+  return clock_date_to_days(d);
 }
 
 void figures_rolls_add(figures_rolls *r, figures_case_at start,

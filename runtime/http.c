@@ -519,7 +519,10 @@ static void answer_error(conn *c, int status, const char *code,
       "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"field\":null}}", code,
       message);
   if (n < 0 || (size_t)n >= sizeof body) n = 0;
-  if (!c->closing && !c->detached) uv_read_stop((uv_stream_t *)&c->tcp);
+  /* uv_read_stop and uv_timer_stop cannot fail (libuv's documentation):
+   * their returns are cast away here; every other libuv return is
+   * checked. */
+  if (!c->closing && !c->detached) (void)uv_read_stop((uv_stream_t *)&c->tcp);
   if (!c->closing && !c->detached)
     trace(c, c->req, status, "application/json", body, (size_t)n, extra);
   send_answer(c, status, "application/json", body, (size_t)n, extra, 1, 0);
@@ -824,7 +827,7 @@ static int on_message_complete(http_parser *p) {
   /* Stop here: the next pipelined request waits for this answer. */
   http_parser_pause(p, 1);
   if (c->detached) return 0;
-  uv_timer_stop(&c->timer);
+  (void)uv_timer_stop(&c->timer);
   c->srv->in_flight++;
   c->srv->handler(c->srv->ud, c->req);
   return 0;
@@ -906,7 +909,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     }
     /* The client has sent everything: answer what came, then close. */
     c->eof = 1;
-    uv_read_stop(s);
+    (void)uv_read_stop(s);
     return;
   }
   if (c->lingering || n == 0) { /* answered already: drop it */
@@ -921,7 +924,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   free(buf->base);
   drain(c);
   if (!c->closing && !c->lingering && c->pending_len >= PENDING_HIGH) {
-    uv_read_stop(s); /* enough buffered: back-pressure on the socket */
+    (void)uv_read_stop(s); /* enough buffered: back-pressure */
     c->paused = 1;
   }
 }

@@ -43,6 +43,13 @@ static void check_keys(lua_State *L, int idx, const char *const *allowed,
   }
 }
 
+/* A Lua string may hold NUL bytes; C would read it cut at the first. */
+static int has_nul(lua_State *L, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  return strlen(s) != len;
+}
+
 /* Copies a string field into buf; reports a wrong type. Returns 1 when
  * the field was a string. */
 static int string_field(lua_State *L, int idx, const char *key, char *buf,
@@ -52,6 +59,8 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   if (t == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
     if (lua_rawlen(L, -1) >= size)
       ERR("%s.%s is too long (at most %zu bytes)", what, key, size - 1);
+    else if (has_nul(L, -1))
+      ERR("%s.%s must not hold a NUL byte", what, key);
     else {
       if (buf) snprintf(buf, size, "%s", lua_tostring(L, -1));
       ok = 1;
@@ -64,27 +73,36 @@ static int string_field(lua_State *L, int idx, const char *key, char *buf,
   return ok;
 }
 
+/* The largest size recoup.lua may give (1TB): no limit needs more, and a
+ * count scaled by its unit stays far from wrapping. */
+#define SIZE_MAX_BYTES (1ull << 40)
+
 static int parse_size(const char *s, size_t *out) {
   char *end;
-  unsigned long long n = strtoull(s, &end, 10);
-  if (end == s) return 0;
+  unsigned long long n;
+  int shift;
+  if (!isdigit((unsigned char)*s)) return 0; /* no sign, no space */
+  n = strtoull(s, &end, 10);                  /* ULLONG_MAX on overflow */
   if (strcmp(end, "") == 0 || strcmp(end, "B") == 0)
-    *out = n;
+    shift = 0;
   else if (strcmp(end, "KB") == 0)
-    *out = n << 10;
+    shift = 10;
   else if (strcmp(end, "MB") == 0)
-    *out = n << 20;
+    shift = 20;
   else if (strcmp(end, "GB") == 0)
-    *out = n << 30;
+    shift = 30;
   else
     return 0;
-  return n > 0 && n < (1ull << 34);
+  if (n == 0 || n > SIZE_MAX_BYTES >> shift) return 0;
+  *out = (size_t)(n << shift);
+  return 1;
 }
 
 static int size_field(lua_State *L, int idx, const char *key, size_t *out,
                       const char *what) {
   int t = lua_getfield(L, idx, key), ok = 1;
-  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0) {
+  if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 &&
+      (unsigned long long)lua_tointeger(L, -1) <= SIZE_MAX_BYTES) {
     *out = (size_t)lua_tointeger(L, -1);
   } else if (t == LUA_TSTRING) {
     if (!parse_size(lua_tostring(L, -1), out)) ok = 0;
@@ -159,7 +177,7 @@ static void institution_names(lua_State *L, institution_config *c) {
       ERR("institution.name: keys must be locales such as zh-CN or en");
     else if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
              lua_rawlen(L, -1) >= sizeof c->names[0].name ||
-             strlen(loc) >= sizeof c->names[0].locale)
+             has_nul(L, -1) || strlen(loc) >= sizeof c->names[0].locale)
       ERR("institution.name.%s must be a non-empty string of at most %zu "
           "bytes",
           loc, sizeof c->names[0].name - 1);
@@ -535,6 +553,17 @@ static int l_channel_body(lua_State *L) {
     }
   }
   duration_field(L, 1, "timeout", 0, what);
+  if (lua_getfield(L, 1, "timeout") == LUA_TSTRING) {
+    /* One attempt's wait, in an int of milliseconds: "1mo" was read as
+     * no wait at all and "30d" wrapped negative. */
+    rc_duration d;
+    int64_t ms;
+    if (clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
+        (d.months || (ms = d.ms + d.days * 86400000LL) < 1000 ||
+         ms > 86400000))
+      ERR("%s.timeout must be from \"1s\" to \"1d\"", what);
+  }
+  lua_pop(L, 1);
   lua_getfield(L, 1, "retries");
   if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
     ERR("%s.retries must be a whole number >= 0", what);
@@ -704,8 +733,12 @@ static int l_service(lua_State *L) {
   check_keys(L, 1, keys, "service");
   if (string_field(L, 1, "listen", c->listen, sizeof c->listen, 0, "service")) {
     const char *colon = strrchr(c->listen, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (!colon || port < 1 || port > 65535)
+    char *end = NULL;
+    long port = colon && isdigit((unsigned char)colon[1])
+                    ? strtol(colon + 1, &end, 10)
+                    : 0;
+    /* "host:80x" would fail only when the service starts listening. */
+    if (!colon || port < 1 || port > 65535 || *end)
       ERR("service.listen '%s' must be HOST:PORT", c->listen);
   }
   if (string_field(L, 1, "db", db, sizeof db, 0, "service")) {
@@ -724,14 +757,19 @@ static int l_service(lua_State *L) {
                                         "header_timeout"};
     int *slots[] = {&c->idle_timeout_ms, &c->request_timeout_ms,
                     &c->header_timeout_ms};
+    /* At most a day: no connection waits longer, and the milliseconds
+     * fit the int the HTTP layer holds them in ("30d" wrapped negative). */
     for (int i = 0; i < 3; i++) {
       rc_duration d;
+      int64_t ms = 0;
       if (lua_getfield(L, 1, times[i]) == LUA_TSTRING &&
           clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-          !d.months && d.ms + d.days * 86400000LL > 0)
-        *slots[i] = (int)(d.ms + d.days * 86400000LL);
+          !d.months && (ms = d.ms + d.days * 86400000LL) > 0 &&
+          ms <= 86400000)
+        *slots[i] = (int)ms;
       else if (!lua_isnil(L, -1))
-        ERR("service.%s must be a duration such as \"30s\"", times[i]);
+        ERR("service.%s must be a duration such as \"30s\", at most \"1d\"",
+            times[i]);
       lua_pop(L, 1);
     }
   }
@@ -739,10 +777,10 @@ static int l_service(lua_State *L) {
     rc_duration d;
     if (lua_type(L, -1) == LUA_TSTRING &&
         clock_parse_duration(lua_tostring(L, -1), &d, NULL) == RC_OK &&
-        !d.months && !d.days && d.ms >= 10)
+        !d.months && !d.days && d.ms >= 1000 && d.ms <= 23 * 3600000LL)
       c->handler_deadline_ms = d.ms;
-    else
-      ERR("service.handler_deadline must be a duration from \"10ms\" "
+    else /* durations have no unit below the second */
+      ERR("service.handler_deadline must be a duration from \"1s\" "
           "to \"23h\" such as \"10s\"");
   }
   lua_pop(L, 1);
@@ -795,8 +833,15 @@ static int l_tokens(lua_State *L) {
     int t = lua_getfield(L, 1, roles[i]);
     if (t == LUA_TSTRING && strncmp(lua_tostring(L, -1), "env:", 4) == 0 &&
         lua_tostring(L, -1)[4]) {
-      snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
-               lua_tostring(L, -1) + 4);
+      /* Cut or shortened at a NUL, it would name another variable. */
+      if (has_nul(L, -1) ||
+          lua_rawlen(L, -1) >= 4 + sizeof sc->cfg.token_env[i])
+        ERR("tokens.%s: the variable's name must be at most %zu bytes, "
+            "without NUL",
+            roles[i], sizeof sc->cfg.token_env[i] - 1);
+      else
+        snprintf(sc->cfg.token_env[i], sizeof sc->cfg.token_env[i], "%s",
+                 lua_tostring(L, -1) + 4);
     } else if (t != LUA_TNIL) {
       ERR("tokens.%s must be \"env:VARIABLE\": secrets stay out of scripts",
           roles[i]);
@@ -1263,19 +1308,158 @@ static void events_check(wf_check *w) {
   lua_pop(L, 1);
 }
 
+/* workflow.name and workflow.version; the name (or "?") into wname. */
+static void wf_check_name(lua_State *L, char *wname, size_t size) {
+  if (lua_getfield(L, 1, "name") != LUA_TSTRING ||
+      !is_name(lua_tostring(L, -1)))
+    ERR("workflow.name must be a name such as \"standard\"");
+  else
+    snprintf(wname, size, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "version");
+  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+    ERR("workflow %s: version must be a whole number >= 1", wname);
+  lua_pop(L, 1);
+}
+
+/* The check's state, and the workflow file's text for lines (while
+ * loading: a handler building a workflow reads no files). The file is
+ * remembered as a workflow file, for recoup check. */
+static void wf_begin(wf_check *w, lua_State *L, script *sc,
+                     const char *wname) {
+  memset(w, 0, sizeof *w);
+  w->L = L;
+  w->sc = sc;
+  w->wname = wname;
+  w->file = caller(L, 1, &w->line); /* kept at index 2 */
+  if (sc->loading) {
+    w->src = check_source(L, w->file);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, w->file);
+    lua_pop(L, 1);
+  }
+}
+
+/* One state's table, at s: its keys and the type of each. */
+static void wf_check_state(wf_check *w, int s, int sline, const char *what) {
+  static const char *const state_keys[] = {
+      "enter", "on", "final", "outcome", "description", "priority", NULL};
+  lua_State *L = w->L;
+  int final;
+  check_keys(L, s, state_keys, what);
+  lua_getfield(L, s, "final");
+  final = lua_toboolean(L, -1);
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    wf_error(w, sline, "%s.final must be true or false", what);
+  lua_getfield(L, s, "enter");
+  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+    wf_error(w, sline, "%s.enter must be a function (got %s)", what,
+             luaL_typename(L, -1));
+  lua_getfield(L, s, "on");
+  if (lua_istable(L, -1)) {
+    char on[200];
+    if (final)
+      wf_error(w, sline,
+               "%s: a final state cannot have 'on' handlers (a closed case "
+               "runs none)",
+               what);
+    snprintf(on, sizeof on, "%s.on", what);
+    check_handlers(L, lua_gettop(L), on);
+  } else if (!lua_isnil(L, -1)) {
+    wf_error(w, sline, "%s.on must be a table of event handlers", what);
+  }
+  lua_getfield(L, s, "outcome");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    wf_error(w, sline, "%s.outcome must be a string", what);
+  /* My work's order: a state's tasks before lower ones. */
+  lua_getfield(L, s, "priority");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+    wf_error(w, sline, "%s.priority must be a number (higher first)", what);
+  lua_pop(L, 5);
+}
+
+/* workflow.states: each state, then the graph (initial, transitions).
+ * The sorted state names go to w->states; the caller frees them. */
+static void wf_check_states(wf_check *w) {
+  lua_State *L = w->L;
+  char what[160];
+  if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
+    ERR("workflow %s: states must be a table of states", w->wname);
+  } else {
+    int st = lua_gettop(L);
+    w->states = script_sorted_keys(L, st, &w->n);
+    if (w->n == 0) ERR("workflow %s: states is empty", w->wname);
+    for (int i = 0; i < w->n; i++) {
+      int sline = wf_line(w, "states", w->states[i]);
+      snprintf(what, sizeof what, "workflow %s: states.%s", w->wname,
+               w->states[i]);
+      if (lua_getfield(L, st, w->states[i]) != LUA_TTABLE)
+        wf_error(w, sline, "%s must be a table", what);
+      else
+        wf_check_state(w, lua_gettop(L), sline, what);
+      lua_pop(L, 1);
+    }
+    graph_check(w, st);
+  }
+  lua_pop(L, 1); /* states */
+}
+
+/* workflow.on: handlers for every state. */
+static void wf_check_on(lua_State *L, const char *wname) {
+  if (lua_getfield(L, 1, "on") == LUA_TTABLE) {
+    char what[160];
+    snprintf(what, sizeof what, "workflow %s: on", wname);
+    check_handlers(L, lua_gettop(L), what);
+  } else if (!lua_isnil(L, -1)) {
+    ERR("workflow %s: on must be a table of event handlers", wname);
+  }
+  lua_pop(L, 1);
+}
+
+/* workflow.tasks: the task kinds and their declared outcomes. */
+static void wf_check_tasks(lua_State *L, const char *wname) {
+  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
+    task_decl_validate(L, lua_gettop(L), wname);
+    task_decl_scan(L, lua_gettop(L), wname);
+  } else if (!lua_isnil(L, -1)) {
+    ERR("workflow %s: tasks must be a table of task kinds", wname);
+  }
+  lua_pop(L, 1);
+}
+
+static void wf_check_migrate(lua_State *L, const char *wname) {
+  lua_getfield(L, 1, "migrate");
+  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+    ERR("workflow %s: migrate must be a function(case) returning a state",
+        wname);
+  lua_pop(L, 1);
+}
+
+/* Marks the table valid when no error was added since before, so that
+ * workflow() does not report it a second time. Outside a load nobody
+ * collects errors (sc->errors is NULL) and the table is marked valid:
+ * only workflow() reads the mark, and it runs only while loading. */
+static void wf_remember(lua_State *L, const script *sc, int before) {
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, !sc->errors || sc->errors->count == before);
+  lua_settable(L, -3);
+  lua_pop(L, 1);
+}
+
 /* recoup.workflow { name, version, initial, states, transitions, on,
- * migrate }: checks the graph and returns the table, remembered as valid
- * (or as invalid, so workflow() does not report it a second time). */
+ * migrate, description, tasks }: checks each key, then the graph and the
+ * handlers' events, and returns the table, remembered as valid (or as
+ * invalid). */
 static int l_recoup_workflow(lua_State *L) {
   static const char *const keys[] = {"name",    "version",     "initial",
                                      "states",  "transitions", "on",
                                      "migrate", "description", "tasks",
                                      NULL};
-  static const char *const state_keys[] = {
-      "enter", "on", "final", "outcome", "description", "priority", NULL};
   script *sc = script_of(L);
-  int before = sc->errors ? sc->errors->count : 0, n = 0;
-  char **states = NULL, what[160], wname[64] = "?";
+  int before = sc->errors ? sc->errors->count : 0;
+  char wname[64] = "?";
   wf_check w;
 
   if (!lua_istable(L, 1)) {
@@ -1283,113 +1467,15 @@ static int l_recoup_workflow(lua_State *L) {
     return luaL_error(L, "recoup.workflow expects a table");
   }
   check_keys(L, 1, keys, "workflow");
-  if (lua_getfield(L, 1, "name") != LUA_TSTRING ||
-      !is_name(lua_tostring(L, -1)))
-    ERR("workflow.name must be a name such as \"standard\"");
-  else
-    snprintf(wname, sizeof wname, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "version");
-  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
-    ERR("workflow %s: version must be a whole number >= 1", wname);
-  lua_pop(L, 1);
-  memset(&w, 0, sizeof w);
-  w.L = L;
-  w.sc = sc;
-  w.wname = wname;
-  w.file = caller(L, 1, &w.line); /* kept at index 2 */
-  if (sc->loading) { /* a handler building a workflow reads no files */
-    w.src = check_source(L, w.file);
-    lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, w.file);
-    lua_pop(L, 1);
-  }
-
-  if (lua_getfield(L, 1, "states") != LUA_TTABLE) {
-    ERR("workflow %s: states must be a table of states", wname);
-  } else {
-    int st = lua_gettop(L);
-    states = script_sorted_keys(L, st, &n);
-    w.states = states;
-    w.n = n;
-    if (n == 0) ERR("workflow %s: states is empty", wname);
-    for (int i = 0; i < n; i++) {
-      int sline = wf_line(&w, "states", states[i]);
-      snprintf(what, sizeof what, "workflow %s: states.%s", wname, states[i]);
-      if (lua_getfield(L, st, states[i]) != LUA_TTABLE) {
-        wf_error(&w, sline, "%s must be a table", what);
-      } else {
-        int s = lua_gettop(L), final;
-        check_keys(L, s, state_keys, what);
-        lua_getfield(L, s, "final");
-        final = lua_toboolean(L, -1);
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-          wf_error(&w, sline, "%s.final must be true or false", what);
-        lua_getfield(L, s, "enter");
-        if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-          wf_error(&w, sline, "%s.enter must be a function (got %s)", what,
-                   luaL_typename(L, -1));
-        lua_getfield(L, s, "on");
-        if (lua_istable(L, -1)) {
-          char on[200];
-          if (final)
-            wf_error(
-                &w, sline,
-                "%s: a final state cannot have 'on' handlers (a closed case "
-                "runs none)",
-                what);
-          snprintf(on, sizeof on, "%s.on", what);
-          check_handlers(L, lua_gettop(L), on);
-        } else if (!lua_isnil(L, -1)) {
-          wf_error(&w, sline, "%s.on must be a table of event handlers", what);
-        }
-        lua_getfield(L, s, "outcome");
-        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-          wf_error(&w, sline, "%s.outcome must be a string", what);
-        /* My work's order: a state's tasks before lower ones. */
-        lua_getfield(L, s, "priority");
-        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
-          wf_error(&w, sline, "%s.priority must be a number (higher first)",
-                   what);
-        lua_pop(L, 5);
-      }
-      lua_pop(L, 1);
-    }
-    graph_check(&w, st);
-  }
-  lua_pop(L, 1); /* states */
-
-  if (lua_getfield(L, 1, "on") == LUA_TTABLE) {
-    snprintf(what, sizeof what, "workflow %s: on", wname);
-    check_handlers(L, lua_gettop(L), what);
-  } else if (!lua_isnil(L, -1)) {
-    ERR("workflow %s: on must be a table of event handlers", wname);
-  }
-  lua_pop(L, 1);
-  if (lua_getfield(L, 1, "tasks") == LUA_TTABLE) {
-    task_decl_validate(L, lua_gettop(L), wname);
-    task_decl_scan(L, lua_gettop(L), wname);
-  }
-  else if (!lua_isnil(L, -1))
-    ERR("workflow %s: tasks must be a table of task kinds", wname);
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "migrate");
-  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
-    ERR("workflow %s: migrate must be a function(case) returning a state",
-        wname);
-  lua_pop(L, 1);
+  wf_check_name(L, wname, sizeof wname);
+  wf_begin(&w, L, sc, wname);
+  wf_check_states(&w);
+  wf_check_on(L, wname);
+  wf_check_tasks(L, wname);
+  wf_check_migrate(L, wname);
   events_check(&w);
-  script_free_keys(states, n);
-
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_VALIDATED);
-  lua_pushvalue(L, 1);
-  lua_pushboolean(L, !sc->errors || sc->errors->count == before);
-  lua_settable(L, -3);
-  lua_pop(L, 1);
-  if (!sc->loading && sc->errors == NULL) {
-    /* Outside a load nobody collects errors: validation must still hold. */
-  }
+  script_free_keys(w.states, w.n);
+  wf_remember(L, sc, before);
   lua_settop(L, 1);
   return 1;
 }
@@ -1425,9 +1511,9 @@ void institution_open(lua_State *L) {
   lua_createtable(L, 0, 4); /* G recoup */
   lua_pushcfunction(L, l_recoup_workflow);
   lua_setfield(L, -2, "workflow");
-  lua_pushcfunction(L, lua_format_money);
+  lua_pushcfunction(L, lformat_money);
   lua_setfield(L, -2, "money");
-  lua_pushcfunction(L, lua_format_date);
+  lua_pushcfunction(L, lformat_date);
   lua_setfield(L, -2, "date");
   lua_pushstring(L, RECOUP_VERSION);
   lua_setfield(L, -2, "version");

@@ -1,7 +1,10 @@
 /* `case` and `borrower` in Lua. A case is a userdata holding only its id:
  * every field read goes to the engine, which reads the store (cached until
- * the next write), so a script never sees a stale copy. Every method is a
- * thin translation to an engine call; no SQL and no policy live here. */
+ * the next write), so a script never sees a stale copy. Methods translate
+ * to engine and query calls; no SQL and no guard decision live here. One
+ * does more than translate: case:send picks the template's text, fills
+ * it, and supplies the recipient and whether it is a third party, the
+ * facts the guard (in the engine) rules on. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +41,19 @@ static lcase *check_case(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, CASE_MT);
 }
 
-static void raise(lua_State *L, const rc_error *err) {
+/* Raises err as a Lua error: luaL_error longjmps, so this never returns. */
+static void raise_error(lua_State *L, const rc_error *err) {
   luaL_error(L, "%s", err->message);
 }
 
 static const store_case *view(lua_State *L, lcase *lc) {
   rc_error err;
   const store_case *c = engine_case_view(lc->eng, lc->id, &err);
-  if (!c) raise(L, &err);
+  if (!c) raise_error(L, &err);
   return c;
 }
 
-void lua_case_push(lua_State *L, engine *eng, const char *case_id) {
+void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   size_t n = strlen(case_id);
   lcase *lc = lua_newuserdatauv(L, sizeof *lc + n, 0);
   lc->eng = eng;
@@ -62,7 +66,8 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
   rc_error err;
   rc_time t;
   const char *s = luaL_checkstring(L, idx);
-  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK) raise(L, &err);
+  if (clock_parse_time(engine_clock(eng), s, &t, &err) != RC_OK)
+    raise_error(L, &err);
   return t;
 }
 
@@ -116,7 +121,9 @@ bad:
 static size_t json_size(lua_State *L, int idx, int depth, size_t max) {
   size_t total = 0;
   idx = lua_absindex(L, idx);
-  if (depth > 32) return max + 1; /* ljson_from_lua refuses it anyway */
+  /* Deeper than ljson_from_lua converts: it refuses the value, saying
+   * so, before it copies anything below this depth. */
+  if (depth > 32) return 0;
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t len;
@@ -232,7 +239,8 @@ static int case_index(lua_State *L) {
       lua_pushnil(L);
   } else if (strcmp(key, "opened_at") == 0) {
     char at[40];
-    zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at, sizeof at);
+    clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, at,
+                      sizeof at);
     lua_pushstring(L, at);
   } else if (strcmp(key, "tags") == 0) {
     ljson_push_text(L, c->tags);
@@ -345,7 +353,7 @@ static int add_timer(lua_State *L, lcase *lc, rc_time due, int event_idx) {
   timer_tail(L, event_idx + 1, &data, &keep);
   rc = engine_timer(lc->eng, lc->id, due, event, data, keep, &err);
   free(data);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -355,8 +363,9 @@ static int case_after(lua_State *L) {
   rc_error err;
   rc_clock *clk = engine_clock(lc->eng);
   if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err) != RC_OK)
-    raise(L, &err);
-  return add_timer(L, lc, zone_add(clock_zone(clk), clock_now(clk), &d), 3);
+    raise_error(L, &err);
+  return add_timer(L, lc, clock_zone_add(clock_zone(clk), clock_now(clk), &d),
+                   3);
 }
 
 static int case_at(lua_State *L) {
@@ -377,7 +386,8 @@ static int case_at_dpd(lua_State *L) {
     return luaL_error(L, "case:at_dpd: days past due must be 0..36500");
   /* The start of the day on which dpd reaches n, in the institution's
    * zone; a day already past fires at once. */
-  at = zone_midnight(clock_zone(clk), date_from_days(date_to_days(due) + n));
+  at = clock_zone_midnight(clock_zone(clk),
+                           clock_date_from_days(clock_date_to_days(due) + n));
   if (at < clock_now(clk)) at = clock_now(clk);
   return add_timer(L, lc, at, 3);
 }
@@ -387,7 +397,7 @@ static int case_cancel(lua_State *L) {
   int n = 0;
   rc_error err;
   if (engine_cancel(lc->eng, lc->id, luaL_checkstring(L, 2), &n, &err))
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushinteger(L, n);
   return 1;
 }
@@ -418,7 +428,7 @@ static int case_set(lua_State *L) {
   json_decref(j);
   rc = engine_set_data(lc->eng, lc->id, key, text, &err);
   free(text);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -445,7 +455,7 @@ static int case_tag(lua_State *L) {
     free(text);
   }
   json_decref(tags);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   return 0;
 }
 
@@ -453,7 +463,7 @@ static int case_assign(lua_State *L) {
   lcase *lc = check_case(L, 1);
   rc_error err;
   if (engine_assign(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
-    raise(L, &err);
+    raise_error(L, &err);
   return 0;
 }
 
@@ -462,7 +472,7 @@ static int case_note(lua_State *L) {
   rc_error err;
   if (engine_note(lc->eng, lc->id,
                   text_arg(L, 2, "case:note: the text", NOTE_MAX), &err))
-    raise(L, &err);
+    raise_error(L, &err);
   return 0;
 }
 
@@ -496,12 +506,12 @@ static int case_variant(lua_State *L) {
     }
   rc = engine_variant(lc->eng, lc->id, experiment, arms, weights, n, arm,
                       sizeof arm, &err);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   lua_pushstring(L, arm);
   return 1;
 }
 
-void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
+void lcase_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
@@ -534,7 +544,7 @@ void lua_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
     }
     if (kind == QUERY_TIME && v->type == STORE_INT) {
       char at[40];
-      zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
+      clock_zone_format(clock_zone(engine_clock(eng)), v->i, at, sizeof at);
       lua_pushstring(L, at);
     } else if (v->type == STORE_INT) {
       lua_pushinteger(L, v->i);
@@ -555,7 +565,7 @@ typedef struct row_sink {
 /* Appends each store row to the array on top of the stack. */
 static int push_row(void *ud, const store_value *cols, int n) {
   row_sink *r = ud;
-  lua_push_row(r->L, r->eng, cols, n);
+  lcase_push_row(r->L, r->eng, cols, n);
   lua_rawseti(r->L, -2, (lua_Integer)luaL_len(r->L, -2) + 1);
   return 0;
 }
@@ -618,7 +628,7 @@ static template_value send_lookup(void *ud, const char *name) {
     rc_error err;
     const store_borrower *bv =
         engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
-    if (!bv) raise(L, &err);
+    if (!bv) raise_error(L, &err);
     return push_text(L, borrower_field(bv, name + 9));
   }
   if (strncmp(name, "case.", 5) == 0) {
@@ -636,8 +646,8 @@ static template_value send_lookup(void *ud, const char *name) {
       v.kind = TEMPLATE_DATE;
     } else if (strcmp(f, "opened_at") == 0) {
       char buf[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
-                  sizeof buf);
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
+                        sizeof buf);
       buf[10] = '\0';
       v = push_text(L, buf);
       v.kind = TEMPLATE_DATE;
@@ -737,7 +747,7 @@ static const char *borrower_field(const store_borrower *b, const char *f) {
   return NULL;
 }
 
-void lua_case_reader(lua_State *L, int idx, template_ctx *ctx) {
+void lcase_reader(lua_State *L, int idx, template_ctx *ctx) {
   lcase *lc = luaL_testudata(L, idx, CASE_MT);
   const store_case *c;
   const store_borrower *b;
@@ -807,7 +817,7 @@ static int case_send(lua_State *L) {
   /* The borrower is the engine's cached read; what must outlive it is
    * copied onto the Lua stack. */
   if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushstring(L, bv->locale ? bv->locale : cfg->locale);
   locale = lua_tostring(L, -1);
   lua_pushstring(L, recipient_of(bv, channel, to));
@@ -870,15 +880,15 @@ static int case_send(lua_State *L) {
     m.to_third_party =
         to && strcmp(to, "borrower") != 0 && strcmp(to, "home") != 0;
     if (engine_send(lc->eng, lc->id, &m, &d, &id, &err) != RC_OK)
-      raise(L, &err);
+      raise_error(L, &err);
     if (d.verdict == POLICY_ALLOW) {
       lua_pushstring(L, "queued");
       return 1;
     }
     if (d.verdict == POLICY_DEFER) {
       char until[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
-                  sizeof until);
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                        sizeof until);
       lua_pushstring(L, "deferred");
       lua_pushstring(L, until);
       return 2;
@@ -901,8 +911,9 @@ static const char *date_or_duration(lua_State *L, lcase *lc, const char *text,
   rc_date day;
   (void)L;
   if (!text || clock_parse_duration(text, &d, &err) != RC_OK) return text;
-  day = zone_date(clock_zone(clk), zone_add(clock_zone(clk), clock_now(clk), &d));
-  date_format(&day, buf, size);
+  day = clock_zone_date(clock_zone(clk),
+                        clock_zone_add(clock_zone(clk), clock_now(clk), &d));
+  clock_date_format(&day, buf, size);
   return buf;
 }
 
@@ -923,7 +934,7 @@ static int case_promise(lua_State *L) {
   lua_getfield(L, 2, "by");
   by = date_or_duration(L, lc, lua_tostring(L, -1), by_buf, sizeof by_buf);
   if (engine_promise(lc->eng, lc->id, amount, by, &id, &err) != RC_OK)
-    raise(L, &err);
+    raise_error(L, &err);
   lua_pushinteger(L, id);
   return 1;
 }
@@ -948,11 +959,21 @@ static int schedule_dates(lua_State *L, const char *first,
               ((d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0));
       if (d.day > last) d.day = last; /* the 31st becomes month's end */
     } else {
-      d = date_from_days(date_to_days(d0) + (int64_t)every->days * i);
+      d = clock_date_from_days(clock_date_to_days(d0) +
+                               (int64_t)every->days * i);
     }
-    date_format(&d, items[i].due_date, sizeof items[i].due_date);
+    clock_date_format(&d, items[i].due_date, sizeof items[i].due_date);
   }
   return 0;
+}
+
+/* A text field of case:plan's table, on top of the stack: raises naming
+ * the field (luaL_check* would name argument #-1). */
+static const char *plan_text(lua_State *L, const char *field) {
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "case:plan: %s must be a string, not a %s", field,
+               luaL_typename(L, -1));
+  return lua_tostring(L, -1);
 }
 
 /* case:plan { installments = 6, every = "1mo", first_due = "2026-02-01",
@@ -966,8 +987,8 @@ static int case_plan(lua_State *L) {
   int n, rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   if (lua_getfield(L, 2, "grace") != LUA_TNIL &&
-      clock_parse_duration(luaL_checkstring(L, -1), &grace, &err) != RC_OK)
-    raise(L, &err);
+      clock_parse_duration(plan_text(L, "grace"), &grace, &err) != RC_OK)
+    return luaL_error(L, "case:plan: grace: %s", err.message);
   if (grace.months || grace.days > 366 || grace.ms > 366 * 86400000LL)
     return luaL_error(L, "case:plan: grace is at most 366 days, in d, h or m");
   lua_pop(L, 1);
@@ -1013,8 +1034,8 @@ static int case_plan(lua_State *L) {
     if (n < 1 || n > 360)
       return luaL_error(L, "case:plan: a plan has 1 to 360 installments");
     if (lua_getfield(L, 2, "every") != LUA_TNIL) {
-      if (clock_parse_duration(luaL_checkstring(L, -1), &every, &err))
-        raise(L, &err);
+      if (clock_parse_duration(plan_text(L, "every"), &every, &err))
+        return luaL_error(L, "case:plan: every: %s", err.message);
       if (every.ms || (!every.days && !every.months))
         return luaL_error(L,
                           "case:plan: installments fall on days: every "
@@ -1026,16 +1047,20 @@ static int case_plan(lua_State *L) {
                           lua_tostring(L, -1));
     }
     lua_getfield(L, 2, "total");
-    total = lua_isnil(L, -1) ? c->balance : luaL_checkinteger(L, -1);
+    if (!lua_isnil(L, -1) && !lua_isinteger(L, -1))
+      return luaL_error(L,
+                        "case:plan: total must be a whole number of minor "
+                        "units");
+    total = lua_isnil(L, -1) ? c->balance : lua_tointeger(L, -1);
     if (lua_getfield(L, 2, "first_due") != LUA_TNIL) {
-      first = date_or_duration(L, lc, luaL_checkstring(L, -1), first_buf,
+      first = date_or_duration(L, lc, plan_text(L, "first_due"), first_buf,
                                sizeof first_buf);
     } else {
       /* One period from today, in the institution's calendar. */
       rc_clock *clk = engine_clock(lc->eng);
-      rc_date today = zone_date(clock_zone(clk), clock_now(clk));
+      rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
       engine_installment two[2];
-      date_format(&today, first_buf, sizeof first_buf);
+      clock_date_format(&today, first_buf, sizeof first_buf);
       schedule_dates(L, first_buf, &every, 2, two);
       snprintf(first_buf, sizeof first_buf, "%s", two[1].due_date);
       first = first_buf;
@@ -1054,7 +1079,7 @@ static int case_plan(lua_State *L) {
     items[n - 1].amount = total - base * (n - 1);
   }
   rc = engine_plan(lc->eng, lc->id, items, n, &grace, &id, &err);
-  if (rc != RC_OK) raise(L, &err);
+  if (rc != RC_OK) raise_error(L, &err);
   lua_pushinteger(L, id);
   return 1;
 }
@@ -1098,7 +1123,7 @@ static int case_task(lua_State *L) {
     rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
                      &id, &d, &err);
     free(fields);
-    if (rc != RC_OK) raise(L, &err);
+    if (rc != RC_OK) raise_error(L, &err);
     if (!id) {
       /* The guard refused the contact: nil, "blocked", reason. */
       lua_pushnil(L);
@@ -1109,8 +1134,8 @@ static int case_task(lua_State *L) {
     if (d.verdict == POLICY_DEFER) {
       /* A rule with an end held it: id, "deferred", when it is due. */
       char until[40];
-      zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
-                  sizeof until);
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), d.until, until,
+                        sizeof until);
       lua_pushinteger(L, id);
       lua_pushstring(L, "deferred");
       lua_pushstring(L, until);
@@ -1141,7 +1166,7 @@ static int borrower_cases(lua_State *L) {
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
       lua_rawgeti(L, -1, i);
       lua_getfield(L, -1, "id");
-      lua_case_push(L, eng, lua_tostring(L, -1));
+      lcase_push(L, eng, lua_tostring(L, -1));
       lua_rawseti(L, -4, i);
       lua_pop(L, 2);
     }
@@ -1160,7 +1185,7 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   store_borrower b;
   rc_error err;
   int np = 0, ne = 0, nc = 0;
-  if (!(bv = engine_borrower_view(eng, id, &err))) raise(L, &err);
+  if (!(bv = engine_borrower_view(eng, id, &err))) raise_error(L, &err);
   b = *bv; /* a shallow copy: the engine owns the strings */
   lua_createtable(L, 0, 12);
   set_string(L, "id", b.id);
@@ -1213,7 +1238,7 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   lua_setmetatable(L, -2);
 }
 
-void lua_case_open(lua_State *L) {
+void lcase_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"after", case_after},
                                      {"at", case_at},
                                      {"at_dpd", case_at_dpd},

@@ -16,10 +16,10 @@ static void reader(lua_State *L, template_ctx *ctx) {
   ctx->currency = sc->cfg.currency;
   ctx->clock = sc->clock;
   lua_getfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE); /* case or nil */
-  if (!lua_isnil(L, -1)) lua_case_reader(L, lua_gettop(L), ctx);
+  if (!lua_isnil(L, -1)) lcase_reader(L, lua_gettop(L), ctx);
 }
 
-int lua_format_money(lua_State *L) {
+int lformat_money(lua_State *L) {
   lua_Integer minor = luaL_checkinteger(L, 1);
   const char *currency = luaL_optstring(L, 2, NULL);
   template_ctx ctx;
@@ -38,7 +38,7 @@ int lua_format_money(lua_State *L) {
   return 1;
 }
 
-int lua_format_date(lua_State *L) {
+int lformat_date(lua_State *L) {
   template_ctx ctx;
   template_value v = {TEMPLATE_TEXT, luaL_checkstring(L, 1), 0};
   char buf[128];

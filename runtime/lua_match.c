@@ -736,7 +736,7 @@ static int str_gsub(lua_State *L) {
 
 /* }====================================================== */
 
-void lua_match_register(lua_State *L) {
+void lmatch_register(lua_State *L) {
   static const luaL_Reg fns[] = {{"find", str_find},
                                  {"match", str_match},
                                  {"gmatch", gmatch},

@@ -76,8 +76,8 @@ static int rt_set_clock(lua_State *L) {
 static int rt_now(lua_State *L) {
   engine *eng = check_rt(L);
   char at[40];
-  zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
-              sizeof at);
+  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)),
+                    at, sizeof at);
   lua_pushstring(L, at);
   return 1;
 }
@@ -91,7 +91,7 @@ static int rt_advance(lua_State *L) {
   int64_t steps = 0;
   if (clock_parse_duration(luaL_checkstring(L, 2), &d, &err))
     return fail(L, &err);
-  until = zone_add(clock_zone(clk), clock_now(clk), &d);
+  until = clock_zone_add(clock_zone(clk), clock_now(clk), &d);
   if (engine_run(eng, until, &steps, &err) != RC_OK) return fail(L, &err);
   lua_pushinteger(L, steps);
   return 1;
@@ -111,7 +111,7 @@ static int rt_open(lua_State *L) {
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
   lua_getfield(L, 2, "id");
-  lua_case_push(L, eng, lua_tostring(L, -1));
+  lcase_push(L, eng, lua_tostring(L, -1));
   return 1;
 }
 
@@ -121,7 +121,7 @@ static int rt_case(lua_State *L) {
   rc_error err;
   int rc = query_case_exists(engine_query(eng), id, &err);
   if (rc == RC_OK)
-    lua_case_push(L, eng, id);
+    lcase_push(L, eng, id);
   else if (rc == RC_ENOTFOUND)
     lua_pushnil(L);
   else
@@ -215,7 +215,7 @@ static int rt_reply(lua_State *L) {
     rc = engine_reply(eng, NULL, luaL_checkstring(L, 2), text, case_id, &err);
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
-  lua_case_push(L, eng, case_id);
+  lcase_push(L, eng, case_id);
   return 1;
 }
 
@@ -266,7 +266,7 @@ typedef struct rows {
 static int add_row(void *ud, const store_value *cols, int n) {
   rows *r = ud;
   lua_State *L = r->L;
-  lua_push_row(L, r->eng, cols, n);
+  lcase_push_row(L, r->eng, cols, n);
   if (r->filter) {
     lua_pushnil(L);
     while (lua_next(L, r->filter)) {
@@ -344,14 +344,14 @@ static int rt_timers(lua_State *L) {
 static int rt_tostring(lua_State *L) {
   engine *eng = check_rt(L);
   char at[40];
-  zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)), at,
-              sizeof at);
+  clock_zone_format(clock_zone(engine_clock(eng)), clock_now(engine_clock(eng)),
+                    at, sizeof at);
   lua_pushfstring(L, "rt (%s, clock %s)",
                   script_config(engine_script(eng))->name, at);
   return 1;
 }
 
-void lua_rt_open(lua_State *L) {
+void lrt_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"set_clock", rt_set_clock},
                                      {"advance", rt_advance},
                                      {"now", rt_now},
@@ -370,7 +370,7 @@ void lua_rt_open(lua_State *L) {
                                      {"report", rt_report},
                                      {"reply", rt_reply},
                                      {NULL, NULL}};
-  lua_case_open(L);
+  lcase_open(L);
   luaL_newmetatable(L, RT_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
@@ -381,7 +381,7 @@ void lua_rt_open(lua_State *L) {
   lua_pop(L, 1);
 }
 
-void lua_rt_push(lua_State *L, engine *eng) {
+void lrt_push(lua_State *L, engine *eng) {
   lrt *rt = lua_newuserdatauv(L, sizeof *rt, 0);
   rt->eng = eng;
   luaL_setmetatable(L, RT_MT);

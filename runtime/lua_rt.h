@@ -8,8 +8,8 @@
 #include "recoup/engine.h"
 
 /* Registers the rt and case metatables in a harness state. */
-void lua_rt_open(lua_State *L);
+void lrt_open(lua_State *L);
 /* Pushes an rt bound to eng (borrowed: it must outlive every use). */
-void lua_rt_push(lua_State *L, engine *eng);
+void lrt_push(lua_State *L, engine *eng);
 
 #endif

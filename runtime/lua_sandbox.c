@@ -379,7 +379,7 @@ static void wrap_library(lua_State *L) {
   lua_setfield(L, -2, "rawset");
 
   lua_getfield(L, -1, "string"); /* G string */
-  lua_match_register(L);
+  lmatch_register(L);
   wrap(L, "rep", w_rep, 0);
   wrap(L, "byte", w_byte, 0);
   wrap(L, "char", w_args, 0);

@@ -18,13 +18,11 @@
 #include "recoup/outbox.h"
 #include "repl.h"
 #include "report.h"
+#include "serve.h"
 #include "simulate.h"
 #include "spec.h"
 #include "store/where.h"
 #include "user.h"
-
-int serve_main(const char *dir, const char *db, const char *listen,
-               int real_time);
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -328,11 +326,15 @@ static int deliver(engine *eng, const args *a) {
   uv_loop_t loop;
   outbox *ob;
   rc_error err;
-  int rc;
+  int rc, urc;
   rc_error_clear(&err);
   if ((a->given & O_NO_DELIVER) || (a->now && !(a->given & O_DELIVER)))
     return RC_OK;
-  uv_loop_init(&loop);
+  if ((rc = uv_loop_init(&loop)) != 0) {
+    rc_error_set(&err, RC_EIO, NULL, "cannot deliver: %s", uv_strerror(rc));
+    rc_error_print(&err, stderr);
+    return RC_EIO;
+  }
   if ((rc = outbox_open(&ob, eng, &loop, &err)) == RC_OK) {
     rc = outbox_drain(ob, &err);
     {
@@ -345,7 +347,12 @@ static int deliver(engine *eng, const args *a) {
     outbox_close(ob);
   }
   uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles go */
-  uv_loop_close(&loop);
+  if ((urc = uv_loop_close(&loop)) != 0 && rc == RC_OK) {
+    /* A handle left open: a bug here, said rather than leaked quietly. */
+    rc_error_set(&err, RC_EINTERNAL, NULL, "delivery left the loop busy: %s",
+                 uv_strerror(urc));
+    rc = RC_EINTERNAL;
+  }
   if (rc != RC_OK) rc_error_print(&err, stderr);
   return rc;
 }

@@ -19,7 +19,7 @@ struct outbox {
   uv_loop_t *loop; /* borrowed */
   uv_idle_t again; /* pumps again while a pump finds work and room */
   int again_active;
-  webhook *wh; /* owned, made on first webhook message */
+  channel_webhook *wh; /* owned, made on first webhook message */
   char instance[32];
   outbox_stats stats;
   delivery *flying[MAX_IN_FLIGHT]; /* owned */
@@ -72,7 +72,7 @@ static void free_outbox(uv_handle_t *h) {
 
 void outbox_close(outbox *ob) {
   if (!ob) return;
-  webhook_close(ob->wh);
+  channel_webhook_close(ob->wh);
   for (int i = 0; i < ob->nflying; i++) free_delivery(ob->flying[i]);
   ob->nflying = 0;
   /* Freed when libuv lets the idle handle go. */
@@ -87,7 +87,7 @@ static void on_again(uv_idle_t *h) {
   rc_error err;
   int started = outbox_pump(ob, &err);
   if (started <= 0 || ob->nflying >= MAX_IN_FLIGHT) {
-    uv_idle_stop(h);
+    (void)uv_idle_stop(h); /* cannot fail (libuv's documentation) */
     ob->again_active = 0;
   }
 }
@@ -150,7 +150,7 @@ static char *payload(const outbox *ob, const store_outgoing *m,
   char at[40];
   json_t *j;
   char *text;
-  zone_format(clock_zone(engine_clock(ob->eng)), m->at, at, sizeof at);
+  clock_zone_format(clock_zone(engine_clock(ob->eng)), m->at, at, sizeof at);
   j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
                 (json_int_t)m->id, "idempotency_key", key, "case", m->case_id,
                 "borrower", m->borrower_id, "channel", m->channel, "template",
@@ -168,7 +168,7 @@ static char *payload(const outbox *ob, const store_outgoing *m,
 
 int outbox_pump(outbox *ob, rc_error *err) {
   store_outgoing *due;
-  file_batch *files;
+  channel_file_batch *files;
   rc_error txn_err;
   int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
   if (ob->failed_store) {
@@ -185,7 +185,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
   }
   /* The answers that come at once (files, unknown channels) are recorded
    * in one transaction; slower gateways answer later, each in its own. */
-  files = file_batch_new();
+  files = channel_file_batch_new();
   batched = !engine_in_transaction(ob->eng) &&
             engine_begin(ob->eng, &txn_err) == RC_OK;
   for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT; i++) {
@@ -213,21 +213,21 @@ int outbox_pump(outbox *ob, rc_error *err) {
       on_done(d, 0, 0, "out of memory");
     } else if (d->ch->driver == CHANNEL_FILE) {
       if (files)
-        file_batch_add(files, d);
+        channel_file_batch_add(files, d);
       else
         on_done(d, 0, 0, "out of memory");
     } else if (d->ch->driver == CHANNEL_EXEC) {
       channel_exec_send(ob->loop, d);
     } else {
-      if (!ob->wh) ob->wh = webhook_open(ob->loop);
+      if (!ob->wh) ob->wh = channel_webhook_open(ob->loop);
       if (ob->wh)
-        webhook_send(ob->wh, d);
+        channel_webhook_send(ob->wh, d);
       else
         on_done(d, 0, 0, "cannot start the HTTP client");
     }
   }
   store_outgoing_free(due, n);
-  file_batch_finish(files);
+  channel_file_batch_finish(files);
   if (started > 0) pump_soon(ob);
   if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
     ob->failed_store = 1;

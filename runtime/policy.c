@@ -1,11 +1,13 @@
 /* The compliance guard. It blocks what does not end and defers what does
- * (DESIGN.md "The guard defers what ends, blocks what does not"). A
- * dispute, a cease, do-not-contact, and a third party asked with a text
- * not written for third parties are blocked: only a person can lift them.
- * The pause after a conversation, a cap whose window will have room, and
- * the contact hours each have a known end: the contact is deferred to the
- * latest of those ends, moved into the borrower's contact hours, and asked
- * again then (the caller re-asks at release; the world may have changed). */
+ * (DESIGN.md "The guard defers what ends, blocks what does not").
+ * Blocked, until a person lifts it: a third party asked with a text not
+ * written for third parties, or at all under third_parties = "none"; a
+ * dispute on hold, a cease and do-not-contact (a legal notice passes
+ * these three); a cap of none (limit 0). Deferred, to the latest of the
+ * known ends: the pause after a conversation, a cap whose window will have
+ * room (when its oldest contact leaves it), then moved into the borrower's
+ * contact hours; the caller asks again then (the world may have changed).
+ * A guard that cannot count answers the store's error, never "allowed". */
 #include <string.h>
 
 #include "recoup/policy.h"
@@ -40,16 +42,17 @@ rc_time policy_next_window(const policy_config *p, rc_zone *zone, rc_time t) {
   int minute;
   rc_date day;
   if (!p->has_hours) return t;
-  minute = zone_minute_of_day(zone, t);
+  minute = clock_zone_minute_of_day(zone, t);
   if (p->start_min <= p->end_min) {
     if (minute >= p->start_min && minute < p->end_min) return t;
   } else if (minute >= p->start_min || minute < p->end_min) {
     return t; /* a window across midnight */
   }
-  day = zone_date(zone, t);
+  day = clock_zone_date(zone, t);
+  /* After hours: tomorrow. */
   if (minute >= p->end_min && p->start_min <= p->end_min)
-    day = date_from_days(date_to_days(day) + 1); /* after hours: tomorrow */
-  return zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
+    day = clock_date_from_days(clock_date_to_days(day) + 1);
+  return clock_zone_time(zone, day, p->start_min / 60, p->start_min % 60, 0);
 }
 
 /* Defers to `until` unless an earlier check deferred further. */
@@ -79,7 +82,8 @@ static int pause_end(const policy_config *p, query *q,
   rc = query_last_conversation(q, req->borrower_id, &last, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
-  if ((end = zone_add(req->zone, last, &p->pause)) > req->now) *ends = end;
+  if ((end = clock_zone_add(req->zone, last, &p->pause)) > req->now)
+    *ends = end;
   return RC_OK;
 }
 
@@ -94,7 +98,7 @@ static int window_count(const policy_rule *rule, query *q,
   back.months = -back.months;
   return query_contacts(q, rule->per_case ? req->case_id : NULL,
                         req->borrower_id, rule->channels, rule->nchannels,
-                        zone_add(req->zone, req->now, &back), rule->limit,
+                        clock_zone_add(req->zone, req->now, &back), rule->limit,
                         req->exclude_message, n, oldest, err);
 }
 
@@ -145,7 +149,7 @@ static int decide(const policy_config *p, query *q, const policy_request *req,
       snprintf(reason, sizeof reason, "max_contacts:%s:%d", req->channel,
                rule->limit);
       /* Room comes when the oldest of them leaves the window. */
-      defer(out, zone_add(req->zone, oldest, &rule->per), reason);
+      defer(out, clock_zone_add(req->zone, oldest, &rule->per), reason);
     }
   }
   /* Calendar arithmetic is not symmetric (a month back from the 31st is

@@ -267,7 +267,7 @@ static const char *const bare[] = {
 
 static void setup_globals(session *s) {
   lua_State *L = s->L;
-  lua_rt_push(L, s->eng);
+  lrt_push(L, s->eng);
   lua_setglobal(L, "rt");
   for (int i = 0; bare[i]; i++) {
     lua_getglobal(L, "rt");
@@ -503,20 +503,11 @@ static void close_editor(session *s) {
 
 /* --- main ------------------------------------------------------------ */
 
-int repl_main(const char *dir, const char *db, const char *script_file) {
-  session s;
-  engine_options opts = {
-      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
-  rc_errlist errors = {0};
-  char copy[PATH_MAX + 32];
-  char *buffer = NULL;
-  int status = 1, tty;
-  struct sigaction sa;
+/* Shaped like lua.c's main: open the scratch runtime, start editing, read
+ * a chunk, run it (or a dot command), and close the scratch at the end. */
 
-  memset(&s, 0, sizeof s);
-  tty = !script_file && isatty(0) && isatty(1);
-  if (tty && tcgetattr(0, &saved_tty) == 0) tty_saved = 1;
-  atexit(leave);
+static void catch_signals(int tty) {
+  struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sigemptyset(&sa.sa_mask);
   sa.sa_handler = on_fatal;
@@ -529,106 +520,161 @@ int repl_main(const char *dir, const char *db, const char *script_file) {
    * session like SIGTERM. */
   sa.sa_handler = tty ? on_sigint : on_fatal;
   sigaction(SIGINT, &sa, NULL);
+}
 
+/* The runtime on a scratch database (a copy of db when given, never the
+ * file itself: try a new script on real cases) and its Lua state. On a
+ * failure it has said why, and left nothing to close. */
+static int open_scratch(session *s, const engine_options *opts,
+                        const char *db) {
+  engine_options o = *opts;
+  rc_errlist errors = {0};
+  char copy[PATH_MAX + 32];
   if (db) {
-    /* A copy, never the file itself: try a new script on real cases. */
-    if (make_scratch(db, copy, sizeof copy) != 0) return 1;
-    opts.db = copy;
+    if (make_scratch(db, copy, sizeof copy) != 0) return -1;
+    o.db = copy;
   }
-  if (engine_open(&s.eng, &opts, &errors) != RC_OK) {
+  if (engine_open(&s->eng, &o, &errors) != RC_OK) {
     for (int i = 0; i < errors.count; i++)
       rc_error_print(&errors.items[i], stderr);
     rc_errlist_free(&errors);
     remove_scratch();
-    return 1;
+    return -1;
   }
   if (db) {
     /* Resume the database's simulated time, if it had one. */
     char buf[32];
     rc_error err;
-    if (query_meta(engine_query(s.eng), "clock", buf, sizeof buf, &err) ==
+    if (query_meta(engine_query(s->eng), "clock", buf, sizeof buf, &err) ==
         RC_OK)
-      clock_set(engine_clock(s.eng), strtoll(buf, NULL, 10));
+      clock_set(engine_clock(s->eng), strtoll(buf, NULL, 10));
   }
-  s.L = luaL_newstate();
-  luaL_openlibs(s.L);
-  lua_rt_open(s.L);
-  setup_globals(&s);
+  if (!(s->L = luaL_newstate())) {
+    fprintf(stderr, "recoup: out of memory\n");
+    engine_close(s->eng);
+    s->eng = NULL;
+    remove_scratch();
+    return -1;
+  }
+  luaL_openlibs(s->L);
+  lrt_open(s->L);
+  setup_globals(s);
+  return 0;
+}
+
+static void close_scratch(session *s) {
+  close_editor(s);
+  if (s->L) lua_close(s->L);
+  engine_close(s->eng);
+  remove_scratch();
+}
+
+/* At a terminal: what this is, then line editing. */
+static void start_editing(session *s, int on_copy) {
+  const institution_config *cfg = script_config(engine_script(s->eng));
+  char now[40];
+  clock_zone_format(clock_zone(engine_clock(s->eng)),
+                    clock_now(engine_clock(s->eng)), now, sizeof now);
+  printf("recoup %s — %s on %s, simulated clock at %s\n"
+         "rt and its methods as functions: open{...}, advance \"3d\", "
+         "messages(), tasks(), journal(c); reload(); Ctrl-D to leave\n",
+         RECOUP_VERSION, cfg->name,
+         on_copy ? "a copy of the database" : "a scratch database", now);
+  fflush(stdout);
+  open_editor(s);
+}
+
+/* .load FILE and .reload, on a line of their own; 0 when line is neither. */
+static int dot_command(session *s, const char *line) {
+  if (strncmp(line, ".load ", 6) == 0) {
+    if (luaL_loadfile(s->L, line + 6) != LUA_OK || docall(s, 0) != LUA_OK)
+      report(s->L);
+    lua_settop(s->L, 0);
+    return 1;
+  }
+  if (strcmp(line, ".reload") == 0) {
+    run_chunk(s, "reload()");
+    return 1;
+  }
+  return 0;
+}
+
+/* buffer and line joined by a newline (buffer freed), or a copy of line
+ * when there is no buffer; NULL when out of memory. */
+static char *add_line(char *buffer, const char *line) {
+  char *joined;
+  size_t n;
+  if (!buffer) return strdup(line);
+  n = strlen(buffer) + strlen(line) + 2;
+  if ((joined = malloc(n))) snprintf(joined, n, "%s\n%s", buffer, line);
+  free(buffer);
+  return joined;
+}
+
+/* Reads lines until they make a chunk. 1: the compiled chunk is on the
+ * stack; 0: nothing to run (a dot command was done, Ctrl-C dropped the
+ * lines, a syntax error was reported); -1: the end of input. */
+static int read_chunk(session *s) {
+  char *buffer = NULL;
+  for (;;) {
+    char *line;
+    int compiled;
+    interrupted = 0;
+    line = read_line(s, buffer ? ">> " : "recoup> ");
+    if (!line) {
+      free(buffer);
+      if (interrupted && s->el) {
+        /* Ctrl-C at the prompt: drop what was typed. */
+        putchar('\n');
+        return 0;
+      }
+      return -1;
+    }
+    if (!buffer && dot_command(s, line)) {
+      free(line);
+      return 0;
+    }
+    if (!(buffer = add_line(buffer, line))) {
+      fprintf(stderr, "recoup: out of memory; the lines are dropped\n");
+      free(line);
+      return 0;
+    }
+    if (s->el && *line) {
+      HistEvent ev;
+      history(s->hist, &ev, H_ENTER, line);
+    }
+    free(line);
+    compiled = compile(s->L, buffer);
+    if (compiled == 0) continue; /* incomplete: read on */
+    free(buffer);
+    return compiled > 0;
+  }
+}
+
+int repl_main(const char *dir, const char *db, const char *script_file) {
+  session s;
+  engine_options opts = {
+      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
+  int status = 1, tty, got;
+
+  memset(&s, 0, sizeof s);
+  tty = !script_file && isatty(0) && isatty(1);
+  if (tty && tcgetattr(0, &saved_tty) == 0) tty_saved = 1;
+  atexit(leave);
+  catch_signals(tty);
+  if (open_scratch(&s, &opts, db) != 0) return 1;
   if (script_file &&
       (luaL_loadfile(s.L, script_file) != LUA_OK || docall(&s, 0) != LUA_OK)) {
     report(s.L);
-    goto done;
-  }
-  if (tty) {
-    const institution_config *cfg = script_config(engine_script(s.eng));
-    char now[40];
-    zone_format(clock_zone(engine_clock(s.eng)), clock_now(engine_clock(s.eng)),
-                now, sizeof now);
-    printf(
-        "recoup %s — %s on %s, simulated clock at %s\n"
-        "rt and its methods as functions: open{...}, advance \"3d\", "
-        "messages(), tasks(), journal(c); reload(); Ctrl-D to leave\n",
-        RECOUP_VERSION, cfg->name,
-        db ? "a copy of the database" : "a scratch database", now);
-    fflush(stdout);
-    open_editor(&s);
-  }
-  for (;;) {
-    char *line;
-    interrupted = 0;
-    line = read_line(&s, buffer ? ">> " : "recoup> ");
-    if (!line) {
-      if (interrupted && s.el) {
-        /* Ctrl-C at the prompt: drop what was typed. */
-        free(buffer);
-        buffer = NULL;
-        putchar('\n');
-        continue;
-      }
-      break;
-    }
-    if (!buffer && strncmp(line, ".load ", 6) == 0) {
-      if (luaL_loadfile(s.L, line + 6) != LUA_OK || docall(&s, 0) != LUA_OK)
-        report(s.L);
-      lua_settop(s.L, 0);
-      free(line);
-      continue;
-    }
-    if (!buffer && strcmp(line, ".reload") == 0) {
-      free(line);
-      run_chunk(&s, "reload()");
-      continue;
-    }
-    if (buffer) {
-      size_t n = strlen(buffer) + strlen(line) + 2;
-      char *joined = malloc(n);
-      snprintf(joined, n, "%s\n%s", buffer, line);
-      free(buffer);
-      buffer = joined;
-    } else {
-      buffer = strdup(line);
-    }
-    if (s.el && *line) {
-      HistEvent ev;
-      history(s.hist, &ev, H_ENTER, line);
-    }
-    free(line);
-    {
-      int compiled = compile(s.L, buffer);
-      if (compiled == 0) continue; /* incomplete: read on */
-      if (compiled > 0) run_compiled(&s);
+  } else {
+    if (tty) start_editing(&s, db != NULL);
+    while ((got = read_chunk(&s)) >= 0) {
+      if (got > 0) run_compiled(&s);
       lua_settop(s.L, 0);
     }
-    free(buffer);
-    buffer = NULL;
+    if (s.el) putchar('\n');
+    status = 0;
   }
-  if (s.el) putchar('\n');
-  status = 0;
-done:
-  free(buffer);
-  close_editor(&s);
-  lua_close(s.L);
-  engine_close(s.eng);
-  remove_scratch();
+  close_scratch(&s);
   return status;
 }

@@ -50,7 +50,7 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   json_t *arrays[NTABLES], *out;
   json_t *states, *dpd, *promises, *installments, *contacts, *refusals,
       *variants;
-  rc_date today = zone_date(clock_zone(clk), clock_now(clk));
+  rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
   char day[16];
   query_totals totals;
   json_int_t kept, broken, on_time, late, missed;
@@ -58,7 +58,7 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
 
   *report = NULL;
   for (int t = 0; t < NTABLES; t++) arrays[t] = json_array();
-  date_format(&today, day, sizeof day);
+  clock_date_format(&today, day, sizeof day);
   /* A figure that cannot be read fails the report: a zero would read as
    * "nothing recovered". */
   rc = query_report(engine_query(eng), day, collect, arrays, &totals, err);
@@ -222,7 +222,7 @@ static int error_row(void *ud, const store_value *cols, int n) {
       p->last = v->i;
     } else if (strcmp(v->name, "since") == 0) {
       char at[40];
-      zone_format(p->zone, v->i, at, sizeof at);
+      clock_zone_format(p->zone, v->i, at, sizeof at);
       json_object_set_new(row, v->name, json_string(at));
     } else {
       json_object_set_new(

@@ -333,7 +333,8 @@ static int l_os_time(lua_State *L) {
     mi = (int)luaL_optinteger(L, -2, 0);
     s = (int)luaL_optinteger(L, -1, 0);
     /* ICU is lenient: month 13 or day 0 roll over, as os.time does. */
-    lua_pushinteger(L, zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
+    lua_pushinteger(L,
+                    clock_zone_time(clock_zone(sc->clock), d, h, mi, s) / 1000);
     return 1;
   }
 }
@@ -378,7 +379,7 @@ static int l_os_date(lua_State *L) {
   }
   sandbox_charge(L, (int64_t)flen);
   if (utc) fmt++;
-  if (!utc) offset = zone_offset_ms(zone, t);
+  if (!utc) offset = clock_zone_offset_ms(zone, t);
   secs = (time_t)((t + offset) / 1000 - ((t + offset) % 1000 < 0));
   if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 1 ||
       tm.tm_year + 1900 > 9999)
@@ -415,7 +416,7 @@ static int l_os_date(lua_State *L) {
     fmt++;
     if (fmt < end && (*fmt == 'z' || *fmt == 'Z')) {
       if (*fmt == 'Z') {
-        luaL_addstring(&b, utc ? "UTC" : zone_name(zone));
+        luaL_addstring(&b, utc ? "UTC" : clock_zone_name(zone));
       } else {
         int64_t m = (offset < 0 ? -offset : offset) / 60000;
         snprintf(out, sizeof out, "%c%02d%02d", offset < 0 ? '-' : '+',
@@ -519,7 +520,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   open_sandbox(L);
   institution_open(L);
-  lua_case_open(L);
+  lcase_open(L);
   sandbox_open(L);
 
   snprintf(path, sizeof path, "%s/recoup.lua", sc->cfg.dir);
@@ -642,7 +643,7 @@ static int run_migrate(lua_State *L) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  lua_case_push(L, m->eng, m->case_id);
+  lcase_push(L, m->eng, m->case_id);
   lua_call(L, 1, 1);
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
     return luaL_error(L, "migrate returned a %s; return a state name or nil",
@@ -841,7 +842,7 @@ static int run_handler(lua_State *L) {
     return 1;
   }
   fn = lua_gettop(L);
-  lua_case_push(L, call->eng, call->case_id);
+  lcase_push(L, call->eng, call->case_id);
   lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
   lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
   if (call->event_json) {
@@ -853,7 +854,8 @@ static int run_handler(lua_State *L) {
   lua_setfield(L, -2, "type");
   {
     char at[40];
-    zone_format(clock_zone(engine_clock(call->eng)), call->at, at, sizeof at);
+    clock_zone_format(clock_zone(engine_clock(call->eng)), call->at, at,
+                      sizeof at);
     lua_pushstring(L, at);
     lua_setfield(L, -2, "at");
   }

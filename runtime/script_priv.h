@@ -1,5 +1,8 @@
-/* Shared between the sandbox (script.c), the institution loader
- * (institution.c) and the bindings (lua_case.c); not for other modules. */
+/* Shared by the script module's files: the state and its calls
+ * (script.c), the sandbox (lua_sandbox.c, lua_match.c), the institution
+ * loader (institution.c, task_decl.c), the checks of recoup check and
+ * describe (script_check.c, script_describe.c) and the bindings
+ * (lua_case.c, lua_rt.c, lua_format.c); not for other modules. */
 #ifndef RECOUP_SCRIPT_PRIV_H
 #define RECOUP_SCRIPT_PRIV_H
 
@@ -68,7 +71,7 @@ void sandbox_charge(lua_State *L, int64_t steps);
 void sandbox_charge_alloc(script *sc, size_t bytes); /* never raises */
 
 /* lua_match.c: find, match, gmatch, gsub into the table on top. */
-void lua_match_register(lua_State *L);
+void lmatch_register(lua_State *L);
 
 /* institution.c */
 /* The string keys of the table at idx, sorted, so that errors come out in
@@ -97,21 +100,21 @@ void check_templates(script *sc); /* texts, placeholders, channels */
 void check_sends(script *sc);     /* literal case:send in workflow files */
 
 /* lua_format.c: recoup.money and recoup.date */
-int lua_format_money(lua_State *L);
-int lua_format_date(lua_State *L);
+int lformat_money(lua_State *L);
+int lformat_date(lua_State *L);
 
 /* lua_case.c */
-void lua_case_open(lua_State *L);
+void lcase_open(lua_State *L);
 /* The locale, zone and currency of the case at idx and its borrower, into
  * a template context (strings pushed on the stack). */
 struct template_ctx;
-void lua_case_reader(lua_State *L, int idx, struct template_ctx *ctx);
-void lua_case_push(lua_State *L, struct engine *eng, const char *case_id);
+void lcase_reader(lua_State *L, int idx, struct template_ctx *ctx);
+void lcase_push(lua_State *L, struct engine *eng, const char *case_id);
 /* A store row as a table: times as ISO strings in the institution's zone,
  * the journal's detail decoded, task fields and results spread over it. */
 struct store_value;
-void lua_push_row(lua_State *L, struct engine *eng,
-                  const struct store_value *cols, int n);
+void lcase_push_row(lua_State *L, struct engine *eng,
+                    const struct store_value *cols, int n);
 /* The plain-table view of a case given to route(): fields only. */
 
 #endif

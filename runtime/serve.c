@@ -11,6 +11,7 @@
 
 #include "backup.h"
 #include "mask.h"
+#include "serve.h"
 #include "service.h"
 #include "slowdown.h"
 #include "store/where.h"
@@ -254,7 +255,7 @@ static void on_work(uv_idle_t *h) {
                                      oerr.message));
   }
   if (!more && !svc->queue) {
-    uv_idle_stop(&svc->work);
+    (void)uv_idle_stop(&svc->work); /* cannot fail */
     svc->work_active = 0;
     arm_wake(svc);
     finish_if_drained(svc);
@@ -504,6 +505,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
         goto close;
       }
     }
+    sim_service_start(&svc, db_path, &err);
     /* Tests and scripts read the port from this line on stdout. */
     printf("listening on http://%s\n", where);
     fflush(stdout);
@@ -521,8 +523,10 @@ close:
   outbox_close(svc.ob);
   close_handles(&svc);
   backup_service_stop(svc.backup);
+  sim_service_stop(svc.sim);
   finish_loop(&loop);
   backup_service_free(svc.backup);
+  sim_service_free(svc.sim);
   slowdown_free(svc.slow);
   engine_close(svc.eng);
   if (lock >= 0) close(lock);

@@ -1,5 +1,7 @@
 /* The service's parts: serve.c runs the loop (group commit, timers,
- * delivery, signals, logs), api.c answers the routes. */
+ * delivery, signals, logs); api.c answers the routes, with api_work.c (the
+ * console's case work), api_figures.c (its figures) and api_session.c
+ * (sign-in); backup.c runs the backups it is asked for. */
 #ifndef RECOUP_SERVICE_H
 #define RECOUP_SERVICE_H
 
@@ -63,6 +65,7 @@ struct service {
   int handles; /* bit per handle above initialised (work first) */
   int draining, work_active;
   struct backup_service *backup; /* backup.c; NULL for a non-file db */
+  struct sim_service *sim;       /* api_simulate.c: the what-if runs */
   /* sign-in (api_session.c) */
   slowdown *slow; /* failed sign-ins by name and address (owned) */
   int signing_in; /* passwords being checked off the loop */
@@ -169,6 +172,22 @@ void api_figures_outbox(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
 void api_figures_users(service *svc, http_request *req, int route,
                        const char *arg, const principal *who);
+
+/* api_simulate.c: what-if from the console (docs/simulate.md). Start
+ * after the backup service (the reports live beside the backups); stop
+ * kills a running simulation before the loop's last run; free after it. */
+typedef struct sim_service sim_service;
+int sim_service_start(service *svc, const char *db, rc_error *err);
+void sim_service_stop(sim_service *s);
+void sim_service_free(sim_service *s);
+void api_strategies(service *svc, http_request *req, int route,
+                    const char *arg, const principal *who);
+void api_simulations(service *svc, http_request *req, int route,
+                     const char *arg, const principal *who);
+void api_simulation(service *svc, http_request *req, int route,
+                    const char *arg, const principal *who);
+void api_simulate(service *svc, http_request *req, int route, const char *arg,
+                  const principal *who);
 
 /* serve.c */
 void service_enqueue(service *svc, job *j);

@@ -239,6 +239,7 @@ static json_t *counters_json(const counters *cs) {
 typedef struct outgoing {
   int64_t id;
   sim_case *c;
+  double reply; /* the chance of a reply: the model's for its channel */
 } outgoing;
 
 typedef struct arm {
@@ -363,7 +364,7 @@ static int walk_day(void *ud, const store_value *v, int n) {
   }
   if (due <= 0) return 0;
   if (v[8].type == STORE_TEXT && clock_parse_date(v[8].s, &dd) == RC_OK)
-    dpd = (int)(a->today_days - date_to_days(dd));
+    dpd = (int)(a->today_days - clock_date_to_days(dd));
   p = sim_model_pay(m, v[2].type == STORE_TEXT ? v[2].s : "", dpd);
   if (a->day - c->last_contact <= m->contact_days) p *= m->lift;
   if (draw(a->seed, c->hash, a->day, DRAW_PAY) < p) {
@@ -534,8 +535,8 @@ static json_t *completion(arm *a, sim_case *c, const char *kind,
     else if (!strcmp(type, "date")) {
       int days = 1 + (int)(draw(a->seed, c->hash, a->day, DRAW_DAYS) * 7);
       char when[16];
-      rc_date d = date_from_days(a->today_days + days);
-      date_format(&d, when, sizeof when);
+      rc_date d = clock_date_from_days(a->today_days + days);
+      clock_date_format(&d, when, sizeof when);
       json_object_set_new(body, name, json_string(when));
       if (!strcmp(outcome, "promise")) {
         c->promise_day = a->day + days;
@@ -641,6 +642,8 @@ static int on_message(void *ud, const store_value *v, int n) {
       a->out = g, a->capout = cap;
     }
     a->out[a->nout].id = v[0].i;
+    a->out[a->nout].reply =
+        sim_model_reply(a->m, v[2].type == STORE_TEXT ? v[2].s : NULL);
     a->out[a->nout++].c = c;
   }
   return 0;
@@ -648,7 +651,8 @@ static int on_message(void *ud, const store_value *v, int n) {
 
 /* The messages of the day "go out": the outbox never runs, so the
  * simulation marks each sent and delivered (message_delivered reaches
- * the workflow), and a borrower replies with the model's reply rate. */
+ * the workflow), and a borrower replies with the model's reply rate for
+ * the message's channel. */
 static int deliver_day(arm *a, rc_error *err) {
   int rc = engine_begin(a->eng, err);
   for (int i = 0; i < a->nout && rc == RC_OK; i++) {
@@ -661,7 +665,7 @@ static int deliver_day(arm *a, rc_error *err) {
     r = engine_delivery(a->eng, a->out[i].id, c->id, 1, 1, 1, 0, NULL, &why);
     if (r == RC_OK) r = engine_receipt(a->eng, a->out[i].id, "delivered", &why);
     if (r == RC_OK && draw(a->seed, c->hash ^ (uint64_t)a->out[i].id, a->day,
-                           DRAW_REPLY) < a->m->reply.p) {
+                           DRAW_REPLY) < a->out[i].reply) {
       r = engine_reply(a->eng, c->id, NULL, "simulated reply", case_out, &why);
       if (r == RC_OK) a->replies++;
     }
@@ -711,9 +715,9 @@ static int step_day(arm *a, rc_error *err) {
   rc_time mid = a->day_start + DAY_MS / 2, end = a->day_start + DAY_MS;
   int64_t steps;
   int rc;
-  rc_date d = zone_date(clock_zone(engine_clock(a->eng)), a->day_start);
-  a->today_days = (int32_t)date_to_days(d);
-  date_format(&d, a->today, sizeof a->today);
+  rc_date d = clock_zone_date(clock_zone(engine_clock(a->eng)), a->day_start);
+  a->today_days = (int32_t)clock_date_to_days(d);
+  clock_date_format(&d, a->today, sizeof a->today);
   day_reset(a);
   w.a = a;
   /* The morning: timers and events up to noon; then collectors work. */

@@ -14,7 +14,12 @@
 typedef struct json_t json_t;
 
 /* Days past due in buckets, as the report groups them. */
-enum { SIM_BUCKETS = 5, SIM_STATES = 32, SIM_OUTCOMES = 64 };
+enum {
+  SIM_BUCKETS = 5,
+  SIM_STATES = 32,
+  SIM_OUTCOMES = 64,
+  SIM_CHANNELS_MODEL = 16
+};
 extern const char *const sim_bucket_names[SIM_BUCKETS];
 int sim_bucket(int dpd);
 
@@ -42,7 +47,12 @@ typedef struct sim_model {
   double lift;            /* pay_contacted / pay_quiet (1 when thin) */
   sim_rate reach;         /* a call reaches the borrower */
   sim_rate kept;          /* a promise is kept */
-  sim_rate reply;         /* a borrower replies to a message (default) */
+  sim_rate reply;         /* a borrower replies to a message */
+  struct {
+    char channel[32];
+    sim_rate rate;               /* the overall reply rate until calibrated */
+  } replies[SIM_CHANNELS_MODEL]; /* the same by channel */
+  int nreplies;
   struct {
     char kind[32], outcome[32];
     int64_t n;
@@ -58,6 +68,8 @@ void sim_model_defaults(sim_model *m);
  * days) into m, over the defaults where a cell has min_obs or more. */
 int sim_model_calibrate(query *q, rc_zone *zone, rc_time now, sim_model *m,
                         rc_error *err);
+/* The chance a borrower replies to a message of channel. */
+double sim_model_reply(const sim_model *m, const char *channel);
 /* The payment probability of a case on a day in state at dpd. */
 double sim_model_pay(const sim_model *m, const char *state, int dpd);
 json_t *sim_model_json(const sim_model *m);

@@ -245,6 +245,47 @@ static void state_bars(FILE *f, json_t *arms) {
   fputs("</ul></figure>\n", f);
 }
 
+/* Adds x / n into o[key] (a number). */
+static void add_share(json_t *o, const char *key, double x, double n) {
+  json_t *have = json_object_get(o, key);
+  json_object_set_new(o, key,
+                      json_real((have ? json_number_value(have) : 0) + x / n));
+}
+
+/* An arm's days averaged over its runs, each figure and each key of a
+ * figure by channel, queue or state (a key a run lacks counts 0): the
+ * charts show what the table's means are made of. One run: its days. */
+static json_t *mean_days(json_t *arm) {
+  json_t *runs = json_object_get(arm, "runs"), *run, *out;
+  size_t nruns = json_array_size(runs), r, j;
+  size_t ndays = json_array_size(json_object_get(arm, "days"));
+  if (nruns < 2) return json_incref(json_object_get(arm, "days"));
+  out = json_array();
+  for (j = 0; j < ndays; j++) {
+    json_t *day = json_object();
+    json_object_set(
+        day, "date",
+        json_object_get(json_array_get(json_object_get(arm, "days"), j),
+                        "date"));
+    json_array_foreach(runs, r, run) {
+      json_t *d = json_array_get(json_object_get(run, "days"), j), *v, *x;
+      const char *k, *key;
+      json_object_foreach(d, k, v) {
+        if (json_is_number(v)) {
+          add_share(day, k, json_number_value(v), (double)nruns);
+        } else if (json_is_object(v)) {
+          json_t *sub = json_object_get(day, k);
+          if (!sub) json_object_set_new(day, k, sub = json_object());
+          json_object_foreach(v, key, x)
+              add_share(sub, key, json_number_value(x), (double)nruns);
+        }
+      }
+    }
+    json_array_append_new(out, day);
+  }
+  return out;
+}
+
 int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
   json_t *result = (json_t *)result_c; /* jansson's getters are not const */
   json_t *arms = json_object_get(result, "arms"), *a, *d, *v;
@@ -254,8 +295,11 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
   series s[MAX_SERIES];
   int ns = 0;
   char *model;
+  json_t *means;
   FILE *f = fopen(path, "w");
   if (!f) return rc_error_set(err, RC_EIO, "html", "cannot write %s", path);
+  means = json_array();
+  json_array_foreach(arms, i, a) json_array_append_new(means, mean_days(a));
   fputs(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>recoup simulate</title>\n<style>body{font:14px system-ui,"
@@ -270,8 +314,8 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       f);
   fprintf(f,
           "<p>%d days, %lld run(s), seed %lld. Nothing was delivered. With "
-          "more than one run the table shows the means and the charts the "
-          "first run.</p>\n",
+          "more than one run the table and the charts show the means of the "
+          "runs.</p>\n",
           n, (long long)json_integer_value(json_object_get(result, "runs")),
           (long long)json_integer_value(json_object_get(result, "seed")));
   json_array_foreach(arms, i, a) {
@@ -289,7 +333,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
         add_series(s, &ns, n, json_string_value(json_object_get(a, "name")), 0);
     double sum = 0;
     if (k < 0) break;
-    json_array_foreach(json_object_get(a, "days"), j, d) {
+    json_array_foreach(json_array_get(means, i), j, d) {
       if ((int)j >= n) break;
       sum += json_number_value(json_object_get(d, "recovered"));
       s[k].v[j] = sum;
@@ -300,7 +344,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
 
   /* Backlog per queue. */
   json_array_foreach(arms, i, a) {
-    json_t *last = json_array_get(json_object_get(a, "days"), (size_t)n - 1);
+    json_t *last = json_array_get(json_array_get(means, i), (size_t)n - 1);
     const char *q;
     json_object_foreach(
         json_object_get(json_object_get(a, "summary"), "peak_backlog"), q, v) {
@@ -309,7 +353,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       snprintf(label, sizeof label, "%s: %s",
                json_string_value(json_object_get(a, "name")), q);
       if ((k = add_series(s, &ns, n, label, (int)i)) < 0) break;
-      json_t *days = json_object_get(a, "days");
+      json_t *days = json_array_get(means, i);
       json_array_foreach(days, j, d) {
         if ((int)j < n) s[k].v[j] = day_value(d, "backlog", q);
       }
@@ -331,7 +375,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
              json_string_value(json_object_get(a, "name")));
     kr = add_series(s, &ns, n, label, 1);
     if (km < 0 || kr < 0) break;
-    json_array_foreach(json_object_get(a, "days"), j, d) if ((int)j < n) {
+    json_array_foreach(json_array_get(means, i), j, d) if ((int)j < n) {
       s[km].v[j] = day_value(d, "messages", NULL);
       s[kr].v[j] = day_value(d, "refusals", NULL);
     }
@@ -345,6 +389,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       "history; a cell with fewer observations than min_obs uses the "
       "stated default (calibrated: false).</p>\n<pre>",
       f);
+  json_decref(means);
   model = json_dumps(json_object_get(result, "model"),
                      JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   esc(f, model);

@@ -63,7 +63,7 @@ typedef struct hist {
 } hist;
 
 static int32_t day_of(rc_zone *zone, rc_time t) {
-  return (int32_t)date_to_days(zone_date(zone, t));
+  return (int32_t)clock_date_to_days(clock_zone_date(zone, t));
 }
 
 static int case_cmp(const void *a, const void *b) {
@@ -106,7 +106,7 @@ static int on_case(void *ud, const store_value *v, int n) {
   c->amount_due = v[7].i;
   c->open_day = day_of(h->zone, v[11].i);
   if (v[8].type == STORE_TEXT && clock_parse_date(v[8].s, &due) == RC_OK) {
-    c->due_day = (int32_t)date_to_days(due);
+    c->due_day = (int32_t)clock_date_to_days(due);
     c->has_due = 1;
   }
   return 0;
@@ -172,6 +172,119 @@ static void settle(sim_rate *r, int min_obs) {
   }
 }
 
+/* --- replies ---------------------------------------------------------- */
+
+/* A message is answered when the borrower replies within contact_days
+ * after it and before the case's next message (a reply answers the last
+ * message before it, once). Messages are walked in the order they were
+ * written, remembering each case's last one; replies are held by case. */
+typedef struct reply_walk {
+  hist *h;
+  int64_t *at; /* replies' times, by case then time; owned */
+  int *first;  /* each case's first reply in at[], ncases + 1; owned */
+  int *owner;  /* while loading: each reply's case; owned */
+  int n, cap;
+  struct pending {
+    rc_time at;  /* 0: none */
+    int channel; /* index in m->replies, -1 beyond it */
+  } * last;      /* each case's last message; owned */
+  rc_time window;
+} reply_walk;
+
+static int on_reply(void *ud, const store_value *v, int n) {
+  reply_walk *w = ud;
+  int c;
+  if (n < 2 || v[0].type != STORE_TEXT) return 0;
+  if ((c = find_case(w->h, v[0].s)) < 0) return 0;
+  if (w->n == w->cap) {
+    int cap = w->cap ? w->cap * 2 : 1024;
+    int64_t *g = realloc(w->at, (size_t)cap * sizeof *g);
+    int *o;
+    if (!g) return w->h->oom = 1;
+    w->at = g;
+    if (!(o = realloc(w->owner, (size_t)cap * sizeof *o))) return w->h->oom = 1;
+    w->owner = o, w->cap = cap;
+  }
+  w->owner[w->n] = c;
+  w->at[w->n++] = v[1].i;
+  return 0;
+}
+
+static int reply_channel(sim_model *m, const char *name) {
+  for (int i = 0; i < m->nreplies; i++)
+    if (strcmp(m->replies[i].channel, name) == 0) return i;
+  if (m->nreplies == SIM_CHANNELS_MODEL ||
+      strlen(name) >= sizeof m->replies[0].channel)
+    return -1;
+  snprintf(m->replies[m->nreplies].channel, sizeof m->replies[0].channel, "%s",
+           name);
+  return m->nreplies++;
+}
+
+/* Ends case c's pending message: answered when a reply came after it,
+ * within the window and before until (the next message; 0: none). */
+static void reply_settle(reply_walk *w, int c, rc_time until) {
+  sim_model *m = w->h->m;
+  struct pending *p = &w->last[c];
+  rc_time end;
+  int hit = 0;
+  if (!p->at) return;
+  end = p->at + w->window;
+  if (until && until < end) end = until;
+  for (int i = w->first[c]; i < w->first[c + 1] && !hit; i++)
+    hit = w->at[i] >= p->at && w->at[i] <= end;
+  m->reply.obs++;
+  m->reply.hits += hit;
+  if (p->channel >= 0) {
+    m->replies[p->channel].rate.obs++;
+    m->replies[p->channel].rate.hits += hit;
+  }
+  p->at = 0;
+}
+
+/* QUERY_SIM_MESSAGES: id, case_id, channel, status, at. */
+static int on_sent(void *ud, const store_value *v, int n) {
+  reply_walk *w = ud;
+  int c;
+  if (n < 5 || v[1].type != STORE_TEXT || v[2].type != STORE_TEXT ||
+      v[3].type != STORE_TEXT)
+    return 0;
+  /* Only what went out: queued, blocked, failed messages reached nobody. */
+  if (strcmp(v[3].s, "sent") != 0 && strcmp(v[3].s, "delivered") != 0) return 0;
+  if ((c = find_case(w->h, v[1].s)) < 0) return 0;
+  reply_settle(w, c, v[4].i);
+  w->last[c].at = v[4].i > 0 ? v[4].i : 1;
+  w->last[c].channel = reply_channel(w->h->m, v[2].s);
+  return 0;
+}
+
+static int calibrate_replies(query *q, hist *h, rc_error *err) {
+  reply_walk w;
+  int rc;
+  memset(&w, 0, sizeof w);
+  w.h = h;
+  w.window = (rc_time)h->m->contact_days * 86400000;
+  if ((rc = query_sim(q, QUERY_SIM_REPLIES, 0, on_reply, &w, err)) == RC_OK &&
+      !h->oom) {
+    w.first = calloc((size_t)h->ncases + 1, sizeof *w.first);
+    w.last = calloc((size_t)h->ncases + 1, sizeof *w.last);
+    if (!w.first || !w.last) {
+      h->oom = 1;
+    } else {
+      /* Rows come by case id, as the cases do: each case's start. */
+      for (int i = 0; i < w.n; i++) w.first[w.owner[i] + 1]++;
+      for (int c = 0; c < h->ncases; c++) w.first[c + 1] += w.first[c];
+      rc = query_sim(q, QUERY_SIM_MESSAGES, 0, on_sent, &w, err);
+      for (int c = 0; c < h->ncases && rc == RC_OK; c++) reply_settle(&w, c, 0);
+    }
+  }
+  free(w.at);
+  free(w.owner);
+  free(w.first);
+  free(w.last);
+  return rc;
+}
+
 /* Walks one case's days, rows[k] from *at[k] on belonging to it. */
 static void walk_case(hist *h, int c, int32_t today, const int at[3],
                       const int end[3], int64_t (*state_obs)[SIM_BUCKETS][2]) {
@@ -233,6 +346,7 @@ int sim_model_calibrate(query *q, rc_zone *zone, rc_time now, sim_model *m,
   }
   if (rc == RC_OK) rc = query_sim(q, QUERY_SIM_PROMISES, 0, on_promise, m, err);
   if (rc == RC_OK) rc = query_sim(q, QUERY_SIM_OUTCOMES, 0, on_outcome, m, err);
+  if (rc == RC_OK && !h.oom) rc = calibrate_replies(q, &h, err);
   if (rc == RC_OK && h.oom)
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   if (rc == RC_OK) {
@@ -273,12 +387,25 @@ int sim_model_calibrate(query *q, rc_zone *zone, rc_time now, sim_model *m,
       m->lift = m->pay_contacted.p / m->pay_quiet.p;
     settle(&m->reach, m->min_obs);
     settle(&m->kept, m->min_obs);
+    /* A channel with little history takes the overall rate. */
+    settle(&m->reply, m->min_obs);
+    for (int i = 0; i < m->nreplies; i++) {
+      m->replies[i].rate.p = m->reply.p;
+      settle(&m->replies[i].rate, m->min_obs);
+    }
   }
   for (int c = 0; c < h.ncases; c++) free(h.cases[c].id);
   free(h.cases);
   for (int w = 0; w < 3; w++) free(h.rows[w]);
   free(state_obs);
   return rc;
+}
+
+double sim_model_reply(const sim_model *m, const char *channel) {
+  for (int i = 0; i < m->nreplies; i++)
+    if (channel && strcmp(m->replies[i].channel, channel) == 0)
+      return m->replies[i].rate.p;
+  return m->reply.p;
 }
 
 double sim_model_pay(const sim_model *m, const char *state, int dpd) {
@@ -329,6 +456,13 @@ json_t *sim_model_json(const sim_model *m) {
   json_object_set_new(o, "call_reach", rate_json(&m->reach));
   json_object_set_new(o, "promise_kept", rate_json(&m->kept));
   json_object_set_new(o, "reply", rate_json(&m->reply));
+  {
+    json_t *by = json_object();
+    for (int i = 0; i < m->nreplies; i++)
+      json_object_set_new(by, m->replies[i].channel,
+                          rate_json(&m->replies[i].rate));
+    json_object_set_new(o, "reply_by_channel", by);
+  }
   json_object_set_new(o, "task_outcomes", outcomes);
   return o;
 }
@@ -370,4 +504,8 @@ void sim_model_print(const sim_model *m, FILE *out) {
   rate_print(out, "a call reaches the borrower", &m->reach, 1);
   rate_print(out, "a promise is kept", &m->kept, 1);
   rate_print(out, "a message gets a reply", &m->reply, 1);
+  for (int i = 0; i < m->nreplies; i++) {
+    snprintf(what, sizeof what, "  by %.20s", m->replies[i].channel);
+    rate_print(out, what, &m->replies[i].rate, 1);
+  }
 }

@@ -208,7 +208,7 @@ static lua_State *harness(void) {
   lua_register(L, "test", l_test);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "recoup.tests");
-  lua_rt_open(L);
+  lrt_open(L);
   return L;
 }
 
@@ -322,7 +322,7 @@ static void run_file(runner *r) {
     }
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, -3, 2); /* tests t name tb fn */
-    lua_rt_push(L, eng);
+    lrt_push(L, eng);
     if (lua_pcall(L, 1, 0, -3) != LUA_OK) {
       const char *full = lua_tostring(L, -1);
       char first[2048];

@@ -322,9 +322,9 @@ static int check_value(lua_State *L, rc_clock *clk, json_t *body,
     /* A duration is stored as the date it named on the day it was given:
      * the handler, and a retry a week later, read the same date. */
     if (clock_parse_duration(json_string_value(v), &dur, &perr) == RC_OK) {
-      rc_date d = zone_date(clock_zone(clk), at);
+      rc_date d = clock_zone_date(clock_zone(clk), at);
       char text[16];
-      date_format(&d, text, sizeof text);
+      clock_date_format(&d, text, sizeof text);
       json_object_set_new(body, field, json_string(text));
     }
     return RC_OK;

@@ -130,7 +130,7 @@ int template_format_date(const char *locale, const char *iso_date, char *buf,
    * zone shifts it to the day before. */
   fmt = udat_open(UDAT_NONE, UDAT_LONG, loc, utc, -1, NULL, 0, &status);
   if (U_FAILURE(status)) goto plain;
-  len = udat_format(fmt, (UDate)date_to_days(d) * 86400000.0, out, 128, NULL,
+  len = udat_format(fmt, (UDate)clock_date_to_days(d) * 86400000.0, out, 128, NULL,
                     &status);
   udat_close(fmt);
   if (U_FAILURE(status)) goto plain;
@@ -191,13 +191,13 @@ static int parse_day(const char *text, const template_ctx *ctx, char *iso,
   rc_date d;
   rc_time t;
   if (clock_parse_date(text, &d) == RC_OK) {
-    date_format(&d, iso, size);
+    clock_date_format(&d, iso, size);
     return 1;
   }
   if (!ctx->clock || clock_parse_time(ctx->clock, text, &t, NULL) != RC_OK)
     return 0;
-  d = zone_date(ctx->zone ? ctx->zone : clock_zone(ctx->clock), t);
-  date_format(&d, iso, size);
+  d = clock_zone_date(ctx->zone ? ctx->zone : clock_zone(ctx->clock), t);
+  clock_date_format(&d, iso, size);
   return 1;
 }
 

@@ -1,5 +1,6 @@
 /* Message texts: filling {placeholders} for one recipient, formatting
- * money and dates for the reader. */
+ * money and dates for the reader. The renderer knows no case: the caller's
+ * lookup (lua_case.c's, for case:send) finds each value. */
 #ifndef RECOUP_TEMPLATE_H
 #define RECOUP_TEMPLATE_H
 
@@ -38,19 +39,23 @@ typedef struct template_value {
     TEMPLATE_MONEY,   /* minor units, formatted whatever the placeholder */
     TEMPLATE_DATE     /* an ISO date, formatted whatever the placeholder */
   } kind;
-  const char *text; /* TEXT, DATE; owned by the lookup's caller */
+  /* TEXT, DATE: kept alive by the lookup until template_render's caller
+   * is done with the text (lua_case.c keeps it on the Lua stack). */
+  const char *text;
   rc_money minor;   /* MONEY */
 } template_value;
 
 typedef struct template_ctx {
   const char *name;               /* the template, for errors */
   const char *channel, *language; /* the text's, for errors */
-  const char *locale;             /* the reader's, for formatting */
+  const char *locale;             /* the reader's (else the institution's) */
   const char *currency;           /* the case's */
-  rc_clock *clock;                /* date-times and durations in :date */
-  rc_zone *zone;                  /* the reader's zone for date-times */
-  /* The value of a placeholder by name ("vars.amount", "case.fees"). It
-   * may longjmp (a Lua error): template_render holds nothing to free. */
+  rc_clock *clock; /* date-times and durations in :date; NULL: dates only */
+  rc_zone *zone;   /* the reader's zone; NULL: the clock's (institution's) */
+  /* The value of a placeholder by name ("vars.amount", "case.fees"):
+   * TEMPLATE_MISSING only for a {vars.x} not passed (loading the scripts
+   * refuses other unknown names: script_check.c). It may longjmp (a Lua
+   * error): template_render holds nothing to free. */
   template_value (*lookup)(void *ud, const char *name);
   void *ud;
 } template_ctx;

@@ -180,7 +180,7 @@ static int list_row(void *ud, const store_value *cols, int ncols) {
   const char *name = cols[0].s, *role = cols[1].s, *q = cols[2].s;
   int disabled = (int)cols[3].i;
   (void)ncols;
-  zone_format(clock_zone(engine_clock(ls->eng)), cols[4].i, created,
+  clock_zone_format(clock_zone(engine_clock(ls->eng)), cols[4].i, created,
               sizeof created);
   ls->count++;
   if (ls->json) {

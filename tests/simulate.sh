@@ -96,7 +96,7 @@ check "another seed, other dice" sh -c "! cmp -s '$work/sms_a.json' '$work/sms_c
 # Visits from 20 days past due instead of 60: the field queue (5 a day)
 # falls behind, and the report says so.
 sim "$fx/current" --db "$book" --against "$fx/visits" --days 20 --runs 2 \
-  --json "$work/visits.json"
+  --json "$work/visits.json" --html "$work/visits.html"
 check "visits earlier: exits 0" [ $? -eq 0 ]
 check "visits earlier: field backlog past capacity" \
   [ "$(jq '.arms[1].summary.peak_backlog.field' "$work/visits.json" | cut -d. -f1)" -gt 5 ]
@@ -107,6 +107,13 @@ check "--runs 2: each run and the range" \
   [ "$(jq '.arms[1].runs | length' "$work/visits.json")" -eq 2 ]
 check "--runs 2: a range per figure" \
   [ "$(jq '.arms[0].range.recovered | length' "$work/visits.json")" -eq 2 ]
+# The recovered chart's top is the larger arm's mean total (in currency
+# units), not the first run's.
+top=$(jq '[.arms[].summary.recovered] | max / 100 | round' "$work/visits.json")
+first=$(jq '[.arms[].runs[0].summary.recovered] | max / 100 | round' "$work/visits.json")
+check "--runs 2: the HTML charts the runs' mean" \
+  grep -q "font-size=\"11\">$top</text>" "$work/visits.html"
+check "--runs 2: the runs differ (the check above can tell)" [ "$top" != "$first" ]
 
 # The live book and the outbox are untouched.
 check "the live database's bytes are unchanged" \

@@ -22,58 +22,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "harness.h"
 
 enum { NCASES = 4, NREFS = 8, NKEYS = 6, SEEDS = 24, SEED_STEPS = 160 };
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
-static CURL *curl;
+static harness srv;
 static int failures;
 
-typedef struct answer {
-  long status;
-  char body[16384];
-  size_t len;
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
+typedef harness_answer answer;
 
 static answer *call(const char *method, const char *path, const char *body) {
-  static answer a;
-  char url[700];
-  struct curl_slist *h = NULL;
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_reset(curl);
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-  h = curl_slist_append(h, "Authorization: Bearer model-admin");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(curl) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  return &a;
+  return harness_call(&srv, method, path, "model-admin", body, 0);
 }
 
 static void failf(const char *seq, int step, const char *fmt, ...) {
@@ -101,7 +60,7 @@ typedef struct model {
   char prefix[32];
   int opened[NCASES];
   long long balance[NCASES], overpaid[NCASES];
-  int ref_case[NREFS];     /* -1: unknown */
+  int ref_case[NREFS]; /* -1: unknown */
   long long ref_amount[NREFS];
   int key_case[NKEYS], key_type[NKEYS];
 } model;
@@ -246,45 +205,9 @@ static void run_bytes(const char *seq, const char *prefix, const uint8_t *data,
 
 /* --- the server --------------------------------------------------------- */
 
-static void write_file(const char *name, const char *text) {
-  char path[700];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  fputs(text, f);
-  fclose(f);
-}
-
-static void start_server(void) {
-  int out[2];
-  char line[256] = "", db[600], log[600];
-  FILE *f;
-  if (pipe(out) != 0) exit(1);
-  snprintf(db, sizeof db, "%s/model.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("M_ADMIN", "model-admin", 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f) ||
-      sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1) {
-    fprintf(stderr, "the server did not start: %s\n", line);
-    exit(1);
-  }
-}
+/* One token for every role; one kept connection for the thousands of
+ * requests. */
+static const char *const model_env[] = {"M_ADMIN=model-admin", NULL};
 
 int main(int argc, char **argv) {
   int sequences = 0;
@@ -293,25 +216,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP CORPUS_DIR\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
-  snprintf(dir, sizeof dir, "/tmp/recoup-api-model-%d", (int)getpid());
-  mkdir(dir, 0700);
-  write_file("recoup.lua",
-             "institution { name = 'Model', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "tokens { ingest = 'env:M_ADMIN', agent = 'env:M_ADMIN', "
-             "read = 'env:M_ADMIN', admin = 'env:M_ADMIN' }\n"
-             "workflow(recoup.workflow { name = 'm', version = 1, "
-             "initial = 'open',\n"
-             "  states = { open = { on = { poke = function() end,\n"
-             "                             ping = function() end } },\n"
-             "             paid = { final = true } },\n"
-             "  transitions = { open = { 'paid' } },\n"
-             "  on = { payment = function(case) if case.balance <= 0 then "
-             "return 'paid' end end } })\n");
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  curl = curl_easy_init();
-  start_server();
+  harness_open(&srv, argv[1], "model");
+  srv.env = model_env;
+  srv.reuse_connection = 1;
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Model', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "tokens { ingest = 'env:M_ADMIN', agent = 'env:M_ADMIN', "
+      "read = 'env:M_ADMIN', admin = 'env:M_ADMIN' }\n"
+      "workflow(recoup.workflow { name = 'm', version = 1, "
+      "initial = 'open',\n"
+      "  states = { open = { on = { poke = function() end,\n"
+      "                             ping = function() end } },\n"
+      "             paid = { final = true } },\n"
+      "  transitions = { open = { 'paid' } },\n"
+      "  on = { payment = function(case) if case.balance <= 0 then "
+      "return 'paid' end end } })\n");
+  harness_start(&srv);
 
   {
     DIR *d = opendir(argv[2]);
@@ -356,21 +278,9 @@ int main(int argc, char **argv) {
     failures++;
   }
 
-  kill(server, SIGTERM);
-  waitpid(server, NULL, 0);
-  if (!failures) {
-    static const char *const files[] = {"model.db", "model.db-wal",
-                                        "model.db-shm", "server.log",
-                                        "recoup.lua"};
-    char path[700];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-      snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-      unlink(path);
-    }
-    rmdir(dir);
-  }
-  curl_easy_cleanup(curl);
-  curl_global_cleanup();
+  harness_stop(&srv);
+  /* A failing run keeps its directory (database and log) to be read. */
+  if (!failures) harness_close(&srv);
   printf("%d sequences, %d failures\n", sequences, failures);
   return failures ? 1 : 0;
 }

@@ -23,47 +23,32 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <sqlite3.h>
 
-static const char *recoup_bin;
-static char dir[512], db[600], backups[600];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define READ "read-secret"
-#define ADMIN "admin-secret"
+static char backups[600];
+static harness srv;
+
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 #define CASES 50
 
-static void write_file(const char *name, const char *fmt, ...) {
-  char path[700];
-  FILE *f;
-  va_list ap;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fclose(f);
-}
-
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'Bak', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "service { instruction_budget = 100000, memory_limit = '32MB',\n"
-             "          backup = { every = '1d', keep = 2, to = 'backups' } }\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "workflow(require 'workflows.pay')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file(
-      "workflows/pay.lua",
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Bak', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "service { instruction_budget = 100000, memory_limit = '32MB',\n"
+      "          backup = { every = '1d', keep = 2, to = 'backups' } }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+      "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+      "workflow(require 'workflows.pay')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_write(
+      &srv, "workflows/pay.lua",
       "return recoup.workflow { name = 'pay', version = 1, initial = "
       "'new',\n"
       "  states = {\n"
@@ -75,67 +60,25 @@ static void write_institution(void) {
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[65536];
-  size_t len;
-} answer;
+typedef harness_answer answer;
 
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
-static answer *call(const char *method, const char *path, const char *token,
-                    const char *body) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
-}
-
+/* A backup of a busy book may take a while under the sanitizers. */
 static answer *post(const char *path, const char *token, const char *json) {
-  return call("POST", path, token, json);
+  harness_request r = {0};
+  r.token = token;
+  r.body = json;
+  r.timeout = 60;
+  return harness_send(&srv, "POST", path, &r);
 }
 
 static answer *get(const char *path, const char *token) {
-  return call("GET", path, token, NULL);
+  harness_request r = {0};
+  r.token = token;
+  r.timeout = 60;
+  return harness_send(&srv, "GET", path, &r);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
+#define expect harness_expect
 
 /* --- running recoup ------------------------------------------------------ */
 
@@ -160,21 +103,21 @@ static run *recoup(const char *first, ...) {
   va_list ap;
   int n = 0, status;
   pid_t pid;
-  argv[n++] = recoup_bin;
+  argv[n++] = srv.bin;
   argv[n++] = first;
   va_start(ap, first);
   while (n < 15 && (argv[n] = va_arg(ap, const char *))) n++;
   va_end(ap);
   argv[n] = NULL;
-  snprintf(out, sizeof out, "%s/run.out", dir);
-  snprintf(err, sizeof err, "%s/run.err", dir);
+  harness_path(&srv, "run.out", out, sizeof out);
+  harness_path(&srv, "run.err", err, sizeof err);
   if ((pid = fork()) == 0) {
     int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(o, 1);
     dup2(e, 2);
     setenv("RECOUP_ADMIN_TOKEN", ADMIN, 1);
-    execv(recoup_bin, (char *const *)argv);
+    execv(srv.bin, (char *const *)argv);
     _exit(127);
   }
   waitpid(pid, &status, 0);
@@ -196,35 +139,6 @@ static int exists(const char *path) {
   return lstat(path, &st) == 0;
 }
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "", log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", AGENT, 1);
-    setenv("T_READ", READ, 1);
-    setenv("T_ADMIN", ADMIN, 1);
-    setenv("TZ", "Asia/Shanghai", 1); /* log times carry +08:00 */
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-  fclose(f);
-}
-
 /* Scheduled copies from long ago: the schedule finds them overdue at
  * start, makes one, and keeps the newest two. */
 static void old_scheduled(void) {
@@ -241,32 +155,24 @@ static void old_scheduled(void) {
   }
 }
 
+/* Log times carry the zone's offset: +08:00 here. */
+static const char *const tz[] = {"TZ=Asia/Shanghai", NULL};
+
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-backup-%d", (int)getpid());
-  snprintf(db, sizeof db, "%s/book.db", dir);
-  snprintf(backups, sizeof backups, "%s/backups", dir);
-  mkdir(dir, 0700);
-  mkdir(backups, 0700);
+  harness_path(&srv, "backups", backups, sizeof backups);
+  harness_mkdir(&srv, "backups");
   write_institution();
   old_scheduled();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+  srv.env = tz;
+  harness_start(&srv);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  char cmd[700];
   (void)state;
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  if (!getenv("KEEP")) {
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-  }
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -359,14 +265,14 @@ static void test_backup_while_payments_arrive(void **state) {
   run *r;
   (void)state;
   open_cases();
-  snprintf(acked, sizeof acked, "%s/acked.txt", dir);
+  snprintf(acked, sizeof acked, "%s/acked.txt", srv.dir);
   snprintf(dest, sizeof dest, "%s/during.db", backups);
-  snprintf(restored, sizeof restored, "%s/restored.db", dir);
+  snprintf(restored, sizeof restored, "%s/restored.db", srv.dir);
   payer = start_payer(acked);
   while (read_acked(acked, before, 20000) < 100) usleep(10000);
   /* Every payment acknowledged by now must be in the copy. */
   n = read_acked(acked, before, 20000);
-  r = recoup("backup", dest, "--db", db, NULL);
+  r = recoup("backup", dest, "--db", srv.db, NULL);
   kill(payer, SIGKILL);
   waitpid(payer, NULL, 0);
   expect_run(r, 0, "asked the service");
@@ -428,7 +334,7 @@ static void test_backup_route_writes_only_in_its_directory(void **state) {
     expect(post("/v1/admin/backup", ADMIN, refused[i]), 422,
            "\"field\":\"to\"");
   assert_false(exists("/tmp/escaped.db"));
-  snprintf(path, sizeof path, "%s/escaped.db", dir);
+  snprintf(path, sizeof path, "%s/escaped.db", srv.dir);
   assert_false(exists(path));
   /* The directory's own path, then a path that only starts like it. */
   snprintf(body, sizeof body, "{\"to\":\"%s/../book2.db\"}", backups);
@@ -438,8 +344,8 @@ static void test_backup_route_writes_only_in_its_directory(void **state) {
   snprintf(body, sizeof body, "{\"to\":\"%s/absolute.db\"}", backups);
   expect(post("/v1/admin/backup", ADMIN, body), 200, "absolute.db");
   /* A symlink in the directory to a file elsewhere is never followed. */
-  snprintf(outside, sizeof outside, "%s/outside.txt", dir);
-  write_file("outside.txt", "keep me\n");
+  snprintf(outside, sizeof outside, "%s/outside.txt", srv.dir);
+  harness_write(&srv, "outside.txt", "keep me\n");
   snprintf(link, sizeof link, "%s/link.db", backups);
   assert_int_equal(symlink(outside, link), 0);
   expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"link.db\"}"), 409,
@@ -481,9 +387,8 @@ static void test_failed_backup_shows_in_health(void **state) {
   expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"works.db\"}"), 200, NULL);
   expect(get("/health", NULL), 200, "\"failing\":false");
   {
-    char log[65536], path[700];
-    snprintf(path, sizeof path, "%s/server.log", dir);
-    slurp(path, log, sizeof log);
+    char log[65536];
+    slurp(srv.log, log, sizeof log);
     assert_non_null(strstr(log, "\"msg\":\"backup failed\""));
   }
 }
@@ -492,8 +397,8 @@ static void test_backup_outside_the_directory_while_served(void **state) {
   char dest[700];
   run *r;
   (void)state;
-  snprintf(dest, sizeof dest, "%s/elsewhere.db", dir);
-  r = recoup("backup", dest, "--db", db, NULL);
+  snprintf(dest, sizeof dest, "%s/elsewhere.db", srv.dir);
+  r = recoup("backup", dest, "--db", srv.db, NULL);
   expect_run(r, 1, "writes backups only in");
   assert_false(exists(dest));
 }
@@ -503,7 +408,7 @@ static void test_restore_refuses_a_held_database(void **state) {
   run *r;
   (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  r = recoup("restore", src, "--db", db, NULL);
+  r = recoup("restore", src, "--db", srv.db, NULL);
   expect_run(r, 1, "holds");
   expect_run(r, 1, "stop it first");
   /* The service goes on. */
@@ -534,8 +439,8 @@ static void test_restore_refuses_a_damaged_copy(void **state) {
   run *r;
   (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(bad, sizeof bad, "%s/damaged.db", dir);
-  snprintf(target, sizeof target, "%s/from-damaged.db", dir);
+  snprintf(bad, sizeof bad, "%s/damaged.db", srv.dir);
+  snprintf(target, sizeof target, "%s/from-damaged.db", srv.dir);
   copy_file(src, bad);
   /* Pages 3 and 4 overwritten: b-tree pages of the tables. */
   memset(junk, 0x5a, sizeof junk);
@@ -551,8 +456,8 @@ static void test_restore_refuses_a_damaged_copy(void **state) {
               strstr(r->err, "not a database"));
   expect_nothing_written(target);
   /* Not a database at all. */
-  write_file("notes.db", "this is not a database, it is a note\n");
-  snprintf(bad, sizeof bad, "%s/notes.db", dir);
+  harness_write(&srv, "notes.db", "this is not a database, it is a note\n");
+  snprintf(bad, sizeof bad, "%s/notes.db", srv.dir);
   r = recoup("restore", bad, "--db", target, NULL);
   expect_run(r, 1, "not restored");
   expect_nothing_written(target);
@@ -564,8 +469,8 @@ static void test_restore_refuses_a_newer_schema(void **state) {
   run *r;
   (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(newer, sizeof newer, "%s/newer.db", dir);
-  snprintf(target, sizeof target, "%s/from-newer.db", dir);
+  snprintf(newer, sizeof newer, "%s/newer.db", srv.dir);
+  snprintf(target, sizeof target, "%s/from-newer.db", srv.dir);
   copy_file(src, newer);
   assert_int_equal(sqlite3_open(newer, &s), SQLITE_OK);
   assert_int_equal(
@@ -581,8 +486,8 @@ static void test_restore_refuses_a_missing_file(void **state) {
   char src[700], target[700];
   run *r;
   (void)state;
-  snprintf(src, sizeof src, "%s/no-such-backup.db", dir);
-  snprintf(target, sizeof target, "%s/from-nothing.db", dir);
+  snprintf(src, sizeof src, "%s/no-such-backup.db", srv.dir);
+  snprintf(target, sizeof target, "%s/from-nothing.db", srv.dir);
   r = recoup("restore", src, "--db", target, NULL);
   expect_run(r, 1, "No such file");
   expect_run(r, 1, "no-such-backup.db");
@@ -594,7 +499,7 @@ static void test_backup_config_is_checked(void **state) {
   FILE *f;
   run *r;
   (void)state;
-  snprintf(sub, sizeof sub, "%s/badconf", dir);
+  snprintf(sub, sizeof sub, "%s/badconf", srv.dir);
   mkdir(sub, 0700);
   snprintf(cmd, sizeof cmd, "%s/recoup.lua", sub);
   f = fopen(cmd, "w");
@@ -613,68 +518,34 @@ static void test_backup_config_is_checked(void **state) {
   expect_run(r, 1, "recoup.lua:2");
 }
 
-/* Starts recoup serve on sub (its recoup.lua written from lua) and its own
- * database; returns its pid and sets *p to its port. */
-static pid_t start_other(const char *sub, const char *lua, int *p) {
-  char file[800], line[256] = "";
-  int out[2];
-  pid_t pid;
-  FILE *f;
-  mkdir(sub, 0700);
-  snprintf(file, sizeof file, "%s/recoup.lua", sub);
-  f = fopen(file, "w");
-  assert_non_null(f);
-  fputs(lua, f);
-  fclose(f);
-  assert_int_equal(pipe(out), 0);
-  if ((pid = fork()) == 0) {
-    char db2[800], log[800];
-    int e;
-    snprintf(db2, sizeof db2, "%s/other.db", sub);
-    snprintf(log, sizeof log, "%s/other.log", sub);
-    e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out[1], 1);
-    dup2(e, 2);
-    close(out[0]);
-    setenv("T_ADMIN", ADMIN, 1);
-    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
-          "--db", db2, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f) ||
-      sscanf(line, "listening on http://127.0.0.1:%d", p) != 1)
-    fail_msg("the other server did not start: %s", line);
-  fclose(f);
-  return pid;
+/* Starts recoup serve on sub, its recoup.lua written from lua, with its
+ * own database. */
+static void start_other(harness *other, const char *sub, const char *lua) {
+  harness_open_in(other, &srv, sub);
+  harness_write(other, "recoup.lua", lua);
+  harness_start(other);
 }
 
 /* A backup directory that cannot be made (here: under a file) does not
  * keep the service from serving; each backup fails, saying why. */
 static void test_an_impossible_backup_directory_does_not_stop_serving(
     void **state) {
-  char sub[700], log[65536], path[800];
-  int p = 0, saved = port;
-  pid_t pid;
+  char log[65536];
+  harness other;
   (void)state;
-  snprintf(sub, sizeof sub, "%s/nodir", dir);
-  pid = start_other(sub,
-                    "institution { name = 'N', timezone = 'UTC', currency = "
-                    "'USD' }\n"
-                    "service { backup = { to = 'recoup.lua/backups' } }\n"
-                    "tokens { admin = 'env:T_ADMIN' }\n"
-                    "workflow(recoup.workflow { name = 'n', version = 1, "
-                    "initial = 'new', states = { new = {} } })\n",
-                    &p);
-  port = p;
-  expect(get("/health", NULL), 200, "\"failing\":true");
-  expect(post("/v1/admin/backup", ADMIN, "{\"to\":\"x.db\"}"), 503, NULL);
-  port = saved;
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
-  snprintf(path, sizeof path, "%s/other.log", sub);
-  slurp(path, log, sizeof log);
+  start_other(&other, "nodir",
+              "institution { name = 'N', timezone = 'UTC', currency = "
+              "'USD' }\n"
+              "service { backup = { to = 'recoup.lua/backups' } }\n"
+              "tokens { admin = 'env:T_ADMIN' }\n"
+              "workflow(recoup.workflow { name = 'n', version = 1, "
+              "initial = 'new', states = { new = {} } })\n");
+  expect(harness_get(&other, "/health", NULL), 200, "\"failing\":true");
+  expect(harness_post(&other, "/v1/admin/backup", ADMIN, "{\"to\":\"x.db\"}"),
+         503, NULL);
+  harness_stop(&other);
+  slurp(other.log, log, sizeof log);
+  harness_close(&other);
   assert_non_null(strstr(log, "\"msg\":\"backups unavailable\""));
 }
 
@@ -683,10 +554,10 @@ static void test_a_second_service_on_the_database_is_refused(void **state) {
   char expect_text[200];
   run *r;
   (void)state;
-  r = recoup("serve", dir, "--listen", "127.0.0.1:0", "--db", db, NULL);
+  r = recoup("serve", srv.dir, "--listen", "127.0.0.1:0", "--db", srv.db, NULL);
   snprintf(expect_text, sizeof expect_text,
-           "another service (pid %d, at 127.0.0.1:%d) holds", (int)server,
-           port);
+           "another service (pid %d, at 127.0.0.1:%d) holds", (int)srv.pid,
+           srv.port);
   expect_run(r, 1, expect_text);
   expect(get("/health", NULL), 200, "\"status\":\"ok\"");
 }
@@ -694,12 +565,11 @@ static void test_a_second_service_on_the_database_is_refused(void **state) {
 /* Every line the service wrote is a JSON object whose ts is RFC 3339
  * with milliseconds and the zone's offset. */
 static void test_log_lines_carry_rfc3339_times(void **state) {
-  char path[700], line[8192];
+  char line[8192];
   FILE *f;
   int n = 0;
   (void)state;
-  snprintf(path, sizeof path, "%s/server.log", dir);
-  f = fopen(path, "r");
+  f = fopen(srv.log, "r");
   assert_non_null(f);
   while (fgets(line, sizeof line, f)) {
     const char *ts = strstr(line, "\"ts\":\"");
@@ -719,49 +589,19 @@ static void test_log_lines_carry_rfc3339_times(void **state) {
 
 /* service.log_level = "warn": warnings stay, request lines go. */
 static void test_log_level_warn_drops_info(void **state) {
-  char sub[700], file[800], log[800], text[65536], line[256] = "";
-  int out[2], p = 0;
-  pid_t pid;
-  FILE *f;
+  char text[65536];
+  harness quiet;
   (void)state;
-  snprintf(sub, sizeof sub, "%s/quiet", dir);
-  mkdir(sub, 0700);
-  snprintf(file, sizeof file, "%s/recoup.lua", sub);
-  f = fopen(file, "w");
-  assert_non_null(f);
-  fprintf(f,
-          "institution { name = 'Q', timezone = 'UTC', currency = 'USD' }\n"
-          "service { log_level = 'warn' }\n"
-          "workflow(recoup.workflow { name = 'q', version = 1, initial = "
-          "'new', states = { new = {} } })\n");
-  fclose(f);
-  snprintf(file, sizeof file, "%s/q.db", sub);
-  snprintf(log, sizeof log, "%s/q.log", sub);
-  assert_int_equal(pipe(out), 0);
-  if ((pid = fork()) == 0) {
-    int e = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out[1], 1);
-    dup2(e, 2);
-    close(out[0]);
-    execl(recoup_bin, recoup_bin, "serve", sub, "--listen", "127.0.0.1:0",
-          "--db", file, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f) ||
-      sscanf(line, "listening on http://127.0.0.1:%d", &p) != 1)
-    fail_msg("the quiet server did not start: %s", line);
-  fclose(f);
-  {
-    int saved = port;
-    port = p;
-    expect(get("/v1/cases", "nobody"), 401, NULL);
-    port = saved;
-  }
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
-  slurp(log, text, sizeof text);
+  start_other(&quiet, "quiet",
+              "institution { name = 'Q', timezone = 'UTC', currency = 'USD' "
+              "}\n"
+              "service { log_level = 'warn' }\n"
+              "workflow(recoup.workflow { name = 'q', version = 1, initial = "
+              "'new', states = { new = {} } })\n");
+  expect(harness_get(&quiet, "/v1/cases", "nobody"), 401, NULL);
+  harness_stop(&quiet);
+  slurp(quiet.log, text, sizeof text);
+  harness_close(&quiet);
   assert_non_null(strstr(text, "\"level\":\"warn\""));
   if (strstr(text, "\"level\":\"info\""))
     fail_msg("info lines at log_level warn: %s", text);
@@ -790,6 +630,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_backup RECOUP\n");
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "book");
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

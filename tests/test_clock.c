@@ -48,7 +48,7 @@ static void test_iso_times_parse_in_the_institution_zone(void **state) {
   char buf[40];
   (void)state;
   assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00", &t, NULL), RC_OK);
-  zone_format(clock_zone(clk), t, buf, sizeof buf);
+  clock_zone_format(clock_zone(clk), t, buf, sizeof buf);
   assert_string_equal(buf, "2026-01-05T09:00:00+08:00");
   assert_int_equal(t, 1767574800000LL); /* 01:00 UTC */
   assert_int_equal(clock_parse_time(clk, "2026-01-05", &t, NULL), RC_OK);
@@ -79,7 +79,7 @@ static void test_bad_times_are_refused(void **state) {
 }
 
 /* DESIGN "Times": every calendar date from year 1 to 9999 parses, and
- * ICU's calendar agrees with date_to_days before 1582 (proleptic
+ * ICU's calendar agrees with clock_date_to_days before 1582 (proleptic
  * Gregorian, not Julian). */
 static void test_every_date_from_year_1_to_9999_parses(void **state) {
   const char *good[] = {"0001-01-01", "0999-12-31", "1000-01-01",
@@ -96,10 +96,10 @@ static void test_every_date_from_year_1_to_9999_parses(void **state) {
     assert_int_equal(clock_parse_date(good[i], &d), RC_OK);
     assert_int_equal(clock_parse_time(clk, good[i], &t, NULL), RC_OK);
     /* local midnight comes back as the same day */
-    zone_format(clock_zone(clk), t, buf, sizeof buf);
+    clock_zone_format(clock_zone(clk), t, buf, sizeof buf);
     assert_memory_equal(buf, good[i], 10);
-    assert_int_equal(date_to_days(zone_date(clock_zone(clk), t)),
-                     date_to_days(d));
+    assert_int_equal(clock_date_to_days(clock_zone_date(clock_zone(clk), t)),
+                     clock_date_to_days(d));
   }
   for (int i = 0; bad[i]; i++)
     assert_int_equal(clock_parse_date(bad[i], &d), RC_EINVAL);
@@ -125,8 +125,8 @@ static void test_days_keep_wall_time_across_dst(void **state) {
   (void)state;
   /* 2026-03-08 is the spring-forward day in New York. */
   assert_int_equal(clock_parse_time(clk, "2026-03-07T09:00", &t, NULL), RC_OK);
-  later = zone_add(clock_zone(clk), t, &d);
-  zone_format(clock_zone(clk), later, buf, sizeof buf);
+  later = clock_zone_add(clock_zone(clk), t, &d);
+  clock_zone_format(clock_zone(clk), later, buf, sizeof buf);
   assert_string_equal(buf, "2026-03-08T09:00:00-04:00");
   assert_int_equal(later - t, 23 * 3600000LL);
   clock_free(clk);
@@ -139,8 +139,8 @@ static void test_month_adds_calendar_months(void **state) {
   char buf[40];
   (void)state;
   clock_parse_time(clk, "2026-01-31T10:00", &t, NULL);
-  zone_format(clock_zone(clk), zone_add(clock_zone(clk), t, &d), buf,
-              sizeof buf);
+  clock_zone_format(clock_zone(clk), clock_zone_add(clock_zone(clk), t, &d),
+                    buf, sizeof buf);
   assert_string_equal(buf, "2026-02-28T10:00:00+08:00");
   clock_free(clk);
 }
@@ -158,10 +158,10 @@ static void test_dpd_counts_local_calendar_days(void **state) {
   clock_free(clk);
 }
 
-/* zone_date and zone_format remember their last answer; walking through
- * New York's DST days and midnights, the remembered day must always be the
- * one ICU gives afresh (zone_format is asked a new instant each time, so
- * it never answers from memory here). */
+/* clock_zone_date and clock_zone_format remember their last answer; walking
+ * through New York's DST days and midnights, the remembered day must always be
+ * the one ICU gives afresh (clock_zone_format is asked a new instant each time,
+ * so it never answers from memory here). */
 static void test_remembered_days_match_icu_across_dst(void **state) {
   rc_error err;
   rc_clock *a = clock_new("America/New_York", &err);
@@ -172,19 +172,20 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
     rc_time t;
     assert_int_equal(clock_parse_time(a, starts[k], &t, NULL), RC_OK);
     for (rc_time end = t + 3 * 86400000LL; t < end; t += 7 * 60000) {
-      rc_date d = zone_date(clock_zone(a), t);
+      rc_date d = clock_zone_date(clock_zone(a), t);
       char want[40], got[16];
-      zone_format(clock_zone(b), t, want, sizeof want);
+      clock_zone_format(clock_zone(b), t, want, sizeof want);
       want[10] = '\0';
-      date_format(&d, got, sizeof got);
+      clock_date_format(&d, got, sizeof got);
       assert_string_equal(got, want);
     }
   }
   {
     char first[40], again[40], other[40];
-    zone_format(clock_zone(a), 1767225600000LL, first, sizeof first);
-    zone_format(clock_zone(a), 1767225600000LL, again, sizeof again);
-    zone_format(clock_zone(a), 1767225600000LL + 1000, other, sizeof other);
+    clock_zone_format(clock_zone(a), 1767225600000LL, first, sizeof first);
+    clock_zone_format(clock_zone(a), 1767225600000LL, again, sizeof again);
+    clock_zone_format(clock_zone(a), 1767225600000LL + 1000, other,
+                      sizeof other);
     assert_string_equal(first, again);
     assert_string_equal(first, "2025-12-31T19:00:00-05:00");
     assert_string_equal(other, "2025-12-31T19:00:01-05:00");
@@ -204,11 +205,11 @@ static void test_unknown_zone_is_an_error(void **state) {
 static void test_civil_days_round_trip(void **state) {
   (void)state;
   for (int64_t d = -800000; d < 800000; d += 997) {
-    rc_date c = date_from_days(d);
-    assert_int_equal(date_to_days(c), d);
+    rc_date c = clock_date_from_days(d);
+    assert_int_equal(clock_date_to_days(c), d);
   }
   rc_date epoch = {1970, 1, 1};
-  assert_int_equal(date_to_days(epoch), 0);
+  assert_int_equal(clock_date_to_days(epoch), 0);
 }
 
 int main(void) {

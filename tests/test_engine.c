@@ -52,7 +52,7 @@ static void advance(engine *eng, const char *d) {
   rc_clock *clk = engine_clock(eng);
   clock_parse_duration(d, &dur, NULL);
   assert_int_equal(
-      engine_run(eng, zone_add(clock_zone(clk), clock_now(clk), &dur), NULL,
+      engine_run(eng, clock_zone_add(clock_zone(clk), clock_now(clk), &dur), NULL,
                  &err),
       RC_OK);
 }

@@ -17,18 +17,16 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <sqlite3.h>
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define READ "read-secret"
-#define ADMIN "admin-secret"
+static harness srv;
+
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 
 /* `boom` fails until the script is fixed (reloaded with %s = "nil"). */
 static const char *workflow =
@@ -43,100 +41,33 @@ static const char *workflow =
 static const char *broken = "error('boom for ' .. case.id)";
 static const char *fixed = "case:set('boomed', true)";
 
-static void write_file(const char *name, const char *fmt, ...) {
-  char path[700];
-  FILE *f;
-  va_list ap;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fclose(f);
-}
-
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'Err', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "service { instruction_budget = 100000, memory_limit = '32MB' }\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "workflow(require 'workflows.err')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/err.lua", workflow, broken);
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Err', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "service { instruction_budget = 100000, memory_limit = '32MB' }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+      "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+      "workflow(require 'workflows.err')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_writef(&srv, "workflows/err.lua", workflow, broken);
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[65536];
-  size_t len;
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
-static answer *call(const char *method, const char *path, const char *token,
-                    const char *body) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
-}
+typedef harness_answer answer;
 
 static answer *post(const char *path, const char *token, const char *json) {
-  return call("POST", path, token, json);
+  return harness_post(&srv, path, token, json);
 }
 
 static answer *get(const char *path, const char *token) {
-  return call("GET", path, token, NULL);
+  return harness_get(&srv, path, token);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
-
-static void expect_not(answer *a, const char *hasnt) {
-  if (strstr(a->body, hasnt)) fail_msg("%s holds %s", a->body, hasnt);
-}
+#define expect harness_expect
+#define expect_not harness_expect_not
 
 /* Waits (5 s at most: sanitizer builds are slow) until a case's error is
  * set (want_error) or cleared. */
@@ -155,61 +86,17 @@ static void wait_case(const char *id, int want_error) {
 /* --- the server ------------------------------------------------------------
  */
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/err.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", AGENT, 1);
-    setenv("T_READ", READ, 1);
-    setenv("T_ADMIN", ADMIN, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-errors-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+  harness_start(&srv);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  static const char *const files[] = {
-      "workflows/err.lua", "workflows",  "recoup.lua", "err.db",
-      "err.db-wal",        "err.db-shm", "server.log"};
   (void)state;
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    remove(path);
-  }
-  rmdir(dir);
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -218,8 +105,9 @@ static int group_teardown(void **state) {
 static void open_case(const char *id) {
   char body[200];
   snprintf(body, sizeof body,
-           "{\"id\":\"%s\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B%s\"}}", id,
-           id);
+           "{\"id\":\"%s\",\"balance\":10,\"due_date\":\"2026-01-01\","
+           "\"borrower\":{\"id\":\"B%s\"}}",
+           id, id);
   expect(post("/v1/cases", INGEST, body), 201, NULL);
 }
 
@@ -315,7 +203,7 @@ static void test_retry_of_cases_not_in_error_is_refused(void **state) {
 static void test_retry_requeues_listed_cases_after_a_fix(void **state) {
   answer *a;
   (void)state;
-  write_file("workflows/err.lua", workflow, fixed);
+  harness_writef(&srv, "workflows/err.lua", workflow, fixed);
   expect(post("/v1/admin/reload", ADMIN, ""), 200, "reloaded");
   a = post("/v1/admin/retry", ADMIN, "{\"cases\":[\"E1\",\"E9\",\"E3\"]}");
   expect(a, 202, "\"queued\":1");
@@ -341,12 +229,10 @@ static void test_retry_all_requeues_every_case_in_error(void **state) {
 /* The events table renamed under the service: the list cannot be read,
  * and says so rather than answering an empty 200. */
 static void test_a_read_the_database_refuses_answers_5xx(void **state) {
-  char db[600];
   sqlite3 *other;
   answer *a;
   (void)state;
-  snprintf(db, sizeof db, "%s/err.db", dir);
-  assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
   sqlite3_busy_timeout(other, 5000);
   assert_int_equal(sqlite3_exec(other, "ALTER TABLE events RENAME TO hidden",
                                 NULL, NULL, NULL),
@@ -376,7 +262,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "err");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

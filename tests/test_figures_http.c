@@ -19,115 +19,58 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <jansson.h>
 
-static const char *recoup_bin, *fixtures;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define READ "read-secret"
-#define ADMIN "admin-secret"
+static const char *fixtures;
+static harness srv;
 
-static void write_file(const char *name, const char *text) {
-  char path[700];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 
 /* The fixture's workflow, under an institution with no contact hours: the
  * numbers must not depend on the hour the test runs at. */
 static void write_institution(void) {
-  char path[700], sub[600], text[8192];
+  char path[700], text[8192];
   size_t n;
   FILE *f;
-  write_file("recoup.lua",
-             "institution { name = 'Figures', timezone = 'Asia/Shanghai', "
-             "currency = 'CNY' }\n"
-             "service { instruction_budget = 1000000, memory_limit = '32MB' "
-             "}\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "channel 'sms' { driver = 'file', path = '/dev/null' }\n"
-             "templates { hi = { sms = 'Hello {borrower.name}' } }\n"
-             "workflow(require 'workflows.fig')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
+  harness_write(&srv, "recoup.lua",
+                "institution { name = 'Figures', timezone = 'Asia/Shanghai', "
+                "currency = 'CNY' }\n"
+                "service { instruction_budget = 1000000, memory_limit = '32MB' "
+                "}\n"
+                "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+                "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+                "channel 'sms' { driver = 'file', path = '/dev/null' }\n"
+                "templates { hi = { sms = 'Hello {borrower.name}' } }\n"
+                "workflow(require 'workflows.fig')\n");
+  harness_mkdir(&srv, "workflows");
   snprintf(path, sizeof path, "%s/figures/workflows/fig.lua", fixtures);
   f = fopen(path, "r");
   assert_non_null(f);
   n = fread(text, 1, sizeof text - 1, f);
   text[n] = '\0';
   fclose(f);
-  write_file("workflows/fig.lua", text);
+  harness_write(&srv, "workflows/fig.lua", text);
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[262144];
-  size_t len;
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
+typedef harness_answer answer;
 
 static answer *call(const char *method, const char *path, const char *token,
                     const char *body) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
+  return harness_call(&srv, method, path, token, body, 0);
 }
 
 static answer *get(const char *path, const char *token) {
-  return call("GET", path, token, NULL);
+  return harness_get(&srv, path, token);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
+#define expect harness_expect
 
 /* The answer's JSON (the caller's), after checking the status. */
 static json_t *get_json(const char *path, const char *token) {
@@ -162,61 +105,17 @@ static void date_from_today(int days, char *buf, size_t size) {
 /* --- the server ------------------------------------------------------------
  */
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/fig.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", AGENT, 1);
-    setenv("T_READ", READ, 1);
-    setenv("T_ADMIN", ADMIN, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-figures-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+  harness_start(&srv);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  static const char *const files[] = {
-      "workflows/fig.lua", "workflows",  "recoup.lua", "fig.db",
-      "fig.db-wal",        "fig.db-shm", "server.log"};
   (void)state;
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    remove(path);
-  }
-  rmdir(dir);
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -488,7 +387,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "fig");
   fixtures = argv[2];
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

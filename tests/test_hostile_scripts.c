@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
+
+#include "harness.h"
 
 /* How long /health may take while an attack runs. Generous: it detects a
  * hung loop, it does not measure speed; sanitizers slow everything. */
@@ -29,13 +30,13 @@
 #define BOUND_MS 1000
 #endif
 
-#define INGEST "ingest-secret"
-#define READ "read-secret"
+#define INGEST HARNESS_INGEST
+#define READ HARNESS_READ
 
-static const char *recoup_bin, *fixture;
-static char dir[512];
-static int port;
-static pid_t server;
+static const char *fixture;
+static harness srv;
+
+/* --- a small client ------------------------------------------------------ */
 
 static double now_ms(void) {
   struct timespec ts;
@@ -43,125 +44,50 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1000 + ts.tv_nsec / 1e6;
 }
 
-/* --- a small client ------------------------------------------------------ */
+typedef harness_answer answer;
 
-typedef struct answer {
-  long status;
-  char body[16384];
-  size_t len;
-  double ms; /* how long the request took */
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
+/* A POST when there is a body, a GET otherwise. */
 static answer *call(const char *path, const char *token, const char *body) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  double t0 = now_ms();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  a.ms = now_ms() - t0;
-  return &a;
+  harness_request r = {0};
+  r.token = token;
+  r.body = body;
+  r.timeout = 30;
+  return harness_send(&srv, body ? "POST" : "GET", path, &r);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
+#define expect harness_expect
 
 /* /health answers 200 within the bound. */
 static void health_in_time(const char *when) {
   answer *a = call("/health", NULL, NULL);
-  if (a->status != 200 || a->ms > BOUND_MS)
+  if (a->status != 200 || a->seconds * 1000 > BOUND_MS)
     fail_msg("%s: /health gave %ld after %.0f ms (bound %d ms)", when,
-             a->status, a->ms, BOUND_MS);
+             a->status, a->seconds * 1000, BOUND_MS);
 }
 
 /* --- the server ------------------------------------------------------------
  */
 
 /* Starts the service on the test's database; returns when it listens. */
+/* The fixture is served as it is; the database is the scratch dir's. */
 static void start_server(void) {
-  int out[2];
-  char line[256] = "", db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/hostile.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", "agent-secret", 1);
-    setenv("T_READ", READ, 1);
-    setenv("T_ADMIN", "admin-secret", 1);
-    execl(recoup_bin, recoup_bin, "serve", fixture, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-  fclose(f);
+  srv.serve_dir = fixture;
+  harness_start(&srv);
 }
 
 static void kill_server(void) {
-  if (server > 0) {
-    kill(server, SIGKILL);
-    waitpid(server, NULL, 0);
-    server = 0;
-  }
+  harness_kill(&srv);
 }
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-hostile-%d", (int)getpid());
-  mkdir(dir, 0700);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   start_server();
   return 0;
 }
 
 static int group_teardown(void **state) {
-  char cmd[600];
   (void)state;
-  kill_server();
-  curl_global_cleanup();
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  harness_close(&srv);
   return 0;
 }
 
@@ -171,7 +97,8 @@ static int group_teardown(void **state) {
 static void open_case(const char *id) {
   char body[200];
   snprintf(body, sizeof body,
-           "{\"id\":\"%s\",\"balance\":1000,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B%s\","
+           "{\"id\":\"%s\",\"balance\":1000,\"due_date\":\"2026-01-01\","
+           "\"borrower\":{\"id\":\"B%s\","
            "\"name\":\"N\"}}",
            id, id);
   expect(call("/v1/cases", INGEST, body), 201, NULL);
@@ -286,7 +213,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP FIXTURE_DIR\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "hostile");
   fixture = argv[2];
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -27,41 +27,29 @@
 
 #include <cmocka.h>
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define READ "read-secret"
+static harness srv;
 
-static void write_file(const char *name, const char *text) {
-  char path[700];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  fputs(text, f);
-  fclose(f);
-}
+#define INGEST HARNESS_INGEST
+#define READ HARNESS_READ
 
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'Hostile', timezone = 'UTC', currency = "
-             "'USD' }\n"
-             "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
-             "service { body_limit = '64KB', header_timeout = '2s', "
-             "request_timeout = '5s', idle_timeout = '10s' }\n"
-             "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
-             "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
-             "workflow(require 'workflows.w')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/w.lua",
-             "return recoup.workflow { name = 'w', version = 1, initial = "
-             "'new',\n"
-             "  states = { new = {}, paid = { final = true } },\n"
-             "  transitions = { new = { 'paid' } } }\n");
+  harness_write(&srv, "recoup.lua",
+                "institution { name = 'Hostile', timezone = 'UTC', currency = "
+                "'USD' }\n"
+                "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+                "service { body_limit = '64KB', header_timeout = '2s', "
+                "request_timeout = '5s', idle_timeout = '10s' }\n"
+                "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
+                "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
+                "workflow(require 'workflows.w')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_write(&srv, "workflows/w.lua",
+                "return recoup.workflow { name = 'w', version = 1, initial = "
+                "'new',\n"
+                "  states = { new = {}, paid = { final = true } },\n"
+                "  transitions = { new = { 'paid' } } }\n");
 }
 
 static double now_s(void) {
@@ -71,15 +59,7 @@ static double now_s(void) {
 }
 
 static int raw_connect(void) {
-  struct sockaddr_in addr;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-  return fd;
+  return harness_connect(&srv);
 }
 
 static void send_all(int fd, const char *data, size_t len) {
@@ -147,33 +127,6 @@ static void expect_answer(const char *request, const char *status,
              has ? has : "an error object");
 }
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/h.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_READ", READ, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
-
 static int group_setup(void **state) {
   struct rlimit rl;
   (void)state;
@@ -182,26 +135,23 @@ static int group_setup(void **state) {
     rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-hostile-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  start_server();
+  harness_start(&srv);
   return 0;
 }
 
 /* The server stops cleanly after all that: exit 0, which under the
- * sanitizers also means no leak and no handle left open. */
+ * sanitizers also means no leak and no handle left open. When it does
+ * not, its directory stays to be read. */
 static int group_teardown(void **state) {
-  int status = -1;
+  int status = harness_stop(&srv);
   (void)state;
-  if (server <= 0) return 0;
-  kill(server, SIGTERM);
-  waitpid(server, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     fprintf(stderr, "the server did not stop cleanly (status %d); see %s\n",
-            status, dir);
+            status, srv.dir);
     return -1;
   }
+  harness_close(&srv);
   return 0;
 }
 
@@ -477,13 +427,13 @@ static void test_expect_100_continue_is_answered(void **state) {
 static void test_ids_and_parameters_that_do_not_decode_are_400(void **state) {
   char req[1024];
   (void)state;
-  snprintf(
-      req, sizeof req,
-      "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
-      "\r\nContent-Length: %zu\r\n\r\n%s",
-      strlen(
-          "{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\"}}"),
-      "{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\"}}");
+  snprintf(req, sizeof req,
+           "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " INGEST
+           "\r\nContent-Length: %zu\r\n\r\n%s",
+           strlen("{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-"
+                  "01\",\"borrower\":{\"id\":\"B1\"}}"),
+           "{\"id\":\"MF00001\",\"balance\":100,\"due_date\":\"2026-01-01\","
+           "\"borrower\":{\"id\":\"B1\"}}");
   {
     char buf[4096];
     exchange(req, buf, sizeof buf);
@@ -532,7 +482,7 @@ static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
                                       "/v1/cases/%EF%BC%91%EF%BC%93%EF%BC%98"
                                       "%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90"
                                       "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94"};
-  char path[600], req[512], buf[4096];
+  char req[512], buf[4096];
   static char log[1 << 20];
   FILE *f;
   size_t n;
@@ -547,8 +497,7 @@ static void test_logs_mask_phone_numbers_and_email_addresses(void **state) {
       fail_msg("%s: %s", paths[i], buf);
   }
   usleep(100000);
-  snprintf(path, sizeof path, "%s/server.log", dir);
-  f = fopen(path, "r");
+  f = fopen(srv.log, "r");
   assert_non_null(f);
   n = fread(log, 1, sizeof log - 1, f);
   log[n] = '\0';
@@ -575,18 +524,18 @@ static void test_a_port_in_use_fails_cleanly(void **state) {
   FILE *f;
   pid_t pid;
   (void)state;
-  snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", srv.port);
   /* Its own database: a second service on the first one's is refused
    * before it listens (the lock beside the database, backup.h). */
-  snprintf(db, sizeof db, "%s/h2.db", dir);
-  snprintf(log, sizeof log, "%s/second.log", dir);
+  harness_path(&srv, "h2.db", db, sizeof db);
+  harness_path(&srv, "second.log", log, sizeof log);
   pid = fork();
   if (pid == 0) {
     int null = open("/dev/null", O_WRONLY),
         err = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(null, 1);
     dup2(err, 2);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", listen, "--db", db,
+    execl(srv.bin, srv.bin, "serve", srv.dir, "--listen", listen, "--db", db,
           (char *)NULL);
     _exit(127);
   }
@@ -622,7 +571,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "hostile");
   signal(SIGPIPE, SIG_IGN);
   /* TEST_FILTER=name runs one test (each against a fresh server) */
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));

@@ -19,150 +19,60 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define READ "read-secret"
+static harness srv;
 
-static void write_file(const char *name, const char *text) {
-  char path[700];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  fputs(text, f);
-  fclose(f);
-}
+#define INGEST HARNESS_INGEST
+#define READ HARNESS_READ
 
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'In', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "service { body_limit = '1MB' }\n"
-             "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
-             "templates { }\n"
-             "workflow(require 'workflows.w')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/w.lua",
-             "return recoup.workflow { name = 'w', version = 1, initial = "
-             "'open',\n"
-             "  states = { open = {}, paid = { final = true } },\n"
-             "  transitions = { open = { 'paid' } },\n"
-             "}\n");
+  harness_write(&srv, "recoup.lua",
+                "institution { name = 'In', timezone = 'UTC', currency = "
+                "'USD' }\n"
+                "service { body_limit = '1MB' }\n"
+                "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
+                "templates { }\n"
+                "workflow(require 'workflows.w')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_write(&srv, "workflows/w.lua",
+                "return recoup.workflow { name = 'w', version = 1, initial = "
+                "'open',\n"
+                "  states = { open = {}, paid = { final = true } },\n"
+                "  transitions = { open = { 'paid' } },\n"
+                "}\n");
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[65536];
-  size_t len;
-} answer;
+typedef harness_answer answer;
 
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
+/* A request with one more header line (or none). */
 static answer *call(const char *method, const char *path, const char *token,
                     const char *body, size_t body_len, const char *header) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-  h = curl_slist_append(h, auth);
-  h = curl_slist_append(h, "Expect:");
-  if (header) h = curl_slist_append(h, header);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
+  harness_request r = {0};
+  r.token = token;
+  r.body = body;
+  r.body_len = body_len;
+  r.header = header;
+  return harness_send(&srv, method, path, &r);
 }
 
 static answer *post(const char *path, const char *json) {
-  return call("POST", path, INGEST, json, strlen(json), NULL);
+  return harness_post(&srv, path, INGEST, json);
 }
 
 static answer *get(const char *path) {
-  return call("GET", path, READ, NULL, 0, NULL);
+  return harness_get(&srv, path, READ);
 }
 
-/* The answer has status and every one of the NULL-ended strings. */
-static void expect(answer *a, long status, ...) {
-  va_list ap;
-  const char *has;
-  va_start(ap, status);
-  if (a->status != status)
-    fail_msg("got %ld %s; wanted %ld", a->status, a->body, status);
-  while ((has = va_arg(ap, const char *)))
-    if (!strstr(a->body, has))
-      fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-               has);
-  va_end(ap);
-}
-
-/* --- the server ---------------------------------------------------------- */
-
-static void start_server(void) {
-  int out[2];
-  char line[256] = "", db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/in.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_READ", READ, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
+#define expect harness_expect_all
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-input-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+  harness_start(&srv);
   /* The case every test pays and posts to. */
   expect(post("/v1/cases",
               "{\"id\":\"P1\",\"balance\":10000,\"amount_due\":"
@@ -173,15 +83,8 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-  char cmd[600];
   (void)state;
-  if (server > 0) {
-    kill(server, SIGKILL);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  harness_close(&srv);
   return 0;
 }
 
@@ -413,7 +316,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "input");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

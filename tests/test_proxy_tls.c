@@ -29,10 +29,12 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-static const char *recoup_bin, *site_conf;
-static char dir[256];
-static int port, tls_port, plain_port;
-static pid_t server, proxy;
+#include "harness.h"
+
+static const char *site_conf;
+static int tls_port, plain_port;
+static pid_t proxy;
+static harness srv;
 
 #define NAME "li.wei"
 #define PASSWORD "li.wei-pw-2026"
@@ -40,21 +42,11 @@ static pid_t server, proxy;
 #define FORGED "203.0.113.66"
 #define CLIENT "127.0.0.3" /* the browser, as nginx sees it */
 
-static void write_file(const char *name, const char *text) {
-  char path[600];
-  FILE *f;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 static void slurp(const char *name, char *buf, size_t size) {
   char path[600];
   FILE *f;
   size_t n;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(path, sizeof path, "%s/%s", srv.dir, name);
   f = fopen(path, "r");
   n = f ? fread(buf, 1, size - 1, f) : 0;
   buf[n] = '\0';
@@ -136,7 +128,7 @@ static answer *sign_in(const char *url, const char *from, const char *forged) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   if (from) curl_easy_setopt(c, CURLOPT_INTERFACE, from);
   /* The throwaway certificate is the only one trusted. */
-  snprintf(cafile, sizeof cafile, "%s/cert.pem", dir);
+  snprintf(cafile, sizeof cafile, "%s/cert.pem", srv.dir);
   curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -171,30 +163,6 @@ static const char *set_cookie(const answer *a) {
 
 /* --- the pieces ---------------------------------------------------------- */
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "", db[400], log[400];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/book.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  if ((server = fork()) == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    dup2(err, 2);
-    close(out[0]);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f) ||
-      sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("the service did not start: %s", line);
-  fclose(f);
-}
-
 /* nginx.conf around contrib's site, its ports and files made ours. */
 static void write_nginx_conf(void) {
   char conf[1200];
@@ -207,13 +175,13 @@ static void write_nginx_conf(void) {
          "-e 's|/etc/ssl/certs/recoup.example.org.pem|%s/cert.pem|' "
          "-e 's|/etc/ssl/private/recoup.example.org.key|%s/key.pem|' "
          "-e 's|recoup.example.org|localhost|' '%s' > '%s/site.conf'",
-         port, plain_port, tls_port, dir, dir, site_conf, dir),
+         srv.port, plain_port, tls_port, srv.dir, srv.dir, site_conf, srv.dir),
       0);
   /* Every line of contrib's that names a port or a file was replaced. */
   assert_int_equal(sh("grep -q 'listen 127.0.0.1:%d ssl' '%s/site.conf' && "
                       "grep -q 'server 127.0.0.1:%d;' '%s/site.conf' && "
                       "! grep -q '/etc/ssl' '%s/site.conf'",
-                      tls_port, dir, port, dir, dir),
+                      tls_port, srv.dir, srv.port, srv.dir, srv.dir),
                    0);
   snprintf(conf, sizeof conf,
            "daemon off;\n"
@@ -230,21 +198,22 @@ static void write_nginx_conf(void) {
            "  scgi_temp_path %s/tmp-scgi;\n"
            "  include %s/site.conf;\n"
            "}\n",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir);
-  write_file("nginx.conf", conf);
+           srv.dir, srv.dir, srv.dir, srv.dir, srv.dir, srv.dir, srv.dir,
+           srv.dir, srv.dir);
+  harness_write(&srv, "nginx.conf", conf);
 }
 
 static void start_proxy(void) {
   char conf[400], url[200];
-  snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
-  if (sh("nginx -t -p '%s' -c '%s' > '%s/nginx-t.log' 2>&1", dir, conf,
-         dir) != 0) {
+  snprintf(conf, sizeof conf, "%s/nginx.conf", srv.dir);
+  if (sh("nginx -t -p '%s' -c '%s' > '%s/nginx-t.log' 2>&1", srv.dir, conf,
+         srv.dir) != 0) {
     char log[4096];
     slurp("nginx-t.log", log, sizeof log);
     fail_msg("nginx refuses the configuration: %s", log);
   }
   if ((proxy = fork()) == 0) {
-    execlp("nginx", "nginx", "-p", dir, "-c", conf, (char *)NULL);
+    execlp("nginx", "nginx", "-p", srv.dir, "-c", conf, (char *)NULL);
     _exit(127);
   }
   /* Up when it answers over TLS. */
@@ -255,7 +224,7 @@ static void start_proxy(void) {
     long status = 0;
     answer a;
     memset(&a, 0, sizeof a);
-    snprintf(cafile, sizeof cafile, "%s/cert.pem", dir);
+    snprintf(cafile, sizeof cafile, "%s/cert.pem", srv.dir);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -272,31 +241,26 @@ static void start_proxy(void) {
 }
 
 static int group_setup(void **state) {
-  char cmd[1200];
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-tls-%d", (int)getpid());
-  mkdir(dir, 0755);
+  /* nginx's workers read the certificate and write their logs here. */
+  chmod(srv.dir, 0755);
   /* A throwaway certificate for localhost, a day long. */
   if (sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
          "/CN=localhost -addext subjectAltName=DNS:localhost "
          "-keyout '%s/key.pem' -out '%s/cert.pem' > '%s/openssl.log' 2>&1",
-         dir, dir, dir) != 0)
+         srv.dir, srv.dir, srv.dir) != 0)
     fail_msg("openssl could not make a certificate (see %s/openssl.log)",
-             dir);
-  write_file("recoup.lua",
-             "institution { name = 'TLS', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "service { trusted_proxies = { '127.0.0.1' },\n"
-             "          max_connections_per_address = 1024 }\n"
-             "workflow(recoup.workflow { name = 'w', version = 1, initial = "
-             "'new', states = { new = {} } })\n");
-  snprintf(cmd, sizeof cmd,
-           "printf '%%s\\n' '%s' | '%s' user add %s --role agent '%s' --db "
-           "'%s/book.db' > '%s/user.log' 2>&1",
-           PASSWORD, recoup_bin, NAME, dir, dir, dir);
-  if (sh("%s", cmd) != 0) fail_msg("recoup user add failed (%s/user.log)", dir);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+             srv.dir);
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'TLS', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "service { trusted_proxies = { '127.0.0.1' },\n"
+      "          max_connections_per_address = 1024 }\n"
+      "workflow(recoup.workflow { name = 'w', version = 1, initial = "
+      "'new', states = { new = {} } })\n");
+  harness_add_user(&srv, NAME, "agent", NULL); /* password NAME-pw-2026 */
+  harness_start(&srv);
   tls_port = free_port();
   plain_port = free_port();
   write_nginx_conf();
@@ -310,13 +274,8 @@ static int group_teardown(void **state) {
     kill(proxy, SIGTERM);
     waitpid(proxy, NULL, 0);
   }
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  if (!getenv("KEEP") && sh("rm -rf '%s'", dir) != 0)
-    fprintf(stderr, "cannot remove %s\n", dir);
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -353,7 +312,7 @@ static void test_forged_forwarded_for_is_logged_with_the_real_address(
   answer *a;
   const char *cookie;
   (void)state;
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/session", port);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/session", srv.port);
   a = sign_in(url, UNTRUSTED, FORGED);
   if (a->status != 200) fail_msg("got %ld %s", a->status, a->body);
   cookie = set_cookie(a);
@@ -375,16 +334,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_proxy_tls RECOUP NGINX_SITE_CONF\n");
     return 2;
   }
-  recoup_bin = argv[1];
   site_conf = argv[2];
   if (system("command -v nginx > /dev/null 2>&1") != 0) {
-    printf("SKIP: nginx is not installed (Debian's nginx; make deps "
-           "installs it)\n");
+    printf(
+        "SKIP: nginx is not installed (Debian's nginx; make deps "
+        "installs it)\n");
     return 77;
   }
   if (system("command -v openssl > /dev/null 2>&1") != 0) {
     printf("SKIP: openssl is not installed\n");
     return 77;
   }
+  harness_open(&srv, argv[1], "tls");
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

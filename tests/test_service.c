@@ -21,13 +21,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <sqlite3.h>
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
+
+static harness srv;
 
 static const char *workflow_v1 =
     "return recoup.workflow { name = 'svc', version = %d, initial = 'new',\n"
@@ -53,109 +51,44 @@ static const char *workflow_v1 =
     "'paid' end end },\n"
     "}\n";
 
-static void write_file(const char *name, const char *fmt, ...) {
-  char path[700];
-  FILE *f;
-  va_list ap;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fclose(f);
-}
-
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'Svc', timezone = 'UTC', currency = 'USD' "
-             "}\n"
-             "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
-             "service { body_limit = '1MB', request_timeout = '1s', "
-             "idle_timeout = '5s', max_connections = 64, "
-             "instruction_budget = 10000000, memory_limit = '32MB' }\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
-             "workflow(require 'workflows.svc')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/svc.lua", workflow_v1, 1);
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Svc', timezone = 'UTC', currency = 'USD' "
+      "}\n"
+      "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+      "service { body_limit = '1MB', request_timeout = '1s', "
+      "idle_timeout = '5s', max_connections = 64, "
+      "instruction_budget = 10000000, memory_limit = '32MB' }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+      "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+      "templates { hello = { sms = 'Hello {borrower.name}' } }\n"
+      "workflow(require 'workflows.svc')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_writef(&srv, "workflows/svc.lua", workflow_v1, 1);
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[65536];
-  size_t len;
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
+typedef harness_answer answer;
 
 static answer *call(const char *method, const char *path, const char *token,
                     const char *body, size_t body_len) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
+  return harness_call(&srv, method, path, token, body, body_len);
 }
 
 static answer *post(const char *path, const char *token, const char *json) {
-  return call("POST", path, token, json, strlen(json));
+  return harness_post(&srv, path, token, json);
 }
 
 static answer *get(const char *path, const char *token) {
-  return call("GET", path, token, NULL, 0);
+  return harness_get(&srv, path, token);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
+#define expect harness_expect
 
 static int raw_connect(void) {
-  struct sockaddr_in addr;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-  return fd;
+  return harness_connect(&srv);
 }
 
 /* Reads until the peer closes or `want` answers have come. */
@@ -182,68 +115,31 @@ static size_t raw_read(int fd, char *buf, size_t size, int want) {
   return got;
 }
 
-/* --- the server ------------------------------------------------------------
- */
-
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/svc.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", "ingest-secret", 1);
-    setenv("T_AGENT", "agent-secret", 1);
-    setenv("T_READ", "read-secret", 1);
-    setenv("T_ADMIN", "admin-secret", 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-  /* Keep reading stdout in the background is not needed: nothing else. */
-}
+/* --- the server ---------------------------------------------------------- */
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-service-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
+  harness_start(&srv);
   return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  if (server > 0) {
-    kill(server, SIGKILL);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
+  harness_close(&srv);
   return 0;
 }
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define READ "read-secret"
-#define ADMIN "admin-secret"
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 
 static const char *case_l1 =
     "[{\"id\":\"L1\",\"balance\":5000,\"amount_due\":2000,\"due_date\":"
     "\"2026-01-01\",\"borrower\":{\"id\":\"B1\",\"name\":\"Wang\",\"phones\":"
-    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"due_date\":\"2026-01-01\",\"borrower\":{"
+    "[\"+8613800000001\"]}},{\"id\":\"L2\",\"balance\":100,\"due_date\":\"2026-"
+    "01-01\",\"borrower\":{"
     "\"id\":\"B2\",\"name\":\"Li\",\"phones\":[\"+8613800000002\"]}}]";
 
 static void test_health_and_metrics_are_open(void **state) {
@@ -516,13 +412,13 @@ static void test_a_slow_client_is_cut_off(void **state) {
 
 static void test_a_broken_reload_keeps_the_old_scripts(void **state) {
   (void)state;
-  write_file("workflows/svc.lua", "return recoup.workflow { name = 'svc' ");
+  harness_write(&srv, "workflows/svc.lua", "return recoup.workflow { name = 'svc' ");
   expect(post("/v1/admin/reload", ADMIN, ""), 422, "do not load");
   expect(post("/v1/cases", INGEST,
               "{\"id\":\"R1\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
          201, NULL);
   expect(get("/v1/cases/R1", READ), 200, "\"version\":1");
-  write_file("workflows/svc.lua", workflow_v1, 2);
+  harness_writef(&srv, "workflows/svc.lua", workflow_v1, 2);
   expect(post("/v1/admin/reload", ADMIN, ""), 200, "reloaded");
   expect(post("/v1/cases", INGEST,
               "{\"id\":\"R2\",\"balance\":10,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"BR\"}}"),
@@ -575,11 +471,9 @@ static void test_idle_connections_beyond_the_limit_make_room(void **state) {
 }
 
 static void test_a_locked_database_answers_503_then_recovers(void **state) {
-  char db[600];
   sqlite3 *lock;
   (void)state;
-  snprintf(db, sizeof db, "%s/svc.db", dir);
-  assert_int_equal(sqlite3_open(db, &lock), SQLITE_OK);
+  assert_int_equal(sqlite3_open(srv.db, &lock), SQLITE_OK);
   assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
                    SQLITE_OK);
   expect(post("/v1/payments", INGEST,
@@ -593,7 +487,7 @@ static void test_a_locked_database_answers_503_then_recovers(void **state) {
 }
 
 static void test_logs_hold_no_tokens_and_no_phone_numbers(void **state) {
-  char path[600], log[1 << 16];
+  char log[1 << 16];
   FILE *f;
   size_t n;
   (void)state;
@@ -601,8 +495,7 @@ static void test_logs_hold_no_tokens_and_no_phone_numbers(void **state) {
   post("/v1/cases", INGEST,
        "{\"id\":\"P1\",\"borrower\":{\"id\":\"BP\",\"phones\":"
        "[\"13800138000x\"]}}");
-  snprintf(path, sizeof path, "%s/server.log", dir);
-  f = fopen(path, "r");
+  f = fopen(srv.log, "r");
   assert_non_null(f);
   n = fread(log, 1, sizeof log - 1, f);
   log[n] = '\0';
@@ -615,9 +508,7 @@ static void test_logs_hold_no_tokens_and_no_phone_numbers(void **state) {
 static void test_sigterm_drains_and_exits_zero(void **state) {
   int status = -1;
   (void)state;
-  kill(server, SIGTERM);
-  assert_int_equal(waitpid(server, &status, 0), server);
-  server = 0;
+  status = harness_stop(&srv);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -650,7 +541,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "service");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

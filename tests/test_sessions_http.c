@@ -28,17 +28,15 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <sqlite3.h>
 
-static const char *recoup_bin;
-static char dir[512], db[600];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define ADMIN "admin-secret"
+static harness srv;
+
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define ADMIN HARNESS_ADMIN
 #define UNTRUSTED "127.0.0.2"
 
 /* Every opening enters `call`, which gives a task to the phone queue. */
@@ -54,150 +52,41 @@ static const char *workflow =
     "  transitions = { call = { 'done' } },\n"
     "}\n";
 
-static void write_file(const char *name, const char *fmt, ...) {
-  char path[700];
-  FILE *f;
-  va_list ap;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fclose(f);
-}
-
 /* recoup.lua with the session timings given (Lua strings). */
 static void write_institution(const char *idle, const char *lifetime) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = { ['zh-CN'] = '测试贷款', en = 'Test "
-             "Lender' },\n"
-             "  timezone = 'Asia/Shanghai', locale = 'zh-CN', currency = "
-             "'CNY', country = 'CN' }\n"
-             "service { instruction_budget = 100000, memory_limit = '32MB',\n"
-             "  trusted_proxies = { '127.0.0.1', '10.0.0.0/8' },\n"
-             "  session_idle = '%s', session_lifetime = '%s' }\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', admin "
-             "= 'env:T_ADMIN' }\n"
-             "workflow(require 'workflows.ses')\n",
-             idle, lifetime);
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/ses.lua", "%s", workflow);
+  harness_writef(
+      &srv, "recoup.lua",
+      "institution { name = { ['zh-CN'] = '测试贷款', en = 'Test "
+      "Lender' },\n"
+      "  timezone = 'Asia/Shanghai', locale = 'zh-CN', currency = "
+      "'CNY', country = 'CN' }\n"
+      "service { instruction_budget = 100000, memory_limit = '32MB',\n"
+      "  trusted_proxies = { '127.0.0.1', '10.0.0.0/8' },\n"
+      "  session_idle = '%s', session_lifetime = '%s' }\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', admin "
+      "= 'env:T_ADMIN' }\n"
+      "workflow(require 'workflows.ses')\n",
+      idle, lifetime);
+  harness_mkdir(&srv, "workflows");
+  harness_write(&srv, "workflows/ses.lua", workflow);
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[65536];
-  size_t len;
-  char headers[8192];
-  size_t hlen;
-  double seconds;
-} answer;
+typedef harness_answer answer;
+typedef harness_request request;
 
-/* What a request carries besides method and path; NULL: not sent. */
-typedef struct request {
-  const char *token, *cookie, *csrf, *origin, *forwarded_for, *forwarded_proto,
-      *content_type, *body, *from;
-} request;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
-static size_t collect_header(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->hlen + take >= sizeof a->headers)
-    take = sizeof a->headers - 1 - a->hlen;
-  memcpy(a->headers + a->hlen, p, take);
-  a->hlen += take;
-  a->headers[a->hlen] = '\0';
-  return size * n;
-}
-
-static struct curl_slist *add_header(struct curl_slist *h, const char *name,
-                                     const char *value) {
-  static char line[20000];
-  if (!value) return h;
-  snprintf(line, sizeof line, "%s: %s", name, value);
-  return curl_slist_append(h, line);
-}
-
+/* A body is JSON unless the request says otherwise. */
 static answer *send_request(const char *method, const char *path,
                             const request *r) {
-  static answer a;
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  struct timeval t0, t1;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (r->token) {
-    snprintf(auth, sizeof auth, "Bearer %s", r->token);
-    h = add_header(h, "Authorization", auth);
-  }
-  h = add_header(h, "Cookie", r->cookie);
-  h = add_header(h, "X-CSRF-Token", r->csrf);
-  h = add_header(h, "Origin", r->origin);
-  h = add_header(h, "X-Forwarded-For", r->forwarded_for);
-  h = add_header(h, "X-Forwarded-Proto", r->forwarded_proto);
-  h = add_header(h, "Content-Type",
-                 r->content_type ? r->content_type
-                                 : (r->body ? "application/json" : NULL));
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (r->from) curl_easy_setopt(c, CURLOPT_INTERFACE, r->from);
-  if (r->body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  gettimeofday(&t0, NULL);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a.status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  gettimeofday(&t1, NULL);
-  a.seconds =
-      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) / 1e6;
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
+  request with = *r;
+  if (!with.content_type && with.body) with.content_type = "application/json";
+  with.timeout = 30;
+  return harness_send(&srv, method, path, &with);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
-
-/* The value of header name (case as the service sends it) into out. */
-static int header(const answer *a, const char *name, char *out, size_t size) {
-  char want[100];
-  const char *p, *end;
-  snprintf(want, sizeof want, "\r\n%s: ", name);
-  if (!(p = strstr(a->headers, want))) return 0;
-  p += strlen(want);
-  end = strstr(p, "\r\n");
-  snprintf(out, size, "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
-  return 1;
-}
+#define expect harness_expect
+#define header harness_header
 
 /* A signed-in session: the cookie ("recoup_session=...") and CSRF. */
 typedef struct session {
@@ -255,104 +144,27 @@ static answer *with_token(const char *token, const char *method,
 
 /* --- the server and the CLI --------------------------------------------- */
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", AGENT, 1);
-    setenv("T_ADMIN", ADMIN, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  fclose(f);
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
-
-static void stop_server(void) {
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    server = 0;
-  }
-}
-
 /* `recoup user ARGS...` (a NULL-terminated list) with password (or
  * nothing) on stdin; returns its exit status. */
 static int run_user(const char *password, const char *const *args) {
   const char *argv[16];
-  int in[2], status = -1, n = 0;
-  pid_t pid;
-  argv[n++] = recoup_bin;
+  int n = 0;
   argv[n++] = "user";
   while (*args && n < 15) argv[n++] = *args++;
   argv[n] = NULL;
-  assert_int_equal(pipe(in), 0);
-  pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(in[0], 0);
-    dup2(null, 1);
-    dup2(null, 2);
-    close(in[1]);
-    execv(recoup_bin, (char *const *)argv);
-    _exit(127);
-  }
-  close(in[0]);
-  if (password && write(in[1], password, strlen(password)) < 0) {
-  }
-  close(in[1]);
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* A user whose password is NAME-pw-2026; queues only for agents. */
-static void add_user(const char *name, const char *role, const char *queues) {
-  char password[100];
-  const char *add[] = {"add",  name,   "--role", role,
-                       dir,    "--db", db,       queues ? "--queues" : NULL,
-                       queues, NULL};
-  snprintf(password, sizeof password, "%s-pw-2026\n", name);
-  assert_int_equal(run_user(password, add), 0);
+  return harness_run(&srv, password, NULL, 0, argv);
 }
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-sessions-%d", (int)getpid());
-  snprintf(db, sizeof db, "%s/ses.db", dir);
-  mkdir(dir, 0700);
   write_institution("1h", "12h");
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  static const char *const files[] = {
-      "workflows/ses.lua", "workflows",  "recoup.lua", "ses.db",
-      "ses.db-wal",        "ses.db-shm", "server.log"};
   (void)state;
-  stop_server();
-  curl_global_cleanup();
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    remove(path);
-  }
-  rmdir(dir);
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -360,12 +172,12 @@ static int group_teardown(void **state) {
 
 static void test_users_are_added_and_the_service_starts(void **state) {
   (void)state;
-  add_user("li.wei", "agent", "phone");
-  add_user("wang.fang", "agent", "field");
-  add_user("slow.user", "agent", "phone");
-  add_user("victim", "agent", "phone");
-  add_user("timid", "agent", "phone");
-  start_server();
+  harness_add_user(&srv, "li.wei", "agent", "phone");
+  harness_add_user(&srv, "wang.fang", "agent", "field");
+  harness_add_user(&srv, "slow.user", "agent", "phone");
+  harness_add_user(&srv, "victim", "agent", "phone");
+  harness_add_user(&srv, "timid", "agent", "phone");
+  harness_start(&srv);
 }
 
 static void test_sign_in_sets_the_cookie_with_exact_attributes(void **state) {
@@ -589,7 +401,7 @@ static void test_a_foreign_origin_is_refused(void **state) {
   char own[100], path[100];
   request r = {0};
   (void)state;
-  snprintf(own, sizeof own, "http://127.0.0.1:%d", port);
+  snprintf(own, sizeof own, "http://127.0.0.1:%d", srv.port);
   snprintf(path, sizeof path, "/v1/tasks/%s/claim", "999999");
   r.cookie = s.cookie;
   r.csrf = s.csrf;
@@ -660,7 +472,8 @@ static void test_a_disabled_users_session_is_refused_at_once(void **state) {
   expect(as(&s, "GET", "/v1/tasks", NULL, 0), 200, NULL);
   /* Another process writes the same database. */
   {
-    const char *disable[] = {"disable", "victim", dir, "--db", db, NULL};
+    const char *disable[] = {"disable", "victim", srv.dir,
+                             "--db",    srv.db,   NULL};
     assert_int_equal(run_user(NULL, disable), 0);
   }
   expect(as(&s, "GET", "/v1/tasks", NULL, 0), 401, "\"session_expired\"");
@@ -675,7 +488,7 @@ static void test_a_new_password_ends_the_users_sessions(void **state) {
   (void)state;
   expect(as(&s, "GET", "/v1/me", NULL, 0), 200, NULL);
   {
-    const char *passwd[] = {"passwd", "timid", dir, "--db", db, NULL};
+    const char *passwd[] = {"passwd", "timid", srv.dir, "--db", srv.db, NULL};
     assert_int_equal(run_user("timid-pw-2026\n", passwd), 0);
   }
   expect(as(&s, "GET", "/v1/me", NULL, 0), 401, "\"session_expired\"");
@@ -683,15 +496,9 @@ static void test_a_new_password_ends_the_users_sessions(void **state) {
 
 /* Raw bytes to the service (what curl will not send): its status. */
 static int raw_status(const char *data, size_t len) {
-  struct sockaddr_in sa;
   char buf[512] = "";
-  int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+  int fd = harness_connect(&srv), status = -1;
   ssize_t n;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((unsigned short)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   assert_int_equal(write(fd, data, len), (ssize_t)len);
   if ((n = read(fd, buf, sizeof buf - 1)) > 0)
     sscanf(buf, "HTTP/1.1 %d", &status);
@@ -775,11 +582,11 @@ static void test_reload_by_a_user_is_logged_with_the_name(void **state) {
   FILE *f;
   int found = 0;
   (void)state;
-  add_user("root.admin", "admin", NULL);
+  harness_add_user(&srv, "root.admin", "admin", NULL);
   s = sign_in("root.admin", "192.0.2.28");
   expect(as(&s, "POST", "/v1/admin/reload", NULL, 0), 403, "csrf");
   expect(as(&s, "POST", "/v1/admin/reload", NULL, 1), 200, "reloaded");
-  snprintf(path, sizeof path, "%s/server.log", dir);
+  snprintf(path, sizeof path, "%s/server.log", srv.dir);
   f = fopen(path, "r");
   assert_non_null(f);
   while (fgets(line, sizeof line, f))
@@ -798,7 +605,7 @@ static void test_the_database_holds_no_token(void **state) {
   (void)state;
   sign_in("li.wei", "192.0.2.29");
   assert_int_equal(strlen(last_token), 43);
-  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+  assert_int_equal(sqlite3_open_v2(srv.db, &h, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
   assert_int_equal(
       sqlite3_prepare_v2(h, "SELECT id, name FROM sessions", -1, &st, NULL),
@@ -846,7 +653,7 @@ static void test_the_database_holds_no_token(void **state) {
       char path[700];
       FILE *f;
       size_t n;
-      snprintf(path, sizeof path, "%s%s", db, suffix[i]);
+      snprintf(path, sizeof path, "%s%s", srv.db, suffix[i]);
       if (!(f = fopen(path, "rb"))) continue;
       while ((n = fread(bytes, 1, sizeof bytes, f)) > 0)
         for (size_t at = 0; at + 43 <= n; at++)
@@ -860,17 +667,17 @@ static void test_the_database_holds_no_token(void **state) {
 static void test_sessions_survive_a_restart(void **state) {
   session s = sign_in("li.wei", "192.0.2.30");
   (void)state;
-  stop_server();
-  start_server();
+  harness_stop(&srv);
+  harness_start(&srv);
   expect(as(&s, "GET", "/v1/me", NULL, 0), 200, "li.wei");
 }
 
 static void test_an_idle_session_times_out(void **state) {
   session s;
   (void)state;
-  stop_server();
+  harness_stop(&srv);
   write_institution("2s", "6s");
-  start_server();
+  harness_start(&srv);
   s = sign_in("li.wei", "192.0.2.31");
   /* Requests a second apart keep it alive past its idle time... */
   for (int i = 0; i < 4; i++) {
@@ -887,13 +694,13 @@ static void test_an_idle_session_times_out(void **state) {
     if (as(&s, "GET", "/v1/me", NULL, 0)->status == 401) break;
   }
   expect(as(&s, "GET", "/v1/me", NULL, 0), 401, "session_expired");
-  stop_server();
+  harness_stop(&srv);
   write_institution("1h", "12h");
 }
 
 static void test_the_institution_is_open(void **state) {
   (void)state;
-  start_server();
+  harness_start(&srv);
   expect(with_token(NULL, "GET", "/v1/institution", NULL), 200,
          "{\"name\":\"测试贷款\",\"names\":{\"zh-CN\":\"测试贷款\",\"en\":"
          "\"Test Lender\"},\"locale\":\"zh-CN\",\"timezone\":\"Asia/"
@@ -909,7 +716,7 @@ static void test_bad_proxy_and_session_settings_are_named(void **state) {
   FILE *f;
   size_t n;
   (void)state;
-  snprintf(bad, sizeof bad, "%s/bad.lua", dir);
+  snprintf(bad, sizeof bad, "%s/bad.lua", srv.dir);
   f = fopen(bad, "w");
   assert_non_null(f);
   fprintf(f,
@@ -918,11 +725,11 @@ static void test_bad_proxy_and_session_settings_are_named(void **state) {
           "'proxy.example' },\n"
           "  session_idle = '13h', session_lifetime = '12h' }\n");
   fclose(f);
-  snprintf(out, sizeof out, "%s/bad", dir);
+  snprintf(out, sizeof out, "%s/bad", srv.dir);
   mkdir(out, 0700);
   snprintf(cmd, sizeof cmd,
            "cp %s %s/recoup.lua && %s check %s 2>&1; rm -rf %s %s", bad, out,
-           recoup_bin, out, out, bad);
+           srv.bin, out, out, bad);
   f = popen(cmd, "r");
   assert_non_null(f);
   n = fread(text, 1, sizeof text - 1, f);
@@ -963,7 +770,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "ses");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,6 +1,8 @@
 /* The what-if model (runtime/simulate_model.c): a synthetic book whose
  * borrowers pay with known probabilities by dpd bucket; the calibrated
- * model recovers them within three standard errors. */
+ * model recovers them within three standard errors. Another whose
+ * borrowers answer a known share of the SMS they get: the model's reply
+ * rate, overall and for the channel, recovers it. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,7 +70,7 @@ static int64_t pay_days(engine *eng, int from, int to) {
   for (int day = from; day < to; day++) {
     rc_time noon = book.start + day * DAY + DAY / 2;
     int64_t today =
-        date_to_days(zone_date(clock_zone(engine_clock(eng)), noon));
+        clock_date_to_days(clock_zone_date(clock_zone(engine_clock(eng)), noon));
     assert_int_equal(engine_run(eng, noon, NULL, &err), RC_OK);
     assert_int_equal(engine_begin(eng, &err), RC_OK);
     for (int i = 0; i < CASES; i++) {
@@ -102,12 +104,12 @@ static int build_book(void **st) {
   /* Cases fall due from 0 to 99 days before the start. */
   for (int i = 0; i < CASES; i++) {
     char text[512], due[16];
-    rc_date d = date_from_days(
-        date_to_days(zone_date(clock_zone(engine_clock(eng)), book.start)) -
+    rc_date d = clock_date_from_days(
+        clock_date_to_days(clock_zone_date(clock_zone(engine_clock(eng)), book.start)) -
         i % 100);
     json_t *j;
-    book.due_days[i] = date_to_days(d);
-    date_format(&d, due, sizeof due);
+    book.due_days[i] = clock_date_to_days(d);
+    clock_date_format(&d, due, sizeof due);
     snprintf(text, sizeof text,
              "{\"id\": \"C%03d\", \"borrower\": {\"id\": \"B%03d\"},"
              " \"balance\": 10000000, \"amount_due\": 5000000,"
@@ -203,11 +205,154 @@ static void test_thin_history_keeps_the_stated_defaults(void **st) {
   assert_true(m.reach.p > 0 && m.kept.p > 0 && m.share.p > 0);
 }
 
+/* --- replies ------------------------------------------------------------ */
+
+#define SMS_BOOK FIXTURES "/simulate/current"
+enum { REPLY_CASES = 100, REPLY_DAYS = 20 };
+static const double reply_truth = 0.25;
+
+typedef struct out_msgs {
+  int64_t last, ids[REPLY_CASES * 4];
+  char cases[REPLY_CASES * 4][16];
+  int n;
+} out_msgs;
+
+static int on_queued(void *ud, const store_value *v, int n) {
+  out_msgs *o = ud;
+  if (n < 5) return 0;
+  o->last = v[0].i;
+  if (v[3].type != STORE_TEXT || strcmp(v[3].s, "queued") != 0 ||
+      o->n == (int)(sizeof o->ids / sizeof o->ids[0]))
+    return 0;
+  o->ids[o->n] = v[0].i;
+  snprintf(o->cases[o->n++], 16, "%s", v[1].s);
+  return 0;
+}
+
+/* REPLY_DAYS days of a reminder SMS a day (the fixture's workflow, which
+ * has no handler for replies: they change nothing but the journal), each
+ * delivered, and answered an hour later with reply_truth's chance. The
+ * model calibrated at the end counts every delivered SMS once and every
+ * reply against the SMS before it. */
+static void test_model_recovers_the_reply_rate(void **st) {
+  char dir[] = "/tmp/recoup-test-reply-XXXXXX", db[96];
+  engine_options opts = {SMS_BOOK, db, 1, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  rc_time start;
+  rc_error err;
+  sim_model m;
+  out_msgs *o = calloc(1, sizeof *o);
+  int64_t replies = 0, sent = 0;
+  (void)st;
+  assert_non_null(o);
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  if (engine_open(&eng, &opts, &errors) != RC_OK) {
+    for (int i = 0; i < errors.count; i++)
+      rc_error_print(&errors.items[i], stderr);
+    fail_msg("cannot open the SMS fixture");
+  }
+  /* 09:00 in the institution's zone: each day's SMS is inside contact
+   * hours, so none is put off. */
+  assert_int_equal(
+      clock_parse_time(engine_clock(eng), "2026-01-01T09:00", &start, NULL),
+      RC_OK);
+  clock_set(engine_clock(eng), start);
+  for (int i = 0; i < REPLY_CASES; i++) {
+    char text[300];
+    json_t *j;
+    snprintf(text, sizeof text,
+             "{\"id\": \"R%03d\", \"borrower\": {\"id\": \"RB%03d\","
+             " \"phones\": [\"+8613900%06d\"]}, \"balance\": 100000,"
+             " \"amount_due\": 50000, \"due_date\": \"2025-12-25\"}",
+             i, i, i);
+    assert_non_null(j = json_loads(text, 0, NULL));
+    assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
+    json_decref(j);
+  }
+  for (int day = 0; day <= REPLY_DAYS; day++) {
+    rc_time at = start + day * DAY + 60000;
+    assert_int_equal(engine_run(eng, at, NULL, &err), RC_OK);
+    o->n = 0;
+    assert_int_equal(query_sim(engine_query(eng), QUERY_SIM_MESSAGES, o->last,
+                               on_queued, o, &err),
+                     RC_OK);
+    clock_set(engine_clock(eng), at + 3600000);
+    assert_int_equal(engine_begin(eng, &err), RC_OK);
+    for (int i = 0; i < o->n; i++) {
+      char case_out[160];
+      assert_int_equal(engine_job_begin(eng, &err), RC_OK);
+      assert_int_equal(
+          engine_delivery(eng, o->ids[i], o->cases[i], 1, 1, 1, 0, NULL, &err),
+          RC_OK);
+      assert_int_equal(engine_receipt(eng, o->ids[i], "delivered", &err),
+                       RC_OK);
+      sent++;
+      if (uniform() < reply_truth) {
+        assert_int_equal(
+            engine_reply(eng, o->cases[i], NULL, "ok", case_out, &err), RC_OK);
+        replies++;
+      }
+      assert_int_equal(engine_job_end(eng, RC_OK, &err), RC_OK);
+    }
+    assert_int_equal(engine_commit(eng, &err), RC_OK);
+    assert_int_equal(engine_run(eng, at + 3600000, NULL, &err), RC_OK);
+  }
+  sim_model_defaults(&m);
+  assert_int_equal(
+      sim_model_calibrate(engine_query(eng), clock_zone(engine_clock(eng)),
+                          start + (REPLY_DAYS + 1) * DAY, &m, &err),
+      RC_OK);
+  engine_close(eng);
+  printf("%lld SMS delivered, %lld replies; the model: %.4f (%lld obs)\n",
+         (long long)sent, (long long)replies, m.reply.p,
+         (long long)m.reply.obs);
+  assert_true(sent >= REPLY_CASES * REPLY_DAYS / 2);
+  assert_int_equal(m.reply.obs, sent);
+  assert_int_equal(m.reply.hits, replies);
+  assert_true(m.reply.calibrated);
+  {
+    double se = sqrt(reply_truth * (1 - reply_truth) / (double)m.reply.obs);
+    if (fabs(m.reply.p - reply_truth) > 3 * se)
+      fail_msg("reply rate %.4f calibrated, %.4f true (3 se = %.4f)", m.reply.p,
+               reply_truth, 3 * se);
+  }
+  assert_int_equal(m.nreplies, 1);
+  assert_string_equal(m.replies[0].channel, "sms");
+  assert_true(m.replies[0].rate.calibrated);
+  assert_true(sim_model_reply(&m, "sms") == m.reply.p);
+  /* A channel without history takes the overall rate. */
+  assert_true(sim_model_reply(&m, "letter") == m.reply.p);
+  {
+    char path[160];
+    static const char *const names[] = {"book.db", "book.db-wal",
+                                        "book.db-shm"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+      snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+      unlink(path);
+    }
+    rmdir(dir);
+  }
+  free(o);
+}
+
+static void test_thin_reply_history_keeps_the_default(void **st) {
+  const sim_model *m = &book.m;
+  (void)st;
+  /* The payment book sends nothing: the stated 2% stands. */
+  assert_false(m->reply.calibrated);
+  assert_true(fabs(m->reply.p - 0.02) < 1e-12);
+  assert_int_equal(m->reply.obs, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_model_recovers_payment_probabilities_by_bucket),
       cmocka_unit_test(test_simulation_matches_a_replay_of_the_book),
       cmocka_unit_test(test_thin_history_keeps_the_stated_defaults),
+      cmocka_unit_test(test_thin_reply_history_keeps_the_default),
+      cmocka_unit_test(test_model_recovers_the_reply_rate),
   };
   return cmocka_run_group_tests(tests, build_book, remove_book);
 }

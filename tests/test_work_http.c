@@ -22,15 +22,14 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-static const char *recoup_bin;
-static char dir[512];
-static int port;
-static pid_t server;
+#include "harness.h"
 
-#define INGEST "ingest-secret"
-#define AGENT "agent-secret"
-#define READ "read-secret"
-#define ADMIN "admin-secret"
+static harness srv;
+
+#define INGEST HARNESS_INGEST
+#define AGENT HARNESS_AGENT
+#define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 
 /* Tasks come from events, so the test decides their kind, queue, due time
  * and priority. `review` is not a contact: its due time stays as given.
@@ -62,213 +61,68 @@ static const char *workflow =
     "  transitions = { new = { 'closed' } },\n"
     "}\n";
 
-static void write_file(const char *name, const char *fmt, ...) {
-  char path[700];
-  FILE *f;
-  va_list ap;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fclose(f);
-}
-
 static void write_institution(void) {
-  char sub[600];
-  write_file("recoup.lua",
-             "institution { name = 'Work', timezone = 'Asia/Shanghai', "
-             "currency = 'CNY' }\n"
-             "policy { max_contacts = {\n"
-             "  { channels = { 'sms' }, limit = 1, per = '1d' },\n"
-             "  { channels = { 'call' }, limit = 7, per = '7d', scope = "
-             "'case' } } }\n"
-             "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
-             "service { instruction_budget = 1000000, memory_limit = '32MB' "
-             "}\n"
-             "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
-             "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-             "templates { hello = { sms = { en = 'Hello {borrower.name}' } } "
-             "}\n"
-             "workflow(require 'workflows.work')\n");
-  snprintf(sub, sizeof sub, "%s/workflows", dir);
-  mkdir(sub, 0700);
-  write_file("workflows/work.lua", "%s", workflow);
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'Work', timezone = 'Asia/Shanghai', "
+      "currency = 'CNY' }\n"
+      "policy { max_contacts = {\n"
+      "  { channels = { 'sms' }, limit = 1, per = '1d' },\n"
+      "  { channels = { 'call' }, limit = 7, per = '7d', scope = "
+      "'case' } } }\n"
+      "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
+      "service { instruction_budget = 1000000, memory_limit = '32MB' "
+      "}\n"
+      "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
+      "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
+      "templates { hello = { sms = { en = 'Hello {borrower.name}' } } "
+      "}\n"
+      "workflow(require 'workflows.work')\n");
+  harness_mkdir(&srv, "workflows");
+  harness_write(&srv, "workflows/work.lua", workflow);
 }
 
 /* --- a small client ------------------------------------------------------ */
 
-typedef struct answer {
-  long status;
-  char body[262144];
-  size_t len;
-} answer;
-
-static size_t collect(char *p, size_t size, size_t n, void *ud) {
-  answer *a = ud;
-  size_t take = size * n;
-  if (a->len + take >= sizeof a->body) take = sizeof a->body - 1 - a->len;
-  memcpy(a->body + a->len, p, take);
-  a->len += take;
-  a->body[a->len] = '\0';
-  return size * n;
-}
-
-static void call_into(answer *a, const char *method, const char *path,
-                      const char *token, const char *body) {
-  char url[600], auth[300];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(a, 0, sizeof *a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) != CURLE_OK)
-    a->status = -1;
-  else
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-}
-
-static answer *call(const char *method, const char *path, const char *token,
-                    const char *body) {
-  static answer a;
-  call_into(&a, method, path, token, body);
-  return &a;
-}
+typedef harness_answer answer;
 
 static answer *post(const char *path, const char *token, const char *json) {
-  return call("POST", path, token, json);
+  return harness_post(&srv, path, token, json);
 }
 
 static answer *get(const char *path, const char *token) {
-  return call("GET", path, token, NULL);
+  return harness_get(&srv, path, token);
 }
 
-static void expect(answer *a, long status, const char *has) {
-  if (a->status != status || (has && !strstr(a->body, has)))
-    fail_msg("got %ld %s; wanted %ld with %s", a->status, a->body, status,
-             has ? has : "anything");
-}
-
-static void expect_not(answer *a, const char *hasnt) {
-  if (strstr(a->body, hasnt)) fail_msg("%s holds %s", a->body, hasnt);
-}
-
-/* The answer's JSON (the caller's to free). */
-static json_t *parsed(answer *a) {
-  json_error_t e;
-  json_t *v = json_loads(a->body, 0, &e);
-  if (!v) fail_msg("not JSON (%s): %s", e.text, a->body);
-  return v;
-}
+#define expect harness_expect
+#define expect_not harness_expect_not
+#define parsed harness_json
 
 /* --- the server ------------------------------------------------------------
  */
 
-static void start_server(void) {
-  int out[2];
-  char line[256] = "";
-  char db[600], log[600];
-  FILE *f;
-  assert_int_equal(pipe(out), 0);
-  snprintf(db, sizeof db, "%s/work.db", dir);
-  snprintf(log, sizeof log, "%s/server.log", dir);
-  server = fork();
-  if (server == 0) {
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(out[1], 1);
-    if (err >= 0) dup2(err, 2);
-    close(out[0]);
-    setenv("T_INGEST", INGEST, 1);
-    setenv("T_AGENT", AGENT, 1);
-    setenv("T_READ", READ, 1);
-    setenv("T_ADMIN", ADMIN, 1);
-    execl(recoup_bin, recoup_bin, "serve", dir, "--listen", "127.0.0.1:0",
-          "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  f = fdopen(out[0], "r");
-  if (!fgets(line, sizeof line, f)) fail_msg("the server printed nothing");
-  if (sscanf(line, "listening on http://127.0.0.1:%d", &port) != 1)
-    fail_msg("unexpected first line: %s", line);
-}
-
-/* A console user made with `recoup user add`, on the test's database. */
-static void add_user(const char *name, const char *role, const char *queues) {
-  char cmd[2000];
-  snprintf(cmd, sizeof cmd,
-           "printf '%%s\\n' '%s-pw-2026' | %s user add %s --role %s%s%s "
-           "--db %s/work.db %s >/dev/null 2>&1",
-           name, recoup_bin, name, role, queues ? " --queues " : "",
-           queues ? queues : "", dir, dir);
-  if (system(cmd) != 0) fail_msg("could not add user %s", name);
-}
-
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/recoup-test-work-%d", (int)getpid());
-  mkdir(dir, 0700);
   write_institution();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  start_server();
-  add_user("li.wei", "agent", "phone");
-  add_user("wang.fang", "agent", "field");
-  add_user("zhang.min", "supervisor", NULL);
-  add_user("zhao.read", "read", NULL);
-  add_user("old.hand", "agent", "phone");
+  harness_start(&srv);
+  harness_add_user(&srv, "li.wei", "agent", "phone");
+  harness_add_user(&srv, "wang.fang", "agent", "field");
+  harness_add_user(&srv, "zhang.min", "supervisor", NULL);
+  harness_add_user(&srv, "zhao.read", "read", NULL);
+  harness_add_user(&srv, "old.hand", "agent", "phone");
   {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd,
-             "%s user disable old.hand --db %s/work.db %s >/dev/null 2>&1",
-             recoup_bin, dir, dir);
-    if (system(cmd) != 0) fail_msg("could not disable old.hand");
+    const char *disable[] = {"user", "disable", "old.hand", "--db",
+                             srv.db, srv.dir,   NULL};
+    if (harness_run(&srv, NULL, NULL, 0, disable) != 0)
+      fail_msg("could not disable old.hand");
   }
   return 0;
 }
 
 static int group_teardown(void **state) {
-  static const char *const files[] = {"workflows/work.lua",
-                                      "workflows",
-                                      "recoup.lua",
-                                      "work.db",
-                                      "work.db-wal",
-                                      "work.db-shm",
-                                      "server.log",
-                                      "cookies-li.wei",
-                                      "cookies-wang.fang",
-                                      "cookies-zhang.min",
-                                      "cookies-zhao.read",
-                                      "sms.jsonl",
-                                      "var"};
   (void)state;
-  if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-  }
-  curl_global_cleanup();
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    remove(path);
-  }
-  rmdir(dir);
+  harness_stop(&srv);
+  harness_close(&srv);
   return 0;
 }
 
@@ -480,7 +334,10 @@ static void race_client(const char *assignee, const char *out_path) {
   for (int i = 0; i < RACE_TASKS * 2; i++) {
     answer *a = malloc(sizeof *a);
     json_t *v;
-    call_into(a, "POST", "/v1/tasks/next?queue=race", AGENT, body);
+    harness_request r = {0};
+    r.token = AGENT;
+    r.body = body;
+    harness_send_into(&srv, a, "POST", "/v1/tasks/next?queue=race", &r);
     if (a->status == 404) {
       free(a);
       break;
@@ -516,7 +373,7 @@ static void test_next_never_gives_a_task_twice(void **state) {
   for (int i = 0; i < RACE_CLIENTS; i++) {
     if ((kids[i] = fork()) == 0) {
       char path[700];
-      snprintf(path, sizeof path, "%s/race-%d", dir, i);
+      snprintf(path, sizeof path, "%s/race-%d", srv.dir, i);
       race_client(i % 2 ? "li.wei" : "old.hand", path);
       _exit(0);
     }
@@ -525,7 +382,7 @@ static void test_next_never_gives_a_task_twice(void **state) {
     char path[700], line[64];
     FILE *f;
     waitpid(kids[i], NULL, 0);
-    snprintf(path, sizeof path, "%s/race-%d", dir, i);
+    snprintf(path, sizeof path, "%s/race-%d", srv.dir, i);
     f = fopen(path, "r");
     assert_non_null(f);
     while (fgets(line, sizeof line, f)) {
@@ -861,13 +718,11 @@ static void test_guard_now_matches_what_the_guard_does(void **state) {
 /* A guard that cannot count contacts says so (503), never "allowed": the
  * messages table renamed under the service. */
 static void test_guard_that_cannot_read_answers_503(void **state) {
-  char db[600];
   sqlite3 *other;
   answer *a;
   (void)state;
   open_case("G2", NULL);
-  snprintf(db, sizeof db, "%s/work.db", dir);
-  assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
   sqlite3_busy_timeout(other, 5000);
   assert_int_equal(sqlite3_exec(other, "ALTER TABLE messages RENAME TO hidden",
                                 NULL, NULL, NULL),
@@ -906,65 +761,17 @@ static void test_token_writes_name_no_user(void **state) {
 static char cookie_jar[700];
 
 static int session_for(const char *name, char *csrf, size_t size) {
-  char url[200], body[200];
-  answer *a = malloc(sizeof *a);
-  CURL *c = curl_easy_init();
-  struct curl_slist *h =
-      curl_slist_append(NULL, "Content-Type: application/json");
-  json_t *v;
-  int ok;
-  snprintf(cookie_jar, sizeof cookie_jar, "%s/cookies-%s", dir, name);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/session", port);
-  snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s-pw-2026\"}",
-           name, name);
-  memset(a, 0, sizeof *a);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_COOKIEJAR, cookie_jar);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-  curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-  curl_easy_cleanup(c);
-  curl_slist_free_all(h);
-  ok = a->status == 200;
-  v = ok ? json_loads(a->body, 0, NULL) : NULL;
-  snprintf(csrf, size, "%s",
-           v && json_string_value(json_object_get(v, "csrf"))
-               ? json_string_value(json_object_get(v, "csrf"))
-               : "");
-  json_decref(v);
-  free(a);
-  return ok;
+  return harness_sign_in(&srv, name, cookie_jar, sizeof cookie_jar, csrf, size);
 }
 
+/* A request in the session session_for last opened. */
 static answer *as_user(const char *method, const char *path, const char *csrf,
                        const char *body) {
-  static answer a;
-  char url[600], hdr[200];
-  struct curl_slist *h = NULL;
-  CURL *c = curl_easy_init();
-  memset(&a, 0, sizeof a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  snprintf(hdr, sizeof hdr, "X-CSRF-Token: %s", csrf);
-  h = curl_slist_append(h, hdr);
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_COOKIEFILE, cookie_jar);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return &a;
+  harness_request r = {0};
+  r.csrf = csrf;
+  r.cookie_jar = cookie_jar;
+  r.body = body;
+  return harness_send(&srv, method, path, &r);
 }
 
 static void test_named_agent_sees_only_its_cases(void **state) {
@@ -1122,6 +929,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  recoup_bin = argv[1];
+  harness_open(&srv, argv[1], "work");
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -22,7 +22,7 @@ typedef struct rc_date {
   int year, month, day; /* month 1..12 */
 } rc_date;
 
-rc_clock *clock_new(const char *zone_name, rc_error *err);
+rc_clock *clock_new(const char *zone, rc_error *err);
 void clock_free(rc_clock *clk);
 /* Switches the clock to simulated time, frozen at t until set again. */
 void clock_set(rc_clock *clk, rc_time t);
@@ -32,28 +32,29 @@ rc_zone *clock_zone(rc_clock *clk); /* the institution's zone */
 /* A zone by IANA name, cached for the clock's lifetime; NULL and err set
  * for a name ICU does not know. */
 rc_zone *clock_zone_get(rc_clock *clk, const char *name, rc_error *err);
-const char *zone_name(const rc_zone *zone);
+const char *clock_zone_name(const rc_zone *zone);
 
 int clock_parse_duration(const char *text, rc_duration *out, rc_error *err);
-rc_time zone_add(rc_zone *zone, rc_time t, const rc_duration *d);
+rc_time clock_zone_add(rc_zone *zone, rc_time t, const rc_duration *d);
 /* ISO date ("2026-01-05", local midnight), date-time ("2026-01-05T09:00",
  * local unless it carries Z or an offset), or a duration from now. */
 int clock_parse_time(rc_clock *clk, const char *text, rc_time *out,
                      rc_error *err);
 int clock_parse_date(const char *text, rc_date *out);
 /* "2026-01-05T09:00:00+08:00" in zone; buf holds at least 32 bytes. */
-void zone_format(rc_zone *zone, rc_time t, char *buf, size_t size);
-void date_format(const rc_date *d, char *buf, size_t size);
-rc_date zone_date(rc_zone *zone, rc_time t);
-rc_time zone_midnight(rc_zone *zone, rc_date d);
+void clock_zone_format(rc_zone *zone, rc_time t, char *buf, size_t size);
+void clock_date_format(const rc_date *d, char *buf, size_t size);
+rc_date clock_zone_date(rc_zone *zone, rc_time t);
+rc_time clock_zone_midnight(rc_zone *zone, rc_date d);
 /* Local wall time to an instant (lenient in DST gaps, as ICU is). */
-rc_time zone_time(rc_zone *zone, rc_date d, int hour, int minute, int second);
+rc_time clock_zone_time(rc_zone *zone, rc_date d, int hour, int minute,
+                        int second);
 /* UTC offset in force at t, daylight saving included. */
-int64_t zone_offset_ms(rc_zone *zone, rc_time t);
+int64_t clock_zone_offset_ms(rc_zone *zone, rc_time t);
 /* Local wall time: minutes since midnight (0..1439). */
-int zone_minute_of_day(rc_zone *zone, rc_time t);
-int64_t date_to_days(rc_date d); /* days since 1970-01-01 */
-rc_date date_from_days(int64_t days);
+int clock_zone_minute_of_day(rc_zone *zone, rc_time t);
+int64_t clock_date_to_days(rc_date d); /* days since 1970-01-01 */
+rc_date clock_date_from_days(int64_t days);
 /* Calendar days from due to the local date of now; 0 when not yet due. */
 int clock_dpd(rc_clock *clk, const rc_date *due, rc_time now);
 

@@ -1,6 +1,7 @@
 /* The compliance guard: whether a contact may happen now, whatever the
  * script asks. Asked by the engine for every message and every contact task;
- * every deferral and refusal it returns is journaled and counted. */
+ * every deferral and refusal it gives the engine is journaled and counted.
+ * policy_explain answers the same question for the console, doing nothing. */
 #ifndef RECOUP_POLICY_H
 #define RECOUP_POLICY_H
 

@@ -356,7 +356,8 @@ enum {
   QUERY_SIM_PAYMENTS,
   QUERY_SIM_PROMISES,
   QUERY_SIM_CONTACTS,
-  QUERY_SIM_OUTCOMES
+  QUERY_SIM_OUTCOMES,
+  QUERY_SIM_REPLIES /* (case_id, at) of borrowers' replies, by case */
 };
 int query_sim(query *q, int which, int64_t after, store_row_fn fn, void *ud,
               rc_error *err);

@@ -3280,6 +3280,9 @@ static const char *const sim_sql[] = {
     [STORE_SIM_OUTCOMES] =
         "SELECT kind, coalesce(outcome, ''), count(*) FROM tasks "
         "WHERE status = 'done' GROUP BY 1, 2 ORDER BY 1, 2",
+    [STORE_SIM_REPLIES] = "SELECT case_id, at FROM journal WHERE kind = "
+                          "'event' AND json_extract(detail, '$.type') = "
+                          "'reply' ORDER BY case_id, at",
 };
 
 static int sq_scratch(sq *st) {

@@ -585,6 +585,7 @@ enum {
   STORE_SIM_PROMISES,
   STORE_SIM_CONTACTS,
   STORE_SIM_OUTCOMES,
+  STORE_SIM_REPLIES,
   STORE_SIM_COUNT
 };
 /* A throwaway copy: commits no longer wait for the disk. */

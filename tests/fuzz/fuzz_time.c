@@ -19,10 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(text, data, size);
   text[size] = '\0';
   if (clock_parse_duration(text, &d, &err) == RC_OK)
-    zone_add(clock_zone(clk), clock_now(clk), &d);
+    clock_zone_add(clock_zone(clk), clock_now(clk), &d);
   if (clock_parse_time(clk, text, &t, &err) == RC_OK) {
     char out[40];
-    zone_format(clock_zone(clk), t, out, sizeof out);
+    clock_zone_format(clock_zone(clk), t, out, sizeof out);
   }
   if (clock_parse_date(text, &day) == RC_OK)
     clock_dpd(clk, &day, clock_now(clk));

@@ -1,13 +1,15 @@
 // Strategy: how cases flowed through each workflow in a chosen period (a
 // Sankey of the transitions taken), the states with their live counts,
-// the loaded versions, and the experiment arms side by side.
+// the loaded versions, the experiment arms side by side, and what-if
+// reports (whatif.js).
 import { h, fill } from '../h.js';
 import { ctx } from '../state.js';
 import { get, qs } from '../api.js';
 import { t } from '../i18n.js';
 import { money, number, isoDay } from '../format.js';
-import { load, empty, table, section } from '../ui.js';
+import { load, empty, table } from '../ui.js';
 import { chart } from '../charts.js';
+import { whatif } from '../whatif.js';
 
 export function render(main, arg, query) {
   const from = h('input', { type: 'date', name: 'from', value: query.get('from') || isoDay(-30) });
@@ -19,7 +21,7 @@ export function render(main, arg, query) {
       h('label', {}, t('st.from'), ' ', from), h('label', {}, t('st.to'), ' ', to),
       h('button', { type: 'submit', class: 'btn primary' }, t('st.show'))),
     box,
-    section(t('st.whatif'), h('p', { class: 'muted whatif' }, t('st.whatif.text'))));
+    whatif());
   show();
 
   function draw(answer) {

@@ -1,0 +1,205 @@
+#!/bin/sh
+# What-if from the service (runtime/api_simulate.c, docs/simulate.md "From
+# the console") against the real `recoup serve` on a loopback port it
+# picks, on a copy of the example book: a supervisor runs the current
+# strategy against faster_field over HTTP, polls until done and reads the
+# report; a second run while one runs is 409; bad bodies are 422 naming the
+# field; hostile candidate names and a link out of strategies/ are refused;
+# a candidate that does not load is refused with its problems; read may
+# list and view but not run; a session write needs the CSRF token; nothing
+# is left in the simulations directory; the live book's bytes do not
+# change; a run the service was stopped in is failed after a restart.
+# usage: simulate_http.sh RECOUP EXAMPLE_DIR WORKDIR
+set -u
+recoup=$1 example=$2 work=$3
+rm -rf "$work"
+mkdir -p "$work"
+pass=0 fail=0 server=
+ok() { pass=$((pass + 1)); }
+bad() {
+  echo "FAIL $1"
+  [ -f "$work/body" ] && { echo "  body:"; head -c 2000 "$work/body"; echo; }
+  fail=$((fail + 1))
+}
+check() { # NAME CONDITION...
+  name=$1
+  shift
+  if "$@"; then ok; else bad "$name"; fi
+}
+stop() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  server=
+}
+trap stop EXIT
+
+# The example institution with candidates of every kind beside faster_field.
+inst="$work/inst"
+cp -r "$example" "$inst"
+rm -rf "$inst/var"
+mkdir -p "$inst/strategies/broken" "$work/outside"
+printf 'institution { name = "broken"\n' >"$inst/strategies/broken/recoup.lua"
+cp -r "$example/strategies/faster_field/." "$work/outside/"
+ln -s "$work/outside" "$inst/strategies/elsewhere"
+echo "not a candidate" >"$inst/strategies/README.txt"
+"$recoup" import "$inst/data/portfolio.csv" "$inst" >"$work/out" 2>&1 ||
+  bad "import the example book"
+printf 'zhang-pw-2026\n' | "$recoup" user add zhang.min --role supervisor "$inst" >/dev/null 2>&1 ||
+  bad "add the supervisor"
+printf 'wang-pw-2026\n' | "$recoup" user add wang.fang --role read "$inst" >/dev/null 2>&1 ||
+  bad "add the read user"
+
+start() {
+  RECOUP_ADMIN_TOKEN=t-admin RECOUP_READ_TOKEN=t-read RECOUP_AGENT_TOKEN=t-agent \
+    "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
+  server=$!
+  port=
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/serve.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { bad "the service started"; cat "$work/serve.err"; exit 1; }
+}
+
+# call METHOD PATH TOKEN [BODY] [CURL ARGS...]: the status into $status, the
+# body into $work/body.
+call() {
+  m=$1 p=$2 t=$3
+  shift 3
+  b=
+  if [ $# -gt 0 ]; then b=$1; shift; fi
+  if [ -n "$b" ]; then
+    status=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" \
+      ${t:+-H "Authorization: Bearer $t"} -H 'Content-Type: application/json' \
+      --data-binary "$b" "$@" "http://127.0.0.1:$port$p")
+  else
+    status=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" \
+      ${t:+-H "Authorization: Bearer $t"} "$@" "http://127.0.0.1:$port$p")
+  fi
+}
+field() { jq -r "$1" "$work/body"; }
+sims_dir="$inst/var/backups/simulations"
+hidden() { ls -A "$sims_dir" 2>/dev/null | grep -c '^\.' ; }
+
+start
+
+# The candidates: runnable, not loading, outside, and no plain file.
+call GET /v1/strategies t-admin
+check "strategies answers 200" [ "$status" = 200 ]
+check "faster_field is runnable" \
+  [ "$(field '.strategies[] | select(.name=="faster_field") | .runnable')" = true ]
+check "broken is listed with its problem" \
+  [ "$(field '.strategies[] | select(.name=="broken") | .errors[0].file')" = recoup.lua ]
+check "a link out of strategies/ is not runnable" \
+  [ "$(field '.strategies[] | select(.name=="elsewhere") | .runnable')" = false ]
+check "a plain file is no candidate" \
+  [ "$(field '[.strategies[] | select(.name=="README.txt")] | length')" = 0 ]
+call GET /v1/strategies t-read
+check "read may not list candidates" [ "$status" = 403 ]
+
+# Bad bodies: 422 naming the field, nothing started.
+for case in 'days:{"days":0}' 'days:{"days":366}' 'days:{"days":"5"}' \
+  'runs:{"runs":11}' 'runs:{"runs":0}' 'runs:{"runs":1.5}' 'seed:{"seed":-1}' \
+  'colour:{"colour":1}' 'against:{"against":"nope"}' 'against:{"against":7}' \
+  'against:{"against":"../../etc"}' 'against:{"against":"%2e%2e"}' \
+  'against:{"against":".."}' 'against:{"against":"elsewhere"}' \
+  'against:{"against":"faster_field/../broken"}' 'against:{"against":""}'; do
+  f=${case%%:*} b=${case#*:}
+  call POST /v1/simulations t-admin "$b"
+  check "$b is 422" [ "$status" = 422 ]
+  check "$b names $f" [ "$(field .error.field)" = "$f" ]
+done
+call POST /v1/simulations t-admin '[]'
+check "a body that is no object is 422" [ "$status" = 422 ]
+call POST /v1/simulations t-admin '{"against":"broken"}'
+check "a candidate that does not load is 422" [ "$status" = 422 ]
+check "its problems are listed" [ "$(field '.error.errors[0].file')" = recoup.lua ]
+call POST /v1/simulations t-read '{}'
+check "read may not run a what-if" [ "$status" = 403 ]
+call GET /v1/simulations t-read
+check "nothing was started by refused requests" [ "$(field '.simulations | length')" = 0 ]
+
+# A supervisor's session: the write needs its CSRF token.
+curl -s -c "$work/jar" -o "$work/body" -H 'Content-Type: application/json' \
+  --data-binary '{"name":"zhang.min","password":"zhang-pw-2026"}' \
+  "http://127.0.0.1:$port/v1/session"
+csrf=$(field .csrf)
+call POST /v1/simulations "" '{"against":"faster_field","days":10,"seed":7}' -b "$work/jar"
+check "a session write without the CSRF token is 403" [ "$status" = 403 ]
+call POST /v1/simulations "" '{"against":"faster_field","days":10,"seed":7}' \
+  -b "$work/jar" -H "X-CSRF-Token: $csrf" -D "$work/headers"
+check "a supervisor starts a what-if: 202" [ "$status" = 202 ]
+check "it is running" [ "$(field .status)" = running ]
+check "by the supervisor" [ "$(field .by)" = zhang.min ]
+id=$(field .id)
+check "Location names it" grep -qi "^Location: /v1/simulations/$id" "$work/headers"
+call POST /v1/simulations t-admin '{"days":5}'
+check "a second one while it runs is 409" [ "$status" = 409 ]
+check "409 names the running one" grep -q "what-if $id is running" "$work/body"
+
+for _ in $(seq 1 600); do
+  call GET "/v1/simulations/$id" t-read
+  [ "$(field .status)" != running ] && break
+  sleep 0.2
+done
+check "it is done" [ "$(field .status)" = done ]
+check "the report has both arms" [ "$(field '[.report.arms[].name] | join(",")')" = current,candidate ]
+check "the report has ten days" [ "$(field '.report.arms[0].days | length')" = 10 ]
+check "the report has the model" [ "$(field '.report.model | type')" = object ]
+check "the seed was used" [ "$(field .report.seed)" = 7 ]
+cp "$work/body" "$work/http.json"
+
+
+# The same report as the command line on the same book.
+"$recoup" simulate "$inst" --db "$inst/var/recoup.db" --against "$inst/strategies/faster_field" \
+  --days 10 --seed 7 --json "$work/cli.json" >/dev/null 2>"$work/cli.err"
+check "the service's report is what the command writes" \
+  [ "$(jq -S '.report | del(.arms[].dir)' "$work/http.json" | sha256sum)" = \
+    "$(jq -S 'del(.arms[].dir)' "$work/cli.json" | sha256sum)" ]
+
+check "no work file is left" [ "$(hidden)" = 0 ]
+call GET /v1/simulations t-read
+check "read lists it" [ "$(field '.simulations[0].id')" = "$id" ]
+grep -q '"msg":"what-if started".*"by":"zhang.min"\|"by":"zhang.min".*"msg":"what-if started"' "$work/serve.err"
+check "the log says who ran it" [ $? -eq 0 ]
+call GET /v1/simulations/999 t-read
+check "an unknown one is 404" [ "$status" = 404 ]
+
+# The current strategy alone, by the admin token (a session's requests
+# write the session's last use): the live book's bytes, the database and
+# its WAL, are the same before and after.
+live() { cat "$inst/var/recoup.db" "$inst/var/recoup.db-wal" 2>/dev/null | sha256sum; }
+before=$(live)
+call POST /v1/simulations t-admin '{"days":3}'
+check "against null runs the current strategy" [ "$status" = 202 ]
+id2=$(field .id)
+for _ in $(seq 1 300); do
+  call GET "/v1/simulations/$id2" t-read
+  [ "$(field .status)" != running ] && break
+  sleep 0.2
+done
+check "one arm" [ "$(field '.report.arms | length')" = 1 ]
+check "the live book's bytes are unchanged" [ "$(live)" = "$before" ]
+check "no work file is left" [ "$(hidden)" = 0 ]
+
+# The service stops while one runs.
+call POST /v1/simulations t-admin '{"against":"faster_field","days":365,"runs":10}'
+id3=$(field .id)
+sleep 0.5
+stop
+check "no work file is left after a stop" [ "$(hidden)" = 0 ]
+check "no child outlives the service" [ -z "$(pgrep -f "simulations/.sim-$id3" || true)" ]
+start
+call GET "/v1/simulations/$id3" t-read
+check "a run the service stopped in is failed" [ "$(field .status)" = failed ]
+check "saying so" [ "$(field .error)" = "service stopped" ]
+call GET "/v1/simulations/$id" t-read
+check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
+stop
+if grep -q 'Sanitizer\|runtime error:' "$work/serve.err"; then
+  bad "a sanitizer spoke in the service's log"
+  grep -A5 'Sanitizer\|runtime error:' "$work/serve.err" | head -40
+else ok; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
