@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -23,7 +24,7 @@
 #include "recoup/engine.h"
 #include "figures.h"
 #include "recoup/policy.h"
-#include "recoup/store.h"
+#include "store/store.h"
 #include "phone.h"
 #include "case_input.h"
 #include "jbuf.h"
@@ -31,11 +32,10 @@
 #include "user.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
-
-/* handle()'s answer, in an optimistic batch, that a handler failed and the
- * batch must be replayed with savepoints. Not an RC_ code: it never leaves
- * this file. */
-enum { REPLAY = 1 };
+/* How long a claim holds (backend.h "Claims"): far longer than a batch of
+ * a thousand events takes, and than a delivery (a webhook's timeout is
+ * seconds), so that only a node that died loses its claims. */
+enum { LEASE_MS = 5 * 60 * 1000 };
 
 enum { MAX_SCRIPTS = 32 };
 
@@ -52,16 +52,21 @@ struct engine {
   const char *current; /* case whose handler runs; NULL outside handlers */
   store_case view;     /* cached read of one case */
   int view_valid;
-  int view_borrowed;       /* view's strings belong to handle()'s case */
+  int view_borrowed;       /* view's strings belong to run_event()'s case */
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
+  /* What this process claims timers and events under: a node name unique
+   * to it, and a lease longer than any batch. */
+  char node[96];
+  store_lease lease;
   /* The console user whose write is being applied ("" for a machine
    * token or the engine's own work): every journal row says who. */
   char actor[USER_NAME_MAX + 1];
   rc_date fig_date; /* the day figures were last added to, formatted: */
   char fig_day[16];
-  int careful; /* a savepoint per event (replaying a batch that failed) */
+  int event_savepoints; /* a savepoint per event (replaying a batch that
+                           failed) */
   engine_progress_fn progress;
   void *progress_ud;
   /* A handler that spent its budget, deadline or memory in an optimistic
@@ -82,10 +87,10 @@ static void drop_view(engine *eng) {
   eng->view_valid = 0;
 }
 
-/* Seeds the case view with the case handle() just read, sparing the
+/* Seeds the case view with the case run_event() just read, sparing the
  * handler's first field access a second SELECT of the same row. The view
  * borrows the case's strings (copying them was two dozen mallocs an
- * event); handle() drops the view before it frees the case. */
+ * event); run_event() drops the view before it frees the case. */
 static void view_seed(engine *eng, const store_case *c) {
   drop_view(eng);
   eng->view = *c;
@@ -99,6 +104,16 @@ static void invalidate(engine *eng) {
 }
 
 static int rolls_begin(engine *eng, rc_error *err);
+
+/* The node name claims are made under: host and process, so that a node
+ * that restarts does not take over claims its former life left. */
+static void engine_name_node(engine *eng) {
+  char host[64] = "";
+  if (gethostname(host, sizeof host - 1) != 0) rc_copy(host, sizeof host, "?");
+  snprintf(eng->node, sizeof eng->node, "%s:%ld", host, (long)getpid());
+  eng->lease.node = eng->node;
+  eng->lease.ms = LEASE_MS;
+}
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   engine *eng = calloc(1, sizeof *eng);
@@ -117,7 +132,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
-  if ((strcmp(db, ":memory:") != 0 &&
+  if ((store_where(db) == STORE_FILE &&
        rc_mkdir_parent(db, "db", &err) != RC_OK) ||
       store_open(&eng->st, db, &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
@@ -129,6 +144,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   }
   if (opts->simulated)
     clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
+  engine_name_node(eng);
   if ((rc = rolls_begin(eng, &err)) != RC_OK) {
     rc_errlist_add(errors, &err);
     engine_close(eng);
@@ -140,6 +156,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 void engine_close(engine *eng) {
   if (!eng) return;
+  /* A clean stop gives its claims back; should that fail, they run out
+   * their lease. */
+  if (eng->st && !store_in_transaction(eng->st))
+    store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
@@ -163,7 +183,7 @@ void engine_checkpoint_every(engine *eng, int pages) {
 }
 
 int engine_journal_flush(engine *eng, rc_error *err) {
-  return store_journal_flush(eng->st, err);
+  return store_journal_write(eng->st, err);
 }
 
 int engine_meta_put(engine *eng, const char *key, const char *value,
@@ -464,8 +484,8 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   if ((rc = journal_text(eng, c->id, "opened", initial, version, &b, err)))
     return rc;
   /* Straight into the queue: a case just opened is not in error. */
-  return store_event_insert_as(eng->st, c->id, "opened", NULL,
-                               clock_now(eng->clk), "pending", err);
+  return store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
+                         "pending", err);
 }
 
 static void changed_money(json_t *fields, json_t *prev, const char *key,
@@ -564,7 +584,12 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
 
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK) goto done;
   if (json_object_size(fields) == 0) goto done; /* nothing new: no event */
-  if ((rc = store_case_update_fields(eng->st, c, err)) != RC_OK) goto done;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = c->id, .fields = STORE_CASE_TERMS, .terms = c},
+           err)) != RC_OK)
+    goto done;
   /* Balance a snapshot took off (paid elsewhere, written down), apart
    * from the payments recoup saw; a new due date moves the case between
    * buckets of days past due. */
@@ -583,8 +608,8 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     char *text = ljson_dump(detail);
     rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, c->id, "updated", text,
-                              clock_now(eng->clk), err);
+      rc = store_event_put(eng->st, c->id, "updated", text, clock_now(eng->clk),
+                           NULL, err);
     free(text);
   }
 done:
@@ -678,19 +703,21 @@ int engine_post(engine *eng, const char *case_id, const char *type,
     /* a key naming another event: refused, nothing written */
   } else if (!dup) {
     if (data) text = ljson_dump(data);
-    rc = store_event_insert(eng->st, case_id, type, text, clock_now(eng->clk),
-                            err);
+    rc = store_event_put(eng->st, case_id, type, text, clock_now(eng->clk),
+                         NULL, err);
   }
   if (duplicate) *duplicate = dup;
   free(text);
   return ingest_end(eng, rc, err);
 }
 
-static int queue(engine *eng, const char *case_id, const char *type,
-                 json_t *data, rc_error *err) {
+/* Queues an event the core emits for a case (promise_kept,
+ * plan_completed, message_failed, reply); takes data. */
+static int enqueue_event(engine *eng, const char *case_id, const char *type,
+                         json_t *data, rc_error *err) {
   char *text = ljson_dump(data);
-  int rc = store_event_insert(eng->st, case_id, type, text,
-                              clock_now(eng->clk), err);
+  int rc = store_event_put(eng->st, case_id, type, text, clock_now(eng->clk),
+                           NULL, err);
   free(text);
   json_decref(data);
   return rc;
@@ -726,7 +753,7 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
                             "paid", (json_int_t)paid);
       if ((rc = journal(eng, c->id, "promise_kept", c->state, c->version,
                         json_deep_copy(d), err)) ||
-          (rc = queue(eng, c->id, "promise_kept", d, err)))
+          (rc = enqueue_event(eng, c->id, "promise_kept", d, err)))
         return rc;
     }
   }
@@ -751,7 +778,7 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
     if (!(rc = store_plan_status(eng->st, due[0].plan_id, "completed", err)) &&
         !(rc = journal(eng, c->id, "plan_completed", c->state, c->version,
                        json_deep_copy(d), err)))
-      rc = queue(eng, c->id, "plan_completed", d, err);
+      rc = enqueue_event(eng, c->id, "plan_completed", d, err);
     else
       json_decref(d);
   }
@@ -826,8 +853,13 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     if (excess > 0)
       json_object_set_new(data, "overpaid", json_integer((json_int_t)excess));
     text = ljson_dump(data);
-    rc = store_case_set_money(eng->st, case_id, c.balance - applied, due,
-                              c.overpaid + excess, err);
+    rc = store_case_write(eng->st,
+                          &(store_case_change){.id = case_id,
+                                               .fields = STORE_CASE_MONEY,
+                                               .balance = c.balance - applied,
+                                               .amount_due = due,
+                                               .overpaid = c.overpaid + excess},
+                          err);
     if (rc == RC_OK)
       rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", NULL, NULL,
                      NULL, 1, amount, err);
@@ -835,8 +867,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "payment", text,
-                              clock_now(eng->clk), err);
+      rc = store_event_put(eng->st, case_id, "payment", text,
+                           clock_now(eng->clk), NULL, err);
     if (rc == RC_OK) rc = allocate(eng, &c, amount, err);
     free(text);
     json_decref(data);
@@ -946,8 +978,8 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
       text = ljson_dump(data);
       rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
       if (rc == RC_OK)
-        rc = store_event_insert(eng->st, t.case_id, "task_done", text,
-                                clock_now(eng->clk), err);
+        rc = store_event_put(eng->st, t.case_id, "task_done", text,
+                             clock_now(eng->clk), NULL, err);
       free(text);
     }
     if (rc == RC_OK && result) *result = json_incref(body);
@@ -967,8 +999,8 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
     return rc_error_set(err, RC_EINVAL, "assignee",
                         "claiming a task needs an assignee");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_task_claim(eng->st, task_id, assignee, case_id, sizeof case_id,
-                        err);
+  rc = store_task_take(eng->st, task_id, assignee, STORE_TAKE_CLAIM, case_id,
+                       sizeof case_id, err);
   if (rc == RC_OK)
     rc = journal(eng, case_id, "task_claimed", NULL, 0,
                  json_pack("{s:I, s:s}", "task", (json_int_t)task_id,
@@ -1104,7 +1136,9 @@ int engine_task_assign(engine *eng, int64_t task_id, const char *user,
   if (rc == RC_OK && strcmp(t.status, "open") && strcmp(t.status, "claimed"))
     rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is %s",
                       (long long)task_id, t.status);
-  if (rc == RC_OK) rc = store_task_assign(eng->st, task_id, user, err);
+  if (rc == RC_OK)
+    rc = store_task_take(eng->st, task_id, user, STORE_TAKE_ASSIGN, NULL, 0,
+                         err);
   if (rc == RC_OK)
     rc = journal(eng, t.case_id, "task_assigned", NULL, 0,
                  json_pack("{s:I, s:s, s:o, s:s}", "task", (json_int_t)task_id,
@@ -1128,12 +1162,15 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, err);
   if (rc == RC_OK)
-    rc = store_message_set_status(eng->st, message_id, status, err);
+    rc = store_message_update(
+        eng->st, message_id,
+        &(store_message_change){.fields = STORE_MSG_STATUS, .status = status},
+        NULL, err);
   snprintf(data, sizeof data, "{\"message\":%lld}", (long long)message_id);
   if (rc == RC_OK)
-    rc = store_event_insert(eng->st, case_id,
-                            delivered ? "message_delivered" : "message_failed",
-                            data, clock_now(eng->clk), err);
+    rc = store_event_put(eng->st, case_id,
+                         delivered ? "message_delivered" : "message_failed",
+                         data, clock_now(eng->clk), NULL, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1143,9 +1180,16 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   const char *status = ok ? "sent" : final ? "failed" : "queued";
   int rc;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_message_attempt(eng->st, message_id, status, attempts,
-                             ok || final ? 0 : next_attempt, reason,
-                             clock_now(eng->clk), err);
+  rc = store_message_update(
+      eng->st, message_id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_ATTEMPT,
+          .status = status,
+          .attempts = attempts,
+          .next_attempt = ok || final ? 0 : next_attempt,
+          .reason = reason,
+          .at = clock_now(eng->clk)},
+      NULL, err);
   if (rc == RC_OK) {
     json_t *d =
         json_pack("{s:I, s:s, s:i, s:s?}", "message", (json_int_t)message_id,
@@ -1160,7 +1204,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   if (rc == RC_OK && final && !ok) {
     json_t *d = json_pack("{s:I, s:s?}", "message", (json_int_t)message_id,
                           "reason", reason);
-    rc = queue(eng, case_id, "message_failed", d, err);
+    rc = enqueue_event(eng, case_id, "message_failed", d, err);
   }
   return ingest_end(eng, rc, err);
 }
@@ -1189,8 +1233,9 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
                       "no open case of a borrower reachable at %s", from);
   }
   if (rc == RC_OK)
-    rc = queue(eng, case_out, "reply",
-               json_pack("{s:s, s:s?}", "text", text, "from", from), err);
+    rc = enqueue_event(eng, case_out, "reply",
+                       json_pack("{s:s, s:s?}", "text", text, "from", from),
+                       err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1205,7 +1250,10 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
                       case_id);
   } else {
     rc = store_events_retry(eng->st, case_id, &n, err);
-    if (rc == RC_OK) rc = store_case_set_error(eng->st, case_id, NULL, err);
+    if (rc == RC_OK)
+      rc = store_case_write(
+          eng->st,
+          &(store_case_change){.id = case_id, .fields = STORE_CASE_ERROR}, err);
     if (rc == RC_OK)
       rc = journal(eng, case_id, "retry", c.state, c.version,
                    json_pack("{s:s, s:i}", "error", c.error, "events", n), err);
@@ -1283,7 +1331,7 @@ int engine_user_add(engine *eng, const char *name, const char *role,
       (rc = ingest_begin(eng, err)) == RC_OK) {
     rc = store_user_insert(eng->st, &u, hash, err);
     if (rc == RC_OK)
-      rc = store_user_log(eng->st, u.created_at, name, "added", err);
+      rc = store_user_log(eng->st, u.created_at, name, "added", NULL, err);
     rc = ingest_end(eng, rc, err);
   }
   sodium_memzero(hash, sizeof hash);
@@ -1297,12 +1345,13 @@ int engine_user_set_disabled(engine *eng, const char *name, int disabled,
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_set_disabled(eng->st, name, disabled, err);
+  rc = store_user_update(eng->st, name, disabled, NULL, err);
   if (rc == RC_OK && disabled)
-    rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
+    rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
+                               0, NULL, err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name,
-                        disabled ? "disabled" : "enabled", err);
+                        disabled ? "disabled" : "enabled", NULL, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1315,12 +1364,14 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
     return rc;
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_set_password(eng->st, name, hash, err);
+    rc = store_user_update(eng->st, name, -1, hash, err);
     /* Whoever knew the old password is signed out with it. */
     if (rc == RC_OK)
-      rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
+      rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
+                                 0, NULL, err);
     if (rc == RC_OK)
-      rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", err);
+      rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", NULL,
+                          err);
     rc = ingest_end(eng, rc, err);
   }
   sodium_memzero(hash, sizeof hash);
@@ -1382,11 +1433,12 @@ int engine_session_create(engine *eng, const char *id, const char *name,
                           const char *address, rc_error *err) {
   int rc;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_sessions_stale_delete(eng->st, now, idle_before, err);
+  rc = store_sessions_delete(eng->st, STORE_SESSIONS_STALE, NULL, NULL, now,
+                             idle_before, NULL, err);
   if (rc == RC_OK)
     rc = store_session_insert(eng->st, id, name, now, expires_at, address, err);
   if (rc == RC_OK)
-    rc = store_user_log_from(eng->st, now, name, "signed_in", address, err);
+    rc = store_user_log(eng->st, now, name, "signed_in", address, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1401,9 +1453,10 @@ int engine_session_end(engine *eng, const char *id, const char *name,
                        rc_time now, const char *address, rc_error *err) {
   int rc, deleted = 0;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_session_delete(eng->st, id, &deleted, err);
+  rc = store_sessions_delete(eng->st, STORE_SESSIONS_ONE, id, NULL, 0, 0,
+                             &deleted, err);
   if (rc == RC_OK && deleted && name && *name)
-    rc = store_user_log_from(eng->st, now, name, "signed_out", address, err);
+    rc = store_user_log(eng->st, now, name, "signed_out", address, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1413,8 +1466,7 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
   if (!name || user_check_name(name, "name", NULL) != RC_OK) name = "?";
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   return ingest_end(
-      eng,
-      store_user_log_from(eng->st, now, name, "sign_in_failed", address, err),
+      eng, store_user_log(eng->st, now, name, "sign_in_failed", address, err),
       err);
 }
 
@@ -1443,13 +1495,20 @@ static int transition(engine *eng, const store_case *c, const char *from,
    * timer, since no handler will run again. */
   /* A closed case's waiting messages will never be asked about again:
    * they are cancelled with it (their release timers go with the rest). */
-  if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
-                        : store_timers_delete_scoped(eng->st, c->id, err)) ||
+  if ((rc = store_timers_cancel(
+           eng->st, c->id, info->final ? STORE_TIMERS_ALL : STORE_TIMERS_SCOPED,
+           NULL, NULL, err)) ||
       (info->final && (rc = store_messages_cancel_deferred(
                            eng->st, c->id, "case_closed", err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
-      (rc = store_case_set_state(eng->st, c->id, to, info->final,
-                                 info->final ? info->outcome : NULL, err)) ||
+      (rc = store_case_write(
+           eng->st,
+           &(store_case_change){.id = c->id,
+                                .fields = STORE_CASE_STATE,
+                                .state = to,
+                                .closed = info->final,
+                                .outcome = info->final ? info->outcome : NULL},
+           err)) ||
       (rc = figure(eng, "transition", c->workflow, from, to, 1, 0, err)) ||
       (info->final && !c->closed &&
        (rc = roll_log(eng, c, c->due_date, 1, err))))
@@ -1528,17 +1587,20 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   int rc, deleted;
   if ((rc = store_savepoint(eng->st, err))) return rc;
   if (event_id) {
-    rc = store_event_fail(eng->st, event_id, err);
+    rc = store_event_finish(eng->st, event_id, STORE_EVENT_PARKED, err);
   } else {
     /* The timer becomes a failed event: `recoup retry` replays it. */
     store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
-    rc = store_timer_delete(eng->st, &t, &deleted, err);
+    rc = store_timer_finish(eng->st, &t, &deleted, err);
     if (rc == RC_OK)
-      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
-                                 err);
+      rc = store_event_put(eng->st, case_id, type, data, at, "failed", err);
   }
   if (rc == RC_OK)
-    rc = store_case_set_error(eng->st, case_id, why->message, err);
+    rc = store_case_write(
+        eng->st,
+        &(store_case_change){
+            .id = case_id, .fields = STORE_CASE_ERROR, .error = why->message},
+        err);
   if (rc == RC_OK &&
       (rc = store_case_get(eng->st, case_id, &c, err)) == RC_OK) {
     rc = journal(eng, case_id, "error", c.state, c.version,
@@ -1589,6 +1651,23 @@ static int release_timer(engine *eng, const char *case_id, rc_time due,
   return rc;
 }
 
+/* A deferred message asked again at its release: deferred anew (to
+ * not_before), blocked or cancelled, with the reason; *changed is 0 when
+ * it was no longer deferred. */
+static int message_recheck(engine *eng, int64_t id, const char *status,
+                           const char *reason, rc_time not_before, int *changed,
+                           rc_error *err) {
+  return store_message_update(
+      eng->st, id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_NOT_BEFORE,
+          .only_if = "deferred",
+          .status = status,
+          .reason = reason,
+          .not_before = not_before},
+      changed, err);
+}
+
 /* A deferred message's time has come. It goes out only if the case is
  * still where it was when the message was written, and the guard, asked
  * again, agrees: a dispute opened meanwhile blocks it, a cap filled
@@ -1605,8 +1684,8 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
     memset(&dd, 0, sizeof dd);
     dd.verdict = POLICY_BLOCK;
     snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
-    if ((rc = store_message_recheck(eng->st, id, "cancelled", dd.reason, 0,
-                                    &released, err)) ||
+    if ((rc = message_recheck(eng, id, "cancelled", dd.reason, 0, &released,
+                              err)) ||
         !released)
       return rc;
     return journal(
@@ -1623,9 +1702,9 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
     if (rc != RC_OK) return rc;
     if (dd.verdict != POLICY_ALLOW) {
       const char *what = dd.verdict == POLICY_DEFER ? "deferred" : "blocked";
-      if ((rc = store_message_recheck(eng->st, id, what, dd.reason,
-                                      dd.verdict == POLICY_DEFER ? dd.until : 0,
-                                      &released, err)) ||
+      if ((rc = message_recheck(eng, id, what, dd.reason,
+                                dd.verdict == POLICY_DEFER ? dd.until : 0,
+                                &released, err)) ||
           !released)
         return rc;
       r.message = id;
@@ -1640,7 +1719,11 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
       return journal_policy(eng, c->id, channel, "release", &dd, err);
     }
   }
-  rc = store_message_release(eng->st, id, &released, err);
+  rc = store_message_update(eng->st, id,
+                            &(store_message_change){.fields = STORE_MSG_STATUS,
+                                                    .only_if = "deferred",
+                                                    .status = "queued"},
+                            &released, err);
   if (rc == RC_OK && released)
     rc = figure(eng, "contact", channel, NULL, NULL, 1, 0, err);
   if (rc == RC_OK && released)
@@ -1697,129 +1780,197 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
   return rc;
 }
 
-/* One event of one case. timer_id or event_id says where it came from.
- * Returns an error only when the store failed: a handler's failure is
- * the case's business, recorded on the case. */
-static int handle(engine *eng, const char *case_id, const char *type,
-                  const char *data, rc_time at, int64_t event_id,
-                  int64_t timer_id, rc_error *err) {
-  store_case c;
-  rc_error why;
-  char *traceback = NULL, *owned_data = NULL, core_type[32];
+/* One event being run: where it came from (a queued event or a fired
+ * timer) and what it says. */
+typedef struct event_run {
+  const char *case_id;
+  const char *type, *data; /* after a core timer's translation */
   /* What arrived, kept for a failure: a retry replays it from the start. */
-  const char *arrived_type = type, *arrived_data = data;
-  int rc, deleted = 1;
+  const char *arrived_type, *arrived_data;
+  rc_time at;
+  int64_t event_id, timer_id; /* one of them is not 0 */
+  char *owned_data;           /* a core timer's public data */
+  char core_type[32];
+} event_run;
 
-  if (eng->careful && (rc = store_savepoint(eng->st, err))) return rc;
-  invalidate(eng);
-  if (timer_id) {
-    store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
-    rc = store_timer_delete(eng->st, &t, &deleted, err);
-    if (rc != RC_OK || !deleted) goto release;
+/* Takes the event off its queue and reads its case. *go is 1 with *c read
+ * when the event goes on; 0 when there is nothing more to do: its timer
+ * was cancelled by an earlier event of the batch, its case is gone, or
+ * its case is in error (a fired timer is parked beside the failed event,
+ * to run after the retry, in order; a queued one keeps its place among
+ * the case's events). */
+static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
+                      rc_error *err) {
+  int rc, deleted = 1;
+  *go = 0;
+  if (ev->timer_id) {
+    store_timer t = {ev->timer_id, (char *)ev->case_id, (char *)ev->type,
+                     (char *)ev->data, ev->at};
+    rc = store_timer_finish(eng->st, &t, &deleted, err);
+    if (rc != RC_OK || !deleted) return rc;
   }
-  rc = store_case_get(eng->st, case_id, &c, err);
-  if (rc == RC_ENOTFOUND) {
-    /* the case is gone; so is its event */
-    rc = event_id ? store_event_delete(eng->st, event_id, err) : RC_OK;
-    goto release;
+  rc = store_case_get(eng->st, ev->case_id, c, err);
+  if (rc == RC_ENOTFOUND) /* the case is gone; so is its event */
+    return ev->event_id ? store_event_finish(eng->st, ev->event_id,
+                                             STORE_EVENT_DONE, err)
+                        : RC_OK;
+  if (rc != RC_OK) return rc;
+  if (c->error) {
+    if (ev->timer_id)
+      rc = store_event_put(eng->st, ev->case_id, ev->type, ev->data, ev->at,
+                           "failed", err);
+    store_case_free(c);
+    return rc;
   }
-  if (rc != RC_OK) goto release;
-  if (c.error) {
-    /* A case in error holds its later events until it is retried: a fired
-     * timer is parked beside the failed event (the retry re-queues both,
-     * in order); a queued one (queued before the case failed) stays where
-     * it is, keeping its place among the case's events. */
-    if (timer_id)
-      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
-                                 err);
-    store_case_free(&c);
-    goto release;
-  }
-  if (event_id && (rc = store_event_delete(eng->st, event_id, err))) {
-    store_case_free(&c);
-    goto release;
+  if (ev->event_id &&
+      (rc = store_event_finish(eng->st, ev->event_id, STORE_EVENT_DONE, err)) !=
+          RC_OK) {
+    store_case_free(c);
+    return rc;
   }
   eng->stats.events++;
-  if (timer_id) eng->stats.timers_fired++;
+  if (ev->timer_id) eng->stats.timers_fired++;
+  *go = 1;
+  return RC_OK;
+}
+
+/* What the core makes of the event before any handler: a core timer
+ * becomes the event it stands for (or nothing), the event is journaled,
+ * a dispute holds the case and a cease request stops contact with the
+ * borrower. *go is 1 when handlers run next, with *c as the case is now;
+ * 0 when not (a closed case runs no handler), *c then freed. */
+static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
+                         rc_error *err) {
+  const char *type = ev->type;
+  int rc = RC_OK, holds;
+  *go = 0;
   if (type[0] == '_' && type[1] == '_') {
     char *public_data = NULL;
-    rc = core_timer(eng, &c, type, data, core_type, sizeof core_type,
+    rc = core_timer(eng, c, type, ev->data, ev->core_type, sizeof ev->core_type,
                     &public_data, err);
-    if (rc != RC_OK || !core_type[0]) {
+    if (rc != RC_OK || !ev->core_type[0]) {
       free(public_data);
-      store_case_free(&c);
-      goto release;
+      store_case_free(c);
+      return rc;
     }
-    type = core_type;
-    data = owned_data = public_data;
+    ev->type = type = ev->core_type;
+    ev->data = ev->owned_data = public_data;
   }
   {
     jbuf b = {0};
     jb_lit(&b, "{");
     jb_str(&b, "type", type);
-    if (data) jb_json(&b, "data", data); /* stored JSON, as it arrived */
-    rc = journal_text(eng, case_id, "event", c.state, c.version, &b, err);
+    if (ev->data) jb_json(&b, "data", ev->data); /* stored JSON, as it came */
+    rc = journal_text(eng, ev->case_id, "event", c->state, c->version, &b, err);
   }
-  /* The core's own meaning of some events, before any handler: a dispute
-   * holds the case, a cease request stops contact with the borrower. */
-  if (rc == RC_OK && strcmp(type, "dispute") == 0)
-    rc = store_case_set_hold(eng->st, case_id, 1, err);
-  else if (rc == RC_OK && strcmp(type, "dispute_resolved") == 0)
-    rc = store_case_set_hold(eng->st, case_id, 0, err);
+  holds = strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0;
+  if (rc == RC_OK && holds)
+    rc = store_case_write(
+        eng->st,
+        &(store_case_change){.id = ev->case_id,
+                             .fields = STORE_CASE_HOLD,
+                             .on_hold = !strcmp(type, "dispute")},
+        err);
   else if (rc == RC_OK && strcmp(type, "cease") == 0)
-    rc = store_borrower_set_flag(eng->st, c.borrower_id, "ceased", 1, err);
-  if (rc == RC_OK && c.closed == 0 &&
-      (strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0 ||
-       strcmp(type, "cease") == 0)) {
+    rc = store_borrower_set_flag(eng->st, c->borrower_id, STORE_FLAG_CEASED, 1,
+                                 err);
+  if (rc == RC_OK && c->closed == 0 && (holds || strcmp(type, "cease") == 0)) {
     invalidate(eng);
-    store_case_free(&c);
-    rc = store_case_get(eng->st, case_id, &c, err);
-    if (rc != RC_OK) goto release;
+    store_case_free(c);
+    if ((rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK) return rc;
   }
-  if (rc != RC_OK || c.closed) {
-    store_case_free(&c);
-    goto release;
+  if (rc != RC_OK || c->closed) {
+    store_case_free(c);
+    return rc;
   }
-  rc_error_clear(&why);
-  view_seed(eng, &c);
-  eng->current = c.id;
-  if (eng->careful && (eng->spent.event_id || eng->spent.timer_id) &&
-      eng->spent.event_id == event_id && eng->spent.timer_id == timer_id) {
-    why = eng->spent.why; /* the replay of a handler that spent its limit */
-    traceback = eng->spent.traceback;
+  *go = 1;
+  return RC_OK;
+}
+
+/* Runs the case's handlers for the event (or, replaying a batch, the
+ * failure a handler that spent its limit had the first time) and writes
+ * the event's journal run. RC_OK, or the handler's failure in *why. */
+static int event_handlers(engine *eng, const event_run *ev, store_case *c,
+                          rc_error *why, char **traceback) {
+  int rc;
+  rc_error_clear(why);
+  view_seed(eng, c);
+  eng->current = c->id;
+  if (eng->event_savepoints && (eng->spent.event_id || eng->spent.timer_id) &&
+      eng->spent.event_id == ev->event_id &&
+      eng->spent.timer_id == ev->timer_id) {
+    *why = eng->spent.why; /* the replay of a handler that spent its limit */
+    *traceback = eng->spent.traceback;
     eng->spent.traceback = NULL;
     eng->spent.event_id = eng->spent.timer_id = 0;
     rc = RC_ESCRIPT;
   } else {
-    rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+    rc = dispatch(eng, c, ev->type, ev->data, ev->at, traceback, why);
   }
-  if (rc == RC_OK && store_journal_flush(eng->st, &why) != RC_OK)
+  if (rc == RC_OK && store_journal_write(eng->st, why) != RC_OK)
     rc = RC_ESTORE; /* its journal refused: this event failed */
   eng->current = NULL;
-  drop_view(eng); /* it may borrow from c, freed below */
-  if (rc != RC_OK) {
-    if (!eng->careful && strcmp(failure_reason(&why), "error") != 0) {
+  drop_view(eng); /* it may borrow from c, freed by the caller */
+  return rc;
+}
+
+/* A handler failed. In an optimistic batch (no savepoint per event) the
+ * batch must be undone and replayed with savepoints: *replay is set, and
+ * a failure of the handler's limits is kept so that the replay does not
+ * run it again. With savepoints, the event's effects are rolled back and
+ * the failure recorded on the case. */
+static int event_failed(engine *eng, const event_run *ev, rc_error *why,
+                        char **traceback, int *replay, rc_error *err) {
+  int rc;
+  if (!eng->event_savepoints) {
+    if (strcmp(failure_reason(why), "error") != 0) {
       free(eng->spent.traceback);
-      eng->spent.event_id = event_id;
-      eng->spent.timer_id = timer_id;
-      eng->spent.why = why;
-      eng->spent.traceback = traceback;
-      traceback = NULL;
+      eng->spent.event_id = ev->event_id;
+      eng->spent.timer_id = ev->timer_id;
+      eng->spent.why = *why;
+      eng->spent.traceback = *traceback;
+      *traceback = NULL;
     }
-    if (!eng->careful)
-      rc = REPLAY;
-    else if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
-      rc = record_failure(eng, case_id, arrived_type, arrived_data, at,
-                          event_id, timer_id, &why, traceback, err);
-    free(traceback);
-    free(owned_data);
-    store_case_free(&c);
-    return rc;
+    *replay = 1;
+    return RC_OK;
   }
-  store_case_free(&c);
-release:
-  free(owned_data);
-  if (!eng->careful) return rc; /* a store failure ends the whole batch */
+  if ((rc = store_rollback_to(eng->st, err)) != RC_OK) return rc;
+  return record_failure(eng, ev->case_id, ev->arrived_type, ev->arrived_data,
+                        ev->at, ev->event_id, ev->timer_id, why, *traceback,
+                        err);
+}
+
+/* One event of one case: take it, apply the core's meaning, run the
+ * handlers, finish. Returns an error only when the store failed: a
+ * handler's failure is the case's business, recorded on the case, or,
+ * in an optimistic batch, *replay asks for the batch to be run again
+ * with a savepoint per event. */
+static int run_event(engine *eng, event_run *ev, int *replay, rc_error *err) {
+  store_case c;
+  rc_error why;
+  char *traceback = NULL;
+  int rc, go;
+
+  ev->arrived_type = ev->type;
+  ev->arrived_data = ev->data;
+  ev->owned_data = NULL;
+  ev->core_type[0] = '\0';
+  if (eng->event_savepoints && (rc = store_savepoint(eng->st, err))) return rc;
+  invalidate(eng);
+  rc = event_take(eng, ev, &c, &go, err);
+  if (rc == RC_OK && go) rc = event_meaning(eng, ev, &c, &go, err);
+  if (rc == RC_OK && go) {
+    if (event_handlers(eng, ev, &c, &why, &traceback) != RC_OK) {
+      rc = event_failed(eng, ev, &why, &traceback, replay, err);
+      free(traceback);
+      free(ev->owned_data);
+      store_case_free(&c);
+      return rc; /* the savepoint, if any, was rolled back */
+    }
+    store_case_free(&c);
+  }
+  free(ev->owned_data);
+  if (!eng->event_savepoints) return rc; /* a store failure ends the batch */
   if (rc != RC_OK) {
     store_rollback_to(eng->st, NULL);
     return rc;
@@ -1852,12 +2003,12 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   int simulated = clock_is_simulated(eng->clk);
   int64_t total = 0;
   int rc = RC_OK;
-  int limit_replay = 0; /* > 0: replaying that many events carefully */
+  int limit_replay = 0; /* > 0: replaying that many events, a savepoint each */
 
   eng->interrupted = 0;
   if (more) *more = 0;
   for (;;) {
-    int n = 0, batch = limit_replay ? limit_replay : BATCH;
+    int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
     engine_stats saved_stats = eng->stats;
     rc_time saved_clock = clock_now(eng->clk);
     if (eng->interrupted) break;
@@ -1868,21 +2019,25 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     /* A slice smaller than a batch stays small: the service answers
      * waiting requests between slices. */
     if (batch > max_steps - total) batch = (int)(max_steps - total);
-    eng->careful = limit_replay > 0;
+    eng->event_savepoints = limit_replay > 0;
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
-    while (n < batch && rc == RC_OK) {
+    while (n < batch && rc == RC_OK && !replay) {
       store_event *events;
       store_timer *timers;
       rc_time due, limit;
       int count;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
-      if ((rc = store_events_next(eng->st, batch - n, &events, &count, err)) !=
-          RC_OK)
+      if ((rc = store_events_claim(eng->st, batch - n, &eng->lease, &events,
+                                   &count, err)) != RC_OK)
         break;
-      for (int i = 0; i < count && rc == RC_OK; i++) {
-        rc = handle(eng, events[i].case_id, events[i].type, events[i].data,
-                    events[i].at, events[i].id, 0, err);
+      for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        event_run ev = {.case_id = events[i].case_id,
+                        .type = events[i].type,
+                        .data = events[i].data,
+                        .at = events[i].at,
+                        .event_id = events[i].id};
+        rc = run_event(eng, &ev, &replay, err);
         n++;
       }
       store_events_free(events, count);
@@ -1900,11 +2055,15 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       /* A simulation lives through every due time in order, so each
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
-      rc = store_timers_due(eng->st, simulated ? clock_now(eng->clk) : limit,
-                            batch - n, &timers, &count, err);
-      for (int i = 0; i < count && rc == RC_OK; i++) {
-        rc = handle(eng, timers[i].case_id, timers[i].event, timers[i].data,
-                    timers[i].due, 0, timers[i].id, err);
+      rc = store_timers_claim(eng->st, simulated ? clock_now(eng->clk) : limit,
+                              batch - n, &eng->lease, &timers, &count, err);
+      for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        event_run ev = {.case_id = timers[i].case_id,
+                        .type = timers[i].event,
+                        .data = timers[i].data,
+                        .at = timers[i].due,
+                        .timer_id = timers[i].id};
+        rc = run_event(eng, &ev, &replay, err);
         n++;
       }
       if (count)
@@ -1912,8 +2071,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       else
         free(timers);
     }
-    eng->careful = 0;
-    if (rc == REPLAY) {
+    eng->event_savepoints = 0;
+    if (rc == RC_OK && replay) {
       /* Event n failed: undo the batch and everything it did in memory,
        * then run its first n events again, each in a savepoint. The
        * store reads the same rows, so the same events come back. */
@@ -1969,7 +2128,14 @@ static int migrate_workflow(engine *eng, const char *name, int version,
       }
       script_state info = script_state_info(eng->sc, name, version, state);
       if (r == RC_OK && state[0] && info.exists && !info.final) {
-        rc = store_case_set_workflow(eng->st, c.id, name, version, state, err);
+        rc =
+            store_case_write(eng->st,
+                             &(store_case_change){.id = c.id,
+                                                  .fields = STORE_CASE_WORKFLOW,
+                                                  .workflow = name,
+                                                  .version = version,
+                                                  .state = state},
+                             err);
         if (rc == RC_OK)
           rc = journal(
               eng, c.id, "migrated", state, version,
@@ -2147,7 +2313,9 @@ int engine_cancel(engine *eng, const char *case_id, const char *event,
   if (event[0] == '_' && event[1] == '_')
     return rc_error_set(err, RC_EINVAL, "event",
                         "event names starting with __ belong to the core");
-  if ((rc = store_timers_cancel(eng->st, case_id, event, &n, err))) return rc;
+  if ((rc = store_timers_cancel(eng->st, case_id, STORE_TIMERS_NAMED, event, &n,
+                                err)))
+    return rc;
   if (count) *count = n;
   return case_journal(eng, case_id, "cancel",
                       json_pack("{s:s, s:i}", "event", event, "timers", n),
@@ -2170,7 +2338,11 @@ int engine_set_data(engine *eng, const char *case_id, const char *key,
   else
     json_object_set(data, key, value);
   text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-  rc = store_case_set_data(eng->st, case_id, text, err);
+  rc = store_case_write(
+      eng->st,
+      &(store_case_change){
+          .id = case_id, .fields = STORE_CASE_DATA, .data = text},
+      err);
   free(text);
   json_decref(data);
   invalidate(eng);
@@ -2187,7 +2359,12 @@ int engine_set_tags(engine *eng, const char *case_id, const char *tag,
                     const char *tags_json, rc_error *err) {
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if ((rc = store_case_set_tags(eng->st, case_id, tags_json, err))) return rc;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = case_id, .fields = STORE_CASE_TAGS, .tags = tags_json},
+           err)))
+    return rc;
   invalidate(eng);
   return case_journal(eng, case_id, "tag", json_pack("{s:s}", "tag", tag), err);
 }
@@ -2196,7 +2373,12 @@ int engine_assign(engine *eng, const char *case_id, const char *queue,
                   rc_error *err) {
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if ((rc = store_case_set_queue(eng->st, case_id, queue, err))) return rc;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = case_id, .fields = STORE_CASE_QUEUE, .queue = queue},
+           err)))
+    return rc;
   invalidate(eng);
   return case_journal(eng, case_id, "assign",
                       json_pack("{s:s}", "queue", queue), err);
@@ -2521,23 +2703,27 @@ int engine_plan(engine *eng, const char *case_id,
                           i);
     total += items[i].amount;
   }
-  if ((rc = store_plan_insert(eng->st, case_id, total,
-                              grace->ms + grace->days * 86400000LL,
-                              clock_now(eng->clk), id, err)))
-    return rc;
-  list = json_array();
-  for (int i = 0; i < n && rc == RC_OK; i++) {
-    int64_t iid;
-    rc_time missed = clock_zone_add(clock_zone(eng->clk),
-                              end_of_day(eng, items[i].due_date), grace);
-    rc = store_installment_insert(eng->st, *id, i + 1, items[i].due_date,
-                                  items[i].amount, &iid, err);
-    if (rc == RC_OK)
+  {
+    store_plan_item plan_items[360];
+    store_plan plan = {case_id,
+                       total,
+                       grace->ms + grace->days * 86400000LL,
+                       clock_now(eng->clk),
+                       n,
+                       plan_items};
+    for (int i = 0; i < n; i++)
+      plan_items[i] = (store_plan_item){items[i].due_date, items[i].amount, 0};
+    if ((rc = store_plan_insert(eng->st, &plan, id, err))) return rc;
+    list = json_array();
+    for (int i = 0; i < n && rc == RC_OK; i++) {
+      rc_time missed = clock_zone_add(clock_zone(eng->clk),
+                                      end_of_day(eng, items[i].due_date), grace);
       rc = core_timer_at(eng, case_id, missed, "__installment_due",
-                         "installment", iid, err);
-    json_array_append_new(
-        list, json_pack("{s:s, s:I}", "due", items[i].due_date, "amount",
-                        (json_int_t)items[i].amount));
+                         "installment", plan_items[i].id, err);
+      json_array_append_new(
+          list, json_pack("{s:s, s:I}", "due", items[i].due_date, "amount",
+                          (json_int_t)items[i].amount));
+    }
   }
   if (rc != RC_OK) {
     json_decref(list);

@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "simulate.h"
 #include "spec.h"
+#include "store/where.h"
 #include "user.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -264,7 +265,7 @@ enum {
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
                            rc_time *until) {
-  engine_options opts = {dir, a->db, 0, 0, 0};
+  engine_options opts = {.dir = dir, .db = a->db};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
@@ -376,7 +377,8 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
 
 static int cmd_check(const args *a) {
   const char *dir = a->npos ? a->pos[0] : ".";
-  engine_options opts = {dir, ":memory:", 1, 0, 1};
+  engine_options opts = {
+      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
