@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -49,7 +50,16 @@ enum {
   SIM_CANDIDATES = 50,   /* candidates listed */
   SIM_NAME_MAX = 64,     /* a candidate's name */
   SIM_NICE = 10,         /* the simulation yields the CPU to the service */
-  SIM_ERRORS_LISTED = 20 /* a candidate's load errors listed */
+  SIM_ERRORS_LISTED = 20, /* a candidate's load errors listed */
+  /* Wall-clock limits on the children. A candidate's handlers each have
+   * an instruction budget, but a simulation calls them for every case
+   * every day: one that spends its budget on each call (a loop) ran 15 s
+   * on the 500-case example book for 3 days, hours on a large one, and
+   * blocked every other what-if meanwhile with no way to stop it but a
+   * restart. A check or a copy is seconds. RECOUP_WHATIF_TIMEOUT (whole
+   * seconds) changes the simulation's limit. */
+  SIM_TIMEOUT_S = 3600,
+  SIM_CHECK_TIMEOUT_S = 120
 };
 
 struct sim_service {
@@ -67,7 +77,8 @@ struct sim_service {
   char against[PATH_MAX], copy[PATH_MAX + 32], out[PATH_MAX + 32],
       tmp[PATH_MAX + 32];
   int days, runs;
-  int64_t seed; /* -1: simulate's default */
+  int64_t seed;  /* -1: simulate's default */
+  int timeout_s; /* the simulation's wall-clock limit */
   /* A POST whose candidate is being checked (answered when it is). */
   int checking;
   http_request *pending;
@@ -222,6 +233,25 @@ static void sim_prune(sim_service *s) {
 
 /* --- start and stop ---------------------------------------------------- */
 
+/* RECOUP_WHATIF_TIMEOUT: whole seconds, 1 to a week; otherwise (unset or
+ * not such a number, said in the log) SIM_TIMEOUT_S. */
+static int sim_timeout_env(void) {
+  const char *v = getenv("RECOUP_WHATIF_TIMEOUT");
+  char *end;
+  long n;
+  if (!v || !*v) return SIM_TIMEOUT_S;
+  errno = 0;
+  n = strtol(v, &end, 10);
+  if (errno || *end || n < 1 || n > 7 * 24 * 3600) {
+    service_log("warn", json_pack("{s:s, s:i}", "msg",
+                                  "RECOUP_WHATIF_TIMEOUT is not a number of "
+                                  "seconds from 1 to 604800; using the default",
+                                  "seconds", SIM_TIMEOUT_S));
+    return SIM_TIMEOUT_S;
+  }
+  return (int)n;
+}
+
 int sim_service_start(service *svc, const char *db, rc_error *err) {
   sim_service *s = calloc(1, sizeof *s);
   const institution_config *cfg = script_config(engine_script(svc->eng));
@@ -231,6 +261,7 @@ int sim_service_start(service *svc, const char *db, rc_error *err) {
   if (!s) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   s->svc = svc;
   s->next_id = 1;
+  s->timeout_s = sim_timeout_env();
   if (!(s->list = json_array()) || uv_mutex_init(&s->lock) != 0) {
     json_decref(s->list);
     free(s);
@@ -295,23 +326,74 @@ static char **sim_env(const char *tmpdir, char *slot, size_t size) {
   return env;
 }
 
+static uint64_t sim_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reads the child's output into said (its tail) until it closes it or
+ * the deadline passes; 0, or -ETIMEDOUT. */
+static int sim_read_until(int fd, uint64_t deadline, char *said, size_t cap) {
+  char chunk[4096];
+  size_t len = strlen(said);
+  for (;;) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t now = sim_now_ms();
+    ssize_t n;
+    int ready;
+    if (now >= deadline) return -ETIMEDOUT;
+    ready = poll(&pfd, 1, (int)(deadline - now > 1000 ? 1000 : deadline - now));
+    if (ready < 0 && errno != EINTR) return 0;
+    if (ready <= 0) continue;
+    if ((n = read(fd, chunk, sizeof chunk)) < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    /* Keep the tail: the error is said last. */
+    if ((size_t)n > cap) n = (ssize_t)cap;
+    if (len + (size_t)n > cap) {
+      size_t drop = len + (size_t)n - cap;
+      memmove(said, said + drop, len - drop);
+      len -= drop;
+    }
+    memcpy(said + len, chunk, (size_t)n);
+    len += (size_t)n;
+    said[len] = '\0';
+  }
+}
+
+/* Waits for the child, killing it once the deadline has passed (also one
+ * that closed its output and carries on). */
+static void sim_reap(pid_t pid, uint64_t deadline, int *status, int *late) {
+  for (;;) {
+    pid_t r = waitpid(pid, status, *late ? 0 : WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return;
+    if (r == 0 && sim_now_ms() >= deadline) {
+      kill(pid, SIGKILL);
+      *late = 1;
+    } else if (r == 0) {
+      struct timespec nap = {0, 20 * 1000 * 1000};
+      nanosleep(&nap, NULL);
+    }
+  }
+}
+
 /* Runs args to its end, its stdin /dev/null, stdout and stderr into
- * said[cap + 1] (the tail when it says more). With track, the child is
- * the one sim_service_stop kills (the simulation's), with TMPDIR in its
- * work directory and, with nice, a lower priority. Returns its exit
- * status, 128 + signal when killed, -errno when it could not start,
- * -ECANCELED when the service is stopping. */
+ * said[cap + 1] (the tail when it says more), for timeout_s seconds at
+ * most. With track, the child is the one sim_service_stop kills (the
+ * simulation's), with TMPDIR in its work directory and, with nice, a
+ * lower priority. Returns its exit status, 128 + signal when killed,
+ * -errno when it could not start, -ECANCELED when the service is
+ * stopping, -ETIMEDOUT when it ran out of time (it is killed). */
 static int64_t sim_spawn(sim_service *s, char *const args[], int track,
-                         int nice, char *said, size_t cap) {
+                         int nice, int timeout_s, char *said, size_t cap) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
-  char slot[PATH_MAX + 16], chunk[4096],
+  char slot[PATH_MAX + 16],
       **env = track ? sim_env(s->tmp, slot, sizeof slot) : environ;
-  int fds[2], status = 0, rc;
-  size_t len = 0;
+  int fds[2], status = 0, rc, late = 0;
+  uint64_t deadline = sim_now_ms() + (uint64_t)timeout_s * 1000u;
   pid_t pid;
-  ssize_t n;
   said[0] = '\0';
   if (!env) return -ENOMEM;
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -353,35 +435,26 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
     close(fds[0]);
     return -rc;
   }
-  /* Keep the tail: the error is said last. */
-  while ((n = read(fds[0], chunk, sizeof chunk)) > 0 ||
-         (n < 0 && errno == EINTR)) {
-    if (n <= 0) continue;
-    if ((size_t)n > cap) n = (ssize_t)cap;
-    if (len + (size_t)n > cap) {
-      size_t drop = len + (size_t)n - cap;
-      memmove(said, said + drop, len - drop);
-      len -= drop;
-    }
-    memcpy(said + len, chunk, (size_t)n);
-    len += (size_t)n;
+  if (sim_read_until(fds[0], deadline, said, cap) != 0) {
+    kill(pid, SIGKILL);
+    late = 1;
   }
-  said[len] = '\0';
   close(fds[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  sim_reap(pid, deadline, &status, &late);
   if (track) {
     uv_mutex_lock(&s->lock);
     s->child = 0;
     uv_mutex_unlock(&s->lock);
   }
+  if (late) return -ETIMEDOUT;
   return WIFEXITED(status)     ? WEXITSTATUS(status)
          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                : 1;
 }
 
-static int64_t sim_run(sim_service *s, char *const args[], int nice) {
-  return sim_spawn(s, args, 1, nice, s->said, SIM_OUT_MAX);
+static int64_t sim_run(sim_service *s, char *const args[], int nice,
+                       int timeout_s) {
+  return sim_spawn(s, args, 1, nice, timeout_s, s->said, SIM_OUT_MAX);
 }
 
 static void sim_work(uv_work_t *w) {
@@ -397,7 +470,7 @@ static void sim_work(uv_work_t *w) {
     s->exit_status = -errno;
     return;
   }
-  if ((s->exit_status = sim_run(s, copy_args, 0)) != 0) {
+  if ((s->exit_status = sim_run(s, copy_args, 0, s->timeout_s)) != 0) {
     s->failed_step = 1;
     return;
   }
@@ -424,7 +497,8 @@ static void sim_work(uv_work_t *w) {
   sim_args[k++] = "--json";
   sim_args[k++] = s->out;
   sim_args[k] = NULL;
-  if ((s->exit_status = sim_run(s, sim_args, 1)) != 0) s->failed_step = 2;
+  if ((s->exit_status = sim_run(s, sim_args, 1, s->timeout_s)) != 0)
+    s->failed_step = 2;
 }
 
 /* The last line a child said that reads as an error ("recoup: ..."), or
@@ -480,6 +554,13 @@ static void sim_done(uv_work_t *w, int status) {
   } else if (!ok) {
     if (s->stopping)
       snprintf(why, sizeof why, "service stopped");
+    else if (s->exit_status == -ETIMEDOUT)
+      snprintf(why, sizeof why,
+               "the %s took longer than %d s and was stopped (the limit is "
+               "RECOUP_WHATIF_TIMEOUT); a candidate whose handlers spend "
+               "their instruction budget on every call is the usual cause",
+               s->failed_step == 1 ? "copy of the book" : "simulation",
+               s->timeout_s);
     else if (s->exit_status < 0)
       snprintf(why, sizeof why, "cannot start %s: %s", s->exe,
                strerror((int)-s->exit_status));
@@ -665,7 +746,8 @@ static void sim_listing_work(uv_work_t *w) {
       continue;
     }
     l->c[i].exit =
-        sim_spawn(l->svc->sim, args, 0, 0, l->c[i].said, SIM_CHECK_SAID);
+        sim_spawn(l->svc->sim, args, 0, 0, SIM_CHECK_TIMEOUT_S, l->c[i].said,
+                  SIM_CHECK_SAID);
   }
 }
 
@@ -680,6 +762,9 @@ static void sim_listing_done(uv_work_t *w, int status) {
                          l->c[i].refusal);
     else if (l->c[i].exit == 0)
       errors = NULL;
+    else if (l->c[i].exit == -ETIMEDOUT)
+      errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
+                         "its check took too long and was stopped");
     else if (l->c[i].exit < 0 || !l->c[i].said)
       errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
                          "cannot be checked now (see the service's log)");
@@ -918,7 +1003,7 @@ static void sim_start(sim_service *s, http_request *req, int route) {
 static void sim_check_work(uv_work_t *w) {
   sim_service *s = w->data;
   char *args[] = {s->exe, "check", s->against, NULL};
-  s->exit_status = sim_run(s, args, 0);
+  s->exit_status = sim_run(s, args, 0, SIM_CHECK_TIMEOUT_S);
 }
 
 static void sim_check_done(uv_work_t *w, int status) {
@@ -933,6 +1018,9 @@ static void sim_check_done(uv_work_t *w, int status) {
               "the service is shutting down");
   } else if (s->exit_status == 0) {
     sim_start(s, req, route);
+  } else if (s->exit_status == -ETIMEDOUT) {
+    api_error(s->svc, req, route, 422, "invalid", "against",
+              "the candidate's check took too long and was stopped");
   } else if (s->exit_status < 0 || s->exit_status >= 128) {
     api_error(s->svc, req, route, 503, "unavailable", "against",
               "the candidate could not be checked now; try again");

@@ -41,6 +41,12 @@ printf 'institution { name = "broken"\n' >"$inst/strategies/broken/recoup.lua"
 cp -r "$example/strategies/faster_field/." "$work/outside/"
 ln -s "$work/outside" "$inst/strategies/elsewhere"
 echo "not a candidate" >"$inst/strategies/README.txt"
+# A candidate that loads but whose every handler spends its whole
+# instruction budget: a what-if of it runs for minutes (hours on a large
+# book) unless the service stops it.
+cp -r "$example/strategies/faster_field" "$inst/strategies/spin"
+sed -i 's/function(case\([^)]*\))/function(case\1) while true do end /' \
+  "$inst/strategies/spin/faster_field.lua"
 "$recoup" import "$inst/data/portfolio.csv" "$inst" >"$work/out" 2>&1 ||
   bad "import the example book"
 printf 'zhang-pw-2026\n' | "$recoup" user add zhang.min --role supervisor "$inst" >/dev/null 2>&1 ||
@@ -50,7 +56,7 @@ printf 'wang-pw-2026\n' | "$recoup" user add wang.fang --role read "$inst" >/dev
 
 start() {
   RECOUP_ADMIN_TOKEN=t-admin RECOUP_READ_TOKEN=t-read RECOUP_AGENT_TOKEN=t-agent \
-    "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
+    RECOUP_WHATIF_TIMEOUT=${whatif_timeout:-} "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
   server=$!
   port=
   for _ in $(seq 1 100); do
@@ -196,6 +202,28 @@ check "saying so" [ "$(field .error)" = "service stopped" ]
 call GET "/v1/simulations/$id" t-read
 check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
 stop
+
+# A what-if that outlives its time limit is stopped and failed, saying so;
+# the next one may run.
+whatif_timeout=2
+start
+call POST /v1/simulations t-admin '{"against":"spin","days":3}'
+check "the spinning candidate starts" [ "$status" = 202 ]
+id4=$(field .id)
+for _ in $(seq 1 300); do
+  call GET "/v1/simulations/$id4" t-read
+  [ "$(field .status)" != running ] && break
+  sleep 0.2
+done
+check "a what-if past its time is failed" [ "$(field .status)" = failed ]
+check "saying it took too long" \
+  [ -n "$(field .error | grep 'took longer than 2 s')" ]
+check "no work file is left after a timeout" [ "$(hidden)" = 0 ]
+check "no child outlives the timeout" [ -z "$(pgrep -f "simulations/.sim-$id4" || true)" ]
+call POST /v1/simulations t-admin '{"days":1}'
+check "the next one may run" [ "$status" = 202 ]
+stop
+whatif_timeout=
 if grep -q 'Sanitizer\|runtime error:' "$work/serve.err"; then
   bad "a sanitizer spoke in the service's log"
   grep -A5 'Sanitizer\|runtime error:' "$work/serve.err" | head -40
