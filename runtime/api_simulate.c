@@ -47,7 +47,9 @@ extern char **environ;
 enum {
   SIM_KEEP = 20,         /* reports kept; older ones are removed */
   SIM_OUT_MAX = 16384,   /* what a child says that we keep (its tail) */
-  SIM_CANDIDATES = 50,   /* candidates listed */
+  SIM_CANDIDATES = 50,   /* candidates listed: the first by name */
+  SIM_SCANNED = 4096,    /* names read in strategies/ to find them */
+  SIM_LIST_WAITERS = 64, /* GET /v1/strategies waiting for one listing */
   SIM_NAME_MAX = 64,     /* a candidate's name */
   SIM_NICE = 10,         /* the simulation yields the CPU to the service */
   SIM_ERRORS_LISTED = 20, /* a candidate's load errors listed */
@@ -79,6 +81,9 @@ struct sim_service {
   int days, runs;
   int64_t seed;  /* -1: simulate's default */
   int timeout_s; /* the simulation's wall-clock limit */
+  /* The GET /v1/strategies under way (api_simulate.c's sim_listing):
+   * the requests that arrive meanwhile wait for its answer. */
+  struct sim_listing *listing;
   /* A POST whose candidate is being checked (answered when it is). */
   int checking;
   http_request *pending;
@@ -725,8 +730,11 @@ enum { SIM_CHECK_SAID = 8192 };
 typedef struct sim_listing {
   uv_work_t work;
   service *svc;
-  http_request *req;
-  int route, n;
+  int n, waiting;
+  struct {
+    http_request *req;
+    int route;
+  } w[SIM_LIST_WAITERS]; /* who asked, the first first */
   struct {
     char name[SIM_NAME_MAX * 4 + 8]; /* printable */
     char dir[PATH_MAX];              /* "" when refused: refusal says why */
@@ -738,9 +746,15 @@ typedef struct sim_listing {
 
 static void sim_listing_work(uv_work_t *w) {
   sim_listing *l = w->data;
+  sim_service *s = l->svc->sim;
   for (int i = 0; i < l->n; i++) {
-    char *args[] = {l->svc->sim->exe, "check", l->c[i].dir, NULL};
-    if (!l->c[i].dir[0]) continue;
+    char *args[] = {s->exe, "check", l->c[i].dir, NULL};
+    int stopping;
+    uv_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    uv_mutex_unlock(&s->lock);
+    if (stopping) l->c[i].exit = -ECANCELED;
+    if (stopping || !l->c[i].dir[0]) continue;
     if (!(l->c[i].said = malloc(SIM_CHECK_SAID + 1))) {
       l->c[i].exit = -ENOMEM;
       continue;
@@ -776,15 +790,19 @@ static void sim_listing_done(uv_work_t *w, int status) {
                   errors == NULL, "errors", errors ? errors : json_array()));
     free(l->c[i].said);
   }
-  api_reply(l->svc, l->req, l->route, 200,
-            json_pack("{s:o}", "strategies", list), NULL);
+  l->svc->sim->listing = NULL;
+  for (int i = 0; i < l->waiting; i++)
+    api_reply(l->svc, l->w[i].req, l->w[i].route, 200,
+              json_pack("{s:O}", "strategies", list), NULL);
+  json_decref(list);
+  if (!l->svc->sim->stopping) service_kick(l->svc);
   free(l);
 }
 
 void api_strategies(service *svc, http_request *req, int route, const char *arg,
                     const principal *who) {
   sim_service *s = svc->sim;
-  char base[PATH_MAX], *names[SIM_CANDIDATES];
+  char base[PATH_MAX], **names = NULL;
   sim_listing *l;
   int n = 0, rc;
   DIR *d;
@@ -796,12 +814,31 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
               "what-if needs a database file and a backup directory");
     return;
   }
-  if (!(l = calloc(1, sizeof *l))) {
+  /* One listing at a time, whoever asks: eight supervisors opening the
+   * page at once each had their own, four of them held every worker
+   * thread (a what-if started meanwhile waited for them) and the last
+   * answers took 29 s where one takes 2. */
+  if ((l = s->listing)) {
+    if (l->waiting == SIM_LIST_WAITERS) {
+      api_error(svc, req, route, 503, "unavailable", NULL,
+                "the candidates are being checked for many requests; try "
+                "again");
+      return;
+    }
+    l->w[l->waiting].req = req;
+    l->w[l->waiting++].route = route;
+    return;
+  }
+  if (!(l = calloc(1, sizeof *l)) ||
+      !(names = calloc(SIM_SCANNED, sizeof *names))) {
+    free(l);
     api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
     return;
   }
+  /* The first SIM_CANDIDATES by name, whatever order the directory
+   * gives: the same page each time. */
   if (sim_strategies_dir(s, base, sizeof base) && (d = opendir(base))) {
-    while ((e = readdir(d)) && n < SIM_CANDIDATES)
+    while ((e = readdir(d)) && n < SIM_SCANNED)
       if (e->d_name[0] != '.' && (names[n] = strdup(e->d_name))) n++;
     closedir(d);
   }
@@ -813,7 +850,8 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
     snprintf(path, sizeof path, "%s/%s", base, names[i]);
     rc_error_clear(&err);
     /* Plain files beside the candidates are not candidates. */
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (l->n < SIM_CANDIDATES && stat(path, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
       rc_printable(l->c[l->n].name, sizeof l->c[0].name, names[i]);
       if (sim_candidate(s, names[i], l->c[l->n].dir, sizeof l->c[0].dir,
                         &err) != RC_OK) {
@@ -824,13 +862,17 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
     }
     free(names[i]);
   }
-  l->svc = svc, l->req = req, l->route = route;
+  free(names);
+  l->svc = svc;
+  l->w[0].req = req, l->w[0].route = route, l->waiting = 1;
   l->work.data = l;
   if ((rc = uv_queue_work(svc->loop, &l->work, sim_listing_work,
                           sim_listing_done)) != 0) {
     free(l);
     api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
+    return;
   }
+  s->listing = l;
 }
 
 /* --- the routes -------------------------------------------------------- */
