@@ -201,6 +201,27 @@ check "a run the service stopped in is failed" [ "$(field .status)" = failed ]
 check "saying so" [ "$(field .error)" = "service stopped" ]
 call GET "/v1/simulations/$id" t-read
 check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
+
+# The service is killed while one runs: nothing kills its child then (it
+# runs on while the service is down); the next start removes its work
+# files, the child then fails on its own, and the run is listed failed.
+call POST /v1/simulations t-admin '{"against":"faster_field","days":365,"runs":10}'
+id5=$(field .id)
+sleep 0.5
+kill -9 "$server"
+wait "$server" 2>/dev/null
+server=
+check "the child outlives a killed service" [ -n "$(pgrep -f "simulations/.sim-$id5" || true)" ]
+start
+for _ in $(seq 1 50); do
+  [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ] && break
+  sleep 0.1
+done
+check "after the next start the killed service's child is gone" \
+  [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ]
+check "and removes its work files" [ "$(hidden)" = 0 ]
+call GET "/v1/simulations/$id5" t-read
+check "the killed service's run is failed" [ "$(field .status)" = failed ]
 stop
 
 # A what-if that outlives its time limit is stopped and failed, saying so;
