@@ -672,6 +672,25 @@ static const char *sim_inside(const char *file, const char *dir) {
   return strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 }
 
+/* text with the candidate's directory, the server's layout, taken out of
+ * it: "DIR/x.lua" reads "x.lua", DIR alone its name ("cannot read
+ * /srv/recoup/strategies/empty/recoup.lua" reached the console whole). */
+static void sim_strip_dir(char *text, const char *dir) {
+  const char *name = strrchr(dir, '/');
+  size_t dlen = strlen(dir);
+  char *at;
+  /* Each cut shortens text: DIR holds a '/' its name does not. */
+  if (!name || !dlen) return;
+  name++;
+  while ((at = strstr(text, dir))) {
+    size_t cut = dlen + (at[dlen] == '/');
+    const char *put = at[dlen] == '/' ? "" : name;
+    size_t plen = strlen(put);
+    memmove(at + plen, at + cut, strlen(at + cut) + 1);
+    memcpy(at, put, plen);
+  }
+}
+
 /* What `recoup check DIR` said, as problems {file, line, message} with
  * paths inside the candidate (not the server's layout): its lines
  * "recoup: FILE:LINE: message", without its closing count. */
@@ -706,12 +725,14 @@ static json_t *sim_problems(const char *said, const char *dir) {
     /* The closing count ("1 problem in DIR") is no problem of its own. */
     if (!file[0] && strstr(p, "problem") && strstr(p, " in ")) continue;
     rc_printable(msg, sizeof msg, p);
+    sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", file,
                                           "line", (int)no, "message", msg));
   }
   if (json_array_size(list) == 0) {
     char msg[1200];
     rc_printable(msg, sizeof msg, last ? last : "does not load");
+    sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", "", "line",
                                           0, "message", msg));
   }

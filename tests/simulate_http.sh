@@ -36,7 +36,7 @@ trap stop EXIT
 inst="$work/inst"
 cp -r "$example" "$inst"
 rm -rf "$inst/var"
-mkdir -p "$inst/strategies/broken" "$work/outside"
+mkdir -p "$inst/strategies/broken" "$inst/strategies/empty" "$work/outside"
 printf 'institution { name = "broken"\n' >"$inst/strategies/broken/recoup.lua"
 cp -r "$example/strategies/faster_field/." "$work/outside/"
 ln -s "$work/outside" "$inst/strategies/elsewhere"
@@ -96,6 +96,9 @@ check "faster_field is runnable" \
   [ "$(field '.strategies[] | select(.name=="faster_field") | .runnable')" = true ]
 check "broken is listed with its problem" \
   [ "$(field '.strategies[] | select(.name=="broken") | .errors[0].file')" = recoup.lua ]
+check "an empty one says what is missing" \
+  [ -n "$(field '.strategies[] | select(.name=="empty") | .errors[0].message' | grep recoup.lua)" ]
+check "without the server's paths" [ -z "$(grep -F "$inst" "$work/body")" ]
 check "a link out of strategies/ is not runnable" \
   [ "$(field '.strategies[] | select(.name=="elsewhere") | .runnable')" = false ]
 check "a plain file is no candidate" \
@@ -120,6 +123,10 @@ check "a body that is no object is 422" [ "$status" = 422 ]
 call POST /v1/simulations t-admin '{"against":"broken"}'
 check "a candidate that does not load is 422" [ "$status" = 422 ]
 check "its problems are listed" [ "$(field '.error.errors[0].file')" = recoup.lua ]
+call POST /v1/simulations t-admin '{"against":"empty"}'
+check "an empty candidate is 422" [ "$status" = 422 ]
+check "saying so" [ -n "$(field .error.message | grep recoup.lua)" ]
+check "without the server's paths" [ -z "$(grep -F "$inst" "$work/body")" ]
 call POST /v1/simulations t-read '{}'
 check "read may not run a what-if" [ "$status" = 403 ]
 call GET /v1/simulations t-read
