@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -46,10 +47,21 @@ extern char **environ;
 enum {
   SIM_KEEP = 20,         /* reports kept; older ones are removed */
   SIM_OUT_MAX = 16384,   /* what a child says that we keep (its tail) */
-  SIM_CANDIDATES = 50,   /* candidates listed */
+  SIM_CANDIDATES = 50,   /* candidates listed: the first by name */
+  SIM_SCANNED = 4096,    /* names read in strategies/ to find them */
+  SIM_LIST_WAITERS = 64, /* GET /v1/strategies waiting for one listing */
   SIM_NAME_MAX = 64,     /* a candidate's name */
   SIM_NICE = 10,         /* the simulation yields the CPU to the service */
-  SIM_ERRORS_LISTED = 20 /* a candidate's load errors listed */
+  SIM_ERRORS_LISTED = 20, /* a candidate's load errors listed */
+  /* Wall-clock limits on the children. A candidate's handlers each have
+   * an instruction budget, but a simulation calls them for every case
+   * every day: one that spends its budget on each call (a loop) ran 15 s
+   * on the 500-case example book for 3 days, hours on a large one, and
+   * blocked every other what-if meanwhile with no way to stop it but a
+   * restart. A check or a copy is seconds. RECOUP_WHATIF_TIMEOUT (whole
+   * seconds) changes the simulation's limit. */
+  SIM_TIMEOUT_S = 3600,
+  SIM_CHECK_TIMEOUT_S = 120
 };
 
 struct sim_service {
@@ -67,7 +79,11 @@ struct sim_service {
   char against[PATH_MAX], copy[PATH_MAX + 32], out[PATH_MAX + 32],
       tmp[PATH_MAX + 32];
   int days, runs;
-  int64_t seed; /* -1: simulate's default */
+  int64_t seed;  /* -1: simulate's default */
+  int timeout_s; /* the simulation's wall-clock limit */
+  /* The GET /v1/strategies under way (api_simulate.c's sim_listing):
+   * the requests that arrive meanwhile wait for its answer. */
+  struct sim_listing *listing;
   /* A POST whose candidate is being checked (answered when it is). */
   int checking;
   http_request *pending;
@@ -222,6 +238,25 @@ static void sim_prune(sim_service *s) {
 
 /* --- start and stop ---------------------------------------------------- */
 
+/* RECOUP_WHATIF_TIMEOUT: whole seconds, 1 to a week; otherwise (unset or
+ * not such a number, said in the log) SIM_TIMEOUT_S. */
+static int sim_timeout_env(void) {
+  const char *v = getenv("RECOUP_WHATIF_TIMEOUT");
+  char *end;
+  long n;
+  if (!v || !*v) return SIM_TIMEOUT_S;
+  errno = 0;
+  n = strtol(v, &end, 10);
+  if (errno || *end || n < 1 || n > 7 * 24 * 3600) {
+    service_log("warn", json_pack("{s:s, s:i}", "msg",
+                                  "RECOUP_WHATIF_TIMEOUT is not a number of "
+                                  "seconds from 1 to 604800; using the default",
+                                  "seconds", SIM_TIMEOUT_S));
+    return SIM_TIMEOUT_S;
+  }
+  return (int)n;
+}
+
 int sim_service_start(service *svc, const char *db, rc_error *err) {
   sim_service *s = calloc(1, sizeof *s);
   const institution_config *cfg = script_config(engine_script(svc->eng));
@@ -231,6 +266,7 @@ int sim_service_start(service *svc, const char *db, rc_error *err) {
   if (!s) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   s->svc = svc;
   s->next_id = 1;
+  s->timeout_s = sim_timeout_env();
   if (!(s->list = json_array()) || uv_mutex_init(&s->lock) != 0) {
     json_decref(s->list);
     free(s);
@@ -295,23 +331,74 @@ static char **sim_env(const char *tmpdir, char *slot, size_t size) {
   return env;
 }
 
+static uint64_t sim_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reads the child's output into said (its tail) until it closes it or
+ * the deadline passes; 0, or -ETIMEDOUT. */
+static int sim_read_until(int fd, uint64_t deadline, char *said, size_t cap) {
+  char chunk[4096];
+  size_t len = strlen(said);
+  for (;;) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t now = sim_now_ms();
+    ssize_t n;
+    int ready;
+    if (now >= deadline) return -ETIMEDOUT;
+    ready = poll(&pfd, 1, (int)(deadline - now > 1000 ? 1000 : deadline - now));
+    if (ready < 0 && errno != EINTR) return 0;
+    if (ready <= 0) continue;
+    if ((n = read(fd, chunk, sizeof chunk)) < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    /* Keep the tail: the error is said last. */
+    if ((size_t)n > cap) n = (ssize_t)cap;
+    if (len + (size_t)n > cap) {
+      size_t drop = len + (size_t)n - cap;
+      memmove(said, said + drop, len - drop);
+      len -= drop;
+    }
+    memcpy(said + len, chunk, (size_t)n);
+    len += (size_t)n;
+    said[len] = '\0';
+  }
+}
+
+/* Waits for the child, killing it once the deadline has passed (also one
+ * that closed its output and carries on). */
+static void sim_reap(pid_t pid, uint64_t deadline, int *status, int *late) {
+  for (;;) {
+    pid_t r = waitpid(pid, status, *late ? 0 : WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return;
+    if (r == 0 && sim_now_ms() >= deadline) {
+      kill(pid, SIGKILL);
+      *late = 1;
+    } else if (r == 0) {
+      struct timespec nap = {0, 20 * 1000 * 1000};
+      nanosleep(&nap, NULL);
+    }
+  }
+}
+
 /* Runs args to its end, its stdin /dev/null, stdout and stderr into
- * said[cap + 1] (the tail when it says more). With track, the child is
- * the one sim_service_stop kills (the simulation's), with TMPDIR in its
- * work directory and, with nice, a lower priority. Returns its exit
- * status, 128 + signal when killed, -errno when it could not start,
- * -ECANCELED when the service is stopping. */
+ * said[cap + 1] (the tail when it says more), for timeout_s seconds at
+ * most. With track, the child is the one sim_service_stop kills (the
+ * simulation's), with TMPDIR in its work directory and, with nice, a
+ * lower priority. Returns its exit status, 128 + signal when killed,
+ * -errno when it could not start, -ECANCELED when the service is
+ * stopping, -ETIMEDOUT when it ran out of time (it is killed). */
 static int64_t sim_spawn(sim_service *s, char *const args[], int track,
-                         int nice, char *said, size_t cap) {
+                         int nice, int timeout_s, char *said, size_t cap) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
-  char slot[PATH_MAX + 16], chunk[4096],
+  char slot[PATH_MAX + 16],
       **env = track ? sim_env(s->tmp, slot, sizeof slot) : environ;
-  int fds[2], status = 0, rc;
-  size_t len = 0;
+  int fds[2], status = 0, rc, late = 0;
+  uint64_t deadline = sim_now_ms() + (uint64_t)timeout_s * 1000u;
   pid_t pid;
-  ssize_t n;
   said[0] = '\0';
   if (!env) return -ENOMEM;
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -353,35 +440,26 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
     close(fds[0]);
     return -rc;
   }
-  /* Keep the tail: the error is said last. */
-  while ((n = read(fds[0], chunk, sizeof chunk)) > 0 ||
-         (n < 0 && errno == EINTR)) {
-    if (n <= 0) continue;
-    if ((size_t)n > cap) n = (ssize_t)cap;
-    if (len + (size_t)n > cap) {
-      size_t drop = len + (size_t)n - cap;
-      memmove(said, said + drop, len - drop);
-      len -= drop;
-    }
-    memcpy(said + len, chunk, (size_t)n);
-    len += (size_t)n;
+  if (sim_read_until(fds[0], deadline, said, cap) != 0) {
+    kill(pid, SIGKILL);
+    late = 1;
   }
-  said[len] = '\0';
   close(fds[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  sim_reap(pid, deadline, &status, &late);
   if (track) {
     uv_mutex_lock(&s->lock);
     s->child = 0;
     uv_mutex_unlock(&s->lock);
   }
+  if (late) return -ETIMEDOUT;
   return WIFEXITED(status)     ? WEXITSTATUS(status)
          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                : 1;
 }
 
-static int64_t sim_run(sim_service *s, char *const args[], int nice) {
-  return sim_spawn(s, args, 1, nice, s->said, SIM_OUT_MAX);
+static int64_t sim_run(sim_service *s, char *const args[], int nice,
+                       int timeout_s) {
+  return sim_spawn(s, args, 1, nice, timeout_s, s->said, SIM_OUT_MAX);
 }
 
 static void sim_work(uv_work_t *w) {
@@ -397,7 +475,7 @@ static void sim_work(uv_work_t *w) {
     s->exit_status = -errno;
     return;
   }
-  if ((s->exit_status = sim_run(s, copy_args, 0)) != 0) {
+  if ((s->exit_status = sim_run(s, copy_args, 0, s->timeout_s)) != 0) {
     s->failed_step = 1;
     return;
   }
@@ -424,7 +502,8 @@ static void sim_work(uv_work_t *w) {
   sim_args[k++] = "--json";
   sim_args[k++] = s->out;
   sim_args[k] = NULL;
-  if ((s->exit_status = sim_run(s, sim_args, 1)) != 0) s->failed_step = 2;
+  if ((s->exit_status = sim_run(s, sim_args, 1, s->timeout_s)) != 0)
+    s->failed_step = 2;
 }
 
 /* The last line a child said that reads as an error ("recoup: ..."), or
@@ -480,6 +559,13 @@ static void sim_done(uv_work_t *w, int status) {
   } else if (!ok) {
     if (s->stopping)
       snprintf(why, sizeof why, "service stopped");
+    else if (s->exit_status == -ETIMEDOUT)
+      snprintf(why, sizeof why,
+               "the %s took longer than %d s and was stopped (the limit is "
+               "RECOUP_WHATIF_TIMEOUT); a candidate whose handlers spend "
+               "their instruction budget on every call is the usual cause",
+               s->failed_step == 1 ? "copy of the book" : "simulation",
+               s->timeout_s);
     else if (s->exit_status < 0)
       snprintf(why, sizeof why, "cannot start %s: %s", s->exe,
                strerror((int)-s->exit_status));
@@ -586,6 +672,25 @@ static const char *sim_inside(const char *file, const char *dir) {
   return strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 }
 
+/* text with the candidate's directory, the server's layout, taken out of
+ * it: "DIR/x.lua" reads "x.lua", DIR alone its name ("cannot read
+ * /srv/recoup/strategies/empty/recoup.lua" reached the console whole). */
+static void sim_strip_dir(char *text, const char *dir) {
+  const char *name = strrchr(dir, '/');
+  size_t dlen = strlen(dir);
+  char *at;
+  /* Each cut shortens text: DIR holds a '/' its name does not. */
+  if (!name || !dlen) return;
+  name++;
+  while ((at = strstr(text, dir))) {
+    size_t cut = dlen + (at[dlen] == '/');
+    const char *put = at[dlen] == '/' ? "" : name;
+    size_t plen = strlen(put);
+    memmove(at + plen, at + cut, strlen(at + cut) + 1);
+    memcpy(at, put, plen);
+  }
+}
+
 /* What `recoup check DIR` said, as problems {file, line, message} with
  * paths inside the candidate (not the server's layout): its lines
  * "recoup: FILE:LINE: message", without its closing count. */
@@ -620,12 +725,14 @@ static json_t *sim_problems(const char *said, const char *dir) {
     /* The closing count ("1 problem in DIR") is no problem of its own. */
     if (!file[0] && strstr(p, "problem") && strstr(p, " in ")) continue;
     rc_printable(msg, sizeof msg, p);
+    sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", file,
                                           "line", (int)no, "message", msg));
   }
   if (json_array_size(list) == 0) {
     char msg[1200];
     rc_printable(msg, sizeof msg, last ? last : "does not load");
+    sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", "", "line",
                                           0, "message", msg));
   }
@@ -644,8 +751,11 @@ enum { SIM_CHECK_SAID = 8192 };
 typedef struct sim_listing {
   uv_work_t work;
   service *svc;
-  http_request *req;
-  int route, n;
+  int n, waiting;
+  struct {
+    http_request *req;
+    int route;
+  } w[SIM_LIST_WAITERS]; /* who asked, the first first */
   struct {
     char name[SIM_NAME_MAX * 4 + 8]; /* printable */
     char dir[PATH_MAX];              /* "" when refused: refusal says why */
@@ -657,15 +767,22 @@ typedef struct sim_listing {
 
 static void sim_listing_work(uv_work_t *w) {
   sim_listing *l = w->data;
+  sim_service *s = l->svc->sim;
   for (int i = 0; i < l->n; i++) {
-    char *args[] = {l->svc->sim->exe, "check", l->c[i].dir, NULL};
-    if (!l->c[i].dir[0]) continue;
+    char *args[] = {s->exe, "check", l->c[i].dir, NULL};
+    int stopping;
+    uv_mutex_lock(&s->lock);
+    stopping = s->stopping;
+    uv_mutex_unlock(&s->lock);
+    if (stopping) l->c[i].exit = -ECANCELED;
+    if (stopping || !l->c[i].dir[0]) continue;
     if (!(l->c[i].said = malloc(SIM_CHECK_SAID + 1))) {
       l->c[i].exit = -ENOMEM;
       continue;
     }
     l->c[i].exit =
-        sim_spawn(l->svc->sim, args, 0, 0, l->c[i].said, SIM_CHECK_SAID);
+        sim_spawn(l->svc->sim, args, 0, 0, SIM_CHECK_TIMEOUT_S, l->c[i].said,
+                  SIM_CHECK_SAID);
   }
 }
 
@@ -680,6 +797,9 @@ static void sim_listing_done(uv_work_t *w, int status) {
                          l->c[i].refusal);
     else if (l->c[i].exit == 0)
       errors = NULL;
+    else if (l->c[i].exit == -ETIMEDOUT)
+      errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
+                         "its check took too long and was stopped");
     else if (l->c[i].exit < 0 || !l->c[i].said)
       errors = json_pack("[{s:s, s:i, s:s}]", "file", "", "line", 0, "message",
                          "cannot be checked now (see the service's log)");
@@ -691,15 +811,19 @@ static void sim_listing_done(uv_work_t *w, int status) {
                   errors == NULL, "errors", errors ? errors : json_array()));
     free(l->c[i].said);
   }
-  api_reply(l->svc, l->req, l->route, 200,
-            json_pack("{s:o}", "strategies", list), NULL);
+  l->svc->sim->listing = NULL;
+  for (int i = 0; i < l->waiting; i++)
+    api_reply(l->svc, l->w[i].req, l->w[i].route, 200,
+              json_pack("{s:O}", "strategies", list), NULL);
+  json_decref(list);
+  if (!l->svc->sim->stopping) service_kick(l->svc);
   free(l);
 }
 
 void api_strategies(service *svc, http_request *req, int route, const char *arg,
                     const principal *who) {
   sim_service *s = svc->sim;
-  char base[PATH_MAX], *names[SIM_CANDIDATES];
+  char base[PATH_MAX], **names = NULL;
   sim_listing *l;
   int n = 0, rc;
   DIR *d;
@@ -711,12 +835,31 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
               "what-if needs a database file and a backup directory");
     return;
   }
-  if (!(l = calloc(1, sizeof *l))) {
+  /* One listing at a time, whoever asks: eight supervisors opening the
+   * page at once each had their own, four of them held every worker
+   * thread (a what-if started meanwhile waited for them) and the last
+   * answers took 29 s where one takes 2. */
+  if ((l = s->listing)) {
+    if (l->waiting == SIM_LIST_WAITERS) {
+      api_error(svc, req, route, 503, "unavailable", NULL,
+                "the candidates are being checked for many requests; try "
+                "again");
+      return;
+    }
+    l->w[l->waiting].req = req;
+    l->w[l->waiting++].route = route;
+    return;
+  }
+  if (!(l = calloc(1, sizeof *l)) ||
+      !(names = calloc(SIM_SCANNED, sizeof *names))) {
+    free(l);
     api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
     return;
   }
+  /* The first SIM_CANDIDATES by name, whatever order the directory
+   * gives: the same page each time. */
   if (sim_strategies_dir(s, base, sizeof base) && (d = opendir(base))) {
-    while ((e = readdir(d)) && n < SIM_CANDIDATES)
+    while ((e = readdir(d)) && n < SIM_SCANNED)
       if (e->d_name[0] != '.' && (names[n] = strdup(e->d_name))) n++;
     closedir(d);
   }
@@ -728,7 +871,8 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
     snprintf(path, sizeof path, "%s/%s", base, names[i]);
     rc_error_clear(&err);
     /* Plain files beside the candidates are not candidates. */
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (l->n < SIM_CANDIDATES && stat(path, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
       rc_printable(l->c[l->n].name, sizeof l->c[0].name, names[i]);
       if (sim_candidate(s, names[i], l->c[l->n].dir, sizeof l->c[0].dir,
                         &err) != RC_OK) {
@@ -739,13 +883,17 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
     }
     free(names[i]);
   }
-  l->svc = svc, l->req = req, l->route = route;
+  free(names);
+  l->svc = svc;
+  l->w[0].req = req, l->w[0].route = route, l->waiting = 1;
   l->work.data = l;
   if ((rc = uv_queue_work(svc->loop, &l->work, sim_listing_work,
                           sim_listing_done)) != 0) {
     free(l);
     api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
+    return;
   }
+  s->listing = l;
 }
 
 /* --- the routes -------------------------------------------------------- */
@@ -918,7 +1066,7 @@ static void sim_start(sim_service *s, http_request *req, int route) {
 static void sim_check_work(uv_work_t *w) {
   sim_service *s = w->data;
   char *args[] = {s->exe, "check", s->against, NULL};
-  s->exit_status = sim_run(s, args, 0);
+  s->exit_status = sim_run(s, args, 0, SIM_CHECK_TIMEOUT_S);
 }
 
 static void sim_check_done(uv_work_t *w, int status) {
@@ -933,6 +1081,9 @@ static void sim_check_done(uv_work_t *w, int status) {
               "the service is shutting down");
   } else if (s->exit_status == 0) {
     sim_start(s, req, route);
+  } else if (s->exit_status == -ETIMEDOUT) {
+    api_error(s->svc, req, route, 422, "invalid", "against",
+              "the candidate's check took too long and was stopped");
   } else if (s->exit_status < 0 || s->exit_status >= 128) {
     api_error(s->svc, req, route, 503, "unavailable", "against",
               "the candidate could not be checked now; try again");

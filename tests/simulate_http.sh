@@ -36,11 +36,17 @@ trap stop EXIT
 inst="$work/inst"
 cp -r "$example" "$inst"
 rm -rf "$inst/var"
-mkdir -p "$inst/strategies/broken" "$work/outside"
+mkdir -p "$inst/strategies/broken" "$inst/strategies/empty" "$work/outside"
 printf 'institution { name = "broken"\n' >"$inst/strategies/broken/recoup.lua"
 cp -r "$example/strategies/faster_field/." "$work/outside/"
 ln -s "$work/outside" "$inst/strategies/elsewhere"
 echo "not a candidate" >"$inst/strategies/README.txt"
+# A candidate that loads but whose every handler spends its whole
+# instruction budget: a what-if of it runs for minutes (hours on a large
+# book) unless the service stops it.
+cp -r "$example/strategies/faster_field" "$inst/strategies/spin"
+sed -i 's/function(case\([^)]*\))/function(case\1) while true do end /' \
+  "$inst/strategies/spin/faster_field.lua"
 "$recoup" import "$inst/data/portfolio.csv" "$inst" >"$work/out" 2>&1 ||
   bad "import the example book"
 printf 'zhang-pw-2026\n' | "$recoup" user add zhang.min --role supervisor "$inst" >/dev/null 2>&1 ||
@@ -50,7 +56,7 @@ printf 'wang-pw-2026\n' | "$recoup" user add wang.fang --role read "$inst" >/dev
 
 start() {
   RECOUP_ADMIN_TOKEN=t-admin RECOUP_READ_TOKEN=t-read RECOUP_AGENT_TOKEN=t-agent \
-    "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
+    RECOUP_WHATIF_TIMEOUT=${whatif_timeout:-} "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
   server=$!
   port=
   for _ in $(seq 1 100); do
@@ -90,6 +96,9 @@ check "faster_field is runnable" \
   [ "$(field '.strategies[] | select(.name=="faster_field") | .runnable')" = true ]
 check "broken is listed with its problem" \
   [ "$(field '.strategies[] | select(.name=="broken") | .errors[0].file')" = recoup.lua ]
+check "an empty one says what is missing" \
+  [ -n "$(field '.strategies[] | select(.name=="empty") | .errors[0].message' | grep recoup.lua)" ]
+check "without the server's paths" [ -z "$(grep -F "$inst" "$work/body")" ]
 check "a link out of strategies/ is not runnable" \
   [ "$(field '.strategies[] | select(.name=="elsewhere") | .runnable')" = false ]
 check "a plain file is no candidate" \
@@ -114,6 +123,10 @@ check "a body that is no object is 422" [ "$status" = 422 ]
 call POST /v1/simulations t-admin '{"against":"broken"}'
 check "a candidate that does not load is 422" [ "$status" = 422 ]
 check "its problems are listed" [ "$(field '.error.errors[0].file')" = recoup.lua ]
+call POST /v1/simulations t-admin '{"against":"empty"}'
+check "an empty candidate is 422" [ "$status" = 422 ]
+check "saying so" [ -n "$(field .error.message | grep recoup.lua)" ]
+check "without the server's paths" [ -z "$(grep -F "$inst" "$work/body")" ]
 call POST /v1/simulations t-read '{}'
 check "read may not run a what-if" [ "$status" = 403 ]
 call GET /v1/simulations t-read
@@ -195,7 +208,50 @@ check "a run the service stopped in is failed" [ "$(field .status)" = failed ]
 check "saying so" [ "$(field .error)" = "service stopped" ]
 call GET "/v1/simulations/$id" t-read
 check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
+
+# The service is killed while one runs: nothing kills its child then (it
+# runs on while the service is down); the next start removes its work
+# files, the child then fails on its own, and the run is listed failed.
+call POST /v1/simulations t-admin '{"against":"faster_field","days":365,"runs":10}'
+id5=$(field .id)
+sleep 0.5
+kill -9 "$server"
+wait "$server" 2>/dev/null
+server=
+check "the child outlives a killed service" [ -n "$(pgrep -f "simulations/.sim-$id5" || true)" ]
+start
+for _ in $(seq 1 50); do
+  [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ] && break
+  sleep 0.1
+done
+check "after the next start the killed service's child is gone" \
+  [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ]
+check "and removes its work files" [ "$(hidden)" = 0 ]
+call GET "/v1/simulations/$id5" t-read
+check "the killed service's run is failed" [ "$(field .status)" = failed ]
 stop
+
+# A what-if that outlives its time limit is stopped and failed, saying so;
+# the next one may run.
+whatif_timeout=2
+start
+call POST /v1/simulations t-admin '{"against":"spin","days":3}'
+check "the spinning candidate starts" [ "$status" = 202 ]
+id4=$(field .id)
+for _ in $(seq 1 300); do
+  call GET "/v1/simulations/$id4" t-read
+  [ "$(field .status)" != running ] && break
+  sleep 0.2
+done
+check "a what-if past its time is failed" [ "$(field .status)" = failed ]
+check "saying it took too long" \
+  [ -n "$(field .error | grep 'took longer than 2 s')" ]
+check "no work file is left after a timeout" [ "$(hidden)" = 0 ]
+check "no child outlives the timeout" [ -z "$(pgrep -f "simulations/.sim-$id4" || true)" ]
+call POST /v1/simulations t-admin '{"days":1}'
+check "the next one may run" [ "$status" = 202 ]
+stop
+whatif_timeout=
 if grep -q 'Sanitizer\|runtime error:' "$work/serve.err"; then
   bad "a sanitizer spoke in the service's log"
   grep -A5 'Sanitizer\|runtime error:' "$work/serve.err" | head -40
