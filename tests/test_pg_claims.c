@@ -323,13 +323,12 @@ static void test_a_cases_events_go_to_one_node_in_order(void **state) {
                    "('C1', 'reply', 3);"
                    "UPDATE events SET type = type || id"));
 
-  /* A asks for one case: it gets the oldest case's events, all of them,
-   * in order, and holds the case's row until it commits. */
+  /* A asks for one event: the oldest, and C1 is A's until it commits
+   * (its row is locked) and after (its claim's lease). */
   PQclear(pgt_exec(a, "BEGIN"));
   r = claim_events(a, "A", 1, 1000);
   assert_non_null(r);
-  assert_string_equal(ids_of(r, 1), "C1 C1");
-  assert_string_equal(ids_of(r, 2), "paid1 reply3");
+  assert_string_equal(ids_of(r, 2), "paid1");
   PQclear(r);
 
   /* B, meanwhile, skips C1 and takes C2. */
@@ -342,8 +341,8 @@ static void test_a_cases_events_go_to_one_node_in_order(void **state) {
   PQclear(pgt_exec(a, "COMMIT"));
   PQclear(pgt_exec(b, "COMMIT"));
 
-  /* A new event of C1 while A holds C1's first two: not B's (it would
-   * handle it before them), A's. */
+  /* C1's next event, and one that comes now: not B's (it would handle
+   * them before paid1), A's, in order. */
   PQclear(pgt_exec(f->c,
                    "INSERT INTO events(case_id, type, at) "
                    "VALUES ('C1', 'late', 4)"));
@@ -356,7 +355,7 @@ static void test_a_cases_events_go_to_one_node_in_order(void **state) {
   PQclear(pgt_exec(a, "BEGIN"));
   r = claim_events(a, "A", 10, 1100);
   assert_non_null(r);
-  assert_string_equal(ids_of(r, 2), "late");
+  assert_string_equal(ids_of(r, 2), "reply3 late");
   PQclear(r);
   PQclear(pgt_exec(a, "COMMIT"));
 
@@ -369,6 +368,29 @@ static void test_a_cases_events_go_to_one_node_in_order(void **state) {
   PQclear(r);
   PQclear(pgt_exec(b, "COMMIT"));
   PQfinish(b);
+}
+
+/* A case in error holds its events: a claim parks them beside its failed
+ * one instead of handing them out. */
+static void test_events_of_a_case_in_error_are_parked(void **state) {
+  fixture *f = *state;
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET error = 'boom' WHERE id = 'C1';"
+                   "INSERT INTO events(case_id, type, at) VALUES "
+                   "('C1', 'paid', 1), ('C2', 'paid', 2)"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = claim_events(f->c, "A", 10, 1000);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 1), "C2");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM events WHERE "
+                             "case_id = 'C1' AND status = 'failed' "
+                             "AND claimed_by IS NULL"),
+                   1);
 }
 
 static void test_claiming_events_needs_a_transaction(void **state) {
@@ -526,6 +548,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_events_go_to_one_node_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_events_of_a_case_in_error_are_parked,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_claiming_events_needs_a_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_the_outbox_is_claimed_once, setup,

@@ -241,6 +241,87 @@ static void test_triggers_keep_the_arm_counters(void **state) {
                    1);
 }
 
+/* Rows of `counted` that the rows themselves do not give, and the other
+ * way round (a count of 0 is no row). */
+static long long figures_disagree(PGconn *c, const char *counted,
+                                  const char *from_rows) {
+  char sql[1024];
+
+  snprintf(sql, sizeof sql,
+           "SELECT (SELECT count(*) FROM (%s EXCEPT %s) a) + "
+           "(SELECT count(*) FROM (%s EXCEPT %s) b)",
+           counted, from_rows, from_rows, counted);
+  return pgt_value(c, sql);
+}
+
+static void test_triggers_keep_the_case_and_message_counters(void **state) {
+  fixture *f = *state;
+  static const char states[] =
+      "SELECT workflow, state, cases, balance, errors, closed FROM "
+      "figures_states WHERE cases <> 0",
+                    states_rows[] =
+                        "SELECT workflow, state, count(*), sum(balance), "
+                        "sum((error IS NOT NULL)::int), sum(closed) FROM "
+                        "cases GROUP BY 1, 2",
+                    due[] =
+                        "SELECT due_date, cases, balance FROM "
+                        "figures_due WHERE cases <> 0",
+                    due_rows[] =
+                        "SELECT coalesce(due_date, ''), count(*), "
+                        "sum(balance) FROM cases WHERE closed = 0 "
+                        "GROUP BY 1",
+                    messages[] =
+                        "SELECT status, messages FROM "
+                        "figures_messages WHERE messages <> 0",
+                    messages_rows[] =
+                        "SELECT status, count(*) FROM "
+                        "messages GROUP BY 1";
+
+  book(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO variants VALUES ('C2', 'tone', 'soft');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C3', 'B1', 'standard', 1, 'late', 'CNY', 0, 900, "
+                   "'2026-11-01');"
+                   "UPDATE cases SET balance = 500, due_date = '2026-11-20' "
+                   "WHERE id = 'C1';"
+                   "UPDATE cases SET state = 'promised' WHERE id = 'C1';"
+                   "UPDATE cases SET error = 'boom' WHERE id = 'C3';"
+                   "UPDATE cases SET data = '{\"a\": 1}' WHERE id = 'C3';"
+                   "UPDATE cases SET state = 'paid', closed = 1, "
+                   "outcome = 'paid', balance = 0 WHERE id = 'C2';"
+                   "UPDATE cases SET workflow = 'gentle', version = 2 "
+                   "WHERE id = 'C3';"
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at) VALUES "
+                   "('C1', 'B1', 'sms', 't', 'queued', 1),"
+                   "('C1', 'B1', 'sms', 't', 'queued', 2),"
+                   "('C3', 'B1', 'sms', 't', 'deferred', 3);"
+                   "UPDATE messages SET status = 'sent' WHERE at = 1;"
+                   "UPDATE messages SET attempts = 1 WHERE at = 2;"));
+  assert_int_equal(figures_disagree(f->c, states, states_rows), 0);
+  assert_int_equal(figures_disagree(f->c, due, due_rows), 0);
+  assert_int_equal(figures_disagree(f->c, messages, messages_rows), 0);
+  /* and they say something: C1 promised, C3 in error, C2 closed paid */
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT cases FROM figures_states "
+                             "WHERE state = 'promised'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT errors FROM figures_states "
+                             "WHERE workflow = 'gentle'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT closed_paid FROM figures_arms "
+                             "WHERE arm = 'soft'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT messages FROM figures_messages "
+                             "WHERE status = 'queued'"),
+                   1);
+}
+
 /* A run's rows are id .. id + n - 1, and the next run starts past the
  * most a run may hold, so that two nodes never hand out one id. */
 static void test_journal_runs_read_as_rows(void **state) {
@@ -296,6 +377,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_triggers_keep_the_arm_counters,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_triggers_keep_the_case_and_message_counters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal_runs_read_as_rows, setup,
                                       teardown),
   };

@@ -52,11 +52,14 @@ PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
 PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 
-/* Pending events of up to max cases, each case's all together and in id
- * order, and only of cases no other node holds events of: events of one
- * case are handled by one node, in the order they came. Columns id,
- * case_id, type, data, at, in id order. Two statements: must run inside
- * the caller's transaction (the cases' row locks order the claimers). */
+/* Up to max pending events, in id order, of the cases with the oldest
+ * ones, only of cases no other node holds events of: events of one case
+ * are handled by one node, in the order they came. The events of cases in
+ * error are parked (status 'failed') instead. Columns id, case_id, type,
+ * data, at. Several statements: must run inside the caller's transaction,
+ * at READ COMMITTED (PostgreSQL's default), so that each sees what the
+ * claimers before it committed; the cases' rows stay locked until the
+ * transaction ends. */
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 

@@ -54,19 +54,31 @@ static const char claim_event_cases_sql[] =
     " GROUP BY case_id ORDER BY first LIMIT $1) w ON w.case_id = c.id "
     "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
 
-/* Events, second statement, run with a snapshot taken after the case rows
+/* Events, second statement: the events of those cases in error are
+ * parked beside the case's failed one (the retry brings them back, in
+ * order), so that no claim steps over them again. $1 case ids. */
+static const char park_events_sql[] =
+    "UPDATE events e SET status = 'failed', claimed_by = NULL, "
+    "claimed_until = NULL FROM cases c WHERE c.id = e.case_id AND "
+    "c.error IS NOT NULL AND e.case_id = ANY($1::text[]) AND "
+    "e.status = 'pending'";
+
+/* Events, third statement, run with a snapshot taken after the case rows
  * are ours: any earlier claimer of these cases held the same row lock and
  * has committed, so its claims are seen. A case with an event claimed by
  * another node whose lease is alive is left to it (the node would
- * otherwise handle that case's later events before the earlier ones).
- * $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now. */
+ * otherwise handle that case's later events before the earlier ones); a
+ * case's events this node holds already do not stop it taking the later
+ * ones. $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now, $5 max. */
 static const char claim_events_sql[] =
-    "WITH claimed AS (UPDATE events e SET claimed_by = $1, "
-    "claimed_until = " NOW("$4") " + $3 WHERE e.case_id = ANY($2::text[]) "
-    "AND e.status = 'pending' AND " FREE("e", NOW("$4")) " AND NOT EXISTS "
-    "(SELECT 1 FROM events o WHERE o.case_id = e.case_id AND "
-    "o.status = 'pending' AND NOT " FREE("o", NOW("$4")) " AND "
-    "o.claimed_by <> $1) "
+    "WITH pick AS (SELECT e.id FROM events e WHERE "
+    "e.case_id = ANY($2::text[]) AND e.status = 'pending' AND "
+    FREE("e", NOW("$4")) " AND NOT EXISTS (SELECT 1 FROM events o WHERE "
+    "o.case_id = e.case_id AND o.status = 'pending' AND NOT "
+    FREE("o", NOW("$4")) " AND o.claimed_by <> $1) "
+    "ORDER BY e.id LIMIT $5 FOR UPDATE), "
+    "claimed AS (UPDATE events e SET claimed_by = $1, "
+    "claimed_until = " NOW("$4") " + $3 FROM pick WHERE e.id = pick.id "
     "RETURNING e.id, e.case_id, e.type, e.data, e.at) "
     "SELECT * FROM claimed ORDER BY id";
 
@@ -186,9 +198,18 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
     return NULL;
   }
   {
-    const char *params[4] = {node, ids, lease_s, now_s};
-    events = claim_query(c, claim_events_sql, 4, params,
-                         "claiming queued events", err);
+    const char *park[1] = {ids};
+    const char *params[5] = {node, ids, lease_s, now_s, max_s};
+    PGresult *r =
+        PQexecParams(c, park_events_sql, 1, NULL, park, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      pg_fail(c, r, "parking the events of cases in error", err);
+      events = NULL;
+    } else {
+      events = claim_query(c, claim_events_sql, 5, params,
+                           "claiming queued events", err);
+    }
+    PQclear(r);
   }
   free(ids);
   return events;

@@ -17,8 +17,14 @@
  *   SQLite; JSON stays text where only the engine reads it. A journal
  *   run's rows are `json` (kept as written, key order included, and
  *   checked on the way in), which the journal view takes apart.
- * - The promise and experiment-arm counters are kept by PL/pgSQL triggers,
- *   as SQLite's are by its triggers; the others by the store's own writes.
+ * - Every counter of the console's figures that follows rows (promises,
+ *   experiment arms, cases by state and by due date, messages by status)
+ *   is kept by PL/pgSQL triggers; figures by day, which only the engine
+ *   knows, by the store's writes. (SQLite keeps the case and message
+ *   counters in memory through a batch, where its triggers would cost
+ *   every transition.) Nodes that share the book then wait for each
+ *   other on these counter rows until they commit: the price of exact
+ *   figures, to be measured with two nodes.
  *
  * The version is meta's 'schema.version'. Migrations are appended, never
  * edited once released. */
@@ -251,6 +257,72 @@ static const char *const migrations[] = {
     "END $$;"
     "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments"
     "  FOR EACH ROW EXECUTE FUNCTION figures_arm_paid();"
+    /* Cases by workflow and state, and open cases by due date ('' for
+     * none), kept as cases are written. SQLite's store sums these in
+     * memory through a batch (its triggers would cost every transition);
+     * here the database keeps them, each a row upsert. */
+    "CREATE FUNCTION figures_state_add(w text, s text, n bigint, b bigint,"
+    "  e bigint, c bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_states AS f VALUES (w, s, n, b, e, c)"
+    "    ON CONFLICT (workflow, state) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b, errors = f.errors + e,"
+    "    closed = f.closed + c $$;"
+    "CREATE FUNCTION figures_due_add(d text, n bigint, b bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_due AS f VALUES (coalesce(d, ''), n, b)"
+    "    ON CONFLICT (due_date) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b $$;"
+    "CREATE FUNCTION figures_case() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "    RETURN NULL;"
+    "  END IF;"
+    "  IF OLD.workflow <> NEW.workflow OR OLD.state <> NEW.state"
+    "    OR OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR (OLD.error IS NULL) <> (NEW.error IS NULL) THEN"
+    "    PERFORM figures_state_add(OLD.workflow, OLD.state, -1, -OLD.balance,"
+    "      -(OLD.error IS NOT NULL)::int, -OLD.closed);"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "  END IF;"
+    "  IF OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR OLD.due_date IS DISTINCT FROM NEW.due_date THEN"
+    "    IF OLD.closed = 0 THEN"
+    "      PERFORM figures_due_add(OLD.due_date, -1, -OLD.balance);"
+    "    END IF;"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "  END IF;"
+    /* An experiment's arm counts its cases closed paid. */
+    "  IF NEW.closed <> 0 AND OLD.closed = 0 AND NEW.outcome = 'paid' THEN"
+    "    UPDATE figures_arms SET closed_paid = closed_paid + 1"
+    "      WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "      WHERE case_id = NEW.id);"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_case AFTER INSERT OR UPDATE ON cases"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_case();"
+    /* Messages by status. */
+    "CREATE FUNCTION figures_message() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'UPDATE' THEN"
+    "    IF OLD.status = NEW.status THEN RETURN NULL; END IF;"
+    "    INSERT INTO figures_messages AS f VALUES (OLD.status, -1)"
+    "      ON CONFLICT (status) DO UPDATE SET messages = f.messages - 1;"
+    "  END IF;"
+    "  INSERT INTO figures_messages AS f VALUES (NEW.status, 1)"
+    "    ON CONFLICT (status) DO UPDATE SET messages = f.messages + 1;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_message AFTER INSERT OR UPDATE OF status"
+    "  ON messages FOR EACH ROW EXECUTE FUNCTION figures_message();"
     /* A new book's roll log starts with its first month. */
     "INSERT INTO meta(key, value) VALUES ('figures.rolls_from', '0000-00')"
     "  ON CONFLICT (key) DO NOTHING;",
