@@ -6,7 +6,7 @@
  * snapshot the writes cannot disturb. The service does not copy on its
  * loop: it spawns its own binary (`recoup backup FILE --db DB --direct
  * --json`), which copies with VACUUM INTO in one read transaction
- * (store_backup.c), checks the copy and prints what it holds; the
+ * (store/sqlite_backup.c), checks the copy and prints what it holds; the
  * service answers the request, or logs the scheduled run, when the child
  * exits. The loop only starts a process and reads a pipe. */
 #define _GNU_SOURCE /* pipe2 */

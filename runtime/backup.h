@@ -1,6 +1,6 @@
 /* Backups and restores of the SQLite book (docs/operations.md).
  *
- * store_backup.c is the storage side (the SQL: the copy and the checks);
+ * store/sqlite_backup.c is the storage side (the SQL: the copy and the checks);
  * backup.c the rest: the lock beside the database that says which service
  * holds it, the commands `recoup backup` and `recoup restore`, and the
  * service's part (POST /v1/admin/backup and the schedule). */
@@ -30,7 +30,7 @@ typedef struct store_summary {
   } money[BACKUP_CURRENCIES];
 } store_summary;
 
-/* --- store_backup.c ---------------------------------------------------- */
+/* --- store/sqlite_backup.c ------------------------------------------- */
 
 /* Copies the database at src into dst (a new file, created 0600) with
  * VACUUM INTO: one read transaction, so the copy is one consistent

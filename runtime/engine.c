@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -23,7 +24,7 @@
 #include "recoup/engine.h"
 #include "figures.h"
 #include "recoup/policy.h"
-#include "recoup/store.h"
+#include "store/store.h"
 #include "phone.h"
 #include "case_input.h"
 #include "jbuf.h"
@@ -31,6 +32,10 @@
 #include "user.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16 };
+/* How long a claim holds (backend.h "Claims"): far longer than a batch of
+ * a thousand events takes, so that only a node that died loses its
+ * claims. */
+enum { LEASE_MS = 5 * 60 * 1000 };
 
 /* handle()'s answer, in an optimistic batch, that a handler failed and the
  * batch must be replayed with savepoints. Not an RC_ code: it never leaves
@@ -56,6 +61,10 @@ struct engine {
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
+  /* What this process claims timers and events under: a node name unique
+   * to it, and a lease longer than any batch. */
+  char node[96];
+  store_lease lease;
   /* The console user whose write is being applied ("" for a machine
    * token or the engine's own work): every journal row says who. */
   char actor[USER_NAME_MAX + 1];
@@ -100,6 +109,16 @@ static void invalidate(engine *eng) {
 
 static int rolls_begin(engine *eng, rc_error *err);
 
+/* The node name claims are made under: host and process, so that a node
+ * that restarts does not take over claims its former life left. */
+static void engine_name_node(engine *eng) {
+  char host[64] = "";
+  if (gethostname(host, sizeof host - 1) != 0) rc_copy(host, sizeof host, "?");
+  snprintf(eng->node, sizeof eng->node, "%s:%ld", host, (long)getpid());
+  eng->lease.node = eng->node;
+  eng->lease.ms = LEASE_MS;
+}
+
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   engine *eng = calloc(1, sizeof *eng);
   rc_error err;
@@ -117,7 +136,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
-  if ((strcmp(db, ":memory:") != 0 &&
+  if ((store_where(db) == STORE_FILE &&
        rc_mkdir_parent(db, "db", &err) != RC_OK) ||
       store_open(&eng->st, db, &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
@@ -129,6 +148,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   }
   if (opts->simulated)
     clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
+  engine_name_node(eng);
   if ((rc = rolls_begin(eng, &err)) != RC_OK) {
     rc_errlist_add(errors, &err);
     engine_close(eng);
@@ -464,8 +484,8 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   if ((rc = journal_text(eng, c->id, "opened", initial, version, &b, err)))
     return rc;
   /* Straight into the queue: a case just opened is not in error. */
-  return store_event_insert_as(eng->st, c->id, "opened", NULL,
-                               clock_now(eng->clk), "pending", err);
+  return store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
+                         "pending", err);
 }
 
 static void changed_money(json_t *fields, json_t *prev, const char *key,
@@ -564,7 +584,12 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
 
   if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK) goto done;
   if (json_object_size(fields) == 0) goto done; /* nothing new: no event */
-  if ((rc = store_case_update_fields(eng->st, c, err)) != RC_OK) goto done;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = c->id, .fields = STORE_CASE_TERMS, .terms = c},
+           err)) != RC_OK)
+    goto done;
   /* Balance a snapshot took off (paid elsewhere, written down), apart
    * from the payments recoup saw; a new due date moves the case between
    * buckets of days past due. */
@@ -583,8 +608,8 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     char *text = ljson_dump(detail);
     rc = journal(eng, c->id, "updated", old.state, old.version, detail, err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, c->id, "updated", text,
-                              clock_now(eng->clk), err);
+      rc = store_event_put(eng->st, c->id, "updated", text, clock_now(eng->clk),
+                           NULL, err);
     free(text);
   }
 done:
@@ -678,8 +703,8 @@ int engine_post(engine *eng, const char *case_id, const char *type,
     /* a key naming another event: refused, nothing written */
   } else if (!dup) {
     if (data) text = ljson_dump(data);
-    rc = store_event_insert(eng->st, case_id, type, text, clock_now(eng->clk),
-                            err);
+    rc = store_event_put(eng->st, case_id, type, text, clock_now(eng->clk),
+                         NULL, err);
   }
   if (duplicate) *duplicate = dup;
   free(text);
@@ -689,8 +714,8 @@ int engine_post(engine *eng, const char *case_id, const char *type,
 static int queue(engine *eng, const char *case_id, const char *type,
                  json_t *data, rc_error *err) {
   char *text = ljson_dump(data);
-  int rc = store_event_insert(eng->st, case_id, type, text,
-                              clock_now(eng->clk), err);
+  int rc = store_event_put(eng->st, case_id, type, text, clock_now(eng->clk),
+                           NULL, err);
   free(text);
   json_decref(data);
   return rc;
@@ -826,8 +851,13 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     if (excess > 0)
       json_object_set_new(data, "overpaid", json_integer((json_int_t)excess));
     text = ljson_dump(data);
-    rc = store_case_set_money(eng->st, case_id, c.balance - applied, due,
-                              c.overpaid + excess, err);
+    rc = store_case_write(eng->st,
+                          &(store_case_change){.id = case_id,
+                                               .fields = STORE_CASE_MONEY,
+                                               .balance = c.balance - applied,
+                                               .amount_due = due,
+                                               .overpaid = c.overpaid + excess},
+                          err);
     if (rc == RC_OK)
       rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", NULL, NULL,
                      NULL, 1, amount, err);
@@ -835,8 +865,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
     if (rc == RC_OK)
-      rc = store_event_insert(eng->st, case_id, "payment", text,
-                              clock_now(eng->clk), err);
+      rc = store_event_put(eng->st, case_id, "payment", text,
+                           clock_now(eng->clk), NULL, err);
     if (rc == RC_OK) rc = allocate(eng, &c, amount, err);
     free(text);
     json_decref(data);
@@ -946,8 +976,8 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
       text = ljson_dump(data);
       rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
       if (rc == RC_OK)
-        rc = store_event_insert(eng->st, t.case_id, "task_done", text,
-                                clock_now(eng->clk), err);
+        rc = store_event_put(eng->st, t.case_id, "task_done", text,
+                             clock_now(eng->clk), NULL, err);
       free(text);
     }
     if (rc == RC_OK && result) *result = json_incref(body);
@@ -967,8 +997,8 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
     return rc_error_set(err, RC_EINVAL, "assignee",
                         "claiming a task needs an assignee");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_task_claim(eng->st, task_id, assignee, case_id, sizeof case_id,
-                        err);
+  rc = store_task_take(eng->st, task_id, assignee, STORE_TAKE_CLAIM, case_id,
+                       sizeof case_id, err);
   if (rc == RC_OK)
     rc = journal(eng, case_id, "task_claimed", NULL, 0,
                  json_pack("{s:I, s:s}", "task", (json_int_t)task_id,
@@ -1104,7 +1134,9 @@ int engine_task_assign(engine *eng, int64_t task_id, const char *user,
   if (rc == RC_OK && strcmp(t.status, "open") && strcmp(t.status, "claimed"))
     rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is %s",
                       (long long)task_id, t.status);
-  if (rc == RC_OK) rc = store_task_assign(eng->st, task_id, user, err);
+  if (rc == RC_OK)
+    rc = store_task_take(eng->st, task_id, user, STORE_TAKE_ASSIGN, NULL, 0,
+                         err);
   if (rc == RC_OK)
     rc = journal(eng, t.case_id, "task_assigned", NULL, 0,
                  json_pack("{s:I, s:s, s:o, s:s}", "task", (json_int_t)task_id,
@@ -1128,12 +1160,15 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, err);
   if (rc == RC_OK)
-    rc = store_message_set_status(eng->st, message_id, status, err);
+    rc = store_message_update(
+        eng->st, message_id,
+        &(store_message_change){.fields = STORE_MSG_STATUS, .status = status},
+        NULL, err);
   snprintf(data, sizeof data, "{\"message\":%lld}", (long long)message_id);
   if (rc == RC_OK)
-    rc = store_event_insert(eng->st, case_id,
-                            delivered ? "message_delivered" : "message_failed",
-                            data, clock_now(eng->clk), err);
+    rc = store_event_put(eng->st, case_id,
+                         delivered ? "message_delivered" : "message_failed",
+                         data, clock_now(eng->clk), NULL, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1143,9 +1178,16 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   const char *status = ok ? "sent" : final ? "failed" : "queued";
   int rc;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_message_attempt(eng->st, message_id, status, attempts,
-                             ok || final ? 0 : next_attempt, reason,
-                             clock_now(eng->clk), err);
+  rc = store_message_update(
+      eng->st, message_id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_ATTEMPT,
+          .status = status,
+          .attempts = attempts,
+          .next_attempt = ok || final ? 0 : next_attempt,
+          .reason = reason,
+          .at = clock_now(eng->clk)},
+      NULL, err);
   if (rc == RC_OK) {
     json_t *d =
         json_pack("{s:I, s:s, s:i, s:s?}", "message", (json_int_t)message_id,
@@ -1205,7 +1247,10 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
                       case_id);
   } else {
     rc = store_events_retry(eng->st, case_id, &n, err);
-    if (rc == RC_OK) rc = store_case_set_error(eng->st, case_id, NULL, err);
+    if (rc == RC_OK)
+      rc = store_case_write(
+          eng->st,
+          &(store_case_change){.id = case_id, .fields = STORE_CASE_ERROR}, err);
     if (rc == RC_OK)
       rc = journal(eng, case_id, "retry", c.state, c.version,
                    json_pack("{s:s, s:i}", "error", c.error, "events", n), err);
@@ -1283,7 +1328,7 @@ int engine_user_add(engine *eng, const char *name, const char *role,
       (rc = ingest_begin(eng, err)) == RC_OK) {
     rc = store_user_insert(eng->st, &u, hash, err);
     if (rc == RC_OK)
-      rc = store_user_log(eng->st, u.created_at, name, "added", err);
+      rc = store_user_log(eng->st, u.created_at, name, "added", NULL, err);
     rc = ingest_end(eng, rc, err);
   }
   sodium_memzero(hash, sizeof hash);
@@ -1297,12 +1342,13 @@ int engine_user_set_disabled(engine *eng, const char *name, int disabled,
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_set_disabled(eng->st, name, disabled, err);
+  rc = store_user_update(eng->st, name, disabled, NULL, err);
   if (rc == RC_OK && disabled)
-    rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
+    rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
+                               0, NULL, err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name,
-                        disabled ? "disabled" : "enabled", err);
+                        disabled ? "disabled" : "enabled", NULL, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1315,12 +1361,14 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
     return rc;
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_set_password(eng->st, name, hash, err);
+    rc = store_user_update(eng->st, name, -1, hash, err);
     /* Whoever knew the old password is signed out with it. */
     if (rc == RC_OK)
-      rc = store_sessions_of_user_delete(eng->st, name, NULL, NULL, err);
+      rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
+                                 0, NULL, err);
     if (rc == RC_OK)
-      rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", err);
+      rc = store_user_log(eng->st, clock_now(eng->clk), name, "password", NULL,
+                          err);
     rc = ingest_end(eng, rc, err);
   }
   sodium_memzero(hash, sizeof hash);
@@ -1382,11 +1430,12 @@ int engine_session_create(engine *eng, const char *id, const char *name,
                           const char *address, rc_error *err) {
   int rc;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_sessions_stale_delete(eng->st, now, idle_before, err);
+  rc = store_sessions_delete(eng->st, STORE_SESSIONS_STALE, NULL, NULL, now,
+                             idle_before, NULL, err);
   if (rc == RC_OK)
     rc = store_session_insert(eng->st, id, name, now, expires_at, address, err);
   if (rc == RC_OK)
-    rc = store_user_log_from(eng->st, now, name, "signed_in", address, err);
+    rc = store_user_log(eng->st, now, name, "signed_in", address, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1401,9 +1450,10 @@ int engine_session_end(engine *eng, const char *id, const char *name,
                        rc_time now, const char *address, rc_error *err) {
   int rc, deleted = 0;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_session_delete(eng->st, id, &deleted, err);
+  rc = store_sessions_delete(eng->st, STORE_SESSIONS_ONE, id, NULL, 0, 0,
+                             &deleted, err);
   if (rc == RC_OK && deleted && name && *name)
-    rc = store_user_log_from(eng->st, now, name, "signed_out", address, err);
+    rc = store_user_log(eng->st, now, name, "signed_out", address, err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1413,8 +1463,7 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
   if (!name || user_check_name(name, "name", NULL) != RC_OK) name = "?";
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   return ingest_end(
-      eng,
-      store_user_log_from(eng->st, now, name, "sign_in_failed", address, err),
+      eng, store_user_log(eng->st, now, name, "sign_in_failed", address, err),
       err);
 }
 
@@ -1443,13 +1492,20 @@ static int transition(engine *eng, const store_case *c, const char *from,
    * timer, since no handler will run again. */
   /* A closed case's waiting messages will never be asked about again:
    * they are cancelled with it (their release timers go with the rest). */
-  if ((rc = info->final ? store_timers_cancel_all(eng->st, c->id, err)
-                        : store_timers_delete_scoped(eng->st, c->id, err)) ||
+  if ((rc = store_timers_cancel(
+           eng->st, c->id, info->final ? STORE_TIMERS_ALL : STORE_TIMERS_SCOPED,
+           NULL, NULL, err)) ||
       (info->final && (rc = store_messages_cancel_deferred(
                            eng->st, c->id, "case_closed", err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
-      (rc = store_case_set_state(eng->st, c->id, to, info->final,
-                                 info->final ? info->outcome : NULL, err)) ||
+      (rc = store_case_write(
+           eng->st,
+           &(store_case_change){.id = c->id,
+                                .fields = STORE_CASE_STATE,
+                                .state = to,
+                                .closed = info->final,
+                                .outcome = info->final ? info->outcome : NULL},
+           err)) ||
       (rc = figure(eng, "transition", c->workflow, from, to, 1, 0, err)) ||
       (info->final && !c->closed &&
        (rc = roll_log(eng, c, c->due_date, 1, err))))
@@ -1528,17 +1584,20 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   int rc, deleted;
   if ((rc = store_savepoint(eng->st, err))) return rc;
   if (event_id) {
-    rc = store_event_fail(eng->st, event_id, err);
+    rc = store_event_finish(eng->st, event_id, STORE_EVENT_PARKED, err);
   } else {
     /* The timer becomes a failed event: `recoup retry` replays it. */
     store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
-    rc = store_timer_delete(eng->st, &t, &deleted, err);
+    rc = store_timer_finish(eng->st, &t, &deleted, err);
     if (rc == RC_OK)
-      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
-                                 err);
+      rc = store_event_put(eng->st, case_id, type, data, at, "failed", err);
   }
   if (rc == RC_OK)
-    rc = store_case_set_error(eng->st, case_id, why->message, err);
+    rc = store_case_write(
+        eng->st,
+        &(store_case_change){
+            .id = case_id, .fields = STORE_CASE_ERROR, .error = why->message},
+        err);
   if (rc == RC_OK &&
       (rc = store_case_get(eng->st, case_id, &c, err)) == RC_OK) {
     rc = journal(eng, case_id, "error", c.state, c.version,
@@ -1589,6 +1648,23 @@ static int release_timer(engine *eng, const char *case_id, rc_time due,
   return rc;
 }
 
+/* A deferred message asked again at its release: deferred anew (to
+ * not_before), blocked or cancelled, with the reason; *changed is 0 when
+ * it was no longer deferred. */
+static int message_recheck(engine *eng, int64_t id, const char *status,
+                           const char *reason, rc_time not_before, int *changed,
+                           rc_error *err) {
+  return store_message_update(
+      eng->st, id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_NOT_BEFORE,
+          .only_if = "deferred",
+          .status = status,
+          .reason = reason,
+          .not_before = not_before},
+      changed, err);
+}
+
 /* A deferred message's time has come. It goes out only if the case is
  * still where it was when the message was written, and the guard, asked
  * again, agrees: a dispute opened meanwhile blocks it, a cap filled
@@ -1605,8 +1681,8 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
     memset(&dd, 0, sizeof dd);
     dd.verdict = POLICY_BLOCK;
     snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
-    if ((rc = store_message_recheck(eng->st, id, "cancelled", dd.reason, 0,
-                                    &released, err)) ||
+    if ((rc = message_recheck(eng, id, "cancelled", dd.reason, 0, &released,
+                              err)) ||
         !released)
       return rc;
     return journal(
@@ -1623,9 +1699,9 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
     if (rc != RC_OK) return rc;
     if (dd.verdict != POLICY_ALLOW) {
       const char *what = dd.verdict == POLICY_DEFER ? "deferred" : "blocked";
-      if ((rc = store_message_recheck(eng->st, id, what, dd.reason,
-                                      dd.verdict == POLICY_DEFER ? dd.until : 0,
-                                      &released, err)) ||
+      if ((rc = message_recheck(eng, id, what, dd.reason,
+                                dd.verdict == POLICY_DEFER ? dd.until : 0,
+                                &released, err)) ||
           !released)
         return rc;
       r.message = id;
@@ -1640,7 +1716,11 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
       return journal_policy(eng, c->id, channel, "release", &dd, err);
     }
   }
-  rc = store_message_release(eng->st, id, &released, err);
+  rc = store_message_update(eng->st, id,
+                            &(store_message_change){.fields = STORE_MSG_STATUS,
+                                                    .only_if = "deferred",
+                                                    .status = "queued"},
+                            &released, err);
   if (rc == RC_OK && released)
     rc = figure(eng, "contact", channel, NULL, NULL, 1, 0, err);
   if (rc == RC_OK && released)
@@ -1714,13 +1794,14 @@ static int handle(engine *eng, const char *case_id, const char *type,
   invalidate(eng);
   if (timer_id) {
     store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
-    rc = store_timer_delete(eng->st, &t, &deleted, err);
+    rc = store_timer_finish(eng->st, &t, &deleted, err);
     if (rc != RC_OK || !deleted) goto release;
   }
   rc = store_case_get(eng->st, case_id, &c, err);
   if (rc == RC_ENOTFOUND) {
     /* the case is gone; so is its event */
-    rc = event_id ? store_event_delete(eng->st, event_id, err) : RC_OK;
+    rc = event_id ? store_event_finish(eng->st, event_id, STORE_EVENT_DONE, err)
+                  : RC_OK;
     goto release;
   }
   if (rc != RC_OK) goto release;
@@ -1730,12 +1811,12 @@ static int handle(engine *eng, const char *case_id, const char *type,
      * in order); a queued one (queued before the case failed) stays where
      * it is, keeping its place among the case's events. */
     if (timer_id)
-      rc = store_event_insert_as(eng->st, case_id, type, data, at, "failed",
-                                 err);
+      rc = store_event_put(eng->st, case_id, type, data, at, "failed", err);
     store_case_free(&c);
     goto release;
   }
-  if (event_id && (rc = store_event_delete(eng->st, event_id, err))) {
+  if (event_id &&
+      (rc = store_event_finish(eng->st, event_id, STORE_EVENT_DONE, err))) {
     store_case_free(&c);
     goto release;
   }
@@ -1763,11 +1844,20 @@ static int handle(engine *eng, const char *case_id, const char *type,
   /* The core's own meaning of some events, before any handler: a dispute
    * holds the case, a cease request stops contact with the borrower. */
   if (rc == RC_OK && strcmp(type, "dispute") == 0)
-    rc = store_case_set_hold(eng->st, case_id, 1, err);
+    rc = store_case_write(
+        eng->st,
+        &(store_case_change){
+            .id = case_id, .fields = STORE_CASE_HOLD, .on_hold = 1},
+        err);
   else if (rc == RC_OK && strcmp(type, "dispute_resolved") == 0)
-    rc = store_case_set_hold(eng->st, case_id, 0, err);
+    rc = store_case_write(
+        eng->st,
+        &(store_case_change){
+            .id = case_id, .fields = STORE_CASE_HOLD, .on_hold = 0},
+        err);
   else if (rc == RC_OK && strcmp(type, "cease") == 0)
-    rc = store_borrower_set_flag(eng->st, c.borrower_id, "ceased", 1, err);
+    rc = store_borrower_set_flag(eng->st, c.borrower_id, STORE_FLAG_CEASED, 1,
+                                 err);
   if (rc == RC_OK && c.closed == 0 &&
       (strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0 ||
        strcmp(type, "cease") == 0)) {
@@ -1877,8 +1967,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       int count;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
-      if ((rc = store_events_next(eng->st, batch - n, &events, &count, err)) !=
-          RC_OK)
+      if ((rc = store_events_claim(eng->st, batch - n, &eng->lease, &events,
+                                   &count, err)) != RC_OK)
         break;
       for (int i = 0; i < count && rc == RC_OK; i++) {
         rc = handle(eng, events[i].case_id, events[i].type, events[i].data,
@@ -1900,8 +1990,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       /* A simulation lives through every due time in order, so each
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
-      rc = store_timers_due(eng->st, simulated ? clock_now(eng->clk) : limit,
-                            batch - n, &timers, &count, err);
+      rc = store_timers_claim(eng->st, simulated ? clock_now(eng->clk) : limit,
+                              batch - n, &eng->lease, &timers, &count, err);
       for (int i = 0; i < count && rc == RC_OK; i++) {
         rc = handle(eng, timers[i].case_id, timers[i].event, timers[i].data,
                     timers[i].due, 0, timers[i].id, err);
@@ -1969,7 +2059,14 @@ static int migrate_workflow(engine *eng, const char *name, int version,
       }
       script_state info = script_state_info(eng->sc, name, version, state);
       if (r == RC_OK && state[0] && info.exists && !info.final) {
-        rc = store_case_set_workflow(eng->st, c.id, name, version, state, err);
+        rc =
+            store_case_write(eng->st,
+                             &(store_case_change){.id = c.id,
+                                                  .fields = STORE_CASE_WORKFLOW,
+                                                  .workflow = name,
+                                                  .version = version,
+                                                  .state = state},
+                             err);
         if (rc == RC_OK)
           rc = journal(
               eng, c.id, "migrated", state, version,
@@ -2147,7 +2244,9 @@ int engine_cancel(engine *eng, const char *case_id, const char *event,
   if (event[0] == '_' && event[1] == '_')
     return rc_error_set(err, RC_EINVAL, "event",
                         "event names starting with __ belong to the core");
-  if ((rc = store_timers_cancel(eng->st, case_id, event, &n, err))) return rc;
+  if ((rc = store_timers_cancel(eng->st, case_id, STORE_TIMERS_NAMED, event, &n,
+                                err)))
+    return rc;
   if (count) *count = n;
   return case_journal(eng, case_id, "cancel",
                       json_pack("{s:s, s:i}", "event", event, "timers", n),
@@ -2170,7 +2269,11 @@ int engine_set_data(engine *eng, const char *case_id, const char *key,
   else
     json_object_set(data, key, value);
   text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-  rc = store_case_set_data(eng->st, case_id, text, err);
+  rc = store_case_write(
+      eng->st,
+      &(store_case_change){
+          .id = case_id, .fields = STORE_CASE_DATA, .data = text},
+      err);
   free(text);
   json_decref(data);
   invalidate(eng);
@@ -2187,7 +2290,12 @@ int engine_set_tags(engine *eng, const char *case_id, const char *tag,
                     const char *tags_json, rc_error *err) {
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if ((rc = store_case_set_tags(eng->st, case_id, tags_json, err))) return rc;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = case_id, .fields = STORE_CASE_TAGS, .tags = tags_json},
+           err)))
+    return rc;
   invalidate(eng);
   return case_journal(eng, case_id, "tag", json_pack("{s:s}", "tag", tag), err);
 }
@@ -2196,7 +2304,12 @@ int engine_assign(engine *eng, const char *case_id, const char *queue,
                   rc_error *err) {
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
-  if ((rc = store_case_set_queue(eng->st, case_id, queue, err))) return rc;
+  if ((rc = store_case_write(
+           eng->st,
+           &(store_case_change){
+               .id = case_id, .fields = STORE_CASE_QUEUE, .queue = queue},
+           err)))
+    return rc;
   invalidate(eng);
   return case_journal(eng, case_id, "assign",
                       json_pack("{s:s}", "queue", queue), err);
@@ -2521,23 +2634,27 @@ int engine_plan(engine *eng, const char *case_id,
                           i);
     total += items[i].amount;
   }
-  if ((rc = store_plan_insert(eng->st, case_id, total,
-                              grace->ms + grace->days * 86400000LL,
-                              clock_now(eng->clk), id, err)))
-    return rc;
-  list = json_array();
-  for (int i = 0; i < n && rc == RC_OK; i++) {
-    int64_t iid;
-    rc_time missed = zone_add(clock_zone(eng->clk),
-                              end_of_day(eng, items[i].due_date), grace);
-    rc = store_installment_insert(eng->st, *id, i + 1, items[i].due_date,
-                                  items[i].amount, &iid, err);
-    if (rc == RC_OK)
+  {
+    store_plan_item plan_items[360];
+    store_plan plan = {case_id,
+                       total,
+                       grace->ms + grace->days * 86400000LL,
+                       clock_now(eng->clk),
+                       n,
+                       plan_items};
+    for (int i = 0; i < n; i++)
+      plan_items[i] = (store_plan_item){items[i].due_date, items[i].amount, 0};
+    if ((rc = store_plan_insert(eng->st, &plan, id, err))) return rc;
+    list = json_array();
+    for (int i = 0; i < n && rc == RC_OK; i++) {
+      rc_time missed = zone_add(clock_zone(eng->clk),
+                                end_of_day(eng, items[i].due_date), grace);
       rc = core_timer_at(eng, case_id, missed, "__installment_due",
-                         "installment", iid, err);
-    json_array_append_new(
-        list, json_pack("{s:s, s:I}", "due", items[i].due_date, "amount",
-                        (json_int_t)items[i].amount));
+                         "installment", plan_items[i].id, err);
+      json_array_append_new(
+          list, json_pack("{s:s, s:I}", "due", items[i].due_date, "amount",
+                          (json_int_t)items[i].amount));
+    }
   }
   if (rc != RC_OK) {
     json_decref(list);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "recoup/query.h"
-#include "recoup/store.h"
+#include "store/store.h"
 
 struct query {
   store *st; /* the engine's; not owned */

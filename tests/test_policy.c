@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "recoup/policy.h"
-#include "recoup/store.h"
+#include "store/store.h"
 
 static store *st;
 static query *q; /* the guard's view of st */

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "recoup/store.h"
+#include "store/store.h"
 
 static char path[256];
 
@@ -38,6 +38,53 @@ static store *open_store(void) {
   rc_error err;
   assert_int_equal(store_open(&st, path, &err), RC_OK);
   return st;
+}
+
+/* The oldest pending event of a case not in error, claimed as the engine
+ * claims; RC_ENOTFOUND when none. */
+static int event_next(store *st, store_event *out, rc_error *err) {
+  store_event *one;
+  int n, rc = store_events_claim(st, 1, NULL, &one, &n, err);
+  memset(out, 0, sizeof *out);
+  if (rc != RC_OK) return rc;
+  if (n == 1) *out = one[0];
+  free(one);
+  return n == 1 ? RC_OK : RC_ENOTFOUND;
+}
+
+static int set_error(store *st, const char *id, const char *error,
+                     rc_error *err) {
+  return store_case_write(
+      st,
+      &(store_case_change){
+          .id = id, .fields = STORE_CASE_ERROR, .error = error},
+      err);
+}
+
+static int set_state(store *st, const char *id, const char *state, int closed,
+                     const char *outcome, rc_error *err) {
+  return store_case_write(st,
+                          &(store_case_change){.id = id,
+                                               .fields = STORE_CASE_STATE,
+                                               .state = state,
+                                               .closed = closed,
+                                               .outcome = outcome},
+                          err);
+}
+
+static int message_attempt(store *st, int64_t id, const char *status,
+                           int attempts, rc_time next, const char *reason,
+                           rc_time at, rc_error *err) {
+  return store_message_update(
+      st, id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_ATTEMPT,
+          .status = status,
+          .attempts = attempts,
+          .next_attempt = next,
+          .reason = reason,
+          .at = at},
+      NULL, err);
 }
 
 static void add_case(store *st, const char *id) {
@@ -123,7 +170,7 @@ static void test_timers_come_due_in_time_then_insertion_order(void **state) {
   store_timer_insert(st, "L1", 900, "later", NULL, 1, &err);
   assert_int_equal(store_timer_next_due(st, &next, NULL), RC_OK);
   assert_int_equal(next, 100);
-  assert_int_equal(store_timers_due(st, 300, 10, &t, &n, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 300, 10, NULL, &t, &n, &err), RC_OK);
   assert_int_equal(n, 4);
   assert_string_equal(t[0].event, "a");
   assert_string_equal(t[1].event, "b");
@@ -142,10 +189,10 @@ static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
   (void)state;
   add_case(st, "L1");
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
-  store_timers_due(st, 100, 10, &t, &n, &err);
-  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
+  store_timers_claim(st, 100, 10, NULL, &t, &n, &err);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
   assert_true(deleted);
-  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
   assert_false(deleted);
   /* A timer set since, due at the same time, is given the freed id; the
    * old one stays gone and does not take the new one with it. */
@@ -153,17 +200,17 @@ static void test_deleting_a_timer_twice_reports_it_gone(void **state) {
   {
     store_timer *now;
     int m;
-    store_timers_due(st, 200, 10, &now, &m, &err);
+    store_timers_claim(st, 200, 10, NULL, &now, &m, &err);
     assert_int_equal(m, 1);
     assert_int_equal(now[0].id, t[0].id);
     store_timers_free(now, m);
   }
-  assert_int_equal(store_timer_delete(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
   assert_false(deleted);
   {
     store_timer *now;
     int m;
-    store_timers_due(st, 200, 10, &now, &m, &err);
+    store_timers_claim(st, 200, 10, NULL, &now, &m, &err);
     assert_int_equal(m, 1);
     assert_string_equal(now[0].event, "b");
     store_timers_free(now, m);
@@ -190,19 +237,20 @@ static void test_pending_timers_are_counted_as_they_change(void **state) {
   store_timer_insert(st, "L1", 300, "c", NULL, 0, &err);
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 3);
-  store_timers_due(st, 100, 10, &due, &n, &err);
-  store_timer_delete(st, &due[0], &deleted, &err);
-  store_timer_delete(st, &due[0], &deleted, &err); /* already gone */
+  store_timers_claim(st, 100, 10, NULL, &due, &n, &err);
+  store_timer_finish(st, &due[0], &deleted, &err);
+  store_timer_finish(st, &due[0], &deleted, &err); /* already gone */
   store_timers_free(due, n);
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 2);
-  store_timers_delete_scoped(st, "L1", &err); /* b; c is kept */
+  store_timers_cancel(st, "L1", STORE_TIMERS_SCOPED, NULL, NULL,
+                      &err); /* b; c is kept */
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
 
   assert_int_equal(store_begin(st, &err), RC_OK);
   store_timer_insert(st, "L1", 400, "d", NULL, 1, &err);
-  store_timers_cancel_all(st, "L1", &err);
+  store_timers_cancel(st, "L1", STORE_TIMERS_ALL, NULL, NULL, &err);
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 0);
   store_rollback(st);
@@ -229,7 +277,9 @@ static void test_scoped_timers_go_and_kept_ones_stay(void **state) {
   add_case(st, "L1");
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
   store_timer_insert(st, "L1", 100, "k", NULL, 0, &err);
-  assert_int_equal(store_timers_delete_scoped(st, "L1", &err), RC_OK);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_SCOPED, NULL, NULL, &err),
+      RC_OK);
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 1);
   store_close(st);
@@ -247,7 +297,7 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   assert_int_equal(store_event_key_claim(st, "K1", "L1", "x", 1, &dup, &err),
                    RC_OK);
   assert_int_equal(dup, 0);
-  assert_int_equal(store_event_insert(st, "L1", "x", NULL, 1, &err), RC_OK);
+  assert_int_equal(store_event_put(st, "L1", "x", NULL, 1, NULL, &err), RC_OK);
   assert_int_equal(store_event_key_claim(st, "K1", "L1", "x", 2, &dup, &err),
                    RC_OK);
   assert_int_equal(dup, 1);
@@ -628,7 +678,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(out.ncontacts, 2);
   assert_string_equal(out.contacts[1].name, "Li");
   store_borrower_free(&out);
-  assert_int_equal(store_timers_due(st, 10, 10, &due, &n, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 10, 10, NULL, &due, &n, &err), RC_OK);
   assert_int_equal(n, 1);
   assert_string_equal(due[0].case_id, "L1");
   store_timers_free(due, n);
@@ -727,29 +777,29 @@ static void test_failed_events_wait_and_retry_in_order(void **state) {
   rc_error err;
   (void)state;
   add_case(st, "L1");
-  store_event_insert(st, "L1", "first", NULL, 1, &err);
-  assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
-  store_event_fail(st, ev.id, &err);
+  store_event_put(st, "L1", "first", NULL, 1, NULL, &err);
+  assert_int_equal(event_next(st, &ev, &err), RC_OK);
+  store_event_finish(st, ev.id, STORE_EVENT_PARKED, &err);
   store_event_free(&ev);
-  store_case_set_error(st, "L1", "broken", &err);
+  set_error(st, "L1", "broken", &err);
   /* Queued to a case in error: parked, so the queue is empty, not holding
    * an event it must step over on every read. */
-  assert_int_equal(store_event_insert(st, "L1", "second", NULL, 2, &err),
+  assert_int_equal(store_event_put(st, "L1", "second", NULL, 2, NULL, &err),
                    RC_OK);
   store_events_pending(st, &pending, NULL);
   assert_int_equal(pending, 0);
-  assert_int_equal(store_event_next(st, &ev, &err), RC_ENOTFOUND);
+  assert_int_equal(event_next(st, &ev, &err), RC_ENOTFOUND);
   store_events_retry(st, "L1", &n, &err);
   assert_int_equal(n, 2);
-  store_case_set_error(st, "L1", NULL, &err);
-  assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
+  set_error(st, "L1", NULL, &err);
+  assert_int_equal(event_next(st, &ev, &err), RC_OK);
   assert_string_equal(ev.type, "first");
-  store_event_delete(st, ev.id, &err);
+  store_event_finish(st, ev.id, STORE_EVENT_DONE, &err);
   store_event_free(&ev);
-  assert_int_equal(store_event_next(st, &ev, &err), RC_OK);
+  assert_int_equal(event_next(st, &ev, &err), RC_OK);
   assert_string_equal(ev.type, "second");
   store_event_free(&ev);
-  assert_int_equal(store_event_insert(st, "nobody", "x", NULL, 3, &err),
+  assert_int_equal(store_event_put(st, "nobody", "x", NULL, 3, NULL, &err),
                    RC_ENOTFOUND);
   store_close(st);
 }
@@ -768,10 +818,10 @@ static void test_events_queued_before_a_failure_are_parked_when_met(
   add_case(st, "L1");
   add_case(st, "L2");
   for (int i = 0; i < 150; i++)
-    store_event_insert(st, "L1", i % 2 ? "odd" : "even", NULL, i, &err);
-  store_event_insert(st, "L2", "healthy", NULL, 200, &err);
-  store_case_set_error(st, "L1", "broken", &err);
-  assert_int_equal(store_events_next(st, 10, &evs, &count, &err), RC_OK);
+    store_event_put(st, "L1", i % 2 ? "odd" : "even", NULL, i, NULL, &err);
+  store_event_put(st, "L2", "healthy", NULL, 200, NULL, &err);
+  set_error(st, "L1", "broken", &err);
+  assert_int_equal(store_events_claim(st, 10, NULL, &evs, &count, &err), RC_OK);
   assert_int_equal(count, 1);
   assert_string_equal(evs[0].case_id, "L2");
   store_events_free(evs, count);
@@ -779,8 +829,9 @@ static void test_events_queued_before_a_failure_are_parked_when_met(
   assert_int_equal(pending, 1);
   store_events_retry(st, "L1", &n, &err);
   assert_int_equal(n, 150);
-  store_case_set_error(st, "L1", NULL, &err);
-  assert_int_equal(store_events_next(st, 200, &evs, &count, &err), RC_OK);
+  set_error(st, "L1", NULL, &err);
+  assert_int_equal(store_events_claim(st, 200, NULL, &evs, &count, &err),
+                   RC_OK);
   assert_int_equal(count, 151);
   for (int i = 0; i < 150; i++) {
     assert_string_equal(evs[i].case_id, "L1");
@@ -847,11 +898,9 @@ static void test_outbox_order_first_attempts_then_due_retries(void **state) {
   c = queue_message(st, "c");
   d = queue_message(st, "d");
   assert_int_equal(
-      store_message_attempt(st, a, "queued", 1, 5000, "busy", 1000, &err),
-      RC_OK);
+      message_attempt(st, a, "queued", 1, 5000, "busy", 1000, &err), RC_OK);
   assert_int_equal(
-      store_message_attempt(st, b, "queued", 1, 9000, "busy", 1000, &err),
-      RC_OK);
+      message_attempt(st, b, "queued", 1, 9000, "busy", 1000, &err), RC_OK);
   assert_int_equal(store_outbox_due(st, 6000, 10, &due, &n, &err), RC_OK);
   assert_int_equal(n, 3);
   assert_true(due[0].id == c && due[1].id == d && due[2].id == a);
@@ -894,8 +943,7 @@ static void test_case_pages_read_a_window_at_a_time(void **state) {
     snprintf(id, sizeof id, "C%02d", i);
     add_case(st, id);
   }
-  assert_int_equal(store_case_set_state(st, "C08", "legal", 0, NULL, &err),
-                   RC_OK);
+  assert_int_equal(set_state(st, "C08", "legal", 0, NULL, &err), RC_OK);
   page(st, "legal", "", 5, "", "C03");
   page(st, "legal", "C03", 5, "", "C06");
   page(st, "legal", "C06", 5, "C08 ", "C09");
@@ -1040,8 +1088,12 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
   assert_int_equal(today, 4);
   /* A named agent sees the open tasks and its own claimed ones; claim
    * next sees only open ones. */
-  assert_int_equal(store_task_assign(st, d, "li.wei", NULL), RC_OK);
-  assert_int_equal(store_task_assign(st, a, "wang.fang", NULL), RC_OK);
+  assert_int_equal(
+      store_task_take(st, d, "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(
+      store_task_take(st, a, "wang.fang", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
   ids[0] = '\0';
   store_work_page(st, "phone", 1000, 1, NULL, "li.wei", 0, 10,
                   collect_task_ids, ids, NULL);
@@ -1055,7 +1107,9 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
     snprintf(want, sizeof want, "%lld ", (long long)e);
     assert_string_equal(ids, want);
   }
-  assert_int_equal(store_task_assign(st, b, "li.wei", NULL), RC_ECONFLICT);
+  assert_int_equal(
+      store_task_take(st, b, "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_ECONFLICT);
   store_close(st);
 }
 

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "recoup/store.h"
+#include "store/store.h"
 
 static const char *recoup_bin, *fixtures, *institution;
 static char dir[256];

@@ -22,7 +22,7 @@
 #include <sqlite3.h>
 
 #include "recoup/engine.h"
-#include "recoup/store.h"
+#include "store/store.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -160,7 +160,8 @@ static double schema_sweep(const char *dir, const char *db, int n,
     store_timer *due;
     int count;
     ok(store_begin(st, &err), &err);
-    ok(store_timers_due(st, t0 + 2 * 86400000LL, 1000, &due, &count, &err),
+    ok(store_timers_claim(st, t0 + 2 * 86400000LL, 1000, NULL, &due, &count,
+                          &err),
        &err);
     for (int i = 0; i < count; i++) {
       const char *id = due[i].case_id;
@@ -170,7 +171,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
       store_message m = {0};
       int64_t msg_id;
       int deleted;
-      ok(store_timer_delete(st, &due[i], &deleted, &err), &err);
+      ok(store_timer_finish(st, &due[i], &deleted, &err), &err);
       ok(store_case_get(st, id, &c, &err), &err);
       ok(store_borrower_get(st, c.borrower_id, &b, &err), &err);
       ok(store_journal_append(st, id, t0, "event", c.state, 1,
@@ -197,9 +198,15 @@ static double schema_sweep(const char *dir, const char *db, int n,
                               "\"queued\"}",
                               &err),
          &err);
-      ok(store_timers_delete_scoped(st, id, &err), &err);
+      ok(store_timers_cancel(st, id, STORE_TIMERS_SCOPED, NULL, NULL, &err),
+         &err);
       ok(store_tasks_cancel_scoped(st, id, &err), &err);
-      ok(store_case_set_state(st, id, "reminded", 0, NULL, &err), &err);
+      ok(store_case_write(
+             st,
+             &(store_case_change){
+                 .id = id, .fields = STORE_CASE_STATE, .state = "reminded"},
+             &err),
+         &err);
       ok(store_journal_append(st, id, t0, "transition", "reminded", 1,
                               "{\"from\":\"due\",\"to\":\"reminded\","
                               "\"event\":\"remind\"}",

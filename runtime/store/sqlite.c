@@ -8,9 +8,14 @@
 
 #include <sqlite3.h>
 
-#include "recoup/store.h"
 #include "jbuf.h"
 #include "sqlmem.h"
+#include "store/backend.h"
+
+typedef struct sq sq;
+
+static void sq_close(sq *st);
+static int sq_event_fail(sq *st, int64_t id, rc_error *err);
 
 /* The journal as rows, over the runs it is stored in (steps 8 and 9). */
 #define JOURNAL_VIEW                                                        \
@@ -462,7 +467,7 @@ static const char *const migrations[] = {
 
 /* A run holds at most this many rows (the CHECK above): a page after row
  * X then starts among the runs whose first id is above X - JOURNAL_RUN. */
-#define JOURNAL_RUN 64
+#define JOURNAL_RUN STORE_JOURNAL_RUN
 
 /* A figure's key: five parts of at most FIGURE_PART bytes each. */
 #define FIGURE_PART 128
@@ -1231,22 +1236,11 @@ static const char *const sql[S_COUNT] = {
     [S_ROLLS_FORGET] = "DELETE FROM figures_roll_log WHERE month < ?1",
 };
 
-struct store {
+/* The SQLite backend's store: the shared part first (backend.h). */
+struct sq {
+  store base;
   sqlite3 *db;
-  char *path; /* owned */
-  int depth;  /* 0 outside a transaction, 1 inside, 2 inside a savepoint */
   sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
-  /* Journal rows of one case not yet written: they go in as one run when
-   * another case's row comes, the run is full, before anything that ends
-   * a transaction or savepoint, or when the engine flushes it (a handler
-   * reading its own history). Reads never write it. */
-  struct {
-    jbuf rows;
-    char *case_id; /* owned */
-    size_t case_cap;
-    rc_time at;
-    int n;
-  } run;
   /* Pending timers, kept as they are set and deleted so that /metrics
    * does not count ten million index entries (0.1 s) on every scrape.
    * Counted again after a rollback, or when another connection has
@@ -1288,13 +1282,13 @@ typedef struct figure_sum {
                           FIG_MSG: messages */
 } figure_sum;
 
-static int fail(store *st, rc_error *err, const char *what) {
+static int fail(sq *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
   return rc_error_set(err, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
                       sqlite3_errmsg(st->db), code);
 }
 
-static sqlite3_stmt *stmt(store *st, int which) {
+static sqlite3_stmt *stmt(sq *st, int which) {
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                          &st->stmts[which], NULL) != SQLITE_OK) {
@@ -1319,14 +1313,13 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
 }
 
 /* Steps a statement that returns no rows, then resets it. */
-static int exec_stmt(store *st, sqlite3_stmt *s, rc_error *err,
-                     const char *what) {
+static int exec_stmt(sq *st, sqlite3_stmt *s, rc_error *err, const char *what) {
   int rc;
   /* An I/O error or a full disk makes SQLite roll the whole transaction
    * back by itself, even from a read. Statements after that would each
    * commit alone, outside the batch: refuse them until the engine rolls
    * back too. */
-  if (st->depth > 0 && sqlite3_get_autocommit(st->db)) {
+  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db)) {
     sqlite3_clear_bindings(s);
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database: %s: the transaction was rolled back by an "
@@ -1357,7 +1350,7 @@ static char *dup_col(sqlite3_stmt *s, int i) {
 }
 
 /* Hands every row of a prepared, bound statement to fn. */
-static int each_row(store *st, sqlite3_stmt *s, store_row_fn fn, void *ud,
+static int each_row(sq *st, sqlite3_stmt *s, store_row_fn fn, void *ud,
                     rc_error *err) {
   store_value cols[32];
   int rc, n = sqlite3_column_count(s);
@@ -1407,7 +1400,7 @@ static int broken_reference(void *ud, int n, char **values, char **names) {
   return 1;
 }
 
-static int migrate(store *st, rc_error *err) {
+static int migrate(sq *st, rc_error *err) {
   sqlite3_stmt *s;
   int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
   char *msg = NULL, pragma[64], broken[200] = "";
@@ -1449,8 +1442,8 @@ static int migrate(store *st, rc_error *err) {
   return RC_OK;
 }
 
-int store_open(store **out, const char *path, rc_error *err) {
-  store *st;
+static int sq_open(sq **out, const char *path, rc_error *err) {
+  sq *st;
   int memory = strcmp(path, ":memory:") == 0;
   char *msg = NULL;
 
@@ -1472,14 +1465,13 @@ int store_open(store **out, const char *path, rc_error *err) {
   }
   st = calloc(1, sizeof *st);
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  st->path = strdup(path);
   if (sqlite3_open_v2(
           path, &st->db,
           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
           NULL) != SQLITE_OK) {
     rc_error_set(err, RC_ESTORE, "db", "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
-    store_close(st);
+    sq_close(st);
     return RC_ESTORE;
   }
   sqlite3_busy_timeout(st->db, 5000);
@@ -1507,11 +1499,11 @@ int store_open(store **out, const char *path, rc_error *err) {
     rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s", path,
                  msg ? msg : "?");
     sqlite3_free(msg);
-    store_close(st);
+    sq_close(st);
     return RC_ESTORE;
   }
   if (migrate(st, err) != RC_OK) {
-    store_close(st);
+    sq_close(st);
     return RC_ESTORE;
   }
   /* Set once any upgrade is done: a step that rebuilds indexes sorts
@@ -1523,52 +1515,30 @@ int store_open(store **out, const char *path, rc_error *err) {
   return RC_OK;
 }
 
-void store_close(store *st) {
+static void sq_close(sq *st) {
   if (!st) return;
   free(st->fig_case);
   free(st->figures.slot);
   free(st->figures.v);
-  free(st->run.rows.p);
-  free(st->run.case_id);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
-  if (st->depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(st->db);
-  free(st->path);
   free(st);
 }
 
-const char *store_path(const store *st) {
-  return st->path;
-}
-
-static void run_discard(store *st) {
-  st->run.n = 0;
-  st->run.rows.len = 0;
-  st->run.rows.oom = 0;
-}
-
-static int run_flush(store *st, rc_error *err) {
-  sqlite3_stmt *s;
-  int rc;
-  if (!st->run.n) return RC_OK;
-  jb_lit(&st->run.rows, "]");
-  if (st->run.rows.oom) {
-    run_discard(st);
-    return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
-  }
-  s = stmt(st, S_JOURNAL_APPEND);
-  bind_text(s, 1, st->run.case_id);
-  sqlite3_bind_int64(s, 2, st->run.at);
-  sqlite3_bind_int(s, 3, st->run.n);
-  sqlite3_bind_text(s, 4, st->run.rows.p, (int)st->run.rows.len, SQLITE_STATIC);
-  rc = exec_stmt(st, s, err, "journal");
-  run_discard(st);
-  return rc;
+static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
+                          const char *rows, size_t len, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_JOURNAL_APPEND);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, at);
+  sqlite3_bind_int(s, 3, n);
+  sqlite3_bind_text(s, 4, rows, (int)len, SQLITE_STATIC);
+  return exec_stmt(st, s, err, "journal");
 }
 
 /* --- figures by day ------------------------------------------------------ */
 
-static int one_row(store *st, sqlite3_stmt *s, int rc, rc_error *err,
+static int one_row(sq *st, sqlite3_stmt *s, int rc, rc_error *err,
                    const char *what);
 
 /* The key's parts, as they are stored. */
@@ -1580,7 +1550,7 @@ static void figure_parts(const figure_sum *f, const char *part[5]) {
   }
 }
 
-static int figure_write(store *st, const figure_sum *f, const int64_t *v,
+static int figure_write(sq *st, const figure_sum *f, const int64_t *v,
                         rc_error *err) {
   static const int which[] = {S_FIGURE_ADD, S_FIGURES_STATE_ADD,
                               S_FIGURES_DUE_ADD, S_FIGURES_MSG_ADD};
@@ -1596,14 +1566,14 @@ static int figure_write(store *st, const figure_sum *f, const int64_t *v,
 }
 
 /* Forgets every key held. */
-static void figures_clear(store *st) {
+static void figures_clear(sq *st) {
   if (st->figures.n && st->figures.slot)
     memset(st->figures.slot, 0, 2 * (size_t)st->figures.cap * sizeof(int));
   st->figures.n = 0;
 }
 
 /* Writes what the transaction added, a row a key; then nothing is held. */
-static int figures_flush(store *st, rc_error *err) {
+static int figures_flush(sq *st, rc_error *err) {
   int rc = RC_OK;
   for (int i = 0; i < st->figures.n && rc == RC_OK; i++) {
     figure_sum *f = &st->figures.v[i];
@@ -1621,7 +1591,7 @@ static unsigned figure_hash(int kind, const char *key, size_t len) {
 }
 
 /* The slot of a key: where it is, or the empty one where it goes. */
-static int *figure_slot(store *st, int kind, const char *key, size_t len) {
+static int *figure_slot(sq *st, int kind, const char *key, size_t len) {
   unsigned mask = 2u * (unsigned)st->figures.cap - 1;
   unsigned i = figure_hash(kind, key, len) & mask;
   for (;; i = (i + 1) & mask) {
@@ -1636,7 +1606,7 @@ static int *figure_slot(store *st, int kind, const char *key, size_t len) {
 
 /* A savepoint ends: released, its part joins the transaction's; rolled
  * back, it is dropped. */
-static void figures_savepoint_end(store *st, int keep) {
+static void figures_savepoint_end(sq *st, int keep) {
   for (int i = 0; i < st->figures.n; i++) {
     figure_sum *f = &st->figures.v[i];
     for (int k = 0; k < 4; k++) {
@@ -1647,8 +1617,8 @@ static void figures_savepoint_end(store *st, int keep) {
 }
 
 /* Adds v to the counter row of kind keyed by parts (NULL is ""). */
-static int figures_add(store *st, int kind, const char *const *parts,
-                       int nparts, const int64_t v[4], rc_error *err) {
+static int figures_add(sq *st, int kind, const char *const *parts, int nparts,
+                       const int64_t v[4], rc_error *err) {
   figure_sum key;
   int i;
   key.kind = kind;
@@ -1663,7 +1633,7 @@ static int figures_add(store *st, int kind, const char *const *parts,
     key.key[key.len++] = '\0';
   }
   int *slot;
-  if (st->depth == 0) return figure_write(st, &key, v, err);
+  if (st->base.depth == 0) return figure_write(st, &key, v, err);
   if (st->figures.n == st->figures.cap) {
     /* Grown (and indexed again) before a new key could need the room. */
     int cap = st->figures.cap ? st->figures.cap * 2 : 64;
@@ -1692,7 +1662,7 @@ static int figures_add(store *st, int kind, const char *const *parts,
     *slot = i + 1;
   }
   for (int k = 0; k < 4; k++) {
-    if (st->depth > 1)
+    if (st->base.depth > 1)
       st->figures.v[i].sp[k] += v[k];
     else
       st->figures.v[i].v[k] += v[k];
@@ -1700,9 +1670,9 @@ static int figures_add(store *st, int kind, const char *const *parts,
   return RC_OK;
 }
 
-int store_figure_add(store *st, const char *figure, const char *day,
-                     const char *a, const char *b, const char *c, int64_t n,
-                     int64_t amount, rc_error *err) {
+static int sq_figure_add(sq *st, const char *figure, const char *day,
+                         const char *a, const char *b, const char *c, int64_t n,
+                         int64_t amount, rc_error *err) {
   const char *parts[5] = {figure, day, a, b, c};
   int64_t v[4] = {n, amount, 0, 0};
   return figures_add(st, FIG_DAY, parts, 5, v, err);
@@ -1710,7 +1680,7 @@ int store_figure_add(store *st, const char *figure, const char *day,
 
 /* Moves n messages from status `from` to `to` (either NULL: none) in
  * figures_messages. */
-static int messages_move(store *st, const char *from, const char *to, int64_t n,
+static int messages_move(sq *st, const char *from, const char *to, int64_t n,
                          rc_error *err) {
   int rc = RC_OK;
   if (n == 0 || (from && to && !strcmp(from, to))) return RC_OK;
@@ -1727,7 +1697,7 @@ static int messages_move(store *st, const char *from, const char *to, int64_t n,
 
 /* A message's status before a write that may change it; "" when there
  * is no such message. */
-static int message_status(store *st, int64_t id, char *buf, size_t size,
+static int message_status(sq *st, int64_t id, char *buf, size_t size,
                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGE_STATUS_GET);
   int rc;
@@ -1748,8 +1718,7 @@ typedef struct case_fig {
 
 /* Reads what the case counts for now, before a write changes it:
  * RC_ENOTFOUND when there is no such case (the write changes nothing). */
-static int case_fig_read(store *st, const char *id, case_fig *f,
-                         rc_error *err) {
+static int case_fig_read(sq *st, const char *id, case_fig *f, rc_error *err) {
   sqlite3_stmt *s;
   int rc;
   if (st->fig_case && st->fig_case_id[0] && !strcmp(id, st->fig_case_id)) {
@@ -1775,7 +1744,7 @@ static int case_fig_read(store *st, const char *id, case_fig *f,
 }
 
 /* Remembers what case id counts for now (case_fig_read). */
-static void case_fig_keep(store *st, const char *id, const case_fig *f) {
+static void case_fig_keep(sq *st, const char *id, const case_fig *f) {
   if (strlen(id) >= sizeof st->fig_case_id ||
       (!st->fig_case && !(st->fig_case = malloc(sizeof *st->fig_case)))) {
     st->fig_case_id[0] = '\0';
@@ -1786,29 +1755,27 @@ static void case_fig_keep(store *st, const char *id, const case_fig *f) {
 }
 
 /* Adds a case to its figures_states row (sign 1) or takes it out (-1). */
-static int case_fig_state(store *st, const case_fig *f, int sign,
-                          rc_error *err) {
+static int case_fig_state(sq *st, const case_fig *f, int sign, rc_error *err) {
   const char *key[2] = {f->workflow, f->state};
   int64_t v[4] = {sign, sign * f->balance, sign * f->error, sign * f->closed};
   return figures_add(st, FIG_STATE, key, 2, v, err);
 }
 
 /* The same for its figures_due row: open cases only. */
-static int case_fig_due(store *st, const case_fig *f, int sign, rc_error *err) {
+static int case_fig_due(sq *st, const case_fig *f, int sign, rc_error *err) {
   const char *key[1] = {f->due};
   int64_t v[4] = {sign, sign * f->balance, 0, 0};
   return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 1, v, err);
 }
 
-static int case_fig_count(store *st, const case_fig *f, int sign,
-                          rc_error *err) {
+static int case_fig_count(sq *st, const case_fig *f, int sign, rc_error *err) {
   int rc = case_fig_state(st, f, sign, err);
   return rc == RC_OK ? case_fig_due(st, f, sign, err) : rc;
 }
 
 /* A case moves from what it was to what it is; each row only when the
  * write changed what it counts (a transition leaves the due date's). */
-static int case_fig_move(store *st, const case_fig *was, const case_fig *now,
+static int case_fig_move(sq *st, const case_fig *was, const case_fig *now,
                          rc_error *err) {
   int rc = RC_OK, money = was->balance != now->balance,
       closed = was->closed != now->closed;
@@ -1824,87 +1791,74 @@ static int case_fig_move(store *st, const case_fig *was, const case_fig *now,
   return rc;
 }
 
-void store_checkpoint_every(store *st, int pages) {
+static void sq_checkpoint_every(sq *st, int pages) {
   sqlite3_wal_autocheckpoint(st->db, pages);
 }
 
-int store_begin(store *st, rc_error *err) {
-  st->fig_case_id[0] = '\0';
-  if (st->depth != 0)
-    return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
-  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
-  st->depth = 1;
-  return RC_OK;
-}
-
-int store_commit(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
-      exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
-    store_rollback(st);
-    return RC_ESTORE;
-  }
-  st->depth = 0;
-  return RC_OK;
-}
-
-int store_rollback(store *st) {
-  run_discard(st);
+/* store.c keeps base.depth: it is 1 in a batch, 2 in a savepoint, while
+ * these run; they read it and never set it. */
+static int sq_rollback(sq *st) {
   figures_clear(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
-  if (st->depth == 0) return RC_OK;
-  st->depth = 0;
+  if (st->base.depth == 0) return RC_OK;
   /* After some errors SQLite has already rolled back; that is fine. */
   if (sqlite3_get_autocommit(st->db)) return RC_OK;
   return exec_stmt(st, stmt(st, S_ROLLBACK), NULL, "rollback");
 }
 
-int store_in_transaction(const store *st) {
-  return st->depth > 0;
-}
-
-int store_savepoint(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK ||
-      exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") != RC_OK)
-    return RC_ESTORE;
-  st->depth++;
-  return RC_OK;
-}
-
-int store_release(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK ||
-      exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
+static int sq_release(sq *st, rc_error *err) {
+  if (exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
     return RC_ESTORE;
   /* After a ROLLBACK TO the savepoint's part is already gone. */
   figures_savepoint_end(st, 1);
-  st->depth--;
   return RC_OK;
 }
 
-int store_rollback_to(store *st, rc_error *err) {
-  /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty.
-   * Rows still in the run came after the savepoint (it flushed). */
-  run_discard(st);
-  st->timers_known = 0;
+static int sq_begin(sq *st, int nested, rc_error *err) {
+  if (nested)
+    return exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") != RC_OK
+               ? RC_ESTORE
+               : RC_OK;
   st->fig_case_id[0] = '\0';
-  figures_savepoint_end(st, 0);
-  if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
+  if (st->base.depth != 0)
+    return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
+  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
+  return RC_OK;
+}
+
+static int sq_end(sq *st, int nested, int keep, rc_error *err) {
+  if (nested && keep) return sq_release(st, err);
+  if (nested) {
+    /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty. */
+    st->timers_known = 0;
+    st->fig_case_id[0] = '\0';
+    figures_savepoint_end(st, 0);
+    if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
+      return RC_ESTORE;
+    return sq_release(st, err);
+  }
+  if (!keep) return sq_rollback(st);
+  if (figures_flush(st, err) != RC_OK ||
+      exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
+    sq_rollback(st);
     return RC_ESTORE;
-  return store_release(st, err);
+  }
+  return RC_OK;
 }
 
 /* The answer of a statement that reads at most one row: RC_OK with the
  * row still on s (SQLITE_ROW), RC_ENOTFOUND without one, or the store's
  * failure. The caller resets s. */
-static int one_row(store *st, sqlite3_stmt *s, int rc, rc_error *err,
+static int one_row(sq *st, sqlite3_stmt *s, int rc, rc_error *err,
                    const char *what) {
   if (rc == SQLITE_ROW) return RC_OK;
   if (rc == SQLITE_DONE) return RC_ENOTFOUND;
   return fail(st, err, what);
 }
 
-int store_meta_get(store *st, const char *key, char *buf, size_t size,
-                   rc_error *err) {
+static int sq_meta_get(sq *st, const char *key, char *buf, size_t size,
+                       rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_META_GET);
   int rc;
   bind_text(s, 1, key);
@@ -1918,8 +1872,8 @@ int store_meta_get(store *st, const char *key, char *buf, size_t size,
   return rc;
 }
 
-int store_meta_put(store *st, const char *key, const char *value,
-                   rc_error *err) {
+static int sq_meta_put(sq *st, const char *key, const char *value,
+                       rc_error *err) {
   sqlite3_stmt *s = stmt(st, value ? S_META_PUT : S_META_DELETE);
   bind_text(s, 1, key);
   if (value) bind_text(s, 2, value);
@@ -1930,7 +1884,7 @@ int store_meta_put(store *st, const char *key, const char *value,
  * key sets up a scratch table even when nothing matches (2.3 us, more
  * than inserting a contact); a look first costs 0.5 us (measured), so
  * deletes that usually find nothing look first. */
-static int probe(store *st, int which, const char *key, int *found,
+static int probe(sq *st, int which, const char *key, int *found,
                  rc_error *err) {
   sqlite3_stmt *s = stmt(st, which);
   int rc;
@@ -1943,7 +1897,7 @@ static int probe(store *st, int which, const char *key, int *found,
   return rc;
 }
 
-int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
+static int sq_borrower_upsert(sq *st, const store_borrower *b, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_BORROWER_UPSERT);
   int rc, found;
   bind_text(s, 1, b->id);
@@ -1979,8 +1933,8 @@ int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
   return RC_OK;
 }
 
-int store_borrower_get(store *st, const char *id, store_borrower *out,
-                       rc_error *err) {
+static int sq_borrower_get(sq *st, const char *id, store_borrower *out,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
   int rc;
   memset(out, 0, sizeof *out);
@@ -2026,28 +1980,8 @@ int store_borrower_get(store *st, const char *id, store_borrower *out,
   return RC_OK;
 }
 
-void store_borrower_free(store_borrower *b) {
-  for (int i = 0; i < b->ncontacts; i++) {
-    free(b->contacts[i].kind);
-    free(b->contacts[i].value);
-    free(b->contacts[i].name);
-    free(b->contacts[i].relation);
-  }
-  free(b->contacts);
-  free(b->id);
-  free(b->name);
-  free(b->locale);
-  free(b->timezone);
-  free(b->address);
-  free(b->employer_name);
-  free(b->employer_phone);
-  free(b->employer_address);
-  free(b->area);
-  memset(b, 0, sizeof *b);
-}
-
-int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
-                         void *ud, rc_error *err) {
+static int sq_borrower_cases(sq *st, const char *borrower_id, store_row_fn fn,
+                             void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_BORROWER_CASES);
   bind_text(s, 1, borrower_id);
   return each_row(st, s, fn, ud, err);
@@ -2084,7 +2018,7 @@ static void bind_case(sqlite3_stmt *s, const store_case *c) {
  * what the case counted for (one look-up of a row the engine has just
  * read) and moves it (case_fig_move). */
 
-int store_case_insert(store *st, const store_case *c, rc_error *err) {
+static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
   case_fig now;
   int rc;
@@ -2097,11 +2031,11 @@ int store_case_insert(store *st, const store_case *c, rc_error *err) {
   now.balance = c->balance;
   now.closed = c->closed;
   now.error = c->error != NULL;
-  if (st->depth > 0) case_fig_keep(st, c->id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_count(st, &now, 1, err);
 }
 
-int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
+static int sq_case_update_fields(sq *st, const store_case *c, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_UPDATE);
   case_fig was, now;
   int rc;
@@ -2126,11 +2060,11 @@ int store_case_update_fields(store *st, const store_case *c, rc_error *err) {
   now = was;
   now.balance = c->balance;
   rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
-  if (st->depth > 0) case_fig_keep(st, c->id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
-int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
+static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
   memset(out, 0, sizeof *out);
@@ -2164,7 +2098,7 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  if (rc == SQLITE_ROW && st->depth > 0 && out->workflow && out->state) {
+  if (rc == SQLITE_ROW && st->base.depth > 0 && out->workflow && out->state) {
     case_fig f;
     rc_copy(f.workflow, sizeof f.workflow, out->workflow);
     rc_copy(f.state, sizeof f.state, out->state);
@@ -2180,7 +2114,7 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   return fail(st, err, "read case");
 }
 
-int store_case_exists(store *st, const char *id, rc_error *err) {
+static int sq_case_exists(sq *st, const char *id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_EXISTS);
   int rc;
   bind_text(s, 1, id);
@@ -2192,22 +2126,6 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return rc;
 }
 
-void store_case_free(store_case *c) {
-  free(c->id);
-  free(c->borrower_id);
-  free(c->workflow);
-  free(c->state);
-  free(c->outcome);
-  free(c->error);
-  free(c->product);
-  free(c->currency);
-  free(c->due_date);
-  free(c->tags);
-  free(c->data);
-  free(c->queue);
-  memset(c, 0, sizeof *c);
-}
-
 /* Reads the case's counted figures before a write: a case that is not
  * there is written as before (the write finds nothing). */
 #define FIG_BEFORE(id)                                \
@@ -2217,8 +2135,8 @@ void store_case_free(store_case *c) {
   found = rc == RC_OK;                                \
   now = was
 
-int store_case_set_state(store *st, const char *id, const char *state,
-                         int closed, const char *outcome, rc_error *err) {
+static int sq_case_set_state(sq *st, const char *id, const char *state,
+                             int closed, const char *outcome, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_STATE);
   FIG_BEFORE(id);
   bind_text(s, 1, id);
@@ -2234,11 +2152,11 @@ int store_case_set_state(store *st, const char *id, const char *state,
     bind_text(s, 1, id);
     if ((rc = exec_stmt(st, s, err, "arms")) != RC_OK) return rc;
   }
-  if (st->depth > 0) case_fig_keep(st, id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
-static int set_text(store *st, int which, const char *id, const char *v,
+static int set_text(sq *st, int which, const char *id, const char *v,
                     rc_error *err, const char *what) {
   sqlite3_stmt *s = stmt(st, which);
   bind_text(s, 1, id);
@@ -2246,35 +2164,35 @@ static int set_text(store *st, int which, const char *id, const char *v,
   return exec_stmt(st, s, err, what);
 }
 
-int store_case_set_error(store *st, const char *id, const char *error,
-                         rc_error *err) {
+static int sq_case_set_error(sq *st, const char *id, const char *error,
+                             rc_error *err) {
   FIG_BEFORE(id);
   if ((rc = set_text(st, S_CASE_ERROR, id, error, err, "set error")) != RC_OK ||
       !found)
     return rc;
   now.error = error != NULL;
-  if (st->depth > 0) case_fig_keep(st, id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
-int store_case_set_data(store *st, const char *id, const char *data_json,
-                        rc_error *err) {
+static int sq_case_set_data(sq *st, const char *id, const char *data_json,
+                            rc_error *err) {
   return set_text(st, S_CASE_DATA, id, data_json, err, "set data");
 }
 
-int store_case_set_tags(store *st, const char *id, const char *tags_json,
-                        rc_error *err) {
+static int sq_case_set_tags(sq *st, const char *id, const char *tags_json,
+                            rc_error *err) {
   return set_text(st, S_CASE_TAGS, id, tags_json, err, "set tags");
 }
 
-int store_case_set_queue(store *st, const char *id, const char *queue,
-                         rc_error *err) {
+static int sq_case_set_queue(sq *st, const char *id, const char *queue,
+                             rc_error *err) {
   return set_text(st, S_CASE_QUEUE, id, queue, err, "assign");
 }
 
-int store_case_set_money(store *st, const char *id, rc_money balance,
-                         rc_money amount_due, rc_money overpaid,
-                         rc_error *err) {
+static int sq_case_set_money(sq *st, const char *id, rc_money balance,
+                             rc_money amount_due, rc_money overpaid,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
   FIG_BEFORE(id);
   bind_text(s, 1, id);
@@ -2283,19 +2201,20 @@ int store_case_set_money(store *st, const char *id, rc_money balance,
   sqlite3_bind_int64(s, 4, overpaid);
   if ((rc = exec_stmt(st, s, err, "set balance")) != RC_OK || !found) return rc;
   now.balance = balance;
-  if (st->depth > 0) case_fig_keep(st, id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
-int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err) {
+static int sq_case_set_hold(sq *st, const char *id, int on_hold,
+                            rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_HOLD);
   bind_text(s, 1, id);
   sqlite3_bind_int(s, 2, on_hold);
   return exec_stmt(st, s, err, "set hold");
 }
 
-int store_case_set_workflow(store *st, const char *id, const char *workflow,
-                            int version, const char *state, rc_error *err) {
+static int sq_case_set_workflow(sq *st, const char *id, const char *workflow,
+                                int version, const char *state, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_WORKFLOW);
   FIG_BEFORE(id);
   bind_text(s, 1, id);
@@ -2306,19 +2225,19 @@ int store_case_set_workflow(store *st, const char *id, const char *workflow,
     return rc;
   rc_copy(now.workflow, sizeof now.workflow, workflow);
   rc_copy(now.state, sizeof now.state, state);
-  if (st->depth > 0) case_fig_keep(st, id, &now);
+  if (st->base.depth > 0) case_fig_keep(st, id, &now);
   return case_fig_move(st, &was, &now, err);
 }
 
-int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
-                     rc_error *err) {
+static int sq_cases_each(sq *st, const char *state, store_row_fn fn, void *ud,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, state ? S_CASES_STATE : S_CASES_ALL);
   if (state) bind_text(s, 1, state);
   return each_row(st, s, fn, ud, err);
 }
 
 /* status NULL: queued, or parked when the case is in error. */
-static int event_insert(store *st, const char *case_id, const char *type,
+static int event_insert(sq *st, const char *case_id, const char *type,
                         const char *data, rc_time at, const char *status,
                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
@@ -2334,20 +2253,20 @@ static int event_insert(store *st, const char *case_id, const char *type,
   return RC_OK;
 }
 
-int store_event_insert(store *st, const char *case_id, const char *type,
-                       const char *data, rc_time at, rc_error *err) {
+static int sq_event_insert(sq *st, const char *case_id, const char *type,
+                           const char *data, rc_time at, rc_error *err) {
   return event_insert(st, case_id, type, data, at, NULL, err);
 }
 
-int store_event_insert_as(store *st, const char *case_id, const char *type,
-                          const char *data, rc_time at, const char *status,
-                          rc_error *err) {
+static int sq_event_insert_as(sq *st, const char *case_id, const char *type,
+                              const char *data, rc_time at, const char *status,
+                              rc_error *err) {
   return event_insert(st, case_id, type, data, at, status, err);
 }
 
-int store_event_key_claim(store *st, const char *key, const char *case_id,
-                          const char *type, rc_time at, int *duplicate,
-                          rc_error *err) {
+static int sq_event_key_claim(sq *st, const char *key, const char *case_id,
+                              const char *type, rc_time at, int *duplicate,
+                              rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_KEY);
   int rc, same = 0;
   *duplicate = 0;
@@ -2380,8 +2299,8 @@ int store_event_key_claim(store *st, const char *key, const char *case_id,
 /* An event queued before its case failed is parked beside the failed one
  * (the retry brings it back, in order) the first time a read meets it, so
  * that no later read steps over it again. */
-int store_events_next(store *st, int max, store_event **out, int *n,
-                      rc_error *err) {
+static int sq_events_next(sq *st, int max, store_event **out, int *n,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
   store_event *ev = calloc((size_t)(max > 0 ? max : 1), sizeof *ev);
   int64_t after = 0, park[64];
@@ -2411,7 +2330,7 @@ int store_events_next(store *st, int max, store_event **out, int *n,
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) break;
     for (int i = 0; i < parked; i++)
-      if (store_event_fail(st, park[i], err) != RC_OK) {
+      if (sq_event_fail(st, park[i], err) != RC_OK) {
         store_events_free(ev, count);
         return RC_ESTORE;
       }
@@ -2426,38 +2345,23 @@ int store_events_next(store *st, int max, store_event **out, int *n,
   return RC_OK;
 }
 
-void store_events_free(store_event *list, int n) {
-  for (int i = 0; i < n; i++) store_event_free(&list[i]);
-  free(list);
-}
-
-int store_event_next(store *st, store_event *out, rc_error *err) {
-  store_event *one;
-  int n, rc = store_events_next(st, 1, &one, &n, err);
-  memset(out, 0, sizeof *out);
-  if (rc != RC_OK) return rc;
-  if (n == 1) *out = one[0];
-  free(one);
-  return n == 1 ? RC_OK : RC_ENOTFOUND;
-}
-
-static int by_id(store *st, int which, int64_t id, rc_error *err,
+static int by_id(sq *st, int which, int64_t id, rc_error *err,
                  const char *what) {
   sqlite3_stmt *s = stmt(st, which);
   sqlite3_bind_int64(s, 1, id);
   return exec_stmt(st, s, err, what);
 }
 
-int store_event_delete(store *st, int64_t id, rc_error *err) {
+static int sq_event_delete(sq *st, int64_t id, rc_error *err) {
   return by_id(st, S_EVENT_DELETE, id, err, "delete event");
 }
 
-int store_event_fail(store *st, int64_t id, rc_error *err) {
+static int sq_event_fail(sq *st, int64_t id, rc_error *err) {
   return by_id(st, S_EVENT_FAIL, id, err, "fail event");
 }
 
-int store_events_retry(store *st, const char *case_id, int *count,
-                       rc_error *err) {
+static int sq_events_retry(sq *st, const char *case_id, int *count,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENTS_RETRY);
   int rc;
   bind_text(s, 1, case_id);
@@ -2467,7 +2371,7 @@ int store_events_retry(store *st, const char *case_id, int *count,
 }
 
 /* The one number a counting statement returns. */
-static int count_of(store *st, int which, const char *arg, int64_t *count,
+static int count_of(sq *st, int which, const char *arg, int64_t *count,
                     rc_error *err) {
   sqlite3_stmt *s = stmt(st, which);
   int rc;
@@ -2480,28 +2384,21 @@ static int count_of(store *st, int which, const char *arg, int64_t *count,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_events_pending(store *st, int64_t *count, rc_error *err) {
+static int sq_events_pending(sq *st, int64_t *count, rc_error *err) {
   return count_of(st, S_EVENTS_PENDING, NULL, count, err);
-}
-
-void store_event_free(store_event *ev) {
-  free(ev->case_id);
-  free(ev->type);
-  free(ev->data);
-  memset(ev, 0, sizeof *ev);
 }
 
 /* After a statement that set (sign 1) or ended (sign -1) timers: keeps
  * the pending count, passing the statement's result on. */
-static int timers_changed(store *st, int sign, int rc) {
+static int timers_changed(sq *st, int sign, int rc) {
   if (rc == RC_OK && st->timers_known)
     st->timers += sign * (int64_t)sqlite3_changes(st->db);
   return rc;
 }
 
-int store_timer_insert(store *st, const char *case_id, rc_time due,
-                       const char *event, const char *data, int scoped,
-                       rc_error *err) {
+static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
+                           const char *event, const char *data, int scoped,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMER_INSERT);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, due);
@@ -2511,7 +2408,7 @@ int store_timer_insert(store *st, const char *case_id, rc_time due,
   return timers_changed(st, 1, exec_stmt(st, s, err, "insert timer"));
 }
 
-int store_timer_next_due(store *st, rc_time *due, rc_error *err) {
+static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMER_NEXT);
   int rc = one_row(st, s, sqlite3_step(s), err, "next timer");
   if (rc == RC_OK && sqlite3_column_type(s, 0) == SQLITE_NULL)
@@ -2521,8 +2418,8 @@ int store_timer_next_due(store *st, rc_time *due, rc_error *err) {
   return rc;
 }
 
-int store_timers_due(store *st, rc_time until, int max, store_timer **out,
-                     int *n, rc_error *err) {
+static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
+                         int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_DUE);
   store_timer *t = calloc((size_t)(max > 0 ? max : 1), sizeof *t);
   int rc, count = 0;
@@ -2550,17 +2447,8 @@ int store_timers_due(store *st, rc_time until, int max, store_timer **out,
   return RC_OK;
 }
 
-void store_timers_free(store_timer *timers, int n) {
-  for (int i = 0; i < n; i++) {
-    free(timers[i].case_id);
-    free(timers[i].event);
-    free(timers[i].data);
-  }
-  free(timers);
-}
-
-int store_timer_delete(store *st, const store_timer *t, int *deleted,
-                       rc_error *err) {
+static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMER_DELETE);
   int rc;
   sqlite3_bind_int64(s, 1, t->id);
@@ -2573,7 +2461,7 @@ int store_timer_delete(store *st, const store_timer *t, int *deleted,
   return rc;
 }
 
-int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err) {
+static int sq_timers_delete_scoped(sq *st, const char *case_id, rc_error *err) {
   /* Every transition asks; most cases have nothing to end. */
   sqlite3_stmt *s;
   int found, rc = probe(st, S_TIMERS_SCOPED_ANY, case_id, &found, err);
@@ -2583,14 +2471,14 @@ int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err) {
   return timers_changed(st, -1, exec_stmt(st, s, err, "cancel state timers"));
 }
 
-int store_timers_cancel_all(store *st, const char *case_id, rc_error *err) {
+static int sq_timers_cancel_all(sq *st, const char *case_id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_ALL);
   bind_text(s, 1, case_id);
   return timers_changed(st, -1, exec_stmt(st, s, err, "cancel timers"));
 }
 
-int store_timers_cancel(store *st, const char *case_id, const char *event,
-                        int *count, rc_error *err) {
+static int sq_timers_cancel(sq *st, const char *case_id, const char *event,
+                            int *count, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_CANCEL);
   int rc;
   bind_text(s, 1, case_id);
@@ -2600,14 +2488,14 @@ int store_timers_cancel(store *st, const char *case_id, const char *event,
   return rc;
 }
 
-int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
-                      rc_error *err) {
+static int sq_timers_each(sq *st, const char *case_id, store_row_fn fn,
+                          void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_CASE);
   bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_timers_count(store *st, int64_t *count, rc_error *err) {
+static int sq_timers_count(sq *st, int64_t *count, rc_error *err) {
   int64_t version;
   int rc = count_of(st, S_DATA_VERSION, NULL, &version, err);
   if (rc != RC_OK) return rc;
@@ -2624,56 +2512,8 @@ int store_timers_count(store *st, int64_t *count, rc_error *err) {
   return RC_OK;
 }
 
-int store_journal_append(store *st, const char *case_id, rc_time at,
-                         const char *kind, const char *state, int version,
-                         const char *detail, rc_error *err) {
-  jbuf *b = &st->run.rows;
-  /* One bad detail would hide every row of its run from the journal. */
-  if (detail && !jb_valid(detail))
-    return rc_error_set(err, RC_EINVAL, "detail",
-                        "journal row '%s' of case %s: its detail is not JSON",
-                        kind, case_id);
-  if (st->run.n &&
-      (st->run.n == JOURNAL_RUN || strcmp(st->run.case_id, case_id) != 0)) {
-    int rc = run_flush(st, err);
-    if (rc != RC_OK) return rc;
-  }
-  if (!st->run.n) {
-    size_t len = strlen(case_id) + 1;
-    if (len > st->run.case_cap) {
-      char *grown = realloc(st->run.case_id, len);
-      if (!grown)
-        return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
-      st->run.case_id = grown;
-      st->run.case_cap = len;
-    }
-    memcpy(st->run.case_id, case_id, len);
-    st->run.at = at;
-    jb_lit(b, "[[");
-  } else {
-    jb_lit(b, ",[");
-  }
-  jb_quote(b, kind);
-  jb_lit(b, ",");
-  jb_quote(b, state);
-  jb_lit(b, ",");
-  jb_int(b, version);
-  jb_lit(b, ",");
-  jb_int(b, at);
-  jb_lit(b, ",");
-  jb_lit(b, detail ? detail : "null");
-  jb_lit(b, "]");
-  st->run.n++;
-  /* Outside a transaction nothing else would write it. */
-  return st->depth == 0 ? run_flush(st, err) : RC_OK;
-}
-
-int store_journal_flush(store *st, rc_error *err) {
-  return run_flush(st, err);
-}
-
-int store_journal_each(store *st, const char *case_id, int limit,
-                       store_row_fn fn, void *ud, rc_error *err) {
+static int sq_journal_each(sq *st, const char *case_id, int limit,
+                           store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s;
   s = stmt(st, limit > 0 ? S_JOURNAL_TAIL : S_JOURNAL_CASE);
   bind_text(s, 1, case_id);
@@ -2681,13 +2521,13 @@ int store_journal_each(store *st, const char *case_id, int limit,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_journal_count(store *st, const char *kind, int64_t *count,
-                        rc_error *err) {
+static int sq_journal_count(sq *st, const char *kind, int64_t *count,
+                            rc_error *err) {
   return count_of(st, S_JOURNAL_COUNT, kind, count, err);
 }
 
-int store_message_insert(store *st, const store_message *m, int64_t *id,
-                         rc_error *err) {
+static int sq_message_insert(sq *st, const store_message *m, int64_t *id,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGE_INSERT);
   int rc;
   bind_text(s, 1, m->case_id);
@@ -2710,15 +2550,15 @@ int store_message_insert(store *st, const store_message *m, int64_t *id,
   return rc;
 }
 
-int store_messages_each(store *st, const char *case_id, store_row_fn fn,
-                        void *ud, rc_error *err) {
+static int sq_messages_each(sq *st, const char *case_id, store_row_fn fn,
+                            void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, case_id ? S_MESSAGES_CASE : S_MESSAGES_ALL);
   if (case_id) bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_message_set_status(store *st, int64_t id, const char *status,
-                             rc_error *err) {
+static int sq_message_set_status(sq *st, int64_t id, const char *status,
+                                 rc_error *err) {
   sqlite3_stmt *s;
   char was[16];
   int rc = message_status(st, id, was, sizeof was, err);
@@ -2731,8 +2571,8 @@ int store_message_set_status(store *st, int64_t id, const char *status,
   return messages_move(st, was, status, 1, err);
 }
 
-int store_message_case(store *st, int64_t id, char *case_id, size_t size,
-                       rc_error *err) {
+static int sq_message_case(sq *st, int64_t id, char *case_id, size_t size,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGE_CASE);
   int rc;
   sqlite3_bind_int64(s, 1, id);
@@ -2745,8 +2585,8 @@ int store_message_case(store *st, int64_t id, char *case_id, size_t size,
                       (long long)id);
 }
 
-int store_task_insert(store *st, const store_task *t, int64_t *id,
-                      rc_error *err) {
+static int sq_task_insert(sq *st, const store_task *t, int64_t *id,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_INSERT);
   int rc;
   bind_text(s, 1, t->case_id);
@@ -2773,15 +2613,15 @@ int store_task_insert(store *st, const store_task *t, int64_t *id,
   return rc;
 }
 
-int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud,
-                     rc_error *err) {
+static int sq_tasks_each(sq *st, const char *case_id, store_row_fn fn, void *ud,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, case_id ? S_TASKS_CASE : S_TASKS_ALL);
   if (case_id) bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_task_get(store *st, int64_t id, store_task_info *out,
-                   rc_error *err) {
+static int sq_task_get(sq *st, int64_t id, store_task_info *out,
+                       rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
   int rc;
   memset(out, 0, sizeof *out);
@@ -2810,8 +2650,8 @@ int store_task_get(store *st, int64_t id, store_task_info *out,
   return fail(st, err, "read task");
 }
 
-int store_task_complete(store *st, int64_t id, const char *outcome,
-                        const char *result, rc_time at, rc_error *err) {
+static int sq_task_complete(sq *st, int64_t id, const char *outcome,
+                            const char *result, rc_time at, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_COMPLETE);
   int rc;
   sqlite3_bind_int64(s, 1, id);
@@ -2825,14 +2665,14 @@ int store_task_complete(store *st, int64_t id, const char *outcome,
   return RC_OK;
 }
 
-int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {
+static int sq_tasks_cancel_scoped(sq *st, const char *case_id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASKS_CANCEL);
   bind_text(s, 1, case_id);
   return exec_stmt(st, s, err, "cancel tasks");
 }
 
-int store_payment_insert(store *st, const char *case_id, rc_money amount,
-                         const char *ref, rc_time at, rc_error *err) {
+static int sq_payment_insert(sq *st, const char *case_id, rc_money amount,
+                             const char *ref, rc_time at, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PAYMENT_INSERT);
   int rc;
   bind_text(s, 1, case_id);
@@ -2846,8 +2686,8 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
   return RC_OK;
 }
 
-int store_payment_by_ref(store *st, const char *ref, char *case_id,
-                         size_t size, rc_money *amount, rc_error *err) {
+static int sq_payment_by_ref(sq *st, const char *ref, char *case_id,
+                             size_t size, rc_money *amount, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PAYMENT_BY_REF);
   int rc;
   bind_text(s, 1, ref);
@@ -2862,20 +2702,20 @@ int store_payment_by_ref(store *st, const char *ref, char *case_id,
   return fail(st, err, "read payment");
 }
 
-int store_payments_total(store *st, rc_money *total, rc_error *err) {
+static int sq_payments_total(sq *st, rc_money *total, rc_error *err) {
   return count_of(st, S_PAYMENTS_TOTAL, NULL, total, err);
 }
 
-int store_overpaid_total(store *st, rc_money *total, rc_error *err) {
+static int sq_overpaid_total(sq *st, rc_money *total, rc_error *err) {
   return count_of(st, S_OVERPAID_TOTAL, NULL, total, err);
 }
 
-int store_reduced_total(store *st, rc_money *total, rc_error *err) {
+static int sq_reduced_total(sq *st, rc_money *total, rc_error *err) {
   return count_of(st, S_REDUCED_TOTAL, NULL, total, err);
 }
 
-int store_variant_get(store *st, const char *case_id, const char *experiment,
-                      char *arm, size_t size, rc_error *err) {
+static int sq_variant_get(sq *st, const char *case_id, const char *experiment,
+                          char *arm, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_VARIANT_GET);
   int rc;
   bind_text(s, 1, case_id);
@@ -2888,8 +2728,8 @@ int store_variant_get(store *st, const char *case_id, const char *experiment,
   return rc;
 }
 
-int store_variant_put(store *st, const char *case_id, const char *experiment,
-                      const char *arm, rc_error *err) {
+static int sq_variant_put(sq *st, const char *case_id, const char *experiment,
+                          const char *arm, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_VARIANT_PUT);
   bind_text(s, 1, case_id);
   bind_text(s, 2, experiment);
@@ -2897,9 +2737,9 @@ int store_variant_put(store *st, const char *case_id, const char *experiment,
   return exec_stmt(st, s, err, "record variant");
 }
 
-int store_promise_insert(store *st, const char *case_id, rc_money amount,
-                         const char *by_date, rc_time at, int64_t *id,
-                         rc_error *err) {
+static int sq_promise_insert(sq *st, const char *case_id, rc_money amount,
+                             const char *by_date, rc_time at, int64_t *id,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_SUPERSEDE);
   int rc;
   bind_text(s, 1, case_id);
@@ -2914,7 +2754,7 @@ int store_promise_insert(store *st, const char *case_id, rc_money amount,
   return rc;
 }
 
-static int read_promise(store *st, sqlite3_stmt *s, store_promise *out,
+static int read_promise(sq *st, sqlite3_stmt *s, store_promise *out,
                         rc_error *err) {
   int rc = one_row(st, s, sqlite3_step(s), err, "promise");
   memset(out, 0, sizeof *out);
@@ -2932,22 +2772,22 @@ static int read_promise(store *st, sqlite3_stmt *s, store_promise *out,
   return rc;
 }
 
-int store_promise_open(store *st, const char *case_id, store_promise *out,
-                       rc_error *err) {
+static int sq_promise_open(sq *st, const char *case_id, store_promise *out,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_OPEN);
   bind_text(s, 1, case_id);
   return read_promise(st, s, out, err);
 }
 
-int store_promise_get(store *st, int64_t id, store_promise *out,
-                      rc_error *err) {
+static int sq_promise_get(sq *st, int64_t id, store_promise *out,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_GET);
   sqlite3_bind_int64(s, 1, id);
   return read_promise(st, s, out, err);
 }
 
-int store_promise_update(store *st, int64_t id, rc_money paid,
-                         const char *status, rc_error *err) {
+static int sq_promise_update(sq *st, int64_t id, rc_money paid,
+                             const char *status, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_UPDATE);
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, paid);
@@ -2955,9 +2795,9 @@ int store_promise_update(store *st, int64_t id, rc_money paid,
   return exec_stmt(st, s, err, "update promise");
 }
 
-int store_plan_insert(store *st, const char *case_id, rc_money total,
-                      int64_t grace_ms, rc_time at, int64_t *id,
-                      rc_error *err) {
+static int sq_plan_insert(sq *st, const char *case_id, rc_money total,
+                          int64_t grace_ms, rc_time at, int64_t *id,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PLAN_SUPERSEDE);
   int rc;
   bind_text(s, 1, case_id);
@@ -2975,9 +2815,9 @@ int store_plan_insert(store *st, const char *case_id, rc_money total,
   return rc;
 }
 
-int store_installment_insert(store *st, int64_t plan_id, int seq,
-                             const char *due_date, rc_money amount, int64_t *id,
-                             rc_error *err) {
+static int sq_installment_insert(sq *st, int64_t plan_id, int seq,
+                                 const char *due_date, rc_money amount,
+                                 int64_t *id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENT_INSERT);
   int rc;
   sqlite3_bind_int64(s, 1, plan_id);
@@ -3001,8 +2841,9 @@ static void read_installment(sqlite3_stmt *s, store_installment *i) {
            (const char *)sqlite3_column_text(s, 6));
 }
 
-int store_installments_unpaid(store *st, const char *case_id,
-                              store_installment **out, int *n, rc_error *err) {
+static int sq_installments_unpaid(sq *st, const char *case_id,
+                                  store_installment **out, int *n,
+                                  rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENTS_UNPAID);
   store_installment *list = NULL;
   int count = 0, cap = 0, rc;
@@ -3039,8 +2880,8 @@ int store_installments_unpaid(store *st, const char *case_id,
   return RC_OK;
 }
 
-int store_installment_get(store *st, int64_t id, store_installment *out,
-                          char *plan_status, size_t size, rc_error *err) {
+static int sq_installment_get(sq *st, int64_t id, store_installment *out,
+                              char *plan_status, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENT_GET);
   int rc;
   sqlite3_bind_int64(s, 1, id);
@@ -3053,8 +2894,8 @@ int store_installment_get(store *st, int64_t id, store_installment *out,
   return rc;
 }
 
-int store_installment_update(store *st, int64_t id, rc_money paid,
-                             const char *status, rc_error *err) {
+static int sq_installment_update(sq *st, int64_t id, rc_money paid,
+                                 const char *status, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_INSTALLMENT_UPDATE);
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, paid);
@@ -3062,23 +2903,23 @@ int store_installment_update(store *st, int64_t id, rc_money paid,
   return exec_stmt(st, s, err, "update installment");
 }
 
-int store_plan_status(store *st, int64_t plan_id, const char *status,
-                      rc_error *err) {
+static int sq_plan_status(sq *st, int64_t plan_id, const char *status,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PLAN_STATUS);
   sqlite3_bind_int64(s, 1, plan_id);
   bind_text(s, 2, status);
   return exec_stmt(st, s, err, "plan status");
 }
 
-int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud,
-                    rc_error *err) {
+static int sq_plan_each(sq *st, const char *case_id, store_row_fn fn, void *ud,
+                        rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PLAN_EACH);
   bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
-                     size_t size, rc_error *err) {
+static int sq_task_claim(sq *st, int64_t id, const char *assignee,
+                         char *case_id, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
   int rc, open_ = 0;
   sqlite3_bind_int64(s, 1, id);
@@ -3102,35 +2943,39 @@ int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
   return exec_stmt(st, s, err, "claim task");
 }
 
-int store_report_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_report_states(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_STATES), fn, ud, err);
 }
 
-int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud,
-                     rc_error *err) {
+static int sq_report_dpd(sq *st, const char *today, store_row_fn fn, void *ud,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_REPORT_DPD);
   bind_text(s, 1, today);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_report_promises(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_report_promises(sq *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_PROMISES), fn, ud, err);
 }
 
-int store_report_installments(store *st, store_row_fn fn, void *ud,
-                              rc_error *err) {
+static int sq_report_installments(sq *st, store_row_fn fn, void *ud,
+                                  rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_INSTALLMENTS), fn, ud, err);
 }
 
-int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_report_contacts(sq *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_CONTACTS), fn, ud, err);
 }
 
-int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_report_refusals(sq *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_REFUSALS), fn, ud, err);
 }
 
-int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_report_variants(sq *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
   return each_row(st, stmt(st, S_REPORT_VARIANTS), fn, ud, err);
 }
 
@@ -3150,10 +2995,10 @@ static void keep_newest(rc_time *times, int *n, int max, rc_time t) {
   times[i] = t;
 }
 
-int store_contact_times(store *st, const char *case_id,
-                        const char *borrower_id, const char *channel,
-                        rc_time since, int64_t exclude_message, int max,
-                        rc_time *times, int *n, rc_error *err) {
+static int sq_contact_times(sq *st, const char *case_id,
+                            const char *borrower_id, const char *channel,
+                            rc_time since, int64_t exclude_message, int max,
+                            rc_time *times, int *n, rc_error *err) {
   if (max <= 0) return RC_OK;
   for (int pass = 0; pass < 2; pass++) {
     int rc;
@@ -3178,8 +3023,8 @@ int store_contact_times(store *st, const char *case_id,
   return RC_OK;
 }
 
-int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
-                            rc_error *err) {
+static int sq_last_conversation(sq *st, const char *borrower_id, rc_time *at,
+                                rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_LAST_CONVERSATION);
   int rc;
   bind_text(s, 1, borrower_id);
@@ -3192,18 +3037,18 @@ int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
   return rc;
 }
 
-int store_borrower_set_flag(store *st, const char *borrower_id,
-                            const char *flag, int value, rc_error *err) {
+static int sq_borrower_set_flag(sq *st, const char *borrower_id,
+                                store_flag flag, int value, rc_error *err) {
   sqlite3_stmt *s = stmt(
-      st, strcmp(flag, "ceased") == 0 ? S_BORROWER_CEASED : S_BORROWER_DNC);
+      st, flag == STORE_FLAG_CEASED ? S_BORROWER_CEASED : S_BORROWER_DNC);
   bind_text(s, 1, borrower_id);
   sqlite3_bind_int(s, 2, value);
   return exec_stmt(st, s, err, "borrower flag");
 }
 
-int store_message_recheck(store *st, int64_t id, const char *status,
-                          const char *reason, rc_time not_before,
-                          int *changed, rc_error *err) {
+static int sq_message_recheck(sq *st, int64_t id, const char *status,
+                              const char *reason, rc_time not_before,
+                              int *changed, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGE_RECHECK);
   int rc;
   sqlite3_bind_int64(s, 1, id);
@@ -3219,8 +3064,8 @@ int store_message_recheck(store *st, int64_t id, const char *status,
   return rc;
 }
 
-int store_messages_cancel_deferred(store *st, const char *case_id,
-                                   const char *reason, rc_error *err) {
+static int sq_messages_cancel_deferred(sq *st, const char *case_id,
+                                       const char *reason, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
   int rc;
   bind_text(s, 1, case_id);
@@ -3231,15 +3076,16 @@ int store_messages_cancel_deferred(store *st, const char *case_id,
                        err);
 }
 
-int store_message_release(store *st, int64_t id, int *released, rc_error *err) {
+static int sq_message_release(sq *st, int64_t id, int *released,
+                              rc_error *err) {
   int rc = by_id(st, S_MESSAGE_RELEASE, id, err, "release message");
   *released = rc == RC_OK && sqlite3_changes(st->db) > 0;
   if (*released) rc = messages_move(st, "deferred", "queued", 1, err);
   return rc;
 }
 
-int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
-                     int *n, rc_error *err) {
+static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
+                         int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_OUTBOX_DUE);
   store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
   int count = 0, rc;
@@ -3271,21 +3117,9 @@ int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
   return RC_OK;
 }
 
-void store_outgoing_free(store_outgoing *list, int n) {
-  for (int i = 0; i < n; i++) {
-    free(list[i].case_id);
-    free(list[i].borrower_id);
-    free(list[i].channel);
-    free(list[i].template_name);
-    free(list[i].recipient);
-    free(list[i].body);
-  }
-  free(list);
-}
-
-int store_message_attempt(store *st, int64_t id, const char *status,
-                          int attempts, rc_time next_attempt,
-                          const char *reason, rc_time at, rc_error *err) {
+static int sq_message_attempt(sq *st, int64_t id, const char *status,
+                              int attempts, rc_time next_attempt,
+                              const char *reason, rc_time at, rc_error *err) {
   sqlite3_stmt *s;
   char was[16];
   int rc = message_status(st, id, was, sizeof was, err);
@@ -3302,29 +3136,13 @@ int store_message_attempt(store *st, int64_t id, const char *status,
   return messages_move(st, was, status, 1, err);
 }
 
-int store_figures_messages(store *st, const char *status, int64_t *count,
-                           rc_error *err) {
+static int sq_figures_messages(sq *st, const char *status, int64_t *count,
+                               rc_error *err) {
   return count_of(st, S_FIGURES_MSG_COUNT, status, count, err);
 }
 
-int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
-  unsigned char raw[8];
-  FILE *f;
-  int rc = store_meta_get(st, "instance", buf, size, err);
-  if (rc != RC_ENOTFOUND) return rc;
-  f = fopen("/dev/urandom", "rb");
-  if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
-    if (f) fclose(f);
-    return rc_error_set(err, RC_EIO, NULL, "cannot read /dev/urandom");
-  }
-  fclose(f);
-  snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
-           raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
-  return store_meta_put(st, "instance", buf, err);
-}
-
-int store_reply_case(store *st, const char *from, char *case_id, size_t size,
-                     rc_error *err) {
+static int sq_reply_case(sq *st, const char *from, char *case_id, size_t size,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_REPLY_CASE);
   int rc;
   bind_text(s, 1, from);
@@ -3336,27 +3154,30 @@ int store_reply_case(store *st, const char *from, char *case_id, size_t size,
   return rc;
 }
 
-int store_cases_below_version(store *st, const char *workflow, int below,
-                              store_row_fn fn, void *ud, rc_error *err) {
+static int sq_cases_below_version(sq *st, const char *workflow, int below,
+                                  store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASES_BELOW);
   bind_text(s, 1, workflow);
   sqlite3_bind_int(s, 2, below);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_writable(store *st, rc_error *err) {
+static int sq_writable(sq *st, rc_error *err) {
   int rc;
-  if (st->depth > 0) return RC_OK; /* a transaction is open: it writes */
-  if ((rc = store_begin(st, err)) != RC_OK) return rc;
-  rc = store_meta_put(st, "health", "ok", err);
-  store_rollback(st);
+  if (st->base.depth > 0) return RC_OK; /* a transaction is open: it writes */
+  if ((rc = sq_begin(st, 0, err)) != RC_OK) return rc;
+  st->base.depth = 1; /* for the rollback: store.c is not in this */
+  rc = sq_meta_put(st, "health", "ok", err);
+  sq_rollback(st);
+  st->base.depth = 0;
   return rc;
 }
 
-int store_cases_page(store *st, const char *state, const char *queue,
-                     const char *after, int limit, int window,
-                     const store_scope *scope, char *window_end, size_t size,
-                     store_row_fn fn, void *ud, rc_error *err) {
+static int sq_cases_page(sq *st, const char *state, const char *queue,
+                         const char *after, int limit, int window,
+                         const store_scope *scope, char *window_end,
+                         size_t size, store_row_fn fn, void *ud,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASES_PAGE);
   int rc;
   window_end[0] = '\0';
@@ -3380,9 +3201,9 @@ int store_cases_page(store *st, const char *state, const char *queue,
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
 }
 
-int store_tasks_page(store *st, const char *queue, const char *status,
-                     const char *queues, int64_t after, int limit,
-                     store_row_fn fn, void *ud, rc_error *err) {
+static int sq_tasks_page(sq *st, const char *queue, const char *status,
+                         const char *queues, int64_t after, int limit,
+                         store_row_fn fn, void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASKS_PAGE);
   bind_text(s, 1, queue);
   bind_text(s, 2, status);
@@ -3392,8 +3213,9 @@ int store_tasks_page(store *st, const char *queue, const char *status,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
-                       store_row_fn fn, void *ud, rc_error *err) {
+static int sq_journal_page(sq *st, const char *case_id, int64_t after,
+                           int limit, store_row_fn fn, void *ud,
+                           rc_error *err) {
   sqlite3_stmt *s;
   s = stmt(st, S_JOURNAL_PAGE);
   bind_text(s, 1, case_id);
@@ -3403,16 +3225,16 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
-                      void *ud, rc_error *err) {
+static int sq_errors_page(sq *st, int64_t before, int limit, store_row_fn fn,
+                          void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ERRORS_PAGE);
   sqlite3_bind_int64(s, 1, before > 0 ? before : INT64_MAX);
   sqlite3_bind_int(s, 2, limit);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_timers_overdue(store *st, rc_time now, int64_t *count,
-                         rc_error *err) {
+static int sq_timers_overdue(sq *st, rc_time now, int64_t *count,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_OVERDUE);
   int rc;
   sqlite3_bind_int64(s, 1, now);
@@ -3423,8 +3245,8 @@ int store_timers_overdue(store *st, rc_time now, int64_t *count,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_messages_with_status(store *st, const char *status, int64_t *count,
-                               rc_error *err) {
+static int sq_messages_with_status(sq *st, const char *status, int64_t *count,
+                                   rc_error *err) {
   return count_of(st, S_OUTBOX_DEPTH, status, count, err);
 }
 
@@ -3432,7 +3254,7 @@ int store_schema_version(void) {
   return (int)(sizeof migrations / sizeof migrations[0]);
 }
 
-int store_copy(const char *src, const char *dst, rc_error *err) {
+static int sq_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3 *from = NULL, *to = NULL;
   sqlite3_backup *b;
   int rc = RC_OK;
@@ -3457,8 +3279,8 @@ int store_copy(const char *src, const char *dst, rc_error *err) {
 
 /* --- console users ------------------------------------------------------ */
 
-int store_user_insert(store *st, const store_user *u, const char *hash,
-                      rc_error *err) {
+static int sq_user_insert(sq *st, const store_user *u, const char *hash,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_INSERT);
   int rc;
   bind_text(s, 1, u->name);
@@ -3473,8 +3295,8 @@ int store_user_insert(store *st, const store_user *u, const char *hash,
   return RC_OK;
 }
 
-int store_user_get(store *st, const char *name, store_user *out, char *hash,
-                   size_t size, rc_error *err) {
+static int sq_user_get(sq *st, const char *name, store_user *out, char *hash,
+                       size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_GET);
   int rc;
   memset(out, 0, sizeof *out);
@@ -3499,7 +3321,7 @@ int store_user_get(store *st, const char *name, store_user *out, char *hash,
 }
 
 /* An update of one user by name: RC_ENOTFOUND when there is none. */
-static int user_update(store *st, sqlite3_stmt *s, const char *name,
+static int user_update(sq *st, sqlite3_stmt *s, const char *name,
                        rc_error *err) {
   int rc = exec_stmt(st, s, err, "update user");
   if (rc == RC_OK && sqlite3_changes(st->db) == 0)
@@ -3507,34 +3329,29 @@ static int user_update(store *st, sqlite3_stmt *s, const char *name,
   return rc;
 }
 
-int store_user_set_disabled(store *st, const char *name, int disabled,
-                            rc_error *err) {
+static int sq_user_set_disabled(sq *st, const char *name, int disabled,
+                                rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_DISABLED);
   bind_text(s, 1, name);
   sqlite3_bind_int(s, 2, disabled != 0);
   return user_update(st, s, name, err);
 }
 
-int store_user_set_password(store *st, const char *name, const char *hash,
-                            rc_error *err) {
+static int sq_user_set_password(sq *st, const char *name, const char *hash,
+                                rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_PASSWORD);
   bind_text(s, 1, name);
   bind_text(s, 2, hash);
   return user_update(st, s, name, err);
 }
 
-int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_users_each(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_USERS), fn, ud, err);
 }
 
-int store_user_log(store *st, rc_time at, const char *name, const char *change,
-                   rc_error *err) {
-  return store_user_log_from(st, at, name, change, NULL, err);
-}
-
-int store_user_log_from(store *st, rc_time at, const char *name,
-                        const char *change, const char *address,
-                        rc_error *err) {
+static int sq_user_log_from(sq *st, rc_time at, const char *name,
+                            const char *change, const char *address,
+                            rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_USER_LOG);
   sqlite3_bind_int64(s, 1, at);
   bind_text(s, 2, name);
@@ -3545,9 +3362,9 @@ int store_user_log_from(store *st, rc_time at, const char *name,
 
 /* --- console sessions --------------------------------------------------- */
 
-int store_session_insert(store *st, const char *id, const char *name,
-                         rc_time now, rc_time expires_at, const char *address,
-                         rc_error *err) {
+static int sq_session_insert(sq *st, const char *id, const char *name,
+                             rc_time now, rc_time expires_at,
+                             const char *address, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSION_INSERT);
   bind_text(s, 1, id);
   bind_text(s, 2, name);
@@ -3557,8 +3374,8 @@ int store_session_insert(store *st, const char *id, const char *name,
   return exec_stmt(st, s, err, "add session");
 }
 
-int store_session_get(store *st, const char *id, store_session *out,
-                      rc_error *err) {
+static int sq_session_get(sq *st, const char *id, store_session *out,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSION_GET);
   int rc;
   memset(out, 0, sizeof *out);
@@ -3583,15 +3400,16 @@ int store_session_get(store *st, const char *id, store_session *out,
   return rc;
 }
 
-int store_session_touch(store *st, const char *id, rc_time now, rc_error *err) {
+static int sq_session_touch(sq *st, const char *id, rc_time now,
+                            rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSION_TOUCH);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, now);
   return exec_stmt(st, s, err, "touch session");
 }
 
-int store_session_delete(store *st, const char *id, int *deleted,
-                         rc_error *err) {
+static int sq_session_delete(sq *st, const char *id, int *deleted,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSION_DELETE);
   int rc;
   bind_text(s, 1, id);
@@ -3600,9 +3418,9 @@ int store_session_delete(store *st, const char *id, int *deleted,
   return rc;
 }
 
-int store_sessions_of_user_delete(store *st, const char *name,
-                                  const char *keep_id, int *deleted,
-                                  rc_error *err) {
+static int sq_sessions_of_user_delete(sq *st, const char *name,
+                                      const char *keep_id, int *deleted,
+                                      rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSIONS_OF_USER_DELETE);
   int rc;
   bind_text(s, 1, name);
@@ -3612,22 +3430,12 @@ int store_sessions_of_user_delete(store *st, const char *name,
   return rc;
 }
 
-int store_sessions_stale_delete(store *st, rc_time now, rc_time idle_before,
-                                rc_error *err) {
+static int sq_sessions_stale_delete(sq *st, rc_time now, rc_time idle_before,
+                                    rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_SESSIONS_STALE_DELETE);
   sqlite3_bind_int64(s, 1, now);
   sqlite3_bind_int64(s, 2, idle_before);
   return exec_stmt(st, s, err, "end stale sessions");
-}
-
-void store_session_free(store_session *s) {
-  free(s->queues);
-  s->queues = NULL;
-}
-
-void store_user_free(store_user *u) {
-  free(u->queues);
-  u->queues = NULL;
 }
 
 /* --- the console's case work (migration: work) ------------------------- */
@@ -3646,10 +3454,10 @@ static void bind_priority(sqlite3_stmt *s, int i, double p) {
     sqlite3_bind_double(s, i, p);
 }
 
-int store_work_page(store *st, const char *queue, rc_time now, int part,
-                    const store_work_cursor *after, const char *user,
-                    int only_open, int limit, store_row_fn fn, void *ud,
-                    rc_error *err) {
+static int sq_work_page(sq *st, const char *queue, rc_time now, int part,
+                        const store_work_cursor *after, const char *user,
+                        int only_open, int limit, store_row_fn fn, void *ud,
+                        rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_PAGE);
   bind_text(s, 1, queue);
   sqlite3_bind_int64(s, 2, now);
@@ -3664,13 +3472,13 @@ int store_work_page(store *st, const char *queue, rc_time now, int part,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_work_queues(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_WORK_QUEUES), fn, ud, err);
 }
 
-int store_work_counts(store *st, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
-                      rc_error *err) {
+static int sq_work_counts(sq *st, const char *queue, rc_time now,
+                          rc_time day_end, int64_t *due_now, int64_t *today,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_COUNTS);
   int rc;
   bind_text(s, 1, queue);
@@ -3687,10 +3495,11 @@ int store_work_counts(store *st, const char *queue, rc_time now,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_work_promises(store *st, const char *status, const char *from,
-                        const char *to, const char *after_date,
-                        int64_t after_id, const store_scope *scope, int limit,
-                        store_row_fn fn, void *ud, rc_error *err) {
+static int sq_work_promises(sq *st, const char *status, const char *from,
+                            const char *to, const char *after_date,
+                            int64_t after_id, const store_scope *scope,
+                            int limit, store_row_fn fn, void *ud,
+                            rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_PROMISES);
   bind_text(s, 1, status);
   bind_text(s, 2, from);
@@ -3702,9 +3511,9 @@ int store_work_promises(store *st, const char *status, const char *from,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_work_promises_count(store *st, const char *status, const char *from,
-                              const char *to, const store_scope *scope,
-                              int64_t *count, rc_error *err) {
+static int sq_work_promises_count(sq *st, const char *status, const char *from,
+                                  const char *to, const store_scope *scope,
+                                  int64_t *count, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_PROMISES_COUNT);
   int rc;
   bind_text(s, 1, status);
@@ -3719,8 +3528,9 @@ int store_work_promises_count(store *st, const char *status, const char *from,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_case_visible(store *st, const char *case_id,
-                       const store_scope *scope, int *visible, rc_error *err) {
+static int sq_case_visible(sq *st, const char *case_id,
+                           const store_scope *scope, int *visible,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_VISIBLE);
   int rc;
   *visible = 0;
@@ -3734,9 +3544,9 @@ int store_case_visible(store *st, const char *case_id,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-int store_last_contact(store *st, const char *case_id, const char *borrower_id,
-                       char *channel, size_t size, rc_time *at,
-                       rc_error *err) {
+static int sq_last_contact(sq *st, const char *case_id, const char *borrower_id,
+                           char *channel, size_t size, rc_time *at,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_LAST_CONTACT);
   int rc;
   bind_text(s, 1, case_id);
@@ -3753,7 +3563,7 @@ int store_last_contact(store *st, const char *case_id, const char *borrower_id,
   return rc == SQLITE_DONE ? RC_ENOTFOUND : RC_ESTORE;
 }
 
-int store_task_assign(store *st, int64_t id, const char *user, rc_error *err) {
+static int sq_task_assign(sq *st, int64_t id, const char *user, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_ASSIGN);
   int rc;
   sqlite3_bind_int64(s, 1, id);
@@ -3766,26 +3576,26 @@ int store_task_assign(store *st, int64_t id, const char *user, rc_error *err) {
 }
 /* --- figures for the console --------------------------------------------- */
 
-int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_figures_states(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_FIGURES_STATES), fn, ud, err);
 }
 
-int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_figures_due(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_FIGURES_DUE), fn, ud, err);
 }
 
-int store_figures_promises(store *st, store_row_fn fn, void *ud,
-                           rc_error *err) {
+static int sq_figures_promises(sq *st, store_row_fn fn, void *ud,
+                               rc_error *err) {
   return each_row(st, stmt(st, S_FIGURES_PROMISES), fn, ud, err);
 }
 
-int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_figures_queues(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_FIGURES_QUEUES), fn, ud, err);
 }
 
-int store_figures_days(store *st, const char *figure, const char *from,
-                       const char *to, store_row_fn fn, void *ud,
-                       rc_error *err) {
+static int sq_figures_days(sq *st, const char *figure, const char *from,
+                           const char *to, store_row_fn fn, void *ud,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_FIGURES_DAYS);
   bind_text(s, 1, figure);
   bind_text(s, 2, from);
@@ -3793,20 +3603,20 @@ int store_figures_days(store *st, const char *figure, const char *from,
   return each_row(st, s, fn, ud, err);
 }
 
-int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err) {
+static int sq_figures_arms(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_FIGURES_ARMS), fn, ud, err);
 }
 
-int store_promise_user_put(store *st, int64_t promise_id, const char *user,
-                           rc_error *err) {
+static int sq_promise_user_put(sq *st, int64_t promise_id, const char *user,
+                               rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_USER_PUT);
   sqlite3_bind_int64(s, 1, promise_id);
   bind_text(s, 2, user);
   return exec_stmt(st, s, err, "promise taker");
 }
 
-int store_promise_user_get(store *st, int64_t promise_id, char *user,
-                           size_t size, rc_error *err) {
+static int sq_promise_user_get(sq *st, int64_t promise_id, char *user,
+                               size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_USER_GET);
   int rc;
   sqlite3_bind_int64(s, 1, promise_id);
@@ -3836,10 +3646,10 @@ static int count_row(void *ud, const store_value *cols, int n) {
  * early, with where to go on). */
 enum { OUTBOX_WINDOW = 10000 };
 
-int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
-                      const char *channel, int64_t after, int limit,
-                      int64_t *resume, store_row_fn fn, void *ud,
-                      rc_error *err) {
+static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
+                          const char *channel, int64_t after, int limit,
+                          int64_t *resume, store_row_fn fn, void *ud,
+                          rc_error *err) {
   counted c = {fn, ud, 0, 0};
   int window = channel ? OUTBOX_WINDOW : limit;
   int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
@@ -3895,9 +3705,9 @@ int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
   return RC_OK;
 }
 
-int store_roll_log(store *st, const char *month, const char *case_id,
-                   const char *due_date, int status, const char *now_due,
-                   int now_status, const char *opened, rc_error *err) {
+static int sq_roll_log(sq *st, const char *month, const char *case_id,
+                       const char *due_date, int status, const char *now_due,
+                       int now_status, const char *opened, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLL_LOG);
   bind_text(s, 1, month);
   bind_text(s, 2, case_id);
@@ -3909,22 +3719,22 @@ int store_roll_log(store *st, const char *month, const char *case_id,
   return exec_stmt(st, s, err, "roll log");
 }
 
-int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
-                      rc_error *err) {
+static int sq_rolls_month(sq *st, const char *month, store_row_fn fn, void *ud,
+                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLLS_MONTH);
   bind_text(s, 1, month);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
-                       rc_error *err) {
+static int sq_rolls_logged(sq *st, const char *since, store_row_fn fn, void *ud,
+                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLLS_LOGGED);
   bind_text(s, 1, since);
   return each_row(st, s, fn, ud, err);
 }
 
-int store_roll_put(store *st, const char *month, int from, int to,
-                   int64_t cases, rc_error *err) {
+static int sq_roll_put(sq *st, const char *month, int from, int to,
+                       int64_t cases, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLL_PUT);
   bind_text(s, 1, month);
   sqlite3_bind_int(s, 2, from);
@@ -3933,7 +3743,7 @@ int store_roll_put(store *st, const char *month, int from, int to,
   return exec_stmt(st, s, err, "roll rates");
 }
 
-int store_rolls_forget(store *st, const char *before, rc_error *err) {
+static int sq_rolls_forget(sq *st, const char *before, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_ROLLS_FORGET);
   bind_text(s, 1, before);
   return exec_stmt(st, s, err, "roll log");
@@ -3972,7 +3782,7 @@ static const char *const sim_sql[] = {
         "WHERE status = 'done' GROUP BY 1, 2 ORDER BY 1, 2",
 };
 
-int store_scratch(store *st) {
+static int sq_scratch(sq *st) {
   /* A what-if copy dies with the run: a power cut loses nothing anyone
    * keeps, so its commits need not wait for the disk. */
   return sqlite3_exec(st->db, "PRAGMA synchronous = OFF;", NULL, NULL, NULL) ==
@@ -3981,8 +3791,8 @@ int store_scratch(store *st) {
              : RC_ESTORE;
 }
 
-int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
-                   void *ud, rc_error *err) {
+static int sq_sim_read(sq *st, int which, int64_t after, store_row_fn fn,
+                       void *ud, rc_error *err) {
   sqlite3_stmt *s = NULL;
   int rc;
   if (which < 0 || which >= STORE_SIM_COUNT)
@@ -3994,3 +3804,728 @@ int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
   sqlite3_finalize(s);
   return rc;
 }
+
+/* --- the operations table ----------------------------------------------- */
+
+/* Every operation gets the shared store; this backend's is the sq that
+ * begins with it. */
+#define SQ(s) ((sq *)(s))
+
+static int op_open(store **out, const char *where, rc_error *err) {
+  sq *st;
+  int rc = sq_open(&st, where, err);
+  *out = NULL;
+  if (rc != RC_OK) return rc;
+  st->base.ops = &store_sqlite_ops;
+  *out = &st->base;
+  return RC_OK;
+}
+
+static void op_close(store *s) {
+  sq_close(SQ(s));
+}
+
+static int op_scratch(store *s) {
+  return sq_scratch(SQ(s));
+}
+
+static int op_writable(store *s, rc_error *err) {
+  return sq_writable(SQ(s), err);
+}
+
+static void op_checkpoint_every(store *s, int pages) {
+  sq_checkpoint_every(SQ(s), pages);
+}
+
+/* The database and its side files: the WAL and its index (and a rollback
+ * journal, should one be left over). */
+static int op_remove(const char *where, rc_error *err) {
+  static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s%s", where, sides[i]) >=
+        sizeof path)
+      return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", where);
+    if (unlink(path) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot remove %s: %s", path,
+                          strerror(errno));
+  }
+  return RC_OK;
+}
+
+static int op_begin(store *s, int nested, rc_error *err) {
+  return sq_begin(SQ(s), nested, err);
+}
+
+static int op_end(store *s, int nested, int keep, rc_error *err) {
+  return sq_end(SQ(s), nested, keep, err);
+}
+
+static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
+  return sq_timer_next_due(SQ(s), due, err);
+}
+
+/* One writer: a claim is the read itself, held by the open transaction. */
+static int op_timers_claim(store *s, rc_time until, int max,
+                           const store_lease *lease, store_timer **out, int *n,
+                           rc_error *err) {
+  (void)lease;
+  return sq_timers_due(SQ(s), until, max, out, n, err);
+}
+
+static int op_timer_finish(store *s, const store_timer *t, int *deleted,
+                           rc_error *err) {
+  return sq_timer_delete(SQ(s), t, deleted, err);
+}
+
+static int op_events_claim(store *s, int max, const store_lease *lease,
+                           store_event **out, int *n, rc_error *err) {
+  (void)lease;
+  return sq_events_next(SQ(s), max, out, n, err);
+}
+
+static int op_event_finish(store *s, int64_t id, int how, rc_error *err) {
+  return how == STORE_EVENT_PARKED ? sq_event_fail(SQ(s), id, err)
+                                   : sq_event_delete(SQ(s), id, err);
+}
+
+static int op_outbox_claim(store *s, rc_time now, int max,
+                           const store_lease *lease, store_outgoing **out,
+                           int *n, rc_error *err) {
+  (void)lease;
+  return sq_outbox_due(SQ(s), now, max, out, n, err);
+}
+
+/* Nothing is held but by the transaction: nothing to give back. */
+static int op_release(store *s, int what, int64_t id, const store_lease *lease,
+                      rc_error *err) {
+  (void)s, (void)what, (void)id, (void)lease, (void)err;
+  return RC_OK;
+}
+
+static int op_meta_get(store *s, const char *key, char *buf, size_t size,
+                       rc_error *err) {
+  return sq_meta_get(SQ(s), key, buf, size, err);
+}
+
+static int op_meta_put(store *s, const char *key, const char *value,
+                       rc_error *err) {
+  return sq_meta_put(SQ(s), key, value, err);
+}
+
+static int op_borrower_put(store *s, const store_borrower *b, rc_error *err) {
+  return sq_borrower_upsert(SQ(s), b, err);
+}
+
+static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
+                            int value, rc_error *err) {
+  return sq_borrower_set_flag(SQ(s), borrower_id, flag, value, err);
+}
+
+static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+  return sq_case_insert(SQ(s), c, err);
+}
+
+/* Each field its own statement still: the figures' counters follow each
+ * (case_fig); the engine changes one or two fields at a time. */
+static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
+  sq *st = SQ(s);
+  unsigned f = ch->fields;
+  int rc = RC_OK;
+  if (f & STORE_CASE_TERMS) rc = sq_case_update_fields(st, ch->terms, err);
+  if (rc == RC_OK && (f & STORE_CASE_WORKFLOW))
+    rc = sq_case_set_workflow(st, ch->id, ch->workflow, ch->version,
+                              ch->state, err);
+  if (rc == RC_OK && (f & STORE_CASE_MONEY))
+    rc = sq_case_set_money(st, ch->id, ch->balance, ch->amount_due,
+                           ch->overpaid, err);
+  if (rc == RC_OK && (f & STORE_CASE_STATE))
+    rc = sq_case_set_state(st, ch->id, ch->state, ch->closed, ch->outcome,
+                           err);
+  if (rc == RC_OK && (f & STORE_CASE_ERROR))
+    rc = sq_case_set_error(st, ch->id, ch->error, err);
+  if (rc == RC_OK && (f & STORE_CASE_DATA))
+    rc = sq_case_set_data(st, ch->id, ch->data, err);
+  if (rc == RC_OK && (f & STORE_CASE_TAGS))
+    rc = sq_case_set_tags(st, ch->id, ch->tags, err);
+  if (rc == RC_OK && (f & STORE_CASE_QUEUE))
+    rc = sq_case_set_queue(st, ch->id, ch->queue, err);
+  if (rc == RC_OK && (f & STORE_CASE_HOLD))
+    rc = sq_case_set_hold(st, ch->id, ch->on_hold, err);
+  return rc;
+}
+
+static int op_event_put(store *s, const char *case_id, const char *type,
+                        const char *data, rc_time at, const char *status,
+                        rc_error *err) {
+  return status ? sq_event_insert_as(SQ(s), case_id, type, data, at, status,
+                                     err)
+                : sq_event_insert(SQ(s), case_id, type, data, at, err);
+}
+
+static int op_event_key(store *s, const char *key, const char *case_id,
+                        const char *type, rc_time at, int *duplicate,
+                        rc_error *err) {
+  return sq_event_key_claim(SQ(s), key, case_id, type, at, duplicate, err);
+}
+
+static int op_events_retry(store *s, const char *case_id, int *count,
+                           rc_error *err) {
+  return sq_events_retry(SQ(s), case_id, count, err);
+}
+
+static int op_timer_put(store *s, const char *case_id, rc_time due,
+                        const char *event, const char *data, int scoped,
+                        rc_error *err) {
+  return sq_timer_insert(SQ(s), case_id, due, event, data, scoped, err);
+}
+
+static int op_timers_cancel(store *s, const char *case_id, int which,
+                            const char *event, int *count, rc_error *err) {
+  if (count) *count = 0;
+  switch (which) {
+  case STORE_TIMERS_ALL: return sq_timers_cancel_all(SQ(s), case_id, err);
+  case STORE_TIMERS_SCOPED:
+    return sq_timers_delete_scoped(SQ(s), case_id, err);
+  default: return sq_timers_cancel(SQ(s), case_id, event, count, err);
+  }
+}
+
+static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
+                          const char *rows, size_t len, rc_error *err) {
+  return sq_journal_run(SQ(s), case_id, at, n, rows, len, err);
+}
+
+static int op_message_put(store *s, const store_message *m, int64_t *id,
+                          rc_error *err) {
+  return sq_message_insert(SQ(s), m, id, err);
+}
+
+/* The moves the engine makes, each one statement. */
+static int op_message_update(store *s, int64_t id,
+                             const store_message_change *ch, int *changed,
+                             rc_error *err) {
+  sq *st = SQ(s);
+  unsigned f = ch->fields;
+  int done = 1, rc;
+  if (f & STORE_MSG_ATTEMPT) {
+    rc = sq_message_attempt(st, id, ch->status, ch->attempts,
+                            ch->next_attempt, ch->reason, ch->at, err);
+  } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
+             (f & (STORE_MSG_REASON | STORE_MSG_NOT_BEFORE))) {
+    rc = sq_message_recheck(st, id, ch->status, ch->reason, ch->not_before,
+                            &done, err);
+  } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
+             ch->status && strcmp(ch->status, "queued") == 0) {
+    rc = sq_message_release(st, id, &done, err);
+  } else if (!ch->only_if && f == STORE_MSG_STATUS) {
+    rc = sq_message_set_status(st, id, ch->status, err);
+  } else {
+    rc = rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: a message change this store cannot make");
+  }
+  if (changed) *changed = rc == RC_OK && done;
+  return rc;
+}
+
+static int op_messages_cancel_deferred(store *s, const char *case_id,
+                                       const char *reason, rc_error *err) {
+  return sq_messages_cancel_deferred(SQ(s), case_id, reason, err);
+}
+
+static int op_task_put(store *s, const store_task *t, int64_t *id,
+                       rc_error *err) {
+  return sq_task_insert(SQ(s), t, id, err);
+}
+
+static int op_task_complete(store *s, int64_t id, const char *outcome,
+                            const char *result, rc_time at, rc_error *err) {
+  return sq_task_complete(SQ(s), id, outcome, result, at, err);
+}
+
+static int op_task_take(store *s, int64_t id, const char *user, int how,
+                        char *case_id, size_t size, rc_error *err) {
+  char scratch[160];
+  if (how == STORE_TAKE_ASSIGN) {
+    if (case_id && size) case_id[0] = '\0';
+    return sq_task_assign(SQ(s), id, user, err);
+  }
+  return case_id ? sq_task_claim(SQ(s), id, user, case_id, size, err)
+                 : sq_task_claim(SQ(s), id, user, scratch, sizeof scratch, err);
+}
+
+static int op_tasks_cancel_scoped(store *s, const char *case_id,
+                                  rc_error *err) {
+  return sq_tasks_cancel_scoped(SQ(s), case_id, err);
+}
+
+static int op_payment_put(store *s, const char *case_id, rc_money amount,
+                          const char *ref, rc_time at, rc_error *err) {
+  return sq_payment_insert(SQ(s), case_id, amount, ref, at, err);
+}
+
+static int op_promise_put(store *s, const char *case_id, rc_money amount,
+                          const char *by_date, rc_time at, int64_t *id,
+                          rc_error *err) {
+  return sq_promise_insert(SQ(s), case_id, amount, by_date, at, id, err);
+}
+
+static int op_promise_update(store *s, int64_t id, rc_money paid,
+                             const char *status, rc_error *err) {
+  return sq_promise_update(SQ(s), id, paid, status, err);
+}
+
+static int op_promise_user_put(store *s, int64_t promise_id, const char *user,
+                               rc_error *err) {
+  return sq_promise_user_put(SQ(s), promise_id, user, err);
+}
+
+static int op_plan_put(store *s, const store_plan *p, int64_t *id,
+                       rc_error *err) {
+  int rc = sq_plan_insert(SQ(s), p->case_id, p->total, p->grace_ms, p->at, id,
+                          err);
+  for (int i = 0; i < p->n && rc == RC_OK; i++)
+    rc = sq_installment_insert(SQ(s), *id, i + 1, p->items[i].due_date,
+                               p->items[i].amount, &p->items[i].id, err);
+  return rc;
+}
+
+static int op_installment_update(store *s, int64_t id, rc_money paid,
+                                 const char *status, rc_error *err) {
+  return sq_installment_update(SQ(s), id, paid, status, err);
+}
+
+static int op_plan_status(store *s, int64_t plan_id, const char *status,
+                          rc_error *err) {
+  return sq_plan_status(SQ(s), plan_id, status, err);
+}
+
+static int op_variant_put(store *s, const char *case_id, const char *experiment,
+                          const char *arm, rc_error *err) {
+  return sq_variant_put(SQ(s), case_id, experiment, arm, err);
+}
+
+static int op_user_put(store *s, const store_user *u, const char *hash,
+                       rc_error *err) {
+  return sq_user_insert(SQ(s), u, hash, err);
+}
+
+static int op_user_update(store *s, const char *name, int disabled,
+                          const char *hash, rc_error *err) {
+  int rc = RC_OK;
+  if (disabled >= 0) rc = sq_user_set_disabled(SQ(s), name, disabled, err);
+  if (rc == RC_OK && hash) rc = sq_user_set_password(SQ(s), name, hash, err);
+  return rc;
+}
+
+static int op_user_log(store *s, rc_time at, const char *name,
+                       const char *change, const char *address, rc_error *err) {
+  return sq_user_log_from(SQ(s), at, name, change, address, err);
+}
+
+static int op_session_put(store *s, const char *id, const char *name,
+                          rc_time now, rc_time expires_at, const char *address,
+                          rc_error *err) {
+  return sq_session_insert(SQ(s), id, name, now, expires_at, address, err);
+}
+
+static int op_session_touch(store *s, const char *id, rc_time now,
+                            rc_error *err) {
+  return sq_session_touch(SQ(s), id, now, err);
+}
+
+static int op_sessions_delete(store *s, int which, const char *id,
+                              const char *name, rc_time now,
+                              rc_time idle_before, int *deleted,
+                              rc_error *err) {
+  switch (which) {
+  case STORE_SESSIONS_ONE: return sq_session_delete(SQ(s), id, deleted, err);
+  case STORE_SESSIONS_OF_USER:
+    return sq_sessions_of_user_delete(SQ(s), name, id, deleted, err);
+  default:
+    if (deleted) *deleted = 0;
+    return sq_sessions_stale_delete(SQ(s), now, idle_before, err);
+  }
+}
+
+static int op_figure_add(store *s, const char *figure, const char *day,
+                         const char *a, const char *b, const char *c, int64_t n,
+                         int64_t amount, rc_error *err) {
+  return sq_figure_add(SQ(s), figure, day, a, b, c, n, amount, err);
+}
+
+static int op_roll_log(store *s, const char *month, const char *case_id,
+                       const char *due_date, int status, const char *now_due,
+                       int now_status, const char *opened, rc_error *err) {
+  return sq_roll_log(SQ(s), month, case_id, due_date, status, now_due,
+                     now_status, opened, err);
+}
+
+static int op_roll_put(store *s, const char *month, int from, int to,
+                       int64_t cases, rc_error *err) {
+  return sq_roll_put(SQ(s), month, from, to, cases, err);
+}
+
+static int op_rolls_forget(store *s, const char *before, rc_error *err) {
+  return sq_rolls_forget(SQ(s), before, err);
+}
+
+static int op_case_get(store *s, const char *id, store_case *out,
+                       rc_error *err) {
+  return sq_case_get(SQ(s), id, out, err);
+}
+
+static int op_case_exists(store *s, const char *id, rc_error *err) {
+  return sq_case_exists(SQ(s), id, err);
+}
+
+static int op_borrower_get(store *s, const char *id, store_borrower *out,
+                           rc_error *err) {
+  return sq_borrower_get(SQ(s), id, out, err);
+}
+
+static int op_read_case_rows(store *s, int which, const char *id,
+                             store_row_fn fn, void *ud, rc_error *err) {
+  switch (which) {
+  case STORE_ROWS_MESSAGES: return sq_messages_each(SQ(s), id, fn, ud, err);
+  case STORE_ROWS_TASKS: return sq_tasks_each(SQ(s), id, fn, ud, err);
+  case STORE_ROWS_TIMERS: return sq_timers_each(SQ(s), id, fn, ud, err);
+  case STORE_ROWS_PLAN: return sq_plan_each(SQ(s), id, fn, ud, err);
+  default: return sq_borrower_cases(SQ(s), id, fn, ud, err);
+  }
+}
+
+static int op_cases_each(store *s, const char *state, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  return sq_cases_each(SQ(s), state, fn, ud, err);
+}
+
+static int op_journal_each(store *s, const char *case_id, int limit,
+                           store_row_fn fn, void *ud, rc_error *err) {
+  return sq_journal_each(SQ(s), case_id, limit, fn, ud, err);
+}
+
+static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
+                          void *ud, rc_error *err) {
+  sq *st = SQ(s);
+  switch (which) {
+  case STORE_REPORT_STATES: return sq_report_states(st, fn, ud, err);
+  case STORE_REPORT_DPD: return sq_report_dpd(st, arg, fn, ud, err);
+  case STORE_REPORT_PROMISES: return sq_report_promises(st, fn, ud, err);
+  case STORE_REPORT_INSTALLMENTS:
+    return sq_report_installments(st, fn, ud, err);
+  case STORE_REPORT_CONTACTS: return sq_report_contacts(st, fn, ud, err);
+  case STORE_REPORT_REFUSALS: return sq_report_refusals(st, fn, ud, err);
+  default: return sq_report_variants(st, fn, ud, err);
+  }
+}
+
+static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  sq *st = SQ(s);
+  switch (which) {
+  case STORE_FIGURES_STATES: return sq_figures_states(st, fn, ud, err);
+  case STORE_FIGURES_DUE: return sq_figures_due(st, fn, ud, err);
+  case STORE_FIGURES_PROMISES: return sq_figures_promises(st, fn, ud, err);
+  case STORE_FIGURES_QUEUES: return sq_figures_queues(st, fn, ud, err);
+  default: return sq_figures_arms(st, fn, ud, err);
+  }
+}
+
+static int op_figures_days(store *s, const char *figure, const char *from,
+                           const char *to, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return sq_figures_days(SQ(s), figure, from, to, fn, ud, err);
+}
+
+static int op_read_count(store *s, int which, const char *arg, rc_time at,
+                         int64_t *count, rc_error *err) {
+  sq *st = SQ(s);
+  switch (which) {
+  case STORE_COUNT_EVENTS_PENDING: return sq_events_pending(st, count, err);
+  case STORE_COUNT_TIMERS: return sq_timers_count(st, count, err);
+  case STORE_COUNT_TIMERS_OVERDUE:
+    return sq_timers_overdue(st, at, count, err);
+  case STORE_COUNT_MESSAGES_STATUS:
+    return sq_messages_with_status(st, arg, count, err);
+  case STORE_COUNT_FIGURES_MESSAGES:
+    return sq_figures_messages(st, arg, count, err);
+  default: return sq_journal_count(st, arg, count, err);
+  }
+}
+
+static int op_read_total(store *s, int which, rc_money *total, rc_error *err) {
+  switch (which) {
+  case STORE_TOTAL_PAID: return sq_payments_total(SQ(s), total, err);
+  case STORE_TOTAL_OVERPAID: return sq_overpaid_total(SQ(s), total, err);
+  default: return sq_reduced_total(SQ(s), total, err);
+  }
+}
+
+static int op_task_get(store *s, int64_t id, store_task_info *out,
+                       rc_error *err) {
+  return sq_task_get(SQ(s), id, out, err);
+}
+
+static int op_promise_get(store *s, int64_t id, const char *case_id,
+                          store_promise *out, rc_error *err) {
+  return id > 0 ? sq_promise_get(SQ(s), id, out, err)
+                : sq_promise_open(SQ(s), case_id, out, err);
+}
+
+static int op_promise_user_get(store *s, int64_t promise_id, char *user,
+                               size_t size, rc_error *err) {
+  return sq_promise_user_get(SQ(s), promise_id, user, size, err);
+}
+
+static int op_installments_unpaid(store *s, const char *case_id,
+                                  store_installment **out, int *n,
+                                  rc_error *err) {
+  return sq_installments_unpaid(SQ(s), case_id, out, n, err);
+}
+
+static int op_installment_get(store *s, int64_t id, store_installment *out,
+                              char *plan_status, size_t size, rc_error *err) {
+  return sq_installment_get(SQ(s), id, out, plan_status, size, err);
+}
+
+static int op_payment_by_ref(store *s, const char *ref, char *case_id,
+                             size_t size, rc_money *amount, rc_error *err) {
+  return sq_payment_by_ref(SQ(s), ref, case_id, size, amount, err);
+}
+
+static int op_variant_get(store *s, const char *case_id, const char *experiment,
+                          char *arm, size_t size, rc_error *err) {
+  return sq_variant_get(SQ(s), case_id, experiment, arm, size, err);
+}
+
+static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
+                           rc_error *err) {
+  return sq_message_case(SQ(s), id, case_id, size, err);
+}
+
+static int op_contact_times(store *s, const char *case_id,
+                            const char *borrower_id, const char *channel,
+                            rc_time since, int64_t exclude_message, int max,
+                            rc_time *times, int *n, rc_error *err) {
+  return sq_contact_times(SQ(s), case_id, borrower_id, channel, since,
+                          exclude_message, max, times, n, err);
+}
+
+static int op_last_conversation(store *s, const char *borrower_id, rc_time *at,
+                                rc_error *err) {
+  return sq_last_conversation(SQ(s), borrower_id, at, err);
+}
+
+static int op_last_contact(store *s, const char *case_id,
+                           const char *borrower_id, char *channel, size_t size,
+                           rc_time *at, rc_error *err) {
+  return sq_last_contact(SQ(s), case_id, borrower_id, channel, size, at, err);
+}
+
+static int op_reply_case(store *s, const char *from, char *case_id, size_t size,
+                         rc_error *err) {
+  return sq_reply_case(SQ(s), from, case_id, size, err);
+}
+
+static int op_cases_page(store *s, const char *state, const char *queue,
+                         const char *after, int limit, int window,
+                         const store_scope *scope, char *window_end,
+                         size_t size, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  return sq_cases_page(SQ(s), state, queue, after, limit, window, scope,
+                       window_end, size, fn, ud, err);
+}
+
+static int op_tasks_page(store *s, const char *queue, const char *status,
+                         const char *queues, int64_t after, int limit,
+                         store_row_fn fn, void *ud, rc_error *err) {
+  return sq_tasks_page(SQ(s), queue, status, queues, after, limit, fn, ud,
+                       err);
+}
+
+static int op_journal_page(store *s, const char *case_id, int64_t after,
+                           int limit, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return sq_journal_page(SQ(s), case_id, after, limit, fn, ud, err);
+}
+
+static int op_errors_page(store *s, int64_t before, int limit, store_row_fn fn,
+                          void *ud, rc_error *err) {
+  return sq_errors_page(SQ(s), before, limit, fn, ud, err);
+}
+
+static int op_outbox_page(store *s, const char *const *statuses, int nstatuses,
+                          const char *channel, int64_t after, int limit,
+                          int64_t *resume, store_row_fn fn, void *ud,
+                          rc_error *err) {
+  return sq_outbox_page(SQ(s), statuses, nstatuses, channel, after, limit,
+                        resume, fn, ud, err);
+}
+
+static int op_work_page(store *s, const char *queue, rc_time now, int part,
+                        const store_work_cursor *after, const char *user,
+                        int only_open, int limit, store_row_fn fn, void *ud,
+                        rc_error *err) {
+  return sq_work_page(SQ(s), queue, now, part, after, user, only_open, limit,
+                      fn, ud, err);
+}
+
+static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
+  return sq_work_queues(SQ(s), fn, ud, err);
+}
+
+static int op_work_counts(store *s, const char *queue, rc_time now,
+                          rc_time day_end, int64_t *due_now, int64_t *today,
+                          rc_error *err) {
+  return sq_work_counts(SQ(s), queue, now, day_end, due_now, today, err);
+}
+
+static int op_work_promises(store *s, const char *status, const char *from,
+                            const char *to, const char *after_date,
+                            int64_t after_id, const store_scope *scope,
+                            int limit, store_row_fn fn, void *ud,
+                            rc_error *err) {
+  return sq_work_promises(SQ(s), status, from, to, after_date, after_id,
+                          scope, limit, fn, ud, err);
+}
+
+static int op_work_promises_count(store *s, const char *status,
+                                  const char *from, const char *to,
+                                  const store_scope *scope, int64_t *count,
+                                  rc_error *err) {
+  return sq_work_promises_count(SQ(s), status, from, to, scope, count, err);
+}
+
+static int op_case_visible(store *s, const char *case_id,
+                           const store_scope *scope, int *visible,
+                           rc_error *err) {
+  return sq_case_visible(SQ(s), case_id, scope, visible, err);
+}
+
+static int op_users_each(store *s, store_row_fn fn, void *ud, rc_error *err) {
+  return sq_users_each(SQ(s), fn, ud, err);
+}
+
+static int op_user_get(store *s, const char *name, store_user *out, char *hash,
+                       size_t size, rc_error *err) {
+  return sq_user_get(SQ(s), name, out, hash, size, err);
+}
+
+static int op_session_get(store *s, const char *id, store_session *out,
+                          rc_error *err) {
+  return sq_session_get(SQ(s), id, out, err);
+}
+
+static int op_rolls(store *s, const char *month, int logged, store_row_fn fn,
+                    void *ud, rc_error *err) {
+  return logged ? sq_rolls_logged(SQ(s), month, fn, ud, err)
+                : sq_rolls_month(SQ(s), month, fn, ud, err);
+}
+
+static int op_cases_below_version(store *s, const char *workflow, int below,
+                                  store_row_fn fn, void *ud, rc_error *err) {
+  return sq_cases_below_version(SQ(s), workflow, below, fn, ud, err);
+}
+
+static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
+                       void *ud, rc_error *err) {
+  return sq_sim_read(SQ(s), which, after, fn, ud, err);
+}
+
+const store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = op_open,
+    .close = op_close,
+    .scratch = op_scratch,
+    .writable = op_writable,
+    .checkpoint_every = op_checkpoint_every,
+    .copy = sq_copy,
+    .remove = op_remove,
+    .begin = op_begin,
+    .end = op_end,
+    .timer_next_due = op_timer_next_due,
+    .timers_claim = op_timers_claim,
+    .timer_finish = op_timer_finish,
+    .events_claim = op_events_claim,
+    .event_finish = op_event_finish,
+    .outbox_claim = op_outbox_claim,
+    .release = op_release,
+    .meta_get = op_meta_get,
+    .meta_put = op_meta_put,
+    .borrower_put = op_borrower_put,
+    .borrower_flag = op_borrower_flag,
+    .case_insert = op_case_insert,
+    .case_write = op_case_write,
+    .event_put = op_event_put,
+    .event_key = op_event_key,
+    .events_retry = op_events_retry,
+    .timer_put = op_timer_put,
+    .timers_cancel = op_timers_cancel,
+    .journal_run = op_journal_run,
+    .message_put = op_message_put,
+    .message_update = op_message_update,
+    .messages_cancel_deferred = op_messages_cancel_deferred,
+    .task_put = op_task_put,
+    .task_complete = op_task_complete,
+    .task_take = op_task_take,
+    .tasks_cancel_scoped = op_tasks_cancel_scoped,
+    .payment_put = op_payment_put,
+    .promise_put = op_promise_put,
+    .promise_update = op_promise_update,
+    .promise_user_put = op_promise_user_put,
+    .plan_put = op_plan_put,
+    .installment_update = op_installment_update,
+    .plan_status = op_plan_status,
+    .variant_put = op_variant_put,
+    .user_put = op_user_put,
+    .user_update = op_user_update,
+    .user_log = op_user_log,
+    .session_put = op_session_put,
+    .session_touch = op_session_touch,
+    .sessions_delete = op_sessions_delete,
+    .figure_add = op_figure_add,
+    .roll_log = op_roll_log,
+    .roll_put = op_roll_put,
+    .rolls_forget = op_rolls_forget,
+    .case_get = op_case_get,
+    .case_exists = op_case_exists,
+    .borrower_get = op_borrower_get,
+    .read_case_rows = op_read_case_rows,
+    .cases_each = op_cases_each,
+    .journal_each = op_journal_each,
+    .read_report = op_read_report,
+    .read_figures = op_read_figures,
+    .figures_days = op_figures_days,
+    .read_count = op_read_count,
+    .read_total = op_read_total,
+    .task_get = op_task_get,
+    .promise_get = op_promise_get,
+    .promise_user_get = op_promise_user_get,
+    .installments_unpaid = op_installments_unpaid,
+    .installment_get = op_installment_get,
+    .payment_by_ref = op_payment_by_ref,
+    .variant_get = op_variant_get,
+    .message_case = op_message_case,
+    .contact_times = op_contact_times,
+    .last_conversation = op_last_conversation,
+    .last_contact = op_last_contact,
+    .reply_case = op_reply_case,
+    .cases_page = op_cases_page,
+    .tasks_page = op_tasks_page,
+    .journal_page = op_journal_page,
+    .errors_page = op_errors_page,
+    .outbox_page = op_outbox_page,
+    .work_page = op_work_page,
+    .work_queues = op_work_queues,
+    .work_counts = op_work_counts,
+    .work_promises = op_work_promises,
+    .work_promises_count = op_work_promises_count,
+    .case_visible = op_case_visible,
+    .users_each = op_users_each,
+    .user_get = op_user_get,
+    .session_get = op_session_get,
+    .rolls = op_rolls,
+    .cases_below_version = op_cases_below_version,
+    .sim_read = op_sim_read,
+};

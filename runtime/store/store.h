@@ -1,14 +1,16 @@
-/* The store: the only module that knows SQL. Everything durable — borrowers,
- * cases, events, timers, journal, messages, tasks, payments, promises, plans —
- * goes through these calls, so that a second backend can live behind the same
- * header. This is the engine's private contract with its backend: the
- * engine writes through it and query.c reads through it; nothing else
- * includes it. Calls return RC_* codes; failures fill the rc_error, and a
- * read that fails says so (RC_ESTORE), never "nothing found". */
+/* The store: everything durable — borrowers, cases, events, timers,
+ * journal, messages, tasks, payments, promises, plans — goes through these
+ * calls. This is the engine's private contract with the store: the engine
+ * writes through it and query.c reads through it; nothing else includes
+ * it. store.c dispatches each call to a backend (backend.h: the table a
+ * backend fills; sqlite.c the one this build has). Calls return RC_* codes;
+ * failures fill the rc_error, and a read that fails says so (RC_ESTORE), never
+ * "nothing found". */
 #ifndef RECOUP_STORE_H
 #define RECOUP_STORE_H
 
 #include "recoup/query.h"
+#include "store/where.h"
 
 typedef struct store_event {
   int64_t id;
@@ -22,12 +24,114 @@ typedef struct store_timer {
   rc_time due;
 } store_timer;
 
-int store_open(store **out, const char *path, rc_error *err);
+/* A claim's holder and how long it holds (backend.h "Claims"): a
+ * backend serving one writer (SQLite) may ignore it. */
+typedef struct store_lease {
+  const char *node; /* who claims: a name unique to the process */
+  int64_t ms;       /* how long the claim holds unless finished */
+} store_lease;
+
+/* store_event_finish: what became of a claimed event. */
+enum {
+  STORE_EVENT_DONE,  /* handled: it is deleted */
+  STORE_EVENT_PARKED /* its case is in error: kept as failed for a retry */
+};
+
+/* store_timers_cancel: which of a case's timers. */
+enum {
+  STORE_TIMERS_ALL,    /* every timer (the case closed) */
+  STORE_TIMERS_SCOPED, /* those armed in the state it leaves */
+  STORE_TIMERS_NAMED   /* those of one event name */
+};
+
+/* store_task_take: how a task is taken. */
+enum {
+  STORE_TAKE_CLAIM, /* an open task only; RC_ECONFLICT otherwise */
+  STORE_TAKE_ASSIGN /* open or claimed; RC_ECONFLICT when done/cancelled */
+};
+
+/* store_sessions_delete: which sessions. */
+enum {
+  STORE_SESSIONS_ONE,     /* the session `id` */
+  STORE_SESSIONS_OF_USER, /* every session of user `name` but `id` */
+  STORE_SESSIONS_STALE    /* expired at `now` or idle since `idle_before` */
+};
+
+/* A borrower's contact flags (store_borrower_set_flag). */
+typedef enum store_flag {
+  STORE_FLAG_DO_NOT_CONTACT, /* the borrower asked for no contact */
+  STORE_FLAG_CEASED          /* a cease request: contact stops for good */
+} store_flag;
+
+/* What the engine changes of a case, as one write: the fields named in
+ * `fields` (STORE_CASE_*), the rest of the struct ignored. */
+enum {
+  STORE_CASE_STATE = 1 << 0,    /* state, closed, outcome */
+  STORE_CASE_ERROR = 1 << 1,    /* error (NULL: out of error) */
+  STORE_CASE_DATA = 1 << 2,     /* data (JSON object) */
+  STORE_CASE_TAGS = 1 << 3,     /* tags (JSON array) */
+  STORE_CASE_QUEUE = 1 << 4,    /* queue (NULL: none) */
+  STORE_CASE_MONEY = 1 << 5,    /* balance, amount_due, overpaid */
+  STORE_CASE_HOLD = 1 << 6,     /* on_hold */
+  STORE_CASE_WORKFLOW = 1 << 7, /* workflow, version and state */
+  STORE_CASE_TERMS = 1 << 8     /* terms: what an import rewrites */
+};
+typedef struct store_case_change {
+  const char *id;
+  unsigned fields;
+  const char *state, *outcome;
+  int closed;
+  const char *error, *data, *tags, *queue;
+  rc_money balance, amount_due, overpaid;
+  int on_hold;
+  const char *workflow;
+  int version;
+  /* money, dates, product, score, data and tags of the case, with its
+   * id: store_case_update_fields' fields */
+  const store_case *terms;
+} store_case_change;
+
+/* What a message moves to, as one write: the fields named in `fields`
+ * (STORE_MSG_*), only when its status is only_if (NULL: whatever it is). */
+enum {
+  STORE_MSG_STATUS = 1 << 0,     /* status */
+  STORE_MSG_REASON = 1 << 1,     /* reason */
+  STORE_MSG_NOT_BEFORE = 1 << 2, /* not_before */
+  STORE_MSG_ATTEMPT = 1 << 3     /* attempts, next_attempt; at is the
+                                    attempt's time (sent_at when sent) */
+};
+typedef struct store_message_change {
+  unsigned fields;
+  const char *only_if, *status, *reason;
+  rc_time not_before, next_attempt, at;
+  int attempts;
+} store_message_change;
+
+/* An installment plan as one unit: the plan and its installments; each
+ * item's id is set when the plan is written. */
+typedef struct store_plan_item {
+  const char *due_date;
+  rc_money amount;
+  int64_t id; /* out */
+} store_plan_item;
+typedef struct store_plan {
+  const char *case_id;
+  rc_money total;
+  int64_t grace_ms;
+  rc_time at;
+  int n;
+  store_plan_item *items; /* seq is the index + 1 */
+} store_plan;
+
+/* db: a file path or ":memory:" (SQLite); a postgresql:// URL is
+ * RC_EINVAL in this build. */
+int store_open(store **out, const char *db, rc_error *err);
 void store_close(store *st);
+/* The database argument store_open was given. */
 const char *store_path(const store *st);
 /* How many WAL pages a commit may leave before it copies them back into
  * the database (a pause of that many page writes): 16384 after
- * store_open, for throughput; fewer for shorter pauses. */
+ * store_open, for throughput; fewer for shorter pauses (SQLite only). */
 void store_checkpoint_every(store *st, int pages);
 
 int store_begin(store *st, rc_error *err);
@@ -55,36 +159,23 @@ int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
 
 /* Cases. */
 int store_case_insert(store *st, const store_case *c, rc_error *err);
-/* Rewrites the money, dates, product, score, data and tags of a case. */
-int store_case_update_fields(store *st, const store_case *c, rc_error *err);
+/* The fields the change names, one case, one write (store_case_change). */
+int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
 /* RC_OK when the case exists, RC_ENOTFOUND when not. */
 int store_case_exists(store *st, const char *id, rc_error *err);
-int store_case_set_state(store *st, const char *id, const char *state,
-                         int closed, const char *outcome, rc_error *err);
-int store_case_set_error(store *st, const char *id, const char *error,
-                         rc_error *err);
-int store_case_set_data(store *st, const char *id, const char *data_json,
-                        rc_error *err);
-int store_case_set_tags(store *st, const char *id, const char *tags_json,
-                        rc_error *err);
-int store_case_set_queue(store *st, const char *id, const char *queue,
-                         rc_error *err);
-int store_case_set_money(store *st, const char *id, rc_money balance,
-                         rc_money amount_due, rc_money overpaid,
-                         rc_error *err);
-int store_case_set_hold(store *st, const char *id, int on_hold, rc_error *err);
-int store_case_set_workflow(store *st, const char *id, const char *workflow,
-                            int version, const char *state, rc_error *err);
 /* Cases in error, for reports and retries. */
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err);
 
-/* The durable event queue. An event for a case in error is parked with
- * its failed event until the case is retried; RC_ENOTFOUND for an unknown
- * case. */
-int store_event_insert(store *st, const char *case_id, const char *type,
-                       const char *data, rc_time at, rc_error *err);
+/* The durable event queue. status NULL queues an event (parked with
+ * its case's failed event when the case is in error); "pending" for a
+ * case just opened, "failed" to park a fired timer whose own handler
+ * failed or whose case is in error (it runs after the retry, in order).
+ * RC_ENOTFOUND for an unknown case. */
+int store_event_put(store *st, const char *case_id, const char *type,
+                    const char *data, rc_time at, const char *status,
+                    rc_error *err);
 /* An idempotency key names one event: its case and type. A new key is
  * recorded; the same key, case and type again sets *duplicate; the key
  * with another case or type is RC_ECONFLICT naming what it was, and
@@ -92,22 +183,16 @@ int store_event_insert(store *st, const char *case_id, const char *type,
 int store_event_key_claim(store *st, const char *key, const char *case_id,
                           const char *type, rc_time at, int *duplicate,
                           rc_error *err);
-/* The oldest pending event of a case that is not in error; RC_ENOTFOUND
- * when there is none. */
-int store_event_next(store *st, store_event *out, rc_error *err);
-/* Up to max pending events in arrival order, skipping cases in error;
- * *out is owned by the caller (store_events_free). */
-int store_events_next(store *st, int max, store_event **out, int *n,
-                      rc_error *err);
+/* Claims up to max pending events in arrival order, skipping (and
+ * parking) those of cases in error; *out is owned by the caller
+ * (store_events_free). lease: backend.h "Claims"; NULL for this
+ * process's default. */
+int store_events_claim(store *st, int max, const store_lease *lease,
+                       store_event **out, int *n, rc_error *err);
 void store_events_free(store_event *list, int n);
-int store_event_delete(store *st, int64_t id, rc_error *err);
-int store_event_fail(store *st, int64_t id, rc_error *err);
-/* Queues an event with the status the caller knows: "pending" for a case
- * just opened, "failed" to park a fired timer whose own handler failed or
- * whose case is in error (it runs after the retry, in order). */
-int store_event_insert_as(store *st, const char *case_id, const char *type,
-                          const char *data, rc_time at, const char *status,
-                          rc_error *err);
+/* A claimed event handled (STORE_EVENT_DONE: deleted) or parked
+ * (STORE_EVENT_PARKED: failed, for the case's retry). */
+int store_event_finish(store *st, int64_t id, int how, rc_error *err);
 /* Turns the case's failed events back into pending ones; returns how many
  * through *count. */
 int store_events_retry(store *st, const char *case_id, int *count,
@@ -121,20 +206,22 @@ int store_timer_insert(store *st, const char *case_id, rc_time due,
                        rc_error *err);
 /* The earliest due time; RC_ENOTFOUND when no timer is pending. */
 int store_timer_next_due(store *st, rc_time *due, rc_error *err);
-/* Up to max timers due at or before until, in due order (ties by id).
- * *out is owned by the caller: store_timers_free. */
-int store_timers_due(store *st, rc_time until, int max, store_timer **out,
-                     int *n, rc_error *err);
-void store_timers_free(store_timer *timers, int n);
-/* Deletes the timer t as store_timers_due gave it; *deleted is 0 when it
- * was already gone (cancelled by an earlier event in the same batch), even
- * if a timer armed since has been given its id. */
-int store_timer_delete(store *st, const store_timer *t, int *deleted,
+/* Claims up to max timers due at or before until, in due order (ties by
+ * id). *out is owned by the caller: store_timers_free. */
+int store_timers_claim(store *st, rc_time until, int max,
+                       const store_lease *lease, store_timer **out, int *n,
                        rc_error *err);
-int store_timers_delete_scoped(store *st, const char *case_id, rc_error *err);
-int store_timers_cancel_all(store *st, const char *case_id, rc_error *err);
-int store_timers_cancel(store *st, const char *case_id, const char *event,
-                        int *count, rc_error *err);
+void store_timers_free(store_timer *timers, int n);
+/* Deletes the claimed timer t as store_timers_claim gave it; *deleted is
+ * 0 when it was already gone (cancelled by an earlier event in the same
+ * batch), even if a timer armed since has been given its id. */
+int store_timer_finish(store *st, const store_timer *t, int *deleted,
+                       rc_error *err);
+/* The case's timers of one kind (STORE_TIMERS_ALL, _SCOPED: armed in the
+ * state it leaves, _NAMED: of the event `event`); *count how many (may be
+ * NULL). */
+int store_timers_cancel(store *st, const char *case_id, int which,
+                        const char *event, int *count, rc_error *err);
 int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
                       rc_error *err);
 int store_timers_count(store *st, int64_t *count, rc_error *err);
@@ -165,8 +252,14 @@ int store_message_insert(store *st, const store_message *m, int64_t *id,
                          rc_error *err);
 int store_messages_each(store *st, const char *case_id, store_row_fn fn,
                         void *ud, rc_error *err);
-int store_message_set_status(store *st, int64_t id, const char *status,
-                             rc_error *err);
+/* A message's move, one write (store_message_change): its status, a
+ * deferred one's release ("deferred" -> "queued") or recheck (deferred
+ * anew to not_before, blocked or cancelled, with the reason), or a
+ * delivery attempt (STORE_MSG_ATTEMPT: status "sent", "queued" for a
+ * retry at next_attempt, or "failed"; reason the gateway's word or NULL).
+ * *changed (may be NULL) is 0 when only_if did not hold. */
+int store_message_update(store *st, int64_t id, const store_message_change *ch,
+                         int *changed, rc_error *err);
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
                        rc_error *err);
 
@@ -189,8 +282,7 @@ typedef struct store_task_info {
   char queue[64], assignee[USER_NAME_MAX + 1]; /* "" when none */
   char *result;
 } store_task_info;
-int store_task_get(store *st, int64_t id, store_task_info *out,
-                   rc_error *err);
+int store_task_get(store *st, int64_t id, store_task_info *out, rc_error *err);
 /* Marks an open or claimed task done; RC_ECONFLICT when it is not open. */
 int store_task_complete(store *st, int64_t id, const char *outcome,
                         const char *result, rc_time at, rc_error *err);
@@ -200,8 +292,8 @@ int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err);
 int store_payment_insert(store *st, const char *case_id, rc_money amount,
                          const char *ref, rc_time at, rc_error *err);
 /* The payment a ref names: its case and amount; RC_ENOTFOUND if none. */
-int store_payment_by_ref(store *st, const char *ref, char *case_id,
-                         size_t size, rc_money *amount, rc_error *err);
+int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,
+                         rc_money *amount, rc_error *err);
 int store_payments_total(store *st, rc_money *total, rc_error *err);
 /* Paid beyond the balances, over all cases: owed back to borrowers. */
 int store_overpaid_total(store *st, rc_money *total, rc_error *err);
@@ -228,11 +320,9 @@ typedef struct store_installment {
   rc_money amount, paid;
   char status[16]; /* due, paid, missed, paid_late, cancelled */
 } store_installment;
-int store_plan_insert(store *st, const char *case_id, rc_money total,
-                      int64_t grace_ms, rc_time at, int64_t *id, rc_error *err);
-int store_installment_insert(store *st, int64_t plan_id, int seq,
-                             const char *due_date, rc_money amount, int64_t *id,
-                             rc_error *err);
+/* The plan and its installments, one unit; *id the plan's, each item's
+ * id set. */
+int store_plan_insert(store *st, store_plan *plan, int64_t *id, rc_error *err);
 /* The open plan's installments not yet paid in full, oldest first. *out
  * is malloc'd; the caller frees it. */
 int store_installments_unpaid(store *st, const char *case_id,
@@ -248,8 +338,12 @@ int store_plan_status(store *st, int64_t plan_id, const char *status,
  * every row). */
 int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud,
                     rc_error *err);
-int store_task_claim(store *st, int64_t id, const char *assignee, char *case_id,
-                     size_t size, rc_error *err);
+/* STORE_TAKE_CLAIM: an open task to assignee (RC_ECONFLICT when not
+ * open, RC_ENOTFOUND when unknown; case_id gets its case);
+ * STORE_TAKE_ASSIGN: an open or claimed one (RC_ECONFLICT when done or
+ * cancelled). */
+int store_task_take(store *st, int64_t id, const char *assignee, int how,
+                    char *case_id, size_t size, rc_error *err);
 
 /* Reports: one row per line of the report, named columns. */
 int store_report_states(store *st, store_row_fn fn, void *ud, rc_error *err);
@@ -267,39 +361,25 @@ int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err);
  * nor cancelled, other than exclude_message; contact tasks not cancelled),
  * for the case or, case_id NULL, all the borrower's cases: merged into
  * times[*n], newest first, at most max. */
-int store_contact_times(store *st, const char *case_id,
-                        const char *borrower_id, const char *channel,
-                        rc_time since, int64_t exclude_message, int max,
-                        rc_time *times, int *n, rc_error *err);
+int store_contact_times(store *st, const char *case_id, const char *borrower_id,
+                        const char *channel, rc_time since,
+                        int64_t exclude_message, int max, rc_time *times,
+                        int *n, rc_error *err);
 /* When a call with the borrower last reached them (a call task completed
  * with reached = true); RC_ENOTFOUND when never. */
 int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
                             rc_error *err);
-int store_borrower_set_flag(store *st, const char *borrower_id,
-                            const char *flag, int value, rc_error *err);
-/* A deferred message's release: "deferred" -> "queued". *released is 0
- * when it was no longer deferred. */
-int store_message_release(store *st, int64_t id, int *released, rc_error *err);
+int store_borrower_set_flag(store *st, const char *borrower_id, store_flag flag,
+                            int value, rc_error *err);
 /* The case's deferred messages, cancelled with reason (it closed). */
 int store_messages_cancel_deferred(store *st, const char *case_id,
                                    const char *reason, rc_error *err);
-/* A deferred message asked again at its release: deferred anew (to
- * not_before), blocked or cancelled, with the reason. *changed is 0 when
- * it was no longer deferred. */
-int store_message_recheck(store *st, int64_t id, const char *status,
-                          const char *reason, rc_time not_before,
-                          int *changed, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — first attempts oldest first, then retries by their time. *out
  * is owned by the caller. */
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
-/* Records one delivery attempt: status "sent", "queued" (a retry at
- * next_attempt) or "failed"; reason is the gateway's word, or NULL. */
-int store_message_attempt(store *st, int64_t id, const char *status,
-                          int attempts, rc_time next_attempt,
-                          const char *reason, rc_time at, rc_error *err);
 /* A random name for this database, made once: it prefixes idempotency
  * keys so that two databases never send the same key. */
 int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
@@ -312,11 +392,11 @@ int store_reply_case(store *st, const char *from, char *case_id, size_t size,
 /* Open cases of a workflow on a version older than `below`. */
 int store_cases_below_version(store *st, const char *workflow, int below,
                               store_row_fn fn, void *ud, rc_error *err);
-/* Copies the database at src into a new file dst with SQLite's online
- * backup: src is only read, and the copy is consistent even while another
+/* Copies the database at src into a new file dst (SQLite: its online
+ * backup): src is only read, and the copy is consistent even while another
  * process writes to src. */
 int store_copy(const char *src, const char *dst, rc_error *err);
-/* The schema version this binary writes (migrations it knows). */
+/* The SQLite schema version this binary writes (migrations it knows). */
 int store_schema_version(void);
 /* A cheap write, rolled back: can the database take writes now? */
 int store_writable(store *st, rc_error *err);
@@ -366,11 +446,10 @@ int store_user_insert(store *st, const store_user *u, const char *hash,
  * hash. *out is the caller's to free (store_user_free). */
 int store_user_get(store *st, const char *name, store_user *out, char *hash,
                    size_t size, rc_error *err);
-/* RC_ENOTFOUND, naming "name", for an unknown name. */
-int store_user_set_disabled(store *st, const char *name, int disabled,
-                            rc_error *err);
-int store_user_set_password(store *st, const char *name, const char *hash,
-                            rc_error *err);
+/* disabled < 0 leaves it, hash NULL leaves it; RC_ENOTFOUND, naming
+ * "name", for an unknown name. */
+int store_user_update(store *st, const char *name, int disabled,
+                      const char *hash, rc_error *err);
 /* Every user by name: name, role, queues, disabled, created_at. */
 int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
 /* --- figures for the console (migration: figures) ---------------------- */
@@ -433,13 +512,10 @@ int store_roll_put(store *st, const char *month, int from, int to,
 int store_rolls_forget(store *st, const char *before, rc_error *err);
 
 /* One line of users_log: change is "added", "disabled", "enabled" or
- * "password". */
+ * "password", or a sign-in's ("signed_in", "signed_out",
+ * "sign_in_failed") with the client's address (NULL or "" for none). */
 int store_user_log(store *st, rc_time at, const char *name, const char *change,
-                   rc_error *err);
-/* The same with the client address (sign-ins: "signed_in", "signed_out",
- * "sign_in_failed"); NULL or "" for none. */
-int store_user_log_from(store *st, rc_time at, const char *name,
-                        const char *change, const char *address, rc_error *err);
+                   const char *address, rc_error *err);
 
 /* Console sessions, by id: the hex SHA-256 of the cookie's token (the
  * token itself is never stored). */
@@ -452,17 +528,13 @@ int store_session_get(store *st, const char *id, store_session *out,
                       rc_error *err);
 /* last_seen = now (never backwards). */
 int store_session_touch(store *st, const char *id, rc_time now, rc_error *err);
-/* *deleted: whether there was one. */
-int store_session_delete(store *st, const char *id, int *deleted,
-                         rc_error *err);
-/* Every session of a user but keep_id (NULL: all); *deleted counts them. */
-int store_sessions_of_user_delete(store *st, const char *name,
-                                  const char *keep_id, int *deleted,
-                                  rc_error *err);
-/* Sessions past their lifetime (expires_at <= now) or idle since
- * idle_before. */
-int store_sessions_stale_delete(store *st, rc_time now, rc_time idle_before,
-                                rc_error *err);
+/* STORE_SESSIONS_ONE: the session id; _OF_USER: every session of the
+ * user `name` but id (NULL: all); _STALE: past their lifetime
+ * (expires_at <= now) or idle since idle_before. *deleted how many (may
+ * be NULL). */
+int store_sessions_delete(store *st, int which, const char *id,
+                          const char *name, rc_time now, rc_time idle_before,
+                          int *deleted, rc_error *err);
 
 /* The console's case work (query.h says what each answers). part 1: the
  * tasks due at or before now, 2: the later ones; after NULL: from the
@@ -488,15 +560,11 @@ int store_work_promises(store *st, const char *status, const char *from,
 int store_work_promises_count(store *st, const char *status, const char *from,
                               const char *to, const store_scope *scope,
                               int64_t *count, rc_error *err);
-int store_case_visible(store *st, const char *case_id,
-                       const store_scope *scope, int *visible, rc_error *err);
+int store_case_visible(store *st, const char *case_id, const store_scope *scope,
+                       int *visible, rc_error *err);
 /* RC_ENOTFOUND when the case was never contacted. */
 int store_last_contact(store *st, const char *case_id, const char *borrower_id,
-                       char *channel, size_t size, rc_time *at,
-                       rc_error *err);
-/* Gives an open or claimed task to user (claimed); RC_ECONFLICT when the
- * task is done or cancelled. */
-int store_task_assign(store *st, int64_t id, const char *user, rc_error *err);
+                       char *channel, size_t size, rc_time *at, rc_error *err);
 
 /* What-if reads (simulate.c), rows in the order of each statement:
  * _CASES every case (id, borrower_id, state, closed, in_error, on_hold,

@@ -1,0 +1,868 @@
+/* The store above its backends: choosing one from the database argument,
+ * holding a case's journal run until it is written, naming the instance,
+ * freeing records, and one call a store.h function into the backend's
+ * table (backend.h). Nothing here knows SQL. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/backend.h"
+
+store_location store_where(const char *db) {
+  if (strcmp(db, ":memory:") == 0) return STORE_MEMORY;
+  if (strncmp(db, "postgresql://", 13) == 0 ||
+      strncmp(db, "postgres://", 11) == 0)
+    return STORE_URL;
+  return STORE_FILE;
+}
+
+/* The backend a database argument names; NULL with the error set when
+ * this build has none for it. */
+static const store_ops *store_backend(const char *db, rc_error *err) {
+  if (store_where(db) == STORE_URL) {
+    rc_error_set(err, RC_EINVAL, "db", "this build has no PostgreSQL store");
+    return NULL;
+  }
+  return &store_sqlite_ops;
+}
+
+int store_open(store **out, const char *db, rc_error *err) {
+  const store_ops *ops = store_backend(db, err);
+  store *st;
+  int rc;
+  *out = NULL;
+  if (!ops) return RC_EINVAL;
+  if ((rc = ops->open(&st, db, err)) != RC_OK) return rc;
+  if (!(st->where = strdup(db))) {
+    ops->close(st);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  *out = st;
+  return RC_OK;
+}
+
+void store_close(store *st) {
+  char *where;
+  if (!st) return;
+  where = st->where;
+  free(st->run.rows.p);
+  free(st->run.case_id);
+  st->ops->close(st);
+  free(where);
+}
+
+const char *store_path(const store *st) {
+  return st->where;
+}
+
+int store_remove(const char *where, rc_error *err) {
+  switch (store_where(where)) {
+    case STORE_MEMORY:
+      return RC_OK;
+    case STORE_URL:
+      return rc_error_set(err, RC_EINVAL, "db", "%s is not a database file",
+                          where);
+    default:
+      return store_sqlite_ops.remove(where, err);
+  }
+}
+
+/* The side files go first: a database file without its WAL is an older
+ * database, never a mixed one. */
+int store_move(const char *from, const char *to, rc_error *err) {
+  static const char *const sides[] = {"-wal", "-shm", ""};
+  int rc;
+  if (store_where(from) != STORE_FILE || store_where(to) != STORE_FILE)
+    return rc_error_set(err, RC_EINVAL, "db", "only a database file can move");
+  if ((rc = store_remove(to, err)) != RC_OK) return rc;
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+    char a[4096], b[4096];
+    if ((size_t)snprintf(a, sizeof a, "%s%s", from, sides[i]) >= sizeof a ||
+        (size_t)snprintf(b, sizeof b, "%s%s", to, sides[i]) >= sizeof b)
+      return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", from);
+    if (rename(a, b) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot move %s to %s: %s", a, b,
+                          strerror(errno));
+  }
+  return RC_OK;
+}
+
+int store_copy(const char *src, const char *dst, rc_error *err) {
+  const store_ops *ops = store_backend(src, err);
+  if (!ops) return RC_EINVAL;
+  return ops->copy(src, dst, err);
+}
+
+void store_checkpoint_every(store *st, int pages) {
+  st->ops->checkpoint_every(st, pages);
+}
+
+int store_scratch(store *st) {
+  return st->ops->scratch(st);
+}
+
+int store_writable(store *st, rc_error *err) {
+  return st->ops->writable(st, err);
+}
+
+/* --- the journal run ------------------------------------------------------ */
+
+static void run_discard(store *st) {
+  st->run.n = 0;
+  st->run.rows.len = 0;
+  st->run.rows.oom = 0;
+}
+
+static int run_flush(store *st, rc_error *err) {
+  int rc;
+  if (!st->run.n) return RC_OK;
+  jb_lit(&st->run.rows, "]");
+  if (st->run.rows.oom) {
+    run_discard(st);
+    return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
+  }
+  rc = st->ops->journal_run(st, st->run.case_id, st->run.at, st->run.n,
+                            st->run.rows.p, st->run.rows.len, err);
+  run_discard(st);
+  return rc;
+}
+
+int store_journal_append(store *st, const char *case_id, rc_time at,
+                         const char *kind, const char *state, int version,
+                         const char *detail, rc_error *err) {
+  jbuf *b = &st->run.rows;
+  /* One bad detail would hide every row of its run from the journal. */
+  if (detail && !jb_valid(detail))
+    return rc_error_set(err, RC_EINVAL, "detail",
+                        "journal row '%s' of case %s: its detail is not JSON",
+                        kind, case_id);
+  if (st->run.n && (st->run.n == STORE_JOURNAL_RUN ||
+                    strcmp(st->run.case_id, case_id) != 0)) {
+    int rc = run_flush(st, err);
+    if (rc != RC_OK) return rc;
+  }
+  if (!st->run.n) {
+    size_t len = strlen(case_id) + 1;
+    if (len > st->run.case_cap) {
+      char *grown = realloc(st->run.case_id, len);
+      if (!grown)
+        return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
+      st->run.case_id = grown;
+      st->run.case_cap = len;
+    }
+    memcpy(st->run.case_id, case_id, len);
+    st->run.at = at;
+    jb_lit(b, "[[");
+  } else {
+    jb_lit(b, ",[");
+  }
+  jb_quote(b, kind);
+  jb_lit(b, ",");
+  jb_quote(b, state);
+  jb_lit(b, ",");
+  jb_int(b, version);
+  jb_lit(b, ",");
+  jb_int(b, at);
+  jb_lit(b, ",");
+  jb_lit(b, detail ? detail : "null");
+  jb_lit(b, "]");
+  st->run.n++;
+  /* Outside a transaction nothing else would write it. */
+  return st->depth == 0 ? run_flush(st, err) : RC_OK;
+}
+
+int store_journal_flush(store *st, rc_error *err) {
+  return run_flush(st, err);
+}
+
+int store_journal_each(store *st, const char *case_id, int limit,
+                       store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->journal_each(st, case_id, limit, fn, ud, err);
+}
+
+int store_journal_count(store *st, const char *kind, int64_t *count,
+                        rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_JOURNAL_KIND, kind, 0, count, err);
+}
+
+int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
+                       store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->journal_page(st, case_id, after, limit, fn, ud, err);
+}
+
+/* --- transactions ----------------------------------------------------------
+ */
+
+int store_begin(store *st, rc_error *err) {
+  int rc = st->ops->begin(st, 0, err);
+  if (rc == RC_OK) st->depth = 1;
+  return rc;
+}
+
+int store_commit(store *st, rc_error *err) {
+  int rc = run_flush(st, err);
+  if (rc == RC_OK) rc = st->ops->end(st, 0, 1, err);
+  if (rc != RC_OK) {
+    store_rollback(st);
+    return RC_ESTORE;
+  }
+  st->depth = 0;
+  return RC_OK;
+}
+
+int store_rollback(store *st) {
+  int rc;
+  run_discard(st);
+  rc = st->ops->end(st, 0, 0, NULL);
+  st->depth = 0;
+  return rc;
+}
+
+int store_in_transaction(const store *st) {
+  return st->depth > 0;
+}
+
+int store_savepoint(store *st, rc_error *err) {
+  if (run_flush(st, err) != RC_OK || st->ops->begin(st, 1, err) != RC_OK)
+    return RC_ESTORE;
+  st->depth++;
+  return RC_OK;
+}
+
+int store_release(store *st, rc_error *err) {
+  if (run_flush(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
+    return RC_ESTORE;
+  st->depth--;
+  return RC_OK;
+}
+
+int store_rollback_to(store *st, rc_error *err) {
+  /* Rows still in the run came after the savepoint (it flushed). */
+  run_discard(st);
+  if (st->ops->end(st, 1, 0, err) != RC_OK) return RC_ESTORE;
+  st->depth--;
+  return RC_OK;
+}
+
+/* --- the instance ----------------------------------------------------------
+ */
+
+int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
+  unsigned char raw[8];
+  FILE *f;
+  int rc = st->ops->meta_get(st, "instance", buf, size, err);
+  if (rc != RC_ENOTFOUND) return rc;
+  f = fopen("/dev/urandom", "rb");
+  if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
+    if (f) fclose(f);
+    return rc_error_set(err, RC_EIO, NULL, "cannot read /dev/urandom");
+  }
+  fclose(f);
+  snprintf(buf, size, "%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
+           raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+  return st->ops->meta_put(st, "instance", buf, err);
+}
+
+/* --- records ---------------------------------------------------------------
+ */
+
+void store_borrower_free(store_borrower *b) {
+  for (int i = 0; i < b->ncontacts; i++) {
+    free(b->contacts[i].kind);
+    free(b->contacts[i].value);
+    free(b->contacts[i].name);
+    free(b->contacts[i].relation);
+  }
+  free(b->contacts);
+  free(b->id);
+  free(b->name);
+  free(b->locale);
+  free(b->timezone);
+  free(b->address);
+  free(b->employer_name);
+  free(b->employer_phone);
+  free(b->employer_address);
+  free(b->area);
+  memset(b, 0, sizeof *b);
+}
+
+void store_case_free(store_case *c) {
+  free(c->id);
+  free(c->borrower_id);
+  free(c->workflow);
+  free(c->state);
+  free(c->outcome);
+  free(c->error);
+  free(c->product);
+  free(c->currency);
+  free(c->due_date);
+  free(c->tags);
+  free(c->data);
+  free(c->queue);
+  memset(c, 0, sizeof *c);
+}
+
+void store_event_free(store_event *ev) {
+  free(ev->case_id);
+  free(ev->type);
+  free(ev->data);
+  memset(ev, 0, sizeof *ev);
+}
+
+void store_events_free(store_event *list, int n) {
+  for (int i = 0; i < n; i++) store_event_free(&list[i]);
+  free(list);
+}
+
+void store_timers_free(store_timer *timers, int n) {
+  for (int i = 0; i < n; i++) {
+    free(timers[i].case_id);
+    free(timers[i].event);
+    free(timers[i].data);
+  }
+  free(timers);
+}
+
+void store_outgoing_free(store_outgoing *list, int n) {
+  for (int i = 0; i < n; i++) {
+    free(list[i].case_id);
+    free(list[i].borrower_id);
+    free(list[i].channel);
+    free(list[i].template_name);
+    free(list[i].recipient);
+    free(list[i].body);
+  }
+  free(list);
+}
+
+void store_session_free(store_session *s) {
+  free(s->queues);
+  s->queues = NULL;
+}
+
+void store_user_free(store_user *u) {
+  free(u->queues);
+  u->queues = NULL;
+}
+
+/* --- one call a wrapper -------------------------------------------------- */
+
+int store_meta_get(store *st, const char *key, char *buf, size_t size,
+                   rc_error *err) {
+  return st->ops->meta_get(st, key, buf, size, err);
+}
+
+int store_meta_put(store *st, const char *key, const char *value,
+                   rc_error *err) {
+  return st->ops->meta_put(st, key, value, err);
+}
+
+int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
+  return st->ops->borrower_put(st, b, err);
+}
+
+int store_borrower_get(store *st, const char *id, store_borrower *out,
+                       rc_error *err) {
+  return st->ops->borrower_get(st, id, out, err);
+}
+
+int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
+                         void *ud, rc_error *err) {
+  return st->ops->read_case_rows(st, STORE_ROWS_BORROWER_CASES, borrower_id, fn,
+                                 ud, err);
+}
+
+int store_case_insert(store *st, const store_case *c, rc_error *err) {
+  return st->ops->case_insert(st, c, err);
+}
+
+int store_case_write(store *st, const store_case_change *ch, rc_error *err) {
+  return st->ops->case_write(st, ch, err);
+}
+
+int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
+  return st->ops->case_get(st, id, out, err);
+}
+
+int store_case_exists(store *st, const char *id, rc_error *err) {
+  return st->ops->case_exists(st, id, err);
+}
+
+int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return st->ops->cases_each(st, state, fn, ud, err);
+}
+
+int store_event_put(store *st, const char *case_id, const char *type,
+                    const char *data, rc_time at, const char *status,
+                    rc_error *err) {
+  return st->ops->event_put(st, case_id, type, data, at, status, err);
+}
+
+int store_event_key_claim(store *st, const char *key, const char *case_id,
+                          const char *type, rc_time at, int *duplicate,
+                          rc_error *err) {
+  return st->ops->event_key(st, key, case_id, type, at, duplicate, err);
+}
+
+int store_events_claim(store *st, int max, const store_lease *lease,
+                       store_event **out, int *n, rc_error *err) {
+  return st->ops->events_claim(st, max, lease, out, n, err);
+}
+
+int store_event_finish(store *st, int64_t id, int how, rc_error *err) {
+  return st->ops->event_finish(st, id, how, err);
+}
+
+int store_events_retry(store *st, const char *case_id, int *count,
+                       rc_error *err) {
+  return st->ops->events_retry(st, case_id, count, err);
+}
+
+int store_events_pending(store *st, int64_t *count, rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_EVENTS_PENDING, NULL, 0, count,
+                             err);
+}
+
+int store_timer_insert(store *st, const char *case_id, rc_time due,
+                       const char *event, const char *data, int scoped,
+                       rc_error *err) {
+  return st->ops->timer_put(st, case_id, due, event, data, scoped, err);
+}
+
+int store_timer_next_due(store *st, rc_time *due, rc_error *err) {
+  return st->ops->timer_next_due(st, due, err);
+}
+
+int store_timers_claim(store *st, rc_time until, int max,
+                       const store_lease *lease, store_timer **out, int *n,
+                       rc_error *err) {
+  return st->ops->timers_claim(st, until, max, lease, out, n, err);
+}
+
+int store_timer_finish(store *st, const store_timer *t, int *deleted,
+                       rc_error *err) {
+  return st->ops->timer_finish(st, t, deleted, err);
+}
+
+int store_timers_cancel(store *st, const char *case_id, int which,
+                        const char *event, int *count, rc_error *err) {
+  return st->ops->timers_cancel(st, case_id, which, event, count, err);
+}
+
+int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  return st->ops->read_case_rows(st, STORE_ROWS_TIMERS, case_id, fn, ud, err);
+}
+
+int store_timers_count(store *st, int64_t *count, rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_TIMERS, NULL, 0, count, err);
+}
+
+int store_message_insert(store *st, const store_message *m, int64_t *id,
+                         rc_error *err) {
+  return st->ops->message_put(st, m, id, err);
+}
+
+int store_messages_each(store *st, const char *case_id, store_row_fn fn,
+                        void *ud, rc_error *err) {
+  return st->ops->read_case_rows(st, STORE_ROWS_MESSAGES, case_id, fn, ud, err);
+}
+
+int store_message_update(store *st, int64_t id, const store_message_change *ch,
+                         int *changed, rc_error *err) {
+  return st->ops->message_update(st, id, ch, changed, err);
+}
+
+int store_message_case(store *st, int64_t id, char *case_id, size_t size,
+                       rc_error *err) {
+  return st->ops->message_case(st, id, case_id, size, err);
+}
+
+int store_task_insert(store *st, const store_task *t, int64_t *id,
+                      rc_error *err) {
+  return st->ops->task_put(st, t, id, err);
+}
+
+int store_tasks_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return st->ops->read_case_rows(st, STORE_ROWS_TASKS, case_id, fn, ud, err);
+}
+
+int store_task_get(store *st, int64_t id, store_task_info *out, rc_error *err) {
+  return st->ops->task_get(st, id, out, err);
+}
+
+int store_task_complete(store *st, int64_t id, const char *outcome,
+                        const char *result, rc_time at, rc_error *err) {
+  return st->ops->task_complete(st, id, outcome, result, at, err);
+}
+
+int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {
+  return st->ops->tasks_cancel_scoped(st, case_id, err);
+}
+
+int store_payment_insert(store *st, const char *case_id, rc_money amount,
+                         const char *ref, rc_time at, rc_error *err) {
+  return st->ops->payment_put(st, case_id, amount, ref, at, err);
+}
+
+int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,
+                         rc_money *amount, rc_error *err) {
+  return st->ops->payment_by_ref(st, ref, case_id, size, amount, err);
+}
+
+int store_payments_total(store *st, rc_money *total, rc_error *err) {
+  return st->ops->read_total(st, STORE_TOTAL_PAID, total, err);
+}
+
+int store_overpaid_total(store *st, rc_money *total, rc_error *err) {
+  return st->ops->read_total(st, STORE_TOTAL_OVERPAID, total, err);
+}
+
+int store_reduced_total(store *st, rc_money *total, rc_error *err) {
+  return st->ops->read_total(st, STORE_TOTAL_REDUCED, total, err);
+}
+
+int store_promise_insert(store *st, const char *case_id, rc_money amount,
+                         const char *by_date, rc_time at, int64_t *id,
+                         rc_error *err) {
+  return st->ops->promise_put(st, case_id, amount, by_date, at, id, err);
+}
+
+int store_promise_open(store *st, const char *case_id, store_promise *out,
+                       rc_error *err) {
+  return st->ops->promise_get(st, 0, case_id, out, err);
+}
+
+int store_promise_get(store *st, int64_t id, store_promise *out,
+                      rc_error *err) {
+  return st->ops->promise_get(st, id, NULL, out, err);
+}
+
+int store_promise_update(store *st, int64_t id, rc_money paid,
+                         const char *status, rc_error *err) {
+  return st->ops->promise_update(st, id, paid, status, err);
+}
+
+int store_plan_insert(store *st, store_plan *plan, int64_t *id, rc_error *err) {
+  return st->ops->plan_put(st, plan, id, err);
+}
+
+int store_installments_unpaid(store *st, const char *case_id,
+                              store_installment **out, int *n, rc_error *err) {
+  return st->ops->installments_unpaid(st, case_id, out, n, err);
+}
+
+int store_installment_get(store *st, int64_t id, store_installment *out,
+                          char *plan_status, size_t size, rc_error *err) {
+  return st->ops->installment_get(st, id, out, plan_status, size, err);
+}
+
+int store_installment_update(store *st, int64_t id, rc_money paid,
+                             const char *status, rc_error *err) {
+  return st->ops->installment_update(st, id, paid, status, err);
+}
+
+int store_plan_status(store *st, int64_t plan_id, const char *status,
+                      rc_error *err) {
+  return st->ops->plan_status(st, plan_id, status, err);
+}
+
+int store_plan_each(store *st, const char *case_id, store_row_fn fn, void *ud,
+                    rc_error *err) {
+  return st->ops->read_case_rows(st, STORE_ROWS_PLAN, case_id, fn, ud, err);
+}
+
+int store_task_take(store *st, int64_t id, const char *assignee, int how,
+                    char *case_id, size_t size, rc_error *err) {
+  return st->ops->task_take(st, id, assignee, how, case_id, size, err);
+}
+
+int store_report_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_STATES, NULL, fn, ud, err);
+}
+
+int store_report_dpd(store *st, const char *today, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_DPD, today, fn, ud, err);
+}
+
+int store_report_promises(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_PROMISES, NULL, fn, ud, err);
+}
+
+int store_report_installments(store *st, store_row_fn fn, void *ud,
+                              rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_INSTALLMENTS, NULL, fn, ud, err);
+}
+
+int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_CONTACTS, NULL, fn, ud, err);
+}
+
+int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_REFUSALS, NULL, fn, ud, err);
+}
+
+int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_VARIANTS, NULL, fn, ud, err);
+}
+
+int store_contact_times(store *st, const char *case_id, const char *borrower_id,
+                        const char *channel, rc_time since,
+                        int64_t exclude_message, int max, rc_time *times,
+                        int *n, rc_error *err) {
+  return st->ops->contact_times(st, case_id, borrower_id, channel, since,
+                                exclude_message, max, times, n, err);
+}
+
+int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
+                            rc_error *err) {
+  return st->ops->last_conversation(st, borrower_id, at, err);
+}
+
+int store_borrower_set_flag(store *st, const char *borrower_id, store_flag flag,
+                            int value, rc_error *err) {
+  return st->ops->borrower_flag(st, borrower_id, flag, value, err);
+}
+
+int store_messages_cancel_deferred(store *st, const char *case_id,
+                                   const char *reason, rc_error *err) {
+  return st->ops->messages_cancel_deferred(st, case_id, reason, err);
+}
+
+int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
+                     int *n, rc_error *err) {
+  return st->ops->outbox_claim(st, now, max, NULL, out, n, err);
+}
+
+int store_reply_case(store *st, const char *from, char *case_id, size_t size,
+                     rc_error *err) {
+  return st->ops->reply_case(st, from, case_id, size, err);
+}
+
+int store_cases_below_version(store *st, const char *workflow, int below,
+                              store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->cases_below_version(st, workflow, below, fn, ud, err);
+}
+
+int store_cases_page(store *st, const char *state, const char *queue,
+                     const char *after, int limit, int window,
+                     const store_scope *scope, char *window_end, size_t size,
+                     store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->cases_page(st, state, queue, after, limit, window, scope,
+                             window_end, size, fn, ud, err);
+}
+
+int store_tasks_page(store *st, const char *queue, const char *status,
+                     const char *queues, int64_t after, int limit,
+                     store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->tasks_page(st, queue, status, queues, after, limit, fn, ud,
+                             err);
+}
+
+int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
+                      void *ud, rc_error *err) {
+  return st->ops->errors_page(st, before, limit, fn, ud, err);
+}
+
+int store_timers_overdue(store *st, rc_time now, int64_t *count,
+                         rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_TIMERS_OVERDUE, NULL, now, count,
+                             err);
+}
+
+int store_messages_with_status(store *st, const char *status, int64_t *count,
+                               rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_MESSAGES_STATUS, status, 0, count,
+                             err);
+}
+
+int store_variant_get(store *st, const char *case_id, const char *experiment,
+                      char *arm, size_t size, rc_error *err) {
+  return st->ops->variant_get(st, case_id, experiment, arm, size, err);
+}
+
+int store_variant_put(store *st, const char *case_id, const char *experiment,
+                      const char *arm, rc_error *err) {
+  return st->ops->variant_put(st, case_id, experiment, arm, err);
+}
+
+int store_user_insert(store *st, const store_user *u, const char *hash,
+                      rc_error *err) {
+  return st->ops->user_put(st, u, hash, err);
+}
+
+int store_user_get(store *st, const char *name, store_user *out, char *hash,
+                   size_t size, rc_error *err) {
+  return st->ops->user_get(st, name, out, hash, size, err);
+}
+
+int store_user_update(store *st, const char *name, int disabled,
+                      const char *hash, rc_error *err) {
+  return st->ops->user_update(st, name, disabled, hash, err);
+}
+
+int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->users_each(st, fn, ud, err);
+}
+
+int store_figure_add(store *st, const char *figure, const char *day,
+                     const char *a, const char *b, const char *c, int64_t n,
+                     int64_t amount, rc_error *err) {
+  return st->ops->figure_add(st, figure, day, a, b, c, n, amount, err);
+}
+
+int store_figures_states(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_figures(st, STORE_FIGURES_STATES, fn, ud, err);
+}
+
+int store_figures_due(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_figures(st, STORE_FIGURES_DUE, fn, ud, err);
+}
+
+int store_figures_promises(store *st, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return st->ops->read_figures(st, STORE_FIGURES_PROMISES, fn, ud, err);
+}
+
+int store_figures_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_figures(st, STORE_FIGURES_QUEUES, fn, ud, err);
+}
+
+int store_figures_arms(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_figures(st, STORE_FIGURES_ARMS, fn, ud, err);
+}
+
+int store_figures_messages(store *st, const char *status, int64_t *count,
+                           rc_error *err) {
+  return st->ops->read_count(st, STORE_COUNT_FIGURES_MESSAGES, status, 0, count,
+                             err);
+}
+
+int store_figures_days(store *st, const char *figure, const char *from,
+                       const char *to, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  return st->ops->figures_days(st, figure, from, to, fn, ud, err);
+}
+
+int store_promise_user_put(store *st, int64_t promise_id, const char *user,
+                           rc_error *err) {
+  return st->ops->promise_user_put(st, promise_id, user, err);
+}
+
+int store_promise_user_get(store *st, int64_t promise_id, char *user,
+                           size_t size, rc_error *err) {
+  return st->ops->promise_user_get(st, promise_id, user, size, err);
+}
+
+int store_outbox_page(store *st, const char *const *statuses, int nstatuses,
+                      const char *channel, int64_t after, int limit,
+                      int64_t *resume, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  return st->ops->outbox_page(st, statuses, nstatuses, channel, after, limit,
+                              resume, fn, ud, err);
+}
+
+int store_roll_log(store *st, const char *month, const char *case_id,
+                   const char *due_date, int status, const char *now_due,
+                   int now_status, const char *opened, rc_error *err) {
+  return st->ops->roll_log(st, month, case_id, due_date, status, now_due,
+                           now_status, opened, err);
+}
+
+int store_rolls_month(store *st, const char *month, store_row_fn fn, void *ud,
+                      rc_error *err) {
+  return st->ops->rolls(st, month, 0, fn, ud, err);
+}
+
+int store_rolls_logged(store *st, const char *since, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  return st->ops->rolls(st, since, 1, fn, ud, err);
+}
+
+int store_roll_put(store *st, const char *month, int from, int to,
+                   int64_t cases, rc_error *err) {
+  return st->ops->roll_put(st, month, from, to, cases, err);
+}
+
+int store_rolls_forget(store *st, const char *before, rc_error *err) {
+  return st->ops->rolls_forget(st, before, err);
+}
+
+int store_user_log(store *st, rc_time at, const char *name, const char *change,
+                   const char *address, rc_error *err) {
+  return st->ops->user_log(st, at, name, change, address, err);
+}
+
+int store_session_insert(store *st, const char *id, const char *name,
+                         rc_time now, rc_time expires_at, const char *address,
+                         rc_error *err) {
+  return st->ops->session_put(st, id, name, now, expires_at, address, err);
+}
+
+int store_session_get(store *st, const char *id, store_session *out,
+                      rc_error *err) {
+  return st->ops->session_get(st, id, out, err);
+}
+
+int store_session_touch(store *st, const char *id, rc_time now, rc_error *err) {
+  return st->ops->session_touch(st, id, now, err);
+}
+
+int store_sessions_delete(store *st, int which, const char *id,
+                          const char *name, rc_time now, rc_time idle_before,
+                          int *deleted, rc_error *err) {
+  return st->ops->sessions_delete(st, which, id, name, now, idle_before,
+                                  deleted, err);
+}
+
+int store_work_page(store *st, const char *queue, rc_time now, int part,
+                    const store_work_cursor *after, const char *user,
+                    int only_open, int limit, store_row_fn fn, void *ud,
+                    rc_error *err) {
+  return st->ops->work_page(st, queue, now, part, after, user, only_open, limit,
+                            fn, ud, err);
+}
+
+int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->work_queues(st, fn, ud, err);
+}
+
+int store_work_counts(store *st, const char *queue, rc_time now,
+                      rc_time day_end, int64_t *due_now, int64_t *today,
+                      rc_error *err) {
+  return st->ops->work_counts(st, queue, now, day_end, due_now, today, err);
+}
+
+int store_work_promises(store *st, const char *status, const char *from,
+                        const char *to, const char *after_date,
+                        int64_t after_id, const store_scope *scope, int limit,
+                        store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->work_promises(st, status, from, to, after_date, after_id,
+                                scope, limit, fn, ud, err);
+}
+
+int store_work_promises_count(store *st, const char *status, const char *from,
+                              const char *to, const store_scope *scope,
+                              int64_t *count, rc_error *err) {
+  return st->ops->work_promises_count(st, status, from, to, scope, count, err);
+}
+
+int store_case_visible(store *st, const char *case_id, const store_scope *scope,
+                       int *visible, rc_error *err) {
+  return st->ops->case_visible(st, case_id, scope, visible, err);
+}
+
+int store_last_contact(store *st, const char *case_id, const char *borrower_id,
+                       char *channel, size_t size, rc_time *at, rc_error *err) {
+  return st->ops->last_contact(st, case_id, borrower_id, channel, size, at,
+                               err);
+}
+
+int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
+                   void *ud, rc_error *err) {
+  return st->ops->sim_read(st, which, after, fn, ud, err);
+}
