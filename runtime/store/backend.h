@@ -424,6 +424,8 @@ struct store_ops {
 
 /* The backends this build has. */
 extern const store_ops store_sqlite_ops;
+/* runtime/store/pg.c, in a build with libpq (RECOUP_HAVE_PG). */
+extern const store_ops store_pg_ops;
 
 /* A backend that makes chosen operations of another fail (tests):
  * store_fault_wrap puts it in front of st's own table. The next call of

@@ -21,8 +21,12 @@ store_location store_where(const char *db) {
  * this build has none for it. */
 static const store_ops *store_backend(const char *db, rc_error *err) {
   if (store_where(db) == STORE_URL) {
+#ifdef RECOUP_HAVE_PG
+    return &store_pg_ops;
+#else
     rc_error_set(err, RC_EINVAL, "db", "this build has no PostgreSQL store");
     return NULL;
+#endif
   }
   return &store_sqlite_ops;
 }

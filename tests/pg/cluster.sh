@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL cluster for the tests of the PostgreSQL store.
 #
 # usage: cluster.sh start|stop|url STATE
+#        cluster.sh sql STATE SQL [DATABASE]
 #
 #   start  initdb into a new /tmp/rpg.XXXXXX, start it with pg_ctl and write
 #          that directory's name into the file STATE
@@ -9,6 +10,8 @@
 #          "postgres" database; each test creates a database of its own)
 #   stop   stop the cluster STATE names and remove every file of it, STATE
 #          included (nothing to stop is not an error)
+#   sql    run SQL on its "postgres" database (CREATE DATABASE for a test),
+#          or on DATABASE; rows come out unaligned, without headers
 #
 # The cluster listens on a Unix socket only (listen_addresses = ''), so two
 # runs on one machine never clash over a port. The socket lives in the short
@@ -21,10 +24,10 @@
 set -eu
 
 usage() {
-  echo "usage: cluster.sh start|stop|url STATE" >&2
+  echo "usage: cluster.sh start|stop|url STATE | sql STATE SQL [DATABASE]" >&2
   exit 2
 }
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 cmd=$1 state=$2
 
 # Debian keeps the server's programs under /usr/lib/postgresql/VERSION/bin,
@@ -33,7 +36,8 @@ bindir() {
   if [ -n "${PG_BINDIR:-}" ]; then
     echo "$PG_BINDIR"
   elif command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
-    dirname "$(command -v pg_ctl)"
+    # a link to the server's directory (psql lives there too)
+    dirname "$(readlink -f "$(command -v pg_ctl)")"
   else
     d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
     [ -n "$d" ] || { echo "cluster.sh: no PostgreSQL server found (Debian: apt-get install postgresql)" >&2; exit 1; }
@@ -92,9 +96,15 @@ url() {
   echo "postgresql:///postgres?host=$(cat "$state")&user=recoup"
 }
 
+sql() {
+  "$(bindir)/psql" -X -q -t -A -v ON_ERROR_STOP=1 \
+    "$(url | sed "s|/postgres?|/${2:-postgres}?|")" -c "$1"
+}
+
 case "$cmd" in
-start) start ;;
-stop) stop ;;
-url) url ;;
+start) [ $# -eq 2 ] || usage; start ;;
+stop) [ $# -eq 2 ] || usage; stop ;;
+url) [ $# -eq 2 ] || usage; url ;;
+sql) [ $# -eq 3 ] || [ $# -eq 4 ] || usage; sql "$3" "${4:-}" ;;
 *) usage ;;
 esac
