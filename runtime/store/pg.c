@@ -64,7 +64,9 @@ static void a_real(args *a, double x) {
 }
 
 /* Runs sql; its result, or NULL with err set. A constraint the store did
- * not expect to fail is a bug in recoup, said as such (backend.h). */
+ * not expect to fail is a bug in recoup: RC_EINTERNAL, as the SQLite
+ * backend says it (backend.h's "Errors" says RC_ESTORE; the engine and
+ * test_store.c expect what sqlite.c does). */
 static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
                      rc_error *err) {
   PGresult *r = PQexecParams(st->c, sql, a ? a->n : 0, NULL, a ? a->v : NULL,
@@ -78,7 +80,7 @@ static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
     char msg[256];
     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
     msg[strcspn(msg, "\n")] = '\0';
-    rc_error_set(err, RC_ESTORE, NULL,
+    rc_error_set(err, RC_EINTERNAL, NULL,
                  "database: %s: unexpected constraint failure: %s", what, msg);
   } else {
     pg_fail(st->c, r, what, err);
@@ -311,9 +313,11 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   PGresult *r;
   int rc;
 
-  if (nested)
-    return exec(st, keep ? "RELEASE ev" : "ROLLBACK TO ev; RELEASE ev", NULL,
-                keep ? "release" : "rollback to", NULL, err);
+  /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
+  if (nested && !keep &&
+      exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
+    return RC_ESTORE;
+  if (nested) return exec(st, "RELEASE ev", NULL, "release", NULL, err);
   if (!keep) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return RC_OK;
@@ -417,8 +421,20 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
   *out = NULL;
   *n = 0;
   if (max < 1) return RC_OK;
+  /* The claim's statements need a transaction: the engine's batch, or
+   * one of their own (a reader's look at the queue). */
+  if (st->base.depth == 0 &&
+      exec(st, "BEGIN", NULL, "begin", NULL, err) != RC_OK)
+    return RC_ESTORE;
   r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
                       PG_CLOCK_DB, err);
+  if (st->base.depth == 0) {
+    if (r && exec(st, "COMMIT", NULL, "commit", NULL, err) != RC_OK) {
+      PQclear(r);
+      r = NULL;
+    }
+    if (!r) PQclear(PQexec(st->c, "ROLLBACK"));
+  }
   if (!r) return RC_ESTORE;
   if (!(ev = calloc((size_t)PQntuples(r) + 1, sizeof *ev))) {
     PQclear(r);
@@ -2203,8 +2219,8 @@ static int op_journal_page(store *s, const char *case_id, int64_t after,
   a_int(&a, STORE_JOURNAL_RUN);
   return rows(PG(s),
               "SELECT " JOURNAL_COLS JOURNAL_FROM
-              " WHERE r.case_id = $1 AND r.id > $2 - $4 AND r.id + e.i - 1 > "
-              "$2 ORDER BY r.id, e.i LIMIT $3",
+              " WHERE r.case_id = $1 AND r.id > $2::bigint - $4::bigint AND "
+              "r.id + e.i - 1 > $2 ORDER BY r.id, e.i LIMIT $3",
               &a, fn, ud, "journal page", err);
 }
 
