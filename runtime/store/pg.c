@@ -32,6 +32,7 @@ typedef struct pg {
   PGconn *c;         /* owned */
   char node[128];    /* this process among the nodes: host:pid */
   char claimer[128]; /* who made the last claims: what ends them checks */
+  char scratch[64];  /* a throwaway schema this store made and drops, or "" */
 } pg;
 
 #define PG(s) ((pg *)(s))
@@ -218,10 +219,68 @@ static void op_close(store *s) {
 
   if (!st) return;
   if (st->c) {
-    if (st->base.depth > 0) PQclear(PQexec(st->c, "ROLLBACK"));
+    if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
+      PQclear(PQexec(st->c, "ROLLBACK"));
+    if (st->scratch[0]) {
+      char sql[128];
+      snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", st->scratch);
+      PQclear(PQexec(st->c, sql));
+    }
     PQfinish(st->c);
   }
   free(st);
+}
+
+/* A book of its own for a run that leaves nothing behind (`recoup test
+ * --db postgresql://...`, what ":memory:" is to SQLite): the URL's
+ * parameter scratch=1 asks for a new schema, named for this process,
+ * dropped when the store closes. libpq knows no such parameter: it is
+ * taken out of the URL (into conninfo) before connecting. Returns whether
+ * it was there. */
+static int scratch_asked(const char *where, char *conninfo, size_t size) {
+  const char *q = strchr(where, '?'), *p;
+  size_t at = 0;
+  int found = 0;
+
+  rc_copy(conninfo, size, where);
+  if (!q) return 0;
+  at = (size_t)(q - where);
+  if (at >= size) return 0;
+  conninfo[at] = '\0';
+  for (p = q + 1; *p;) {
+    size_t len = strcspn(p, "&");
+    if (len == 9 && strncmp(p, "scratch=1", 9) == 0) {
+      found = 1;
+    } else if (at + len + 2 < size) {
+      conninfo[at++] = conninfo[0] && strchr(conninfo, '?') ? '&' : '?';
+      memcpy(conninfo + at, p, len);
+      at += len;
+      conninfo[at] = '\0';
+    }
+    p += len + (p[len] == '&');
+  }
+  return found;
+}
+
+/* Makes the scratch schema and works in it from now on. */
+static int scratch_begin(pg *st, rc_error *err) {
+  static unsigned serial;
+  char sql[192];
+
+  snprintf(st->scratch, sizeof st->scratch, "recoup_scratch_%d_%u",
+           (int)getpid(), ++serial);
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s",
+           st->scratch, st->scratch);
+  {
+    PGresult *r = PQexec(st->c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+      pg_fail(st->c, r, "making a scratch schema", err);
+      st->scratch[0] = '\0';
+    }
+    PQclear(r);
+    return ok ? RC_OK : RC_ESTORE;
+  }
 }
 
 static int op_open(store **out, const char *where, rc_error *err) {
@@ -229,9 +288,12 @@ static int op_open(store **out, const char *where, rc_error *err) {
   char host[64] = "";
   PGresult *r;
 
+  char conninfo[2048];
+  int scratch = scratch_asked(where, conninfo, sizeof conninfo);
+
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  st->c = PQconnectdb(where);
+  st->c = PQconnectdb(conninfo);
   if (!st->c || PQstatus(st->c) != CONNECTION_OK) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s",
@@ -248,7 +310,8 @@ static int op_open(store **out, const char *where, rc_error *err) {
   snprintf(st->node, sizeof st->node, "%s:%d", host[0] ? host : "node",
            (int)getpid());
   rc_copy(st->claimer, sizeof st->claimer, st->node);
-  if (pg_schema_migrate(st->c, err) != RC_OK) {
+  if ((scratch && scratch_begin(st, err) != RC_OK) ||
+      pg_schema_migrate(st->c, err) != RC_OK) {
     op_close(&st->base);
     return RC_ESTORE;
   }
