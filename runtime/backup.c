@@ -35,6 +35,7 @@ extern char **environ;
 #include "input.h"
 #include "recoup/script.h"
 #include "service.h"
+#include "store/where.h"
 
 /* --- what a copy holds ------------------------------------------------- */
 
@@ -399,7 +400,7 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
   rc_error err;
   rc_error_clear(&err);
   if (resolve_db(dir, db, path, sizeof path, NULL, 0) != RC_OK) return 1;
-  if (strcmp(path, ":memory:") == 0 || strstr(path, "://")) {
+  if (store_where(path) != STORE_FILE) {
     rc_error_set(&err, RC_EINVAL, "db",
                  "%s is not a database file: back it up with its own tools",
                  path);
@@ -429,26 +430,15 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
   return 0;
 }
 
-/* Moves the book at db (and its WAL) aside as db.replaced-STAMP; the
- * shared-memory index is only a cache and goes. */
+/* Moves the book at db (with its side files) aside as db.replaced-STAMP. */
 static int move_aside(const char *db, char *kept, size_t size, rc_error *err) {
-  char stamp[32], from[PATH_MAX + 8], to[PATH_MAX + 64];
+  char stamp[32];
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   snprintf(kept, size, "%s.replaced-%s", db, stamp);
-  if (rename(db, kept) != 0)
-    return rc_error_set(err, RC_EIO, "db", "cannot move %s aside: %s", db,
-                        strerror(errno));
-  snprintf(from, sizeof from, "%s-wal", db);
-  snprintf(to, sizeof to, "%s-wal", kept);
-  if (rename(from, to) != 0 && errno != ENOENT)
-    return rc_error_set(err, RC_EIO, "db", "cannot move %s aside: %s", from,
-                        strerror(errno));
-  snprintf(from, sizeof from, "%s-shm", db);
-  unlink(from);
-  return RC_OK;
+  return store_move(db, kept, err);
 }
 
 int restore_cli(const char *src, const char *dir, const char *db, int json) {
@@ -460,7 +450,7 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
   int fd, rc;
   rc_error_clear(&err);
   if (resolve_db(dir, db, path, sizeof path, NULL, 0) != RC_OK) return 1;
-  if (strcmp(path, ":memory:") == 0 || strstr(path, "://")) {
+  if (store_where(path) != STORE_FILE) {
     rc_error_set(&err, RC_EINVAL, "db", "%s is not a database file", path);
     return fail_with(&err, json);
   }

@@ -37,11 +37,6 @@ enum { BATCH = 1000, MAX_HOPS = 16 };
  * claims. */
 enum { LEASE_MS = 5 * 60 * 1000 };
 
-/* handle()'s answer, in an optimistic batch, that a handler failed and the
- * batch must be replayed with savepoints. Not an RC_ code: it never leaves
- * this file. */
-enum { REPLAY = 1 };
-
 enum { MAX_SCRIPTS = 32 };
 
 struct engine {
@@ -57,7 +52,7 @@ struct engine {
   const char *current; /* case whose handler runs; NULL outside handlers */
   store_case view;     /* cached read of one case */
   int view_valid;
-  int view_borrowed;       /* view's strings belong to handle()'s case */
+  int view_borrowed;       /* view's strings belong to run_event()'s case */
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
@@ -70,7 +65,8 @@ struct engine {
   char actor[USER_NAME_MAX + 1];
   rc_date fig_date; /* the day figures were last added to, formatted: */
   char fig_day[16];
-  int careful; /* a savepoint per event (replaying a batch that failed) */
+  int event_savepoints; /* a savepoint per event (replaying a batch that
+                           failed) */
   engine_progress_fn progress;
   void *progress_ud;
   /* A handler that spent its budget, deadline or memory in an optimistic
@@ -91,10 +87,10 @@ static void drop_view(engine *eng) {
   eng->view_valid = 0;
 }
 
-/* Seeds the case view with the case handle() just read, sparing the
+/* Seeds the case view with the case run_event() just read, sparing the
  * handler's first field access a second SELECT of the same row. The view
  * borrows the case's strings (copying them was two dozen mallocs an
- * event); handle() drops the view before it frees the case. */
+ * event); run_event() drops the view before it frees the case. */
 static void view_seed(engine *eng, const store_case *c) {
   drop_view(eng);
   eng->view = *c;
@@ -183,7 +179,7 @@ void engine_checkpoint_every(engine *eng, int pages) {
 }
 
 int engine_journal_flush(engine *eng, rc_error *err) {
-  return store_journal_flush(eng->st, err);
+  return store_journal_write(eng->st, err);
 }
 
 int engine_meta_put(engine *eng, const char *key, const char *value,
@@ -711,8 +707,10 @@ int engine_post(engine *eng, const char *case_id, const char *type,
   return ingest_end(eng, rc, err);
 }
 
-static int queue(engine *eng, const char *case_id, const char *type,
-                 json_t *data, rc_error *err) {
+/* Queues an event the core emits for a case (promise_kept,
+ * plan_completed, message_failed, reply); takes data. */
+static int enqueue_event(engine *eng, const char *case_id, const char *type,
+                         json_t *data, rc_error *err) {
   char *text = ljson_dump(data);
   int rc = store_event_put(eng->st, case_id, type, text, clock_now(eng->clk),
                            NULL, err);
@@ -751,7 +749,7 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
                             "paid", (json_int_t)paid);
       if ((rc = journal(eng, c->id, "promise_kept", c->state, c->version,
                         json_deep_copy(d), err)) ||
-          (rc = queue(eng, c->id, "promise_kept", d, err)))
+          (rc = enqueue_event(eng, c->id, "promise_kept", d, err)))
         return rc;
     }
   }
@@ -776,7 +774,7 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
     if (!(rc = store_plan_status(eng->st, due[0].plan_id, "completed", err)) &&
         !(rc = journal(eng, c->id, "plan_completed", c->state, c->version,
                        json_deep_copy(d), err)))
-      rc = queue(eng, c->id, "plan_completed", d, err);
+      rc = enqueue_event(eng, c->id, "plan_completed", d, err);
     else
       json_decref(d);
   }
@@ -1202,7 +1200,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   if (rc == RC_OK && final && !ok) {
     json_t *d = json_pack("{s:I, s:s?}", "message", (json_int_t)message_id,
                           "reason", reason);
-    rc = queue(eng, case_id, "message_failed", d, err);
+    rc = enqueue_event(eng, case_id, "message_failed", d, err);
   }
   return ingest_end(eng, rc, err);
 }
@@ -1231,8 +1229,9 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
                       "no open case of a borrower reachable at %s", from);
   }
   if (rc == RC_OK)
-    rc = queue(eng, case_out, "reply",
-               json_pack("{s:s, s:s?}", "text", text, "from", from), err);
+    rc = enqueue_event(eng, case_out, "reply",
+                       json_pack("{s:s, s:s?}", "text", text, "from", from),
+                       err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1777,139 +1776,197 @@ static int core_timer(engine *eng, const store_case *c, const char *timer,
   return rc;
 }
 
-/* One event of one case. timer_id or event_id says where it came from.
- * Returns an error only when the store failed: a handler's failure is
- * the case's business, recorded on the case. */
-static int handle(engine *eng, const char *case_id, const char *type,
-                  const char *data, rc_time at, int64_t event_id,
-                  int64_t timer_id, rc_error *err) {
-  store_case c;
-  rc_error why;
-  char *traceback = NULL, *owned_data = NULL, core_type[32];
+/* One event being run: where it came from (a queued event or a fired
+ * timer) and what it says. */
+typedef struct event_run {
+  const char *case_id;
+  const char *type, *data; /* after a core timer's translation */
   /* What arrived, kept for a failure: a retry replays it from the start. */
-  const char *arrived_type = type, *arrived_data = data;
-  int rc, deleted = 1;
+  const char *arrived_type, *arrived_data;
+  rc_time at;
+  int64_t event_id, timer_id; /* one of them is not 0 */
+  char *owned_data;           /* a core timer's public data */
+  char core_type[32];
+} event_run;
 
-  if (eng->careful && (rc = store_savepoint(eng->st, err))) return rc;
-  invalidate(eng);
-  if (timer_id) {
-    store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
+/* Takes the event off its queue and reads its case. *go is 1 with *c read
+ * when the event goes on; 0 when there is nothing more to do: its timer
+ * was cancelled by an earlier event of the batch, its case is gone, or
+ * its case is in error (a fired timer is parked beside the failed event,
+ * to run after the retry, in order; a queued one keeps its place among
+ * the case's events). */
+static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
+                      rc_error *err) {
+  int rc, deleted = 1;
+  *go = 0;
+  if (ev->timer_id) {
+    store_timer t = {ev->timer_id, (char *)ev->case_id, (char *)ev->type,
+                     (char *)ev->data, ev->at};
     rc = store_timer_finish(eng->st, &t, &deleted, err);
-    if (rc != RC_OK || !deleted) goto release;
+    if (rc != RC_OK || !deleted) return rc;
   }
-  rc = store_case_get(eng->st, case_id, &c, err);
-  if (rc == RC_ENOTFOUND) {
-    /* the case is gone; so is its event */
-    rc = event_id ? store_event_finish(eng->st, event_id, STORE_EVENT_DONE, err)
-                  : RC_OK;
-    goto release;
+  rc = store_case_get(eng->st, ev->case_id, c, err);
+  if (rc == RC_ENOTFOUND) /* the case is gone; so is its event */
+    return ev->event_id ? store_event_finish(eng->st, ev->event_id,
+                                             STORE_EVENT_DONE, err)
+                        : RC_OK;
+  if (rc != RC_OK) return rc;
+  if (c->error) {
+    if (ev->timer_id)
+      rc = store_event_put(eng->st, ev->case_id, ev->type, ev->data, ev->at,
+                           "failed", err);
+    store_case_free(c);
+    return rc;
   }
-  if (rc != RC_OK) goto release;
-  if (c.error) {
-    /* A case in error holds its later events until it is retried: a fired
-     * timer is parked beside the failed event (the retry re-queues both,
-     * in order); a queued one (queued before the case failed) stays where
-     * it is, keeping its place among the case's events. */
-    if (timer_id)
-      rc = store_event_put(eng->st, case_id, type, data, at, "failed", err);
-    store_case_free(&c);
-    goto release;
-  }
-  if (event_id &&
-      (rc = store_event_finish(eng->st, event_id, STORE_EVENT_DONE, err))) {
-    store_case_free(&c);
-    goto release;
+  if (ev->event_id &&
+      (rc = store_event_finish(eng->st, ev->event_id, STORE_EVENT_DONE, err)) !=
+          RC_OK) {
+    store_case_free(c);
+    return rc;
   }
   eng->stats.events++;
-  if (timer_id) eng->stats.timers_fired++;
+  if (ev->timer_id) eng->stats.timers_fired++;
+  *go = 1;
+  return RC_OK;
+}
+
+/* What the core makes of the event before any handler: a core timer
+ * becomes the event it stands for (or nothing), the event is journaled,
+ * a dispute holds the case and a cease request stops contact with the
+ * borrower. *go is 1 when handlers run next, with *c as the case is now;
+ * 0 when not (a closed case runs no handler), *c then freed. */
+static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
+                         rc_error *err) {
+  const char *type = ev->type;
+  int rc = RC_OK, holds;
+  *go = 0;
   if (type[0] == '_' && type[1] == '_') {
     char *public_data = NULL;
-    rc = core_timer(eng, &c, type, data, core_type, sizeof core_type,
+    rc = core_timer(eng, c, type, ev->data, ev->core_type, sizeof ev->core_type,
                     &public_data, err);
-    if (rc != RC_OK || !core_type[0]) {
+    if (rc != RC_OK || !ev->core_type[0]) {
       free(public_data);
-      store_case_free(&c);
-      goto release;
+      store_case_free(c);
+      return rc;
     }
-    type = core_type;
-    data = owned_data = public_data;
+    ev->type = type = ev->core_type;
+    ev->data = ev->owned_data = public_data;
   }
   {
     jbuf b = {0};
     jb_lit(&b, "{");
     jb_str(&b, "type", type);
-    if (data) jb_json(&b, "data", data); /* stored JSON, as it arrived */
-    rc = journal_text(eng, case_id, "event", c.state, c.version, &b, err);
+    if (ev->data) jb_json(&b, "data", ev->data); /* stored JSON, as it came */
+    rc = journal_text(eng, ev->case_id, "event", c->state, c->version, &b, err);
   }
-  /* The core's own meaning of some events, before any handler: a dispute
-   * holds the case, a cease request stops contact with the borrower. */
-  if (rc == RC_OK && strcmp(type, "dispute") == 0)
+  holds = strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0;
+  if (rc == RC_OK && holds)
     rc = store_case_write(
         eng->st,
-        &(store_case_change){
-            .id = case_id, .fields = STORE_CASE_HOLD, .on_hold = 1},
-        err);
-  else if (rc == RC_OK && strcmp(type, "dispute_resolved") == 0)
-    rc = store_case_write(
-        eng->st,
-        &(store_case_change){
-            .id = case_id, .fields = STORE_CASE_HOLD, .on_hold = 0},
+        &(store_case_change){.id = ev->case_id,
+                             .fields = STORE_CASE_HOLD,
+                             .on_hold = !strcmp(type, "dispute")},
         err);
   else if (rc == RC_OK && strcmp(type, "cease") == 0)
-    rc = store_borrower_set_flag(eng->st, c.borrower_id, STORE_FLAG_CEASED, 1,
+    rc = store_borrower_set_flag(eng->st, c->borrower_id, STORE_FLAG_CEASED, 1,
                                  err);
-  if (rc == RC_OK && c.closed == 0 &&
-      (strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0 ||
-       strcmp(type, "cease") == 0)) {
+  if (rc == RC_OK && c->closed == 0 && (holds || strcmp(type, "cease") == 0)) {
     invalidate(eng);
-    store_case_free(&c);
-    rc = store_case_get(eng->st, case_id, &c, err);
-    if (rc != RC_OK) goto release;
+    store_case_free(c);
+    if ((rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK) return rc;
   }
-  if (rc != RC_OK || c.closed) {
-    store_case_free(&c);
-    goto release;
+  if (rc != RC_OK || c->closed) {
+    store_case_free(c);
+    return rc;
   }
-  rc_error_clear(&why);
-  view_seed(eng, &c);
-  eng->current = c.id;
-  if (eng->careful && (eng->spent.event_id || eng->spent.timer_id) &&
-      eng->spent.event_id == event_id && eng->spent.timer_id == timer_id) {
-    why = eng->spent.why; /* the replay of a handler that spent its limit */
-    traceback = eng->spent.traceback;
+  *go = 1;
+  return RC_OK;
+}
+
+/* Runs the case's handlers for the event (or, replaying a batch, the
+ * failure a handler that spent its limit had the first time) and writes
+ * the event's journal run. RC_OK, or the handler's failure in *why. */
+static int event_handlers(engine *eng, const event_run *ev, store_case *c,
+                          rc_error *why, char **traceback) {
+  int rc;
+  rc_error_clear(why);
+  view_seed(eng, c);
+  eng->current = c->id;
+  if (eng->event_savepoints && (eng->spent.event_id || eng->spent.timer_id) &&
+      eng->spent.event_id == ev->event_id &&
+      eng->spent.timer_id == ev->timer_id) {
+    *why = eng->spent.why; /* the replay of a handler that spent its limit */
+    *traceback = eng->spent.traceback;
     eng->spent.traceback = NULL;
     eng->spent.event_id = eng->spent.timer_id = 0;
     rc = RC_ESCRIPT;
   } else {
-    rc = dispatch(eng, &c, type, data, at, &traceback, &why);
+    rc = dispatch(eng, c, ev->type, ev->data, ev->at, traceback, why);
   }
-  if (rc == RC_OK && store_journal_flush(eng->st, &why) != RC_OK)
+  if (rc == RC_OK && store_journal_write(eng->st, why) != RC_OK)
     rc = RC_ESTORE; /* its journal refused: this event failed */
   eng->current = NULL;
-  drop_view(eng); /* it may borrow from c, freed below */
-  if (rc != RC_OK) {
-    if (!eng->careful && strcmp(failure_reason(&why), "error") != 0) {
+  drop_view(eng); /* it may borrow from c, freed by the caller */
+  return rc;
+}
+
+/* A handler failed. In an optimistic batch (no savepoint per event) the
+ * batch must be undone and replayed with savepoints: *replay is set, and
+ * a failure of the handler's limits is kept so that the replay does not
+ * run it again. With savepoints, the event's effects are rolled back and
+ * the failure recorded on the case. */
+static int event_failed(engine *eng, const event_run *ev, rc_error *why,
+                        char **traceback, int *replay, rc_error *err) {
+  int rc;
+  if (!eng->event_savepoints) {
+    if (strcmp(failure_reason(why), "error") != 0) {
       free(eng->spent.traceback);
-      eng->spent.event_id = event_id;
-      eng->spent.timer_id = timer_id;
-      eng->spent.why = why;
-      eng->spent.traceback = traceback;
-      traceback = NULL;
+      eng->spent.event_id = ev->event_id;
+      eng->spent.timer_id = ev->timer_id;
+      eng->spent.why = *why;
+      eng->spent.traceback = *traceback;
+      *traceback = NULL;
     }
-    if (!eng->careful)
-      rc = REPLAY;
-    else if ((rc = store_rollback_to(eng->st, err)) == RC_OK)
-      rc = record_failure(eng, case_id, arrived_type, arrived_data, at,
-                          event_id, timer_id, &why, traceback, err);
-    free(traceback);
-    free(owned_data);
-    store_case_free(&c);
-    return rc;
+    *replay = 1;
+    return RC_OK;
   }
-  store_case_free(&c);
-release:
-  free(owned_data);
-  if (!eng->careful) return rc; /* a store failure ends the whole batch */
+  if ((rc = store_rollback_to(eng->st, err)) != RC_OK) return rc;
+  return record_failure(eng, ev->case_id, ev->arrived_type, ev->arrived_data,
+                        ev->at, ev->event_id, ev->timer_id, why, *traceback,
+                        err);
+}
+
+/* One event of one case: take it, apply the core's meaning, run the
+ * handlers, finish. Returns an error only when the store failed: a
+ * handler's failure is the case's business, recorded on the case, or,
+ * in an optimistic batch, *replay asks for the batch to be run again
+ * with a savepoint per event. */
+static int run_event(engine *eng, event_run *ev, int *replay, rc_error *err) {
+  store_case c;
+  rc_error why;
+  char *traceback = NULL;
+  int rc, go;
+
+  ev->arrived_type = ev->type;
+  ev->arrived_data = ev->data;
+  ev->owned_data = NULL;
+  ev->core_type[0] = '\0';
+  if (eng->event_savepoints && (rc = store_savepoint(eng->st, err))) return rc;
+  invalidate(eng);
+  rc = event_take(eng, ev, &c, &go, err);
+  if (rc == RC_OK && go) rc = event_meaning(eng, ev, &c, &go, err);
+  if (rc == RC_OK && go) {
+    if (event_handlers(eng, ev, &c, &why, &traceback) != RC_OK) {
+      rc = event_failed(eng, ev, &why, &traceback, replay, err);
+      free(traceback);
+      free(ev->owned_data);
+      store_case_free(&c);
+      return rc; /* the savepoint, if any, was rolled back */
+    }
+    store_case_free(&c);
+  }
+  free(ev->owned_data);
+  if (!eng->event_savepoints) return rc; /* a store failure ends the batch */
   if (rc != RC_OK) {
     store_rollback_to(eng->st, NULL);
     return rc;
@@ -1942,12 +1999,12 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   int simulated = clock_is_simulated(eng->clk);
   int64_t total = 0;
   int rc = RC_OK;
-  int limit_replay = 0; /* > 0: replaying that many events carefully */
+  int limit_replay = 0; /* > 0: replaying that many events, a savepoint each */
 
   eng->interrupted = 0;
   if (more) *more = 0;
   for (;;) {
-    int n = 0, batch = limit_replay ? limit_replay : BATCH;
+    int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
     engine_stats saved_stats = eng->stats;
     rc_time saved_clock = clock_now(eng->clk);
     if (eng->interrupted) break;
@@ -1958,9 +2015,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     /* A slice smaller than a batch stays small: the service answers
      * waiting requests between slices. */
     if (batch > max_steps - total) batch = (int)(max_steps - total);
-    eng->careful = limit_replay > 0;
+    eng->event_savepoints = limit_replay > 0;
     if ((rc = engine_begin(eng, err)) != RC_OK) break;
-    while (n < batch && rc == RC_OK) {
+    while (n < batch && rc == RC_OK && !replay) {
       store_event *events;
       store_timer *timers;
       rc_time due, limit;
@@ -1970,9 +2027,13 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       if ((rc = store_events_claim(eng->st, batch - n, &eng->lease, &events,
                                    &count, err)) != RC_OK)
         break;
-      for (int i = 0; i < count && rc == RC_OK; i++) {
-        rc = handle(eng, events[i].case_id, events[i].type, events[i].data,
-                    events[i].at, events[i].id, 0, err);
+      for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        event_run ev = {.case_id = events[i].case_id,
+                        .type = events[i].type,
+                        .data = events[i].data,
+                        .at = events[i].at,
+                        .event_id = events[i].id};
+        rc = run_event(eng, &ev, &replay, err);
         n++;
       }
       store_events_free(events, count);
@@ -1992,9 +2053,13 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
       rc = store_timers_claim(eng->st, simulated ? clock_now(eng->clk) : limit,
                               batch - n, &eng->lease, &timers, &count, err);
-      for (int i = 0; i < count && rc == RC_OK; i++) {
-        rc = handle(eng, timers[i].case_id, timers[i].event, timers[i].data,
-                    timers[i].due, 0, timers[i].id, err);
+      for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        event_run ev = {.case_id = timers[i].case_id,
+                        .type = timers[i].event,
+                        .data = timers[i].data,
+                        .at = timers[i].due,
+                        .timer_id = timers[i].id};
+        rc = run_event(eng, &ev, &replay, err);
         n++;
       }
       if (count)
@@ -2002,8 +2067,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       else
         free(timers);
     }
-    eng->careful = 0;
-    if (rc == REPLAY) {
+    eng->event_savepoints = 0;
+    if (rc == RC_OK && replay) {
       /* Event n failed: undo the batch and everything it did in memory,
        * then run its first n events again, each in a savepoint. The
        * store reads the same rows, so the same events come back. */

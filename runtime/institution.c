@@ -14,6 +14,7 @@
 #include "proxy.h"
 #include "script_priv.h"
 #include "source.h"
+#include "store/where.h"
 #include "task_decl.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
@@ -708,7 +709,7 @@ static int l_service(lua_State *L) {
       ERR("service.listen '%s' must be HOST:PORT", c->listen);
   }
   if (string_field(L, 1, "db", db, sizeof db, 0, "service")) {
-    if (db[0] == '/' || strcmp(db, ":memory:") == 0)
+    if (db[0] == '/' || store_where(db) != STORE_FILE)
       snprintf(c->db, sizeof c->db, "%s", db);
     else if ((size_t)snprintf(c->db, sizeof c->db, "%s/%s", c->dir, db) >=
              sizeof c->db)

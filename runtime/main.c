@@ -20,6 +20,7 @@
 #include "report.h"
 #include "simulate.h"
 #include "spec.h"
+#include "store/where.h"
 #include "user.h"
 
 int serve_main(const char *dir, const char *db, const char *listen,
@@ -268,7 +269,7 @@ enum {
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
                            rc_time *until) {
-  engine_options opts = {dir, a->db, 0, 0, 0};
+  engine_options opts = {.dir = dir, .db = a->db};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
@@ -371,7 +372,8 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
 
 static int cmd_check(const args *a) {
   const char *dir = a->npos ? a->pos[0] : ".";
-  engine_options opts = {dir, ":memory:", 1, 0, 1};
+  engine_options opts = {
+      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {

@@ -25,6 +25,7 @@
 
 #include "lua_rt.h"
 #include "repl.h"
+#include "store/where.h"
 
 static lua_State *active; /* the state running a chunk, for SIGINT */
 static volatile sig_atomic_t interrupted;
@@ -51,19 +52,18 @@ static void on_sigint(int sig) {
  * the signals that end a session (a closed terminal's SIGHUP, SIGTERM,
  * SIGINT outside a terminal, SIGQUIT, SIGPIPE), whose handler only
  * unlinks precomputed paths and restores the terminal, both safe there.
- * SQLite removes the -wal and -shm files when it closes the copy; the
- * list below removes them too, for the ways out that close nothing. */
-static const char *const scratch_names[] = {
-    "recoup.db", "recoup.db-wal", "recoup.db-shm", "recoup.db-journal"};
-enum { NSCRATCH = sizeof scratch_names / sizeof scratch_names[0] };
+ * The store removes its side files when it closes the copy; the list
+ * below (store_files: the copy and its side files) removes them too, for
+ * the ways out that close nothing. */
 static char scratch_dir[PATH_MAX];
-static char scratch_file[NSCRATCH][PATH_MAX + 32];
+static char scratch_file[STORE_FILES_MAX][4096];
+static int nscratch;
 static struct termios saved_tty; /* the terminal as we found it */
 static volatile sig_atomic_t tty_saved;
 
 static void remove_scratch(void) {
   if (!scratch_dir[0]) return;
-  for (int i = 0; i < NSCRATCH; i++) unlink(scratch_file[i]);
+  for (int i = 0; i < nscratch; i++) unlink(scratch_file[i]);
   rmdir(scratch_dir);
   scratch_dir[0] = '\0';
 }
@@ -93,10 +93,13 @@ static int make_scratch(const char *db, char *path, size_t size) {
     scratch_dir[0] = '\0';
     return -1;
   }
-  for (int i = 0; i < NSCRATCH; i++)
-    snprintf(scratch_file[i], sizeof scratch_file[i], "%s/%s", scratch_dir,
-             scratch_names[i]);
-  snprintf(path, size, "%s", scratch_file[0]);
+  snprintf(path, size, "%s/recoup.db", scratch_dir);
+  if ((nscratch = store_files(path, scratch_file, STORE_FILES_MAX)) < 1) {
+    fprintf(stderr, "recoup: scratch path too long: %s\n", path);
+    nscratch = 0;
+    remove_scratch();
+    return -1;
+  }
   /* 0600 before SQLite sees it: its -wal and -shm take the file's mode. */
   fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -502,7 +505,8 @@ static void close_editor(session *s) {
 
 int repl_main(const char *dir, const char *db, const char *script_file) {
   session s;
-  engine_options opts = {dir, ":memory:", 1, 0, 1};
+  engine_options opts = {
+      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   char copy[PATH_MAX + 32];
   char *buffer = NULL;

@@ -13,6 +13,7 @@
 #include "mask.h"
 #include "service.h"
 #include "slowdown.h"
+#include "store/where.h"
 
 /* A request waits for the slice running when it came: with a thousand
  * steps, 35 ms at p50 and 85 ms at p99 during a million-case sweep, and
@@ -404,7 +405,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
                int real_time) {
   service svc;
   uv_loop_t loop;
-  engine_options opts = {dir, db, 0, 0, 0};
+  engine_options opts = {.dir = dir, .db = db};
   rc_errlist errors = {0};
   rc_error err;
   http_limits limits;
@@ -444,7 +445,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
   /* One service a database file; the lock tells `recoup backup` and
    * `recoup restore` that this one holds it (backup.h). */
   db_path = db ? db : cfg->db;
-  if (strcmp(db_path, ":memory:") != 0 && !strstr(db_path, "://") &&
+  if (store_where(db_path) == STORE_FILE &&
       backup_lock_hold(db_path, &lock, &err) != RC_OK) {
     print_error(&err);
     engine_close(svc.eng);

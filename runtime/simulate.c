@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "recoup/engine.h"
+#include "store/where.h"
 #include "simulate.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -891,7 +892,7 @@ static int run_arm(const sim_opts *o, const sim_model *m, const char *name,
                    const char *dir, int candidate, int run, rc_time start,
                    json_t **out, rc_error *err) {
   char path[PATH_MAX + 64];
-  engine_options eo = {dir, NULL, 1, start, 1};
+  engine_options eo = {.dir = dir, .simulated = 1, .start = start, .quiet = 1};
   rc_errlist errors = {0};
   arm a;
   int rc;
@@ -968,14 +969,7 @@ out:
   for (int i = 0; i < a.ncases; i++) free(a.cases[i].id);
   free(a.cases);
   rc_errlist_free(&errors);
-  unlink(path);
-  {
-    char side[PATH_MAX + 80];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-  }
+  store_remove(path, NULL);
   return rc;
 }
 
@@ -1161,7 +1155,8 @@ static void print_table(FILE *out, json_t *result) {
 
 static int check_dir(const char *dir, int exit_code,
                      const institution_config **cfg_out, engine **keep) {
-  engine_options eo = {dir, ":memory:", 1, 0, 1};
+  engine_options eo = {
+      .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   rc_error e;
@@ -1267,7 +1262,7 @@ int simulate_main(int argc, char **argv) {
   sim_model_defaults(&m);
   snprintf(path, sizeof path, "%s/calibrate.db", tmp_dir);
   {
-    engine_options eo = {o.dir, path, 1, 0, 1};
+    engine_options eo = {.dir = o.dir, .db = path, .simulated = 1, .quiet = 1};
     rc_errlist errors = {0};
     if ((rc = engine_copy_database(o.db, path, &err)) != RC_OK ||
         (rc = engine_open(&cal, &eo, &errors)) != RC_OK) {

@@ -13,6 +13,7 @@
 
 #include "lua_rt.h"
 #include "spec.h"
+#include "store/where.h"
 
 typedef struct runner {
   const char *file;       /* as given or found: what a failure line names */
@@ -295,7 +296,8 @@ static void run_file(runner *r) {
   n = luaL_len(L, -1);
   for (lua_Integer i = 1; i <= n; i++) {
     engine *eng = NULL;
-    engine_options opts = {r->dir, ":memory:", 1, 0, 1};
+    engine_options opts = {
+        .dir = r->dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
     char scratch[2048];
     rc_errlist errors = {0};
     const char *name;

@@ -140,7 +140,7 @@ static int read_password(char *buf) {
 }
 
 static engine *open_engine(const user_args *a) {
-  engine_options opts = {a->dir, a->db, 0, 0, 1};
+  engine_options opts = {.dir = a->dir, .db = a->db, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {

@@ -18,7 +18,7 @@
 static char dbpath[256];
 
 static engine *open_at(const char *db, const char *start) {
-  engine_options opts = {BASIC, db, 1, 0, 1};
+  engine_options opts = {.dir = BASIC, .db = db, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   rc_time t;

@@ -35,6 +35,7 @@
 #include "recoup/outbox.h"
 #include "report.h"
 #include "service.h"
+#include "store/fault.h"
 
 #define FAULTS FIXTURES "/faults"
 #define START "2026-03-02T10:00:00Z"
@@ -195,7 +196,7 @@ static char dir[] = "/tmp/recoup-faults-XXXXXX";
 static char seed[300], copy[300];
 
 static engine *open_db(const char *db) {
-  engine_options opts = {FAULTS, db, 1, 0, 1};
+  engine_options opts = {.dir = FAULTS, .db = db, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   rc_time t;
@@ -378,6 +379,69 @@ static void test_no_contact_goes_out_when_the_guard_cannot_count(void **state) {
   (void)state;
   guard_sweep(IOERR);
   guard_sweep(ZEROED);
+}
+
+/* The same at the operations table (store/fault.c), for any backend: the
+ * n-th store operation of the run fails, n = 1, 2, 3, ... until the run
+ * no longer reaches it. Whichever fails — the count of contacts, the
+ * case's read, the claim, the journal, the commit — no message past the
+ * cap is queued, and once the fault is gone the guard defers it. */
+static void test_no_contact_goes_out_when_any_store_operation_fails(
+    void **state) {
+  long at, fired = 0;
+  (void)state;
+  make_seed("nudge");
+  store_fault_install(1);
+  for (at = 0;; at++) {
+    engine *eng = open_copy();
+    rc_error err;
+    int rc;
+    store_fault_arm(NULL, at, 0);
+    rc = engine_run(eng, clock_now(engine_clock(eng)), NULL, &err);
+    if (!store_fault_disarm()) {
+      assert_int_equal(rc, RC_OK);
+      assert_int_equal(messages_with_status(eng, "queued"), 2);
+      assert_int_equal(messages_with_status(eng, "deferred"), 1);
+      engine_close(eng);
+      break;
+    }
+    fired++;
+    eng = reopen_copy(eng);
+    if (messages_with_status(eng, "queued") != 2)
+      fail_msg("operation %ld failed and a message past the cap was queued",
+               at + 1);
+    retry_if_failed(eng);
+    run_now(eng);
+    assert_int_equal(messages_with_status(eng, "queued"), 2);
+    assert_int_equal(messages_with_status(eng, "deferred"), 1);
+    engine_close(eng);
+  }
+  store_fault_install(0);
+  assert_true(fired > 10); /* the sweep went through the whole event */
+}
+
+/* The guard's own read failing every time: the event fails, nothing is
+ * queued, and the case says why. */
+static void test_the_guard_fails_closed_when_it_cannot_count(void **state) {
+  engine *eng;
+  rc_error err;
+  store_case c;
+  (void)state;
+  make_seed("nudge");
+  store_fault_install(1);
+  eng = open_copy();
+  store_fault_arm("contact_times", 0, 1);
+  assert_int_equal(engine_run(eng, clock_now(engine_clock(eng)), NULL, &err),
+                   RC_OK);
+  assert_true(store_fault_disarm() > 0);
+  store_fault_install(0);
+  assert_int_equal(messages_with_status(eng, "queued"), 2);
+  assert_int_equal(messages_with_status(eng, "deferred"), 0);
+  assert_int_equal(query_case(engine_query(eng), "C1", &c, &err), RC_OK);
+  assert_non_null(c.error);
+  assert_non_null(strstr(c.error, "injected fault"));
+  store_case_free(&c);
+  engine_close(eng);
 }
 
 /* --- timers ------------------------------------------------------------ */
@@ -577,6 +641,8 @@ static void test_report_figures_fail_instead_of_reading_zero(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_contact_goes_out_when_the_guard_cannot_count),
+      cmocka_unit_test(test_no_contact_goes_out_when_any_store_operation_fails),
+      cmocka_unit_test(test_the_guard_fails_closed_when_it_cannot_count),
       cmocka_unit_test(test_a_failed_timer_read_is_an_error_not_idleness),
       cmocka_unit_test(test_the_timers_page_unreadable_is_an_error),
       cmocka_unit_test(test_a_read_route_answers_5xx_when_a_read_fails),

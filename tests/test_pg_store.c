@@ -18,6 +18,7 @@
 
 #include "pg/pgt.h"
 #include "store/backend.h"
+#include "store/where.h"
 
 /* The test's database, made afresh before each test (setup). */
 static char name[64];
@@ -309,7 +310,7 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
                        "{\"from\":\"new\",\"to\":\"late\"}", &err);
   /* Read inside the transaction, once the engine wrote the last run out
    * (a read does not write it). */
-  assert_int_equal(store_journal_flush(st, &err), RC_OK);
+  assert_int_equal(store_journal_write(st, &err), RC_OK);
   assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all, NULL),
                    RC_OK);
   assert_int_equal(all.n, 3);
@@ -847,6 +848,7 @@ static void test_files_are_not_a_postgresql_book(void **state) {
   (void)state;
   assert_int_equal(store_copy(path, "/tmp/x.db", &err), RC_EINVAL);
   assert_int_equal(store_remove(path, &err), RC_EINVAL);
+  assert_int_equal(store_files(path, NULL, 0), 0);
   assert_int_equal(count_rows("SELECT 1"), 1);
 }
 

@@ -139,6 +139,60 @@ static void test_new_database_is_migrated_and_private(void **state) {
   sqlite3_close(db);
 }
 
+/* What a database argument names, and a file database moved and removed
+ * with its side files, the way backups and scratch copies do it. */
+static void test_a_database_file_moves_and_goes_with_its_side_files(
+    void **state) {
+  store *st;
+  rc_error err;
+  char to[300], side[320], paths[STORE_FILES_MAX][4096];
+  struct stat sb;
+  (void)state;
+  assert_int_equal(store_where(":memory:"), STORE_MEMORY);
+  assert_int_equal(store_where("postgresql://h/db"), STORE_URL);
+  assert_int_equal(store_where("postgres://h/db"), STORE_URL);
+  assert_int_equal(store_where("book.db"), STORE_FILE);
+  assert_int_equal(store_open(&st, "postgresql://h/db", &err), RC_EINVAL);
+  assert_non_null(strstr(err.message, "PostgreSQL"));
+  assert_int_equal(store_files(":memory:", paths, STORE_FILES_MAX), 0);
+  assert_int_equal(store_files("/x/book.db", paths, STORE_FILES_MAX), 4);
+  assert_string_equal(paths[0], "/x/book.db");
+  /* a database and its side files, as a service leaves them */
+  for (int i = 0; i < 3; i++) {
+    FILE *f;
+    snprintf(side, sizeof side, "%s%s", path,
+             (const char *[]){"", "-wal", "-shm"}[i]);
+    assert_non_null(f = fopen(side, "w"));
+    fclose(f);
+  }
+  snprintf(to, sizeof to, "%s.moved", path);
+  assert_int_equal(store_move(path, to, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    const char *suffix = (const char *[]){"", "-wal", "-shm"}[i];
+    snprintf(side, sizeof side, "%s%s", path, suffix);
+    assert_int_equal(stat(side, &sb), -1);
+    snprintf(side, sizeof side, "%s%s", to, suffix);
+    assert_int_equal(stat(side, &sb), 0);
+  }
+  assert_int_equal(store_remove(to, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    snprintf(side, sizeof side, "%s%s", to,
+             (const char *[]){"", "-wal", "-shm"}[i]);
+    assert_int_equal(stat(side, &sb), -1);
+  }
+  assert_int_equal(store_remove(to, &err), RC_OK); /* nothing there: fine */
+  /* a closed database moves whole */
+  st = open_store();
+  add_case(st, "L1");
+  store_close(st);
+  assert_int_equal(store_move(path, to, &err), RC_OK);
+  assert_int_equal(store_open(&st, to, &err), RC_OK);
+  assert_int_equal(store_case_exists(st, "L1", &err), RC_OK);
+  store_close(st);
+  assert_int_equal(store_remove(to, &err), RC_OK);
+  assert_int_equal(store_remove("postgresql://h/db", &err), RC_EINVAL);
+}
+
 static void test_case_survives_reopen(void **state) {
   store *st = open_store();
   store_case c;
@@ -511,7 +565,7 @@ static void test_journal_rows_are_runs_read_one_by_one(void **state) {
                        "{\"from\":\"new\",\"to\":\"late\"}", &err);
   /* Read inside the transaction, once the engine wrote the last run out
    * (a read does not write it). */
-  assert_int_equal(store_journal_flush(st, &err), RC_OK);
+  assert_int_equal(store_journal_write(st, &err), RC_OK);
   assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all, NULL),
                    RC_OK);
   assert_int_equal(all.n, 3);
@@ -1246,6 +1300,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_database_file_moves_and_goes_with_its_side_files, setup,
+          teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

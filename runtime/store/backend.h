@@ -12,8 +12,8 @@
  * - Lifecycle (5): open, close, scratch, writable, checkpoint_every. The
  *   database argument a backend accepts is its own business (store.c
  *   chose the backend from it).
- * - Files (2, no open store): copy and remove: a database is more than
- *   one file for SQLite (-wal, -shm); callers never build those names.
+ * - Files (2, no open store): copy, and the files a database is made of
+ *   (SQLite: -wal, -shm beside it); callers never build those names.
  * - Transactions (2): begin and end, a batch (nested 0) or one event's
  *   savepoint inside it (nested 1). The engine runs up to a thousand
  *   events a batch; an event that fails rolls back its savepoint only.
@@ -184,9 +184,10 @@ struct store_ops {
   /* --- files (no open store) -------------------------------------------- */
   /* A consistent copy of the database src at dst (dst must not exist). */
   int (*copy)(const char *src, const char *dst, rc_error *err);
-  /* Removes the database and every file that belongs to it; a database
-   * that is not there is not an error. */
-  int (*remove)(const char *where, rc_error *err);
+  /* The files a database file is made of, itself first (store.h's
+   * store_files): store.c removes and moves them together. A backend
+   * without files answers 0. */
+  int (*files)(const char *where, char (*paths)[4096], int max);
 
   /* --- transactions ------------------------------------------------------ */
   /* nested 0: the batch transaction; 1: a savepoint inside it (one
@@ -426,13 +427,5 @@ struct store_ops {
 extern const store_ops store_sqlite_ops;
 /* runtime/store/pg.c, in a build with libpq (RECOUP_HAVE_PG). */
 extern const store_ops store_pg_ops;
-
-/* A backend that makes chosen operations of another fail (tests):
- * store_fault_wrap puts it in front of st's own table. The next call of
- * operation `op` (a store_ops member name; NULL: any) after `skip`
- * others of that name fails with RC_ESTORE, or, every 1, every call of
- * it does until store_fault_clear. Returns how many faults fired. */
-void store_fault_arm(store *st, const char *op, int skip, int every);
-int store_fault_clear(store *st);
 
 #endif

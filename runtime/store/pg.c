@@ -357,10 +357,10 @@ static int op_copy(const char *src, const char *dst, rc_error *err) {
                       "server's own backups, not by recoup");
 }
 
-static int op_remove(const char *where, rc_error *err) {
-  (void)where;
-  return rc_error_set(err, RC_EINVAL, "db",
-                      "recoup does not remove a PostgreSQL database");
+/* A server's database is no file of ours: nothing to list. */
+static int op_files(const char *where, char (*paths)[4096], int max) {
+  (void)where, (void)paths, (void)max;
+  return 0;
 }
 
 /* --- transactions ------------------------------------------------------------
@@ -2652,7 +2652,7 @@ const store_ops store_pg_ops = {
     .writable = op_writable,
     .checkpoint_every = op_checkpoint_every,
     .copy = op_copy,
-    .remove = op_remove,
+    .files = op_files,
     .begin = op_begin,
     .end = op_end,
     .timer_next_due = op_timer_next_due,

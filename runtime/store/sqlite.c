@@ -3837,20 +3837,16 @@ static void op_checkpoint_every(store *s, int pages) {
   sq_checkpoint_every(SQ(s), pages);
 }
 
-/* The database and its side files: the WAL and its index (and a rollback
- * journal, should one be left over). */
-static int op_remove(const char *where, rc_error *err) {
+/* The database and its side files: the WAL and its index, and a rollback
+ * journal an older version may have left. */
+static int op_files(const char *where, char (*paths)[4096], int max) {
   static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
-  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s%s", where, sides[i]) >=
-        sizeof path)
-      return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", where);
-    if (unlink(path) != 0 && errno != ENOENT)
-      return rc_error_set(err, RC_EIO, "db", "cannot remove %s: %s", path,
-                          strerror(errno));
-  }
-  return RC_OK;
+  int n = 0;
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0] && n < max; i++, n++)
+    if ((size_t)snprintf(paths[n], sizeof paths[n], "%s%s", where, sides[i]) >=
+        sizeof paths[n])
+      return -1;
+  return n;
 }
 
 static int op_begin(store *s, int nested, rc_error *err) {
@@ -4441,7 +4437,7 @@ const store_ops store_sqlite_ops = {
     .writable = op_writable,
     .checkpoint_every = op_checkpoint_every,
     .copy = sq_copy,
-    .remove = op_remove,
+    .files = op_files,
     .begin = op_begin,
     .end = op_end,
     .timer_next_due = op_timer_next_due,

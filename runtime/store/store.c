@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/backend.h"
+#include "store/fault.h"
 
 store_location store_where(const char *db) {
   if (strcmp(db, ":memory:") == 0) return STORE_MEMORY;
@@ -28,7 +30,7 @@ static const store_ops *store_backend(const char *db, rc_error *err) {
     return NULL;
 #endif
   }
-  return &store_sqlite_ops;
+  return store_fault_wrap(&store_sqlite_ops);
 }
 
 int store_open(store **out, const char *db, rc_error *err) {
@@ -60,35 +62,44 @@ const char *store_path(const store *st) {
   return st->where;
 }
 
-int store_remove(const char *where, rc_error *err) {
-  switch (store_where(where)) {
-    case STORE_MEMORY:
-      return RC_OK;
-    case STORE_URL:
-      return rc_error_set(err, RC_EINVAL, "db", "%s is not a database file",
-                          where);
-    default:
-      return store_sqlite_ops.remove(where, err);
-  }
+int store_files(const char *where, char (*paths)[4096], int max) {
+  const store_ops *ops;
+  if (store_where(where) != STORE_FILE) return 0;
+  ops = store_backend(where, NULL);
+  return ops ? ops->files(where, paths, max) : 0;
 }
 
-/* The side files go first: a database file without its WAL is an older
- * database, never a mixed one. */
+int store_remove(const char *where, rc_error *err) {
+  char paths[STORE_FILES_MAX][4096];
+  int n;
+  if (store_where(where) == STORE_URL)
+    return rc_error_set(err, RC_EINVAL, "db", "%s is not a database file",
+                        where);
+  if ((n = store_files(where, paths, STORE_FILES_MAX)) < 0)
+    return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", where);
+  for (int i = 0; i < n; i++)
+    if (unlink(paths[i]) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot remove %s: %s", paths[i],
+                          strerror(errno));
+  return RC_OK;
+}
+
+/* The side files go first: a database file without its WAL would be an
+ * older database, never a mixed one. */
 int store_move(const char *from, const char *to, rc_error *err) {
-  static const char *const sides[] = {"-wal", "-shm", ""};
-  int rc;
+  char a[STORE_FILES_MAX][4096], b[STORE_FILES_MAX][4096];
+  int n, m, rc;
   if (store_where(from) != STORE_FILE || store_where(to) != STORE_FILE)
     return rc_error_set(err, RC_EINVAL, "db", "only a database file can move");
+  n = store_files(from, a, STORE_FILES_MAX);
+  m = store_files(to, b, STORE_FILES_MAX);
+  if (n < 0 || m != n)
+    return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", from);
   if ((rc = store_remove(to, err)) != RC_OK) return rc;
-  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
-    char a[4096], b[4096];
-    if ((size_t)snprintf(a, sizeof a, "%s%s", from, sides[i]) >= sizeof a ||
-        (size_t)snprintf(b, sizeof b, "%s%s", to, sides[i]) >= sizeof b)
-      return rc_error_set(err, RC_EINVAL, "db", "path too long: %s", from);
-    if (rename(a, b) != 0 && errno != ENOENT)
-      return rc_error_set(err, RC_EIO, "db", "cannot move %s to %s: %s", a, b,
-                          strerror(errno));
-  }
+  for (int i = n - 1; i >= 0; i--)
+    if (rename(a[i], b[i]) != 0 && errno != ENOENT)
+      return rc_error_set(err, RC_EIO, "db", "cannot move %s to %s: %s", a[i],
+                          b[i], strerror(errno));
   return RC_OK;
 }
 
@@ -112,23 +123,23 @@ int store_writable(store *st, rc_error *err) {
 
 /* --- the journal run ------------------------------------------------------ */
 
-static void run_discard(store *st) {
+static void run_drop(store *st) {
   st->run.n = 0;
   st->run.rows.len = 0;
   st->run.rows.oom = 0;
 }
 
-static int run_flush(store *st, rc_error *err) {
+static int run_write(store *st, rc_error *err) {
   int rc;
   if (!st->run.n) return RC_OK;
   jb_lit(&st->run.rows, "]");
   if (st->run.rows.oom) {
-    run_discard(st);
+    run_drop(st);
     return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
   }
   rc = st->ops->journal_run(st, st->run.case_id, st->run.at, st->run.n,
                             st->run.rows.p, st->run.rows.len, err);
-  run_discard(st);
+  run_drop(st);
   return rc;
 }
 
@@ -143,7 +154,7 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
                         kind, case_id);
   if (st->run.n && (st->run.n == STORE_JOURNAL_RUN ||
                     strcmp(st->run.case_id, case_id) != 0)) {
-    int rc = run_flush(st, err);
+    int rc = run_write(st, err);
     if (rc != RC_OK) return rc;
   }
   if (!st->run.n) {
@@ -173,11 +184,11 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
   jb_lit(b, "]");
   st->run.n++;
   /* Outside a transaction nothing else would write it. */
-  return st->depth == 0 ? run_flush(st, err) : RC_OK;
+  return st->depth == 0 ? run_write(st, err) : RC_OK;
 }
 
-int store_journal_flush(store *st, rc_error *err) {
-  return run_flush(st, err);
+int store_journal_write(store *st, rc_error *err) {
+  return run_write(st, err);
 }
 
 int store_journal_each(store *st, const char *case_id, int limit,
@@ -205,7 +216,7 @@ int store_begin(store *st, rc_error *err) {
 }
 
 int store_commit(store *st, rc_error *err) {
-  int rc = run_flush(st, err);
+  int rc = run_write(st, err);
   if (rc == RC_OK) rc = st->ops->end(st, 0, 1, err);
   if (rc != RC_OK) {
     store_rollback(st);
@@ -217,7 +228,7 @@ int store_commit(store *st, rc_error *err) {
 
 int store_rollback(store *st) {
   int rc;
-  run_discard(st);
+  run_drop(st);
   rc = st->ops->end(st, 0, 0, NULL);
   st->depth = 0;
   return rc;
@@ -228,14 +239,14 @@ int store_in_transaction(const store *st) {
 }
 
 int store_savepoint(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK || st->ops->begin(st, 1, err) != RC_OK)
+  if (run_write(st, err) != RC_OK || st->ops->begin(st, 1, err) != RC_OK)
     return RC_ESTORE;
   st->depth++;
   return RC_OK;
 }
 
 int store_release(store *st, rc_error *err) {
-  if (run_flush(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
+  if (run_write(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
     return RC_ESTORE;
   st->depth--;
   return RC_OK;
@@ -243,7 +254,7 @@ int store_release(store *st, rc_error *err) {
 
 int store_rollback_to(store *st, rc_error *err) {
   /* Rows still in the run came after the savepoint (it flushed). */
-  run_discard(st);
+  run_drop(st);
   if (st->ops->end(st, 1, 0, err) != RC_OK) return RC_ESTORE;
   st->depth--;
   return RC_OK;

@@ -233,10 +233,10 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
 /* The rows an event writes for a case are held and written as one run;
  * this writes them now. The engine calls it at the end of each event, so
  * that a run the database refuses fails that event, not a later one. */
-int store_journal_flush(store *st, rc_error *err);
+int store_journal_write(store *st, rc_error *err);
 /* Rows of a case, oldest first; limit <= 0 means all, otherwise the last
  * `limit` rows. Readers see written rows only: rows still held in a run
- * wait for store_journal_flush. */
+ * wait for store_journal_write. */
 int store_journal_each(store *st, const char *case_id, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
 int store_journal_count(store *st, const char *kind, int64_t *count,

@@ -28,5 +28,12 @@ store_location store_where(const char *db);
  * RC_EINVAL (a server's database is dropped with its own tools). */
 int store_remove(const char *where, rc_error *err);
 int store_move(const char *from, const char *to, rc_error *err);
+/* The paths of the files a database file is made of (itself first, then
+ * the side files SQLite may leave), written into paths[0..max-1] of size
+ * bytes each, for a caller that must remove them where it cannot call
+ * store_remove (a signal handler). Returns how many, or -1 when a path
+ * does not fit. */
+enum { STORE_FILES_MAX = 4 };
+int store_files(const char *where, char (*paths)[4096], int max);
 
 #endif

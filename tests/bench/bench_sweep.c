@@ -77,7 +77,7 @@ static int nth_case(int i, int n, int64_t inverse) {
  * timed). */
 static engine *open_cases(const char *dir, const char *db, int n, int shuffled,
                           rc_time *t0) {
-  engine_options opts = {dir, db, 1, 0, 1};
+  engine_options opts = {.dir = dir, .db = db, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   rc_error err;
