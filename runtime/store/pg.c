@@ -1611,7 +1611,6 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
   args a = {0};
   PGresult *r;
-  int i;
 
   memset(out, 0, sizeof *out);
   a_text(&a, id);
@@ -1646,7 +1645,7 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
       store_borrower_free(out);
       return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     }
-    for (i = 0; i < PQntuples(r); i++) {
+    for (int i = 0; i < PQntuples(r); i++) {
       store_contact *k = &out->contacts[out->ncontacts++];
       k->kind = dup_col(r, i, 10);
       k->value = dup_col(r, i, 11);

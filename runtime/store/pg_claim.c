@@ -199,13 +199,13 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   }
   {
     const char *park[1] = {ids};
-    const char *params[5] = {node, ids, lease_s, now_s, max_s};
     PGresult *r =
         PQexecParams(c, park_events_sql, 1, NULL, park, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
       pg_fail(c, r, "parking the events of cases in error", err);
       events = NULL;
     } else {
+      const char *params[5] = {node, ids, lease_s, now_s, max_s};
       events = claim_query(c, claim_events_sql, 5, params,
                            "claiming queued events", err);
     }
