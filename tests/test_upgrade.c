@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/sqlite.h"
 #include "store/store.h"
 
 static const char *recoup_bin, *fixtures, *institution;

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "backup.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 
 static int db_fail(sqlite3 *db, rc_error *err, const char *what,

@@ -396,8 +396,6 @@ int store_cases_below_version(store *st, const char *workflow, int below,
  * backup): src is only read, and the copy is consistent even while another
  * process writes to src. */
 int store_copy(const char *src, const char *dst, rc_error *err);
-/* The SQLite schema version this binary writes (migrations it knows). */
-int store_schema_version(void);
 /* A cheap write, rolled back: can the database take writes now? */
 int store_writable(store *st, rc_error *err);
 

@@ -1,0 +1,513 @@
+/* The SQLite backend's schema: its migrations, in order, and the step
+ * that runs those a database has not had. PRAGMA user_version records how
+ * many ran. */
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "store/sqlite.h"
+
+/* The journal as rows, over the runs it is stored in (steps 8 and 9). */
+#define JOURNAL_VIEW                                                        \
+  "CREATE VIEW journal AS SELECT r.id + e.key AS id, r.case_id AS case_id," \
+  "  e.value ->> 3 AS at, e.value ->> 0 AS kind, e.value ->> 1 AS state,"   \
+  "  e.value ->> 2 AS version, nullif(e.value -> 4, 'null') AS detail"      \
+  "  FROM journal_runs r, json_each(r.rows) e;"
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE borrowers("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', locale TEXT,"
+    "  timezone TEXT, address TEXT, employer_name TEXT, employer_phone TEXT,"
+    "  employer_address TEXT,"
+    "  do_not_contact INTEGER NOT NULL DEFAULT 0,"
+    "  ceased INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE contacts("
+    "  id INTEGER PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('phone','email','third_party')),"
+    "  value TEXT, name TEXT, relation TEXT, position INTEGER NOT NULL);"
+    "CREATE INDEX contacts_borrower ON contacts(borrower_id, position);"
+    "CREATE TABLE cases("
+    "  id TEXT PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
+    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT, error TEXT,"
+    "  product TEXT, currency TEXT NOT NULL,"
+    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+    "  balance INTEGER NOT NULL DEFAULT 0,"
+    "  amount_due INTEGER NOT NULL DEFAULT 0,"
+    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
+    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
+    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX cases_borrower ON cases(borrower_id);"
+    "CREATE INDEX cases_state ON cases(state);"
+    "CREATE TABLE events("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  type TEXT NOT NULL, data TEXT, at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (status IN ('pending','failed')));"
+    "CREATE INDEX events_case ON events(case_id, id);"
+    "CREATE INDEX events_pending ON events(status, id);"
+    "CREATE TABLE event_keys(key TEXT PRIMARY KEY, case_id TEXT NOT NULL,"
+    "  at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE timers("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  due INTEGER NOT NULL, event TEXT NOT NULL, data TEXT,"
+    "  scoped INTEGER NOT NULL);"
+    "CREATE INDEX timers_due ON timers(due, id);"
+    "CREATE INDEX timers_case ON timers(case_id, event);"
+    "CREATE TABLE journal("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, state TEXT, version INTEGER, detail TEXT);"
+    "CREATE INDEX journal_case ON journal(case_id, id);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  borrower_id TEXT NOT NULL, channel TEXT NOT NULL,"
+    "  template TEXT NOT NULL, recipient TEXT, to_kind TEXT, body TEXT,"
+    "  status TEXT NOT NULL, reason TEXT, at INTEGER NOT NULL,"
+    "  not_before INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER, sent_at INTEGER);"
+    "CREATE INDEX messages_case ON messages(case_id);"
+    "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
+    "CREATE INDEX messages_outbox ON messages(status, next_attempt, id);"
+    "CREATE TABLE tasks("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  kind TEXT NOT NULL, queue TEXT, due INTEGER, assignee TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('open','claimed','done','cancelled')),"
+    "  outcome TEXT, fields TEXT, result TEXT, state TEXT,"
+    "  keep INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL,"
+    "  completed_at INTEGER);"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE INDEX tasks_queue ON tasks(queue, status);"
+    "CREATE TABLE payments("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  amount INTEGER NOT NULL CHECK (amount > 0), ref TEXT UNIQUE,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX payments_case ON payments(case_id);"
+    "CREATE TABLE promises("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  amount INTEGER NOT NULL, by_date TEXT NOT NULL,"
+    "  paid INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX promises_case ON promises(case_id, status);"
+    "CREATE TABLE plans("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  total INTEGER NOT NULL, grace INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX plans_case ON plans(case_id, status);"
+    "CREATE TABLE installments("
+    "  id INTEGER PRIMARY KEY, plan_id INTEGER NOT NULL REFERENCES plans(id),"
+    "  seq INTEGER NOT NULL, due_date TEXT NOT NULL, amount INTEGER NOT NULL,"
+    "  paid INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL);"
+    "CREATE INDEX installments_plan ON installments(plan_id, seq);"
+    "CREATE TABLE variants(case_id TEXT NOT NULL, experiment TEXT NOT NULL,"
+    "  arm TEXT NOT NULL, PRIMARY KEY (case_id, experiment)) WITHOUT ROWID;",
+    /* 2: nothing reads cases by state through an index (the case list
+     * filters while it walks ids), and every transition paid for keeping
+     * it: a delete and an insert in a million-entry index. */
+    "DROP INDEX IF EXISTS cases_state;",
+    /* 3: a CHECK (x IN (three or more values)) makes SQLite build a
+     * temporary index on every insert or update that binds x — a third of
+     * an import row's time, measured. The same rules, as comparisons. */
+    "CREATE TABLE contacts_v3("
+    "  id INTEGER PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind = 'phone' OR kind = 'email' OR"
+    "    kind = 'third_party'),"
+    "  value TEXT, name TEXT, relation TEXT, position INTEGER NOT NULL);"
+    "INSERT INTO contacts_v3 SELECT id, borrower_id, kind, value, name,"
+    "  relation, position FROM contacts;"
+    "DROP TABLE contacts;"
+    "ALTER TABLE contacts_v3 RENAME TO contacts;"
+    "CREATE INDEX contacts_borrower ON contacts(borrower_id, position);"
+    "CREATE TABLE tasks_v3("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  kind TEXT NOT NULL, queue TEXT, due INTEGER, assignee TEXT,"
+    "  status TEXT NOT NULL CHECK (status = 'open' OR status = 'claimed' OR"
+    "    status = 'done' OR status = 'cancelled'),"
+    "  outcome TEXT, fields TEXT, result TEXT, state TEXT,"
+    "  keep INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL,"
+    "  completed_at INTEGER);"
+    "INSERT INTO tasks_v3 SELECT id, case_id, kind, queue, due, assignee,"
+    "  status, outcome, fields, result, state, keep, at, completed_at"
+    "  FROM tasks;"
+    "DROP TABLE tasks;"
+    "ALTER TABLE tasks_v3 RENAME TO tasks;"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE INDEX tasks_queue ON tasks(queue, status);",
+    /* 4: a case's messages are found among its borrower's (a borrower has
+     * few cases), so every message sent pays for two indexes, not three:
+     * a sixth of a reminder step's storage time, measured. */
+    "DROP INDEX IF EXISTS messages_case;",
+    /* 5: a reply is routed by the number or address it came from; without
+     * this every reply read all contacts (70 ms at a million borrowers,
+     * with the service loop waiting). */
+    "CREATE INDEX IF NOT EXISTS contacts_value ON contacts(value);",
+    /* 6: a message waiting for its first attempt has next_attempt 0, not
+     * NULL, so the outbox walks (status, next_attempt, id) in index order
+     * and stops at its batch; with coalesce() it sorted every queued
+     * message each time (150 ms a pump at a million queued). */
+    "UPDATE messages SET next_attempt = 0 WHERE next_attempt IS NULL AND"
+    "  (status = 'queued' OR status = 'deferred');",
+    /* 7: no query finds events by case through this index (the queue is
+     * read by status, a retry finds the few failed ones by status too),
+     * and cases are never deleted, so the foreign key never asks; every
+     * event written and deleted paid for it. */
+    "DROP INDEX IF EXISTS events_case;",
+    /* 8: the journal rows one event writes for one case (the event, its
+     * messages, its transition: three or more on every step) are stored
+     * as one run, and `journal` becomes a view with the same columns and
+     * ids as before. A reminder step wrote three rows and three index
+     * entries; now one of each: a fifth of the daily sweep, measured. */
+    "CREATE TABLE journal_runs("
+    "  id INTEGER PRIMARY KEY," /* the run's first row id: id .. id+n-1 */
+    "  case_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL CHECK (n >= 1 AND n <= 64),"
+    /* [[kind, state, version, at, detail], ...]; a run that does not parse
+     * would hide every row in it, so it is refused, not written. */
+    "  rows TEXT NOT NULL CHECK (json_valid(rows)));"
+    /* A detail that never parsed is kept as a JSON string, not lost and
+     * not in the way of the upgrade. */
+    "INSERT INTO journal_runs SELECT id, case_id, at, 1,"
+    "  json_array(json_array(kind, state, version, at,"
+    "    CASE WHEN json_valid(detail) THEN json(detail) ELSE detail END))"
+    "  FROM journal ORDER BY id;"
+    "DROP TABLE journal;"
+    "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);" JOURNAL_VIEW,
+    /* 9: cases, borrowers and contacts are read by their key on every
+     * step; as rowid tables each read was two B-tree searches (the key's
+     * index, then the row) and a borrower's contacts one more a contact.
+     * Stored in key order they are one search, and a case's foreign key
+     * checks get the same saving. migrate() runs this with foreign keys
+     * off (a rebuild drops the parent table) and checks them all before
+     * committing. A journal run's JSON is now checked where the store
+     * builds it (each detail, as it is appended), so the table no longer
+     * parses every run again: that was 6% of a sweep step. */
+    "CREATE TABLE borrowers_v9("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', locale TEXT,"
+    "  timezone TEXT, address TEXT, employer_name TEXT, employer_phone TEXT,"
+    "  employer_address TEXT,"
+    "  do_not_contact INTEGER NOT NULL DEFAULT 0,"
+    "  ceased INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT INTO borrowers_v9 SELECT id, name, locale, timezone, address,"
+    "  employer_name, employer_phone, employer_address, do_not_contact,"
+    "  ceased FROM borrowers ORDER BY id;"
+    /* The key's columns come first: SQLite 3.40's integrity_check misreads
+     * a NOT NULL column of a WITHOUT ROWID table declared before them. */
+    "CREATE TABLE contacts_v9("
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  position INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind = 'phone' OR kind = 'email' OR"
+    "    kind = 'third_party'),"
+    "  value TEXT, name TEXT, relation TEXT,"
+    "  PRIMARY KEY (borrower_id, position)) WITHOUT ROWID;"
+    "INSERT INTO contacts_v9 SELECT borrower_id, position, kind, value, name,"
+    "  relation FROM contacts ORDER BY borrower_id, position;"
+    "CREATE TABLE cases_v9("
+    "  id TEXT PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
+    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT, error TEXT,"
+    "  product TEXT, currency TEXT NOT NULL,"
+    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+    "  balance INTEGER NOT NULL DEFAULT 0,"
+    "  amount_due INTEGER NOT NULL DEFAULT 0,"
+    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
+    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
+    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT INTO cases_v9 SELECT id, borrower_id, workflow, version, state,"
+    "  closed, outcome, error, product, currency, principal, balance,"
+    "  amount_due, fees, due_date, opened_at, score, tags, data, queue,"
+    "  on_hold FROM cases ORDER BY id;"
+    "DROP TABLE cases;"
+    "DROP TABLE contacts;"
+    "DROP TABLE borrowers;"
+    "ALTER TABLE borrowers_v9 RENAME TO borrowers;"
+    "ALTER TABLE contacts_v9 RENAME TO contacts;"
+    "ALTER TABLE cases_v9 RENAME TO cases;"
+    "CREATE INDEX cases_borrower ON cases(borrower_id);"
+    "CREATE INDEX contacts_value ON contacts(value);"
+    "DROP VIEW journal;"
+    "CREATE TABLE journal_runs_v9("
+    "  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL CHECK (n >= 1 AND n <= 64), rows TEXT NOT NULL);"
+    "INSERT INTO journal_runs_v9 SELECT id, case_id, at, n, rows"
+    "  FROM journal_runs ORDER BY id;"
+    "DROP TABLE journal_runs;"
+    "ALTER TABLE journal_runs_v9 RENAME TO journal_runs;"
+    "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);" JOURNAL_VIEW
+    /* Timers are stored in the order they come due: the sweep reads them
+     * in that order and deletes each where it read it, two entries a
+     * timer (the row, its case's index) where it was three, each at a
+     * random place whenever timers come due in another order than they
+     * were set (measured: 26 us a timer fired, 8 us stored by due). Ids
+     * count within a due time; timers_case carries `scoped` so that a
+     * transition finds it has none to end without reading rows. */
+    "CREATE TABLE timers_v9("
+    "  due INTEGER NOT NULL, id INTEGER NOT NULL,"
+    "  case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  event TEXT NOT NULL, data TEXT, scoped INTEGER NOT NULL,"
+    "  PRIMARY KEY (due, id)) WITHOUT ROWID;"
+    "INSERT INTO timers_v9 SELECT due, id, case_id, event, data, scoped"
+    "  FROM timers ORDER BY due, id;"
+    "DROP TABLE timers;"
+    "ALTER TABLE timers_v9 RENAME TO timers;"
+    "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+    "PRAGMA foreign_key_check;",
+    /* 10: a payment above the balance is a fact, not an error: the excess
+     * is kept for refund. An event key names one event: its case and
+     * type (NULL on keys taken before, which then match by case alone). */
+    "ALTER TABLE cases ADD COLUMN overpaid INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (overpaid >= 0);"
+    /* What snapshot imports took off the balance (payments made elsewhere,
+     * write-downs): reported apart from the payments recoup saw. */
+    "ALTER TABLE cases ADD COLUMN reduced INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (reduced >= 0);"
+    "ALTER TABLE event_keys ADD COLUMN type TEXT;"
+    /* What a task counts as for the caps, when its workflow says (a
+     * declared kind's counts_as); NULL: by its kind's name. */
+    "ALTER TABLE tasks ADD COLUMN channel TEXT;",
+    /* 11: cases in error are listed by their first failed event (the one
+     * that failed; later ones wait behind it), newest first: `recoup
+     * errors` and GET /v1/errors walk failed events down events_pending
+     * and ask this index whether the case failed earlier. Without it each
+     * row read every failed event below it (a broken workflow parks a
+     * failed event a case a day). Only failed events are in it, so the
+     * queue's inserts and deletes never touch it. */
+    "CREATE INDEX IF NOT EXISTS events_failed ON events(case_id, id)"
+    "  WHERE status = 'failed';",
+    /* 12: the people who sign in to the console (DESIGN.md "People and
+     * the console"). The hash is libsodium's Argon2id string, salt and
+     * limits included; queues a JSON array of queue names, built and
+     * checked by the engine (the schema parses no JSON). users_log says
+     * who was added, disabled, enabled or given a new password, and when:
+     * a user is nobody's case, so the case journal does not say it. */
+    "CREATE TABLE users("
+    "  name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),"
+    "  role TEXT NOT NULL CHECK (role = 'agent' OR role = 'supervisor' OR"
+    "    role = 'read' OR role = 'admin'),"
+    "  queues TEXT NOT NULL DEFAULT '[]',"
+    "  password_hash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE users_log("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  change TEXT NOT NULL);",
+    /* 13: the console's My work (DESIGN.md "Priority and
+     * area"): a task keeps the priority it was made with (its kind's, else
+     * its state's; higher first), and the agent's list walks this index
+     * in its order for one queue — due now, then priority, then due, then
+     * id — reading only waiting tasks (the done ones, most of the table,
+     * are not in it). id and status are in the key so that the walk skips
+     * future tasks and counts the queue without reading rows. A borrower's
+     * area groups a field officer's visits. */
+    "ALTER TABLE tasks ADD COLUMN priority NUMERIC NOT NULL DEFAULT 0;"
+    "ALTER TABLE borrowers ADD COLUMN area TEXT;"
+    "CREATE INDEX tasks_work ON tasks(queue, priority DESC, due, id, status)"
+    "  WHERE status = 'open' OR status = 'claimed';"
+    /* Promises due and broken, by date, for the My work tabs. */
+    "CREATE INDEX promises_due ON promises(status, by_date);",
+    /* 14: the console's signed-in people, kept in the
+     * database so that a restart signs nobody out and nodes sharing the
+     * database share them. id is the SHA-256 of the cookie's token (hex):
+     * a copy of the database or a backup signs nobody in. A session ends
+     * with its user (deleted), idle (last_seen) or at expires_at. users_log
+     * gains the client address of sign-ins and failed ones. */
+    "CREATE TABLE sessions("
+    "  id TEXT PRIMARY KEY CHECK (length(id) = 64),"
+    "  name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL, address TEXT) WITHOUT ROWID;"
+    "CREATE INDEX sessions_name ON sessions(name);"
+    "ALTER TABLE users_log ADD COLUMN address TEXT;",
+    /* 15: what the console's Overview and Strategy draw
+     * (runtime/api_figures.c), kept as counters so that a page reads a few
+     * hundred rows, never a million: a GROUP BY over the cases on the
+     * service loop held every collector's request for seconds (README
+     * "What the console's pages cost").
+     *
+     * Cases and balance by workflow and state (errors and closed beside
+     * them) and open cases and balance by due date (a bucket of days past
+     * due is today minus the due date: the reader groups the dates, so
+     * nothing here depends on the day) are kept by the store's own case
+     * writes; figures by the institution's day (payments, reductions by
+     * import, contacts, refusals, transitions, each collector's work) by
+     * the engine, which knows the day. Both are summed in memory through
+     * a batch and written once a key at its commit, so that a sweep of a
+     * thousand steps writes a dozen rows, not a thousand (figures_flush).
+     * Not triggers on cases or tasks: an UPDATE trigger on a table turns
+     * SQLite's one-pass update off, and every transition then paid 8 us
+     * more whether or not it fired (measured: the daily sweep lost a third
+     * of its rate). Promises, experiment arms and payments change at a
+     * person's pace: triggers keep those. Rows whose count falls to zero
+     * stay (a state is left and entered again); readers skip them. */
+    "CREATE TABLE figures_states("
+    "  workflow TEXT NOT NULL, state TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL, closed INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow, state)) WITHOUT ROWID;"
+    "INSERT INTO figures_states SELECT workflow, state, count(*),"
+    "  sum(balance), sum(error IS NOT NULL), sum(closed) FROM cases"
+    "  GROUP BY workflow, state;"
+    /* '' for a case without a due date: it is current. */
+    "CREATE TABLE figures_due("
+    "  due_date TEXT PRIMARY KEY, cases INTEGER NOT NULL,"
+    "  balance INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_due SELECT coalesce(due_date, ''), count(*),"
+    "  sum(balance) FROM cases WHERE NOT closed GROUP BY 1;"
+    /* Messages by status, kept by the store's message writes: the
+     * outbox's counts were a walk of its index (90 ms at a million
+     * queued, on the service loop). */
+    "CREATE TABLE figures_messages("
+    "  status TEXT PRIMARY KEY, messages INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_messages SELECT status, count(*) FROM messages"
+    "  GROUP BY status;"
+    "CREATE TABLE figures_promises("
+    "  status TEXT PRIMARY KEY, promises INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL, paid INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"
+    "  sum(paid) FROM promises GROUP BY status;"
+    "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"
+    "  ON promises WHEN old.status IS NOT new.status"
+    "  OR old.paid IS NOT new.paid BEGIN"
+    "  UPDATE figures_promises SET promises = promises - 1,"
+    "    amount = amount - old.amount, paid = paid - old.paid"
+    "    WHERE status = old.status;"
+    "  INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"
+    "    new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    /* A queue's backlog and oldest task are read along tasks_queue,
+     * which now carries the due time: the oldest is the first entry of
+     * the queue's open range. */
+    "DROP INDEX IF EXISTS tasks_queue;"
+    "CREATE INDEX tasks_queue ON tasks(queue, status, due);"
+    /* An arm's workflow is its first case's: experiments are a
+     * workflow's, and a case that later moves keeps its arm. */
+    "CREATE TABLE figures_arms("
+    "  experiment TEXT NOT NULL, arm TEXT NOT NULL, workflow TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, recovered INTEGER NOT NULL,"
+    "  closed_paid INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment, arm)) WITHOUT ROWID;"
+    "INSERT INTO figures_arms SELECT v.experiment, v.arm, min(c.workflow),"
+    "  count(*), coalesce(sum((SELECT sum(amount) FROM payments p"
+    "  WHERE p.case_id = c.id)), 0), sum(c.closed AND c.outcome = 'paid')"
+    "  FROM variants v JOIN cases c ON c.id = v.case_id"
+    "  GROUP BY v.experiment, v.arm;"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms SELECT new.experiment, new.arm, c.workflow,"
+    "    1, 0, 0 FROM cases c WHERE c.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"
+    "  UPDATE figures_arms SET recovered = recovered + new.amount"
+    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "    WHERE case_id = new.case_id);"
+    "END;"
+    /* Figures by the institution's day: figure names what is counted, a,
+     * b and c its key ('' when unused); n and amount the sums. */
+    "CREATE TABLE figures_days("
+    "  figure TEXT NOT NULL, day TEXT NOT NULL, a TEXT NOT NULL,"
+    "  b TEXT NOT NULL, c TEXT NOT NULL, n INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  PRIMARY KEY (figure, day, a, b, c)) WITHOUT ROWID;"
+    /* Who took a promise, when a console user did: money later paid on
+     * it counts as that collector's. */
+    "CREATE TABLE figures_promise_users("
+    "  promise_id INTEGER PRIMARY KEY, user TEXT NOT NULL);"
+    /* Roll rates: the due date (or closed) each case had when it first
+     * changed in a month, and the matrices of months that ended, computed
+     * once from them and the counters (engine_rolls_settle). */
+    /* A row a case and month it changed in: what it was before its first
+     * change (due_date, status: 0 open, 1 closed) and after its last
+     * (now_due, now_status), and the month it opened: settling a month
+     * reads this table alone, never the cases. */
+    "CREATE TABLE figures_roll_log("
+    "  case_id TEXT NOT NULL, month TEXT NOT NULL, due_date TEXT,"
+    "  status INTEGER NOT NULL, now_due TEXT, now_status INTEGER NOT NULL,"
+    "  opened TEXT NOT NULL,"
+    "  PRIMARY KEY (case_id, month)) WITHOUT ROWID;"
+    "CREATE TABLE figures_rolls("
+    "  month TEXT NOT NULL, from_bucket INTEGER NOT NULL,"
+    "  to_bucket INTEGER NOT NULL, cases INTEGER NOT NULL,"
+    "  PRIMARY KEY (month, from_bucket, to_bucket)) WITHOUT ROWID;"
+    /* The outbox page walks messages_outbox by (status, next_attempt,
+     * id): a message blocked before step 6 has no next_attempt and would
+     * never be listed. */
+    "UPDATE messages SET next_attempt = 0 WHERE (status = 'blocked' OR"
+    "  status = 'failed') AND next_attempt IS NULL;"
+    /* The first month whose start the roll log saw: a new book's first;
+     * a book with cases already, the month after the engine first opens
+     * it (engine_open turns "upgrade" into that month). */
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'figures.rolls_from',"
+    "  CASE WHEN EXISTS (SELECT 1 FROM cases) THEN 'upgrade' ELSE '0000-00'"
+    "  END;",
+};
+
+static int broken_reference(void *ud, int n, char **values, char **names) {
+  char *found = ud;
+  (void)names;
+  snprintf(found, 200, "%s row %s refers to a missing %s",
+           n > 0 && values[0] ? values[0] : "?",
+           n > 1 && values[1] ? values[1] : "?",
+           n > 2 && values[2] ? values[2] : "?");
+  return 1;
+}
+
+int sqlite_migrate(sqlite3 *db, rc_error *err) {
+  sqlite3_stmt *s;
+  int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
+  char *msg = NULL, pragma[64], broken[200] = "";
+
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
+      SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database: read schema version: %s (%d)",
+                        sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > target)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database schema version %d is newer than this "
+                        "recoup (%d); upgrade recoup",
+                        version, target);
+  if (version == target) return RC_OK;
+  /* A step that rebuilds a table others refer to drops it first; with
+   * foreign keys on, that would delete or refuse. Steps that do so check
+   * every reference themselves before they commit. */
+  sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+  for (; version < target; version++) {
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) ||
+        sqlite3_exec(db, migrations[version], broken_reference, broken,
+                     &msg) ||
+        sqlite3_exec(db, pragma, NULL, NULL, &msg) ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg)) {
+      rc_error_set(err, RC_ESTORE, NULL, "database migration %d failed: %s",
+                   version + 1,
+                   broken[0] ? broken
+                   : msg     ? msg
+                             : "?");
+      sqlite3_free(msg);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+      return RC_ESTORE;
+    }
+  }
+  sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+  return RC_OK;
+}
+
+int store_schema_version(void) {
+  return (int)(sizeof migrations / sizeof migrations[0]);
+}
