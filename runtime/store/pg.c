@@ -283,6 +283,30 @@ static int scratch_begin(pg *st, rc_error *err) {
   }
 }
 
+/* The counter rows this connection writes (pg_schema.c, migration 2): the
+ * first slot no other live connection holds, under a session advisory
+ * lock that ends with the connection. With all taken, slot 0, shared:
+ * nodes then wait for each other at counter rows, but still count. */
+enum { SLOTS = 128 };
+static void slot_take(pg *st) {
+  for (int i = 1; i <= SLOTS; i++) {
+    char sql[160];
+    PGresult *r;
+    int taken;
+    snprintf(sql, sizeof sql,
+             "SELECT pg_try_advisory_lock(hashtext('recoup.slot'), %d)", i);
+    r = PQexec(st->c, sql);
+    taken = PQresultStatus(r) == PGRES_TUPLES_OK &&
+            PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!taken) continue;
+    snprintf(sql, sizeof sql, "SELECT set_config('recoup.slot', '%d', false)",
+             i);
+    PQclear(PQexec(st->c, sql));
+    return;
+  }
+}
+
 static int op_open(store **out, const char *where, rc_error *err) {
   pg *st = calloc(1, sizeof *st);
   char host[64] = "";
@@ -315,6 +339,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
     op_close(&st->base);
     return RC_ESTORE;
   }
+  slot_take(st);
   st->base.ops = &store_pg_ops;
   *out = &st->base;
   return RC_OK;
@@ -367,6 +392,7 @@ static int op_files(const char *where, char (*paths)[4096], int max) {
  */
 
 static int op_begin(store *s, int nested, rc_error *err) {
+  if (!nested) pg_conflict_take(); /* a failure before this one's begin */
   return exec(PG(s), nested ? "SAVEPOINT ev" : "BEGIN", NULL,
               nested ? "savepoint" : "begin", NULL, err);
 }
@@ -381,6 +407,18 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
       exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
     return RC_ESTORE;
   if (nested) return exec(st, "RELEASE ev", NULL, "release", NULL, err);
+  /* The server chose this transaction to end a deadlock (or found it in
+   * a serialization conflict) somewhere in it: even when the engine
+   * rolled back to a savepoint and went on, what it recorded then (an
+   * event failed) is no fact. It is not kept; the engine runs it again
+   * (store_contended). */
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (keep && st->base.contended) {
+    PQclear(PQexec(st->c, "ROLLBACK"));
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: commit: the transaction met a deadlock "
+                        "or a serialization conflict and was rolled back");
+  }
   if (!keep) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return RC_OK;
@@ -397,6 +435,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   else
     rc = RC_OK;
   PQclear(r);
+  if (pg_conflict_take()) st->base.contended = 1;
   return rc;
 }
 
@@ -1464,9 +1503,10 @@ static int op_figure_add(store *s, const char *figure, const char *day,
   a_int(&a, n);
   a_int(&a, amount);
   return exec(PG(s),
-              "INSERT INTO figures_days AS f(figure, day, a, b, c, n, amount) "
-              "VALUES ($1, $2, left($3, 128), left($4, 128), left($5, 128), "
-              "$6, $7) ON CONFLICT (figure, day, a, b, c) DO UPDATE SET "
+              "INSERT INTO figures_days AS f(figure, day, a, b, c, n, amount, "
+              "slot) VALUES ($1, $2, left($3, 128), left($4, 128), "
+              "left($5, 128), $6, $7, figures_slot()) ON CONFLICT (figure, "
+              "day, a, b, c, slot) DO UPDATE SET "
               "n = f.n + EXCLUDED.n, amount = f.amount + EXCLUDED.amount",
               &a, "figures", NULL, err);
 }
@@ -1802,22 +1842,31 @@ static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
                            rc_error *err) {
   static const char *const sql[] = {
       [STORE_FIGURES_STATES] =
-          "SELECT workflow, state, cases, balance, errors, closed FROM "
-          "figures_states WHERE cases <> 0 ORDER BY workflow" C ", state" C,
+          "SELECT workflow, state, sum(cases)::bigint AS cases, "
+          "sum(balance)::bigint AS balance, sum(errors)::bigint AS errors, "
+          "sum(closed)::bigint AS closed FROM figures_states GROUP BY "
+          "workflow, state HAVING sum(cases) <> 0 ORDER BY workflow" C
+          ", state" C,
       [STORE_FIGURES_DUE] =
-          "SELECT due_date, cases, balance FROM figures_due WHERE cases <> 0 "
-          "ORDER BY due_date" C,
+          "SELECT due_date, sum(cases)::bigint AS cases, "
+          "sum(balance)::bigint AS balance FROM figures_due GROUP BY "
+          "due_date HAVING sum(cases) <> 0 ORDER BY due_date" C,
       [STORE_FIGURES_PROMISES] =
-          "SELECT status, promises, amount, paid FROM figures_promises WHERE "
-          "promises <> 0 ORDER BY status" C,
+          "SELECT status, sum(promises)::bigint AS promises, "
+          "sum(amount)::bigint AS amount, sum(paid)::bigint AS paid FROM "
+          "figures_promises GROUP BY status HAVING sum(promises) <> 0 "
+          "ORDER BY status" C,
       [STORE_FIGURES_QUEUES] =
           "SELECT queue, count(*) FILTER (WHERE status = 'open') AS open, "
           "count(*) FILTER (WHERE status = 'claimed') AS claimed, min(due) "
           "AS oldest_due FROM tasks WHERE status IN ('open', 'claimed') "
           "GROUP BY queue ORDER BY queue" C " NULLS LAST",
       [STORE_FIGURES_ARMS] =
-          "SELECT workflow, experiment, arm, cases, recovered, closed_paid "
-          "FROM figures_arms ORDER BY workflow" C ", experiment" C ", arm" C,
+          "SELECT min(workflow) AS workflow, experiment, arm, "
+          "sum(cases)::bigint AS cases, sum(recovered)::bigint AS recovered, "
+          "sum(closed_paid)::bigint AS closed_paid FROM figures_arms GROUP "
+          "BY experiment, arm ORDER BY min(workflow)" C ", experiment" C
+          ", arm" C,
   };
 
   if (which < STORE_FIGURES_STATES || which > STORE_FIGURES_ARMS)
@@ -1834,9 +1883,10 @@ static int op_figures_days(store *s, const char *figure, const char *from,
   a_text(&a, from);
   a_text(&a, to);
   return rows(PG(s),
-              "SELECT day, a, b, c, n, amount FROM figures_days WHERE "
-              "figure = $1 AND day >= $2 AND day <= $3 ORDER BY day" C ", a" C
-              ", b" C ", c" C,
+              "SELECT day, a, b, c, sum(n)::bigint AS n, "
+              "sum(amount)::bigint AS amount FROM figures_days WHERE "
+              "figure = $1 AND day >= $2 AND day <= $3 GROUP BY day, a, b, c "
+              "ORDER BY day" C ", a" C ", b" C ", c" C,
               &a, fn, ud, "figures", err);
 }
 
@@ -1863,8 +1913,8 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
     case STORE_COUNT_FIGURES_MESSAGES:
       a_text(&a, arg);
       return number(st,
-                    "SELECT coalesce((SELECT messages FROM figures_messages "
-                    "WHERE status = $1), 0)",
+                    "SELECT coalesce((SELECT sum(messages) FROM "
+                    "figures_messages WHERE status = $1), 0)",
                     &a, "count", count, err);
     default:
       a_text(&a, arg);

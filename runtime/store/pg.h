@@ -87,4 +87,9 @@ int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err);
  * RC_ESTORE. */
 int pg_fail(PGconn *c, const PGresult *r, const char *doing, rc_error *err);
 
+/* Whether pg_fail met a deadlock or a serialization failure on this
+ * thread since the last call (the transaction is to be run again, not
+ * its events failed); clears it. */
+int pg_conflict_take(void);
+
 #endif

@@ -326,16 +326,159 @@ static const char *const migrations[] = {
     /* A new book's roll log starts with its first month. */
     "INSERT INTO meta(key, value) VALUES ('figures.rolls_from', '0000-00')"
     "  ON CONFLICT (key) DO NOTHING;",
+    /* 2: counters in slots. With one row a counter, every node's batch
+     * that moved a case in or out of a state waited at that row for the
+     * other node's commit, and two batches that took two counters in
+     * opposite orders deadlocked. Now each connection adds to rows of its
+     * own slot (figures_slot(): the setting recoup.slot, which a store
+     * takes at connect under an advisory lock, pg.c's slot_take), so no
+     * two connections write one counter row; the figures are the sums
+     * over slots. Rows of slot 0 are the counts before this migration
+     * (and those of a connection that found no free slot). */
+    "CREATE FUNCTION figures_slot() RETURNS integer LANGUAGE sql STABLE AS $$"
+    "  SELECT coalesce(nullif(current_setting('recoup.slot', true), ''),"
+    "    '0')::integer $$;"
+    "ALTER TABLE figures_states ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_states_pkey,"
+    "  ADD PRIMARY KEY (workflow, state, slot);"
+    "ALTER TABLE figures_due ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_due_pkey, ADD PRIMARY KEY (due_date, slot);"
+    "ALTER TABLE figures_messages ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_messages_pkey, ADD PRIMARY KEY (status, slot);"
+    "ALTER TABLE figures_promises ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_promises_pkey, ADD PRIMARY KEY (status, slot);"
+    "ALTER TABLE figures_arms ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_arms_pkey,"
+    "  ADD PRIMARY KEY (experiment, arm, slot);"
+    "ALTER TABLE figures_days ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_days_pkey,"
+    "  ADD PRIMARY KEY (figure, day, a, b, c, slot);"
+    /* A change is a negative row in the writer's slot, not an update of
+     * the row the count is in (which may be another node's). */
+    "CREATE OR REPLACE FUNCTION figures_promise_add(s text, n bigint,"
+    "  a bigint, p bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_promises AS f VALUES (s, n, a, p, figures_slot())"
+    "    ON CONFLICT (status, slot) DO UPDATE SET"
+    "    promises = f.promises + n, amount = f.amount + a,"
+    "    paid = f.paid + p $$;"
+    "CREATE OR REPLACE FUNCTION figures_promise_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_promise_add(NEW.status, 1, NEW.amount, NEW.paid);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_promise_change() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_promise_add(OLD.status, -1, -OLD.amount, -OLD.paid);"
+    "  PERFORM figures_promise_add(NEW.status, 1, NEW.amount, NEW.paid);"
+    "  RETURN NULL;"
+    "END $$;"
+    /* An arm's counters: cases, recovered and closed paid as deltas. */
+    "CREATE FUNCTION figures_arm_add(k text, n bigint, r bigint, p bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_arms AS f SELECT v.experiment, v.arm, c.workflow,"
+    "    n, r, p, figures_slot() FROM variants v JOIN cases c"
+    "    ON c.id = v.case_id WHERE v.case_id = k"
+    "    ON CONFLICT (experiment, arm, slot) DO UPDATE SET"
+    "    cases = f.cases + n, recovered = f.recovered + r,"
+    "    closed_paid = f.closed_paid + p $$;"
+    "CREATE OR REPLACE FUNCTION figures_arm_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO figures_arms AS f SELECT NEW.experiment, NEW.arm,"
+    "    c.workflow, 1, 0, 0, figures_slot() FROM cases c"
+    "    WHERE c.id = NEW.case_id"
+    "    ON CONFLICT (experiment, arm, slot) DO UPDATE SET"
+    "    cases = f.cases + 1;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_arm_paid() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_arm_add(NEW.case_id, 0, NEW.amount, 0);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_state_add(w text, s text, n bigint,"
+    "  b bigint, e bigint, c bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_states AS f VALUES (w, s, n, b, e, c,"
+    "    figures_slot())"
+    "    ON CONFLICT (workflow, state, slot) DO UPDATE SET"
+    "    cases = f.cases + n, balance = f.balance + b,"
+    "    errors = f.errors + e, closed = f.closed + c $$;"
+    "CREATE OR REPLACE FUNCTION figures_due_add(d text, n bigint, b bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_due AS f VALUES (coalesce(d, ''), n, b,"
+    "    figures_slot())"
+    "    ON CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b $$;"
+    "CREATE OR REPLACE FUNCTION figures_case() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "    RETURN NULL;"
+    "  END IF;"
+    "  IF OLD.workflow <> NEW.workflow OR OLD.state <> NEW.state"
+    "    OR OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR (OLD.error IS NULL) <> (NEW.error IS NULL) THEN"
+    "    PERFORM figures_state_add(OLD.workflow, OLD.state, -1, -OLD.balance,"
+    "      -(OLD.error IS NOT NULL)::int, -OLD.closed);"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "  END IF;"
+    "  IF OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR OLD.due_date IS DISTINCT FROM NEW.due_date THEN"
+    "    IF OLD.closed = 0 THEN"
+    "      PERFORM figures_due_add(OLD.due_date, -1, -OLD.balance);"
+    "    END IF;"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "  END IF;"
+    "  IF NEW.closed <> 0 AND OLD.closed = 0 AND NEW.outcome = 'paid' THEN"
+    "    PERFORM figures_arm_add(NEW.id, 0, 0, 1);"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_message() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'UPDATE' THEN"
+    "    IF OLD.status = NEW.status THEN RETURN NULL; END IF;"
+    "    INSERT INTO figures_messages AS f VALUES (OLD.status, -1,"
+    "      figures_slot())"
+    "      ON CONFLICT (status, slot) DO UPDATE SET messages = f.messages - 1;"
+    "  END IF;"
+    "  INSERT INTO figures_messages AS f VALUES (NEW.status, 1, figures_slot())"
+    "    ON CONFLICT (status, slot) DO UPDATE SET messages = f.messages + 1;"
+    "  RETURN NULL;"
+    "END $$;",
 };
 
 int pg_schema_version(void) {
   return (int)(sizeof migrations / sizeof migrations[0]);
 }
 
+/* Whether a failure on this thread since pg_conflict_take was the
+ * server's choice of a victim: a deadlock (40P01) or a serialization
+ * failure (40001). One thread runs a store's transaction at a time, and
+ * pg_fail is where every failure passes, with only the connection in
+ * hand. */
+static _Thread_local int conflict_seen;
+
+int pg_conflict_take(void) {
+  int seen = conflict_seen;
+  conflict_seen = 0;
+  return seen;
+}
+
 int pg_fail(PGconn *c, const PGresult *r, const char *doing, rc_error *err) {
   const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   char text[512];
   size_t n;
+
+  if (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")))
+    conflict_seen = 1;
 
   /* libpq's messages end in a newline; ours do not. */
   snprintf(text, sizeof text, "%s", msg && *msg ? msg : "no answer");
