@@ -9,7 +9,11 @@ EXAMPLE    ?= examples/microfinance
 PACKAGES = build-essential cmake pkg-config liblua5.4-dev libsqlite3-dev \
            libuv1-dev libcmocka-dev libhttp-parser-dev libjansson-dev \
            libcsv-dev libcurl4-openssl-dev libicu-dev libedit-dev libsodium-dev \
-           time $(OPS_PACKAGES) $(TEST_PACKAGES)
+           time $(PG_PACKAGES) $(OPS_PACKAGES) $(TEST_PACKAGES)
+# The PostgreSQL store: libpq to build it; the server for its tests, which
+# run a throwaway cluster of their own (tests/pg/cluster.sh), never the
+# system's.
+PG_PACKAGES = libpq-dev postgresql
 # For the tests of contrib/: systemd-analyze checks the units; nginx (run
 # by the test on its own ports and configuration, never the system's) and
 # openssl put TLS in front of the service.

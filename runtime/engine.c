@@ -31,7 +31,7 @@
 #include "lua_json.h"
 #include "user.h"
 
-enum { BATCH = 1000, MAX_HOPS = 16 };
+enum { BATCH = 1000, MAX_HOPS = 16, CONTENDED_TRIES = 100 };
 /* How long a claim holds (backend.h "Claims"): far longer than a batch of
  * a thousand events takes, and than a delivery (a webhook's timeout is
  * seconds), so that only a node that died loses its claims. */
@@ -1998,12 +1998,26 @@ int engine_job_end(engine *eng, int rc, rc_error *err) {
   return rc;
 }
 
+/* The database ended the batch to break a deadlock with another node (or
+ * a serialization conflict): nothing of it was kept, not even an event
+ * failure it recorded, so it runs again from the same state in memory,
+ * as a replay does. A deadlock names one victim and the other goes on,
+ * so this ends; the bound is for a database that says so every time. */
+static int batch_contended(engine *eng, const engine_stats *stats,
+                           rc_time clock, int *tries) {
+  if (!store_contended(eng->st) || ++*tries > CONTENDED_TRIES) return 0;
+  eng->stats = *stats;
+  clock_set(eng->clk, clock);
+  return 1;
+}
+
 int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                     int64_t *steps, int *more, rc_error *err) {
   int simulated = clock_is_simulated(eng->clk);
   int64_t total = 0;
   int rc = RC_OK;
   int limit_replay = 0; /* > 0: replaying that many events, a savepoint each */
+  int contended = 0;    /* times this batch was ended by a deadlock */
 
   eng->interrupted = 0;
   if (more) *more = 0;
@@ -2070,6 +2084,10 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         store_timers_free(timers, count);
       else
         free(timers);
+      /* Due, yet none to claim: another node holds them in its batch.
+       * This batch ends (committed) rather than wait inside it, where two
+       * nodes would each wait for the other's timers for ever. */
+      if (rc == RC_OK && count == 0) break;
     }
     eng->event_savepoints = 0;
     if (rc == RC_OK && replay) {
@@ -2083,12 +2101,15 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       rc = RC_OK;
       continue;
     }
-    limit_replay = 0;
-    if (rc != RC_OK) {
-      engine_rollback(eng);
-      break;
+    if (rc != RC_OK) engine_rollback(eng);
+    if (rc == RC_OK) rc = engine_commit(eng, err);
+    if (rc != RC_OK &&
+        batch_contended(eng, &saved_stats, saved_clock, &contended)) {
+      rc = RC_OK;
+      continue;
     }
-    if ((rc = engine_commit(eng, err)) != RC_OK) break;
+    if (rc != RC_OK) break;
+    limit_replay = contended = 0;
     total += n;
     if (n == 0) break;
     if (eng->progress) eng->progress(eng->progress_ud, total);

@@ -95,8 +95,10 @@ static const command commands[] = {
      "the service (docs/http.md)"},
     {"repl", cmd_repl, O_DB, 0, 1, "[DIR] [--db FILE]",
      "Lua console on a scratch copy"},
-    {"test", cmd_test, O_VERBOSE, 0, -1, "[DIR|FILE...] [-v]",
-     "run *_test.lua specs; -v: each test, and tracebacks"},
+    {"test", cmd_test, O_VERBOSE | O_DB, 0, -1,
+     "[DIR|FILE...] [-v] [--db postgresql://...]",
+     "run *_test.lua specs; -v: each test, and tracebacks;\n"
+     "          --db: on scratch schemas of a PostgreSQL database"},
     {"check", cmd_check, 0, 0, 1, "[DIR]", "load and validate everything"},
     {"import", cmd_import, RUNS_CLOCK, 1, 2,
      "FILE [DIR] [--db FILE] [--now TIME] [--deliver|--no-deliver]\n"
@@ -751,7 +753,8 @@ static int cmd_repl(const args *a) {
 }
 
 static int cmd_test(const args *a) {
-  return spec_main(a->npos, (char **)a->pos, (a->given & O_VERBOSE) != 0);
+  return spec_main(a->npos, (char **)a->pos, (a->given & O_VERBOSE) != 0,
+                   a->db);
 }
 
 static int cmd_backup(const args *a) {

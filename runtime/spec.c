@@ -20,6 +20,7 @@ typedef struct runner {
   char dir[PATH_MAX];     /* the institution the spec belongs to */
   char where[LUA_IDSIZE]; /* the spec's chunk as Lua's messages name it */
   int passed, failed, verbose;
+  const char *db; /* a PostgreSQL URL, or NULL: memory */
 } runner;
 
 typedef struct pathlist {
@@ -297,6 +298,7 @@ static void run_file(runner *r) {
     engine *eng = NULL;
     engine_options opts = {
         .dir = r->dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
+    char scratch[2048];
     rc_errlist errors = {0};
     const char *name;
     int line;
@@ -306,6 +308,11 @@ static void run_file(runner *r) {
     lua_getfield(L, -2, "line");
     line = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
+    if (r->db) { /* a schema of its own, dropped at engine_close */
+      snprintf(scratch, sizeof scratch, "%s%cscratch=1", r->db,
+               strchr(r->db, '?') ? '&' : '?');
+      opts.db = scratch;
+    }
     if (engine_open(&eng, &opts, &errors) != RC_OK) {
       char msg[1400];
       rc_error *e = errors.count ? &errors.items[0] : NULL;
@@ -344,10 +351,19 @@ static void run_file(runner *r) {
   lua_close(L);
 }
 
-int spec_main(int npaths, char **paths, int verbose) {
+int spec_main(int npaths, char **paths, int verbose, const char *db) {
   pathlist files = {0};
   runner r;
   char *dot[] = {"."};
+  /* A file would be a book the tests overwrite: only a server's scratch
+   * schemas are given to them. */
+  if (db && strncmp(db, "postgresql://", 13) != 0 &&
+      strncmp(db, "postgres://", 11) != 0) {
+    fprintf(stderr,
+            "recoup: --db: recoup test takes a postgresql:// URL (each test "
+            "runs on a scratch schema there); without --db, in memory\n");
+    return 2;
+  }
   if (npaths == 0) {
     npaths = 1;
     paths = dot;
@@ -364,6 +380,7 @@ int spec_main(int npaths, char **paths, int verbose) {
     qsort(files.items, (size_t)files.count, sizeof *files.items, cmp_path);
   memset(&r, 0, sizeof r);
   r.verbose = verbose;
+  r.db = db;
   for (int i = 0; i < files.count; i++) {
     r.file = files.items[i];
     if (institution_of(r.file, r.dir, sizeof r.dir) != 0) {

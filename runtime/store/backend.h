@@ -77,6 +77,11 @@ struct store {
   const store_ops *ops;
   char *where; /* owned: the database argument, as given */
   int depth;   /* 0 outside a transaction, 1 in a batch, 2 in a savepoint */
+  /* Set by a backend when the database ended the transaction to break a
+   * deadlock or a serialization conflict (PostgreSQL's 40P01, 40001):
+   * nothing of it is kept, and running it again is the remedy. Cleared
+   * by store_begin. */
+  int contended;
   /* Journal rows of one case not yet written: they go to journal_run as
    * one run when another case's row comes, the run is full, before a
    * savepoint or transaction ends, or when the engine flushes it. */
@@ -432,5 +437,7 @@ struct store_ops {
 
 /* The backends this build has. */
 extern const store_ops store_sqlite_ops;
+/* runtime/store/pg.c, in a build with libpq (RECOUP_HAVE_PG). */
+extern const store_ops store_pg_ops;
 
 #endif

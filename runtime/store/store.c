@@ -23,8 +23,12 @@ store_location store_where(const char *db) {
  * this build has none for it. */
 static const store_ops *store_backend(const char *db, rc_error *err) {
   if (store_where(db) == STORE_URL) {
+#ifdef RECOUP_HAVE_PG
+    return &store_pg_ops;
+#else
     rc_error_set(err, RC_EINVAL, "db", "this build has no PostgreSQL store");
     return NULL;
+#endif
   }
   return store_fault_wrap(&store_sqlite_ops);
 }
@@ -206,7 +210,9 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
  */
 
 int store_begin(store *st, rc_error *err) {
-  int rc = st->ops->begin(st, 0, err);
+  int rc;
+  st->contended = 0;
+  rc = st->ops->begin(st, 0, err);
   if (rc == RC_OK) st->depth = 1;
   return rc;
 }
@@ -228,6 +234,10 @@ int store_rollback(store *st) {
   rc = st->ops->end(st, 0, 0, NULL);
   st->depth = 0;
   return rc;
+}
+
+int store_contended(const store *st) {
+  return st->contended;
 }
 
 int store_in_transaction(const store *st) {

@@ -138,6 +138,11 @@ int store_begin(store *st, rc_error *err);
 int store_commit(store *st, rc_error *err);
 int store_rollback(store *st);
 int store_in_transaction(const store *st);
+
+/* Whether the database ended the last transaction (at its commit or
+ * rollback) to break a deadlock or a serialization conflict between
+ * nodes: nothing of it was kept, and it is to be run again. */
+int store_contended(const store *st);
 /* One event's effects: a savepoint inside the batch transaction. */
 int store_savepoint(store *st, rc_error *err);
 int store_release(store *st, rc_error *err);

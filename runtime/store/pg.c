@@ -1,0 +1,2791 @@
+/* The PostgreSQL store: the operations table (backend.h) over libpq, for a
+ * book that outgrows one machine or lives where the lender keeps its other
+ * data (DESIGN.md "Beyond one machine: PostgreSQL").
+ *
+ * The same book as the SQLite store, with what sharing it takes: ids from
+ * sequences, claims with a lease (pg_claim.c), the counters the console
+ * draws kept by triggers (pg_schema.c). Statements go as text with their
+ * parameters (PQexecParams) and rows come back as text, turned into typed
+ * values by the column's type: what SQLite gives as integers (counts,
+ * sums, flags) comes out as integers here too.
+ *
+ * A transaction is READ COMMITTED, PostgreSQL's default, which the claims
+ * need (pg.h). A statement that fails aborts the whole transaction in
+ * PostgreSQL: the engine's savepoint a event puts that right for one
+ * event, as it does for SQLite. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jbuf.h"
+#include "store/backend.h"
+#include "store/pg.h"
+
+/* A claim's lease when the engine gives none: long enough for a batch on
+ * a slow day, short enough that a node's death costs the others little. */
+enum { PG_LEASE_MS = 60000 };
+
+typedef struct pg {
+  store base;        /* first: the shared part (backend.h) */
+  PGconn *c;         /* owned */
+  char node[128];    /* this process among the nodes: host:pid */
+  char claimer[128]; /* who made the last claims: what ends them checks */
+  char scratch[64];  /* a throwaway schema this store made and drops, or "" */
+} pg;
+
+#define PG(s) ((pg *)(s))
+
+/* --- statements and rows ------------------------------------------------ */
+
+/* A statement's parameters, as text: numbers are written into num. The
+ * most a statement here takes is a case's 21. */
+enum { ARGS_MAX = 24 };
+typedef struct args {
+  const char *v[ARGS_MAX];
+  char num[ARGS_MAX][32];
+  int n;
+} args;
+
+static void a_text(args *a, const char *s) {
+  a->v[a->n++] = s;
+}
+
+static void a_int(args *a, int64_t x) {
+  snprintf(a->num[a->n], sizeof a->num[0], "%" PRId64, x);
+  a->v[a->n] = a->num[a->n];
+  a->n++;
+}
+
+static void a_real(args *a, double x) {
+  snprintf(a->num[a->n], sizeof a->num[0], "%.17g", x);
+  a->v[a->n] = a->num[a->n];
+  a->n++;
+}
+
+/* Runs sql; its result, or NULL with err set. A constraint the store did
+ * not expect to fail is a bug in recoup: RC_EINTERNAL, as the SQLite
+ * backend says it (backend.h's "Errors" says RC_ESTORE; the engine and
+ * test_store.c expect what sqlite.c does). */
+static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
+                     rc_error *err) {
+  PGresult *r = PQexecParams(st->c, sql, a ? a->n : 0, NULL, a ? a->v : NULL,
+                             NULL, NULL, 0);
+  ExecStatusType s = PQresultStatus(r);
+  const char *state;
+
+  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return r;
+  state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  if (state && strncmp(state, "23", 2) == 0) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+    msg[strcspn(msg, "\n")] = '\0';
+    rc_error_set(err, RC_EINTERNAL, NULL,
+                 "database: %s: unexpected constraint failure: %s", what, msg);
+  } else {
+    pg_fail(st->c, r, what, err);
+  }
+  PQclear(r);
+  return NULL;
+}
+
+/* Runs a statement for its effect; *changed (may be NULL) how many rows. */
+static int exec(pg *st, const char *sql, const args *a, const char *what,
+                int64_t *changed, rc_error *err) {
+  PGresult *r = run(st, sql, a, what, err);
+
+  if (changed) *changed = r ? atoll(PQcmdTuples(r)) : 0;
+  if (!r) return err && err->code ? err->code : RC_ESTORE;
+  PQclear(r);
+  return RC_OK;
+}
+
+/* The statement's one row: RC_OK with *out (PQclear it), RC_ENOTFOUND
+ * without a row, or the failure. */
+static int one(pg *st, const char *sql, const args *a, const char *what,
+               PGresult **out, rc_error *err) {
+  PGresult *r = run(st, sql, a, what, err);
+
+  *out = NULL;
+  if (!r) return RC_ESTORE;
+  if (PQntuples(r) == 0) {
+    PQclear(r);
+    return RC_ENOTFOUND;
+  }
+  *out = r;
+  return RC_OK;
+}
+
+static char *dup_col(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static int64_t int_col(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? 0
+                                  : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static void copy_col(char *dst, size_t size, const PGresult *r, int row,
+                     int col) {
+  rc_copy(dst, size, PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+/* Type oids of the columns we turn into numbers (pg_type.h). */
+enum {
+  OID_BOOL = 16,
+  OID_INT8 = 20,
+  OID_INT2 = 21,
+  OID_INT4 = 23,
+  OID_FLOAT4 = 700,
+  OID_FLOAT8 = 701,
+  OID_NUMERIC = 1700
+};
+
+/* Whether a number's text is whole (no point, no exponent, no NaN). */
+static int whole(const char *s) {
+  return !strpbrk(s, ".eEnN");
+}
+
+/* A row's columns as values. A sum of bigints is numeric in PostgreSQL
+ * and an integer in SQLite: whole numerics are integers here. A task's
+ * priority is whole more often than not, and SQLite keeps a whole one as
+ * an integer (shown 10, not 10.0): so is it here. */
+static void to_value(const PGresult *r, int row, int col, store_value *v) {
+  const char *s = PQgetvalue(r, row, col);
+  Oid type = PQftype(r, col);
+
+  v->name = PQfname(r, col);
+  if (PQgetisnull(r, row, col)) {
+    v->type = STORE_NULL;
+  } else if (type == OID_INT8 || type == OID_INT4 || type == OID_INT2) {
+    v->type = STORE_INT;
+    v->i = strtoll(s, NULL, 10);
+  } else if (type == OID_BOOL) {
+    v->type = STORE_INT;
+    v->i = s[0] == 't';
+  } else if (type == OID_NUMERIC ||
+             (type == OID_FLOAT8 && !strcmp(v->name, "priority"))) {
+    v->type = whole(s) ? STORE_INT : STORE_REAL;
+    if (v->type == STORE_INT)
+      v->i = strtoll(s, NULL, 10);
+    else
+      v->r = strtod(s, NULL);
+  } else if (type == OID_FLOAT8 || type == OID_FLOAT4) {
+    v->type = STORE_REAL;
+    v->r = strtod(s, NULL);
+  } else {
+    v->type = STORE_TEXT;
+    v->s = s;
+  }
+}
+
+/* Hands every row of sql to fn. */
+static int rows(pg *st, const char *sql, const args *a, store_row_fn fn,
+                void *ud, const char *what, rc_error *err) {
+  store_value cols[32];
+  PGresult *r = run(st, sql, a, what, err);
+  int n, i, j;
+
+  if (!r) return RC_ESTORE;
+  n = PQnfields(r) < 32 ? PQnfields(r) : 32;
+  for (i = 0; i < PQntuples(r); i++) {
+    for (j = 0; j < n; j++) to_value(r, i, j, &cols[j]);
+    if (fn(ud, cols, n)) break;
+  }
+  PQclear(r);
+  return RC_OK;
+}
+
+/* The one number a statement answers (0 for NULL). */
+static int number(pg *st, const char *sql, const args *a, const char *what,
+                  int64_t *out, rc_error *err) {
+  PGresult *r;
+  int rc = one(st, sql, a, what, &r, err);
+
+  *out = 0;
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  *out = int_col(r, 0, 0);
+  PQclear(r);
+  return RC_OK;
+}
+
+/* --- lifecycle -------------------------------------------------------------
+ */
+
+static void op_close(store *s) {
+  pg *st = PG(s);
+
+  if (!st) return;
+  if (st->c) {
+    if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
+      PQclear(PQexec(st->c, "ROLLBACK"));
+    if (st->scratch[0]) {
+      char sql[128];
+      snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", st->scratch);
+      PQclear(PQexec(st->c, sql));
+    }
+    PQfinish(st->c);
+  }
+  free(st);
+}
+
+/* A book of its own for a run that leaves nothing behind (`recoup test
+ * --db postgresql://...`, what ":memory:" is to SQLite): the URL's
+ * parameter scratch=1 asks for a new schema, named for this process,
+ * dropped when the store closes. libpq knows no such parameter: it is
+ * taken out of the URL (into conninfo) before connecting. Returns whether
+ * it was there. */
+static int scratch_asked(const char *where, char *conninfo, size_t size) {
+  const char *q = strchr(where, '?'), *p;
+  size_t at = 0;
+  int found = 0;
+
+  rc_copy(conninfo, size, where);
+  if (!q) return 0;
+  at = (size_t)(q - where);
+  if (at >= size) return 0;
+  conninfo[at] = '\0';
+  for (p = q + 1; *p;) {
+    size_t len = strcspn(p, "&");
+    if (len == 9 && strncmp(p, "scratch=1", 9) == 0) {
+      found = 1;
+    } else if (at + len + 2 < size) {
+      conninfo[at++] = conninfo[0] && strchr(conninfo, '?') ? '&' : '?';
+      memcpy(conninfo + at, p, len);
+      at += len;
+      conninfo[at] = '\0';
+    }
+    p += len + (p[len] == '&');
+  }
+  return found;
+}
+
+/* Makes the scratch schema and works in it from now on. */
+static int scratch_begin(pg *st, rc_error *err) {
+  static unsigned serial;
+  char sql[192];
+
+  snprintf(st->scratch, sizeof st->scratch, "recoup_scratch_%d_%u",
+           (int)getpid(), ++serial);
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s",
+           st->scratch, st->scratch);
+  {
+    PGresult *r = PQexec(st->c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+      pg_fail(st->c, r, "making a scratch schema", err);
+      st->scratch[0] = '\0';
+    }
+    PQclear(r);
+    return ok ? RC_OK : RC_ESTORE;
+  }
+}
+
+/* The counter rows this connection writes (pg_schema.c, migration 2): the
+ * first slot no other live connection holds, under a session advisory
+ * lock that ends with the connection. With all taken, slot 0, shared:
+ * nodes then wait for each other at counter rows, but still count. */
+enum { SLOTS = 128 };
+static void slot_take(pg *st) {
+  for (int i = 1; i <= SLOTS; i++) {
+    char sql[160];
+    PGresult *r;
+    int taken;
+    snprintf(sql, sizeof sql,
+             "SELECT pg_try_advisory_lock(hashtext('recoup.slot'), %d)", i);
+    r = PQexec(st->c, sql);
+    taken = PQresultStatus(r) == PGRES_TUPLES_OK &&
+            PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!taken) continue;
+    snprintf(sql, sizeof sql, "SELECT set_config('recoup.slot', '%d', false)",
+             i);
+    PQclear(PQexec(st->c, sql));
+    return;
+  }
+}
+
+static int op_open(store **out, const char *where, rc_error *err) {
+  pg *st = calloc(1, sizeof *st);
+  char host[64] = "";
+  PGresult *r;
+
+  char conninfo[2048];
+  int scratch = scratch_asked(where, conninfo, sizeof conninfo);
+
+  *out = NULL;
+  if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  st->c = PQconnectdb(conninfo);
+  if (!st->c || PQstatus(st->c) != CONNECTION_OK) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s",
+             st->c ? PQerrorMessage(st->c) : "out of memory");
+    msg[strcspn(msg, "\n")] = '\0';
+    op_close(&st->base);
+    return rc_error_set(err, RC_ESTORE, "db",
+                        "cannot open the PostgreSQL database: %s", msg);
+  }
+  /* IF NOT EXISTS and the like say nothing worth a log line. */
+  r = PQexec(st->c, "SET client_min_messages = warning");
+  PQclear(r);
+  gethostname(host, sizeof host - 1);
+  snprintf(st->node, sizeof st->node, "%s:%d", host[0] ? host : "node",
+           (int)getpid());
+  rc_copy(st->claimer, sizeof st->claimer, st->node);
+  if ((scratch && scratch_begin(st, err) != RC_OK) ||
+      pg_schema_migrate(st->c, err) != RC_OK) {
+    op_close(&st->base);
+    return RC_ESTORE;
+  }
+  slot_take(st);
+  st->base.ops = &store_pg_ops;
+  *out = &st->base;
+  return RC_OK;
+}
+
+/* A what-if or test book: its commits need not wait for the disk. */
+static int op_scratch(store *s) {
+  PGresult *r = PQexec(PG(s)->c, "SET synchronous_commit = off");
+  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? RC_OK : RC_ESTORE;
+
+  PQclear(r);
+  return rc;
+}
+
+static int op_meta_put(store *s, const char *key, const char *value,
+                       rc_error *err);
+
+static int op_writable(store *s, rc_error *err) {
+  pg *st = PG(s);
+  int rc;
+
+  if (st->base.depth > 0) return RC_OK; /* a transaction is open: it writes */
+  if ((rc = exec(st, "BEGIN", NULL, "begin", NULL, err)) != RC_OK) return rc;
+  rc = op_meta_put(s, "health", "ok", err);
+  PQclear(PQexec(st->c, "ROLLBACK"));
+  return rc;
+}
+
+/* Nothing of the kind: PostgreSQL checkpoints on its own settings. */
+static void op_checkpoint_every(store *s, int pages) {
+  (void)s, (void)pages;
+}
+
+/* A PostgreSQL book is copied and removed with PostgreSQL's own tools
+ * (pg_dump, DROP DATABASE), by whoever runs the server. */
+static int op_copy(const char *src, const char *dst, rc_error *err) {
+  (void)src, (void)dst;
+  return rc_error_set(err, RC_EINVAL, "db",
+                      "a PostgreSQL database is copied with pg_dump or the "
+                      "server's own backups, not by recoup");
+}
+
+/* A server's database is no file of ours: nothing to list. */
+static int op_files(const char *where, char (*paths)[4096], int max) {
+  (void)where, (void)paths, (void)max;
+  return 0;
+}
+
+/* --- transactions ------------------------------------------------------------
+ */
+
+static int op_begin(store *s, int nested, rc_error *err) {
+  if (!nested) pg_conflict_take(); /* a failure before this one's begin */
+  return exec(PG(s), nested ? "SAVEPOINT ev" : "BEGIN", NULL,
+              nested ? "savepoint" : "begin", NULL, err);
+}
+
+static int op_end(store *s, int nested, int keep, rc_error *err) {
+  pg *st = PG(s);
+  PGresult *r;
+  int rc;
+
+  /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
+  if (nested && !keep &&
+      exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
+    return RC_ESTORE;
+  if (nested) return exec(st, "RELEASE ev", NULL, "release", NULL, err);
+  /* The server chose this transaction to end a deadlock (or found it in
+   * a serialization conflict) somewhere in it: even when the engine
+   * rolled back to a savepoint and went on, what it recorded then (an
+   * event failed) is no fact. It is not kept; the engine runs it again
+   * (store_contended). */
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (keep && st->base.contended) {
+    PQclear(PQexec(st->c, "ROLLBACK"));
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: commit: the transaction met a deadlock "
+                        "or a serialization conflict and was rolled back");
+  }
+  if (!keep) {
+    PQclear(PQexec(st->c, "ROLLBACK"));
+    return RC_OK;
+  }
+  /* COMMIT of a transaction a failure aborted answers ROLLBACK, not an
+   * error: nothing of it was kept, and the engine must hear so. */
+  r = PQexec(st->c, "COMMIT");
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = pg_fail(st->c, r, "commit", err);
+  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    rc = rc_error_set(err, RC_ESTORE, NULL,
+                      "PostgreSQL: commit: the transaction was rolled back "
+                      "by an earlier failure");
+  else
+    rc = RC_OK;
+  PQclear(r);
+  if (pg_conflict_take()) st->base.contended = 1;
+  return rc;
+}
+
+/* --- claims
+ * ---------------------------------------------------------------------- */
+
+/* The claimant a lease names (this process's name when none), kept for
+ * the finish that follows: timer_finish is given no lease. */
+static const char *lease_node(pg *st, const store_lease *lease) {
+  rc_copy(st->claimer, sizeof st->claimer,
+          lease && lease->node && *lease->node ? lease->node : st->node);
+  return st->claimer;
+}
+
+static int64_t lease_ms(const store_lease *lease) {
+  return lease && lease->ms > 0 ? lease->ms : PG_LEASE_MS;
+}
+
+static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
+  PGresult *r;
+  int rc = one(PG(s),
+               "SELECT min(due) FROM timers WHERE claimed_until IS NULL OR "
+               "claimed_until < (extract(epoch FROM clock_timestamp()) * "
+               "1000)::bigint",
+               NULL, "next timer", &r, err);
+
+  if (rc != RC_OK) return rc;
+  if (PQgetisnull(r, 0, 0))
+    rc = RC_ENOTFOUND;
+  else
+    *due = int_col(r, 0, 0);
+  PQclear(r);
+  return rc;
+}
+
+static int op_timers_claim(store *s, rc_time until, int max,
+                           const store_lease *lease, store_timer **out, int *n,
+                           rc_error *err) {
+  pg *st = PG(s);
+  PGresult *r;
+  store_timer *t;
+  int i;
+
+  *out = NULL;
+  *n = 0;
+  if (max < 1) return RC_OK;
+  r = pg_claim_timers(st->c, lease_node(st, lease), until, max, lease_ms(lease),
+                      PG_CLOCK_DB, err);
+  if (!r) return RC_ESTORE;
+  if (!(t = calloc((size_t)PQntuples(r) + 1, sizeof *t))) {
+    PQclear(r);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  for (i = 0; i < PQntuples(r); i++) {
+    t[i].id = int_col(r, i, 0);
+    t[i].case_id = dup_col(r, i, 1);
+    t[i].due = int_col(r, i, 2);
+    t[i].event = dup_col(r, i, 3);
+    t[i].data = dup_col(r, i, 4);
+  }
+  *n = PQntuples(r);
+  *out = t;
+  PQclear(r);
+  return RC_OK;
+}
+
+/* Timer ids are never given twice here (a sequence): the id and the
+ * claim say which timer it is. */
+static int op_timer_finish(store *s, const store_timer *t, int *deleted,
+                           rc_error *err) {
+  pg *st = PG(s);
+  int rc = pg_timer_finish(st->c, t->id, st->claimer, err);
+
+  *deleted = rc > 0;
+  return rc < 0 ? rc : RC_OK;
+}
+
+static int op_events_claim(store *s, int max, const store_lease *lease,
+                           store_event **out, int *n, rc_error *err) {
+  pg *st = PG(s);
+  PGresult *r;
+  store_event *ev;
+  int i;
+
+  *out = NULL;
+  *n = 0;
+  if (max < 1) return RC_OK;
+  /* The claim's statements need a transaction: the engine's batch, or
+   * one of their own (a reader's look at the queue). */
+  if (st->base.depth == 0 &&
+      exec(st, "BEGIN", NULL, "begin", NULL, err) != RC_OK)
+    return RC_ESTORE;
+  r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
+                      PG_CLOCK_DB, err);
+  if (st->base.depth == 0) {
+    if (r && exec(st, "COMMIT", NULL, "commit", NULL, err) != RC_OK) {
+      PQclear(r);
+      r = NULL;
+    }
+    if (!r) PQclear(PQexec(st->c, "ROLLBACK"));
+  }
+  if (!r) return RC_ESTORE;
+  if (!(ev = calloc((size_t)PQntuples(r) + 1, sizeof *ev))) {
+    PQclear(r);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  for (i = 0; i < PQntuples(r); i++) {
+    ev[i].id = int_col(r, i, 0);
+    ev[i].case_id = dup_col(r, i, 1);
+    ev[i].type = dup_col(r, i, 2);
+    ev[i].data = dup_col(r, i, 3);
+    ev[i].at = int_col(r, i, 4);
+  }
+  *n = PQntuples(r);
+  *out = ev;
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_event_finish(store *s, int64_t id, int how, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, id);
+  if (how == STORE_EVENT_PARKED)
+    return exec(PG(s),
+                "UPDATE events SET status = 'failed', claimed_by = NULL, "
+                "claimed_until = NULL WHERE id = $1",
+                &a, "fail event", NULL, err);
+  return exec(PG(s), "DELETE FROM events WHERE id = $1", &a, "delete event",
+              NULL, err);
+}
+
+static int op_outbox_claim(store *s, rc_time now, int max,
+                           const store_lease *lease, store_outgoing **out,
+                           int *n, rc_error *err) {
+  pg *st = PG(s);
+  PGresult *r;
+  store_outgoing *list;
+  int i;
+
+  *out = NULL;
+  *n = 0;
+  if (max < 1) return RC_OK;
+  r = pg_claim_outbox(st->c, lease_node(st, lease), now, max, lease_ms(lease),
+                      PG_CLOCK_DB, err);
+  if (!r) return RC_ESTORE;
+  if (!(list = calloc((size_t)PQntuples(r) + 1, sizeof *list))) {
+    PQclear(r);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  for (i = 0; i < PQntuples(r); i++) {
+    list[i].id = int_col(r, i, 0);
+    list[i].case_id = dup_col(r, i, 1);
+    list[i].borrower_id = dup_col(r, i, 2);
+    list[i].channel = dup_col(r, i, 3);
+    list[i].template_name = dup_col(r, i, 4);
+    list[i].recipient = dup_col(r, i, 5);
+    list[i].body = dup_col(r, i, 6);
+    list[i].attempts = (int)int_col(r, i, 7);
+    list[i].at = int_col(r, i, 8);
+  }
+  *n = PQntuples(r);
+  *out = list;
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_release(store *s, int what, int64_t id, const store_lease *lease,
+                      rc_error *err) {
+  static const char *const sql[] = {
+      [STORE_CLAIM_TIMER] =
+          "UPDATE timers SET claimed_by = NULL, claimed_until = NULL WHERE "
+          "claimed_by = $1 AND ($2 = 0 OR id = $2)",
+      [STORE_CLAIM_EVENT] =
+          "UPDATE events SET claimed_by = NULL, claimed_until = NULL WHERE "
+          "claimed_by = $1 AND ($2 = 0 OR id = $2)",
+      [STORE_CLAIM_MESSAGE] =
+          "UPDATE messages SET claimed_by = NULL, claimed_until = NULL WHERE "
+          "claimed_by = $1 AND ($2 = 0 OR id = $2)",
+  };
+  pg *st = PG(s);
+  args a = {0};
+
+  if (what < STORE_CLAIM_TIMER || what > STORE_CLAIM_MESSAGE)
+    return rc_error_set(err, RC_EINTERNAL, NULL, "unknown claim %d", what);
+  a_text(&a, lease_node(st, lease));
+  a_int(&a, id);
+  return exec(st, sql[what], &a, "give back claims", NULL, err);
+}
+
+/* --- units of work
+ * ------------------------------------------------------------ */
+
+static int op_meta_get(store *s, const char *key, char *buf, size_t size,
+                       rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, key);
+  rc = one(PG(s), "SELECT value FROM meta WHERE key = $1", &a, "meta", &r, err);
+  if (rc == RC_OK) {
+    snprintf(buf, size, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+  } else if (rc == RC_ENOTFOUND) {
+    rc_error_set(err, RC_ENOTFOUND, NULL, "no %s in meta", key);
+  }
+  return rc;
+}
+
+static int op_meta_put(store *s, const char *key, const char *value,
+                       rc_error *err) {
+  args a = {0};
+
+  a_text(&a, key);
+  if (!value)
+    return exec(PG(s), "DELETE FROM meta WHERE key = $1", &a, "meta", NULL,
+                err);
+  a_text(&a, value);
+  return exec(PG(s),
+              "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) "
+              "DO UPDATE SET value = EXCLUDED.value",
+              &a, "meta", NULL, err);
+}
+
+static int op_borrower_put(store *s, const store_borrower *b, rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  int rc;
+
+  a_text(&a, b->id);
+  a_text(&a, b->name);
+  a_text(&a, b->locale);
+  a_text(&a, b->timezone);
+  a_text(&a, b->address);
+  a_text(&a, b->employer_name);
+  a_text(&a, b->employer_phone);
+  a_text(&a, b->employer_address);
+  a_int(&a, b->do_not_contact);
+  a_int(&a, b->ceased);
+  a_text(&a, b->area);
+  rc = exec(st,
+            "INSERT INTO borrowers AS b(id, name, locale, timezone, address, "
+            "employer_name, employer_phone, employer_address, do_not_contact, "
+            "ceased, area) VALUES ($1, coalesce($2, ''), $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET "
+            "name = coalesce($2, b.name), locale = coalesce($3, b.locale), "
+            "timezone = coalesce($4, b.timezone), "
+            "address = coalesce($5, b.address), "
+            "employer_name = coalesce($6, b.employer_name), "
+            "employer_phone = coalesce($7, b.employer_phone), "
+            "employer_address = coalesce($8, b.employer_address), "
+            "do_not_contact = greatest(b.do_not_contact, $9), "
+            "area = coalesce($11, b.area)",
+            &a, "save borrower", NULL, err);
+  if (rc != RC_OK || b->ncontacts < 0) return rc;
+  a.n = 0;
+  a_text(&a, b->id);
+  if ((rc = exec(st, "DELETE FROM contacts WHERE borrower_id = $1", &a,
+                 "replace contacts", NULL, err)) != RC_OK)
+    return rc;
+  for (int i = 0; i < b->ncontacts && rc == RC_OK; i++) {
+    a.n = 0;
+    a_text(&a, b->id);
+    a_text(&a, b->contacts[i].kind);
+    a_text(&a, b->contacts[i].value);
+    a_text(&a, b->contacts[i].name);
+    a_text(&a, b->contacts[i].relation);
+    a_int(&a, i);
+    rc = exec(st,
+              "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
+              "position) VALUES ($1, $2, $3, $4, $5, $6)",
+              &a, "save contact", NULL, err);
+  }
+  return rc;
+}
+
+static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
+                            int value, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, borrower_id);
+  a_int(&a, value);
+  return exec(PG(s),
+              flag == STORE_FLAG_CEASED
+                  ? "UPDATE borrowers SET ceased = $2 WHERE id = $1"
+                  : "UPDATE borrowers SET do_not_contact = $2 WHERE id = $1",
+              &a, "borrower flag", NULL, err);
+}
+
+#define CASE_COLS                                                       \
+  "id, borrower_id, workflow, version, state, closed, outcome, error, " \
+  "product, currency, principal, balance, amount_due, fees, due_date, " \
+  "opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
+
+static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, c->id);
+  a_text(&a, c->borrower_id);
+  a_text(&a, c->workflow);
+  a_int(&a, c->version);
+  a_text(&a, c->state);
+  a_int(&a, c->closed);
+  a_text(&a, c->outcome);
+  a_text(&a, c->error);
+  a_text(&a, c->product);
+  a_text(&a, c->currency);
+  a_int(&a, c->principal);
+  a_int(&a, c->balance);
+  a_int(&a, c->amount_due);
+  a_int(&a, c->fees);
+  a_text(&a, c->due_date);
+  a_int(&a, c->opened_at);
+  if (c->has_score)
+    a_real(&a, c->score);
+  else
+    a_text(&a, NULL);
+  a_text(&a, c->tags ? c->tags : "[]");
+  a_text(&a, c->data ? c->data : "{}");
+  a_text(&a, c->queue);
+  a_int(&a, c->on_hold);
+  return exec(PG(s),
+              "INSERT INTO cases(" CASE_COLS
+              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+              "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
+              &a, "insert case", NULL, err);
+}
+
+/* The fields of a change, one UPDATE a group as the change names them
+ * (the figures follow by trigger). */
+static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
+  pg *st = PG(s);
+  unsigned f = ch->fields;
+  args a = {0};
+  int rc = RC_OK;
+
+  if (f & STORE_CASE_TERMS) {
+    const store_case *c = ch->terms;
+    a_text(&a, c->id);
+    a_text(&a, c->product);
+    a_text(&a, c->currency);
+    a_int(&a, c->principal);
+    a_int(&a, c->balance);
+    a_int(&a, c->amount_due);
+    a_int(&a, c->fees);
+    a_text(&a, c->due_date);
+    if (c->has_score)
+      a_real(&a, c->score);
+    else
+      a_text(&a, NULL);
+    a_text(&a, c->data ? c->data : "{}");
+    a_text(&a, c->tags ? c->tags : "[]");
+    a_int(&a, c->reduced);
+    rc = exec(st,
+              "UPDATE cases SET product = $2, currency = $3, principal = $4, "
+              "balance = $5, amount_due = $6, fees = $7, due_date = $8, "
+              "score = $9, data = $10, tags = $11, reduced = $12 "
+              "WHERE id = $1",
+              &a, "update case", NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_WORKFLOW)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->workflow);
+    a_int(&a, ch->version);
+    a_text(&a, ch->state);
+    rc = exec(st,
+              "UPDATE cases SET workflow = $2, version = $3, state = $4 "
+              "WHERE id = $1",
+              &a, "set workflow", NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_MONEY)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_int(&a, ch->balance);
+    a_int(&a, ch->amount_due);
+    a_int(&a, ch->overpaid);
+    rc = exec(st,
+              "UPDATE cases SET balance = $2, amount_due = $3, overpaid = $4 "
+              "WHERE id = $1",
+              &a, "set balance", NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_STATE)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->state);
+    a_int(&a, ch->closed != 0);
+    a_text(&a, ch->outcome);
+    rc = exec(st,
+              "UPDATE cases SET state = $2, closed = $3, outcome = $4 "
+              "WHERE id = $1",
+              &a, "set state", NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_ERROR)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->error);
+    rc = exec(st, "UPDATE cases SET error = $2 WHERE id = $1", &a, "set error",
+              NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_DATA)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->data);
+    rc = exec(st, "UPDATE cases SET data = $2 WHERE id = $1", &a, "set data",
+              NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_TAGS)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->tags);
+    rc = exec(st, "UPDATE cases SET tags = $2 WHERE id = $1", &a, "set tags",
+              NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_QUEUE)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_text(&a, ch->queue);
+    rc = exec(st, "UPDATE cases SET queue = $2 WHERE id = $1", &a, "assign",
+              NULL, err);
+  }
+  if (rc == RC_OK && (f & STORE_CASE_HOLD)) {
+    a.n = 0;
+    a_text(&a, ch->id);
+    a_int(&a, ch->on_hold);
+    rc = exec(st, "UPDATE cases SET on_hold = $2 WHERE id = $1", &a, "set hold",
+              NULL, err);
+  }
+  return rc;
+}
+
+/* An event for a case in error is parked with the case's failed one, not
+ * queued (the retry re-queues them all, in order). */
+static int op_event_put(store *s, const char *case_id, const char *type,
+                        const char *data, rc_time at, const char *status,
+                        rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_text(&a, case_id);
+  a_text(&a, type);
+  a_text(&a, data);
+  a_int(&a, at);
+  if (status) {
+    a_text(&a, status);
+    rc = exec(PG(s),
+              "INSERT INTO events(case_id, type, data, at, status) SELECT $1, "
+              "$2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cases WHERE "
+              "id = $1)",
+              &a, "queue event", &n, err);
+  } else {
+    rc = exec(PG(s),
+              "INSERT INTO events(case_id, type, data, at, status) SELECT $1, "
+              "$2, $3, $4, CASE WHEN c.error IS NULL THEN 'pending' ELSE "
+              "'failed' END FROM cases c WHERE c.id = $1",
+              &a, "queue event", &n, err);
+  }
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  return rc;
+}
+
+static int op_event_key(store *s, const char *key, const char *case_id,
+                        const char *type, rc_time at, int *duplicate,
+                        rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  PGresult *r;
+  int64_t n;
+  int rc, same;
+
+  *duplicate = 0;
+  a_text(&a, key);
+  a_text(&a, case_id);
+  a_int(&a, at);
+  a_text(&a, type);
+  rc = exec(st,
+            "INSERT INTO event_keys(key, case_id, at, type) VALUES ($1, $2, "
+            "$3, $4) ON CONFLICT (key) DO NOTHING",
+            &a, "event key", &n, err);
+  if (rc != RC_OK || n == 1) return rc;
+  a.n = 1;
+  if ((rc = one(st, "SELECT case_id, type FROM event_keys WHERE key = $1", &a,
+                "read event key", &r, err)) != RC_OK)
+    return rc == RC_ENOTFOUND ? rc_error_set(err, RC_ESTORE, NULL,
+                                             "database: event key vanished")
+                              : rc;
+  same = strcmp(PQgetvalue(r, 0, 0), case_id) == 0 &&
+         (PQgetisnull(r, 0, 1) || strcmp(PQgetvalue(r, 0, 1), type) == 0);
+  if (!same)
+    rc_error_set(err, RC_ECONFLICT, "key",
+                 "event key '%s' already names a '%s' event of case %s", key,
+                 PQgetisnull(r, 0, 1) ? "(earlier)" : PQgetvalue(r, 0, 1),
+                 PQgetvalue(r, 0, 0));
+  PQclear(r);
+  if (!same) return RC_ECONFLICT;
+  *duplicate = 1;
+  return RC_OK;
+}
+
+static int op_events_retry(store *s, const char *case_id, int *count,
+                           rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_text(&a, case_id);
+  rc = exec(PG(s),
+            "UPDATE events SET status = 'pending' WHERE case_id = $1 AND "
+            "status = 'failed'",
+            &a, "retry events", &n, err);
+  if (count) *count = (int)n;
+  return rc;
+}
+
+static int op_timer_put(store *s, const char *case_id, rc_time due,
+                        const char *event, const char *data, int scoped,
+                        rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  a_int(&a, due);
+  a_text(&a, event);
+  a_text(&a, data);
+  a_int(&a, scoped);
+  return exec(PG(s),
+              "INSERT INTO timers(case_id, due, event, data, scoped) VALUES "
+              "($1, $2, $3, $4, $5)",
+              &a, "insert timer", NULL, err);
+}
+
+static int op_timers_cancel(store *s, const char *case_id, int which,
+                            const char *event, int *count, rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_text(&a, case_id);
+  if (which == STORE_TIMERS_NAMED) {
+    a_text(&a, event);
+    rc = exec(PG(s), "DELETE FROM timers WHERE case_id = $1 AND event = $2", &a,
+              "cancel timer", &n, err);
+  } else {
+    rc = exec(PG(s),
+              which == STORE_TIMERS_SCOPED
+                  ? "DELETE FROM timers WHERE case_id = $1 AND scoped <> 0"
+                  : "DELETE FROM timers WHERE case_id = $1",
+              &a, "cancel timers", &n, err);
+  }
+  if (count) *count = (int)n;
+  return rc;
+}
+
+static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
+                          const char *rows_json, size_t len, rc_error *err) {
+  char *text = strndup(rows_json, len); /* a parameter ends at its NUL */
+  args a = {0};
+  int rc;
+
+  if (!text) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  a_text(&a, case_id);
+  a_int(&a, at);
+  a_int(&a, n);
+  a_text(&a, text);
+  rc = exec(PG(s),
+            "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, $2, "
+            "$3, $4::json)",
+            &a, "journal", NULL, err);
+  free(text);
+  return rc;
+}
+
+static int op_message_put(store *s, const store_message *m, int64_t *id,
+                          rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, m->case_id);
+  a_text(&a, m->borrower_id);
+  a_text(&a, m->channel);
+  a_text(&a, m->template_name);
+  a_text(&a, m->recipient);
+  a_text(&a, m->to_kind);
+  a_text(&a, m->body);
+  a_text(&a, m->status);
+  a_text(&a, m->reason);
+  a_int(&a, m->at);
+  if (m->not_before)
+    a_int(&a, m->not_before);
+  else
+    a_text(&a, NULL);
+  rc = one(PG(s),
+           "INSERT INTO messages(case_id, borrower_id, channel, template, "
+           "recipient, to_kind, body, status, reason, at, not_before, "
+           "next_attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+           "$11, 0) RETURNING id",
+           &a, "queue message", &r, err);
+  if (id) *id = rc == RC_OK ? int_col(r, 0, 0) : 0;
+  if (rc == RC_OK) PQclear(r);
+  return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
+}
+
+/* The moves the engine makes (store.h: store_message_update), each one
+ * statement; a delivery attempt also ends the message's claim. */
+static int op_message_update(store *s, int64_t id,
+                             const store_message_change *ch, int *changed,
+                             rc_error *err) {
+  pg *st = PG(s);
+  unsigned f = ch->fields;
+  args a = {0};
+  int64_t n = 0;
+  int rc;
+
+  a_int(&a, id);
+  if (f & STORE_MSG_ATTEMPT) {
+    a_text(&a, ch->status);
+    a_int(&a, ch->attempts);
+    a_int(&a, ch->next_attempt);
+    a_text(&a, ch->reason);
+    a_int(&a, ch->at);
+    rc = exec(st,
+              "UPDATE messages SET status = $2, attempts = $3, "
+              "next_attempt = $4, reason = $5, sent_at = CASE WHEN $2 = "
+              "'sent' THEN $6 ELSE sent_at END, claimed_by = NULL, "
+              "claimed_until = NULL WHERE id = $1",
+              &a, "delivery attempt", &n, err);
+    n = 1;
+  } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
+             (f & (STORE_MSG_REASON | STORE_MSG_NOT_BEFORE))) {
+    a_text(&a, ch->status);
+    a_text(&a, ch->reason);
+    if (ch->not_before)
+      a_int(&a, ch->not_before);
+    else
+      a_text(&a, NULL);
+    rc = exec(st,
+              "UPDATE messages SET status = $2, reason = $3, not_before = $4 "
+              "WHERE id = $1 AND status = 'deferred'",
+              &a, "defer message", &n, err);
+  } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
+             ch->status && strcmp(ch->status, "queued") == 0) {
+    rc = exec(st,
+              "UPDATE messages SET status = 'queued' WHERE id = $1 AND "
+              "status = 'deferred'",
+              &a, "release message", &n, err);
+  } else if (!ch->only_if && f == STORE_MSG_STATUS) {
+    a_text(&a, ch->status);
+    rc = exec(st, "UPDATE messages SET status = $2 WHERE id = $1", &a,
+              "message status", &n, err);
+    n = 1;
+  } else {
+    rc = rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: a message change this store cannot make");
+  }
+  if (changed) *changed = rc == RC_OK && n > 0;
+  return rc;
+}
+
+static int op_messages_cancel_deferred(store *s, const char *case_id,
+                                       const char *reason, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  a_text(&a, reason);
+  return exec(PG(s),
+              "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
+              "case_id = $1 AND status = 'deferred'",
+              &a, "cancel deferred messages", NULL, err);
+}
+
+static int op_task_put(store *s, const store_task *t, int64_t *id,
+                       rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, t->case_id);
+  a_text(&a, t->kind);
+  a_text(&a, t->queue);
+  if (t->due)
+    a_int(&a, t->due);
+  else
+    a_text(&a, NULL);
+  a_text(&a, t->assignee);
+  a_text(&a, t->fields);
+  a_text(&a, t->state);
+  a_int(&a, t->keep);
+  a_int(&a, t->at);
+  a_text(&a, t->channel);
+  a_real(&a, t->priority);
+  rc = one(PG(s),
+           "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
+           "fields, state, keep, at, channel, priority) VALUES ($1, $2, $3, "
+           "$4, $5, 'open', $6, $7, $8, $9, $10, $11) RETURNING id",
+           &a, "create task", &r, err);
+  if (id) *id = rc == RC_OK ? int_col(r, 0, 0) : 0;
+  if (rc == RC_OK) PQclear(r);
+  return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
+}
+
+static int op_task_complete(store *s, int64_t id, const char *outcome,
+                            const char *result, rc_time at, rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_int(&a, id);
+  a_text(&a, outcome);
+  a_text(&a, result);
+  a_int(&a, at);
+  rc = exec(PG(s),
+            "UPDATE tasks SET status = 'done', outcome = $2, result = $3, "
+            "completed_at = $4 WHERE id = $1 AND status IN ('open', "
+            "'claimed')",
+            &a, "complete task", &n, err);
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ECONFLICT, "task",
+                        "task %lld is already closed", (long long)id);
+  return rc;
+}
+
+static int op_task_take(store *s, int64_t id, const char *user, int how,
+                        char *case_id, size_t size, rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  PGresult *r;
+  int64_t n;
+  int rc, open_;
+
+  if (case_id && size) case_id[0] = '\0';
+  a_int(&a, id);
+  a_text(&a, user);
+  if (how == STORE_TAKE_ASSIGN) {
+    rc = exec(st,
+              "UPDATE tasks SET assignee = $2, status = 'claimed' WHERE "
+              "id = $1 AND status IN ('open', 'claimed')",
+              &a, "assign task", &n, err);
+    if (rc == RC_OK && n == 0)
+      return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not waiting",
+                          (long long)id);
+    return rc;
+  }
+  a.n = 1;
+  rc = one(st, "SELECT case_id, status FROM tasks WHERE id = $1", &a,
+           "read task", &r, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
+                        (long long)id);
+  if (rc != RC_OK) return rc;
+  if (case_id) copy_col(case_id, size, r, 0, 0);
+  open_ = strcmp(PQgetvalue(r, 0, 1), "open") == 0;
+  PQclear(r);
+  if (!open_)
+    return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not open",
+                        (long long)id);
+  a_text(&a, user);
+  rc = exec(st,
+            "UPDATE tasks SET status = 'claimed', assignee = $2 WHERE id = $1 "
+            "AND status = 'open'",
+            &a, "claim task", &n, err);
+  /* Another node claimed it between the two statements. */
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not open",
+                        (long long)id);
+  return rc;
+}
+
+static int op_tasks_cancel_scoped(store *s, const char *case_id,
+                                  rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  return exec(PG(s),
+              "UPDATE tasks SET status = 'cancelled' WHERE case_id = $1 AND "
+              "keep = 0 AND status IN ('open', 'claimed')",
+              &a, "cancel tasks", NULL, err);
+}
+
+static int op_payment_put(store *s, const char *case_id, rc_money amount,
+                          const char *ref, rc_time at, rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_text(&a, case_id);
+  a_int(&a, amount);
+  a_text(&a, ref);
+  a_int(&a, at);
+  rc = exec(PG(s),
+            "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, $2, "
+            "$3, $4) ON CONFLICT (ref) DO NOTHING",
+            &a, "record payment", &n, err);
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already received", ref);
+  return rc;
+}
+
+/* An insert that answers its new id. */
+static int insert_id(pg *st, const char *sql, const args *a, const char *what,
+                     int64_t *id, rc_error *err) {
+  PGresult *r;
+  int rc = one(st, sql, a, what, &r, err);
+
+  if (id) *id = rc == RC_OK ? int_col(r, 0, 0) : 0;
+  if (rc == RC_OK) PQclear(r);
+  return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
+}
+
+static int op_promise_put(store *s, const char *case_id, rc_money amount,
+                          const char *by_date, rc_time at, int64_t *id,
+                          rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  int rc;
+
+  a_text(&a, case_id);
+  rc = exec(st,
+            "UPDATE promises SET status = 'superseded' WHERE case_id = $1 AND "
+            "status = 'open'",
+            &a, "supersede promise", NULL, err);
+  if (rc != RC_OK) return rc;
+  a_int(&a, amount);
+  a_text(&a, by_date);
+  a_int(&a, at);
+  return insert_id(st,
+                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
+                   "VALUES ($1, $2, $3, 'open', $4) RETURNING id",
+                   &a, "record promise", id, err);
+}
+
+static int op_promise_update(store *s, int64_t id, rc_money paid,
+                             const char *status, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, id);
+  a_int(&a, paid);
+  a_text(&a, status);
+  return exec(PG(s), "UPDATE promises SET paid = $2, status = $3 WHERE id = $1",
+              &a, "update promise", NULL, err);
+}
+
+static int op_promise_user_put(store *s, int64_t promise_id, const char *user,
+                               rc_error *err) {
+  args a = {0};
+
+  a_int(&a, promise_id);
+  a_text(&a, user);
+  return exec(PG(s),
+              "INSERT INTO figures_promise_users(promise_id, \"user\") VALUES "
+              "($1, $2) ON CONFLICT (promise_id) DO UPDATE SET \"user\" = "
+              "EXCLUDED.\"user\"",
+              &a, "promise taker", NULL, err);
+}
+
+static int op_plan_put(store *s, const store_plan *p, int64_t *id,
+                       rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  int64_t plan = 0;
+  int rc;
+
+  a_text(&a, p->case_id);
+  rc = exec(st,
+            "UPDATE plans SET status = 'superseded' WHERE case_id = $1 AND "
+            "status = 'open'",
+            &a, "supersede plan", NULL, err);
+  if (rc == RC_OK)
+    rc = exec(st,
+              "UPDATE installments SET status = 'cancelled' WHERE status IN "
+              "('due', 'missed') AND plan_id IN (SELECT id FROM plans WHERE "
+              "case_id = $1 AND status = 'superseded')",
+              &a, "cancel installments", NULL, err);
+  if (rc != RC_OK) return rc;
+  a_int(&a, p->total);
+  a_int(&a, p->grace_ms);
+  a_int(&a, p->at);
+  rc = insert_id(st,
+                 "INSERT INTO plans(case_id, total, grace, status, at) VALUES "
+                 "($1, $2, $3, 'open', $4) RETURNING id",
+                 &a, "record plan", &plan, err);
+  if (id) *id = plan;
+  for (int i = 0; i < p->n && rc == RC_OK; i++) {
+    a.n = 0;
+    a_int(&a, plan);
+    a_int(&a, i + 1);
+    a_text(&a, p->items[i].due_date);
+    a_int(&a, p->items[i].amount);
+    rc = insert_id(st,
+                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
+                   "status) VALUES ($1, $2, $3, $4, 'due') RETURNING id",
+                   &a, "record installment", &p->items[i].id, err);
+  }
+  return rc;
+}
+
+static int op_installment_update(store *s, int64_t id, rc_money paid,
+                                 const char *status, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, id);
+  a_int(&a, paid);
+  a_text(&a, status);
+  return exec(PG(s),
+              "UPDATE installments SET paid = $2, status = $3 WHERE id = $1",
+              &a, "update installment", NULL, err);
+}
+
+static int op_plan_status(store *s, int64_t plan_id, const char *status,
+                          rc_error *err) {
+  args a = {0};
+
+  a_int(&a, plan_id);
+  a_text(&a, status);
+  return exec(PG(s), "UPDATE plans SET status = $2 WHERE id = $1", &a,
+              "plan status", NULL, err);
+}
+
+static int op_variant_put(store *s, const char *case_id, const char *experiment,
+                          const char *arm, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  a_text(&a, experiment);
+  a_text(&a, arm);
+  return exec(PG(s),
+              "INSERT INTO variants(case_id, experiment, arm) VALUES ($1, $2, "
+              "$3)",
+              &a, "record variant", NULL, err);
+}
+
+static int op_user_put(store *s, const store_user *u, const char *hash,
+                       rc_error *err) {
+  args a = {0};
+  int64_t n;
+  int rc;
+
+  a_text(&a, u->name);
+  a_text(&a, u->role);
+  a_text(&a, u->queues ? u->queues : "[]");
+  a_text(&a, hash);
+  a_int(&a, u->created_at);
+  rc = exec(PG(s),
+            "INSERT INTO users(name, role, queues, password_hash, created_at) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            &a, "add user", &n, err);
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ECONFLICT, "name", "user %s already exists",
+                        u->name);
+  return rc;
+}
+
+static int op_user_update(store *s, const char *name, int disabled,
+                          const char *hash, rc_error *err) {
+  args a = {0};
+  int64_t n = 1;
+  int rc = RC_OK;
+
+  a_text(&a, name);
+  if (disabled >= 0) {
+    a_int(&a, disabled != 0);
+    rc = exec(PG(s), "UPDATE users SET disabled = $2 WHERE name = $1", &a,
+              "update user", &n, err);
+  }
+  if (rc == RC_OK && n > 0 && hash) {
+    a.n = 1;
+    a_text(&a, hash);
+    rc = exec(PG(s), "UPDATE users SET password_hash = $2 WHERE name = $1", &a,
+              "update user", &n, err);
+  }
+  if (rc == RC_OK && n == 0)
+    return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
+  return rc;
+}
+
+static int op_user_log(store *s, rc_time at, const char *name,
+                       const char *change, const char *address, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, at);
+  a_text(&a, name);
+  a_text(&a, change);
+  a_text(&a, address && *address ? address : NULL);
+  return exec(PG(s),
+              "INSERT INTO users_log(at, name, change, address) VALUES ($1, "
+              "$2, $3, $4)",
+              &a, "users log", NULL, err);
+}
+
+static int op_session_put(store *s, const char *id, const char *name,
+                          rc_time now, rc_time expires_at, const char *address,
+                          rc_error *err) {
+  args a = {0};
+
+  a_text(&a, id);
+  a_text(&a, name);
+  a_int(&a, now);
+  a_int(&a, expires_at);
+  a_text(&a, address && *address ? address : NULL);
+  return exec(PG(s),
+              "INSERT INTO sessions(id, name, created_at, last_seen, "
+              "expires_at, address) VALUES ($1, $2, $3, $3, $4, $5)",
+              &a, "add session", NULL, err);
+}
+
+static int op_session_touch(store *s, const char *id, rc_time now,
+                            rc_error *err) {
+  args a = {0};
+
+  a_text(&a, id);
+  a_int(&a, now);
+  return exec(PG(s),
+              "UPDATE sessions SET last_seen = $2 WHERE id = $1 AND "
+              "last_seen < $2",
+              &a, "touch session", NULL, err);
+}
+
+static int op_sessions_delete(store *s, int which, const char *id,
+                              const char *name, rc_time now,
+                              rc_time idle_before, int *deleted,
+                              rc_error *err) {
+  args a = {0};
+  int64_t n = 0;
+  int rc;
+
+  if (which == STORE_SESSIONS_ONE) {
+    a_text(&a, id);
+    rc = exec(PG(s), "DELETE FROM sessions WHERE id = $1", &a, "end session",
+              &n, err);
+  } else if (which == STORE_SESSIONS_OF_USER) {
+    a_text(&a, name);
+    a_text(&a, id);
+    rc = exec(PG(s),
+              "DELETE FROM sessions WHERE name = $1 AND id IS DISTINCT FROM "
+              "$2::text",
+              &a, "end sessions", &n, err);
+  } else {
+    a_int(&a, now);
+    a_int(&a, idle_before);
+    rc = exec(PG(s),
+              "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2",
+              &a, "end stale sessions", NULL, err);
+  }
+  if (deleted) *deleted = (int)n;
+  return rc;
+}
+
+/* Written at once: inside the batch it is undone with the batch, or with
+ * the event's savepoint, by the database itself. A zero adds nothing (and
+ * makes no row, as SQLite's sums do not). */
+static int op_figure_add(store *s, const char *figure, const char *day,
+                         const char *a_, const char *b, const char *c,
+                         int64_t n, int64_t amount, rc_error *err) {
+  args a = {0};
+
+  if (n == 0 && amount == 0) return RC_OK;
+  a_text(&a, figure);
+  a_text(&a, day);
+  a_text(&a, a_ ? a_ : "");
+  a_text(&a, b ? b : "");
+  a_text(&a, c ? c : "");
+  a_int(&a, n);
+  a_int(&a, amount);
+  return exec(PG(s),
+              "INSERT INTO figures_days AS f(figure, day, a, b, c, n, amount, "
+              "slot) VALUES ($1, $2, left($3, 128), left($4, 128), "
+              "left($5, 128), $6, $7, figures_slot()) ON CONFLICT (figure, "
+              "day, a, b, c, slot) DO UPDATE SET "
+              "n = f.n + EXCLUDED.n, amount = f.amount + EXCLUDED.amount",
+              &a, "figures", NULL, err);
+}
+
+static int op_roll_log(store *s, const char *month, const char *case_id,
+                       const char *due_date, int status, const char *now_due,
+                       int now_status, const char *opened, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, month);
+  a_text(&a, case_id);
+  a_text(&a, due_date);
+  a_int(&a, status);
+  a_text(&a, now_due);
+  a_int(&a, now_status);
+  a_text(&a, opened);
+  return exec(PG(s),
+              "INSERT INTO figures_roll_log(month, case_id, due_date, status, "
+              "now_due, now_status, opened) VALUES ($1, $2, $3, $4, $5, $6, "
+              "$7) ON CONFLICT (case_id, month) DO UPDATE SET now_due = "
+              "EXCLUDED.now_due, now_status = EXCLUDED.now_status",
+              &a, "roll log", NULL, err);
+}
+
+static int op_roll_put(store *s, const char *month, int from, int to,
+                       int64_t cases, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, month);
+  a_int(&a, from);
+  a_int(&a, to);
+  a_int(&a, cases);
+  return exec(PG(s),
+              "INSERT INTO figures_rolls(month, from_bucket, to_bucket, cases) "
+              "VALUES ($1, $2, $3, $4) ON CONFLICT (month, from_bucket, "
+              "to_bucket) DO UPDATE SET cases = EXCLUDED.cases",
+              &a, "roll rates", NULL, err);
+}
+
+static int op_rolls_forget(store *s, const char *before, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, before);
+  return exec(PG(s), "DELETE FROM figures_roll_log WHERE month < $1", &a,
+              "roll log", NULL, err);
+}
+
+/* --- reads ------------------------------------------------------------------
+ */
+
+/* Text is ordered by its bytes, as SQLite orders it, whatever collation
+ * the database was made with: reports and pages come out in the same
+ * order on both stores. */
+#define C " COLLATE \"C\""
+
+#define MESSAGE_COLS                                                      \
+  "id, case_id AS \"case\", borrower_id AS borrower, channel, template, " \
+  "recipient AS \"to\", to_kind, body, status, reason, at, not_before"
+#define TASK_COLS                                                          \
+  "id, case_id AS \"case\", kind, queue, due, assignee, status, outcome, " \
+  "at, completed_at, fields, result, priority"
+/* A journal row out of its run (r, e(v, i)): the journal view's columns. */
+#define JOURNAL_COLS                                                     \
+  "r.id + e.i - 1 AS id, (e.v ->> 3)::bigint AS at, e.v ->> 0 AS kind, " \
+  "e.v ->> 1 AS state, (e.v ->> 2)::bigint AS version, "                 \
+  "nullif((e.v -> 4)::text, 'null') AS detail"
+#define JOURNAL_FROM \
+  " FROM journal_runs r, json_array_elements(r.rows) WITH ORDINALITY e(v, i)"
+
+/* A case a named agent may see (sqlite.c's VISIBLE): Q the agent's queues
+ * (a JSON array), U the agent, S since when its own done tasks count. */
+#define VISIBLE(case_, Q, U, S)                               \
+  "EXISTS (SELECT 1 FROM tasks v WHERE v.case_id = " case_    \
+  " AND "                                                     \
+  "((v.status IN ('open', 'claimed') AND v.queue IN (SELECT " \
+  "json_array_elements_text(" Q                               \
+  "::json))) OR (v.status = 'done' AND "                      \
+  "v.assignee = " U "::text AND v.completed_at >= " S "::bigint)))"
+
+static void a_scope(args *a, const store_scope *scope) {
+  a_text(a, scope ? scope->queues : NULL);
+  a_text(a, scope ? scope->user : NULL);
+  a_int(a, scope ? scope->since : 0);
+}
+
+static int op_case_get(store *s, const char *id, store_case *out,
+                       rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  a_text(&a, id);
+  rc = one(PG(s), "SELECT " CASE_COLS " FROM cases WHERE id = $1", &a,
+           "read case", &r, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  if (rc != RC_OK) return rc;
+  out->id = dup_col(r, 0, 0);
+  out->borrower_id = dup_col(r, 0, 1);
+  out->workflow = dup_col(r, 0, 2);
+  out->version = (int)int_col(r, 0, 3);
+  out->state = dup_col(r, 0, 4);
+  out->closed = (int)int_col(r, 0, 5);
+  out->outcome = dup_col(r, 0, 6);
+  out->error = dup_col(r, 0, 7);
+  out->product = dup_col(r, 0, 8);
+  out->currency = dup_col(r, 0, 9);
+  out->principal = int_col(r, 0, 10);
+  out->balance = int_col(r, 0, 11);
+  out->amount_due = int_col(r, 0, 12);
+  out->fees = int_col(r, 0, 13);
+  out->due_date = dup_col(r, 0, 14);
+  out->opened_at = int_col(r, 0, 15);
+  out->has_score = !PQgetisnull(r, 0, 16);
+  out->score = out->has_score ? strtod(PQgetvalue(r, 0, 16), NULL) : 0;
+  out->tags = dup_col(r, 0, 17);
+  out->data = dup_col(r, 0, 18);
+  out->queue = dup_col(r, 0, 19);
+  out->on_hold = (int)int_col(r, 0, 20);
+  out->overpaid = int_col(r, 0, 21);
+  out->reduced = int_col(r, 0, 22);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_case_exists(store *s, const char *id, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, id);
+  rc = one(PG(s), "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+           err);
+  if (rc == RC_OK) PQclear(r);
+  if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  return rc;
+}
+
+static int op_borrower_get(store *s, const char *id, store_borrower *out,
+                           rc_error *err) {
+  args a = {0};
+  PGresult *r;
+
+  memset(out, 0, sizeof *out);
+  a_text(&a, id);
+  r = run(PG(s),
+          "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
+          "b.employer_name, b.employer_phone, b.employer_address, "
+          "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation, "
+          "b.area FROM borrowers b LEFT JOIN contacts k ON "
+          "k.borrower_id = b.id WHERE b.id = $1 ORDER BY k.position",
+          &a, "read borrower", err);
+  if (!r) return RC_ESTORE;
+  if (PQntuples(r) == 0) {
+    PQclear(r);
+    return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
+                        id);
+  }
+  out->id = dup_col(r, 0, 0);
+  out->name = dup_col(r, 0, 1);
+  out->locale = dup_col(r, 0, 2);
+  out->timezone = dup_col(r, 0, 3);
+  out->address = dup_col(r, 0, 4);
+  out->employer_name = dup_col(r, 0, 5);
+  out->employer_phone = dup_col(r, 0, 6);
+  out->employer_address = dup_col(r, 0, 7);
+  out->do_not_contact = (int)int_col(r, 0, 8);
+  out->ceased = (int)int_col(r, 0, 9);
+  out->area = dup_col(r, 0, 14);
+  if (!PQgetisnull(r, 0, 10)) {
+    out->contacts = calloc((size_t)PQntuples(r), sizeof *out->contacts);
+    if (!out->contacts) {
+      PQclear(r);
+      store_borrower_free(out);
+      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+      store_contact *k = &out->contacts[out->ncontacts++];
+      k->kind = dup_col(r, i, 10);
+      k->value = dup_col(r, i, 11);
+      k->name = dup_col(r, i, 12);
+      k->relation = dup_col(r, i, 13);
+    }
+  }
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_read_case_rows(store *s, int which, const char *id,
+                             store_row_fn fn, void *ud, rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+
+  if (id) a_text(&a, id);
+  switch (which) {
+    case STORE_ROWS_MESSAGES:
+      return rows(st,
+                  id ? "SELECT " MESSAGE_COLS
+                       " FROM messages WHERE case_id = "
+                       "$1 ORDER BY id"
+                     : "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
+                  &a, fn, ud, "messages", err);
+    case STORE_ROWS_TASKS:
+      return rows(st,
+                  id ? "SELECT " TASK_COLS
+                       " FROM tasks WHERE case_id = $1 "
+                       "ORDER BY id"
+                     : "SELECT " TASK_COLS " FROM tasks ORDER BY id",
+                  &a, fn, ud, "tasks", err);
+    case STORE_ROWS_TIMERS:
+      return rows(st,
+                  "SELECT id, event, due, data, scoped FROM timers WHERE "
+                  "case_id = $1 ORDER BY due, id",
+                  &a, fn, ud, "timers", err);
+    case STORE_ROWS_PLAN:
+      return rows(
+          st,
+          "SELECT p.id AS plan, p.total, p.status AS plan_status, i.id, "
+          "i.seq, i.due_date AS due, i.amount, i.paid, i.status FROM "
+          "plans p JOIN installments i ON i.plan_id = p.id WHERE "
+          "p.case_id = $1 AND p.id = (SELECT max(id) FROM plans WHERE "
+          "case_id = $1) ORDER BY i.seq",
+          &a, fn, ud, "plan", err);
+    default:
+      return rows(st,
+                  "SELECT id, state, balance FROM cases WHERE borrower_id = $1 "
+                  "ORDER BY id" C,
+                  &a, fn, ud, "borrower cases", err);
+  }
+}
+
+static int op_cases_each(store *s, const char *state, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  args a = {0};
+
+  if (state) a_text(&a, state);
+  return rows(PG(s),
+              state ? "SELECT id, state, workflow, version, balance, error "
+                      "FROM cases WHERE state = $1 ORDER BY id" C
+                    : "SELECT id, state, workflow, version, balance, error "
+                      "FROM cases ORDER BY id" C,
+              &a, fn, ud, "cases", err);
+}
+
+static int op_journal_each(store *s, const char *case_id, int limit,
+                           store_row_fn fn, void *ud, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  if (limit <= 0)
+    return rows(PG(s),
+                "SELECT " JOURNAL_COLS JOURNAL_FROM
+                " WHERE r.case_id = $1 ORDER BY r.id, e.i",
+                &a, fn, ud, "journal", err);
+  a_int(&a, limit);
+  return rows(PG(s),
+              "SELECT * FROM (SELECT " JOURNAL_COLS JOURNAL_FROM
+              " WHERE r.case_id = $1 ORDER BY r.id DESC, e.i DESC LIMIT $2) t "
+              "ORDER BY id",
+              &a, fn, ud, "journal", err);
+}
+
+static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
+                          void *ud, rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+
+  switch (which) {
+    case STORE_REPORT_STATES:
+      return rows(st,
+                  "SELECT workflow, state, count(*) AS cases, sum(balance) AS "
+                  "balance, sum((error IS NOT NULL)::int) AS errors, "
+                  "sum(closed) AS closed FROM cases GROUP BY workflow, state "
+                  "ORDER BY workflow" C ", state" C,
+                  NULL, fn, ud, "report", err);
+    case STORE_REPORT_DPD:
+      /* Days past due in the institution's calendar: today is given. */
+      a_text(&a, arg);
+      return rows(
+          st,
+          "SELECT CASE WHEN d <= 0 THEN 'current' WHEN d <= 30 THEN "
+          "'1-30' WHEN d <= 60 THEN '31-60' WHEN d <= 90 THEN '61-90' "
+          "ELSE '90+' END AS bucket, count(*) AS cases, sum(balance) AS "
+          "balance FROM (SELECT $1::date - coalesce(due_date::date, "
+          "$1::date) AS d, balance FROM cases WHERE closed = 0) x "
+          "GROUP BY bucket ORDER BY min(d)",
+          &a, fn, ud, "report", err);
+    case STORE_REPORT_PROMISES:
+      return rows(st,
+                  "SELECT status, count(*) AS promises, sum(amount) AS amount, "
+                  "sum(paid) AS paid FROM promises GROUP BY status ORDER BY "
+                  "status" C,
+                  NULL, fn, ud, "report", err);
+    case STORE_REPORT_INSTALLMENTS:
+      return rows(st,
+                  "SELECT status, count(*) AS installments, sum(amount) AS "
+                  "amount, sum(paid) AS paid FROM installments GROUP BY status "
+                  "ORDER BY status" C,
+                  NULL, fn, ud, "report", err);
+    case STORE_REPORT_CONTACTS:
+      return rows(st,
+                  "SELECT * FROM (SELECT 'message'::text AS kind, channel, "
+                  "status, count(*) AS count FROM messages GROUP BY channel, "
+                  "status UNION ALL SELECT 'task', kind, status, count(*) FROM "
+                  "tasks GROUP BY kind, status) x ORDER BY kind" C ", channel" C
+                  ", status" C,
+                  NULL, fn, ud, "report", err);
+    case STORE_REPORT_REFUSALS:
+      /* strpos first: a run holds a policy row only now and then. */
+      return rows(st,
+                  "SELECT * FROM (SELECT e.v -> 4 ->> 'verdict' AS status, "
+                  "e.v -> 4 ->> 'reason' AS reason, count(*) AS count FROM "
+                  "journal_runs r, json_array_elements(r.rows) e(v) WHERE "
+                  "strpos(r.rows::text, '[\"policy\",') > 0 AND e.v ->> 0 = "
+                  "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
+                  NULL, fn, ud, "report", err);
+    default:
+      return rows(
+          st,
+          "SELECT v.experiment, v.arm, count(*) AS cases, count(*) "
+          "FILTER (WHERE c.closed <> 0 AND c.outcome = 'paid') AS paid, "
+          "sum(c.balance) AS balance, coalesce(sum((SELECT sum(amount) "
+          "FROM payments p WHERE p.case_id = c.id)), 0) AS recovered "
+          "FROM variants v JOIN cases c ON c.id = v.case_id GROUP BY "
+          "v.experiment, v.arm ORDER BY v.experiment" C ", v.arm" C,
+          NULL, fn, ud, "report", err);
+  }
+}
+
+static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  static const char *const sql[] = {
+      [STORE_FIGURES_STATES] =
+          "SELECT workflow, state, sum(cases)::bigint AS cases, "
+          "sum(balance)::bigint AS balance, sum(errors)::bigint AS errors, "
+          "sum(closed)::bigint AS closed FROM figures_states GROUP BY "
+          "workflow, state HAVING sum(cases) <> 0 ORDER BY workflow" C
+          ", state" C,
+      [STORE_FIGURES_DUE] =
+          "SELECT due_date, sum(cases)::bigint AS cases, "
+          "sum(balance)::bigint AS balance FROM figures_due GROUP BY "
+          "due_date HAVING sum(cases) <> 0 ORDER BY due_date" C,
+      [STORE_FIGURES_PROMISES] =
+          "SELECT status, sum(promises)::bigint AS promises, "
+          "sum(amount)::bigint AS amount, sum(paid)::bigint AS paid FROM "
+          "figures_promises GROUP BY status HAVING sum(promises) <> 0 "
+          "ORDER BY status" C,
+      [STORE_FIGURES_QUEUES] =
+          "SELECT queue, count(*) FILTER (WHERE status = 'open') AS open, "
+          "count(*) FILTER (WHERE status = 'claimed') AS claimed, min(due) "
+          "AS oldest_due FROM tasks WHERE status IN ('open', 'claimed') "
+          "GROUP BY queue ORDER BY queue" C " NULLS LAST",
+      [STORE_FIGURES_ARMS] =
+          "SELECT min(workflow) AS workflow, experiment, arm, "
+          "sum(cases)::bigint AS cases, sum(recovered)::bigint AS recovered, "
+          "sum(closed_paid)::bigint AS closed_paid FROM figures_arms GROUP "
+          "BY experiment, arm ORDER BY min(workflow)" C ", experiment" C
+          ", arm" C,
+  };
+
+  if (which < STORE_FIGURES_STATES || which > STORE_FIGURES_ARMS)
+    which = STORE_FIGURES_ARMS;
+  return rows(PG(s), sql[which], NULL, fn, ud, "figures", err);
+}
+
+static int op_figures_days(store *s, const char *figure, const char *from,
+                           const char *to, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  args a = {0};
+
+  a_text(&a, figure);
+  a_text(&a, from);
+  a_text(&a, to);
+  return rows(PG(s),
+              "SELECT day, a, b, c, sum(n)::bigint AS n, "
+              "sum(amount)::bigint AS amount FROM figures_days WHERE "
+              "figure = $1 AND day >= $2 AND day <= $3 GROUP BY day, a, b, c "
+              "ORDER BY day" C ", a" C ", b" C ", c" C,
+              &a, fn, ud, "figures", err);
+}
+
+static int op_read_count(store *s, int which, const char *arg, rc_time at,
+                         int64_t *count, rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+
+  switch (which) {
+    case STORE_COUNT_EVENTS_PENDING:
+      return number(st, "SELECT count(*) FROM events WHERE status = 'pending'",
+                    NULL, "count", count, err);
+    case STORE_COUNT_TIMERS:
+      return number(st, "SELECT count(*) FROM timers", NULL, "count", count,
+                    err);
+    case STORE_COUNT_TIMERS_OVERDUE:
+      a_int(&a, at);
+      return number(st, "SELECT count(*) FROM timers WHERE due <= $1", &a,
+                    "overdue timers", count, err);
+    case STORE_COUNT_MESSAGES_STATUS:
+      a_text(&a, arg);
+      return number(st, "SELECT count(*) FROM messages WHERE status = $1", &a,
+                    "count", count, err);
+    case STORE_COUNT_FIGURES_MESSAGES:
+      a_text(&a, arg);
+      return number(st,
+                    "SELECT coalesce((SELECT sum(messages) FROM "
+                    "figures_messages WHERE status = $1), 0)",
+                    &a, "count", count, err);
+    default:
+      a_text(&a, arg);
+      return number(st,
+                    "SELECT count(*) FROM journal_runs r, "
+                    "json_array_elements(r.rows) e(v) WHERE "
+                    "strpos(r.rows::text, '[' || to_json($1::text)::text || "
+                    "',') > 0 AND e.v ->> 0 = $1",
+                    &a, "count", count, err);
+  }
+}
+
+static int op_read_total(store *s, int which, rc_money *total, rc_error *err) {
+  static const char *const sql[] = {
+      [STORE_TOTAL_PAID] = "SELECT coalesce(sum(amount), 0) FROM payments",
+      [STORE_TOTAL_OVERPAID] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
+      [STORE_TOTAL_REDUCED] = "SELECT coalesce(sum(reduced), 0) FROM cases",
+  };
+
+  if (which < STORE_TOTAL_PAID || which > STORE_TOTAL_REDUCED)
+    which = STORE_TOTAL_REDUCED;
+  return number(PG(s), sql[which], NULL, "total", total, err);
+}
+
+static int op_task_get(store *s, int64_t id, store_task_info *out,
+                       rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  a_int(&a, id);
+  rc = one(PG(s),
+           "SELECT case_id, kind, status, outcome, result, queue, assignee "
+           "FROM tasks WHERE id = $1",
+           &a, "read task", &r, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
+                        (long long)id);
+  if (rc != RC_OK) return rc;
+  copy_col(out->case_id, sizeof out->case_id, r, 0, 0);
+  copy_col(out->kind, sizeof out->kind, r, 0, 1);
+  copy_col(out->status, sizeof out->status, r, 0, 2);
+  out->result = dup_col(r, 0, 4);
+  copy_col(out->queue, sizeof out->queue, r, 0, 5);
+  copy_col(out->assignee, sizeof out->assignee, r, 0, 6);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_promise_get(store *s, int64_t id, const char *case_id,
+                          store_promise *out, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  if (id > 0) {
+    a_int(&a, id);
+    rc = one(PG(s),
+             "SELECT id, amount, paid, by_date, status FROM promises WHERE "
+             "id = $1",
+             &a, "promise", &r, err);
+  } else {
+    a_text(&a, case_id);
+    rc = one(PG(s),
+             "SELECT id, amount, paid, by_date, status FROM promises WHERE "
+             "case_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 1",
+             &a, "promise", &r, err);
+  }
+  if (rc != RC_OK) return rc;
+  out->id = int_col(r, 0, 0);
+  out->amount = int_col(r, 0, 1);
+  out->paid = int_col(r, 0, 2);
+  copy_col(out->by_date, sizeof out->by_date, r, 0, 3);
+  copy_col(out->status, sizeof out->status, r, 0, 4);
+  PQclear(r);
+  return RC_OK;
+}
+
+/* A one-text answer into buf: RC_OK, RC_ENOTFOUND or the failure. */
+static int text_of(pg *st, const char *sql, const args *a, const char *what,
+                   char *buf, size_t size, rc_error *err) {
+  PGresult *r;
+  int rc = one(st, sql, a, what, &r, err);
+
+  if (rc != RC_OK) return rc;
+  copy_col(buf, size, r, 0, 0);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_promise_user_get(store *s, int64_t promise_id, char *user,
+                               size_t size, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, promise_id);
+  return text_of(PG(s),
+                 "SELECT \"user\" FROM figures_promise_users WHERE "
+                 "promise_id = $1",
+                 &a, "promise taker", user, size, err);
+}
+
+static void read_installment(const PGresult *r, int row, store_installment *i) {
+  i->id = int_col(r, row, 0);
+  i->plan_id = int_col(r, row, 1);
+  i->seq = (int)int_col(r, row, 2);
+  copy_col(i->due_date, sizeof i->due_date, r, row, 3);
+  i->amount = int_col(r, row, 4);
+  i->paid = int_col(r, row, 5);
+  copy_col(i->status, sizeof i->status, r, row, 6);
+}
+
+static int op_installments_unpaid(store *s, const char *case_id,
+                                  store_installment **out, int *n,
+                                  rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  store_installment *list;
+  int i;
+
+  *out = NULL;
+  *n = 0;
+  a_text(&a, case_id);
+  r = run(PG(s),
+          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+          "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
+          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+          "AND i.status IN ('due', 'missed') ORDER BY i.seq",
+          &a, "unpaid installments", err);
+  if (!r) return RC_ESTORE;
+  if (PQntuples(r) == 0) {
+    PQclear(r);
+    return RC_OK;
+  }
+  if (!(list = calloc((size_t)PQntuples(r), sizeof *list))) {
+    PQclear(r);
+    return rc_error_set(err, RC_ENOMEM, NULL, "installments: out of memory");
+  }
+  for (i = 0; i < PQntuples(r); i++) read_installment(r, i, &list[i]);
+  *out = list;
+  *n = PQntuples(r);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_installment_get(store *s, int64_t id, store_installment *out,
+                              char *plan_status, size_t size, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_int(&a, id);
+  rc = one(PG(s),
+           "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+           "i.status, p.status FROM installments i JOIN plans p ON "
+           "p.id = i.plan_id WHERE i.id = $1",
+           &a, "installment", &r, err);
+  if (rc != RC_OK) return rc;
+  read_installment(r, 0, out);
+  copy_col(plan_status, size, r, 0, 7);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_payment_by_ref(store *s, const char *ref, char *case_id,
+                             size_t size, rc_money *amount, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, ref);
+  rc = one(PG(s), "SELECT case_id, amount FROM payments WHERE ref = $1", &a,
+           "read payment", &r, err);
+  if (rc != RC_OK) return rc;
+  copy_col(case_id, size, r, 0, 0);
+  *amount = int_col(r, 0, 1);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_variant_get(store *s, const char *case_id, const char *experiment,
+                          char *arm, size_t size, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  a_text(&a, experiment);
+  return text_of(PG(s),
+                 "SELECT arm FROM variants WHERE case_id = $1 AND "
+                 "experiment = $2",
+                 &a, "variant", arm, size, err);
+}
+
+static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
+                           rc_error *err) {
+  args a = {0};
+  int rc;
+
+  a_int(&a, id);
+  rc = text_of(PG(s), "SELECT case_id FROM messages WHERE id = $1", &a,
+               "message", case_id, size, err);
+  if (rc != RC_ENOTFOUND) return rc;
+  return rc_error_set(err, RC_ENOTFOUND, "message", "unknown message %lld",
+                      (long long)id);
+}
+
+/* Keeps the max newest of the times seen, newest first. */
+static void keep_newest(rc_time *times, int *n, int max, rc_time t) {
+  int i;
+
+  if (*n == max) {
+    if (times[max - 1] >= t) return; /* older than all that are kept */
+    i = max - 1;
+  } else {
+    i = (*n)++;
+  }
+  while (i > 0 && times[i - 1] < t) {
+    times[i] = times[i - 1];
+    i--;
+  }
+  times[i] = t;
+}
+
+/* What a task counts as for the caps: its declared channel, else by kind. */
+#define TASK_CHANNEL                                              \
+  "coalesce(t.channel, CASE t.kind WHEN 'call' THEN 'call' WHEN " \
+  "'visit' THEN 'visit' WHEN 'home_visit' THEN 'visit' WHEN "     \
+  "'workplace_visit' THEN 'visit' END)"
+
+/* The guard's count (sqlite.c says why each term): the newest messages,
+ * then the newest contact tasks, merged. */
+static int op_contact_times(store *s, const char *case_id,
+                            const char *borrower_id, const char *channel,
+                            rc_time since, int64_t exclude_message, int max,
+                            rc_time *times, int *n, rc_error *err) {
+  pg *st = PG(s);
+
+  if (max <= 0) return RC_OK;
+  for (int pass = 0; pass < 2; pass++) {
+    args a = {0};
+    PGresult *r;
+    const char *sql;
+
+    if (pass == 0) {
+      a_text(&a, borrower_id);
+      a_text(&a, channel);
+      a_int(&a, since);
+      a_int(&a, exclude_message ? exclude_message : INT64_MAX);
+      a_int(&a, max);
+      if (case_id) a_text(&a, case_id);
+      sql = case_id ? "SELECT at FROM messages WHERE borrower_id = $1 AND "
+                      "case_id = $6 AND channel = $2 AND at > $3 AND status "
+                      "NOT IN ('blocked', 'cancelled') AND id <> $4 AND "
+                      "(status <> 'deferred' OR id < $4) ORDER BY at DESC "
+                      "LIMIT $5"
+                    : "SELECT at FROM messages WHERE borrower_id = $1 AND "
+                      "channel = $2 AND at > $3 AND status NOT IN "
+                      "('blocked', 'cancelled') AND id <> $4 AND (status <> "
+                      "'deferred' OR id < $4) ORDER BY at DESC LIMIT $5";
+    } else {
+      a_text(&a, case_id ? case_id : borrower_id);
+      a_text(&a, channel);
+      a_int(&a, since);
+      a_int(&a, max);
+      sql = case_id ? "SELECT t.at FROM tasks t WHERE t.case_id = $1 "
+                      "AND " TASK_CHANNEL
+                      " = $2 AND t.at > $3 AND t.status <> "
+                      "'cancelled' ORDER BY t.at DESC LIMIT $4"
+                    : "SELECT t.at FROM tasks t JOIN cases c ON c.id = "
+                      "t.case_id WHERE c.borrower_id = $1 AND " TASK_CHANNEL
+                      " = $2 AND t.at > $3 AND t.status <> 'cancelled' "
+                      "ORDER BY t.at DESC LIMIT $4";
+    }
+    if (!(r = run(st, sql, &a, "count contacts", err))) return RC_ESTORE;
+    for (int i = 0; i < PQntuples(r); i++)
+      keep_newest(times, n, max, int_col(r, i, 0));
+    PQclear(r);
+  }
+  return RC_OK;
+}
+
+static int op_last_conversation(store *s, const char *borrower_id, rc_time *at,
+                                rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, borrower_id);
+  rc = one(PG(s),
+           "SELECT max(t.completed_at) FROM tasks t JOIN cases c ON "
+           "c.id = t.case_id WHERE c.borrower_id = $1 AND t.status = 'done' "
+           "AND ((t.result::json ->> 'conversation') IN ('1', 'true') OR "
+           "(t.kind = 'call' AND (t.result::json ->> 'reached') IN ('1', "
+           "'true', 'yes')))",
+           &a, "last conversation", &r, err);
+  if (rc != RC_OK) return rc;
+  if (PQgetisnull(r, 0, 0))
+    rc = RC_ENOTFOUND;
+  else
+    *at = int_col(r, 0, 0);
+  PQclear(r);
+  return rc;
+}
+
+static int op_last_contact(store *s, const char *case_id,
+                           const char *borrower_id, char *channel, size_t size,
+                           rc_time *at, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, case_id);
+  a_text(&a, borrower_id);
+  rc =
+      one(PG(s),
+          "SELECT channel, at FROM ((SELECT channel, at FROM messages WHERE "
+          "borrower_id = $2 AND case_id = $1 AND status NOT IN ('blocked', "
+          "'cancelled', 'deferred') ORDER BY at DESC LIMIT 1) UNION ALL "
+          "(SELECT " TASK_CHANNEL
+          " AS channel, t.completed_at AS at FROM "
+          "tasks t WHERE t.case_id = $1 AND t.status = 'done' AND " TASK_CHANNEL
+          " IS NOT NULL ORDER BY t.completed_at DESC LIMIT 1)) "
+          "x ORDER BY at DESC LIMIT 1",
+          &a, "last contact", &r, err);
+  if (rc != RC_OK) return rc;
+  copy_col(channel, size, r, 0, 0);
+  *at = int_col(r, 0, 1);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_reply_case(store *s, const char *from, char *case_id, size_t size,
+                         rc_error *err) {
+  args a = {0};
+
+  a_text(&a, from);
+  return text_of(PG(s),
+                 "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
+                 "k.borrower_id WHERE k.value = $1 AND k.kind IN ('phone', "
+                 "'email') AND c.closed = 0 ORDER BY (SELECT max(m.at) FROM "
+                 "messages m WHERE m.borrower_id = c.borrower_id AND "
+                 "m.case_id = c.id) DESC NULLS LAST, c.opened_at DESC LIMIT 1",
+                 &a, "reply case", case_id, size, err);
+}
+
+static int op_cases_page(store *s, const char *state, const char *queue,
+                         const char *after, int limit, int window,
+                         const store_scope *scope, char *window_end,
+                         size_t size, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  window_end[0] = '\0';
+  a_text(&a, state);
+  a_text(&a, queue);
+  a_text(&a, after ? after : "");
+  a_int(&a, limit);
+  a_int(&a, window);
+  a_scope(&a, scope);
+  rc = rows(st,
+            "SELECT " CASE_COLS " FROM (SELECT * FROM cases WHERE id" C
+            " > $3 ORDER BY id" C
+            " LIMIT $5) w WHERE ($1::text IS NULL OR "
+            "state = $1) AND ($2::text IS NULL OR queue = $2) AND ($6::text "
+            "IS NULL OR " VISIBLE("w.id", "$6", "$7", "$8") ") ORDER BY id" C
+                                                            " LIMIT $4",
+            &a, fn, ud, "case page", err);
+  if (rc != RC_OK) return rc;
+  a.n = 0;
+  a_text(&a, after ? after : "");
+  a_int(&a, window);
+  rc = one(st,
+           "SELECT max(id" C
+           "), count(*) FROM (SELECT id FROM cases WHERE "
+           "id" C " > $1 ORDER BY id" C " LIMIT $2) w",
+           &a, "case page", &r, err);
+  if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_OK : rc;
+  if (int_col(r, 0, 1) == window && !PQgetisnull(r, 0, 0))
+    copy_col(window_end, size, r, 0, 0);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_tasks_page(store *s, const char *queue, const char *status,
+                         const char *queues, int64_t after, int limit,
+                         store_row_fn fn, void *ud, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, queue);
+  a_text(&a, status);
+  a_int(&a, after);
+  a_int(&a, limit);
+  a_text(&a, queues);
+  return rows(PG(s),
+              "SELECT " TASK_COLS
+              " FROM tasks WHERE ($1::text IS NULL OR "
+              "queue = $1) AND ($2::text IS NULL OR status = $2) AND id > $3 "
+              "AND ($5::text IS NULL OR queue IN (SELECT "
+              "json_array_elements_text($5::json))) ORDER BY id LIMIT $4",
+              &a, fn, ud, "task page", err);
+}
+
+static int op_journal_page(store *s, const char *case_id, int64_t after,
+                           int limit, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  args a = {0};
+
+  a_text(&a, case_id);
+  a_int(&a, after);
+  a_int(&a, limit);
+  a_int(&a, STORE_JOURNAL_RUN);
+  return rows(PG(s),
+              "SELECT " JOURNAL_COLS JOURNAL_FROM
+              " WHERE r.case_id = $1 AND r.id > $2::bigint - $4::bigint AND "
+              "r.id + e.i - 1 > $2 ORDER BY r.id, e.i LIMIT $3",
+              &a, fn, ud, "journal page", err);
+}
+
+static int op_errors_page(store *s, int64_t before, int limit, store_row_fn fn,
+                          void *ud, rc_error *err) {
+  args a = {0};
+
+  a_int(&a, before > 0 ? before : INT64_MAX);
+  a_int(&a, limit);
+  return rows(PG(s),
+              "SELECT c.id AS \"case\", c.state, e.type AS event, c.error, "
+              "e.at AS since, e.id AS event_id FROM events e JOIN cases c ON "
+              "c.id = e.case_id WHERE e.status = 'failed' AND e.id < $1 AND "
+              "c.error IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events p "
+              "WHERE p.case_id = e.case_id AND p.status = 'failed' AND "
+              "p.id < e.id) ORDER BY e.id DESC LIMIT $2",
+              &a, fn, ud, "errors page", err);
+}
+
+/* Counts the rows handed on, so that a page spanning statuses knows how
+ * many it still needs. */
+typedef struct counted {
+  store_row_fn fn;
+  void *ud;
+  int rows, stop;
+} counted;
+
+static int count_row(void *ud, const store_value *cols, int n) {
+  counted *c = ud;
+  c->rows++;
+  return (c->stop = c->fn(c->ud, cols, n));
+}
+
+/* A channel's page reads at most this many messages of each status
+ * (sqlite.c's OUTBOX_WINDOW says why). */
+enum { OUTBOX_WINDOW = 10000 };
+
+static int op_outbox_page(store *s, const char *const *statuses, int nstatuses,
+                          const char *channel, int64_t after, int limit,
+                          int64_t *resume, store_row_fn fn, void *ud,
+                          rc_error *err) {
+  pg *st = PG(s);
+  counted c = {fn, ud, 0, 0};
+  int window = channel ? OUTBOX_WINDOW : limit;
+  int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
+  int k = 0, rc;
+  args a = {0};
+  PGresult *r;
+
+  *resume = 0;
+  if (after > 0) {
+    a_int(&a, after);
+    rc = one(st, "SELECT status, next_attempt FROM messages WHERE id = $1", &a,
+             "outbox cursor", &r, err);
+    if (rc == RC_ENOTFOUND)
+      return rc_error_set(err, RC_EINVAL, "after",
+                          "after names no message: give the `next` of the "
+                          "page before");
+    if (rc != RC_OK) return rc;
+    for (k = 0; k < nstatuses && strcmp(statuses[k], PQgetvalue(r, 0, 0));
+         k++) {
+    }
+    if (k == nstatuses) k = 0; /* it has left the list: from the top */
+    from_attempt = int_col(r, 0, 1);
+    from_id = after;
+    PQclear(r);
+  }
+  for (; k < nstatuses && c.rows < limit && !c.stop; k++) {
+    int before = c.rows;
+    a.n = 0;
+    a_text(&a, statuses[k]);
+    a_text(&a, channel);
+    a_int(&a, from_attempt);
+    a_int(&a, from_id);
+    a_int(&a, limit - c.rows);
+    a_int(&a, window);
+    rc = rows(st,
+              "SELECT id, case_id AS \"case\", channel, template, status, "
+              "reason, not_before AS until, attempts, at, recipient AS \"to\" "
+              "FROM (SELECT * FROM messages WHERE status = $1 AND "
+              "(next_attempt, id) > ($3, $4) ORDER BY status, next_attempt, "
+              "id LIMIT $6) w WHERE $2::text IS NULL OR channel = $2 ORDER BY "
+              "next_attempt, id LIMIT $5",
+              &a, count_row, &c, "outbox page", err);
+    if (rc != RC_OK) return rc;
+    if (channel && c.rows - before < limit - before) {
+      a.n = 0;
+      a_text(&a, statuses[k]);
+      a_int(&a, from_attempt);
+      a_int(&a, from_id);
+      a_int(&a, window);
+      rc = one(st,
+               "SELECT id, count(*) OVER () FROM (SELECT id, next_attempt "
+               "FROM messages WHERE status = $1 AND (next_attempt, id) > ($2, "
+               "$3) ORDER BY status, next_attempt, id LIMIT $4) w ORDER BY "
+               "next_attempt DESC, id DESC LIMIT 1",
+               &a, "outbox", &r, err);
+      if (rc == RC_OK) {
+        if (int_col(r, 0, 1) == window) *resume = int_col(r, 0, 0);
+        PQclear(r);
+      } else if (rc != RC_ENOTFOUND) {
+        return rc;
+      }
+      if (*resume) return RC_OK;
+    }
+    from_attempt = from_id = INT64_MIN;
+  }
+  return RC_OK;
+}
+
+static int op_work_page(store *s, const char *queue, rc_time now, int part,
+                        const store_work_cursor *after, const char *user,
+                        int only_open, int limit, store_row_fn fn, void *ud,
+                        rc_error *err) {
+  args a = {0};
+
+  a_text(&a, queue);
+  a_int(&a, now);
+  a_int(&a, part);
+  a_real(&a, after ? after->priority : 0);
+  a_int(&a, after ? after->due : 0);
+  a_int(&a, after ? after->id : 0);
+  a_int(&a, after != NULL);
+  a_int(&a, limit);
+  a_text(&a, user);
+  a_int(&a, only_open);
+  return rows(PG(s),
+              "SELECT t.id, t.case_id, t.kind, t.queue, t.due, t.assignee, "
+              "t.status, t.priority, t.at FROM tasks t WHERE t.queue = $1 AND "
+              "t.status IN ('open', 'claimed') AND (CASE WHEN "
+              "coalesce(t.due, 0) <= $2 THEN 1 ELSE 2 END) = $3 AND ($7 = 0 "
+              "OR t.priority < $4 OR (t.priority = $4 AND (coalesce(t.due, 0) "
+              "> $5 OR (coalesce(t.due, 0) = $5 AND t.id > $6)))) AND ($10 = "
+              "0 OR t.status = 'open') AND ($9::text IS NULL OR t.status = "
+              "'open' OR t.assignee = $9) ORDER BY t.priority DESC, t.due, "
+              "t.id LIMIT $8",
+              &a, fn, ud, "work page", err);
+}
+
+static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
+  return rows(PG(s),
+              "SELECT DISTINCT queue" C
+              " AS queue FROM tasks WHERE status IN "
+              "('open', 'claimed') AND queue IS NOT NULL ORDER BY 1",
+              NULL, fn, ud, "work queues", err);
+}
+
+static int op_work_counts(store *s, const char *queue, rc_time now,
+                          rc_time day_end, int64_t *due_now, int64_t *today,
+                          rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, queue);
+  a_int(&a, now);
+  a_int(&a, day_end);
+  rc = one(PG(s),
+           "SELECT count(*) FILTER (WHERE coalesce(due, 0) <= $2), count(*) "
+           "FILTER (WHERE coalesce(due, 0) < $3) FROM tasks WHERE queue = $1 "
+           "AND status IN ('open', 'claimed')",
+           &a, "count work", &r, err);
+  if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
+  *due_now = int_col(r, 0, 0);
+  *today = int_col(r, 0, 1);
+  PQclear(r);
+  return RC_OK;
+}
+
+static int op_work_promises(store *s, const char *status, const char *from,
+                            const char *to, const char *after_date,
+                            int64_t after_id, const store_scope *scope,
+                            int limit, store_row_fn fn, void *ud,
+                            rc_error *err) {
+  args a = {0};
+
+  a_text(&a, status);
+  a_text(&a, from);
+  a_text(&a, to);
+  a_text(&a, after_date ? after_date : "");
+  a_int(&a, after_id);
+  a_scope(&a, scope);
+  a_int(&a, limit);
+  return rows(PG(s),
+              "SELECT p.id, p.case_id, p.amount, p.paid, p.by_date, p.status "
+              "FROM promises p WHERE p.status = $1 AND p.by_date >= $2 AND "
+              "p.by_date <= $3 AND (p.by_date" C
+              " > $4 OR (p.by_date = $4 "
+              "AND p.id > $5)) AND ($6::text IS NULL OR " VISIBLE(
+                  "p.case_id", "$6", "$7", "$8") ") ORDER BY p.by_date" C
+                                                 ", p.id LIMIT $9",
+              &a, fn, ud, "promises", err);
+}
+
+static int op_work_promises_count(store *s, const char *status,
+                                  const char *from, const char *to,
+                                  const store_scope *scope, int64_t *count,
+                                  rc_error *err) {
+  args a = {0};
+
+  a_text(&a, status);
+  a_text(&a, from);
+  a_text(&a, to);
+  a_scope(&a, scope);
+  return number(PG(s),
+                "SELECT count(*) FROM promises p WHERE p.status = $1 AND "
+                "p.by_date >= $2 AND p.by_date <= $3 AND ($4::text IS NULL "
+                "OR " VISIBLE("p.case_id", "$4", "$5", "$6") ")",
+                &a, "count promises", count, err);
+}
+
+static int op_case_visible(store *s, const char *case_id,
+                           const store_scope *scope, int *visible,
+                           rc_error *err) {
+  args a = {0};
+  int64_t v;
+  int rc;
+
+  a_text(&a, case_id);
+  a_scope(&a, scope);
+  rc = number(PG(s), "SELECT (" VISIBLE("$1::text", "$2", "$3", "$4") ")::int",
+              &a, "case scope", &v, err);
+  *visible = rc == RC_OK && v;
+  return rc;
+}
+
+static int op_users_each(store *s, store_row_fn fn, void *ud, rc_error *err) {
+  return rows(PG(s),
+              "SELECT name, role, queues, disabled, created_at FROM users "
+              "ORDER BY name" C,
+              NULL, fn, ud, "users", err);
+}
+
+static int op_user_get(store *s, const char *name, store_user *out, char *hash,
+                       size_t size, rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  a_text(&a, name);
+  rc = one(PG(s),
+           "SELECT name, role, queues, disabled, created_at, password_hash "
+           "FROM users WHERE name = $1",
+           &a, "user", &r, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
+  if (rc != RC_OK) return rc;
+  copy_col(out->name, sizeof out->name, r, 0, 0);
+  copy_col(out->role, sizeof out->role, r, 0, 1);
+  out->queues = dup_col(r, 0, 2);
+  out->disabled = (int)int_col(r, 0, 3);
+  out->created_at = int_col(r, 0, 4);
+  if (hash) copy_col(hash, size, r, 0, 5);
+  PQclear(r);
+  if (!out->queues) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return RC_OK;
+}
+
+static int op_session_get(store *s, const char *id, store_session *out,
+                          rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  a_text(&a, id);
+  rc = one(PG(s),
+           "SELECT s.name, u.role, u.queues, u.disabled, s.created_at, "
+           "s.last_seen, s.expires_at FROM sessions s JOIN users u ON "
+           "u.name = s.name WHERE s.id = $1",
+           &a, "session", &r, err);
+  if (rc == RC_ENOTFOUND)
+    return rc_error_set(err, RC_ENOTFOUND, "session", "no such session");
+  if (rc != RC_OK) return rc;
+  copy_col(out->name, sizeof out->name, r, 0, 0);
+  copy_col(out->role, sizeof out->role, r, 0, 1);
+  out->queues = dup_col(r, 0, 2);
+  out->disabled = (int)int_col(r, 0, 3);
+  out->created_at = int_col(r, 0, 4);
+  out->last_seen = int_col(r, 0, 5);
+  out->expires_at = int_col(r, 0, 6);
+  PQclear(r);
+  if (!out->queues) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return RC_OK;
+}
+
+static int op_rolls(store *s, const char *month, int logged, store_row_fn fn,
+                    void *ud, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, month);
+  return rows(PG(s),
+              logged ? "SELECT case_id, month, due_date, status, now_due, "
+                       "now_status, opened FROM figures_roll_log WHERE "
+                       "month >= $1 ORDER BY case_id" C ", month" C
+                     : "SELECT from_bucket, to_bucket, cases FROM "
+                       "figures_rolls WHERE month = $1 ORDER BY 1, 2",
+              &a, fn, ud, "rolls", err);
+}
+
+static int op_cases_below_version(store *s, const char *workflow, int below,
+                                  store_row_fn fn, void *ud, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, workflow);
+  a_int(&a, below);
+  return rows(PG(s),
+              "SELECT id, version, state FROM cases WHERE workflow = $1 AND "
+              "version < $2 AND closed = 0 ORDER BY id" C,
+              &a, fn, ud, "cases below version", err);
+}
+
+static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
+                       void *ud, rc_error *err) {
+  static const char *const sql[] = {
+      [STORE_SIM_CASES] =
+          "SELECT id, borrower_id, state, closed, (error IS NOT NULL)::int, "
+          "on_hold, balance, amount_due, due_date, workflow, version, "
+          "opened_at FROM cases ORDER BY id" C,
+      [STORE_SIM_MESSAGES] =
+          "SELECT id, case_id, channel, status, at FROM "
+          "messages WHERE id > $1 ORDER BY id",
+      [STORE_SIM_TASKS] =
+          "SELECT id, case_id, kind, queue, status, at FROM "
+          "tasks WHERE id > $1 ORDER BY id",
+      [STORE_SIM_BACKLOG] =
+          "SELECT coalesce(queue, ''), count(*) FROM tasks WHERE status IN "
+          "('open', 'claimed') GROUP BY 1 ORDER BY coalesce(queue, '')" C,
+      [STORE_SIM_JOURNAL] =
+          "SELECT case_id, at, state FROM journal ORDER BY "
+          "case_id" C ", id",
+      [STORE_SIM_PAYMENTS] =
+          "SELECT case_id, at, amount FROM payments ORDER "
+          "BY case_id" C ", at, id",
+      [STORE_SIM_PROMISES] =
+          "SELECT status, count(*) FROM promises GROUP BY "
+          "1 ORDER BY status" C,
+      [STORE_SIM_CONTACTS] =
+          "SELECT * FROM (SELECT case_id, at FROM messages WHERE status NOT "
+          "IN ('blocked', 'cancelled') UNION ALL SELECT case_id, "
+          "coalesce(completed_at, at) FROM tasks WHERE status = 'done' AND "
+          "kind IN ('call', 'visit', 'home_visit', 'workplace_visit')) x "
+          "ORDER BY case_id" C ", at",
+      [STORE_SIM_OUTCOMES] =
+          "SELECT kind, coalesce(outcome, ''), count(*) FROM tasks WHERE "
+          "status = 'done' GROUP BY 1, 2 ORDER BY kind" C
+          ", coalesce(outcome, '')" C,
+  };
+  args a = {0};
+
+  if (which < 0 || which >= STORE_SIM_COUNT)
+    return rc_error_set(err, RC_EINVAL, NULL, "unknown simulation read");
+  if (which == STORE_SIM_MESSAGES || which == STORE_SIM_TASKS) a_int(&a, after);
+  return rows(PG(s), sql[which], &a, fn, ud, "simulation read", err);
+}
+
+/* --- the operations table
+ * ------------------------------------------------------ */
+
+const store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = op_open,
+    .close = op_close,
+    .scratch = op_scratch,
+    .writable = op_writable,
+    .checkpoint_every = op_checkpoint_every,
+    .copy = op_copy,
+    .files = op_files,
+    .begin = op_begin,
+    .end = op_end,
+    .timer_next_due = op_timer_next_due,
+    .timers_claim = op_timers_claim,
+    .timer_finish = op_timer_finish,
+    .events_claim = op_events_claim,
+    .event_finish = op_event_finish,
+    .outbox_claim = op_outbox_claim,
+    .release = op_release,
+    .meta_get = op_meta_get,
+    .meta_put = op_meta_put,
+    .borrower_put = op_borrower_put,
+    .borrower_flag = op_borrower_flag,
+    .case_insert = op_case_insert,
+    .case_write = op_case_write,
+    .event_put = op_event_put,
+    .event_key = op_event_key,
+    .events_retry = op_events_retry,
+    .timer_put = op_timer_put,
+    .timers_cancel = op_timers_cancel,
+    .journal_run = op_journal_run,
+    .message_put = op_message_put,
+    .message_update = op_message_update,
+    .messages_cancel_deferred = op_messages_cancel_deferred,
+    .task_put = op_task_put,
+    .task_complete = op_task_complete,
+    .task_take = op_task_take,
+    .tasks_cancel_scoped = op_tasks_cancel_scoped,
+    .payment_put = op_payment_put,
+    .promise_put = op_promise_put,
+    .promise_update = op_promise_update,
+    .promise_user_put = op_promise_user_put,
+    .plan_put = op_plan_put,
+    .installment_update = op_installment_update,
+    .plan_status = op_plan_status,
+    .variant_put = op_variant_put,
+    .user_put = op_user_put,
+    .user_update = op_user_update,
+    .user_log = op_user_log,
+    .session_put = op_session_put,
+    .session_touch = op_session_touch,
+    .sessions_delete = op_sessions_delete,
+    .figure_add = op_figure_add,
+    .roll_log = op_roll_log,
+    .roll_put = op_roll_put,
+    .rolls_forget = op_rolls_forget,
+    .case_get = op_case_get,
+    .case_exists = op_case_exists,
+    .borrower_get = op_borrower_get,
+    .read_case_rows = op_read_case_rows,
+    .cases_each = op_cases_each,
+    .journal_each = op_journal_each,
+    .read_report = op_read_report,
+    .read_figures = op_read_figures,
+    .figures_days = op_figures_days,
+    .read_count = op_read_count,
+    .read_total = op_read_total,
+    .task_get = op_task_get,
+    .promise_get = op_promise_get,
+    .promise_user_get = op_promise_user_get,
+    .installments_unpaid = op_installments_unpaid,
+    .installment_get = op_installment_get,
+    .payment_by_ref = op_payment_by_ref,
+    .variant_get = op_variant_get,
+    .message_case = op_message_case,
+    .contact_times = op_contact_times,
+    .last_conversation = op_last_conversation,
+    .last_contact = op_last_contact,
+    .reply_case = op_reply_case,
+    .cases_page = op_cases_page,
+    .tasks_page = op_tasks_page,
+    .journal_page = op_journal_page,
+    .errors_page = op_errors_page,
+    .outbox_page = op_outbox_page,
+    .work_page = op_work_page,
+    .work_queues = op_work_queues,
+    .work_counts = op_work_counts,
+    .work_promises = op_work_promises,
+    .work_promises_count = op_work_promises_count,
+    .case_visible = op_case_visible,
+    .users_each = op_users_each,
+    .user_get = op_user_get,
+    .session_get = op_session_get,
+    .rolls = op_rolls,
+    .cases_below_version = op_cases_below_version,
+    .sim_read = op_sim_read,
+};

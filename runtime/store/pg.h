@@ -1,0 +1,95 @@
+/* The PostgreSQL backend's own parts: its schema (pg_schema.c) and the
+ * statements by which several nodes share one database (pg_claim.c). Only
+ * the backend's files and their tests include this header. */
+#ifndef RECOUP_STORE_PG_H
+#define RECOUP_STORE_PG_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "recoup/recoup.h"
+
+/* --- schema (pg_schema.c) --------------------------------------------- */
+
+/* How many migrations the backend has: the version of a current book. */
+int pg_schema_version(void);
+
+/* Brings the database (the first schema on the connection's search_path)
+ * to the current version: creates a new book, upgrades an older one, does
+ * nothing to a current one. One transaction under an advisory lock, so
+ * that nodes started together migrate once and none sees half a schema.
+ * A book newer than this build is refused (RC_ESTORE). */
+int pg_schema_migrate(PGconn *c, rc_error *err);
+
+/* The version the book records (0: no book yet), or an RC code. */
+int pg_schema_read_version(PGconn *c, rc_error *err);
+
+/* --- claims (pg_claim.c) ---------------------------------------------- */
+
+/* The time a lease is measured by: now < 0 asks for the database's clock
+ * (one clock for every node, whatever theirs say); tests pass their own. */
+#define PG_CLOCK_DB ((int64_t)-1)
+
+/* Each claim below is one statement and commits with the caller's
+ * transaction (or alone, outside one). A row is claimed when it is
+ * unclaimed or its lease ended (claimed_until < now); the claim sets
+ * claimed_by = node and claimed_until = now + lease_ms. Rows another
+ * transaction is claiming are skipped, not waited for (FOR UPDATE SKIP
+ * LOCKED), so nodes never queue behind each other and never take the same
+ * row. A node that dies keeps its claims until their lease ends; then
+ * they are anyone's. Each returns its rows (PGRES_TUPLES_OK, the caller
+ * PQclear()s) or NULL with err set. */
+
+/* Up to max timers due at or before `until`, in (due, id) order:
+ * columns id, case_id, due, event, data. */
+PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err);
+
+/* Queued messages whose next attempt is due at or before `until`, up to
+ * max in (next_attempt, id) order: columns id, case_id, borrower_id,
+ * channel, template, recipient, body, attempts, at. */
+PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err);
+
+/* Up to max pending events, in id order, of the cases with the oldest
+ * ones, only of cases no other node holds events of: events of one case
+ * are handled by one node, in the order they came. The events of cases in
+ * error are parked (status 'failed') instead. Columns id, case_id, type,
+ * data, at. Several statements: must run inside the caller's transaction,
+ * at READ COMMITTED (PostgreSQL's default), so that each sees what the
+ * claimers before it committed; the cases' rows stay locked until the
+ * transaction ends. */
+PGresult *pg_claim_events(PGconn *c, const char *node, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err);
+
+/* Ends a claimed timer: deletes it if this node still holds its claim.
+ * Returns 1 when deleted, 0 when the claim was lost (its lease ended and
+ * another node took it: the caller rolls back what it did for it), or an
+ * RC code. */
+int pg_timer_finish(PGconn *c, int64_t id, const char *node, rc_error *err);
+
+/* Gives back every claim of node (a node that stops cleanly), so that the
+ * others need not wait for the leases. Returns how many, or an RC code. */
+int pg_claims_release(PGconn *c, const char *node, rc_error *err);
+
+/* The guard's serialised decision: holds the borrower's row until the
+ * caller's transaction ends, so that counting the borrower's contacts and
+ * writing the message are one decision across nodes (two nodes must not
+ * both send the fourth SMS of a day). FOR NO KEY UPDATE: deciders of one
+ * borrower wait for each other; inserting a case or a message that refers
+ * to the borrower does not. Returns 1 when locked, 0 when there is no
+ * such borrower, or an RC code. */
+int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err);
+
+/* An RC_ESTORE error from a failed result (or the connection's message
+ * when there is no result), naming what was being done. Always returns
+ * RC_ESTORE. */
+int pg_fail(PGconn *c, const PGresult *r, const char *doing, rc_error *err);
+
+/* Whether pg_fail met a deadlock or a serialization failure on this
+ * thread since the last call (the transaction is to be run again, not
+ * its events failed); clears it. */
+int pg_conflict_take(void);
+
+#endif

@@ -1,0 +1,260 @@
+/* How several nodes share one PostgreSQL book (DESIGN.md "Beyond one
+ * machine: PostgreSQL"): due timers, queued events and the outbox are
+ * claimed row by row with FOR UPDATE SKIP LOCKED under a lease, and the
+ * guard's decision is serialised per borrower by a row lock. Every
+ * statement of that kind is here, proven by tests/test_pg_claims.c. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pg.h"
+
+/* The lease's clock: the caller's time, or the database's when the
+ * caller passes none (PG_CLOCK_DB, a negative number). */
+/* clang-format off */
+#define NOW(p)                                                          \
+  "(CASE WHEN " p "::bigint >= 0 THEN " p "::bigint ELSE "              \
+  "(extract(epoch FROM clock_timestamp()) * 1000)::bigint END)"
+/* clang-format on */
+
+/* Not claimed, or its claimer's lease ended. */
+#define FREE(t, now) \
+  "(" t ".claimed_until IS NULL OR " t ".claimed_until < " now ")"
+
+/* $1 node, $2 until, $3 max, $4 lease_ms, $5 now. The inner SELECT locks
+ * the rows it picks and skips those another claimer has locked; the
+ * UPDATE then marks them. RETURNING comes in no stated order: the outer
+ * SELECT puts the batch in the order the sweep fires it. */
+static const char claim_timers_sql[] =
+    "WITH due AS (SELECT id FROM timers t WHERE due <= $2 AND "
+    FREE("t", NOW("$5")) " ORDER BY due, id LIMIT $3 "
+    "FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE timers t SET claimed_by = $1, "
+    "claimed_until = " NOW("$5") " + $4 FROM due WHERE t.id = due.id "
+    "RETURNING t.id, t.case_id, t.due, t.event, t.data) "
+    "SELECT * FROM claimed ORDER BY due, id";
+
+static const char claim_outbox_sql[] =
+    "WITH due AS (SELECT id FROM messages m WHERE status = 'queued' AND "
+    "next_attempt <= $2 AND " FREE("m", NOW("$5")) " "
+    "ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE messages m SET claimed_by = $1, "
+    "claimed_until = " NOW("$5") " + $4 FROM due WHERE m.id = due.id "
+    "RETURNING m.id, m.case_id, m.borrower_id, m.channel, m.template, "
+    "m.recipient, m.body, m.attempts, m.at, m.next_attempt) "
+    "SELECT id, case_id, borrower_id, channel, template, recipient, body, "
+    "attempts, at FROM claimed ORDER BY next_attempt, id";
+
+/* Events, first statement: the cases with free pending events, oldest
+ * first, each case's row locked (skipped when another claimer holds it).
+ * $1 max, $2 now. */
+static const char claim_event_cases_sql[] =
+    "SELECT c.id FROM cases c JOIN (SELECT case_id, min(id) AS first "
+    "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
+    " GROUP BY case_id ORDER BY first LIMIT $1) w ON w.case_id = c.id "
+    "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
+
+/* Events, second statement: the events of those cases in error are
+ * parked beside the case's failed one (the retry brings them back, in
+ * order), so that no claim steps over them again. $1 case ids. */
+static const char park_events_sql[] =
+    "UPDATE events e SET status = 'failed', claimed_by = NULL, "
+    "claimed_until = NULL FROM cases c WHERE c.id = e.case_id AND "
+    "c.error IS NOT NULL AND e.case_id = ANY($1::text[]) AND "
+    "e.status = 'pending'";
+
+/* Events, third statement, run with a snapshot taken after the case rows
+ * are ours: any earlier claimer of these cases held the same row lock and
+ * has committed, so its claims are seen. A case with an event claimed by
+ * another node whose lease is alive is left to it (the node would
+ * otherwise handle that case's later events before the earlier ones); a
+ * case's events this node holds already do not stop it taking the later
+ * ones. $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now, $5 max. */
+static const char claim_events_sql[] =
+    "WITH pick AS (SELECT e.id FROM events e WHERE "
+    "e.case_id = ANY($2::text[]) AND e.status = 'pending' AND "
+    FREE("e", NOW("$4")) " AND NOT EXISTS (SELECT 1 FROM events o WHERE "
+    "o.case_id = e.case_id AND o.status = 'pending' AND NOT "
+    FREE("o", NOW("$4")) " AND o.claimed_by <> $1) "
+    "ORDER BY e.id LIMIT $5 FOR UPDATE), "
+    "claimed AS (UPDATE events e SET claimed_by = $1, "
+    "claimed_until = " NOW("$4") " + $3 FROM pick WHERE e.id = pick.id "
+    "RETURNING e.id, e.case_id, e.type, e.data, e.at) "
+    "SELECT * FROM claimed ORDER BY id";
+
+static const char timer_finish_sql[] =
+    "DELETE FROM timers WHERE id = $1 AND claimed_by = $2";
+
+static const char claims_release_sql[] =
+    "WITH t AS (UPDATE timers SET claimed_by = NULL, claimed_until = NULL "
+    "WHERE claimed_by = $1 RETURNING 1), "
+    "e AS (UPDATE events SET claimed_by = NULL, claimed_until = NULL "
+    "WHERE claimed_by = $1 RETURNING 1), "
+    "m AS (UPDATE messages SET claimed_by = NULL, claimed_until = NULL "
+    "WHERE claimed_by = $1 RETURNING 1) "
+    "SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + "
+    "(SELECT count(*) FROM m)";
+
+static const char borrower_lock_sql[] =
+    "SELECT 1 FROM borrowers WHERE id = $1 FOR NO KEY UPDATE";
+
+/* Runs sql with text parameters; the rows, or NULL with err set. */
+static PGresult *claim_query(PGconn *c, const char *sql, int n,
+                             const char *const *params, const char *doing,
+                             rc_error *err) {
+  PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    pg_fail(c, r, doing, err);
+    PQclear(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* The shared shape of the timer and outbox claims. */
+static PGresult *claim_due(PGconn *c, const char *sql, const char *node,
+                           int64_t until, int max, int64_t lease_ms,
+                           int64_t now, const char *doing, rc_error *err) {
+  char until_s[24], max_s[16], lease_s[24], now_s[24];
+  const char *params[5] = {node, until_s, max_s, lease_s, now_s};
+
+  if (!node || !*node || max < 1 || lease_ms < 1) {
+    rc_error_set(err, RC_EINTERNAL, NULL,
+                 "%s: a claim needs a node, a batch and a lease", doing);
+    return NULL;
+  }
+  snprintf(until_s, sizeof until_s, "%" PRId64, until);
+  snprintf(max_s, sizeof max_s, "%d", max);
+  snprintf(lease_s, sizeof lease_s, "%" PRId64, lease_ms);
+  snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
+  return claim_query(c, sql, 5, params, doing, err);
+}
+
+PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err) {
+  return claim_due(c, claim_timers_sql, node, until, max, lease_ms, now,
+                   "claiming due timers", err);
+}
+
+PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err) {
+  return claim_due(c, claim_outbox_sql, node, until, max, lease_ms, now,
+                   "claiming the outbox", err);
+}
+
+/* The case ids of r's first column as a PostgreSQL array literal of
+ * quoted elements (malloc'd), or NULL when out of memory. */
+static char *claim_id_array(const PGresult *r) {
+  size_t len = 3, at = 0;
+  char *out;
+  int i;
+
+  for (i = 0; i < PQntuples(r); i++)
+    len += 2 * (size_t)PQgetlength(r, i, 0) + 3;
+  if (!(out = malloc(len))) return NULL;
+  out[at++] = '{';
+  for (i = 0; i < PQntuples(r); i++) {
+    const char *s = PQgetvalue(r, i, 0);
+    if (i) out[at++] = ',';
+    out[at++] = '"';
+    for (; *s; s++) {
+      if (*s == '"' || *s == '\\') out[at++] = '\\';
+      out[at++] = *s;
+    }
+    out[at++] = '"';
+  }
+  out[at++] = '}';
+  out[at] = '\0';
+  return out;
+}
+
+PGresult *pg_claim_events(PGconn *c, const char *node, int max,
+                          int64_t lease_ms, int64_t now, rc_error *err) {
+  char max_s[16], lease_s[24], now_s[24], *ids;
+  const char *cases_params[2] = {max_s, now_s};
+  PGresult *cases, *events;
+
+  if (!node || !*node || max < 1 || lease_ms < 1) {
+    rc_error_set(err, RC_EINTERNAL, NULL,
+                 "claiming events: a claim needs a node, a batch and a lease");
+    return NULL;
+  }
+  if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
+    rc_error_set(err, RC_EINTERNAL, NULL,
+                 "claiming events: needs the caller's transaction");
+    return NULL;
+  }
+  snprintf(max_s, sizeof max_s, "%d", max);
+  snprintf(lease_s, sizeof lease_s, "%" PRId64, lease_ms);
+  snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
+  cases = claim_query(c, claim_event_cases_sql, 2, cases_params,
+                      "claiming the cases of queued events", err);
+  if (!cases) return NULL;
+  ids = claim_id_array(cases);
+  PQclear(cases);
+  if (!ids) {
+    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
+    return NULL;
+  }
+  {
+    const char *park[1] = {ids};
+    PGresult *r =
+        PQexecParams(c, park_events_sql, 1, NULL, park, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      pg_fail(c, r, "parking the events of cases in error", err);
+      events = NULL;
+    } else {
+      const char *params[5] = {node, ids, lease_s, now_s, max_s};
+      events = claim_query(c, claim_events_sql, 5, params,
+                           "claiming queued events", err);
+    }
+    PQclear(r);
+  }
+  free(ids);
+  return events;
+}
+
+/* Runs a statement that answers with a count: the count, or an RC code. */
+static int claim_count(PGconn *c, const char *sql, int n,
+                       const char *const *params, const char *doing,
+                       rc_error *err) {
+  PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+  int rc;
+
+  if (PQresultStatus(r) == PGRES_COMMAND_OK)
+    rc = atoi(PQcmdTuples(r));
+  else if (PQresultStatus(r) == PGRES_TUPLES_OK)
+    rc = PQntuples(r) == 1 && PQnfields(r) == 1 ? atoi(PQgetvalue(r, 0, 0))
+                                                : PQntuples(r);
+  else
+    rc = pg_fail(c, r, doing, err);
+  PQclear(r);
+  return rc;
+}
+
+int pg_timer_finish(PGconn *c, int64_t id, const char *node, rc_error *err) {
+  char id_s[24];
+  const char *params[2] = {id_s, node};
+
+  snprintf(id_s, sizeof id_s, "%" PRId64, id);
+  return claim_count(c, timer_finish_sql, 2, params, "ending a timer", err);
+}
+
+int pg_claims_release(PGconn *c, const char *node, rc_error *err) {
+  const char *params[1] = {node};
+  return claim_count(c, claims_release_sql, 1, params,
+                     "giving back the node's claims", err);
+}
+
+int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err) {
+  const char *params[1] = {borrower_id};
+  PGresult *r = claim_query(c, borrower_lock_sql, 1, params,
+                            "locking the borrower for the guard", err);
+  int rc;
+
+  if (!r) return RC_ESTORE;
+  rc = PQntuples(r) == 1;
+  PQclear(r);
+  return rc;
+}

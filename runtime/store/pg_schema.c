@@ -1,0 +1,581 @@
+/* The PostgreSQL backend's schema: its own numbered migrations, the same
+ * book as the SQLite backend's schema version 15 (runtime/store.c) in
+ * PostgreSQL's terms.
+ *
+ * What differs from SQLite, and why:
+ * - Ids come from identity columns (sequences): several nodes insert at
+ *   once, and SQLite's max(id) + 1 of a single writer would hand two of
+ *   them the same id. Timers get a global id (SQLite counts within a due
+ *   time); the sweep still reads them along (due, id).
+ * - A journal run's id is taken from a sequence that steps by 64, the most
+ *   rows a run holds: its rows are id .. id + n - 1, as in SQLite, without
+ *   two nodes having to agree on the last run's end.
+ * - Timers, events and messages carry a claim (claimed_by, claimed_until:
+ *   the node and the end of its lease, ms) so that nodes sharing the
+ *   database take each row once (pg_claim.c).
+ * - Times stay bigint milliseconds and money bigint minor units, as in
+ *   SQLite; JSON stays text where only the engine reads it. A journal
+ *   run's rows are `json` (kept as written, key order included, and
+ *   checked on the way in), which the journal view takes apart.
+ * - Every counter of the console's figures that follows rows (promises,
+ *   experiment arms, cases by state and by due date, messages by status)
+ *   is kept by PL/pgSQL triggers; figures by day, which only the engine
+ *   knows, by the store's writes. (SQLite keeps the case and message
+ *   counters in memory through a batch, where its triggers would cost
+ *   every transition.) Nodes that share the book then wait for each
+ *   other on these counter rows until they commit: the price of exact
+ *   figures, to be measured with two nodes.
+ *
+ * The version is meta's 'schema.version'. Migrations are appended, never
+ * edited once released. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+static const char *const migrations[] = {
+    /* 1: the book as SQLite's schema version 15 left it */
+    "CREATE TABLE borrowers("
+    "  id text PRIMARY KEY, name text NOT NULL DEFAULT '', locale text,"
+    "  timezone text, address text, employer_name text, employer_phone text,"
+    "  employer_address text,"
+    "  do_not_contact integer NOT NULL DEFAULT 0,"
+    "  ceased integer NOT NULL DEFAULT 0, area text);"
+    "CREATE TABLE contacts("
+    "  borrower_id text NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  position integer NOT NULL,"
+    "  kind text NOT NULL CHECK (kind IN ('phone', 'email', 'third_party')),"
+    "  value text, name text, relation text,"
+    "  PRIMARY KEY (borrower_id, position));"
+    "CREATE INDEX contacts_value ON contacts(value);"
+    "CREATE TABLE cases("
+    "  id text PRIMARY KEY,"
+    "  borrower_id text NOT NULL REFERENCES borrowers(id),"
+    "  workflow text NOT NULL, version bigint NOT NULL, state text NOT NULL,"
+    "  closed integer NOT NULL DEFAULT 0, outcome text, error text,"
+    "  product text, currency text NOT NULL,"
+    "  principal bigint NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+    "  balance bigint NOT NULL DEFAULT 0,"
+    "  amount_due bigint NOT NULL DEFAULT 0,"
+    "  fees bigint NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+    "  due_date text, opened_at bigint NOT NULL, score double precision,"
+    "  tags text NOT NULL DEFAULT '[]', data text NOT NULL DEFAULT '{}',"
+    "  queue text, on_hold integer NOT NULL DEFAULT 0,"
+    "  overpaid bigint NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"
+    "  reduced bigint NOT NULL DEFAULT 0 CHECK (reduced >= 0));"
+    "CREATE INDEX cases_borrower ON cases(borrower_id);"
+    "CREATE TABLE events("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  type text NOT NULL, data text, at bigint NOT NULL,"
+    "  status text NOT NULL DEFAULT 'pending'"
+    "    CHECK (status IN ('pending', 'failed')),"
+    "  claimed_by text, claimed_until bigint);"
+    "CREATE INDEX events_pending ON events(status, id);"
+    "CREATE INDEX events_failed ON events(case_id, id)"
+    "  WHERE status = 'failed';"
+    /* A case's own pending events, for claiming them together. */
+    "CREATE INDEX events_case_pending ON events(case_id, id)"
+    "  WHERE status = 'pending';"
+    "CREATE TABLE event_keys(key text PRIMARY KEY, case_id text NOT NULL,"
+    "  at bigint NOT NULL, type text);"
+    "CREATE TABLE timers("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  due bigint NOT NULL,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  event text NOT NULL, data text, scoped integer NOT NULL,"
+    "  claimed_by text, claimed_until bigint);"
+    "CREATE INDEX timers_due ON timers(due, id);"
+    "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+    "CREATE SEQUENCE journal_run_ids INCREMENT BY 64;"
+    "CREATE TABLE journal_runs("
+    "  id bigint PRIMARY KEY DEFAULT nextval('journal_run_ids'),"
+    "  case_id text NOT NULL, at bigint NOT NULL,"
+    "  n integer NOT NULL CHECK (n >= 1 AND n <= 64),"
+    /* [[kind, state, version, at, detail], ...] */
+    "  rows json NOT NULL);"
+    "ALTER SEQUENCE journal_run_ids OWNED BY journal_runs.id;"
+    "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"
+    "CREATE VIEW journal AS SELECT r.id + e.i - 1 AS id, r.case_id,"
+    "  (e.v ->> 3)::bigint AS at, e.v ->> 0 AS kind, e.v ->> 1 AS state,"
+    "  (e.v ->> 2)::bigint AS version,"
+    "  nullif((e.v -> 4)::text, 'null') AS detail"
+    "  FROM journal_runs r,"
+    "  json_array_elements(r.rows) WITH ORDINALITY AS e(v, i);"
+    "CREATE TABLE messages("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  borrower_id text NOT NULL, channel text NOT NULL,"
+    "  template text NOT NULL, recipient text, to_kind text, body text,"
+    "  status text NOT NULL, reason text, at bigint NOT NULL,"
+    "  not_before bigint, attempts integer NOT NULL DEFAULT 0,"
+    "  next_attempt bigint, sent_at bigint,"
+    "  claimed_by text, claimed_until bigint);"
+    "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
+    "CREATE INDEX messages_outbox ON messages(status, next_attempt, id);"
+    "CREATE TABLE tasks("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  kind text NOT NULL, queue text, due bigint, assignee text,"
+    "  status text NOT NULL"
+    "    CHECK (status IN ('open', 'claimed', 'done', 'cancelled')),"
+    "  outcome text, fields text, result text, state text,"
+    "  keep integer NOT NULL DEFAULT 0, at bigint NOT NULL,"
+    "  completed_at bigint, channel text,"
+    "  priority double precision NOT NULL DEFAULT 0);"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE INDEX tasks_queue ON tasks(queue, status, due);"
+    "CREATE INDEX tasks_work ON tasks(queue, priority DESC, due, id, status)"
+    "  WHERE status IN ('open', 'claimed');"
+    "CREATE TABLE payments("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  amount bigint NOT NULL CHECK (amount > 0), ref text UNIQUE,"
+    "  at bigint NOT NULL);"
+    "CREATE INDEX payments_case ON payments(case_id);"
+    "CREATE TABLE promises("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  amount bigint NOT NULL, by_date text NOT NULL,"
+    "  paid bigint NOT NULL DEFAULT 0, status text NOT NULL,"
+    "  at bigint NOT NULL);"
+    "CREATE INDEX promises_case ON promises(case_id, status);"
+    "CREATE INDEX promises_due ON promises(status, by_date);"
+    "CREATE TABLE plans("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  case_id text NOT NULL REFERENCES cases(id),"
+    "  total bigint NOT NULL, grace bigint NOT NULL DEFAULT 0,"
+    "  status text NOT NULL, at bigint NOT NULL);"
+    "CREATE INDEX plans_case ON plans(case_id, status);"
+    "CREATE TABLE installments("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  plan_id bigint NOT NULL REFERENCES plans(id),"
+    "  seq integer NOT NULL, due_date text NOT NULL, amount bigint NOT NULL,"
+    "  paid bigint NOT NULL DEFAULT 0, status text NOT NULL);"
+    "CREATE INDEX installments_plan ON installments(plan_id, seq);"
+    "CREATE TABLE variants(case_id text NOT NULL, experiment text NOT NULL,"
+    "  arm text NOT NULL, PRIMARY KEY (case_id, experiment));"
+    "CREATE TABLE users("
+    "  name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),"
+    "  role text NOT NULL"
+    "    CHECK (role IN ('agent', 'supervisor', 'read', 'admin')),"
+    "  queues text NOT NULL DEFAULT '[]',"
+    "  password_hash text NOT NULL,"
+    "  disabled integer NOT NULL DEFAULT 0,"
+    "  created_at bigint NOT NULL);"
+    "CREATE TABLE users_log("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  at bigint NOT NULL, name text NOT NULL, change text NOT NULL,"
+    "  address text);"
+    "CREATE TABLE sessions("
+    "  id text PRIMARY KEY CHECK (length(id) = 64),"
+    "  name text NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_at bigint NOT NULL, last_seen bigint NOT NULL,"
+    "  expires_at bigint NOT NULL, address text);"
+    "CREATE INDEX sessions_name ON sessions(name);"
+    /* The console's counters (SQLite's migration 15 says why each). */
+    "CREATE TABLE figures_states("
+    "  workflow text NOT NULL, state text NOT NULL,"
+    "  cases bigint NOT NULL, balance bigint NOT NULL,"
+    "  errors bigint NOT NULL, closed bigint NOT NULL,"
+    "  PRIMARY KEY (workflow, state));"
+    "CREATE TABLE figures_due("
+    "  due_date text PRIMARY KEY, cases bigint NOT NULL,"
+    "  balance bigint NOT NULL);"
+    "CREATE TABLE figures_messages("
+    "  status text PRIMARY KEY, messages bigint NOT NULL);"
+    "CREATE TABLE figures_promises("
+    "  status text PRIMARY KEY, promises bigint NOT NULL,"
+    "  amount bigint NOT NULL, paid bigint NOT NULL);"
+    "CREATE TABLE figures_arms("
+    "  experiment text NOT NULL, arm text NOT NULL, workflow text NOT NULL,"
+    "  cases bigint NOT NULL, recovered bigint NOT NULL,"
+    "  closed_paid bigint NOT NULL,"
+    "  PRIMARY KEY (experiment, arm));"
+    "CREATE TABLE figures_days("
+    "  figure text NOT NULL, day text NOT NULL, a text NOT NULL,"
+    "  b text NOT NULL, c text NOT NULL, n bigint NOT NULL,"
+    "  amount bigint NOT NULL,"
+    "  PRIMARY KEY (figure, day, a, b, c));"
+    /* "user" is a keyword in PostgreSQL: quoted wherever it is named. */
+    "CREATE TABLE figures_promise_users("
+    "  promise_id bigint PRIMARY KEY, \"user\" text NOT NULL);"
+    "CREATE TABLE figures_roll_log("
+    "  case_id text NOT NULL, month text NOT NULL, due_date text,"
+    "  status integer NOT NULL, now_due text, now_status integer NOT NULL,"
+    "  opened text NOT NULL,"
+    "  PRIMARY KEY (case_id, month));"
+    "CREATE TABLE figures_rolls("
+    "  month text NOT NULL, from_bucket integer NOT NULL,"
+    "  to_bucket integer NOT NULL, cases bigint NOT NULL,"
+    "  PRIMARY KEY (month, from_bucket, to_bucket));"
+    /* Promises by status: a new promise counts in its status... */
+    "CREATE FUNCTION figures_promise_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO figures_promises AS f"
+    "    VALUES (NEW.status, 1, NEW.amount, NEW.paid)"
+    "    ON CONFLICT (status) DO UPDATE SET promises = f.promises + 1,"
+    "    amount = f.amount + EXCLUDED.amount, paid = f.paid + EXCLUDED.paid;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_promise_new();"
+    /* ...and one that changes moves from its old status to its new. */
+    "CREATE FUNCTION figures_promise_change() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  UPDATE figures_promises SET promises = promises - 1,"
+    "    amount = amount - OLD.amount, paid = paid - OLD.paid"
+    "    WHERE status = OLD.status;"
+    "  INSERT INTO figures_promises AS f"
+    "    VALUES (NEW.status, 1, NEW.amount, NEW.paid)"
+    "    ON CONFLICT (status) DO UPDATE SET promises = f.promises + 1,"
+    "    amount = f.amount + EXCLUDED.amount, paid = f.paid + EXCLUDED.paid;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_promise_change"
+    "  AFTER UPDATE OF status, paid ON promises FOR EACH ROW"
+    "  WHEN (OLD.status IS DISTINCT FROM NEW.status"
+    "    OR OLD.paid IS DISTINCT FROM NEW.paid)"
+    "  EXECUTE FUNCTION figures_promise_change();"
+    /* An arm's workflow is its first case's. */
+    "CREATE FUNCTION figures_arm_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO figures_arms AS f SELECT NEW.experiment, NEW.arm,"
+    "    c.workflow, 1, 0, 0 FROM cases c WHERE c.id = NEW.case_id"
+    "    ON CONFLICT (experiment, arm) DO UPDATE SET cases = f.cases + 1;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_arm_new();"
+    "CREATE FUNCTION figures_arm_paid() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  UPDATE figures_arms SET recovered = recovered + NEW.amount"
+    "    WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "    WHERE case_id = NEW.case_id);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_arm_paid();"
+    /* Cases by workflow and state, and open cases by due date ('' for
+     * none), kept as cases are written. SQLite's store sums these in
+     * memory through a batch (its triggers would cost every transition);
+     * here the database keeps them, each a row upsert. */
+    "CREATE FUNCTION figures_state_add(w text, s text, n bigint, b bigint,"
+    "  e bigint, c bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_states AS f VALUES (w, s, n, b, e, c)"
+    "    ON CONFLICT (workflow, state) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b, errors = f.errors + e,"
+    "    closed = f.closed + c $$;"
+    "CREATE FUNCTION figures_due_add(d text, n bigint, b bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_due AS f VALUES (coalesce(d, ''), n, b)"
+    "    ON CONFLICT (due_date) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b $$;"
+    "CREATE FUNCTION figures_case() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "    RETURN NULL;"
+    "  END IF;"
+    "  IF OLD.workflow <> NEW.workflow OR OLD.state <> NEW.state"
+    "    OR OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR (OLD.error IS NULL) <> (NEW.error IS NULL) THEN"
+    "    PERFORM figures_state_add(OLD.workflow, OLD.state, -1, -OLD.balance,"
+    "      -(OLD.error IS NOT NULL)::int, -OLD.closed);"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "  END IF;"
+    "  IF OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR OLD.due_date IS DISTINCT FROM NEW.due_date THEN"
+    "    IF OLD.closed = 0 THEN"
+    "      PERFORM figures_due_add(OLD.due_date, -1, -OLD.balance);"
+    "    END IF;"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "  END IF;"
+    /* An experiment's arm counts its cases closed paid. */
+    "  IF NEW.closed <> 0 AND OLD.closed = 0 AND NEW.outcome = 'paid' THEN"
+    "    UPDATE figures_arms SET closed_paid = closed_paid + 1"
+    "      WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"
+    "      WHERE case_id = NEW.id);"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_case AFTER INSERT OR UPDATE ON cases"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_case();"
+    /* Messages by status. */
+    "CREATE FUNCTION figures_message() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'UPDATE' THEN"
+    "    IF OLD.status = NEW.status THEN RETURN NULL; END IF;"
+    "    INSERT INTO figures_messages AS f VALUES (OLD.status, -1)"
+    "      ON CONFLICT (status) DO UPDATE SET messages = f.messages - 1;"
+    "  END IF;"
+    "  INSERT INTO figures_messages AS f VALUES (NEW.status, 1)"
+    "    ON CONFLICT (status) DO UPDATE SET messages = f.messages + 1;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_message AFTER INSERT OR UPDATE OF status"
+    "  ON messages FOR EACH ROW EXECUTE FUNCTION figures_message();"
+    /* A new book's roll log starts with its first month. */
+    "INSERT INTO meta(key, value) VALUES ('figures.rolls_from', '0000-00')"
+    "  ON CONFLICT (key) DO NOTHING;",
+    /* 2: counters in slots. With one row a counter, every node's batch
+     * that moved a case in or out of a state waited at that row for the
+     * other node's commit, and two batches that took two counters in
+     * opposite orders deadlocked. Now each connection adds to rows of its
+     * own slot (figures_slot(): the setting recoup.slot, which a store
+     * takes at connect under an advisory lock, pg.c's slot_take), so no
+     * two connections write one counter row; the figures are the sums
+     * over slots. Rows of slot 0 are the counts before this migration
+     * (and those of a connection that found no free slot). */
+    "CREATE FUNCTION figures_slot() RETURNS integer LANGUAGE sql STABLE AS $$"
+    "  SELECT coalesce(nullif(current_setting('recoup.slot', true), ''),"
+    "    '0')::integer $$;"
+    "ALTER TABLE figures_states ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_states_pkey,"
+    "  ADD PRIMARY KEY (workflow, state, slot);"
+    "ALTER TABLE figures_due ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_due_pkey, ADD PRIMARY KEY (due_date, slot);"
+    "ALTER TABLE figures_messages ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_messages_pkey, ADD PRIMARY KEY (status, slot);"
+    "ALTER TABLE figures_promises ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_promises_pkey, ADD PRIMARY KEY (status, slot);"
+    "ALTER TABLE figures_arms ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_arms_pkey,"
+    "  ADD PRIMARY KEY (experiment, arm, slot);"
+    "ALTER TABLE figures_days ADD COLUMN slot integer NOT NULL DEFAULT 0,"
+    "  DROP CONSTRAINT figures_days_pkey,"
+    "  ADD PRIMARY KEY (figure, day, a, b, c, slot);"
+    /* A change is a negative row in the writer's slot, not an update of
+     * the row the count is in (which may be another node's). */
+    "CREATE OR REPLACE FUNCTION figures_promise_add(s text, n bigint,"
+    "  a bigint, p bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_promises AS f VALUES (s, n, a, p, figures_slot())"
+    "    ON CONFLICT (status, slot) DO UPDATE SET"
+    "    promises = f.promises + n, amount = f.amount + a,"
+    "    paid = f.paid + p $$;"
+    "CREATE OR REPLACE FUNCTION figures_promise_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_promise_add(NEW.status, 1, NEW.amount, NEW.paid);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_promise_change() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_promise_add(OLD.status, -1, -OLD.amount, -OLD.paid);"
+    "  PERFORM figures_promise_add(NEW.status, 1, NEW.amount, NEW.paid);"
+    "  RETURN NULL;"
+    "END $$;"
+    /* An arm's counters: cases, recovered and closed paid as deltas. */
+    "CREATE FUNCTION figures_arm_add(k text, n bigint, r bigint, p bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_arms AS f SELECT v.experiment, v.arm, c.workflow,"
+    "    n, r, p, figures_slot() FROM variants v JOIN cases c"
+    "    ON c.id = v.case_id WHERE v.case_id = k"
+    "    ON CONFLICT (experiment, arm, slot) DO UPDATE SET"
+    "    cases = f.cases + n, recovered = f.recovered + r,"
+    "    closed_paid = f.closed_paid + p $$;"
+    "CREATE OR REPLACE FUNCTION figures_arm_new() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO figures_arms AS f SELECT NEW.experiment, NEW.arm,"
+    "    c.workflow, 1, 0, 0, figures_slot() FROM cases c"
+    "    WHERE c.id = NEW.case_id"
+    "    ON CONFLICT (experiment, arm, slot) DO UPDATE SET"
+    "    cases = f.cases + 1;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_arm_paid() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_arm_add(NEW.case_id, 0, NEW.amount, 0);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_state_add(w text, s text, n bigint,"
+    "  b bigint, e bigint, c bigint) RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_states AS f VALUES (w, s, n, b, e, c,"
+    "    figures_slot())"
+    "    ON CONFLICT (workflow, state, slot) DO UPDATE SET"
+    "    cases = f.cases + n, balance = f.balance + b,"
+    "    errors = f.errors + e, closed = f.closed + c $$;"
+    "CREATE OR REPLACE FUNCTION figures_due_add(d text, n bigint, b bigint)"
+    "  RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO figures_due AS f VALUES (coalesce(d, ''), n, b,"
+    "    figures_slot())"
+    "    ON CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + n,"
+    "    balance = f.balance + b $$;"
+    "CREATE OR REPLACE FUNCTION figures_case() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "    RETURN NULL;"
+    "  END IF;"
+    "  IF OLD.workflow <> NEW.workflow OR OLD.state <> NEW.state"
+    "    OR OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR (OLD.error IS NULL) <> (NEW.error IS NULL) THEN"
+    "    PERFORM figures_state_add(OLD.workflow, OLD.state, -1, -OLD.balance,"
+    "      -(OLD.error IS NOT NULL)::int, -OLD.closed);"
+    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
+    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
+    "  END IF;"
+    "  IF OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
+    "    OR OLD.due_date IS DISTINCT FROM NEW.due_date THEN"
+    "    IF OLD.closed = 0 THEN"
+    "      PERFORM figures_due_add(OLD.due_date, -1, -OLD.balance);"
+    "    END IF;"
+    "    IF NEW.closed = 0 THEN"
+    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
+    "    END IF;"
+    "  END IF;"
+    "  IF NEW.closed <> 0 AND OLD.closed = 0 AND NEW.outcome = 'paid' THEN"
+    "    PERFORM figures_arm_add(NEW.id, 0, 0, 1);"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION figures_message() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'UPDATE' THEN"
+    "    IF OLD.status = NEW.status THEN RETURN NULL; END IF;"
+    "    INSERT INTO figures_messages AS f VALUES (OLD.status, -1,"
+    "      figures_slot())"
+    "      ON CONFLICT (status, slot) DO UPDATE SET messages = f.messages - 1;"
+    "  END IF;"
+    "  INSERT INTO figures_messages AS f VALUES (NEW.status, 1, figures_slot())"
+    "    ON CONFLICT (status, slot) DO UPDATE SET messages = f.messages + 1;"
+    "  RETURN NULL;"
+    "END $$;",
+};
+
+int pg_schema_version(void) {
+  return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+/* Whether a failure on this thread since pg_conflict_take was the
+ * server's choice of a victim: a deadlock (40P01) or a serialization
+ * failure (40001). One thread runs a store's transaction at a time, and
+ * pg_fail is where every failure passes, with only the connection in
+ * hand. */
+static _Thread_local int conflict_seen;
+
+int pg_conflict_take(void) {
+  int seen = conflict_seen;
+  conflict_seen = 0;
+  return seen;
+}
+
+int pg_fail(PGconn *c, const PGresult *r, const char *doing, rc_error *err) {
+  const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  char text[512];
+  size_t n;
+
+  if (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")))
+    conflict_seen = 1;
+
+  /* libpq's messages end in a newline; ours do not. */
+  snprintf(text, sizeof text, "%s", msg && *msg ? msg : "no answer");
+  n = strlen(text);
+  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) text[--n] = '\0';
+  return rc_error_set(err, RC_ESTORE, NULL, "PostgreSQL: %s: %s", doing, text);
+}
+
+/* Runs sql (no parameters, no rows wanted). */
+static int schema_exec(PGconn *c, const char *sql, const char *doing,
+                       rc_error *err) {
+  PGresult *r = PQexec(c, sql);
+  int rc = RC_OK;
+
+  if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+      PQresultStatus(r) != PGRES_TUPLES_OK)
+    rc = pg_fail(c, r, doing, err);
+  PQclear(r);
+  return rc;
+}
+
+/* meta's version under the lock, or 0 when meta does not exist yet. */
+static int schema_locked_version(PGconn *c, rc_error *err) {
+  PGresult *r = PQexec(c, "SELECT to_regclass('meta') IS NOT NULL");
+  int version = 0, has_meta;
+
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    version = pg_fail(c, r, "reading the schema version", err);
+    PQclear(r);
+    return version;
+  }
+  has_meta = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (!has_meta) return 0;
+  r = PQexec(c, "SELECT value FROM meta WHERE key = 'schema.version'");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    version = pg_fail(c, r, "reading the schema version", err);
+  } else if (PQntuples(r) == 1) {
+    char *end;
+    long v = strtol(PQgetvalue(r, 0, 0), &end, 10);
+    if (*end != '\0' || v < 0 || v > 100000)
+      version = rc_error_set(err, RC_ESTORE, NULL,
+                             "PostgreSQL: meta's schema.version is not a "
+                             "version: '%s'",
+                             PQgetvalue(r, 0, 0));
+    else
+      version = (int)v;
+  }
+  PQclear(r);
+  return version;
+}
+
+int pg_schema_read_version(PGconn *c, rc_error *err) {
+  return schema_locked_version(c, err);
+}
+
+/* Under the caller's transaction and lock: the missing migrations. */
+static int schema_upgrade(PGconn *c, rc_error *err) {
+  int version = schema_locked_version(c, err), target = pg_schema_version();
+  char doing[64], sql[128];
+  int rc;
+
+  if (version < 0) return version;
+  if (version > target)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: the book's schema is version %d, newer "
+                        "than this recoup's %d: upgrade recoup",
+                        version, target);
+  if (version == 0 &&
+      (rc =
+           schema_exec(c, "CREATE TABLE meta(key text PRIMARY KEY, value text)",
+                       "creating meta", err)) != RC_OK)
+    return rc;
+  for (; version < target; version++) {
+    snprintf(doing, sizeof doing, "schema migration %d", version + 1);
+    if ((rc = schema_exec(c, migrations[version], doing, err)) != RC_OK)
+      return rc;
+  }
+  snprintf(sql, sizeof sql,
+           "INSERT INTO meta(key, value) VALUES ('schema.version', '%d') "
+           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+           target);
+  return schema_exec(c, sql, "recording the schema version", err);
+}
+
+int pg_schema_migrate(PGconn *c, rc_error *err) {
+  int rc;
+
+  if ((rc = schema_exec(c, "BEGIN", "beginning the migration", err)) != RC_OK)
+    return rc;
+  /* Nodes started together: the first migrates, the others wait here and
+   * then find the book current. The lock ends with the transaction. */
+  rc = schema_exec(c, "SELECT pg_advisory_xact_lock(hashtext('recoup.schema'))",
+                   "waiting for another node's migration", err);
+  if (rc == RC_OK) rc = schema_upgrade(c, err);
+  if (rc == RC_OK)
+    return schema_exec(c, "COMMIT", "committing the migration", err);
+  PQclear(PQexec(c, "ROLLBACK"));
+  return rc;
+}

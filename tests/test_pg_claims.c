@@ -1,0 +1,562 @@
+/* How nodes share one PostgreSQL book (runtime/store/pg_claim.c), shown
+ * with several connections on a throwaway cluster before the backend uses
+ * them: each due timer is claimed by one node; a node that dies loses its
+ * claims after the lease, and one that dies before committing its claim
+ * never had them; a case's events go to one node, in order; the outbox is
+ * claimed the same way; the guard's decision is one borrower at a time.
+ * Lease times are passed in (no waiting for a clock), except where the
+ * database's own clock is the point. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pg/pgt.h"
+#include "store/pg.h"
+
+typedef struct fixture {
+  char name[64]; /* the test's database */
+  char *url;     /* owned */
+  PGconn *c;     /* owned: the test's own connection, beside the nodes' */
+} fixture;
+
+static int setup(void **state) {
+  static int serial;
+  fixture *f = calloc(1, sizeof *f);
+  rc_error err = {0};
+
+  if (!f) return -1;
+  snprintf(f->name, sizeof f->name, "pgclaims_%d_%d", (int)getpid(), ++serial);
+  if (!(f->url = pgt_database(f->name)) || !(f->c = pgt_connect(f->url)) ||
+      pg_schema_migrate(f->c, &err) != RC_OK) {
+    fprintf(stderr, "%s\n", err.message);
+    free(f->url);
+    free(f);
+    return -1;
+  }
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
+                   "'standard', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(1, 50) i"));
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+
+  PQfinish(f->c);
+  pgt_drop(f->name);
+  free(f->url);
+  free(f);
+  return 0;
+}
+
+/* --- timers ------------------------------------------------------------ */
+
+#define DUE_TIMERS 900
+#define NODES 3
+
+typedef struct sweeper {
+  const char *url;
+  char name[16];
+  int64_t *ids; /* owned: what this node claimed */
+  int n, failed;
+} sweeper;
+
+/* One node's sweep: claims batches until nothing is due, then ends each
+ * timer it holds. */
+static void *node_sweep(void *arg) {
+  sweeper *nd = arg;
+  PGconn *c = pgt_connect(nd->url);
+  rc_error err = {0};
+  PGresult *r;
+  int i;
+
+  if (!c) {
+    nd->failed = 1;
+    return NULL;
+  }
+  nd->ids = calloc(DUE_TIMERS, sizeof *nd->ids);
+  while (nd->ids &&
+         (r = pg_claim_timers(c, nd->name, 5000, 7, 60000, 1000, &err))) {
+    int rows = PQntuples(r);
+    for (i = 0; i < rows && nd->n < DUE_TIMERS; i++)
+      nd->ids[nd->n++] = atoll(PQgetvalue(r, i, 0));
+    PQclear(r);
+    if (rows == 0) break;
+  }
+  if (!nd->ids || err.code) nd->failed = 1;
+  for (i = 0; i < nd->n && !nd->failed; i++)
+    if (pg_timer_finish(c, nd->ids[i], nd->name, &err) != 1) nd->failed = 1;
+  PQfinish(c);
+  return NULL;
+}
+
+static int compare_ids(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_three_nodes_claim_each_due_timer_once(void **state) {
+  fixture *f = *state;
+  sweeper nodes[NODES];
+  pthread_t t[NODES];
+  int64_t *all;
+  int i, j, total = 0;
+  char sql[256];
+
+  /* Due timers spread over cases and times, and a few not due yet. */
+  snprintf(sql, sizeof sql,
+           "INSERT INTO timers(due, case_id, event, scoped) SELECT "
+           "(i * 7) %% 5000, 'C' || (1 + i %% 50), 'remind', 0 "
+           "FROM generate_series(1, %d) i;"
+           "INSERT INTO timers(due, case_id, event, scoped) SELECT "
+           "9000 + i, 'C1', 'later', 0 FROM generate_series(1, 10) i",
+           DUE_TIMERS);
+  PQclear(pgt_exec(f->c, sql));
+  memset(nodes, 0, sizeof nodes);
+  for (i = 0; i < NODES; i++) {
+    nodes[i].url = f->url;
+    snprintf(nodes[i].name, sizeof nodes[i].name, "node-%d", i + 1);
+    assert_int_equal(pthread_create(&t[i], NULL, node_sweep, &nodes[i]), 0);
+  }
+  for (i = 0; i < NODES; i++) {
+    assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_false(nodes[i].failed);
+    total += nodes[i].n;
+  }
+  assert_int_equal(total, DUE_TIMERS);
+  all = calloc((size_t)total, sizeof *all);
+  assert_non_null(all);
+  for (i = 0, j = 0; i < NODES; i++) {
+    memcpy(all + j, nodes[i].ids, (size_t)nodes[i].n * sizeof *all);
+    j += nodes[i].n;
+    free(nodes[i].ids);
+  }
+  qsort(all, (size_t)total, sizeof *all, compare_ids);
+  for (i = 1; i < total; i++) assert_true(all[i] != all[i - 1]);
+  free(all);
+  /* Every due timer ended; the later ones untouched and unclaimed. */
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM timers"), 10);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM timers WHERE "
+                             "claimed_by IS NOT NULL"),
+                   0);
+}
+
+/* A batch comes in the order the sweep fires it: by due time, then id. */
+static void test_claimed_timers_come_in_due_order(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "VALUES (30, 'C1', 'c', 0), (10, 'C2', 'a', 0),"
+                   "(20, 'C3', 'b', 0), (10, 'C4', 'a2', 0)"));
+  r = pg_claim_timers(f->c, "n1", 100, 10, 1000, 0, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 4);
+  assert_string_equal(PQgetvalue(r, 0, 3), "a");
+  assert_string_equal(PQgetvalue(r, 1, 3), "a2");
+  assert_string_equal(PQgetvalue(r, 2, 3), "b");
+  assert_string_equal(PQgetvalue(r, 3, 3), "c");
+  assert_string_equal(PQgetvalue(r, 3, 1), "C1");
+  assert_string_equal(PQgetvalue(r, 3, 2), "30");
+  PQclear(r);
+}
+
+static void test_a_dead_nodes_timers_pass_on_after_its_lease(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5) i"));
+  /* Node A claims them at 1000 with a lease of 500, then dies. */
+  r = pg_claim_timers(a, "A", 100, 10, 500, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 5);
+  PQclear(r);
+  PQfinish(a);
+
+  /* Within A's lease they are still A's. */
+  r = pg_claim_timers(b, "B", 100, 10, 500, 1500, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+
+  /* After it, B takes all five. */
+  r = pg_claim_timers(b, "B", 100, 10, 500, 1501, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 5);
+  PQclear(r);
+
+  /* A coming back finds it lost them: ending one is refused (its node
+   * rolls back what it did for it); B ends it. */
+  assert_int_equal(pg_timer_finish(b, 1, "A", &err), 0);
+  assert_int_equal(pg_timer_finish(b, 1, "B", &err), 1);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM timers"), 4);
+  PQfinish(b);
+}
+
+/* Closes c and waits until its server process has ended: a connection
+ * that drops is seen by the server a moment later. */
+static void gone(PGconn *observer, PGconn *c) {
+  char sql[128];
+
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
+           PQbackendPID(c));
+  PQfinish(c);
+  while (pgt_value(observer, sql) != 0) usleep(1000);
+}
+
+static void test_a_claim_never_committed_leaves_nothing_claimed(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5) i"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = pg_claim_timers(a, "A", 100, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 5);
+  PQclear(r);
+  /* The connection drops: the claim rolls back once the server has seen
+   * it go (until then its rows are locked, and skipped). */
+  gone(f->c, a);
+
+  r = pg_claim_timers(f->c, "B", 100, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 5);
+  PQclear(r);
+}
+
+/* Without a time of its own, a lease is measured by the database's clock,
+ * the one clock every node shares. */
+static void test_leases_run_on_the_databases_clock(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "VALUES (1, 'C1', 'remind', 0)"));
+  r = pg_claim_timers(f->c, "A", 100, 10, 3600000, PG_CLOCK_DB, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  PQclear(r);
+  r = pg_claim_timers(f->c, "B", 100, 10, 3600000, PG_CLOCK_DB, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+  /* an hour from the database's now, give or take the test's run */
+  assert_int_equal(
+      pgt_value(f->c,
+                "SELECT count(*) FROM timers WHERE claimed_until - "
+                "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+                " BETWEEN 3000000 AND 3600000"),
+      1);
+  /* a node stopping cleanly gives its claims back at once */
+  assert_int_equal(pg_claims_release(f->c, "A", &err), 1);
+  r = pg_claim_timers(f->c, "B", 100, 10, 3600000, PG_CLOCK_DB, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  PQclear(r);
+}
+
+/* --- events ------------------------------------------------------------ */
+
+static char *ids_of(PGresult *r, int col) {
+  static char out[256];
+  size_t at = 0;
+  int i;
+
+  out[0] = '\0';
+  for (i = 0; i < PQntuples(r) && at < sizeof out - 32; i++)
+    at += (size_t)snprintf(out + at, sizeof out - at, "%s%s", i ? " " : "",
+                           PQgetvalue(r, i, col));
+  return out;
+}
+
+static PGresult *claim_events(PGconn *c, const char *node, int max,
+                              int64_t now) {
+  rc_error err = {0};
+  PGresult *r = pg_claim_events(c, node, max, 500, now, &err);
+
+  if (!r) fprintf(stderr, "%s\n", err.message);
+  return r;
+}
+
+static void test_a_cases_events_go_to_one_node_in_order(void **state) {
+  fixture *f = *state;
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  /* paid1, paid2, reply3: each type carries its event's id */
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO events(case_id, type, at) VALUES "
+                   "('C1', 'paid', 1), ('C2', 'paid', 2),"
+                   "('C1', 'reply', 3);"
+                   "UPDATE events SET type = type || id"));
+
+  /* A asks for one event: the oldest, and C1 is A's until it commits
+   * (its row is locked) and after (its claim's lease). */
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = claim_events(a, "A", 1, 1000);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 2), "paid1");
+  PQclear(r);
+
+  /* B, meanwhile, skips C1 and takes C2. */
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = claim_events(b, "B", 10, 1000);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 1), "C2");
+  PQclear(r);
+  PQclear(pgt_exec(b, "DELETE FROM events WHERE case_id = 'C2'")); /* done */
+  PQclear(pgt_exec(a, "COMMIT"));
+  PQclear(pgt_exec(b, "COMMIT"));
+
+  /* C1's next event, and one that comes now: not B's (it would handle
+   * them before paid1), A's, in order. */
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO events(case_id, type, at) "
+                   "VALUES ('C1', 'late', 4)"));
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = claim_events(b, "B", 10, 1100);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = claim_events(a, "A", 10, 1100);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 2), "reply3 late");
+  PQclear(r);
+  PQclear(pgt_exec(a, "COMMIT"));
+
+  /* A dies; after its lease B has C1's three, in their order. */
+  PQfinish(a);
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = claim_events(b, "B", 10, 1700);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 2), "paid1 reply3 late");
+  PQclear(r);
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQfinish(b);
+}
+
+/* A case in error holds its events: a claim parks them beside its failed
+ * one instead of handing them out. */
+static void test_events_of_a_case_in_error_are_parked(void **state) {
+  fixture *f = *state;
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET error = 'boom' WHERE id = 'C1';"
+                   "INSERT INTO events(case_id, type, at) VALUES "
+                   "('C1', 'paid', 1), ('C2', 'paid', 2)"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = claim_events(f->c, "A", 10, 1000);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 1), "C2");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM events WHERE "
+                             "case_id = 'C1' AND status = 'failed' "
+                             "AND claimed_by IS NULL"),
+                   1);
+}
+
+static void test_claiming_events_needs_a_transaction(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_null(pg_claim_events(f->c, "A", 10, 500, 1000, &err));
+  assert_int_equal(err.code, RC_EINTERNAL);
+}
+
+/* --- outbox ------------------------------------------------------------ */
+
+static void test_the_outbox_is_claimed_once(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *b = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at, next_attempt) VALUES "
+                   "('C1', 'B1', 'sms', 't1', 'queued', 1, 0),"
+                   "('C2', 'B1', 'sms', 't2', 'queued', 2, 0),"
+                   "('C3', 'B1', 'sms', 't3', 'sent', 3, 0),"
+                   "('C4', 'B1', 'sms', 't4', 'queued', 4, 5000),"
+                   "('C5', 'B1', 'sms', 't5', 'queued', 5, 10)"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = pg_claim_outbox(f->c, "A", 1000, 2, 60000, 100, &err);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 4), "t1 t2");
+  PQclear(r);
+  /* B, while A's claim is not committed yet: skips A's rows. */
+  r = pg_claim_outbox(b, "B", 1000, 10, 60000, 100, &err);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 4), "t5");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  /* Committed: still A's, for the lease. */
+  r = pg_claim_outbox(b, "B", 1000, 10, 60000, 100, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+  PQfinish(b);
+}
+
+/* --- the guard ---------------------------------------------------------- */
+
+#define SMS_A_DAY 3
+
+/* The guard's decision for one SMS to B1, inside c's open transaction:
+ * 1 when it writes the message, 0 when the cap refuses it. */
+static int guard_decide(PGconn *c, const char *tmpl) {
+  long long sent =
+      pgt_value(c,
+                "SELECT count(*) FROM messages WHERE borrower_id = 'B1' "
+                "AND channel = 'sms' AND at > 0");
+  char sql[256];
+
+  if (sent < 0 || sent >= SMS_A_DAY) return 0;
+  snprintf(sql, sizeof sql,
+           "INSERT INTO messages(case_id, borrower_id, channel, template, "
+           "status, at, next_attempt) VALUES ('C1', 'B1', 'sms', '%s', "
+           "'queued', 10, 0)",
+           tmpl);
+  PQclear(pgt_exec(c, sql));
+  return 1;
+}
+
+/* Whether the connection whose backend is pid waits for a lock. */
+static int waits_for_lock(PGconn *observer, int pid) {
+  char sql[160];
+
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND "
+           "wait_event_type = 'Lock'",
+           pid);
+  return pgt_value(observer, sql) == 1;
+}
+
+/* Two nodes decide the third and fourth SMS of B1's day at once: the
+ * second waits for the first's decision, sees its message, and refuses.
+ * Counting without the lock, both would have seen two and sent. */
+static void test_the_guard_decides_one_borrower_at_a_time(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+  const char *params[1] = {"B1"};
+  int rc;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at, next_attempt) VALUES "
+                   "('C1', 'B1', 'sms', 'first', 'sent', 1, 0),"
+                   "('C1', 'B1', 'sms', 'second', 'sent', 2, 0)"));
+
+  PQclear(pgt_exec(a, "BEGIN"));
+  assert_int_equal(pg_borrower_lock(a, "B1", &err), 1);
+  assert_int_equal(guard_decide(a, "third"), 1);
+
+  /* B asks for the same borrower: it must wait, not decide. */
+  PQclear(pgt_exec(b, "BEGIN"));
+  assert_int_equal(PQsendQueryParams(b,
+                                     "SELECT 1 FROM borrowers WHERE id = $1 "
+                                     "FOR NO KEY UPDATE",
+                                     1, NULL, params, NULL, NULL, 0),
+                   1);
+  for (;;) {
+    assert_int_equal(PQconsumeInput(b), 1);
+    assert_int_equal(PQisBusy(b), 1); /* answered: it did not wait */
+    if (waits_for_lock(f->c, PQbackendPID(b))) break;
+    usleep(1000);
+  }
+  /* A borrower's row held for the guard does not stop a new case of it. */
+  PQclear(pgt_exec(f->c, "SET statement_timeout = '20s'"));
+  assert_non_null(r = pgt_exec(f->c,
+                               "INSERT INTO cases(id, borrower_id, "
+                               "workflow, version, state, currency, "
+                               "opened_at) VALUES ('C99', 'B1', "
+                               "'standard', 1, 'new', 'CNY', 0)"));
+  PQclear(r);
+
+  PQclear(pgt_exec(a, "COMMIT"));
+  r = PQgetResult(b);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  assert_int_equal(PQntuples(r), 1);
+  PQclear(r);
+  assert_null(PQgetResult(b));
+  rc = guard_decide(b, "fourth");
+  assert_int_equal(rc, 0);
+  PQclear(pgt_exec(b, "COMMIT"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM messages WHERE "
+                             "borrower_id = 'B1'"),
+                   SMS_A_DAY);
+  assert_int_equal(pg_borrower_lock(f->c, "nobody", &err), 0);
+  PQfinish(a);
+  PQfinish(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_three_nodes_claim_each_due_timer_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_claimed_timers_come_in_due_order,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_dead_nodes_timers_pass_on_after_its_lease, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claim_never_committed_leaves_nothing_claimed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_leases_run_on_the_databases_clock,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cases_events_go_to_one_node_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_events_of_a_case_in_error_are_parked,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_claiming_events_needs_a_transaction,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_the_outbox_is_claimed_once, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_guard_decides_one_borrower_at_a_time, setup, teardown),
+  };
+  if (!pgt_cluster_url()) return 1;
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,387 @@
+/* The PostgreSQL backend's schema (runtime/store/pg_schema.c) on a
+ * throwaway cluster (tests/pg/cluster.sh): created once however often and
+ * by however many nodes it is asked for, refused when newer than the
+ * build, its triggers keeping the promise and arm counters, its journal
+ * view giving a run's rows the ids SQLite's does. Each test has a database
+ * of its own. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pg/pgt.h"
+#include "store/pg.h"
+
+typedef struct fixture {
+  char name[64]; /* the test's database */
+  char *url;     /* owned */
+  PGconn *c;     /* owned */
+} fixture;
+
+static int setup(void **state) {
+  static int serial;
+  fixture *f = calloc(1, sizeof *f);
+
+  if (!f) return -1;
+  snprintf(f->name, sizeof f->name, "pgschema_%d_%d", (int)getpid(), ++serial);
+  if (!(f->url = pgt_database(f->name)) || !(f->c = pgt_connect(f->url))) {
+    free(f->url);
+    free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+
+  PQfinish(f->c);
+  pgt_drop(f->name);
+  free(f->url);
+  free(f);
+  return 0;
+}
+
+/* Everything the schema made: tables, views, indexes, sequences,
+ * functions and triggers, by name. */
+static long long schema_objects(PGconn *c) {
+  return pgt_value(c,
+                   "SELECT (SELECT count(*) FROM pg_class k JOIN "
+                   "pg_namespace n ON n.oid = k.relnamespace WHERE "
+                   "n.nspname = 'public') + (SELECT count(*) FROM pg_proc "
+                   "p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE "
+                   "n.nspname = 'public') + (SELECT count(*) FROM "
+                   "pg_trigger WHERE NOT tgisinternal)");
+}
+
+static void test_schema_is_created_once_however_often_asked(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  long long objects;
+
+  assert_int_equal(pg_schema_read_version(f->c, &err), 0);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  objects = schema_objects(f->c);
+  assert_true(objects > 40);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(schema_objects(f->c), objects);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM meta WHERE key = "
+                             "'figures.rolls_from'"),
+                   1);
+}
+
+typedef struct starter {
+  const char *url;
+  int rc;
+  char message[256];
+} starter;
+
+static void *start_node(void *arg) {
+  starter *s = arg;
+  rc_error err = {0};
+  PGconn *c = pgt_connect(s->url);
+
+  s->rc = c ? pg_schema_migrate(c, &err) : RC_ESTORE;
+  snprintf(s->message, sizeof s->message, "%s", err.message);
+  PQfinish(c);
+  return NULL;
+}
+
+/* Nodes started together on a new database: the advisory lock lets the
+ * first create the book and the others find it made, where without it
+ * all but one would fail on tables that already exist. */
+static void test_nodes_started_together_create_one_book(void **state) {
+  fixture *f = *state;
+  starter s[4];
+  pthread_t t[4];
+  int i;
+
+  for (i = 0; i < 4; i++) {
+    s[i].url = f->url;
+    assert_int_equal(pthread_create(&t[i], NULL, start_node, &s[i]), 0);
+  }
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(pthread_join(t[i], NULL), 0);
+    if (s[i].rc != RC_OK) fprintf(stderr, "node %d: %s\n", i, s[i].message);
+    assert_int_equal(s[i].rc, RC_OK);
+  }
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT value::int FROM meta WHERE key = "
+                             "'schema.version'"),
+                   pg_schema_version());
+}
+
+static void test_a_newer_book_is_refused(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  char sql[128];
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  snprintf(sql, sizeof sql,
+           "UPDATE meta SET value = '%d' WHERE key = 'schema.version'",
+           pg_schema_version() + 1);
+  PQclear(pgt_exec(f->c, sql));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message, "newer than this recoup"));
+}
+
+/* A borrower and two cases, one in an experiment's arm. */
+static void book(PGconn *c) {
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate(c, &err), RC_OK);
+  PQclear(pgt_exec(c,
+                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) VALUES "
+                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0),"
+                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0)"));
+}
+
+static void promise_figures(PGconn *c, const char *status, long long *n,
+                            long long *amount, long long *paid) {
+  char sql[160];
+
+  snprintf(sql, sizeof sql,
+           "SELECT promises FROM figures_promises WHERE status = '%s'", status);
+  *n = pgt_value(c, sql);
+  snprintf(sql, sizeof sql,
+           "SELECT amount FROM figures_promises WHERE status = '%s'", status);
+  *amount = pgt_value(c, sql);
+  snprintf(sql, sizeof sql,
+           "SELECT paid FROM figures_promises WHERE status = '%s'", status);
+  *paid = pgt_value(c, sql);
+}
+
+static void test_triggers_keep_the_promise_counters(void **state) {
+  fixture *f = *state;
+  long long n, amount, paid;
+
+  book(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO promises(case_id, amount, by_date, status, "
+                   "at) VALUES ('C1', 5000, '2026-12-05', 'open', 1),"
+                   "('C2', 7000, '2026-12-06', 'open', 2)"));
+  promise_figures(f->c, "open", &n, &amount, &paid);
+  assert_int_equal(n, 2);
+  assert_int_equal(amount, 12000);
+  assert_int_equal(paid, 0);
+
+  /* Paid in part: the open figure's paid moves, its count does not. */
+  PQclear(pgt_exec(f->c,
+                   "UPDATE promises SET paid = 2000 "
+                   "WHERE case_id = 'C1'"));
+  promise_figures(f->c, "open", &n, &amount, &paid);
+  assert_int_equal(n, 2);
+  assert_int_equal(paid, 2000);
+
+  /* Kept: the promise moves from open to kept with its money. */
+  PQclear(pgt_exec(f->c,
+                   "UPDATE promises SET status = 'kept', "
+                   "paid = 5000 WHERE case_id = 'C1'"));
+  promise_figures(f->c, "open", &n, &amount, &paid);
+  assert_int_equal(n, 1);
+  assert_int_equal(amount, 7000);
+  assert_int_equal(paid, 0);
+  promise_figures(f->c, "kept", &n, &amount, &paid);
+  assert_int_equal(n, 1);
+  assert_int_equal(amount, 5000);
+  assert_int_equal(paid, 5000);
+
+  /* An update that changes neither status nor paid leaves them be. */
+  PQclear(pgt_exec(f->c,
+                   "UPDATE promises SET by_date = '2026-12-09' "
+                   "WHERE case_id = 'C2'"));
+  promise_figures(f->c, "open", &n, &amount, &paid);
+  assert_int_equal(n, 1);
+  assert_int_equal(amount, 7000);
+
+  /* The counters agree with the rows. */
+  assert_int_equal(
+      pgt_value(f->c,
+                "SELECT count(*) FROM (SELECT status, count(*) n, "
+                "sum(amount) a, sum(paid) p FROM promises GROUP BY status "
+                "EXCEPT SELECT status, promises, amount, paid FROM "
+                "figures_promises WHERE promises > 0) d"),
+      0);
+}
+
+static void test_triggers_keep_the_arm_counters(void **state) {
+  fixture *f = *state;
+
+  book(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO variants VALUES "
+                   "('C1', 'tone', 'soft'), ('C2', 'tone', 'soft');"
+                   "INSERT INTO payments(case_id, amount, ref, at) "
+                   "VALUES ('C1', 300, 'p1', 1), ('C2', 200, 'p2', 2),"
+                   "('C1', 100, NULL, 3)"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT cases FROM figures_arms WHERE "
+                             "experiment = 'tone' AND arm = 'soft'"),
+                   2);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT recovered FROM figures_arms "
+                             "WHERE experiment = 'tone' AND "
+                             "arm = 'soft'"),
+                   600);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM figures_arms "
+                             "WHERE workflow = 'standard'"),
+                   1);
+}
+
+/* Rows of `counted` that the rows themselves do not give, and the other
+ * way round (a count of 0 is no row). */
+static long long figures_disagree(PGconn *c, const char *counted,
+                                  const char *from_rows) {
+  char sql[1024];
+
+  snprintf(sql, sizeof sql,
+           "SELECT (SELECT count(*) FROM (%s EXCEPT %s) a) + "
+           "(SELECT count(*) FROM (%s EXCEPT %s) b)",
+           counted, from_rows, from_rows, counted);
+  return pgt_value(c, sql);
+}
+
+static void test_triggers_keep_the_case_and_message_counters(void **state) {
+  fixture *f = *state;
+  static const char states[] =
+      "SELECT workflow, state, cases, balance, errors, closed FROM "
+      "figures_states WHERE cases <> 0",
+                    states_rows[] =
+                        "SELECT workflow, state, count(*), sum(balance), "
+                        "sum((error IS NOT NULL)::int), sum(closed) FROM "
+                        "cases GROUP BY 1, 2",
+                    due[] =
+                        "SELECT due_date, cases, balance FROM "
+                        "figures_due WHERE cases <> 0",
+                    due_rows[] =
+                        "SELECT coalesce(due_date, ''), count(*), "
+                        "sum(balance) FROM cases WHERE closed = 0 "
+                        "GROUP BY 1",
+                    messages[] =
+                        "SELECT status, messages FROM "
+                        "figures_messages WHERE messages <> 0",
+                    messages_rows[] =
+                        "SELECT status, count(*) FROM "
+                        "messages GROUP BY 1";
+
+  book(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO variants VALUES ('C2', 'tone', 'soft');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C3', 'B1', 'standard', 1, 'late', 'CNY', 0, 900, "
+                   "'2026-11-01');"
+                   "UPDATE cases SET balance = 500, due_date = '2026-11-20' "
+                   "WHERE id = 'C1';"
+                   "UPDATE cases SET state = 'promised' WHERE id = 'C1';"
+                   "UPDATE cases SET error = 'boom' WHERE id = 'C3';"
+                   "UPDATE cases SET data = '{\"a\": 1}' WHERE id = 'C3';"
+                   "UPDATE cases SET state = 'paid', closed = 1, "
+                   "outcome = 'paid', balance = 0 WHERE id = 'C2';"
+                   "UPDATE cases SET workflow = 'gentle', version = 2 "
+                   "WHERE id = 'C3';"
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at) VALUES "
+                   "('C1', 'B1', 'sms', 't', 'queued', 1),"
+                   "('C1', 'B1', 'sms', 't', 'queued', 2),"
+                   "('C3', 'B1', 'sms', 't', 'deferred', 3);"
+                   "UPDATE messages SET status = 'sent' WHERE at = 1;"
+                   "UPDATE messages SET attempts = 1 WHERE at = 2;"));
+  assert_int_equal(figures_disagree(f->c, states, states_rows), 0);
+  assert_int_equal(figures_disagree(f->c, due, due_rows), 0);
+  assert_int_equal(figures_disagree(f->c, messages, messages_rows), 0);
+  /* and they say something: C1 promised, C3 in error, C2 closed paid */
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT cases FROM figures_states "
+                             "WHERE state = 'promised'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT errors FROM figures_states "
+                             "WHERE workflow = 'gentle'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT closed_paid FROM figures_arms "
+                             "WHERE arm = 'soft'"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT messages FROM figures_messages "
+                             "WHERE status = 'queued'"),
+                   1);
+}
+
+/* A run's rows are id .. id + n - 1, and the next run starts past the
+ * most a run may hold, so that two nodes never hand out one id. */
+static void test_journal_runs_read_as_rows(void **state) {
+  fixture *f = *state;
+  long long first, second;
+
+  book(f->c);
+  first = pgt_value(f->c,
+                    "INSERT INTO journal_runs(case_id, at, n, rows) "
+                    "VALUES ('C1', 10, 2, '[[\"event\", \"new\", 1, "
+                    "10, {\"type\": \"opened\", \"z\": 1, \"a\": 2}],"
+                    "[\"transition\", \"late\", 1, 11, null]]') "
+                    "RETURNING id");
+  second = pgt_value(f->c,
+                     "INSERT INTO journal_runs(case_id, at, n, rows) "
+                     "VALUES ('C2', 12, 1, '[[\"event\", \"new\", 1, "
+                     "12, null]]') RETURNING id");
+  assert_true(first >= 1);
+  assert_int_equal(second, first + 64);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM journal"), 3);
+  {
+    PGresult *r = pgt_exec(f->c,
+                           "SELECT id, case_id, at, kind, state, "
+                           "version, detail FROM journal ORDER BY id");
+    char id[32];
+    assert_non_null(r);
+    snprintf(id, sizeof id, "%lld", first + 1);
+    assert_string_equal(PQgetvalue(r, 1, 0), id);
+    assert_string_equal(PQgetvalue(r, 1, 3), "transition");
+    assert_string_equal(PQgetvalue(r, 1, 4), "late");
+    assert_string_equal(PQgetvalue(r, 1, 2), "11");
+    assert_true(PQgetisnull(r, 1, 6));
+    /* the detail as written: key order kept */
+    assert_string_equal(PQgetvalue(r, 0, 6),
+                        "{\"type\": \"opened\", \"z\": 1, \"a\": 2}");
+    PQclear(r);
+  }
+  /* A run that does not parse is refused, not written. */
+  assert_null(pgt_exec(f->c,
+                       "INSERT INTO journal_runs(case_id, at, n, rows)"
+                       " VALUES ('C1', 13, 1, '[[\"event\",')"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_schema_is_created_once_however_often_asked, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_nodes_started_together_create_one_book, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_newer_book_is_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_triggers_keep_the_promise_counters,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_triggers_keep_the_arm_counters,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_triggers_keep_the_case_and_message_counters, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal_runs_read_as_rows, setup,
+                                      teardown),
+  };
+  if (!pgt_cluster_url()) return 1;
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
