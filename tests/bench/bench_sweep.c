@@ -24,6 +24,25 @@
 #include "recoup/engine.h"
 #include "store/store.h"
 
+/* Bytes this process has written so far (/proc/self/io "wchar": the WAL,
+ * the checkpoints into the file), -1 where there is no such file. A
+ * figure the machine's load does not change: what a step costs in
+ * writes, beside what it costs in time. */
+static long long wchar_now(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  char line[128];
+  long long v = -1;
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "wchar: %lld", &v) == 1) break;
+  fclose(f);
+  return v;
+}
+
+/* What the last timed sweep wrote: set by each sweep around its timed
+ * part. */
+static long long written;
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -125,11 +144,13 @@ static double recoup_sweep(const char *dir, const char *db, int n,
   rc_error err;
   int64_t steps = 0;
   double start, took;
+  written = wchar_now();
   start = now_s();
   must(engine_run(eng, t0 + 2 * 86400000LL, &steps, &err) == RC_OK, "sweep");
   took = now_s() - start;
-  must(steps == n, "every case stepped once");
   engine_close(eng);
+  written = wchar_now() - written;
+  must(steps == n, "every case stepped once");
   return took;
 }
 
@@ -155,6 +176,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   int64_t done = 0;
   engine_close(eng);
   ok(store_open(&st, db, &err), &err);
+  written = wchar_now();
   start = now_s();
   while (done < n) {
     store_timer *due;
@@ -222,6 +244,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   }
   took = now_s() - start;
   store_close(st);
+  written = wchar_now() - written;
   return took;
 }
 
@@ -270,6 +293,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
                      "INSERT INTO outbox(case_id, body, status) "
                      "VALUES (?1, ?2, 'queued')",
                      -1, &ob, NULL);
+  written = wchar_now();
   start = now_s();
   for (int i = 0; i < n; i++) {
     char id[16], body[200];
@@ -300,6 +324,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
   sqlite3_finalize(jr);
   sqlite3_finalize(ob);
   sqlite3_close(s);
+  written = wchar_now() - written;
   return took;
 }
 
@@ -318,8 +343,11 @@ int main(int argc, char **argv) {
     int n = atoi(argv[i] + shuffled);
     const char *tag = shuffled ? "_shuffled" : "";
     double r = recoup_sweep(argv[1], db, n, shuffled);
+    long long rb = written;
     double w = raw_sweep(raw, n, shuffled);
+    long long wb = written;
     double f = schema_sweep(argv[1], db, n, shuffled);
+    long long fb = written;
     printf("sweep%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / r);
     printf("raw%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / w);
     printf("sweep%s_ratio_%d %.2f recoup/raw\n", tag, n, (n / r) / (n / w));
@@ -327,6 +355,13 @@ int main(int argc, char **argv) {
     printf("schema%s_ratio_%d %.2f schema/raw\n", tag, n, (n / f) / (n / w));
     printf("runtime%s_ratio_%d %.2f recoup/schema\n", tag, n,
            (n / r) / (n / f));
+    /* Written a step, WAL and checkpoints together (0: not measured). */
+    printf("sweep%s_kb_per_step_%d %.2f KB\n", tag, n,
+           rb < 0 ? 0 : rb / 1024.0 / n);
+    printf("raw%s_kb_per_step_%d %.2f KB\n", tag, n,
+           wb < 0 ? 0 : wb / 1024.0 / n);
+    printf("schema%s_kb_per_step_%d %.2f KB\n", tag, n,
+           fb < 0 ? 0 : fb / 1024.0 / n);
     fflush(stdout);
   }
   getrusage(RUSAGE_SELF, &ru);
