@@ -2681,10 +2681,13 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
           "SELECT kind, coalesce(outcome, ''), count(*) FROM tasks WHERE "
           "status = 'done' GROUP BY 1, 2 ORDER BY kind" C
           ", coalesce(outcome, '')" C,
+      [STORE_SIM_REPLIES] =
+          "SELECT case_id, at FROM journal WHERE kind = 'event' AND "
+          "(detail::json ->> 'type') = 'reply' ORDER BY case_id" C ", at",
   };
   args a = {0};
 
-  if (which < 0 || which >= STORE_SIM_COUNT)
+  if (which < 0 || which >= STORE_SIM_COUNT || !sql[which])
     return rc_error_set(err, RC_EINVAL, NULL, "unknown simulation read");
   if (which == STORE_SIM_MESSAGES || which == STORE_SIM_TASKS) a_int(&a, after);
   return rows(PG(s), sql[which], &a, fn, ud, "simulation read", err);
