@@ -14,6 +14,7 @@
 
 #include "backup.h"
 #include "import.h"
+#include "migrate_store.h"
 #include "recoup/engine.h"
 #include "recoup/outbox.h"
 #include "repl.h"
@@ -86,6 +87,7 @@ static int cmd_version(const args *a);
 static int cmd_help(const args *a);
 static int cmd_backup(const args *a);
 static int cmd_restore(const args *a);
+static int cmd_migrate_store(const args *a);
 
 #define RUNS_CLOCK (O_DB | O_NOW | O_DELIVER | O_NO_DELIVER | O_REAL_TIME)
 
@@ -122,6 +124,10 @@ static const command commands[] = {
      "SRC [DIR] [--db FILE] [--json]",
      "check a backup and put it in place of the database (no service\n"
      "          may hold it)"},
+    {"migrate-store", cmd_migrate_store, 0, 2, 2, "FROM TO",
+     "move the whole book from one database to a new one (a file or\n"
+     "          postgresql://...), checked by counts and money; no service\n"
+     "          may hold either (docs/operations.md)"},
     {"version", cmd_version, 0, 0, 0, "", "print the version"},
     {"help", cmd_help, 0, 0, 0, "", "this text"},
 };
@@ -765,6 +771,10 @@ static int cmd_backup(const args *a) {
 static int cmd_restore(const args *a) {
   return restore_cli(a->pos[0], a->npos > 1 ? a->pos[1] : ".", a->db,
                      (a->given & O_JSON) != 0);
+}
+
+static int cmd_migrate_store(const args *a) {
+  return migrate_store_cli(a->pos[0], a->pos[1]);
 }
 
 static int cmd_version(const args *a) {

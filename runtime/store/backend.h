@@ -433,6 +433,13 @@ struct store_ops {
   /* STORE_SIM_* */
   int (*sim_read)(store *st, int which, int64_t after, store_row_fn fn,
                   void *ud, rc_error *err);
+
+  /* --- moving a book (branch "migrate"; store.h's store_book_*) --------- */
+  int (*book_rows)(store *st, const char *table, store_row_fn fn, void *ud,
+                   rc_error *err);
+  int (*book_put)(store *st, const char *table, const store_value *cols,
+                  int ncols, rc_error *err);
+  int (*book_figures)(store *st, store_row_fn fn, void *ud, rc_error *err);
 };
 
 /* The backends this build has. */

@@ -826,6 +826,26 @@ static int f_sim_read(store *st, int which, int64_t after, store_row_fn fn,
   return fault.real->sim_read(st, which, after, fn, ud, err);
 }
 
+/* --- moving a book (branch "migrate") ------------------------------------ */
+
+static int f_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  if (fault_fires("book_rows", err)) return RC_ESTORE;
+  return fault.real->book_rows(st, table, fn, ud, err);
+}
+
+static int f_book_put(store *st, const char *table, const store_value *cols,
+                      int ncols, rc_error *err) {
+  if (fault_fires("book_put", err)) return RC_ESTORE;
+  return fault.real->book_put(st, table, cols, ncols, err);
+}
+
+static int f_book_figures(store *st, store_row_fn fn, void *ud,
+                          rc_error *err) {
+  if (fault_fires("book_figures", err)) return RC_ESTORE;
+  return fault.real->book_figures(st, fn, ud, err);
+}
+
 const store_ops store_fault_ops = {
     .name = "fault",
     .open = f_open,
@@ -921,6 +941,10 @@ const store_ops store_fault_ops = {
     .rolls = f_rolls,
     .cases_below_version = f_cases_below_version,
     .sim_read = f_sim_read,
+    /* moving a book (branch "migrate") */
+    .book_rows = f_book_rows,
+    .book_put = f_book_put,
+    .book_figures = f_book_figures,
 };
 
 const store_ops *store_fault_wrap(const store_ops *ops) {

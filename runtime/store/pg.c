@@ -21,6 +21,7 @@
 
 #include "jbuf.h"
 #include "store/backend.h"
+#include "store/book.h"
 #include "store/pg.h"
 
 /* A claim's lease when the engine gives none: long enough for a batch on
@@ -33,6 +34,9 @@ typedef struct pg {
   char node[128];    /* this process among the nodes: host:pid */
   char claimer[128]; /* who made the last claims: what ends them checks */
   char scratch[64];  /* a throwaway schema this store made and drops, or "" */
+  /* A book being moved in (pg_book.c): the table whose INSERT is prepared
+   * as "book_put", or "". */
+  char book_table[64];
 } pg;
 
 #define PG(s) ((pg *)(s))
@@ -2696,6 +2700,25 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
 /* --- the operations table
  * ------------------------------------------------------ */
 
+/* --- moving a book (branch "migrate"; pg_book.c) ------------------------- */
+
+static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
+                        rc_error *err) {
+  return pg_book_rows(PG(s)->c, table, fn, ud, err);
+}
+
+static int op_book_put(store *s, const char *table, const store_value *cols,
+                       int ncols, rc_error *err) {
+  pg *st = PG(s);
+  return pg_book_put(st->c, st->book_table, sizeof st->book_table, table, cols,
+                     ncols, err);
+}
+
+static int op_book_figures(store *s, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return pg_book_figures(PG(s)->c, fn, ud, err);
+}
+
 const store_ops store_pg_ops = {
     .name = "postgresql",
     .open = op_open,
@@ -2791,4 +2814,8 @@ const store_ops store_pg_ops = {
     .rolls = op_rolls,
     .cases_below_version = op_cases_below_version,
     .sim_read = op_sim_read,
+    /* moving a book (branch "migrate") */
+    .book_rows = op_book_rows,
+    .book_put = op_book_put,
+    .book_figures = op_book_figures,
 };

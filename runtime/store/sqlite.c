@@ -14,6 +14,7 @@
 #include "jbuf.h"
 #include "sqlmem.h"
 #include "store/backend.h"
+#include "store/book.h"
 #include "store/sqlite.h"
 
 typedef struct sq sq;
@@ -821,6 +822,9 @@ struct sq {
    * step (measured). Forgotten when a transaction begins or rolls back. */
   struct case_fig *fig_case; /* owned */
   char fig_case_id[160];     /* "" when none */
+  /* A book being moved in (sqlite_book.c): the last table's INSERT. */
+  sqlite3_stmt *book_put; /* owned */
+  char book_table[64];
 };
 
 static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
@@ -1048,6 +1052,7 @@ static void sq_close(sq *st) {
   free(st->figures.slot);
   free(st->figures.v);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
+  sqlite3_finalize(st->book_put);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(st->db);
   free(st);
@@ -3955,6 +3960,25 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
   return sq_sim_read(SQ(s), which, after, fn, ud, err);
 }
 
+/* --- moving a book (branch "migrate"; sqlite_book.c) ---------------------- */
+
+static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
+                        rc_error *err) {
+  return sqlite_book_rows(SQ(s)->db, table, fn, ud, err);
+}
+
+static int op_book_put(store *s, const char *table, const store_value *cols,
+                       int ncols, rc_error *err) {
+  sq *st = SQ(s);
+  return sqlite_book_put(st->db, &st->book_put, st->book_table,
+                         sizeof st->book_table, table, cols, ncols, err);
+}
+
+static int op_book_figures(store *s, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return sqlite_book_figures(SQ(s)->db, fn, ud, err);
+}
+
 const store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = op_open,
@@ -4050,4 +4074,8 @@ const store_ops store_sqlite_ops = {
     .rolls = op_rolls,
     .cases_below_version = op_cases_below_version,
     .sim_read = op_sim_read,
+    /* moving a book (branch "migrate") */
+    .book_rows = op_book_rows,
+    .book_put = op_book_put,
+    .book_figures = op_book_figures,
 };

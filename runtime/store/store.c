@@ -898,3 +898,37 @@ int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
                    void *ud, rc_error *err) {
   return st->ops->sim_read(st, which, after, fn, ud, err);
 }
+
+/* --- moving a book (branch "migrate") ------------------------------------ */
+
+/* Parents first (borrowers before contacts and cases, cases before what
+ * belongs to a case, plans before installments, users before sessions),
+ * counters last: SQLite's and PostgreSQL's triggers add to figures_* as
+ * promises, variants and payments arrive; those rows are then replaced by
+ * the source's own counters, which no recount could give back (an arm's
+ * workflow is its first case's, figures by day are the engine's). */
+const char *const store_book_tables[] = {
+    "meta",          "borrowers",     "contacts",
+    "cases",         "events",        "event_keys",
+    "timers",        "journal_runs",  "messages",
+    "tasks",         "payments",      "promises",
+    "plans",         "installments",  "variants",
+    "users",         "users_log",     "sessions",
+    "figures_states", "figures_due",  "figures_messages",
+    "figures_promises", "figures_arms", "figures_days",
+    "figures_promise_users", "figures_roll_log", "figures_rolls",
+    NULL};
+
+int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
+                    rc_error *err) {
+  return st->ops->book_rows(st, table, fn, ud, err);
+}
+
+int store_book_put(store *st, const char *table, const store_value *cols,
+                   int ncols, rc_error *err) {
+  return st->ops->book_put(st, table, cols, ncols, err);
+}
+
+int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->book_figures(st, fn, ud, err);
+}

@@ -598,4 +598,42 @@ int store_scratch(store *st);
 int store_sim_read(store *st, int which, int64_t after, store_row_fn fn,
                    void *ud, rc_error *err);
 
+/* --- moving a book (recoup migrate-store, branch "migrate") -------------
+ *
+ * A whole book copied from one store to another, table by table, through
+ * the store seam: rows leave one backend as neutral values (store_value,
+ * named by the source's own columns) and enter the other, which maps them
+ * onto its columns by name. The command (runtime/migrate_store.c) runs the
+ * copy in one transaction on the target and checks it with
+ * store_book_figures on both sides before committing. */
+
+/* The book's tables in the order a copy writes them: a table before the
+ * tables that refer to it, the counters (figures_*) after the rows whose
+ * triggers touch them. NULL-terminated. */
+extern const char *const store_book_tables[];
+/* Each row of `table` (fn gets its columns, named), in key order. What a
+ * backend keeps only for itself stays behind: PostgreSQL's claims
+ * (claimed_by, claimed_until) and counter slots (summed over slots).
+ * table NULL: the names of the book's tables in this database, one text
+ * column "name" a row (a table the copy does not know is refused, never
+ * left behind). */
+int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
+                    rc_error *err);
+/* Writes one row into `table`, ids kept (except where a backend numbers a
+ * table its own way: PostgreSQL numbers timers, which SQLite counts
+ * within a due time). ncols 0 starts the table: rows that triggers wrote
+ * during the copy are dropped (meta keeps its rows, and each backend its
+ * own meta 'schema.version'). table NULL ends the copy: sequences moved
+ * past the ids copied. Must run inside a transaction (store_begin). */
+int store_book_put(store *st, const char *table, const store_value *cols,
+                   int ncols, rc_error *err);
+/* What a copy is checked by: rows (name, value) with a name and a count
+ * or a sum in minor units: rows per table, journal rows, money by
+ * currency (balance, amount due, principal, fees, overpaid, reduced,
+ * payments), promises, plans and installments, the counters' sums. Same
+ * names on every backend; order unspecified. One more row,
+ * "connections", is no part of the book: how many other recoup processes
+ * hold the database now (PostgreSQL; SQLite says 0, its lock file says). */
+int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err);
+
 #endif

@@ -1,0 +1,357 @@
+/* Moving a book, PostgreSQL's side (store.h's store_book_*; book.h): a
+ * table's rows read with the columns the catalog names, rows written by
+ * column name, and the figures a copy is checked by. What is this
+ * backend's alone stays behind: claims (claimed_by, claimed_until: a book
+ * moves with no process running) and counter slots (each counter's rows
+ * summed over slots, so that the copy is one row a key as in SQLite). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jbuf.h"
+#include "store/book.h"
+#include "store/pg.h"
+
+/* PostgreSQL's type oids this schema's values come in. */
+enum {
+  OID_INT8 = 20,
+  OID_INT2 = 21,
+  OID_INT4 = 23,
+  OID_FLOAT4 = 700,
+  OID_FLOAT8 = 701,
+  OID_NUMERIC = 1700
+};
+
+static int is_claim(const char *column) {
+  return !strcmp(column, "claimed_by") || !strcmp(column, "claimed_until");
+}
+
+/* The SELECT that reads a table: its columns but the claims; a table
+ * counted in slots summed over them, by its key without the slot. */
+static int rows_select(PGconn *c, const char *table, jbuf *sql, rc_error *err) {
+  const char *params[1] = {table};
+  PGresult *r =
+      PQexecParams(c,
+                   "SELECT a.attname, a.atttypid IN (20, 21, 23),"
+                   "  coalesce(a.attnum = ANY(i.indkey::int2[]), false)"
+                   "  FROM pg_attribute a LEFT JOIN pg_index i"
+                   "  ON i.indrelid = a.attrelid AND i.indisprimary"
+                   "  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0"
+                   "  AND NOT a.attisdropped ORDER BY a.attnum",
+                   1, NULL, params, NULL, NULL, 0);
+  int n, slots = 0, first = 1, rc = RC_OK;
+
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rc = pg_fail(c, r, "reading the columns of a table", err);
+    PQclear(r);
+    return rc;
+  }
+  n = PQntuples(r);
+  if (n == 0) {
+    PQclear(r);
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: the book has no table %s", table);
+  }
+  for (int i = 0; i < n; i++)
+    if (!strcmp(PQgetvalue(r, i, 0), "slot")) slots = 1;
+  jb_lit(sql, "SELECT ");
+  for (int i = 0; i < n; i++) {
+    const char *col = PQgetvalue(r, i, 0);
+    int integer = PQgetvalue(r, i, 1)[0] == 't';
+    int key = PQgetvalue(r, i, 2)[0] == 't';
+    if (is_claim(col) || (slots && !strcmp(col, "slot"))) continue;
+    if (!book_name_ok(col)) {
+      PQclear(r);
+      return rc_error_set(err, RC_ESTORE, NULL,
+                          "PostgreSQL: %s has a column named '%s'", table, col);
+    }
+    jb_lit(sql, first ? "" : ", ");
+    first = 0;
+    if (slots && !key)
+      jb_lit(sql, integer ? "CAST(sum(\"" : "min(\"");
+    else
+      jb_lit(sql, "\"");
+    jb_lit(sql, col);
+    jb_lit(sql, slots && !key ? (integer ? "\") AS bigint) AS \"" : "\") AS \"")
+                              : "\"");
+    if (slots && !key) {
+      jb_lit(sql, col);
+      jb_lit(sql, "\"");
+    }
+  }
+  jb_lit(sql, " FROM \"");
+  jb_lit(sql, table);
+  jb_lit(sql, "\"");
+  /* In key order (the key without the slot, grouped by it). */
+  first = 1;
+  for (int i = 0; i < n; i++) {
+    const char *col = PQgetvalue(r, i, 0);
+    if (PQgetvalue(r, i, 2)[0] != 't' || !strcmp(col, "slot")) continue;
+    if (slots) {
+      jb_lit(sql, first ? " GROUP BY \"" : ", \"");
+      jb_lit(sql, col);
+      jb_lit(sql, "\"");
+      first = 0;
+    }
+  }
+  first = 1;
+  for (int i = 0; i < n; i++) {
+    const char *col = PQgetvalue(r, i, 0);
+    if (PQgetvalue(r, i, 2)[0] != 't' || !strcmp(col, "slot")) continue;
+    jb_lit(sql, first ? " ORDER BY \"" : ", \"");
+    jb_lit(sql, col);
+    jb_lit(sql, "\"");
+    first = 0;
+  }
+  PQclear(r);
+  if (sql->oom) rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return rc;
+}
+
+/* Hands each row of a result to fn, typed by the column's oid. */
+static int rows_hand(PGresult *r, store_value *v, store_row_fn fn, void *ud) {
+  int n = PQnfields(r);
+
+  for (int t = 0; t < PQntuples(r); t++) {
+    for (int i = 0; i < n; i++) {
+      const char *text = PQgetvalue(r, t, i);
+      memset(&v[i], 0, sizeof v[i]);
+      v[i].name = PQfname(r, i);
+      if (PQgetisnull(r, t, i)) {
+        v[i].type = STORE_NULL;
+        continue;
+      }
+      switch (PQftype(r, i)) {
+        case OID_INT8:
+        case OID_INT2:
+        case OID_INT4:
+          v[i].type = STORE_INT;
+          v[i].i = strtoll(text, NULL, 10);
+          break;
+        case OID_FLOAT4:
+        case OID_FLOAT8:
+        case OID_NUMERIC:
+          v[i].type = STORE_REAL;
+          v[i].r = strtod(text, NULL);
+          break;
+        default:
+          v[i].type = STORE_TEXT;
+          v[i].s = text;
+      }
+    }
+    if (fn(ud, v, n)) return 1;
+  }
+  return 0;
+}
+
+/* Runs sql row by row (single-row mode: a table of millions is never
+ * held whole) and hands the rows to fn. */
+static int rows_run(PGconn *c, const char *sql, const char *doing,
+                    store_row_fn fn, void *ud, rc_error *err) {
+  PGresult *r;
+  store_value *v = NULL;
+  int rc = RC_OK, stopped = 0;
+
+  if (!PQsendQuery(c, sql) || !PQsetSingleRowMode(c))
+    return pg_fail(c, NULL, doing, err);
+  while ((r = PQgetResult(c))) {
+    ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_SINGLE_TUPLE && !stopped && rc == RC_OK) {
+      if (!v && !(v = calloc((size_t)PQnfields(r) + 1, sizeof *v)))
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      else
+        stopped = rows_hand(r, v, fn, ud);
+    } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK &&
+               rc == RC_OK) {
+      rc = pg_fail(c, r, doing, err);
+    }
+    PQclear(r);
+  }
+  free(v);
+  return rc;
+}
+
+int pg_book_rows(PGconn *c, const char *table, store_row_fn fn, void *ud,
+                 rc_error *err) {
+  jbuf sql = {0};
+  char doing[96];
+  int rc;
+
+  if (!table)
+    return rows_run(c,
+                    "SELECT tablename AS name FROM pg_tables"
+                    " WHERE schemaname = current_schema() ORDER BY 1",
+                    "listing the book's tables", fn, ud, err);
+  if (!book_name_ok(table))
+    return rc_error_set(err, RC_EINVAL, NULL, "not a table name: '%s'", table);
+  if ((rc = rows_select(c, table, &sql, err)) == RC_OK) {
+    snprintf(doing, sizeof doing, "reading %s", table);
+    rc = rows_run(c, sql.p, doing, fn, ud, err);
+  }
+  free(sql.p);
+  return rc;
+}
+
+static int put_exec(PGconn *c, const char *sql, const char *doing,
+                    rc_error *err) {
+  PGresult *r = PQexec(c, sql);
+  int rc = RC_OK;
+
+  if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+      PQresultStatus(r) != PGRES_TUPLES_OK)
+    rc = pg_fail(c, r, doing, err);
+  PQclear(r);
+  return rc;
+}
+
+static void put_forget(PGconn *c, char *put_table) {
+  if (put_table[0]) PQclear(PQexec(c, "DEALLOCATE book_put"));
+  put_table[0] = '\0';
+}
+
+/* Whether a column of a row is left for this backend to fill: a timer's
+ * id (SQLite counts them within a due time; here an identity numbers
+ * them, in the order they come, which is (due, id)). */
+static int put_skips(const char *table, const char *column) {
+  return !strcmp(table, "timers") && !strcmp(column, "id");
+}
+
+/* INSERT INTO table (the columns given) OVERRIDING SYSTEM VALUE: ids are
+ * kept, so that payment refs, task ids and journal ids stay true. */
+static int put_prepare(PGconn *c, const char *table, const store_value *cols,
+                       int ncols, rc_error *err) {
+  jbuf sql = {0};
+  char doing[96];
+  int n = 0, rc = RC_OK;
+  PGresult *r;
+
+  jb_lit(&sql, "INSERT INTO \"");
+  jb_lit(&sql, table);
+  jb_lit(&sql, "\" AS t (");
+  for (int i = 0; i < ncols; i++) {
+    if (!book_name_ok(cols[i].name)) {
+      free(sql.p);
+      return rc_error_set(err, RC_EINVAL, NULL, "%s: not a column name: '%s'",
+                          table, cols[i].name ? cols[i].name : "");
+    }
+    if (put_skips(table, cols[i].name)) continue;
+    jb_lit(&sql, n++ ? ", \"" : "\"");
+    jb_lit(&sql, cols[i].name);
+    jb_lit(&sql, "\"");
+  }
+  jb_lit(&sql, ") OVERRIDING SYSTEM VALUE VALUES (");
+  for (int i = 1; i <= n; i++) {
+    char p[16];
+    snprintf(p, sizeof p, "%s$%d", i > 1 ? ", " : "", i);
+    jb_lit(&sql, p);
+  }
+  jb_lit(&sql, ")");
+  /* A new book has its own 'figures.rolls_from': the source's wins. */
+  if (!strcmp(table, "meta"))
+    jb_lit(&sql, " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
+  if (sql.oom) {
+    free(sql.p);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  r = PQprepare(c, "book_put", sql.p, 0, NULL);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    snprintf(doing, sizeof doing, "writing %s", table);
+    rc = pg_fail(c, r, doing, err);
+  }
+  PQclear(r);
+  free(sql.p);
+  return rc;
+}
+
+/* Moves every sequence of the book past the largest value its column
+ * holds: identities (ids) and the journal's run ids, which step by 64
+ * (the next run then starts at least 64 past the last run's start, past
+ * its rows). */
+static const char SEQUENCES_SQL[] =
+    "DO $$ DECLARE r record; m bigint; BEGIN"
+    "  FOR r IN SELECT c.relname AS t, a.attname AS col,"
+    "    pg_get_serial_sequence(format('%I', c.relname), a.attname) AS seq"
+    "    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+    "    WHERE c.relnamespace = current_schema()::regnamespace"
+    "    AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped LOOP"
+    "    CONTINUE WHEN r.seq IS NULL;"
+    "    EXECUTE format('SELECT max(%I) FROM %I', r.col, r.t) INTO m;"
+    "    IF m IS NOT NULL THEN PERFORM setval(r.seq, m); END IF;"
+    "  END LOOP;"
+    "END $$";
+
+int pg_book_put(PGconn *c, char *put_table, size_t size, const char *table,
+                const store_value *cols, int ncols, rc_error *err) {
+  const char *values[96];
+  char nums[96][32], doing[96];
+  int n = 0, rc;
+  PGresult *r;
+
+  if (!table) {
+    put_forget(c, put_table);
+    return put_exec(c, SEQUENCES_SQL, "moving the sequences past the ids", err);
+  }
+  if (!book_name_ok(table))
+    return rc_error_set(err, RC_EINVAL, NULL, "not a table name: '%s'", table);
+  snprintf(doing, sizeof doing, "writing %s", table);
+  if (ncols == 0) { /* a table starts: what triggers wrote goes */
+    char sql[128];
+    put_forget(c, put_table);
+    if (!strcmp(table, "meta")) return RC_OK;
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", table);
+    return put_exec(c, sql, doing, err);
+  }
+  if (book_schema_version_row(table, cols, ncols)) return RC_OK;
+  if (ncols > (int)(sizeof values / sizeof values[0]))
+    return rc_error_set(err, RC_EINVAL, NULL, "%s: %d columns is too many",
+                        table, ncols);
+  if (strcmp(put_table, table) != 0) {
+    put_forget(c, put_table);
+    if ((rc = put_prepare(c, table, cols, ncols, err)) != RC_OK) return rc;
+    snprintf(put_table, size, "%s", table);
+  }
+  for (int i = 0; i < ncols; i++) {
+    if (put_skips(table, cols[i].name)) continue;
+    switch (cols[i].type) {
+      case STORE_INT:
+        snprintf(nums[n], sizeof nums[n], "%" PRId64, cols[i].i);
+        values[n] = nums[n];
+        break;
+      case STORE_REAL:
+        snprintf(nums[n], sizeof nums[n], "%.17g", cols[i].r);
+        values[n] = nums[n];
+        break;
+      case STORE_TEXT:
+        values[n] = cols[i].s;
+        break;
+      default:
+        values[n] = NULL;
+    }
+    n++;
+  }
+  r = PQexecPrepared(c, "book_put", n, values, NULL, NULL, 0);
+  rc =
+      PQresultStatus(r) == PGRES_COMMAND_OK ? RC_OK : pg_fail(c, r, doing, err);
+  PQclear(r);
+  return rc;
+}
+
+/* Other connections that hold a counter slot (pg.c's slot_take: every
+ * recoup process on the book takes one): a service, a node, a tick. */
+static const char CONNECTIONS_SQL[] =
+    "SELECT 'connections', count(DISTINCT pid) FROM pg_locks"
+    " WHERE locktype = 'advisory' AND objsubid = 2"
+    " AND classid::bigint = (hashtext('recoup.slot')::bigint & 4294967295)"
+    " AND pid <> pg_backend_pid()"
+    " AND database = (SELECT oid FROM pg_database"
+    "   WHERE datname = current_database())";
+
+int pg_book_figures(PGconn *c, store_row_fn fn, void *ud, rc_error *err) {
+  int rc =
+      rows_run(c, BOOK_FIGURES_SQL, "reading the book's figures", fn, ud, err);
+  if (rc == RC_OK)
+    rc =
+        rows_run(c, CONNECTIONS_SQL, "reading who holds the book", fn, ud, err);
+  return rc;
+}

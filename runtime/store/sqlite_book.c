@@ -1,0 +1,206 @@
+/* Moving a book, SQLite's side (store.h's store_book_*; book.h): a table's
+ * rows read as neutral values named by the schema's own columns (SELECT *,
+ * so a table the "diet" migrations reshape is read as it now is), rows
+ * written by column name, and the figures a copy is checked by. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jbuf.h"
+#include "store/book.h"
+
+int book_name_ok(const char *name) {
+  if (!name || !*name || strlen(name) > 63) return 0;
+  for (const char *p = name; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+      return 0;
+  return 1;
+}
+
+int book_schema_version_row(const char *table, const store_value *cols,
+                            int ncols) {
+  if (strcmp(table, "meta") != 0) return 0;
+  for (int i = 0; i < ncols; i++)
+    if (cols[i].name && !strcmp(cols[i].name, "key"))
+      return cols[i].type == STORE_TEXT && !strcmp(cols[i].s, "schema.version");
+  return 0;
+}
+
+static int book_fail(sqlite3 *db, rc_error *err, const char *doing,
+                     const char *table) {
+  return rc_error_set(err, RC_ESTORE, NULL, "database: %s %s: %s (%d)", doing,
+                      table, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+}
+
+/* Hands each row of a prepared statement to fn, columns named. */
+static int book_each(sqlite3 *db, sqlite3_stmt *s, const char *table,
+                     store_row_fn fn, void *ud, rc_error *err) {
+  int n = sqlite3_column_count(s), rc;
+  store_value *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
+
+  if (!v) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    for (int i = 0; i < n; i++) {
+      memset(&v[i], 0, sizeof v[i]);
+      v[i].name = sqlite3_column_name(s, i);
+      switch (sqlite3_column_type(s, i)) {
+        case SQLITE_NULL:
+          v[i].type = STORE_NULL;
+          break;
+        case SQLITE_INTEGER:
+          v[i].type = STORE_INT;
+          v[i].i = sqlite3_column_int64(s, i);
+          break;
+        case SQLITE_FLOAT:
+          v[i].type = STORE_REAL;
+          v[i].r = sqlite3_column_double(s, i);
+          break;
+        default: /* text; a blob is no value of this schema, read as text */
+          v[i].type = STORE_TEXT;
+          v[i].s = (const char *)sqlite3_column_text(s, i);
+          if (!v[i].s) v[i].s = "";
+      }
+    }
+    if (fn(ud, v, n)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  free(v);
+  if (rc != SQLITE_DONE) return book_fail(db, err, "reading", table);
+  return RC_OK;
+}
+
+int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  char sql[160];
+  sqlite3_stmt *s;
+  int rc;
+
+  if (!table)
+    snprintf(sql, sizeof sql,
+             "SELECT name FROM sqlite_schema WHERE type = 'table' AND "
+             "name NOT LIKE 'sqlite_%%' ORDER BY name");
+  else if (!book_name_ok(table))
+    return rc_error_set(err, RC_EINVAL, NULL, "not a table name: '%s'", table);
+  /* Timers are stored by (due, id), ids counting within a due time: read
+   * in that order, a backend that numbers them anew keeps their order. */
+  else if (!strcmp(table, "timers"))
+    snprintf(sql, sizeof sql, "SELECT * FROM timers ORDER BY due, id");
+  else
+    snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", table);
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    return book_fail(db, err, "reading", table ? table : "the table list");
+  rc = book_each(db, s, table ? table : "the table list", fn, ud, err);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* INSERT INTO table (the columns given) VALUES (?, ...); meta replaces
+ * (a new book has its own 'figures.rolls_from'). */
+static int book_prepare(sqlite3 *db, sqlite3_stmt **put, const char *table,
+                        const store_value *cols, int ncols, rc_error *err) {
+  jbuf sql = {0};
+  int rc = RC_OK;
+
+  jb_lit(&sql, strcmp(table, "meta") ? "INSERT INTO \""
+                                     : "INSERT OR REPLACE INTO \"");
+  jb_lit(&sql, table);
+  jb_lit(&sql, "\" (");
+  for (int i = 0; i < ncols; i++) {
+    if (!book_name_ok(cols[i].name)) {
+      free(sql.p);
+      return rc_error_set(err, RC_EINVAL, NULL, "%s: not a column name: '%s'",
+                          table, cols[i].name ? cols[i].name : "");
+    }
+    jb_lit(&sql, i ? ", \"" : "\"");
+    jb_lit(&sql, cols[i].name);
+    jb_lit(&sql, "\"");
+  }
+  jb_lit(&sql, ") VALUES (");
+  for (int i = 0; i < ncols; i++) jb_lit(&sql, i ? ", ?" : "?");
+  jb_lit(&sql, ")");
+  if (sql.oom)
+    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  else if (sqlite3_prepare_v3(db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, put,
+                              NULL) != SQLITE_OK)
+    rc = book_fail(db, err, "writing", table);
+  free(sql.p);
+  return rc;
+}
+
+int sqlite_book_put(sqlite3 *db, sqlite3_stmt **put, char *put_table,
+                    size_t size, const char *table, const store_value *cols,
+                    int ncols, rc_error *err) {
+  char sql[128];
+  int rc;
+
+  if (!table) { /* the end: ids go on from the largest (max(id) + 1) */
+    sqlite3_finalize(*put);
+    *put = NULL;
+    put_table[0] = '\0';
+    return RC_OK;
+  }
+  if (!book_name_ok(table))
+    return rc_error_set(err, RC_EINVAL, NULL, "not a table name: '%s'", table);
+  if (ncols == 0) { /* a table starts: what triggers wrote goes */
+    sqlite3_finalize(*put);
+    *put = NULL;
+    put_table[0] = '\0';
+    if (!strcmp(table, "meta")) return RC_OK;
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", table);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return book_fail(db, err, "emptying", table);
+    return RC_OK;
+  }
+  /* SQLite keeps its schema's version apart (PRAGMA user_version). */
+  if (book_schema_version_row(table, cols, ncols)) return RC_OK;
+  if (!*put || strcmp(put_table, table) != 0) {
+    sqlite3_finalize(*put);
+    *put = NULL;
+    put_table[0] = '\0';
+    if ((rc = book_prepare(db, put, table, cols, ncols, err)) != RC_OK)
+      return rc;
+    snprintf(put_table, size, "%s", table);
+  }
+  if (sqlite3_bind_parameter_count(*put) != ncols)
+    return rc_error_set(err, RC_EINVAL, NULL,
+                        "%s: rows of %d columns, then one of %d", table,
+                        sqlite3_bind_parameter_count(*put), ncols);
+  for (int i = 0; i < ncols; i++) {
+    switch (cols[i].type) {
+      case STORE_INT:
+        sqlite3_bind_int64(*put, i + 1, cols[i].i);
+        break;
+      case STORE_REAL:
+        sqlite3_bind_double(*put, i + 1, cols[i].r);
+        break;
+      case STORE_TEXT:
+        sqlite3_bind_text(*put, i + 1, cols[i].s, -1, SQLITE_STATIC);
+        break;
+      default:
+        sqlite3_bind_null(*put, i + 1);
+    }
+  }
+  rc = sqlite3_step(*put);
+  sqlite3_reset(*put);
+  sqlite3_clear_bindings(*put);
+  if (rc != SQLITE_DONE) return book_fail(db, err, "writing", table);
+  return RC_OK;
+}
+
+int sqlite_book_figures(sqlite3 *db, store_row_fn fn, void *ud, rc_error *err) {
+  sqlite3_stmt *s;
+  store_value v[2] = {{.name = "name", .type = STORE_TEXT, .s = "connections"},
+                      {.name = "value", .type = STORE_INT}};
+  int rc;
+
+  if (sqlite3_prepare_v2(db, BOOK_FIGURES_SQL, -1, &s, NULL) != SQLITE_OK)
+    return book_fail(db, err, "reading", "the book's figures");
+  rc = book_each(db, s, "the book's figures", fn, ud, err);
+  sqlite3_finalize(s);
+  /* A service on a SQLite book says so by its lock file (backup.c), which
+   * the command holds: nobody else here. */
+  if (rc == RC_OK) fn(ud, v, 2);
+  return rc;
+}
