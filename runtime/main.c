@@ -144,8 +144,10 @@ static double seconds(void) {
 static void usage(FILE *out) {
   fputs("usage: recoup COMMAND [ARGS]\n\n", out);
   for (int i = 0; i < NCOMMANDS; i++)
-    fprintf(out, "  %-*s%s\n          %s\n", commands[i].synopsis[0] ? 8 : 0,
-            commands[i].name, commands[i].synopsis, commands[i].what);
+    fprintf(out, "  %-*s%s%s\n          %s\n", commands[i].synopsis[0] ? 8 : 0,
+            commands[i].name,
+            commands[i].synopsis[0] && strlen(commands[i].name) >= 8 ? " " : "",
+            commands[i].synopsis, commands[i].what);
   fputs(
       "  user    add|list|disable|enable|passwd ...\n"
       "          console users (recoup user --help)\n"
