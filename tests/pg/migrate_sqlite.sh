@@ -1,0 +1,98 @@
+#!/bin/sh
+# `recoup migrate-store` between two SQLite files, for builds and machines
+# without PostgreSQL (tests/pg/migrate.sh moves to PostgreSQL and back):
+# the example's book imported and ticked two weeks (its 500 reminders'
+# timers pending), moved into a new file; the same report (text, JSON) on
+# both, and again after two further weeks ticked on both (the timers came
+# across); a second move into the file refused; a FROM whose lock a
+# process holds refused; a corrupted copy caught, rolled back, and the new
+# file it made removed.
+# usage: migrate_sqlite.sh RECOUP EXAMPLE WORKDIR
+set -eu
+[ $# -eq 3 ] || { echo "usage: migrate_sqlite.sh RECOUP EXAMPLE WORKDIR" >&2; exit 2; }
+recoup=$1 example=$2 work=$3
+holder=
+
+cleanup() {
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+rm -rf "$work"
+mkdir -p "$work"
+book=$work/book.db copy=$work/copy.db
+
+status=0
+fail() {
+  echo "FAIL: $*" >&2
+  status=1
+}
+expect_refused() { # NAME TEXT COMMAND...: exits 1 and says TEXT on stderr
+  name=$1 text=$2
+  shift 2
+  if "$@" >"$work/out" 2>"$work/err"; then
+    fail "$name: accepted"
+  elif ! grep -q "$text" "$work/err"; then
+    fail "$name: not '$text': $(cat "$work/err")"
+  fi
+}
+
+"$recoup" import "$example/data/portfolio.csv" "$example" --db "$book" \
+  --now 2026-01-05T09:00 >/dev/null
+"$recoup" tick "$example" --db "$book" --now 2026-01-20T09:00 >/dev/null
+
+# A process holds the book's lock (as a running service does).
+# The subshell becomes the sleep (exec), so killing it lets the lock go.
+(
+  exec 9>"$book.lock"
+  flock 9
+  exec sleep 600
+) &
+holder=$!
+i=0
+until ! flock -n "$book.lock" true 2>/dev/null; do
+  i=$((i + 1))
+  [ $i -gt 100 ] && { echo "FAIL: the lock was never taken" >&2; exit 1; }
+  sleep 0.1
+done
+expect_refused "a FROM another process holds" "stop it first" \
+  "$recoup" migrate-store "$book" "$copy"
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+holder=
+[ -e "$copy" ] && fail "a refused move left $copy"
+
+RECOUP_MIGRATE_CORRUPT=cases.balance expect_refused "a corrupted copy" \
+  "the copy does not match: balance CNY" \
+  "$recoup" migrate-store "$book" "$copy"
+[ -e "$copy" ] && fail "a rolled back move left $copy"
+
+"$recoup" migrate-store "$book" "$copy" >"$work/moved" ||
+  { fail "the move"; exit 1; }
+grep -q "cases 500" "$work/moved" || fail "the move: $(cat "$work/moved")"
+expect_refused "a second move into the same file" "already holds a book" \
+  "$recoup" migrate-store "$book" "$copy"
+
+same() { # SUFFIX: reports of both books, text and JSON, the same
+  for db in book copy; do
+    "$recoup" report "$example" --db "$work/$db.db" >"$work/$db.report$1"
+    "$recoup" report "$example" --db "$work/$db.db" --json >"$work/$db.json$1"
+  done
+  for f in report json; do
+    diff -u "$work/book.$f$1" "$work/copy.$f$1" ||
+      fail "$f$1 differs between the book (-) and its copy (+)"
+  done
+}
+same ""
+grep -q 500 "$work/copy.report" || fail "the report does not count 500 cases"
+for db in book copy; do
+  "$recoup" tick "$example" --db "$work/$db.db" --now 14d |
+    sed 's/ in [0-9.]*s/ in Ts/g' >"$work/$db.tick"
+done
+diff -u "$work/book.tick" "$work/copy.tick" || fail "the week's ticks differ"
+grep -q "[1-9][0-9]* timers fired" "$work/copy.tick" ||
+  fail "the copy's week fired no timer: $(cat "$work/copy.tick")"
+same .week
+
+[ $status -eq 0 ] && echo "the book moved between SQLite files, checked"
+exit $status
