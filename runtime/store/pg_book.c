@@ -210,11 +210,13 @@ static void put_forget(PGconn *c, char *put_table) {
   put_table[0] = '\0';
 }
 
-/* Whether a column of a row is left for this backend to fill: a timer's
- * id (SQLite counts them within a due time; here an identity numbers
- * them, in the order they come, which is (due, id)). */
+/* Whether a column of a row is left for this backend to fill: what
+ * stores derive (book_derived), and a timer's id (SQLite counts them within a
+ * due time; here an identity numbers them, in the order they come, which is
+ * (due, id)). */
 static int put_skips(const char *table, const char *column) {
-  return !strcmp(table, "timers") && !strcmp(column, "id");
+  return (!strcmp(table, "timers") && !strcmp(column, "id")) ||
+         book_derived(table, column);
 }
 
 /* INSERT INTO table (the columns given) OVERRIDING SYSTEM VALUE: ids are

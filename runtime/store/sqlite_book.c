@@ -26,6 +26,14 @@ int book_schema_version_row(const char *table, const store_value *cols,
   return 0;
 }
 
+/* Columns a store keeps from other rows by itself: never copied, the
+ * target derives them as the rows arrive. cases.timer_keys is SQLite's
+ * (schema migration 16, branch "diet"): its case's pending timers, kept by
+ * triggers on timers. */
+int book_derived(const char *table, const char *column) {
+  return !strcmp(table, "cases") && !strcmp(column, "timer_keys");
+}
+
 static int book_fail(sqlite3 *db, rc_error *err, const char *doing,
                      const char *table) {
   return rc_error_set(err, RC_ESTORE, NULL, "database: %s %s: %s (%d)", doing,
@@ -101,7 +109,7 @@ int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
 static int book_prepare(sqlite3 *db, sqlite3_stmt **put, const char *table,
                         const store_value *cols, int ncols, rc_error *err) {
   jbuf sql = {0};
-  int rc = RC_OK;
+  int rc = RC_OK, n = 0;
 
   jb_lit(&sql, strcmp(table, "meta") ? "INSERT INTO \""
                                      : "INSERT OR REPLACE INTO \"");
@@ -113,12 +121,13 @@ static int book_prepare(sqlite3 *db, sqlite3_stmt **put, const char *table,
       return rc_error_set(err, RC_EINVAL, NULL, "%s: not a column name: '%s'",
                           table, cols[i].name ? cols[i].name : "");
     }
-    jb_lit(&sql, i ? ", \"" : "\"");
+    if (book_derived(table, cols[i].name)) continue;
+    jb_lit(&sql, n++ ? ", \"" : "\"");
     jb_lit(&sql, cols[i].name);
     jb_lit(&sql, "\"");
   }
   jb_lit(&sql, ") VALUES (");
-  for (int i = 0; i < ncols; i++) jb_lit(&sql, i ? ", ?" : "?");
+  for (int i = 0; i < n; i++) jb_lit(&sql, i ? ", ?" : "?");
   jb_lit(&sql, ")");
   if (sql.oom)
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -163,23 +172,21 @@ int sqlite_book_put(sqlite3 *db, sqlite3_stmt **put, char *put_table,
       return rc;
     snprintf(put_table, size, "%s", table);
   }
-  if (sqlite3_bind_parameter_count(*put) != ncols)
-    return rc_error_set(err, RC_EINVAL, NULL,
-                        "%s: rows of %d columns, then one of %d", table,
-                        sqlite3_bind_parameter_count(*put), ncols);
-  for (int i = 0; i < ncols; i++) {
+  for (int i = 0, p = 0; i < ncols; i++) {
+    if (book_derived(table, cols[i].name)) continue;
+    if (++p > sqlite3_bind_parameter_count(*put)) break;
     switch (cols[i].type) {
       case STORE_INT:
-        sqlite3_bind_int64(*put, i + 1, cols[i].i);
+        sqlite3_bind_int64(*put, p, cols[i].i);
         break;
       case STORE_REAL:
-        sqlite3_bind_double(*put, i + 1, cols[i].r);
+        sqlite3_bind_double(*put, p, cols[i].r);
         break;
       case STORE_TEXT:
-        sqlite3_bind_text(*put, i + 1, cols[i].s, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*put, p, cols[i].s, -1, SQLITE_STATIC);
         break;
       default:
-        sqlite3_bind_null(*put, i + 1);
+        sqlite3_bind_null(*put, p);
     }
   }
   rc = sqlite3_step(*put);
