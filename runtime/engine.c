@@ -1986,6 +1986,10 @@ int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
   return store_timer_next_due(eng->st, due, err);
 }
 
+int engine_reconnects(engine *eng) {
+  return store_reconnects(eng->st);
+}
+
 int engine_job_begin(engine *eng, rc_error *err) {
   invalidate(eng);
   return store_savepoint(eng->st, err);

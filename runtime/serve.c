@@ -233,6 +233,17 @@ static void arm_wake(service *svc) {
 
 static void finish_if_drained(service *svc);
 
+/* The store connected to its database server again (the server was
+ * restarted, or ended this node's session): one line each time. */
+static void log_reconnects(service *svc) {
+  int n = engine_reconnects(svc->eng);
+  if (n == svc->reconnects) return;
+  svc->reconnects = n;
+  service_log("warn", json_pack("{s:s, s:i}", "msg",
+                                "database connection lost and made again",
+                                "reconnects", n));
+}
+
 static void on_work(uv_idle_t *h) {
   service *svc = h->data;
   rc_error err;
@@ -254,6 +265,7 @@ static void on_work(uv_idle_t *h) {
       service_log("error", json_pack("{s:s, s:s}", "msg", "outbox", "error",
                                      oerr.message));
   }
+  log_reconnects(svc);
   if (!more && !svc->queue) {
     (void)uv_idle_stop(&svc->work); /* cannot fail */
     svc->work_active = 0;

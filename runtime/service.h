@@ -75,6 +75,7 @@ struct service {
   int64_t latency[LATENCY_BUCKETS];
   double latency_sum;
   int64_t latency_count, commits, jobs_committed;
+  int reconnects; /* the store's reconnections already logged */
 };
 
 /* api.c */

@@ -165,6 +165,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
 /* The earliest pending timer; RC_ENOTFOUND when there is none, and the
  * store's failure when it cannot be read (which is not idleness). */
 int engine_next_due(engine *eng, rc_time *due, rc_error *err);
+/* How many times the store connected to its database server again after
+ * the server dropped the connection (store_reconnects). */
+int engine_reconnects(engine *eng);
 /* One input of many in a group commit: a savepoint, so that a refused
  * input undoes only itself. end takes the input's result and returns it
  * (or a store failure). */

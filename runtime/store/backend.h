@@ -92,6 +92,9 @@ struct store {
     rc_time at;
     int n;
   } run;
+  /* (pgfast) Times the backend made its connection again after the
+   * server dropped it: the service logs each (store_reconnects). */
+  int reconnects;
 };
 
 /* store_lease, STORE_EVENT_*, STORE_TIMERS_*, STORE_TAKE_* and

@@ -4,16 +4,31 @@
  *
  * The same book as the SQLite store, with what sharing it takes: ids from
  * sequences, claims with a lease (pg_claim.c), the counters the console
- * draws kept by triggers (pg_schema.c). Statements go as text with their
- * parameters (PQexecParams) and rows come back as text, turned into typed
- * values by the column's type: what SQLite gives as integers (counts,
- * sums, flags) comes out as integers here too.
+ * draws kept by triggers (pg_schema.c). Statements go with their
+ * parameters as text, each prepared once a connection, and rows come back
+ * as text, turned into typed values by the column's type: what SQLite
+ * gives as integers (counts, sums, flags) comes out as integers here too.
+ *
+ * A round trip to the server costs more than most statements (~0.4 ms
+ * here, several ms on a busy machine): inside a transaction, a write whose
+ * result the step does not read is queued in libpq's pipeline, not
+ * waited for, and goes to the server with the next statement that must
+ * be answered (a read, the commit). Its result is read then, in order: a
+ * queued write that failed fails that statement (the batch), never
+ * vanishes; the server runs the statements in the order they were made,
+ * so locks are taken in the same order as before.
+ *
+ * A connection the server dropped (restarted, pg_terminate_backend) is
+ * made again by the next statement outside a transaction; inside one, the
+ * transaction is lost, and the engine runs the batch again as after a
+ * deadlock (store_contended).
  *
  * A transaction is READ COMMITTED, PostgreSQL's default, which the claims
  * need (pg.h). A statement that fails aborts the whole transaction in
  * PostgreSQL: the engine's savepoint a event puts that right for one
  * event, as it does for SQLite. */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +43,26 @@
  * a slow day, short enough that a node's death costs the others little. */
 enum { PG_LEASE_MS = 60000 };
 
+/* Prepared statements a connection keeps, by their text (open
+ * addressing); beyond PREP_MAX distinct texts (pages built from filters)
+ * statements go unnamed, parsed each time, as before. */
+enum { PREP_SLOTS = 1024, PREP_MAX = 768 };
+typedef struct prep {
+  char *sql;    /* owned; NULL: a free slot */
+  int prepared; /* on this connection */
+} prep;
+
+/* Queued statements whose results are not read yet, in order. A write
+ * waits here at most until PIPE_MAX of them are queued. */
+enum { PIPE_MAX = 256 };
+
+/* Message ids a node takes from the sequence at a time (message_id). */
+enum { IDS_AHEAD = 100 };
+typedef struct pend {
+  const char *what; /* what it was doing, for its error */
+  int slot;         /* >= 0: it prepares prep[slot] */
+} pend;
+
 typedef struct pg {
   store base;        /* first: the shared part (backend.h) */
   PGconn *c;         /* owned */
@@ -37,6 +72,15 @@ typedef struct pg {
   /* A book being moved in (pg_book.c): the table whose INSERT is prepared
    * as "book_put", or "". */
   char book_table[64];
+  char conninfo[2048]; /* how to connect again */
+  int manual;        /* a transaction of an op's own is open (depth 0) */
+  int async;         /* commits need not wait for the disk (op_scratch) */
+  prep prep[PREP_SLOTS];
+  int nprep;
+  pend pend[PIPE_MAX + 4];
+  int npend;
+  int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
+  int nids;
 } pg;
 
 #define PG(s) ((pg *)(s))
@@ -68,19 +112,14 @@ static void a_real(args *a, double x) {
   a->n++;
 }
 
-/* Runs sql; its result, or NULL with err set. A constraint the store did
- * not expect to fail is a bug in recoup: RC_EINTERNAL, as the SQLite
- * backend says it (backend.h's "Errors" says RC_ESTORE; the engine and
- * test_store.c expect what sqlite.c does). */
-static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
-                     rc_error *err) {
-  PGresult *r = PQexecParams(st->c, sql, a ? a->n : 0, NULL, a ? a->v : NULL,
-                             NULL, NULL, 0);
-  ExecStatusType s = PQresultStatus(r);
-  const char *state;
+/* The error of a failed result. A constraint the store did not expect to
+ * fail is a bug in recoup: RC_EINTERNAL, as the SQLite backend says it
+ * (backend.h's "Errors" says RC_ESTORE; the engine and test_store.c
+ * expect what sqlite.c does). */
+static void failed(pg *st, const PGresult *r, const char *what,
+                   rc_error *err) {
+  const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return r;
-  state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   if (state && strncmp(state, "23", 2) == 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
@@ -90,16 +129,189 @@ static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
   } else {
     pg_fail(st->c, r, what, err);
   }
-  PQclear(r);
-  return NULL;
 }
 
-/* Runs a statement for its effect; *changed (may be NULL) how many rows. */
+/* The slot of sql's prepared statement (made free if new), or -1 when
+ * the table is full. FNV-1a of the text. */
+static int prep_slot(pg *st, const char *sql) {
+  uint32_t h = 2166136261u;
+  int i;
+
+  for (const char *p = sql; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  for (i = (int)(h % PREP_SLOTS);; i = (i + 1) % PREP_SLOTS) {
+    if (!st->prep[i].sql) break;
+    if (strcmp(st->prep[i].sql, sql) == 0) return i;
+  }
+  if (st->nprep >= PREP_MAX || !(st->prep[i].sql = strdup(sql))) return -1;
+  st->nprep++;
+  return i;
+}
+
+/* Queues sql (preparing it first on this connection if need be) in the
+ * pipeline, entering pipeline mode. 0, or -1 when the connection would
+ * not take it (its message in err). */
+static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
+                     rc_error *err) {
+  int n = a ? a->n : 0, slot = prep_slot(st, sql), ok;
+  const char *const *v = a ? a->v : NULL;
+  char name[16];
+
+  if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
+      !PQenterPipelineMode(st->c))
+    return pg_fail(st->c, NULL, what, err), -1;
+  if (slot < 0)
+    ok = PQsendQueryParams(st->c, sql, n, NULL, v, NULL, NULL, 0);
+  else {
+    snprintf(name, sizeof name, "r%d", slot);
+    if (!st->prep[slot].prepared) {
+      if (!PQsendPrepare(st->c, name, sql, 0, NULL))
+        return pg_fail(st->c, NULL, what, err), -1;
+      st->prep[slot].prepared = 1;
+      st->pend[st->npend++] = (pend){what, slot};
+    }
+    ok = PQsendQueryPrepared(st->c, name, n, v, NULL, NULL, 0);
+  }
+  if (!ok) return pg_fail(st->c, NULL, what, err), -1;
+  st->pend[st->npend++] = (pend){what, -1};
+  return 0;
+}
+
+/* Sends what is queued and reads every result, in order, to the sync:
+ * the first failure is the answer (RC_ESTORE or RC_EINTERNAL, err set);
+ * a statement the server skipped after it says nothing more. With keep,
+ * the last statement's result is kept there (NULL if it failed). Leaves
+ * pipeline mode. */
+static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
+  int rc = RC_OK, i;
+
+  if (keep) *keep = NULL;
+  if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF) return RC_OK;
+  if (!PQpipelineSync(st->c)) {
+    st->npend = 0;
+    return pg_fail(st->c, NULL, "sending to the server", err);
+  }
+  for (i = 0; i < st->npend; i++) {
+    PGresult *r = PQgetResult(st->c);
+    ExecStatusType s = PQresultStatus(r);
+    if (!r) { /* the connection broke: no more results */
+      if (rc == RC_OK) rc = pg_fail(st->c, NULL, st->pend[i].what, err);
+      break;
+    }
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+      if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
+      if (s != PGRES_PIPELINE_ABORTED && rc == RC_OK) {
+        failed(st, r, st->pend[i].what, err);
+        rc = err && err->code ? err->code : RC_ESTORE;
+      }
+      PQclear(r);
+    } else if (keep && i == st->npend - 1 && rc == RC_OK) {
+      *keep = r;
+    } else {
+      PQclear(r);
+    }
+    PQclear(PQgetResult(st->c)); /* the NULL that ends a statement's */
+  }
+  st->npend = 0;
+  /* To the sync (past anything a broken connection left). */
+  for (int guard = 0; guard < 1000; guard++) {
+    PGresult *r = PQgetResult(st->c);
+    ExecStatusType s = PQresultStatus(r);
+    if (r) PQclear(r);
+    if (s == PGRES_PIPELINE_SYNC || PQstatus(st->c) != CONNECTION_OK) break;
+  }
+  PQexitPipelineMode(st->c);
+  if (rc != RC_OK && keep && *keep) {
+    PQclear(*keep);
+    *keep = NULL;
+  }
+  return rc;
+}
+
+/* Reads what the queued writes answered, before the connection is used
+ * otherwise (a claim, a commit): RC_OK or the first failure. */
+static int settle(pg *st, rc_error *err) {
+  return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+}
+
+static int reconnect(pg *st, rc_error *err);
+
+/* Before a statement: a connection the server dropped while this node
+ * was outside a transaction is made again here (nothing is lost with
+ * it). A dropped connection is seen by reading what the server sent
+ * (its goodbye, then the end of the socket): no round trip. Inside a
+ * transaction it is not: the statement fails, and the batch with it. */
+static int connected(pg *st, rc_error *err) {
+  int heard = 0;
+
+  if (st->npend || st->manual || st->base.depth > 0) return RC_OK;
+  /* Idle, the server says nothing unasked but a goodbye (its FATAL
+   * message, then the end of the socket, which may trail the message by
+   * a moment): what there is to read is read, and after a message the
+   * end is waited for a little. Otherwise no time is spent here. */
+  for (int i = 0; i < 8 && PQstatus(st->c) == CONNECTION_OK &&
+                  PQtransactionStatus(st->c) == PQTRANS_IDLE;
+       i++) {
+    struct pollfd p = {.fd = PQsocket(st->c), .events = POLLIN};
+    if (poll(&p, 1, heard ? 25 : 0) != 1) {
+      if (!heard) break;
+      continue;
+    }
+    heard = 1;
+    PQconsumeInput(st->c);
+  }
+  if (PQstatus(st->c) == CONNECTION_OK) return RC_OK;
+  return reconnect(st, err);
+}
+
+/* A connection lost in a transaction: the transaction is gone, and the
+ * engine runs the batch again (after connected() made a new one). */
+static void lost(pg *st) {
+  if (PQstatus(st->c) != CONNECTION_OK && (st->base.depth > 0 || st->manual))
+    st->base.contended = 1;
+}
+
+/* Runs sql; its result, or NULL with err set. Queued writes before it go
+ * in the same round trip, and their failure is its failure. */
+static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
+                     rc_error *err) {
+  PGresult *r = NULL;
+
+  if (connected(st, err) != RC_OK) return NULL;
+  if (pipe_send(st, sql, a, what, err) == 0)
+    pipe_sync(st, &r, err);
+  else
+    settle(st, NULL); /* what went before is read; this one failed */
+  if (!r) lost(st);
+  return r;
+}
+
+/* A write whose result nobody reads: inside a transaction it is queued
+ * (pipe_send), answered with the next statement that waits. */
+static int queue(pg *st, const char *sql, const args *a, const char *what,
+                 rc_error *err) {
+  if (st->base.depth == 0 || st->manual) {
+    PGresult *r = run(st, sql, a, what, err);
+    if (!r) return err && err->code ? err->code : RC_ESTORE;
+    PQclear(r);
+    return RC_OK;
+  }
+  if (pipe_send(st, sql, a, what, err) != 0) {
+    settle(st, NULL);
+    lost(st);
+    return RC_ESTORE;
+  }
+  return st->npend >= PIPE_MAX ? settle(st, err) : RC_OK;
+}
+
+/* Runs a statement for its effect; *changed (may be NULL) how many rows.
+ * Without changed, the statement may be queued (queue). */
 static int exec(pg *st, const char *sql, const args *a, const char *what,
                 int64_t *changed, rc_error *err) {
-  PGresult *r = run(st, sql, a, what, err);
+  PGresult *r;
 
-  if (changed) *changed = r ? atoll(PQcmdTuples(r)) : 0;
+  if (!changed) return queue(st, sql, a, what, err);
+  r = run(st, sql, a, what, err);
+  *changed = r ? atoll(PQcmdTuples(r)) : 0;
   if (!r) return err && err->code ? err->code : RC_ESTORE;
   PQclear(r);
   return RC_OK;
@@ -222,7 +434,9 @@ static void op_close(store *s) {
   pg *st = PG(s);
 
   if (!st) return;
+  for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   if (st->c) {
+    settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
       PQclear(PQexec(st->c, "ROLLBACK"));
     if (st->scratch[0]) {
@@ -311,29 +525,60 @@ static void slot_take(pg *st) {
   }
 }
 
-static int op_open(store **out, const char *where, rc_error *err) {
-  pg *st = calloc(1, sizeof *st);
-  char host[64] = "";
-  PGresult *r;
+/* Connects with st->conninfo and sets the session up: quiet notices, the
+ * scratch schema's search_path, a scratch book's commits, the counter
+ * slot. RC_OK, or RC_ESTORE with err set (st->c may then be NULL). */
+static int session(pg *st, rc_error *err) {
+  char msg[256];
 
-  char conninfo[2048];
-  int scratch = scratch_asked(where, conninfo, sizeof conninfo);
-
-  *out = NULL;
-  if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  st->c = PQconnectdb(conninfo);
+  st->c = PQconnectdb(st->conninfo);
   if (!st->c || PQstatus(st->c) != CONNECTION_OK) {
-    char msg[256];
     snprintf(msg, sizeof msg, "%s",
              st->c ? PQerrorMessage(st->c) : "out of memory");
     msg[strcspn(msg, "\n")] = '\0';
-    op_close(&st->base);
     return rc_error_set(err, RC_ESTORE, "db",
                         "cannot open the PostgreSQL database: %s", msg);
   }
   /* IF NOT EXISTS and the like say nothing worth a log line. */
-  r = PQexec(st->c, "SET client_min_messages = warning");
-  PQclear(r);
+  PQclear(PQexec(st->c, "SET client_min_messages = warning"));
+  if (st->scratch[0]) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SET search_path TO %s", st->scratch);
+    PQclear(PQexec(st->c, sql));
+  }
+  if (st->async) PQclear(PQexec(st->c, "SET synchronous_commit = off"));
+  return RC_OK;
+}
+
+/* The server dropped the connection: a new one, with this node's
+ * prepared statements to make again and a counter slot to take again
+ * (the old session's lock on its slot ended with it). Counted, for the
+ * service's log (store_reconnects). */
+static int reconnect(pg *st, rc_error *err) {
+  int rc;
+
+  PQfinish(st->c);
+  st->c = NULL;
+  st->npend = 0;
+  for (int i = 0; i < PREP_SLOTS; i++) st->prep[i].prepared = 0;
+  if ((rc = session(st, err)) != RC_OK) return rc;
+  slot_take(st);
+  st->base.reconnects++;
+  return RC_OK;
+}
+
+static int op_open(store **out, const char *where, rc_error *err) {
+  pg *st = calloc(1, sizeof *st);
+  char host[64] = "";
+  int scratch;
+
+  *out = NULL;
+  if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
+  if (session(st, err) != RC_OK) {
+    op_close(&st->base);
+    return RC_ESTORE;
+  }
   gethostname(host, sizeof host - 1);
   snprintf(st->node, sizeof st->node, "%s:%d", host[0] ? host : "node",
            (int)getpid());
@@ -351,10 +596,14 @@ static int op_open(store **out, const char *where, rc_error *err) {
 
 /* A what-if or test book: its commits need not wait for the disk. */
 static int op_scratch(store *s) {
-  PGresult *r = PQexec(PG(s)->c, "SET synchronous_commit = off");
-  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? RC_OK : RC_ESTORE;
+  PGresult *r;
+  int rc;
 
+  if (settle(PG(s), NULL) != RC_OK) return RC_ESTORE;
+  r = PQexec(PG(s)->c, "SET synchronous_commit = off");
+  rc = PQresultStatus(r) == PGRES_COMMAND_OK ? RC_OK : RC_ESTORE;
   PQclear(r);
+  PG(s)->async = rc == RC_OK;
   return rc;
 }
 
@@ -367,8 +616,10 @@ static int op_writable(store *s, rc_error *err) {
 
   if (st->base.depth > 0) return RC_OK; /* a transaction is open: it writes */
   if ((rc = exec(st, "BEGIN", NULL, "begin", NULL, err)) != RC_OK) return rc;
+  st->manual = 1;
   rc = op_meta_put(s, "health", "ok", err);
   PQclear(PQexec(st->c, "ROLLBACK"));
+  st->manual = 0;
   return rc;
 }
 
@@ -401,16 +652,30 @@ static int op_begin(store *s, int nested, rc_error *err) {
               nested ? "savepoint" : "begin", NULL, err);
 }
 
+/* Ends a savepoint. Kept, its queued writes are read first, so that one
+ * that failed fails its own event (the engine's replay isolates events
+ * so). Undone, they are read and forgotten: after a failure the server
+ * skips all that is queued, the ROLLBACK TO included, until they are. */
+static int end_savepoint(pg *st, int keep, rc_error *err) {
+  if (!keep) {
+    settle(st, NULL);
+    if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
+      return RC_ESTORE;
+  }
+  return settle(st, err) != RC_OK
+             ? RC_ESTORE
+             : exec(st, "RELEASE ev", NULL, "release", NULL, err);
+}
+
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
   int rc;
 
-  /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
-  if (nested && !keep &&
-      exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
-    return RC_ESTORE;
-  if (nested) return exec(st, "RELEASE ev", NULL, "release", NULL, err);
+  if (nested) return end_savepoint(st, keep, err);
+  /* What is queued is read first: a write that failed there fails the
+   * commit, as it would have failed its statement. */
+  rc = settle(st, keep ? err : NULL);
   /* The server chose this transaction to end a deadlock (or found it in
    * a serialization conflict) somewhere in it: even when the engine
    * rolled back to a savepoint and went on, what it recorded then (an
@@ -423,12 +688,14 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
                         "PostgreSQL: commit: the transaction met a deadlock "
                         "or a serialization conflict and was rolled back");
   }
-  if (!keep) {
+  if (!keep || rc != RC_OK) {
     PQclear(PQexec(st->c, "ROLLBACK"));
-    return RC_OK;
+    return keep ? rc : RC_OK;
   }
   /* COMMIT of a transaction a failure aborted answers ROLLBACK, not an
-   * error: nothing of it was kept, and the engine must hear so. */
+   * error: nothing of it was kept, and the engine must hear so. A
+   * connection lost here is not a batch to run again: whether the
+   * server committed is unknown, and the caller says the batch failed. */
   r = PQexec(st->c, "COMMIT");
   if (PQresultStatus(r) != PGRES_COMMAND_OK)
     rc = pg_fail(st->c, r, "commit", err);
@@ -486,8 +753,11 @@ static int op_timers_claim(store *s, rc_time until, int max,
   *out = NULL;
   *n = 0;
   if (max < 1) return RC_OK;
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
+    return RC_ESTORE;
   r = pg_claim_timers(st->c, lease_node(st, lease), until, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
+  if (!r) lost(st);
   if (!r) return RC_ESTORE;
   if (!(t = calloc((size_t)PQntuples(r) + 1, sizeof *t))) {
     PQclear(r);
@@ -511,10 +781,18 @@ static int op_timers_claim(store *s, rc_time until, int max,
 static int op_timer_finish(store *s, const store_timer *t, int *deleted,
                            rc_error *err) {
   pg *st = PG(s);
-  int rc = pg_timer_finish(st->c, t->id, st->claimer, err);
+  args a = {0};
+  int64_t n;
+  int rc;
 
-  *deleted = rc > 0;
-  return rc < 0 ? rc : RC_OK;
+  /* pg_timer_finish's statement (pg_claim.c), run here so that it goes
+   * in one round trip with the writes queued before it, prepared. */
+  a_int(&a, t->id);
+  a_text(&a, st->claimer);
+  rc = exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2", &a,
+            "ending a timer", &n, err);
+  *deleted = rc == RC_OK && n > 0;
+  return rc;
 }
 
 static int op_events_claim(store *s, int max, const store_lease *lease,
@@ -532,14 +810,18 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
   if (st->base.depth == 0 &&
       exec(st, "BEGIN", NULL, "begin", NULL, err) != RC_OK)
     return RC_ESTORE;
+  if (settle(st, err) != RC_OK) return RC_ESTORE;
+  st->manual = st->base.depth == 0;
   r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
                       PG_CLOCK_DB, err);
-  if (st->base.depth == 0) {
+  if (!r) lost(st);
+  if (st->manual) {
     if (r && exec(st, "COMMIT", NULL, "commit", NULL, err) != RC_OK) {
       PQclear(r);
       r = NULL;
     }
     if (!r) PQclear(PQexec(st->c, "ROLLBACK"));
+    st->manual = 0;
   }
   if (!r) return RC_ESTORE;
   if (!(ev = calloc((size_t)PQntuples(r) + 1, sizeof *ev))) {
@@ -583,8 +865,11 @@ static int op_outbox_claim(store *s, rc_time now, int max,
   *out = NULL;
   *n = 0;
   if (max < 1) return RC_OK;
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
+    return RC_ESTORE;
   r = pg_claim_outbox(st->c, lease_node(st, lease), now, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
+  if (!r) lost(st);
   if (!r) return RC_ESTORE;
   if (!(list = calloc((size_t)PQntuples(r) + 1, sizeof *list))) {
     PQclear(r);
@@ -976,7 +1261,7 @@ static int op_timer_put(store *s, const char *case_id, rc_time due,
 static int op_timers_cancel(store *s, const char *case_id, int which,
                             const char *event, int *count, rc_error *err) {
   args a = {0};
-  int64_t n;
+  int64_t n = 0;
   int rc;
 
   a_text(&a, case_id);
@@ -985,11 +1270,12 @@ static int op_timers_cancel(store *s, const char *case_id, int which,
     rc = exec(PG(s), "DELETE FROM timers WHERE case_id = $1 AND event = $2", &a,
               "cancel timer", &n, err);
   } else {
+    /* Nobody asks how many: queued (exec without a count). */
     rc = exec(PG(s),
               which == STORE_TIMERS_SCOPED
                   ? "DELETE FROM timers WHERE case_id = $1 AND scoped <> 0"
                   : "DELETE FROM timers WHERE case_id = $1",
-              &a, "cancel timers", &n, err);
+              &a, "cancel timers", count ? &n : NULL, err);
   }
   if (count) *count = (int)n;
   return rc;
@@ -1014,6 +1300,31 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
   return rc;
 }
 
+/* A new message's id: this node takes IDS_AHEAD ids of the messages'
+ * sequence in one statement and hands them out one by one, so that a
+ * message's insert need not wait for the id the server would give it.
+ * Ids taken and not used are gaps, as a rolled-back insert leaves. */
+static int message_id(pg *st, int64_t *id, rc_error *err) {
+  if (st->nids == 0) {
+    PGresult *r;
+    args a = {0};
+    a_int(&a, IDS_AHEAD);
+    if (!(r = run(st,
+                  "SELECT nextval(pg_get_serial_sequence('messages', 'id')) "
+                  "FROM generate_series(1, $1::int)",
+                  &a, "message ids", err)))
+      return RC_ESTORE;
+    for (int i = 0; i < PQntuples(r) && i < IDS_AHEAD; i++)
+      st->ids[IDS_AHEAD - 1 - i] = int_col(r, i, 0); /* used from the end */
+    st->nids = PQntuples(r) < IDS_AHEAD ? PQntuples(r) : IDS_AHEAD;
+    PQclear(r);
+    if (st->nids == 0)
+      return rc_error_set(err, RC_ESTORE, NULL, "database: no message ids");
+  }
+  *id = st->ids[--st->nids];
+  return RC_OK;
+}
+
 static int op_message_put(store *s, const store_message *m, int64_t *id,
                           rc_error *err) {
   args a = {0};
@@ -1034,6 +1345,21 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     a_int(&a, m->not_before);
   else
     a_text(&a, NULL);
+  /* In a batch, the id is taken from this node's ids (message_id) and
+   * the insert queued: a round trip a message less. */
+  if (PG(s)->base.depth > 0 && !PG(s)->manual) {
+    int64_t mine = 0;
+    if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
+    a_int(&a, mine);
+    if (id) *id = mine;
+    return exec(PG(s),
+                "INSERT INTO messages(case_id, borrower_id, channel, "
+                "template, recipient, to_kind, body, status, reason, at, "
+                "not_before, next_attempt, id) OVERRIDING SYSTEM VALUE "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, "
+                "$12)",
+                &a, "queue message", NULL, err);
+  }
   rc = one(PG(s),
            "INSERT INTO messages(case_id, borrower_id, channel, template, "
            "recipient, to_kind, body, status, reason, at, not_before, "
@@ -2702,20 +3028,25 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
 
 /* --- moving a book (branch "migrate"; pg_book.c) ------------------------- */
 
+/* pg_book.c talks to the connection itself: what the pipeline holds is
+ * answered first. */
 static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
                         rc_error *err) {
+  if (settle(PG(s), err) != RC_OK) return RC_ESTORE;
   return pg_book_rows(PG(s)->c, table, fn, ud, err);
 }
 
 static int op_book_put(store *s, const char *table, const store_value *cols,
                        int ncols, rc_error *err) {
   pg *st = PG(s);
+  if (settle(st, err) != RC_OK) return RC_ESTORE;
   return pg_book_put(st->c, st->book_table, sizeof st->book_table, table, cols,
                      ncols, err);
 }
 
 static int op_book_figures(store *s, store_row_fn fn, void *ud,
                            rc_error *err) {
+  if (settle(PG(s), err) != RC_OK) return RC_ESTORE;
   return pg_book_figures(PG(s)->c, fn, ud, err);
 }
 

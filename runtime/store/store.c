@@ -240,6 +240,10 @@ int store_contended(const store *st) {
   return st->contended;
 }
 
+int store_reconnects(const store *st) {
+  return st->reconnects;
+}
+
 int store_in_transaction(const store *st) {
   return st->depth > 0;
 }

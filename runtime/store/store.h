@@ -143,6 +143,10 @@ int store_in_transaction(const store *st);
  * rollback) to break a deadlock or a serialization conflict between
  * nodes: nothing of it was kept, and it is to be run again. */
 int store_contended(const store *st);
+
+/* How many times the store made its connection to the database server
+ * again after the server dropped it (PostgreSQL; 0 for SQLite). */
+int store_reconnects(const store *st);
 /* One event's effects: a savepoint inside the batch transaction. */
 int store_savepoint(store *st, rc_error *err);
 int store_release(store *st, rc_error *err);

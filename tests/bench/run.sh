@@ -152,6 +152,14 @@ else
   echo "(skipped: needs redis-server, node and the npm packages in tests/bench/peer — make bench-deps)"
 fi
 
+echo "== PostgreSQL beside SQLite: the sweep and HTTP payments, one and two nodes (tests/bench/pg.sh)"
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then
+  sh "$here/pg.sh" "$build" | tee "$work/pg.txt"
+  grep '^pg_' "$work/pg.txt" >> "$out" || true
+else
+  echo "(skipped: PostgreSQL is not installed — apt-get install postgresql)"
+fi
+
 # The headline names the issue asks for, from the largest sweep run.
 big=$(echo $sizes | awk '{ print $NF }')
 {

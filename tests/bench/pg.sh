@@ -1,0 +1,131 @@
+#!/bin/sh
+# The PostgreSQL store beside the SQLite one, in the same run: the daily
+# reminder sweep (the bench institution: each step reads the case, runs the
+# Lua handler, queues an SMS, transitions, journals) by `recoup tick` on
+# one book of each store, then by two `recoup tick` nodes on one
+# PostgreSQL book; then HTTP payments (bench_http) against a `recoup serve`
+# node on each store, and two serve nodes on one PostgreSQL book. Figures
+# are "name value unit" lines; the ratios pg/sqlite are the point (issue
+# 18: a node on PostgreSQL does at least a third of what it does on
+# SQLite). On this 2-core machine two nodes share the CPU with the server:
+# pg_two_nodes_overhead says what the second node costs or gives, not how
+# nodes scale (DESIGN.md, "Two nodes on two cores").
+#
+# The cluster is a throwaway one (tests/pg/cluster.sh: fsync off, as the
+# tests run it), so the figures are the round trips and the server's work,
+# not a disk's. The statements a step makes are counted on a small book of
+# their own with log_statement = all (what is logged is not timed).
+#
+# usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
+#   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a figure)
+set -eu
+build=${1:-build-release}
+here=$(cd "$(dirname "$0")" && pwd)
+cluster="sh $here/../pg/cluster.sh"
+n=${RECOUP_BENCH_PG_CASES:-5000}
+secs=${RECOUP_BENCH_PG_SECONDS:-5}
+recoup="$build/recoup"
+work=$(mktemp -d)
+state="$work/cluster"
+servers=
+
+cleanup() {
+  for p in $servers; do kill "$p" 2>/dev/null || true; done
+  $cluster stop "$state" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+$cluster start "$state"
+base=$($cluster url "$state")
+url() { echo "$base" | sed "s|/postgres?|/$1?|"; }
+now() { date +%s.%N; }
+per_s() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+fig() { echo "$1 $2 $3" | tee -a "$work/figures.txt"; }
+val() { awk -v k="$1" '$1 == k { print $2 }' "$work/figures.txt"; }
+
+cp -r "$here/institution" "$work/inst"
+inst="$work/inst"
+# Case ids as bench_http pays them (C0000000...).
+book() {
+  awk -v n="$1" 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,fees,due_date,branch";
+    for (i = 0; i < n; i++) printf "C%07d,B%07d,Name %d,+86138%08d,%d,50000,1000,2025-12-%02d,north\n", i, i, i, i, 100000 + i, 1 + i % 28 }'
+}
+book "$n" >"$work/book.csv"
+book 200 >"$work/small.csv"
+load() { # csv db
+  "$recoup" import "$1" "$inst" --db "$2" --now 2026-01-05T09:00 >/dev/null
+}
+sweep() { # db [log]
+  "$recoup" tick "$inst" --db "$1" --now 2026-01-07T09:00 --no-deliver >"${2:-/dev/null}"
+}
+newdb() {
+  $cluster sql "$state" "CREATE DATABASE $1"
+  url "$1"
+}
+fired() { sed -n 's/.*(\([0-9]*\) timers fired.*/\1/p' "$1"; }
+
+echo "== sweep, $n cases, SQLite and PostgreSQL"
+load "$work/book.csv" "$work/book.db"
+t0=$(now); sweep "$work/book.db" "$work/sqlite.out"; t1=$(now)
+[ "$(fired "$work/sqlite.out")" = "$n" ] || { echo "pg.sh: SQLite fired $(cat "$work/sqlite.out")" >&2; exit 1; }
+fig pg_bench_sqlite_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
+
+one=$(newdb one)
+load "$work/book.csv" "$one"
+t0=$(now); sweep "$one" "$work/pg1.out"; t1=$(now)
+[ "$(fired "$work/pg1.out")" = "$n" ] || { echo "pg.sh: PostgreSQL fired $(cat "$work/pg1.out")" >&2; exit 1; }
+fig pg_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
+
+two=$(newdb two)
+load "$work/book.csv" "$two"
+t0=$(now)
+sweep "$two" "$work/pg2a.out" & a=$!
+sweep "$two" "$work/pg2b.out" & b=$!
+wait "$a"; wait "$b"
+t1=$(now)
+total=$(($(fired "$work/pg2a.out") + $(fired "$work/pg2b.out")))
+[ "$total" = "$n" ] || { echo "pg.sh: two nodes fired $total of $n" >&2; exit 1; }
+fig pg_two_nodes_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
+fig pg_sweep_ratio "$(awk -v p="$(val pg_steps_per_s)" -v s="$(val pg_bench_sqlite_steps_per_s)" 'BEGIN { printf "%.3f", p / s }')" pg/sqlite
+fig pg_two_nodes_overhead "$(awk -v one="$(val pg_steps_per_s)" -v two="$(val pg_two_nodes_steps_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
+
+echo "== statements a step (log_statement = all, 200 cases)"
+count=$(newdb count)
+load "$work/small.csv" "$count"
+$cluster sql "$state" "ALTER DATABASE count SET log_statement = 'all'"
+log="$(cat "$state")/server.log"
+before=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
+sweep "$count"
+after=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
+fig pg_statements_per_step "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 200 }')" statements
+
+echo "== HTTP payments, $secs s at 16 connections"
+export RECOUP_INGEST_TOKEN=bench-ingest
+serve() { # db out
+  "$recoup" serve "$inst" --db "$1" --listen 127.0.0.1:0 --real-time >"$2" 2>"$2.err" &
+  servers="$servers $!"
+  for i in $(seq 1 100); do grep -q listening "$2" && break; sleep 0.2; done
+  sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$2"
+}
+pay() { # port -> payments/s at 16 connections
+  "$build/tests/bench_http" "$1" bench-ingest "$n" "$secs" 16 |
+    awk '$1 == "http_events_per_s_16" { print $2 }'
+}
+stop_servers() {
+  for p in $servers; do kill -TERM "$p"; wait "$p" || true; done
+  servers=
+}
+port=$(serve "$work/book.db" "$work/s1")
+fig pg_bench_sqlite_http_per_s "$(pay "$port")" payments/s
+stop_servers
+port=$(serve "$one" "$work/p1")
+fig pg_http_per_s "$(pay "$port")" payments/s
+port2=$(serve "$one" "$work/p2")
+pay "$port" >"$work/pay1" & a=$!
+pay "$port2" >"$work/pay2" & b=$!
+wait "$a"; wait "$b"
+fig pg_two_nodes_http_per_s "$(($(cat "$work/pay1") + $(cat "$work/pay2")))" payments/s
+stop_servers
+fig pg_http_ratio "$(awk -v p="$(val pg_http_per_s)" -v s="$(val pg_bench_sqlite_http_per_s)" 'BEGIN { printf "%.3f", p / s }')" pg/sqlite
+fig pg_two_nodes_http_overhead "$(awk -v one="$(val pg_http_per_s)" -v two="$(val pg_two_nodes_http_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
