@@ -8,10 +8,8 @@
  * --direct --json` (VACUUM INTO in one read transaction, the way POST
  * /v1/admin/backup copies: SQLite's online backup restarts under the
  * service's writes), then `recoup simulate DIR --db COPY ... --json OUT`,
- * niced. The children are started with posix_spawn from that thread, not
- * with uv_spawn on the loop, for the reason backup.c gives: uv_spawn
- * forks the whole service on the loop (35 ms measured with a 1.4 GB
- * book open); posix_spawn is vfork-like and off the loop.
+ * niced. The children are started with child_spawn from that thread, not
+ * with uv_spawn on the loop (child.h says why).
  *
  * Everything lives in one directory beside the backups
  * (BACKUPS/simulations): for each simulation sim-N.json (who, when, what,
@@ -27,17 +25,16 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backup.h"
+#include "child.h"
 #include "input.h"
 #include "recoup/script.h"
 #include "service.h"
@@ -391,9 +388,6 @@ static void sim_reap(pid_t pid, uint64_t deadline, int *status, int *late) {
  * stopping, -ETIMEDOUT when it ran out of time (it is killed). */
 static int64_t sim_spawn(sim_service *s, char *const args[], int track,
                          int nice, int timeout_s, char *said, size_t cap) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, def;
   char slot[PATH_MAX + 16],
       **env = track ? sim_env(s->tmp, slot, sizeof slot) : environ;
   int fds[2], status = 0, rc, late = 0;
@@ -405,35 +399,15 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
     if (track) free(env);
     return -errno;
   }
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  /* A worker thread blocks signals; the child starts with none blocked
-   * and the usual dispositions. */
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigaddset(&def, SIGTERM);
-  sigaddset(&def, SIGINT);
-  sigaddset(&def, SIGHUP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   /* The stop and the start exclude each other: a child is either never
    * started or known to the stop, which kills it. */
   if (track) uv_mutex_lock(&s->lock);
-  rc = track && s->stopping ? ECANCELED
-                            : posix_spawn(&pid, s->exe, &fa, &attr, args, env);
-  if (rc == 0 && track) {
-    s->child = (int)pid;
-    if (nice) setpriority(PRIO_PROCESS, (id_t)pid, SIM_NICE);
-  }
+  rc = track && s->stopping
+           ? ECANCELED
+           : child_spawn(&pid, s->exe, args, env, fds[1], fds[1],
+                         track && nice ? SIM_NICE : 0);
+  if (rc == 0 && track) s->child = (int)pid;
   if (track) uv_mutex_unlock(&s->lock);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
   if (track) free(env);
   close(fds[1]);
   if (rc != 0) {
@@ -452,9 +426,7 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
     uv_mutex_unlock(&s->lock);
   }
   if (late) return -ETIMEDOUT;
-  return WIFEXITED(status)     ? WEXITSTATUS(status)
-         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                               : 1;
+  return child_status(status);
 }
 
 static int64_t sim_run(sim_service *s, char *const args[], int nice,
