@@ -160,10 +160,11 @@ const char *api_code_of(int rc) {
   return "internal";
 }
 
-void api_reply(service *svc, http_request *req, int route, int status,
-               json_t *body, const char *extra_headers) {
-  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                    : strdup(status == 204 ? "" : "{}");
+/* Sends text[len] and logs the request; body, when there is one, is the
+ * value text encodes (an error's message goes into the log). */
+static void api_send(service *svc, http_request *req, int route, int status,
+                     const char *text, size_t len, const json_t *body,
+                     const char *extra_headers) {
   /* An answer about people and their debts is kept by no cache: not the
    * browser's (a shared computer's back button), not a proxy's. */
   static const char no_store[] = "Cache-Control: no-store\r\n";
@@ -207,11 +208,23 @@ void api_reply(service *svc, http_request *req, int route, int status,
   else
     snprintf(headers, sizeof no_store + extra_len, "%s%s", no_store,
              extra_headers ? extra_headers : "");
-  http_respond(req, status, "application/json", text ? text : "{}",
-               text ? strlen(text) : 2, headers);
+  http_respond(req, status, "application/json", text, len, headers);
   if (headers != small && headers != no_store) free(headers);
+}
+
+void api_reply(service *svc, http_request *req, int route, int status,
+               json_t *body, const char *extra_headers) {
+  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                    : strdup(status == 204 ? "" : "{}");
+  api_send(svc, req, route, status, text ? text : "{}", text ? strlen(text) : 2,
+           body, extra_headers);
   free(text);
   json_decref(body);
+}
+
+void api_reply_text(service *svc, http_request *req, int route, int status,
+                    const char *text, size_t len, const char *extra_headers) {
+  api_send(svc, req, route, status, text, len, NULL, extra_headers);
 }
 
 /* Every error is {"error": {"code", "message", "field"}}, field null

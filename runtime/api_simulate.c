@@ -8,17 +8,20 @@
  * --direct --json` (VACUUM INTO in one read transaction, the way POST
  * /v1/admin/backup copies: SQLite's online backup restarts under the
  * service's writes), then `recoup simulate DIR --db COPY ... --json OUT`,
- * niced. The children are started with posix_spawn from that thread, not
- * with uv_spawn on the loop, for the reason backup.c gives: uv_spawn
- * forks the whole service on the loop (35 ms measured with a 1.4 GB
- * book open); posix_spawn is vfork-like and off the loop.
+ * niced. The children are started with child_spawn from that thread, not
+ * with uv_spawn on the loop (child.h says why).
  *
  * Everything lives in one directory beside the backups
  * (BACKUPS/simulations): for each simulation sim-N.json (who, when, what,
- * status) and, when done, sim-N.report.json (exactly what --json wrote).
- * Work files are hidden names (.sim-N.*) and are removed when the
+ * status) and, when done, sim-N.report.json (what --json wrote, encoded
+ * once on the worker thread as GET /v1/simulations/{id} sends it: the
+ * route sends the file's bytes, read off the loop; a 365-day report of
+ * 10 runs is 1.7 MB, and decoding and encoding it on the loop took 1 s).
+ * Work files are hidden names (.sim-N.*, .child) and are removed when the
  * children end, when the service stops, and at the next start after a
- * crash. At most one simulation runs at a time; the last SIM_KEEP are
+ * crash; .child names the child running (its pid and command line), so
+ * that the start after a crash stops a child the killed service left
+ * running. At most one simulation runs at a time; the last SIM_KEEP are
  * kept. */
 #define _GNU_SOURCE /* pipe2 */
 #include <dirent.h>
@@ -27,18 +30,18 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backup.h"
+#include "child.h"
 #include "input.h"
+#include "recoup/clock.h"
 #include "recoup/script.h"
 #include "service.h"
 
@@ -61,8 +64,18 @@ enum {
    * restart. A check or a copy is seconds. RECOUP_WHATIF_TIMEOUT (whole
    * seconds) changes the simulation's limit. */
   SIM_TIMEOUT_S = 3600,
-  SIM_CHECK_TIMEOUT_S = 120
+  SIM_CHECK_TIMEOUT_S = 120,
+  SIM_CMDLINE_MAX = 4 * PATH_MAX + 256, /* .child's command line */
+  SIM_REPORT_MAX = 256 << 20            /* a report GET sends */
 };
+
+/* What a POST asks for, checked before it is known whether one runs (a
+ * bad body is 422 whatever runs), copied into sim_service when it starts. */
+typedef struct sim_params {
+  int days, runs;
+  int64_t seed; /* -1: simulate's default */
+  char against[PATH_MAX];
+} sim_params;
 
 struct sim_service {
   service *svc;
@@ -90,18 +103,21 @@ struct sim_service {
   int pending_route;
   char by[USER_NAME_MAX + 1], against_name[SIM_NAME_MAX + 1];
   /* Written on the worker thread, read on the loop once it is done. */
-  int failed_step; /* 0 none, 1 the copy, 2 the simulation */
+  int failed_step; /* 0 none, 1 the copy, 2 the simulation, 3 its report */
   int64_t exit_status;
+  int64_t report_seed; /* the seed the report says (-1: none) */
+  int report_errno;    /* why the report could not be kept (step 3) */
   char said[SIM_OUT_MAX + 1];
   uint64_t started_ms;
 };
 
 /* --- files ------------------------------------------------------------- */
 
-static void sim_rfc3339(time_t t, char *buf, size_t size) {
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+/* Now, RFC 3339 in the institution's zone with its offset, as the other
+ * routes give times. On the loop (ICU's zone is the loop's). */
+static void sim_now_text(const sim_service *s, char *buf, size_t size) {
+  clock_zone_format(clock_zone(engine_clock(s->svc->eng)),
+                    (rc_time)time(NULL) * 1000, buf, size);
 }
 
 static void sim_record_path(const sim_service *s, int64_t id, const char *tail,
@@ -175,6 +191,96 @@ static int sim_newest_first(const void *a, const void *b) {
   int64_t x = json_integer_value(json_object_get(*(json_t *const *)a, "id"));
   int64_t y = json_integer_value(json_object_get(*(json_t *const *)b, "id"));
   return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* .child: the tracked child's pid on its first line, then its command
+ * line as /proc/PID/cmdline gives it (each argument ending in NUL). */
+static void sim_child_path(const sim_service *s, char *buf, size_t size) {
+  snprintf(buf, size, "%s/.child", s->dir);
+}
+
+/* args as /proc/PID/cmdline shows them, into buf; its length, or 0 when
+ * it does not fit. */
+static size_t sim_cmdline(char *const args[], char *buf, size_t size) {
+  size_t len = 0;
+  for (int i = 0; args[i]; i++) {
+    size_t n = strlen(args[i]) + 1;
+    if (len + n > size) return 0;
+    memcpy(buf + len, args[i], n);
+    len += n;
+  }
+  return len;
+}
+
+/* Records the child started (on the worker thread). Written whole or not
+ * at all: a half-written one names no process. */
+static void sim_child_record(const sim_service *s, pid_t pid,
+                             char *const args[]) {
+  char path[PATH_MAX + 16], tmp[PATH_MAX + 16], cmd[SIM_CMDLINE_MAX];
+  size_t len = sim_cmdline(args, cmd, sizeof cmd);
+  FILE *f;
+  sim_child_path(s, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s/.child.new", s->dir);
+  if (!len || !(f = fopen(tmp, "w"))) return;
+  if (fprintf(f, "%d\n", (int)pid) < 0 || fwrite(cmd, 1, len, f) != len) {
+    fclose(f);
+    unlink(tmp);
+    return;
+  }
+  if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);
+}
+
+/* Reads at most size bytes of path; the count, -1 when it cannot. */
+static ssize_t sim_read_file(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  size_t len = 0;
+  ssize_t n;
+  if (fd < 0) return -1;
+  while (len < size && ((n = read(fd, buf + len, size - len)) > 0 ||
+                        (n < 0 && errno == EINTR)))
+    if (n > 0) len += (size_t)n;
+  close(fd);
+  return (ssize_t)len;
+}
+
+/* A service killed with SIGKILL leaves its child running (a simulation
+ * may run for an hour): the next start stops it, before the work files
+ * go. Only the process .child names with the very command line recorded
+ * there, which runs our binary on our work files: a pid reused by
+ * another process since is left alone. */
+static void sim_stop_orphan(const sim_service *s) {
+  char path[PATH_MAX + 16], rec[SIM_CMDLINE_MAX + 32], proc[64],
+      now[SIM_CMDLINE_MAX + 1];
+  ssize_t len = 0, have;
+  const char *cmd;
+  char *end;
+  long pid;
+  sim_child_path(s, path, sizeof path);
+  if ((len = sim_read_file(path, rec, sizeof rec - 1)) <= 0) return;
+  rec[len] = '\0';
+  errno = 0;
+  pid = strtol(rec, &end, 10);
+  if (errno || end == rec || *end != '\n' || pid <= 1 || pid > INT32_MAX ||
+      pid == (long)getpid())
+    return;
+  cmd = end + 1;
+  len -= cmd - rec;
+  /* Our binary, as the command's first word. */
+  if (len <= 0 || strcmp(cmd, s->exe) != 0) return;
+  snprintf(proc, sizeof proc, "/proc/%ld/cmdline", pid);
+  if ((have = sim_read_file(proc, now, sizeof now)) != len ||
+      memcmp(now, cmd, (size_t)len) != 0)
+    return;
+  kill((pid_t)pid, SIGKILL);
+  /* Gone before its files are removed: a zombie has no command line. */
+  for (int i = 0; i < 100 && sim_read_file(proc, now, sizeof now) > 0; i++) {
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+  }
+  service_log("warn", json_pack("{s:s, s:I}", "msg",
+                                "stopped the what-if child a killed service "
+                                "left running",
+                                "pid", (json_int_t)pid));
 }
 
 /* Reads the records back at start; one still running when the service
@@ -285,6 +391,7 @@ int sim_service_start(service *svc, const char *db, rc_error *err) {
     if (rc_mkdirs(s->dir, "backup.to", err) == RC_OK) {
       chmod(s->dir, 0700);
       s->ok = 1;
+      sim_stop_orphan(s);
       sim_remove_work_files(s);
       sim_load(s);
     } else {
@@ -391,9 +498,6 @@ static void sim_reap(pid_t pid, uint64_t deadline, int *status, int *late) {
  * stopping, -ETIMEDOUT when it ran out of time (it is killed). */
 static int64_t sim_spawn(sim_service *s, char *const args[], int track,
                          int nice, int timeout_s, char *said, size_t cap) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, def;
   char slot[PATH_MAX + 16],
       **env = track ? sim_env(s->tmp, slot, sizeof slot) : environ;
   int fds[2], status = 0, rc, late = 0;
@@ -405,35 +509,16 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
     if (track) free(env);
     return -errno;
   }
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  /* A worker thread blocks signals; the child starts with none blocked
-   * and the usual dispositions. */
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigaddset(&def, SIGTERM);
-  sigaddset(&def, SIGINT);
-  sigaddset(&def, SIGHUP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   /* The stop and the start exclude each other: a child is either never
    * started or known to the stop, which kills it. */
   if (track) uv_mutex_lock(&s->lock);
-  rc = track && s->stopping ? ECANCELED
-                            : posix_spawn(&pid, s->exe, &fa, &attr, args, env);
-  if (rc == 0 && track) {
-    s->child = (int)pid;
-    if (nice) setpriority(PRIO_PROCESS, (id_t)pid, SIM_NICE);
-  }
+  rc = track && s->stopping
+           ? ECANCELED
+           : child_spawn(&pid, s->exe, args, env, fds[1], fds[1],
+                         track && nice ? SIM_NICE : 0);
+  if (rc == 0 && track) s->child = (int)pid;
   if (track) uv_mutex_unlock(&s->lock);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  if (rc == 0 && track) sim_child_record(s, pid, args);
   if (track) free(env);
   close(fds[1]);
   if (rc != 0) {
@@ -447,19 +532,46 @@ static int64_t sim_spawn(sim_service *s, char *const args[], int track,
   close(fds[0]);
   sim_reap(pid, deadline, &status, &late);
   if (track) {
+    char path[PATH_MAX + 16];
     uv_mutex_lock(&s->lock);
     s->child = 0;
     uv_mutex_unlock(&s->lock);
+    sim_child_path(s, path, sizeof path);
+    unlink(path);
   }
   if (late) return -ETIMEDOUT;
-  return WIFEXITED(status)     ? WEXITSTATUS(status)
-         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                               : 1;
+  return child_status(status);
 }
 
 static int64_t sim_run(sim_service *s, char *const args[], int nice,
                        int timeout_s) {
   return sim_spawn(s, args, 1, nice, timeout_s, s->said, SIM_OUT_MAX);
+}
+
+/* The report as GET /v1/simulations/{id} sends it (compact, in the
+ * order written), encoded here on the worker thread once, not on the loop
+ * for each GET; and the seed it says. 0, or -1 (errno) when it cannot be
+ * read or written. */
+static int sim_encode_report(sim_service *s) {
+  char tmp[PATH_MAX + 48];
+  json_t *r = json_load_file(s->out, 0, NULL), *seed;
+  int rc;
+  s->report_seed = -1;
+  if (!r) {
+    errno = EINVAL;
+    return -1;
+  }
+  seed = json_object_get(r, "seed");
+  if (json_is_integer(seed)) s->report_seed = json_integer_value(seed);
+  snprintf(tmp, sizeof tmp, "%s.compact", s->out);
+  rc = json_dump_file(r, tmp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(r);
+  if (rc != 0 || rename(tmp, s->out) != 0) {
+    if (!errno) errno = EIO;
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
 }
 
 static void sim_work(uv_work_t *w) {
@@ -470,6 +582,7 @@ static void sim_work(uv_work_t *w) {
   char *sim_args[16];
   int k = 0;
   s->failed_step = 0;
+  s->report_seed = -1;
   if (mkdir(s->tmp, 0700) != 0) {
     s->failed_step = 1;
     s->exit_status = -errno;
@@ -504,6 +617,10 @@ static void sim_work(uv_work_t *w) {
   sim_args[k] = NULL;
   if ((s->exit_status = sim_run(s, sim_args, 1, s->timeout_s)) != 0)
     s->failed_step = 2;
+  else if (sim_encode_report(s) != 0) {
+    s->failed_step = 3;
+    s->report_errno = errno;
+  }
 }
 
 /* The last line a child said that reads as an error ("recoup: ..."), or
@@ -548,7 +665,7 @@ static void sim_done(uv_work_t *w, int status) {
   sim_service *s = w->data;
   json_t *rec = s->running;
   int64_t id = json_integer_value(json_object_get(rec, "id"));
-  char report[PATH_MAX + 64], why[1200], at[32], said[1024];
+  char report[PATH_MAX + 64], why[1200], at[48], said[1024];
   double secs = (double)(uv_now(s->svc->loop) - s->started_ms) / 1000.0;
   int ok = status == 0 && !s->failed_step;
   (void)status;
@@ -559,6 +676,9 @@ static void sim_done(uv_work_t *w, int status) {
   } else if (!ok) {
     if (s->stopping)
       snprintf(why, sizeof why, "service stopped");
+    else if (s->failed_step == 3)
+      snprintf(why, sizeof why, "cannot keep the report: %s",
+               strerror(s->report_errno ? s->report_errno : EIO));
     else if (s->exit_status == -ETIMEDOUT)
       snprintf(why, sizeof why,
                "the %s took longer than %d s and was stopped (the limit is "
@@ -584,18 +704,14 @@ static void sim_done(uv_work_t *w, int status) {
   sim_remove_tree(s->out, 0);
   sim_remove_tree(s->tmp, 3);
   sim_remove_work_files(s);
-  sim_rfc3339(time(NULL), at, sizeof at);
+  sim_now_text(s, at, sizeof at);
   json_object_set_new(rec, "status", json_string(ok ? "done" : "failed"));
   json_object_set_new(rec, "error", ok ? json_null() : json_string(why));
   json_object_set_new(rec, "finished_at", json_string(at));
   json_object_set_new(rec, "duration_ms",
                       json_integer((json_int_t)(secs * 1000.0 + 0.5)));
-  if (ok && json_is_null(json_object_get(rec, "seed"))) {
-    json_t *r = json_load_file(report, 0, NULL);
-    json_t *seed = json_object_get(r, "seed");
-    if (json_is_integer(seed)) json_object_set(rec, "seed", seed);
-    json_decref(r);
-  }
+  if (ok && json_is_null(json_object_get(rec, "seed")) && s->report_seed >= 0)
+    json_object_set_new(rec, "seed", json_integer((json_int_t)s->report_seed));
   sim_record_write(s, rec);
   service_log(ok ? "info" : "error",
               json_pack("{s:s, s:I, s:O, s:O, s:f, s:s?}", "msg",
@@ -928,9 +1044,79 @@ void api_simulations(service *svc, http_request *req, int route,
             json_pack("{s:O}", "simulations", svc->sim->list), NULL);
 }
 
+/* GET /v1/simulations/{id} of a done one: the record and the report
+ * file's bytes as they are (encoded once when it finished), read on a
+ * worker thread. */
+typedef struct sim_get {
+  uv_work_t work;
+  service *svc;
+  http_request *req;
+  int route;
+  char path[PATH_MAX + 64];
+  char *head; /* the record, encoded, its closing brace cut */
+  char *text; /* head, ",\"report\":", the file's bytes, "}" */
+  size_t len;
+  int err; /* errno when the file cannot be read */
+} sim_get;
+
+static void sim_get_work(uv_work_t *w) {
+  sim_get *g = w->data;
+  static const char key[] = ",\"report\":";
+  size_t head = strlen(g->head), size;
+  struct stat st;
+  ssize_t n;
+  int fd = open(g->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    g->err = errno;
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (st.st_size <= 0 || st.st_size > SIM_REPORT_MAX) {
+    g->err = EFBIG;
+    close(fd);
+    return;
+  }
+  size = (size_t)st.st_size;
+  if (!(g->text = malloc(head + sizeof key + size + 1))) {
+    g->err = ENOMEM;
+    close(fd);
+    return;
+  }
+  memcpy(g->text, g->head, head);
+  memcpy(g->text + head, key, sizeof key - 1);
+  g->len = head + sizeof key - 1;
+  while (size > 0 && ((n = read(fd, g->text + g->len, size)) > 0 ||
+                      (n < 0 && errno == EINTR)))
+    if (n > 0) g->len += (size_t)n, size -= (size_t)n;
+  close(fd);
+  /* A file that changed size as it was read is not the report. */
+  if (size > 0) {
+    g->err = EIO;
+    return;
+  }
+  /* json_dump_file ends nothing with a newline; an older file may. */
+  while (g->len > head && g->text[g->len - 1] == '\n') g->len--;
+  g->text[g->len++] = '}';
+}
+
+static void sim_get_done(uv_work_t *w, int status) {
+  sim_get *g = w->data;
+  if (status == 0 && !g->err && g->text)
+    api_reply_text(g->svc, g->req, g->route, 200, g->text, g->len, NULL);
+  else
+    api_error(g->svc, g->req, g->route, 503, "unavailable", "simulation",
+              "the report's file cannot be read");
+  free(g->head);
+  free(g->text);
+  free(g);
+}
+
 void api_simulation(service *svc, http_request *req, int route, const char *arg,
                     const principal *who) {
-  json_t *rec, *out;
+  json_t *rec;
+  sim_get *g;
+  size_t len;
+  int rc;
   (void)who;
   if (sim_unavailable(svc, req, route)) return;
   if (!(rec = sim_find(svc->sim, arg))) {
@@ -938,21 +1124,31 @@ void api_simulation(service *svc, http_request *req, int route, const char *arg,
               "no such simulation (the last 20 are kept)");
     return;
   }
-  out = json_deep_copy(rec);
-  if (sim_status_is(rec, "done")) {
-    char path[PATH_MAX + 64];
-    json_t *report;
-    sim_record_path(svc->sim, json_integer_value(json_object_get(rec, "id")),
-                    ".report.json", path, sizeof path);
-    if (!(report = json_load_file(path, 0, NULL))) {
-      json_decref(out);
-      api_error(svc, req, route, 503, "unavailable", "simulation",
-                "the report's file cannot be read");
-      return;
-    }
-    json_object_set_new(out, "report", report);
+  if (!sim_status_is(rec, "done")) {
+    api_reply(svc, req, route, 200, json_deep_copy(rec), NULL);
+    return;
   }
-  api_reply(svc, req, route, 200, out, NULL);
+  if (!(g = calloc(1, sizeof *g)) ||
+      !(g->head = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER)) ||
+      (len = strlen(g->head)) < 2 || g->head[len - 1] != '}') {
+    if (g) free(g->head);
+    free(g);
+    api_error(svc, req, route, 503, "unavailable", NULL, "out of memory");
+    return;
+  }
+  g->head[len - 1] = '\0';
+  g->svc = svc;
+  g->req = req;
+  g->route = route;
+  sim_record_path(svc->sim, json_integer_value(json_object_get(rec, "id")),
+                  ".report.json", g->path, sizeof g->path);
+  g->work.data = g;
+  if ((rc = uv_queue_work(svc->loop, &g->work, sim_get_work, sim_get_done)) !=
+      0) {
+    free(g->head);
+    free(g);
+    api_error(svc, req, route, 503, "unavailable", NULL, uv_strerror(rc));
+  }
 }
 
 /* An integer field of the body within [lo, hi], or def when absent. */
@@ -970,7 +1166,8 @@ static int sim_int_field(json_t *body, const char *key, int64_t lo, int64_t hi,
   return RC_OK;
 }
 
-static int sim_body(sim_service *s, json_t *body, rc_error *err) {
+static int sim_body(const sim_service *s, json_t *body, sim_params *p,
+                    rc_error *err) {
   static const char *const known[] = {"against", "days", "runs", "seed", NULL};
   const char *key;
   json_t *v, *item;
@@ -993,16 +1190,16 @@ static int sim_body(sim_service *s, json_t *body, rc_error *err) {
       sim_int_field(body, "runs", 1, 10, 1, &runs, err) != RC_OK ||
       sim_int_field(body, "seed", 0, INT64_MAX, -1, &seed, err) != RC_OK)
     return RC_EINVAL;
-  s->days = (int)days;
-  s->runs = (int)runs;
-  s->seed = seed;
-  s->against[0] = '\0';
+  p->days = (int)days;
+  p->runs = (int)runs;
+  p->seed = seed;
+  p->against[0] = '\0';
   v = json_object_get(body, "against");
   if (v && !json_is_null(v)) {
     if (!json_is_string(v))
       return rc_error_set(err, RC_EINVAL, "against",
                           "against must be a candidate's name or null");
-    if (sim_candidate(s, json_string_value(v), s->against, sizeof s->against,
+    if (sim_candidate(s, json_string_value(v), p->against, sizeof p->against,
                       err) != RC_OK)
       return err->code;
   }
@@ -1014,10 +1211,10 @@ static int sim_body(sim_service *s, json_t *body, rc_error *err) {
 static void sim_start(sim_service *s, http_request *req, int route) {
   service *svc = s->svc;
   json_t *rec;
-  char at[32], location[80];
+  char at[48], location[80];
   int64_t id = s->next_id++;
   int rc;
-  sim_rfc3339(time(NULL), at, sizeof at);
+  sim_now_text(s, at, sizeof at);
   rec = json_pack(
       "{s:I, s:s, s:s, s:s?, s:i, s:i, s:o, s:s, s:n}", "id", (json_int_t)id,
       "by", s->by, "at", at, "against", s->against[0] ? s->against_name : NULL,
@@ -1112,6 +1309,7 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
                   const principal *who) {
   sim_service *s = svc->sim;
   json_t *body = NULL, *against;
+  sim_params p;
   rc_error err;
   int rc;
   (void)arg;
@@ -1134,6 +1332,14 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
   } else {
     body = json_object();
   }
+  /* The body first: a bad one is 422 whether or not one runs (p holds
+   * this one's fields, not the running one's). */
+  if (sim_body(s, body, &p, &err) != RC_OK) {
+    json_decref(body);
+    api_error(svc, req, route, 422, "invalid", err.field[0] ? err.field : NULL,
+              err.message);
+    return;
+  }
   if (s->running || s->checking) {
     char msg[300];
     if (s->running)
@@ -1152,12 +1358,10 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
     api_error(svc, req, route, 409, "conflict", NULL, msg);
     return;
   }
-  if (sim_body(s, body, &err) != RC_OK) {
-    json_decref(body);
-    api_error(svc, req, route, 422, "invalid", err.field[0] ? err.field : NULL,
-              err.message);
-    return;
-  }
+  s->days = p.days;
+  s->runs = p.runs;
+  s->seed = p.seed;
+  rc_copy(s->against, sizeof s->against, p.against);
   against = json_object_get(body, "against");
   rc_copy(s->against_name, sizeof s->against_name,
           json_is_string(against) ? json_string_value(against) : "");

@@ -566,13 +566,70 @@ done:
 
 /* --- POST /v1/tasks/next -------------------------------------------------- */
 
+/* The caller's own claimed tasks, looked for a page at a time through a
+ * queue's claimed ones (those being worked: few, an index range). */
+typedef struct held_rows {
+  work_rows *w;
+  const char *user;
+  int64_t last; /* the page's last id: the next page goes on after it */
+  int seen;
+} held_rows;
+
+static int collect_held(void *ud, const store_value *cols, int n) {
+  held_rows *h = ud;
+  int mine = 0;
+  h->seen++;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "id")) h->last = cols[i].i;
+    if (!strcmp(cols[i].name, "assignee") && cols[i].type == STORE_TEXT &&
+        !strcmp(cols[i].s, h->user))
+      mine = 1;
+  }
+  if (!mine) return 0;
+  if (collect_work(h->w, cols, n) != 0) return 1;
+  /* A task page names the case "case"; My work's rows "case_id". */
+  json_object_set(h->w->items[h->w->n - 1].row, "case_id",
+                  json_object_get(h->w->items[h->w->n - 1].row, "case"));
+  return 1;
+}
+
+/* The oldest task user has claimed in queues and not finished, into w
+ * (w->n 0: none). */
+static int work_held(service *svc, json_t *queues, const char *user,
+                     work_rows *w, rc_error *err) {
+  enum { PAGE = 200 };
+  size_t i;
+  json_t *q;
+  json_array_foreach(queues, i, q) {
+    held_rows h = {w, user, 0, 0};
+    int before = w->n, rc;
+    do {
+      h.seen = 0;
+      rc =
+          query_task_page(engine_query(svc->eng), json_string_value(q),
+                          "claimed", NULL, h.last, PAGE, collect_held, &h, err);
+      if (w->failed) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      if (rc != RC_OK) return rc;
+    } while (w->n == before && h.seen == PAGE);
+    /* One a queue at most: keep the oldest. */
+    if (w->n > before && before > 0) {
+      int keep = w->items[before].id < w->items[0].id ? before : 0;
+      int drop = keep ? 0 : before;
+      json_decref(w->items[drop].row);
+      w->items[0] = w->items[keep];
+      w->n = 1;
+    }
+  }
+  return RC_OK;
+}
+
 int api_task_next(service *svc, job *j, json_t **reply, int *status,
                   rc_error *err) {
   char queue[65] = "";
   const char *assignee = j->who.user;
   json_t *queues = NULL, *item = NULL;
   work_rows w = {svc, NULL, 0, 0, 0, 0};
-  int rc;
+  int rc = RC_OK;
   if (http_query(j->req, "queue", queue, sizeof queue) < 0)
     return rc_error_set(err, RC_EINVAL, "queue",
                         "queue is longer than 64 bytes");
@@ -592,9 +649,24 @@ int api_task_next(service *svc, job *j, json_t **reply, int *status,
       return rc;
   }
   if ((rc = work_queues(svc, &j->who, queue, &queues, err)) != RC_OK) return rc;
+  /* A person finishes what it holds before it takes more: a task it
+   * claimed and has not finished in these queues (a second press of Next
+   * case, a reload, a lost answer) is given again, not another one set
+   * aside that no colleague can take. A machine token (a dialer) claims
+   * for others as it sees fit. */
+  if (j->who.user[0]) rc = work_held(svc, queues, assignee, &w, err);
+  if (rc == RC_OK && w.n == 1) {
+    json_decref(queues);
+    rc = item_of_task(svc, &j->who, &w.items[0], &item, err);
+    work_rows_free(&w);
+    if (rc != RC_OK) return rc;
+    *status = 200;
+    *reply = json_pack("{s:o}", "task", item);
+    return RC_OK;
+  }
   /* The top of the caller's My work among the open tasks, claimed in the
    * same job: no other job runs between the read and the claim. */
-  rc = work_top(svc, queues, NULL, 1, NULL, 1, 1, &w, err);
+  if (rc == RC_OK) rc = work_top(svc, queues, NULL, 1, NULL, 1, 1, &w, err);
   json_decref(queues);
   if (rc == RC_OK && w.n == 0)
     rc = rc_error_set(err, RC_ENOTFOUND, "queue",

@@ -16,22 +16,19 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #include <curl/curl.h>
 
 #include "backup.h"
+#include "child.h"
 #include "input.h"
 #include "recoup/script.h"
 #include "service.h"
@@ -723,18 +720,13 @@ static void finish(backup_service *b) {
 
 /* On a libuv worker thread: starts the copy's process, reads what it
  * prints, waits for it. No SQLite here (the store runs SQLite single-
- * threaded): the child has its own. posix_spawn is glibc's vfork-like
- * clone, so starting takes the same time whatever the service's size;
- * libuv's uv_spawn forks on the loop, which took 35 ms with a 1.4 GB book
- * open (measured), past the few milliseconds a copy may hold the loop. */
+ * threaded): the child has its own; started with child_spawn, off the
+ * loop (child.h says why not uv_spawn). */
 static void copy_work(uv_work_t *w) {
   backup_service *b = w->data;
   char *args[] = {b->exe, "backup",   b->target, "--db",
                   b->db,  "--direct", "--json",  NULL};
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, def;
-  int fds[2], status = 0, rc;
+  int fds[2], rc;
   pid_t pid;
   ssize_t n;
   b->exit_status = 0;
@@ -749,25 +741,7 @@ static void copy_work(uv_work_t *w) {
     b->exit_status = -errno;
     return;
   }
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  /* A worker thread blocks signals; the child starts with none blocked
-   * and the usual dispositions. */
-  posix_spawnattr_init(&attr);
-  sigemptyset(&none);
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigaddset(&def, SIGTERM);
-  sigaddset(&def, SIGINT);
-  sigaddset(&def, SIGHUP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  rc = posix_spawn(&pid, b->exe, &fa, &attr, args, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  rc = child_spawn(&pid, b->exe, args, NULL, fds[1], -1, 0);
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
@@ -782,12 +756,8 @@ static void copy_work(uv_work_t *w) {
     if (n > 0) b->len += (size_t)n;
   b->buf[b->len] = '\0';
   close(fds[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  b->exit_status = child_wait(pid);
   atomic_store(&b->child, 0);
-  b->exit_status = WIFEXITED(status)     ? WEXITSTATUS(status)
-                   : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                         : 1;
 }
 
 static void copy_done(uv_work_t *w, int status) {

@@ -86,6 +86,10 @@ int api_route(const char *method, const char *path, char *arg, size_t size);
 /* Answers req with a JSON value (taken) and logs the request. */
 void api_reply(service *svc, http_request *req, int route, int status,
                json_t *body, const char *extra_headers);
+/* The same with the JSON already encoded (text[len], not taken): a body
+ * too large to build on the loop, such as a what-if's report. */
+void api_reply_text(service *svc, http_request *req, int route, int status,
+                    const char *text, size_t len, const char *extra_headers);
 void api_error(service *svc, http_request *req, int route, int status,
                const char *code, const char *field, const char *message);
 /* The same with header lines of its own (each ending in CRLF). */

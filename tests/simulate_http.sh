@@ -8,13 +8,16 @@
 # a candidate that does not load is refused with its problems; read may
 # list and view but not run; a session write needs the CSRF token; nothing
 # is left in the simulations directory; the live book's bytes do not
-# change; a run the service was stopped in is failed after a restart.
-# usage: simulate_http.sh RECOUP EXAMPLE_DIR WORKDIR
+# change; a run the service was stopped in is failed after a restart; the
+# child of a killed service is stopped by the next start (only it); the
+# report is sent as the bytes encoding it gave; times carry the
+# institution's offset.
+# usage: simulate_http.sh RECOUP EXAMPLE_DIR WORKDIR JSON_COMPACT
 set -u
-recoup=$1 example=$2 work=$3
+recoup=$1 example=$2 work=$3 json_compact=$4
 rm -rf "$work"
 mkdir -p "$work"
-pass=0 fail=0 server=
+pass=0 fail=0 server= other=
 ok() { pass=$((pass + 1)); }
 bad() {
   echo "FAIL $1"
@@ -30,7 +33,7 @@ stop() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
   server=
 }
-trap stop EXIT
+trap 'stop; [ -n "$other" ] && kill "$other" 2>/dev/null' EXIT
 
 # The example institution with candidates of every kind beside faster_field.
 inst="$work/inst"
@@ -149,6 +152,13 @@ check "Location names it" grep -qi "^Location: /v1/simulations/$id" "$work/heade
 call POST /v1/simulations t-admin '{"days":5}'
 check "a second one while it runs is 409" [ "$status" = 409 ]
 check "409 names the running one" grep -q "what-if $id is running" "$work/body"
+check "409 gives its start in the institution's zone" \
+  grep -q "what-if $id is running (started by zhang.min at 20[0-9-]*T[0-9:]*+08:00)" "$work/body"
+call POST /v1/simulations t-admin '{"days":0}'
+check "a bad body while one runs is 422, not 409" [ "$status" = 422 ]
+check "naming its field" [ "$(field .error.field)" = days ]
+call POST /v1/simulations t-admin '{"against":"nope"}'
+check "an unknown candidate while one runs is 422" [ "$status" = 422 ]
 
 for _ in $(seq 1 600); do
   call GET "/v1/simulations/$id" t-read
@@ -161,6 +171,17 @@ check "the report has ten days" [ "$(field '.report.arms[0].days | length')" = 1
 check "the report has the model" [ "$(field '.report.model | type')" = object ]
 check "the seed was used" [ "$(field .report.seed)" = 7 ]
 cp "$work/body" "$work/http.json"
+# Shanghai: +08:00, never Z.
+check "started at, with the institution's offset" \
+  [ -n "$(field .at | grep -E '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+08:00$')" ]
+check "finished at, with the institution's offset" \
+  [ -n "$(field .finished_at | grep -E '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+08:00$')" ]
+# The report is sent as stored: the bytes the service's encoder gives for
+# the record and the report, as when it encoded them for each GET.
+"$json_compact" <"$work/http.json" >"$work/http.encoded"
+check "the answer is the bytes encoding gives" cmp -s "$work/http.json" "$work/http.encoded"
+check "the stored report is those bytes" \
+  [ "$(jq -c .report "$work/http.json" | sha256sum)" = "$(jq -c . "$sims_dir/sim-$id.report.json" | sha256sum)" ]
 
 
 # The same report as the command line on the same book.
@@ -210,26 +231,49 @@ call GET "/v1/simulations/$id" t-read
 check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
 
 # The service is killed while one runs: nothing kills its child then (it
-# runs on while the service is down); the next start removes its work
-# files, the child then fails on its own, and the run is listed failed.
+# runs on while the service is down); the next start stops it (.child
+# names it) and removes its work files, and the run is listed failed.
 call POST /v1/simulations t-admin '{"against":"faster_field","days":365,"runs":10}'
 id5=$(field .id)
-sleep 0.5
+# Once the simulation itself runs (the copy before it is over in a moment).
+for _ in $(seq 1 300); do
+  [ -n "$(pgrep -f " simulate .*simulations/.sim-$id5" || true)" ] && break
+  sleep 0.1
+done
 kill -9 "$server"
 wait "$server" 2>/dev/null
 server=
-check "the child outlives a killed service" [ -n "$(pgrep -f "simulations/.sim-$id5" || true)" ]
+check "the simulation outlives a killed service" \
+  [ -n "$(pgrep -f " simulate .*simulations/.sim-$id5" || true)" ]
+check "the child is recorded" [ -f "$sims_dir/.child" ]
 start
-for _ in $(seq 1 50); do
-  [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ] && break
-  sleep 0.1
-done
+# Stopped by the start, before it listens: no waiting for it here.
 check "after the next start the killed service's child is gone" \
   [ -z "$(pgrep -f "simulations/.sim-$id5" || true)" ]
 check "and removes its work files" [ "$(hidden)" = 0 ]
 call GET "/v1/simulations/$id5" t-read
 check "the killed service's run is failed" [ "$(field .status)" = failed ]
 stop
+
+# A recorded child whose pid another process has taken since is left
+# alone: a process with another command line, and one with its own
+# command line recorded that is not our binary.
+sleep 600 &
+other=$!
+sleep 0.2
+{ printf '%s\n' "$other"
+  printf '%s\000' "$(readlink -f "$recoup")" simulate "$inst" --db "$sims_dir/.sim-9.copy.db"; } >"$sims_dir/.child"
+start
+check "a reused pid is not killed" kill -0 "$other"
+stop
+{ printf '%s\n' "$other"; cat "/proc/$other/cmdline"; } >"$sims_dir/.child"
+start
+check "a process that is not ours is not killed" kill -0 "$other"
+check "its record goes" [ ! -e "$sims_dir/.child" ]
+stop
+kill "$other"
+wait "$other" 2>/dev/null
+other=
 
 # A what-if that outlives its time limit is stopped and failed, saying so;
 # the next one may run.

@@ -907,6 +907,63 @@ static void test_sessions_journal_who_did_what(void **state) {
   expect(as_user("GET", "/v1/cases/U2/guard", csrf, NULL), 200, NULL);
 }
 
+/* Next case for a person who holds a task it has not finished gives that
+ * task again (a second press, a reload), not another one set aside; once
+ * it is done, the next in order. */
+static void test_next_gives_a_held_task_first(void **state) {
+  char csrf[64], path[200];
+  long long first, again, then;
+  answer *a;
+  json_t *v;
+  (void)state;
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
+    skip();
+  open_case("H1", NULL);
+  open_case("H2", NULL);
+  post_event("H1",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"phone\","
+             "\"priority\":3000}}");
+  post_event("H2",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"phone\","
+             "\"priority\":2999}}");
+  for (int tries = 0; tries < 100; tries++) {
+    const char *b =
+        get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN)->body;
+    if (strstr(b, "\"case\":\"H1\"") && strstr(b, "\"case\":\"H2\"")) break;
+    usleep(50000);
+  }
+  a = as_user("POST", "/v1/tasks/next?queue=phone", csrf, NULL);
+  expect(a, 200, "\"case\":\"H1\"");
+  v = parsed(a);
+  first =
+      json_integer_value(json_object_get(json_object_get(v, "task"), "task"));
+  json_decref(v);
+  /* Held: the same task, still li.wei's; H2 stays open. */
+  a = as_user("POST", "/v1/tasks/next?queue=phone", csrf, NULL);
+  expect(a, 200, "\"case\":\"H1\"");
+  expect(a, 200, "\"status\":\"claimed\"");
+  expect(a, 200, "\"assignee\":\"li.wei\"");
+  v = parsed(a);
+  again =
+      json_integer_value(json_object_get(json_object_get(v, "task"), "task"));
+  json_decref(v);
+  assert_int_equal(again, first);
+  expect(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN), 200,
+         "\"case\":\"H2\"");
+  /* Done: the next in order. */
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", first);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
+         "\"status\":\"done\"");
+  a = as_user("POST", "/v1/tasks/next?queue=phone", csrf, NULL);
+  expect(a, 200, "\"case\":\"H2\"");
+  v = parsed(a);
+  then =
+      json_integer_value(json_object_get(json_object_get(v, "task"), "task"));
+  json_decref(v);
+  assert_true(then != first);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_my_work_orders_due_now_then_priority_due_id),
@@ -924,6 +981,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_token_writes_name_no_user),
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),
+      cmocka_unit_test(test_next_gives_a_held_task_first),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

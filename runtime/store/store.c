@@ -710,12 +710,6 @@ int store_timers_overdue(store *st, rc_time now, int64_t *count,
                              err);
 }
 
-int store_messages_with_status(store *st, const char *status, int64_t *count,
-                               rc_error *err) {
-  return st->ops->read_count(st, STORE_COUNT_MESSAGES_STATUS, status, 0, count,
-                             err);
-}
-
 int store_variant_get(store *st, const char *case_id, const char *experiment,
                       char *arm, size_t size, rc_error *err) {
   return st->ops->variant_get(st, case_id, experiment, arm, size, err);

@@ -436,10 +436,6 @@ int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,
                       void *ud, rc_error *err);
 /* Gauges for /metrics. */
 int store_timers_overdue(store *st, rc_time now, int64_t *count, rc_error *err);
-/* Messages with one status (an index range: cheap for "queued" and
- * "deferred", the backlog that matters). */
-int store_messages_with_status(store *st, const char *status, int64_t *count,
-                               rc_error *err);
 
 /* Champion/challenger assignments, stable per case. */
 /* RC_ENOTFOUND when the case has no arm in the experiment yet. */
