@@ -74,14 +74,17 @@ curl -s -H "Authorization: Bearer read" "$base/v1/cases?limit=5" >"$work/cases"
 expect "the case list" "$work/cases" "\"id\":\"$case_id\""
 curl -s -H "Authorization: Bearer admin" "$base/v1/overview" >"$work/overview"
 expect "the overview" "$work/overview" '"by_state":\[{"workflow"'
-# The server ends the node's connection (as a failover or a restart of the
-# server would): the node no longer holds the database, and says so.
+# The server ends the node's connection and takes no new one to its
+# database (a server restarting, a failover under way): the node no longer
+# holds the database, and says so, whether or not it tries to reconnect.
+$cluster sql "$state" "ALTER DATABASE $db ALLOW_CONNECTIONS false" >/dev/null
 $cluster sql "$state" "SELECT count(pg_terminate_backend(pid)) FROM \
-pg_stat_activity WHERE datname = '$db' AND pid <> pg_backend_pid()" >/dev/null
+pg_stat_activity WHERE datname = '$db'" >/dev/null
 code=$(curl -s -o "$work/health2" -w '%{http_code}' "$base/health")
 [ "$code" = 503 ] || { echo "FAIL: /health without the database: $code" >&2; status=1; }
 expect "health without the database" "$work/health2" \
   '"store":{"backend":"postgresql","connected":false,"writable":false}'
+$cluster sql "$state" "ALTER DATABASE $db ALLOW_CONNECTIONS true" >/dev/null
 kill "$pid"
 if ! wait "$pid"; then
   echo "FAIL: the service did not stop cleanly" >&2
