@@ -2147,6 +2147,12 @@ static int op_contact_times(store *s, const char *case_id,
   pg *st = PG(s);
 
   if (max <= 0) return RC_OK;
+  /* The count and the message the guard then writes are one decision per
+   * borrower across nodes: the borrower's row stays locked until this
+   * batch commits, so another node's guard counts after it, seeing its
+   * messages (two nodes must not both send a borrower's fourth SMS). */
+  if (st->base.depth > 0 && pg_borrower_lock(st->c, borrower_id, err) < 0)
+    return RC_ESTORE;
   for (int pass = 0; pass < 2; pass++) {
     args a = {0};
     PGresult *r;
