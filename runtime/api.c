@@ -13,6 +13,7 @@
 #include "mask.h"
 #include "service.h"
 #include "session.h"
+#include "store/where.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
@@ -1315,15 +1316,33 @@ static void r_report(service *svc, http_request *req, int route,
   api_reply(svc, req, route, 200, report, NULL);
 }
 
+/* Whether this node holds its database: which store, whether a read
+ * reaches it (connected) and whether a write would be kept (writable, a
+ * write rolled back). On PostgreSQL a node that lost its server, or one
+ * on a read-only standby, is not writable: 503, so that a balancer sends
+ * the payments to another node. */
+static json_t *health_store(service *svc, int *writable) {
+  rc_error err;
+  char id[64];
+  int connected = engine_instance_id(svc->eng, id, sizeof id, &err) == RC_OK;
+  *writable = connected && engine_writable(svc->eng, &err) == RC_OK;
+  return json_pack(
+      "{s:s, s:b, s:b}", "backend",
+      store_where(engine_database(svc->eng)) == STORE_URL ? "postgresql"
+                                                          : "sqlite",
+      "connected", connected, "writable", *writable);
+}
+
 static void r_health(service *svc, http_request *req, int route,
                      const char *arg, const principal *who) {
-  rc_error err;
-  int writable = engine_writable(svc->eng, &err) == RC_OK;
+  int writable;
+  json_t *st = health_store(svc, &writable);
   (void)arg;
+  (void)who;
   api_reply(svc, req, route, writable ? 200 : 503,
-            json_pack("{s:s, s:b, s:b, s:o}", "status",
+            json_pack("{s:s, s:b, s:o, s:b, s:o}", "status",
                       writable ? "ok" : "degraded", "db_writable", writable,
-                      "draining", svc->draining, "backup",
+                      "store", st, "draining", svc->draining, "backup",
                       backup_service_health(svc->backup)),
             writable ? NULL : "Retry-After: 5\r\n");
 }

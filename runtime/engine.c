@@ -199,6 +199,10 @@ int engine_writable(engine *eng, rc_error *err) {
   return store_writable(eng->st, err);
 }
 
+const char *engine_database(const engine *eng) {
+  return store_path(eng->st);
+}
+
 int engine_copy_database(const char *src, const char *dst, rc_error *err) {
   return store_copy(src, dst, err);
 }

@@ -4,7 +4,14 @@
  * there exactly once, every case's state explained by its journal, no
  * timer lost, no message lost or doubled, and the database intact.
  *
- * usage: test_crash RECOUP WORK_DIR [KILLS] */
+ * With a postgresql:// URL as the fourth argument the service runs on that
+ * (empty) PostgreSQL database instead, and the checks read it there: the
+ * same checks, in PostgreSQL's SQL, but the file's integrity check (the
+ * server keeps its own). The last life there starts after the claims the
+ * killed lives had committed are freed, as their leases' end (5 minutes)
+ * would free them.
+ *
+ * usage: test_crash RECOUP WORK_DIR [KILLS [POSTGRESQL_URL]] */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +24,9 @@
 
 #include <curl/curl.h>
 #include <sqlite3.h>
+#ifdef CRASH_PG
+#include <libpq-fe.h>
+#endif
 
 static const char *recoup_bin;
 static char dir[512], db[600];
@@ -195,9 +205,27 @@ static int one_write(void) {
   return st != 0;
 }
 
-static long long scalar(sqlite3 *s, const char *sql) {
+/* The book the checks read: the SQLite file, or (CRASH_PG) the
+ * PostgreSQL database. */
+static sqlite3 *s;
+#ifdef CRASH_PG
+static PGconn *pgc;
+#endif
+
+static long long scalar(const char *sql) {
   sqlite3_stmt *st;
   long long v = -1;
+#ifdef CRASH_PG
+  if (pgc) {
+    PGresult *r = PQexec(pgc, sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+      v = atoll(PQgetvalue(r, 0, 0));
+    else
+      fprintf(stderr, "bad query %s: %s\n", sql, PQerrorMessage(pgc));
+    PQclear(r);
+    return v;
+  }
+#endif
   if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "bad query %s: %s\n", sql, sqlite3_errmsg(s));
     return -1;
@@ -207,16 +235,68 @@ static long long scalar(sqlite3 *s, const char *sql) {
   return v;
 }
 
-static long long count_where(sqlite3 *s, const char *fmt, const char *arg) {
+static long long count_where(const char *fmt, const char *arg) {
   char sql[512];
   snprintf(sql, sizeof sql, fmt, arg);
-  return scalar(s, sql);
+  return scalar(sql);
+}
+
+/* A statement without rows; 0 when it failed. */
+static int run(const char *sql) {
+#ifdef CRASH_PG
+  if (pgc) {
+    PGresult *r = PQexec(pgc, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(pgc));
+    PQclear(r);
+    return ok;
+  }
+#endif
+  return sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* A key of the outbox file into the temporary table seen. */
+static void seen_add(const char *key) {
+  static sqlite3_stmt *ins;
+#ifdef CRASH_PG
+  if (pgc) {
+    const char *params[1] = {key};
+    if (!key) return;
+    PQclear(PQexecParams(pgc, "INSERT INTO seen VALUES ($1)", 1, NULL, params,
+                         NULL, NULL, 0));
+    return;
+  }
+#endif
+  if (!key) {
+    sqlite3_finalize(ins);
+    ins = NULL;
+    return;
+  }
+  if (!ins) sqlite3_prepare_v2(s, "INSERT INTO seen VALUES (?1)", -1, &ins, NULL);
+  sqlite3_bind_text(ins, 1, key, -1, SQLITE_TRANSIENT);
+  sqlite3_step(ins);
+  sqlite3_reset(ins);
+}
+
+/* A detail's field, in the book's SQL. */
+static const char *to_of(void) {
+#ifdef CRASH_PG
+  if (pgc) return "(j.detail::json ->> 'to')";
+#endif
+  return "json_extract(j.detail, '$.to')";
+}
+
+static const char *detail_to(void) {
+#ifdef CRASH_PG
+  if (pgc) return "(detail::json ->> 'to')";
+#endif
+  return "json_extract(detail, '$.to')";
 }
 
 int main(int argc, char **argv) {
   int kills = argc > 3 ? atoi(argv[3]) : 20, failed = 0;
   long long lost = 0, doubled = 0;
-  sqlite3 *s;
+  const char *url = argc > 4 ? argv[4] : NULL;
   if (argc < 3) {
     fprintf(stderr, "usage: %s RECOUP WORK [KILLS]\n", argv[0]);
     return 2;
@@ -225,6 +305,18 @@ int main(int argc, char **argv) {
   snprintf(dir, sizeof dir, "%s", argv[2]);
   mkdir(dir, 0700);
   snprintf(db, sizeof db, "%s/crash.db", dir);
+  if (url) {
+#ifdef CRASH_PG
+    snprintf(db, sizeof db, "%s", url);
+    if (!(pgc = PQconnectdb(url)) || PQstatus(pgc) != CONNECTION_OK) {
+      fprintf(stderr, "cannot connect to %s\n", url);
+      return 1;
+    }
+#else
+    fprintf(stderr, "this test_crash was built without PostgreSQL\n");
+    return 1;
+#endif
+  }
   {
     char f[700];
     unlink(db);
@@ -263,99 +355,106 @@ int main(int argc, char **argv) {
       waitpid(server, NULL, 0);
     }
   }
-  /* A last life: let the timers and the outbox catch up, then stop. */
+  /* A last life: let the timers and the outbox catch up, then stop.
+   * On PostgreSQL, what the killed lives had claimed and committed is
+   * freed first, as the end of their leases would free it. */
+#ifdef CRASH_PG
+  if (pgc &&
+      !run("UPDATE messages SET claimed_until = 0 WHERE claimed_by IS NOT "
+           "NULL; UPDATE timers SET claimed_until = 0 WHERE claimed_by IS NOT "
+           "NULL; UPDATE events SET claimed_until = 0 WHERE claimed_by IS NOT "
+           "NULL"))
+    return 1;
+#endif
   start();
-  sleep(3);
+  sleep(url ? 8 : 3); /* PostgreSQL's round trips are slower */
   kill(server, SIGTERM);
   waitpid(server, NULL, 0);
   curl_global_cleanup();
 
-  if (sqlite3_open(db, &s) != SQLITE_OK) return 1;
+  if (!url && sqlite3_open(db, &s) != SQLITE_OK) return 1;
   for (int i = 0; i < ncases; i++) {
-    long long n = count_where(s, "SELECT count(*) FROM cases WHERE id = '%s'",
+    long long n = count_where("SELECT count(*) FROM cases WHERE id = '%s'",
                               acked_cases[i]);
     lost += n == 0;
   }
   for (int i = 0; i < nrefs; i++) {
-    long long n = count_where(
-        s, "SELECT count(*) FROM payments WHERE ref = '%s'", acked_refs[i]);
+    long long n = count_where("SELECT count(*) FROM payments WHERE ref = '%s'",
+                              acked_refs[i]);
     lost += n == 0;
     doubled += n > 1;
   }
   for (int i = 0; i < nkeys; i++)
-    lost += count_where(s, "SELECT count(*) FROM event_keys WHERE key = '%s'",
+    lost += count_where("SELECT count(*) FROM event_keys WHERE key = '%s'",
                         acked_keys[i]) == 0;
   for (int i = 0; i < ntasks_done; i++) {
     char id[32];
     snprintf(id, sizeof id, "%ld", acked_tasks[i]);
-    lost += count_where(s,
-                        "SELECT count(*) FROM tasks WHERE id = %s AND "
+    lost += count_where("SELECT count(*) FROM tasks WHERE id = %s AND "
                         "status = 'done'",
                         id) == 0;
   }
   {
+    char sql[512];
     long long bad_balance = scalar(
-        s,
         "SELECT count(*) FROM cases c WHERE c.balance <> 1000 - (SELECT "
         "coalesce(sum(amount), 0) FROM payments p WHERE p.case_id = c.id)");
-    long long unexplained = scalar(
-        s,
-        "SELECT count(*) FROM cases c WHERE c.state <> coalesce((SELECT "
-        "json_extract(j.detail, '$.to') FROM journal j WHERE j.case_id = "
-        "c.id AND j.kind = 'transition' ORDER BY j.id DESC LIMIT 1), 'new')");
+    long long unexplained, twice;
     long long timerless = scalar(
-        s,
         "SELECT count(*) FROM cases c WHERE c.state = 'new' AND c.error IS "
         "NULL AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.case_id = c.id) "
         "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id)");
-    long long stuck = scalar(s,
-                             "SELECT count(*) FROM timers WHERE due < "
+    long long stuck = scalar("SELECT count(*) FROM timers WHERE due < "
                              "(SELECT max(at) FROM journal) - 5000");
-    long long twice = scalar(
-        s,
-        "SELECT count(*) FROM (SELECT case_id FROM journal WHERE kind = "
-        "'transition' AND json_extract(detail, '$.to') = 'stepped' GROUP "
-        "BY case_id HAVING count(*) > 1)");
     long long unsent =
-        scalar(s, "SELECT count(*) FROM messages WHERE status NOT IN ('sent')");
-    long long errors = scalar(s,
-                              "SELECT count(*) FROM cases WHERE error IS "
-                              "NOT NULL");
-    const char *check = "?";
-    sqlite3_stmt *st;
+        scalar("SELECT count(*) FROM messages WHERE status NOT IN ('sent')");
+    long long errors =
+        scalar("SELECT count(*) FROM cases WHERE error IS NOT NULL");
+    char check[64] = "ok";
     char path[700], line[4096];
     long long in_file = 0, file_dups = 0,
-              sent = scalar(
-                  s, "SELECT count(*) FROM messages WHERE status = 'sent'");
+              sent = scalar("SELECT count(*) FROM messages WHERE status = "
+                            "'sent'");
     FILE *f;
-    sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      check = (const char *)sqlite3_column_text(st, 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM cases c WHERE c.state <> coalesce((SELECT "
+             "%s FROM journal j WHERE j.case_id = c.id AND j.kind = "
+             "'transition' ORDER BY j.id DESC LIMIT 1), 'new')",
+             to_of());
+    unexplained = scalar(sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT case_id FROM journal WHERE kind = "
+             "'transition' AND %s = 'stepped' GROUP BY case_id HAVING "
+             "count(*) > 1) x",
+             detail_to());
+    twice = scalar(sql);
+    /* SQLite's file checked page by page; a PostgreSQL server keeps its
+     * own. */
+    if (!url) {
+      sqlite3_stmt *st;
+      sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL);
+      if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(check, sizeof check, "%s", sqlite3_column_text(st, 0));
+      sqlite3_finalize(st);
+    }
     /* Every sent message is in the file; a key seen twice is one message
      * written again after a crash, which readers drop by its key. */
     snprintf(path, sizeof path, "%s/sms.jsonl", dir);
     f = fopen(path, "r");
-    {
-      sqlite3_stmt *ins;
-      sqlite3_exec(s, "CREATE TEMP TABLE seen(key TEXT)", NULL, NULL, NULL);
-      sqlite3_prepare_v2(s, "INSERT INTO seen VALUES (?1)", -1, &ins, NULL);
-      while (f && fgets(line, sizeof line, f)) {
-        char *k = strstr(line, "\"idempotency_key\":\""), key[64];
-        if (!k || sscanf(k + 19, "%63[^\"]", key) != 1) continue;
-        sqlite3_bind_text(ins, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_step(ins);
-        sqlite3_reset(ins);
-        in_file++;
-      }
-      sqlite3_finalize(ins);
-      if (f) fclose(f);
+    run("CREATE TEMP TABLE seen(key TEXT)");
+    while (f && fgets(line, sizeof line, f)) {
+      char *k = strstr(line, "\"idempotency_key\":\""), key[64];
+      if (!k || sscanf(k + 19, "%63[^\"]", key) != 1) continue;
+      seen_add(key);
+      in_file++;
     }
-    file_dups = in_file - scalar(s, "SELECT count(DISTINCT key) FROM seen");
+    seen_add(NULL);
+    if (f) fclose(f);
+    file_dups = in_file - scalar("SELECT count(DISTINCT key) FROM seen");
     {
-      long long missing = scalar(
-          s,
-          "SELECT count(*) FROM messages m WHERE m.status = 'sent' AND NOT "
-          "EXISTS (SELECT 1 FROM seen WHERE key LIKE '%-' || m.id)");
+      long long missing =
+          scalar("SELECT count(*) FROM messages m WHERE m.status = 'sent' AND "
+                 "NOT EXISTS (SELECT 1 FROM seen WHERE key LIKE '%-' || m.id)");
       printf(
           "kills=%d acknowledged: cases=%d payments=%d events=%d tasks=%d\n"
           "lost=%lld duplicates=%lld wrong_balances=%lld "
@@ -371,9 +470,11 @@ int main(int argc, char **argv) {
                stuck || twice || unsent || missing || errors ||
                strcmp(check, "ok") != 0 || ncases < kills;
     }
-    sqlite3_finalize(st);
   }
-  sqlite3_close(s);
+  if (s) sqlite3_close(s);
+#ifdef CRASH_PG
+  if (pgc) PQfinish(pgc);
+#endif
   printf("%d passed, %d failed\n", !failed, failed);
   return failed;
 }

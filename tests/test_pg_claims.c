@@ -286,6 +286,79 @@ static void test_leases_run_on_the_databases_clock(void **state) {
   PQclear(r);
 }
 
+/* The next due time a node reads is one it can claim: the timers another
+ * node's open batch holds do not count (else the node would wake at once,
+ * claim nothing and ask again, a busy loop for as long as that batch
+ * lasts), a dead node's committed claim counts from the end of its lease,
+ * and the earliest free timer a node's batch is about to claim stays its
+ * own until that batch ends. */
+static void test_the_next_due_time_is_one_this_node_can_claim(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+  int64_t due = 0;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5) i;"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "VALUES (5000, 'C9', 'later', 0)"));
+  assert_int_equal(pg_timer_next_due(b, 1000, &due, &err), RC_OK);
+  assert_int_equal(due, 1);
+
+  /* A's batch holds the five due ones: B's next is the later one. */
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = pg_claim_timers(a, "A", 1000, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 5);
+  PQclear(r);
+  assert_int_equal(pg_timer_next_due(b, 1000, &due, &err), RC_OK);
+  assert_int_equal(due, 5000);
+
+  /* A commits its claims and dies: they are free when its lease ends
+   * (1000 + 60000 by the clock passed in); the later timer comes first. */
+  PQclear(pgt_exec(a, "COMMIT"));
+  gone(f->c, a);
+  assert_int_equal(pg_timer_next_due(b, 1000, &due, &err), RC_OK);
+  assert_int_equal(due, 5000);
+  assert_int_equal(pg_timer_next_due(b, 4000, &due, &err), RC_OK);
+  assert_int_equal(due, 5000);
+  PQclear(pgt_exec(f->c, "DELETE FROM timers WHERE due = 5000"));
+  assert_int_equal(pg_timer_next_due(b, 1000, &due, &err), RC_OK);
+  assert_int_equal(due, 61001);
+  /* after the lease, they are due again */
+  assert_int_equal(pg_timer_next_due(b, 61001, &due, &err), RC_OK);
+  assert_int_equal(due, 1);
+
+  /* Inside B's batch, the timer its next-due read named is B's to claim:
+   * another node's claim passes over it, B's own takes it. */
+  PQclear(pgt_exec(b, "BEGIN"));
+  assert_int_equal(pg_timer_next_due(b, 70000, &due, &err), RC_OK);
+  assert_int_equal(due, 1);
+  r = pg_claim_timers(f->c, "C", 100, 1, 60000, 70000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 2), "2");
+  PQclear(r);
+  r = pg_claim_timers(b, "B", 100, 10, 60000, 70000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 4);
+  assert_string_equal(PQgetvalue(r, 0, 2), "1");
+  PQclear(r);
+  PQclear(pgt_exec(b, "COMMIT"));
+
+  /* Every timer held, none free: none to wait for but the leases. */
+  assert_int_equal(pg_timer_next_due(b, 70000, &due, &err), RC_OK);
+  assert_int_equal(due, 130001);
+  PQclear(pgt_exec(f->c, "DELETE FROM timers"));
+  assert_int_equal(pg_timer_next_due(b, 70000, &due, &err), RC_ENOTFOUND);
+  PQfinish(b);
+}
+
 /* --- events ------------------------------------------------------------ */
 
 static char *ids_of(PGresult *r, int col) {
@@ -546,6 +619,8 @@ int main(void) {
           test_a_claim_never_committed_leaves_nothing_claimed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_run_on_the_databases_clock,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_due_time_is_one_this_node_can_claim, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_events_go_to_one_node_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_events_of_a_case_in_error_are_parked,

@@ -145,6 +145,9 @@ static const char *case_l1 =
 static void test_health_and_metrics_are_open(void **state) {
   (void)state;
   expect(get("/health", NULL), 200, "\"db_writable\":true");
+  expect(get("/health", NULL), 200,
+         "\"store\":{\"backend\":\"sqlite\",\"connected\":true,"
+         "\"writable\":true}");
   expect(get("/metrics", NULL), 200, "recoup_timers_pending");
 }
 

@@ -262,6 +262,9 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
 int engine_instance_id(engine *eng, char *buf, size_t size, rc_error *err);
 /* A cheap write, rolled back: can the database take writes now? */
 int engine_writable(engine *eng, rc_error *err);
+/* The database argument the engine was opened on (a file, ":memory:" or
+ * a postgresql:// URL): /health names the store by it. */
+const char *engine_database(const engine *eng);
 /* Copies the database at src into a new file dst, consistently even
  * while another process writes to src (the REPL's scratch copy). */
 int engine_copy_database(const char *src, const char *dst, rc_error *err);

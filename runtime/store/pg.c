@@ -725,20 +725,14 @@ static int64_t lease_ms(const store_lease *lease) {
   return lease && lease->ms > 0 ? lease->ms : PG_LEASE_MS;
 }
 
+/* pg_claim.c: the earliest time this node can claim a timer (timers in
+ * another node's open batch do not count, or the service would wake at
+ * once and spin for as long as that batch lasts). */
 static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
-  PGresult *r;
-  int rc = one(PG(s),
-               "SELECT min(due) FROM timers WHERE claimed_until IS NULL OR "
-               "claimed_until < (extract(epoch FROM clock_timestamp()) * "
-               "1000)::bigint",
-               NULL, "next timer", &r, err);
+  int64_t at;
+  int rc = pg_timer_next_due(PG(s)->c, PG_CLOCK_DB, &at, err);
 
-  if (rc != RC_OK) return rc;
-  if (PQgetisnull(r, 0, 0))
-    rc = RC_ENOTFOUND;
-  else
-    *due = int_col(r, 0, 0);
-  PQclear(r);
+  if (rc == RC_OK) *due = at;
   return rc;
 }
 
@@ -2483,6 +2477,12 @@ static int op_contact_times(store *s, const char *case_id,
   pg *st = PG(s);
 
   if (max <= 0) return RC_OK;
+  /* The count and the message the guard then writes are one decision per
+   * borrower across nodes: the borrower's row stays locked until this
+   * batch commits, so another node's guard counts after it, seeing its
+   * messages (two nodes must not both send a borrower's fourth SMS). */
+  if (st->base.depth > 0 && pg_borrower_lock(st->c, borrower_id, err) < 0)
+    return RC_ESTORE;
   for (int pass = 0; pass < 2; pass++) {
     args a = {0};
     PGresult *r;

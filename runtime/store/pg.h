@@ -63,6 +63,17 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 
+/* When this node can next claim a timer: the earliest due of the timers
+ * free now (unclaimed, or their claimer's lease ended) that no other
+ * transaction is claiming, or the end of a live lease (+1 ms) of a claim
+ * committed by a node that then died, whichever comes first. Timers in
+ * another node's open batch are not counted, so a node whose due timers
+ * are all in others' batches sleeps instead of asking again at once.
+ * Inside a transaction, the earliest free timer stays locked (FOR KEY
+ * SHARE) until it ends. RC_OK with *due, RC_ENOTFOUND when there is none,
+ * or RC_ESTORE. */
+int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
+
 /* Ends a claimed timer: deletes it if this node still holds its claim.
  * Returns 1 when deleted, 0 when the claim was lost (its lease ended and
  * another node took it: the caller rolls back what it did for it), or an

@@ -82,6 +82,26 @@ static const char claim_events_sql[] =
     "RETURNING e.id, e.case_id, e.type, e.data, e.at) "
     "SELECT * FROM claimed ORDER BY id";
 
+/* When this node can next claim a timer. $1 now. First part: the earliest
+ * free timer no other transaction holds. A node's claim is in its batch's
+ * transaction until the commit, so the rows it is working on look free to
+ * others; FOR KEY SHARE SKIP LOCKED passes over them (the lock is taken by
+ * the claim's FOR UPDATE) where a plain read would name them, and the
+ * asking node would wake at once, find nothing to claim and ask again for
+ * as long as that batch lasts. The one row it locks is the one this node
+ * claims next, if it is due; the lock ends with the caller's transaction
+ * (at once outside one), and blocks no other claim's SKIP LOCKED long.
+ * Second part: a claim committed by a node that then died, free when its
+ * lease ends (claimed_until, by the database's clock). Timers another
+ * node's open batch holds are in neither: that batch deletes them when it
+ * commits, or gives them back at once if its node dies (its transaction
+ * rolls back), and the asker sees them at its next look. */
+static const char next_due_sql[] =
+    "WITH free AS (SELECT due FROM timers t WHERE " FREE("t", NOW("$1"))
+    " ORDER BY due, id LIMIT 1 FOR KEY SHARE SKIP LOCKED) "
+    "SELECT least((SELECT due FROM free), (SELECT min(greatest(due, "
+    "claimed_until + 1)) FROM timers t WHERE NOT " FREE("t", NOW("$1")) "))";
+
 static const char timer_finish_sql[] =
     "DELETE FROM timers WHERE id = $1 AND claimed_by = $2";
 
@@ -141,6 +161,24 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err) {
   return claim_due(c, claim_outbox_sql, node, until, max, lease_ms, now,
                    "claiming the outbox", err);
+}
+
+int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
+  char now_s[24];
+  const char *params[1] = {now_s};
+  PGresult *r;
+  int rc = RC_OK;
+
+  snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
+  if (!(r = claim_query(c, next_due_sql, 1, params, "reading the next timer",
+                        err)))
+    return RC_ESTORE;
+  if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+    rc = RC_ENOTFOUND;
+  else
+    *due = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return rc;
 }
 
 /* The case ids of r's first column as a PostgreSQL array literal of

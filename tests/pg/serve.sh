@@ -2,7 +2,9 @@
 # The service on a PostgreSQL book: a few cases imported, then `recoup
 # serve` on a free loopback port answers /health, takes a payment once (the
 # same ref again is a duplicate), shows the case with the payment applied,
-# lists cases and draws the Overview, and stops cleanly on SIGTERM.
+# lists cases and draws the Overview; once the server ends its connection,
+# /health says the node no longer holds the database (503, connected
+# false); and it stops cleanly on SIGTERM.
 # usage: serve.sh RECOUP EXAMPLE STATE WORKDIR
 set -eu
 [ $# -eq 4 ] || { echo "usage: serve.sh RECOUP EXAMPLE STATE WORKDIR" >&2; exit 2; }
@@ -60,6 +62,8 @@ pay() {
     "$base/v1/payments"
 }
 expect health "$work/health" '"db_writable":true'
+expect "health's store" "$work/health" \
+  '"store":{"backend":"postgresql","connected":true,"writable":true}'
 pay >"$work/pay1"
 expect "a payment" "$work/pay1" '"status":"applied"'
 pay >"$work/pay2"
@@ -70,6 +74,17 @@ curl -s -H "Authorization: Bearer read" "$base/v1/cases?limit=5" >"$work/cases"
 expect "the case list" "$work/cases" "\"id\":\"$case_id\""
 curl -s -H "Authorization: Bearer admin" "$base/v1/overview" >"$work/overview"
 expect "the overview" "$work/overview" '"by_state":\[{"workflow"'
+# The server ends the node's connection and takes no new one to its
+# database (a server restarting, a failover under way): the node no longer
+# holds the database, and says so, whether or not it tries to reconnect.
+$cluster sql "$state" "ALTER DATABASE $db ALLOW_CONNECTIONS false" >/dev/null
+$cluster sql "$state" "SELECT count(pg_terminate_backend(pid)) FROM \
+pg_stat_activity WHERE datname = '$db'" >/dev/null
+code=$(curl -s -o "$work/health2" -w '%{http_code}' "$base/health")
+[ "$code" = 503 ] || { echo "FAIL: /health without the database: $code" >&2; status=1; }
+expect "health without the database" "$work/health2" \
+  '"store":{"backend":"postgresql","connected":false,"writable":false}'
+$cluster sql "$state" "ALTER DATABASE $db ALLOW_CONNECTIONS true" >/dev/null
 kill "$pid"
 if ! wait "$pid"; then
   echo "FAIL: the service did not stop cleanly" >&2
