@@ -730,7 +730,12 @@ static int64_t lease_ms(const store_lease *lease) {
  * once and spin for as long as that batch lasts). */
 static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
   int64_t at;
-  int rc = pg_timer_next_due(PG(s)->c, PG_CLOCK_DB, &at, err);
+  int rc;
+
+  /* pg_claim.c talks to the connection itself: the pipeline first. */
+  if (connected(PG(s), err) != RC_OK || settle(PG(s), err) != RC_OK)
+    return RC_ESTORE;
+  rc = pg_timer_next_due(PG(s)->c, PG_CLOCK_DB, &at, err);
 
   if (rc == RC_OK) *due = at;
   return rc;
@@ -2481,7 +2486,9 @@ static int op_contact_times(store *s, const char *case_id,
    * borrower across nodes: the borrower's row stays locked until this
    * batch commits, so another node's guard counts after it, seeing its
    * messages (two nodes must not both send a borrower's fourth SMS). */
-  if (st->base.depth > 0 && pg_borrower_lock(st->c, borrower_id, err) < 0)
+  if (st->base.depth > 0 &&
+      (settle(st, err) != RC_OK ||
+       pg_borrower_lock(st->c, borrower_id, err) < 0))
     return RC_ESTORE;
   for (int pass = 0; pass < 2; pass++) {
     args a = {0};
