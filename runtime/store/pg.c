@@ -242,10 +242,12 @@ static int scratch_asked(const char *where, char *conninfo, size_t size) {
   size_t at = 0;
   int found = 0;
 
+  /* Cut, a URL would lose its end (sslmode=require, say) without a word:
+   * the caller refuses it (-1). */
+  if (strlen(where) >= size) return -1;
   rc_copy(conninfo, size, where);
   if (!q) return 0;
   at = (size_t)(q - where);
-  if (at >= size) return 0;
   conninfo[at] = '\0';
   for (p = q + 1; *p;) {
     size_t len = strcspn(p, "&");
@@ -307,8 +309,53 @@ static void slot_take(pg *st) {
   }
 }
 
+/* The password a URL carries (in its user part, or a password=
+ * parameter), as written there, into out; "" when none. */
+static void url_password(const char *where, char *out, size_t size) {
+  const char *p = strstr(where, "://"), *at, *colon, *q;
+  size_t n = 0;
+
+  out[0] = '\0';
+  if (!p) return;
+  p += 3;
+  at = p + strcspn(p, "@/?");
+  colon = memchr(p, ':', (size_t)(at - p));
+  if (*at == '@' && colon) {
+    n = (size_t)(at - colon - 1);
+    p = colon + 1;
+  } else if ((q = strstr(where, "?password=")) ||
+             (q = strstr(where, "&password="))) {
+    p = q + 10;
+    n = strcspn(p, "&");
+  }
+  if (n >= size) n = size - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* Every copy of secret in msg written as ***: libpq quotes a URL's parts
+ * it cannot read ("invalid percent-encoded token"), the password too. */
+static void scrub(char *msg, size_t size, const char *secret) {
+  size_t n = strlen(secret);
+  char *hit, *from = msg;
+
+  if (n == 0) return;
+  while ((hit = strstr(from, secret))) {
+    size_t off = (size_t)(hit - msg), rest = strlen(hit + n) + 1;
+    if (off + 4 > size) { /* no room for ***: the message ends here */
+      *hit = '\0';
+      return;
+    }
+    if (off + 3 + rest > size) rest = size - off - 3;
+    memmove(hit + 3, hit + n, rest);
+    memcpy(hit, "***", 3);
+    msg[size - 1] = '\0';
+    from = hit + 3;
+  }
+}
+
 static int op_open(store **out, const char *where, rc_error *err) {
-  pg *st = calloc(1, sizeof *st);
+  pg *st;
   char host[64] = "";
   PGresult *r;
 
@@ -316,13 +363,21 @@ static int op_open(store **out, const char *where, rc_error *err) {
   int scratch = scratch_asked(where, conninfo, sizeof conninfo);
 
   *out = NULL;
-  if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (scratch < 0)
+    return rc_error_set(err, RC_EINVAL, "db",
+                        "the PostgreSQL URL is longer than %zu bytes",
+                        sizeof conninfo - 1);
+  if (!(st = calloc(1, sizeof *st)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   st->c = PQconnectdb(conninfo);
   if (!st->c || PQstatus(st->c) != CONNECTION_OK) {
-    char msg[256];
+    char msg[4096], secret[2048];
     snprintf(msg, sizeof msg, "%s",
              st->c ? PQerrorMessage(st->c) : "out of memory");
+    url_password(where, secret, sizeof secret);
+    scrub(msg, sizeof msg, secret);
     msg[strcspn(msg, "\n")] = '\0';
+    if (strlen(msg) > 255) msg[255] = '\0';
     op_close(&st->base);
     return rc_error_set(err, RC_ESTORE, "db",
                         "cannot open the PostgreSQL database: %s", msg);
@@ -1633,14 +1688,29 @@ static int op_case_get(store *s, const char *id, store_case *out,
   return RC_OK;
 }
 
+/* A case not found may be one another writer (a node, an import) is
+ * opening now, uncommitted: opening it here too would wait for that
+ * writer and then fail on the key, where SQLite's one writer finds the
+ * case and updates it. So whoever does not find a case, in a
+ * transaction, holds its id (an advisory lock, until its commit) and
+ * looks again: the second of two openers waits for the first and finds
+ * its case (READ COMMITTED: a new statement sees the commit). */
 static int op_case_exists(store *s, const char *id, rc_error *err) {
+  pg *st = PG(s);
   args a = {0};
   PGresult *r;
   int rc;
 
   a_text(&a, id);
-  rc = one(PG(s), "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+  rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
            err);
+  if (rc == RC_ENOTFOUND && PQtransactionStatus(st->c) == PQTRANS_INTRANS &&
+      (rc = exec(st,
+                 "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), "
+                 "hashtext($1))",
+                 &a, "hold case id", NULL, err)) == RC_OK)
+    rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+             err);
   if (rc == RC_OK) PQclear(r);
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
