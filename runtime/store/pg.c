@@ -58,8 +58,10 @@ static void a_int(args *a, int64_t x) {
   a->n++;
 }
 
+/* -0 is written 0: PostgreSQL keeps the sign ("score": -0.0), SQLite
+ * does not (0.0). */
 static void a_real(args *a, double x) {
-  snprintf(a->num[a->n], sizeof a->num[0], "%.17g", x);
+  snprintf(a->num[a->n], sizeof a->num[0], "%.17g", x == 0 ? 0.0 : x);
   a->v[a->n] = a->num[a->n];
   a->n++;
 }

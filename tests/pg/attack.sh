@@ -13,6 +13,7 @@
 #   is a duplicate (same case and amount) or a conflict naming the
 #   amount, as when the two come one after the other; the other node is
 #   played by a psql session holding the payment uncommitted;
+# - a score of -0 reads 0.0, as on SQLite (PostgreSQL kept the sign);
 # - a role that may only read (a report's, a standby's) opens a current
 #   book (the store wrote its schema version at every open).
 # usage: attack.sh RECOUP EXAMPLE STATE WORKDIR
@@ -177,6 +178,13 @@ fi
 
 # --- a payment's ref recorded by two nodes at once -------------------------
 
+# (and a score of -0 on the way: SQLite keeps 0, so must PostgreSQL)
+awk -F, -v OFS=, 'NR == 1 { print; for (i = 1; i <= NF; i++) if ($i == "score") s = i; next }
+  NR == 2 { $1 = "ZERO-1"; $2 = "PZERO-1"; $s = "-0"; print }' \
+  "$example/data/portfolio.csv" >"$work/zero.csv"
+"$recoup" import "$work/zero.csv" "$work/inst" --db "$url" \
+  --now 2026-01-05T09:00 >/dev/null
+
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # A password in the URL (the cluster trusts the socket and never asks).
 # The imports rehearsed (--now): the service refuses the real clock, and
@@ -209,6 +217,9 @@ grep -q 'Hush-9f3k' "$work/serve.log" &&
 grep -q '"db":"postgresql://recoup:\*\*\*@' "$work/serve.log" ||
   fail "the service's log does not name the book: $(cat "$work/serve.log")"
 
+curl -s -H "Authorization: Bearer read" "$base/v1/cases/ZERO-1" >"$work/zero"
+grep -q '"score":0.0[,}]' "$work/zero" ||
+  fail "a score of -0 does not read 0.0, as on SQLite: $(grep -o '"score":[^,]*' "$work/zero")"
 case_id=$(q "SELECT min(id) FROM cases")
 pay() { # ref amount -> the answer's status and body in $work/pay
   curl -s -o "$work/pay" -w '%{http_code}' -X POST \
