@@ -384,8 +384,31 @@ static int op_open(store **out, const char *where, rc_error *err) {
     return rc_error_set(err, RC_ESTORE, "db",
                         "cannot open the PostgreSQL database: %s", msg);
   }
-  /* IF NOT EXISTS and the like say nothing worth a log line. */
-  r = PQexec(st->c, "SET client_min_messages = warning");
+  /* Text is UTF-8 on both stores: a database of another encoding would
+   * refuse a borrower's name half way through an import (LATIN1), or
+   * take any bytes and cut characters in two (SQL_ASCII). */
+  {
+    const char *enc = PQparameterStatus(st->c, "server_encoding");
+    if (!enc || strcmp(enc, "UTF8") != 0) {
+      rc_error_set(err, RC_ESTORE, "db",
+                   "the PostgreSQL database's encoding is %s: recoup needs "
+                   "UTF8 (CREATE DATABASE ... ENCODING 'UTF8')",
+                   enc ? enc : "unknown");
+      op_close(&st->base);
+      return RC_ESTORE;
+    }
+  }
+  /* IF NOT EXISTS and the like say nothing worth a log line. The rest
+   * whatever the database or the role sets by default: text goes as
+   * UTF-8 (a client_encoding of GBK refused the names), numbers come back
+   * exact (extra_float_digits 0 rounded a score to 15 digits), and
+   * transactions are READ COMMITTED, which the claims and the look again
+   * of op_case_exists need (a default of repeatable read would not see
+   * the other writer's commit). */
+  r = PQexec(st->c, "SET client_min_messages = warning; "
+                    "SET client_encoding = 'UTF8'; "
+                    "SET extra_float_digits = 1; "
+                    "SET default_transaction_isolation = 'read committed'");
   PQclear(r);
   gethostname(host, sizeof host - 1);
   snprintf(st->node, sizeof st->node, "%s:%d", host[0] ? host : "node",

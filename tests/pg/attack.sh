@@ -14,6 +14,9 @@
 #   amount, as when the two come one after the other; the other node is
 #   played by a psql session holding the payment uncommitted;
 # - a score of -0 reads 0.0, as on SQLite (PostgreSQL kept the sign);
+# - what a DBA sets for the database (client_encoding GBK,
+#   extra_float_digits 0, repeatable read) changes no answer, and a
+#   database not in UTF-8 is refused at open;
 # - a role that may only read (a report's, a standby's) opens a current
 #   book (the store wrote its schema version at every open).
 # usage: attack.sh RECOUP EXAMPLE STATE WORKDIR
@@ -39,6 +42,7 @@ cleanup() {
   [ -n "$spid" ] && kill "$spid" 2>/dev/null
   $cluster sql "$state" "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   $cluster sql "$state" "DROP DATABASE IF EXISTS ${db}_t WITH (FORCE)" >/dev/null 2>&1 || true
+  $cluster sql "$state" "DROP DATABASE IF EXISTS ${db}_l WITH (FORCE)" >/dev/null 2>&1 || true
   $cluster sql "$state" "DROP ROLE IF EXISTS ${db}_ro" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -49,6 +53,12 @@ cp -r "$example" "$work/inst"
 rm -rf "$work/inst/var"
 $cluster sql "$state" "CREATE DATABASE $db"
 $cluster sql "$state" "CREATE DATABASE ${db}_t"
+# What a DBA may set for a database, that recoup must not answer by:
+# another client encoding (the names are Chinese), floats rounded to 15
+# digits, transactions that do not see other writers' commits.
+$cluster sql "$state" "ALTER DATABASE $db SET client_encoding = 'GBK'"
+$cluster sql "$state" "ALTER DATABASE $db SET extra_float_digits = 0"
+$cluster sql "$state" "ALTER DATABASE $db SET default_transaction_isolation = 'repeatable read'"
 q() { $cluster sql "$state" "$1" "${2:-$db}"; }
 
 status=0
@@ -134,6 +144,15 @@ fi
 [ "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'" "${db}_t")" = 0 ] ||
   fail "recoup test wrote the book named by a cut URL"
 
+# A database of another encoding than UTF-8 is refused at open (LATIN1
+# took the names as Latin-1 bytes; a Chinese name in UTF-8 then failed).
+$cluster sql "$state" "CREATE DATABASE ${db}_l ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0"
+if "$recoup" import "$work/one.csv" "$work/inst" \
+  --db "postgresql:///${db}_l?host=$dir&user=recoup" >"$work/out" 2>&1; then
+  fail "a LATIN1 database was taken"
+fi
+grep -q "encoding is LATIN1" "$work/out" || fail "no word of the encoding: $(cat "$work/out")"
+
 # --- two imports of overlapping files at once ----------------------------
 
 head -n 301 "$example/data/portfolio.csv" >"$work/a.csv"
@@ -178,9 +197,11 @@ fi
 
 # --- a payment's ref recorded by two nodes at once -------------------------
 
-# (and a score of -0 on the way: SQLite keeps 0, so must PostgreSQL)
+# (and scores on the way: -0 reads 0.0, as SQLite keeps it, and 17
+# digits read as written, whatever extra_float_digits the database sets)
 awk -F, -v OFS=, 'NR == 1 { print; for (i = 1; i <= NF; i++) if ($i == "score") s = i; next }
-  NR == 2 { $1 = "ZERO-1"; $2 = "PZERO-1"; $s = "-0"; print }' \
+  NR == 2 { $1 = "ZERO-1"; $2 = "PZERO-1"; $s = "-0"; print;
+    $1 = "ZERO-2"; $2 = "PZERO-2"; $s = "123456789.12345679"; print }' \
   "$example/data/portfolio.csv" >"$work/zero.csv"
 "$recoup" import "$work/zero.csv" "$work/inst" --db "$url" \
   --now 2026-01-05T09:00 >/dev/null
@@ -220,6 +241,9 @@ grep -q '"db":"postgresql://recoup:\*\*\*@' "$work/serve.log" ||
 curl -s -H "Authorization: Bearer read" "$base/v1/cases/ZERO-1" >"$work/zero"
 grep -q '"score":0.0[,}]' "$work/zero" ||
   fail "a score of -0 does not read 0.0, as on SQLite: $(grep -o '"score":[^,]*' "$work/zero")"
+curl -s -H "Authorization: Bearer read" "$base/v1/cases/ZERO-2" >"$work/zero"
+grep -q '"score":123456789.12345679[,}]' "$work/zero" ||
+  fail "a score of 17 digits does not read as written: $(grep -o '"score":[^,]*' "$work/zero")"
 case_id=$(q "SELECT min(id) FROM cases")
 pay() { # ref amount -> the answer's status and body in $work/pay
   curl -s -o "$work/pay" -w '%{http_code}' -X POST \
