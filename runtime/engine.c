@@ -840,9 +840,22 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   }
   if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if ((rc = store_payment_insert(eng->st, case_id, amount, ref,
-                                 at ? at : clock_now(eng->clk), err)) ==
-      RC_OK) {
+  rc = store_payment_insert(eng->st, case_id, amount, ref,
+                            at ? at : clock_now(eng->clk), err);
+  if (rc == RC_ECONFLICT && ref) {
+    /* Another node recorded this ref after the look above (PostgreSQL:
+     * the insert waited for that node's commit, then did nothing). The
+     * answer is the one the look gives now: a duplicate, or a conflict
+     * naming what the ref was used for. */
+    rc = payment_seen(eng, case_id, amount, ref, &dup, err);
+    if (rc == RC_OK && !dup)
+      rc = rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already received", ref);
+    if (duplicate) *duplicate = dup;
+    store_case_free(&c);
+    return ingest_end(eng, rc, err);
+  }
+  if (rc == RC_OK) {
     rc_money applied = amount < c.balance ? amount : c.balance;
     rc_money excess = amount - applied;
     rc_money due = c.amount_due > amount ? c.amount_due - amount : 0;

@@ -500,13 +500,15 @@ int serve_main(const char *dir, const char *db, const char *listen,
   read_tokens(&svc);
   if (start_handles(&svc, &loop) != 0) goto close;
   {
-    char where[200];
+    char where[200], shown[PATH_MAX];
     const char *host = listen ? listen : cfg->listen;
     snprintf(where, sizeof where, "%.*s:%d", (int)(strrchr(host, ':') - host),
              host, http_server_port(svc.http));
+    /* A PostgreSQL URL may carry its password: logs never do. */
+    store_where_shown(db_path, shown, sizeof shown);
     service_log("info", json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening",
                                   "address", where, "institution", cfg->name,
-                                  "db", db ? db : cfg->db));
+                                  "db", shown));
     if (lock >= 0) {
       if (backup_service_start(&svc, db_path, cfg->backup_to,
                                cfg->backup_every_ms, cfg->backup_keep,

@@ -106,8 +106,10 @@ static void a_int(args *a, int64_t x) {
   a->n++;
 }
 
+/* -0 is written 0: PostgreSQL keeps the sign ("score": -0.0), SQLite
+ * does not (0.0). */
 static void a_real(args *a, double x) {
-  snprintf(a->num[a->n], sizeof a->num[0], "%.17g", x);
+  snprintf(a->num[a->n], sizeof a->num[0], "%.17g", x == 0 ? 0.0 : x);
   a->v[a->n] = a->num[a->n];
   a->n++;
 }
@@ -460,10 +462,12 @@ static int scratch_asked(const char *where, char *conninfo, size_t size) {
   size_t at = 0;
   int found = 0;
 
+  /* Cut, a URL would lose its end (sslmode=require, say) without a word:
+   * the caller refuses it (-1). */
+  if (strlen(where) >= size) return -1;
   rc_copy(conninfo, size, where);
   if (!q) return 0;
   at = (size_t)(q - where);
-  if (at >= size) return 0;
   conninfo[at] = '\0';
   for (p = q + 1; *p;) {
     size_t len = strcspn(p, "&");
@@ -525,22 +529,90 @@ static void slot_take(pg *st) {
   }
 }
 
+/* The password a URL carries (in its user part, or a password=
+ * parameter), as written there, into out; "" when none. */
+static void url_password(const char *where, char *out, size_t size) {
+  const char *p = strstr(where, "://"), *at, *colon, *q;
+  size_t n = 0;
+
+  out[0] = '\0';
+  if (!p) return;
+  p += 3;
+  at = p + strcspn(p, "@/?");
+  colon = memchr(p, ':', (size_t)(at - p));
+  if (*at == '@' && colon) {
+    n = (size_t)(at - colon - 1);
+    p = colon + 1;
+  } else if ((q = strstr(where, "?password=")) ||
+             (q = strstr(where, "&password="))) {
+    p = q + 10;
+    n = strcspn(p, "&");
+  }
+  if (n >= size) n = size - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* Every copy of secret in msg written as ***: libpq quotes a URL's parts
+ * it cannot read ("invalid percent-encoded token"), the password too. */
+static void scrub(char *msg, size_t size, const char *secret) {
+  size_t n = strlen(secret);
+  char *hit, *from = msg;
+
+  if (n == 0) return;
+  while ((hit = strstr(from, secret))) {
+    size_t off = (size_t)(hit - msg), rest = strlen(hit + n) + 1;
+    if (off + 4 > size) { /* no room for ***: the message ends here */
+      *hit = '\0';
+      return;
+    }
+    if (off + 3 + rest > size) rest = size - off - 3;
+    memmove(hit + 3, hit + n, rest);
+    memcpy(hit, "***", 3);
+    msg[size - 1] = '\0';
+    from = hit + 3;
+  }
+}
+
 /* Connects with st->conninfo and sets the session up: quiet notices, the
  * scratch schema's search_path, a scratch book's commits, the counter
  * slot. RC_OK, or RC_ESTORE with err set (st->c may then be NULL). */
 static int session(pg *st, rc_error *err) {
-  char msg[256];
+  char msg[4096], secret[2048];
 
   st->c = PQconnectdb(st->conninfo);
   if (!st->c || PQstatus(st->c) != CONNECTION_OK) {
     snprintf(msg, sizeof msg, "%s",
              st->c ? PQerrorMessage(st->c) : "out of memory");
+    url_password(st->conninfo, secret, sizeof secret);
+    scrub(msg, sizeof msg, secret);
     msg[strcspn(msg, "\n")] = '\0';
+    if (strlen(msg) > 255) msg[255] = '\0';
     return rc_error_set(err, RC_ESTORE, "db",
                         "cannot open the PostgreSQL database: %s", msg);
   }
-  /* IF NOT EXISTS and the like say nothing worth a log line. */
-  PQclear(PQexec(st->c, "SET client_min_messages = warning"));
+  /* Text is UTF-8 on both stores: a database of another encoding would
+   * refuse a borrower's name half way through an import (LATIN1), or
+   * take any bytes and cut characters in two (SQL_ASCII). */
+  {
+    const char *enc = PQparameterStatus(st->c, "server_encoding");
+    if (!enc || strcmp(enc, "UTF8") != 0)
+      return rc_error_set(err, RC_ESTORE, "db",
+                          "the PostgreSQL database's encoding is %s: recoup "
+                          "needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8')",
+                          enc ? enc : "unknown");
+  }
+  /* IF NOT EXISTS and the like say nothing worth a log line. The rest
+   * whatever the database or the role sets by default: text goes as
+   * UTF-8 (a client_encoding of GBK refused the names), numbers come back
+   * exact (extra_float_digits 0 rounded a score to 15 digits), and
+   * transactions are READ COMMITTED, which the claims and the look again
+   * of op_case_exists need (a default of repeatable read would not see
+   * the other writer's commit). */
+  PQclear(PQexec(st->c, "SET client_min_messages = warning; "
+                        "SET client_encoding = 'UTF8'; "
+                        "SET extra_float_digits = 1; "
+                        "SET default_transaction_isolation = 'read committed'"));
   if (st->scratch[0]) {
     char sql[128];
     snprintf(sql, sizeof sql, "SET search_path TO %s", st->scratch);
@@ -575,6 +647,12 @@ static int op_open(store **out, const char *where, rc_error *err) {
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
+  if (scratch < 0) {
+    free(st);
+    return rc_error_set(err, RC_EINVAL, "db",
+                        "the PostgreSQL URL is longer than %zu bytes",
+                        sizeof st->conninfo - 1);
+  }
   if (session(st, err) != RC_OK) {
     op_close(&st->base);
     return RC_ESTORE;
@@ -1962,14 +2040,29 @@ static int op_case_get(store *s, const char *id, store_case *out,
   return RC_OK;
 }
 
+/* A case not found may be one another writer (a node, an import) is
+ * opening now, uncommitted: opening it here too would wait for that
+ * writer and then fail on the key, where SQLite's one writer finds the
+ * case and updates it. So whoever does not find a case, in a
+ * transaction, holds its id (an advisory lock, until its commit) and
+ * looks again: the second of two openers waits for the first and finds
+ * its case (READ COMMITTED: a new statement sees the commit). */
 static int op_case_exists(store *s, const char *id, rc_error *err) {
+  pg *st = PG(s);
   args a = {0};
   PGresult *r;
   int rc;
 
   a_text(&a, id);
-  rc = one(PG(s), "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+  rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
            err);
+  if (rc == RC_ENOTFOUND && PQtransactionStatus(st->c) == PQTRANS_INTRANS &&
+      (rc = exec(st,
+                 "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), "
+                 "hashtext($1))",
+                 &a, "hold case id", NULL, err)) == RC_OK)
+    rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+             err);
   if (rc == RC_OK) PQclear(r);
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);

@@ -19,6 +19,49 @@ store_location store_where(const char *db) {
   return STORE_FILE;
 }
 
+/* Copies s[0..n) into out (of size bytes, at *at), as far as it fits. */
+static void shown_put(char *out, size_t size, size_t *at, const char *s,
+                      size_t n) {
+  while (n-- > 0 && *at + 1 < size) out[(*at)++] = *s++;
+  out[*at] = '\0';
+}
+
+/* libpq's reading of a URL: the user part ends at the first '@' before
+ * the first '/', its password after its first ':'; parameters follow the
+ * first '?', separated by '&'. */
+void store_where_shown(const char *db, char *out, size_t size) {
+  const char *p, *q, *at, *colon;
+  size_t n = 0;
+
+  if (size == 0) return;
+  out[0] = '\0';
+  if (store_where(db) != STORE_URL) {
+    shown_put(out, size, &n, db, strlen(db));
+    return;
+  }
+  p = strstr(db, "://") + 3;
+  at = p + strcspn(p, "@/?");
+  colon = memchr(p, ':', (size_t)(at - p));
+  if (*at == '@' && colon) {
+    shown_put(out, size, &n, db, (size_t)(colon + 1 - db));
+    shown_put(out, size, &n, "***", 3);
+    p = at;
+  } else {
+    shown_put(out, size, &n, db, (size_t)(p - db));
+  }
+  q = strchr(p, '?');
+  shown_put(out, size, &n, p, q ? (size_t)(q - p) : strlen(p));
+  for (; q && *q; q += strcspn(q + 1, "&") + 1) {
+    size_t len = strcspn(q + 1, "&");
+    shown_put(out, size, &n, q, 1);
+    if (len >= 9 && strncmp(q + 1, "password=", 9) == 0) {
+      shown_put(out, size, &n, "password=***", 12);
+    } else {
+      shown_put(out, size, &n, q + 1, len);
+    }
+  }
+}
+
 /* The backend a database argument names; NULL with the error set when
  * this build has none for it. */
 static const store_ops *store_backend(const char *db, rc_error *err) {
@@ -36,11 +79,14 @@ static const store_ops *store_backend(const char *db, rc_error *err) {
 int store_open(store **out, const char *db, rc_error *err) {
   const store_ops *ops = store_backend(db, err);
   store *st;
+  char shown[4096];
   int rc;
   *out = NULL;
   if (!ops) return RC_EINVAL;
   if ((rc = ops->open(&st, db, err)) != RC_OK) return rc;
-  if (!(st->where = strdup(db))) {
+  /* Only messages read it: they never carry a password. */
+  store_where_shown(db, shown, sizeof shown);
+  if (!(st->where = strdup(shown))) {
     ops->close(st);
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   }

@@ -127,7 +127,8 @@ typedef struct store_plan {
  * RC_EINVAL in this build. */
 int store_open(store **out, const char *db, rc_error *err);
 void store_close(store *st);
-/* The database argument store_open was given. */
+/* The database argument store_open was given, as it may be shown in a
+ * message (store_where_shown: a URL's password is ***). */
 const char *store_path(const store *st);
 /* How many WAL pages a commit may leave before it copies them back into
  * the database (a pause of that many page writes): 16384 after

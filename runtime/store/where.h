@@ -22,6 +22,11 @@ typedef enum store_location {
 } store_location;
 store_location store_where(const char *db);
 
+/* The database argument as it may be shown (logs, messages): a server
+ * URL's password, in its user part or a password= parameter, written
+ * as ***. A file's path is shown as it is. Cut to size - 1 bytes. */
+void store_where_shown(const char *db, char *out, size_t size);
+
 /* The database at `where` and every file that belongs to it removed, or
  * moved to `to` (whatever was at `to` removed first); a database that is
  * not there is not an error. Memory has nothing to remove; a URL is
