@@ -146,7 +146,7 @@ test-fast: contract-deps browser-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The peer benchmark (BullMQ on Redis) needs redis-server from Debian and
-# Node with npm; installed only when missing.
+# Node with npm, the import's peer python3; installed only when missing.
 bench-deps: deps
 	@command -v redis-server >/dev/null || { \
 	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
@@ -154,6 +154,9 @@ bench-deps: deps
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	@command -v python3 >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3; }
 	cd tests/bench/peer && npm install --no-audit --no-fund --loglevel=error
 
 bench: bench-deps

@@ -56,6 +56,12 @@ struct engine {
   store_borrower borrower; /* owned: cached read of one borrower */
   int borrower_valid;
   int own_txn; /* the transaction was opened by an ingest call */
+  /* An import is loading: a new case's "opened" journal row and event
+   * wait for engine_import_opened, which runs its handler in the
+   * import's transaction (no event row written and deleted, one journal
+   * run a case). */
+  int defer_opened;
+  const char *opened_by; /* the import's user, for those journal rows */
   /* What this process claims timers and events under: a node name unique
    * to it, and a lease longer than any batch. */
   char node[96];
@@ -425,11 +431,50 @@ static json_t *case_json(const case_input *in) {
   return o;
 }
 
+/* The journal keeps what the case opened with, at the time it opened:
+ * written from the case as stored, so that an import can write it when
+ * the case's handler runs (engine_import_opened) and the row is the same. */
+static int journal_opened(engine *eng, const store_case *c, const char *user,
+                          rc_error *err) {
+  char num[32];
+  jbuf b = {0};
+  int rc;
+  jb_lit(&b, "{");
+  jb_str(&b, "id", c->id);
+  jb_str(&b, "borrower_id", c->borrower_id);
+  jb_str(&b, "currency", c->currency);
+#define MONEY_FIELD(f)                                \
+  snprintf(num, sizeof num, "%lld", (long long)c->f); \
+  jb_json(&b, #f, num);
+  MONEY_FIELD(principal)
+  MONEY_FIELD(balance)
+  MONEY_FIELD(amount_due)
+  MONEY_FIELD(fees)
+#undef MONEY_FIELD
+  if (c->product) jb_str(&b, "product", c->product);
+  if (c->due_date) jb_str(&b, "due_date", c->due_date);
+  if (c->has_score) {
+    snprintf(num, sizeof num, "%.17g", c->score);
+    jb_json(&b, "score", num);
+  }
+  jb_json(&b, "data", c->data ? c->data : "{}");
+  jb_str(&b, "workflow", c->workflow);
+  snprintf(num, sizeof num, "%d", c->version);
+  jb_json(&b, "version", num);
+  if (user && user[0]) jb_str(&b, "user", user);
+  jb_lit(&b, "}");
+  rc = b.p && !b.oom
+           ? store_journal_append(eng->st, c->id, c->opened_at, "opened",
+                                  c->state, c->version, b.p, err)
+           : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  free(b.p);
+  return rc;
+}
+
 static int open_new(engine *eng, case_input *in, rc_error *err) {
   store_case *c = &in->c;
-  char workflow[64], initial[64], num[32];
+  char workflow[64], initial[64];
   int version, rc;
-  jbuf b = {0};
 
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   /* Days past due, the buckets, the templates and the guard's escalation
@@ -462,31 +507,8 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
       (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
                    err)) != RC_OK)
     return rc;
-  /* The journal keeps what the case opened with. */
-  jb_lit(&b, "{");
-  jb_str(&b, "id", c->id);
-  jb_str(&b, "borrower_id", c->borrower_id);
-  jb_str(&b, "currency", c->currency);
-#define MONEY_FIELD(f)                                \
-  snprintf(num, sizeof num, "%lld", (long long)c->f); \
-  jb_json(&b, #f, num);
-  MONEY_FIELD(principal)
-  MONEY_FIELD(balance)
-  MONEY_FIELD(amount_due)
-  MONEY_FIELD(fees)
-#undef MONEY_FIELD
-  if (c->product) jb_str(&b, "product", c->product);
-  if (c->due_date) jb_str(&b, "due_date", c->due_date);
-  if (c->has_score) {
-    snprintf(num, sizeof num, "%.17g", c->score);
-    jb_json(&b, "score", num);
-  }
-  jb_json(&b, "data", c->data ? c->data : "{}");
-  jb_str(&b, "workflow", workflow);
-  snprintf(num, sizeof num, "%d", version);
-  jb_json(&b, "version", num);
-  if ((rc = journal_text(eng, c->id, "opened", initial, version, &b, err)))
-    return rc;
+  if (eng->defer_opened) return RC_OK; /* engine_import_opened */
+  if ((rc = journal_opened(eng, c, eng->actor, err))) return rc;
   /* Straight into the queue: a case just opened is not in error. */
   return store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
                          "pending", err);
@@ -654,6 +676,19 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   return rc;
 }
 
+int engine_import_case(engine *eng, json_t *fields, int text_values,
+                       int *created, rc_error *err) {
+  int rc;
+  eng->defer_opened = 1;
+  rc = engine_upsert_case(eng, fields, text_values, created, err);
+  eng->defer_opened = 0;
+  return rc;
+}
+
+/* The cases' `opened` handlers, one after the other, optimistically in
+ * one savepoint; when one fails, the savepoint is undone and the cases
+ * run again with a savepoint each, so that the failure is recorded on
+ * its case alone (as engine_run_some replays a batch). */
 /* Events only the core emits: posting one would fake a fact (a broken
  * promise sends a field officer; a delivery receipt ends retries). */
 static const char *const core_events[] = {
@@ -1605,6 +1640,14 @@ static int record_failure(engine *eng, const char *case_id, const char *type,
   if ((rc = store_savepoint(eng->st, err))) return rc;
   if (event_id) {
     rc = store_event_finish(eng->st, event_id, STORE_EVENT_PARKED, err);
+  } else if (!timer_id) {
+    /* An imported case's `opened`, never queued: parked as failed, as the
+     * queued one would be, with its opening journaled before the error. */
+    rc = store_event_put(eng->st, case_id, type, data, at, "failed", err);
+    if (rc == RC_OK && (rc = store_case_get(eng->st, case_id, &c, err)) == RC_OK) {
+      rc = journal_opened(eng, &c, eng->opened_by, err);
+      store_case_free(&c);
+    }
   } else {
     /* The timer becomes a failed event: `recoup retry` replays it. */
     store_timer t = {timer_id, (char *)case_id, (char *)type, (char *)data, at};
@@ -1805,7 +1848,7 @@ typedef struct event_run {
   /* What arrived, kept for a failure: a retry replays it from the start. */
   const char *arrived_type, *arrived_data;
   rc_time at;
-  int64_t event_id, timer_id; /* one of them is not 0 */
+  int64_t event_id, timer_id; /* both 0: an imported case's `opened` */
   char *owned_data;           /* a core timer's public data */
   char core_type[32];
 } event_run;
@@ -1820,6 +1863,19 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
                       rc_error *err) {
   int rc, deleted = 1;
   *go = 0;
+  if (!ev->event_id && !ev->timer_id) {
+    /* An imported case's `opened`: its opening goes first in its run,
+     * and the event's time is the opening's, as the queued one had. */
+    if ((rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK) return rc;
+    ev->at = c->opened_at;
+    if ((rc = journal_opened(eng, c, eng->opened_by, err)) != RC_OK) {
+      store_case_free(c);
+      return rc;
+    }
+    eng->stats.events++;
+    *go = 1;
+    return RC_OK;
+  }
   if (ev->timer_id) {
     store_timer t = {ev->timer_id, (char *)ev->case_id, (char *)ev->type,
                      (char *)ev->data, ev->at};
@@ -1993,6 +2049,48 @@ static int run_event(engine *eng, event_run *ev, int *replay, rc_error *err) {
     return rc;
   }
   return store_release(eng->st, err);
+}
+
+static int opened_each(engine *eng, const char *const *ids, int n,
+                       int *replay, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = 0; i < n && rc == RC_OK && !*replay; i++) {
+    event_run ev = {.case_id = ids[i], .type = "opened"};
+    rc = run_event(eng, &ev, replay, err);
+  }
+  return rc;
+}
+
+int engine_import_opened(engine *eng, const char *const *ids, int n,
+                         rc_error *err) {
+  char actor[sizeof eng->actor];
+  engine_stats saved = eng->stats;
+  int rc, replay = 0;
+  /* Handlers write as the engine's own work, as they did from the queue;
+   * the opening says who imported. */
+  rc_copy(actor, sizeof actor, eng->actor);
+  eng->actor[0] = '\0';
+  eng->opened_by = actor;
+  eng->event_savepoints = 0;
+  if ((rc = store_savepoint(eng->st, err)) == RC_OK) {
+    rc = opened_each(eng, ids, n, &replay, err);
+    if (rc == RC_OK && !replay) {
+      rc = store_release(eng->st, err);
+    } else {
+      store_rollback_to(eng->st, NULL);
+      invalidate(eng);
+      eng->stats = saved;
+    }
+  }
+  if (rc == RC_OK && replay) {
+    eng->event_savepoints = 1;
+    replay = 0;
+    rc = opened_each(eng, ids, n, &replay, err);
+    eng->event_savepoints = 0;
+  }
+  rc_copy(eng->actor, sizeof eng->actor, actor);
+  eng->opened_by = NULL;
+  return rc;
 }
 
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {

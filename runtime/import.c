@@ -16,6 +16,9 @@
 #include "input.h"
 
 enum { MAX_ERRORS = 50, MAX_COLUMNS = 256, READ_CHUNK = 64 * 1024 };
+/* Cases whose `opened` handlers run together (engine_import_opened): one
+ * savepoint for them, redone one by one when a handler fails. */
+enum { OPENED_BATCH = 1000 };
 
 /* Lines from a stream, at most INPUT_LINE_MAX bytes each: getline() grows
  * its buffer to whatever the file holds (a file without newlines took
@@ -35,6 +38,9 @@ typedef struct seen_ids {
   size_t cap, count;
   unsigned char *arena;
   size_t used, size;
+  /* The cases opened, in file order: arena offsets, 4 bytes a row. */
+  uint32_t *opened;
+  size_t nopened, opened_cap;
 } seen_ids;
 
 typedef struct importer {
@@ -205,9 +211,27 @@ static int64_t seen_add(seen_ids *t, const char *id, int64_t line) {
   return 0;
 }
 
+/* Notes that the id seen last opened a case. */
+static int seen_opened(seen_ids *t, const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > 255 || t->used < n + 1 ||
+      memcmp(t->arena + t->used - n, id, n) != 0)
+    return RC_EINTERNAL; /* seen_add took it last */
+  if (t->nopened == t->opened_cap) {
+    size_t cap = t->opened_cap ? t->opened_cap * 2 : 1024;
+    uint32_t *grown = realloc(t->opened, cap * sizeof *grown);
+    if (!grown) return RC_ENOMEM;
+    t->opened = grown;
+    t->opened_cap = cap;
+  }
+  t->opened[t->nopened++] = (uint32_t)(t->used - n);
+  return RC_OK;
+}
+
 static void seen_free(seen_ids *t) {
   free(t->slots);
   free(t->arena);
+  free(t->opened);
   memset(t, 0, sizeof *t);
 }
 
@@ -240,7 +264,7 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
   if (failing(im))
     rc = engine_check_case(im->eng, obj, text, &err);
   else
-    rc = engine_upsert_case(im->eng, obj, text, &created, &err);
+    rc = engine_import_case(im->eng, obj, text, &created, &err);
   if (rc != RC_OK) {
     row_error(im, line, err.field, err.message);
   } else if (!failing(im)) {
@@ -248,6 +272,11 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
       im->stats->opened++;
     else
       im->stats->updated++;
+    if (created && seen_opened(&im->seen, id) != RC_OK) {
+      row_error(im, line, NULL, "out of memory keeping the ids read");
+      im->stop = 1;
+      return;
+    }
   }
   if (im->progress && im->stats->rows % 50000 == 0)
     fprintf(stderr, "\rimport: %lld rows", (long long)im->stats->rows);
@@ -461,6 +490,32 @@ static void import_ndjson(importer *im, line_reader *r) {
   }
 }
 
+/* Every case the file opened runs its `opened` handlers, in file order,
+ * once all rows are in (as the queued events did after the load): a
+ * handler sees the borrowers as the whole file left them. */
+static int run_opened(importer *im, rc_error *err) {
+  const seen_ids *t = &im->seen;
+  char(*ids)[256] = malloc(OPENED_BATCH * sizeof *ids);
+  const char *list[OPENED_BATCH];
+  int rc = RC_OK;
+  if (!ids) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  for (size_t i = 0; i < t->nopened && rc == RC_OK; i += OPENED_BATCH) {
+    int n = 0;
+    for (size_t k = i; k < t->nopened && n < OPENED_BATCH; k++, n++) {
+      const unsigned char *id = t->arena + t->opened[k];
+      memcpy(ids[n], id, id[-1]);
+      ids[n][id[-1]] = '\0';
+      list[n] = ids[n];
+    }
+    rc = engine_import_opened(im->eng, list, n, err);
+    if (rc == RC_OK) im->stats->handled += n;
+    if (im->progress)
+      fprintf(stderr, "\rimport: %lld handlers", (long long)im->stats->handled);
+  }
+  free(ids);
+  return rc;
+}
+
 int import_stream(engine *eng, FILE *f, const char *name, int format,
                   import_stats *stats, rc_errlist *errors, int progress) {
   importer im;
@@ -496,12 +551,21 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
   if (ferror(f)) row_error(&im, im.line, NULL, "read error");
   if (progress) fprintf(stderr, "\r");
   free(r.buf);
-  seen_free(&im.seen);
   if (errors->count > before) {
+    seen_free(&im.seen);
     engine_rollback(eng);
     stats->opened = stats->updated = 0;
     return RC_EINVAL;
   }
+  if (run_opened(&im, &err) != RC_OK) {
+    seen_free(&im.seen);
+    engine_rollback(eng);
+    stats->opened = stats->updated = stats->handled = 0;
+    rc_errlist_add(errors, &err);
+    return err.code;
+  }
+  seen_free(&im.seen);
+  if (progress) fprintf(stderr, "\r");
   if (engine_commit(eng, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
     return err.code;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include "import.h"
 
@@ -597,6 +599,185 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
   engine_close(eng);
 }
 
+
+/* What an import leaves, one line a row, in sqlite3's list mode: the
+ * journal (a failure's message and traceback without the checkout's
+ * path), the cases, borrowers, events, timers, messages and figures. */
+static const char *const dump_sql[] = {
+    "SELECT 'journal', case_id, kind, state, version, at, CASE WHEN kind = 'error' THEN json_remove(detail, '$.traceback', '$.message') ELSE detail END FROM journal ORDER BY case_id, id;",
+    "SELECT 'case', id, borrower_id, workflow, version, state, closed, outcome, substr(error, instr(error, 'opening.lua')), product, currency, principal, balance, amount_due, fees, due_date, opened_at, score, tags, data, queue, on_hold, overpaid, reduced FROM cases ORDER BY id;",
+    "SELECT 'borrower', * FROM borrowers ORDER BY id;",
+    "SELECT 'contact', * FROM contacts ORDER BY borrower_id, position;",
+    "SELECT 'event', case_id, type, data, at, status FROM events ORDER BY case_id, id;",
+    "SELECT 'timer', case_id, due, event, data, scoped FROM timers ORDER BY case_id, due, event;",
+    "SELECT 'message', case_id, borrower_id, channel, template, recipient, to_kind, body, status, reason, at, not_before, attempts FROM messages ORDER BY case_id, id;",
+    "SELECT 'fig_states', * FROM figures_states ORDER BY 2, 3;",
+    "SELECT 'fig_due', * FROM figures_due ORDER BY 2;",
+    "SELECT 'fig_days', * FROM figures_days ORDER BY 2, 3, 4, 5, 6;",
+    "SELECT 'fig_messages', * FROM figures_messages ORDER BY 2;",
+};
+
+static char *dump_db(const char *path) {
+  sqlite3 *db;
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  for (size_t i = 0; i < sizeof dump_sql / sizeof dump_sql[0]; i++) {
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, dump_sql[i], -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(s); c++) {
+        const unsigned char *v = sqlite3_column_text(s, c);
+        fprintf(out, "%s%s", c ? "|" : "", v ? (const char *)v : "");
+      }
+      fputc('\n', out);
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  fclose(out);
+  return text;
+}
+
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *text;
+  long n;
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  rewind(f);
+  text = calloc(1, (size_t)n + 1);
+  assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  return text;
+}
+
+static void remove_db(const char *db) {
+  char side[96];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+}
+
+/* `recoup import` as a lender runs it on a simulated clock: the file in
+ * one transaction, then what the handlers queued. */
+static engine *import_into(const char *db, const char *csv,
+                           import_stats *stats) {
+  /* 2026-01-05T09:00 in Asia/Shanghai, as `--now 2026-01-05T09:00`. */
+  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  rc_error err;
+  engine *eng = NULL;
+  int64_t steps;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, stats, &errors, 0), RC_OK);
+  assert_int_equal(engine_run(eng, 0, &steps, &err), RC_OK);
+  return eng;
+}
+
+/* The `opened` handlers run in the import's transaction (no event row
+ * written and deleted, one journal run a case): the book is what it was
+ * when each opened case queued its event (expected.txt, written by the
+ * import before that change), failures and a spent budget included, and
+ * a handler sees its borrower as the whole file left it. */
+static void test_opened_handlers_leave_the_book_as_the_queue_did(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
+  import_stats stats;
+  engine *eng;
+  char *got, *want;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  eng = import_into(db, FIXTURES "/import_opened/portfolio.csv", &stats);
+  assert_int_equal(stats.opened, 40);
+  assert_int_equal(stats.handled, 40);
+  assert_int_equal(engine_get_stats(eng)->errors, 3);
+  engine_close(eng);
+  got = dump_db(db);
+  want = read_all(FIXTURES "/import_opened/expected.txt");
+  assert_string_equal(got, want);
+  free(got);
+  free(want);
+  remove_db(db);
+  rmdir(dir);
+}
+
+static int data_version(sqlite3 *db) {
+  sqlite3_stmt *s;
+  int v;
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  v = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+/* A daily snapshot gives the same rows again: nothing is written (no
+ * case, borrower or contact rewritten, no event; the database's
+ * data_version, as another connection sees it, stays). A borrower whose
+ * name or phone changed is written, contacts and all. */
+static void test_an_unchanged_reimport_writes_nothing(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], same[64], changed[64];
+  import_stats stats;
+  rc_errlist errors = {0};
+  engine *eng;
+  sqlite3 *watch;
+  store_borrower b;
+  FILE *f;
+  int before;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(same, sizeof same, "%s/same.csv", dir);
+  snprintf(changed, sizeof changed, "%s/changed.csv", dir);
+  f = fopen(same, "w");
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+        "K100,Q1,Zhao Min,+8613800000101,400000,50000,2025-12-01\n"
+        "K101,Q1,Zhao Min,+8613800000101,120000,20000,2025-12-02\n"
+        "K102,Q2,Qian Li,+8613800000102,90000,9000,2025-12-03\n",
+        f);
+  fclose(f);
+  eng = import_into(db, same, &stats);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(sqlite3_open(db, &watch), SQLITE_OK);
+  before = data_version(watch);
+  assert_int_equal(import_file(eng, same, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.updated, 3);
+  assert_int_equal(stats.handled, 0);
+  assert_int_equal(data_version(watch), before);
+  /* One borrower renamed, the other with a new phone. */
+  f = fopen(changed, "w");
+  fputs("id,borrower_id,borrower_name,phone\n"
+        "K100,Q1,Zhao Min Jr,+8613800000101\n"
+        "K102,Q2,Qian Li,+8613900000102\n",
+        f);
+  fclose(f);
+  assert_int_equal(import_file(eng, changed, &stats, &errors, 0), RC_OK);
+  assert_int_not_equal(data_version(watch), before);
+  assert_int_equal(query_borrower(engine_query(eng), "Q1", &b, NULL), RC_OK);
+  assert_string_equal(b.name, "Zhao Min Jr");
+  assert_int_equal(b.ncontacts, 1);
+  assert_string_equal(b.contacts[0].value, "+8613800000101");
+  store_borrower_free(&b);
+  assert_int_equal(query_borrower(engine_query(eng), "Q2", &b, NULL), RC_OK);
+  assert_string_equal(b.name, "Qian Li");
+  assert_int_equal(b.ncontacts, 1);
+  assert_string_equal(b.contacts[0].value, "+8613900000102");
+  store_borrower_free(&b);
+  engine_close(eng);
+  sqlite3_close(watch);
+  remove_db(db);
+  unlink(same);
+  unlink(changed);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -619,6 +800,8 @@ int main(void) {
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
+      cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
+      cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,18 @@ void engine_rollback(engine *eng);
  * *created tells which. */
 int engine_upsert_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err);
+/* The same inside an import's transaction, except that a new case's
+ * `opened` is not queued: the import hands the cases it opened, in file
+ * order, to engine_import_opened once every row is in. */
+int engine_import_case(engine *eng, json_t *fields, int text_values,
+                       int *created, rc_error *err);
+/* Journals each case's opening and runs its `opened` handlers, in the
+ * import's transaction: what the queued event did, without an event row
+ * written and deleted, and one journal run a case. A handler that fails
+ * leaves its case in error with `opened` parked as failed (recoup retry),
+ * as from the queue; the others keep their effects. Errors: the store's. */
+int engine_import_opened(engine *eng, const char *const *ids, int n,
+                         rc_error *err);
 /* Checks a case the way engine_upsert_case would, writing nothing. */
 int engine_check_case(engine *eng, json_t *fields, int text_values,
                       rc_error *err);

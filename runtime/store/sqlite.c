@@ -41,7 +41,6 @@ enum {
   S_META_PUT,
   S_BORROWER_UPSERT,
   S_BORROWER_GET,
-  S_CONTACTS_ANY,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
   S_BORROWER_CASES,
@@ -251,7 +250,6 @@ static const char *const sql[S_COUNT] = {
         "b.area "
         "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
         "WHERE b.id = ?1 ORDER BY k.position",
-    [S_CONTACTS_ANY] = "SELECT 1 FROM contacts WHERE borrower_id = ?1",
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
@@ -1429,24 +1427,61 @@ static int probe(sq *st, int which, const char *key, int *found,
   return rc;
 }
 
+static int sq_borrower_get(sq *st, const char *id, store_borrower *out,
+                           rc_error *err);
+static int borrower_write(sq *st, const store_borrower *b, rc_error *err);
+
+static int same_text(const char *a, const char *b) {
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Would the upsert below leave the borrower as stored? A text it is not
+ * given stays; do_not_contact only rises; ceased is the borrower's own. */
+static int borrower_same(const store_borrower *b, const store_borrower *was) {
+  const char *const now[] = {b->name,          b->locale,
+                             b->timezone,      b->address,
+                             b->employer_name, b->employer_phone,
+                             b->employer_address, b->area};
+  const char *const old[] = {was->name,          was->locale,
+                             was->timezone,      was->address,
+                             was->employer_name, was->employer_phone,
+                             was->employer_address, was->area};
+  for (size_t i = 0; i < sizeof now / sizeof now[0]; i++)
+    if (now[i] && !same_text(now[i], old[i])) return 0;
+  return b->do_not_contact <= was->do_not_contact;
+}
+
+static int contacts_same(const store_borrower *b, const store_borrower *was) {
+  if (b->ncontacts < 0) return 1; /* the list is not given: it stays */
+  if (b->ncontacts != was->ncontacts) return 0;
+  for (int i = 0; i < b->ncontacts; i++) {
+    const store_contact *x = &b->contacts[i], *y = &was->contacts[i];
+    if (!same_text(x->kind, y->kind) || !same_text(x->value, y->value) ||
+        !same_text(x->name, y->name) || !same_text(x->relation, y->relation))
+      return 0;
+  }
+  return 1;
+}
+
+/* A borrower is read before it is written: a daily snapshot gives most
+ * borrowers again unchanged, and rewriting the row and its contacts
+ * (deleted and inserted) was four B-tree writes a row for nothing. A new
+ * borrower's read misses where the contacts' probe did. */
 static int sq_borrower_upsert(sq *st, const store_borrower *b, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_BORROWER_UPSERT);
-  int rc, found;
-  bind_text(s, 1, b->id);
-  bind_text(s, 2, b->name);
-  bind_text(s, 3, b->locale);
-  bind_text(s, 4, b->timezone);
-  bind_text(s, 5, b->address);
-  bind_text(s, 6, b->employer_name);
-  bind_text(s, 7, b->employer_phone);
-  bind_text(s, 8, b->employer_address);
-  sqlite3_bind_int(s, 9, b->do_not_contact);
-  sqlite3_bind_int(s, 10, b->ceased);
-  bind_text(s, 11, b->area);
-  if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
-  if (b->ncontacts < 0) return RC_OK;
-  /* An import's borrowers are mostly new: nothing to replace. */
-  if ((rc = probe(st, S_CONTACTS_ANY, b->id, &found, err)) != RC_OK) return rc;
+  sqlite3_stmt *s;
+  store_borrower was;
+  int rc, found, same_row = 0, same_contacts = 0;
+  rc = sq_borrower_get(st, b->id, &was, err);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  found = rc == RC_OK;
+  if (found) {
+    same_row = borrower_same(b, &was);
+    same_contacts = contacts_same(b, &was);
+    store_borrower_free(&was);
+    if (same_row && same_contacts) return RC_OK;
+  }
+  if (!same_row && (rc = borrower_write(st, b, err)) != RC_OK) return rc;
+  if (b->ncontacts < 0 || same_contacts) return RC_OK;
   if (found) {
     s = stmt(st, S_CONTACTS_DELETE);
     bind_text(s, 1, b->id);
@@ -1463,6 +1498,22 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, rc_error *err) {
     if ((rc = exec_stmt(st, s, err, "save contact")) != RC_OK) return rc;
   }
   return RC_OK;
+}
+
+static int borrower_write(sq *st, const store_borrower *b, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_BORROWER_UPSERT);
+  bind_text(s, 1, b->id);
+  bind_text(s, 2, b->name);
+  bind_text(s, 3, b->locale);
+  bind_text(s, 4, b->timezone);
+  bind_text(s, 5, b->address);
+  bind_text(s, 6, b->employer_name);
+  bind_text(s, 7, b->employer_phone);
+  bind_text(s, 8, b->employer_address);
+  sqlite3_bind_int(s, 9, b->do_not_contact);
+  sqlite3_bind_int(s, 10, b->ceased);
+  bind_text(s, 11, b->area);
+  return exec_stmt(st, s, err, "save borrower");
 }
 
 static int sq_borrower_get(sq *st, const char *id, store_borrower *out,

@@ -5,7 +5,8 @@
 #   RECOUP_BENCH_SIZES="10000 100000" RECOUP_BENCH_IMPORT=100000
 #   RECOUP_BENCH_TIMERS=1000000 sh tests/bench/run.sh build-release;
 #   RECOUP_BENCH_ONLY=console runs only the console's page loads, whose
-#   book is RECOUP_BENCH_CONSOLE_CASES big, default 1000000)
+#   book is RECOUP_BENCH_CONSOLE_CASES big, default 1000000;
+#   RECOUP_BENCH_ONLY=import only the import of RECOUP_BENCH_IMPORT rows)
 set -eu
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,43 @@ console_bench() {
   rm -rf "$work/console"
 }
 
+# The import: rows per second of the whole command and of the loading,
+# its memory, and the ratio to Python's sqlite3 on the same rows.
+import_bench() {
+  echo "== import: $import_rows CSV rows"
+  awk -v n="$import_rows" 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,fees,due_date,branch";
+    for (i = 0; i < n; i++) printf "C%07d,B%07d,Name %d,+86138%08d,%d,50000,1000,2025-12-%02d,north\n", i, i, i, i, 100000 + i, 1 + i % 28 }' > "$work/book.csv"
+  /usr/bin/time -f "%M" -o "$work/import.rss" "$recoup" import "$work/book.csv" "$inst" \
+    --db "$work/import.db" --now 2026-01-05T09:00 > "$work/import.txt"
+  # The command as a lender runs it: rows checked and written with every new
+  # case's `opened` handler (its first timers) in one transaction, then the
+  # rest (`updated` handlers, delivery). The import's transaction alone too.
+  load=$(sed -n 's/.* in \([0-9.]*\)s: .*/\1/p' "$work/import.txt")
+  handlers=$(sed -n 's/.* in \([0-9.]*\)s, .*/\1/p' "$work/import.txt")
+  echo "import_rows_per_s $(awk -v n="$import_rows" -v a="$load" -v b="$handlers" 'BEGIN { printf "%.0f", n / (a + b) }') rows/s" | tee -a "$out"
+  echo "import_load_rows_per_s $(awk -v n="$import_rows" -v s="$load" 'BEGIN { printf "%.0f", n / s }') rows/s" | tee -a "$out"
+  echo "import_rss_mb $(awk -v k="$(cat "$work/import.rss")" 'BEGIN { printf "%.1f", k / 1024 }') MB" | tee -a "$out"
+  # The same rows into three plain tables with Python's sqlite3, in the same
+  # run (import_peer.py): the ratio holds where the machine's load does not.
+  if command -v python3 >/dev/null; then
+    python3 "$here/import_peer.py" "$work/book.csv" "$work/peer.db" > "$work/peer.txt"
+    rm -f "$work/peer.db" "$work/peer.db-wal" "$work/peer.db-shm"
+    tee -a "$out" < "$work/peer.txt"
+    echo "import_vs_python $(awk -v n="$import_rows" -v a="$load" -v b="$handlers" -v p="$(cut -d' ' -f2 "$work/peer.txt")" 'BEGIN { printf "%.2f", n / (a + b) / p }') recoup/python" | tee -a "$out"
+  else
+    echo "(skipped: the import's Python peer needs python3 — make bench-deps)"
+  fi
+}
+
+if [ "$only" = import ]; then
+  import_bench
+  echo
+  echo "summary"
+  printf '%-40s %14s  %s\n' figure value unit
+  awk '{ printf "%-40s %14s  %s\n", $1, $2, $3 }' "$out"
+  exit 0
+fi
+
 if [ "$only" = console ]; then
   echo "== console pages"
   console_bench
@@ -56,18 +94,7 @@ fi
 echo "== daily sweep: recoup and raw SQLite, same writes, same run"
 "$build/tests/bench_sweep" "$inst" "$work" $sizes $shuffled | tee -a "$out"
 
-echo "== import: $import_rows CSV rows"
-awk -v n="$import_rows" 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,fees,due_date,branch";
-  for (i = 0; i < n; i++) printf "C%07d,B%07d,Name %d,+86138%08d,%d,50000,1000,2025-12-%02d,north\n", i, i, i, i, 100000 + i, 1 + i % 28 }' > "$work/book.csv"
-/usr/bin/time -f "%M" -o "$work/import.rss" "$recoup" import "$work/book.csv" "$inst" \
-  --db "$work/import.db" --now 2026-01-05T09:00 > "$work/import.txt"
-# The command as a lender runs it: rows checked and written, then every new
-# case's `opened` handler (its first timers). The loading part alone too.
-load=$(sed -n 's/.* in \([0-9.]*\)s: .*/\1/p' "$work/import.txt")
-handlers=$(sed -n 's/.* in \([0-9.]*\)s, .*/\1/p' "$work/import.txt")
-echo "import_rows_per_s $(awk -v n="$import_rows" -v a="$load" -v b="$handlers" 'BEGIN { printf "%.0f", n / (a + b) }') rows/s" | tee -a "$out"
-echo "import_load_rows_per_s $(awk -v n="$import_rows" -v s="$load" 'BEGIN { printf "%.0f", n / s }') rows/s" | tee -a "$out"
-echo "import_rss_mb $(awk -v k="$(cat "$work/import.rss")" 'BEGIN { printf "%.1f", k / 1024 }') MB" | tee -a "$out"
+import_bench
 
 echo "== HTTP ingestion: payments, acknowledged after commit"
 export RECOUP_INGEST_TOKEN=bench-ingest RECOUP_ADMIN_TOKEN=bench-admin
