@@ -77,6 +77,11 @@ static void f_checkpoint_every(store *st, int pages) {
   fault.real->checkpoint_every(st, pages);
 }
 
+static int f_checkpoint_apart(store *st, int pages, int most,
+                              rc_error *err) {
+  return fault.real->checkpoint_apart(st, pages, most, err);
+}
+
 static int f_copy(const char *src, const char *dst, rc_error *err) {
   return fault.real->copy(src, dst, err);
 }
@@ -921,6 +926,8 @@ const store_ops store_fault_ops = {
     .rolls = f_rolls,
     .cases_below_version = f_cases_below_version,
     .sim_read = f_sim_read,
+    /* p99 (session 8) */
+    .checkpoint_apart = f_checkpoint_apart,
 };
 
 const store_ops *store_fault_wrap(const store_ops *ops) {

@@ -373,6 +373,11 @@ static void op_checkpoint_every(store *s, int pages) {
   (void)s, (void)pages;
 }
 
+static int op_checkpoint_apart(store *s, int pages, int most, rc_error *err) {
+  (void)s, (void)pages, (void)most, (void)err;
+  return RC_OK;
+}
+
 /* A PostgreSQL book is copied and removed with PostgreSQL's own tools
  * (pg_dump, DROP DATABASE), by whoever runs the server. */
 static int op_copy(const char *src, const char *dst, rc_error *err) {
@@ -2791,4 +2796,6 @@ const store_ops store_pg_ops = {
     .rolls = op_rolls,
     .cases_below_version = op_cases_below_version,
     .sim_read = op_sim_read,
+    /* p99 (session 8) */
+    .checkpoint_apart = op_checkpoint_apart,
 };
