@@ -141,7 +141,9 @@ static void on_wake(uv_timer_t *t);
  * waits for the rest of it. Turns by how long they took (the bucket's
  * upper bound in ms; the last is everything longer), the longest slice
  * of due work and the longest group commit. Logged when the loop goes
- * idle, and every minute while it works. */
+ * idle and every minute while it works: at info after a sweep (a slice's
+ * worth of steps or more), else at debug (a line a write would bury the
+ * log). */
 static const int loop_bounds[] = {5, 10, 15, 25, 50, 100};
 enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000 };
 static struct {
@@ -154,12 +156,14 @@ static double ms_now(void) {
 }
 
 static void loop_fig_log(void) {
-  json_t *turns = json_object();
+  json_t *turns;
   char name[16];
-  if (!loop_fig.steps && !loop_fig.commits) {
-    loop_fig.since = 0;
+  int level = loop_fig.steps >= SLICE ? 1 : 0; /* info, debug */
+  if ((!loop_fig.steps && !loop_fig.commits) || level < log_threshold) {
+    memset(&loop_fig, 0, sizeof loop_fig);
     return;
   }
+  turns = json_object();
   for (int i = 0; i < LOOP_BUCKETS; i++) {
     if (i < LOOP_BUCKETS - 1)
       snprintf(name, sizeof name, "le_%d", loop_bounds[i]);
@@ -167,7 +171,7 @@ static void loop_fig_log(void) {
       snprintf(name, sizeof name, "over_%d", loop_bounds[i - 1]);
     json_object_set_new(turns, name, json_integer(loop_fig.turns[i]));
   }
-  service_log("info",
+  service_log(log_levels[level],
               json_pack("{s:s, s:I, s:I, s:o, s:f, s:f}", "msg", "loop figures",
                         "steps", (json_int_t)loop_fig.steps, "commits",
                         (json_int_t)loop_fig.commits, "turns_ms", turns,
