@@ -188,6 +188,10 @@ void engine_checkpoint_every(engine *eng, int pages) {
   store_checkpoint_every(eng->st, pages);
 }
 
+int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err) {
+  return store_checkpoint_apart(eng->st, pages, most, err);
+}
+
 int engine_journal_flush(engine *eng, rc_error *err) {
   return store_journal_write(eng->st, err);
 }

@@ -28,11 +28,16 @@ enum {
   KEPT = 512 /* blocks a class holds at most: 4 MB over all classes */
 };
 
-/* SQLite runs on the loop's thread only (SQLITE_CONFIG_SINGLETHREAD).
+/* The lists are the loop's thread's (see `apart` below).
  * Kept blocks are held here by their start, not linked through their own
  * memory: a leak checker then sees them reachable at exit. */
 static char *kept_blocks[CLASSES][KEPT];
 static int kept[CLASSES];
+/* Set on a thread other than the loop's that also runs SQLite (the WAL
+ * copier, sqlite_checkpoint.c): its blocks come from malloc and go back
+ * to free, the kept ones stay the loop's alone. A block keeps its
+ * header and class size either way, so either thread may free it. */
+static _Thread_local int apart;
 
 static size_t usable(const void *p) {
   size_t n;
@@ -51,7 +56,7 @@ static void *mem_malloc(int want) {
   if (n <= LARGEST) {
     int c = class_of(n);
     n = (size_t)(c + 1) * GRAIN - HEADER;
-    if (kept[c] > 0) {
+    if (!apart && kept[c] > 0) {
       p = kept_blocks[c][--kept[c]] + HEADER;
       UNPOISON(p, n);
       return p;
@@ -69,7 +74,7 @@ static void mem_free(void *p) {
   n = usable(p);
   if (n <= LARGEST) {
     int c = class_of(n);
-    if (kept[c] < KEPT) {
+    if (!apart && kept[c] < KEPT) {
       kept_blocks[c][kept[c]++] = (char *)p - HEADER;
       POISON(p, n);
       return;
@@ -116,6 +121,10 @@ void sqlmem_install(void) {
   /* SQLite copies the methods; it refuses (SQLITE_MISUSE) once it has
    * initialised, and then keeps the allocator it has. */
   sqlite3_config(SQLITE_CONFIG_MALLOC, &methods);
+}
+
+void sqlmem_thread_apart(void) {
+  apart = 1;
 }
 
 void sqlmem_cached(size_t *blocks, size_t *bytes) {

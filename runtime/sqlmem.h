@@ -13,6 +13,10 @@
  * store_open does it). Later calls do nothing. */
 void sqlmem_install(void);
 
+/* This thread (not the loop's) runs SQLite too: its blocks bypass the
+ * lists, which only the loop's thread touches. */
+void sqlmem_thread_apart(void);
+
 /* What the lists hold now, for tests: blocks and their bytes. */
 void sqlmem_cached(size_t *blocks, size_t *bytes);
 

@@ -205,6 +205,8 @@ int engine_in_transaction(const engine *eng);
  * the database: fewer for shorter pauses (the service), more for
  * throughput (batch runs, the default). */
 void engine_checkpoint_every(engine *eng, int pages);
+/* store_checkpoint_apart: the copy back on a thread of the store's own. */
+int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err);
 /* Writes the journal rows the running event holds back, so that a read
  * of the journal (case:history) sees them. */
 int engine_journal_flush(engine *eng, rc_error *err);

@@ -443,6 +443,13 @@ struct store_ops {
   int (*book_put)(store *st, const char *table, const store_value *cols,
                   int ncols, rc_error *err);
   int (*book_figures)(store *st, store_row_fn fn, void *ud, rc_error *err);
+  /* --- p99 (session 8): checkpoints off the service's loop ------------- */
+  /* Copy what commits leave to copy back (checkpoint_every) on a thread
+   * of the backend's own once `pages` wait, bounded near `most` (0: the
+   * backend's own bound); pages
+   * <= 0 stops that thread (store_close stops it too). A backend
+   * without the notion answers RC_OK. */
+  int (*checkpoint_apart)(store *st, int pages, int most, rc_error *err);
 };
 
 /* The backends this build has. */

@@ -77,6 +77,11 @@ static void f_checkpoint_every(store *st, int pages) {
   fault.real->checkpoint_every(st, pages);
 }
 
+static int f_checkpoint_apart(store *st, int pages, int most,
+                              rc_error *err) {
+  return fault.real->checkpoint_apart(st, pages, most, err);
+}
+
 static int f_copy(const char *src, const char *dst, rc_error *err) {
   return fault.real->copy(src, dst, err);
 }
@@ -945,6 +950,8 @@ const store_ops store_fault_ops = {
     .book_rows = f_book_rows,
     .book_put = f_book_put,
     .book_figures = f_book_figures,
+    /* p99 (session 8) */
+    .checkpoint_apart = f_checkpoint_apart,
 };
 
 const store_ops *store_fault_wrap(const store_ops *ops) {

@@ -706,6 +706,11 @@ static void op_checkpoint_every(store *s, int pages) {
   (void)s, (void)pages;
 }
 
+static int op_checkpoint_apart(store *s, int pages, int most, rc_error *err) {
+  (void)s, (void)pages, (void)most, (void)err;
+  return RC_OK;
+}
+
 /* A PostgreSQL book is copied and removed with PostgreSQL's own tools
  * (pg_dump, DROP DATABASE), by whoever runs the server. */
 static int op_copy(const char *src, const char *dst, rc_error *err) {
@@ -3249,4 +3254,6 @@ const store_ops store_pg_ops = {
     .book_rows = op_book_rows,
     .book_put = op_book_put,
     .book_figures = op_book_figures,
+    /* p99 (session 8) */
+    .checkpoint_apart = op_checkpoint_apart,
 };

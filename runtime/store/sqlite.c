@@ -16,6 +16,7 @@
 #include "store/backend.h"
 #include "store/book.h"
 #include "store/sqlite.h"
+#include "store/sqlite_checkpoint.h"
 
 typedef struct sq sq;
 
@@ -795,6 +796,7 @@ static const char *const sql[S_COUNT] = {
 struct sq {
   store base;
   sqlite3 *db;
+  sq_ckpt *ckpt; /* owned: copies the WAL back (sqlite_checkpoint.c) */
   sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
   /* Pending timers, kept as they are set and deleted so that /metrics
    * does not count ten million index entries (0.1 s) on every scrape.
@@ -951,7 +953,7 @@ static int each_row(sq *st, sqlite3_stmt *s, store_row_fn fn, void *ud,
 /* The WAL is copied back after this many bytes, whatever the book's page
  * size (the autocheckpoint counts pages: 2 KB pages at the old count
  * would copy twice as often, and did cost what the smaller pages saved). */
-static void sq_checkpoint_bytes(sqlite3 *db, int bytes) {
+static int sq_pages_of(sqlite3 *db, int bytes) {
   sqlite3_stmt *s;
   int page = 4096;
   if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK) {
@@ -959,7 +961,7 @@ static void sq_checkpoint_bytes(sqlite3 *db, int bytes) {
       page = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
   }
-  sqlite3_wal_autocheckpoint(db, bytes / page);
+  return bytes / page;
 }
 
 static int sq_open(sq **out, const char *path, rc_error *err) {
@@ -973,8 +975,10 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
    * tenth of a timer sweep when measured; recoup never reads them. It only
    * takes effect before SQLite initialises, so the first open sets it. */
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  /* One loop, one thread: SQLite's own mutexes would only cost. */
-  sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+  /* A connection is used by one thread only (SQLITE_OPEN_NOMUTEX), but
+   * the service's WAL copier is a second thread with a connection of its
+   * own (sqlite_checkpoint.c): SQLite's shared state needs its mutexes. */
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   if (!memory) {
     /* Debts and phone numbers: the file is the owner's alone. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -1030,7 +1034,12 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
     sq_close(st);
     return RC_ESTORE;
   }
-  if (!memory) sq_checkpoint_bytes(st->db, 64 << 20);
+  if (!memory &&
+      sq_ckpt_new(&st->ckpt, st->db, sq_pages_of(st->db, 64 << 20), err) !=
+          RC_OK) {
+    sq_close(st);
+    return RC_ENOMEM;
+  }
   if (sqlite_migrate(st->db, err) != RC_OK) {
     sq_close(st);
     return RC_ESTORE;
@@ -1052,6 +1061,7 @@ static void sq_close(sq *st) {
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  sq_ckpt_free(st->ckpt); /* its thread joined before the last copy */
   sqlite3_close(st->db);
   free(st);
 }
@@ -1322,7 +1332,13 @@ static int case_fig_move(sq *st, const case_fig *was, const case_fig *now,
 }
 
 static void sq_checkpoint_every(sq *st, int pages) {
-  sqlite3_wal_autocheckpoint(st->db, pages);
+  if (st->ckpt) sq_ckpt_every(st->ckpt, pages);
+}
+
+static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
+  if (!st->ckpt) return RC_OK; /* in memory: no WAL */
+  if (most <= 0) most = sq_pages_of(st->db, 64 << 20); /* as journal_size_limit */
+  return sq_ckpt_apart(st->ckpt, pages, most, err);
 }
 
 /* store.c keeps base.depth: it is 1 in a batch, 2 in a savepoint, while
@@ -3419,6 +3435,10 @@ static void op_checkpoint_every(store *s, int pages) {
   sq_checkpoint_every(SQ(s), pages);
 }
 
+static int op_checkpoint_apart(store *s, int pages, int most, rc_error *err) {
+  return sq_checkpoint_apart(SQ(s), pages, most, err);
+}
+
 /* The database and its side files: the WAL and its index, and a rollback
  * journal an older version may have left. */
 static int op_files(const char *where, char (*paths)[4096], int max) {
@@ -4129,4 +4149,6 @@ const store_ops store_sqlite_ops = {
     .book_rows = op_book_rows,
     .book_put = op_book_put,
     .book_figures = op_book_figures,
+    /* p99 (session 8) */
+    .checkpoint_apart = op_checkpoint_apart,
 };

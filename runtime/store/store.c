@@ -159,6 +159,10 @@ void store_checkpoint_every(store *st, int pages) {
   st->ops->checkpoint_every(st, pages);
 }
 
+int store_checkpoint_apart(store *st, int pages, int most, rc_error *err) {
+  return st->ops->checkpoint_apart(st, pages, most, err);
+}
+
 int store_scratch(store *st) {
   return st->ops->scratch(st);
 }

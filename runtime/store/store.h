@@ -134,6 +134,13 @@ const char *store_path(const store *st);
  * the database (a pause of that many page writes): 16384 after
  * store_open, for throughput; fewer for shorter pauses (SQLite only). */
 void store_checkpoint_every(store *st, int pages);
+/* The same copy on a thread of the store's own, so that no commit waits
+ * for it: started once `pages` pages wait; past `most` in the WAL (0: the
+ * store's own bound, 64 MB) the committing thread copies the rest itself,
+ * which keeps the WAL near `most` pages under a writer that never
+ * pauses. pages <= 0 stops the thread (store_close does too). SQLite
+ * only; others answer RC_OK. */
+int store_checkpoint_apart(store *st, int pages, int most, rc_error *err);
 
 int store_begin(store *st, rc_error *err);
 int store_commit(store *st, rc_error *err);
