@@ -200,6 +200,12 @@ echo
 echo "summary"
 printf '%-40s %14s  %s\n' figure value unit
 awk '{ printf "%-40s %14s  %s\n", $1, $2, $3 }' "$out"
+# Issue 19's goals side by side, from this run's figures; the verdicts go
+# into bench.json too (goal_<figure>: 1 met, 0 missed).
+echo
+echo "goals (issue 19)"
+sh "$here/goals.sh" "$out" "$work/goals.txt"
+cat "$work/goals.txt" >> "$out"
 mkdir -p build
 awk 'BEGIN { printf "{" } { printf "%s\"%s\": %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "}" }' \
   "$out" > build/bench.json
