@@ -235,9 +235,14 @@ check "a report survives a restart" [ "$(field .report.seed)" = 7 ]
 # names it) and removes its work files, and the run is listed failed.
 call POST /v1/simulations t-admin '{"against":"faster_field","days":365,"runs":10}'
 id5=$(field .id)
-# Once the simulation itself runs (the copy before it is over in a moment).
+# Once the simulation itself runs its arms (the copy before it is over in
+# a moment). Not sooner: a child that is still calibrating writes its
+# "about N seconds" line to the service next, and with the service gone
+# that write ends it (SIGPIPE), which is right but not what this tests.
 for _ in $(seq 1 300); do
-  [ -n "$(pgrep -f " simulate .*simulations/.sim-$id5" || true)" ] && break
+  [ -n "$(pgrep -f " simulate .*simulations/.sim-$id5" || true)" ] &&
+    [ -n "$(find "$sims_dir" -path "*.sim-$id5*" -name '*-[0-9]*.db' 2>/dev/null | head -n 1)" ] &&
+    break
   sleep 0.1
 done
 kill -9 "$server"
