@@ -19,8 +19,9 @@ PG_PACKAGES = libpq-dev postgresql
 # openssl put TLS in front of the service.
 OPS_PACKAGES = systemd nginx openssl
 # For the test of /metrics: promtool (Debian's prometheus package) lints a
-# live scrape. Only that test runs it; the service does not need it.
-TEST_PACKAGES = prometheus
+# live scrape; the sqlite3 shell reads books in checkpoint_kill and
+# pg_migrate_store. Only tests run them; the service needs neither.
+TEST_PACKAGES = prometheus sqlite3
 
 .PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean vendor
 
