@@ -94,6 +94,28 @@ static void test_a_commit_after_a_failure_fails(void **state) {
   store_close(st);
 }
 
+/* An import opens every case of its file in one transaction, each looked
+ * for first: those lookups held an advisory lock an id, and the server's
+ * lock table ran out at ~12,800 new cases ("out of shared memory"). */
+static void test_many_new_cases_in_one_transaction(void **state) {
+  store *st = open_store();
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 20000; i++) {
+    char id[32];
+    int rc;
+    snprintf(id, sizeof id, "N%06d", i);
+    rc = store_case_exists(st, id, &err);
+    if (rc != RC_ENOTFOUND) fprintf(stderr, "case %d: %s\n", i, err.message);
+    assert_int_equal(rc, RC_ENOTFOUND);
+  }
+  add_case(st, "N000001");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases"), 1);
+  store_close(st);
+}
+
 /* A PostgreSQL book is not a file: recoup neither copies nor removes it. */
 static void test_files_are_not_a_postgresql_book(void **state) {
   rc_error err;
@@ -120,6 +142,8 @@ static void test_an_unreachable_server_is_named(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,
                                       setup, teardown),

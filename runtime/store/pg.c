@@ -2049,9 +2049,13 @@ static int op_case_get(store *s, const char *id, store_case *out,
  * opening now, uncommitted: opening it here too would wait for that
  * writer and then fail on the key, where SQLite's one writer finds the
  * case and updates it. So whoever does not find a case, in a
- * transaction, holds its id (an advisory lock, until its commit) and
- * looks again: the second of two openers waits for the first and finds
- * its case (READ COMMITTED: a new statement sees the commit). */
+ * transaction, holds the right to open cases (one advisory lock, until
+ * its commit) and looks again: the second of two openers waits for the
+ * first and finds its case (READ COMMITTED: a new statement sees the
+ * commit). One lock for all ids, not one an id: a lock an id filled the
+ * server's lock table at ~12,800 new cases in one import ("out of shared
+ * memory"); taking the one lock again costs no new entry, and still
+ * holds after a savepoint rolled back the first taking. */
 static int op_case_exists(store *s, const char *id, rc_error *err) {
   pg *st = PG(s);
   args a = {0};
@@ -2063,9 +2067,8 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
            err);
   if (rc == RC_ENOTFOUND && PQtransactionStatus(st->c) == PQTRANS_INTRANS &&
       (rc = exec(st,
-                 "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), "
-                 "hashtext($1))",
-                 &a, "hold case id", NULL, err)) == RC_OK)
+                 "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0)",
+                 NULL, "hold the opening of cases", NULL, err)) == RC_OK)
     rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
              err);
   if (rc == RC_OK) PQclear(r);
