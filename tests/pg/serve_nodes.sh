@@ -130,7 +130,7 @@ kill -9 "$p3"
 wait "$p3" 2>/dev/null || true
 p3=
 at_kill=$(q "$left")
-echo "node 3 killed with kill -9 ($at_kill of $cases reminders left, $(wc -l <"$work/acks") of $total payments acknowledged; inside a transaction: $inside)"
+echo "node 3 killed with kill -9 ($at_kill of $cases reminders left, $(cat "$work/acks" 2>/dev/null | wc -l) of $total payments acknowledged; inside a transaction: $inside)"
 # Its open batch rolls back when its server process finds the connection
 # gone; what it had committed as claimed is freed here, as its lease's end
 # would free it.
