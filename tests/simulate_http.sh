@@ -241,7 +241,7 @@ id5=$(field .id)
 # that write ends it (SIGPIPE), which is right but not what this tests.
 for _ in $(seq 1 300); do
   [ -n "$(pgrep -f " simulate .*simulations/.sim-$id5" || true)" ] &&
-    [ -n "$(find "$sims_dir" -path "*.sim-$id5*" -name '*-[0-9]*.db' 2>/dev/null | head -n 1)" ] &&
+    [ -n "$(find "$sims_dir" -path "*.sim-$id5*" -name 'current-[0-9]*.db' 2>/dev/null | head -n 1)" ] &&
     break
   sleep 0.1
 done
