@@ -109,7 +109,9 @@ int backup_lock_hold(const char *db, int *fd, rc_error *err) {
   if (flock(*fd, LOCK_EX | LOCK_NB) == 0) return RC_OK;
   close(*fd);
   *fd = -1;
-  if (backup_lock_holder(db, &h, err) == 1)
+  /* A holder that has not announced itself yet (a service starting, a
+   * command) has no pid to name. */
+  if (backup_lock_holder(db, &h, err) == 1 && h.pid > 0)
     return rc_error_set(err, RC_ECONFLICT, "db",
                         "another service (pid %d, at %s) holds %s", h.pid,
                         h.address, db);
