@@ -1508,6 +1508,34 @@ static void metrics_engine(FILE *f, const service *svc,
               svc->commits);
 }
 
+/* Which reload of the book this node runs, and the versions new cases
+ * get here: nodes that disagree have not all followed a reload. */
+static void metrics_reloads(FILE *f, service *svc) {
+  const engine_reloads *r = engine_reload_state(svc->eng);
+  script *sc = engine_script(svc->eng);
+  const char *names[64];
+  int n = script_workflow_names(sc, names, 64), version;
+  metrics_one(f, "recoup_reload_generation", "gauge",
+              "The book's script reload this node has loaded.",
+              r->generation);
+  metrics_one(f, "recoup_reload_failed_generation", "gauge",
+              "A reload of the book whose scripts did not load on this "
+              "node (0: none).",
+              r->failed);
+  metrics_one(f, "recoup_version_waits_total", "counter",
+              "Events and timers left for a node that has their "
+              "workflow version.",
+              r->waiting);
+  metrics_family(f, "recoup_workflow_version", "gauge",
+                 "The newest version of each workflow loaded here.");
+  for (int i = 0; i < n; i++)
+    if (script_workflow_latest(sc, names[i], &version) == RC_OK) {
+      fprintf(f, "recoup_workflow_version{workflow=\"");
+      metrics_label(f, names[i]);
+      fprintf(f, "\"} %d\n", version);
+    }
+}
+
 static void metrics_outbox(FILE *f, const outbox_stats *os,
                            const query_gauges *g) {
   metrics_family(f, "recoup_delivery_attempts_total", "counter",
@@ -1563,6 +1591,7 @@ static void r_metrics(service *svc, http_request *req, int route,
   }
   metrics_requests(f, svc);
   metrics_engine(f, svc, es, &g);
+  metrics_reloads(f, svc);
   metrics_outbox(f, outbox_get_stats(svc->ob), &g);
   metrics_policy(f, es);
   fclose(f);

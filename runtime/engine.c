@@ -84,6 +84,13 @@ struct engine {
     rc_error why;
     char *traceback; /* owned */
   } spent;
+  /* Reloads across nodes (engine.h engine_reloads). tried: the book's
+   * generation this node last loaded its directory for (or took as
+   * loaded), so that it loads at most once a generation; looked: a run
+   * already followed for a missing version. */
+  engine_reloads reloads;
+  int64_t tried;
+  int looked;
 };
 
 static void drop_view(engine *eng) {
@@ -151,6 +158,7 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   if (opts->simulated)
     clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
   engine_name_node(eng);
+  eng->reloads.generation = eng->tried = -1;
   if ((rc = rolls_begin(eng, &err)) != RC_OK) {
     rc_errlist_add(errors, &err);
     engine_close(eng);
@@ -933,11 +941,44 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   return ingest_end(eng, rc, err);
 }
 
-static script *script_for(engine *eng, const store_case *c) {
+static script *script_with(engine *eng, const char *workflow, int version) {
   for (int i = eng->nscripts - 1; i >= 0; i--)
-    if (script_has_workflow(eng->scripts[i], c->workflow, c->version))
+    if (script_has_workflow(eng->scripts[i], workflow, version))
       return eng->scripts[i];
-  return eng->sc; /* the handler call then reports the missing version */
+  return NULL;
+}
+
+static script *script_for(engine *eng, const store_case *c) {
+  script *sc = script_with(eng, c->workflow, c->version);
+  /* The handler call then reports the missing version; the sweep never
+   * gets there (version_waits). */
+  return sc ? sc : eng->sc;
+}
+
+static int follow_to(engine *eng, int64_t generation);
+
+/* A case on a workflow version this node has not loaded: another node
+ * reloaded scripts that this one has not followed yet, or this node's
+ * files are behind. It follows the book first (once a run, and loads
+ * at most once a generation); if the version is still missing, the
+ * case's work is left as it was, for a node that has it — never put in
+ * error for a file missing here. */
+static int version_waits(engine *eng, const store_case *c) {
+  int64_t generation;
+  rc_error err;
+  if (c->closed || c->error || script_with(eng, c->workflow, c->version))
+    return 0;
+  if (!eng->looked) {
+    eng->looked = 1;
+    if (store_reload_generation(eng->st, &generation, &err) == RC_OK &&
+        generation != eng->tried && follow_to(eng, generation) == RC_OK &&
+        script_with(eng, c->workflow, c->version))
+      return 0;
+  }
+  snprintf(eng->reloads.missing, sizeof eng->reloads.missing, "%s v%d",
+           c->workflow, c->version);
+  eng->reloads.waiting++;
+  return 1;
 }
 
 /* A resend of the same completion (a collector's phone retrying without
@@ -1880,13 +1921,24 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
     *go = 1;
     return RC_OK;
   }
-  if (ev->timer_id) {
+  /* The case is read before its timer is taken: a case this node has
+   * no version for leaves its timer where it is. */
+  rc = store_case_get(eng->st, ev->case_id, c, err);
+  if (rc == RC_OK && version_waits(eng, c)) {
+    store_case_free(c);
+    return RC_OK;
+  }
+  if (ev->timer_id && (rc == RC_OK || rc == RC_ENOTFOUND)) {
     store_timer t = {ev->timer_id, (char *)ev->case_id, (char *)ev->type,
                      (char *)ev->data, ev->at};
+    int found = rc == RC_OK;
     rc = store_timer_finish(eng->st, &t, &deleted, err);
-    if (rc != RC_OK || !deleted) return rc;
+    if (rc != RC_OK || !deleted) {
+      if (found) store_case_free(c);
+      return rc;
+    }
+    rc = found ? RC_OK : RC_ENOTFOUND;
   }
-  rc = store_case_get(eng->st, ev->case_id, c, err);
   if (rc == RC_ENOTFOUND) /* the case is gone; so is its event */
     return ev->event_id ? store_event_finish(eng->st, ev->event_id,
                                              STORE_EVENT_DONE, err)
@@ -2143,10 +2195,15 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   int contended = 0;    /* times this batch was ended by a deadlock */
 
   eng->interrupted = 0;
+  eng->looked = 0;
   if (more) *more = 0;
   for (;;) {
     int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
     engine_stats saved_stats = eng->stats;
+    /* Work left for a node that has its version counts as a step, so a
+     * batch ends; a batch of nothing else is idleness (on SQLite the same
+     * work comes back at every claim). */
+    int64_t saved_waiting = eng->reloads.waiting;
     rc_time saved_clock = clock_now(eng->clk);
     if (eng->interrupted) break;
     if (total >= max_steps) {
@@ -2163,6 +2220,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       store_timer *timers;
       rc_time due, limit;
       int count;
+      int64_t waiting = eng->reloads.waiting;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
       if ((rc = store_events_claim(eng->st, batch - n, &eng->lease, &events,
@@ -2178,7 +2236,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         n++;
       }
       store_events_free(events, count);
-      if (count > 0) continue;
+      if (count > eng->reloads.waiting - waiting) continue;
+      waiting = eng->reloads.waiting; /* none, or all wait: the timers */
       /* No timer is idleness; a failed read is not: the batch stops
        * with the error rather than report that nothing was due. */
       if ((rc = store_timer_next_due(eng->st, &due, err)) != RC_OK) {
@@ -2210,7 +2269,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       /* Due, yet none to claim: another node holds them in its batch.
        * This batch ends (committed) rather than wait inside it, where two
        * nodes would each wait for the other's timers for ever. */
-      if (rc == RC_OK && count == 0) break;
+      if (rc == RC_OK && count <= eng->reloads.waiting - waiting) break;
     }
     eng->event_savepoints = 0;
     if (rc == RC_OK && replay) {
@@ -2219,6 +2278,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
        * store reads the same rows, so the same events come back. */
       engine_rollback(eng);
       eng->stats = saved_stats;
+      eng->reloads.waiting = saved_waiting;
       clock_set(eng->clk, saved_clock);
       limit_replay = n;
       rc = RC_OK;
@@ -2228,13 +2288,14 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     if (rc == RC_OK) rc = engine_commit(eng, err);
     if (rc != RC_OK &&
         batch_contended(eng, &saved_stats, saved_clock, &contended)) {
+      eng->reloads.waiting = saved_waiting;
       rc = RC_OK;
       continue;
     }
     if (rc != RC_OK) break;
     limit_replay = contended = 0;
     total += n;
-    if (n == 0) break;
+    if (n == eng->reloads.waiting - saved_waiting) break;
     if (eng->progress) eng->progress(eng->progress_ud, total);
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
@@ -2309,13 +2370,12 @@ static int migrate_workflow(engine *eng, const char *name, int version,
   return rc;
 }
 
-int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
+/* Loads the institution's directory anew beside the running scripts; the
+ * new set is the one new cases get. */
+static int load_beside(engine *eng, rc_errlist *errors) {
   script *sc = NULL;
   rc_error err;
   int rc;
-  const char *names[64];
-  int nnames = 0;
-  *migrated = 0;
   if (eng->nscripts >= MAX_SCRIPTS) {
     rc_error_set(&err, RC_ECONFLICT, NULL,
                  "%d script versions are loaded; restart the service to "
@@ -2329,23 +2389,125 @@ int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
   eng->scripts[eng->nscripts++] = sc;
   eng->sc = sc;
   invalidate(eng);
+  return RC_OK;
+}
+
+/* What a reload records in the book: each workflow's newest version. */
+static char *loaded_versions(engine *eng) {
+  const char *names[64];
+  int n = script_workflow_names(eng->sc, names, 64), version;
+  json_t *v = json_object();
+  char *text;
+  for (int i = 0; i < n; i++)
+    if (script_workflow_latest(eng->sc, names[i], &version) == RC_OK)
+      json_object_set_new(v, names[i], json_integer(version));
+  text = ljson_dump(v);
+  json_decref(v);
+  return text;
+}
+
+/* The versions the book's last reload named that no loaded script holds:
+ * this node's files are behind the reloading node's. */
+static void find_behind(engine *eng) {
+  char text[4096];
+  json_t *v;
+  const char *name;
+  json_t *version;
+  rc_error err;
+  size_t used = 0;
+  eng->reloads.behind[0] = '\0';
+  if (store_reload_versions(eng->st, text, sizeof text, &err) != RC_OK ||
+      !(v = json_loads(text, 0, NULL)))
+    return;
+  json_object_foreach(v, name, version) {
+    int ver = (int)json_integer_value(version);
+    if (script_with(eng, name, ver) || used >= sizeof eng->reloads.behind)
+      continue;
+    used += (size_t)snprintf(eng->reloads.behind + used,
+                             sizeof eng->reloads.behind - used, "%s%s v%d",
+                             used ? ", " : "", name, ver);
+  }
+  json_decref(v);
+}
+
+/* Another node reloaded: this one loads its own directory, once for the
+ * generation whatever comes of it. */
+static int follow_to(engine *eng, int64_t generation) {
+  rc_errlist errors = {0};
+  int rc;
+  eng->tried = generation;
+  rc = load_beside(eng, &errors);
+  if (rc == RC_OK) {
+    eng->reloads.generation = generation;
+    eng->reloads.failed = 0;
+    eng->reloads.followed++;
+    find_behind(eng);
+  } else {
+    eng->reloads.failed = generation;
+    if (errors.count > 0)
+      eng->reloads.why = errors.items[0];
+    else
+      rc_error_set(&eng->reloads.why, rc, NULL, "the scripts did not load");
+  }
+  rc_errlist_free(&errors);
+  return rc;
+}
+
+int engine_follow(engine *eng, rc_error *err) {
+  int64_t generation;
+  int rc = store_reload_generation(eng->st, &generation, err);
+  if (rc != RC_OK) return rc;
+  if (eng->reloads.generation < 0) {
+    /* The scripts loaded at open are this node's newest. */
+    eng->reloads.generation = eng->tried = generation;
+    return RC_OK;
+  }
+  if (generation != eng->reloads.generation && generation != eng->tried)
+    follow_to(eng, generation);
+  return RC_OK;
+}
+
+const engine_reloads *engine_reload_state(const engine *eng) {
+  return &eng->reloads;
+}
+
+int engine_reload(engine *eng, rc_errlist *errors, int *migrated) {
+  rc_error err;
+  int rc;
+  const char *names[64];
+  int nnames = 0;
+  int64_t generation = 0;
+  char *versions;
+  *migrated = 0;
+  if ((rc = load_beside(eng, errors)) != RC_OK) return rc;
   /* Workflows that declare migrate move their running cases on. */
-  nnames = script_workflow_names(sc, names, 64);
+  nnames = script_workflow_names(eng->sc, names, 64);
   if ((rc = engine_begin(eng, &err)) != RC_OK) {
     rc_errlist_add(errors, &err);
     return rc;
   }
   for (int i = 0; i < nnames && rc == RC_OK; i++) {
     int version;
-    if (script_workflow_latest(sc, names[i], &version) == RC_OK)
+    if (script_workflow_latest(eng->sc, names[i], &version) == RC_OK)
       rc = migrate_workflow(eng, names[i], version, 0, migrated, &err);
+  }
+  /* The other nodes on the book follow this generation. */
+  if (rc == RC_OK && (versions = loaded_versions(eng))) {
+    rc = store_reload_bump(eng->st, versions, &generation, &err);
+    free(versions);
   }
   if (rc == RC_OK)
     rc = engine_commit(eng, &err);
   else
     engine_rollback(eng);
-  if (rc != RC_OK) rc_errlist_add(errors, &err);
-  return rc;
+  if (rc != RC_OK) {
+    rc_errlist_add(errors, &err);
+    return rc;
+  }
+  eng->reloads.generation = eng->tried = generation;
+  eng->reloads.failed = 0;
+  eng->reloads.behind[0] = '\0';
+  return RC_OK;
 }
 
 int engine_scratch(engine *eng) {

@@ -296,7 +296,7 @@ static void arm_wake(service *svc) {
   if (rc == RC_OK) {
     ms = due - now;
     if (ms < 0) ms = 0;
-    if (ms > WAKE_MAX_MS) ms = WAKE_MAX_MS;
+    if (ms > WAKE_MAX_MS || svc->only_waiting) ms = WAKE_MAX_MS;
   } else if (rc != RC_ENOTFOUND) {
     /* Not idleness: the due timers are unknown. Look again soon. */
     char masked[1024];
@@ -322,11 +322,66 @@ static void log_reconnects(service *svc) {
                                 "reconnects", n));
 }
 
+/* What the engine did of another node's reloads since the last look: one
+ * line each (a generation followed or refused, work left waiting). */
+static void log_reloads(service *svc) {
+  const engine_reloads *r = engine_reload_state(svc->eng);
+  if (r->failed && r->failed != svc->reload_failed) {
+    service_log("error",
+                json_pack("{s:s, s:s, s:I, s:s, s:i, s:s}", "msg",
+                          "reload refused", "by", "another node",
+                          "generation", (json_int_t)r->failed, "file",
+                          r->why.file, "line", r->why.line, "error",
+                          r->why.message));
+  } else if (r->generation != svc->reload_generation &&
+             svc->reload_generation >= 0) {
+    service_log("info", json_pack("{s:s, s:s, s:I}", "msg", "reloaded", "by",
+                                  "another node", "generation",
+                                  (json_int_t)r->generation));
+    if (r->behind[0])
+      service_log("error",
+                  json_pack("{s:s, s:s, s:I, s:s}", "msg",
+                            "scripts behind the book: another node reloaded "
+                            "versions this node's directory does not have",
+                            "missing", r->behind, "generation",
+                            (json_int_t)r->generation, "hint",
+                            "deploy the scripts to this node and reload it"));
+  }
+  if (r->waiting != svc->reload_waiting)
+    service_log("warn",
+                json_pack("{s:s, s:s, s:I}", "msg",
+                          "cases left for a node that has their workflow "
+                          "version",
+                          "version", r->missing, "waiting",
+                          (json_int_t)(r->waiting - svc->reload_waiting)));
+  svc->reload_generation = r->generation;
+  svc->reload_failed = r->failed;
+  svc->reload_waiting = r->waiting;
+}
+
+/* Another node's reload reaches this one: one read of the book's
+ * generation a second. */
+static void follow_reloads(service *svc) {
+  rc_error err;
+  if (engine_follow(svc->eng, &err) != RC_OK) {
+    char masked[1024];
+    service_mask(err.message, masked, sizeof masked);
+    service_log("error", json_pack("{s:s, s:s}", "msg",
+                                   "reload generation unreadable", "error",
+                                   masked));
+    return;
+  }
+  if (engine_reload_state(svc->eng)->generation != svc->reload_generation)
+    service_kick(svc); /* cases waiting for a version may run now */
+  log_reloads(svc);
+}
+
 static void on_work(uv_idle_t *h) {
   service *svc = h->data;
   rc_error err;
   int64_t steps = 0;
   int more = 0, busy = svc->queue != NULL;
+  int64_t waiting = engine_reload_state(svc->eng)->waiting;
   double t0 = ms_now(), t1, t2;
   if (!loop_fig.since) loop_fig.since = t0;
   if (busy) last_write_ms = t0;
@@ -346,6 +401,9 @@ static void on_work(uv_idle_t *h) {
     more = 0; /* a failing store: try again at the next wake */
   }
   t2 = ms_now();
+  svc->only_waiting =
+      steps > 0 && steps == engine_reload_state(svc->eng)->waiting - waiting;
+  log_reloads(svc);
   if (steps) slice_paced(steps, t2 - t1);
   loop_fig.steps += steps;
   if (steps && t2 - t1 > loop_fig.slice_max) loop_fig.slice_max = t2 - t1;
@@ -374,6 +432,7 @@ static void on_wake(uv_timer_t *t) {
 static void on_pump(uv_timer_t *t) {
   service *svc = t->data;
   rc_error err;
+  follow_reloads(svc);
   if (outbox_pump(svc->ob, &err) < 0)
     service_log("error",
                 json_pack("{s:s, s:s}", "msg", "outbox", "error", err.message));
@@ -420,8 +479,10 @@ int service_reload(service *svc, const char *by, json_t **result) {
     return rc;
   }
   *result = json_pack("{s:s, s:i}", "status", "reloaded", "migrated", migrated);
-  service_log("info", json_pack("{s:s, s:i, s:s}", "msg", "reloaded",
-                                "migrated", migrated, "by", by));
+  svc->reload_generation = engine_reload_state(svc->eng)->generation;
+  service_log("info", json_pack("{s:s, s:i, s:s, s:I}", "msg", "reloaded",
+                                "migrated", migrated, "by", by, "generation",
+                                (json_int_t)svc->reload_generation));
   service_kick(svc);
   return RC_OK;
 }
@@ -624,6 +685,8 @@ int serve_main(const char *dir, const char *db, const char *listen,
     printf("listening on http://%s\n", where);
     fflush(stdout);
   }
+  svc.reload_generation = -1; /* the first look takes the book's as loaded */
+  follow_reloads(&svc);
   service_kick(&svc); /* overdue timers fire on start, in order */
   if ((urc = uv_run(&loop, UV_RUN_DEFAULT)) < 0)
     log_uv("uv_run", urc);

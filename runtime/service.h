@@ -76,6 +76,11 @@ struct service {
   double latency_sum;
   int64_t latency_count, commits, jobs_committed;
   int reconnects; /* the store's reconnections already logged */
+  /* Reloads across nodes already logged (engine_reloads), and whether
+   * the last run did nothing but leave work for another node's version
+   * (the next wake then waits: on SQLite that work is due again at once). */
+  int64_t reload_generation, reload_failed, reload_waiting;
+  int only_waiting;
 };
 
 /* api.c */

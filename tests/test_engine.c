@@ -761,6 +761,121 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   rmdir(dir);
 }
 
+/* An institution directory with workflow m at `version` (initial 'a' for
+ * 1, 'b' after, whose enter sets a timer so its run shows). */
+static void write_institution(const char *dir, int version) {
+  char path[256], text[512];
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  write_text(path,
+             "institution { name = 'R', timezone = 'UTC', currency = "
+             "'USD' }\nworkflow(require 'workflows.m')\n");
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  snprintf(text, sizeof text,
+           "return recoup.workflow { name = 'm', version = %d, "
+           "initial = '%s', states = { %s = { enter = function(case) "
+           "case:after('1d', 'ping') end }, z = { final = true } },"
+           " transitions = { %s = { 'z' } } }\n",
+           version, version == 1 ? "a" : "b", version == 1 ? "a" : "b",
+           version == 1 ? "a" : "b");
+  write_text(path, text);
+}
+
+static void remove_institution(const char *dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
+static engine *open_dir(const char *dir, const char *db) {
+  engine_options opts = {.dir = dir, .db = db, .simulated = 1, .quiet = 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  rc_error err;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(engine_follow(eng, &err), RC_OK);
+  return eng;
+}
+
+/* Two nodes on one book, their own directories: the second is behind the
+ * first's reload, and a case on the version it lacks waits for it (not
+ * in error, its event kept) until it has the version; then, before
+ * failing anything, it follows the book's newest reload and runs it. */
+static void test_a_version_this_node_lacks_waits_for_it(void **state) {
+  char a[128], b[128], db[160];
+  engine *one, *two;
+  rc_errlist errors = {0};
+  rc_error err;
+  store_case c;
+  json_t *j;
+  int migrated;
+  (void)state;
+  snprintf(a, sizeof a, "/tmp/recoup-test-follow-a-%d", (int)getpid());
+  snprintf(b, sizeof b, "/tmp/recoup-test-follow-b-%d", (int)getpid());
+  snprintf(db, sizeof db, "%s.db", a);
+  unlink(db);
+  write_institution(a, 1);
+  write_institution(b, 1);
+  one = open_dir(a, db);
+  two = open_dir(b, db);
+  assert_int_equal(engine_reload_state(two)->generation, 0);
+
+  /* Node one reloads version 2; node two follows from its own files,
+   * which still say version 1. */
+  write_institution(a, 2);
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  assert_int_equal(engine_reload_state(one)->generation, 1);
+  assert_int_equal(engine_follow(two, &err), RC_OK);
+  assert_int_equal(engine_reload_state(two)->generation, 1);
+  assert_int_equal(engine_reload_state(two)->followed, 1);
+  assert_string_equal(engine_reload_state(two)->behind, "m v2");
+  /* Once a generation: another look loads nothing. */
+  assert_int_equal(engine_follow(two, &err), RC_OK);
+  assert_int_equal(engine_reload_state(two)->followed, 1);
+
+  j = json_loads("{\"id\":\"V2\",\"balance\":1,\"due_date\":\"2026-01-01\","
+                 "\"borrower\":{\"id\":\"B\"}}",
+                 0, NULL);
+  assert_int_equal(engine_upsert_case(one, j, 0, NULL, &err), RC_OK);
+  json_decref(j);
+  run_now(two); /* returns: the waiting event is not run again and again */
+  c = get(two, "V2");
+  assert_int_equal(c.version, 2);
+  assert_null(c.error);
+  store_case_free(&c);
+  assert_int_equal(journal_kind(two, "V2", "error").count, 0);
+  assert_int_equal(journal_kind(two, "V2", "timer").count, 0);
+  assert_int_equal(engine_reload_state(two)->waiting, 1);
+  assert_string_equal(engine_reload_state(two)->missing, "m v2");
+
+  /* Its files come; another reload on node one: node two's sweep follows
+   * it before anything else and runs the case on version 2. */
+  write_institution(b, 2);
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  run_now(two);
+  assert_int_equal(engine_reload_state(two)->generation, 2);
+  assert_state(two, "V2", "b");
+  assert_int_equal(journal_kind(two, "V2", "timer").count, 1);
+  assert_int_equal(engine_reload_state(two)->waiting, 1);
+
+  engine_close(two);
+  engine_close(one);
+  remove_institution(a);
+  remove_institution(b);
+  unlink(db);
+  strcat(db, "-wal");
+  unlink(db);
+  strcpy(db + strlen(db) - 3, "shm");
+  unlink(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -790,6 +905,7 @@ int main(void) {
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
+      cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

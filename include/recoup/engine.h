@@ -190,6 +190,32 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * workflow declares migrate. Refused — the old scripts keep running — when
  * the new ones fail to load; errors then lists why. */
 int engine_reload(engine *eng, rc_errlist *errors, int *migrated);
+
+/* Reloads reaching every node on one book. A successful engine_reload
+ * bumps the book's reload generation (with its migrations, in one
+ * transaction); engine_follow, called on each wake of a node, reads it
+ * (one small read) and, when another node moved it on, loads this node's
+ * own directory beside the running scripts, once a generation: no
+ * migration, nothing written. A load that fails is not tried again until
+ * the generation moves. The first call only takes the generation as
+ * loaded (the scripts were loaded at open). A case whose workflow version
+ * this node has not loaded makes it follow first (once a generation);
+ * if the version is still missing, the case's event or timer is left as
+ * it was, for a node that has it (on PostgreSQL another node takes it
+ * when this node's claim ends, or at once when this node stops). */
+typedef struct engine_reloads {
+  int64_t generation; /* the book's reload this node has loaded; -1 unread */
+  int64_t failed;     /* a generation whose scripts did not load here, or 0 */
+  rc_error why;       /* the first problem of that load */
+  int64_t followed;   /* reloads made for another node's, since start */
+  /* The versions the book's last reload names that this node has not
+   * loaded ("standard v3, ..."; "" when none): its files are behind. */
+  char behind[256];
+  int64_t waiting;    /* events and timers left for another node, total */
+  char missing[96];   /* the last version missing ("standard v3") */
+} engine_reloads;
+int engine_follow(engine *eng, rc_error *err);
+const engine_reloads *engine_reload_state(const engine *eng);
 /* A what-if candidate's start (DESIGN.md "What-if and versions"): every
  * open case on an older version of a workflow the loaded scripts declare
  * moves to the newest, by its migrate when it declares one, else to the

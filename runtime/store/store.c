@@ -350,6 +350,45 @@ int store_instance_id(store *st, char *buf, size_t size, rc_error *err) {
   return st->ops->meta_put(st, "instance", buf, err);
 }
 
+/* --- script reloads across nodes ----------------------------------------
+ */
+
+int store_reload_generation(store *st, int64_t *generation, rc_error *err) {
+  char buf[32], *end;
+  long long n;
+  int rc = st->ops->meta_get(st, "reload.generation", buf, sizeof buf, err);
+  *generation = 0;
+  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc != RC_OK) return rc;
+  errno = 0;
+  n = strtoll(buf, &end, 10);
+  if (errno || end == buf || *end || n < 0)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "meta's reload.generation is not a number: '%s'", buf);
+  *generation = n;
+  return RC_OK;
+}
+
+int store_reload_versions(store *st, char *buf, size_t size, rc_error *err) {
+  int rc = st->ops->meta_get(st, "reload.versions", buf, size, err);
+  if (rc == RC_ENOTFOUND) {
+    snprintf(buf, size, "{}");
+    return RC_OK;
+  }
+  return rc;
+}
+
+int store_reload_bump(store *st, const char *versions, int64_t *generation,
+                      rc_error *err) {
+  char buf[32];
+  int rc;
+  if ((rc = st->ops->meta_put(st, "reload.versions", versions, err)) ||
+      (rc = store_reload_generation(st, generation, err)))
+    return rc;
+  snprintf(buf, sizeof buf, "%lld", (long long)++*generation);
+  return st->ops->meta_put(st, "reload.generation", buf, err);
+}
+
 /* --- records ---------------------------------------------------------------
  */
 

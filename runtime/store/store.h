@@ -405,6 +405,18 @@ int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
  * keys so that two databases never send the same key. */
 int store_instance_id(store *st, char *buf, size_t size, rc_error *err);
 
+/* Script reloads across nodes (meta's 'reload.generation' and
+ * 'reload.versions'). bump, in the reloading transaction: the next
+ * generation, recorded with versions (JSON, workflow name -> the newest
+ * version loaded); the versions row is written first, so that two nodes
+ * reloading at once wait for each other there (PostgreSQL) and each gets
+ * its own number. generation: the last one bumped, 0 before any. versions:
+ * what the last reload recorded, "{}" before any. */
+int store_reload_bump(store *st, const char *versions, int64_t *generation,
+                      rc_error *err);
+int store_reload_generation(store *st, int64_t *generation, rc_error *err);
+int store_reload_versions(store *st, char *buf, size_t size, rc_error *err);
+
 /* Where an inbound reply from a phone number or address belongs: the
  * borrower's open case most recently written to. */
 int store_reply_case(store *st, const char *from, char *case_id, size_t size,
