@@ -2460,6 +2460,7 @@ int engine_follow(engine *eng, rc_error *err) {
   if (eng->reloads.generation < 0) {
     /* The scripts loaded at open are this node's newest. */
     eng->reloads.generation = eng->tried = generation;
+    find_behind(eng);
     return RC_OK;
   }
   if (generation != eng->reloads.generation && generation != eng->tried)

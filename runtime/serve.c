@@ -333,11 +333,11 @@ static void log_reloads(service *svc) {
                           "generation", (json_int_t)r->failed, "file",
                           r->why.file, "line", r->why.line, "error",
                           r->why.message));
-  } else if (r->generation != svc->reload_generation &&
-             svc->reload_generation >= 0) {
-    service_log("info", json_pack("{s:s, s:s, s:I}", "msg", "reloaded", "by",
-                                  "another node", "generation",
-                                  (json_int_t)r->generation));
+  } else if (r->generation != svc->reload_generation) {
+    if (svc->reload_generation >= 0) /* else: the first look, at start */
+      service_log("info", json_pack("{s:s, s:s, s:I}", "msg", "reloaded", "by",
+                                    "another node", "generation",
+                                    (json_int_t)r->generation));
     if (r->behind[0])
       service_log("error",
                   json_pack("{s:s, s:s, s:I, s:s}", "msg",
@@ -345,7 +345,7 @@ static void log_reloads(service *svc) {
                             "versions this node's directory does not have",
                             "missing", r->behind, "generation",
                             (json_int_t)r->generation, "hint",
-                            "deploy the scripts to this node and reload it"));
+                            "copy the scripts the other nodes run here, then reload"));
   }
   if (r->waiting != svc->reload_waiting)
     service_log("warn",

@@ -11,6 +11,9 @@
 #     generation stays: nodes 2 and 3 load nothing, refuse nothing (shown
 #     once the next good reload has reached them: one line each for it,
 #     none for the refused one);
+#   - a node whose directory lacks version 2, alone on the book, says so
+#     at start and leaves a version-2 case's event where it is (not in
+#     error, counted in /metrics); node 1, started once it stopped, runs it;
 #   - no case in error, no event left pending.
 # Waits are polls with a bound (a node looks at the book once a second).
 # usage: reload_nodes.sh RECOUP STATE WORKDIR
@@ -185,13 +188,54 @@ for n in 2 3; do
 done
 grep -q '"msg":"reload refused"' "$work/n1.log" || fail "node 1 did not log its refusal"
 
-[ "$(q "SELECT count(*) FROM cases WHERE error IS NOT NULL")" = 0 ] ||
-  fail "cases in error: $(q "SELECT id, error FROM cases WHERE error IS NOT NULL")"
+# A node whose directory is behind (version 1 only) is alone on the book:
+# it leaves the event of a version-2 case where it is, not in error, and
+# says so; once it stops (giving its claims back), node 1 runs it.
+open_case "$port1" WAIT
+until_true "WAIT's opening was not handled" settled
 for p in $p1 $p2 $p3; do
   kill "$p"
   wait "$p" || fail "a node did not stop cleanly"
 done
 p1= p2= p3=
+mkdir -p "$work/behind/workflows"
+cp "$work/inst/workflows/r1.lua" "$work/behind/workflows/"
+grep -v workflows.r2 "$work/inst/recoup.lua" >"$work/behind/recoup.lua"
+RECOUP_INGEST_TOKEN=ingest RECOUP_READ_TOKEN=read RECOUP_ADMIN_TOKEN=admin \
+  RECOUP_AGENT_TOKEN=agent "$recoup" serve "$work/behind" --db "$url" \
+  --listen "127.0.0.1:$port2" --real-time 2>>"$work/n4.log" >/dev/null &
+p2=$!
+up "$port2" "$p2"
+grep -q '"missing":"r v2".*"msg":"scripts behind the book' "$work/n4.log" ||
+  fail "the node behind did not say so at start: $(cat "$work/n4.log")"
+poke "$port2" WAIT
+left() {
+  grep -q '"msg":"cases left for a node that has their workflow version".*"version":"r v2"' \
+    "$work/n4.log"
+}
+until_true "the node behind did not leave WAIT's event" left
+[ "$(q "SELECT coalesce(error, 'none') || ' ' || state FROM cases WHERE id = 'WAIT'")" = "none open" ] ||
+  fail "WAIT on the node behind: $(q "SELECT state, error FROM cases WHERE id = 'WAIT'")"
+[ "$(q "SELECT count(*) FROM events WHERE case_id = 'WAIT' AND status = 'pending'")" = 1 ] ||
+  fail "WAIT's event is not pending: $(q "SELECT * FROM events WHERE case_id = 'WAIT'")"
+curl -s "http://127.0.0.1:$port2/metrics" >"$work/metrics4"
+grep -q '^recoup_version_waits_total [1-9]' "$work/metrics4" ||
+  fail "the node behind's /metrics: $(grep waits "$work/metrics4")"
+kill "$p2"
+wait "$p2" || fail "the node behind did not stop cleanly"
+p2=
+serve 1 "$port1"
+p1=$!
+up "$port1" "$p1"
+until_true "node 1 did not run WAIT's event" settled
+[ "$(q "SELECT state FROM cases WHERE id = 'WAIT'")" = poked_v2 ] ||
+  fail "WAIT: $(q "SELECT version, state, error FROM cases WHERE id = 'WAIT'")"
+
+[ "$(q "SELECT count(*) FROM cases WHERE error IS NOT NULL")" = 0 ] ||
+  fail "cases in error: $(q "SELECT id, error FROM cases WHERE error IS NOT NULL")"
+kill "$p1"
+wait "$p1" || fail "node 1 did not stop cleanly"
+p1=
 [ $status -eq 0 ] && echo "a reload on one node reached the others"
 [ $status -eq 0 ] || cat "$work"/n*.log >&2
 exit $status
