@@ -351,6 +351,40 @@ static void test_case_survives_reopen(void **state) {
   store_close(st);
 }
 
+/* Script reloads are numbered in the book, with the versions the last
+ * one loaded; a reload rolled back leaves the number, and another
+ * connection (another node) reads it. */
+static void test_reloads_are_numbered_in_the_book(void **state) {
+  store *st = open_store(), *other;
+  int64_t generation = -1;
+  char versions[64];
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_reload_generation(st, &generation, &err), RC_OK);
+  assert_int_equal(generation, 0);
+  assert_int_equal(store_reload_versions(st, versions, sizeof versions, &err),
+                   RC_OK);
+  assert_string_equal(versions, "{}");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_reload_bump(st, "{\"r\":2}", &generation, &err),
+                   RC_OK);
+  assert_int_equal(generation, 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_reload_bump(st, "{\"r\":3}", &generation, &err),
+                   RC_OK);
+  assert_int_equal(generation, 2);
+  store_rollback(st);
+  other = open_store();
+  assert_int_equal(store_reload_generation(other, &generation, &err), RC_OK);
+  assert_int_equal(generation, 1);
+  assert_int_equal(
+      store_reload_versions(other, versions, sizeof versions, &err), RC_OK);
+  assert_string_equal(versions, "{\"r\":2}");
+  store_close(other);
+  store_close(st);
+}
+
 static void test_timers_come_due_in_time_then_insertion_order(void **state) {
   store *st = open_store();
   store_timer *t;
@@ -1437,6 +1471,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_older_book_keeps_its_page_size,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reloads_are_numbered_in_the_book,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,
                                       teardown),
