@@ -807,7 +807,8 @@ static engine *open_dir(const char *dir, const char *db) {
 /* Two nodes on one book, their own directories: the second is behind the
  * first's reload, and a case on the version it lacks waits for it (not
  * in error, its event kept) until it has the version; then, before
- * failing anything, it follows the book's newest reload and runs it. */
+ * failing anything, it follows the book's newest reload and runs it. A
+ * reload its files refuse is tried once a generation. */
 static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   char a[128], b[128], db[160];
   engine *one, *two;
@@ -864,6 +865,28 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   assert_state(two, "V2", "b");
   assert_int_equal(journal_kind(two, "V2", "timer").count, 1);
   assert_int_equal(engine_reload_state(two)->waiting, 1);
+
+  /* Node two's files broken: it refuses generation 3 once, keeps what it
+   * runs, and does not try again at the next look (even with its files
+   * mended) but at the next reload. */
+  {
+    char path[256];
+    snprintf(path, sizeof path, "%s/workflows/m.lua", b);
+    write_text(path, "return recoup.workflow { name = 'm', version = \n");
+  }
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  assert_int_equal(engine_follow(two, &err), RC_OK);
+  assert_int_equal(engine_reload_state(two)->failed, 3);
+  assert_int_equal(engine_reload_state(two)->generation, 2);
+  assert_true(engine_reload_state(two)->why.message[0] != '\0');
+  write_institution(b, 2);
+  assert_int_equal(engine_follow(two, &err), RC_OK);
+  assert_int_equal(engine_reload_state(two)->failed, 3);
+  assert_int_equal(engine_reload_state(two)->generation, 2);
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  assert_int_equal(engine_follow(two, &err), RC_OK);
+  assert_int_equal(engine_reload_state(two)->failed, 0);
+  assert_int_equal(engine_reload_state(two)->generation, 4);
 
   engine_close(two);
   engine_close(one);
