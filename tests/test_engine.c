@@ -690,6 +690,31 @@ static void write_text(const char *path, const char *text) {
   fclose(f);
 }
 
+/* An institution directory whose one workflow is workflows/m.lua. */
+static void write_institution(const char *dir, const char *m) {
+  char path[256];
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  write_text(path,
+             "institution { name = 'R', timezone = 'UTC', currency = "
+             "'USD' }\nworkflow(require 'workflows.m')\n");
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  write_text(path, m);
+}
+
+static void remove_institution(const char *dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/workflows", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
 static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   char dir[128], path[256];
   engine_options opts;
@@ -701,18 +726,11 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   int migrated = -1;
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/recoup-test-reload-%d", (int)getpid());
-  mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/workflows", dir);
-  mkdir(path, 0700);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  write_text(path,
-             "institution { name = 'R', timezone = 'UTC', currency = "
-             "'USD' }\nworkflow(require 'workflows.m')\n");
+  write_institution(dir,
+                    "return recoup.workflow { name = 'm', version = 1, "
+                    "initial = 'a', states = { a = {}, z = { final = true } },"
+                    " transitions = { a = { 'z' } } }\n");
   snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
-  write_text(path,
-             "return recoup.workflow { name = 'm', version = 1, "
-             "initial = 'a', states = { a = {}, z = { final = true } },"
-             " transitions = { a = { 'z' } } }\n");
   memset(&opts, 0, sizeof opts);
   opts.dir = dir;
   opts.db = ":memory:";
@@ -753,45 +771,22 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   assert_int_equal(c.version, 2);
   store_case_free(&c);
   engine_close(eng);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/workflows", dir);
-  rmdir(path);
-  rmdir(dir);
+  remove_institution(dir);
 }
 
-/* An institution directory with workflow m at `version` (initial 'a' for
- * 1, 'b' after, whose enter sets a timer so its run shows). */
-static void write_institution(const char *dir, int version) {
+/* A version of workflow m (initial 'a' for 1, 'b' after, whose enter sets
+ * a timer so its run shows). */
+static void write_m(const char *dir, int version) {
   char path[256], text[512];
-  mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/workflows", dir);
-  mkdir(path, 0700);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  write_text(path,
-             "institution { name = 'R', timezone = 'UTC', currency = "
-             "'USD' }\nworkflow(require 'workflows.m')\n");
+  const char *initial = version == 1 ? "a" : "b";
   snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
   snprintf(text, sizeof text,
            "return recoup.workflow { name = 'm', version = %d, "
            "initial = '%s', states = { %s = { enter = function(case) "
            "case:after('1d', 'ping') end }, z = { final = true } },"
            " transitions = { %s = { 'z' } } }\n",
-           version, version == 1 ? "a" : "b", version == 1 ? "a" : "b",
-           version == 1 ? "a" : "b");
+           version, initial, initial, initial);
   write_text(path, text);
-}
-
-static void remove_institution(const char *dir) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/workflows", dir);
-  rmdir(path);
-  rmdir(dir);
 }
 
 static engine *open_dir(const char *dir, const char *db) {
@@ -822,15 +817,17 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   snprintf(b, sizeof b, "/tmp/recoup-test-follow-b-%d", (int)getpid());
   snprintf(db, sizeof db, "%s.db", a);
   unlink(db);
-  write_institution(a, 1);
-  write_institution(b, 1);
+  write_institution(a, "");
+  write_m(a, 1);
+  write_institution(b, "");
+  write_m(b, 1);
   one = open_dir(a, db);
   two = open_dir(b, db);
   assert_int_equal(engine_reload_state(two)->generation, 0);
 
   /* Node one reloads version 2; node two follows from its own files,
    * which still say version 1. */
-  write_institution(a, 2);
+  write_m(a, 2);
   assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
   assert_int_equal(engine_reload_state(one)->generation, 1);
   assert_int_equal(engine_follow(two, &err), RC_OK);
@@ -858,7 +855,7 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
 
   /* Its files come; another reload on node one: node two's sweep follows
    * it before anything else and runs the case on version 2. */
-  write_institution(b, 2);
+  write_m(b, 2);
   assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
   run_now(two);
   assert_int_equal(engine_reload_state(two)->generation, 2);
@@ -879,7 +876,7 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   assert_int_equal(engine_reload_state(two)->failed, 3);
   assert_int_equal(engine_reload_state(two)->generation, 2);
   assert_true(engine_reload_state(two)->why.message[0] != '\0');
-  write_institution(b, 2);
+  write_m(b, 2);
   assert_int_equal(engine_follow(two, &err), RC_OK);
   assert_int_equal(engine_reload_state(two)->failed, 3);
   assert_int_equal(engine_reload_state(two)->generation, 2);
