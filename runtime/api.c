@@ -1516,8 +1516,7 @@ static void metrics_reloads(FILE *f, service *svc) {
   const char *names[64];
   int n = script_workflow_names(sc, names, 64), version;
   metrics_one(f, "recoup_reload_generation", "gauge",
-              "The book's script reload this node has loaded.",
-              r->generation);
+              "The book's script reload this node has loaded.", r->generation);
   metrics_one(f, "recoup_reload_failed_generation", "gauge",
               "A reload of the book whose scripts did not load on this "
               "node (0: none).",

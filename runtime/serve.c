@@ -329,23 +329,23 @@ static void log_reloads(service *svc) {
   if (r->failed && r->failed != svc->reload_failed) {
     service_log("error",
                 json_pack("{s:s, s:s, s:I, s:s, s:i, s:s}", "msg",
-                          "reload refused", "by", "another node",
-                          "generation", (json_int_t)r->failed, "file",
-                          r->why.file, "line", r->why.line, "error",
-                          r->why.message));
+                          "reload refused", "by", "another node", "generation",
+                          (json_int_t)r->failed, "file", r->why.file, "line",
+                          r->why.line, "error", r->why.message));
   } else if (r->generation != svc->reload_generation) {
     if (svc->reload_generation >= 0) /* else: the first look, at start */
       service_log("info", json_pack("{s:s, s:s, s:I}", "msg", "reloaded", "by",
                                     "another node", "generation",
                                     (json_int_t)r->generation));
     if (r->behind[0])
-      service_log("error",
-                  json_pack("{s:s, s:s, s:I, s:s}", "msg",
-                            "scripts behind the book: another node reloaded "
-                            "versions this node's directory does not have",
-                            "missing", r->behind, "generation",
-                            (json_int_t)r->generation, "hint",
-                            "copy the scripts the other nodes run here, then reload"));
+      service_log(
+          "error",
+          json_pack("{s:s, s:s, s:I, s:s}", "msg",
+                    "scripts behind the book: another node reloaded "
+                    "versions this node's directory does not have",
+                    "missing", r->behind, "generation",
+                    (json_int_t)r->generation, "hint",
+                    "copy the scripts the other nodes run here, then reload"));
   }
   if (r->waiting != svc->reload_waiting)
     service_log("warn",
@@ -366,9 +366,9 @@ static void follow_reloads(service *svc) {
   if (engine_follow(svc->eng, &err) != RC_OK) {
     char masked[1024];
     service_mask(err.message, masked, sizeof masked);
-    service_log("error", json_pack("{s:s, s:s}", "msg",
-                                   "reload generation unreadable", "error",
-                                   masked));
+    service_log("error",
+                json_pack("{s:s, s:s}", "msg", "reload generation unreadable",
+                          "error", masked));
     return;
   }
   if (engine_reload_state(svc->eng)->generation != svc->reload_generation)

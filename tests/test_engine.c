@@ -838,9 +838,10 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   assert_int_equal(engine_follow(two, &err), RC_OK);
   assert_int_equal(engine_reload_state(two)->followed, 1);
 
-  j = json_loads("{\"id\":\"V2\",\"balance\":1,\"due_date\":\"2026-01-01\","
-                 "\"borrower\":{\"id\":\"B\"}}",
-                 0, NULL);
+  j = json_loads(
+      "{\"id\":\"V2\",\"balance\":1,\"due_date\":\"2026-01-01\","
+      "\"borrower\":{\"id\":\"B\"}}",
+      0, NULL);
   assert_int_equal(engine_upsert_case(one, j, 0, NULL, &err), RC_OK);
   json_decref(j);
   run_now(two); /* returns: the waiting event is not run again and again */
@@ -919,7 +920,8 @@ int main(void) {
       cmocka_unit_test(test_an_event_key_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_core_events_cannot_be_posted),
       cmocka_unit_test(test_payments_are_checked),
-      cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
+      cmocka_unit_test(
+          test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),

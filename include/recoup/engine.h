@@ -211,8 +211,8 @@ typedef struct engine_reloads {
   /* The versions the book's last reload names that this node has not
    * loaded ("standard v3, ..."; "" when none): its files are behind. */
   char behind[256];
-  int64_t waiting;    /* events and timers left for another node, total */
-  char missing[96];   /* the last version missing ("standard v3") */
+  int64_t waiting;  /* events and timers left for another node, total */
+  char missing[96]; /* the last version missing ("standard v3") */
 } engine_reloads;
 int engine_follow(engine *eng, rc_error *err);
 const engine_reloads *engine_reload_state(const engine *eng);
