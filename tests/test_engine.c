@@ -920,8 +920,7 @@ int main(void) {
       cmocka_unit_test(test_an_event_key_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_core_events_cannot_be_posted),
       cmocka_unit_test(test_payments_are_checked),
-      cmocka_unit_test(
-          test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
+      cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
