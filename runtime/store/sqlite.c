@@ -1895,18 +1895,36 @@ static int sq_event_key_claim(sq *st, const char *key, const char *case_id,
   return RC_OK;
 }
 
+/* Room for one more of a claim's entries in *v (cap of them now, at most
+ * max): a claim asks for what is left of its batch, a thousand entries,
+ * and under a simulated clock mostly gets one (each due time in turn):
+ * calloc'ing the whole batch zeroed up to 40 KB for each of a step's two
+ * claims. NULL when out of memory (*v is then still the caller's). */
+static void *claim_room(void *v, int *cap, int count, int max, size_t size) {
+  int grown;
+  void *p;
+  if (count < *cap) return v;
+  grown = *cap ? *cap * 2 : 16;
+  if (grown > max) grown = max > 0 ? max : 1;
+  if (grown <= count) grown = count + 1;
+  if (!(p = realloc(v, (size_t)grown * size))) return NULL;
+  *cap = grown;
+  return p;
+}
+
 /* An event queued before its case failed is parked beside the failed one
  * (the retry brings it back, in order) the first time a read meets it, so
  * that no later read steps over it again. */
 static int sq_events_next(sq *st, int max, store_event **out, int *n,
                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
-  store_event *ev = calloc((size_t)(max > 0 ? max : 1), sizeof *ev);
+  store_event *ev = NULL, *room;
   int64_t after = 0, park[64];
-  int rc = SQLITE_DONE, count = 0;
+  int rc = SQLITE_DONE, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
-  if (!ev) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (!(ev = claim_room(ev, &cap, 0, max, sizeof *ev)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (count < max) {
     int rows = 0, parked = 0, limit = max - count;
     sqlite3_bind_int(s, 1, limit);
@@ -1918,6 +1936,12 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
         park[parked++] = after;
         continue;
       }
+      if (!(room = claim_room(ev, &cap, count, max, sizeof *ev))) {
+        sqlite3_reset(s);
+        store_events_free(ev, count);
+        return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      }
+      ev = room;
       ev[count].id = after;
       ev[count].case_id = dup_col(s, 1);
       ev[count].type = dup_col(s, 2);
@@ -2020,14 +2044,17 @@ static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
 static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_DUE);
-  store_timer *t = calloc((size_t)(max > 0 ? max : 1), sizeof *t);
-  int rc, count = 0;
+  store_timer *t = NULL, *room = NULL;
+  int rc, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
-  if (!t) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (!(t = room = claim_room(t, &cap, 0, max, sizeof *t)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int(s, 2, max);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+    if (!(room = claim_room(t, &cap, count, max, sizeof *t))) break;
+    t = room;
     t[count].id = sqlite3_column_int64(s, 0);
     t[count].case_id = dup_col(s, 1);
     t[count].due = sqlite3_column_int64(s, 2);
@@ -2037,6 +2064,10 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (!room) {
+    store_timers_free(t, count);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     store_timers_free(t, count);
     return fail(st, err, "due timers");
