@@ -2281,6 +2281,31 @@ static int timer_keys_end(sq *st, const char *case_id, const char *event,
   return timer_keys_changed(st, err);
 }
 
+/* Outside a transaction a timer and its case's keys change together all
+ * the same: a savepoint makes the statements one transaction. */
+static int keys_apart_begin(sq *st, rc_error *err) {
+  if (st->base.depth > 0) return RC_OK;
+  return sqlite3_exec(st->db, "SAVEPOINT timer_keys", NULL, NULL, NULL) ==
+                 SQLITE_OK
+             ? RC_OK
+             : fail(st, err, "timer keys");
+}
+
+/* Ends keys_apart_begin's savepoint: kept when rc is RC_OK. */
+static int keys_apart_end(sq *st, int rc, rc_error *err) {
+  if (st->base.depth > 0) return rc;
+  if (rc == RC_OK &&
+      sqlite3_exec(st->db, "RELEASE timer_keys", NULL, NULL, NULL) !=
+          SQLITE_OK)
+    rc = fail(st, err, "timer keys");
+  if (rc != RC_OK) {
+    sqlite3_exec(st->db, "ROLLBACK TO timer_keys; RELEASE timer_keys", NULL,
+                 NULL, NULL);
+    st->timers_known = 0;
+  }
+  return rc;
+}
+
 static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
                            const char *event, const char *data, int scoped,
                            rc_error *err) {
@@ -3794,7 +3819,9 @@ static int op_timers_claim(store *s, rc_time until, int max,
 
 static int op_timer_finish(store *s, const store_timer *t, int *deleted,
                            rc_error *err) {
-  return sq_timer_delete(SQ(s), t, deleted, err);
+  int rc = keys_apart_begin(SQ(s), err);
+  if (rc == RC_OK) rc = sq_timer_delete(SQ(s), t, deleted, err);
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_events_claim(store *s, int max, const store_lease *lease,
@@ -3896,18 +3923,25 @@ static int op_events_retry(store *s, const char *case_id, int *count,
 static int op_timer_put(store *s, const char *case_id, rc_time due,
                         const char *event, const char *data, int scoped,
                         rc_error *err) {
-  return sq_timer_insert(SQ(s), case_id, due, event, data, scoped, err);
+  int rc = keys_apart_begin(SQ(s), err);
+  if (rc == RC_OK)
+    rc = sq_timer_insert(SQ(s), case_id, due, event, data, scoped, err);
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_timers_cancel(store *s, const char *case_id, int which,
                             const char *event, int *count, rc_error *err) {
+  int rc = keys_apart_begin(SQ(s), err);
   if (count) *count = 0;
+  if (rc != RC_OK) return rc;
   switch (which) {
-  case STORE_TIMERS_ALL: return sq_timers_cancel_all(SQ(s), case_id, err);
+  case STORE_TIMERS_ALL: rc = sq_timers_cancel_all(SQ(s), case_id, err); break;
   case STORE_TIMERS_SCOPED:
-    return sq_timers_delete_scoped(SQ(s), case_id, err);
-  default: return sq_timers_cancel(SQ(s), case_id, event, count, err);
+    rc = sq_timers_delete_scoped(SQ(s), case_id, err);
+    break;
+  default: rc = sq_timers_cancel(SQ(s), case_id, event, count, err);
   }
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
