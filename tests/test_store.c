@@ -553,8 +553,7 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
   assert_int_equal(
-      store_timers_cancel(st, "L1", STORE_TIMERS_ALL, NULL, NULL, &err),
-      RC_OK);
+      store_timers_cancel(st, "L1", STORE_TIMERS_ALL, NULL, NULL, &err), RC_OK);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(count_rows("SELECT json_array_length(timer_keys) FROM "
@@ -596,9 +595,10 @@ static void test_upgrade_keeps_each_case_s_timers(void **state) {
   store_timer_insert(st, "L1", 200, "b", NULL, 0, &err);
   store_timer_insert(st, "L2", 100, "a", NULL, 1, &err);
   store_close(st);
-  exec_sql("ALTER TABLE cases DROP COLUMN timer_keys;"
-           "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
-           "PRAGMA user_version = 15;");
+  exec_sql(
+      "ALTER TABLE cases DROP COLUMN timer_keys;"
+      "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+      "PRAGMA user_version = 15;");
   st = open_store();
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
@@ -608,8 +608,7 @@ static void test_upgrade_keeps_each_case_s_timers(void **state) {
       store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "b", &n, &err), RC_OK);
   assert_int_equal(n, 1);
   assert_int_equal(
-      store_timers_cancel(st, "L2", STORE_TIMERS_ALL, NULL, NULL, &err),
-      RC_OK);
+      store_timers_cancel(st, "L2", STORE_TIMERS_ALL, NULL, NULL, &err), RC_OK);
   assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
   assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
                               "'L1' AND event = 'a'"),

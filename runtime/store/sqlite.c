@@ -2295,8 +2295,7 @@ static int keys_apart_begin(sq *st, rc_error *err) {
 static int keys_apart_end(sq *st, int rc, rc_error *err) {
   if (st->base.depth > 0) return rc;
   if (rc == RC_OK &&
-      sqlite3_exec(st->db, "RELEASE timer_keys", NULL, NULL, NULL) !=
-          SQLITE_OK)
+      sqlite3_exec(st->db, "RELEASE timer_keys", NULL, NULL, NULL) != SQLITE_OK)
     rc = fail(st, err, "timer keys");
   if (rc != RC_OK) {
     sqlite3_exec(st->db, "ROLLBACK TO timer_keys; RELEASE timer_keys", NULL,
@@ -3934,13 +3933,12 @@ static int op_timers_cancel(store *s, const char *case_id, int which,
   int rc = keys_apart_begin(SQ(s), err);
   if (count) *count = 0;
   if (rc != RC_OK) return rc;
-  switch (which) {
-  case STORE_TIMERS_ALL: rc = sq_timers_cancel_all(SQ(s), case_id, err); break;
-  case STORE_TIMERS_SCOPED:
+  if (which == STORE_TIMERS_ALL)
+    rc = sq_timers_cancel_all(SQ(s), case_id, err);
+  else if (which == STORE_TIMERS_SCOPED)
     rc = sq_timers_delete_scoped(SQ(s), case_id, err);
-    break;
-  default: rc = sq_timers_cancel(SQ(s), case_id, event, count, err);
-  }
+  else
+    rc = sq_timers_cancel(SQ(s), case_id, event, count, err);
   return keys_apart_end(SQ(s), rc, err);
 }
 
