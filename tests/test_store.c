@@ -23,6 +23,7 @@
 #include "pg/pgt.h"
 #endif
 #include "store/backend.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 
 /* The book each test opens: a SQLite file, or a PostgreSQL database's URL
@@ -515,6 +516,140 @@ static void test_scoped_timers_go_and_kept_ones_stay(void **state) {
   store_close(st);
 }
 
+/* Counts the rows store_timers_each hands over. */
+static int count_each(void *ud, const store_value *cols, int n) {
+  (void)cols, (void)n;
+  ++*(int *)ud;
+  return 0;
+}
+
+/* The timers a case holds are kept with it (cases.timer_keys), not in an
+ * index of the timers by case, which every timer fired wrote at a random
+ * page: the keys follow each timer set, fired and ended, the case's state
+ * change writes them, and a savepoint rolled back takes its changes back. */
+static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
+  store *st;
+  store_timer *due;
+  int n = 0, deleted = 0, listed = 0;
+  int64_t count;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("cases.timer_keys is SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  /* Outside a transaction, written at once. */
+  assert_int_equal(store_timer_insert(st, "L1", 100, "a", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 100, "k", NULL, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L2", 200, "b", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 300, "c", "{}", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "type = 'index' AND tbl_name = 'timers' AND "
+                              "name NOT LIKE 'sqlite_%'"),
+                   0);
+  assert_int_equal(count_rows("SELECT json_array_length(timer_keys) FROM "
+                              "cases WHERE id = 'L1'"),
+                   3);
+  assert_int_equal(store_timers_each(st, "L1", count_each, &listed, &err),
+                   RC_OK);
+  assert_int_equal(listed, 3);
+
+  /* A reminder step: its timer fires, the case moves on, the state's
+   * other timer ends with it; the kept one stays. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &due, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(due[0].event, "a");
+  assert_int_equal(store_timer_finish(st, &due[0], &deleted, &err), RC_OK);
+  assert_int_equal(deleted, 1);
+  store_timers_free(due, n);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_SCOPED, NULL, NULL, &err),
+      RC_OK);
+  assert_int_equal(set_state(st, "L1", "reminded", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  assert_int_equal(count_rows("SELECT json_array_length(timer_keys) FROM "
+                              "cases WHERE id = 'L1'"),
+                   1);
+  assert_int_equal(count_rows("SELECT timer_keys ->> '$[0][2]' FROM cases "
+                              "WHERE id = 'L1'"),
+                   0);
+
+  /* Ended in a savepoint rolled back: still there, and still kept. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_ALL, NULL, NULL, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT json_array_length(timer_keys) FROM "
+                              "cases WHERE id = 'L1'"),
+                   1);
+
+  /* Ended by name, without a state change: written at the commit. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "b", &n, &err), RC_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "k", &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE id = 'L1' "
+                              "AND timer_keys = ''"),
+                   1);
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'L2'"),
+                   1);
+  store_close(st);
+}
+
+/* The upgrade to schema 16 finds each case's timers for it, from a book
+ * whose timers were found by an index (as version 15 kept them). */
+static void test_upgrade_keeps_each_case_s_timers(void **state) {
+  store *st;
+  int n = 0;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("an upgrade from SQLite schema version 15");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L1", 200, "b", NULL, 0, &err);
+  store_timer_insert(st, "L2", 100, "a", NULL, 1, &err);
+  store_close(st);
+  exec_sql(
+      "ALTER TABLE cases DROP COLUMN timer_keys;"
+      "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+      "PRAGMA user_version = 15;");
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name = 'timers_case'"),
+                   0);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "b", &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(
+      store_timers_cancel(st, "L2", STORE_TIMERS_ALL, NULL, NULL, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'L1' AND event = 'a'"),
+                   1);
+  store_close(st);
+}
+
 static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
   store *st = open_store();
   int64_t pending;
@@ -957,7 +1092,7 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
                    RC_EINTERNAL);
   store_close(st);
-  assert_int_equal(count_rows("PRAGMA user_version"), 15);
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(
       count_rows("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                  "'%WITHOUT ROWID%' AND name IN ('cases', 'borrowers', "
@@ -1483,6 +1618,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_pending_timers_are_counted_as_they_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_case_keeps_the_keys_of_its_timers,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_upgrade_keeps_each_case_s_timers,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),

@@ -22,6 +22,11 @@ typedef struct sq sq;
 
 static void sq_close(sq *st);
 static int sq_event_fail(sq *st, int64_t id, rc_error *err);
+static void timer_keys_forget(sq *st);
+static int timer_keys_flush(sq *st, rc_error *err);
+static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
+static int timer_keys_known(sq *st, const char *text, rc_error *err);
+static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
 
 /* A run holds at most this many rows (sqlite_schema.c's CHECK): a page after row
  * X then starts among the runs whose first id is above X - JOURNAL_RUN. */
@@ -72,10 +77,10 @@ enum {
   S_TIMER_NEXT,
   S_TIMERS_DUE,
   S_TIMER_DELETE,
-  S_TIMERS_SCOPED_ANY,
-  S_TIMERS_SCOPED,
-  S_TIMERS_ALL,
-  S_TIMERS_CANCEL,
+  S_TIMER_END,
+  S_TIMER_KEYS,
+  S_TIMER_KEYS_PUT,
+  S_CASE_STATE_KEYS,
   S_TIMERS_CASE,
   S_TIMERS_COUNT,
   S_DATA_VERSION,
@@ -267,11 +272,16 @@ static const char *const sql[S_COUNT] = {
         "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
         " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
-    [S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
+    /* timer_keys last: the step's read of its case brings them. */
+    [S_CASE_GET] = "SELECT " CASE_COLS ", timer_keys FROM cases WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
     [S_CASE_STATE] =
         "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4 "
         "WHERE id = ?1",
+    /* The same, with the timers the step left the case (timer_keys). */
+    [S_CASE_STATE_KEYS] =
+        "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4, "
+        "timer_keys = ?5 WHERE id = ?1",
     [S_CASE_ERROR] = "UPDATE cases SET error = ?2 WHERE id = ?1",
     [S_CASE_DATA] = "UPDATE cases SET data = ?2 WHERE id = ?1",
     [S_CASE_TAGS] = "UPDATE cases SET tags = ?2 WHERE id = ?1",
@@ -321,7 +331,7 @@ static const char *const sql[S_COUNT] = {
     [S_TIMER_INSERT] =
         "INSERT INTO timers(due, id, case_id, event, data, scoped)"
         " VALUES (?2, (SELECT coalesce(max(id), 0) + 1 FROM timers"
-        " WHERE due = ?2), ?1, ?3, ?4, ?5)",
+        " WHERE due = ?2), ?1, ?3, ?4, ?5) RETURNING id",
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
     [S_TIMERS_DUE] =
         "SELECT id, case_id, due, event, data FROM timers "
@@ -331,14 +341,20 @@ static const char *const sql[S_COUNT] = {
     [S_TIMER_DELETE] =
         "DELETE FROM timers WHERE due = ?3 AND id = ?1 AND case_id = ?2 "
         "AND event = ?4 AND data IS ?5",
-    [S_TIMERS_SCOPED_ANY] =
-        "SELECT 1 FROM timers WHERE case_id = ?1 AND scoped",
-    [S_TIMERS_SCOPED] = "DELETE FROM timers WHERE case_id = ?1 AND scoped",
-    [S_TIMERS_ALL] = "DELETE FROM timers WHERE case_id = ?1",
-    [S_TIMERS_CANCEL] = "DELETE FROM timers WHERE case_id = ?1 AND event = ?2",
+    /* One of a case's timers, found by its key (timer_keys); ?4 an
+     * event's name or NULL for any, ?5 1 for scoped timers only. The case
+     * is checked: a key outlives its timer only in a book whose timers
+     * were edited behind the store's back. */
+    [S_TIMER_END] =
+        "DELETE FROM timers WHERE due = ?1 AND id = ?2 AND case_id = ?3 "
+        "AND (?4 IS NULL OR event = ?4) AND (?5 = 0 OR scoped)",
+    [S_TIMER_KEYS] = "SELECT timer_keys FROM cases WHERE id = ?1",
+    [S_TIMER_KEYS_PUT] = "UPDATE cases SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
-        "SELECT id, event, due, data, scoped FROM timers "
-        "WHERE case_id = ?1 ORDER BY due, id",
+        "SELECT t.id, t.event, t.due, t.data, t.scoped FROM cases c, "
+        "json_each(CASE c.timer_keys WHEN '' THEN '[]' ELSE c.timer_keys "
+        "END) k, timers t WHERE c.id = ?1 AND t.due = k.value ->> 0 AND "
+        "t.id = k.value ->> 1 AND t.case_id = ?1 ORDER BY t.due, t.id",
     [S_TIMERS_COUNT] = "SELECT count(*) FROM timers",
     [S_DATA_VERSION] = "PRAGMA data_version",
     /* Ids stay dense and increasing: a run starts after the last one. */
@@ -792,6 +808,16 @@ static const char *const sql[S_COUNT] = {
     [S_ROLLS_FORGET] = "DELETE FROM figures_roll_log WHERE month < ?1",
 };
 
+/* A timer's key in timers (due, id) and whether it ends with its case's
+ * state: what cases.timer_keys holds for each timer of the case, as
+ * [[due, id, scoped], ...], '' for none. It replaces an index of the
+ * timers by case (timers_case), which every timer fired wrote at a random
+ * place: the case's row is written by the same step anyway. */
+typedef struct timer_key {
+  int64_t due, id;
+  int scoped;
+} timer_key;
+
 /* The SQLite backend's store: the shared part first (backend.h). */
 struct sq {
   store base;
@@ -822,6 +848,22 @@ struct sq {
    * step (measured). Forgotten when a transaction begins or rolls back. */
   struct case_fig *fig_case; /* owned */
   char fig_case_id[160];     /* "" when none */
+  /* The timers one case holds (cases.timer_keys), known since the
+   * transaction read or changed them; dirty when changed and not yet
+   * written. The step that fires a timer and moves its case on writes
+   * them with the case's new state, in the UPDATE it makes anyway
+   * (S_CASE_STATE_KEYS); anything else that would read them writes them
+   * first (timer_keys_flush). */
+  struct {
+    char case_id[160];
+    timer_key *v; /* owned */
+    int n, cap, known, dirty;
+    /* A timer of case_id fired before its keys were known: taken out of
+     * them when they are read, which the step's read of the case does
+     * (sq_case_get), so that firing reads nothing more. */
+    timer_key fired;
+    int has_fired;
+  } keys;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1058,6 +1100,7 @@ static void sq_close(sq *st) {
   free(st->fig_case);
   free(st->figures.slot);
   free(st->figures.v);
+  free(st->keys.v);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1345,6 +1388,7 @@ static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
  * these run; they read it and never set it. */
 static int sq_rollback(sq *st) {
   figures_clear(st);
+  timer_keys_forget(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->base.depth == 0) return RC_OK;
@@ -1354,7 +1398,8 @@ static int sq_rollback(sq *st) {
 }
 
 static int sq_release(sq *st, rc_error *err) {
-  if (exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
+  if (timer_keys_flush(st, err) != RC_OK ||
+      exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
     return RC_ESTORE;
   /* After a ROLLBACK TO the savepoint's part is already gone. */
   figures_savepoint_end(st, 1);
@@ -1362,13 +1407,17 @@ static int sq_release(sq *st, rc_error *err) {
 }
 
 static int sq_begin(sq *st, int nested, rc_error *err) {
+  /* What a savepoint rolls back is then only what it changed. */
   if (nested)
-    return exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") != RC_OK
+    return timer_keys_flush(st, err) != RC_OK ||
+                   exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") !=
+                       RC_OK
                ? RC_ESTORE
                : RC_OK;
   st->fig_case_id[0] = '\0';
   if (st->base.depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
+  timer_keys_forget(st); /* another connection may have written since */
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
   return RC_OK;
 }
@@ -1379,13 +1428,14 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty. */
     st->timers_known = 0;
     st->fig_case_id[0] = '\0';
+    timer_keys_forget(st);
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
       return RC_ESTORE;
     return sq_release(st, err);
   }
   if (!keep) return sq_rollback(st);
-  if (figures_flush(st, err) != RC_OK ||
+  if (timer_keys_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
     sq_rollback(st);
     return RC_ESTORE;
@@ -1430,19 +1480,6 @@ static int sq_meta_put(sq *st, const char *key, const char *value,
  * key sets up a scratch table even when nothing matches (2.3 us, more
  * than inserting a contact); a look first costs 0.5 us (measured), so
  * deletes that usually find nothing look first. */
-static int probe(sq *st, int which, const char *key, int *found,
-                 rc_error *err) {
-  sqlite3_stmt *s = stmt(st, which);
-  int rc;
-  bind_text(s, 1, key);
-  rc = sqlite3_step(s);
-  *found = rc == SQLITE_ROW;
-  rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : fail(st, err, "look up");
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  return rc;
-}
-
 static int sq_borrower_get(sq *st, const char *id, store_borrower *out,
                            rc_error *err);
 static int borrower_write(sq *st, const store_borrower *b, rc_error *err);
@@ -1623,6 +1660,13 @@ static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
   int rc;
   bind_case(s, c);
   if ((rc = exec_stmt(st, s, err, "insert case")) != RC_OK) return rc;
+  /* A new case holds no timers: its opening sets them without a read. */
+  if (st->base.depth > 0 && strlen(c->id) < sizeof st->keys.case_id) {
+    if ((rc = timer_keys_flush(st, err)) != RC_OK) return rc;
+    timer_keys_forget(st);
+    memcpy(st->keys.case_id, c->id, strlen(c->id) + 1);
+    st->keys.known = 1;
+  }
   memset(&now, 0, sizeof now);
   rc_copy(now.workflow, sizeof now.workflow, c->workflow);
   rc_copy(now.state, sizeof now.state, c->state);
@@ -1663,6 +1707,23 @@ static int sq_case_update_fields(sq *st, const store_case *c, rc_error *err) {
   return case_fig_move(st, &was, &now, err);
 }
 
+/* The timer keys a case's row just read holds: kept as the case's, unless
+ * another case's changed keys are held (those are written first, which a
+ * read does not do). Keys that do not read are left for timer_keys_of to
+ * report. */
+static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+  int same = !strcmp(st->keys.case_id, id);
+  rc_error ignored;
+  if (same ? st->keys.known : st->keys.dirty || st->keys.has_fired) return;
+  if (!same) {
+    if (strlen(id) >= sizeof st->keys.case_id) return;
+    timer_keys_forget(st);
+    memcpy(st->keys.case_id, id, strlen(id) + 1);
+  }
+  (void)timer_keys_known(st, (const char *)sqlite3_column_text(s, col),
+                         &ignored);
+}
+
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
@@ -1694,6 +1755,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
     out->on_hold = sqlite3_column_int(s, 20);
     out->overpaid = sqlite3_column_int64(s, 21);
     out->reduced = sqlite3_column_int64(s, 22);
+    if (st->base.depth > 0) case_keys_seen(st, id, s, 23);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -1736,13 +1798,21 @@ static int sq_case_exists(sq *st, const char *id, rc_error *err) {
 
 static int sq_case_set_state(sq *st, const char *id, const char *state,
                              int closed, const char *outcome, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_STATE);
+  /* The timers the step ended go with the state (timer_keys). */
+  int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
+  jbuf b = {0};
+  sqlite3_stmt *s = stmt(st, keys ? S_CASE_STATE_KEYS : S_CASE_STATE);
   FIG_BEFORE(id);
+  if (keys && (rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
   bind_text(s, 1, id);
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
   bind_text(s, 4, outcome);
-  if ((rc = exec_stmt(st, s, err, "set state")) != RC_OK || !found) return rc;
+  if (keys) bind_text(s, 5, b.p ? b.p : "");
+  rc = exec_stmt(st, s, err, "set state");
+  free(b.p);
+  if (rc == RC_OK && keys) st->keys.dirty = 0;
+  if (rc != RC_OK || !found) return rc;
   rc_copy(now.state, sizeof now.state, state);
   now.closed = closed != 0;
   /* A champion/challenger arm counts its cases closed paid. */
@@ -1895,18 +1965,36 @@ static int sq_event_key_claim(sq *st, const char *key, const char *case_id,
   return RC_OK;
 }
 
+/* Room for one more of a claim's entries in *v (cap of them now, at most
+ * max): a claim asks for what is left of its batch, a thousand entries,
+ * and under a simulated clock mostly gets one (each due time in turn):
+ * calloc'ing the whole batch zeroed up to 40 KB for each of a step's two
+ * claims. NULL when out of memory (*v is then still the caller's). */
+static void *claim_room(void *v, int *cap, int count, int max, size_t size) {
+  int grown;
+  void *p;
+  if (count < *cap) return v;
+  grown = *cap ? *cap * 2 : 16;
+  if (grown > max) grown = max > 0 ? max : 1;
+  if (grown <= count) grown = count + 1;
+  if (!(p = realloc(v, (size_t)grown * size))) return NULL;
+  *cap = grown;
+  return p;
+}
+
 /* An event queued before its case failed is parked beside the failed one
  * (the retry brings it back, in order) the first time a read meets it, so
  * that no later read steps over it again. */
 static int sq_events_next(sq *st, int max, store_event **out, int *n,
                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_EVENT_NEXT);
-  store_event *ev = calloc((size_t)(max > 0 ? max : 1), sizeof *ev);
+  store_event *ev = NULL, *room;
   int64_t after = 0, park[64];
-  int rc = SQLITE_DONE, count = 0;
+  int rc = SQLITE_DONE, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
-  if (!ev) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (!(ev = claim_room(ev, &cap, 0, max, sizeof *ev)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (count < max) {
     int rows = 0, parked = 0, limit = max - count;
     sqlite3_bind_int(s, 1, limit);
@@ -1918,6 +2006,12 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
         park[parked++] = after;
         continue;
       }
+      if (!(room = claim_room(ev, &cap, count, max, sizeof *ev))) {
+        sqlite3_reset(s);
+        store_events_free(ev, count);
+        return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      }
+      ev = room;
       ev[count].id = after;
       ev[count].case_id = dup_col(s, 1);
       ev[count].type = dup_col(s, 2);
@@ -1995,16 +2089,258 @@ static int timers_changed(sq *st, int sign, int rc) {
   return rc;
 }
 
+/* --- the timers a case holds (cases.timer_keys) ------------------------ */
+
+/* The held keys as timer_keys stores them. */
+static int timer_keys_text(sq *st, jbuf *b, rc_error *err) {
+  for (int i = 0; i < st->keys.n; i++) {
+    jb_lit(b, i ? ",[" : "[[");
+    jb_int(b, st->keys.v[i].due);
+    jb_lit(b, ",");
+    jb_int(b, st->keys.v[i].id);
+    jb_lit(b, st->keys.v[i].scoped ? ",1]" : ",0]");
+  }
+  if (st->keys.n) jb_lit(b, "]");
+  if (!b->oom) return RC_OK;
+  free(b->p);
+  b->p = NULL;
+  return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+}
+
+/* Writes the held keys if changed; they stay known. */
+static int timer_keys_flush(sq *st, rc_error *err) {
+  sqlite3_stmt *s;
+  jbuf b = {0};
+  int rc;
+  /* A fired timer still to take out of keys not read yet. */
+  if (st->keys.has_fired && !st->keys.known &&
+      (rc = timer_keys_of(st, st->keys.case_id, err)) != RC_OK)
+    return rc;
+  if (!st->keys.dirty) return RC_OK;
+  if ((rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
+  s = stmt(st, S_TIMER_KEYS_PUT);
+  bind_text(s, 1, st->keys.case_id);
+  bind_text(s, 2, b.p ? b.p : "");
+  rc = exec_stmt(st, s, err, "timer keys");
+  free(b.p);
+  if (rc == RC_OK) st->keys.dirty = 0;
+  return rc;
+}
+
+/* Forgets the held keys (a rollback; a new transaction). */
+static void timer_keys_forget(sq *st) {
+  st->keys.known = st->keys.dirty = st->keys.has_fired = 0;
+  st->keys.n = 0;
+}
+
+static int timer_keys_add(sq *st, int64_t due, int64_t id, int scoped,
+                          rc_error *err) {
+  if (st->keys.n == st->keys.cap) {
+    int cap = st->keys.cap ? st->keys.cap * 2 : 8;
+    timer_key *v = realloc(st->keys.v, (size_t)cap * sizeof *v);
+    if (!v) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    st->keys.v = v;
+    st->keys.cap = cap;
+  }
+  st->keys.v[st->keys.n++] = (timer_key){due, id, scoped};
+  return RC_OK;
+}
+
+/* Parses [[due, id, scoped], ...] as timer_keys_flush writes it. */
+static int timer_keys_parse(sq *st, const char *text, rc_error *err) {
+  int64_t part[3];
+  int k = 0, rc = RC_OK;
+  const char *p = text ? text : "";
+  while (*p && rc == RC_OK) {
+    char *end;
+    if (*p == '[' || *p == ']' || *p == ',') {
+      p++;
+      continue;
+    }
+    part[k] = strtoll(p, &end, 10);
+    if (end == p)
+      return rc_error_set(err, RC_ESTORE, NULL,
+                          "database: case %s: its timer keys do not read: %s",
+                          st->keys.case_id, text);
+    p = end;
+    if (++k == 3) {
+      rc = timer_keys_add(st, part[0], part[1], part[2] != 0, err);
+      k = 0;
+    }
+  }
+  if (rc == RC_OK && k)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database: case %s: its timer keys do not read: %s",
+                        st->keys.case_id, text);
+  return rc;
+}
+
+/* Takes key k out of the keys held; dirty when it was there. */
+static void timer_keys_drop(sq *st, const timer_key *k) {
+  int kept = 0;
+  for (int i = 0; i < st->keys.n; i++)
+    if (st->keys.v[i].due != k->due || st->keys.v[i].id != k->id)
+      st->keys.v[kept++] = st->keys.v[i];
+  if (kept < st->keys.n) st->keys.dirty = 1;
+  st->keys.n = kept;
+}
+
+/* The keys held become case_id's (nothing else may be dirty), as read
+ * from the case's row: text, NULL for a case that is not there. */
+static int timer_keys_known(sq *st, const char *text, rc_error *err) {
+  int rc;
+  st->keys.n = 0;
+  if ((rc = timer_keys_parse(st, text, err)) != RC_OK) {
+    timer_keys_forget(st);
+    return rc;
+  }
+  st->keys.known = 1;
+  if (st->keys.has_fired) timer_keys_drop(st, &st->keys.fired);
+  st->keys.has_fired = 0;
+  return RC_OK;
+}
+
+/* Makes the keys held case_id's: another case's written first if they
+ * changed; a timer of case_id fired meanwhile is left out. */
+static int timer_keys_switch(sq *st, const char *case_id, rc_error *err) {
+  int rc;
+  if (!strcmp(st->keys.case_id, case_id)) return RC_OK;
+  if ((rc = timer_keys_flush(st, err)) != RC_OK) return rc;
+  timer_keys_forget(st);
+  if (strlen(case_id) >= sizeof st->keys.case_id)
+    return rc_error_set(err, RC_EINVAL, "case", "case id too long: %.40s...",
+                        case_id);
+  memcpy(st->keys.case_id, case_id, strlen(case_id) + 1);
+  return RC_OK;
+}
+
+/* Makes the keys held those of case_id, read unless known. A case that
+ * is not there holds none. */
+static int timer_keys_of(sq *st, const char *case_id, rc_error *err) {
+  sqlite3_stmt *s;
+  int rc;
+  /* Outside a transaction nothing is held over: another connection may
+   * write between two statements. */
+  if (st->base.depth == 0) timer_keys_forget(st);
+  rc = timer_keys_switch(st, case_id, err);
+  if (rc != RC_OK || st->keys.known) return rc;
+  s = stmt(st, S_TIMER_KEYS);
+  bind_text(s, 1, case_id);
+  rc = one_row(st, s, sqlite3_step(s), err, "timer keys");
+  if (rc == RC_OK || rc == RC_ENOTFOUND)
+    rc = timer_keys_known(
+        st, rc == RC_OK ? (const char *)sqlite3_column_text(s, 0) : NULL, err);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+/* The keys changed: outside a transaction written now (nothing else
+ * would), inside it when the case's state is, or before they are read. */
+static int timer_keys_changed(sq *st, rc_error *err) {
+  int rc;
+  st->keys.dirty = 1;
+  if (st->base.depth > 0) return RC_OK;
+  rc = timer_keys_flush(st, err);
+  timer_keys_forget(st);
+  return rc;
+}
+
+/* Ends the timers of case_id that match (event NULL: any; scoped_only:
+ * those ending with its state), by their keys; *count how many. */
+static int timer_keys_end(sq *st, const char *case_id, const char *event,
+                          int scoped_only, int *count, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TIMER_END);
+  int rc = timer_keys_of(st, case_id, err), kept = 0, ended = 0;
+  if (count) *count = 0;
+  if (rc != RC_OK) return rc;
+  for (int i = 0; i < st->keys.n; i++) {
+    const timer_key *k = &st->keys.v[i];
+    if (scoped_only && !k->scoped) {
+      st->keys.v[kept++] = *k;
+      continue;
+    }
+    sqlite3_bind_int64(s, 1, k->due);
+    sqlite3_bind_int64(s, 2, k->id);
+    bind_text(s, 3, case_id);
+    bind_text(s, 4, event);
+    sqlite3_bind_int(s, 5, scoped_only);
+    if ((rc = exec_stmt(st, s, err, "end timer")) != RC_OK) {
+      timer_keys_forget(st); /* some ended, some not: read them again */
+      return rc;
+    }
+    if (sqlite3_changes(st->db) > 0)
+      ended++;
+    else if (event)
+      st->keys.v[kept++] = *k; /* another event's timer */
+  }
+  if (kept == st->keys.n) return RC_OK;
+  st->keys.n = kept;
+  if (st->timers_known) st->timers -= ended;
+  if (count) *count = ended;
+  return timer_keys_changed(st, err);
+}
+
+/* Outside a transaction a timer and its case's keys change together all
+ * the same: a savepoint makes the statements one transaction. */
+static int keys_apart_begin(sq *st, rc_error *err) {
+  if (st->base.depth > 0) return RC_OK;
+  return sqlite3_exec(st->db, "SAVEPOINT timer_keys", NULL, NULL, NULL) ==
+                 SQLITE_OK
+             ? RC_OK
+             : fail(st, err, "timer keys");
+}
+
+/* Ends keys_apart_begin's savepoint: kept when rc is RC_OK. */
+static int keys_apart_end(sq *st, int rc, rc_error *err) {
+  if (st->base.depth > 0) return rc;
+  if (rc == RC_OK &&
+      sqlite3_exec(st->db, "RELEASE timer_keys", NULL, NULL, NULL) != SQLITE_OK)
+    rc = fail(st, err, "timer keys");
+  if (rc != RC_OK) {
+    sqlite3_exec(st->db, "ROLLBACK TO timer_keys; RELEASE timer_keys", NULL,
+                 NULL, NULL);
+    st->timers_known = 0;
+  }
+  return rc;
+}
+
 static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
                            const char *event, const char *data, int scoped,
                            rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TIMER_INSERT);
+  sqlite3_stmt *s;
+  int64_t id = 0;
+  int rc = timer_keys_of(st, case_id, err);
+  if (rc != RC_OK) return rc;
+  s = stmt(st, S_TIMER_INSERT);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, due);
   bind_text(s, 3, event);
   bind_text(s, 4, data);
   sqlite3_bind_int(s, 5, scoped);
-  return timers_changed(st, 1, exec_stmt(st, s, err, "insert timer"));
+  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db)) {
+    sqlite3_clear_bindings(s);
+    return exec_stmt(st, s, err, "insert timer"); /* says why */
+  }
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    id = sqlite3_column_int64(s, 0);
+    rc = sqlite3_step(s);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) /* as exec_stmt says it */
+    return rc_error_set(err, RC_EINTERNAL, NULL,
+                        "database: insert timer: unexpected constraint "
+                        "failure: %s",
+                        sqlite3_errmsg(st->db));
+  if (rc != SQLITE_DONE) return fail(st, err, "insert timer");
+  if (st->timers_known) st->timers++;
+  if ((rc = timer_keys_add(st, due, id, scoped != 0, err)) != RC_OK) {
+    timer_keys_forget(st);
+    return rc;
+  }
+  return timer_keys_changed(st, err);
 }
 
 static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
@@ -2020,14 +2356,17 @@ static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
 static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_DUE);
-  store_timer *t = calloc((size_t)(max > 0 ? max : 1), sizeof *t);
-  int rc, count = 0;
+  store_timer *t = NULL, *room = NULL;
+  int rc, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
-  if (!t) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if (!(t = room = claim_room(t, &cap, 0, max, sizeof *t)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int(s, 2, max);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+    if (!(room = claim_room(t, &cap, count, max, sizeof *t))) break;
+    t = room;
     t[count].id = sqlite3_column_int64(s, 0);
     t[count].case_id = dup_col(s, 1);
     t[count].due = sqlite3_column_int64(s, 2);
@@ -2037,6 +2376,10 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (!room) {
+    store_timers_free(t, count);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     store_timers_free(t, count);
     return fail(st, err, "due timers");
@@ -2055,41 +2398,43 @@ static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
   sqlite3_bind_int64(s, 3, t->due);
   bind_text(s, 4, t->event);
   bind_text(s, 5, t->data);
+  timer_key fired = {t->due, t->id, 0};
   rc = timers_changed(st, -1, exec_stmt(st, s, err, "delete timer"));
   *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
-  return rc;
+  if (!*deleted) return rc;
+  if ((rc = timer_keys_switch(st, t->case_id, err)) != RC_OK) return rc;
+  /* Unknown keys: the step's read of the case brings them (sq_case_get);
+   * a second timer of the case fired before that reads them now. */
+  if (!st->keys.known && !st->keys.has_fired && st->base.depth > 0) {
+    st->keys.fired = fired;
+    st->keys.has_fired = 1;
+    return RC_OK;
+  }
+  if ((rc = timer_keys_of(st, t->case_id, err)) != RC_OK) return rc;
+  timer_keys_drop(st, &fired);
+  return st->keys.dirty ? timer_keys_changed(st, err) : RC_OK;
 }
 
+/* Every transition asks; most cases have nothing to end, which their
+ * keys say without a read of the timers. */
 static int sq_timers_delete_scoped(sq *st, const char *case_id, rc_error *err) {
-  /* Every transition asks; most cases have nothing to end. */
-  sqlite3_stmt *s;
-  int found, rc = probe(st, S_TIMERS_SCOPED_ANY, case_id, &found, err);
-  if (rc != RC_OK || !found) return rc;
-  s = stmt(st, S_TIMERS_SCOPED);
-  bind_text(s, 1, case_id);
-  return timers_changed(st, -1, exec_stmt(st, s, err, "cancel state timers"));
+  return timer_keys_end(st, case_id, NULL, 1, NULL, err);
 }
 
 static int sq_timers_cancel_all(sq *st, const char *case_id, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TIMERS_ALL);
-  bind_text(s, 1, case_id);
-  return timers_changed(st, -1, exec_stmt(st, s, err, "cancel timers"));
+  return timer_keys_end(st, case_id, NULL, 0, NULL, err);
 }
 
 static int sq_timers_cancel(sq *st, const char *case_id, const char *event,
                             int *count, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TIMERS_CANCEL);
-  int rc;
-  bind_text(s, 1, case_id);
-  bind_text(s, 2, event);
-  rc = timers_changed(st, -1, exec_stmt(st, s, err, "cancel timer"));
-  if (count) *count = rc == RC_OK ? sqlite3_changes(st->db) : 0;
-  return rc;
+  return timer_keys_end(st, case_id, event, 0, count, err);
 }
 
 static int sq_timers_each(sq *st, const char *case_id, store_row_fn fn,
                           void *ud, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_CASE);
+  int rc = timer_keys_flush(st, err);
+  if (rc != RC_OK) return rc;
   bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
@@ -3473,7 +3818,9 @@ static int op_timers_claim(store *s, rc_time until, int max,
 
 static int op_timer_finish(store *s, const store_timer *t, int *deleted,
                            rc_error *err) {
-  return sq_timer_delete(SQ(s), t, deleted, err);
+  int rc = keys_apart_begin(SQ(s), err);
+  if (rc == RC_OK) rc = sq_timer_delete(SQ(s), t, deleted, err);
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_events_claim(store *s, int max, const store_lease *lease,
@@ -3575,18 +3922,24 @@ static int op_events_retry(store *s, const char *case_id, int *count,
 static int op_timer_put(store *s, const char *case_id, rc_time due,
                         const char *event, const char *data, int scoped,
                         rc_error *err) {
-  return sq_timer_insert(SQ(s), case_id, due, event, data, scoped, err);
+  int rc = keys_apart_begin(SQ(s), err);
+  if (rc == RC_OK)
+    rc = sq_timer_insert(SQ(s), case_id, due, event, data, scoped, err);
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_timers_cancel(store *s, const char *case_id, int which,
                             const char *event, int *count, rc_error *err) {
+  int rc = keys_apart_begin(SQ(s), err);
   if (count) *count = 0;
-  switch (which) {
-  case STORE_TIMERS_ALL: return sq_timers_cancel_all(SQ(s), case_id, err);
-  case STORE_TIMERS_SCOPED:
-    return sq_timers_delete_scoped(SQ(s), case_id, err);
-  default: return sq_timers_cancel(SQ(s), case_id, event, count, err);
-  }
+  if (rc != RC_OK) return rc;
+  if (which == STORE_TIMERS_ALL)
+    rc = sq_timers_cancel_all(SQ(s), case_id, err);
+  else if (which == STORE_TIMERS_SCOPED)
+    rc = sq_timers_delete_scoped(SQ(s), case_id, err);
+  else
+    rc = sq_timers_cancel(SQ(s), case_id, event, count, err);
+  return keys_apart_end(SQ(s), rc, err);
 }
 
 static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
@@ -4035,14 +4388,24 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
 
 static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
                         rc_error *err) {
-  return sqlite_book_rows(SQ(s)->db, table, fn, ud, err);
+  int rc = timer_keys_flush(SQ(s), err);
+  return rc == RC_OK ? sqlite_book_rows(SQ(s)->db, table, fn, ud, err) : rc;
 }
 
 static int op_book_put(store *s, const char *table, const store_value *cols,
                        int ncols, rc_error *err) {
   sq *st = SQ(s);
-  return sqlite_book_put(st->db, &st->book_put, st->book_table,
-                         sizeof st->book_table, table, cols, ncols, err);
+  int rc = sqlite_book_put(st->db, &st->book_put, st->book_table,
+                           sizeof st->book_table, table, cols, ncols, err);
+  /* The end: each case's timers, which the copy leaves out (book_derived),
+   * found again from the timers copied. */
+  if (rc == RC_OK && !table) {
+    timer_keys_forget(st);
+    if (sqlite3_exec(st->db, SQLITE_TIMER_KEYS_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
+      rc = fail(st, err, "timer keys");
+  }
+  return rc;
 }
 
 static int op_book_figures(store *s, store_row_fn fn, void *ud,

@@ -27,9 +27,10 @@ int book_schema_version_row(const char *table, const store_value *cols,
 }
 
 /* Columns a store keeps from other rows by itself: never copied, the
- * target derives them as the rows arrive. cases.timer_keys is SQLite's
- * (schema migration 16, branch "diet"): its case's pending timers, kept by
- * triggers on timers. */
+ * target derives them. cases.timer_keys is SQLite's (schema migration
+ * 16): the keys of its case's pending timers, kept by the store as timers
+ * are set and end, and found from the timers copied when a book is moved
+ * in (sqlite.c op_book_put). */
 int book_derived(const char *table, const char *column) {
   return !strcmp(table, "cases") && !strcmp(column, "timer_keys");
 }

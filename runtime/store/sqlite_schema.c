@@ -452,6 +452,16 @@ static const char *const migrations[] = {
     "INSERT OR REPLACE INTO meta(key, value) SELECT 'figures.rolls_from',"
     "  CASE WHEN EXISTS (SELECT 1 FROM cases) THEN 'upgrade' ELSE '0000-00'"
     "  END;",
+    /* 16: the timers a case holds are kept with the case, as their keys
+     * in timers ([[due, id, scoped], ...], '' for none), and the index of
+     * the timers by case goes. Every timer fired deleted an entry of that
+     * index at a random place (a page written a step, a third of a
+     * reminder's pages); the case's row is written by the same step
+     * anyway, and the store writes the keys in that UPDATE (sqlite.c
+     * timer_keys). Not a trigger: see step 15. */
+    "ALTER TABLE cases ADD COLUMN timer_keys TEXT NOT NULL DEFAULT '';"
+    SQLITE_TIMER_KEYS_FILL
+    "DROP INDEX IF EXISTS timers_case;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
