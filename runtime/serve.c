@@ -140,7 +140,10 @@ static void on_wake(uv_timer_t *t);
  * traced to what it waited for: a request that comes while a turn runs
  * waits for the rest of it. Turns by how long they took (the bucket's
  * upper bound in ms; the last is everything longer), the longest slice
- * of due work and the longest group commit. Logged when the loop goes
+ * of due work, the longest group commit, the longest delivery of the
+ * outbox after a slice, and the longest a write waited in the queue
+ * before its commit began (the rest of a turn, and the gaps between
+ * turns where the machine ran something else). Logged when the loop goes
  * idle and every minute while it works: at info after a sweep (a slice's
  * worth of steps or more), else at debug (a line a write would bury the
  * log). */
@@ -148,7 +151,7 @@ static const int loop_bounds[] = {5, 10, 15, 25, 50, 100};
 enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000 };
 static struct {
   int64_t turns[LOOP_BUCKETS], steps, commits;
-  double slice_max, commit_max, since;
+  double slice_max, commit_max, pump_max, wait_max, since;
 } loop_fig;
 
 static double ms_now(void) {
@@ -172,11 +175,13 @@ static void loop_fig_log(void) {
     json_object_set_new(turns, name, json_integer(loop_fig.turns[i]));
   }
   service_log(log_levels[level],
-              json_pack("{s:s, s:I, s:I, s:o, s:f, s:f}", "msg", "loop figures",
-                        "steps", (json_int_t)loop_fig.steps, "commits",
-                        (json_int_t)loop_fig.commits, "turns_ms", turns,
-                        "slice_max_ms", loop_fig.slice_max, "commit_max_ms",
-                        loop_fig.commit_max));
+              json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f}", "msg",
+                        "loop figures", "steps", (json_int_t)loop_fig.steps,
+                        "commits", (json_int_t)loop_fig.commits, "turns_ms",
+                        turns, "slice_max_ms", loop_fig.slice_max,
+                        "commit_max_ms", loop_fig.commit_max, "pump_max_ms",
+                        loop_fig.pump_max, "write_wait_max_ms",
+                        loop_fig.wait_max));
   memset(&loop_fig, 0, sizeof loop_fig);
 }
 
@@ -204,6 +209,7 @@ void service_kick(service *svc) {
 }
 
 void service_enqueue(service *svc, job *j) {
+  j->queued_ms = ms_now();
   *svc->queue_tail = j;
   svc->queue_tail = &j->next;
   svc->queued++;
@@ -218,10 +224,15 @@ static void flush(service *svc) {
   json_t **replies;
   int *statuses;
   rc_error *errors;
+  double began = ms_now();
   if (!jobs) return;
   svc->queue = NULL;
   svc->queue_tail = &svc->queue;
-  for (j = jobs; j; j = j->next) n++;
+  for (j = jobs; j; j = j->next) {
+    if (began - j->queued_ms > loop_fig.wait_max)
+      loop_fig.wait_max = began - j->queued_ms;
+    n++;
+  }
   svc->queued = 0;
   replies = calloc((size_t)n, sizeof *replies);
   statuses = calloc((size_t)n, sizeof *statuses);
@@ -409,9 +420,12 @@ static void on_work(uv_idle_t *h) {
   if (steps && t2 - t1 > loop_fig.slice_max) loop_fig.slice_max = t2 - t1;
   if (steps) {
     rc_error oerr;
+    double pumped;
     if (outbox_pump(svc->ob, &oerr) < 0)
       service_log("error", json_pack("{s:s, s:s}", "msg", "outbox", "error",
                                      oerr.message));
+    pumped = ms_now() - t2;
+    if (pumped > loop_fig.pump_max) loop_fig.pump_max = pumped;
   }
   log_reconnects(svc);
   if (busy || steps) loop_fig_turn(ms_now() - t0);

@@ -47,6 +47,7 @@ struct job {
   char *arg;      /* owned: the id from the path */
   int route;      /* for metrics */
   principal who;  /* who asked: the engine's actor while it applies */
+  double queued_ms; /* when it was queued (serve.c's loop figures) */
   job *next;
 };
 
