@@ -447,14 +447,10 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   jb_str(&b, "id", c->id);
   jb_str(&b, "borrower_id", c->borrower_id);
   jb_str(&b, "currency", c->currency);
-#define MONEY_FIELD(f)                                \
-  snprintf(num, sizeof num, "%lld", (long long)c->f); \
-  jb_json(&b, #f, num);
-  MONEY_FIELD(principal)
-  MONEY_FIELD(balance)
-  MONEY_FIELD(amount_due)
-  MONEY_FIELD(fees)
-#undef MONEY_FIELD
+  jb_num(&b, "principal", c->principal);
+  jb_num(&b, "balance", c->balance);
+  jb_num(&b, "amount_due", c->amount_due);
+  jb_num(&b, "fees", c->fees);
   if (c->product) jb_str(&b, "product", c->product);
   if (c->due_date) jb_str(&b, "due_date", c->due_date);
   if (c->has_score) {
@@ -463,8 +459,7 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   }
   jb_json(&b, "data", c->data ? c->data : "{}");
   jb_str(&b, "workflow", c->workflow);
-  snprintf(num, sizeof num, "%d", c->version);
-  jb_json(&b, "version", num);
+  jb_num(&b, "version", c->version);
   if (user && user[0]) jb_str(&b, "user", user);
   jb_lit(&b, "}");
   rc = b.p && !b.oom
