@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "phone.h"
 #include "case_input.h"
+#include "case_keep.h"
 #include "jbuf.h"
 #include "lua_json.h"
 #include "user.h"
@@ -38,6 +39,9 @@ enum { BATCH = 1000, MAX_HOPS = 16, CONTENDED_TRIES = 100 };
 enum { LEASE_MS = 5 * 60 * 1000 };
 
 enum { MAX_SCRIPTS = 32 };
+/* The most an import keeps of the cases it opened (case_keep): about
+ * 300,000 cases of a few custom fields; later ones are read back. */
+enum { KEEP_LIMIT = 64 * 1024 * 1024 };
 
 struct engine {
   store *st;  /* owned */
@@ -62,6 +66,7 @@ struct engine {
    * run a case). */
   int defer_opened;
   const char *opened_by; /* the import's user, for those journal rows */
+  case_keep kept;        /* the cases it opened, for those handlers */
   /* What this process claims timers and events under: a node name unique
    * to it, and a lease longer than any batch. */
   char node[96];
@@ -175,6 +180,7 @@ void engine_close(engine *eng) {
   if (eng->st && !store_in_transaction(eng->st))
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
+  case_keep_free(&eng->kept);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
   query_close(eng->q);
@@ -326,6 +332,7 @@ int engine_commit(engine *eng, rc_error *err) {
 
 void engine_rollback(engine *eng) {
   invalidate(eng);
+  case_keep_free(&eng->kept);
   store_rollback(eng->st);
 }
 
@@ -455,14 +462,10 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   jb_str(&b, "id", c->id);
   jb_str(&b, "borrower_id", c->borrower_id);
   jb_str(&b, "currency", c->currency);
-#define MONEY_FIELD(f)                                \
-  snprintf(num, sizeof num, "%lld", (long long)c->f); \
-  jb_json(&b, #f, num);
-  MONEY_FIELD(principal)
-  MONEY_FIELD(balance)
-  MONEY_FIELD(amount_due)
-  MONEY_FIELD(fees)
-#undef MONEY_FIELD
+  jb_num(&b, "principal", c->principal);
+  jb_num(&b, "balance", c->balance);
+  jb_num(&b, "amount_due", c->amount_due);
+  jb_num(&b, "fees", c->fees);
   if (c->product) jb_str(&b, "product", c->product);
   if (c->due_date) jb_str(&b, "due_date", c->due_date);
   if (c->has_score) {
@@ -471,8 +474,7 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   }
   jb_json(&b, "data", c->data ? c->data : "{}");
   jb_str(&b, "workflow", c->workflow);
-  snprintf(num, sizeof num, "%d", c->version);
-  jb_json(&b, "version", num);
+  jb_num(&b, "version", c->version);
   if (user && user[0]) jb_str(&b, "user", user);
   jb_lit(&b, "}");
   rc = b.p && !b.oom
@@ -519,7 +521,11 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
       (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
                    err)) != RC_OK)
     return rc;
-  if (eng->defer_opened) return RC_OK; /* engine_import_opened */
+  if (eng->defer_opened) { /* engine_import_opened */
+    if (!eng->kept.limit) eng->kept.limit = KEEP_LIMIT;
+    if (c->data) case_keep_add(&eng->kept, c);
+    return RC_OK;
+  }
   if ((rc = journal_opened(eng, c, eng->actor, err))) return rc;
   /* Straight into the queue: a case just opened is not in error. */
   return store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
@@ -1910,8 +1916,12 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
   *go = 0;
   if (!ev->event_id && !ev->timer_id) {
     /* An imported case's `opened`: its opening goes first in its run,
-     * and the event's time is the opening's, as the queued one had. */
-    if ((rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK) return rc;
+     * and the event's time is the opening's, as the queued one had. The
+     * case is as the import wrote it: no row of the file or handler
+     * before this one changes another case. */
+    if (!case_keep_take(&eng->kept, ev->case_id, c) &&
+        (rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK)
+      return rc;
     ev->at = c->opened_at;
     if ((rc = journal_opened(eng, c, eng->opened_by, err)) != RC_OK) {
       store_case_free(c);
@@ -2121,6 +2131,7 @@ int engine_import_opened(engine *eng, const char *const *ids, int n,
                          rc_error *err) {
   char actor[sizeof eng->actor];
   engine_stats saved = eng->stats;
+  size_t kept_from = eng->kept.next;
   int rc, replay = 0;
   /* Handlers write as the engine's own work, as they did from the queue;
    * the opening says who imported. */
@@ -2136,6 +2147,7 @@ int engine_import_opened(engine *eng, const char *const *ids, int n,
       store_rollback_to(eng->st, NULL);
       invalidate(eng);
       eng->stats = saved;
+      eng->kept.next = kept_from;
     }
   }
   if (rc == RC_OK && replay) {
@@ -2144,6 +2156,8 @@ int engine_import_opened(engine *eng, const char *const *ids, int n,
     rc = opened_each(eng, ids, n, &replay, err);
     eng->event_savepoints = 0;
   }
+  if (rc != RC_OK || eng->kept.next >= eng->kept.len)
+    case_keep_free(&eng->kept);
   rc_copy(eng->actor, sizeof eng->actor, actor);
   eng->opened_by = NULL;
   return rc;

@@ -54,8 +54,12 @@ typedef struct importer {
   /* CSV */
   char *header[MAX_COLUMNS]; /* owned */
   int ncolumns;
-  json_t *row; /* owned: the record being built */
-  int field;   /* index of the next field */
+  /* The record being built: one string a column, made once after the
+   * header and refilled for each record (a new object a record cost
+   * more than checking it). cells[i] is the column's value, borrowed. */
+  json_t *row; /* owned */
+  json_t *cells[MAX_COLUMNS];
+  int field; /* index of the next field */
   int in_header;
   int in_record;      /* a CSV record is open across lines */
   int record_bad;     /* its bytes were refused: check it no further */
@@ -325,6 +329,16 @@ static void too_long(importer *im, int64_t line, const char *what) {
 
 /* --- CSV ---------------------------------------------------------------- */
 
+/* Column i's value becomes a new string (two columns of one name share
+ * it, the later one's text winning, as in an object). */
+static void row_cell(importer *im, int i, const char *text, size_t len) {
+  json_t *v = json_stringn_nocheck(text, len);
+  if (!v) return;
+  json_object_set_new(im->row, im->header[i], v);
+  for (int k = 0; k < im->ncolumns; k++)
+    if (k == i || strcmp(im->header[k], im->header[i]) == 0) im->cells[k] = v;
+}
+
 static void csv_field(void *data, size_t len, void *ud) {
   importer *im = ud;
   if (im->in_header) {
@@ -338,8 +352,13 @@ static void csv_field(void *data, size_t len, void *ud) {
       im->header[im->field] = name;
     }
   } else if (im->field < im->ncolumns) {
-    json_object_set_new(im->row, im->header[im->field],
-                        json_stringn(data ? data : "", len));
+    json_t *cell = im->cells[im->field];
+    /* The line was checked for UTF-8 (clean_line), and a cell's bytes
+     * are whole characters of it. */
+    if (cell && cell->refcount == 1)
+      json_string_setn_nocheck(cell, data ? data : "", len);
+    else /* the last record's value is still held: keep it as it was */
+      row_cell(im, im->field, data ? data : "", len);
   }
   im->field++;
 }
@@ -373,8 +392,10 @@ static void csv_row(int c, void *ud) {
         row_error(im, im->row_line, NULL,
                   "the header has no 'id' column (is the first row a header?)");
     }
-  } else if (im->field == 1 && json_object_size(im->row) == 1 &&
-             json_string_length(json_object_get(im->row, im->header[0])) == 0) {
+    for (int i = 0; i < im->ncolumns; i++)
+      if (!im->cells[i]) row_cell(im, i, "", 0);
+  } else if (im->field == 1 && im->ncolumns > 0 &&
+             json_string_length(im->cells[0]) == 0) {
     /* A blank line. */
   } else if (im->field != im->ncolumns) {
     char msg[128];
@@ -384,7 +405,6 @@ static void csv_row(int c, void *ud) {
   } else {
     apply(im, im->row, 1, im->row_line);
   }
-  json_object_clear(im->row);
   im->field = 0;
 }
 

@@ -89,6 +89,11 @@ void jb_json(jbuf *b, const char *key, const char *json_text) {
   jb_lit(b, json_text);
 }
 
+void jb_num(jbuf *b, const char *key, int64_t v) {
+  member(b, key);
+  jb_int(b, v);
+}
+
 /* The checker: a recursive descent over RFC 8259 that allocates nothing.
  * Each function takes the text at a value and returns the text after it,
  * or NULL where the text stops being JSON. */

@@ -22,6 +22,7 @@ void jb_int(jbuf *b, int64_t v);
  * object (the buffer then holds just its "{"). */
 void jb_str(jbuf *b, const char *key, const char *v);
 void jb_json(jbuf *b, const char *key, const char *json_text);
+void jb_num(jbuf *b, const char *key, int64_t v);
 
 /* Whether text is exactly one JSON value (RFC 8259, surrounding
  * whitespace allowed), nested at most 200 deep. Allocates nothing: it

@@ -222,6 +222,40 @@ static int import_text(engine *eng, const char *text, size_t len, int format,
 #define IMPORT_LIT(eng, lit, format, errors) \
   import_text(eng, lit, sizeof lit - 1, format, errors)
 
+/* A record's custom fields are its own (an empty cell is no field, not
+ * the row above's), and case.data is the text jansson writes: keys
+ * sorted, quotes, backslashes and a quoted newline escaped, UTF-8 as is. */
+static void test_each_row_keeps_its_own_custom_fields(void **state) {
+  static const char *const want[][2] = {
+      {"R1",
+       "{\"alpha\":\"a1\",\"note\":\"say \\\"hi\\\" \\\\ "
+       "back\",\"zeta\":\"z1\"}"},
+      {"R2", "{}"},
+      {"R3", "{\"note\":\"two\\nlines\",\"zeta\":\"z3\"}"},
+      {"R4", "{\"alpha\":\"\xC3\xA9\xE5\x8C\x97\"}"},
+  };
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,due_date,balance,zeta,alpha,note\n"
+                 "R1,B1,2025-12-01,100,z1,a1,\"say \"\"hi\"\" \\ back\"\n"
+                 "R2,B2,2025-12-01,100,,,\n"
+                 "R3,B3,2025-12-01,100,z3,,\"two\nlines\"\n"
+                 "R4,B4,2025-12-01,100,,\xC3\xA9\xE5\x8C\x97,\n",
+                 IMPORT_CSV, &errors),
+      RC_OK);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(query_case(engine_query(eng), want[i][0], &c, NULL),
+                     RC_OK);
+    assert_string_equal(c.data, want[i][1]);
+    store_case_free(&c);
+  }
+  engine_close(eng);
+}
+
 static void expect_error(const rc_errlist *errors, int i, int line,
                          const char *has) {
   if (i >= errors->count)
@@ -784,6 +818,7 @@ int main(void) {
       cmocka_unit_test(test_negative_balance_refuses_the_whole_file),
       cmocka_unit_test(test_ndjson_reports_each_bad_line),
       cmocka_unit_test(test_ndjson_takes_nested_and_flat_shapes),
+      cmocka_unit_test(test_each_row_keeps_its_own_custom_fields),
       cmocka_unit_test(test_reimport_updates_known_cases),
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
