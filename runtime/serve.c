@@ -371,17 +371,21 @@ static void log_reloads(service *svc) {
 }
 
 /* Another node's reload reaches this one: one read of the book's
- * generation a second. */
+ * generation a second. A read that keeps failing (the database is away)
+ * is said once, not every second; /health says the rest. */
 static void follow_reloads(service *svc) {
   rc_error err;
   if (engine_follow(svc->eng, &err) != RC_OK) {
     char masked[1024];
+    if (svc->follow_failing) return;
+    svc->follow_failing = 1;
     service_mask(err.message, masked, sizeof masked);
     service_log("error",
                 json_pack("{s:s, s:s}", "msg", "reload generation unreadable",
                           "error", masked));
     return;
   }
+  svc->follow_failing = 0;
   if (engine_reload_state(svc->eng)->generation != svc->reload_generation)
     service_kick(svc); /* cases waiting for a version may run now */
   log_reloads(svc);

@@ -84,6 +84,11 @@ code=$(curl -s -o "$work/health2" -w '%{http_code}' "$base/health")
 [ "$code" = 503 ] || { echo "FAIL: /health without the database: $code" >&2; status=1; }
 expect "health without the database" "$work/health2" \
   '"store":{"backend":"postgresql","connected":false,"writable":false}'
+# Each second the node reads the book's reload generation; while the
+# database stays away that read fails each time, and is said once.
+sleep 3.5
+n=$(grep -c 'reload generation unreadable' "$work/serve.log" || true)
+[ "$n" -le 1 ] || { echo "FAIL: an unreadable generation logged $n times" >&2; status=1; }
 $cluster sql "$state" "ALTER DATABASE $db ALLOW_CONNECTIONS true" >/dev/null
 kill "$pid"
 if ! wait "$pid"; then
