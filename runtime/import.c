@@ -539,7 +539,7 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
     r.start = 3; /* the byte-order mark some editors write */
   if (format == IMPORT_AUTO)
     format = reader_peek(&r) == '{' ? IMPORT_NDJSON : IMPORT_CSV;
-  if (engine_begin(eng, &err) != RC_OK) {
+  if (engine_import_begin(eng, &err) != RC_OK) {
     free(r.buf);
     rc_errlist_add(errors, &err);
     return err.code;

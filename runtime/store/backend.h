@@ -346,6 +346,11 @@ struct store_ops {
   /* --- reads (store.h and query.h say what each answers) ------------------ */
   int (*case_get)(store *st, const char *id, store_case *out, rc_error *err);
   int (*case_exists)(store *st, const char *id, rc_error *err);
+  /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
+   * backend with one writer holds the opening of cases already: its
+   * first is case_exists, its second does nothing. */
+  int (*case_exists_or_hold_opening)(store *st, const char *id, rc_error *err);
+  int (*hold_opening)(store *st, rc_error *err);
   int (*borrower_get)(store *st, const char *id, store_borrower *out,
                       rc_error *err);
   int (*read_case_rows)(store *st, int which, const char *id, store_row_fn fn,

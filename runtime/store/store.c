@@ -475,6 +475,15 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }
 
+int store_case_exists_or_hold_opening(store *st, const char *id,
+                                      rc_error *err) {
+  return st->ops->case_exists_or_hold_opening(st, id, err);
+}
+
+int store_hold_opening(store *st, rc_error *err) {
+  return st->ops->hold_opening(st, err);
+}
+
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err) {
   return st->ops->cases_each(st, state, fn, ud, err);
