@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "migrate_store.h"
 #include "pg/pgt.h"
 #include "store/store.h"
 
@@ -168,6 +169,21 @@ static void test_a_lookup_does_not_wait_for_an_opening(void **state) {
   PQfinish(other);
 }
 
+/* `recoup migrate-store` from a PostgreSQL database that holds no book
+ * refuses it and leaves it as it was: opening it as a store had created
+ * a new book's schema there first. */
+static void test_a_move_from_no_book_writes_nothing(void **state) {
+  char to[128];
+  (void)state;
+  snprintf(to, sizeof to, "/tmp/pgstore_%d_to.db", (int)getpid());
+  unlink(to);
+  assert_int_equal(migrate_store_cli(path, to), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pg_tables WHERE "
+                              "schemaname = 'public'"),
+                   0);
+  assert_int_equal(access(to, F_OK), -1);
+}
+
 /* A PostgreSQL book is not a file: recoup neither copies nor removes it. */
 static void test_files_are_not_a_postgresql_book(void **state) {
   rc_error err;
@@ -199,6 +215,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lookup_does_not_wait_for_an_opening, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_move_from_no_book_writes_nothing,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_unreachable_server_is_named,

@@ -198,6 +198,9 @@ struct store_ops {
    * store_files): store.c removes and moves them together. A backend
    * without files answers 0. */
   int (*files)(const char *where, char (*paths)[4096], int max);
+  /* store.h's store_book_present; NULL for a backend of files (a file is
+   * checked as a file before it is opened). */
+  int (*book_present)(const char *where);
 
   /* --- transactions ------------------------------------------------------ */
   /* nested 0: the batch transaction; 1: a savepoint inside it (one

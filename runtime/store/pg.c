@@ -3171,6 +3171,21 @@ static int op_book_figures(store *s, store_row_fn fn, void *ud,
   return pg_book_figures(PG(s)->c, fn, ud, err);
 }
 
+/* Asked on a connection of its own: op_open would create the schema of a
+ * new book in a database that has none. */
+static int op_book_present(const char *where) {
+  char conninfo[2048];
+  PGconn *c;
+  int version = 1;
+
+  if (scratch_asked(where, conninfo, sizeof conninfo) != 0) return RC_OK;
+  c = PQconnectdb(conninfo);
+  if (c && PQstatus(c) == CONNECTION_OK)
+    version = pg_schema_read_version(c, NULL);
+  PQfinish(c);
+  return version == 0 ? RC_ENOTFOUND : RC_OK;
+}
+
 const store_ops store_pg_ops = {
     .name = "postgresql",
     .open = op_open,
@@ -3272,6 +3287,7 @@ const store_ops store_pg_ops = {
     .book_rows = op_book_rows,
     .book_put = op_book_put,
     .book_figures = op_book_figures,
+    .book_present = op_book_present,
     /* p99 (session 8) */
     .checkpoint_apart = op_checkpoint_apart,
 };

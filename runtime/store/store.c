@@ -989,3 +989,8 @@ int store_book_put(store *st, const char *table, const store_value *cols,
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return st->ops->book_figures(st, fn, ud, err);
 }
+
+int store_book_present(const char *where) {
+  const store_ops *ops = store_backend(where, NULL);
+  return ops && ops->book_present ? ops->book_present(where) : RC_OK;
+}

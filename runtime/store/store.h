@@ -644,7 +644,9 @@ int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
  * within a due time). ncols 0 starts the table: rows that triggers wrote
  * during the copy are dropped (meta keeps its rows, and each backend its
  * own meta 'schema.version'). table NULL ends the copy: sequences moved
- * past the ids copied. Must run inside a transaction (store_begin). */
+ * past the ids copied. Must run inside a transaction (store_begin).
+ * PostgreSQL streams a table's rows in one COPY: a row the server refuses
+ * fails the put that ends the table (the next table's start, or NULL). */
 int store_book_put(store *st, const char *table, const store_value *cols,
                    int ncols, rc_error *err);
 /* What a copy is checked by: rows (name, value) with a name and a count
@@ -655,5 +657,10 @@ int store_book_put(store *st, const char *table, const store_value *cols,
  * "connections", is no part of the book: how many other recoup processes
  * hold the database now (PostgreSQL; SQLite says 0, its lock file says). */
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Whether the server database at `where` holds a recoup book, asked
+ * without opening a store (which would make one in an empty database):
+ * RC_ENOTFOUND when it holds none; RC_OK when it does, for a file, and
+ * when it cannot tell (store_open then says why). */
+int store_book_present(const char *where);
 
 #endif
