@@ -687,6 +687,10 @@ int engine_import_begin(engine *eng, rc_error *err) {
   return rc;
 }
 
+int engine_contended(const engine *eng) {
+  return store_contended(eng->st);
+}
+
 int engine_import_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err) {
   int rc;
