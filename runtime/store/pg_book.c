@@ -259,6 +259,28 @@ static int put_columns(jbuf *sql, const char *table, const store_value *cols,
   return n;
 }
 
+/* Sends the statement a table's rows go by: meta's INSERT prepared as
+ * "book_put", another table's COPY started. Frees sql. */
+static int put_statement(PGconn *c, jbuf *sql, const char *table,
+                         rc_error *err) {
+  int copy = strcmp(table, "meta") != 0, rc = RC_OK;
+  char doing[96];
+  PGresult *r;
+
+  if (sql->oom) {
+    free(sql->p);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  r = copy ? PQexec(c, sql->p) : PQprepare(c, "book_put", sql->p, 0, NULL);
+  if (PQresultStatus(r) != (copy ? PGRES_COPY_IN : PGRES_COMMAND_OK)) {
+    snprintf(doing, sizeof doing, "writing %s", table);
+    rc = pg_fail(c, r, doing, err);
+  }
+  PQclear(r);
+  free(sql->p);
+  return rc;
+}
+
 /* A table's rows go in one COPY (a round trip a row took ~1 ms: a book of
  * millions of rows took hours). COPY keeps the ids given, as INSERT's
  * OVERRIDING SYSTEM VALUE does: payment refs, task ids and journal ids
@@ -266,9 +288,6 @@ static int put_columns(jbuf *sql, const char *table, const store_value *cols,
 static int put_copy_start(PGconn *c, const char *table,
                           const store_value *cols, int ncols, rc_error *err) {
   jbuf sql = {0};
-  char doing[96];
-  int rc = RC_OK;
-  PGresult *r;
 
   jb_lit(&sql, "COPY \"");
   jb_lit(&sql, table);
@@ -278,18 +297,7 @@ static int put_copy_start(PGconn *c, const char *table,
     return RC_EINVAL;
   }
   jb_lit(&sql, " FROM STDIN");
-  if (sql.oom) {
-    free(sql.p);
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  }
-  r = PQexec(c, sql.p);
-  if (PQresultStatus(r) != PGRES_COPY_IN) {
-    snprintf(doing, sizeof doing, "writing %s", table);
-    rc = pg_fail(c, r, doing, err);
-  }
-  PQclear(r);
-  free(sql.p);
-  return rc;
+  return put_statement(c, &sql, table, err);
 }
 
 /* A value in COPY's text format: \N for NULL, and the four characters
@@ -355,9 +363,7 @@ static int put_copy_row(PGconn *c, const char *table, const store_value *cols,
 static int put_prepare(PGconn *c, const char *table, const store_value *cols,
                        int ncols, rc_error *err) {
   jbuf sql = {0};
-  char doing[96];
-  int n, rc = RC_OK;
-  PGresult *r;
+  int n;
 
   jb_lit(&sql, "INSERT INTO \"");
   jb_lit(&sql, table);
@@ -373,18 +379,7 @@ static int put_prepare(PGconn *c, const char *table, const store_value *cols,
     jb_lit(&sql, p);
   }
   jb_lit(&sql, ") ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
-  if (sql.oom) {
-    free(sql.p);
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  }
-  r = PQprepare(c, "book_put", sql.p, 0, NULL);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    snprintf(doing, sizeof doing, "writing %s", table);
-    rc = pg_fail(c, r, doing, err);
-  }
-  PQclear(r);
-  free(sql.p);
-  return rc;
+  return put_statement(c, &sql, table, err);
 }
 
 /* Moves every sequence of the book past the largest value its column

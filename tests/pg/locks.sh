@@ -26,14 +26,8 @@ url="postgresql:///$db?host=$dir&user=recoup"
 ref_url="postgresql:///$ref?host=$dir&user=recoup"
 http_url="postgresql:///$http?host=$dir&user=recoup"
 now=2026-01-05T09:00
-spid= n1= n2=
-if [ -n "${PG_BINDIR:-}" ]; then
-  psql=$PG_BINDIR/psql
-elif command -v psql >/dev/null 2>&1; then
-  psql=psql
-else
-  psql=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql
-fi
+n1= n2=
+. "$here/session.sh" # the other writer: a psql session (session_start URL)
 
 cleanup() {
   for p in $n1 $n2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
@@ -51,28 +45,6 @@ rm -rf "$work/inst/var"
 for d in $db $ref $http; do $cluster sql "$state" "CREATE DATABASE $d"; done
 q() { $cluster sql "$state" "$1" "${2:-$db}"; }
 
-status=0
-fail() {
-  echo "FAIL: $*" >&2
-  status=1
-}
-
-# A psql session of its own, fed through a fifo: another writer holding
-# what it took, uncommitted. sql sends it a statement.
-session_start() {
-  mkfifo "$work/session.in"
-  "$psql" -X -q -t -A -v ON_ERROR_STOP=1 "$1" <"$work/session.in" \
-    >"$work/session.out" 2>&1 &
-  spid=$!
-  exec 3>"$work/session.in"
-}
-sql() { echo "$1" >&3; }
-session_end() {
-  exec 3>&-
-  wait "$spid" || fail "the psql session failed: $(cat "$work/session.out")"
-  spid=
-  rm -f "$work/session.in"
-}
 until_t() { # SQL DATABASE WHAT: until the database answers t
   i=0
   until [ "$(q "$1" "$2")" = t ]; do
