@@ -589,7 +589,12 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
     if (rc == RC_OK || !engine_contended(eng) || tries >= IMPORT_TRIES ||
         start < 0 || fseek(f, start, SEEK_SET) != 0)
       return rc;
-    errors->count = before;
+    /* The attempt's errors are forgotten; a caller frees the list only
+     * when the import failed, so one that was empty is left empty. */
+    if (before == 0)
+      rc_errlist_free(errors);
+    else
+      errors->count = before;
     clearerr(f);
     if (progress)
       fprintf(stderr, "import: another writer's deadlock: reading %s again\n",
