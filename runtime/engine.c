@@ -682,7 +682,7 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   if (rc == RC_OK) rc = ingest_begin(eng, err);
   if (rc == RC_OK) {
     int exists = 0;
-    rc = store_case_exists(eng->st, in.c.id, err);
+    rc = store_case_exists_or_hold_opening(eng->st, in.c.id, err);
     if (rc == RC_OK || rc == RC_ENOTFOUND) {
       exists = rc == RC_OK;
       if (created) *created = !exists;
@@ -692,6 +692,17 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   }
   case_input_free(&in);
   return rc;
+}
+
+int engine_import_begin(engine *eng, rc_error *err) {
+  int rc = engine_begin(eng, err);
+  if (rc == RC_OK && (rc = store_hold_opening(eng->st, err)) != RC_OK)
+    engine_rollback(eng);
+  return rc;
+}
+
+int engine_contended(const engine *eng) {
+  return store_contended(eng->st);
 }
 
 int engine_import_case(engine *eng, json_t *fields, int text_values,

@@ -19,6 +19,8 @@ enum { MAX_ERRORS = 50, MAX_COLUMNS = 256, READ_CHUNK = 64 * 1024 };
 /* Cases whose `opened` handlers run together (engine_import_opened): one
  * savepoint for them, redone one by one when a handler fails. */
 enum { OPENED_BATCH = 1000 };
+/* Times a file is imported when the database ends it for a deadlock. */
+enum { IMPORT_TRIES = 5 };
 
 /* Lines from a stream, at most INPUT_LINE_MAX bytes each: getline() grows
  * its buffer to whatever the file holds (a file without newlines took
@@ -536,8 +538,8 @@ static int run_opened(importer *im, rc_error *err) {
   return rc;
 }
 
-int import_stream(engine *eng, FILE *f, const char *name, int format,
-                  import_stats *stats, rc_errlist *errors, int progress) {
+static int import_once(engine *eng, FILE *f, const char *name, int format,
+                       import_stats *stats, rc_errlist *errors, int progress) {
   importer im;
   line_reader r;
   rc_error err;
@@ -559,7 +561,7 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
     r.start = 3; /* the byte-order mark some editors write */
   if (format == IMPORT_AUTO)
     format = reader_peek(&r) == '{' ? IMPORT_NDJSON : IMPORT_CSV;
-  if (engine_begin(eng, &err) != RC_OK) {
+  if (engine_import_begin(eng, &err) != RC_OK) {
     free(r.buf);
     rc_errlist_add(errors, &err);
     return err.code;
@@ -591,6 +593,33 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
     return err.code;
   }
   return RC_OK;
+}
+
+/* The database ended the import's transaction to break a deadlock with
+ * another writer (PostgreSQL: a node's batch that locked a case before
+ * its borrower, where an import locks the borrower first): nothing of it
+ * was kept, and the file is read again from where it started. A stream
+ * that cannot be read again (a pipe) fails as it did. */
+int import_stream(engine *eng, FILE *f, const char *name, int format,
+                  import_stats *stats, rc_errlist *errors, int progress) {
+  long start = ftell(f);
+  int before = errors->count, rc;
+  for (int tries = 1;; tries++) {
+    rc = import_once(eng, f, name, format, stats, errors, progress);
+    if (rc == RC_OK || !engine_contended(eng) || tries >= IMPORT_TRIES ||
+        start < 0 || fseek(f, start, SEEK_SET) != 0)
+      return rc;
+    /* The attempt's errors are forgotten; a caller frees the list only
+     * when the import failed, so one that was empty is left empty. */
+    if (before == 0)
+      rc_errlist_free(errors);
+    else
+      errors->count = before;
+    clearerr(f);
+    if (progress)
+      fprintf(stderr, "import: another writer's deadlock: reading %s again\n",
+              name);
+  }
 }
 
 int import_file(engine *eng, const char *path, import_stats *stats,

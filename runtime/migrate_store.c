@@ -319,6 +319,14 @@ static int side_open(side *s, rc_error *err) {
       return rc_error_set(err, rc, s->label[0] == 'F' ? "from" : "to",
                           "%s: %s: stop it first", s->label, e.message);
   }
+  /* Opened, an empty database would be given a new book's schema. */
+  if (loc == STORE_URL && s->label[0] == 'F' &&
+      store_book_present(s->where) == RC_ENOTFOUND) {
+    char shown[512];
+    store_where_shown(s->where, shown, sizeof shown);
+    return rc_error_set(err, RC_EINVAL, "from",
+                        "FROM: %s holds no recoup book (no schema)", shown);
+  }
   if ((rc = store_open(&s->st, s->where, &e)) != RC_OK)
     return rc_error_set(err, rc, s->label[0] == 'F' ? "from" : "to", "%s: %s",
                         s->label, e.message);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "migrate_store.h"
 #include "pg/pgt.h"
 #include "store/store.h"
 
@@ -106,7 +107,7 @@ static void test_many_new_cases_in_one_transaction(void **state) {
     char id[32];
     int rc;
     snprintf(id, sizeof id, "N%06d", i);
-    rc = store_case_exists(st, id, &err);
+    rc = store_case_exists_or_hold_opening(st, id, &err);
     if (rc != RC_ENOTFOUND) fprintf(stderr, "case %d: %s\n", i, err.message);
     assert_int_equal(rc, RC_ENOTFOUND);
   }
@@ -114,6 +115,73 @@ static void test_many_new_cases_in_one_transaction(void **state) {
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(count_rows("SELECT count(*) FROM cases"), 1);
   store_close(st);
+}
+
+/* A store whose statements give up on a lock after 200 ms: a statement
+ * that would wait fails instead of hanging the test (lock_timeout). */
+static store *open_impatient(void) {
+  char url[1024];
+  store *st = NULL;
+  rc_error err;
+  snprintf(url, sizeof url, "%s&options=-c%%20lock_timeout%%3D200", path);
+  if (store_open(&st, url, &err) != RC_OK)
+    fprintf(stderr, "%s\n", err.message);
+  assert_non_null(st);
+  return st;
+}
+
+/* Another writer opening cases (an import, a node) holds the opening
+ * until its commit. A lookup that does not find its case (an event or a
+ * reply to an unknown id) answers at once; only a writer that will open
+ * the case waits for it. The lookup used to take the opening lock and
+ * wait too: every 404 then waited for every import. */
+static void test_a_lookup_does_not_wait_for_an_opening(void **state) {
+  PGconn *other = pgt_connect(path);
+  store *st = open_store(), *impatient;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  store_close(st);
+  impatient = open_impatient();
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other,
+                   "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0)"));
+  assert_int_equal(store_begin(impatient, &err), RC_OK);
+  assert_int_equal(store_case_exists(impatient, "NOPE", &err), RC_ENOTFOUND);
+  assert_string_equal(err.field, "case");
+  assert_int_equal(store_case_exists(impatient, "L1", &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(impatient, "L1", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(impatient, &err), RC_OK);
+  /* the opener waits (here: gives up on the lock) */
+  assert_int_equal(store_begin(impatient, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(impatient, "NOPE", &err),
+                   RC_ESTORE);
+  assert_non_null(strstr(err.message, "lock timeout"));
+  store_rollback(impatient);
+  PQclear(pgt_exec(other, "COMMIT"));
+  assert_int_equal(store_begin(impatient, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(impatient, "NOPE", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(store_commit(impatient, &err), RC_OK);
+  store_close(impatient);
+  PQfinish(other);
+}
+
+/* `recoup migrate-store` from a PostgreSQL database that holds no book
+ * refuses it and leaves it as it was: opening it as a store had created
+ * a new book's schema there first. */
+static void test_a_move_from_no_book_writes_nothing(void **state) {
+  char to[128];
+  (void)state;
+  snprintf(to, sizeof to, "/tmp/pgstore_%d_to.db", (int)getpid());
+  unlink(to);
+  assert_int_equal(migrate_store_cli(path, to), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pg_tables WHERE "
+                              "schemaname = 'public'"),
+                   0);
+  assert_int_equal(access(to, F_OK), -1);
 }
 
 /* A PostgreSQL book is not a file: recoup neither copies nor removes it. */
@@ -144,6 +212,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_lookup_does_not_wait_for_an_opening, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_move_from_no_book_writes_nothing,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,
                                       setup, teardown),

@@ -71,6 +71,16 @@ void engine_rollback(engine *eng);
  * *created tells which. */
 int engine_upsert_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err);
+/* An import's transaction: it holds the opening of cases from its start,
+ * before any row, so that two imports of the same cases (or an import
+ * beside a node opening cases) wait for one another rather than lock the
+ * rows in opposite orders and deadlock (PostgreSQL; SQLite's one writer
+ * waits anyway). */
+int engine_import_begin(engine *eng, rc_error *err);
+/* Whether the database ended the last transaction to break a deadlock
+ * with another writer (or a serialization conflict): nothing of it was
+ * kept, and it may be run again as it was. */
+int engine_contended(const engine *eng);
 /* The same inside an import's transaction, except that a new case's
  * `opened` is not queued: the import hands the cases it opened, in file
  * order, to engine_import_opened once every row is in. */

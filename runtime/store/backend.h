@@ -198,6 +198,9 @@ struct store_ops {
    * store_files): store.c removes and moves them together. A backend
    * without files answers 0. */
   int (*files)(const char *where, char (*paths)[4096], int max);
+  /* store.h's store_book_present; NULL for a backend of files (a file is
+   * checked as a file before it is opened). */
+  int (*book_present)(const char *where);
 
   /* --- transactions ------------------------------------------------------ */
   /* nested 0: the batch transaction; 1: a savepoint inside it (one
@@ -346,6 +349,11 @@ struct store_ops {
   /* --- reads (store.h and query.h say what each answers) ------------------ */
   int (*case_get)(store *st, const char *id, store_case *out, rc_error *err);
   int (*case_exists)(store *st, const char *id, rc_error *err);
+  /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
+   * backend with one writer holds the opening of cases already: its
+   * first is case_exists, its second does nothing. */
+  int (*case_exists_or_hold_opening)(store *st, const char *id, rc_error *err);
+  int (*hold_opening)(store *st, rc_error *err);
   int (*borrower_get)(store *st, const char *id, store_borrower *out,
                       rc_error *err);
   int (*read_case_rows)(store *st, int which, const char *id, store_row_fn fn,

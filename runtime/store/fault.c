@@ -491,6 +491,17 @@ static int f_case_exists(store *st, const char *id, rc_error *err) {
   return fault.real->case_exists(st, id, err);
 }
 
+static int f_case_exists_or_hold_opening(store *st, const char *id,
+                                         rc_error *err) {
+  if (fault_fires("case_exists_or_hold_opening", err)) return RC_ESTORE;
+  return fault.real->case_exists_or_hold_opening(st, id, err);
+}
+
+static int f_hold_opening(store *st, rc_error *err) {
+  if (fault_fires("hold_opening", err)) return RC_ESTORE;
+  return fault.real->hold_opening(st, err);
+}
+
 static int f_borrower_get(store *st, const char *id, store_borrower *out,
                           rc_error *err) {
   if (fault_fires("borrower_get", err)) {
@@ -908,6 +919,8 @@ const store_ops store_fault_ops = {
     .rolls_forget = f_rolls_forget,
     .case_get = f_case_get,
     .case_exists = f_case_exists,
+    .case_exists_or_hold_opening = f_case_exists_or_hold_opening,
+    .hold_opening = f_hold_opening,
     .borrower_get = f_borrower_get,
     .read_case_rows = f_read_case_rows,
     .cases_each = f_cases_each,

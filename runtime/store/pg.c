@@ -2045,35 +2045,48 @@ static int op_case_get(store *s, const char *id, store_case *out,
   return RC_OK;
 }
 
-/* A case not found may be one another writer (a node, an import) is
- * opening now, uncommitted: opening it here too would wait for that
- * writer and then fail on the key, where SQLite's one writer finds the
- * case and updates it. So whoever does not find a case, in a
- * transaction, holds the right to open cases (one advisory lock, until
- * its commit) and looks again: the second of two openers waits for the
- * first and finds its case (READ COMMITTED: a new statement sees the
- * commit). One lock for all ids, not one an id: a lock an id filled the
- * server's lock table at ~12,800 new cases in one import ("out of shared
- * memory"); taking the one lock again costs no new entry, and still
- * holds after a savepoint rolled back the first taking. */
 static int op_case_exists(store *s, const char *id, rc_error *err) {
-  pg *st = PG(s);
   args a = {0};
   PGresult *r;
   int rc;
 
   a_text(&a, id);
-  rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
+  rc = one(PG(s), "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
            err);
-  if (rc == RC_ENOTFOUND && PQtransactionStatus(st->c) == PQTRANS_INTRANS &&
-      (rc = exec(st,
-                 "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0)",
-                 NULL, "hold the opening of cases", NULL, err)) == RC_OK)
-    rc = one(st, "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
-             err);
   if (rc == RC_OK) PQclear(r);
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  return rc;
+}
+
+/* The right to open cases, until the transaction ends: one advisory lock
+ * for all ids, not one an id (a lock an id filled the server's lock table
+ * at ~12,800 new cases in one import: "out of shared memory"). Taking it
+ * again costs no new entry, and still holds after a savepoint rolled back
+ * the first taking. Outside a transaction there is nothing to hold. */
+static int op_hold_opening(store *s, rc_error *err) {
+  pg *st = PG(s);
+
+  if (st->base.depth == 0 && !st->manual) return RC_OK;
+  return exec(st, "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0)",
+              NULL, "hold the opening of cases", NULL, err);
+}
+
+/* A case not found may be one another writer (a node, an import) is
+ * opening now, uncommitted: opening it here too would wait for that
+ * writer and then fail on the key, where SQLite's one writer finds the
+ * case and updates it. So a writer that will open the case it does not
+ * find holds the opening of cases and looks again: the second of two
+ * openers waits for the first and finds its case (READ COMMITTED: a new
+ * statement sees the commit). A mere lookup (an event, a reply to an
+ * unknown id) never waits so: op_case_exists. */
+static int op_case_exists_or_hold_opening(store *s, const char *id,
+                                          rc_error *err) {
+  int rc = op_case_exists(s, id, err);
+
+  if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
+      (rc = op_hold_opening(s, err)) == RC_OK)
+    rc = op_case_exists(s, id, err);
   return rc;
 }
 
@@ -3158,6 +3171,21 @@ static int op_book_figures(store *s, store_row_fn fn, void *ud,
   return pg_book_figures(PG(s)->c, fn, ud, err);
 }
 
+/* Asked on a connection of its own: op_open would create the schema of a
+ * new book in a database that has none. */
+static int op_book_present(const char *where) {
+  char conninfo[2048];
+  PGconn *c;
+  int version = 1;
+
+  if (scratch_asked(where, conninfo, sizeof conninfo) != 0) return RC_OK;
+  c = PQconnectdb(conninfo);
+  if (c && PQstatus(c) == CONNECTION_OK)
+    version = pg_schema_read_version(c, NULL);
+  PQfinish(c);
+  return version == 0 ? RC_ENOTFOUND : RC_OK;
+}
+
 const store_ops store_pg_ops = {
     .name = "postgresql",
     .open = op_open,
@@ -3215,6 +3243,8 @@ const store_ops store_pg_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
+    .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
+    .hold_opening = op_hold_opening,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,
@@ -3257,6 +3287,7 @@ const store_ops store_pg_ops = {
     .book_rows = op_book_rows,
     .book_put = op_book_put,
     .book_figures = op_book_figures,
+    .book_present = op_book_present,
     /* p99 (session 8) */
     .checkpoint_apart = op_checkpoint_apart,
 };

@@ -4133,6 +4133,12 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
 }
 
+/* The one writer holds the opening of cases with the rest of the book. */
+static int op_hold_opening(store *s, rc_error *err) {
+  (void)s, (void)err;
+  return RC_OK;
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
   return sq_borrower_get(SQ(s), id, out, err);
@@ -4473,6 +4479,8 @@ const store_ops store_sqlite_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
+    .case_exists_or_hold_opening = op_case_exists,
+    .hold_opening = op_hold_opening,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,

@@ -514,6 +514,15 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }
 
+int store_case_exists_or_hold_opening(store *st, const char *id,
+                                      rc_error *err) {
+  return st->ops->case_exists_or_hold_opening(st, id, err);
+}
+
+int store_hold_opening(store *st, rc_error *err) {
+  return st->ops->hold_opening(st, err);
+}
+
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err) {
   return st->ops->cases_each(st, state, fn, ud, err);
@@ -1018,4 +1027,9 @@ int store_book_put(store *st, const char *table, const store_value *cols,
 
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return st->ops->book_figures(st, fn, ud, err);
+}
+
+int store_book_present(const char *where) {
+  const store_ops *ops = store_backend(where, NULL);
+  return ops && ops->book_present ? ops->book_present(where) : RC_OK;
 }

@@ -179,8 +179,20 @@ int store_case_insert(store *st, const store_case *c, rc_error *err);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
-/* RC_OK when the case exists, RC_ENOTFOUND when not. */
+/* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
+ * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
+/* The same, for a writer that opens the case when it is not found (an
+ * upsert, an import): in a transaction, a case not found is looked for
+ * again holding the opening of cases until the commit, so that two
+ * writers opening one id on two nodes do not both insert it (the second
+ * waits for the first, then finds the case). */
+int store_case_exists_or_hold_opening(store *st, const char *id,
+                                      rc_error *err);
+/* Holds the opening of cases until the transaction ends, before any row
+ * is locked: an import takes it first, so that imports of the same cases
+ * wait for one another instead of locking them in opposite orders. */
+int store_hold_opening(store *st, rc_error *err);
 /* Cases in error, for reports and retries. */
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err);
@@ -644,7 +656,9 @@ int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
  * within a due time). ncols 0 starts the table: rows that triggers wrote
  * during the copy are dropped (meta keeps its rows, and each backend its
  * own meta 'schema.version'). table NULL ends the copy: sequences moved
- * past the ids copied. Must run inside a transaction (store_begin). */
+ * past the ids copied. Must run inside a transaction (store_begin).
+ * PostgreSQL streams a table's rows in one COPY: a row the server refuses
+ * fails the put that ends the table (the next table's start, or NULL). */
 int store_book_put(store *st, const char *table, const store_value *cols,
                    int ncols, rc_error *err);
 /* What a copy is checked by: rows (name, value) with a name and a count
@@ -655,5 +669,10 @@ int store_book_put(store *st, const char *table, const store_value *cols,
  * "connections", is no part of the book: how many other recoup processes
  * hold the database now (PostgreSQL; SQLite says 0, its lock file says). */
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Whether the server database at `where` holds a recoup book, asked
+ * without opening a store (which would make one in an empty database):
+ * RC_ENOTFOUND when it holds none; RC_OK when it does, for a file, and
+ * when it cannot tell (store_open then says why). */
+int store_book_present(const char *where);
 
 #endif

@@ -27,15 +27,8 @@ cluster="sh $(dirname "$0")/cluster.sh"
 db=attack_$$
 dir=$(cat "$state")
 url="postgresql:///$db?host=$dir&user=recoup"
-pid= spid=
-# psql: Debian keeps the server's programs off PATH (cluster.sh's bindir)
-if [ -n "${PG_BINDIR:-}" ]; then
-  psql=$PG_BINDIR/psql
-elif command -v psql >/dev/null 2>&1; then
-  psql=psql
-else
-  psql=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql
-fi
+pid=
+. "$(dirname "$0")/session.sh"
 
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -61,28 +54,7 @@ $cluster sql "$state" "ALTER DATABASE $db SET extra_float_digits = 0"
 $cluster sql "$state" "ALTER DATABASE $db SET default_transaction_isolation = 'repeatable read'"
 q() { $cluster sql "$state" "$1" "${2:-$db}"; }
 
-status=0
-fail() {
-  echo "FAIL: $*" >&2
-  status=1
-}
-
-# A psql session of its own, fed through a fifo: what another node holds
-# uncommitted. sql sends it a statement; session_end closes it.
-session_start() {
-  mkfifo "$work/session.in"
-  "$psql" -X -q -t -A -v ON_ERROR_STOP=1 "$url" <"$work/session.in" \
-    >"$work/session.out" 2>&1 &
-  spid=$!
-  exec 3>"$work/session.in"
-}
-sql() { echo "$1" >&3; }
-session_end() {
-  exec 3>&-
-  wait "$spid" || fail "the psql session failed: $(cat "$work/session.out")"
-  spid=
-  rm -f "$work/session.in"
-}
+# The other node: session.sh's psql session.
 # Waits until the book answers t to a question (no time is asserted: the
 # bound only ends a test that went wrong).
 until_t() {
