@@ -34,6 +34,10 @@ int pg_schema_version(void);
  * A book newer than this build is refused (RC_ESTORE). */
 int pg_schema_migrate(PGconn *c, rc_error *err);
 
+/* The same, to an older version than the current one (the tests' book
+ * of an earlier release, to upgrade). */
+int pg_schema_migrate_to(PGconn *c, int version, rc_error *err);
+
 /* The version the book records (0: no book yet), or an RC code. */
 int pg_schema_read_version(PGconn *c, rc_error *err);
 
