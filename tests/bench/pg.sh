@@ -14,7 +14,8 @@
 # The cluster is a throwaway one (tests/pg/cluster.sh: fsync off, as the
 # tests run it), so the figures are the round trips and the server's work,
 # not a disk's. The statements a step makes are counted on a small book of
-# their own with log_statement = all (what is logged is not timed).
+# their own with log_statement = all (what is logged is not timed), and
+# its round trips on another by strace, when installed.
 #
 # usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
 #   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a figure)
@@ -99,6 +100,17 @@ before=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 sweep "$count"
 after=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 fig pg_statements_per_step "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 200 }')" statements
+# Round trips: what a step waits for. libpq sends a message once a round
+# trip (a statement that waits, or a pipeline's sync), so the sends the
+# sweep makes, counted by strace where it is installed, are its round
+# trips (the connection's setup and the claims included).
+if command -v strace >/dev/null 2>&1; then
+  trips=$(newdb trips)
+  load "$work/small.csv" "$trips"
+  strace -f -c -e trace=sendto -o "$work/strace.txt" \
+    "$recoup" tick "$inst" --db "$trips" --now 2026-01-07T09:00 --no-deliver >/dev/null
+  fig pg_round_trips_per_step "$(awk '$NF == "sendto" { printf "%.2f", $4 / 200 }' "$work/strace.txt")" round_trips
+fi
 
 echo "== HTTP payments, $secs s at 16 connections"
 export RECOUP_INGEST_TOKEN=bench-ingest
