@@ -1148,7 +1148,6 @@ static int op_case_insert(store *s, const store_case *c, rc_error *err) {
   args a = {0};
 
   pg_cache_forget(&PG(s)->batch, PG_CACHE_CASE, c->id);
-
   a_text(&a, c->id);
   a_text(&a, c->borrower_id);
   a_text(&a, c->workflow);
@@ -1945,9 +1944,6 @@ static int op_sessions_delete(store *s, int which, const char *id,
   return rc;
 }
 
-/* Written at once: inside the batch it is undone with the batch, or with
- * the event's savepoint, by the database itself. A zero adds nothing (and
- * makes no row, as SQLite's sums do not). */
 /* One figure's upsert, queued. */
 static int fig_put(pg *st, const char *const *key, int64_t n, int64_t amount,
                    rc_error *err) {
@@ -1972,6 +1968,7 @@ static int figs_write(pg *st, rc_error *err) {
 
   for (int i = 0; i < st->nfigs && rc == RC_OK; i++) {
     const char *key[5];
+    if (st->figs[i].n == 0 && st->figs[i].amount == 0) continue;
     for (int k = 0; k < 5; k++) key[k] = st->figs[i].key[k];
     rc = fig_put(st, key, st->figs[i].n, st->figs[i].amount, err);
   }
@@ -1981,7 +1978,8 @@ static int figs_write(pg *st, rc_error *err) {
 
 /* In a transaction, summed in memory (two upserts a reminder were a fifth
  * of its time on the server) and written once before it commits, as the
- * SQLite store does; a figure with a part too long to keep goes at once. */
+ * SQLite store does; a figure with a part too long to keep goes at once.
+ * A zero adds nothing (and makes no row, as SQLite's sums do not). */
 static int op_figure_add(store *s, const char *figure, const char *day,
                          const char *a_, const char *b, const char *c,
                          int64_t n, int64_t amount, rc_error *err) {
