@@ -28,10 +28,13 @@ secs=${RECOUP_BENCH_PG_SECONDS:-5}
 recoup="$build/recoup"
 work=$(mktemp -d)
 state="$work/cluster"
-servers=
+# The serve nodes' pids, one a line: serve runs in a command substitution
+# (a subshell), so a variable it set would be lost, and its nodes left
+# running after the run.
+servers() { cat "$work/servers" 2>/dev/null || true; }
 
 cleanup() {
-  for p in $servers; do kill "$p" 2>/dev/null || true; done
+  for p in $(servers); do kill "$p" 2>/dev/null || true; done
   $cluster stop "$state" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -116,7 +119,7 @@ echo "== HTTP payments, $secs s at 16 connections"
 export RECOUP_INGEST_TOKEN=bench-ingest
 serve() { # db out
   "$recoup" serve "$inst" --db "$1" --listen 127.0.0.1:0 --real-time >"$2" 2>"$2.err" &
-  servers="$servers $!"
+  echo $! >>"$work/servers"
   for i in $(seq 1 100); do grep -q listening "$2" && break; sleep 0.2; done
   sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$2"
 }
@@ -125,8 +128,11 @@ pay() { # port -> payments/s at 16 connections
     awk '$1 == "http_events_per_s_16" { print $2 }'
 }
 stop_servers() {
-  for p in $servers; do kill -TERM "$p"; wait "$p" || true; done
-  servers=
+  for p in $(servers); do
+    kill -TERM "$p"
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done # not our child
+  done
+  rm -f "$work/servers"
 }
 port=$(serve "$work/book.db" "$work/s1")
 fig pg_bench_sqlite_http_per_s "$(pay "$port")" payments/s
