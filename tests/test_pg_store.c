@@ -136,6 +136,39 @@ static void test_the_days_figures_are_written_once_a_batch(void **state) {
   store_close(st);
 }
 
+/* A batch's timer claim reads its cases along (pg_cache.c), not their
+ * borrowers: a cease another node commits while this batch runs stops
+ * this batch's next message to that borrower, as it did before the
+ * claim read anything. */
+static void test_a_cease_committed_during_a_batch_is_seen(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_timer_insert(st, "C1", 100, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  store_timers_free(t, n);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 0);
+  store_borrower_free(&b);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'"));
+  PQfinish(other);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 1);
+  store_borrower_free(&b);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
 /* An import opens every case of its file in one transaction, each looked
  * for first: those lookups held an advisory lock an id, and the server's
  * lock table ran out at ~12,800 new cases ("out of shared memory"). */
@@ -187,6 +220,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,

@@ -1082,7 +1082,6 @@ static int op_borrower_put(store *s, const store_borrower *b, rc_error *err) {
   args a = {0};
   int rc;
 
-  pg_cache_forget(&st->batch, PG_CACHE_BORROWER, b->id);
   a_text(&a, b->id);
   a_text(&a, b->name);
   a_text(&a, b->locale);
@@ -1134,7 +1133,6 @@ static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
                             int value, rc_error *err) {
   args a = {0};
 
-  pg_cache_forget(&PG(s)->batch, PG_CACHE_BORROWER, borrower_id);
   a_text(&a, borrower_id);
   a_int(&a, value);
   return exec(PG(s),
@@ -2189,7 +2187,6 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
   PGresult *r;
 
   memset(out, 0, sizeof *out);
-  if (pg_cache_borrower(&PG(s)->batch, id, out)) return RC_OK;
   a_text(&a, id);
   r = run(PG(s),
           "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "

@@ -62,14 +62,11 @@ int pg_schema_read_version(PGconn *c, rc_error *err);
  * need not read them again (pg_cache.c), the timer's case from column
  * PG_CLAIM_CASE (PG_CASE_COLS), locked for the caller's transaction
  * (FOR NO KEY UPDATE: another node's payment to it waits for this batch
- * rather than be overwritten by a balance read before it), and the
- * case's borrower from PG_CLAIM_BORROWER (PG_BORROWER_COLS, not locked)
- * with its contacts at PG_CLAIM_CONTACTS (a JSON array of [kind, value,
- * name, relation], or NULL). A case another transaction holds is not
- * waited for: its columns and the borrower's are NULL. */
+ * rather than be overwritten by a balance read before it). A case
+ * another transaction holds is not waited for: its columns are NULL. */
 PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
-enum { PG_CLAIM_CASE = 5, PG_CLAIM_BORROWER = 28, PG_CLAIM_CONTACTS = 39 };
+enum { PG_CLAIM_CASE = 5 };
 
 /* Queued messages whose next attempt is due at or before `until`, up to
  * max in (next_attempt, id) order: columns id, case_id, borrower_id,
@@ -118,7 +115,7 @@ int pg_claims_release(PGconn *c, const char *node, rc_error *err);
  * such borrower, or an RC code. */
 int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err);
 
-/* --- a batch's cases and borrowers (pg_cache.c) ---------------------- */
+/* --- a batch's cases (pg_cache.c) ------------------------------------ */
 
 /* What a timer claim read beside its timers, served to the batch's steps
  * instead of a round trip each. An entry is fresh until this node writes
@@ -134,8 +131,8 @@ typedef struct pg_cache {
   int nslots;
 } pg_cache;
 
-/* What an entry stands for: a case, a borrower, a claimed timer. */
-enum { PG_CACHE_CASE = 'c', PG_CACHE_BORROWER = 'b', PG_CACHE_TIMER = 't' };
+/* What an entry stands for: a case, a claimed timer. */
+enum { PG_CACHE_CASE = 'c', PG_CACHE_TIMER = 't' };
 
 /* Keeps a claim's rows (pg_claim_timers' columns), r included, in place
  * of what k held. RC_OK, or RC_ENOMEM (r freed, k empty). */
@@ -154,7 +151,6 @@ void pg_cache_timers_cut(pg_cache *k, const char *case_id);
 /* 1 with *out read from the cache, or 0 (*out empty) when it holds no
  * fresh row (or memory ran out: the server is asked, and says so). */
 int pg_cache_case(pg_cache *k, const char *id, store_case *out);
-int pg_cache_borrower(pg_cache *k, const char *id, store_borrower *out);
 
 /* Whether the timer of that id was claimed in this transaction and is
  * still this node's for certain (see above). */

@@ -1,11 +1,10 @@
-/* A batch's cases and borrowers, read by its timer claim (pg.h says what
- * an entry promises). A reminder's step read its case and its borrower,
- * one round trip each, and waited for its timer's delete to answer: with
- * them here, a step sends its writes and waits for nothing. Entries are
+/* A batch's cases, read by its timer claim (pg.h says what an entry
+ * promises). A reminder's step read its case, a round trip, and waited
+ * for its timer's delete to answer: with them here, a step waits only
+ * for its borrower (read when it runs: pg_claim.c says why). Entries are
  * found by their id in a table of open addressing over the claim's own
  * rows (the keys are the result's text). */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,8 @@
 struct pg_cache_entry {
   const char *key; /* in rows; NULL: a free slot */
   int row;
-  char kind;  /* PG_CACHE_CASE, _BORROWER, _TIMER */
-  char fresh; /* a case or a borrower: the row is still what was read */
+  char kind;  /* PG_CACHE_CASE, _TIMER */
+  char fresh; /* a case: the row is still what was read */
   char cut;   /* a case: its timers may have been deleted since */
 };
 
@@ -62,11 +61,11 @@ int pg_cache_fill(pg_cache *k, PGresult *r) {
   int n = PQntuples(r), size = 16;
 
   pg_cache_clear(k);
-  if (PQnfields(r) <= PG_CLAIM_CONTACTS) { /* not a claim's rows */
+  if (PQnfields(r) <= PG_CLAIM_CASE) { /* not a claim's rows */
     PQclear(r);
     return RC_OK;
   }
-  while (size < 4 * n) size *= 2; /* three keys a row at most: never full */
+  while (size < 4 * n) size *= 2; /* two keys a row at most: never full */
   if (!(k->slots = calloc((size_t)size, sizeof *k->slots))) {
     PQclear(r);
     return RC_ENOMEM;
@@ -77,7 +76,6 @@ int pg_cache_fill(pg_cache *k, PGresult *r) {
     int held = !PQgetisnull(r, i, PG_CLAIM_CASE);
     add(k, PG_CACHE_TIMER, i, 0, 0);
     add(k, PG_CACHE_CASE, i, 1, held); /* known for its timers, held or not */
-    if (held) add(k, PG_CACHE_BORROWER, i, PG_CLAIM_BORROWER, 1);
   }
   return RC_OK;
 }
@@ -110,46 +108,4 @@ int pg_cache_case(pg_cache *k, const char *id, store_case *out) {
   if (out->id) return 1;
   store_case_free(out);
   return 0;
-}
-
-/* The contacts' JSON ([[kind, value, name, relation], ...]) into b:
- * RC_OK, or RC_ENOMEM (the caller frees b). */
-static int read_contacts(const char *text, store_borrower *b) {
-  json_t *all = json_loads(text, 0, NULL), *k;
-  size_t i;
-
-  if (!json_is_array(all)) {
-    json_decref(all);
-    return RC_ENOMEM;
-  }
-  if (json_array_size(all) &&
-      !(b->contacts = calloc(json_array_size(all), sizeof *b->contacts))) {
-    json_decref(all);
-    return RC_ENOMEM;
-  }
-  json_array_foreach(all, i, k) {
-    store_contact *c = &b->contacts[b->ncontacts++];
-    char **field[4] = {&c->kind, &c->value, &c->name, &c->relation};
-    for (int f = 0; f < 4; f++) {
-      const char *s = json_string_value(json_array_get(k, (size_t)f));
-      *field[f] = s ? strdup(s) : NULL;
-    }
-  }
-  json_decref(all);
-  return RC_OK;
-}
-
-int pg_cache_borrower(pg_cache *k, const char *id, store_borrower *out) {
-  pg_cache_entry *e = find(k, PG_CACHE_BORROWER, id);
-
-  if (!e || !e->fresh) return 0;
-  pg_read_borrower(k->rows, e->row, PG_CLAIM_BORROWER, out);
-  if (!out->id ||
-      (!PQgetisnull(k->rows, e->row, PG_CLAIM_CONTACTS) &&
-       read_contacts(PQgetvalue(k->rows, e->row, PG_CLAIM_CONTACTS), out) !=
-           RC_OK)) {
-    store_borrower_free(out);
-    return 0;
-  }
-  return 1;
 }
