@@ -253,6 +253,52 @@ static void test_a_claim_never_committed_leaves_nothing_claimed(void **state) {
   PQclear(r);
 }
 
+/* A batch's claim brings each timer's case along, so that its steps do
+ * not read it again (not its borrower: a step reads that when it runs),
+ * and holds the cases until the batch ends:
+ * a payment to one on another node waits rather than be overwritten by a
+ * balance read before it. A case another transaction holds is not waited
+ * for: its timer is claimed all the same, without the case's columns. */
+static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO contacts(borrower_id, position, kind, value, "
+                   "relation) VALUES ('B1', 1, 'email', 'w@example.com', "
+                   "NULL), ('B1', 0, 'phone', '+8613800000000', 'self');"
+                   "UPDATE cases SET balance = 4200 WHERE id = 'C1';"
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(1, 'C1', 'remind', 0), (2, 'C2', 'remind', 0)"));
+  PQclear(pgt_exec(b, "BEGIN"));
+  PQclear(pgt_exec(b, "SELECT 1 FROM cases WHERE id = 'C2' FOR UPDATE"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = pg_claim_timers(a, "A", 100, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C1");
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C1");
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE + 11), "4200");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C2");
+  assert_true(PQgetisnull(r, 1, PG_CLAIM_CASE));
+  PQclear(r);
+
+  /* C1 is A's until its batch ends; C2 was never taken from B. */
+  PQclear(pgt_exec(f->c, "SET lock_timeout = '50ms'"));
+  assert_null(pgt_exec(f->c, "UPDATE cases SET balance = 0 WHERE id = 'C1'"));
+  PQclear(pgt_exec(b, "UPDATE cases SET balance = 1 WHERE id = 'C2'"));
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQclear(pgt_exec(a, "COMMIT"));
+  PQclear(pgt_exec(f->c, "UPDATE cases SET balance = 0 WHERE id = 'C1'"));
+  assert_int_equal(pgt_value(f->c, "SELECT sum(balance) FROM cases"), 1);
+  PQfinish(a);
+  PQfinish(b);
+}
+
 /* Without a time of its own, a lease is measured by the database's clock,
  * the one clock every node shares. */
 static void test_leases_run_on_the_databases_clock(void **state) {
@@ -619,6 +665,8 @@ int main(void) {
           test_a_claim_never_committed_leaves_nothing_claimed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_run_on_the_databases_clock,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_claim_reads_and_holds_its_cases, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_next_due_time_is_one_this_node_can_claim, setup, teardown),
       cmocka_unit_test_setup_teardown(

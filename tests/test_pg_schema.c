@@ -322,6 +322,73 @@ static void test_triggers_keep_the_case_and_message_counters(void **state) {
                    1);
 }
 
+/* The language each of the counters' helpers is written in, "name:lang"
+ * joined by spaces in name order. */
+static void helper_languages(PGconn *c, char *out, size_t size) {
+  PGresult *r = pgt_exec(
+      c,
+      "SELECT string_agg(p.proname || ':' || l.lanname, ' ' ORDER BY "
+      "p.proname) FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+      "WHERE p.proname IN ('figures_state_add', 'figures_due_add', "
+      "'figures_promise_add', 'figures_arm_add')");
+
+  assert_non_null(r);
+  snprintf(out, size, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+}
+
+/* A book of version 2 (the counters' helpers in SQL, planned again at
+ * every call) is brought to the current version by the next start: the
+ * helpers in PL/pgSQL, the counters it kept still right and kept on. */
+static void test_a_version_2_book_is_upgraded(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  char langs[256];
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 2, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), 2);
+  helper_languages(f->c, langs, sizeof langs);
+  assert_string_equal(langs,
+                      "figures_arm_add:sql figures_due_add:sql "
+                      "figures_promise_add:sql figures_state_add:sql");
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
+                   "'2026-11-01'),"
+                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL)"));
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  helper_languages(f->c, langs, sizeof langs);
+  assert_string_equal(langs,
+                      "figures_arm_add:plpgsql figures_due_add:plpgsql "
+                      "figures_promise_add:plpgsql "
+                      "figures_state_add:plpgsql");
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET state = 'promised', balance = 700 "
+                   "WHERE id = 'C1';"
+                   "UPDATE cases SET state = 'paid', closed = 1, "
+                   "outcome = 'paid', balance = 0 WHERE id = 'C2';"));
+  assert_int_equal(figures_disagree(f->c,
+                                    "SELECT workflow, state, cases, balance, "
+                                    "errors, closed FROM figures_states "
+                                    "WHERE cases <> 0",
+                                    "SELECT workflow, state, count(*), "
+                                    "sum(balance), sum((error IS NOT "
+                                    "NULL)::int), sum(closed) FROM cases "
+                                    "GROUP BY 1, 2"),
+                   0);
+  assert_int_equal(figures_disagree(f->c,
+                                    "SELECT due_date, cases, balance FROM "
+                                    "figures_due WHERE cases <> 0",
+                                    "SELECT coalesce(due_date, ''), count(*), "
+                                    "sum(balance) FROM cases WHERE closed = 0 "
+                                    "GROUP BY 1"),
+                   0);
+}
+
 /* A run's rows are id .. id + n - 1, and the next run starts past the
  * most a run may hold, so that two nodes never hand out one id. */
 static void test_journal_runs_read_as_rows(void **state) {
@@ -380,6 +447,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_triggers_keep_the_case_and_message_counters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal_runs_read_as_rows, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_version_2_book_is_upgraded, setup,
                                       teardown),
   };
   if (!pgt_cluster_url()) return 1;

@@ -95,6 +95,81 @@ static void test_a_commit_after_a_failure_fails(void **state) {
   store_close(st);
 }
 
+/* The n of the first row store_figures_days gives. */
+static int first_n(void *ud, const store_value *cols, int n) {
+  (void)n;
+  *(int64_t *)ud = cols[4].i;
+  return 1;
+}
+
+/* A batch's figures of the day are summed by the node and written once,
+ * at its commit (a reminder wrote two upserts of the same rows): the
+ * table's one row is its first version. A read in the batch sees them,
+ * and an event's savepoint rolled back takes its own with it. */
+static void test_the_days_figures_are_written_once_a_batch(void **state) {
+  store *st = open_store();
+  rc_error err;
+  int64_t n = 0;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(store_figure_add(st, "contact", "2026-12-02", "sms",
+                                      NULL, NULL, 1, 0, &err),
+                     RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_figure_add(st, "contact", "2026-12-02", "sms", NULL,
+                                    NULL, 10, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_figures_days(st, "contact", "2026-12-01",
+                                      "2026-12-03", first_n, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_figure_add(st, "contact", "2026-12-02", "sms", NULL,
+                                    NULL, 1, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(n) FROM figures_days"), 4);
+  /* written at the savepoint (to be undone with it) and at the commit */
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_days WHERE "
+                              "ctid = '(0,2)'"),
+                   1);
+  store_close(st);
+}
+
+/* A batch's timer claim reads its cases along (pg_cache.c), not their
+ * borrowers: a cease another node commits while this batch runs stops
+ * this batch's next message to that borrower, as it did before the
+ * claim read anything. */
+static void test_a_cease_committed_during_a_batch_is_seen(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_timer_insert(st, "C1", 100, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  store_timers_free(t, n);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 0);
+  store_borrower_free(&b);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'"));
+  PQfinish(other);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 1);
+  store_borrower_free(&b);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
 /* An import opens every case of its file in one transaction, each looked
  * for first: those lookups held an advisory lock an id, and the server's
  * lock table ran out at ~12,800 new cases ("out of shared memory"). */
@@ -211,6 +286,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_days_figures_are_written_once_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

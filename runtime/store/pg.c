@@ -56,6 +56,15 @@ typedef struct prep {
  * waits here at most until PIPE_MAX of them are queued. */
 enum { PIPE_MAX = 256 };
 
+/* A figure of the day summed through a transaction (op_figure_add), at
+ * most FIGS_MAX distinct ones before they are written. */
+enum { FIGS_MAX = 64 };
+enum { FIG_PART = 256 };
+typedef struct fig {
+  char key[5][FIG_PART]; /* figure, day, a, b, c; zero-filled */
+  int64_t n, amount;
+} fig;
+
 /* Message ids a node takes from the sequence at a time (message_id). */
 enum { IDS_AHEAD = 100 };
 typedef struct pend {
@@ -81,6 +90,9 @@ typedef struct pg {
   int npend;
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
+  pg_cache batch; /* what this transaction's timer claim read (pg.h) */
+  fig figs[FIGS_MAX]; /* figures of the day not written yet */
+  int nfigs;
 } pg;
 
 #define PG(s) ((pg *)(s))
@@ -437,6 +449,7 @@ static void op_close(store *s) {
 
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
+  pg_cache_clear(&st->batch);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -632,6 +645,7 @@ static int reconnect(pg *st, rc_error *err) {
   PQfinish(st->c);
   st->c = NULL;
   st->npend = 0;
+  pg_cache_clear(&st->batch);
   for (int i = 0; i < PREP_SLOTS; i++) st->prep[i].prepared = 0;
   if ((rc = session(st, err)) != RC_OK) return rc;
   slot_take(st);
@@ -729,8 +743,17 @@ static int op_files(const char *where, char (*paths)[4096], int max) {
 /* --- transactions ------------------------------------------------------------
  */
 
+static int figs_write(pg *st, rc_error *err);
+
 static int op_begin(store *s, int nested, rc_error *err) {
-  if (!nested) pg_conflict_take(); /* a failure before this one's begin */
+  if (!nested) {
+    pg_conflict_take(); /* a failure before this one's begin */
+    pg_cache_clear(&PG(s)->batch);
+    PG(s)->nfigs = 0;
+  } else if (figs_write(PG(s), err) != RC_OK) {
+    /* What the savepoint undoes must be what was added inside it. */
+    return RC_ESTORE;
+  }
   return exec(PG(s), nested ? "SAVEPOINT ev" : "BEGIN", NULL,
               nested ? "savepoint" : "begin", NULL, err);
 }
@@ -741,6 +764,10 @@ static int op_begin(store *s, int nested, rc_error *err) {
  * skips all that is queued, the ROLLBACK TO included, until they are. */
 static int end_savepoint(pg *st, int keep, rc_error *err) {
   if (!keep) {
+    /* It may have undone a claim, and its locks with it; the figures
+     * added inside it are forgotten with the rest. */
+    pg_cache_clear(&st->batch);
+    st->nfigs = 0;
     settle(st, NULL);
     if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
       return RC_ESTORE;
@@ -756,9 +783,12 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   int rc;
 
   if (nested) return end_savepoint(st, keep, err);
+  pg_cache_clear(&st->batch); /* the cases' locks end here */
+  if (!keep) st->nfigs = 0;
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
-  rc = settle(st, keep ? err : NULL);
+  rc = figs_write(st, keep ? err : NULL);
+  if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
   /* The server chose this transaction to end a deadlock (or found it in
    * a serialization conflict) somewhere in it: even when the engine
    * rolled back to a savepoint and went on, what it recorded then (an
@@ -854,8 +884,15 @@ static int op_timers_claim(store *s, rc_time until, int max,
   }
   *n = PQntuples(r);
   *out = t;
-  PQclear(r);
-  return RC_OK;
+  /* The cases' locks last as long as the batch's transaction: outside
+   * one, they are gone already. */
+  if (st->base.depth == 0 || st->manual) {
+    PQclear(r);
+    return RC_OK;
+  }
+  return pg_cache_fill(&st->batch, r) == RC_OK
+             ? RC_OK
+             : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
 }
 
 /* Timer ids are never given twice here (a sequence): the id and the
@@ -868,9 +905,16 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
   int rc;
 
   /* pg_timer_finish's statement (pg_claim.c), run here so that it goes
-   * in one round trip with the writes queued before it, prepared. */
+   * in one round trip with the writes queued before it, prepared; queued
+   * itself when the count is known (pg_cache_timer_held). */
   a_int(&a, t->id);
   a_text(&a, st->claimer);
+  if (st->base.depth > 0 && !st->manual &&
+      pg_cache_timer_held(&st->batch, t->id)) {
+    *deleted = 1;
+    return exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2",
+                &a, "ending a timer", NULL, err);
+  }
   rc = exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2", &a,
             "ending a timer", &n, err);
   *deleted = rc == RC_OK && n > 0;
@@ -994,6 +1038,7 @@ static int op_release(store *s, int what, int64_t id, const store_lease *lease,
     return rc_error_set(err, RC_EINTERNAL, NULL, "unknown claim %d", what);
   a_text(&a, lease_node(st, lease));
   a_int(&a, id);
+  if (what == STORE_CLAIM_TIMER) pg_cache_clear(&st->batch);
   return exec(st, sql[what], &a, "give back claims", NULL, err);
 }
 
@@ -1097,14 +1142,10 @@ static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
               &a, "borrower flag", NULL, err);
 }
 
-#define CASE_COLS                                                       \
-  "id, borrower_id, workflow, version, state, closed, outcome, error, " \
-  "product, currency, principal, balance, amount_due, fees, due_date, " \
-  "opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
-
 static int op_case_insert(store *s, const store_case *c, rc_error *err) {
   args a = {0};
 
+  pg_cache_forget(&PG(s)->batch, PG_CACHE_CASE, c->id);
   a_text(&a, c->id);
   a_text(&a, c->borrower_id);
   a_text(&a, c->workflow);
@@ -1130,7 +1171,7 @@ static int op_case_insert(store *s, const store_case *c, rc_error *err) {
   a_text(&a, c->queue);
   a_int(&a, c->on_hold);
   return exec(PG(s),
-              "INSERT INTO cases(" CASE_COLS
+              "INSERT INTO cases(" PG_CASE_COLS
               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
               "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
               &a, "insert case", NULL, err);
@@ -1143,6 +1184,8 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
   unsigned f = ch->fields;
   args a = {0};
   int rc = RC_OK;
+
+  pg_cache_forget(&st->batch, PG_CACHE_CASE, ch->id);
 
   if (f & STORE_CASE_TERMS) {
     const store_case *c = ch->terms;
@@ -1346,6 +1389,7 @@ static int op_timers_cancel(store *s, const char *case_id, int which,
   int64_t n = 0;
   int rc;
 
+  pg_cache_timers_cut(&PG(s)->batch, case_id);
   a_text(&a, case_id);
   if (which == STORE_TIMERS_NAMED) {
     a_text(&a, event);
@@ -1898,29 +1942,69 @@ static int op_sessions_delete(store *s, int which, const char *id,
   return rc;
 }
 
-/* Written at once: inside the batch it is undone with the batch, or with
- * the event's savepoint, by the database itself. A zero adds nothing (and
- * makes no row, as SQLite's sums do not). */
-static int op_figure_add(store *s, const char *figure, const char *day,
-                         const char *a_, const char *b, const char *c,
-                         int64_t n, int64_t amount, rc_error *err) {
+/* One figure's upsert, queued. */
+static int fig_put(pg *st, const char *const *key, int64_t n, int64_t amount,
+                   rc_error *err) {
   args a = {0};
 
-  if (n == 0 && amount == 0) return RC_OK;
-  a_text(&a, figure);
-  a_text(&a, day);
-  a_text(&a, a_ ? a_ : "");
-  a_text(&a, b ? b : "");
-  a_text(&a, c ? c : "");
+  for (int k = 0; k < 5; k++) a_text(&a, key[k]);
   a_int(&a, n);
   a_int(&a, amount);
-  return exec(PG(s),
+  return exec(st,
               "INSERT INTO figures_days AS f(figure, day, a, b, c, n, amount, "
               "slot) VALUES ($1, $2, left($3, 128), left($4, 128), "
               "left($5, 128), $6, $7, figures_slot()) ON CONFLICT (figure, "
               "day, a, b, c, slot) DO UPDATE SET "
               "n = f.n + EXCLUDED.n, amount = f.amount + EXCLUDED.amount",
               &a, "figures", NULL, err);
+}
+
+/* The day's figures summed so far, each one upsert, queued (the
+ * transaction's end, a savepoint or a read of them sends them). */
+static int figs_write(pg *st, rc_error *err) {
+  int rc = RC_OK;
+
+  for (int i = 0; i < st->nfigs && rc == RC_OK; i++) {
+    const char *key[5];
+    if (st->figs[i].n == 0 && st->figs[i].amount == 0) continue;
+    for (int k = 0; k < 5; k++) key[k] = st->figs[i].key[k];
+    rc = fig_put(st, key, st->figs[i].n, st->figs[i].amount, err);
+  }
+  st->nfigs = 0;
+  return rc;
+}
+
+/* In a transaction, summed in memory (two upserts a reminder were a fifth
+ * of its time on the server) and written once before it commits, as the
+ * SQLite store does; a figure with a part too long to keep goes at once.
+ * A zero adds nothing (and makes no row, as SQLite's sums do not). */
+static int op_figure_add(store *s, const char *figure, const char *day,
+                         const char *a_, const char *b, const char *c,
+                         int64_t n, int64_t amount, rc_error *err) {
+  pg *st = PG(s);
+  const char *parts[5] = {figure, day, a_ ? a_ : "", b ? b : "", c ? c : ""};
+  char key[5][FIG_PART] = {{0}};
+  int i;
+
+  if (n == 0 && amount == 0) return RC_OK;
+  if (st->base.depth == 0 || st->manual)
+    return fig_put(st, parts, n, amount, err);
+  for (int k = 0; k < 5; k++) {
+    if (strlen(parts[k]) >= FIG_PART) return fig_put(st, parts, n, amount, err);
+    strcpy(key[k], parts[k]);
+  }
+  for (i = 0; i < st->nfigs && memcmp(st->figs[i].key, key, sizeof key); i++)
+    ;
+  if (i == st->nfigs) {
+    if (st->nfigs == FIGS_MAX && figs_write(st, err) != RC_OK)
+      return RC_ESTORE;
+    i = st->nfigs++;
+    memcpy(st->figs[i].key, key, sizeof key);
+    st->figs[i].n = st->figs[i].amount = 0;
+  }
+  st->figs[i].n += n;
+  st->figs[i].amount += amount;
+  return RC_OK;
 }
 
 static int op_roll_log(store *s, const char *month, const char *case_id,
@@ -2004,6 +2088,33 @@ static void a_scope(args *a, const store_scope *scope) {
   a_int(a, scope ? scope->since : 0);
 }
 
+void pg_read_case(const PGresult *r, int row, int col, store_case *out) {
+  out->id = dup_col(r, row, col);
+  out->borrower_id = dup_col(r, row, col + 1);
+  out->workflow = dup_col(r, row, col + 2);
+  out->version = (int)int_col(r, row, col + 3);
+  out->state = dup_col(r, row, col + 4);
+  out->closed = (int)int_col(r, row, col + 5);
+  out->outcome = dup_col(r, row, col + 6);
+  out->error = dup_col(r, row, col + 7);
+  out->product = dup_col(r, row, col + 8);
+  out->currency = dup_col(r, row, col + 9);
+  out->principal = int_col(r, row, col + 10);
+  out->balance = int_col(r, row, col + 11);
+  out->amount_due = int_col(r, row, col + 12);
+  out->fees = int_col(r, row, col + 13);
+  out->due_date = dup_col(r, row, col + 14);
+  out->opened_at = int_col(r, row, col + 15);
+  out->has_score = !PQgetisnull(r, row, col + 16);
+  out->score = out->has_score ? strtod(PQgetvalue(r, row, col + 16), NULL) : 0;
+  out->tags = dup_col(r, row, col + 17);
+  out->data = dup_col(r, row, col + 18);
+  out->queue = dup_col(r, row, col + 19);
+  out->on_hold = (int)int_col(r, row, col + 20);
+  out->overpaid = int_col(r, row, col + 21);
+  out->reduced = int_col(r, row, col + 22);
+}
+
 static int op_case_get(store *s, const char *id, store_case *out,
                        rc_error *err) {
   args a = {0};
@@ -2011,36 +2122,14 @@ static int op_case_get(store *s, const char *id, store_case *out,
   int rc;
 
   memset(out, 0, sizeof *out);
+  if (pg_cache_case(&PG(s)->batch, id, out)) return RC_OK;
   a_text(&a, id);
-  rc = one(PG(s), "SELECT " CASE_COLS " FROM cases WHERE id = $1", &a,
+  rc = one(PG(s), "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1", &a,
            "read case", &r, err);
   if (rc == RC_ENOTFOUND)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
   if (rc != RC_OK) return rc;
-  out->id = dup_col(r, 0, 0);
-  out->borrower_id = dup_col(r, 0, 1);
-  out->workflow = dup_col(r, 0, 2);
-  out->version = (int)int_col(r, 0, 3);
-  out->state = dup_col(r, 0, 4);
-  out->closed = (int)int_col(r, 0, 5);
-  out->outcome = dup_col(r, 0, 6);
-  out->error = dup_col(r, 0, 7);
-  out->product = dup_col(r, 0, 8);
-  out->currency = dup_col(r, 0, 9);
-  out->principal = int_col(r, 0, 10);
-  out->balance = int_col(r, 0, 11);
-  out->amount_due = int_col(r, 0, 12);
-  out->fees = int_col(r, 0, 13);
-  out->due_date = dup_col(r, 0, 14);
-  out->opened_at = int_col(r, 0, 15);
-  out->has_score = !PQgetisnull(r, 0, 16);
-  out->score = out->has_score ? strtod(PQgetvalue(r, 0, 16), NULL) : 0;
-  out->tags = dup_col(r, 0, 17);
-  out->data = dup_col(r, 0, 18);
-  out->queue = dup_col(r, 0, 19);
-  out->on_hold = (int)int_col(r, 0, 20);
-  out->overpaid = int_col(r, 0, 21);
-  out->reduced = int_col(r, 0, 22);
+  pg_read_case(r, 0, 0, out);
   PQclear(r);
   return RC_OK;
 }
@@ -2090,6 +2179,21 @@ static int op_case_exists_or_hold_opening(store *s, const char *id,
   return rc;
 }
 
+void pg_read_borrower(const PGresult *r, int row, int col,
+                      store_borrower *out) {
+  out->id = dup_col(r, row, col);
+  out->name = dup_col(r, row, col + 1);
+  out->locale = dup_col(r, row, col + 2);
+  out->timezone = dup_col(r, row, col + 3);
+  out->address = dup_col(r, row, col + 4);
+  out->employer_name = dup_col(r, row, col + 5);
+  out->employer_phone = dup_col(r, row, col + 6);
+  out->employer_address = dup_col(r, row, col + 7);
+  out->do_not_contact = (int)int_col(r, row, col + 8);
+  out->ceased = (int)int_col(r, row, col + 9);
+  out->area = dup_col(r, row, col + 10);
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
   args a = {0};
@@ -2098,11 +2202,9 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
   memset(out, 0, sizeof *out);
   a_text(&a, id);
   r = run(PG(s),
-          "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
-          "b.employer_name, b.employer_phone, b.employer_address, "
-          "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation, "
-          "b.area FROM borrowers b LEFT JOIN contacts k ON "
-          "k.borrower_id = b.id WHERE b.id = $1 ORDER BY k.position",
+          "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+          "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+          "WHERE b.id = $1 ORDER BY k.position",
           &a, "read borrower", err);
   if (!r) return RC_ESTORE;
   if (PQntuples(r) == 0) {
@@ -2110,18 +2212,8 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
     return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
                         id);
   }
-  out->id = dup_col(r, 0, 0);
-  out->name = dup_col(r, 0, 1);
-  out->locale = dup_col(r, 0, 2);
-  out->timezone = dup_col(r, 0, 3);
-  out->address = dup_col(r, 0, 4);
-  out->employer_name = dup_col(r, 0, 5);
-  out->employer_phone = dup_col(r, 0, 6);
-  out->employer_address = dup_col(r, 0, 7);
-  out->do_not_contact = (int)int_col(r, 0, 8);
-  out->ceased = (int)int_col(r, 0, 9);
-  out->area = dup_col(r, 0, 14);
-  if (!PQgetisnull(r, 0, 10)) {
+  pg_read_borrower(r, 0, 0, out);
+  if (!PQgetisnull(r, 0, 11)) {
     out->contacts = calloc((size_t)PQntuples(r), sizeof *out->contacts);
     if (!out->contacts) {
       PQclear(r);
@@ -2130,10 +2222,10 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
     }
     for (int i = 0; i < PQntuples(r); i++) {
       store_contact *k = &out->contacts[out->ncontacts++];
-      k->kind = dup_col(r, i, 10);
-      k->value = dup_col(r, i, 11);
-      k->name = dup_col(r, i, 12);
-      k->relation = dup_col(r, i, 13);
+      k->kind = dup_col(r, i, 11);
+      k->value = dup_col(r, i, 12);
+      k->name = dup_col(r, i, 13);
+      k->relation = dup_col(r, i, 14);
     }
   }
   PQclear(r);
@@ -2322,6 +2414,7 @@ static int op_figures_days(store *s, const char *figure, const char *from,
                            rc_error *err) {
   args a = {0};
 
+  if (figs_write(PG(s), err) != RC_OK) return RC_ESTORE;
   a_text(&a, figure);
   a_text(&a, from);
   a_text(&a, to);
@@ -2729,7 +2822,7 @@ static int op_cases_page(store *s, const char *state, const char *queue,
   a_int(&a, window);
   a_scope(&a, scope);
   rc = rows(st,
-            "SELECT " CASE_COLS " FROM (SELECT * FROM cases WHERE id" C
+            "SELECT " PG_CASE_COLS " FROM (SELECT * FROM cases WHERE id" C
             " > $3 ORDER BY id" C
             " LIMIT $5) w WHERE ($1::text IS NULL OR "
             "state = $1) AND ($2::text IS NULL OR queue = $2) AND ($6::text "

@@ -8,7 +8,19 @@
 
 #include <libpq-fe.h>
 
+#include "recoup/query.h"
 #include "recoup/recoup.h"
+
+/* A case's columns as the store reads them (pg_read_case's order). */
+#define PG_CASE_COLS                                                    \
+  "id, borrower_id, workflow, version, state, closed, outcome, error, " \
+  "product, currency, principal, balance, amount_due, fees, due_date, " \
+  "opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
+
+/* A borrower's own columns, of borrowers b (pg_read_borrower's order). */
+#define PG_BORROWER_COLS                                             \
+  "b.id, b.name, b.locale, b.timezone, b.address, b.employer_name, " \
+  "b.employer_phone, b.employer_address, b.do_not_contact, b.ceased, b.area"
 
 /* --- schema (pg_schema.c) --------------------------------------------- */
 
@@ -21,6 +33,10 @@ int pg_schema_version(void);
  * that nodes started together migrate once and none sees half a schema.
  * A book newer than this build is refused (RC_ESTORE). */
 int pg_schema_migrate(PGconn *c, rc_error *err);
+
+/* The same, to an older version than the current one (the tests' book
+ * of an earlier release, to upgrade). */
+int pg_schema_migrate_to(PGconn *c, int version, rc_error *err);
 
 /* The version the book records (0: no book yet), or an RC code. */
 int pg_schema_read_version(PGconn *c, rc_error *err);
@@ -42,9 +58,15 @@ int pg_schema_read_version(PGconn *c, rc_error *err);
  * PQclear()s) or NULL with err set. */
 
 /* Up to max timers due at or before `until`, in (due, id) order:
- * columns id, case_id, due, event, data. */
+ * columns id, case_id, due, event, data; then, so that the batch's steps
+ * need not read them again (pg_cache.c), the timer's case from column
+ * PG_CLAIM_CASE (PG_CASE_COLS), locked for the caller's transaction
+ * (FOR NO KEY UPDATE: another node's payment to it waits for this batch
+ * rather than be overwritten by a balance read before it). A case
+ * another transaction holds is not waited for: its columns are NULL. */
 PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
+enum { PG_CLAIM_CASE = 5 };
 
 /* Queued messages whose next attempt is due at or before `until`, up to
  * max in (next_attempt, id) order: columns id, case_id, borrower_id,
@@ -92,6 +114,54 @@ int pg_claims_release(PGconn *c, const char *node, rc_error *err);
  * to the borrower does not. Returns 1 when locked, 0 when there is no
  * such borrower, or an RC code. */
 int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err);
+
+/* --- a batch's cases (pg_cache.c) ------------------------------------ */
+
+/* What a timer claim read beside its timers, served to the batch's steps
+ * instead of a round trip each. An entry is fresh until this node writes
+ * its row (pg_cache_forget) or the transaction ends (pg_cache_clear: the
+ * case's lock ends with it). The claim's timers are known too: one
+ * claimed in this transaction is still there and still this node's
+ * unless its case's timers were cancelled since (its row stays locked by
+ * the claim), so its end need not wait for the server's count. */
+typedef struct pg_cache_entry pg_cache_entry;
+typedef struct pg_cache {
+  PGresult *rows; /* the claim's; owned */
+  pg_cache_entry *slots;
+  int nslots;
+} pg_cache;
+
+/* What an entry stands for: a case, a claimed timer. */
+enum { PG_CACHE_CASE = 'c', PG_CACHE_TIMER = 't' };
+
+/* Keeps a claim's rows (pg_claim_timers' columns), r included, in place
+ * of what k held. RC_OK, or RC_ENOMEM (r freed, k empty). */
+int pg_cache_fill(pg_cache *k, PGresult *r);
+
+/* Forgets everything (k stays usable). */
+void pg_cache_clear(pg_cache *k);
+
+/* The row of that kind and id is no longer what was read (a write). */
+void pg_cache_forget(pg_cache *k, int kind, const char *id);
+
+/* The case's timers may have been deleted (a cancel): their ends ask the
+ * server again. */
+void pg_cache_timers_cut(pg_cache *k, const char *case_id);
+
+/* 1 with *out read from the cache, or 0 (*out empty) when it holds no
+ * fresh row (or memory ran out: the server is asked, and says so). */
+int pg_cache_case(pg_cache *k, const char *id, store_case *out);
+
+/* Whether the timer of that id was claimed in this transaction and is
+ * still this node's for certain (see above). */
+int pg_cache_timer_held(pg_cache *k, int64_t id);
+
+/* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
+ * from row of r, starting at column col, into *out (owned strings).
+ * pg.c. */
+void pg_read_case(const PGresult *r, int row, int col, store_case *out);
+void pg_read_borrower(const PGresult *r, int row, int col,
+                      store_borrower *out);
 
 /* An RC_ESTORE error from a failed result (or the connection's message
  * when there is no result), naming what was being done. Always returns

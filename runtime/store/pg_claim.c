@@ -23,16 +23,26 @@
 
 /* $1 node, $2 until, $3 max, $4 lease_ms, $5 now. The inner SELECT locks
  * the rows it picks and skips those another claimer has locked; the
- * UPDATE then marks them. RETURNING comes in no stated order: the outer
- * SELECT puts the batch in the order the sweep fires it. */
+ * UPDATE then marks them. `held` locks their cases, skipping those
+ * another transaction holds (a timer's claim is not undone for that: its
+ * step reads the case itself, as before). Not the borrowers: a step reads
+ * its borrower when it runs, so that a cease or do-not-contact another
+ * node commits during this batch stops the next message at once, as
+ * before (a borrower read with the claim would be up to a batch old).
+ * RETURNING comes in no stated order: the outer SELECT puts the batch in
+ * the order the sweep fires it. */
 static const char claim_timers_sql[] =
     "WITH due AS (SELECT id FROM timers t WHERE due <= $2 AND "
     FREE("t", NOW("$5")) " ORDER BY due, id LIMIT $3 "
     "FOR UPDATE SKIP LOCKED), "
     "claimed AS (UPDATE timers t SET claimed_by = $1, "
     "claimed_until = " NOW("$5") " + $4 FROM due WHERE t.id = due.id "
-    "RETURNING t.id, t.case_id, t.due, t.event, t.data) "
-    "SELECT * FROM claimed ORDER BY due, id";
+    "RETURNING t.id, t.case_id, t.due, t.event, t.data), "
+    "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE id IN (SELECT "
+    "case_id FROM claimed) FOR NO KEY UPDATE SKIP LOCKED) "
+    "SELECT k.id, k.case_id, k.due, k.event, k.data, h.* "
+    "FROM claimed k LEFT JOIN held h ON h.id = k.case_id "
+    "ORDER BY k.due, k.id";
 
 static const char claim_outbox_sql[] =
     "WITH due AS (SELECT id FROM messages m WHERE status = 'queued' AND "

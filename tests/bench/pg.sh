@@ -14,7 +14,8 @@
 # The cluster is a throwaway one (tests/pg/cluster.sh: fsync off, as the
 # tests run it), so the figures are the round trips and the server's work,
 # not a disk's. The statements a step makes are counted on a small book of
-# their own with log_statement = all (what is logged is not timed).
+# their own with log_statement = all (what is logged is not timed), and
+# its round trips on another by strace, when installed.
 #
 # usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
 #   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a figure)
@@ -27,10 +28,13 @@ secs=${RECOUP_BENCH_PG_SECONDS:-5}
 recoup="$build/recoup"
 work=$(mktemp -d)
 state="$work/cluster"
-servers=
+# The serve nodes' pids, one a line: serve runs in a command substitution
+# (a subshell), so a variable it set would be lost, and its nodes left
+# running after the run.
+servers() { cat "$work/servers" 2>/dev/null || true; }
 
 cleanup() {
-  for p in $servers; do kill "$p" 2>/dev/null || true; done
+  for p in $(servers); do kill "$p" 2>/dev/null || true; done
   $cluster stop "$state" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -99,12 +103,23 @@ before=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 sweep "$count"
 after=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 fig pg_statements_per_step "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 200 }')" statements
+# Round trips: what a step waits for. libpq sends a message once a round
+# trip (a statement that waits, or a pipeline's sync), so the sends the
+# sweep makes, counted by strace where it is installed, are its round
+# trips (the connection's setup and the claims included).
+if command -v strace >/dev/null 2>&1; then
+  trips=$(newdb trips)
+  load "$work/small.csv" "$trips"
+  strace -f -c -e trace=sendto -o "$work/strace.txt" \
+    "$recoup" tick "$inst" --db "$trips" --now 2026-01-07T09:00 --no-deliver >/dev/null
+  fig pg_round_trips_per_step "$(awk '$NF == "sendto" { printf "%.2f", $4 / 200 }' "$work/strace.txt")" round_trips
+fi
 
 echo "== HTTP payments, $secs s at 16 connections"
 export RECOUP_INGEST_TOKEN=bench-ingest
 serve() { # db out
   "$recoup" serve "$inst" --db "$1" --listen 127.0.0.1:0 --real-time >"$2" 2>"$2.err" &
-  servers="$servers $!"
+  echo $! >>"$work/servers"
   for i in $(seq 1 100); do grep -q listening "$2" && break; sleep 0.2; done
   sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$2"
 }
@@ -113,8 +128,11 @@ pay() { # port -> payments/s at 16 connections
     awk '$1 == "http_events_per_s_16" { print $2 }'
 }
 stop_servers() {
-  for p in $servers; do kill -TERM "$p"; wait "$p" || true; done
-  servers=
+  for p in $(servers); do
+    kill -TERM "$p"
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done # not our child
+  done
+  rm -f "$work/servers"
 }
 port=$(serve "$work/book.db" "$work/s1")
 fig pg_bench_sqlite_http_per_s "$(pay "$port")" payments/s
