@@ -897,6 +897,64 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   unlink(db);
 }
 
+static int count_row(void *ud, const store_value *cols, int ncols) {
+  (void)cols;
+  (void)ncols;
+  ++*(int *)ud;
+  return 0;
+}
+
+static int timers_of(engine *eng, const char *id) {
+  int n = 0;
+  rc_error err;
+  assert_int_equal(query_timers(engine_query(eng), id, count_row, &n, &err),
+                   RC_OK);
+  return n;
+}
+
+/* A timer left for a node that has its version (SQLite: it comes back at
+ * every claim) holds up no other case's timers behind it, in a simulated
+ * run and in a claim full of them. */
+static void test_a_waiting_timer_holds_up_no_other(void **state) {
+  char a[128], b[128], db[160];
+  engine *one, *two;
+  rc_errlist errors = {0};
+  int migrated;
+  (void)state;
+  snprintf(a, sizeof a, "/tmp/recoup-test-wait-a-%d", (int)getpid());
+  snprintf(b, sizeof b, "/tmp/recoup-test-wait-b-%d", (int)getpid());
+  snprintf(db, sizeof db, "%s.db", a);
+  unlink(db);
+  write_institution(a, "");
+  write_m(a, 1);
+  write_institution(b, "");
+  write_m(b, 1);
+  one = open_dir(a, db);
+  two = open_dir(b, db);
+  write_m(a, 2);
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  /* V2's ping is due a day from now, W1's an hour after it. */
+  open_case(one, "V2", NULL);
+  run_now(one);
+  advance(two, "1h");
+  open_case(two, "W1", NULL);
+  run_now(two);
+  advance(two, "3d");
+  assert_int_equal(timers_of(two, "W1"), 0); /* fired */
+  assert_int_equal(timers_of(two, "V2"), 1);
+  assert_int_equal(engine_reload_state(two)->waiting, 1);
+
+  engine_close(two);
+  engine_close(one);
+  remove_institution(a);
+  remove_institution(b);
+  unlink(db);
+  strcat(db, "-wal");
+  unlink(db);
+  strcpy(db + strlen(db) - 3, "shm");
+  unlink(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -927,6 +985,7 @@ int main(void) {
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
+      cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
