@@ -371,16 +371,24 @@ static void log_reloads(service *svc) {
 }
 
 /* Another node's reload reaches this one: one read of the book's
- * generation a second. */
+ * generation a second. One that does not read (a row written by hand, a
+ * store gone) is logged once, not a second, and once when it reads again. */
 static void follow_reloads(service *svc) {
   rc_error err;
   if (engine_follow(svc->eng, &err) != RC_OK) {
     char masked[1024];
+    if (svc->generation_unread) return;
+    svc->generation_unread = 1;
     service_mask(err.message, masked, sizeof masked);
     service_log("error",
                 json_pack("{s:s, s:s}", "msg", "reload generation unreadable",
                           "error", masked));
     return;
+  }
+  if (svc->generation_unread) {
+    svc->generation_unread = 0;
+    service_log("info",
+                json_pack("{s:s}", "msg", "reload generation readable again"));
   }
   if (engine_reload_state(svc->eng)->generation != svc->reload_generation)
     service_kick(svc); /* cases waiting for a version may run now */

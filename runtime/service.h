@@ -82,6 +82,7 @@ struct service {
    * (the next wake then waits: on SQLite that work is due again at once). */
   int64_t reload_generation, reload_failed, reload_waiting;
   int only_waiting;
+  int generation_unread; /* the book's reload number did not read: logged */
 };
 
 /* api.c */
