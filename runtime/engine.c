@@ -2234,8 +2234,18 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
   return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
 }
 
+static int due_after_passed(engine *eng, rc_time until, rc_time *due,
+                            rc_error *err);
+
 int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
-  return store_timer_next_due(eng->st, due, err);
+  int rc;
+  /* Not a timer the last run left waiting, where claims hand those out
+   * again (SQLite): the service would wake for it at once, or, told it
+   * only waits, a minute later, late for the timers after it. */
+  if (!eng->again || !eng->npassed)
+    return store_timer_next_due(eng->st, due, err);
+  if ((rc = due_after_passed(eng, INT64_MAX, due, err)) != RC_OK) return rc;
+  return *due ? RC_OK : RC_ENOTFOUND;
 }
 
 int engine_reconnects(engine *eng) {

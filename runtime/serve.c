@@ -307,7 +307,9 @@ static void arm_wake(service *svc) {
   if (rc == RC_OK) {
     ms = due - now;
     if (ms < 0) ms = 0;
-    if (ms > WAKE_MAX_MS || svc->only_waiting) ms = WAKE_MAX_MS;
+    /* Due at once yet only waiting (PostgreSQL: this node's own claim on
+     * it has not run out): not a busy loop. */
+    if (ms > WAKE_MAX_MS || (svc->only_waiting && ms == 0)) ms = WAKE_MAX_MS;
   } else if (rc != RC_ENOTFOUND) {
     /* Not idleness: the due timers are unknown. Look again soon. */
     char masked[1024];

@@ -919,6 +919,8 @@ static void test_a_waiting_timer_holds_up_no_other(void **state) {
   char a[128], b[128], db[160];
   engine *one, *two;
   rc_errlist errors = {0};
+  rc_error err;
+  rc_time due;
   int migrated;
   (void)state;
   snprintf(a, sizeof a, "/tmp/recoup-test-wait-a-%d", (int)getpid());
@@ -939,10 +941,14 @@ static void test_a_waiting_timer_holds_up_no_other(void **state) {
   advance(two, "1h");
   open_case(two, "W1", NULL);
   run_now(two);
+  /* V2's ping waits; the next due is W1's, not V2's, long past. */
+  advance(two, "1430m");
+  assert_int_equal(engine_next_due(two, &due, &err), RC_OK);
+  assert_true(due > clock_now(engine_clock(two)));
   advance(two, "3d");
   assert_int_equal(timers_of(two, "W1"), 0); /* fired */
   assert_int_equal(timers_of(two, "V2"), 1);
-  assert_int_equal(engine_reload_state(two)->waiting, 1);
+  assert_int_equal(engine_reload_state(two)->waiting, 2); /* once a run */
 
   engine_close(two);
   engine_close(one);
