@@ -799,30 +799,55 @@ static engine *open_dir(const char *dir, const char *db) {
   return eng;
 }
 
+/* Two nodes on one SQLite book (a.db), each with its own directory (a,
+ * b) of workflow m version 1. */
+typedef struct two_nodes {
+  char a[128], b[128], db[160];
+  engine *one, *two;
+} two_nodes;
+
+static void two_nodes_open(two_nodes *t, const char *name) {
+  snprintf(t->a, sizeof t->a, "/tmp/recoup-test-%s-a-%d", name, (int)getpid());
+  snprintf(t->b, sizeof t->b, "/tmp/recoup-test-%s-b-%d", name, (int)getpid());
+  snprintf(t->db, sizeof t->db, "%s.db", t->a);
+  unlink(t->db);
+  write_institution(t->a, "");
+  write_m(t->a, 1);
+  write_institution(t->b, "");
+  write_m(t->b, 1);
+  t->one = open_dir(t->a, t->db);
+  t->two = open_dir(t->b, t->db);
+}
+
+static void two_nodes_close(two_nodes *t) {
+  engine_close(t->two);
+  engine_close(t->one);
+  remove_institution(t->a);
+  remove_institution(t->b);
+  unlink(t->db);
+  strcat(t->db, "-wal");
+  unlink(t->db);
+  strcpy(t->db + strlen(t->db) - 3, "shm");
+  unlink(t->db);
+}
+
 /* Two nodes on one book, their own directories: the second is behind the
  * first's reload, and a case on the version it lacks waits for it (not
  * in error, its event kept) until it has the version; then, before
  * failing anything, it follows the book's newest reload and runs it. A
  * reload its files refuse is tried once a generation. */
 static void test_a_version_this_node_lacks_waits_for_it(void **state) {
-  char a[128], b[128], db[160];
+  two_nodes t;
   engine *one, *two;
+  const char *a, *b;
   rc_errlist errors = {0};
   rc_error err;
   store_case c;
   json_t *j;
   int migrated;
   (void)state;
-  snprintf(a, sizeof a, "/tmp/recoup-test-follow-a-%d", (int)getpid());
-  snprintf(b, sizeof b, "/tmp/recoup-test-follow-b-%d", (int)getpid());
-  snprintf(db, sizeof db, "%s.db", a);
-  unlink(db);
-  write_institution(a, "");
-  write_m(a, 1);
-  write_institution(b, "");
-  write_m(b, 1);
-  one = open_dir(a, db);
-  two = open_dir(b, db);
+  two_nodes_open(&t, "follow");
+  one = t.one, two = t.two, a = t.a, b = t.b;
   assert_int_equal(engine_reload_state(two)->generation, 0);
 
   /* Node one reloads version 2; node two follows from its own files,
@@ -885,16 +910,7 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   assert_int_equal(engine_follow(two, &err), RC_OK);
   assert_int_equal(engine_reload_state(two)->failed, 0);
   assert_int_equal(engine_reload_state(two)->generation, 4);
-
-  engine_close(two);
-  engine_close(one);
-  remove_institution(a);
-  remove_institution(b);
-  unlink(db);
-  strcat(db, "-wal");
-  unlink(db);
-  strcpy(db + strlen(db) - 3, "shm");
-  unlink(db);
+  two_nodes_close(&t);
 }
 
 static int count_row(void *ud, const store_value *cols, int ncols) {
@@ -913,27 +929,19 @@ static int timers_of(engine *eng, const char *id) {
 }
 
 /* A timer left for a node that has its version (SQLite: it comes back at
- * every claim) holds up no other case's timers behind it, in a simulated
- * run and in a claim full of them. */
+ * every claim) holds up no other case's timer behind it, in a simulated
+ * run, nor the service's next wake. */
 static void test_a_waiting_timer_holds_up_no_other(void **state) {
-  char a[128], b[128], db[160];
+  two_nodes t;
   engine *one, *two;
   rc_errlist errors = {0};
   rc_error err;
   rc_time due;
   int migrated;
   (void)state;
-  snprintf(a, sizeof a, "/tmp/recoup-test-wait-a-%d", (int)getpid());
-  snprintf(b, sizeof b, "/tmp/recoup-test-wait-b-%d", (int)getpid());
-  snprintf(db, sizeof db, "%s.db", a);
-  unlink(db);
-  write_institution(a, "");
-  write_m(a, 1);
-  write_institution(b, "");
-  write_m(b, 1);
-  one = open_dir(a, db);
-  two = open_dir(b, db);
-  write_m(a, 2);
+  two_nodes_open(&t, "wait");
+  one = t.one, two = t.two;
+  write_m(t.a, 2);
   assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
   /* V2's ping is due a day from now, W1's an hour after it. */
   open_case(one, "V2", NULL);
@@ -949,16 +957,7 @@ static void test_a_waiting_timer_holds_up_no_other(void **state) {
   assert_int_equal(timers_of(two, "W1"), 0); /* fired */
   assert_int_equal(timers_of(two, "V2"), 1);
   assert_int_equal(engine_reload_state(two)->waiting, 2); /* once a run */
-
-  engine_close(two);
-  engine_close(one);
-  remove_institution(a);
-  remove_institution(b);
-  unlink(db);
-  strcat(db, "-wal");
-  unlink(db);
-  strcpy(db + strlen(db) - 3, "shm");
-  unlink(db);
+  two_nodes_close(&t);
 }
 
 int main(void) {
