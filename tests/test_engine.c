@@ -775,7 +775,7 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
 }
 
 /* A version of workflow m (initial 'a' for 1, 'b' after, whose enter sets
- * a timer so its run shows). */
+ * a timer so its run shows; a poke closes the case). */
 static void write_m(const char *dir, int version) {
   char path[256], text[512];
   const char *initial = version == 1 ? "a" : "b";
@@ -783,7 +783,8 @@ static void write_m(const char *dir, int version) {
   snprintf(text, sizeof text,
            "return recoup.workflow { name = 'm', version = %d, "
            "initial = '%s', states = { %s = { enter = function(case) "
-           "case:after('1d', 'ping') end }, z = { final = true } },"
+           "case:after('1d', 'ping') end, on = { poke = function() "
+           "return 'z' end } }, z = { final = true } },"
            " transitions = { %s = { 'z' } } }\n",
            version, initial, initial, initial);
   write_text(path, text);
@@ -960,6 +961,38 @@ static void test_a_waiting_timer_holds_up_no_other(void **state) {
   two_nodes_close(&t);
 }
 
+/* More events waiting for a version than a claim takes (a batch) hold up
+ * no other case's event queued after them. */
+static void test_waiting_events_hold_up_no_other(void **state) {
+  two_nodes t;
+  rc_errlist errors = {0};
+  rc_error err;
+  char id[16];
+  int migrated;
+  (void)state;
+  two_nodes_open(&t, "events");
+  write_m(t.a, 2);
+  assert_int_equal(engine_reload(t.one, &errors, &migrated), RC_OK);
+  for (int i = 0; i <= 1000; i++) {
+    snprintf(id, sizeof id, "V%d", i);
+    open_case(t.one, id, NULL);
+  }
+  open_case(t.two, "W1", NULL);
+  run_now(t.one);
+  run_now(t.two);
+  for (int i = 0; i <= 1000; i++) {
+    snprintf(id, sizeof id, "V%d", i);
+    assert_int_equal(engine_post(t.one, id, "poke", NULL, NULL, NULL, &err),
+                     RC_OK);
+  }
+  assert_int_equal(engine_post(t.two, "W1", "poke", NULL, NULL, NULL, &err),
+                   RC_OK);
+  run_now(t.two);
+  assert_state(t.two, "W1", "z");
+  assert_state(t.two, "V1000", "b");
+  two_nodes_close(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -983,7 +1016,8 @@ int main(void) {
       cmocka_unit_test(test_an_event_key_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_core_events_cannot_be_posted),
       cmocka_unit_test(test_payments_are_checked),
-      cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
+      cmocka_unit_test(
+          test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
@@ -991,6 +1025,7 @@ int main(void) {
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
       cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
+      cmocka_unit_test(test_waiting_events_hold_up_no_other),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
