@@ -96,6 +96,12 @@ struct engine {
   engine_reloads reloads;
   int64_t tried;
   int looked;
+  /* The timers and events this run left waiting, sorted. A SQLite claim
+   * hands them out again, first, ahead of everything due after them
+   * (again says it was seen): they are passed over, and claims ask for
+   * that many more rows. */
+  struct passed_key *passed; /* owned */
+  int npassed, passed_cap, again;
 };
 
 static void drop_view(engine *eng) {
@@ -180,6 +186,7 @@ void engine_close(engine *eng) {
   if (eng->st && !store_in_transaction(eng->st))
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
+  free(eng->passed);
   case_keep_free(&eng->kept);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
@@ -973,6 +980,64 @@ static script *script_for(engine *eng, const store_case *c) {
 }
 
 static int follow_to(engine *eng, int64_t generation);
+
+/* A timer is known by its due time and id, an event by its id (due 0). */
+struct passed_key {
+  int timer;
+  rc_time due;
+  int64_t id;
+};
+
+static int key_cmp(const struct passed_key *a, const struct passed_key *b) {
+  if (a->timer != b->timer) return a->timer < b->timer ? -1 : 1;
+  if (a->due != b->due) return a->due < b->due ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int passed_at(const engine *eng, struct passed_key key, int *at) {
+  int lo = 0, hi = eng->npassed;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (key_cmp(&eng->passed[mid], &key) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *at = lo;
+  return lo < eng->npassed && !key_cmp(&eng->passed[lo], &key);
+}
+
+/* Whether the run left this work waiting already; notes that claims
+ * hand such work out again. */
+static int passed_over(engine *eng, struct passed_key key) {
+  int at;
+  if (!eng->npassed || !passed_at(eng, key, &at)) return 0;
+  eng->again = 1;
+  return 1;
+}
+
+/* Out of memory, the work is not noted: it is only counted again. */
+static void pass_over(engine *eng, struct passed_key key) {
+  int at;
+  if (passed_at(eng, key, &at)) return;
+  if (eng->npassed == eng->passed_cap) {
+    int cap = eng->passed_cap ? eng->passed_cap * 2 : 64;
+    struct passed_key *grown =
+        realloc(eng->passed, (size_t)cap * sizeof *grown);
+    if (!grown) return;
+    eng->passed = grown;
+    eng->passed_cap = cap;
+  }
+  memmove(eng->passed + at + 1, eng->passed + at,
+          (size_t)(eng->npassed - at) * sizeof *eng->passed);
+  eng->passed[at] = key;
+  eng->npassed++;
+}
+
+/* How many more rows a claim asks for: those it would hand out again. */
+static int passed_extra(const engine *eng) {
+  return eng->again ? eng->npassed : 0;
+}
 
 /* A case on a workflow version this node has not loaded: another node
  * reloaded scripts that this one has not followed yet, or this node's
@@ -1946,6 +2011,8 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
    * no version for leaves its timer where it is. */
   rc = store_case_get(eng->st, ev->case_id, c, err);
   if (rc == RC_OK && version_waits(eng, c)) {
+    pass_over(eng, ev->timer_id ? (struct passed_key){1, ev->at, ev->timer_id}
+                                : (struct passed_key){0, 0, ev->event_id});
     store_case_free(c);
     return RC_OK;
   }
@@ -2178,8 +2245,18 @@ int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
   return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
 }
 
+static int due_after_passed(engine *eng, rc_time until, rc_time *due,
+                            rc_error *err);
+
 int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
-  return store_timer_next_due(eng->st, due, err);
+  int rc;
+  /* Not a timer the last run left waiting, where claims hand those out
+   * again (SQLite): the service would wake for it at once, or, told it
+   * only waits, a minute later, late for the timers after it. */
+  if (!eng->again || !eng->npassed)
+    return store_timer_next_due(eng->st, due, err);
+  if ((rc = due_after_passed(eng, INT64_MAX, due, err)) != RC_OK) return rc;
+  return *due ? RC_OK : RC_ENOTFOUND;
 }
 
 int engine_reconnects(engine *eng) {
@@ -2211,6 +2288,30 @@ static int batch_contended(engine *eng, const engine_stats *stats,
   return 1;
 }
 
+/* When the first timer due by until that the run has not left waiting is
+ * due (0: none). On a store whose claims hand waiting work out again
+ * (a claim is only a read there). */
+static int due_after_passed(engine *eng, rc_time until, rc_time *due,
+                            rc_error *err) {
+  store_timer *timers;
+  int count, rc;
+  *due = 0;
+  rc = store_timers_claim(eng->st, until, eng->npassed + 1, &eng->lease,
+                          &timers, &count, err);
+  if (rc != RC_OK) return rc;
+  for (int i = 0; i < count && !*due; i++) {
+    int at;
+    if (!passed_at(eng, (struct passed_key){1, timers[i].due, timers[i].id},
+                   &at))
+      *due = timers[i].due;
+  }
+  if (count)
+    store_timers_free(timers, count);
+  else
+    free(timers);
+  return RC_OK;
+}
+
 int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                     int64_t *steps, int *more, rc_error *err) {
   int simulated = clock_is_simulated(eng->clk);
@@ -2221,6 +2322,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
 
   eng->interrupted = 0;
   eng->looked = 0;
+  eng->npassed = 0;
   if (more) *more = 0;
   for (;;) {
     int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
@@ -2229,6 +2331,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
      * batch ends; a batch of nothing else is idleness (on SQLite the same
      * work comes back at every claim). */
     int64_t saved_waiting = eng->reloads.waiting;
+    int passed = eng->npassed;
     rc_time saved_clock = clock_now(eng->clk);
     if (eng->interrupted) break;
     if (total >= max_steps) {
@@ -2244,14 +2347,16 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       store_event *events;
       store_timer *timers;
       rc_time due, limit;
-      int count;
+      int count, fresh = 0, again = eng->again;
       int64_t waiting = eng->reloads.waiting;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
-      if ((rc = store_events_claim(eng->st, batch - n, &eng->lease, &events,
-                                   &count, err)) != RC_OK)
+      if ((rc = store_events_claim(eng->st, batch - n + passed_extra(eng),
+                                   &eng->lease, &events, &count, err)) != RC_OK)
         break;
       for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        if (passed_over(eng, (struct passed_key){0, 0, events[i].id})) continue;
+        fresh++;
         event_run ev = {.case_id = events[i].case_id,
                         .type = events[i].type,
                         .data = events[i].data,
@@ -2261,7 +2366,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         n++;
       }
       store_events_free(events, count);
-      if (count > eng->reloads.waiting - waiting) continue;
+      if (fresh > eng->reloads.waiting - waiting || eng->again > again)
+        continue;
       waiting = eng->reloads.waiting; /* none, or all wait: the timers */
       /* No timer is idleness; a failed read is not: the batch stops
        * with the error rather than report that nothing was due. */
@@ -2277,8 +2383,15 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
       rc = store_timers_claim(eng->st, simulated ? clock_now(eng->clk) : limit,
-                              batch - n, &eng->lease, &timers, &count, err);
+                              batch - n + passed_extra(eng), &eng->lease,
+                              &timers, &count, err);
+      again = eng->again;
+      fresh = 0;
       for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
+        if (passed_over(eng,
+                        (struct passed_key){1, timers[i].due, timers[i].id}))
+          continue;
+        fresh++;
         event_run ev = {.case_id = timers[i].case_id,
                         .type = timers[i].event,
                         .data = timers[i].data,
@@ -2291,10 +2404,19 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         store_timers_free(timers, count);
       else
         free(timers);
+      if (rc == RC_OK && eng->again > again) continue;
+      /* Only work already left waiting is due now: a simulation goes on
+       * to the next time something else is due. */
+      if (rc == RC_OK && simulated && count > 0 && fresh == 0) {
+        if ((rc = due_after_passed(eng, until, &due, err)) != RC_OK) break;
+        if (due <= clock_now(eng->clk)) break;
+        clock_set(eng->clk, due);
+        continue;
+      }
       /* Due, yet none to claim: another node holds them in its batch.
        * This batch ends (committed) rather than wait inside it, where two
        * nodes would each wait for the other's timers for ever. */
-      if (rc == RC_OK && count <= eng->reloads.waiting - waiting) break;
+      if (rc == RC_OK && fresh <= eng->reloads.waiting - waiting) break;
     }
     eng->event_savepoints = 0;
     if (rc == RC_OK && replay) {
@@ -2320,7 +2442,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     if (rc != RC_OK) break;
     limit_replay = contended = 0;
     total += n;
-    if (n == eng->reloads.waiting - saved_waiting) break;
+    /* Work newly left waiting is passed over in the next batch. */
+    if (n == eng->reloads.waiting - saved_waiting && eng->npassed == passed)
+      break;
     if (eng->progress) eng->progress(eng->progress_ud, total);
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))

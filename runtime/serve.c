@@ -307,7 +307,9 @@ static void arm_wake(service *svc) {
   if (rc == RC_OK) {
     ms = due - now;
     if (ms < 0) ms = 0;
-    if (ms > WAKE_MAX_MS || svc->only_waiting) ms = WAKE_MAX_MS;
+    /* Due at once yet only waiting (PostgreSQL: this node's own claim on
+     * it has not run out): not a busy loop. */
+    if (ms > WAKE_MAX_MS || (svc->only_waiting && ms == 0)) ms = WAKE_MAX_MS;
   } else if (rc != RC_ENOTFOUND) {
     /* Not idleness: the due timers are unknown. Look again soon. */
     char masked[1024];
@@ -371,21 +373,26 @@ static void log_reloads(service *svc) {
 }
 
 /* Another node's reload reaches this one: one read of the book's
- * generation a second. A read that keeps failing (the database is away)
- * is said once, not every second; /health says the rest. */
+ * generation a second. One that does not read (a row written by hand, a
+ * store gone) is logged once, not a second, and once when it reads again;
+ * /health says whether the store is there. */
 static void follow_reloads(service *svc) {
   rc_error err;
   if (engine_follow(svc->eng, &err) != RC_OK) {
     char masked[1024];
-    if (svc->follow_failing) return;
-    svc->follow_failing = 1;
+    if (svc->generation_unread) return;
+    svc->generation_unread = 1;
     service_mask(err.message, masked, sizeof masked);
     service_log("error",
                 json_pack("{s:s, s:s}", "msg", "reload generation unreadable",
                           "error", masked));
     return;
   }
-  svc->follow_failing = 0;
+  if (svc->generation_unread) {
+    svc->generation_unread = 0;
+    service_log("info",
+                json_pack("{s:s}", "msg", "reload generation readable again"));
+  }
   if (engine_reload_state(svc->eng)->generation != svc->reload_generation)
     service_kick(svc); /* cases waiting for a version may run now */
   log_reloads(svc);

@@ -81,8 +81,8 @@ struct service {
    * the last run did nothing but leave work for another node's version
    * (the next wake then waits: on SQLite that work is due again at once). */
   int64_t reload_generation, reload_failed, reload_waiting;
-  int follow_failing; /* the generation's read failed: said once */
   int only_waiting;
+  int generation_unread; /* the book's reload number did not read: logged */
 };
 
 /* api.c */

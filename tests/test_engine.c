@@ -775,7 +775,7 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
 }
 
 /* A version of workflow m (initial 'a' for 1, 'b' after, whose enter sets
- * a timer so its run shows). */
+ * a timer so its run shows; a poke closes the case). */
 static void write_m(const char *dir, int version) {
   char path[256], text[512];
   const char *initial = version == 1 ? "a" : "b";
@@ -783,7 +783,8 @@ static void write_m(const char *dir, int version) {
   snprintf(text, sizeof text,
            "return recoup.workflow { name = 'm', version = %d, "
            "initial = '%s', states = { %s = { enter = function(case) "
-           "case:after('1d', 'ping') end }, z = { final = true } },"
+           "case:after('1d', 'ping') end, on = { poke = function() "
+           "return 'z' end } }, z = { final = true } },"
            " transitions = { %s = { 'z' } } }\n",
            version, initial, initial, initial);
   write_text(path, text);
@@ -799,30 +800,55 @@ static engine *open_dir(const char *dir, const char *db) {
   return eng;
 }
 
+/* Two nodes on one SQLite book (a.db), each with its own directory (a,
+ * b) of workflow m version 1. */
+typedef struct two_nodes {
+  char a[128], b[128], db[160];
+  engine *one, *two;
+} two_nodes;
+
+static void two_nodes_open(two_nodes *t, const char *name) {
+  snprintf(t->a, sizeof t->a, "/tmp/recoup-test-%s-a-%d", name, (int)getpid());
+  snprintf(t->b, sizeof t->b, "/tmp/recoup-test-%s-b-%d", name, (int)getpid());
+  snprintf(t->db, sizeof t->db, "%s.db", t->a);
+  unlink(t->db);
+  write_institution(t->a, "");
+  write_m(t->a, 1);
+  write_institution(t->b, "");
+  write_m(t->b, 1);
+  t->one = open_dir(t->a, t->db);
+  t->two = open_dir(t->b, t->db);
+}
+
+static void two_nodes_close(two_nodes *t) {
+  engine_close(t->two);
+  engine_close(t->one);
+  remove_institution(t->a);
+  remove_institution(t->b);
+  unlink(t->db);
+  strcat(t->db, "-wal");
+  unlink(t->db);
+  strcpy(t->db + strlen(t->db) - 3, "shm");
+  unlink(t->db);
+}
+
 /* Two nodes on one book, their own directories: the second is behind the
  * first's reload, and a case on the version it lacks waits for it (not
  * in error, its event kept) until it has the version; then, before
  * failing anything, it follows the book's newest reload and runs it. A
  * reload its files refuse is tried once a generation. */
 static void test_a_version_this_node_lacks_waits_for_it(void **state) {
-  char a[128], b[128], db[160];
+  two_nodes t;
   engine *one, *two;
+  const char *a, *b;
   rc_errlist errors = {0};
   rc_error err;
   store_case c;
   json_t *j;
   int migrated;
   (void)state;
-  snprintf(a, sizeof a, "/tmp/recoup-test-follow-a-%d", (int)getpid());
-  snprintf(b, sizeof b, "/tmp/recoup-test-follow-b-%d", (int)getpid());
-  snprintf(db, sizeof db, "%s.db", a);
-  unlink(db);
-  write_institution(a, "");
-  write_m(a, 1);
-  write_institution(b, "");
-  write_m(b, 1);
-  one = open_dir(a, db);
-  two = open_dir(b, db);
+  two_nodes_open(&t, "follow");
+  one = t.one, two = t.two, a = t.a, b = t.b;
   assert_int_equal(engine_reload_state(two)->generation, 0);
 
   /* Node one reloads version 2; node two follows from its own files,
@@ -885,16 +911,86 @@ static void test_a_version_this_node_lacks_waits_for_it(void **state) {
   assert_int_equal(engine_follow(two, &err), RC_OK);
   assert_int_equal(engine_reload_state(two)->failed, 0);
   assert_int_equal(engine_reload_state(two)->generation, 4);
+  two_nodes_close(&t);
+}
 
-  engine_close(two);
-  engine_close(one);
-  remove_institution(a);
-  remove_institution(b);
-  unlink(db);
-  strcat(db, "-wal");
-  unlink(db);
-  strcpy(db + strlen(db) - 3, "shm");
-  unlink(db);
+static int count_row(void *ud, const store_value *cols, int ncols) {
+  (void)cols;
+  (void)ncols;
+  ++*(int *)ud;
+  return 0;
+}
+
+static int timers_of(engine *eng, const char *id) {
+  int n = 0;
+  rc_error err;
+  assert_int_equal(query_timers(engine_query(eng), id, count_row, &n, &err),
+                   RC_OK);
+  return n;
+}
+
+/* A timer left for a node that has its version (SQLite: it comes back at
+ * every claim) holds up no other case's timer behind it, in a simulated
+ * run, nor the service's next wake. */
+static void test_a_waiting_timer_holds_up_no_other(void **state) {
+  two_nodes t;
+  engine *one, *two;
+  rc_errlist errors = {0};
+  rc_error err;
+  rc_time due;
+  int migrated;
+  (void)state;
+  two_nodes_open(&t, "wait");
+  one = t.one, two = t.two;
+  write_m(t.a, 2);
+  assert_int_equal(engine_reload(one, &errors, &migrated), RC_OK);
+  /* V2's ping is due a day from now, W1's an hour after it. */
+  open_case(one, "V2", NULL);
+  run_now(one);
+  advance(two, "1h");
+  open_case(two, "W1", NULL);
+  run_now(two);
+  /* V2's ping waits; the next due is W1's, not V2's, long past. */
+  advance(two, "1430m");
+  assert_int_equal(engine_next_due(two, &due, &err), RC_OK);
+  assert_true(due > clock_now(engine_clock(two)));
+  advance(two, "3d");
+  assert_int_equal(timers_of(two, "W1"), 0); /* fired */
+  assert_int_equal(timers_of(two, "V2"), 1);
+  assert_int_equal(engine_reload_state(two)->waiting, 2); /* once a run */
+  two_nodes_close(&t);
+}
+
+/* More events waiting for a version than a claim takes (a batch) hold up
+ * no other case's event queued after them. */
+static void test_waiting_events_hold_up_no_other(void **state) {
+  two_nodes t;
+  rc_errlist errors = {0};
+  rc_error err;
+  char id[16];
+  int migrated;
+  (void)state;
+  two_nodes_open(&t, "events");
+  write_m(t.a, 2);
+  assert_int_equal(engine_reload(t.one, &errors, &migrated), RC_OK);
+  for (int i = 0; i <= 1000; i++) {
+    snprintf(id, sizeof id, "V%d", i);
+    open_case(t.one, id, NULL);
+  }
+  open_case(t.two, "W1", NULL);
+  run_now(t.one);
+  run_now(t.two);
+  for (int i = 0; i <= 1000; i++) {
+    snprintf(id, sizeof id, "V%d", i);
+    assert_int_equal(engine_post(t.one, id, "poke", NULL, NULL, NULL, &err),
+                     RC_OK);
+  }
+  assert_int_equal(engine_post(t.two, "W1", "poke", NULL, NULL, NULL, &err),
+                   RC_OK);
+  run_now(t.two);
+  assert_state(t.two, "W1", "z");
+  assert_state(t.two, "V1000", "b");
+  two_nodes_close(&t);
 }
 
 int main(void) {
@@ -920,13 +1016,16 @@ int main(void) {
       cmocka_unit_test(test_an_event_key_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_core_events_cannot_be_posted),
       cmocka_unit_test(test_payments_are_checked),
-      cmocka_unit_test(test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
+      cmocka_unit_test(
+          test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
+      cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
+      cmocka_unit_test(test_waiting_events_hold_up_no_other),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

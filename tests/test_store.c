@@ -386,6 +386,23 @@ static void test_reloads_are_numbered_in_the_book(void **state) {
   store_close(st);
 }
 
+/* A reload number written by hand at the largest a book holds: the next
+ * reload is refused (naming the row), not wrapped around. */
+static void test_a_reload_number_at_its_largest_is_refused(void **state) {
+  store *st = open_store();
+  int64_t generation = -1;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_meta_put(st, "reload.generation",
+                                  "9223372036854775807", &err),
+                   RC_OK);
+  assert_int_equal(store_reload_bump(st, "{}", &generation, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message, "reload.generation"));
+  store_rollback(st);
+  store_close(st);
+}
+
 static void test_timers_come_due_in_time_then_insertion_order(void **state) {
   store *st = open_store();
   store_timer *t;
@@ -1609,6 +1626,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_reloads_are_numbered_in_the_book,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_reload_number_at_its_largest_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(

@@ -385,6 +385,11 @@ int store_reload_bump(store *st, const char *versions, int64_t *generation,
   if ((rc = st->ops->meta_put(st, "reload.versions", versions, err)) ||
       (rc = store_reload_generation(st, generation, err)))
     return rc;
+  if (*generation == INT64_MAX) /* only by hand: the next would wrap */
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "meta's reload.generation is at its largest (%lld): "
+                        "set it back to 0 with no service running",
+                        (long long)*generation);
   snprintf(buf, sizeof buf, "%lld", (long long)++*generation);
   return st->ops->meta_put(st, "reload.generation", buf, err);
 }
