@@ -515,6 +515,10 @@ void api_handle(void *ud, http_request *req) {
     j->arg = strdup(arg);
     j->route = found;
     j->who = who;
+    if (j->apply == w_payment)
+      j->case_key = json_string_value(json_object_get(body, "case"));
+    else if (j->apply == w_event || j->apply == w_retry)
+      j->case_key = j->arg;
     service_enqueue(svc, j);
   }
 }

@@ -250,6 +250,10 @@ const engine_stats *engine_get_stats(const engine *eng) {
   return &eng->stats;
 }
 
+void engine_set_stats(engine *eng, const engine_stats *stats) {
+  eng->stats = *stats;
+}
+
 void engine_interrupt(engine *eng) {
   eng->interrupted = 1;
 }

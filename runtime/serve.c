@@ -216,9 +216,73 @@ void service_enqueue(service *svc, job *j) {
   service_kick(svc);
 }
 
+/* Two nodes' groups that write the same cases in different orders wait
+ * for each other until the database ends one of them (PostgreSQL: a
+ * deadlock, a second later): a group whose jobs all name their case is
+ * applied in case order, so that groups take their cases' locks in one
+ * order. One case's jobs keep the order they came in. */
+typedef struct {
+  job *j;
+  int at; /* its place in the queue */
+} placed_job;
+
+static int by_case(const void *a, const void *b) {
+  const placed_job *x = a, *y = b;
+  int c = strcmp(x->j->case_key, y->j->case_key);
+  return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* The group's jobs as a list in the order they are applied; NULL when
+ * memory ran out. */
+static job **group_order(job *jobs, int n) {
+  job **order = calloc((size_t)n, sizeof *order), *j;
+  placed_job *p;
+  int i = 0, keyed = 1;
+  if (!order) return NULL;
+  for (j = jobs; j; j = j->next) {
+    order[i++] = j;
+    keyed = keyed && j->case_key;
+  }
+  if (!keyed || n < 2 || !(p = calloc((size_t)n, sizeof *p))) return order;
+  for (i = 0; i < n; i++) p[i] = (placed_job){order[i], i};
+  qsort(p, (size_t)n, sizeof *p, by_case);
+  for (i = 0; i < n; i++) order[i] = p[i].j;
+  free(p);
+  return order;
+}
+
+/* Runs the group's jobs in one transaction: RC_OK when it committed. */
+static int apply_group(service *svc, job **order, int n, json_t **replies,
+                       int *statuses, rc_error *errors, rc_error *err) {
+  int rc = engine_begin(svc->eng, err);
+  if (rc != RC_OK) return rc;
+  for (int i = 0; i < n; i++) {
+    job *j = order[i];
+    int r;
+    rc_error_clear(&errors[i]);
+    engine_set_actor(svc->eng, j->who.user);
+    if ((r = engine_job_begin(svc->eng, &errors[i])) == RC_OK)
+      r = engine_job_end(
+          svc->eng, j->apply(svc, j, &replies[i], &statuses[i], &errors[i]),
+          &errors[i]);
+    engine_set_actor(svc->eng, NULL);
+    if (r != RC_OK) {
+      json_decref(replies[i]);
+      replies[i] = NULL;
+      statuses[i] = -1;
+      if (!errors[i].code) errors[i].code = r;
+    }
+  }
+  return engine_commit(svc->eng, err);
+}
+
+/* Times a group is run again after the database ended it to break a
+ * deadlock with another node, before its writers are told to retry. */
+enum { GROUP_TRIES = 5 };
+
 /* Applies every queued write in one transaction, then answers them all. */
 static void flush(service *svc) {
-  job *jobs = svc->queue, *j, *next;
+  job *jobs = svc->queue, *j, **order;
   rc_error err;
   int rc, n = 0;
   json_t **replies;
@@ -237,54 +301,47 @@ static void flush(service *svc) {
   replies = calloc((size_t)n, sizeof *replies);
   statuses = calloc((size_t)n, sizeof *statuses);
   errors = calloc((size_t)n, sizeof *errors);
-  rc = engine_begin(svc->eng, &err);
-  if (rc == RC_OK && replies && statuses && errors) {
-    int i = 0;
-    for (j = jobs; j; j = j->next, i++) {
-      int r;
-      rc_error_clear(&errors[i]);
-      engine_set_actor(svc->eng, j->who.user);
-      if ((r = engine_job_begin(svc->eng, &errors[i])) == RC_OK)
-        r = engine_job_end(
-            svc->eng, j->apply(svc, j, &replies[i], &statuses[i], &errors[i]),
-            &errors[i]);
-      engine_set_actor(svc->eng, NULL);
-      if (r != RC_OK) {
+  order = group_order(jobs, n);
+  if (replies && statuses && errors && order) {
+    engine_stats stats = *engine_get_stats(svc->eng);
+    for (int tries = 1;; tries++) {
+      rc = apply_group(svc, order, n, replies, statuses, errors, &err);
+      if (rc == RC_OK || !engine_contended(svc->eng) || tries >= GROUP_TRIES)
+        break;
+      /* Nothing of it was kept: run it again as it came. */
+      engine_set_stats(svc->eng, &stats);
+      for (int i = 0; i < n; i++) {
         json_decref(replies[i]);
         replies[i] = NULL;
-        statuses[i] = -1;
-        if (!errors[i].code) errors[i].code = r;
+        statuses[i] = 0;
       }
     }
-    rc = engine_commit(svc->eng, &err);
     if (rc == RC_OK) {
       svc->commits++;
       svc->jobs_committed += n;
     }
-  } else if (rc == RC_OK) {
-    engine_rollback(svc->eng);
+  } else {
     rc = rc_error_set(&err, RC_ENOMEM, NULL, "out of memory");
   }
-  {
-    int i = 0;
-    for (j = jobs; j; j = next, i++) {
-      next = j->next;
-      if (rc != RC_OK) {
-        /* Nothing of the batch is durable: say so, and keep nothing. */
-        api_error(svc, j->req, j->route, 503, "unavailable", NULL,
-                  "the database refused the write; retry");
-        if (replies) json_decref(replies[i]);
-      } else if (statuses[i] < 0) {
-        api_error(svc, j->req, j->route, api_status_of(errors[i].code),
-                  api_code_of(errors[i].code), errors[i].field,
-                  errors[i].message);
-      } else {
-        api_reply(svc, j->req, j->route, statuses[i], replies[i], NULL);
-      }
-      json_decref(j->body);
-      free(j->arg);
-      free(j);
+  for (int i = 0; i < n; i++) {
+    /* Without the order (memory ran out), the queue as it came. */
+    j = order ? order[i] : jobs;
+    if (!order) jobs = jobs->next;
+    if (rc != RC_OK) {
+      /* Nothing of the batch is durable: say so, and keep nothing. */
+      api_error(svc, j->req, j->route, 503, "unavailable", NULL,
+                "the database refused the write; retry");
+      if (replies) json_decref(replies[i]);
+    } else if (statuses[i] < 0) {
+      api_error(svc, j->req, j->route, api_status_of(errors[i].code),
+                api_code_of(errors[i].code), errors[i].field,
+                errors[i].message);
+    } else {
+      api_reply(svc, j->req, j->route, statuses[i], replies[i], NULL);
     }
+    json_decref(j->body);
+    free(j->arg);
+    free(j);
   }
   if (rc != RC_OK) {
     char masked[1024];
@@ -292,6 +349,7 @@ static void flush(service *svc) {
     service_log("error", json_pack("{s:s, s:s}", "msg", "commit failed",
                                    "error", masked));
   }
+  free(order);
   free(replies);
   free(statuses);
   free(errors);

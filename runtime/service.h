@@ -48,6 +48,10 @@ struct job {
   int route;      /* for metrics */
   principal who;  /* who asked: the engine's actor while it applies */
   double queued_ms; /* when it was queued (serve.c's loop figures) */
+  /* The case it writes, when the request names one (a payment, an
+   * event); in body or arg. A group of such jobs is applied in case order
+   * (serve.c flush). */
+  const char *case_key;
   job *next;
 };
 

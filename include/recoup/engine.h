@@ -41,6 +41,9 @@ query *engine_query(engine *eng);
 rc_clock *engine_clock(engine *eng);
 script *engine_script(engine *eng);
 const engine_stats *engine_get_stats(const engine *eng);
+/* Puts back the counters as they were (a group of writes the database
+ * ended, run again: its counts are not counted twice). */
+void engine_set_stats(engine *eng, const engine_stats *stats);
 
 /* Rehearsals. A database run on a simulated clock remembers where that
  * clock stopped, and is a rehearsal from then on.
