@@ -74,6 +74,8 @@ enum {
   S_EVENTS_RETRY,
   S_EVENTS_PENDING,
   S_TIMER_INSERT,
+  S_TIMER_ID,
+  S_TIMER_INSERT_ID,
   S_TIMER_NEXT,
   S_TIMERS_DUE,
   S_TIMER_DELETE,
@@ -332,6 +334,13 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO timers(due, id, case_id, event, data, scoped)"
         " VALUES (?2, (SELECT coalesce(max(id), 0) + 1 FROM timers"
         " WHERE due = ?2), ?1, ?3, ?4, ?5) RETURNING id",
+    /* The same in two statements, where the transaction holds the write
+     * lock: RETURNING fills a temporary table each time, half the
+     * insert's cost. */
+    [S_TIMER_ID] = "SELECT coalesce(max(id), 0) + 1 FROM timers WHERE due = ?1",
+    [S_TIMER_INSERT_ID] =
+        "INSERT INTO timers(due, id, case_id, event, data, scoped)"
+        " VALUES (?2, ?6, ?1, ?3, ?4, ?5)",
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
     [S_TIMERS_DUE] =
         "SELECT id, case_id, due, event, data FROM timers "
@@ -2313,31 +2322,47 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
                            rc_error *err) {
   sqlite3_stmt *s;
   int64_t id = 0;
-  int rc = timer_keys_of(st, case_id, err);
+  int apart, rc = timer_keys_of(st, case_id, err);
   if (rc != RC_OK) return rc;
-  s = stmt(st, S_TIMER_INSERT);
+  /* In a transaction no other writer comes between the two statements
+   * (BEGIN IMMEDIATE holds the write lock). */
+  apart = st->base.depth == 0 || sqlite3_get_autocommit(st->db);
+  if (!apart) {
+    s = stmt(st, S_TIMER_ID);
+    sqlite3_bind_int64(s, 1, due);
+    rc = one_row(st, s, sqlite3_step(s), err, "timer id");
+    if (rc == RC_OK) id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != RC_OK) return rc;
+  }
+  s = stmt(st, apart ? S_TIMER_INSERT : S_TIMER_INSERT_ID);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, due);
   bind_text(s, 3, event);
   bind_text(s, 4, data);
   sqlite3_bind_int(s, 5, scoped);
-  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db)) {
+  if (!apart) {
+    sqlite3_bind_int64(s, 6, id);
+    rc = exec_stmt(st, s, err, "insert timer");
+    if (rc != RC_OK) return rc;
+  } else if (st->base.depth > 0) {
     sqlite3_clear_bindings(s);
     return exec_stmt(st, s, err, "insert timer"); /* says why */
-  }
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    id = sqlite3_column_int64(s, 0);
+  } else {
     rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      id = sqlite3_column_int64(s, 0);
+      rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) /* as exec_stmt says it */
+      return rc_error_set(err, RC_EINTERNAL, NULL,
+                          "database: insert timer: unexpected constraint "
+                          "failure: %s",
+                          sqlite3_errmsg(st->db));
+    if (rc != SQLITE_DONE) return fail(st, err, "insert timer");
   }
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) /* as exec_stmt says it */
-    return rc_error_set(err, RC_EINTERNAL, NULL,
-                        "database: insert timer: unexpected constraint "
-                        "failure: %s",
-                        sqlite3_errmsg(st->db));
-  if (rc != SQLITE_DONE) return fail(st, err, "insert timer");
   if (st->timers_known) st->timers++;
   if ((rc = timer_keys_add(st, due, id, scoped != 0, err)) != RC_OK) {
     timer_keys_forget(st);
