@@ -425,13 +425,14 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   store_case *c = &in->c;
   json_t *v, *nested;
   const char *key;
-  int rc, present;
+  int rc, present, checked = text & CASE_INPUT_CHECKED;
 
+  text &= ~CASE_INPUT_CHECKED;
   memset(in, 0, sizeof *in);
   in->data = json_object();
   if (!json_is_object(obj))
     return rc_error_set(err, RC_EINVAL, NULL, "a case must be an object");
-  {
+  if (!checked) {
     /* NUL anywhere, custom fields too: C strings would cut the text there
      * (an id MF00001\0EVIL named case MF00001). */
     char path[sizeof err->field];

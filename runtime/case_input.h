@@ -29,6 +29,11 @@ typedef struct case_input {
   unsigned present; /* IN_* bits: what the input carried */
 } case_input;
 
+/* Added to text_values: obj's text was checked for NUL where it was read
+ * (an import checks each line, or its JSON as it loads it), so it is not
+ * walked again. */
+enum { CASE_INPUT_CHECKED = 2 };
+
 /* Reads obj (nested rt:open shape or flat import columns). text_values:
  * numbers may come as strings, as CSV cells do. Phone numbers are stored
  * in E.164, national ones read with country (ISO 3166-1, "" for none).

@@ -488,10 +488,17 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   jb_num(&b, "version", c->version);
   if (user && user[0]) jb_str(&b, "user", user);
   jb_lit(&b, "}");
-  rc = b.p && !b.oom
-           ? store_journal_append(eng->st, c->id, c->opened_at, "opened",
-                                  c->state, c->version, b.p, err)
-           : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  /* The rest was quoted here: only the stored custom fields are read
+   * again (an import writes one such row a case it opens). */
+  if (c->data && !jb_valid(c->data))
+    rc = rc_error_set(err, RC_EINVAL, "detail",
+                      "journal row 'opened' of case %s: its detail is not JSON",
+                      c->id);
+  else
+    rc = b.p && !b.oom ? store_journal_append_built(
+                             eng->st, c->id, c->opened_at, "opened", c->state,
+                             c->version, b.p, err)
+                       : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   free(b.p);
   return rc;
 }
@@ -720,7 +727,9 @@ int engine_import_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err) {
   int rc;
   eng->defer_opened = 1;
-  rc = engine_upsert_case(eng, fields, text_values, created, err);
+  /* import.c checked every line for NUL before it was parsed. */
+  rc = engine_upsert_case(eng, fields, text_values | CASE_INPUT_CHECKED,
+                          created, err);
   eng->defer_opened = 0;
   return rc;
 }

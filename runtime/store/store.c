@@ -196,12 +196,20 @@ static int run_write(store *st, rc_error *err) {
 int store_journal_append(store *st, const char *case_id, rc_time at,
                          const char *kind, const char *state, int version,
                          const char *detail, rc_error *err) {
-  jbuf *b = &st->run.rows;
   /* One bad detail would hide every row of its run from the journal. */
   if (detail && !jb_valid(detail))
     return rc_error_set(err, RC_EINVAL, "detail",
                         "journal row '%s' of case %s: its detail is not JSON",
                         kind, case_id);
+  return store_journal_append_built(st, case_id, at, kind, state, version,
+                                    detail, err);
+}
+
+int store_journal_append_built(store *st, const char *case_id, rc_time at,
+                               const char *kind, const char *state,
+                               int version, const char *detail,
+                               rc_error *err) {
+  jbuf *b = &st->run.rows;
   if (st->run.n && (st->run.n == STORE_JOURNAL_RUN ||
                     strcmp(st->run.case_id, case_id) != 0)) {
     int rc = run_write(st, err);

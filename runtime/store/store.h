@@ -263,6 +263,13 @@ int store_timers_count(store *st, int64_t *count, rc_error *err);
 int store_journal_append(store *st, const char *case_id, rc_time at,
                          const char *kind, const char *state, int version,
                          const char *detail, rc_error *err);
+/* The same for a detail the engine wrote itself with jbuf (jbuf.h), every
+ * string quoted by it: not read again to check it (an import writes one a
+ * case it opens). */
+int store_journal_append_built(store *st, const char *case_id, rc_time at,
+                               const char *kind, const char *state,
+                               int version, const char *detail,
+                               rc_error *err);
 /* The rows an event writes for a case are held and written as one run;
  * this writes them now. The engine calls it at the end of each event, so
  * that a run the database refuses fails that event, not a later one. */
