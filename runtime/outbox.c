@@ -166,7 +166,7 @@ static char *payload(const outbox *ob, const store_outgoing *m,
   return text;
 }
 
-int outbox_pump(outbox *ob, rc_error *err) {
+static int pump(outbox *ob, rc_error *err) {
   store_outgoing *due;
   channel_file_batch *files;
   rc_error txn_err;
@@ -237,6 +237,13 @@ int outbox_pump(outbox *ob, rc_error *err) {
     *err = ob->store_err;
     return err->code;
   }
+  return started;
+}
+
+int outbox_pump(outbox *ob, rc_error *err) {
+  uint64_t began = uv_hrtime();
+  int started = pump(ob, err);
+  ob->stats.pump_ms += (double)(uv_hrtime() - began) / 1e6;
   return started;
 }
 

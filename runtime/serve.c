@@ -7,6 +7,7 @@
  * The WAL is copied back into the database on the store's own thread,
  * never inside a commit of the loop's. SIGTERM drains and exits 0;
  * SIGHUP reloads. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -148,14 +149,111 @@ static void on_wake(uv_timer_t *t);
  * worth of steps or more), else at debug (a line a write would bury the
  * log). */
 static const int loop_bounds[] = {5, 10, 15, 25, 50, 100};
-enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000 };
+/* A write answered SLOW_MS or more after it was queued (its wait and its
+ * commit) is a slow one: the loop figures say where their time went. */
+enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000, SLOW_MS = 15 };
 static struct {
-  int64_t turns[LOOP_BUCKETS], steps, commits;
+  int64_t turns[LOOP_BUCKETS], steps, commits, slow;
   double slice_max, commit_max, pump_max, wait_max, since;
+  /* The slow writes' waits, their own commits, and what the loop did
+   * while they waited (summed over them). */
+  double slow_wait, slow_commit;
+  loop_spent slow_spent;
 } loop_fig;
 
 static double ms_now(void) {
   return (double)uv_hrtime() / 1e6;
+}
+
+static loop_spent spent;
+/* The loop thread's /proc/thread-self/schedstat (Linux: ns on a CPU, ns
+ * waiting for one), opened on the loop; -1 elsewhere. */
+static int schedstat_fd = -1;
+
+static loop_spent spent_now(service *svc) {
+  loop_spent now = spent;
+  char buf[96];
+  ssize_t n;
+  unsigned long long run = 0, wait = 0;
+  now.pumps = outbox_get_stats(svc->ob)->pump_ms;
+  if (schedstat_fd >= 0 &&
+      (n = pread(schedstat_fd, buf, sizeof buf - 1, 0)) > 0) {
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+      now.on_cpu = (double)run / 1e6;
+      now.cpu_wait = (double)wait / 1e6;
+    }
+  }
+  return now;
+}
+
+/* The writes of the coming commit, as they were queued: what the loop
+ * did while each waited is known once the commit has run (kept on the
+ * loop's thread only). */
+static struct {
+  double *queued_ms;
+  loop_spent *spent;
+  int n, cap;
+} marks;
+
+static void mark_writes(service *svc) {
+  marks.n = 0;
+  for (job *j = svc->queue; j; j = j->next) {
+    if (marks.n == marks.cap) {
+      int cap = marks.cap ? 2 * marks.cap : 64;
+      double *q = realloc(marks.queued_ms, (size_t)cap * sizeof *q);
+      loop_spent *sp;
+      if (q) marks.queued_ms = q;
+      sp = q ? realloc(marks.spent, (size_t)cap * sizeof *sp) : NULL;
+      if (!sp) return; /* out of memory: the figures miss these */
+      marks.spent = sp;
+      marks.cap = cap;
+    }
+    marks.queued_ms[marks.n] = j->queued_ms;
+    marks.spent[marks.n++] = j->spent;
+  }
+}
+
+/* The marked writes whose wait and commit (began at began_ms, took
+ * commit_ms) came to SLOW_MS or more: what the loop did meanwhile is
+ * added to the figures. */
+static void note_slow_writes(double began_ms, double commit_ms,
+                             const loop_spent *at_commit) {
+  for (int i = 0; i < marks.n; i++) {
+    const loop_spent *was = &marks.spent[i];
+    double wait = began_ms - marks.queued_ms[i];
+    if (wait + commit_ms < SLOW_MS) continue;
+    loop_fig.slow++;
+    loop_fig.slow_wait += wait;
+    loop_fig.slow_commit += commit_ms;
+    loop_fig.slow_spent.slices += at_commit->slices - was->slices;
+    loop_fig.slow_spent.pumps += at_commit->pumps - was->pumps;
+    loop_fig.slow_spent.commits += at_commit->commits - was->commits;
+    loop_fig.slow_spent.on_cpu += at_commit->on_cpu - was->on_cpu;
+    loop_fig.slow_spent.cpu_wait += at_commit->cpu_wait - was->cpu_wait;
+  }
+  marks.n = 0;
+}
+
+/* Where the slow writes' time went: their waits split by what the loop
+ * did (slices, the outbox, other commits, the rest: other requests, and
+ * gaps), the same waits split by whether the loop's thread ran, waited
+ * for a CPU or for the disk, and their own commits. */
+static json_t *slow_writes_json(void) {
+  const loop_spent *s = &loop_fig.slow_spent;
+  json_t *o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "count",
+                        (json_int_t)loop_fig.slow, "waited_ms",
+                        loop_fig.slow_wait, "slices_ms", s->slices, "outbox_ms",
+                        s->pumps, "commits_ms", s->commits, "other_ms",
+                        loop_fig.slow_wait - s->slices - s->pumps - s->commits,
+                        "own_commits_ms", loop_fig.slow_commit);
+  if (o && schedstat_fd >= 0) {
+    json_object_set_new(o, "loop_waiting_for_cpu_ms", json_real(s->cpu_wait));
+    json_object_set_new(
+        o, "loop_off_cpu_ms",
+        json_real(loop_fig.slow_wait - s->on_cpu - s->cpu_wait));
+  }
+  return o;
 }
 
 static void loop_fig_log(void) {
@@ -174,14 +272,14 @@ static void loop_fig_log(void) {
       snprintf(name, sizeof name, "over_%d", loop_bounds[i - 1]);
     json_object_set_new(turns, name, json_integer(loop_fig.turns[i]));
   }
-  service_log(log_levels[level],
-              json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f}", "msg",
-                        "loop figures", "steps", (json_int_t)loop_fig.steps,
-                        "commits", (json_int_t)loop_fig.commits, "turns_ms",
-                        turns, "slice_max_ms", loop_fig.slice_max,
-                        "commit_max_ms", loop_fig.commit_max, "pump_max_ms",
-                        loop_fig.pump_max, "write_wait_max_ms",
-                        loop_fig.wait_max));
+  service_log(
+      log_levels[level],
+      json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f, s:o}", "msg",
+                "loop figures", "steps", (json_int_t)loop_fig.steps, "commits",
+                (json_int_t)loop_fig.commits, "turns_ms", turns, "slice_max_ms",
+                loop_fig.slice_max, "commit_max_ms", loop_fig.commit_max,
+                "pump_max_ms", loop_fig.pump_max, "write_wait_max_ms",
+                loop_fig.wait_max, "slow_writes", slow_writes_json()));
   memset(&loop_fig, 0, sizeof loop_fig);
 }
 
@@ -210,6 +308,7 @@ void service_kick(service *svc) {
 
 void service_enqueue(service *svc, job *j) {
   j->queued_ms = ms_now();
+  j->spent = spent_now(svc);
   *svc->queue_tail = j;
   svc->queue_tail = &j->next;
   svc->queued++;
@@ -463,13 +562,20 @@ static void on_work(uv_idle_t *h) {
   int more = 0, busy = svc->queue != NULL;
   int64_t waiting = engine_reload_state(svc->eng)->waiting;
   double t0 = ms_now(), t1, t2;
+  loop_spent at_commit = {0};
   if (!loop_fig.since) loop_fig.since = t0;
-  if (busy) last_write_ms = t0;
+  if (busy) {
+    last_write_ms = t0;
+    at_commit = spent_now(svc);
+    mark_writes(svc);
+  }
   flush(svc);
   t1 = ms_now();
   if (busy) {
     loop_fig.commits++;
     if (t1 - t0 > loop_fig.commit_max) loop_fig.commit_max = t1 - t0;
+    spent.commits += t1 - t0;
+    note_slow_writes(t0, t1 - t0, &at_commit);
   }
   if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)),
                       slice_steps(busy || t0 - last_write_ms < RECENT_MS),
@@ -485,6 +591,7 @@ static void on_work(uv_idle_t *h) {
       steps > 0 && steps == engine_reload_state(svc->eng)->waiting - waiting;
   log_reloads(svc);
   if (steps) slice_paced(steps, t2 - t1);
+  spent.slices += t2 - t1;
   loop_fig.steps += steps;
   if (steps && t2 - t1 > loop_fig.slice_max) loop_fig.slice_max = t2 - t1;
   if (steps) {
@@ -768,6 +875,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
     printf("listening on http://%s\n", where);
     fflush(stdout);
   }
+  schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
   svc.reload_generation = -1; /* the first look takes the book's as loaded */
   follow_reloads(&svc);
   service_kick(&svc); /* overdue timers fire on start, in order */
@@ -790,6 +898,11 @@ close:
   slowdown_free(svc.slow);
   engine_close(svc.eng);
   if (lock >= 0) close(lock);
+  if (schedstat_fd >= 0) close(schedstat_fd);
+  schedstat_fd = -1;
+  free(marks.queued_ms);
+  free(marks.spent);
+  memset(&marks, 0, sizeof marks);
   service_log("info", json_pack("{s:s}", "msg", "stopped"));
   return rc;
 }

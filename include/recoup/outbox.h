@@ -13,6 +13,7 @@ typedef struct outbox outbox;
 
 typedef struct outbox_stats {
   int64_t sent, retried, failed, in_flight;
+  double pump_ms; /* the loop's time in outbox_pump, summed */
 } outbox_stats;
 
 /* loop is borrowed and must outlive the outbox. */
