@@ -863,9 +863,11 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * commit started: at the store's 64 MB that was a p99 of 86 ms during
    * a million-case sweep, at 2 MB 24-31 ms. Now the store's own thread
    * copies each 2 MB (1000 pages) while the loop goes on; past the
-   * store's 64 MB a commit copies what that thread has not yet reached
-   * (measured at 200k cases: 113 copies of 47 ms on the loop before; 4
-   * of 36 ms after, 123 on the thread). */
+   * store's 64 MB a commit copies the last 250 pages or fewer that the
+   * thread has not yet reached (measured at 200k cases: 113 copies of
+   * 47 ms on the loop before the thread; with it, 1-2 copies of up to
+   * 90 ms while a commit copied all the thread had left, then 3-13 of
+   * at most 6-13 ms). */
   engine_checkpoint_every(svc.eng, 1000);
   if (engine_checkpoint_apart(svc.eng, 1000, 0, &err) != RC_OK) {
     print_error(&err);
