@@ -19,6 +19,7 @@ struct outbox {
   uv_loop_t *loop; /* borrowed */
   uv_idle_t again; /* pumps again while a pump finds work and room */
   int again_active;
+  int held;            /* outbox_hold: no pumping again of its own */
   channel_webhook *wh; /* owned, made on first webhook message */
   char instance[32];
   outbox_stats stats;
@@ -85,7 +86,7 @@ void outbox_close(outbox *ob) {
 static void on_again(uv_idle_t *h) {
   outbox *ob = h->data;
   rc_error err;
-  int started = outbox_pump(ob, &err);
+  int started = ob->held ? 0 : outbox_pump(ob, &err);
   if (started <= 0 || ob->nflying >= MAX_IN_FLIGHT) {
     (void)uv_idle_stop(h); /* cannot fail (libuv's documentation) */
     ob->again_active = 0;
@@ -96,6 +97,10 @@ static void pump_soon(outbox *ob) {
   if (ob->again_active) return;
   /* Fails only on a closing handle: the pump timer still comes by. */
   if (uv_idle_start(&ob->again, on_again) == 0) ob->again_active = 1;
+}
+
+void outbox_hold(outbox *ob, int held) {
+  ob->held = held;
 }
 
 const outbox_stats *outbox_get_stats(const outbox *ob) {
@@ -166,11 +171,12 @@ static char *payload(const outbox *ob, const store_outgoing *m,
   return text;
 }
 
-int outbox_pump(outbox *ob, rc_error *err) {
+static int pump(outbox *ob, int most, rc_error *err) {
   store_outgoing *due;
   channel_file_batch *files;
   rc_error txn_err;
   int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
+  if (most < room) room = most;
   if (ob->failed_store) {
     *err = ob->store_err;
     return err->code;
@@ -188,7 +194,7 @@ int outbox_pump(outbox *ob, rc_error *err) {
   files = channel_file_batch_new();
   batched = !engine_in_transaction(ob->eng) &&
             engine_begin(ob->eng, &txn_err) == RC_OK;
-  for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT; i++) {
+  for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT && started < room; i++) {
     delivery *d;
     if (flying(ob, due[i].id)) continue;
     d = calloc(1, sizeof *d);
@@ -238,6 +244,17 @@ int outbox_pump(outbox *ob, rc_error *err) {
     return err->code;
   }
   return started;
+}
+
+int outbox_pump_most(outbox *ob, int most, rc_error *err) {
+  uint64_t began = uv_hrtime();
+  int started = pump(ob, most, err);
+  ob->stats.pump_ms += (double)(uv_hrtime() - began) / 1e6;
+  return started;
+}
+
+int outbox_pump(outbox *ob, rc_error *err) {
+  return outbox_pump_most(ob, MAX_IN_FLIGHT, err);
 }
 
 int outbox_drain(outbox *ob, rc_error *err) {

@@ -3,10 +3,13 @@
  * answer (group commit). Due timers and queued events run in slices so the
  * loop keeps answering while a big sweep runs: a thousand steps when no
  * write came lately, and while writes come, what took about 6 ms at the
- * last slices' pace (at most 250); the outbox delivers after each slice.
+ * last slices' pace (at most 250); the outbox delivers after each slice,
+ * and while writes come, in a turn of its own at most every 100 ms.
  * The WAL is copied back into the database on the store's own thread,
  * never inside a commit of the loop's. SIGTERM drains and exits 0;
  * SIGHUP reloads. */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +38,29 @@ enum { SLICE = 1000, BUSY_SLICE = 250, WAKE_MAX_MS = 60000 };
  * 116 and 146 ms, and payments/s 109 -> 505 and 390 -> 1,006. */
 enum { BUSY_MIN = 8, BUSY_MS = 6, RECENT_MS = 1000 };
 static double ms_a_step, last_write_ms;
+/* The outbox's delivery after a slice is a query, a file's fsync and a
+ * commit of the deliveries (19 ms at p99 during a 200k-case sweep, once
+ * 182), and it ran after every slice, and again at the next turn of the
+ * loop while deliveries started: a write that came in between waited for
+ * it. While writes come, it runs at most every PUMP_BUSY_MS, in a turn
+ * without a slice, and not again on its own: a write waits for a slice
+ * or a delivery, never both. */
+enum { PUMP_BUSY_MS = 100 };
+static double last_pump_ms;
+static int pump_owed; /* a slice ran, or messages wait, since the last */
+
+/* While writes come, a delivery starts as many messages as took about
+ * BUSY_MS at the pace of the last ones, at least BUSY_MIN (the rest wait
+ * for the next); else as many as the outbox holds in flight. */
+static double ms_a_message;
+
+static int pump_most(int writes) {
+  double n;
+  if (!writes) return INT_MAX;
+  if (ms_a_message <= 0) return BUSY_MIN;
+  n = BUSY_MS / ms_a_message;
+  return n < BUSY_MIN ? BUSY_MIN : n > INT_MAX / 2 ? INT_MAX / 2 : (int)n;
+}
 
 static int64_t slice_steps(int busy) {
   double n;
@@ -148,14 +174,125 @@ static void on_wake(uv_timer_t *t);
  * worth of steps or more), else at debug (a line a write would bury the
  * log). */
 static const int loop_bounds[] = {5, 10, 15, 25, 50, 100};
-enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000 };
+/* A write answered SLOW_MS or more after it was queued (its wait and its
+ * commit) is a slow one: the loop figures say where their time went. */
+enum { LOOP_BUCKETS = 7, LOOP_LOG_MS = 60000, SLOW_MS = 15 };
 static struct {
-  int64_t turns[LOOP_BUCKETS], steps, commits;
+  int64_t turns[LOOP_BUCKETS], steps, commits, slow;
   double slice_max, commit_max, pump_max, wait_max, since;
+  /* The slow writes' waits and what the loop did while they waited, and
+   * their own commits and how long the loop waited for a CPU and off one
+   * (the disk) in them (summed over the writes). */
+  double slow_wait, slow_commit, slow_commit_cpu_wait, slow_commit_off_cpu;
+  loop_spent slow_spent;
 } loop_fig;
 
 static double ms_now(void) {
   return (double)uv_hrtime() / 1e6;
+}
+
+static loop_spent spent;
+/* The loop thread's /proc/thread-self/schedstat (Linux), opened on the
+ * loop; -1 elsewhere. Its second number, the ns it waited for a CPU, is
+ * up to date whenever the thread reads it (it runs); its first, the ns it
+ * ran, lags by up to a scheduler tick, so CLOCK_THREAD_CPUTIME_ID says
+ * that. */
+static int schedstat_fd = -1;
+
+static loop_spent spent_now(service *svc) {
+  loop_spent now = spent;
+  char buf[96];
+  ssize_t n;
+  unsigned long long run, wait;
+  struct timespec cpu;
+  now.pumps = outbox_get_stats(svc->ob)->pump_ms;
+  if (schedstat_fd < 0) return now;
+  if ((n = pread(schedstat_fd, buf, sizeof buf - 1, 0)) > 0) {
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
+      now.cpu_wait = (double)wait / 1e6;
+  }
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+    now.on_cpu = (double)cpu.tv_sec * 1e3 + (double)cpu.tv_nsec / 1e6;
+  return now;
+}
+
+/* The writes of the coming commit, as they were queued: what the loop
+ * did while each waited is known once the commit has run (kept on the
+ * loop's thread only). */
+static struct {
+  double *queued_ms;
+  loop_spent *spent;
+  int n, cap;
+} marks;
+
+static void mark_writes(service *svc) {
+  marks.n = 0;
+  for (job *j = svc->queue; j; j = j->next) {
+    if (marks.n == marks.cap) {
+      int cap = marks.cap ? 2 * marks.cap : 64;
+      double *q = realloc(marks.queued_ms, (size_t)cap * sizeof *q);
+      loop_spent *sp;
+      if (q) marks.queued_ms = q;
+      sp = q ? realloc(marks.spent, (size_t)cap * sizeof *sp) : NULL;
+      if (!sp) return; /* out of memory: the figures miss these */
+      marks.spent = sp;
+      marks.cap = cap;
+    }
+    marks.queued_ms[marks.n] = j->queued_ms;
+    marks.spent[marks.n++] = j->spent;
+  }
+}
+
+/* The marked writes whose wait and commit (began at began_ms, took
+ * commit_ms; the loop's sums before and after it) came to SLOW_MS or
+ * more: what the loop did meanwhile is added to the figures. */
+static void note_slow_writes(double began_ms, double commit_ms,
+                             const loop_spent *at_commit,
+                             const loop_spent *after) {
+  double cpu_wait = after->cpu_wait - at_commit->cpu_wait,
+         off_cpu = commit_ms - (after->on_cpu - at_commit->on_cpu) - cpu_wait;
+  for (int i = 0; i < marks.n; i++) {
+    const loop_spent *was = &marks.spent[i];
+    double wait = began_ms - marks.queued_ms[i];
+    if (wait + commit_ms < SLOW_MS) continue;
+    loop_fig.slow++;
+    loop_fig.slow_wait += wait;
+    loop_fig.slow_commit += commit_ms;
+    loop_fig.slow_commit_cpu_wait += cpu_wait;
+    loop_fig.slow_commit_off_cpu += off_cpu;
+    loop_fig.slow_spent.slices += at_commit->slices - was->slices;
+    loop_fig.slow_spent.pumps += at_commit->pumps - was->pumps;
+    loop_fig.slow_spent.commits += at_commit->commits - was->commits;
+    loop_fig.slow_spent.on_cpu += at_commit->on_cpu - was->on_cpu;
+    loop_fig.slow_spent.cpu_wait += at_commit->cpu_wait - was->cpu_wait;
+  }
+  marks.n = 0;
+}
+
+/* Where the slow writes' time went: their waits split by what the loop
+ * did (slices, the outbox, other commits, the rest: other requests, and
+ * gaps), the same waits split by whether the loop's thread ran, waited
+ * for a CPU or for the disk, and their own commits. */
+static json_t *slow_writes_json(void) {
+  const loop_spent *s = &loop_fig.slow_spent;
+  json_t *o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "count",
+                        (json_int_t)loop_fig.slow, "waited_ms",
+                        loop_fig.slow_wait, "slices_ms", s->slices, "outbox_ms",
+                        s->pumps, "commits_ms", s->commits, "other_ms",
+                        loop_fig.slow_wait - s->slices - s->pumps - s->commits,
+                        "own_commits_ms", loop_fig.slow_commit);
+  if (o && schedstat_fd >= 0) {
+    json_object_set_new(o, "loop_waiting_for_cpu_ms", json_real(s->cpu_wait));
+    json_object_set_new(
+        o, "loop_off_cpu_ms",
+        json_real(loop_fig.slow_wait - s->on_cpu - s->cpu_wait));
+    json_object_set_new(o, "own_commits_waiting_for_cpu_ms",
+                        json_real(loop_fig.slow_commit_cpu_wait));
+    json_object_set_new(o, "own_commits_off_cpu_ms",
+                        json_real(loop_fig.slow_commit_off_cpu));
+  }
+  return o;
 }
 
 static void loop_fig_log(void) {
@@ -174,14 +311,14 @@ static void loop_fig_log(void) {
       snprintf(name, sizeof name, "over_%d", loop_bounds[i - 1]);
     json_object_set_new(turns, name, json_integer(loop_fig.turns[i]));
   }
-  service_log(log_levels[level],
-              json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f}", "msg",
-                        "loop figures", "steps", (json_int_t)loop_fig.steps,
-                        "commits", (json_int_t)loop_fig.commits, "turns_ms",
-                        turns, "slice_max_ms", loop_fig.slice_max,
-                        "commit_max_ms", loop_fig.commit_max, "pump_max_ms",
-                        loop_fig.pump_max, "write_wait_max_ms",
-                        loop_fig.wait_max));
+  service_log(
+      log_levels[level],
+      json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f, s:o}", "msg",
+                "loop figures", "steps", (json_int_t)loop_fig.steps, "commits",
+                (json_int_t)loop_fig.commits, "turns_ms", turns, "slice_max_ms",
+                loop_fig.slice_max, "commit_max_ms", loop_fig.commit_max,
+                "pump_max_ms", loop_fig.pump_max, "write_wait_max_ms",
+                loop_fig.wait_max, "slow_writes", slow_writes_json()));
   memset(&loop_fig, 0, sizeof loop_fig);
 }
 
@@ -210,6 +347,7 @@ void service_kick(service *svc) {
 
 void service_enqueue(service *svc, job *j) {
   j->queued_ms = ms_now();
+  j->spent = spent_now(svc);
   *svc->queue_tail = j;
   svc->queue_tail = &j->next;
   svc->queued++;
@@ -456,51 +594,87 @@ static void follow_reloads(service *svc) {
   log_reloads(svc);
 }
 
+/* The outbox delivers what is due (after slices: what they queued). */
+static void pump_outbox(service *svc, int writes) {
+  rc_error err;
+  double t0 = ms_now(), took;
+  int most = pump_most(writes), started = outbox_pump_most(svc->ob, most, &err);
+  if (started < 0)
+    service_log("error",
+                json_pack("{s:s, s:s}", "msg", "outbox", "error", err.message));
+  took = ms_now() - t0;
+  if (started > 0) {
+    double pace = took / started;
+    ms_a_message = ms_a_message <= 0 ? pace : 0.75 * ms_a_message + 0.25 * pace;
+  }
+  if (took > loop_fig.pump_max) loop_fig.pump_max = took;
+  last_pump_ms = t0 + took;
+  pump_owed = started >= most; /* it stopped short of what is due */
+}
+
+/* A slice of due timers and events (an error is logged). */
+static void run_slice(service *svc, double t1, int writes, int64_t *steps,
+                      int *more) {
+  rc_error err;
+  int64_t waiting = engine_reload_state(svc->eng)->waiting;
+  double t2;
+  if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)),
+                      slice_steps(writes), steps, more, &err) != RC_OK) {
+    char masked[1024];
+    service_mask(err.message, masked, sizeof masked);
+    service_log("error", json_pack("{s:s, s:s}", "msg", "engine run failed",
+                                   "error", masked));
+    *more = 0; /* a failing store: try again at the next wake */
+  }
+  t2 = ms_now();
+  svc->only_waiting =
+      *steps > 0 && *steps == engine_reload_state(svc->eng)->waiting - waiting;
+  log_reloads(svc);
+  spent.slices += t2 - t1;
+  if (!*steps) return;
+  slice_paced(*steps, t2 - t1);
+  loop_fig.steps += *steps;
+  if (t2 - t1 > loop_fig.slice_max) loop_fig.slice_max = t2 - t1;
+  pump_owed = 1;
+}
+
 static void on_work(uv_idle_t *h) {
   service *svc = h->data;
-  rc_error err;
   int64_t steps = 0;
-  int more = 0, busy = svc->queue != NULL;
-  int64_t waiting = engine_reload_state(svc->eng)->waiting;
-  double t0 = ms_now(), t1, t2;
+  int more = 0, busy = svc->queue != NULL, writes;
+  double t0 = ms_now(), t1;
+  loop_spent at_commit = {0}, after;
   if (!loop_fig.since) loop_fig.since = t0;
-  if (busy) last_write_ms = t0;
+  if (busy) {
+    last_write_ms = t0;
+    at_commit = spent_now(svc);
+    mark_writes(svc);
+  }
   flush(svc);
   t1 = ms_now();
   if (busy) {
     loop_fig.commits++;
     if (t1 - t0 > loop_fig.commit_max) loop_fig.commit_max = t1 - t0;
+    spent.commits += t1 - t0;
+    after = spent_now(svc);
+    note_slow_writes(t0, t1 - t0, &at_commit, &after);
   }
-  if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)),
-                      slice_steps(busy || t0 - last_write_ms < RECENT_MS),
-                      &steps, &more, &err) != RC_OK) {
-    char masked[1024];
-    service_mask(err.message, masked, sizeof masked);
-    service_log("error", json_pack("{s:s, s:s}", "msg", "engine run failed",
-                                   "error", masked));
-    more = 0; /* a failing store: try again at the next wake */
-  }
-  t2 = ms_now();
-  svc->only_waiting =
-      steps > 0 && steps == engine_reload_state(svc->eng)->waiting - waiting;
-  log_reloads(svc);
-  if (steps) slice_paced(steps, t2 - t1);
-  loop_fig.steps += steps;
-  if (steps && t2 - t1 > loop_fig.slice_max) loop_fig.slice_max = t2 - t1;
-  if (steps) {
-    rc_error oerr;
-    double pumped;
-    if (outbox_pump(svc->ob, &oerr) < 0)
-      service_log("error", json_pack("{s:s, s:s}", "msg", "outbox", "error",
-                                     oerr.message));
-    pumped = ms_now() - t2;
-    if (pumped > loop_fig.pump_max) loop_fig.pump_max = pumped;
+  writes = busy || t0 - last_write_ms < RECENT_MS;
+  outbox_hold(svc->ob, writes);
+  if (writes && pump_owed && t1 - last_pump_ms >= PUMP_BUSY_MS) {
+    pump_outbox(svc, writes);
+    more = 1; /* the slice's turn is the next */
+  } else {
+    run_slice(svc, t1, writes, &steps, &more);
+    if (pump_owed && !writes) pump_outbox(svc, writes);
   }
   log_reconnects(svc);
   if (busy || steps) loop_fig_turn(ms_now() - t0);
   if ((!more && !svc->queue) || ms_now() - loop_fig.since > LOOP_LOG_MS)
     loop_fig_log();
   if (!more && !svc->queue) {
+    if (pump_owed) pump_outbox(svc, 0);
+    outbox_hold(svc->ob, 0);
     (void)uv_idle_stop(&svc->work); /* cannot fail */
     svc->work_active = 0;
     arm_wake(svc);
@@ -514,11 +688,11 @@ static void on_wake(uv_timer_t *t) {
 
 static void on_pump(uv_timer_t *t) {
   service *svc = t->data;
-  rc_error err;
   follow_reloads(svc);
-  if (outbox_pump(svc->ob, &err) < 0)
-    service_log("error",
-                json_pack("{s:s, s:s}", "msg", "outbox", "error", err.message));
+  if (svc->work_active)
+    pump_owed = 1; /* in a turn of its own, not before waiting writes */
+  else
+    pump_outbox(svc, 0);
 }
 
 static void finish_if_drained(service *svc) {
@@ -537,6 +711,7 @@ static void on_term(uv_signal_t *s, int signum) {
                                 "stopping: no new connections, draining",
                                 "signal", signum));
   http_server_stop_accepting(svc->http);
+  loop_fig_log(); /* what the loop did until now; a big sweep drains long */
   service_kick(svc);
 }
 
@@ -688,9 +863,11 @@ int serve_main(const char *dir, const char *db, const char *listen,
    * commit started: at the store's 64 MB that was a p99 of 86 ms during
    * a million-case sweep, at 2 MB 24-31 ms. Now the store's own thread
    * copies each 2 MB (1000 pages) while the loop goes on; past the
-   * store's 64 MB a commit copies what that thread has not yet reached
-   * (measured at 200k cases: 113 copies of 47 ms on the loop before; 4
-   * of 36 ms after, 123 on the thread). */
+   * store's 64 MB a commit copies the last 250 pages or fewer that the
+   * thread has not yet reached (measured at 200k cases: 113 copies of
+   * 47 ms on the loop before the thread; with it, 1-2 copies of up to
+   * 90 ms while a commit copied all the thread had left, then 3-13 of
+   * at most 6-13 ms). */
   engine_checkpoint_every(svc.eng, 1000);
   if (engine_checkpoint_apart(svc.eng, 1000, 0, &err) != RC_OK) {
     print_error(&err);
@@ -768,6 +945,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
     printf("listening on http://%s\n", where);
     fflush(stdout);
   }
+  schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
   svc.reload_generation = -1; /* the first look takes the book's as loaded */
   follow_reloads(&svc);
   service_kick(&svc); /* overdue timers fire on start, in order */
@@ -790,6 +968,11 @@ close:
   slowdown_free(svc.slow);
   engine_close(svc.eng);
   if (lock >= 0) close(lock);
+  if (schedstat_fd >= 0) close(schedstat_fd);
+  schedstat_fd = -1;
+  free(marks.queued_ms);
+  free(marks.spent);
+  memset(&marks, 0, sizeof marks);
   service_log("info", json_pack("{s:s}", "msg", "stopped"));
   return rc;
 }

@@ -35,6 +35,14 @@ enum { MAX_QUEUE = 20000, MAX_ROUTES = 48, LATENCY_BUCKETS = 9 };
 
 typedef struct service service;
 typedef struct job job;
+
+/* What the loop's thread spent since it started, in ms: on slices of due
+ * work, on the outbox's deliveries, on group commits, on a CPU, and
+ * waiting for one. A write's wait is told apart by the sums at its
+ * queueing and at its commit (serve.c's loop figures). */
+typedef struct loop_spent {
+  double slices, pumps, commits, on_cpu, cpu_wait;
+} loop_spent;
 typedef struct slowdown slowdown;
 
 /* A write: applied in the next group commit, answered after it. */
@@ -48,6 +56,7 @@ struct job {
   int route;      /* for metrics */
   principal who;  /* who asked: the engine's actor while it applies */
   double queued_ms; /* when it was queued (serve.c's loop figures) */
+  loop_spent spent; /* the loop's sums when it was queued */
   /* The case it writes, when the request names one (a payment, an
    * event); in body or arg. A group of such jobs is applied in case order
    * (serve.c flush). */

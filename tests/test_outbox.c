@@ -272,6 +272,25 @@ static void test_file_driver_appends_one_line_per_message(void **state) {
   assert_int_equal(outbox_get_stats(fx->ob)->sent, 2);
 }
 
+/* A pump that must be short starts no more than asked; held, the outbox
+ * leaves the rest for its caller's next pump instead of pumping again on
+ * the loop's next turn (the service, while writes wait for the loop). */
+static void test_a_held_outbox_pumps_only_when_asked(void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  for (int i = 0; i < 3; i++) send_via(fx, "file");
+  outbox_hold(fx->ob, 1);
+  assert_int_equal(outbox_pump_most(fx->ob, 1, &err), 1);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 1);
+  outbox_hold(fx->ob, 0);
+  assert_int_equal(outbox_pump_most(fx->ob, 1, &err), 1);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 2);
+  uv_run(&fx->loop, UV_RUN_NOWAIT); /* released: it pumps on its own */
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 3);
+}
+
 static void test_exec_driver_pipes_the_message(void **state) {
   fixture *fx = *state;
   send_via(fx, "exec_ok");
@@ -379,6 +398,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
           test_file_driver_appends_one_line_per_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_held_outbox_pumps_only_when_asked,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_exec_failure_retries_then_fails,

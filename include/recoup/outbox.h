@@ -13,6 +13,7 @@ typedef struct outbox outbox;
 
 typedef struct outbox_stats {
   int64_t sent, retried, failed, in_flight;
+  double pump_ms; /* the loop's time in outbox_pump, summed */
 } outbox_stats;
 
 /* loop is borrowed and must outlive the outbox. */
@@ -23,6 +24,12 @@ int outbox_open(outbox **out, engine *eng, uv_loop_t *loop, rc_error *err);
 void outbox_close(outbox *ob);
 /* Starts every delivery due now, up to the in-flight limit. */
 int outbox_pump(outbox *ob, rc_error *err);
+/* The same, starting at most `most` (a pump that must be short). */
+int outbox_pump_most(outbox *ob, int most, rc_error *err);
+/* While held, a pump that started deliveries is not followed by another
+ * on the loop's next turn: the caller pumps when it can spare the time
+ * (the service, while writes wait for the loop). */
+void outbox_hold(outbox *ob, int held);
 /* Batch mode: pump and run the loop until nothing due now is left. */
 int outbox_drain(outbox *ob, rc_error *err);
 const outbox_stats *outbox_get_stats(const outbox *ob);

@@ -16,10 +16,11 @@ int sq_ckpt_new(sq_ckpt **out, sqlite3 *db, int pages, rc_error *err);
 void sq_ckpt_every(sq_ckpt *c, int pages);
 /* Copies back on a thread of its own, through a connection of its own,
  * once `pages` pages wait; the commit never waits for that copy. Past
- * `most` pages in the WAL, a commit that finds the thread idle copies
- * what it has not yet copied, so that the next transaction starts the
- * WAL again from its beginning; a quarter past `most`, the commit waits
- * for the thread's copy to end first (the WAL stays under `most` and a
+ * `most` pages in the WAL the thread copies whenever it is idle, and a
+ * commit that finds it idle with at most pages/4 frames left copies
+ * those, so that the next transaction starts the WAL again from its
+ * beginning; a quarter past `most`, the commit waits for the thread's
+ * copy to end and copies the rest (the WAL stays under `most` and a
  * quarter, and a transaction). pages <= 0 stops the thread and goes
  * back to copying on the caller's thread. */
 int sq_ckpt_apart(sq_ckpt *c, int pages, int most, rc_error *err);

@@ -4,6 +4,7 @@
  * percentiles for each connection count.
  *
  * usage: bench_http PORT TOKEN CASES SECONDS CONNECTIONS... */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,29 @@ static size_t discard(char *p, size_t s, size_t n, void *ud) {
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
+}
+
+/* This process's threads, summed: seconds on a CPU and waiting for one
+ * (Linux's schedstat; 0 elsewhere). The client shares the machine with
+ * the service: what it takes, the service's loop may wait for. */
+static void own_sched(double *run, double *wait) {
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  *run = *wait = 0;
+  while (d && (e = readdir(d))) {
+    char path[300];
+    unsigned long long r, w;
+    FILE *f;
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+    if (!(f = fopen(path, "r"))) continue;
+    if (fscanf(f, "%llu %llu", &r, &w) == 2) {
+      *run += (double)r / 1e9;
+      *wait += (double)w / 1e9;
+    }
+    fclose(f);
+  }
+  if (d) closedir(d);
 }
 
 static long ref_counter;
@@ -135,7 +159,7 @@ int main(int argc, char **argv) {
     else
       snprintf(name, sizeof name, "%s", label);
     size_t cap = 1 << 20, n = 0, errors = 0;
-    double *lat = malloc(cap * sizeof *lat), start, end;
+    double *lat = malloc(cap * sizeof *lat), start, end, run0, wait0;
     CURLM *multi = curl_multi_init();
     slot *slots = calloc((size_t)conns, sizeof *slots);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)conns);
@@ -143,6 +167,7 @@ int main(int argc, char **argv) {
       slots[i].easy = curl_easy_init();
       fire(multi, &slots[i], url, headers, cases);
     }
+    own_sched(&run0, &wait0);
     start = now_s();
     end = start + seconds;
     do {
@@ -169,7 +194,8 @@ int main(int argc, char **argv) {
       if (!fired) curl_multi_poll(multi, NULL, 0, 100, NULL);
     } while (running > 0 || now_s() < end);
     {
-      double took = now_s() - start;
+      double took = now_s() - start, run, wait;
+      own_sched(&run, &wait);
       qsort(lat, n, sizeof *lat, cmp_double);
       printf("http_events_per_s_%s %.0f events/s\n", name, n / took);
       printf("http_p50_ms_%s %.2f ms\n", name, n ? lat[n / 2] * 1000 : 0);
@@ -177,6 +203,10 @@ int main(int argc, char **argv) {
              n ? lat[(size_t)(n * 0.99)] * 1000 : 0);
       printf("http_max_ms_%s %.2f ms\n", name, n ? lat[n - 1] * 1000 : 0);
       if (errors) printf("http_errors_%s %zu requests\n", name, errors);
+      printf("client_on_cpu_share_%s %.0f %%\n", name,
+             100 * (run - run0) / took);
+      printf("client_waiting_for_cpu_share_%s %.0f %%\n", name,
+             100 * (wait - wait0) / took);
       fflush(stdout);
     }
     for (int i = 0; i < conns; i++) curl_easy_cleanup(slots[i].easy);

@@ -24,19 +24,51 @@ export RECOUP_INGEST_TOKEN=bench-ingest
 server=$!
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$work/serve.out" && break; sleep 1; done
 port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
-# The loop's thread: nanoseconds on a CPU and waiting for one (Linux's
-# schedstat), and the wall clock, before and after the requests.
-sched() { echo "$(date +%s%N) $(cat "/proc/$server/task/$server/schedstat" 2>/dev/null || echo 0 0 0)"; }
+# Each of the service's threads: the wall clock, then its id, name,
+# nanoseconds on a CPU and waiting for one (Linux's schedstat), before and
+# after the requests. The loop is the thread whose id is the process's.
+sched() {
+  now=$(date +%s%N)
+  for t in /proc/$server/task/*; do
+    echo "$now ${t##*/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $(cat "$t/schedstat" 2>/dev/null)"
+  done
+}
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-before=$(sched)
+sched > "$work/sched.before"
 "$build/tests/bench_http" "$port" bench-ingest "$n" "$secs" sweep:16 sweep:64
-after=$(sched)
+sched > "$work/sched.after"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # A loop that waits for a CPU most of a turn answers as slowly as the
 # machine lets it, whatever the turn costs: read the latencies with this.
-echo "$before $after" | awk '$2 > 0 { wall = $5 - $1;
-  printf "loop_on_cpu_share %.0f %%\nloop_waiting_for_cpu_share %.0f %%\n",
-    100 * ($6 - $2) / wall, 100 * ($7 - $3) / wall }'
+# The service's other threads that ran meanwhile (copying the WAL back,
+# a backup, a what-if) competed with the loop for the machine's CPUs.
+awk -v loop="$server" 'NR == FNR { was[$2] = $4 " " $5; t0 = $1; next }
+  { split(was[$2], w, " "); wall = $1 - t0; run = $4 - w[1]; wait = $5 - w[2]
+    if ($2 == loop) {
+      printf "loop_on_cpu_share %.0f %%\nloop_waiting_for_cpu_share %.0f %%\n",
+        100 * run / wall, 100 * wait / wall
+    } else if (run > 0) {
+      printf "thread_%s_%s_on_cpu_share %.1f %%\n", $3, $2, 100 * run / wall
+    } }' "$work/sched.before" "$work/sched.after"
 ls -l "$work/p99.db-wal" | awk '{ print "wal_bytes_at_end " $5 }'
-kill -TERM "$server"; wait "$server" || true; server=
+# The service logs its loop figures when told to stop, then drains: the
+# rest of the sweep, which the figures need not wait for.
+kill -TERM "$server"
+for i in $(seq 1 100); do grep -q '"stopping' "$work/serve.err" && break; sleep 0.1; done
+sleep 1
+kill -KILL "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=
 grep '"loop figures"' "$work/serve.err" || true
+# Where the slow payments' time went (those answered SLOW_MS, 15 ms, or
+# more after the service queued them), a payment's average, from the
+# loop figures lines: its wait by what the loop did meanwhile, and by
+# whether the loop's thread ran, waited for a CPU, or was off a CPU (the
+# disk); then its own commit. Time before the loop read the request (the
+# rest of a slice) is the client's latency less these.
+sed -n 's/.*"slow_writes":{\([^}]*\)}.*/\1/p' "$work/serve.err" | tr -d '"' |
+  tr ',' '\n' | awk -F: '{ v[$1] += $2 }
+  END { n = v["count"]; if (!n) exit
+    printf "slow_writes %d, each on average: waited %.1f ms (slices %.1f, outbox %.1f, other commits %.1f, the rest %.1f; loop waiting for a CPU %.1f, off a CPU %.1f), own commit %.1f ms (waiting for a CPU %.1f, off a CPU %.1f)\n",
+      n, v["waited_ms"] / n, v["slices_ms"] / n, v["outbox_ms"] / n,
+      v["commits_ms"] / n, v["other_ms"] / n, v["loop_waiting_for_cpu_ms"] / n,
+      v["loop_off_cpu_ms"] / n, v["own_commits_ms"] / n,
+      v["own_commits_waiting_for_cpu_ms"] / n, v["own_commits_off_cpu_ms"] / n }'
