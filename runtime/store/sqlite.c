@@ -4570,17 +4570,6 @@ static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
   return rc == RC_OK ? sqlite_book_rows(SQ(s)->db, table, fn, ud, err) : rc;
 }
 
-/* Links each case's journal runs, oldest to newest, and names the newest
- * in the case's row: for runs copied without their links. One sort of
- * the runs by case: no index finds them by case. */
-#define JOURNAL_CHAIN_FILL                                                  \
-  "UPDATE journal_runs SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) "  \
-  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM journal_runs) w "  \
-  "WHERE journal_runs.id = w.id AND w.prev <> 0;"                          \
-  "UPDATE cases SET journal_last = j.last FROM (SELECT case_id, "          \
-  "max(id) AS last FROM journal_runs GROUP BY case_id) j "                 \
-  "WHERE cases.id = j.case_id;"
-
 static int op_book_put(store *s, const char *table, const store_value *cols,
                        int ncols, rc_error *err) {
   sq *st = SQ(s);
@@ -4597,7 +4586,8 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
   /* And each case's journal chain, from the runs copied (book_derived). */
   if (rc == RC_OK && !table) {
     journal_chain_forget(st);
-    if (sqlite3_exec(st->db, JOURNAL_CHAIN_FILL, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(st->db, SQLITE_JOURNAL_CHAIN_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
       rc = fail(st, err, "journal");
   }
   return rc;
