@@ -2522,7 +2522,10 @@ static int journal_head(sq *st, const char *case_id, int64_t *head,
                         rc_error *err) {
   sqlite3_stmt *s;
   int rc;
-  if (st->chain.known && !strcmp(st->chain.case_id, case_id)) {
+  /* Outside a transaction nothing is held over: another connection may
+   * write between two statements. */
+  if (st->base.depth > 0 && st->chain.known &&
+      !strcmp(st->chain.case_id, case_id)) {
     *head = st->chain.head;
     return RC_OK;
   }
@@ -2616,11 +2619,12 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
     free(b.p);
   }
   rc = keys_apart_end(st, rc, err);
-  if (rc != RC_OK || st->base.depth == 0) {
+  if (rc == RC_OK && keys) st->keys.dirty = 0;
+  if (rc != RC_OK || st->base.depth == 0 ||
+      strlen(case_id) >= sizeof st->chain.case_id) {
     journal_chain_forget(st);
     return rc;
   }
-  if (keys) st->keys.dirty = 0;
   memcpy(st->chain.case_id, case_id, strlen(case_id) + 1);
   st->chain.head = id;
   st->chain.next = id + n;
