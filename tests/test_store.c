@@ -634,9 +634,9 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
 /* Takes migration 17's journal chain away again (the case's newest run,
  * each run's link to the one before) and puts back the index that found a
  * case's runs: the schema of versions 9-16. */
-#define CHAIN_DOWN                                                   \
-  "ALTER TABLE cases DROP COLUMN journal_last;"                      \
-  "ALTER TABLE journal_runs DROP COLUMN prev;"                       \
+#define CHAIN_DOWN                              \
+  "ALTER TABLE cases DROP COLUMN journal_last;" \
+  "ALTER TABLE journal_runs DROP COLUMN prev;"  \
   "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"
 
 /* The upgrade to schema 16 finds each case's timers for it, from a book
@@ -654,11 +654,10 @@ static void test_upgrade_keeps_each_case_s_timers(void **state) {
   store_timer_insert(st, "L1", 200, "b", NULL, 0, &err);
   store_timer_insert(st, "L2", 100, "a", NULL, 1, &err);
   store_close(st);
-  exec_sql(
-      CHAIN_DOWN
-      "ALTER TABLE cases DROP COLUMN timer_keys;"
-      "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
-      "PRAGMA user_version = 15;");
+  exec_sql(CHAIN_DOWN
+           "ALTER TABLE cases DROP COLUMN timer_keys;"
+           "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+           "PRAGMA user_version = 15;");
   st = open_store();
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
@@ -912,8 +911,8 @@ static int chain_breaks(void) {
 
 static void note(store *st, const char *id, const char *kind) {
   rc_error err;
-  assert_int_equal(
-      store_journal_append(st, id, 1, kind, "new", 1, NULL, &err), RC_OK);
+  assert_int_equal(store_journal_append(st, id, 1, kind, "new", 1, NULL, &err),
+                   RC_OK);
 }
 
 /* A case's journal is found from its row (journal_last, its newest run)
@@ -994,15 +993,14 @@ static void test_a_case_s_journal_is_chained_from_its_row(void **state) {
   assert_string_equal(all.kind[2], "note");
   assert_string_equal(all.kind[3], "many");
   for (int i = 1; i < all.n; i++) assert_true(all.id[i] > all.id[i - 1]);
-  assert_int_equal(store_journal_each(st, "L1", 2, collect_journal, &tail,
-                                      NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_journal_each(st, "L1", 2, collect_journal, &tail, NULL), RC_OK);
   assert_int_equal(tail.n, 2);
   assert_string_equal(tail.kind[0], "many");
   assert_string_equal(tail.kind[1], "last");
-  assert_int_equal(store_journal_page(st, "L1", all.id[2], 3, collect_journal,
-                                      &page, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_journal_page(st, "L1", all.id[2], 3, collect_journal, &page, NULL),
+      RC_OK);
   assert_int_equal(page.n, 3);
   assert_int_equal(page.id[0], all.id[3]);
   assert_int_equal(count_rows("SELECT count(*) FROM journal WHERE case_id = "
@@ -1035,8 +1033,9 @@ static void test_a_broken_chain_shows_no_other_case_s_rows(void **state) {
   note(st, "L1", "first");
   note(st, "L1", "mine");
   store_close(st);
-  exec_sql("UPDATE journal_runs SET prev = (SELECT min(id) FROM "
-           "journal_runs) WHERE id = (SELECT max(id) FROM journal_runs)");
+  exec_sql(
+      "UPDATE journal_runs SET prev = (SELECT min(id) FROM "
+      "journal_runs) WHERE id = (SELECT max(id) FROM journal_runs)");
   st = open_store();
   store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 1);

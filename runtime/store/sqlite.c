@@ -218,9 +218,9 @@ enum {
  * goes on past run r. */
 #define JOURNAL_CHAIN(WHILE)                                                 \
   "WITH RECURSIVE r(id, prev, n, rows, seen) AS (SELECT j.id, j.prev, j.n, " \
-  "j.rows, j.n FROM cases c, journal_runs j WHERE c.id = ?1 AND "           \
+  "j.rows, j.n FROM cases c, journal_runs j WHERE c.id = ?1 AND "            \
   "j.id = c.journal_last AND j.case_id = ?1 UNION ALL SELECT j.id, j.prev, " \
-  "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "   \
+  "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "    \
   "AND j.id < r.id AND j.case_id = ?1 AND " WHILE ") "
 #define TASK_COLS                                                        \
   "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, " \
@@ -2560,8 +2560,7 @@ static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
 /* The run store.c holds, when it is case id's and the transaction's: the
  * id its run will get, for the case's state UPDATE to carry, then ahead
  * of the run. 0 when not (the run's write then writes the row). */
-static int journal_ahead(sq *st, const char *id, int64_t *next,
-                         rc_error *err) {
+static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err) {
   int64_t head;
   int rc;
   *next = 0;

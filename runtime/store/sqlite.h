@@ -24,12 +24,12 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
  * from the runs: the upgrade that adds them, a book moved in
  * (book_derived). One sort of the runs by case where no index finds
  * them by case. */
-#define SQLITE_JOURNAL_CHAIN_FILL                                           \
-  "UPDATE journal_runs SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) "  \
-  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM journal_runs) w "  \
-  "WHERE journal_runs.id = w.id AND w.prev <> 0;"                          \
-  "UPDATE cases SET journal_last = j.last FROM (SELECT case_id, "          \
-  "max(id) AS last FROM journal_runs GROUP BY case_id) j "                 \
+#define SQLITE_JOURNAL_CHAIN_FILL                                         \
+  "UPDATE journal_runs SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) " \
+  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM journal_runs) w " \
+  "WHERE journal_runs.id = w.id AND w.prev <> 0;"                         \
+  "UPDATE cases SET journal_last = j.last FROM (SELECT case_id, "         \
+  "max(id) AS last FROM journal_runs GROUP BY case_id) j "                \
   "WHERE cases.id = j.case_id;"
 
 /* The schema version this binary writes (the migrations it knows). */
