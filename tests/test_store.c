@@ -631,6 +631,14 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
+/* Takes migration 17's journal chain away again (the case's newest run,
+ * each run's link to the one before) and puts back the index that found a
+ * case's runs: the schema of versions 9-16. */
+#define CHAIN_DOWN                              \
+  "ALTER TABLE cases DROP COLUMN journal_last;" \
+  "ALTER TABLE journal_runs DROP COLUMN prev;"  \
+  "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"
+
 /* The upgrade to schema 16 finds each case's timers for it, from a book
  * whose timers were found by an index (as version 15 kept them). */
 static void test_upgrade_keeps_each_case_s_timers(void **state) {
@@ -646,10 +654,10 @@ static void test_upgrade_keeps_each_case_s_timers(void **state) {
   store_timer_insert(st, "L1", 200, "b", NULL, 0, &err);
   store_timer_insert(st, "L2", 100, "a", NULL, 1, &err);
   store_close(st);
-  exec_sql(
-      "ALTER TABLE cases DROP COLUMN timer_keys;"
-      "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
-      "PRAGMA user_version = 15;");
+  exec_sql(CHAIN_DOWN
+           "ALTER TABLE cases DROP COLUMN timer_keys;"
+           "CREATE INDEX timers_case ON timers(case_id, scoped, event);"
+           "PRAGMA user_version = 15;");
   st = open_store();
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
@@ -778,7 +786,7 @@ static void schema_as_version_8(sqlite3 *db) {
   assert_int_equal(
       sqlite3_exec(
           db,
-          FIGURES_DOWN
+          FIGURES_DOWN CHAIN_DOWN
           "CREATE TABLE b8(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
           " locale TEXT, timezone TEXT, address TEXT, employer_name TEXT,"
           " employer_phone TEXT, employer_address TEXT, do_not_contact INTEGER"
@@ -887,6 +895,240 @@ static int collect_journal(void *ud, const store_value *cols, int ncols) {
   }
   r->n++;
   return 0;
+}
+
+/* Runs and cases whose chain is not what the runs say (SQLite, schema
+ * 17): a run whose prev is not its case's run before it, a case whose
+ * journal_last is not its newest run. */
+static int chain_breaks(void) {
+  return count_rows(
+      "SELECT (SELECT count(*) FROM journal_runs r WHERE r.prev <> "
+      "coalesce((SELECT max(p.id) FROM journal_runs p WHERE p.case_id = "
+      "r.case_id AND p.id < r.id), 0)) + (SELECT count(*) FROM cases c "
+      "WHERE c.journal_last <> coalesce((SELECT max(r.id) FROM "
+      "journal_runs r WHERE r.case_id = c.id), 0))");
+}
+
+static void note(store *st, const char *id, const char *kind) {
+  rc_error err;
+  assert_int_equal(store_journal_append(st, id, 1, kind, "new", 1, NULL, &err),
+                   RC_OK);
+}
+
+/* A case's journal is found from its row (journal_last, its newest run)
+ * down each run's link to the one before (prev), not by an index of the
+ * runs by case: the state change a step makes names the run its journal
+ * is about to get, and the chain holds through runs of other cases in
+ * between, savepoints and batches rolled back, writes outside a
+ * transaction and runs split for length. */
+static void test_a_case_s_journal_is_chained_from_its_row(void **state) {
+  store *st;
+  jrows all = {0}, tail = {0}, page = {0};
+  int64_t count;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the journal's chain is SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  /* A step: its event, its state change, its transition; another case's
+   * run in between; then the first case again. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  note(st, "L1", "event");
+  assert_int_equal(set_state(st, "L1", "late", 0, NULL, &err), RC_OK);
+  note(st, "L1", "transition");
+  note(st, "L2", "event");
+  /* L2's run is held: L1's is not the next. */
+  assert_int_equal(set_state(st, "L1", "later", 0, NULL, &err), RC_OK);
+  note(st, "L1", "note");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(chain_breaks(), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name = 'journal_runs_case'"),
+                   0);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "case_id = 'L1' AND prev > 0"),
+                   1);
+
+  /* Set ahead in a savepoint rolled back, and in a batch rolled back. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  note(st, "L2", "event");
+  assert_int_equal(set_state(st, "L2", "late", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  note(st, "L2", "note");
+  note(st, "L3", "note");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(chain_breaks(), 0);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  note(st, "L3", "event");
+  assert_int_equal(set_state(st, "L3", "late", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_journal_write(st, &err), RC_OK);
+  store_rollback(st);
+  note(st, "L3", "outside"); /* no transaction: written at once */
+  assert_int_equal(chain_breaks(), 0);
+
+  /* A run split for length, with a state change after the split. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 100; i++) {
+    if (i == 70)
+      assert_int_equal(set_state(st, "L1", "long", 0, NULL, &err), RC_OK);
+    note(st, "L1", i < 99 ? "many" : "last");
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(chain_breaks(), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "case_id = 'L1'"),
+                   4);
+
+  /* Every reader finds the case's rows, and only them, in order. */
+  store_close(st);
+  st = open_store();
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_journal, &all, NULL),
+                   RC_OK);
+  assert_int_equal(all.n, 16); /* as many as jrows keeps */
+  assert_string_equal(all.kind[0], "event");
+  assert_string_equal(all.kind[1], "transition");
+  assert_string_equal(all.kind[2], "note");
+  assert_string_equal(all.kind[3], "many");
+  for (int i = 1; i < all.n; i++) assert_true(all.id[i] > all.id[i - 1]);
+  assert_int_equal(
+      store_journal_each(st, "L1", 2, collect_journal, &tail, NULL), RC_OK);
+  assert_int_equal(tail.n, 2);
+  assert_string_equal(tail.kind[0], "many");
+  assert_string_equal(tail.kind[1], "last");
+  assert_int_equal(
+      store_journal_page(st, "L1", all.id[2], 3, collect_journal, &page, NULL),
+      RC_OK);
+  assert_int_equal(page.n, 3);
+  assert_int_equal(page.id[0], all.id[3]);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal WHERE case_id = "
+                              "'L1'"),
+                   103);
+  memset(&all, 0, sizeof all);
+  store_journal_each(st, "L3", 0, collect_journal, &all, NULL);
+  assert_int_equal(all.n, 2);
+  assert_string_equal(all.kind[0], "note");
+  assert_string_equal(all.kind[1], "outside");
+  memset(&all, 0, sizeof all);
+  store_journal_each(st, "L2", 0, collect_journal, &all, NULL);
+  assert_int_equal(all.n, 2);
+  store_journal_count(st, "many", &count, NULL);
+  assert_int_equal(count, 99);
+  store_close(st);
+}
+
+/* A link that points elsewhere (a book edited by hand) ends the walk:
+ * the case shows the runs down to it, never another case's. */
+static void test_a_broken_chain_shows_no_other_case_s_rows(void **state) {
+  store *st;
+  jrows rows = {0};
+  (void)state;
+  SQLITE_ONLY("the journal's chain is SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  note(st, "L2", "theirs");
+  note(st, "L1", "first");
+  note(st, "L1", "mine");
+  store_close(st);
+  exec_sql(
+      "UPDATE journal_runs SET prev = (SELECT min(id) FROM "
+      "journal_runs) WHERE id = (SELECT max(id) FROM journal_runs)");
+  st = open_store();
+  store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
+  assert_int_equal(rows.n, 1);
+  assert_string_equal(rows.kind[0], "mine");
+  store_close(st);
+}
+
+/* The upgrade to schema 17 chains each case's runs from a book whose
+ * journal was found by an index (as version 16 kept it), and the runs
+ * written after it go on the chain. */
+static void test_upgrade_chains_each_case_s_journal(void **state) {
+  store *st;
+  jrows rows = {0};
+  (void)state;
+  SQLITE_ONLY("an upgrade from SQLite schema version 16");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  note(st, "L1", "a");
+  note(st, "L2", "b");
+  note(st, "L1", "c");
+  note(st, "L1", "d");
+  store_close(st);
+  exec_sql(CHAIN_DOWN "PRAGMA user_version = 16;");
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(chain_breaks(), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name = 'journal_runs_case'"),
+                   0);
+  note(st, "L1", "e");
+  note(st, "L3", "f");
+  assert_int_equal(chain_breaks(), 0);
+  store_journal_each(st, "L1", 0, collect_journal, &rows, NULL);
+  assert_int_equal(rows.n, 4);
+  assert_string_equal(rows.kind[0], "a");
+  assert_string_equal(rows.kind[3], "e");
+  store_close(st);
+}
+
+typedef struct book_copy {
+  store *to;
+  const char *table;
+} book_copy;
+
+static int copy_book_row(void *ud, const store_value *cols, int ncols) {
+  book_copy *c = ud;
+  rc_error err;
+  assert_int_equal(store_book_put(c->to, c->table, cols, ncols, &err), RC_OK);
+  return 0;
+}
+
+/* A book moved in (migrate-store) comes without the journal's chain,
+ * which the store derives: every case's runs are chained again from the
+ * runs copied, and read as they were. */
+static void test_a_book_moved_in_has_its_journal_chained(void **state) {
+  char from[1100];
+  store *st, *to;
+  jrows rows = {0};
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the journal's chain is SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  note(st, "L1", "a");
+  note(st, "L2", "b");
+  note(st, "L1", "c");
+  snprintf(from, sizeof from, "%s", path);
+  snprintf(path, sizeof path, "%s.to", from);
+  unlink(path);
+  to = open_store();
+  assert_int_equal(store_begin(to, &err), RC_OK);
+  for (const char *const *t = store_book_tables; *t; t++) {
+    book_copy c = {to, *t};
+    assert_int_equal(store_book_put(to, *t, NULL, 0, &err), RC_OK);
+    assert_int_equal(store_book_rows(st, *t, copy_book_row, &c, &err), RC_OK);
+  }
+  assert_int_equal(store_book_put(to, NULL, NULL, 0, &err), RC_OK);
+  assert_int_equal(store_commit(to, &err), RC_OK);
+  assert_int_equal(chain_breaks(), 0);
+  assert_int_equal(count_rows("SELECT journal_last FROM cases WHERE id = "
+                              "'L1'"),
+                   3);
+  store_journal_each(to, "L1", 0, collect_journal, &rows, NULL);
+  assert_int_equal(rows.n, 2);
+  assert_string_equal(rows.kind[0], "a");
+  assert_string_equal(rows.kind[1], "c");
+  store_close(to);
+  store_close(st);
+  teardown(NULL);
+  snprintf(path, sizeof path, "%s", from);
 }
 
 /* The rows an event writes for a case go in as one run; readers see them
@@ -1640,6 +1882,14 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_case_keeps_the_keys_of_its_timers,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_journal,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_book_moved_in_has_its_journal_chained, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_keeps_each_case_s_timers,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

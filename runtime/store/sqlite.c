@@ -27,10 +27,9 @@ static int timer_keys_flush(sq *st, rc_error *err);
 static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
 static int timer_keys_known(sq *st, const char *text, rc_error *err);
 static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
-
-/* A run holds at most this many rows (sqlite_schema.c's CHECK): a page after row
- * X then starts among the runs whose first id is above X - JOURNAL_RUN. */
-#define JOURNAL_RUN STORE_JOURNAL_RUN
+static void journal_chain_forget(sq *st);
+static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col);
+static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err);
 
 /* A figure's key: five parts of at most FIGURE_PART bytes each. */
 #define FIGURE_PART 128
@@ -82,7 +81,7 @@ enum {
   S_TIMER_END,
   S_TIMER_KEYS,
   S_TIMER_KEYS_PUT,
-  S_CASE_STATE_KEYS,
+  S_CASE_JOURNAL,
   S_TIMERS_CASE,
   S_TIMERS_COUNT,
   S_DATA_VERSION,
@@ -90,6 +89,8 @@ enum {
   S_JOURNAL_CASE,
   S_JOURNAL_TAIL,
   S_JOURNAL_COUNT,
+  S_JOURNAL_NEXT,
+  S_JOURNAL_HEAD,
   S_MESSAGE_INSERT,
   S_MESSAGES_CASE,
   S_MESSAGES_ALL,
@@ -211,6 +212,18 @@ enum {
   "r.id + e.key AS id, e.value ->> 3 AS at, e.value ->> 0 AS kind, " \
   "e.value ->> 1 AS state, e.value ->> 2 AS version, "               \
   "nullif(e.value -> 4, 'null') AS detail"
+/* A case's journal runs (?1 the case) as the table r(id, prev, n, rows,
+ * seen: rows in it and the newer runs), newest first: from the run the
+ * case's row names (journal_last) down each run's prev. Each step goes to
+ * an older run of the same case, so a damaged link ends the walk; it never
+ * loops or strays into another case's journal. WHILE: whether the walk
+ * goes on past run r. */
+#define JOURNAL_CHAIN(WHILE)                                                 \
+  "WITH RECURSIVE r(id, prev, n, rows, seen) AS (SELECT j.id, j.prev, j.n, " \
+  "j.rows, j.n FROM cases c, journal_runs j WHERE c.id = ?1 AND "            \
+  "j.id = c.journal_last AND j.case_id = ?1 UNION ALL SELECT j.id, j.prev, " \
+  "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "    \
+  "AND j.id < r.id AND j.case_id = ?1 AND " WHILE ") "
 #define TASK_COLS                                                        \
   "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, " \
   "at, completed_at, fields, result, priority"
@@ -274,16 +287,22 @@ static const char *const sql[S_COUNT] = {
         "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
         " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
-    /* timer_keys last: the step's read of its case brings them. */
-    [S_CASE_GET] = "SELECT " CASE_COLS ", timer_keys FROM cases WHERE id = ?1",
+    /* timer_keys and journal_last last: the step's read of its case
+     * brings them. */
+    [S_CASE_GET] = "SELECT " CASE_COLS
+                   ", timer_keys, journal_last FROM cases WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
+    /* With the timers the step left the case (?5, timer_keys) and the
+     * run its journal is about to get (?6, journal_last), each NULL when
+     * unchanged: the one write of the case's row a step makes. */
     [S_CASE_STATE] =
-        "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4 "
-        "WHERE id = ?1",
-    /* The same, with the timers the step left the case (timer_keys). */
-    [S_CASE_STATE_KEYS] =
         "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4, "
-        "timer_keys = ?5 WHERE id = ?1",
+        "timer_keys = coalesce(?5, timer_keys), "
+        "journal_last = coalesce(?6, journal_last) WHERE id = ?1",
+    /* A run written for a case whose row did not name it yet. */
+    [S_CASE_JOURNAL] =
+        "UPDATE cases SET journal_last = ?2, "
+        "timer_keys = coalesce(?3, timer_keys) WHERE id = ?1",
     [S_CASE_ERROR] = "UPDATE cases SET error = ?2 WHERE id = ?1",
     [S_CASE_DATA] = "UPDATE cases SET data = ?2 WHERE id = ?1",
     [S_CASE_TAGS] = "UPDATE cases SET tags = ?2 WHERE id = ?1",
@@ -366,23 +385,26 @@ static const char *const sql[S_COUNT] = {
         "t.id = k.value ->> 1 AND t.case_id = ?1 ORDER BY t.due, t.id",
     [S_TIMERS_COUNT] = "SELECT count(*) FROM timers",
     [S_DATA_VERSION] = "PRAGMA data_version",
-    /* Ids stay dense and increasing: a run starts after the last one. */
     [S_JOURNAL_APPEND] =
-        "INSERT INTO journal_runs(id, case_id, at, n, rows) VALUES "
-        "(coalesce((SELECT id + n FROM journal_runs ORDER BY id DESC "
-        "LIMIT 1), 1), ?1, ?2, ?3, ?4)",
-    [S_JOURNAL_CASE] = "SELECT " JOURNAL_COLS
-                       " FROM journal_runs r, json_each(r.rows) e "
-                       "WHERE r.case_id = ?1 ORDER BY r.id, e.key",
+        "INSERT INTO journal_runs(id, case_id, at, n, prev, rows) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_JOURNAL_CASE] = JOURNAL_CHAIN("1") "SELECT " JOURNAL_COLS
+                       " FROM r, json_each(r.rows) e ORDER BY r.id, e.key",
+    /* The newest ?2 rows: the walk stops once its runs hold as many. */
     [S_JOURNAL_TAIL] =
-        "SELECT * FROM (SELECT " JOURNAL_COLS
-        " FROM journal_runs r, json_each(r.rows) e WHERE r.case_id = ?1 "
-        "ORDER BY r.id DESC, e.key DESC LIMIT ?2) ORDER BY id",
+        JOURNAL_CHAIN("r.seen < ?2") "SELECT * FROM (SELECT " JOURNAL_COLS
+        " FROM r, json_each(r.rows) e ORDER BY r.id DESC, e.key DESC "
+        "LIMIT ?2) ORDER BY id",
     /* instr() first: json_each on every run of a big journal took seven
      * times as long as a row each did; a row starts ["kind", in a run. */
     [S_JOURNAL_COUNT] =
         "SELECT count(*) FROM journal_runs r, json_each(r.rows) e WHERE "
         "instr(r.rows, '[' || json_quote(?1) || ',') AND e.value ->> 0 = ?1",
+    /* Ids stay dense and increasing: a run starts after the last one. */
+    [S_JOURNAL_NEXT] =
+        "SELECT coalesce((SELECT id + n FROM journal_runs ORDER BY id DESC "
+        "LIMIT 1), 1)",
+    [S_JOURNAL_HEAD] = "SELECT journal_last FROM cases WHERE id = ?1",
     [S_MESSAGE_INSERT] =
         "INSERT INTO messages(case_id, borrower_id, channel, template, "
         "recipient, to_kind, body, status, reason, at, not_before, "
@@ -594,10 +616,11 @@ static const char *const sql[S_COUNT] = {
         "AND (?2 IS NULL OR status = ?2) AND id > ?3 "
         "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
         "ORDER BY id LIMIT ?4",
+    /* Rows after ?2: the walk stops at the run that holds ?2 or is
+     * older. */
     [S_JOURNAL_PAGE] =
-        "SELECT " JOURNAL_COLS
-        " FROM journal_runs r, json_each(r.rows) e "
-        "WHERE r.case_id = ?1 AND r.id > ?2 - ?4 AND r.id + e.key > ?2 "
+        JOURNAL_CHAIN("r.id > ?2") "SELECT " JOURNAL_COLS
+        " FROM r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
     [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
@@ -861,7 +884,7 @@ struct sq {
    * transaction read or changed them; dirty when changed and not yet
    * written. The step that fires a timer and moves its case on writes
    * them with the case's new state, in the UPDATE it makes anyway
-   * (S_CASE_STATE_KEYS); anything else that would read them writes them
+   * (S_CASE_STATE); anything else that would read them writes them
    * first (timer_keys_flush). */
   struct {
     char case_id[160];
@@ -873,6 +896,18 @@ struct sq {
     timer_key fired;
     int has_fired;
   } keys;
+  /* The journal of one case as a chain (cases.journal_last, each run's
+   * prev), known since the transaction read or wrote it: head is the
+   * case's newest run in journal_runs. ahead: the case's row already
+   * names the run store.c holds for it, which is written next and gets
+   * id next: the step's state UPDATE set it (sq_case_set_state), so that
+   * writing the run writes the row no second time. next is the id the
+   * next run gets, 0 when not known. */
+  struct {
+    char case_id[160];
+    int64_t head, next;
+    int known, ahead;
+  } chain;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1116,16 +1151,6 @@ static void sq_close(sq *st) {
   sq_ckpt_free(st->ckpt); /* its thread joined before the last copy */
   sqlite3_close(st->db);
   free(st);
-}
-
-static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
-                          const char *rows, size_t len, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_JOURNAL_APPEND);
-  bind_text(s, 1, case_id);
-  sqlite3_bind_int64(s, 2, at);
-  sqlite3_bind_int(s, 3, n);
-  sqlite3_bind_text(s, 4, rows, (int)len, SQLITE_STATIC);
-  return exec_stmt(st, s, err, "journal");
 }
 
 /* --- figures by day ------------------------------------------------------ */
@@ -1398,6 +1423,7 @@ static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
 static int sq_rollback(sq *st) {
   figures_clear(st);
   timer_keys_forget(st);
+  journal_chain_forget(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->base.depth == 0) return RC_OK;
@@ -1427,6 +1453,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   if (st->base.depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
+  journal_chain_forget(st);
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
   return RC_OK;
 }
@@ -1438,6 +1465,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     st->timers_known = 0;
     st->fig_case_id[0] = '\0';
     timer_keys_forget(st);
+    journal_chain_forget(st);
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
       return RC_ESTORE;
@@ -1767,7 +1795,10 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
     out->on_hold = sqlite3_column_int(s, 20);
     out->overpaid = sqlite3_column_int64(s, 21);
     out->reduced = sqlite3_column_int64(s, 22);
-    if (st->base.depth > 0) case_keys_seen(st, id, s, 23);
+    if (st->base.depth > 0) {
+      case_keys_seen(st, id, s, 23);
+      case_chain_seen(st, id, s, 24);
+    }
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -1810,20 +1841,25 @@ static int sq_case_exists(sq *st, const char *id, rc_error *err) {
 
 static int sq_case_set_state(sq *st, const char *id, const char *state,
                              int closed, const char *outcome, rc_error *err) {
-  /* The timers the step ended go with the state (timer_keys). */
+  /* The timers the step ended go with the state (timer_keys), and so
+   * does the run its journal gets next (journal_last). */
   int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
+  int64_t run;
   jbuf b = {0};
-  sqlite3_stmt *s = stmt(st, keys ? S_CASE_STATE_KEYS : S_CASE_STATE);
+  sqlite3_stmt *s = stmt(st, S_CASE_STATE);
   FIG_BEFORE(id);
+  if ((rc = journal_ahead(st, id, &run, err)) != RC_OK) return rc;
   if (keys && (rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
   bind_text(s, 1, id);
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
   bind_text(s, 4, outcome);
   if (keys) bind_text(s, 5, b.p ? b.p : "");
+  if (run) sqlite3_bind_int64(s, 6, run);
   rc = exec_stmt(st, s, err, "set state");
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
+  if (rc == RC_OK && run) st->chain.ahead = 1;
   if (rc != RC_OK || !found) return rc;
   rc_copy(now.state, sizeof now.state, state);
   now.closed = closed != 0;
@@ -2481,6 +2517,143 @@ static int sq_timers_count(sq *st, int64_t *count, rc_error *err) {
     st->timers_known = 1;
   }
   *count = st->timers;
+  return RC_OK;
+}
+
+/* --- a case's journal as a chain (cases.journal_last, runs' prev) ------- */
+
+/* Forgets what the chain held (a rollback; a new transaction). */
+static void journal_chain_forget(sq *st) {
+  st->chain.known = st->chain.ahead = 0;
+  st->chain.next = 0;
+}
+
+/* The id the next run gets. */
+static int journal_next(sq *st, int64_t *next, rc_error *err) {
+  int rc;
+  if (st->base.depth > 0 && st->chain.next > 0) {
+    *next = st->chain.next;
+    return RC_OK;
+  }
+  if ((rc = count_of(st, S_JOURNAL_NEXT, NULL, next, err)) != RC_OK) return rc;
+  if (st->base.depth > 0) st->chain.next = *next;
+  return RC_OK;
+}
+
+/* The newest run of case_id (0: none, or no such case), from the chain
+ * held when it is the case's; read and held otherwise, unless the chain
+ * held is ahead of its run. */
+static int journal_head(sq *st, const char *case_id, int64_t *head,
+                        rc_error *err) {
+  sqlite3_stmt *s;
+  int rc;
+  /* Outside a transaction nothing is held over: another connection may
+   * write between two statements. */
+  if (st->base.depth > 0 && st->chain.known &&
+      !strcmp(st->chain.case_id, case_id)) {
+    *head = st->chain.head;
+    return RC_OK;
+  }
+  s = stmt(st, S_JOURNAL_HEAD);
+  bind_text(s, 1, case_id);
+  rc = one_row(st, s, sqlite3_step(s), err, "journal");
+  *head = rc == RC_OK ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  if (st->base.depth > 0 && !st->chain.ahead &&
+      strlen(case_id) < sizeof st->chain.case_id) {
+    memcpy(st->chain.case_id, case_id, strlen(case_id) + 1);
+    st->chain.head = *head;
+    st->chain.known = 1;
+  }
+  return RC_OK;
+}
+
+/* The newest run a case's row just read names: held as the case's unless
+ * a chain is held for it already (then the row may be ahead of it) or
+ * held ahead for another case. */
+static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+  if (st->chain.ahead || strlen(id) >= sizeof st->chain.case_id ||
+      (st->chain.known && !strcmp(st->chain.case_id, id)))
+    return;
+  memcpy(st->chain.case_id, id, strlen(id) + 1);
+  st->chain.head = sqlite3_column_int64(s, col);
+  st->chain.known = 1;
+}
+
+/* The run store.c holds, when it is case id's and the transaction's: the
+ * id its run will get, for the case's state UPDATE to carry, then ahead
+ * of the run. 0 when not (the run's write then writes the row). */
+static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err) {
+  int64_t head;
+  int rc;
+  *next = 0;
+  if (st->base.depth == 0 || st->base.run.n == 0 ||
+      strcmp(st->base.run.case_id, id) != 0 ||
+      strlen(id) >= sizeof st->chain.case_id)
+    return RC_OK;
+  if ((rc = journal_head(st, id, &head, err)) != RC_OK ||
+      (rc = journal_next(st, next, err)) != RC_OK)
+    return rc;
+  /* journal_head holds it unless another case's is ahead, which the run
+   * held being this case's rules out. */
+  if (!st->chain.known || strcmp(st->chain.case_id, id) != 0) *next = 0;
+  return RC_OK;
+}
+
+static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
+                          const char *rows, size_t len, rc_error *err) {
+  sqlite3_stmt *s;
+  int64_t id = 0, head = 0;
+  int ahead = st->chain.ahead, keys = 0, rc;
+  jbuf b = {0};
+  /* The run a case's row was set ahead for is the next written. */
+  if (ahead && strcmp(st->chain.case_id, case_id) != 0) {
+    journal_chain_forget(st);
+    return rc_error_set(err, RC_EINTERNAL, NULL,
+                        "journal: case %s names a run never written",
+                        st->chain.case_id);
+  }
+  /* Outside a transaction the run and its case's row change together
+   * all the same. */
+  if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
+  if ((rc = journal_next(st, &id, err)) == RC_OK &&
+      (rc = journal_head(st, case_id, &head, err)) == RC_OK) {
+    s = stmt(st, S_JOURNAL_APPEND);
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, case_id);
+    sqlite3_bind_int64(s, 3, at);
+    sqlite3_bind_int(s, 4, n);
+    sqlite3_bind_int64(s, 5, head);
+    sqlite3_bind_text(s, 6, rows, (int)len, SQLITE_STATIC);
+    rc = exec_stmt(st, s, err, "journal");
+  }
+  /* The case's row names its new run; the timers its step changed go in
+   * the same write. */
+  if (rc == RC_OK && !ahead) {
+    keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
+    if (keys) rc = timer_keys_text(st, &b, err);
+    s = stmt(st, S_CASE_JOURNAL);
+    bind_text(s, 1, case_id);
+    sqlite3_bind_int64(s, 2, id);
+    if (keys) bind_text(s, 3, b.p ? b.p : "");
+    if (rc == RC_OK) rc = exec_stmt(st, s, err, "journal");
+    sqlite3_clear_bindings(s);
+    free(b.p);
+  }
+  rc = keys_apart_end(st, rc, err);
+  if (rc == RC_OK && keys) st->keys.dirty = 0;
+  if (rc != RC_OK || st->base.depth == 0 ||
+      strlen(case_id) >= sizeof st->chain.case_id) {
+    journal_chain_forget(st);
+    return rc;
+  }
+  memcpy(st->chain.case_id, case_id, strlen(case_id) + 1);
+  st->chain.head = id;
+  st->chain.next = id + n;
+  st->chain.known = 1;
+  st->chain.ahead = 0;
   return RC_OK;
 }
 
@@ -3193,7 +3366,6 @@ static int sq_journal_page(sq *st, const char *case_id, int64_t after,
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, after);
   sqlite3_bind_int(s, 3, limit);
-  sqlite3_bind_int(s, 4, JOURNAL_RUN);
   return each_row(st, s, fn, ud, err);
 }
 
@@ -4438,6 +4610,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
     if (sqlite3_exec(st->db, SQLITE_TIMER_KEYS_FILL, NULL, NULL, NULL) !=
         SQLITE_OK)
       rc = fail(st, err, "timer keys");
+  }
+  /* And each case's journal chain, from the runs copied (book_derived). */
+  if (rc == RC_OK && !table) {
+    journal_chain_forget(st);
+    if (sqlite3_exec(st->db, SQLITE_JOURNAL_CHAIN_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
+      rc = fail(st, err, "journal");
   }
   return rc;
 }

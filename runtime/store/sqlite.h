@@ -19,6 +19,19 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   " json_group_array(json_array(due, id, scoped)) AS keys FROM timers" \
   " GROUP BY case_id) k WHERE cases.id = k.case_id;"
 
+/* Sets each journal run's link to its case's run before it
+ * (journal_runs.prev) and each case's newest run (cases.journal_last)
+ * from the runs: the upgrade that adds them, a book moved in
+ * (book_derived). One sort of the runs by case where no index finds
+ * them by case. */
+#define SQLITE_JOURNAL_CHAIN_FILL                                         \
+  "UPDATE journal_runs SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) " \
+  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM journal_runs) w " \
+  "WHERE journal_runs.id = w.id AND w.prev <> 0;"                         \
+  "UPDATE cases SET journal_last = j.last FROM (SELECT case_id, "         \
+  "max(id) AS last FROM journal_runs GROUP BY case_id) j "                \
+  "WHERE cases.id = j.case_id;"
+
 /* The schema version this binary writes (the migrations it knows). */
 int store_schema_version(void);
 

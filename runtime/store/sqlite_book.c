@@ -27,12 +27,14 @@ int book_schema_version_row(const char *table, const store_value *cols,
 }
 
 /* Columns a store keeps from other rows by itself: never copied, the
- * target derives them. cases.timer_keys is SQLite's (schema migration
- * 16): the keys of its case's pending timers, kept by the store as timers
- * are set and end, and found from the timers copied when a book is moved
- * in (sqlite.c op_book_put). */
+ * target derives them. All are SQLite's, found again from the rows copied
+ * when a book is moved in (sqlite.c op_book_put): cases.timer_keys (schema
+ * migration 16), the keys of its case's pending timers, and the journal's
+ * chain (17), cases.journal_last and journal_runs.prev. */
 int book_derived(const char *table, const char *column) {
-  return !strcmp(table, "cases") && !strcmp(column, "timer_keys");
+  if (!strcmp(table, "cases"))
+    return !strcmp(column, "timer_keys") || !strcmp(column, "journal_last");
+  return !strcmp(table, "journal_runs") && !strcmp(column, "prev");
 }
 
 static int book_fail(sqlite3 *db, rc_error *err, const char *doing,

@@ -462,6 +462,19 @@ static const char *const migrations[] = {
     "ALTER TABLE cases ADD COLUMN timer_keys TEXT NOT NULL DEFAULT '';"
     SQLITE_TIMER_KEYS_FILL
     "DROP INDEX IF EXISTS timers_case;",
+    /* 17: a case's journal is found from the case, not by an index: the
+     * case's row names its newest run (journal_last) and each run the
+     * case's run before it (prev), 0 for none; the index of the runs by
+     * case goes. Every step wrote an entry of that index at a random
+     * place (a page a step); the case's row is written by the same step
+     * anyway, and the store sets journal_last in that UPDATE (sqlite.c
+     * journal_ahead). Not a trigger: see step 15. The columns are added
+     * and filled in place: a rebuilt journal took twice as long and left
+     * the old one's space in the file. */
+    "ALTER TABLE journal_runs ADD COLUMN prev INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE cases ADD COLUMN journal_last INTEGER NOT NULL DEFAULT 0;"
+    SQLITE_JOURNAL_CHAIN_FILL
+    "DROP INDEX IF EXISTS journal_runs_case;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
