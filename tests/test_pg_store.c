@@ -247,6 +247,62 @@ static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
   store_close(st);
 }
 
+/* A payment's allocation reads the case's open promise, then its open
+ * plan's unpaid installments: both in one round trip, the installments
+ * kept for the read that follows unless a statement goes first. */
+static void test_a_promise_is_read_with_the_unpaid_installments(void **state) {
+  store *st = open_store();
+  store_promise p;
+  store_installment *due;
+  int64_t second;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
+                   "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
+                   "INSERT INTO plans(case_id, total, status, at) VALUES "
+                   "('C1', 600, 'open', 1);"
+                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
+                   "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
+                   "plans, generate_series(1, 3) s"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(p.amount, 300);
+  assert_string_equal(p.by_date, "2026-12-09");
+  assert_string_equal(p.status, "open");
+  /* a write between: the server is asked again */
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  second = due[1].id;
+  assert_int_equal(store_installment_update(st, due[0].id, 200, "paid", &err),
+                   RC_OK);
+  free(due);
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(store_installment_update(st, second, 200, "paid", &err),
+                   RC_OK);
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(due[0].seq, 3);
+  free(due);
+  /* nothing between: the server is not asked */
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  end_the_stores_session();
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(due[0].seq, 3);
+  assert_int_equal(due[0].amount, 200);
+  assert_string_equal(due[0].due_date, "2026-12-03");
+  free(due);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* An import opens every case of its file in one transaction, each looked
  * for first: those lookups held an advisory lock an id, and the server's
  * lock table ran out at ~12,800 new cases ("out of shared memory"). */
@@ -371,6 +427,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_promise_is_read_with_the_unpaid_installments, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -98,6 +98,11 @@ typedef struct pg {
   /* The payment ref this transaction last looked up and did not find, or
    * "": its insert need not wait for its answer (op_payment_put). */
   char unseen_ref[256];
+  /* The unpaid installments read along with a case's open promise
+   * (op_promise_get), kept for the read of them that follows it in a
+   * payment's allocation; dropped when any other statement goes first. */
+  PGresult *unpaid;
+  char unpaid_case[256];
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
 } pg;
@@ -175,6 +180,11 @@ static int prep_slot(pg *st, const char *sql) {
   return i;
 }
 
+static void unpaid_drop(pg *st) {
+  PQclear(st->unpaid);
+  st->unpaid = NULL;
+}
+
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
  * not take it (its message in err). */
@@ -184,6 +194,7 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   const char *const *v = a ? a->v : NULL;
   char name[16];
 
+  unpaid_drop(st);
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
       !PQenterPipelineMode(st->c))
     return pg_fail(st->c, NULL, what, err), -1;
@@ -464,6 +475,7 @@ static void op_close(store *s) {
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   pg_cache_clear(&st->batch);
+  unpaid_drop(st);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -802,6 +814,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
 
   if (nested) return end_savepoint(st, keep, err);
   pg_cache_clear(&st->batch); /* the cases' locks end here */
+  unpaid_drop(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   if (!keep) st->nfigs = 0;
@@ -2550,6 +2563,39 @@ static int op_task_get(store *s, int64_t id, store_task_info *out,
   return RC_OK;
 }
 
+/* A case's open promise and its open plan's unpaid installments in one
+ * round trip, in read_installment's columns then a kind ('p' the
+ * promise, by_date in due_date's place; 'i' an installment). */
+static int promise_and_unpaid(pg *st, const char *case_id, store_promise *out,
+                              rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc = RC_ENOTFOUND;
+
+  a_text(&a, case_id);
+  r = run(st,
+          "(SELECT id, NULL::bigint, NULL::integer, by_date, amount, paid, "
+          "status, 'p' FROM promises WHERE case_id = $1 AND status = 'open' "
+          "ORDER BY id DESC LIMIT 1) UNION ALL "
+          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+          "i.status, 'i' FROM installments i JOIN plans p ON p.id = i.plan_id "
+          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+          "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3",
+          &a, "promise", err);
+  if (!r) return RC_ESTORE;
+  if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 7), "p") == 0) {
+    out->id = int_col(r, 0, 0);
+    out->amount = int_col(r, 0, 4);
+    out->paid = int_col(r, 0, 5);
+    copy_col(out->by_date, sizeof out->by_date, r, 0, 3);
+    copy_col(out->status, sizeof out->status, r, 0, 6);
+    rc = RC_OK;
+  }
+  st->unpaid = r;
+  strcpy(st->unpaid_case, case_id);
+  return rc;
+}
+
 static int op_promise_get(store *s, int64_t id, const char *case_id,
                           store_promise *out, rc_error *err) {
   args a = {0};
@@ -2563,6 +2609,9 @@ static int op_promise_get(store *s, int64_t id, const char *case_id,
              "SELECT id, amount, paid, by_date, status FROM promises WHERE "
              "id = $1",
              &a, "promise", &r, err);
+  } else if (PG(s)->base.depth > 0 && !PG(s)->manual &&
+             strlen(case_id) < sizeof PG(s)->unpaid_case) {
+    return promise_and_unpaid(PG(s), case_id, out, err);
   } else {
     a_text(&a, case_id);
     rc = one(PG(s),
@@ -2619,29 +2668,38 @@ static int op_installments_unpaid(store *s, const char *case_id,
   args a = {0};
   PGresult *r;
   store_installment *list;
-  int i;
+  int i, first = 0;
 
   *out = NULL;
   *n = 0;
-  a_text(&a, case_id);
-  r = run(PG(s),
-          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
-          "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
-          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
-          "AND i.status IN ('due', 'missed') ORDER BY i.seq",
-          &a, "unpaid installments", err);
+  /* Read with the promise (promise_and_unpaid), nothing sent since: its
+   * rows after the promise's. */
+  if (PG(s)->unpaid && strcmp(PG(s)->unpaid_case, case_id) == 0) {
+    r = PG(s)->unpaid;
+    PG(s)->unpaid = NULL;
+    first = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 7), "p") == 0;
+  } else {
+    a_text(&a, case_id);
+    r = run(PG(s),
+            "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+            "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
+            "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+            "AND i.status IN ('due', 'missed') ORDER BY i.seq",
+            &a, "unpaid installments", err);
+  }
   if (!r) return RC_ESTORE;
-  if (PQntuples(r) == 0) {
+  if (PQntuples(r) == first) {
     PQclear(r);
     return RC_OK;
   }
-  if (!(list = calloc((size_t)PQntuples(r), sizeof *list))) {
+  if (!(list = calloc((size_t)(PQntuples(r) - first), sizeof *list))) {
     PQclear(r);
     return rc_error_set(err, RC_ENOMEM, NULL, "installments: out of memory");
   }
-  for (i = 0; i < PQntuples(r); i++) read_installment(r, i, &list[i]);
+  for (i = first; i < PQntuples(r); i++)
+    read_installment(r, i, &list[i - first]);
   *out = list;
-  *n = PQntuples(r);
+  *n = PQntuples(r) - first;
   PQclear(r);
   return RC_OK;
 }
