@@ -91,11 +91,10 @@ static const char claim_events_sql[] =
     "ORDER BY e.id LIMIT $5 FOR UPDATE), "
     "claimed AS (UPDATE events e SET claimed_by = $1, "
     "claimed_until = " NOW("$4") " + $3 FROM pick WHERE e.id = pick.id "
-    "RETURNING e.id, e.case_id, e.type, e.data, e.at), "
-    "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE id IN (SELECT "
-    "case_id FROM claimed)) "
+    "RETURNING e.id, e.case_id, e.type, e.data, e.at) "
     "SELECT k.id, k.case_id, k.type, k.data, k.at, h.* FROM claimed k "
-    "LEFT JOIN held h ON h.id = k.case_id ORDER BY k.id";
+    "LEFT JOIN LATERAL (SELECT " PG_CASE_COLS " FROM cases c WHERE "
+    "c.id = k.case_id) h ON true ORDER BY k.id";
 
 /* When this node can next claim a timer. $1 now. First part: the earliest
  * free timer no other transaction holds. A node's claim is in its batch's
