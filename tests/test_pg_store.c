@@ -234,8 +234,9 @@ static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
   store_case_free(&c);
   other = pgt_connect(path);
   assert_non_null(other);
-  PQclear(pgt_exec(other, "INSERT INTO payments(case_id, amount, ref, at) "
-                          "VALUES ('C1', 7, 'R1', 1)"));
+  PQclear(pgt_exec(other,
+                   "INSERT INTO payments(case_id, amount, ref, at) "
+                   "VALUES ('C1', 7, 'R1', 1)"));
   PQfinish(other);
   assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
   assert_int_equal(store_event_put(st, "C1", "payment", "{}", 2, NULL, &err),
@@ -428,8 +429,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_promise_is_read_with_the_unpaid_installments, setup,
-          teardown),
+          test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

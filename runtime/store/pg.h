@@ -79,10 +79,10 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
  * are handled by one node, in the order they came. The events of cases in
  * error are parked (status 'failed') instead. Columns id, case_id, type,
  * data, at; then the event's case from column PG_CLAIM_CASE, as the timer
- * claim's (pg_cache_fill_events keeps them). Several statements: must run inside the caller's transaction,
- * at READ COMMITTED (PostgreSQL's default), so that each sees what the
- * claimers before it committed; the cases' rows stay locked until the
- * transaction ends. */
+ * claim's (pg_cache_fill_events keeps them). Several statements: must
+ * run inside the caller's transaction, at READ COMMITTED (PostgreSQL's
+ * default), so that each sees what the claimers before it committed; the
+ * cases' rows stay locked until the transaction ends. */
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 
