@@ -170,6 +170,140 @@ static void test_a_cease_committed_during_a_batch_is_seen(void **state) {
   store_close(st);
 }
 
+/* Ends the store's own session from another connection, waiting until
+ * it is gone: what the store does next without the server, it did not
+ * ask the server for. */
+static void end_the_stores_session(void) {
+  PGconn *other = pgt_connect(path);
+  assert_non_null(other);
+  assert_int_equal(pgt_value(other,
+                             "SELECT count(*) FROM (SELECT pid FROM "
+                             "pg_stat_activity WHERE datname = "
+                             "current_database() AND pid <> pg_backend_pid() "
+                             "OFFSET 0) p WHERE "
+                             "pg_terminate_backend(p.pid, 10000)"),
+                   1);
+  PQfinish(other);
+}
+
+/* A batch's events claim reads their cases along, locked (pg_cache.c), as
+ * the timer claim does: a payment's event step reads its case without a
+ * round trip. */
+static void test_an_events_claim_reads_its_cases(void **state) {
+  store *st = open_store();
+  store_event *ev;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_event_put(st, "C1", "payment", "{}", 1, NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_events_claim(st, 10, NULL, &ev, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  store_events_free(ev, n);
+  end_the_stores_session();
+  assert_int_equal(store_case_get(st, "C1", &c, &err), RC_OK);
+  assert_string_equal(c.id, "C1");
+  assert_int_equal(c.balance, 1000);
+  store_case_free(&c);
+  store_rollback(st);
+  store_close(st);
+}
+
+/* A payment the engine looked its ref up for goes in without waiting for
+ * an answer. Another node's payment of the same ref, committed between
+ * the look and the insert, fails the commit as a conflict: the caller
+ * runs it again (the serve group commit does), and its look then finds
+ * the ref. */
+static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
+  store *st = open_store();
+  store_case c;
+  char was[64];
+  rc_money amount;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(
+      store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
+      RC_ENOTFOUND);
+  assert_int_equal(store_case_get(st, "C1", &c, &err), RC_OK);
+  store_case_free(&c);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "INSERT INTO payments(case_id, amount, ref, at) "
+                   "VALUES ('C1', 7, 'R1', 1)"));
+  PQfinish(other);
+  assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_event_put(st, "C1", "payment", "{}", 2, NULL, &err),
+                   RC_OK);
+  assert_int_not_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_contended(st), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM events"), 0);
+  store_close(st);
+}
+
+/* A payment's allocation reads the case's open promise, then its open
+ * plan's unpaid installments: both in one round trip, the installments
+ * kept for the read that follows unless a statement goes first. */
+static void test_a_promise_is_read_with_the_unpaid_installments(void **state) {
+  store *st = open_store();
+  store_promise p;
+  store_installment *due;
+  int64_t second;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
+                   "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
+                   "INSERT INTO plans(case_id, total, status, at) VALUES "
+                   "('C1', 600, 'open', 1);"
+                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
+                   "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
+                   "plans, generate_series(1, 3) s"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(p.amount, 300);
+  assert_string_equal(p.by_date, "2026-12-09");
+  assert_string_equal(p.status, "open");
+  /* a write between: the server is asked again */
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  second = due[1].id;
+  assert_int_equal(store_installment_update(st, due[0].id, 200, "paid", &err),
+                   RC_OK);
+  free(due);
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(store_installment_update(st, second, 200, "paid", &err),
+                   RC_OK);
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(due[0].seq, 3);
+  free(due);
+  /* nothing between: the server is not asked */
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  end_the_stores_session();
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(due[0].seq, 3);
+  assert_int_equal(due[0].amount, 200);
+  assert_string_equal(due[0].due_date, "2026-12-03");
+  free(due);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* An import opens every case of its file in one transaction, each looked
  * for first: those lookups held an advisory lock an id, and the server's
  * lock table ran out at ~12,800 new cases ("out of shared memory"). */
@@ -290,6 +424,12 @@ int main(void) {
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_an_events_claim_reads_its_cases,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

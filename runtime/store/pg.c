@@ -91,6 +91,18 @@ typedef struct pg {
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
   pg_cache batch; /* what this transaction's timer claim read (pg.h) */
+  /* The case this transaction last read, or "": cases are never deleted,
+   * so an event for it needs no answer to know it went in (op_event_put).
+   * Forgotten with a savepoint undone (an insert of it may go with it). */
+  char seen_case[256];
+  /* The payment ref this transaction last looked up and did not find, or
+   * "": its insert need not wait for its answer (op_payment_put). */
+  char unseen_ref[256];
+  /* The unpaid installments read along with a case's open promise
+   * (op_promise_get), kept for the read of them that follows it in a
+   * payment's allocation; dropped when any other statement goes first. */
+  PGresult *unpaid;
+  char unpaid_case[256];
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
 } pg;
@@ -133,7 +145,14 @@ static void a_real(args *a, double x) {
 static void failed(pg *st, const PGresult *r, const char *what,
                    rc_error *err) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
 
+  /* A payment's ref another node recorded after this transaction looked
+   * for it (op_payment_put): the transaction is run again, and its look
+   * then finds it (a duplicate, or a conflict naming what it was for). */
+  if (state && strcmp(state, "23505") == 0 && constraint &&
+      strcmp(constraint, "payments_ref_key") == 0)
+    st->base.contended = 1;
   if (state && strncmp(state, "23", 2) == 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
@@ -161,6 +180,11 @@ static int prep_slot(pg *st, const char *sql) {
   return i;
 }
 
+static void unpaid_drop(pg *st) {
+  PQclear(st->unpaid);
+  st->unpaid = NULL;
+}
+
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
  * not take it (its message in err). */
@@ -170,6 +194,7 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   const char *const *v = a ? a->v : NULL;
   char name[16];
 
+  unpaid_drop(st);
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
       !PQenterPipelineMode(st->c))
     return pg_fail(st->c, NULL, what, err), -1;
@@ -450,6 +475,7 @@ static void op_close(store *s) {
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   pg_cache_clear(&st->batch);
+  unpaid_drop(st);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -749,6 +775,8 @@ static int op_begin(store *s, int nested, rc_error *err) {
   if (!nested) {
     pg_conflict_take(); /* a failure before this one's begin */
     pg_cache_clear(&PG(s)->batch);
+    PG(s)->seen_case[0] = '\0';
+    PG(s)->unseen_ref[0] = '\0';
     PG(s)->nfigs = 0;
   } else if (figs_write(PG(s), err) != RC_OK) {
     /* What the savepoint undoes must be what was added inside it. */
@@ -767,6 +795,8 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
     /* It may have undone a claim, and its locks with it; the figures
      * added inside it are forgotten with the rest. */
     pg_cache_clear(&st->batch);
+    st->seen_case[0] = '\0';
+    st->unseen_ref[0] = '\0';
     st->nfigs = 0;
     settle(st, NULL);
     if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
@@ -784,6 +814,9 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
 
   if (nested) return end_savepoint(st, keep, err);
   pg_cache_clear(&st->batch); /* the cases' locks end here */
+  unpaid_drop(st);
+  st->seen_case[0] = '\0';
+  st->unseen_ref[0] = '\0';
   if (!keep) st->nfigs = 0;
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
@@ -963,8 +996,17 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
   }
   *n = PQntuples(r);
   *out = ev;
-  PQclear(r);
-  return RC_OK;
+  /* The cases' locks last as long as the batch's transaction: outside
+   * one (a reader's look), they are gone already. */
+  if (st->base.depth == 0) {
+    PQclear(r);
+    return RC_OK;
+  }
+  if (pg_cache_fill_events(&st->batch, r) == RC_OK) return RC_OK;
+  store_events_free(ev, *n);
+  *out = NULL;
+  *n = 0;
+  return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
 }
 
 static int op_event_finish(store *s, int64_t id, int how, rc_error *err) {
@@ -1288,7 +1330,11 @@ static int op_event_put(store *s, const char *case_id, const char *type,
                         const char *data, rc_time at, const char *status,
                         rc_error *err) {
   args a = {0};
-  int64_t n;
+  pg *st = PG(s);
+  int64_t n = 1;
+  /* A case this transaction read: the insert goes with the next round
+   * trip rather than wait for its count. */
+  int64_t *count = strcmp(st->seen_case, case_id) == 0 ? NULL : &n;
   int rc;
 
   a_text(&a, case_id);
@@ -1297,17 +1343,17 @@ static int op_event_put(store *s, const char *case_id, const char *type,
   a_int(&a, at);
   if (status) {
     a_text(&a, status);
-    rc = exec(PG(s),
+    rc = exec(st,
               "INSERT INTO events(case_id, type, data, at, status) SELECT $1, "
               "$2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cases WHERE "
               "id = $1)",
-              &a, "queue event", &n, err);
+              &a, "queue event", count, err);
   } else {
-    rc = exec(PG(s),
+    rc = exec(st,
               "INSERT INTO events(case_id, type, data, at, status) SELECT $1, "
               "$2, $3, $4, CASE WHEN c.error IS NULL THEN 'pending' ELSE "
               "'failed' END FROM cases c WHERE c.id = $1",
-              &a, "queue event", &n, err);
+              &a, "queue event", count, err);
   }
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
@@ -1676,6 +1722,7 @@ static int op_tasks_cancel_scoped(store *s, const char *case_id,
 static int op_payment_put(store *s, const char *case_id, rc_money amount,
                           const char *ref, rc_time at, rc_error *err) {
   args a = {0};
+  pg *st = PG(s);
   int64_t n;
   int rc;
 
@@ -1683,7 +1730,19 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
   a_int(&a, amount);
   a_text(&a, ref);
   a_int(&a, at);
-  rc = exec(PG(s),
+  /* The engine's way: the ref looked for and not found, the case read,
+   * in this transaction. Only another node's payment of that ref,
+   * committed since, can make the insert fail; failed() has the
+   * transaction run again for it. So it waits for no answer. */
+  if (ref && amount > 0 && strcmp(st->unseen_ref, ref) == 0 &&
+      strcmp(st->seen_case, case_id) == 0) {
+    st->unseen_ref[0] = '\0';
+    return exec(st,
+                "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, "
+                "$2, $3, $4)",
+                &a, "record payment", NULL, err);
+  }
+  rc = exec(st,
             "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, $2, "
             "$3, $4) ON CONFLICT (ref) DO NOTHING",
             &a, "record payment", &n, err);
@@ -2122,15 +2181,18 @@ static int op_case_get(store *s, const char *id, store_case *out,
   int rc;
 
   memset(out, 0, sizeof *out);
-  if (pg_cache_case(&PG(s)->batch, id, out)) return RC_OK;
-  a_text(&a, id);
-  rc = one(PG(s), "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1", &a,
-           "read case", &r, err);
-  if (rc == RC_ENOTFOUND)
-    return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
-  if (rc != RC_OK) return rc;
-  pg_read_case(r, 0, 0, out);
-  PQclear(r);
+  if (!pg_cache_case(&PG(s)->batch, id, out)) {
+    a_text(&a, id);
+    rc = one(PG(s), "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1", &a,
+             "read case", &r, err);
+    if (rc == RC_ENOTFOUND)
+      return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+    if (rc != RC_OK) return rc;
+    pg_read_case(r, 0, 0, out);
+    PQclear(r);
+  }
+  if (PG(s)->base.depth > 0 && strlen(id) < sizeof PG(s)->seen_case)
+    strcpy(PG(s)->seen_case, id);
   return RC_OK;
 }
 
@@ -2501,6 +2563,39 @@ static int op_task_get(store *s, int64_t id, store_task_info *out,
   return RC_OK;
 }
 
+/* A case's open promise and its open plan's unpaid installments in one
+ * round trip, in read_installment's columns then a kind ('p' the
+ * promise, by_date in due_date's place; 'i' an installment). */
+static int promise_and_unpaid(pg *st, const char *case_id, store_promise *out,
+                              rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc = RC_ENOTFOUND;
+
+  a_text(&a, case_id);
+  r = run(st,
+          "(SELECT id, NULL::bigint, NULL::integer, by_date, amount, paid, "
+          "status, 'p' FROM promises WHERE case_id = $1 AND status = 'open' "
+          "ORDER BY id DESC LIMIT 1) UNION ALL "
+          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+          "i.status, 'i' FROM installments i JOIN plans p ON p.id = i.plan_id "
+          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+          "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3",
+          &a, "promise", err);
+  if (!r) return RC_ESTORE;
+  if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 7), "p") == 0) {
+    out->id = int_col(r, 0, 0);
+    out->amount = int_col(r, 0, 4);
+    out->paid = int_col(r, 0, 5);
+    copy_col(out->by_date, sizeof out->by_date, r, 0, 3);
+    copy_col(out->status, sizeof out->status, r, 0, 6);
+    rc = RC_OK;
+  }
+  st->unpaid = r;
+  strcpy(st->unpaid_case, case_id);
+  return rc;
+}
+
 static int op_promise_get(store *s, int64_t id, const char *case_id,
                           store_promise *out, rc_error *err) {
   args a = {0};
@@ -2514,6 +2609,9 @@ static int op_promise_get(store *s, int64_t id, const char *case_id,
              "SELECT id, amount, paid, by_date, status FROM promises WHERE "
              "id = $1",
              &a, "promise", &r, err);
+  } else if (PG(s)->base.depth > 0 && !PG(s)->manual &&
+             strlen(case_id) < sizeof PG(s)->unpaid_case) {
+    return promise_and_unpaid(PG(s), case_id, out, err);
   } else {
     a_text(&a, case_id);
     rc = one(PG(s),
@@ -2570,29 +2668,38 @@ static int op_installments_unpaid(store *s, const char *case_id,
   args a = {0};
   PGresult *r;
   store_installment *list;
-  int i;
+  int i, first = 0;
 
   *out = NULL;
   *n = 0;
-  a_text(&a, case_id);
-  r = run(PG(s),
-          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
-          "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
-          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
-          "AND i.status IN ('due', 'missed') ORDER BY i.seq",
-          &a, "unpaid installments", err);
+  /* Read with the promise (promise_and_unpaid), nothing sent since: its
+   * rows after the promise's. */
+  if (PG(s)->unpaid && strcmp(PG(s)->unpaid_case, case_id) == 0) {
+    r = PG(s)->unpaid;
+    PG(s)->unpaid = NULL;
+    first = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 7), "p") == 0;
+  } else {
+    a_text(&a, case_id);
+    r = run(PG(s),
+            "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+            "i.status FROM installments i JOIN plans p ON p.id = i.plan_id "
+            "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+            "AND i.status IN ('due', 'missed') ORDER BY i.seq",
+            &a, "unpaid installments", err);
+  }
   if (!r) return RC_ESTORE;
-  if (PQntuples(r) == 0) {
+  if (PQntuples(r) == first) {
     PQclear(r);
     return RC_OK;
   }
-  if (!(list = calloc((size_t)PQntuples(r), sizeof *list))) {
+  if (!(list = calloc((size_t)(PQntuples(r) - first), sizeof *list))) {
     PQclear(r);
     return rc_error_set(err, RC_ENOMEM, NULL, "installments: out of memory");
   }
-  for (i = 0; i < PQntuples(r); i++) read_installment(r, i, &list[i]);
+  for (i = first; i < PQntuples(r); i++)
+    read_installment(r, i, &list[i - first]);
   *out = list;
-  *n = PQntuples(r);
+  *n = PQntuples(r) - first;
   PQclear(r);
   return RC_OK;
 }
@@ -2625,6 +2732,9 @@ static int op_payment_by_ref(store *s, const char *ref, char *case_id,
   a_text(&a, ref);
   rc = one(PG(s), "SELECT case_id, amount FROM payments WHERE ref = $1", &a,
            "read payment", &r, err);
+  if (rc == RC_ENOTFOUND && PG(s)->base.depth > 0 &&
+      strlen(ref) < sizeof PG(s)->unseen_ref)
+    strcpy(PG(s)->unseen_ref, ref);
   if (rc != RC_OK) return rc;
   copy_col(case_id, size, r, 0, 0);
   *amount = int_col(r, 0, 1);

@@ -78,10 +78,11 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
  * ones, only of cases no other node holds events of: events of one case
  * are handled by one node, in the order they came. The events of cases in
  * error are parked (status 'failed') instead. Columns id, case_id, type,
- * data, at. Several statements: must run inside the caller's transaction,
- * at READ COMMITTED (PostgreSQL's default), so that each sees what the
- * claimers before it committed; the cases' rows stay locked until the
- * transaction ends. */
+ * data, at; then the event's case from column PG_CLAIM_CASE, as the timer
+ * claim's (pg_cache_fill_events keeps them). Several statements: must
+ * run inside the caller's transaction, at READ COMMITTED (PostgreSQL's
+ * default), so that each sees what the claimers before it committed; the
+ * cases' rows stay locked until the transaction ends. */
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 
@@ -131,12 +132,16 @@ typedef struct pg_cache {
   int nslots;
 } pg_cache;
 
-/* What an entry stands for: a case, a claimed timer. */
-enum { PG_CACHE_CASE = 'c', PG_CACHE_TIMER = 't' };
+/* What an entry stands for: a case, a claimed timer, a claimed event. */
+enum { PG_CACHE_CASE = 'c', PG_CACHE_TIMER = 't', PG_CACHE_EVENT = 'e' };
 
 /* Keeps a claim's rows (pg_claim_timers' columns), r included, in place
  * of what k held. RC_OK, or RC_ENOMEM (r freed, k empty). */
 int pg_cache_fill(pg_cache *k, PGresult *r);
+
+/* The same for an events claim's rows (pg_claim_events' columns): their
+ * cases, locked by the claim; an event id is never taken for a timer's. */
+int pg_cache_fill_events(pg_cache *k, PGresult *r);
 
 /* Forgets everything (k stays usable). */
 void pg_cache_clear(pg_cache *k);

@@ -1,9 +1,10 @@
-/* A batch's cases, read by its timer claim (pg.h says what an entry
- * promises). A reminder's step read its case, a round trip, and waited
- * for its timer's delete to answer: with them here, a step waits only
- * for its borrower (read when it runs: pg_claim.c says why). Entries are
- * found by their id in a table of open addressing over the claim's own
- * rows (the keys are the result's text). */
+/* A batch's cases, read by its timer or events claim (pg.h says what an
+ * entry promises). A reminder's step read its case, a round trip, and
+ * waited for its timer's delete to answer: with them here, a step waits
+ * only for its borrower (read when it runs: pg_claim.c says why); an
+ * event's step (a payment's) waits for nothing. Entries are found by
+ * their id in a table of open addressing over the claim's own rows (the
+ * keys are the result's text). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ static void add(pg_cache *k, int kind, int row, int col, int fresh) {
   if (!e->key) *e = (pg_cache_entry){key, row, (char)kind, (char)fresh, 0};
 }
 
-int pg_cache_fill(pg_cache *k, PGresult *r) {
+/* Fills k from a claim's rows whose first column names a `first`. */
+static int fill(pg_cache *k, PGresult *r, int first) {
   int n = PQntuples(r), size = 16;
 
   pg_cache_clear(k);
@@ -74,10 +76,18 @@ int pg_cache_fill(pg_cache *k, PGresult *r) {
   k->nslots = size;
   for (int i = 0; i < n; i++) {
     int held = !PQgetisnull(r, i, PG_CLAIM_CASE);
-    add(k, PG_CACHE_TIMER, i, 0, 0);
+    add(k, first, i, 0, 0);
     add(k, PG_CACHE_CASE, i, 1, held); /* known for its timers, held or not */
   }
   return RC_OK;
+}
+
+int pg_cache_fill(pg_cache *k, PGresult *r) {
+  return fill(k, r, PG_CACHE_TIMER);
+}
+
+int pg_cache_fill_events(pg_cache *k, PGresult *r) {
+  return fill(k, r, PG_CACHE_EVENT);
 }
 
 void pg_cache_forget(pg_cache *k, int kind, const char *id) {

@@ -79,7 +79,9 @@ static const char park_events_sql[] =
  * another node whose lease is alive is left to it (the node would
  * otherwise handle that case's later events before the earlier ones); a
  * case's events this node holds already do not stop it taking the later
- * ones. $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now, $5 max. */
+ * ones. Each event comes with its case, as the timer claim's do, read
+ * under the lock the first statement took: its step need not read it.
+ * $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now, $5 max. */
 static const char claim_events_sql[] =
     "WITH pick AS (SELECT e.id FROM events e WHERE "
     "e.case_id = ANY($2::text[]) AND e.status = 'pending' AND "
@@ -90,7 +92,9 @@ static const char claim_events_sql[] =
     "claimed AS (UPDATE events e SET claimed_by = $1, "
     "claimed_until = " NOW("$4") " + $3 FROM pick WHERE e.id = pick.id "
     "RETURNING e.id, e.case_id, e.type, e.data, e.at) "
-    "SELECT * FROM claimed ORDER BY id";
+    "SELECT k.id, k.case_id, k.type, k.data, k.at, h.* FROM claimed k "
+    "LEFT JOIN LATERAL (SELECT " PG_CASE_COLS " FROM cases c WHERE "
+    "c.id = k.case_id) h ON true ORDER BY k.id";
 
 /* When this node can next claim a timer. $1 now. First part: the earliest
  * free timer no other transaction holds. A node's claim is in its batch's
