@@ -46,6 +46,8 @@ for node in 1 2; do
   done
 done
 $cluster sql "$state" "SELECT id FROM cases ORDER BY id LIMIT 40" "$db" >"$work/cases"
+# What each case owed before: every payment of 1 must take 1 off it.
+$cluster sql "$state" "SELECT id || ' ' || balance FROM cases ORDER BY id LIMIT 40" "$db" >"$work/before"
 
 # 16 clients, 8 to each node, 60 payments each of 1 (minor unit) to the
 # same 40 cases in an order of their own: each group holds several, and
@@ -91,5 +93,11 @@ total=$(wc -l <"$work/statuses")
 }
 kept=$($cluster sql "$state" "SELECT count(*) FROM payments WHERE ref LIKE 'G-%'" "$db")
 [ "$kept" -eq 960 ] || { echo "FAIL: $kept payments in the book, not 960" >&2; status=1; }
+# Each node read a case's balance and wrote the balance less the payment:
+# unless that read holds the case, two nodes paying one case at once both
+# start from the same balance and one payment's amount is lost.
+$cluster sql "$state" "SELECT c.id || ' ' || c.balance || ' ' || (SELECT count(*) FROM payments p WHERE p.case_id = c.id AND p.ref LIKE 'G-%') FROM cases c ORDER BY c.id LIMIT 40" "$db" >"$work/after"
+lost=$(awk 'NR == FNR { was[$1] = $2; next } was[$1] - $2 != $3 { n++; print "case " $1 ": owed " was[$1] ", paid " $3 " times 1, owes " $2 > "/dev/stderr" } END { print n + 0 }' "$work/before" "$work/after")
+[ "$lost" -eq 0 ] || { echo "FAIL: $lost cases' balances lost payments" >&2; status=1; }
 [ $status -eq 0 ] && echo "two nodes' groups of payments to the same cases: all acknowledged, all kept once"
 exit $status
