@@ -137,6 +137,54 @@ static void test_the_days_figures_are_written_once_a_batch(void **state) {
   store_close(st);
 }
 
+/* A batch's moves of the cases its timer claim read are counted by the
+ * node and written once (a trigger made two upserts a transition): five
+ * cases opened and then moved leave the state's counter at its second
+ * version and the new state's at its first, and a move an event's
+ * savepoint undid is not counted. */
+static void test_a_batch_counts_its_cases_once(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "done"};
+  store_timer *t;
+  char id[8];
+  int n;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 5);
+  store_timers_free(t, n);
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    ch.id = id;
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  }
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  ch.state = "lost";
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states "
+                              "WHERE state = 'done'"),
+                   5);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states "
+                              "WHERE state <> 'done'"),
+                   0);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due"), 5000);
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_states "
+                              "WHERE ctid > '(0,3)'"),
+                   0);
+  store_close(st);
+}
+
 /* A batch's timer claim reads its cases along (pg_cache.c), not their
  * borrowers: a cease another node commits while this batch runs stops
  * this batch's next message to that borrower, as it did before the
@@ -288,6 +336,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,

@@ -93,6 +93,12 @@ typedef struct pg {
   pg_cache batch; /* what this transaction's timer claim read (pg.h) */
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
+  /* The console's counters this transaction moved, not written yet
+   * (pg.h), and what the case last written counts for now: its row
+   * stays locked until the transaction ends, so no one else moves it. */
+  pg_counts counts;
+  pg_case_count known;
+  char known_id[160]; /* "" when none */
 } pg;
 
 #define PG(s) ((pg *)(s))
@@ -744,18 +750,45 @@ static int op_files(const char *where, char (*paths)[4096], int max) {
  */
 
 static int figs_write(pg *st, rc_error *err);
+static int counts_write(pg *st, rc_error *err);
+static int count_add(pg *st, int kind, const char *a, const char *b,
+                     const int64_t v[4], rc_error *err);
+
+/* Forgets the counters summed and the case known (pg.h). */
+static void counts_forget(pg *st) {
+  st->counts.n = 0;
+  st->known_id[0] = '\0';
+}
 
 static int op_begin(store *s, int nested, rc_error *err) {
-  if (!nested) {
-    pg_conflict_take(); /* a failure before this one's begin */
-    pg_cache_clear(&PG(s)->batch);
-    PG(s)->nfigs = 0;
-  } else if (figs_write(PG(s), err) != RC_OK) {
+  pg *st = PG(s);
+  PGresult *r;
+
+  if (nested) {
     /* What the savepoint undoes must be what was added inside it. */
+    if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK)
+      return RC_ESTORE;
+    return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
+  }
+  pg_conflict_take(); /* a failure before this one's begin */
+  pg_cache_clear(&st->batch);
+  st->nfigs = 0;
+  counts_forget(st);
+  /* The triggers leave this transaction's counters to the node (schema
+   * migration 4): said with the BEGIN, in its round trip. */
+  if (connected(st, err) != RC_OK) return RC_ESTORE;
+  if (pipe_send(st, "BEGIN", NULL, "begin", err) != 0) {
+    settle(st, NULL);
     return RC_ESTORE;
   }
-  return exec(PG(s), nested ? "SAVEPOINT ev" : "BEGIN", NULL,
-              nested ? "savepoint" : "begin", NULL, err);
+  r = run(st, "SELECT set_config('recoup.counts', 'node', true)", NULL,
+          "begin", err);
+  if (!r) {
+    PQclear(PQexec(st->c, "ROLLBACK"));
+    return RC_ESTORE;
+  }
+  PQclear(r);
+  return RC_OK;
 }
 
 /* Ends a savepoint. Kept, its queued writes are read first, so that one
@@ -768,6 +801,7 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
      * added inside it are forgotten with the rest. */
     pg_cache_clear(&st->batch);
     st->nfigs = 0;
+    counts_forget(st);
     settle(st, NULL);
     if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
       return RC_ESTORE;
@@ -784,10 +818,15 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
 
   if (nested) return end_savepoint(st, keep, err);
   pg_cache_clear(&st->batch); /* the cases' locks end here */
-  if (!keep) st->nfigs = 0;
+  if (!keep) {
+    st->nfigs = 0;
+    counts_forget(st);
+  }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
   rc = figs_write(st, keep ? err : NULL);
+  if (rc == RC_OK) rc = counts_write(st, keep ? err : NULL);
+  st->known_id[0] = '\0';
   if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
   /* The server chose this transaction to end a deadlock (or found it in
    * a serialization conflict) somewhere in it: even when the engine
@@ -1142,8 +1181,97 @@ static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
               &a, "borrower flag", NULL, err);
 }
 
-static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+/* --- the counters of cases (pg.h) --- */
+
+/* Whether the node counts this transaction's writes (op_begin said so to
+ * the triggers). */
+static int counting(const pg *st) {
+  return st->base.depth > 0 && !st->manual;
+}
+
+/* The fields of a change that move a case's counters. */
+enum {
+  CASE_COUNTED = STORE_CASE_STATE | STORE_CASE_ERROR | STORE_CASE_MONEY |
+                 STORE_CASE_WORKFLOW | STORE_CASE_TERMS
+};
+
+/* Adds what case id counts for (sign 1) or takes it out (-1): summed in
+ * the node when c says what that is, by the server from the row (as it
+ * is when this statement runs) when c is NULL. */
+static int case_count(pg *st, const char *id, const pg_case_count *c, int sign,
+                      rc_error *err) {
   args a = {0};
+
+  if (c) {
+    if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
+    if (counts_write(st, err) != RC_OK) return RC_ESTORE;
+    if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
+  }
+  a_text(&a, id);
+  a_int(&a, sign);
+  return exec(st, "SELECT figures_case_count($1, $2)", &a, "counters", NULL,
+              err);
+}
+
+/* What case id counts for, when this transaction knows: the last case
+ * it wrote, or one its timer claim read and locked. 1, or 0. */
+static int case_known(pg *st, const char *id, pg_case_count *out) {
+  const PGresult *r;
+  int row;
+
+  if (st->known_id[0] && !strcmp(st->known_id, id)) {
+    *out = st->known;
+    return 1;
+  }
+  r = pg_cache_case_row(&st->batch, id, &row);
+  return r && pg_case_count_read(r, row, PG_CLAIM_CASE, out);
+}
+
+static void case_keep(pg *st, const char *id, const pg_case_count *c) {
+  if (strlen(id) >= sizeof st->known_id) {
+    st->known_id[0] = '\0';
+    return;
+  }
+  st->known = *c;
+  memcpy(st->known_id, id, strlen(id) + 1);
+}
+
+/* What a case counted for (was) with a change's fields put in: 1, or 0
+ * when a name is too long to keep (then the server counts it). */
+static int case_changed(const pg_case_count *was, const store_case_change *ch,
+                        pg_case_count *now) {
+  unsigned f = ch->fields;
+  const char *workflow = was->workflow, *state = was->state, *due = was->due;
+
+  *now = *was;
+  if (f & STORE_CASE_TERMS) {
+    now->balance = ch->terms->balance;
+    due = ch->terms->due_date ? ch->terms->due_date : "";
+  }
+  if (f & STORE_CASE_WORKFLOW) {
+    workflow = ch->workflow;
+    state = ch->state;
+  }
+  if (f & STORE_CASE_MONEY) now->balance = ch->balance;
+  if (f & STORE_CASE_STATE) {
+    state = ch->state;
+    now->closed = ch->closed != 0;
+  }
+  if (f & STORE_CASE_ERROR) now->error = ch->error != NULL;
+  if (strlen(workflow) >= PG_COUNT_PART || strlen(state) >= PG_COUNT_PART ||
+      strlen(due) >= PG_COUNT_PART)
+    return 0;
+  memmove(now->workflow, workflow, strlen(workflow) + 1);
+  memmove(now->state, state, strlen(state) + 1);
+  memmove(now->due, due, strlen(due) + 1);
+  return 1;
+}
+
+static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+  pg *st = PG(s);
+  pg_case_count now;
+  args a = {0};
+  int rc, known;
 
   pg_cache_forget(&PG(s)->batch, PG_CACHE_CASE, c->id);
   a_text(&a, c->id);
@@ -1170,24 +1298,36 @@ static int op_case_insert(store *s, const store_case *c, rc_error *err) {
   a_text(&a, c->data ? c->data : "{}");
   a_text(&a, c->queue);
   a_int(&a, c->on_hold);
-  return exec(PG(s),
-              "INSERT INTO cases(" PG_CASE_COLS
-              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-              "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
-              &a, "insert case", NULL, err);
+  rc = exec(st,
+            "INSERT INTO cases(" PG_CASE_COLS
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+            "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
+            &a, "insert case", NULL, err);
+  if (rc != RC_OK || !counting(st)) return rc;
+  if ((known = pg_case_count_of(c, &now)))
+    case_keep(st, c->id, &now);
+  else
+    st->known_id[0] = '\0';
+  return case_count(st, c->id, known ? &now : NULL, 1, err);
 }
 
 /* The fields of a change, one UPDATE a group as the change names them
- * (the figures follow by trigger). */
+ * (in a transaction the node counts them: op_begin). */
 static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
   pg *st = PG(s);
   unsigned f = ch->fields;
+  pg_case_count was, now;
   args a = {0};
-  int rc = RC_OK;
+  int rc = RC_OK, counted = counting(st) && (f & CASE_COUNTED), known = 0;
 
+  /* Taken out of its counters as it was, put back as it is after. */
+  if (counted && !(known = case_known(st, ch->id, &was))) {
+    st->known_id[0] = '\0';
+    rc = case_count(st, ch->id, NULL, -1, err);
+  }
   pg_cache_forget(&st->batch, PG_CACHE_CASE, ch->id);
 
-  if (f & STORE_CASE_TERMS) {
+  if (rc == RC_OK && (f & STORE_CASE_TERMS)) {
     const store_case *c = ch->terms;
     a_text(&a, c->id);
     a_text(&a, c->product);
@@ -1279,7 +1419,15 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
     rc = exec(st, "UPDATE cases SET on_hold = $2 WHERE id = $1", &a, "set hold",
               NULL, err);
   }
-  return rc;
+  if (rc != RC_OK || !counted) return rc;
+  if (!known) return case_count(st, ch->id, NULL, 1, err);
+  if ((rc = case_count(st, ch->id, &was, -1, err)) != RC_OK) return rc;
+  if (!case_changed(&was, ch, &now)) {
+    st->known_id[0] = '\0';
+    return case_count(st, ch->id, NULL, 1, err);
+  }
+  case_keep(st, ch->id, &now);
+  return case_count(st, ch->id, &now, 1, err);
 }
 
 /* An event for a case in error is parked with the case's failed one, not
@@ -1478,13 +1626,19 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
     a_int(&a, mine);
     if (id) *id = mine;
-    return exec(PG(s),
-                "INSERT INTO messages(case_id, borrower_id, channel, "
-                "template, recipient, to_kind, body, status, reason, at, "
-                "not_before, next_attempt, id) OVERRIDING SYSTEM VALUE "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, "
-                "$12)",
-                &a, "queue message", NULL, err);
+    rc = exec(PG(s),
+              "INSERT INTO messages(case_id, borrower_id, channel, "
+              "template, recipient, to_kind, body, status, reason, at, "
+              "not_before, next_attempt, id) OVERRIDING SYSTEM VALUE "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, "
+              "$12)",
+              &a, "queue message", NULL, err);
+    /* Its counter is the node's in a transaction (op_begin). */
+    if (rc == RC_OK && m->status) {
+      static const int64_t one[4] = {1, 0, 0, 0};
+      rc = count_add(PG(s), PG_COUNT_MESSAGE, m->status, NULL, one, err);
+    }
+    return rc;
   }
   rc = one(PG(s),
            "INSERT INTO messages(case_id, borrower_id, channel, template, "
@@ -1974,6 +2128,49 @@ static int figs_write(pg *st, rc_error *err) {
   return rc;
 }
 
+/* One counter's sums (pg_count), queued. */
+static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
+                     const int64_t v[4], rc_error *err) {
+  static const char *const sql[] = {
+      "SELECT figures_state_add($1, $2, $3, $4, $5, $6)",
+      "SELECT figures_due_add($1, $2, $3)",
+      "INSERT INTO figures_messages AS f VALUES ($1, $2, figures_slot()) "
+      "ON CONFLICT (status, slot) DO UPDATE SET "
+      "messages = f.messages + EXCLUDED.messages"};
+  int which = kind == PG_COUNT_STATE ? 0 : kind == PG_COUNT_DUE ? 1 : 2;
+  args a = {0};
+
+  a_text(&a, key_a);
+  if (which == 0) a_text(&a, key_b);
+  for (int i = 0; i < (which == 0 ? 4 : which == 1 ? 2 : 1); i++)
+    a_int(&a, v[i]);
+  return exec(st, sql[which], &a, "counters", NULL, err);
+}
+
+/* The counters summed so far (pg.h), each one statement, queued; a sum
+ * that came to nothing is not written. */
+static int counts_write(pg *st, rc_error *err) {
+  int rc = RC_OK;
+
+  for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
+    const pg_count *k = &st->counts.v[i];
+    if (k->v[0] || k->v[1] || k->v[2] || k->v[3])
+      rc = count_put(st, k->kind, k->a, k->b, k->v, err);
+  }
+  st->counts.n = 0;
+  return rc;
+}
+
+/* Adds to a counter, writing what is summed when the list is full; a
+ * key too long to keep is written alone. */
+static int count_add(pg *st, int kind, const char *a, const char *b,
+                     const int64_t v[4], rc_error *err) {
+  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
+  if (counts_write(st, err) != RC_OK) return RC_ESTORE;
+  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
+  return count_put(st, kind, a, b, v, err);
+}
+
 /* In a transaction, summed in memory (two upserts a reminder were a fifth
  * of its time on the server) and written once before it commits, as the
  * SQLite store does; a figure with a part too long to keep goes at once.
@@ -2406,6 +2603,7 @@ static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
 
   if (which < STORE_FIGURES_STATES || which > STORE_FIGURES_ARMS)
     which = STORE_FIGURES_ARMS;
+  if (counts_write(PG(s), err) != RC_OK) return RC_ESTORE;
   return rows(PG(s), sql[which], NULL, fn, ud, "figures", err);
 }
 
@@ -2447,6 +2645,7 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
       return number(st, "SELECT count(*) FROM messages WHERE status = $1", &a,
                     "count", count, err);
     case STORE_COUNT_FIGURES_MESSAGES:
+      if (counts_write(st, err) != RC_OK) return RC_ESTORE;
       a_text(&a, arg);
       return number(st,
                     "SELECT coalesce((SELECT sum(messages) FROM "
