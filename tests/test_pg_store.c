@@ -185,6 +185,59 @@ static void test_a_batch_counts_its_cases_once(void **state) {
   store_close(st);
 }
 
+static void add_message(store *st, int64_t *id) {
+  store_message m = {.case_id = "C1", .borrower_id = "B1", .channel = "sms",
+                     .template_name = "reminder", .body = "\"quoted\" \\ 您好",
+                     .status = "queued", .at = 1};
+  rc_error err;
+  assert_int_equal(store_message_insert(st, &m, id, &err), RC_OK);
+}
+
+/* A batch's new messages and journal runs wait in the node and go as one
+ * INSERT a table (a statement each was as dear as its row): rows one
+ * statement inserted share its command id (cmin). A read of them in the
+ * batch sends them first, and a savepoint rolled back takes its own. */
+static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
+  store *st = open_store();
+  char case_id[16];
+  int64_t id;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    add_message(st, &id);
+    assert_int_equal(store_journal_append(st, "C1", i, "note", "new", 1,
+                                          "{\"n\": \"\\\"\"}", &err),
+                     RC_OK);
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  assert_int_equal(store_message_case(st, id, case_id, sizeof case_id, &err),
+                   RC_OK);
+  assert_string_equal(case_id, "C1");
+  add_message(st, &id);
+  add_message(st, &id);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  add_message(st, &id);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages"), 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE body = "
+                              "'\"quoted\" \\ 您好'"),
+                   5);
+  assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM "
+                              "messages"),
+                   2);
+  assert_int_equal(count_rows("SELECT sum(messages) FROM figures_messages"), 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "rows -> 0 -> 4 ->> 'n' = '\"'"),
+                   3);
+  assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM "
+                              "journal_runs"),
+                   1);
+  store_close(st);
+}
+
 /* A batch's timer claim reads its cases along (pg_cache.c), not their
  * borrowers: a cease another node commits while this batch runs stops
  * this batch's next message to that borrower, as it did before the
@@ -338,6 +391,8 @@ int main(void) {
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_sends_its_messages_and_runs_together, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,

@@ -99,7 +99,15 @@ typedef struct pg {
   pg_counts counts;
   pg_case_count known;
   char known_id[160]; /* "" when none */
+  /* A transaction's new messages and journal runs, not sent yet (pg.h:
+   * pg_rows; rows_write). */
+  pg_rows msgs, runs;
 } pg;
+
+/* The columns of a message and a journal run kept in pg_rows, in the
+ * order the inserts of rows_write take them; and the most rows kept
+ * before they are sent (an import's journal would fill memory). */
+enum { MSG_COLS = 12, RUN_COLS = 4, ROWS_MAX = 1024 };
 
 #define PG(s) ((pg *)(s))
 
@@ -167,14 +175,24 @@ static int prep_slot(pg *st, const char *sql) {
   return i;
 }
 
+static int rows_write(pg *st, rc_error *err);
+
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
  * not take it (its message in err). */
 static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
                      rc_error *err) {
-  int n = a ? a->n : 0, slot = prep_slot(st, sql), ok;
+  int n = a ? a->n : 0, slot, ok;
   const char *const *v = a ? a->v : NULL;
   char name[16];
+
+  /* A statement that names the tables whose rows wait in the node reads
+   * or changes them: they go first. */
+  if ((st->msgs.n || st->runs.n) &&
+      (strstr(sql, "messages") || strstr(sql, "journal")) &&
+      rows_write(st, err) != RC_OK)
+    return -1;
+  slot = prep_slot(st, sql);
 
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
       !PQenterPipelineMode(st->c))
@@ -250,7 +268,12 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
 /* Reads what the queued writes answered, before the connection is used
  * otherwise (a claim, a commit): RC_OK or the first failure. */
 static int settle(pg *st, rc_error *err) {
-  return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  int rc = rows_write(st, err);
+  if (st->npend) {
+    int synced = pipe_sync(st, NULL, rc == RC_OK ? err : NULL);
+    if (rc == RC_OK) rc = synced;
+  }
+  return rc;
 }
 
 static int reconnect(pg *st, rc_error *err);
@@ -456,6 +479,8 @@ static void op_close(store *s) {
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   pg_cache_clear(&st->batch);
+  pg_rows_clear(&st->msgs); /* a transaction left open is not kept */
+  pg_rows_clear(&st->runs);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -467,6 +492,8 @@ static void op_close(store *s) {
     }
     PQfinish(st->c);
   }
+  pg_rows_free(&st->msgs);
+  pg_rows_free(&st->runs);
   free(st);
 }
 
@@ -666,6 +693,8 @@ static int op_open(store **out, const char *where, rc_error *err) {
 
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  st->msgs.ncols = MSG_COLS;
+  st->runs.ncols = RUN_COLS;
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -754,10 +783,56 @@ static int counts_write(pg *st, rc_error *err);
 static int count_add(pg *st, int kind, const char *a, const char *b,
                      const int64_t v[4], rc_error *err);
 
-/* Forgets the counters summed and the case known (pg.h). */
+/* Forgets the counters summed, the case known and the rows not sent
+ * (pg.h): what a rollback undoes. */
 static void counts_forget(pg *st) {
   st->counts.n = 0;
   st->known_id[0] = '\0';
+  pg_rows_clear(&st->msgs);
+  pg_rows_clear(&st->runs);
+}
+
+/* Keeps a row of a's parameters (pg_rows), sending what is kept when
+ * there are ROWS_MAX. */
+static int rows_keep(pg *st, pg_rows *b, const args *a, rc_error *err) {
+  if (pg_rows_add(b, a->v) != 0)
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return b->n >= ROWS_MAX ? rows_write(st, err) : RC_OK;
+}
+
+/* Sends the rows kept (pg_rows), one INSERT a table, queued. */
+static int rows_write(pg *st, rc_error *err) {
+  static const char *const sql[] = {
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "recipient, to_kind, body, status, reason, at, not_before, "
+      "next_attempt, id) OVERRIDING SYSTEM VALUE SELECT c, b, ch, t, r, k, "
+      "bo, s, re, a, nb, 0, i FROM unnest($1::text[], $2::text[], "
+      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+      "$8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) "
+      "AS u(c, b, ch, t, r, k, bo, s, re, a, nb, i)",
+      "INSERT INTO journal_runs(case_id, at, n, rows) SELECT c, a, n, "
+      "r::json FROM unnest($1::text[], $2::bigint[], $3::integer[], "
+      "$4::text[]) AS u(c, a, n, r)"};
+  static const char *const what[] = {"queue message", "journal"};
+  pg_rows *tables[] = {&st->msgs, &st->runs};
+  int rc = RC_OK;
+
+  for (int t = 0; t < 2 && rc == RC_OK; t++) {
+    pg_rows *b = tables[t];
+    char *cols[MSG_COLS] = {0};
+    args a = {0};
+    if (!b->n) continue;
+    for (int c = 0; c < b->ncols; c++)
+      if (!(cols[c] = pg_rows_array(b, c)))
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    pg_rows_clear(b); /* before the send, which would send them again */
+    if (rc == RC_OK) {
+      for (int c = 0; c < b->ncols; c++) a_text(&a, cols[c]);
+      rc = exec(st, sql[t], &a, what[t], NULL, err);
+    }
+    for (int c = 0; c < b->ncols; c++) free(cols[c]);
+  }
+  return rc;
 }
 
 static int op_begin(store *s, int nested, rc_error *err) {
@@ -766,7 +841,8 @@ static int op_begin(store *s, int nested, rc_error *err) {
 
   if (nested) {
     /* What the savepoint undoes must be what was added inside it. */
-    if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK)
+    if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
+        rows_write(st, err) != RC_OK)
       return RC_ESTORE;
     return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
   }
@@ -1566,10 +1642,13 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
   a_int(&a, at);
   a_int(&a, n);
   a_text(&a, text);
-  rc = exec(PG(s),
-            "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, $2, "
-            "$3, $4::json)",
-            &a, "journal", NULL, err);
+  if (counting(PG(s))) /* in a transaction: sent with the batch's */
+    rc = rows_keep(PG(s), &PG(s)->runs, &a, err);
+  else
+    rc = exec(PG(s),
+              "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, "
+              "$2, $3, $4::json)",
+              &a, "journal", NULL, err);
   free(text);
   return rc;
 }
@@ -1626,13 +1705,7 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
     a_int(&a, mine);
     if (id) *id = mine;
-    rc = exec(PG(s),
-              "INSERT INTO messages(case_id, borrower_id, channel, "
-              "template, recipient, to_kind, body, status, reason, at, "
-              "not_before, next_attempt, id) OVERRIDING SYSTEM VALUE "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, "
-              "$12)",
-              &a, "queue message", NULL, err);
+    rc = rows_keep(PG(s), &PG(s)->msgs, &a, err);
     /* Its counter is the node's in a transaction (op_begin). */
     if (rc == RC_OK && m->status) {
       static const int64_t one[4] = {1, 0, 0, 0};

@@ -203,6 +203,29 @@ int pg_case_count_read(const PGresult *r, int row, int col,
                        pg_case_count *out);
 int pg_case_count_of(const store_case *c, pg_case_count *out);
 
+/* --- rows sent a batch at a time (pg_batch.c) ------------------------- */
+
+/* Rows of one table that a transaction inserts and reads nothing back
+ * of (a reminder's message and journal run), kept in the node and sent
+ * as one INSERT ... SELECT FROM unnest(...) instead of a statement each:
+ * a statement's start and end on the server cost as much as its row.
+ * The owner sends them before anything that could read them (pg.c:
+ * rows_write) and drops them with what a rollback undoes. Each row is
+ * ncols texts (NULL for NULL), copied. */
+typedef struct pg_rows {
+  int ncols;
+  char **v; /* owned; n rows of ncols */
+  int n, cap;
+} pg_rows;
+
+/* 0, or -1 when memory ran out (nothing added). */
+int pg_rows_add(pg_rows *b, const char *const *cols);
+/* Column col of every row as an array in PostgreSQL's text form
+ * (malloc'd), or NULL when memory ran out. */
+char *pg_rows_array(const pg_rows *b, int col);
+void pg_rows_clear(pg_rows *b);
+void pg_rows_free(pg_rows *b);
+
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).
  * pg.c. */
