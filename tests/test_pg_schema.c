@@ -337,6 +337,18 @@ static void helper_languages(PGconn *c, char *out, size_t size) {
   PQclear(r);
 }
 
+/* An upgrade's book: borrower B1's cases C1 (900, due 2026-11-01) and
+ * C2 (400, no due date), both new. */
+static void two_cases(PGconn *c) {
+  PQclear(pgt_exec(c,
+                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
+                   "'2026-11-01'),"
+                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL)"));
+}
+
 /* A book of version 2 (the counters' helpers in SQL, planned again at
  * every call) is brought to the current version by the next start: the
  * helpers in PL/pgSQL, the counters it kept still right and kept on. */
@@ -351,13 +363,7 @@ static void test_a_version_2_book_is_upgraded(void **state) {
   assert_string_equal(langs,
                       "figures_arm_add:sql figures_due_add:sql "
                       "figures_promise_add:sql figures_state_add:sql");
-  PQclear(pgt_exec(f->c,
-                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at, balance, due_date) VALUES "
-                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
-                   "'2026-11-01'),"
-                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL)"));
+  two_cases(f->c);
 
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
@@ -406,14 +412,8 @@ static void test_a_version_3_book_is_upgraded(void **state) {
   rc_error err = {0};
 
   assert_int_equal(pg_schema_migrate_to(f->c, 3, &err), RC_OK);
-  PQclear(pgt_exec(f->c,
-                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at, balance, due_date) VALUES "
-                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
-                   "'2026-11-01'),"
-                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL);"
-                   "INSERT INTO variants VALUES ('C2', 'tone', 'soft');"));
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO variants VALUES ('C2', 'tone', 'soft')"));
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
   /* by hand, outside a node: the triggers count */

@@ -1313,7 +1313,8 @@ static void case_keep(pg *st, const char *id, const pg_case_count *c) {
 }
 
 /* What a case counted for (was) with a change's fields put in: 1, or 0
- * when a name is too long to keep (then the server counts it). */
+ * when a name is missing or too long to keep (then the server counts
+ * it). */
 static int case_changed(const pg_case_count *was, const store_case_change *ch,
                         pg_case_count *now) {
   unsigned f = ch->fields;
@@ -1334,7 +1335,7 @@ static int case_changed(const pg_case_count *was, const store_case_change *ch,
     now->closed = ch->closed != 0;
   }
   if (f & STORE_CASE_ERROR) now->error = ch->error != NULL;
-  if (strlen(workflow) >= PG_COUNT_PART || strlen(state) >= PG_COUNT_PART ||
+  if (!workflow || !state || strlen(workflow) >= PG_COUNT_PART || strlen(state) >= PG_COUNT_PART ||
       strlen(due) >= PG_COUNT_PART)
     return 0;
   memmove(now->workflow, workflow, strlen(workflow) + 1);

@@ -496,8 +496,9 @@ static const char *const migrations[] = {
      * the triggers count every other write: a node's outside a
      * transaction, an older release's, one made by hand. A case a node
      * writes without knowing what it counted for is taken out and put
-     * back by figures_case_count. An arm's cases closed paid are counted
-     * by their own trigger, for every writer. */
+     * back by figures_case_count. An arm's cases closed paid in a node's
+     * transaction are counted by a trigger of their own (figures_case
+     * counts them for the other writers). */
     "CREATE FUNCTION figures_case_count(k text, sign bigint) RETURNS void"
     "  LANGUAGE plpgsql AS $$ DECLARE c record; BEGIN"
     "  SELECT workflow, state, balance, closed, error, due_date INTO c"
@@ -508,35 +509,6 @@ static const char *const migrations[] = {
     "  IF c.closed = 0 THEN"
     "    PERFORM figures_due_add(c.due_date, sign, sign * c.balance);"
     "  END IF;"
-    "END $$;"
-    "CREATE OR REPLACE FUNCTION figures_case() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $$ BEGIN"
-    "  IF TG_OP = 'INSERT' THEN"
-    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
-    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
-    "    IF NEW.closed = 0 THEN"
-    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
-    "    END IF;"
-    "    RETURN NULL;"
-    "  END IF;"
-    "  IF OLD.workflow <> NEW.workflow OR OLD.state <> NEW.state"
-    "    OR OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
-    "    OR (OLD.error IS NULL) <> (NEW.error IS NULL) THEN"
-    "    PERFORM figures_state_add(OLD.workflow, OLD.state, -1, -OLD.balance,"
-    "      -(OLD.error IS NOT NULL)::int, -OLD.closed);"
-    "    PERFORM figures_state_add(NEW.workflow, NEW.state, 1, NEW.balance,"
-    "      (NEW.error IS NOT NULL)::int, NEW.closed);"
-    "  END IF;"
-    "  IF OLD.balance <> NEW.balance OR OLD.closed <> NEW.closed"
-    "    OR OLD.due_date IS DISTINCT FROM NEW.due_date THEN"
-    "    IF OLD.closed = 0 THEN"
-    "      PERFORM figures_due_add(OLD.due_date, -1, -OLD.balance);"
-    "    END IF;"
-    "    IF NEW.closed = 0 THEN"
-    "      PERFORM figures_due_add(NEW.due_date, 1, NEW.balance);"
-    "    END IF;"
-    "  END IF;"
-    "  RETURN NULL;"
     "END $$;"
     "DROP TRIGGER figures_case ON cases;"
     "CREATE TRIGGER figures_case AFTER INSERT OR UPDATE ON cases"
@@ -550,7 +522,8 @@ static const char *const migrations[] = {
     "END $$;"
     "CREATE TRIGGER figures_case_paid AFTER UPDATE OF closed ON cases"
     "  FOR EACH ROW WHEN (NEW.closed <> 0 AND OLD.closed = 0"
-    "    AND NEW.outcome = 'paid')"
+    "    AND NEW.outcome = 'paid'"
+    "    AND current_setting('recoup.counts', true) = 'node')"
     "  EXECUTE FUNCTION figures_case_paid();"
     "DROP TRIGGER figures_message ON messages;"
     "CREATE TRIGGER figures_message AFTER UPDATE OF status ON messages"
