@@ -571,7 +571,7 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   unsigned p = in->present;
   int rc;
 
-  if ((rc = store_case_get(eng->st, c->id, &old, err)) != RC_OK) {
+  if ((rc = store_case_get_held(eng->st, c->id, &old, err)) != RC_OK) {
     json_decref(fields);
     json_decref(prev);
     return rc;
@@ -922,7 +922,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     if (duplicate) *duplicate = dup;
     return ingest_end(eng, rc, err);
   }
-  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
+  /* Held: the balance written is this read's less the payment. */
+  if ((rc = store_case_get_held(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
   rc = store_payment_insert(eng->st, case_id, amount, ref,
                             at ? at : clock_now(eng->clk), err);
@@ -1143,7 +1144,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if ((rc = store_task_get(eng->st, task_id, &t, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if ((rc = store_case_get(eng->st, t.case_id, &c, err)) != RC_OK) {
+  if ((rc = store_case_get_held(eng->st, t.case_id, &c, err)) != RC_OK) {
     free(t.result);
     return ingest_end(eng, rc, err);
   }
@@ -1208,7 +1209,7 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
  * promise. */
 static int person_case(engine *eng, const char *case_id, store_case *c,
                        rc_error *err) {
-  int rc = store_case_get(eng->st, case_id, c, err);
+  int rc = store_case_get_held(eng->st, case_id, c, err);
   if (rc == RC_ENOTFOUND)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
   return rc;
@@ -1435,7 +1436,7 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   store_case c;
   int rc, n = 0;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK)
+  if ((rc = store_case_get_held(eng->st, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
   if (!c.error) {
     rc = rc_error_set(err, RC_ECONFLICT, "case", "case %s is not in error",

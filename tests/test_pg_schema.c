@@ -337,6 +337,18 @@ static void helper_languages(PGconn *c, char *out, size_t size) {
   PQclear(r);
 }
 
+/* An upgrade's book: borrower B1's cases C1 (900, due 2026-11-01) and
+ * C2 (400, no due date), both new. */
+static void two_cases(PGconn *c) {
+  PQclear(pgt_exec(c,
+                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
+                   "'2026-11-01'),"
+                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL)"));
+}
+
 /* A book of version 2 (the counters' helpers in SQL, planned again at
  * every call) is brought to the current version by the next start: the
  * helpers in PL/pgSQL, the counters it kept still right and kept on. */
@@ -351,13 +363,7 @@ static void test_a_version_2_book_is_upgraded(void **state) {
   assert_string_equal(langs,
                       "figures_arm_add:sql figures_due_add:sql "
                       "figures_promise_add:sql figures_state_add:sql");
-  PQclear(pgt_exec(f->c,
-                   "INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang');"
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at, balance, due_date) VALUES "
-                   "('C1', 'B1', 'standard', 1, 'new', 'CNY', 0, 900, "
-                   "'2026-11-01'),"
-                   "('C2', 'B1', 'standard', 1, 'new', 'CNY', 0, 400, NULL)"));
+  two_cases(f->c);
 
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
@@ -387,6 +393,66 @@ static void test_a_version_2_book_is_upgraded(void **state) {
                                     "sum(balance) FROM cases WHERE closed = 0 "
                                     "GROUP BY 1"),
                    0);
+}
+
+/* A book of version 3 (every case and message counted by trigger) is
+ * brought to the current version: a node's transaction counts its own
+ * (recoup.counts, pg.c's op_begin) and the triggers leave them be; a
+ * write outside one is still counted by the triggers, and an arm's case
+ * closed paid by its own trigger whoever writes it. */
+static void test_a_version_3_book_is_upgraded(void **state) {
+  fixture *f = *state;
+  static const char states[] =
+      "SELECT workflow, state, cases, balance FROM (SELECT workflow, "
+      "state, sum(cases) AS cases, sum(balance) AS balance FROM "
+      "figures_states GROUP BY 1, 2) s WHERE cases <> 0",
+                    states_rows[] =
+                        "SELECT workflow, state, count(*), sum(balance) "
+                        "FROM cases GROUP BY 1, 2";
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 3, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO variants VALUES ('C2', 'tone', 'soft')"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  /* by hand, outside a node: the triggers count */
+  PQclear(pgt_exec(f->c, "UPDATE cases SET state = 'promised', balance = 700 "
+                         "WHERE id = 'C1'"));
+  assert_int_equal(figures_disagree(f->c, states, states_rows), 0);
+  /* a node's transaction: the case it does not know it counts by
+   * figures_case_count, out before its write and in after */
+  PQclear(pgt_exec(f->c,
+                   "BEGIN;"
+                   "SELECT set_config('recoup.counts', 'node', true);"
+                   "SELECT figures_case_count('C2', -1);"
+                   "UPDATE cases SET state = 'paid', closed = 1, "
+                   "outcome = 'paid', balance = 0 WHERE id = 'C2';"
+                   "SELECT figures_case_count('C2', 1);"
+                   "COMMIT"));
+  assert_int_equal(figures_disagree(f->c, states, states_rows), 0);
+  assert_int_equal(pgt_value(f->c, "SELECT sum(closed_paid) FROM figures_arms "
+                                   "WHERE arm = 'soft'"),
+                   1);
+  /* and what it counts in memory no trigger counts again */
+  PQclear(pgt_exec(f->c,
+                   "BEGIN;"
+                   "SELECT set_config('recoup.counts', 'node', true);"
+                   "UPDATE cases SET state = 'late' WHERE id = 'C1';"
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at) VALUES "
+                   "('C1', 'B1', 'sms', 't', 'queued', 1);"
+                   "COMMIT"));
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM figures_states "
+                                   "WHERE state = 'late'"),
+                   0);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM figures_messages"),
+                   0);
+  /* a message's move is the trigger's still */
+  PQclear(pgt_exec(f->c, "UPDATE messages SET status = 'sent'"));
+  assert_int_equal(pgt_value(f->c, "SELECT sum(messages) FROM figures_messages "
+                                   "WHERE status = 'sent'"),
+                   1);
 }
 
 /* A run's rows are id .. id + n - 1, and the next run starts past the
@@ -449,6 +515,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_journal_runs_read_as_rows, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_a_version_2_book_is_upgraded, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_version_3_book_is_upgraded, setup,
                                       teardown),
   };
   if (!pgt_cluster_url()) return 1;

@@ -137,6 +137,107 @@ static void test_the_days_figures_are_written_once_a_batch(void **state) {
   store_close(st);
 }
 
+/* A batch's moves of the cases its timer claim read are counted by the
+ * node and written once (a trigger made two upserts a transition): five
+ * cases opened and then moved leave the state's counter at its second
+ * version and the new state's at its first, and a move an event's
+ * savepoint undid is not counted. */
+static void test_a_batch_counts_its_cases_once(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "done"};
+  store_timer *t;
+  char id[8];
+  int n;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 5);
+  store_timers_free(t, n);
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    ch.id = id;
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  }
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  ch.state = "lost";
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states "
+                              "WHERE state = 'done'"),
+                   5);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states "
+                              "WHERE state <> 'done'"),
+                   0);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due"), 5000);
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_states "
+                              "WHERE ctid > '(0,3)'"),
+                   0);
+  store_close(st);
+}
+
+static void add_message(store *st, int64_t *id) {
+  store_message m = {.case_id = "C1", .borrower_id = "B1", .channel = "sms",
+                     .template_name = "reminder", .body = "\"quoted\" \\ 您好",
+                     .status = "queued", .at = 1};
+  rc_error err;
+  assert_int_equal(store_message_insert(st, &m, id, &err), RC_OK);
+}
+
+/* A batch's new messages and journal runs wait in the node and go as one
+ * INSERT a table (a statement each was as dear as its row): rows one
+ * statement inserted share its command id (cmin). A read of them in the
+ * batch sends them first, and a savepoint rolled back takes its own. */
+static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
+  store *st = open_store();
+  char case_id[16];
+  int64_t id;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    add_message(st, &id);
+    assert_int_equal(store_journal_append(st, "C1", i, "note", "new", 1,
+                                          "{\"n\": \"\\\"\"}", &err),
+                     RC_OK);
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  assert_int_equal(store_message_case(st, id, case_id, sizeof case_id, &err),
+                   RC_OK);
+  assert_string_equal(case_id, "C1");
+  add_message(st, &id);
+  add_message(st, &id);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  add_message(st, &id);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages"), 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE body = "
+                              "'\"quoted\" \\ 您好'"),
+                   5);
+  assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM "
+                              "messages"),
+                   2);
+  assert_int_equal(count_rows("SELECT sum(messages) FROM figures_messages"), 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "rows -> 0 -> 4 ->> 'n' = '\"'"),
+                   3);
+  assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM "
+                              "journal_runs"),
+                   1);
+  store_close(st);
+}
+
 /* A batch's timer claim reads its cases along (pg_cache.c), not their
  * borrowers: a cease another node commits while this batch runs stops
  * this batch's next message to that borrower, as it did before the
@@ -422,6 +523,10 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_sends_its_messages_and_runs_together, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_events_claim_reads_its_cases,

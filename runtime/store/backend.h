@@ -348,6 +348,10 @@ struct store_ops {
 
   /* --- reads (store.h and query.h say what each answers) ------------------ */
   int (*case_get)(store *st, const char *id, store_case *out, rc_error *err);
+  /* store.h: store_case_get_held. A backend with one writer holds every
+   * case its transaction reads already: NULL, and case_get serves. */
+  int (*case_get_held)(store *st, const char *id, store_case *out,
+                       rc_error *err);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its

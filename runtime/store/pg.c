@@ -105,7 +105,21 @@ typedef struct pg {
   char unpaid_case[256];
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
+  /* The console's counters this transaction moved, not written yet
+   * (pg.h), and what the case last written counts for now: its row
+   * stays locked until the transaction ends, so no one else moves it. */
+  pg_counts counts;
+  pg_case_count known;
+  char known_id[160]; /* "" when none */
+  /* A transaction's new messages and journal runs, not sent yet (pg.h:
+   * pg_rows; rows_write). */
+  pg_rows msgs, runs;
 } pg;
+
+/* The columns of a message and a journal run kept in pg_rows, in the
+ * order the inserts of rows_write take them; and the most rows kept
+ * before they are sent (an import's journal would fill memory). */
+enum { MSG_COLS = 12, RUN_COLS = 4, ROWS_MAX = 1024 };
 
 #define PG(s) ((pg *)(s))
 
@@ -185,16 +199,26 @@ static void unpaid_drop(pg *st) {
   st->unpaid = NULL;
 }
 
+static int rows_write(pg *st, rc_error *err);
+
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
  * not take it (its message in err). */
 static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
                      rc_error *err) {
-  int n = a ? a->n : 0, slot = prep_slot(st, sql), ok;
+  int n = a ? a->n : 0, slot, ok;
   const char *const *v = a ? a->v : NULL;
   char name[16];
 
   unpaid_drop(st);
+  /* A statement that names the tables whose rows wait in the node reads
+   * or changes them: they go first. */
+  if ((st->msgs.n || st->runs.n) &&
+      (strstr(sql, "messages") || strstr(sql, "journal")) &&
+      rows_write(st, err) != RC_OK)
+    return -1;
+  slot = prep_slot(st, sql);
+
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
       !PQenterPipelineMode(st->c))
     return pg_fail(st->c, NULL, what, err), -1;
@@ -269,7 +293,12 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
 /* Reads what the queued writes answered, before the connection is used
  * otherwise (a claim, a commit): RC_OK or the first failure. */
 static int settle(pg *st, rc_error *err) {
-  return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  int rc = rows_write(st, err);
+  if (st->npend) {
+    int synced = pipe_sync(st, NULL, rc == RC_OK ? err : NULL);
+    if (rc == RC_OK) rc = synced;
+  }
+  return rc;
 }
 
 static int reconnect(pg *st, rc_error *err);
@@ -476,6 +505,8 @@ static void op_close(store *s) {
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   pg_cache_clear(&st->batch);
   unpaid_drop(st);
+  pg_rows_clear(&st->msgs); /* a transaction left open is not kept */
+  pg_rows_clear(&st->runs);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -487,6 +518,8 @@ static void op_close(store *s) {
     }
     PQfinish(st->c);
   }
+  pg_rows_free(&st->msgs);
+  pg_rows_free(&st->runs);
   free(st);
 }
 
@@ -686,6 +719,8 @@ static int op_open(store **out, const char *where, rc_error *err) {
 
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  st->msgs.ncols = MSG_COLS;
+  st->runs.ncols = RUN_COLS;
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -770,20 +805,94 @@ static int op_files(const char *where, char (*paths)[4096], int max) {
  */
 
 static int figs_write(pg *st, rc_error *err);
+static int counts_write(pg *st, rc_error *err);
+static int count_add(pg *st, int kind, const char *a, const char *b,
+                     const int64_t v[4], rc_error *err);
+
+/* Forgets the counters summed, the case known and the rows not sent
+ * (pg.h): what a rollback undoes. */
+static void counts_forget(pg *st) {
+  st->counts.n = 0;
+  st->known_id[0] = '\0';
+  pg_rows_clear(&st->msgs);
+  pg_rows_clear(&st->runs);
+}
+
+/* Keeps a row of a's parameters (pg_rows), sending what is kept when
+ * there are ROWS_MAX. */
+static int rows_keep(pg *st, pg_rows *b, const args *a, rc_error *err) {
+  if (pg_rows_add(b, a->v) != 0)
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return b->n >= ROWS_MAX ? rows_write(st, err) : RC_OK;
+}
+
+/* Sends the rows kept (pg_rows), one INSERT a table, queued. */
+static int rows_write(pg *st, rc_error *err) {
+  static const char *const sql[] = {
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "recipient, to_kind, body, status, reason, at, not_before, "
+      "next_attempt, id) OVERRIDING SYSTEM VALUE SELECT c, b, ch, t, r, k, "
+      "bo, s, re, a, nb, 0, i FROM unnest($1::text[], $2::text[], "
+      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+      "$8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) "
+      "AS u(c, b, ch, t, r, k, bo, s, re, a, nb, i)",
+      "INSERT INTO journal_runs(case_id, at, n, rows) SELECT c, a, n, "
+      "r::json FROM unnest($1::text[], $2::bigint[], $3::integer[], "
+      "$4::text[]) AS u(c, a, n, r)"};
+  static const char *const what[] = {"queue message", "journal"};
+  pg_rows *tables[] = {&st->msgs, &st->runs};
+  int rc = RC_OK;
+
+  for (int t = 0; t < 2 && rc == RC_OK; t++) {
+    pg_rows *b = tables[t];
+    char *cols[MSG_COLS] = {0};
+    args a = {0};
+    if (!b->n) continue;
+    for (int c = 0; c < b->ncols; c++)
+      if (!(cols[c] = pg_rows_array(b, c)))
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    pg_rows_clear(b); /* before the send, which would send them again */
+    if (rc == RC_OK) {
+      for (int c = 0; c < b->ncols; c++) a_text(&a, cols[c]);
+      rc = exec(st, sql[t], &a, what[t], NULL, err);
+    }
+    for (int c = 0; c < b->ncols; c++) free(cols[c]);
+  }
+  return rc;
+}
 
 static int op_begin(store *s, int nested, rc_error *err) {
-  if (!nested) {
-    pg_conflict_take(); /* a failure before this one's begin */
-    pg_cache_clear(&PG(s)->batch);
-    PG(s)->seen_case[0] = '\0';
-    PG(s)->unseen_ref[0] = '\0';
-    PG(s)->nfigs = 0;
-  } else if (figs_write(PG(s), err) != RC_OK) {
+  pg *st = PG(s);
+  PGresult *r;
+
+  if (nested) {
     /* What the savepoint undoes must be what was added inside it. */
+    if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
+        rows_write(st, err) != RC_OK)
+      return RC_ESTORE;
+    return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
+  }
+  pg_conflict_take(); /* a failure before this one's begin */
+  pg_cache_clear(&st->batch);
+  st->seen_case[0] = '\0';
+  st->unseen_ref[0] = '\0';
+  st->nfigs = 0;
+  counts_forget(st);
+  /* The triggers leave this transaction's counters to the node (schema
+   * migration 4): said with the BEGIN, in its round trip. */
+  if (connected(st, err) != RC_OK) return RC_ESTORE;
+  if (pipe_send(st, "BEGIN", NULL, "begin", err) != 0) {
+    settle(st, NULL);
     return RC_ESTORE;
   }
-  return exec(PG(s), nested ? "SAVEPOINT ev" : "BEGIN", NULL,
-              nested ? "savepoint" : "begin", NULL, err);
+  r = run(st, "SELECT set_config('recoup.counts', 'node', true)", NULL,
+          "begin", err);
+  if (!r) {
+    PQclear(PQexec(st->c, "ROLLBACK"));
+    return RC_ESTORE;
+  }
+  PQclear(r);
+  return RC_OK;
 }
 
 /* Ends a savepoint. Kept, its queued writes are read first, so that one
@@ -798,6 +907,7 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
     st->seen_case[0] = '\0';
     st->unseen_ref[0] = '\0';
     st->nfigs = 0;
+    counts_forget(st);
     settle(st, NULL);
     if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
       return RC_ESTORE;
@@ -817,10 +927,15 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   unpaid_drop(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
-  if (!keep) st->nfigs = 0;
+  if (!keep) {
+    st->nfigs = 0;
+    counts_forget(st);
+  }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
   rc = figs_write(st, keep ? err : NULL);
+  if (rc == RC_OK) rc = counts_write(st, keep ? err : NULL);
+  st->known_id[0] = '\0';
   if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
   /* The server chose this transaction to end a deadlock (or found it in
    * a serialization conflict) somewhere in it: even when the engine
@@ -1184,8 +1299,98 @@ static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
               &a, "borrower flag", NULL, err);
 }
 
-static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+/* --- the counters of cases (pg.h) --- */
+
+/* Whether the node counts this transaction's writes (op_begin said so to
+ * the triggers). */
+static int counting(const pg *st) {
+  return st->base.depth > 0 && !st->manual;
+}
+
+/* The fields of a change that move a case's counters. */
+enum {
+  CASE_COUNTED = STORE_CASE_STATE | STORE_CASE_ERROR | STORE_CASE_MONEY |
+                 STORE_CASE_WORKFLOW | STORE_CASE_TERMS
+};
+
+/* Adds what case id counts for (sign 1) or takes it out (-1): summed in
+ * the node when c says what that is, by the server from the row (as it
+ * is when this statement runs) when c is NULL. */
+static int case_count(pg *st, const char *id, const pg_case_count *c, int sign,
+                      rc_error *err) {
   args a = {0};
+
+  if (c) {
+    if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
+    if (counts_write(st, err) != RC_OK) return RC_ESTORE;
+    if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
+  }
+  a_text(&a, id);
+  a_int(&a, sign);
+  return exec(st, "SELECT figures_case_count($1, $2)", &a, "counters", NULL,
+              err);
+}
+
+/* What case id counts for, when this transaction knows: the last case
+ * it wrote, or one its timer claim read and locked. 1, or 0. */
+static int case_known(pg *st, const char *id, pg_case_count *out) {
+  const PGresult *r;
+  int row;
+
+  if (st->known_id[0] && !strcmp(st->known_id, id)) {
+    *out = st->known;
+    return 1;
+  }
+  r = pg_cache_case_row(&st->batch, id, &row);
+  return r && pg_case_count_read(r, row, PG_CLAIM_CASE, out);
+}
+
+static void case_keep(pg *st, const char *id, const pg_case_count *c) {
+  if (strlen(id) >= sizeof st->known_id) {
+    st->known_id[0] = '\0';
+    return;
+  }
+  st->known = *c;
+  memcpy(st->known_id, id, strlen(id) + 1);
+}
+
+/* What a case counted for (was) with a change's fields put in: 1, or 0
+ * when a name is missing or too long to keep (then the server counts
+ * it). */
+static int case_changed(const pg_case_count *was, const store_case_change *ch,
+                        pg_case_count *now) {
+  unsigned f = ch->fields;
+  const char *workflow = was->workflow, *state = was->state, *due = was->due;
+
+  *now = *was;
+  if (f & STORE_CASE_TERMS) {
+    now->balance = ch->terms->balance;
+    due = ch->terms->due_date ? ch->terms->due_date : "";
+  }
+  if (f & STORE_CASE_WORKFLOW) {
+    workflow = ch->workflow;
+    state = ch->state;
+  }
+  if (f & STORE_CASE_MONEY) now->balance = ch->balance;
+  if (f & STORE_CASE_STATE) {
+    state = ch->state;
+    now->closed = ch->closed != 0;
+  }
+  if (f & STORE_CASE_ERROR) now->error = ch->error != NULL;
+  if (!workflow || !state || strlen(workflow) >= PG_COUNT_PART || strlen(state) >= PG_COUNT_PART ||
+      strlen(due) >= PG_COUNT_PART)
+    return 0;
+  memmove(now->workflow, workflow, strlen(workflow) + 1);
+  memmove(now->state, state, strlen(state) + 1);
+  memmove(now->due, due, strlen(due) + 1);
+  return 1;
+}
+
+static int op_case_insert(store *s, const store_case *c, rc_error *err) {
+  pg *st = PG(s);
+  pg_case_count now;
+  args a = {0};
+  int rc, known;
 
   pg_cache_forget(&PG(s)->batch, PG_CACHE_CASE, c->id);
   a_text(&a, c->id);
@@ -1212,24 +1417,36 @@ static int op_case_insert(store *s, const store_case *c, rc_error *err) {
   a_text(&a, c->data ? c->data : "{}");
   a_text(&a, c->queue);
   a_int(&a, c->on_hold);
-  return exec(PG(s),
-              "INSERT INTO cases(" PG_CASE_COLS
-              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-              "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
-              &a, "insert case", NULL, err);
+  rc = exec(st,
+            "INSERT INTO cases(" PG_CASE_COLS
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+            "$13, $14, $15, $16, $17, $18, $19, $20, $21, 0, 0)",
+            &a, "insert case", NULL, err);
+  if (rc != RC_OK || !counting(st)) return rc;
+  if ((known = pg_case_count_of(c, &now)))
+    case_keep(st, c->id, &now);
+  else
+    st->known_id[0] = '\0';
+  return case_count(st, c->id, known ? &now : NULL, 1, err);
 }
 
 /* The fields of a change, one UPDATE a group as the change names them
- * (the figures follow by trigger). */
+ * (in a transaction the node counts them: op_begin). */
 static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
   pg *st = PG(s);
   unsigned f = ch->fields;
+  pg_case_count was, now;
   args a = {0};
-  int rc = RC_OK;
+  int rc = RC_OK, counted = counting(st) && (f & CASE_COUNTED), known = 0;
 
+  /* Taken out of its counters as it was, put back as it is after. */
+  if (counted && !(known = case_known(st, ch->id, &was))) {
+    st->known_id[0] = '\0';
+    rc = case_count(st, ch->id, NULL, -1, err);
+  }
   pg_cache_forget(&st->batch, PG_CACHE_CASE, ch->id);
 
-  if (f & STORE_CASE_TERMS) {
+  if (rc == RC_OK && (f & STORE_CASE_TERMS)) {
     const store_case *c = ch->terms;
     a_text(&a, c->id);
     a_text(&a, c->product);
@@ -1321,7 +1538,15 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
     rc = exec(st, "UPDATE cases SET on_hold = $2 WHERE id = $1", &a, "set hold",
               NULL, err);
   }
-  return rc;
+  if (rc != RC_OK || !counted) return rc;
+  if (!known) return case_count(st, ch->id, NULL, 1, err);
+  if ((rc = case_count(st, ch->id, &was, -1, err)) != RC_OK) return rc;
+  if (!case_changed(&was, ch, &now)) {
+    st->known_id[0] = '\0';
+    return case_count(st, ch->id, NULL, 1, err);
+  }
+  case_keep(st, ch->id, &now);
+  return case_count(st, ch->id, &now, 1, err);
 }
 
 /* An event for a case in error is parked with the case's failed one, not
@@ -1464,10 +1689,13 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
   a_int(&a, at);
   a_int(&a, n);
   a_text(&a, text);
-  rc = exec(PG(s),
-            "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, $2, "
-            "$3, $4::json)",
-            &a, "journal", NULL, err);
+  if (counting(PG(s))) /* in a transaction: sent with the batch's */
+    rc = rows_keep(PG(s), &PG(s)->runs, &a, err);
+  else
+    rc = exec(PG(s),
+              "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, "
+              "$2, $3, $4::json)",
+              &a, "journal", NULL, err);
   free(text);
   return rc;
 }
@@ -1524,13 +1752,13 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
     a_int(&a, mine);
     if (id) *id = mine;
-    return exec(PG(s),
-                "INSERT INTO messages(case_id, borrower_id, channel, "
-                "template, recipient, to_kind, body, status, reason, at, "
-                "not_before, next_attempt, id) OVERRIDING SYSTEM VALUE "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, "
-                "$12)",
-                &a, "queue message", NULL, err);
+    rc = rows_keep(PG(s), &PG(s)->msgs, &a, err);
+    /* Its counter is the node's in a transaction (op_begin). */
+    if (rc == RC_OK && m->status) {
+      static const int64_t one[4] = {1, 0, 0, 0};
+      rc = count_add(PG(s), PG_COUNT_MESSAGE, m->status, NULL, one, err);
+    }
+    return rc;
   }
   rc = one(PG(s),
            "INSERT INTO messages(case_id, borrower_id, channel, template, "
@@ -2033,6 +2261,49 @@ static int figs_write(pg *st, rc_error *err) {
   return rc;
 }
 
+/* One counter's sums (pg_count), queued. */
+static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
+                     const int64_t v[4], rc_error *err) {
+  static const char *const sql[] = {
+      "SELECT figures_state_add($1, $2, $3, $4, $5, $6)",
+      "SELECT figures_due_add($1, $2, $3)",
+      "INSERT INTO figures_messages AS f VALUES ($1, $2, figures_slot()) "
+      "ON CONFLICT (status, slot) DO UPDATE SET "
+      "messages = f.messages + EXCLUDED.messages"};
+  int which = kind == PG_COUNT_STATE ? 0 : kind == PG_COUNT_DUE ? 1 : 2;
+  args a = {0};
+
+  a_text(&a, key_a);
+  if (which == 0) a_text(&a, key_b);
+  for (int i = 0; i < (which == 0 ? 4 : which == 1 ? 2 : 1); i++)
+    a_int(&a, v[i]);
+  return exec(st, sql[which], &a, "counters", NULL, err);
+}
+
+/* The counters summed so far (pg.h), each one statement, queued; a sum
+ * that came to nothing is not written. */
+static int counts_write(pg *st, rc_error *err) {
+  int rc = RC_OK;
+
+  for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
+    const pg_count *k = &st->counts.v[i];
+    if (k->v[0] || k->v[1] || k->v[2] || k->v[3])
+      rc = count_put(st, k->kind, k->a, k->b, k->v, err);
+  }
+  st->counts.n = 0;
+  return rc;
+}
+
+/* Adds to a counter, writing what is summed when the list is full; a
+ * key too long to keep is written alone. */
+static int count_add(pg *st, int kind, const char *a, const char *b,
+                     const int64_t v[4], rc_error *err) {
+  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
+  if (counts_write(st, err) != RC_OK) return RC_ESTORE;
+  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
+  return count_put(st, kind, a, b, v, err);
+}
+
 /* In a transaction, summed in memory (two upserts a reminder were a fifth
  * of its time on the server) and written once before it commits, as the
  * SQLite store does; a figure with a part too long to keep goes at once.
@@ -2174,8 +2445,10 @@ void pg_read_case(const PGresult *r, int row, int col, store_case *out) {
   out->reduced = int_col(r, row, col + 22);
 }
 
-static int op_case_get(store *s, const char *id, store_case *out,
-                       rc_error *err) {
+/* A case read; held (FOR NO KEY UPDATE) until the transaction ends when
+ * asked. One the batch's claim read is held already. */
+static int case_get(store *s, const char *id, int held, store_case *out,
+                    rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc;
@@ -2183,8 +2456,12 @@ static int op_case_get(store *s, const char *id, store_case *out,
   memset(out, 0, sizeof *out);
   if (!pg_cache_case(&PG(s)->batch, id, out)) {
     a_text(&a, id);
-    rc = one(PG(s), "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1", &a,
-             "read case", &r, err);
+    rc = one(PG(s),
+             held && PG(s)->base.depth > 0
+                 ? "SELECT " PG_CASE_COLS
+                   " FROM cases WHERE id = $1 FOR NO KEY UPDATE"
+                 : "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1",
+             &a, "read case", &r, err);
     if (rc == RC_ENOTFOUND)
       return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
     if (rc != RC_OK) return rc;
@@ -2194,6 +2471,16 @@ static int op_case_get(store *s, const char *id, store_case *out,
   if (PG(s)->base.depth > 0 && strlen(id) < sizeof PG(s)->seen_case)
     strcpy(PG(s)->seen_case, id);
   return RC_OK;
+}
+
+static int op_case_get(store *s, const char *id, store_case *out,
+                       rc_error *err) {
+  return case_get(s, id, 0, out, err);
+}
+
+static int op_case_get_held(store *s, const char *id, store_case *out,
+                            rc_error *err) {
+  return case_get(s, id, 1, out, err);
 }
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
@@ -2468,6 +2755,7 @@ static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
 
   if (which < STORE_FIGURES_STATES || which > STORE_FIGURES_ARMS)
     which = STORE_FIGURES_ARMS;
+  if (counts_write(PG(s), err) != RC_OK) return RC_ESTORE;
   return rows(PG(s), sql[which], NULL, fn, ud, "figures", err);
 }
 
@@ -2509,6 +2797,7 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
       return number(st, "SELECT count(*) FROM messages WHERE status = $1", &a,
                     "count", count, err);
     case STORE_COUNT_FIGURES_MESSAGES:
+      if (counts_write(st, err) != RC_OK) return RC_ESTORE;
       a_text(&a, arg);
       return number(st,
                     "SELECT coalesce((SELECT sum(messages) FROM "
@@ -3445,6 +3734,7 @@ const store_ops store_pg_ops = {
     .roll_put = op_roll_put,
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
+    .case_get_held = op_case_get_held,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,

@@ -161,6 +161,76 @@ int pg_cache_case(pg_cache *k, const char *id, store_case *out);
  * still this node's for certain (see above). */
 int pg_cache_timer_held(pg_cache *k, int64_t id);
 
+/* The claim's row of a fresh case: r and *row, or NULL (not read, or
+ * written since). The case's columns start at PG_CLAIM_CASE. */
+const PGresult *pg_cache_case_row(pg_cache *k, const char *id, int *row);
+
+/* --- counters summed in the node (pg_counts.c) ------------------------ */
+
+/* The console's counters that a transaction's writes move (cases by
+ * workflow and state, open cases by due date, messages by status),
+ * summed through it and written once at its end, as the day's figures
+ * are: a trigger's upsert at every write was half a transition's time on
+ * the server. Each is a kind, a key of up to two parts and four sums. */
+enum { PG_COUNTS_MAX = 64, PG_COUNT_PART = 128 };
+enum { PG_COUNT_STATE = 's', PG_COUNT_DUE = 'd', PG_COUNT_MESSAGE = 'm' };
+typedef struct pg_count {
+  int kind;
+  char a[PG_COUNT_PART], b[PG_COUNT_PART]; /* zero-filled */
+  int64_t v[4];
+} pg_count;
+typedef struct pg_counts {
+  pg_count v[PG_COUNTS_MAX];
+  int n;
+} pg_counts;
+
+/* What a case counts for: its figures_states and figures_due keys and
+ * sums. */
+typedef struct pg_case_count {
+  char workflow[PG_COUNT_PART], state[PG_COUNT_PART], due[PG_COUNT_PART];
+  int64_t balance;
+  int closed, error;
+} pg_case_count;
+
+/* Adds v to the counter of that kind and key. 1 when added; 0 when k is
+ * full (the caller writes what k holds, then adds again) or a part is
+ * too long to keep (the caller writes this one at once). */
+int pg_counts_add(pg_counts *k, int kind, const char *a, const char *b,
+                  const int64_t v[4]);
+
+/* Adds a case's counts (sign 1) or takes them out (-1): 1, or 0 as
+ * pg_counts_add (nothing added then). */
+int pg_counts_case(pg_counts *k, const pg_case_count *c, int sign);
+
+/* A case's counts from a row of PG_CASE_COLS starting at col, or from
+ * a case. 1, or 0 when a part is too long to keep. */
+int pg_case_count_read(const PGresult *r, int row, int col,
+                       pg_case_count *out);
+int pg_case_count_of(const store_case *c, pg_case_count *out);
+
+/* --- rows sent a batch at a time (pg_batch.c) ------------------------- */
+
+/* Rows of one table that a transaction inserts and reads nothing back
+ * of (a reminder's message and journal run), kept in the node and sent
+ * as one INSERT ... SELECT FROM unnest(...) instead of a statement each:
+ * a statement's start and end on the server cost as much as its row.
+ * The owner sends them before anything that could read them (pg.c:
+ * rows_write) and drops them with what a rollback undoes. Each row is
+ * ncols texts (NULL for NULL), copied. */
+typedef struct pg_rows {
+  int ncols;
+  char **v; /* owned; n rows of ncols */
+  int n, cap;
+} pg_rows;
+
+/* 0, or -1 when memory ran out (nothing added). */
+int pg_rows_add(pg_rows *b, const char *const *cols);
+/* Column col of every row as an array in PostgreSQL's text form
+ * (malloc'd), or NULL when memory ran out. */
+char *pg_rows_array(const pg_rows *b, int col);
+void pg_rows_clear(pg_rows *b);
+void pg_rows_free(pg_rows *b);
+
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).
  * pg.c. */

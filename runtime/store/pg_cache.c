@@ -110,6 +110,15 @@ int pg_cache_timer_held(pg_cache *k, int64_t id) {
   return c && !c->cut;
 }
 
+const PGresult *pg_cache_case_row(pg_cache *k, const char *id, int *row) {
+  pg_cache_entry *e = find(k, PG_CACHE_CASE, id);
+
+  if (!e || !e->fresh || PQgetisnull(k->rows, e->row, PG_CLAIM_CASE))
+    return NULL;
+  *row = e->row;
+  return k->rows;
+}
+
 int pg_cache_case(pg_cache *k, const char *id, store_case *out) {
   pg_cache_entry *e = find(k, PG_CACHE_CASE, id);
 

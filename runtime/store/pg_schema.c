@@ -20,11 +20,11 @@
  * - Every counter of the console's figures that follows rows (promises,
  *   experiment arms, cases by state and by due date, messages by status)
  *   is kept by PL/pgSQL triggers; figures by day, which only the engine
- *   knows, by the store's writes. (SQLite keeps the case and message
- *   counters in memory through a batch, where its triggers would cost
- *   every transition.) Nodes that share the book then wait for each
- *   other on these counter rows until they commit: the price of exact
- *   figures, to be measured with two nodes.
+ *   knows, by the store's writes. Since migration 4 a node counts its own
+ *   transactions' cases and new messages in memory, as SQLite does, and
+ *   writes them at the commit (pg_counts.c); the triggers count the rest.
+ *   Counter rows are per connection (migration 2), so nodes do not wait
+ *   for each other on them.
  *
  * The version is meta's 'schema.version'. Migrations are appended, never
  * edited once released. */
@@ -489,6 +489,49 @@ static const char *const migrations[] = {
     "    ON CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + n,"
     "    balance = f.balance + b;"
     "END $$;",
+    /* 4: a node counts its own transactions' cases and new messages, summed
+     * through the transaction and written at its end (pg_counts.c); the
+     * triggers were half a reminder's time on the server. A node says so
+     * for each transaction (recoup.counts = 'node', pg.c's op_begin), and
+     * the triggers count every other write: a node's outside a
+     * transaction, an older release's, one made by hand. A case a node
+     * writes without knowing what it counted for is taken out and put
+     * back by figures_case_count. An arm's cases closed paid in a node's
+     * transaction are counted by a trigger of their own (figures_case
+     * counts them for the other writers). */
+    "CREATE FUNCTION figures_case_count(k text, sign bigint) RETURNS void"
+    "  LANGUAGE plpgsql AS $$ DECLARE c record; BEGIN"
+    "  SELECT workflow, state, balance, closed, error, due_date INTO c"
+    "    FROM cases WHERE id = k FOR NO KEY UPDATE;"
+    "  IF NOT FOUND THEN RETURN; END IF;"
+    "  PERFORM figures_state_add(c.workflow, c.state, sign, sign * c.balance,"
+    "    sign * (c.error IS NOT NULL)::int, sign * c.closed);"
+    "  IF c.closed = 0 THEN"
+    "    PERFORM figures_due_add(c.due_date, sign, sign * c.balance);"
+    "  END IF;"
+    "END $$;"
+    "DROP TRIGGER figures_case ON cases;"
+    "CREATE TRIGGER figures_case AFTER INSERT OR UPDATE ON cases"
+    "  FOR EACH ROW"
+    "  WHEN (current_setting('recoup.counts', true) IS DISTINCT FROM 'node')"
+    "  EXECUTE FUNCTION figures_case();"
+    "CREATE FUNCTION figures_case_paid() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  PERFORM figures_arm_add(NEW.id, 0, 0, 1);"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_case_paid AFTER UPDATE OF closed ON cases"
+    "  FOR EACH ROW WHEN (NEW.closed <> 0 AND OLD.closed = 0"
+    "    AND NEW.outcome = 'paid'"
+    "    AND current_setting('recoup.counts', true) = 'node')"
+    "  EXECUTE FUNCTION figures_case_paid();"
+    "DROP TRIGGER figures_message ON messages;"
+    "CREATE TRIGGER figures_message AFTER UPDATE OF status ON messages"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_message();"
+    "CREATE TRIGGER figures_message_new AFTER INSERT ON messages"
+    "  FOR EACH ROW"
+    "  WHEN (current_setting('recoup.counts', true) IS DISTINCT FROM 'node')"
+    "  EXECUTE FUNCTION figures_message();",
 };
 
 int pg_schema_version(void) {

@@ -523,6 +523,12 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err) {
   return st->ops->case_get(st, id, out, err);
 }
 
+int store_case_get_held(store *st, const char *id, store_case *out,
+                        rc_error *err) {
+  return st->ops->case_get_held ? st->ops->case_get_held(st, id, out, err)
+                                : st->ops->case_get(st, id, out, err);
+}
+
 int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }

@@ -179,6 +179,12 @@ int store_case_insert(store *st, const store_case *c, rc_error *err);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
+/* The same, for a writer that changes the case from what it read (a
+ * payment takes its amount off the balance read): in a transaction, the
+ * case is held until the commit, so that another node's writer waits and
+ * then reads what this one wrote instead of writing over it. */
+int store_case_get_held(store *st, const char *id, store_case *out,
+                        rc_error *err);
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
