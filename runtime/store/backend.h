@@ -65,8 +65,10 @@
 
 typedef struct store_ops store_ops;
 
-/* A journal run holds at most this many rows: SQLite numbers a run's rows
- * from its id and pages the journal by it. */
+/* A journal run holds at most this many rows: a run's rows are numbered
+ * from its id, so a page that starts inside a run looks back at most this
+ * far for it (PostgreSQL's journal page; SQLite walks a case's runs from
+ * its row, schema 17). */
 enum { STORE_JOURNAL_RUN = 64 };
 
 /* The part of every store that store.c owns. A backend's own struct
