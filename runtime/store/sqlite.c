@@ -617,10 +617,14 @@ static const char *const sql[S_COUNT] = {
         "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
         "ORDER BY id LIMIT ?4",
     /* Rows after ?2: the walk stops at the run that holds ?2 or is
-     * older. */
+     * older. Only the oldest ?3 runs with such rows are opened (each
+     * holds one at least): a page opened every run the walk passed and
+     * sorted all their rows (the first page of a 320,000-row journal:
+     * 610 ms where it is 77, and 114 by the index before step 17). */
     [S_JOURNAL_PAGE] =
         JOURNAL_CHAIN("r.id > ?2") "SELECT " JOURNAL_COLS
-        " FROM r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
+        " FROM (SELECT id, rows FROM r WHERE id + n - 1 > ?2 ORDER BY id "
+        "LIMIT ?3) r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
     [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
