@@ -2022,8 +2022,12 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
     return RC_OK;
   }
   /* The case is read before its timer is taken: a case this node has
-   * no version for leaves its timer where it is. */
-  rc = store_case_get(eng->st, ev->case_id, c, err);
+   * no version for leaves its timer where it is. Held: the claim passes
+   * over a case another node's writer holds (a payment), and a step that
+   * then read it would write back what that writer changed (a promise's
+   * due timer broke the promise it had just kept, with the paid amount
+   * it read before). */
+  rc = store_case_get_held(eng->st, ev->case_id, c, err);
   if (rc == RC_OK && version_waits(eng, c)) {
     pass_over(eng, ev->timer_id ? (struct passed_key){1, ev->at, ev->timer_id}
                                 : (struct passed_key){0, 0, ev->event_id});
