@@ -14,55 +14,21 @@
 set -eu
 [ $# -eq 4 ] || { echo "usage: held_step.sh RECOUP EXAMPLE STATE WORKDIR" >&2; exit 2; }
 recoup=$1 example=$2 state=$3 work=$4
-cluster="sh $(dirname "$0")/cluster.sh"
 db=held_step_$$
-url=$($cluster url "$state" | sed "s|/postgres?|/$db?|")
-pid=
-. "$(dirname "$0")/session.sh"
+. "$(dirname "$0")/book.sh"
 
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null
-  $cluster sql "$state" "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-rm -rf "$work"
-mkdir -p "$work"
-cp -r "$example" "$work/inst"
-rm -rf "$work/inst/var"
-q() { $cluster sql "$state" "$1" "$db"; }
-until_t() { # no time is asserted: the bound only ends a test that went wrong
-  i=0
-  until [ "$(q "$1")" = t ]; do
-    i=$((i + 1))
-    [ $i -le 300 ] || { fail "$2"; return 1; }
-    sleep 0.2
-  done
-}
-
-$cluster sql "$state" "CREATE DATABASE $db"
 head -n 2 "$example/data/portfolio.csv" >"$work/one.csv"
 case=$(tail -n 1 "$work/one.csv" | cut -d, -f1)
-"$recoup" import "$work/one.csv" "$work/inst" --db "$url" >/dev/null
+"$recoup" import "$work/one.csv" "$inst" --db "$url" >/dev/null
 
 # The promise, taken by an agent through the service.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RECOUP_AGENT_TOKEN=agent "$recoup" serve "$work/inst" --db "$url" \
-  --listen "127.0.0.1:$port" 2>"$work/serve.log" >/dev/null &
-pid=$!
-i=0
-until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
-  i=$((i + 1))
-  [ $i -le 300 ] || { echo "FAIL: the service did not answer" >&2; exit 1; }
-  sleep 0.2
-done
+node_up
 curl -s -X POST -H "Authorization: Bearer agent" -H "Content-Type: application/json" \
   -d '{"amount": 1000, "by": "7d"}' \
   "http://127.0.0.1:$port/v1/cases/$case/promises" >"$work/promise"
 grep -q '"open"' "$work/promise" || { echo "FAIL: no promise: $(cat "$work/promise")" >&2; exit 1; }
-kill "$pid" && wait "$pid" 2>/dev/null || true
-pid=
+kill $pids && wait $pids 2>/dev/null || true
+pids=
 # Its day has passed: its timer is due at the next sweep.
 q "UPDATE timers SET due = 1 WHERE event = '__promise_due'" >/dev/null
 
@@ -76,15 +42,15 @@ until_t "SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = '$db' \
 AND state = 'idle in transaction' AND query LIKE 'UPDATE promises%'" \
   "the session did not take the case"
 
-"$recoup" tick "$work/inst" --db "$url" --no-deliver >"$work/tick.out" 2>&1 &
-pid=$!
+"$recoup" tick "$inst" --db "$url" --no-deliver >"$work/tick.out" 2>&1 &
+pids=$!
 # The sweep waits for the payment: for the case (held) or the promise.
 until_t "SELECT count(*) >= 1 FROM pg_stat_activity WHERE datname = '$db' \
 AND wait_event_type = 'Lock'" "the sweep did not meet the payment"
 sql "COMMIT;"
 session_end
-wait "$pid" || fail "tick failed: $(cat "$work/tick.out")"
-pid=
+wait "$pids" || fail "tick failed: $(cat "$work/tick.out")"
+pids=
 
 got=$(q "SELECT status || ' ' || paid FROM promises WHERE case_id = '$case'")
 [ "$got" = "kept 1000" ] ||

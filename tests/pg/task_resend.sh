@@ -11,53 +11,17 @@
 set -eu
 [ $# -eq 4 ] || { echo "usage: task_resend.sh RECOUP EXAMPLE STATE WORKDIR" >&2; exit 2; }
 recoup=$1 example=$2 state=$3 work=$4
-cluster="sh $(dirname "$0")/cluster.sh"
 db=task_resend_$$
-url=$($cluster url "$state" | sed "s|/postgres?|/$db?|")
-pids=
-. "$(dirname "$0")/session.sh"
+. "$(dirname "$0")/book.sh"
+sed -i '/contact_hours/d' "$inst/recoup.lua"
 
-cleanup() {
-  for p in $pids; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null
-  $cluster sql "$state" "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-rm -rf "$work"
-mkdir -p "$work"
-cp -r "$example" "$work/inst"
-rm -rf "$work/inst/var"
-sed -i '/contact_hours/d' "$work/inst/recoup.lua"
-q() { $cluster sql "$state" "$1" "$db"; }
-until_t() { # no time is asserted: the bound only ends a test that went wrong
-  i=0
-  until [ "$(q "$1")" = t ]; do
-    i=$((i + 1))
-    [ $i -le 300 ] || { fail "$2"; return 1; }
-    sleep 0.2
-  done
-}
-
-$cluster sql "$state" "CREATE DATABASE $db"
 head -n 11 "$example/data/portfolio.csv" >"$work/ten.csv"
-"$recoup" import "$work/ten.csv" "$work/inst" --db "$url" \
+"$recoup" import "$work/ten.csv" "$inst" --db "$url" \
   --now "$(date -u -d '20 days ago' +%Y-%m-%dT%H:%M)" >/dev/null
-ports=
-for node in 1 2; do
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  RECOUP_AGENT_TOKEN=agent "$recoup" serve "$work/inst" --db "$url" \
-    --listen "127.0.0.1:$port" --real-time 2>"$work/serve$node.log" >/dev/null &
-  pids="$pids $!"
-  ports="$ports $port"
-  i=0
-  until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -le 300 ] || { echo "FAIL: node $node did not answer" >&2; exit 1; }
-    sleep 0.2
-  done
-done
-set -- $ports
+node_up --real-time
+port1=$port
+node_up --real-time
+port2=$port
 # A call the sweep opened.
 until_t "SELECT count(*) > 0 FROM tasks WHERE kind = 'call' AND status = 'open'" \
   "no call opened"
@@ -76,9 +40,9 @@ complete() { # port, file
     -d '{"outcome": "promise", "amount": 1000, "by": "7d"}' \
     "http://127.0.0.1:$1/v1/tasks/$task/complete" >"$2.code"
 }
-complete "$1" "$work/first" &
+complete "$port1" "$work/first" &
 c1=$!
-complete "$2" "$work/second" &
+complete "$port2" "$work/second" &
 c2=$!
 until_t "SELECT count(*) >= 2 FROM pg_stat_activity WHERE datname = '$db' \
 AND wait_event_type = 'Lock'" "the completions did not wait for the case"
