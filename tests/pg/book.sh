@@ -8,6 +8,8 @@
 #                       asserted: the bound only ends a test gone wrong)
 #   node_up [ARGS]      starts `recoup serve` on a free port with the
 #                       agent token, waits for /health; its port in $port
+#   calls_up            ten cases 20 days overdue and a node on the real
+#                       clock at any hour, whose sweep opens their calls
 . "$(dirname "$0")/session.sh"
 cluster="sh $(dirname "$0")/cluster.sh"
 url=$($cluster url "$state" | sed "s|/postgres?|/$db?|")
@@ -47,4 +49,11 @@ node_up() {
     [ $i -le 300 ] || { echo "FAIL: the node did not answer: $(cat "$work/serve.log")" >&2; exit 1; }
     sleep 0.2
   done
+}
+calls_up() {
+  sed -i '/contact_hours/d' "$inst/recoup.lua"
+  head -n 11 "$example/data/portfolio.csv" >"$work/ten.csv"
+  "$recoup" import "$work/ten.csv" "$inst" --db "$url" \
+    --now "$(date -u -d '20 days ago' +%Y-%m-%dT%H:%M)" >/dev/null
+  node_up --real-time
 }

@@ -11,12 +11,8 @@ set -eu
 recoup=$1 example=$2 state=$3 work=$4
 db=task_next_$$
 . "$(dirname "$0")/book.sh"
-sed -i '/contact_hours/d' "$inst/recoup.lua"
 
-head -n 11 "$example/data/portfolio.csv" >"$work/ten.csv"
-"$recoup" import "$work/ten.csv" "$inst" --db "$url" \
-  --now "$(date -u -d '20 days ago' +%Y-%m-%dT%H:%M)" >/dev/null
-node_up --real-time
+calls_up
 until_t "SELECT count(*) >= 2 FROM tasks WHERE queue = 'phone' AND status = 'open'" \
   "no two calls opened"
 curl -s -H "Authorization: Bearer agent" \
