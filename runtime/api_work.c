@@ -665,14 +665,23 @@ int api_task_next(service *svc, job *j, json_t **reply, int *status,
     return RC_OK;
   }
   /* The top of the caller's My work among the open tasks, claimed in the
-   * same job: no other job runs between the read and the claim. */
-  if (rc == RC_OK) rc = work_top(svc, queues, NULL, 1, NULL, 1, 1, &w, err);
+   * same job: no other job of this node runs between the read and the
+   * claim. Another node's may (PostgreSQL): a top it claimed meanwhile is
+   * passed over for the next, as this node would have given it. Each pass
+   * sees one more claim committed; the bound only ends a storm of them. */
+  for (int pass = 0; rc == RC_OK; pass++) {
+    rc = work_top(svc, queues, NULL, 1, NULL, 1, 1, &w, err);
+    if (rc == RC_OK && w.n == 0)
+      rc = rc_error_set(err, RC_ENOTFOUND, "queue",
+                        "no task waiting in your queues");
+    if (rc == RC_OK)
+      rc = engine_task_claim(svc->eng, w.items[0].id, assignee, err);
+    if (rc != RC_ECONFLICT || pass == 15) break;
+    work_rows_free(&w);
+    w.svc = svc;
+    rc = RC_OK;
+  }
   json_decref(queues);
-  if (rc == RC_OK && w.n == 0)
-    rc = rc_error_set(err, RC_ENOTFOUND, "queue",
-                      "no task waiting in your queues");
-  if (rc == RC_OK)
-    rc = engine_task_claim(svc->eng, w.items[0].id, assignee, err);
   if (rc == RC_OK) {
     json_object_set_new(w.items[0].row, "status", json_string("claimed"));
     json_object_set_new(w.items[0].row, "assignee", json_string(assignee));

@@ -1163,8 +1163,18 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
     rc = store_task_complete(eng->st, task_id, what, text, clock_now(eng->clk),
                              err);
     free(text);
-    if (rc == RC_OK) rc = task_figures(eng, &c, &t, err);
-    if (rc == RC_OK) {
+    if (rc == RC_ECONFLICT) {
+      /* Another node completed it after the read above (PostgreSQL: the
+       * read came before the case was held, and this completion waited
+       * for that node's). The answer is the one the task gives now: a
+       * resend of that completion is a duplicate, as after it. */
+      free(t.result);
+      t.result = NULL;
+      if ((rc = store_task_get(eng->st, task_id, &t, err)) == RC_OK)
+        rc = completion_seen(&t, body, result, &dup, task_id, err);
+    }
+    if (rc == RC_OK && !dup) rc = task_figures(eng, &c, &t, err);
+    if (rc == RC_OK && !dup) {
       json_t *data = json_deep_copy(body);
       json_object_set_new(data, "task", json_integer(task_id));
       json_object_set_new(data, "kind", json_string(t.kind));
@@ -1175,7 +1185,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                              clock_now(eng->clk), NULL, err);
       free(text);
     }
-    if (rc == RC_OK && result) *result = json_incref(body);
+    if (rc == RC_OK && !dup && result) *result = json_incref(body);
   }
   if (duplicate) *duplicate = dup;
   json_decref(body);
@@ -2022,8 +2032,12 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
     return RC_OK;
   }
   /* The case is read before its timer is taken: a case this node has
-   * no version for leaves its timer where it is. */
-  rc = store_case_get(eng->st, ev->case_id, c, err);
+   * no version for leaves its timer where it is. Held: the claim passes
+   * over a case another node's writer holds (a payment), and a step that
+   * then read it would write back what that writer changed (a promise's
+   * due timer broke the promise it had just kept, with the paid amount
+   * it read before). */
+  rc = store_case_get_held(eng->st, ev->case_id, c, err);
   if (rc == RC_OK && version_waits(eng, c)) {
     pass_over(eng, ev->timer_id ? (struct passed_key){1, ev->at, ev->timer_id}
                                 : (struct passed_key){0, 0, ev->event_id});
