@@ -392,7 +392,7 @@ struct store_ops {
   int (*variant_get)(store *st, const char *case_id, const char *experiment,
                      char *arm, size_t size, rc_error *err);
   int (*message_case)(store *st, int64_t id, char *case_id, size_t size,
-                      rc_error *err);
+                      char status[16], rc_error *err);
   /* The guard's reads: store.h's store_contact_times,
    * store_last_conversation, store_last_contact, store_reply_case. */
   int (*contact_times)(store *st, const char *case_id, const char *borrower_id,
