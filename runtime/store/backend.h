@@ -140,7 +140,6 @@ enum {
   STORE_COUNT_EVENTS_PENDING,
   STORE_COUNT_TIMERS,
   STORE_COUNT_TIMERS_OVERDUE,   /* due at or before `at` */
-  STORE_COUNT_MESSAGES_STATUS,  /* messages with status `arg` */
   STORE_COUNT_FIGURES_MESSAGES, /* the figures' counter for status `arg` */
   STORE_COUNT_JOURNAL_KIND      /* journal rows of kind `arg` */
 };

@@ -2810,10 +2810,6 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
       a_int(&a, at);
       return number(st, "SELECT count(*) FROM timers WHERE due <= $1", &a,
                     "overdue timers", count, err);
-    case STORE_COUNT_MESSAGES_STATUS:
-      a_text(&a, arg);
-      return number(st, "SELECT count(*) FROM messages WHERE status = $1", &a,
-                    "count", count, err);
     case STORE_COUNT_FIGURES_MESSAGES:
       if (counts_write(st, err) != RC_OK) return RC_ESTORE;
       a_text(&a, arg);

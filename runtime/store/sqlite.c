@@ -150,7 +150,6 @@ enum {
   S_TASKS_PAGE,
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
-  S_OUTBOX_DEPTH,
   S_META_DELETE,
   S_ERRORS_PAGE,
   S_USER_INSERT,
@@ -627,7 +626,6 @@ static const char *const sql[S_COUNT] = {
         "LIMIT ?3) r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
-    [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
     [S_META_DELETE] = "DELETE FROM meta WHERE key = ?1",
     /* A case in error holds its failed event and parks the later ones
      * beside it: the first failed event of each case is the one that
@@ -3408,11 +3406,6 @@ static int sq_timers_overdue(sq *st, rc_time now, int64_t *count,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-static int sq_messages_with_status(sq *st, const char *status, int64_t *count,
-                                   rc_error *err) {
-  return count_of(st, S_OUTBOX_DEPTH, status, count, err);
-}
-
 static int sq_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3 *from = NULL, *to = NULL;
   sqlite3_backup *b;
@@ -4422,8 +4415,6 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
   case STORE_COUNT_TIMERS: return sq_timers_count(st, count, err);
   case STORE_COUNT_TIMERS_OVERDUE:
     return sq_timers_overdue(st, at, count, err);
-  case STORE_COUNT_MESSAGES_STATUS:
-    return sq_messages_with_status(st, arg, count, err);
   case STORE_COUNT_FIGURES_MESSAGES:
     return sq_figures_messages(st, arg, count, err);
   default: return sq_journal_count(st, arg, count, err);
