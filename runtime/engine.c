@@ -12,6 +12,7 @@
  * is invisible outside. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,8 +490,15 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   if (user && user[0]) jb_str(&b, "user", user);
   jb_lit(&b, "}");
   /* The rest was quoted here: only the stored custom fields are read
-   * again (an import writes one such row a case it opens). */
-  if (c->data && !jb_valid(c->data))
+   * again (an import writes one such row a case it opens). A score is
+   * checked where it comes in, so one that is not finite was written into
+   * the book by hand: "%.17g" would make it inf or nan, not JSON. */
+  if (c->has_score && !isfinite(c->score))
+    rc = rc_error_set(err, RC_EINVAL, "score",
+                      "case %s: its stored score is not a finite number; "
+                      "set it right in the book",
+                      c->id);
+  else if (c->data && !jb_valid(c->data))
     rc = rc_error_set(err, RC_EINVAL, "detail",
                       "journal row 'opened' of case %s: its detail is not JSON",
                       c->id);
