@@ -623,6 +623,40 @@ static void test_journal_text_escapes_what_was_imported(void **state) {
   engine_close(eng);
 }
 
+static int64_t events_pending(engine *eng) {
+  int64_t n = -1;
+  rc_error err;
+  assert_int_equal(query_events_pending(engine_query(eng), &n, &err), RC_OK);
+  return n;
+}
+
+/* A gateway's receipt settles a message once: the same receipt again is a
+ * duplicate that queues nothing, the other outcome a conflict naming the
+ * status, and the send call's final failure returning after it queues no
+ * second `message_failed`. */
+static void test_a_receipt_settles_a_message_once(void **state) {
+  engine *eng = open_mem();
+  int64_t before;
+  int dup = -1;
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  before = events_pending(eng);
+  assert_int_equal(engine_receipt(eng, 1, "failed", &dup, &err), RC_OK);
+  assert_int_equal(dup, 0);
+  assert_int_equal(events_pending(eng), before + 1);
+  assert_int_equal(engine_receipt(eng, 1, "failed", &dup, &err), RC_OK);
+  assert_int_equal(dup, 1);
+  assert_int_equal(engine_receipt(eng, 1, "delivered", &dup, &err),
+                   RC_ECONFLICT);
+  assert_string_equal(err.field, "status");
+  assert_non_null(strstr(err.message, "is failed"));
+  assert_int_equal(
+      engine_delivery(eng, 1, "L1", 0, 1, 3, 0, "rejected", &err), RC_OK);
+  assert_int_equal(events_pending(eng), before + 1);
+  engine_close(eng);
+}
+
 /* A score is checked where it comes in (HTTP, import); one written into
  * the book by hand as infinite is refused, naming the case and the field,
  * when the case's opening is journaled: never a row that is not JSON. */
@@ -1059,6 +1093,7 @@ int main(void) {
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_a_score_edited_to_infinity_is_refused),
+      cmocka_unit_test(test_a_receipt_settles_a_message_once),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
