@@ -651,8 +651,8 @@ static void test_a_receipt_settles_a_message_once(void **state) {
                    RC_ECONFLICT);
   assert_string_equal(err.field, "status");
   assert_non_null(strstr(err.message, "is failed"));
-  assert_int_equal(
-      engine_delivery(eng, 1, "L1", 0, 1, 3, 0, "rejected", &err), RC_OK);
+  assert_int_equal(engine_delivery(eng, 1, "L1", 0, 1, 3, 0, "rejected", &err),
+                   RC_OK);
   assert_int_equal(events_pending(eng), before + 1);
   engine_close(eng);
 }
@@ -664,8 +664,8 @@ static void test_a_score_edited_to_infinity_is_refused(void **state) {
   const char *db = "/tmp/recoup-test-engine-score.db";
   const char *ids[] = {"S1"};
   json_t *j = json_pack("{s:s, s:i, s:s, s:f, s:{s:s, s:s}}", "id", "S1",
-                        "balance", 1000, "due_date", "2026-01-01", "score",
-                        0.5, "borrower", "id", "B-S1", "name", "N");
+                        "balance", 1000, "due_date", "2026-01-01", "score", 0.5,
+                        "borrower", "id", "B-S1", "name", "N");
   engine *eng;
   sqlite3 *book;
   rc_error err;
@@ -678,10 +678,10 @@ static void test_a_score_edited_to_infinity_is_refused(void **state) {
   engine_close(eng);
   json_decref(j);
   assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(book,
-                                "UPDATE cases SET score = 9e999 WHERE id = 'S1'",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book, "UPDATE cases SET score = 9e999 WHERE id = 'S1'", NULL,
+                   NULL, NULL),
+      SQLITE_OK);
   sqlite3_close(book);
   eng = open_at(db, "2026-01-05T09:00");
   assert_int_equal(engine_import_begin(eng, &err), RC_OK);

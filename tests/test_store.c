@@ -1575,15 +1575,19 @@ static void test_outbox_order_first_attempts_then_due_retries(void **state) {
   store_close(st);
 }
 
-static int message_move(store *st, int64_t id, unsigned fields,
-                        const char *status, int *changed) {
+/* Moves a message and checks whether the store says it changed. */
+static void expect_move(store *st, int64_t id, unsigned fields,
+                        const char *status, int want_changed) {
+  int changed = -1;
   rc_error err;
-  return store_message_update(st, id,
-                              &(store_message_change){.fields = fields,
-                                                      .status = status,
-                                                      .attempts = 1,
-                                                      .at = 2000},
-                              changed, &err);
+  assert_int_equal(
+      store_message_update(
+          st, id,
+          &(store_message_change){
+              .fields = fields, .status = status, .attempts = 1, .at = 2000},
+          &changed, &err),
+      RC_OK);
+  assert_int_equal(changed, want_changed);
 }
 
 static int64_t messages_with(store *st, const char *status) {
@@ -1600,29 +1604,18 @@ static void test_message_status_never_goes_back(void **state) {
   store *st = open_store();
   store_outgoing *due;
   int64_t a, b;
-  int changed = -1, n;
+  int n;
   rc_error err;
   (void)state;
   add_case(st, "C1");
   a = queue_message(st, "a");
   b = queue_message(st, "b");
-  assert_int_equal(message_move(st, a, STORE_MSG_STATUS, "delivered", &changed),
-                   RC_OK);
-  assert_int_equal(changed, 1);
-  assert_int_equal(message_move(st, a, STORE_MSG_STATUS, "delivered", &changed),
-                   RC_OK);
-  assert_int_equal(changed, 0);
-  assert_int_equal(message_move(st, a, STORE_MSG_STATUS, "failed", &changed),
-                   RC_OK);
-  assert_int_equal(changed, 0);
-  assert_int_equal(message_move(st, a, STORE_MSG_ATTEMPT, "sent", &changed),
-                   RC_OK);
-  assert_int_equal(changed, 0);
-  assert_int_equal(message_move(st, b, STORE_MSG_STATUS, "failed", &changed),
-                   RC_OK);
-  assert_int_equal(message_move(st, b, STORE_MSG_ATTEMPT, "queued", &changed),
-                   RC_OK);
-  assert_int_equal(changed, 0);
+  expect_move(st, a, STORE_MSG_STATUS, "delivered", 1);
+  expect_move(st, a, STORE_MSG_STATUS, "delivered", 0);
+  expect_move(st, a, STORE_MSG_STATUS, "failed", 0);
+  expect_move(st, a, STORE_MSG_ATTEMPT, "sent", 0);
+  expect_move(st, b, STORE_MSG_STATUS, "failed", 1);
+  expect_move(st, b, STORE_MSG_ATTEMPT, "queued", 0);
   assert_int_equal(messages_with(st, "delivered"), 1);
   assert_int_equal(messages_with(st, "failed"), 1);
   assert_int_equal(messages_with(st, "sent"), 0);

@@ -1834,9 +1834,9 @@ static int op_message_update(store *s, int64_t id,
               &a, "release message", &n, err);
   } else if (!ch->only_if && f == STORE_MSG_STATUS) {
     a_text(&a, ch->status);
-    rc = exec(st,
-              "UPDATE messages SET status = $2 WHERE id = $1 AND " UNSETTLED,
-              &a, "message status", &n, err);
+    rc =
+        exec(st, "UPDATE messages SET status = $2 WHERE id = $1 AND " UNSETTLED,
+             &a, "message status", &n, err);
   } else {
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: a message change this store cannot make");

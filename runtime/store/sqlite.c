@@ -4172,8 +4172,8 @@ static int op_message_update(store *s, int64_t id,
   unsigned f = ch->fields;
   int done = 1, rc;
   if (f & STORE_MSG_ATTEMPT) {
-    rc = sq_message_attempt(st, id, ch->status, ch->attempts,
-                            ch->next_attempt, ch->reason, ch->at, &done, err);
+    rc = sq_message_attempt(st, id, ch->status, ch->attempts, ch->next_attempt,
+                            ch->reason, ch->at, &done, err);
   } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
              (f & (STORE_MSG_REASON | STORE_MSG_NOT_BEFORE))) {
     rc = sq_message_recheck(st, id, ch->status, ch->reason, ch->not_before,
