@@ -661,8 +661,8 @@ static void test_a_receipt_settles_a_message_once(void **state) {
  * the book by hand as infinite is refused, naming the case and the field,
  * when the case's opening is journaled: never a row that is not JSON. */
 static void test_a_score_edited_to_infinity_is_refused(void **state) {
-  const char *db = "/tmp/recoup-test-engine-score.db";
   const char *ids[] = {"S1"};
+  char db[64];
   json_t *j = json_pack("{s:s, s:i, s:s, s:f, s:{s:s, s:s}}", "id", "S1",
                         "balance", 1000, "due_date", "2026-01-01", "score", 0.5,
                         "borrower", "id", "B-S1", "name", "N");
@@ -670,6 +670,7 @@ static void test_a_score_edited_to_infinity_is_refused(void **state) {
   sqlite3 *book;
   rc_error err;
   (void)state;
+  snprintf(db, sizeof db, "/tmp/recoup-test-score-%d.db", (int)getpid());
   unlink(db);
   eng = open_at(db, "2026-01-05T09:00");
   assert_int_equal(engine_import_begin(eng, &err), RC_OK);
