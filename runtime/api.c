@@ -739,12 +739,13 @@ static int w_receipt(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
   int64_t id = path_id(j->arg, "message", err);
   const char *st;
-  int rc;
+  int rc, duplicate = 0;
   if (!id) return RC_ENOTFOUND;
   if ((rc = body_string(j->body, "status", &st, err))) return rc;
-  if ((rc = engine_receipt(svc->eng, id, st, err))) return rc;
+  if ((rc = engine_receipt(svc->eng, id, st, &duplicate, err))) return rc;
   *status = 200;
-  *reply = json_pack("{s:I, s:s}", "message", (json_int_t)id, "status", st);
+  *reply = json_pack("{s:I, s:s}", "message", (json_int_t)id, "status",
+                     duplicate ? "duplicate" : st);
   return RC_OK;
 }
 

@@ -12,6 +12,7 @@
  * is invisible outside. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,8 +490,15 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
   if (user && user[0]) jb_str(&b, "user", user);
   jb_lit(&b, "}");
   /* The rest was quoted here: only the stored custom fields are read
-   * again (an import writes one such row a case it opens). */
-  if (c->data && !jb_valid(c->data))
+   * again (an import writes one such row a case it opens). A score is
+   * checked where it comes in, so one that is not finite was written into
+   * the book by hand: "%.17g" would make it inf or nan, not JSON. */
+  if (c->has_score && !isfinite(c->score))
+    rc = rc_error_set(err, RC_EINVAL, "score",
+                      "case %s: its stored score is not a finite number; "
+                      "set it right in the book",
+                      c->id);
+  else if (c->data && !jb_valid(c->data))
     rc = rc_error_set(err, RC_EINVAL, "detail",
                       "journal row 'opened' of case %s: its detail is not JSON",
                       c->id);
@@ -1354,23 +1362,35 @@ int engine_task_assign(engine *eng, int64_t task_id, const char *user,
 }
 
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
-                   rc_error *err) {
-  char case_id[160], data[64];
-  int delivered;
+                   int *duplicate, rc_error *err) {
+  char case_id[160], was[16], data[64];
+  int delivered, changed = 0;
   int rc;
+  if (duplicate) *duplicate = 0;
   if (!status || (strcmp(status, "delivered") && strcmp(status, "failed")))
     return rc_error_set(err, RC_EINVAL, "status",
                         "a receipt status is \"delivered\" or \"failed\"");
   delivered = strcmp(status, "delivered") == 0;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, err);
+  rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, was,
+                          err);
   if (rc == RC_OK)
     rc = store_message_update(
         eng->st, message_id,
         &(store_message_change){.fields = STORE_MSG_STATUS, .status = status},
-        NULL, err);
+        &changed, err);
+  /* Settled before: read again, as another receipt may have come between
+   * the read and the write. A gateway's retry is acknowledged, the other
+   * outcome refused — a status never goes back. */
+  if (rc == RC_OK && !changed)
+    rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, was,
+                            err);
+  if (rc == RC_OK && !changed && strcmp(was, status) != 0)
+    rc = rc_error_set(err, RC_ECONFLICT, "status", "message %lld is %s",
+                      (long long)message_id, was);
+  if (rc == RC_OK && !changed && duplicate) *duplicate = 1;
   snprintf(data, sizeof data, "{\"message\":%lld}", (long long)message_id);
-  if (rc == RC_OK)
+  if (rc == RC_OK && changed)
     rc = store_event_put(eng->st, case_id,
                          delivered ? "message_delivered" : "message_failed",
                          data, clock_now(eng->clk), NULL, err);
@@ -1381,7 +1401,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                     int ok, int final, int attempts, rc_time next_attempt,
                     const char *reason, rc_error *err) {
   const char *status = ok ? "sent" : final ? "failed" : "queued";
-  int rc;
+  int changed = 0, rc;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   rc = store_message_update(
       eng->st, message_id,
@@ -1392,7 +1412,7 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
           .next_attempt = ok || final ? 0 : next_attempt,
           .reason = reason,
           .at = clock_now(eng->clk)},
-      NULL, err);
+      &changed, err);
   if (rc == RC_OK) {
     json_t *d =
         json_pack("{s:I, s:s, s:i, s:s?}", "message", (json_int_t)message_id,
@@ -1404,7 +1424,9 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
     }
     rc = journal(eng, case_id, "delivery", NULL, 0, d, err);
   }
-  if (rc == RC_OK && final && !ok) {
+  /* Not changed: the gateway's receipt came first and its event is
+   * queued already. */
+  if (rc == RC_OK && changed && final && !ok) {
     json_t *d = json_pack("{s:I, s:s?}", "message", (json_int_t)message_id,
                           "reason", reason);
     rc = enqueue_event(eng, case_id, "message_failed", d, err);

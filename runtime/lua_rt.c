@@ -242,7 +242,7 @@ static int rt_receipt(lua_State *L) {
   engine *eng = check_rt(L);
   int64_t id = id_arg(L, 2, "message or message id");
   rc_error err;
-  if (engine_receipt(eng, id, luaL_checkstring(L, 3), &err) != RC_OK)
+  if (engine_receipt(eng, id, luaL_checkstring(L, 3), NULL, &err) != RC_OK)
     return fail(L, &err);
   settle(L, eng);
   return 0;

@@ -663,7 +663,8 @@ static int deliver_day(arm *a, rc_error *err) {
     rc_error_clear(&why);
     if ((rc = engine_job_begin(a->eng, err)) != RC_OK) break;
     r = engine_delivery(a->eng, a->out[i].id, c->id, 1, 1, 1, 0, NULL, &why);
-    if (r == RC_OK) r = engine_receipt(a->eng, a->out[i].id, "delivered", &why);
+    if (r == RC_OK)
+      r = engine_receipt(a->eng, a->out[i].id, "delivered", NULL, &why);
     if (r == RC_OK && draw(a->seed, c->hash ^ (uint64_t)a->out[i].id, a->day,
                            DRAW_REPLY) < a->out[i].reply) {
       r = engine_reply(a->eng, c->id, NULL, "simulated reply", case_out, &why);

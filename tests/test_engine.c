@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "recoup/engine.h"
 
@@ -622,6 +623,78 @@ static void test_journal_text_escapes_what_was_imported(void **state) {
   engine_close(eng);
 }
 
+static int64_t events_pending(engine *eng) {
+  int64_t n = -1;
+  rc_error err;
+  assert_int_equal(query_events_pending(engine_query(eng), &n, &err), RC_OK);
+  return n;
+}
+
+/* A gateway's receipt settles a message once: the same receipt again is a
+ * duplicate that queues nothing, the other outcome a conflict naming the
+ * status, and the send call's final failure returning after it queues no
+ * second `message_failed`. */
+static void test_a_receipt_settles_a_message_once(void **state) {
+  engine *eng = open_mem();
+  int64_t before;
+  int dup = -1;
+  rc_error err;
+  (void)state;
+  open_case(eng, "L1", NULL);
+  before = events_pending(eng);
+  assert_int_equal(engine_receipt(eng, 1, "failed", &dup, &err), RC_OK);
+  assert_int_equal(dup, 0);
+  assert_int_equal(events_pending(eng), before + 1);
+  assert_int_equal(engine_receipt(eng, 1, "failed", &dup, &err), RC_OK);
+  assert_int_equal(dup, 1);
+  assert_int_equal(engine_receipt(eng, 1, "delivered", &dup, &err),
+                   RC_ECONFLICT);
+  assert_string_equal(err.field, "status");
+  assert_non_null(strstr(err.message, "is failed"));
+  assert_int_equal(engine_delivery(eng, 1, "L1", 0, 1, 3, 0, "rejected", &err),
+                   RC_OK);
+  assert_int_equal(events_pending(eng), before + 1);
+  engine_close(eng);
+}
+
+/* A score is checked where it comes in (HTTP, import); one written into
+ * the book by hand as infinite is refused, naming the case and the field,
+ * when the case's opening is journaled: never a row that is not JSON. */
+static void test_a_score_edited_to_infinity_is_refused(void **state) {
+  const char *ids[] = {"S1"};
+  char db[64];
+  json_t *j = json_pack("{s:s, s:i, s:s, s:f, s:{s:s, s:s}}", "id", "S1",
+                        "balance", 1000, "due_date", "2026-01-01", "score", 0.5,
+                        "borrower", "id", "B-S1", "name", "N");
+  engine *eng;
+  sqlite3 *book;
+  rc_error err;
+  (void)state;
+  snprintf(db, sizeof db, "/tmp/recoup-test-score-%d.db", (int)getpid());
+  unlink(db);
+  eng = open_at(db, "2026-01-05T09:00");
+  assert_int_equal(engine_import_begin(eng, &err), RC_OK);
+  assert_int_equal(engine_import_case(eng, j, 0, NULL, &err), RC_OK);
+  assert_int_equal(engine_commit(eng, &err), RC_OK);
+  engine_close(eng);
+  json_decref(j);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book, "UPDATE cases SET score = 9e999 WHERE id = 'S1'", NULL,
+                   NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(book);
+  eng = open_at(db, "2026-01-05T09:00");
+  assert_int_equal(engine_import_begin(eng, &err), RC_OK);
+  assert_int_equal(engine_import_opened(eng, ids, 1, &err), RC_EINVAL);
+  assert_string_equal(err.field, "score");
+  assert_non_null(strstr(err.message, "S1"));
+  engine_rollback(eng);
+  assert_int_equal(journal_kind(eng, "S1", "opened").count, 0);
+  engine_close(eng);
+  unlink(db);
+}
+
 /* The users named on a case's payment rows, in order ("-" for none). */
 static int payment_users(void *ud, const store_value *cols, int n) {
   char *out = ud;
@@ -1020,6 +1093,8 @@ int main(void) {
           test_an_overpayment_is_kept_and_its_resend_is_a_duplicate),
       cmocka_unit_test(test_a_payment_ref_reused_elsewhere_is_a_conflict),
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
+      cmocka_unit_test(test_a_score_edited_to_infinity_is_refused),
+      cmocka_unit_test(test_a_receipt_settles_a_message_once),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),

@@ -199,7 +199,7 @@ static void add_message(store *st, int64_t *id) {
  * batch sends them first, and a savepoint rolled back takes its own. */
 static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
   store *st = open_store();
-  char case_id[16];
+  char case_id[16], status[16];
   int64_t id;
   rc_error err;
   (void)state;
@@ -212,9 +212,10 @@ static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
                      RC_OK);
     assert_int_equal(store_journal_write(st, &err), RC_OK);
   }
-  assert_int_equal(store_message_case(st, id, case_id, sizeof case_id, &err),
-                   RC_OK);
+  assert_int_equal(
+      store_message_case(st, id, case_id, sizeof case_id, status, &err), RC_OK);
   assert_string_equal(case_id, "C1");
+  assert_string_equal(status, "queued");
   add_message(st, &id);
   add_message(st, &id);
   assert_int_equal(store_savepoint(st, &err), RC_OK);

@@ -345,6 +345,11 @@ static void test_receipts_replies_and_reports(void **state) {
   (void)state;
   expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"delivered\"}"),
          200, "delivered");
+  /* A gateway's retry is acknowledged once; the other outcome is refused. */
+  expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"delivered\"}"),
+         200, "\"status\":\"duplicate\"");
+  expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"failed\"}"), 409,
+         "is delivered");
   expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"lost\"}"), 422,
          NULL);
   expect(post("/v1/replies", INGEST,

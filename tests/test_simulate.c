@@ -286,7 +286,7 @@ static void test_model_recovers_the_reply_rate(void **st) {
       assert_int_equal(
           engine_delivery(eng, o->ids[i], o->cases[i], 1, 1, 1, 0, NULL, &err),
           RC_OK);
-      assert_int_equal(engine_receipt(eng, o->ids[i], "delivered", &err),
+      assert_int_equal(engine_receipt(eng, o->ids[i], "delivered", NULL, &err),
                        RC_OK);
       sent++;
       if (uniform() < reply_truth) {

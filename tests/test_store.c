@@ -1575,6 +1575,57 @@ static void test_outbox_order_first_attempts_then_due_retries(void **state) {
   store_close(st);
 }
 
+/* Moves a message and checks whether the store says it changed. */
+static void expect_move(store *st, int64_t id, unsigned fields,
+                        const char *status, int want_changed) {
+  int changed = -1;
+  rc_error err;
+  assert_int_equal(
+      store_message_update(
+          st, id,
+          &(store_message_change){
+              .fields = fields, .status = status, .attempts = 1, .at = 2000},
+          &changed, &err),
+      RC_OK);
+  assert_int_equal(changed, want_changed);
+}
+
+static int64_t messages_with(store *st, const char *status) {
+  int64_t n = -1;
+  rc_error err;
+  assert_int_equal(store_figures_messages(st, status, &n, &err), RC_OK);
+  return n;
+}
+
+/* A message's status never goes back: the gateway's receipt settles it,
+ * a second receipt changes nothing, and a send call that returns after
+ * the receipt (sent, or a retry) leaves the receipt's status. */
+static void test_message_status_never_goes_back(void **state) {
+  store *st = open_store();
+  store_outgoing *due;
+  int64_t a, b;
+  int n;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  a = queue_message(st, "a");
+  b = queue_message(st, "b");
+  expect_move(st, a, STORE_MSG_STATUS, "delivered", 1);
+  expect_move(st, a, STORE_MSG_STATUS, "delivered", 0);
+  expect_move(st, a, STORE_MSG_STATUS, "failed", 0);
+  expect_move(st, a, STORE_MSG_ATTEMPT, "sent", 0);
+  expect_move(st, b, STORE_MSG_STATUS, "failed", 1);
+  expect_move(st, b, STORE_MSG_ATTEMPT, "queued", 0);
+  assert_int_equal(messages_with(st, "delivered"), 1);
+  assert_int_equal(messages_with(st, "failed"), 1);
+  assert_int_equal(messages_with(st, "sent"), 0);
+  assert_int_equal(messages_with(st, "queued"), 0);
+  assert_int_equal(store_outbox_due(st, 9000, 10, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 0);
+  free(due);
+  store_close(st);
+}
+
 static int collect_ids(void *ud, const store_value *cols, int n) {
   char *out = ud;
   for (int i = 0; i < n; i++)
@@ -1904,6 +1955,8 @@ int main(void) {
           test_failed_events_wait_and_retry_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_outbox_order_first_attempts_then_due_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_message_status_never_goes_back,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_pages_read_a_window_at_a_time,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -155,11 +155,16 @@ int engine_guard_explain(engine *eng, const char *case_id,
                          const char (*channels)[24], int n,
                          policy_explanation *out, rc_zone **zone,
                          rc_error *err);
+/* The gateway's word on a message: "delivered" or "failed", once. The
+ * same receipt again sets *duplicate (may be NULL) and queues nothing; the
+ * other one for a message it already settled is a conflict naming the
+ * status, since a status never goes back. */
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
-                   rc_error *err);
+                   int *duplicate, rc_error *err);
 /* One delivery attempt's outcome, from the outbox: sent; or a retry at
  * next_attempt; or, when final, failed for good — then `message_failed`
- * is queued for the case. */
+ * is queued for the case. A receipt that came first keeps its status
+ * (and its event is the only one). */
 int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                     int ok, int final, int attempts, rc_time next_attempt,
                     const char *reason, rc_error *err);

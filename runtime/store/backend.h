@@ -140,7 +140,6 @@ enum {
   STORE_COUNT_EVENTS_PENDING,
   STORE_COUNT_TIMERS,
   STORE_COUNT_TIMERS_OVERDUE,   /* due at or before `at` */
-  STORE_COUNT_MESSAGES_STATUS,  /* messages with status `arg` */
   STORE_COUNT_FIGURES_MESSAGES, /* the figures' counter for status `arg` */
   STORE_COUNT_JOURNAL_KIND      /* journal rows of kind `arg` */
 };
@@ -392,7 +391,7 @@ struct store_ops {
   int (*variant_get)(store *st, const char *case_id, const char *experiment,
                      char *arm, size_t size, rc_error *err);
   int (*message_case)(store *st, int64_t id, char *case_id, size_t size,
-                      rc_error *err);
+                      char status[16], rc_error *err);
   /* The guard's reads: store.h's store_contact_times,
    * store_last_conversation, store_last_contact, store_reply_case. */
   int (*contact_times)(store *st, const char *case_id, const char *borrower_id,

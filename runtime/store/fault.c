@@ -639,11 +639,11 @@ static int f_variant_get(store *st, const char *case_id, const char *experiment,
 }
 
 static int f_message_case(store *st, int64_t id, char *case_id, size_t size,
-                          rc_error *err) {
+                          char status[16], rc_error *err) {
   if (fault_fires("message_case", err)) {
     return RC_ESTORE;
   }
-  return fault.real->message_case(st, id, case_id, size, err);
+  return fault.real->message_case(st, id, case_id, size, status, err);
 }
 
 static int f_contact_times(store *st, const char *case_id,

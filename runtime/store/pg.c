@@ -1771,8 +1771,13 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
   return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
 }
 
+/* A message the gateway's receipt (or a final failure) settled: its
+ * status never goes back, whichever write comes later. */
+#define UNSETTLED "status NOT IN ('delivered', 'failed')"
+
 /* The moves the engine makes (store.h: store_message_update), each one
- * statement; a delivery attempt also ends the message's claim. */
+ * statement (two for an attempt on a settled message); a delivery attempt
+ * also ends the message's claim. */
 static int op_message_update(store *s, int64_t id,
                              const store_message_change *ch, int *changed,
                              rc_error *err) {
@@ -1793,9 +1798,22 @@ static int op_message_update(store *s, int64_t id,
               "UPDATE messages SET status = $2, attempts = $3, "
               "next_attempt = $4, reason = $5, sent_at = CASE WHEN $2 = "
               "'sent' THEN $6 ELSE sent_at END, claimed_by = NULL, "
-              "claimed_until = NULL WHERE id = $1",
+              "claimed_until = NULL WHERE id = $1 AND " UNSETTLED,
               &a, "delivery attempt", &n, err);
-    n = 1;
+    if (rc == RC_OK && n == 0) {
+      /* The gateway's receipt came before the send call returned: the
+       * attempt is counted, the receipt's status and reason kept. */
+      args k = {0};
+      a_int(&k, id);
+      a_text(&k, ch->status);
+      a_int(&k, ch->attempts);
+      a_int(&k, ch->at);
+      rc = exec(st,
+                "UPDATE messages SET attempts = $3, sent_at = CASE WHEN $2 = "
+                "'sent' THEN $4 ELSE sent_at END, claimed_by = NULL, "
+                "claimed_until = NULL WHERE id = $1",
+                &k, "delivery attempt", NULL, err);
+    }
   } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
              (f & (STORE_MSG_REASON | STORE_MSG_NOT_BEFORE))) {
     a_text(&a, ch->status);
@@ -1816,9 +1834,9 @@ static int op_message_update(store *s, int64_t id,
               &a, "release message", &n, err);
   } else if (!ch->only_if && f == STORE_MSG_STATUS) {
     a_text(&a, ch->status);
-    rc = exec(st, "UPDATE messages SET status = $2 WHERE id = $1", &a,
-              "message status", &n, err);
-    n = 1;
+    rc =
+        exec(st, "UPDATE messages SET status = $2 WHERE id = $1 AND " UNSETTLED,
+             &a, "message status", &n, err);
   } else {
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: a message change this store cannot make");
@@ -2792,10 +2810,6 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
       a_int(&a, at);
       return number(st, "SELECT count(*) FROM timers WHERE due <= $1", &a,
                     "overdue timers", count, err);
-    case STORE_COUNT_MESSAGES_STATUS:
-      a_text(&a, arg);
-      return number(st, "SELECT count(*) FROM messages WHERE status = $1", &a,
-                    "count", count, err);
     case STORE_COUNT_FIGURES_MESSAGES:
       if (counts_write(st, err) != RC_OK) return RC_ESTORE;
       a_text(&a, arg);
@@ -3044,13 +3058,19 @@ static int op_variant_get(store *s, const char *case_id, const char *experiment,
 }
 
 static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
-                           rc_error *err) {
+                           char status[16], rc_error *err) {
   args a = {0};
+  PGresult *r;
   int rc;
 
   a_int(&a, id);
-  rc = text_of(PG(s), "SELECT case_id FROM messages WHERE id = $1", &a,
-               "message", case_id, size, err);
+  rc = one(PG(s), "SELECT case_id, status FROM messages WHERE id = $1", &a,
+           "message", &r, err);
+  if (rc == RC_OK) {
+    copy_col(case_id, size, r, 0, 0);
+    copy_col(status, 16, r, 0, 1);
+    PQclear(r);
+  }
   if (rc != RC_ENOTFOUND) return rc;
   return rc_error_set(err, RC_ENOTFOUND, "message", "unknown message %lld",
                       (long long)id);

@@ -150,7 +150,6 @@ enum {
   S_TASKS_PAGE,
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
-  S_OUTBOX_DEPTH,
   S_META_DELETE,
   S_ERRORS_PAGE,
   S_USER_INSERT,
@@ -416,7 +415,7 @@ static const char *const sql[S_COUNT] = {
                         "case_id = ?1 ORDER BY id",
     [S_MESSAGES_ALL] = "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
     [S_MESSAGE_STATUS] = "UPDATE messages SET status = ?2 WHERE id = ?1",
-    [S_MESSAGE_CASE] = "SELECT case_id FROM messages WHERE id = ?1",
+    [S_MESSAGE_CASE] = "SELECT case_id, status FROM messages WHERE id = ?1",
     [S_TASK_INSERT] =
         "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
         "fields, state, keep, at, channel, priority) VALUES (?1, ?2, ?3, ?4, "
@@ -627,7 +626,6 @@ static const char *const sql[S_COUNT] = {
         "LIMIT ?3) r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
-    [S_OUTBOX_DEPTH] = "SELECT count(*) FROM messages WHERE status = ?1",
     [S_META_DELETE] = "DELETE FROM meta WHERE key = ?1",
     /* A case in error holds its failed event and parks the later ones
      * beside it: the first failed event of each case is the one that
@@ -643,8 +641,10 @@ static const char *const sql[S_COUNT] = {
         "AND p.status = 'failed' AND p.id < e.id) "
         "ORDER BY e.id DESC LIMIT ?2",
     [S_MESSAGE_ATTEMPT] =
-        "UPDATE messages SET status = ?2, attempts = ?3, next_attempt = ?4, "
-        "reason = ?5, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
+        "UPDATE messages SET status = CASE WHEN status IN ('delivered', "
+        "'failed') THEN status ELSE ?2 END, attempts = ?3, next_attempt = ?4, "
+        "reason = CASE WHEN status IN ('delivered', 'failed') THEN reason "
+        "ELSE ?5 END, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
         "END WHERE id = ?1",
     [S_USER_INSERT] =
         "INSERT INTO users(name, role, queues, password_hash, created_at) "
@@ -2706,12 +2706,18 @@ static int sq_messages_each(sq *st, const char *case_id, store_row_fn fn,
   return each_row(st, s, fn, ud, err);
 }
 
+/* A gateway's receipt (delivered or failed) or the send's outcome
+ * settles a message once: a status never goes back from them. */
+static int settled(const char *status) {
+  return strcmp(status, "delivered") == 0 || strcmp(status, "failed") == 0;
+}
+
 static int sq_message_set_status(sq *st, int64_t id, const char *status,
-                                 rc_error *err) {
+                                 int *done, rc_error *err) {
   sqlite3_stmt *s;
   char was[16];
   int rc = message_status(st, id, was, sizeof was, err);
-  if (rc != RC_OK) return rc;
+  if (rc != RC_OK || (*done = !settled(was)) == 0) return rc;
   s = stmt(st, S_MESSAGE_STATUS);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, status);
@@ -2721,13 +2727,15 @@ static int sq_message_set_status(sq *st, int64_t id, const char *status,
 }
 
 static int sq_message_case(sq *st, int64_t id, char *case_id, size_t size,
-                           rc_error *err) {
+                           char status[16], rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_MESSAGE_CASE);
   int rc;
   sqlite3_bind_int64(s, 1, id);
   rc = one_row(st, s, sqlite3_step(s), err, "message");
-  if (rc == RC_OK)
+  if (rc == RC_OK) {
     snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc_copy(status, 16, (const char *)sqlite3_column_text(s, 1));
+  }
   sqlite3_reset(s);
   if (rc != RC_ENOTFOUND) return rc;
   return rc_error_set(err, RC_ENOTFOUND, "message", "unknown message %lld",
@@ -3266,13 +3274,17 @@ static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
   return RC_OK;
 }
 
+/* A send call that returns after the gateway's receipt records its
+ * attempt but leaves the receipt's status (and no reason over it). */
 static int sq_message_attempt(sq *st, int64_t id, const char *status,
                               int attempts, rc_time next_attempt,
-                              const char *reason, rc_time at, rc_error *err) {
+                              const char *reason, rc_time at, int *done,
+                              rc_error *err) {
   sqlite3_stmt *s;
   char was[16];
   int rc = message_status(st, id, was, sizeof was, err);
   if (rc != RC_OK) return rc;
+  *done = !settled(was);
   s = stmt(st, S_MESSAGE_ATTEMPT);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, status);
@@ -3280,7 +3292,8 @@ static int sq_message_attempt(sq *st, int64_t id, const char *status,
   sqlite3_bind_int64(s, 4, next_attempt); /* 0: at once (see migration 6) */
   bind_text(s, 5, reason);
   sqlite3_bind_int64(s, 6, at);
-  if ((rc = exec_stmt(st, s, err, "delivery attempt")) != RC_OK || !was[0])
+  if ((rc = exec_stmt(st, s, err, "delivery attempt")) != RC_OK || !was[0] ||
+      !*done)
     return rc;
   return messages_move(st, was, status, 1, err);
 }
@@ -3391,11 +3404,6 @@ static int sq_timers_overdue(sq *st, rc_time now, int64_t *count,
   if (rc != SQLITE_ROW) fail(st, err, "overdue timers");
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
-}
-
-static int sq_messages_with_status(sq *st, const char *status, int64_t *count,
-                                   rc_error *err) {
-  return count_of(st, S_OUTBOX_DEPTH, status, count, err);
 }
 
 static int sq_copy(const char *src, const char *dst, rc_error *err) {
@@ -4164,8 +4172,8 @@ static int op_message_update(store *s, int64_t id,
   unsigned f = ch->fields;
   int done = 1, rc;
   if (f & STORE_MSG_ATTEMPT) {
-    rc = sq_message_attempt(st, id, ch->status, ch->attempts,
-                            ch->next_attempt, ch->reason, ch->at, err);
+    rc = sq_message_attempt(st, id, ch->status, ch->attempts, ch->next_attempt,
+                            ch->reason, ch->at, &done, err);
   } else if (ch->only_if && strcmp(ch->only_if, "deferred") == 0 &&
              (f & (STORE_MSG_REASON | STORE_MSG_NOT_BEFORE))) {
     rc = sq_message_recheck(st, id, ch->status, ch->reason, ch->not_before,
@@ -4174,7 +4182,7 @@ static int op_message_update(store *s, int64_t id,
              ch->status && strcmp(ch->status, "queued") == 0) {
     rc = sq_message_release(st, id, &done, err);
   } else if (!ch->only_if && f == STORE_MSG_STATUS) {
-    rc = sq_message_set_status(st, id, ch->status, err);
+    rc = sq_message_set_status(st, id, ch->status, &done, err);
   } else {
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: a message change this store cannot make");
@@ -4407,8 +4415,6 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
   case STORE_COUNT_TIMERS: return sq_timers_count(st, count, err);
   case STORE_COUNT_TIMERS_OVERDUE:
     return sq_timers_overdue(st, at, count, err);
-  case STORE_COUNT_MESSAGES_STATUS:
-    return sq_messages_with_status(st, arg, count, err);
   case STORE_COUNT_FIGURES_MESSAGES:
     return sq_figures_messages(st, arg, count, err);
   default: return sq_journal_count(st, arg, count, err);
@@ -4461,8 +4467,8 @@ static int op_variant_get(store *s, const char *case_id, const char *experiment,
 }
 
 static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
-                           rc_error *err) {
-  return sq_message_case(SQ(s), id, case_id, size, err);
+                           char status[16], rc_error *err) {
+  return sq_message_case(SQ(s), id, case_id, size, status, err);
 }
 
 static int op_contact_times(store *s, const char *case_id,

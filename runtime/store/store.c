@@ -629,8 +629,8 @@ int store_message_update(store *st, int64_t id, const store_message_change *ch,
 }
 
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
-                       rc_error *err) {
-  return st->ops->message_case(st, id, case_id, size, err);
+                       char status[16], rc_error *err) {
+  return st->ops->message_case(st, id, case_id, size, status, err);
 }
 
 int store_task_insert(store *st, const store_task *t, int64_t *id,

@@ -298,16 +298,19 @@ int store_message_insert(store *st, const store_message *m, int64_t *id,
                          rc_error *err);
 int store_messages_each(store *st, const char *case_id, store_row_fn fn,
                         void *ud, rc_error *err);
-/* A message's move, one write (store_message_change): its status, a
- * deferred one's release ("deferred" -> "queued") or recheck (deferred
- * anew to not_before, blocked or cancelled, with the reason), or a
- * delivery attempt (STORE_MSG_ATTEMPT: status "sent", "queued" for a
- * retry at next_attempt, or "failed"; reason the gateway's word or NULL).
- * *changed (may be NULL) is 0 when only_if did not hold. */
+/* A message's move, one write (store_message_change): its status (a
+ * receipt's), a deferred one's release ("deferred" -> "queued") or
+ * recheck (deferred anew to not_before, blocked or cancelled, with the
+ * reason), or a delivery attempt (STORE_MSG_ATTEMPT: status "sent",
+ * "queued" for a retry at next_attempt, or "failed"; reason the gateway's
+ * word or NULL). A message already "delivered" or "failed" keeps that
+ * status and reason (an attempt is still counted). *changed (may be NULL)
+ * is 0 when only_if did not hold or the message was settled. */
 int store_message_update(store *st, int64_t id, const store_message_change *ch,
                          int *changed, rc_error *err);
+/* A message's case and its status now. */
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
-                       rc_error *err);
+                       char status[16], rc_error *err);
 
 /* Tasks. fields is a JSON object of what the script gave. */
 typedef struct store_task {
