@@ -444,6 +444,10 @@ static void flush(service *svc) {
     engine_stats stats = *engine_get_stats(svc->eng);
     for (int tries = 1;; tries++) {
       rc = apply_group(svc, order, n, replies, statuses, errors, &err);
+      /* The answers may rest on a slice left unsynced: a group that wrote
+       * has synced it with its own commit, one that wrote nothing (every
+       * write refused) syncs it here. */
+      if (rc == RC_OK) rc = engine_sync(svc->eng, &err);
       if (rc == RC_OK || !engine_contended(svc->eng) || tries >= GROUP_TRIES)
         break;
       /* Nothing of it was kept: run it again as it came. */
