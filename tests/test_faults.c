@@ -818,6 +818,14 @@ static void test_a_power_cut_loses_nothing_acknowledged(void **state) {
   assert_true(power.syncs > synced);
   power_cut(cut2);
   assert_int_equal(outbox_drain(ob, &err), RC_OK);
+  /* A turn of the service: a slice, then a payment's commit, one fsync. */
+  post(eng, "C1", "nudge");
+  synced = power.syncs;
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(engine_pay(eng, "C1", 100, "P2", 0, NULL, &err), RC_OK);
+  assert_int_equal(power.syncs, synced + 1);
   outbox_close(ob);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

@@ -1486,6 +1486,7 @@ static int sq_release(sq *st, rc_error *err) {
 }
 
 static int sq_begin(sq *st, int nested, rc_error *err) {
+  int lazy;
   /* What a savepoint rolls back is then only what it changed. */
   if (nested)
     return timer_keys_flush(st, err) != RC_OK ||
@@ -1494,12 +1495,13 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
                ? RC_ESTORE
                : RC_OK;
   st->fig_case_id[0] = '\0';
+  lazy = st->later;
+  st->later = 0; /* for this transaction only, whatever comes of it */
   if (st->base.depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
-  if (st->later && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
-  st->later = 0;
+  if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
     (void)sync_level(st, 0, NULL);
     return RC_ESTORE;
