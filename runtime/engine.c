@@ -342,6 +342,10 @@ int engine_commit(engine *eng, rc_error *err) {
   return store_commit(eng->st, err);
 }
 
+int engine_sync(engine *eng, rc_error *err) {
+  return store_sync(eng->st, err);
+}
+
 void engine_rollback(engine *eng) {
   invalidate(eng);
   case_keep_free(&eng->kept);
@@ -2292,7 +2296,9 @@ int engine_import_opened(engine *eng, const char *const *ids, int n,
 }
 
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err) {
-  return engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
+  int rc = engine_run_some(eng, until, INT64_MAX, steps, NULL, err);
+  /* The caller reports the run done: its batches are made durable. */
+  return rc == RC_OK ? store_sync(eng->st, err) : rc;
 }
 
 static int due_after_passed(engine *eng, rc_time until, rc_time *due,
@@ -2392,7 +2398,11 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
      * waiting requests between slices. */
     if (batch > max_steps - total) batch = (int)(max_steps - total);
     eng->event_savepoints = limit_replay > 0;
-    if ((rc = engine_begin(eng, err)) != RC_OK) break;
+    /* A batch acknowledges nothing: a power cut that takes it back leaves
+     * its timers and events in the book, to run again. Whatever leaves
+     * the process because of it waits for a sync (engine_sync). */
+    invalidate(eng);
+    if ((rc = store_begin_unsynced(eng->st, err)) != RC_OK) break;
     while (n < batch && rc == RC_OK && !replay) {
       store_event *events;
       store_timer *timers;

@@ -185,9 +185,12 @@ static int pump(outbox *ob, int most, rc_error *err) {
   if (query_outbox_due(engine_query(ob->eng), clock_now(engine_clock(ob->eng)),
                        room + ob->nflying, &due, &n, err) != RC_OK)
     return err->code;
-  if (n == 0) {
+  /* A message leaves only once the commit that wrote it is durable: a
+   * sweep's batches are left unsynced, and a power cut that took one
+   * back after its message went would have it sent again. */
+  if (n == 0 || engine_sync(ob->eng, err) != RC_OK) {
     store_outgoing_free(due, n);
-    return 0;
+    return n == 0 ? 0 : err->code;
   }
   /* The answers that come at once (files, unknown channels) are recorded
    * in one transaction; slower gateways answer later, each in its own. */

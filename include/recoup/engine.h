@@ -67,6 +67,10 @@ int engine_clock_real(engine *eng, int allowed, rc_error *err);
  * engine_run for that. */
 int engine_begin(engine *eng, rc_error *err);
 int engine_commit(engine *eng, rc_error *err);
+/* store_sync: every commit so far durable, before something leaves the
+ * process that depends on one a sweep left unsynced (an answer, a
+ * message handed to a gateway). */
+int engine_sync(engine *eng, rc_error *err);
 void engine_rollback(engine *eng);
 
 /* Opens a case (routed, `opened` queued) or updates a known one (`updated`
@@ -185,11 +189,13 @@ int engine_retry_all(engine *eng, engine_case_fn each, void *ud, int *count,
 
 /* Runs queued events and every timer due at or before until, in order,
  * with group commit. On a simulated clock the clock steps to each timer's
- * due time and ends at until. *steps counts events handled. */
+ * due time and ends at until. *steps counts events handled. Its batches'
+ * commits are durable when it returns (one sync at the end). */
 int engine_run(engine *eng, rc_time until, int64_t *steps, rc_error *err);
 /* Like engine_run, but returns after about max_steps events so that a
  * service can answer requests between slices; *more is 1 when due work
- * remains. */
+ * remains. Its commits are left unsynced: the caller syncs (engine_sync,
+ * or any plain commit) before acting on them. */
 int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                     int64_t *steps, int *more, rc_error *err);
 /* The earliest pending timer; RC_ENOTFOUND when there is none, and the

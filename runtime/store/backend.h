@@ -463,6 +463,13 @@ struct store_ops {
    * <= 0 stops that thread (store_close stops it too). A backend
    * without the notion answers RC_OK. */
   int (*checkpoint_apart)(store *st, int pages, int most, rc_error *err);
+  /* --- durable (session 11): a commit synced only when something leaves */
+  /* later 1: the next transaction begun (store_begin_unsynced) need not
+   * reach the disk at its commit; it does with the next commit that
+   * does, or the next call with later 0, which makes every commit so far
+   * durable (a barrier: free when none waits). A backend whose commits
+   * are always durable answers RC_OK. */
+  int (*durable)(store *st, int later, rc_error *err);
 };
 
 /* The backends this build has. */

@@ -82,6 +82,10 @@ static int f_checkpoint_apart(store *st, int pages, int most,
   return fault.real->checkpoint_apart(st, pages, most, err);
 }
 
+static int f_durable(store *st, int later, rc_error *err) {
+  return fault.real->durable(st, later, err);
+}
+
 static int f_copy(const char *src, const char *dst, rc_error *err) {
   return fault.real->copy(src, dst, err);
 }
@@ -965,6 +969,7 @@ const store_ops store_fault_ops = {
     .book_figures = f_book_figures,
     /* p99 (session 8) */
     .checkpoint_apart = f_checkpoint_apart,
+    .durable = f_durable,
 };
 
 const store_ops *store_fault_wrap(const store_ops *ops) {

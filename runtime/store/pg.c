@@ -786,6 +786,13 @@ static int op_checkpoint_apart(store *s, int pages, int most, rc_error *err) {
   return RC_OK;
 }
 
+/* Every commit is as durable as the server's synchronous_commit says:
+ * none waits for a barrier. */
+static int op_durable(store *s, int later, rc_error *err) {
+  (void)s, (void)later, (void)err;
+  return RC_OK;
+}
+
 /* A PostgreSQL book is copied and removed with PostgreSQL's own tools
  * (pg_dump, DROP DATABASE), by whoever runs the server. */
 static int op_copy(const char *src, const char *dst, rc_error *err) {
@@ -3803,4 +3810,5 @@ const store_ops store_pg_ops = {
     .book_present = op_book_present,
     /* p99 (session 8) */
     .checkpoint_apart = op_checkpoint_apart,
+    .durable = op_durable,
 };

@@ -21,6 +21,7 @@
 typedef struct sq sq;
 
 static void sq_close(sq *st);
+static int sq_sync(sq *st, rc_error *err);
 static int sq_event_fail(sq *st, int64_t id, rc_error *err);
 static void timer_keys_forget(sq *st);
 static int timer_keys_flush(sq *st, rc_error *err);
@@ -915,6 +916,12 @@ struct sq {
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
+  /* Commits left unsynced (store_commit_unsynced): `later`, the next
+   * transaction is one; `lazy`, the open one is (synchronous NORMAL,
+   * FULL again at its end); `unsynced`, a commit since the last sync of
+   * the WAL wrote frames no fsync has covered. `scratch`: a what-if copy,
+   * never synced. */
+  int later, lazy, unsynced, scratch;
 };
 
 static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
@@ -1152,6 +1159,8 @@ static void sq_close(sq *st) {
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  /* A command's exit tells its caller the work is done. */
+  (void)sq_sync(st, NULL);
   sq_ckpt_free(st->ckpt); /* its thread joined before the last copy */
   sqlite3_close(st->db);
   free(st);
@@ -1436,6 +1445,37 @@ static int sq_rollback(sq *st) {
   return exec_stmt(st, stmt(st, S_ROLLBACK), NULL, "rollback");
 }
 
+/* The open transaction's commit waits for the disk (lazy 0: synchronous
+ * FULL, as the book is opened) or not (1: NORMAL, still atomic). SQLite
+ * takes the level only between transactions. */
+static int sync_level(sq *st, int lazy, rc_error *err) {
+  if (st->lazy == lazy || st->scratch || !st->ckpt) return RC_OK;
+  if (sqlite3_exec(st->db,
+                   lazy ? "PRAGMA synchronous = NORMAL"
+                        : "PRAGMA synchronous = FULL",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    return fail(st, err, "synchronous");
+  st->lazy = lazy;
+  return RC_OK;
+}
+
+/* The barrier: one fsync of the WAL makes every frame in it durable,
+ * the unsynced commits' with the rest. */
+static int sq_sync(sq *st, rc_error *err) {
+  sqlite3_file *wal = NULL;
+  if (!st->unsynced) return RC_OK;
+  if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+                           &wal) != SQLITE_OK ||
+      !wal || !wal->pMethods ||
+      wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, "db",
+                        "cannot make the last commits durable: the WAL of %s "
+                        "could not be synced",
+                        sqlite3_db_filename(st->db, "main"));
+  st->unsynced = 0;
+  return RC_OK;
+}
+
 static int sq_release(sq *st, rc_error *err) {
   if (timer_keys_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
@@ -1446,6 +1486,7 @@ static int sq_release(sq *st, rc_error *err) {
 }
 
 static int sq_begin(sq *st, int nested, rc_error *err) {
+  int lazy;
   /* What a savepoint rolls back is then only what it changed. */
   if (nested)
     return timer_keys_flush(st, err) != RC_OK ||
@@ -1454,11 +1495,17 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
                ? RC_ESTORE
                : RC_OK;
   st->fig_case_id[0] = '\0';
+  lazy = st->later;
+  st->later = 0; /* for this transaction only, whatever comes of it */
   if (st->base.depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
-  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
+  if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
+  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
+    (void)sync_level(st, 0, NULL);
+    return RC_ESTORE;
+  }
   return RC_OK;
 }
 
@@ -1475,13 +1522,21 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
       return RC_ESTORE;
     return sq_release(st, err);
   }
-  if (!keep) return sq_rollback(st);
+  if (!keep) {
+    int rc = sq_rollback(st);
+    (void)sync_level(st, 0, NULL);
+    return rc;
+  }
+  long wrote = sq_ckpt_commits(st->ckpt);
   if (timer_keys_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
     sq_rollback(st);
+    (void)sync_level(st, 0, NULL);
     return RC_ESTORE;
   }
-  return RC_OK;
+  /* A synced commit's fsync of the WAL covered every frame before it. */
+  if (sq_ckpt_commits(st->ckpt) != wrote) st->unsynced = st->lazy;
+  return sync_level(st, 0, err);
 }
 
 /* The answer of a statement that reads at most one row: RC_OK with the
@@ -3940,6 +3995,8 @@ static const char *const sim_sql[] = {
 static int sq_scratch(sq *st) {
   /* A what-if copy dies with the run: a power cut loses nothing anyone
    * keeps, so its commits need not wait for the disk. */
+  st->scratch = 1;
+  st->unsynced = 0;
   return sqlite3_exec(st->db, "PRAGMA synchronous = OFF;", NULL, NULL, NULL) ==
                  SQLITE_OK
              ? RC_OK
@@ -4014,6 +4071,14 @@ static int op_begin(store *s, int nested, rc_error *err) {
 
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   return sq_end(SQ(s), nested, keep, err);
+}
+
+static int op_durable(store *s, int later, rc_error *err) {
+  if (later) {
+    SQ(s)->later = 1;
+    return RC_OK;
+  }
+  return sq_sync(SQ(s), err);
 }
 
 static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
@@ -4739,4 +4804,5 @@ const store_ops store_sqlite_ops = {
     .book_figures = op_book_figures,
     /* p99 (session 8) */
     .checkpoint_apart = op_checkpoint_apart,
+    .durable = op_durable,
 };

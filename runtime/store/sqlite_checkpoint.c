@@ -42,6 +42,8 @@ struct sq_ckpt {
   pthread_cond_t cv, idle;
   int wake, stop, copying;
   int copied; /* frames copied back, as the last copy left them */
+  /* Commits that wrote to the WAL; only the caller's thread touches it. */
+  long commits;
 };
 
 /* The thread: one PASSIVE copy each time a commit asks. SQLITE_BUSY is a
@@ -88,6 +90,7 @@ static int ckpt_on_commit(void *ud, sqlite3 *db, const char *name,
                           int frames) {
   sq_ckpt *c = ud;
   int waiting, here;
+  c->commits++;
   if (!c->apart) {
     if (c->pages > 0 && frames >= c->pages)
       (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
@@ -119,6 +122,10 @@ int sq_ckpt_new(sq_ckpt **out, sqlite3 *db, int pages, rc_error *err) {
   sqlite3_wal_hook(db, ckpt_on_commit, c);
   *out = c;
   return RC_OK;
+}
+
+long sq_ckpt_commits(const sq_ckpt *c) {
+  return c ? c->commits : 0;
 }
 
 void sq_ckpt_every(sq_ckpt *c, int pages) {

@@ -11,6 +11,10 @@ typedef struct sq_ckpt sq_ckpt;
 /* Takes over db's WAL hook: from now on a commit that leaves `pages` WAL
  * pages copies them back itself, as SQLite's autocheckpoint does. */
 int sq_ckpt_new(sq_ckpt **out, sqlite3 *db, int pages, rc_error *err);
+/* How many commits have written to the WAL so far (a commit that
+ * changed nothing writes nothing, and syncs nothing). */
+long sq_ckpt_commits(const sq_ckpt *c);
+
 /* Copies back on the caller's thread after this many pages (a commit
  * that does so waits for the copy). */
 void sq_ckpt_every(sq_ckpt *c, int pages);

@@ -286,6 +286,15 @@ int store_commit(store *st, rc_error *err) {
   return RC_OK;
 }
 
+int store_begin_unsynced(store *st, rc_error *err) {
+  int rc = st->ops->durable(st, 1, err);
+  return rc == RC_OK ? store_begin(st, err) : rc;
+}
+
+int store_sync(store *st, rc_error *err) {
+  return st->ops->durable(st, 0, err);
+}
+
 int store_rollback(store *st) {
   int rc;
   run_drop(st);

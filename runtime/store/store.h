@@ -144,6 +144,17 @@ int store_checkpoint_apart(store *st, int pages, int most, rc_error *err);
 
 int store_begin(store *st, rc_error *err);
 int store_commit(store *st, rc_error *err);
+/* A transaction nobody outside the process is told of (a sweep's
+ * batch): its commit need not reach the disk yet. A power cut may take
+ * it back whole, as if the process had stopped just before it; nothing
+ * half-written. Whatever then leaves the process and depends on it goes
+ * after store_sync (or after a plain store_commit, which makes every
+ * commit before it durable too). SQLite: synchronous NORMAL for that
+ * transaction (its WAL frames without an fsync). */
+int store_begin_unsynced(store *st, rc_error *err);
+/* The barrier: every commit so far reaches the disk (one fsync of the
+ * WAL on SQLite when an unsynced commit waits, nothing otherwise). */
+int store_sync(store *st, rc_error *err);
 int store_rollback(store *st);
 int store_in_transaction(const store *st);
 
