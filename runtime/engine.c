@@ -106,9 +106,9 @@ struct engine {
    * that many more rows. */
   struct passed_key *passed; /* owned */
   int npassed, passed_cap, again;
-  /* The cases another writer held when this run came to them, sorted:
-   * their later work in the run is passed over too, so that it does not
-   * run before the work passed over (the writer may commit meanwhile). */
+  /* The cases another writer held when this run came to their timers,
+   * sorted: their later timers in the run are passed over too, so that
+   * none runs before one passed over (the writer may commit meanwhile). */
   char **held; /* owned, each owned */
   int nheld, held_cap;
 };
@@ -2100,8 +2100,9 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
    * due timer broke the promise it had just kept, with the paid amount
    * it read before). Not waited for: that writer may hold it for long
    * (an import, to its commit), and the node's loop, HTTP included,
-   * would stop as long; the work is left as it is, for after. */
-  if (held_at(eng, ev->case_id, &(int){0}))
+   * would stop as long; the work is left as it is, for after. (An
+   * event's case is held by its claim: never busy.) */
+  if (ev->timer_id && held_at(eng, ev->case_id, &(int){0}))
     busy = 1;
   else
     rc = store_case_try_hold(eng->st, ev->case_id, c, &busy, err);
