@@ -38,6 +38,10 @@ enum { BATCH = 1000, MAX_HOPS = 16, CONTENDED_TRIES = 100 };
  * a thousand events takes, and than a delivery (a webhook's timeout is
  * seconds), so that only a node that died loses its claims. */
 enum { LEASE_MS = 5 * 60 * 1000 };
+/* How soon a case another writer held is tried again: its node wakes
+ * for it then, rather than at once and again (a spin for as long as an
+ * import holds its cases) or at the end of the lease. */
+enum { HELD_RETRY_MS = 1000 };
 
 enum { MAX_SCRIPTS = 32 };
 /* The most an import keeps of the cases it opened (case_keep): about
@@ -103,6 +107,11 @@ struct engine {
    * that many more rows. */
   struct passed_key *passed; /* owned */
   int npassed, passed_cap, again;
+  /* The cases another writer held when this run came to their timers,
+   * sorted: their later timers in the run are passed over too, so that
+   * none runs before one passed over (the writer may commit meanwhile). */
+  char **held; /* owned, each owned */
+  int nheld, held_cap;
 };
 
 static void drop_view(engine *eng) {
@@ -188,6 +197,8 @@ void engine_close(engine *eng) {
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
   free(eng->passed);
+  for (int i = 0; i < eng->nheld; i++) free(eng->held[i]);
+  free(eng->held);
   case_keep_free(&eng->kept);
   drop_view(eng);
   store_borrower_free(&eng->borrower);
@@ -1058,6 +1069,52 @@ static void pass_over(engine *eng, struct passed_key key) {
           (size_t)(eng->npassed - at) * sizeof *eng->passed);
   eng->passed[at] = key;
   eng->npassed++;
+}
+
+static int held_at(const engine *eng, const char *case_id, int *at) {
+  int lo = 0, hi = eng->nheld;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (strcmp(eng->held[mid], case_id) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *at = lo;
+  return lo < eng->nheld && !strcmp(eng->held[lo], case_id);
+}
+
+/* Out of memory, the case is not noted: its timers wait out their lease. */
+static void note_held(engine *eng, const char *case_id) {
+  int at;
+  char *id;
+  if (held_at(eng, case_id, &at)) return;
+  if (eng->nheld == eng->held_cap) {
+    int cap = eng->held_cap ? eng->held_cap * 2 : 16;
+    char **grown = realloc(eng->held, (size_t)cap * sizeof *grown);
+    if (!grown) return;
+    eng->held = grown;
+    eng->held_cap = cap;
+  }
+  if (!(id = strdup(case_id))) return;
+  memmove(eng->held + at + 1, eng->held + at,
+          (size_t)(eng->nheld - at) * sizeof *eng->held);
+  eng->held[at] = id;
+  eng->nheld++;
+}
+
+/* At the end of a run: the held cases' timers are tried again shortly
+ * (their claims would otherwise hold for the lease). */
+static int retry_held(engine *eng, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = 0; i < eng->nheld; i++) {
+    if (rc == RC_OK)
+      rc = store_timers_retry(eng->st, eng->held[i], HELD_RETRY_MS,
+                              &eng->lease, err);
+    free(eng->held[i]);
+  }
+  eng->nheld = 0;
+  return rc;
 }
 
 /* How many more rows a claim asks for: those it would hand out again. */
@@ -2030,6 +2087,11 @@ typedef struct event_run {
   char core_type[32];
 } event_run;
 
+static void pass_over_event(engine *eng, const event_run *ev) {
+  pass_over(eng, ev->timer_id ? (struct passed_key){1, ev->at, ev->timer_id}
+                              : (struct passed_key){0, 0, ev->event_id});
+}
+
 /* Takes the event off its queue and reads its case. *go is 1 with *c read
  * when the event goes on; 0 when there is nothing more to do: its timer
  * was cancelled by an earlier event of the batch, its case is gone, or
@@ -2038,7 +2100,7 @@ typedef struct event_run {
  * the case's events). */
 static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
                       rc_error *err) {
-  int rc, deleted = 1;
+  int rc = RC_OK, deleted = 1, busy = 0;
   *go = 0;
   if (!ev->event_id && !ev->timer_id) {
     /* An imported case's `opened`: its opening goes first in its run,
@@ -2062,11 +2124,21 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
    * over a case another node's writer holds (a payment), and a step that
    * then read it would write back what that writer changed (a promise's
    * due timer broke the promise it had just kept, with the paid amount
-   * it read before). */
-  rc = store_case_get_held(eng->st, ev->case_id, c, err);
+   * it read before). Not waited for: that writer may hold it for long
+   * (an import, to its commit), and the node's loop, HTTP included,
+   * would stop as long; the work is left as it is, for after. (An
+   * event's case is held by its claim: never busy.) */
+  if (ev->timer_id && held_at(eng, ev->case_id, &(int){0}))
+    busy = 1;
+  else
+    rc = store_case_try_hold(eng->st, ev->case_id, c, &busy, err);
+  if (rc == RC_OK && busy) {
+    note_held(eng, ev->case_id);
+    pass_over_event(eng, ev);
+    return RC_OK;
+  }
   if (rc == RC_OK && version_waits(eng, c)) {
-    pass_over(eng, ev->timer_id ? (struct passed_key){1, ev->at, ev->timer_id}
-                                : (struct passed_key){0, 0, ev->event_id});
+    pass_over_event(eng, ev);
     store_case_free(c);
     return RC_OK;
   }
@@ -2509,6 +2581,10 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
     clock_set(eng->clk, until);
+  if (rc == RC_OK)
+    rc = retry_held(eng, err);
+  else
+    retry_held(eng, &(rc_error){0});
   if (steps) *steps = total;
   return rc;
 }

@@ -215,6 +215,37 @@ static void test_a_dead_nodes_timers_pass_on_after_its_lease(void **state) {
   PQfinish(b);
 }
 
+/* A case another writer held when its timer came: the node claims the
+ * case's timers, its own and the free ones (a later one too, so that it
+ * does not run first), for a moment; then anyone may claim them. Another
+ * node's live claim stays that node's. */
+static void test_a_held_cases_timers_are_tried_again_shortly(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(1, 'C1', 'remind', 0), (2, 'C2', 'remind', 0), "
+                   "(5000, 'C1', 'remind', 0)"));
+  r = pg_claim_timers(f->c, "A", 100, 10, 500, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  PQclear(r);
+  assert_int_equal(pg_timers_retry(f->c, "C1", "A", 100, 1000, &err), 2);
+  /* C1's are A's until 1100, C2's until 1500. */
+  r = pg_claim_timers(f->c, "B", 6000, 10, 500, 1100, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+  r = pg_claim_timers(f->c, "B", 6000, 10, 500, 1101, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C1");
+  PQclear(r);
+  assert_int_equal(pg_timers_retry(f->c, "C1", "A", 100, 1200, &err), 0);
+}
+
 /* Closes c and waits until its server process has ended: a connection
  * that drops is seen by the server a moment later. */
 static void gone(PGconn *observer, PGconn *c) {
@@ -663,6 +694,8 @@ int main(void) {
           test_a_dead_nodes_timers_pass_on_after_its_lease, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_claim_never_committed_leaves_nothing_claimed, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_held_cases_timers_are_tried_again_shortly, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_run_on_the_databases_clock,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -235,6 +235,10 @@ struct store_ops {
    * the lease's node of that kind). */
   int (*release)(store *st, int what, int64_t id, const store_lease *lease,
                  rc_error *err);
+  /* store.h: store_timers_retry. NULL for a backend whose claims are
+   * reads: nothing to do. */
+  int (*timers_retry)(store *st, const char *case_id, int64_t ms,
+                      const store_lease *lease, rc_error *err);
 
   /* --- units of work ------------------------------------------------------ */
   /* RC_ENOTFOUND when the key was never set; value NULL deletes. */
@@ -352,6 +356,10 @@ struct store_ops {
   /* store.h: store_case_get_held. A backend with one writer holds every
    * case its transaction reads already: NULL, and case_get serves. */
   int (*case_get_held)(store *st, const char *id, store_case *out,
+                       rc_error *err);
+  /* store.h: store_case_try_hold. NULL: case_get_held serves, never
+   * busy. */
+  int (*case_try_hold)(store *st, const char *id, store_case *out, int *busy,
                        rc_error *err);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A

@@ -1206,6 +1206,19 @@ static int op_release(store *s, int what, int64_t id, const store_lease *lease,
   return exec(st, sql[what], &a, "give back claims", NULL, err);
 }
 
+/* pg_claim.c talks to the connection itself: the pipeline first. */
+static int op_timers_retry(store *s, const char *case_id, int64_t ms,
+                           const store_lease *lease, rc_error *err) {
+  pg *st = PG(s);
+  int rc;
+
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
+    return RC_ESTORE;
+  rc = pg_timers_retry(st->c, case_id, lease_node(st, lease), ms,
+                       PG_CLOCK_DB, err);
+  return rc < 0 ? rc : RC_OK;
+}
+
 /* --- units of work
  * ------------------------------------------------------------ */
 
@@ -2470,23 +2483,37 @@ void pg_read_case(const PGresult *r, int row, int col, store_case *out) {
   out->reduced = int_col(r, row, col + 22);
 }
 
-/* A case read; held (FOR NO KEY UPDATE) until the transaction ends when
- * asked. One the batch's claim read is held already. */
-static int case_get(store *s, const char *id, int held, store_case *out,
-                    rc_error *err) {
+static int op_case_exists(store *s, const char *id, rc_error *err);
+
+/* How a case is read: as it is, held until the transaction ends (FOR NO
+ * KEY UPDATE), or held unless another transaction holds it (*busy). */
+enum { CASE_READ, CASE_HOLD, CASE_TRY_HOLD };
+
+/* A case read, held as asked; one the batch's claim read is held already.
+ * Trying, a case another transaction holds is no row: *busy when it is
+ * there all the same, and nothing read. */
+static int case_get(store *s, const char *id, int how, store_case *out,
+                    int *busy, rc_error *err) {
+  static const char *const sql[] = {
+      "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1",
+      "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1 FOR NO KEY UPDATE",
+      "SELECT " PG_CASE_COLS
+      " FROM cases WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"};
   args a = {0};
   PGresult *r;
   int rc;
 
   memset(out, 0, sizeof *out);
+  if (busy) *busy = 0;
   if (!pg_cache_case(&PG(s)->batch, id, out)) {
     a_text(&a, id);
-    rc = one(PG(s),
-             held && PG(s)->base.depth > 0
-                 ? "SELECT " PG_CASE_COLS
-                   " FROM cases WHERE id = $1 FOR NO KEY UPDATE"
-                 : "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1",
-             &a, "read case", &r, err);
+    rc = one(PG(s), sql[PG(s)->base.depth > 0 ? how : CASE_READ], &a,
+             "read case", &r, err);
+    if (rc == RC_ENOTFOUND && how == CASE_TRY_HOLD &&
+        PG(s)->base.depth > 0 && (rc = op_case_exists(s, id, err)) == RC_OK) {
+      *busy = 1;
+      return RC_OK;
+    }
     if (rc == RC_ENOTFOUND)
       return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
     if (rc != RC_OK) return rc;
@@ -2500,12 +2527,17 @@ static int case_get(store *s, const char *id, int held, store_case *out,
 
 static int op_case_get(store *s, const char *id, store_case *out,
                        rc_error *err) {
-  return case_get(s, id, 0, out, err);
+  return case_get(s, id, CASE_READ, out, NULL, err);
 }
 
 static int op_case_get_held(store *s, const char *id, store_case *out,
                             rc_error *err) {
-  return case_get(s, id, 1, out, err);
+  return case_get(s, id, CASE_HOLD, out, NULL, err);
+}
+
+static int op_case_try_hold(store *s, const char *id, store_case *out,
+                            int *busy, rc_error *err) {
+  return case_get(s, id, CASE_TRY_HOLD, out, busy, err);
 }
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
@@ -3723,6 +3755,7 @@ const store_ops store_pg_ops = {
     .event_finish = op_event_finish,
     .outbox_claim = op_outbox_claim,
     .release = op_release,
+    .timers_retry = op_timers_retry,
     .meta_get = op_meta_get,
     .meta_put = op_meta_put,
     .borrower_put = op_borrower_put,
@@ -3762,6 +3795,7 @@ const store_ops store_pg_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_get_held = op_case_get_held,
+    .case_try_hold = op_case_try_hold,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,

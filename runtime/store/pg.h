@@ -107,6 +107,13 @@ int pg_timer_finish(PGconn *c, int64_t id, const char *node, rc_error *err);
  * others need not wait for the leases. Returns how many, or an RC code. */
 int pg_claims_release(PGconn *c, const char *node, rc_error *err);
 
+/* Claims the timers of case_id that are free or node's for ms from now
+ * (PG_CLOCK_DB: the database's clock), skipping those another
+ * transaction holds (store.h store_timers_retry). Returns how many, or
+ * an RC code. */
+int pg_timers_retry(PGconn *c, const char *case_id, const char *node,
+                    int64_t ms, int64_t now, rc_error *err);
+
 /* The guard's serialised decision: holds the borrower's row until the
  * caller's transaction ends, so that counting the borrower's contacts and
  * writing the message are one decision across nodes (two nodes must not

@@ -129,6 +129,14 @@ static const char claims_release_sql[] =
     "SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + "
     "(SELECT count(*) FROM m)";
 
+/* $1 node, $2 case, $3 ms, $4 now. Free or this node's: another node's claim
+ * alive is that node's to finish; its open batch's rows are skipped. */
+static const char timers_retry_sql[] =
+    "WITH mine AS (SELECT id FROM timers t WHERE case_id = $2 AND "
+    "(claimed_by = $1 OR " FREE("t", NOW("$4")) ") FOR UPDATE SKIP LOCKED) "
+    "UPDATE timers t SET claimed_by = $1, claimed_until = " NOW("$4")
+    " + $3 FROM mine WHERE t.id = mine.id";
+
 static const char borrower_lock_sql[] =
     "SELECT 1 FROM borrowers WHERE id = $1 FOR NO KEY UPDATE";
 
@@ -297,6 +305,17 @@ int pg_claims_release(PGconn *c, const char *node, rc_error *err) {
   const char *params[1] = {node};
   return claim_count(c, claims_release_sql, 1, params,
                      "giving back the node's claims", err);
+}
+
+int pg_timers_retry(PGconn *c, const char *case_id, const char *node,
+                    int64_t ms, int64_t now, rc_error *err) {
+  char ms_s[24], now_s[24];
+  const char *params[4] = {node, case_id, ms_s, now_s};
+
+  snprintf(ms_s, sizeof ms_s, "%" PRId64, ms);
+  snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
+  return claim_count(c, timers_retry_sql, 4, params,
+                     "claiming a held case's timers for later", err);
 }
 
 int pg_borrower_lock(PGconn *c, const char *borrower_id, rc_error *err) {

@@ -348,6 +348,13 @@ int store_claims_release(store *st, const store_lease *lease, rc_error *err) {
   return rc;
 }
 
+int store_timers_retry(store *st, const char *case_id, int64_t ms,
+                       const store_lease *lease, rc_error *err) {
+  return st->ops->timers_retry
+             ? st->ops->timers_retry(st, case_id, ms, lease, err)
+             : RC_OK;
+}
+
 /* --- the instance ----------------------------------------------------------
  */
 
@@ -536,6 +543,14 @@ int store_case_get_held(store *st, const char *id, store_case *out,
                         rc_error *err) {
   return st->ops->case_get_held ? st->ops->case_get_held(st, id, out, err)
                                 : st->ops->case_get(st, id, out, err);
+}
+
+int store_case_try_hold(store *st, const char *id, store_case *out, int *busy,
+                        rc_error *err) {
+  if (st->ops->case_try_hold)
+    return st->ops->case_try_hold(st, id, out, busy, err);
+  *busy = 0;
+  return store_case_get_held(st, id, out, err);
 }
 
 int store_case_exists(store *st, const char *id, rc_error *err) {

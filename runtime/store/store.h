@@ -196,6 +196,11 @@ int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
  * then reads what this one wrote instead of writing over it. */
 int store_case_get_held(store *st, const char *id, store_case *out,
                         rc_error *err);
+/* The same, for a sweep's step, which must not stall its node for
+ * another writer's whole transaction (a long import): a case another
+ * transaction holds is not waited for, *busy is 1 and nothing is read. */
+int store_case_try_hold(store *st, const char *id, store_case *out, int *busy,
+                        rc_error *err);
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
@@ -272,6 +277,11 @@ int store_timers_cancel(store *st, const char *case_id, int which,
  * messages) not finished, so that other nodes need not wait out the
  * lease after a clean stop. */
 int store_claims_release(store *st, const store_lease *lease, rc_error *err);
+/* Claims the case's timers, free or the lease's node's, for ms from now:
+ * a case another writer held (store_case_try_hold) has its timers tried
+ * again then, in their order, and not before, when its node wakes. */
+int store_timers_retry(store *st, const char *case_id, int64_t ms,
+                       const store_lease *lease, rc_error *err);
 int store_timers_each(store *st, const char *case_id, store_row_fn fn, void *ud,
                       rc_error *err);
 int store_timers_count(store *st, int64_t *count, rc_error *err);

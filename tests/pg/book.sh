@@ -7,7 +7,10 @@
 #   until_t SQL WHAT    waits until the book answers t (no time is
 #                       asserted: the bound only ends a test gone wrong)
 #   node_up [ARGS]      starts `recoup serve` on a free port with the
-#                       agent token, waits for /health; its port in $port
+#                       agent and ingest tokens, waits for /health; its
+#                       port in $port
+#   answers CASE WHILE  the node answers /health and takes a payment to
+#                       CASE (failures say WHILE what)
 #   calls_up            ten cases 20 days overdue and a node on the real
 #                       clock at any hour, whose sweep opens their calls
 . "$(dirname "$0")/session.sh"
@@ -40,7 +43,7 @@ until_t() {
 }
 node_up() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  RECOUP_AGENT_TOKEN=agent "$recoup" serve "$inst" --db "$url" \
+  RECOUP_AGENT_TOKEN=agent RECOUP_INGEST_TOKEN=ingest "$recoup" serve "$inst" --db "$url" \
     --listen "127.0.0.1:$port" "$@" 2>>"$work/serve.log" >/dev/null &
   pids="$pids $!"
   i=0
@@ -49,6 +52,15 @@ node_up() {
     [ $i -le 300 ] || { echo "FAIL: the node did not answer: $(cat "$work/serve.log")" >&2; exit 1; }
     sleep 0.2
   done
+}
+answers() {
+  curl -sf -m 60 "http://127.0.0.1:$port/health" >/dev/null ||
+    fail "the node does not answer /health while $2"
+  code=$(curl -s -m 60 -o "$work/pay" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer ingest" -H "Content-Type: application/json" \
+    -d "{\"case\": \"$1\", \"amount\": 500, \"ref\": \"HELD-$1\"}" \
+    "http://127.0.0.1:$port/v1/payments") || true
+  case $code in 2??) ;; *) fail "a payment answered '$code' while $2: $(cat "$work/pay" 2>/dev/null)" ;; esac
 }
 calls_up() {
   sed -i '/contact_hours/d' "$inst/recoup.lua"
