@@ -225,6 +225,11 @@ typedef struct pg_rows {
 
 /* 0, or -1 when memory ran out (nothing added). */
 int pg_rows_add(pg_rows *b, const char *const *cols);
+/* The same, but a row whose first column is cols[0] already is replaced
+ * (a row's key written twice: the last write wins); at most
+ * PG_ROWS_COLS_MAX columns. */
+enum { PG_ROWS_COLS_MAX = 16 };
+int pg_rows_put(pg_rows *b, const char *const *cols);
 /* Column col of every row as an array in PostgreSQL's text form
  * (malloc'd), or NULL when memory ran out. */
 char *pg_rows_array(const pg_rows *b, int col);
