@@ -210,10 +210,11 @@ int pg_case_count_of(const store_case *c, pg_case_count *out);
 
 /* --- rows sent a batch at a time (pg_batch.c) ------------------------- */
 
-/* Rows of one table that a transaction inserts and reads nothing back
- * of (a reminder's message and journal run), kept in the node and sent
- * as one INSERT ... SELECT FROM unnest(...) instead of a statement each:
- * a statement's start and end on the server cost as much as its row.
+/* Rows of one table that a transaction writes and reads nothing back
+ * of (a reminder's message and journal run, its case's new state, its
+ * timer's end), kept in the node and sent as one INSERT, UPDATE or
+ * DELETE taking them from unnest(...) instead of a statement each: a
+ * statement's start and end on the server cost as much as its row.
  * The owner sends them before anything that could read them (pg.c:
  * rows_write) and drops them with what a rollback undoes. Each row is
  * ncols texts (NULL for NULL), copied. */

@@ -44,6 +44,7 @@ int pg_rows_add(pg_rows *b, const char *const *cols) {
 int pg_rows_put(pg_rows *b, const char *const *cols) {
   /* From the last: a case is mostly written again by the step that
    * wrote it. */
+  if (b->ncols > PG_ROWS_COLS_MAX) return -1;
   for (int r = b->n - 1; r >= 0; r--) {
     char **row = &b->v[r * b->ncols];
     char *fresh[PG_ROWS_COLS_MAX] = {0};
