@@ -239,6 +239,90 @@ static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
   store_close(st);
 }
 
+/* A batch's new states go as one UPDATE and its claimed timers' ends and
+ * cancels as one DELETE each: a read inside the batch sees them, a case
+ * written twice keeps its last state (counted once), a rolled-back
+ * savepoint drops its own, and a timer armed after a cancel stays.
+ * (One UPDATE: the cases' rows all carry its command id, cmin.) */
+static void test_a_batch_writes_its_states_and_timers_together(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "reminded"};
+  const char *ids[] = {"C0", "C1", "C2"};
+  store_timer *t;
+  store_case c;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    add_case(st, ids[i]);
+    assert_int_equal(store_timer_insert(st, ids[i], 100, "remind", NULL, 0,
+                                        &err),
+                     RC_OK);
+    assert_int_equal(store_timer_insert(st, ids[i], 900, "later", NULL, 1,
+                                        &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_timers_cancel(st, t[i].case_id, STORE_TIMERS_SCOPED,
+                                         NULL, NULL, &err),
+                     RC_OK);
+    ch.id = t[i].case_id;
+    ch.state = "reminded";
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    if (i == 0) { /* its step moves it on at once */
+      ch.state = "again";
+      assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    }
+  }
+  store_timers_free(t, n);
+  assert_int_equal(store_case_get(st, "C0", &c, &err), RC_OK);
+  assert_string_equal(c.state, "again");
+  store_case_free(&c);
+  assert_int_equal(store_timers_cancel(st, "C1", STORE_TIMERS_ALL, NULL, NULL,
+                                       &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "C1", 950, "after", NULL, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  ch.id = "C2";
+  ch.state = "lost";
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  assert_int_equal(store_timers_cancel(st, "C2", STORE_TIMERS_ALL, NULL, NULL,
+                                       &err),
+                   RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE id = 'C0' "
+                              "AND state = 'again'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE id <> 'C0' "
+                              "AND state = 'reminded'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM cases"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE event = "
+                              "'after'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states WHERE "
+                              "state = 'again'"),
+                   1);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states WHERE "
+                              "state = 'reminded'"),
+                   2);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states WHERE "
+                              "state NOT IN ('again', 'reminded')"),
+                   0);
+  store_close(st);
+}
+
 /* A batch's timer claim reads its cases along (pg_cache.c), not their
  * borrowers: a cease another node commits while this batch runs stops
  * this batch's next message to that borrower, as it did before the
@@ -528,6 +612,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_sends_its_messages_and_runs_together, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_writes_its_states_and_timers_together, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_events_claim_reads_its_cases,

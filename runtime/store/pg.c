@@ -111,15 +111,19 @@ typedef struct pg {
   pg_counts counts;
   pg_case_count known;
   char known_id[160]; /* "" when none */
-  /* A transaction's new messages and journal runs, not sent yet (pg.h:
-   * pg_rows; rows_write). */
-  pg_rows msgs, runs;
+  /* What a transaction writes and reads nothing back of, not sent yet
+   * (pg.h: pg_rows; rows_write): new messages and journal runs, cases'
+   * new states, claimed timers ended, timers of cases cancelled. */
+  pg_rows kept[5];
 } pg;
 
-/* The columns of a message and a journal run kept in pg_rows, in the
- * order the inserts of rows_write take them; and the most rows kept
- * before they are sent (an import's journal would fill memory). */
-enum { MSG_COLS = 12, RUN_COLS = 4, ROWS_MAX = 1024 };
+/* The tables of kept rows (pg.h: pg_rows), in the order rows_write sends
+ * them; the columns of each, in the order its statement takes them; and
+ * the most rows kept before they are sent (an import's journal would
+ * fill memory). */
+enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_N };
+enum { MSG_COLS = 12, ROWS_MAX = 1024 };
+static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 2, 2};
 
 #define PG(s) ((pg *)(s))
 
@@ -199,7 +203,7 @@ static void unpaid_drop(pg *st) {
   st->unpaid = NULL;
 }
 
-static int rows_write(pg *st, rc_error *err);
+static int rows_write(pg *st, const char *sql, rc_error *err);
 
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
@@ -213,10 +217,7 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   unpaid_drop(st);
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
-  if ((st->msgs.n || st->runs.n) &&
-      (strstr(sql, "messages") || strstr(sql, "journal")) &&
-      rows_write(st, err) != RC_OK)
-    return -1;
+  if (rows_write(st, sql, err) != RC_OK) return -1;
   slot = prep_slot(st, sql);
 
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
@@ -293,7 +294,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
 /* Reads what the queued writes answered, before the connection is used
  * otherwise (a claim, a commit): RC_OK or the first failure. */
 static int settle(pg *st, rc_error *err) {
-  int rc = rows_write(st, err);
+  int rc = rows_write(st, NULL, err);
   if (st->npend) {
     int synced = pipe_sync(st, NULL, rc == RC_OK ? err : NULL);
     if (rc == RC_OK) rc = synced;
@@ -505,8 +506,8 @@ static void op_close(store *s) {
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
   pg_cache_clear(&st->batch);
   unpaid_drop(st);
-  pg_rows_clear(&st->msgs); /* a transaction left open is not kept */
-  pg_rows_clear(&st->runs);
+  for (int t = 0; t < KEPT_N; t++) /* a transaction left open is not kept */
+    pg_rows_clear(&st->kept[t]);
   if (st->c) {
     settle(st, NULL);
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
@@ -518,8 +519,7 @@ static void op_close(store *s) {
     }
     PQfinish(st->c);
   }
-  pg_rows_free(&st->msgs);
-  pg_rows_free(&st->runs);
+  for (int t = 0; t < KEPT_N; t++) pg_rows_free(&st->kept[t]);
   free(st);
 }
 
@@ -719,8 +719,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
 
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  st->msgs.ncols = MSG_COLS;
-  st->runs.ncols = RUN_COLS;
+  for (int t = 0; t < KEPT_N; t++) st->kept[t].ncols = kept_cols[t];
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -821,21 +820,24 @@ static int count_add(pg *st, int kind, const char *a, const char *b,
 static void counts_forget(pg *st) {
   st->counts.n = 0;
   st->known_id[0] = '\0';
-  pg_rows_clear(&st->msgs);
-  pg_rows_clear(&st->runs);
+  for (int t = 0; t < KEPT_N; t++) pg_rows_clear(&st->kept[t]);
 }
 
 /* Keeps a row of a's parameters (pg_rows), sending what is kept when
  * there are ROWS_MAX. */
-static int rows_keep(pg *st, pg_rows *b, const args *a, rc_error *err) {
-  if (pg_rows_add(b, a->v) != 0)
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  return b->n >= ROWS_MAX ? rows_write(st, err) : RC_OK;
+static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
+  pg_rows *b = &st->kept[table];
+  /* A case's state written twice: the last write is the one kept. */
+  int put = table == KEPT_STATES ? pg_rows_put(b, a->v) : pg_rows_add(b, a->v);
+  if (put != 0) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return b->n >= ROWS_MAX ? rows_write(st, NULL, err) : RC_OK;
 }
 
-/* Sends the rows kept (pg_rows), one INSERT a table, queued. */
-static int rows_write(pg *st, rc_error *err) {
-  static const char *const sql[] = {
+/* Sends the rows kept (pg_rows), one statement a table, queued: of the
+ * tables that sql names (what it reads or changes of them must see the
+ * rows), or of every table when sql is NULL. */
+static int rows_write(pg *st, const char *sql, rc_error *err) {
+  static const char *const send[KEPT_N] = {
       "INSERT INTO messages(case_id, borrower_id, channel, template, "
       "recipient, to_kind, body, status, reason, at, not_before, "
       "next_attempt, id) OVERRIDING SYSTEM VALUE SELECT c, b, ch, t, r, k, "
@@ -845,23 +847,42 @@ static int rows_write(pg *st, rc_error *err) {
       "AS u(c, b, ch, t, r, k, bo, s, re, a, nb, i)",
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT c, a, n, "
       "r::json FROM unnest($1::text[], $2::bigint[], $3::integer[], "
-      "$4::text[]) AS u(c, a, n, r)"};
-  static const char *const what[] = {"queue message", "journal"};
-  pg_rows *tables[] = {&st->msgs, &st->runs};
+      "$4::text[]) AS u(c, a, n, r)",
+      "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
+      "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
+      "u(i, s, c, o) WHERE cases.id = u.i",
+      "DELETE FROM timers USING unnest($1::bigint[], $2::text[]) AS u(i, b) "
+      "WHERE timers.id = u.i AND timers.claimed_by = u.b",
+      "DELETE FROM timers USING unnest($1::text[], $2::integer[]) AS "
+      "u(c, s) WHERE timers.case_id = u.c AND (u.s = 0 OR timers.scoped "
+      "<> 0)"};
+  /* What a statement names when it reads or changes a table's rows
+   * (figures_case_count reads the case's row). */
+  static const char *const names[KEPT_N][2] = {{"messages", NULL},
+                                               {"journal", NULL},
+                                               {"cases", "figures_case"},
+                                               {"timers", NULL},
+                                               {"timers", NULL}};
+  static const char *const what[KEPT_N] = {
+      "queue message", "journal", "set state", "ending a timer",
+      "cancel timers"};
   int rc = RC_OK;
 
-  for (int t = 0; t < 2 && rc == RC_OK; t++) {
-    pg_rows *b = tables[t];
+  for (int t = 0; t < KEPT_N && rc == RC_OK; t++) {
+    pg_rows *b = &st->kept[t];
     char *cols[MSG_COLS] = {0};
     args a = {0};
-    if (!b->n) continue;
+    if (!b->n ||
+        (sql && !strstr(sql, names[t][0]) &&
+         !(names[t][1] && strstr(sql, names[t][1]))))
+      continue;
     for (int c = 0; c < b->ncols; c++)
       if (!(cols[c] = pg_rows_array(b, c)))
         rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     pg_rows_clear(b); /* before the send, which would send them again */
     if (rc == RC_OK) {
       for (int c = 0; c < b->ncols; c++) a_text(&a, cols[c]);
-      rc = exec(st, sql[t], &a, what[t], NULL, err);
+      rc = exec(st, send[t], &a, what[t], NULL, err);
     }
     for (int c = 0; c < b->ncols; c++) free(cols[c]);
   }
@@ -875,7 +896,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
   if (nested) {
     /* What the savepoint undoes must be what was added inside it. */
     if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
-        rows_write(st, err) != RC_OK)
+        rows_write(st, NULL, err) != RC_OK)
       return RC_ESTORE;
     return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
   }
@@ -1067,8 +1088,7 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
   if (st->base.depth > 0 && !st->manual &&
       pg_cache_timer_held(&st->batch, t->id)) {
     *deleted = 1;
-    return exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2",
-                &a, "ending a timer", NULL, err);
+    return rows_keep(st, KEPT_ENDS, &a, err); /* sent with the batch's */
   }
   rc = exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2", &a,
             "ending a timer", &n, err);
@@ -1518,7 +1538,12 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
     a_text(&a, ch->state);
     a_int(&a, ch->closed != 0);
     a_text(&a, ch->outcome);
-    rc = exec(st,
+    /* A transition's own write, in a batch: sent with the batch's others
+     * (rows_write), before anything that reads the case. */
+    if (counting(st))
+      rc = rows_keep(st, KEPT_STATES, &a, err);
+    else
+      rc = exec(st,
               "UPDATE cases SET state = $2, closed = $3, outcome = $4 "
               "WHERE id = $1",
               &a, "set state", NULL, err);
@@ -1686,8 +1711,12 @@ static int op_timers_cancel(store *s, const char *case_id, int which,
     a_text(&a, event);
     rc = exec(PG(s), "DELETE FROM timers WHERE case_id = $1 AND event = $2", &a,
               "cancel timer", &n, err);
+  } else if (!count && counting(PG(s))) {
+    /* Nobody asks how many: sent with the batch's (rows_write), before
+     * anything else that names the timers (a new one of the case's). */
+    a_int(&a, which == STORE_TIMERS_SCOPED);
+    rc = rows_keep(PG(s), KEPT_CUTS, &a, err);
   } else {
-    /* Nobody asks how many: queued (exec without a count). */
     rc = exec(PG(s),
               which == STORE_TIMERS_SCOPED
                   ? "DELETE FROM timers WHERE case_id = $1 AND scoped <> 0"
@@ -1710,7 +1739,7 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
   a_int(&a, n);
   a_text(&a, text);
   if (counting(PG(s))) /* in a transaction: sent with the batch's */
-    rc = rows_keep(PG(s), &PG(s)->runs, &a, err);
+    rc = rows_keep(PG(s), KEPT_RUNS, &a, err);
   else
     rc = exec(PG(s),
               "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, "
@@ -1772,7 +1801,7 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
     a_int(&a, mine);
     if (id) *id = mine;
-    rc = rows_keep(PG(s), &PG(s)->msgs, &a, err);
+    rc = rows_keep(PG(s), KEPT_MSGS, &a, err);
     /* Its counter is the node's in a transaction (op_begin). */
     if (rc == RC_OK && m->status) {
       static const int64_t one[4] = {1, 0, 0, 0};

@@ -217,10 +217,11 @@ int pg_case_count_of(const store_case *c, pg_case_count *out);
 
 /* --- rows sent a batch at a time (pg_batch.c) ------------------------- */
 
-/* Rows of one table that a transaction inserts and reads nothing back
- * of (a reminder's message and journal run), kept in the node and sent
- * as one INSERT ... SELECT FROM unnest(...) instead of a statement each:
- * a statement's start and end on the server cost as much as its row.
+/* Rows of one table that a transaction writes and reads nothing back
+ * of (a reminder's message and journal run, its case's new state, its
+ * timer's end), kept in the node and sent as one INSERT, UPDATE or
+ * DELETE taking them from unnest(...) instead of a statement each: a
+ * statement's start and end on the server cost as much as its row.
  * The owner sends them before anything that could read them (pg.c:
  * rows_write) and drops them with what a rollback undoes. Each row is
  * ncols texts (NULL for NULL), copied. */
@@ -232,6 +233,11 @@ typedef struct pg_rows {
 
 /* 0, or -1 when memory ran out (nothing added). */
 int pg_rows_add(pg_rows *b, const char *const *cols);
+/* The same, but a row whose first column is cols[0] already is replaced
+ * (a row's key written twice: the last write wins); at most
+ * PG_ROWS_COLS_MAX columns. */
+enum { PG_ROWS_COLS_MAX = 16 };
+int pg_rows_put(pg_rows *b, const char *const *cols);
 /* Column col of every row as an array in PostgreSQL's text form
  * (malloc'd), or NULL when memory ran out. */
 char *pg_rows_array(const pg_rows *b, int col);

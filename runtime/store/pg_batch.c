@@ -41,6 +41,28 @@ int pg_rows_add(pg_rows *b, const char *const *cols) {
   return 0;
 }
 
+int pg_rows_put(pg_rows *b, const char *const *cols) {
+  /* From the last: a case is mostly written again by the step that
+   * wrote it. */
+  if (b->ncols > PG_ROWS_COLS_MAX) return -1;
+  for (int r = b->n - 1; r >= 0; r--) {
+    char **row = &b->v[r * b->ncols];
+    char *fresh[PG_ROWS_COLS_MAX] = {0};
+    if (!row[0] || !cols[0] || strcmp(row[0], cols[0]) != 0) continue;
+    for (int c = 0; c < b->ncols; c++)
+      if (cols[c] && !(fresh[c] = strdup(cols[c]))) {
+        for (int k = 0; k < c; k++) free(fresh[k]);
+        return -1;
+      }
+    for (int c = 0; c < b->ncols; c++) {
+      free(row[c]);
+      row[c] = fresh[c];
+    }
+    return 0;
+  }
+  return pg_rows_add(b, cols);
+}
+
 char *pg_rows_array(const pg_rows *b, int col) {
   size_t size = 3;
   char *out, *p;
