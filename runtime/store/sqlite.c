@@ -27,8 +27,10 @@ static int timer_keys_flush(sq *st, rc_error *err);
 static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
 static int timer_keys_known(sq *st, const char *text, rc_error *err);
 static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
+static int timer_keys_switch(sq *st, const char *case_id, rc_error *err);
 static void journal_chain_forget(sq *st);
 static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col);
+static void chain_seen(sq *st, const char *id, int64_t head);
 static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err);
 
 /* A figure's key: five parts of at most FIGURE_PART bytes each. */
@@ -376,7 +378,10 @@ static const char *const sql[S_COUNT] = {
     [S_TIMER_END] =
         "DELETE FROM timers WHERE due = ?1 AND id = ?2 AND case_id = ?3 "
         "AND (?4 IS NULL OR event = ?4) AND (?5 = 0 OR scoped)",
-    [S_TIMER_KEYS] = "SELECT timer_keys FROM cases WHERE id = ?1",
+    /* journal_last too: the step that sets a timer journals next (an
+     * import's `opened` handler reads its case no other way). */
+    [S_TIMER_KEYS] =
+        "SELECT timer_keys, journal_last FROM cases WHERE id = ?1",
     [S_TIMER_KEYS_PUT] = "UPDATE cases SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
         "SELECT t.id, t.event, t.due, t.data, t.scoped FROM cases c, "
@@ -1768,6 +1773,19 @@ static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
                          &ignored);
 }
 
+/* A case this transaction inserted and nothing changed since: no timer
+ * keys, no journal run (store_case_fresh). Held as a read of its row
+ * would hold them, saving an import's `opened` pass that read; the keys
+ * of the case before (one whose handler moved it on) are written first,
+ * as its next read would. */
+static int sq_case_fresh(sq *st, const char *id, rc_error *err) {
+  int rc;
+  if (st->base.depth == 0) return RC_OK;
+  chain_seen(st, id, 0);
+  if ((rc = timer_keys_switch(st, id, err)) != RC_OK) return rc;
+  return st->keys.known ? RC_OK : timer_keys_known(st, NULL, err);
+}
+
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
@@ -2279,6 +2297,7 @@ static int timer_keys_of(sq *st, const char *case_id, rc_error *err) {
   s = stmt(st, S_TIMER_KEYS);
   bind_text(s, 1, case_id);
   rc = one_row(st, s, sqlite3_step(s), err, "timer keys");
+  if (rc == RC_OK && st->base.depth > 0) case_chain_seen(st, case_id, s, 1);
   if (rc == RC_OK || rc == RC_ENOTFOUND)
     rc = timer_keys_known(
         st, rc == RC_OK ? (const char *)sqlite3_column_text(s, 0) : NULL, err);
@@ -2578,11 +2597,15 @@ static int journal_head(sq *st, const char *case_id, int64_t *head,
  * a chain is held for it already (then the row may be ahead of it) or
  * held ahead for another case. */
 static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+  chain_seen(st, id, sqlite3_column_int64(s, col));
+}
+
+static void chain_seen(sq *st, const char *id, int64_t head) {
   if (st->chain.ahead || strlen(id) >= sizeof st->chain.case_id ||
       (st->chain.known && !strcmp(st->chain.case_id, id)))
     return;
   memcpy(st->chain.case_id, id, strlen(id) + 1);
-  st->chain.head = sqlite3_column_int64(s, col);
+  st->chain.head = head;
   st->chain.known = 1;
 }
 
@@ -4340,6 +4363,10 @@ static int op_hold_opening(store *s, rc_error *err) {
   return RC_OK;
 }
 
+static int op_case_fresh(store *s, const char *id, rc_error *err) {
+  return sq_case_fresh(SQ(s), id, err);
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
   return sq_borrower_get(SQ(s), id, out, err);
@@ -4689,6 +4716,7 @@ const store_ops store_sqlite_ops = {
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists,
     .hold_opening = op_hold_opening,
+    .case_fresh = op_case_fresh,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,
