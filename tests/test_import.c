@@ -813,8 +813,9 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
 }
 
 /* Statements that read a case's timer keys or its newest journal run
- * back, on every connection opened while counting (sqlite3_trace_v2). */
-static int reads_back;
+ * back, and that look up a new timer's id, on every connection opened
+ * while counting (sqlite3_trace_v2). */
+static int reads_back, id_lookups;
 
 static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -822,6 +823,8 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   if (!strncmp(sql, "SELECT timer_keys", 17) ||
       !strncmp(sql, "SELECT journal_last", 19))
     reads_back++;
+  if (!strncmp(sql, "SELECT coalesce(max(id), 0) + 1 FROM timers", 43))
+    id_lookups++;
   return 0;
 }
 
@@ -834,8 +837,10 @@ static int trace_reads_back(sqlite3 *db, const char **msg,
 
 /* A new case's `opened` handler sets its timers and journals without
  * reading back what the import has just written (no timers, no journal
- * yet): two look-ups a case before. The book still holds each case's
- * timers and newest run. */
+ * yet): two look-ups a case before. A timer due when the one set before
+ * it is takes the id after that one's: only N1's two timers and N2's
+ * (due a day before N1's second) look theirs up; each did before. The
+ * book still holds each case's timers and newest run. */
 static void test_opened_handlers_read_no_new_case_back(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
@@ -859,10 +864,11 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
-  reads_back = 0;
+  reads_back = id_lookups = 0;
   assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
   assert_int_equal(stats.handled, 3);
   assert_int_equal(reads_back, 0);
+  assert_int_equal(id_lookups, 3);
   engine_close(eng);
   sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
   /* N1 went on to `large` (its first timer ended with `due`, its second

@@ -917,6 +917,12 @@ struct sq {
     int64_t head, next;
     int known, ahead;
   } chain;
+  /* The last timer the transaction set (due 0: none since it began or
+   * rolled back): the next due at the same time takes the id after it
+   * without looking (S_TIMER_ID), as an import's handlers all do. */
+  struct {
+    int64_t due, id;
+  } timer_last;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1432,6 +1438,7 @@ static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
 static int sq_rollback(sq *st) {
   figures_clear(st);
   timer_keys_forget(st);
+  st->timer_last.due = 0;
   journal_chain_forget(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
@@ -1463,6 +1470,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
+  st->timer_last.due = 0;
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) return RC_ESTORE;
   return RC_OK;
 }
@@ -1475,6 +1483,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     st->fig_case_id[0] = '\0';
     timer_keys_forget(st);
     journal_chain_forget(st);
+    st->timer_last.due = 0;
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
       return RC_ESTORE;
@@ -2386,7 +2395,9 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
   /* In a transaction no other writer comes between the two statements
    * (BEGIN IMMEDIATE holds the write lock). */
   apart = st->base.depth == 0 || sqlite3_get_autocommit(st->db);
-  if (!apart) {
+  if (!apart && st->timer_last.due == due) {
+    id = st->timer_last.id + 1;
+  } else if (!apart) {
     s = stmt(st, S_TIMER_ID);
     sqlite3_bind_int64(s, 1, due);
     rc = one_row(st, s, sqlite3_step(s), err, "timer id");
@@ -2404,6 +2415,8 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     sqlite3_bind_int64(s, 6, id);
     rc = exec_stmt(st, s, err, "insert timer");
     if (rc != RC_OK) return rc;
+    st->timer_last.due = due;
+    st->timer_last.id = id;
   } else if (st->base.depth > 0) {
     sqlite3_clear_bindings(s);
     return exec_stmt(st, s, err, "insert timer"); /* says why */
@@ -4634,6 +4647,7 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
   sq *st = SQ(s);
   int rc = sqlite_book_put(st->db, &st->book_put, st->book_table,
                            sizeof st->book_table, table, cols, ncols, err);
+  st->timer_last.due = 0; /* timers copied in, ids and all */
   /* The end: each case's timers, which the copy leaves out (book_derived),
    * found again from the timers copied. */
   if (rc == RC_OK && !table) {
