@@ -741,6 +741,14 @@ static void test_opened_handlers_leave_the_book_as_the_queue_did(void **st) {
   rmdir(dir);
 }
 
+/* path holds text and nothing else. */
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
 static int data_version(sqlite3 *db) {
   sqlite3_stmt *s;
   int v;
@@ -763,20 +771,17 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   engine *eng;
   sqlite3 *watch;
   store_borrower b;
-  FILE *f;
   int before;
   (void)st;
   assert_non_null(mkdtemp(dir));
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(same, sizeof same, "%s/same.csv", dir);
   snprintf(changed, sizeof changed, "%s/changed.csv", dir);
-  f = fopen(same, "w");
-  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-        "K100,Q1,Zhao Min,+8613800000101,400000,50000,2025-12-01\n"
-        "K101,Q1,Zhao Min,+8613800000101,120000,20000,2025-12-02\n"
-        "K102,Q2,Qian Li,+8613800000102,90000,9000,2025-12-03\n",
-        f);
-  fclose(f);
+  write_text(same,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "K100,Q1,Zhao Min,+8613800000101,400000,50000,2025-12-01\n"
+             "K101,Q1,Zhao Min,+8613800000101,120000,20000,2025-12-02\n"
+             "K102,Q2,Qian Li,+8613800000102,90000,9000,2025-12-03\n");
   eng = import_into(db, same, &stats);
   assert_int_equal(stats.opened, 3);
   assert_int_equal(sqlite3_open(db, &watch), SQLITE_OK);
@@ -786,12 +791,10 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   assert_int_equal(stats.handled, 0);
   assert_int_equal(data_version(watch), before);
   /* One borrower renamed, the other with a new phone. */
-  f = fopen(changed, "w");
-  fputs("id,borrower_id,borrower_name,phone\n"
-        "K100,Q1,Zhao Min Jr,+8613800000101\n"
-        "K102,Q2,Qian Li,+8613900000102\n",
-        f);
-  fclose(f);
+  write_text(changed,
+             "id,borrower_id,borrower_name,phone\n"
+             "K100,Q1,Zhao Min Jr,+8613800000101\n"
+             "K102,Q2,Qian Li,+8613900000102\n");
   assert_int_equal(import_file(eng, changed, &stats, &errors, 0), RC_OK);
   assert_int_not_equal(data_version(watch), before);
   assert_int_equal(query_borrower(engine_query(eng), "Q1", &b, NULL), RC_OK);
@@ -849,18 +852,15 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   engine *eng = NULL;
   sqlite3 *book;
   sqlite3_stmt *s;
-  FILE *f;
   (void)st;
   assert_non_null(mkdtemp(dir));
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
-  f = fopen(csv, "w");
-  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-        "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
-        "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
-        "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n",
-        f);
-  fclose(f);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+             "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
   assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
@@ -874,14 +874,14 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   /* N1 went on to `large` (its first timer ended with `due`, its second
    * set); each case's row names its one timer and its newest run. */
   assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_prepare_v2(book,
-                         "SELECT c.id, json_array_length(c.timer_keys), "
-                         "(SELECT count(*) FROM timers t WHERE t.case_id = "
-                         "c.id), j.case_id FROM cases c LEFT JOIN "
-                         "journal_runs j ON j.id = c.journal_last ORDER BY c.id",
-                         -1, &s, NULL),
-      SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(
+                       book,
+                       "SELECT c.id, json_array_length(c.timer_keys), "
+                       "(SELECT count(*) FROM timers t WHERE t.case_id = "
+                       "c.id), j.case_id FROM cases c LEFT JOIN "
+                       "journal_runs j ON j.id = c.journal_last ORDER BY c.id",
+                       -1, &s, NULL),
+                   SQLITE_OK);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 1), 1);
