@@ -2111,7 +2111,11 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
         (rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK)
       return rc;
     ev->at = c->opened_at;
-    if ((rc = journal_opened(eng, c, eng->opened_by, err)) != RC_OK) {
+    /* The store is told the case is as inserted once its opening is
+     * queued: that wrote the case before's run, with the timers its
+     * handler set. */
+    if ((rc = journal_opened(eng, c, eng->opened_by, err)) != RC_OK ||
+        (rc = store_case_fresh(eng->st, ev->case_id, err)) != RC_OK) {
       store_case_free(c);
       return rc;
     }

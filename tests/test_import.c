@@ -741,6 +741,14 @@ static void test_opened_handlers_leave_the_book_as_the_queue_did(void **st) {
   rmdir(dir);
 }
 
+/* path holds text and nothing else. */
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
 static int data_version(sqlite3 *db) {
   sqlite3_stmt *s;
   int v;
@@ -763,20 +771,17 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   engine *eng;
   sqlite3 *watch;
   store_borrower b;
-  FILE *f;
   int before;
   (void)st;
   assert_non_null(mkdtemp(dir));
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(same, sizeof same, "%s/same.csv", dir);
   snprintf(changed, sizeof changed, "%s/changed.csv", dir);
-  f = fopen(same, "w");
-  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-        "K100,Q1,Zhao Min,+8613800000101,400000,50000,2025-12-01\n"
-        "K101,Q1,Zhao Min,+8613800000101,120000,20000,2025-12-02\n"
-        "K102,Q2,Qian Li,+8613800000102,90000,9000,2025-12-03\n",
-        f);
-  fclose(f);
+  write_text(same,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "K100,Q1,Zhao Min,+8613800000101,400000,50000,2025-12-01\n"
+             "K101,Q1,Zhao Min,+8613800000101,120000,20000,2025-12-02\n"
+             "K102,Q2,Qian Li,+8613800000102,90000,9000,2025-12-03\n");
   eng = import_into(db, same, &stats);
   assert_int_equal(stats.opened, 3);
   assert_int_equal(sqlite3_open(db, &watch), SQLITE_OK);
@@ -786,12 +791,10 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   assert_int_equal(stats.handled, 0);
   assert_int_equal(data_version(watch), before);
   /* One borrower renamed, the other with a new phone. */
-  f = fopen(changed, "w");
-  fputs("id,borrower_id,borrower_name,phone\n"
-        "K100,Q1,Zhao Min Jr,+8613800000101\n"
-        "K102,Q2,Qian Li,+8613900000102\n",
-        f);
-  fclose(f);
+  write_text(changed,
+             "id,borrower_id,borrower_name,phone\n"
+             "K100,Q1,Zhao Min Jr,+8613800000101\n"
+             "K102,Q2,Qian Li,+8613900000102\n");
   assert_int_equal(import_file(eng, changed, &stats, &errors, 0), RC_OK);
   assert_int_not_equal(data_version(watch), before);
   assert_int_equal(query_borrower(engine_query(eng), "Q1", &b, NULL), RC_OK);
@@ -809,6 +812,88 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   remove_db(db);
   unlink(same);
   unlink(changed);
+  rmdir(dir);
+}
+
+/* Statements that read a case's timer keys or its newest journal run
+ * back, and that look up a new timer's id, on every connection opened
+ * while counting (sqlite3_trace_v2). */
+static int reads_back, id_lookups;
+
+static int count_read_back(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  (void)type, (void)ud, (void)p;
+  if (!strncmp(sql, "SELECT timer_keys", 17) ||
+      !strncmp(sql, "SELECT journal_last", 19))
+    reads_back++;
+  if (!strncmp(sql, "SELECT coalesce(max(id), 0) + 1 FROM timers", 43))
+    id_lookups++;
+  return 0;
+}
+
+static int trace_reads_back(sqlite3 *db, const char **msg,
+                            const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_read_back, NULL);
+  return SQLITE_OK;
+}
+
+/* A new case's `opened` handler sets its timers and journals without
+ * reading back what the import has just written (no timers, no journal
+ * yet): two look-ups a case before. A timer due when the one set before
+ * it is takes the id after that one's: only N1's two timers and N2's
+ * (due a day before N1's second) look theirs up; each did before. The
+ * book still holds each case's timers and newest run. */
+static void test_opened_handlers_read_no_new_case_back(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  import_stats stats;
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  sqlite3 *book;
+  sqlite3_stmt *s;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+             "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
+                   SQLITE_OK);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  reads_back = id_lookups = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.handled, 3);
+  assert_int_equal(reads_back, 0);
+  assert_int_equal(id_lookups, 3);
+  engine_close(eng);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
+  /* N1 went on to `large` (its first timer ended with `due`, its second
+   * set); each case's row names its one timer and its newest run. */
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(
+                       book,
+                       "SELECT c.id, json_array_length(c.timer_keys), "
+                       "(SELECT count(*) FROM timers t WHERE t.case_id = "
+                       "c.id), j.case_id FROM cases c LEFT JOIN "
+                       "journal_runs j ON j.id = c.journal_last ORDER BY c.id",
+                       -1, &s, NULL),
+                   SQLITE_OK);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 1), 1);
+    assert_int_equal(sqlite3_column_int(s, 2), 1);
+    assert_string_equal((const char *)sqlite3_column_text(s, 3),
+                        (const char *)sqlite3_column_text(s, 0));
+  }
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(book);
+  remove_db(db);
+  unlink(csv);
   rmdir(dir);
 }
 
@@ -837,6 +922,7 @@ int main(void) {
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
+      cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

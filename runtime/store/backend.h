@@ -367,6 +367,8 @@ struct store_ops {
    * first is case_exists, its second does nothing. */
   int (*case_exists_or_hold_opening)(store *st, const char *id, rc_error *err);
   int (*hold_opening)(store *st, rc_error *err);
+  /* store.h: store_case_fresh. NULL: nothing to skip. */
+  int (*case_fresh)(store *st, const char *id, rc_error *err);
   int (*borrower_get)(store *st, const char *id, store_borrower *out,
                       rc_error *err);
   int (*read_case_rows)(store *st, int which, const char *id, store_row_fn fn,

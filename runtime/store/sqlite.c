@@ -28,8 +28,10 @@ static int timer_keys_flush(sq *st, rc_error *err);
 static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
 static int timer_keys_known(sq *st, const char *text, rc_error *err);
 static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
+static int timer_keys_switch(sq *st, const char *case_id, rc_error *err);
 static void journal_chain_forget(sq *st);
 static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col);
+static void chain_seen(sq *st, const char *id, int64_t head);
 static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err);
 
 /* A figure's key: five parts of at most FIGURE_PART bytes each. */
@@ -376,7 +378,10 @@ static const char *const sql[S_COUNT] = {
     [S_TIMER_END] =
         "DELETE FROM timers WHERE due = ?1 AND id = ?2 AND case_id = ?3 "
         "AND (?4 IS NULL OR event = ?4) AND (?5 = 0 OR scoped)",
-    [S_TIMER_KEYS] = "SELECT timer_keys FROM cases WHERE id = ?1",
+    /* journal_last too: the step that sets a timer journals next (an
+     * import's `opened` handler reads its case no other way). */
+    [S_TIMER_KEYS] =
+        "SELECT timer_keys, journal_last FROM cases WHERE id = ?1",
     [S_TIMER_KEYS_PUT] = "UPDATE cases SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
         "SELECT t.id, t.event, t.due, t.data, t.scoped FROM cases c, "
@@ -913,6 +918,12 @@ struct sq {
     int64_t head, next;
     int known, ahead;
   } chain;
+  /* The last timer the transaction set (due 0: none since it began or
+   * rolled back): the next due at the same time takes the id after it
+   * without looking (S_TIMER_ID), as an import's handlers all do. */
+  struct {
+    int64_t due, id;
+  } timer_last;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1436,6 +1447,7 @@ static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
 static int sq_rollback(sq *st) {
   figures_clear(st);
   timer_keys_forget(st);
+  st->timer_last.due = 0;
   journal_chain_forget(st);
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
@@ -1501,6 +1513,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
+  st->timer_last.due = 0;
   if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
     (void)sync_level(st, 0, NULL);
@@ -1517,6 +1530,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     st->fig_case_id[0] = '\0';
     timer_keys_forget(st);
     journal_chain_forget(st);
+    st->timer_last.due = 0;
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
       return RC_ESTORE;
@@ -1821,6 +1835,19 @@ static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
   }
   (void)timer_keys_known(st, (const char *)sqlite3_column_text(s, col),
                          &ignored);
+}
+
+/* A case this transaction inserted and nothing changed since: no timer
+ * keys, no journal run (store_case_fresh). Held as a read of its row
+ * would hold them, saving an import's `opened` pass that read; the keys
+ * of the case before (one whose handler moved it on) are written first,
+ * as its next read would. */
+static int sq_case_fresh(sq *st, const char *id, rc_error *err) {
+  int rc;
+  if (st->base.depth == 0) return RC_OK;
+  chain_seen(st, id, 0);
+  if ((rc = timer_keys_switch(st, id, err)) != RC_OK) return rc;
+  return st->keys.known ? RC_OK : timer_keys_known(st, NULL, err);
 }
 
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
@@ -2334,6 +2361,7 @@ static int timer_keys_of(sq *st, const char *case_id, rc_error *err) {
   s = stmt(st, S_TIMER_KEYS);
   bind_text(s, 1, case_id);
   rc = one_row(st, s, sqlite3_step(s), err, "timer keys");
+  if (rc == RC_OK && st->base.depth > 0) case_chain_seen(st, case_id, s, 1);
   if (rc == RC_OK || rc == RC_ENOTFOUND)
     rc = timer_keys_known(
         st, rc == RC_OK ? (const char *)sqlite3_column_text(s, 0) : NULL, err);
@@ -2422,7 +2450,9 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
   /* In a transaction no other writer comes between the two statements
    * (BEGIN IMMEDIATE holds the write lock). */
   apart = st->base.depth == 0 || sqlite3_get_autocommit(st->db);
-  if (!apart) {
+  if (!apart && st->timer_last.due == due) {
+    id = st->timer_last.id + 1;
+  } else if (!apart) {
     s = stmt(st, S_TIMER_ID);
     sqlite3_bind_int64(s, 1, due);
     rc = one_row(st, s, sqlite3_step(s), err, "timer id");
@@ -2440,6 +2470,8 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     sqlite3_bind_int64(s, 6, id);
     rc = exec_stmt(st, s, err, "insert timer");
     if (rc != RC_OK) return rc;
+    st->timer_last.due = due;
+    st->timer_last.id = id;
   } else if (st->base.depth > 0) {
     sqlite3_clear_bindings(s);
     return exec_stmt(st, s, err, "insert timer"); /* says why */
@@ -2633,11 +2665,15 @@ static int journal_head(sq *st, const char *case_id, int64_t *head,
  * a chain is held for it already (then the row may be ahead of it) or
  * held ahead for another case. */
 static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+  chain_seen(st, id, sqlite3_column_int64(s, col));
+}
+
+static void chain_seen(sq *st, const char *id, int64_t head) {
   if (st->chain.ahead || strlen(id) >= sizeof st->chain.case_id ||
       (st->chain.known && !strcmp(st->chain.case_id, id)))
     return;
   memcpy(st->chain.case_id, id, strlen(id) + 1);
-  st->chain.head = sqlite3_column_int64(s, col);
+  st->chain.head = head;
   st->chain.known = 1;
 }
 
@@ -4413,6 +4449,10 @@ static int op_hold_opening(store *s, rc_error *err) {
   return RC_OK;
 }
 
+static int op_case_fresh(store *s, const char *id, rc_error *err) {
+  return sq_case_fresh(SQ(s), id, err);
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
   return sq_borrower_get(SQ(s), id, out, err);
@@ -4678,6 +4718,7 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
   sq *st = SQ(s);
   int rc = sqlite_book_put(st->db, &st->book_put, st->book_table,
                            sizeof st->book_table, table, cols, ncols, err);
+  st->timer_last.due = 0; /* timers copied in, ids and all */
   /* The end: each case's timers, which the copy leaves out (book_derived),
    * found again from the timers copied. */
   if (rc == RC_OK && !table) {
@@ -4760,6 +4801,7 @@ const store_ops store_sqlite_ops = {
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists,
     .hold_opening = op_hold_opening,
+    .case_fresh = op_case_fresh,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,

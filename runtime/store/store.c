@@ -566,6 +566,10 @@ int store_hold_opening(store *st, rc_error *err) {
   return st->ops->hold_opening(st, err);
 }
 
+int store_case_fresh(store *st, const char *id, rc_error *err) {
+  return st->ops->case_fresh ? st->ops->case_fresh(st, id, err) : RC_OK;
+}
+
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err) {
   return st->ops->cases_each(st, state, fn, ud, err);

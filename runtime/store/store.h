@@ -215,6 +215,12 @@ int store_case_exists_or_hold_opening(store *st, const char *id,
  * is locked: an import takes it first, so that imports of the same cases
  * wait for one another instead of locking them in opposite orders. */
 int store_hold_opening(store *st, rc_error *err);
+/* Case id's row is as store_case_insert wrote it in this transaction:
+ * no timer set, no journal written since. A hint (an import's `opened`
+ * pass gives it for each case it opened), so that a backend that keeps
+ * both in the case's row need not read them back. Fails only as a write
+ * would: what the backend held for another case is written first. */
+int store_case_fresh(store *st, const char *id, rc_error *err);
 /* Cases in error, for reports and retries. */
 int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
                      rc_error *err);
