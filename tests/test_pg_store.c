@@ -349,6 +349,35 @@ static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
   store_close(st);
 }
 
+/* A group's job needs no SAVEPOINT on the server (a subtransaction):
+ * refused before it wrote, there is nothing to undo; refused after, the
+ * store says the group must run again without it, and nothing of it is
+ * kept. */
+static void test_a_job_refused_after_writing_asks_for_a_replay(void **state) {
+  store *st = open_store();
+  store_case c;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 0);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 1);
+  store_rollback(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
+  /* a new transaction starts clean */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 0);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* A payment's allocation reads the case's open promise, then its open
  * plan's unpaid installments: both in one round trip, the installments
  * kept for the read that follows unless a statement goes first. */
@@ -535,6 +564,8 @@ int main(void) {
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

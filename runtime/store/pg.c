@@ -114,6 +114,12 @@ typedef struct pg {
   /* A transaction's new messages and journal runs, not sent yet (pg.h:
    * pg_rows; rows_write). */
   pg_rows msgs, runs;
+  /* What this transaction has written or kept to write (counted, not
+   * exact: anything that may write counts), and a light savepoint's
+   * (store_savepoint_light) depth inside the transaction and the count
+   * when it began; light 0 when none is open. */
+  int64_t changes, light_from;
+  int light;
 } pg;
 
 /* The columns of a message and a journal run kept in pg_rows, in the
@@ -211,6 +217,10 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   char name[16];
 
   unpaid_drop(st);
+  /* The reads a job makes before it writes (a light savepoint's undo
+   * needs them not to count); a function called by SELECT may write. */
+  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_"))
+    st->changes++;
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if ((st->msgs.n || st->runs.n) &&
@@ -821,6 +831,7 @@ static void counts_forget(pg *st) {
 /* Keeps a row of a's parameters (pg_rows), sending what is kept when
  * there are ROWS_MAX. */
 static int rows_keep(pg *st, pg_rows *b, const args *a, rc_error *err) {
+  st->changes++;
   if (pg_rows_add(b, a->v) != 0)
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   return b->n >= ROWS_MAX ? rows_write(st, err) : RC_OK;
@@ -865,7 +876,15 @@ static int op_begin(store *s, int nested, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
 
+  if (nested == 2 && !st->light) {
+    /* No SAVEPOINT (a subtransaction on the server), and what the node
+     * keeps to write goes once for the group, not at each job. */
+    st->light = st->base.depth + 1;
+    st->light_from = st->changes;
+    return RC_OK;
+  }
   if (nested) {
+    st->changes++;
     /* What the savepoint undoes must be what was added inside it. */
     if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
         rows_write(st, err) != RC_OK)
@@ -917,12 +936,35 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
              : exec(st, "RELEASE ev", NULL, "release", NULL, err);
 }
 
+/* Ends a light savepoint (op_begin): kept, its queued writes are read,
+ * so that one that failed fails its own job; undone, it undoes nothing,
+ * and a job that wrote or broke the transaction asks for a replay. */
+static int end_light(pg *st, int keep, rc_error *err) {
+  int rc = RC_OK;
+
+  st->light = 0;
+  if (keep)
+    return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  pg_cache_clear(&st->batch);
+  st->seen_case[0] = '\0';
+  st->unseen_ref[0] = '\0';
+  if (st->npend) rc = pipe_sync(st, NULL, NULL);
+  /* A deadlock ended the transaction: it runs again as it came. */
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (rc != RC_OK || st->changes != st->light_from ||
+      PQtransactionStatus(st->c) != PQTRANS_INTRANS)
+    st->base.replay = 1;
+  return RC_OK;
+}
+
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
   int rc;
 
+  if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
+  st->light = 0;
   pg_cache_clear(&st->batch); /* the cases' locks end here */
   unpaid_drop(st);
   st->seen_case[0] = '\0';
@@ -1015,6 +1057,7 @@ static int op_timers_claim(store *s, rc_time until, int max,
   if (max < 1) return RC_OK;
   if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
     return RC_ESTORE;
+  st->changes++; /* a claim writes its rows */
   r = pg_claim_timers(st->c, lease_node(st, lease), until, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
   if (!r) lost(st);
@@ -1086,6 +1129,7 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
     return RC_ESTORE;
   if (settle(st, err) != RC_OK) return RC_ESTORE;
   st->manual = st->base.depth == 0;
+  st->changes++; /* a claim writes its rows */
   r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
                       PG_CLOCK_DB, err);
   if (!r) lost(st);
@@ -1150,6 +1194,7 @@ static int op_outbox_claim(store *s, rc_time now, int max,
   if (max < 1) return RC_OK;
   if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
     return RC_ESTORE;
+  st->changes++; /* a claim writes its rows */
   r = pg_claim_outbox(st->c, lease_node(st, lease), now, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
   if (!r) lost(st);
@@ -1320,6 +1365,7 @@ static int case_count(pg *st, const char *id, const pg_case_count *c, int sign,
                       rc_error *err) {
   args a = {0};
 
+  st->changes++;
   if (c) {
     if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
     if (counts_write(st, err) != RC_OK) return RC_ESTORE;
@@ -2298,6 +2344,7 @@ static int counts_write(pg *st, rc_error *err) {
  * key too long to keep is written alone. */
 static int count_add(pg *st, int kind, const char *a, const char *b,
                      const int64_t v[4], rc_error *err) {
+  st->changes++;
   if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
   if (counts_write(st, err) != RC_OK) return RC_ESTORE;
   if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
@@ -2317,6 +2364,7 @@ static int op_figure_add(store *s, const char *figure, const char *day,
   int i;
 
   if (n == 0 && amount == 0) return RC_OK;
+  st->changes++;
   if (st->base.depth == 0 || st->manual)
     return fig_put(st, parts, n, amount, err);
   for (int k = 0; k < 5; k++) {
