@@ -2499,6 +2499,7 @@ static int case_get(store *s, const char *id, int held, store_case *out,
                     rc_error *err) {
   args a = {0};
   PGresult *r;
+  pg_case_count k;
   int rc;
 
   memset(out, 0, sizeof *out);
@@ -2515,6 +2516,10 @@ static int case_get(store *s, const char *id, int held, store_case *out,
     if (rc != RC_OK) return rc;
     pg_read_case(r, 0, 0, out);
     PQclear(r);
+    /* Held, it stays as read until this node writes it: its write then
+     * moves the counters from here, not by a look of the server's. */
+    if (held && counting(PG(s)) && pg_case_count_of(out, &k))
+      case_keep(PG(s), id, &k);
   }
   if (PG(s)->base.depth > 0 && strlen(id) < sizeof PG(s)->seen_case)
     strcpy(PG(s)->seen_case, id);
