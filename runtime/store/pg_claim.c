@@ -56,10 +56,12 @@ static const char claim_outbox_sql[] =
     "attempts, at FROM claimed ORDER BY next_attempt, id";
 
 /* Events, first statement: the cases with free pending events, oldest
- * first, each case's row locked (skipped when another claimer holds it).
+ * first, each case's row locked (skipped when another claimer holds it),
+ * and whether it is in error (the second statement is for those only).
  * $1 max, $2 now. */
 static const char claim_event_cases_sql[] =
-    "SELECT c.id FROM cases c JOIN (SELECT case_id, min(id) AS first "
+    "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
+    "min(id) AS first "
     "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
     " GROUP BY case_id ORDER BY first LIMIT $1) w ON w.case_id = c.id "
     "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
@@ -226,6 +228,7 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   char max_s[16], lease_s[24], now_s[24], *ids;
   const char *cases_params[2] = {max_s, now_s};
   PGresult *cases, *events;
+  int in_error = 0;
 
   if (!node || !*node || max < 1 || lease_ms < 1) {
     rc_error_set(err, RC_EINTERNAL, NULL,
@@ -244,6 +247,9 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                       "claiming the cases of queued events", err);
   if (!cases) return NULL;
   ids = claim_id_array(cases);
+  /* Read under the lock just taken: no case's error changes meanwhile. */
+  for (int i = 0; i < PQntuples(cases); i++)
+    in_error = in_error || PQgetvalue(cases, i, 1)[0] == 't';
   PQclear(cases);
   if (!ids) {
     rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
@@ -251,9 +257,10 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   }
   {
     const char *park[1] = {ids};
-    PGresult *r =
-        PQexecParams(c, park_events_sql, 1, NULL, park, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    PGresult *r = in_error ? PQexecParams(c, park_events_sql, 1, NULL, park,
+                                          NULL, NULL, 0)
+                           : NULL;
+    if (in_error && PQresultStatus(r) != PGRES_COMMAND_OK) {
       pg_fail(c, r, "parking the events of cases in error", err);
       events = NULL;
     } else {
