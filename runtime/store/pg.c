@@ -1112,6 +1112,46 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
   return rc;
 }
 
+/* pg_claim_events in a batch's transaction: its statements prepared
+ * (planned once a connection, not at each claim: as long as running
+ * them), the parking only when a case is in error. */
+static PGresult *events_claim_batch(pg *st, const char *node, int max,
+                                    int64_t lease_ms, rc_error *err) {
+  args a = {0};
+  PGresult *cases, *r = NULL;
+  char *ids;
+  int in_error = 0;
+
+  a_int(&a, max);
+  a_int(&a, PG_CLOCK_DB);
+  if (!(cases = run(st, pg_claim_event_cases_sql, &a,
+                    "claiming the cases of queued events", err)))
+    return NULL;
+  ids = pg_claim_id_array(cases);
+  for (int i = 0; i < PQntuples(cases); i++)
+    in_error = in_error || PQgetvalue(cases, i, 1)[0] == 't';
+  PQclear(cases);
+  if (!ids) {
+    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
+    return NULL;
+  }
+  a.n = 0;
+  a_text(&a, ids);
+  if (!in_error || exec(st, pg_park_events_sql, &a,
+                        "parking the events of cases in error", NULL,
+                        err) == RC_OK) {
+    a.n = 0;
+    a_text(&a, node);
+    a_text(&a, ids);
+    a_int(&a, lease_ms);
+    a_int(&a, PG_CLOCK_DB);
+    a_int(&a, max);
+    r = run(st, pg_claim_events_sql, &a, "claiming queued events", err);
+  }
+  free(ids);
+  return r;
+}
+
 static int op_events_claim(store *s, int max, const store_lease *lease,
                            store_event **out, int *n, rc_error *err) {
   pg *st = PG(s);
@@ -1130,8 +1170,10 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
   if (settle(st, err) != RC_OK) return RC_ESTORE;
   st->manual = st->base.depth == 0;
   st->changes++; /* a claim writes its rows */
-  r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
-                      PG_CLOCK_DB, err);
+  r = st->manual ? pg_claim_events(st->c, lease_node(st, lease), max,
+                                   lease_ms(lease), PG_CLOCK_DB, err)
+                 : events_claim_batch(st, lease_node(st, lease), max,
+                                      lease_ms(lease), err);
   if (!r) lost(st);
   if (st->manual) {
     if (r && exec(st, "COMMIT", NULL, "commit", NULL, err) != RC_OK) {
