@@ -462,8 +462,8 @@ static void flush(service *svc) {
     for (int tries = 1, replay;;) {
       rc = apply_group(svc, order, n, refused, replies, statuses, errors,
                        &replay, &err);
-      if (!replay &&
-          (rc == RC_OK || !engine_contended(svc->eng) || tries++ >= GROUP_TRIES))
+      if (!replay && (rc == RC_OK || !engine_contended(svc->eng) ||
+                      tries++ >= GROUP_TRIES))
         break;
       /* Nothing of it was kept: run it again as it came. */
       engine_set_stats(svc->eng, &stats);

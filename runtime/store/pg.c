@@ -219,8 +219,7 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   unpaid_drop(st);
   /* The reads a job makes before it writes (a light savepoint's undo
    * needs them not to count); a function called by SELECT may write. */
-  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_"))
-    st->changes++;
+  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) st->changes++;
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if ((st->msgs.n || st->runs.n) &&
@@ -1120,21 +1119,14 @@ static PGresult *events_claim_batch(pg *st, const char *node, int max,
   args a = {0};
   PGresult *cases, *r = NULL;
   char *ids;
-  int in_error = 0;
+  int in_error;
 
   a_int(&a, max);
   a_int(&a, PG_CLOCK_DB);
   if (!(cases = run(st, pg_claim_event_cases_sql, &a,
                     "claiming the cases of queued events", err)))
     return NULL;
-  ids = pg_claim_id_array(cases);
-  for (int i = 0; i < PQntuples(cases); i++)
-    in_error = in_error || PQgetvalue(cases, i, 1)[0] == 't';
-  PQclear(cases);
-  if (!ids) {
-    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
-    return NULL;
-  }
+  if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   a.n = 0;
   a_text(&a, ids);
   if (!in_error || exec(st, pg_park_events_sql, &a,

@@ -93,6 +93,9 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
 extern const char pg_claim_event_cases_sql[], pg_park_events_sql[],
     pg_claim_events_sql[];
 char *pg_claim_id_array(const PGresult *r);
+/* The ids of the cases statement's rows (cases, cleared) as above, and
+ * whether one is in error; NULL with err set when out of memory. */
+char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err);
 
 /* When this node can next claim a timer: the earliest due of the timers
  * free now (unclaimed, or their claimer's lease ended) that no other

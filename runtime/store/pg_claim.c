@@ -221,12 +221,24 @@ char *pg_claim_id_array(const PGresult *r) {
   return out;
 }
 
+char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err) {
+  char *ids = pg_claim_id_array(cases);
+  *in_error = 0;
+  /* Read under the lock just taken: no case's error changes meanwhile. */
+  for (int i = 0; i < PQntuples(cases); i++)
+    *in_error = *in_error || PQgetvalue(cases, i, 1)[0] == 't';
+  PQclear(cases);
+  if (!ids)
+    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
+  return ids;
+}
+
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err) {
   char max_s[16], lease_s[24], now_s[24], *ids;
   const char *cases_params[2] = {max_s, now_s};
   PGresult *cases, *events;
-  int in_error = 0;
+  int in_error;
 
   if (!node || !*node || max < 1 || lease_ms < 1) {
     rc_error_set(err, RC_EINTERNAL, NULL,
@@ -244,15 +256,7 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   cases = claim_query(c, pg_claim_event_cases_sql, 2, cases_params,
                       "claiming the cases of queued events", err);
   if (!cases) return NULL;
-  ids = pg_claim_id_array(cases);
-  /* Read under the lock just taken: no case's error changes meanwhile. */
-  for (int i = 0; i < PQntuples(cases); i++)
-    in_error = in_error || PQgetvalue(cases, i, 1)[0] == 't';
-  PQclear(cases);
-  if (!ids) {
-    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
-    return NULL;
-  }
+  if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   {
     const char *park[1] = {ids};
     PGresult *r = in_error ? PQexecParams(c, pg_park_events_sql, 1, NULL, park,
