@@ -2400,6 +2400,15 @@ int engine_job_begin(engine *eng, rc_error *err) {
   return store_savepoint(eng->st, err);
 }
 
+int engine_group_job_begin(engine *eng, rc_error *err) {
+  invalidate(eng);
+  return store_savepoint_light(eng->st, err);
+}
+
+int engine_group_replay(const engine *eng) {
+  return store_replay(eng->st);
+}
+
 int engine_job_end(engine *eng, int rc, rc_error *err) {
   invalidate(eng);
   if (rc == RC_OK) return store_release(eng->st, err);

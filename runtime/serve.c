@@ -393,17 +393,24 @@ static job **group_order(job *jobs, int n) {
   return order;
 }
 
-/* Runs the group's jobs in one transaction: RC_OK when it committed. */
-static int apply_group(service *svc, job **order, int n, json_t **replies,
-                       int *statuses, rc_error *errors, rc_error *err) {
+/* Runs the group's jobs in one transaction, but those refused already:
+ * RC_OK when it committed. A job refused after it wrote (the store made
+ * no savepoint for it: engine_group_replay) ends the transaction there
+ * with *replay set and the job marked refused, its error kept: the group
+ * runs again without it. */
+static int apply_group(service *svc, job **order, int n, char *refused,
+                       json_t **replies, int *statuses, rc_error *errors,
+                       int *replay, rc_error *err) {
   int rc = engine_begin(svc->eng, err);
+  *replay = 0;
   if (rc != RC_OK) return rc;
   for (int i = 0; i < n; i++) {
     job *j = order[i];
     int r;
+    if (refused[i]) continue;
     rc_error_clear(&errors[i]);
     engine_set_actor(svc->eng, j->who.user);
-    if ((r = engine_job_begin(svc->eng, &errors[i])) == RC_OK)
+    if ((r = engine_group_job_begin(svc->eng, &errors[i])) == RC_OK)
       r = engine_job_end(
           svc->eng, j->apply(svc, j, &replies[i], &statuses[i], &errors[i]),
           &errors[i]);
@@ -413,6 +420,13 @@ static int apply_group(service *svc, job **order, int n, json_t **replies,
       replies[i] = NULL;
       statuses[i] = -1;
       if (!errors[i].code) errors[i].code = r;
+      if (engine_group_replay(svc->eng) || engine_contended(svc->eng)) {
+        /* A deadlock's victim runs again as it came (flush). */
+        refused[i] = !engine_contended(svc->eng);
+        *replay = refused[i];
+        engine_rollback(svc->eng);
+        return rc_error_set(err, RC_ESTORE, NULL, "group rolled back");
+      }
     }
   }
   return engine_commit(svc->eng, err);
@@ -430,6 +444,7 @@ static void flush(service *svc) {
   json_t **replies;
   int *statuses;
   rc_error *errors;
+  char *refused;
   double began = ms_now();
   if (!jobs) return;
   svc->queue = NULL;
@@ -443,20 +458,25 @@ static void flush(service *svc) {
   replies = calloc((size_t)n, sizeof *replies);
   statuses = calloc((size_t)n, sizeof *statuses);
   errors = calloc((size_t)n, sizeof *errors);
+  refused = calloc((size_t)n, 1);
   order = group_order(jobs, n);
-  if (replies && statuses && errors && order) {
+  if (replies && statuses && errors && refused && order) {
     engine_stats stats = *engine_get_stats(svc->eng);
-    for (int tries = 1;; tries++) {
-      rc = apply_group(svc, order, n, replies, statuses, errors, &err);
+    /* A replay refuses one more job each time: it ends. */
+    for (int tries = 1, replay;;) {
+      rc = apply_group(svc, order, n, refused, replies, statuses, errors,
+                       &replay, &err);
       /* The answers may rest on a slice left unsynced: a group that wrote
        * has synced it with its own commit, one that wrote nothing (every
        * write refused) syncs it here. */
-      if (rc == RC_OK) rc = engine_sync(svc->eng, &err);
-      if (rc == RC_OK || !engine_contended(svc->eng) || tries >= GROUP_TRIES)
+      if (!replay && rc == RC_OK) rc = engine_sync(svc->eng, &err);
+      if (!replay && (rc == RC_OK || !engine_contended(svc->eng) ||
+                      tries++ >= GROUP_TRIES))
         break;
       /* Nothing of it was kept: run it again as it came. */
       engine_set_stats(svc->eng, &stats);
       for (int i = 0; i < n; i++) {
+        if (refused[i]) continue;
         json_decref(replies[i]);
         replies[i] = NULL;
         statuses[i] = 0;
@@ -496,6 +516,7 @@ static void flush(service *svc) {
                                    "error", masked));
   }
   free(order);
+  free(refused);
   free(replies);
   free(statuses);
   free(errors);
@@ -935,9 +956,9 @@ int serve_main(const char *dir, const char *db, const char *listen,
              host, http_server_port(svc.http));
     /* A PostgreSQL URL may carry its password: logs never do. */
     store_where_shown(db_path, shown, sizeof shown);
-    service_log("info", json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening",
-                                  "address", where, "institution", cfg->name,
-                                  "db", shown));
+    service_log("info",
+                json_pack("{s:s, s:s, s:s, s:s}", "msg", "listening", "address",
+                          where, "institution", cfg->name, "db", shown));
     if (lock >= 0) {
       if (backup_service_start(&svc, db_path, cfg->backup_to,
                                cfg->backup_every_ms, cfg->backup_keep,

@@ -434,6 +434,74 @@ static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
   store_close(st);
 }
 
+/* A group's job needs no SAVEPOINT on the server (a subtransaction):
+ * refused before it wrote, there is nothing to undo; refused after, the
+ * store says the group must run again without it, and nothing of it is
+ * kept. */
+static void test_a_job_refused_after_writing_asks_for_a_replay(void **state) {
+  store *st = open_store();
+  store_case c;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 0);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 1);
+  store_rollback(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
+  /* a new transaction starts clean */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_replay(st), 0);
+  store_rollback(st);
+  store_close(st);
+}
+
+/* A case read held is counted by the node from that read when it is
+ * written (no look of the server's): the counters follow what another
+ * connection changed before the read, and the write. */
+static void test_a_held_case_is_counted_from_its_read(void **state) {
+  store *st = open_store();
+  store_case c;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "UPDATE cases SET balance = 800, state = 'late' "
+                          "WHERE id = 'C1'"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+  assert_int_equal(c.balance, 800);
+  assert_int_equal(
+      store_case_write(st,
+                       &(store_case_change){.id = "C1",
+                                            .fields = STORE_CASE_MONEY,
+                                            .balance = c.balance - 300},
+                       &err),
+      RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_release(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_states "
+                              "WHERE state = 'late'"),
+                   500);
+  assert_int_equal(count_rows("SELECT coalesce(sum(cases), 0) FROM "
+                              "figures_states WHERE state = 'new'"),
+                   0);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due"), 500);
+  store_close(st);
+}
+
 /* A payment's allocation reads the case's open promise, then its open
  * plan's unpaid installments: both in one round trip, the installments
  * kept for the read that follows unless a statement goes first. */
@@ -622,6 +690,10 @@ int main(void) {
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_new_cases_in_one_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

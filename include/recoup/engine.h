@@ -209,6 +209,12 @@ int engine_reconnects(engine *eng);
  * (or a store failure). */
 int engine_job_begin(engine *eng, rc_error *err);
 int engine_job_end(engine *eng, int rc, rc_error *err);
+/* The same for a group that can run again without an input: the store
+ * may make no savepoint (store_savepoint_light). After an input refused
+ * with engine_group_replay set, what it wrote is still there: the caller
+ * rolls the group back and runs it again without that input. */
+int engine_group_job_begin(engine *eng, rc_error *err);
+int engine_group_replay(const engine *eng);
 /* Loads the institution's scripts anew beside the running ones: new cases
  * get the new workflow versions, running cases keep theirs unless the
  * workflow declares migrate. Refused — the old scripts keep running — when

@@ -84,6 +84,10 @@ struct store {
    * nothing of it is kept, and running it again is the remedy. Cleared
    * by store_begin. */
   int contended;
+  /* Set by a backend when a light savepoint (store_savepoint_light) was
+   * rolled back after its job wrote: what it wrote is still in the
+   * transaction. Cleared by store_begin. */
+  int replay;
   /* Journal rows of one case not yet written: they go to journal_run as
    * one run when another case's row comes, the run is full, before a
    * savepoint or transaction ends, or when the engine flushes it. */
@@ -205,7 +209,10 @@ struct store_ops {
 
   /* --- transactions ------------------------------------------------------ */
   /* nested 0: the batch transaction; 1: a savepoint inside it (one
-   * event). end with keep 1 commits / releases, 0 rolls back. store.c
+   * event); 2: a savepoint the backend may leave unsaid (one of a group's
+   * jobs, store_savepoint_light): rolled back after it wrote, it sets
+   * base.replay instead. end with keep 1 commits / releases, 0 rolls
+   * back. store.c
    * writes the journal run before a commit or a release and drops it at
    * a rollback, and keeps st->depth. */
   int (*begin)(store *st, int nested, rc_error *err);

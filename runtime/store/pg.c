@@ -82,8 +82,8 @@ typedef struct pg {
    * as "book_put", or "". */
   char book_table[64];
   char conninfo[2048]; /* how to connect again */
-  int manual;        /* a transaction of an op's own is open (depth 0) */
-  int async;         /* commits need not wait for the disk (op_scratch) */
+  int manual;          /* a transaction of an op's own is open (depth 0) */
+  int async;           /* commits need not wait for the disk (op_scratch) */
   prep prep[PREP_SLOTS];
   int nprep;
   pend pend[PIPE_MAX + 4];
@@ -115,6 +115,12 @@ typedef struct pg {
    * (pg.h: pg_rows; rows_write): new messages and journal runs, cases'
    * new states, claimed timers ended, timers of cases cancelled. */
   pg_rows kept[5];
+  /* What this transaction has written or kept to write (counted, not
+   * exact: anything that may write counts), and a light savepoint's
+   * (store_savepoint_light) depth inside the transaction and the count
+   * when it began; light 0 when none is open. */
+  int64_t changes, light_from;
+  int light;
 } pg;
 
 /* The tables of kept rows (pg.h: pg_rows), in the order rows_write sends
@@ -160,8 +166,7 @@ static void a_real(args *a, double x) {
  * fail is a bug in recoup: RC_EINTERNAL, as the SQLite backend says it
  * (backend.h's "Errors" says RC_ESTORE; the engine and test_store.c
  * expect what sqlite.c does). */
-static void failed(pg *st, const PGresult *r, const char *what,
-                   rc_error *err) {
+static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
 
@@ -215,13 +220,15 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   char name[16];
 
   unpaid_drop(st);
+  /* The reads a job makes before it writes (a light savepoint's undo
+   * needs them not to count); a function called by SELECT may write. */
+  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) st->changes++;
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if (rows_write(st, sql, err) != RC_OK) return -1;
   slot = prep_slot(st, sql);
 
-  if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF &&
-      !PQenterPipelineMode(st->c))
+  if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->c))
     return pg_fail(st->c, NULL, what, err), -1;
   if (slot < 0)
     ok = PQsendQueryParams(st->c, sql, n, NULL, v, NULL, NULL, 0);
@@ -590,8 +597,8 @@ static void slot_take(pg *st) {
     snprintf(sql, sizeof sql,
              "SELECT pg_try_advisory_lock(hashtext('recoup.slot'), %d)", i);
     r = PQexec(st->c, sql);
-    taken = PQresultStatus(r) == PGRES_TUPLES_OK &&
-            PQgetvalue(r, 0, 0)[0] == 't';
+    taken =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (!taken) continue;
     snprintf(sql, sizeof sql, "SELECT set_config('recoup.slot', '%d', false)",
@@ -681,10 +688,11 @@ static int session(pg *st, rc_error *err) {
    * transactions are READ COMMITTED, which the claims and the look again
    * of op_case_exists need (a default of repeatable read would not see
    * the other writer's commit). */
-  PQclear(PQexec(st->c, "SET client_min_messages = warning; "
-                        "SET client_encoding = 'UTF8'; "
-                        "SET extra_float_digits = 1; "
-                        "SET default_transaction_isolation = 'read committed'"));
+  PQclear(PQexec(st->c,
+                 "SET client_min_messages = warning; "
+                 "SET client_encoding = 'UTF8'; "
+                 "SET extra_float_digits = 1; "
+                 "SET default_transaction_isolation = 'read committed'"));
   if (st->scratch[0]) {
     char sql[128];
     snprintf(sql, sizeof sql, "SET search_path TO %s", st->scratch);
@@ -829,6 +837,7 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
   pg_rows *b = &st->kept[table];
   /* A case's state written twice: the last write is the one kept. */
   int put = table == KEPT_STATES ? pg_rows_put(b, a->v) : pg_rows_add(b, a->v);
+  st->changes++;
   if (put != 0) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   return b->n >= ROWS_MAX ? rows_write(st, NULL, err) : RC_OK;
 }
@@ -863,18 +872,17 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
                                                {"cases", "figures_case"},
                                                {"timers", NULL},
                                                {"timers", NULL}};
-  static const char *const what[KEPT_N] = {
-      "queue message", "journal", "set state", "ending a timer",
-      "cancel timers"};
+  static const char *const what[KEPT_N] = {"queue message", "journal",
+                                           "set state", "ending a timer",
+                                           "cancel timers"};
   int rc = RC_OK;
 
   for (int t = 0; t < KEPT_N && rc == RC_OK; t++) {
     pg_rows *b = &st->kept[t];
     char *cols[MSG_COLS] = {0};
     args a = {0};
-    if (!b->n ||
-        (sql && !strstr(sql, names[t][0]) &&
-         !(names[t][1] && strstr(sql, names[t][1]))))
+    if (!b->n || (sql && !strstr(sql, names[t][0]) &&
+                  !(names[t][1] && strstr(sql, names[t][1]))))
       continue;
     for (int c = 0; c < b->ncols; c++)
       if (!(cols[c] = pg_rows_array(b, c)))
@@ -893,7 +901,15 @@ static int op_begin(store *s, int nested, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
 
+  if (nested == 2 && !st->light) {
+    /* No SAVEPOINT (a subtransaction on the server), and what the node
+     * keeps to write goes once for the group, not at each job. */
+    st->light = st->base.depth + 1;
+    st->light_from = st->changes;
+    return RC_OK;
+  }
   if (nested) {
+    st->changes++;
     /* What the savepoint undoes must be what was added inside it. */
     if (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
         rows_write(st, NULL, err) != RC_OK)
@@ -913,8 +929,8 @@ static int op_begin(store *s, int nested, rc_error *err) {
     settle(st, NULL);
     return RC_ESTORE;
   }
-  r = run(st, "SELECT set_config('recoup.counts', 'node', true)", NULL,
-          "begin", err);
+  r = run(st, "SELECT set_config('recoup.counts', 'node', true)", NULL, "begin",
+          err);
   if (!r) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return RC_ESTORE;
@@ -945,12 +961,34 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
              : exec(st, "RELEASE ev", NULL, "release", NULL, err);
 }
 
+/* Ends a light savepoint (op_begin): kept, its queued writes are read,
+ * so that one that failed fails its own job; undone, it undoes nothing,
+ * and a job that wrote or broke the transaction asks for a replay. */
+static int end_light(pg *st, int keep, rc_error *err) {
+  int rc = RC_OK;
+
+  st->light = 0;
+  if (keep) return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  pg_cache_clear(&st->batch);
+  st->seen_case[0] = '\0';
+  st->unseen_ref[0] = '\0';
+  if (st->npend) rc = pipe_sync(st, NULL, NULL);
+  /* A deadlock ended the transaction: it runs again as it came. */
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (rc != RC_OK || st->changes != st->light_from ||
+      PQtransactionStatus(st->c) != PQTRANS_INTRANS)
+    st->base.replay = 1;
+  return RC_OK;
+}
+
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
   int rc;
 
+  if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
+  st->light = 0;
   pg_cache_clear(&st->batch); /* the cases' locks end here */
   unpaid_drop(st);
   st->seen_case[0] = '\0';
@@ -1041,8 +1079,8 @@ static int op_timers_claim(store *s, rc_time until, int max,
   *out = NULL;
   *n = 0;
   if (max < 1) return RC_OK;
-  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
-    return RC_ESTORE;
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK) return RC_ESTORE;
+  st->changes++; /* a claim writes its rows */
   r = pg_claim_timers(st->c, lease_node(st, lease), until, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
   if (!r) lost(st);
@@ -1096,6 +1134,39 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
   return rc;
 }
 
+/* pg_claim_events in a batch's transaction: its statements prepared
+ * (planned once a connection, not at each claim: as long as running
+ * them), the parking only when a case is in error. */
+static PGresult *events_claim_batch(pg *st, const char *node, int max,
+                                    int64_t lease_ms, rc_error *err) {
+  args a = {0};
+  PGresult *cases, *r = NULL;
+  char *ids;
+  int in_error;
+
+  a_int(&a, max);
+  a_int(&a, PG_CLOCK_DB);
+  if (!(cases = run(st, pg_claim_event_cases_sql, &a,
+                    "claiming the cases of queued events", err)))
+    return NULL;
+  if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
+  a.n = 0;
+  a_text(&a, ids);
+  if (!in_error ||
+      exec(st, pg_park_events_sql, &a, "parking the events of cases in error",
+           NULL, err) == RC_OK) {
+    a.n = 0;
+    a_text(&a, node);
+    a_text(&a, ids);
+    a_int(&a, lease_ms);
+    a_int(&a, PG_CLOCK_DB);
+    a_int(&a, max);
+    r = run(st, pg_claim_events_sql, &a, "claiming queued events", err);
+  }
+  free(ids);
+  return r;
+}
+
 static int op_events_claim(store *s, int max, const store_lease *lease,
                            store_event **out, int *n, rc_error *err) {
   pg *st = PG(s);
@@ -1113,8 +1184,11 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
     return RC_ESTORE;
   if (settle(st, err) != RC_OK) return RC_ESTORE;
   st->manual = st->base.depth == 0;
-  r = pg_claim_events(st->c, lease_node(st, lease), max, lease_ms(lease),
-                      PG_CLOCK_DB, err);
+  st->changes++; /* a claim writes its rows */
+  r = st->manual ? pg_claim_events(st->c, lease_node(st, lease), max,
+                                   lease_ms(lease), PG_CLOCK_DB, err)
+                 : events_claim_batch(st, lease_node(st, lease), max,
+                                      lease_ms(lease), err);
   if (!r) lost(st);
   if (st->manual) {
     if (r && exec(st, "COMMIT", NULL, "commit", NULL, err) != RC_OK) {
@@ -1175,8 +1249,8 @@ static int op_outbox_claim(store *s, rc_time now, int max,
   *out = NULL;
   *n = 0;
   if (max < 1) return RC_OK;
-  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
-    return RC_ESTORE;
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK) return RC_ESTORE;
+  st->changes++; /* a claim writes its rows */
   r = pg_claim_outbox(st->c, lease_node(st, lease), now, max, lease_ms(lease),
                       PG_CLOCK_DB, err);
   if (!r) lost(st);
@@ -1232,10 +1306,9 @@ static int op_timers_retry(store *s, const char *case_id, int64_t ms,
   pg *st = PG(s);
   int rc;
 
-  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK)
-    return RC_ESTORE;
-  rc = pg_timers_retry(st->c, case_id, lease_node(st, lease), ms,
-                       PG_CLOCK_DB, err);
+  if (connected(st, err) != RC_OK || settle(st, err) != RC_OK) return RC_ESTORE;
+  rc = pg_timers_retry(st->c, case_id, lease_node(st, lease), ms, PG_CLOCK_DB,
+                       err);
   return rc < 0 ? rc : RC_OK;
 }
 
@@ -1360,6 +1433,7 @@ static int case_count(pg *st, const char *id, const pg_case_count *c, int sign,
                       rc_error *err) {
   args a = {0};
 
+  st->changes++;
   if (c) {
     if (pg_counts_case(&st->counts, c, sign)) return RC_OK;
     if (counts_write(st, err) != RC_OK) return RC_ESTORE;
@@ -1417,8 +1491,8 @@ static int case_changed(const pg_case_count *was, const store_case_change *ch,
     now->closed = ch->closed != 0;
   }
   if (f & STORE_CASE_ERROR) now->error = ch->error != NULL;
-  if (!workflow || !state || strlen(workflow) >= PG_COUNT_PART || strlen(state) >= PG_COUNT_PART ||
-      strlen(due) >= PG_COUNT_PART)
+  if (!workflow || !state || strlen(workflow) >= PG_COUNT_PART ||
+      strlen(state) >= PG_COUNT_PART || strlen(due) >= PG_COUNT_PART)
     return 0;
   memmove(now->workflow, workflow, strlen(workflow) + 1);
   memmove(now->state, state, strlen(state) + 1);
@@ -1544,9 +1618,9 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
       rc = rows_keep(st, KEPT_STATES, &a, err);
     else
       rc = exec(st,
-              "UPDATE cases SET state = $2, closed = $3, outcome = $4 "
-              "WHERE id = $1",
-              &a, "set state", NULL, err);
+                "UPDATE cases SET state = $2, closed = $3, outcome = $4 "
+                "WHERE id = $1",
+                &a, "set state", NULL, err);
   }
   if (rc == RC_OK && (f & STORE_CASE_ERROR)) {
     a.n = 0;
@@ -2365,6 +2439,7 @@ static int counts_write(pg *st, rc_error *err) {
  * key too long to keep is written alone. */
 static int count_add(pg *st, int kind, const char *a, const char *b,
                      const int64_t v[4], rc_error *err) {
+  st->changes++;
   if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
   if (counts_write(st, err) != RC_OK) return RC_ESTORE;
   if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
@@ -2384,6 +2459,7 @@ static int op_figure_add(store *s, const char *figure, const char *day,
   int i;
 
   if (n == 0 && amount == 0) return RC_OK;
+  st->changes++;
   if (st->base.depth == 0 || st->manual)
     return fig_put(st, parts, n, amount, err);
   for (int k = 0; k < 5; k++) {
@@ -2393,8 +2469,7 @@ static int op_figure_add(store *s, const char *figure, const char *day,
   for (i = 0; i < st->nfigs && memcmp(st->figs[i].key, key, sizeof key); i++)
     ;
   if (i == st->nfigs) {
-    if (st->nfigs == FIGS_MAX && figs_write(st, err) != RC_OK)
-      return RC_ESTORE;
+    if (st->nfigs == FIGS_MAX && figs_write(st, err) != RC_OK) return RC_ESTORE;
     i = st->nfigs++;
     memcpy(st->figs[i].key, key, sizeof key);
     st->figs[i].n = st->figs[i].amount = 0;
@@ -2530,6 +2605,7 @@ static int case_get(store *s, const char *id, int how, store_case *out,
       " FROM cases WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"};
   args a = {0};
   PGresult *r;
+  pg_case_count k;
   int rc;
 
   memset(out, 0, sizeof *out);
@@ -2538,8 +2614,8 @@ static int case_get(store *s, const char *id, int how, store_case *out,
     a_text(&a, id);
     rc = one(PG(s), sql[PG(s)->base.depth > 0 ? how : CASE_READ], &a,
              "read case", &r, err);
-    if (rc == RC_ENOTFOUND && how == CASE_TRY_HOLD &&
-        PG(s)->base.depth > 0 && (rc = op_case_exists(s, id, err)) == RC_OK) {
+    if (rc == RC_ENOTFOUND && how == CASE_TRY_HOLD && PG(s)->base.depth > 0 &&
+        (rc = op_case_exists(s, id, err)) == RC_OK) {
       *busy = 1;
       return RC_OK;
     }
@@ -2548,6 +2624,11 @@ static int case_get(store *s, const char *id, int how, store_case *out,
     if (rc != RC_OK) return rc;
     pg_read_case(r, 0, 0, out);
     PQclear(r);
+    /* Held, it stays as read until this node writes it: its write then
+     * moves the counters from here, not by a look of the server's. */
+    if (how != CASE_READ && PG(s)->base.depth > 0 && counting(PG(s)) &&
+        pg_case_count_of(out, &k))
+      case_keep(PG(s), id, &k);
   }
   if (PG(s)->base.depth > 0 && strlen(id) < sizeof PG(s)->seen_case)
     strcpy(PG(s)->seen_case, id);
@@ -2637,7 +2718,8 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
   memset(out, 0, sizeof *out);
   a_text(&a, id);
   r = run(PG(s),
-          "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+          "SELECT " PG_BORROWER_COLS
+          ", k.kind, k.value, k.name, k.relation "
           "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
           "WHERE b.id = $1 ORDER BY k.position",
           &a, "read borrower", err);
@@ -3180,9 +3262,8 @@ static int op_contact_times(store *s, const char *case_id,
    * borrower across nodes: the borrower's row stays locked until this
    * batch commits, so another node's guard counts after it, seeing its
    * messages (two nodes must not both send a borrower's fourth SMS). */
-  if (st->base.depth > 0 &&
-      (settle(st, err) != RC_OK ||
-       pg_borrower_lock(st->c, borrower_id, err) < 0))
+  if (st->base.depth > 0 && (settle(st, err) != RC_OK ||
+                             pg_borrower_lock(st->c, borrower_id, err) < 0))
     return RC_ESTORE;
   for (int pass = 0; pass < 2; pass++) {
     args a = {0};
@@ -3745,8 +3826,7 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
                      ncols, err);
 }
 
-static int op_book_figures(store *s, store_row_fn fn, void *ud,
-                           rc_error *err) {
+static int op_book_figures(store *s, store_row_fn fn, void *ud, rc_error *err) {
   if (settle(PG(s), err) != RC_OK) return RC_ESTORE;
   return pg_book_figures(PG(s)->c, fn, ud, err);
 }

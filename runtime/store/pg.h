@@ -85,6 +85,17 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
  * cases' rows stay locked until the transaction ends. */
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
+/* Its statements, for a caller that runs them prepared (a node's batch):
+ * the cases ($1 max, $2 now: their ids and whether each is in error),
+ * the parking of the events of those in error ($1 the ids) and the
+ * events ($1 node, $2 ids, $3 lease_ms, $4 now, $5 max); and the ids of
+ * r's first column as a text[] literal (malloc'd; NULL: out of memory). */
+extern const char pg_claim_event_cases_sql[], pg_park_events_sql[],
+    pg_claim_events_sql[];
+char *pg_claim_id_array(const PGresult *r);
+/* The ids of the cases statement's rows (cases, cleared) as above, and
+ * whether one is in error; NULL with err set when out of memory. */
+char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err);
 
 /* When this node can next claim a timer: the earliest due of the timers
  * free now (unclaimed, or their claimer's lease ended) that no other

@@ -56,10 +56,12 @@ static const char claim_outbox_sql[] =
     "attempts, at FROM claimed ORDER BY next_attempt, id";
 
 /* Events, first statement: the cases with free pending events, oldest
- * first, each case's row locked (skipped when another claimer holds it).
+ * first, each case's row locked (skipped when another claimer holds it),
+ * and whether it is in error (the second statement is for those only).
  * $1 max, $2 now. */
-static const char claim_event_cases_sql[] =
-    "SELECT c.id FROM cases c JOIN (SELECT case_id, min(id) AS first "
+const char pg_claim_event_cases_sql[] =
+    "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
+    "min(id) AS first "
     "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
     " GROUP BY case_id ORDER BY first LIMIT $1) w ON w.case_id = c.id "
     "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
@@ -67,7 +69,7 @@ static const char claim_event_cases_sql[] =
 /* Events, second statement: the events of those cases in error are
  * parked beside the case's failed one (the retry brings them back, in
  * order), so that no claim steps over them again. $1 case ids. */
-static const char park_events_sql[] =
+const char pg_park_events_sql[] =
     "UPDATE events e SET status = 'failed', claimed_by = NULL, "
     "claimed_until = NULL FROM cases c WHERE c.id = e.case_id AND "
     "c.error IS NOT NULL AND e.case_id = ANY($1::text[]) AND "
@@ -82,7 +84,7 @@ static const char park_events_sql[] =
  * ones. Each event comes with its case, as the timer claim's do, read
  * under the lock the first statement took: its step need not read it.
  * $1 node, $2 case ids (a text[]), $3 lease_ms, $4 now, $5 max. */
-static const char claim_events_sql[] =
+const char pg_claim_events_sql[] =
     "WITH pick AS (SELECT e.id FROM events e WHERE "
     "e.case_id = ANY($2::text[]) AND e.status = 'pending' AND "
     FREE("e", NOW("$4")) " AND NOT EXISTS (SELECT 1 FROM events o WHERE "
@@ -203,9 +205,7 @@ int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
   return rc;
 }
 
-/* The case ids of r's first column as a PostgreSQL array literal of
- * quoted elements (malloc'd), or NULL when out of memory. */
-static char *claim_id_array(const PGresult *r) {
+char *pg_claim_id_array(const PGresult *r) {
   size_t len = 3, at = 0;
   char *out;
   int i;
@@ -229,11 +229,24 @@ static char *claim_id_array(const PGresult *r) {
   return out;
 }
 
+char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err) {
+  char *ids = pg_claim_id_array(cases);
+  *in_error = 0;
+  /* Read under the lock just taken: no case's error changes meanwhile. */
+  for (int i = 0; i < PQntuples(cases); i++)
+    *in_error = *in_error || PQgetvalue(cases, i, 1)[0] == 't';
+  PQclear(cases);
+  if (!ids)
+    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
+  return ids;
+}
+
 PGresult *pg_claim_events(PGconn *c, const char *node, int max,
                           int64_t lease_ms, int64_t now, rc_error *err) {
   char max_s[16], lease_s[24], now_s[24], *ids;
   const char *cases_params[2] = {max_s, now_s};
   PGresult *cases, *events;
+  int in_error;
 
   if (!node || !*node || max < 1 || lease_ms < 1) {
     rc_error_set(err, RC_EINTERNAL, NULL,
@@ -248,25 +261,21 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   snprintf(max_s, sizeof max_s, "%d", max);
   snprintf(lease_s, sizeof lease_s, "%" PRId64, lease_ms);
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
-  cases = claim_query(c, claim_event_cases_sql, 2, cases_params,
+  cases = claim_query(c, pg_claim_event_cases_sql, 2, cases_params,
                       "claiming the cases of queued events", err);
   if (!cases) return NULL;
-  ids = claim_id_array(cases);
-  PQclear(cases);
-  if (!ids) {
-    rc_error_set(err, RC_ENOMEM, NULL, "claiming events: out of memory");
-    return NULL;
-  }
+  if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   {
     const char *park[1] = {ids};
-    PGresult *r =
-        PQexecParams(c, park_events_sql, 1, NULL, park, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    PGresult *r = in_error ? PQexecParams(c, pg_park_events_sql, 1, NULL, park,
+                                          NULL, NULL, 0)
+                           : NULL;
+    if (in_error && PQresultStatus(r) != PGRES_COMMAND_OK) {
       pg_fail(c, r, "parking the events of cases in error", err);
       events = NULL;
     } else {
       const char *params[5] = {node, ids, lease_s, now_s, max_s};
-      events = claim_query(c, claim_events_sql, 5, params,
+      events = claim_query(c, pg_claim_events_sql, 5, params,
                            "claiming queued events", err);
     }
     PQclear(r);

@@ -270,6 +270,7 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
 int store_begin(store *st, rc_error *err) {
   int rc;
   st->contended = 0;
+  st->replay = 0;
   rc = st->ops->begin(st, 0, err);
   if (rc == RC_OK) st->depth = 1;
   return rc;
@@ -320,6 +321,17 @@ int store_savepoint(store *st, rc_error *err) {
     return RC_ESTORE;
   st->depth++;
   return RC_OK;
+}
+
+int store_savepoint_light(store *st, rc_error *err) {
+  if (run_write(st, err) != RC_OK || st->ops->begin(st, 2, err) != RC_OK)
+    return RC_ESTORE;
+  st->depth++;
+  return RC_OK;
+}
+
+int store_replay(const store *st) {
+  return st->replay;
 }
 
 int store_release(store *st, rc_error *err) {

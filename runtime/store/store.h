@@ -170,6 +170,13 @@ int store_reconnects(const store *st);
 int store_savepoint(store *st, rc_error *err);
 int store_release(store *st, rc_error *err);
 int store_rollback_to(store *st, rc_error *err);
+/* One of a group's jobs: a savepoint the backend need not make when
+ * savepoints cost the server (PostgreSQL: a subtransaction, and the
+ * figures, counters and rows kept in the node sent at each one). Ended
+ * as any savepoint; rolled back after its job wrote, nothing is undone
+ * and store_replay says the transaction must be run again without it. */
+int store_savepoint_light(store *st, rc_error *err);
+int store_replay(const store *st);
 
 /* RC_ENOTFOUND when the key was never set. */
 int store_meta_get(store *st, const char *key, char *buf, size_t size,
