@@ -882,10 +882,36 @@ static void test_a_journal_page_read_is_on_the_disk_first(void **state) {
   assert_int_equal(scalar(cut, "SELECT count(*) FROM journal"), rows);
 }
 
+/* A message the guard held back (deferred, blocked, cancelled) was never
+ * handed to a gateway: a receipt for it names the wrong message and is
+ * refused, and the message still goes out when its time comes, instead
+ * of being settled as delivered and never sent. */
+static void test_a_receipt_for_a_message_never_sent_is_refused(void **state) {
+  static const char *const deferred =
+      "SELECT count(*) FROM messages WHERE id = 3 AND status = 'deferred'";
+  engine *eng;
+  int dup = -1;
+  rc_error err;
+  (void)state;
+  make_seed("nudge"); /* a third message: over the cap, deferred */
+  eng = open_copy();
+  run_now(eng);
+  assert_int_equal(scalar(copy, deferred), 1);
+  assert_int_equal(engine_receipt(eng, 3, "delivered", &dup, &err),
+                   RC_ECONFLICT);
+  assert_string_equal(err.field, "message");
+  assert_non_null(strstr(err.message, "never sent"));
+  assert_int_equal(engine_receipt(eng, 3, "failed", &dup, &err), RC_ECONFLICT);
+  engine_close(eng);
+  assert_int_equal(scalar(copy, deferred), 1);
+  assert_int_equal(scalar(copy, "SELECT count(*) FROM events"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_power_cut_loses_nothing_acknowledged),
       cmocka_unit_test(test_a_journal_page_read_is_on_the_disk_first),
+      cmocka_unit_test(test_a_receipt_for_a_message_never_sent_is_refused),
       cmocka_unit_test(test_no_contact_goes_out_when_the_guard_cannot_count),
       cmocka_unit_test(test_no_contact_goes_out_when_any_store_operation_fails),
       cmocka_unit_test(test_the_guard_fails_closed_when_it_cannot_count),
