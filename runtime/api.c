@@ -1240,8 +1240,8 @@ static void r_journal(service *svc, http_request *req, int route,
   if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
       api_case_scope(svc, who, arg, &err) != RC_OK ||
       engine_sync(svc->eng, &err) != RC_OK ||
-      query_journal_page(engine_query(svc->eng), arg, after, limit, add_row,
-                         &r, &err) != RC_OK) {
+      query_journal_page(engine_query(svc->eng), arg, after, limit, add_row, &r,
+                         &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;

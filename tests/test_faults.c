@@ -838,6 +838,25 @@ static void test_a_power_cut_loses_nothing_acknowledged(void **state) {
   assert_int_equal(scalar(cut2, "SELECT count(*) FROM payments"), 1);
 }
 
+/* A book watched for a power cut (power_cut copies it to `cut`). */
+static engine *power_book(const char *name, char *cut, size_t size) {
+  power_setup();
+  snprintf(power.book, sizeof power.book, "%s/book-%s.db", power_dir, name);
+  snprintf(cut, size, "%s/cut-%s.db", power_dir, name);
+  return power_open(power.book);
+}
+
+/* A slice of the service's sweep: its commits left unsynced. */
+static int64_t slice(engine *eng) {
+  int64_t steps = 0;
+  int more = 0;
+  rc_error err;
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  return steps;
+}
+
 /* A journal is read by row id (`after`, `next`): a consumer that was
  * answered rows of a sweep's unsynced batch would, after a power cut,
  * never ask for the rows that take those ids again (a payment's, the
@@ -845,17 +864,12 @@ static void test_a_power_cut_loses_nothing_acknowledged(void **state) {
 static void test_a_journal_page_read_is_on_the_disk_first(void **state) {
   char cut[400];
   engine *eng;
-  int64_t steps = 0;
-  int more = 0;
   long long rows;
   uv_loop_t loop;
   service svc;
   rc_error err;
   (void)state;
-  power_setup();
-  snprintf(power.book, sizeof power.book, "%s/book-read.db", power_dir);
-  snprintf(cut, sizeof cut, "%s/cut-read.db", power_dir);
-  eng = power_open(power.book);
+  eng = power_book("read", cut, sizeof cut);
   open_case(eng, "C1");
   run_now(eng);
   memset(&svc, 0, sizeof svc);
@@ -865,10 +879,7 @@ static void test_a_journal_page_read_is_on_the_disk_first(void **state) {
   snprintf(svc.tokens[3], sizeof svc.tokens[3], "admin");
   assert_int_equal(outbox_open(&svc.ob, eng, &loop, &err), RC_OK);
   post(eng, "C1", "nudge");
-  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
-                                   &steps, &more, &err),
-                   RC_OK);
-  assert_true(steps >= 1);
+  assert_true(slice(eng) >= 1);
   rows = scalar(power.book, "SELECT count(*) FROM journal");
 
   assert_int_equal(get(&svc, "/v1/cases/C1/journal"), 2);
@@ -890,24 +901,15 @@ static void test_a_batch_the_cut_took_back_runs_again_once(void **state) {
       "1000000 + (SELECT coalesce(sum(n), 0) FROM figures_days)";
   char cut[400];
   engine *eng;
-  int64_t steps = 0;
-  int more = 0;
   long long journal, messages, figured;
-  rc_error err;
   (void)state;
-  power_setup();
-  snprintf(power.book, sizeof power.book, "%s/book-again.db", power_dir);
-  snprintf(cut, sizeof cut, "%s/cut-again.db", power_dir);
-  eng = power_open(power.book);
+  eng = power_book("again", cut, sizeof cut);
   open_case(eng, "C1");
   open_case(eng, "C2");
   run_now(eng);
   post(eng, "C1", "nudge");
   post(eng, "C2", "nudge");
-  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
-                                   &steps, &more, &err),
-                   RC_OK);
-  assert_int_equal(steps, 2);
+  assert_int_equal(slice(eng), 2);
   power_cut(cut);
   journal = scalar(power.book, "SELECT count(*) FROM journal");
   messages = scalar(power.book, "SELECT count(*) FROM messages");
