@@ -1,6 +1,7 @@
 /* The HTTP API: routes, roles, JSON in and out. Reads answer at once from
  * committed state; writes become jobs for the next group commit and are
  * answered only after it, so a 2xx always means durable. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -579,8 +580,11 @@ static int payment_time(service *svc, const char *text, rc_time *at,
 
 static int64_t path_id(const char *arg, const char *what, rc_error *err) {
   char *end;
-  long long id = strtoll(arg, &end, 10);
-  if (*end || id <= 0) {
+  long long id;
+  /* Past 64 bits strtoll answers the largest id: another row's. */
+  errno = 0;
+  id = strtoll(arg, &end, 10);
+  if (*end || id <= 0 || errno == ERANGE) {
     rc_error_set(err, RC_ENOTFOUND, what, "unknown %s %s", what, arg);
     return 0;
   }
