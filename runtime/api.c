@@ -1,6 +1,7 @@
 /* The HTTP API: routes, roles, JSON in and out. Reads answer at once from
  * committed state; writes become jobs for the next group commit and are
  * answered only after it, so a 2xx always means durable. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -579,8 +580,11 @@ static int payment_time(service *svc, const char *text, rc_time *at,
 
 static int64_t path_id(const char *arg, const char *what, rc_error *err) {
   char *end;
-  long long id = strtoll(arg, &end, 10);
-  if (*end || id <= 0) {
+  long long id;
+  /* Past 64 bits strtoll answers the largest id: another row's. */
+  errno = 0;
+  id = strtoll(arg, &end, 10);
+  if (*end || id <= 0 || errno == ERANGE) {
     rc_error_set(err, RC_ENOTFOUND, what, "unknown %s %s", what, arg);
     return 0;
   }
@@ -1233,10 +1237,15 @@ static void r_journal(service *svc, http_request *req, int route,
   int limit;
   int64_t after;
   rc_error err;
+  /* Paged by row id: rows of a sweep's unsynced batch that a power cut
+   * took back would be numbered again (a payment's, the batch redone),
+   * and a reader past them would never see those. Only what is on the
+   * disk is answered. */
   if (page_params(req, &limit, NULL, 0, &after, &err) != RC_OK ||
       api_case_scope(svc, who, arg, &err) != RC_OK ||
-      query_journal_page(engine_query(svc->eng), arg, after, limit, add_row,
-                         &r, &err) != RC_OK) {
+      engine_sync(svc->eng, &err) != RC_OK ||
+      query_journal_page(engine_query(svc->eng), arg, after, limit, add_row, &r,
+                         &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;
@@ -1267,7 +1276,9 @@ static void r_tasks(service *svc, http_request *req, int route,
   }
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
-  if (query_task_page(engine_query(svc->eng), hq ? queue : NULL,
+  /* Paged by row id, as the journal is (r_journal). */
+  if (engine_sync(svc->eng, &err) != RC_OK ||
+      query_task_page(engine_query(svc->eng), hq ? queue : NULL,
                       hs ? status : NULL, api_agent_queues(who), after, limit,
                       add_row, &r, &err) != RC_OK) {
     json_decref(r.list);

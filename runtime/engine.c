@@ -1422,6 +1422,11 @@ int engine_task_assign(engine *eng, int64_t task_id, const char *user,
   return ingest_end(eng, rc, err);
 }
 
+static int held_back(const char *status) {
+  return strcmp(status, "deferred") == 0 || strcmp(status, "blocked") == 0 ||
+         strcmp(status, "cancelled") == 0;
+}
+
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    int *duplicate, rc_error *err) {
   char case_id[160], was[16], data[64];
@@ -1435,6 +1440,13 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   rc = store_message_case(eng->st, message_id, case_id, sizeof case_id, was,
                           err);
+  /* Only a queued message goes to a gateway, and the guard's verdicts
+   * are given before it ever is: a receipt for one it held back names
+   * another message, and would settle this one unsent. */
+  if (rc == RC_OK && held_back(was))
+    rc = rc_error_set(err, RC_ECONFLICT, "message",
+                      "message %lld was never sent: it is %s",
+                      (long long)message_id, was);
   if (rc == RC_OK)
     rc = store_message_update(
         eng->st, message_id,

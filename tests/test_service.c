@@ -352,6 +352,10 @@ static void test_receipts_replies_and_reports(void **state) {
          "is delivered");
   expect(post("/v1/messages/1/receipt", INGEST, "{\"status\":\"lost\"}"), 422,
          NULL);
+  /* An id past 64 bits is no message, not the largest one. */
+  expect(post("/v1/messages/99999999999999999999/receipt", INGEST,
+              "{\"status\":\"delivered\"}"),
+         404, "unknown message 99999999999999999999");
   expect(post("/v1/replies", INGEST,
               "{\"from\":\"+8613800000002\",\"text\":\"ok\"}"),
          202, "\"case\":\"L2\"");
