@@ -2419,10 +2419,12 @@ int engine_job_begin(engine *eng, rc_error *err) {
 }
 
 int engine_group_job_begin(engine *eng, rc_error *err) {
+  int rc;
   invalidate(eng);
-  eng->group_job = 1;
+  rc = store_savepoint_light(eng->st, err);
+  eng->group_job = rc == RC_OK; /* engine_job_end ends it */
   eng->case_busy = 0;
-  return store_savepoint_light(eng->st, err);
+  return rc;
 }
 
 int engine_case_busy(const engine *eng) {

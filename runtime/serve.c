@@ -500,6 +500,12 @@ enum { GROUP_TRIES = 5 };
 
 static void on_retry(uv_timer_t *t);
 
+static void job_free(job *j) {
+  json_decref(j->body);
+  free(j->arg);
+  free(j);
+}
+
 /* A write left out of its group for its held case waits for a later one
  * (nothing of it was written); past the limit it is answered 503. */
 static void hold_job(service *svc, job *j, double now) {
@@ -512,9 +518,7 @@ static void hold_job(service *svc, job *j, double now) {
     api_error(svc, j->req, j->route, 503, "unavailable", "case",
               "another writer (an import, another node) holds this case; "
               "nothing was written; retry");
-    json_decref(j->body);
-    free(j->arg);
-    free(j);
+    job_free(j);
     return;
   }
   j->next = NULL;
@@ -630,9 +634,7 @@ static void flush(service *svc) {
     } else {
       api_reply(svc, j->req, j->route, statuses[i], replies[i], NULL);
     }
-    json_decref(j->body);
-    free(j->arg);
-    free(j);
+    job_free(j);
   }
   if (rc != RC_OK) {
     char masked[1024];
