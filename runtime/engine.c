@@ -112,6 +112,9 @@ struct engine {
    * none runs before one passed over (the writer may commit meanwhile). */
   char **held; /* owned, each owned */
   int nheld, held_cap;
+  /* An input of a group runs (engine_group_job_begin): its writers try
+   * their case rather than wait for it; case_busy says one was held. */
+  int group_job, case_busy;
 };
 
 static void drop_view(engine *eng) {
@@ -588,13 +591,28 @@ static void changed_text(json_t *fields, json_t *prev, const char *key,
   json_object_set_new(prev, key, old ? json_string(old) : json_null());
 }
 
+/* The case a writer changes from what it read, held to the commit
+ * (store_case_get_held). An input of a group does not wait for another
+ * transaction holding it: that would stop the node's loop; it is refused
+ * before it writes, engine_case_busy set, and runs again later (serve.c). */
+static int case_hold(engine *eng, const char *id, store_case *c,
+                     rc_error *err) {
+  int busy = 0, rc;
+  if (!eng->group_job) return store_case_get_held(eng->st, id, c, err);
+  rc = store_case_try_hold(eng->st, id, c, &busy, err);
+  if (rc != RC_OK || !busy) return rc;
+  eng->case_busy = 1;
+  return rc_error_set(err, RC_ESTORE, "case",
+                      "case %s is held by another writer; retry", id);
+}
+
 static int update_known(engine *eng, case_input *in, rc_error *err) {
   store_case old, *c = &in->c;
   json_t *fields = json_object(), *prev = json_object(), *data;
   unsigned p = in->present;
   int rc;
 
-  if ((rc = store_case_get_held(eng->st, c->id, &old, err)) != RC_OK) {
+  if ((rc = case_hold(eng, c->id, &old, err)) != RC_OK) {
     json_decref(fields);
     json_decref(prev);
     return rc;
@@ -946,7 +964,7 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
     return ingest_end(eng, rc, err);
   }
   /* Held: the balance written is this read's less the payment. */
-  if ((rc = store_case_get_held(eng->st, case_id, &c, err)) != RC_OK)
+  if ((rc = case_hold(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
   rc = store_payment_insert(eng->st, case_id, amount, ref,
                             at ? at : clock_now(eng->clk), err);
@@ -1213,7 +1231,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if ((rc = store_task_get(eng->st, task_id, &t, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if ((rc = store_case_get_held(eng->st, t.case_id, &c, err)) != RC_OK) {
+  if ((rc = case_hold(eng, t.case_id, &c, err)) != RC_OK) {
     free(t.result);
     return ingest_end(eng, rc, err);
   }
@@ -1288,7 +1306,7 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
  * promise. */
 static int person_case(engine *eng, const char *case_id, store_case *c,
                        rc_error *err) {
-  int rc = store_case_get_held(eng->st, case_id, c, err);
+  int rc = case_hold(eng, case_id, c, err);
   if (rc == RC_ENOTFOUND)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
   return rc;
@@ -1541,7 +1559,7 @@ int engine_retry(engine *eng, const char *case_id, rc_error *err) {
   store_case c;
   int rc, n = 0;
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
-  if ((rc = store_case_get_held(eng->st, case_id, &c, err)) != RC_OK)
+  if ((rc = case_hold(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
   if (!c.error) {
     rc = rc_error_set(err, RC_ECONFLICT, "case", "case %s is not in error",
@@ -2413,8 +2431,16 @@ int engine_job_begin(engine *eng, rc_error *err) {
 }
 
 int engine_group_job_begin(engine *eng, rc_error *err) {
+  int rc;
   invalidate(eng);
-  return store_savepoint_light(eng->st, err);
+  rc = store_savepoint_light(eng->st, err);
+  eng->group_job = rc == RC_OK; /* engine_job_end ends it */
+  eng->case_busy = 0;
+  return rc;
+}
+
+int engine_case_busy(const engine *eng) {
+  return eng->case_busy;
 }
 
 int engine_group_replay(const engine *eng) {
@@ -2423,6 +2449,7 @@ int engine_group_replay(const engine *eng) {
 
 int engine_job_end(engine *eng, int rc, rc_error *err) {
   invalidate(eng);
+  eng->group_job = 0;
   if (rc == RC_OK) return store_release(eng->st, err);
   store_rollback_to(eng->st, NULL);
   return rc;

@@ -8,6 +8,7 @@
  * The WAL is copied back into the database on the store's own thread,
  * never inside a commit of the loop's. SIGTERM drains and exits 0;
  * SIGHUP reloads. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -164,6 +165,36 @@ static void print_error(const rc_error *err) {
 }
 
 static void on_work(uv_idle_t *h);
+
+/* A write whose case another transaction holds (engine_case_busy: on
+ * PostgreSQL an import, a psql session, another node's group) would stop
+ * the loop, every request and the sweep, if it waited for it: it is left
+ * out of its group, nothing written, and waits in svc->held for a later
+ * one, first HELD_FIRST_MS later, then twice as long each time it is
+ * still held, up to HELD_MAX_MS. The writes after it to the same case
+ * wait behind it, so that one case's writes keep their order. It is
+ * answered once it ran, or 503 when its case is still held
+ * HELD_LIMIT_MS after it came (RECOUP_HELD_LIMIT seconds, for tests). */
+enum { HELD_FIRST_MS = 10, HELD_MAX_MS = 1000, HELD_LIMIT_MS = 30000 };
+
+/* RECOUP_HELD_LIMIT: whole seconds, 1 to an hour; otherwise (unset, or
+ * not such a number, said in the log) HELD_LIMIT_MS. */
+static int held_limit_env(void) {
+  const char *v = getenv("RECOUP_HELD_LIMIT");
+  char *end;
+  long n;
+  if (!v || !*v) return HELD_LIMIT_MS;
+  errno = 0;
+  n = strtol(v, &end, 10);
+  if (errno || *end || n < 1 || n > 3600) {
+    service_log("warn", json_pack("{s:s, s:i}", "msg",
+                                  "RECOUP_HELD_LIMIT is not a number of "
+                                  "seconds from 1 to 3600; using the default",
+                                  "seconds", HELD_LIMIT_MS / 1000));
+    return HELD_LIMIT_MS;
+  }
+  return (int)n * 1000;
+}
 static void on_wake(uv_timer_t *t);
 
 /* What the loop's turns cost while it works, so that a slow answer can be
@@ -393,6 +424,25 @@ static job **group_order(job *jobs, int n) {
   return order;
 }
 
+/* A job's mark in a group: run, refused (answered with its error), or
+ * held (not answered; it runs in a later group). */
+enum { JOB_RUN, JOB_REFUSED, JOB_HELD };
+
+static int same_case(const job *a, const job *b) {
+  return a->case_key && b->case_key && strcmp(a->case_key, b->case_key) == 0;
+}
+
+/* Whether the group's i-th job comes after a held write to its case. */
+static int waits_behind(const service *svc, job **order, const char *refused,
+                        int i, int held) {
+  if (!order[i]->case_key) return 0;
+  for (const job *h = svc->held; h; h = h->next)
+    if (same_case(h, order[i])) return 1;
+  for (int k = 0; held && k < i; k++)
+    if (refused[k] == JOB_HELD && same_case(order[k], order[i])) return 1;
+  return 0;
+}
+
 /* Runs the group's jobs in one transaction, but those refused already:
  * RC_OK when it committed. A job refused after it wrote (the store made
  * no savepoint for it: engine_group_replay) ends the transaction there
@@ -401,13 +451,19 @@ static job **group_order(job *jobs, int n) {
 static int apply_group(service *svc, job **order, int n, char *refused,
                        json_t **replies, int *statuses, rc_error *errors,
                        int *replay, rc_error *err) {
-  int rc = engine_begin(svc->eng, err);
+  int rc = engine_begin(svc->eng, err), held = 0;
   *replay = 0;
   if (rc != RC_OK) return rc;
+  for (int i = 0; i < n; i++) held += refused[i] == JOB_HELD;
   for (int i = 0; i < n; i++) {
     job *j = order[i];
     int r;
     if (refused[i]) continue;
+    if (waits_behind(svc, order, refused, i, held)) {
+      refused[i] = JOB_HELD;
+      held++;
+      continue;
+    }
     rc_error_clear(&errors[i]);
     engine_set_actor(svc->eng, j->who.user);
     if ((r = engine_group_job_begin(svc->eng, &errors[i])) == RC_OK)
@@ -422,10 +478,16 @@ static int apply_group(service *svc, job **order, int n, char *refused,
       if (!errors[i].code) errors[i].code = r;
       if (engine_group_replay(svc->eng) || engine_contended(svc->eng)) {
         /* A deadlock's victim runs again as it came (flush). */
-        refused[i] = !engine_contended(svc->eng);
-        *replay = refused[i];
+        refused[i] = engine_contended(svc->eng) ? JOB_RUN
+                     : engine_case_busy(svc->eng) ? JOB_HELD
+                                                  : JOB_REFUSED;
+        *replay = refused[i] != JOB_RUN;
         engine_rollback(svc->eng);
         return rc_error_set(err, RC_ESTORE, NULL, "group rolled back");
+      }
+      if (engine_case_busy(svc->eng)) {
+        refused[i] = JOB_HELD;
+        held++;
       }
     }
   }
@@ -435,6 +497,69 @@ static int apply_group(service *svc, job **order, int n, char *refused,
 /* Times a group is run again after the database ended it to break a
  * deadlock with another node, before its writers are told to retry. */
 enum { GROUP_TRIES = 5 };
+
+static void on_retry(uv_timer_t *t);
+
+static void job_free(job *j) {
+  json_decref(j->body);
+  free(j->arg);
+  free(j);
+}
+
+/* A write left out of its group for its held case waits for a later one
+ * (nothing of it was written); past the limit it is answered 503. */
+static void hold_job(service *svc, job *j, double now) {
+  if (now - j->queued_ms >= svc->held_limit_ms) {
+    service_log("warn", json_pack("{s:s, s:s?, s:i}", "msg",
+                                  "a write gave up waiting for its case, "
+                                  "which another writer holds",
+                                  "case", j->case_key, "waited_s",
+                                  svc->held_limit_ms / 1000));
+    api_error(svc, j->req, j->route, 503, "unavailable", "case",
+              "another writer (an import, another node) holds this case; "
+              "nothing was written; retry");
+    job_free(j);
+    return;
+  }
+  j->next = NULL;
+  *svc->held_tail = j;
+  svc->held_tail = &j->next;
+}
+
+/* The held writes go to a later group, in the order they came and before
+ * the writes that came since; the wait before the next try grows while
+ * some stay held. */
+static void arm_retry(service *svc) {
+  int rc;
+  if (!svc->held) {
+    svc->held_wait = HELD_FIRST_MS;
+    return;
+  }
+  if (uv_is_active((uv_handle_t *)&svc->retry)) return;
+  if (svc->held_wait == HELD_FIRST_MS) /* once while writes stay held */
+    service_log("info",
+                json_pack("{s:s, s:s?}", "msg",
+                          "writes wait for a case another writer holds "
+                          "(an import, another node); the node goes on",
+                          "case", svc->held->case_key));
+  if ((rc = uv_timer_start(&svc->retry, on_retry, (uint64_t)svc->held_wait,
+                           0)) != 0)
+    log_uv("uv_timer_start", rc);
+  svc->held_wait =
+      svc->held_wait * 2 > HELD_MAX_MS ? HELD_MAX_MS : svc->held_wait * 2;
+}
+
+static void on_retry(uv_timer_t *t) {
+  service *svc = t->data;
+  if (!svc->held) return;
+  for (job *j = svc->held; j; j = j->next) svc->queued++;
+  *svc->held_tail = svc->queue;
+  if (!svc->queue) svc->queue_tail = svc->held_tail;
+  svc->queue = svc->held;
+  svc->held = NULL;
+  svc->held_tail = &svc->held;
+  service_kick(svc);
+}
 
 /* Applies every queued write in one transaction, then answers them all. */
 static void flush(service *svc) {
@@ -493,6 +618,10 @@ static void flush(service *svc) {
     /* Without the order (memory ran out), the queue as it came. */
     j = order ? order[i] : jobs;
     if (!order) jobs = jobs->next;
+    if (order && refused[i] == JOB_HELD) {
+      hold_job(svc, j, began);
+      continue;
+    }
     if (rc != RC_OK) {
       /* Nothing of the batch is durable: say so, and keep nothing. */
       api_error(svc, j->req, j->route, 503, "unavailable", NULL,
@@ -505,9 +634,7 @@ static void flush(service *svc) {
     } else {
       api_reply(svc, j->req, j->route, statuses[i], replies[i], NULL);
     }
-    json_decref(j->body);
-    free(j->arg);
-    free(j);
+    job_free(j);
   }
   if (rc != RC_OK) {
     char masked[1024];
@@ -515,6 +642,7 @@ static void flush(service *svc) {
     service_log("error", json_pack("{s:s, s:s}", "msg", "commit failed",
                                    "error", masked));
   }
+  arm_retry(svc);
   free(order);
   free(refused);
   free(replies);
@@ -725,7 +853,7 @@ static void on_pump(uv_timer_t *t) {
 }
 
 static void finish_if_drained(service *svc) {
-  if (!svc->draining || svc->work_active || svc->queue ||
+  if (!svc->draining || svc->work_active || svc->queue || svc->held ||
       http_server_in_flight(svc->http) > 0)
     return;
   service_log("info", json_pack("{s:s}", "msg", "drained; stopping"));
@@ -809,7 +937,9 @@ static int start_handles(service *svc, uv_loop_t *loop) {
   svc->handles |= 2;
   if ((rc = uv_timer_init(loop, &svc->pump)) != 0) goto fail;
   svc->handles |= 4;
-  svc->work.data = svc->wake.data = svc->pump.data = svc;
+  if ((rc = uv_timer_init(loop, &svc->retry)) != 0) goto fail;
+  svc->handles |= 64;
+  svc->work.data = svc->wake.data = svc->pump.data = svc->retry.data = svc;
   for (int i = 0; i < 3; i++) {
     if ((rc = uv_signal_init(loop, sig[i])) != 0) goto fail;
     svc->handles |= 8 << i;
@@ -826,11 +956,12 @@ fail:
 }
 
 static void close_handles(service *svc) {
-  uv_handle_t *h[6] = {
+  uv_handle_t *h[7] = {
       (uv_handle_t *)&svc->work,   (uv_handle_t *)&svc->wake,
       (uv_handle_t *)&svc->pump,   (uv_handle_t *)&svc->sigterm,
-      (uv_handle_t *)&svc->sigint, (uv_handle_t *)&svc->sighup};
-  for (int i = 0; i < 6; i++)
+      (uv_handle_t *)&svc->sigint, (uv_handle_t *)&svc->sighup,
+      (uv_handle_t *)&svc->retry};
+  for (int i = 0; i < 7; i++)
     if (svc->handles & (1 << i)) uv_close(h[i], NULL);
   svc->handles = 0;
 }
@@ -921,6 +1052,9 @@ int serve_main(const char *dir, const char *db, const char *listen,
   }
   svc.loop = &loop;
   svc.queue_tail = &svc.queue;
+  svc.held_tail = &svc.held;
+  svc.held_wait = HELD_FIRST_MS;
+  svc.held_limit_ms = held_limit_env();
   /* 4,096 names and addresses (about 150 KB): a month of an office's
    * mistyped passwords; an attacker's flood pushes out only entries with
    * fewer failures than the ones under attack (slowdown.c). */

@@ -72,6 +72,12 @@ struct service {
   char tokens[4][256]; /* ingest, agent, read, admin; "" = role disabled */
   job *queue, **queue_tail;
   int queued;
+  /* Writes whose case another transaction held (serve.c flush), in the
+   * order they came, for a later group; retry runs them after held_wait
+   * ms, which grows while they stay held. */
+  job *held, **held_tail;
+  uv_timer_t retry;
+  int held_wait, held_limit_ms;
   uv_idle_t work;      /* runs while there is work: commits, events */
   uv_timer_t wake;     /* the next due timer */
   uv_timer_t pump;     /* outbox retries, every second */

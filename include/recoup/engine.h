@@ -215,6 +215,13 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * rolls the group back and runs it again without that input. */
 int engine_group_job_begin(engine *eng, rc_error *err);
 int engine_group_replay(const engine *eng);
+/* Whether the last input of a group was refused because another
+ * transaction holds its case (PostgreSQL: an import, a psql session,
+ * another node's group): inside a group a writer does not wait for the
+ * case, which would stop the node's loop, HTTP included, for as long as
+ * the holder holds it. It read nothing and wrote nothing of its own;
+ * the caller runs it again later. Never set on SQLite (one writer). */
+int engine_case_busy(const engine *eng);
 /* Loads the institution's scripts anew beside the running ones: new cases
  * get the new workflow versions, running cases keep theirs unless the
  * workflow declares migrate. Refused — the old scripts keep running — when
