@@ -516,9 +516,14 @@ void api_handle(void *ud, http_request *req) {
     j->arg = strdup(arg);
     j->route = found;
     j->who = who;
+    /* A write held for its case (serve.c) keeps later writes to that case
+     * behind it: every route that names one case says which. */
     if (j->apply == w_payment)
       j->case_key = json_string_value(json_object_get(body, "case"));
-    else if (j->apply == w_event || j->apply == w_retry)
+    else if (j->apply == w_cases)
+      j->case_key = json_string_value(json_object_get(body, "id"));
+    else if (j->apply == w_event || j->apply == w_retry ||
+             j->apply == api_case_note || j->apply == api_case_promise)
       j->case_key = j->arg;
     service_enqueue(svc, j);
   }
