@@ -1,6 +1,8 @@
 #!/bin/sh
-# A service killed (SIGKILL) while a big start-up sweep runs (100,000
-# cases: on a fast machine 40,000 were swept before the fourth kill), its WAL copied
+# A service killed (SIGKILL) while a big start-up sweep runs (200,000
+# cases: since a sweep's batches commit without an fsync, about 30,000
+# are swept a round, and 100,000 were all swept before the fourth kill
+# on a quiet 2-core machine), its WAL copied
 # back by the copier thread nearly without pause (the sweep writes about
 # 2 MB of pages every 200 steps, and the thread copies each 2 MB), restarts
 # with every payment it acknowledged, four times over; the database is
@@ -10,7 +12,7 @@ set -eu
 recoup=$1
 src=$2
 work=$3
-cases=100000
+cases=200000
 server=
 cleanup() { [ -n "$server" ] && kill -KILL "$server" 2>/dev/null || true; }
 trap cleanup EXIT
