@@ -812,7 +812,9 @@ static void sim_strip_dir(char *text, const char *dir) {
  * "recoup: FILE:LINE: message", without its closing count. */
 static json_t *sim_problems(const char *said, const char *dir) {
   json_t *list = json_array();
-  const char *line = said, *last = NULL;
+  const char *line = said;
+  /* A copy: each line's text is gone when the next is read. */
+  char last[1200] = "";
   while (line && *line && json_array_size(list) < SIM_ERRORS_LISTED) {
     const char *end = strchr(line, '\n'), *p, *colon;
     char text[1200], file[PATH_MAX], msg[1200];
@@ -823,7 +825,8 @@ static json_t *sim_problems(const char *said, const char *dir) {
     text[len] = '\0';
     line = end ? end + 1 : NULL;
     if (strncmp(text, "recoup: ", 8) != 0) continue;
-    last = p = text + 8;
+    p = text + 8;
+    snprintf(last, sizeof last, "%s", p);
     file[0] = '\0';
     /* FILE:LINE: message, or a message about no file. */
     if ((colon = strchr(p, ':')) && colon[1] >= '0' && colon[1] <= '9') {
@@ -847,7 +850,7 @@ static json_t *sim_problems(const char *said, const char *dir) {
   }
   if (json_array_size(list) == 0) {
     char msg[1200];
-    rc_printable(msg, sizeof msg, last ? last : "does not load");
+    rc_printable(msg, sizeof msg, last[0] ? last : "does not load");
     sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", "", "line",
                                           0, "message", msg));

@@ -351,6 +351,11 @@ int engine_begin(engine *eng, rc_error *err) {
   return store_begin(eng->st, err);
 }
 
+int engine_begin_unsynced(engine *eng, rc_error *err) {
+  invalidate(eng);
+  return store_begin_unsynced(eng->st, err);
+}
+
 int engine_commit(engine *eng, rc_error *err) {
   invalidate(eng);
   return store_commit(eng->st, err);
@@ -1493,7 +1498,14 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                     const char *reason, rc_error *err) {
   const char *status = ok ? "sent" : final ? "failed" : "queued";
   int changed = 0, rc;
-  if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  /* The record of a send already made need not wait for the disk: a power
+   * cut that takes it back has the message sent again with the same
+   * idempotency key, as a crash between the send and the record would;
+   * the next barrier (an answer, the next hand-over) makes it durable. */
+  if (!store_in_transaction(eng->st)) {
+    if ((rc = engine_begin_unsynced(eng, err)) != RC_OK) return rc;
+    eng->own_txn = 1;
+  }
   rc = store_message_update(
       eng->st, message_id,
       &(store_message_change){

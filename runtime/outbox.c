@@ -193,10 +193,14 @@ static int pump(outbox *ob, int most, rc_error *err) {
     return n == 0 ? 0 : err->code;
   }
   /* The answers that come at once (files, unknown channels) are recorded
-   * in one transaction; slower gateways answer later, each in its own. */
+   * in one transaction; slower gateways answer later, each in its own.
+   * Its commit need not wait for the disk: the file the messages went to
+   * is synced before it, and a power cut that took the record back has
+   * them sent again with the same idempotency keys, as a crash between
+   * the send and the record would. The next barrier makes it durable. */
   files = channel_file_batch_new();
   batched = !engine_in_transaction(ob->eng) &&
-            engine_begin(ob->eng, &txn_err) == RC_OK;
+            engine_begin_unsynced(ob->eng, &txn_err) == RC_OK;
   for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT && started < room; i++) {
     delivery *d;
     if (flying(ob, due[i].id)) continue;

@@ -67,6 +67,10 @@ int engine_clock_real(engine *eng, int allowed, rc_error *err);
  * engine_run for that. */
 int engine_begin(engine *eng, rc_error *err);
 int engine_commit(engine *eng, rc_error *err);
+/* A transaction whose commit need not reach the disk yet
+ * (store_begin_unsynced): what it records was already done outside, and a
+ * power cut that takes it back has it done again as after a crash. */
+int engine_begin_unsynced(engine *eng, rc_error *err);
 /* store_sync: every commit so far durable, before something leaves the
  * process that depends on one a sweep left unsynced (an answer, a
  * message handed to a gateway). */
