@@ -373,6 +373,10 @@ struct store_ops {
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */
   int (*case_exists_or_hold_opening)(store *st, const char *id, rc_error *err);
+  /* store.h: store_case_exists_or_try_opening. NULL: the first serves,
+   * never busy. */
+  int (*case_exists_or_try_opening)(store *st, const char *id, int *busy,
+                                    rc_error *err);
   int (*hold_opening)(store *st, rc_error *err);
   /* store.h: store_case_fresh. NULL: nothing to skip. */
   int (*case_fresh)(store *st, const char *id, rc_error *err);

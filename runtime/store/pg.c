@@ -2677,6 +2677,19 @@ static int op_hold_opening(store *s, rc_error *err) {
               NULL, "hold the opening of cases", NULL, err);
 }
 
+/* The same without waiting: *busy when another transaction holds it. */
+static int try_hold_opening(pg *st, int *busy, rc_error *err) {
+  PGresult *r;
+  int rc = one(st,
+               "SELECT pg_try_advisory_xact_lock(hashtext('recoup.case'), 0)",
+               NULL, "hold the opening of cases", &r, err);
+
+  if (rc != RC_OK) return rc;
+  *busy = strcmp(PQgetvalue(r, 0, 0), "t") != 0;
+  PQclear(r);
+  return RC_OK;
+}
+
 /* A case not found may be one another writer (a node, an import) is
  * opening now, uncommitted: opening it here too would wait for that
  * writer and then fail on the key, where SQLite's one writer finds the
@@ -2692,6 +2705,19 @@ static int op_case_exists_or_hold_opening(store *s, const char *id,
   if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
       (rc = op_hold_opening(s, err)) == RC_OK)
     rc = op_case_exists(s, id, err);
+  return rc;
+}
+
+/* The same for a service's write, which the node sets aside while
+ * another writer (an import, another node's group) opens cases. */
+static int op_case_exists_or_try_opening(store *s, const char *id, int *busy,
+                                         rc_error *err) {
+  int rc = op_case_exists(s, id, err);
+
+  *busy = 0;
+  if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
+      (rc = try_hold_opening(PG(s), busy, err)) == RC_OK)
+    rc = *busy ? RC_OK : op_case_exists(s, id, err);
   return rc;
 }
 
@@ -3907,6 +3933,7 @@ const store_ops store_pg_ops = {
     .case_try_hold = op_case_try_hold,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
+    .case_exists_or_try_opening = op_case_exists_or_try_opening,
     .hold_opening = op_hold_opening,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,

@@ -574,6 +574,14 @@ int store_case_exists_or_hold_opening(store *st, const char *id,
   return st->ops->case_exists_or_hold_opening(st, id, err);
 }
 
+int store_case_exists_or_try_opening(store *st, const char *id, int *busy,
+                                     rc_error *err) {
+  if (st->ops->case_exists_or_try_opening)
+    return st->ops->case_exists_or_try_opening(st, id, busy, err);
+  *busy = 0;
+  return store_case_exists_or_hold_opening(st, id, err);
+}
+
 int store_hold_opening(store *st, rc_error *err) {
   return st->ops->hold_opening(st, err);
 }

@@ -218,6 +218,12 @@ int store_case_exists(store *st, const char *id, rc_error *err);
  * waits for the first, then finds the case). */
 int store_case_exists_or_hold_opening(store *st, const char *id,
                                       rc_error *err);
+/* The same, for an input of a service's group, which must not stall its
+ * node for another writer's whole transaction (an import opening cases):
+ * when another transaction holds the opening of cases, *busy is 1 and
+ * nothing is known of the case. */
+int store_case_exists_or_try_opening(store *st, const char *id, int *busy,
+                                     rc_error *err);
 /* Holds the opening of cases until the transaction ends, before any row
  * is locked: an import takes it first, so that imports of the same cases
  * wait for one another instead of locking them in opposite orders. */
