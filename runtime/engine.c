@@ -2461,6 +2461,10 @@ int engine_group_replay(const engine *eng) {
   return store_replay(eng->st);
 }
 
+void engine_group_checked(engine *eng, int on) {
+  store_group_checked(eng->st, on);
+}
+
 int engine_job_end(engine *eng, int rc, rc_error *err) {
   invalidate(eng);
   eng->group_job = 0;

@@ -176,6 +176,17 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   if (state && strcmp(state, "23505") == 0 && constraint &&
       strcmp(constraint, "payments_ref_key") == 0)
     st->base.contended = 1;
+  /* A rule of the database's own (a DBA's trigger) that refuses a value
+   * and names its column: the input's fault, 422 naming it. The
+   * schema's checks name none: a value the engine let through them is
+   * recoup's bug. */
+  if (state && strcmp(state, "23514") == 0 &&
+      PQresultErrorField(r, PG_DIAG_COLUMN_NAME)) {
+    rc_error_set(err, RC_EINVAL, PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
+                 "the database refused %s: %s", what,
+                 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+    return;
+  }
   if (state && strncmp(state, "23", 2) == 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
@@ -968,7 +979,20 @@ static int end_light(pg *st, int keep, rc_error *err) {
   int rc = RC_OK;
 
   st->light = 0;
-  if (keep) return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  if (keep) {
+    if (st->base.checked &&
+        (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
+         rows_write(st, NULL, err) != RC_OK))
+      rc = RC_ESTORE;
+    if (rc == RC_OK && st->npend) rc = pipe_sync(st, NULL, err);
+    /* Its own write refused (a DBA's statement_timeout, a trigger or a
+     * check of the database's) aborted the transaction: the group runs
+     * again without it. A deadlock or a ref race runs it again as it
+     * came. */
+    if (rc != RC_OK && pg_conflict_take()) st->base.contended = 1;
+    if (rc != RC_OK && !st->base.contended) st->base.replay = 1;
+    return rc;
+  }
   pg_cache_clear(&st->batch);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1009,6 +1033,10 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
    * event failed) is no fact. It is not kept; the engine runs it again
    * (store_contended). */
   if (pg_conflict_take()) st->base.contended = 1;
+  /* A write kept for the group refused before the COMMIT was sent, for
+   * another reason: nothing was kept, and the group can find its job
+   * (store_group_checked). */
+  if (keep && rc != RC_OK && !st->base.contended) st->base.replay = 1;
   if (keep && st->base.contended) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return rc_error_set(err, RC_ESTORE, NULL,

@@ -334,6 +334,10 @@ int store_replay(const store *st) {
   return st->replay;
 }
 
+void store_group_checked(store *st, int on) {
+  st->checked = on;
+}
+
 int store_release(store *st, rc_error *err) {
   if (run_write(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
     return RC_ESTORE;

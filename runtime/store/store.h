@@ -177,6 +177,10 @@ int store_rollback_to(store *st, rc_error *err);
  * and store_replay says the transaction must be run again without it. */
 int store_savepoint_light(store *st, rc_error *err);
 int store_replay(const store *st);
+/* While on, a light savepoint's writes are all sent and read at its end
+ * (slower): after a commit refused with store_replay set, the group runs
+ * again so, and the job whose write the server refuses is found. */
+void store_group_checked(store *st, int on);
 
 /* RC_ENOTFOUND when the key was never set. */
 int store_meta_get(store *st, const char *key, char *buf, size_t size,
