@@ -39,12 +39,7 @@ AND state = 'idle in transaction' AND query LIKE '%pg_advisory_xact_lock%'" \
 
 open_case held &
 opener=$!
-i=0
-until grep -q "writes wait for a case another writer holds" "$work/serve.log"; do
-  i=$((i + 1))
-  [ $i -le 300 ] || { fail "the node did not say the new case waits"; break; }
-  sleep 0.2
-done
+set_aside "$work/serve.log" "the node did not say the new case waits"
 
 if [ "$mode" = limit ]; then
   wait "$opener"

@@ -43,12 +43,7 @@ AND state = 'idle in transaction' AND query LIKE '%FOR NO KEY UPDATE%'" \
 pay "$case" held &
 payer=$!
 # The node has met the case held (it says so once), and goes on.
-i=0
-until grep -q "writes wait for a case another writer holds" "$work/serve.log"; do
-  i=$((i + 1))
-  [ $i -le 300 ] || { fail "the node did not say the payment waits for its case"; break; }
-  sleep 0.2
-done
+set_aside "$work/serve.log" "the node did not say the payment waits for its case"
 
 if [ "$mode" = limit ]; then
   wait "$payer"

@@ -163,12 +163,7 @@ o2=$!
 # Each node sets its write aside (it does not wait on the server: that
 # would stop its loop) and says so once.
 for log in "$work/n1.log" "$work/n2.log"; do
-  i=0
-  until grep -q "writes wait for a case another writer holds" "$log"; do
-    i=$((i + 1))
-    [ $i -le 300 ] || { fail "two nodes opening one case: $log did not set it aside"; break; }
-    sleep 0.2
-  done
+  set_aside "$log" "two nodes opening one case: $log did not set it aside"
 done
 sql "COMMIT;"
 session_end
