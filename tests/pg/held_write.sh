@@ -29,11 +29,11 @@ if [ "$mode" = limit ]; then export RECOUP_HELD_LIMIT=1; else export RECOUP_HELD
 node_up 3>&-
 
 if [ "$what" = payment ]; then
-  path=/v1/payments body="{\"case\": \"$case\", \"amount\": 700, \"ref\": \"WAIT-$case\"}"
+  noun=payment path=/v1/payments body="{\"case\": \"$case\", \"amount\": 700, \"ref\": \"WAIT-$case\"}"
   hold="SELECT id FROM cases WHERE id = '$case' FOR NO KEY UPDATE;" held_by='%FOR NO KEY UPDATE%'
   written="SELECT count(*) FROM payments WHERE ref = 'WAIT-$case'"
 else
-  path=/v1/cases body='{"id": "NEW-1", "balance": 50000, "due_date": "2026-01-01", "borrower": {"id": "BNEW-1"}}'
+  noun="new case" path=/v1/cases body='{"id": "NEW-1", "balance": 50000, "due_date": "2026-01-01", "borrower": {"id": "BNEW-1"}}'
   hold="SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0);" held_by='%pg_advisory_xact_lock%'
   written="SELECT count(*) FROM cases WHERE id = 'NEW-1'"
 fi
@@ -53,33 +53,33 @@ AND state = 'idle in transaction' AND query LIKE '$held_by'" \
 send held &
 sender=$!
 # The node has met it held (it says so once), and goes on.
-set_aside "$work/serve.log" "the node did not say the $what waits"
+set_aside "$work/serve.log" "the node did not say the $noun waits"
 
 if [ "$mode" = limit ]; then
   wait "$sender"
   [ "$(cat "$work/held.code")" = 503 ] ||
-    fail "a $what held past the limit answered '$(cat "$work/held.code")', not 503: $(cat "$work/held")"
+    fail "a $noun held past the limit answered '$(cat "$work/held.code")', not 503: $(cat "$work/held")"
   grep -qi '^Retry-After:' "$work/held.head" ||
     fail "the 503 says no Retry-After"
-  [ "$(q "$written")" = 0 ] || fail "the $what refused past the limit was written"
+  [ "$(q "$written")" = 0 ] || fail "the $noun refused past the limit was written"
   sql "COMMIT;"
   session_end
   send again
   [ "$(cat "$work/again.code")" = 201 ] ||
-    fail "the $what sent again after the commit answered '$(cat "$work/again.code")': $(cat "$work/again")"
+    fail "the $noun sent again after the commit answered '$(cat "$work/again.code")': $(cat "$work/again")"
 else
-  answers "$other" "another writer holds up a $what"
+  answers "$other" "another writer holds up a $noun"
   kill -0 "$sender" 2>/dev/null ||
-    fail "the $what was answered while it was held: $(cat "$work/held.code") $(cat "$work/held")"
-  [ "$(q "$written")" = 0 ] || fail "the $what was written while it was held"
+    fail "the $noun was answered while it was held: $(cat "$work/held.code") $(cat "$work/held")"
+  [ "$(q "$written")" = 0 ] || fail "the $noun was written while it was held"
   sql "COMMIT;"
   session_end
   wait "$sender"
   [ "$(cat "$work/held.code")" = 201 ] ||
-    fail "the $what answered '$(cat "$work/held.code")' after the holder's commit: $(cat "$work/held")"
+    fail "the $noun answered '$(cat "$work/held.code")' after the holder's commit: $(cat "$work/held")"
 fi
 
-[ "$(q "$written")" = 1 ] || fail "the $what was not applied once"
+[ "$(q "$written")" = 1 ] || fail "the $noun was not applied once"
 if [ "$what" = payment ]; then
   after=$(q "SELECT balance FROM cases WHERE id = '$case'")
   [ "$after" = $((before - 700)) ] ||
@@ -88,5 +88,5 @@ else
   [ "$(q "SELECT count(*) FROM journal WHERE case_id = 'NEW-1' AND kind = 'opened'")" = 1 ] ||
     fail "the case's opening was not journaled once"
 fi
-[ $status -eq 0 ] && echo "a $what held up by another writer ($mode): the node answers meanwhile, the $what is applied once"
+[ $status -eq 0 ] && echo "a $noun held up by another writer ($mode): the node answers meanwhile, the $noun is applied once"
 exit $status
