@@ -600,15 +600,29 @@ static void changed_text(json_t *fields, json_t *prev, const char *key,
  * (store_case_get_held). An input of a group does not wait for another
  * transaction holding it: that would stop the node's loop; it is refused
  * before it writes, engine_case_busy set, and runs again later (serve.c). */
+static int case_busy(engine *eng, const char *id, rc_error *err) {
+  eng->case_busy = 1;
+  return rc_error_set(err, RC_ESTORE, "case",
+                      "case %s is held by another writer; retry", id);
+}
+
 static int case_hold(engine *eng, const char *id, store_case *c,
                      rc_error *err) {
   int busy = 0, rc;
   if (!eng->group_job) return store_case_get_held(eng->st, id, c, err);
   rc = store_case_try_hold(eng->st, id, c, &busy, err);
-  if (rc != RC_OK || !busy) return rc;
-  eng->case_busy = 1;
-  return rc_error_set(err, RC_ESTORE, "case",
-                      "case %s is held by another writer; retry", id);
+  return rc != RC_OK || !busy ? rc : case_busy(eng, id, err);
+}
+
+/* RC_OK when the case exists, RC_ENOTFOUND when it is to be opened. An
+ * input of a group does not wait for another writer opening cases (an
+ * import holds that right until it commits) any more than for a case. */
+static int case_exists_or_opening(engine *eng, const char *id, rc_error *err) {
+  int busy = 0, rc;
+  if (!eng->group_job)
+    return store_case_exists_or_hold_opening(eng->st, id, err);
+  rc = store_case_exists_or_try_opening(eng->st, id, &busy, err);
+  return rc != RC_OK || !busy ? rc : case_busy(eng, id, err);
 }
 
 static int update_known(engine *eng, case_input *in, rc_error *err) {
@@ -746,7 +760,7 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   if (rc == RC_OK) rc = ingest_begin(eng, err);
   if (rc == RC_OK) {
     int exists = 0;
-    rc = store_case_exists_or_hold_opening(eng->st, in.c.id, err);
+    rc = case_exists_or_opening(eng, in.c.id, err);
     if (rc == RC_OK || rc == RC_ENOTFOUND) {
       exists = rc == RC_OK;
       if (created) *created = !exists;
@@ -2457,6 +2471,10 @@ int engine_case_busy(const engine *eng) {
 
 int engine_group_replay(const engine *eng) {
   return store_replay(eng->st);
+}
+
+void engine_group_checked(engine *eng, int on) {
+  store_group_checked(eng->st, on);
 }
 
 int engine_job_end(engine *eng, int rc, rc_error *err) {

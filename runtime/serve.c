@@ -588,9 +588,18 @@ static void flush(service *svc) {
   if (replies && statuses && errors && refused && order) {
     engine_stats stats = *engine_get_stats(svc->eng);
     /* A replay refuses one more job each time: it ends. */
-    for (int tries = 1, replay;;) {
+    for (int tries = 1, replay, checked = 0;;) {
       rc = apply_group(svc, order, n, refused, replies, statuses, errors,
                        &replay, &err);
+      /* The database refused a write the node kept for the whole group
+       * (a DBA's statement_timeout, a trigger): once, the group runs
+       * again with each job's writes read at its end, where the one
+       * refused is a replay of its own. */
+      if (rc != RC_OK && !replay && !checked && engine_group_replay(svc->eng) &&
+          !engine_contended(svc->eng)) {
+        checked = replay = 1;
+        engine_group_checked(svc->eng, 1);
+      }
       /* The answers may rest on a slice left unsynced: a group that wrote
        * has synced it with its own commit, one that wrote nothing (every
        * write refused) syncs it here. */
@@ -607,6 +616,7 @@ static void flush(service *svc) {
         statuses[i] = 0;
       }
     }
+    engine_group_checked(svc->eng, 0);
     if (rc == RC_OK) {
       svc->commits++;
       svc->jobs_committed += n;

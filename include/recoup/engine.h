@@ -219,6 +219,10 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * rolls the group back and runs it again without that input. */
 int engine_group_job_begin(engine *eng, rc_error *err);
 int engine_group_replay(const engine *eng);
+/* store_group_checked: a group whose commit was refused with
+ * engine_group_replay set runs again so, to find the input whose write
+ * the database refused. */
+void engine_group_checked(engine *eng, int on);
 /* Whether the last input of a group was refused because another
  * transaction holds its case (PostgreSQL: an import, a psql session,
  * another node's group): inside a group a writer does not wait for the

@@ -86,8 +86,14 @@ struct store {
   int contended;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
-   * transaction. Cleared by store_begin. */
+   * transaction. Cleared by store_begin. Also set when a write the
+   * backend kept for the whole transaction was refused at its commit
+   * (which job's is not known: run it again with checked set). */
   int replay;
+  /* Set by store_group_checked: a light savepoint sends and reads every
+   * write of its job at its end, so that one the server refuses fails
+   * its own job. */
+  int checked;
   /* Journal rows of one case not yet written: they go to journal_run as
    * one run when another case's row comes, the run is full, before a
    * savepoint or transaction ends, or when the engine flushes it. */
@@ -373,6 +379,10 @@ struct store_ops {
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */
   int (*case_exists_or_hold_opening)(store *st, const char *id, rc_error *err);
+  /* store.h: store_case_exists_or_try_opening. NULL: the first serves,
+   * never busy. */
+  int (*case_exists_or_try_opening)(store *st, const char *id, int *busy,
+                                    rc_error *err);
   int (*hold_opening)(store *st, rc_error *err);
   /* store.h: store_case_fresh. NULL: nothing to skip. */
   int (*case_fresh)(store *st, const char *id, rc_error *err);

@@ -176,6 +176,17 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   if (state && strcmp(state, "23505") == 0 && constraint &&
       strcmp(constraint, "payments_ref_key") == 0)
     st->base.contended = 1;
+  /* A rule of the database's own (a DBA's trigger) that refuses a value
+   * and names its column: the input's fault, 422 naming it. The
+   * schema's checks name none: a value the engine let through them is
+   * recoup's bug. */
+  if (state && strcmp(state, "23514") == 0 &&
+      PQresultErrorField(r, PG_DIAG_COLUMN_NAME)) {
+    rc_error_set(err, RC_EINVAL, PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
+                 "the database refused %s: %s", what,
+                 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+    return;
+  }
   if (state && strncmp(state, "23", 2) == 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
@@ -968,7 +979,20 @@ static int end_light(pg *st, int keep, rc_error *err) {
   int rc = RC_OK;
 
   st->light = 0;
-  if (keep) return st->npend ? pipe_sync(st, NULL, err) : RC_OK;
+  if (keep) {
+    if (st->base.checked &&
+        (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
+         rows_write(st, NULL, err) != RC_OK))
+      rc = RC_ESTORE;
+    if (rc == RC_OK && st->npend) rc = pipe_sync(st, NULL, err);
+    /* Its own write refused (a DBA's statement_timeout, a trigger or a
+     * check of the database's) aborted the transaction: the group runs
+     * again without it. A deadlock or a ref race runs it again as it
+     * came. */
+    if (rc != RC_OK && pg_conflict_take()) st->base.contended = 1;
+    if (rc != RC_OK && !st->base.contended) st->base.replay = 1;
+    return rc;
+  }
   pg_cache_clear(&st->batch);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1009,6 +1033,10 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
    * event failed) is no fact. It is not kept; the engine runs it again
    * (store_contended). */
   if (pg_conflict_take()) st->base.contended = 1;
+  /* A write kept for the group refused before the COMMIT was sent, for
+   * another reason: nothing was kept, and the group can find its job
+   * (store_group_checked). */
+  if (keep && rc != RC_OK && !st->base.contended) st->base.replay = 1;
   if (keep && st->base.contended) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return rc_error_set(err, RC_ESTORE, NULL,
@@ -2677,6 +2705,19 @@ static int op_hold_opening(store *s, rc_error *err) {
               NULL, "hold the opening of cases", NULL, err);
 }
 
+/* The same without waiting: *busy when another transaction holds it. */
+static int try_hold_opening(pg *st, int *busy, rc_error *err) {
+  PGresult *r;
+  int rc = one(st,
+               "SELECT pg_try_advisory_xact_lock(hashtext('recoup.case'), 0)",
+               NULL, "hold the opening of cases", &r, err);
+
+  if (rc != RC_OK) return rc;
+  *busy = strcmp(PQgetvalue(r, 0, 0), "t") != 0;
+  PQclear(r);
+  return RC_OK;
+}
+
 /* A case not found may be one another writer (a node, an import) is
  * opening now, uncommitted: opening it here too would wait for that
  * writer and then fail on the key, where SQLite's one writer finds the
@@ -2692,6 +2733,19 @@ static int op_case_exists_or_hold_opening(store *s, const char *id,
   if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
       (rc = op_hold_opening(s, err)) == RC_OK)
     rc = op_case_exists(s, id, err);
+  return rc;
+}
+
+/* The same for a service's write, which the node sets aside while
+ * another writer (an import, another node's group) opens cases. */
+static int op_case_exists_or_try_opening(store *s, const char *id, int *busy,
+                                         rc_error *err) {
+  int rc = op_case_exists(s, id, err);
+
+  *busy = 0;
+  if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
+      (rc = try_hold_opening(PG(s), busy, err)) == RC_OK)
+    rc = *busy ? RC_OK : op_case_exists(s, id, err);
   return rc;
 }
 
@@ -3907,6 +3961,7 @@ const store_ops store_pg_ops = {
     .case_try_hold = op_case_try_hold,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
+    .case_exists_or_try_opening = op_case_exists_or_try_opening,
     .hold_opening = op_hold_opening,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,

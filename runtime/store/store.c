@@ -334,6 +334,10 @@ int store_replay(const store *st) {
   return st->replay;
 }
 
+void store_group_checked(store *st, int on) {
+  st->checked = on;
+}
+
 int store_release(store *st, rc_error *err) {
   if (run_write(st, err) != RC_OK || st->ops->end(st, 1, 1, err) != RC_OK)
     return RC_ESTORE;
@@ -572,6 +576,14 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
 int store_case_exists_or_hold_opening(store *st, const char *id,
                                       rc_error *err) {
   return st->ops->case_exists_or_hold_opening(st, id, err);
+}
+
+int store_case_exists_or_try_opening(store *st, const char *id, int *busy,
+                                     rc_error *err) {
+  if (st->ops->case_exists_or_try_opening)
+    return st->ops->case_exists_or_try_opening(st, id, busy, err);
+  *busy = 0;
+  return store_case_exists_or_hold_opening(st, id, err);
 }
 
 int store_hold_opening(store *st, rc_error *err) {

@@ -177,6 +177,10 @@ int store_rollback_to(store *st, rc_error *err);
  * and store_replay says the transaction must be run again without it. */
 int store_savepoint_light(store *st, rc_error *err);
 int store_replay(const store *st);
+/* While on, a light savepoint's writes are all sent and read at its end
+ * (slower): after a commit refused with store_replay set, the group runs
+ * again so, and the job whose write the server refuses is found. */
+void store_group_checked(store *st, int on);
 
 /* RC_ENOTFOUND when the key was never set. */
 int store_meta_get(store *st, const char *key, char *buf, size_t size,
@@ -218,6 +222,12 @@ int store_case_exists(store *st, const char *id, rc_error *err);
  * waits for the first, then finds the case). */
 int store_case_exists_or_hold_opening(store *st, const char *id,
                                       rc_error *err);
+/* The same, for an input of a service's group, which must not stall its
+ * node for another writer's whole transaction (an import opening cases):
+ * when another transaction holds the opening of cases, *busy is 1 and
+ * nothing is known of the case. */
+int store_case_exists_or_try_opening(store *st, const char *id, int *busy,
+                                     rc_error *err);
 /* Holds the opening of cases until the transaction ends, before any row
  * is locked: an import takes it first, so that imports of the same cases
  * wait for one another instead of locking them in opposite orders. */

@@ -1,18 +1,20 @@
 #!/bin/sh
-# A payment through the service to a case another writer holds (an
-# import, a psql session, another node's group), on a PostgreSQL book.
-# The payment read its case waiting for the holder, on the node's one
-# loop thread: every other request and the sweep stopped for as long as
-# the holder held (minutes for a big import). It now waits in the node,
-# which goes on answering; once the holder commits it is applied once
-# and answered 201. With `limit`, the node is told to wait 1 s
-# (RECOUP_HELD_LIMIT): a case still held then is answered 503 with
-# Retry-After, nothing written.
-# The holder is a psql session (session.sh) holding the case uncommitted.
-# usage: held_write.sh RECOUP EXAMPLE STATE WORKDIR [limit]
+# A write through the service that another writer (an import, a psql
+# session, another node's group) holds up, on a PostgreSQL book:
+# - `payment`: a payment to a case the other writer holds;
+# - `open`: a new case while the other writer holds the opening of cases
+#   (as an import does from its start to its commit).
+# The write waited for the holder on the node's one loop thread: /health,
+# every other request and the sweep stopped for as long as the holder
+# held (minutes for a big import). It now waits in the node, which goes
+# on answering; once the holder commits it is applied once and answered
+# 201. With `limit`, the node is told to wait 1 s (RECOUP_HELD_LIMIT):
+# still held then, it is answered 503 with Retry-After, nothing written.
+# The holder is a psql session (session.sh) holding it uncommitted.
+# usage: held_write.sh RECOUP EXAMPLE STATE WORKDIR wait|limit payment|open
 set -eu
-[ $# -ge 4 ] || { echo "usage: held_write.sh RECOUP EXAMPLE STATE WORKDIR [limit]" >&2; exit 2; }
-recoup=$1 example=$2 state=$3 work=$4 mode=${5:-wait}
+[ $# -eq 6 ] || { echo "usage: held_write.sh RECOUP EXAMPLE STATE WORKDIR wait|limit payment|open" >&2; exit 2; }
+recoup=$1 example=$2 state=$3 work=$4 mode=$5 what=$6
 db=held_write_$$
 . "$(dirname "$0")/book.sh"
 
@@ -26,60 +28,65 @@ before=$(q "SELECT balance FROM cases WHERE id = '$case'")
 if [ "$mode" = limit ]; then export RECOUP_HELD_LIMIT=1; else export RECOUP_HELD_LIMIT=3600; fi
 node_up 3>&-
 
-pay() {
-  curl -s -m 120 -D "$work/$2.head" -o "$work/$2" -w '%{http_code}' -X POST \
+if [ "$what" = payment ]; then
+  noun=payment path=/v1/payments body="{\"case\": \"$case\", \"amount\": 700, \"ref\": \"WAIT-$case\"}"
+  hold="SELECT id FROM cases WHERE id = '$case' FOR NO KEY UPDATE;" held_by='%FOR NO KEY UPDATE%'
+  written="SELECT count(*) FROM payments WHERE ref = 'WAIT-$case'"
+else
+  noun="new case" path=/v1/cases body='{"id": "NEW-1", "balance": 50000, "due_date": "2026-01-01", "borrower": {"id": "BNEW-1"}}'
+  hold="SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0);" held_by='%pg_advisory_xact_lock%'
+  written="SELECT count(*) FROM cases WHERE id = 'NEW-1'"
+fi
+send() {
+  curl -s -m 120 -D "$work/$1.head" -o "$work/$1" -w '%{http_code}' -X POST \
     -H "Authorization: Bearer ingest" -H "Content-Type: application/json" \
-    -d "{\"case\": \"$1\", \"amount\": 700, \"ref\": \"WAIT-$1\"}" \
-    "http://127.0.0.1:$port/v1/payments" >"$work/$2.code" || true
+    -d "$body" "http://127.0.0.1:$port$path" >"$work/$1.code" || true
 }
 
 session_start
 sql "BEGIN;"
-sql "SELECT id FROM cases WHERE id = '$case' FOR NO KEY UPDATE;"
+sql "$hold"
 until_t "SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = '$db' \
-AND state = 'idle in transaction' AND query LIKE '%FOR NO KEY UPDATE%'" \
-  "the session did not take the case"
+AND state = 'idle in transaction' AND query LIKE '$held_by'" \
+  "the session did not take what it holds"
 
-pay "$case" held &
-payer=$!
-# The node has met the case held (it says so once), and goes on.
-i=0
-until grep -q "writes wait for a case another writer holds" "$work/serve.log"; do
-  i=$((i + 1))
-  [ $i -le 300 ] || { fail "the node did not say the payment waits for its case"; break; }
-  sleep 0.2
-done
+send held &
+sender=$!
+# The node has met it held (it says so once), and goes on.
+set_aside "$work/serve.log" "the node did not say the $noun waits"
 
 if [ "$mode" = limit ]; then
-  wait "$payer"
+  wait "$sender"
   [ "$(cat "$work/held.code")" = 503 ] ||
-    fail "a payment to a case held past the limit answered '$(cat "$work/held.code")', not 503: $(cat "$work/held")"
+    fail "a $noun held past the limit answered '$(cat "$work/held.code")', not 503: $(cat "$work/held")"
   grep -qi '^Retry-After:' "$work/held.head" ||
     fail "the 503 says no Retry-After"
-  [ "$(q "SELECT count(*) FROM payments WHERE ref = 'WAIT-$case'")" = 0 ] ||
-    fail "the payment refused past the limit was written"
+  [ "$(q "$written")" = 0 ] || fail "the $noun refused past the limit was written"
   sql "COMMIT;"
   session_end
-  pay "$case" again
+  send again
   [ "$(cat "$work/again.code")" = 201 ] ||
-    fail "the payment sent again after the commit answered '$(cat "$work/again.code")': $(cat "$work/again")"
+    fail "the $noun sent again after the commit answered '$(cat "$work/again.code")': $(cat "$work/again")"
 else
-  answers "$other" "another writer holds a case"
-  kill -0 "$payer" 2>/dev/null ||
-    fail "the payment to the held case was answered while it was held: $(cat "$work/held.code") $(cat "$work/held")"
-  [ "$(q "SELECT count(*) FROM payments WHERE ref = 'WAIT-$case'")" = 0 ] ||
-    fail "the payment was written while its case was held"
+  answers "$other" "another writer holds up a $noun"
+  kill -0 "$sender" 2>/dev/null ||
+    fail "the $noun was answered while it was held: $(cat "$work/held.code") $(cat "$work/held")"
+  [ "$(q "$written")" = 0 ] || fail "the $noun was written while it was held"
   sql "COMMIT;"
   session_end
-  wait "$payer"
+  wait "$sender"
   [ "$(cat "$work/held.code")" = 201 ] ||
-    fail "the payment answered '$(cat "$work/held.code")' after the holder's commit: $(cat "$work/held")"
+    fail "the $noun answered '$(cat "$work/held.code")' after the holder's commit: $(cat "$work/held")"
 fi
 
-[ "$(q "SELECT count(*) FROM payments WHERE ref = 'WAIT-$case'")" = 1 ] ||
-  fail "the payment was not applied once"
-after=$(q "SELECT balance FROM cases WHERE id = '$case'")
-[ "$after" = $((before - 700)) ] ||
-  fail "the balance is $after after a payment of 700 on $before"
-[ $status -eq 0 ] && echo "a payment to a held case ($mode): the node answers meanwhile, the payment is applied once"
+[ "$(q "$written")" = 1 ] || fail "the $noun was not applied once"
+if [ "$what" = payment ]; then
+  after=$(q "SELECT balance FROM cases WHERE id = '$case'")
+  [ "$after" = $((before - 700)) ] ||
+    fail "the balance is $after after a payment of 700 on $before"
+else
+  [ "$(q "SELECT count(*) FROM journal WHERE case_id = 'NEW-1' AND kind = 'opened'")" = 1 ] ||
+    fail "the case's opening was not journaled once"
+fi
+[ $status -eq 0 ] && echo "a $noun held up by another writer ($mode): the node answers meanwhile, the $noun is applied once"
 exit $status

@@ -5,6 +5,9 @@
 #   session_start [URL]   opens it (on url by default)
 #   sql SQL               sends it a statement
 #   session_end           closes it; a statement that failed is a failure
+#   set_aside LOG WHAT    waits until a node's log says a write waits for
+#                         what another writer holds (no time is asserted:
+#                         the bound only ends a test gone wrong)
 # psql: Debian keeps the server's programs off PATH (cluster.sh's bindir)
 if [ -n "${PG_BINDIR:-}" ]; then
   psql=$PG_BINDIR/psql
@@ -34,4 +37,12 @@ session_end() {
   wait "$spid" || fail "the psql session failed: $(cat "$work/session.out")"
   spid=
   rm -f "$work/session.in"
+}
+set_aside() {
+  i=0
+  until grep -q "writes wait for a case another writer holds" "$1"; do
+    i=$((i + 1))
+    [ $i -le 300 ] || { fail "$2"; return 0; }
+    sleep 0.2
+  done
 }
