@@ -201,7 +201,7 @@ static void test_remembered_adds_match_a_fresh_zone(void **state) {
   rc_error err;
   rc_clock *a = clock_new("America/New_York", &err);
   const rc_duration ds[] = {{0, 1, 0}, {0, 1, 0}, {3600000, 1, 0},
-                            {0, 2, 0},  {0, 0, 1}, {0, 1, 0}};
+                            {0, 2, 0}, {0, 0, 1}, {0, 1, 0}};
   rc_time t;
   (void)state;
   assert_int_equal(clock_parse_time(a, "2026-03-07T09:00", &t, NULL), RC_OK);

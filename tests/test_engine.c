@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "import.h"
 #include "recoup/engine.h"
 
 #define BASIC FIXTURES "/basic"
@@ -905,6 +906,53 @@ static void two_nodes_close(two_nodes *t) {
   unlink(t->db);
 }
 
+static void import_one(engine *eng, const char *id) {
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  fprintf(f, "id,borrower_id,balance,due_date\n%s,B,1,2026-01-01\n", id);
+  rewind(f);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
+                   RC_OK);
+  assert_int_equal(stats.opened, 1);
+  fclose(f);
+}
+
+/* An import remembers the workflow, version and initial state its new
+ * cases go to; the next import, after a reload, asks again. */
+static void test_an_import_after_a_reload_opens_in_the_new_version(void **st) {
+  engine_options opts;
+  engine *eng = NULL;
+  rc_errlist errors = {0};
+  char dir[128], path[256];
+  store_case c;
+  int migrated;
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-import-reload-%d", (int)getpid());
+  write_institution(dir,
+                    "return recoup.workflow { name = 'm', version = 1, "
+                    "initial = 'a', states = { a = {} } }\n");
+  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = ":memory:";
+  opts.simulated = 1;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  import_one(eng, "FIRST");
+  write_text(path,
+             "return recoup.workflow { name = 'm', version = 2, "
+             "initial = 'b', states = { b = {} },\n"
+             " migrate = function(case) return 'b' end }\n");
+  assert_int_equal(engine_reload(eng, &errors, &migrated), RC_OK);
+  import_one(eng, "SECOND");
+  c = get(eng, "SECOND");
+  assert_int_equal(c.version, 2);
+  assert_string_equal(c.state, "b");
+  store_case_free(&c);
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 /* Two nodes on one book, their own directories: the second is behind the
  * first's reload, and a case on the version it lacks waits for it (not
  * in error, its event kept) until it has the version; then, before
@@ -1098,6 +1146,7 @@ int main(void) {
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
+      cmocka_unit_test(test_an_import_after_a_reload_opens_in_the_new_version),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
       cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
       cmocka_unit_test(test_waiting_events_hold_up_no_other),
