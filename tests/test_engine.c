@@ -778,6 +778,22 @@ static void write_institution(const char *dir, const char *m) {
   write_text(path, m);
 }
 
+/* An engine on an institution of one workflow, m, at dir (path: its
+ * file, for a test to rewrite before a reload). */
+static engine *open_institution(const char *dir, char *path, const char *m) {
+  engine_options opts;
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  write_institution(dir, m);
+  snprintf(path, 256, "%s/workflows/m.lua", dir);
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = ":memory:";
+  opts.simulated = 1;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  return eng;
+}
+
 static void remove_institution(const char *dir) {
   char path[256];
   snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
@@ -791,7 +807,6 @@ static void remove_institution(const char *dir) {
 
 static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   char dir[128], path[256];
-  engine_options opts;
   rc_errlist errors = {0};
   engine *eng = NULL;
   store_case c;
@@ -800,16 +815,10 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   int migrated = -1;
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/recoup-test-reload-%d", (int)getpid());
-  write_institution(dir,
-                    "return recoup.workflow { name = 'm', version = 1, "
-                    "initial = 'a', states = { a = {}, z = { final = true } },"
-                    " transitions = { a = { 'z' } } }\n");
-  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
-  memset(&opts, 0, sizeof opts);
-  opts.dir = dir;
-  opts.db = ":memory:";
-  opts.simulated = 1;
-  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  eng = open_institution(dir, path,
+                         "return recoup.workflow { name = 'm', version = 1, "
+                         "initial = 'a', states = { a = {}, z = { final = "
+                         "true } }, transitions = { a = { 'z' } } }\n");
   j = json_loads("{\"id\":\"OLD\",\"balance\":1,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B\"}}",
                  0, NULL);
   assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
@@ -921,7 +930,6 @@ static void import_one(engine *eng, const char *id) {
 /* An import remembers the workflow, version and initial state its new
  * cases go to; the next import, after a reload, asks again. */
 static void test_an_import_after_a_reload_opens_in_the_new_version(void **st) {
-  engine_options opts;
   engine *eng = NULL;
   rc_errlist errors = {0};
   char dir[128], path[256];
@@ -929,15 +937,9 @@ static void test_an_import_after_a_reload_opens_in_the_new_version(void **st) {
   int migrated;
   (void)st;
   snprintf(dir, sizeof dir, "/tmp/recoup-test-import-reload-%d", (int)getpid());
-  write_institution(dir,
-                    "return recoup.workflow { name = 'm', version = 1, "
-                    "initial = 'a', states = { a = {} } }\n");
-  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
-  memset(&opts, 0, sizeof opts);
-  opts.dir = dir;
-  opts.db = ":memory:";
-  opts.simulated = 1;
-  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  eng = open_institution(dir, path,
+                         "return recoup.workflow { name = 'm', version = 1, "
+                         "initial = 'a', states = { a = {} } }\n");
   import_one(eng, "FIRST");
   write_text(path,
              "return recoup.workflow { name = 'm', version = 2, "
