@@ -24,6 +24,13 @@ struct rc_zone {
     char text[40]; /* "" until used */
   } texts[2];      /* an event's time and the due time of its timers */
   int text_next;
+  /* The last calendar add: an import's `opened` handlers and a sweep's
+   * steps set "1d" from the same now, case after case. */
+  struct {
+    int used;
+    rc_time from, to;
+    int32_t days, months;
+  } added;
 };
 
 struct rc_clock {
@@ -172,12 +179,22 @@ bad:
 
 rc_time clock_zone_add(rc_zone *zone, rc_time t, const rc_duration *d) {
   UErrorCode status = U_ZERO_ERROR;
+  rc_time to;
   t += d->ms;
   if (!d->days && !d->months) return t;
+  if (zone->added.used && zone->added.from == t &&
+      zone->added.days == d->days && zone->added.months == d->months)
+    return zone->added.to;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   if (d->months) ucal_add(zone->cal, UCAL_MONTH, d->months, &status);
   if (d->days) ucal_add(zone->cal, UCAL_DATE, d->days, &status);
-  return (rc_time)ucal_getMillis(zone->cal, &status);
+  to = (rc_time)ucal_getMillis(zone->cal, &status);
+  zone->added.used = U_SUCCESS(status);
+  zone->added.from = t;
+  zone->added.to = to;
+  zone->added.days = d->days;
+  zone->added.months = d->months;
+  return to;
 }
 
 /* Reads exactly n digits. */

@@ -72,6 +72,14 @@ struct engine {
   int defer_opened;
   const char *opened_by; /* the import's user, for those journal rows */
   case_keep kept;        /* the cases it opened, for those handlers */
+  /* The workflow the import's last new case went to, its newest version
+   * and initial state: the scripts do not change while it loads, and
+   * asking Lua again cost a row as much as parsing its money. Without a
+   * route() every case goes to the same; "" until the first. */
+  struct {
+    char workflow[64], initial[64];
+    int version;
+  } opening;
   /* What this process claims timers and events under: a node name unique
    * to it, and a lease longer than any batch. */
   char node[96];
@@ -554,12 +562,25 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
     json_decref(fields);
     rc = script_route(eng->sc, text, workflow, sizeof workflow, err);
     free(text);
+  } else if (eng->defer_opened && eng->opening.workflow[0]) {
+    rc_copy(workflow, sizeof workflow, eng->opening.workflow);
   } else {
     rc = script_route(eng->sc, NULL, workflow, sizeof workflow, err);
   }
   if (rc != RC_OK) return rc == RC_ESCRIPT ? RC_EINVAL : rc;
-  script_workflow_latest(eng->sc, workflow, &version);
-  script_workflow_initial(eng->sc, workflow, version, initial, sizeof initial);
+  if (eng->defer_opened && !strcmp(workflow, eng->opening.workflow)) {
+    version = eng->opening.version;
+    rc_copy(initial, sizeof initial, eng->opening.initial);
+  } else {
+    script_workflow_latest(eng->sc, workflow, &version);
+    script_workflow_initial(eng->sc, workflow, version, initial,
+                            sizeof initial);
+    if (eng->defer_opened) {
+      rc_copy(eng->opening.workflow, sizeof eng->opening.workflow, workflow);
+      rc_copy(eng->opening.initial, sizeof eng->opening.initial, initial);
+      eng->opening.version = version;
+    }
+  }
   c->workflow = strdup(workflow);
   c->version = version;
   c->state = strdup(initial);
@@ -774,6 +795,7 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
 
 int engine_import_begin(engine *eng, rc_error *err) {
   int rc = engine_begin(eng, err);
+  eng->opening.workflow[0] = '\0';
   if (rc == RC_OK && (rc = store_hold_opening(eng->st, err)) != RC_OK)
     engine_rollback(eng);
   return rc;

@@ -194,6 +194,27 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
   clock_free(b);
 }
 
+/* clock_zone_add remembers its last answer: the same add again, the same
+ * instant with another duration, and another instant each give what a
+ * zone that never answered before gives, across New York's DST day. */
+static void test_remembered_adds_match_a_fresh_zone(void **state) {
+  rc_error err;
+  rc_clock *a = clock_new("America/New_York", &err);
+  const rc_duration ds[] = {{0, 1, 0}, {0, 1, 0}, {3600000, 1, 0},
+                            {0, 2, 0}, {0, 0, 1}, {0, 1, 0}};
+  rc_time t;
+  (void)state;
+  assert_int_equal(clock_parse_time(a, "2026-03-07T09:00", &t, NULL), RC_OK);
+  for (rc_time end = t + 2 * 86400000LL; t < end; t += 5 * 3600000LL)
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+      rc_clock *b = clock_new("America/New_York", &err);
+      assert_int_equal(clock_zone_add(clock_zone(a), t, &ds[i]),
+                       clock_zone_add(clock_zone(b), t, &ds[i]));
+      clock_free(b);
+    }
+  clock_free(a);
+}
+
 static void test_unknown_zone_is_an_error(void **state) {
   rc_error err;
   (void)state;
@@ -224,6 +245,7 @@ int main(void) {
       cmocka_unit_test(test_month_adds_calendar_months),
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
       cmocka_unit_test(test_remembered_days_match_icu_across_dst),
+      cmocka_unit_test(test_remembered_adds_match_a_fresh_zone),
       cmocka_unit_test(test_unknown_zone_is_an_error),
       cmocka_unit_test(test_civil_days_round_trip),
   };

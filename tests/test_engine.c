@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "import.h"
 #include "recoup/engine.h"
 
 #define BASIC FIXTURES "/basic"
@@ -777,6 +778,22 @@ static void write_institution(const char *dir, const char *m) {
   write_text(path, m);
 }
 
+/* An engine on an institution of one workflow, m, at dir (path: its
+ * file, for a test to rewrite before a reload). */
+static engine *open_institution(const char *dir, char *path, const char *m) {
+  engine_options opts;
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  write_institution(dir, m);
+  snprintf(path, 256, "%s/workflows/m.lua", dir);
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = ":memory:";
+  opts.simulated = 1;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  return eng;
+}
+
 static void remove_institution(const char *dir) {
   char path[256];
   snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
@@ -790,7 +807,6 @@ static void remove_institution(const char *dir) {
 
 static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   char dir[128], path[256];
-  engine_options opts;
   rc_errlist errors = {0};
   engine *eng = NULL;
   store_case c;
@@ -799,16 +815,10 @@ static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   int migrated = -1;
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/recoup-test-reload-%d", (int)getpid());
-  write_institution(dir,
-                    "return recoup.workflow { name = 'm', version = 1, "
-                    "initial = 'a', states = { a = {}, z = { final = true } },"
-                    " transitions = { a = { 'z' } } }\n");
-  snprintf(path, sizeof path, "%s/workflows/m.lua", dir);
-  memset(&opts, 0, sizeof opts);
-  opts.dir = dir;
-  opts.db = ":memory:";
-  opts.simulated = 1;
-  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  eng = open_institution(dir, path,
+                         "return recoup.workflow { name = 'm', version = 1, "
+                         "initial = 'a', states = { a = {}, z = { final = "
+                         "true } }, transitions = { a = { 'z' } } }\n");
   j = json_loads("{\"id\":\"OLD\",\"balance\":1,\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B\"}}",
                  0, NULL);
   assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
@@ -903,6 +913,46 @@ static void two_nodes_close(two_nodes *t) {
   unlink(t->db);
   strcpy(t->db + strlen(t->db) - 3, "shm");
   unlink(t->db);
+}
+
+static void import_one(engine *eng, const char *id) {
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  fprintf(f, "id,borrower_id,balance,due_date\n%s,B,1,2026-01-01\n", id);
+  rewind(f);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
+                   RC_OK);
+  assert_int_equal(stats.opened, 1);
+  fclose(f);
+}
+
+/* An import remembers the workflow, version and initial state its new
+ * cases go to; the next import, after a reload, asks again. */
+static void test_an_import_after_a_reload_opens_in_the_new_version(void **st) {
+  engine *eng = NULL;
+  rc_errlist errors = {0};
+  char dir[128], path[256];
+  store_case c;
+  int migrated;
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-import-reload-%d", (int)getpid());
+  eng = open_institution(dir, path,
+                         "return recoup.workflow { name = 'm', version = 1, "
+                         "initial = 'a', states = { a = {} } }\n");
+  import_one(eng, "FIRST");
+  write_text(path,
+             "return recoup.workflow { name = 'm', version = 2, "
+             "initial = 'b', states = { b = {} },\n"
+             " migrate = function(case) return 'b' end }\n");
+  assert_int_equal(engine_reload(eng, &errors, &migrated), RC_OK);
+  import_one(eng, "SECOND");
+  c = get(eng, "SECOND");
+  assert_int_equal(c.version, 2);
+  assert_string_equal(c.state, "b");
+  store_case_free(&c);
+  engine_close(eng);
+  remove_institution(dir);
 }
 
 /* Two nodes on one book, their own directories: the second is behind the
@@ -1098,6 +1148,7 @@ int main(void) {
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
+      cmocka_unit_test(test_an_import_after_a_reload_opens_in_the_new_version),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
       cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
       cmocka_unit_test(test_waiting_events_hold_up_no_other),

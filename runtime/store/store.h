@@ -219,7 +219,8 @@ int store_case_exists(store *st, const char *id, rc_error *err);
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
  * writers opening one id on two nodes do not both insert it (the second
- * waits for the first, then finds the case). */
+ * waits for the first, then finds the case). A miss may come without a
+ * message: the caller opens the case. */
 int store_case_exists_or_hold_opening(store *st, const char *id,
                                       rc_error *err);
 /* The same, for an input of a service's group, which must not stall its
