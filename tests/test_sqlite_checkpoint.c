@@ -102,11 +102,11 @@ static void test_wal_stays_bounded(void **state) {
   store *st = NULL;
   rc_error err;
   const int most = 256, batch_kb = 48;
-  /* The WAL's header, and a frame a page: 2 KB pages (a new book) plus
+  /* The WAL's header, and a frame a page: 4 KB pages (a new book) plus
    * a 24-byte header each; a transaction writes its rows and the
    * index's pages, under twice its kilobytes of pages. */
   const long long bound =
-      32 + (long long)(most + most / 4 + 2 * batch_kb) * (2048 + 24);
+      32 + (long long)(most + most / 4 + 2 * batch_kb) * (4096 + 24);
   long long largest = 0;
   (void)state;
   assert_int_equal(store_open(&st, path, &err), RC_OK);
