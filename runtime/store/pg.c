@@ -129,7 +129,7 @@ typedef struct pg {
  * fill memory). */
 enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_N };
 enum { MSG_COLS = 12, ROWS_MAX = 1024 };
-static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 2, 2};
+static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2};
 
 #define PG(s) ((pg *)(s))
 
@@ -370,6 +370,11 @@ static PGresult *run(pg *st, const char *sql, const args *a, const char *what,
     settle(st, NULL); /* what went before is read; this one failed */
   if (!r) lost(st);
   return r;
+}
+
+/* A transaction of the engine's (a batch), not one an op opened. */
+static int in_batch(const pg *st) {
+  return st->base.depth > 0 && !st->manual;
 }
 
 /* A write whose result nobody reads: inside a transaction it is queued
@@ -871,8 +876,8 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
       "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
       "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
       "u(i, s, c, o) WHERE cases.id = u.i",
-      "DELETE FROM timers USING unnest($1::bigint[], $2::text[]) AS u(i, b) "
-      "WHERE timers.id = u.i AND timers.claimed_by = u.b",
+      "DELETE FROM timers USING unnest($1::bigint[]) AS u(i) "
+      "WHERE timers.id = u.i",
       "DELETE FROM timers USING unnest($1::text[], $2::integer[]) AS "
       "u(c, s) WHERE timers.case_id = u.c AND (u.s = 0 OR timers.scoped "
       "<> 0)"};
@@ -1109,8 +1114,9 @@ static int op_timers_claim(store *s, rc_time until, int max,
   if (max < 1) return RC_OK;
   if (connected(st, err) != RC_OK || settle(st, err) != RC_OK) return RC_ESTORE;
   st->changes++; /* a claim writes its rows */
-  r = pg_claim_timers(st->c, lease_node(st, lease), until, max, lease_ms(lease),
-                      PG_CLOCK_DB, err);
+  r = in_batch(st) ? pg_lock_timers(st->c, until, max, PG_CLOCK_DB, err)
+                   : pg_claim_timers(st->c, lease_node(st, lease), until, max,
+                                     lease_ms(lease), PG_CLOCK_DB, err);
   if (!r) lost(st);
   if (!r) return RC_ESTORE;
   if (!(t = calloc((size_t)PQntuples(r) + 1, sizeof *t))) {
@@ -1128,7 +1134,7 @@ static int op_timers_claim(store *s, rc_time until, int max,
   *out = t;
   /* The cases' locks last as long as the batch's transaction: outside
    * one, they are gone already. */
-  if (st->base.depth == 0 || st->manual) {
+  if (!in_batch(st)) {
     PQclear(r);
     return RC_OK;
   }
@@ -1138,7 +1144,8 @@ static int op_timers_claim(store *s, rc_time until, int max,
 }
 
 /* Timer ids are never given twice here (a sequence): the id and the
- * claim say which timer it is. */
+ * claim say which timer it is. In a batch the claim is the row lock
+ * (pg_lock_timers): the id alone, since no one else can have taken it. */
 static int op_timer_finish(store *s, const store_timer *t, int *deleted,
                            rc_error *err) {
   pg *st = PG(s);
@@ -1150,14 +1157,18 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
    * in one round trip with the writes queued before it, prepared; queued
    * itself when the count is known (pg_cache_timer_held). */
   a_int(&a, t->id);
-  a_text(&a, st->claimer);
-  if (st->base.depth > 0 && !st->manual &&
-      pg_cache_timer_held(&st->batch, t->id)) {
+  if (in_batch(st) && pg_cache_timer_held(&st->batch, t->id)) {
     *deleted = 1;
     return rows_keep(st, KEPT_ENDS, &a, err); /* sent with the batch's */
   }
-  rc = exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2", &a,
-            "ending a timer", &n, err);
+  if (in_batch(st))
+    rc = exec(st, "DELETE FROM timers WHERE id = $1", &a, "ending a timer",
+              &n, err);
+  else {
+    a_text(&a, st->claimer);
+    rc = exec(st, "DELETE FROM timers WHERE id = $1 AND claimed_by = $2", &a,
+              "ending a timer", &n, err);
+  }
   *deleted = rc == RC_OK && n > 0;
   return rc;
 }
@@ -1445,7 +1456,7 @@ static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
 /* Whether the node counts this transaction's writes (op_begin said so to
  * the triggers). */
 static int counting(const pg *st) {
-  return st->base.depth > 0 && !st->manual;
+  return in_batch(st);
 }
 
 /* The fields of a change that move a case's counters. */

@@ -68,6 +68,12 @@ PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 enum { PG_CLAIM_CASE = 5 };
 
+/* pg_claim_timers' rows, in the caller's open transaction, only locked:
+ * no lease is written, so the timers are the transaction's until it ends
+ * (it deletes those it runs) and anyone's after. */
+PGresult *pg_lock_timers(PGconn *c, int64_t until, int max, int64_t now,
+                         rc_error *err);
+
 /* Queued messages whose next attempt is due at or before `until`, up to
  * max in (next_attempt, id) order: columns id, case_id, borrower_id,
  * channel, template, recipient, body, attempts, at. */

@@ -20,7 +20,7 @@
 # usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
 #   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a figure;
 #   RECOUP_BENCH_PG_ONLY=http: only the HTTP payments, on books swept
-#   and delivered untimed)
+#   and delivered untimed; =sweep: only the sweep and its counts)
 set -eu
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -129,6 +129,7 @@ if command -v strace >/dev/null 2>&1; then
   fig pg_round_trips_per_step "$(awk '$NF == "sendto" { printf "%.2f", $4 / 200 }' "$work/strace.txt")" round_trips
 fi
 fi
+[ "$only" = sweep ] && exit 0
 
 echo "== HTTP payments, $secs s at 16 connections"
 export RECOUP_INGEST_TOKEN=bench-ingest
