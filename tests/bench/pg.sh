@@ -117,16 +117,18 @@ before=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 sweep "$count"
 after=$(grep -c 'LOG:  \(statement\|execute\)' "$log" || true)
 fig pg_statements_per_step "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 200 }')" statements
-# Round trips: what a step waits for. libpq sends a message once a round
-# trip (a statement that waits, or a pipeline's sync), so the sends the
-# sweep makes, counted by strace where it is installed, are its round
-# trips (the connection's setup and the claims included).
+# Round trips: what a step waits for. Each ends with a Sync message
+# (a statement that waits, or a pipeline's sync), so the sends that carry
+# one, counted by strace where it is installed, are its round trips (the
+# connection's setup and the claims included). A read sent ahead, answered
+# while the node works, goes with a Flush instead: counted in sends only.
 if command -v strace >/dev/null 2>&1; then
   trips=$(newdb trips)
   load "$work/small.csv" "$trips"
-  strace -f -c -e trace=sendto -o "$work/strace.txt" \
+  strace -f -e trace=sendto -s 65536 -o "$work/strace.txt" \
     "$recoup" tick "$inst" --db "$trips" --now 2026-01-07T09:00 --no-deliver >/dev/null
-  fig pg_round_trips_per_step "$(awk '$NF == "sendto" { printf "%.2f", $4 / 200 }' "$work/strace.txt")" round_trips
+  fig pg_round_trips_per_step "$(grep -c 'S\\0\\0\\0\\4' "$work/strace.txt" | awk '{ printf "%.2f", $1 / 200 }')" round_trips
+  fig pg_sends_per_step "$(grep -c '^[0-9]* *sendto(' "$work/strace.txt" | awk '{ printf "%.2f", $1 / 200 }')" sends
 fi
 fi
 [ "$only" = sweep ] && exit 0
