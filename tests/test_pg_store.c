@@ -670,6 +670,63 @@ static void test_an_unreachable_server_is_named(void **state) {
   assert_non_null(strstr(err.message, "PostgreSQL"));
 }
 
+/* Case id with a timer due at 100, its borrower B<id>: reminders of a
+ * batch to borrowers of their own. */
+static void add_reminder(store *st, int i) {
+  char bid[16], cid[16];
+  store_borrower b = {0};
+  store_case c = {0};
+  rc_error err;
+  snprintf(bid, sizeof bid, "B%d", i);
+  snprintf(cid, sizeof cid, "C%d", i);
+  b.id = bid;
+  b.name = bid;
+  b.ncontacts = -1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  c.id = cid;
+  c.borrower_id = bid;
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  c.balance = 1000;
+  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, cid, 100, "remind", NULL, 1, &err),
+                   RC_OK);
+}
+
+/* A batch's timers are its own by their row lock, not by a lease written
+ * on each: another claimer skips them while the batch runs, and one the
+ * batch did not run is anyone's once it commits, not its lease later. */
+static void test_a_batch_holds_its_timers_by_their_lock(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  add_reminder(st, 1);
+  add_reminder(st, 2);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  assert_int_equal(pgt_value(other, "SELECT count(*) FROM (SELECT id FROM "
+                                    "timers FOR UPDATE SKIP LOCKED) t"),
+                   0);
+  PQfinish(other);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(deleted, 1);
+  store_timers_free(t, n);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'C2' AND claimed_by IS NULL"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -704,6 +761,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_unreachable_server_is_named,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_holds_its_timers_by_their_lock, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
