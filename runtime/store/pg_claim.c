@@ -58,12 +58,19 @@ static const char claim_outbox_sql[] =
 /* Events, first statement: the cases with free pending events, oldest
  * first, each case's row locked (skipped when another claimer holds it),
  * and whether it is in error (the second statement is for those only).
+ * Only the oldest free events are looked at, four for each case asked
+ * for: payments coming faster than the node handles their events leave
+ * thousands queued, and grouping them all cost each claim more than the
+ * payments it served (1.4 ms at 1,300 queued). A case's first event is
+ * among them or the case is not taken this time; fewer cases are taken
+ * when the oldest events name few, and the next claim takes the rest.
  * $1 max, $2 now. */
 const char pg_claim_event_cases_sql[] =
     "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
-    "min(id) AS first "
-    "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
-    " GROUP BY case_id ORDER BY first LIMIT $1) w ON w.case_id = c.id "
+    "min(id) AS first FROM (SELECT case_id, id FROM events e "
+    "WHERE status = 'pending' AND " FREE("e", NOW("$2"))
+    " ORDER BY id LIMIT $1::bigint * 4) o "
+    "GROUP BY case_id ORDER BY first LIMIT $1::bigint) w ON w.case_id = c.id "
     "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
 
 /* Events, second statement: the events of those cases in error are
