@@ -1149,6 +1149,12 @@ static PGresult *events_claim_batch(pg *st, const char *node, int max,
   if (!(cases = run(st, pg_claim_event_cases_sql, &a,
                     "claiming the cases of queued events", err)))
     return NULL;
+  if (pg_claim_event_cases_wider(cases)) {
+    PQclear(cases);
+    if (!(cases = run(st, pg_claim_event_cases_all_sql, &a,
+                      "claiming the cases of queued events", err)))
+      return NULL;
+  }
   if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   a.n = 0;
   a_text(&a, ids);
