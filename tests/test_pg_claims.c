@@ -543,6 +543,41 @@ static void test_events_of_a_case_in_error_are_parked(void **state) {
                    1);
 }
 
+/* Payments coming faster than a node handles their events leave
+ * thousands queued; a claim looks at the oldest few (four events for each
+ * case asked for), not at every one of them. Fifty cases, eight events
+ * each, interleaved: a claim of two groups eight events, not fifty cases'
+ * 400, and still takes the two oldest cases. */
+static void test_an_events_claim_looks_at_the_oldest_only(void **state) {
+  fixture *f = *state;
+  const char *params[2] = {"2", "1000"};
+  char sql[2048];
+  PGresult *r;
+  int grouped = -1;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO events(case_id, type, at) SELECT "
+                   "'C' || (1 + i % 50), 'paid', i "
+                   "FROM generate_series(0, 399) i"));
+  snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s",
+           pg_claim_event_cases_sql);
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = PQexecParams(f->c, sql, 2, NULL, params, NULL, NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
+    if (strstr(line, "Aggregate") && rows) grouped = atoi(rows + 5);
+  }
+  PQclear(r);
+  assert_in_range(grouped, 1, 8);
+  r = PQexecParams(f->c, pg_claim_event_cases_sql, 2, NULL, params, NULL,
+                   NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  assert_string_equal(ids_of(r, 0), "C1 C2");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+}
+
 static void test_claiming_events_needs_a_transaction(void **state) {
   fixture *f = *state;
   rc_error err = {0};
@@ -706,6 +741,8 @@ int main(void) {
           test_a_cases_events_go_to_one_node_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_events_of_a_case_in_error_are_parked,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_events_claim_looks_at_the_oldest_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_claiming_events_needs_a_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_the_outbox_is_claimed_once, setup,

@@ -1188,6 +1188,12 @@ static PGresult *events_claim_batch(pg *st, const char *node, int max,
   if (!(cases = run(st, pg_claim_event_cases_sql, &a,
                     "claiming the cases of queued events", err)))
     return NULL;
+  if (pg_claim_event_cases_wider(cases)) {
+    PQclear(cases);
+    if (!(cases = run(st, pg_claim_event_cases_all_sql, &a,
+                      "claiming the cases of queued events", err)))
+      return NULL;
+  }
   if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   a.n = 0;
   a_text(&a, ids);
@@ -2460,15 +2466,50 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
   return exec(st, sql[which], &a, "counters", NULL, err);
 }
 
-/* The counters summed so far (pg.h), each one statement, queued; a sum
- * that came to nothing is not written. */
+/* The counters summed so far (pg.h), one statement a kind, queued (a
+ * group of payments moves as many due dates as payments: a statement
+ * each cost the server more than the sums); a sum that came to nothing
+ * is not written. */
 static int counts_write(pg *st, rc_error *err) {
+  static const char *const sql[] = {
+      "SELECT figures_state_add(w, s, n, b, e, c) FROM unnest($1::text[], "
+      "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+      "AS u(w, s, n, b, e, c)",
+      "SELECT figures_due_add(d, n, b) FROM unnest($1::text[], $2::bigint[], "
+      "$3::bigint[]) AS u(d, n, b)",
+      "INSERT INTO figures_messages AS f SELECT s, m, figures_slot() FROM "
+      "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
+      "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages"};
+  static const int ncols[] = {6, 3, 2};
   int rc = RC_OK;
 
-  for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
-    const pg_count *k = &st->counts.v[i];
-    if (k->v[0] || k->v[1] || k->v[2] || k->v[3])
-      rc = count_put(st, k->kind, k->a, k->b, k->v, err);
+  for (int which = 0; which < 3 && rc == RC_OK; which++) {
+    int kind = which == 0 ? PG_COUNT_STATE
+               : which == 1 ? PG_COUNT_DUE
+                            : PG_COUNT_MESSAGE;
+    pg_rows rows = {.ncols = ncols[which]};
+    char *cols[6] = {0};
+    args a = {0};
+    for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
+      const pg_count *k = &st->counts.v[i];
+      args row = {0};
+      if (k->kind != kind || !(k->v[0] || k->v[1] || k->v[2] || k->v[3]))
+        continue;
+      a_text(&row, k->a);
+      if (which == 0) a_text(&row, k->b);
+      for (int v = 0; row.n < ncols[which]; v++) a_int(&row, k->v[v]);
+      if (pg_rows_add(&rows, row.v) != 0)
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    }
+    for (int c = 0; c < ncols[which] && rc == RC_OK && rows.n; c++)
+      if (!(cols[c] = pg_rows_array(&rows, c)))
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    if (rc == RC_OK && rows.n) {
+      for (int c = 0; c < ncols[which]; c++) a_text(&a, cols[c]);
+      rc = exec(st, sql[which], &a, "counters", NULL, err);
+    }
+    for (int c = 0; c < ncols[which]; c++) free(cols[c]);
+    pg_rows_free(&rows);
   }
   st->counts.n = 0;
   return rc;

@@ -97,8 +97,11 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
  * events ($1 node, $2 ids, $3 lease_ms, $4 now, $5 max); and the ids of
  * r's first column as a text[] literal (malloc'd; NULL: out of memory). */
 extern const char pg_claim_event_cases_sql[], pg_park_events_sql[],
-    pg_claim_events_sql[];
+    pg_claim_events_sql[], pg_claim_event_cases_all_sql[];
 char *pg_claim_id_array(const PGresult *r);
+/* Whether the cases statement met only cases in error: the claim asks
+ * again with pg_claim_event_cases_all_sql (pg_claim.c says why). */
+int pg_claim_event_cases_wider(const PGresult *cases);
 /* The ids of the cases statement's rows (cases, cleared) as above, and
  * whether one is in error; NULL with err set when out of memory. */
 char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err);

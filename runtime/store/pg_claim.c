@@ -76,8 +76,26 @@ static const char claim_outbox_sql[] =
 /* Events, first statement: the cases with free pending events, oldest
  * first, each case's row locked (skipped when another claimer holds it),
  * and whether it is in error (the second statement is for those only).
+ * Only the oldest free events are looked at, four for each case asked
+ * for: payments coming faster than the node handles their events leave
+ * thousands queued, and grouping them all cost each claim more than the
+ * payments it served (1.4 ms at 1,300 queued). A case's first event is
+ * among them or the case is not taken this time; fewer cases are taken
+ * when the oldest events name few, and the next claim takes the rest.
+ * When they name only cases in error, the claim looks at every queued
+ * event (pg_claim_event_cases_all_sql), as a case in error can have
+ * thousands queued and a healthy case's event must not wait behind them.
  * $1 max, $2 now. */
 const char pg_claim_event_cases_sql[] =
+    "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
+    "min(id) AS first FROM (SELECT case_id, id FROM events e "
+    "WHERE status = 'pending' AND " FREE("e", NOW("$2"))
+    " ORDER BY id LIMIT $1::bigint * 4) o "
+    "GROUP BY case_id ORDER BY first LIMIT $1::bigint) w ON w.case_id = c.id "
+    "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
+
+/* The same, looking at every queued event. */
+const char pg_claim_event_cases_all_sql[] =
     "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
     "min(id) AS first "
     "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
@@ -264,6 +282,13 @@ char *pg_claim_id_array(const PGresult *r) {
   return out;
 }
 
+int pg_claim_event_cases_wider(const PGresult *cases) {
+  int i = 0;
+
+  while (i < PQntuples(cases) && PQgetvalue(cases, i, 1)[0] == 't') i++;
+  return PQntuples(cases) > 0 && i == PQntuples(cases);
+}
+
 char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err) {
   char *ids = pg_claim_id_array(cases);
   *in_error = 0;
@@ -298,6 +323,11 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
   cases = claim_query(c, pg_claim_event_cases_sql, 2, cases_params,
                       "claiming the cases of queued events", err);
+  if (cases && pg_claim_event_cases_wider(cases)) {
+    PQclear(cases);
+    cases = claim_query(c, pg_claim_event_cases_all_sql, 2, cases_params,
+                        "claiming the cases of queued events", err);
+  }
   if (!cases) return NULL;
   if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   {
