@@ -953,38 +953,50 @@ static void gate_key(int n, char *key, size_t size) {
   json_decref(j);
 }
 
+/* A case opened and nudged, its message written by a sweep's slice. */
+static void nudged(engine *eng, const char *id) {
+  open_case(eng, id);
+  run_now(eng);
+  post(eng, id, "nudge");
+  assert_int_equal(slice(eng), 1);
+}
+
+/* The one waiting message handed to the gateway and its send recorded;
+ * the book cut to `cut` (when given) just after the record. */
+static void deliver_one(engine *eng, const char *cut) {
+  uv_loop_t loop;
+  outbox *ob;
+  rc_error err;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(outbox_open(&ob, eng, &loop, &err), RC_OK);
+  assert_int_equal(outbox_pump(ob, &err), 1);
+  assert_int_equal(outbox_drain(ob, &err), RC_OK);
+  if (cut) power_cut(cut);
+  outbox_close(ob);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+}
+
 /* A send's record is left unsynced: a power cut that takes it back has
  * the message handed over again with the same idempotency key (as a
  * crash between the send and the record would), never lost, and the
  * next acknowledged write makes the record durable. */
 static void test_a_send_the_cut_forgot_goes_again_with_its_key(void **state) {
+  static const char *const sent =
+      "SELECT count(*) FROM messages WHERE status = 'sent'";
   char cut[400], first[128], again[128];
   engine *eng;
-  uv_loop_t loop;
-  outbox *ob;
   rc_error err;
   (void)state;
   eng = power_book("send", cut, sizeof cut);
   unlink(gate);
-  open_case(eng, "C1");
-  run_now(eng);
-  post(eng, "C1", "nudge");
-  assert_int_equal(slice(eng), 1);
-  assert_int_equal(uv_loop_init(&loop), 0);
-  assert_int_equal(outbox_open(&ob, eng, &loop, &err), RC_OK);
-  assert_int_equal(outbox_pump(ob, &err), 1);
-  assert_int_equal(outbox_drain(ob, &err), RC_OK);
-  assert_int_equal(
-      scalar(power.book, "SELECT count(*) FROM messages WHERE status = 'sent'"),
-      1);
+  nudged(eng, "C1");
+  deliver_one(eng, NULL);
+  assert_int_equal(scalar(power.book, sent), 1);
   /* An acknowledged write after it: the record is durable with it. */
   assert_int_equal(engine_pay(eng, "C1", 100, "P1", 0, NULL, &err), RC_OK);
-  outbox_close(ob);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
   power_cut(cut);
-  assert_int_equal(
-      scalar(cut, "SELECT count(*) FROM messages WHERE status = 'sent'"), 1);
+  assert_int_equal(scalar(cut, sent), 1);
   engine_close(eng);
   power.book[0] = '\0';
   assert_int_equal(gate_lines(), 1);
@@ -992,38 +1004,21 @@ static void test_a_send_the_cut_forgot_goes_again_with_its_key(void **state) {
   /* Cut before any later write: the record is gone, the message goes
    * again with the key it had. */
   eng = power_book("send2", cut, sizeof cut);
-  open_case(eng, "C2");
-  run_now(eng);
-  post(eng, "C2", "nudge");
-  assert_int_equal(slice(eng), 1);
-  assert_int_equal(uv_loop_init(&loop), 0);
-  assert_int_equal(outbox_open(&ob, eng, &loop, &err), RC_OK);
-  assert_int_equal(outbox_pump(ob, &err), 1);
-  assert_int_equal(outbox_drain(ob, &err), RC_OK);
-  power_cut(cut);
-  outbox_close(ob);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  nudged(eng, "C2");
+  deliver_one(eng, cut);
   engine_close(eng);
   power.book[0] = '\0';
   assert_int_equal(gate_lines(), 2);
   assert_int_equal(
       scalar(cut, "SELECT count(*) FROM messages WHERE status = 'queued'"), 1);
   eng = power_open(cut);
-  assert_int_equal(uv_loop_init(&loop), 0);
-  assert_int_equal(outbox_open(&ob, eng, &loop, &err), RC_OK);
-  assert_int_equal(outbox_pump(ob, &err), 1);
-  assert_int_equal(outbox_drain(ob, &err), RC_OK);
-  outbox_close(ob);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  deliver_one(eng, NULL);
   engine_close(eng);
   assert_int_equal(gate_lines(), 3);
   gate_key(2, first, sizeof first);
   gate_key(3, again, sizeof again);
   assert_string_equal(first, again);
-  assert_int_equal(
-      scalar(cut, "SELECT count(*) FROM messages WHERE status = 'sent'"), 1);
+  assert_int_equal(scalar(cut, sent), 1);
 }
 
 /* A message the guard held back (deferred, blocked, cancelled) was never
