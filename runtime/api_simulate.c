@@ -807,6 +807,22 @@ static void sim_strip_dir(char *text, const char *dir) {
   }
 }
 
+/* Whether p is check's closing count, "N problem(s) in DIR": a problem's
+ * own message may say "problem" and " in " too (a script's error("a
+ * problem in the fee table", 0) has no file), and was dropped as one. */
+static int sim_closing_count(const char *p, const char *dir) {
+  const char *rest = p;
+  while (*rest >= '0' && *rest <= '9') rest++;
+  if (rest == p) return 0;
+  if (!strncmp(rest, " problem in ", 12))
+    rest += 12;
+  else if (!strncmp(rest, " problems in ", 13))
+    rest += 13;
+  else
+    return 0;
+  return !strcmp(rest, dir);
+}
+
 /* What `recoup check DIR` said, as problems {file, line, message} with
  * paths inside the candidate (not the server's layout): its lines
  * "recoup: FILE:LINE: message", without its closing count. */
@@ -842,7 +858,7 @@ static json_t *sim_problems(const char *said, const char *dir) {
       }
     }
     /* The closing count ("1 problem in DIR") is no problem of its own. */
-    if (!file[0] && strstr(p, "problem") && strstr(p, " in ")) continue;
+    if (!file[0] && sim_closing_count(p, dir)) continue;
     rc_printable(msg, sizeof msg, p);
     sim_strip_dir(msg, dir);
     json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "file", file,

@@ -42,6 +42,11 @@ rm -rf "$inst/var"
 mkdir -p "$inst/strategies/broken" "$inst/strategies/empty" "$work/outside"
 printf 'institution { name = "broken"\n' >"$inst/strategies/broken/recoup.lua"
 cp -r "$example/strategies/faster_field/." "$work/outside/"
+# A script's own error without a place, whose words are those of check's
+# closing count ("1 problem in DIR").
+cp -r "$example/strategies/faster_field" "$inst/strategies/fee_cap"
+sed -i '1i error("a problem in the fee table: a fee above the cap", 0)' \
+  "$inst/strategies/fee_cap/faster_field.lua"
 ln -s "$work/outside" "$inst/strategies/elsewhere"
 echo "not a candidate" >"$inst/strategies/README.txt"
 # A candidate that loads but whose every handler spends its whole
@@ -106,6 +111,9 @@ check "a link out of strategies/ is not runnable" \
   [ "$(field '.strategies[] | select(.name=="elsewhere") | .runnable')" = false ]
 check "a plain file is no candidate" \
   [ "$(field '[.strategies[] | select(.name=="README.txt")] | length')" = 0 ]
+check "a problem in words like the closing count is listed" \
+  [ "$(field '.strategies[] | select(.name=="fee_cap") | .errors[0].message')" = \
+    "a problem in the fee table: a fee above the cap" ]
 call GET /v1/strategies t-read
 check "read may not list candidates" [ "$status" = 403 ]
 
@@ -126,6 +134,9 @@ check "a body that is no object is 422" [ "$status" = 422 ]
 call POST /v1/simulations t-admin '{"against":"broken"}'
 check "a candidate that does not load is 422" [ "$status" = 422 ]
 check "its problems are listed" [ "$(field '.error.errors[0].file')" = recoup.lua ]
+call POST /v1/simulations t-admin '{"against":"fee_cap"}'
+check "a run of it is 422 naming its problem" \
+  [ -n "$(field .error.message | grep 'fee above the cap')" ]
 call POST /v1/simulations t-admin '{"against":"empty"}'
 check "an empty candidate is 422" [ "$status" = 422 ]
 check "saying so" [ -n "$(field .error.message | grep recoup.lua)" ]
