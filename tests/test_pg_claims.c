@@ -578,6 +578,34 @@ static void test_an_events_claim_looks_at_the_oldest_only(void **state) {
   PQclear(pgt_exec(f->c, "COMMIT"));
 }
 
+/* A case whose events fill the few a claim looks at, held by another
+ * transaction (a node working through its backlog, a DBA's session):
+ * the claim skips its row and took nothing, so a healthy case's event
+ * behind them waited for as long as that case was held. */
+static void test_a_held_cases_backlog_does_not_stop_the_others(void **state) {
+  fixture *f = *state;
+  PGconn *a = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO events(case_id, type, at) SELECT 'C1', "
+                   "'paid', i FROM generate_series(1, 8) i;"
+                   "INSERT INTO events(case_id, type, at) "
+                   "VALUES ('C2', 'paid', 9)"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  PQclear(pgt_exec(a, "SELECT 1 FROM cases WHERE id = 'C1' "
+                      "FOR NO KEY UPDATE"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = claim_events(f->c, "B", 2, 1000);
+  assert_non_null(r);
+  assert_string_equal(ids_of(r, 1), "C2");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  PQclear(pgt_exec(a, "COMMIT"));
+  PQfinish(a);
+}
+
 static void test_claiming_events_needs_a_transaction(void **state) {
   fixture *f = *state;
   rc_error err = {0};
@@ -743,6 +771,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_events_claim_looks_at_the_oldest_only, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_held_cases_backlog_does_not_stop_the_others, setup, teardown),
       cmocka_unit_test_setup_teardown(test_claiming_events_needs_a_transaction,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_the_outbox_is_claimed_once, setup,

@@ -941,7 +941,11 @@ static int op_begin(store *s, int nested, rc_error *err) {
   /* The triggers leave this transaction's counters to the node (schema
    * migration 4): said with the BEGIN, in its round trip. */
   if (connected(st, err) != RC_OK) return RC_ESTORE;
-  if (pipe_send(st, "BEGIN", NULL, "begin", err) != 0) {
+  if (pipe_send(st, "BEGIN", NULL, "begin", err) != 0 ||
+      /* A group run again to find the write the database refused: a
+       * check deferred to the commit is made at each write instead. */
+      (st->base.checked && pipe_send(st, "SET CONSTRAINTS ALL IMMEDIATE",
+                                     NULL, "begin", err) != 0)) {
     settle(st, NULL);
     return RC_ESTORE;
   }
@@ -1013,7 +1017,7 @@ static int end_light(pg *st, int keep, rc_error *err) {
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   pg *st = PG(s);
   PGresult *r;
-  int rc;
+  int rc, refused = 0;
 
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
@@ -1057,9 +1061,14 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
    * connection lost here is not a batch to run again: whether the
    * server committed is unknown, and the caller says the batch failed. */
   r = PQexec(st->c, "COMMIT");
-  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
     rc = pg_fail(st->c, r, "commit", err);
-  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    /* The server refused the COMMIT itself (a DBA's deferred trigger or
+     * constraint) and rolled it back: as a write refused before it, the
+     * group can find its job, its checks then run at each write
+     * (op_begin). Not a connection lost: that commit may have been kept. */
+    refused = PQstatus(st->c) == CONNECTION_OK;
+  } else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
     rc = rc_error_set(err, RC_ESTORE, NULL,
                       "PostgreSQL: commit: the transaction was rolled back "
                       "by an earlier failure");
@@ -1067,6 +1076,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
     rc = RC_OK;
   PQclear(r);
   if (pg_conflict_take()) st->base.contended = 1;
+  if (refused && !st->base.contended) st->base.replay = 1;
   return rc;
 }
 

@@ -99,7 +99,8 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
 extern const char pg_claim_event_cases_sql[], pg_park_events_sql[],
     pg_claim_events_sql[], pg_claim_event_cases_all_sql[];
 char *pg_claim_id_array(const PGresult *r);
-/* Whether the cases statement met only cases in error: the claim asks
+/* Whether the cases statement met only cases in error, or only cases
+ * another transaction holds: the claim asks
  * again with pg_claim_event_cases_all_sql (pg_claim.c says why). */
 int pg_claim_event_cases_wider(const PGresult *cases);
 /* The ids of the cases statement's rows (cases, cleared) as above, and

@@ -82,17 +82,22 @@ static const char claim_outbox_sql[] =
  * payments it served (1.4 ms at 1,300 queued). A case's first event is
  * among them or the case is not taken this time; fewer cases are taken
  * when the oldest events name few, and the next claim takes the rest.
- * When they name only cases in error, the claim looks at every queued
- * event (pg_claim_event_cases_all_sql), as a case in error can have
- * thousands queued and a healthy case's event must not wait behind them.
+ * When they name only cases in error, or only cases another transaction
+ * holds (a node working through one case's backlog, a DBA's session: a
+ * row with no id says so), the claim looks at every queued event
+ * (pg_claim_event_cases_all_sql), as such a case can have thousands
+ * queued and a healthy case's event must not wait behind them.
  * $1 max, $2 now. */
 const char pg_claim_event_cases_sql[] =
-    "SELECT c.id, c.error IS NOT NULL FROM cases c JOIN (SELECT case_id, "
-    "min(id) AS first FROM (SELECT case_id, id FROM events e "
-    "WHERE status = 'pending' AND " FREE("e", NOW("$2"))
+    "WITH w AS (SELECT case_id, min(id) AS first FROM (SELECT case_id, id "
+    "FROM events e WHERE status = 'pending' AND " FREE("e", NOW("$2"))
     " ORDER BY id LIMIT $1::bigint * 4) o "
-    "GROUP BY case_id ORDER BY first LIMIT $1::bigint) w ON w.case_id = c.id "
-    "ORDER BY w.first FOR NO KEY UPDATE OF c SKIP LOCKED";
+    "GROUP BY case_id ORDER BY first LIMIT $1::bigint), "
+    "t AS (SELECT c.id, c.error IS NOT NULL AS e, w.first FROM cases c "
+    "JOIN w ON w.case_id = c.id FOR NO KEY UPDATE OF c SKIP LOCKED) "
+    "SELECT id, e, first FROM t UNION ALL SELECT NULL, true, NULL "
+    "WHERE NOT EXISTS (SELECT 1 FROM t) AND EXISTS (SELECT 1 FROM w) "
+    "ORDER BY first";
 
 /* The same, looking at every queued event. */
 const char pg_claim_event_cases_all_sql[] =
