@@ -347,6 +347,10 @@ static int deliver(engine *eng, const args *a) {
   }
   if ((rc = outbox_open(&ob, eng, &loop, &err)) == RC_OK) {
     rc = outbox_drain(ob, &err);
+    /* The sends' records were committed without waiting for the disk;
+     * the exit status says they are on it (the store's close cannot
+     * report a failure). */
+    if (rc == RC_OK) rc = engine_sync(eng, &err);
     {
       const outbox_stats *st = outbox_get_stats(ob);
       if (st->sent || st->retried || st->failed)

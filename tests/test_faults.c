@@ -61,6 +61,7 @@ static struct {
 static struct {
   char book[300]; /* "" when off */
   long syncs;     /* xSync calls on those files */
+  int fail_syncs; /* xSync on those files fails (a disk gone bad) */
 } power;
 
 typedef struct fault_file {
@@ -102,7 +103,9 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size) {
 }
 static int f_sync(sqlite3_file *f, int flags) {
   fault_file *p = (fault_file *)f;
-  int rc = REAL(f)->pMethods->xSync(REAL(f), flags);
+  int rc;
+  if (p->synced[0] && power.fail_syncs) return SQLITE_IOERR_FSYNC;
+  rc = REAL(f)->pMethods->xSync(REAL(f), flags);
   if (rc == SQLITE_OK && p->synced[0]) {
     char path[340];
     snprintf(path, sizeof path, "%.*s", (int)(strlen(p->synced) - 7),
@@ -1021,6 +1024,31 @@ static void test_a_send_the_cut_forgot_goes_again_with_its_key(void **state) {
   assert_int_equal(scalar(cut, sent), 1);
 }
 
+/* `recoup tick --deliver` ends with its sends' records unsynced: the
+ * command must sync them and say so when the disk refuses, not exit 0
+ * and leave them to a close that cannot report. */
+static void test_a_sync_the_disk_refuses_is_an_error(void **state) {
+  char cut[400];
+  engine *eng;
+  rc_error err;
+  (void)state;
+  eng = power_book("refused", cut, sizeof cut);
+  unlink(gate);
+  nudged(eng, "C1");
+  deliver_one(eng, NULL);
+  power.fail_syncs = 1;
+  rc_error_clear(&err);
+  assert_int_equal(engine_sync(eng, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message, "could not be synced"));
+  power.fail_syncs = 0;
+  assert_int_equal(engine_sync(eng, &err), RC_OK);
+  power_cut(cut);
+  assert_int_equal(
+      scalar(cut, "SELECT count(*) FROM messages WHERE status = 'sent'"), 1);
+  engine_close(eng);
+  power.book[0] = '\0';
+}
+
 /* A message the guard held back (deferred, blocked, cancelled) was never
  * handed to a gateway: a receipt for it names the wrong message and is
  * refused, and the message still goes out when its time comes, instead
@@ -1052,6 +1080,7 @@ int main(void) {
       cmocka_unit_test(test_a_journal_page_read_is_on_the_disk_first),
       cmocka_unit_test(test_a_batch_the_cut_took_back_runs_again_once),
       cmocka_unit_test(test_a_send_the_cut_forgot_goes_again_with_its_key),
+      cmocka_unit_test(test_a_sync_the_disk_refuses_is_an_error),
       cmocka_unit_test(test_a_receipt_for_a_message_never_sent_is_refused),
       cmocka_unit_test(test_no_contact_goes_out_when_the_guard_cannot_count),
       cmocka_unit_test(test_no_contact_goes_out_when_any_store_operation_fails),
