@@ -637,6 +637,12 @@ void api_figures_outbox(service *svc, http_request *req, int route,
   if (hs == 0)
     for (int k = 0; k < OUTBOX_STATUSES; k++)
       statuses[nstatuses++] = outbox_statuses[k];
+  /* Paged by message id, as the journal is by row id (api.c r_journal):
+   * only what is on the disk is answered. */
+  if (engine_sync(svc->eng, &err) != RC_OK) {
+    fail(svc, req, route, &err);
+    return;
+  }
   p.items = json_array();
   rc = query_outbox_page(q, statuses, nstatuses, hc > 0 ? channel : NULL, after,
                          (int)limit, &resume, outbox_row, &p, &err);

@@ -869,8 +869,9 @@ static int64_t slice(engine *eng) {
  * never ask for the rows that take those ids again (a payment's, the
  * batch worked out anew). The answer waits for the disk. */
 static void test_a_journal_page_read_is_on_the_disk_first(void **state) {
-  /* The task list is paged by row id too. */
-  static const char *const paths[] = {"/v1/cases/C1/journal", "/v1/tasks"};
+  /* The task list and the outbox are paged by row id too. */
+  static const char *const paths[] = {"/v1/cases/C1/journal", "/v1/tasks",
+                                      "/v1/outbox"};
   char cut[400];
   engine *eng;
   long long rows;
