@@ -727,6 +727,63 @@ static void test_a_batch_holds_its_timers_by_their_lock(void **state) {
   store_close(st);
 }
 
+/* A batch of two reminders (C1 to B1, C2 to B2) whose first step has
+ * read its borrower: the claim's timers, two. */
+static store_timer *first_step_read(store *st) {
+  store_timer *t;
+  store_borrower b;
+  int n, deleted;
+  rc_error err;
+  add_reminder(st, 1);
+  add_reminder(st, 2);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  store_borrower_free(&b);
+  return t;
+}
+
+/* The borrower of a batch's next reminder is read while this one runs:
+ * its step reads it without asking the server (here gone by then). */
+static void test_the_next_reminders_borrower_is_read_ahead(void **state) {
+  store *st = open_store();
+  store_timer *t = first_step_read(st);
+  store_borrower b;
+  int deleted;
+  rc_error err;
+  (void)state;
+  end_the_stores_session();
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B2", &b, &err), RC_OK);
+  assert_string_equal(b.name, "B2");
+  store_borrower_free(&b);
+  store_timers_free(t, 2);
+  store_rollback(st);
+  store_close(st);
+}
+
+/* A borrower this batch itself changed after its read ahead went is read
+ * again: the batch sees its own writes. */
+static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
+  store *st = open_store();
+  store_timer *t = first_step_read(st);
+  store_borrower b;
+  int deleted;
+  rc_error err;
+  (void)state;
+  assert_int_equal(
+      store_borrower_set_flag(st, "B2", STORE_FLAG_CEASED, 1, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B2", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 1);
+  store_borrower_free(&b);
+  store_timers_free(t, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -763,6 +820,10 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_holds_its_timers_by_their_lock, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_reminders_borrower_is_read_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

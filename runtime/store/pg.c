@@ -91,6 +91,13 @@ typedef struct pg {
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
   pg_cache batch; /* what this transaction's timer claim read (pg.h) */
+  /* The borrower of the claim's next reminder, read while this one runs
+   * (borrower_ahead): whose ("" none), for the step of which timer, its
+   * statement's place in pend (1-based; 0 when read), and its rows. */
+  char ahead_id[256];
+  int64_t ahead_for, step_timer;
+  int ahead_at;
+  PGresult *ahead;
   /* The case this transaction last read, or "": cases are never deleted,
    * so an event for it needs no answer to know it went in (op_event_put).
    * Forgotten with a savepoint undone (an insert of it may go with it). */
@@ -219,6 +226,21 @@ static void unpaid_drop(pg *st) {
   st->unpaid = NULL;
 }
 
+/* The borrower read ahead is forgotten (its statement, if still in the
+ * pipeline, is read and thrown away there). */
+static void ahead_drop(pg *st) {
+  st->ahead_id[0] = '\0';
+  st->ahead_at = 0;
+  PQclear(st->ahead);
+  st->ahead = NULL;
+}
+
+/* The claim's cases are no longer this transaction's to rely on. */
+static void batch_clear(pg *st) {
+  pg_cache_clear(&st->batch);
+  ahead_drop(st);
+}
+
 static int rows_write(pg *st, const char *sql, rc_error *err);
 
 /* Queues sql (preparing it first on this connection if need be) in the
@@ -233,7 +255,11 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   unpaid_drop(st);
   /* The reads a job makes before it writes (a light savepoint's undo
    * needs them not to count); a function called by SELECT may write. */
-  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) st->changes++;
+  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) {
+    st->changes++;
+    /* This transaction's own change to a borrower is seen by its reads. */
+    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) ahead_drop(st);
+  }
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if (rows_write(st, sql, err) != RC_OK) return -1;
@@ -258,6 +284,59 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   return 0;
 }
 
+/* Reads pend[i]'s result: *out the rows (the caller's), or NULL when it
+ * failed (the first failure in *rc and err) or was skipped after one.
+ * -1 when the connection broke: no more results. */
+static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
+  PGresult *r = PQgetResult(st->c);
+  ExecStatusType s = PQresultStatus(r);
+
+  *out = NULL;
+  if (!r) {
+    if (*rc == RC_OK) *rc = pg_fail(st->c, NULL, st->pend[i].what, err);
+    return -1;
+  }
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
+    if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
+      failed(st, r, st->pend[i].what, err);
+      *rc = err && err->code ? err->code : RC_ESTORE;
+    }
+    PQclear(r);
+  } else {
+    *out = r;
+  }
+  PQclear(PQgetResult(st->c)); /* the NULL that ends a statement's */
+  return 0;
+}
+
+/* r, pend[i]'s rows: kept when they are the borrower read ahead and it
+ * is still wanted, else freed. */
+static void ahead_keep(pg *st, int i, PGresult *r) {
+  if (i == st->ahead_at - 1 && st->ahead_id[0] && !st->ahead)
+    st->ahead = r;
+  else
+    PQclear(r);
+}
+
+/* Reads the results up to the borrower read ahead, not waiting for the
+ * statements queued after it: the server has answered it already, most
+ * often, while this node ran the step before. */
+static int pipe_read_ahead(pg *st, rc_error *err) {
+  int rc = RC_OK, n = st->ahead_at, i;
+
+  for (i = 0; i < n; i++) {
+    PGresult *r;
+    if (pipe_take(st, i, &r, &rc, err) != 0) break;
+    ahead_keep(st, i, r);
+  }
+  if (i < n) i++; /* the broken one is read too */
+  memmove(st->pend, st->pend + i, (size_t)(st->npend - i) * sizeof *st->pend);
+  st->npend -= i;
+  st->ahead_at = 0;
+  return rc;
+}
+
 /* Sends what is queued and reads every result, in order, to the sync:
  * the first failure is the answer (RC_ESTORE or RC_EINTERNAL, err set);
  * a statement the server skipped after it says nothing more. With keep,
@@ -270,29 +349,18 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF) return RC_OK;
   if (!PQpipelineSync(st->c)) {
     st->npend = 0;
+    st->ahead_at = 0;
     return pg_fail(st->c, NULL, "sending to the server", err);
   }
   for (i = 0; i < st->npend; i++) {
-    PGresult *r = PQgetResult(st->c);
-    ExecStatusType s = PQresultStatus(r);
-    if (!r) { /* the connection broke: no more results */
-      if (rc == RC_OK) rc = pg_fail(st->c, NULL, st->pend[i].what, err);
-      break;
-    }
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-      if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
-      if (s != PGRES_PIPELINE_ABORTED && rc == RC_OK) {
-        failed(st, r, st->pend[i].what, err);
-        rc = err && err->code ? err->code : RC_ESTORE;
-      }
-      PQclear(r);
-    } else if (keep && i == st->npend - 1 && rc == RC_OK) {
+    PGresult *r;
+    if (pipe_take(st, i, &r, &rc, err) != 0) break;
+    if (keep && i == st->npend - 1 && rc == RC_OK)
       *keep = r;
-    } else {
-      PQclear(r);
-    }
-    PQclear(PQgetResult(st->c)); /* the NULL that ends a statement's */
+    else
+      ahead_keep(st, i, r);
   }
+  st->ahead_at = 0;
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
   for (int guard = 0; guard < 1000; guard++) {
@@ -527,7 +595,7 @@ static void op_close(store *s) {
 
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   unpaid_drop(st);
   for (int t = 0; t < KEPT_N; t++) /* a transaction left open is not kept */
     pg_rows_clear(&st->kept[t]);
@@ -728,7 +796,7 @@ static int reconnect(pg *st, rc_error *err) {
   PQfinish(st->c);
   st->c = NULL;
   st->npend = 0;
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   for (int i = 0; i < PREP_SLOTS; i++) st->prep[i].prepared = 0;
   if ((rc = session(st, err)) != RC_OK) return rc;
   slot_take(st);
@@ -933,7 +1001,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
     return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
   }
   pg_conflict_take(); /* a failure before this one's begin */
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   st->nfigs = 0;
@@ -967,7 +1035,7 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
   if (!keep) {
     /* It may have undone a claim, and its locks with it; the figures
      * added inside it are forgotten with the rest. */
-    pg_cache_clear(&st->batch);
+    batch_clear(st);
     st->seen_case[0] = '\0';
     st->unseen_ref[0] = '\0';
     st->nfigs = 0;
@@ -1002,7 +1070,7 @@ static int end_light(pg *st, int keep, rc_error *err) {
     if (rc != RC_OK && !st->base.contended) st->base.replay = 1;
     return rc;
   }
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   if (st->npend) rc = pipe_sync(st, NULL, NULL);
@@ -1022,7 +1090,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
   st->light = 0;
-  pg_cache_clear(&st->batch); /* the cases' locks end here */
+  batch_clear(st); /* the cases' locks end here */
   unpaid_drop(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1142,6 +1210,7 @@ static int op_timers_claim(store *s, rc_time until, int max,
   }
   *n = PQntuples(r);
   *out = t;
+  ahead_drop(st);
   /* The cases' locks last as long as the batch's transaction: outside
    * one, they are gone already. */
   if (!in_batch(st)) {
@@ -1167,6 +1236,7 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
    * in one round trip with the writes queued before it, prepared; queued
    * itself when the count is known (pg_cache_timer_held). */
   a_int(&a, t->id);
+  st->step_timer = t->id; /* its step's borrower read sends the next's */
   if (in_batch(st) && pg_cache_timer_held(&st->batch, t->id)) {
     *deleted = 1;
     return rows_keep(st, KEPT_ENDS, &a, err); /* sent with the batch's */
@@ -1351,7 +1421,7 @@ static int op_release(store *s, int what, int64_t id, const store_lease *lease,
     return rc_error_set(err, RC_EINTERNAL, NULL, "unknown claim %d", what);
   a_text(&a, lease_node(st, lease));
   a_int(&a, id);
-  if (what == STORE_CLAIM_TIMER) pg_cache_clear(&st->batch);
+  if (what == STORE_CLAIM_TIMER) batch_clear(st);
   return exec(st, sql[what], &a, "give back claims", NULL, err);
 }
 
@@ -2826,20 +2896,72 @@ void pg_read_borrower(const PGresult *r, int row, int col,
   out->area = dup_col(r, row, col + 10);
 }
 
+static const char borrower_sql[] =
+    "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+    "WHERE b.id = $1 ORDER BY k.position";
+
+/* Sends the read of the borrower of the claim's reminder after this
+ * step's, not waiting for it: the server answers it while this node runs
+ * the step, and the next step finds it read. A reminder so reads its
+ * borrower as its step begins, one step early (well before its message
+ * could leave: a batch's messages wait for its commit): a cease or
+ * do-not-contact another node commits during the batch still stops the
+ * messages of every step after it but the one already read. */
+static void borrower_ahead(pg *st) {
+  const char *next;
+  args a = {0};
+
+  if (!in_batch(st) || st->ahead_id[0] || st->npend + 2 > PIPE_MAX ||
+      !(next = pg_cache_borrower_after(&st->batch, st->step_timer,
+                                       &st->ahead_for)) ||
+      strlen(next) >= sizeof st->ahead_id)
+    return;
+  a_text(&a, next);
+  if (pipe_send(st, borrower_sql, &a, "read borrower", NULL) != 0) return;
+  snprintf(st->ahead_id, sizeof st->ahead_id, "%s", next);
+  st->ahead_at = st->npend;
+  /* The server answers what it has now, not at the next sync. */
+  if (!PQsendFlushRequest(st->c) || PQflush(st->c) != 0) ahead_drop(st);
+}
+
+/* The borrower read ahead for this step, if it is id's: its rows, or
+ * NULL (err set when reading them failed: r is then NULL too). */
+static PGresult *borrower_read_ahead(pg *st, const char *id, int *rc,
+                                     rc_error *err) {
+  PGresult *r;
+
+  *rc = RC_OK;
+  if (!st->ahead_id[0]) return NULL;
+  if (st->ahead_for != st->step_timer) { /* a step that read none */
+    ahead_drop(st);
+    return NULL;
+  }
+  if (strcmp(st->ahead_id, id) != 0) return NULL;
+  if (st->ahead_at && (*rc = pipe_read_ahead(st, err)) != RC_OK) {
+    ahead_drop(st);
+    return NULL;
+  }
+  r = st->ahead;
+  st->ahead = NULL;
+  st->ahead_id[0] = '\0';
+  return r;
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
+  pg *st = PG(s);
   args a = {0};
   PGresult *r;
+  int rc;
 
   memset(out, 0, sizeof *out);
   a_text(&a, id);
-  r = run(PG(s),
-          "SELECT " PG_BORROWER_COLS
-          ", k.kind, k.value, k.name, k.relation "
-          "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
-          "WHERE b.id = $1 ORDER BY k.position",
-          &a, "read borrower", err);
+  r = borrower_read_ahead(st, id, &rc, err);
+  if (rc != RC_OK) return rc;
+  if (!r) r = run(st, borrower_sql, &a, "read borrower", err);
   if (!r) return RC_ESTORE;
+  borrower_ahead(st);
   if (PQntuples(r) == 0) {
     PQclear(r);
     return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",

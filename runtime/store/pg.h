@@ -177,6 +177,10 @@ void pg_cache_clear(pg_cache *k);
 /* The row of that kind and id is no longer what was read (a write). */
 void pg_cache_forget(pg_cache *k, int kind, const char *id);
 
+/* The borrower of the case of the claim's timer after timer (its id in
+ * *next), or NULL when there is none or its case is not held. */
+const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next);
+
 /* The case's timers may have been deleted (a cancel): their ends ask the
  * server again. */
 void pg_cache_timers_cut(pg_cache *k, const char *case_id);

@@ -25,10 +25,11 @@
  * the rows it picks and skips those another claimer has locked; the
  * UPDATE then marks them. `held` locks their cases, skipping those
  * another transaction holds (a timer's claim is not undone for that: its
- * step reads the case itself, as before). Not the borrowers: a step reads
- * its borrower when it runs, so that a cease or do-not-contact another
- * node commits during this batch stops the next message at once, as
- * before (a borrower read with the claim would be up to a batch old).
+ * step reads the case itself, as before). Not the borrowers: a step's
+ * borrower is read as the step before it runs (pg.c, borrower_ahead), so
+ * that a cease or do-not-contact another node commits during this batch
+ * stops its messages a step later (a borrower read with the claim would
+ * be up to a batch old).
  * RETURNING comes in no stated order: the outer SELECT puts the batch in
  * the order the sweep fires it. */
 static const char claim_timers_sql[] =
