@@ -784,6 +784,101 @@ static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
   store_close(st);
 }
 
+/* Two reminders of one batch to B1 (C1, C2): the batch's first step has
+ * read B1, and so sent the read of the second's ahead; another node then
+ * records sql. The claim's timers, two. */
+static store_timer *second_reminder_after(store *st, const char *sql) {
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  assert_int_equal(store_timer_insert(st, "C1", 100, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "C2", 100, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+  store_borrower_free(&b);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, sql));
+  PQfinish(other);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  return t;
+}
+
+/* The second reminder decides on B1 as read (ahead, so before the cease
+ * or do-not-contact): the batch cannot commit that, and runs again
+ * (store_contended), where B1 is read as it is now. */
+static void a_flag_recorded_between_two_reminders_is_seen(const char *sql,
+                                                          int ceased,
+                                                          int dnc) {
+  store *st = open_store();
+  store_timer *t = second_reminder_after(st, sql);
+  store_borrower b;
+  int n;
+  rc_error err;
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  if (!b.ceased && !b.do_not_contact) {
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    assert_int_not_equal(store_commit(st, &err), RC_OK);
+    assert_true(store_contended(st));
+    store_timers_free(t, 2);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err),
+                     RC_OK);
+    assert_int_equal(n, 2);
+    store_borrower_free(&b);
+    assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  }
+  assert_int_equal(b.ceased, ceased);
+  assert_int_equal(b.do_not_contact, dnc);
+  store_borrower_free(&b);
+  store_timers_free(t, 2);
+  store_rollback(st);
+  store_close(st);
+}
+
+static void test_a_cease_between_two_reminders_stops_the_second(void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
+}
+
+static void test_a_do_not_contact_between_two_reminders_stops_the_second(
+    void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'", 0, 1);
+}
+
+/* The borrower's cap is counted when the guard asks, not read ahead: a
+ * message another node queued to B1 between the two reminders counts. */
+static void test_a_cap_reached_between_two_reminders_is_counted(void **state) {
+  store *st = open_store();
+  store_timer *t = second_reminder_after(
+      st, "INSERT INTO messages (case_id, borrower_id, channel, template, "
+          "status, at) VALUES ('C1', 'B1', 'sms', 'r', 'queued', 150)");
+  rc_time times[4];
+  int n = 0;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_contact_times(st, NULL, "B1", "sms", 0, 0, 4, times,
+                                       &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 1);
+  store_timers_free(t, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -824,6 +919,14 @@ int main(void) {
           test_the_next_reminders_borrower_is_read_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_between_two_reminders_stops_the_second, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_do_not_contact_between_two_reminders_stops_the_second, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cap_reached_between_two_reminders_is_counted, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

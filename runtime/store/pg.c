@@ -173,9 +173,15 @@ static void a_real(args *a, double x) {
  * fail is a bug in recoup: RC_EINTERNAL, as the SQLite backend says it
  * (backend.h's "Errors" says RC_ESTORE; the engine and test_store.c
  * expect what sqlite.c does). */
+static const char borrower_changed[] = "check the borrower the guard read";
+
 static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+
+  /* A borrower's cease or do-not-contact another node recorded after the
+   * guard's read (op_borrower_decided): run again, the read sees it. */
+  if (what == borrower_changed) st->base.contended = 1;
 
   /* A payment's ref another node recorded after this transaction looked
    * for it (op_payment_put): the transaction is run again, and its look
@@ -3546,6 +3552,26 @@ static int op_contact_times(store *s, const char *case_id,
   return RC_OK;
 }
 
+/* The flags the guard decided on, checked where they are now, later than
+ * any read of this transaction: queued, not waited for. A difference
+ * fails the statement (a cast of text to a number), and the transaction
+ * with it, as contended (failed). */
+static int op_borrower_decided(store *s, const store_borrower *b,
+                               rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+
+  /* Outside the engine's transaction it was read and decided at once. */
+  if (st->base.depth == 0 || st->manual) return RC_OK;
+  a_text(&a, b->id);
+  a_int(&a, b->ceased);
+  a_int(&a, b->do_not_contact);
+  return queue(st,
+               "SELECT CASE WHEN ceased = $2 AND do_not_contact = $3 THEN 0 "
+               "ELSE ('changed: ' || id)::int END FROM borrowers WHERE id = $1",
+               &a, borrower_changed, err);
+}
+
 static int op_last_conversation(store *s, const char *borrower_id, rc_time *at,
                                 rc_error *err) {
   args a = {0};
@@ -4165,6 +4191,7 @@ const store_ops store_pg_ops = {
     .variant_get = op_variant_get,
     .message_case = op_message_case,
     .contact_times = op_contact_times,
+    .borrower_decided = op_borrower_decided,
     .last_conversation = op_last_conversation,
     .last_contact = op_last_contact,
     .reply_case = op_reply_case,
