@@ -784,24 +784,26 @@ static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
   store_close(st);
 }
 
-/* Two reminders of one batch to B1 (C1, C2): the batch's first step has
- * read B1, and so sent the read of the second's ahead; another node then
- * records sql. The claim's timers, two. */
-static store_timer *second_reminder_after(store *st, const char *sql) {
+/* n reminders of one batch to B1 (C1, C2, ...): the batch's first step
+ * has read B1, and so sent the read of the second's ahead; another node
+ * then records sql. The claim's timers. */
+static store_timer *second_reminder_after(store *st, int reminders,
+                                          const char *sql) {
   store_timer *t;
   store_borrower b;
   PGconn *other;
   int n, deleted;
   rc_error err;
-  add_case(st, "C1");
-  add_case(st, "C2");
-  assert_int_equal(store_timer_insert(st, "C1", 100, "remind", NULL, 1, &err),
-                   RC_OK);
-  assert_int_equal(store_timer_insert(st, "C2", 100, "remind", NULL, 1, &err),
-                   RC_OK);
+  for (int i = 1; i <= reminders; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
-  assert_int_equal(n, 2);
+  assert_int_equal(n, reminders);
   assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
   assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
   assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
@@ -816,12 +818,15 @@ static store_timer *second_reminder_after(store *st, const char *sql) {
 
 /* The second reminder decides on B1 as read (ahead, so before the cease
  * or do-not-contact): the batch cannot commit that, and runs again
- * (store_contended), where B1 is read as it is now. */
-static void a_flag_recorded_between_two_reminders_is_seen(const char *sql,
+ * (store_contended), where B1 is read as it is now. The check of the
+ * first decision goes with the read ahead of the third reminder's
+ * borrower, if any, else with the commit. */
+static void a_flag_recorded_between_two_reminders_is_seen(int reminders,
+                                                          const char *sql,
                                                           int ceased,
                                                           int dnc) {
   store *st = open_store();
-  store_timer *t = second_reminder_after(st, sql);
+  store_timer *t = second_reminder_after(st, reminders, sql);
   store_borrower b;
   int n;
   rc_error err;
@@ -830,18 +835,18 @@ static void a_flag_recorded_between_two_reminders_is_seen(const char *sql,
     assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
     assert_int_not_equal(store_commit(st, &err), RC_OK);
     assert_true(store_contended(st));
-    store_timers_free(t, 2);
+    store_timers_free(t, reminders);
     assert_int_equal(store_begin(st, &err), RC_OK);
     assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err),
                      RC_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, reminders);
     store_borrower_free(&b);
     assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
   }
   assert_int_equal(b.ceased, ceased);
   assert_int_equal(b.do_not_contact, dnc);
   store_borrower_free(&b);
-  store_timers_free(t, 2);
+  store_timers_free(t, reminders);
   store_rollback(st);
   store_close(st);
 }
@@ -849,14 +854,20 @@ static void a_flag_recorded_between_two_reminders_is_seen(const char *sql,
 static void test_a_cease_between_two_reminders_stops_the_second(void **state) {
   (void)state;
   a_flag_recorded_between_two_reminders_is_seen(
-      "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
+      2, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
+}
+
+static void test_a_cease_is_checked_with_the_next_read_ahead(void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      3, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
 }
 
 static void test_a_do_not_contact_between_two_reminders_stops_the_second(
     void **state) {
   (void)state;
   a_flag_recorded_between_two_reminders_is_seen(
-      "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'", 0, 1);
+      3, "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'", 0, 1);
 }
 
 /* The borrower's cap is counted when the guard asks, not read ahead: a
@@ -864,7 +875,7 @@ static void test_a_do_not_contact_between_two_reminders_stops_the_second(
 static void test_a_cap_reached_between_two_reminders_is_counted(void **state) {
   store *st = open_store();
   store_timer *t = second_reminder_after(
-      st, "INSERT INTO messages (case_id, borrower_id, channel, template, "
+      st, 2, "INSERT INTO messages (case_id, borrower_id, channel, template, "
           "status, at) VALUES ('C1', 'B1', 'sms', 'r', 'queued', 150)");
   rc_time times[4];
   int n = 0;
@@ -921,6 +932,8 @@ int main(void) {
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_between_two_reminders_stops_the_second, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_is_checked_with_the_next_read_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_do_not_contact_between_two_reminders_stops_the_second, setup,
           teardown),

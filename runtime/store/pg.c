@@ -98,6 +98,11 @@ typedef struct pg {
   int64_t ahead_for, step_timer;
   int ahead_at;
   PGresult *ahead;
+  /* The borrower flags the guard last decided on ("" none), not yet
+   * checked (op_borrower_decided): the next read ahead carries the check,
+   * else the commit. */
+  char check_id[256];
+  int check_ceased, check_dnc;
   /* The case this transaction last read, or "": cases are never deleted,
    * so an event for it needs no answer to know it went in (op_event_put).
    * Forgotten with a savepoint undone (an insert of it may go with it). */
@@ -174,14 +179,16 @@ static void a_real(args *a, double x) {
  * (backend.h's "Errors" says RC_ESTORE; the engine and test_store.c
  * expect what sqlite.c does). */
 static const char borrower_changed[] = "check the borrower the guard read";
+static int check_send(pg *st, rc_error *err);
 
 static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
 
   /* A borrower's cease or do-not-contact another node recorded after the
-   * guard's read (op_borrower_decided): run again, the read sees it. */
-  if (what == borrower_changed) st->base.contended = 1;
+   * guard's read (check_sql): run again, the read sees it. */
+  if (what == borrower_changed && state && strcmp(state, "22P02") == 0)
+    st->base.contended = 1;
 
   /* A payment's ref another node recorded after this transaction looked
    * for it (op_payment_put): the transaction is run again, and its look
@@ -1008,6 +1015,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
   }
   pg_conflict_take(); /* a failure before this one's begin */
   batch_clear(st);
+  st->check_id[0] = '\0';
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   st->nfigs = 0;
@@ -1103,10 +1111,12 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   if (!keep) {
     st->nfigs = 0;
     counts_forget(st);
+    st->check_id[0] = '\0';
   }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
-  rc = figs_write(st, keep ? err : NULL);
+  rc = check_send(st, keep ? err : NULL);
+  if (rc == RC_OK) rc = figs_write(st, keep ? err : NULL);
   if (rc == RC_OK) rc = counts_write(st, keep ? err : NULL);
   st->known_id[0] = '\0';
   if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
@@ -2907,15 +2917,70 @@ static const char borrower_sql[] =
     "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
     "WHERE b.id = $1 ORDER BY k.position";
 
+/* $1 the borrower, $2 ceased and $3 do_not_contact as the guard decided:
+ * a difference is a failed cast (22P02), which failed() takes for a
+ * conflict. A missing borrower passes: the guard read none. */
+#define CHECK_EXPR                                                     \
+  "(SELECT CASE WHEN ceased = $2 AND do_not_contact = $3 THEN true " \
+  "ELSE ('changed: ' || id)::int::bool END FROM borrowers WHERE id = $1)"
+static const char check_sql[] = "SELECT " CHECK_EXPR;
+
+/* The borrower read ahead, carrying the check of the guard's last
+ * decision ($4 the borrower read). */
+static const char borrower_check_sql[] =
+    "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+    "WHERE b.id = $4 AND coalesce(" CHECK_EXPR ", true) ORDER BY k.position";
+
+/* The guard's last decision's check, by itself (the commit's). */
+static int check_send(pg *st, rc_error *err) {
+  args a = {0};
+  int rc;
+
+  if (!st->check_id[0]) return RC_OK;
+  a_text(&a, st->check_id);
+  a_int(&a, st->check_ceased);
+  a_int(&a, st->check_dnc);
+  rc = queue(st, check_sql, &a, borrower_changed, err);
+  st->check_id[0] = '\0'; /* after: a holds it */
+  return rc;
+}
+
+/* The guard decided on b's flags as read; a read ahead is older than the
+ * decision, so they are checked where they are now, later than any read
+ * of this transaction, without waiting: with the next read ahead, else at
+ * the commit. A borrower decided on again the same needs one check. */
+static int op_borrower_decided(store *s, const store_borrower *b,
+                               rc_error *err) {
+  pg *st = PG(s);
+
+  /* Outside the engine's transaction it was read and decided at once. */
+  if (st->base.depth == 0 || st->manual) return RC_OK;
+  if (st->check_id[0] && (strcmp(st->check_id, b->id) != 0 ||
+                          st->check_ceased != b->ceased ||
+                          st->check_dnc != b->do_not_contact) &&
+      check_send(st, err) != RC_OK)
+    return RC_ESTORE;
+  if (strlen(b->id) >= sizeof st->check_id) {
+    st->check_id[0] = '\0';
+    return RC_OK; /* longer than any id recoup accepts: none to check */
+  }
+  snprintf(st->check_id, sizeof st->check_id, "%s", b->id);
+  st->check_ceased = b->ceased;
+  st->check_dnc = b->do_not_contact;
+  return RC_OK;
+}
+
 /* Sends the read of the borrower of the claim's reminder after this
  * step's, not waiting for it: the server answers it while this node runs
  * the step, and the next step finds it read. A reminder so reads its
- * borrower as its step begins, one step early (well before its message
- * could leave: a batch's messages wait for its commit): a cease or
- * do-not-contact another node commits during the batch still stops the
- * messages of every step after it but the one already read. */
+ * borrower one step early (a batch's messages wait for its commit); the
+ * guard's decision on it is checked later (op_borrower_decided), so a
+ * cease or do-not-contact another node records meanwhile still stops its
+ * message. */
 static void borrower_ahead(pg *st) {
   const char *next;
+  int check;
   args a = {0};
 
   if (!in_batch(st) || st->ahead_id[0] || st->npend + 2 > PIPE_MAX ||
@@ -2923,8 +2988,16 @@ static void borrower_ahead(pg *st) {
                                        &st->ahead_for)) ||
       strlen(next) >= sizeof st->ahead_id)
     return;
+  if ((check = st->check_id[0] != '\0')) {
+    a_text(&a, st->check_id);
+    a_int(&a, st->check_ceased);
+    a_int(&a, st->check_dnc);
+  }
   a_text(&a, next);
-  if (pipe_send(st, borrower_sql, &a, "read borrower", NULL) != 0) return;
+  if (pipe_send(st, check ? borrower_check_sql : borrower_sql, &a,
+                check ? borrower_changed : "read borrower", NULL) != 0)
+    return;
+  st->check_id[0] = '\0';
   snprintf(st->ahead_id, sizeof st->ahead_id, "%s", next);
   st->ahead_at = st->npend;
   /* The server answers what it has now, not at the next sync. */
@@ -3550,26 +3623,6 @@ static int op_contact_times(store *s, const char *case_id,
     PQclear(r);
   }
   return RC_OK;
-}
-
-/* The flags the guard decided on, checked where they are now, later than
- * any read of this transaction: queued, not waited for. A difference
- * fails the statement (a cast of text to a number), and the transaction
- * with it, as contended (failed). */
-static int op_borrower_decided(store *s, const store_borrower *b,
-                               rc_error *err) {
-  pg *st = PG(s);
-  args a = {0};
-
-  /* Outside the engine's transaction it was read and decided at once. */
-  if (st->base.depth == 0 || st->manual) return RC_OK;
-  a_text(&a, b->id);
-  a_int(&a, b->ceased);
-  a_int(&a, b->do_not_contact);
-  return queue(st,
-               "SELECT CASE WHEN ceased = $2 AND do_not_contact = $3 THEN 0 "
-               "ELSE ('changed: ' || id)::int END FROM borrowers WHERE id = $1",
-               &a, borrower_changed, err);
 }
 
 static int op_last_conversation(store *s, const char *borrower_id, rc_time *at,
