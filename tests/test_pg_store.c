@@ -890,6 +890,58 @@ static void test_a_cap_reached_between_two_reminders_is_counted(void **state) {
   store_close(st);
 }
 
+static void add_task(store *st, const char *case_id) {
+  store_task t = {.case_id = case_id, .kind = "call", .queue = "calls",
+                  .state = "new", .fields = "{}", .due = 100, .at = 100};
+  int64_t id;
+  rc_error err;
+  assert_int_equal(store_task_insert(st, &t, &id, &err), RC_OK);
+}
+
+/* A batch's move of a case cancels its open tasks; the claim says which
+ * of its cases have any, so a case with none costs no statement (most
+ * have none). A task the batch added itself is still cancelled. A
+ * statement trigger counts the cancels sent: C1's and C3's, not C2's. */
+static void test_a_case_with_no_task_sends_no_cancel(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  add_task(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "CREATE TABLE cancels(n int); CREATE FUNCTION "
+                   "count_cancel() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   "BEGIN INSERT INTO cancels VALUES (1); RETURN NULL; END "
+                   "$$; CREATE TRIGGER count_cancel AFTER UPDATE ON tasks "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION count_cancel()"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  store_timers_free(t, n);
+  assert_int_equal(store_tasks_cancel_scoped(st, "C1", &err), RC_OK);
+  assert_int_equal(store_tasks_cancel_scoped(st, "C2", &err), RC_OK);
+  add_task(st, "C3");
+  assert_int_equal(store_tasks_cancel_scoped(st, "C3", &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM tasks WHERE status = "
+                              "'cancelled'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM cancels"), 2);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -940,6 +992,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_cap_reached_between_two_reminders_is_counted, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(test_a_case_with_no_task_sends_no_cancel,
+                                      setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

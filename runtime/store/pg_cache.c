@@ -74,6 +74,7 @@ static int fill(pg_cache *k, PGresult *r, int first) {
   }
   k->rows = r;
   k->nslots = size;
+  k->tasks = PQfnumber(r, PG_CLAIM_TASKS);
   for (int i = 0; i < n; i++) {
     int held = !PQgetisnull(r, i, PG_CLAIM_CASE);
     add(k, first, i, 0, 0);
@@ -98,6 +99,15 @@ void pg_cache_forget(pg_cache *k, int kind, const char *id) {
 void pg_cache_timers_cut(pg_cache *k, const char *case_id) {
   pg_cache_entry *e = case_id ? find(k, PG_CACHE_CASE, case_id) : NULL;
   if (e) e->cut = 1;
+}
+
+int pg_cache_case_tasks(pg_cache *k, const char *case_id) {
+  pg_cache_entry *e = find(k, PG_CACHE_CASE, case_id);
+
+  /* A case another transaction held is not the claim's to speak for. */
+  if (!e || k->tasks < 0 || PQgetisnull(k->rows, e->row, PG_CLAIM_CASE))
+    return 1;
+  return PQgetvalue(k->rows, e->row, k->tasks)[0] != 'f';
 }
 
 int pg_cache_timer_held(pg_cache *k, int64_t id) {
