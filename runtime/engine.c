@@ -3185,14 +3185,18 @@ static int ask_guard(engine *eng, const store_case *c, const char *channel,
                      policy_decision *d, rc_error *err) {
   const store_borrower *b = engine_borrower_view(eng, c->borrower_id, err);
   policy_request req;
+  int rc;
   if (!b) return RC_ENOTFOUND;
   guard_request(eng, c, b, channel, &req);
   req.legal_notice = legal_notice;
   req.third_party_template = third_party_template;
   req.to_third_party = to_third_party;
   req.exclude_message = exclude_message;
-  return policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req, d,
-                              err);
+  if ((rc = policy_allow_contact(&script_config(eng->sc)->policy, eng->q, &req,
+                                 d, err)))
+    return rc;
+  /* A cease another node recorded since b was read still stops this. */
+  return store_borrower_decided(eng->st, b, err);
 }
 
 int engine_guard_explain(engine *eng, const char *case_id,

@@ -727,6 +727,221 @@ static void test_a_batch_holds_its_timers_by_their_lock(void **state) {
   store_close(st);
 }
 
+/* A batch of two reminders (C1 to B1, C2 to B2) whose first step has
+ * read its borrower: the claim's timers, two. */
+static store_timer *first_step_read(store *st) {
+  store_timer *t;
+  store_borrower b;
+  int n, deleted;
+  rc_error err;
+  add_reminder(st, 1);
+  add_reminder(st, 2);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  store_borrower_free(&b);
+  return t;
+}
+
+/* The borrower of a batch's next reminder is read while this one runs:
+ * its step reads it without asking the server (here gone by then). */
+static void test_the_next_reminders_borrower_is_read_ahead(void **state) {
+  store *st = open_store();
+  store_timer *t = first_step_read(st);
+  store_borrower b;
+  int deleted;
+  rc_error err;
+  (void)state;
+  end_the_stores_session();
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B2", &b, &err), RC_OK);
+  assert_string_equal(b.name, "B2");
+  store_borrower_free(&b);
+  store_timers_free(t, 2);
+  store_rollback(st);
+  store_close(st);
+}
+
+/* A borrower this batch itself changed after its read ahead went is read
+ * again: the batch sees its own writes. */
+static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
+  store *st = open_store();
+  store_timer *t = first_step_read(st);
+  store_borrower b;
+  int deleted;
+  rc_error err;
+  (void)state;
+  assert_int_equal(
+      store_borrower_set_flag(st, "B2", STORE_FLAG_CEASED, 1, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B2", &b, &err), RC_OK);
+  assert_int_equal(b.ceased, 1);
+  store_borrower_free(&b);
+  store_timers_free(t, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
+/* n reminders of one batch to B1 (C1, C2, ...): the batch's first step
+ * has read B1, and so sent the read of the second's ahead; another node
+ * then records sql. The claim's timers. */
+static store_timer *second_reminder_after(store *st, int reminders,
+                                          const char *sql) {
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  for (int i = 1; i <= reminders; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, reminders);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+  store_borrower_free(&b);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, sql));
+  PQfinish(other);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  return t;
+}
+
+/* The second reminder decides on B1 as read (ahead, so before the cease
+ * or do-not-contact): the batch cannot commit that, and runs again
+ * (store_contended), where B1 is read as it is now. The check of the
+ * first decision goes with the read ahead of the third reminder's
+ * borrower, if any, else with the commit. */
+static void a_flag_recorded_between_two_reminders_is_seen(int reminders,
+                                                          const char *sql,
+                                                          int ceased,
+                                                          int dnc) {
+  store *st = open_store();
+  store_timer *t = second_reminder_after(st, reminders, sql);
+  store_borrower b;
+  int n;
+  rc_error err;
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  if (!b.ceased && !b.do_not_contact) {
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    assert_int_not_equal(store_commit(st, &err), RC_OK);
+    assert_true(store_contended(st));
+    store_timers_free(t, reminders);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err),
+                     RC_OK);
+    assert_int_equal(n, reminders);
+    store_borrower_free(&b);
+    assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  }
+  assert_int_equal(b.ceased, ceased);
+  assert_int_equal(b.do_not_contact, dnc);
+  store_borrower_free(&b);
+  store_timers_free(t, reminders);
+  store_rollback(st);
+  store_close(st);
+}
+
+static void test_a_cease_between_two_reminders_stops_the_second(void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      2, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
+}
+
+static void test_a_cease_is_checked_with_the_next_read_ahead(void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      3, "UPDATE borrowers SET ceased = 1 WHERE id = 'B1'", 1, 0);
+}
+
+static void test_a_do_not_contact_between_two_reminders_stops_the_second(
+    void **state) {
+  (void)state;
+  a_flag_recorded_between_two_reminders_is_seen(
+      3, "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'", 0, 1);
+}
+
+/* The borrower's cap is counted when the guard asks, not read ahead: a
+ * message another node queued to B1 between the two reminders counts. */
+static void test_a_cap_reached_between_two_reminders_is_counted(void **state) {
+  store *st = open_store();
+  store_timer *t = second_reminder_after(
+      st, 2, "INSERT INTO messages (case_id, borrower_id, channel, template, "
+          "status, at) VALUES ('C1', 'B1', 'sms', 'r', 'queued', 150)");
+  rc_time times[4];
+  int n = 0;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_contact_times(st, NULL, "B1", "sms", 0, 0, 4, times,
+                                       &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 1);
+  store_timers_free(t, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+}
+
+static void add_task(store *st, const char *case_id) {
+  store_task t = {.case_id = case_id, .kind = "call", .queue = "calls",
+                  .state = "new", .fields = "{}", .due = 100, .at = 100};
+  int64_t id;
+  rc_error err;
+  assert_int_equal(store_task_insert(st, &t, &id, &err), RC_OK);
+}
+
+/* A batch's move of a case cancels its open tasks; the claim says which
+ * of its cases have any, so a case with none costs no statement (most
+ * have none). A task the batch added itself is still cancelled. A
+ * statement trigger counts the cancels sent: C1's and C3's, not C2's. */
+static void test_a_case_with_no_task_sends_no_cancel(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  PGconn *other;
+  int n;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  add_task(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "CREATE TABLE cancels(n int); CREATE FUNCTION "
+                   "count_cancel() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   "BEGIN INSERT INTO cancels VALUES (1); RETURN NULL; END "
+                   "$$; CREATE TRIGGER count_cancel AFTER UPDATE ON tasks "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION count_cancel()"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  store_timers_free(t, n);
+  assert_int_equal(store_tasks_cancel_scoped(st, "C1", &err), RC_OK);
+  assert_int_equal(store_tasks_cancel_scoped(st, "C2", &err), RC_OK);
+  add_task(st, "C3");
+  assert_int_equal(store_tasks_cancel_scoped(st, "C3", &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM tasks WHERE status = "
+                              "'cancelled'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM cancels"), 2);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -763,6 +978,22 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_holds_its_timers_by_their_lock, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_reminders_borrower_is_read_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_between_two_reminders_stops_the_second, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_is_checked_with_the_next_read_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_do_not_contact_between_two_reminders_stops_the_second, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cap_reached_between_two_reminders_is_counted, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_a_case_with_no_task_sends_no_cancel,
+                                      setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -425,6 +425,9 @@ struct store_ops {
                        const char *channel, rc_time since,
                        int64_t exclude_message, int max, rc_time *times, int *n,
                        rc_error *err);
+  /* store.h: store_borrower_decided. NULL: a read is never older than
+   * the decision made on it (one writer). */
+  int (*borrower_decided)(store *st, const store_borrower *b, rc_error *err);
   int (*last_conversation)(store *st, const char *borrower_id, rc_time *at,
                            rc_error *err);
   int (*last_contact)(store *st, const char *case_id, const char *borrower_id,

@@ -91,6 +91,21 @@ typedef struct pg {
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
   pg_cache batch; /* what this transaction's timer claim read (pg.h) */
+  /* The borrower of the claim's next reminder, read while this one runs
+   * (borrower_ahead): whose ("" none), for the step of which timer, its
+   * statement's place in pend (1-based; 0 when read), and its rows. */
+  char ahead_id[256];
+  int64_t ahead_for, step_timer;
+  int ahead_at;
+  PGresult *ahead;
+  /* The borrower flags the guard last decided on ("" none), not yet
+   * checked (op_borrower_decided): the next read ahead carries the check,
+   * else the commit. */
+  char check_id[256];
+  int check_ceased, check_dnc;
+  /* This transaction created a task: the claim's word that a case has
+   * none (pg_cache_case_tasks) may be old. */
+  int tasks_added;
   /* The case this transaction last read, or "": cases are never deleted,
    * so an event for it needs no answer to know it went in (op_event_put).
    * Forgotten with a savepoint undone (an insert of it may go with it). */
@@ -162,6 +177,9 @@ static void a_real(args *a, double x) {
   a->n++;
 }
 
+static const char borrower_changed[] = "check the borrower the guard read";
+static int check_send(pg *st, rc_error *err);
+
 /* The error of a failed result. A constraint the store did not expect to
  * fail is a bug in recoup: RC_EINTERNAL, as the SQLite backend says it
  * (backend.h's "Errors" says RC_ESTORE; the engine and test_store.c
@@ -169,6 +187,11 @@ static void a_real(args *a, double x) {
 static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+
+  /* A borrower's cease or do-not-contact another node recorded after the
+   * guard's read (check_sql): run again, the read sees it. */
+  if (what == borrower_changed && state && strcmp(state, "22P02") == 0)
+    st->base.contended = 1;
 
   /* A payment's ref another node recorded after this transaction looked
    * for it (op_payment_put): the transaction is run again, and its look
@@ -219,6 +242,21 @@ static void unpaid_drop(pg *st) {
   st->unpaid = NULL;
 }
 
+/* The borrower read ahead is forgotten (its statement, if still in the
+ * pipeline, is read and thrown away there). */
+static void ahead_drop(pg *st) {
+  st->ahead_id[0] = '\0';
+  st->ahead_at = 0;
+  PQclear(st->ahead);
+  st->ahead = NULL;
+}
+
+/* The claim's cases are no longer this transaction's to rely on. */
+static void batch_clear(pg *st) {
+  pg_cache_clear(&st->batch);
+  ahead_drop(st);
+}
+
 static int rows_write(pg *st, const char *sql, rc_error *err);
 
 /* Queues sql (preparing it first on this connection if need be) in the
@@ -233,7 +271,11 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   unpaid_drop(st);
   /* The reads a job makes before it writes (a light savepoint's undo
    * needs them not to count); a function called by SELECT may write. */
-  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) st->changes++;
+  if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) {
+    st->changes++;
+    /* This transaction's own change to a borrower is seen by its reads. */
+    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) ahead_drop(st);
+  }
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if (rows_write(st, sql, err) != RC_OK) return -1;
@@ -258,6 +300,59 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   return 0;
 }
 
+/* Reads pend[i]'s result: *out the rows (the caller's), or NULL when it
+ * failed (the first failure in *rc and err) or was skipped after one.
+ * -1 when the connection broke: no more results. */
+static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
+  PGresult *r = PQgetResult(st->c);
+  ExecStatusType s = PQresultStatus(r);
+
+  *out = NULL;
+  if (!r) {
+    if (*rc == RC_OK) *rc = pg_fail(st->c, NULL, st->pend[i].what, err);
+    return -1;
+  }
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
+    if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
+      failed(st, r, st->pend[i].what, err);
+      *rc = err && err->code ? err->code : RC_ESTORE;
+    }
+    PQclear(r);
+  } else {
+    *out = r;
+  }
+  PQclear(PQgetResult(st->c)); /* the NULL that ends a statement's */
+  return 0;
+}
+
+/* r, pend[i]'s rows: kept when they are the borrower read ahead and it
+ * is still wanted, else freed. */
+static void ahead_keep(pg *st, int i, PGresult *r) {
+  if (i == st->ahead_at - 1 && st->ahead_id[0] && !st->ahead)
+    st->ahead = r;
+  else
+    PQclear(r);
+}
+
+/* Reads the results up to the borrower read ahead, not waiting for the
+ * statements queued after it: the server has answered it already, most
+ * often, while this node ran the step before. */
+static int pipe_read_ahead(pg *st, rc_error *err) {
+  int rc = RC_OK, n = st->ahead_at, i;
+
+  for (i = 0; i < n; i++) {
+    PGresult *r;
+    if (pipe_take(st, i, &r, &rc, err) != 0) break;
+    ahead_keep(st, i, r);
+  }
+  if (i < n) i++; /* the broken one is read too */
+  memmove(st->pend, st->pend + i, (size_t)(st->npend - i) * sizeof *st->pend);
+  st->npend -= i;
+  st->ahead_at = 0;
+  return rc;
+}
+
 /* Sends what is queued and reads every result, in order, to the sync:
  * the first failure is the answer (RC_ESTORE or RC_EINTERNAL, err set);
  * a statement the server skipped after it says nothing more. With keep,
@@ -270,29 +365,18 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF) return RC_OK;
   if (!PQpipelineSync(st->c)) {
     st->npend = 0;
+    st->ahead_at = 0;
     return pg_fail(st->c, NULL, "sending to the server", err);
   }
   for (i = 0; i < st->npend; i++) {
-    PGresult *r = PQgetResult(st->c);
-    ExecStatusType s = PQresultStatus(r);
-    if (!r) { /* the connection broke: no more results */
-      if (rc == RC_OK) rc = pg_fail(st->c, NULL, st->pend[i].what, err);
-      break;
-    }
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-      if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
-      if (s != PGRES_PIPELINE_ABORTED && rc == RC_OK) {
-        failed(st, r, st->pend[i].what, err);
-        rc = err && err->code ? err->code : RC_ESTORE;
-      }
-      PQclear(r);
-    } else if (keep && i == st->npend - 1 && rc == RC_OK) {
+    PGresult *r;
+    if (pipe_take(st, i, &r, &rc, err) != 0) break;
+    if (keep && i == st->npend - 1 && rc == RC_OK)
       *keep = r;
-    } else {
-      PQclear(r);
-    }
-    PQclear(PQgetResult(st->c)); /* the NULL that ends a statement's */
+    else
+      ahead_keep(st, i, r);
   }
+  st->ahead_at = 0;
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
   for (int guard = 0; guard < 1000; guard++) {
@@ -527,7 +611,7 @@ static void op_close(store *s) {
 
   if (!st) return;
   for (int i = 0; i < PREP_SLOTS; i++) free(st->prep[i].sql);
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   unpaid_drop(st);
   for (int t = 0; t < KEPT_N; t++) /* a transaction left open is not kept */
     pg_rows_clear(&st->kept[t]);
@@ -728,7 +812,7 @@ static int reconnect(pg *st, rc_error *err) {
   PQfinish(st->c);
   st->c = NULL;
   st->npend = 0;
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   for (int i = 0; i < PREP_SLOTS; i++) st->prep[i].prepared = 0;
   if ((rc = session(st, err)) != RC_OK) return rc;
   slot_take(st);
@@ -933,7 +1017,9 @@ static int op_begin(store *s, int nested, rc_error *err) {
     return exec(st, "SAVEPOINT ev", NULL, "savepoint", NULL, err);
   }
   pg_conflict_take(); /* a failure before this one's begin */
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
+  st->check_id[0] = '\0';
+  st->tasks_added = 0;
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   st->nfigs = 0;
@@ -967,7 +1053,7 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
   if (!keep) {
     /* It may have undone a claim, and its locks with it; the figures
      * added inside it are forgotten with the rest. */
-    pg_cache_clear(&st->batch);
+    batch_clear(st);
     st->seen_case[0] = '\0';
     st->unseen_ref[0] = '\0';
     st->nfigs = 0;
@@ -1002,7 +1088,7 @@ static int end_light(pg *st, int keep, rc_error *err) {
     if (rc != RC_OK && !st->base.contended) st->base.replay = 1;
     return rc;
   }
-  pg_cache_clear(&st->batch);
+  batch_clear(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   if (st->npend) rc = pipe_sync(st, NULL, NULL);
@@ -1022,17 +1108,19 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
   st->light = 0;
-  pg_cache_clear(&st->batch); /* the cases' locks end here */
+  batch_clear(st); /* the cases' locks end here */
   unpaid_drop(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
   if (!keep) {
     st->nfigs = 0;
     counts_forget(st);
+    st->check_id[0] = '\0';
   }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
-  rc = figs_write(st, keep ? err : NULL);
+  rc = check_send(st, keep ? err : NULL);
+  if (rc == RC_OK) rc = figs_write(st, keep ? err : NULL);
   if (rc == RC_OK) rc = counts_write(st, keep ? err : NULL);
   st->known_id[0] = '\0';
   if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
@@ -1142,6 +1230,7 @@ static int op_timers_claim(store *s, rc_time until, int max,
   }
   *n = PQntuples(r);
   *out = t;
+  ahead_drop(st);
   /* The cases' locks last as long as the batch's transaction: outside
    * one, they are gone already. */
   if (!in_batch(st)) {
@@ -1167,6 +1256,7 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
    * in one round trip with the writes queued before it, prepared; queued
    * itself when the count is known (pg_cache_timer_held). */
   a_int(&a, t->id);
+  st->step_timer = t->id; /* its step's borrower read sends the next's */
   if (in_batch(st) && pg_cache_timer_held(&st->batch, t->id)) {
     *deleted = 1;
     return rows_keep(st, KEPT_ENDS, &a, err); /* sent with the batch's */
@@ -1351,7 +1441,7 @@ static int op_release(store *s, int what, int64_t id, const store_lease *lease,
     return rc_error_set(err, RC_EINTERNAL, NULL, "unknown claim %d", what);
   a_text(&a, lease_node(st, lease));
   a_int(&a, id);
-  if (what == STORE_CLAIM_TIMER) pg_cache_clear(&st->batch);
+  if (what == STORE_CLAIM_TIMER) batch_clear(st);
   return exec(st, sql[what], &a, "give back claims", NULL, err);
 }
 
@@ -2055,6 +2145,7 @@ static int op_task_put(store *s, const store_task *t, int64_t *id,
   a_int(&a, t->at);
   a_text(&a, t->channel);
   a_real(&a, t->priority);
+  PG(s)->tasks_added = 1;
   rc = one(PG(s),
            "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
            "fields, state, keep, at, channel, priority) VALUES ($1, $2, $3, "
@@ -2134,10 +2225,16 @@ static int op_task_take(store *s, int64_t id, const char *user, int how,
 
 static int op_tasks_cancel_scoped(store *s, const char *case_id,
                                   rc_error *err) {
+  pg *st = PG(s);
   args a = {0};
 
+  /* A case of the batch's claim that had none: another writer adds a
+   * task only in the case's step, which waits for this batch. */
+  if (in_batch(st) && !st->tasks_added &&
+      !pg_cache_case_tasks(&st->batch, case_id))
+    return RC_OK;
   a_text(&a, case_id);
-  return exec(PG(s),
+  return exec(st,
               "UPDATE tasks SET status = 'cancelled' WHERE case_id = $1 AND "
               "keep = 0 AND status IN ('open', 'claimed')",
               &a, "cancel tasks", NULL, err);
@@ -2826,20 +2923,135 @@ void pg_read_borrower(const PGresult *r, int row, int col,
   out->area = dup_col(r, row, col + 10);
 }
 
+static const char borrower_sql[] =
+    "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+    "WHERE b.id = $1 ORDER BY k.position";
+
+/* $1 the borrower, $2 ceased and $3 do_not_contact as the guard decided:
+ * a difference is a failed cast (22P02), which failed() takes for a
+ * conflict. A missing borrower passes: the guard read none. */
+#define CHECK_EXPR                                                     \
+  "(SELECT CASE WHEN ceased = $2 AND do_not_contact = $3 THEN true " \
+  "ELSE ('changed: ' || id)::int::bool END FROM borrowers WHERE id = $1)"
+static const char check_sql[] = "SELECT " CHECK_EXPR;
+
+/* The borrower read ahead, carrying the check of the guard's last
+ * decision ($4 the borrower read). */
+static const char borrower_check_sql[] =
+    "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
+    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+    "WHERE b.id = $4 AND coalesce(" CHECK_EXPR ", true) ORDER BY k.position";
+
+/* The guard's last decision's check, by itself (the commit's). */
+static int check_send(pg *st, rc_error *err) {
+  args a = {0};
+  int rc;
+
+  if (!st->check_id[0]) return RC_OK;
+  a_text(&a, st->check_id);
+  a_int(&a, st->check_ceased);
+  a_int(&a, st->check_dnc);
+  rc = queue(st, check_sql, &a, borrower_changed, err);
+  st->check_id[0] = '\0'; /* after: a holds it */
+  return rc;
+}
+
+/* The guard decided on b's flags as read; a read ahead is older than the
+ * decision, so they are checked where they are now, later than any read
+ * of this transaction, without waiting: with the next read ahead, else at
+ * the commit. A borrower decided on again the same needs one check. */
+static int op_borrower_decided(store *s, const store_borrower *b,
+                               rc_error *err) {
+  pg *st = PG(s);
+
+  /* Outside the engine's transaction it was read and decided at once. */
+  if (st->base.depth == 0 || st->manual) return RC_OK;
+  if (st->check_id[0] && (strcmp(st->check_id, b->id) != 0 ||
+                          st->check_ceased != b->ceased ||
+                          st->check_dnc != b->do_not_contact) &&
+      check_send(st, err) != RC_OK)
+    return RC_ESTORE;
+  if (strlen(b->id) >= sizeof st->check_id) {
+    st->check_id[0] = '\0';
+    return RC_OK; /* longer than any id recoup accepts: none to check */
+  }
+  snprintf(st->check_id, sizeof st->check_id, "%s", b->id);
+  st->check_ceased = b->ceased;
+  st->check_dnc = b->do_not_contact;
+  return RC_OK;
+}
+
+/* Sends the read of the borrower of the claim's reminder after this
+ * step's, not waiting for it: the server answers it while this node runs
+ * the step, and the next step finds it read. A reminder so reads its
+ * borrower one step early (a batch's messages wait for its commit); the
+ * guard's decision on it is checked later (op_borrower_decided), so a
+ * cease or do-not-contact another node records meanwhile still stops its
+ * message. */
+static void borrower_ahead(pg *st) {
+  const char *next;
+  int check;
+  args a = {0};
+
+  if (!in_batch(st) || st->ahead_id[0] || st->npend + 2 > PIPE_MAX ||
+      !(next = pg_cache_borrower_after(&st->batch, st->step_timer,
+                                       &st->ahead_for)) ||
+      strlen(next) >= sizeof st->ahead_id)
+    return;
+  if ((check = st->check_id[0] != '\0')) {
+    a_text(&a, st->check_id);
+    a_int(&a, st->check_ceased);
+    a_int(&a, st->check_dnc);
+  }
+  a_text(&a, next);
+  if (pipe_send(st, check ? borrower_check_sql : borrower_sql, &a,
+                check ? borrower_changed : "read borrower", NULL) != 0)
+    return;
+  st->check_id[0] = '\0';
+  snprintf(st->ahead_id, sizeof st->ahead_id, "%s", next);
+  st->ahead_at = st->npend;
+  /* The server answers what it has now, not at the next sync. */
+  if (!PQsendFlushRequest(st->c) || PQflush(st->c) != 0) ahead_drop(st);
+}
+
+/* The borrower read ahead for this step, if it is id's: its rows, or
+ * NULL (err set when reading them failed: r is then NULL too). */
+static PGresult *borrower_read_ahead(pg *st, const char *id, int *rc,
+                                     rc_error *err) {
+  PGresult *r;
+
+  *rc = RC_OK;
+  if (!st->ahead_id[0]) return NULL;
+  if (st->ahead_for != st->step_timer) { /* a step that read none */
+    ahead_drop(st);
+    return NULL;
+  }
+  if (strcmp(st->ahead_id, id) != 0) return NULL;
+  if (st->ahead_at && (*rc = pipe_read_ahead(st, err)) != RC_OK) {
+    ahead_drop(st);
+    return NULL;
+  }
+  r = st->ahead;
+  st->ahead = NULL;
+  st->ahead_id[0] = '\0';
+  return r;
+}
+
 static int op_borrower_get(store *s, const char *id, store_borrower *out,
                            rc_error *err) {
+  pg *st = PG(s);
   args a = {0};
   PGresult *r;
+  int rc;
 
   memset(out, 0, sizeof *out);
   a_text(&a, id);
-  r = run(PG(s),
-          "SELECT " PG_BORROWER_COLS
-          ", k.kind, k.value, k.name, k.relation "
-          "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
-          "WHERE b.id = $1 ORDER BY k.position",
-          &a, "read borrower", err);
+  r = borrower_read_ahead(st, id, &rc, err);
+  if (rc != RC_OK) return rc;
+  if (!r) r = run(st, borrower_sql, &a, "read borrower", err);
   if (!r) return RC_ESTORE;
+  borrower_ahead(st);
   if (PQntuples(r) == 0) {
     PQclear(r);
     return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
@@ -4043,6 +4255,7 @@ const store_ops store_pg_ops = {
     .variant_get = op_variant_get,
     .message_case = op_message_case,
     .contact_times = op_contact_times,
+    .borrower_decided = op_borrower_decided,
     .last_conversation = op_last_conversation,
     .last_contact = op_last_contact,
     .reply_case = op_reply_case,

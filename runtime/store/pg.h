@@ -67,6 +67,9 @@ int pg_schema_read_version(PGconn *c, rc_error *err);
 PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 enum { PG_CLAIM_CASE = 5 };
+/* The column of a batch's timer claim that says whether the held case
+ * has tasks a move cancels (open or claimed, not kept). */
+#define PG_CLAIM_TASKS "tasks_to_cancel"
 
 /* pg_claim_timers' rows, in the caller's open transaction, only locked:
  * no lease is written, so the timers are the transaction's until it ends
@@ -158,6 +161,7 @@ typedef struct pg_cache {
   PGresult *rows; /* the claim's; owned */
   pg_cache_entry *slots;
   int nslots;
+  int tasks; /* rows' PG_CLAIM_TASKS column, or -1 */
 } pg_cache;
 
 /* What an entry stands for: a case, a claimed timer, a claimed event. */
@@ -176,6 +180,14 @@ void pg_cache_clear(pg_cache *k);
 
 /* The row of that kind and id is no longer what was read (a write). */
 void pg_cache_forget(pg_cache *k, int kind, const char *id);
+
+/* The borrower of the case of the claim's timer after timer (its id in
+ * *next), or NULL when there is none or its case is not held. */
+const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next);
+
+/* 0 when the claim saw the held case with no task its move cancels, else
+ * 1 (it had some, or the claim did not say). */
+int pg_cache_case_tasks(pg_cache *k, const char *case_id);
 
 /* The case's timers may have been deleted (a cancel): their ends ask the
  * server again. */

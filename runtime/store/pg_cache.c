@@ -74,6 +74,7 @@ static int fill(pg_cache *k, PGresult *r, int first) {
   }
   k->rows = r;
   k->nslots = size;
+  k->tasks = PQfnumber(r, PG_CLAIM_TASKS);
   for (int i = 0; i < n; i++) {
     int held = !PQgetisnull(r, i, PG_CLAIM_CASE);
     add(k, first, i, 0, 0);
@@ -98,6 +99,15 @@ void pg_cache_forget(pg_cache *k, int kind, const char *id) {
 void pg_cache_timers_cut(pg_cache *k, const char *case_id) {
   pg_cache_entry *e = case_id ? find(k, PG_CACHE_CASE, case_id) : NULL;
   if (e) e->cut = 1;
+}
+
+int pg_cache_case_tasks(pg_cache *k, const char *case_id) {
+  pg_cache_entry *e = find(k, PG_CACHE_CASE, case_id);
+
+  /* A case another transaction held is not the claim's to speak for. */
+  if (!e || k->tasks < 0 || PQgetisnull(k->rows, e->row, PG_CLAIM_CASE))
+    return 1;
+  return PQgetvalue(k->rows, e->row, k->tasks)[0] != 'f';
 }
 
 int pg_cache_timer_held(pg_cache *k, int64_t id) {
@@ -127,4 +137,19 @@ int pg_cache_case(pg_cache *k, const char *id, store_case *out) {
   if (out->id) return 1;
   store_case_free(out);
   return 0;
+}
+
+const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next) {
+  char key[24];
+  pg_cache_entry *t;
+  int row;
+
+  snprintf(key, sizeof key, "%" PRId64, timer);
+  if (!(t = find(k, PG_CACHE_TIMER, key))) return NULL;
+  row = t->row + 1;
+  if (row >= PQntuples(k->rows) ||
+      PQgetisnull(k->rows, row, PG_CLAIM_CASE + 1))
+    return NULL;
+  *next = strtoll(PQgetvalue(k->rows, row, 0), NULL, 10);
+  return PQgetvalue(k->rows, row, PG_CLAIM_CASE + 1);
 }

@@ -25,10 +25,12 @@
  * the rows it picks and skips those another claimer has locked; the
  * UPDATE then marks them. `held` locks their cases, skipping those
  * another transaction holds (a timer's claim is not undone for that: its
- * step reads the case itself, as before). Not the borrowers: a step reads
- * its borrower when it runs, so that a cease or do-not-contact another
- * node commits during this batch stops the next message at once, as
- * before (a borrower read with the claim would be up to a batch old).
+ * step reads the case itself, as before). Not the borrowers: a step's
+ * borrower is read as the step before it runs (pg.c, borrower_ahead), and
+ * the guard's decision on it is checked later still (op_borrower_decided),
+ * so that a cease or do-not-contact another node commits during this
+ * batch stops its next message (a borrower read with the claim would be
+ * up to a batch old, and send the batch round again more often).
  * RETURNING comes in no stated order: the outer SELECT puts the batch in
  * the order the sweep fires it. */
 static const char claim_timers_sql[] =
@@ -50,15 +52,18 @@ static const char claim_timers_sql[] =
  * the server's work a reminder) for a claim that a commit ends anyway; a
  * node killed mid-batch loses them at once (its transaction rolls back)
  * rather than at its lease's end. What outlives the batch (a busy case's
- * timers) is claimed apart, under a lease (timers_retry_sql). $1 until,
- * $2 max, $3 now. */
+ * timers) is claimed apart, under a lease (timers_retry_sql). Whether a
+ * held case has tasks its move would cancel comes along (most have none:
+ * the move then sends no cancel). $1 until, $2 max, $3 now. */
 static const char lock_timers_sql[] =
     "WITH due AS (SELECT id, case_id, due, event, data FROM timers t "
     "WHERE due <= $1 AND " FREE("t", NOW("$3")) " ORDER BY due, id "
     "LIMIT $2 FOR UPDATE SKIP LOCKED), "
     "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE id IN (SELECT "
     "case_id FROM due) FOR NO KEY UPDATE SKIP LOCKED) "
-    "SELECT k.id, k.case_id, k.due, k.event, k.data, h.* "
+    "SELECT k.id, k.case_id, k.due, k.event, k.data, h.*, "
+    "EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = h.id AND t.keep = 0 "
+    "AND t.status IN ('open', 'claimed')) AS " PG_CLAIM_TASKS " "
     "FROM due k LEFT JOIN held h ON h.id = k.case_id "
     "ORDER BY k.due, k.id";
 

@@ -823,6 +823,11 @@ int store_contact_times(store *st, const char *case_id, const char *borrower_id,
                                 exclude_message, max, times, n, err);
 }
 
+int store_borrower_decided(store *st, const store_borrower *b, rc_error *err) {
+  return st->ops->borrower_decided ? st->ops->borrower_decided(st, b, err)
+                                   : RC_OK;
+}
+
 int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
                             rc_error *err) {
   return st->ops->last_conversation(st, borrower_id, at, err);

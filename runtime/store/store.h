@@ -459,6 +459,12 @@ int store_contact_times(store *st, const char *case_id, const char *borrower_id,
                         const char *channel, rc_time since,
                         int64_t exclude_message, int max, rc_time *times,
                         int *n, rc_error *err);
+/* The guard decided on b's ceased and do_not_contact as read. A store
+ * whose read may be older than the decision (PostgreSQL reads a batch's
+ * borrowers ahead) checks them against the borrower as it is now: when
+ * another writer changed them since, the transaction fails at its commit
+ * as contended (store_contended), and runs again to read them anew. */
+int store_borrower_decided(store *st, const store_borrower *b, rc_error *err);
 /* When a call with the borrower last reached them (a call task completed
  * with reached = true); RC_ENOTFOUND when never. */
 int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
