@@ -578,6 +578,36 @@ static void test_an_events_claim_looks_at_the_oldest_only(void **state) {
   PQclear(pgt_exec(f->c, "COMMIT"));
 }
 
+/* A node that fell behind: thousands of events queued in a table never
+ * analysed (autovacuum had not come by). The claim reads the oldest few,
+ * not every queued event (the planner, taking the queued for a handful,
+ * read them all through a bitmap and sorted them at every claim). */
+static void test_an_events_claim_reads_few_of_a_backlog(void **state) {
+  fixture *f = *state;
+  const char *params[2] = {"2", "1000"};
+  char sql[2048];
+  PGresult *r;
+  int most = 0;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO events(case_id, type, at) SELECT "
+                   "'C' || (1 + i % 50), 'paid', i "
+                   "FROM generate_series(0, 1999) i"));
+  snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s",
+           pg_claim_event_cases_sql);
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = PQexecParams(f->c, sql, 2, NULL, params, NULL, NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
+    if (strstr(line, " on events e") && rows && atoi(rows + 5) > most)
+      most = atoi(rows + 5);
+  }
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  assert_in_range(most, 1, 8);
+}
+
 /* A case whose events fill the few a claim looks at, held by another
  * transaction (a node working through its backlog, a DBA's session):
  * the claim skips its row and took nothing, so a healthy case's event
@@ -771,6 +801,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_events_claim_looks_at_the_oldest_only, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_events_claim_reads_few_of_a_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_held_cases_backlog_does_not_stop_the_others, setup, teardown),
       cmocka_unit_test_setup_teardown(test_claiming_events_needs_a_transaction,
