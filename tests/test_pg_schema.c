@@ -455,6 +455,37 @@ static void test_a_version_3_book_is_upgraded(void **state) {
                    1);
 }
 
+/* A book of version 4 (an arm's payments counted by a trigger at each
+ * payment) keeps what it counted, and its trigger counts the payments
+ * made by hand; a node's transaction counts its own (pg.c), so the
+ * trigger leaves them. */
+static void test_a_version_4_book_is_upgraded(void **state) {
+  fixture *f = *state;
+  static const char recovered[] =
+      "SELECT sum(recovered) FROM figures_arms WHERE arm = 'soft'";
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 4, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO variants VALUES ('C2', 'tone', 'soft');"
+                         "INSERT INTO payments(case_id, amount, ref, at) "
+                         "VALUES ('C2', 300, 'p1', 1)"));
+  assert_int_equal(pgt_value(f->c, recovered), 300);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(pgt_value(f->c, recovered), 300);
+  PQclear(pgt_exec(f->c, "INSERT INTO payments(case_id, amount, ref, at) "
+                         "VALUES ('C2', 20, 'p2', 2)"));
+  assert_int_equal(pgt_value(f->c, recovered), 320);
+  PQclear(pgt_exec(f->c,
+                   "BEGIN;"
+                   "SELECT set_config('recoup.counts', 'node', true);"
+                   "INSERT INTO payments(case_id, amount, ref, at) "
+                   "VALUES ('C2', 5, 'p3', 3);"
+                   "COMMIT"));
+  assert_int_equal(pgt_value(f->c, recovered), 320);
+}
+
 /* A run's rows are id .. id + n - 1, and the next run starts past the
  * most a run may hold, so that two nodes never hand out one id. */
 static void test_journal_runs_read_as_rows(void **state) {
@@ -517,6 +548,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_version_2_book_is_upgraded, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_a_version_3_book_is_upgraded, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_version_4_book_is_upgraded, setup,
                                       teardown),
   };
   if (!pgt_cluster_url()) return 1;

@@ -185,6 +185,67 @@ static void test_a_batch_counts_its_cases_once(void **state) {
   store_close(st);
 }
 
+/* Sums column col of every row a store read gives (col in the ud's
+ * first int64_t, the sum in its second). */
+static int sum_col(void *ud, const store_value *cols, int n) {
+  int64_t *s = ud;
+  if (s[0] < n) s[1] += cols[s[0]].i;
+  return 0;
+}
+
+/* What the arms recovered: the console's figure and the report's. */
+static void arms_recovered(store *st, int64_t *figure, int64_t *report) {
+  int64_t f[2] = {4, 0}, r[2] = {5, 0};
+  rc_error err;
+  assert_int_equal(store_figures_arms(st, sum_col, f, &err), RC_OK);
+  assert_int_equal(store_report_variants(st, sum_col, r, &err), RC_OK);
+  *figure = f[1];
+  *report = r[1];
+}
+
+/* A node sums its transaction's payments by case and adds them to their
+ * arms at its commit (schema 5): two nodes adding to one arm at once
+ * count each payment once, a savepoint rolled back takes its payment
+ * with it, a payment outside a transaction is the trigger's, and a case
+ * put in an arm after its payment in the same transaction counts under
+ * that arm, as the report sums it (the trigger missed it). */
+static void test_two_nodes_count_their_payments_to_one_arm(void **state) {
+  store *one = open_store(), *two = open_store();
+  int64_t figure, report;
+  rc_error err;
+  (void)state;
+  add_case(one, "C1");
+  add_case(one, "C2");
+  add_case(one, "C3");
+  add_case(one, "C4");
+  assert_int_equal(store_variant_put(one, "C1", "tone", "soft", &err), RC_OK);
+  assert_int_equal(store_variant_put(one, "C2", "tone", "soft", &err), RC_OK);
+  assert_int_equal(store_variant_put(one, "C3", "tone", "firm", &err), RC_OK);
+  assert_int_equal(store_begin(one, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C1", 300, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C3", 50, "R2", 1, &err), RC_OK);
+  assert_int_equal(store_begin(two, &err), RC_OK);
+  assert_int_equal(store_payment_insert(two, "C2", 200, "R3", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(two, "C1", 100, NULL, 1, &err), RC_OK);
+  assert_int_equal(store_commit(two, &err), RC_OK);
+  assert_int_equal(store_savepoint(one, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C1", 1000, "R4", 1, &err), RC_OK);
+  assert_int_equal(store_rollback_to(one, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C2", 7, "R5", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C4", 40, "R6", 1, &err), RC_OK);
+  assert_int_equal(store_variant_put(one, "C4", "tone", "soft", &err), RC_OK);
+  assert_int_equal(store_commit(one, &err), RC_OK);
+  assert_int_equal(store_payment_insert(two, "C2", 11, "R7", 1, &err), RC_OK);
+  arms_recovered(two, &figure, &report);
+  assert_int_equal(report, 300 + 50 + 200 + 100 + 7 + 40 + 11);
+  assert_int_equal(figure, report);
+  assert_int_equal(count_rows("SELECT sum(recovered) FROM figures_arms "
+                              "WHERE arm = 'firm'"),
+                   50);
+  store_close(one);
+  store_close(two);
+}
+
 static void add_message(store *st, int64_t *id) {
   store_message m = {.case_id = "C1", .borrower_id = "B1", .channel = "sms",
                      .template_name = "reminder", .body = "\"quoted\" \\ 您好",
@@ -950,6 +1011,8 @@ int main(void) {
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_two_nodes_count_their_payments_to_one_arm, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_sends_its_messages_and_runs_together, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -1112,7 +1112,11 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   unpaid_drop(st);
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
-  if (!keep) {
+  /* A transaction a failure aborted keeps nothing: what the node summed
+   * for it is not sent (the server would refuse it), and the COMMIT
+   * below says it was rolled back. */
+  if (!keep ||
+      (!st->npend && PQtransactionStatus(st->c) == PQTRANS_INERROR)) {
     st->nfigs = 0;
     counts_forget(st);
     st->check_id[0] = '\0';
@@ -2240,6 +2244,16 @@ static int op_tasks_cancel_scoped(store *s, const char *case_id,
               &a, "cancel tasks", NULL, err);
 }
 
+/* In a transaction the node adds a payment to its case's arms
+ * (migration 5: the trigger counts other writers'). */
+static int payment_count(pg *st, const char *case_id, rc_money amount,
+                         rc_error *err) {
+  const int64_t v[4] = {amount, 0, 0, 0};
+
+  return counting(st) ? count_add(st, PG_COUNT_PAID, case_id, NULL, v, err)
+                      : RC_OK;
+}
+
 static int op_payment_put(store *s, const char *case_id, rc_money amount,
                           const char *ref, rc_time at, rc_error *err) {
   args a = {0};
@@ -2258,10 +2272,11 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
   if (ref && amount > 0 && strcmp(st->unseen_ref, ref) == 0 &&
       strcmp(st->seen_case, case_id) == 0) {
     st->unseen_ref[0] = '\0';
-    return exec(st,
-                "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, "
-                "$2, $3, $4)",
-                &a, "record payment", NULL, err);
+    rc = exec(st,
+              "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, "
+              "$2, $3, $4)",
+              &a, "record payment", NULL, err);
+    return rc == RC_OK ? payment_count(st, case_id, amount, err) : rc;
   }
   rc = exec(st,
             "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, $2, "
@@ -2270,7 +2285,7 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ECONFLICT, "ref",
                         "payment ref '%s' was already received", ref);
-  return rc;
+  return rc == RC_OK ? payment_count(st, case_id, amount, err) : rc;
 }
 
 /* An insert that answers its new id. */
@@ -2555,6 +2570,20 @@ static int figs_write(pg *st, rc_error *err) {
 }
 
 /* One counter's sums (pg_count), queued. */
+/* A kind of counter as an index into the statements that write it. */
+static int count_which(int kind) {
+  switch (kind) {
+    case PG_COUNT_STATE:
+      return 0;
+    case PG_COUNT_DUE:
+      return 1;
+    case PG_COUNT_MESSAGE:
+      return 2;
+    default:
+      return 3;
+  }
+}
+
 static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
                      const int64_t v[4], rc_error *err) {
   static const char *const sql[] = {
@@ -2562,14 +2591,15 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
       "SELECT figures_due_add($1, $2, $3)",
       "INSERT INTO figures_messages AS f VALUES ($1, $2, figures_slot()) "
       "ON CONFLICT (status, slot) DO UPDATE SET "
-      "messages = f.messages + EXCLUDED.messages"};
-  int which = kind == PG_COUNT_STATE ? 0 : kind == PG_COUNT_DUE ? 1 : 2;
+      "messages = f.messages + EXCLUDED.messages",
+      "SELECT figures_arm_add($1, 0, $2, 0)"};
+  static const int nsums[] = {4, 2, 1, 1};
+  int which = count_which(kind);
   args a = {0};
 
   a_text(&a, key_a);
   if (which == 0) a_text(&a, key_b);
-  for (int i = 0; i < (which == 0 ? 4 : which == 1 ? 2 : 1); i++)
-    a_int(&a, v[i]);
+  for (int i = 0; i < nsums[which]; i++) a_int(&a, v[i]);
   return exec(st, sql[which], &a, "counters", NULL, err);
 }
 
@@ -2586,21 +2616,28 @@ static int counts_write(pg *st, rc_error *err) {
       "$3::bigint[]) AS u(d, n, b)",
       "INSERT INTO figures_messages AS f SELECT s, m, figures_slot() FROM "
       "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
-      "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages"};
-  static const int ncols[] = {6, 3, 2};
+      "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages",
+      /* The arms the cases are in when the sums are written: those the
+       * report sums their payments under. An arm's workflow is written
+       * with its slot's first row only, as figures_arm_add does. */
+      "INSERT INTO figures_arms AS f SELECT v.experiment, v.arm, "
+      "min(c.workflow), 0, sum(u.r)::bigint, 0, figures_slot() FROM "
+      "unnest($1::text[], $2::bigint[]) AS u(k, r) JOIN variants v ON "
+      "v.case_id = u.k JOIN cases c ON c.id = u.k GROUP BY v.experiment, "
+      "v.arm ON CONFLICT (experiment, arm, slot) DO UPDATE SET recovered = "
+      "f.recovered + EXCLUDED.recovered"};
+  static const int ncols[] = {6, 3, 2, 2};
   int rc = RC_OK;
 
-  for (int which = 0; which < 3 && rc == RC_OK; which++) {
-    int kind = which == 0 ? PG_COUNT_STATE
-               : which == 1 ? PG_COUNT_DUE
-                            : PG_COUNT_MESSAGE;
+  for (int which = 0; which < 4 && rc == RC_OK; which++) {
     pg_rows rows = {.ncols = ncols[which]};
     char *cols[6] = {0};
     args a = {0};
     for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
       const pg_count *k = &st->counts.v[i];
       args row = {0};
-      if (k->kind != kind || !(k->v[0] || k->v[1] || k->v[2] || k->v[3]))
+      if (count_which(k->kind) != which ||
+          !(k->v[0] || k->v[1] || k->v[2] || k->v[3]))
         continue;
       a_text(&row, k->a);
       if (which == 0) a_text(&row, k->b);

@@ -208,12 +208,18 @@ const PGresult *pg_cache_case_row(pg_cache *k, const char *id, int *row);
 /* --- counters summed in the node (pg_counts.c) ------------------------ */
 
 /* The console's counters that a transaction's writes move (cases by
- * workflow and state, open cases by due date, messages by status),
+ * workflow and state, open cases by due date, messages by status, what
+ * the arms of experiments recovered),
  * summed through it and written once at its end, as the day's figures
  * are: a trigger's upsert at every write was half a transition's time on
  * the server. Each is a kind, a key of up to two parts and four sums. */
 enum { PG_COUNTS_MAX = 64, PG_COUNT_PART = 128 };
-enum { PG_COUNT_STATE = 's', PG_COUNT_DUE = 'd', PG_COUNT_MESSAGE = 'm' };
+enum {
+  PG_COUNT_STATE = 's',
+  PG_COUNT_DUE = 'd',
+  PG_COUNT_MESSAGE = 'm',
+  PG_COUNT_PAID = 'p' /* a case's payments, for its experiments' arms */
+};
 typedef struct pg_count {
   int kind;
   char a[PG_COUNT_PART], b[PG_COUNT_PART]; /* zero-filled */
