@@ -1243,7 +1243,8 @@ static int copy_book_row(void *ud, const store_value *cols, int ncols) {
 
 /* A book moved in (migrate-store) comes without the journal's chain,
  * which the store derives: every case's runs are chained again from the
- * runs copied, and read as they were. */
+ * runs copied, and read as they were; so is the mark of a case's open
+ * tasks, from the tasks copied. */
 static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   char from[1100];
   store *st, *to;
@@ -1257,6 +1258,7 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   note(st, "L1", "a");
   note(st, "L2", "b");
   note(st, "L1", "c");
+  add_step_task(st, "L2", 0);
   snprintf(from, sizeof from, "%s", path);
   snprintf(path, sizeof path, "%s.to", from);
   unlink(path);
@@ -1273,6 +1275,9 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   assert_int_equal(count_rows("SELECT journal_last FROM cases WHERE id = "
                               "'L1'"),
                    3);
+  assert_int_equal(count_rows("SELECT group_concat(id) = 'L2' FROM cases "
+                              "WHERE tasks_open"),
+                   1);
   store_journal_each(to, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 2);
   assert_string_equal(rows.kind[0], "a");
