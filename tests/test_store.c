@@ -1085,7 +1085,7 @@ static void test_upgrade_chains_each_case_s_journal(void **state) {
 
 /* Statements of the kinds a step may skip, on every connection opened
  * since tracing began (sqlite3_trace_v2), counted while counting. */
-static int counting, tasks_cancels, head_reads;
+static int counting, tasks_cancels, head_reads, events_claims;
 
 static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -1094,6 +1094,7 @@ static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
   if (!strncmp(sql, "UPDATE tasks SET status = 'cancelled'", 37))
     tasks_cancels++;
   if (!strncmp(sql, "SELECT journal_last", 19)) head_reads++;
+  if (!strncmp(sql, "SELECT e.id, e.case_id", 22)) events_claims++;
   return 0;
 }
 
@@ -1227,6 +1228,64 @@ static void test_upgrade_marks_the_cases_with_open_tasks(void **state) {
   assert_int_equal(open_tasks("L1"), 0);
   assert_int_equal(open_tasks("L2"), 1);
   store_close(st);
+}
+
+/* The claim's answer: how many events, each handled (deleted) or, with
+ * park, parked. */
+static int claim_events(store *st, int park) {
+  store_event *evs;
+  int n;
+  rc_error err;
+  assert_int_equal(store_events_claim(st, 10, NULL, &evs, &n, &err), RC_OK);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(
+        store_event_finish(st, evs[i].id,
+                           park ? STORE_EVENT_PARKED : STORE_EVENT_DONE, &err),
+        RC_OK);
+  store_events_free(evs, n);
+  return n;
+}
+
+/* A batch that found no event pending does not ask again (the sweep under
+ * a simulated clock asks before each due time) until an event is queued,
+ * a failed one queued again, or a savepoint that handled one rolls back. */
+static void test_an_empty_queue_is_not_read_again(void **state) {
+  store *st;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's claims");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_case(st, "L1");
+  events_claims = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(events_claims, 1);
+  assert_int_equal(store_event_put(st, "L1", "a", NULL, 1, NULL, &err), RC_OK);
+  assert_int_equal(claim_events(st, 1), 1); /* parked */
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(store_events_retry(st, "L1", NULL, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(events_claims, 7);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  /* Another connection's event, between two batches. */
+  exec_sql("INSERT INTO events(case_id, type, at) VALUES ('L1', 'b', 1)");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
 }
 
 typedef struct book_copy {
@@ -2100,6 +2159,8 @@ int main(void) {
           test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_marks_the_cases_with_open_tasks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_an_empty_queue_is_not_read_again,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_book_moved_in_has_its_journal_chained, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_keeps_each_case_s_timers,

@@ -931,6 +931,12 @@ struct sq {
     char seen_id[160];
     int64_t seen_head;
   } chain;
+  /* No event is pending: a claim in this transaction found none, and no
+   * event row was written since (events_written, the connection's update
+   * hook, sees every path that queues one). Under a simulated clock the
+   * sweep claims events before each due time, a statement a step that
+   * finds none; in a transaction no other connection writes. */
+  int events_none;
   /* Whether one case has tasks a change of its state cancels
    * (cases.tasks_open), known since the transaction read or changed it;
    * dirty when the cancel ended them all and the row does not say so yet:
@@ -1093,6 +1099,15 @@ static int sq_pages_of(sqlite3 *db, int bytes) {
   return bytes / page;
 }
 
+/* SQLite's update hook: an event row inserted or changed (queued, or a
+ * failed one queued again) may be pending. */
+static void events_written(void *ud, int op, const char *db,
+                           const char *table, sqlite3_int64 rowid) {
+  sq *st = ud;
+  (void)db, (void)rowid;
+  if (op != SQLITE_DELETE && !strcmp(table, "events")) st->events_none = 0;
+}
+
 static int sq_open(sq **out, const char *path, rc_error *err) {
   sq *st;
   int memory = strcmp(path, ":memory:") == 0;
@@ -1128,6 +1143,7 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
     return RC_ESTORE;
   }
   sqlite3_busy_timeout(st->db, 5000);
+  sqlite3_update_hook(st->db, events_written, st);
   /* WAL with synchronous=FULL: every commit is fsync'd, so what was
    * acknowledged survives a power cut, not only a crash. Group commit (a
    * thousand events, or every waiting HTTP write, per transaction) keeps
@@ -1473,6 +1489,7 @@ static int sq_rollback(sq *st) {
   st->timer_last.due = 0;
   journal_chain_forget(st);
   tasks_forget(st);
+  st->events_none = 0;
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->base.depth == 0) return RC_OK;
@@ -1538,6 +1555,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
+  st->events_none = 0;
   st->timer_last.due = 0;
   if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
@@ -1556,6 +1574,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     timer_keys_forget(st);
     journal_chain_forget(st);
     tasks_forget(st);
+    st->events_none = 0; /* a row it deleted is back */
     st->timer_last.due = 0;
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
@@ -2164,6 +2183,7 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
   int rc = SQLITE_DONE, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
+  if (st->base.depth > 0 && st->events_none) return RC_OK;
   if (!(ev = claim_room(ev, &cap, 0, max, sizeof *ev)))
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (count < max) {
@@ -2204,6 +2224,8 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
     store_events_free(ev, count);
     return fail(st, err, "next events");
   }
+  /* Parking changed rows, and the hook saw it: none is pending now. */
+  if (count == 0 && st->base.depth > 0) st->events_none = 1;
   *out = ev;
   *n = count;
   return RC_OK;
