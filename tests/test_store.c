@@ -632,10 +632,15 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
+/* Takes migration 18's mark of a case's open tasks away again: the
+ * schema of versions 9-17. */
+#define TASKS_DOWN "ALTER TABLE cases DROP COLUMN tasks_open;"
+
 /* Takes migration 17's journal chain away again (the case's newest run,
  * each run's link to the one before) and puts back the index that found a
- * case's runs: the schema of versions 9-16. */
+ * case's runs, and 18's mark: the schema of versions 9-16. */
 #define CHAIN_DOWN                              \
+  TASKS_DOWN                                    \
   "ALTER TABLE cases DROP COLUMN journal_last;" \
   "ALTER TABLE journal_runs DROP COLUMN prev;"  \
   "CREATE INDEX journal_runs_case ON journal_runs(case_id, id);"
@@ -1078,6 +1083,211 @@ static void test_upgrade_chains_each_case_s_journal(void **state) {
   store_close(st);
 }
 
+/* Statements of the kinds a step may skip, on every connection opened
+ * since tracing began (sqlite3_trace_v2), counted while counting. */
+static int counting, tasks_cancels, head_reads, events_claims;
+
+static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  (void)type, (void)ud, (void)p;
+  if (!counting) return 0;
+  if (!strncmp(sql, "UPDATE tasks SET status = 'cancelled'", 37))
+    tasks_cancels++;
+  if (!strncmp(sql, "SELECT journal_last", 19)) head_reads++;
+  if (!strncmp(sql, "SELECT e.id, e.case_id", 22)) events_claims++;
+  return 0;
+}
+
+static int trace_step_statements(sqlite3 *db, const char **msg,
+                                 const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_step_statements, NULL);
+  return SQLITE_OK;
+}
+
+static void add_step_task(store *st, const char *case_id, int keep) {
+  store_task t = {.case_id = case_id, .kind = "call", .at = 1, .keep = keep};
+  rc_error err;
+  assert_int_equal(store_task_insert(st, &t, NULL, &err), RC_OK);
+}
+
+/* A reminder's step as the sweep makes it: the case read, a row
+ * journaled, the state's tasks cancelled, the new state, its row. */
+static void step(store *st, const char *id, const char *to) {
+  store_case c;
+  rc_error err;
+  assert_int_equal(store_case_get(st, id, &c, &err), RC_OK);
+  note(st, id, "event");
+  assert_int_equal(store_tasks_cancel_scoped(st, id, &err), RC_OK);
+  assert_int_equal(set_state(st, id, to, 0, NULL, &err), RC_OK);
+  note(st, id, "transition");
+  store_case_free(&c);
+}
+
+static int open_tasks(const char *id) {
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM tasks WHERE case_id = '%s' AND status IN "
+           "('open', 'claimed')",
+           id);
+  return count_rows(sql);
+}
+
+/* A step moving a case that has no task to cancel does not look for
+ * any (its row says so: tasks_open), nor read back the newest run of
+ * its journal, which the read of its row brought while the run of the
+ * case before was still held. A case with an open task has it cancelled
+ * as before; a task made after, in the same batch or the next, is
+ * cancelled by the case's next step; a kept one stays. */
+static void test_a_step_looks_for_no_task_its_case_has_not(void **state) {
+  store *st;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_case(st, "L4");
+  add_step_task(st, "L2", 0);
+  add_step_task(st, "L4", 1);
+  note(st, "L1", "a");
+  note(st, "L3", "b");
+  tasks_cancels = head_reads = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  step(st, "L1", "s1");
+  step(st, "L3", "s1");
+  step(st, "L4", "s1");
+  assert_int_equal(tasks_cancels, 0);
+  assert_int_equal(head_reads, 0);
+  step(st, "L2", "s1");
+  assert_int_equal(tasks_cancels, 1);
+  step(st, "L2", "s2"); /* none left */
+  assert_int_equal(tasks_cancels, 1);
+  add_step_task(st, "L2", 0);
+  step(st, "L2", "s3");
+  assert_int_equal(tasks_cancels, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  assert_int_equal(open_tasks("L2"), 0);
+  assert_int_equal(open_tasks("L4"), 1);
+  assert_int_equal(count_rows("SELECT sum(tasks_open) FROM cases"), 0);
+  assert_int_equal(chain_breaks(), 0);
+  /* A task made outside the batch; the next batch's step ends it. */
+  add_step_task(st, "L1", 0);
+  assert_int_equal(count_rows("SELECT tasks_open FROM cases WHERE id = "
+                              "'L1'"),
+                   1);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  step(st, "L1", "s2");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(open_tasks("L1"), 0);
+  /* A batch rolled back leaves the row saying what its tasks are. */
+  add_step_task(st, "L3", 0);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  step(st, "L3", "s2");
+  assert_int_equal(store_rollback(st), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  step(st, "L3", "s2");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(open_tasks("L3"), 0);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
+/* The upgrade to schema 18 marks each case that has a task open (from a
+ * book that kept no mark): its next step cancels it. */
+static void test_upgrade_marks_the_cases_with_open_tasks(void **state) {
+  store *st;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("an upgrade from SQLite schema version 17");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_step_task(st, "L1", 0);
+  add_step_task(st, "L2", 1);
+  store_close(st);
+  exec_sql(TASKS_DOWN "PRAGMA user_version = 17;");
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE tasks_open"),
+                   1);
+  assert_int_equal(count_rows("SELECT tasks_open FROM cases WHERE id = "
+                              "'L1'"),
+                   1);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  step(st, "L1", "s1");
+  step(st, "L2", "s1");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(open_tasks("L1"), 0);
+  assert_int_equal(open_tasks("L2"), 1);
+  store_close(st);
+}
+
+/* The claim's answer: how many events, each handled (deleted) or, with
+ * park, parked. */
+static int claim_events(store *st, int park) {
+  store_event *evs;
+  int n;
+  rc_error err;
+  assert_int_equal(store_events_claim(st, 10, NULL, &evs, &n, &err), RC_OK);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(
+        store_event_finish(st, evs[i].id,
+                           park ? STORE_EVENT_PARKED : STORE_EVENT_DONE, &err),
+        RC_OK);
+  store_events_free(evs, n);
+  return n;
+}
+
+/* A batch that found no event pending does not ask again (the sweep under
+ * a simulated clock asks before each due time) until an event is queued,
+ * a failed one queued again, or a savepoint that handled one rolls back. */
+static void test_an_empty_queue_is_not_read_again(void **state) {
+  store *st;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's claims");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_case(st, "L1");
+  events_claims = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(events_claims, 1);
+  assert_int_equal(store_event_put(st, "L1", "a", NULL, 1, NULL, &err), RC_OK);
+  assert_int_equal(claim_events(st, 1), 1); /* parked */
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(store_events_retry(st, "L1", NULL, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(claim_events(st, 0), 0);
+  assert_int_equal(events_claims, 7);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  /* Another connection's event, between two batches. */
+  exec_sql("INSERT INTO events(case_id, type, at) VALUES ('L1', 'b', 1)");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(claim_events(st, 0), 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
 typedef struct book_copy {
   store *to;
   const char *table;
@@ -1092,7 +1302,8 @@ static int copy_book_row(void *ud, const store_value *cols, int ncols) {
 
 /* A book moved in (migrate-store) comes without the journal's chain,
  * which the store derives: every case's runs are chained again from the
- * runs copied, and read as they were. */
+ * runs copied, and read as they were; so is the mark of a case's open
+ * tasks, from the tasks copied. */
 static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   char from[1100];
   store *st, *to;
@@ -1106,6 +1317,7 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   note(st, "L1", "a");
   note(st, "L2", "b");
   note(st, "L1", "c");
+  add_step_task(st, "L2", 0);
   snprintf(from, sizeof from, "%s", path);
   snprintf(path, sizeof path, "%s.to", from);
   unlink(path);
@@ -1122,6 +1334,9 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   assert_int_equal(count_rows("SELECT journal_last FROM cases WHERE id = "
                               "'L1'"),
                    3);
+  assert_int_equal(count_rows("SELECT group_concat(id) = 'L2' FROM cases "
+                              "WHERE tasks_open"),
+                   1);
   store_journal_each(to, "L1", 0, collect_journal, &rows, NULL);
   assert_int_equal(rows.n, 2);
   assert_string_equal(rows.kind[0], "a");
@@ -1939,6 +2154,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_journal,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_upgrade_marks_the_cases_with_open_tasks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_an_empty_queue_is_not_read_again,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_book_moved_in_has_its_journal_chained, setup, teardown),

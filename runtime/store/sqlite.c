@@ -30,6 +30,8 @@ static int timer_keys_known(sq *st, const char *text, rc_error *err);
 static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
 static int timer_keys_switch(sq *st, const char *case_id, rc_error *err);
 static void journal_chain_forget(sq *st);
+static void tasks_forget(sq *st);
+static void tasks_seen(sq *st, const char *id, int open, int dirty);
 static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col);
 static void chain_seen(sq *st, const char *id, int64_t head);
 static int journal_ahead(sq *st, const char *id, int64_t *next, rc_error *err);
@@ -105,6 +107,7 @@ enum {
   S_TASK_GET,
   S_TASK_COMPLETE,
   S_TASKS_CANCEL,
+  S_TASKS_OPEN,
   S_PAYMENT_INSERT,
   S_PAYMENT_BY_REF,
   S_OVERPAID_TOTAL,
@@ -292,15 +295,18 @@ static const char *const sql[S_COUNT] = {
     /* timer_keys and journal_last last: the step's read of its case
      * brings them. */
     [S_CASE_GET] = "SELECT " CASE_COLS
-                   ", timer_keys, journal_last FROM cases WHERE id = ?1",
+                   ", timer_keys, journal_last, tasks_open FROM cases "
+                   "WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
-    /* With the timers the step left the case (?5, timer_keys) and the
-     * run its journal is about to get (?6, journal_last), each NULL when
-     * unchanged: the one write of the case's row a step makes. */
+    /* With the timers the step left the case (?5, timer_keys), the run
+     * its journal is about to get (?6, journal_last) and 0 when its tasks
+     * were just cancelled (?7, tasks_open), each NULL when unchanged: the
+     * one write of the case's row a step makes. */
     [S_CASE_STATE] =
         "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4, "
         "timer_keys = coalesce(?5, timer_keys), "
-        "journal_last = coalesce(?6, journal_last) WHERE id = ?1",
+        "journal_last = coalesce(?6, journal_last), "
+        "tasks_open = coalesce(?7, tasks_open) WHERE id = ?1",
     /* A run written for a case whose row did not name it yet. */
     [S_CASE_JOURNAL] =
         "UPDATE cases SET journal_last = ?2, "
@@ -439,6 +445,8 @@ static const char *const sql[S_COUNT] = {
     [S_TASKS_CANCEL] =
         "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
         "AND NOT keep AND status IN ('open','claimed')",
+    [S_TASKS_OPEN] =
+        "UPDATE cases SET tasks_open = 1 WHERE id = ?1 AND NOT tasks_open",
     [S_PAYMENT_INSERT] =
         "INSERT INTO payments(case_id, amount, ref, at) VALUES (?1,?2,?3,?4) "
         "ON CONFLICT(ref) DO NOTHING",
@@ -917,7 +925,26 @@ struct sq {
     char case_id[160];
     int64_t head, next;
     int known, ahead;
+    /* The newest run of the case read while the chain was ahead for
+     * another ("" when none): the chain's once that case's run is
+     * written, as the case read next was before its step writes. */
+    char seen_id[160];
+    int64_t seen_head;
   } chain;
+  /* No event is pending: a claim in this transaction found none, and no
+   * event row was written since (events_written, the connection's update
+   * hook, sees every path that queues one). Under a simulated clock the
+   * sweep claims events before each due time, a statement a step that
+   * finds none; in a transaction no other connection writes. */
+  int events_none;
+  /* Whether one case has tasks a change of its state cancels
+   * (cases.tasks_open), known since the transaction read or changed it;
+   * dirty when the cancel ended them all and the row does not say so yet:
+   * the state UPDATE that follows it says so. */
+  struct {
+    char case_id[160];
+    int known, open, dirty;
+  } tasks;
   /* The last timer the transaction set (due 0: none since it began or
    * rolled back): the next due at the same time takes the id after it
    * without looking (S_TIMER_ID), as an import's handlers all do. */
@@ -1072,6 +1099,15 @@ static int sq_pages_of(sqlite3 *db, int bytes) {
   return bytes / page;
 }
 
+/* SQLite's update hook: an event row inserted or changed (queued, or a
+ * failed one queued again) may be pending. */
+static void events_written(void *ud, int op, const char *db,
+                           const char *table, sqlite3_int64 rowid) {
+  sq *st = ud;
+  (void)db, (void)rowid;
+  if (op != SQLITE_DELETE && !strcmp(table, "events")) st->events_none = 0;
+}
+
 static int sq_open(sq **out, const char *path, rc_error *err) {
   sq *st;
   int memory = strcmp(path, ":memory:") == 0;
@@ -1107,6 +1143,7 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
     return RC_ESTORE;
   }
   sqlite3_busy_timeout(st->db, 5000);
+  sqlite3_update_hook(st->db, events_written, st);
   /* WAL with synchronous=FULL: every commit is fsync'd, so what was
    * acknowledged survives a power cut, not only a crash. Group commit (a
    * thousand events, or every waiting HTTP write, per transaction) keeps
@@ -1451,6 +1488,8 @@ static int sq_rollback(sq *st) {
   timer_keys_forget(st);
   st->timer_last.due = 0;
   journal_chain_forget(st);
+  tasks_forget(st);
+  st->events_none = 0;
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
   if (st->base.depth == 0) return RC_OK;
@@ -1515,6 +1554,8 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
+  tasks_forget(st);
+  st->events_none = 0;
   st->timer_last.due = 0;
   if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
   if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
@@ -1532,6 +1573,8 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     st->fig_case_id[0] = '\0';
     timer_keys_forget(st);
     journal_chain_forget(st);
+    tasks_forget(st);
+    st->events_none = 0; /* a row it deleted is back */
     st->timer_last.due = 0;
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
@@ -1886,6 +1929,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
     if (st->base.depth > 0) {
       case_keys_seen(st, id, s, 23);
       case_chain_seen(st, id, s, 24);
+      tasks_seen(st, id, sqlite3_column_int(s, 25), 0);
     }
   }
   sqlite3_reset(s);
@@ -1939,6 +1983,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   /* The timers the step ended go with the state (timer_keys), and so
    * does the run its journal gets next (journal_last). */
   int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
+  int tasks = st->tasks.dirty && !strcmp(st->tasks.case_id, id);
   int64_t run;
   jbuf b = {0};
   sqlite3_stmt *s = stmt(st, S_CASE_STATE);
@@ -1951,9 +1996,11 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   bind_text(s, 4, outcome);
   if (keys) bind_text(s, 5, b.p ? b.p : "");
   if (run) sqlite3_bind_int64(s, 6, run);
+  if (tasks) sqlite3_bind_int(s, 7, 0);
   rc = exec_stmt(st, s, err, "set state");
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
+  if (rc == RC_OK && tasks) st->tasks.dirty = 0;
   if (rc == RC_OK && run) st->chain.ahead = 1;
   if (rc != RC_OK || !found) return rc;
   rc_copy(now.state, sizeof now.state, state);
@@ -2136,6 +2183,7 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
   int rc = SQLITE_DONE, count = 0, cap = 0;
   *out = NULL;
   *n = 0;
+  if (st->base.depth > 0 && st->events_none) return RC_OK;
   if (!(ev = claim_room(ev, &cap, 0, max, sizeof *ev)))
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (count < max) {
@@ -2176,6 +2224,8 @@ static int sq_events_next(sq *st, int max, store_event **out, int *n,
     store_events_free(ev, count);
     return fail(st, err, "next events");
   }
+  /* Parking changed rows, and the hook saw it: none is pending now. */
+  if (count == 0 && st->base.depth > 0) st->events_none = 1;
   *out = ev;
   *n = count;
   return RC_OK;
@@ -2626,6 +2676,7 @@ static int sq_timers_count(sq *st, int64_t *count, rc_error *err) {
 static void journal_chain_forget(sq *st) {
   st->chain.known = st->chain.ahead = 0;
   st->chain.next = 0;
+  st->chain.seen_id[0] = '\0';
 }
 
 /* The id the next run gets. */
@@ -2678,9 +2729,16 @@ static void case_chain_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
 }
 
 static void chain_seen(sq *st, const char *id, int64_t head) {
-  if (st->chain.ahead || strlen(id) >= sizeof st->chain.case_id ||
+  if (strlen(id) >= sizeof st->chain.case_id ||
       (st->chain.known && !strcmp(st->chain.case_id, id)))
     return;
+  /* Until the run held ahead is written, only its write changes a
+   * journal_last (another case's run is refused before it). */
+  if (st->chain.ahead) {
+    memcpy(st->chain.seen_id, id, strlen(id) + 1);
+    st->chain.seen_head = head;
+    return;
+  }
   memcpy(st->chain.case_id, id, strlen(id) + 1);
   st->chain.head = head;
   st->chain.known = 1;
@@ -2758,6 +2816,12 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
   st->chain.next = id + n;
   st->chain.known = 1;
   st->chain.ahead = 0;
+  /* The run held ahead is written: the case read meanwhile is next. */
+  if (ahead && st->chain.seen_id[0] && strcmp(st->chain.seen_id, case_id)) {
+    memcpy(st->chain.case_id, st->chain.seen_id, sizeof st->chain.case_id);
+    st->chain.head = st->chain.seen_head;
+  }
+  st->chain.seen_id[0] = '\0';
   return RC_OK;
 }
 
@@ -2867,6 +2931,16 @@ static int sq_task_insert(sq *st, const store_task *t, int64_t *id,
     sqlite3_bind_double(s, 11, t->priority);
   rc = exec_stmt(st, s, err, "create task");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  if (rc != RC_OK || t->keep) return rc;
+  /* The case's row says it has one, unless the transaction knows it does
+   * already (a dirty clear has not been written: the row still says 1). */
+  if (st->base.depth > 0 && st->tasks.known && st->tasks.open &&
+      !strcmp(st->tasks.case_id, t->case_id))
+    return RC_OK;
+  s = stmt(st, S_TASKS_OPEN);
+  bind_text(s, 1, t->case_id);
+  rc = exec_stmt(st, s, err, "create task");
+  if (rc == RC_OK) tasks_seen(st, t->case_id, 1, 0);
   return rc;
 }
 
@@ -2922,10 +2996,40 @@ static int sq_task_complete(sq *st, int64_t id, const char *outcome,
   return RC_OK;
 }
 
+/* --- whether a case has tasks its state's change cancels (tasks_open) - */
+
+/* Forgets what was held (a rollback; a new transaction). */
+static void tasks_forget(sq *st) {
+  st->tasks.known = st->tasks.dirty = 0;
+  st->tasks.case_id[0] = '\0';
+}
+
+/* Holds what the transaction read or made of case id's tasks_open:
+ * another case's clear not yet written is given up (its row keeps
+ * saying 1, and its next cancel looks again). Outside a transaction
+ * nothing is held: another connection may write between two statements. */
+static void tasks_seen(sq *st, const char *id, int open, int dirty) {
+  size_t len = strlen(id);
+  if (st->base.depth == 0 || len >= sizeof st->tasks.case_id) return;
+  memcpy(st->tasks.case_id, id, len + 1);
+  st->tasks.known = 1;
+  st->tasks.open = open != 0;
+  st->tasks.dirty = dirty;
+}
+
+/* Every transition asks; most cases have no task, which their row, read
+ * by the step, says. */
 static int sq_tasks_cancel_scoped(sq *st, const char *case_id, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TASKS_CANCEL);
+  sqlite3_stmt *s;
+  int rc;
+  if (st->base.depth > 0 && st->tasks.known && !st->tasks.open &&
+      !strcmp(st->tasks.case_id, case_id))
+    return RC_OK;
+  s = stmt(st, S_TASKS_CANCEL);
   bind_text(s, 1, case_id);
-  return exec_stmt(st, s, err, "cancel tasks");
+  rc = exec_stmt(st, s, err, "cancel tasks");
+  if (rc == RC_OK) tasks_seen(st, case_id, 0, 1);
+  return rc;
 }
 
 static int sq_payment_insert(sq *st, const char *case_id, rc_money amount,
@@ -4749,6 +4853,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
     if (sqlite3_exec(st->db, SQLITE_JOURNAL_CHAIN_FILL, NULL, NULL, NULL) !=
         SQLITE_OK)
       rc = fail(st, err, "journal");
+  }
+  /* And whether each case has open tasks, from the tasks copied. */
+  if (rc == RC_OK && !table) {
+    tasks_forget(st);
+    if (sqlite3_exec(st->db, SQLITE_TASKS_OPEN_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
+      rc = fail(st, err, "tasks");
   }
   return rc;
 }

@@ -32,6 +32,13 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   "max(id) AS last FROM journal_runs GROUP BY case_id) j "                \
   "WHERE cases.id = j.case_id;"
 
+/* Sets cases.tasks_open (1: the case has a task open or claimed that
+ * leaving its state cancels, one not kept) from the tasks: the upgrade
+ * that adds it, a book moved in (book_derived). Reads the tasks only. */
+#define SQLITE_TASKS_OPEN_FILL                                            \
+  "UPDATE cases SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
+  " WHERE NOT keep AND status IN ('open', 'claimed'));"
+
 /* The schema version this binary writes (the migrations it knows). */
 int store_schema_version(void);
 

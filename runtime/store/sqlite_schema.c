@@ -475,6 +475,15 @@ static const char *const migrations[] = {
     "ALTER TABLE cases ADD COLUMN journal_last INTEGER NOT NULL DEFAULT 0;"
     SQLITE_JOURNAL_CHAIN_FILL
     "DROP INDEX IF EXISTS journal_runs_case;",
+    /* 18: a case says whether it has tasks a change of its state cancels
+     * (tasks_open), so that a step moving a case with none, nearly every
+     * reminder, does not look for them: a statement a step. Set by the
+     * store with each such task it writes, cleared in the state UPDATE
+     * after the cancel (sqlite.c tasks_held). Adding the column writes no
+     * row; the fill reads the tasks and writes the cases that have some
+     * open. */
+    "ALTER TABLE cases ADD COLUMN tasks_open INTEGER NOT NULL DEFAULT 0;"
+    SQLITE_TASKS_OPEN_FILL,
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
