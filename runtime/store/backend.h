@@ -261,6 +261,10 @@ struct store_ops {
 
   /* Inserts or replaces; the contact list is replaced when ncontacts >= 0. */
   int (*borrower_put)(store *st, const store_borrower *b, rc_error *err);
+  /* The same for the borrower of a case being opened, most often new;
+   * optional (borrower_put stands in). */
+  int (*borrower_put_opening)(store *st, const store_borrower *b,
+                              rc_error *err);
   int (*borrower_flag)(store *st, const char *borrower_id, store_flag flag,
                        int value, rc_error *err);
 

@@ -48,6 +48,7 @@ enum {
   S_META_GET,
   S_META_PUT,
   S_BORROWER_UPSERT,
+  S_BORROWER_NEW,
   S_BORROWER_GET,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
@@ -240,6 +241,13 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
+/* A borrower's row as store_borrower gives it (bind_borrower). */
+#define BORROWER_INSERT                                                  \
+  "INSERT INTO borrowers(id, name, locale, timezone, address, "          \
+  "employer_name, employer_phone, employer_address, do_not_contact, "    \
+  "ceased, area) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8, " \
+  "?9, ?10, ?11)"
+
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -251,11 +259,7 @@ static const char *const sql[S_COUNT] = {
     [S_META_PUT] =
         "INSERT INTO meta(key, value) VALUES (?1, ?2) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [S_BORROWER_UPSERT] =
-        "INSERT INTO borrowers(id, name, locale, timezone, address, "
-        "employer_name, employer_phone, employer_address, do_not_contact, "
-        "ceased, area) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11)"
+    [S_BORROWER_UPSERT] = BORROWER_INSERT
         " ON CONFLICT(id) DO UPDATE SET"
         " name = coalesce(?2, name), locale = coalesce(?3, locale),"
         " timezone = coalesce(?4, timezone), address = coalesce(?5, address),"
@@ -264,6 +268,8 @@ static const char *const sql[S_COUNT] = {
         " employer_address = coalesce(?8, employer_address),"
         " do_not_contact = max(do_not_contact, ?9),"
         " area = coalesce(?11, area)",
+    /* A borrower not in the book yet, or nothing (sqlite3_changes 0). */
+    [S_BORROWER_NEW] = BORROWER_INSERT " ON CONFLICT(id) DO NOTHING",
     /* One statement for the borrower and their contacts (a row each, in
      * position order): a reminder reads one of these per case. */
     [S_BORROWER_GET] =
@@ -873,6 +879,9 @@ struct sq {
   int64_t timers;
   int timers_known;
   int64_t data_version;
+  /* How often the borrower of a case being opened was new, lately: tried
+   * as new first while the score is not negative (sq_borrower_upsert). */
+  int opening_new;
   /* Figures by day added during the transaction (store_figure_add), one
    * entry a key, written at its commit. */
   struct {
@@ -1590,7 +1599,7 @@ static int sq_meta_put(sq *st, const char *key, const char *value,
 
 static int borrower_read(sq *st, const char *id, store_borrower *out,
                          rc_error *err);
-static int borrower_write(sq *st, const store_borrower *b, rc_error *err);
+static void bind_borrower(sqlite3_stmt *s, const store_borrower *b);
 
 static int same_text(const char *a, const char *b) {
   return a == b || (a && b && strcmp(a, b) == 0);
@@ -1627,21 +1636,49 @@ static int contacts_same(const store_borrower *b, const store_borrower *was) {
 /* A borrower is read before it is written: a daily snapshot gives most
  * borrowers again unchanged, and rewriting the row and its contacts
  * (deleted and inserted) was four B-tree writes a row for nothing. A new
- * borrower's read misses where the contacts' probe did. */
-static int sq_borrower_upsert(sq *st, const store_borrower *b, rc_error *err) {
+ * case's borrower is often new too, and then inserting it at once saves
+ * the read that misses (4.5k instructions); when it is not, the insert
+ * that does nothing costs 6.7k more than the read alone. So it is tried
+ * first while more than 3 in 5 such borrowers were new, lately: each new
+ * one scores 2, each known one -3. */
+enum { OPENING_NEW = 2, OPENING_KNOWN = -3, OPENING_BOUND = 30 };
+
+static void opening_seen(sq *st, int found) {
+  int v = st->opening_new + (found ? OPENING_KNOWN : OPENING_NEW);
+  st->opening_new = v > OPENING_BOUND    ? OPENING_BOUND
+                    : v < -OPENING_BOUND ? -OPENING_BOUND
+                                         : v;
+}
+
+static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
+                              rc_error *err) {
   sqlite3_stmt *s;
   store_borrower was;
-  int rc, found, same_row = 0, same_contacts = 0;
-  rc = borrower_read(st, b->id, &was, err);
-  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
-  found = rc == RC_OK;
+  int rc, found = 1, same_row = 0, same_contacts = 0;
+  if (opening && st->opening_new >= 0) {
+    s = stmt(st, S_BORROWER_NEW);
+    bind_borrower(s, b);
+    if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
+    found = sqlite3_changes(st->db) == 0;
+    same_row = !found;
+  }
+  if (found) {
+    rc = borrower_read(st, b->id, &was, err);
+    if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+    found = rc == RC_OK;
+  }
+  if (opening) opening_seen(st, found);
   if (found) {
     same_row = borrower_same(b, &was);
     same_contacts = contacts_same(b, &was);
     store_borrower_free(&was);
     if (same_row && same_contacts) return RC_OK;
   }
-  if (!same_row && (rc = borrower_write(st, b, err)) != RC_OK) return rc;
+  if (!same_row) {
+    s = stmt(st, S_BORROWER_UPSERT);
+    bind_borrower(s, b);
+    if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
+  }
   if (b->ncontacts < 0 || same_contacts) return RC_OK;
   if (found) {
     s = stmt(st, S_CONTACTS_DELETE);
@@ -1661,8 +1698,7 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, rc_error *err) {
   return RC_OK;
 }
 
-static int borrower_write(sq *st, const store_borrower *b, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_BORROWER_UPSERT);
+static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {
   bind_text(s, 1, b->id);
   bind_text(s, 2, b->name);
   bind_text(s, 3, b->locale);
@@ -1674,7 +1710,6 @@ static int borrower_write(sq *st, const store_borrower *b, rc_error *err) {
   sqlite3_bind_int(s, 9, b->do_not_contact);
   sqlite3_bind_int(s, 10, b->ceased);
   bind_text(s, 11, b->area);
-  return exec_stmt(st, s, err, "save borrower");
 }
 
 /* RC_ENOTFOUND without a message: an import's new borrower misses here
@@ -4181,7 +4216,12 @@ static int op_meta_put(store *s, const char *key, const char *value,
 }
 
 static int op_borrower_put(store *s, const store_borrower *b, rc_error *err) {
-  return sq_borrower_upsert(SQ(s), b, err);
+  return sq_borrower_upsert(SQ(s), b, 0, err);
+}
+
+static int op_borrower_put_opening(store *s, const store_borrower *b,
+                                   rc_error *err) {
+  return sq_borrower_upsert(SQ(s), b, 1, err);
 }
 
 static int op_borrower_flag(store *s, const char *borrower_id, store_flag flag,
@@ -4779,6 +4819,7 @@ const store_ops store_sqlite_ops = {
     .meta_get = op_meta_get,
     .meta_put = op_meta_put,
     .borrower_put = op_borrower_put,
+    .borrower_put_opening = op_borrower_put_opening,
     .borrower_flag = op_borrower_flag,
     .case_insert = op_case_insert,
     .case_write = op_case_write,

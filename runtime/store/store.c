@@ -532,6 +532,13 @@ int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
   return st->ops->borrower_put(st, b, err);
 }
 
+int store_borrower_upsert_opening(store *st, const store_borrower *b,
+                                  rc_error *err) {
+  return st->ops->borrower_put_opening
+             ? st->ops->borrower_put_opening(st, b, err)
+             : st->ops->borrower_put(st, b, err);
+}
+
 int store_borrower_get(store *st, const char *id, store_borrower *out,
                        rc_error *err) {
   return st->ops->borrower_get(st, id, out, err);

@@ -191,6 +191,9 @@ int store_meta_put(store *st, const char *key, const char *value,
 
 /* Borrowers. upsert replaces the contact list when ncontacts >= 0. */
 int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err);
+/* The same for the borrower of a case being opened (most are new). */
+int store_borrower_upsert_opening(store *st, const store_borrower *b,
+                                  rc_error *err);
 int store_borrower_get(store *st, const char *id, store_borrower *out,
                        rc_error *err);
 int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
