@@ -269,6 +269,8 @@ struct store_ops {
                        int value, rc_error *err);
 
   int (*case_insert)(store *st, const store_case *c, rc_error *err);
+  /* optional (case_insert stands in): store_case_insert_opening */
+  int (*case_insert_opening)(store *st, const store_case *c, rc_error *err);
   /* The fields of ch->fields (STORE_CASE_*) from ch, one case, one write;
    * the figures' counters follow. Nothing for an unknown case. */
   int (*case_write)(store *st, const store_case_change *ch, rc_error *err);

@@ -554,6 +554,11 @@ int store_case_insert(store *st, const store_case *c, rc_error *err) {
   return st->ops->case_insert(st, c, err);
 }
 
+int store_case_insert_opening(store *st, const store_case *c, rc_error *err) {
+  return st->ops->case_insert_opening ? st->ops->case_insert_opening(st, c, err)
+                                      : st->ops->case_insert(st, c, err);
+}
+
 int store_case_write(store *st, const store_case_change *ch, rc_error *err) {
   return st->ops->case_write(st, ch, err);
 }
