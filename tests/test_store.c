@@ -1527,16 +1527,16 @@ static void test_contacts_are_replaced_in_order(void **state) {
  * as an upsert leaves it. */
 static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
   store *st = open_store();
-  store_borrower b = {0}, out;
   store_contact cs[2] = {{"phone", "+861", NULL, NULL},
                          {"third_party", "+862", "Li", "sister"}};
+  store_borrower b = {.id = "B7",
+                      .name = "Zhao",
+                      .contacts = cs,
+                      .ncontacts = 2},
+                 out;
   char id[16], name[16];
   rc_error err;
   (void)state;
-  b.id = "B7";
-  b.name = "Zhao";
-  b.contacts = cs;
-  b.ncontacts = 2;
   assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
   /* Known from here on: past a few, read before it is written. */
   for (int i = 0; i < 12; i++) {
@@ -1550,7 +1550,7 @@ static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
     assert_string_equal(out.name, name);
     assert_int_equal(out.ncontacts, b.ncontacts);
     assert_string_equal(out.contacts[0].value, "+861");
-    assert_int_equal(out.do_not_contact, i >= 5); /* it only rises */
+    assert_int_equal(out.do_not_contact, i >= 5);           /* it only rises */
     if (i >= 6) assert_string_equal(out.address, "Road 1"); /* it stays */
     store_borrower_free(&out);
   }

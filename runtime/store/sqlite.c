@@ -1011,8 +1011,7 @@ static int held_mark(sq *st, rc_error *err);
 static void held_unmark(sq *st, int keep);
 
 static sqlite3_stmt *stmt(sq *st, int which) {
-  if (held_any(st) && !st->held.writing && !held_safe(which))
-    held_barrier(st);
+  if (held_any(st) && !st->held.writing && !held_safe(which)) held_barrier(st);
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                          &st->stmts[which], NULL) != SQLITE_OK) {
@@ -1902,24 +1901,24 @@ static int held_first_is(const sq *st, const char *id) {
  * and the holding's own: a held case need not be written before them. */
 static int held_safe(int which) {
   switch (which) {
-  case S_BEGIN:
-  case S_SAVEPOINT:
-  case S_RELEASE:
-  case S_ROLLBACK_TO:
-  case S_ROLLBACK:
-  case S_BORROWER_NEW:
-  case S_BORROWER_UPSERT:
-  case S_BORROWER_GET:
-  case S_CONTACTS_DELETE:
-  case S_CONTACT_INSERT:
-  case S_CASE_INSERT:
-  case S_CASE_OPENING:
-  case S_TIMER_ID:
-  case S_JOURNAL_NEXT:
-  case S_JOURNAL_APPEND:
-    return 1;
-  default:
-    return 0;
+    case S_BEGIN:
+    case S_SAVEPOINT:
+    case S_RELEASE:
+    case S_ROLLBACK_TO:
+    case S_ROLLBACK:
+    case S_BORROWER_NEW:
+    case S_BORROWER_UPSERT:
+    case S_BORROWER_GET:
+    case S_CONTACTS_DELETE:
+    case S_CONTACT_INSERT:
+    case S_CASE_INSERT:
+    case S_CASE_OPENING:
+    case S_TIMER_ID:
+    case S_JOURNAL_NEXT:
+    case S_JOURNAL_APPEND:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -2019,8 +2018,7 @@ static void held_unmark(sq *st, int keep) {
   st->held.cases.full = st->held.marks[i].full;
 }
 
-static int sq_case_insert_opening(sq *st, const store_case *c,
-                                  rc_error *err) {
+static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
   if (st->base.depth == 0 || st->held.nmarks >= 4 || st->held.failed)
     return sq_case_insert(st, c, err);
   if (!st->held.cases.limit) st->held.cases.limit = HELD_LIMIT;
@@ -2997,8 +2995,7 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
   if (rc == RC_OK && !ahead && held_first_is(st, case_id)) {
     keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
     if (keys) rc = timer_keys_text(st, &b, err);
-    if (rc == RC_OK)
-      rc = held_write_first(st, id, keys && b.p ? b.p : "", err);
+    if (rc == RC_OK) rc = held_write_first(st, id, keys && b.p ? b.p : "", err);
     free(b.p);
   } else if (rc == RC_OK && !ahead) {
     keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
