@@ -1610,6 +1610,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     (void)sync_level(st, 0, NULL);
     return RC_ESTORE;
   }
+  held_drop(st); /* all written: its memory goes */
   /* A synced commit's fsync of the WAL covered every frame before it. */
   if (sq_ckpt_commits(st->ckpt) != wrote) st->unsynced = st->lazy;
   return sync_level(st, 0, err);
