@@ -42,12 +42,12 @@ static int reserve(case_keep *k, size_t n) {
   return 1;
 }
 
-void case_keep_add(case_keep *k, const store_case *c) {
+int case_keep_add(case_keep *k, const store_case *c) {
   store_case copy = *c;
   char **v[TEXTS];
   numbers n;
   size_t need = sizeof n;
-  if (k->full) return;
+  if (k->full) return 0;
   memset(&n, 0, sizeof n); /* no padding byte left unset */
 #define PUT(f) n.f = c->f;
   NUMBERS(PUT)
@@ -56,7 +56,7 @@ void case_keep_add(case_keep *k, const store_case *c) {
   for (int i = 0; i < TEXTS; i++) need += 4 + (*v[i] ? strlen(*v[i]) : 0);
   if (!reserve(k, need)) {
     k->full = 1;
-    return;
+    return 0;
   }
   memcpy(k->p + k->len, &n, sizeof n);
   k->len += sizeof n;
@@ -69,6 +69,15 @@ void case_keep_add(case_keep *k, const store_case *c) {
       k->len += len - 1;
     }
   }
+  return 1;
+}
+
+int case_keep_next_is(const case_keep *k, const char *id) {
+  size_t at = k->next + sizeof(numbers);
+  uint32_t len;
+  if (k->next >= k->len) return 0;
+  memcpy(&len, k->p + at, 4);
+  return len && len - 1 == strlen(id) && !memcmp(k->p + at + 4, id, len - 1);
 }
 
 int case_keep_take(case_keep *k, const char *id, store_case *out) {
@@ -76,10 +85,7 @@ int case_keep_take(case_keep *k, const char *id, store_case *out) {
   uint32_t len;
   numbers n;
   char **v[TEXTS];
-  if (k->next >= k->len) return 0;
-  memcpy(&len, k->p + at, 4);
-  if (!len || len - 1 != strlen(id) || memcmp(k->p + at + 4, id, len - 1))
-    return 0;
+  if (k->next >= k->len || (id && !case_keep_next_is(k, id))) return 0;
   memset(out, 0, sizeof *out);
   memcpy(&n, k->p + k->next, sizeof n);
   texts(out, v);

@@ -18,11 +18,15 @@ typedef struct case_keep {
   int full; /* one case did not fit: no later one is kept either */
 } case_keep;
 
-/* Keeps a copy of c; nothing (and no error) once the limit is reached. */
-void case_keep_add(case_keep *k, const store_case *c);
+/* Keeps a copy of c: 1; nothing (and no error) once the limit is
+ * reached: 0. */
+int case_keep_add(case_keep *k, const store_case *c);
 /* The next case kept, into *out (owned by the caller), when it is case
- * id: 1; otherwise 0, nothing moves. */
+ * id (NULL: whichever it is): 1; otherwise, or out of memory, 0, nothing
+ * moves. */
 int case_keep_take(case_keep *k, const char *id, store_case *out);
+/* Is the next case kept case id? */
+int case_keep_next_is(const case_keep *k, const char *id);
 void case_keep_free(case_keep *k);
 
 #endif

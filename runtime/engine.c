@@ -586,8 +586,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   c->state = strdup(initial);
   c->opened_at = clock_now(eng->clk);
   if (!c->tags) c->tags = strdup("[]");
-  if ((rc = store_borrower_upsert(eng->st, &in->b, err)) != RC_OK ||
-      (rc = store_case_insert(eng->st, c, err)) != RC_OK ||
+  if ((rc = store_borrower_upsert_opening(eng->st, &in->b, err)) != RC_OK ||
+      (rc = (eng->defer_opened ? store_case_insert_opening : store_case_insert)(
+           eng->st, c, err)) != RC_OK ||
       (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
                    err)) != RC_OK)
     return rc;

@@ -818,7 +818,7 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
 /* Statements that read a case's timer keys or its newest journal run
  * back, and that look up a new timer's id, on every connection opened
  * while counting (sqlite3_trace_v2). */
-static int reads_back, id_lookups;
+static int reads_back, id_lookups, run_updates;
 
 static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -828,6 +828,7 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
     reads_back++;
   if (!strncmp(sql, "SELECT coalesce(max(id), 0) + 1 FROM timers", 43))
     id_lookups++;
+  if (!strncmp(sql, "UPDATE cases SET journal_last", 29)) run_updates++;
   return 0;
 }
 
@@ -838,55 +839,48 @@ static int trace_reads_back(sqlite3 *db, const char **msg,
   return SQLITE_OK;
 }
 
-/* A new case's `opened` handler sets its timers and journals without
- * reading back what the import has just written (no timers, no journal
- * yet): two look-ups a case before. A timer due when the one set before
- * it is takes the id after that one's: only N1's two timers and N2's
- * (due a day before N1's second) look theirs up; each did before. The
- * book still holds each case's timers and newest run. */
-static void test_opened_handlers_read_no_new_case_back(void **st) {
-  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+/* Imports rows (CSV) into a new book in dir with the import_fresh
+ * institution, each statement traced (count_read_back, from 0). */
+static void import_fresh_traced(char *dir, char *db, char *csv,
+                                const char *rows, import_stats *stats) {
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
-  import_stats stats;
   rc_errlist errors = {0};
   engine *eng = NULL;
-  sqlite3 *book;
-  sqlite3_stmt *s;
-  (void)st;
   assert_non_null(mkdtemp(dir));
-  snprintf(db, sizeof db, "%s/book.db", dir);
-  snprintf(csv, sizeof csv, "%s/new.csv", dir);
-  write_text(csv,
-             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
-             "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
-             "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  snprintf(db, 64, "%s/book.db", dir);
+  snprintf(csv, 64, "%s/new.csv", dir);
+  write_text(csv, rows);
   assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
-  reads_back = id_lookups = 0;
-  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
-  assert_int_equal(stats.handled, 3);
-  assert_int_equal(reads_back, 0);
-  assert_int_equal(id_lookups, 3);
+  reads_back = id_lookups = run_updates = 0;
+  assert_int_equal(import_file(eng, csv, stats, &errors, 0), RC_OK);
   engine_close(eng);
   sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
-  /* N1 went on to `large` (its first timer ended with `due`, its second
-   * set); each case's row names its one timer and its newest run. */
+}
+
+/* The book's n cases, by id, each in states[i] (when given), its row
+ * naming its one timer and its newest run; then the book is removed. */
+static void expect_own_timer_and_run(char *dir, const char *db, const char *csv,
+                                     int n, const char *const *states) {
+  sqlite3 *book;
+  sqlite3_stmt *s;
   assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(
                        book,
-                       "SELECT c.id, json_array_length(c.timer_keys), "
-                       "(SELECT count(*) FROM timers t WHERE t.case_id = "
+                       "SELECT c.id, c.state, json_array_length(c.timer_keys),"
+                       " (SELECT count(*) FROM timers t WHERE t.case_id = "
                        "c.id), j.case_id FROM cases c LEFT JOIN "
                        "journal_runs j ON j.id = c.journal_last ORDER BY c.id",
                        -1, &s, NULL),
                    SQLITE_OK);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < n; i++) {
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 1), 1);
+    if (states)
+      assert_string_equal((const char *)sqlite3_column_text(s, 1), states[i]);
     assert_int_equal(sqlite3_column_int(s, 2), 1);
-    assert_string_equal((const char *)sqlite3_column_text(s, 3),
+    assert_int_equal(sqlite3_column_int(s, 3), 1);
+    assert_string_equal((const char *)sqlite3_column_text(s, 4),
                         (const char *)sqlite3_column_text(s, 0));
   }
   assert_int_equal(sqlite3_step(s), SQLITE_DONE);
@@ -895,6 +889,51 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   remove_db(db);
   unlink(csv);
   rmdir(dir);
+}
+
+/* A new case's row is written once, when its `opened` handler has run:
+ * with its run and the timer the handler set (N1 to N3), instead of
+ * inserted by the import and updated to name them. A handler that does
+ * more (N4 moves on to `large`) has its case written first, as before. */
+static void test_a_new_case_is_written_once(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  const char *const states[] = {"due", "due", "due", "large"};
+  import_stats stats;
+  (void)st;
+  import_fresh_traced(
+      dir, db, csv,
+      "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+      "N1,R1,Sun Wei,+8613800000201,100000,50000,2025-12-01\n"
+      "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+      "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n"
+      "N4,R3,Wu Lei,+8613800000203,400000,9000,2025-12-04\n",
+      &stats);
+  assert_int_equal(stats.handled, 4);
+  assert_int_equal(run_updates, 0);
+  expect_own_timer_and_run(dir, db, csv, 4, states);
+}
+
+/* A new case's `opened` handler sets its timers and journals without
+ * reading back what the import has just written (no timers, no journal
+ * yet): two look-ups a case before. A timer due when the one set before
+ * it is takes the id after that one's: only N1's two timers and N2's
+ * (due a day before N1's second) look theirs up; each did before. N1
+ * went on to `large` (its first timer ended with `due`, its second set). */
+static void test_opened_handlers_read_no_new_case_back(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  import_stats stats;
+  (void)st;
+  import_fresh_traced(
+      dir, db, csv,
+      "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+      "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+      "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+      "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n",
+      &stats);
+  assert_int_equal(stats.handled, 3);
+  assert_int_equal(reads_back, 0);
+  assert_int_equal(id_lookups, 3);
+  expect_own_timer_and_run(dir, db, csv, 3, NULL);
 }
 
 int main(void) {
@@ -923,6 +962,7 @@ int main(void) {
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
       cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
+      cmocka_unit_test(test_a_new_case_is_written_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1737,6 +1737,55 @@ static void test_contacts_are_replaced_in_order(void **state) {
   store_close(st);
 }
 
+/* The borrower of a case being opened is tried as new first while most
+ * such borrowers were new, and read first otherwise: either way it ends
+ * as an upsert leaves it. */
+static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
+  store *st = open_store();
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  store_borrower b = {.id = "B7",
+                      .name = "Zhao",
+                      .contacts = cs,
+                      .ncontacts = 2},
+                 out;
+  char id[16], name[16];
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+  /* Known from here on: past a few, read before it is written. */
+  for (int i = 0; i < 12; i++) {
+    snprintf(name, sizeof name, "Zhao %d", i);
+    b.name = name;
+    b.ncontacts = i == 11 ? 1 : 2;
+    b.do_not_contact = i == 5;
+    b.address = i == 6 ? "Road 1" : NULL;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, "B7", &out, &err), RC_OK);
+    assert_string_equal(out.name, name);
+    assert_int_equal(out.ncontacts, b.ncontacts);
+    assert_string_equal(out.contacts[0].value, "+861");
+    assert_int_equal(out.do_not_contact, i >= 5);           /* it only rises */
+    if (i >= 6) assert_string_equal(out.address, "Road 1"); /* it stays */
+    store_borrower_free(&out);
+  }
+  /* New ones again: read first, then tried as new first. */
+  for (int i = 0; i < 20; i++) {
+    snprintf(id, sizeof id, "N%d", i);
+    b.id = id;
+    b.name = NULL;
+    b.do_not_contact = 0;
+    b.address = NULL;
+    b.ncontacts = i % 3;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, id, &out, &err), RC_OK);
+    assert_string_equal(out.name, "");
+    assert_int_equal(out.ncontacts, i % 3);
+    store_borrower_free(&out);
+  }
+  store_close(st);
+}
+
 static int64_t queue_message(store *st, const char *body) {
   store_message m = {0};
   int64_t id = 0;
@@ -2206,6 +2255,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_opening_borrower_is_written_as_an_upsert, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_database_file_moves_and_goes_with_its_side_files, setup,
           teardown),

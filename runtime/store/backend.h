@@ -261,10 +261,16 @@ struct store_ops {
 
   /* Inserts or replaces; the contact list is replaced when ncontacts >= 0. */
   int (*borrower_put)(store *st, const store_borrower *b, rc_error *err);
+  /* The same for the borrower of a case being opened, most often new;
+   * optional (borrower_put stands in). */
+  int (*borrower_put_opening)(store *st, const store_borrower *b,
+                              rc_error *err);
   int (*borrower_flag)(store *st, const char *borrower_id, store_flag flag,
                        int value, rc_error *err);
 
   int (*case_insert)(store *st, const store_case *c, rc_error *err);
+  /* optional (case_insert stands in): store_case_insert_opening */
+  int (*case_insert_opening)(store *st, const store_case *c, rc_error *err);
   /* The fields of ch->fields (STORE_CASE_*) from ch, one case, one write;
    * the figures' counters follow. Nothing for an unknown case. */
   int (*case_write)(store *st, const store_case_change *ch, rc_error *err);

@@ -532,6 +532,13 @@ int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err) {
   return st->ops->borrower_put(st, b, err);
 }
 
+int store_borrower_upsert_opening(store *st, const store_borrower *b,
+                                  rc_error *err) {
+  return st->ops->borrower_put_opening
+             ? st->ops->borrower_put_opening(st, b, err)
+             : st->ops->borrower_put(st, b, err);
+}
+
 int store_borrower_get(store *st, const char *id, store_borrower *out,
                        rc_error *err) {
   return st->ops->borrower_get(st, id, out, err);
@@ -545,6 +552,11 @@ int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
 
 int store_case_insert(store *st, const store_case *c, rc_error *err) {
   return st->ops->case_insert(st, c, err);
+}
+
+int store_case_insert_opening(store *st, const store_case *c, rc_error *err) {
+  return st->ops->case_insert_opening ? st->ops->case_insert_opening(st, c, err)
+                                      : st->ops->case_insert(st, c, err);
 }
 
 int store_case_write(store *st, const store_case_change *ch, rc_error *err) {

@@ -191,6 +191,9 @@ int store_meta_put(store *st, const char *key, const char *value,
 
 /* Borrowers. upsert replaces the contact list when ncontacts >= 0. */
 int store_borrower_upsert(store *st, const store_borrower *b, rc_error *err);
+/* The same for the borrower of a case being opened (most are new). */
+int store_borrower_upsert_opening(store *st, const store_borrower *b,
+                                  rc_error *err);
 int store_borrower_get(store *st, const char *id, store_borrower *out,
                        rc_error *err);
 int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
@@ -198,6 +201,13 @@ int store_borrower_cases(store *st, const char *borrower_id, store_row_fn fn,
 
 /* Cases. */
 int store_case_insert(store *st, const store_case *c, rc_error *err);
+/* The same for a case an import opens, whose `opened` run (its journal
+ * run through store_case_fresh) follows in this transaction: the backend
+ * may write the row only then, with the run and the timers its handler
+ * set. Anything that reads or refers to the case before finds it all the
+ * same, except store_case_exists_or_hold_opening, which the caller does
+ * not ask again for the case until that run. */
+int store_case_insert_opening(store *st, const store_case *c, rc_error *err);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
