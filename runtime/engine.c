@@ -2466,7 +2466,17 @@ int engine_next_due(engine *eng, rc_time *due, rc_error *err) {
    * only waits, a minute later, late for the timers after it. */
   if (!eng->again || !eng->npassed)
     return store_timer_next_due(eng->st, due, err);
-  if ((rc = due_after_passed(eng, INT64_MAX, due, err)) != RC_OK) return rc;
+  /* A look, not a claim: in a transaction given back, where a PostgreSQL
+   * claim only locks. Outside one it wrote a lease on timers due next
+   * week, which a node killed meanwhile left behind (pg_serve_nodes). */
+  if (store_in_transaction(eng->st)) {
+    rc = due_after_passed(eng, INT64_MAX, due, err);
+  } else {
+    if ((rc = store_begin(eng->st, err)) != RC_OK) return rc;
+    rc = due_after_passed(eng, INT64_MAX, due, err);
+    store_rollback(eng->st);
+  }
+  if (rc != RC_OK) return rc;
   return *due ? RC_OK : RC_ENOTFOUND;
 }
 

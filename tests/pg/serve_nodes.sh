@@ -223,8 +223,12 @@ print("%d messages delivered, %d written twice under one key (node 3's, "
       "written before it was killed)" % (len(keys), len(repeats)))
 sys.exit(bad)
 EOF
+# A killed node's claim on a timer not yet due (a held case's later one,
+# claimed with it so that it does not run first) ends at its lease like
+# the others, and nobody claims that timer again before it is due.
 left=$(q "SELECT (SELECT count(*) FROM cases WHERE error IS NOT NULL) + \
-(SELECT count(*) FROM timers WHERE claimed_by IS NOT NULL) + \
+(SELECT count(*) FROM timers WHERE claimed_by IS NOT NULL AND \
+ NOT (claimed_by = '$node3' AND claimed_until = 0 AND due > $now_ms)) + \
 (SELECT count(*) FROM messages WHERE claimed_by IS NOT NULL) + \
 (SELECT count(*) FROM events)")
 [ "$left" = 0 ] || fail "$left cases in error, claims or events left in the book"
