@@ -1,17 +1,21 @@
 /* See child.h. */
+#define _GNU_SOURCE /* syscall */
 #include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
-int child_spawn(pid_t *pid, const char *exe, char *const args[],
-                char *const env[], int out_fd, int err_fd, int nice) {
+static int spawn_now(pid_t *pid, const char *exe, char *const args[],
+                     char *const env[], int out_fd, int err_fd) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, def;
@@ -36,10 +40,44 @@ int child_spawn(pid_t *pid, const char *exe, char *const args[],
   rc = posix_spawn(pid, exe, &fa, &attr, args, env ? env : environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  /* After the start, not in it: posix_spawn has no priority attribute.
-   * The child runs its first instants at ours. */
-  if (rc == 0 && nice > 0) setpriority(PRIO_PROCESS, (id_t)*pid, nice);
   return rc;
+}
+
+struct niced_spawn {
+  pid_t *pid;
+  const char *exe;
+  char *const *args;
+  char *const *env;
+  int out_fd, err_fd, nice, rc;
+};
+
+/* posix_spawn has no priority attribute, and a setpriority on the child
+ * after the start races with it: a short child ran and ended at ours (the
+ * CI's test_child saw nice 0). On Linux a thread's nice is its own and a
+ * child inherits its parent thread's, so a thread made for the start
+ * lowers its own priority and spawns: the child is niced from its first
+ * instruction, and the caller's thread (a libuv worker) keeps its own. */
+static void *spawn_niced(void *arg) {
+  struct niced_spawn *n = arg;
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), n->nice) != 0)
+    n->rc = errno;
+  else
+    n->rc = spawn_now(n->pid, n->exe, n->args, n->env, n->out_fd, n->err_fd);
+  return NULL;
+}
+
+int child_spawn(pid_t *pid, const char *exe, char *const args[],
+                char *const env[], int out_fd, int err_fd, int nice) {
+  struct niced_spawn n = {pid, exe, args, env, out_fd, err_fd, nice, 0};
+  pthread_t t;
+  int rc;
+  if (nice <= 0) return spawn_now(pid, exe, args, env, out_fd, err_fd);
+  /* The thread starts with the caller's signal mask: a worker's blocks
+   * them all, so no signal meant for the service lands on it. */
+  rc = pthread_create(&t, NULL, spawn_niced, &n);
+  if (rc != 0) return rc;
+  pthread_join(t, NULL);
+  return n.rc;
 }
 
 int child_status(int status) {
