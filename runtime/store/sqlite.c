@@ -2004,8 +2004,9 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   store_case c;
   sqlite3_stmt *s;
   int rc;
-  if (!case_keep_take(&st->held.cases, NULL, &c))
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  /* Lent, not copied: nothing is added to the held cases meanwhile. */
+  if (!case_keep_lend(&st->held.cases, &c))
+    return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
   st->held.writing = 1;
   s = stmt(st, run ? S_CASE_INSERT_RUN : S_CASE_INSERT);
   bind_case(s, &c);
@@ -2026,7 +2027,6 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   }
   held_timer_drop(st);
   st->held.writing = 0;
-  store_case_free(&c);
   return rc;
 }
 
