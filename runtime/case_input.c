@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,10 +87,36 @@ jansson:
   return json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* An object being read and which keys it may hold: a bit a key (its
+ * length and first byte). A CSV row gives some 9 of the 26 keys read,
+ * and each look-up that missed cost a hash; a bit not set is a miss
+ * without one, a bit set is looked up as before. */
+typedef struct fields {
+  json_t *obj;
+  uint64_t keys;
+} fields;
+
+static uint64_t key_bit(const char *key, size_t len) {
+  return (uint64_t)1 << ((len * 7 + (unsigned char)key[0]) & 63);
+}
+
+static fields fields_of(json_t *obj) {
+  fields f = {obj, 0};
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v) f.keys |= key_bit(key, strlen(key));
+  return f;
+}
+
+static json_t *field_get(const fields *f, const char *key) {
+  if (!(f->keys & key_bit(key, strlen(key)))) return NULL;
+  return json_object_get(f->obj, key);
+}
+
 /* A string field; "" in a CSV cell means absent. */
-static int get_string(json_t *obj, const char *key, char **out, size_t max,
-                      rc_error *err) {
-  json_t *v = json_object_get(obj, key);
+static int get_string(const fields *obj, const char *key, char **out,
+                      size_t max, rc_error *err) {
+  json_t *v = field_get(obj, key);
   *out = NULL;
   if (!v || json_is_null(v)) return RC_OK;
   if (!json_is_string(v))
@@ -109,9 +136,9 @@ static int get_string(json_t *obj, const char *key, char **out, size_t max,
 }
 
 /* An id: required, a string, printable (input_check_id). */
-static int get_id(json_t *obj, const char *key, const char *field, char **out,
-                  rc_error *err) {
-  json_t *v = json_object_get(obj, key);
+static int get_id(const fields *obj, const char *key, const char *field,
+                  char **out, rc_error *err) {
+  json_t *v = field_get(obj, key);
   *out = NULL;
   if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
     return rc_error_set(err, RC_EINVAL, field, "%s is required", field);
@@ -125,9 +152,9 @@ static int get_id(json_t *obj, const char *key, const char *field, char **out,
 }
 
 /* A flag: a JSON boolean, or in a CSV cell 1/true/yes, 0/false/no. */
-static int get_flag(json_t *obj, const char *key, const char *field, int text,
-                    int *out, rc_error *err) {
-  json_t *v = json_object_get(obj, key);
+static int get_flag(const fields *obj, const char *key, const char *field,
+                    int text, int *out, rc_error *err) {
+  json_t *v = field_get(obj, key);
   static const char *const yes[] = {"1", "true", "yes", NULL};
   static const char *const no[] = {"0", "false", "no", NULL};
   *out = 0;
@@ -191,9 +218,9 @@ bad:
 }
 
 /* Money: a whole number of minor units, >= 0. */
-static int get_money(json_t *obj, const char *key, int text, rc_money *out,
-                     int *present, rc_error *err) {
-  json_t *v = json_object_get(obj, key);
+static int get_money(const fields *obj, const char *key, int text,
+                     rc_money *out, int *present, rc_error *err) {
+  json_t *v = field_get(obj, key);
   *present = 0;
   if (!v || json_is_null(v)) return RC_OK;
   if (json_is_integer(v)) {
@@ -253,13 +280,13 @@ static int add_contact(store_borrower *b, const char *kind, const char *value,
 }
 
 /* phones / emails: an array of strings or one string. */
-static int get_points(json_t *obj, const char *plural, const char *single,
+static int get_points(const fields *obj, const char *plural, const char *single,
                       const char *kind, const char *country, store_borrower *b,
                       int *present, rc_error *err) {
-  json_t *v = json_object_get(obj, plural);
+  json_t *v = field_get(obj, plural);
   size_t i;
   json_t *item;
-  if (!v) v = json_object_get(obj, single);
+  if (!v) v = field_get(obj, single);
   if (!v || json_is_null(v)) return RC_OK;
   if (json_is_string(v)) {
     if (json_string_length(v) == 0) return RC_OK;
@@ -270,8 +297,7 @@ static int get_points(json_t *obj, const char *plural, const char *single,
       const char *s = json_string_value(item);
       char e164[17];
       if (strcmp(kind, "phone") == 0) {
-        if ((rc = phone_field(s, country, e164, single, single, err)) ==
-            RC_OK)
+        if ((rc = phone_field(s, country, e164, single, single, err)) == RC_OK)
           add_contact(b, kind, e164, NULL, NULL);
       } else if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
         rc = rc_error_set(err, RC_EINVAL, single,
@@ -309,15 +335,16 @@ static int get_points(json_t *obj, const char *plural, const char *single,
   return RC_OK;
 }
 
-static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
-                          const char *country, store_borrower *b,
+static int parse_borrower(const fields *obj, json_t *nested, int text,
+                          rc_clock *clk, const char *country, store_borrower *b,
                           rc_error *err) {
-  json_t *src = nested ? nested : obj;
+  fields inner = nested ? fields_of(nested) : *obj;
+  const fields *src = &inner;
   int rc, present = 0;
   b->ncontacts = 0;
   if (nested) {
-    if ((rc = get_id(nested, "id", "borrower.id", &b->id, err))) return rc;
-    if ((rc = get_string(nested, "name", &b->name, 256, err))) return rc;
+    if ((rc = get_id(src, "id", "borrower.id", &b->id, err))) return rc;
+    if ((rc = get_string(src, "name", &b->name, 256, err))) return rc;
   } else {
     if ((rc = get_id(obj, "borrower_id", "borrower_id", &b->id, err)))
       return rc;
@@ -340,10 +367,10 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
                         "borrower.employer must be an object { name, phone, "
                         "address }");
   if (nested && json_is_object(json_object_get(nested, "employer"))) {
-    json_t *e = json_object_get(nested, "employer");
-    if ((rc = get_string(e, "name", &b->employer_name, 256, err))) return rc;
-    if ((rc = get_string(e, "phone", &b->employer_phone, 64, err))) return rc;
-    if ((rc = get_string(e, "address", &b->employer_address, 512, err)))
+    fields e = fields_of(json_object_get(nested, "employer"));
+    if ((rc = get_string(&e, "name", &b->employer_name, 256, err))) return rc;
+    if ((rc = get_string(&e, "phone", &b->employer_phone, 64, err))) return rc;
+    if ((rc = get_string(&e, "address", &b->employer_address, 512, err)))
       return rc;
   } else {
     if ((rc = get_string(src, "employer_name", &b->employer_name, 256, err)))
@@ -393,8 +420,8 @@ static int parse_borrower(json_t *obj, json_t *nested, int text, rc_clock *clk,
       if (phone) {
         char what[48];
         snprintf(what, sizeof what, "borrower.contacts[%zu].phone", i + 1);
-        if ((rc = phone_field(phone, country, e164, "borrower.contacts",
-                              what, err)))
+        if ((rc = phone_field(phone, country, e164, "borrower.contacts", what,
+                              err)))
           return rc;
       }
       add_contact(b, "third_party", phone ? e164 : NULL, name, rel);
@@ -426,6 +453,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   json_t *v, *nested;
   const char *key;
   int rc, present, checked = text & CASE_INPUT_CHECKED;
+  fields top;
 
   text &= ~CASE_INPUT_CHECKED;
   memset(in, 0, sizeof *in);
@@ -440,19 +468,20 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
       return rc_error_set(err, RC_EINVAL, path, "%s holds a NUL character",
                           path);
   }
-  if ((rc = get_id(obj, "id", "id", &c->id, err))) return rc;
-  nested = json_object_get(obj, "borrower");
+  top = fields_of(obj);
+  if ((rc = get_id(&top, "id", "id", &c->id, err))) return rc;
+  nested = field_get(&top, "borrower");
   if (nested && !json_is_object(nested))
     return rc_error_set(err, RC_EINVAL, "borrower",
                         "borrower must be an object with an id");
-  if ((rc = parse_borrower(obj, nested, text, clk, country, &in->b, err)))
+  if ((rc = parse_borrower(&top, nested, text, clk, country, &in->b, err)))
     return rc;
   c->borrower_id = strdup(in->b.id);
   if (in->b.ncontacts >= 0) in->present |= IN_CONTACTS;
 
-  if ((rc = get_string(obj, "product", &c->product, 64, err))) return rc;
+  if ((rc = get_string(&top, "product", &c->product, 64, err))) return rc;
   if (c->product) in->present |= IN_PRODUCT;
-  if ((rc = get_string(obj, "currency", &c->currency, 3, err))) return rc;
+  if ((rc = get_string(&top, "currency", &c->currency, 3, err))) return rc;
   if (c->currency) {
     if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
         !isupper((unsigned char)c->currency[1]) ||
@@ -465,7 +494,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   }
   for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
     rc_money *dst = (rc_money *)((char *)c + money[i].offset);
-    if ((rc = get_money(obj, money[i].key, text, dst, &present, err)))
+    if ((rc = get_money(&top, money[i].key, text, dst, &present, err)))
       return rc;
     if (present) in->present |= money[i].bit;
   }
@@ -474,7 +503,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   if ((in->present & IN_AMOUNT_DUE) && (in->present & IN_BALANCE) &&
       (rc = case_input_check_money(c, err)))
     return rc;
-  if ((rc = get_string(obj, "due_date", &c->due_date, 10, err))) {
+  if ((rc = get_string(&top, "due_date", &c->due_date, 10, err))) {
     if (err->field[0])
       snprintf(err->message, sizeof err->message,
                "due_date must be a date such as 2026-01-31");
@@ -488,7 +517,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
                           c->due_date);
     in->present |= IN_DUE_DATE;
   }
-  v = json_object_get(obj, "score");
+  v = field_get(&top, "score");
   if (v && !json_is_null(v) && !(json_is_string(v) && !json_string_length(v))) {
     if (json_is_number(v)) {
       c->score = json_number_value(v);
@@ -506,7 +535,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     c->has_score = 1;
     in->present |= IN_SCORE;
   }
-  v = json_object_get(obj, "tags");
+  v = field_get(&top, "tags");
   if (v && text && json_is_string(v) && json_string_length(v)) {
     /* A CSV cell: tags separated by ';'. */
     json_t *list = json_array();
@@ -539,7 +568,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     return rc_error_set(err, RC_EINVAL, "tags",
                         "tags must be a list of strings such as [\"vip\"]");
   }
-  v = json_object_get(obj, "data");
+  v = field_get(&top, "data");
   if (v && json_is_object(v)) {
     json_object_update(in->data, v);
   } else if (v && !json_is_null(v)) {

@@ -5,7 +5,8 @@
 #include <string.h>
 
 /* A case is its numbers (this struct, copied as bytes) and then its
- * texts, each a 4-byte length + 1 (0 for NULL) and the bytes. */
+ * texts, each a 4-byte length + 1 (0 for NULL) and the bytes with their
+ * NUL, so that a case can be lent in place (case_keep_lend). */
 typedef struct numbers {
   rc_money principal, balance, amount_due, fees, overpaid, reduced;
   rc_time opened_at;
@@ -45,6 +46,7 @@ static int reserve(case_keep *k, size_t n) {
 int case_keep_add(case_keep *k, const store_case *c) {
   store_case copy = *c;
   char **v[TEXTS];
+  uint32_t size[TEXTS];
   numbers n;
   size_t need = sizeof n;
   if (k->full) return 0;
@@ -53,7 +55,10 @@ int case_keep_add(case_keep *k, const store_case *c) {
   NUMBERS(PUT)
 #undef PUT
   texts(&copy, v);
-  for (int i = 0; i < TEXTS; i++) need += 4 + (*v[i] ? strlen(*v[i]) : 0);
+  for (int i = 0; i < TEXTS; i++) {
+    size[i] = *v[i] ? (uint32_t)strlen(*v[i]) + 1 : 0;
+    need += 4 + size[i];
+  }
   if (!reserve(k, need)) {
     k->full = 1;
     return 0;
@@ -61,13 +66,10 @@ int case_keep_add(case_keep *k, const store_case *c) {
   memcpy(k->p + k->len, &n, sizeof n);
   k->len += sizeof n;
   for (int i = 0; i < TEXTS; i++) {
-    uint32_t len = *v[i] ? (uint32_t)strlen(*v[i]) + 1 : 0;
-    memcpy(k->p + k->len, &len, 4);
+    memcpy(k->p + k->len, &size[i], 4);
     k->len += 4;
-    if (len) {
-      memcpy(k->p + k->len, *v[i], len - 1);
-      k->len += len - 1;
-    }
+    if (size[i]) memcpy(k->p + k->len, *v[i], size[i]);
+    k->len += size[i];
   }
   return 1;
 }
@@ -80,31 +82,57 @@ int case_keep_next_is(const case_keep *k, const char *id) {
   return len && len - 1 == strlen(id) && !memcmp(k->p + at + 4, id, len - 1);
 }
 
-int case_keep_take(case_keep *k, const char *id, store_case *out) {
+/* The next case's numbers into *out and where each text starts in the
+ * keeping (NULL for a NULL text) with its size and NUL (size); returns
+ * the offset after it. */
+static size_t next_case(const case_keep *k, store_case *out,
+                        const char *at_text[TEXTS], uint32_t size[TEXTS]) {
   size_t at = k->next + sizeof(numbers);
   uint32_t len;
   numbers n;
-  char **v[TEXTS];
-  if (k->next >= k->len || (id && !case_keep_next_is(k, id))) return 0;
   memset(out, 0, sizeof *out);
   memcpy(&n, k->p + k->next, sizeof n);
-  texts(out, v);
   for (int i = 0; i < TEXTS; i++) {
     memcpy(&len, k->p + at, 4);
     at += 4;
-    if (!len) continue;
-    if (!(*v[i] = malloc(len))) {
-      store_case_free(out);
-      return 0; /* read back instead */
-    }
-    memcpy(*v[i], k->p + at, len - 1);
-    (*v[i])[len - 1] = '\0';
-    at += len - 1;
+    at_text[i] = len ? (const char *)k->p + at : NULL;
+    size[i] = len;
+    at += len;
   }
 #define GET(f) out->f = n.f;
   NUMBERS(GET)
 #undef GET
-  k->next = at;
+  return at;
+}
+
+int case_keep_take(case_keep *k, const char *id, store_case *out) {
+  const char *at_text[TEXTS];
+  uint32_t size[TEXTS];
+  char **v[TEXTS];
+  size_t after;
+  if (k->next >= k->len || (id && !case_keep_next_is(k, id))) return 0;
+  after = next_case(k, out, at_text, size);
+  texts(out, v);
+  for (int i = 0; i < TEXTS; i++) {
+    if (!at_text[i]) continue;
+    if (!(*v[i] = malloc(size[i]))) {
+      store_case_free(out);
+      return 0; /* read back instead */
+    }
+    memcpy(*v[i], at_text[i], size[i]);
+  }
+  k->next = after;
+  return 1;
+}
+
+int case_keep_lend(case_keep *k, store_case *out) {
+  const char *at_text[TEXTS];
+  uint32_t size[TEXTS];
+  char **v[TEXTS];
+  if (k->next >= k->len) return 0;
+  k->next = next_case(k, out, at_text, size);
+  texts(out, v);
+  for (int i = 0; i < TEXTS; i++) *v[i] = (char *)at_text[i];
   return 1;
 }
 

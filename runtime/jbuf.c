@@ -31,10 +31,19 @@ void jb_lit(jbuf *b, const char *s) {
   jb_raw(b, s, strlen(s));
 }
 
+/* The bytes a JSON string escapes: one look-up a byte where three
+ * comparisons were (a row quotes some thirty strings). */
+#define ESC4(n) [n] = 1, [n + 1] = 1, [n + 2] = 1, [n + 3] = 1
+static const unsigned char escaped[256] = {
+    ESC4(0),  ESC4(4),  ESC4(8),  ESC4(12),  ESC4(16),
+    ESC4(20), ESC4(24), ESC4(28), ['"'] = 1, ['\\'] = 1};
+#undef ESC4
+
 /* Written in place after one reservation for the worst case (every byte
  * a \u00XX): appending piece by piece cost more than the copying. */
 void jb_quote(jbuf *b, const char *v) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *c = (const unsigned char *)v;
   char *o;
   if (!v) {
     jb_raw(b, "null", 4);
@@ -43,22 +52,31 @@ void jb_quote(jbuf *b, const char *v) {
   if (!reserve(b, strlen(v) * 6 + 2)) return;
   o = b->p + b->len;
   *o++ = '"';
-  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
-    if (*c == '"' || *c == '\\') {
+  for (;; c++) {
+    if (!escaped[*c]) {
+      *o++ = (char)*c;
+    } else if (!*c) {
+      break;
+    } else if (*c == '"' || *c == '\\') {
       *o++ = '\\';
       *o++ = (char)*c;
-    } else if (*c < 0x20) {
+    } else {
       memcpy(o, "\\u00", 4);
       o[4] = hex[*c >> 4];
       o[5] = hex[*c & 15];
       o += 6;
-    } else {
-      *o++ = (char)*c;
     }
   }
   *o++ = '"';
   *o = '\0';
   b->len = (size_t)(o - b->p);
+}
+
+/* One byte, without a strlen and a copy (a member costs two). */
+static void jb_byte(jbuf *b, char c) {
+  if (!reserve(b, 1)) return;
+  b->p[b->len++] = c;
+  b->p[b->len] = '\0';
 }
 
 /* By hand: snprintf cost a journal run more than the rest of its text. */
@@ -74,9 +92,9 @@ void jb_int(jbuf *b, int64_t v) {
 }
 
 static void member(jbuf *b, const char *key) {
-  if (b->len > 1) jb_lit(b, ",");
+  if (b->len > 1) jb_byte(b, ',');
   jb_quote(b, key);
-  jb_lit(b, ":");
+  jb_byte(b, ':');
 }
 
 void jb_str(jbuf *b, const char *key, const char *v) {

@@ -848,7 +848,7 @@ static int run_handler(lua_State *L) {
   if (call->event_json) {
     ljson_push_text(L, call->event_json);
   } else {
-    lua_newtable(L);
+    lua_createtable(L, 0, 2); /* room for type and at: no rehash */
   }
   lua_pushstring(L, call->event ? call->event : "enter");
   lua_setfield(L, -2, "type");

@@ -275,6 +275,151 @@ static void test_an_older_book_keeps_its_page_size(void **state) {
   sqlite3_close(db);
 }
 
+/* What one statement touches, as SQLite's authorizer tells it: the tables
+ * it reads or writes, those it deletes from, the columns it updates. */
+typedef struct touch {
+  char what[32][96]; /* "r table", "d table", "u table.column" */
+  int n, rows, commits;
+} touch;
+
+static int touch_note(void *arg, int code, const char *a, const char *b,
+                      const char *dbname, const char *trigger) {
+  touch *t = arg;
+  char kind = code == SQLITE_READ     ? 'r'
+              : code == SQLITE_INSERT ? 'i'
+              : code == SQLITE_DELETE ? 'd'
+              : code == SQLITE_UPDATE ? 'u'
+                                      : 0;
+  (void)dbname;
+  (void)trigger;
+  /* Held cases would be lost with what the commit makes durable. */
+  if (code == SQLITE_TRANSACTION && a && !strcmp(a, "COMMIT")) t->commits++;
+  if (!kind || !a) return SQLITE_OK;
+  t->rows++;
+  if (t->n < 32)
+    snprintf(t->what[t->n++], sizeof t->what[0], "%c %s%s%s", kind, a,
+             kind == 'u' ? "." : "", kind == 'u' && b ? b : "");
+  return SQLITE_OK;
+}
+
+/* 1 when the table refers to cases (a foreign key), or is cases. */
+static int refers_to_cases(sqlite3 *db, const char *table) {
+  sqlite3_stmt *s;
+  int n;
+  if (!strcmp(table, "cases")) return 1;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM pragma_foreign_"
+                                      "key_list(?1) WHERE \"table\" = 'cases'",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return n > 0;
+}
+
+/* 1 when deleting from the table, or updating the column (table.column),
+ * could break a case's reference to it: a held case's is not checked. */
+static int cases_refer_to(sqlite3 *db, const char *table, const char *col) {
+  sqlite3_stmt *s;
+  int n;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM pragma_foreign_"
+                                      "key_list('cases') WHERE \"table\" = ?1"
+                                      " AND (?2 IS NULL OR \"to\" = ?2)",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  if (col) sqlite3_bind_text(s, 2, col, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return n > 0;
+}
+
+/* The statements that touch cases or timers and still need not write the
+ * held cases first, each for a reason of its caller's (sqlite.c). One
+ * added here is a decision to be argued, not a slip. */
+static const char *const held_own[][2] = {
+    {"INSERT INTO cases(",
+     "a case missed by S_CASE_EXISTS, which writes the "
+     "held ones first; an import never gives an id "
+     "twice"},
+    {"SELECT 1 FROM cases WHERE id = ?1", "an import's look-up of its row"},
+    {"SELECT coalesce(max(id), 0) + 1 FROM timers WHERE due = ?1",
+     "sq_timer_add writes a held timer before it"},
+};
+
+/* An import holds its new cases in memory until their `opened` run; a
+ * statement that runs meanwhile without writing them first must not see
+ * or need them. Each statement the store marks so is prepared and what
+ * it touches checked against the reason it gives. */
+static void test_statements_run_beside_held_cases_touch_none(void **state) {
+  sqlite3 *db;
+  store *st;
+  rc_error err;
+  size_t own_seen[sizeof held_own / sizeof held_own[0]] = {0};
+  int i, marked = 0;
+  (void)state;
+  SQLITE_ONLY("the SQLite store's held new cases");
+  assert_int_equal(store_open(&st, path, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  for (i = 0; i < sqlite_statements(); i++) {
+    int why = sqlite_statement_held(i), k;
+    const char *text = sqlite_statement_sql(i);
+    sqlite3_stmt *s = NULL;
+    touch t;
+    if (!why) continue; /* writes the held cases first */
+    marked++;
+    memset(&t, 0, sizeof t);
+    sqlite3_set_authorizer(db, touch_note, &t);
+    if (sqlite3_prepare_v2(db, text, -1, &s, NULL) != SQLITE_OK)
+      fail_msg("statement %d does not prepare: %s", i, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_set_authorizer(db, NULL, NULL);
+    assert_true(t.n < 32);
+    switch (why) {
+      case SQLITE_HELD_NO_ROWS:
+        if (t.rows || t.commits)
+          fail_msg("statement %d touches rows or commits: %s", i, text);
+        break;
+      case SQLITE_HELD_APART:
+        for (k = 0; k < t.n; k++) {
+          char table[96], *dot;
+          snprintf(table, sizeof table, "%s", t.what[k] + 2);
+          if ((dot = strchr(table, '.'))) *dot = '\0';
+          if (refers_to_cases(db, table))
+            fail_msg("statement %d touches %s: %s", i, table, text);
+          if ((t.what[k][0] == 'd' && cases_refer_to(db, table, NULL)) ||
+              (t.what[k][0] == 'u' && cases_refer_to(db, table, dot + 1)))
+            fail_msg("statement %d changes what cases refer to (%s): %s", i,
+                     t.what[k] + 2, text);
+        }
+        break;
+      case SQLITE_HELD_OWN:
+        for (k = 0; k < (int)(sizeof held_own / sizeof held_own[0]); k++)
+          if (!strncmp(text, held_own[k][0], strlen(held_own[k][0]))) break;
+        if (k == (int)(sizeof held_own / sizeof held_own[0]))
+          fail_msg(
+              "statement %d says its caller minds the held cases, "
+              "with no reason given here: %s",
+              i, text);
+        own_seen[k]++;
+        break;
+      default:
+        fail_msg("statement %d: unknown reason %d", i, why);
+    }
+  }
+  for (i = 0; i < (int)(sizeof held_own / sizeof held_own[0]); i++)
+    if (own_seen[i] != 1)
+      fail_msg("%zu statements for the reason \"%s\"", own_seen[i],
+               held_own[i][1]);
+  assert_true(marked > 0);
+  sqlite3_close(db);
+}
+
 /* What a database argument names, and a file database moved and removed
  * with its side files, the way backups and scratch copies do it. */
 static void test_a_database_file_moves_and_goes_with_its_side_files(
@@ -2184,6 +2329,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_reloads_are_numbered_in_the_book,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_statements_run_beside_held_cases_touch_none, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_reload_number_at_its_largest_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,

@@ -1941,29 +1941,46 @@ static int held_first_is(const sq *st, const char *id) {
   return case_keep_next_is(&st->held.cases, id);
 }
 
-/* Statements that neither read cases nor write a row that refers to one,
- * and the holding's own: a held case need not be written before them. */
+/* Why a statement need not write the held cases first (sqlite.h,
+ * SQLITE_HELD_*; test_store checks each against the tables it touches):
+ * every statement not listed writes them first. */
+static const unsigned char held_why[S_COUNT] = {
+    [S_BEGIN] = SQLITE_HELD_NO_ROWS,
+    [S_SAVEPOINT] = SQLITE_HELD_NO_ROWS,
+    [S_RELEASE] = SQLITE_HELD_NO_ROWS,
+    [S_ROLLBACK_TO] = SQLITE_HELD_NO_ROWS,
+    [S_ROLLBACK] = SQLITE_HELD_NO_ROWS,
+    [S_BORROWER_NEW] = SQLITE_HELD_APART,
+    [S_BORROWER_UPSERT] = SQLITE_HELD_APART,
+    [S_BORROWER_GET] = SQLITE_HELD_APART,
+    [S_CONTACTS_DELETE] = SQLITE_HELD_APART,
+    [S_CONTACT_INSERT] = SQLITE_HELD_APART,
+    [S_JOURNAL_NEXT] = SQLITE_HELD_APART,
+    [S_JOURNAL_APPEND] = SQLITE_HELD_APART,
+    /* A case the engine looked up and missed (S_CASE_EXISTS writes the
+     * held ones first), or an import's row: one never gives an id twice. */
+    [S_CASE_INSERT] = SQLITE_HELD_OWN,
+    /* An import's look-up of a row's id: never a held one (as above). */
+    [S_CASE_OPENING] = SQLITE_HELD_OWN,
+    /* The next timer id at a due time: its caller writes a held timer
+     * first (sq_timer_add). */
+    [S_TIMER_ID] = SQLITE_HELD_OWN,
+};
+
 static int held_safe(int which) {
-  switch (which) {
-    case S_BEGIN:
-    case S_SAVEPOINT:
-    case S_RELEASE:
-    case S_ROLLBACK_TO:
-    case S_ROLLBACK:
-    case S_BORROWER_NEW:
-    case S_BORROWER_UPSERT:
-    case S_BORROWER_GET:
-    case S_CONTACTS_DELETE:
-    case S_CONTACT_INSERT:
-    case S_CASE_INSERT:
-    case S_CASE_OPENING:
-    case S_TIMER_ID:
-    case S_JOURNAL_NEXT:
-    case S_JOURNAL_APPEND:
-      return 1;
-    default:
-      return 0;
-  }
+  return held_why[which] != 0;
+}
+
+int sqlite_statements(void) {
+  return S_COUNT;
+}
+
+const char *sqlite_statement_sql(int which) {
+  return which >= 0 && which < S_COUNT ? sql[which] : NULL;
+}
+
+int sqlite_statement_held(int which) {
+  return which >= 0 && which < S_COUNT ? held_why[which] : 0;
 }
 
 static void held_timer_drop(sq *st) {
@@ -1987,8 +2004,9 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   store_case c;
   sqlite3_stmt *s;
   int rc;
-  if (!case_keep_take(&st->held.cases, NULL, &c))
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  /* Lent, not copied: nothing is added to the held cases meanwhile. */
+  if (!case_keep_lend(&st->held.cases, &c))
+    return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
   st->held.writing = 1;
   s = stmt(st, run ? S_CASE_INSERT_RUN : S_CASE_INSERT);
   bind_case(s, &c);
@@ -2009,7 +2027,6 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   }
   held_timer_drop(st);
   st->held.writing = 0;
-  store_case_free(&c);
   return rc;
 }
 

@@ -39,6 +39,21 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   "UPDATE cases SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
   " WHERE NOT keep AND status IN ('open', 'claimed'));"
 
+/* Why a statement of the SQLite store need not write the new cases an
+ * import holds in memory before it runs (0: it writes them first). */
+enum {
+  SQLITE_HELD_NO_ROWS = 1, /* a transaction's bound, not its commit */
+  SQLITE_HELD_APART,       /* touches neither cases nor a table that
+                              refers to them (a foreign key) */
+  SQLITE_HELD_OWN,         /* touches cases or timers, but its callers
+                              never reach a held case with it */
+};
+/* The store's statements (for test_store): how many, the SQL text of
+ * one, and its SQLITE_HELD_* reason. */
+int sqlite_statements(void);
+const char *sqlite_statement_sql(int which);
+int sqlite_statement_held(int which);
+
 /* The schema version this binary writes (the migrations it knows). */
 int store_schema_version(void);
 
