@@ -825,6 +825,53 @@ static void test_the_next_reminders_borrower_is_read_ahead(void **state) {
   store_close(st);
 }
 
+/* The borrowers of a batch's next reminders are read ahead in one
+ * statement (one each cost the server as much as its rows): after the
+ * first step's read, the next four steps read theirs, contacts in order,
+ * without asking the server (here gone by then). */
+static void test_the_next_reminders_borrowers_are_read_ahead_together(
+    void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 5; i++) add_reminder(st, i);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "INSERT INTO contacts(borrower_id, position, kind, value) "
+                   "VALUES ('B3', 1, 'phone', '+8613800000002'), "
+                   "('B3', 0, 'phone', '+8613800000001'), "
+                   "('B4', 0, 'email', 'b4@example.com')"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 5);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  store_borrower_free(&b);
+  end_the_stores_session();
+  for (int i = 1; i < 5; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "B%d", i + 1);
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, id, &b, &err), RC_OK);
+    assert_string_equal(b.name, id);
+    assert_int_equal(b.ncontacts, i == 2 ? 2 : i == 3 ? 1 : 0);
+    if (i == 2) {
+      assert_string_equal(b.contacts[0].value, "+8613800000001");
+      assert_string_equal(b.contacts[1].value, "+8613800000002");
+    }
+    store_borrower_free(&b);
+  }
+  store_timers_free(t, n);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* A borrower this batch itself changed after its read ahead went is read
  * again: the batch sees its own writes. */
 static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
@@ -1043,6 +1090,9 @@ int main(void) {
           test_a_batch_holds_its_timers_by_their_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_next_reminders_borrower_is_read_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_reminders_borrowers_are_read_ahead_together, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -181,9 +181,12 @@ void pg_cache_clear(pg_cache *k);
 /* The row of that kind and id is no longer what was read (a write). */
 void pg_cache_forget(pg_cache *k, int kind, const char *id);
 
-/* The borrower of the case of the claim's timer after timer (its id in
- * *next), or NULL when there is none or its case is not held. */
-const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next);
+/* The row of the claim's timer (-1: not the claim's), how many rows the
+ * claim has, and the borrower of the case of a row (NULL when its case
+ * is not held, or there is no such row). */
+int pg_cache_timer_row(pg_cache *k, int64_t timer);
+int pg_cache_rows(const pg_cache *k);
+const char *pg_cache_borrower_at(pg_cache *k, int row);
 
 /* 0 when the claim saw the held case with no task its move cancels, else
  * 1 (it had some, or the claim did not say). */
