@@ -17,6 +17,7 @@
 #include "migrate_store.h"
 #include "pg/pgt.h"
 #include "store/store.h"
+#include "store/pg.h"
 
 /* The test's database, made afresh before each test (setup). */
 static char name[64];
@@ -298,6 +299,36 @@ static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
                               "journal_runs"),
                    1);
   store_close(st);
+}
+
+/* A batch's state writes are kept by case (pg_rows_put): each case's last
+ * write wins, in the order the cases were first written, through the
+ * table's growth (a search from the last row made a batch quadratic). */
+static void test_kept_rows_keep_each_keys_last_write(void **state) {
+  pg_rows b = {.ncols = 2};
+  char key[16], value[16];
+  (void)state;
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 300; i++) {
+      const char *cols[2] = {key, value};
+      if (round && i % 3) continue;
+      snprintf(key, sizeof key, "C%d", i);
+      snprintf(value, sizeof value, "%d", round * 1000 + i);
+      assert_int_equal(pg_rows_put(&b, cols), 0);
+    }
+  assert_int_equal(b.n, 300);
+  for (int i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "C%d", i);
+    snprintf(value, sizeof value, "%d", i % 3 ? i : 1000 + i);
+    assert_string_equal(b.v[2 * i], key);
+    assert_string_equal(b.v[2 * i + 1], value);
+  }
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_put(&b, (const char *[]){"C7", "x"}), 0);
+  assert_int_equal(pg_rows_put(&b, (const char *[]){"C7", "y"}), 0);
+  assert_int_equal(b.n, 1);
+  assert_string_equal(b.v[1], "y");
+  pg_rows_free(&b);
 }
 
 /* A batch's new states go as one UPDATE and its claimed timers' ends and
@@ -1093,6 +1124,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_the_next_reminders_borrowers_are_read_ahead_together, setup,
           teardown),
+      cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

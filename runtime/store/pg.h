@@ -271,13 +271,17 @@ typedef struct pg_rows {
   int ncols;
   char **v; /* owned; n rows of ncols */
   int n, cap;
+  /* pg_rows_put's rows by their first column: row + 1, 0 a free slot
+   * (a search from the last row made a batch's writes quadratic). */
+  int *keys; /* owned; nkeys slots, a power of two */
+  int nkeys;
 } pg_rows;
 
 /* 0, or -1 when memory ran out (nothing added). */
 int pg_rows_add(pg_rows *b, const char *const *cols);
 /* The same, but a row whose first column is cols[0] already is replaced
  * (a row's key written twice: the last write wins); at most
- * PG_ROWS_COLS_MAX columns. */
+ * PG_ROWS_COLS_MAX columns. A table so written takes no pg_rows_add. */
 enum { PG_ROWS_COLS_MAX = 16 };
 int pg_rows_put(pg_rows *b, const char *const *cols);
 /* Column col of every row as an array in PostgreSQL's text form
