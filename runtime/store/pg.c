@@ -1984,9 +1984,13 @@ static int message_id(pg *st, int64_t *id, rc_error *err) {
     PGresult *r;
     args a = {0};
     a_int(&a, IDS_AHEAD);
+    /* The sequence looked up once (OFFSET 0 keeps it apart), not at each
+     * id: a function of the catalog's, it is not folded into a constant
+     * when planned, and the look-up was most of an id's cost. */
     if (!(r = run(st,
-                  "SELECT nextval(pg_get_serial_sequence('messages', 'id')) "
-                  "FROM generate_series(1, $1::int)",
+                  "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence("
+                  "'messages', 'id')::regclass AS s OFFSET 0) q, "
+                  "generate_series(1, $1::int)",
                   &a, "message ids", err)))
       return RC_ESTORE;
     for (int i = 0; i < PQntuples(r) && i < IDS_AHEAD; i++)
