@@ -2982,13 +2982,17 @@ static const char borrower_sql[] =
   "JOIN borrowers b ON b.id = u.i)"
 static const char check_sql[] = "SELECT " CHECK_EXPR;
 
-/* The borrowers read ahead ($4), each one's rows together, carrying the
- * check of the guard's decisions since the last. */
+/* The borrowers read ahead ($4, each once), each one's rows together,
+ * carrying the check of the guard's decisions since the last. Each is
+ * looked up by its key (OFFSET 0 keeps the look-ups apart): on a book
+ * not yet analysed, "b.id = ANY($4)" read every borrower and contact
+ * for each read, 5 times the work of 16 look-ups at 5,000 cases. */
 static const char borrowers_ahead_sql[] =
     "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
-    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
-    "WHERE b.id = ANY($4::text[]) AND coalesce(" CHECK_EXPR ", true) "
-    "ORDER BY b.id, k.position";
+    "FROM unnest($4::text[]) AS w(id) CROSS JOIN LATERAL (SELECT * FROM "
+    "borrowers b WHERE b.id = w.id OFFSET 0) b LEFT JOIN LATERAL (SELECT * "
+    "FROM contacts k WHERE k.borrower_id = b.id OFFSET 0) k ON true "
+    "WHERE coalesce(" CHECK_EXPR ", true) ORDER BY b.id, k.position";
 
 /* How many reminders' borrowers one read ahead brings: a statement each
  * cost the server more than its rows (waking for it, starting and ending
@@ -3072,7 +3076,7 @@ static void borrower_ahead(pg *st) {
                   end < pg_cache_rows(&st->batch);
        end++) {
     const char *id = pg_cache_borrower_at(&st->batch, end);
-    if (id && pg_rows_add(&ids, &id) != 0) goto out;
+    if (id && pg_rows_put(&ids, &id) != 0) goto out; /* each once */
   }
   if (!ids.n || checks_args(st, &a, arr) != 0 ||
       !(arr[3] = pg_rows_array(&ids, 0)))
