@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "pg/pgt.h"
+#include "recoup/engine.h"
 #include "store/pg.h"
 
 typedef struct fixture {
@@ -776,6 +778,78 @@ static void test_the_guard_decides_one_borrower_at_a_time(void **state) {
   PQfinish(b);
 }
 
+/* --- a node's next wake ------------------------------------------------ */
+
+static void write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/* After a run that passed over a case another connection holds, the node
+ * looks for its next wake past the timers it left waiting: a look, not a
+ * claim. Outside a transaction that look wrote a lease on a timer due next
+ * week, which no node could then claim until the lease ended (a killed
+ * node left such claims behind). */
+static void test_the_next_wake_leases_no_timer_not_due(void **state) {
+  fixture *f = *state;
+  char dir[64], path[128];
+  engine_options opts;
+  rc_errlist errors = {0};
+  rc_error err = {0};
+  engine *eng = NULL;
+  PGconn *holder = pgt_connect(f->url);
+  int64_t steps = 0;
+  rc_time due = 0;
+  long long week;
+
+  assert_non_null(holder);
+  snprintf(dir, sizeof dir, "/tmp/recoup-pgclaims-%d", (int)getpid());
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  write_file(path,
+             "institution { name = 'R', timezone = 'UTC', currency = 'CNY' }\n"
+             "workflow(recoup.workflow { name = 'standard', version = 1, "
+             "initial = 'new', states = { new = { on = { ping = "
+             "function() end } } } })\n");
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = f->url;
+  opts.quiet = 1;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+
+  /* C1's timer is due now, its case held by another connection; C2's is
+   * due in a week. */
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "((extract(epoch FROM now()) * 1000)::bigint - 60000, "
+                   "'C1', 'ping', 0), "
+                   "((extract(epoch FROM now()) * 1000)::bigint + "
+                   "7 * 86400000, 'C2', 'ping', 0)"));
+  week = pgt_value(f->c, "SELECT due FROM timers WHERE case_id = 'C2'");
+  PQclear(pgt_exec(holder, "BEGIN"));
+  PQclear(pgt_exec(holder,
+                   "SELECT 1 FROM cases WHERE id = 'C1' FOR NO KEY UPDATE"));
+
+  assert_int_equal(engine_run(eng, clock_now(engine_clock(eng)), &steps, &err),
+                   RC_OK);
+  assert_int_equal(
+      pgt_value(f->c, "SELECT count(*) FROM timers WHERE case_id = 'C1'"), 1);
+  assert_int_equal(engine_next_due(eng, &due, &err), RC_OK);
+  assert_int_equal(due, week);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM timers WHERE case_id = "
+                             "'C2' AND claimed_until IS NOT NULL"),
+                   0);
+
+  PQclear(pgt_exec(holder, "COMMIT"));
+  PQfinish(holder);
+  engine_close(eng);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -810,6 +884,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_decides_one_borrower_at_a_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_wake_leases_no_timer_not_due, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include "migrate_store.h"
 #include "pg/pgt.h"
 #include "store/store.h"
+#include "store/pg.h"
 
 /* The test's database, made afresh before each test (setup). */
 static char name[64];
@@ -298,6 +299,36 @@ static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
                               "journal_runs"),
                    1);
   store_close(st);
+}
+
+/* A batch's state writes are kept by case (pg_rows_put): each case's last
+ * write wins, in the order the cases were first written, through the
+ * table's growth (a search from the last row made a batch quadratic). */
+static void test_kept_rows_keep_each_keys_last_write(void **state) {
+  pg_rows b = {.ncols = 2};
+  char key[16], value[16];
+  (void)state;
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 300; i++) {
+      const char *cols[2] = {key, value};
+      if (round && i % 3) continue;
+      snprintf(key, sizeof key, "C%d", i);
+      snprintf(value, sizeof value, "%d", round * 1000 + i);
+      assert_int_equal(pg_rows_put(&b, cols), 0);
+    }
+  assert_int_equal(b.n, 300);
+  for (int i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "C%d", i);
+    snprintf(value, sizeof value, "%d", i % 3 ? i : 1000 + i);
+    assert_string_equal(b.v[2 * i], key);
+    assert_string_equal(b.v[2 * i + 1], value);
+  }
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_put(&b, (const char *[]){"C7", "x"}), 0);
+  assert_int_equal(pg_rows_put(&b, (const char *[]){"C7", "y"}), 0);
+  assert_int_equal(b.n, 1);
+  assert_string_equal(b.v[1], "y");
+  pg_rows_free(&b);
 }
 
 /* A batch's new states go as one UPDATE and its claimed timers' ends and
@@ -825,6 +856,53 @@ static void test_the_next_reminders_borrower_is_read_ahead(void **state) {
   store_close(st);
 }
 
+/* The borrowers of a batch's next reminders are read ahead in one
+ * statement (one each cost the server as much as its rows): after the
+ * first step's read, the next four steps read theirs, contacts in order,
+ * without asking the server (here gone by then). */
+static void test_the_next_reminders_borrowers_are_read_ahead_together(
+    void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 5; i++) add_reminder(st, i);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other,
+                   "INSERT INTO contacts(borrower_id, position, kind, value) "
+                   "VALUES ('B3', 1, 'phone', '+8613800000002'), "
+                   "('B3', 0, 'phone', '+8613800000001'), "
+                   "('B4', 0, 'email', 'b4@example.com')"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 5);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+  store_borrower_free(&b);
+  end_the_stores_session();
+  for (int i = 1; i < 5; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "B%d", i + 1);
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, id, &b, &err), RC_OK);
+    assert_string_equal(b.name, id);
+    assert_int_equal(b.ncontacts, i == 2 ? 2 : i == 3 ? 1 : 0);
+    if (i == 2) {
+      assert_string_equal(b.contacts[0].value, "+8613800000001");
+      assert_string_equal(b.contacts[1].value, "+8613800000002");
+    }
+    store_borrower_free(&b);
+  }
+  store_timers_free(t, n);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* A borrower this batch itself changed after its read ahead went is read
  * again: the batch sees its own writes. */
 static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
@@ -1043,6 +1121,10 @@ int main(void) {
           test_a_batch_holds_its_timers_by_their_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_next_reminders_borrower_is_read_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_next_reminders_borrowers_are_read_ahead_together, setup,
+          teardown),
+      cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -91,18 +91,19 @@ typedef struct pg {
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
   pg_cache batch; /* what this transaction's timer claim read (pg.h) */
-  /* The borrower of the claim's next reminder, read while this one runs
-   * (borrower_ahead): whose ("" none), for the step of which timer, its
-   * statement's place in pend (1-based; 0 when read), and its rows. */
-  char ahead_id[256];
-  int64_t ahead_for, step_timer;
+  /* The borrowers of the claim's next reminders, read in one statement
+   * while this one runs (borrower_ahead): for the claim's rows
+   * [ahead_from, ahead_to) (ahead_to 0: none), the timer of the step
+   * running, the statement's place in pend (1-based; 0 when read), and
+   * its rows. */
+  int ahead_from, ahead_to;
+  int64_t step_timer;
   int ahead_at;
   PGresult *ahead;
-  /* The borrower flags the guard last decided on ("" none), not yet
-   * checked (op_borrower_decided): the next read ahead carries the check,
-   * else the commit. */
-  char check_id[256];
-  int check_ceased, check_dnc;
+  /* The borrower flags the guard decided on, not yet checked
+   * (op_borrower_decided): rows of id, ceased, do_not_contact. The next
+   * read ahead carries their check, else the commit. */
+  pg_rows checks;
   /* This transaction created a task: the claim's word that a case has
    * none (pg_cache_case_tasks) may be old. */
   int tasks_added;
@@ -245,7 +246,7 @@ static void unpaid_drop(pg *st) {
 /* The borrower read ahead is forgotten (its statement, if still in the
  * pipeline, is read and thrown away there). */
 static void ahead_drop(pg *st) {
-  st->ahead_id[0] = '\0';
+  st->ahead_to = 0;
   st->ahead_at = 0;
   PQclear(st->ahead);
   st->ahead = NULL;
@@ -329,7 +330,7 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
 /* r, pend[i]'s rows: kept when they are the borrower read ahead and it
  * is still wanted, else freed. */
 static void ahead_keep(pg *st, int i, PGresult *r) {
-  if (i == st->ahead_at - 1 && st->ahead_id[0] && !st->ahead)
+  if (i == st->ahead_at - 1 && st->ahead_to && !st->ahead)
     st->ahead = r;
   else
     PQclear(r);
@@ -627,6 +628,7 @@ static void op_close(store *s) {
     PQfinish(st->c);
   }
   for (int t = 0; t < KEPT_N; t++) pg_rows_free(&st->kept[t]);
+  pg_rows_free(&st->checks);
   free(st);
 }
 
@@ -828,6 +830,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   for (int t = 0; t < KEPT_N; t++) st->kept[t].ncols = kept_cols[t];
+  st->checks.ncols = 3;
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -1018,7 +1021,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
   }
   pg_conflict_take(); /* a failure before this one's begin */
   batch_clear(st);
-  st->check_id[0] = '\0';
+  pg_rows_clear(&st->checks);
   st->tasks_added = 0;
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1119,7 +1122,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
       (!st->npend && PQtransactionStatus(st->c) == PQTRANS_INERROR)) {
     st->nfigs = 0;
     counts_forget(st);
-    st->check_id[0] = '\0';
+    pg_rows_clear(&st->checks);
   }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
@@ -1981,9 +1984,13 @@ static int message_id(pg *st, int64_t *id, rc_error *err) {
     PGresult *r;
     args a = {0};
     a_int(&a, IDS_AHEAD);
+    /* The sequence looked up once (OFFSET 0 keeps it apart), not at each
+     * id: a function of the catalog's, it is not folded into a constant
+     * when planned, and the look-up was most of an id's cost. */
     if (!(r = run(st,
-                  "SELECT nextval(pg_get_serial_sequence('messages', 'id')) "
-                  "FROM generate_series(1, $1::int)",
+                  "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence("
+                  "'messages', 'id')::regclass AS s OFFSET 0) q, "
+                  "generate_series(1, $1::int)",
                   &a, "message ids", err)))
       return RC_ESTORE;
     for (int i = 0; i < PQntuples(r) && i < IDS_AHEAD; i++)
@@ -2965,32 +2972,57 @@ static const char borrower_sql[] =
     "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
     "WHERE b.id = $1 ORDER BY k.position";
 
-/* $1 the borrower, $2 ceased and $3 do_not_contact as the guard decided:
- * a difference is a failed cast (22P02), which failed() takes for a
- * conflict. A missing borrower passes: the guard read none. */
-#define CHECK_EXPR                                                     \
-  "(SELECT CASE WHEN ceased = $2 AND do_not_contact = $3 THEN true " \
-  "ELSE ('changed: ' || id)::int::bool END FROM borrowers WHERE id = $1)"
+/* $1 borrowers, $2 their ceased and $3 their do_not_contact as the guard
+ * decided: a difference is a failed cast (22P02), which failed() takes
+ * for a conflict. A missing borrower passes: the guard read none. */
+#define CHECK_EXPR                                                          \
+  "(SELECT bool_and(CASE WHEN b.ceased = u.c AND b.do_not_contact = u.d " \
+  "THEN true ELSE ('changed: ' || b.id)::int::bool END) FROM "            \
+  "unnest($1::text[], $2::integer[], $3::integer[]) AS u(i, c, d) "      \
+  "JOIN borrowers b ON b.id = u.i)"
 static const char check_sql[] = "SELECT " CHECK_EXPR;
 
-/* The borrower read ahead, carrying the check of the guard's last
- * decision ($4 the borrower read). */
-static const char borrower_check_sql[] =
+/* The borrowers read ahead ($4, each once), each one's rows together,
+ * carrying the check of the guard's decisions since the last. Each is
+ * looked up by its key (OFFSET 0 keeps the look-ups apart): on a book
+ * not yet analysed, "b.id = ANY($4)" read every borrower and contact
+ * for each read, 5 times the work of 16 look-ups at 5,000 cases. */
+static const char borrowers_ahead_sql[] =
     "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
-    "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
-    "WHERE b.id = $4 AND coalesce(" CHECK_EXPR ", true) ORDER BY k.position";
+    "FROM unnest($4::text[]) AS w(id) CROSS JOIN LATERAL (SELECT * FROM "
+    "borrowers b WHERE b.id = w.id OFFSET 0) b LEFT JOIN LATERAL (SELECT * "
+    "FROM contacts k WHERE k.borrower_id = b.id OFFSET 0) k ON true "
+    "WHERE coalesce(" CHECK_EXPR ", true) ORDER BY b.id, k.position";
 
-/* The guard's last decision's check, by itself (the commit's). */
+/* How many reminders' borrowers one read ahead brings: a statement each
+ * cost the server more than its rows (waking for it, starting and ending
+ * it), and a read one step early as much as a read a few steps early
+ * (what the guard decides on is checked later, op_borrower_decided). */
+enum { BORROWERS_AHEAD = 16 };
+
+/* The checks' three parameters, in a (malloc'd into arr): 0, or -1 when
+ * memory ran out. */
+static int checks_args(pg *st, args *a, char *arr[3]) {
+  for (int c = 0; c < 3; c++) {
+    if (!(arr[c] = pg_rows_array(&st->checks, c))) return -1;
+    a_text(a, arr[c]);
+  }
+  return 0;
+}
+
+/* The guard's decisions' check, by itself (the commit's, or when many
+ * wait). */
 static int check_send(pg *st, rc_error *err) {
   args a = {0};
+  char *arr[3] = {0};
   int rc;
 
-  if (!st->check_id[0]) return RC_OK;
-  a_text(&a, st->check_id);
-  a_int(&a, st->check_ceased);
-  a_int(&a, st->check_dnc);
-  rc = queue(st, check_sql, &a, borrower_changed, err);
-  st->check_id[0] = '\0'; /* after: a holds it */
+  if (!st->checks.n) return RC_OK;
+  rc = checks_args(st, &a, arr) != 0
+           ? rc_error_set(err, RC_ENOMEM, NULL, "out of memory")
+           : queue(st, check_sql, &a, borrower_changed, err);
+  for (int c = 0; c < 3; c++) free(arr[c]);
+  if (rc == RC_OK) pg_rows_clear(&st->checks);
   return rc;
 }
 
@@ -2998,111 +3030,113 @@ static int check_send(pg *st, rc_error *err) {
  * decision, so they are checked where they are now, later than any read
  * of this transaction, without waiting: with the next read ahead, else at
  * the commit. A borrower decided on again the same needs one check. */
+enum { CHECKS_MAX = 64 };
 static int op_borrower_decided(store *s, const store_borrower *b,
                                rc_error *err) {
   pg *st = PG(s);
+  char ceased[16], dnc[16];
+  const char *cols[3] = {b->id, ceased, dnc};
 
   /* Outside the engine's transaction it was read and decided at once. */
   if (st->base.depth == 0 || st->manual) return RC_OK;
-  if (st->check_id[0] && (strcmp(st->check_id, b->id) != 0 ||
-                          st->check_ceased != b->ceased ||
-                          st->check_dnc != b->do_not_contact) &&
-      check_send(st, err) != RC_OK)
-    return RC_ESTORE;
-  if (strlen(b->id) >= sizeof st->check_id) {
-    st->check_id[0] = '\0';
-    return RC_OK; /* longer than any id recoup accepts: none to check */
+  snprintf(ceased, sizeof ceased, "%d", b->ceased);
+  snprintf(dnc, sizeof dnc, "%d", b->do_not_contact);
+  for (int r = 0; r < st->checks.n; r++) {
+    char **row = &st->checks.v[r * 3];
+    if (!strcmp(row[0], b->id) && !strcmp(row[1], ceased) &&
+        !strcmp(row[2], dnc))
+      return RC_OK;
   }
-  snprintf(st->check_id, sizeof st->check_id, "%s", b->id);
-  st->check_ceased = b->ceased;
-  st->check_dnc = b->do_not_contact;
+  if (st->checks.n >= CHECKS_MAX && check_send(st, err) != RC_OK)
+    return RC_ESTORE;
+  if (pg_rows_add(&st->checks, cols) != 0)
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   return RC_OK;
 }
 
-/* Sends the read of the borrower of the claim's reminder after this
- * step's, not waiting for it: the server answers it while this node runs
- * the step, and the next step finds it read. A reminder so reads its
- * borrower one step early (a batch's messages wait for its commit); the
- * guard's decision on it is checked later (op_borrower_decided), so a
- * cease or do-not-contact another node records meanwhile still stops its
- * message. */
+/* After a step's borrower read, sends the read of the borrowers of the
+ * claim's next reminders, unless read already, not waiting for it: the
+ * server answers it while this node runs the step, and the next steps
+ * find them read. A reminder so reads its borrower a few steps early (a
+ * batch's messages wait for its commit); the guard's decision on it is
+ * checked later (op_borrower_decided), so a cease or do-not-contact
+ * another node records meanwhile still stops its message. */
 static void borrower_ahead(pg *st) {
-  const char *next;
-  int check;
+  pg_rows ids = {.ncols = 1};
   args a = {0};
+  char *arr[4] = {0};
+  int row, end;
 
-  if (!in_batch(st) || st->ahead_id[0] || st->npend + 2 > PIPE_MAX ||
-      !(next = pg_cache_borrower_after(&st->batch, st->step_timer,
-                                       &st->ahead_for)) ||
-      strlen(next) >= sizeof st->ahead_id)
+  if (!in_batch(st) || st->npend + 2 > PIPE_MAX ||
+      (row = pg_cache_timer_row(&st->batch, st->step_timer)) < 0)
     return;
-  if ((check = st->check_id[0] != '\0')) {
-    a_text(&a, st->check_id);
-    a_int(&a, st->check_ceased);
-    a_int(&a, st->check_dnc);
+  if (++row >= st->ahead_from && row < st->ahead_to) return;
+  ahead_drop(st);
+  for (end = row; end < row + BORROWERS_AHEAD &&
+                  end < pg_cache_rows(&st->batch);
+       end++) {
+    const char *id = pg_cache_borrower_at(&st->batch, end);
+    if (id && pg_rows_put(&ids, &id) != 0) goto out; /* each once */
   }
-  a_text(&a, next);
-  if (pipe_send(st, check ? borrower_check_sql : borrower_sql, &a,
-                check ? borrower_changed : "read borrower", NULL) != 0)
-    return;
-  st->check_id[0] = '\0';
-  snprintf(st->ahead_id, sizeof st->ahead_id, "%s", next);
+  if (!ids.n || checks_args(st, &a, arr) != 0 ||
+      !(arr[3] = pg_rows_array(&ids, 0)))
+    goto out;
+  a_text(&a, arr[3]);
+  if (pipe_send(st, borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
+    goto out;
+  pg_rows_clear(&st->checks);
+  st->ahead_from = row;
+  st->ahead_to = end;
   st->ahead_at = st->npend;
   /* The server answers what it has now, not at the next sync. */
   if (!PQsendFlushRequest(st->c) || PQflush(st->c) != 0) ahead_drop(st);
+out:
+  for (int c = 0; c < 4; c++) free(arr[c]);
+  pg_rows_free(&ids);
 }
 
-/* The borrower read ahead for this step, if it is id's: its rows, or
- * NULL (err set when reading them failed: r is then NULL too). */
-static PGresult *borrower_read_ahead(pg *st, const char *id, int *rc,
-                                     rc_error *err) {
-  PGresult *r;
+/* The borrowers read ahead, if this step's is among them: their rows,
+ * id's being [*from, *to), or NULL (err set when reading them failed: r
+ * is then NULL too). The rows stay the store's. */
+static PGresult *borrower_read_ahead(pg *st, const char *id, int *from,
+                                     int *to, int *rc, rc_error *err) {
+  int row;
 
   *rc = RC_OK;
-  if (!st->ahead_id[0]) return NULL;
-  if (st->ahead_for != st->step_timer) { /* a step that read none */
+  if (!st->ahead_to) return NULL;
+  row = pg_cache_timer_row(&st->batch, st->step_timer);
+  if (row < st->ahead_from || row >= st->ahead_to) { /* not for this step */
     ahead_drop(st);
     return NULL;
   }
-  if (strcmp(st->ahead_id, id) != 0) return NULL;
   if (st->ahead_at && (*rc = pipe_read_ahead(st, err)) != RC_OK) {
     ahead_drop(st);
     return NULL;
   }
-  r = st->ahead;
-  st->ahead = NULL;
-  st->ahead_id[0] = '\0';
-  return r;
+  if (!st->ahead) return NULL;
+  for (*from = 0; *from < PQntuples(st->ahead) &&
+                  strcmp(PQgetvalue(st->ahead, *from, 0), id) != 0;
+       ++*from)
+    ;
+  for (*to = *from; *to < PQntuples(st->ahead) &&
+                    !strcmp(PQgetvalue(st->ahead, *to, 0), id);
+       ++*to)
+    ;
+  return *to > *from ? st->ahead : NULL;
 }
 
-static int op_borrower_get(store *s, const char *id, store_borrower *out,
-                           rc_error *err) {
-  pg *st = PG(s);
-  args a = {0};
-  PGresult *r;
-  int rc;
-
-  memset(out, 0, sizeof *out);
-  a_text(&a, id);
-  r = borrower_read_ahead(st, id, &rc, err);
-  if (rc != RC_OK) return rc;
-  if (!r) r = run(st, borrower_sql, &a, "read borrower", err);
-  if (!r) return RC_ESTORE;
-  borrower_ahead(st);
-  if (PQntuples(r) == 0) {
-    PQclear(r);
-    return rc_error_set(err, RC_ENOTFOUND, "borrower", "unknown borrower %s",
-                        id);
-  }
-  pg_read_borrower(r, 0, 0, out);
-  if (!PQgetisnull(r, 0, 11)) {
-    out->contacts = calloc((size_t)PQntuples(r), sizeof *out->contacts);
+/* out from a borrower's rows [from, to) of r (one a contact, or one with
+ * none). */
+static int borrower_of(const PGresult *r, int from, int to,
+                       store_borrower *out, rc_error *err) {
+  pg_read_borrower(r, from, 0, out);
+  if (!PQgetisnull(r, from, 11)) {
+    out->contacts = calloc((size_t)(to - from), sizeof *out->contacts);
     if (!out->contacts) {
-      PQclear(r);
       store_borrower_free(out);
       return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     }
-    for (int i = 0; i < PQntuples(r); i++) {
+    for (int i = from; i < to; i++) {
       store_contact *k = &out->contacts[out->ncontacts++];
       k->kind = dup_col(r, i, 11);
       k->value = dup_col(r, i, 12);
@@ -3110,8 +3144,29 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
       k->relation = dup_col(r, i, 14);
     }
   }
-  PQclear(r);
   return RC_OK;
+}
+
+static int op_borrower_get(store *s, const char *id, store_borrower *out,
+                           rc_error *err) {
+  pg *st = PG(s);
+  args a = {0};
+  PGresult *r, *own = NULL;
+  int rc, from = 0, to = 0;
+
+  memset(out, 0, sizeof *out);
+  a_text(&a, id);
+  r = borrower_read_ahead(st, id, &from, &to, &rc, err);
+  if (rc != RC_OK) return rc;
+  if (!r && (r = own = run(st, borrower_sql, &a, "read borrower", err)))
+    to = PQntuples(r);
+  if (!r) return RC_ESTORE;
+  rc = to > from ? borrower_of(r, from, to, out, err)
+                 : rc_error_set(err, RC_ENOTFOUND, "borrower",
+                                "unknown borrower %s", id);
+  PQclear(own);
+  borrower_ahead(st); /* after: it may replace the rows read */
+  return rc;
 }
 
 static int op_read_case_rows(store *s, int which, const char *id,

@@ -181,9 +181,12 @@ void pg_cache_clear(pg_cache *k);
 /* The row of that kind and id is no longer what was read (a write). */
 void pg_cache_forget(pg_cache *k, int kind, const char *id);
 
-/* The borrower of the case of the claim's timer after timer (its id in
- * *next), or NULL when there is none or its case is not held. */
-const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next);
+/* The row of the claim's timer (-1: not the claim's), how many rows the
+ * claim has, and the borrower of the case of a row (NULL when its case
+ * is not held, or there is no such row). */
+int pg_cache_timer_row(pg_cache *k, int64_t timer);
+int pg_cache_rows(const pg_cache *k);
+const char *pg_cache_borrower_at(pg_cache *k, int row);
 
 /* 0 when the claim saw the held case with no task its move cancels, else
  * 1 (it had some, or the claim did not say). */
@@ -268,13 +271,17 @@ typedef struct pg_rows {
   int ncols;
   char **v; /* owned; n rows of ncols */
   int n, cap;
+  /* pg_rows_put's rows by their first column: row + 1, 0 a free slot
+   * (a search from the last row made a batch's writes quadratic). */
+  int *keys; /* owned; nkeys slots, a power of two */
+  int nkeys;
 } pg_rows;
 
 /* 0, or -1 when memory ran out (nothing added). */
 int pg_rows_add(pg_rows *b, const char *const *cols);
 /* The same, but a row whose first column is cols[0] already is replaced
  * (a row's key written twice: the last write wins); at most
- * PG_ROWS_COLS_MAX columns. */
+ * PG_ROWS_COLS_MAX columns. A table so written takes no pg_rows_add. */
 enum { PG_ROWS_COLS_MAX = 16 };
 int pg_rows_put(pg_rows *b, const char *const *cols);
 /* Column col of every row as an array in PostgreSQL's text form

@@ -139,17 +139,21 @@ int pg_cache_case(pg_cache *k, const char *id, store_case *out) {
   return 0;
 }
 
-const char *pg_cache_borrower_after(pg_cache *k, int64_t timer, int64_t *next) {
+int pg_cache_timer_row(pg_cache *k, int64_t timer) {
   char key[24];
   pg_cache_entry *t;
-  int row;
 
   snprintf(key, sizeof key, "%" PRId64, timer);
-  if (!(t = find(k, PG_CACHE_TIMER, key))) return NULL;
-  row = t->row + 1;
-  if (row >= PQntuples(k->rows) ||
+  return (t = find(k, PG_CACHE_TIMER, key)) ? t->row : -1;
+}
+
+int pg_cache_rows(const pg_cache *k) {
+  return k->rows ? PQntuples(k->rows) : 0;
+}
+
+const char *pg_cache_borrower_at(pg_cache *k, int row) {
+  if (row < 0 || row >= pg_cache_rows(k) ||
       PQgetisnull(k->rows, row, PG_CLAIM_CASE + 1))
     return NULL;
-  *next = strtoll(PQgetvalue(k->rows, row, 0), NULL, 10);
   return PQgetvalue(k->rows, row, PG_CLAIM_CASE + 1);
 }

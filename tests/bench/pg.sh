@@ -91,9 +91,21 @@ fig pg_bench_sqlite_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
 
 one=$(newdb one)
 load "$work/book.csv" "$one"
+# CPU (Linux): the node's, as this shell's waited children, and the
+# server's, as its postmaster's ended children (the sweep's backend, and
+# any autovacuum worker meanwhile): counts a loaded machine moves less
+# than the wall clock, and on 2 cores both share the CPUs.
+pm=$(head -n 1 "$(cat "$state")/data/postmaster.pid")
+cpu() { awk '{ print $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+c0=$(cpu $$); s0=$(cpu "$pm")
 t0=$(now); sweep "$one" "$work/pg1.out"; t1=$(now)
+sleep 0.5 # the backend's end reaches its postmaster
+c1=$(cpu $$); s1=$(cpu "$pm")
 [ "$(fired "$work/pg1.out")" = "$n" ] || { echo "pg.sh: PostgreSQL fired $(cat "$work/pg1.out")" >&2; exit 1; }
 fig pg_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
+ms() { awk -v a="$1" -v b="$2" -v t="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.3f", (b - a) * 1000 / t / n }'; }
+fig pg_node_cpu_ms_per_step "$(ms "$c0" "$c1")" ms
+fig pg_server_cpu_ms_per_step "$(ms "$s0" "$s1")" ms
 
 two=$(newdb two)
 load "$work/book.csv" "$two"
