@@ -24,6 +24,15 @@ struct rc_zone {
     char text[40]; /* "" until used */
   } texts[2];      /* an event's time and the due time of its timers */
   int text_next;
+  /* A local day whose offset holds all day (most days): any instant in
+   * [from, to) is its date, the time since from, and the offset, with no
+   * ICU call and no printf (a shuffled sweep formats a new instant each
+   * step). Empty at first. */
+  struct {
+    rc_time from, to;
+    char date[12]; /* "2026-01-05T" */
+    char offset[8]; /* "+08:00" */
+  } steady;
   /* The last calendar add: an import's `opened` handlers and a sweep's
    * steps set "1d" from the same now, case after case. */
   struct {
@@ -383,6 +392,49 @@ int clock_zone_minute_of_day(rc_zone *zone, rc_time t) {
          ucal_get(zone->cal, UCAL_MINUTE, &status);
 }
 
+static void two_digits(char *at, int64_t n) {
+  at[0] = (char)('0' + n / 10 % 10);
+  at[1] = (char)('0' + n % 10);
+}
+
+/* The instant's text from its steady day: 1 when t is in it. */
+static int steady_format(const rc_zone *zone, rc_time t, char *buf,
+                         size_t size) {
+  char text[32];
+  int64_t s;
+  if (t < zone->steady.from || t >= zone->steady.to) return 0;
+  s = (t - zone->steady.from) / 1000;
+  memcpy(text, zone->steady.date, 11);
+  two_digits(text + 11, s / 3600);
+  text[13] = ':';
+  two_digits(text + 14, s / 60 % 60);
+  text[16] = ':';
+  two_digits(text + 17, s % 60);
+  memcpy(text + 19, zone->steady.offset, 7);
+  rc_copy(buf, size, text);
+  return 1;
+}
+
+/* Remembers t's local day for steady_format when no offset change falls
+ * in it; text is t's text, made by ICU. */
+static void steady_remember(rc_zone *zone, rc_time t, const char *text) {
+  UErrorCode status = U_ZERO_ERROR;
+  UDate next;
+  clock_zone_date(zone, t); /* for its day_from and day_to */
+  if (strlen(text) != 25 || t < zone->day_from || t >= zone->day_to) return;
+  ucal_setMillis(zone->cal, (UDate)zone->day_from, &status);
+  if (ucal_getTimeZoneTransitionDate(zone->cal, UCAL_TZ_TRANSITION_NEXT, &next,
+                                     &status) &&
+      next < (UDate)zone->day_to)
+    return;
+  if (U_FAILURE(status)) return;
+  zone->steady.from = zone->day_from;
+  zone->steady.to = zone->day_to;
+  memcpy(zone->steady.date, text, 11);
+  zone->steady.date[11] = '\0';
+  memcpy(zone->steady.offset, text + 19, 7);
+}
+
 void clock_zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
   UErrorCode status = U_ZERO_ERROR;
   int off;
@@ -391,6 +443,7 @@ void clock_zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
       rc_copy(buf, size, zone->texts[i].text);
       return;
     }
+  if (steady_format(zone, t, buf, size)) return;
   ucal_setMillis(zone->cal, (UDate)t, &status);
   off = (ucal_get(zone->cal, UCAL_ZONE_OFFSET, &status) +
          ucal_get(zone->cal, UCAL_DST_OFFSET, &status)) /
@@ -409,6 +462,7 @@ void clock_zone_format(rc_zone *zone, rc_time t, char *buf, size_t size) {
     zone->texts[i].text[sizeof zone->texts[i].text - 1] = '\0';
     zone->texts[i].at = t;
     zone->text_next = 1 - i;
+    steady_remember(zone, t, zone->texts[i].text);
   }
 }
 

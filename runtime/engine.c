@@ -2629,15 +2629,22 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       /* A simulation lives through every due time in order, so each
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
-      rc = store_timers_claim(eng->st, simulated ? clock_now(eng->clk) : limit,
-                              batch - n + passed_extra(eng), &eng->lease,
-                              &timers, &count, err);
+      /* Every due time to the limit in one claim (shuffled, each time has
+       * its own timer). A simulation runs each at its own time, and stops
+       * at one that what a handler queued before it must precede: the
+       * next round claims again, events first. */
+      rc = store_timers_claim(eng->st, limit, batch - n + passed_extra(eng),
+                              &eng->lease, &timers, &count, err);
+      store_watch_puts(eng->st);
       again = eng->again;
       fresh = 0;
       for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
         if (passed_over(eng,
                         (struct passed_key){1, timers[i].due, timers[i].id}))
           continue;
+        if (simulated && store_put_before(eng->st, timers[i].due)) break;
+        if (simulated && timers[i].due > clock_now(eng->clk))
+          clock_set(eng->clk, timers[i].due);
         fresh++;
         event_run ev = {.case_id = timers[i].case_id,
                         .type = timers[i].event,

@@ -644,6 +644,10 @@ static template_value send_lookup(void *ud, const char *name) {
     } else if (strcmp(f, "due_date") == 0) {
       v = push_text(L, c->due_date);
       v.kind = TEMPLATE_DATE;
+    } else if (strcmp(f, "dpd") == 0) { /* case.dpd's text, not through Lua */
+      char buf[16];
+      snprintf(buf, sizeof buf, "%d", engine_case_dpd(lc->eng, c));
+      v = push_text(L, buf);
     } else if (strcmp(f, "opened_at") == 0) {
       char buf[40];
       clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,

@@ -194,6 +194,41 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
   clock_free(b);
 }
 
+/* clock_zone_format answers an instant of a day it has seen without ICU
+ * when no offset change falls in that day: across New York's DST days
+ * and midnights, and Lord Howe's half-hour change, every instant of a
+ * walk (a new one each time, in the remembered day mostly) is the text
+ * ICU gives afresh (b formats an instant far away first, so its answer
+ * is never remembered). */
+static void test_remembered_days_format_as_icu_does(void **state) {
+  const char *zones[] = {"America/New_York", "Australia/Lord_Howe",
+                         "Asia/Kolkata"};
+  const char *starts[] = {"2026-03-07T00:00", "2026-10-31T00:00",
+                          "2026-04-04T00:00"};
+  (void)state;
+  for (int z = 0; z < 3; z++) {
+    rc_error err;
+    rc_clock *a = clock_new(zones[z], &err);
+    rc_clock *b = clock_new(zones[z], &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int k = 0; k < 3; k++) {
+      rc_time t;
+      assert_int_equal(clock_parse_time(a, starts[k], &t, NULL), RC_OK);
+      for (rc_time end = t + 3 * 86400000LL; t < end; t += 7 * 60000 + 1001) {
+        char want[40], got[40], far[40];
+        clock_zone_format(clock_zone(b), t + 400 * 86400000LL, far,
+                          sizeof far);
+        clock_zone_format(clock_zone(b), t, want, sizeof want);
+        clock_zone_format(clock_zone(a), t, got, sizeof got);
+        assert_string_equal(got, want);
+      }
+    }
+    clock_free(a);
+    clock_free(b);
+  }
+}
+
 /* clock_zone_add remembers its last answer: the same add again, the same
  * instant with another duration, and another instant each give what a
  * zone that never answered before gives, across New York's DST day. */
@@ -245,6 +280,7 @@ int main(void) {
       cmocka_unit_test(test_month_adds_calendar_months),
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
       cmocka_unit_test(test_remembered_days_match_icu_across_dst),
+      cmocka_unit_test(test_remembered_days_format_as_icu_does),
       cmocka_unit_test(test_remembered_adds_match_a_fresh_zone),
       cmocka_unit_test(test_unknown_zone_is_an_error),
       cmocka_unit_test(test_civil_days_round_trip),

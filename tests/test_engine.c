@@ -1116,6 +1116,108 @@ static void test_waiting_events_hold_up_no_other(void **state) {
   two_nodes_close(&t);
 }
 
+/* "SELECT min(due)" statements on every connection opened since tracing
+ * began, counted while counting. */
+static int counting, next_due_reads;
+
+static int count_next_due(unsigned type, void *ud, void *p, void *x) {
+  (void)type, (void)ud, (void)p;
+  if (counting && !strncmp(x, "SELECT min(due) FROM timers", 27))
+    next_due_reads++;
+  return 0;
+}
+
+static int trace_next_due(sqlite3 *db, const char **msg,
+                          const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_next_due, NULL);
+  return SQLITE_OK;
+}
+
+static void open_with(engine *eng, const char *id, const char *borrower) {
+  char text[256];
+  json_t *j;
+  rc_error err;
+  snprintf(text, sizeof text,
+           "{\"id\": \"%s\", \"balance\": 1000, \"amount_due\": 500, "
+           "\"due_date\": \"2026-01-01\", \"borrower\": {\"id\": \"%s\", "
+           "\"name\": \"N\"}}",
+           id, borrower);
+  j = json_loads(text, 0, NULL);
+  if (engine_upsert_case(eng, j, 0, NULL, &err) != RC_OK)
+    fail_msg("open %s: %s", id, err.message);
+  json_decref(j);
+  run_now(eng);
+}
+
+static int64_t timer_due;
+
+static int due_of(void *ud, const store_value *cols, int ncols) {
+  (void)ud;
+  for (int i = 0; i < ncols; i++)
+    if (!strcmp(cols[i].name, "due")) timer_due = cols[i].i;
+  return 0;
+}
+
+/* A simulated run claims its timers of many due times at once (each its
+ * own claim before: a shuffled sweep's every step), yet each handler runs
+ * at its own timer's time, and a timer a handler sets due before the
+ * next claimed one runs first. A opens at 09:00, B at 09:01 and the
+ * others after; each goes an hour later. A's go sets a timer 30 seconds
+ * on, which B's go, at 10:01, sees fired; each then waits a day. */
+static void test_a_simulated_run_claims_many_due_times_at_once(void **st) {
+  char dir[128], path[256], id[8];
+  engine *eng;
+  rc_clock *clk;
+  rc_error err;
+  rc_time t0;
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-claim-%d", (int)getpid());
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_next_due), SQLITE_OK);
+  eng = open_institution(
+      dir, path,
+      "return recoup.workflow { name = 'm', version = 1, initial = 'a', "
+      "states = { a = { enter = function(case) case:after('1h', 'go') end, "
+      "on = { go = function(case) "
+      "  if case.id == 'A' then case:after('30s', 'mid') end "
+      "  for _, o in ipairs(case.borrower:cases()) do "
+      "    if case.id == 'B' and o.id == 'A' then "
+      "      case:set('saw_mid', o.data.mid == true) end end "
+      "  case:after('1d', 'later') end, "
+      "mid = function(case) case:set('mid', true) end } } } }\n");
+  clk = engine_clock(eng);
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00", &t0, NULL),
+                   RC_OK);
+  for (int i = 0; i < 20; i++) {
+    clock_set(clk, t0 + i * 60000);
+    snprintf(id, sizeof id, i < 2 ? "%c" : "C%d", i < 2 ? 'A' + i : i);
+    open_with(eng, id, "B1");
+  }
+  next_due_reads = 0;
+  counting = 1;
+  assert_int_equal(engine_run(eng, t0 + 3 * 3600000, NULL, &err), RC_OK);
+  counting = 0;
+  /* One a claim, and one each batch ending: 23 when each due time was
+   * its own claim, 4 now (the break for A's mid). */
+  assert_in_range(next_due_reads, 1, 4);
+  {
+    store_case c = get(eng, "B");
+    assert_non_null(strstr(c.data, "\"saw_mid\":true"));
+    store_case_free(&c);
+  }
+  for (int i = 0; i < 20; i++) {
+    snprintf(id, sizeof id, i < 2 ? "%c" : "C%d", i < 2 ? 'A' + i : i);
+    timer_due = 0;
+    assert_int_equal(
+        query_timers(engine_query(eng), id, due_of, NULL, &err), RC_OK);
+    assert_int_equal(timer_due, t0 + i * 60000 + 3600000 + 86400000);
+  }
+  sqlite3_cancel_auto_extension((void (*)(void))trace_next_due);
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -1152,6 +1254,7 @@ int main(void) {
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
       cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
       cmocka_unit_test(test_waiting_events_hold_up_no_other),
+      cmocka_unit_test(test_a_simulated_run_claims_many_due_times_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

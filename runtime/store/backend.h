@@ -107,6 +107,13 @@ struct store {
   /* (pgfast) Times the backend made its connection again after the
    * server dropped it: the service logs each (store_reconnects). */
   int reconnects;
+  /* Since store_watch_puts: whether an event was queued, and the earliest
+   * due time of a timer set (a write refused or rolled back counts too:
+   * the batch loop only claims again sooner). */
+  struct {
+    int event;
+    rc_time timer;
+  } put;
 };
 
 /* store_lease, STORE_EVENT_*, STORE_TIMERS_*, STORE_TAKE_* and

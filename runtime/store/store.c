@@ -614,6 +614,7 @@ int store_cases_each(store *st, const char *state, store_row_fn fn, void *ud,
 int store_event_put(store *st, const char *case_id, const char *type,
                     const char *data, rc_time at, const char *status,
                     rc_error *err) {
+  st->put.event = 1;
   return st->ops->event_put(st, case_id, type, data, at, status, err);
 }
 
@@ -645,7 +646,17 @@ int store_events_pending(store *st, int64_t *count, rc_error *err) {
 int store_timer_insert(store *st, const char *case_id, rc_time due,
                        const char *event, const char *data, int scoped,
                        rc_error *err) {
+  if (due < st->put.timer) st->put.timer = due;
   return st->ops->timer_put(st, case_id, due, event, data, scoped, err);
+}
+
+void store_watch_puts(store *st) {
+  st->put.event = 0;
+  st->put.timer = INT64_MAX;
+}
+
+int store_put_before(const store *st, rc_time due) {
+  return st->put.event || st->put.timer < due;
 }
 
 int store_timer_next_due(store *st, rc_time *due, rc_error *err) {

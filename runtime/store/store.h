@@ -297,6 +297,12 @@ int store_timers_claim(store *st, rc_time until, int max,
                        const store_lease *lease, store_timer **out, int *n,
                        rc_error *err);
 void store_timers_free(store_timer *timers, int n);
+/* Watches what is queued from now on: store_put_before says whether an
+ * event was queued, or a timer set due before due, since. A simulation
+ * runs the timers of one claim at their own due times only while nothing
+ * its handlers queued comes first. */
+void store_watch_puts(store *st);
+int store_put_before(const store *st, rc_time due);
 /* Deletes the claimed timer t as store_timers_claim gave it; *deleted is
  * 0 when it was already gone (cancelled by an earlier event in the same
  * batch), even if a timer armed since has been given its id. */

@@ -41,9 +41,18 @@ static long long wchar_now(void) {
   return v;
 }
 
-/* What the last timed sweep wrote: set by each sweep around its timed
- * part. */
+/* What the last timed sweep wrote, and the CPU seconds it took (every
+ * thread's, user and system): set by each sweep around its timed part.
+ * CPU a step moves less than wall time on a machine others share. */
 static long long written;
+static double cpu;
+
+static double cpu_now(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -147,11 +156,13 @@ static double recoup_sweep(const char *dir, const char *db, int n,
   int64_t steps = 0;
   double start, took;
   written = wchar_now();
+  cpu = cpu_now();
   start = now_s();
   must(engine_run(eng, t0 + 2 * 86400000LL, &steps, &err) == RC_OK, "sweep");
   took = now_s() - start;
   engine_close(eng);
   written = wchar_now() - written;
+  cpu = cpu_now() - cpu;
   must(steps == n, "every case stepped once");
   return took;
 }
@@ -179,6 +190,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   engine_close(eng);
   ok(store_open(&st, db, &err), &err);
   written = wchar_now();
+  cpu = cpu_now();
   start = now_s();
   while (done < n) {
     store_timer *due;
@@ -247,6 +259,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   took = now_s() - start;
   store_close(st);
   written = wchar_now() - written;
+  cpu = cpu_now() - cpu;
   return took;
 }
 
@@ -296,6 +309,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
                      "VALUES (?1, ?2, 'queued')",
                      -1, &ob, NULL);
   written = wchar_now();
+  cpu = cpu_now();
   start = now_s();
   for (int i = 0; i < n; i++) {
     char id[16], body[200];
@@ -327,6 +341,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
   sqlite3_finalize(ob);
   sqlite3_close(s);
   written = wchar_now() - written;
+  cpu = cpu_now() - cpu;
   return took;
 }
 
@@ -346,10 +361,13 @@ int main(int argc, char **argv) {
     const char *tag = shuffled ? "_shuffled" : "";
     double r = recoup_sweep(argv[1], db, n, shuffled);
     long long rb = written;
+    double rc = cpu;
     double w = raw_sweep(raw, n, shuffled);
     long long wb = written;
+    double wc = cpu;
     double f = schema_sweep(argv[1], db, n, shuffled);
     long long fb = written;
+    double fc = cpu;
     printf("sweep%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / r);
     printf("raw%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / w);
     printf("sweep%s_ratio_%d %.2f recoup/raw\n", tag, n, (n / r) / (n / w));
@@ -364,6 +382,10 @@ int main(int argc, char **argv) {
            wb < 0 ? 0 : wb / 1024.0 / n);
     printf("schema%s_kb_per_step_%d %.2f KB\n", tag, n,
            fb < 0 ? 0 : fb / 1024.0 / n);
+    printf("sweep%s_cpu_us_per_step_%d %.1f us\n", tag, n, rc * 1e6 / n);
+    printf("raw%s_cpu_us_per_step_%d %.1f us\n", tag, n, wc * 1e6 / n);
+    printf("schema%s_cpu_us_per_step_%d %.1f us\n", tag, n, fc * 1e6 / n);
+    printf("sweep%s_cpu_ratio_%d %.2f raw/recoup CPU\n", tag, n, wc / rc);
     fflush(stdout);
   }
   getrusage(RUSAGE_SELF, &ru);
