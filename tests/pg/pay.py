@@ -40,12 +40,26 @@ def post(port, body):
 
 
 def pay(rows, first, step, ports_file, out, lock, failed):
+    try:
+        pay_each(rows, first, step, ports_file, out, lock, failed)
+    except Exception as e:  # a client that dies fails the run, not silently
+        with lock:
+            print("pay.py: client %d: %r" % (first, e), file=sys.stderr)
+            failed.append("client %d" % first)
+
+
+def pay_each(rows, first, step, ports_file, out, lock, failed):
     for i in range(first, len(rows), step):
         case, amount = rows[i]
         body = {"case": case, "amount": int(amount), "ref": "PAY-" + case}
         done = None
         for attempt in range(30):
+            # The list is replaced by a rename, never seen half-written;
+            # empty all the same (read at the wrong instant by hand): wait.
             nodes = ports(ports_file)
+            if not nodes:
+                time.sleep(0.2)
+                continue
             port = nodes[(i + attempt) % len(nodes)]
             status = post(port, body)
             if status in ("applied", "duplicate"):

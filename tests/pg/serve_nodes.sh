@@ -105,7 +105,8 @@ p3=$!
 up "$port1" "$p1"
 up "$port2" "$p2"
 up "$port3" "$p3"
-printf '%s\n%s\n%s\n' "$port1" "$port2" "$port3" >"$work/ports"
+printf '%s\n%s\n%s\n' "$port1" "$port2" "$port3" >"$work/ports.new"
+mv "$work/ports.new" "$work/ports"
 python3 "$here/pay.py" "$work/payments" "$work/ports" "$work/acks" \
   2>"$work/pay.err" &
 payer=$!
@@ -146,7 +147,8 @@ port3=$(free_port)
 serve 3 "$port3"
 p3=$!
 up "$port3" "$p3"
-printf '%s\n%s\n%s\n' "$port1" "$port2" "$port3" >"$work/ports"
+printf '%s\n%s\n%s\n' "$port1" "$port2" "$port3" >"$work/ports.new"
+mv "$work/ports.new" "$work/ports"
 
 status=0
 if ! wait "$payer"; then
