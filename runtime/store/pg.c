@@ -638,6 +638,7 @@ static void op_close(store *s) {
     pg_rows_clear(&st->kept[t]);
   if (st->c) {
     settle(st, NULL);
+    unpaid_drop(st); /* what the settling read (a case read ahead) */
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
       PQclear(PQexec(st->c, "ROLLBACK"));
     if (st->scratch[0]) {
