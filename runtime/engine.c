@@ -1000,6 +1000,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
                         "units, at most 10^15 (got %lld)",
                         (long long)amount);
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
+  /* The case is held with the look at the ref: one round trip, not two. */
+  if (ref && eng->group_job) store_case_ahead(eng->st, case_id);
   if (ref && ((rc = payment_seen(eng, case_id, amount, ref, &dup, err)) ||
               dup)) {
     if (duplicate) *duplicate = dup;

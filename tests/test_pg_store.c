@@ -594,6 +594,46 @@ static void test_a_held_case_is_counted_from_its_read(void **state) {
   store_close(st);
 }
 
+/* A payment's case is held with the look at its ref, in one round trip
+ * (store_case_ahead); a case another transaction holds is still busy. */
+static void test_a_payments_case_is_held_with_its_ref_look(void **state) {
+  store *st = open_store();
+  store_case c;
+  char was[64];
+  rc_money amount;
+  int busy = -1;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other, "SELECT 1 FROM cases WHERE id = 'C2' FOR UPDATE"));
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_case_ahead(st, "C2");
+  assert_int_equal(
+      store_payment_by_ref(st, "R2", was, sizeof was, &amount, &err),
+      RC_ENOTFOUND);
+  assert_int_equal(store_case_try_hold(st, "C2", &c, &busy, &err), RC_OK);
+  assert_int_equal(busy, 1);
+  PQclear(pgt_exec(other, "COMMIT"));
+  PQfinish(other);
+  store_case_ahead(st, "C1");
+  assert_int_equal(
+      store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
+      RC_ENOTFOUND);
+  end_the_stores_session();
+  assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
+  assert_int_equal(busy, 0);
+  assert_string_equal(c.id, "C1");
+  assert_int_equal(c.balance, 1000);
+  store_case_free(&c);
+  store_rollback(st);
+  store_close(st);
+}
+
 /* A payment's allocation reads the case's open promise, then its open
  * plan's unpaid installments: both in one round trip, the installments
  * kept for the read that follows unless a statement goes first. */
@@ -1103,6 +1143,8 @@ int main(void) {
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_payments_case_is_held_with_its_ref_look, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,

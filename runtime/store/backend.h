@@ -387,6 +387,8 @@ struct store_ops {
    * busy. */
   int (*case_try_hold)(store *st, const char *id, store_case *out, int *busy,
                        rc_error *err);
+  /* store.h: store_case_ahead. NULL: nothing to gain. */
+  void (*case_ahead)(store *st, const char *id);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its

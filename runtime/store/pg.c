@@ -119,6 +119,13 @@ typedef struct pg {
    * payment's allocation; dropped when any other statement goes first. */
   PGresult *unpaid;
   char unpaid_case[256];
+  /* The case a group's job tries to hold next, sent with the read before
+   * it (op_case_ahead): whose ("" none), its statement's place in pend
+   * (1-based; 0 when read) and its rows, kept for case_get unless another
+   * statement goes first. */
+  char case_id_ahead[256];
+  int case_at;
+  PGresult *case_ahead;
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
   /* The console's counters this transaction moved, not written yet
@@ -238,9 +245,19 @@ static int prep_slot(pg *st, const char *sql) {
   return i;
 }
 
+/* The case read ahead is forgotten, unless it is still to be read (its
+ * own read keeps it). */
+static void case_ahead_drop(pg *st) {
+  if (st->case_at) return;
+  st->case_id_ahead[0] = '\0';
+  PQclear(st->case_ahead);
+  st->case_ahead = NULL;
+}
+
 static void unpaid_drop(pg *st) {
   PQclear(st->unpaid);
   st->unpaid = NULL;
+  case_ahead_drop(st);
 }
 
 /* The borrower read ahead is forgotten (its statement, if still in the
@@ -332,6 +349,8 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
 static void ahead_keep(pg *st, int i, PGresult *r) {
   if (i == st->ahead_at - 1 && st->ahead_to && !st->ahead)
     st->ahead = r;
+  else if (i == st->case_at - 1 && st->case_id_ahead[0] && !st->case_ahead)
+    st->case_ahead = r;
   else
     PQclear(r);
 }
@@ -367,6 +386,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   if (!PQpipelineSync(st->c)) {
     st->npend = 0;
     st->ahead_at = 0;
+    st->case_at = 0;
     return pg_fail(st->c, NULL, "sending to the server", err);
   }
   for (i = 0; i < st->npend; i++) {
@@ -378,6 +398,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
       ahead_keep(st, i, r);
   }
   st->ahead_at = 0;
+  st->case_at = 0;
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
   for (int guard = 0; guard < 1000; guard++) {
@@ -618,6 +639,7 @@ static void op_close(store *s) {
     pg_rows_clear(&st->kept[t]);
   if (st->c) {
     settle(st, NULL);
+    unpaid_drop(st); /* what the settling read (a case read ahead) */
     if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
       PQclear(PQexec(st->c, "ROLLBACK"));
     if (st->scratch[0]) {
@@ -1108,6 +1130,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   PGresult *r;
   int rc, refused = 0;
 
+  case_ahead_drop(st); /* for the job that asked for it, not the next */
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
   st->light = 0;
@@ -2827,13 +2850,14 @@ enum { CASE_READ, CASE_HOLD, CASE_TRY_HOLD };
 /* A case read, held as asked; one the batch's claim read is held already.
  * Trying, a case another transaction holds is no row: *busy when it is
  * there all the same, and nothing read. */
+static const char *const case_sql[] = {
+    "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1",
+    "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1 FOR NO KEY UPDATE",
+    "SELECT " PG_CASE_COLS
+    " FROM cases WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"};
+
 static int case_get(store *s, const char *id, int how, store_case *out,
                     int *busy, rc_error *err) {
-  static const char *const sql[] = {
-      "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1",
-      "SELECT " PG_CASE_COLS " FROM cases WHERE id = $1 FOR NO KEY UPDATE",
-      "SELECT " PG_CASE_COLS
-      " FROM cases WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"};
   args a = {0};
   PGresult *r;
   pg_case_count k;
@@ -2843,8 +2867,16 @@ static int case_get(store *s, const char *id, int how, store_case *out,
   if (busy) *busy = 0;
   if (!pg_cache_case(&PG(s)->batch, id, out)) {
     a_text(&a, id);
-    rc = one(PG(s), sql[PG(s)->base.depth > 0 ? how : CASE_READ], &a,
-             "read case", &r, err);
+    if (how == CASE_TRY_HOLD && PG(s)->case_ahead &&
+        strcmp(PG(s)->case_id_ahead, id) == 0) {
+      r = PG(s)->case_ahead; /* read and held with the statement before */
+      PG(s)->case_ahead = NULL;
+      rc = PQntuples(r) > 0 ? RC_OK : RC_ENOTFOUND;
+      if (rc != RC_OK) PQclear(r);
+    } else {
+      rc = one(PG(s), case_sql[PG(s)->base.depth > 0 ? how : CASE_READ], &a,
+               "read case", &r, err);
+    }
     if (rc == RC_ENOTFOUND && how == CASE_TRY_HOLD && PG(s)->base.depth > 0 &&
         (rc = op_case_exists(s, id, err)) == RC_OK) {
       *busy = 1;
@@ -2879,6 +2911,27 @@ static int op_case_get_held(store *s, const char *id, store_case *out,
 static int op_case_try_hold(store *s, const char *id, store_case *out,
                             int *busy, rc_error *err) {
   return case_get(s, id, CASE_TRY_HOLD, out, busy, err);
+}
+
+/* Sends case_get's try-hold of id to go with the statement that follows
+ * (a payment's ref, which waits for its answer): a round trip a payment
+ * fewer. Not in a batch's claimed cases (read already), nor beside a
+ * borrower read ahead (whose place in the pipeline comes first). */
+static void op_case_ahead(store *s, const char *id) {
+  pg *st = PG(s);
+  args a = {0};
+  rc_error err;
+  int row;
+
+  if (st->base.depth == 0 || st->manual || st->ahead_at || st->case_at ||
+      strlen(id) >= sizeof st->case_id_ahead ||
+      pg_cache_case_row(&st->batch, id, &row))
+    return;
+  a_text(&a, id);
+  if (pipe_send(st, case_sql[CASE_TRY_HOLD], &a, "read case", &err) != 0)
+    return; /* the statement that follows meets the same trouble */
+  st->case_at = st->npend;
+  strcpy(st->case_id_ahead, id);
 }
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
@@ -4325,6 +4378,7 @@ const store_ops store_pg_ops = {
     .case_get = op_case_get,
     .case_get_held = op_case_get_held,
     .case_try_hold = op_case_try_hold,
+    .case_ahead = op_case_ahead,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .case_exists_or_try_opening = op_case_exists_or_try_opening,

@@ -82,6 +82,8 @@ PGresult *pg_lock_timers(PGconn *c, int64_t until, int max, int64_t now,
  * channel, template, recipient, body, attempts, at. */
 PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
+/* Its statement ($1 node, $2 until, $3 max, $4 lease_ms, $5 now). */
+extern const char pg_claim_outbox_sql[];
 
 /* Up to max pending events, in id order, of the cases with the oldest
  * ones, only of cases no other node holds events of: events of one case

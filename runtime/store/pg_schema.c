@@ -545,6 +545,19 @@ static const char *const migrations[] = {
     /* The events claim's oldest queued events, in id order whatever the
      * table's statistics say (pg_claim.c says why). */
     "CREATE INDEX events_unparked ON events(id) WHERE status <> 'failed';",
+    /* 6: the outbox claim's due messages, walked in messages_outbox's
+     * order whatever the table's statistics say (pg_claim.c says why).
+     * Said to return one row: the claim then marks them through the
+     * primary key (a thousand, PostgreSQL's guess for a function, had it
+     * hash the whole table to mark a few). $1 until, $2 max, $3 now. */
+    "CREATE FUNCTION outbox_due(bigint, integer, bigint)"
+    "  RETURNS SETOF bigint LANGUAGE plpgsql ROWS 1"
+    "  SET enable_bitmapscan = off SET enable_seqscan = off AS $$ BEGIN"
+    "  RETURN QUERY SELECT m.id FROM messages m WHERE m.status = 'queued'"
+    "    AND m.next_attempt <= $1"
+    "    AND (m.claimed_until IS NULL OR m.claimed_until < $3)"
+    "    ORDER BY m.next_attempt, m.id LIMIT $2 FOR UPDATE SKIP LOCKED;"
+    "END $$;",
 };
 
 int pg_schema_version(void) {

@@ -581,6 +581,10 @@ int store_case_try_hold(store *st, const char *id, store_case *out, int *busy,
   return store_case_get_held(st, id, out, err);
 }
 
+void store_case_ahead(store *st, const char *id) {
+  if (st->ops->case_ahead) st->ops->case_ahead(st, id);
+}
+
 int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }

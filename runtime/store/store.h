@@ -222,6 +222,11 @@ int store_case_get_held(store *st, const char *id, store_case *out,
  * transaction holds is not waited for, *busy is 1 and nothing is read. */
 int store_case_try_hold(store *st, const char *id, store_case *out, int *busy,
                         rc_error *err);
+/* The case store_case_try_hold will be asked for next, after one read
+ * between (a payment's ref): a store that answers in round trips may
+ * read and hold it with that read. Nothing is read when another
+ * statement goes first; a store that needs no trip does nothing. */
+void store_case_ahead(store *st, const char *id);
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
