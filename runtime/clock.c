@@ -420,8 +420,15 @@ static int steady_format(const rc_zone *zone, rc_time t, char *buf,
 static void steady_remember(rc_zone *zone, rc_time t, const char *text) {
   UErrorCode status = U_ZERO_ERROR;
   UDate next;
+  int64_t since;
   clock_zone_date(zone, t); /* for its day_from and day_to */
   if (strlen(text) != 25 || t < zone->day_from || t >= zone->day_to) return;
+  /* A day whose midnight fell in a DST gap (Sao Paulo 2018-11-04) starts
+   * at 01:00: steady_format counts the time from 00:00. */
+  since = (t - zone->day_from) / 1000;
+  if (atoi(text + 11) != since / 3600 || atoi(text + 14) != since / 60 % 60 ||
+      atoi(text + 17) != since % 60)
+    return;
   ucal_setMillis(zone->cal, (UDate)zone->day_from, &status);
   if (ucal_getTimeZoneTransitionDate(zone->cal, UCAL_TZ_TRANSITION_NEXT, &next,
                                      &status) &&

@@ -229,6 +229,55 @@ static void test_remembered_days_format_as_icu_does(void **state) {
   }
 }
 
+/* Every instant formats as ICU gives it afresh in zones whose days start
+ * oddly: Sao Paulo's and Havana's DST began at midnight (the day's first
+ * instant reads 01:00), Kathmandu's +05:45 began at 00:00 by moving to
+ * 00:15, Apia skipped 2011-12-30, Chatham and St John's keep odd minutes,
+ * Casablanca's Ramadan, Dublin's negative DST, LMT offsets with seconds
+ * in 1900, instants before 1970, a leap day and year 9999. a answers
+ * from the days it remembers; b forgets (an instant far away first). */
+static void test_odd_days_format_as_icu_does(void **state) {
+  static const struct {
+    const char *zone, *start;
+  } walks[] = {
+      {"America/Sao_Paulo", "2018-11-03T12:00Z"},
+      {"America/Havana", "2026-03-07T12:00Z"},
+      {"Asia/Kathmandu", "1985-12-31T00:00Z"},
+      {"Asia/Kathmandu", "1900-01-01T00:00Z"},
+      {"Pacific/Apia", "2011-12-29T00:00Z"},
+      {"Pacific/Chatham", "2026-04-04T00:00Z"},
+      {"Pacific/Chatham", "2026-09-26T00:00Z"},
+      {"America/St_Johns", "2026-11-01T00:00Z"},
+      {"Africa/Casablanca", "2026-02-14T00:00Z"},
+      {"Europe/Dublin", "2026-10-24T00:00Z"},
+      {"Europe/Dublin", "1900-01-01T00:00Z"},
+      {"Australia/Lord_Howe", "1969-12-30T00:00Z"},
+      {"Asia/Shanghai", "2024-02-28T00:00Z"},
+      {"Asia/Shanghai", "9999-12-30T00:00Z"},
+  };
+  (void)state;
+  for (size_t w = 0; w < sizeof walks / sizeof walks[0]; w++) {
+    rc_error err;
+    rc_clock *a = clock_new(walks[w].zone, &err);
+    rc_clock *b = clock_new(walks[w].zone, &err);
+    rc_time t;
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(clock_parse_time(a, walks[w].start, &t, NULL), RC_OK);
+    for (rc_time end = t + 3 * 86400000LL; t < end; t += 13 * 60000 + 999) {
+      char want[40], got[40], far[40];
+      clock_zone_format(clock_zone(b), t - 400 * 86400000LL, far, sizeof far);
+      clock_zone_format(clock_zone(b), t, want, sizeof want);
+      clock_zone_format(clock_zone(a), t, got, sizeof got);
+      if (strcmp(got, want) != 0)
+        fail_msg("%s at %lld: %s, ICU says %s", walks[w].zone, (long long)t,
+                 got, want);
+    }
+    clock_free(a);
+    clock_free(b);
+  }
+}
+
 /* clock_zone_add remembers its last answer: the same add again, the same
  * instant with another duration, and another instant each give what a
  * zone that never answered before gives, across New York's DST day. */
@@ -281,6 +330,7 @@ int main(void) {
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
       cmocka_unit_test(test_remembered_days_match_icu_across_dst),
       cmocka_unit_test(test_remembered_days_format_as_icu_does),
+      cmocka_unit_test(test_odd_days_format_as_icu_does),
       cmocka_unit_test(test_remembered_adds_match_a_fresh_zone),
       cmocka_unit_test(test_unknown_zone_is_an_error),
       cmocka_unit_test(test_civil_days_round_trip),
