@@ -424,9 +424,12 @@ static void steady_remember(rc_zone *zone, rc_time t, const char *text) {
   clock_zone_date(zone, t); /* for its day_from and day_to */
   if (strlen(text) != 25 || t < zone->day_from || t >= zone->day_to) return;
   /* A day whose midnight fell in a DST gap (Sao Paulo 2018-11-04) starts
-   * at 01:00: steady_format counts the time from 00:00. */
+   * at 01:00: steady_format counts the time from 00:00. A day before a
+   * change back at 01:00 to 00:00 (Havana 1998-10-25) ends at the second
+   * 00:00, the change on its end: 25 hours, the first 00:xx in it. */
   since = (t - zone->day_from) / 1000;
-  if (atoi(text + 11) != since / 3600 || atoi(text + 14) != since / 60 % 60 ||
+  if (zone->day_to - zone->day_from != 86400000 ||
+      atoi(text + 11) != since / 3600 || atoi(text + 14) != since / 60 % 60 ||
       atoi(text + 17) != since % 60)
     return;
   ucal_setMillis(zone->cal, (UDate)zone->day_from, &status);

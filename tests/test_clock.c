@@ -231,7 +231,9 @@ static void test_remembered_days_format_as_icu_does(void **state) {
 
 /* Every instant formats as ICU gives it afresh in zones whose days start
  * oddly: Sao Paulo's and Havana's DST began at midnight (the day's first
- * instant reads 01:00), Kathmandu's +05:45 began at 00:00 by moving to
+ * instant reads 01:00), Havana's 1998 and Moncton's 1940 DST ended at
+ * 01:00 back to 00:00 (the day before is 25 hours to the second 00:00,
+ * and no change falls inside it), Kathmandu's +05:45 began at 00:00 by moving to
  * 00:15, Apia skipped 2011-12-30, Chatham and St John's keep odd minutes,
  * Casablanca's Ramadan, Dublin's negative DST, LMT offsets with seconds
  * in 1900, instants before 1970, a leap day and year 9999. a answers
@@ -242,6 +244,8 @@ static void test_odd_days_format_as_icu_does(void **state) {
   } walks[] = {
       {"America/Sao_Paulo", "2018-11-03T12:00Z"},
       {"America/Havana", "2026-03-07T12:00Z"},
+      {"America/Havana", "1998-10-24T00:00Z"},
+      {"America/Moncton", "1940-09-20T00:00Z"},
       {"Asia/Kathmandu", "1985-12-31T00:00Z"},
       {"Asia/Kathmandu", "1900-01-01T00:00Z"},
       {"Pacific/Apia", "2011-12-29T00:00Z"},
