@@ -376,7 +376,12 @@ rc_date clock_zone_date(rc_zone *zone, rc_time t) {
     rc_time from = clock_zone_midnight(zone, d);
     rc_time to = clock_zone_midnight(
         zone, clock_date_from_days(clock_date_to_days(d) + 1));
-    if (from <= t && t < to) { /* a day that starts at midnight */
+    /* A day that starts at midnight, and ends at the next day's first
+     * instant: where DST ends at 01:00 back to 00:00 (Havana), the next
+     * midnight read as a local time is its second 00:00. */
+    ucal_setMillis(zone->cal, (UDate)(to - 1), &status);
+    if (from <= t && t < to &&
+        ucal_get(zone->cal, UCAL_DATE, &status) == d.day && U_SUCCESS(status)) {
       zone->day_from = from;
       zone->day_to = to;
       zone->day = d;

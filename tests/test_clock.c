@@ -194,6 +194,31 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
   clock_free(b);
 }
 
+/* A remembered day ends at the next day's first instant: where DST ends
+ * at 01:00 back to 00:00 (Havana, every November), the next day's midnight
+ * read as a local time is its second 00:00, and the first 00:xx hour is
+ * the next day's (a case's dpd counted it in the day before). */
+static void test_remembered_days_end_at_the_first_midnight(void **state) {
+  rc_error err;
+  rc_clock *a = clock_new("America/Havana", &err);
+  rc_clock *b = clock_new("America/Havana", &err);
+  rc_time t;
+  (void)state;
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(clock_parse_time(a, "2026-10-31T00:00Z", &t, NULL), RC_OK);
+  for (rc_time end = t + 2 * 86400000LL; t < end; t += 10 * 60000) {
+    rc_date got = clock_zone_date(clock_zone(a), t), want;
+    clock_zone_date(clock_zone(b), t - 400 * 86400000LL);
+    want = clock_zone_date(clock_zone(b), t);
+    if (got.day != want.day)
+      fail_msg("at %lld: day %d, ICU says %d", (long long)t, got.day,
+               want.day);
+  }
+  clock_free(a);
+  clock_free(b);
+}
+
 /* clock_zone_format answers an instant of a day it has seen without ICU
  * when no offset change falls in that day: across New York's DST days
  * and midnights, and Lord Howe's half-hour change, every instant of a
@@ -333,6 +358,7 @@ int main(void) {
       cmocka_unit_test(test_month_adds_calendar_months),
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
       cmocka_unit_test(test_remembered_days_match_icu_across_dst),
+      cmocka_unit_test(test_remembered_days_end_at_the_first_midnight),
       cmocka_unit_test(test_remembered_days_format_as_icu_does),
       cmocka_unit_test(test_odd_days_format_as_icu_does),
       cmocka_unit_test(test_remembered_adds_match_a_fresh_zone),
