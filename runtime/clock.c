@@ -376,7 +376,12 @@ rc_date clock_zone_date(rc_zone *zone, rc_time t) {
     rc_time from = clock_zone_midnight(zone, d);
     rc_time to = clock_zone_midnight(
         zone, clock_date_from_days(clock_date_to_days(d) + 1));
-    if (from <= t && t < to) { /* a day that starts at midnight */
+    /* A day that starts at midnight, and ends at the next day's first
+     * instant: where DST ends at 01:00 back to 00:00 (Havana), the next
+     * midnight read as a local time is its second 00:00. */
+    ucal_setMillis(zone->cal, (UDate)(to - 1), &status);
+    if (from <= t && t < to &&
+        ucal_get(zone->cal, UCAL_DATE, &status) == d.day && U_SUCCESS(status)) {
       zone->day_from = from;
       zone->day_to = to;
       zone->day = d;
@@ -420,8 +425,18 @@ static int steady_format(const rc_zone *zone, rc_time t, char *buf,
 static void steady_remember(rc_zone *zone, rc_time t, const char *text) {
   UErrorCode status = U_ZERO_ERROR;
   UDate next;
+  int64_t since;
   clock_zone_date(zone, t); /* for its day_from and day_to */
   if (strlen(text) != 25 || t < zone->day_from || t >= zone->day_to) return;
+  /* A day whose midnight fell in a DST gap (Sao Paulo 2018-11-04) starts
+   * at 01:00: steady_format counts the time from 00:00. A day before a
+   * change back at 01:00 to 00:00 (Havana 1998-10-25) ends at the second
+   * 00:00, the change on its end: 25 hours, the first 00:xx in it. */
+  since = (t - zone->day_from) / 1000;
+  if (zone->day_to - zone->day_from != 86400000 ||
+      atoi(text + 11) != since / 3600 || atoi(text + 14) != since / 60 % 60 ||
+      atoi(text + 17) != since % 60)
+    return;
   ucal_setMillis(zone->cal, (UDate)zone->day_from, &status);
   if (ucal_getTimeZoneTransitionDate(zone->cal, UCAL_TZ_TRANSITION_NEXT, &next,
                                      &status) &&

@@ -2634,7 +2634,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       /* Every due time to the limit in one claim (shuffled, each time has
        * its own timer). A simulation runs each at its own time, and stops
        * at one that what a handler queued before it must precede: the
-       * next round claims again, events first. */
+       * next round claims again, events first. It stops only where the
+       * clock moves on: the timers of one time run together, as when
+       * that time was claimed alone. */
       rc = store_timers_claim(eng->st, limit, batch - n + passed_extra(eng),
                               &eng->lease, &timers, &count, err);
       store_watch_puts(eng->st);
@@ -2644,9 +2646,10 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         if (passed_over(eng,
                         (struct passed_key){1, timers[i].due, timers[i].id}))
           continue;
-        if (simulated && store_put_before(eng->st, timers[i].due)) break;
-        if (simulated && timers[i].due > clock_now(eng->clk))
+        if (simulated && timers[i].due > clock_now(eng->clk)) {
+          if (store_put_before(eng->st, timers[i].due)) break;
           clock_set(eng->clk, timers[i].due);
+        }
         fresh++;
         event_run ev = {.case_id = timers[i].case_id,
                         .type = timers[i].event,

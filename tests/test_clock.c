@@ -194,6 +194,31 @@ static void test_remembered_days_match_icu_across_dst(void **state) {
   clock_free(b);
 }
 
+/* A remembered day ends at the next day's first instant: where DST ends
+ * at 01:00 back to 00:00 (Havana, every November), the next day's midnight
+ * read as a local time is its second 00:00, and the first 00:xx hour is
+ * the next day's (a case's dpd counted it in the day before). */
+static void test_remembered_days_end_at_the_first_midnight(void **state) {
+  rc_error err;
+  rc_clock *a = clock_new("America/Havana", &err);
+  rc_clock *b = clock_new("America/Havana", &err);
+  rc_time t;
+  (void)state;
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(clock_parse_time(a, "2026-10-31T00:00Z", &t, NULL), RC_OK);
+  for (rc_time end = t + 2 * 86400000LL; t < end; t += 10 * 60000) {
+    rc_date got = clock_zone_date(clock_zone(a), t), want;
+    clock_zone_date(clock_zone(b), t - 400 * 86400000LL);
+    want = clock_zone_date(clock_zone(b), t);
+    if (got.day != want.day)
+      fail_msg("at %lld: day %d, ICU says %d", (long long)t, got.day,
+               want.day);
+  }
+  clock_free(a);
+  clock_free(b);
+}
+
 /* clock_zone_format answers an instant of a day it has seen without ICU
  * when no offset change falls in that day: across New York's DST days
  * and midnights, and Lord Howe's half-hour change, every instant of a
@@ -223,6 +248,59 @@ static void test_remembered_days_format_as_icu_does(void **state) {
         clock_zone_format(clock_zone(a), t, got, sizeof got);
         assert_string_equal(got, want);
       }
+    }
+    clock_free(a);
+    clock_free(b);
+  }
+}
+
+/* Every instant formats as ICU gives it afresh in zones whose days start
+ * oddly: Sao Paulo's and Havana's DST began at midnight (the day's first
+ * instant reads 01:00), Havana's 1998 and Moncton's 1940 DST ended at
+ * 01:00 back to 00:00 (the day before is 25 hours to the second 00:00,
+ * and no change falls inside it), Kathmandu's +05:45 began at 00:00 by moving to
+ * 00:15, Apia skipped 2011-12-30, Chatham and St John's keep odd minutes,
+ * Casablanca's Ramadan, Dublin's negative DST, LMT offsets with seconds
+ * in 1900, instants before 1970, a leap day and year 9999. a answers
+ * from the days it remembers; b forgets (an instant far away first). */
+static void test_odd_days_format_as_icu_does(void **state) {
+  static const struct {
+    const char *zone, *start;
+  } walks[] = {
+      {"America/Sao_Paulo", "2018-11-03T12:00Z"},
+      {"America/Havana", "2026-03-07T12:00Z"},
+      {"America/Havana", "1998-10-24T00:00Z"},
+      {"America/Moncton", "1940-09-20T00:00Z"},
+      {"Asia/Kathmandu", "1985-12-31T00:00Z"},
+      {"Asia/Kathmandu", "1900-01-01T00:00Z"},
+      {"Pacific/Apia", "2011-12-29T00:00Z"},
+      {"Pacific/Chatham", "2026-04-04T00:00Z"},
+      {"Pacific/Chatham", "2026-09-26T00:00Z"},
+      {"America/St_Johns", "2026-11-01T00:00Z"},
+      {"Africa/Casablanca", "2026-02-14T00:00Z"},
+      {"Europe/Dublin", "2026-10-24T00:00Z"},
+      {"Europe/Dublin", "1900-01-01T00:00Z"},
+      {"Australia/Lord_Howe", "1969-12-30T00:00Z"},
+      {"Asia/Shanghai", "2024-02-28T00:00Z"},
+      {"Asia/Shanghai", "9999-12-30T00:00Z"},
+  };
+  (void)state;
+  for (size_t w = 0; w < sizeof walks / sizeof walks[0]; w++) {
+    rc_error err;
+    rc_clock *a = clock_new(walks[w].zone, &err);
+    rc_clock *b = clock_new(walks[w].zone, &err);
+    rc_time t;
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(clock_parse_time(a, walks[w].start, &t, NULL), RC_OK);
+    for (rc_time end = t + 3 * 86400000LL; t < end; t += 13 * 60000 + 999) {
+      char want[40], got[40], far[40];
+      clock_zone_format(clock_zone(b), t - 400 * 86400000LL, far, sizeof far);
+      clock_zone_format(clock_zone(b), t, want, sizeof want);
+      clock_zone_format(clock_zone(a), t, got, sizeof got);
+      if (strcmp(got, want) != 0)
+        fail_msg("%s at %lld: %s, ICU says %s", walks[w].zone, (long long)t,
+                 got, want);
     }
     clock_free(a);
     clock_free(b);
@@ -280,7 +358,9 @@ int main(void) {
       cmocka_unit_test(test_month_adds_calendar_months),
       cmocka_unit_test(test_dpd_counts_local_calendar_days),
       cmocka_unit_test(test_remembered_days_match_icu_across_dst),
+      cmocka_unit_test(test_remembered_days_end_at_the_first_midnight),
       cmocka_unit_test(test_remembered_days_format_as_icu_does),
+      cmocka_unit_test(test_odd_days_format_as_icu_does),
       cmocka_unit_test(test_remembered_adds_match_a_fresh_zone),
       cmocka_unit_test(test_unknown_zone_is_an_error),
       cmocka_unit_test(test_civil_days_round_trip),

@@ -1218,6 +1218,50 @@ static void test_a_simulated_run_claims_many_due_times_at_once(void **st) {
   remove_institution(dir);
 }
 
+/* Timers due at one time run together, as when the time was claimed
+ * alone: a timer a handler sets due earlier still (here in 2000) runs
+ * after the rest of that time's timers, not between them. A and B both
+ * go at 10:00; A's go sets one for 2000; B's go, after A's, has not seen
+ * it fire (a simulated run claiming many due times at once ran it first,
+ * and a `recoup test` spec's journal came out in another order). */
+static void test_a_timer_set_in_the_past_waits_for_its_time_s_peers(void **st) {
+  char dir[128], path[256];
+  engine *eng;
+  rc_clock *clk;
+  rc_error err;
+  rc_time t0;
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-peers-%d", (int)getpid());
+  eng = open_institution(
+      dir, path,
+      "return recoup.workflow { name = 'm', version = 1, initial = 'a', "
+      "states = { a = { enter = function(case) case:after('1h', 'go') "
+      "case:after('2h', 'two') end, "
+      "on = { go = function(case) "
+      "  if case.id == 'A' then case:at('2000-01-01', 'early') end "
+      "  for _, o in ipairs(case.borrower:cases()) do "
+      "    if case.id == 'B' and o.id == 'A' then "
+      "      case:set('saw_early', o.data.early == true) end end end, "
+      "two = function(case) end, "
+      "early = function(case) case:set('early', true) end } } } }\n");
+  clk = engine_clock(eng);
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00", &t0, NULL),
+                   RC_OK);
+  clock_set(clk, t0);
+  open_with(eng, "A", "B1");
+  open_with(eng, "B", "B1");
+  assert_int_equal(engine_run(eng, t0 + 3 * 3600000, NULL, &err), RC_OK);
+  {
+    store_case a = get(eng, "A"), b = get(eng, "B");
+    assert_non_null(strstr(a.data, "\"early\":true"));
+    assert_non_null(strstr(b.data, "\"saw_early\":false"));
+    store_case_free(&a);
+    store_case_free(&b);
+  }
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -1255,6 +1299,7 @@ int main(void) {
       cmocka_unit_test(test_a_waiting_timer_holds_up_no_other),
       cmocka_unit_test(test_waiting_events_hold_up_no_other),
       cmocka_unit_test(test_a_simulated_run_claims_many_due_times_at_once),
+      cmocka_unit_test(test_a_timer_set_in_the_past_waits_for_its_time_s_peers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
