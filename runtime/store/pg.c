@@ -291,8 +291,14 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
    * needs them not to count); a function called by SELECT may write. */
   if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) {
     st->changes++;
-    /* This transaction's own change to a borrower is seen by its reads. */
-    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) ahead_drop(st);
+    /* This transaction's own change to a borrower is seen by its reads,
+     * and not by the check of a decision the guard made before it (a
+     * batch that messaged a borrower, then ceased it, would find its
+     * own cease a conflict at each run). */
+    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) {
+      ahead_drop(st);
+      if (check_send(st, err) != RC_OK) return -1;
+    }
   }
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
