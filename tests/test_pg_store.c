@@ -1049,6 +1049,100 @@ static void test_a_do_not_contact_between_two_reminders_stops_the_second(
       3, "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'", 0, 1);
 }
 
+/* A batch that decided on B1 for a message, then ceases B1 itself (a
+ * cease event after a reminder, B1's cases both in it): the guard's
+ * decision is checked against the borrower as it was before this
+ * transaction's own write, not after, else the batch would never commit
+ * (each run again decides, then ceases, the same). Here the reminders'
+ * borrowers were read ahead together, so the decision's check waits. */
+static void test_a_batch_that_ceases_a_borrower_it_decided_on_commits(
+    void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, "B1", &b, &err), RC_OK);
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    store_borrower_free(&b);
+  }
+  assert_int_equal(
+      store_borrower_set_flag(st, "B1", STORE_FLAG_CEASED, 1, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_false(store_contended(st));
+  assert_int_equal(count_rows("SELECT ceased FROM borrowers WHERE id = 'B1'"),
+                   1);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* The read ahead that carries the check of the guard's decisions is
+ * refused or skipped (here a write queued before it failed, so the
+ * server skips it; a statement_timeout would do the same), and the
+ * engine undoes that step's event and goes on: the decisions still get
+ * their check, with the commit. B5 was decided on for the fifth
+ * reminder, then ceased elsewhere; a DBA's trigger refuses the
+ * seventeenth reminder's new timer, queued before its borrower read,
+ * which sends the next read ahead. */
+static void test_a_check_the_server_skipped_is_made_with_the_commit(
+    void **state) {
+  store *st = open_store();
+  store_timer *t;
+  store_borrower b;
+  PGconn *other;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 18; i++) add_reminder(st, i);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(
+      other, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN IF NEW.event = 'refused' THEN RAISE check_violation "
+             "USING COLUMN = 'event'; END IF; RETURN NEW; END$$; "
+             "CREATE TRIGGER refuse BEFORE INSERT ON timers FOR EACH ROW "
+             "EXECUTE FUNCTION refuse()"));
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 20, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 18);
+  for (int i = 0; i < 17; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "B%d", i + 1);
+    if (i == 16) {
+      PQclear(pgt_exec(other, "UPDATE borrowers SET ceased = 1 "
+                              "WHERE id = 'B5'"));
+      assert_int_equal(store_savepoint(st, &err), RC_OK);
+      assert_int_equal(
+          store_timer_insert(st, "C17", 300, "refused", NULL, 1, &err), RC_OK);
+    }
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, id, &b, &err), RC_OK);
+    assert_int_equal(b.ceased, 0);
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    store_borrower_free(&b);
+  }
+  assert_int_not_equal(store_release(st, &err), RC_OK);
+  store_rollback_to(st, NULL);
+  PQfinish(other);
+  assert_int_not_equal(store_commit(st, &err), RC_OK);
+  assert_true(store_contended(st));
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* The borrower's cap is counted when the guard asks, not read ahead: a
  * message another node queued to B1 between the two reminders counts. */
 static void test_a_cap_reached_between_two_reminders_is_counted(void **state) {
@@ -1169,6 +1263,12 @@ int main(void) {
       cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_that_ceases_a_borrower_it_decided_on_commits, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_check_the_server_skipped_is_made_with_the_commit, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cease_between_two_reminders_stops_the_second, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -104,6 +104,12 @@ typedef struct pg {
    * (op_borrower_decided): rows of id, ceased, do_not_contact. The next
    * read ahead carries their check, else the commit. */
   pg_rows checks;
+  /* The checks sent, not yet answered by the checks_flying statements
+   * that carry them: put back in checks when one of those was refused or
+   * skipped (a write queued before it failed, and the engine undid the
+   * step and went on), so that the commit still makes them. */
+  pg_rows checks_sent;
+  int checks_flying, checks_lost;
   /* This transaction created a task: the claim's word that a case has
    * none (pg_cache_case_tasks) may be old. */
   int tasks_added;
@@ -269,6 +275,40 @@ static void ahead_drop(pg *st) {
   st->ahead = NULL;
 }
 
+/* The guard's decisions checked or not, forgotten (a new transaction,
+ * or one rolled back). */
+static void checks_forget(pg *st) {
+  pg_rows_clear(&st->checks);
+  pg_rows_clear(&st->checks_sent);
+  st->checks_flying = st->checks_lost = 0;
+}
+
+/* The checks waiting went in a statement just queued: they are kept
+ * until it is answered (checks_answered). Memory short, they wait on in
+ * checks: checked once more later. */
+static void checks_carried(pg *st) {
+  st->checks_flying++;
+  for (int r = 0; r < st->checks.n; r++)
+    if (pg_rows_add(&st->checks_sent,
+                    (const char *const *)&st->checks.v[r * 3]) != 0)
+      return;
+  pg_rows_clear(&st->checks);
+}
+
+/* A statement carrying checks answered (ok), or was refused or skipped:
+ * when none is left unanswered, the checks sent are done with, or, one
+ * of them not made, wait again for the next. */
+static void checks_answered(pg *st, int ok) {
+  if (!ok) st->checks_lost = 1;
+  if (st->checks_flying > 0 && --st->checks_flying > 0) return;
+  for (int r = 0; st->checks_lost && r < st->checks_sent.n; r++)
+    if (pg_rows_add(&st->checks,
+                    (const char *const *)&st->checks_sent.v[r * 3]) != 0)
+      st->base.contended = 1; /* no check, no commit: run again */
+  pg_rows_clear(&st->checks_sent);
+  st->checks_lost = 0;
+}
+
 /* The claim's cases are no longer this transaction's to rely on. */
 static void batch_clear(pg *st) {
   pg_cache_clear(&st->batch);
@@ -291,8 +331,14 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
    * needs them not to count); a function called by SELECT may write. */
   if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) {
     st->changes++;
-    /* This transaction's own change to a borrower is seen by its reads. */
-    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) ahead_drop(st);
+    /* This transaction's own change to a borrower is seen by its reads,
+     * and not by the check of a decision the guard made before it (a
+     * batch that messaged a borrower, then ceased it, would find its
+     * own cease a conflict at each run). */
+    if (strstr(sql, "borrowers") || strstr(sql, "contacts")) {
+      ahead_drop(st);
+      if (check_send(st, err) != RC_OK) return -1;
+    }
   }
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
@@ -330,6 +376,8 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
     if (*rc == RC_OK) *rc = pg_fail(st->c, NULL, st->pend[i].what, err);
     return -1;
   }
+  if (st->pend[i].slot < 0 && st->pend[i].what == borrower_changed)
+    checks_answered(st, s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
     if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
@@ -651,6 +699,7 @@ static void op_close(store *s) {
   }
   for (int t = 0; t < KEPT_N; t++) pg_rows_free(&st->kept[t]);
   pg_rows_free(&st->checks);
+  pg_rows_free(&st->checks_sent);
   free(st);
 }
 
@@ -852,7 +901,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   for (int t = 0; t < KEPT_N; t++) st->kept[t].ncols = kept_cols[t];
-  st->checks.ncols = 3;
+  st->checks.ncols = st->checks_sent.ncols = 3;
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -1043,7 +1092,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
   }
   pg_conflict_take(); /* a failure before this one's begin */
   batch_clear(st);
-  pg_rows_clear(&st->checks);
+  checks_forget(st);
   st->tasks_added = 0;
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1145,7 +1194,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
       (!st->npend && PQtransactionStatus(st->c) == PQTRANS_INERROR)) {
     st->nfigs = 0;
     counts_forget(st);
-    pg_rows_clear(&st->checks);
+    checks_forget(st);
   }
   /* What is queued is read first: a write that failed there fails the
    * commit, as it would have failed its statement. */
@@ -3071,11 +3120,18 @@ static int check_send(pg *st, rc_error *err) {
   int rc;
 
   if (!st->checks.n) return RC_OK;
-  rc = checks_args(st, &a, arr) != 0
-           ? rc_error_set(err, RC_ENOMEM, NULL, "out of memory")
-           : queue(st, check_sql, &a, borrower_changed, err);
+  if (checks_args(st, &a, arr) != 0)
+    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  else if (pipe_send(st, check_sql, &a, borrower_changed, err) != 0) {
+    settle(st, NULL);
+    lost(st);
+    rc = RC_ESTORE;
+  } else {
+    /* Carried before its answer can be read (queue's settle would). */
+    checks_carried(st);
+    rc = st->npend >= PIPE_MAX ? settle(st, err) : RC_OK;
+  }
   for (int c = 0; c < 3; c++) free(arr[c]);
-  if (rc == RC_OK) pg_rows_clear(&st->checks);
   return rc;
 }
 
@@ -3137,7 +3193,7 @@ static void borrower_ahead(pg *st) {
   a_text(&a, arr[3]);
   if (pipe_send(st, borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
     goto out;
-  pg_rows_clear(&st->checks);
+  checks_carried(st);
   st->ahead_from = row;
   st->ahead_to = end;
   st->ahead_at = st->npend;
