@@ -888,6 +888,71 @@ static void test_the_next_wake_leases_no_timer_not_due(void **state) {
   rmdir(dir);
 }
 
+/* A simulation on several nodes keeps to one due time a claim: a node
+ * whose claim passed over an earlier timer another batch holds must not
+ * run a later one first, or its clock moves past the held one, which it
+ * then runs late if that batch gives it back (pg_nodes: a case's next
+ * timers set from the wrong day). */
+static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
+  fixture *f = *state;
+  char dir[64], path[128];
+  engine_options opts;
+  rc_errlist errors = {0};
+  rc_error err = {0};
+  engine *eng = NULL;
+  PGconn *holder = pgt_connect(f->url);
+  const rc_time start = 1767225600000; /* 2026-01-01T00:00Z */
+  int64_t steps = 0;
+
+  assert_non_null(holder);
+  snprintf(dir, sizeof dir, "/tmp/recoup-pgclaims-%d", (int)getpid());
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  write_file(path,
+             "institution { name = 'R', timezone = 'UTC', currency = 'CNY' }\n"
+             "workflow(recoup.workflow { name = 'standard', version = 1, "
+             "initial = 'new', states = { new = { on = { ping = "
+             "function() end } } } })\n");
+  memset(&opts, 0, sizeof opts);
+  opts.dir = dir;
+  opts.db = f->url;
+  opts.quiet = 1;
+  opts.simulated = 1;
+  opts.start = start;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+
+  /* C1's timer is due in an hour, held by another node's batch; C2's in
+   * two hours. */
+  PQclear(pgt_exec(f->c, "INSERT INTO timers(due, case_id, event, scoped) "
+                         "VALUES (1767229200000, 'C1', 'ping', 0), "
+                         "(1767232800000, 'C2', 'ping', 0)"));
+  PQclear(pgt_exec(holder, "BEGIN"));
+  PQclear(pgt_exec(holder,
+                   "SELECT 1 FROM timers WHERE case_id = 'C1' FOR UPDATE"));
+  assert_int_equal(engine_run(eng, start + 86400000, &steps, &err), RC_OK);
+  assert_int_equal(
+      pgt_value(f->c, "SELECT count(*) FROM timers WHERE case_id = 'C2'"), 1);
+
+  /* Given back (that node's batch rolled back), a node beginning where
+   * the first did runs both, each at its own hour. */
+  engine_close(eng);
+  PQclear(pgt_exec(holder, "ROLLBACK"));
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(engine_run(eng, start + 86400000, &steps, &err), RC_OK);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM timers"), 0);
+  assert_int_equal(pgt_value(f->c, "SELECT at FROM journal WHERE "
+                                   "case_id = 'C1' AND kind = 'event'"),
+                   1767229200000);
+  assert_int_equal(pgt_value(f->c, "SELECT at FROM journal WHERE "
+                                   "case_id = 'C2' AND kind = 'event'"),
+                   1767232800000);
+
+  PQfinish(holder);
+  engine_close(eng);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -926,6 +991,8 @@ int main(void) {
           test_the_guard_decides_one_borrower_at_a_time, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_next_wake_leases_no_timer_not_due, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_simulation_does_not_run_past_a_held_timer, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

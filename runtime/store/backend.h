@@ -107,6 +107,10 @@ struct store {
   /* (pgfast) Times the backend made its connection again after the
    * server dropped it: the service logs each (store_reconnects). */
   int reconnects;
+  /* Set by the backend at open when other processes' batches may hold
+   * work that its claims pass over (PostgreSQL: SKIP LOCKED): a claim then
+   * is not the earliest pending work (store_claims_pass_held). */
+  int passes_held;
   /* Since store_watch_puts: whether an event was queued, and the earliest
    * due time of a timer set (a write refused or rolled back counts too:
    * the batch loop only claims again sooner). */
@@ -235,6 +239,8 @@ struct store_ops {
   /* The earliest due time of a timer nobody holds; RC_ENOTFOUND when none
    * is pending. */
   int (*timer_next_due)(store *st, rc_time *due, rc_error *err);
+  /* store.h: store_timer_first_due. NULL: the same as timer_next_due. */
+  int (*timer_first_due)(store *st, rc_time *due, rc_error *err);
   int (*timers_claim)(store *st, rc_time until, int max,
                       const store_lease *lease, store_timer **out, int *n,
                       rc_error *err);

@@ -924,6 +924,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
   }
   slot_take(st);
   st->base.ops = &store_pg_ops;
+  st->base.passes_held = 1;
   *out = &st->base;
   return RC_OK;
 }
@@ -1274,6 +1275,17 @@ static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
     return RC_ESTORE;
   rc = pg_timer_next_due(PG(s)->c, PG_CLOCK_DB, &at, err);
 
+  if (rc == RC_OK) *due = at;
+  return rc;
+}
+
+static int op_timer_first_due(store *s, rc_time *due, rc_error *err) {
+  int64_t at;
+  int rc;
+
+  if (connected(PG(s), err) != RC_OK || settle(PG(s), err) != RC_OK)
+    return RC_ESTORE;
+  rc = pg_timer_first_due(PG(s)->c, PG_CLOCK_DB, &at, err);
   if (rc == RC_OK) *due = at;
   return rc;
 }
@@ -4387,6 +4399,7 @@ const store_ops store_pg_ops = {
     .begin = op_begin,
     .end = op_end,
     .timer_next_due = op_timer_next_due,
+    .timer_first_due = op_timer_first_due,
     .timers_claim = op_timers_claim,
     .timer_finish = op_timer_finish,
     .events_claim = op_events_claim,

@@ -122,6 +122,9 @@ char *pg_claim_event_cases(PGresult *cases, int *in_error, rc_error *err);
  * SHARE) until it ends. RC_OK with *due, RC_ENOTFOUND when there is none,
  * or RC_ESTORE. */
 int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
+/* The same counting the timers in other nodes' open batches (still not
+ * those under a live lease). */
+int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
 
 /* Ends a claimed timer: deletes it if this node still holds its claim.
  * Returns 1 when deleted, 0 when the claim was lost (its lease ended and

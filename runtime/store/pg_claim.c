@@ -182,6 +182,11 @@ static const char next_due_sql[] =
     "SELECT least((SELECT due FROM free), (SELECT min(greatest(due, "
     "claimed_until + 1)) FROM timers t WHERE NOT " FREE("t", NOW("$1")) "))";
 
+/* Counting timers in other nodes' open batches (no SKIP LOCKED): a
+ * simulation must not run past them (pg_timer_first_due). */
+static const char first_due_sql[] =
+    "SELECT min(due) FROM timers t WHERE " FREE("t", NOW("$1"));
+
 static const char timer_finish_sql[] =
     "DELETE FROM timers WHERE id = $1 AND claimed_by = $2";
 
@@ -268,15 +273,15 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
                    "claiming the outbox", err);
 }
 
-int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
+static int due_query(PGconn *c, const char *sql, int64_t now, int64_t *due,
+                     rc_error *err) {
   char now_s[24];
   const char *params[1] = {now_s};
   PGresult *r;
   int rc = RC_OK;
 
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
-  if (!(r = claim_query(c, next_due_sql, 1, params, "reading the next timer",
-                        err)))
+  if (!(r = claim_query(c, sql, 1, params, "reading the next timer", err)))
     return RC_ESTORE;
   if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
     rc = RC_ENOTFOUND;
@@ -284,6 +289,14 @@ int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
     *due = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   PQclear(r);
   return rc;
+}
+
+int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
+  return due_query(c, next_due_sql, now, due, err);
+}
+
+int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
+  return due_query(c, first_due_sql, now, due, err);
 }
 
 char *pg_claim_id_array(const PGresult *r) {

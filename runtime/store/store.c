@@ -312,6 +312,10 @@ int store_reconnects(const store *st) {
   return st->reconnects;
 }
 
+int store_claims_pass_held(const store *st) {
+  return st->passes_held;
+}
+
 int store_in_transaction(const store *st) {
   return st->depth > 0;
 }
@@ -665,6 +669,11 @@ int store_put_before(const store *st, rc_time due) {
 
 int store_timer_next_due(store *st, rc_time *due, rc_error *err) {
   return st->ops->timer_next_due(st, due, err);
+}
+
+int store_timer_first_due(store *st, rc_time *due, rc_error *err) {
+  return st->ops->timer_first_due ? st->ops->timer_first_due(st, due, err)
+                                  : st->ops->timer_next_due(st, due, err);
 }
 
 int store_timers_claim(store *st, rc_time until, int max,

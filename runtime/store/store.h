@@ -166,6 +166,11 @@ int store_contended(const store *st);
 /* How many times the store made its connection to the database server
  * again after the server dropped it (PostgreSQL; 0 for SQLite). */
 int store_reconnects(const store *st);
+
+/* Whether a claim may pass over work another process's batch holds, so
+ * that what it returns is not the earliest pending (PostgreSQL nodes);
+ * 0 for a single writer, whose claim sees everything pending. */
+int store_claims_pass_held(const store *st);
 /* One event's effects: a savepoint inside the batch transaction. */
 int store_savepoint(store *st, rc_error *err);
 int store_release(store *st, rc_error *err);
@@ -296,6 +301,9 @@ int store_timer_insert(store *st, const char *case_id, rc_time due,
                        rc_error *err);
 /* The earliest due time; RC_ENOTFOUND when no timer is pending. */
 int store_timer_next_due(store *st, rc_time *due, rc_error *err);
+/* The same counting the timers other nodes' open batches hold, which
+ * store_timer_next_due passes over (store_claims_pass_held). */
+int store_timer_first_due(store *st, rc_time *due, rc_error *err);
 /* Claims up to max timers due at or before until, in due order (ties by
  * id). *out is owned by the caller: store_timers_free. */
 int store_timers_claim(store *st, rc_time until, int max,
