@@ -825,6 +825,38 @@ static void write_file(const char *path, const char *text) {
   fclose(fp);
 }
 
+/* A node on the fixture's book whose one workflow takes `ping`: its
+ * script in a directory of its own (dir, path: the caller's, removed by
+ * close_ping_node); simulated from start when start is not 0. */
+static engine *open_ping_node(const fixture *f, char *dir, size_t dir_size,
+                              char *path, size_t path_size,
+                              engine_options *opts, rc_time start) {
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  snprintf(dir, dir_size, "/tmp/recoup-pgclaims-%d", (int)getpid());
+  mkdir(dir, 0700);
+  snprintf(path, path_size, "%s/recoup.lua", dir);
+  write_file(path,
+             "institution { name = 'R', timezone = 'UTC', currency = 'CNY' }\n"
+             "workflow(recoup.workflow { name = 'standard', version = 1, "
+             "initial = 'new', states = { new = { on = { ping = "
+             "function() end } } } })\n");
+  memset(opts, 0, sizeof *opts);
+  opts->dir = dir;
+  opts->db = f->url;
+  opts->quiet = 1;
+  opts->simulated = start != 0;
+  opts->start = start;
+  assert_int_equal(engine_open(&eng, opts, &errors), RC_OK);
+  return eng;
+}
+
+static void close_ping_node(engine *eng, const char *dir, const char *path) {
+  engine_close(eng);
+  unlink(path);
+  rmdir(dir);
+}
+
 /* After a run that passed over a case another connection holds, the node
  * looks for its next wake past the timers it left waiting: a look, not a
  * claim. Outside a transaction that look wrote a lease on a timer due next
@@ -834,28 +866,14 @@ static void test_the_next_wake_leases_no_timer_not_due(void **state) {
   fixture *f = *state;
   char dir[64], path[128];
   engine_options opts;
-  rc_errlist errors = {0};
   rc_error err = {0};
-  engine *eng = NULL;
   PGconn *holder = pgt_connect(f->url);
+  engine *eng = open_ping_node(f, dir, sizeof dir, path, sizeof path, &opts, 0);
   int64_t steps = 0;
   rc_time due = 0;
   long long week;
 
   assert_non_null(holder);
-  snprintf(dir, sizeof dir, "/tmp/recoup-pgclaims-%d", (int)getpid());
-  mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  write_file(path,
-             "institution { name = 'R', timezone = 'UTC', currency = 'CNY' }\n"
-             "workflow(recoup.workflow { name = 'standard', version = 1, "
-             "initial = 'new', states = { new = { on = { ping = "
-             "function() end } } } })\n");
-  memset(&opts, 0, sizeof opts);
-  opts.dir = dir;
-  opts.db = f->url;
-  opts.quiet = 1;
-  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
 
   /* C1's timer is due now, its case held by another connection; C2's is
    * due in a week. */
@@ -883,9 +901,7 @@ static void test_the_next_wake_leases_no_timer_not_due(void **state) {
 
   PQclear(pgt_exec(holder, "COMMIT"));
   PQfinish(holder);
-  engine_close(eng);
-  unlink(path);
-  rmdir(dir);
+  close_ping_node(eng, dir, path);
 }
 
 /* A simulation on several nodes keeps to one due time a claim: a node
@@ -899,27 +915,13 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
   engine_options opts;
   rc_errlist errors = {0};
   rc_error err = {0};
-  engine *eng = NULL;
-  PGconn *holder = pgt_connect(f->url);
   const rc_time start = 1767225600000; /* 2026-01-01T00:00Z */
+  PGconn *holder = pgt_connect(f->url);
+  engine *eng =
+      open_ping_node(f, dir, sizeof dir, path, sizeof path, &opts, start);
   int64_t steps = 0;
 
   assert_non_null(holder);
-  snprintf(dir, sizeof dir, "/tmp/recoup-pgclaims-%d", (int)getpid());
-  mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/recoup.lua", dir);
-  write_file(path,
-             "institution { name = 'R', timezone = 'UTC', currency = 'CNY' }\n"
-             "workflow(recoup.workflow { name = 'standard', version = 1, "
-             "initial = 'new', states = { new = { on = { ping = "
-             "function() end } } } })\n");
-  memset(&opts, 0, sizeof opts);
-  opts.dir = dir;
-  opts.db = f->url;
-  opts.quiet = 1;
-  opts.simulated = 1;
-  opts.start = start;
-  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
 
   /* C1's timer is due in an hour, held by another node's batch; C2's in
    * two hours. */
@@ -948,9 +950,7 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
                    1767232800000);
 
   PQfinish(holder);
-  engine_close(eng);
-  unlink(path);
-  rmdir(dir);
+  close_ping_node(eng, dir, path);
 }
 
 int main(void) {

@@ -1266,28 +1266,27 @@ static int64_t lease_ms(const store_lease *lease) {
 /* pg_claim.c: the earliest time this node can claim a timer (timers in
  * another node's open batch do not count, or the service would wake at
  * once and spin for as long as that batch lasts). */
-static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
+/* pg_timer_next_due or pg_timer_first_due. */
+static int due_read(store *s,
+                    int (*read)(PGconn *, int64_t, int64_t *, rc_error *),
+                    rc_time *due, rc_error *err) {
   int64_t at;
   int rc;
 
   /* pg_claim.c talks to the connection itself: the pipeline first. */
   if (connected(PG(s), err) != RC_OK || settle(PG(s), err) != RC_OK)
     return RC_ESTORE;
-  rc = pg_timer_next_due(PG(s)->c, PG_CLOCK_DB, &at, err);
-
+  rc = read(PG(s)->c, PG_CLOCK_DB, &at, err);
   if (rc == RC_OK) *due = at;
   return rc;
 }
 
-static int op_timer_first_due(store *s, rc_time *due, rc_error *err) {
-  int64_t at;
-  int rc;
+static int op_timer_next_due(store *s, rc_time *due, rc_error *err) {
+  return due_read(s, pg_timer_next_due, due, err);
+}
 
-  if (connected(PG(s), err) != RC_OK || settle(PG(s), err) != RC_OK)
-    return RC_ESTORE;
-  rc = pg_timer_first_due(PG(s)->c, PG_CLOCK_DB, &at, err);
-  if (rc == RC_OK) *due = at;
-  return rc;
+static int op_timer_first_due(store *s, rc_time *due, rc_error *err) {
+  return due_read(s, pg_timer_first_due, due, err);
 }
 
 static int op_timers_claim(store *s, rc_time until, int max,
