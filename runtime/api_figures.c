@@ -484,7 +484,7 @@ void api_figures_workflows(service *svc, http_request *req, int route,
   rc_clock *clk = engine_clock(svc->eng);
   query *q = engine_query(svc->eng);
   rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
-  int64_t to, from, t = clock_date_to_days(today);
+  int64_t to = 0, from = 0, t = clock_date_to_days(today);
   char from_s[16], to_s[16];
   strategy s;
   rc_error err;
