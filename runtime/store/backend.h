@@ -6,33 +6,37 @@
  * wraps another to make chosen operations fail (tests). Nothing but the
  * store's own files includes this header.
  *
- * The table has 93 operations (store.h had 148 calls), in these groups,
+ * The table has 111 operations (store.h had 148 calls), in these groups,
  * each there for a reason:
  *
  * - Lifecycle (5): open, close, scratch, writable, checkpoint_every. The
  *   database argument a backend accepts is its own business (store.c
  *   chose the backend from it).
- * - Files (2, no open store): copy, and the files a database is made of
+ * - Files (3, no open store): copy, and the files a database is made of
  *   (SQLite: -wal, -shm beside it); callers never build those names.
  * - Transactions (2): begin and end, a batch (nested 0) or one event's
  *   savepoint inside it (nested 1). The engine runs up to a thousand
  *   events a batch; an event that fails rolls back its savepoint only.
- * - Claims (7): timers, pending events and outbox messages are claimed
+ * - Claims (9): timers, pending events and outbox messages are claimed
  *   under a lease and then finished (or given back). SQLite, a single
  *   writer, may ignore the lease; PostgreSQL claims with FOR UPDATE SKIP
  *   LOCKED and claimed_by/claimed_until so that nodes share the work. See
  *   "Claims" below: the contract every backend keeps.
- * - Units of work (37): one operation for what the engine writes as one
+ * - Units of work (39): one operation for what the engine writes as one
  *   thing: a case's changed fields (case_write, where store.h had eight
  *   setters), a journal run, a plan with its installments, a message's
  *   move (status, release, recheck or delivery attempt: one op where
  *   there were four), and the other records (borrowers, events, timers,
  *   payments, promises, tasks, users, sessions, figures, rolls) an insert
  *   or update each.
- * - Reads (40): what the engine and query.c read, as units: a record, a
+ * - Reads (48): what the engine and query.c read, as units: a record, a
  *   page, a report, a family of counts. Families of one shape (the
  *   report's seven parts, the five figures, six counts, three totals, a
  *   case's rows of five kinds) are one operation with a `which`.
+ * - And five of their own: moving a book (3), checkpoints off the
+ *   service's loop (1), a commit synced only when something leaves (1).
+ *   Several operations are optional (NULL where a backend has nothing to
+ *   gain or nothing to do): store.c says what the front does without.
  *
  * Ids: each backend assigns its own (SQLite keeps its single-writer
  * scheme inside sqlite.c; PostgreSQL uses sequences). Shared code never
