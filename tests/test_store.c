@@ -777,9 +777,17 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
-/* Takes migration 18's mark of a case's open tasks away again: the
- * schema of versions 9-17. */
-#define TASKS_DOWN "ALTER TABLE cases DROP COLUMN tasks_open;"
+/* Takes migration 19's chain of a case's messages away again (the case's
+ * newest message, each message's link to the one before) and puts back
+ * the index that found a borrower's messages: the schema of version 18. */
+#define MESSAGES_DOWN                            \
+  "ALTER TABLE cases DROP COLUMN message_last;"  \
+  "ALTER TABLE messages DROP COLUMN prev;"       \
+  "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
+
+/* Takes migration 18's mark of a case's open tasks away again, and 19's
+ * chain: the schema of versions 9-17. */
+#define TASKS_DOWN MESSAGES_DOWN "ALTER TABLE cases DROP COLUMN tasks_open;"
 
 /* Takes migration 17's journal chain away again (the case's newest run,
  * each run's link to the one before) and puts back the index that found a
@@ -1948,6 +1956,122 @@ static int64_t queue_message(store *st, const char *body) {
   return id;
 }
 
+/* A message of case_id at `at`, queued on sms. */
+static int64_t message_at(store *st, const char *case_id, rc_time at) {
+  store_message m = {0};
+  int64_t id = 0;
+  rc_error err;
+  m.case_id = case_id;
+  m.borrower_id = "B1";
+  m.channel = "sms";
+  m.template_name = "t";
+  m.to_kind = "borrower";
+  m.body = "b";
+  m.status = "queued";
+  m.at = at;
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  return id;
+}
+
+static int count_message(void *ud, const store_value *cols, int ncols) {
+  (void)cols;
+  (void)ncols;
+  ++*(int *)ud;
+  return 0;
+}
+
+/* The messages of case_id and the borrower's sms contacts since 0. */
+static void assert_messages(store *st, const char *case_id, int of_case,
+                            int of_borrower) {
+  rc_time times[10];
+  int n = 0, listed = 0;
+  rc_error err;
+  assert_int_equal(
+      store_messages_each(st, case_id, count_message, &listed, &err), RC_OK);
+  assert_int_equal(listed, of_case);
+  assert_int_equal(store_contact_times(st, NULL, "B1", "sms", 0, 0, 10, times,
+                                       &n, &err),
+                   RC_OK);
+  assert_int_equal(n, of_borrower);
+}
+
+/* A case's messages are found from its row (cases.message_last, each
+ * message's prev), with no index of the messages by borrower, whose entry
+ * a message took at a random place: written in a transaction with two
+ * cases in turn, read in it before its commit, and after a savepoint
+ * rolled back. */
+static void test_a_case_s_messages_are_chained_from_its_row(void **state) {
+  store *st;
+  int64_t a, b;
+  rc_time times[10];
+  int n = 0;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 19");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name = 'messages_borrower'"),
+                   0);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_at(st, "L1", 100);
+  a = message_at(st, "L2", 200);
+  message_at(st, "L1", 300);
+  assert_messages(st, "L1", 2, 3);
+  assert_messages(st, "L2", 1, 3);
+  step(st, "L1", "s1");
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  message_at(st, "L2", 400);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  b = message_at(st, "L2", 500);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_messages(st, "L2", 2, 4);
+  assert_int_equal(count_rows("SELECT message_last FROM cases WHERE id = "
+                              "'L2'"),
+                   b);
+  assert_int_equal(count_rows("SELECT prev FROM messages ORDER BY id DESC "
+                              "LIMIT 1"),
+                   a);
+  /* The guard's window for one case. */
+  assert_int_equal(store_contact_times(st, "L1", "B1", "sms", 150, 0, 10,
+                                       times, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(times[0], 300);
+  store_close(st);
+}
+
+/* The upgrade to schema 19 chains each case's messages, from a book whose
+ * messages were found by an index of them by borrower (version 18). */
+static void test_upgrade_chains_each_case_s_messages(void **state) {
+  store *st;
+  int64_t last;
+  (void)state;
+  SQLITE_ONLY("an upgrade from SQLite schema version 18");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  message_at(st, "L1", 100);
+  message_at(st, "L2", 200);
+  last = message_at(st, "L1", 300);
+  store_close(st);
+  exec_sql(MESSAGES_DOWN "PRAGMA user_version = 18;");
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_master WHERE "
+                              "name = 'messages_borrower'"),
+                   0);
+  assert_int_equal(count_rows("SELECT message_last FROM cases WHERE id = "
+                              "'L1'"),
+                   last);
+  assert_messages(st, "L1", 2, 3);
+  assert_messages(st, "L2", 1, 3);
+  message_at(st, "L2", 400); /* outside a transaction */
+  assert_messages(st, "L2", 2, 4);
+  store_close(st);
+}
+
 /* First attempts go oldest first, then retries whose time has come, by
  * that time; a retry not yet due waits. */
 static void test_outbox_order_first_attempts_then_due_retries(void **state) {
@@ -2361,6 +2485,10 @@ int main(void) {
           test_a_book_moved_in_has_its_journal_chained, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_keeps_each_case_s_timers,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_upgrade_chains_each_case_s_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -26,6 +26,9 @@ static int sq_sync(sq *st, rc_error *err);
 static int sq_event_fail(sq *st, int64_t id, rc_error *err);
 static void timer_keys_forget(sq *st);
 static int timer_keys_flush(sq *st, rc_error *err);
+static int message_last_flush(sq *st, rc_error *err);
+static void message_last_forget(sq *st);
+static void message_last_seen(sq *st, const char *id, int64_t last);
 static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
 static int timer_keys_known(sq *st, const char *text, rc_error *err);
 static int timer_keys_of(sq *st, const char *case_id, rc_error *err);
@@ -101,6 +104,8 @@ enum {
   S_JOURNAL_NEXT,
   S_JOURNAL_HEAD,
   S_MESSAGE_INSERT,
+  S_MESSAGE_LAST,
+  S_MESSAGE_LAST_PUT,
   S_MESSAGES_CASE,
   S_MESSAGES_ALL,
   S_MESSAGE_STATUS,
@@ -233,6 +238,15 @@ enum {
   "j.id = c.journal_last AND j.case_id = ?1 UNION ALL SELECT j.id, j.prev, " \
   "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "    \
   "AND j.id < r.id AND j.case_id = ?1 AND " WHILE ") "
+/* A case's messages (?1 the case; BORROWER: all the cases of borrower
+ * ?1) as the table r(id), newest first: from the message the case's row
+ * names (message_last) down each message's prev. Each step goes to an
+ * older message of the same case, so a damaged link ends the walk. */
+#define MESSAGE_CHAIN(WHERE)                                                \
+  "WITH RECURSIVE r(id, case_id) AS (SELECT message_last, id FROM cases "   \
+  "WHERE " WHERE " AND message_last <> 0 UNION ALL SELECT m.prev, r.case_id " \
+  "FROM r, messages m WHERE m.id = r.id AND m.prev <> 0 AND m.prev < m.id " \
+  "AND m.case_id = r.case_id) "
 #define TASK_COLS                                                        \
   "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, " \
   "at, completed_at, fields, result, priority"
@@ -311,7 +325,8 @@ static const char *const sql[S_COUNT] = {
     /* timer_keys and journal_last last: the step's read of its case
      * brings them. */
     [S_CASE_GET] = "SELECT " CASE_COLS
-                   ", timer_keys, journal_last, tasks_open FROM cases "
+                   ", timer_keys, journal_last, tasks_open, message_last "
+                   "FROM cases "
                    "WHERE id = ?1",
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
     /* The same, for an import's row (held_safe: never a held case). */
@@ -324,7 +339,8 @@ static const char *const sql[S_COUNT] = {
         "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4, "
         "timer_keys = coalesce(?5, timer_keys), "
         "journal_last = coalesce(?6, journal_last), "
-        "tasks_open = coalesce(?7, tasks_open) WHERE id = ?1",
+        "tasks_open = coalesce(?7, tasks_open), "
+        "message_last = coalesce(?8, message_last) WHERE id = ?1",
     /* A run written for a case whose row did not name it yet. */
     [S_CASE_JOURNAL] =
         "UPDATE cases SET journal_last = ?2, "
@@ -437,12 +453,13 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_INSERT] =
         "INSERT INTO messages(case_id, borrower_id, channel, template, "
         "recipient, to_kind, body, status, reason, at, not_before, "
-        "next_attempt) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
-    [S_MESSAGES_CASE] = "SELECT " MESSAGE_COLS
-                        " FROM messages WHERE borrower_id = (SELECT "
-                        "borrower_id FROM cases WHERE id = ?1) AND "
-                        "case_id = ?1 ORDER BY id",
+        "next_attempt, prev) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
+    [S_MESSAGE_LAST] = "SELECT message_last FROM cases WHERE id = ?1",
+    [S_MESSAGE_LAST_PUT] = "UPDATE cases SET message_last = ?2 WHERE id = ?1",
+    [S_MESSAGES_CASE] = MESSAGE_CHAIN("id = ?1") "SELECT " MESSAGE_COLS
+                        " FROM messages WHERE id IN (SELECT id FROM r) "
+                        "ORDER BY id",
     [S_MESSAGES_ALL] = "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
     [S_MESSAGE_STATUS] = "UPDATE messages SET status = ?2 WHERE id = ?1",
     [S_MESSAGE_CASE] = "SELECT case_id, status FROM messages WHERE id = ?1",
@@ -573,13 +590,15 @@ static const char *const sql[S_COUNT] = {
      * those written before it count, so that waiting messages go out in
      * the order they were written. */
     [S_CONTACTS_MSG_CASE] =
-        "SELECT at FROM messages WHERE borrower_id = ?4 AND at > ?3 "
-        "AND case_id = ?1 AND channel = ?2 AND status <> 'blocked' "
+        MESSAGE_CHAIN("id = ?1") "SELECT at FROM messages WHERE id IN "
+        "(SELECT id FROM r) AND at > ?3 "
+        "AND channel = ?2 AND status <> 'blocked' "
         "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
         "id < ?5) ORDER BY at DESC LIMIT ?6",
     [S_CONTACTS_MSG_BORROWER] =
-        "SELECT at FROM messages WHERE borrower_id = ?1 AND "
-        "channel = ?2 AND at > ?3 AND status <> 'blocked' "
+        MESSAGE_CHAIN("borrower_id = ?1") "SELECT at FROM messages WHERE "
+        "id IN (SELECT id FROM r) AND channel = ?2 AND at > ?3 AND "
+        "status <> 'blocked' "
         "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
         "id < ?5) ORDER BY at DESC LIMIT ?6",
 /* Comparisons, not IN (...): a list of three made SQLite build a
@@ -623,8 +642,8 @@ static const char *const sql[S_COUNT] = {
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
-        "AND NOT c.closed ORDER BY (SELECT max(m.at) FROM messages m WHERE "
-        "m.borrower_id = c.borrower_id AND m.case_id = c.id) DESC, "
+        "AND NOT c.closed ORDER BY (SELECT m.at FROM messages m WHERE "
+        "m.id = c.message_last) DESC, "
         "c.opened_at DESC LIMIT 1",
     [S_CASES_BELOW] =
         "SELECT id, version, state FROM cases WHERE "
@@ -755,8 +774,9 @@ static const char *const sql[S_COUNT] = {
     /* The newest contact made with the case: a message that left or will
      * (not blocked, cancelled or still deferred), or a contact task done. */
     [S_LAST_CONTACT] =
-        "SELECT channel, at FROM (SELECT channel, at FROM messages WHERE "
-        "borrower_id = ?2 AND case_id = ?1 AND status <> 'blocked' AND "
+        MESSAGE_CHAIN("id = ?1") "SELECT channel, at FROM (SELECT channel, "
+        "at FROM messages WHERE id IN (SELECT id FROM r) "
+        "AND status <> 'blocked' AND "
         "status <> 'cancelled' AND status <> 'deferred' ORDER BY at DESC "
         "LIMIT 1) UNION ALL SELECT channel, at FROM (SELECT coalesce("
         "t.channel, CASE t.kind WHEN 'call' THEN 'call' WHEN 'visit' THEN "
@@ -966,6 +986,16 @@ struct sq {
     char case_id[160];
     int known, open, dirty;
   } tasks;
+  /* The newest message of one case (cases.message_last), known since the
+   * transaction read or wrote it; dirty when written and the case's row
+   * does not name it yet: the state UPDATE that follows it in a step
+   * names it, anything else that reads the chain writes it first
+   * (message_last_flush). */
+  struct {
+    char case_id[160];
+    int64_t last;
+    int known, dirty;
+  } msg;
   /* The last timer the transaction set (due 0: none since it began or
    * rolled back): the next due at the same time takes the id after it
    * without looking (S_TIMER_ID), as an import's handlers all do. */
@@ -1546,6 +1576,7 @@ static int sq_rollback(sq *st) {
   st->timer_last.due = 0;
   journal_chain_forget(st);
   tasks_forget(st);
+  message_last_forget(st);
   st->events_none = 0;
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
@@ -1588,6 +1619,7 @@ static int sq_sync(sq *st, rc_error *err) {
 
 static int sq_release(sq *st, rc_error *err) {
   if (timer_keys_flush(st, err) != RC_OK ||
+      message_last_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_RELEASE), err, "release") != RC_OK)
     return RC_ESTORE;
   /* After a ROLLBACK TO the savepoint's part is already gone. */
@@ -1599,7 +1631,9 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   int lazy;
   /* What a savepoint rolls back is then only what it changed. */
   if (nested)
-    return timer_keys_flush(st, err) != RC_OK || held_mark(st, err) != RC_OK ||
+    return timer_keys_flush(st, err) != RC_OK ||
+                   message_last_flush(st, err) != RC_OK ||
+                   held_mark(st, err) != RC_OK ||
                    exec_stmt(st, stmt(st, S_SAVEPOINT), err, "savepoint") !=
                        RC_OK
                ? RC_ESTORE
@@ -1612,6 +1646,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
+  message_last_forget(st);
   st->events_none = 0;
   held_drop(st);
   st->timer_last.due = 0;
@@ -1633,6 +1668,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     timer_keys_forget(st);
     journal_chain_forget(st);
     tasks_forget(st);
+    message_last_forget(st);
     st->events_none = 0; /* a row it deleted is back */
     st->timer_last.due = 0;
     figures_savepoint_end(st, 0);
@@ -1647,7 +1683,8 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
   }
   long wrote = sq_ckpt_commits(st->ckpt);
   if (held_flush(st, err) != RC_OK || held_refused(st, err) != RC_OK ||
-      timer_keys_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
+      timer_keys_flush(st, err) != RC_OK ||
+      message_last_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
       exec_stmt(st, stmt(st, S_COMMIT), err, "commit") != RC_OK) {
     sq_rollback(st);
     (void)sync_level(st, 0, NULL);
@@ -2181,6 +2218,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
       case_keys_seen(st, id, s, 23);
       case_chain_seen(st, id, s, 24);
       tasks_seen(st, id, sqlite3_column_int(s, 25), 0);
+      message_last_seen(st, id, sqlite3_column_int64(s, 26));
     }
   }
   sqlite3_reset(s);
@@ -2235,6 +2273,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
    * does the run its journal gets next (journal_last). */
   int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
   int tasks = st->tasks.dirty && !strcmp(st->tasks.case_id, id);
+  int msg = st->msg.dirty && !strcmp(st->msg.case_id, id);
   int64_t run;
   jbuf b = {0};
   sqlite3_stmt *s = stmt(st, S_CASE_STATE);
@@ -2248,10 +2287,12 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   if (keys) bind_text(s, 5, b.p ? b.p : "");
   if (run) sqlite3_bind_int64(s, 6, run);
   if (tasks) sqlite3_bind_int(s, 7, 0);
+  if (msg) sqlite3_bind_int64(s, 8, st->msg.last);
   rc = exec_stmt(st, s, err, "set state");
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
   if (rc == RC_OK && tasks) st->tasks.dirty = 0;
+  if (rc == RC_OK && msg) st->msg.dirty = 0;
   if (rc == RC_OK && run) st->chain.ahead = 1;
   if (rc != RC_OK || !found) return rc;
   rc_copy(now.state, sizeof now.state, state);
@@ -3119,10 +3160,74 @@ static int sq_journal_count(sq *st, const char *kind, int64_t *count,
   return count_of(st, S_JOURNAL_COUNT, kind, count, err);
 }
 
+/* --- a case's messages as a chain (cases.message_last, messages' prev) -- */
+
+/* Forgets the newest message held (a rollback; a new transaction). */
+static void message_last_forget(sq *st) {
+  st->msg.known = st->msg.dirty = 0;
+}
+
+static int message_last_put(sq *st, const char *case_id, int64_t last,
+                            rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_LAST_PUT);
+  bind_text(s, 1, case_id);
+  sqlite3_bind_int64(s, 2, last);
+  return exec_stmt(st, s, err, "queue message");
+}
+
+/* Writes the newest message held into its case's row if the row does not
+ * name it yet; it stays known. */
+static int message_last_flush(sq *st, rc_error *err) {
+  int rc;
+  if (!st->msg.dirty) return RC_OK;
+  rc = message_last_put(st, st->msg.case_id, st->msg.last, err);
+  if (rc == RC_OK) st->msg.dirty = 0;
+  return rc;
+}
+
+/* The newest message a case's row just read names: held as the case's
+ * unless one still to be written is held (for this case it is newer). */
+static void message_last_seen(sq *st, const char *id, int64_t last) {
+  if (st->msg.dirty || strlen(id) >= sizeof st->msg.case_id) return;
+  memcpy(st->msg.case_id, id, strlen(id) + 1);
+  st->msg.last = last;
+  st->msg.known = 1;
+}
+
+/* The newest message of case_id (0: none), held or read. */
+static int message_last_of(sq *st, const char *case_id, int64_t *last,
+                           rc_error *err) {
+  sqlite3_stmt *s;
+  int rc;
+  if (st->base.depth > 0 && st->msg.known &&
+      !strcmp(st->msg.case_id, case_id)) {
+    *last = st->msg.last;
+    return RC_OK;
+  }
+  if ((rc = message_last_flush(st, err)) != RC_OK) return rc;
+  s = stmt(st, S_MESSAGE_LAST);
+  bind_text(s, 1, case_id);
+  rc = one_row(st, s, sqlite3_step(s), err, "queue message");
+  *last = rc == RC_OK ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
+}
+
+/* Each message names its case's message before it (prev) and the case's
+ * row its newest (message_last), where an index of the messages by
+ * borrower took an entry at a random place a message. In a transaction
+ * the row is named by the case's state UPDATE that follows in a step
+ * (sq_case_set_state), or before anything reads the chain. */
 static int sq_message_insert(sq *st, const store_message *m, int64_t *id,
                              rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_MESSAGE_INSERT);
+  sqlite3_stmt *s;
+  int64_t prev = 0, made = 0;
   int rc;
+  if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
+  if ((rc = message_last_of(st, m->case_id, &prev, err)) != RC_OK)
+    return keys_apart_end(st, rc, err);
+  s = stmt(st, S_MESSAGE_INSERT);
   bind_text(s, 1, m->case_id);
   bind_text(s, 2, m->borrower_id);
   bind_text(s, 3, m->channel);
@@ -3137,15 +3242,30 @@ static int sq_message_insert(sq *st, const store_message *m, int64_t *id,
     sqlite3_bind_int64(s, 11, m->not_before);
   else
     sqlite3_bind_null(s, 11);
+  sqlite3_bind_int64(s, 12, prev);
   rc = exec_stmt(st, s, err, "queue message");
-  if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  if (rc == RC_OK) made = sqlite3_last_insert_rowid(st->db);
+  if (rc == RC_OK && st->base.depth > 0 &&
+      strlen(m->case_id) < sizeof st->msg.case_id) {
+    memcpy(st->msg.case_id, m->case_id, strlen(m->case_id) + 1);
+    st->msg.last = made;
+    st->msg.known = st->msg.dirty = 1;
+  } else if (rc == RC_OK) {
+    rc = message_last_put(st, m->case_id, made, err);
+  }
+  rc = keys_apart_end(st, rc, err);
+  if (rc != RC_OK) message_last_forget(st);
+  if (id) *id = made;
   if (rc == RC_OK) rc = messages_move(st, NULL, m->status, 1, err);
   return rc;
 }
 
 static int sq_messages_each(sq *st, const char *case_id, store_row_fn fn,
                             void *ud, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, case_id ? S_MESSAGES_CASE : S_MESSAGES_ALL);
+  sqlite3_stmt *s;
+  int rc = message_last_flush(st, err);
+  if (rc != RC_OK) return rc;
+  s = stmt(st, case_id ? S_MESSAGES_CASE : S_MESSAGES_ALL);
   if (case_id) bind_text(s, 1, case_id);
   return each_row(st, s, fn, ud, err);
 }
@@ -3641,6 +3761,7 @@ static int sq_contact_times(sq *st, const char *case_id,
                             rc_time since, int64_t exclude_message, int max,
                             rc_time *times, int *n, rc_error *err) {
   if (max <= 0) return RC_OK;
+  if (message_last_flush(st, err) != RC_OK) return RC_ESTORE;
   for (int pass = 0; pass < 2; pass++) {
     int rc;
     sqlite3_stmt *s = stmt(
@@ -3650,7 +3771,6 @@ static int sq_contact_times(sq *st, const char *case_id,
     bind_text(s, 1, case_id ? case_id : borrower_id);
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, since);
-    if (case_id && !pass) bind_text(s, 4, borrower_id);
     if (!pass)
       sqlite3_bind_int64(s, 5, exclude_message ? exclude_message : INT64_MAX);
     sqlite3_bind_int(s, 6, max);
@@ -3789,8 +3909,10 @@ static int sq_figures_messages(sq *st, const char *status, int64_t *count,
 
 static int sq_reply_case(sq *st, const char *from, char *case_id, size_t size,
                          rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_REPLY_CASE);
+  sqlite3_stmt *s;
   int rc;
+  if ((rc = message_last_flush(st, err)) != RC_OK) return rc;
+  s = stmt(st, S_REPLY_CASE);
   bind_text(s, 1, from);
   rc = one_row(st, s, sqlite3_step(s), err, "reply case");
   if (rc == RC_OK)
@@ -4183,10 +4305,12 @@ static int sq_case_visible(sq *st, const char *case_id,
 static int sq_last_contact(sq *st, const char *case_id, const char *borrower_id,
                            char *channel, size_t size, rc_time *at,
                            rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_LAST_CONTACT);
+  sqlite3_stmt *s;
   int rc;
+  (void)borrower_id; /* the case's messages are found from the case */
+  if ((rc = message_last_flush(st, err)) != RC_OK) return rc;
+  s = stmt(st, S_LAST_CONTACT);
   bind_text(s, 1, case_id);
-  bind_text(s, 2, borrower_id);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     rc_copy(channel, size, (const char *)sqlite3_column_text(s, 0));
@@ -5150,6 +5274,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
     if (sqlite3_exec(st->db, SQLITE_TASKS_OPEN_FILL, NULL, NULL, NULL) !=
         SQLITE_OK)
       rc = fail(st, err, "tasks");
+  }
+  /* And each case's messages' chain, from the messages copied. */
+  if (rc == RC_OK && !table) {
+    message_last_forget(st);
+    if (sqlite3_exec(st->db, SQLITE_MESSAGE_CHAIN_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
+      rc = fail(st, err, "messages");
   }
   return rc;
 }

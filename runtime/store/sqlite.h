@@ -32,6 +32,18 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   "max(id) AS last FROM journal_runs GROUP BY case_id) j "                \
   "WHERE cases.id = j.case_id;"
 
+/* Sets each message's link to its case's message before it
+ * (messages.prev) and each case's newest message (cases.message_last)
+ * from the messages: the upgrade that adds them, a book moved in
+ * (book_derived). One sort of the messages by case. */
+#define SQLITE_MESSAGE_CHAIN_FILL                                          \
+  "UPDATE messages SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) "      \
+  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM messages) w "      \
+  "WHERE messages.id = w.id AND w.prev <> 0;"                              \
+  "UPDATE cases SET message_last = m.last FROM (SELECT case_id, "          \
+  "max(id) AS last FROM messages GROUP BY case_id) m "                     \
+  "WHERE cases.id = m.case_id;"
+
 /* Sets cases.tasks_open (1: the case has a task open or claimed that
  * leaving its state cancels, one not kept) from the tasks: the upgrade
  * that adds it, a book moved in (book_derived). Reads the tasks only. */
