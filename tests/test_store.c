@@ -1939,25 +1939,9 @@ static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
   store_close(st);
 }
 
-static int64_t queue_message(store *st, const char *body) {
-  store_message m = {0};
-  int64_t id = 0;
-  rc_error err;
-  m.case_id = "C1";
-  m.borrower_id = "B1";
-  m.channel = "sms";
-  m.template_name = "t";
-  m.recipient = "+861";
-  m.to_kind = "borrower";
-  m.body = body;
-  m.status = "queued";
-  m.at = 1000;
-  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
-  return id;
-}
-
-/* A message of case_id at `at`, queued on sms. */
-static int64_t message_at(store *st, const char *case_id, rc_time at) {
+/* A message of case_id to B1's phone at `at`, queued on sms. */
+static int64_t message_at(store *st, const char *case_id, const char *body,
+                          rc_time at) {
   store_message m = {0};
   int64_t id = 0;
   rc_error err;
@@ -1965,12 +1949,17 @@ static int64_t message_at(store *st, const char *case_id, rc_time at) {
   m.borrower_id = "B1";
   m.channel = "sms";
   m.template_name = "t";
+  m.recipient = "+861";
   m.to_kind = "borrower";
-  m.body = "b";
+  m.body = body;
   m.status = "queued";
   m.at = at;
   assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
   return id;
+}
+
+static int64_t queue_message(store *st, const char *body) {
+  return message_at(st, "C1", body, 1000);
 }
 
 static int count_message(void *ud, const store_value *cols, int ncols) {
@@ -2015,16 +2004,16 @@ static void test_a_case_s_messages_are_chained_from_its_row(void **state) {
                               "name = 'messages_borrower'"),
                    0);
   assert_int_equal(store_begin(st, &err), RC_OK);
-  message_at(st, "L1", 100);
-  a = message_at(st, "L2", 200);
-  message_at(st, "L1", 300);
+  message_at(st, "L1", "b", 100);
+  a = message_at(st, "L2", "b", 200);
+  message_at(st, "L1", "b", 300);
   assert_messages(st, "L1", 2, 3);
   assert_messages(st, "L2", 1, 3);
   step(st, "L1", "s1");
   assert_int_equal(store_savepoint(st, &err), RC_OK);
-  message_at(st, "L2", 400);
+  message_at(st, "L2", "b", 400);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
-  b = message_at(st, "L2", 500);
+  b = message_at(st, "L2", "b", 500);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_messages(st, "L2", 2, 4);
   assert_int_equal(count_rows("SELECT message_last FROM cases WHERE id = "
@@ -2052,9 +2041,9 @@ static void test_upgrade_chains_each_case_s_messages(void **state) {
   st = open_store();
   add_case(st, "L1");
   add_case(st, "L2");
-  message_at(st, "L1", 100);
-  message_at(st, "L2", 200);
-  last = message_at(st, "L1", 300);
+  message_at(st, "L1", "b", 100);
+  message_at(st, "L2", "b", 200);
+  last = message_at(st, "L1", "b", 300);
   store_close(st);
   exec_sql(MESSAGES_DOWN "PRAGMA user_version = 18;");
   st = open_store();
@@ -2067,7 +2056,7 @@ static void test_upgrade_chains_each_case_s_messages(void **state) {
                    last);
   assert_messages(st, "L1", 2, 3);
   assert_messages(st, "L2", 1, 3);
-  message_at(st, "L2", 400); /* outside a transaction */
+  message_at(st, "L2", "b", 400); /* outside a transaction */
   assert_messages(st, "L2", 2, 4);
   store_close(st);
 }

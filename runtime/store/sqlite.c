@@ -3007,12 +3007,25 @@ static int journal_next(sq *st, int64_t *next, rc_error *err) {
   return RC_OK;
 }
 
+/* One number of case_id's row (statement which, ?1 the case), 0 and
+ * RC_ENOTFOUND when there is no such case. */
+static int case_number(sq *st, int which, const char *case_id, int64_t *v,
+                       const char *what, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, which);
+  int rc;
+  bind_text(s, 1, case_id);
+  rc = one_row(st, s, sqlite3_step(s), err, what);
+  *v = rc == RC_OK ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
 /* The newest run of case_id (0: none, or no such case), from the chain
  * held when it is the case's; read and held otherwise, unless the chain
  * held is ahead of its run. */
 static int journal_head(sq *st, const char *case_id, int64_t *head,
                         rc_error *err) {
-  sqlite3_stmt *s;
   int rc;
   /* Outside a transaction nothing is held over: another connection may
    * write between two statements. */
@@ -3021,12 +3034,7 @@ static int journal_head(sq *st, const char *case_id, int64_t *head,
     *head = st->chain.head;
     return RC_OK;
   }
-  s = stmt(st, S_JOURNAL_HEAD);
-  bind_text(s, 1, case_id);
-  rc = one_row(st, s, sqlite3_step(s), err, "journal");
-  *head = rc == RC_OK ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+  rc = case_number(st, S_JOURNAL_HEAD, case_id, head, "journal", err);
   if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
   if (st->base.depth > 0 && !st->chain.ahead &&
       strlen(case_id) < sizeof st->chain.case_id) {
@@ -3197,7 +3205,6 @@ static void message_last_seen(sq *st, const char *id, int64_t last) {
 /* The newest message of case_id (0: none), held or read. */
 static int message_last_of(sq *st, const char *case_id, int64_t *last,
                            rc_error *err) {
-  sqlite3_stmt *s;
   int rc;
   if (st->base.depth > 0 && st->msg.known &&
       !strcmp(st->msg.case_id, case_id)) {
@@ -3205,12 +3212,7 @@ static int message_last_of(sq *st, const char *case_id, int64_t *last,
     return RC_OK;
   }
   if ((rc = message_last_flush(st, err)) != RC_OK) return rc;
-  s = stmt(st, S_MESSAGE_LAST);
-  bind_text(s, 1, case_id);
-  rc = one_row(st, s, sqlite3_step(s), err, "queue message");
-  *last = rc == RC_OK ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+  rc = case_number(st, S_MESSAGE_LAST, case_id, last, "queue message", err);
   return rc == RC_ENOTFOUND ? RC_OK : rc;
 }
 
