@@ -1453,10 +1453,55 @@ static int copy_book_row(void *ud, const store_value *cols, int ncols) {
   return 0;
 }
 
+/* A message of case_id to B1's phone at `at`, queued on sms. */
+static int64_t message_at(store *st, const char *case_id, const char *body,
+                          rc_time at) {
+  store_message m = {0};
+  int64_t id = 0;
+  rc_error err;
+  m.case_id = case_id;
+  m.borrower_id = "B1";
+  m.channel = "sms";
+  m.template_name = "t";
+  m.recipient = "+861";
+  m.to_kind = "borrower";
+  m.body = body;
+  m.status = "queued";
+  m.at = at;
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  return id;
+}
+
+static int64_t queue_message(store *st, const char *body) {
+  return message_at(st, "C1", body, 1000);
+}
+
+static int count_message(void *ud, const store_value *cols, int ncols) {
+  (void)cols;
+  (void)ncols;
+  ++*(int *)ud;
+  return 0;
+}
+
+/* The messages of case_id and the borrower's sms contacts since 0. */
+static void assert_messages(store *st, const char *case_id, int of_case,
+                            int of_borrower) {
+  rc_time times[10];
+  int n = 0, listed = 0;
+  rc_error err;
+  assert_int_equal(
+      store_messages_each(st, case_id, count_message, &listed, &err), RC_OK);
+  assert_int_equal(listed, of_case);
+  assert_int_equal(store_contact_times(st, NULL, "B1", "sms", 0, 0, 10, times,
+                                       &n, &err),
+                   RC_OK);
+  assert_int_equal(n, of_borrower);
+}
+
 /* A book moved in (migrate-store) comes without the journal's chain,
  * which the store derives: every case's runs are chained again from the
- * runs copied, and read as they were; so is the mark of a case's open
- * tasks, from the tasks copied. */
+ * runs copied, and read as they were; so are the mark of a case's open
+ * tasks, from the tasks copied, and each case's messages. */
 static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   char from[1100];
   store *st, *to;
@@ -1471,6 +1516,9 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   note(st, "L2", "b");
   note(st, "L1", "c");
   add_step_task(st, "L2", 0);
+  message_at(st, "L1", "b", 100);
+  message_at(st, "L2", "b", 200);
+  message_at(st, "L1", "b", 300);
   snprintf(from, sizeof from, "%s", path);
   snprintf(path, sizeof path, "%s.to", from);
   unlink(path);
@@ -1494,6 +1542,10 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   assert_int_equal(rows.n, 2);
   assert_string_equal(rows.kind[0], "a");
   assert_string_equal(rows.kind[1], "c");
+  assert_int_equal(count_rows("SELECT message_last FROM cases WHERE id = "
+                              "'L1'"),
+                   3);
+  assert_messages(to, "L1", 2, 3);
   store_close(to);
   store_close(st);
   teardown(NULL);
@@ -1937,51 +1989,6 @@ static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
     store_borrower_free(&out);
   }
   store_close(st);
-}
-
-/* A message of case_id to B1's phone at `at`, queued on sms. */
-static int64_t message_at(store *st, const char *case_id, const char *body,
-                          rc_time at) {
-  store_message m = {0};
-  int64_t id = 0;
-  rc_error err;
-  m.case_id = case_id;
-  m.borrower_id = "B1";
-  m.channel = "sms";
-  m.template_name = "t";
-  m.recipient = "+861";
-  m.to_kind = "borrower";
-  m.body = body;
-  m.status = "queued";
-  m.at = at;
-  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
-  return id;
-}
-
-static int64_t queue_message(store *st, const char *body) {
-  return message_at(st, "C1", body, 1000);
-}
-
-static int count_message(void *ud, const store_value *cols, int ncols) {
-  (void)cols;
-  (void)ncols;
-  ++*(int *)ud;
-  return 0;
-}
-
-/* The messages of case_id and the borrower's sms contacts since 0. */
-static void assert_messages(store *st, const char *case_id, int of_case,
-                            int of_borrower) {
-  rc_time times[10];
-  int n = 0, listed = 0;
-  rc_error err;
-  assert_int_equal(
-      store_messages_each(st, case_id, count_message, &listed, &err), RC_OK);
-  assert_int_equal(listed, of_case);
-  assert_int_equal(store_contact_times(st, NULL, "B1", "sms", 0, 0, 10, times,
-                                       &n, &err),
-                   RC_OK);
-  assert_int_equal(n, of_borrower);
 }
 
 /* A case's messages are found from its row (cases.message_last, each
