@@ -1931,7 +1931,8 @@ static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
 
 /* --- an import's new cases, held until their `opened` run (held) ------- */
 
-enum { HELD_LIMIT = 64 << 20 }; /* bytes, as the engine keeps them */
+/* Bytes: the one copy of an import's new cases (the engine keeps none). */
+enum { HELD_LIMIT = 128 << 20 };
 
 static int held_any(const sq *st) {
   return st->held.cases.next < st->held.cases.len;
@@ -2079,10 +2080,18 @@ static void held_unmark(sq *st, int keep) {
   st->held.cases.full = st->held.marks[i].full;
 }
 
+/* RECOUP_IMPORT_HOLD_BYTES, for tests: a small limit, so that the cases
+ * past it are written at once and read back for their handlers. */
+static size_t held_limit(void) {
+  const char *v = getenv("RECOUP_IMPORT_HOLD_BYTES");
+  long long n = v ? atoll(v) : 0;
+  return n > 0 && n < HELD_LIMIT ? (size_t)n : HELD_LIMIT;
+}
+
 static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
   if (st->base.depth == 0 || st->held.nmarks >= 4 || st->held.failed)
     return sq_case_insert(st, c, err);
-  if (!st->held.cases.limit) st->held.cases.limit = HELD_LIMIT;
+  if (!st->held.cases.limit) st->held.cases.limit = held_limit();
   if (!case_keep_add(&st->held.cases, c)) return sq_case_insert(st, c, err);
   return case_inserted(st, c, err);
 }
@@ -4859,6 +4868,10 @@ static int op_case_insert_opening(store *s, const store_case *c,
   return sq_case_insert_opening(SQ(s), c, err);
 }
 
+static int op_case_opening_copy(store *s, const char *id, store_case *out) {
+  return case_keep_copy(&SQ(s)->held.cases, id, out);
+}
+
 static int op_case_fresh(store *s, const char *id, rc_error *err) {
   return sq_case_fresh(SQ(s), id, err);
 }
@@ -5221,6 +5234,7 @@ const store_ops store_sqlite_ops = {
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,
     .case_insert_opening = op_case_insert_opening,
+    .case_opening_copy = op_case_opening_copy,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,
