@@ -143,9 +143,7 @@ int case_keep_next_is(const case_keep *k, const char *id) {
   return size && size - 1 == strlen(id) && !memcmp(at, id, size - 1);
 }
 
-/* A copy of the next case when it is id (NULL: whichever): the offset
- * after it, or 0. */
-static size_t copy_next(const case_keep *k, const char *id, store_case *out) {
+int case_keep_take(case_keep *k, const char *id, store_case *out) {
   const char *at_text[TEXTS];
   uint32_t size[TEXTS];
   char **v[TEXTS];
@@ -161,17 +159,8 @@ static size_t copy_next(const case_keep *k, const char *id, store_case *out) {
     }
     memcpy(*v[i], at_text[i], size[i]);
   }
-  return after;
-}
-
-int case_keep_take(case_keep *k, const char *id, store_case *out) {
-  size_t after = copy_next(k, id, out);
-  if (after) k->next = after;
-  return after != 0;
-}
-
-int case_keep_copy(const case_keep *k, const char *id, store_case *out) {
-  return copy_next(k, id, out) != 0;
+  k->next = after;
+  return 1;
 }
 
 int case_keep_lend(case_keep *k, store_case *out) {

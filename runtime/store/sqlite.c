@@ -989,8 +989,12 @@ struct sq {
       char *event, *data;
       int scoped;
     } timer;
+    /* The next case handed to its handler (store_case_opening_copy),
+     * written or not: a case is as the import left it until its own
+     * handler runs, as when the engine kept a copy of its own. */
+    size_t copied;
     struct {
-      size_t len, next;
+      size_t len, next, copied;
       int full;
     } marks[4];
     int nmarks, writing, failed;
@@ -1994,6 +1998,7 @@ static void held_timer_drop(sq *st) {
 static void held_drop(sq *st) {
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
+  st->held.copied = 0;
   st->held.nmarks = 0;
   st->held.failed = 0;
 }
@@ -2064,6 +2069,7 @@ static int held_mark(sq *st, rc_error *err) {
     st->held.marks[st->held.nmarks].len = st->held.cases.len;
     st->held.marks[st->held.nmarks].next = st->held.cases.next;
     st->held.marks[st->held.nmarks].full = st->held.cases.full;
+    st->held.marks[st->held.nmarks].copied = st->held.copied;
   }
   if (rc == RC_OK) st->held.nmarks++;
   return rc;
@@ -2078,6 +2084,7 @@ static void held_unmark(sq *st, int keep) {
   st->held.cases.len = st->held.marks[i].len;
   st->held.cases.next = st->held.marks[i].next;
   st->held.cases.full = st->held.marks[i].full;
+  st->held.copied = st->held.marks[i].copied;
 }
 
 /* RECOUP_IMPORT_HOLD_BYTES, for tests: a small limit, so that the cases
@@ -4869,7 +4876,12 @@ static int op_case_insert_opening(store *s, const store_case *c,
 }
 
 static int op_case_opening_copy(store *s, const char *id, store_case *out) {
-  return case_keep_copy(&SQ(s)->held.cases, id, out);
+  sq *st = SQ(s);
+  case_keep from = st->held.cases;
+  from.next = st->held.copied;
+  if (!case_keep_take(&from, id, out)) return 0;
+  st->held.copied = from.next;
+  return 1;
 }
 
 static int op_case_fresh(store *s, const char *id, rc_error *err) {

@@ -217,8 +217,9 @@ int store_case_insert_opening(store *st, const store_case *c, rc_error *err);
  * (store_case_opening_copy hands them out)? Then the caller keeps no
  * copy of its own. */
 int store_holds_openings(const store *st);
-/* A copy of case id (owned by the caller) when it is the next new case
- * the backend keeps unwritten: 1; otherwise, or out of memory, 0 (read
+/* A copy of case id (owned by the caller), as the import opened it, when
+ * it is the next new case the backend kept (the `opened` handlers take
+ * them in the order opened): 1; otherwise, or out of memory, 0 (read
  * it). */
 int store_case_opening_copy(store *st, const char *id, store_case *out);
 /* The fields the change names, one case, one write (store_case_change). */
