@@ -44,7 +44,8 @@ enum { LEASE_MS = 5 * 60 * 1000 };
 enum { HELD_RETRY_MS = 1000 };
 
 enum { MAX_SCRIPTS = 32 };
-/* The most an import keeps of the cases it opened (case_keep): about
+/* The most an import keeps of the cases it opened (case_keep), on a
+ * store that does not keep them itself (store_holds_openings): about
  * 300,000 cases of a few custom fields; later ones are read back. */
 enum { KEEP_LIMIT = 64 * 1024 * 1024 };
 
@@ -594,7 +595,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
     return rc;
   if (eng->defer_opened) { /* engine_import_opened */
     if (!eng->kept.limit) eng->kept.limit = KEEP_LIMIT;
-    if (c->data) case_keep_add(&eng->kept, c);
+    /* A store that keeps the case unwritten hands it out: one copy. */
+    if (c->data && !store_holds_openings(eng->st))
+      case_keep_add(&eng->kept, c);
     return RC_OK;
   }
   if ((rc = journal_opened(eng, c, eng->actor, err))) return rc;
@@ -2188,7 +2191,8 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
      * and the event's time is the opening's, as the queued one had. The
      * case is as the import wrote it: no row of the file or handler
      * before this one changes another case. */
-    if (!case_keep_take(&eng->kept, ev->case_id, c) &&
+    if (!store_case_opening_copy(eng->st, ev->case_id, c) &&
+        !case_keep_take(&eng->kept, ev->case_id, c) &&
         (rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK)
       return rc;
     ev->at = c->opened_at;

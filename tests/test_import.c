@@ -936,6 +936,77 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   expect_own_timer_and_run(dir, db, csv, 3, NULL);
 }
 
+/* Past the store's limit an import's new cases are written at once and
+ * read back for their handlers (RECOUP_IMPORT_HOLD_BYTES: about ten
+ * held): the book is as the one-shot import left it, failures included,
+ * and a file refused at its last row leaves the book as it was. */
+static void test_cases_past_the_holding_limit_leave_the_same_book(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  import_stats stats;
+  rc_errlist errors = {0};
+  engine *eng;
+  char *got, *want;
+  FILE *f;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/late.csv", dir);
+  setenv("RECOUP_IMPORT_HOLD_BYTES", "1000", 1);
+  eng = import_into(db, FIXTURES "/import_opened/portfolio.csv", &stats);
+  assert_int_equal(stats.handled, 40);
+  got = dump_db(db);
+  want = read_all(FIXTURES "/import_opened/expected.txt");
+  assert_string_equal(got, want);
+  free(want);
+  f = fopen(csv, "w");
+  assert_non_null(f);
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n", f);
+  for (int i = 0; i < 300; i++)
+    fprintf(f, "L%03d,LB%03d,Lin Tao,+86139%08d,50000,5000,2025-12-01\n", i, i,
+            i);
+  fputs("L300,LB300,Lin Tao,+8613900000300,-1,5000,2025-12-01\n", f);
+  fclose(f);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_EINVAL);
+  assert_int_equal(errors.items[0].line, 302);
+  engine_close(eng);
+  unsetenv("RECOUP_IMPORT_HOLD_BYTES");
+  want = dump_db(db);
+  assert_string_equal(want, got);
+  free(got);
+  free(want);
+  rc_errlist_free(&errors);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+/* A new case is kept in about 80 bytes (a few custom fields), so that a
+ * million-row file's fit in the store's 128 MB: a thousand in 128 KB are
+ * all written once (two copies of 193 bytes each took 64 MB for 330,000). */
+static void test_a_thousand_new_cases_fit_in_128_kb(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  char *rows = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  import_stats stats;
+  (void)st;
+  fputs(
+      "id,borrower_id,borrower_name,phone,balance,amount_due,due_date,"
+      "branch\n",
+      f);
+  for (int i = 0; i < 1000; i++)
+    fprintf(f, "C%07d,B%07d,Name %d,+86138%08d,%d,50000,2025-12-%02d,north\n",
+            i, i, i, i, 100000 + i, 1 + i % 28);
+  fclose(f);
+  setenv("RECOUP_IMPORT_HOLD_BYTES", "128000", 1);
+  import_fresh_traced(dir, db, csv, rows, &stats);
+  unsetenv("RECOUP_IMPORT_HOLD_BYTES");
+  free(rows);
+  assert_int_equal(stats.handled, 1000);
+  assert_int_equal(run_updates, 0);
+  expect_own_timer_and_run(dir, db, csv, 1000, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -963,6 +1034,8 @@ int main(void) {
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
       cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
       cmocka_unit_test(test_a_new_case_is_written_once),
+      cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
+      cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

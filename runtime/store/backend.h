@@ -6,7 +6,7 @@
  * wraps another to make chosen operations fail (tests). Nothing but the
  * store's own files includes this header.
  *
- * The table has 111 operations (store.h had 148 calls), in these groups,
+ * The table has 112 operations (store.h had 148 calls), in these groups,
  * each there for a reason:
  *
  * - Lifecycle (5): open, close, scratch, writable, checkpoint_every. The
@@ -29,7 +29,7 @@
  *   there were four), and the other records (borrowers, events, timers,
  *   payments, promises, tasks, users, sessions, figures, rolls) an insert
  *   or update each.
- * - Reads (48): what the engine and query.c read, as units: a record, a
+ * - Reads (49): what the engine and query.c read, as units: a record, a
  *   page, a report, a family of counts. Families of one shape (the
  *   report's seven parts, the five figures, six counts, three totals, a
  *   case's rows of five kinds) are one operation with a `which`.
@@ -288,6 +288,8 @@ struct store_ops {
   int (*case_insert)(store *st, const store_case *c, rc_error *err);
   /* optional (case_insert stands in): store_case_insert_opening */
   int (*case_insert_opening)(store *st, const store_case *c, rc_error *err);
+  /* optional (NULL: keeps none): store_case_opening_copy */
+  int (*case_opening_copy)(store *st, const char *id, store_case *out);
   /* The fields of ch->fields (STORE_CASE_*) from ch, one case, one write;
    * the figures' counters follow. Nothing for an unknown case. */
   int (*case_write)(store *st, const store_case_change *ch, rc_error *err);

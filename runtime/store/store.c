@@ -563,6 +563,15 @@ int store_case_insert_opening(store *st, const store_case *c, rc_error *err) {
                                       : st->ops->case_insert(st, c, err);
 }
 
+int store_holds_openings(const store *st) {
+  return st->ops->case_opening_copy != NULL;
+}
+
+int store_case_opening_copy(store *st, const char *id, store_case *out) {
+  return st->ops->case_opening_copy ? st->ops->case_opening_copy(st, id, out)
+                                    : 0;
+}
+
 int store_case_write(store *st, const store_case_change *ch, rc_error *err) {
   return st->ops->case_write(st, ch, err);
 }

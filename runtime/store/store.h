@@ -213,6 +213,15 @@ int store_case_insert(store *st, const store_case *c, rc_error *err);
  * same, except store_case_exists_or_hold_opening, which the caller does
  * not ask again for the case until that run. */
 int store_case_insert_opening(store *st, const store_case *c, rc_error *err);
+/* Does the backend keep an import's new cases until their `opened` runs
+ * (store_case_opening_copy hands them out)? Then the caller keeps no
+ * copy of its own. */
+int store_holds_openings(const store *st);
+/* A copy of case id (owned by the caller), as the import opened it, when
+ * it is the next new case the backend kept (the `opened` handlers take
+ * them in the order opened): 1; otherwise, or out of memory, 0 (read
+ * it). */
+int store_case_opening_copy(store *st, const char *id, store_case *out);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
