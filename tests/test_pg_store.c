@@ -634,23 +634,9 @@ static void test_a_payments_case_is_held_with_its_ref_look(void **state) {
   store_close(st);
 }
 
-/* The case's open promise and unpaid installments go with its hold and
- * the ref look, in the same round trip; read while another transaction
- * held the case, they are asked again. */
-static void test_a_payments_promise_is_read_with_its_hold(void **state) {
-  store *st = open_store();
-  store_case c;
-  store_promise p;
-  store_installment *due;
-  char was[64];
-  rc_money amount;
-  int busy = -1, n;
-  PGconn *other;
-  rc_error err;
-  (void)state;
-  add_case(st, "C1");
-  other = pgt_connect(path);
-  assert_non_null(other);
+/* C1's open promise of 300 and its open plan of three installments of
+ * 200, due 2026-12-01 to 03. */
+static void add_promise_and_plan(PGconn *other) {
   PQclear(pgt_exec(other,
                    "INSERT INTO promises(case_id, amount, by_date, status, at) "
                    "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
@@ -659,16 +645,48 @@ static void test_a_payments_promise_is_read_with_its_hold(void **state) {
                    "INSERT INTO installments(plan_id, seq, due_date, amount, "
                    "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
                    "plans, generate_series(1, 3) s"));
+}
+
+/* A payment's first round trip, as engine_pay makes it: the case held
+ * ahead, the ref looked up (not found), then the hold taken. busy as
+ * store_case_try_hold says. */
+static int hold_with_ref_look(store *st, const char *case_id,
+                              const char *ref) {
+  store_case c;
+  char was[64];
+  rc_money amount;
+  int busy = -1;
+  rc_error err;
+  store_case_ahead(st, case_id);
+  assert_int_equal(
+      store_payment_by_ref(st, ref, was, sizeof was, &amount, &err),
+      RC_ENOTFOUND);
+  assert_int_equal(store_case_try_hold(st, case_id, &c, &busy, &err), RC_OK);
+  store_case_free(&c);
+  return busy;
+}
+
+/* The case's open promise and unpaid installments go with its hold and
+ * the ref look, in the same round trip; read while another transaction
+ * held the case, they are asked again. */
+static void test_a_payments_promise_is_read_with_its_hold(void **state) {
+  store *st = open_store();
+  store_case c;
+  store_promise p;
+  store_installment *due;
+  int busy = -1, n;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  add_promise_and_plan(other);
   PQclear(pgt_exec(other, "BEGIN"));
   PQclear(pgt_exec(other, "SELECT 1 FROM cases WHERE id = 'C1' FOR UPDATE"));
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-  store_case_ahead(st, "C1");
-  assert_int_equal(
-      store_payment_by_ref(st, "R0", was, sizeof was, &amount, &err),
-      RC_ENOTFOUND);
-  assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
-  assert_int_equal(busy, 1);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R0"), 1);
   PQclear(pgt_exec(other, "UPDATE promises SET paid = 100"));
   PQclear(pgt_exec(other, "COMMIT"));
   PQfinish(other);
@@ -679,13 +697,7 @@ static void test_a_payments_promise_is_read_with_its_hold(void **state) {
   assert_int_equal(p.paid, 100); /* asked again, not the unheld read */
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-  store_case_ahead(st, "C1");
-  assert_int_equal(
-      store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
-      RC_ENOTFOUND);
-  assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
-  assert_int_equal(busy, 0);
-  store_case_free(&c);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
   end_the_stores_session();
   assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
   assert_int_equal(p.amount, 300);
@@ -705,8 +717,6 @@ static void test_a_payments_promise_is_read_with_its_hold(void **state) {
 static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
   store *st = open_store();
   store_case c;
-  char was[64];
-  rc_money amount;
   int busy = -1;
   PGconn *other;
   rc_error err;
@@ -722,11 +732,7 @@ static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
     store_group_checked(st, checked);
     assert_int_equal(store_begin(st, &err), RC_OK);
     assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-    assert_int_equal(
-        store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
-        RC_ENOTFOUND);
-    assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
-    store_case_free(&c);
+    assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
     assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err),
                      RC_OK);
     if (checked) {
@@ -762,14 +768,7 @@ static void test_a_promise_is_read_with_the_unpaid_installments(void **state) {
   add_case(st, "C1");
   other = pgt_connect(path);
   assert_non_null(other);
-  PQclear(pgt_exec(other,
-                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
-                   "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
-                   "INSERT INTO plans(case_id, total, status, at) VALUES "
-                   "('C1', 600, 'open', 1);"
-                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
-                   "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
-                   "plans, generate_series(1, 3) s"));
+  add_promise_and_plan(other);
   PQfinish(other);
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
