@@ -2508,6 +2508,9 @@ int engine_case_busy(const engine *eng) {
   return eng->case_busy;
 }
 
+_Static_assert((int)ENGINE_REPLAY_GROUP == (int)STORE_REPLAY_GROUP,
+               "engine.h says the store's answer");
+
 int engine_group_replay(const engine *eng) {
   return store_replay(eng->st);
 }

@@ -634,6 +634,125 @@ static void test_a_payments_case_is_held_with_its_ref_look(void **state) {
   store_close(st);
 }
 
+/* C1's open promise of 300 and its open plan of three installments of
+ * 200, due 2026-12-01 to 03. */
+static void add_promise_and_plan(PGconn *other) {
+  PQclear(pgt_exec(other,
+                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
+                   "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
+                   "INSERT INTO plans(case_id, total, status, at) VALUES "
+                   "('C1', 600, 'open', 1);"
+                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
+                   "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
+                   "plans, generate_series(1, 3) s"));
+}
+
+/* A payment's first round trip, as engine_pay makes it: the case held
+ * ahead, the ref looked up (not found), then the hold taken. busy as
+ * store_case_try_hold says. */
+static int hold_with_ref_look(store *st, const char *case_id,
+                              const char *ref) {
+  store_case c;
+  char was[64];
+  rc_money amount;
+  int busy = -1;
+  rc_error err;
+  store_case_ahead(st, case_id);
+  assert_int_equal(
+      store_payment_by_ref(st, ref, was, sizeof was, &amount, &err),
+      RC_ENOTFOUND);
+  assert_int_equal(store_case_try_hold(st, case_id, &c, &busy, &err), RC_OK);
+  store_case_free(&c);
+  return busy;
+}
+
+/* The case's open promise and unpaid installments go with its hold and
+ * the ref look, in the same round trip; read while another transaction
+ * held the case, they are asked again. */
+static void test_a_payments_promise_is_read_with_its_hold(void **state) {
+  store *st = open_store();
+  store_case c;
+  store_promise p;
+  store_installment *due;
+  int busy = -1, n;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  add_promise_and_plan(other);
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other, "SELECT 1 FROM cases WHERE id = 'C1' FOR UPDATE"));
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R0"), 1);
+  PQclear(pgt_exec(other, "UPDATE promises SET paid = 100"));
+  PQclear(pgt_exec(other, "COMMIT"));
+  PQfinish(other);
+  assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
+  assert_int_equal(busy, 0);
+  store_case_free(&c);
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(p.paid, 100); /* asked again, not the unheld read */
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  end_the_stores_session();
+  assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
+  assert_int_equal(p.amount, 300);
+  assert_int_equal(p.paid, 100);
+  assert_int_equal(store_installments_unpaid(st, "C1", &due, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(due[0].seq, 1);
+  free(due);
+  store_rollback(st);
+  store_close(st);
+}
+
+/* A group's job does not wait for its writes at its end: they are read
+ * with the next job's first read. One refused there is no fault of that
+ * job's: the store asks for the group to run again checked, where each
+ * job's writes are read at its end and the refused one is its own. */
+static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
+  store *st = open_store();
+  store_case c;
+  int busy = -1;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "ALTER TABLE payments ADD CONSTRAINT small "
+                          "CHECK (amount < 100)"));
+  PQfinish(other);
+  for (int checked = 0; checked < 2; checked++) {
+    store_group_checked(st, checked);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+    assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+    assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err),
+                     RC_OK);
+    if (checked) {
+      assert_int_not_equal(store_release(st, &err), RC_OK);
+      assert_int_equal(store_replay(st), STORE_REPLAY_JOB);
+    } else {
+      assert_int_equal(store_release(st, &err), RC_OK);
+      assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+      assert_int_not_equal(store_case_try_hold(st, "C2", &c, &busy, &err),
+                           RC_OK);
+      assert_int_equal(store_rollback_to(st, &err), RC_OK);
+      assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
+    }
+    store_rollback(st);
+  }
+  store_group_checked(st, 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
+  store_close(st);
+}
+
 /* A payment's allocation reads the case's open promise, then its open
  * plan's unpaid installments: both in one round trip, the installments
  * kept for the read that follows unless a statement goes first. */
@@ -649,14 +768,7 @@ static void test_a_promise_is_read_with_the_unpaid_installments(void **state) {
   add_case(st, "C1");
   other = pgt_connect(path);
   assert_non_null(other);
-  PQclear(pgt_exec(other,
-                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
-                   "VALUES ('C1', 300, '2026-12-09', 'open', 1);"
-                   "INSERT INTO plans(case_id, total, status, at) VALUES "
-                   "('C1', 600, 'open', 1);"
-                   "INSERT INTO installments(plan_id, seq, due_date, amount, "
-                   "status) SELECT id, s, '2026-12-0' || s, 200, 'due' FROM "
-                   "plans, generate_series(1, 3) s"));
+  add_promise_and_plan(other);
   PQfinish(other);
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_promise_open(st, "C1", &p, &err), RC_OK);
@@ -1239,6 +1351,10 @@ int main(void) {
           test_a_promise_is_read_with_the_unpaid_installments, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_payments_case_is_held_with_its_ref_look, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_payments_promise_is_read_with_its_hold, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_jobs_writes_are_read_with_the_next_job, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,

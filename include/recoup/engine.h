@@ -219,9 +219,12 @@ int engine_job_end(engine *eng, int rc, rc_error *err);
  * rolls the group back and runs it again without that input. */
 int engine_group_job_begin(engine *eng, rc_error *err);
 int engine_group_replay(const engine *eng);
+/* engine_group_replay's answer when the write refused was an earlier
+ * input's, read only while a later one ran: which one is not known. */
+enum { ENGINE_REPLAY_GROUP = 2 };
 /* store_group_checked: a group whose commit was refused with
- * engine_group_replay set runs again so, to find the input whose write
- * the database refused. */
+ * engine_group_replay set, or an input refused with ENGINE_REPLAY_GROUP,
+ * runs again so, to find the input whose write the database refused. */
 void engine_group_checked(engine *eng, int on);
 /* Whether the last input of a group was refused because another
  * transaction holds its case (PostgreSQL: an import, a psql session,

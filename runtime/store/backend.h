@@ -92,7 +92,8 @@ struct store {
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the
    * backend kept for the whole transaction was refused at its commit
-   * (which job's is not known: run it again with checked set). */
+   * (which job's is not known: run it again with checked set), or while
+   * a later job ran. STORE_REPLAY_JOB or STORE_REPLAY_GROUP. */
   int replay;
   /* Set by store_group_checked: a light savepoint sends and reads every
    * write of its job at its end, so that one the server refuses fails

@@ -132,6 +132,13 @@ typedef struct pg {
   char case_id_ahead[256];
   int case_at;
   PGresult *case_ahead;
+  /* That case's open promise and unpaid installments, sent after its
+   * hold (promise_and_unpaid's read): whose, its place in pend and its
+   * rows, kept for the payment's allocation until a statement naming
+   * those tables goes first. The case held, no one else changes them. */
+  char promise_case[256];
+  int promise_at;
+  PGresult *promise_ahead;
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
   /* The console's counters this transaction moved, not written yet
@@ -150,6 +157,10 @@ typedef struct pg {
    * when it began; light 0 when none is open. */
   int64_t changes, light_from;
   int light;
+  /* The place in pend where the light savepoint open began: what comes
+   * before it, an earlier job's writes not read at that job's end, is no
+   * fault of this one's when refused (end_light). */
+  int job_from;
 } pg;
 
 /* The tables of kept rows (pg.h: pg_rows), in the order rows_write sends
@@ -260,6 +271,13 @@ static void case_ahead_drop(pg *st) {
   st->case_ahead = NULL;
 }
 
+static void promise_ahead_drop(pg *st) {
+  st->promise_case[0] = '\0';
+  st->promise_at = 0;
+  PQclear(st->promise_ahead);
+  st->promise_ahead = NULL;
+}
+
 static void unpaid_drop(pg *st) {
   PQclear(st->unpaid);
   st->unpaid = NULL;
@@ -327,6 +345,9 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   char name[16];
 
   unpaid_drop(st);
+  if (strstr(sql, "promises") || strstr(sql, "installments") ||
+      strstr(sql, "plans"))
+    promise_ahead_drop(st);
   /* The reads a job makes before it writes (a light savepoint's undo
    * needs them not to count); a function called by SELECT may write. */
   if (strncmp(sql, "SELECT ", 7) != 0 || strstr(sql, "figures_")) {
@@ -381,6 +402,7 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
     if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
+      if (i < st->job_from) st->base.replay = STORE_REPLAY_GROUP;
       failed(st, r, st->pend[i].what, err);
       *rc = err && err->code ? err->code : RC_ESTORE;
     }
@@ -399,6 +421,12 @@ static void ahead_keep(pg *st, int i, PGresult *r) {
     st->ahead = r;
   else if (i == st->case_at - 1 && st->case_id_ahead[0] && !st->case_ahead)
     st->case_ahead = r;
+  /* Read unheld (another transaction holds the case), it may be old by
+   * the time this one holds it. */
+  else if (i == st->promise_at - 1 && st->promise_case[0] &&
+           !st->promise_ahead && st->case_ahead &&
+           PQntuples(st->case_ahead) > 0)
+    st->promise_ahead = r;
   else
     PQclear(r);
 }
@@ -417,6 +445,7 @@ static int pipe_read_ahead(pg *st, rc_error *err) {
   if (i < n) i++; /* the broken one is read too */
   memmove(st->pend, st->pend + i, (size_t)(st->npend - i) * sizeof *st->pend);
   st->npend -= i;
+  st->job_from = st->job_from > i ? st->job_from - i : 0;
   st->ahead_at = 0;
   return rc;
 }
@@ -433,8 +462,8 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF) return RC_OK;
   if (!PQpipelineSync(st->c)) {
     st->npend = 0;
-    st->ahead_at = 0;
-    st->case_at = 0;
+    st->ahead_at = st->job_from = 0;
+    st->case_at = st->promise_at = 0;
     return pg_fail(st->c, NULL, "sending to the server", err);
   }
   for (i = 0; i < st->npend; i++) {
@@ -445,8 +474,8 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
     else
       ahead_keep(st, i, r);
   }
-  st->ahead_at = 0;
-  st->case_at = 0;
+  st->ahead_at = st->job_from = 0;
+  st->case_at = st->promise_at = 0;
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
   for (int guard = 0; guard < 1000; guard++) {
@@ -884,7 +913,7 @@ static int reconnect(pg *st, rc_error *err) {
 
   PQfinish(st->c);
   st->c = NULL;
-  st->npend = 0;
+  st->npend = st->job_from = 0;
   batch_clear(st);
   for (int i = 0; i < PREP_SLOTS; i++) st->prep[i].prepared = 0;
   if ((rc = session(st, err)) != RC_OK) return rc;
@@ -1081,6 +1110,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
      * keeps to write goes once for the group, not at each job. */
     st->light = st->base.depth + 1;
     st->light_from = st->changes;
+    st->job_from = st->npend;
     return RC_OK;
   }
   if (nested) {
@@ -1150,6 +1180,12 @@ static int end_light(pg *st, int keep, rc_error *err) {
 
   st->light = 0;
   if (keep) {
+    /* Unchecked, its writes are read with the next statement that waits
+     * (most often the next job's first read, or the commit): a round trip
+     * a job fewer. One refused there is no fault of that job's
+     * (pipe_take): the group runs again checked. Half the pipeline
+     * queued, they are read now, leaving the next job room. */
+    if (!st->base.checked && st->npend < PIPE_MAX / 2) return RC_OK;
     if (st->base.checked &&
         (figs_write(st, err) != RC_OK || counts_write(st, err) != RC_OK ||
          rows_write(st, NULL, err) != RC_OK))
@@ -1160,7 +1196,8 @@ static int end_light(pg *st, int keep, rc_error *err) {
      * again without it. A deadlock or a ref race runs it again as it
      * came. */
     if (rc != RC_OK && pg_conflict_take()) st->base.contended = 1;
-    if (rc != RC_OK && !st->base.contended) st->base.replay = 1;
+    if (rc != RC_OK && !st->base.contended && !st->base.replay)
+      st->base.replay = STORE_REPLAY_JOB;
     return rc;
   }
   batch_clear(st);
@@ -1169,9 +1206,10 @@ static int end_light(pg *st, int keep, rc_error *err) {
   if (st->npend) rc = pipe_sync(st, NULL, NULL);
   /* A deadlock ended the transaction: it runs again as it came. */
   if (pg_conflict_take()) st->base.contended = 1;
-  if (rc != RC_OK || st->changes != st->light_from ||
-      PQtransactionStatus(st->c) != PQTRANS_INTRANS)
-    st->base.replay = 1;
+  if ((rc != RC_OK || st->changes != st->light_from ||
+       PQtransactionStatus(st->c) != PQTRANS_INTRANS) &&
+      !st->base.replay)
+    st->base.replay = STORE_REPLAY_JOB;
   return RC_OK;
 }
 
@@ -1180,7 +1218,9 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   PGresult *r;
   int rc, refused = 0;
 
-  case_ahead_drop(st); /* for the job that asked for it, not the next */
+  /* For the job that asked for them, not the next. */
+  case_ahead_drop(st);
+  promise_ahead_drop(st);
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
   st->light = 0;
@@ -1213,7 +1253,8 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   /* A write kept for the group refused before the COMMIT was sent, for
    * another reason: nothing was kept, and the group can find its job
    * (store_group_checked). */
-  if (keep && rc != RC_OK && !st->base.contended) st->base.replay = 1;
+  if (keep && rc != RC_OK && !st->base.contended)
+    st->base.replay = STORE_REPLAY_GROUP;
   if (keep && st->base.contended) {
     PQclear(PQexec(st->c, "ROLLBACK"));
     return rc_error_set(err, RC_ESTORE, NULL,
@@ -1244,7 +1285,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
     rc = RC_OK;
   PQclear(r);
   if (pg_conflict_take()) st->base.contended = 1;
-  if (refused && !st->base.contended) st->base.replay = 1;
+  if (refused && !st->base.contended) st->base.replay = STORE_REPLAY_GROUP;
   return rc;
 }
 
@@ -2916,6 +2957,18 @@ static const char *const case_sql[] = {
     "SELECT " PG_CASE_COLS
     " FROM cases WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"};
 
+/* A case's open promise and its open plan's unpaid installments, in
+ * read_installment's columns then a kind ('p' the promise, by_date in
+ * due_date's place; 'i' an installment): promise_and_unpaid. */
+static const char promise_unpaid_sql[] =
+    "(SELECT id, NULL::bigint, NULL::integer, by_date, amount, paid, "
+    "status, 'p' FROM promises WHERE case_id = $1 AND status = 'open' "
+    "ORDER BY id DESC LIMIT 1) UNION ALL "
+    "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
+    "i.status, 'i' FROM installments i JOIN plans p ON p.id = i.plan_id "
+    "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
+    "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3";
+
 static int case_get(store *s, const char *id, int how, store_case *out,
                     int *busy, rc_error *err) {
   args a = {0};
@@ -2984,6 +3037,7 @@ static void op_case_ahead(store *s, const char *id) {
   int row;
 
   if (st->base.depth == 0 || st->manual || st->ahead_at || st->case_at ||
+      st->npend + 6 > PIPE_MAX || /* the hold, the promise, the ref */
       strlen(id) >= sizeof st->case_id_ahead ||
       pg_cache_case_row(&st->batch, id, &row))
     return;
@@ -2992,6 +3046,11 @@ static void op_case_ahead(store *s, const char *id) {
     return; /* the statement that follows meets the same trouble */
   st->case_at = st->npend;
   strcpy(st->case_id_ahead, id);
+  /* After the hold: what it reads is what the payment's allocation
+   * changes, and no one else may change it now. */
+  if (pipe_send(st, promise_unpaid_sql, &a, "promise", &err) != 0) return;
+  st->promise_at = st->npend;
+  strcpy(st->promise_case, id);
 }
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
@@ -3557,24 +3616,21 @@ static int op_task_get(store *s, int64_t id, store_task_info *out,
 }
 
 /* A case's open promise and its open plan's unpaid installments in one
- * round trip, in read_installment's columns then a kind ('p' the
- * promise, by_date in due_date's place; 'i' an installment). */
+ * round trip, or none when read with the case's hold. */
 static int promise_and_unpaid(pg *st, const char *case_id, store_promise *out,
                               rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc = RC_ENOTFOUND;
 
-  a_text(&a, case_id);
-  r = run(st,
-          "(SELECT id, NULL::bigint, NULL::integer, by_date, amount, paid, "
-          "status, 'p' FROM promises WHERE case_id = $1 AND status = 'open' "
-          "ORDER BY id DESC LIMIT 1) UNION ALL "
-          "SELECT i.id, i.plan_id, i.seq, i.due_date, i.amount, i.paid, "
-          "i.status, 'i' FROM installments i JOIN plans p ON p.id = i.plan_id "
-          "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
-          "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3",
-          &a, "promise", err);
+  if (st->promise_ahead && strcmp(st->promise_case, case_id) == 0) {
+    r = st->promise_ahead; /* read with the case's hold (op_case_ahead) */
+    st->promise_ahead = NULL;
+    promise_ahead_drop(st);
+  } else {
+    a_text(&a, case_id);
+    r = run(st, promise_unpaid_sql, &a, "promise", err);
+  }
   if (!r) return RC_ESTORE;
   if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 7), "p") == 0) {
     out->id = int_col(r, 0, 0);

@@ -181,6 +181,11 @@ int store_rollback_to(store *st, rc_error *err);
  * as any savepoint; rolled back after its job wrote, nothing is undone
  * and store_replay says the transaction must be run again without it. */
 int store_savepoint_light(store *st, rc_error *err);
+/* store_replay's answers: the job refused wrote (run the group again
+ * without it), or a write of the group was refused whose job is not known
+ * (an earlier job's, read after that job ended, or at the commit): run
+ * the group again with store_group_checked. */
+enum { STORE_REPLAY_JOB = 1, STORE_REPLAY_GROUP = 2 };
 int store_replay(const store *st);
 /* While on, a light savepoint's writes are all sent and read at its end
  * (slower): after a commit refused with store_replay set, the group runs

@@ -177,3 +177,19 @@ fig pg_two_nodes_http_per_s "$(($(cat "$work/pay1") + $(cat "$work/pay2")))" pay
 stop_servers
 fig pg_http_ratio "$(awk -v p="$(val pg_http_per_s)" -v s="$(val pg_bench_sqlite_http_per_s)" 'BEGIN { printf "%.3f", p / s }')" pg/sqlite
 fig pg_two_nodes_http_overhead "$(awk -v one="$(val pg_http_per_s)" -v two="$(val pg_two_nodes_http_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
+# Round trips a payment: the node's sends that carry a Sync (as for the
+# sweep above), by strace on one node for a short run of payments, over
+# the payments it recorded (the book's own count, before and after).
+if command -v strace >/dev/null 2>&1; then
+  paid() { $cluster sql "$state" "SELECT count(*) FROM payments" one; }
+  port=$(serve "$one" "$work/p3")
+  strace -f -e trace=sendto -s 65536 -o "$work/strace-http.txt" \
+    -p "$(tail -n 1 "$work/servers")" 2>/dev/null & tracer=$!
+  sleep 1
+  p0=$(paid)
+  pay "$port" >/dev/null
+  p1=$(paid)
+  kill "$tracer"; wait "$tracer" 2>/dev/null || true
+  stop_servers
+  fig pg_http_round_trips_per_payment "$(grep -c 'S\\0\\0\\0\\4' "$work/strace-http.txt" | awk -v n=$((p1 - p0)) '{ printf "%.2f", $1 / n }')" round_trips
+fi
