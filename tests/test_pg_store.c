@@ -1018,6 +1018,43 @@ static void test_the_next_reminders_borrowers_are_read_ahead_together(
   store_close(st);
 }
 
+/* The read ahead of 16 borrowers with the check of 16 decisions, on a
+ * book of 2,000 borrowers never analysed (as after an import): each is
+ * looked up by its key, not every borrower read (the check, a join, read
+ * all 2,000 to hash them against its 16 at each read ahead). Analysed,
+ * the same. */
+static void test_a_read_ahead_and_its_checks_read_few_borrowers(
+    void **state) {
+  static const char ids[] = "{B1,B2,B3,B4,B5,B6,B7,B8,B9,B10,B11,B12,B13,"
+                            "B14,B15,B16}";
+  static const char zeros[] = "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}";
+  const char *params[4] = {ids, zeros, zeros, "{B17,B18}"};
+  char sql[4096];
+  PGconn *c;
+  (void)state;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id, name) SELECT 'B' || i, "
+                      "'n' FROM generate_series(1, 2000) i"));
+  snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s",
+           pg_borrowers_ahead_sql);
+  for (int analysed = 0; analysed < 2; analysed++) {
+    PGresult *r = PQexecParams(c, sql, 4, NULL, params, NULL, NULL, 0);
+    int most = 0;
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++) {
+      const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
+      if (strstr(line, "borrowers") && rows && atoi(rows + 5) > most)
+        most = atoi(rows + 5);
+    }
+    PQclear(r);
+    assert_in_range(most, 1, 16);
+    PQclear(pgt_exec(c, "ANALYZE borrowers"));
+  }
+  PQfinish(c);
+}
+
 /* A borrower this batch itself changed after its read ahead went is read
  * again: the batch sees its own writes. */
 static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
@@ -1338,6 +1375,9 @@ int main(void) {
       cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
       cmocka_unit_test_setup_teardown(
           test_kept_rows_reach_the_server_as_they_were, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_read_ahead_and_its_checks_read_few_borrowers, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

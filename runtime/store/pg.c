@@ -3111,12 +3111,15 @@ static const char borrower_sql[] =
 
 /* $1 borrowers, $2 their ceased and $3 their do_not_contact as the guard
  * decided: a difference is a failed cast (22P02), which failed() takes
- * for a conflict. A missing borrower passes: the guard read none. */
+ * for a conflict. A missing borrower passes: the guard read none. Each
+ * is looked up by its key (OFFSET 0): as a join, PostgreSQL read every
+ * borrower of the book to hash them against the 16 at each read ahead. */
 #define CHECK_EXPR                                                          \
   "(SELECT bool_and(CASE WHEN b.ceased = u.c AND b.do_not_contact = u.d " \
   "THEN true ELSE ('changed: ' || b.id)::int::bool END) FROM "            \
   "unnest($1::text[], $2::integer[], $3::integer[]) AS u(i, c, d) "      \
-  "JOIN borrowers b ON b.id = u.i)"
+  "CROSS JOIN LATERAL (SELECT * FROM borrowers b WHERE b.id = u.i "      \
+  "OFFSET 0) b)"
 static const char check_sql[] = "SELECT " CHECK_EXPR;
 
 /* The borrowers read ahead ($4, each once), each one's rows together,
@@ -3124,7 +3127,7 @@ static const char check_sql[] = "SELECT " CHECK_EXPR;
  * looked up by its key (OFFSET 0 keeps the look-ups apart): on a book
  * not yet analysed, "b.id = ANY($4)" read every borrower and contact
  * for each read, 5 times the work of 16 look-ups at 5,000 cases. */
-static const char borrowers_ahead_sql[] =
+const char pg_borrowers_ahead_sql[] =
     "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
     "FROM unnest($4::text[]) AS w(id) CROSS JOIN LATERAL (SELECT * FROM "
     "borrowers b WHERE b.id = w.id OFFSET 0) b LEFT JOIN LATERAL (SELECT * "
@@ -3222,7 +3225,7 @@ static void borrower_ahead(pg *st) {
   if (!ids.n || checks_args(st, &a, arr) != 0 ||
       a_rows(&a, &ids, (const unsigned[]){PG_TEXT}, &arr[3]) != 0)
     goto out;
-  if (pipe_send(st, borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
+  if (pipe_send(st, pg_borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
     goto out;
   checks_carried(st);
   st->ahead_from = row;

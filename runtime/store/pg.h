@@ -298,6 +298,11 @@ char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len);
 void pg_rows_clear(pg_rows *b);
 void pg_rows_free(pg_rows *b);
 
+/* The read ahead of the next reminders' borrowers ($4), carrying the
+ * check of the guard's decisions ($1 borrowers, $2 ceased, $3
+ * do_not_contact): pg.c. */
+extern const char pg_borrowers_ahead_sql[];
+
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).
  * pg.c. */
