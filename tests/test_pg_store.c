@@ -331,6 +331,81 @@ static void test_kept_rows_keep_each_keys_last_write(void **state) {
   pg_rows_free(&b);
 }
 
+/* Column c of b as the server reads it (pg_rows_array's binary form),
+ * each element's text joined by '|' ("<null>" for NULL), or the array's
+ * cardinality when type is "count". */
+static char *rows_read_back(PGconn *c, const pg_rows *b, int col,
+                            unsigned type, const char *sql) {
+  int len = 0, binary = 1;
+  char *arr = pg_rows_array(b, col, type, &len), *out;
+  PGresult *r;
+  assert_non_null(arr);
+  r = PQexecParams(c, sql, 1, NULL, (const char *const *)&arr, &len, &binary,
+                   0);
+  free(arr);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    fprintf(stderr, "%s", PQresultErrorMessage(r));
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  out = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return out;
+}
+
+/* A batch's kept rows go as arrays in binary form (no escaping by the
+ * node, no parsing by the server): the server reads back each text as
+ * it was (quotes, backslashes, braces, "NULL" as a text, NULL itself, an
+ * empty text, a long one) and each number, negative and at the ends of
+ * its width, as the number. */
+static void test_kept_rows_reach_the_server_as_they_were(void **state) {
+  static const char *const texts[] = {
+      "plain",   "say \"hi\"", "back\\slash", "{a,b}", "NULL",
+      NULL,      "",             "\xe7\x8e\x8b\xe5\xb0\x8f\xe6\x98\x8e", "a\nb\tc", " , "};
+  static const char *const ints[] = {"0", "-1", "9223372036854775807",
+                                     "-9223372036854775808", NULL,
+                                     "42", "-2147483648", "2147483647",
+                                     "7", "1"};
+  static const char sql[] =
+      "SELECT string_agg(coalesce(x::text, '<null>'), '|' ORDER BY i) "
+      "FROM unnest($1::%s[]) WITH ORDINALITY u(x, i)";
+  pg_rows b = {.ncols = 2}, none = {.ncols = 1};
+  char expect[8192] = "", big[3001], q[256];
+  PGconn *c = pgt_connect(path);
+  char *got;
+  (void)state;
+  assert_non_null(c);
+  memset(big, 'x', 3000);
+  big[3000] = '\0';
+  for (int i = 0; i < 10; i++) {
+    const char *cols[2] = {texts[i], ints[i]};
+    assert_int_equal(pg_rows_add(&b, cols), 0);
+    strcat(strcat(expect, i ? "|" : ""), texts[i] ? texts[i] : "<null>");
+  }
+  assert_int_equal(pg_rows_add(&b, (const char *[]){big, "3"}), 0);
+  strcat(strcat(expect, "|"), big);
+  snprintf(q, sizeof q, sql, "text");
+  got = rows_read_back(c, &b, 0, PG_TEXT, q);
+  assert_string_equal(got, expect);
+  free(got);
+  snprintf(q, sizeof q, sql, "bigint");
+  got = rows_read_back(c, &b, 1, PG_INT8, q);
+  assert_string_equal(got, "0|-1|9223372036854775807|-9223372036854775808|"
+                           "<null>|42|-2147483648|2147483647|7|1|3");
+  free(got);
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"a", "-2147483648"}), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"b", "2147483647"}), 0);
+  snprintf(q, sizeof q, sql, "integer");
+  got = rows_read_back(c, &b, 1, PG_INT4, q);
+  assert_string_equal(got, "-2147483648|2147483647");
+  free(got);
+  got = rows_read_back(c, &none, 0, PG_TEXT,
+                       "SELECT coalesce(cardinality($1::text[]), -1)");
+  assert_string_equal(got, "0");
+  free(got);
+  pg_rows_free(&b);
+  PQfinish(c);
+}
+
 /* A batch's new states go as one UPDATE and its claimed timers' ends and
  * cancels as one DELETE each: a read inside the batch sees them, a case
  * written twice keeps its last state (counted once), a rolled-back
@@ -1055,6 +1130,43 @@ static void test_the_next_reminders_borrowers_are_read_ahead_together(
   store_close(st);
 }
 
+/* The read ahead of 16 borrowers with the check of 16 decisions, on a
+ * book of 2,000 borrowers never analysed (as after an import): each is
+ * looked up by its key, not every borrower read (the check, a join, read
+ * all 2,000 to hash them against its 16 at each read ahead). Analysed,
+ * the same. */
+static void test_a_read_ahead_and_its_checks_read_few_borrowers(
+    void **state) {
+  static const char ids[] = "{B1,B2,B3,B4,B5,B6,B7,B8,B9,B10,B11,B12,B13,"
+                            "B14,B15,B16}";
+  static const char zeros[] = "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}";
+  const char *params[4] = {ids, zeros, zeros, "{B17,B18}"};
+  char sql[4096];
+  PGconn *c;
+  (void)state;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id, name) SELECT 'B' || i, "
+                      "'n' FROM generate_series(1, 2000) i"));
+  snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s",
+           pg_borrowers_ahead_sql);
+  for (int analysed = 0; analysed < 2; analysed++) {
+    PGresult *r = PQexecParams(c, sql, 4, NULL, params, NULL, NULL, 0);
+    int most = 0;
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++) {
+      const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
+      if (strstr(line, "borrowers") && rows && atoi(rows + 5) > most)
+        most = atoi(rows + 5);
+    }
+    PQclear(r);
+    assert_in_range(most, 1, 16);
+    PQclear(pgt_exec(c, "ANALYZE borrowers"));
+  }
+  PQfinish(c);
+}
+
 /* A borrower this batch itself changed after its read ahead went is read
  * again: the batch sees its own writes. */
 static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
@@ -1377,6 +1489,11 @@ int main(void) {
           test_the_next_reminders_borrowers_are_read_ahead_together, setup,
           teardown),
       cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
+      cmocka_unit_test_setup_teardown(
+          test_kept_rows_reach_the_server_as_they_were, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_read_ahead_and_its_checks_read_few_borrowers, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -175,13 +175,15 @@ static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2};
 
 /* --- statements and rows ------------------------------------------------ */
 
-/* A statement's parameters, as text: numbers are written into num. The
- * most a statement here takes is a case's 21. */
+/* A statement's parameters, as text (numbers are written into num), or
+ * in binary form where len is not 0 (nbin of them). The most a statement
+ * here takes is a case's 21. */
 enum { ARGS_MAX = 24 };
 typedef struct args {
   const char *v[ARGS_MAX];
   char num[ARGS_MAX][32];
-  int n;
+  int len[ARGS_MAX];
+  int n, nbin;
 } args;
 
 static void a_text(args *a, const char *s) {
@@ -192,6 +194,19 @@ static void a_int(args *a, int64_t x) {
   snprintf(a->num[a->n], sizeof a->num[0], "%" PRId64, x);
   a->v[a->n] = a->num[a->n];
   a->n++;
+}
+
+/* b's columns as a's parameters, each an array of its types[c] in
+ * binary form (pg_rows_array; malloc'd into arr): 0, or -1 when memory
+ * ran out. */
+static int a_rows(args *a, const pg_rows *b, const unsigned *types,
+                  char **arr) {
+  for (int c = 0; c < b->ncols; c++) {
+    if (!(arr[c] = pg_rows_array(b, c, types[c], &a->len[a->n]))) return -1;
+    a->nbin++;
+    a_text(a, arr[c]);
+  }
+  return 0;
 }
 
 /* -0 is written 0: PostgreSQL keeps the sign ("score": -0.0), SQLite
@@ -340,8 +355,9 @@ static int rows_write(pg *st, const char *sql, rc_error *err);
  * not take it (its message in err). */
 static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
                      rc_error *err) {
-  int n = a ? a->n : 0, slot, ok;
+  int n = a ? a->n : 0, slot, ok, binary[ARGS_MAX];
   const char *const *v = a ? a->v : NULL;
+  const int *lens = a && a->nbin ? a->len : NULL;
   char name[16];
 
   unpaid_drop(st);
@@ -368,8 +384,10 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
 
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->c))
     return pg_fail(st->c, NULL, what, err), -1;
+  for (int i = 0; lens && i < n; i++) binary[i] = lens[i] != 0;
   if (slot < 0)
-    ok = PQsendQueryParams(st->c, sql, n, NULL, v, NULL, NULL, 0);
+    ok = PQsendQueryParams(st->c, sql, n, NULL, v, lens, lens ? binary : NULL,
+                           0);
   else {
     snprintf(name, sizeof name, "r%d", slot);
     if (!st->prep[slot].prepared) {
@@ -378,7 +396,8 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
       st->prep[slot].prepared = 1;
       st->pend[st->npend++] = (pend){what, slot};
     }
-    ok = PQsendQueryPrepared(st->c, name, n, v, NULL, NULL, 0);
+    ok = PQsendQueryPrepared(st->c, name, n, v, lens, lens ? binary : NULL,
+                             0);
   }
   if (!ok) return pg_fail(st->c, NULL, what, err), -1;
   st->pend[st->npend++] = (pend){what, -1};
@@ -1079,6 +1098,13 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
   static const char *const what[KEPT_N] = {"queue message", "journal",
                                            "set state", "ending a timer",
                                            "cancel timers"};
+  static const unsigned types[KEPT_N][MSG_COLS] = {
+      {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
+       PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8},
+      {PG_TEXT, PG_INT8, PG_INT4, PG_TEXT},
+      {PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT},
+      {PG_INT8},
+      {PG_TEXT, PG_INT4}};
   int rc = RC_OK;
 
   for (int t = 0; t < KEPT_N && rc == RC_OK; t++) {
@@ -1088,14 +1114,10 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
     if (!b->n || (sql && !strstr(sql, names[t][0]) &&
                   !(names[t][1] && strstr(sql, names[t][1]))))
       continue;
-    for (int c = 0; c < b->ncols; c++)
-      if (!(cols[c] = pg_rows_array(b, c)))
-        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    if (a_rows(&a, b, types[t], cols) != 0)
+      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     pg_rows_clear(b); /* before the send, which would send them again */
-    if (rc == RC_OK) {
-      for (int c = 0; c < b->ncols; c++) a_text(&a, cols[c]);
-      rc = exec(st, send[t], &a, what[t], NULL, err);
-    }
+    if (rc == RC_OK) rc = exec(st, send[t], &a, what[t], NULL, err);
     for (int c = 0; c < b->ncols; c++) free(cols[c]);
   }
   return rc;
@@ -2758,6 +2780,11 @@ static int counts_write(pg *st, rc_error *err) {
       "v.arm ON CONFLICT (experiment, arm, slot) DO UPDATE SET recovered = "
       "f.recovered + EXCLUDED.recovered"};
   static const int ncols[] = {6, 3, 2, 2};
+  static const unsigned types[][6] = {
+      {PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_INT8},
+      {PG_TEXT, PG_INT8, PG_INT8},
+      {PG_TEXT, PG_INT8},
+      {PG_TEXT, PG_INT8}};
   int rc = RC_OK;
 
   for (int which = 0; which < 4 && rc == RC_OK; which++) {
@@ -2776,13 +2803,10 @@ static int counts_write(pg *st, rc_error *err) {
       if (pg_rows_add(&rows, row.v) != 0)
         rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     }
-    for (int c = 0; c < ncols[which] && rc == RC_OK && rows.n; c++)
-      if (!(cols[c] = pg_rows_array(&rows, c)))
-        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-    if (rc == RC_OK && rows.n) {
-      for (int c = 0; c < ncols[which]; c++) a_text(&a, cols[c]);
+    if (rc == RC_OK && rows.n && a_rows(&a, &rows, types[which], cols) != 0)
+      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    if (rc == RC_OK && rows.n)
       rc = exec(st, sql[which], &a, "counters", NULL, err);
-    }
     for (int c = 0; c < ncols[which]; c++) free(cols[c]);
     pg_rows_free(&rows);
   }
@@ -3146,12 +3170,15 @@ static const char borrower_sql[] =
 
 /* $1 borrowers, $2 their ceased and $3 their do_not_contact as the guard
  * decided: a difference is a failed cast (22P02), which failed() takes
- * for a conflict. A missing borrower passes: the guard read none. */
+ * for a conflict. A missing borrower passes: the guard read none. Each
+ * is looked up by its key (OFFSET 0): as a join, PostgreSQL read every
+ * borrower of the book to hash them against the 16 at each read ahead. */
 #define CHECK_EXPR                                                          \
   "(SELECT bool_and(CASE WHEN b.ceased = u.c AND b.do_not_contact = u.d " \
   "THEN true ELSE ('changed: ' || b.id)::int::bool END) FROM "            \
   "unnest($1::text[], $2::integer[], $3::integer[]) AS u(i, c, d) "      \
-  "JOIN borrowers b ON b.id = u.i)"
+  "CROSS JOIN LATERAL (SELECT * FROM borrowers b WHERE b.id = u.i "      \
+  "OFFSET 0) b)"
 static const char check_sql[] = "SELECT " CHECK_EXPR;
 
 /* The borrowers read ahead ($4, each once), each one's rows together,
@@ -3159,7 +3186,7 @@ static const char check_sql[] = "SELECT " CHECK_EXPR;
  * looked up by its key (OFFSET 0 keeps the look-ups apart): on a book
  * not yet analysed, "b.id = ANY($4)" read every borrower and contact
  * for each read, 5 times the work of 16 look-ups at 5,000 cases. */
-static const char borrowers_ahead_sql[] =
+const char pg_borrowers_ahead_sql[] =
     "SELECT " PG_BORROWER_COLS ", k.kind, k.value, k.name, k.relation "
     "FROM unnest($4::text[]) AS w(id) CROSS JOIN LATERAL (SELECT * FROM "
     "borrowers b WHERE b.id = w.id OFFSET 0) b LEFT JOIN LATERAL (SELECT * "
@@ -3175,11 +3202,8 @@ enum { BORROWERS_AHEAD = 16 };
 /* The checks' three parameters, in a (malloc'd into arr): 0, or -1 when
  * memory ran out. */
 static int checks_args(pg *st, args *a, char *arr[3]) {
-  for (int c = 0; c < 3; c++) {
-    if (!(arr[c] = pg_rows_array(&st->checks, c))) return -1;
-    a_text(a, arr[c]);
-  }
-  return 0;
+  static const unsigned types[3] = {PG_TEXT, PG_INT4, PG_INT4};
+  return a_rows(a, &st->checks, types, arr);
 }
 
 /* The guard's decisions' check, by itself (the commit's, or when many
@@ -3258,10 +3282,9 @@ static void borrower_ahead(pg *st) {
     if (id && pg_rows_put(&ids, &id) != 0) goto out; /* each once */
   }
   if (!ids.n || checks_args(st, &a, arr) != 0 ||
-      !(arr[3] = pg_rows_array(&ids, 0)))
+      a_rows(&a, &ids, (const unsigned[]){PG_TEXT}, &arr[3]) != 0)
     goto out;
-  a_text(&a, arr[3]);
-  if (pipe_send(st, borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
+  if (pipe_send(st, pg_borrowers_ahead_sql, &a, borrower_changed, NULL) != 0)
     goto out;
   checks_carried(st);
   st->ahead_from = row;

@@ -289,11 +289,19 @@ int pg_rows_add(pg_rows *b, const char *const *cols);
  * PG_ROWS_COLS_MAX columns. A table so written takes no pg_rows_add. */
 enum { PG_ROWS_COLS_MAX = 16 };
 int pg_rows_put(pg_rows *b, const char *const *cols);
-/* Column col of every row as an array in PostgreSQL's text form
- * (malloc'd), or NULL when memory ran out. */
-char *pg_rows_array(const pg_rows *b, int col);
+/* Column col of every row as an array of type's elements in
+ * PostgreSQL's binary form (malloc'd, *len its bytes), or NULL when
+ * memory ran out: the server reads it without parsing, and text is sent
+ * unescaped. A PG_INT4 or PG_INT8 column holds numbers' text. */
+enum { PG_INT8 = 20, PG_INT4 = 23, PG_TEXT = 25 }; /* the types' oids */
+char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len);
 void pg_rows_clear(pg_rows *b);
 void pg_rows_free(pg_rows *b);
+
+/* The read ahead of the next reminders' borrowers ($4), carrying the
+ * check of the guard's decisions ($1 borrowers, $2 ceased, $3
+ * do_not_contact): pg.c. */
+extern const char pg_borrowers_ahead_sql[];
 
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).

@@ -1,7 +1,8 @@
 /* Rows a transaction inserts into one table, kept in the node and sent
  * as one statement (pg.h says when). Each column goes as one array
- * parameter in PostgreSQL's text form ({"a","b",NULL}), which the
- * statement takes apart with unnest. */
+ * parameter in PostgreSQL's binary form, which the statement takes
+ * apart with unnest. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,33 +101,54 @@ int pg_rows_put(pg_rows *b, const char *const *cols) {
   return 0;
 }
 
-char *pg_rows_array(const pg_rows *b, int col) {
-  size_t size = 3;
-  char *out, *p;
+static unsigned char *put32(unsigned char *p, uint32_t x) {
+  p[0] = (unsigned char)(x >> 24);
+  p[1] = (unsigned char)(x >> 16);
+  p[2] = (unsigned char)(x >> 8);
+  p[3] = (unsigned char)x;
+  return p + 4;
+}
+
+/* The bytes of one value of type: its text, or the number its text says
+ * as a big-endian integer of the type's width. */
+static unsigned char *put_value(unsigned char *p, unsigned type,
+                                const char *s, size_t len) {
+  if (type == PG_TEXT) {
+    memcpy(p, s, len);
+    return p + len;
+  }
+  uint64_t x = (uint64_t)strtoll(s, NULL, 10);
+  if (type == PG_INT8) p = put32(p, (uint32_t)(x >> 32));
+  return put32(p, (uint32_t)x);
+}
+
+/* array_recv's form: dimensions, a has-nulls flag, the element type, each
+ * dimension's length and lower bound, then each element's length (-1 for
+ * NULL) and bytes. The text goes as it is: nothing to escape. */
+char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len) {
+  size_t size = b->n ? 20 : 12, width = type == PG_INT8 ? 8 : 4;
+  int nulls = 0;
+  unsigned char *out, *p;
 
   for (int r = 0; r < b->n; r++) {
     const char *s = b->v[r * b->ncols + col];
-    size += 5; /* quotes and comma, or NULL and comma */
-    for (; s && *s; s++) size += (*s == '"' || *s == '\\') ? 2 : 1;
+    size += 4 + (!s ? 0 : type == PG_TEXT ? strlen(s) : width);
+    nulls |= !s;
   }
-  if (!(out = p = malloc(size))) return NULL;
-  *p++ = '{';
+  if (size > INT_MAX || !(out = malloc(size))) return NULL;
+  p = put32(out, b->n ? 1 : 0);
+  p = put32(p, (uint32_t)nulls);
+  p = put32(p, type);
+  if (b->n) {
+    p = put32(p, (uint32_t)b->n);
+    p = put32(p, 1);
+  }
   for (int r = 0; r < b->n; r++) {
     const char *s = b->v[r * b->ncols + col];
-    if (r) *p++ = ',';
-    if (!s) {
-      memcpy(p, "NULL", 4);
-      p += 4;
-      continue;
-    }
-    *p++ = '"';
-    for (; *s; s++) {
-      if (*s == '"' || *s == '\\') *p++ = '\\';
-      *p++ = *s;
-    }
-    *p++ = '"';
+    size_t n = !s ? 0 : type == PG_TEXT ? strlen(s) : width;
+    p = put32(p, s ? (uint32_t)n : UINT32_MAX);
+    if (s) p = put_value(p, type, s, n);
   }
-  *p++ = '}';
-  *p = '\0';
-  return out;
+  *len = (int)size;
+  return (char *)out;
 }
