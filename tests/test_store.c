@@ -2038,6 +2038,73 @@ static void test_a_case_s_messages_are_chained_from_its_row(void **state) {
   store_close(st);
 }
 
+/* The rows SQLite's machine stepped through (and *n the times found) for
+ * the guard's window of sms contacts after since: of case_id, or of the
+ * borrower's cases (case_id NULL), as the store asks it. */
+static int window_steps(const char *case_id, rc_time since, int *n) {
+  sqlite3 *db;
+  sqlite3_stmt *s = NULL;
+  int steps;
+  for (int i = 0; i < sqlite_statements() && !s; i++) {
+    const char *text = sqlite_statement_sql(i);
+    if (strstr(text, "WITH RECURSIVE r(id, case_id)") == text &&
+        strstr(text, "SELECT at FROM messages") &&
+        strstr(text, case_id ? "WHERE id = ?1" : "WHERE borrower_id = ?1")) {
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL), SQLITE_OK);
+    }
+  }
+  assert_non_null(s);
+  sqlite3_bind_text(s, 1, case_id ? case_id : "B1", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, "sms", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, since);
+  sqlite3_bind_int64(s, 5, INT64_MAX);
+  sqlite3_bind_int(s, 6, 100);
+  for (*n = 0; sqlite3_step(s) == SQLITE_ROW;) ++*n;
+  steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return steps;
+}
+
+/* The guard's window reads a case's messages back to the window's start,
+ * not its whole history: a case of 2,000 old messages costs what a case
+ * of 10 does (the chain is newest first and a message's time is when it
+ * was written). */
+static void test_the_guard_s_window_stops_at_its_start(void **state) {
+  store *st;
+  rc_error err;
+  int n, few, many;
+  (void)state;
+  SQLITE_ONLY("SQLite's chain of a case's messages");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L3");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (rc_time at = 1; at <= 2000; at++)
+    message_at(st, at % 200 ? "L3" : "L1", "old", at);
+  for (rc_time at = 10000; at < 10003; at++) {
+    message_at(st, "L1", "new", at);
+    message_at(st, "L3", "new", at);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  few = window_steps("L1", 5000, &n);
+  assert_int_equal(n, 3);
+  many = window_steps("L3", 5000, &n);
+  assert_int_equal(n, 3);
+  if (many > few + few / 2)
+    fail_msg("2,000 old messages: %d steps, 10: %d", many, few);
+  many = window_steps(NULL, 5000, &n);
+  assert_int_equal(n, 6);
+  if (many > 3 * few) fail_msg("the borrower's window: %d steps", many);
+  /* A window that takes in the history still finds all of it. */
+  window_steps("L3", 0, &n);
+  assert_int_equal(n, 100); /* the newest 100 asked for */
+  window_steps(NULL, 1990, &n);
+  assert_int_equal(n, 6 + 10);
+}
+
 /* The upgrade to schema 19 chains each case's messages, from a book whose
  * messages were found by an index of them by borrower (version 18). */
 static void test_upgrade_chains_each_case_s_messages(void **state) {
@@ -2485,6 +2552,8 @@ int main(void) {
           test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_chains_each_case_s_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(
