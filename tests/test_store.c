@@ -1454,22 +1454,28 @@ static int copy_book_row(void *ud, const store_value *cols, int ncols) {
 }
 
 /* A message of case_id to B1's phone at `at`, queued on sms. */
-static int64_t message_at(store *st, const char *case_id, const char *body,
-                          rc_time at) {
+/* A message of case_id on channel, in status, written at `at`. */
+static int64_t message_as(store *st, const char *case_id, const char *channel,
+                          const char *status, const char *body, rc_time at) {
   store_message m = {0};
   int64_t id = 0;
   rc_error err;
   m.case_id = case_id;
   m.borrower_id = "B1";
-  m.channel = "sms";
+  m.channel = channel;
   m.template_name = "t";
   m.recipient = "+861";
   m.to_kind = "borrower";
   m.body = body;
-  m.status = "queued";
+  m.status = status;
   m.at = at;
   assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
   return id;
+}
+
+static int64_t message_at(store *st, const char *case_id, const char *body,
+                          rc_time at) {
+  return message_as(st, case_id, "sms", "queued", body, at);
 }
 
 static int64_t queue_message(store *st, const char *body) {
@@ -2105,6 +2111,56 @@ static void test_the_guard_s_window_stops_at_its_start(void **state) {
   assert_int_equal(n, 6 + 10);
 }
 
+/* A case's last contact is its newest message that left or will, the
+ * newest written of those sent at the same time (a step's sms and
+ * email), as schema 18 found it; read from the newest message back to
+ * that one, not the case's whole history. */
+static void test_the_last_contact_is_the_newest_message_sent(void **state) {
+  store *st;
+  char channel[16];
+  rc_time at = 0;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's chain of a case's messages");
+  st = open_store();
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (rc_time t = 1; t <= 2000; t++) message_at(st, "L1", "old", t);
+  message_as(st, "L1", "sms", "queued", "step", 5000);
+  message_as(st, "L1", "email", "queued", "step", 5000);
+  message_as(st, "L1", "letter", "blocked", "no", 6000);
+  message_as(st, "L1", "letter", "deferred", "later", 6000);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_last_contact(st, "L1", "B1", channel, sizeof channel,
+                                      &at, &err),
+                   RC_OK);
+  assert_string_equal(channel, "email");
+  assert_int_equal(at, 5000);
+  store_close(st);
+  {
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    for (int i = 0; i < sqlite_statements() && !s; i++) {
+      const char *text = sqlite_statement_sql(i);
+      if (strstr(text, "WITH RECURSIVE r(id, case_id)") == text &&
+          strstr(text, "SELECT channel, at FROM")) {
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL),
+                         SQLITE_OK);
+      }
+    }
+    assert_non_null(s);
+    sqlite3_bind_text(s, 1, "L1", -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    sqlite3_step(s);
+    if (sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0) > 2000)
+      fail_msg("the last contact read %d steps",
+               sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+}
+
 /* The upgrade to schema 19 chains each case's messages, from a book whose
  * messages were found by an index of them by borrower (version 18). */
 static void test_upgrade_chains_each_case_s_messages(void **state) {
@@ -2554,6 +2610,8 @@ int main(void) {
           test_upgrade_chains_each_case_s_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_last_contact_is_the_newest_message_sent, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -778,13 +778,17 @@ static const char *const sql[S_COUNT] = {
             "p.case_id", "?6", "?7", "?8") ")",
     [S_CASE_VISIBLE] = "SELECT " VISIBLE("?1", "?2", "?3", "?4"),
     /* The newest contact made with the case: a message that left or will
-     * (not blocked, cancelled or still deferred), or a contact task done. */
+     * (not blocked, cancelled or still deferred), or a contact task done.
+     * The chain is read back to the newest such message, the newest
+     * written of those sent at the same time. */
     [S_LAST_CONTACT] =
-        MESSAGE_CHAIN("id = ?1", "") "SELECT channel, at FROM (SELECT channel, "
+        MESSAGE_CHAIN("id = ?1", " AND (m.status = 'blocked' OR m.status = "
+                                 "'cancelled' OR m.status = 'deferred')")
+        "SELECT channel, at FROM (SELECT channel, "
         "at FROM messages WHERE id IN (SELECT id FROM r) "
         "AND status <> 'blocked' AND "
-        "status <> 'cancelled' AND status <> 'deferred' ORDER BY at DESC "
-        "LIMIT 1) UNION ALL SELECT channel, at FROM (SELECT coalesce("
+        "status <> 'cancelled' AND status <> 'deferred' ORDER BY at DESC, "
+        "id DESC LIMIT 1) UNION ALL SELECT channel, at FROM (SELECT coalesce("
         "t.channel, CASE t.kind WHEN 'call' THEN 'call' WHEN 'visit' THEN "
         "'visit' WHEN 'home_visit' THEN 'visit' WHEN 'workplace_visit' THEN "
         "'visit' END) AS channel, t.completed_at AS at FROM tasks t WHERE "
