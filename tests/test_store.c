@@ -2047,20 +2047,29 @@ static void test_a_case_s_messages_are_chained_from_its_row(void **state) {
 /* The rows SQLite's machine stepped through (and *n the times found) for
  * the guard's window of sms contacts after since: of case_id, or of the
  * borrower's cases (case_id NULL), as the store asks it. */
-static int window_steps(const char *case_id, rc_time since, int *n) {
-  sqlite3 *db;
+/* The store's statement that walks a case's messages (its text has
+ * `what` and `where`), prepared on a connection of its own (*db). */
+static sqlite3_stmt *chain_statement(const char *what, const char *where,
+                                     sqlite3 **db) {
   sqlite3_stmt *s = NULL;
-  int steps;
   for (int i = 0; i < sqlite_statements() && !s; i++) {
     const char *text = sqlite_statement_sql(i);
     if (strstr(text, "WITH RECURSIVE r(id, case_id)") == text &&
-        strstr(text, "SELECT at FROM messages") &&
-        strstr(text, case_id ? "WHERE id = ?1" : "WHERE borrower_id = ?1")) {
-      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-      assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL), SQLITE_OK);
+        strstr(text, what) && strstr(text, where)) {
+      assert_int_equal(sqlite3_open(path, db), SQLITE_OK);
+      assert_int_equal(sqlite3_prepare_v2(*db, text, -1, &s, NULL), SQLITE_OK);
     }
   }
   assert_non_null(s);
+  return s;
+}
+
+static int window_steps(const char *case_id, rc_time since, int *n) {
+  sqlite3 *db;
+  sqlite3_stmt *s =
+      chain_statement("SELECT at FROM messages",
+                      case_id ? "WHERE id = ?1" : "WHERE borrower_id = ?1", &db);
+  int steps;
   sqlite3_bind_text(s, 1, case_id ? case_id : "B1", -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, "sms", -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, since);
@@ -2139,17 +2148,8 @@ static void test_the_last_contact_is_the_newest_message_sent(void **state) {
   store_close(st);
   {
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    for (int i = 0; i < sqlite_statements() && !s; i++) {
-      const char *text = sqlite_statement_sql(i);
-      if (strstr(text, "WITH RECURSIVE r(id, case_id)") == text &&
-          strstr(text, "SELECT channel, at FROM")) {
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL),
-                         SQLITE_OK);
-      }
-    }
-    assert_non_null(s);
+    sqlite3_stmt *s =
+        chain_statement("SELECT channel, at FROM", "WHERE id = ?1", &db);
     sqlite3_bind_text(s, 1, "L1", -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     sqlite3_step(s);
