@@ -828,6 +828,45 @@ static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
   store_close(st);
 }
 
+/* However long the queue of a transaction's writes, the statement that
+ * follows, with the rows kept, a guard's check and a case held ahead
+ * sent before it, has its place in the pipeline (pipe_send's bound). */
+static void test_a_long_queue_leaves_room_for_the_next_read(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.id = "C1", .fields = STORE_CASE_STATE};
+  store_borrower b = {.id = "B1"};
+  store_case c;
+  char was[64];
+  rc_money amount;
+  int busy;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  for (int pairs = 100; pairs < 140; pairs++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < pairs; i++) {
+      assert_int_equal(store_savepoint(st, &err), RC_OK);
+      assert_int_equal(store_release(st, &err), RC_OK);
+    }
+    assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+    ch.state = pairs % 2 ? "odd" : "even";
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    store_case_ahead(st, "C1");
+    assert_int_equal(
+        store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
+        RC_ENOTFOUND);
+    assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
+    store_case_free(&c);
+    assert_int_equal(store_release(st, &err), RC_OK);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'odd'"),
+                   1);
+  store_close(st);
+}
+
 /* A payment's allocation reads the case's open promise, then its open
  * plan's unpaid installments: both in one round trip, the installments
  * kept for the read that follows unless a statement goes first. */
@@ -1467,6 +1506,8 @@ int main(void) {
           test_a_payments_promise_is_read_with_its_hold, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_jobs_writes_are_read_with_the_next_job, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_long_queue_leaves_room_for_the_next_read, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,

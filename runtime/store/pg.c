@@ -27,6 +27,7 @@
  * need (pg.h). A statement that fails aborts the whole transaction in
  * PostgreSQL: the engine's savepoint a event puts that right for one
  * event, as it does for SQLite. */
+#include <assert.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ typedef struct prep {
 } prep;
 
 /* Queued statements whose results are not read yet, in order. A write
- * waits here at most until PIPE_MAX of them are queued. */
+ * waits here at most until PIPE_MAX of them are queued; never more are
+ * (pipe_send reads them first). */
 enum { PIPE_MAX = 256 };
 
 /* A figure of the day summed through a transaction (op_figure_add), at
@@ -86,7 +88,7 @@ typedef struct pg {
   int async;           /* commits need not wait for the disk (op_scratch) */
   prep prep[PREP_SLOTS];
   int nprep;
-  pend pend[PIPE_MAX + 4];
+  pend pend[PIPE_MAX];
   int npend;
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
@@ -349,6 +351,7 @@ static void batch_clear(pg *st) {
 }
 
 static int rows_write(pg *st, const char *sql, rc_error *err);
+static int pipe_sync(pg *st, PGresult **keep, rc_error *err);
 
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
@@ -380,6 +383,10 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if (rows_write(st, sql, err) != RC_OK) return -1;
+  /* Its prepare and itself always find room: what is queued is read
+   * first when they would not (the reads sent ahead are kept by it). */
+  if (st->npend + 2 > PIPE_MAX && pipe_sync(st, NULL, err) != RC_OK)
+    return -1;
   slot = prep_slot(st, sql);
 
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->c))
@@ -394,12 +401,14 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
       if (!PQsendPrepare(st->c, name, sql, 0, NULL))
         return pg_fail(st->c, NULL, what, err), -1;
       st->prep[slot].prepared = 1;
+      assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
       st->pend[st->npend++] = (pend){what, slot};
     }
     ok = PQsendQueryPrepared(st->c, name, n, v, lens, lens ? binary : NULL,
                              0);
   }
   if (!ok) return pg_fail(st->c, NULL, what, err), -1;
+  assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
   st->pend[st->npend++] = (pend){what, -1};
   return 0;
 }
