@@ -828,6 +828,55 @@ static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
   store_close(st);
 }
 
+/* What a job kept for the group (a case's new state) goes with the first
+ * statement of a later job that reads those rows: refused there, it is
+ * no fault of that job's. The store asks for the group to run again
+ * checked (where the job that wrote it is refused), not for the later
+ * job to be left out. */
+static void test_a_kept_write_refused_in_a_later_job_is_not_its_fault(
+    void **state) {
+  store *st = open_store();
+  store_case_change ch = {.id = "C1", .fields = STORE_CASE_STATE,
+                          .state = "bad"};
+  store_case c;
+  int busy;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "ALTER TABLE cases ADD CONSTRAINT good "
+                          "CHECK (state <> 'bad')"));
+  PQfinish(other);
+  for (int checked = 0; checked < 2; checked++) {
+    store_group_checked(st, checked);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+    assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+    store_case_free(&c);
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    if (checked) {
+      assert_int_not_equal(store_release(st, &err), RC_OK);
+      assert_int_equal(store_replay(st), STORE_REPLAY_JOB);
+    } else {
+      assert_int_equal(store_release(st, &err), RC_OK);
+      assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+      assert_int_not_equal(store_case_try_hold(st, "C2", &c, &busy, &err),
+                           RC_OK);
+      assert_int_equal(store_rollback_to(st, &err), RC_OK);
+      assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
+    }
+    store_rollback(st);
+  }
+  store_group_checked(st, 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'bad'"),
+                   0);
+  store_close(st);
+}
+
 /* However long the queue of a transaction's writes, the statement that
  * follows, with the rows kept, a guard's check and a case held ahead
  * sent before it, has its place in the pipeline (pipe_send's bound). */
@@ -1506,6 +1555,9 @@ int main(void) {
           test_a_payments_promise_is_read_with_its_hold, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_jobs_writes_are_read_with_the_next_job, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_kept_write_refused_in_a_later_job_is_not_its_fault, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_long_queue_leaves_room_for_the_next_read, setup, teardown),
       cmocka_unit_test_setup_teardown(

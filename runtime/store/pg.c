@@ -72,6 +72,9 @@ enum { IDS_AHEAD = 100 };
 typedef struct pend {
   const char *what; /* what it was doing, for its error */
   int slot;         /* >= 0: it prepares prep[slot] */
+  /* Rows kept for the group (rows_write) sent while a job runs: some may
+   * be an earlier job's, so a refusal is no fault of this one's. */
+  int kept;
 } pend;
 
 typedef struct pg {
@@ -163,6 +166,7 @@ typedef struct pg {
    * before it, an earlier job's writes not read at that job's end, is no
    * fault of this one's when refused (end_light). */
   int job_from;
+  int sending_kept; /* rows_write is sending rows kept for the group */
 } pg;
 
 /* The tables of kept rows (pg.h: pg_rows), in the order rows_write sends
@@ -402,14 +406,14 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
         return pg_fail(st->c, NULL, what, err), -1;
       st->prep[slot].prepared = 1;
       assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
-      st->pend[st->npend++] = (pend){what, slot};
+      st->pend[st->npend++] = (pend){what, slot, 0};
     }
     ok = PQsendQueryPrepared(st->c, name, n, v, lens, lens ? binary : NULL,
                              0);
   }
   if (!ok) return pg_fail(st->c, NULL, what, err), -1;
   assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
-  st->pend[st->npend++] = (pend){what, -1};
+  st->pend[st->npend++] = (pend){what, -1, st->sending_kept};
   return 0;
 }
 
@@ -430,7 +434,8 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
     if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
-      if (i < st->job_from) st->base.replay = STORE_REPLAY_GROUP;
+      if (i < st->job_from || st->pend[i].kept)
+        st->base.replay = STORE_REPLAY_GROUP;
       failed(st, r, st->pend[i].what, err);
       *rc = err && err->code ? err->code : RC_ESTORE;
     }
@@ -1126,7 +1131,10 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
     if (a_rows(&a, b, types[t], cols) != 0)
       rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     pg_rows_clear(b); /* before the send, which would send them again */
+    /* Checked, each job's go at its end: they are all this one's. */
+    st->sending_kept = st->light && !st->base.checked;
     if (rc == RC_OK) rc = exec(st, send[t], &a, what[t], NULL, err);
+    st->sending_kept = 0;
     for (int c = 0; c < b->ncols; c++) free(cols[c]);
   }
   return rc;
