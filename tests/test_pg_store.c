@@ -406,6 +406,77 @@ static void test_kept_rows_reach_the_server_as_they_were(void **state) {
   PQfinish(c);
 }
 
+/* The server refuses, in an array's binary form, what it refused in its
+ * text form (a text that is not UTF-8), and takes every other byte, a
+ * text over 1 MB, NULLs at either end, 1 row and 1,000. */
+static void test_kept_rows_in_binary_are_refused_as_in_text(void **state) {
+  static const char sql[] =
+      "SELECT string_agg(coalesce(x, '<null>'), '|' ORDER BY i) "
+      "FROM unnest($1::text[]) WITH ORDINALITY u(x, i)";
+  pg_rows b = {.ncols = 1};
+  PGconn *c = pgt_connect(path);
+  char all[128], bad[2] = {0}, *big, *got, *arr;
+  int len, binary = 1;
+  (void)state;
+  assert_non_null(c);
+  for (int i = 1; i < 128; i++) all[i - 1] = (char)i;
+  all[127] = '\0';
+  assert_int_equal(pg_rows_add(&b, (const char *[]){all}), 0);
+  got = rows_read_back(c, &b, 0, PG_TEXT, sql);
+  assert_string_equal(got, all);
+  free(got);
+  for (int byte = 128; byte < 256; byte++) {
+    char literal[16];
+    const char *text_form = literal;
+    PGresult *r;
+    bad[0] = (char)byte;
+    pg_rows_clear(&b);
+    assert_int_equal(pg_rows_add(&b, (const char *[]){bad}), 0);
+    arr = pg_rows_array(&b, 0, PG_TEXT, &len);
+    r = PQexecParams(c, sql, 1, NULL, (const char *const *)&arr, &len,
+                     &binary, 0);
+    assert_int_not_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22021");
+    PQclear(r);
+    free(arr);
+    snprintf(literal, sizeof literal, "{%c}", byte);
+    r = PQexecParams(c, sql, 1, NULL, &text_form, NULL, NULL, 0);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22021");
+    PQclear(r);
+  }
+  big = malloc(1500001);
+  assert_non_null(big);
+  memset(big, 'y', 1500000);
+  big[1500000] = '\0';
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){NULL}), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){big}), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){NULL}), 0);
+  got = rows_read_back(c, &b, 0, PG_TEXT,
+                       "SELECT (($1::text[])[1] IS NULL)::text || "
+                       "length(($1::text[])[2]) || "
+                       "(($1::text[])[3] IS NULL)::text");
+  assert_string_equal(got, "true1500000true");
+  free(got);
+  free(big);
+  for (int n = 1; n <= 1000; n += 999) {
+    char id[16], want[16];
+    pg_rows_clear(&b);
+    for (int i = 0; i < n; i++) {
+      snprintf(id, sizeof id, "%d", i);
+      assert_int_equal(pg_rows_add(&b, (const char *[]){id}), 0);
+    }
+    got = rows_read_back(c, &b, 0, PG_INT8,
+                         "SELECT count(*) || ':' || sum(x) FROM "
+                         "unnest($1::bigint[]) x");
+    snprintf(want, sizeof want, "%d:%d", n, n * (n - 1) / 2);
+    assert_string_equal(got, want);
+    free(got);
+  }
+  pg_rows_free(&b);
+  PQfinish(c);
+}
+
 /* A batch's new states go as one UPDATE and its claimed timers' ends and
  * cancels as one DELETE each: a read inside the batch sees them, a case
  * written twice keeps its last state (counted once), a rolled-back
@@ -1560,6 +1631,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_long_queue_leaves_room_for_the_next_read, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_kept_rows_in_binary_are_refused_as_in_text, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,
