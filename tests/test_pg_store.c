@@ -856,31 +856,25 @@ static void test_a_payments_promise_is_read_with_its_hold(void **state) {
   store_close(st);
 }
 
-/* A group's job does not wait for its writes at its end: they are read
- * with the next job's first read. One refused there is no fault of that
- * job's: the store asks for the group to run again checked, where each
- * job's writes are read at its end and the refused one is its own. */
-static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
-  store *st = open_store();
+/* A group whose first job writes what the database refuses (constraint,
+ * added by another connection; write, the job's writes), run unchecked
+ * then checked: checked, its own end refuses it; unchecked, the next
+ * job's first read does, and the store asks for the group to run again
+ * checked, not for that next job to be left out. */
+static void the_first_jobs_refusal_is_its_own(store *st, const char *constraint,
+                                              void (*write)(store *)) {
   store_case c;
   int busy = -1;
-  PGconn *other;
+  PGconn *other = pgt_connect(path);
   rc_error err;
-  (void)state;
-  add_case(st, "C1");
-  add_case(st, "C2");
-  other = pgt_connect(path);
   assert_non_null(other);
-  PQclear(pgt_exec(other, "ALTER TABLE payments ADD CONSTRAINT small "
-                          "CHECK (amount < 100)"));
+  PQclear(pgt_exec(other, constraint));
   PQfinish(other);
   for (int checked = 0; checked < 2; checked++) {
     store_group_checked(st, checked);
     assert_int_equal(store_begin(st, &err), RC_OK);
     assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-    assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
-    assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err),
-                     RC_OK);
+    write(st);
     if (checked) {
       assert_int_not_equal(store_release(st, &err), RC_OK);
       assert_int_equal(store_replay(st), STORE_REPLAY_JOB);
@@ -895,53 +889,50 @@ static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
     store_rollback(st);
   }
   store_group_checked(st, 0);
+}
+
+static void pay_500(store *st) {
+  rc_error err;
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err), RC_OK);
+}
+
+/* A group's job does not wait for its writes at its end: they are read
+ * with the next job's first read. */
+static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
+  store *st = open_store();
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  the_first_jobs_refusal_is_its_own(
+      st, "ALTER TABLE payments ADD CONSTRAINT small CHECK (amount < 100)",
+      pay_500);
   assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
   store_close(st);
 }
 
-/* What a job kept for the group (a case's new state) goes with the first
- * statement of a later job that reads those rows: refused there, it is
- * no fault of that job's. The store asks for the group to run again
- * checked (where the job that wrote it is refused), not for the later
- * job to be left out. */
-static void test_a_kept_write_refused_in_a_later_job_is_not_its_fault(
-    void **state) {
-  store *st = open_store();
+static void set_state_bad(store *st) {
   store_case_change ch = {.id = "C1", .fields = STORE_CASE_STATE,
                           .state = "bad"};
   store_case c;
-  int busy;
-  PGconn *other;
   rc_error err;
+  assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+}
+
+/* What a job kept for the group (a case's new state) goes with the first
+ * statement of a later job that reads those rows: refused there, it is
+ * no fault of that job's either. */
+static void test_a_kept_write_refused_in_a_later_job_is_not_its_fault(
+    void **state) {
+  store *st = open_store();
   (void)state;
   add_case(st, "C1");
   add_case(st, "C2");
-  other = pgt_connect(path);
-  assert_non_null(other);
-  PQclear(pgt_exec(other, "ALTER TABLE cases ADD CONSTRAINT good "
-                          "CHECK (state <> 'bad')"));
-  PQfinish(other);
-  for (int checked = 0; checked < 2; checked++) {
-    store_group_checked(st, checked);
-    assert_int_equal(store_begin(st, &err), RC_OK);
-    assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-    assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
-    store_case_free(&c);
-    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
-    if (checked) {
-      assert_int_not_equal(store_release(st, &err), RC_OK);
-      assert_int_equal(store_replay(st), STORE_REPLAY_JOB);
-    } else {
-      assert_int_equal(store_release(st, &err), RC_OK);
-      assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-      assert_int_not_equal(store_case_try_hold(st, "C2", &c, &busy, &err),
-                           RC_OK);
-      assert_int_equal(store_rollback_to(st, &err), RC_OK);
-      assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
-    }
-    store_rollback(st);
-  }
-  store_group_checked(st, 0);
+  the_first_jobs_refusal_is_its_own(
+      st, "ALTER TABLE cases ADD CONSTRAINT good CHECK (state <> 'bad')",
+      set_state_bad);
   assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
                               "'bad'"),
                    0);
