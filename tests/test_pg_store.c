@@ -406,6 +406,77 @@ static void test_kept_rows_reach_the_server_as_they_were(void **state) {
   PQfinish(c);
 }
 
+/* The server refuses, in an array's binary form, what it refused in its
+ * text form (a text that is not UTF-8), and takes every other byte, a
+ * text over 1 MB, NULLs at either end, 1 row and 1,000. */
+static void test_kept_rows_in_binary_are_refused_as_in_text(void **state) {
+  static const char sql[] =
+      "SELECT string_agg(coalesce(x, '<null>'), '|' ORDER BY i) "
+      "FROM unnest($1::text[]) WITH ORDINALITY u(x, i)";
+  pg_rows b = {.ncols = 1};
+  PGconn *c = pgt_connect(path);
+  char all[128], bad[2] = {0}, *big, *got, *arr;
+  int len, binary = 1;
+  (void)state;
+  assert_non_null(c);
+  for (int i = 1; i < 128; i++) all[i - 1] = (char)i;
+  all[127] = '\0';
+  assert_int_equal(pg_rows_add(&b, (const char *[]){all}), 0);
+  got = rows_read_back(c, &b, 0, PG_TEXT, sql);
+  assert_string_equal(got, all);
+  free(got);
+  for (int byte = 128; byte < 256; byte++) {
+    char literal[16];
+    const char *text_form = literal;
+    PGresult *r;
+    bad[0] = (char)byte;
+    pg_rows_clear(&b);
+    assert_int_equal(pg_rows_add(&b, (const char *[]){bad}), 0);
+    arr = pg_rows_array(&b, 0, PG_TEXT, &len);
+    r = PQexecParams(c, sql, 1, NULL, (const char *const *)&arr, &len,
+                     &binary, 0);
+    assert_int_not_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22021");
+    PQclear(r);
+    free(arr);
+    snprintf(literal, sizeof literal, "{%c}", byte);
+    r = PQexecParams(c, sql, 1, NULL, &text_form, NULL, NULL, 0);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22021");
+    PQclear(r);
+  }
+  big = malloc(1500001);
+  assert_non_null(big);
+  memset(big, 'y', 1500000);
+  big[1500000] = '\0';
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){NULL}), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){big}), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){NULL}), 0);
+  got = rows_read_back(c, &b, 0, PG_TEXT,
+                       "SELECT (($1::text[])[1] IS NULL)::text || "
+                       "length(($1::text[])[2]) || "
+                       "(($1::text[])[3] IS NULL)::text");
+  assert_string_equal(got, "true1500000true");
+  free(got);
+  free(big);
+  for (int n = 1; n <= 1000; n += 999) {
+    char id[16], want[16];
+    pg_rows_clear(&b);
+    for (int i = 0; i < n; i++) {
+      snprintf(id, sizeof id, "%d", i);
+      assert_int_equal(pg_rows_add(&b, (const char *[]){id}), 0);
+    }
+    got = rows_read_back(c, &b, 0, PG_INT8,
+                         "SELECT count(*) || ':' || sum(x) FROM "
+                         "unnest($1::bigint[]) x");
+    snprintf(want, sizeof want, "%d:%d", n, n * (n - 1) / 2);
+    assert_string_equal(got, want);
+    free(got);
+  }
+  pg_rows_free(&b);
+  PQfinish(c);
+}
+
 /* A batch's new states go as one UPDATE and its claimed timers' ends and
  * cancels as one DELETE each: a read inside the batch sees them, a case
  * written twice keeps its last state (counted once), a rolled-back
@@ -785,31 +856,25 @@ static void test_a_payments_promise_is_read_with_its_hold(void **state) {
   store_close(st);
 }
 
-/* A group's job does not wait for its writes at its end: they are read
- * with the next job's first read. One refused there is no fault of that
- * job's: the store asks for the group to run again checked, where each
- * job's writes are read at its end and the refused one is its own. */
-static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
-  store *st = open_store();
+/* A group whose first job writes what the database refuses (constraint,
+ * added by another connection; write, the job's writes), run unchecked
+ * then checked: checked, its own end refuses it; unchecked, the next
+ * job's first read does, and the store asks for the group to run again
+ * checked, not for that next job to be left out. */
+static void the_first_jobs_refusal_is_its_own(store *st, const char *constraint,
+                                              void (*write)(store *)) {
   store_case c;
   int busy = -1;
-  PGconn *other;
+  PGconn *other = pgt_connect(path);
   rc_error err;
-  (void)state;
-  add_case(st, "C1");
-  add_case(st, "C2");
-  other = pgt_connect(path);
   assert_non_null(other);
-  PQclear(pgt_exec(other, "ALTER TABLE payments ADD CONSTRAINT small "
-                          "CHECK (amount < 100)"));
+  PQclear(pgt_exec(other, constraint));
   PQfinish(other);
   for (int checked = 0; checked < 2; checked++) {
     store_group_checked(st, checked);
     assert_int_equal(store_begin(st, &err), RC_OK);
     assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-    assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
-    assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err),
-                     RC_OK);
+    write(st);
     if (checked) {
       assert_int_not_equal(store_release(st, &err), RC_OK);
       assert_int_equal(store_replay(st), STORE_REPLAY_JOB);
@@ -824,7 +889,92 @@ static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
     store_rollback(st);
   }
   store_group_checked(st, 0);
+}
+
+static void pay_500(store *st) {
+  rc_error err;
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err), RC_OK);
+}
+
+/* A group's job does not wait for its writes at its end: they are read
+ * with the next job's first read. */
+static void test_a_jobs_writes_are_read_with_the_next_job(void **state) {
+  store *st = open_store();
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  the_first_jobs_refusal_is_its_own(
+      st, "ALTER TABLE payments ADD CONSTRAINT small CHECK (amount < 100)",
+      pay_500);
   assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
+  store_close(st);
+}
+
+static void set_state_bad(store *st) {
+  store_case_change ch = {.id = "C1", .fields = STORE_CASE_STATE,
+                          .state = "bad"};
+  store_case c;
+  rc_error err;
+  assert_int_equal(store_case_get_held(st, "C1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+}
+
+/* What a job kept for the group (a case's new state) goes with the first
+ * statement of a later job that reads those rows: refused there, it is
+ * no fault of that job's either. */
+static void test_a_kept_write_refused_in_a_later_job_is_not_its_fault(
+    void **state) {
+  store *st = open_store();
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  the_first_jobs_refusal_is_its_own(
+      st, "ALTER TABLE cases ADD CONSTRAINT good CHECK (state <> 'bad')",
+      set_state_bad);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'bad'"),
+                   0);
+  store_close(st);
+}
+
+/* However long the queue of a transaction's writes, the statement that
+ * follows, with the rows kept, a guard's check and a case held ahead
+ * sent before it, has its place in the pipeline (pipe_send's bound). */
+static void test_a_long_queue_leaves_room_for_the_next_read(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.id = "C1", .fields = STORE_CASE_STATE};
+  store_borrower b = {.id = "B1"};
+  store_case c;
+  char was[64];
+  rc_money amount;
+  int busy;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  for (int pairs = 100; pairs < 140; pairs++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < pairs; i++) {
+      assert_int_equal(store_savepoint(st, &err), RC_OK);
+      assert_int_equal(store_release(st, &err), RC_OK);
+    }
+    assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+    ch.state = pairs % 2 ? "odd" : "even";
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    assert_int_equal(store_borrower_decided(st, &b, &err), RC_OK);
+    store_case_ahead(st, "C1");
+    assert_int_equal(
+        store_payment_by_ref(st, "R1", was, sizeof was, &amount, &err),
+        RC_ENOTFOUND);
+    assert_int_equal(store_case_try_hold(st, "C1", &c, &busy, &err), RC_OK);
+    store_case_free(&c);
+    assert_int_equal(store_release(st, &err), RC_OK);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'odd'"),
+                   1);
   store_close(st);
 }
 
@@ -1467,6 +1617,13 @@ int main(void) {
           test_a_payments_promise_is_read_with_its_hold, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_jobs_writes_are_read_with_the_next_job, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_kept_write_refused_in_a_later_job_is_not_its_fault, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_long_queue_leaves_room_for_the_next_read, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_kept_rows_in_binary_are_refused_as_in_text, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_job_refused_after_writing_asks_for_a_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_case_is_counted_from_its_read,

@@ -27,6 +27,7 @@
  * need (pg.h). A statement that fails aborts the whole transaction in
  * PostgreSQL: the engine's savepoint a event puts that right for one
  * event, as it does for SQLite. */
+#include <assert.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ typedef struct prep {
 } prep;
 
 /* Queued statements whose results are not read yet, in order. A write
- * waits here at most until PIPE_MAX of them are queued. */
+ * waits here at most until PIPE_MAX of them are queued; never more are
+ * (pipe_send reads them first). */
 enum { PIPE_MAX = 256 };
 
 /* A figure of the day summed through a transaction (op_figure_add), at
@@ -70,6 +72,9 @@ enum { IDS_AHEAD = 100 };
 typedef struct pend {
   const char *what; /* what it was doing, for its error */
   int slot;         /* >= 0: it prepares prep[slot] */
+  /* Rows kept for the group (rows_write) sent while a job runs: some may
+   * be an earlier job's, so a refusal is no fault of this one's. */
+  int kept;
 } pend;
 
 typedef struct pg {
@@ -86,7 +91,7 @@ typedef struct pg {
   int async;           /* commits need not wait for the disk (op_scratch) */
   prep prep[PREP_SLOTS];
   int nprep;
-  pend pend[PIPE_MAX + 4];
+  pend pend[PIPE_MAX];
   int npend;
   int64_t ids[IDS_AHEAD]; /* message ids taken ahead, used last first */
   int nids;
@@ -161,6 +166,7 @@ typedef struct pg {
    * before it, an earlier job's writes not read at that job's end, is no
    * fault of this one's when refused (end_light). */
   int job_from;
+  int sending_kept; /* rows_write is sending rows kept for the group */
 } pg;
 
 /* The tables of kept rows (pg.h: pg_rows), in the order rows_write sends
@@ -349,6 +355,7 @@ static void batch_clear(pg *st) {
 }
 
 static int rows_write(pg *st, const char *sql, rc_error *err);
+static int pipe_sync(pg *st, PGresult **keep, rc_error *err);
 
 /* Queues sql (preparing it first on this connection if need be) in the
  * pipeline, entering pipeline mode. 0, or -1 when the connection would
@@ -380,6 +387,10 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
   /* A statement that names the tables whose rows wait in the node reads
    * or changes them: they go first. */
   if (rows_write(st, sql, err) != RC_OK) return -1;
+  /* Its prepare and itself always find room: what is queued is read
+   * first when they would not (the reads sent ahead are kept by it). */
+  if (st->npend + 2 > PIPE_MAX && pipe_sync(st, NULL, err) != RC_OK)
+    return -1;
   slot = prep_slot(st, sql);
 
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->c))
@@ -394,13 +405,15 @@ static int pipe_send(pg *st, const char *sql, const args *a, const char *what,
       if (!PQsendPrepare(st->c, name, sql, 0, NULL))
         return pg_fail(st->c, NULL, what, err), -1;
       st->prep[slot].prepared = 1;
-      st->pend[st->npend++] = (pend){what, slot};
+      assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
+      st->pend[st->npend++] = (pend){what, slot, 0};
     }
     ok = PQsendQueryPrepared(st->c, name, n, v, lens, lens ? binary : NULL,
                              0);
   }
   if (!ok) return pg_fail(st->c, NULL, what, err), -1;
-  st->pend[st->npend++] = (pend){what, -1};
+  assert(st->npend < (int)(sizeof st->pend / sizeof *st->pend));
+  st->pend[st->npend++] = (pend){what, -1, st->sending_kept};
   return 0;
 }
 
@@ -421,7 +434,8 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     if (st->pend[i].slot >= 0) st->prep[st->pend[i].slot].prepared = 0;
     if (s != PGRES_PIPELINE_ABORTED && *rc == RC_OK) {
-      if (i < st->job_from) st->base.replay = STORE_REPLAY_GROUP;
+      if (i < st->job_from || st->pend[i].kept)
+        st->base.replay = STORE_REPLAY_GROUP;
       failed(st, r, st->pend[i].what, err);
       *rc = err && err->code ? err->code : RC_ESTORE;
     }
@@ -1117,7 +1131,10 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
     if (a_rows(&a, b, types[t], cols) != 0)
       rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     pg_rows_clear(b); /* before the send, which would send them again */
+    /* Checked, each job's go at its end: they are all this one's. */
+    st->sending_kept = st->light && !st->base.checked;
     if (rc == RC_OK) rc = exec(st, send[t], &a, what[t], NULL, err);
+    st->sending_kept = 0;
     for (int c = 0; c < b->ncols; c++) free(cols[c]);
   }
   return rc;

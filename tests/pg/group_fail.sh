@@ -11,10 +11,13 @@
 # 503 `unavailable`; check: 422 naming the trigger's column). `deferred`:
 # the same check in a trigger deferred to the commit (DEFERRABLE
 # INITIALLY DEFERRED), which refused the COMMIT itself: every payment of
-# its group was answered 503, the group never run again.
-# usage: group_fail.sh RECOUP EXAMPLE STATE WORKDIR timeout|check|deferred
+# its group was answered 503, the group never run again. `payment`,
+# `balance`: the payment's own insert, or its case's new balance, refused
+# by a trigger: written while the job ran, not read at its end but with
+# the next job's first read, which is no fault of that next job's.
+# usage: group_fail.sh RECOUP EXAMPLE STATE WORKDIR timeout|check|deferred|payment|balance
 set -eu
-[ $# -eq 5 ] || { echo "usage: group_fail.sh RECOUP EXAMPLE STATE WORKDIR timeout|check|deferred" >&2; exit 2; }
+[ $# -eq 5 ] || { echo "usage: group_fail.sh RECOUP EXAMPLE STATE WORKDIR timeout|check|deferred|payment|balance" >&2; exit 2; }
 recoup=$1 example=$2 state=$3 work=$4 mode=$5
 db=group_fail_$$
 . "$(dirname "$0")/book.sh"
@@ -23,7 +26,7 @@ head -n 22 "$example/data/portfolio.csv" >"$work/cases.csv"
 bad=$(sed -n 2p "$work/cases.csv" | cut -d, -f1)
 before=$(q "SELECT sum(balance) FROM cases WHERE id <> '$bad'")
 
-trigger="TRIGGER refuse_bad BEFORE INSERT ON journal_runs"
+trigger="TRIGGER refuse_bad BEFORE INSERT ON journal_runs" key=case_id
 if [ "$mode" = timeout ]; then
   refuse="PERFORM pg_sleep(5);"
   q "ALTER DATABASE $db SET statement_timeout = '300ms'" >/dev/null
@@ -32,9 +35,11 @@ else
   refuse="RAISE EXCEPTION 'not for this case' USING ERRCODE = 'check_violation', COLUMN = 'amount';"
   want="422 amount"
   [ "$mode" = deferred ] && trigger="CONSTRAINT TRIGGER refuse_bad AFTER INSERT ON journal_runs DEFERRABLE INITIALLY DEFERRED"
+  [ "$mode" = payment ] && trigger="TRIGGER refuse_bad BEFORE INSERT ON payments"
+  [ "$mode" = balance ] && trigger="TRIGGER refuse_bad BEFORE UPDATE ON cases" key=id
 fi
 q "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN IF NEW.case_id = '$bad' THEN $refuse END IF; RETURN NEW; END \$\$;
+BEGIN IF NEW.$key = '$bad' THEN $refuse END IF; RETURN NEW; END \$\$;
 CREATE $trigger
   FOR EACH ROW EXECUTE FUNCTION refuse_bad();" >/dev/null
 node_up
