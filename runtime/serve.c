@@ -485,7 +485,8 @@ static int apply_group(service *svc, job **order, int n, char *refused,
       replies[i] = NULL;
       statuses[i] = -1;
       if (!errors[i].code) errors[i].code = r;
-      if (engine_group_replay(svc->eng) == ENGINE_REPLAY_GROUP && !engine_contended(svc->eng)) {
+      if (engine_group_replay(svc->eng) == ENGINE_REPLAY_GROUP &&
+          !engine_contended(svc->eng)) {
         /* An earlier job's write, read only now: the caller runs the
          * group again checked, to find it. */
         engine_rollback(svc->eng);
