@@ -1676,6 +1676,55 @@ static void test_a_commit_without_its_server_keeps_nothing(void **state) {
   store_close(st);
 }
 
+/* A transaction's counters go in one upsert a kind, whatever the rows:
+ * the functions that add one row each (the triggers' way, for other
+ * writers) are not called, here made to fail if they were. Payments to
+ * three cases, two sharing a due date, one with none. */
+static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_MONEY};
+  static const char *const ids[] = {"C1", "C2", "C3"};
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 3; i++) add_case(st, ids[i]);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "UPDATE cases SET due_date = '2026-12-01' "
+                          "WHERE id <> 'C3'"));
+  PQclear(pgt_exec(other,
+                   "CREATE OR REPLACE FUNCTION figures_due_add(d text, n "
+                   "bigint, b bigint) RETURNS void LANGUAGE plpgsql AS $$ "
+                   "BEGIN RAISE 'a row at a time'; END $$;"
+                   "CREATE OR REPLACE FUNCTION figures_state_add(w text, s "
+                   "text, n bigint, b bigint, e bigint, c bigint) RETURNS "
+                   "void LANGUAGE plpgsql AS $$ BEGIN RAISE 'a row at a "
+                   "time'; END $$"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    store_case c;
+    int busy;
+    assert_int_equal(store_case_try_hold(st, ids[i], &c, &busy, &err), RC_OK);
+    store_case_free(&c);
+    ch.id = ids[i];
+    ch.balance = 900 - 100 * i;
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due WHERE "
+                              "due_date = '2026-12-01'"),
+                   1700);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due WHERE "
+                              "due_date = ''"),
+                   700);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_due"), 3);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_states"),
+                   2400);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states"), 3);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -1763,6 +1812,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_commit_without_its_server_keeps_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_counters_go_in_one_upsert_a_kind, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

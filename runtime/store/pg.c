@@ -2793,12 +2793,21 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
  * each cost the server more than the sums); a sum that came to nothing
  * is not written. */
 static int counts_write(pg *st, rc_error *err) {
+  /* Each an upsert of all its rows, as figures_state_add and
+   * figures_due_add make one a row (a call of them each was a statement
+   * of its own on the server, a payment's due date one a payment). The
+   * node's keys are distinct (pg_counts_add), as one upsert needs. */
   static const char *const sql[] = {
-      "SELECT figures_state_add(w, s, n, b, e, c) FROM unnest($1::text[], "
-      "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
-      "AS u(w, s, n, b, e, c)",
-      "SELECT figures_due_add(d, n, b) FROM unnest($1::text[], $2::bigint[], "
-      "$3::bigint[]) AS u(d, n, b)",
+      "INSERT INTO figures_states AS f SELECT w, s, n, b, e, c, "
+      "figures_slot() FROM unnest($1::text[], $2::text[], $3::bigint[], "
+      "$4::bigint[], $5::bigint[], $6::bigint[]) AS u(w, s, n, b, e, c) "
+      "ON CONFLICT (workflow, state, slot) DO UPDATE SET cases = f.cases + "
+      "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance, errors = "
+      "f.errors + EXCLUDED.errors, closed = f.closed + EXCLUDED.closed",
+      "INSERT INTO figures_due AS f SELECT d, n, b, figures_slot() FROM "
+      "unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(d, n, b) ON "
+      "CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + "
+      "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance",
       "INSERT INTO figures_messages AS f SELECT s, m, figures_slot() FROM "
       "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
       "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages",
