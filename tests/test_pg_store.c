@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1589,6 +1591,140 @@ static void test_a_case_with_no_task_sends_no_cancel(void **state) {
   store_close(st);
 }
 
+/* The round trips the store's connection waits for: libpq's sends that
+ * end in a Sync (a pipeline read to its end) or carry a simple query
+ * (PQexec). Defined here, this send is the one libpq calls. */
+static int trips;
+
+ssize_t send(int fd, const void *buf, size_t n, int flags) {
+  const unsigned char *p = buf;
+  if ((n >= 5 && memcmp(p + n - 5, "S\0\0\0\4", 5) == 0) ||
+      (n >= 1 && p[0] == 'Q'))
+    trips++;
+  return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+/* A transaction waits only for what the engine reads and for its end:
+ * the BEGIN goes with the first read, the COMMIT with the writes still
+ * queued. Two payments, each read in one round trip (its case held with
+ * its ref look), then the commit: three, where they were five. A
+ * transaction that read nothing waits once. */
+static void test_a_transaction_waits_for_its_reads_and_its_commit(
+    void **state) {
+  store *st = open_store();
+  store_case_change ch = {.id = "C1", .fields = STORE_CASE_MONEY};
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(trips, 0);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  ch.balance = 900;
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C2", "R2"), 0);
+  assert_int_equal(store_payment_insert(st, "C2", 50, "R2", 1, &err), RC_OK);
+  assert_int_equal(trips, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(trips, 3);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 2);
+  assert_int_equal(count_rows("SELECT balance FROM cases WHERE id = 'C1'"),
+                   900);
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(trips, 1);
+  store_close(st);
+}
+
+/* The connection lost before the commit's round trip: the commit fails,
+ * nothing of the transaction is kept, and the store goes on with a new
+ * connection. A queued write refused in that round trip (a ref another
+ * node paid meanwhile) fails the commit the same way: the COMMIT sent
+ * behind it is skipped, and the caller runs it again (contended). */
+static void test_a_commit_without_its_server_keeps_nothing(void **state) {
+  store *st = open_store();
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  end_the_stores_session();
+  assert_int_equal(store_commit(st, &err), RC_ESTORE);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "INSERT INTO payments(case_id, amount, ref, at) "
+                          "VALUES ('C1', 7, 'R1', 1)"));
+  PQfinish(other);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_ESTORE);
+  assert_int_equal(store_contended(st), 1);
+  assert_int_equal(count_rows("SELECT sum(amount) FROM payments"), 7);
+  PQclear(pgt_exec(other = pgt_connect(path), "DELETE FROM payments"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 1);
+  store_close(st);
+}
+
+/* A transaction's counters go in one upsert a kind, whatever the rows:
+ * the functions that add one row each (the triggers' way, for other
+ * writers) are not called, here made to fail if they were. Payments to
+ * three cases, two sharing a due date, one with none. */
+static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_MONEY};
+  static const char *const ids[] = {"C1", "C2", "C3"};
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 3; i++) add_case(st, ids[i]);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "UPDATE cases SET due_date = '2026-12-01' "
+                          "WHERE id <> 'C3'"));
+  PQclear(pgt_exec(other,
+                   "CREATE OR REPLACE FUNCTION figures_due_add(d text, n "
+                   "bigint, b bigint) RETURNS void LANGUAGE plpgsql AS $$ "
+                   "BEGIN RAISE 'a row at a time'; END $$;"
+                   "CREATE OR REPLACE FUNCTION figures_state_add(w text, s "
+                   "text, n bigint, b bigint, e bigint, c bigint) RETURNS "
+                   "void LANGUAGE plpgsql AS $$ BEGIN RAISE 'a row at a "
+                   "time'; END $$"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    store_case c;
+    int busy;
+    assert_int_equal(store_case_try_hold(st, ids[i], &c, &busy, &err), RC_OK);
+    store_case_free(&c);
+    ch.id = ids[i];
+    ch.balance = 900 - 100 * i;
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due WHERE "
+                              "due_date = '2026-12-01'"),
+                   1700);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_due WHERE "
+                              "due_date = ''"),
+                   700);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_due"), 3);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM figures_states"),
+                   2400);
+  assert_int_equal(count_rows("SELECT sum(cases) FROM figures_states"), 3);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -1671,6 +1807,13 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(test_a_case_with_no_task_sends_no_cancel,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_transaction_waits_for_its_reads_and_its_commit, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_commit_without_its_server_keeps_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_counters_go_in_one_upsert_a_kind, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

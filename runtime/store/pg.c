@@ -1142,7 +1142,6 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
 
 static int op_begin(store *s, int nested, rc_error *err) {
   pg *st = PG(s);
-  PGresult *r;
 
   if (nested == 2 && !st->light) {
     /* No SAVEPOINT (a subtransaction on the server), and what the node
@@ -1169,23 +1168,22 @@ static int op_begin(store *s, int nested, rc_error *err) {
   st->nfigs = 0;
   counts_forget(st);
   /* The triggers leave this transaction's counters to the node (schema
-   * migration 4): said with the BEGIN, in its round trip. */
+   * migration 4): said with the BEGIN. Neither waits for its answer: they
+   * go with the transaction's first statement that does (a payment's
+   * look at its ref, a claim, the commit), a round trip a group fewer.
+   * Only a connection lost can fail them, and that statement then fails
+   * as lost (store_contended): the transaction runs again. */
   if (connected(st, err) != RC_OK) return RC_ESTORE;
   if (pipe_send(st, "BEGIN", NULL, "begin", err) != 0 ||
       /* A group run again to find the write the database refused: a
        * check deferred to the commit is made at each write instead. */
       (st->base.checked && pipe_send(st, "SET CONSTRAINTS ALL IMMEDIATE",
-                                     NULL, "begin", err) != 0)) {
-    settle(st, NULL);
+                                     NULL, "begin", err) != 0) ||
+      pipe_send(st, "SELECT set_config('recoup.counts', 'node', true)", NULL,
+                "begin", err) != 0) {
+    if (settle(st, NULL) == RC_OK) PQclear(PQexec(st->c, "ROLLBACK"));
     return RC_ESTORE;
   }
-  r = run(st, "SELECT set_config('recoup.counts', 'node', true)", NULL, "begin",
-          err);
-  if (!r) {
-    PQclear(PQexec(st->c, "ROLLBACK"));
-    return RC_ESTORE;
-  }
-  PQclear(r);
   return RC_OK;
 }
 
@@ -1252,10 +1250,49 @@ static int end_light(pg *st, int keep, rc_error *err) {
   return RC_OK;
 }
 
+/* Commits, sending the COMMIT with what is still queued: one round trip,
+ * not one to read the writes and another for the COMMIT. A write refused
+ * there has the server skip the COMMIT; the transaction is rolled back,
+ * and the group can find its job (store_group_checked), as when the
+ * server refuses the COMMIT itself (a DBA's deferred trigger or
+ * constraint; its checks then run at each write: op_begin). COMMIT of a
+ * transaction a failure aborted answers ROLLBACK, not an error: nothing
+ * of it was kept, and the engine must hear so. A connection lost here is
+ * not a batch to run again: whether the server committed is unknown, and
+ * the caller says the batch failed. */
+static int commit(pg *st, rc_error *err) {
+  PGresult *r = NULL;
+  int rc = rows_write(st, NULL, err), sent = 0;
+
+  if (rc == RC_OK && pipe_send(st, "COMMIT", NULL, "commit", err) != 0)
+    rc = RC_ESTORE;
+  else if (rc == RC_OK)
+    sent = 1, rc = pipe_sync(st, &r, err);
+  else
+    settle(st, NULL);
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (rc == RC_OK) {
+    if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+      rc = rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: commit: the transaction was rolled back "
+                        "by an earlier failure");
+    PQclear(r);
+    return rc;
+  }
+  if (sent && PQstatus(st->c) != CONNECTION_OK) return rc;
+  if (PQtransactionStatus(st->c) != PQTRANS_IDLE)
+    PQclear(PQexec(st->c, "ROLLBACK")); /* a write refused: COMMIT skipped */
+  if (st->base.contended)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "PostgreSQL: commit: the transaction met a deadlock "
+                        "or a serialization conflict and was rolled back");
+  st->base.replay = STORE_REPLAY_GROUP;
+  return rc;
+}
+
 static int op_end(store *s, int nested, int keep, rc_error *err) {
   pg *st = PG(s);
-  PGresult *r;
-  int rc, refused = 0;
+  int rc;
 
   /* For the job that asked for them, not the next. */
   case_ahead_drop(st);
@@ -1282,6 +1319,8 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   if (rc == RC_OK) rc = figs_write(st, keep ? err : NULL);
   if (rc == RC_OK) rc = counts_write(st, keep ? err : NULL);
   st->known_id[0] = '\0';
+  if (pg_conflict_take()) st->base.contended = 1;
+  if (rc == RC_OK && keep && !st->base.contended) return commit(st, err);
   if (rc == RC_OK) rc = settle(st, keep ? err : NULL);
   /* The server chose this transaction to end a deadlock (or found it in
    * a serialization conflict) somewhere in it: even when the engine
@@ -1300,32 +1339,8 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
                         "PostgreSQL: commit: the transaction met a deadlock "
                         "or a serialization conflict and was rolled back");
   }
-  if (!keep || rc != RC_OK) {
-    PQclear(PQexec(st->c, "ROLLBACK"));
-    return keep ? rc : RC_OK;
-  }
-  /* COMMIT of a transaction a failure aborted answers ROLLBACK, not an
-   * error: nothing of it was kept, and the engine must hear so. A
-   * connection lost here is not a batch to run again: whether the
-   * server committed is unknown, and the caller says the batch failed. */
-  r = PQexec(st->c, "COMMIT");
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    rc = pg_fail(st->c, r, "commit", err);
-    /* The server refused the COMMIT itself (a DBA's deferred trigger or
-     * constraint) and rolled it back: as a write refused before it, the
-     * group can find its job, its checks then run at each write
-     * (op_begin). Not a connection lost: that commit may have been kept. */
-    refused = PQstatus(st->c) == CONNECTION_OK;
-  } else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
-    rc = rc_error_set(err, RC_ESTORE, NULL,
-                      "PostgreSQL: commit: the transaction was rolled back "
-                      "by an earlier failure");
-  else
-    rc = RC_OK;
-  PQclear(r);
-  if (pg_conflict_take()) st->base.contended = 1;
-  if (refused && !st->base.contended) st->base.replay = STORE_REPLAY_GROUP;
-  return rc;
+  PQclear(PQexec(st->c, "ROLLBACK"));
+  return keep ? rc : RC_OK;
 }
 
 /* --- claims
@@ -2778,12 +2793,21 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
  * each cost the server more than the sums); a sum that came to nothing
  * is not written. */
 static int counts_write(pg *st, rc_error *err) {
+  /* Each an upsert of all its rows, as figures_state_add and
+   * figures_due_add make one a row (a call of them each was a statement
+   * of its own on the server, a payment's due date one a payment). The
+   * node's keys are distinct (pg_counts_add), as one upsert needs. */
   static const char *const sql[] = {
-      "SELECT figures_state_add(w, s, n, b, e, c) FROM unnest($1::text[], "
-      "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
-      "AS u(w, s, n, b, e, c)",
-      "SELECT figures_due_add(d, n, b) FROM unnest($1::text[], $2::bigint[], "
-      "$3::bigint[]) AS u(d, n, b)",
+      "INSERT INTO figures_states AS f SELECT w, s, n, b, e, c, "
+      "figures_slot() FROM unnest($1::text[], $2::text[], $3::bigint[], "
+      "$4::bigint[], $5::bigint[], $6::bigint[]) AS u(w, s, n, b, e, c) "
+      "ON CONFLICT (workflow, state, slot) DO UPDATE SET cases = f.cases + "
+      "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance, errors = "
+      "f.errors + EXCLUDED.errors, closed = f.closed + EXCLUDED.closed",
+      "INSERT INTO figures_due AS f SELECT d, n, b, figures_slot() FROM "
+      "unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(d, n, b) ON "
+      "CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + "
+      "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance",
       "INSERT INTO figures_messages AS f SELECT s, m, figures_slot() FROM "
       "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
       "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages",
