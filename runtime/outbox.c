@@ -129,6 +129,10 @@ void outbox_files_apart(outbox *ob, int apart) {
   ob->files_apart = apart;
 }
 
+int outbox_files_syncing(const outbox *ob) {
+  return ob->file_job != NULL;
+}
+
 const outbox_stats *outbox_get_stats(const outbox *ob) {
   return &ob->stats;
 }

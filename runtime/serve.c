@@ -875,6 +875,12 @@ static void on_wake(uv_timer_t *t) {
 static void on_pump(uv_timer_t *t) {
   service *svc = t->data;
   follow_reloads(svc);
+  /* Draining: no new deliveries; a file batch that was syncing when the
+   * rest was done has been recorded by now, or is looked at again. */
+  if (svc->draining) {
+    finish_if_drained(svc);
+    return;
+  }
   if (svc->work_active)
     pump_owed = 1; /* in a turn of its own, not before waiting writes */
   else
@@ -883,9 +889,11 @@ static void on_pump(uv_timer_t *t) {
 
 static void finish_if_drained(service *svc) {
   if (!svc->draining || svc->work_active || svc->queue || svc->held ||
-      http_server_in_flight(svc->http) > 0)
+      http_server_in_flight(svc->http) > 0 || outbox_files_syncing(svc->ob))
     return;
   service_log("info", json_pack("{s:s}", "msg", "drained; stopping"));
+  /* The loop's last turn starts no delivery it would leave unrecorded. */
+  outbox_hold(svc->ob, 1);
   uv_stop(svc->loop);
 }
 

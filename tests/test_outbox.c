@@ -312,9 +312,11 @@ static void test_file_messages_are_synced_apart_then_recorded(void **state) {
   assert_int_equal(outbox_pump_most(fx->ob, 1, &err), 1);
   assert_int_equal(outbox_get_stats(fx->ob)->sent, 0);
   assert_int_equal(outbox_get_stats(fx->ob)->in_flight, 1);
+  assert_int_equal(outbox_files_syncing(fx->ob), 1); /* a stop waits */
   assert_int_equal(outbox_pump_most(fx->ob, 5, &err), 0);
   while (outbox_get_stats(fx->ob)->sent < 1) uv_run(&fx->loop, UV_RUN_ONCE);
   assert_int_equal(outbox_get_stats(fx->ob)->in_flight, 0);
+  assert_int_equal(outbox_files_syncing(fx->ob), 0);
   assert_int_equal(lines_of(slurp(out_file)), 1);
   outbox_hold(fx->ob, 0);
   drain(fx);

@@ -35,6 +35,9 @@ void outbox_hold(outbox *ob, int held);
  * the pump no longer waits for the disk (the service, whose writes wait
  * for the loop). One such batch at a time, so lines keep their order. */
 void outbox_files_apart(outbox *ob, int apart);
+/* 1 while such a batch syncs: a service that stops waits for it, so that
+ * what it wrote is recorded as sent, not sent again at the next start. */
+int outbox_files_syncing(const outbox *ob);
 /* Batch mode: pump and run the loop until nothing due now is left. */
 int outbox_drain(outbox *ob, rc_error *err);
 const outbox_stats *outbox_get_stats(const outbox *ob);
