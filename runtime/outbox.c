@@ -182,8 +182,7 @@ static void done_later(delivery *d, int ok, int permanent, const char *reason) {
 
 /* The file driver's answer, on whichever thread finishes the batch:
  * noted only (nothing here touches the engine). */
-static void done_noted(delivery *d, int ok, int permanent,
-                       const char *reason) {
+static void done_noted(delivery *d, int ok, int permanent, const char *reason) {
   file_job *job = d->owner;
   if (job->ngot == MAX_IN_FLIGHT) return; /* cannot be: one a delivery */
   job->got[job->ngot].d = d;

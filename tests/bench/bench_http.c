@@ -213,9 +213,10 @@ int main(int argc, char **argv) {
              n ? lat[(size_t)(n * 0.99)] * 1000 : 0);
       printf("http_max_ms_%s %.2f ms\n", name, n ? lat[n - 1] * 1000 : 0);
       if (errors) printf("http_errors_%s %zu requests\n", name, errors);
-      printf("http_over_15ms_%s %zu requests (%zu of them the first a "
-             "connection sent)\n",
-             name, slow, slow_first);
+      printf(
+          "http_over_15ms_%s %zu requests (%zu of them the first a "
+          "connection sent)\n",
+          name, slow, slow_first);
       printf("client_on_cpu_share_%s %.0f %%\n", name,
              100 * (run - run0) / took);
       printf("client_waiting_for_cpu_share_%s %.0f %%\n", name,
