@@ -3,6 +3,7 @@
  * database's instance name and the message id: the same on every retry,
  * different across databases. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +15,29 @@
 
 enum { MAX_IN_FLIGHT = 256 };
 
+/* A pump's file messages whose fsync runs on libuv's thread pool
+ * (outbox_files_apart): the driver's answers are noted in `got` on that
+ * thread and recorded on the loop's once it is done. */
+typedef struct file_job {
+  uv_work_t work;
+  struct outbox *ob; /* NULL once the outbox closed: the job frees itself */
+  channel_file_batch *files;
+  struct {
+    delivery *d;
+    int ok, permanent;
+    char reason[320];
+  } got[MAX_IN_FLIGHT];
+  int ngot, added;
+} file_job;
+
 struct outbox {
   engine *eng;
   uv_loop_t *loop; /* borrowed */
   uv_idle_t again; /* pumps again while a pump finds work and room */
   int again_active;
   int held;            /* outbox_hold: no pumping again of its own */
+  int files_apart;     /* outbox_files_apart */
+  file_job *file_job;  /* the file batch being synced apart, if any */
   channel_webhook *wh; /* owned, made on first webhook message */
   char instance[32];
   outbox_stats stats;
@@ -74,7 +92,11 @@ static void free_outbox(uv_handle_t *h) {
 void outbox_close(outbox *ob) {
   if (!ob) return;
   channel_webhook_close(ob->wh);
-  for (int i = 0; i < ob->nflying; i++) free_delivery(ob->flying[i]);
+  /* A file batch still syncing uses its deliveries: it frees them. */
+  if (ob->file_job) ob->file_job->ob = NULL;
+  for (int i = 0; i < ob->nflying; i++)
+    if (!ob->file_job || ob->flying[i]->owner != ob->file_job)
+      free_delivery(ob->flying[i]);
   ob->nflying = 0;
   /* Freed when libuv lets the idle handle go. */
   uv_close((uv_handle_t *)&ob->again, free_outbox);
@@ -101,6 +123,14 @@ static void pump_soon(outbox *ob) {
 
 void outbox_hold(outbox *ob, int held) {
   ob->held = held;
+}
+
+void outbox_files_apart(outbox *ob, int apart) {
+  ob->files_apart = apart;
+}
+
+int outbox_files_syncing(const outbox *ob) {
+  return ob->file_job != NULL;
 }
 
 const outbox_stats *outbox_get_stats(const outbox *ob) {
@@ -150,6 +180,73 @@ static void done_later(delivery *d, int ok, int permanent, const char *reason) {
   pump_soon(ob); /* room again: there may be more waiting */
 }
 
+/* The file driver's answer, on whichever thread finishes the batch:
+ * noted only (nothing here touches the engine). */
+static void done_noted(delivery *d, int ok, int permanent, const char *reason) {
+  file_job *job = d->owner;
+  if (job->ngot == MAX_IN_FLIGHT) return; /* cannot be: one a delivery */
+  job->got[job->ngot].d = d;
+  job->got[job->ngot].ok = ok;
+  job->got[job->ngot].permanent = permanent;
+  snprintf(job->got[job->ngot].reason, sizeof job->got[0].reason, "%s",
+           reason ? reason : "");
+  job->ngot++;
+}
+
+static void file_work(uv_work_t *w) {
+  file_job *job = w->data;
+  channel_file_batch_finish(job->files);
+  job->files = NULL;
+}
+
+/* Back on the loop: the sends are recorded in one transaction that waits
+ * for no disk (as a pump's own: the files were synced first). */
+static void file_after(uv_work_t *w, int status) {
+  file_job *job = w->data;
+  outbox *ob = job->ob;
+  rc_error txn_err;
+  int batched;
+  uint64_t began = uv_hrtime();
+  if (status != 0 && job->files) file_work(w); /* cancelled: not run */
+  if (!ob) {
+    for (int i = 0; i < job->ngot; i++) free_delivery(job->got[i].d);
+    free(job);
+    return;
+  }
+  ob->file_job = NULL;
+  batched = !engine_in_transaction(ob->eng) &&
+            engine_begin_unsynced(ob->eng, &txn_err) == RC_OK;
+  for (int i = 0; i < job->ngot; i++) {
+    delivery *d = job->got[i].d;
+    d->owner = ob;
+    d->done = done_later;
+    on_done(d, job->got[i].ok, job->got[i].permanent,
+            job->got[i].ok ? NULL : job->got[i].reason);
+  }
+  free(job);
+  if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
+    ob->failed_store = 1;
+    ob->store_err = txn_err;
+  }
+  /* The loop's time for the outbox, as a pump's own record was. */
+  ob->stats.pump_ms += (double)(uv_hrtime() - began) / 1e6;
+  pump_soon(ob); /* room again: there may be more waiting */
+}
+
+/* A pump's file batch, synced apart when it can be (else here). */
+static void file_job_start(outbox *ob, file_job *job) {
+  if (!job) return;
+  job->work.data = job;
+  if (job->added > 0 &&
+      uv_queue_work(ob->loop, &job->work, file_work, file_after) == 0) {
+    ob->file_job = job;
+    return;
+  }
+  file_work(&job->work);
+  ob->file_job = job; /* file_after clears it */
+  file_after(&job->work, 0);
+}
+
 static char *payload(const outbox *ob, const store_outgoing *m,
                      const char *key) {
   char at[40];
@@ -176,6 +273,7 @@ static int pump(outbox *ob, int most, rc_error *err) {
   channel_file_batch *files;
   rc_error txn_err;
   int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
+  file_job *job = NULL;
   if (most < room) room = most;
   if (ob->failed_store) {
     *err = ob->store_err;
@@ -199,17 +297,27 @@ static int pump(outbox *ob, int most, rc_error *err) {
    * them sent again with the same idempotency keys, as a crash between
    * the send and the record would. The next barrier makes it durable. */
   files = channel_file_batch_new();
+  if (ob->files_apart && files && !ob->file_job &&
+      (job = calloc(1, sizeof *job)) != NULL) {
+    job->ob = ob;
+    job->files = files;
+  }
   batched = !engine_in_transaction(ob->eng) &&
             engine_begin_unsynced(ob->eng, &txn_err) == RC_OK;
   for (int i = 0; i < n && ob->nflying < MAX_IN_FLIGHT && started < room; i++) {
     delivery *d;
+    const channel_config *ch =
+        script_channel(engine_script(ob->eng), due[i].channel);
     if (flying(ob, due[i].id)) continue;
+    /* A file batch still syncing apart: these wait for the next pump,
+     * behind it in their file. */
+    if (ob->file_job && ch && ch->driver == CHANNEL_FILE) continue;
     d = calloc(1, sizeof *d);
     if (!d) break;
     d->id = due[i].id;
     d->case_id = strdup(due[i].case_id);
     d->attempts = due[i].attempts + 1;
-    d->ch = script_channel(engine_script(ob->eng), due[i].channel);
+    d->ch = ch;
     d->done = done_later;
     d->owner = ob;
     snprintf(d->key, sizeof d->key, "%s-%lld", ob->instance, (long long)d->id);
@@ -225,6 +333,11 @@ static int pump(outbox *ob, int most, rc_error *err) {
     } else if (!d->payload) {
       on_done(d, 0, 0, "out of memory");
     } else if (d->ch->driver == CHANNEL_FILE) {
+      if (job) {
+        d->owner = job;
+        d->done = done_noted;
+        job->added++;
+      }
       if (files)
         channel_file_batch_add(files, d);
       else
@@ -240,12 +353,19 @@ static int pump(outbox *ob, int most, rc_error *err) {
     }
   }
   store_outgoing_free(due, n);
-  channel_file_batch_finish(files);
+  if (job && job->added == 0) {
+    free(job);
+    job = NULL;
+  }
+  if (!job) channel_file_batch_finish(files);
   if (started > 0) pump_soon(ob);
   if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
     ob->failed_store = 1;
     ob->store_err = txn_err;
   }
+  /* After the pump's own transaction: a batch finished at once records
+   * its sends in one of its own. */
+  file_job_start(ob, job);
   if (ob->failed_store) {
     *err = ob->store_err;
     return err->code;

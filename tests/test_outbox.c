@@ -291,6 +291,67 @@ static void test_a_held_outbox_pumps_only_when_asked(void **state) {
   assert_int_equal(outbox_get_stats(fx->ob)->sent, 3);
 }
 
+static int lines_of(const char *text) {
+  int n = 0;
+  for (; *text; text++) n += *text == '\n';
+  return n;
+}
+
+/* The service's file messages are synced on libuv's thread pool: the pump
+ * returns before the fsync, the send is recorded on the loop once the
+ * file is synced, and a file message due meanwhile waits behind the
+ * batch (lines keep their order). */
+static void test_file_messages_are_synced_apart_then_recorded(void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  const char *text, *second;
+  send_via(fx, "file");
+  send_via(fx, "file");
+  outbox_files_apart(fx->ob, 1);
+  outbox_hold(fx->ob, 1);
+  assert_int_equal(outbox_pump_most(fx->ob, 1, &err), 1);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 0);
+  assert_int_equal(outbox_get_stats(fx->ob)->in_flight, 1);
+  assert_int_equal(outbox_files_syncing(fx->ob), 1); /* a stop waits */
+  assert_int_equal(outbox_pump_most(fx->ob, 5, &err), 0);
+  while (outbox_get_stats(fx->ob)->sent < 1) uv_run(&fx->loop, UV_RUN_ONCE);
+  assert_int_equal(outbox_get_stats(fx->ob)->in_flight, 0);
+  assert_int_equal(outbox_files_syncing(fx->ob), 0);
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+  outbox_hold(fx->ob, 0);
+  drain(fx);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 2);
+  assert_string_equal(last(fx).status, "sent");
+  text = slurp(out_file);
+  assert_int_equal(lines_of(text), 2);
+  second = strchr(text, '\n') + 1;
+  assert_true(strtoll(strstr(text, "\"id\":") + 5, NULL, 10) <
+              strtoll(strstr(second, "\"id\":") + 5, NULL, 10));
+}
+
+/* Closed while a file batch syncs: the batch frees what it holds, and
+ * its send, never recorded, goes again with the same key. */
+static void test_an_outbox_closed_while_its_files_sync_sends_again(
+    void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  const char *text;
+  char key[96];
+  send_via(fx, "file");
+  outbox_files_apart(fx->ob, 1);
+  assert_int_equal(outbox_pump(fx->ob, &err), 1);
+  outbox_close(fx->ob);
+  uv_run(&fx->loop, UV_RUN_DEFAULT);
+  assert_string_not_equal(last(fx).status, "sent");
+  assert_int_equal(outbox_open(&fx->ob, fx->eng, &fx->loop, &err), RC_OK);
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  text = slurp(out_file);
+  assert_int_equal(lines_of(text), 2);
+  sscanf(strstr(text, "\"idempotency_key\":"), "%95[^,]", key);
+  assert_non_null(strstr(strchr(text, '\n') + 1, key));
+}
+
 static void test_exec_driver_pipes_the_message(void **state) {
   fixture *fx = *state;
   send_via(fx, "exec_ok");
@@ -400,6 +461,11 @@ int main(void) {
           test_file_driver_appends_one_line_per_message, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_held_outbox_pumps_only_when_asked,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_file_messages_are_synced_apart_then_recorded, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_outbox_closed_while_its_files_sync_sends_again, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_exec_failure_retries_then_fails,

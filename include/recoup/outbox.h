@@ -30,6 +30,14 @@ int outbox_pump_most(outbox *ob, int most, rc_error *err);
  * on the loop's next turn: the caller pumps when it can spare the time
  * (the service, while writes wait for the loop). */
 void outbox_hold(outbox *ob, int held);
+/* apart 1: a pump's file messages are synced to their files on libuv's
+ * thread pool, and their sends recorded on the loop once that is done;
+ * the pump no longer waits for the disk (the service, whose writes wait
+ * for the loop). One such batch at a time, so lines keep their order. */
+void outbox_files_apart(outbox *ob, int apart);
+/* 1 while such a batch syncs: a service that stops waits for it, so that
+ * what it wrote is recorded as sent, not sent again at the next start. */
+int outbox_files_syncing(const outbox *ob);
 /* Batch mode: pump and run the loop until nothing due now is left. */
 int outbox_drain(outbox *ob, rc_error *err);
 const outbox_stats *outbox_get_stats(const outbox *ob);
