@@ -1604,9 +1604,9 @@ static void test_a_case_with_no_task_sends_no_cancel(void **state) {
 
 /* A batch's kept case states, timer ends and timer cancels for 400 of a
  * book's 4,000 cases, never analysed (as after an import) and analysed:
- * each row is found by its key, no scan of cases or timers gives more
- * rows than the batch has (as joins with unnest, each read all 4,000 to
- * hash them at each batch). */
+ * a tenth of the book, each row is found by its key, no scan of cases or
+ * timers gives more rows than the batch has (as joins with unnest, each
+ * read all 4,000 to hash them at each batch). */
 static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   char ids[4096] = "{", states[2048] = "{", zeros[1024] = "{";
   char nulls[2048] = "{", *timer_ids;

@@ -1090,20 +1090,20 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
   return b->n >= ROWS_MAX ? rows_write(st, NULL, err) : RC_OK;
 }
 
-/* The kept case states, timer ends and cancels (rows_write), each row
- * found by its key whatever the book's size or statistics. As joins with
- * unnest, PostgreSQL hashed the whole table at each batch on a book not
- * analysed (every case, every timer). A key list the planner cannot see
- * into (ARRAY(SELECT ...)) it takes for a few keys: each looked up in
- * the table's primary key. A case's timers are found through timers_case
- * (OFFSET 0 keeps each case's look-up apart), then ended by id. */
+/* The kept case states, timer ends and cancels (rows_write). As joins
+ * with unnest alone, PostgreSQL hashed the whole table at each batch on
+ * a book not analysed (every case, every timer): a cost growing with the
+ * book. Named in a list it can see (= ANY($1), of a unique key), the
+ * rows are each found by key where the batch is a small part of the book
+ * and scanned where it is a large one, as its estimate says. A case's
+ * timers, by a key not unique and never analysed after an import, are
+ * looked up case by case through timers_case (OFFSET 0 keeps the look-ups
+ * apart; a list of cases there read every timer), then ended by id. */
 const char pg_states_sql[] =
     "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
     "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
-    "u(i, s, c, o) WHERE cases.id = u.i AND cases.id = "
-    "ANY(ARRAY(SELECT unnest($1::text[])))";
-const char pg_ends_sql[] =
-    "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])))";
+    "u(i, s, c, o) WHERE cases.id = u.i AND cases.id = ANY($1::text[])";
+const char pg_ends_sql[] = "DELETE FROM timers WHERE id = ANY($1::bigint[])";
 const char pg_cuts_sql[] =
     "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT t.id FROM "
     "unnest($1::text[], $2::integer[]) AS u(c, s) CROSS JOIN LATERAL "
