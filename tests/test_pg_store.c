@@ -1285,6 +1285,29 @@ static void test_the_next_reminders_borrowers_are_read_ahead_together(
   store_close(st);
 }
 
+/* The most rows one scan of table gave in sql's plan, run with params
+ * (text) in a transaction rolled back. */
+static int most_rows_read(PGconn *c, const char *sql, int n,
+                          const char *const *params, const char *table) {
+  char explain[4096], on[64];
+  PGresult *r;
+  int most = 0;
+  snprintf(explain, sizeof explain,
+           "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s", sql);
+  snprintf(on, sizeof on, " on %s ", table);
+  PQclear(pgt_exec(c, "BEGIN"));
+  r = PQexecParams(c, explain, n, NULL, params, NULL, NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
+    if (strstr(line, on) && rows && atoi(rows + 5) > most)
+      most = atoi(rows + 5);
+  }
+  PQclear(r);
+  PQclear(pgt_exec(c, "ROLLBACK"));
+  return most;
+}
+
 /* The read ahead of 16 borrowers with the check of 16 decisions, on a
  * book of 2,000 borrowers never analysed (as after an import): each is
  * looked up by its key, not every borrower read (the check, a join, read
@@ -1296,7 +1319,6 @@ static void test_a_read_ahead_and_its_checks_read_few_borrowers(
                             "B14,B15,B16}";
   static const char zeros[] = "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}";
   const char *params[4] = {ids, zeros, zeros, "{B17,B18}"};
-  char sql[4096];
   PGconn *c;
   (void)state;
   store_close(open_store()); /* the schema */
@@ -1304,19 +1326,10 @@ static void test_a_read_ahead_and_its_checks_read_few_borrowers(
   assert_non_null(c);
   PQclear(pgt_exec(c, "INSERT INTO borrowers(id, name) SELECT 'B' || i, "
                       "'n' FROM generate_series(1, 2000) i"));
-  snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) %s",
-           pg_borrowers_ahead_sql);
   for (int analysed = 0; analysed < 2; analysed++) {
-    PGresult *r = PQexecParams(c, sql, 4, NULL, params, NULL, NULL, 0);
-    int most = 0;
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    for (int i = 0; i < PQntuples(r); i++) {
-      const char *line = PQgetvalue(r, i, 0), *rows = strstr(line, "rows=");
-      if (strstr(line, "borrowers") && rows && atoi(rows + 5) > most)
-        most = atoi(rows + 5);
-    }
-    PQclear(r);
-    assert_in_range(most, 1, 16);
+    assert_in_range(
+        most_rows_read(c, pg_borrowers_ahead_sql, 4, params, "borrowers"), 1,
+        16);
     PQclear(pgt_exec(c, "ANALYZE borrowers"));
   }
   PQfinish(c);
@@ -1728,6 +1741,120 @@ static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
   store_close(st);
 }
 
+/* A batch's kept case states, timer ends and timer cancels for 400 of a
+ * book's 4,000 cases, never analysed (as after an import) and analysed:
+ * a tenth of the book, each row is found by its key, no scan of cases or
+ * timers gives more rows than the batch has (as joins with unnest, each
+ * read all 4,000 to hash them at each batch). */
+static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
+  char ids[4096] = "{", states[2048] = "{", zeros[1024] = "{";
+  char nulls[2048] = "{", *timer_ids;
+  PGconn *c;
+  PGresult *r;
+  (void)state;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) VALUES ('B1')"));
+  PQclear(pgt_exec(c, "INSERT INTO cases(id, borrower_id, workflow, "
+                      "version, state, currency, opened_at) SELECT 'C' || "
+                      "i, 'B1', 'w', 1, 'new', 'CNY', 0 FROM "
+                      "generate_series(1, 4000) i"));
+  PQclear(pgt_exec(c, "INSERT INTO timers(due, case_id, event, scoped) "
+                      "SELECT i, 'C' || i, 'remind', 1 FROM "
+                      "generate_series(1, 4000) i"));
+  for (int i = 1; i <= 4000; i += 10) {
+    const char *sep = i > 1 ? "," : "";
+    snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%sC%d", sep, i);
+    snprintf(states + strlen(states), sizeof states - strlen(states),
+             "%sdone", sep);
+    snprintf(zeros + strlen(zeros), sizeof zeros - strlen(zeros), "%s0", sep);
+    snprintf(nulls + strlen(nulls), sizeof nulls - strlen(nulls), "%sNULL",
+             sep);
+  }
+  strcat(ids, "}"), strcat(states, "}"), strcat(zeros, "}");
+  strcat(nulls, "}");
+  r = pgt_exec(c, "SELECT array_agg(id)::text FROM timers WHERE id % 10 = 1");
+  timer_ids = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  for (int analysed = 0; analysed < 2; analysed++) {
+    const char *set[4] = {ids, states, zeros, nulls};
+    const char *ends[1] = {timer_ids}, *cuts[2] = {ids, zeros};
+    assert_in_range(most_rows_read(c, pg_states_sql, 4, set, "cases"), 1,
+                    400);
+    assert_in_range(most_rows_read(c, pg_ends_sql, 1, ends, "timers"), 1,
+                    400);
+    assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
+                    400);
+    PQclear(pgt_exec(c, "ANALYZE cases"));
+    PQclear(pgt_exec(c, "ANALYZE timers"));
+  }
+  /* And each writes what it wrote before: 400 states, 400 timers gone. */
+  PQclear(pgt_exec(c, "BEGIN"));
+  {
+    const char *set[4] = {ids, states, zeros, nulls};
+    const char *cuts[2] = {ids, zeros};
+    PQclear(PQexecParams(c, pg_states_sql, 4, NULL, set, NULL, NULL, 0));
+    PQclear(PQexecParams(c, pg_cuts_sql, 2, NULL, cuts, NULL, NULL, 0));
+  }
+  assert_int_equal(
+      pgt_value(c, "SELECT count(*) FROM cases WHERE state = 'done'"), 400);
+  assert_int_equal(pgt_value(c, "SELECT count(*) FROM timers"), 3600);
+  assert_int_equal(pgt_value(c, "SELECT count(*) FROM timers t JOIN cases "
+                                "c ON c.id = t.case_id WHERE c.state = "
+                                "'done'"),
+                   0);
+  PQclear(pgt_exec(c, "ROLLBACK"));
+  free(timer_ids);
+  PQfinish(c);
+}
+
+/* A number column whose text is not a whole number of its type is
+ * refused (NULL, *len -1), never sent as a wrong number: strtoll
+ * unchecked made a non-number 0 and wrapped an int4. A NULL, the ends
+ * of each type and a sign pass. */
+static void test_kept_numbers_not_numbers_are_refused(void **state) {
+  static const struct {
+    unsigned type;
+    const char *text;
+    int ok;
+  } cases[] = {{PG_INT4, "12x", 0},
+               {PG_INT4, "", 0},
+               {PG_INT4, "abc", 0},
+               {PG_INT4, "1.5", 0},
+               {PG_INT4, "2147483648", 0},
+               {PG_INT4, "-2147483649", 0},
+               {PG_INT8, "9223372036854775808", 0},
+               {PG_INT8, "-9223372036854775809", 0},
+               {PG_INT8, "7 ", 0},
+               {PG_INT4, "2147483647", 1},
+               {PG_INT4, "-2147483648", 1},
+               {PG_INT4, NULL, 1},
+               {PG_INT8, "9223372036854775807", 1},
+               {PG_INT8, "-9223372036854775808", 1},
+               {PG_INT8, "+5", 1}};
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pg_rows b = {.ncols = 1};
+    const char *before = "1", *row = cases[i].text;
+    int len = 0;
+    char *arr;
+    /* after a good row: the whole array is refused, not cut short */
+    assert_int_equal(pg_rows_add(&b, &before), 0);
+    assert_int_equal(pg_rows_add(&b, &row), 0);
+    arr = pg_rows_array(&b, 0, cases[i].type, &len);
+    if (cases[i].ok) {
+      assert_non_null(arr);
+      assert_true(len > 0);
+    } else {
+      assert_null(arr);
+      assert_int_equal(len, -1);
+    }
+    free(arr);
+    pg_rows_free(&b);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -1817,6 +1944,9 @@ int main(void) {
           test_a_commit_without_its_server_keeps_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_counters_go_in_one_upsert_a_kind, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batchs_states_and_timers_are_found_by_key, setup, teardown),
+      cmocka_unit_test(test_kept_numbers_not_numbers_are_refused),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

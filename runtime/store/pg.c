@@ -204,15 +204,26 @@ static void a_int(args *a, int64_t x) {
 
 /* b's columns as a's parameters, each an array of its types[c] in
  * binary form (pg_rows_array; malloc'd into arr): 0, or -1 when memory
- * ran out. */
+ * ran out, -2 when a number column held a text not a number of its
+ * type (a_rows_failed says which). */
 static int a_rows(args *a, const pg_rows *b, const unsigned *types,
                   char **arr) {
   for (int c = 0; c < b->ncols; c++) {
-    if (!(arr[c] = pg_rows_array(b, c, types[c], &a->len[a->n]))) return -1;
+    if (!(arr[c] = pg_rows_array(b, c, types[c], &a->len[a->n])))
+      return a->len[a->n] < 0 ? -2 : -1;
     a->nbin++;
     a_text(a, arr[c]);
   }
   return 0;
+}
+
+/* The error of a_rows' failure why: a number the node made that is not
+ * one is a bug in recoup, never sent as a wrong number. */
+static int a_rows_failed(int why, rc_error *err) {
+  if (why == -2)
+    return rc_error_set(err, RC_EINTERNAL, "db",
+                        "a number to send is not a number of its type");
+  return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
 }
 
 /* -0 is written 0: PostgreSQL keeps the sign ("score": -0.0), SQLite
@@ -1079,6 +1090,26 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
   return b->n >= ROWS_MAX ? rows_write(st, NULL, err) : RC_OK;
 }
 
+/* The kept case states, timer ends and cancels (rows_write). As joins
+ * with unnest alone, PostgreSQL hashed the whole table at each batch on
+ * a book not analysed (every case, every timer): a cost growing with the
+ * book. Named in a list it can see (= ANY($1), of a unique key), the
+ * rows are each found by key where the batch is a small part of the book
+ * and scanned where it is a large one, as its estimate says. A case's
+ * timers, by a key not unique and never analysed after an import, are
+ * looked up case by case through timers_case (OFFSET 0 keeps the look-ups
+ * apart; a list of cases there read every timer), then ended by id. */
+const char pg_states_sql[] =
+    "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
+    "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
+    "u(i, s, c, o) WHERE cases.id = u.i AND cases.id = ANY($1::text[])";
+const char pg_ends_sql[] = "DELETE FROM timers WHERE id = ANY($1::bigint[])";
+const char pg_cuts_sql[] =
+    "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT t.id FROM "
+    "unnest($1::text[], $2::integer[]) AS u(c, s) CROSS JOIN LATERAL "
+    "(SELECT id FROM timers WHERE case_id = u.c AND (u.s = 0 OR scoped "
+    "<> 0) OFFSET 0) t))";
+
 /* Sends the rows kept (pg_rows), one statement a table, queued: of the
  * tables that sql names (what it reads or changes of them must see the
  * rows), or of every table when sql is NULL. */
@@ -1094,14 +1125,7 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT c, a, n, "
       "r::json FROM unnest($1::text[], $2::bigint[], $3::integer[], "
       "$4::text[]) AS u(c, a, n, r)",
-      "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
-      "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
-      "u(i, s, c, o) WHERE cases.id = u.i",
-      "DELETE FROM timers USING unnest($1::bigint[]) AS u(i) "
-      "WHERE timers.id = u.i",
-      "DELETE FROM timers USING unnest($1::text[], $2::integer[]) AS "
-      "u(c, s) WHERE timers.case_id = u.c AND (u.s = 0 OR timers.scoped "
-      "<> 0)"};
+      pg_states_sql, pg_ends_sql, pg_cuts_sql};
   /* What a statement names when it reads or changes a table's rows
    * (figures_case_count reads the case's row). */
   static const char *const names[KEPT_N][2] = {{"messages", NULL},
@@ -1128,8 +1152,8 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
     if (!b->n || (sql && !strstr(sql, names[t][0]) &&
                   !(names[t][1] && strstr(sql, names[t][1]))))
       continue;
-    if (a_rows(&a, b, types[t], cols) != 0)
-      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    int why = a_rows(&a, b, types[t], cols);
+    if (why != 0) rc = a_rows_failed(why, err);
     pg_rows_clear(b); /* before the send, which would send them again */
     /* Checked, each job's go at its end: they are all this one's. */
     st->sending_kept = st->light && !st->base.checked;
@@ -2844,8 +2868,9 @@ static int counts_write(pg *st, rc_error *err) {
       if (pg_rows_add(&rows, row.v) != 0)
         rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     }
-    if (rc == RC_OK && rows.n && a_rows(&a, &rows, types[which], cols) != 0)
-      rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    int why = rc == RC_OK && rows.n ? a_rows(&a, &rows, types[which], cols)
+                                    : 0;
+    if (why != 0) rc = a_rows_failed(why, err);
     if (rc == RC_OK && rows.n)
       rc = exec(st, sql[which], &a, "counters", NULL, err);
     for (int c = 0; c < ncols[which]; c++) free(cols[c]);
@@ -3255,8 +3280,8 @@ static int check_send(pg *st, rc_error *err) {
   int rc;
 
   if (!st->checks.n) return RC_OK;
-  if (checks_args(st, &a, arr) != 0)
-    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if ((rc = checks_args(st, &a, arr)) != 0)
+    rc = a_rows_failed(rc, err);
   else if (pipe_send(st, check_sql, &a, borrower_changed, err) != 0) {
     settle(st, NULL);
     lost(st);

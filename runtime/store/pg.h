@@ -290,9 +290,10 @@ int pg_rows_add(pg_rows *b, const char *const *cols);
 enum { PG_ROWS_COLS_MAX = 16 };
 int pg_rows_put(pg_rows *b, const char *const *cols);
 /* Column col of every row as an array of type's elements in
- * PostgreSQL's binary form (malloc'd, *len its bytes), or NULL when
- * memory ran out: the server reads it without parsing, and text is sent
- * unescaped. A PG_INT4 or PG_INT8 column holds numbers' text. */
+ * PostgreSQL's binary form (malloc'd, *len its bytes): the server reads
+ * it without parsing, and text is sent unescaped. A PG_INT4 or PG_INT8
+ * column holds numbers' text, each one whole decimal number within its
+ * type's range. NULL when one is not (*len -1) or memory ran out (0). */
 enum { PG_INT8 = 20, PG_INT4 = 23, PG_TEXT = 25 }; /* the types' oids */
 char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len);
 void pg_rows_clear(pg_rows *b);
@@ -302,6 +303,9 @@ void pg_rows_free(pg_rows *b);
  * check of the guard's decisions ($1 borrowers, $2 ceased, $3
  * do_not_contact): pg.c. */
 extern const char pg_borrowers_ahead_sql[];
+/* The statements that write a batch's kept case states, timer ends and
+ * timer cancels (the tests read their plans). */
+extern const char pg_states_sql[], pg_ends_sql[], pg_cuts_sql[];
 
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).

@@ -2,6 +2,7 @@
  * as one statement (pg.h says when). Each column goes as one array
  * parameter in PostgreSQL's binary form, which the statement takes
  * apart with unnest. */
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -109,15 +110,36 @@ static unsigned char *put32(unsigned char *p, uint32_t x) {
   return p + 4;
 }
 
-/* The bytes of one value of type: its text, or the number its text says
- * as a big-endian integer of the type's width. */
+/* The number s says, into *x, if it is one whole decimal number within
+ * type's range: 0, or -1. Unchecked, a text not a number went as 0 and
+ * one past an int4 wrapped: a wrong number stored, where a refusal
+ * shows the bug that made it. */
+static int number(unsigned type, const char *s, int64_t *x) {
+  char *end;
+  long long v;
+
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if (end == s || *end || errno ||
+      (type == PG_INT4 && (v < INT32_MIN || v > INT32_MAX)))
+    return -1;
+  *x = v;
+  return 0;
+}
+
+/* The bytes of one value of type: its text, or its number (checked by
+ * number()) as a big-endian integer of the type's width. */
 static unsigned char *put_value(unsigned char *p, unsigned type,
                                 const char *s, size_t len) {
+  int64_t v = 0;
+  uint64_t x;
+
   if (type == PG_TEXT) {
     memcpy(p, s, len);
     return p + len;
   }
-  uint64_t x = (uint64_t)strtoll(s, NULL, 10);
+  (void)number(type, s, &v);
+  x = (uint64_t)v;
   if (type == PG_INT8) p = put32(p, (uint32_t)(x >> 32));
   return put32(p, (uint32_t)x);
 }
@@ -130,11 +152,16 @@ char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len) {
   int nulls = 0;
   unsigned char *out, *p;
 
+  int64_t x;
+
+  *len = -1;
   for (int r = 0; r < b->n; r++) {
     const char *s = b->v[r * b->ncols + col];
+    if (s && type != PG_TEXT && number(type, s, &x) != 0) return NULL;
     size += 4 + (!s ? 0 : type == PG_TEXT ? strlen(s) : width);
     nulls |= !s;
   }
+  *len = 0;
   if (size > INT_MAX || !(out = malloc(size))) return NULL;
   p = put32(out, b->n ? 1 : 0);
   p = put32(p, (uint32_t)nulls);
