@@ -1510,10 +1510,38 @@ static void assert_messages(store *st, const char *case_id, int of_case,
   assert_int_equal(n, of_borrower);
 }
 
+/* Contacts whose texts a JSON copy must escape: quotes, backslashes,
+ * control characters, a slash, Chinese, a character past the BMP, an
+ * empty value, absent name and relation. */
+static store_contact odd_contacts[3] = {
+    {"phone", "+86 \"1\" \\2\\ /3", NULL, NULL},
+    {"third_party", "", "李\x01\n\t\x1f😀", "sister\r\x7f"},
+    {"email", "a@b.cn", "", NULL}};
+
+/* b's contacts are the given ones, in order (absent fields absent). */
+static void assert_contacts(store *st, const char *id,
+                            const store_contact *want, int n) {
+  store_borrower out;
+  rc_error err;
+  assert_int_equal(store_borrower_get(st, id, &out, &err), RC_OK);
+  assert_int_equal(out.ncontacts, n);
+  for (int i = 0; i < n; i++) {
+    const store_contact *g = &out.contacts[i], *w = &want[i];
+    const char *got[] = {g->kind, g->value, g->name, g->relation};
+    const char *exp[] = {w->kind, w->value, w->name, w->relation};
+    for (int f = 0; f < 4; f++) {
+      if (!exp[f]) assert_null(got[f]);
+      else assert_string_equal(got[f], exp[f]);
+    }
+  }
+  store_borrower_free(&out);
+}
+
 /* A book moved in (migrate-store) comes without the journal's chain,
  * which the store derives: every case's runs are chained again from the
  * runs copied, and read as they were; so are the mark of a case's open
- * tasks, from the tasks copied, and each case's messages. */
+ * tasks, from the tasks copied, each case's messages, and the copy of a
+ * borrower's contacts in their row. */
 static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   char from[1100];
   store *st, *to;
@@ -1531,6 +1559,13 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   message_at(st, "L1", "b", 100);
   message_at(st, "L2", "b", 200);
   message_at(st, "L1", "b", 300);
+  assert_int_equal(
+      store_borrower_upsert(st,
+                            &(store_borrower){.id = "B5",
+                                              .contacts = odd_contacts,
+                                              .ncontacts = 3},
+                            &err),
+      RC_OK);
   snprintf(from, sizeof from, "%s", path);
   snprintf(path, sizeof path, "%s.to", from);
   unlink(path);
@@ -1558,6 +1593,8 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
                               "'L1'"),
                    3);
   assert_messages(to, "L1", 2, 3);
+  exec_sql("DELETE FROM contacts WHERE borrower_id = 'B5'");
+  assert_contacts(to, "B5", odd_contacts, 3);
   store_close(to);
   store_close(st);
   teardown(NULL);
@@ -1952,33 +1989,6 @@ static void test_contacts_are_replaced_in_order(void **state) {
   assert_int_equal(out.ncontacts, 1);
   store_borrower_free(&out);
   store_close(st);
-}
-
-/* Contacts whose texts a JSON copy must escape: quotes, backslashes,
- * control characters, a slash, Chinese, a character past the BMP, an
- * empty value, absent name and relation. */
-static store_contact odd_contacts[3] = {
-    {"phone", "+86 \"1\" \\2\\ /3", NULL, NULL},
-    {"third_party", "", "李\x01\n\t\x1f😀", "sister\r\x7f"},
-    {"email", "a@b.cn", "", NULL}};
-
-/* b's contacts are the given ones, in order (absent fields absent). */
-static void assert_contacts(store *st, const char *id,
-                            const store_contact *want, int n) {
-  store_borrower out;
-  rc_error err;
-  assert_int_equal(store_borrower_get(st, id, &out, &err), RC_OK);
-  assert_int_equal(out.ncontacts, n);
-  for (int i = 0; i < n; i++) {
-    const store_contact *g = &out.contacts[i], *w = &want[i];
-    const char *got[] = {g->kind, g->value, g->name, g->relation};
-    const char *exp[] = {w->kind, w->value, w->name, w->relation};
-    for (int f = 0; f < 4; f++) {
-      if (!exp[f]) assert_null(got[f]);
-      else assert_string_equal(got[f], exp[f]);
-    }
-  }
-  store_borrower_free(&out);
 }
 
 /* Schema 20: a borrower's row keeps a copy of their contacts, which a
