@@ -512,9 +512,16 @@ static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   assert_in_range(rows_read(f->c, "cases") - before, 100, 120);
   PQclear(pgt_exec(f->c, "COMMIT"));
 
-  /* Their lease over, the three are due first again. */
+  /* Their lease over, the three are due first again; by the database's
+   * clock too, which reads the leases through the index as well. */
   assert_int_equal(pg_timer_next_due(f->c, 61001, &due, &err), RC_OK);
   assert_int_equal(due, 11);
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  before = rows_read(f->c, "timers");
+  assert_int_equal(pg_timer_next_due(f->c, PG_CLOCK_DB, &due, &err), RC_OK);
+  assert_int_equal(due, 11);
+  assert_in_range(rows_read(f->c, "timers") - before, 1, 16);
+  PQclear(pgt_exec(f->c, "COMMIT"));
 }
 
 static void test_a_cases_events_go_to_one_node_in_order(void **state) {

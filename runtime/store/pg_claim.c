@@ -181,12 +181,16 @@ const char pg_claim_events_sql[] =
  * lease ends (claimed_until, by the database's clock). Timers another
  * node's open batch holds are in neither: that batch deletes them when it
  * commits, or gives them back at once if its node dies (its transaction
- * rolls back), and the asker sees them at its next look. */
+ * rolls back), and the asker sees them at its next look. They are read
+ * through timers_claimed (schema 8), by a time computed once (a sub-
+ * select): compared with the database's clock row by row, a volatile
+ * expression, no index can serve them and every timer was read. */
 static const char next_due_sql[] =
     "WITH free AS (SELECT due FROM timers t WHERE " FREE("t", NOW("$1"))
     " ORDER BY due, id LIMIT 1 FOR KEY SHARE SKIP LOCKED) "
     "SELECT least((SELECT due FROM free), (SELECT min(greatest(due, "
-    "claimed_until + 1)) FROM timers t WHERE NOT " FREE("t", NOW("$1")) "))";
+    "claimed_until + 1)) FROM timers t WHERE claimed_until >= (SELECT "
+    NOW("$1") ")))";
 
 /* Counting timers in other nodes' open batches (no SKIP LOCKED): a
  * simulation must not run past them (pg_timer_first_due). */
