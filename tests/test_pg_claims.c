@@ -475,8 +475,9 @@ static long long rows_read(PGconn *c, const char *table) {
 /* A book of 5,000 cases, never analysed (as after an import), each with
  * a reminder due, a few of them claimed under a lease: a batch's claim
  * reads the cases of its timers, not the book (a join planned by its
- * estimate read every case), and the next-due look-up reads the timers
- * under a lease, not every timer (schema 8's timers_claimed). */
+ * estimate read every case), the next-due look-up reads the timers
+ * under a lease, not every timer (schema 8's timers_claimed), and an
+ * events claim reads the cases of the events queued, not the book. */
 static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   fixture *f = *state;
   rc_error err = {0};
@@ -522,6 +523,22 @@ static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   assert_int_equal(due, 11);
   assert_in_range(rows_read(f->c, "timers") - before, 1, 16);
   PQclear(pgt_exec(f->c, "COMMIT"));
+
+  /* An events claim, asked after each batch, reads the cases of the
+   * events queued: none, then one. */
+  for (int queued = 0; queued < 2; queued++) {
+    if (queued)
+      PQclear(pgt_exec(f->c, "INSERT INTO events(case_id, type, at) "
+                             "VALUES ('C4000', 'paid', 1)"));
+    PQclear(pgt_exec(f->c, "BEGIN"));
+    before = rows_read(f->c, "cases");
+    r = claim_events(f->c, "A", 100, 1000);
+    assert_non_null(r);
+    assert_int_equal(PQntuples(r), queued);
+    PQclear(r);
+    assert_in_range(rows_read(f->c, "cases") - before, 0, 2 * queued);
+    PQclear(pgt_exec(f->c, "COMMIT"));
+  }
 }
 
 static void test_a_cases_events_go_to_one_node_in_order(void **state) {

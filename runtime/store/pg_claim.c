@@ -21,10 +21,10 @@
 #define FREE(t, now) \
   "(" t ".claimed_until IS NULL OR " t ".claimed_until < " now ")"
 
-/* The claimed timers' cases, looked up by key: the batch's ids go in a
- * list whose length the planner does not guess from the CTE (a join on
- * it, planned by the estimate of an unanalysed book, read every case of
- * a 5,000-case book at each batch to find a thousand). */
+/* A claim's cases, looked up by key: their ids go in a list whose
+ * length the planner does not guess from the CTE (a join on it, planned
+ * by the estimate of an unanalysed book, read every case of a 5,000-case
+ * book at each batch to find a thousand). */
 #define HELD(cte) "id = ANY(ARRAY(SELECT case_id FROM " cte "))"
 
 /* $1 node, $2 until, $3 max, $4 lease_ms, $5 now. The inner SELECT locks
@@ -115,7 +115,9 @@ const char pg_claim_outbox_sql[] =
  * every queued event through a bitmap and sorts them (9.6 ms at 5,500
  * queued), so a node that fell behind fell further behind at every
  * claim. "<>" it takes for nearly all: it reads the oldest few in id
- * order from events_unparked (schema 5), statistics or none.
+ * order from events_unparked (schema 5), statistics or none. Their
+ * cases are looked up by key (HELD): joined alone, an unanalysed book's
+ * cases were all read at each claim, most often to find none.
  * $1 max, $2 now. */
 const char pg_claim_event_cases_sql[] =
     "WITH w AS (SELECT case_id, min(id) AS first FROM (SELECT case_id, id "
@@ -123,7 +125,8 @@ const char pg_claim_event_cases_sql[] =
     " ORDER BY id LIMIT $1::bigint * 4) o "
     "GROUP BY case_id ORDER BY first LIMIT $1::bigint), "
     "t AS (SELECT c.id, c.error IS NOT NULL AS e, w.first FROM cases c "
-    "JOIN w ON w.case_id = c.id FOR NO KEY UPDATE OF c SKIP LOCKED) "
+    "JOIN w ON w.case_id = c.id WHERE " HELD("w")
+    " FOR NO KEY UPDATE OF c SKIP LOCKED) "
     "SELECT id, e, first FROM t UNION ALL SELECT NULL, true, NULL "
     "WHERE NOT EXISTS (SELECT 1 FROM t) AND EXISTS (SELECT 1 FROM w) "
     "ORDER BY first";
