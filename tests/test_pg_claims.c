@@ -461,6 +461,86 @@ static PGresult *claim_events(PGconn *c, const char *node, int max,
   return r;
 }
 
+/* Rows of table read by this connection's open transaction so far. */
+static long long rows_read(PGconn *c, const char *table) {
+  char sql[160];
+
+  snprintf(sql, sizeof sql,
+           "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM "
+           "pg_stat_xact_user_tables WHERE relname = '%s'",
+           table);
+  return pgt_value(c, sql);
+}
+
+/* A book of 5,000 cases, never analysed (as after an import), each with
+ * a reminder due, a few of them claimed under a lease: a batch's claim
+ * reads the cases of its timers, not the book (a join planned by its
+ * estimate read every case), the next-due look-up reads the timers
+ * under a lease, not every timer (schema 8's timers_claimed), and an
+ * events claim reads the cases of the events queued, not the book. */
+static void test_a_claim_reads_its_batch_not_the_book(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+  long long before;
+  int64_t due = 0;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
+                   "'standard', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(51, 5000) i;"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5000) i"));
+  r = pg_claim_timers(f->c, "A", 13, 3, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 3);
+  PQclear(r);
+
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  before = rows_read(f->c, "timers");
+  assert_int_equal(pg_timer_next_due(f->c, 1000, &due, &err), RC_OK);
+  assert_int_equal(due, 14);
+  assert_in_range(rows_read(f->c, "timers") - before, 1, 16);
+  before = rows_read(f->c, "cases");
+  r = pg_lock_timers(f->c, 1000, 100, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 100);
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C4");
+  assert_string_equal(PQgetvalue(r, 99, PG_CLAIM_CASE), "C103");
+  PQclear(r);
+  assert_in_range(rows_read(f->c, "cases") - before, 100, 120);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+
+  /* Their lease over, the three are due first again; by the database's
+   * clock too, which reads the leases through the index as well. */
+  assert_int_equal(pg_timer_next_due(f->c, 61001, &due, &err), RC_OK);
+  assert_int_equal(due, 11);
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  before = rows_read(f->c, "timers");
+  assert_int_equal(pg_timer_next_due(f->c, PG_CLOCK_DB, &due, &err), RC_OK);
+  assert_int_equal(due, 11);
+  assert_in_range(rows_read(f->c, "timers") - before, 1, 16);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+
+  /* An events claim, asked after each batch, reads the cases of the
+   * events queued: none, then one. */
+  for (int queued = 0; queued < 2; queued++) {
+    if (queued)
+      PQclear(pgt_exec(f->c, "INSERT INTO events(case_id, type, at) "
+                             "VALUES ('C4000', 'paid', 1)"));
+    PQclear(pgt_exec(f->c, "BEGIN"));
+    before = rows_read(f->c, "cases");
+    r = claim_events(f->c, "A", 100, 1000);
+    assert_non_null(r);
+    assert_int_equal(PQntuples(r), queued);
+    PQclear(r);
+    assert_in_range(rows_read(f->c, "cases") - before, 0, 2 * queued);
+    PQclear(pgt_exec(f->c, "COMMIT"));
+  }
+}
+
 static void test_a_cases_events_go_to_one_node_in_order(void **state) {
   fixture *f = *state;
   PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
@@ -971,6 +1051,8 @@ int main(void) {
           test_a_timer_claim_reads_and_holds_its_cases, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_next_due_time_is_one_this_node_can_claim, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claim_reads_its_batch_not_the_book, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_events_go_to_one_node_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_events_of_a_case_in_error_are_parked,

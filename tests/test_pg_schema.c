@@ -522,6 +522,39 @@ static void test_a_case_written_again_stays_on_its_page(void **state) {
                    1);
 }
 
+/* A version 7 book's timers under a lease, claimed before the upgrade,
+ * are in schema 8's timers_claimed (the next-due look-up reads them
+ * there); an unclaimed timer is not, and one claimed after is. */
+static void test_a_version_7_books_leases_are_indexed(void **state) {
+  fixture *f = *state;
+  static const char indexed[] =
+      "SELECT count(*) FROM timers WHERE claimed_until >= 0 AND "
+      "claimed_until IS NOT NULL";
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 7, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO timers(due, case_id, event, scoped, "
+                         "claimed_by, claimed_until) VALUES (1, 'C1', 'a', "
+                         "0, 'A', 500), (2, 'C2', 'b', 0, NULL, NULL), "
+                         "(3, 'C2', 'c', 0, NULL, NULL)"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  PQclear(pgt_exec(f->c, "UPDATE timers SET claimed_by = 'B', "
+                         "claimed_until = 900 WHERE event = 'c'"));
+  PQclear(pgt_exec(f->c, "SET enable_seqscan = off;"
+                         "SET enable_bitmapscan = off"));
+  {
+    PGresult *r = pgt_exec(f->c, "EXPLAIN (COSTS OFF) SELECT count(*) FROM "
+                                 "timers WHERE claimed_until >= 0 AND "
+                                 "claimed_until IS NOT NULL");
+    assert_non_null(r);
+    assert_non_null(strstr(PQgetvalue(r, 1, 0), "timers_claimed"));
+    PQclear(r);
+  }
+  assert_int_equal(pgt_value(f->c, indexed), 2);
+}
+
 /* A run's rows are id .. id + n - 1, and the next run starts past the
  * most a run may hold, so that two nodes never hand out one id. */
 static void test_journal_runs_read_as_rows(void **state) {
@@ -589,6 +622,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_written_again_stays_on_its_page, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_version_7_books_leases_are_indexed,
+                                      setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
