@@ -2175,6 +2175,40 @@ static void test_upgrade_copies_a_contact_kept_as_a_blob(void **state) {
   store_close(st);
 }
 
+/* Fifty contacts, one of them a 1 MB text full of quotes and Chinese:
+ * the copy reads back as the contacts, and the contacts as the copy. */
+static void test_fifty_contacts_and_a_megabyte_are_copied(void **state) {
+  store_contact many[50];
+  char values[50][24], *big;
+  store *st;
+  store_borrower b = {.id = "B50", .contacts = many, .ncontacts = 50};
+  rc_error err;
+  size_t n = 1 << 20;
+  (void)state;
+  SQLITE_ONLY("the copy is SQLite's (schema 20)");
+  assert_non_null(big = malloc(n + 1));
+  for (size_t i = 0; i < n; i += 4) memcpy(big + i, i % 8 ? "\"\\," : "李", 3);
+  for (size_t i = 3; i < n; i += 4) big[i] = 'x';
+  big[n] = '\0';
+  for (int i = 0; i < 50; i++) {
+    snprintf(values[i], sizeof values[i], "+86138%08d", i);
+    many[i] = (store_contact){i % 3 ? "phone" : "third_party", values[i],
+                              i % 3 ? NULL : "名", NULL};
+  }
+  many[49].name = big;
+  st = open_store();
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  assert_contacts(st, "B50", many, 50);
+  exec_sql("UPDATE borrowers SET contacts_held = NULL");
+  assert_contacts(st, "B50", many, 50);
+  exec_sql(
+      "UPDATE borrowers SET contacts_held = substr(contacts_held, 1, "
+      "length(contacts_held) - 3) || ']]'");
+  assert_contacts(st, "B50", many, 50);
+  store_close(st);
+  free(big);
+}
+
 /* The borrower of a case being opened is tried as new first while most
  * such borrowers were new, and read first otherwise: either way it ends
  * as an upsert leaves it. */
@@ -2843,6 +2877,8 @@ int main(void) {
           test_contacts_changed_by_hand_are_the_ones_read, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_copies_a_contact_kept_as_a_blob, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_fifty_contacts_and_a_megabyte_are_copied, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(
