@@ -352,6 +352,59 @@ static void test_an_outbox_closed_while_its_files_sync_sends_again(
   assert_non_null(strstr(strchr(text, '\n') + 1, key));
 }
 
+/* A file that cannot be written (its path a directory), synced apart:
+ * the failure comes back from the thread pool to the loop and is
+ * recorded as a retry naming the file, never as sent; once the file can
+ * be written, the message goes. */
+static void test_a_file_that_cannot_be_written_apart_is_retried(void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  assert_int_equal(mkdir(out_file, 0700), 0);
+  send_via(fx, "file");
+  outbox_files_apart(fx->ob, 1);
+  outbox_hold(fx->ob, 1);
+  assert_int_equal(outbox_pump(fx->ob, &err), 1);
+  while (outbox_files_syncing(fx->ob)) uv_run(&fx->loop, UV_RUN_ONCE);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 0);
+  assert_int_equal(outbox_get_stats(fx->ob)->retried, 1);
+  assert_int_equal(outbox_get_stats(fx->ob)->in_flight, 0);
+  assert_string_not_equal(last(fx).status, "sent");
+  assert_non_null(strstr(last(fx).reason, "cannot write"));
+  assert_int_equal(rmdir(out_file), 0);
+  outbox_hold(fx->ob, 0);
+  later(fx, 3600 * 1000);
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
+/* A reload while a file batch syncs apart: the batch's deliveries hold
+ * the old scripts' channel (kept by the engine until it closes); their
+ * sends are recorded once, and the next message goes by the new one. */
+static void test_a_reload_while_files_sync_apart_records_them_once(
+    void **state) {
+  fixture *fx = *state;
+  rc_errlist errors = {0};
+  rc_error err;
+  int migrated = 0;
+  send_via(fx, "file");
+  outbox_files_apart(fx->ob, 1);
+  outbox_hold(fx->ob, 1);
+  assert_int_equal(outbox_pump(fx->ob, &err), 1);
+  write_institution_with("ghost");
+  assert_int_equal(engine_reload(fx->eng, &errors, &migrated), RC_OK);
+  rc_errlist_free(&errors);
+  while (outbox_files_syncing(fx->ob)) uv_run(&fx->loop, UV_RUN_ONCE);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 1);
+  assert_string_equal(last(fx).status, "sent");
+  outbox_hold(fx->ob, 0);
+  send_via(fx, "file");
+  drain(fx);
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 2);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 static void test_exec_driver_pipes_the_message(void **state) {
   fixture *fx = *state;
   send_via(fx, "exec_ok");
@@ -465,6 +518,11 @@ int main(void) {
           test_file_messages_are_synced_apart_then_recorded, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_outbox_closed_while_its_files_sync_sends_again, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_file_that_cannot_be_written_apart_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_reload_while_files_sync_apart_records_them_once, setup,
           teardown),
       cmocka_unit_test_setup_teardown(test_exec_driver_pipes_the_message, setup,
                                       teardown),
