@@ -14,7 +14,9 @@ enum { BATCH_FILES = 8, BATCH_MESSAGES = 512 };
 
 struct channel_file_batch {
   struct {
-    const char *path; /* borrowed from the channel config */
+    /* Owned: under `recoup serve` the batch is finished on another
+     * thread (outbox.c), which may outlive the scripts it came from. */
+    char *path;
     int fd;
     int failed; /* errno of the first failure, or 0 */
   } files[BATCH_FILES];
@@ -33,13 +35,13 @@ static int open_file(channel_file_batch *b, const char *path) {
   for (int i = 0; i < b->nfiles; i++)
     if (strcmp(b->files[i].path, path) == 0) return i;
   if (b->nfiles == BATCH_FILES) return -1;
+  if (!(b->files[b->nfiles].path = strdup(path))) return -1;
   fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 && errno == ENOENT) {
     /* a failure here shows as the file's own open error below */
     rc_mkdir_parent(path, "path", NULL);
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   }
-  b->files[b->nfiles].path = path;
   b->files[b->nfiles].fd = fd;
   b->files[b->nfiles].failed = fd < 0 ? errno : 0;
   return b->nfiles++;
@@ -79,12 +81,13 @@ void channel_file_batch_finish(channel_file_batch *b) {
     int failed = b->files[b->file_of[i]].failed;
     if (failed) {
       char reason[300];
-      snprintf(reason, sizeof reason, "cannot write %s: %s", d->ch->path,
-               strerror(failed));
+      snprintf(reason, sizeof reason, "cannot write %s: %s",
+               b->files[b->file_of[i]].path, strerror(failed));
       d->done(d, 0, 0, reason);
     } else {
       d->done(d, 1, 0, NULL);
     }
   }
+  for (int i = 0; i < b->nfiles; i++) free(b->files[i].path);
   free(b);
 }
