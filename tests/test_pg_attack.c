@@ -16,6 +16,8 @@
 
 #include "store/where.h"
 #ifdef RECOUP_PG_ATTACK
+#include <pthread.h>
+
 #include "pg/pgt.h"
 #include "store/store.h"
 #endif
@@ -296,6 +298,64 @@ static void test_a_commit_refused_or_lost_keeps_the_payment_once(
   store_close(st);
 }
 
+/* Holds case id and pays it, then writes the other's balance, queued:
+ * the write goes in the commit's round trip. */
+static void pay_then_write(store *st, const char *id, const char *other,
+                           const char *ref) {
+  store_case c;
+  store_case_change ch = {.id = other, .fields = STORE_CASE_MONEY,
+                          .balance = 500};
+  int busy = 0;
+  rc_error err;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_case_try_hold(st, id, &c, &busy, &err), RC_OK);
+  assert_int_equal(busy, 0);
+  store_case_free(&c);
+  assert_int_equal(store_payment_insert(st, id, 10, ref, 1, &err), RC_OK);
+  assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+}
+
+static void *commit_apart(void *st) {
+  rc_error err;
+  static int rc;
+  rc = store_commit(st, &err);
+  return &rc;
+}
+
+/* Two nodes, each holding its case and writing the other's in the
+ * commit's round trip: a deadlock the server breaks there (40P01). The
+ * victim's commit fails as a conflict (run again as it came), nothing of
+ * it kept; run again, it keeps its payment once, and both go on clean. */
+static void test_a_deadlock_in_the_commits_round_trip_runs_again(
+    void **state) {
+  store *a, *b;
+  pthread_t t;
+  void *ra;
+  int rb;
+  rc_error err;
+  (void)state;
+  a = open_book();
+  b = open_book();
+  add_case(a, "C1", NULL);
+  add_case(a, "C2", NULL);
+  pay_then_write(a, "C1", "C2", "RA");
+  pay_then_write(b, "C2", "C1", "RB");
+  assert_int_equal(pthread_create(&t, NULL, commit_apart, a), 0);
+  usleep(200 * 1000); /* a waits for b's case first */
+  rb = store_commit(b, &err);
+  assert_int_equal(pthread_join(t, &ra), 0);
+  assert_int_equal((*(int *)ra == RC_OK) + (rb == RC_OK), 1);
+  assert_int_equal(store_contended(*(int *)ra == RC_OK ? b : a), 1);
+  assert_int_equal(value("SELECT count(*) FROM payments"), 1);
+  assert_int_equal(pay(a, "C1", "RA", 10) >= 0, 1);
+  assert_int_equal(pay(b, "C2", "RB", 10) >= 0, 1);
+  assert_int_equal(pay(a, "C2", "RB", 10), 1);
+  assert_int_equal(value("SELECT sum(amount) FROM payments"), 20);
+  assert_int_equal(counters_off(), 0);
+  store_close(a);
+  store_close(b);
+}
+
 /* One transaction moves the counters of one state and one due date many
  * times, a due date none and '' both, a state out and back in, a case
  * closed, a workflow renamed; then one rolled back: the counters are the
@@ -382,6 +442,9 @@ static void test_a_batch_of_rows_max_states_and_one_more(void **state) {
           test_a_first_read_refused_leaves_the_next_clean, setup, teardown), \
       cmocka_unit_test_setup_teardown(                                       \
           test_a_commit_refused_or_lost_keeps_the_payment_once, setup,       \
+          teardown),                                                         \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_deadlock_in_the_commits_round_trip_runs_again, setup,       \
           teardown),                                                         \
       cmocka_unit_test_setup_teardown(                                       \
           test_counters_moved_twice_in_one_transaction_add_up, setup,        \
