@@ -428,14 +428,81 @@ static void test_a_batch_of_rows_max_states_and_one_more(void **state) {
         assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
       }
     assert_int_equal(store_commit(st, &err), RC_OK);
+    assert_int_equal(value(n == 1024 ? "SELECT count(*) FROM cases WHERE "
+                                       "state = 's1024_1'"
+                                     : "SELECT count(*) FROM cases WHERE "
+                                       "state = 's1025_1'"),
+                     n);
   }
-  assert_int_equal(value("SELECT count(*) FROM cases WHERE state = 's1025_1'"),
-                   1025);
   assert_int_equal(counters_off(), 0);
   store_close(st);
 }
 
+/* A batch's timer ends and cancels, exactly ROWS_MAX (1,024) of each and
+ * one more: 1,025 cases, each a timer due (claimed and ended) and one
+ * armed in its state (cancelled as it leaves). None is left, and the
+ * timers of a case not in the batch are untouched. */
+static void test_a_batch_of_rows_max_timer_ends_and_cancels(void **state) {
+  store *st = open_book();
+  store_lease lease = {.node = "n1", .ms = 60000};
+  store_timer *t = NULL;
+  int n = 0;
+  rc_error err;
+  (void)state;
+  run_sql("INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang')");
+  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, balance, opened_at) SELECT 'C' || i, 'B1', 'w', 1, "
+          "'new', 'CNY', 100, 0 FROM generate_series(1, 1026) i");
+  run_sql("INSERT INTO timers(due, case_id, event, scoped) SELECT 1, "
+          "'C' || i, 'a', 0 FROM generate_series(1, 1025) i UNION ALL "
+          "SELECT 100, 'C' || i, 'b', 1 FROM generate_series(1, 1026) i");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 1, 2000, &lease, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 1025);
+  for (int i = 0; i < n; i++) {
+    int deleted = 0;
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_timers_cancel(st, t[i].case_id,
+                                         STORE_TIMERS_SCOPED, NULL, NULL,
+                                         &err),
+                     RC_OK);
+  }
+  store_timers_free(t, n);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(value("SELECT count(*) FROM timers"), 1);
+  assert_int_equal(value("SELECT count(*) FROM timers WHERE case_id = "
+                         "'C1026' AND event = 'b'"),
+                   1);
+  store_close(st);
+}
+
+/* The store's session ended by the server while the node idles after a
+ * payment (its BEGIN queued, its COMMIT with its writes): the node's next
+ * read, outside a transaction, finds a new connection, not an error. */
+static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
+  store *st = open_book();
+  rc_money total = 0;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1", NULL);
+  for (int i = 0; i < 3; i++) {
+    char ref[16];
+    snprintf(ref, sizeof ref, "R%d", i);
+    assert_int_equal(pay(st, "C1", ref, 10), 0);
+    end_the_stores_session();
+    usleep(50 * 1000);
+    assert_int_equal(store_payments_total(st, &total, &err), RC_OK);
+    assert_int_equal(total, 10 * (i + 1));
+  }
+  assert_int_equal(store_reconnects(st), 3);
+  store_close(st);
+}
+
 #define PG_ATTACK_TESTS                                                      \
+  cmocka_unit_test_setup_teardown(                                           \
+      test_a_session_ended_after_a_commit_is_made_again, setup, teardown),   \
   cmocka_unit_test_setup_teardown(                                           \
       test_a_begin_never_read_leaves_the_next_clean, setup, teardown),       \
       cmocka_unit_test_setup_teardown(                                       \
@@ -450,7 +517,9 @@ static void test_a_batch_of_rows_max_states_and_one_more(void **state) {
           test_counters_moved_twice_in_one_transaction_add_up, setup,        \
           teardown),                                                         \
       cmocka_unit_test_setup_teardown(                                       \
-          test_a_batch_of_rows_max_states_and_one_more, setup, teardown),
+          test_a_batch_of_rows_max_states_and_one_more, setup, teardown),    \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown),
 #endif
 
 int main(void) {
