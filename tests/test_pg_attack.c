@@ -114,8 +114,7 @@ static void run_sql(const char *sql) {
 static store *open_book(void) {
   store *st = NULL;
   rc_error err;
-  if (store_open(&st, url, &err) != RC_OK)
-    fprintf(stderr, "%s\n", err.message);
+  if (store_open(&st, url, &err) != RC_OK) fprintf(stderr, "%s\n", err.message);
   assert_non_null(st);
   return st;
 }
@@ -221,8 +220,7 @@ static void test_a_begin_never_read_leaves_the_next_clean(void **state) {
     char was[64];
     rc_money paid;
     assert_int_not_equal(
-        store_payment_by_ref(st, "R3", was, sizeof was, &paid, &err),
-        RC_OK);
+        store_payment_by_ref(st, "R3", was, sizeof was, &paid, &err), RC_OK);
   }
   assert_int_equal(store_contended(st), 1);
   store_rollback(st);
@@ -267,18 +265,18 @@ static void test_a_first_read_refused_leaves_the_next_clean(void **state) {
  * run at each write); the COMMIT kills its own session (a connection
  * lost in that round trip: the commit fails, nothing held). A retry of
  * the same ref afterwards keeps the payment once. */
-static void test_a_commit_refused_or_lost_keeps_the_payment_once(
-    void **state) {
+static void test_a_commit_refused_or_lost_keeps_the_payment_once(void **state) {
   store *st = open_book();
   (void)state;
   add_case(st, "C1", "2026-12-01");
-  run_sql("CREATE FUNCTION dba_check() RETURNS trigger LANGUAGE plpgsql AS "
-          "$$ BEGIN IF NEW.amount = 13 THEN RAISE 'unlucky'; END IF; "
-          "IF NEW.amount = 17 THEN PERFORM pg_terminate_backend("
-          "pg_backend_pid()); END IF; RETURN NULL; END $$;"
-          "CREATE CONSTRAINT TRIGGER dba_check AFTER INSERT ON payments "
-          "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
-          "dba_check()");
+  run_sql(
+      "CREATE FUNCTION dba_check() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN IF NEW.amount = 13 THEN RAISE 'unlucky'; END IF; "
+      "IF NEW.amount = 17 THEN PERFORM pg_terminate_backend("
+      "pg_backend_pid()); END IF; RETURN NULL; END $$;"
+      "CREATE CONSTRAINT TRIGGER dba_check AFTER INSERT ON payments "
+      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
+      "dba_check()");
   assert_int_equal(pay(st, "C1", "R1", 13), -1);
   assert_int_equal(store_contended(st), 0);
   assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
@@ -303,8 +301,8 @@ static void test_a_commit_refused_or_lost_keeps_the_payment_once(
 static void pay_then_write(store *st, const char *id, const char *other,
                            const char *ref) {
   store_case c;
-  store_case_change ch = {.id = other, .fields = STORE_CASE_MONEY,
-                          .balance = 500};
+  store_case_change ch = {
+      .id = other, .fields = STORE_CASE_MONEY, .balance = 500};
   int busy = 0;
   rc_error err;
   assert_int_equal(store_begin(st, &err), RC_OK);
@@ -326,8 +324,7 @@ static void *commit_apart(void *st) {
  * commit's round trip: a deadlock the server breaks there (40P01). The
  * victim's commit fails as a conflict (run again as it came), nothing of
  * it kept; run again, it keeps its payment once, and both go on clean. */
-static void test_a_deadlock_in_the_commits_round_trip_runs_again(
-    void **state) {
+static void test_a_deadlock_in_the_commits_round_trip_runs_again(void **state) {
   store *a, *b;
   pthread_t t;
   void *ra;
@@ -360,8 +357,7 @@ static void test_a_deadlock_in_the_commits_round_trip_runs_again(
  * times, a due date none and '' both, a state out and back in, a case
  * closed, a workflow renamed; then one rolled back: the counters are the
  * cases' sums still. */
-static void test_counters_moved_twice_in_one_transaction_add_up(
-    void **state) {
+static void test_counters_moved_twice_in_one_transaction_add_up(void **state) {
   store *st = open_book();
   static const char *const ids[] = {"C1", "C2", "C3", "C4", "C5"};
   static const char *const dues[] = {NULL, "", "2026-12-01", "2026-12-01",
@@ -375,8 +371,7 @@ static void test_counters_moved_twice_in_one_transaction_add_up(
       store_case c;
       int busy = 0;
       store_case_change ch = {.id = ids[i]};
-      assert_int_equal(store_case_try_hold(st, ids[i], &c, &busy, &err),
-                       RC_OK);
+      assert_int_equal(store_case_try_hold(st, ids[i], &c, &busy, &err), RC_OK);
       ch.fields = STORE_CASE_MONEY;
       ch.balance = c.balance - 7;
       store_case_free(&c);
@@ -413,9 +408,10 @@ static void test_a_batch_of_rows_max_states_and_one_more(void **state) {
   rc_error err;
   (void)state;
   run_sql("INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang')");
-  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
-          "currency, balance, opened_at) SELECT 'C' || i, 'B1', 'w', 1, "
-          "'new', 'CNY', 100, 0 FROM generate_series(1, 1025) i");
+  run_sql(
+      "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+      "currency, balance, opened_at) SELECT 'C' || i, 'B1', 'w', 1, "
+      "'new', 'CNY', 100, 0 FROM generate_series(1, 1025) i");
   for (int n = 1024; n <= 1025; n++) {
     assert_int_equal(store_begin(st, &err), RC_OK);
     for (int pass = 0; pass < 2; pass++)
@@ -450,12 +446,14 @@ static void test_a_batch_of_rows_max_timer_ends_and_cancels(void **state) {
   rc_error err;
   (void)state;
   run_sql("INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang')");
-  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
-          "currency, balance, opened_at) SELECT 'C' || i, 'B1', 'w', 1, "
-          "'new', 'CNY', 100, 0 FROM generate_series(1, 1026) i");
-  run_sql("INSERT INTO timers(due, case_id, event, scoped) SELECT 1, "
-          "'C' || i, 'a', 0 FROM generate_series(1, 1025) i UNION ALL "
-          "SELECT 100, 'C' || i, 'b', 1 FROM generate_series(1, 1026) i");
+  run_sql(
+      "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+      "currency, balance, opened_at) SELECT 'C' || i, 'B1', 'w', 1, "
+      "'new', 'CNY', 100, 0 FROM generate_series(1, 1026) i");
+  run_sql(
+      "INSERT INTO timers(due, case_id, event, scoped) SELECT 1, "
+      "'C' || i, 'a', 0 FROM generate_series(1, 1025) i UNION ALL "
+      "SELECT 100, 'C' || i, 'b', 1 FROM generate_series(1, 1026) i");
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_timers_claim(st, 1, 2000, &lease, &t, &n, &err),
                    RC_OK);
@@ -464,9 +462,8 @@ static void test_a_batch_of_rows_max_timer_ends_and_cancels(void **state) {
     int deleted = 0;
     assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
     assert_int_equal(deleted, 1);
-    assert_int_equal(store_timers_cancel(st, t[i].case_id,
-                                         STORE_TIMERS_SCOPED, NULL, NULL,
-                                         &err),
+    assert_int_equal(store_timers_cancel(st, t[i].case_id, STORE_TIMERS_SCOPED,
+                                         NULL, NULL, &err),
                      RC_OK);
   }
   store_timers_free(t, n);
@@ -503,8 +500,8 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
 #define PG_ATTACK_TESTS                                                      \
   cmocka_unit_test_setup_teardown(                                           \
       test_a_session_ended_after_a_commit_is_made_again, setup, teardown),   \
-  cmocka_unit_test_setup_teardown(                                           \
-      test_a_begin_never_read_leaves_the_next_clean, setup, teardown),       \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_begin_never_read_leaves_the_next_clean, setup, teardown),   \
       cmocka_unit_test_setup_teardown(                                       \
           test_a_first_read_refused_leaves_the_next_clean, setup, teardown), \
       cmocka_unit_test_setup_teardown(                                       \
@@ -527,7 +524,7 @@ int main(void) {
 #ifdef RECOUP_PG_ATTACK
       PG_ATTACK_TESTS
 #endif
-      cmocka_unit_test(test_a_password_in_the_user_part_is_hidden),
+          cmocka_unit_test(test_a_password_in_the_user_part_is_hidden),
       cmocka_unit_test(test_a_password_parameter_is_hidden),
       cmocka_unit_test(test_what_holds_no_password_is_shown_as_given),
       cmocka_unit_test(test_the_buffer_is_never_overrun),
