@@ -846,7 +846,10 @@ static void on_work(uv_idle_t *h) {
     note_slow_writes(t0, t1 - t0, &at_commit, &after);
   }
   writes = busy || t0 - last_write_ms < RECENT_MS;
-  outbox_hold(svc->ob, writes);
+  /* Draining, the outbox pumps no more of its own: a file batch it
+   * synced would start the next on its loop turn, and a stop would
+   * wait for the whole backlog (on_term). */
+  outbox_hold(svc->ob, writes || svc->draining);
   if (writes && pump_owed && t1 - last_pump_ms >= PUMP_BUSY_MS) {
     pump_outbox(svc, writes);
     more = 1; /* the slice's turn is the next */
@@ -860,7 +863,7 @@ static void on_work(uv_idle_t *h) {
     loop_fig_log();
   if (!more && !svc->queue) {
     if (pump_owed) pump_outbox(svc, 0);
-    outbox_hold(svc->ob, 0);
+    outbox_hold(svc->ob, svc->draining);
     (void)uv_idle_stop(&svc->work); /* cannot fail */
     svc->work_active = 0;
     arm_wake(svc);
@@ -901,6 +904,10 @@ static void on_term(uv_signal_t *s, int signum) {
   service *svc = s->data;
   if (svc->draining) return;
   svc->draining = 1;
+  /* The deliveries started go on, and are recorded; no more start of
+   * the outbox's own (each synced file batch started the next: a stop
+   * waited for the whole backlog to be written). */
+  outbox_hold(svc->ob, 1);
   service_log("info", json_pack("{s:s, s:i}", "msg",
                                 "stopping: no new connections, draining",
                                 "signal", signum));
