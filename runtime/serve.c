@@ -908,6 +908,10 @@ static void on_term(uv_signal_t *s, int signum) {
    * the outbox's own (each synced file batch started the next: a stop
    * waited for the whole backlog to be written). */
   outbox_hold(svc->ob, 1);
+  /* A file batch syncing apart ends on the thread pool, which tells the
+   * loop nothing: looked at every 10 ms while draining, not every second
+   * (a stop took 1.0 s where it took 0.23). */
+  uv_timer_start(&svc->pump, on_pump, 10, 10);
   service_log("info", json_pack("{s:s, s:i}", "msg",
                                 "stopping: no new connections, draining",
                                 "signal", signum));
