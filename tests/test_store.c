@@ -777,17 +777,9 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
-/* Takes migration 21's triggers away: the contacts' changes by hand no
- * longer let the copy in the borrower's row go (schema 20). */
-#define HELD_TRIGGERS_DOWN                        \
-  "DROP TRIGGER IF EXISTS contacts_held_added;"   \
-  "DROP TRIGGER IF EXISTS contacts_held_removed;" \
-  "DROP TRIGGER IF EXISTS contacts_held_changed;"
-
 /* Takes migration 20's copy of a borrower's contacts in their row away
- * again, and 21's triggers: the schema of version 19. */
-#define CONTACTS_DOWN \
-  HELD_TRIGGERS_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_held;"
+ * again: the schema of version 19. */
+#define CONTACTS_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_held;"
 
 /* Takes migration 19's chain of a case's messages away again (the case's
  * newest message, each message's link to the one before) and puts back
@@ -1601,7 +1593,7 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
                               "'L1'"),
                    3);
   assert_messages(to, "L1", 2, 3);
-  exec_sql(HELD_TRIGGERS_DOWN "DELETE FROM contacts WHERE borrower_id = 'B5'");
+  exec_sql("DELETE FROM contacts WHERE borrower_id = 'B5'");
   assert_contacts(to, "B5", odd_contacts, 3);
   store_close(to);
   store_close(st);
@@ -2012,11 +2004,9 @@ static void test_a_borrower_s_contacts_are_read_from_its_row(void **state) {
   st = open_store();
   assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
   assert_contacts(st, "B5", odd_contacts, 3);
-  /* Read from the row alone: the contacts gone behind the store's back,
-   * schema 21's triggers taken away first, leave the copy (the contacts
-   * table was read before). */
-  exec_sql(HELD_TRIGGERS_DOWN
-           "CREATE TABLE k AS SELECT * FROM contacts; DELETE FROM contacts;");
+  /* Read from the row alone: the contacts gone behind the store's back
+   * leave the copy (the contacts table was read before). */
+  exec_sql("CREATE TABLE k AS SELECT * FROM contacts; DELETE FROM contacts;");
   assert_contacts(st, "B5", odd_contacts, 3);
   /* A copy that is NULL or does not read: the contacts are read. */
   exec_sql("INSERT INTO contacts SELECT * FROM k;"
@@ -2076,137 +2066,10 @@ static void test_upgrade_copies_each_borrower_s_contacts(void **state) {
   exec_sql(CONTACTS_DOWN "PRAGMA user_version = 19;");
   st = open_store();
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
-  /* What is read is the copy. */
-  exec_sql(HELD_TRIGGERS_DOWN "DELETE FROM contacts;");
+  exec_sql("DELETE FROM contacts;"); /* what is read is the copy */
   assert_contacts(st, "B1", odd_contacts, 3);
   assert_contacts(st, "B2", NULL, 0);
   store_close(st);
-}
-
-/* A query of one's own that changes the contacts in the database (not
- * through recoup) changes who a reminder goes to, as before schema 20:
- * the contacts' triggers let the row's copy go (schema 21), and the
- * store's next write of the list puts the contacts and the copy back
- * together, though the list equals the stale copy. */
-static void test_contacts_changed_by_hand_are_the_ones_read(void **state) {
-  static store_contact was[2] = {
-      {"phone", "+8613800000001", NULL, NULL},
-      {"third_party", "+8613800000002", "李四", "sister"}};
-  static store_contact now[3] = {
-      {"phone", "+8613900000009", NULL, NULL},
-      {"third_party", "+8613800000002", "李四", "sister"},
-      {"email", "x@y.cn", NULL, NULL}};
-  store *st;
-  store_borrower b = {.id = "B7", .contacts = was, .ncontacts = 2};
-  rc_error err;
-  (void)state;
-  SQLITE_ONLY("the copy is SQLite's (schema 20)");
-  st = open_store();
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  b.id = "B8";
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  exec_sql(
-      "UPDATE contacts SET value = '+8613900000009' "
-      "WHERE borrower_id = 'B7' AND position = 0");
-  assert_contacts(st, "B7", now, 2);
-  exec_sql(
-      "INSERT INTO contacts(borrower_id, position, kind, value) "
-      "VALUES ('B7', 2, 'email', 'x@y.cn')");
-  assert_contacts(st, "B7", now, 3);
-  exec_sql("DELETE FROM contacts WHERE borrower_id = 'B7' AND position > 0");
-  assert_contacts(st, "B7", now, 1);
-  /* Moved to another borrower: both rows let their copy go. */
-  exec_sql(
-      "UPDATE contacts SET borrower_id = 'B8', position = 2 "
-      "WHERE borrower_id = 'B7'");
-  assert_contacts(st, "B7", NULL, 0);
-  assert_int_equal(count_rows("SELECT count(*) FROM borrowers WHERE "
-                              "contacts_held IS NULL"),
-                   2);
-  /* The list as the copy had it, given again: written, and copied. */
-  b.id = "B7";
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
-                              "borrower_id = 'B7' AND value = "
-                              "'+8613800000001'"),
-                   1);
-  assert_contacts(st, "B7", was, 2);
-  assert_int_equal(count_rows("SELECT count(*) FROM borrowers WHERE "
-                              "id = 'B7' AND contacts_held IS NOT NULL"),
-                   1);
-  /* The store's own writes leave a copy that reads: nothing but the
-   * copy is read (the triggers taken away, the contacts emptied). */
-  b.contacts = now;
-  b.ncontacts = 3;
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  b.id = "B9";
-  assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
-  assert_int_equal(store_commit(st, &err), RC_OK);
-  exec_sql(HELD_TRIGGERS_DOWN "DELETE FROM contacts;");
-  assert_contacts(st, "B7", now, 3);
-  assert_contacts(st, "B9", now, 3);
-  store_close(st);
-}
-
-/* A contact's text kept as a BLOB (a query of one's own, Python's bytes)
- * was read as text before schema 20; the upgrade that copies the
- * contacts into the row copies it as text, and does not stop. */
-static void test_upgrade_copies_a_contact_kept_as_a_blob(void **state) {
-  store *st;
-  store_contact blob[1] = {{"third_party", "+8613800000003", "Li", "aunt"}};
-  store_borrower b = {.id = "B1", .contacts = blob, .ncontacts = 1};
-  rc_error err;
-  (void)state;
-  SQLITE_ONLY("an upgrade from SQLite schema version 19");
-  st = open_store();
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  store_close(st);
-  exec_sql(CONTACTS_DOWN
-           "PRAGMA user_version = 19;"
-           "UPDATE contacts SET name = CAST(name AS BLOB), "
-           "value = CAST(value AS BLOB);");
-  st = open_store();
-  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
-  assert_contacts(st, "B1", blob, 1);
-  assert_int_equal(count_rows("SELECT count(*) FROM borrowers WHERE "
-                              "contacts_held IS NOT NULL"),
-                   1);
-  store_close(st);
-}
-
-/* Fifty contacts, one of them a 1 MB text full of quotes and Chinese:
- * the copy reads back as the contacts, and the contacts as the copy. */
-static void test_fifty_contacts_and_a_megabyte_are_copied(void **state) {
-  store_contact many[50];
-  char values[50][24], *big;
-  store *st;
-  store_borrower b = {.id = "B50", .contacts = many, .ncontacts = 50};
-  rc_error err;
-  size_t n = 1 << 20;
-  (void)state;
-  SQLITE_ONLY("the copy is SQLite's (schema 20)");
-  assert_non_null(big = malloc(n + 1));
-  for (size_t i = 0; i < n; i += 4) memcpy(big + i, i % 8 ? "\"\\," : "李", 3);
-  for (size_t i = 3; i < n; i += 4) big[i] = 'x';
-  big[n] = '\0';
-  for (int i = 0; i < 50; i++) {
-    snprintf(values[i], sizeof values[i], "+86138%08d", i);
-    many[i] = (store_contact){i % 3 ? "phone" : "third_party", values[i],
-                              i % 3 ? NULL : "名", NULL};
-  }
-  many[49].name = big;
-  st = open_store();
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  assert_contacts(st, "B50", many, 50);
-  exec_sql("UPDATE borrowers SET contacts_held = NULL");
-  assert_contacts(st, "B50", many, 50);
-  exec_sql(
-      "UPDATE borrowers SET contacts_held = substr(contacts_held, 1, "
-      "length(contacts_held) - 3) || ']]'");
-  assert_contacts(st, "B50", many, 50);
-  store_close(st);
-  free(big);
 }
 
 /* The borrower of a case being opened is tried as new first while most
@@ -2867,18 +2730,12 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_messages,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_upgrade_chains_each_case_s_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_s_contacts_are_read_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_copies_each_borrower_s_contacts, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_contacts_changed_by_hand_are_the_ones_read, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_upgrade_copies_a_contact_kept_as_a_blob, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_fifty_contacts_and_a_megabyte_are_copied, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(

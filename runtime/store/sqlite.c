@@ -267,15 +267,13 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
-/* A borrower's row as store_borrower gives it (bind_borrower). A new
- * one's copy of their contacts is [] where it has none; where contacts
- * follow (?12, how many, above 0) it is written after them. */
-#define BORROWER_INSERT                                                 \
-  "INSERT INTO borrowers(id, name, locale, timezone, address, "         \
-  "employer_name, employer_phone, employer_address, do_not_contact, "   \
-  "ceased, area, contacts_held) VALUES (?1, coalesce(?2, ''), ?3, ?4, " \
-  "?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?12 > 0 THEN NULL "          \
-  "ELSE '[]' END)"
+/* A borrower's row as store_borrower gives it (bind_borrower), with the
+ * copy of their contacts (?12, contacts_held_text; NULL: unchanged). */
+#define BORROWER_INSERT                                                  \
+  "INSERT INTO borrowers(id, name, locale, timezone, address, "          \
+  "employer_name, employer_phone, employer_address, do_not_contact, "    \
+  "ceased, area, contacts_held) VALUES (?1, coalesce(?2, ''), ?3, ?4, "  \
+  "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, '[]'))"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -296,7 +294,8 @@ static const char *const sql[S_COUNT] = {
         " employer_phone = coalesce(?7, employer_phone),"
         " employer_address = coalesce(?8, employer_address),"
         " do_not_contact = max(do_not_contact, ?9),"
-        " area = coalesce(?11, area)",
+        " area = coalesce(?11, area),"
+        " contacts_held = coalesce(?12, contacts_held)",
     /* A borrower not in the book yet, or nothing (sqlite3_changes 0). */
     [S_BORROWER_NEW] = BORROWER_INSERT " ON CONFLICT(id) DO NOTHING",
     /* The borrower and the copy of their contacts their row keeps
@@ -1805,12 +1804,32 @@ static void opening_seen(sq *st, int found) {
                                          : v;
 }
 
+/* The copy of b's contacts its row keeps, bound as ?12 of s: NULL (kept
+ * as it is) when the list is not given; *held, the text, freed by the
+ * caller. */
+static int bind_contacts_held(sqlite3_stmt *s, const store_borrower *b,
+                              char **held, rc_error *err) {
+  *held = NULL;
+  if (b->ncontacts < 0) return RC_OK;
+  if (!(*held = contacts_held_text(b)))
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  sqlite3_bind_text(s, 12, *held, -1, SQLITE_STATIC);
+  return RC_OK;
+}
+
 static int borrower_write(sq *st, int which, const store_borrower *b,
                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, which);
+  char *held;
+  int rc;
   bind_borrower(s, b);
-  sqlite3_bind_int(s, 12, b->ncontacts);
-  return exec_stmt(st, s, err, "save borrower");
+  if ((rc = bind_contacts_held(s, b, &held, err)) != RC_OK) {
+    sqlite3_clear_bindings(s);
+    return rc;
+  }
+  rc = exec_stmt(st, s, err, "save borrower");
+  free(held);
+  return rc;
 }
 
 static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
@@ -1836,9 +1855,20 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     store_borrower_free(&was);
     if (same_row && same_contacts) return RC_OK;
   }
-  if (!same_row &&
-      (rc = borrower_write(st, S_BORROWER_UPSERT, b, err)) != RC_OK)
-    return rc;
+  /* The row's copy of the contacts goes with the row, or alone. */
+  if (!same_row) {
+    if ((rc = borrower_write(st, S_BORROWER_UPSERT, b, err)) != RC_OK)
+      return rc;
+  } else if (found && b->ncontacts >= 0 && !same_contacts) {
+    if (!(held = contacts_held_text(b)))
+      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    s = stmt(st, S_CONTACTS_HELD_PUT);
+    bind_text(s, 1, b->id);
+    bind_text(s, 2, held);
+    rc = exec_stmt(st, s, err, "save contacts");
+    free(held);
+    if (rc != RC_OK) return rc;
+  }
   if (b->ncontacts < 0 || same_contacts) return RC_OK;
   if (found) {
     s = stmt(st, S_CONTACTS_DELETE);
@@ -1855,17 +1885,7 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     sqlite3_bind_int(s, 6, i);
     if ((rc = exec_stmt(st, s, err, "save contact")) != RC_OK) return rc;
   }
-  if (!found && !b->ncontacts) return RC_OK;
-  /* The copy after the contacts: their triggers (schema 21) let it go as
-   * each was written (a new row's was NULL, and stayed so). */
-  if (!(held = contacts_held_text(b)))
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  s = stmt(st, S_CONTACTS_HELD_PUT);
-  bind_text(s, 1, b->id);
-  bind_text(s, 2, held);
-  rc = exec_stmt(st, s, err, "save contacts");
-  free(held);
-  return rc;
+  return RC_OK;
 }
 
 static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {

@@ -54,16 +54,12 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
 /* Sets each borrower's copy of their contacts (borrowers.contacts_held:
  * [[kind, value, name, relation], ...] in position order, [] for none)
  * from the contacts: the upgrade that adds it, a book moved in
- * (book_derived). One look-up of the contacts' key a borrower. A text
- * kept as a BLOB by a query of one's own is copied as the text the
- * store reads from it (json_array refuses a BLOB, and the upgrade
- * stopped). */
-#define SQLITE_CONTACTS_HELD_FILL                                  \
-  "UPDATE borrowers SET contacts_held = (SELECT json_group_array(" \
-  "json_array(kind, value, name, relation)) FROM (SELECT kind, "   \
-  "CAST(value AS TEXT) AS value, CAST(name AS TEXT) AS name, "     \
-  "CAST(relation AS TEXT) AS relation FROM contacts k "            \
-  "WHERE k.borrower_id = borrowers.id ORDER BY position));"
+ * (book_derived). One look-up of the contacts' key a borrower. */
+#define SQLITE_CONTACTS_HELD_FILL                                          \
+  "UPDATE borrowers SET contacts_held = (SELECT json_group_array("         \
+  "json_array(kind, value, name, relation)) FROM (SELECT kind, value, "    \
+  "name, relation FROM contacts k WHERE k.borrower_id = borrowers.id "     \
+  "ORDER BY position));"
 
 /* Why a statement of the SQLite store need not write the new cases an
  * import holds in memory before it runs (0: it writes them first). */

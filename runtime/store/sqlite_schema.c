@@ -506,27 +506,6 @@ static const char *const migrations[] = {
      * it is NULL (a row added by hand). Added and filled in place. */
     "ALTER TABLE borrowers ADD COLUMN contacts_held TEXT;"
     SQLITE_CONTACTS_HELD_FILL,
-    /* 21: a contact changed by a query of one's own (docs/cli.md) lets
-     * its borrower's copy go, so that reminders follow the contacts (the
-     * copy kept, they went to the number it had): NULL, read from
-     * `contacts` until the store next writes the borrower's list. The
-     * store writes the copy after the contacts (sqlite.c
-     * sq_borrower_upsert), a new borrower's row without one first, so
-     * its contacts' triggers only look the row up. The store never
-     * updates a contact in place: the UPDATE trigger costs it nothing. */
-    "CREATE TRIGGER contacts_held_added AFTER INSERT ON contacts BEGIN"
-    "  UPDATE borrowers SET contacts_held = NULL"
-    "    WHERE id = new.borrower_id AND contacts_held IS NOT NULL;"
-    "END;"
-    "CREATE TRIGGER contacts_held_removed AFTER DELETE ON contacts BEGIN"
-    "  UPDATE borrowers SET contacts_held = NULL"
-    "    WHERE id = old.borrower_id AND contacts_held IS NOT NULL;"
-    "END;"
-    "CREATE TRIGGER contacts_held_changed AFTER UPDATE ON contacts BEGIN"
-    "  UPDATE borrowers SET contacts_held = NULL"
-    "    WHERE id IN (old.borrower_id, new.borrower_id)"
-    "    AND contacts_held IS NOT NULL;"
-    "END;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
