@@ -777,16 +777,10 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
-/* Takes migration 20's copy of a borrower's contacts in their row away
- * again: the schema of version 19. */
-#define CONTACTS_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_held;"
-
 /* Takes migration 19's chain of a case's messages away again (the case's
  * newest message, each message's link to the one before) and puts back
- * the index that found a borrower's messages, and 20's copy: the schema
- * of version 18. */
+ * the index that found a borrower's messages: the schema of version 18. */
 #define MESSAGES_DOWN                            \
-  CONTACTS_DOWN                                  \
   "ALTER TABLE cases DROP COLUMN message_last;"  \
   "ALTER TABLE messages DROP COLUMN prev;"       \
   "CREATE INDEX messages_borrower ON messages(borrower_id, at);"
@@ -1510,38 +1504,10 @@ static void assert_messages(store *st, const char *case_id, int of_case,
   assert_int_equal(n, of_borrower);
 }
 
-/* Contacts whose texts a JSON copy must escape: quotes, backslashes,
- * control characters, a slash, Chinese, a character past the BMP, an
- * empty value, absent name and relation. */
-static store_contact odd_contacts[3] = {
-    {"phone", "+86 \"1\" \\2\\ /3", NULL, NULL},
-    {"third_party", "", "李\x01\n\t\x1f😀", "sister\r\x7f"},
-    {"email", "a@b.cn", "", NULL}};
-
-/* b's contacts are the given ones, in order (absent fields absent). */
-static void assert_contacts(store *st, const char *id,
-                            const store_contact *want, int n) {
-  store_borrower out;
-  rc_error err;
-  assert_int_equal(store_borrower_get(st, id, &out, &err), RC_OK);
-  assert_int_equal(out.ncontacts, n);
-  for (int i = 0; i < n; i++) {
-    const store_contact *g = &out.contacts[i], *w = &want[i];
-    const char *got[] = {g->kind, g->value, g->name, g->relation};
-    const char *exp[] = {w->kind, w->value, w->name, w->relation};
-    for (int f = 0; f < 4; f++) {
-      if (!exp[f]) assert_null(got[f]);
-      else assert_string_equal(got[f], exp[f]);
-    }
-  }
-  store_borrower_free(&out);
-}
-
 /* A book moved in (migrate-store) comes without the journal's chain,
  * which the store derives: every case's runs are chained again from the
  * runs copied, and read as they were; so are the mark of a case's open
- * tasks, from the tasks copied, each case's messages, and the copy of a
- * borrower's contacts in their row. */
+ * tasks, from the tasks copied, and each case's messages. */
 static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   char from[1100];
   store *st, *to;
@@ -1559,13 +1525,6 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
   message_at(st, "L1", "b", 100);
   message_at(st, "L2", "b", 200);
   message_at(st, "L1", "b", 300);
-  assert_int_equal(
-      store_borrower_upsert(st,
-                            &(store_borrower){.id = "B5",
-                                              .contacts = odd_contacts,
-                                              .ncontacts = 3},
-                            &err),
-      RC_OK);
   snprintf(from, sizeof from, "%s", path);
   snprintf(path, sizeof path, "%s.to", from);
   unlink(path);
@@ -1593,8 +1552,6 @@ static void test_a_book_moved_in_has_its_journal_chained(void **state) {
                               "'L1'"),
                    3);
   assert_messages(to, "L1", 2, 3);
-  exec_sql("DELETE FROM contacts WHERE borrower_id = 'B5'");
-  assert_contacts(to, "B5", odd_contacts, 3);
   store_close(to);
   store_close(st);
   teardown(NULL);
@@ -1988,87 +1945,6 @@ static void test_contacts_are_replaced_in_order(void **state) {
   store_borrower_get(st, "B9", &out, &err);
   assert_int_equal(out.ncontacts, 1);
   store_borrower_free(&out);
-  store_close(st);
-}
-
-/* Schema 20: a borrower's row keeps a copy of their contacts, which a
- * reminder reads with the borrower; the contacts stay the record, read
- * where the copy is NULL or does not read (a row changed by hand). */
-static void test_a_borrower_s_contacts_are_read_from_its_row(void **state) {
-  store *st;
-  store_borrower b = {.id = "B5", .name = "Wang", .contacts = odd_contacts,
-                      .ncontacts = 3};
-  rc_error err;
-  (void)state;
-  SQLITE_ONLY("the copy is SQLite's (schema 20)");
-  st = open_store();
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  assert_contacts(st, "B5", odd_contacts, 3);
-  /* Read from the row alone: the contacts gone behind the store's back
-   * leave the copy (the contacts table was read before). */
-  exec_sql("CREATE TABLE k AS SELECT * FROM contacts; DELETE FROM contacts;");
-  assert_contacts(st, "B5", odd_contacts, 3);
-  /* A copy that is NULL or does not read: the contacts are read. */
-  exec_sql("INSERT INTO contacts SELECT * FROM k;"
-           "UPDATE borrowers SET contacts_held = NULL;");
-  assert_contacts(st, "B5", odd_contacts, 3);
-  for (int i = 0; i < 6; i++) {
-    static const char *const bad[] = {
-        "[[\"phone\",1,null,null]]", "[[\"phone\",\"x\",null]]", "[",
-        "[[\"phone\",\"\\ud800\",null,null]]", "[] ",
-        "[[null,\"x\",null,null]]"};
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "UPDATE borrowers SET contacts_held = '%s'", bad[i]);
-    exec_sql(sql);
-    assert_contacts(st, "B5", odd_contacts, 3);
-  }
-  /* Changed by the store, with the row unchanged or not, in and out of a
-   * transaction: the copy follows; a list not given leaves it. */
-  b.contacts = odd_contacts + 1;
-  b.ncontacts = 2;
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  exec_sql("DELETE FROM contacts;");
-  assert_contacts(st, "B5", odd_contacts + 1, 2);
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  b.name = "Wang Wei";
-  b.ncontacts = 0;
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  assert_contacts(st, "B5", NULL, 0);
-  b.ncontacts = -1;
-  b.name = "Wang";
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  assert_int_equal(store_commit(st, &err), RC_OK);
-  assert_int_equal(count_rows("SELECT count(*) FROM borrowers WHERE "
-                              "contacts_held = '[]' AND name = 'Wang'"),
-                   1);
-  /* A new borrower with no list given has none. */
-  b.id = "B6";
-  assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
-  assert_contacts(st, "B6", NULL, 0);
-  store_close(st);
-}
-
-/* The upgrade to schema 20 copies each borrower's contacts into the row,
- * in order, as the store reads them. */
-static void test_upgrade_copies_each_borrower_s_contacts(void **state) {
-  store *st;
-  store_borrower b = {.id = "B1", .contacts = odd_contacts, .ncontacts = 3};
-  rc_error err;
-  (void)state;
-  SQLITE_ONLY("an upgrade from SQLite schema version 19");
-  st = open_store();
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  b.id = "B2";
-  b.ncontacts = 0;
-  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
-  store_close(st);
-  exec_sql(CONTACTS_DOWN "PRAGMA user_version = 19;");
-  st = open_store();
-  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
-  exec_sql("DELETE FROM contacts;"); /* what is read is the copy */
-  assert_contacts(st, "B1", odd_contacts, 3);
-  assert_contacts(st, "B2", NULL, 0);
   store_close(st);
 }
 
@@ -2732,10 +2608,6 @@ int main(void) {
           test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_chains_each_case_s_messages, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_a_borrower_s_contacts_are_read_from_its_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_upgrade_copies_each_borrower_s_contacts, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -56,8 +56,6 @@ enum {
   S_BORROWER_UPSERT,
   S_BORROWER_NEW,
   S_BORROWER_GET,
-  S_BORROWER_CONTACTS,
-  S_CONTACTS_HELD_PUT,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
   S_BORROWER_CASES,
@@ -267,13 +265,12 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
-/* A borrower's row as store_borrower gives it (bind_borrower), with the
- * copy of their contacts (?12, contacts_held_text; NULL: unchanged). */
+/* A borrower's row as store_borrower gives it (bind_borrower). */
 #define BORROWER_INSERT                                                  \
   "INSERT INTO borrowers(id, name, locale, timezone, address, "          \
   "employer_name, employer_phone, employer_address, do_not_contact, "    \
-  "ceased, area, contacts_held) VALUES (?1, coalesce(?2, ''), ?3, ?4, "  \
-  "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, '[]'))"
+  "ceased, area) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8, " \
+  "?9, ?10, ?11)"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -294,22 +291,18 @@ static const char *const sql[S_COUNT] = {
         " employer_phone = coalesce(?7, employer_phone),"
         " employer_address = coalesce(?8, employer_address),"
         " do_not_contact = max(do_not_contact, ?9),"
-        " area = coalesce(?11, area),"
-        " contacts_held = coalesce(?12, contacts_held)",
+        " area = coalesce(?11, area)",
     /* A borrower not in the book yet, or nothing (sqlite3_changes 0). */
     [S_BORROWER_NEW] = BORROWER_INSERT " ON CONFLICT(id) DO NOTHING",
-    /* The borrower and the copy of their contacts their row keeps
-     * (schema 20): a reminder reads one of these per case, one tree. */
+    /* One statement for the borrower and their contacts (a row each, in
+     * position order): a reminder reads one of these per case. */
     [S_BORROWER_GET] =
-        "SELECT id, name, locale, timezone, address, employer_name, "
-        "employer_phone, employer_address, do_not_contact, ceased, area, "
-        "contacts_held FROM borrowers WHERE id = ?1",
-    /* The contacts themselves, where the row keeps no copy that reads. */
-    [S_BORROWER_CONTACTS] =
-        "SELECT kind, value, name, relation FROM contacts "
-        "WHERE borrower_id = ?1 ORDER BY position",
-    [S_CONTACTS_HELD_PUT] =
-        "UPDATE borrowers SET contacts_held = ?2 WHERE id = ?1",
+        "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
+        "b.employer_name, b.employer_phone, b.employer_address, "
+        "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation, "
+        "b.area "
+        "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
+        "WHERE b.id = ?1 ORDER BY k.position",
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
@@ -1753,7 +1746,6 @@ static int sq_meta_put(sq *st, const char *key, const char *value,
 static int borrower_read(sq *st, const char *id, store_borrower *out,
                          rc_error *err);
 static void bind_borrower(sqlite3_stmt *s, const store_borrower *b);
-static char *contacts_held_text(const store_borrower *b);
 
 static int same_text(const char *a, const char *b) {
   return a == b || (a && b && strcmp(a, b) == 0);
@@ -1804,42 +1796,15 @@ static void opening_seen(sq *st, int found) {
                                          : v;
 }
 
-/* The copy of b's contacts its row keeps, bound as ?12 of s: NULL (kept
- * as it is) when the list is not given; *held, the text, freed by the
- * caller. */
-static int bind_contacts_held(sqlite3_stmt *s, const store_borrower *b,
-                              char **held, rc_error *err) {
-  *held = NULL;
-  if (b->ncontacts < 0) return RC_OK;
-  if (!(*held = contacts_held_text(b)))
-    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  sqlite3_bind_text(s, 12, *held, -1, SQLITE_STATIC);
-  return RC_OK;
-}
-
-static int borrower_write(sq *st, int which, const store_borrower *b,
-                          rc_error *err) {
-  sqlite3_stmt *s = stmt(st, which);
-  char *held;
-  int rc;
-  bind_borrower(s, b);
-  if ((rc = bind_contacts_held(s, b, &held, err)) != RC_OK) {
-    sqlite3_clear_bindings(s);
-    return rc;
-  }
-  rc = exec_stmt(st, s, err, "save borrower");
-  free(held);
-  return rc;
-}
-
 static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
                               rc_error *err) {
   sqlite3_stmt *s;
   store_borrower was;
-  char *held;
   int rc, found = 1, same_row = 0, same_contacts = 0;
   if (opening && st->opening_new >= 0) {
-    if ((rc = borrower_write(st, S_BORROWER_NEW, b, err)) != RC_OK) return rc;
+    s = stmt(st, S_BORROWER_NEW);
+    bind_borrower(s, b);
+    if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
     found = sqlite3_changes(st->db) == 0;
     same_row = !found;
   }
@@ -1855,19 +1820,10 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     store_borrower_free(&was);
     if (same_row && same_contacts) return RC_OK;
   }
-  /* The row's copy of the contacts goes with the row, or alone. */
   if (!same_row) {
-    if ((rc = borrower_write(st, S_BORROWER_UPSERT, b, err)) != RC_OK)
-      return rc;
-  } else if (found && b->ncontacts >= 0 && !same_contacts) {
-    if (!(held = contacts_held_text(b)))
-      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-    s = stmt(st, S_CONTACTS_HELD_PUT);
-    bind_text(s, 1, b->id);
-    bind_text(s, 2, held);
-    rc = exec_stmt(st, s, err, "save contacts");
-    free(held);
-    if (rc != RC_OK) return rc;
+    s = stmt(st, S_BORROWER_UPSERT);
+    bind_borrower(s, b);
+    if ((rc = exec_stmt(st, s, err, "save borrower")) != RC_OK) return rc;
   }
   if (b->ncontacts < 0 || same_contacts) return RC_OK;
   if (found) {
@@ -1902,200 +1858,45 @@ static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {
   bind_text(s, 11, b->area);
 }
 
-/* --- a borrower's contacts kept in their row (contacts_held) ---------- */
-
-/* The contacts as the borrower's row keeps them: [[kind, value, name,
- * relation], ...], each a JSON string or null, as SQLite's json_array
- * writes them in the upgrade's fill. NULL when out of memory. */
-static char *contacts_held_text(const store_borrower *b) {
-  jbuf j = {0};
-  jb_lit(&j, "[");
-  for (int i = 0; i < b->ncontacts; i++) {
-    const store_contact *c = &b->contacts[i];
-    jb_lit(&j, i ? ",[" : "[");
-    jb_quote(&j, c->kind);
-    jb_lit(&j, ",");
-    jb_quote(&j, c->value);
-    jb_lit(&j, ",");
-    jb_quote(&j, c->name);
-    jb_lit(&j, ",");
-    jb_quote(&j, c->relation);
-    jb_lit(&j, "]");
-  }
-  jb_lit(&j, "]");
-  if (!j.oom) return j.p;
-  free(j.p);
-  return NULL;
-}
-
-static int hex4(const char *p, unsigned *v) {
-  *v = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0) return 0;
-    *v = *v << 4 | (unsigned)d;
-  }
-  return 1;
-}
-
-/* One JSON string (or null: *out NULL) at *p, moved past it; 0 where it
- * does not read, or holds a NUL no C string can. */
-static int held_string(const char **p, char **out) {
-  const char *q = *p, *end;
-  char *o;
-  *out = NULL;
-  if (!strncmp(q, "null", 4)) {
-    *p = q + 4;
-    return 1;
-  }
-  if (*q++ != '"') return 0;
-  for (end = q; *end != '"'; end++)
-    if (!*end || (*end == '\\' && !*++end)) return 0;
-  /* Unescaped, a text is never longer than escaped. */
-  if (!(*out = o = malloc((size_t)(end - q) + 1))) return 0;
-  while (q < end) {
-    unsigned u, lo;
-    if (*q != '\\') {
-      *o++ = *q++;
-      continue;
-    }
-    switch (*++q) {
-      case 'b': *o++ = '\b'; break;
-      case 'f': *o++ = '\f'; break;
-      case 'n': *o++ = '\n'; break;
-      case 'r': *o++ = '\r'; break;
-      case 't': *o++ = '\t'; break;
-      case 'u':
-        if (end - q < 5 || !hex4(q + 1, &u)) goto bad;
-        q += 4;
-        if (u >= 0xdc00 && u <= 0xdfff) goto bad;
-        if (u >= 0xd800 && u <= 0xdbff) {
-          if (end - q < 7 || q[1] != '\\' || q[2] != 'u' ||
-              !hex4(q + 3, &lo) || lo < 0xdc00 || lo > 0xdfff)
-            goto bad;
-          q += 6;
-          u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-        }
-        if (!u) goto bad;
-        if (u < 0x80) {
-          *o++ = (char)u;
-        } else if (u < 0x800) {
-          *o++ = (char)(0xc0 | u >> 6);
-          *o++ = (char)(0x80 | (u & 0x3f));
-        } else if (u < 0x10000) {
-          *o++ = (char)(0xe0 | u >> 12);
-          *o++ = (char)(0x80 | (u >> 6 & 0x3f));
-          *o++ = (char)(0x80 | (u & 0x3f));
-        } else {
-          *o++ = (char)(0xf0 | u >> 18);
-          *o++ = (char)(0x80 | (u >> 12 & 0x3f));
-          *o++ = (char)(0x80 | (u >> 6 & 0x3f));
-          *o++ = (char)(0x80 | (u & 0x3f));
-        }
-        break;
-      default: /* '"', '\\', '/' */
-        *o++ = *q;
-    }
-    q++;
-  }
-  *o = '\0';
-  *p = end + 1;
-  return 1;
-bad:
-  free(*out);
-  *out = NULL;
-  return 0;
-}
-
-/* The contacts of a borrower's row (text, contacts_held) into out; 0
- * where they do not read (the caller reads the contacts themselves). */
-static int contacts_held_parse(const char *text, store_borrower *out) {
-  const char *p = text;
-  if (!p || *p++ != '[') return 0;
-  if (*p == ']') return p[1] == '\0';
-  for (;;) {
-    store_contact c = {0}, *v;
-    char **f[] = {&c.kind, &c.value, &c.name, &c.relation};
-    int ok = *p++ == '[';
-    for (int i = 0; i < 4 && ok; i++)
-      ok = (!i || *p++ == ',') && held_string(&p, f[i]);
-    ok = ok && *p++ == ']' && c.kind;
-    v = ok ? realloc(out->contacts, (size_t)(out->ncontacts + 1) * sizeof *v)
-           : NULL;
-    if (!v) {
-      for (int i = 0; i < 4; i++) free(*f[i]);
-      return 0;
-    }
-    out->contacts = v;
-    v[out->ncontacts++] = c;
-    if (*p == ']') return p[1] == '\0';
-    if (*p++ != ',') return 0;
-  }
-}
-
-/* The contacts themselves, in position order: a row whose copy does not
- * read (NULL: the row was added by hand). */
-static int contacts_read(sq *st, const char *id, store_borrower *out) {
-  sqlite3_stmt *s = stmt(st, S_BORROWER_CONTACTS);
+/* RC_ENOTFOUND without a message: an import's new borrower misses here
+ * on every row, and formatting one cost as much as the look-up. */
+static int borrower_read(sq *st, const char *id, store_borrower *out,
+                         rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
   int rc;
+  memset(out, 0, sizeof *out);
   bind_text(s, 1, id);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    store_contact *c = realloc(
-        out->contacts, (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
+    store_contact *c;
+    if (!out->id) {
+      out->id = dup_col(s, 0);
+      out->name = dup_col(s, 1);
+      out->locale = dup_col(s, 2);
+      out->timezone = dup_col(s, 3);
+      out->address = dup_col(s, 4);
+      out->employer_name = dup_col(s, 5);
+      out->employer_phone = dup_col(s, 6);
+      out->employer_address = dup_col(s, 7);
+      out->do_not_contact = sqlite3_column_int(s, 8);
+      out->ceased = sqlite3_column_int(s, 9);
+      out->area = dup_col(s, 14);
+    }
+    if (sqlite3_column_type(s, 10) == SQLITE_NULL) continue; /* none */
+    c = realloc(out->contacts,
+                (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
     if (!c) {
       rc = SQLITE_NOMEM;
       break;
     }
     out->contacts = c;
     c += out->ncontacts++;
-    c->kind = dup_col(s, 0);
-    c->value = dup_col(s, 1);
-    c->name = dup_col(s, 2);
-    c->relation = dup_col(s, 3);
+    c->kind = dup_col(s, 10);
+    c->value = dup_col(s, 11);
+    c->name = dup_col(s, 12);
+    c->relation = dup_col(s, 13);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  return rc;
-}
-
-/* RC_ENOTFOUND without a message: an import's new borrower misses here
- * on every row, and formatting one cost as much as the look-up. */
-static int borrower_read(sq *st, const char *id, store_borrower *out,
-                         rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
-  int rc, held = 0;
-  memset(out, 0, sizeof *out);
-  bind_text(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    out->id = dup_col(s, 0);
-    out->name = dup_col(s, 1);
-    out->locale = dup_col(s, 2);
-    out->timezone = dup_col(s, 3);
-    out->address = dup_col(s, 4);
-    out->employer_name = dup_col(s, 5);
-    out->employer_phone = dup_col(s, 6);
-    out->employer_address = dup_col(s, 7);
-    out->do_not_contact = sqlite3_column_int(s, 8);
-    out->ceased = sqlite3_column_int(s, 9);
-    out->area = dup_col(s, 10);
-    held = contacts_held_parse((const char *)sqlite3_column_text(s, 11), out);
-    rc = SQLITE_DONE;
-  }
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  if (rc == SQLITE_DONE && out->id && !held) {
-    for (int i = 0; i < out->ncontacts; i++) {
-      store_contact *c = &out->contacts[i];
-      free(c->kind), free(c->value), free(c->name), free(c->relation);
-    }
-    out->ncontacts = 0;
-    rc = contacts_read(st, id, out);
-  }
   if (rc != SQLITE_DONE || !out->id) {
     store_borrower_free(out);
     return rc == SQLITE_DONE ? RC_ENOTFOUND : fail(st, err, "read borrower");
@@ -2204,8 +2005,6 @@ static const unsigned char held_why[S_COUNT] = {
     [S_BORROWER_NEW] = SQLITE_HELD_APART,
     [S_BORROWER_UPSERT] = SQLITE_HELD_APART,
     [S_BORROWER_GET] = SQLITE_HELD_APART,
-    [S_BORROWER_CONTACTS] = SQLITE_HELD_APART,
-    [S_CONTACTS_HELD_PUT] = SQLITE_HELD_APART,
     [S_CONTACTS_DELETE] = SQLITE_HELD_APART,
     [S_CONTACT_INSERT] = SQLITE_HELD_APART,
     [S_JOURNAL_NEXT] = SQLITE_HELD_APART,
@@ -5513,11 +5312,6 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
         SQLITE_OK)
       rc = fail(st, err, "tasks");
   }
-  /* And each borrower's copy of their contacts, from those copied. */
-  if (rc == RC_OK && !table &&
-      sqlite3_exec(st->db, SQLITE_CONTACTS_HELD_FILL, NULL, NULL, NULL) !=
-          SQLITE_OK)
-    rc = fail(st, err, "contacts");
   /* And each case's messages' chain, from the messages copied. */
   if (rc == RC_OK && !table) {
     message_last_forget(st);

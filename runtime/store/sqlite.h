@@ -51,16 +51,6 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   "UPDATE cases SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
   " WHERE NOT keep AND status IN ('open', 'claimed'));"
 
-/* Sets each borrower's copy of their contacts (borrowers.contacts_held:
- * [[kind, value, name, relation], ...] in position order, [] for none)
- * from the contacts: the upgrade that adds it, a book moved in
- * (book_derived). One look-up of the contacts' key a borrower. */
-#define SQLITE_CONTACTS_HELD_FILL                                          \
-  "UPDATE borrowers SET contacts_held = (SELECT json_group_array("         \
-  "json_array(kind, value, name, relation)) FROM (SELECT kind, value, "    \
-  "name, relation FROM contacts k WHERE k.borrower_id = borrowers.id "     \
-  "ORDER BY position));"
-
 /* Why a statement of the SQLite store need not write the new cases an
  * import holds in memory before it runs (0: it writes them first). */
 enum {

@@ -497,15 +497,6 @@ static const char *const migrations[] = {
     "ALTER TABLE cases ADD COLUMN message_last INTEGER NOT NULL DEFAULT 0;"
     SQLITE_MESSAGE_CHAIN_FILL
     "DROP INDEX IF EXISTS messages_borrower;",
-    /* 20: a borrower's row keeps a copy of their contacts
-     * (contacts_held), so the reminder that reads the borrower reads one
-     * tree: the contacts, keyed by borrower apart, were a second random
-     * page a step where cases come due shuffled. The contacts stay the
-     * record (a reply is routed by their value); the store writes the
-     * copy with them (sqlite.c contacts_held_text), and reads them where
-     * it is NULL (a row added by hand). Added and filled in place. */
-    "ALTER TABLE borrowers ADD COLUMN contacts_held TEXT;"
-    SQLITE_CONTACTS_HELD_FILL,
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
