@@ -26,6 +26,7 @@ struct delivery {
  * and the batch ends with one fsync per file, then every answer. One
  * fsync for a pump's worth of messages instead of one each. */
 typedef struct channel_file_batch channel_file_batch;
+enum { CHANNEL_FILE_BATCH_MESSAGES = 512 };
 channel_file_batch *channel_file_batch_new(void);
 void channel_file_batch_add(channel_file_batch *b, delivery *d);
 void channel_file_batch_finish(channel_file_batch *b); /* answers and frees */

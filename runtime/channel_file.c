@@ -10,7 +10,14 @@
 
 #include "channel.h"
 
-enum { BATCH_FILES = 8, BATCH_MESSAGES = 512 };
+/* As many files as a script may declare channels, and the outbox has
+ * fewer messages in flight than a batch holds (outbox.c asserts it): a
+ * pump's batch is never full, so "file batch full" below cannot count
+ * as a failed attempt. */
+enum {
+  BATCH_FILES = CHANNEL_MAX,
+  BATCH_MESSAGES = CHANNEL_FILE_BATCH_MESSAGES
+};
 
 struct channel_file_batch {
   struct {

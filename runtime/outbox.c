@@ -14,6 +14,8 @@
 #include "recoup/outbox.h"
 
 enum { MAX_IN_FLIGHT = 256 };
+_Static_assert((int)MAX_IN_FLIGHT <= (int)CHANNEL_FILE_BATCH_MESSAGES,
+               "a pump's file messages fit one file batch");
 
 /* A pump's file messages whose fsync runs on libuv's thread pool
  * (outbox_files_apart): the driver's answers are noted in `got` on that
