@@ -1262,6 +1262,138 @@ static void test_a_timer_set_in_the_past_waits_for_its_time_s_peers(void **st) {
   remove_institution(dir);
 }
 
+/* The service's hook (engine_set_yield): yes from its `from`-th call
+ * on, or once `steps` steps ran; each call's steps are kept. */
+typedef struct yield_probe {
+  int calls, from;
+  int64_t steps, least; /* least: the fewest steps it was asked with */
+} yield_probe;
+
+static int yield_at(void *ud, int64_t steps) {
+  yield_probe *y = ud;
+  y->calls++;
+  if (y->calls == 1 || steps < y->least) y->least = steps;
+  return (y->from && y->calls >= y->from) || (y->steps && steps >= y->steps);
+}
+
+static int64_t mark_of(engine *eng, const char *id) {
+  store_case c = get(eng, id);
+  const char *m = strstr(c.data, "\"mark\":");
+  int64_t n = m ? atoll(m + 7) : 0;
+  store_case_free(&c);
+  return n;
+}
+
+static void unlink_db(const char *db) {
+  char side[300];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+}
+
+/* A run the caller's hook ends between steps (a request came to the
+ * service): it ends at the step asked, its steps committed, and says
+ * more is due; the events and timers it claimed and did not run run in
+ * later runs, each once and in each case's order. */
+static void test_a_run_ends_at_the_step_its_hook_asks(void **state) {
+  char db[128], id[8];
+  engine *eng;
+  rc_error err;
+  int64_t steps = 0, all = 0;
+  int more = 0, runs = 0;
+  yield_probe y = {.steps = 5};
+  (void)state;
+  snprintf(db, sizeof db, "/tmp/recoup-test-yield-%d.db", (int)getpid());
+  unlink_db(db);
+  eng = open_at(db, "2026-01-05T09:00");
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    open_case(eng, id, NULL);
+  }
+  for (int n = 1; n <= 2; n++)
+    for (int i = 0; i < 12; i++) {
+      snprintf(id, sizeof id, "Y%02d", i);
+      post_mark(eng, id, n);
+    }
+  engine_close(eng);
+  /* A day on: 24 events queued and each case's "tick" timer due. */
+  eng = open_at(db, "2026-01-06T09:00");
+  engine_set_yield(eng, yield_at, &y);
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 5);
+  assert_true(more);
+  assert_int_equal(y.least, 1); /* never asked before the first step */
+  engine_close(eng);
+  /* What it ran was committed: another process sees the first five. */
+  eng = open_at(db, "2026-01-06T09:00");
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    assert_int_equal(mark_of(eng, id), i < 5 ? 1 : 0);
+  }
+  engine_set_yield(eng, yield_at, &y);
+  all = 5;
+  do {
+    assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                     &steps, &more, &err),
+                     RC_OK);
+    assert_in_range(steps, 1, 5);
+    assert_true(more == (steps == 5));
+    all += steps;
+    runs++;
+  } while (more && runs < 20);
+  /* The last run found nothing past its last step: 24 events and 12
+   * timers, each run once, the second mark after the first. */
+  assert_int_equal(all, 36);
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    assert_int_equal(mark_of(eng, id), 2);
+    assert_state(eng, id, "working");
+    assert_int_equal(journal_kind(eng, id, "transition").count, 1);
+  }
+  assert_int_equal(engine_get_stats(eng)->timers_fired, 12);
+  engine_close(eng);
+  unlink_db(db);
+}
+
+/* A batch replayed after a handler failed runs to the event that failed
+ * whatever the hook says, so that the failure is recorded: the hook ends
+ * the run only after it. */
+static void test_a_replayed_batch_is_not_ended_by_the_hook(void **state) {
+  engine *eng = open_mem();
+  rc_error err;
+  int64_t steps = 0;
+  int more = 0;
+  yield_probe y = {.from = 2};
+  store_case c;
+  (void)state;
+  open_case(eng, "R1", NULL);
+  open_case(eng, "R2", NULL);
+  open_case(eng, "R3", NULL);
+  post_mark(eng, "R1", 4);
+  assert_int_equal(engine_post(eng, "R2", "boom", NULL, NULL, NULL, &err),
+                   RC_OK);
+  post_mark(eng, "R3", 4);
+  engine_set_yield(eng, yield_at, &y);
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 2);
+  assert_true(more);
+  c = get(eng, "R2");
+  assert_non_null(c.error);
+  store_case_free(&c);
+  assert_int_equal(mark_of(eng, "R1"), 4);
+  assert_int_equal(mark_of(eng, "R3"), 0);
+  engine_set_yield(eng, NULL, NULL);
+  run_now(eng);
+  assert_int_equal(mark_of(eng, "R3"), 4);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -1300,6 +1432,8 @@ int main(void) {
       cmocka_unit_test(test_waiting_events_hold_up_no_other),
       cmocka_unit_test(test_a_simulated_run_claims_many_due_times_at_once),
       cmocka_unit_test(test_a_timer_set_in_the_past_waits_for_its_time_s_peers),
+      cmocka_unit_test(test_a_run_ends_at_the_step_its_hook_asks),
+      cmocka_unit_test(test_a_replayed_batch_is_not_ended_by_the_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
