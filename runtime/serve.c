@@ -2,8 +2,9 @@
  * queue and are applied together — one transaction, one fsync, then every
  * answer (group commit). Due timers and queued events run in slices so the
  * loop keeps answering while a big sweep runs: a thousand steps when no
- * write came lately, and while writes come, what took about 6 ms at the
- * last slices' pace (at most 250); the outbox delivers after each slice,
+ * write came lately, ended early by a request that comes, and while
+ * writes come, what took about 2 ms at the last slices' pace (at most
+ * 250); the outbox delivers after each slice,
  * and while writes come, in a turn of its own at most every 100 ms.
  * The WAL is copied back into the database on the store's own thread,
  * never inside a commit of the loop's, and file channels' fsyncs on
