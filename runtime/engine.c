@@ -2621,6 +2621,11 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       rc_time due, limit;
       int count, fresh = 0, again = eng->again;
       int64_t waiting = eng->reloads.waiting;
+      /* The caller may end the run between claims, and between the timers
+       * of a claim, not between its events: on PostgreSQL an event's
+       * claim is a lease that outlives the batch, and a case's later
+       * event, free, would run before the one left claimed. */
+      if ((stop = yields(eng, total + n, limit_replay))) break;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
       if ((rc = store_events_claim(eng->st, batch - n + passed_extra(eng),
@@ -2628,8 +2633,6 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         break;
       for (int i = 0; i < count && rc == RC_OK && !replay; i++) {
         if (passed_over(eng, (struct passed_key){0, 0, events[i].id})) continue;
-        /* The events not run stay queued, in order, for the next claim. */
-        if ((stop = yields(eng, total + n, limit_replay))) break;
         fresh++;
         event_run ev = {.case_id = events[i].case_id,
                         .type = events[i].type,
@@ -2640,7 +2643,6 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         n++;
       }
       store_events_free(events, count);
-      if (stop) break;
       if (fresh > eng->reloads.waiting - waiting || eng->again > again)
         continue;
       waiting = eng->reloads.waiting; /* none, or all wait: the timers */
