@@ -436,6 +436,15 @@ static void test_held_events_keep_their_order_within_a_batch(void **state) {
   engine_close(eng);
 }
 
+static void unlink_db(const char *db) {
+  char side[300];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+}
+
 static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   engine *eng;
   store_case c;
@@ -458,14 +467,7 @@ static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   /* tick and kept for each case; working's own timer is not due yet */
   assert_int_equal(engine_get_stats(eng)->timers_fired, 4);
   engine_close(eng);
-  unlink(dbpath);
-  {
-    char side[300];
-    snprintf(side, sizeof side, "%s-wal", dbpath);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", dbpath);
-    unlink(side);
-  }
+  unlink_db(dbpath);
 }
 
 static void test_event_keys_make_posts_idempotent(void **state) {
@@ -1282,15 +1284,6 @@ static int64_t mark_of(engine *eng, const char *id) {
   int64_t n = m ? atoll(m + 7) : 0;
   store_case_free(&c);
   return n;
-}
-
-static void unlink_db(const char *db) {
-  char side[300];
-  unlink(db);
-  snprintf(side, sizeof side, "%s-wal", db);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", db);
-  unlink(side);
 }
 
 /* A run the caller's hook ends between steps (a request came to the
