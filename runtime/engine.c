@@ -94,6 +94,8 @@ struct engine {
                            failed) */
   engine_progress_fn progress;
   void *progress_ud;
+  engine_yield_fn yield; /* asked between steps whether to end the run */
+  void *yield_ud;
   /* A handler that spent its budget, deadline or memory in an optimistic
    * batch is not run again when the batch is replayed: its failure is
    * recorded as it was (a deadline would otherwise be waited out twice,
@@ -285,6 +287,11 @@ void engine_interrupt(engine *eng) {
 void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
   eng->progress = fn;
   eng->progress_ud = ud;
+}
+
+void engine_set_yield(engine *eng, engine_yield_fn fn, void *ud) {
+  eng->yield = fn;
+  eng->yield_ud = ud;
 }
 
 /* --- rehearsals ------------------------------------------------------ */
@@ -2564,6 +2571,14 @@ static int due_after_passed(engine *eng, rc_time until, rc_time *due,
   return RC_OK;
 }
 
+/* Whether the caller wants the run to end before its next step, `done`
+ * steps in. Never before the run's first step (a run always moves on),
+ * nor in a replay, which must reach the event that failed. */
+static int yields(engine *eng, int64_t done, int replaying) {
+  return eng->yield && done > 0 && !replaying &&
+         eng->yield(eng->yield_ud, done);
+}
+
 int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                     int64_t *steps, int *more, rc_error *err) {
   int simulated = clock_is_simulated(eng->clk);
@@ -2578,6 +2593,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   if (more) *more = 0;
   for (;;) {
     int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
+    int stop = 0; /* the caller asked the run to end: this batch ends */
     engine_stats saved_stats = eng->stats;
     /* Work left for a node that has its version counts as a step, so a
      * batch ends; a batch of nothing else is idleness (on SQLite the same
@@ -2599,12 +2615,17 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
      * the process because of it waits for a sync (engine_sync). */
     invalidate(eng);
     if ((rc = store_begin_unsynced(eng->st, err)) != RC_OK) break;
-    while (n < batch && rc == RC_OK && !replay) {
+    while (n < batch && rc == RC_OK && !replay && !stop) {
       store_event *events;
       store_timer *timers;
       rc_time due, limit;
       int count, fresh = 0, again = eng->again;
       int64_t waiting = eng->reloads.waiting;
+      /* The caller may end the run between claims, and between the timers
+       * of a claim, not between its events: on PostgreSQL an event's
+       * claim is a lease that outlives the batch, and a case's later
+       * event, free, would run before the one left claimed. */
+      if ((stop = yields(eng, total + n, limit_replay))) break;
       /* Queued events first, in arrival order; those their handlers queue
        * come in the next round, still before any timer. */
       if ((rc = store_events_claim(eng->st, batch - n + passed_extra(eng),
@@ -2678,6 +2699,9 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
           if (store_put_before(eng->st, timers[i].due)) break;
           clock_set(eng->clk, timers[i].due);
         }
+        /* A claim only reads or row-locks: the timers not run are due
+         * still, and the next batch claims them again. */
+        if ((stop = yields(eng, total + n, limit_replay))) break;
         fresh++;
         event_run ev = {.case_id = timers[i].case_id,
                         .type = timers[i].event,
@@ -2691,7 +2715,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         store_timers_free(timers, count);
       else
         free(timers);
-      if (rc == RC_OK && eng->again > again) continue;
+      if (stop || (rc == RC_OK && eng->again > again)) continue;
       /* Only work already left waiting is due now: a simulation goes on
        * to the next time something else is due. */
       if (rc == RC_OK && simulated && count > 0 && fresh == 0) {
@@ -2730,9 +2754,14 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     limit_replay = contended = 0;
     total += n;
     /* Work newly left waiting is passed over in the next batch. */
-    if (n == eng->reloads.waiting - saved_waiting && eng->npassed == passed)
+    if (!stop && n == eng->reloads.waiting - saved_waiting &&
+        eng->npassed == passed)
       break;
     if (eng->progress) eng->progress(eng->progress_ud, total);
+    if (stop) { /* its next step was due: more remains */
+      if (more) *more = 1;
+      break;
+    }
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
     clock_set(eng->clk, until);

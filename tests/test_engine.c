@@ -436,6 +436,15 @@ static void test_held_events_keep_their_order_within_a_batch(void **state) {
   engine_close(eng);
 }
 
+static void unlink_db(const char *db) {
+  char side[300];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+}
+
 static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   engine *eng;
   store_case c;
@@ -458,14 +467,7 @@ static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   /* tick and kept for each case; working's own timer is not due yet */
   assert_int_equal(engine_get_stats(eng)->timers_fired, 4);
   engine_close(eng);
-  unlink(dbpath);
-  {
-    char side[300];
-    snprintf(side, sizeof side, "%s-wal", dbpath);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", dbpath);
-    unlink(side);
-  }
+  unlink_db(dbpath);
 }
 
 static void test_event_keys_make_posts_idempotent(void **state) {
@@ -1262,6 +1264,156 @@ static void test_a_timer_set_in_the_past_waits_for_its_time_s_peers(void **st) {
   remove_institution(dir);
 }
 
+/* The service's hook (engine_set_yield): yes from its `from`-th call
+ * on, or once `steps` steps ran; each call's steps are kept. */
+typedef struct yield_probe {
+  int calls, from;
+  int64_t steps, least; /* least: the fewest steps it was asked with */
+} yield_probe;
+
+static int yield_at(void *ud, int64_t steps) {
+  yield_probe *y = ud;
+  y->calls++;
+  if (y->calls == 1 || steps < y->least) y->least = steps;
+  return (y->from && y->calls >= y->from) || (y->steps && steps >= y->steps);
+}
+
+static int64_t mark_of(engine *eng, const char *id) {
+  store_case c = get(eng, id);
+  const char *m = strstr(c.data, "\"mark\":");
+  int64_t n = m ? atoll(m + 7) : 0;
+  store_case_free(&c);
+  return n;
+}
+
+/* A run the caller's hook ends between steps (a request came to the
+ * service): between the timers of a claim it ends at the step asked, its
+ * steps committed, and says more is due; the timers it claimed and did
+ * not run run in later runs, each once and in order. The events of one
+ * claim run together (a lease on PostgreSQL): the hook is asked after
+ * them. */
+static void test_a_run_ends_at_the_step_its_hook_asks(void **state) {
+  char db[128], id[8];
+  engine *eng;
+  rc_error err;
+  int64_t steps = 0, all = 0;
+  int more = 0, runs = 0;
+  yield_probe y = {.steps = 5};
+  (void)state;
+  snprintf(db, sizeof db, "/tmp/recoup-test-yield-%d.db", (int)getpid());
+  unlink_db(db);
+  eng = open_at(db, "2026-01-05T09:00");
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    open_case(eng, id, NULL);
+  }
+  for (int n = 1; n <= 2; n++)
+    for (int i = 0; i < 12; i++) {
+      snprintf(id, sizeof id, "Y%02d", i);
+      post_mark(eng, id, n);
+    }
+  engine_close(eng);
+  /* A day on: 24 events queued and each case's "tick" timer due. */
+  eng = open_at(db, "2026-01-06T09:00");
+  engine_set_yield(eng, yield_at, &y);
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 24); /* the claim's events, then asked */
+  assert_true(more);
+  assert_int_equal(y.least, 24);
+  assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                   &steps, &more, &err),
+                   RC_OK);
+  assert_int_equal(steps, 5); /* five of the twelve timers claimed */
+  assert_true(more);
+  assert_int_equal(y.least, 1); /* never asked before the first step */
+  engine_close(eng);
+  /* What it ran was committed: another process sees the first five. */
+  eng = open_at(db, "2026-01-06T09:00");
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    assert_int_equal(mark_of(eng, id), 2);
+    assert_state(eng, id, i < 5 ? "working" : "new");
+  }
+  engine_set_yield(eng, yield_at, &y);
+  all = 29;
+  do {
+    assert_int_equal(engine_run_some(eng, clock_now(engine_clock(eng)), 1000,
+                                     &steps, &more, &err),
+                     RC_OK);
+    assert_in_range(steps, 1, 5);
+    assert_true(more == (steps == 5));
+    all += steps;
+    runs++;
+  } while (more && runs < 20);
+  /* The last run found nothing past its last step: 24 events and 12
+   * timers, each run once. */
+  assert_int_equal(all, 36);
+  assert_int_equal(runs, 2);
+  for (int i = 0; i < 12; i++) {
+    snprintf(id, sizeof id, "Y%02d", i);
+    assert_state(eng, id, "working");
+    assert_int_equal(journal_kind(eng, id, "transition").count, 1);
+  }
+  assert_int_equal(engine_get_stats(eng)->timers_fired, 7);
+  engine_close(eng);
+  unlink_db(db);
+}
+
+/* A batch replayed after a handler failed runs to the step that failed
+ * whatever the hook says, so that the failure is recorded: the hook ends
+ * the run only after it. Here the hook says yes from its second call on,
+ * which, were it asked in the replay, would come before R2's timer. */
+static void test_a_replayed_batch_is_not_ended_by_the_hook(void **state) {
+  char dir[128], path[256];
+  engine *eng;
+  rc_clock *clk;
+  rc_error err;
+  rc_time t0;
+  int64_t steps = 0;
+  int more = 0;
+  yield_probe y = {.from = 2};
+  store_case c;
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-yreplay-%d", (int)getpid());
+  eng = open_institution(
+      dir, path,
+      "return recoup.workflow { name = 'm', version = 1, initial = 'a', "
+      "states = { a = { enter = function(case) case:after('1h', 'go') end, "
+      "on = { go = function(case) "
+      "  if case.id == 'R2' then error('boom') end "
+      "  case:set('went', true) end } } } }\n");
+  clk = engine_clock(eng);
+  assert_int_equal(clock_parse_time(clk, "2026-01-05T09:00", &t0, NULL),
+                   RC_OK);
+  clock_set(clk, t0);
+  open_with(eng, "R1", "B1");
+  open_with(eng, "R2", "B2");
+  open_with(eng, "R3", "B3");
+  engine_set_yield(eng, yield_at, &y);
+  assert_int_equal(
+      engine_run_some(eng, t0 + 7200000, 1000, &steps, &more, &err), RC_OK);
+  assert_int_equal(steps, 2);
+  assert_true(more);
+  c = get(eng, "R2");
+  assert_non_null(c.error);
+  store_case_free(&c);
+  c = get(eng, "R1");
+  assert_non_null(strstr(c.data, "\"went\":true"));
+  store_case_free(&c);
+  c = get(eng, "R3");
+  assert_null(strstr(c.data, "went"));
+  store_case_free(&c);
+  engine_set_yield(eng, NULL, NULL);
+  assert_int_equal(engine_run(eng, t0 + 7200000, NULL, &err), RC_OK);
+  c = get(eng, "R3");
+  assert_non_null(strstr(c.data, "\"went\":true"));
+  store_case_free(&c);
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_opened_case_enters_initial_state),
@@ -1300,6 +1452,8 @@ int main(void) {
       cmocka_unit_test(test_waiting_events_hold_up_no_other),
       cmocka_unit_test(test_a_simulated_run_claims_many_due_times_at_once),
       cmocka_unit_test(test_a_timer_set_in_the_past_waits_for_its_time_s_peers),
+      cmocka_unit_test(test_a_run_ends_at_the_step_its_hook_asks),
+      cmocka_unit_test(test_a_replayed_batch_is_not_ended_by_the_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,6 +525,72 @@ static void test_sigterm_drains_and_exits_zero(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A start-up sweep whose steps each spin a few milliseconds, in a
+ * service of its own: a request that comes during a slice (a thousand
+ * steps, begun before any request) ends it at a step boundary, once the
+ * slice ran the few steps it would have run had writes been coming
+ * (serve.c, BUSY_MIN: 8 here, where a step is slow), and is answered
+ * with the steps committed so far: counted in timers left, never in
+ * milliseconds. Before, each request waited for the whole slice: every
+ * answer said all or none were left. */
+enum { CUT_CASES = 200 };
+
+static long overdue_now(harness *h) {
+  harness_answer *a = harness_get(h, "/metrics", NULL);
+  const char *p = strstr(a->body, "\nrecoup_timers_overdue ");
+  if (a->status != 200 || !p) fail_msg("no overdue gauge: %s", a->body);
+  return atol(p + strlen("\nrecoup_timers_overdue "));
+}
+
+static void test_a_request_ends_the_slice_it_came_in(void **state) {
+  harness cut;
+  char csv[700], cmd[2400];
+  FILE *f;
+  long left = CUT_CASES, was, least_gap = CUT_CASES;
+  int between = 0, asked = 0;
+  (void)state;
+  harness_open_in(&cut, &srv, "cut");
+  harness_write(
+      &cut, "recoup.lua",
+      "institution { name = 'Cut', timezone = 'UTC', currency = 'USD' }\n"
+      "service { instruction_budget = 200000000 }\n"
+      "workflow(recoup.workflow { name = 'cut', version = 1, "
+      "initial = 'due', states = {\n"
+      "  due = { enter = function(case) case:after('1s', 'spin') end,\n"
+      "          on = { spin = function(case) local x = 0\n"
+      "            for i = 1, 400000 do x = x + i % 7 end\n"
+      "            return 'spun' end } },\n"
+      "  spun = { on = {} } },\n"
+      "  transitions = { due = { 'spun' } } })\n");
+  harness_path(&cut, "book.csv", csv, sizeof csv);
+  if (!(f = fopen(csv, "w"))) fail_msg("cannot write %s", csv);
+  fprintf(f, "id,borrower_id,borrower_name,phone,balance,amount_due,fees,"
+             "due_date,branch\n");
+  for (int i = 0; i < CUT_CASES; i++)
+    fprintf(f, "K%03d,B%03d,N %d,+86138%08d,1000,500,0,2026-01-01,n\n", i,
+            i, i, i);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --db '%s' > /dev/null",
+           cut.bin, csv, cut.dir, cut.db);
+  assert_int_equal(system(cmd), 0);
+  usleep(1200000); /* every case's timer due */
+  harness_start(&cut);
+  while (left > 0 && asked++ < 4 * CUT_CASES) {
+    was = left;
+    left = overdue_now(&cut);
+    assert_in_range(left, 0, was);
+    if (left > 0 && left < CUT_CASES) between++;
+    if (left > 0 && was < CUT_CASES && was - left < least_gap)
+      least_gap = was - left;
+  }
+  assert_int_equal(left, 0);
+  /* Answered during the sweep, each between slices of a few steps. */
+  assert_true(between >= 3);
+  assert_in_range(least_gap, 0, 9);
+  assert_int_equal(WEXITSTATUS(harness_stop(&cut)), 0);
+  harness_close(&cut);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_health_and_metrics_are_open),
@@ -548,6 +614,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_locked_database_answers_503_then_recovers),
       cmocka_unit_test(test_logs_hold_no_tokens_and_no_phone_numbers),
       cmocka_unit_test(test_sigterm_drains_and_exits_zero),
+      cmocka_unit_test(test_a_request_ends_the_slice_it_came_in),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

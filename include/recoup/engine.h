@@ -362,6 +362,15 @@ void engine_interrupt(engine *eng);
  * on a terminal). */
 typedef void (*engine_progress_fn)(void *ud, int64_t steps);
 void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud);
+/* Asked by engine_run_some between claims and between the timers a claim
+ * gave (not between the events of one claim: on PostgreSQL those are
+ * leased), with the steps it ran so far; never before its first step,
+ * nor while it replays a failed batch. Nonzero ends the batch there,
+ * committed, and the run returns with *more set; the timers it claimed
+ * and did not run are due still, and the next run claims them again in
+ * their order. A service answers a request that came meanwhile. */
+typedef int (*engine_yield_fn)(void *ud, int64_t steps);
+void engine_set_yield(engine *eng, engine_yield_fn fn, void *ud);
 
 /* --- called by the Lua bindings while a handler runs --- */
 
