@@ -1856,11 +1856,9 @@ static int transition(engine *eng, const store_case *c, const char *from,
                         "is not a state of workflow %s v%d",
                         event ? event : "enter", from, to, c->workflow,
                         c->version);
-  if (!script_transition_allowed(sc, c->workflow, c->version, from, to))
-    return rc_error_set(err, RC_ESCRIPT, "state",
-                        "transition from '%s' to '%s' is not declared in "
-                        "workflow %s v%d (add it to transitions.%s)",
-                        from, to, c->workflow, c->version, from);
+  /* Whether from -> to is declared was asked already: by the handler's
+   * call for another state (script.c, run_handler, which names the
+   * handler's line), by dispatch for the same one. */
   /* Leaving a state ends what belonged to it; closing the case ends every
    * timer, since no handler will run again. */
   /* A closed case's waiting messages will never be asked about again:

@@ -645,9 +645,14 @@ static template_value send_lookup(void *ud, const char *name) {
       v = push_text(L, c->due_date);
       v.kind = TEMPLATE_DATE;
     } else if (strcmp(f, "dpd") == 0) { /* case.dpd's text, not through Lua */
-      char buf[16];
-      snprintf(buf, sizeof buf, "%d", engine_case_dpd(lc->eng, c));
-      v = push_text(L, buf);
+      char buf[16], *p = buf + sizeof buf;
+      int dpd = engine_case_dpd(lc->eng, c);
+      unsigned u = dpd < 0 ? 0u - (unsigned)dpd : (unsigned)dpd;
+      *--p = '\0';
+      do *--p = (char)('0' + u % 10);
+      while (u /= 10);
+      if (dpd < 0) *--p = '-';
+      v = push_text(L, p);
     } else if (strcmp(f, "opened_at") == 0) {
       char buf[40];
       clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
@@ -683,8 +688,10 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   int t = lua_getfield(L, def, channel);
   char language[16];
   const char *tries[4] = {locale, language, home, "en"};
-  snprintf(language, sizeof language, "%.*s", (int)strcspn(locale, "-_"),
-           locale);
+  size_t n = strcspn(locale, "-_");
+  if (n >= sizeof language) n = sizeof language - 1;
+  memcpy(language, locale, n); /* en of en-GB */
+  language[n] = '\0';
   *lang = locale;
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;

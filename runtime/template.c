@@ -441,15 +441,18 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
                           "template '%s' (%s, %s) needs {%s}, which this send "
                           "does not pass",
                           ctx->name, ctx->channel, lang, name);
+    /* Text shown as it is: put whole, not copied through value first. */
+    if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
+      const char *t = v.text ? v.text : "";
+      put(buf, size, len, t, strlen(t));
+      p = close + 1;
+      continue;
+    }
     if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
       return rc_error_set(
           err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
           ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
-    /* A value longer than the stack buffer is text: put it whole. */
-    if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE && v.text)
-      put(buf, size, len, v.text, strlen(v.text));
-    else
-      put(buf, size, len, value, strlen(value));
+    put(buf, size, len, value, strlen(value));
     p = close + 1;
   }
   if (size) buf[*len < size ? *len : size - 1] = '\0';
