@@ -1933,6 +1933,9 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
     rc_copy(state, sizeof state, next);
     call.state = state;
     call.event = NULL;
+    /* A state without an enter handler is entered without a call: the
+     * call would find none (a tenth of the glue of a reminder step). */
+    if (!info.has_enter) break;
     rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
     if (rc == RC_ENOTFOUND) break;
     if (rc != RC_OK) return rc;

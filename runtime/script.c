@@ -718,7 +718,7 @@ int script_workflow_initial(script *sc, const char *name, int version,
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state) {
   lua_State *L = sc->L;
-  script_state info = {0, 0, "", 0};
+  script_state info = {0, 0, "", 0, 0};
   if (push_workflow(L, workflow, version)) {
     lua_getfield(L, -1, "states");
     if (lua_getfield(L, -1, state) == LUA_TTABLE) {
@@ -730,7 +730,9 @@ script_state script_state_info(script *sc, const char *workflow, int version,
         rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
       if (lua_getfield(L, -3, "priority") == LUA_TNUMBER)
         info.priority = lua_tonumber(L, -1);
-      lua_pop(L, 3);
+      lua_getfield(L, -4, "enter");
+      info.has_enter = lua_isfunction(L, -1);
+      lua_pop(L, 4);
     }
     lua_pop(L, 2);
   }
