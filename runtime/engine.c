@@ -3337,10 +3337,8 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     return rc;
   {
     jbuf b = {0};
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)*id);
     jb_lit(&b, "{");
-    jb_json(&b, "id", num);
+    jb_num(&b, "id", *id);
     jb_str(&b, "channel", msg->channel);
     jb_str(&b, "template", msg->template_name);
     jb_str(&b, "to", msg->to_kind);

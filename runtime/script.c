@@ -599,12 +599,16 @@ const institution_config *script_config(const script *sc) {
   return &sc->cfg;
 }
 
+static int workflow_kept(const script *sc, const char *name, int version) {
+  return sc->wf_name[0] && sc->wf_version == version &&
+         strcmp(sc->wf_name, name) == 0;
+}
+
 /* Pushes registry.workflows[name][version] or nil. Only a workflow found
  * is kept: one registered later (while loading) is found then. */
 static int push_workflow(lua_State *L, const char *name, int version) {
   script *sc = script_of(L);
-  if (sc->wf_name[0] && sc->wf_version == version &&
-      strcmp(sc->wf_name, name) == 0) {
+  if (workflow_kept(sc, name, version)) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, sc->wf_ref);
     return 1;
   }
@@ -628,7 +632,9 @@ static int push_workflow(lua_State *L, const char *name, int version) {
 }
 
 int script_has_workflow(script *sc, const char *name, int version) {
-  int found = push_workflow(sc->L, name, version);
+  int found;
+  if (workflow_kept(sc, name, version)) return 1;
+  found = push_workflow(sc->L, name, version);
   lua_pop(sc->L, 1);
   return found;
 }
