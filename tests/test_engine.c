@@ -105,14 +105,21 @@ typedef struct found {
   char detail[2048];
 } found;
 
+/* A journal row's kind and detail (NULL where it has none). */
+static void kind_and_detail(const store_value *cols, int n, const char **kind,
+                            const char **detail) {
+  *kind = *detail = NULL;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(cols[i].name, "kind") == 0) *kind = cols[i].s;
+    if (strcmp(cols[i].name, "detail") == 0 && cols[i].type == STORE_TEXT)
+      *detail = cols[i].s;
+  }
+}
+
 static int count_kind(void *ud, const store_value *cols, int n) {
   found *f = ud;
-  const char *kind = NULL, *detail = NULL;
-  for (int i = 0; i < n; i++) {
-    if (strcmp(cols[i].name, "kind") == 0) kind = cols[i].s;
-    if (strcmp(cols[i].name, "detail") == 0 && cols[i].type == STORE_TEXT)
-      detail = cols[i].s;
-  }
+  const char *kind, *detail;
+  kind_and_detail(cols, n, &kind, &detail);
   if (kind && strcmp(kind, f->kind) == 0) {
     f->count++;
     snprintf(f->detail, sizeof f->detail, "%s", detail ? detail : "");
@@ -1272,12 +1279,8 @@ typedef struct rows_seen {
  * engine's rows no longer go through. */
 static int check_row(void *ud, const store_value *cols, int n) {
   rows_seen *r = ud;
-  const char *kind = NULL, *detail = NULL;
-  for (int i = 0; i < n; i++) {
-    if (strcmp(cols[i].name, "kind") == 0) kind = cols[i].s;
-    if (strcmp(cols[i].name, "detail") == 0 && cols[i].type == STORE_TEXT)
-      detail = cols[i].s;
-  }
+  const char *kind, *detail;
+  kind_and_detail(cols, n, &kind, &detail);
   r->rows++;
   if (detail && !jb_valid(detail)) {
     fprintf(stderr, "not JSON: %s\n", detail);
