@@ -586,20 +586,23 @@ static int case_history(lua_State *L) {
 
 /* --- messages and tasks --------------------------------------------- */
 
-/* What a send's placeholders are filled from. Every text handed to the
- * renderer is pushed on the Lua stack first, so it lives until the send
- * returns whatever a {vars.*} value's __tostring does to the case. */
+/* What a send's placeholders are filled from. A text handed to the
+ * renderer need only live until it is put, before the next look-up:
+ * only a look-up runs Lua (a {vars.*} value's __tostring, which may
+ * write to the case and drop the engine's cached reads). So the case's,
+ * the borrower's and the institution's texts are handed over where they
+ * are, and one made here is made in text; a text Lua made stays on its
+ * stack. Pushing each (interning it) cost more than the rendering. */
 typedef struct send_fill {
   lua_State *L;
   lcase *lc;
   int vars; /* stack index of the vars table, 0 when none */
   const char *locale;
+  char text[40]; /* a number or a date made for one placeholder */
 } send_fill;
 
-static template_value push_text(lua_State *L, const char *s) {
-  template_value v = {TEMPLATE_TEXT, NULL, 0};
-  lua_pushstring(L, s ? s : "");
-  v.text = lua_tostring(L, -1);
+static template_value text_of(const char *s) {
+  template_value v = {TEMPLATE_TEXT, s ? s : "", 0};
   return v;
 }
 
@@ -629,7 +632,7 @@ static template_value send_lookup(void *ud, const char *name) {
     const store_borrower *bv =
         engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
     if (!bv) raise_error(L, &err);
-    return push_text(L, borrower_field(bv, name + 9));
+    return text_of(borrower_field(bv, name + 9));
   }
   if (strncmp(name, "case.", 5) == 0) {
     const store_case *c = view(L, lc);
@@ -642,18 +645,22 @@ static template_value send_lookup(void *ud, const char *name) {
                 : f[0] == 'f' ? c->fees
                               : c->principal;
     } else if (strcmp(f, "due_date") == 0) {
-      v = push_text(L, c->due_date);
+      v = text_of(c->due_date);
       v.kind = TEMPLATE_DATE;
     } else if (strcmp(f, "dpd") == 0) { /* case.dpd's text, not through Lua */
-      char buf[16];
-      snprintf(buf, sizeof buf, "%d", engine_case_dpd(lc->eng, c));
-      v = push_text(L, buf);
+      char *p = sf->text + sizeof sf->text;
+      int dpd = engine_case_dpd(lc->eng, c);
+      unsigned u = dpd < 0 ? 0u - (unsigned)dpd : (unsigned)dpd;
+      *--p = '\0';
+      do *--p = (char)('0' + u % 10);
+      while (u /= 10);
+      if (dpd < 0) *--p = '-';
+      v = text_of(p);
     } else if (strcmp(f, "opened_at") == 0) {
-      char buf[40];
-      clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at, buf,
-                        sizeof buf);
-      buf[10] = '\0';
-      v = push_text(L, buf);
+      clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at,
+                        sf->text, sizeof sf->text);
+      sf->text[10] = '\0';
+      v = text_of(sf->text);
       v.kind = TEMPLATE_DATE;
     } else {
       lua_getfield(L, 1, f);
@@ -664,14 +671,14 @@ static template_value send_lookup(void *ud, const char *name) {
   }
   if (strncmp(name, "institution.", 12) == 0) {
     const char *f = name + 12;
-    return push_text(L, strcmp(f, "name") == 0
+    return text_of(strcmp(f, "name") == 0
                             ? institution_name(cfg, sf->locale)
                         : strcmp(f, "contact_phone") == 0 ? cfg->contact_phone
                         : strcmp(f, "timezone") == 0      ? cfg->timezone
                         : strcmp(f, "currency") == 0      ? cfg->currency
                                                           : "");
   }
-  return push_text(L, "");
+  return text_of("");
 }
 
 /* Picks the text of a template for a channel and locale: the recipient's
@@ -683,8 +690,10 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   int t = lua_getfield(L, def, channel);
   char language[16];
   const char *tries[4] = {locale, language, home, "en"};
-  snprintf(language, sizeof language, "%.*s", (int)strcspn(locale, "-_"),
-           locale);
+  size_t n = strcspn(locale, "-_");
+  if (n >= sizeof language) n = sizeof language - 1;
+  memcpy(language, locale, n); /* en of en-GB */
+  language[n] = '\0';
   *lang = locale;
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;

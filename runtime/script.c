@@ -514,6 +514,8 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   }
   lua_pushlightuserdata(L, sc);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPT);
+  lua_pushboolean(L, 0);
+  sc->wf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_LOADED);
   lua_newtable(L);
@@ -597,8 +599,19 @@ const institution_config *script_config(const script *sc) {
   return &sc->cfg;
 }
 
-/* Pushes registry.workflows[name][version] or nil. */
+static int workflow_kept(const script *sc, const char *name, int version) {
+  return sc->wf_name[0] && sc->wf_version == version &&
+         strcmp(sc->wf_name, name) == 0;
+}
+
+/* Pushes registry.workflows[name][version] or nil. Only a workflow found
+ * is kept: one registered later (while loading) is found then. */
 static int push_workflow(lua_State *L, const char *name, int version) {
+  script *sc = script_of(L);
+  if (workflow_kept(sc, name, version)) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sc->wf_ref);
+    return 1;
+  }
   lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOWS); /* wfs */
   if (lua_getfield(L, -1, name) != LUA_TTABLE) {     /* wfs versions */
     lua_pop(L, 2);
@@ -608,11 +621,20 @@ static int push_workflow(lua_State *L, const char *name, int version) {
   lua_rawgeti(L, -1, version); /* wfs versions wf */
   lua_replace(L, -3);
   lua_pop(L, 1);
-  return lua_istable(L, -1);
+  if (!lua_istable(L, -1)) return 0;
+  if (strlen(name) < sizeof sc->wf_name) {
+    lua_pushvalue(L, -1); /* into the slot script_load made: no memory */
+    lua_rawseti(L, LUA_REGISTRYINDEX, sc->wf_ref);
+    rc_copy(sc->wf_name, sizeof sc->wf_name, name);
+    sc->wf_version = version;
+  }
+  return 1;
 }
 
 int script_has_workflow(script *sc, const char *name, int version) {
-  int found = push_workflow(sc->L, name, version);
+  int found;
+  if (workflow_kept(sc, name, version)) return 1;
+  found = push_workflow(sc->L, name, version);
   lua_pop(sc->L, 1);
   return found;
 }
@@ -702,7 +724,7 @@ int script_workflow_initial(script *sc, const char *name, int version,
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state) {
   lua_State *L = sc->L;
-  script_state info = {0, 0, "", 0};
+  script_state info = {0, 0, "", 0, 0};
   if (push_workflow(L, workflow, version)) {
     lua_getfield(L, -1, "states");
     if (lua_getfield(L, -1, state) == LUA_TTABLE) {
@@ -714,7 +736,9 @@ script_state script_state_info(script *sc, const char *workflow, int version,
         rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
       if (lua_getfield(L, -3, "priority") == LUA_TNUMBER)
         info.priority = lua_tonumber(L, -1);
-      lua_pop(L, 3);
+      lua_getfield(L, -4, "enter");
+      info.has_enter = lua_isfunction(L, -1);
+      lua_pop(L, 4);
     }
     lua_pop(L, 2);
   }

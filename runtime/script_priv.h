@@ -52,6 +52,11 @@ struct script {
   rc_errlist *errors; /* where load problems go, while loading */
   rc_clock *clock;    /* os.time/os.date and ISO times in handlers */
   int owns_clock;     /* clock is ours to free (not the engine's) */
+  /* The workflow last looked up, held by a registry ref: a reminder step
+   * asks for its workflow five times, and a workflow once registered is
+   * never replaced (script.c, push_workflow). */
+  char wf_name[64];
+  int wf_version, wf_ref;
 };
 
 script *script_of(lua_State *L);

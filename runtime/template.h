@@ -12,6 +12,10 @@
 /* 100000 fen, "CNY", "zh-CN" -> "¥1,000.00". Never through a double. */
 int template_format_money(const char *locale, const char *currency,
                           rc_money minor, char *buf, size_t size);
+/* Whether amounts of this locale and currency are put between pieces
+ * learnt from ICU's own output rather than formatted by ICU each time
+ * (the same bytes either way; for tests). */
+int template_money_learnt(const char *locale, const char *currency);
 /* 2026-01-31 -> "2026年1月31日" / "January 31, 2026". */
 int template_format_date(const char *locale, const char *iso_date, char *buf,
                          size_t size);

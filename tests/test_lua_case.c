@@ -167,6 +167,10 @@ static const probe_def probes[] = {
     {"send_third_party_template",
      "case:set('sent', { case:send('sms', "
      "'reach', { to = 'son' }) })"},
+    {"send_tostring_writes",
+     "local n = 0 local x = setmetatable({}, { __tostring = function() "
+     "n = n + 1 case:set('n', n) case:tag('t' .. n) return 'x' .. n end }) "
+     "case:send('sms', 'mixed', { x = x })"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -246,6 +250,9 @@ static int setup(void **state) {
       "templates {\n"
       "  hello = { sms = 'Hello {borrower.name}' },\n"
       "  owed = { sms = 'You owe {vars.amount}' },\n"
+      "  mixed = { sms = '{borrower.name}|{vars.x}|{borrower.name}|"
+      "{case.dpd}|{vars.x}|{case.due_date}|{case.opened_at}|"
+      "{institution.name}|{borrower.phone}|{case.balance}|{vars.x}' },\n"
       "  reach = { third_party = true, sms = 'Please ask {borrower.name} "
       "to call us' },\n"
       "}\n"
@@ -814,6 +821,30 @@ static void test_rt_events_and_views(void **state) {
   lua_close(L);
 }
 
+static int message_body(void *ud, const store_value *cols, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "body") == 0 && cols[i].type == STORE_TEXT)
+      snprintf(ud, 512, "%s", cols[i].s);
+  return 0;
+}
+
+/* A template's texts are handed to the renderer where they are (the
+ * case's, the borrower's, the institution's), not copied onto the Lua
+ * stack: a {vars.*} value whose __tostring writes to the case between
+ * them (dropping the engine's cached reads) changes none of them. */
+static void test_a_send_fills_what_a_tostring_writes_around(void **state) {
+  char body[512] = "";
+  rc_error err;
+  (void)state;
+  assert_int_equal(ok("send_tostring_writes").messages, 1);
+  assert_int_equal(query_messages(engine_query(eng), "send_tostring_writes",
+                                  message_body, body, &err),
+                   RC_OK);
+  assert_string_equal(body, "Wang|x1|Wang|4|x2|January 1, 2026|"
+                            "January 5, 2026|Probe|+8613800000000|"
+                            "CN¥10.00|x3");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_after_at_and_at_dpd_set_timers,
@@ -853,6 +884,9 @@ int main(void) {
           close_engine),
       cmocka_unit_test_setup_teardown(test_rt_events_and_views, open_engine,
                                       close_engine),
+      cmocka_unit_test_setup_teardown(
+          test_a_send_fills_what_a_tostring_writes_around, open_engine,
+          close_engine),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

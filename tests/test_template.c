@@ -4,11 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <unicode/ucurr.h>
+#include <unicode/unum.h>
+#include <unicode/ustring.h>
 
 #include "recoup/script.h"
 #include "template.h"
@@ -234,6 +238,68 @@ static void test_script_formatters_default_to_the_institution(void **state) {
   rc_errlist_free(&errors);
 }
 
+/* Money as ICU writes it with a formatter of its own, scaled to minor
+ * units: what template_format_money gave before it learnt ICU's pieces. */
+static void icu_money(const char *locale, const char *currency,
+                      rc_money minor, char *buf, size_t size) {
+  UErrorCode status = U_ZERO_ERROR;
+  UChar code[4], out[128];
+  char loc[32];
+  int32_t digits, len;
+  UNumberFormat *fmt;
+  snprintf(loc, sizeof loc, "%s", *locale ? locale : "en");
+  for (char *p = loc; *p; p++)
+    if (*p == '-') *p = '_';
+  u_uastrcpy(code, currency);
+  digits = ucurr_getDefaultFractionDigits(code, &status);
+  fmt = unum_open(UNUM_CURRENCY, NULL, 0, loc, NULL, &status);
+  unum_setTextAttribute(fmt, UNUM_CURRENCY_CODE, code, 3, &status);
+  unum_setAttribute(fmt, UNUM_SCALE, -digits);
+  len = unum_formatInt64(fmt, minor, out, 128, NULL, &status);
+  u_strToUTF8(buf, (int32_t)size, NULL, out, len, &status);
+  assert_false(U_FAILURE(status));
+  unum_close(fmt);
+}
+
+/* Every locale and currency the tests and examples use, and some whose
+ * groups, separators, affixes or digits differ (lakhs, a two-digit
+ * minimum group, spaces, suffixes, Arabic digits): each amount byte for
+ * byte as ICU writes it, whether learnt or not. The reminders' own
+ * zh-CN and en formatters must be learnt. */
+static void test_money_is_icus_byte_for_byte(void **state) {
+  static const char *const locales[] = {
+      "en", "zh-CN", "zh_CN", "", "ja", "de", "fr", "en-IN", "es", "pl",
+      "de-CH", "ar-EG", "he", "pt-BR", "sv", "ko"};
+  static const char *const currencies[] = {"CNY", "USD", "XXX", "JPY", "KWD",
+                                           "KRW", "EUR", "INR", "CHF", "CLF"};
+  uint64_t x = 88172645463325252ULL;
+  (void)state;
+  assert_true(template_money_learnt("zh-CN", "CNY"));
+  assert_true(template_money_learnt("en", "USD"));
+  assert_true(template_money_learnt("en", "CNY"));
+  for (size_t l = 0; l < sizeof locales / sizeof *locales; l++)
+    for (size_t c = 0; c < sizeof currencies / sizeof *currencies; c++)
+      for (int i = 0; i < 300; i++) {
+        char got[256], want[256];
+        rc_money v;
+        /* Every magnitude: a random 64-bit number cut to i % 20 digits. */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v = (rc_money)(x >> 1);
+        for (int d = 19 - i % 20; d > 0; d--) v /= 10;
+        if (i % 2) v = -v;
+        if (i == 0) v = 0;
+        if (i == 1) v = INT64_MIN;
+        if (i == 2) v = INT64_MAX;
+        if (i == 3) v = -1;
+        if (i == 4) v = 1000;
+        template_format_money(locales[l], currencies[c], v, got, sizeof got);
+        icu_money(locales[l], currencies[c], v, want, sizeof want);
+        if (strcmp(got, want) != 0)
+          fail_msg("'%s' %s %lld: got '%s', want '%s'", locales[l],
+                   currencies[c], (long long)v, got, want);
+      }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_money_in_minor_units),
@@ -245,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_instants_fall_on_the_readers_day),
       cmocka_unit_test(test_render_says_the_length_it_needs),
       cmocka_unit_test(test_script_formatters_default_to_the_institution),
+      cmocka_unit_test(test_money_is_icus_byte_for_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,7 @@ typedef struct script_state {
   int final;
   char outcome[64];
   double priority; /* its tasks' place in My work (higher first); 0 */
+  int has_enter;   /* an enter handler: without one, entering runs none */
 } script_state;
 
 /* Loads DIR/recoup.lua and everything it requires. Every problem found is
