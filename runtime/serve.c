@@ -466,17 +466,16 @@ static int waits_behind(const service *svc, job **order, const char *refused,
 static void pays_ahead(service *svc, job **order, int n,
                        const char *refused) {
   enum { MOST = 64 };
-  const char *cases[MOST], *refs[MOST];
+  const char *cases[MOST], *refs[MOST], *seen[MOST];
   int m = 0;
-  for (int i = 0; i < n && m < MOST; i++) {
-    const char *ref = api_payment_ref(order[i]);
-    int named = !ref || !order[i]->case_key || refused[i] ||
-                waits_behind(svc, order, refused, i, 1);
+  for (int i = 0; i < n && i < MOST; i++) {
+    const char *ref = seen[i] = api_payment_ref(order[i]);
+    int named;
     if (!ref) break;
-    for (int k = 0; !named && k < i; k++) {
-      const char *was = api_payment_ref(order[k]);
-      named = same_case(order[k], order[i]) || (was && !strcmp(was, ref));
-    }
+    named = !order[i]->case_key || refused[i] ||
+            waits_behind(svc, order, refused, i, 1);
+    for (int k = 0; !named && k < i; k++)
+      named = same_case(order[k], order[i]) || !strcmp(seen[k], ref);
     if (named) continue;
     cases[m] = order[i]->case_key;
     refs[m++] = ref;
