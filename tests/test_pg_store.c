@@ -1965,6 +1965,51 @@ static void test_a_groups_payments_are_read_in_one_round_trip(void **state) {
   store_close(st);
 }
 
+/* A group's reads sent ahead and refused (the table of payments renamed
+ * away by a DBA): the first job's read fails as the group's, not as its
+ * own (store_replay: the group runs again checked), and the group run
+ * again checked reads each job's own as it comes (two reads, two checked
+ * ends, the commit), keeping its payments. */
+static void test_a_groups_reads_refused_ahead_run_it_again_checked(
+    void **state) {
+  store *st = open_store();
+  const char *cases[] = {"C1", "C2"};
+  const char *refs[] = {"R1", "R2"};
+  char was[64];
+  rc_money paid, balance = 0;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  add_case(st, "C2");
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, "ALTER TABLE payments RENAME TO payments_away"));
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_pays_ahead(st, 2, cases, refs);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  store_case_ahead(st, "C1");
+  assert_int_not_equal(
+      store_payment_by_ref(st, "R1", was, sizeof was, &paid, &err), RC_OK);
+  assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
+  store_rollback_to(st, &err);
+  store_rollback(st);
+  PQclear(pgt_exec(other, "ALTER TABLE payments_away RENAME TO payments"));
+  PQfinish(other);
+  store_group_checked(st, 1);
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_pays_ahead(st, 2, cases, refs);
+  assert_int_equal(pay_in_group(st, "C1", "R1", 10, &balance, NULL), 0);
+  assert_int_equal(pay_in_group(st, "C2", "R2", 10, &balance, NULL), 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_group_checked(st, 0);
+  assert_int_equal(trips, 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 2);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM cases"), 1980);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -2059,6 +2104,9 @@ int main(void) {
       cmocka_unit_test(test_kept_numbers_not_numbers_are_refused),
       cmocka_unit_test_setup_teardown(
           test_a_groups_payments_are_read_in_one_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_groups_reads_refused_ahead_run_it_again_checked, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
