@@ -1965,6 +1965,14 @@ static void test_a_groups_payments_are_read_in_one_round_trip(void **state) {
   store_close(st);
 }
 
+/* sql run by a session of its own, as a DBA's. */
+static void run_on_other(const char *sql) {
+  PGconn *other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, sql));
+  PQfinish(other);
+}
+
 /* A group's reads sent ahead and refused (the table of payments renamed
  * away by a DBA): the first job's read fails as the group's, not as its
  * own (store_replay: the group runs again checked), and the group run
@@ -1977,14 +1985,10 @@ static void test_a_groups_reads_refused_ahead_run_it_again_checked(
   const char *refs[] = {"R1", "R2"};
   char was[64];
   rc_money paid, balance = 0;
-  PGconn *other;
   rc_error err;
   (void)state;
-  add_case(st, "C1");
-  add_case(st, "C2");
-  other = pgt_connect(path);
-  assert_non_null(other);
-  PQclear(pgt_exec(other, "ALTER TABLE payments RENAME TO payments_away"));
+  for (int i = 0; i < 2; i++) add_case(st, cases[i]);
+  run_on_other("ALTER TABLE payments RENAME TO payments_away");
   assert_int_equal(store_begin(st, &err), RC_OK);
   store_pays_ahead(st, 2, cases, refs);
   assert_int_equal(store_savepoint_light(st, &err), RC_OK);
@@ -1994,8 +1998,7 @@ static void test_a_groups_reads_refused_ahead_run_it_again_checked(
   assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
   store_rollback_to(st, &err);
   store_rollback(st);
-  PQclear(pgt_exec(other, "ALTER TABLE payments_away RENAME TO payments"));
-  PQfinish(other);
+  run_on_other("ALTER TABLE payments_away RENAME TO payments");
   store_group_checked(st, 1);
   trips = 0;
   assert_int_equal(store_begin(st, &err), RC_OK);
