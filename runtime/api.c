@@ -708,6 +708,13 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
   return RC_OK;
 }
 
+const char *api_payment_ref(const job *j) {
+  json_t *ref;
+  if (j->apply != w_payment || !json_is_object(j->body)) return NULL;
+  ref = json_object_get(j->body, "ref");
+  return json_is_string(ref) ? json_string_value(ref) : NULL;
+}
+
 static int w_claim(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   int64_t id = path_id(j->arg, "task", err);

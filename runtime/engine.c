@@ -2512,6 +2512,11 @@ int engine_job_begin(engine *eng, rc_error *err) {
   return store_savepoint(eng->st, err);
 }
 
+void engine_pays_ahead(engine *eng, int n, const char *const *cases,
+                       const char *const *refs) {
+  store_pays_ahead(eng->st, n, cases, refs);
+}
+
 int engine_group_job_begin(engine *eng, rc_error *err) {
   int rc;
   invalidate(eng);

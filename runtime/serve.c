@@ -460,12 +460,38 @@ static int waits_behind(const service *svc, job **order, const char *refused,
  * no savepoint for it: engine_group_replay) ends the transaction there
  * with *replay set and the job marked refused, its error kept: the group
  * runs again without it. */
+/* The payments that open the group name their cases and refs before the
+ * first job runs: the store reads all they look up in one round trip,
+ * not one a payment. Up to the first other write (which may change what
+ * they read); a case or ref a payment before it named, or held behind
+ * an earlier write, is read by its own job. */
+static void pays_ahead(service *svc, job **order, int n,
+                       const char *refused) {
+  enum { MOST = 64 };
+  const char *cases[MOST], *refs[MOST], *seen[MOST];
+  int m = 0;
+  for (int i = 0; i < n && i < MOST; i++) {
+    const char *ref = seen[i] = api_payment_ref(order[i]);
+    int named;
+    if (!ref) break;
+    named = !order[i]->case_key || refused[i] ||
+            waits_behind(svc, order, refused, i, 1);
+    for (int k = 0; !named && k < i; k++)
+      named = same_case(order[k], order[i]) || !strcmp(seen[k], ref);
+    if (named) continue;
+    cases[m] = order[i]->case_key;
+    refs[m++] = ref;
+  }
+  if (m > 1) engine_pays_ahead(svc->eng, m, cases, refs);
+}
+
 static int apply_group(service *svc, job **order, int n, char *refused,
                        json_t **replies, int *statuses, rc_error *errors,
                        int *replay, rc_error *err) {
   int rc = engine_begin(svc->eng, err), held = 0;
   *replay = 0;
   if (rc != RC_OK) return rc;
+  pays_ahead(svc, order, n, refused);
   for (int i = 0; i < n; i++) held += refused[i] == JOB_HELD;
   for (int i = 0; i < n; i++) {
     job *j = order[i];

@@ -123,6 +123,9 @@ void api_error_headers(service *svc, http_request *req, int route, int status,
                        const char *code, const char *field, const char *message,
                        const char *extra_headers);
 int api_status_of(int rc);
+/* A payment's ref (its body's), NULL for another write: its group reads
+ * ahead what it will look up (serve.c apply_group). */
+const char *api_payment_ref(const job *j);
 /* The route table, for the test that compares it with the document. */
 int api_route_count(void);
 void api_route_at(int i, const char **method, const char **pattern, int *roles);

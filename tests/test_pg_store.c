@@ -1855,6 +1855,164 @@ static void test_kept_numbers_not_numbers_are_refused(void **state) {
   }
 }
 
+/* One job of a group as apply_group runs it on its payment: its light
+ * savepoint, its case held with its ref looked up, then its writes, the
+ * balance less the payment. busy and the balance it read come back. */
+static int pay_in_group(store *st, const char *case_id, const char *ref,
+                        rc_money amount, rc_money *balance,
+                        store_promise *promise) {
+  store_case c;
+  store_case_change ch = {.fields = STORE_CASE_MONEY};
+  char was[64];
+  rc_money paid;
+  int busy = -1;
+  rc_error err;
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  store_case_ahead(st, case_id);
+  assert_int_equal(
+      store_payment_by_ref(st, ref, was, sizeof was, &paid, &err),
+      RC_ENOTFOUND);
+  assert_int_equal(store_case_try_hold(st, case_id, &c, &busy, &err), RC_OK);
+  if (!busy) {
+    *balance = c.balance;
+    if (promise)
+      assert_int_equal(store_promise_open(st, case_id, promise, &err), RC_OK);
+    store_case_free(&c);
+    assert_int_equal(
+        store_payment_insert(st, case_id, amount, ref, 1, &err), RC_OK);
+    ch.id = case_id;
+    ch.balance = *balance - amount;
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+  }
+  assert_int_equal(store_release(st, &err), RC_OK);
+  return busy;
+}
+
+/* A group's payments named before its first job are read in one round
+ * trip, the first job's, where each waited for its own: three payments
+ * and the commit wait twice, not four times. What they read is what each
+ * would have read: the case held and its open promise, the ref found or
+ * not; a case another transaction holds is busy. A case or ref named
+ * twice, one too long to keep, or one never named is read by its own
+ * job, after the writes before it; a name whose job never comes is
+ * forgotten with the transaction. */
+static void test_a_groups_payments_are_read_in_one_round_trip(void **state) {
+  store *st = open_store();
+  const char *cases[] = {"C1", "C2", "C3", "C4", NULL, "C2"};
+  const char *refs[] = {"R1", "R2", "R3", "R4", "R9", "R5"};
+  char was[64], longer[300];
+  rc_money amount, balance = 0;
+  store_promise p;
+  PGconn *other;
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 4; i++) add_case(st, cases[i]);
+  other = pgt_connect(path);
+  assert_non_null(other);
+  add_promise_and_plan(other);
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_pays_ahead(st, 6, cases, refs);
+  assert_int_equal(trips, 0);
+  assert_int_equal(pay_in_group(st, "C1", "R1", 100, &balance, &p), 0);
+  assert_int_equal(trips, 1);
+  assert_int_equal(balance, 1000);
+  assert_int_equal(p.amount, 300);
+  assert_int_equal(pay_in_group(st, "C2", "R2", 50, &balance, NULL), 0);
+  assert_int_equal(pay_in_group(st, "C3", "R3", 20, &balance, NULL), 0);
+  assert_int_equal(trips, 1);
+  /* C2 again, a case named twice: read after its first payment. */
+  assert_int_equal(pay_in_group(st, "C2", "R5", 5, &balance, NULL), 0);
+  assert_int_equal(balance, 950);
+  assert_int_equal(trips, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK); /* C4 never came */
+  assert_int_equal(trips, 3);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 4);
+  assert_int_equal(count_rows("SELECT balance FROM cases WHERE id = 'C2'"),
+                   945);
+
+  /* R1 paid already, C4 held by another transaction, a ref as long as
+   * hostile callers make it, a ref named and another looked up. */
+  memset(longer, 'x', sizeof longer - 1);
+  longer[sizeof longer - 1] = '\0';
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other, "SELECT 1 FROM cases WHERE id = 'C4' FOR UPDATE"));
+  {
+    const char *c2[] = {"C1", "C4", "C3", longer};
+    const char *r2[] = {"R1", "R4", "R6", "R7"};
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    store_pays_ahead(st, 4, c2, r2);
+  }
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  store_case_ahead(st, "C1");
+  assert_int_equal(store_payment_by_ref(st, "R1", was, sizeof was, &amount,
+                                        &err),
+                   RC_OK);
+  assert_string_equal(was, "C1");
+  assert_int_equal(amount, 100);
+  assert_int_equal(store_release(st, &err), RC_OK);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  assert_int_equal(hold_with_ref_look(st, "C4", "R4"), 1);
+  assert_int_equal(store_release(st, &err), RC_OK);
+  assert_int_equal(pay_in_group(st, "C3", "R8", 1, &balance, NULL), 0);
+  assert_int_equal(balance, 980);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  PQclear(pgt_exec(other, "COMMIT"));
+  PQfinish(other);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 5);
+  assert_int_equal(count_rows("SELECT balance FROM cases WHERE id = 'C3'"),
+                   979);
+  store_close(st);
+}
+
+/* sql run by a session of its own, as a DBA's. */
+static void run_on_other(const char *sql) {
+  PGconn *other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(pgt_exec(other, sql));
+  PQfinish(other);
+}
+
+/* A group's reads sent ahead and refused (the table of payments renamed
+ * away by a DBA): the first job's read fails as the group's, not as its
+ * own (store_replay: the group runs again checked), and the group run
+ * again checked reads each job's own as it comes (two reads, two checked
+ * ends, the commit), keeping its payments. */
+static void test_a_groups_reads_refused_ahead_run_it_again_checked(
+    void **state) {
+  store *st = open_store();
+  const char *cases[] = {"C1", "C2"};
+  const char *refs[] = {"R1", "R2"};
+  char was[64];
+  rc_money paid, balance = 0;
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 2; i++) add_case(st, cases[i]);
+  run_on_other("ALTER TABLE payments RENAME TO payments_away");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_pays_ahead(st, 2, cases, refs);
+  assert_int_equal(store_savepoint_light(st, &err), RC_OK);
+  store_case_ahead(st, "C1");
+  assert_int_not_equal(
+      store_payment_by_ref(st, "R1", was, sizeof was, &paid, &err), RC_OK);
+  assert_int_equal(store_replay(st), STORE_REPLAY_GROUP);
+  store_rollback_to(st, &err);
+  store_rollback(st);
+  run_on_other("ALTER TABLE payments_away RENAME TO payments");
+  store_group_checked(st, 1);
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  store_pays_ahead(st, 2, cases, refs);
+  assert_int_equal(pay_in_group(st, "C1", "R1", 10, &balance, NULL), 0);
+  assert_int_equal(pay_in_group(st, "C2", "R2", 10, &balance, NULL), 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_group_checked(st, 0);
+  assert_int_equal(trips, 5);
+  assert_int_equal(count_rows("SELECT count(*) FROM payments"), 2);
+  assert_int_equal(count_rows("SELECT sum(balance) FROM cases"), 1980);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a_commit_after_a_failure_fails,
@@ -1947,6 +2105,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_batchs_states_and_timers_are_found_by_key, setup, teardown),
       cmocka_unit_test(test_kept_numbers_not_numbers_are_refused),
+      cmocka_unit_test_setup_teardown(
+          test_a_groups_payments_are_read_in_one_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_groups_reads_refused_ahead_run_it_again_checked, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

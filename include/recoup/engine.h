@@ -119,6 +119,11 @@ int engine_post(engine *eng, const char *case_id, const char *type,
  * and writes nothing; with another case or amount it is RC_ECONFLICT. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, int *duplicate, rc_error *err);
+/* A group's payments (engine_pay's cases and refs, in its order), named
+ * before its first job: their reads may go to the store together. No
+ * case or ref twice, and no other write before them. */
+void engine_pays_ahead(engine *eng, int n, const char *const *cases,
+                       const char *const *refs);
 /* Completes a task with outcome (an object with an `outcome` string),
  * checked first against the workflow's declared outcomes (RC_EINVAL naming
  * the field; nothing written). The same body again for a done task sets

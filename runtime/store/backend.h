@@ -402,6 +402,9 @@ struct store_ops {
                        rc_error *err);
   /* store.h: store_case_ahead. NULL: nothing to gain. */
   void (*case_ahead)(store *st, const char *id);
+  /* store.h: store_pays_ahead. NULL: nothing to gain. */
+  void (*pays_ahead)(store *st, int n, const char *const *cases,
+                     const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its

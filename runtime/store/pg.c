@@ -53,6 +53,17 @@ typedef struct prep {
   int prepared; /* on this connection */
 } prep;
 
+/* A group's payments looked up ahead, all in its first round trip
+ * (op_pays_ahead): each one's case hold, promise and ref look-up, their
+ * places in pend (1-based; 0 when read) and their rows, kept until the
+ * payment's job asks for them (op_case_ahead, op_payment_by_ref). */
+enum { PAYS_AHEAD_MAX = 64 };
+typedef struct pay_ahead {
+  char case_id[256], ref[256];
+  int case_at, promise_at, ref_at, taken;
+  PGresult *hold, *promise, *found;
+} pay_ahead;
+
 /* Queued statements whose results are not read yet, in order. A write
  * waits here at most until PIPE_MAX of them are queued; never more are
  * (pipe_send reads them first). */
@@ -144,6 +155,10 @@ typedef struct pg {
   char promise_case[256];
   int promise_at;
   PGresult *promise_ahead;
+  /* A group's payments read ahead (pay_ahead), and the one whose case
+   * op_case_ahead took last (-1 none), its ref's look-up next. */
+  pay_ahead pays[PAYS_AHEAD_MAX];
+  int npays, pay_cur, pay_scan; /* pay_scan: pay_keep's first to look at */
   fig figs[FIGS_MAX]; /* figures of the day not written yet */
   int nfigs;
   /* The console's counters this transaction moved, not written yet
@@ -310,6 +325,28 @@ static void promise_ahead_drop(pg *st) {
   st->promise_ahead = NULL;
 }
 
+/* The group's reads ahead are forgotten (those still in the pipeline
+ * are read and thrown away there). */
+static void pays_ahead_drop(pg *st) {
+  for (int i = 0; i < st->npays; i++) {
+    PQclear(st->pays[i].hold);
+    PQclear(st->pays[i].promise);
+    PQclear(st->pays[i].found);
+  }
+  st->npays = st->pay_scan = 0;
+  st->pay_cur = -1;
+}
+
+/* Their places in pend after its first `read` were read (pipe_read_ahead,
+ * pipe_sync): those read are 0, the rest move up. */
+static void pays_ahead_moved(pg *st, int read) {
+  for (int i = 0; i < st->npays; i++) {
+    int *at[3] = {&st->pays[i].case_at, &st->pays[i].promise_at,
+                  &st->pays[i].ref_at};
+    for (int k = 0; k < 3; k++) *at[k] = *at[k] > read ? *at[k] - read : 0;
+  }
+}
+
 static void unpaid_drop(pg *st) {
   PQclear(st->unpaid);
   st->unpaid = NULL;
@@ -363,6 +400,7 @@ static void checks_answered(pg *st, int ok) {
 static void batch_clear(pg *st) {
   pg_cache_clear(&st->batch);
   ahead_drop(st);
+  pays_ahead_drop(st);
 }
 
 static int rows_write(pg *st, const char *sql, rc_error *err);
@@ -458,6 +496,40 @@ static int pipe_take(pg *st, int i, PGresult **out, int *rc, rc_error *err) {
   return 0;
 }
 
+/* r, pend[i]'s rows, kept when they are a group's payment's read ahead:
+ * its promise only where its hold found the case (read unheld, it may be
+ * old by the time this transaction holds the case). */
+static int pay_keep(pg *st, int i, PGresult *r) {
+  /* In the order they were sent, as the results come: from the first
+   * with a statement still to read, and no further than it. */
+  while (st->pay_scan < st->npays) {
+    pay_ahead *e = &st->pays[st->pay_scan];
+    int *at = e->case_at      ? &e->case_at
+              : e->promise_at ? &e->promise_at
+              : e->ref_at     ? &e->ref_at
+                              : NULL;
+    if (!at || *at - 1 < i) { /* all read, or one read elsewhere */
+      if (at)
+        *at = 0;
+      else
+        st->pay_scan++;
+      continue;
+    }
+    if (*at - 1 > i) return 0;
+    if (at == &e->case_at)
+      e->hold = r;
+    else if (at == &e->ref_at)
+      e->found = r;
+    else if (e->hold && PQntuples(e->hold) > 0)
+      e->promise = r;
+    else
+      PQclear(r);
+    *at = 0;
+    return 1;
+  }
+  return 0;
+}
+
 /* r, pend[i]'s rows: kept when they are the borrower read ahead and it
  * is still wanted, else freed. */
 static void ahead_keep(pg *st, int i, PGresult *r) {
@@ -471,7 +543,7 @@ static void ahead_keep(pg *st, int i, PGresult *r) {
            !st->promise_ahead && st->case_ahead &&
            PQntuples(st->case_ahead) > 0)
     st->promise_ahead = r;
-  else
+  else if (!pay_keep(st, i, r))
     PQclear(r);
 }
 
@@ -490,6 +562,7 @@ static int pipe_read_ahead(pg *st, rc_error *err) {
   memmove(st->pend, st->pend + i, (size_t)(st->npend - i) * sizeof *st->pend);
   st->npend -= i;
   st->job_from = st->job_from > i ? st->job_from - i : 0;
+  pays_ahead_moved(st, i);
   st->ahead_at = 0;
   return rc;
 }
@@ -505,6 +578,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   if (keep) *keep = NULL;
   if (PQpipelineStatus(st->c) == PQ_PIPELINE_OFF) return RC_OK;
   if (!PQpipelineSync(st->c)) {
+    pays_ahead_moved(st, st->npend);
     st->npend = 0;
     st->ahead_at = st->job_from = 0;
     st->case_at = st->promise_at = 0;
@@ -520,6 +594,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
   }
   st->ahead_at = st->job_from = 0;
   st->case_at = st->promise_at = 0;
+  pays_ahead_moved(st, st->npend);
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
   for (int guard = 0; guard < 1000; guard++) {
@@ -975,6 +1050,7 @@ static int op_open(store **out, const char *where, rc_error *err) {
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   for (int t = 0; t < KEPT_N; t++) st->kept[t].ncols = kept_cols[t];
   st->checks.ncols = st->checks_sent.ncols = 3;
+  st->pay_cur = -1;
   scratch = scratch_asked(where, st->conninfo, sizeof st->conninfo);
   if (scratch < 0) {
     free(st);
@@ -3059,6 +3135,9 @@ static const char promise_unpaid_sql[] =
     "WHERE p.case_id = $1 AND p.status = 'open' AND i.paid < i.amount "
     "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3";
 
+static const char payment_ref_sql[] =
+    "SELECT case_id, amount FROM payments WHERE ref = $1";
+
 static int case_get(store *s, const char *id, int how, store_case *out,
                     int *busy, rc_error *err) {
   args a = {0};
@@ -3116,6 +3195,30 @@ static int op_case_try_hold(store *s, const char *id, store_case *out,
   return case_get(s, id, CASE_TRY_HOLD, out, busy, err);
 }
 
+/* The case's hold and promise read ahead with its group (op_pays_ahead),
+ * made the ones op_case_ahead would have sent: 1, or 0 when it has none
+ * (or another hold waits for its answer). */
+static int pay_take(pg *st, const char *id) {
+  for (int k = 0; k < st->npays && !st->case_at; k++) {
+    pay_ahead *e = &st->pays[k];
+    if (e->taken || strcmp(e->case_id, id) != 0) continue;
+    e->taken = 1;
+    case_ahead_drop(st);
+    promise_ahead_drop(st);
+    strcpy(st->case_id_ahead, id);
+    st->case_at = e->case_at;
+    st->case_ahead = e->hold;
+    strcpy(st->promise_case, id);
+    st->promise_at = e->promise_at;
+    st->promise_ahead = e->promise;
+    e->hold = e->promise = NULL;
+    e->case_at = e->promise_at = 0;
+    st->pay_cur = k;
+    return 1;
+  }
+  return 0;
+}
+
 /* Sends case_get's try-hold of id to go with the statement that follows
  * (a payment's ref, which waits for its answer): a round trip a payment
  * fewer. Not in a batch's claimed cases (read already), nor beside a
@@ -3126,6 +3229,8 @@ static void op_case_ahead(store *s, const char *id) {
   rc_error err;
   int row;
 
+  st->pay_cur = -1;
+  if (pay_take(st, id)) return;
   if (st->base.depth == 0 || st->manual || st->ahead_at || st->case_at ||
       st->npend + 6 > PIPE_MAX || /* the hold, the promise, the ref */
       strlen(id) >= sizeof st->case_id_ahead ||
@@ -3141,6 +3246,76 @@ static void op_case_ahead(store *s, const char *id) {
   if (pipe_send(st, promise_unpaid_sql, &a, "promise", &err) != 0) return;
   st->promise_at = st->npend;
   strcpy(st->promise_case, id);
+}
+
+/* Sends, for each payment of a group in its order, what its job reads
+ * before it writes: its case's hold and promise (op_case_ahead) and its
+ * ref's look-up; the first job's look-up waits for them all, a round
+ * trip a group where there was one a payment. Each is read before any
+ * job of the group writes: the caller names payments of distinct cases
+ * and refs, and no other write goes before them; a case or ref named
+ * twice is read by its own job, as is any past the pipeline's room. A
+ * group run again checked reads each job's as it comes. */
+static void op_pays_ahead(store *s, int n, const char *const *cases,
+                          const char *const *refs) {
+  pg *st = PG(s);
+  rc_error err;
+
+  if (st->base.depth == 0 || st->manual || st->base.checked || st->ahead_at ||
+      st->case_at || st->npays)
+    return;
+  for (int i = 0; i < n && st->npays < PAYS_AHEAD_MAX; i++) {
+    pay_ahead *e = &st->pays[st->npays];
+    args a = {0}, b = {0};
+    int row, twice = 0;
+    if (!cases[i] || !refs[i] || strlen(cases[i]) >= sizeof e->case_id ||
+        strlen(refs[i]) >= sizeof e->ref ||
+        pg_cache_case_row(&st->batch, cases[i], &row))
+      continue;
+    for (int k = 0; k < st->npays; k++)
+      twice |= !strcmp(st->pays[k].case_id, cases[i]) ||
+               !strcmp(st->pays[k].ref, refs[i]);
+    if (twice) continue;
+    /* Room for them, prepared, and for what the jobs queue before the
+     * first waits (pipe_send reads the pipeline when it is full). */
+    if (st->npend + 6 + 16 > PIPE_MAX) break;
+    memset(e, 0, sizeof *e);
+    strcpy(e->case_id, cases[i]);
+    strcpy(e->ref, refs[i]);
+    st->npays++;
+    a_text(&a, cases[i]);
+    a_text(&b, refs[i]);
+    if (pipe_send(st, case_sql[CASE_TRY_HOLD], &a, "read case", &err) != 0)
+      return; /* the job's own read meets the same trouble */
+    e->case_at = st->npend;
+    if (pipe_send(st, promise_unpaid_sql, &a, "promise", &err) != 0) return;
+    e->promise_at = st->npend;
+    if (pipe_send(st, payment_ref_sql, &b, "read payment", &err) != 0)
+      return;
+    e->ref_at = st->npend;
+  }
+}
+
+/* The ref looked up ahead for the payment whose case op_case_ahead took
+ * last: 1 with *out its rows (none: not found), 0 when there is none
+ * for ref, -1 when the round trip that reads it failed (err set). */
+static int pay_found(pg *st, const char *ref, PGresult **out,
+                     rc_error *err) {
+  pay_ahead *e;
+
+  *out = NULL;
+  if (st->pay_cur < 0 || st->pay_cur >= st->npays) return 0;
+  e = &st->pays[st->pay_cur];
+  st->pay_cur = -1;
+  if (strcmp(e->ref, ref) != 0) return 0;
+  if (e->ref_at && pipe_sync(st, NULL, err) != RC_OK) {
+    lost(st);
+    return -1;
+  }
+  if (!e->found) return 0;
+  *out = e->found;
+  e->found = NULL;
+  return 1;
 }
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
@@ -3868,8 +4043,17 @@ static int op_payment_by_ref(store *s, const char *ref, char *case_id,
   int rc;
 
   a_text(&a, ref);
-  rc = one(PG(s), "SELECT case_id, amount FROM payments WHERE ref = $1", &a,
-           "read payment", &r, err);
+  switch (pay_found(PG(s), ref, &r, err)) {
+  case 1:
+    rc = PQntuples(r) > 0 ? RC_OK : RC_ENOTFOUND;
+    if (rc != RC_OK) PQclear(r);
+    break;
+  case 0:
+    rc = one(PG(s), payment_ref_sql, &a, "read payment", &r, err);
+    break;
+  default:
+    return RC_ESTORE;
+  }
   if (rc == RC_ENOTFOUND && PG(s)->base.depth > 0 &&
       strlen(ref) < sizeof PG(s)->unseen_ref)
     strcpy(PG(s)->unseen_ref, ref);
@@ -4592,6 +4776,7 @@ const store_ops store_pg_ops = {
     .case_get_held = op_case_get_held,
     .case_try_hold = op_case_try_hold,
     .case_ahead = op_case_ahead,
+    .pays_ahead = op_pays_ahead,
     .case_exists = op_case_exists,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .case_exists_or_try_opening = op_case_exists_or_try_opening,

@@ -598,6 +598,11 @@ void store_case_ahead(store *st, const char *id) {
   if (st->ops->case_ahead) st->ops->case_ahead(st, id);
 }
 
+void store_pays_ahead(store *st, int n, const char *const *cases,
+                      const char *const *refs) {
+  if (st->ops->pays_ahead) st->ops->pays_ahead(st, n, cases, refs);
+}
+
 int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }

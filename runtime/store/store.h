@@ -246,6 +246,14 @@ int store_case_try_hold(store *st, const char *id, store_case *out, int *busy,
  * read and hold it with that read. Nothing is read when another
  * statement goes first; a store that needs no trip does nothing. */
 void store_case_ahead(store *st, const char *id);
+/* The payments a group of jobs will make, in its order, before any of
+ * them runs: a store that answers in round trips may send each one's
+ * case hold and ref look-up (store_case_ahead's, and
+ * store_payment_by_ref's) at once, read when the first job asks. The
+ * caller names no case or ref twice, and lets no other write go before
+ * them; a store that needs no trip does nothing. */
+void store_pays_ahead(store *st, int n, const char *const *cases,
+                      const char *const *refs);
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
