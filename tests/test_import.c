@@ -1007,6 +1007,85 @@ static void test_a_thousand_new_cases_fit_in_128_kb(void **st) {
   expect_own_timer_and_run(dir, db, csv, 1000, NULL);
 }
 
+/* Lines the importer splits itself (one line, no quote, no CR but the
+ * CRLF) and lines left to libcsv give the same fields: blanks around an
+ * unquoted field dropped, inner ones kept, an empty or blank cell no
+ * field, CRLF and LF alike, quoted and multi-line records between. */
+static void test_plain_and_quoted_lines_read_alike(void **state) {
+  static const char *const want[][3] = {
+      {"R1", "B1", "{\"note\":\"a  b\"}"},
+      {"R2", "B2", "{\"note\":\"x\"}"},
+      {"R3", "B3", "{}"},
+      {"R4", "B4", "{\"note\":\"q,1\"}"},
+      {"R5", "B5", "{\"note\":\"two\"}"},
+      {"R6", "B6", "{\"note\":\"multi\\nline\"}"},
+      {"R7", "B7", "{\"note\":\"in \\t side\"}"},
+      {"R8", "B8", "{}"},
+      {"R9", "B9", "{\"note\":\"tab\"}"},
+  };
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 " id ,borrower_id,\tbalance,due_date,note\r\n"
+                 "  R1 ,\tB1\t, 100 ,2025-12-01,  a  b  \n"
+                 "R2,B2,100,2025-12-01,x\r\n"
+                 "R3,B3 ,100,2025-12-01,\t  \n"
+                 "R4,B4,100,2025-12-01,\"q,1\"\n"
+                 "R5,B5,100,2025-12-01,two\n"
+                 "\"R6\",B6,100,2025-12-01,\"multi\nline\"\n"
+                 "R7,B7,100,2025-12-01, in \t side \n"
+                 "R8,B8,100,2025-12-01,\n"
+                 "R9 ,B9,100 ,2025-12-01,tab\t",
+                 IMPORT_CSV, &errors),
+      RC_OK);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(query_case(engine_query(eng), want[i][0], &c, NULL),
+                     RC_OK);
+    assert_string_equal(c.borrower_id, want[i][1]);
+    assert_int_equal(c.balance, 100);
+    assert_string_equal(c.data, want[i][2]);
+    store_case_free(&c);
+  }
+  assert_int_equal(cases(eng), 9);
+  engine_close(eng);
+}
+
+/* Rows with too few or too many fields, on plain and quoted lines, each
+ * named by its own line; a line of blanks is a blank line (libcsv reads
+ * no record there: the next record's errors named the blank line). */
+static void test_field_counts_name_their_lines(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date,note\n"
+                              "R1,B1,100,2025-12-01,x\n"
+                              "R2,B2,100\n"
+                              "\"R3\",B3,100,2025-12-01,\"a\nb\"\n"
+                              "R4,B4,100,2025-12-01,x,extra\n"
+                              "  \t \n"
+                              "R5,B5\r\n"
+                              "\"R6\",B6,100\n"
+                              "R7,B7,-5,2025-12-01,x\r\n"
+                              " \r\n"
+                              "R8,B8,1,2025-12-01,\"x\"y\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "3 fields");
+  expect_error(&errors, 1, 6, "6 fields");
+  expect_error(&errors, 2, 8, "2 fields");
+  expect_error(&errors, 3, 9, "3 fields");
+  expect_error(&errors, 4, 10, "negative");
+  assert_int_equal(errors.count, 6);
+  assert_int_equal(errors.items[5].line, 12);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -1036,6 +1115,8 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
+      cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
+      cmocka_unit_test(test_field_counts_name_their_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
