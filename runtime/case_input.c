@@ -289,23 +289,21 @@ static int get_points(const fields *obj, const char *plural, const char *single,
   if (!v) v = field_get(obj, single);
   if (!v || json_is_null(v)) return RC_OK;
   if (json_is_string(v)) {
-    if (json_string_length(v) == 0) return RC_OK;
-    json_t *arr = json_array();
-    json_array_append(arr, v);
+    /* One point, as a CSV cell gives it: read where it is, not through
+     * a list made for it (a list and its free a row). */
+    const char *s = json_string_value(v);
+    char e164[17];
     int rc = RC_OK;
-    json_array_foreach(arr, i, item) {
-      const char *s = json_string_value(item);
-      char e164[17];
-      if (strcmp(kind, "phone") == 0) {
-        if ((rc = phone_field(s, country, e164, single, single, err)) == RC_OK)
-          add_contact(b, kind, e164, NULL, NULL);
-      } else if (strcmp(kind, "email") == 0 && !strchr(s, '@'))
-        rc = rc_error_set(err, RC_EINVAL, single,
-                          "%s '%s' is not an email address", single, s);
-      else
-        add_contact(b, kind, s, NULL, NULL);
+    if (json_string_length(v) == 0) return RC_OK;
+    if (strcmp(kind, "phone") == 0) {
+      if ((rc = phone_field(s, country, e164, single, single, err)) == RC_OK)
+        add_contact(b, kind, e164, NULL, NULL);
+    } else if (strcmp(kind, "email") == 0 && !strchr(s, '@')) {
+      rc = rc_error_set(err, RC_EINVAL, single,
+                        "%s '%s' is not an email address", single, s);
+    } else {
+      add_contact(b, kind, s, NULL, NULL);
     }
-    json_decref(arr);
     *present = 1;
     return rc;
   }

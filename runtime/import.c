@@ -410,6 +410,41 @@ static void csv_row(int c, void *ud) {
   im->field = 0;
 }
 
+/* libcsv's blanks: dropped around an unquoted field. */
+static int csv_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* A record that is one line, with no quote and no CR but its CRLF, and
+ * that does not start blank (libcsv reads a blank start and a newline
+ * as no record at all): its fields and its end handed to csv_field and
+ * csv_row as libcsv would, without its byte-by-byte state machine (about
+ * 3,000 instructions a 9-column row, 3 % of an import). 0: the line is
+ * left to libcsv. */
+static int csv_plain(importer *im, const char *line, size_t n) {
+  size_t end = n, at = 0;
+  if (im->in_header || im->in_record || im->record_bad || end == 0 ||
+      line[end - 1] != '\n')
+    return 0;
+  end--;
+  if (end > 0 && line[end - 1] == '\r') end--;
+  if (end == 0 || csv_blank(line[0]) || memchr(line, '"', end) ||
+      memchr(line, '\r', end))
+    return 0;
+  im->in_record = 1;
+  for (;;) {
+    const char *comma = memchr(line + at, ',', end - at);
+    size_t stop = comma ? (size_t)(comma - line) : end, from = at;
+    while (from < stop && csv_blank(line[from])) from++;
+    while (stop > from && csv_blank(line[stop - 1])) stop--;
+    csv_field((void *)(line + from), stop - from, im);
+    if (!comma) break;
+    at = (size_t)(comma - line) + 1;
+  }
+  csv_row('\n', im);
+  return 1;
+}
+
 static void import_csv(importer *im, line_reader *r) {
   struct csv_parser p;
   const char *line;
@@ -426,8 +461,12 @@ static void import_csv(importer *im, line_reader *r) {
     }
     if (!im->in_record) {
       size_t k = 0;
-      while (k < n && (line[k] == '\r' || line[k] == '\n')) k++;
-      if (k == n) continue; /* a blank line */
+      while (k < n &&
+             (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k])))
+        k++;
+      /* A blank line: libcsv reads no record there either, but left the
+       * next record's errors naming it. */
+      if (k == n) continue;
       im->row_line = im->line;
     }
     /* A refused record is still parsed, so that the next ones keep their
@@ -436,6 +475,7 @@ static void import_csv(importer *im, line_reader *r) {
       if (im->in_header) break; /* without a header no row can be read */
       im->record_bad = 1;
     }
+    if (csv_plain(im, line, n)) continue;
     im->in_record = 1;
     im->record_size += n;
     if (im->record_size > INPUT_LINE_MAX) {

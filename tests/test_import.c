@@ -818,7 +818,7 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
 /* Statements that read a case's timer keys or its newest journal run
  * back, and that look up a new timer's id, on every connection opened
  * while counting (sqlite3_trace_v2). */
-static int reads_back, id_lookups, run_updates;
+static int reads_back, id_lookups, run_updates, case_lookups;
 
 static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -829,6 +829,7 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   if (!strncmp(sql, "SELECT coalesce(max(id), 0) + 1 FROM timers", 43))
     id_lookups++;
   if (!strncmp(sql, "UPDATE cases SET journal_last", 29)) run_updates++;
+  if (!strncmp(sql, "SELECT 1 FROM cases WHERE id", 28)) case_lookups++;
   return 0;
 }
 
@@ -853,7 +854,7 @@ static void import_fresh_traced(char *dir, char *db, char *csv,
   assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
-  reads_back = id_lookups = run_updates = 0;
+  reads_back = id_lookups = run_updates = case_lookups = 0;
   assert_int_equal(import_file(eng, csv, stats, &errors, 0), RC_OK);
   engine_close(eng);
   sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
@@ -936,6 +937,51 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   expect_own_timer_and_run(dir, db, csv, 3, NULL);
 }
 
+/* A book without cases (a lender's first import) has each row's case
+ * known new without looking it up: none of the three are; a second
+ * import, into a book with cases, looks each of its rows up, and the
+ * known one is updated, not opened again. */
+static void test_a_first_import_looks_no_case_up(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  store_case c;
+  (void)st;
+  import_fresh_traced(
+      dir, db, csv,
+      "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+      "N1,R1,Sun Wei,+8613800000201,100000,50000,2025-12-01\n"
+      "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+      "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n",
+      &stats);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(case_lookups, 0);
+  write_text(csv,
+             "id,borrower_id,balance,due_date\n"
+             "N4,R2,5000,2025-12-04\n"
+             "N2,R1,110000,\n");
+  opts.db = db;
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
+                   SQLITE_OK);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  case_lookups = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
+  assert_int_equal(case_lookups, 2);
+  assert_int_equal(stats.opened, 1);
+  assert_int_equal(stats.updated, 1);
+  assert_int_equal(query_case(engine_query(eng), "N2", &c, NULL), RC_OK);
+  assert_int_equal(c.balance, 110000);
+  store_case_free(&c);
+  assert_int_equal(cases(eng), 4);
+  engine_close(eng);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* Past the store's limit an import's new cases are written at once and
  * read back for their handlers (RECOUP_IMPORT_HOLD_BYTES: about ten
  * held): the book is as the one-shot import left it, failures included,
@@ -1007,6 +1053,85 @@ static void test_a_thousand_new_cases_fit_in_128_kb(void **st) {
   expect_own_timer_and_run(dir, db, csv, 1000, NULL);
 }
 
+/* Lines the importer splits itself (one line, no quote, no CR but the
+ * CRLF) and lines left to libcsv give the same fields: blanks around an
+ * unquoted field dropped, inner ones kept, an empty or blank cell no
+ * field, CRLF and LF alike, quoted and multi-line records between. */
+static void test_plain_and_quoted_lines_read_alike(void **state) {
+  static const char *const want[][3] = {
+      {"R1", "B1", "{\"note\":\"a  b\"}"},
+      {"R2", "B2", "{\"note\":\"x\"}"},
+      {"R3", "B3", "{}"},
+      {"R4", "B4", "{\"note\":\"q,1\"}"},
+      {"R5", "B5", "{\"note\":\"two\"}"},
+      {"R6", "B6", "{\"note\":\"multi\\nline\"}"},
+      {"R7", "B7", "{\"note\":\"in \\t side\"}"},
+      {"R8", "B8", "{}"},
+      {"R9", "B9", "{\"note\":\"tab\"}"},
+  };
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 " id ,borrower_id,\tbalance,due_date,note\r\n"
+                 "  R1 ,\tB1\t, 100 ,2025-12-01,  a  b  \n"
+                 "R2,B2,100,2025-12-01,x\r\n"
+                 "R3,B3 ,100,2025-12-01,\t  \n"
+                 "R4,B4,100,2025-12-01,\"q,1\"\n"
+                 "R5,B5,100,2025-12-01,two\n"
+                 "\"R6\",B6,100,2025-12-01,\"multi\nline\"\n"
+                 "R7,B7,100,2025-12-01, in \t side \n"
+                 "R8,B8,100,2025-12-01,\n"
+                 "R9 ,B9,100 ,2025-12-01,tab\t",
+                 IMPORT_CSV, &errors),
+      RC_OK);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(query_case(engine_query(eng), want[i][0], &c, NULL),
+                     RC_OK);
+    assert_string_equal(c.borrower_id, want[i][1]);
+    assert_int_equal(c.balance, 100);
+    assert_string_equal(c.data, want[i][2]);
+    store_case_free(&c);
+  }
+  assert_int_equal(cases(eng), 9);
+  engine_close(eng);
+}
+
+/* Rows with too few or too many fields, on plain and quoted lines, each
+ * named by its own line; a line of blanks is a blank line (libcsv reads
+ * no record there: the next record's errors named the blank line). */
+static void test_field_counts_name_their_lines(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date,note\n"
+                              "R1,B1,100,2025-12-01,x\n"
+                              "R2,B2,100\n"
+                              "\"R3\",B3,100,2025-12-01,\"a\nb\"\n"
+                              "R4,B4,100,2025-12-01,x,extra\n"
+                              "  \t \n"
+                              "R5,B5\r\n"
+                              "\"R6\",B6,100\n"
+                              "R7,B7,-5,2025-12-01,x\r\n"
+                              " \r\n"
+                              "R8,B8,1,2025-12-01,\"x\"y\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "3 fields");
+  expect_error(&errors, 1, 6, "6 fields");
+  expect_error(&errors, 2, 8, "2 fields");
+  expect_error(&errors, 3, 9, "3 fields");
+  expect_error(&errors, 4, 10, "negative");
+  assert_int_equal(errors.count, 6);
+  assert_int_equal(errors.items[5].line, 12);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -1036,6 +1161,9 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
+      cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
+      cmocka_unit_test(test_field_counts_name_their_lines),
+      cmocka_unit_test(test_a_first_import_looks_no_case_up),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,7 @@ enum {
   S_CASE_INSERT,
   S_CASE_INSERT_RUN,
   S_CASE_OPENING,
+  S_CASES_ANY,
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
@@ -335,6 +336,7 @@ static const char *const sql[S_COUNT] = {
     [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
     /* The same, for an import's row (held_safe: never a held case). */
     [S_CASE_OPENING] = "SELECT 1 FROM cases WHERE id = ?1",
+    [S_CASES_ANY] = "SELECT 1 FROM cases LIMIT 1",
     /* With the timers the step left the case (?5, timer_keys), the run
      * its journal is about to get (?6, journal_last) and 0 when its tasks
      * were just cancelled (?7, tasks_open), each NULL when unchanged: the
@@ -932,6 +934,11 @@ struct sq {
   /* How often the borrower of a case being opened was new, lately: tried
    * as new first while the score is not negative (sq_borrower_upsert). */
   int opening_new;
+  /* The import holding the opening of cases found none in the book: its
+   * rows' look-ups would all miss (it holds the write lock, and gives
+   * each id once), so they are not made. Until its handlers run or the
+   * transaction ends. */
+  int no_cases;
   /* Figures by day added during the transaction (store_figure_add), one
    * entry a key, written at its commit. */
   struct {
@@ -2043,6 +2050,7 @@ static void held_timer_drop(sq *st) {
 
 /* Forgets what is held (a rollback; the end of a transaction). */
 static void held_drop(sq *st) {
+  st->no_cases = 0;
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
   st->held.copied = 0;
@@ -4997,13 +5005,25 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
  * only the look-up. The caller opens the case it misses. */
 static int op_case_exists_or_hold_opening(store *s, const char *id,
                                           rc_error *err) {
+  /* A look-up that misses cost an imported row 1.8k instructions. */
+  if (SQ(s)->no_cases) return RC_ENOTFOUND;
   return case_look_up(SQ(s), id, S_CASE_OPENING, err);
 }
 
-/* The one writer holds the opening of cases with the rest of the book. */
+/* The one writer holds the opening of cases with the rest of the book.
+ * An import that begins its own transaction on a book without cases
+ * (a lender's first) knows every row of it new. */
 static int op_hold_opening(store *s, rc_error *err) {
-  (void)s, (void)err;
-  return RC_OK;
+  sq *st = SQ(s);
+  sqlite3_stmt *q;
+  int rc;
+  st->no_cases = 0;
+  if (st->base.depth != 1) return RC_OK;
+  q = stmt(st, S_CASES_ANY);
+  rc = one_row(st, q, sqlite3_step(q), err, "look up cases");
+  sqlite3_reset(q);
+  st->no_cases = rc == RC_ENOTFOUND;
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
 }
 
 static int op_case_insert_opening(store *s, const store_case *c,
@@ -5014,6 +5034,7 @@ static int op_case_insert_opening(store *s, const store_case *c,
 static int op_case_opening_copy(store *s, const char *id, store_case *out) {
   sq *st = SQ(s);
   case_keep from = st->held.cases;
+  st->no_cases = 0; /* the handlers run: the rows are all in */
   from.next = st->held.copied;
   if (!case_keep_take(&from, id, out)) return 0;
   st->held.copied = from.next;
@@ -5021,6 +5042,7 @@ static int op_case_opening_copy(store *s, const char *id, store_case *out) {
 }
 
 static int op_case_fresh(store *s, const char *id, rc_error *err) {
+  SQ(s)->no_cases = 0; /* a handler runs: the rows are all in */
   return sq_case_fresh(SQ(s), id, err);
 }
 
