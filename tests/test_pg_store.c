@@ -1685,6 +1685,28 @@ static int run_steps(store *st, store_timer *t, int steps) {
   return rc;
 }
 
+/* A batch begun and its hundred reminders claimed. */
+static store_timer *hundred_claimed(store *st) {
+  store_timer *t;
+  rc_error err;
+  int n;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 100);
+  return t;
+}
+
+/* What the book holds of the batches: journal runs, cases moved, timers
+ * left. */
+static void batch_kept(int runs, int moved, int timers) {
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), runs);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'reminded'"),
+                   moved);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), timers);
+}
+
 /* A batch's rows go to the server while its steps run, some steps at a
  * time after a borrower read ahead, not all at its commit: the server
  * writes them while the node runs the next steps (on two cores they took
@@ -1695,13 +1717,10 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
   store_timer *t;
   PGconn *other;
   rc_error err;
-  int n, waits;
+  int waits;
   (void)state;
   for (int i = 1; i <= 100; i++) add_reminder(st, i);
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
-                   RC_OK);
-  assert_int_equal(n, 100);
+  t = hundred_claimed(st);
   journal_sent = 0;
   trips = 0;
   assert_int_equal(run_steps(st, t, 80), RC_OK);
@@ -1710,12 +1729,8 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
   assert_in_range(waits, 1, 80 / 16 + 1); /* the borrowers read ahead */
   assert_int_equal(run_steps(st, t + 80, 20), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_free(t, n);
-  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 100);
-  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
-                              "'reminded'"),
-                   100);
-  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_timers_free(t, 100);
+  batch_kept(100, 100, 0);
 
   /* The same with the journal refused by the database. */
   PQclear(pgt_exec(other = pgt_connect(path),
@@ -1727,20 +1742,13 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
                    "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
                    "FOR EACH ROW EXECUTE FUNCTION refuse()"));
   PQfinish(other);
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
-                   RC_OK);
-  assert_int_equal(n, 100);
+  t = hundred_claimed(st);
   if (run_steps(st, t, 100) == RC_OK)
     assert_int_not_equal(store_commit(st, &err), RC_OK);
   else
     store_rollback(st);
-  store_timers_free(t, n);
-  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 100);
-  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
-                              "'reminded'"),
-                   0);
-  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 100);
+  store_timers_free(t, 100);
+  batch_kept(100, 0, 100);
   store_close(st);
 }
 
