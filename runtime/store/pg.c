@@ -3398,6 +3398,9 @@ static PGresult *borrower_read_ahead(pg *st, const char *id, int *from,
   }
   if (st->ahead_at && (*rc = pipe_read_ahead(st, err)) != RC_OK) {
     ahead_drop(st);
+    /* The rest is read to its end: the server takes no ROLLBACK while
+     * the pipeline is aborted, and none may be queued when it is all. */
+    pipe_sync(st, NULL, NULL);
     return NULL;
   }
   if (!st->ahead) return NULL;
