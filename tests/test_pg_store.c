@@ -1853,7 +1853,8 @@ static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
  * read all 4,000 to hash them at each batch). */
 static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   char ids[4096] = "{", states[2048] = "{", zeros[1024] = "{";
-  char nulls[2048] = "{", *timer_ids;
+  char nulls[2048] = "{", *timer_ids, *few_ids;
+  const char *few[1];
   PGconn *c;
   PGresult *r;
   (void)state;
@@ -1882,6 +1883,9 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   r = pgt_exec(c, "SELECT array_agg(id)::text FROM timers WHERE id % 10 = 1");
   timer_ids = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
+  r = pgt_exec(c, "SELECT array_agg(id)::text FROM timers WHERE id <= 64");
+  few[0] = few_ids = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
   for (int analysed = 0; analysed < 2; analysed++) {
     const char *set[4] = {ids, states, zeros, nulls};
     const char *ends[1] = {timer_ids}, *cuts[2] = {ids, zeros};
@@ -1891,6 +1895,8 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
                     400);
+    /* A batch's first 64, sent before its end (borrower_ahead). */
+    assert_in_range(most_rows_read(c, pg_ends_sql, 1, few, "timers"), 1, 64);
     PQclear(pgt_exec(c, "ANALYZE cases"));
     PQclear(pgt_exec(c, "ANALYZE timers"));
   }
@@ -1911,6 +1917,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                    0);
   PQclear(pgt_exec(c, "ROLLBACK"));
   free(timer_ids);
+  free(few_ids);
   PQfinish(c);
 }
 
