@@ -1846,6 +1846,14 @@ static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
   store_close(st);
 }
 
+/* Rows of timers read by scans on c (its backend's counts not yet
+ * reported). */
+static long long timers_read(PGconn *c) {
+  return pgt_value(c, "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) "
+                      "FROM pg_stat_xact_user_tables WHERE relname = "
+                      "'timers'");
+}
+
 /* A batch's kept case states, timer ends and timer cancels for 400 of a
  * book's 4,000 cases, never analysed (as after an import) and analysed:
  * a tenth of the book, each row is found by its key, no scan of cases or
@@ -1855,6 +1863,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   char ids[4096] = "{", states[2048] = "{", zeros[1024] = "{";
   char nulls[2048] = "{", *timer_ids, *few_ids;
   const char *few[1];
+  long long read;
   PGconn *c;
   PGresult *r;
   (void)state;
@@ -1895,8 +1904,13 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
                     400);
-    /* A batch's first 64, sent before its end (borrower_ahead). */
-    assert_in_range(most_rows_read(c, pg_ends_sql, 1, few, "timers"), 1, 64);
+    /* A batch's first 64, sent before its end (borrower_ahead): the rows
+     * a scan reads, not only those it gives (a filter drops the rest). */
+    PQclear(pgt_exec(c, "BEGIN"));
+    read = -timers_read(c);
+    PQclear(PQexecParams(c, pg_ends_sql, 1, NULL, few, NULL, NULL, 0));
+    assert_int_equal(read + timers_read(c), 64);
+    PQclear(pgt_exec(c, "ROLLBACK"));
     PQclear(pgt_exec(c, "ANALYZE cases"));
     PQclear(pgt_exec(c, "ANALYZE timers"));
   }
