@@ -1611,12 +1611,17 @@ static void test_a_case_with_no_task_sends_no_cancel(void **state) {
  * end in a Sync (a pipeline read to its end) or carry a simple query
  * (PQexec). Defined here, this send is the one libpq calls. */
 static int trips;
+/* Whether a send carried the journal's INSERT (its prepare: the text). */
+static int journal_sent;
 
 ssize_t send(int fd, const void *buf, size_t n, int flags) {
+  static const char journal[] = "INSERT INTO journal_runs";
   const unsigned char *p = buf;
   if ((n >= 5 && memcmp(p + n - 5, "S\0\0\0\4", 5) == 0) ||
       (n >= 1 && p[0] == 'Q'))
     trips++;
+  for (size_t i = 0; i + sizeof journal - 1 <= n && !journal_sent; i++)
+    journal_sent = memcmp(p + i, journal, sizeof journal - 1) == 0;
   return sendto(fd, buf, n, flags, NULL, 0);
 }
 
@@ -1652,6 +1657,106 @@ static void test_a_transaction_waits_for_its_reads_and_its_commit(
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(trips, 1);
+  store_close(st);
+}
+
+/* Steps of a batch of reminders from the claim's first (a case's
+ * borrower is B and its number): each ends its timer, reads its
+ * borrower, journals and moves its case, until one fails or after
+ * steps. RC_OK or the first failure. */
+static int run_steps(store *st, store_timer *t, int steps) {
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "reminded"};
+  rc_error err;
+  int rc = RC_OK, deleted;
+  for (int i = 0; i < steps && rc == RC_OK; i++) {
+    char bid[16];
+    store_borrower b;
+    snprintf(bid, sizeof bid, "B%s", t[i].case_id + 1);
+    ch.id = t[i].case_id;
+    if ((rc = store_timer_finish(st, &t[i], &deleted, &err)) == RC_OK &&
+        (rc = store_borrower_get(st, bid, &b, &err)) == RC_OK) {
+      store_borrower_free(&b);
+      if ((rc = store_journal_append(st, t[i].case_id, 100, "event",
+                                     "new", 1, NULL, &err)) == RC_OK &&
+          (rc = store_journal_write(st, &err)) == RC_OK)
+        rc = store_case_write(st, &ch, &err);
+    }
+  }
+  return rc;
+}
+
+/* A batch begun and its hundred reminders claimed. */
+static store_timer *hundred_claimed(store *st) {
+  store_timer *t;
+  rc_error err;
+  int n;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 100);
+  return t;
+}
+
+/* What the book holds of the batches: journal runs, cases moved, timers
+ * left. */
+static void batch_kept(int runs, int moved, int timers) {
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), runs);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'reminded'"),
+                   moved);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), timers);
+}
+
+/* A batch's rows go to the server while its steps run, some steps at a
+ * time after a borrower read ahead, not all at its commit: the server
+ * writes them while the node runs the next steps (on two cores they took
+ * turns). Its waits do not grow. A write refused there fails the batch
+ * at a later read, or at the commit: nothing of it is kept, and the next
+ * batch runs (the failed read leaves no aborted pipeline behind). */
+static void test_a_batchs_rows_go_before_its_commit(void **state) {
+  store *st = open_store();
+  store_timer *t;
+  PGconn *other;
+  rc_error err;
+  int waits;
+  (void)state;
+  for (int i = 1; i <= 100; i++) add_reminder(st, i);
+  t = hundred_claimed(st);
+  journal_sent = 0;
+  trips = 0;
+  assert_int_equal(run_steps(st, t, 80), RC_OK);
+  assert_int_equal(journal_sent, 1);
+  waits = trips;
+  assert_in_range(waits, 1, 80 / 16 + 1); /* the borrowers read ahead */
+  assert_int_equal(run_steps(st, t + 80, 20), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, 100);
+  batch_kept(100, 100, 0);
+
+  /* The same with the journal refused by the database. */
+  PQclear(pgt_exec(other = pgt_connect(path),
+                   "UPDATE cases SET state = 'new';"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT 100, id, 'remind', 1 FROM cases;"
+                   "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE "
+                   "plpgsql AS $$ BEGIN RAISE 'refused'; END $$;"
+                   "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse()"));
+  PQfinish(other);
+  t = hundred_claimed(st);
+  assert_int_not_equal(run_steps(st, t, 100), RC_OK); /* before the end */
+  store_rollback(st);
+  store_timers_free(t, 100);
+  batch_kept(100, 0, 100);
+  /* And the store goes on: the batch rolled back is gone. */
+  PQclear(pgt_exec(other = pgt_connect(path), "DROP TRIGGER refuse ON "
+                                              "journal_runs"));
+  PQfinish(other);
+  t = hundred_claimed(st);
+  assert_int_equal(run_steps(st, t, 100), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, 100);
+  batch_kept(200, 100, 0);
   store_close(st);
 }
 
@@ -1741,6 +1846,14 @@ static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
   store_close(st);
 }
 
+/* Rows of timers read by scans on c (its backend's counts not yet
+ * reported). */
+static long long timers_read(PGconn *c) {
+  return pgt_value(c, "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) "
+                      "FROM pg_stat_xact_user_tables WHERE relname = "
+                      "'timers'");
+}
+
 /* A batch's kept case states, timer ends and timer cancels for 400 of a
  * book's 4,000 cases, never analysed (as after an import) and analysed:
  * a tenth of the book, each row is found by its key, no scan of cases or
@@ -1748,7 +1861,9 @@ static void test_the_counters_go_in_one_upsert_a_kind(void **state) {
  * read all 4,000 to hash them at each batch). */
 static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   char ids[4096] = "{", states[2048] = "{", zeros[1024] = "{";
-  char nulls[2048] = "{", *timer_ids;
+  char nulls[2048] = "{", *timer_ids, *few_ids;
+  const char *few[1];
+  long long read;
   PGconn *c;
   PGresult *r;
   (void)state;
@@ -1777,6 +1892,9 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   r = pgt_exec(c, "SELECT array_agg(id)::text FROM timers WHERE id % 10 = 1");
   timer_ids = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
+  r = pgt_exec(c, "SELECT array_agg(id)::text FROM timers WHERE id <= 64");
+  few[0] = few_ids = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
   for (int analysed = 0; analysed < 2; analysed++) {
     const char *set[4] = {ids, states, zeros, nulls};
     const char *ends[1] = {timer_ids}, *cuts[2] = {ids, zeros};
@@ -1786,6 +1904,13 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
                     400);
+    /* A batch's first 64, sent before its end (borrower_ahead): the rows
+     * a scan reads, not only those it gives (a filter drops the rest). */
+    PQclear(pgt_exec(c, "BEGIN"));
+    read = -timers_read(c);
+    PQclear(PQexecParams(c, pg_ends_sql, 1, NULL, few, NULL, NULL, 0));
+    assert_int_equal(read + timers_read(c), 64);
+    PQclear(pgt_exec(c, "ROLLBACK"));
     PQclear(pgt_exec(c, "ANALYZE cases"));
     PQclear(pgt_exec(c, "ANALYZE timers"));
   }
@@ -1806,6 +1931,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                    0);
   PQclear(pgt_exec(c, "ROLLBACK"));
   free(timer_ids);
+  free(few_ids);
   PQfinish(c);
 }
 
@@ -2098,6 +2224,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_transaction_waits_for_its_reads_and_its_commit, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(test_a_batchs_rows_go_before_its_commit,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_commit_without_its_server_keeps_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -80,6 +80,7 @@ typedef struct fig {
 
 /* Message ids a node takes from the sequence at a time (message_id). */
 enum { IDS_AHEAD = 100 };
+#define IDS_AHEAD_TEXT "100" /* the same, in message_id's statement */
 typedef struct pend {
   const char *what; /* what it was doing, for its error */
   int slot;         /* >= 0: it prepares prep[slot] */
@@ -190,6 +191,11 @@ typedef struct pg {
  * fill memory). */
 enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_N };
 enum { MSG_COLS = 12, ROWS_MAX = 1024 };
+/* A batch's steps whose rows go to the server together before the
+ * batch ends (borrower_ahead): few enough that the server writes them
+ * while the node runs the next steps, many enough that a statement's
+ * own cost (a fifth of a step's at 16) is shared. */
+enum { ROWS_EARLY = 64 };
 static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2};
 
 #define PG(s) ((pg *)(s))
@@ -1179,7 +1185,12 @@ const char pg_states_sql[] =
     "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
     "unnest($1::text[], $2::text[], $3::integer[], $4::text[]) AS "
     "u(i, s, c, o) WHERE cases.id = u.i AND cases.id = ANY($1::text[])";
-const char pg_ends_sql[] = "DELETE FROM timers WHERE id = ANY($1::bigint[])";
+/* The ended timers' ids through a sub-select, whose length the planner
+ * does not guess from the list: a batch's first 64 (borrower_ahead), a
+ * few of the book's, it took for most of a table never analysed and read
+ * it whole to delete them. */
+const char pg_ends_sql[] =
+    "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])))";
 const char pg_cuts_sql[] =
     "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT t.id FROM "
     "unnest($1::text[], $2::integer[]) AS u(c, s) CROSS JOIN LATERAL "
@@ -2260,16 +2271,17 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
 static int message_id(pg *st, int64_t *id, rc_error *err) {
   if (st->nids == 0) {
     PGresult *r;
-    args a = {0};
-    a_int(&a, IDS_AHEAD);
     /* The sequence looked up once (OFFSET 0 keeps it apart), not at each
      * id: a function of the catalog's, it is not folded into a constant
-     * when planned, and the look-up was most of an id's cost. */
+     * when planned, and the look-up was most of an id's cost. No
+     * parameter: planned once a connection (a parameter had it planned
+     * at each call, two thirds of its cost). The table is named in a
+     * string the kept messages need not be sent before (rows_write). */
     if (!(r = run(st,
                   "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence("
-                  "'messages', 'id')::regclass AS s OFFSET 0) q, "
-                  "generate_series(1, $1::int)",
-                  &a, "message ids", err)))
+                  "'messag' || 'es', 'id')::regclass AS s OFFSET 0) q, "
+                  "generate_series(1, " IDS_AHEAD_TEXT ")",
+                  NULL, "message ids", err)))
       return RC_ESTORE;
     for (int i = 0; i < PQntuples(r) && i < IDS_AHEAD; i++)
       st->ids[IDS_AHEAD - 1 - i] = int_col(r, i, 0); /* used from the end */
@@ -3505,16 +3517,16 @@ static int op_borrower_decided(store *s, const store_borrower *b,
  * batch's messages wait for its commit); the guard's decision on it is
  * checked later (op_borrower_decided), so a cease or do-not-contact
  * another node records meanwhile still stops its message. */
-static void borrower_ahead(pg *st) {
+static int borrower_ahead(pg *st, rc_error *err) {
   pg_rows ids = {.ncols = 1};
   args a = {0};
   char *arr[4] = {0};
-  int row, end;
+  int row, end, rc = RC_OK;
 
   if (!in_batch(st) || st->npend + 2 > PIPE_MAX ||
       (row = pg_cache_timer_row(&st->batch, st->step_timer)) < 0)
-    return;
-  if (++row >= st->ahead_from && row < st->ahead_to) return;
+    return RC_OK;
+  if (++row >= st->ahead_from && row < st->ahead_to) return RC_OK;
   ahead_drop(st);
   for (end = row; end < row + BORROWERS_AHEAD &&
                   end < pg_cache_rows(&st->batch);
@@ -3531,11 +3543,23 @@ static void borrower_ahead(pg *st) {
   st->ahead_from = row;
   st->ahead_to = end;
   st->ahead_at = st->npend;
+  /* The rows the steps before kept go after it, not waiting: the server
+   * writes them while this node runs the next steps. Kept to the commit,
+   * the server wrote a batch's rows while the node waited, and the node
+   * ran the batch's steps while the server had little to do: the two
+   * took turns on two cores. After the read, not before it: this node
+   * reads it some steps on, and the server then still has these rows to
+   * write while the node goes on. A refusal fails the batch at the next
+   * statement that waits, as one at the commit fails it there. */
+  if (st->kept[KEPT_ENDS].n >= ROWS_EARLY && rows_write(st, NULL, err) != 0)
+    rc = RC_ESTORE;
   /* The server answers what it has now, not at the next sync. */
-  if (!PQsendFlushRequest(st->c) || PQflush(st->c) != 0) ahead_drop(st);
+  else if (!PQsendFlushRequest(st->c) || PQflush(st->c) != 0)
+    ahead_drop(st);
 out:
   for (int c = 0; c < 4; c++) free(arr[c]);
   pg_rows_free(&ids);
+  return rc;
 }
 
 /* The borrowers read ahead, if this step's is among them: their rows,
@@ -3554,6 +3578,9 @@ static PGresult *borrower_read_ahead(pg *st, const char *id, int *from,
   }
   if (st->ahead_at && (*rc = pipe_read_ahead(st, err)) != RC_OK) {
     ahead_drop(st);
+    /* The rest is read to its end: the server takes no ROLLBACK while
+     * the pipeline is aborted, and none may be queued when it is all. */
+    pipe_sync(st, NULL, NULL);
     return NULL;
   }
   if (!st->ahead) return NULL;
@@ -3608,7 +3635,9 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
                  : rc_error_set(err, RC_ENOTFOUND, "borrower",
                                 "unknown borrower %s", id);
   PQclear(own);
-  borrower_ahead(st); /* after: it may replace the rows read */
+  /* After: it may replace the rows read. */
+  if (borrower_ahead(st, rc == RC_OK ? err : NULL) != RC_OK && rc == RC_OK)
+    rc = RC_ESTORE;
   return rc;
 }
 
