@@ -497,6 +497,114 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
   store_close(st);
 }
 
+/* One job of a group on its payment, as engine_pay makes it: its light
+ * savepoint, the case named with the look at the ref, the case held,
+ * the payment and the balance less it. 0 kept, 1 the ref known already,
+ * 2 the case busy, 3 no such case (the job's savepoint undone), -1 the
+ * transaction failed (the group ends there). */
+static int pay_job(store *st, const char *case_id, const char *ref) {
+  store_case c;
+  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
+  char was[64];
+  rc_money paid;
+  int busy = 0, rc;
+  rc_error err;
+  if (store_savepoint_light(st, &err) != RC_OK) return -1;
+  store_case_ahead(st, case_id);
+  rc = store_payment_by_ref(st, ref, was, sizeof was, &paid, &err);
+  if (rc == RC_OK) return store_release(st, &err) == RC_OK ? 1 : -1;
+  if (rc != RC_ENOTFOUND) return -1;
+  rc = store_case_try_hold(st, case_id, &c, &busy, &err);
+  if (rc == RC_ENOTFOUND && !store_contended(st)) {
+    store_rollback_to(st, &err);
+    return 3;
+  }
+  if (rc != RC_OK) return -1;
+  if (busy) return store_release(st, &err) == RC_OK ? 2 : -1;
+  ch.balance = c.balance - 1;
+  store_case_free(&c);
+  if (store_payment_insert(st, case_id, 1, ref, 1, &err) != RC_OK ||
+      store_case_write(st, &ch, &err) != RC_OK ||
+      store_release(st, &err) != RC_OK)
+    return -1;
+  return 0;
+}
+
+/* A group of 65 payments named ahead (one more than are read ahead):
+ * C10 held by another node's open transaction (busy), C50 unknown (its
+ * job undone: the jobs after it read their own), R05 kept before
+ * (known), and R40 paid on another case by another node after the
+ * reads ahead (the first job's round trip), before this group's job for
+ * it: that run fails as a race and runs again as it came, and then R40
+ * is a conflict, each ref kept once, every balance less exactly the
+ * payments kept on its case. */
+static void test_a_groups_65_payments_read_ahead_raced(void **state) {
+  store *st = open_book();
+  PGconn *holder, *racer;
+  char cases[65][8], refs[65][8];
+  const char *cn[65], *rn[65];
+  int outcome[65], runs = 0, replay = 0, rc;
+  rc_error err;
+  (void)state;
+  run_sql("INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang')");
+  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, balance, opened_at) SELECT 'C' || lpad(i::text, 2, "
+          "'0'), 'B1', 'w', 1, 'new', 'CNY', 1000, 0 FROM "
+          "generate_series(1, 66) i WHERE i <> 50");
+  run_sql("INSERT INTO payments(case_id, amount, ref, at) VALUES ('C05', "
+          "1, 'R05', 1)");
+  for (int i = 0; i < 65; i++) {
+    snprintf(cases[i], sizeof cases[i], "C%02d", i + 1);
+    snprintf(refs[i], sizeof refs[i], "R%02d", i + 1);
+    cn[i] = cases[i];
+    rn[i] = refs[i];
+  }
+  holder = pgt_connect(url);
+  racer = pgt_connect(url);
+  assert_non_null(holder);
+  assert_non_null(racer);
+  PQclear(pgt_exec(holder, "BEGIN"));
+  PQclear(pgt_exec(holder, "SELECT 1 FROM cases WHERE id = 'C10' FOR "
+                           "UPDATE"));
+  do {
+    assert_true(++runs <= 3);
+    store_group_checked(st, replay == STORE_REPLAY_GROUP);
+    for (int i = 0; i < 65; i++) outcome[i] = -1;
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    store_pays_ahead(st, 65, cn, rn);
+    for (int i = 0, job = 0; i < 65 && job >= 0; i++) {
+      job = outcome[i] = pay_job(st, cases[i], refs[i]);
+      if (i == 2 && runs == 1)
+        PQclear(pgt_exec(racer, "INSERT INTO payments(case_id, amount, "
+                                "ref, at) VALUES ('C66', 1, 'R40', 1)"));
+    }
+    rc = outcome[64] < 0 ? RC_ESTORE : store_commit(st, &err);
+    /* As apply_group: a race runs the group again as it came. */
+    replay = store_contended(st) ? 0 : store_replay(st);
+    if (rc != RC_OK) store_rollback(st);
+    store_group_checked(st, 0);
+  } while (rc != RC_OK);
+  PQclear(pgt_exec(holder, "COMMIT"));
+  PQfinish(holder);
+  PQfinish(racer);
+  assert_true(runs >= 2); /* the race failed the first */
+  for (int i = 0; i < 65; i++)
+    assert_int_equal(outcome[i], i == 9    ? 2
+                                 : i == 49 ? 3
+                                 : i == 4 || i == 39 ? 1
+                                                     : 0);
+  assert_int_equal(value("SELECT count(*) FROM payments"), 63);
+  assert_int_equal(value("SELECT count(*) FROM (SELECT ref FROM payments "
+                         "GROUP BY ref HAVING count(*) > 1) d"),
+                   0);
+  assert_int_equal(value("SELECT count(*) FROM cases c WHERE balance <> "
+                         "1000 - (SELECT count(*) FROM payments p WHERE "
+                         "p.case_id = c.id AND p.ref <> 'R05' AND p.ref "
+                         "<> 'R40')"),
+                   0);
+  store_close(st);
+}
+
 #define PG_ATTACK_TESTS                                                      \
   cmocka_unit_test_setup_teardown(                                           \
       test_a_session_ended_after_a_commit_is_made_again, setup, teardown),   \
@@ -516,7 +624,9 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
       cmocka_unit_test_setup_teardown(                                       \
           test_a_batch_of_rows_max_states_and_one_more, setup, teardown),    \
       cmocka_unit_test_setup_teardown(                                       \
-          test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown),
+          test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown), \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_groups_65_payments_read_ahead_raced, setup, teardown),
 #endif
 
 int main(void) {
