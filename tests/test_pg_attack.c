@@ -605,6 +605,95 @@ static void test_a_groups_65_payments_read_ahead_raced(void **state) {
   store_close(st);
 }
 
+/* A batch of 128 reminder steps (two of the rows' early writes, 64 steps
+ * each), as the sweep makes them: each ends its timer, reads its
+ * borrower, journals and moves its case. RC_OK, or the first failure,
+ * the commit's included. */
+static int sweep_128(store *st) {
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "reminded"};
+  store_timer *t = NULL;
+  rc_error err;
+  int n = 0, rc, deleted;
+  if ((rc = store_begin(st, &err)) != RC_OK) return rc;
+  rc = store_timers_claim(st, 200, 128, NULL, &t, &n, &err);
+  if (rc == RC_OK) assert_int_equal(n, 128);
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    char bid[16];
+    store_borrower b;
+    snprintf(bid, sizeof bid, "B%s", t[i].case_id + 1);
+    ch.id = t[i].case_id;
+    if ((rc = store_timer_finish(st, &t[i], &deleted, &err)) == RC_OK &&
+        (rc = store_borrower_get(st, bid, &b, &err)) == RC_OK) {
+      store_borrower_free(&b);
+      if ((rc = store_journal_append(st, t[i].case_id, 100, "event", "new",
+                                     1, NULL, &err)) == RC_OK &&
+          (rc = store_journal_write(st, &err)) == RC_OK)
+        rc = store_case_write(st, &ch, &err);
+    }
+  }
+  store_timers_free(t, n);
+  if (rc == RC_OK) return store_commit(st, &err);
+  store_rollback(st);
+  return rc;
+}
+
+/* A DBA's trigger refuses one step's journal in a batch whose rows go to
+ * the server 64 steps at a time: the first step's (the first early
+ * write), the 64th's and the 65th's (either side of it), the 128th's
+ * (the commit's). Each time the batch fails and nothing of it is kept
+ * (no journal, no case moved, every timer still there); the trigger
+ * gone, the same batch keeps all 128. */
+static void test_a_step_refused_at_each_early_write_keeps_nothing(
+    void **state) {
+  static const int refused[] = {1, 64, 65, 128};
+  store *st = open_book();
+  (void)state;
+  run_sql("INSERT INTO borrowers(id, name) SELECT 'B' || i, 'Wang' FROM "
+          "generate_series(1, 128) i");
+  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, balance, opened_at) SELECT 'C' || i, 'B' || i, 'w', 1, "
+          "'new', 'CNY', 100, 0 FROM generate_series(1, 128) i");
+  run_sql("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN IF NEW.case_id = current_setting('test.refuse') THEN "
+          "RAISE 'refused'; END IF; RETURN NEW; END $$");
+  run_sql("CREATE TRIGGER refuse BEFORE INSERT ON journal_runs FOR EACH "
+          "ROW EXECUTE FUNCTION refuse()");
+  for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+    char sql[128];
+    /* the timers in the claim's order (due, id): step i is C<i> */
+    run_sql("DELETE FROM timers");
+    run_sql("INSERT INTO timers(due, case_id, event, scoped) SELECT 100, "
+            "'C' || i, 'remind', 1 FROM generate_series(1, 128) i ORDER "
+            "BY i");
+    snprintf(sql, sizeof sql,
+             "ALTER DATABASE %s SET test.refuse = 'C%d'", name, refused[k]);
+    run_sql(sql);
+    store_close(st); /* the setting is read by a new session */
+    st = open_book();
+    assert_int_not_equal(sweep_128(st), RC_OK);
+    assert_int_equal(value("SELECT count(*) FROM journal_runs"), 0);
+    assert_int_equal(value("SELECT count(*) FROM cases WHERE state <> "
+                           "'new'"),
+                     0);
+    assert_int_equal(value("SELECT count(*) FROM timers"), 128);
+  }
+  {
+    char sql[128];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s SET test.refuse = ''",
+             name);
+    run_sql(sql);
+  }
+  store_close(st);
+  st = open_book();
+  assert_int_equal(sweep_128(st), RC_OK);
+  assert_int_equal(value("SELECT count(*) FROM cases WHERE state = "
+                         "'reminded'"),
+                   128);
+  assert_int_equal(value("SELECT count(*) FROM timers"), 0);
+  assert_int_equal(value("SELECT count(*) FROM journal_runs"), 128);
+  store_close(st);
+}
+
 #define PG_ATTACK_TESTS                                                      \
   cmocka_unit_test_setup_teardown(                                           \
       test_a_session_ended_after_a_commit_is_made_again, setup, teardown),   \
@@ -626,7 +715,10 @@ static void test_a_groups_65_payments_read_ahead_raced(void **state) {
       cmocka_unit_test_setup_teardown(                                       \
           test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown), \
       cmocka_unit_test_setup_teardown(                                       \
-          test_a_groups_65_payments_read_ahead_raced, setup, teardown),
+          test_a_groups_65_payments_read_ahead_raced, setup, teardown), \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_step_refused_at_each_early_write_keeps_nothing, setup,      \
+          teardown),
 #endif
 
 int main(void) {
