@@ -146,12 +146,27 @@ static void end_the_stores_session(void) {
       1);
 }
 
+/* The case held, then (unless busy) the payment and the balance less
+ * it: RC_OK, or the first failure. */
+static int hold_and_pay(store *st, const char *case_id, const char *ref,
+                        rc_money amount, int *busy) {
+  store_case c;
+  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
+  rc_error err;
+  int rc = store_case_try_hold(st, case_id, &c, busy, &err);
+  if (rc != RC_OK || *busy) return rc;
+  ch.balance = c.balance - amount;
+  store_case_free(&c);
+  if (store_payment_insert(st, case_id, amount, ref, 1, &err) != RC_OK ||
+      store_case_write(st, &ch, &err) != RC_OK)
+    return RC_ESTORE;
+  return RC_OK;
+}
+
 /* A payment in a transaction of its own, as a payment's writer makes
  * it: the ref looked at, the case held, the payment and the balance. */
 static int pay(store *st, const char *case_id, const char *ref,
                rc_money amount) {
-  store_case c;
-  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
   char was[64];
   rc_money paid;
   int busy = 0, rc;
@@ -163,14 +178,7 @@ static int pay(store *st, const char *case_id, const char *ref,
     return 1; /* known: kept before */
   }
   if (rc != RC_ENOTFOUND ||
-      store_case_try_hold(st, case_id, &c, &busy, &err) != RC_OK) {
-    store_rollback(st);
-    return -1;
-  }
-  ch.balance = c.balance - amount;
-  store_case_free(&c);
-  if (store_payment_insert(st, case_id, amount, ref, 1, &err) != RC_OK ||
-      store_case_write(st, &ch, &err) != RC_OK) {
+      hold_and_pay(st, case_id, ref, amount, &busy) != RC_OK || busy) {
     store_rollback(st);
     return -1;
   }
@@ -503,8 +511,6 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
  * 2 the case busy, 3 no such case (the job's savepoint undone), -1 the
  * transaction failed (the group ends there). */
 static int pay_job(store *st, const char *case_id, const char *ref) {
-  store_case c;
-  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
   char was[64];
   rc_money paid;
   int busy = 0, rc;
@@ -514,20 +520,13 @@ static int pay_job(store *st, const char *case_id, const char *ref) {
   rc = store_payment_by_ref(st, ref, was, sizeof was, &paid, &err);
   if (rc == RC_OK) return store_release(st, &err) == RC_OK ? 1 : -1;
   if (rc != RC_ENOTFOUND) return -1;
-  rc = store_case_try_hold(st, case_id, &c, &busy, &err);
+  rc = hold_and_pay(st, case_id, ref, 1, &busy);
   if (rc == RC_ENOTFOUND && !store_contended(st)) {
     store_rollback_to(st, &err);
     return 3;
   }
-  if (rc != RC_OK) return -1;
-  if (busy) return store_release(st, &err) == RC_OK ? 2 : -1;
-  ch.balance = c.balance - 1;
-  store_case_free(&c);
-  if (store_payment_insert(st, case_id, 1, ref, 1, &err) != RC_OK ||
-      store_case_write(st, &ch, &err) != RC_OK ||
-      store_release(st, &err) != RC_OK)
-    return -1;
-  return 0;
+  if (rc != RC_OK || store_release(st, &err) != RC_OK) return -1;
+  return busy ? 2 : 0;
 }
 
 /* A group of 65 payments named ahead (one more than are read ahead):
