@@ -146,12 +146,27 @@ static void end_the_stores_session(void) {
       1);
 }
 
+/* The case held, then (unless busy) the payment and the balance less
+ * it: RC_OK, or the first failure. */
+static int hold_and_pay(store *st, const char *case_id, const char *ref,
+                        rc_money amount, int *busy) {
+  store_case c;
+  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
+  rc_error err;
+  int rc = store_case_try_hold(st, case_id, &c, busy, &err);
+  if (rc != RC_OK || *busy) return rc;
+  ch.balance = c.balance - amount;
+  store_case_free(&c);
+  if (store_payment_insert(st, case_id, amount, ref, 1, &err) != RC_OK ||
+      store_case_write(st, &ch, &err) != RC_OK)
+    return RC_ESTORE;
+  return RC_OK;
+}
+
 /* A payment in a transaction of its own, as a payment's writer makes
  * it: the ref looked at, the case held, the payment and the balance. */
 static int pay(store *st, const char *case_id, const char *ref,
                rc_money amount) {
-  store_case c;
-  store_case_change ch = {.id = case_id, .fields = STORE_CASE_MONEY};
   char was[64];
   rc_money paid;
   int busy = 0, rc;
@@ -163,14 +178,7 @@ static int pay(store *st, const char *case_id, const char *ref,
     return 1; /* known: kept before */
   }
   if (rc != RC_ENOTFOUND ||
-      store_case_try_hold(st, case_id, &c, &busy, &err) != RC_OK) {
-    store_rollback(st);
-    return -1;
-  }
-  ch.balance = c.balance - amount;
-  store_case_free(&c);
-  if (store_payment_insert(st, case_id, amount, ref, 1, &err) != RC_OK ||
-      store_case_write(st, &ch, &err) != RC_OK) {
+      hold_and_pay(st, case_id, ref, amount, &busy) != RC_OK || busy) {
     store_rollback(st);
     return -1;
   }
@@ -497,6 +505,194 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
   store_close(st);
 }
 
+/* One job of a group on its payment, as engine_pay makes it: its light
+ * savepoint, the case named with the look at the ref, the case held,
+ * the payment and the balance less it. 0 kept, 1 the ref known already,
+ * 2 the case busy, 3 no such case (the job's savepoint undone), -1 the
+ * transaction failed (the group ends there). */
+static int pay_job(store *st, const char *case_id, const char *ref) {
+  char was[64];
+  rc_money paid;
+  int busy = 0, rc;
+  rc_error err;
+  if (store_savepoint_light(st, &err) != RC_OK) return -1;
+  store_case_ahead(st, case_id);
+  rc = store_payment_by_ref(st, ref, was, sizeof was, &paid, &err);
+  if (rc == RC_OK) return store_release(st, &err) == RC_OK ? 1 : -1;
+  if (rc != RC_ENOTFOUND) return -1;
+  rc = hold_and_pay(st, case_id, ref, 1, &busy);
+  if (rc == RC_ENOTFOUND && !store_contended(st)) {
+    store_rollback_to(st, &err);
+    return 3;
+  }
+  if (rc != RC_OK || store_release(st, &err) != RC_OK) return -1;
+  return busy ? 2 : 0;
+}
+
+/* A group of 65 payments named ahead (one more than are read ahead):
+ * C10 held by another node's open transaction (busy), C50 unknown (its
+ * job undone: the jobs after it read their own), R05 kept before
+ * (known), and R40 paid on another case by another node after the
+ * reads ahead (the first job's round trip), before this group's job for
+ * it: that run fails as a race and runs again as it came, and then R40
+ * is a conflict, each ref kept once, every balance less exactly the
+ * payments kept on its case. */
+static void test_a_groups_65_payments_read_ahead_raced(void **state) {
+  store *st = open_book();
+  PGconn *holder, *racer;
+  char cases[65][8], refs[65][8];
+  const char *cn[65], *rn[65];
+  int outcome[65], runs = 0, replay = 0, rc;
+  rc_error err;
+  (void)state;
+  run_sql("INSERT INTO borrowers(id, name) VALUES ('B1', 'Wang')");
+  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, balance, opened_at) SELECT 'C' || lpad(i::text, 2, "
+          "'0'), 'B1', 'w', 1, 'new', 'CNY', 1000, 0 FROM "
+          "generate_series(1, 66) i WHERE i <> 50");
+  run_sql("INSERT INTO payments(case_id, amount, ref, at) VALUES ('C05', "
+          "1, 'R05', 1)");
+  for (int i = 0; i < 65; i++) {
+    snprintf(cases[i], sizeof cases[i], "C%02d", i + 1);
+    snprintf(refs[i], sizeof refs[i], "R%02d", i + 1);
+    cn[i] = cases[i];
+    rn[i] = refs[i];
+  }
+  holder = pgt_connect(url);
+  racer = pgt_connect(url);
+  assert_non_null(holder);
+  assert_non_null(racer);
+  PQclear(pgt_exec(holder, "BEGIN"));
+  PQclear(pgt_exec(holder, "SELECT 1 FROM cases WHERE id = 'C10' FOR "
+                           "UPDATE"));
+  do {
+    assert_true(++runs <= 3);
+    store_group_checked(st, replay == STORE_REPLAY_GROUP);
+    for (int i = 0; i < 65; i++) outcome[i] = -1;
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    store_pays_ahead(st, 65, cn, rn);
+    for (int i = 0, job = 0; i < 65 && job >= 0; i++) {
+      job = outcome[i] = pay_job(st, cases[i], refs[i]);
+      if (i == 2 && runs == 1)
+        PQclear(pgt_exec(racer, "INSERT INTO payments(case_id, amount, "
+                                "ref, at) VALUES ('C66', 1, 'R40', 1)"));
+    }
+    rc = outcome[64] < 0 ? RC_ESTORE : store_commit(st, &err);
+    /* As apply_group: a race runs the group again as it came. */
+    replay = store_contended(st) ? 0 : store_replay(st);
+    if (rc != RC_OK) store_rollback(st);
+    store_group_checked(st, 0);
+  } while (rc != RC_OK);
+  PQclear(pgt_exec(holder, "COMMIT"));
+  PQfinish(holder);
+  PQfinish(racer);
+  assert_true(runs >= 2); /* the race failed the first */
+  for (int i = 0; i < 65; i++)
+    assert_int_equal(outcome[i], i == 9    ? 2
+                                 : i == 49 ? 3
+                                 : i == 4 || i == 39 ? 1
+                                                     : 0);
+  assert_int_equal(value("SELECT count(*) FROM payments"), 63);
+  assert_int_equal(value("SELECT count(*) FROM (SELECT ref FROM payments "
+                         "GROUP BY ref HAVING count(*) > 1) d"),
+                   0);
+  assert_int_equal(value("SELECT count(*) FROM cases c WHERE balance <> "
+                         "1000 - (SELECT count(*) FROM payments p WHERE "
+                         "p.case_id = c.id AND p.ref <> 'R05' AND p.ref "
+                         "<> 'R40')"),
+                   0);
+  store_close(st);
+}
+
+/* A batch of 128 reminder steps (two of the rows' early writes, 64 steps
+ * each), as the sweep makes them: each ends its timer, reads its
+ * borrower, journals and moves its case. RC_OK, or the first failure,
+ * the commit's included. */
+static int sweep_128(store *st) {
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "reminded"};
+  store_timer *t = NULL;
+  rc_error err;
+  int n = 0, rc, deleted;
+  if ((rc = store_begin(st, &err)) != RC_OK) return rc;
+  rc = store_timers_claim(st, 200, 128, NULL, &t, &n, &err);
+  if (rc == RC_OK) assert_int_equal(n, 128);
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    char bid[16];
+    store_borrower b;
+    snprintf(bid, sizeof bid, "B%s", t[i].case_id + 1);
+    ch.id = t[i].case_id;
+    if ((rc = store_timer_finish(st, &t[i], &deleted, &err)) == RC_OK &&
+        (rc = store_borrower_get(st, bid, &b, &err)) == RC_OK) {
+      store_borrower_free(&b);
+      if ((rc = store_journal_append(st, t[i].case_id, 100, "event", "new",
+                                     1, NULL, &err)) == RC_OK &&
+          (rc = store_journal_write(st, &err)) == RC_OK)
+        rc = store_case_write(st, &ch, &err);
+    }
+  }
+  store_timers_free(t, n);
+  if (rc == RC_OK) return store_commit(st, &err);
+  store_rollback(st);
+  return rc;
+}
+
+/* A DBA's trigger refuses one step's journal in a batch whose rows go to
+ * the server 64 steps at a time: the first step's (the first early
+ * write), the 64th's and the 65th's (either side of it), the 128th's
+ * (the commit's). Each time the batch fails and nothing of it is kept
+ * (no journal, no case moved, every timer still there); the trigger
+ * gone, the same batch keeps all 128. */
+static void test_a_step_refused_at_each_early_write_keeps_nothing(
+    void **state) {
+  static const int refused[] = {1, 64, 65, 128};
+  store *st = open_book();
+  (void)state;
+  run_sql("INSERT INTO borrowers(id, name) SELECT 'B' || i, 'Wang' FROM "
+          "generate_series(1, 128) i");
+  run_sql("INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, balance, opened_at) SELECT 'C' || i, 'B' || i, 'w', 1, "
+          "'new', 'CNY', 100, 0 FROM generate_series(1, 128) i");
+  run_sql("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN IF NEW.case_id = current_setting('test.refuse') THEN "
+          "RAISE 'refused'; END IF; RETURN NEW; END $$");
+  run_sql("CREATE TRIGGER refuse BEFORE INSERT ON journal_runs FOR EACH "
+          "ROW EXECUTE FUNCTION refuse()");
+  for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+    char sql[128];
+    /* the timers in the claim's order (due, id): step i is C<i> */
+    run_sql("DELETE FROM timers");
+    run_sql("INSERT INTO timers(due, case_id, event, scoped) SELECT 100, "
+            "'C' || i, 'remind', 1 FROM generate_series(1, 128) i ORDER "
+            "BY i");
+    snprintf(sql, sizeof sql,
+             "ALTER DATABASE %s SET test.refuse = 'C%d'", name, refused[k]);
+    run_sql(sql);
+    store_close(st); /* the setting is read by a new session */
+    st = open_book();
+    assert_int_not_equal(sweep_128(st), RC_OK);
+    assert_int_equal(value("SELECT count(*) FROM journal_runs"), 0);
+    assert_int_equal(value("SELECT count(*) FROM cases WHERE state <> "
+                           "'new'"),
+                     0);
+    assert_int_equal(value("SELECT count(*) FROM timers"), 128);
+  }
+  {
+    char sql[128];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s SET test.refuse = ''",
+             name);
+    run_sql(sql);
+  }
+  store_close(st);
+  st = open_book();
+  assert_int_equal(sweep_128(st), RC_OK);
+  assert_int_equal(value("SELECT count(*) FROM cases WHERE state = "
+                         "'reminded'"),
+                   128);
+  assert_int_equal(value("SELECT count(*) FROM timers"), 0);
+  assert_int_equal(value("SELECT count(*) FROM journal_runs"), 128);
+  store_close(st);
+}
+
 #define PG_ATTACK_TESTS                                                      \
   cmocka_unit_test_setup_teardown(                                           \
       test_a_session_ended_after_a_commit_is_made_again, setup, teardown),   \
@@ -516,7 +712,12 @@ static void test_a_session_ended_after_a_commit_is_made_again(void **state) {
       cmocka_unit_test_setup_teardown(                                       \
           test_a_batch_of_rows_max_states_and_one_more, setup, teardown),    \
       cmocka_unit_test_setup_teardown(                                       \
-          test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown),
+          test_a_batch_of_rows_max_timer_ends_and_cancels, setup, teardown), \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_groups_65_payments_read_ahead_raced, setup, teardown), \
+      cmocka_unit_test_setup_teardown(                                       \
+          test_a_step_refused_at_each_early_write_keeps_nothing, setup,      \
+          teardown),
 #endif
 
 int main(void) {
