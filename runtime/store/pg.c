@@ -3636,8 +3636,11 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
                                 "unknown borrower %s", id);
   PQclear(own);
   /* After: it may replace the rows read. */
-  if (borrower_ahead(st, rc == RC_OK ? err : NULL) != RC_OK && rc == RC_OK)
+  if (borrower_ahead(st, rc == RC_OK ? err : NULL) != RC_OK && rc == RC_OK) {
+    /* A failed answer owns nothing, as the contract's other failures. */
+    store_borrower_free(out);
     rc = RC_ESTORE;
+  }
   return rc;
 }
 
