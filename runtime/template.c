@@ -277,7 +277,9 @@ int template_format_money(const char *locale, const char *currency,
   if (U_FAILURE(status) || len <= 0) goto plain;
   status = U_ZERO_ERROR;
   u_strToUTF8(buf, (int32_t)size, NULL, out, len, &status);
-  if (U_FAILURE(status)) goto plain;
+  /* A text that exactly fills buf is only a warning, and leaves no NUL:
+   * it does not fit, as one a byte longer. */
+  if (status != U_ZERO_ERROR) goto plain;
   return RC_OK;
 plain:
   for (int i = 0; i < digits; i++) unit *= 10;
@@ -315,7 +317,9 @@ int template_format_date(const char *locale, const char *iso_date, char *buf,
   if (U_FAILURE(status)) goto plain;
   status = U_ZERO_ERROR;
   u_strToUTF8(buf, (int32_t)size, NULL, out, len, &status);
-  if (U_FAILURE(status)) goto plain;
+  /* A text that exactly fills buf is only a warning, and leaves no NUL:
+   * it does not fit, as one a byte longer. */
+  if (status != U_ZERO_ERROR) goto plain;
   return RC_OK;
 plain:
   snprintf(buf, size, "%s", iso_date);
