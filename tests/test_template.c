@@ -300,6 +300,28 @@ static void test_money_is_icus_byte_for_byte(void **state) {
       }
 }
 
+/* A buffer that ICU's text exactly fills: ICU writes no NUL there (a
+ * warning, not a failure), so the text must not be kept. Whatever size,
+ * the buffer ends in a NUL within it and nothing is written past it.
+ * Failed on main (79028ea): "$1,234.56" in 9 bytes, the date likewise. */
+static void test_icu_text_ends_in_its_buffer_whatever_its_size(void **st) {
+  static const char *const pairs[][2] = {
+      {"en", "USD"}, {"zh-CN", "CNY"}, {"ar-EG", "EGP"}, {"de-CH", "CHF"}};
+  (void)st;
+  for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++)
+    for (size_t size = 1; size < 40; size++) {
+      char money[48], date[48];
+      memset(money, 'Z', sizeof money);
+      memset(date, 'Z', sizeof date);
+      template_format_money(pairs[k][0], pairs[k][1], 123456, money, size);
+      template_format_date(pairs[k][0], "2026-01-31", date, size);
+      if (!memchr(money, '\0', size) || !memchr(date, '\0', size))
+        fail_msg("%s %s in %zu bytes: no NUL", pairs[k][0], pairs[k][1],
+                 size);
+      assert_true(money[size] == 'Z' && date[size] == 'Z');
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_money_in_minor_units),
@@ -312,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_render_says_the_length_it_needs),
       cmocka_unit_test(test_script_formatters_default_to_the_institution),
       cmocka_unit_test(test_money_is_icus_byte_for_byte),
+      cmocka_unit_test(test_icu_text_ends_in_its_buffer_whatever_its_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
