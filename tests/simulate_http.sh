@@ -63,6 +63,10 @@ printf 'wang-pw-2026\n' | "$recoup" user add wang.fang --role read "$inst" >/dev
   bad "add the read user"
 
 start() {
+  # Emptied first: the new service's shell truncates it only once it has
+  # forked, and a slow fork let the loop below read the stopped service's
+  # port (its requests then failed, and the last reply was read again).
+  : >"$work/serve.out"
   RECOUP_ADMIN_TOKEN=t-admin RECOUP_READ_TOKEN=t-read RECOUP_AGENT_TOKEN=t-agent \
     RECOUP_WHATIF_TIMEOUT=${whatif_timeout:-} "$recoup" serve "$inst" --listen 127.0.0.1:0 >"$work/serve.out" 2>>"$work/serve.err" &
   server=$!
@@ -82,6 +86,7 @@ call() {
   shift 3
   b=
   if [ $# -gt 0 ]; then b=$1; shift; fi
+  rm -f "$work/body" # a failed request must not leave the last reply
   if [ -n "$b" ]; then
     status=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" \
       ${t:+-H "Authorization: Bearer $t"} -H 'Content-Type: application/json' \
