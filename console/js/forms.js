@@ -98,6 +98,16 @@ async function send(form, button, path, body, onSaved, before) {
   }
 }
 
+// The guard's reason on a form's save button, or none. The guard answers
+// after the form is drawn, often once someone has begun typing: its reason
+// is put on the button in place, never by drawing the form again.
+export function showBlocked(button, blocked) {
+  const old = button.querySelector('[data-blocked]');
+  if (old) old.remove();
+  button.classList.toggle('with-reason', !!blocked);
+  if (blocked) button.append(h('span', { class: 'reason', 'data-blocked': '' }, blocked));
+}
+
 // The form for one open task. blocked: the guard's reason this contact may
 // not happen now, shown on the button before anyone clicks.
 export function taskForm(task, c, { onSaved, blocked }) {
@@ -109,8 +119,8 @@ export function taskForm(task, c, { onSaved, blocked }) {
   // When the guard would not allow this contact now, the button says why
   // and until when before anyone clicks (a record of a contact that did
   // happen, an inbound call, can still be saved).
-  const save = h('button', { type: 'submit', class: ['btn', 'primary', blocked && 'with-reason'] }, t('case.save'),
-    blocked ? h('span', { class: 'reason', 'data-blocked': '' }, blocked) : null);
+  const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
+  showBlocked(save, blocked);
   let arrived = null;
   const arrivedAt = h('span', { class: 'arrived-at' });
   const arrive = isVisit(task) ? h('button', {

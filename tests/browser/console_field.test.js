@@ -39,6 +39,23 @@ test('a visit record survives no signal and is sent once on the next tap', async
     return t.skip('POST /v1/session has not landed yet');
   const page = await h.newPage(t, browser, { device: 'phone', locale: 'zh-CN' });
   await h.signIn(page, book, 'wang.fang');
+  // The rules answer only once the record is begun, and forbid a visit
+  // now (as at 02:00 in Shanghai): what was typed must stay, the reason
+  // goes on the button. CI lost the record so when it ran at night.
+  let release;
+  const held = new Promise((r) => (release = r));
+  let visitRule = false;
+  await page.route('**/v1/cases/CN005/guard', async (route) => {
+    const res = await route.fetch();
+    const g = await res.json();
+    for (const ch of g.channels || []) {
+      if (ch.channel !== 'visit') continue;
+      Object.assign(ch, { allowed_now: false, rule: 'contact_hours', next: new Date(Date.now() + 6 * 3600e3).toISOString() });
+      visitRule = true;
+    }
+    await held;
+    await route.fulfill({ response: res, json: g });
+  });
   await page.goto(book.url + '/#/case/CN005');
   await page.waitForSelector('.task-form.visit');
   await page.click('.task-form.visit button.arrived');
@@ -47,6 +64,13 @@ test('a visit record survives no signal and is sent once on the next tap', async
   await page.selectOption('.task-form select[name="whom"]', 'spouse');
   await page.fill('.task-form [name="said"]', '配偶说月底发工资后还款');
   await page.fill('.task-form [name="next_step"]', '月底电话跟进');
+  release();
+  await page.waitForSelector('.task-form.visit button[type="submit"] [data-blocked]');
+  await page.unroute('**/v1/cases/CN005/guard');
+  assert.ok(visitRule, 'the rules name the visit channel');
+  assert.equal(await page.inputValue('.task-form select[name="outcome"]'), 'met', 'the outcome stays');
+  assert.equal(await page.inputValue('.task-form [name="said"]'), '配偶说月底发工资后还款', 'what was said stays');
+  assert.match(await page.textContent('.arrived-at'), /\d{2}:\d{2}/, 'the arrival stays');
 
   await page.context().setOffline(true);
   await page.click('.task-form button[type="submit"]');

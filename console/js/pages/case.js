@@ -9,7 +9,7 @@ import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
-import { taskForm, promiseForm, noteForm, isVisit } from '../forms.js';
+import { taskForm, promiseForm, noteForm, isVisit, showBlocked } from '../forms.js';
 import { go, setKeys } from '../app.js';
 
 async function journalNewestFirst(id) {
@@ -162,15 +162,21 @@ export function render(main, id, query) {
     tasks.sort((a, b) => (String(b.id) === wanted) - (String(a.id) === wanted));
     const channel = (task) => (isVisit(task) ? 'visit' : task.channel || 'call');
     const guardFor = (task) => guard && (guard.channels || []).find((ch) => ch.channel === channel(task));
-    const forms = tasks.map((task) => taskForm(task, c, {
-      onSaved: saved, blocked: blockedText(guardFor(task), guard && guard.timezone),
-    }));
-    const untyped = (c.tasks || []).filter((x) => !x.outcomes);
-    // Drawn again only when the tasks or the guard's answer changed: a
-    // note saved must not wipe a record being typed beside it.
-    const drawn = JSON.stringify([(c.tasks || []).map((x) => x.id), forms.map((f) => f.querySelector('[data-blocked]') && f.querySelector('[data-blocked]').textContent)]);
-    if (actions.dataset.drawn === drawn && actions.childElementCount) return;
+    const blocked = (task) => blockedText(guardFor(task), guard && guard.timezone);
+    // Drawn again only when the tasks changed: neither a note saved nor
+    // the guard's answer arriving may wipe a record being typed (the
+    // guard's reason goes on the buttons already drawn).
+    const drawn = JSON.stringify((c.tasks || []).map((x) => x.id));
+    if (actions.dataset.drawn === drawn && actions.childElementCount) {
+      for (const task of tasks) {
+        const f = [...actions.querySelectorAll('.task-form')].find((x) => x.dataset.task === String(task.id));
+        if (f) showBlocked(f.querySelector('button[type=submit]'), blocked(task));
+      }
+      return;
+    }
     actions.dataset.drawn = drawn;
+    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task) }));
+    const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
