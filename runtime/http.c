@@ -62,6 +62,7 @@ struct http_server {
   void *ud;
   int port;
   int nconns, in_flight, accepting, closing;
+  int read_ahead;            /* connections with read_ahead set */
   int listener_state;        /* 0 open, 1 closing, 2 closed */
   conn *oldest, *newest;     /* open connections, in accept order */
   peer *peers[PEER_BUCKETS]; /* owned */
@@ -147,6 +148,10 @@ struct conn {
   int paused;    /* reading stopped: enough is buffered already */
   int eof;       /* the client has finished sending */
   int lingering; /* answered and closing: draining what the client sends */
+  /* Answered, the answer written whole, and the next request already
+   * read (pipelined): it is parsed when the write's callback runs, at the
+   * loop's next turn. */
+  int read_ahead;
 };
 
 static http_parser_settings settings;
@@ -350,11 +355,17 @@ static void linger(conn *c) {
     conn_close(c);
 }
 
+static void set_read_ahead(conn *c, int on) {
+  c->srv->read_ahead += on - c->read_ahead;
+  c->read_ahead = on;
+}
+
 static void after_write(uv_write_t *w, int status) {
   write_req *wr = (write_req *)w;
   conn *c = wr->c;
   int close_after = wr->close_after || status < 0, interim = wr->interim;
   free(wr);
+  if (!interim) set_read_ahead(c, 0);
   if (c->closing || c->lingering) return;
   if (interim) {
     if (status < 0) conn_close(c);
@@ -541,6 +552,10 @@ void http_respond(http_request *req, int status, const char *content_type,
     send_answer(c, status, content_type, body, len, extra_headers,
                 !c->keep_alive || c->srv->closing,
                 strcmp(req->method, "HEAD") == 0);
+    /* A client that does not read its answers holds up nothing. */
+    if (!c->closing && !c->lingering && !c->detached && c->pending_len > 0 &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+      set_read_ahead(c, 1);
   }
   free_request(req);
 }
@@ -964,6 +979,7 @@ static void conn_close(conn *c) {
   http_server *srv = c->srv;
   if (c->closing) return;
   c->closing = 1;
+  set_read_ahead(c, 0);
   if (c->listed) {
     if (c->prev)
       c->prev->next = c->next;
@@ -1205,6 +1221,10 @@ int http_server_port(const http_server *srv) {
 
 int http_server_in_flight(const http_server *srv) {
   return srv->in_flight;
+}
+
+int http_server_read_ahead(const http_server *srv) {
+  return srv->read_ahead;
 }
 
 void http_server_stop_accepting(http_server *srv) {

@@ -4,7 +4,8 @@
  * loop keeps answering while a big sweep runs: a thousand steps when no
  * write came lately, ended early by a request that comes, and while
  * writes come, what took about 2 ms at the last slices' pace (at most
- * 250); the outbox delivers after each slice,
+ * 250), ended by a request once 2 ms went by; the outbox delivers after
+ * each slice,
  * and while writes come, in a turn of its own at most every 100 ms.
  * The WAL is copied back into the database on the store's own thread,
  * never inside a commit of the loop's, and file channels' fsyncs on
@@ -85,6 +86,14 @@ static int64_t slice_steps(int busy) {
   n = ms_a_step <= 0 ? BUSY_MIN : SLICE_BUSY_MS / ms_a_step;
   if (n < (double)steps_owed) n = (double)steps_owed;
   return n < BUSY_MIN ? BUSY_MIN : n > BUSY_SLICE ? BUSY_SLICE : (int64_t)n;
+}
+
+/* The steps a slice while writes come runs whatever its time: the events
+ * the last commits queued (as slice_steps), at least BUSY_MIN. */
+static int64_t busy_floor(void) {
+  return steps_owed < BUSY_MIN     ? BUSY_MIN
+         : steps_owed > BUSY_SLICE ? BUSY_SLICE
+                                   : steps_owed;
 }
 
 /* The pace of a slice that ran `steps` in `ms` (its commit included),
@@ -832,7 +841,7 @@ static void pump_outbox(service *svc, int writes) {
  * have run had writes been coming (slice_steps), it ends as soon as the
  * loop has something to read: its steps are committed, the loop answers,
  * and the next slice goes on. While writes come a slice is that small
- * already, and runs whole: the sweep keeps the pace it had.
+ * already, and ends early only when it overran its time (below).
  * Whether a request waits is one poll of the TCP sockets (the listener
  * and each connection) at most every LOOK_MS: a clock read a step, a
  * syscall every few. Not of the loop's backend (epoll): a file's fsync
@@ -844,11 +853,20 @@ static void pump_outbox(service *svc, int writes) {
  * request is the one that waited. Such a connection is read a turn after
  * it is accepted: the turn after a slice so ended runs no slice, or the
  * request waited for two. Sockets past the first LOOK_FDS are not
- * looked at: their requests wait for the slice, as all did before. */
+ * looked at: their requests wait for the slice, as all did before.
+ * A request read with the one before it (pipelined) is in no socket:
+ * the HTTP server says that one waits, once the answer before it went.
+ * A slice while writes come is sized to take SLICE_BUSY_MS at the last
+ * slices' pace, but it runs 10-25 ms when the loop loses its CPU on a
+ * busy machine (session 17), and the writes that came meanwhile wait for
+ * all of it. So it too ends for a request, once it ran its steps owed
+ * (at least BUSY_MIN: the sweep goes on) and SLICE_BUSY_MS of the wall
+ * clock: a slice that keeps its pace runs whole, as before. */
 enum { LOOK_MS = 1, LOOK_FDS = 256 };
 static struct {
-  int64_t floor; /* steps a slice runs before it may end (INT64_MAX: all) */
-  int ended;     /* the last slice ended for what the loop had to read */
+  int64_t floor;   /* steps a slice runs before it may end (INT64_MAX: all) */
+  double until_ms; /* nor before this time (ms_now) */
+  int ended;       /* the last slice ended for what the loop had to read */
   double looked_ms;
   struct pollfd fds[LOOK_FDS];
   int n;
@@ -867,6 +885,8 @@ static int on_step(void *ud, int64_t steps) {
   double now;
   if (steps < cut.floor) return 0;
   now = ms_now();
+  if (now < cut.until_ms) return 0;
+  if (http_server_read_ahead(svc->http) > 0) return cut.ended = 1;
   if (now - cut.looked_ms < LOOK_MS) return 0;
   cut.looked_ms = now;
   cut.n = 0;
@@ -880,7 +900,8 @@ static void run_slice(service *svc, double t1, int writes, int64_t *steps,
   rc_error err;
   int64_t waiting = engine_reload_state(svc->eng)->waiting;
   double t2;
-  cut.floor = writes ? INT64_MAX : slice_steps(1);
+  cut.floor = writes ? busy_floor() : slice_steps(1);
+  cut.until_ms = writes ? t1 + SLICE_BUSY_MS : 0;
   cut.looked_ms = t1;
   cut.ended = 0;
   if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)),

@@ -591,6 +591,164 @@ static void test_a_request_ends_the_slice_it_came_in(void **state) {
   harness_close(&cut);
 }
 
+/* `want` answers read whole from a kept connection (by their
+ * Content-Length), as soon as they come: NUL-ended in buf. */
+static void answers_on(int fd, char *buf, size_t size, int want) {
+  size_t got = 0;
+  buf[0] = '\0';
+  for (;;) {
+    const char *at = buf, *end, *len;
+    int whole = 0;
+    ssize_t n;
+    while ((end = strstr(at, "\r\n\r\n")) &&
+           (len = strstr(at, "Content-Length: ")) && len < end &&
+           end + 4 + atol(len + 16) <= buf + got) {
+      at = end + 4 + atol(len + 16);
+      whole++;
+    }
+    if (whole >= want) return;
+    if (got + 1 >= size || (n = read(fd, buf + got, size - 1 - got)) <= 0)
+      fail_msg("no whole answer: %s", buf);
+    got += (size_t)n;
+    buf[got] = '\0';
+  }
+}
+
+/* While writes come, a slice sized for 2 ms at the last slices' pace
+ * ends for a request once it ran 2 ms: a slice planned at cheap steps'
+ * pace that meets dear ones (a few ms each) no longer runs all the cheap
+ * steps' count of them. Cheap cases come due, then, once they are swept,
+ * dear ones: their first slice is planned at the cheap ones' pace. A
+ * client on one connection keeps writing (payments for a case that does
+ * not exist: writes that queue no step) and reads the gauge between. */
+enum { CHEAP_CASES = 300, DEAR_CASES = 60 };
+
+/* pipelined: the payment and the gauge's request sent together, the
+ * second read with the first and waiting in the server, not the socket. */
+static void dear_steps_between_answers(int pipelined) {
+  harness cut;
+  char csv[700], cmd[2400], req[4096], buf[32768], at[32];
+  FILE *f;
+  time_t dear_at;
+  long left = CHEAP_CASES + DEAR_CASES, was, most_dear = 0;
+  int between = 0, asked = 0, fd, imported = !pipelined, swept = 0;
+  const char *p;
+  harness_open_in(&cut, &srv, pipelined ? "pipecut" : "busycut");
+  /* The dear cases' timers share one due time, 3-4 s on; or, imported
+   * over HTTP once the cheap ones are swept, a time passed. */
+  dear_at = time(NULL) + (pipelined ? -60 : 4);
+  strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", gmtime(&dear_at));
+  harness_writef(
+      &cut, "recoup.lua",
+      "institution { name = 'Cut', timezone = 'UTC', currency = 'USD' }\n"
+      "service { instruction_budget = 400000000 }\n"
+      "tokens { ingest = 'env:T_INGEST' }\n"
+      "workflow(recoup.workflow { name = 'cut', version = 1, "
+      "initial = 'due', states = {\n"
+      "  due = { enter = function(case)\n"
+      "            if case.id < 'D' then case:after('1s', 'spin')\n"
+      "            else case:at('%s', 'spin') end end,\n"
+      "          on = { spin = function(case) local x = 0\n"
+      "            if case.id > 'D' then\n"
+      "              for i = 1, 800000 do x = x + i %% 7 end end\n"
+      "            return 'spun' end } },\n"
+      "  spun = { on = {} } },\n"
+      "  transitions = { due = { 'spun' } } })\n",
+      at);
+  harness_path(&cut, "book.csv", csv, sizeof csv);
+  if (!(f = fopen(csv, "w"))) fail_msg("cannot write %s", csv);
+  fprintf(f,
+          "id,borrower_id,borrower_name,phone,balance,amount_due,fees,"
+          "due_date,branch\n");
+  /* C: cheap, due in a second; D: dear. */
+  for (int i = 0; i < CHEAP_CASES + DEAR_CASES * !pipelined; i++)
+    fprintf(f, "%c%03d,B%03d,N %d,+86138%08d,100000,500,0,2026-01-01,n\n",
+            i < CHEAP_CASES ? 'C' : 'D', i, i, i, i);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --db '%s' > /dev/null",
+           cut.bin, csv, cut.dir, cut.db);
+  assert_int_equal(system(cmd), 0);
+  usleep(1200000); /* the cheap cases' timers due */
+  harness_start(&cut);
+  fd = harness_connect(&cut);
+  while ((left > 0 || !imported) && asked++ < 100000) {
+    int body, n = 0, dear = !imported && left == 0;
+    /* Pipelined, once the cheap cases are swept: the dear ones imported
+     * (due at once) before the payment and the gauge's request. */
+    if (dear) {
+      char rows[2048];
+      int len = snprintf(rows, sizeof rows,
+                         "id,borrower_id,balance,"
+                         "due_date\n");
+      for (int i = 0; i < DEAR_CASES; i++)
+        len += snprintf(rows + len, sizeof rows - (size_t)len,
+                        "D%03d,B%03d,1000,2026-01-01\n", i, i);
+      n = snprintf(req, sizeof req,
+                   "POST /v1/import HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\nContent-Type: text/csv\r\n"
+                   "Content-Length: %d\r\n\r\n%s",
+                   HARNESS_INGEST, len, rows);
+      imported = 1;
+      left = DEAR_CASES;
+    }
+    body =
+        snprintf(buf, sizeof buf,
+                 "{\"case\":\"nobody\",\"amount\":1,\"ref\":\"R%d\"}", asked);
+    n += snprintf(req + n, sizeof req - (size_t)n,
+                  "POST /v1/payments HTTP/1.1\r\nHost: x\r\n"
+                  "Authorization: Bearer %s\r\n"
+                  "Content-Type: application/json\r\n"
+                  "Content-Length: %d\r\n\r\n%s",
+                  HARNESS_INGEST, body, buf);
+    if (pipelined)
+      n += snprintf(req + n, sizeof req - (size_t)n,
+                    "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    answers_on(fd, buf, sizeof buf, 1 + pipelined + dear);
+    if (strncmp(buf, dear ? "HTTP/1.1 200" : "HTTP/1.1 404", 12) != 0)
+      fail_msg("payment: %s", buf);
+    if (!pipelined) {
+      n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert_int_equal(write(fd, req, (size_t)n), n);
+      answers_on(fd, buf, sizeof buf, 1);
+    }
+    if (!(p = strstr(buf, "\nrecoup_timers_pending ")))
+      fail_msg("no pending gauge: %s", buf);
+    was = left;
+    left = atol(p + strlen("\nrecoup_timers_pending "));
+    assert_in_range(left, 0, was);
+    /* Only dear cases left (pipelined: imported). */
+    swept = swept || (imported && was <= DEAR_CASES);
+    if (swept && was - left > most_dear) most_dear = was - left;
+    between += left > 0 && left < DEAR_CASES;
+  }
+  close(fd);
+  assert_int_equal(left, 0);
+  print_message("dear steps between answers, at most: %ld (%d answers)\n",
+                most_dear, between);
+  assert_true(between >= 3);
+  /* BUSY_MIN (8) a slice, and between two answers of the gauge two
+   * slices at most: one the payment ended, one the gauge's request.
+   * Before, the first slice of dear steps ran as many as the cheap ones'
+   * pace allowed (23-46 in a Debug build). */
+  assert_in_range(most_dear, 0, 2 * 8 + 2);
+  assert_int_equal(WEXITSTATUS(harness_stop(&cut)), 0);
+  harness_close(&cut);
+}
+
+static void test_a_busy_slice_ends_for_a_request_once_its_time_is_up(
+    void **state) {
+  (void)state;
+  dear_steps_between_answers(0);
+}
+
+/* Before, a request read with the payment before it waited for the whole
+ * slice after the payment's commit: in no socket, the poll missed it. */
+static void test_a_pipelined_request_ends_the_slice_too(void **state) {
+  (void)state;
+  dear_steps_between_answers(1);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_health_and_metrics_are_open),
@@ -615,11 +773,16 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_logs_hold_no_tokens_and_no_phone_numbers),
       cmocka_unit_test(test_sigterm_drains_and_exits_zero),
       cmocka_unit_test(test_a_request_ends_the_slice_it_came_in),
+      cmocka_unit_test(
+          test_a_busy_slice_ends_for_a_request_once_its_time_is_up),
+      cmocka_unit_test(test_a_pipelined_request_ends_the_slice_too),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
+  /* TEST_FILTER=name runs the tests whose names match */
+  if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   harness_open(&srv, argv[1], "service");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -67,6 +67,9 @@ void http_respond(http_request *req, int status, const char *content_type,
 void http_server_stop_accepting(http_server *srv);
 /* Requests handed to the handler and not yet answered. */
 int http_server_in_flight(const http_server *srv);
+/* Connections answered whose next request was already read (pipelined):
+ * it is parsed at the loop's next turn, once the answer's write ends. */
+int http_server_read_ahead(const http_server *srv);
 /* Closes every connection and the listener; the server is freed when
  * libuv has let go of them: run the loop to finish. */
 void http_server_close(http_server *srv);

@@ -213,6 +213,8 @@ int main(int argc, char **argv) {
       qsort(lat, n, sizeof *lat, cmp_double);
       printf("http_events_per_s_%s %.0f events/s\n", name, n / took);
       printf("http_p50_ms_%s %.2f ms\n", name, n ? lat[n / 2] * 1000 : 0);
+      printf("http_p90_ms_%s %.2f ms\n", name,
+             n ? lat[(size_t)(n * 0.9)] * 1000 : 0);
       printf("http_p99_ms_%s %.2f ms\n", name,
              n ? lat[(size_t)(n * 0.99)] * 1000 : 0);
       printf("http_max_ms_%s %.2f ms\n", name, n ? lat[n - 1] * 1000 : 0);
