@@ -1033,6 +1033,64 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
   close_ping_node(eng, dir, path);
 }
 
+/* A batch's claim on a book never analysed (as after an import) walks
+ * the due timers in order and stops at the batch (schema 9's
+ * timers_due): it read every remaining timer and sorted them all at each
+ * batch. A timer another node's batch holds, one under a live lease and
+ * one not due are passed over; a lease that ended is claimed again, in
+ * its due order. */
+static void test_a_batch_claim_walks_the_due_timers(void **state) {
+  fixture *f = *state;
+  PGconn *other = pgt_connect(f->url);
+  rc_error err = {0};
+  long long before;
+  PGresult *r;
+
+  assert_non_null(other);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
+                   "'standard', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(51, 5000) i;"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5000) i;"
+                   "UPDATE timers SET claimed_by = 'A', claimed_until = 500 "
+                   "WHERE case_id IN ('C2', 'C3');"
+                   "UPDATE timers SET due = 100000 WHERE case_id = 'C5'"));
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other, "SELECT 1 FROM timers WHERE case_id = 'C4' "
+                          "FOR UPDATE"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  before = rows_read(f->c, "timers");
+  r = pg_lock_timers(f->c, 10000, 1000, 400, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1000);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C1");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C6");
+  assert_string_equal(PQgetvalue(r, 999, 1), "C1004");
+  assert_string_equal(PQgetvalue(r, 999, PG_CLAIM_CASE), "C1004");
+  PQclear(r);
+  assert_in_range(rows_read(f->c, "timers") - before, 1000, 1040);
+  PQclear(pgt_exec(f->c, "DELETE FROM timers WHERE case_id = 'C1' OR "
+                         "due BETWEEN 16 AND 1014"));
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  /* The leases over, C2 and C3 come first; C4 is still held. */
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  before = rows_read(f->c, "timers");
+  r = pg_lock_timers(f->c, 10000, 3, 600, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 3);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C3");
+  assert_string_equal(PQgetvalue(r, 2, 1), "C1005");
+  PQclear(r);
+  assert_in_range(rows_read(f->c, "timers") - before, 3, 40);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  PQclear(pgt_exec(other, "COMMIT"));
+  PQfinish(other);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1075,6 +1133,8 @@ int main(void) {
           test_the_next_wake_leases_no_timer_not_due, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_simulation_does_not_run_past_a_held_timer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_batch_claim_walks_the_due_timers,
+                                      setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
