@@ -1033,6 +1033,22 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
   close_ping_node(eng, dir, path);
 }
 
+/* A batch's claim of at most max timers due by 10000, at now, in a
+ * transaction it opens and leaves open: its rows, and the timers' rows
+ * it read in *read. */
+static PGresult *lock_batch(PGconn *c, int max, int64_t now,
+                            long long *read) {
+  rc_error err = {0};
+  long long before;
+  PGresult *r;
+
+  PQclear(pgt_exec(c, "BEGIN"));
+  before = rows_read(c, "timers");
+  r = pg_lock_timers(c, 10000, max, now, &err);
+  *read = rows_read(c, "timers") - before;
+  return r;
+}
+
 /* A batch's claim on a book never analysed (as after an import) walks
  * the due timers in order and stops at the batch (schema 9's
  * timers_due): it read every remaining timer and sorted them all at each
@@ -1042,8 +1058,7 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
 static void test_a_batch_claim_walks_the_due_timers(void **state) {
   fixture *f = *state;
   PGconn *other = pgt_connect(f->url);
-  rc_error err = {0};
-  long long before;
+  long long read;
   PGresult *r;
 
   assert_non_null(other);
@@ -1061,9 +1076,7 @@ static void test_a_batch_claim_walks_the_due_timers(void **state) {
   PQclear(pgt_exec(other, "BEGIN"));
   PQclear(pgt_exec(other, "SELECT 1 FROM timers WHERE case_id = 'C4' "
                           "FOR UPDATE"));
-  PQclear(pgt_exec(f->c, "BEGIN"));
-  before = rows_read(f->c, "timers");
-  r = pg_lock_timers(f->c, 10000, 1000, 400, &err);
+  r = lock_batch(f->c, 1000, 400, &read);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 1000);
   assert_string_equal(PQgetvalue(r, 0, 1), "C1");
@@ -1071,21 +1084,19 @@ static void test_a_batch_claim_walks_the_due_timers(void **state) {
   assert_string_equal(PQgetvalue(r, 999, 1), "C1004");
   assert_string_equal(PQgetvalue(r, 999, PG_CLAIM_CASE), "C1004");
   PQclear(r);
-  assert_in_range(rows_read(f->c, "timers") - before, 1000, 1040);
+  assert_in_range(read, 1000, 1040);
   PQclear(pgt_exec(f->c, "DELETE FROM timers WHERE case_id = 'C1' OR "
                          "due BETWEEN 16 AND 1014"));
   PQclear(pgt_exec(f->c, "COMMIT"));
   /* The leases over, C2 and C3 come first; C4 is still held. */
-  PQclear(pgt_exec(f->c, "BEGIN"));
-  before = rows_read(f->c, "timers");
-  r = pg_lock_timers(f->c, 10000, 3, 600, &err);
+  r = lock_batch(f->c, 3, 600, &read);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 3);
   assert_string_equal(PQgetvalue(r, 0, 1), "C2");
   assert_string_equal(PQgetvalue(r, 1, 1), "C3");
   assert_string_equal(PQgetvalue(r, 2, 1), "C1005");
   PQclear(r);
-  assert_in_range(rows_read(f->c, "timers") - before, 3, 40);
+  assert_in_range(read, 3, 40);
   PQclear(pgt_exec(f->c, "COMMIT"));
   PQclear(pgt_exec(other, "COMMIT"));
   PQfinish(other);
