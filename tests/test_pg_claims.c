@@ -472,6 +472,19 @@ static long long rows_read(PGconn *c, const char *table) {
   return pgt_value(c, sql);
 }
 
+/* A book of 5,000 cases, never analysed (as after an import), Ci's
+ * reminder due at 10 + i. */
+static void reminders_due(PGconn *c) {
+  PQclear(pgt_exec(c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
+                   "'standard', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(51, 5000) i;"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5000) i"));
+}
+
 /* A book of 5,000 cases, never analysed (as after an import), each with
  * a reminder due, a few of them claimed under a lease: a batch's claim
  * reads the cases of its timers, not the book (a join planned by its
@@ -485,14 +498,7 @@ static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   long long before;
   int64_t due = 0;
 
-  PQclear(pgt_exec(f->c,
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
-                   "'standard', 1, 'new', 'CNY', 0 "
-                   "FROM generate_series(51, 5000) i;"
-                   "INSERT INTO timers(due, case_id, event, scoped) "
-                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
-                   "FROM generate_series(1, 5000) i"));
+  reminders_due(f->c);
   r = pg_claim_timers(f->c, "A", 13, 3, 60000, 1000, &err);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 3);
@@ -1062,14 +1068,8 @@ static void test_a_batch_claim_walks_the_due_timers(void **state) {
   PGresult *r;
 
   assert_non_null(other);
+  reminders_due(f->c);
   PQclear(pgt_exec(f->c,
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
-                   "'standard', 1, 'new', 'CNY', 0 "
-                   "FROM generate_series(51, 5000) i;"
-                   "INSERT INTO timers(due, case_id, event, scoped) "
-                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
-                   "FROM generate_series(1, 5000) i;"
                    "UPDATE timers SET claimed_by = 'A', claimed_until = 500 "
                    "WHERE case_id IN ('C2', 'C3');"
                    "UPDATE timers SET due = 100000 WHERE case_id = 'C5'"));
