@@ -1042,8 +1042,7 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
 /* A batch's claim of at most max timers due by 10000, at now, in a
  * transaction it opens and leaves open: its rows, and the timers' rows
  * it read in *read. */
-static PGresult *lock_batch(PGconn *c, int max, int64_t now,
-                            long long *read) {
+static PGresult *lock_batch(PGconn *c, int max, int64_t now, long long *read) {
   rc_error err = {0};
   long long before;
   PGresult *r;
