@@ -472,6 +472,19 @@ static long long rows_read(PGconn *c, const char *table) {
   return pgt_value(c, sql);
 }
 
+/* A book of 5,000 cases, never analysed (as after an import), Ci's
+ * reminder due at 10 + i. */
+static void reminders_due(PGconn *c) {
+  PQclear(pgt_exec(c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
+                   "'standard', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(51, 5000) i;"
+                   "INSERT INTO timers(due, case_id, event, scoped) "
+                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
+                   "FROM generate_series(1, 5000) i"));
+}
+
 /* A book of 5,000 cases, never analysed (as after an import), each with
  * a reminder due, a few of them claimed under a lease: a batch's claim
  * reads the cases of its timers, not the book (a join planned by its
@@ -485,14 +498,7 @@ static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   long long before;
   int64_t due = 0;
 
-  PQclear(pgt_exec(f->c,
-                   "INSERT INTO cases(id, borrower_id, workflow, version, "
-                   "state, currency, opened_at) SELECT 'C' || i, 'B1', "
-                   "'standard', 1, 'new', 'CNY', 0 "
-                   "FROM generate_series(51, 5000) i;"
-                   "INSERT INTO timers(due, case_id, event, scoped) "
-                   "SELECT 10 + i, 'C' || i, 'remind', 0 "
-                   "FROM generate_series(1, 5000) i"));
+  reminders_due(f->c);
   r = pg_claim_timers(f->c, "A", 13, 3, 60000, 1000, &err);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 3);
@@ -1033,6 +1039,68 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
   close_ping_node(eng, dir, path);
 }
 
+/* A batch's claim of at most max timers due by 10000, at now, in a
+ * transaction it opens and leaves open: its rows, and the timers' rows
+ * it read in *read. */
+static PGresult *lock_batch(PGconn *c, int max, int64_t now, long long *read) {
+  rc_error err = {0};
+  long long before;
+  PGresult *r;
+
+  PQclear(pgt_exec(c, "BEGIN"));
+  before = rows_read(c, "timers");
+  r = pg_lock_timers(c, 10000, max, now, &err);
+  *read = rows_read(c, "timers") - before;
+  return r;
+}
+
+/* A batch's claim on a book never analysed (as after an import) walks
+ * the due timers in order and stops at the batch (schema 9's
+ * timers_due): it read every remaining timer and sorted them all at each
+ * batch. A timer another node's batch holds, one under a live lease and
+ * one not due are passed over; a lease that ended is claimed again, in
+ * its due order. */
+static void test_a_batch_claim_walks_the_due_timers(void **state) {
+  fixture *f = *state;
+  PGconn *other = pgt_connect(f->url);
+  long long read;
+  PGresult *r;
+
+  assert_non_null(other);
+  reminders_due(f->c);
+  PQclear(pgt_exec(f->c,
+                   "UPDATE timers SET claimed_by = 'A', claimed_until = 500 "
+                   "WHERE case_id IN ('C2', 'C3');"
+                   "UPDATE timers SET due = 100000 WHERE case_id = 'C5'"));
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(pgt_exec(other, "SELECT 1 FROM timers WHERE case_id = 'C4' "
+                          "FOR UPDATE"));
+  r = lock_batch(f->c, 1000, 400, &read);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1000);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C1");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C6");
+  assert_string_equal(PQgetvalue(r, 999, 1), "C1004");
+  assert_string_equal(PQgetvalue(r, 999, PG_CLAIM_CASE), "C1004");
+  PQclear(r);
+  assert_in_range(read, 1000, 1040);
+  PQclear(pgt_exec(f->c, "DELETE FROM timers WHERE case_id = 'C1' OR "
+                         "due BETWEEN 16 AND 1014"));
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  /* The leases over, C2 and C3 come first; C4 is still held. */
+  r = lock_batch(f->c, 3, 600, &read);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 3);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C3");
+  assert_string_equal(PQgetvalue(r, 2, 1), "C1005");
+  PQclear(r);
+  assert_in_range(read, 3, 40);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  PQclear(pgt_exec(other, "COMMIT"));
+  PQfinish(other);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1075,6 +1143,8 @@ int main(void) {
           test_the_next_wake_leases_no_timer_not_due, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_simulation_does_not_run_past_a_held_timer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_batch_claim_walks_the_due_timers,
+                                      setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -598,6 +598,43 @@ static void test_journal_runs_read_as_rows(void **state) {
                        " VALUES ('C1', 13, 1, '[[\"event\",')"));
 }
 
+/* A version 8 book's timers are walked by schema 9's timers_due: the
+ * due and free ones, in due order, up to the batch, locked for the
+ * caller (another transaction's walk skips them). */
+static void test_a_version_8_books_due_timers_are_walked(void **state) {
+  fixture *f = *state;
+  PGconn *other = pgt_connect(f->url);
+  rc_error err = {0};
+  PGresult *r;
+
+  assert_non_null(other);
+  assert_int_equal(pg_schema_migrate_to(f->c, 8, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO timers(due, case_id, event, scoped, "
+                         "claimed_by, claimed_until) VALUES (1, 'C1', 'a', "
+                         "0, 'A', 500), (3, 'C2', 'b', 0, NULL, NULL), "
+                         "(2, 'C2', 'c', 0, 'A', 90), (4, 'C1', 'd', 0, "
+                         "NULL, NULL), (9, 'C1', 'e', 0, NULL, NULL)"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = pgt_exec(f->c, "SELECT event, case_id, due FROM timers_due(8, 2, 100)");
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  assert_string_equal(PQgetvalue(r, 0, 0), "c");
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  assert_string_equal(PQgetvalue(r, 0, 2), "2");
+  assert_string_equal(PQgetvalue(r, 1, 0), "b");
+  PQclear(r);
+  r = pgt_exec(other, "SELECT event FROM timers_due(8, 5, 100)");
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 0), "d");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  PQfinish(other);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -624,6 +661,8 @@ int main(void) {
           test_a_case_written_again_stays_on_its_page, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_version_7_books_leases_are_indexed,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_8_books_due_timers_are_walked, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

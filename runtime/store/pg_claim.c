@@ -60,11 +60,16 @@ static const char claim_timers_sql[] =
  * rather than at its lease's end. What outlives the batch (a busy case's
  * timers) is claimed apart, under a lease (timers_retry_sql). Whether a
  * held case has tasks its move would cancel comes along (most have none:
- * the move then sends no cancel). $1 until, $2 max, $3 now. */
+ * the move then sends no cancel). The due timers come from timers_due
+ * (schema 9), which walks the index in order and stops at the batch:
+ * on a book not analysed, as after an import, the planner read every
+ * remaining timer and sorted them all at each batch (the sort sits under
+ * the row locks, so no top-N sort could stop early), 7 ms a batch of
+ * 1,000 on the bench's 5,000 where the walk takes 1. $1 until, $2 max,
+ * $3 now. */
 static const char lock_timers_sql[] =
-    "WITH due AS (SELECT id, case_id, due, event, data FROM timers t "
-    "WHERE due <= $1 AND " FREE("t", NOW("$3")) " ORDER BY due, id "
-    "LIMIT $2 FOR UPDATE SKIP LOCKED), "
+    "WITH due AS (SELECT id, case_id, due, event, data FROM "
+    "timers_due($1, $2, " NOW("$3") ")), "
     "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE " HELD("due")
     " FOR NO KEY UPDATE SKIP LOCKED) "
     "SELECT k.id, k.case_id, k.due, k.event, k.data, h.*, "

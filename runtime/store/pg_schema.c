@@ -574,6 +574,19 @@ static const char *const migrations[] = {
      * not at all; only a lease's claim and its release do. */
     "CREATE INDEX timers_claimed ON timers(claimed_until)"
     "  WHERE claimed_until IS NOT NULL;",
+    /* 9: a batch's due timers, walked in timers_due's order whatever the
+     * table's statistics say (pg_claim.c, lock_timers_sql, says why), as
+     * migration 6's outbox_due walks the outbox. $1 until, $2 max, $3
+     * now. */
+    "CREATE FUNCTION timers_due(bigint, integer, bigint)"
+    "  RETURNS TABLE(id bigint, case_id text, due bigint, event text,"
+    "    data text) LANGUAGE plpgsql"
+    "  SET enable_bitmapscan = off SET enable_seqscan = off AS $$ BEGIN"
+    "  RETURN QUERY SELECT t.id, t.case_id, t.due, t.event, t.data"
+    "    FROM timers t WHERE t.due <= $1"
+    "    AND (t.claimed_until IS NULL OR t.claimed_until < $3)"
+    "    ORDER BY t.due, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED;"
+    "END $$;",
 };
 
 int pg_schema_version(void) {
