@@ -2564,6 +2564,42 @@ static void test_work_promises_by_status_and_date(void **state) {
   store_close(st);
 }
 
+/* Schema 20: a message is written without looking its case up (the
+ * messages' foreign key is gone, its text edited in place), also by the
+ * connection that made the book, whose schema was read again; the other
+ * keys to the cases stay, and the book checks whole. */
+static void test_a_message_is_written_without_looking_its_case_up(
+    void **state) {
+  store *st;
+  rc_error err;
+  int64_t id;
+  store_message m = {.borrower_id = "B1",
+                     .channel = "sms",
+                     .template_name = "t",
+                     .body = "x",
+                     .status = "queued",
+                     .at = 1};
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 20");
+  st = open_store(); /* a new book: migrated by this connection */
+  add_case(st, "M1");
+  m.case_id = "M1";
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  m.case_id = "no such case";
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('messages')"),
+                   0);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers') WHERE \"table\" = 'cases'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
+                              "WHERE integrity_check = 'ok'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages"), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -2657,6 +2693,9 @@ int main(void) {
           test_an_opening_borrower_is_written_as_an_upsert, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_database_file_moves_and_goes_with_its_side_files, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_message_is_written_without_looking_its_case_up, setup,
           teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
