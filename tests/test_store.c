@@ -2600,6 +2600,32 @@ static void test_a_message_is_written_without_looking_its_case_up(
   assert_int_equal(count_rows("SELECT count(*) FROM messages"), 2);
 }
 
+static int make_defensive(sqlite3 *db, const char **msg,
+                          const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+  return SQLITE_OK;
+}
+
+/* A SQLite that opens its connections defensive (as some builds do)
+ * still takes schema 20's edit of sqlite_schema, and the connection is
+ * defensive again after it. */
+static void test_schema_20_is_taken_by_a_defensive_sqlite(void **state) {
+  store *st = NULL;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 20");
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))make_defensive),
+                   SQLITE_OK);
+  if (store_open(&st, path, &err) != RC_OK) print_error("%s\n", err.message);
+  sqlite3_cancel_auto_extension((void (*)(void))make_defensive);
+  assert_non_null(st);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('messages')"),
+                   0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -2697,6 +2723,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_message_is_written_without_looking_its_case_up, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_schema_20_is_taken_by_a_defensive_sqlite, setup, teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {

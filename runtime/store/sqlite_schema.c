@@ -549,6 +549,7 @@ static int schema_edited(sqlite3 *db, char **msg) {
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   sqlite3_stmt *s;
   int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
+  int defensive = 0;
   char *msg = NULL, pragma[64], broken[200] = "";
 
   if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
@@ -568,6 +569,10 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
    * foreign keys on, that would delete or refuse. Steps that do so check
    * every reference themselves before they commit. */
   sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+  /* A step that edits sqlite_schema (writable_schema) is refused by a
+   * SQLite built defensive: off while the steps run, then as it was. */
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 0, (int *)NULL);
   for (; version < target; version++) {
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) ||
@@ -585,10 +590,12 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
       sqlite3_free(msg);
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+      sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
       sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
       return RC_ESTORE;
     }
   }
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
   sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
   return RC_OK;
 }
