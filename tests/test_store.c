@@ -2564,6 +2564,68 @@ static void test_work_promises_by_status_and_date(void **state) {
   store_close(st);
 }
 
+/* Schema 20: a message is written without looking its case up (the
+ * messages' foreign key is gone, its text edited in place), also by the
+ * connection that made the book, whose schema was read again; the other
+ * keys to the cases stay, and the book checks whole. */
+static void test_a_message_is_written_without_looking_its_case_up(
+    void **state) {
+  store *st;
+  rc_error err;
+  int64_t id;
+  store_message m = {.borrower_id = "B1",
+                     .channel = "sms",
+                     .template_name = "t",
+                     .body = "x",
+                     .status = "queued",
+                     .at = 1};
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 20");
+  st = open_store(); /* a new book: migrated by this connection */
+  add_case(st, "M1");
+  m.case_id = "M1";
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  m.case_id = "no such case";
+  assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('messages')"),
+                   0);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers') WHERE \"table\" = 'cases'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
+                              "WHERE integrity_check = 'ok'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages"), 2);
+}
+
+static int make_defensive(sqlite3 *db, const char **msg,
+                          const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+  return SQLITE_OK;
+}
+
+/* A SQLite that opens its connections defensive (as some builds do)
+ * still takes schema 20's edit of sqlite_schema, and the connection is
+ * defensive again after it. */
+static void test_schema_20_is_taken_by_a_defensive_sqlite(void **state) {
+  store *st = NULL;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 20");
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))make_defensive),
+                   SQLITE_OK);
+  if (store_open(&st, path, &err) != RC_OK) print_error("%s\n", err.message);
+  sqlite3_cancel_auto_extension((void (*)(void))make_defensive);
+  assert_non_null(st);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('messages')"),
+                   0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
@@ -2658,6 +2720,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_database_file_moves_and_goes_with_its_side_files, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_message_is_written_without_looking_its_case_up, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_schema_20_is_taken_by_a_defensive_sqlite, setup, teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {
