@@ -20,15 +20,11 @@ static int reserve(jbuf *b, size_t n) {
   return 1;
 }
 
-void jb_raw(jbuf *b, const char *s, size_t n) {
+void jb_raw_grow(jbuf *b, const char *s, size_t n) {
   if (!reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
-}
-
-void jb_lit(jbuf *b, const char *s) {
-  jb_raw(b, s, strlen(s));
 }
 
 /* The bytes a JSON string escapes: one look-up a byte where three

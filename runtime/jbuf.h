@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct jbuf {
   char *p; /* NUL-terminated; owned */
@@ -13,8 +14,22 @@ typedef struct jbuf {
   int oom; /* an append failed: p holds a truncated text */
 } jbuf;
 
-void jb_raw(jbuf *b, const char *s, size_t n);
-void jb_lit(jbuf *b, const char *s);
+void jb_raw_grow(jbuf *b, const char *s, size_t n);
+/* Inline, the copy into room already there: a journal run and an
+ * imported row append some thirty pieces, most of them literals whose
+ * length the compiler then knows (a call and a strlen each before). */
+static inline void jb_raw(jbuf *b, const char *s, size_t n) {
+  if (b->len + n < b->cap && !b->oom) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+  } else {
+    jb_raw_grow(b, s, n);
+  }
+}
+static inline void jb_lit(jbuf *b, const char *s) {
+  jb_raw(b, s, strlen(s));
+}
 /* A JSON string with the escapes it needs, or null for NULL. */
 void jb_quote(jbuf *b, const char *v);
 void jb_int(jbuf *b, int64_t v);
