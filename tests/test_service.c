@@ -620,7 +620,10 @@ static void answers_on(int fd, char *buf, size_t size, int want) {
  * steps' count of them. Cheap cases come due, then, once they are swept,
  * dear ones: their first slice is planned at the cheap ones' pace. A
  * client on one connection keeps writing (payments for a case that does
- * not exist: writes that queue no step) and reads the gauge between. */
+ * not exist: writes that queue no step) and reads the gauge between.
+ * A dear step takes tens of ms (a Debug build): the eight a slice runs
+ * first outlast the client's turn to send its next request, also on a
+ * loaded CI machine, so a longer slice is the server's doing. */
 enum { CHEAP_CASES = 300, DEAR_CASES = 60 };
 
 /* pipelined: the payment and the gauge's request sent together, the
@@ -650,7 +653,7 @@ static void dear_steps_between_answers(int pipelined) {
       "            else case:at('%s', 'spin') end end,\n"
       "          on = { spin = function(case) local x = 0\n"
       "            if case.id > 'D' then\n"
-      "              for i = 1, 800000 do x = x + i %% 7 end end\n"
+      "              for i = 1, 2000000 do x = x + i %% 7 end end\n"
       "            return 'spun' end } },\n"
       "  spun = { on = {} } },\n"
       "  transitions = { due = { 'spun' } } })\n",
