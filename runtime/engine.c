@@ -1507,6 +1507,18 @@ static int held_back(const char *status) {
          strcmp(status, "cancelled") == 0;
 }
 
+/* A message's outcome queued for its case. Since SQLite schema 20 a
+ * message added to the book by hand may name a case the book does not
+ * hold (docs/cli.md): its outcome is recorded all the same, with no case
+ * to tell. Refusing it stopped the service's outbox for every borrower
+ * (a final failure) or had a gateway retry its receipt for ever. */
+static int tell_case(engine *eng, const char *case_id, const char *type,
+                     const char *data, rc_error *err) {
+  int rc = store_event_put(eng->st, case_id, type, data, clock_now(eng->clk),
+                           NULL, err);
+  return rc == RC_ENOTFOUND ? RC_OK : rc;
+}
+
 int engine_receipt(engine *eng, int64_t message_id, const char *status,
                    int *duplicate, rc_error *err) {
   char case_id[160], was[16], data[64];
@@ -1544,9 +1556,9 @@ int engine_receipt(engine *eng, int64_t message_id, const char *status,
   if (rc == RC_OK && !changed && duplicate) *duplicate = 1;
   snprintf(data, sizeof data, "{\"message\":%lld}", (long long)message_id);
   if (rc == RC_OK && changed)
-    rc = store_event_put(eng->st, case_id,
-                         delivered ? "message_delivered" : "message_failed",
-                         data, clock_now(eng->clk), NULL, err);
+    rc = tell_case(eng, case_id,
+                   delivered ? "message_delivered" : "message_failed", data,
+                   err);
   return ingest_end(eng, rc, err);
 }
 
@@ -1589,7 +1601,10 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
   if (rc == RC_OK && changed && final && !ok) {
     json_t *d = json_pack("{s:I, s:s?}", "message", (json_int_t)message_id,
                           "reason", reason);
-    rc = enqueue_event(eng, case_id, "message_failed", d, err);
+    char *text = ljson_dump(d);
+    rc = tell_case(eng, case_id, "message_failed", text, err);
+    free(text);
+    json_decref(d);
   }
   return ingest_end(eng, rc, err);
 }

@@ -706,6 +706,66 @@ static void test_a_score_edited_to_infinity_is_refused(void **state) {
   unlink(db);
 }
 
+/* Since schema 20 a message added to the book by hand may name a case the
+ * book does not hold (docs/cli.md). Its send's final failure and its
+ * gateway's receipt are recorded like any other's, with no case to tell:
+ * an error there stopped the service's outbox for every borrower. */
+static void test_a_message_of_a_case_not_in_the_book_settles(void **state) {
+  char db[64];
+  engine *eng;
+  sqlite3 *book;
+  sqlite3_stmt *settled;
+  sqlite3_int64 failed, sent;
+  int dup = -1;
+  rc_error err;
+  (void)state;
+  snprintf(db, sizeof db, "/tmp/recoup-test-orphan-%d.db", (int)getpid());
+  unlink(db);
+  eng = open_at(db, "2026-01-05T09:00");
+  open_case(eng, "L1", NULL);
+  engine_close(eng);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, recipient, body, status, at, next_attempt) "
+                   "VALUES ('GONE', 'B-GONE', 'sms', 't', '+8613800000000', "
+                   "'hello', 'queued', 0, 0)",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  failed = sqlite3_last_insert_rowid(book);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, recipient, body, status, at, next_attempt) "
+                   "VALUES ('GONE', 'B-GONE', 'sms', 't', '+8613800000000', "
+                   "'hello', 'sent', 0, 0)",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sent = sqlite3_last_insert_rowid(book);
+  sqlite3_close(book);
+  eng = open_at(db, "2026-01-05T09:00");
+  if (engine_delivery(eng, failed, "GONE", 0, 1, 3, 0, "rejected", &err) !=
+      RC_OK)
+    fail_msg("final failure: %s", err.message);
+  if (engine_receipt(eng, sent, "delivered", &dup, &err) != RC_OK)
+    fail_msg("receipt: %s", err.message);
+  assert_int_equal(dup, 0);
+  engine_close(eng);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(book,
+                         "SELECT count(*) FROM messages WHERE case_id = "
+                         "'GONE' AND status IN ('failed', 'delivered')",
+                         -1, &settled, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(settled), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(settled, 0), 2);
+  sqlite3_finalize(settled);
+  sqlite3_close(book);
+  unlink(db);
+}
+
 /* The users named on a case's payment rows, in order ("-" for none). */
 static int payment_users(void *ud, const store_value *cols, int n) {
   char *out = ud;
@@ -1508,6 +1568,7 @@ int main(void) {
       cmocka_unit_test(test_journal_text_escapes_what_was_imported),
       cmocka_unit_test(test_a_score_edited_to_infinity_is_refused),
       cmocka_unit_test(test_a_receipt_settles_a_message_once),
+      cmocka_unit_test(test_a_message_of_a_case_not_in_the_book_settles),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),

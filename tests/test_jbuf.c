@@ -70,6 +70,42 @@ static void test_long_strings_grow_the_buffer(void **state) {
   free(given);
 }
 
+/* jb_raw copies in place while the piece and the NUL fit (len + n < cap)
+ * and grows otherwise: a piece that fills the buffer to its last byte,
+ * one that meets cap exactly, an empty one, and a buffer whose earlier
+ * append failed, which takes nothing more. */
+static void test_appends_at_the_capacity_edge(void **state) {
+  char fill[600];
+  size_t cap;
+  jbuf b = {0};
+  (void)state;
+  memset(fill, 'f', sizeof fill);
+  jb_raw(&b, "", 0);
+  assert_non_null(b.p);
+  assert_int_equal(b.len, 0);
+  assert_string_equal(b.p, "");
+  cap = b.cap;
+  assert_true(cap > 2 && cap <= sizeof fill);
+  jb_raw(&b, fill, cap - 1); /* the NUL in the last byte */
+  assert_int_equal(b.cap, cap);
+  assert_int_equal(b.len, cap - 1);
+  assert_int_equal(b.p[cap - 1], '\0');
+  jb_lit(&b, "x"); /* len + n == cap: no room for the NUL */
+  assert_true(b.cap > cap);
+  assert_int_equal(b.len, cap);
+  assert_int_equal(b.p[cap - 1], 'x');
+  assert_int_equal(b.p[cap], '\0');
+  assert_int_equal(strlen(b.p), cap);
+  jb_raw(&b, fill, 0);
+  assert_int_equal(b.len, cap);
+  b.oom = 1;
+  jb_lit(&b, "y");
+  jb_raw(&b, fill, 1);
+  assert_int_equal(b.len, cap);
+  assert_int_equal(strlen(b.p), cap);
+  free(b.p);
+}
+
 static void test_the_checker_knows_json(void **state) {
   const char *good[] = {"0",
                         "-0.5e+3",
@@ -144,6 +180,7 @@ int main(void) {
       cmocka_unit_test(test_integers_at_the_edges),
       cmocka_unit_test(test_strings_parse_back_unchanged),
       cmocka_unit_test(test_long_strings_grow_the_buffer),
+      cmocka_unit_test(test_appends_at_the_capacity_edge),
       cmocka_unit_test(test_the_checker_knows_json),
       cmocka_unit_test(test_the_checker_agrees_with_a_parser),
   };
