@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -59,13 +60,16 @@ static void own_sched(double *run, double *wait) {
   if (d) closedir(d);
 }
 
+/* A payment's ref names this client too: two clients started in the same
+ * second (pg.sh's two nodes) sent the same refs, and the second of each
+ * pair was answered as a duplicate, not counted as a payment. */
 static long ref_counter;
 
 static void fire(CURLM *multi, slot *s, const char *url,
                  struct curl_slist *headers, int cases) {
   snprintf(s->body, sizeof s->body,
-           "{\"case\":\"C%07ld\",\"amount\":1,\"ref\":\"H%ld-%ld\"}",
-           ref_counter % cases, (long)time(NULL), ref_counter);
+           "{\"case\":\"C%07ld\",\"amount\":1,\"ref\":\"H%ld-%ld-%ld\"}",
+           ref_counter % cases, (long)getpid(), (long)time(NULL), ref_counter);
   ref_counter++;
   curl_easy_setopt(s->easy, CURLOPT_URL, url);
   curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, headers);

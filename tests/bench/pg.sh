@@ -21,8 +21,8 @@
 # usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
 #   RECOUP_BENCH_PG_ROUNDS, default 3 sweeps of each store, alternated,
 #   whose medians the sweep's figures are, pg_sweep_ratio the median of
-#   the rounds' own;
-#   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a figure;
+#   the rounds' own; as many runs of payments on each, the same way;
+#   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a run;
 #   RECOUP_BENCH_PG_ONLY=http: only the HTTP payments, on books swept
 #   and delivered untimed; =sweep: only the sweep and its counts)
 set -eu
@@ -55,6 +55,7 @@ now() { date +%s.%N; }
 per_s() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 fig() { echo "$1 $2 $3" | tee -a "$work/figures.txt"; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$work/figures.txt"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 cp -r "$here/institution" "$work/inst"
 inst="$work/inst"
@@ -135,7 +136,6 @@ for r in $(seq 1 "$rounds"); do
 done
 # The book the payments run on (below) is the last round's.
 rm -f "$work/book.db" && mv "$work/book$rounds.db" "$work/book.db"
-median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fig pg_bench_sqlite_steps_per_s "$(cut -d' ' -f1 "$work/rounds" | median)" steps/s
 fig pg_steps_per_s "$(cut -d' ' -f2 "$work/rounds" | median)" steps/s
 ms() { awk -v c="$1" -v t="$(getconf CLK_TCK)" -v n=$((n * rounds)) 'BEGIN { printf "%.3f", c * 1000 / t / n }'; }
@@ -192,15 +192,17 @@ autovacuum on
 
 echo "== HTTP payments, $secs s at 16 connections"
 export RECOUP_INGEST_TOKEN=bench-ingest
-serve() { # db out
+serve() { # db out (emptied first: a stopped service's port is not read)
+  : >"$2"
   "$recoup" serve "$inst" --db "$1" --listen 127.0.0.1:0 --real-time >"$2" 2>"$2.err" &
   echo $! >>"$work/servers"
   for i in $(seq 1 100); do grep -q listening "$2" && break; sleep 0.2; done
   sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$2"
 }
-pay() { # port -> payments/s at 16 connections
+pay() { # port -> payments/s at 16 connections; failed requests said
   "$build/tests/bench_http" "$1" bench-ingest "$n" "$secs" 16 |
-    awk '$1 == "http_events_per_s_16" { print $2 }'
+    awk '$1 == "http_events_per_s_16" { print $2 }
+         $1 == "http_errors_16" { print "pg.sh: " $0 > "/dev/stderr" }'
 }
 stop_servers() {
   for p in $(servers); do
@@ -209,18 +211,32 @@ stop_servers() {
   done
   rm -f "$work/servers"
 }
-port=$(serve "$work/book.db" "$work/s1")
-fig pg_bench_sqlite_http_per_s "$(pay "$port")" payments/s
-stop_servers
+# Rounds as the sweep's: SQLite then PostgreSQL, each on its own
+# service, medians of each and of the rounds' own ratios. One run of each
+# was not enough: SQLite's payments wait for the disk's fsync at each
+# group commit (PostgreSQL's throwaway cluster does not sync), and its
+# figure alone swung 2,952-5,745 payments/s between back-to-back runs.
+rm -f "$work/http_rounds"
+for r in $(seq 1 "$rounds"); do
+  port=$(serve "$work/book.db" "$work/s1")
+  on_sqlite=$(pay "$port")
+  stop_servers
+  port=$(serve "$one" "$work/p1")
+  on_pg=$(pay "$port")
+  stop_servers
+  echo "$on_sqlite $on_pg $(awk -v p="$on_pg" -v s="$on_sqlite" 'BEGIN { printf "%.3f", s ? p / s : 0 }')" >>"$work/http_rounds"
+  echo "round $r: sqlite $on_sqlite pg $on_pg payments/s"
+done
+fig pg_bench_sqlite_http_per_s "$(cut -d' ' -f1 "$work/http_rounds" | median)" payments/s
+fig pg_http_per_s "$(cut -d' ' -f2 "$work/http_rounds" | median)" payments/s
 port=$(serve "$one" "$work/p1")
-fig pg_http_per_s "$(pay "$port")" payments/s
 port2=$(serve "$one" "$work/p2")
 pay "$port" >"$work/pay1" & a=$!
 pay "$port2" >"$work/pay2" & b=$!
 wait "$a"; wait "$b"
 fig pg_two_nodes_http_per_s "$(($(cat "$work/pay1") + $(cat "$work/pay2")))" payments/s
 stop_servers
-fig pg_http_ratio "$(awk -v p="$(val pg_http_per_s)" -v s="$(val pg_bench_sqlite_http_per_s)" 'BEGIN { printf "%.3f", p / s }')" pg/sqlite
+fig pg_http_ratio "$(cut -d' ' -f3 "$work/http_rounds" | median)" pg/sqlite
 fig pg_two_nodes_http_overhead "$(awk -v one="$(val pg_http_per_s)" -v two="$(val pg_two_nodes_http_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
 # Round trips a payment: the node's sends that carry a Sync (as for the
 # sweep above), by strace on one node for a short run of payments, over
