@@ -224,7 +224,9 @@ for r in $(seq 1 "$rounds"); do
   port=$(serve "$one" "$work/p1")
   on_pg=$(pay "$port")
   stop_servers
-  echo "$on_sqlite $on_pg $(awk -v p="$on_pg" -v s="$on_sqlite" 'BEGIN { printf "%.3f", s ? p / s : 0 }')" >>"$work/http_rounds"
+  # A service that did not start gives no figure: never a 0 in a median.
+  [ -n "$on_sqlite" ] && [ -n "$on_pg" ] || { echo "pg.sh: payments round $r gave no figure (sqlite '$on_sqlite', pg '$on_pg')" >&2; exit 1; }
+  echo "$on_sqlite $on_pg $(awk -v p="$on_pg" -v s="$on_sqlite" 'BEGIN { printf "%.3f", p / s }')" >>"$work/http_rounds"
   echo "round $r: sqlite $on_sqlite pg $on_pg payments/s"
 done
 fig pg_bench_sqlite_http_per_s "$(cut -d' ' -f1 "$work/http_rounds" | median)" payments/s
