@@ -10,7 +10,8 @@
 #     holding another book, are refused, that book untouched,
 #   - a FROM that is missing, no database, no recoup book, of a newer
 #     schema, or held by a running service is refused with a clear message
-#     and TO untouched (no table made),
+#     and TO untouched (no table made); a row PostgreSQL refuses (a
+#     message of a case not in the book) leaves no row in TO,
 #   - a copy corrupted on its way (RECOUP_MIGRATE_CORRUPT) is caught by the
 #     check and rolled back: TO holds nothing,
 #   - the PostgreSQL book moved back into a new SQLite file reports the
@@ -153,6 +154,19 @@ sqlite3 "$work/newer.db" "PRAGMA user_version = 999"
 expect_refused "a FROM of a newer schema" "newer than this recoup" \
   "$recoup" migrate-store "$work/newer.db" "$bad_url"
 [ "$(tables_in $bad)" = 0 ] || fail "a refused FROM made tables in TO"
+
+# --- a row PostgreSQL refuses: a message added by hand for a case the book
+# does not hold (SQLite's schema 20 has no key to stop it; PostgreSQL's
+# has): refused naming the table and the key, no row left in TO -----------
+cp "$book" "$work/stray.db"
+sqlite3 "$work/stray.db" "INSERT INTO messages(case_id, borrower_id, channel, template, status, at) SELECT 'GONE', borrower_id, channel, template, status, at FROM messages LIMIT 1"
+expect_refused "a message of a case not in the book" \
+  'Key (case_id)=(GONE) is not present in table "cases"' \
+  "$recoup" migrate-store "$work/stray.db" "$bad_url"
+grep -q '^recoup: TO: PostgreSQL: writing messages: ' "$work/err" ||
+  fail "the refused message: $(cat "$work/err")"
+[ "$($cluster sql "$state" "SELECT (SELECT count(*) FROM cases) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM borrowers)" "$bad")" = 0 ] ||
+  fail "a refused row left rows in TO"
 
 # --- a copy corrupted on its way: caught, rolled back ----------------------
 RECOUP_MIGRATE_CORRUPT=payments.amount expect_refused "a corrupted copy" \
