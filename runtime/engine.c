@@ -813,7 +813,9 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
 }
 
 int engine_import_begin(engine *eng, rc_error *err) {
-  int rc = engine_begin(eng, err);
+  int rc;
+  invalidate(eng);
+  rc = store_begin_import(eng->st, err);
   eng->opening.workflow[0] = '\0';
   if (rc == RC_OK && (rc = store_hold_opening(eng->st, err)) != RC_OK)
     engine_rollback(eng);

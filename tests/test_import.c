@@ -833,10 +833,15 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   return 0;
 }
 
+/* What each statement of a connection opened while trace_reads_back is
+ * an auto extension is counted by: count_read_back unless a test says. */
+static int (*count_statement)(unsigned, void *, void *, void *) =
+    count_read_back;
+
 static int trace_reads_back(sqlite3 *db, const char **msg,
                             const struct sqlite3_api_routines *api) {
   (void)msg, (void)api;
-  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_read_back, NULL);
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_statement, NULL);
   return SQLITE_OK;
 }
 
@@ -977,6 +982,93 @@ static void test_a_first_import_looks_no_case_up(void **st) {
   store_case_free(&c);
   assert_int_equal(cases(eng), 4);
   engine_close(eng);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+/* Writes of rows that refer to another (a case to its borrower, a
+ * contact to the same, a timer to its case), by whether the connection
+ * checked foreign keys when each began; the connection they ran on. */
+static int keys_checked, keys_unchecked;
+static sqlite3 *keys_db;
+
+static int count_key_checks(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  int on = -1;
+  (void)type, (void)ud;
+  if (strncmp(sql, "INSERT INTO cases", 17) &&
+      strncmp(sql, "INSERT INTO contacts", 20) &&
+      strncmp(sql, "INSERT INTO timers", 18))
+    return 0;
+  keys_db = sqlite3_db_handle(p);
+  sqlite3_db_config(keys_db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &on);
+  if (on)
+    keys_checked++;
+  else
+    keys_unchecked++;
+  return 0;
+}
+
+static int keys_on(void) {
+  int on = -1;
+  sqlite3_db_config(keys_db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &on);
+  return on;
+}
+
+/* An import's transaction writes its cases, contacts and timers without
+ * looking up the rows they refer to (it wrote those itself, before, in
+ * the same transaction); the connection checks keys again once it ends,
+ * committed or refused: a timer for a case the book does not hold is
+ * refused after either. */
+static void test_an_import_alone_skips_the_key_checks(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
+                       "VALUES (1, 999, 'NOPE', 'x', 0)";
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  count_statement = count_key_checks;
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
+                   SQLITE_OK);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  keys_checked = keys_unchecked = 0;
+  keys_db = NULL;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 2);
+  assert_int_equal(keys_checked, 0);
+  assert_int_equal(keys_unchecked, 7); /* 2 cases, 2 contacts, 3 timers */
+  assert_non_null(keys_db);
+  assert_int_equal(keys_on(), 1);
+  assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
+                   SQLITE_CONSTRAINT);
+  /* Refused at its last row, after a case and its contact were written. */
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N3,R3,Wu Lei,+8613800000203,100000,9000,2025-12-04\n"
+             "N4,R4,Li Na,+8613800000204,-5,0,2025-12-04\n");
+  assert_int_equal(keys_checked, 1); /* the timer by hand */
+  keys_checked = keys_unchecked = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_EINVAL);
+  rc_errlist_free(&errors);
+  assert_true(keys_unchecked > 0);
+  assert_int_equal(keys_checked, 0);
+  assert_int_equal(keys_on(), 1);
+  assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
+                   SQLITE_CONSTRAINT);
+  assert_int_equal(cases(eng), 2);
+  engine_close(eng);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
+  count_statement = count_read_back;
   remove_db(db);
   unlink(csv);
   rmdir(dir);
@@ -1164,6 +1256,7 @@ int main(void) {
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
+      cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -531,6 +531,10 @@ struct store_ops {
    * durable (a barrier: free when none waits). A backend whose commits
    * are always durable answers RC_OK. */
   int (*durable)(store *st, int later, rc_error *err);
+  /* --- import (session 20) -------------------------------------------- */
+  /* store.h: store_begin_import: the next transaction begun is an
+   * import's. NULL: nothing to gain, a plain transaction. */
+  void (*import_next)(store *st);
 };
 
 /* The backends this build has. */

@@ -86,6 +86,10 @@ static int f_durable(store *st, int later, rc_error *err) {
   return fault.real->durable(st, later, err);
 }
 
+static void f_import_next(store *st) {
+  if (fault.real->import_next) fault.real->import_next(st);
+}
+
 static int f_copy(const char *src, const char *dst, rc_error *err) {
   return fault.real->copy(src, dst, err);
 }
@@ -970,6 +974,7 @@ const store_ops store_fault_ops = {
     /* p99 (session 8) */
     .checkpoint_apart = f_checkpoint_apart,
     .durable = f_durable,
+    .import_next = f_import_next,
 };
 
 const store_ops *store_fault_wrap(const store_ops *ops) {

@@ -292,6 +292,11 @@ int store_begin_unsynced(store *st, rc_error *err) {
   return rc == RC_OK ? store_begin(st, err) : rc;
 }
 
+int store_begin_import(store *st, rc_error *err) {
+  if (st->ops->import_next) st->ops->import_next(st);
+  return store_begin(st, err);
+}
+
 int store_sync(store *st, rc_error *err) {
   return st->ops->durable(st, 0, err);
 }

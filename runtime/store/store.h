@@ -152,6 +152,13 @@ int store_commit(store *st, rc_error *err);
  * commit before it durable too). SQLite: synchronous NORMAL for that
  * transaction (its WAL frames without an fsync). */
 int store_begin_unsynced(store *st, rc_error *err);
+/* An import's transaction (import.c: one for the whole file). Every row
+ * it writes refers to a borrower or case it wrote before in the same
+ * transaction, or to one already in the book (neither is ever deleted),
+ * and its `opened` handlers write only for their own case: SQLite's
+ * store checks no foreign key in it (a look-up a reference, 8 % of an
+ * imported row), and checks them again from its end on. */
+int store_begin_import(store *st, rc_error *err);
 /* The barrier: every commit so far reaches the disk (one fsync of the
  * WAL on SQLite when an unsynced commit waits, nothing otherwise). */
 int store_sync(store *st, rc_error *err);
