@@ -37,7 +37,8 @@ typedef struct lcase {
   char id[1]; /* flexible: the case id, NUL-terminated */
 } lcase;
 
-/* The cases' metatable is also kept in the registry under this address:
+/* The cases' metatable is also kept in the registry under this address,
+ * and is the first upvalue of the methods and metamethods (lcase_open):
  * a look-up by name hashes and compares the name at every call (three a
  * reminder step, and one more for each case pushed). */
 static const char case_mt_key = 0;
@@ -45,10 +46,15 @@ static const char case_mt_key = 0;
 static lcase *check_case(lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
   if (p && lua_getmetatable(L, idx)) {
-    int same;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
-    same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+    /* A function without that upvalue (none, or another) compares its
+     * first upvalue, or nothing, unequal and asks the registry. */
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    if (!same) {
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+      same = lua_rawequal(L, -1, -2);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     if (same) return p;
   }
   return luaL_checkudata(L, idx, CASE_MT); /* raises the usual error */
@@ -202,15 +208,15 @@ static void push_plan(lua_State *L, engine *eng, const char *case_id) {
     luaL_error(L, "%s", err.message);
 }
 
-/* __index, with the methods table as its upvalue: a method is found by
- * the key the script gave, already a Lua string, and a field by its
- * name after that. */
+/* __index, with the methods table as its second upvalue: a method is
+ * found by the key the script gave, already a Lua string, and a field by
+ * its name after that. */
 static int case_index(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *key = luaL_checkstring(L, 2);
   const store_case *c;
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
   lua_pop(L, 1);
   c = view(L, lc);
   if (strcmp(key, "id") == 0)
@@ -1284,20 +1290,23 @@ void lcase_open(lua_State *L) {
                                      {"promise", case_promise},
                                      {"plan", case_plan},
                                      {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {{"__newindex", case_newindex},
+                                         {"__tostring", case_tostring},
+                                         {"__eq", case_eq},
+                                         {NULL, NULL}};
   luaL_newmetatable(L, CASE_MT);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &case_mt_key);
-  luaL_newlib(L, methods);
   lua_pushvalue(L, -1);
-  lua_pushcclosure(L, case_index, 1);
+  luaL_setfuncs(L, metamethods, 1);
+  luaL_newlibtable(L, methods);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, methods, 1); /* mt methods */
+  lua_pushvalue(L, -2);
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, case_index, 2);
   lua_setfield(L, -3, "__index");
   lua_setfield(L, -2, "methods");
-  lua_pushcfunction(L, case_newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushcfunction(L, case_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, case_eq);
-  lua_setfield(L, -2, "__eq");
   lua_pushstring(L, "case");
   lua_setfield(L, -2, "__name");
   /* getmetatable(case) answers this, never the table: its methods and
