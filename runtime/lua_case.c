@@ -37,8 +37,27 @@ typedef struct lcase {
   char id[1]; /* flexible: the case id, NUL-terminated */
 } lcase;
 
+/* The cases' metatable is also kept in the registry under this address,
+ * and is the first upvalue of the methods and metamethods (lcase_open):
+ * a look-up by name hashes and compares the name at every call (three a
+ * reminder step, and one more for each case pushed). */
+static const char case_mt_key = 0;
+
 static lcase *check_case(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, CASE_MT);
+  void *p = lua_touserdata(L, idx);
+  if (p && lua_getmetatable(L, idx)) {
+    /* A function without that upvalue (none, or another) compares its
+     * first upvalue, or nothing, unequal and asks the registry. */
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    if (!same) {
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+      same = lua_rawequal(L, -1, -2);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return luaL_checkudata(L, idx, CASE_MT); /* raises the usual error */
 }
 
 /* Raises err as a Lua error: luaL_error longjmps, so this never returns. */
@@ -58,7 +77,8 @@ void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   lcase *lc = lua_newuserdatauv(L, sizeof *lc + n, 0);
   lc->eng = eng;
   memcpy(lc->id, case_id, n + 1);
-  luaL_setmetatable(L, CASE_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+  lua_setmetatable(L, -2);
 }
 
 /* Parses a time argument: ISO date/time or a duration from now. */
@@ -188,13 +208,16 @@ static void push_plan(lua_State *L, engine *eng, const char *case_id) {
     luaL_error(L, "%s", err.message);
 }
 
+/* __index, with the methods table as its second upvalue: a method is
+ * found by the key the script gave, already a Lua string, and a field by
+ * its name after that. */
 static int case_index(lua_State *L) {
   lcase *lc = check_case(L, 1);
   const char *key = luaL_checkstring(L, 2);
   const store_case *c;
-  if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE &&
-      lua_getfield(L, -1, key) != LUA_TNIL)
-    return 1;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   c = view(L, lc);
   if (strcmp(key, "id") == 0)
     lua_pushstring(L, c->id);
@@ -1267,16 +1290,22 @@ void lcase_open(lua_State *L) {
                                      {"promise", case_promise},
                                      {"plan", case_plan},
                                      {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {{"__newindex", case_newindex},
+                                         {"__tostring", case_tostring},
+                                         {"__eq", case_eq},
+                                         {NULL, NULL}};
   luaL_newmetatable(L, CASE_MT);
-  lua_pushcfunction(L, case_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, case_newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushcfunction(L, case_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, case_eq);
-  lua_setfield(L, -2, "__eq");
-  luaL_newlib(L, methods);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, metamethods, 1);
+  luaL_newlibtable(L, methods);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, methods, 1); /* mt methods */
+  lua_pushvalue(L, -2);
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, case_index, 2);
+  lua_setfield(L, -3, "__index");
   lua_setfield(L, -2, "methods");
   lua_pushstring(L, "case");
   lua_setfield(L, -2, "__name");

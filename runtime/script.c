@@ -120,6 +120,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
                  char **traceback) {
   lua_State *L = sc->L;
   int base = lua_gettop(L) - nargs, status, spent;
+  sc->next_known = 0; /* Lua may change a workflow's tables */
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
   if (sc->depth++ == 0) sandbox_begin(sc);
@@ -721,47 +722,65 @@ int script_workflow_initial(script *sc, const char *name, int version,
   return rc;
 }
 
+/* What the engine needs of the state table at st. */
+static script_state state_info_at(lua_State *L, int st) {
+  script_state info = {1, 0, "", 0, 0};
+  lua_getfield(L, st, "final");
+  info.final = lua_toboolean(L, -1);
+  lua_getfield(L, st, "outcome");
+  if (lua_isstring(L, -1))
+    rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
+  if (lua_getfield(L, st, "priority") == LUA_TNUMBER)
+    info.priority = lua_tonumber(L, -1);
+  lua_getfield(L, st, "enter");
+  info.has_enter = lua_isfunction(L, -1);
+  lua_pop(L, 4);
+  return info;
+}
+
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state) {
   lua_State *L = sc->L;
   script_state info = {0, 0, "", 0, 0};
+  if (sc->next_known) {
+    sc->next_known = 0;
+    if (sc->next_version == version && !strcmp(sc->next_wf, workflow) &&
+        !strcmp(sc->next_state, state))
+      return sc->next_info;
+  }
   if (push_workflow(L, workflow, version)) {
     lua_getfield(L, -1, "states");
-    if (lua_getfield(L, -1, state) == LUA_TTABLE) {
-      info.exists = 1;
-      lua_getfield(L, -1, "final");
-      info.final = lua_toboolean(L, -1);
-      lua_getfield(L, -2, "outcome");
-      if (lua_isstring(L, -1))
-        rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
-      if (lua_getfield(L, -3, "priority") == LUA_TNUMBER)
-        info.priority = lua_tonumber(L, -1);
-      lua_getfield(L, -4, "enter");
-      info.has_enter = lua_isfunction(L, -1);
-      lua_pop(L, 4);
-    }
+    if (lua_getfield(L, -1, state) == LUA_TTABLE)
+      info = state_info_at(L, lua_gettop(L));
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
   return info;
 }
 
+/* Whether from -> to is declared in the workflow table at wf. */
+static int transition_declared(lua_State *L, int wf, const char *from,
+                               const char *to) {
+  int ok = 0;
+  lua_getfield(L, wf, "transitions");
+  if (lua_getfield(L, -1, from) == LUA_TTABLE) {
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n && !ok; i++) {
+      lua_rawgeti(L, -1, i);
+      ok = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+  return ok;
+}
+
 int script_transition_allowed(script *sc, const char *workflow, int version,
                               const char *from, const char *to) {
   lua_State *L = sc->L;
   int ok = 0;
-  if (push_workflow(L, workflow, version)) {
-    lua_getfield(L, -1, "transitions");
-    if (lua_getfield(L, -1, from) == LUA_TTABLE) {
-      lua_Integer n = luaL_len(L, -1);
-      for (lua_Integer i = 1; i <= n && !ok; i++) {
-        lua_rawgeti(L, -1, i);
-        ok = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0;
-        lua_pop(L, 1);
-      }
-    }
-    lua_pop(L, 2);
-  }
+  if (push_workflow(L, workflow, version))
+    ok = transition_declared(L, lua_gettop(L), from, to);
   lua_pop(L, 1);
   return ok;
 }
@@ -832,6 +851,14 @@ static const char *state_hint(lua_State *L, int st, const char *name) {
   return lua_pushstring(L, buf); /* left on the stack until the error */
 }
 
+/* Whether the function at fn can see a second argument: a Lua function
+ * with two parameters or more, or taking `...`; a C function always. */
+static int takes_event(lua_State *L, int fn) {
+  lua_Debug ar;
+  lua_pushvalue(L, fn);
+  return !lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 2;
+}
+
 /* The body of a handler call, under lua_pcall: everything that can raise
  * (pushing tables, the handler itself) is protected. */
 static int run_handler(lua_State *L) {
@@ -869,15 +896,19 @@ static int run_handler(lua_State *L) {
   lcase_push(L, call->eng, call->case_id);
   lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
   lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
-  if (call->event_json) {
-    ljson_push_text(L, call->event_json);
+  if (!takes_event(L, fn)) {
+    /* function(case): the event would be dropped at the call, unread
+     * (scripts have no debug library to find it there). Building it was
+     * a table, two strings and a formatted time a step. */
+    lua_pushnil(L);
   } else {
-    lua_createtable(L, 0, 2); /* room for type and at: no rehash */
-  }
-  lua_pushstring(L, call->event ? call->event : "enter");
-  lua_setfield(L, -2, "type");
-  {
     char at[40];
+    if (call->event_json)
+      ljson_push_text(L, call->event_json);
+    else
+      lua_createtable(L, 0, 2); /* room for type and at: no rehash */
+    lua_pushstring(L, call->event ? call->event : "enter");
+    lua_setfield(L, -2, "type");
     clock_zone_format(clock_zone(engine_clock(call->eng)), call->at, at,
                       sizeof at);
     lua_pushstring(L, at);
@@ -892,22 +923,32 @@ static int run_handler(lua_State *L) {
                          luaL_typename(L, -1));
   if (lua_isstring(L, -1)) {
     const char *to = lua_tostring(L, -1);
+    script *sc = script_of(L);
+    script_state info;
     if (lua_getfield(L, wf + 1, to) != LUA_TTABLE)
       return handler_error(L, fn, call,
                            "returned '%s', which is not a state of workflow "
                            "%s v%d%s",
                            to, call->workflow, call->version,
                            state_hint(L, wf + 1, to));
+    info = state_info_at(L, lua_gettop(L));
     lua_pop(L, 1);
     if (strcmp(to, call->state) != 0 &&
-        !script_transition_allowed(script_of(L), call->workflow, call->version,
-                                   call->state, to))
+        !transition_declared(L, wf, call->state, to))
       return handler_error(L, fn, call,
                            "returned '%s': transition from '%s' to '%s' is "
                            "not declared in workflow %s v%d (add it to "
                            "transitions.%s)",
                            to, call->state, to, call->workflow, call->version,
                            call->state);
+    if (strlen(call->workflow) < sizeof sc->next_wf &&
+        strlen(to) < sizeof sc->next_state) {
+      sc->next_info = info;
+      memcpy(sc->next_wf, call->workflow, strlen(call->workflow) + 1);
+      memcpy(sc->next_state, to, strlen(to) + 1);
+      sc->next_version = call->version;
+      sc->next_known = 1;
+    }
   }
   return 1;
 }

@@ -57,6 +57,12 @@ struct script {
    * never replaced (script.c, push_workflow). */
   char wf_name[64];
   int wf_version, wf_ref;
+  /* The state a handler just returned, as run_handler found it: the
+   * engine's transition asks for it next (script_state_info), once, with
+   * no Lua run between (script_pcall forgets it). */
+  script_state next_info;
+  char next_wf[64], next_state[64];
+  int next_version, next_known;
 };
 
 script *script_of(lua_State *L);
