@@ -635,6 +635,38 @@ static void test_a_version_8_books_due_timers_are_walked(void **state) {
   PQfinish(other);
 }
 
+/* A version 9 book's messages name their cases through a key that
+ * schema 10 drops: a node writes a message only for the case its step
+ * holds, and the key's look-up was a tenth of the server's work a
+ * reminder. A message of a case not in the book is then taken, as on
+ * SQLite since its schema 20; the messages already there stay. */
+static void test_a_version_9_books_messages_look_no_case_up(void **state) {
+  fixture *f = *state;
+  static const char stray[] =
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "status, at) VALUES ('GONE', 'B1', 'sms', 't', 'queued', 5) "
+      "RETURNING id";
+  static const char keys[] =
+      "SELECT count(*) FROM pg_constraint WHERE conrelid = "
+      "'messages'::regclass AND contype = 'f'";
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 9, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO messages(case_id, borrower_id, "
+                         "channel, template, status, at) VALUES ('C1', "
+                         "'B1', 'sms', 't', 'sent', 4)"));
+  assert_null(pgt_exec(f->c, stray));
+  assert_int_equal(pgt_value(f->c, keys), 1);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(pgt_value(f->c, keys), 0);
+  assert_true(pgt_value(f->c, stray) > 0);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM messages WHERE "
+                                   "case_id = 'C1' AND status = 'sent'"),
+                   1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -663,6 +695,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_8_books_due_timers_are_walked, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_9_books_messages_look_no_case_up, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,6 +205,22 @@ static int put_exec(PGconn *c, const char *sql, const char *doing,
   return rc;
 }
 
+/* A message of a case the book does not hold, refused as the messages'
+ * foreign key to the cases refused it until schema 10 (pg_schema.c) and
+ * in PostgreSQL's own words (docs/cli.md gives them): a node never
+ * writes one, but a SQLite book may hold one added by hand. One
+ * anti-join once the messages are in (the cases came before them). */
+static const char STRAY_MESSAGE_SQL[] =
+    "DO $$ DECLARE k text; BEGIN"
+    "  SELECT m.case_id INTO k FROM messages m WHERE NOT EXISTS"
+    "    (SELECT 1 FROM cases c WHERE c.id = m.case_id) LIMIT 1;"
+    "  IF FOUND THEN RAISE foreign_key_violation USING MESSAGE ="
+    "    'insert or update on table \"messages\" violates foreign key' ||"
+    "    ' constraint \"messages_case_id_fkey\"', DETAIL = format("
+    "    'Key (case_id)=(%s) is not present in table \"cases\".', k);"
+    "  END IF;"
+    "END $$";
+
 /* Ends the last table's writing: meta's prepared INSERT is forgotten,
  * another table's COPY ends, and the server answers for all its rows (a
  * row it refused fails the copy here). */
@@ -224,6 +240,8 @@ static int put_end(PGconn *c, char *put_table, rc_error *err) {
         rc = pg_fail(c, r, doing, err);
       PQclear(r);
     }
+    if (rc == RC_OK && !strcmp(put_table, "messages"))
+      rc = put_exec(c, STRAY_MESSAGE_SQL, doing, err);
   }
   put_table[0] = '\0';
   return rc;
