@@ -1080,8 +1080,9 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
 static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
-  const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
-                       "VALUES (1, 999, 'NOPE', 'x', 0)";
+  const char *orphan =
+      "INSERT INTO timers(due, id, case_id, event, scoped) "
+      "VALUES (1, 999, 'NOPE', 'x', 0)";
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
