@@ -448,6 +448,16 @@ static int migrate(side *from, side *to, rc_error *err) {
   return RC_OK;
 }
 
+/* One file by two names (book.db and ./book.db, a link): the lock file
+ * FROM takes is then the one TO asks for, and the refusal would send the
+ * lender looking for another process that does not exist. */
+static int same_file(const char *a, const char *b) {
+  struct stat x, y;
+  return store_where(a) == STORE_FILE && store_where(b) == STORE_FILE &&
+         stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
+         x.st_ino == y.st_ino;
+}
+
 int migrate_store_cli(const char *from, const char *to) {
   side f = {.where = from, .label = "FROM", .lock = -1};
   side t = {.where = to, .label = "TO", .lock = -1};
@@ -455,7 +465,7 @@ int migrate_store_cli(const char *from, const char *to) {
   int rc;
 
   rc_error_clear(&err);
-  if (!strcmp(from, to)) {
+  if (!strcmp(from, to) || same_file(from, to)) {
     rc_error_set(&err, RC_EINVAL, "to", "FROM and TO are the same database");
     rc_error_print(&err, stderr);
     return 1;

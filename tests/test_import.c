@@ -1074,6 +1074,108 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
   rmdir(dir);
 }
 
+/* An import that could not begin (another process held the book's write
+ * lock for longer than the store waits) leaves the keys on, as one that
+ * ended does: the next transaction on the connection checks them. */
+static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  const char *orphan =
+      "INSERT INTO timers(due, id, case_id, event, scoped) "
+      "VALUES (1, 999, 'NOPE', 'x', 0)";
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *holder;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n");
+  count_statement = count_key_checks;
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
+                   SQLITE_OK);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  keys_db = NULL;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_non_null(keys_db); /* the engine's connection */
+  sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
+  count_statement = count_read_back;
+  assert_int_equal(sqlite3_open(db, &holder), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N2,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  assert_int_not_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  rc_errlist_free(&errors);
+  assert_int_equal(keys_on(), 1);
+  sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(holder);
+  assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
+                   SQLITE_CONSTRAINT);
+  assert_int_equal(cases(eng), 1);
+  engine_close(eng);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+/* A row that referred to nothing before the import (a hand edit made
+ * with the sqlite3 shell, whose foreign keys are off) is not the
+ * import's: a debug build's check at its commit, which counts such rows,
+ * takes the import as a release build does, and the row stays as it
+ * was. */
+static void test_an_import_is_not_blamed_for_an_older_broken_row(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *raw;
+  sqlite3_stmt *s;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n");
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  engine_close(eng);
+  assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw,
+                                "PRAGMA foreign_keys = OFF;"
+                                "INSERT INTO payments(case_id, amount, ref, at)"
+                                " VALUES ('GONE', 5, 'by-hand', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(raw);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N2,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 1);
+  assert_int_equal(cases(eng), 2);
+  engine_close(eng);
+  assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(raw, "PRAGMA foreign_key_check", -1, &s, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW); /* the old row, alone */
+  assert_string_equal((const char *)sqlite3_column_text(s, 0), "payments");
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(raw);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* Past the store's limit an import's new cases are written at once and
  * read back for their handlers (RECOUP_IMPORT_HOLD_BYTES: about ten
  * held): the book is as the one-shot import left it, failures included,
@@ -1257,6 +1359,8 @@ int main(void) {
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
+      cmocka_unit_test(test_an_import_is_not_blamed_for_an_older_broken_row),
+      cmocka_unit_test(test_an_import_refused_at_its_begin_leaves_the_keys_on),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,9 @@
 # timers pending), moved into a new file; the same report (text, JSON) on
 # both, and again after two further weeks ticked on both (the timers came
 # across); a second move into the file refused; a FROM whose lock a
-# process holds refused; a corrupted copy caught, rolled back, and the new
-# file it made removed.
+# process holds refused; the same file by another name refused as the
+# same; a corrupted copy caught, rolled back, and the new file it made
+# removed.
 # usage: migrate_sqlite.sh RECOUP EXAMPLE WORKDIR
 set -eu
 [ $# -eq 3 ] || { echo "usage: migrate_sqlite.sh RECOUP EXAMPLE WORKDIR" >&2; exit 2; }
@@ -61,6 +62,19 @@ kill "$holder"
 wait "$holder" 2>/dev/null || true
 holder=
 [ -e "$copy" ] && fail "a refused move left $copy"
+
+# The same file by another name: refused as the same, not as a file
+# "another process" holds (FROM's own lock), and nothing written.
+before=$(cksum <"$book")
+expect_refused "the same file by another path" \
+  "FROM and TO are the same database" \
+  "$recoup" migrate-store "$book" "$(dirname "$book")/./$(basename "$book")"
+ln "$book" "$work/link.db"
+expect_refused "the same file by a hard link" \
+  "FROM and TO are the same database" \
+  "$recoup" migrate-store "$book" "$work/link.db"
+rm -f "$work/link.db"
+[ "$(cksum <"$book")" = "$before" ] || fail "a refused move changed the book"
 
 RECOUP_MIGRATE_CORRUPT=cases.balance expect_refused "a corrupted copy" \
   "the copy does not match: balance CNY" \
