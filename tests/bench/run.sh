@@ -6,7 +6,8 @@
 #   RECOUP_BENCH_TIMERS=1000000 sh tests/bench/run.sh build-release;
 #   RECOUP_BENCH_ONLY=console runs only the console's page loads, whose
 #   book is RECOUP_BENCH_CONSOLE_CASES big, default 1000000;
-#   RECOUP_BENCH_ONLY=import only the import of RECOUP_BENCH_IMPORT rows)
+#   RECOUP_BENCH_ONLY=import only the import of RECOUP_BENCH_IMPORT rows;
+#   RECOUP_BENCH_SHUFFLED_ROUNDS, default 3: the shuffled sweep's rounds)
 set -eu
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,7 +93,37 @@ if [ "$only" = console ]; then
 fi
 
 echo "== daily sweep: recoup and raw SQLite, same writes, same run"
-"$build/tests/bench_sweep" "$inst" "$work" $sizes $shuffled | tee -a "$out"
+[ -z "$sizes" ] || "$build/tests/bench_sweep" "$inst" "$work" $sizes | tee -a "$out"
+# The shuffled sweep of 100k cases lasts a few seconds: one run's ratio
+# swung 0.26-0.30 for one build on a quiet machine, as much as a change
+# gains. It runs shuffled_rounds times; each figure is the median of its
+# rounds (a ratio the median of the rounds' own ratios), as pg.sh does.
+shuffled_rounds=${RECOUP_BENCH_SHUFFLED_ROUNDS:-3}
+if [ -n "$shuffled" ]; then
+  i=1
+  while [ "$i" -le "$shuffled_rounds" ]; do
+    "$build/tests/bench_sweep" "$inst" "$work" $shuffled > "$work/shuffled.$i"
+    echo "shuffled round $i: $(awk '/^sweep_shuffled_ratio_/ { print $1, $2 }' "$work/shuffled.$i")"
+    i=$((i + 1))
+  done
+  awk '/^[a-z_0-9]*shuffled[a-z_0-9]* [0-9.]+/ {
+         if (!($1 in n)) { order[++keys] = $1; rest[$1] = $0 }
+         v[$1, ++n[$1]] = $2
+       }
+       END {
+         for (k = 1; k <= keys; k++) {
+           key = order[k]; m = n[key]
+           for (i = 1; i <= m; i++) s[i] = v[key, i]
+           for (i = 2; i <= m; i++)
+             for (j = i; j > 1 && s[j - 1] + 0 > s[j] + 0; j--) {
+               t = s[j]; s[j] = s[j - 1]; s[j - 1] = t
+             }
+           med = m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+           line = rest[key]; sub(/^[a-z_0-9]+ [0-9.]+/, key " " med, line)
+           print line
+         }
+       }' "$work"/shuffled.[0-9]* | tee -a "$out"
+fi
 
 import_bench
 
