@@ -72,7 +72,7 @@ browser-deps: contract-deps
 	  echo "installing: $(BROWSER)/node_modules (npm ci)"; \
 	  cd $(BROWSER) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; }
 
-$(BUILD)/Makefile: CMakeLists.txt
+$(BUILD)/Makefile: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DRECOUP_WERROR=ON
 
 build: deps $(BUILD)/Makefile
