@@ -987,6 +987,153 @@ static void test_a_first_import_looks_no_case_up(void **st) {
   rmdir(dir);
 }
 
+/* A new book in dir (made here), db and csv named in it, opened with
+ * the institution in fixture; each statement of its connections is
+ * counted by count until close_counted. */
+static engine *open_counted(char *dir, char *db, char *csv,
+                            const char *fixture,
+                            int (*count)(unsigned, void *, void *, void *)) {
+  engine_options opts = {fixture, db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, 64, "%s/book.db", dir);
+  snprintf(csv, 64, "%s/new.csv", dir);
+  count_statement = count;
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
+                   SQLITE_OK);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  return eng;
+}
+
+static void close_counted(engine *eng) {
+  engine_close(eng);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
+  count_statement = count_read_back;
+}
+
+/* Statements traced in order: the last that wrote a case or a contact,
+ * the first that created an index again, and how many dropped or created
+ * one. */
+static int traced, last_row_write, first_create, drops, creates;
+
+static int count_index_work(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  (void)type, (void)ud, (void)p;
+  traced++;
+  if (!strncmp(sql, "INSERT INTO cases", 17) ||
+      !strncmp(sql, "INSERT INTO contacts", 20))
+    last_row_write = traced;
+  if (!strncmp(sql, "DROP INDEX", 10)) drops++;
+  if (!strncmp(sql, "CREATE INDEX", 12)) {
+    creates++;
+    if (!first_create) first_create = traced;
+  }
+  return 0;
+}
+
+/* The book at db holds its indexes of cases by borrower and contacts by
+ * value, and they agree with their tables. */
+static void expect_indexes_whole(const char *db) {
+  sqlite3 *book;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(book,
+                         "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                         "('cases_borrower', 'contacts_value')",
+                         -1, &s, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 2);
+  sqlite3_finalize(s);
+  assert_int_equal(
+      sqlite3_prepare_v2(book, "PRAGMA integrity_check", -1, &s, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+  sqlite3_finalize(s);
+  sqlite3_close(book);
+}
+
+/* A first import (a book without cases) writes its rows without the
+ * indexes of cases by borrower and contacts by value, and makes them
+ * once every row is in, in its own transaction: the book holds them
+ * whole after it. A failed first import leaves them as they were; a
+ * second import, into a book with cases, keeps them while it loads. */
+static void test_a_first_import_makes_its_indexes_after_its_rows(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng;
+  (void)st;
+  eng = open_counted(dir, db, csv, FIXTURES "/import_fresh", count_index_work);
+  /* Refused at its last row: nothing of it, the indexes as they were. */
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R2,Li Na,+8613800000202,-5,0,2025-12-04\n");
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_EINVAL);
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 0);
+  expect_indexes_whole(db);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+             "N3,R2,Zhou Fang,+8613800000202,90000,9000,2025-12-03\n");
+  traced = last_row_write = first_create = drops = creates = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(drops, 2);
+  assert_int_equal(creates, 2);
+  assert_true(last_row_write > 0);
+  assert_true(first_create > last_row_write);
+  expect_indexes_whole(db);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N4,R3,Wu Lei,+8613800000203,100000,9000,2025-12-04\n");
+  traced = last_row_write = first_create = drops = creates = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(drops + creates, 0);
+  assert_int_equal(cases(eng), 4);
+  close_counted(eng);
+  expect_indexes_whole(db);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+/* An `opened` handler that reads its borrower's cases has the index of
+ * cases by borrower made first, in the savepoint of the handlers run
+ * together; when one of them fails, that savepoint rolls back and takes
+ * the index with it: it is made again, and the book ends with it. */
+static void test_an_index_a_rolled_back_handler_made_is_made_again(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng;
+  (void)st;
+  eng = open_counted(dir, db, csv, FIXTURES "/import_borrower_cases",
+                     count_index_work);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n"
+             "N2,R1,Sun Wei,+8613800000201,120000,20000,2025-12-02\n"
+             "N3,R2,Zhou Fang,+8613800000202,13,0,2025-12-03\n");
+  traced = last_row_write = first_create = drops = creates = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(engine_get_stats(eng)->errors, 1);
+  assert_int_equal(drops, 2);
+  assert_int_equal(creates, 4);
+  close_counted(eng);
+  expect_indexes_whole(db);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* Writes of rows that refer to another (a case to its borrower, a
  * contact to the same, a timer to its case), by whether the connection
  * checked foreign keys when each began; the connection they ran on. */
@@ -1361,6 +1508,8 @@ int main(void) {
       cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
       cmocka_unit_test(test_an_import_is_not_blamed_for_an_older_broken_row),
       cmocka_unit_test(test_an_import_refused_at_its_begin_leaves_the_keys_on),
+      cmocka_unit_test(test_a_first_import_makes_its_indexes_after_its_rows),
+      cmocka_unit_test(test_an_index_a_rolled_back_handler_made_is_made_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,20 @@
 #include "jbuf.h"
 
 static void test_integers_at_the_edges(void **state) {
-  const int64_t values[] = {0, 7, -7, 1000000, INT64_MAX, INT64_MIN};
-  const char *texts[] = {
-      "0", "7", "-7", "1000000", "9223372036854775807", "-9223372036854775808"};
+  const int64_t values[] = {
+      0,         7,        -7, 10, 99, 100, -100, 1000000, 1767574800000,
+      INT64_MAX, INT64_MIN};
+  const char *texts[] = {"0",
+                         "7",
+                         "-7",
+                         "10",
+                         "99",
+                         "100",
+                         "-100",
+                         "1000000",
+                         "1767574800000",
+                         "9223372036854775807",
+                         "-9223372036854775808"};
   (void)state;
   for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
     jbuf b = {0};
