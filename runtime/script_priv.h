@@ -38,14 +38,16 @@ struct script {
   size_t mem_used;
   size_t mem_limit;
   int64_t budget; /* instructions per handler call */
-  int64_t
-      deadline_ms; /* wall-clock per handler call on a real clock; 0: none */
+  int64_t deadline_ms; /* the handler's own time a call, on a real clock;
+                          0: none (lua_sandbox.c "the deadline") */
   /* While a call runs (lua_sandbox.c): */
   int running, depth;  /* inside script_pcall; nested calls */
   int spent;           /* SPENT_*: every catch rethrows */
   int hook_period;     /* instructions between two hook calls */
   int64_t budget_left; /* steps left: instructions, bytes, C work */
-  int64_t deadline_at; /* monotonic ms; 0: no deadline */
+  int64_t deadline_at; /* monotonic ms of the next look; 0: no deadline */
+  int64_t counted_ms;  /* of deadline_ms, counted so far */
+  int64_t cpu_mark;    /* the thread's CPU ms when last counted; -1: none */
   int loading;    /* inside script_load: DSL functions allowed */
   int seen_institution, seen_service, seen_tokens, seen_policy;
   int seen_capacity;

@@ -392,6 +392,43 @@ static void test_deadline_stops_what_the_budget_allows(void **state) {
   script_free(sc);
 }
 
+/* Stands for a read that waits (another node's batch, a busy machine):
+ * time passes, the thread computes nothing. */
+static int wait_ms(lua_State *L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+  return 0;
+}
+
+/* The deadline counts what the handler runs, not what it waits for: a
+ * call that waited three times its deadline and then computes (so that
+ * hooks look at the clock) ends well; one that computes past its
+ * deadline after waiting is still stopped. */
+static void test_deadline_counts_running_not_waiting(void **state) {
+  script *sc = load(FIXTURES "/basic");
+  rc_error err;
+  lua_State *L = script_lua(sc);
+  (void)state;
+  script_set_budget(sc, INT64_MAX / 8);
+  script_set_deadline(sc, 200);
+  luaL_loadstring(L,
+                  "local wait = ...; local n = 0\n"
+                  "for i = 1, 6 do wait(100); for j = 1, 20000 do n = n + j "
+                  "end end\n"
+                  "return n");
+  lua_pushcfunction(L, wait_ms);
+  assert_int_equal(script_pcall(sc, 1, 1, &err, NULL), RC_OK);
+  assert_int_equal(lua_tointeger(L, -1), 6 * (20000LL * 20001 / 2));
+  lua_pop(L, 1);
+  luaL_loadstring(L, "local wait = ...; wait(300); while true do end");
+  lua_pushcfunction(L, wait_ms);
+  assert_int_equal(script_pcall(sc, 1, 0, &err, NULL), RC_ESCRIPT);
+  assert_string_equal(err.field, "deadline");
+  script_free(sc);
+}
+
 /* --- hostile handlers through the engine (tests/fixtures/hostile) --- */
 
 static engine *open_hostile(void) {
@@ -570,6 +607,7 @@ int main(void) {
       cmocka_unit_test(test_libraries_and_globals_are_read_only),
       cmocka_unit_test(test_os_date_stays_in_range_and_zone),
       cmocka_unit_test(test_deadline_stops_what_the_budget_allows),
+      cmocka_unit_test(test_deadline_counts_running_not_waiting),
       cmocka_unit_test(test_hostile_handlers_fail_their_case_in_time),
       cmocka_unit_test(test_a_spent_budget_is_journaled_with_its_reason),
       cmocka_unit_test(test_a_borrower_cannot_be_made_to_crash),
