@@ -510,7 +510,7 @@ static void test_a_claim_reads_its_batch_not_the_book(void **state) {
   assert_int_equal(due, 14);
   assert_in_range(rows_read(f->c, "timers") - before, 1, 16);
   before = rows_read(f->c, "cases");
-  r = pg_lock_timers(f->c, 1000, 100, 1000, &err);
+  r = pg_lock_timers(f->c, "A", 1000, 100, 1000, &err);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 100);
   assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C4");
@@ -1049,7 +1049,7 @@ static PGresult *lock_batch(PGconn *c, int max, int64_t now, long long *read) {
 
   PQclear(pgt_exec(c, "BEGIN"));
   before = rows_read(c, "timers");
-  r = pg_lock_timers(c, 10000, max, now, &err);
+  r = pg_lock_timers(c, "A", 10000, max, now, &err);
   *read = rows_read(c, "timers") - before;
   return r;
 }
@@ -1083,7 +1083,9 @@ static void test_a_batch_claim_walks_the_due_timers(void **state) {
   assert_string_equal(PQgetvalue(r, 999, 1), "C1004");
   assert_string_equal(PQgetvalue(r, 999, PG_CLAIM_CASE), "C1004");
   PQclear(r);
-  assert_in_range(read, 1000, 1040);
+  /* The walk, then each timer's case looked up for an earlier timer held
+   * elsewhere (lock_timers_sql's `waits`): finding itself alone. */
+  assert_in_range(read, 2000, 2040);
   PQclear(pgt_exec(f->c, "DELETE FROM timers WHERE case_id = 'C1' OR "
                          "due BETWEEN 16 AND 1014"));
   PQclear(pgt_exec(f->c, "COMMIT"));
@@ -1099,6 +1101,78 @@ static void test_a_batch_claim_walks_the_due_timers(void **state) {
   PQclear(pgt_exec(f->c, "COMMIT"));
   PQclear(pgt_exec(other, "COMMIT"));
   PQfinish(other);
+}
+
+/* A case's timers run in their due order, whichever node takes them. A
+ * fourth case's reminder deferred by the guard has its release due before
+ * its escalation. Node A's batch takes the release, but the case is held
+ * by a payment's writer W, so A passes over it (and keeps the timer until
+ * its batch ends); W done, node B's batch walks past the release (A holds
+ * it) to the escalation. B must not take it: it would run first and the
+ * release find the case moved on. It is leased to B for a moment instead,
+ * and the case left for A. */
+static void test_a_cases_later_timer_waits_for_its_earlier_one(void **state) {
+  fixture *f = *state;
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url),
+         *w = pgt_connect(f->url);
+  rc_error err = {0};
+  PGresult *r;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_non_null(w);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(1, 'C1', '__release', 0), (2, 'C1', 'escalate', 1), "
+                   "(3, 'C2', 'escalate', 1)"));
+  PQclear(pgt_exec(w, "BEGIN"));
+  PQclear(pgt_exec(w, "SELECT 1 FROM cases WHERE id = 'C1' FOR UPDATE"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = pg_lock_timers(a, "A", 100, 1, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 3), "__release");
+  assert_true(PQgetisnull(r, 0, PG_CLAIM_CASE));
+  PQclear(r);
+  PQclear(pgt_exec(w, "COMMIT"));
+
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = pg_lock_timers(b, "B", 100, 10, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  PQclear(r);
+  /* C1 is free for A's step, which runs the release. */
+  assert_int_equal(pgt_value(a, "SELECT count(*) FROM (SELECT 1 FROM cases "
+                                "WHERE id = 'C1' FOR NO KEY UPDATE SKIP "
+                                "LOCKED) c"),
+                   1);
+  PQclear(pgt_exec(a, "DELETE FROM timers WHERE due = 1"));
+  PQclear(pgt_exec(a, "COMMIT"));
+  PQclear(pgt_exec(b, "DELETE FROM timers WHERE due = 3"));
+  PQclear(pgt_exec(b, "COMMIT"));
+  assert_int_equal(pgt_value(f->c, "SELECT claimed_until FROM timers WHERE "
+                                   "due = 2 AND claimed_by = 'B'"),
+                   1000 + PG_TIMER_WAIT_MS);
+
+  /* Its wait over, the escalation is anyone's, with its case. */
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = pg_lock_timers(b, "B", 100, 10, 1000 + PG_TIMER_WAIT_MS, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0);
+  PQclear(r);
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQclear(pgt_exec(b, "BEGIN"));
+  r = pg_lock_timers(b, "B", 100, 10, 1001 + PG_TIMER_WAIT_MS, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C1");
+  PQclear(r);
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQfinish(a);
+  PQfinish(b);
+  PQfinish(w);
 }
 
 /* A message added by hand for case GONE, which the book does not hold,
@@ -1187,6 +1261,8 @@ int main(void) {
           test_a_simulation_does_not_run_past_a_held_timer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_batch_claim_walks_the_due_timers,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cases_later_timer_waits_for_its_earlier_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_message_of_a_case_not_in_the_book_settles, setup, teardown),
   };

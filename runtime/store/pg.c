@@ -1515,7 +1515,8 @@ static int op_timers_claim(store *s, rc_time until, int max,
   if (max < 1) return RC_OK;
   if (connected(st, err) != RC_OK || settle(st, err) != RC_OK) return RC_ESTORE;
   st->changes++; /* a claim writes its rows */
-  r = in_batch(st) ? pg_lock_timers(st->c, until, max, PG_CLOCK_DB, err)
+  r = in_batch(st) ? pg_lock_timers(st->c, lease_node(st, lease), until, max,
+                                    PG_CLOCK_DB, err)
                    : pg_claim_timers(st->c, lease_node(st, lease), until, max,
                                      lease_ms(lease), PG_CLOCK_DB, err);
   if (!r) lost(st);

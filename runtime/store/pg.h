@@ -73,9 +73,14 @@ enum { PG_CLAIM_CASE = 5 };
 
 /* pg_claim_timers' rows, in the caller's open transaction, only locked:
  * no lease is written, so the timers are the transaction's until it ends
- * (it deletes those it runs) and anyone's after. */
-PGresult *pg_lock_timers(PGconn *c, int64_t until, int max, int64_t now,
-                         rc_error *err);
+ * (it deletes those it runs) and anyone's after. A timer whose case has
+ * an earlier one that another transaction holds or a lease keeps is not
+ * among them: it must not run first. It is leased to node for
+ * PG_TIMER_WAIT_MS instead (with the caller's commit), so that it is
+ * tried again then, not at once and again while the earlier one waits. */
+enum { PG_TIMER_WAIT_MS = 1000 };
+PGresult *pg_lock_timers(PGconn *c, const char *node, int64_t until, int max,
+                         int64_t now, rc_error *err);
 
 /* Queued messages whose next attempt is due at or before `until`, up to
  * max in (next_attempt, id) order: columns id, case_id, borrower_id,
