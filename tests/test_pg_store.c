@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -604,6 +605,20 @@ static void test_a_cease_committed_during_a_batch_is_seen(void **state) {
 static void end_the_stores_session(void) {
   PGconn *other = pgt_connect(path);
   assert_non_null(other);
+  /* Not before the session has answered what it was sent (a read ahead
+   * is sent and not waited for): ended while the server still worked on
+   * it, the answer was lost and the test failed under load. Waiting for
+   * its client's next message is what a server that answered does. */
+  for (int i = 0; i < 1000 &&
+                  pgt_value(other, "SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND "
+                                   "pid <> pg_backend_pid() AND backend_type "
+                                   "= 'client backend' AND wait_event IS "
+                                   "DISTINCT FROM 'ClientRead'") != 0;
+       i++) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
   assert_int_equal(pgt_value(other,
                              "SELECT count(*) FROM (SELECT pid FROM "
                              "pg_stat_activity WHERE datname = "
