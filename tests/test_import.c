@@ -1134,6 +1134,80 @@ static void test_an_index_a_rolled_back_handler_made_is_made_again(void **st) {
   rmdir(dir);
 }
 
+/* The text of the one value sql reads from the book at db ("" for no
+ * row), at most 63 bytes. */
+static void book_value(const char *db, const char *sql, char *out) {
+  sqlite3 *book;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(book, sql, -1, &s, NULL), SQLITE_OK);
+  out[0] = '\0';
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+    snprintf(out, 64, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(book);
+}
+
+/* A book that still holds borrowers and contacts but no case (its cases
+ * taken out by hand) counts as new: the import drops the indexes over
+ * the old rows too and makes them again over old and new, and look-ups
+ * through them, in its handlers and after, find both. */
+static void test_a_book_of_borrowers_without_cases_is_indexed_whole(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64], got[64];
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng;
+  sqlite3 *book;
+  (void)st;
+  eng = open_counted(dir, db, csv, FIXTURES "/import_borrower_cases",
+                     count_index_work);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N1,R1,Sun Wei,+8613800000201,400000,50000,2025-12-01\n");
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(book,
+                                "PRAGMA foreign_keys = ON; DELETE FROM timers; "
+                                "DELETE FROM cases",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(book);
+  assert_int_equal(cases(eng), 0);
+  /* R1 keeps its borrower row; R2 takes the phone R1 had. */
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "N2,R1,Sun Wei,+8613800000209,120000,20000,2025-12-02\n"
+             "N3,R1,Sun Wei,+8613800000209,90000,9000,2025-12-03\n"
+             "N4,R2,Zhou Fang,+8613800000201,80000,8000,2025-12-04\n");
+  traced = last_row_write = first_create = drops = creates = 0;
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(drops, 2);
+  assert_true(creates >= 2);
+  /* The handlers counted R1's two cases through the index: a timer each. */
+  assert_int_equal(engine_get_stats(eng)->errors, 0);
+  close_counted(eng);
+  expect_indexes_whole(db);
+  book_value(db,
+             "SELECT group_concat(id) FROM (SELECT id FROM cases INDEXED BY "
+             "cases_borrower WHERE borrower_id = 'R1' ORDER BY id)",
+             got);
+  assert_string_equal(got, "N2,N3");
+  book_value(db,
+             "SELECT group_concat(borrower_id) FROM contacts INDEXED BY "
+             "contacts_value WHERE value = '+8613800000201'",
+             got);
+  assert_string_equal(got, "R2");
+  book_value(db,
+             "SELECT count(*) FROM timers t JOIN cases c ON c.id = t.case_id "
+             "WHERE c.borrower_id = 'R1'",
+             got);
+  assert_true(atoi(got) >= 2);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* Writes of rows that refer to another (a case to its borrower, a
  * contact to the same, a timer to its case), by whether the connection
  * checked foreign keys when each began; the connection they ran on. */
@@ -1510,6 +1584,7 @@ int main(void) {
       cmocka_unit_test(test_an_import_refused_at_its_begin_leaves_the_keys_on),
       cmocka_unit_test(test_a_first_import_makes_its_indexes_after_its_rows),
       cmocka_unit_test(test_an_index_a_rolled_back_handler_made_is_made_again),
+      cmocka_unit_test(test_a_book_of_borrowers_without_cases_is_indexed_whole),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

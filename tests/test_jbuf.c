@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,44 @@ static void test_integers_at_the_edges(void **state) {
     jb_int(&b, values[i]);
     assert_string_equal(b.p, texts[i]);
     free(b.p);
+  }
+}
+
+/* Two digits a division: every length from 1 to 19 digits, at its first
+ * and last value and as 1234567890..., either sign, written as
+ * snprintf writes it; INT64_MIN's 19 digits have no positive twin. */
+static void expect_like_printf(int64_t v) {
+  char want[24];
+  jbuf b = {0};
+  snprintf(want, sizeof want, "%lld", (long long)v);
+  jb_int(&b, v);
+  assert_false(b.oom);
+  assert_string_equal(b.p, want);
+  assert_int_equal(b.len, strlen(want));
+  free(b.p);
+}
+
+static void test_integers_of_every_length_read_as_printf(void **state) {
+  int64_t low = 1; /* 10^(digits - 1) */
+  (void)state;
+  for (int digits = 1; digits <= 19; digits++) {
+    int64_t high = digits == 19 ? INT64_MAX : low * 10 - 1;
+    int64_t mixed = 0;
+    for (int i = 0; i < digits; i++) mixed = mixed * 10 + (i + 1) % 10;
+    const int64_t values[] = {low, high, mixed, low + 1, high - 1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+      expect_like_printf(values[i]);
+      expect_like_printf(-values[i]);
+    }
+    if (digits < 19) low *= 10;
+  }
+  expect_like_printf(0);
+  expect_like_printf(INT64_MIN);
+  expect_like_printf(INT64_MIN + 1);
+  /* A walk through the range: each step multiplies by about 1.5. */
+  for (uint64_t u = 1; u <= (uint64_t)INT64_MAX; u += u / 2 + 1) {
+    expect_like_printf((int64_t)u);
+    expect_like_printf(-(int64_t)u);
   }
 }
 
@@ -189,6 +228,7 @@ static void test_the_checker_agrees_with_a_parser(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_integers_at_the_edges),
+      cmocka_unit_test(test_integers_of_every_length_read_as_printf),
       cmocka_unit_test(test_strings_parse_back_unchanged),
       cmocka_unit_test(test_long_strings_grow_the_buffer),
       cmocka_unit_test(test_appends_at_the_capacity_edge),

@@ -1065,10 +1065,12 @@ struct sq {
    * indexes of the tables it fills (import_indexes_drop): `sql`, their
    * CREATE statements (owned; NULL: none dropped); `built`, the depth of
    * the transaction or savepoint that created them again, 0 while they
-   * are not. */
+   * are not; `failed`, a barrier's build failed and took the whole
+   * transaction with it (a full disk), `why` then says how. */
   struct {
     char *sql;
-    int built;
+    int built, failed;
+    rc_error why;
   } idx;
   /* Debug builds: the rows that referred to nothing as the import began
    * (fk_baseline), -1 when they could not be counted. */
@@ -1144,6 +1146,11 @@ static int exec_stmt(sq *st, sqlite3_stmt *s, rc_error *err, const char *what) {
    * back too. */
   if (st->base.depth > 0 && sqlite3_get_autocommit(st->db)) {
     sqlite3_clear_bindings(s);
+    /* The cause, when the failure was a barrier's that returns none. */
+    if (st->idx.failed) {
+      if (err) *err = st->idx.why;
+      return RC_ESTORE;
+    }
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database: %s: the transaction was rolled back by an "
                         "earlier failure",
@@ -2290,7 +2297,7 @@ static int pragma_text(void *ud, int n, char **values, char **names) {
 static void import_indexes_forget(sq *st) {
   free(st->idx.sql);
   st->idx.sql = NULL;
-  st->idx.built = 0;
+  st->idx.built = st->idx.failed = 0;
 }
 
 /* A first import, into a book without cases, fills the tables it writes
@@ -2347,6 +2354,10 @@ static int import_indexes_build(sq *st, rc_error *err) {
   char temp[24] = "", cache[24] = "", *restore;
   int rc = RC_OK;
   if (!st->idx.sql || st->idx.built) return RC_OK;
+  if (st->idx.failed) {
+    if (err) *err = st->idx.why;
+    return RC_ESTORE;
+  }
   /* The sort keeps what does not fit in 8 MB in a temporary file, not
    * in memory as a book's connection has it (temp_store 2) nor in as much
    * again as the cache (64 MB) beside the cache: sorted so, a million
@@ -2381,9 +2392,17 @@ static int import_indexes_build(sq *st, rc_error *err) {
  * none of which reads one. One that fails here is made again at the
  * commit, which refuses if it cannot. */
 static void import_indexes_barrier(sq *st, int which) {
-  rc_error ignored;
+  rc_error why;
   if (st->held.writing || held_safe(which)) return;
-  (void)import_indexes_build(st, &ignored);
+  /* A full disk or an I/O error rolls the whole transaction back: every
+   * statement after is refused (exec_stmt), with this as the reason,
+   * which a user can act on, where "rolled back by an earlier failure"
+   * names none. */
+  if (import_indexes_build(st, &why) != RC_OK && !st->idx.failed &&
+      sqlite3_get_autocommit(st->db)) {
+    st->idx.failed = 1;
+    st->idx.why = why;
+  }
 }
 
 /* A savepoint ends (its depth is base.depth): what it created is its
