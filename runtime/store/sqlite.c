@@ -1801,12 +1801,16 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
 }
 
 static int sq_end(sq *st, int nested, int keep, rc_error *err) {
-  if (nested) {
-    held_unmark(st, keep);
-    import_indexes_unmark(st, keep);
+  if (nested) held_unmark(st, keep);
+  if (nested && keep) {
+    /* After the release's own writes (timer keys, message pointers): the
+     * first to read through an index would build it in this savepoint. */
+    int rc = sq_release(st, err);
+    import_indexes_unmark(st, 1);
+    return rc;
   }
-  if (nested && keep) return sq_release(st, err);
   if (nested) {
+    import_indexes_unmark(st, 0);
     /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty. */
     st->timers_known = 0;
     st->fig_case_id[0] = '\0';
