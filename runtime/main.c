@@ -410,6 +410,41 @@ static int cmd_check(const args *a) {
   return EXIT_DONE;
 }
 
+/* A service on a SQLite book runs its own timers and delivers its own
+ * outbox. A SQLite book's claims take no lease (one writer), and the
+ * messages a service is sending are in its memory: a tick or an import
+ * beside it could deliver the same queued message from both processes.
+ * So they refuse while one holds the book (its lock file, as restore and
+ * migrate-store read it). A running service imports by POST /v1/import.
+ * PostgreSQL books share their work between processes by claims. */
+static int refused_beside_a_service(engine *eng, const args *a,
+                                    const char *cmd) {
+  const char *db = a->db ? a->db : script_config(engine_script(eng))->db;
+  backup_holder h;
+  rc_error err;
+  int held;
+  rc_error_clear(&err);
+  if (!db || store_where(db) != STORE_FILE) return 0;
+  if ((held = backup_lock_holder(db, &h, &err)) == 0) return 0;
+  if (held > 0 && h.pid > 0)
+    rc_error_set(&err, RC_ECONFLICT, "db",
+                 "a service (pid %d, at %s) holds %s and runs its timers and "
+                 "delivers its messages itself: %s",
+                 h.pid, h.address, db,
+                 strcmp(cmd, "import") == 0
+                     ? "import into it with POST /v1/import, or stop it "
+                       "first (SIGTERM drains it)"
+                     : "no tick is needed beside it (stop it first, SIGTERM "
+                       "drains it, to tick by hand)");
+  else if (held > 0)
+    rc_error_set(&err, RC_ECONFLICT, "db",
+                 "another recoup process (a restore, a migrate-store) holds "
+                 "%s: %s once it is done",
+                 db, cmd);
+  rc_error_print(&err, stderr);
+  return 1;
+}
+
 static int cmd_import(const args *a) {
   const char *file = a->pos[0], *dir = a->npos > 1 ? a->pos[1] : ".";
   engine *eng;
@@ -421,6 +456,10 @@ static int cmd_import(const args *a) {
   double t0, t1, t2;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
+  if (refused_beside_a_service(eng, a, "import")) {
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   if (a->now) clock_set(engine_clock(eng), until);
   t0 = seconds();
   if (import_file(eng, file, &stats, &errors, isatty(2)) != RC_OK) {
@@ -476,6 +515,10 @@ static int cmd_tick(const args *a) {
   double t0;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
+  if (refused_beside_a_service(eng, a, "tick")) {
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   running = eng;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
