@@ -472,9 +472,9 @@ static int journal(engine *eng, const char *case_id, const char *kind,
 }
 
 /* quoted: every piece of b was quoted here (jb_key and jb_quote, jb_str,
- * jb_num, or jb_json of a number printed here), so the text is JSON by construction and the
- * store's check of it is skipped (a fifth of a journal row's cost); a
- * detail that carries JSON from elsewhere is checked. */
+ * jb_num, or jb_json of a number printed here), so the text is JSON by
+ * construction and the store's check of it is skipped (a fifth of a journal
+ * row's cost); a detail that carries JSON from elsewhere is checked. */
 static int journal_row(engine *eng, const char *case_id, const char *kind,
                        const char *state, int version, jbuf *b, int quoted,
                        rc_error *err) {
