@@ -120,6 +120,30 @@ static void test_long_strings_grow_the_buffer(void **state) {
   free(given);
 }
 
+/* jb_key with jb_quote or jb_int writes what jb_str and jb_num do, as the
+ * first member and after one. */
+static void test_literal_keys_write_as_quoted_ones(void **state) {
+  jbuf a = {0}, b = {0};
+  (void)state;
+  jb_lit(&a, "{");
+  jb_str(&a, "id", "C1");
+  jb_num(&a, "balance", -5);
+  jb_str(&a, "due", NULL);
+  jb_lit(&a, "}");
+  jb_lit(&b, "{");
+  jb_key(&b, "id");
+  jb_quote(&b, "C1");
+  jb_key(&b, "balance");
+  jb_int(&b, -5);
+  jb_key(&b, "due");
+  jb_quote(&b, NULL);
+  jb_lit(&b, "}");
+  assert_string_equal(b.p, a.p);
+  assert_string_equal(b.p, "{\"id\":\"C1\",\"balance\":-5,\"due\":null}");
+  free(a.p);
+  free(b.p);
+}
+
 /* jb_raw copies in place while the piece and the NUL fit (len + n < cap)
  * and grows otherwise: a piece that fills the buffer to its last byte,
  * one that meets cap exactly, an empty one, and a buffer whose earlier
@@ -231,6 +255,7 @@ int main(void) {
       cmocka_unit_test(test_integers_of_every_length_read_as_printf),
       cmocka_unit_test(test_strings_parse_back_unchanged),
       cmocka_unit_test(test_long_strings_grow_the_buffer),
+      cmocka_unit_test(test_literal_keys_write_as_quoted_ones),
       cmocka_unit_test(test_appends_at_the_capacity_edge),
       cmocka_unit_test(test_the_checker_knows_json),
       cmocka_unit_test(test_the_checker_agrees_with_a_parser),
