@@ -736,6 +736,43 @@ static void test_a_version_10_books_keys_compare_by_bytes(void **state) {
                    1);
 }
 
+/* A version 11 book finds its cases' timers by scope and event; the next
+ * start indexes them by due time instead, so that the claim's question
+ * (has this timer's case an earlier one?) is answered from the index
+ * alone, without a row read. The timers and a case's look-ups stay. */
+static void test_a_version_11_books_timers_are_found_by_due(void **state) {
+  fixture *f = *state;
+  static const char earlier[] =
+      "EXPLAIN SELECT 1 FROM timers WHERE case_id = 'C1' AND (due, id) < "
+      "(4, 4)";
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 11, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO timers(due, case_id, event, scoped) "
+                         "VALUES (1, 'C1', 'a', 0), (3, 'C2', 'b', 1), "
+                         "(9, 'C1', 'c', 1), (4, 'C1', 'd', 0);"
+                         "SET enable_seqscan = off;"
+                         "SET enable_bitmapscan = off"));
+  assert_false(plan_names(f->c, earlier, "Index Only Scan"));
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_true(plan_names(f->c, earlier, "Index Only Scan using timers_case"));
+  assert_true(plan_names(f->c,
+                         "EXPLAIN DELETE FROM timers WHERE case_id = 'C1' "
+                         "AND event = 'c'",
+                         "timers_case"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM timers WHERE case_id = "
+                             "'C1' AND (due, id) < (4, 4)"),
+                   1);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM timers WHERE case_id = "
+                             "'C1' AND scoped <> 0"),
+                   1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -768,6 +805,8 @@ int main(void) {
           test_a_version_9_books_messages_look_no_case_up, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_10_books_keys_compare_by_bytes, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_11_books_timers_are_found_by_due, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
