@@ -792,7 +792,8 @@ int store_book_put(store *st, const char *table, const store_value *cols,
  * payments), promises, plans and installments, the counters' sums. Same
  * names on every backend; order unspecified. One more row,
  * "connections", is no part of the book: how many other recoup processes
- * hold the database now (PostgreSQL; SQLite says 0, its lock file says). */
+ * hold the book now (PostgreSQL: its schema, and any recoup before session
+ * 22 in its database; SQLite says 0, its lock file says). */
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err);
 /* Where the book lives, as its server names it, into out: two stores
  * whose places are equal and not "" hold one book (one database and
