@@ -110,13 +110,49 @@ int backup_lock_hold(const char *db, int *fd, rc_error *err) {
   close(*fd);
   *fd = -1;
   /* A holder that has not announced itself yet (a service starting, a
-   * command) has no pid to name. */
-  if (backup_lock_holder(db, &h, err) == 1 && h.pid > 0)
-    return rc_error_set(err, RC_ECONFLICT, "db",
-                        "another service (pid %d, at %s) holds %s", h.pid,
-                        h.address, db);
+   * command) has no pid to name; one that only shares it is a command
+   * (backup_lock_share). */
+  switch (backup_lock_holder(db, &h, err)) {
+    case 1:
+      if (h.pid > 0)
+        return rc_error_set(err, RC_ECONFLICT, "db",
+                            "another service (pid %d, at %s) holds %s", h.pid,
+                            h.address, db);
+      break;
+    case 0:
+      return rc_error_set(
+          err, RC_ECONFLICT, "db",
+          "a tick or an import (recoup tick, recoup import) runs on %s", db);
+  }
   return rc_error_set(err, RC_ECONFLICT, "db", "another process holds %s",
                       path);
+}
+
+int backup_lock_share(const char *db, int *fd, backup_holder *h,
+                      rc_error *err) {
+  char path[PATH_MAX + 8];
+  struct stat ds;
+  /* Made only by the book's owner: a lock file of another user's would
+   * keep the service from opening it (and backup from believing it). */
+  int mine = stat(db, &ds) == 0 && ds.st_uid == geteuid();
+  lock_path(db, path, sizeof path);
+  *fd = open(path, mine ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
+             0600);
+  if (*fd < 0) return backup_lock_holder(db, h, err);
+  /* Held whole by one that ends between the two looks: look again. */
+  for (int tries = 0; tries < 3; tries++) {
+    int held;
+    if (flock(*fd, LOCK_SH | LOCK_NB) == 0) return 0;
+    if ((held = backup_lock_holder(db, h, err)) != 0) {
+      close(*fd);
+      *fd = -1;
+      return held;
+    }
+  }
+  close(*fd);
+  *fd = -1;
+  memset(h, 0, sizeof *h);
+  return 1;
 }
 
 int backup_lock_announce(int fd, const char *address, const char *backups,

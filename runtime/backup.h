@@ -68,6 +68,14 @@ int backup_lock_announce(int fd, const char *address, const char *backups,
                          rc_error *err);
 /* Whether a service holds db: 1 (and *h filled), 0, or an RC_* < 0. */
 int backup_lock_holder(const char *db, backup_holder *h, rc_error *err);
+/* A command that writes the book beside no service (`recoup tick`,
+ * `recoup import`) shares the lock until it exits (*fd, kept; -1 when
+ * there is no lock file it may make): a service starting meanwhile
+ * cannot take it whole and refuses, while a backup (which only asks who
+ * holds it whole) still copies and other commands go on. 0 when shared,
+ * 1 when a service or another process holds it whole (*h filled as by
+ * backup_lock_holder), or an RC_* < 0. */
+int backup_lock_share(const char *db, int *fd, backup_holder *h, rc_error *err);
 
 /* `recoup backup` and `recoup restore` (main.c parses the line). db: --db
  * or NULL for DIR's service.db. */

@@ -415,17 +415,20 @@ static int cmd_check(const args *a) {
  * messages a service is sending are in its memory: a tick or an import
  * beside it could deliver the same queued message from both processes.
  * So they refuse while one holds the book (its lock file, as restore and
- * migrate-store read it). A running service imports by POST /v1/import.
- * PostgreSQL books share their work between processes by claims. */
+ * migrate-store read it), and share the lock while they run, so that a
+ * service starting meanwhile refuses in turn. A running service imports
+ * by POST /v1/import. PostgreSQL books share their work between
+ * processes by claims. */
 static int refused_beside_a_service(engine *eng, const args *a,
                                     const char *cmd) {
   const char *db = a->db ? a->db : script_config(engine_script(eng))->db;
   backup_holder h;
   rc_error err;
-  int held;
+  int held, lock;
   rc_error_clear(&err);
   if (!db || store_where(db) != STORE_FILE) return 0;
-  if ((held = backup_lock_holder(db, &h, &err)) == 0) return 0;
+  /* The lock is kept until the command exits (the kernel drops it). */
+  if ((held = backup_lock_share(db, &lock, &h, &err)) == 0) return 0;
   if (held > 0 && h.pid > 0)
     rc_error_set(&err, RC_ECONFLICT, "db",
                  "a service (pid %d, at %s) holds %s and runs its timers and "

@@ -13,9 +13,14 @@
  * number) goes the same way.
  *
  * Kept as written, because logs need them and they are not contact
- * points: ISO dates (`2026-01-05`, `2026/01/05`), dotted IPv4 addresses
- * (`127.0.0.1`), and anything shorter than six digits (ids like MF00001,
- * line numbers, amounts under a million minor units). */
+ * points: ISO dates (`2026-01-05`, `2026/01/05`), times with their
+ * fraction (`19:17:42.123456`), compact stamps (`20261204T191742Z`, a
+ * scheduled backup's name), dotted IPv4 addresses (`127.0.0.1`), and
+ * anything shorter than six digits (ids like MF00001, line numbers,
+ * amounts under a million minor units). A date or a time also ends a
+ * phone-like span before it, so that "(2026-12-04T19:17:42+08:00)" or
+ * "case 17 2026-12-04" keep their date; a phone number written in the
+ * shape of a date (4-2-2 digits) is therefore not masked. */
 #include <string.h>
 
 #include "mask.h"
@@ -147,6 +152,51 @@ static size_t date_at(const unsigned char *s, size_t n) {
                                                                           : 0;
 }
 
+static int two_digits(const unsigned char *s, int max) {
+  return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+         (s[0] - '0') * 10 + s[1] - '0' <= max;
+}
+
+static int is_digit(unsigned char ch) {
+  return ch >= '0' && ch <= '9';
+}
+
+/* A time HH:MM:SS, with a fraction of up to nine digits, at s: its length,
+ * else 0. */
+static size_t time_at(const unsigned char *s, size_t n) {
+  size_t k = 8;
+  if (n < 8 || !two_digits(s, 23) || s[2] != ':' || !two_digits(s + 3, 59) ||
+      s[5] != ':' || !two_digits(s + 6, 60))
+    return 0;
+  if (k + 1 < n && s[k] == '.' && is_digit(s[k + 1]))
+    for (k++; k < n && k < 18 && is_digit(s[k]); k++) continue;
+  return k < n && is_digit(s[k]) ? 0 : k;
+}
+
+/* A compact stamp YYYYMMDDTHHMMSS or YYYYMMDDTHHMM, with an optional Z,
+ * at s: its length, else 0. */
+static size_t stamp_at(const unsigned char *s, size_t n) {
+  size_t k = 13;
+  if (n < 13 || s[8] != 'T' || !two_digits(s, 29) || !two_digits(s + 2, 99) ||
+      !two_digits(s + 4, 12) || !two_digits(s + 6, 31) || s[0] == '0' ||
+      (s[4] == '0' && s[5] == '0') || (s[6] == '0' && s[7] == '0') ||
+      !two_digits(s + 9, 23) || !two_digits(s + 11, 59))
+    return 0;
+  if (k + 1 < n && two_digits(s + k, 60)) k += 2;
+  if (k < n && is_digit(s[k])) return 0;
+  return k < n && s[k] == 'Z' ? k + 1 : k;
+}
+
+/* A date, a time or a stamp starting at s[i] (not in the middle of a digit
+ * run): its length, else 0. */
+static size_t kept_at(const unsigned char *s, size_t n, size_t i) {
+  size_t len;
+  if (!is_digit(s[i]) || (i > 0 && is_digit(s[i - 1]))) return 0;
+  if ((len = date_at(s + i, n - i)) > 0) return len;
+  if ((len = time_at(s + i, n - i)) > 0) return len;
+  return stamp_at(s + i, n - i);
+}
+
 /* The span s[0..len) is a dotted IPv4 address. */
 static int ipv4(const unsigned char *s, size_t len) {
   int groups = 0, digits = 0, value = 0;
@@ -176,7 +226,9 @@ static size_t phone_at(const unsigned char *s, size_t n, size_t i, size_t stop,
   if (kind == PLUS || kind == OPEN) k += len; /* a lead-in, then digits */
   while (k < stop) {
     kind = unit(s + k, n - k, &len, &v);
-    if (kind == DIGIT) {
+    if (kind == DIGIT && kept_at(s, n, k) > 0) {
+      break; /* a date or a time is no part of a phone number */
+    } else if (kind == DIGIT) {
       (*digits)++;
       seps = 0;
       k += len;
@@ -226,8 +278,7 @@ size_t mask_contacts(const char *in, char *buf, size_t size) {
       continue;
     }
     kind = unit(s + i, n - i, &len, &v);
-    if (kind == DIGIT && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9') &&
-        (date = date_at(s + i, n - i)) > 0) {
+    if ((date = kept_at(s, n, i)) > 0) {
       put(&o, s + i, date);
       i += date;
       continue;

@@ -269,6 +269,9 @@ typedef struct side {
   store *st;
   int lock;    /* the lock file's fd (a SQLite book), or -1 */
   int created; /* TO was no file before: removed if the move fails */
+  /* store_book_place, asked once opened, before any transaction: a
+   * statement that failed there would end the snapshot FROM is read in */
+  char place[256];
   figures fig;
 } side;
 
@@ -416,6 +419,7 @@ static int migrate(side *from, side *to, rc_error *err) {
 
   rc_error_clear(&e);
   if ((rc = side_open(from, err)) != RC_OK) return rc;
+  store_book_place(from->st, from->place, sizeof from->place);
   /* One snapshot of FROM for the copy and its figures. */
   if ((rc = store_begin(from->st, &e)) != RC_OK)
     return rc_error_set(err, rc, "from", "FROM: %s", e.message);
@@ -425,6 +429,13 @@ static int migrate(side *from, side *to, rc_error *err) {
                         "FROM: %s holds no book (no rows in any table)",
                         from->where);
   if ((rc = side_open(to, err)) != RC_OK) return rc;
+  /* One PostgreSQL book by two URLs (another host name, another
+   * parameter): FROM's own connection would be TO's "other recoup
+   * process". */
+  store_book_place(to->st, to->place, sizeof to->place);
+  if (from->place[0] && strcmp(from->place, to->place) == 0)
+    return rc_error_set(err, RC_EINVAL, "to",
+                        "FROM and TO are the same database");
   if ((rc = side_figures(to, err)) != RC_OK) return rc;
   if ((rows = figures_first_rows(&to->fig)))
     return rc_error_set(err, RC_ECONFLICT, "to",

@@ -109,6 +109,40 @@ static void test_what_logs_need_is_kept(void **state) {
   masks_to("account 6222020200112233445", "account ****************445");
 }
 
+/* A log line may quote the clock in parentheses, after a number, with a
+ * fraction of a second or as a backup's compact stamp: none of it is a
+ * phone number, and the contact points around it are still masked. */
+static void test_dates_and_times_are_kept_beside_contacts(void **state) {
+  (void)state;
+  masks_to("on the real clock (2026-12-04T19:17:42+08:00)",
+           "on the real clock (2026-12-04T19:17:42+08:00)");
+  masks_to("case 17 2026-12-04 19:17:42.123456+08",
+           "case 17 2026-12-04 19:17:42.123456+08");
+  masks_to("at 12:30 2026-12-04", "at 12:30 2026-12-04");
+  masks_to("[2026/12/04 09:00:00]", "[2026/12/04 09:00:00]");
+  masks_to("wrote backup-20261204T191742Z.db",
+           "wrote backup-20261204T191742Z.db");
+  masks_to("stamp 20261204T1917Z", "stamp 20261204T1917Z");
+  masks_to("called 13800138000 at 2026-12-04T19:17:42, no answer",
+           "called ********000 at 2026-12-04T19:17:42, no answer");
+  masks_to("(+86 138 0000 1234) 2026-12-04", "(+** *** **** *234) 2026-12-04");
+  masks_to("mail li@x.cn (2026-12-04)", "mail l***@***.cn (2026-12-04)");
+  /* Chinese: "phone 138... , on 2026-12-04 (real clock)" */
+  masks_to(
+      "\xe7\x94\xb5\xe8\xaf\x9d"
+      "13800138000\xef\xbc\x8c"
+      "\xe4\xba\x8e\xef\xbc\x88"
+      "2026-12-04T19:17:42+08:00\xef\xbc\x89",
+      "\xe7\x94\xb5\xe8\xaf\x9d"
+      "********000\xef\xbc\x8c"
+      "\xe4\xba\x8e\xef\xbc\x88"
+      "2026-12-04T19:17:42+08:00\xef\xbc\x89");
+  /* not a date or a time: masked as before */
+  masks_to("(20261204) call", "(*****204) call");
+  masks_to("12:30:45.1380013800012", "12:30:**.**********012");
+  masks_to("20261304T191742Z", "*****304T***742Z");
+}
+
 static void test_output_is_cut_at_a_character_boundary(void **state) {
   char out[8];
   (void)state;
@@ -126,6 +160,7 @@ int main(void) {
       cmocka_unit_test(test_full_width_and_typographic_forms_are_masked),
       cmocka_unit_test(test_email_addresses_are_masked),
       cmocka_unit_test(test_what_logs_need_is_kept),
+      cmocka_unit_test(test_dates_and_times_are_kept_beside_contacts),
       cmocka_unit_test(test_output_is_cut_at_a_character_boundary),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

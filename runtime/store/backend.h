@@ -517,6 +517,8 @@ struct store_ops {
   int (*book_put)(store *st, const char *table, const store_value *cols,
                   int ncols, rc_error *err);
   int (*book_figures)(store *st, store_row_fn fn, void *ud, rc_error *err);
+  /* store.h's store_book_place. NULL: a file, told apart by its path. */
+  void (*book_place)(store *st, char *out, size_t size);
   /* --- p99 (session 8): checkpoints off the service's loop ------------- */
   /* Copy what commits leave to copy back (checkpoint_every) on a thread
    * of the backend's own once `pages` wait, bounded near `most` (0: the

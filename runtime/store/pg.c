@@ -912,9 +912,12 @@ static int scratch_begin(pg *st, rc_error *err) {
 }
 
 /* The counter rows this connection writes (pg_schema.c, migration 2): the
- * first slot no other live connection holds, under a session advisory
- * lock that ends with the connection. With all taken, slot 0, shared:
- * nodes then wait for each other at counter rows, but still count. */
+ * first slot no other live connection on the book holds, under a session
+ * advisory lock (PG_SLOT_KEY, the book's schema's) that ends with the
+ * connection. With all taken, slot 0, shared: nodes then wait for each
+ * other at counter rows, but still count; so does a recoup before
+ * session 22 on the same book that took the same slot under the old
+ * key. */
 enum { SLOTS = 128 };
 static void slot_take(pg *st) {
   for (int i = 1; i <= SLOTS; i++) {
@@ -922,7 +925,7 @@ static void slot_take(pg *st) {
     PGresult *r;
     int taken;
     snprintf(sql, sizeof sql,
-             "SELECT pg_try_advisory_lock(hashtext('recoup.slot'), %d)", i);
+             "SELECT pg_try_advisory_lock(" PG_SLOT_KEY ", %d)", i);
     r = PQexec(st->c, sql);
     taken =
         PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
@@ -4745,6 +4748,22 @@ static int op_book_figures(store *s, store_row_fn fn, void *ud, rc_error *err) {
   return pg_book_figures(PG(s)->c, fn, ud, err);
 }
 
+/* The server (its system identifier, which a copy made from it by a base
+ * backup shares, and its start), the database and the schema: what no two
+ * books share, whatever URLs name them. */
+static void op_book_place(store *s, char *out, size_t size) {
+  PGresult *r = PQexec(
+      PG(s)->c,
+      "SELECT (SELECT system_identifier FROM pg_control_system()) || '/' || "
+      "extract(epoch FROM pg_postmaster_start_time()) || '/' || (SELECT oid "
+      "FROM pg_database WHERE datname = current_database()) || '/' || "
+      "current_schema()");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+      !PQgetisnull(r, 0, 0))
+    rc_copy(out, size, PQgetvalue(r, 0, 0));
+  PQclear(r);
+}
+
 /* Asked on a connection of its own: op_open would create the schema of a
  * new book in a database that has none. */
 static int op_book_present(const char *where) {
@@ -4869,6 +4888,7 @@ const store_ops store_pg_ops = {
     .book_rows = op_book_rows,
     .book_put = op_book_put,
     .book_figures = op_book_figures,
+    .book_place = op_book_place,
     .book_present = op_book_present,
     /* p99 (session 8) */
     .checkpoint_apart = op_checkpoint_apart,

@@ -22,6 +22,15 @@
   "b.id, b.name, b.locale, b.timezone, b.address, b.employer_name, " \
   "b.employer_phone, b.employer_address, b.do_not_contact, b.ceased, b.area"
 
+/* The first key of the counter slots' session advisory locks (pg.c's
+ * slot_take, pg_book.c's count of the other processes on a book): one a
+ * book, that is a schema, since advisory locks are the whole database's
+ * and two books in two schemas of one database would count each other's
+ * processes. Recoups before session 22 took hashtext('recoup.slot') for
+ * every schema: pg_book.c counts that key too (a process it cannot place
+ * counts as one on this book, never as none). */
+#define PG_SLOT_KEY "hashtext('recoup.slot ' || coalesce(current_schema(), ''))"
+
 /* --- schema (pg_schema.c) --------------------------------------------- */
 
 /* How many migrations the backend has: the version of a current book. */

@@ -512,11 +512,14 @@ int pg_book_put(PGconn *c, char *put_table, size_t size, const char *table,
 }
 
 /* Other connections that hold a counter slot (pg.c's slot_take: every
- * recoup process on the book takes one): a service, a node, a tick. */
+ * recoup process on the book takes one): a service, a node, a tick. A
+ * book in another schema of the database is not counted (PG_SLOT_KEY);
+ * an older recoup anywhere in the database is. */
 static const char CONNECTIONS_SQL[] =
     "SELECT 'connections', count(DISTINCT pid) FROM pg_locks"
     " WHERE locktype = 'advisory' AND objsubid = 2"
-    " AND classid::bigint = (hashtext('recoup.slot')::bigint & 4294967295)"
+    " AND classid::bigint IN ((" PG_SLOT_KEY
+    ")::bigint & 4294967295, hashtext('recoup.slot')::bigint & 4294967295)"
     " AND pid <> pg_backend_pid()"
     " AND database = (SELECT oid FROM pg_database"
     "   WHERE datname = current_database())";

@@ -1160,6 +1160,11 @@ int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return st->ops->book_figures(st, fn, ud, err);
 }
 
+void store_book_place(store *st, char *out, size_t size) {
+  if (size) out[0] = '\0';
+  if (st->ops->book_place && size) st->ops->book_place(st, out, size);
+}
+
 int store_book_present(const char *where) {
   const store_ops *ops = store_backend(where, NULL);
   return ops && ops->book_present ? ops->book_present(where) : RC_OK;

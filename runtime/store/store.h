@@ -792,8 +792,14 @@ int store_book_put(store *st, const char *table, const store_value *cols,
  * payments), promises, plans and installments, the counters' sums. Same
  * names on every backend; order unspecified. One more row,
  * "connections", is no part of the book: how many other recoup processes
- * hold the database now (PostgreSQL; SQLite says 0, its lock file says). */
+ * hold the book now (PostgreSQL: its schema, and any recoup before session
+ * 22 in its database; SQLite says 0, its lock file says). */
 int store_book_figures(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Where the book lives, as its server names it, into out: two stores
+ * whose places are equal and not "" hold one book (one database and
+ * schema named by two URLs). "" when the backend has no server (a file:
+ * compare its path) or could not say. */
+void store_book_place(store *st, char *out, size_t size);
 /* Whether the server database at `where` holds a recoup book, asked
  * without opening a store (which would make one in an empty database):
  * RC_ENOTFOUND when it holds none; RC_OK when it does, for a file, and

@@ -52,8 +52,14 @@ $cluster start "$state"
 base=$($cluster url "$state")
 url() { echo "$base" | sed "s|/postgres?|/$1?|"; }
 now() { date +%s.%N; }
-per_s() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
-fig() { echo "$1 $2 $3" | tee -a "$work/figures.txt"; }
+. "$here/ratio.sh"
+per_s() { ratio "$1" "$(awk -v a="$2" -v b="$3" 'BEGIN { print b - a }')" %.0f; }
+# A figure whose divisor was 0 (ratio gave nothing) is left out, said:
+# goals.sh then calls it not measured.
+fig() {
+  if [ -z "$2" ]; then echo "pg.sh: $1 not measured (divided by 0)" >&2; return 0; fi
+  echo "$1 $2 $3" | tee -a "$work/figures.txt"
+}
 val() { awk -v k="$1" '$1 == k { print $2 }' "$work/figures.txt"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -130,7 +136,8 @@ for r in $(seq 1 "$rounds"); do
   [ "$(fired "$work/pg1.out")" = "$n" ] || { echo "pg.sh: PostgreSQL fired $(cat "$work/pg1.out")" >&2; exit 1; }
   p=$(per_s "$n" "$t0" "$t1")
   cpu_node=$((cpu_node + c1 - c0)) cpu_server=$((cpu_server + s1 - s0))
-  ratio=$(awk -v p="$p" -v s="$s" 'BEGIN { printf "%.3f", p / s }')
+  [ -n "$s" ] && [ -n "$p" ] || { echo "pg.sh: round $r's sweep took no time (sqlite '$s', pg '$p')" >&2; exit 1; }
+  ratio=$(ratio "$p" "$s")
   echo "$s $p $ratio" >>"$work/rounds"
   echo "round $r: sqlite $s pg $p steps/s, pg/sqlite $ratio"
 done
@@ -162,7 +169,7 @@ fig pg_two_nodes_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
 # after the other, under much the same load, where the two medians
 # above may come from rounds far apart.
 fig pg_sweep_ratio "$(cut -d' ' -f3 "$work/rounds" | median)" pg/sqlite
-fig pg_two_nodes_overhead "$(awk -v one="$(val pg_steps_per_s)" -v two="$(val pg_two_nodes_steps_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
+fig pg_two_nodes_overhead "$(ratio "$(val pg_two_nodes_steps_per_s)" "$(val pg_steps_per_s)" %.2f)" two/one
 
 echo "== statements a step (log_statement = all, 200 cases)"
 count=$(newdb count)
@@ -224,9 +231,10 @@ for r in $(seq 1 "$rounds"); do
   port=$(serve "$one" "$work/p1")
   on_pg=$(pay "$port")
   stop_servers
-  # A service that did not start gives no figure: never a 0 in a median.
-  [ -n "$on_sqlite" ] && [ -n "$on_pg" ] || { echo "pg.sh: payments round $r gave no figure (sqlite '$on_sqlite', pg '$on_pg')" >&2; exit 1; }
-  echo "$on_sqlite $on_pg $(awk -v p="$on_pg" -v s="$on_sqlite" 'BEGIN { printf "%.3f", p / s }')" >>"$work/http_rounds"
+  # A service that did not start gives no figure, one whose payments all
+  # failed a figure of 0: never a 0 in a median, nor a ratio over it.
+  [ "${on_sqlite:-0}" != 0 ] && [ "${on_pg:-0}" != 0 ] || { echo "pg.sh: payments round $r gave no figure (sqlite '$on_sqlite', pg '$on_pg' payments/s)" >&2; exit 1; }
+  echo "$on_sqlite $on_pg $(ratio "$on_pg" "$on_sqlite")" >>"$work/http_rounds"
   echo "round $r: sqlite $on_sqlite pg $on_pg payments/s"
 done
 fig pg_bench_sqlite_http_per_s "$(cut -d' ' -f1 "$work/http_rounds" | median)" payments/s
@@ -239,7 +247,7 @@ wait "$a"; wait "$b"
 fig pg_two_nodes_http_per_s "$(($(cat "$work/pay1") + $(cat "$work/pay2")))" payments/s
 stop_servers
 fig pg_http_ratio "$(cut -d' ' -f3 "$work/http_rounds" | median)" pg/sqlite
-fig pg_two_nodes_http_overhead "$(awk -v one="$(val pg_http_per_s)" -v two="$(val pg_two_nodes_http_per_s)" 'BEGIN { printf "%.2f", two / one }')" two/one
+fig pg_two_nodes_http_overhead "$(ratio "$(val pg_two_nodes_http_per_s)" "$(val pg_http_per_s)" %.2f)" two/one
 # Round trips a payment: the node's sends that carry a Sync (as for the
 # sweep above), by strace on one node for a short run of payments, over
 # the payments it recorded (the book's own count, before and after).
@@ -254,5 +262,5 @@ if command -v strace >/dev/null 2>&1; then
   p1=$(paid)
   kill "$tracer"; wait "$tracer" 2>/dev/null || true
   stop_servers
-  fig pg_http_round_trips_per_payment "$(grep -c 'S\\0\\0\\0\\4' "$work/strace-http.txt" | awk -v n=$((p1 - p0)) '{ printf "%.2f", $1 / n }')" round_trips
+  fig pg_http_round_trips_per_payment "$(ratio "$(grep -c 'S\\0\\0\\0\\4' "$work/strace-http.txt" || true)" $((p1 - p0)) %.2f)" round_trips
 fi

@@ -6,8 +6,10 @@
 #   - `recoup report` (text and --json) is the same on both,
 #   - a further week ticked on both gives the same tick and the same report
 #     (the timers and pending events came across),
-#   - a second move into the same database, and a move into a database
-#     holding another book, are refused, that book untouched,
+#   - a second move into the same database, a move into a database
+#     holding another book, and one into the same database by another URL
+#     are refused, that book untouched; a move into another schema of the
+#     same database goes through,
 #   - a FROM that is missing, no database, no recoup book, of a newer
 #     schema, or held by a running service is refused with a clear message
 #     and TO untouched (no table made); a row PostgreSQL refuses (a
@@ -218,6 +220,23 @@ expect_refused "a TO holding another book" "never merges" \
   "$recoup" migrate-store "$book" "$other_url"
 [ "$($cluster sql "$state" "SELECT count(*) FROM cases" "$other")" = 5 ] ||
   fail "the other book changed"
+# The same book by two URLs: said so (FROM's own connection was counted as
+# "1 other recoup process" holding TO).
+expect_refused "the same database by two URLs" "FROM and TO are the same database" \
+  "$recoup" migrate-store "$url" "$url&application_name=other"
+
+# --- two books in two schemas of one database ---------------------------------
+# Each book's processes are its own (the counter slots' advisory locks are
+# keyed by schema): the move from the public schema's book into a schema
+# of the same database goes through, FROM's connection not counted as one
+# holding TO, and the copy reports the same.
+$cluster sql "$state" "CREATE SCHEMA copy" "$db"
+copy_url="$url&options=-csearch_path%3Dcopy"
+"$recoup" migrate-store "$url" "$copy_url" >"$work/copied" 2>&1 ||
+  fail "the move between two schemas: $(cat "$work/copied")"
+report "$copy_url" copy ""
+cmp -s "$work/postgresql.report" "$work/copy.report" ||
+  fail "the book moved into another schema reports otherwise"
 
 # --- a further week on both ---------------------------------------------------
 "$recoup" tick "$inst" --db "$book" --now 7d --no-deliver >"$work/sqlite.tick"
