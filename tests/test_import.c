@@ -828,8 +828,8 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
     reads_back++;
   if (!strncmp(sql, "SELECT coalesce(max(id), 0) + 1 FROM timers", 43))
     id_lookups++;
-  if (!strncmp(sql, "UPDATE cases SET journal_last", 29)) run_updates++;
-  if (!strncmp(sql, "SELECT 1 FROM cases WHERE id", 28)) case_lookups++;
+  if (!strncmp(sql, "UPDATE case_steps SET journal_last", 34)) run_updates++;
+  if (!strncmp(sql, "SELECT 1 FROM case_steps WHERE id", 33)) case_lookups++;
   return 0;
 }
 
@@ -1021,7 +1021,7 @@ static int count_index_work(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
   (void)type, (void)ud, (void)p;
   traced++;
-  if (!strncmp(sql, "INSERT INTO cases", 17) ||
+  if (!strncmp(sql, "INSERT INTO case_rows", 21) ||
       !strncmp(sql, "INSERT INTO contacts", 20))
     last_row_write = traced;
   if (!strncmp(sql, "DROP INDEX", 10)) drops++;
@@ -1188,10 +1188,11 @@ static void test_a_book_of_borrowers_without_cases_is_indexed_whole(void **st) {
   assert_int_equal(engine_get_stats(eng)->errors, 0);
   close_counted(eng);
   expect_indexes_whole(db);
-  book_value(db,
-             "SELECT group_concat(id) FROM (SELECT id FROM cases INDEXED BY "
-             "cases_borrower WHERE borrower_id = 'R1' ORDER BY id)",
-             got);
+  book_value(
+      db,
+      "SELECT group_concat(id) FROM (SELECT id FROM case_rows INDEXED BY "
+      "cases_borrower WHERE borrower_id = 'R1' ORDER BY id)",
+      got);
   assert_string_equal(got, "N2,N3");
   book_value(db,
              "SELECT group_concat(borrower_id) FROM contacts INDEXED BY "
@@ -1218,7 +1219,7 @@ static int count_key_checks(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
   int on = -1;
   (void)type, (void)ud;
-  if (strncmp(sql, "INSERT INTO cases", 17) &&
+  if (strncmp(sql, "INSERT INTO case_rows", 21) &&
       strncmp(sql, "INSERT INTO contacts", 20) &&
       strncmp(sql, "INSERT INTO timers", 18))
     return 0;

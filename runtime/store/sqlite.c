@@ -236,7 +236,7 @@ enum {
  * goes on past run r. */
 #define JOURNAL_CHAIN(WHILE)                                                 \
   "WITH RECURSIVE r(id, prev, n, rows, seen) AS (SELECT j.id, j.prev, j.n, " \
-  "j.rows, j.n FROM cases c, journal_runs j WHERE c.id = ?1 AND "            \
+  "j.rows, j.n FROM case_steps c, journal_runs j WHERE c.id = ?1 AND "       \
   "j.id = c.journal_last AND j.case_id = ?1 UNION ALL SELECT j.id, j.prev, " \
   "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "    \
   "AND j.id < r.id AND j.case_id = ?1 AND " WHILE ") "
@@ -248,10 +248,11 @@ enum {
  * after its start (?3), as a message's time is when it was written, so
  * that a case's history is not read at each contact (2,000 old messages
  * made a window 130 times dearer). */
-#define MESSAGE_CHAIN(WHERE, UNTIL)                                         \
-  "WITH RECURSIVE r(id, case_id) AS (SELECT message_last, id FROM cases "   \
-  "WHERE " WHERE " AND message_last <> 0 UNION ALL SELECT m.prev, r.case_id " \
-  "FROM r, messages m WHERE m.id = r.id AND m.prev <> 0 AND m.prev < m.id " \
+#define MESSAGE_CHAIN(WHERE, UNTIL)                                            \
+  "WITH RECURSIVE r(id, case_id) AS (SELECT message_last, id FROM case_steps " \
+  "WHERE " WHERE                                                               \
+  " AND message_last <> 0 UNION ALL SELECT m.prev, r.case_id "                 \
+  "FROM r, messages m WHERE m.id = r.id AND m.prev <> 0 AND m.prev < m.id "    \
   "AND m.case_id = r.case_id" UNTIL ") "
 #define TASK_COLS                                                        \
   "id, case_id AS 'case', kind, queue, due, assignee, status, outcome, " \
@@ -312,20 +313,23 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CASES] =
         "SELECT id, state, balance FROM cases "
         "WHERE borrower_id = ?1 ORDER BY id",
+    /* A new case is two rows (schema 21), each statement bound as the
+     * whole case (bind_case) and taking its own columns of it. */
     [S_CASE_INSERT] =
-        "INSERT INTO cases(" CASE_COLS
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21, 0, 0)",
-    /* A new case written at its opening's run (held_write_first): naming
-     * the run and the timers its handler set, one write instead of two. */
+        "INSERT INTO case_rows(id, borrower_id, workflow, version, error, "
+        "product, currency, principal, balance, amount_due, fees, due_date, "
+        "opened_at, score, tags, data, queue, on_hold) VALUES (?1, ?2, ?3, "
+        "?4, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+        "?21)",
+    /* A case written at its opening's run (held_write_first) names the
+     * run and the timers its handler set (?22, ?23; NULL otherwise): one
+     * write instead of two. */
     [S_CASE_INSERT_RUN] =
-        "INSERT INTO cases(" CASE_COLS
-        ", journal_last, timer_keys) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21, 0, 0, ?22, ?23)",
+        "INSERT INTO case_steps(id, state, closed, outcome, journal_last, "
+        "timer_keys) VALUES (?1, ?5, ?6, ?7, coalesce(?22, 0), "
+        "coalesce(?23, ''))",
     [S_CASE_UPDATE] =
-        "UPDATE cases SET product = ?2, currency = ?3, principal = ?4, "
+        "UPDATE case_rows SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
         " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
     /* timer_keys and journal_last last: the step's read of its case
@@ -334,32 +338,33 @@ static const char *const sql[S_COUNT] = {
                    ", timer_keys, journal_last, tasks_open, message_last "
                    "FROM cases "
                    "WHERE id = ?1",
-    [S_CASE_EXISTS] = "SELECT 1 FROM cases WHERE id = ?1",
+    /* The narrow table: more keys a page to search. */
+    [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
     /* The same, for an import's row (held_safe: never a held case). */
-    [S_CASE_OPENING] = "SELECT 1 FROM cases WHERE id = ?1",
+    [S_CASE_OPENING] = "SELECT 1 FROM case_steps WHERE id = ?1",
     [S_CASES_ANY] = "SELECT 1 FROM cases LIMIT 1",
     /* With the timers the step left the case (?5, timer_keys), the run
      * its journal is about to get (?6, journal_last) and 0 when its tasks
      * were just cancelled (?7, tasks_open), each NULL when unchanged: the
      * one write of the case's row a step makes. */
     [S_CASE_STATE] =
-        "UPDATE cases SET state = ?2, closed = ?3, outcome = ?4, "
+        "UPDATE case_steps SET state = ?2, closed = ?3, outcome = ?4, "
         "timer_keys = coalesce(?5, timer_keys), "
         "journal_last = coalesce(?6, journal_last), "
         "tasks_open = coalesce(?7, tasks_open), "
         "message_last = coalesce(?8, message_last) WHERE id = ?1",
     /* A run written for a case whose row did not name it yet. */
     [S_CASE_JOURNAL] =
-        "UPDATE cases SET journal_last = ?2, "
+        "UPDATE case_steps SET journal_last = ?2, "
         "timer_keys = coalesce(?3, timer_keys) WHERE id = ?1",
-    [S_CASE_ERROR] = "UPDATE cases SET error = ?2 WHERE id = ?1",
-    [S_CASE_DATA] = "UPDATE cases SET data = ?2 WHERE id = ?1",
-    [S_CASE_TAGS] = "UPDATE cases SET tags = ?2 WHERE id = ?1",
-    [S_CASE_QUEUE] = "UPDATE cases SET queue = ?2 WHERE id = ?1",
+    [S_CASE_ERROR] = "UPDATE case_rows SET error = ?2 WHERE id = ?1",
+    [S_CASE_DATA] = "UPDATE case_rows SET data = ?2 WHERE id = ?1",
+    [S_CASE_TAGS] = "UPDATE case_rows SET tags = ?2 WHERE id = ?1",
+    [S_CASE_QUEUE] = "UPDATE case_rows SET queue = ?2 WHERE id = ?1",
     [S_CASE_MONEY] =
-        "UPDATE cases SET balance = ?2, amount_due = ?3, overpaid = ?4 "
+        "UPDATE case_rows SET balance = ?2, amount_due = ?3, overpaid = ?4 "
         "WHERE id = ?1",
-    [S_CASE_HOLD] = "UPDATE cases SET on_hold = ?2 WHERE id = ?1",
+    [S_CASE_HOLD] = "UPDATE case_rows SET on_hold = ?2 WHERE id = ?1",
     [S_CASE_WORKFLOW] =
         "UPDATE cases SET workflow = ?2, version = ?3, "
         "state = ?4 WHERE id = ?1",
@@ -428,10 +433,11 @@ static const char *const sql[S_COUNT] = {
     /* journal_last too: the step that sets a timer journals next (an
      * import's `opened` handler reads its case no other way). */
     [S_TIMER_KEYS] =
-        "SELECT timer_keys, journal_last FROM cases WHERE id = ?1",
-    [S_TIMER_KEYS_PUT] = "UPDATE cases SET timer_keys = ?2 WHERE id = ?1",
+        "SELECT timer_keys, journal_last FROM case_steps WHERE id = ?1",
+    [S_TIMER_KEYS_PUT] =
+        "UPDATE case_steps SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
-        "SELECT t.id, t.event, t.due, t.data, t.scoped FROM cases c, "
+        "SELECT t.id, t.event, t.due, t.data, t.scoped FROM case_steps c, "
         "json_each(CASE c.timer_keys WHEN '' THEN '[]' ELSE c.timer_keys "
         "END) k, timers t WHERE c.id = ?1 AND t.due = k.value ->> 0 AND "
         "t.id = k.value ->> 1 AND t.case_id = ?1 ORDER BY t.due, t.id",
@@ -456,14 +462,17 @@ static const char *const sql[S_COUNT] = {
     [S_JOURNAL_NEXT] =
         "SELECT coalesce((SELECT id + n FROM journal_runs ORDER BY id DESC "
         "LIMIT 1), 1)",
-    [S_JOURNAL_HEAD] = "SELECT journal_last FROM cases WHERE id = ?1",
+    [S_JOURNAL_HEAD] =
+        "SELECT journal_last FROM case_steps WHERE id = ?1",
     [S_MESSAGE_INSERT] =
         "INSERT INTO messages(case_id, borrower_id, channel, template, "
         "recipient, to_kind, body, status, reason, at, not_before, "
         "next_attempt, prev) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
-    [S_MESSAGE_LAST] = "SELECT message_last FROM cases WHERE id = ?1",
-    [S_MESSAGE_LAST_PUT] = "UPDATE cases SET message_last = ?2 WHERE id = ?1",
+    [S_MESSAGE_LAST] =
+        "SELECT message_last FROM case_steps WHERE id = ?1",
+    [S_MESSAGE_LAST_PUT] =
+        "UPDATE case_steps SET message_last = ?2 WHERE id = ?1",
     [S_MESSAGES_CASE] = MESSAGE_CHAIN("id = ?1", "") "SELECT " MESSAGE_COLS
                         " FROM messages WHERE id IN (SELECT id FROM r) "
                         "ORDER BY id",
@@ -488,7 +497,8 @@ static const char *const sql[S_COUNT] = {
         "UPDATE tasks SET status = 'cancelled' WHERE case_id = ?1 "
         "AND NOT keep AND status IN ('open','claimed')",
     [S_TASKS_OPEN] =
-        "UPDATE cases SET tasks_open = 1 WHERE id = ?1 AND NOT tasks_open",
+        "UPDATE case_steps SET tasks_open = 1 WHERE id = ?1 AND NOT "
+        "tasks_open",
     [S_PAYMENT_INSERT] =
         "INSERT INTO payments(case_id, amount, ref, at) VALUES (?1,?2,?3,?4) "
         "ON CONFLICT(ref) DO NOTHING",
@@ -604,7 +614,8 @@ static const char *const sql[S_COUNT] = {
         "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
         "id < ?5) ORDER BY at DESC LIMIT ?6",
     [S_CONTACTS_MSG_BORROWER] =
-        MESSAGE_CHAIN("borrower_id = ?1", " AND m.at > ?3") "SELECT at FROM "
+        MESSAGE_CHAIN("id IN (SELECT id FROM case_rows WHERE borrower_id = ?1)",
+                      " AND m.at > ?3") "SELECT at FROM "
         "messages WHERE "
         "id IN (SELECT id FROM r) AND channel = ?2 AND at > ?3 AND "
         "status <> 'blocked' "
@@ -2131,11 +2142,29 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
   return case_fig_count(st, &now, 1, err);
 }
 
-static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
+/* A case's two rows (schema 21: case_rows, case_steps); the second
+ * naming its opening's run and timers (run > 0), or not. */
+static int case_rows_insert(sq *st, const store_case *c, int64_t run,
+                            const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
   int rc;
   bind_case(s, c);
   if ((rc = exec_stmt(st, s, err, "insert case")) != RC_OK) return rc;
+  s = stmt(st, S_CASE_INSERT_RUN);
+  bind_case(s, c);
+  if (run) {
+    sqlite3_bind_int64(s, 22, run);
+    bind_text(s, 23, keys);
+  } else {
+    sqlite3_bind_null(s, 22);
+    sqlite3_bind_null(s, 23);
+  }
+  return exec_stmt(st, s, err, "insert case");
+}
+
+static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
+  int rc;
+  if ((rc = case_rows_insert(st, c, 0, NULL, err)) != RC_OK) return rc;
   return case_inserted(st, c, err);
 }
 
@@ -2171,6 +2200,7 @@ static const unsigned char held_why[S_COUNT] = {
     /* A case the engine looked up and missed (S_CASE_EXISTS writes the
      * held ones first), or an import's row: one never gives an id twice. */
     [S_CASE_INSERT] = SQLITE_HELD_OWN,
+    [S_CASE_INSERT_RUN] = SQLITE_HELD_OWN,
     /* An import's look-up of a row's id: never a held one (as above). */
     [S_CASE_OPENING] = SQLITE_HELD_OWN,
     /* The next timer id at a due time: its caller writes a held timer
@@ -2221,13 +2251,7 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   if (!case_keep_lend(&st->held.cases, &c))
     return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
   st->held.writing = 1;
-  s = stmt(st, run ? S_CASE_INSERT_RUN : S_CASE_INSERT);
-  bind_case(s, &c);
-  if (run) {
-    sqlite3_bind_int64(s, 22, run);
-    bind_text(s, 23, keys);
-  }
-  rc = exec_stmt(st, s, err, "insert case");
+  rc = case_rows_insert(st, &c, run, keys, err);
   if (rc == RC_OK && st->held.timer.held) {
     s = stmt(st, S_TIMER_INSERT_ID);
     bind_text(s, 1, c.id);
@@ -2305,8 +2329,9 @@ static size_t held_limit(void) {
 /* --- an import's indexes, built at its end (idx) ----------------------- */
 
 /* The tables an import writes a row of for each row of its file. */
-#define IMPORT_TABLES \
-  "'borrowers', 'contacts', 'cases', 'timers', 'journal_runs'"
+#define IMPORT_TABLES                                              \
+  "'borrowers', 'contacts', 'case_rows', 'case_steps', 'timers', " \
+  "'journal_runs'"
 
 /* sqlite3_exec's callback: the one value a pragma reads, as text. */
 static int pragma_text(void *ud, int n, char **values, char **names) {
@@ -5604,36 +5629,35 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
    * found again from the timers copied. */
   if (rc == RC_OK && !table) {
     timer_keys_forget(st);
-    if (sqlite3_exec(st->db, SQLITE_TIMER_KEYS_FILL, NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(st->db, SQLITE_TIMER_KEYS_FILL_ON("case_steps"), NULL,
+                     NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "timer keys");
   }
   /* And each case's journal chain, from the runs copied (book_derived). */
   if (rc == RC_OK && !table) {
     journal_chain_forget(st);
-    if (sqlite3_exec(st->db, SQLITE_JOURNAL_CHAIN_FILL, NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(st->db, SQLITE_JOURNAL_CHAIN_FILL_ON("case_steps"), NULL,
+                     NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "journal");
   }
   /* And whether each case has open tasks, from the tasks copied. */
   if (rc == RC_OK && !table) {
     tasks_forget(st);
-    if (sqlite3_exec(st->db, SQLITE_TASKS_OPEN_FILL, NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(st->db, SQLITE_TASKS_OPEN_FILL_ON("case_steps"), NULL,
+                     NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "tasks");
   }
   /* And each case's messages' chain, from the messages copied. */
   if (rc == RC_OK && !table) {
     message_last_forget(st);
-    if (sqlite3_exec(st->db, SQLITE_MESSAGE_CHAIN_FILL, NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(st->db, SQLITE_MESSAGE_CHAIN_FILL_ON("case_steps"), NULL,
+                     NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "messages");
   }
   return rc;
 }
 
-static int op_book_figures(store *s, store_row_fn fn, void *ud,
-                           rc_error *err) {
+static int op_book_figures(store *s, store_row_fn fn, void *ud, rc_error *err) {
   return sqlite_book_figures(SQ(s)->db, fn, ud, err);
 }
 

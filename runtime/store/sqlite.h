@@ -14,41 +14,53 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
  * ...]) from the timers, for cases whose keys are not kept yet: the
  * upgrade that adds them, a book moved in (book_derived). One pass over
  * the timers, sorted by case: no index finds them by case. */
-#define SQLITE_TIMER_KEYS_FILL                                         \
-  "UPDATE cases SET timer_keys = k.keys FROM (SELECT case_id,"         \
+#define SQLITE_TIMER_KEYS_FILL SQLITE_TIMER_KEYS_FILL_ON("cases")
+/* The same on table T: a case's row before schema 21, the step's row
+ * (case_steps) from it on. A book moved in fills case_steps itself: the
+ * view cases would take each update through its trigger (minutes where
+ * the fill takes seconds). */
+#define SQLITE_TIMER_KEYS_FILL_ON(T)                                   \
+  "UPDATE " T                                                          \
+  " SET timer_keys = k.keys FROM (SELECT case_id,"                     \
   " json_group_array(json_array(due, id, scoped)) AS keys FROM timers" \
-  " GROUP BY case_id) k WHERE cases.id = k.case_id;"
+  " GROUP BY case_id) k WHERE " T ".id = k.case_id;"
 
 /* Sets each journal run's link to its case's run before it
  * (journal_runs.prev) and each case's newest run (cases.journal_last)
  * from the runs: the upgrade that adds them, a book moved in
  * (book_derived). One sort of the runs by case where no index finds
  * them by case. */
-#define SQLITE_JOURNAL_CHAIN_FILL                                         \
+#define SQLITE_JOURNAL_CHAIN_FILL SQLITE_JOURNAL_CHAIN_FILL_ON("cases")
+#define SQLITE_JOURNAL_CHAIN_FILL_ON(T)                                   \
   "UPDATE journal_runs SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) " \
   "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM journal_runs) w " \
   "WHERE journal_runs.id = w.id AND w.prev <> 0;"                         \
-  "UPDATE cases SET journal_last = j.last FROM (SELECT case_id, "         \
+  "UPDATE " T                                                             \
+  " SET journal_last = j.last FROM (SELECT case_id, "                     \
   "max(id) AS last FROM journal_runs GROUP BY case_id) j "                \
-  "WHERE cases.id = j.case_id;"
+  "WHERE " T ".id = j.case_id;"
 
 /* Sets each message's link to its case's message before it
  * (messages.prev) and each case's newest message (cases.message_last)
  * from the messages: the upgrade that adds them, a book moved in
  * (book_derived). One sort of the messages by case. */
-#define SQLITE_MESSAGE_CHAIN_FILL                                          \
-  "UPDATE messages SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) "      \
-  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM messages) w "      \
-  "WHERE messages.id = w.id AND w.prev <> 0;"                              \
-  "UPDATE cases SET message_last = m.last FROM (SELECT case_id, "          \
-  "max(id) AS last FROM messages GROUP BY case_id) m "                     \
-  "WHERE cases.id = m.case_id;"
+#define SQLITE_MESSAGE_CHAIN_FILL SQLITE_MESSAGE_CHAIN_FILL_ON("cases")
+#define SQLITE_MESSAGE_CHAIN_FILL_ON(T)                               \
+  "UPDATE messages SET prev = w.prev FROM (SELECT id, lag(id, 1, 0) " \
+  "OVER (PARTITION BY case_id ORDER BY id) AS prev FROM messages) w " \
+  "WHERE messages.id = w.id AND w.prev <> 0;"                         \
+  "UPDATE " T                                                         \
+  " SET message_last = m.last FROM (SELECT case_id, "                 \
+  "max(id) AS last FROM messages GROUP BY case_id) m "                \
+  "WHERE " T ".id = m.case_id;"
 
 /* Sets cases.tasks_open (1: the case has a task open or claimed that
  * leaving its state cancels, one not kept) from the tasks: the upgrade
  * that adds it, a book moved in (book_derived). Reads the tasks only. */
-#define SQLITE_TASKS_OPEN_FILL                                            \
-  "UPDATE cases SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
+#define SQLITE_TASKS_OPEN_FILL SQLITE_TASKS_OPEN_FILL_ON("cases")
+#define SQLITE_TASKS_OPEN_FILL_ON(T)                           \
+  "UPDATE " T                                                  \
+  " SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
   " WHERE NOT keep AND status IN ('open', 'claimed'));"
 
 /* Why a statement of the SQLite store need not write the new cases an

@@ -512,6 +512,97 @@ static const char *const migrations[] = {
     "UPDATE sqlite_schema SET sql = replace(sql,"
     "  'case_id TEXT NOT NULL REFERENCES cases(id),', 'case_id TEXT NOT NULL,')"
     "  WHERE type = 'table' AND name = 'messages';",
+    /* 21: a step's columns of a case (state, closed, outcome and the
+     * pointers a step moves: timer_keys, journal_last, tasks_open,
+     * message_last) get a narrow table of their own, case_steps; the
+     * rest stays in case_rows. A step rewrote the whole 27-column row
+     * (about 126 bytes, 28 cases a leaf page) to change those; now it
+     * rewrites a row of a few dozen bytes. The view `cases` joins them
+     * in the old column order, so every reader by name is unchanged;
+     * its INSTEAD OF triggers let a writer by name (the UPDATE ... FROM
+     * fills of a book moved in, a person's sqlite3) write both tables.
+     * The store's own writes go to the tables. cases is renamed first
+     * (which rewrites the other tables' REFERENCES to case_rows), then
+     * rebuilt without the moved columns in key order, as step 9 did;
+     * figures_arm_new reads it, so it is made again after. */
+    "CREATE TABLE case_steps("
+    "  id TEXT PRIMARY KEY, state TEXT NOT NULL,"
+    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
+    "  timer_keys TEXT NOT NULL DEFAULT '',"
+    "  journal_last INTEGER NOT NULL DEFAULT 0,"
+    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
+    "  message_last INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT INTO case_steps SELECT id, state, closed, outcome, timer_keys,"
+    "  journal_last, tasks_open, message_last FROM cases ORDER BY id;"
+    "ALTER TABLE cases RENAME TO case_rows;"
+    "CREATE TABLE case_rows_v21("
+    "  id TEXT PRIMARY KEY,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
+    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"
+    "  product TEXT, currency TEXT NOT NULL,"
+    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
+    "  balance INTEGER NOT NULL DEFAULT 0,"
+    "  amount_due INTEGER NOT NULL DEFAULT 0,"
+    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
+    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
+    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
+    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"
+    "  overpaid INTEGER NOT NULL DEFAULT 0,"
+    "  reduced INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT INTO case_rows_v21 SELECT id, borrower_id, workflow, version, error,"
+    "  product, currency, principal, balance, amount_due, fees, due_date,"
+    "  opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
+    "  FROM case_rows ORDER BY id;"
+    "DROP TRIGGER figures_arm_new;"
+    "DROP TABLE case_rows;"
+    "ALTER TABLE case_rows_v21 RENAME TO case_rows;"
+    "CREATE INDEX cases_borrower ON case_rows(borrower_id);"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms SELECT new.experiment, new.arm, c.workflow,"
+    "    1, 0, 0 FROM case_rows c WHERE c.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    "CREATE VIEW cases AS SELECT r.id AS id, r.borrower_id AS borrower_id,"
+    "  r.workflow AS workflow, r.version AS version, s.state AS state,"
+    "  s.closed AS closed, s.outcome AS outcome, r.error AS error,"
+    "  r.product AS product, r.currency AS currency, r.principal AS principal,"
+    "  r.balance AS balance, r.amount_due AS amount_due, r.fees AS fees,"
+    "  r.due_date AS due_date, r.opened_at AS opened_at, r.score AS score,"
+    "  r.tags AS tags, r.data AS data, r.queue AS queue, r.on_hold AS on_hold,"
+    "  r.overpaid AS overpaid, r.reduced AS reduced, s.timer_keys AS timer_keys,"
+    "  s.journal_last AS journal_last, s.tasks_open AS tasks_open,"
+    "  s.message_last AS message_last"
+    "  FROM case_rows r JOIN case_steps s ON s.id = r.id;"
+    "CREATE TRIGGER cases_insert INSTEAD OF INSERT ON cases BEGIN"
+    "  INSERT INTO case_rows VALUES (new.id, new.borrower_id, new.workflow,"
+    "    new.version, new.error, new.product, new.currency,"
+    "    coalesce(new.principal, 0), coalesce(new.balance, 0),"
+    "    coalesce(new.amount_due, 0), coalesce(new.fees, 0), new.due_date,"
+    "    new.opened_at, new.score, coalesce(new.tags, '[]'),"
+    "    coalesce(new.data, '{}'), new.queue, coalesce(new.on_hold, 0),"
+    "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0));"
+    "  INSERT INTO case_steps VALUES (new.id, new.state, coalesce(new.closed, 0),"
+    "    new.outcome, coalesce(new.timer_keys, ''), coalesce(new.journal_last, 0),"
+    "    coalesce(new.tasks_open, 0), coalesce(new.message_last, 0));"
+    "END;"
+    "CREATE TRIGGER cases_update INSTEAD OF UPDATE ON cases BEGIN"
+    "  UPDATE case_rows SET id = new.id, borrower_id = new.borrower_id,"
+    "    workflow = new.workflow, version = new.version, error = new.error,"
+    "    product = new.product, currency = new.currency,"
+    "    principal = new.principal, balance = new.balance,"
+    "    amount_due = new.amount_due, fees = new.fees, due_date = new.due_date,"
+    "    opened_at = new.opened_at, score = new.score, tags = new.tags,"
+    "    data = new.data, queue = new.queue, on_hold = new.on_hold,"
+    "    overpaid = new.overpaid, reduced = new.reduced WHERE id = old.id;"
+    "  UPDATE case_steps SET id = new.id, state = new.state, closed = new.closed,"
+    "    outcome = new.outcome, timer_keys = new.timer_keys,"
+    "    journal_last = new.journal_last, tasks_open = new.tasks_open,"
+    "    message_last = new.message_last WHERE id = old.id;"
+    "END;"
+    "CREATE TRIGGER cases_delete INSTEAD OF DELETE ON cases BEGIN"
+    "  DELETE FROM case_steps WHERE id = old.id;"
+    "  DELETE FROM case_rows WHERE id = old.id;"
+    "END;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {

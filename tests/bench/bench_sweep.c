@@ -136,7 +136,7 @@ static engine *open_cases(const char *dir, const char *db, int n, int shuffled,
     char sql[800];
     engine_close(eng);
     must(n % SHUFFLE != 0, "a size that 7919 does not divide");
-    /* Each case's row names its timers by their keys (cases.timer_keys):
+    /* Each case's row names its timers by their keys (timer_keys):
      * moved with the timers, as a book whose cases came due in this
      * order would have them. Left stale, every step would look its timer
      * up in vain and write the keys again (2.7 % of a step, counted),
@@ -144,11 +144,12 @@ static engine *open_cases(const char *dir, const char *db, int n, int shuffled,
     snprintf(sql, sizeof sql,
              "UPDATE timers SET due = due + "
              "CAST(substr(case_id, 2) AS INTEGER) * %d %% %d;"
-             "UPDATE cases SET timer_keys = (SELECT json_group_array("
+             "UPDATE case_steps SET timer_keys = (SELECT json_group_array("
              "json_array(json_extract(k.value, '$[0]') + "
-             "CAST(substr(cases.id, 2) AS INTEGER) * %d %% %d, "
+             "CAST(substr(case_steps.id, 2) AS INTEGER) * %d %% %d, "
              "json_extract(k.value, '$[1]'), json_extract(k.value, '$[2]'))) "
-             "FROM json_each(cases.timer_keys) k) WHERE timer_keys <> '';",
+             "FROM json_each(case_steps.timer_keys) k) "
+             "WHERE timer_keys <> '';",
              SHUFFLE, n, SHUFFLE, n);
     must(sqlite3_open(db, &s) == SQLITE_OK, "open to shuffle");
     must(sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK, "shuffle");
