@@ -180,14 +180,14 @@ static void expect_checks(const char *path, int from) {
   char *sql;
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                    SQLITE_OK);
-  sql = one_text(db, "SELECT group_concat(sql, ' ') FROM sqlite_schema"
-                     " WHERE name IN ('case_rows', 'case_steps')");
+  sql = one_text(db,
+                 "SELECT group_concat(sql, ' ') FROM sqlite_schema"
+                 " WHERE name IN ('case_rows', 'case_steps')");
   if (!strstr(sql, "CHECK (overpaid >= 0)") ||
       !strstr(sql, "CHECK (reduced >= 0)") ||
       !strstr(sql, "CHECK (principal >= 0)") ||
       !strstr(sql, "CHECK (fees >= 0)"))
-    fail_msg("v%d: after the upgrade a case's CHECK is missing: %s", from,
-             sql);
+    fail_msg("v%d: after the upgrade a case's CHECK is missing: %s", from, sql);
   free(sql);
   sqlite3_close(db);
 }
@@ -273,8 +273,9 @@ static void test_own_trigger_on_cases_stops_step_21(void **state) {
   assert_int_not_equal(run("report", institution, "--db", db_path, NULL), 0);
   assert_int_equal(version_of(db_path), 20);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  n = one_text(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
-                   " ('audit_balance', 'case_steps')");
+  n = one_text(db,
+               "SELECT count(*) FROM sqlite_schema WHERE name IN"
+               " ('audit_balance', 'case_steps')");
   assert_string_equal(n, "1");
   free(n);
   assert_int_equal(
