@@ -16,7 +16,7 @@ typedef struct exec_job {
   int open_handles;
   int64_t exit_status;
   int term_signal;
-  int exited, timed_out;
+  int exited, timed_out, timeout_ms;
   char reason[200];
 } exec_job;
 
@@ -26,7 +26,7 @@ static void finish(exec_job *job) {
   if (!ok && !job->reason[0]) {
     if (job->timed_out)
       snprintf(job->reason, sizeof job->reason, "timed out after %d ms",
-               d->ch->timeout_ms);
+               job->timeout_ms);
     else if (job->term_signal)
       snprintf(job->reason, sizeof job->reason, "killed by signal %d",
                job->term_signal);
@@ -88,6 +88,9 @@ void channel_exec_send(uv_loop_t *loop, delivery *d) {
     return;
   }
   job->d = d;
+  /* The answer may come after the outbox let the delivery's channel go
+   * (a service stopping): what finish needs of it is kept here. */
+  job->timeout_ms = d->ch->timeout_ms;
   for (int i = 0; i < d->ch->nargs; i++) argv[i] = (char *)d->ch->args[i];
   argv[d->ch->nargs] = NULL;
   job->in.data = job->timer.data = job->proc.data = job->write.data = job;

@@ -91,14 +91,38 @@ static void free_outbox(uv_handle_t *h) {
   free(h->data);
 }
 
+/* The answer of an exec command still running when its outbox closed:
+ * the outbox, its engine and clock are gone (a service stopping), so it
+ * is dropped and the message stays as the store has it, sent again by
+ * the next run, as one a service stopped in any other way. */
+static void done_closed(delivery *d, int ok, int permanent,
+                        const char *reason) {
+  (void)ok;
+  (void)permanent;
+  (void)reason;
+  free_delivery(d);
+}
+
 void outbox_close(outbox *ob) {
   if (!ob) return;
   channel_webhook_close(ob->wh);
   /* A file batch still syncing uses its deliveries: it frees them. */
   if (ob->file_job) ob->file_job->ob = NULL;
-  for (int i = 0; i < ob->nflying; i++)
-    if (!ob->file_job || ob->flying[i]->owner != ob->file_job)
-      free_delivery(ob->flying[i]);
+  for (int i = 0; i < ob->nflying; i++) {
+    delivery *d = ob->flying[i];
+    if (ob->file_job && d->owner == ob->file_job) continue;
+    /* An exec command's job holds its delivery until the command's
+     * handles close, which the loop does after this (freed here, it was
+     * read after free, then the outbox's clock: a service stopped while
+     * a gateway command ran crashed). */
+    if (d->ch && d->ch->driver == CHANNEL_EXEC) {
+      d->done = done_closed;
+      d->owner = NULL;
+      d->ch = NULL;
+    } else {
+      free_delivery(d);
+    }
+  }
   ob->nflying = 0;
   /* Freed when libuv lets the idle handle go. */
   uv_close((uv_handle_t *)&ob->again, free_outbox);

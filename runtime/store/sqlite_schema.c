@@ -637,6 +637,33 @@ static int schema_edited(sqlite3 *db, char **msg) {
              SQLITE_OK;
 }
 
+/* Step 21 makes cases a view: a trigger of the book's owner on the table
+ * cases would go with the old table, unsaid (one that reads cases from
+ * another table stops the step, by SQLite's own check). Before 21 recoup
+ * has none on cases. Refused, naming it, before anything is changed. */
+static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
+  sqlite3_stmt *s;
+  int found = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name FROM sqlite_schema WHERE type = 'trigger'"
+                         " AND tbl_name = 'cases' COLLATE NOCASE LIMIT 1",
+                         -1, &s, NULL) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database migration 21 failed: %s (%d)",
+                        sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    found = 1;
+    rc_error_set(err, RC_ESTORE, NULL,
+                 "database migration 21 failed: the trigger %s of your own "
+                 "is on the table cases, which this step makes a view of "
+                 "two tables: drop it first and make it again after on "
+                 "case_rows or case_steps (docs/cli.md); nothing was changed",
+                 (const char *)sqlite3_column_text(s, 0));
+  }
+  sqlite3_finalize(s);
+  return found;
+}
+
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   sqlite3_stmt *s;
   int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
@@ -666,6 +693,11 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 0, (int *)NULL);
   for (; version < target; version++) {
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    if (version + 1 == 21 && own_trigger_on_cases(db, err)) {
+      sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
+      sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+      return RC_ESTORE;
+    }
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken,
                      &msg) ||
