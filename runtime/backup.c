@@ -155,6 +155,46 @@ int backup_lock_share(const char *db, int *fd, backup_holder *h,
   return 1;
 }
 
+int backup_deliver_lock(const char *db, int *fd, int (*stop)(void),
+                        rc_error *err) {
+  char path[PATH_MAX + 16];
+  struct stat ds;
+  int mine = stat(db, &ds) == 0 && ds.st_uid == geteuid(), said = 0;
+  snprintf(path, sizeof path, "%s.deliver.lock", db);
+  /* As the book's lock: made only by its owner. Another user's command
+   * delivers unlocked, as before there was one. */
+  *fd = open(path, mine ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
+             0600);
+  if (*fd < 0) return RC_OK;
+  /* Not a blocking flock: an interrupt restarts it (SA_RESTART), and a
+   * person pressing Ctrl-C while waiting expects to be let go. */
+  while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      close(*fd);
+      *fd = -1;
+      return rc_error_set(err, RC_EIO, "db", "cannot lock %s: %s", path,
+                          strerror(errno));
+    }
+    if (stop && stop()) {
+      close(*fd);
+      *fd = -1;
+      return rc_error_set(err, RC_ECONFLICT, "db",
+                          "interrupted while waiting for another tick or "
+                          "import delivering %s's messages: none sent",
+                          db);
+    }
+    if (!said) {
+      fprintf(stderr,
+              "recoup: another tick or import is delivering %s's messages: "
+              "waiting for it, so that none is sent twice\n",
+              db);
+      said = 1;
+    }
+    usleep(100 * 1000);
+  }
+  return RC_OK;
+}
+
 int backup_lock_announce(int fd, const char *address, const char *backups,
                          rc_error *err) {
   json_t *v = json_pack("{s:i, s:s, s:s}", "pid", (int)getpid(), "address",

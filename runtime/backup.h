@@ -76,6 +76,14 @@ int backup_lock_holder(const char *db, backup_holder *h, rc_error *err);
  * 1 when a service or another process holds it whole (*h filled as by
  * backup_lock_holder), or an RC_* < 0. */
 int backup_lock_share(const char *db, int *fd, backup_holder *h, rc_error *err);
+/* Commands that deliver a SQLite book's outbox (`recoup tick`, `recoup
+ * import`) do it one at a time: the messages one is sending are known
+ * only to it, so a second would send them again. Takes DB.deliver.lock
+ * whole (*fd kept until exit; -1 when there is no lock file it may
+ * make), waiting for the one delivering (said once on stderr); gives up
+ * with RC_ECONFLICT when stop() says so meanwhile (an interrupt). */
+int backup_deliver_lock(const char *db, int *fd, int (*stop)(void),
+                        rc_error *err);
 
 /* `recoup backup` and `recoup restore` (main.c parses the line). db: --db
  * or NULL for DIR's service.db. */

@@ -134,6 +134,7 @@ static const command commands[] = {
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
 static engine *running; /* for the signal handler of tick */
+static volatile sig_atomic_t interrupted;
 
 static double seconds(void) {
   struct timespec ts;
@@ -332,14 +333,31 @@ static engine *open_engine(const args *a, const char *dir, int how,
 /* Hands every message due now to its channel. A rehearsal (--now) sends
  * nothing unless --deliver says so: rehearsing a month must not text real
  * borrowers. */
+/* The SQLite file this command's book is, else NULL (PostgreSQL). */
+static const char *sqlite_book(engine *eng, const args *a) {
+  const char *db = a->db ? a->db : script_config(engine_script(eng))->db;
+  return db && store_where(db) == STORE_FILE ? db : NULL;
+}
+
+static int was_interrupted(void) {
+  return interrupted;
+}
+
 static int deliver(engine *eng, const args *a) {
   uv_loop_t loop;
   outbox *ob;
   rc_error err;
-  int rc, urc;
+  const char *db = sqlite_book(eng, a);
+  int rc, urc, lock = -1;
   rc_error_clear(&err);
   if ((a->given & O_NO_DELIVER) || (a->now && !(a->given & O_DELIVER)))
     return RC_OK;
+  /* Kept until exit, as the book's lock (refused_beside_a_service). */
+  if (db && (rc = backup_deliver_lock(db, &lock, was_interrupted, &err)) !=
+                RC_OK) {
+    rc_error_print(&err, stderr);
+    return rc;
+  }
   if ((rc = uv_loop_init(&loop)) != 0) {
     rc_error_set(&err, RC_EIO, NULL, "cannot deliver: %s", uv_strerror(rc));
     rc_error_print(&err, stderr);
@@ -421,12 +439,12 @@ static int cmd_check(const args *a) {
  * processes by claims. */
 static int refused_beside_a_service(engine *eng, const args *a,
                                     const char *cmd) {
-  const char *db = a->db ? a->db : script_config(engine_script(eng))->db;
+  const char *db = sqlite_book(eng, a);
   backup_holder h;
   rc_error err;
   int held, lock;
   rc_error_clear(&err);
-  if (!db || store_where(db) != STORE_FILE) return 0;
+  if (!db) return 0;
   /* The lock is kept until the command exits (the kernel drops it). */
   if ((held = backup_lock_share(db, &lock, &h, &err)) == 0) return 0;
   if (held > 0 && h.pid > 0)
@@ -505,6 +523,7 @@ static void show_progress(void *ud, int64_t steps) {
 
 static void on_signal(int sig) {
   (void)sig;
+  interrupted = 1;
   if (running) engine_interrupt(running);
 }
 

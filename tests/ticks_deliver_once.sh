@@ -1,0 +1,77 @@
+#!/bin/sh
+# Two `recoup tick --deliver` on one SQLite book send each queued message
+# once: the messages a tick is sending are known only to it, so the
+# second waits for the first's delivery (saying so) and then finds them
+# sent. Before, both sent both (the gateway ran 4 times for 2 messages).
+# A second tick interrupted while it waits sends nothing and says so.
+# usage: ticks_deliver_once.sh RECOUP WORKDIR
+set -u
+recoup=$1 work=$2
+rm -rf "$work"
+mkdir -p "$work/book"
+cat >"$work/book/recoup.lua" <<'LUA'
+institution { name = "Twice", timezone = "UTC", currency = "USD" }
+channel 'slow' { driver = 'exec', timeout = '30s',
+  command = { '/bin/sh', '-c',
+    'cat >/dev/null; echo sent >>"$SENT"; touch "$SENDING"; sleep 2' } }
+templates { t = { slow = '您好 Hi' } }
+workflow(recoup.workflow {
+  name = "m", version = 1, initial = "open",
+  states = { open = { enter = function(case) case:send('slow', 't') end } },
+})
+LUA
+printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC1,B1,One,+15550100,1000,USD,2026-01-01\nC2,B2,Two,+15550101,1000,USD,2026-01-01\n' >"$work/book.csv"
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+export SENT="$work/sent"
+"$recoup" import "$work/book.csv" "$work/book" --db "$work/book.db" --real-time \
+  --no-deliver >/dev/null 2>&1 || fail "the import"
+first() {
+  SENDING=$work/sending "$recoup" tick "$work/book" --db "$work/book.db" \
+    --deliver >"$work/first.out" 2>&1 &
+  tick=$!
+  i=0
+  until [ -e "$work/sending" ]; do
+    i=$((i + 1))
+    [ $i -le 300 ] || fail "the first tick never delivered: $(cat "$work/first.out")"
+    sleep 0.1
+  done
+}
+first
+trap 'kill $tick 2>/dev/null; wait $tick 2>/dev/null' EXIT
+SENDING=$work/second "$recoup" tick "$work/book" --db "$work/book.db" \
+  --deliver >"$work/second.out" 2>&1 ||
+  { cat "$work/second.out" >&2; fail "the second tick"; }
+wait $tick || { cat "$work/first.out" >&2; fail "the first tick"; }
+grep -q "^recoup: another tick or import is delivering $work/book.db's messages: waiting for it" \
+  "$work/second.out" || { cat "$work/second.out" >&2; fail "the second tick did not say it waited"; }
+n=$(wc -l <"$work/sent")
+[ "$n" -eq 2 ] || fail "the gateway ran $n times for 2 messages"
+[ "$(sqlite3 "$work/book.db" "SELECT group_concat(status) FROM messages")" = "sent,sent" ] ||
+  fail "messages: $(sqlite3 "$work/book.db" "SELECT id, status FROM messages")"
+
+# Interrupted while it waits: nothing sent by it, a clear word, not 0.
+printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC3,B3,Three,+15550102,1000,USD,2026-01-01\n' >"$work/more.csv"
+"$recoup" import "$work/more.csv" "$work/book" --db "$work/book.db" --real-time \
+  --no-deliver >/dev/null 2>&1 || fail "the second import"
+rm -f "$work/sending" "$work/sent"
+first
+SENDING=$work/second "$recoup" tick "$work/book" --db "$work/book.db" \
+  --deliver >"$work/second.out" 2>&1 &
+second=$!
+i=0
+until grep -q "waiting for it" "$work/second.out"; do
+  i=$((i + 1))
+  [ $i -le 100 ] || fail "the second tick never waited: $(cat "$work/second.out")"
+  sleep 0.1
+done
+kill -INT $second
+wait $second && fail "an interrupted tick exited 0"
+grep -q "interrupted while waiting for another tick or import delivering" \
+  "$work/second.out" || { cat "$work/second.out" >&2; fail "the interrupted tick's word"; }
+wait $tick || fail "the first tick, again"
+n=$(wc -l <"$work/sent")
+[ "$n" -eq 1 ] || fail "the gateway ran $n times for 1 message"
+echo "ok: two ticks delivered each message once"
