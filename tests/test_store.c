@@ -217,6 +217,38 @@ static void add_contacts(store *st) {
   assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
 }
 
+/* A case is two rows on SQLite (schema 21): written outside a
+ * transaction, both go in or neither (a case_rows row without its step
+ * row is hidden by the view and blocks its id for good). */
+static void test_a_case_outside_a_transaction_is_whole_or_absent(
+    void **state) {
+  store *st;
+  store_borrower b = {0};
+  store_case c = {0};
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the two tables of a case");
+  st = open_store();
+  b.id = "B1";
+  b.name = "Wang";
+  b.ncontacts = -1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON case_steps BEGIN"
+           " SELECT RAISE(ABORT, 'refused'); END;");
+  c.id = "C1";
+  c.borrower_id = "B1";
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  assert_int_not_equal(store_case_insert(st, &c, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM case_rows"), 0);
+  exec_sql("DROP TRIGGER refuse");
+  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases"), 1);
+  store_close(st);
+}
+
 static void test_new_database_is_migrated_and_private(void **state) {
   store *st;
   sqlite3 *db;
@@ -2681,6 +2713,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_outside_a_transaction_is_whole_or_absent, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_an_older_book_keeps_its_page_size,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_reloads_are_numbered_in_the_book,

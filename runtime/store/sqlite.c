@@ -2144,22 +2144,30 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
 
 /* A case's two rows (schema 21: case_rows, case_steps); the second
  * naming its opening's run and timers (run > 0), or not. */
+static int keys_apart_begin(sq *st, rc_error *err);
+static int keys_apart_end(sq *st, int rc, rc_error *err);
+
 static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
   int rc;
+  /* Outside a transaction, both rows or neither: a case_rows row alone
+   * is hidden by the view and keeps its id taken. */
+  if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
   bind_case(s, c);
-  if ((rc = exec_stmt(st, s, err, "insert case")) != RC_OK) return rc;
-  s = stmt(st, S_CASE_INSERT_RUN);
-  bind_case(s, c);
-  if (run) {
-    sqlite3_bind_int64(s, 22, run);
-    bind_text(s, 23, keys);
-  } else {
-    sqlite3_bind_null(s, 22);
-    sqlite3_bind_null(s, 23);
+  if ((rc = exec_stmt(st, s, err, "insert case")) == RC_OK) {
+    s = stmt(st, S_CASE_INSERT_RUN);
+    bind_case(s, c);
+    if (run) {
+      sqlite3_bind_int64(s, 22, run);
+      bind_text(s, 23, keys);
+    } else {
+      sqlite3_bind_null(s, 22);
+      sqlite3_bind_null(s, 23);
+    }
+    rc = exec_stmt(st, s, err, "insert case");
   }
-  return exec_stmt(st, s, err, "insert case");
+  return keys_apart_end(st, rc, err);
 }
 
 static int sq_case_insert(sq *st, const store_case *c, rc_error *err) {
