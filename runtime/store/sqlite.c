@@ -322,12 +322,11 @@ static const char *const sql[S_COUNT] = {
         "?4, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
         "?21)",
     /* A case written at its opening's run (held_write_first) names the
-     * run and the timers its handler set (?22, ?23; NULL otherwise): one
-     * write instead of two. */
+     * run and the timers its handler set (?5, ?6; 0 and '' otherwise):
+     * one write instead of two. */
     [S_CASE_INSERT_RUN] =
         "INSERT INTO case_steps(id, state, closed, outcome, journal_last, "
-        "timer_keys) VALUES (?1, ?5, ?6, ?7, coalesce(?22, 0), "
-        "coalesce(?23, ''))",
+        "timer_keys) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_CASE_UPDATE] =
         "UPDATE case_rows SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
@@ -2154,18 +2153,18 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
   /* Outside a transaction, both rows or neither: a case_rows row alone
    * is hidden by the view and keeps its id taken. */
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
+  /* Every parameter of both is bound each time (an import's every row):
+   * their bindings are not cleared after. */
   bind_case(s, c);
-  if ((rc = exec_stmt(st, s, err, "insert case")) == RC_OK) {
+  if ((rc = exec_rebound(st, s, err, "insert case")) == RC_OK) {
     s = stmt(st, S_CASE_INSERT_RUN);
-    bind_case(s, c);
-    if (run) {
-      sqlite3_bind_int64(s, 22, run);
-      bind_text(s, 23, keys);
-    } else {
-      sqlite3_bind_null(s, 22);
-      sqlite3_bind_null(s, 23);
-    }
-    rc = exec_stmt(st, s, err, "insert case");
+    bind_text(s, 1, c->id);
+    bind_text(s, 2, c->state);
+    sqlite3_bind_int(s, 3, c->closed);
+    bind_text(s, 4, c->outcome);
+    sqlite3_bind_int64(s, 5, run);
+    bind_text(s, 6, keys ? keys : "");
+    rc = exec_rebound(st, s, err, "insert case");
   }
   return keys_apart_end(st, rc, err);
 }
