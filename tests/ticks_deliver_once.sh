@@ -13,7 +13,7 @@ cat >"$work/book/recoup.lua" <<'LUA'
 institution { name = "Twice", timezone = "UTC", currency = "USD" }
 channel 'slow' { driver = 'exec', timeout = '30s',
   command = { '/bin/sh', '-c',
-    'cat >/dev/null; echo sent >>"$SENT"; touch "$SENDING"; sleep 2' } }
+    'cat >/dev/null; echo sent >>"$SENT"; touch "$SENDING"; i=0; while [ ! -e "$RELEASE" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done' } }
 templates { t = { slow = '您好 Hi' } }
 workflow(recoup.workflow {
   name = "m", version = 1, initial = "open",
@@ -25,7 +25,8 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-export SENT="$work/sent"
+# A send waits until the test lets it go ($RELEASE): no timing to win.
+export SENT="$work/sent" RELEASE="$work/release"
 "$recoup" import "$work/book.csv" "$work/book" --db "$work/book.db" --real-time \
   --no-deliver >/dev/null 2>&1 || fail "the import"
 first() {
@@ -39,14 +40,30 @@ first() {
     sleep 0.1
   done
 }
+second_waits() {
+  SENDING=$work/second "$recoup" tick "$work/book" --db "$work/book.db" \
+    --deliver >"$work/second.out" 2>&1 &
+  second=$!
+  i=0
+  until grep -q "waiting for it" "$work/second.out"; do
+    i=$((i + 1))
+    if [ $i -gt 300 ] || ! kill -0 $second 2>/dev/null; then
+      touch "$RELEASE"
+      cat "$work/second.out" >&2
+      fail "the second tick did not wait"
+    fi
+    sleep 0.1
+  done
+}
 first
-trap 'kill $tick 2>/dev/null; wait $tick 2>/dev/null' EXIT
-SENDING=$work/second "$recoup" tick "$work/book" --db "$work/book.db" \
-  --deliver >"$work/second.out" 2>&1 ||
-  { cat "$work/second.out" >&2; fail "the second tick"; }
-wait $tick || { cat "$work/first.out" >&2; fail "the first tick"; }
+trap 'touch "$RELEASE"; kill $tick $second 2>/dev/null; wait 2>/dev/null' EXIT
+second=
+second_waits
 grep -q "^recoup: another tick or import is delivering $work/book.db's messages: waiting for it" \
-  "$work/second.out" || { cat "$work/second.out" >&2; fail "the second tick did not say it waited"; }
+  "$work/second.out" || { cat "$work/second.out" >&2; fail "the second tick's word"; }
+touch "$RELEASE"
+wait $second || { cat "$work/second.out" >&2; fail "the second tick"; }
+wait $tick || { cat "$work/first.out" >&2; fail "the first tick"; }
 n=$(wc -l <"$work/sent")
 [ "$n" -eq 2 ] || fail "the gateway ran $n times for 2 messages"
 [ "$(sqlite3 "$work/book.db" "SELECT group_concat(status) FROM messages")" = "sent,sent" ] ||
@@ -56,19 +73,12 @@ n=$(wc -l <"$work/sent")
 printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC3,B3,Three,+15550102,1000,USD,2026-01-01\n' >"$work/more.csv"
 "$recoup" import "$work/more.csv" "$work/book" --db "$work/book.db" --real-time \
   --no-deliver >/dev/null 2>&1 || fail "the second import"
-rm -f "$work/sending" "$work/sent"
+rm -f "$work/sending" "$work/sent" "$RELEASE"
 first
-SENDING=$work/second "$recoup" tick "$work/book" --db "$work/book.db" \
-  --deliver >"$work/second.out" 2>&1 &
-second=$!
-i=0
-until grep -q "waiting for it" "$work/second.out"; do
-  i=$((i + 1))
-  [ $i -le 100 ] || fail "the second tick never waited: $(cat "$work/second.out")"
-  sleep 0.1
-done
+second_waits
 kill -INT $second
 wait $second && fail "an interrupted tick exited 0"
+touch "$RELEASE"
 grep -q "interrupted while waiting for another tick or import delivering" \
   "$work/second.out" || { cat "$work/second.out" >&2; fail "the interrupted tick's word"; }
 wait $tick || fail "the first tick, again"
