@@ -330,9 +330,6 @@ static engine *open_engine(const args *a, const char *dir, int how,
   return eng;
 }
 
-/* Hands every message due now to its channel. A rehearsal (--now) sends
- * nothing unless --deliver says so: rehearsing a month must not text real
- * borrowers. */
 /* The SQLite file this command's book is, else NULL (PostgreSQL). */
 static const char *sqlite_book(engine *eng, const args *a) {
   const char *db = a->db ? a->db : script_config(engine_script(eng))->db;
@@ -343,6 +340,9 @@ static int was_interrupted(void) {
   return interrupted;
 }
 
+/* Hands every message due now to its channel. A rehearsal (--now) sends
+ * nothing unless --deliver says so: rehearsing a month must not text real
+ * borrowers. */
 static int deliver(engine *eng, const args *a) {
   uv_loop_t loop;
   outbox *ob;
