@@ -128,16 +128,23 @@ int backup_lock_hold(const char *db, int *fd, rc_error *err) {
                       path);
 }
 
+/* Opens the file db + suffix beside the book (its name in path), made
+ * only by the book's owner: a lock file of another user's would keep the
+ * service from opening the book (and backup from believing it). Another
+ * user opens it only if it is there, to read. */
+static int open_beside(const char *db, const char *suffix, char *path,
+                       size_t size) {
+  struct stat ds;
+  int mine = stat(db, &ds) == 0 && ds.st_uid == geteuid();
+  snprintf(path, size, "%s%s", db, suffix);
+  return open(path, mine ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
+              0600);
+}
+
 int backup_lock_share(const char *db, int *fd, backup_holder *h,
                       rc_error *err) {
   char path[PATH_MAX + 8];
-  struct stat ds;
-  /* Made only by the book's owner: a lock file of another user's would
-   * keep the service from opening it (and backup from believing it). */
-  int mine = stat(db, &ds) == 0 && ds.st_uid == geteuid();
-  lock_path(db, path, sizeof path);
-  *fd = open(path, mine ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
-             0600);
+  *fd = open_beside(db, ".lock", path, sizeof path);
   if (*fd < 0) return backup_lock_holder(db, h, err);
   /* Held whole by one that ends between the two looks: look again. */
   for (int tries = 0; tries < 3; tries++) {
@@ -158,13 +165,10 @@ int backup_lock_share(const char *db, int *fd, backup_holder *h,
 int backup_deliver_lock(const char *db, int *fd, int (*stop)(void),
                         rc_error *err) {
   char path[PATH_MAX + 16];
-  struct stat ds;
-  int mine = stat(db, &ds) == 0 && ds.st_uid == geteuid(), said = 0;
-  snprintf(path, sizeof path, "%s.deliver.lock", db);
-  /* As the book's lock: made only by its owner. Another user's command
-   * delivers unlocked, as before there was one. */
-  *fd = open(path, mine ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
-             0600);
+  int said = 0;
+  /* Another user's command, the file not there, delivers unlocked, as
+   * before there was one. */
+  *fd = open_beside(db, ".deliver.lock", path, sizeof path);
   if (*fd < 0) return RC_OK;
   /* Not a blocking flock: an interrupt restarts it (SA_RESTART), and a
    * person pressing Ctrl-C while waiting expects to be let go. */

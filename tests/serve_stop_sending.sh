@@ -8,26 +8,8 @@
 # usage: serve_stop_sending.sh RECOUP WORKDIR
 set -u
 recoup=$1 work=$2
-rm -rf "$work"
-mkdir -p "$work/book"
-cat >"$work/book/recoup.lua" <<'LUA'
-institution { name = "Stopping", timezone = "UTC", currency = "USD" }
-tokens { ingest = "env:T_INGEST" }
-channel 'slow' { driver = 'exec', timeout = '30s',
-  command = { '/bin/sh', '-c', 'cat >/dev/null; touch "$SENDING"; sleep 2' } }
-templates { t = { slow = 'Hi' } }
-workflow(recoup.workflow {
-  name = "m", version = 1, initial = "open",
-  states = { open = { enter = function(case) case:send('slow', 't') end } },
-})
-LUA
-printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC1,B1,One,+15550100,1000,USD,2026-01-01\n' >"$work/book.csv"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-"$recoup" import "$work/book.csv" "$work/book" --db "$work/book.db" --real-time \
-  --no-deliver >/dev/null 2>&1 || fail "the import"
+. "$(dirname "$0")/lib/slow_book.sh"
+slow_book 'touch "$SENDING"; sleep 2' 1
 SENDING=$work/sending T_INGEST=ingest-secret "$recoup" serve "$work/book" \
   --listen 127.0.0.1:0 --db "$work/book.db" >"$work/stdout" 2>"$work/log" &
 server=$!

@@ -115,16 +115,22 @@ static void test_three_nodes_claim_each_due_timer_once(void **state) {
   pthread_t t[NODES];
   int64_t *all;
   int i, j, total = 0;
-  char sql[256];
+  char sql[512];
 
-  /* Due timers spread over cases and times, and a few not due yet. */
+  /* Due timers spread over times, and a few not due yet. A case each:
+   * a case's later timer waits while a node holds its earlier one
+   * (test_a_cases_later_timer_waits_outside_a_batch), and these nodes
+   * end theirs only when nothing more is due. */
   snprintf(sql, sizeof sql,
+           "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+           "currency, opened_at) SELECT 'T' || i, 'B1', 'standard', 1, "
+           "'new', 'CNY', 0 FROM generate_series(1, %d) i;"
            "INSERT INTO timers(due, case_id, event, scoped) SELECT "
-           "(i * 7) %% 5000, 'C' || (1 + i %% 50), 'remind', 0 "
+           "(i * 7) %% 5000, 'T' || i, 'remind', 0 "
            "FROM generate_series(1, %d) i;"
            "INSERT INTO timers(due, case_id, event, scoped) SELECT "
            "9000 + i, 'C1', 'later', 0 FROM generate_series(1, 10) i",
-           DUE_TIMERS);
+           DUE_TIMERS, DUE_TIMERS);
   PQclear(pgt_exec(f->c, sql));
   memset(nodes, 0, sizeof nodes);
   for (i = 0; i < NODES; i++) {
@@ -1177,6 +1183,51 @@ static void test_a_cases_later_timer_waits_for_its_earlier_one(void **state) {
   PQfinish(w);
 }
 
+/* The same outside a batch, where the claim writes leases: a case's
+ * later timer is not claimed while its earlier one is another node's. */
+static void test_a_cases_later_timer_waits_outside_a_batch(void **state) {
+  fixture *f = *state;
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  rc_error err = {0};
+  PGresult *r;
+  long long release;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(1, 'C1', '__release', 0), (2, 'C1', 'escalate', 1), "
+                   "(3, 'C2', 'escalate', 1)"));
+  r = pg_claim_timers(a, "A", 100, 1, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 3), "__release");
+  release = atoll(PQgetvalue(r, 0, 0));
+  PQclear(r);
+
+  r = pg_claim_timers(b, "B", 100, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C2");
+  PQclear(r);
+  /* Left waiting for a moment, not for B's whole lease. */
+  assert_int_equal(pgt_value(f->c, "SELECT claimed_until FROM timers WHERE "
+                                   "due = 2 AND claimed_by = 'B'"),
+                   1000 + PG_TIMER_WAIT_MS);
+
+  /* A's release ran; the escalation is anyone's after its wait. */
+  assert_int_equal(pg_timer_finish(a, release, "A", &err), 1);
+  r = pg_claim_timers(b, "B", 100, 10, 60000, 1001 + PG_TIMER_WAIT_MS, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 1);
+  assert_string_equal(PQgetvalue(r, 0, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 0, 1), "C1");
+  PQclear(r);
+  PQfinish(a);
+  PQfinish(b);
+}
+
 /* A message added by hand for case GONE, which the book does not hold,
  * with this status: its id. */
 static long long gone_message(PGconn *c, const char *status) {
@@ -1265,6 +1316,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_later_timer_waits_for_its_earlier_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_message_of_a_case_not_in_the_book_settles, setup, teardown),
   };

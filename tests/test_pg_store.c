@@ -1121,6 +1121,44 @@ static void test_a_lookup_does_not_wait_for_an_opening(void **state) {
   PQfinish(other);
 }
 
+/* The opening of cases is a book's, that is a schema's: an import into
+ * one schema's book of a database waited for one into another's. A
+ * writer still waits for one in its own book, and for a recoup before
+ * session 23 anywhere in the database (which takes the database's key:
+ * test_a_lookup_does_not_wait_for_an_opening). */
+static void test_an_opening_waits_only_for_its_own_book(void **state) {
+  PGconn *c = pgt_connect(path);
+  char url[1024];
+  store *st = open_store(), *other = NULL, *same;
+  rc_error err;
+  (void)state;
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "CREATE SCHEMA other"));
+  PQfinish(c);
+  snprintf(url, sizeof url,
+           "%s&options=-csearch_path%%3Dother%%20-clock_timeout%%3D200", path);
+  if (store_open(&other, url, &err) != RC_OK)
+    fprintf(stderr, "%s\n", err.message);
+  assert_non_null(other);
+  same = open_impatient();
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "FIRST", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(store_begin(other, &err), RC_OK);
+  if (store_case_exists_or_hold_opening(other, "NOPE", &err) != RC_ENOTFOUND)
+    fail_msg("the other book's opener: %s", err.message);
+  assert_int_equal(store_commit(other, &err), RC_OK);
+  assert_int_equal(store_begin(same, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(same, "NOPE", &err),
+                   RC_ESTORE);
+  assert_non_null(strstr(err.message, "lock timeout"));
+  store_rollback(same);
+  store_rollback(st);
+  store_close(same);
+  store_close(other);
+  store_close(st);
+}
+
 /* `recoup migrate-store` from a PostgreSQL database that holds no book
  * refuses it and leaves it as it was: opening it as a store had created
  * a new book's schema there first. */
@@ -2197,6 +2235,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lookup_does_not_wait_for_an_opening, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_opening_waits_only_for_its_own_book, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_move_from_no_book_writes_nothing,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,

@@ -7,28 +7,10 @@
 # usage: ticks_deliver_once.sh RECOUP WORKDIR
 set -u
 recoup=$1 work=$2
-rm -rf "$work"
-mkdir -p "$work/book"
-cat >"$work/book/recoup.lua" <<'LUA'
-institution { name = "Twice", timezone = "UTC", currency = "USD" }
-channel 'slow' { driver = 'exec', timeout = '30s',
-  command = { '/bin/sh', '-c',
-    'cat >/dev/null; echo sent >>"$SENT"; touch "$SENDING"; i=0; while [ ! -e "$RELEASE" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done' } }
-templates { t = { slow = '您好 Hi' } }
-workflow(recoup.workflow {
-  name = "m", version = 1, initial = "open",
-  states = { open = { enter = function(case) case:send('slow', 't') end } },
-})
-LUA
-printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC1,B1,One,+15550100,1000,USD,2026-01-01\nC2,B2,Two,+15550101,1000,USD,2026-01-01\n' >"$work/book.csv"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+. "$(dirname "$0")/lib/slow_book.sh"
 # A send waits until the test lets it go ($RELEASE): no timing to win.
 export SENT="$work/sent" RELEASE="$work/release"
-"$recoup" import "$work/book.csv" "$work/book" --db "$work/book.db" --real-time \
-  --no-deliver >/dev/null 2>&1 || fail "the import"
+slow_book 'echo sent >>"$SENT"; touch "$SENDING"; i=0; while [ ! -e "$RELEASE" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done' 2
 first() {
   SENDING=$work/sending "$recoup" tick "$work/book" --db "$work/book.db" \
     --deliver >"$work/first.out" 2>&1 &
@@ -70,9 +52,8 @@ n=$(wc -l <"$work/sent")
   fail "messages: $(sqlite3 "$work/book.db" "SELECT id, status FROM messages")"
 
 # Interrupted while it waits: nothing sent by it, a clear word, not 0.
-printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\nC3,B3,Three,+15550102,1000,USD,2026-01-01\n' >"$work/more.csv"
-"$recoup" import "$work/more.csv" "$work/book" --db "$work/book.db" --real-time \
-  --no-deliver >/dev/null 2>&1 || fail "the second import"
+cases 3 3 >"$work/more.csv"
+book_import "$work/more.csv" || fail "the second import"
 rm -f "$work/sending" "$work/sent" "$RELEASE"
 first
 second_waits

@@ -3359,20 +3359,36 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
  * for all ids, not one an id (a lock an id filled the server's lock table
  * at ~12,800 new cases in one import: "out of shared memory"). Taking it
  * again costs no new entry, and still holds after a savepoint rolled back
- * the first taking. Outside a transaction there is nothing to hold. */
+ * the first taking. Outside a transaction there is nothing to hold.
+ * It is the book's, that is the schema's (as PG_SLOT_KEY): imports into
+ * two schemas' books of one database waited for each other. A recoup
+ * before session 23 takes hashtext('recoup.case') whole, whatever the
+ * schema; this one takes that key shared, then its book's key whole: it
+ * still waits for such a recoup opening cases (two openers of one case
+ * would otherwise meet at its key and fail), and two of this one's in
+ * two schemas do not wait. Always in that order (the sub-select's first),
+ * so that no two openers wait for each other. */
+#define OPENING_OLD "hashtext('recoup.case'), 0"
+#define OPENING_BOOK \
+  "hashtext('recoup.case ' || coalesce(current_schema(), '')), 0"
 static int op_hold_opening(store *s, rc_error *err) {
   pg *st = PG(s);
 
   if (st->base.depth == 0 && !st->manual) return RC_OK;
-  return exec(st, "SELECT pg_advisory_xact_lock(hashtext('recoup.case'), 0)",
+  return exec(st,
+              "SELECT pg_advisory_xact_lock(" OPENING_BOOK ") FROM (SELECT "
+              "pg_advisory_xact_lock_shared(" OPENING_OLD ") OFFSET 0) o",
               NULL, "hold the opening of cases", NULL, err);
 }
 
-/* The same without waiting: *busy when another transaction holds it. */
+/* The same without waiting: *busy when another transaction holds it. The
+ * book's key is not tried unless the old one was taken (CASE's order). */
 static int try_hold_opening(pg *st, int *busy, rc_error *err) {
   PGresult *r;
   int rc = one(st,
-               "SELECT pg_try_advisory_xact_lock(hashtext('recoup.case'), 0)",
+               "SELECT CASE WHEN pg_try_advisory_xact_lock_shared(" OPENING_OLD
+               ") THEN pg_try_advisory_xact_lock(" OPENING_BOOK
+               ") ELSE false END",
                NULL, "hold the opening of cases", &r, err);
 
   if (rc != RC_OK) return rc;

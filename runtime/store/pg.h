@@ -72,7 +72,9 @@ int pg_schema_read_version(PGconn *c, rc_error *err);
  * PG_CLAIM_CASE (PG_CASE_COLS), locked for the caller's transaction
  * (FOR NO KEY UPDATE: another node's payment to it waits for this batch
  * rather than be overwritten by a balance read before it). A case
- * another transaction holds is not waited for: its columns are NULL. */
+ * another transaction holds is not waited for: its columns are NULL.
+ * A timer whose case has an earlier one held elsewhere is not among them
+ * (leased for PG_TIMER_WAIT_MS instead, as pg_lock_timers says). */
 PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,
                           int64_t lease_ms, int64_t now, rc_error *err);
 enum { PG_CLAIM_CASE = 5 };

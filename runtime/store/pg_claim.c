@@ -27,29 +27,37 @@
  * book at each batch to find a thousand). */
 #define HELD(cte) "id = ANY(ARRAY(SELECT case_id FROM " cte "))"
 
-/* $1 node, $2 until, $3 max, $4 lease_ms, $5 now. The inner SELECT locks
- * the rows it picks and skips those another claimer has locked; the
- * UPDATE then marks them. `held` locks their cases, skipping those
- * another transaction holds (a timer's claim is not undone for that: its
- * step reads the case itself, as before). Not the borrowers: a step's
- * borrower is read as the step before it runs (pg.c, borrower_ahead), and
- * the guard's decision on it is checked later still (op_borrower_decided),
- * so that a cease or do-not-contact another node commits during this
- * batch stops its next message (a borrower read with the claim would be
- * up to a batch old, and send the batch round again more often).
- * RETURNING comes in no stated order: the outer SELECT puts the batch in
- * the order the sweep fires it. */
+/* $1 node, $2 until, $3 max, $4 lease_ms, $5 now, $6 the wait (ms). The
+ * inner SELECT locks the rows it picks and skips those another claimer
+ * has locked; the UPDATE then marks them. `held` locks their cases,
+ * skipping those another transaction holds (a timer's claim is not undone
+ * for that: its step reads the case itself, as before). Not the
+ * borrowers: a step's borrower is read as the step before it runs (pg.c,
+ * borrower_ahead), and the guard's decision on it is checked later still
+ * (op_borrower_decided), so that a cease or do-not-contact another node
+ * commits during this batch stops its next message (a borrower read with
+ * the claim would be up to a batch old, and send the batch round again
+ * more often). A case's timers run in their due order, as in a batch
+ * (lock_timers_sql says how): a later timer whose case has an earlier one
+ * held elsewhere is not claimed but leased for the wait, and not
+ * returned; without the check a second node took a case's escalation
+ * while the first held its release. RETURNING comes in no stated order:
+ * the outer SELECT puts the batch in the order the sweep fires it. */
 static const char claim_timers_sql[] =
-    "WITH due AS (SELECT id FROM timers t WHERE due <= $2 AND "
+    "WITH due AS (SELECT id, case_id, due FROM timers t WHERE due <= $2 AND "
     FREE("t", NOW("$5")) " ORDER BY due, id LIMIT $3 "
     "FOR UPDATE SKIP LOCKED), "
     "claimed AS (UPDATE timers t SET claimed_by = $1, "
-    "claimed_until = " NOW("$5") " + $4 FROM due WHERE t.id = due.id "
-    "RETURNING t.id, t.case_id, t.due, t.event, t.data), "
-    "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE " HELD("claimed")
-    " FOR NO KEY UPDATE SKIP LOCKED) "
+    "claimed_until = " NOW("$5") " + CASE WHEN k.waits THEN $6::bigint ELSE "
+    "$4::bigint END FROM (SELECT d.id, EXISTS (SELECT 1 FROM (SELECT o.id "
+    "FROM timers o WHERE o.case_id = d.case_id AND (o.due, o.id) < (d.due, "
+    "d.id) OFFSET 0) o WHERE o.id NOT IN (SELECT id FROM due)) AS waits "
+    "FROM due d) k WHERE t.id = k.id "
+    "RETURNING t.id, t.case_id, t.due, t.event, t.data, k.waits), "
+    "held AS (SELECT " PG_CASE_COLS " FROM cases WHERE "
+    HELD("claimed WHERE NOT waits") " FOR NO KEY UPDATE SKIP LOCKED) "
     "SELECT k.id, k.case_id, k.due, k.event, k.data, h.* "
-    "FROM claimed k LEFT JOIN held h ON h.id = k.case_id "
+    "FROM claimed k LEFT JOIN held h ON h.id = k.case_id WHERE NOT k.waits "
     "ORDER BY k.due, k.id";
 
 /* The same inside a batch's transaction, without the mark: the row lock
@@ -263,12 +271,13 @@ static PGresult *claim_query(PGconn *c, const char *sql, int n,
   return r;
 }
 
-/* The shared shape of the timer and outbox claims. */
+/* The shared shape of the timer and outbox claims; the timers' has a
+ * sixth parameter, their wait. */
 static PGresult *claim_due(PGconn *c, const char *sql, const char *node,
                            int64_t until, int max, int64_t lease_ms,
                            int64_t now, const char *doing, rc_error *err) {
-  char until_s[24], max_s[16], lease_s[24], now_s[24];
-  const char *params[5] = {node, until_s, max_s, lease_s, now_s};
+  char until_s[24], max_s[16], lease_s[24], now_s[24], wait_s[24];
+  const char *params[6] = {node, until_s, max_s, lease_s, now_s, wait_s};
 
   if (!node || !*node || max < 1 || lease_ms < 1) {
     rc_error_set(err, RC_EINTERNAL, NULL,
@@ -279,7 +288,9 @@ static PGresult *claim_due(PGconn *c, const char *sql, const char *node,
   snprintf(max_s, sizeof max_s, "%d", max);
   snprintf(lease_s, sizeof lease_s, "%" PRId64, lease_ms);
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
-  return claim_query(c, sql, 5, params, doing, err);
+  snprintf(wait_s, sizeof wait_s, "%d", (int)PG_TIMER_WAIT_MS);
+  return claim_query(c, sql, sql == claim_timers_sql ? 6 : 5, params, doing,
+                     err);
 }
 
 PGresult *pg_claim_timers(PGconn *c, const char *node, int64_t until, int max,

@@ -1085,6 +1085,11 @@ struct sq {
   /* Debug builds: the rows that referred to nothing as the import began
    * (fk_baseline), -1 when they could not be counted. */
   int64_t fk_before;
+  /* The failure after which SQLite had rolled the whole transaction back
+   * (a full disk, an I/O error): the statements refused after it give it
+   * (exec_step), as the one a user can act on. */
+  int rolled_back;
+  rc_error rolled_why;
 };
 
 static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
@@ -1104,8 +1109,19 @@ typedef struct figure_sum {
 
 static int fail(sq *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
-  return rc_error_set(err, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
-                      sqlite3_errmsg(st->db), code);
+  rc_error why;
+  rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
+               sqlite3_errmsg(st->db), code);
+  /* Its caller may take it for one event's failure and go on (a store
+   * call from a handler fails the handler): the statements after it
+   * would be refused naming no cause. */
+  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db) &&
+      !st->rolled_back) {
+    st->rolled_back = 1;
+    st->rolled_why = why;
+  }
+  if (err) *err = why;
+  return RC_ESTORE;
 }
 
 static int held_any(const sq *st);
@@ -1159,9 +1175,10 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
    * back too. */
   if (st->base.depth > 0 && sqlite3_get_autocommit(st->db)) {
     sqlite3_clear_bindings(s);
-    /* The cause, when the failure was a barrier's that returns none. */
-    if (st->idx.failed) {
-      if (err) *err = st->idx.why;
+    /* The cause, when the failure was a barrier's that returns none, or
+     * one its caller passed over. */
+    if (st->idx.failed || st->rolled_back) {
+      if (err) *err = st->idx.failed ? st->idx.why : st->rolled_why;
       return RC_ESTORE;
     }
     return rc_error_set(err, RC_ESTORE, NULL,
@@ -1807,6 +1824,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   st->import_next = 0; /* the same */
   if (st->base.depth != 0)
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
+  st->rolled_back = 0;
   if (!import && fk_resume(st, err) != RC_OK) return RC_ESTORE;
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
