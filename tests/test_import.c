@@ -978,7 +978,8 @@ static char *dump_with_ties(const char *path) {
  * at its run (RECOUP_IMPORT_HOLD_BYTES=1: none held, none pending), with
  * handlers that fail between (the batch undone with the runs not yet
  * written, and replayed one event at a time) and cases that set a second
- * timer (every held one written at once). */
+ * timer (every held one written at once). New borrowers' contacts wait
+ * so too: each borrower's second row, another phone, replaces them. */
 static void test_runs_written_together_leave_the_same_book(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   char again[] = "/tmp/recoup-import-XXXXXX", db2[64], csv2[64];
@@ -1003,6 +1004,9 @@ static void test_runs_written_together_leave_the_same_book(void **st) {
   got = dump_with_ties(db);
   want = dump_with_ties(db2);
   assert_non_null(strstr(got, "cannot open T090"));
+  assert_non_null(strstr(got, "contact|U000|0|phone|+8613800000001||\n"));
+  assert_non_null(strstr(got, "contact|U074|0|phone|+8613800000149||\n"));
+  assert_null(strstr(got, "+8613800000148"));
   assert_string_equal(got, want);
   free(got);
   free(want);
@@ -1345,11 +1349,21 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
   assert_int_equal(keys_on(), 1);
   assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
                    SQLITE_CONSTRAINT);
-  /* Refused at its last row, after a case and its contact were written. */
-  write_text(csv,
-             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-             "N3,R3,Wu Lei,+8613800000203,100000,9000,2025-12-04\n"
-             "N4,R4,Li Na,+8613800000204,-5,0,2025-12-04\n");
+  /* Refused at its last row, after contacts were written (new ones wait
+   * to be written 16 at a time: 17 new borrowers before it). */
+  {
+    char rows[2048];
+    int n = snprintf(rows, sizeof rows, "%s",
+                     "id,borrower_id,borrower_name,phone,balance,amount_due,"
+                     "due_date\n");
+    for (int i = 3; i < 20; i++)
+      n += snprintf(rows + n, sizeof rows - (size_t)n,
+                    "N%d,R%d,Wu Lei,+86138000002%02d,100000,9000,2025-12-04\n",
+                    i, i, i);
+    snprintf(rows + n, sizeof rows - (size_t)n, "%s",
+             "N20,R20,Li Na,+8613800000220,-5,0,2025-12-04\n");
+    write_text(csv, rows);
+  }
   assert_int_equal(keys_checked, 1); /* the timer by hand */
   keys_checked = keys_unchecked = 0;
   assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_EINVAL);

@@ -1079,7 +1079,19 @@ struct sq {
     char *event, *data; /* owned */
   } pending[PENDING_RUNS];
   int npending;
-  sqlite3_stmt *batch[4]; /* owned: pending_flush's, prepared once */
+  /* The contacts of an import's new borrowers, written PENDING_RUNS at a
+   * time the same way (contacts_flush): their texts in `text`, each at
+   * its offset (-1: NULL). Anything that reads contacts writes them
+   * first, as the pending runs. */
+  struct {
+    jbuf text;
+    struct pending_contact {
+      long borrower, kind, value, name, relation;
+      int position;
+    } row[PENDING_RUNS];
+    int n;
+  } new_contacts;
+  sqlite3_stmt *batch[5]; /* owned: pending_flush's, prepared once */
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1153,6 +1165,9 @@ static void held_drop(sq *st);
 static int held_flush(sq *st, rc_error *err);
 static void pending_drop(sq *st);
 static int pending_flush(sq *st, rc_error *err);
+static int contacts_flush(sq *st, rc_error *err);
+static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
+                       int position, rc_error *err);
 static int held_refused(sq *st, rc_error *err);
 static int held_mark(sq *st, rc_error *err);
 static void held_unmark(sq *st, int keep);
@@ -1162,7 +1177,8 @@ static int import_indexes_build(sq *st, rc_error *err);
 static void import_indexes_unmark(sq *st, int keep);
 
 static sqlite3_stmt *stmt(sq *st, int which) {
-  if ((held_any(st) || st->npending) && !st->held.writing && !held_safe(which))
+  if ((held_any(st) || st->npending || st->new_contacts.n) &&
+      !st->held.writing && !held_safe(which))
     held_barrier(st);
   if (st->idx.sql && !st->idx.built) import_indexes_barrier(st, which);
   if (!st->stmts[which] &&
@@ -1414,7 +1430,8 @@ static void sq_close(sq *st) {
   import_indexes_forget(st);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
-  for (int i = 0; i < 4; i++) sqlite3_finalize(st->batch[i]);
+  for (int i = 0; i < 5; i++) sqlite3_finalize(st->batch[i]);
+  free(st->new_contacts.text.p);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   /* A command's exit tells its caller the work is done. */
   (void)sq_sync(st, NULL);
@@ -2042,9 +2059,17 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
   if (found) {
     s = stmt(st, S_CONTACTS_DELETE);
     bind_text(s, 1, b->id);
-    if ((rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK) return rc;
+    if ((rc = contacts_flush(st, err)) != RC_OK ||
+        (rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK)
+      return rc;
   }
   for (int i = 0; i < b->ncontacts; i++) {
+    /* A new borrower's, in an import: written with the next ones. */
+    if (opening && !found && st->base.depth > 0) {
+      if ((rc = contact_add(st, b->id, &b->contacts[i], i, err)) != RC_OK)
+        return rc;
+      continue;
+    }
     s = stmt(st, S_CONTACT_INSERT);
     bind_text(s, 1, b->id);
     bind_text(s, 2, b->contacts[i].kind);
@@ -2078,6 +2103,7 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
   int rc;
   memset(out, 0, sizeof *out);
+  if ((rc = contacts_flush(st, err)) != RC_OK) return rc;
   bind_text(s, 1, id);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     store_contact *c;
@@ -2291,6 +2317,7 @@ static void held_timer_drop(sq *st) {
 static void held_drop(sq *st) {
   st->no_cases = 0;
   pending_drop(st);
+  st->new_contacts.n = 0;
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
   st->held.copied = 0;
@@ -2494,8 +2521,70 @@ static int pending_add(sq *st, int64_t id, rc_time at, int n, int64_t head,
   return RC_OK;
 }
 
+/* A text kept for a pending contact: its offset (-1 for NULL). */
+static long contact_text(jbuf *b, const char *v) {
+  long at = (long)b->len;
+  if (!v) return -1;
+  jb_raw(b, v, strlen(v) + 1);
+  return at;
+}
+
+static const char *contact_at(const jbuf *b, long at) {
+  return at < 0 ? NULL : b->p + at;
+}
+
+/* Writes the pending contacts: PENDING_RUNS as one INSERT, fewer one by
+ * one. */
+static int contacts_flush(sq *st, rc_error *err) {
+  const jbuf *t = &st->new_contacts.text;
+  int n = st->new_contacts.n, rc = RC_OK;
+  sqlite3_stmt *all =
+      n == PENDING_RUNS ? batch_stmt(st, 4, S_CONTACT_INSERT, 6) : NULL;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    const struct pending_contact *c = &st->new_contacts.row[i];
+    sqlite3_stmt *s = all ? all : stmt(st, S_CONTACT_INSERT);
+    int at = all ? i * 6 : 0;
+    bind_text(s, at + 1, contact_at(t, c->borrower));
+    bind_text(s, at + 2, contact_at(t, c->kind));
+    bind_text(s, at + 3, contact_at(t, c->value));
+    bind_text(s, at + 4, contact_at(t, c->name));
+    bind_text(s, at + 5, contact_at(t, c->relation));
+    sqlite3_bind_int(s, at + 6, c->position);
+    if (!all) rc = exec_rebound(st, s, err, "save contact");
+  }
+  if (all) rc = exec_rebound(st, all, err, "save contact");
+  st->new_contacts.n = 0;
+  st->new_contacts.text.len = 0;
+  return rc;
+}
+
+/* A new borrower's contact, to be written with the next ones. */
+static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
+                       int position, rc_error *err) {
+  jbuf *t = &st->new_contacts.text;
+  struct pending_contact *r;
+  int rc;
+  if (st->new_contacts.n == PENDING_RUNS &&
+      (rc = contacts_flush(st, err)) != RC_OK)
+    return rc;
+  r = &st->new_contacts.row[st->new_contacts.n];
+  r->borrower = contact_text(t, borrower_id);
+  r->kind = contact_text(t, c->kind);
+  r->value = contact_text(t, c->value);
+  r->name = contact_text(t, c->name);
+  r->relation = contact_text(t, c->relation);
+  r->position = position;
+  if (t->oom) {
+    t->oom = 0;
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  st->new_contacts.n++;
+  return RC_OK;
+}
+
 static int held_flush(sq *st, rc_error *err) {
-  int rc = pending_flush(st, err);
+  int rc = contacts_flush(st, err);
+  if (rc == RC_OK) rc = pending_flush(st, err);
   while (rc == RC_OK && held_any(st)) rc = held_write_first(st, 0, NULL, err);
   return rc;
 }
@@ -2522,7 +2611,8 @@ static int held_refused(sq *st, rc_error *err) {
  * timer held is written first (a rollback would drop it), and the
  * pending runs (one would undo them). */
 static int held_mark(sq *st, rc_error *err) {
-  int rc = pending_flush(st, err);
+  int rc = contacts_flush(st, err);
+  if (rc == RC_OK) rc = pending_flush(st, err);
   if (rc == RC_OK && (st->held.timer.held || st->held.nmarks >= 4))
     rc = held_flush(st, err);
   if (rc == RC_OK && st->held.nmarks < 4) {
@@ -2539,7 +2629,10 @@ static int held_mark(sq *st, rc_error *err) {
  * since are held again and those held since are gone. */
 static void held_unmark(sq *st, int keep) {
   int i = --st->held.nmarks;
-  if (!keep) pending_drop(st); /* all since the savepoint began */
+  if (!keep) { /* all since the savepoint began */
+    pending_drop(st);
+    st->new_contacts.n = 0;
+  }
   if (keep || i < 0 || i >= 4) return;
   held_timer_drop(st);
   st->held.cases.len = st->held.marks[i].len;
