@@ -1350,18 +1350,18 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
   assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
                    SQLITE_CONSTRAINT);
   /* Refused at its last row, after contacts were written (new ones wait
-   * to be written 16 at a time: 17 new borrowers before it). */
+   * to be written 32 at a time: 33 new borrowers before it). */
   {
-    char rows[2048];
+    char rows[4096];
     int n = snprintf(rows, sizeof rows, "%s",
                      "id,borrower_id,borrower_name,phone,balance,amount_due,"
                      "due_date\n");
-    for (int i = 3; i < 20; i++)
+    for (int i = 3; i < 36; i++)
       n += snprintf(rows + n, sizeof rows - (size_t)n,
                     "N%d,R%d,Wu Lei,+86138000002%02d,100000,9000,2025-12-04\n",
                     i, i, i);
     snprintf(rows + n, sizeof rows - (size_t)n, "%s",
-             "N20,R20,Li Na,+8613800000220,-5,0,2025-12-04\n");
+             "N36,R36,Li Na,+8613800000236,-5,0,2025-12-04\n");
     write_text(csv, rows);
   }
   assert_int_equal(keys_checked, 1); /* the timer by hand */

@@ -930,7 +930,7 @@ typedef struct timer_key {
 } timer_key;
 
 /* The SQLite backend's store: the shared part first (backend.h). */
-enum { PENDING_RUNS = 16 };
+enum { PENDING_RUNS = 32 };
 
 struct sq {
   store base;
@@ -2387,12 +2387,16 @@ static void pending_drop(sq *st) {
 
 /* Statement `which` (INSERT ... VALUES with parameters ?1 to ?stride)
  * for PENDING_RUNS rows: its tuple again for each, row j's parameters
- * moved on by j * stride. NULL when it cannot be made (out of memory):
- * the rows are then written one by one. */
+ * moved on by j * stride. NULL when it cannot be made (out of memory, or
+ * a SQLite built to take fewer parameters, 999 before 3.32): the rows
+ * are then written one by one. */
 static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
   const char *text = sql[which], *values = strstr(text, "VALUES (");
   jbuf b = {0};
-  if (st->batch[slot] || !values) return st->batch[slot];
+  if (st->batch[slot] || !values ||
+      PENDING_RUNS * stride >
+          sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+    return st->batch[slot];
   values += strlen("VALUES ");
   jb_raw(&b, text, (size_t)(values - text));
   for (int j = 0; j < PENDING_RUNS; j++) {
