@@ -2442,7 +2442,8 @@ static int pending_write_one(sq *st, const struct pending_run *r,
  * (their timers too when each has one), fewer one by one. */
 static int pending_flush(sq *st, rc_error *err) {
   sqlite3_stmt *run, *rows, *steps, *timers = NULL;
-  int n = st->npending, with_timer = 0, rc = RC_OK, i;
+  int n = st->npending, with_timer = 0, rc = RC_OK, i,
+      writing = st->held.writing;
   if (n == 0) return RC_OK;
   st->held.writing = 1; /* no barrier: they are being written */
   for (i = 0; i < n; i++) with_timer += st->pending[i].timer;
@@ -2476,7 +2477,7 @@ static int pending_flush(sq *st, rc_error *err) {
     for (i = 0; rc == RC_OK && i < n; i++)
       rc = pending_write_one(st, &st->pending[i], err);
   }
-  st->held.writing = 0;
+  st->held.writing = writing;
   pending_drop(st);
   return rc;
 }
