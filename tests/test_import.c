@@ -942,6 +942,82 @@ static void test_opened_handlers_read_no_new_case_back(void **st) {
   expect_own_timer_and_run(dir, db, csv, 3, NULL);
 }
 
+/* The rows of a book as one import left it, with what ties a case to
+ * its newest run and its timers (dump_db's, then these). */
+static char *dump_with_ties(const char *path) {
+  char *text = dump_db(path), *all = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&all, &size);
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  fputs(text, out);
+  free(text);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(
+          db,
+          "SELECT c.id, json_array_length(c.timer_keys), (SELECT count(*) "
+          "FROM timers t WHERE t.case_id = c.id), j.case_id, j.n FROM cases "
+          "c LEFT JOIN journal_runs j ON j.id = c.journal_last ORDER BY c.id",
+          -1, &s, NULL),
+      SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    fprintf(out, "ties|%s|%d|%d|%s|%d\n", sqlite3_column_text(s, 0),
+            sqlite3_column_int(s, 1), sqlite3_column_int(s, 2),
+            sqlite3_column_text(s, 3) ? (const char *)sqlite3_column_text(s, 3)
+                                      : "",
+            sqlite3_column_int(s, 4));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  fclose(out);
+  return all;
+}
+
+/* The new cases' runs are written several at a time with their rows and
+ * timers (the store's pending runs): the book is as when each was written
+ * at its run (RECOUP_IMPORT_HOLD_BYTES=1: none held, none pending), with
+ * handlers that fail between (the batch undone with the runs not yet
+ * written, and replayed one event at a time) and cases that set a second
+ * timer (every held one written at once). New borrowers' contacts wait
+ * so too: each borrower's second row, another phone, replaces them. */
+static void test_runs_written_together_leave_the_same_book(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  char again[] = "/tmp/recoup-import-XXXXXX", db2[64], csv2[64];
+  char *rows = NULL, *got, *want;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  import_stats stats;
+  (void)st;
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail\n",
+        f);
+  for (int i = 0; i < 150; i++)
+    fprintf(f, "T%03d,U%03d,Name %d,+86138%08d,%d,5000,2025-12-%02d,%s\n", i,
+            i / 2, i, i, i > 100 && i % 23 == 22 ? 400000 + i : 100000 + i,
+            1 + i % 28, i == 37 || i == 38 || i == 90 ? "error" : "");
+  fclose(f);
+  import_fresh_traced(dir, db, csv, rows, &stats);
+  assert_int_equal(stats.handled, 150);
+  setenv("RECOUP_IMPORT_HOLD_BYTES", "1", 1);
+  import_fresh_traced(again, db2, csv2, rows, &stats);
+  unsetenv("RECOUP_IMPORT_HOLD_BYTES");
+  free(rows);
+  got = dump_with_ties(db);
+  want = dump_with_ties(db2);
+  assert_non_null(strstr(got, "cannot open T090"));
+  assert_non_null(strstr(got, "contact|U000|0|phone|+8613800000001||\n"));
+  assert_non_null(strstr(got, "contact|U074|0|phone|+8613800000149||\n"));
+  assert_null(strstr(got, "+8613800000148"));
+  assert_string_equal(got, want);
+  free(got);
+  free(want);
+  remove_db(db);
+  remove_db(db2);
+  unlink(csv);
+  unlink(csv2);
+  rmdir(dir);
+  rmdir(again);
+}
+
 /* A book without cases (a lender's first import) has each row's case
  * known new without looking it up: none of the three are; a second
  * import, into a book with cases, looks each of its rows up, and the
@@ -1273,11 +1349,21 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
   assert_int_equal(keys_on(), 1);
   assert_int_equal(sqlite3_exec(keys_db, orphan, NULL, NULL, NULL) & 0xff,
                    SQLITE_CONSTRAINT);
-  /* Refused at its last row, after a case and its contact were written. */
-  write_text(csv,
-             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
-             "N3,R3,Wu Lei,+8613800000203,100000,9000,2025-12-04\n"
-             "N4,R4,Li Na,+8613800000204,-5,0,2025-12-04\n");
+  /* Refused at its last row, after contacts were written (new ones wait
+   * to be written 32 at a time: 33 new borrowers before it). */
+  {
+    char rows[4096];
+    int n = snprintf(rows, sizeof rows, "%s",
+                     "id,borrower_id,borrower_name,phone,balance,amount_due,"
+                     "due_date\n");
+    for (int i = 3; i < 36; i++)
+      n += snprintf(rows + n, sizeof rows - (size_t)n,
+                    "N%d,R%d,Wu Lei,+86138000002%02d,100000,9000,2025-12-04\n",
+                    i, i, i);
+    snprintf(rows + n, sizeof rows - (size_t)n, "%s",
+             "N36,R36,Li Na,+8613800000236,-5,0,2025-12-04\n");
+    write_text(csv, rows);
+  }
   assert_int_equal(keys_checked, 1); /* the timer by hand */
   keys_checked = keys_unchecked = 0;
   assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_EINVAL);
@@ -1576,6 +1662,7 @@ int main(void) {
       cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
+      cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),

@@ -2055,6 +2055,45 @@ static void test_an_opening_borrower_is_written_as_an_upsert(void **state) {
   store_close(st);
 }
 
+/* In a transaction a new borrower's contacts wait to be written with the
+ * next ones (SQLite): read back before they are, they are there; rolled
+ * back with a savepoint, those since it are gone, the others kept. */
+static void test_new_borrowers_contacts_wait_and_roll_back(void **state) {
+  store *st;
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  store_borrower b = {.contacts = cs, .ncontacts = 2}, out;
+  char id[16];
+  rc_error err;
+  (void)state;
+  st = open_store();
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 45; i++) {
+    if (i == 40) assert_int_equal(store_savepoint(st, &err), RC_OK);
+    snprintf(id, sizeof id, "W%02d", i);
+    b.id = id;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+  }
+  assert_int_equal(store_borrower_get(st, "W44", &out, &err), RC_OK);
+  assert_int_equal(out.ncontacts, 2);
+  assert_string_equal(out.contacts[1].relation, "sister");
+  store_borrower_free(&out);
+  /* Since the savepoint: written (read back above) or not, all gone. */
+  for (int i = 45; i < 50; i++) {
+    snprintf(id, sizeof id, "W%02d", i);
+    b.id = id;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+  }
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts"), 80);
+  assert_int_equal(count_rows("SELECT count(*) FROM borrowers"), 40);
+  assert_int_equal(count_rows("SELECT count(DISTINCT borrower_id) FROM "
+                              "contacts WHERE borrower_id < 'W40'"),
+                   40);
+}
+
 /* A case's messages are found from its row (cases.message_last, each
  * message's prev), with no index of the messages by borrower, whose entry
  * a message took at a random place: written in a transaction with two
@@ -2723,6 +2762,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_statements_run_beside_held_cases_touch_none, setup, teardown),
       cmocka_unit_test_setup_teardown(
+          test_new_borrowers_contacts_wait_and_roll_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(
           test_a_reload_number_at_its_largest_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,
                                       teardown),
@@ -2754,8 +2795,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_upgrade_chains_each_case_s_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_messages,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(

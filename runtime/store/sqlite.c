@@ -930,6 +930,8 @@ typedef struct timer_key {
 } timer_key;
 
 /* The SQLite backend's store: the shared part first (backend.h). */
+enum { PENDING_RUNS = 32 };
+
 struct sq {
   store base;
   sqlite3 *db;
@@ -1058,6 +1060,38 @@ struct sq {
     int nmarks, writing, failed;
     rc_error why;
   } held;
+  /* The runs of held cases taken off the list and not written yet, each
+   * with its case (lent from held.cases, which grows by no case
+   * meanwhile), the run's row and the timer that waited: written
+   * PENDING_RUNS at a time, one statement a table for them all, where a
+   * statement a row cost some 3k instructions more each (pending_flush).
+   * Whatever writes the held cases first writes these before them; a
+   * savepoint begins with none. */
+  struct pending_run {
+    store_case c;
+    int64_t run, head;
+    rc_time at;
+    int n;
+    char *rows, *keys; /* owned */
+    size_t len;
+    int timer, scoped;
+    int64_t due, id;
+    char *event, *data; /* owned */
+  } pending[PENDING_RUNS];
+  int npending;
+  /* The contacts of an import's new borrowers, written PENDING_RUNS at a
+   * time the same way (contacts_flush): their texts in `text`, each at
+   * its offset (-1: NULL). Anything that reads contacts writes them
+   * first, as the pending runs. */
+  struct {
+    jbuf text;
+    struct pending_contact {
+      long borrower, kind, value, name, relation;
+      int position;
+    } row[PENDING_RUNS];
+    int n;
+  } new_contacts;
+  sqlite3_stmt *batch[5]; /* owned: pending_flush's, prepared once */
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1129,6 +1163,11 @@ static int held_safe(int which);
 static void held_barrier(sq *st);
 static void held_drop(sq *st);
 static int held_flush(sq *st, rc_error *err);
+static void pending_drop(sq *st);
+static int pending_flush(sq *st, rc_error *err);
+static int contacts_flush(sq *st, rc_error *err);
+static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
+                       int position, rc_error *err);
 static int held_refused(sq *st, rc_error *err);
 static int held_mark(sq *st, rc_error *err);
 static void held_unmark(sq *st, int keep);
@@ -1138,7 +1177,9 @@ static int import_indexes_build(sq *st, rc_error *err);
 static void import_indexes_unmark(sq *st, int keep);
 
 static sqlite3_stmt *stmt(sq *st, int which) {
-  if (held_any(st) && !st->held.writing && !held_safe(which)) held_barrier(st);
+  if ((held_any(st) || st->npending || st->new_contacts.n) &&
+      !st->held.writing && !held_safe(which))
+    held_barrier(st);
   if (st->idx.sql && !st->idx.built) import_indexes_barrier(st, which);
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
@@ -1389,6 +1430,8 @@ static void sq_close(sq *st) {
   import_indexes_forget(st);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
+  for (int i = 0; i < 5; i++) sqlite3_finalize(st->batch[i]);
+  free(st->new_contacts.text.p);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   /* A command's exit tells its caller the work is done. */
   (void)sq_sync(st, NULL);
@@ -2016,9 +2059,17 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
   if (found) {
     s = stmt(st, S_CONTACTS_DELETE);
     bind_text(s, 1, b->id);
-    if ((rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK) return rc;
+    if ((rc = contacts_flush(st, err)) != RC_OK ||
+        (rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK)
+      return rc;
   }
   for (int i = 0; i < b->ncontacts; i++) {
+    /* A new borrower's, in an import: written with the next ones. */
+    if (opening && !found && st->base.depth > 0) {
+      if ((rc = contact_add(st, b->id, &b->contacts[i], i, err)) != RC_OK)
+        return rc;
+      continue;
+    }
     s = stmt(st, S_CONTACT_INSERT);
     bind_text(s, 1, b->id);
     bind_text(s, 2, b->contacts[i].kind);
@@ -2052,6 +2103,7 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
   int rc;
   memset(out, 0, sizeof *out);
+  if ((rc = contacts_flush(st, err)) != RC_OK) return rc;
   bind_text(s, 1, id);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     store_contact *c;
@@ -2106,31 +2158,31 @@ static int sq_borrower_cases(sq *st, const char *borrower_id, store_row_fn fn,
   return each_row(st, s, fn, ud, err);
 }
 
-static void bind_case(sqlite3_stmt *s, const store_case *c) {
-  bind_text(s, 1, c->id);
-  bind_text(s, 2, c->borrower_id);
-  bind_text(s, 3, c->workflow);
-  sqlite3_bind_int(s, 4, c->version);
-  bind_text(s, 5, c->state);
-  sqlite3_bind_int(s, 6, c->closed);
-  bind_text(s, 7, c->outcome);
-  bind_text(s, 8, c->error);
-  bind_text(s, 9, c->product);
-  bind_text(s, 10, c->currency);
-  sqlite3_bind_int64(s, 11, c->principal);
-  sqlite3_bind_int64(s, 12, c->balance);
-  sqlite3_bind_int64(s, 13, c->amount_due);
-  sqlite3_bind_int64(s, 14, c->fees);
-  bind_text(s, 15, c->due_date);
-  sqlite3_bind_int64(s, 16, c->opened_at);
+static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
+  bind_text(s, at + 1, c->id);
+  bind_text(s, at + 2, c->borrower_id);
+  bind_text(s, at + 3, c->workflow);
+  sqlite3_bind_int(s, at + 4, c->version);
+  bind_text(s, at + 5, c->state);
+  sqlite3_bind_int(s, at + 6, c->closed);
+  bind_text(s, at + 7, c->outcome);
+  bind_text(s, at + 8, c->error);
+  bind_text(s, at + 9, c->product);
+  bind_text(s, at + 10, c->currency);
+  sqlite3_bind_int64(s, at + 11, c->principal);
+  sqlite3_bind_int64(s, at + 12, c->balance);
+  sqlite3_bind_int64(s, at + 13, c->amount_due);
+  sqlite3_bind_int64(s, at + 14, c->fees);
+  bind_text(s, at + 15, c->due_date);
+  sqlite3_bind_int64(s, at + 16, c->opened_at);
   if (c->has_score)
-    sqlite3_bind_double(s, 17, c->score);
+    sqlite3_bind_double(s, at + 17, c->score);
   else
-    sqlite3_bind_null(s, 17);
-  bind_text(s, 18, c->tags ? c->tags : "[]");
-  bind_text(s, 19, c->data ? c->data : "{}");
-  bind_text(s, 20, c->queue);
-  sqlite3_bind_int(s, 21, c->on_hold);
+    sqlite3_bind_null(s, at + 17);
+  bind_text(s, at + 18, c->tags ? c->tags : "[]");
+  bind_text(s, at + 19, c->data ? c->data : "{}");
+  bind_text(s, at + 20, c->queue);
+  sqlite3_bind_int(s, at + 21, c->on_hold);
 }
 
 /* The case writes below keep figures_states and figures_due: each reads
@@ -2164,6 +2216,17 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
 static int keys_apart_begin(sq *st, rc_error *err);
 static int keys_apart_end(sq *st, int rc, rc_error *err);
 
+/* The step row's six parameters from ?at + 1 (S_CASE_INSERT_RUN). */
+static void bind_steps(sqlite3_stmt *s, int at, const store_case *c,
+                       int64_t run, const char *keys) {
+  bind_text(s, at + 1, c->id);
+  bind_text(s, at + 2, c->state);
+  sqlite3_bind_int(s, at + 3, c->closed);
+  bind_text(s, at + 4, c->outcome);
+  sqlite3_bind_int64(s, at + 5, run);
+  bind_text(s, at + 6, keys ? keys : "");
+}
+
 static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
@@ -2173,15 +2236,10 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
   /* Every parameter of both is bound each time (an import's every row):
    * their bindings are not cleared after. */
-  bind_case(s, c);
+  bind_case(s, 0, c);
   if ((rc = exec_rebound(st, s, err, "insert case")) == RC_OK) {
     s = stmt(st, S_CASE_INSERT_RUN);
-    bind_text(s, 1, c->id);
-    bind_text(s, 2, c->state);
-    sqlite3_bind_int(s, 3, c->closed);
-    bind_text(s, 4, c->outcome);
-    sqlite3_bind_int64(s, 5, run);
-    bind_text(s, 6, keys ? keys : "");
+    bind_steps(s, 0, c, run, keys);
     rc = exec_rebound(st, s, err, "insert case");
   }
   return keys_apart_end(st, rc, err);
@@ -2258,11 +2316,37 @@ static void held_timer_drop(sq *st) {
 /* Forgets what is held (a rollback; the end of a transaction). */
 static void held_drop(sq *st) {
   st->no_cases = 0;
+  pending_drop(st);
+  st->new_contacts.n = 0;
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
   st->held.copied = 0;
   st->held.nmarks = 0;
   st->held.failed = 0;
+}
+
+/* A timer's six parameters from ?at + 1 (S_TIMER_INSERT_ID). */
+static void bind_timer(sqlite3_stmt *s, int at, const char *case_id,
+                       int64_t due, const char *event, const char *data,
+                       int scoped, int64_t id) {
+  bind_text(s, at + 1, case_id);
+  sqlite3_bind_int64(s, at + 2, due);
+  bind_text(s, at + 3, event);
+  bind_text(s, at + 4, data);
+  sqlite3_bind_int(s, at + 5, scoped);
+  sqlite3_bind_int64(s, at + 6, id);
+}
+
+/* A journal run's six parameters from ?at + 1 (S_JOURNAL_APPEND). */
+static void bind_run(sqlite3_stmt *s, int at, int64_t id, const char *case_id,
+                     rc_time when, int n, int64_t head, const char *rows,
+                     size_t len) {
+  sqlite3_bind_int64(s, at + 1, id);
+  bind_text(s, at + 2, case_id);
+  sqlite3_bind_int64(s, at + 3, when);
+  sqlite3_bind_int(s, at + 4, n);
+  sqlite3_bind_int64(s, at + 5, head);
+  sqlite3_bind_text(s, at + 6, rows, (int)len, SQLITE_STATIC);
 }
 
 /* Writes the first held case: with its run (run > 0) and the keys of the
@@ -2279,12 +2363,8 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   rc = case_rows_insert(st, &c, run, keys, err);
   if (rc == RC_OK && st->held.timer.held) {
     s = stmt(st, S_TIMER_INSERT_ID);
-    bind_text(s, 1, c.id);
-    sqlite3_bind_int64(s, 2, st->held.timer.due);
-    bind_text(s, 3, st->held.timer.event);
-    bind_text(s, 4, st->held.timer.data);
-    sqlite3_bind_int(s, 5, st->held.timer.scoped);
-    sqlite3_bind_int64(s, 6, st->held.timer.id);
+    bind_timer(s, 0, c.id, st->held.timer.due, st->held.timer.event,
+               st->held.timer.data, st->held.timer.scoped, st->held.timer.id);
     rc = exec_rebound(st, s, err, "insert timer");
   }
   held_timer_drop(st);
@@ -2292,8 +2372,224 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   return rc;
 }
 
+/* --- the runs of held cases, written several at a time (pending) ------- */
+
+static void pending_drop(sq *st) {
+  for (int i = 0; i < st->npending; i++) {
+    struct pending_run *r = &st->pending[i];
+    free(r->rows);
+    free(r->keys);
+    free(r->event);
+    free(r->data);
+  }
+  st->npending = 0;
+}
+
+/* Statement `which` (INSERT ... VALUES with parameters ?1 to ?stride)
+ * for PENDING_RUNS rows: its tuple again for each, row j's parameters
+ * moved on by j * stride. NULL when it cannot be made (out of memory, or
+ * a SQLite built to take fewer parameters, 999 before 3.32): the rows
+ * are then written one by one. */
+static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
+  const char *text = sql[which], *values = strstr(text, "VALUES (");
+  jbuf b = {0};
+  if (st->batch[slot] || !values ||
+      PENDING_RUNS * stride >
+          sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+    return st->batch[slot];
+  values += strlen("VALUES ");
+  jb_raw(&b, text, (size_t)(values - text));
+  for (int j = 0; j < PENDING_RUNS; j++) {
+    const char *p = values;
+    if (j) jb_lit(&b, ", ");
+    while (*p) {
+      char *end, num[24];
+      if (*p != '?') {
+        jb_raw(&b, p++, 1);
+        continue;
+      }
+      snprintf(num, sizeof num, "?%ld", strtol(p + 1, &end, 10) + j * stride);
+      jb_lit(&b, num);
+      p = end;
+    }
+  }
+  if (!b.oom && sqlite3_prepare_v3(st->db, b.p, -1, SQLITE_PREPARE_PERSISTENT,
+                                   &st->batch[slot], NULL) != SQLITE_OK) {
+    fprintf(stderr, "recoup: store: cannot prepare %d for %d rows: %s\n", which,
+            PENDING_RUNS, sqlite3_errmsg(st->db));
+    abort();
+  }
+  free(b.p);
+  return st->batch[slot];
+}
+
+/* One pending run as held_write_first would have written it. */
+static int pending_write_one(sq *st, const struct pending_run *r,
+                             rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_JOURNAL_APPEND);
+  int rc;
+  bind_run(s, 0, r->run, r->c.id, r->at, r->n, r->head, r->rows, r->len);
+  if ((rc = exec_rebound(st, s, err, "journal")) != RC_OK ||
+      (rc = case_rows_insert(st, &r->c, r->run, r->keys, err)) != RC_OK ||
+      !r->timer)
+    return rc;
+  s = stmt(st, S_TIMER_INSERT_ID);
+  bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
+  return exec_rebound(st, s, err, "insert timer");
+}
+
+/* Writes the pending runs: PENDING_RUNS of them as one INSERT a table
+ * (their timers too when each has one), fewer one by one. */
+static int pending_flush(sq *st, rc_error *err) {
+  sqlite3_stmt *run, *rows, *steps, *timers = NULL;
+  int n = st->npending, with_timer = 0, rc = RC_OK, i,
+      writing = st->held.writing;
+  if (n == 0) return RC_OK;
+  st->held.writing = 1; /* no barrier: they are being written */
+  for (i = 0; i < n; i++) with_timer += st->pending[i].timer;
+  if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&
+      (rows = batch_stmt(st, 1, S_CASE_INSERT, 21)) &&
+      (steps = batch_stmt(st, 2, S_CASE_INSERT_RUN, 6)) &&
+      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 6)))) {
+    for (i = 0; i < n; i++) {
+      const struct pending_run *r = &st->pending[i];
+      bind_run(run, i * 6, r->run, r->c.id, r->at, r->n, r->head, r->rows,
+               r->len);
+      bind_case(rows, i * 21, &r->c);
+      bind_steps(steps, i * 6, &r->c, r->run, r->keys);
+      if (timers)
+        bind_timer(timers, i * 6, r->c.id, r->due, r->event, r->data, r->scoped,
+                   r->id);
+    }
+    if ((rc = exec_rebound(st, run, err, "journal")) == RC_OK &&
+        (rc = exec_rebound(st, rows, err, "insert case")) == RC_OK &&
+        (rc = exec_rebound(st, steps, err, "insert case")) == RC_OK && timers)
+      rc = exec_rebound(st, timers, err, "insert timer");
+    for (i = 0; rc == RC_OK && !timers && i < n; i++) {
+      const struct pending_run *r = &st->pending[i];
+      sqlite3_stmt *s;
+      if (!r->timer) continue;
+      s = stmt(st, S_TIMER_INSERT_ID);
+      bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
+      rc = exec_rebound(st, s, err, "insert timer");
+    }
+  } else {
+    for (i = 0; rc == RC_OK && i < n; i++)
+      rc = pending_write_one(st, &st->pending[i], err);
+  }
+  st->held.writing = writing;
+  pending_drop(st);
+  return rc;
+}
+
+/* The first held case's run (id, its rows) and the timer its handler
+ * set, taken off the list to be written with the next ones. keys: the
+ * case's timer keys, owned from here on. */
+static int pending_add(sq *st, int64_t id, rc_time at, int n, int64_t head,
+                       const char *rows, size_t len, char *keys,
+                       rc_error *err) {
+  struct pending_run *r;
+  int rc;
+  if (st->npending == PENDING_RUNS && (rc = pending_flush(st, err)) != RC_OK) {
+    free(keys);
+    return rc;
+  }
+  r = &st->pending[st->npending];
+  memset(r, 0, sizeof *r);
+  r->keys = keys;
+  if (!(r->rows = malloc(len ? len : 1))) {
+    free(keys);
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  if (len) memcpy(r->rows, rows, len);
+  /* Lent, not copied: no case is held anew before these are written. */
+  if (!case_keep_lend(&st->held.cases, &r->c)) {
+    free(r->rows);
+    free(keys);
+    return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
+  }
+  r->run = id;
+  r->head = head;
+  r->at = at;
+  r->n = n;
+  r->len = len;
+  if (st->held.timer.held) {
+    r->timer = 1;
+    r->due = st->held.timer.due;
+    r->id = st->held.timer.id;
+    r->scoped = st->held.timer.scoped;
+    r->event = st->held.timer.event;
+    r->data = st->held.timer.data;
+    memset(&st->held.timer, 0, sizeof st->held.timer);
+  }
+  st->npending++;
+  return RC_OK;
+}
+
+/* A text kept for a pending contact: its offset (-1 for NULL). */
+static long contact_text(jbuf *b, const char *v) {
+  long at = (long)b->len;
+  if (!v) return -1;
+  jb_raw(b, v, strlen(v) + 1);
+  return at;
+}
+
+static const char *contact_at(const jbuf *b, long at) {
+  return at < 0 ? NULL : b->p + at;
+}
+
+/* Writes the pending contacts: PENDING_RUNS as one INSERT, fewer one by
+ * one. */
+static int contacts_flush(sq *st, rc_error *err) {
+  const jbuf *t = &st->new_contacts.text;
+  int n = st->new_contacts.n, rc = RC_OK;
+  sqlite3_stmt *all =
+      n == PENDING_RUNS ? batch_stmt(st, 4, S_CONTACT_INSERT, 6) : NULL;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    const struct pending_contact *c = &st->new_contacts.row[i];
+    sqlite3_stmt *s = all ? all : stmt(st, S_CONTACT_INSERT);
+    int at = all ? i * 6 : 0;
+    bind_text(s, at + 1, contact_at(t, c->borrower));
+    bind_text(s, at + 2, contact_at(t, c->kind));
+    bind_text(s, at + 3, contact_at(t, c->value));
+    bind_text(s, at + 4, contact_at(t, c->name));
+    bind_text(s, at + 5, contact_at(t, c->relation));
+    sqlite3_bind_int(s, at + 6, c->position);
+    if (!all) rc = exec_rebound(st, s, err, "save contact");
+  }
+  if (all) rc = exec_rebound(st, all, err, "save contact");
+  st->new_contacts.n = 0;
+  st->new_contacts.text.len = 0;
+  return rc;
+}
+
+/* A new borrower's contact, to be written with the next ones. */
+static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
+                       int position, rc_error *err) {
+  jbuf *t = &st->new_contacts.text;
+  struct pending_contact *r;
+  int rc;
+  if (st->new_contacts.n == PENDING_RUNS &&
+      (rc = contacts_flush(st, err)) != RC_OK)
+    return rc;
+  r = &st->new_contacts.row[st->new_contacts.n];
+  r->borrower = contact_text(t, borrower_id);
+  r->kind = contact_text(t, c->kind);
+  r->value = contact_text(t, c->value);
+  r->name = contact_text(t, c->name);
+  r->relation = contact_text(t, c->relation);
+  r->position = position;
+  if (t->oom) {
+    t->oom = 0;
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  st->new_contacts.n++;
+  return RC_OK;
+}
+
 static int held_flush(sq *st, rc_error *err) {
-  int rc = RC_OK;
+  int rc = contacts_flush(st, err);
+  if (rc == RC_OK) rc = pending_flush(st, err);
   while (rc == RC_OK && held_any(st)) rc = held_write_first(st, 0, NULL, err);
   return rc;
 }
@@ -2317,10 +2613,13 @@ static int held_refused(sq *st, rc_error *err) {
 }
 
 /* A savepoint begins: where the held list is, for a rollback to it. A
- * timer held is written first (a rollback would drop it). */
+ * timer held is written first (a rollback would drop it), and the
+ * pending runs (one would undo them). */
 static int held_mark(sq *st, rc_error *err) {
-  int rc = RC_OK;
-  if (st->held.timer.held || st->held.nmarks >= 4) rc = held_flush(st, err);
+  int rc = contacts_flush(st, err);
+  if (rc == RC_OK) rc = pending_flush(st, err);
+  if (rc == RC_OK && (st->held.timer.held || st->held.nmarks >= 4))
+    rc = held_flush(st, err);
   if (rc == RC_OK && st->held.nmarks < 4) {
     st->held.marks[st->held.nmarks].len = st->held.cases.len;
     st->held.marks[st->held.nmarks].next = st->held.cases.next;
@@ -2335,6 +2634,10 @@ static int held_mark(sq *st, rc_error *err) {
  * since are held again and those held since are gone. */
 static void held_unmark(sq *st, int keep) {
   int i = --st->held.nmarks;
+  if (!keep) { /* all since the savepoint began */
+    pending_drop(st);
+    st->new_contacts.n = 0;
+  }
   if (keep || i < 0 || i >= 4) return;
   held_timer_drop(st);
   st->held.cases.len = st->held.marks[i].len;
@@ -2484,9 +2787,12 @@ static void import_indexes_unmark(sq *st, int keep) {
 }
 
 static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
+  int rc;
   if (st->base.depth == 0 || st->held.nmarks >= 4 || st->held.failed)
     return sq_case_insert(st, c, err);
   if (!st->held.cases.limit) st->held.cases.limit = held_limit();
+  /* The pending runs' cases are lent from the list a case may move. */
+  if ((rc = pending_flush(st, err)) != RC_OK) return rc;
   if (!case_keep_add(&st->held.cases, c)) return sq_case_insert(st, c, err);
   return case_inserted(st, c, err);
 }
@@ -3189,6 +3495,8 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
   if (!apart && st->timer_last.due == due) {
     id = st->timer_last.id + 1;
   } else if (!apart) {
+    /* The pending runs' timers count. */
+    if ((rc = pending_flush(st, err)) != RC_OK) return rc;
     s = stmt(st, S_TIMER_ID);
     sqlite3_bind_int64(s, 1, due);
     rc = one_row(st, s, sqlite3_step(s), err, "timer id");
@@ -3369,7 +3677,10 @@ static int journal_next(sq *st, int64_t *next, rc_error *err) {
     *next = st->chain.next;
     return RC_OK;
   }
-  if ((rc = count_of(st, S_JOURNAL_NEXT, NULL, next, err)) != RC_OK) return rc;
+  /* The pending runs' ids are taken. */
+  if ((rc = pending_flush(st, err)) != RC_OK ||
+      (rc = count_of(st, S_JOURNAL_NEXT, NULL, next, err)) != RC_OK)
+    return rc;
   if (st->base.depth > 0) st->chain.next = *next;
   return RC_OK;
 }
@@ -3459,7 +3770,7 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
                           const char *rows, size_t len, rc_error *err) {
   sqlite3_stmt *s;
   int64_t id = 0, head = 0;
-  int ahead = st->chain.ahead, keys = 0, rc;
+  int ahead = st->chain.ahead, keys = 0, pend = 0, rc;
   jbuf b = {0};
   /* The run a case's row was set ahead for is the next written. */
   if (ahead && strcmp(st->chain.case_id, case_id) != 0) {
@@ -3473,18 +3784,26 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
   if ((rc = journal_next(st, &id, err)) == RC_OK &&
       (rc = journal_head(st, case_id, &head, err)) == RC_OK) {
-    s = stmt(st, S_JOURNAL_APPEND);
-    sqlite3_bind_int64(s, 1, id);
-    bind_text(s, 2, case_id);
-    sqlite3_bind_int64(s, 3, at);
-    sqlite3_bind_int(s, 4, n);
-    sqlite3_bind_int64(s, 5, head);
-    sqlite3_bind_text(s, 6, rows, (int)len, SQLITE_STATIC);
-    rc = exec_rebound(st, s, err, "journal");
+    /* A held case's run waits with it, to be written with the next ones
+     * (pending_add). */
+    pend = !ahead && st->base.depth > 0 && held_first_is(st, case_id);
+    if (!pend) {
+      s = stmt(st, S_JOURNAL_APPEND);
+      bind_run(s, 0, id, case_id, at, n, head, rows, len);
+      rc = exec_rebound(st, s, err, "journal");
+    }
   }
   /* The case's row names its new run; the timers its step changed go in
    * the same write, which for a held case is its first. */
-  if (rc == RC_OK && !ahead && held_first_is(st, case_id)) {
+  if (rc == RC_OK && pend) {
+    keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
+    if (keys) rc = timer_keys_text(st, &b, err);
+    if (rc == RC_OK) {
+      rc = pending_add(st, id, at, n, head, rows, len, b.p, err);
+      b.p = NULL; /* pending_add's */
+    }
+    free(b.p);
+  } else if (rc == RC_OK && !ahead && held_first_is(st, case_id)) {
     keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
     if (keys) rc = timer_keys_text(st, &b, err);
     if (rc == RC_OK) rc = held_write_first(st, id, keys && b.p ? b.p : "", err);
