@@ -1195,12 +1195,14 @@ const char pg_states_sql[] =
  * it whole to delete them. */
 const char pg_ends_sql[] =
     "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])))";
+#define CUT_IDS                                                        \
+  "SELECT t.id FROM "                                                  \
+  "(SELECT unnest($1::text[]) AS c, unnest($2::integer[]) AS s) AS u " \
+  "CROSS JOIN LATERAL "                                                \
+  "(SELECT id FROM timers WHERE case_id = u.c AND (u.s = 0 OR scoped " \
+  "<> 0) OFFSET 0) t"
 const char pg_cuts_sql[] =
-    "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT t.id FROM "
-    "(SELECT unnest($1::text[]) AS c, unnest($2::integer[]) AS s) AS u "
-    "CROSS JOIN LATERAL "
-    "(SELECT id FROM timers WHERE case_id = u.c AND (u.s = 0 OR scoped "
-    "<> 0) OFFSET 0) t))";
+    "DELETE FROM timers WHERE id = ANY(ARRAY(" CUT_IDS "))";
 /* Both at once, when a batch's steps both ended timers and cut cases':
  * a step's cut takes its own timer too (a transition cancels the state's
  * timers), which the ends then looked up again, by a statement of their
@@ -1208,11 +1210,8 @@ const char pg_cuts_sql[] =
  * list, each timer is looked up once. */
 const char pg_ends_cuts_sql[] =
     "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT unnest($3::bigint[]) "
-    "UNION ALL SELECT t.id FROM "
-    "(SELECT unnest($1::text[]) AS c, unnest($2::integer[]) AS s) AS u "
-    "CROSS JOIN LATERAL "
-    "(SELECT id FROM timers WHERE case_id = u.c AND (u.s = 0 OR scoped "
-    "<> 0) OFFSET 0) t))";
+    "UNION ALL " CUT_IDS "))";
+#undef CUT_IDS
 
 /* Sends the rows kept (pg_rows), one statement a table, queued: of the
  * tables that sql names (what it reads or changes of them must see the
