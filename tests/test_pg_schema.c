@@ -773,6 +773,71 @@ static void test_a_version_11_books_timers_are_found_by_due(void **state) {
                    1);
 }
 
+/* A version 12 book keys its journal runs by id and indexes them by case
+ * beside; the next start keys them by case and id, one index a run.
+ * Every read of a case's runs (its journal, its pages after a row id) is
+ * served by the key, the runs and their rows' ids stay, and a new run
+ * still takes its id from the sequence. */
+static void test_a_version_12_books_runs_are_keyed_by_case(void **state) {
+  fixture *f = *state;
+  static const char indexes[] =
+      "SELECT count(*) FROM pg_index WHERE indrelid = "
+      "'journal_runs'::regclass";
+  static const char page[] =
+      "EXPLAIN SELECT r.id, r.rows FROM journal_runs r WHERE r.case_id = "
+      "'C1' AND r.id > 0 ORDER BY r.id LIMIT 10";
+  rc_error err = {0};
+  long long first, last;
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 12, &err), RC_OK);
+  two_cases(f->c);
+  first = pgt_value(f->c,
+                    "INSERT INTO journal_runs(case_id, at, n, rows) VALUES "
+                    "('C1', 5, 2, '[[\"transition\", \"new\", 1, 5, null], "
+                    "[\"step\", \"late\", 1, 5, null]]') RETURNING id");
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO journal_runs(case_id, at, n, rows) VALUES "
+                   "('C2', 6, 1, '[[\"step\", \"late\", 1, 6, null]]')"));
+  last = pgt_value(f->c,
+                   "INSERT INTO journal_runs(case_id, at, n, rows) VALUES "
+                   "('C1', 7, 1, '[[\"step\", \"paid\", 1, 7, null]]') "
+                   "RETURNING id");
+  PQclear(pgt_exec(f->c, "SET enable_seqscan = off;"
+                         "SET enable_bitmapscan = off"));
+  assert_int_equal(pgt_value(f->c, indexes), 2);
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(pgt_value(f->c, indexes), 1);
+  assert_true(plan_names(f->c, page, "Index Scan using journal_runs_pkey"));
+  assert_false(plan_names(f->c, page, "Sort"));
+  {
+    PGresult *r = pgt_exec(f->c,
+                           "SELECT id, state FROM journal WHERE case_id = "
+                           "'C1' ORDER BY id");
+    char id[32];
+    assert_non_null(r);
+    assert_int_equal(PQntuples(r), 3);
+    snprintf(id, sizeof id, "%lld", first + 1);
+    assert_string_equal(PQgetvalue(r, 1, 0), id);
+    assert_string_equal(PQgetvalue(r, 1, 1), "late");
+    snprintf(id, sizeof id, "%lld", last);
+    assert_string_equal(PQgetvalue(r, 2, 0), id);
+    assert_string_equal(PQgetvalue(r, 2, 1), "paid");
+    PQclear(r);
+  }
+  assert_int_equal(pgt_value(f->c,
+                             "INSERT INTO journal_runs(case_id, at, n, rows) "
+                             "VALUES ('C2', 8, 1, '[[\"step\", \"paid\", 1, "
+                             "8, null]]') RETURNING id"),
+                   last + 64);
+  /* a case's run is still one of its id */
+  assert_null(pgt_exec(f->c,
+                       "INSERT INTO journal_runs(id, case_id, at, n, rows) "
+                       "SELECT id, case_id, at, n, rows FROM journal_runs "
+                       "WHERE id = (SELECT min(id) FROM journal_runs)"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -807,6 +872,8 @@ int main(void) {
           test_a_version_10_books_keys_compare_by_bytes, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_11_books_timers_are_found_by_due, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_12_books_runs_are_keyed_by_case, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

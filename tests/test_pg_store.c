@@ -1907,8 +1907,8 @@ static long long timers_read(PGconn *c) {
                       "'timers'");
 }
 
-/* A batch's kept case states, timer ends and timer cancels for 400 of a
- * book's 4,000 cases, never analysed (as after an import) and analysed:
+/* A batch's kept case states, timer ends and timer cancels (apart and
+ * together) for 400 of a book's 4,000 cases, never analysed (as after an import) and analysed:
  * a tenth of the book, each row is found by its key, no scan of cases or
  * timers gives more rows than the batch has (as joins with unnest, each
  * read all 4,000 to hash them at each batch). */
@@ -1957,6 +1957,11 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
                     400);
+    {
+      const char *both[3] = {ids, zeros, timer_ids};
+      assert_in_range(most_rows_read(c, pg_ends_cuts_sql, 3, both, "timers"),
+                      1, 400);
+    }
     /* A batch's first 64, sent before its end (borrower_ahead): the rows
      * a scan reads, not only those it gives (a filter drops the rest). */
     PQclear(pgt_exec(c, "BEGIN"));
@@ -1981,6 +1986,17 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   assert_int_equal(pgt_value(c, "SELECT count(*) FROM timers t JOIN cases "
                                 "c ON c.id = t.case_id WHERE c.state = "
                                 "'done'"),
+                   0);
+  PQclear(pgt_exec(c, "ROLLBACK"));
+  /* Ends and cuts together delete both: the 400 cases' timers and the
+   * first 64, of which 7 are theirs. */
+  PQclear(pgt_exec(c, "BEGIN"));
+  {
+    const char *both[3] = {ids, zeros, few_ids};
+    PQclear(PQexecParams(c, pg_ends_cuts_sql, 3, NULL, both, NULL, NULL, 0));
+  }
+  assert_int_equal(pgt_value(c, "SELECT count(*) FROM timers"), 3543);
+  assert_int_equal(pgt_value(c, "SELECT count(*) FROM timers WHERE id <= 64"),
                    0);
   PQclear(pgt_exec(c, "ROLLBACK"));
   free(timer_ids);

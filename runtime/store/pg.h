@@ -320,8 +320,10 @@ void pg_rows_free(pg_rows *b);
  * do_not_contact): pg.c. */
 extern const char pg_borrowers_ahead_sql[];
 /* The statements that write a batch's kept case states, timer ends and
- * timer cancels (the tests read their plans). */
-extern const char pg_states_sql[], pg_ends_sql[], pg_cuts_sql[];
+ * timer cancels, and the ends and cancels together (the tests read their
+ * plans). */
+extern const char pg_states_sql[], pg_ends_sql[], pg_cuts_sql[],
+    pg_ends_cuts_sql[];
 
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).
