@@ -3422,14 +3422,23 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
                            err)))
     return rc;
   {
+    /* Keys as literals (jb_key): the text is jb_str's, without quoting
+     * five keys again on every message. */
     jbuf b = {0};
-    jb_lit(&b, "{");
-    jb_num(&b, "id", *id);
-    jb_str(&b, "channel", msg->channel);
-    jb_str(&b, "template", msg->template_name);
-    jb_str(&b, "to", msg->to_kind);
-    jb_str(&b, "status", m.status);
-    if (m.reason) jb_str(&b, "reason", m.reason);
+    jb_lit(&b, "{\"id\":");
+    jb_int(&b, *id);
+    jb_key(&b, "channel");
+    jb_quote(&b, msg->channel);
+    jb_key(&b, "template");
+    jb_quote(&b, msg->template_name);
+    jb_key(&b, "to");
+    jb_quote(&b, msg->to_kind);
+    jb_key(&b, "status");
+    jb_quote(&b, m.status);
+    if (m.reason) {
+      jb_key(&b, "reason");
+      jb_quote(&b, m.reason);
+    }
     return journal_row(eng, case_id, "message", c->state, c->version, &b, 1,
                        err);
   }
