@@ -638,7 +638,10 @@ static template_value send_lookup(void *ud, const char *name) {
   const institution_config *cfg = script_config(engine_script(lc->eng));
   template_value v = {TEMPLATE_TEXT, NULL, 0};
   luaL_checkstack(L, 4, "too many placeholders");
-  if (strncmp(name, "vars.", 5) == 0) {
+  /* Each test looks at the first byte before the call: a message fills
+   * some four placeholders, and the prefixes each did not have cost more
+   * than the ones it had. */
+  if (name[0] == 'v' && strncmp(name, "vars.", 5) == 0) {
     if (!sf->vars || lua_getfield(L, sf->vars, name + 5) == LUA_TNIL) {
       if (sf->vars) lua_pop(L, 1);
       v.kind = TEMPLATE_MISSING;
@@ -648,7 +651,7 @@ static template_value send_lookup(void *ud, const char *name) {
     lua_remove(L, -2);
     return v;
   }
-  if (strncmp(name, "borrower.", 9) == 0) {
+  if (name[0] == 'b' && strncmp(name, "borrower.", 9) == 0) {
     /* Asked again each time: a {vars.*} value's __tostring may have
      * written to the case, which drops the engine's cached read. */
     rc_error err;
@@ -657,20 +660,23 @@ static template_value send_lookup(void *ud, const char *name) {
     if (!bv) raise_error(L, &err);
     return text_of(borrower_field(bv, name + 9));
   }
-  if (strncmp(name, "case.", 5) == 0) {
+  if (name[0] == 'c' && strncmp(name, "case.", 5) == 0) {
     const store_case *c = view(L, lc);
     const char *f = name + 5;
-    if (strcmp(f, "balance") == 0 || strcmp(f, "amount_due") == 0 ||
-        strcmp(f, "fees") == 0 || strcmp(f, "principal") == 0) {
+    if ((f[0] == 'b' && strcmp(f, "balance") == 0) ||
+        (f[0] == 'a' && strcmp(f, "amount_due") == 0) ||
+        (f[0] == 'f' && strcmp(f, "fees") == 0) ||
+        (f[0] == 'p' && strcmp(f, "principal") == 0)) {
       v.kind = TEMPLATE_MONEY;
       v.minor = f[0] == 'b'   ? c->balance
                 : f[0] == 'a' ? c->amount_due
                 : f[0] == 'f' ? c->fees
                               : c->principal;
-    } else if (strcmp(f, "due_date") == 0) {
+    } else if (f[0] == 'd' && strcmp(f, "due_date") == 0) {
       v = text_of(c->due_date);
       v.kind = TEMPLATE_DATE;
-    } else if (strcmp(f, "dpd") == 0) { /* case.dpd's text, not through Lua */
+    } else if (f[0] == 'd' && strcmp(f, "dpd") == 0) {
+      /* case.dpd's text, not through Lua */
       char *p = sf->text + sizeof sf->text;
       int dpd = engine_case_dpd(lc->eng, c);
       unsigned u = dpd < 0 ? 0u - (unsigned)dpd : (unsigned)dpd;
@@ -692,7 +698,7 @@ static template_value send_lookup(void *ud, const char *name) {
     }
     return v;
   }
-  if (strncmp(name, "institution.", 12) == 0) {
+  if (name[0] == 'i' && strncmp(name, "institution.", 12) == 0) {
     const char *f = name + 12;
     return text_of(strcmp(f, "name") == 0
                             ? institution_name(cfg, sf->locale)
@@ -722,9 +728,13 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   if (t != LUA_TTABLE) return NULL;
   for (int i = 0; i < 4; i++) {
     if (tries[i] && lua_getfield(L, -1, tries[i]) == LUA_TSTRING) {
-      lua_pushstring(L, tries[i]); /* kept: language is on the C stack */
-      *lang = lua_tostring(L, -1);
-      lua_insert(L, -3); /* lang text tbl -> text kept below */
+      /* Only language is on the C stack: the caller keeps locale, home
+       * is the institution's, "en" a literal. */
+      if (tries[i] == language) {
+        lua_pushstring(L, language);
+        lua_insert(L, -3); /* lang text tbl -> text kept below */
+      }
+      *lang = tries[i] == language ? lua_tostring(L, -3) : tries[i];
       lua_replace(L, -2);
       return lua_tostring(L, -1);
     }
@@ -813,7 +823,7 @@ static int case_send(lua_State *L) {
   const institution_config *cfg = script_config(sc);
   const store_borrower *bv;
   int vars = lua_istable(L, 4) ? 4 : 0, def, third_party;
-  char near[128], small[2048], *body = small;
+  char near[128], small[2048], *body = small, currency[4] = "";
   size_t len;
   send_fill sf;
   template_ctx ctx;
@@ -850,14 +860,16 @@ static int case_send(lua_State *L) {
   third_party = lua_toboolean(L, -1);
   lua_pop(L, 1);
 
-  /* The borrower is the engine's cached read; what must outlive it is
-   * copied onto the Lua stack. */
+  /* The borrower is the engine's cached read, which a placeholder's Lua
+   * may drop: what must outlive the rendering is copied onto the Lua
+   * stack, the recipient read after it (below). */
   if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
     raise_error(L, &err);
-  lua_pushstring(L, bv->locale ? bv->locale : cfg->locale);
-  locale = lua_tostring(L, -1);
-  lua_pushstring(L, recipient_of(bv, channel, to));
-  recipient = lua_tostring(L, -1); /* NULL when there is none */
+  locale = cfg->locale;
+  if (bv->locale) {
+    lua_pushstring(L, bv->locale);
+    locale = lua_tostring(L, -1);
+  }
   memset(&ctx, 0, sizeof ctx);
   ctx.clock = engine_clock(lc->eng);
   ctx.zone =
@@ -880,9 +892,13 @@ static int case_send(lua_State *L) {
   ctx.channel = channel;
   ctx.locale = locale;
   ctx.language = lang;
-  ctx.currency = view(L, lc)->currency;
-  lua_pushstring(L, ctx.currency); /* kept: the view may be dropped */
-  ctx.currency = lua_tostring(L, -1);
+  /* Kept: the view may be dropped. A code of another length is formatted
+   * as no currency ("XXX"), the empty one as well. */
+  {
+    const char *code = view(L, lc)->currency;
+    if (code && strlen(code) == 3) memcpy(currency, code, sizeof currency);
+  }
+  ctx.currency = currency;
   ctx.lookup = send_lookup;
   ctx.ud = &sf;
   {
@@ -895,10 +911,15 @@ static int case_send(lua_State *L) {
       if (template_render(text, &ctx, body, len + 1, &len, &err) != RC_OK)
         return luaL_error(L, "case:send: %s", err.message);
     }
-    lua_pushlstring(L, body, len); /* body */
-    lua_copy(L, -1, top + 1);
-    lua_settop(L, top + 1);
+    /* The body stays where it was rendered (small, or the userdata kept
+     * at top): no Lua runs before it is stored. */
+    lua_settop(L, top);
   }
+  /* Read after the rendering, which may have dropped the view; nothing
+   * drops it again before engine_send has stored the message. */
+  if (!(bv = engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err)))
+    raise_error(L, &err);
+  recipient = recipient_of(bv, channel, to); /* NULL when there is none */
   {
     engine_message m;
     policy_decision d;
@@ -909,7 +930,7 @@ static int case_send(lua_State *L) {
     lua_pop(L, 1);
     m.channel = channel;
     m.template_name = name;
-    m.body = lua_tostring(L, -1);
+    m.body = body;
     m.to_kind = to ? to : "borrower";
     m.recipient = recipient;
     m.third_party_template = third_party;

@@ -167,6 +167,8 @@ static const probe_def probes[] = {
     {"send_third_party_template",
      "case:set('sent', { case:send('sms', "
      "'reach', { to = 'son' }) })"},
+    {"send_long_body",
+     "case:send('sms', 'owed', { amount = string.rep('x', 3000) .. 'end' })"},
     {"send_tostring_writes",
      "local n = 0 local x = setmetatable({}, { __tostring = function() "
      "n = n + 1 case:set('n', n) case:tag('t' .. n) return 'x' .. n end }) "
@@ -845,6 +847,50 @@ static void test_a_send_fills_what_a_tostring_writes_around(void **state) {
                             "CN¥10.00|x3");
 }
 
+/* The body and recipient as stored, for the checks below. */
+typedef struct stored_message {
+  size_t body_len;
+  char body_end[8], recipient[64];
+} stored_message;
+
+static int message_row(void *ud, const store_value *cols, int n) {
+  stored_message *m = ud;
+  for (int i = 0; i < n; i++) {
+    if (cols[i].type != STORE_TEXT) continue;
+    if (strcmp(cols[i].name, "body") == 0) {
+      m->body_len = strlen(cols[i].s);
+      snprintf(m->body_end, sizeof m->body_end, "%s",
+               cols[i].s + (m->body_len > 3 ? m->body_len - 3 : 0));
+    } else if (strcmp(cols[i].name, "to") == 0) {
+      snprintf(m->recipient, sizeof m->recipient, "%s", cols[i].s);
+    }
+  }
+  return 0;
+}
+
+/* A body longer than case:send's own buffer is rendered again into one
+ * its size and stored whole; the recipient is the borrower's phone even
+ * when a __tostring wrote to the case while the body was filled (the
+ * borrower is read again after the rendering). */
+static void test_a_long_body_and_the_recipient_are_stored(void **state) {
+  stored_message m = {0};
+  rc_error err;
+  (void)state;
+  assert_int_equal(ok("send_long_body").messages, 1);
+  assert_int_equal(query_messages(engine_query(eng), "send_long_body",
+                                  message_row, &m, &err),
+                   RC_OK);
+  assert_int_equal(m.body_len, strlen("You owe ") + 3000 + 3);
+  assert_string_equal(m.body_end, "end");
+  assert_string_equal(m.recipient, "+8613800000000");
+  memset(&m, 0, sizeof m);
+  assert_int_equal(ok("send_tostring_writes").messages, 1);
+  assert_int_equal(query_messages(engine_query(eng), "send_tostring_writes",
+                                  message_row, &m, &err),
+                   RC_OK);
+  assert_string_equal(m.recipient, "+8613800000000");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_after_at_and_at_dpd_set_timers,
@@ -886,6 +932,9 @@ int main(void) {
                                       close_engine),
       cmocka_unit_test_setup_teardown(
           test_a_send_fills_what_a_tostring_writes_around, open_engine,
+          close_engine),
+      cmocka_unit_test_setup_teardown(
+          test_a_long_body_and_the_recipient_are_stored, open_engine,
           close_engine),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
