@@ -1018,6 +1018,69 @@ static void test_runs_written_together_leave_the_same_book(void **st) {
   rmdir(again);
 }
 
+/* The one number sql reads from the book at path. */
+static int count_in(const char *path, const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  int n;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+/* New cases' rows that the book refuses when they are written with the
+ * next ones (a trigger here; a full disk that lets the transaction go
+ * on) are gone from memory: the import is refused, as when each case was
+ * written at its own run, though the handler whose store call wrote them
+ * caught the failure (pcall). It committed without twenty cases. */
+static void test_runs_not_written_refuse_the_import(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *book;
+  char *rows = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail\n",
+        f);
+  /* T030's timer at another time writes the 30 runs before it. */
+  for (int i = 0; i < 40; i++)
+    fprintf(f, "T%03d,U%03d,Name %d,+86138%08d,100000,5000,2025-12-01,%s\n", i,
+            i, i, i, i == 30 ? "caught" : "");
+  fclose(f);
+  write_text(csv, rows);
+  free(rows);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
+                   "WHEN NEW.case_id = 'T010' BEGIN "
+                   "SELECT RAISE(ABORT, 'refused'); END",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(book);
+  assert_int_not_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_non_null(strstr(errors.items[0].message, "refused"));
+  rc_errlist_free(&errors);
+  engine_close(eng);
+  assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 0);
+  assert_int_equal(count_in(db, "SELECT count(*) FROM borrowers"), 0);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* A book without cases (a lender's first import) has each row's case
  * known new without looking it up: none of the three are; a second
  * import, into a book with cases, looks each of its rows up, and the
@@ -1663,6 +1726,7 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
+      cmocka_unit_test(test_runs_not_written_refuse_the_import),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),

@@ -2094,6 +2094,37 @@ static void test_new_borrowers_contacts_wait_and_roll_back(void **state) {
                    40);
 }
 
+/* New borrowers' contacts that a read writes and the book refuses (a
+ * trigger here; a full disk that lets the transaction go on) are gone
+ * from memory: the commit refuses, where it kept the borrowers without
+ * them, though the reader's caller went on (a handler's pcall). */
+static void test_contacts_not_written_refuse_the_commit(void **state) {
+  store *st;
+  store_contact cs[2] = {{"phone", "+861", NULL, NULL},
+                         {"third_party", "+862", "Li", "sister"}};
+  store_borrower b = {.contacts = cs, .ncontacts = 2}, out;
+  char id[16];
+  rc_error err;
+  (void)state;
+  if (on_pg) return; /* SQLite's contacts wait; PostgreSQL's are written */
+  st = open_store();
+  exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON contacts "
+           "WHEN NEW.borrower_id = 'W03' BEGIN "
+           "SELECT RAISE(ABORT, 'refused'); END");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 10; i++) {
+    snprintf(id, sizeof id, "W%02d", i);
+    b.id = id;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+  }
+  assert_int_not_equal(store_borrower_get(st, "W09", &out, &err), RC_OK);
+  assert_int_not_equal(store_commit(st, &err), RC_OK);
+  assert_non_null(strstr(err.message, "refused"));
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM borrowers"), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts"), 0);
+}
+
 /* A case's messages are found from its row (cases.message_last, each
  * message's prev), with no index of the messages by borrower, whose entry
  * a message took at a random place: written in a transaction with two
@@ -2763,6 +2794,8 @@ int main(void) {
           test_statements_run_beside_held_cases_touch_none, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_new_borrowers_contacts_wait_and_roll_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_contacts_not_written_refuse_the_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_reload_number_at_its_largest_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_survives_reopen, setup,

@@ -2374,6 +2374,21 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
 
 /* --- the runs of held cases, written several at a time (pending) ------- */
 
+/* Pending rows that did not write are gone from memory, up to
+ * PENDING_RUNS other cases' with them: the commit refuses, naming why.
+ * The call that wrote them may fail one handler only, which can catch it
+ * (pcall) and go on; the import then committed without those cases. */
+static void pending_lost(sq *st, const rc_error *err) {
+  if (!st->held.failed) {
+    if (err)
+      st->held.why = *err;
+    else
+      rc_error_set(&st->held.why, RC_ESTORE, NULL,
+                   "database: an import's new cases were not written");
+  }
+  st->held.failed = 1;
+}
+
 static void pending_drop(sq *st) {
   for (int i = 0; i < st->npending; i++) {
     struct pending_run *r = &st->pending[i];
@@ -2479,6 +2494,7 @@ static int pending_flush(sq *st, rc_error *err) {
   }
   st->held.writing = writing;
   pending_drop(st);
+  if (rc != RC_OK) pending_lost(st, err);
   return rc;
 }
 
@@ -2560,6 +2576,7 @@ static int contacts_flush(sq *st, rc_error *err) {
   if (all) rc = exec_rebound(st, all, err, "save contact");
   st->new_contacts.n = 0;
   st->new_contacts.text.len = 0;
+  if (rc != RC_OK) pending_lost(st, err);
   return rc;
 }
 
