@@ -819,6 +819,8 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
  * back, and that look up a new timer's id, on every connection opened
  * while counting (sqlite3_trace_v2). */
 static int reads_back, id_lookups, run_updates, case_lookups;
+/* Statements that read a borrower back, and that write new ones. */
+static int borrower_lookups, borrower_writes;
 
 static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -830,6 +832,8 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
     id_lookups++;
   if (!strncmp(sql, "UPDATE case_steps SET journal_last", 34)) run_updates++;
   if (!strncmp(sql, "SELECT 1 FROM case_steps WHERE id", 33)) case_lookups++;
+  if (!strncmp(sql, "SELECT b.id, b.name", 19)) borrower_lookups++;
+  if (!strncmp(sql, "INSERT INTO borrowers(", 22)) borrower_writes++;
   return 0;
 }
 
@@ -860,6 +864,7 @@ static void import_fresh_traced(char *dir, char *db, char *csv,
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   reads_back = id_lookups = run_updates = case_lookups = 0;
+  borrower_lookups = borrower_writes = 0;
   assert_int_equal(import_file(eng, csv, stats, &errors, 0), RC_OK);
   engine_close(eng);
   sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
@@ -1016,6 +1021,38 @@ static void test_runs_written_together_leave_the_same_book(void **st) {
   unlink(csv2);
   rmdir(dir);
   rmdir(again);
+}
+
+/* A book without borrowers has each borrower a first import gives first
+ * known new without looking them up, written 32 at a time: 40 new ones
+ * in one statement for 32 and one each for the rest, which one given
+ * again writes before it is looked up (its contact then replaced). */
+static void test_a_first_import_looks_no_borrower_up(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  char *rows = NULL, *got;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  import_stats stats;
+  (void)st;
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n", f);
+  for (int i = 0; i < 40; i++)
+    fprintf(f, "K%02d,W%02d,Name %d,+86138%08d,100000,5000,2025-12-01\n", i, i,
+            i, i);
+  fputs("K40,W05,Name 5,+8613899999999,100000,5000,2025-12-01\n", f);
+  fclose(f);
+  import_fresh_traced(dir, db, csv, rows, &stats);
+  free(rows);
+  assert_int_equal(stats.opened, 41);
+  assert_int_equal(borrower_lookups, 1);
+  assert_int_equal(borrower_writes, 1 + 8);
+  got = dump_db(db);
+  assert_non_null(strstr(got, "contact|W05|0|phone|+8613899999999||\n"));
+  assert_non_null(strstr(got, "contact|W39|0|phone|+8613800000039||\n"));
+  assert_null(strstr(got, "+8613800000005"));
+  free(got);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
 }
 
 /* A book without cases (a lender's first import) has each row's case
@@ -1663,6 +1700,7 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
+      cmocka_unit_test(test_a_first_import_looks_no_borrower_up),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
