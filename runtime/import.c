@@ -17,8 +17,10 @@
 
 enum { MAX_ERRORS = 50, MAX_COLUMNS = 256, READ_CHUNK = 64 * 1024 };
 /* Cases whose `opened` handlers run together (engine_import_opened): one
- * savepoint for them, redone one by one when a handler fails. */
-enum { OPENED_BATCH = 1000 };
+ * savepoint for them, redone one by one when a handler fails. A multiple
+ * of the runs the store writes at a time (sqlite.c, PENDING_RUNS = 32):
+ * the savepoint that follows writes what is left of them one by one. */
+enum { OPENED_BATCH = 1024 };
 /* Times a file is imported when the database ends it for a deadlock. */
 enum { IMPORT_TRIES = 5 };
 

@@ -819,6 +819,8 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
  * back, and that look up a new timer's id, on every connection opened
  * while counting (sqlite3_trace_v2). */
 static int reads_back, id_lookups, run_updates, case_lookups;
+/* Statements that read a borrower back, and that write new ones. */
+static int borrower_lookups, borrower_writes;
 
 static int count_read_back(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -830,6 +832,8 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
     id_lookups++;
   if (!strncmp(sql, "UPDATE case_steps SET journal_last", 34)) run_updates++;
   if (!strncmp(sql, "SELECT 1 FROM case_steps WHERE id", 33)) case_lookups++;
+  if (!strncmp(sql, "SELECT b.id, b.name", 19)) borrower_lookups++;
+  if (!strncmp(sql, "INSERT INTO borrowers(", 22)) borrower_writes++;
   return 0;
 }
 
@@ -860,6 +864,7 @@ static void import_fresh_traced(char *dir, char *db, char *csv,
                    SQLITE_OK);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   reads_back = id_lookups = run_updates = case_lookups = 0;
+  borrower_lookups = borrower_writes = 0;
   assert_int_equal(import_file(eng, csv, stats, &errors, 0), RC_OK);
   engine_close(eng);
   sqlite3_cancel_auto_extension((void (*)(void))trace_reads_back);
@@ -1037,7 +1042,7 @@ static int count_in(const char *path, const char *sql) {
  * on) are gone from memory: the import is refused, as when each case was
  * written at its own run, though the handler whose store call wrote them
  * caught the failure (pcall). It committed without twenty cases. */
-static void test_runs_not_written_refuse_the_import(void **st) {
+static void import_refused_by(const char *trigger) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
   rc_errlist errors = {0};
@@ -1047,7 +1052,6 @@ static void test_runs_not_written_refuse_the_import(void **st) {
   char *rows = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&rows, &size);
-  (void)st;
   assert_non_null(mkdtemp(dir));
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
@@ -1062,13 +1066,7 @@ static void test_runs_not_written_refuse_the_import(void **st) {
   free(rows);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_exec(book,
-                   "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
-                   "WHEN NEW.case_id = 'T010' BEGIN "
-                   "SELECT RAISE(ABORT, 'refused'); END",
-                   NULL, NULL, NULL),
-      SQLITE_OK);
+  assert_int_equal(sqlite3_exec(book, trigger, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(book);
   assert_int_not_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
   assert_non_null(strstr(errors.items[0].message, "refused"));
@@ -1076,6 +1074,54 @@ static void test_runs_not_written_refuse_the_import(void **st) {
   engine_close(eng);
   assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 0);
   assert_int_equal(count_in(db, "SELECT count(*) FROM borrowers"), 0);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+static void test_runs_not_written_refuse_the_import(void **st) {
+  (void)st;
+  import_refused_by("CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
+                    "WHEN NEW.case_id = 'T010' BEGIN "
+                    "SELECT RAISE(ABORT, 'refused'); END");
+}
+
+/* The same for the new borrowers a first import writes with the next
+ * ones (their cases' runs write them first). */
+static void test_borrowers_not_written_refuse_the_import(void **st) {
+  (void)st;
+  import_refused_by("CREATE TRIGGER refuse BEFORE INSERT ON borrowers "
+                    "WHEN NEW.id = 'U010' BEGIN "
+                    "SELECT RAISE(ABORT, 'refused'); END");
+}
+
+/* A book without borrowers has each borrower a first import gives first
+ * known new without looking them up, written 32 at a time: 40 new ones
+ * in one statement for 32 and one each for the rest, which one given
+ * again writes before it is looked up (its contact then replaced). */
+static void test_a_first_import_looks_no_borrower_up(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  char *rows = NULL, *got;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  import_stats stats;
+  (void)st;
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n", f);
+  for (int i = 0; i < 40; i++)
+    fprintf(f, "K%02d,W%02d,Name %d,+86138%08d,100000,5000,2025-12-01\n", i, i,
+            i, i);
+  fputs("K40,W05,Name 5,+8613899999999,100000,5000,2025-12-01\n", f);
+  fclose(f);
+  import_fresh_traced(dir, db, csv, rows, &stats);
+  free(rows);
+  assert_int_equal(stats.opened, 41);
+  assert_int_equal(borrower_lookups, 1);
+  assert_int_equal(borrower_writes, 1 + 8);
+  got = dump_db(db);
+  assert_non_null(strstr(got, "contact|W05|0|phone|+8613899999999||\n"));
+  assert_non_null(strstr(got, "contact|W39|0|phone|+8613800000039||\n"));
+  assert_null(strstr(got, "+8613800000005"));
+  free(got);
   remove_db(db);
   unlink(csv);
   rmdir(dir);
@@ -1727,6 +1773,8 @@ int main(void) {
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
+      cmocka_unit_test(test_borrowers_not_written_refuse_the_import),
+      cmocka_unit_test(test_a_first_import_looks_no_borrower_up),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),

@@ -64,6 +64,7 @@ enum {
   S_CASE_INSERT_RUN,
   S_CASE_OPENING,
   S_CASES_ANY,
+  S_BORROWERS_ANY,
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
@@ -342,6 +343,7 @@ static const char *const sql[S_COUNT] = {
     /* The same, for an import's row (held_safe: never a held case). */
     [S_CASE_OPENING] = "SELECT 1 FROM case_steps WHERE id = ?1",
     [S_CASES_ANY] = "SELECT 1 FROM cases LIMIT 1",
+    [S_BORROWERS_ANY] = "SELECT 1 FROM borrowers LIMIT 1",
     /* With the timers the step left the case (?5, timer_keys), the run
      * its journal is about to get (?6, journal_last) and 0 when its tasks
      * were just cancelled (?7, tasks_open), each NULL when unchanged: the
@@ -1091,7 +1093,24 @@ struct sq {
     } row[PENDING_RUNS];
     int n;
   } new_contacts;
-  sqlite3_stmt *batch[5]; /* owned: pending_flush's, prepared once */
+  /* An import's new borrowers, written PENDING_RUNS at a time ahead of
+   * their contacts (borrowers_flush): while the book had none when it
+   * began (no_borrowers), a borrower whose id the import has not given
+   * before is new without a look-up. `seen` keeps a hash of each id
+   * given (open-addressed, 0 empty): one met again, or a hash met twice
+   * by chance, takes the look-up every borrower made before. */
+  int no_borrowers;
+  struct {
+    jbuf text;
+    struct pending_borrower {
+      long text[9]; /* id, name ... employer_address, area (-1: NULL) */
+      int do_not_contact, ceased;
+    } row[PENDING_RUNS];
+    int n;
+    uint64_t *seen; /* owned */
+    size_t cap, count;
+  } new_borrowers;
+  sqlite3_stmt *batch[6]; /* owned: pending_flush's, prepared once */
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
   char book_table[64];
@@ -1166,6 +1185,10 @@ static int held_flush(sq *st, rc_error *err);
 static void pending_drop(sq *st);
 static int pending_flush(sq *st, rc_error *err);
 static int contacts_flush(sq *st, rc_error *err);
+static int borrowers_flush(sq *st, rc_error *err);
+static void borrowers_forget(sq *st);
+static int borrower_add(sq *st, const store_borrower *b, rc_error *err);
+static int borrower_first_seen(sq *st, const char *id);
 static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
                        int position, rc_error *err);
 static int held_refused(sq *st, rc_error *err);
@@ -1177,7 +1200,8 @@ static int import_indexes_build(sq *st, rc_error *err);
 static void import_indexes_unmark(sq *st, int keep);
 
 static sqlite3_stmt *stmt(sq *st, int which) {
-  if ((held_any(st) || st->npending || st->new_contacts.n) &&
+  if ((held_any(st) || st->npending || st->new_contacts.n ||
+       st->new_borrowers.n) &&
       !st->held.writing && !held_safe(which))
     held_barrier(st);
   if (st->idx.sql && !st->idx.built) import_indexes_barrier(st, which);
@@ -1430,8 +1454,10 @@ static void sq_close(sq *st) {
   import_indexes_forget(st);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
   sqlite3_finalize(st->book_put);
-  for (int i = 0; i < 5; i++) sqlite3_finalize(st->batch[i]);
+  for (int i = 0; i < 6; i++) sqlite3_finalize(st->batch[i]);
   free(st->new_contacts.text.p);
+  free(st->new_borrowers.text.p);
+  free(st->new_borrowers.seen);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   /* A command's exit tells its caller the work is done. */
   (void)sq_sync(st, NULL);
@@ -2030,8 +2056,19 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
                               rc_error *err) {
   sqlite3_stmt *s;
   store_borrower was;
-  int rc, found = 1, same_row = 0, same_contacts = 0;
-  if (opening && st->opening_new >= 0) {
+  /* In an import into a book that had no borrowers, one whose id it
+   * gives first is new (written with the next ones), and one it gave
+   * before is looked up, not tried as new. */
+  int rc, found = 1, same_row = 0, same_contacts = 0, first = 0,
+          known = st->no_borrowers && st->base.depth > 0;
+  if (known) first = borrower_first_seen(st, b->id);
+  if (opening && first) {
+    if ((rc = borrower_add(st, b, err)) != RC_OK) return rc;
+    found = 0;
+    same_row = 1;
+  } else if ((rc = borrowers_flush(st, err)) != RC_OK) {
+    return rc; /* the look-up below, or the upsert, sees them */
+  } else if (opening && !known && st->opening_new >= 0) {
     s = stmt(st, S_BORROWER_NEW);
     bind_borrower(s, b);
     if ((rc = exec_rebound(st, s, err, "save borrower")) != RC_OK) return rc;
@@ -2231,6 +2268,8 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
   int rc;
+  /* Its borrower may be waiting to be written (borrowers_flush). */
+  if ((rc = borrowers_flush(st, err)) != RC_OK) return rc;
   /* Outside a transaction, both rows or neither: a case_rows row alone
    * is hidden by the view and keeps its id taken. */
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
@@ -2318,6 +2357,7 @@ static void held_drop(sq *st) {
   st->no_cases = 0;
   pending_drop(st);
   st->new_contacts.n = 0;
+  borrowers_forget(st);
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
   st->held.copied = 0;
@@ -2402,32 +2442,36 @@ static void pending_drop(sq *st) {
 
 /* Statement `which` (INSERT ... VALUES with parameters ?1 to ?stride)
  * for PENDING_RUNS rows: its tuple again for each, row j's parameters
- * moved on by j * stride. NULL when it cannot be made (out of memory, or
- * a SQLite built to take fewer parameters, 999 before 3.32): the rows
- * are then written one by one. */
+ * moved on by j * stride, and what follows the tuple (ON CONFLICT) once. NULL
+ * when it cannot be made (out of memory, or a SQLite built to take fewer
+ * parameters, 999 before 3.32): the rows are then written one by one. */
 static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
-  const char *text = sql[which], *values = strstr(text, "VALUES (");
+  const char *text = sql[which], *values = strstr(text, "VALUES ("), *end;
+  int depth = 0;
   jbuf b = {0};
   if (st->batch[slot] || !values ||
       PENDING_RUNS * stride >
           sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
     return st->batch[slot];
   values += strlen("VALUES ");
+  for (end = values; *end && (end == values || depth > 0); end++)
+    depth += (*end == '(') - (*end == ')');
   jb_raw(&b, text, (size_t)(values - text));
   for (int j = 0; j < PENDING_RUNS; j++) {
     const char *p = values;
     if (j) jb_lit(&b, ", ");
-    while (*p) {
-      char *end, num[24];
+    while (p < end) {
+      char *next, num[24];
       if (*p != '?') {
         jb_raw(&b, p++, 1);
         continue;
       }
-      snprintf(num, sizeof num, "?%ld", strtol(p + 1, &end, 10) + j * stride);
+      snprintf(num, sizeof num, "?%ld", strtol(p + 1, &next, 10) + j * stride);
       jb_lit(&b, num);
-      p = end;
+      p = next;
     }
   }
+  jb_lit(&b, end);
   if (!b.oom && sqlite3_prepare_v3(st->db, b.p, -1, SQLITE_PREPARE_PERSISTENT,
                                    &st->batch[slot], NULL) != SQLITE_OK) {
     fprintf(stderr, "recoup: store: cannot prepare %d for %d rows: %s\n", which,
@@ -2460,6 +2504,8 @@ static int pending_flush(sq *st, rc_error *err) {
   int n = st->npending, with_timer = 0, rc = RC_OK, i,
       writing = st->held.writing;
   if (n == 0) return RC_OK;
+  /* Their cases' borrowers first. */
+  if ((rc = borrowers_flush(st, err)) != RC_OK) return rc;
   st->held.writing = 1; /* no barrier: they are being written */
   for (i = 0; i < n; i++) with_timer += st->pending[i].timer;
   if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&
@@ -2558,9 +2604,10 @@ static const char *contact_at(const jbuf *b, long at) {
  * one. */
 static int contacts_flush(sq *st, rc_error *err) {
   const jbuf *t = &st->new_contacts.text;
-  int n = st->new_contacts.n, rc = RC_OK;
-  sqlite3_stmt *all =
-      n == PENDING_RUNS ? batch_stmt(st, 4, S_CONTACT_INSERT, 6) : NULL;
+  int n = st->new_contacts.n, rc = borrowers_flush(st, err);
+  sqlite3_stmt *all = rc == RC_OK && n == PENDING_RUNS
+                          ? batch_stmt(st, 4, S_CONTACT_INSERT, 6)
+                          : NULL;
   for (int i = 0; i < n && rc == RC_OK; i++) {
     const struct pending_contact *c = &st->new_contacts.row[i];
     sqlite3_stmt *s = all ? all : stmt(st, S_CONTACT_INSERT);
@@ -2578,6 +2625,101 @@ static int contacts_flush(sq *st, rc_error *err) {
   st->new_contacts.text.len = 0;
   if (rc != RC_OK) pending_lost(st, err);
   return rc;
+}
+
+/* Writes the pending borrowers: PENDING_RUNS as one INSERT, fewer one by
+ * one. Their contacts come after them (contacts_flush). */
+static int borrowers_flush(sq *st, rc_error *err) {
+  const jbuf *t = &st->new_borrowers.text;
+  int n = st->new_borrowers.n, rc = RC_OK;
+  sqlite3_stmt *all =
+      n == PENDING_RUNS ? batch_stmt(st, 5, S_BORROWER_NEW, 11) : NULL;
+  if (n == 0) return RC_OK;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    const struct pending_borrower *r = &st->new_borrowers.row[i];
+    sqlite3_stmt *s = all ? all : stmt(st, S_BORROWER_NEW);
+    int at = all ? i * 11 : 0;
+    for (int k = 0; k < 8; k++)
+      bind_text(s, at + 1 + k, contact_at(t, r->text[k]));
+    sqlite3_bind_int(s, at + 9, r->do_not_contact);
+    sqlite3_bind_int(s, at + 10, r->ceased);
+    bind_text(s, at + 11, contact_at(t, r->text[8]));
+    if (!all) rc = exec_rebound(st, s, err, "save borrower");
+  }
+  if (all) rc = exec_rebound(st, all, err, "save borrower");
+  st->new_borrowers.n = 0;
+  st->new_borrowers.text.len = 0;
+  if (rc != RC_OK) pending_lost(st, err);
+  return rc;
+}
+
+/* The import's transaction ends, or it cannot tell new borrowers any
+ * more: the pending ones (written or undone already) and the ids. */
+static void borrowers_forget(sq *st) {
+  st->no_borrowers = 0;
+  st->new_borrowers.n = 0;
+  st->new_borrowers.text.len = 0;
+  free(st->new_borrowers.seen);
+  st->new_borrowers.seen = NULL;
+  st->new_borrowers.cap = st->new_borrowers.count = 0;
+}
+
+/* Whether the import gives this borrower's id for the first time (kept
+ * from here on). 0 when it may have given it, or the ids cannot be kept
+ * (out of memory: every borrower is then looked up, as before). */
+static int borrower_first_seen(sq *st, const char *id) {
+  uint64_t h = 14695981039346656037u, *v;
+  size_t cap = st->new_borrowers.cap, i;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+    h = (h ^ *p) * 1099511628211u;
+  if (h == 0) h = 1;
+  if (2 * (st->new_borrowers.count + 1) > cap) {
+    size_t ncap = cap ? 2 * cap : 1024;
+    uint64_t *nv = calloc(ncap, sizeof *nv);
+    if (!nv) {
+      st->no_borrowers = 0;
+      return 0;
+    }
+    for (i = 0; i < cap; i++) {
+      size_t j = st->new_borrowers.seen[i] & (ncap - 1);
+      if (!st->new_borrowers.seen[i]) continue;
+      while (nv[j]) j = (j + 1) & (ncap - 1);
+      nv[j] = st->new_borrowers.seen[i];
+    }
+    free(st->new_borrowers.seen);
+    st->new_borrowers.seen = nv;
+    st->new_borrowers.cap = cap = ncap;
+  }
+  v = st->new_borrowers.seen;
+  for (i = h & (cap - 1); v[i]; i = (i + 1) & (cap - 1))
+    if (v[i] == h) return 0;
+  v[i] = h;
+  st->new_borrowers.count++;
+  return 1;
+}
+
+/* A new borrower, to be written with the next ones. */
+static int borrower_add(sq *st, const store_borrower *b, rc_error *err) {
+  jbuf *t = &st->new_borrowers.text;
+  const char *const text[9] = {
+      b->id,      b->name,          b->locale,         b->timezone,
+      b->address, b->employer_name, b->employer_phone, b->employer_address,
+      b->area};
+  struct pending_borrower *r;
+  int rc;
+  if (st->new_borrowers.n == PENDING_RUNS &&
+      (rc = borrowers_flush(st, err)) != RC_OK)
+    return rc;
+  r = &st->new_borrowers.row[st->new_borrowers.n];
+  for (int k = 0; k < 9; k++) r->text[k] = contact_text(t, text[k]);
+  r->do_not_contact = b->do_not_contact;
+  r->ceased = b->ceased;
+  if (t->oom) {
+    t->oom = 0;
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  }
+  st->new_borrowers.n++;
+  return RC_OK;
 }
 
 /* A new borrower's contact, to be written with the next ones. */
@@ -2654,6 +2796,8 @@ static void held_unmark(sq *st, int keep) {
   if (!keep) { /* all since the savepoint began */
     pending_drop(st);
     st->new_contacts.n = 0;
+    st->new_borrowers.n = 0;
+    st->new_borrowers.text.len = 0;
   }
   if (keep || i < 0 || i >= 4) return;
   held_timer_drop(st);
@@ -5691,12 +5835,19 @@ static int op_hold_opening(store *s, rc_error *err) {
   sqlite3_stmt *q;
   int rc;
   st->no_cases = 0;
+  st->no_borrowers = 0;
   if (st->base.depth != 1) return RC_OK;
   q = stmt(st, S_CASES_ANY);
   rc = one_row(st, q, sqlite3_step(q), err, "look up cases");
   sqlite3_reset(q);
   st->no_cases = rc == RC_ENOTFOUND;
   if (rc != RC_ENOTFOUND) return rc;
+  /* Nor borrowers: each id the file gives first is a new one. */
+  q = stmt(st, S_BORROWERS_ANY);
+  rc = one_row(st, q, sqlite3_step(q), err, "look up borrowers");
+  sqlite3_reset(q);
+  st->no_borrowers = rc == RC_ENOTFOUND;
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
   return import_indexes_drop(st, err);
 }
 
@@ -5709,6 +5860,7 @@ static int op_case_opening_copy(store *s, const char *id, store_case *out) {
   sq *st = SQ(s);
   case_keep from = st->held.cases;
   st->no_cases = 0; /* the handlers run: the rows are all in */
+  st->no_borrowers = 0;
   from.next = st->held.copied;
   if (!case_keep_take(&from, id, out)) return 0;
   st->held.copied = from.next;
@@ -5717,6 +5869,7 @@ static int op_case_opening_copy(store *s, const char *id, store_case *out) {
 
 static int op_case_fresh(store *s, const char *id, rc_error *err) {
   SQ(s)->no_cases = 0; /* a handler runs: the rows are all in */
+  SQ(s)->no_borrowers = 0;
   return sq_case_fresh(SQ(s), id, err);
 }
 
