@@ -23,12 +23,16 @@
 #define RECOUP_SCRIPTS_DIR "scripts"
 #endif
 
+const char script_handler_case_key = 0;
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The allocator's pointer is the script (script_load): a registry look-up
+ * by name cost a string intern and a hash a call, several a step and one
+ * each count hook. Other states (a spec's, the REPL's) have none. */
 script *script_of(lua_State *L) {
-  script *sc;
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPT); /* script */
-  sc = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return sc;
+  void *ud;
+  return lua_getallocf(L, &ud) == limited_alloc ? ud : NULL;
 }
 
 const char *script_shipped_dir(void) {
@@ -513,8 +517,6 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
     script_free(sc);
     return RC_ENOMEM;
   }
-  lua_pushlightuserdata(L, sc);
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPT);
   lua_pushboolean(L, 0);
   sc->wf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);
@@ -895,7 +897,7 @@ static int run_handler(lua_State *L) {
   fn = lua_gettop(L);
   lcase_push(L, call->eng, call->case_id);
   lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &script_handler_case_key);
   if (!takes_event(L, fn)) {
     /* function(case): the event would be dropped at the call, unread
      * (scripts have no debug library to find it there). Building it was
@@ -962,7 +964,7 @@ int script_run_handler(script *sc, const script_call *call, char *next,
   lua_pushlightuserdata(L, (void *)call);
   rc = script_pcall(sc, 1, 1, err, traceback);
   lua_pushnil(L); /* no case is being handled any more */
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &script_handler_case_key);
   if (rc != RC_OK) return rc;
   if (lua_isboolean(L, -1)) {
     lua_pop(L, 1);
