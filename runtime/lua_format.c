@@ -15,7 +15,7 @@ static void reader(lua_State *L, template_ctx *ctx) {
   ctx->locale = sc->cfg.locale;
   ctx->currency = sc->cfg.currency;
   ctx->clock = sc->clock;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &script_handler_case_key); /* or nil */
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE); /* case or nil */
   if (!lua_isnil(L, -1)) lcase_reader(L, lua_gettop(L), ctx);
 }
 

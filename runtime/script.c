@@ -23,8 +23,6 @@
 #define RECOUP_SCRIPTS_DIR "scripts"
 #endif
 
-const char script_handler_case_key = 0;
-
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /* The allocator's pointer is the script (script_load): a registry look-up
@@ -897,7 +895,7 @@ static int run_handler(lua_State *L) {
   fn = lua_gettop(L);
   lcase_push(L, call->eng, call->case_id);
   lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &script_handler_case_key);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
   if (!takes_event(L, fn)) {
     /* function(case): the event would be dropped at the call, unread
      * (scripts have no debug library to find it there). Building it was
@@ -964,7 +962,7 @@ int script_run_handler(script *sc, const script_call *call, char *next,
   lua_pushlightuserdata(L, (void *)call);
   rc = script_pcall(sc, 1, 1, err, traceback);
   lua_pushnil(L); /* no case is being handled any more */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &script_handler_case_key);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
   if (rc != RC_OK) return rc;
   if (lua_isboolean(L, -1)) {
     lua_pop(L, 1);

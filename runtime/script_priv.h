@@ -23,14 +23,10 @@
 #define REG_LOADED "recoup.loaded" /* require cache */
 #define REG_SOURCES "recoup.sources" /* weak: a module's table -> its file */
 #define REG_WORKFLOW_FILES "recoup.workflow_files" /* [chunk name] = true */
+#define REG_HANDLER_CASE "recoup.handler_case"     /* the case being handled */
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
 #define REG_NEXT "recoup.next" /* the base library's next, for __pairs */
-
-/* The case being handled, or nil, is in the registry under this
- * address: set and cleared at every handler call, a key that is no
- * string is not interned and hashed each time. */
-extern const char script_handler_case_key;
 
 /* Why a handler call was stopped (script.spent). */
 enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
