@@ -23,12 +23,14 @@
 #define RECOUP_SCRIPTS_DIR "scripts"
 #endif
 
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The allocator's pointer is the script (script_load): a registry look-up
+ * by name cost a string intern and a hash a call, several a step and one
+ * each count hook. Other states (a spec's, the REPL's) have none. */
 script *script_of(lua_State *L) {
-  script *sc;
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPT); /* script */
-  sc = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return sc;
+  void *ud;
+  return lua_getallocf(L, &ud) == limited_alloc ? ud : NULL;
 }
 
 const char *script_shipped_dir(void) {
@@ -513,8 +515,6 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
     script_free(sc);
     return RC_ENOMEM;
   }
-  lua_pushlightuserdata(L, sc);
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPT);
   lua_pushboolean(L, 0);
   sc->wf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);

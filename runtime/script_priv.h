@@ -13,7 +13,6 @@
 #include "recoup/script.h"
 
 /* Registry keys: C state lives in the registry, never in globals. */
-#define REG_SCRIPT "recoup.script"
 #define REG_WORKFLOWS "recoup.workflows" /* [name][version] = workflow */
 #define REG_VALIDATED \
   "recoup.validated" /* weak set of recoup.workflow{} results */
