@@ -928,14 +928,14 @@ static int case_send(lua_State *L) {
   template_ctx ctx;
   rc_error err;
 
+  /* `to` stays on the stack: a placeholder's __tostring may take it out
+   * of its table, and it is read after the rendering. */
   if (lua_istable(L, 5)) {
     lua_getfield(L, 5, "to");
     to = lua_tostring(L, -1);
-    lua_pop(L, 1);
   } else if (vars && lua_getfield(L, 4, "to") == LUA_TSTRING) {
     /* send(ch, tpl, { to = "employer" }) with no vars */
     to = lua_tostring(L, -1);
-    lua_pop(L, 1);
   } else if (vars) {
     lua_pop(L, 1);
   }
@@ -1004,10 +1004,13 @@ static int case_send(lua_State *L) {
     int top = lua_gettop(L);
     if (template_render(text, &ctx, small, sizeof small, &len, &err) != RC_OK)
       return luaL_error(L, "case:send: %s", err.message);
-    if (len >= sizeof small) {
-      body = lua_newuserdatauv(L, len + 1, 0);
+    /* Again while it does not fit: a __tostring may give a longer text
+     * the next time, and a body cut short is not sent. */
+    for (size_t size = sizeof small; len >= size;) {
+      size = len + 1;
+      body = lua_newuserdatauv(L, size, 0);
       top = lua_gettop(L);
-      if (template_render(text, &ctx, body, len + 1, &len, &err) != RC_OK)
+      if (template_render(text, &ctx, body, size, &len, &err) != RC_OK)
         return luaL_error(L, "case:send: %s", err.message);
     }
     /* The body stays where it was rendered (small, or the userdata kept

@@ -173,6 +173,27 @@ static const probe_def probes[] = {
      "local n = 0 local x = setmetatable({}, { __tostring = function() "
      "n = n + 1 case:set('n', n) case:tag('t' .. n) return 'x' .. n end }) "
      "case:send('sms', 'mixed', { x = x })"},
+    {"send_to_collected",
+     "local o = { to = string.rep('z', 50) } local x = setmetatable({}, "
+     "{ __tostring = function() o.to = nil for i = 1, 300000 do "
+     "o[i % 7] = { i } end return 'x' end }) "
+     "case:set('sent', { case:send('sms', 'owed', { amount = x }, o) })"},
+    {"send_tostring_grows",
+     "local n = 0 local x = setmetatable({}, { __tostring = function() "
+     "n = n + 1 return string.rep('y', n == 1 and 2100 or 4200) end }) "
+     "case:send('sms', 'owed', { amount = x })"},
+    {"send_2047",
+     "case:send('sms', 'owed', { amount = string.rep('x', 2036) .. 'end' })"},
+    {"send_2048",
+     "case:send('sms', 'owed', { amount = string.rep('x', 2037) .. 'end' })"},
+    {"send_2049",
+     "case:send('sms', 'owed', { amount = string.rep('x', 2038) .. 'end' })"},
+    {"send_utf8_edge",
+     "case:send('sms', 'owed', { amount = string.rep('x', 2039) .. "
+     "'\xc3\xa9\xe4\xb8\xad"
+     "end' })"},
+    {"send_64k",
+     "case:send('sms', 'owed', { amount = string.rep('x', 65536) .. 'end' })"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -891,6 +912,38 @@ static void test_a_long_body_and_the_recipient_are_stored(void **state) {
   assert_string_equal(m.recipient, "+8613800000000");
 }
 
+/* Bodies about case:send's own buffer (2048) are stored whole, a UTF-8
+ * character across its edge too; a __tostring that gives a longer text
+ * the second time is rendered again, not cut; a `to` a __tostring takes
+ * out of its table is still read after the rendering (ASan: freed). */
+static void test_bodies_at_the_buffer_edge_are_stored_whole(void **state) {
+  static const struct {
+    const char *probe;
+    size_t len;
+  } sized[] = {
+      {"send_2047", 2047},         {"send_2048", 2048},
+      {"send_2049", 2049},         {"send_utf8_edge", 8 + 2039 + 2 + 3 + 3},
+      {"send_64k", 8 + 65536 + 3}, {"send_tostring_grows", 8 + 4200}};
+  stored_message m;
+  rc_error err;
+  json_t *d;
+  (void)state;
+  for (size_t i = 0; i < sizeof sized / sizeof *sized; i++) {
+    memset(&m, 0, sizeof m);
+    assert_int_equal(ok(sized[i].probe).messages, 1);
+    assert_int_equal(query_messages(engine_query(eng), sized[i].probe,
+                                    message_row, &m, &err),
+                     RC_OK);
+    assert_int_equal(m.body_len, sized[i].len);
+  }
+  assert_int_equal(ok("send_to_collected").messages, 1);
+  d = data_of("send_to_collected");
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(d, "sent"), 1)),
+      "no_recipient");
+  json_decref(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_after_at_and_at_dpd_set_timers,
@@ -935,6 +988,9 @@ int main(void) {
           close_engine),
       cmocka_unit_test_setup_teardown(
           test_a_long_body_and_the_recipient_are_stored, open_engine,
+          close_engine),
+      cmocka_unit_test_setup_teardown(
+          test_bodies_at_the_buffer_edge_are_stored_whole, open_engine,
           close_engine),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
