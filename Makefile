@@ -158,7 +158,9 @@ bench-deps: deps
 	@command -v python3 >/dev/null || { \
 	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3; }
-	cd tests/bench/peer && npm install --no-audit --no-fund --loglevel=error
+	@[ -d tests/bench/peer/node_modules ] || { \
+	  echo "installing: tests/bench/peer/node_modules (npm ci)"; \
+	  cd tests/bench/peer && npm ci --no-audit --no-fund --loglevel=error; }
 
 bench: bench-deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
