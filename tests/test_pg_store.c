@@ -296,7 +296,7 @@ static void test_a_batch_sends_its_messages_and_runs_together(void **state) {
                    2);
   assert_int_equal(count_rows("SELECT sum(messages) FROM figures_messages"), 5);
   assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
-                              "rows -> 0 -> 4 ->> 'n' = '\"'"),
+                              "rows::json -> 0 -> 4 ->> 'n' = '\"'"),
                    3);
   assert_int_equal(count_rows("SELECT count(DISTINCT cmin::text) FROM "
                               "journal_runs"),

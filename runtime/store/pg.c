@@ -1232,7 +1232,7 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
       "unnest($12::bigint[])",
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT "
       "unnest($1::text[]), unnest($2::bigint[]), unnest($3::integer[]), "
-      "unnest($4::text[])::json",
+      "unnest($4::text[])",
       pg_states_sql, pg_ends_sql, pg_cuts_sql};
   /* What a statement names when it reads or changes a table's rows
    * (figures_case_count reads the case's row). */
@@ -2290,7 +2290,7 @@ static int op_journal_run(store *s, const char *case_id, rc_time at, int n,
   else
     rc = exec(PG(s),
               "INSERT INTO journal_runs(case_id, at, n, rows) VALUES ($1, "
-              "$2, $3, $4::json)",
+              "$2, $3, $4)",
               &a, "journal", NULL, err);
   free(text);
   return rc;
@@ -3106,8 +3106,9 @@ static int op_rolls_forget(store *s, const char *before, rc_error *err) {
   "r.id + e.i - 1 AS id, (e.v ->> 3)::bigint AS at, e.v ->> 0 AS kind, " \
   "e.v ->> 1 AS state, (e.v ->> 2)::bigint AS version, "                 \
   "nullif((e.v -> 4)::text, 'null') AS detail"
-#define JOURNAL_FROM \
-  " FROM journal_runs r, json_array_elements(r.rows) WITH ORDINALITY e(v, i)"
+#define JOURNAL_FROM                                                         \
+  " FROM journal_runs r, json_array_elements(r.rows::json) WITH ORDINALITY " \
+  "e(v, i)"
 
 /* A case a named agent may see (sqlite.c's VISIBLE): Q the agent's queues
  * (a JSON array), U the agent, S since when its own done tasks count. */
@@ -3818,13 +3819,14 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
                   NULL, fn, ud, "report", err);
     case STORE_REPORT_REFUSALS:
       /* strpos first: a run holds a policy row only now and then. */
-      return rows(st,
-                  "SELECT * FROM (SELECT e.v -> 4 ->> 'verdict' AS status, "
-                  "e.v -> 4 ->> 'reason' AS reason, count(*) AS count FROM "
-                  "journal_runs r, json_array_elements(r.rows) e(v) WHERE "
-                  "strpos(r.rows::text, '[\"policy\",') > 0 AND e.v ->> 0 = "
-                  "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
-                  NULL, fn, ud, "report", err);
+      return rows(
+          st,
+          "SELECT * FROM (SELECT e.v -> 4 ->> 'verdict' AS status, "
+          "e.v -> 4 ->> 'reason' AS reason, count(*) AS count FROM "
+          "journal_runs r, json_array_elements(r.rows::json) e(v) WHERE "
+          "strpos(r.rows, '[\"policy\",') > 0 AND e.v ->> 0 = "
+          "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
+          NULL, fn, ud, "report", err);
     default:
       return rows(
           st,
@@ -3919,8 +3921,8 @@ static int op_read_count(store *s, int which, const char *arg, rc_time at,
       a_text(&a, arg);
       return number(st,
                     "SELECT count(*) FROM journal_runs r, "
-                    "json_array_elements(r.rows) e(v) WHERE "
-                    "strpos(r.rows::text, '[' || to_json($1::text)::text || "
+                    "json_array_elements(r.rows::json) e(v) WHERE "
+                    "strpos(r.rows, '[' || to_json($1::text)::text || "
                     "',') > 0 AND e.v ->> 0 = $1",
                     &a, "count", count, err);
   }

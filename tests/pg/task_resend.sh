@@ -58,7 +58,7 @@ codes=$(cat "$work/first.code" "$work/second.code" | sort | tr '\n' ' ')
   fail "one completion sent to two nodes at once answered $codes(not 200 200): $(cat "$work/first" "$work/second")"
 grep -q '"duplicate"' "$work/first" "$work/second" ||
   fail "neither answer is the duplicate: $(cat "$work/first" "$work/second")"
-done=$(q "SELECT count(*) FROM journal_runs j, json_array_elements(j.rows) r \
+done=$(q "SELECT count(*) FROM journal_runs j, json_array_elements(j.rows::json) r \
 WHERE j.case_id = '$case' AND r->>0 = 'task_done'")
 [ "$done" = 1 ] || fail "the completion was journaled $done times, not once"
 [ $status -eq 0 ] && echo "one completion sent to two nodes at once: done once, the other a duplicate"
