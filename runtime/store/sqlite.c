@@ -2358,6 +2358,7 @@ static void held_drop(sq *st) {
   st->no_cases = 0;
   pending_drop(st);
   st->new_contacts.n = 0;
+  st->new_contacts.text.len = 0;
   borrowers_forget(st);
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
@@ -2801,6 +2802,7 @@ static void held_unmark(sq *st, int keep) {
   if (!keep) { /* all since the savepoint began */
     pending_drop(st);
     st->new_contacts.n = 0;
+    st->new_contacts.text.len = 0;
     st->new_borrowers.n = 0;
     st->new_borrowers.text.len = 0;
   }
