@@ -424,16 +424,26 @@ typedef struct render_out {
   const template_ctx *ctx;
 } render_out;
 
-/* Appends n bytes: into a bigger buffer when they do not fit and the
+/* put's way when the bytes do not fit: into a bigger buffer when the
  * caller gives one, else as far as they fit. */
-static void put(render_out *o, const char *s, size_t n) {
-  if (o->len + n >= o->size && o->ctx->grow && o->len < o->size)
+static void put_over(render_out *o, const char *s, size_t n) {
+  if (o->ctx->grow && o->len < o->size)
     o->buf = o->ctx->grow(o->ctx->ud, o->buf, o->len, o->len + n + 1, &o->size);
   if (o->len < o->size) {
     size_t room = o->size - o->len - 1;
     memcpy(o->buf + o->len, s, n < room ? n : room);
   }
   o->len += n;
+}
+
+/* Appends n bytes (a message's pieces fit but for long bodies). */
+static inline void put(render_out *o, const char *s, size_t n) {
+  if (o->len + n < o->size) {
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+  } else {
+    put_over(o, s, n);
+  }
 }
 
 int template_render(const char *text, const template_ctx *ctx, char *buf,
