@@ -2270,8 +2270,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_days_figures_are_written_once_a_batch, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_batch_counts_its_cases_once,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_two_nodes_count_their_payments_to_one_arm, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -2328,7 +2328,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_kept_rows_reach_the_server_as_they_were, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_read_ahead_and_its_checks_read_few_borrowers, setup, teardown),
+          test_a_read_ahead_and_its_checks_read_few_borrowers, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -2345,7 +2346,8 @@ int main(void) {
           test_a_do_not_contact_between_two_reminders_stops_the_second, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_cap_reached_between_two_reminders_is_counted, setup, teardown),
+          test_a_cap_reached_between_two_reminders_is_counted, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_a_case_with_no_task_sends_no_cancel,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -2355,8 +2357,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_commit_without_its_server_keeps_nothing, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_the_counters_go_in_one_upsert_a_kind,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_counters_go_in_one_upsert_a_kind, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batchs_states_and_timers_are_found_by_key, setup, teardown),
       cmocka_unit_test(test_kept_numbers_not_numbers_are_refused),
