@@ -720,6 +720,7 @@ typedef struct send_fill {
   lcase *lc;
   int vars; /* stack index of the vars table, 0 when none */
   const char *locale;
+  int body_at;   /* stack index of the body once it outgrew the C buffer */
   char text[40]; /* a number or a date made for one placeholder */
 } send_fill;
 
@@ -729,6 +730,27 @@ static template_value text_of(const char *s) {
 }
 
 static const char *borrower_field(const store_borrower *b, const char *f);
+
+/* The body once it outgrows case:send's C buffer: a userdata on the Lua
+ * stack, twice as big each time, so the text is rendered once (a value's
+ * __tostring runs once). Making it runs no Lua (the sandbox lets scripts
+ * no finalizer), so the text being put is still where the lookup left it. */
+static char *send_grow(void *ud, const char *buf, size_t used, size_t need,
+                       size_t *size) {
+  send_fill *sf = ud;
+  lua_State *L = sf->L;
+  size_t n = *size * 2 > need ? *size * 2 : need;
+  char *big;
+  luaL_checkstack(L, 1, "case:send: body");
+  big = lua_newuserdatauv(L, n, 0); /* ... body */
+  memcpy(big, buf, used);
+  if (sf->body_at)
+    lua_replace(L, sf->body_at); /* the smaller one let go */
+  else
+    sf->body_at = lua_gettop(L);
+  *size = n;
+  return big;
+}
 
 static template_value send_lookup(void *ud, const char *name) {
   send_fill *sf = ud;
@@ -999,22 +1021,19 @@ static int case_send(lua_State *L) {
   }
   ctx.currency = currency;
   ctx.lookup = send_lookup;
+  ctx.grow = send_grow;
   ctx.ud = &sf;
+  sf.body_at = 0;
   {
     int top = lua_gettop(L);
     if (template_render(text, &ctx, small, sizeof small, &len, &err) != RC_OK)
       return luaL_error(L, "case:send: %s", err.message);
-    /* Again while it does not fit: a __tostring may give a longer text
-     * the next time, and a body cut short is not sent. */
-    for (size_t size = sizeof small; len >= size;) {
-      size = len + 1;
-      body = lua_newuserdatauv(L, size, 0);
-      top = lua_gettop(L);
-      if (template_render(text, &ctx, body, size, &len, &err) != RC_OK)
-        return luaL_error(L, "case:send: %s", err.message);
-    }
     /* The body stays where it was rendered (small, or the userdata kept
-     * at top): no Lua runs before it is stored. */
+     * at body_at): no Lua runs before it is stored. */
+    if (sf.body_at) {
+      body = lua_touserdata(L, sf.body_at);
+      top = sf.body_at;
+    }
     lua_settop(L, top);
   }
   /* Read after the rendering, which may have dropped the view; nothing

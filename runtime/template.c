@@ -417,18 +417,39 @@ int template_format_value(template_fmt fmt, const template_value *v,
   return RC_OK;
 }
 
-/* Appends n bytes to buf as far as they fit; *len counts them all. */
-static void put(char *buf, size_t size, size_t *len, const char *s, size_t n) {
-  if (*len < size) {
-    size_t room = size - *len - 1;
-    memcpy(buf + *len, s, n < room ? n : room);
+/* Where a rendering writes: buf, grown by grow when it has one. */
+typedef struct render_out {
+  char *buf;
+  size_t size, len; /* len counts what did not fit as well */
+  const template_ctx *ctx;
+} render_out;
+
+/* put's way when the bytes do not fit: into a bigger buffer when the
+ * caller gives one, else as far as they fit. */
+static void put_over(render_out *o, const char *s, size_t n) {
+  if (o->ctx->grow && o->len < o->size)
+    o->buf = o->ctx->grow(o->ctx->ud, o->buf, o->len, o->len + n + 1, &o->size);
+  if (o->len < o->size) {
+    size_t room = o->size - o->len - 1;
+    memcpy(o->buf + o->len, s, n < room ? n : room);
   }
-  *len += n;
+  o->len += n;
+}
+
+/* Appends n bytes (a message's pieces fit but for long bodies). */
+static inline void put(render_out *o, const char *s, size_t n) {
+  if (o->len + n < o->size) {
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+  } else {
+    put_over(o, s, n);
+  }
 }
 
 int template_render(const char *text, const template_ctx *ctx, char *buf,
                     size_t size, size_t *len, rc_error *err) {
   const char *p = text, *lang = ctx->language ? ctx->language : ctx->locale;
+  render_out o = {buf, size, 0, ctx};
   *len = 0;
   while (*p) {
     const char *open = strchr(p, '{'), *close;
@@ -437,10 +458,10 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
     template_value v;
     rc_error why;
     if (!open || !(close = strchr(open, '}'))) {
-      put(buf, size, len, p, strlen(p));
+      put(&o, p, strlen(p));
       break;
     }
-    put(buf, size, len, p, (size_t)(open - p));
+    put(&o, p, (size_t)(open - p));
     fmt = template_placeholder(open + 1, (size_t)(close - open - 1), name,
                                sizeof name);
     v = ctx->lookup(ctx->ud, name);
@@ -452,7 +473,7 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
     /* Text shown as it is: put whole, not copied through value first. */
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
       const char *t = v.text ? v.text : "";
-      put(buf, size, len, t, strlen(t));
+      put(&o, t, strlen(t));
       p = close + 1;
       continue;
     }
@@ -460,9 +481,10 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
       return rc_error_set(
           err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
           ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
-    put(buf, size, len, value, strlen(value));
+    put(&o, value, strlen(value));
     p = close + 1;
   }
-  if (size) buf[*len < size ? *len : size - 1] = '\0';
+  *len = o.len;
+  if (o.size) o.buf[o.len < o.size ? o.len : o.size - 1] = '\0';
   return RC_OK;
 }

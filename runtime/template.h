@@ -61,13 +61,20 @@ typedef struct template_ctx {
    * refuses other unknown names: script_check.c). It may longjmp (a Lua
    * error): template_render holds nothing to free. */
   template_value (*lookup)(void *ud, const char *name);
+  /* Optional: a buffer of at least need bytes holding buf's first used
+   * ones, its size in *size, when the text does not fit; the rendering
+   * goes on there. It may longjmp, as lookup. NULL: cut as snprintf. */
+  char *(*grow)(void *ud, const char *buf, size_t used, size_t need,
+                size_t *size);
   void *ud;
 } template_ctx;
 
 /* Fills text's placeholders into buf as snprintf does (*len: the length
- * the whole text needs, so a caller can try again with a bigger buffer).
- * A {vars.x} the lookup does not know, or a value a formatter cannot read,
- * is RC_EINVAL naming the template, the placeholder and the value. */
+ * the whole text needs), or, with ctx->grow, whole into the buffers it
+ * gives: each placeholder is looked up once (a value's __tostring runs
+ * once). A {vars.x} the lookup does not know, or a value a formatter
+ * cannot read, is RC_EINVAL naming the template, the placeholder and the
+ * value. */
 int template_render(const char *text, const template_ctx *ctx, char *buf,
                     size_t size, size_t *len, rc_error *err);
 

@@ -1042,7 +1042,7 @@ static int count_in(const char *path, const char *sql) {
  * on) are gone from memory: the import is refused, as when each case was
  * written at its own run, though the handler whose store call wrote them
  * caught the failure (pcall). It committed without twenty cases. */
-static void import_refused_by(const char *trigger) {
+static void import_refused_with(const char *trigger, const char *fail) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
   rc_errlist errors = {0};
@@ -1060,7 +1060,7 @@ static void import_refused_by(const char *trigger) {
   /* T030's timer at another time writes the 30 runs before it. */
   for (int i = 0; i < 40; i++)
     fprintf(f, "T%03d,U%03d,Name %d,+86138%08d,100000,5000,2025-12-01,%s\n", i,
-            i, i, i, i == 30 ? "caught" : "");
+            i, i, i, i == 30 ? fail : "");
   fclose(f);
   write_text(csv, rows);
   free(rows);
@@ -1079,6 +1079,10 @@ static void import_refused_by(const char *trigger) {
   rmdir(dir);
 }
 
+static void import_refused_by(const char *trigger) {
+  import_refused_with(trigger, "caught");
+}
+
 static void test_runs_not_written_refuse_the_import(void **st) {
   (void)st;
   import_refused_by("CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
@@ -1093,6 +1097,23 @@ static void test_borrowers_not_written_refuse_the_import(void **st) {
   import_refused_by("CREATE TRIGGER refuse BEFORE INSERT ON borrowers "
                     "WHEN NEW.id = 'U010' BEGIN "
                     "SELECT RAISE(ABORT, 'refused'); END");
+}
+
+/* A held case whose handler sets a second timer writes the case and its
+ * first timer then; that write refused and caught (pcall) leaves the case
+ * not written (or without its timer): the import is refused, naming it. */
+static void test_a_held_case_not_written_refuses_the_import(void **st) {
+  (void)st;
+  import_refused_with(
+      "CREATE TRIGGER refuse BEFORE INSERT ON timers "
+      "WHEN NEW.case_id = 'T030' BEGIN "
+      "SELECT RAISE(ABORT, 'refused'); END",
+      "second");
+  import_refused_with(
+      "CREATE TRIGGER refuse BEFORE INSERT ON case_rows "
+      "WHEN NEW.id = 'T030' BEGIN "
+      "SELECT RAISE(ABORT, 'refused'); END",
+      "second");
 }
 
 /* A book without borrowers has each borrower a first import gives first
@@ -1774,6 +1795,7 @@ int main(void) {
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
       cmocka_unit_test(test_borrowers_not_written_refuse_the_import),
+      cmocka_unit_test(test_a_held_case_not_written_refuses_the_import),
       cmocka_unit_test(test_a_first_import_looks_no_borrower_up),
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),

@@ -182,6 +182,11 @@ static const probe_def probes[] = {
      "local n = 0 local x = setmetatable({}, { __tostring = function() "
      "n = n + 1 return string.rep('y', n == 1 and 2100 or 4200) end }) "
      "case:send('sms', 'owed', { amount = x })"},
+    {"send_tostring_once",
+     "local n = 0 local x = setmetatable({}, { __tostring = function() "
+     "n = n + 1 case:set('n', n) case:send('sms', 'hello') "
+     "return string.rep('y', 3000) end }) "
+     "case:send('sms', 'owed', { amount = x })"},
     {"send_2047",
      "case:send('sms', 'owed', { amount = string.rep('x', 2036) .. 'end' })"},
     {"send_2048",
@@ -913,9 +918,10 @@ static void test_a_long_body_and_the_recipient_are_stored(void **state) {
 }
 
 /* Bodies about case:send's own buffer (2048) are stored whole, a UTF-8
- * character across its edge too; a __tostring that gives a longer text
- * the second time is rendered again, not cut; a `to` a __tostring takes
- * out of its table is still read after the rendering (ASan: freed). */
+ * character across its edge too; a __tostring that would give a longer
+ * text the second time is asked once, its text stored whole; a `to` a
+ * __tostring takes out of its table is still read after the rendering
+ * (ASan: freed). */
 static void test_bodies_at_the_buffer_edge_are_stored_whole(void **state) {
   static const struct {
     const char *probe;
@@ -923,7 +929,7 @@ static void test_bodies_at_the_buffer_edge_are_stored_whole(void **state) {
   } sized[] = {
       {"send_2047", 2047},         {"send_2048", 2048},
       {"send_2049", 2049},         {"send_utf8_edge", 8 + 2039 + 2 + 3 + 3},
-      {"send_64k", 8 + 65536 + 3}, {"send_tostring_grows", 8 + 4200}};
+      {"send_64k", 8 + 65536 + 3}, {"send_tostring_grows", 8 + 2100}};
   stored_message m;
   rc_error err;
   json_t *d;
@@ -942,6 +948,31 @@ static void test_bodies_at_the_buffer_edge_are_stored_whole(void **state) {
       json_string_value(json_array_get(json_object_get(d, "sent"), 1)),
       "no_recipient");
   json_decref(d);
+}
+
+/* A long body is rendered once: its value's __tostring runs once, so
+ * what it does (a write, a message of its own) is done once. */
+static int body_lengths(void *ud, const store_value *cols, int n) {
+  size_t *sum = ud;
+  for (int i = 0; i < n; i++)
+    if (cols[i].type == STORE_TEXT && strcmp(cols[i].name, "body") == 0)
+      *sum += strlen(cols[i].s);
+  return 0;
+}
+
+static void test_a_long_body_asks_its_values_once(void **state) {
+  size_t sum = 0;
+  rc_error err;
+  json_t *d;
+  (void)state;
+  assert_int_equal(ok("send_tostring_once").messages, 2);
+  d = data_of("send_tostring_once");
+  assert_int_equal(json_integer_value(json_object_get(d, "n")), 1);
+  json_decref(d);
+  assert_int_equal(query_messages(engine_query(eng), "send_tostring_once",
+                                  body_lengths, &sum, &err),
+                   RC_OK);
+  assert_int_equal(sum, strlen("You owe ") + 3000 + strlen("Hello Wang"));
 }
 
 int main(void) {
@@ -992,6 +1023,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_bodies_at_the_buffer_edge_are_stored_whole, open_engine,
           close_engine),
+      cmocka_unit_test_setup_teardown(test_a_long_body_asks_its_values_once,
+                                      open_engine, close_engine),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1713,6 +1713,62 @@ static void test_a_transaction_waits_for_its_reads_and_its_commit(
   store_close(st);
 }
 
+/* The opening of cases held by a store's transaction, as another
+ * connection sees it: the old key, taken shared only there. */
+static long long opening_held(PGconn *c) {
+  return pgt_value(c,
+                   "SELECT count(*) FROM pg_locks WHERE locktype = "
+                   "'advisory' AND mode = 'ShareLock' AND granted AND "
+                   "pid <> pg_backend_pid()");
+}
+
+/* The opening of cases is taken once a transaction: each case not found
+ * after the first is looked for in one round trip, not two (the look,
+ * then the lock with the look again). A savepoint rolled back lets go of
+ * the lock it took, on the server too: the next case not found takes it
+ * again; one taken before the savepoint stays. */
+static void test_the_opening_is_taken_once_a_transaction(void **state) {
+  PGconn *c = pgt_connect(path);
+  store *st = open_store();
+  rc_error err;
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "A", &err),
+                   RC_ENOTFOUND);
+  trips = 0;
+  assert_int_equal(store_case_exists_or_hold_opening(st, "B", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(trips, 1);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "C", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(opening_held(c), 1);
+  store_rollback(st);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "A", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(opening_held(c), 0);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "B", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(opening_held(c), 1);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_case_exists_or_hold_opening(st, "C", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(store_release(st, &err), RC_OK);
+  trips = 0;
+  assert_int_equal(store_case_exists_or_hold_opening(st, "D", &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(trips, 1);
+  store_rollback(st);
+  assert_int_equal(opening_held(c), 0);
+  store_close(st);
+  PQfinish(c);
+}
+
 /* Steps of a batch of reminders from the claim's first (a case's
  * borrower is B and its number): each ends its timer, reads its
  * borrower, journals and moves its case, until one fails or after
@@ -2253,6 +2309,8 @@ int main(void) {
           test_a_lookup_does_not_wait_for_an_opening, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_opening_waits_only_for_its_own_book, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_opening_is_taken_once_a_transaction, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_move_from_no_book_writes_nothing,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_files_are_not_a_postgresql_book,

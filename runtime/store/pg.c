@@ -178,6 +178,10 @@ typedef struct pg {
    * when it began; light 0 when none is open. */
   int64_t changes, light_from;
   int light;
+  /* The depth (1: the transaction, more: a savepoint in it) that took the
+   * opening of cases (op_hold_opening); 0 when not held. A savepoint
+   * rolled back lets go of what it took (the server's locks too). */
+  int opening_at;
   /* The place in pend where the light savepoint open began: what comes
    * before it, an earlier job's writes not read at that job's end, is no
    * fault of this one's when refused (end_light). */
@@ -1304,6 +1308,7 @@ static int op_begin(store *s, int nested, rc_error *err) {
   pg_conflict_take(); /* a failure before this one's begin */
   batch_clear(st);
   checks_forget(st);
+  st->opening_at = 0;
   st->tasks_added = 0;
   st->seen_case[0] = '\0';
   st->unseen_ref[0] = '\0';
@@ -1334,6 +1339,9 @@ static int op_begin(store *s, int nested, rc_error *err) {
  * so). Undone, they are read and forgotten: after a failure the server
  * skips all that is queued, the ROLLBACK TO included, until they are. */
 static int end_savepoint(pg *st, int keep, rc_error *err) {
+  int rc, taken = st->opening_at >= st->base.depth;
+
+  if (taken) st->opening_at = 0;
   if (!keep) {
     /* It may have undone a claim, and its locks with it; the figures
      * added inside it are forgotten with the rest. */
@@ -1346,9 +1354,12 @@ static int end_savepoint(pg *st, int keep, rc_error *err) {
     if (exec(st, "ROLLBACK TO ev", NULL, "rollback to", NULL, err) != RC_OK)
       return RC_ESTORE;
   }
-  return settle(st, err) != RC_OK
-             ? RC_ESTORE
-             : exec(st, "RELEASE ev", NULL, "release", NULL, err);
+  rc = settle(st, err) != RC_OK
+           ? RC_ESTORE
+           : exec(st, "RELEASE ev", NULL, "release", NULL, err);
+  /* Kept, what it took is the enclosing one's. */
+  if (rc == RC_OK && keep && taken) st->opening_at = st->base.depth - 1;
+  return rc;
 }
 
 /* Ends a light savepoint (op_begin): kept, its queued writes are read,
@@ -1358,6 +1369,8 @@ static int end_light(pg *st, int keep, rc_error *err) {
   int rc = RC_OK;
 
   st->light = 0;
+  /* No subtransaction: what it took is held by the enclosing one. */
+  if (st->opening_at >= st->base.depth) st->opening_at = st->base.depth - 1;
   if (keep) {
     /* Unchecked, its writes are read with the next statement that waits
      * (most often the next job's first read, or the commit): a round trip
@@ -1442,6 +1455,7 @@ static int op_end(store *s, int nested, int keep, rc_error *err) {
   if (nested && st->light == st->base.depth) return end_light(st, keep, err);
   if (nested) return end_savepoint(st, keep, err);
   st->light = 0;
+  st->opening_at = 0;
   batch_clear(st); /* the cases' locks end here */
   unpaid_drop(st);
   st->seen_case[0] = '\0';
@@ -3379,9 +3393,11 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
 
 /* The right to open cases, until the transaction ends: one advisory lock
  * for all ids, not one an id (a lock an id filled the server's lock table
- * at ~12,800 new cases in one import: "out of shared memory"). Taking it
- * again costs no new entry, and still holds after a savepoint rolled back
- * the first taking. Outside a transaction there is nothing to hold.
+ * at ~12,800 new cases in one import: "out of shared memory"). Taken
+ * once a transaction (opening_at): a savepoint rolled back lets go of
+ * one it took (PostgreSQL 15: pg_locks shows none after ROLLBACK TO),
+ * not of one taken before it. Outside a transaction there is nothing to
+ * hold.
  * It is the book's, that is the schema's (as PG_SLOT_KEY): imports into
  * two schemas' books of one database waited for each other. A recoup
  * before session 23 takes hashtext('recoup.case') whole, whatever the
@@ -3395,26 +3411,36 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   "hashtext('recoup.case ' || coalesce(current_schema(), '')), 0"
 static int op_hold_opening(store *s, rc_error *err) {
   pg *st = PG(s);
+  int rc;
 
   if (st->base.depth == 0 && !st->manual) return RC_OK;
-  return exec(st,
-              "SELECT pg_advisory_xact_lock(" OPENING_BOOK ") FROM (SELECT "
-              "pg_advisory_xact_lock_shared(" OPENING_OLD ") OFFSET 0) o",
-              NULL, "hold the opening of cases", NULL, err);
+  /* Held already: taking it again was a round trip for nothing (an
+   * import's every new case). */
+  if (st->opening_at && !st->manual) return RC_OK;
+  rc = exec(st,
+            "SELECT pg_advisory_xact_lock(" OPENING_BOOK
+            ") FROM (SELECT "
+            "pg_advisory_xact_lock_shared(" OPENING_OLD ") OFFSET 0) o",
+            NULL, "hold the opening of cases", NULL, err);
+  if (rc == RC_OK && !st->manual) st->opening_at = st->base.depth;
+  return rc;
 }
 
 /* The same without waiting: *busy when another transaction holds it. The
  * book's key is not tried unless the old one was taken (CASE's order). */
 static int try_hold_opening(pg *st, int *busy, rc_error *err) {
   PGresult *r;
-  int rc = one(st,
-               "SELECT CASE WHEN pg_try_advisory_xact_lock_shared(" OPENING_OLD
-               ") THEN pg_try_advisory_xact_lock(" OPENING_BOOK
-               ") ELSE false END",
-               NULL, "hold the opening of cases", &r, err);
+  int rc;
 
+  *busy = 0;
+  if (st->opening_at) return RC_OK;
+  rc = one(st,
+           "SELECT CASE WHEN pg_try_advisory_xact_lock_shared(" OPENING_OLD
+           ") THEN pg_try_advisory_xact_lock(" OPENING_BOOK ") ELSE false END",
+           NULL, "hold the opening of cases", &r, err);
   if (rc != RC_OK) return rc;
   *busy = strcmp(PQgetvalue(r, 0, 0), "t") != 0;
+  if (!*busy) st->opening_at = st->base.depth;
   PQclear(r);
   return RC_OK;
 }
@@ -3429,9 +3455,11 @@ static int try_hold_opening(pg *st, int *busy, rc_error *err) {
  * unknown id) never waits so: op_case_exists. */
 static int op_case_exists_or_hold_opening(store *s, const char *id,
                                           rc_error *err) {
-  int rc = op_case_exists(s, id, err);
+  /* Held before the look: no other opener can have come between. */
+  int held = PG(s)->opening_at != 0, rc = op_case_exists(s, id, err);
 
-  if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
+  if (rc == RC_ENOTFOUND && !held &&
+      PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
       (rc = op_hold_opening(s, err)) == RC_OK)
     rc = op_case_exists(s, id, err);
   return rc;
@@ -3441,10 +3469,11 @@ static int op_case_exists_or_hold_opening(store *s, const char *id,
  * another writer (an import, another node's group) opens cases. */
 static int op_case_exists_or_try_opening(store *s, const char *id, int *busy,
                                          rc_error *err) {
-  int rc = op_case_exists(s, id, err);
+  int held = PG(s)->opening_at != 0, rc = op_case_exists(s, id, err);
 
   *busy = 0;
-  if (rc == RC_ENOTFOUND && PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
+  if (rc == RC_ENOTFOUND && !held &&
+      PQtransactionStatus(PG(s)->c) == PQTRANS_INTRANS &&
       (rc = try_hold_opening(PG(s), busy, err)) == RC_OK)
     rc = *busy ? RC_OK : op_case_exists(s, id, err);
   return rc;

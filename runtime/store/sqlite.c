@@ -1183,6 +1183,7 @@ static void held_barrier(sq *st);
 static void held_drop(sq *st);
 static int held_flush(sq *st, rc_error *err);
 static void pending_drop(sq *st);
+static void pending_lost(sq *st, const rc_error *err);
 static int pending_flush(sq *st, rc_error *err);
 static int contacts_flush(sq *st, rc_error *err);
 static int borrowers_flush(sq *st, rc_error *err);
@@ -2357,6 +2358,7 @@ static void held_drop(sq *st) {
   st->no_cases = 0;
   pending_drop(st);
   st->new_contacts.n = 0;
+  st->new_contacts.text.len = 0;
   borrowers_forget(st);
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
@@ -2409,6 +2411,10 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   }
   held_timer_drop(st);
   st->held.writing = 0;
+  /* Off the list and not written (or without the timer its handler set),
+   * as pending rows that failed: a handler that caught this (pcall) must
+   * not let the import commit without it. */
+  if (rc != RC_OK) pending_lost(st, err);
   return rc;
 }
 
@@ -2796,6 +2802,7 @@ static void held_unmark(sq *st, int keep) {
   if (!keep) { /* all since the savepoint began */
     pending_drop(st);
     st->new_contacts.n = 0;
+    st->new_contacts.text.len = 0;
     st->new_borrowers.n = 0;
     st->new_borrowers.text.len = 0;
   }
