@@ -147,8 +147,8 @@ static int get_string(const fields *obj, const char *key, char **out,
   if (i < len && memchr(p + i, '\0', len - i))
     return rc_error_set(err, RC_EINVAL, key, "%s holds a NUL character", key);
   if (i < len)
-    return rc_error_set(err, RC_EINVAL, key,
-                        "%s contains a control character", key);
+    return rc_error_set(err, RC_EINVAL, key, "%s contains a control character",
+                        key);
   if ((*out = malloc(len + 1))) memcpy(*out, p, len + 1);
   return RC_OK;
 }

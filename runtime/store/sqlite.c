@@ -1034,9 +1034,10 @@ struct sq {
    * by due, id 0 free; forgotten when it begins or rolls back): the next
    * at a due time found there takes the id after it without looking
    * (S_TIMER_ID), and so does one due after every timer (`beyond`, once
-   * `known`: the last due in the book when first read, then of the
-   * timers set since), which takes 1. A look-up writes the pending runs
-   * first (their timers count): with one last timer kept, handlers
+   * `known`: the last due in the book, read at the second look-up, not
+   * to cost a transaction that sets one timer a statement more; then of
+   * the timers set since), which takes 1. A look-up writes the pending
+   * runs first (their timers count): with one last timer kept, handlers
    * setting timers 1 and 3 days ahead cut the batches to a row each
    * (22 % more instructions an imported row). */
   struct {
@@ -1044,7 +1045,7 @@ struct sq {
       int64_t due, id;
     } slot[8];
     int64_t beyond;
-    int known;
+    int looked, known;
   } timer_ids;
   /* The new cases an import opened whose rows are not written yet
    * (store_case_insert_opening), in the order opened; cases.next is the
@@ -3683,7 +3684,7 @@ static int timer_id_next(sq *st, int64_t due, int64_t *id, rc_error *err) {
   rc = one_row(st, s, sqlite3_step(s), err, "timer id");
   if (rc == RC_OK) *id = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
-  if (rc != RC_OK || st->timer_ids.known) return rc;
+  if (rc != RC_OK || st->timer_ids.known || !st->timer_ids.looked++) return rc;
   s = stmt(st, S_TIMER_LAST);
   rc = one_row(st, s, sqlite3_step(s), err, "timer id");
   if (rc == RC_OK) {
