@@ -390,6 +390,8 @@ static const char *const held_own[][2] = {
      "an import's look-up of its row"},
     {"SELECT coalesce(max(id), 0) + 1 FROM timers WHERE due = ?1",
      "sq_timer_add writes a held timer before it"},
+    {"SELECT coalesce(max(due), 0) FROM timers",
+     "read after the look-up above, as it is"},
 };
 
 /* An import holds its new cases in memory until their `opened` run; a
@@ -612,6 +614,64 @@ static void test_timers_come_due_in_time_then_insertion_order(void **state) {
   assert_string_equal(t[1].data, "{\"x\":1}");
   assert_string_equal(t[2].event, "c");
   assert_string_equal(t[3].event, "d");
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* Timers a transaction sets at many due times, some the book has already,
+ * some later than any, more than it keeps the last id of, and some undone
+ * by a savepoint: each due time's still come in the order they were set. */
+static void test_timers_set_in_turn_at_many_due_times_keep_their_order(
+    void **state) {
+  static const struct {
+    rc_time due;
+    const char *event;
+  } set[] = {{300, "a1"}, {700, "b1"}, {500, "c1"}, {300, "a2"},
+             {700, "b2"}, {900, "d1"}, {500, "c2"}, {700, "b3"}};
+  static const char *const first[] = {"a1", "a2", "c0", "c1", "c2", "b1",
+                                      "b2", "b3", "b4", "d1", "e1"};
+  store *st = open_store();
+  store_timer *t;
+  int n, at = 0;
+  char event[16];
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  assert_int_equal(store_timer_insert(st, "L1", 500, "c0", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+    assert_int_equal(
+        store_timer_insert(st, "L1", set[i].due, set[i].event, NULL, 1, &err),
+        RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 700, "undone", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 1100, "undone", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 700, "b4", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 1100, "e1", NULL, 1, &err),
+                   RC_OK);
+  /* Twenty due times in turn, twice: more than the ids kept. */
+  for (int round = 1; round <= 2; round++)
+    for (int k = 0; k < 20; k++) {
+      snprintf(event, sizeof event, "f%02d.%d", k, round);
+      assert_int_equal(
+          store_timer_insert(st, "L1", 2000 + k, event, NULL, 1, &err), RC_OK);
+    }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 5000, 100, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 51);
+  for (; at < (int)(sizeof first / sizeof first[0]); at++)
+    assert_string_equal(t[at].event, first[at]);
+  for (int k = 0; k < 20; k++)
+    for (int round = 1; round <= 2; round++, at++) {
+      snprintf(event, sizeof event, "f%02d.%d", k, round);
+      assert_string_equal(t[at].event, event);
+    }
   store_timers_free(t, n);
   store_close(st);
 }
@@ -2856,6 +2916,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_timers_come_due_in_time_then_insertion_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_timers_set_in_turn_at_many_due_times_keep_their_order, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_deleting_a_timer_twice_reports_it_gone, setup, teardown),
       cmocka_unit_test_setup_teardown(
