@@ -2457,6 +2457,47 @@ static void test_the_fresh_cursor_survives_a_reopen_and_a_rollback(
                    0);
 }
 
+/* A message long in flight (a slow gateway) holds the fresh cursor at
+ * itself while hundreds after it go: the walks after ask it again and go
+ * on from where the last one stopped, and each message still comes
+ * once, in id order, until it goes too. */
+static void test_a_message_long_in_flight_holds_the_cursor(void **state) {
+  store *st;
+  int64_t slow, d, ids[300], want[300];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the outbox's fresh cursor");
+  st = open_store();
+  add_case(st, "C1");
+  slow = queue_message(st, "slow");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < 200; i++) want[i] = queue_message(st, "later");
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    assert_int_equal(due_ids(st, 6000, 256, ids), 201);
+    assert_true(ids[0] == slow);
+    for (int i = 0; i < 200; i++) assert_true(ids[i + 1] == want[i]);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 1; i <= 200; i++) sent(st, ids[i]);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  assert_int_equal(due_ids(st, 6000, 256, ids), 1);
+  assert_true(ids[0] == slow);
+  d = queue_message(st, "d");
+  assert_int_equal(due_ids(st, 6000, 256, ids), 2);
+  assert_true(ids[0] == slow && ids[1] == d);
+  sent(st, slow);
+  assert_int_equal(due_ids(st, 6000, 256, ids), 1);
+  assert_true(ids[0] == d);
+  sent(st, d);
+  assert_int_equal(due_ids(st, 6000, 256, ids), 0);
+  store_close(st);
+  /* Written with the last record: the cursor was at d. */
+  assert_int_equal(
+      count_rows("SELECT value FROM meta WHERE key = 'outbox.fresh'"), d);
+}
+
 static int collect_message_ids(void *ud, const store_value *cols, int n) {
   char *out = ud;
   for (int i = 0; i < n; i++)
@@ -3015,6 +3056,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_the_fresh_cursor_survives_a_reopen_and_a_rollback, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_message_long_in_flight_holds_the_cursor, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_lists_fresh_then_waiting_messages, setup,
           teardown),

@@ -163,6 +163,7 @@ enum {
   S_OUTBOX_DUE,
   S_OUTBOX_FRESH,
   S_MESSAGES_END,
+  S_OUTBOX_FRESH_ONE,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
   S_CASES_BELOW,
@@ -677,6 +678,10 @@ static const char *const sql[S_COUNT] = {
         " attempts, at FROM messages WHERE id >= ?1 AND status = 'queued' "
         "AND next_attempt = 0 ORDER BY id LIMIT ?2",
     [S_MESSAGES_END] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
+    [S_OUTBOX_FRESH_ONE] =
+        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
+        " attempts, at FROM messages WHERE id = ?1 AND status = 'queued' "
+        "AND next_attempt = 0",
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
@@ -1061,10 +1066,14 @@ struct sq {
   } msg;
   /* The outbox's fresh cursor (meta outbox.fresh), known since read;
    * dirty when moved on and not yet written: the next delivery's record
-   * writes it (one behind costs a longer walk, never a message). */
+   * writes it (one behind costs a longer walk, never a message). The last
+   * walk went up to ahead (0: not known) and found there the fresh ones
+   * held: a message long in flight keeps the cursor at itself, and the
+   * next walk asks those again and goes on from ahead rather than pass
+   * every message sent since (sq_outbox_due). */
   struct {
-    int64_t from;
-    int known, dirty;
+    int64_t from, ahead, held[256];
+    int nheld, known, dirty;
   } fresh;
   /* The last timer the transaction set (due 0: none since it began or
    * rolled back): the next due at the same time takes the id after it
@@ -4738,6 +4747,7 @@ static int sq_message_release(sq *st, int64_t id, int *released,
 
 static void outbox_fresh_forget(sq *st) {
   st->fresh.known = st->fresh.dirty = 0;
+  st->fresh.ahead = 0;
 }
 
 /* The fresh cursor: no message before it is queued fresh. A book without
@@ -4794,16 +4804,17 @@ static int outgoing_rows(sqlite3_stmt *s, store_outgoing *list, int *count,
 
 /* The fresh messages first (their next attempt, 0, is before any other),
  * by id from the cursor, then those waiting again down the index. The
- * cursor moves to the first fresh one found, or past the last message:
- * what it passes has been sent or settled and never is queued fresh
- * again (a release or retry sets a next attempt), and a message written
- * later takes a larger id (none is deleted; a transaction rolled back
- * forgets the cursor, outbox_fresh_forget). */
+ * cursor moves to the first fresh one found, or else past the last
+ * message there was before the walk: what it passes has been sent or
+ * settled and never is queued fresh again (a release or a retry sets a
+ * next attempt), and a message written later takes a larger id (none is
+ * deleted; a transaction rolled back forgets the cursor,
+ * outbox_fresh_forget). */
 static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s;
   store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
-  int64_t from = 0, to = 0;
+  int64_t from = 0, end = 0, walk;
   int count = 0, rc;
   *out = NULL;
   *n = 0;
@@ -4812,18 +4823,52 @@ static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
     free(list);
     return rc;
   }
-  s = stmt(st, S_OUTBOX_FRESH);
-  sqlite3_bind_int64(s, 1, from);
-  sqlite3_bind_int(s, 2, max);
-  rc = outgoing_rows(s, list, &count, max);
-  if (rc == SQLITE_DONE && count > 0) to = list[0].id;
-  if (rc == SQLITE_DONE && count == 0 && max > 0) {
-    s = stmt(st, S_MESSAGES_END);
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      to = sqlite3_column_int64(s, 0);
-      rc = SQLITE_DONE;
+  /* The end before the walk: a message another process commits between
+   * the two takes an id after it, and is walked next time. */
+  s = stmt(st, S_MESSAGES_END);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    end = sqlite3_column_int64(s, 0);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(s);
+  /* Far ahead of the cursor: those the last walk held, asked one by one
+   * (a search each), cost less than the walk between (a row each). All
+   * of them are asked, and the walk gets room for one at least. */
+  walk = from;
+  if (st->fresh.ahead > from && st->fresh.nheld < max &&
+      st->fresh.ahead - from > 8 * (int64_t)st->fresh.nheld + 256) {
+    s = stmt(st, S_OUTBOX_FRESH_ONE);
+    for (int i = 0; i < st->fresh.nheld && rc == SQLITE_DONE; i++) {
+      sqlite3_bind_int64(s, 1, st->fresh.held[i]);
+      rc = outgoing_rows(s, list, &count, count + 1);
     }
-    sqlite3_reset(s);
+    walk = st->fresh.ahead;
+  }
+  if (rc == SQLITE_DONE) {
+    s = stmt(st, S_OUTBOX_FRESH);
+    sqlite3_bind_int64(s, 1, walk);
+    sqlite3_bind_int(s, 2, max - count);
+    rc = outgoing_rows(s, list, &count, max);
+  }
+  if (rc == SQLITE_DONE && max > 0) {
+    /* What the walk saw: up to its last row if it stopped at max, else
+     * up to the end; the fresh ones there are those it gives (a message
+     * committed since the end was read is after it). */
+    int64_t ahead = count == max ? list[count - 1].id + 1 : end, next;
+    int held = 0;
+    while (held < count && list[held].id < ahead) held++;
+    st->fresh.nheld = 0;
+    st->fresh.ahead = 0;
+    if (held <= (int)(sizeof st->fresh.held / sizeof st->fresh.held[0])) {
+      for (int i = 0; i < held; i++) st->fresh.held[i] = list[i].id;
+      st->fresh.nheld = held;
+      st->fresh.ahead = ahead;
+    }
+    next = held > 0 ? list[0].id : ahead;
+    if (next > st->fresh.from) {
+      st->fresh.from = next;
+      st->fresh.dirty = 1;
+    }
   }
   if (rc == SQLITE_DONE && count < max) {
     s = stmt(st, S_OUTBOX_DUE);
@@ -4834,10 +4879,6 @@ static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
   if (rc != SQLITE_DONE) {
     store_outgoing_free(list, count);
     return fail(st, err, "outbox");
-  }
-  if (to > st->fresh.from) {
-    st->fresh.from = to;
-    st->fresh.dirty = 1;
   }
   *out = list;
   *n = count;
