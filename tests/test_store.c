@@ -2468,6 +2468,210 @@ static void test_outbox_order_first_attempts_then_due_retries(void **state) {
   store_close(st);
 }
 
+static int64_t due_ids(store *st, rc_time now, int max, int64_t *ids) {
+  store_outgoing *due;
+  int n;
+  rc_error err;
+  assert_int_equal(store_outbox_due(st, now, max, &due, &n, &err), RC_OK);
+  for (int i = 0; i < n; i++) ids[i] = due[i].id;
+  store_outgoing_free(due, n);
+  return n;
+}
+
+static void sent(store *st, int64_t id) {
+  rc_error err;
+  assert_int_equal(message_attempt(st, id, "sent", 1, 0, NULL, 2000, &err),
+                   RC_OK);
+}
+
+/* SQLite finds the messages queued fresh by id from the outbox's fresh
+ * cursor, not its index (step 22): one released from deferred after
+ * later ones went, below the cursor, goes out all the same; so does a
+ * retry. */
+static void test_a_released_message_behind_the_fresh_cursor_goes(void **state) {
+  store *st = open_store();
+  int64_t held, a, b, r, ids[10];
+  int changed = 0;
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  a = queue_message(st, "a");
+  r = queue_message(st, "r");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 2);
+  assert_true(ids[0] == a && ids[1] == r);
+  sent(st, a);
+  assert_int_equal(
+      message_attempt(st, r, "queued", 1, 5000, "busy", 2000, &err), RC_OK);
+  if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  assert_int_equal(due_ids(st, 4000, 10, ids), 0);
+  b = queue_message(st, "b");
+  assert_int_equal(
+      store_message_update(st, held,
+                           &(store_message_change){.fields = STORE_MSG_STATUS,
+                                                   .only_if = "deferred",
+                                                   .status = "queued"},
+                           &changed, &err),
+      RC_OK);
+  assert_int_equal(changed, 1);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 3);
+  /* The fresh one first on SQLite (the released one's next attempt is
+   * 1 there), the released one first by id on PostgreSQL; the retry
+   * last on both. */
+  assert_true((ids[0] == b && ids[1] == held) ||
+              (on_pg && ids[0] == held && ids[1] == b));
+  assert_true(ids[2] == r);
+  store_close(st);
+}
+
+/* The fresh cursor moves on as messages go and is written with the next
+ * delivery's record: a store opened again starts from it. A transaction
+ * rolled back forgets where its own walk took the cursor: the ids it
+ * wrote are given again, and found. */
+static void test_the_fresh_cursor_survives_a_reopen_and_a_rollback(
+    void **state) {
+  store *st;
+  int64_t a, b, c, d, e, ids[10];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the outbox's fresh cursor in meta");
+  st = open_store();
+  add_case(st, "C1");
+  a = queue_message(st, "a");
+  b = queue_message(st, "b");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 2);
+  sent(st, a);
+  sent(st, b);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 0);
+  c = queue_message(st, "c");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  assert_true(ids[0] == c);
+  sent(st, c);
+  store_close(st);
+  assert_int_equal(
+      count_rows("SELECT value FROM meta WHERE key = 'outbox.fresh'"), c);
+  st = open_store();
+  assert_int_equal(due_ids(st, 6000, 10, ids), 0);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  d = queue_message(st, "d");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  sent(st, d);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 0);
+  store_rollback(st);
+  e = queue_message(st, "e");
+  assert_int_equal(e, d);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  assert_true(ids[0] == e);
+  store_close(st);
+  /* Only the retries and the held back are in the index. */
+  assert_int_equal(count_rows("SELECT count(*) FROM messages INDEXED BY "
+                              "messages_outbox WHERE " SQLITE_OUTBOX_KEPT),
+                   0);
+}
+
+/* A message long in flight (a slow gateway) holds the fresh cursor at
+ * itself while hundreds after it go: the walks after ask it again and go
+ * on from where the last one stopped, and each message still comes
+ * once, in id order, until it goes too. */
+static void test_a_message_long_in_flight_holds_the_cursor(void **state) {
+  store *st;
+  int64_t slow, d, ids[300], want[300];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the outbox's fresh cursor");
+  st = open_store();
+  add_case(st, "C1");
+  slow = queue_message(st, "slow");
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < 200; i++) want[i] = queue_message(st, "later");
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    assert_int_equal(due_ids(st, 6000, 256, ids), 201);
+    assert_true(ids[0] == slow);
+    for (int i = 0; i < 200; i++) assert_true(ids[i + 1] == want[i]);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 1; i <= 200; i++) sent(st, ids[i]);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  assert_int_equal(due_ids(st, 6000, 256, ids), 1);
+  assert_true(ids[0] == slow);
+  d = queue_message(st, "d");
+  assert_int_equal(due_ids(st, 6000, 256, ids), 2);
+  assert_true(ids[0] == slow && ids[1] == d);
+  sent(st, slow);
+  assert_int_equal(due_ids(st, 6000, 256, ids), 1);
+  assert_true(ids[0] == d);
+  sent(st, d);
+  assert_int_equal(due_ids(st, 6000, 256, ids), 0);
+  store_close(st);
+  /* Written with the last record: the cursor was at d. */
+  assert_int_equal(
+      count_rows("SELECT value FROM meta WHERE key = 'outbox.fresh'"), d);
+}
+
+static int collect_message_ids(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "id") == 0)
+      sprintf(out + strlen(out), "%lld ", (long long)cols[i].i);
+  return 0;
+}
+
+static void outbox_page(store *st, const char *channel, int64_t after,
+                        int limit, const char *want_ids, int64_t want_resume) {
+  static const char *const queued[] = {"queued", "failed"};
+  char ids[256] = "";
+  int64_t resume = -1;
+  rc_error err;
+  assert_int_equal(store_outbox_page(st, queued, 2, channel, after, limit,
+                                     &resume, collect_message_ids, ids, &err),
+                   RC_OK);
+  assert_string_equal(ids, want_ids);
+  assert_int_equal(resume, want_resume);
+}
+
+/* The console's queued page: the fresh ones (next attempt 0) by id, then
+ * those waiting again by their next attempt, then the next status; a
+ * page's cursor may fall in either part. */
+static void test_the_outbox_page_lists_fresh_then_waiting_messages(
+    void **state) {
+  store *st = open_store();
+  int64_t r, a, f, e;
+  char want[96];
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  r = queue_message(st, "r");
+  a = queue_message(st, "a");
+  f = queue_message(st, "f");
+  e = message_as(st, "C1", "email", "queued", "e", 1000);
+  assert_int_equal(
+      message_attempt(st, r, "queued", 1, 5000, "busy", 2000, &err), RC_OK);
+  assert_int_equal(
+      message_attempt(st, f, "failed", 1, 0, "refused", 2000, &err), RC_OK);
+  if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+#define IDS2(x, y)                                                            \
+  (snprintf(want, sizeof want, "%lld %lld ", (long long)(x), (long long)(y)), \
+   want)
+  snprintf(want, sizeof want, "%lld %lld %lld %lld ", (long long)a,
+           (long long)e, (long long)r, (long long)f);
+  outbox_page(st, NULL, 0, 10, want, 0);
+  snprintf(want, sizeof want, "%lld ", (long long)a);
+  outbox_page(st, NULL, 0, 1, want, 0);
+  outbox_page(st, NULL, a, 2, IDS2(e, r), 0);
+  outbox_page(st, NULL, e, 10, IDS2(r, f), 0);
+  snprintf(want, sizeof want, "%lld ", (long long)f);
+  outbox_page(st, NULL, r, 10, want, 0);
+  snprintf(want, sizeof want, "%lld %lld %lld ", (long long)a, (long long)r,
+           (long long)f);
+  outbox_page(st, "sms", 0, 10, want, 0);
+  snprintf(want, sizeof want, "%lld ", (long long)e);
+  outbox_page(st, "email", a, 10, want, 0);
+#undef IDS2
+  store_close(st);
+}
+
 /* Moves a message and checks whether the store says it changed. */
 static void expect_move(store *st, int64_t id, unsigned fields,
                         const char *status, int want_changed) {
@@ -2963,6 +3167,17 @@ int main(void) {
           test_failed_events_wait_and_retry_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_outbox_order_first_attempts_then_due_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_released_message_behind_the_fresh_cursor_goes, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_fresh_cursor_survives_a_reopen_and_a_rollback, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_message_long_in_flight_holds_the_cursor, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_outbox_page_lists_fresh_then_waiting_messages, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_message_status_never_goes_back,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -93,14 +93,16 @@ static void take(const char *path, snapshot *s, const snapshot *like) {
                                 (const char *)sqlite3_column_text(c, 0));
       sqlite3_finalize(c);
     }
-    /* The figures keep their own marks in meta (figures.*): written by
-     * the upgrade from the rows that were there, not a change to them. */
+    /* The figures and the outbox keep their own marks in meta (figures.*,
+     * outbox.*): written by the upgrade from the rows that were there,
+     * not a change to them. */
     snprintf(sql, sizeof sql,
              "SELECT coalesce(group_concat(r, char(10)), '') FROM "
              "(SELECT %s AS r FROM \"%s\"%s ORDER BY r)",
              cols, name,
              strcmp(name, "meta") ? ""
-                                  : " WHERE key NOT LIKE 'figures.%'");
+                                  : " WHERE key NOT LIKE 'figures.%' AND "
+                                    "key NOT LIKE 'outbox.%'");
     s->name[s->n] = strdup(name);
     s->cols[s->n] = strdup(cols);
     s->rows[s->n++] = one_text(db, sql);
@@ -325,11 +327,86 @@ static void test_own_view_on_cases_is_named_at_step_21(void **state) {
   unlink(said_path);
 }
 
+/* Step 22 keeps only what is read in its order in the outbox's index
+ * (retries, the held back, the failed) and sets the fresh cursor at the
+ * first message queued fresh: from a schema 21 book whose messages are
+ * in each state, the cursor names the first fresh one, the index holds
+ * the others and none of the sent, and a tick delivers every queued one
+ * (the fresh ones by id from the cursor, the retry through the index). */
+static void test_step_22_sets_the_fresh_cursor_and_keeps_the_rest(
+    void **state) {
+  char sql_path[600], db_path[600];
+  sqlite3 *db;
+  char *v;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v21.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/step22.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  /* 40 messages: 1-9 sent, 10 a retry, 11 failed, 12-14 blocked, 15-19
+   * deferred, 20-40 queued fresh but 21 and 30 sent (the cursor is at
+   * the first fresh one, not past the sent ones among them). */
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "UPDATE messages SET status = 'sent', next_attempt = 0"
+                   "  WHERE id < 10 OR id IN (21, 30);"
+                   "UPDATE messages SET status = 'queued', attempts = 1,"
+                   "  next_attempt = 1000 WHERE id = 10;"
+                   "UPDATE messages SET status = 'failed', next_attempt = 0"
+                   "  WHERE id = 11;"
+                   "UPDATE messages SET status = 'blocked', next_attempt = 0"
+                   "  WHERE id BETWEEN 12 AND 14;"
+                   "UPDATE messages SET status = 'deferred', next_attempt = 0"
+                   "  WHERE id BETWEEN 15 AND 19;"
+                   "UPDATE messages SET status = 'queued', next_attempt = 0"
+                   "  WHERE id >= 20 AND id NOT IN (21, 30);"
+                   "DELETE FROM figures_messages;"
+                   "INSERT INTO figures_messages SELECT status, count(*)"
+                   "  FROM messages GROUP BY status;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db, "SELECT value FROM meta WHERE key = 'outbox.fresh'");
+  assert_non_null(v);
+  assert_string_equal(v, "20");
+  free(v);
+  v = one_text(db,
+               "SELECT group_concat(id) FROM (SELECT id FROM messages "
+               "INDEXED BY messages_outbox WHERE " SQLITE_OUTBOX_KEPT
+               " ORDER BY id)");
+  assert_string_equal(v, "10,11,12,13,14,15,16,17,18,19");
+  free(v);
+  sqlite3_close(db);
+  /* Due: the 19 fresh by id, then the retry (due at 1000). */
+  {
+    store *st = NULL;
+    store_outgoing *due;
+    rc_error err;
+    char got[200] = "";
+    int n;
+    assert_int_equal(store_open(&st, db_path, &err), RC_OK);
+    assert_int_equal(store_outbox_due(st, 2000, 100, &due, &n, &err), RC_OK);
+    for (int i = 0; i < n; i++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld",
+               i ? "," : "", (long long)due[i].id);
+    store_outgoing_free(due, n);
+    store_close(st);
+    assert_string_equal(got,
+                        "20,22,23,24,25,26,27,28,29,31,32,33,34,35,36,"
+                        "37,38,39,40,10");
+  }
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
       cmocka_unit_test(test_own_trigger_on_cases_stops_step_21),
       cmocka_unit_test(test_own_view_on_cases_is_named_at_step_21),
+      cmocka_unit_test(test_step_22_sets_the_fresh_cursor_and_keeps_the_rest),
   };
   int rc;
   char cmd[400];

@@ -29,6 +29,7 @@ static void timer_keys_forget(sq *st);
 static int timer_keys_flush(sq *st, rc_error *err);
 static int message_last_flush(sq *st, rc_error *err);
 static void message_last_forget(sq *st);
+static void outbox_fresh_forget(sq *st);
 static void message_last_seen(sq *st, const char *id, int64_t last);
 static int timer_keys_text(sq *st, jbuf *b, rc_error *err);
 static int timer_keys_known(sq *st, const char *text, rc_error *err);
@@ -161,6 +162,9 @@ enum {
   S_MESSAGE_RECHECK,
   S_MESSAGES_CANCEL_DEFERRED,
   S_OUTBOX_DUE,
+  S_OUTBOX_FRESH,
+  S_MESSAGES_END,
+  S_OUTBOX_FRESH_ONE,
   S_MESSAGE_ATTEMPT,
   S_REPLY_CASE,
   S_CASES_BELOW,
@@ -210,6 +214,8 @@ enum {
   S_MESSAGE_CURSOR,
   S_OUTBOX_PAGE,
   S_OUTBOX_WINDOW_END,
+  S_OUTBOX_PAGE_FRESH,
+  S_OUTBOX_WINDOW_END_FRESH,
   S_ROLL_LOG,
   S_ROLLS_MONTH,
   S_ROLLS_LOGGED,
@@ -649,19 +655,35 @@ static const char *const sql[S_COUNT] = {
         "UPDATE borrowers SET do_not_contact = ?2 "
         "WHERE id = ?1",
     [S_BORROWER_CEASED] = "UPDATE borrowers SET ceased = ?2 WHERE id = ?1",
+    /* Its next attempt 1, not 0: an old message queued again is read
+     * from the outbox's index, not taken for a fresh one (step 22). */
     [S_MESSAGE_RELEASE] =
-        "UPDATE messages SET status = 'queued' "
-        "WHERE id = ?1 AND status = 'deferred'",
+        "UPDATE messages SET status = 'queued', next_attempt = "
+        "max(next_attempt, 1) WHERE id = ?1 AND status = 'deferred'",
     [S_MESSAGES_CANCEL_DEFERRED] =
         "UPDATE messages SET status = 'cancelled', reason = ?2 "
-        "WHERE case_id = ?1 AND status = 'deferred'",
+        "WHERE case_id = ?1 AND status = 'deferred' AND " SQLITE_OUTBOX_KEPT,
     [S_MESSAGE_RECHECK] =
         "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
+    /* The queued ones waiting again, down the outbox's index (the fresh
+     * ones are not in it: S_OUTBOX_FRESH). */
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
         " attempts, at FROM messages WHERE status = 'queued' AND "
-        "next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2",
+        SQLITE_OUTBOX_KEPT " AND next_attempt <= ?1 "
+        "ORDER BY next_attempt, id LIMIT ?2",
+    /* The fresh ones, from the fresh cursor ?1 on, in id order: what
+     * this walk passes was written after the cursor and has been sent. */
+    [S_OUTBOX_FRESH] =
+        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
+        " attempts, at FROM messages WHERE id >= ?1 AND status = 'queued' "
+        "AND next_attempt = 0 ORDER BY id LIMIT ?2",
+    [S_MESSAGES_END] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
+    [S_OUTBOX_FRESH_ONE] =
+        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
+        " attempts, at FROM messages WHERE id = ?1 AND status = 'queued' "
+        "AND next_attempt = 0",
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
@@ -716,7 +738,8 @@ static const char *const sql[S_COUNT] = {
         "ORDER BY e.id DESC LIMIT ?2",
     [S_MESSAGE_ATTEMPT] =
         "UPDATE messages SET status = CASE WHEN status IN ('delivered', "
-        "'failed') THEN status ELSE ?2 END, attempts = ?3, next_attempt = ?4, "
+        "'failed') THEN status ELSE ?2 END, attempts = ?3, next_attempt = "
+        "CASE WHEN ?2 = 'queued' AND ?4 = 0 THEN 1 ELSE ?4 END, "
         "reason = CASE WHEN status IN ('delivered', 'failed') THEN reason "
         "ELSE ?5 END, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
         "END WHERE id = ?1",
@@ -888,15 +911,28 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_PAGE] =
         "SELECT id, case_id AS 'case', channel, template, status, reason, "
         "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
-        "FROM messages WHERE status = ?1 AND (next_attempt, id) > (?3, ?4) "
-        "ORDER BY status, next_attempt, id LIMIT ?6) WHERE ?2 IS NULL OR "
-        "channel = ?2 ORDER BY next_attempt, id LIMIT ?5",
+        "FROM messages WHERE status = ?1 AND " SQLITE_OUTBOX_KEPT " AND "
+        "(next_attempt, id) > (?3, ?4) ORDER BY status, next_attempt, id "
+        "LIMIT ?6) WHERE ?2 IS NULL OR channel = ?2 ORDER BY next_attempt, "
+        "id LIMIT ?5",
     /* The last message of a window of the walk, and how many it holds. */
     [S_OUTBOX_WINDOW_END] =
         "SELECT id, count(*) OVER () FROM (SELECT id, next_attempt FROM "
-        "messages WHERE status = ?1 AND (next_attempt, id) > (?2, ?3) ORDER "
-        "BY status, next_attempt, id LIMIT ?4) ORDER BY next_attempt DESC, "
-        "id DESC LIMIT 1",
+        "messages WHERE status = ?1 AND " SQLITE_OUTBOX_KEPT " AND "
+        "(next_attempt, id) > (?2, ?3) ORDER BY status, next_attempt, id "
+        "LIMIT ?4) ORDER BY next_attempt DESC, id DESC LIMIT 1",
+    /* The same two for the fresh queued ones (next attempt 0, before all
+     * others of the status), by id from the fresh cursor ?7 (?5 above). */
+    [S_OUTBOX_PAGE_FRESH] =
+        "SELECT id, case_id AS 'case', channel, template, status, reason, "
+        "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
+        "FROM messages WHERE id >= ?7 AND id > ?4 AND status = ?1 AND "
+        "next_attempt = 0 ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
+        "channel = ?2 ORDER BY id LIMIT ?5",
+    [S_OUTBOX_WINDOW_END_FRESH] =
+        "SELECT id, count(*) OVER () FROM (SELECT id FROM messages WHERE "
+        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 ORDER BY "
+        "id LIMIT ?4) ORDER BY id DESC LIMIT 1",
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
@@ -1030,6 +1066,17 @@ struct sq {
     int64_t last;
     int known, dirty;
   } msg;
+  /* The outbox's fresh cursor (meta outbox.fresh), known since read;
+   * dirty when moved on and not yet written: the next delivery's record
+   * writes it (one behind costs a longer walk, never a message). The last
+   * walk went up to ahead (0: not known) and found there the fresh ones
+   * held: a message long in flight keeps the cursor at itself, and the
+   * next walk asks those again and goes on from ahead rather than pass
+   * every message sent since (sq_outbox_due). */
+  struct {
+    int64_t from, ahead, held[256];
+    int nheld, known, dirty;
+  } fresh;
   /* The timers the transaction set, the last at each due time (a slot
    * by due, id 0 free; forgotten when it begins or rolls back): the next
    * at a due time found there takes the id after it without looking
@@ -1757,6 +1804,7 @@ static int sq_rollback(sq *st) {
   journal_chain_forget(st);
   tasks_forget(st);
   message_last_forget(st);
+  outbox_fresh_forget(st);
   st->events_none = 0;
   st->fig_case_id[0] = '\0';
   st->timers_known = 0;
@@ -1947,6 +1995,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     journal_chain_forget(st);
     tasks_forget(st);
     message_last_forget(st);
+    outbox_fresh_forget(st);
     st->events_none = 0; /* a row it deleted is back */
     timer_ids_forget(st);
     figures_savepoint_end(st, 0);
@@ -4750,18 +4799,49 @@ static int sq_message_release(sq *st, int64_t id, int *released,
   return rc;
 }
 
-static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
-                         int *n, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_OUTBOX_DUE);
-  store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
-  int count = 0, rc;
-  *out = NULL;
-  *n = 0;
-  if (!list) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  sqlite3_bind_int64(s, 1, now);
-  sqlite3_bind_int(s, 2, max);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
-    store_outgoing *m = &list[count++];
+/* --- the outbox's fresh messages (step 22) ------------------------------ */
+
+static void outbox_fresh_forget(sq *st) {
+  st->fresh.known = st->fresh.dirty = 0;
+  st->fresh.ahead = 0;
+}
+
+/* The fresh cursor: no message before it is queued fresh. A book without
+ * one is walked from its first message. */
+static int outbox_fresh_from(sq *st, int64_t *from, rc_error *err) {
+  if (!st->fresh.known) {
+    sqlite3_stmt *s = stmt(st, S_META_GET);
+    int rc;
+    bind_text(s, 1, "outbox.fresh");
+    rc = sqlite3_step(s);
+    st->fresh.from = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st, err, "outbox");
+    st->fresh.known = 1;
+  }
+  *from = st->fresh.from;
+  return RC_OK;
+}
+
+/* Writes the cursor the outbox moved on, in the transaction that records
+ * a delivery: a rollback takes both back. */
+static int outbox_fresh_flush(sq *st, rc_error *err) {
+  char text[24];
+  int rc;
+  if (!st->fresh.dirty) return RC_OK;
+  snprintf(text, sizeof text, "%lld", (long long)st->fresh.from);
+  if ((rc = sq_meta_put(st, "outbox.fresh", text, err)) == RC_OK)
+    st->fresh.dirty = 0;
+  return rc;
+}
+
+/* Appends s's rows to list, at most max in all; SQLite's last answer. */
+static int outgoing_rows(sqlite3_stmt *s, store_outgoing *list, int *count,
+                         int max) {
+  int rc = SQLITE_DONE;
+  while (*count < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    store_outgoing *m = &list[(*count)++];
     m->id = sqlite3_column_int64(s, 0);
     m->case_id = dup_col(s, 1);
     m->borrower_id = dup_col(s, 2);
@@ -4772,9 +4852,87 @@ static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
     m->attempts = sqlite3_column_int(s, 7);
     m->at = sqlite3_column_int64(s, 8);
   }
+  if (*count >= max) rc = SQLITE_DONE; /* not stepped: the rest waits */
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+  return rc;
+}
+
+/* The fresh messages first (their next attempt, 0, is before any other),
+ * by id from the cursor, then those waiting again down the index. The
+ * cursor moves to the first fresh one found, or else past the last
+ * message there was before the walk: what it passes has been sent or
+ * settled and never is queued fresh again (a release or a retry sets a
+ * next attempt), and a message written later takes a larger id (none is
+ * deleted; a transaction rolled back forgets the cursor,
+ * outbox_fresh_forget). */
+static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
+                         int *n, rc_error *err) {
+  sqlite3_stmt *s;
+  store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
+  int64_t from = 0, end = 0, walk;
+  int count = 0, rc;
+  *out = NULL;
+  *n = 0;
+  if (!list) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  if ((rc = outbox_fresh_from(st, &from, err)) != RC_OK) {
+    free(list);
+    return rc;
+  }
+  /* The end before the walk: a message another process commits between
+   * the two takes an id after it, and is walked next time. */
+  s = stmt(st, S_MESSAGES_END);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    end = sqlite3_column_int64(s, 0);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(s);
+  /* Far ahead of the cursor: those the last walk held, asked one by one
+   * (a search each), cost less than the walk between (a row each). All
+   * of them are asked, and the walk gets room for one at least. */
+  walk = from;
+  if (st->fresh.ahead > from && st->fresh.nheld < max &&
+      st->fresh.ahead - from > 8 * (int64_t)st->fresh.nheld + 256) {
+    s = stmt(st, S_OUTBOX_FRESH_ONE);
+    for (int i = 0; i < st->fresh.nheld && rc == SQLITE_DONE; i++) {
+      sqlite3_bind_int64(s, 1, st->fresh.held[i]);
+      rc = outgoing_rows(s, list, &count, count + 1);
+    }
+    walk = st->fresh.ahead;
+  }
+  if (rc == SQLITE_DONE) {
+    s = stmt(st, S_OUTBOX_FRESH);
+    sqlite3_bind_int64(s, 1, walk);
+    sqlite3_bind_int(s, 2, max - count);
+    rc = outgoing_rows(s, list, &count, max);
+  }
+  if (rc == SQLITE_DONE && max > 0) {
+    /* What the walk saw: up to its last row if it stopped at max, else
+     * up to the end; the fresh ones there are those it gives (a message
+     * committed since the end was read is after it). */
+    int64_t ahead = count == max ? list[count - 1].id + 1 : end, next;
+    int held = 0;
+    while (held < count && list[held].id < ahead) held++;
+    st->fresh.nheld = 0;
+    st->fresh.ahead = 0;
+    if (held <= (int)(sizeof st->fresh.held / sizeof st->fresh.held[0])) {
+      for (int i = 0; i < held; i++) st->fresh.held[i] = list[i].id;
+      st->fresh.nheld = held;
+      st->fresh.ahead = ahead;
+    }
+    next = held > 0 ? list[0].id : ahead;
+    if (next > st->fresh.from) {
+      st->fresh.from = next;
+      st->fresh.dirty = 1;
+    }
+  }
+  if (rc == SQLITE_DONE && count < max) {
+    s = stmt(st, S_OUTBOX_DUE);
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int(s, 2, max - count);
+    rc = outgoing_rows(s, list, &count, max);
+  }
+  if (rc != SQLITE_DONE) {
     store_outgoing_free(list, count);
     return fail(st, err, "outbox");
   }
@@ -4792,6 +4950,7 @@ static int sq_message_attempt(sq *st, int64_t id, const char *status,
   sqlite3_stmt *s;
   char was[16];
   int rc = message_status(st, id, was, sizeof was, err);
+  if (rc == RC_OK) rc = outbox_fresh_flush(st, err);
   if (rc != RC_OK) return rc;
   *done = !settled(was);
   s = stmt(st, S_MESSAGE_ATTEMPT);
@@ -5317,8 +5476,13 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
                           rc_error *err) {
   counted c = {fn, ud, 0, 0};
   int window = channel ? OUTBOX_WINDOW : limit;
-  int64_t from_attempt = INT64_MIN, from_id = INT64_MIN;
+  int64_t from_attempt = INT64_MIN, from_id = INT64_MIN, fresh = 0;
   int k = 0, rc;
+  /* Queued ones come in two parts: the fresh (next attempt 0) by id from
+   * the fresh cursor, not in the index, then those waiting again. part 0
+   * is the fresh one. */
+  int part = 0;
+  if ((rc = outbox_fresh_from(st, &fresh, err)) != RC_OK) return rc;
   if (after > 0) {
     sqlite3_stmt *s = stmt(st, S_MESSAGE_CURSOR);
     sqlite3_bind_int64(s, 1, after);
@@ -5327,9 +5491,10 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       const char *status = (const char *)sqlite3_column_text(s, 0);
       for (k = 0; k < nstatuses && strcmp(statuses[k], status) != 0; k++) {
       }
-      if (k == nstatuses) k = 0; /* it has left the list: from the top */
       from_attempt = sqlite3_column_int64(s, 1);
       from_id = after;
+      if (k == nstatuses) k = 0; /* it has left the list: from the top */
+      if (from_attempt != 0 || strcmp(status, "queued") != 0) part = 1;
     }
     sqlite3_reset(s);
     if (rc == RC_ESTORE) return rc;
@@ -5339,23 +5504,29 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
                           "page before");
   }
   *resume = 0;
-  for (; k < nstatuses && c.rows < limit && !c.stop; k++) {
-    sqlite3_stmt *s = stmt(st, S_OUTBOX_PAGE);
+  for (; k < nstatuses && c.rows < limit && !c.stop; part = !part) {
+    int fresh_part = part == 0 && !strcmp(statuses[k], "queued");
+    sqlite3_stmt *s;
     int before = c.rows;
+    if (part == 0 && !fresh_part) continue; /* no fresh part: to the index */
+    s = stmt(st, fresh_part ? S_OUTBOX_PAGE_FRESH : S_OUTBOX_PAGE);
     bind_text(s, 1, statuses[k]);
     bind_text(s, 2, channel);
     sqlite3_bind_int64(s, 3, from_attempt);
     sqlite3_bind_int64(s, 4, from_id);
     sqlite3_bind_int(s, 5, limit - c.rows);
     sqlite3_bind_int(s, 6, window);
+    if (fresh_part) sqlite3_bind_int64(s, 7, fresh);
     if ((rc = each_row(st, s, count_row, &c, err)) != RC_OK) return rc;
     if (channel && c.rows - before < limit - before) {
       /* Short: the status ran out, or the window did. */
-      s = stmt(st, S_OUTBOX_WINDOW_END);
+      s = stmt(st,
+               fresh_part ? S_OUTBOX_WINDOW_END_FRESH : S_OUTBOX_WINDOW_END);
       bind_text(s, 1, statuses[k]);
       sqlite3_bind_int64(s, 2, from_attempt);
       sqlite3_bind_int64(s, 3, from_id);
       sqlite3_bind_int(s, 4, window);
+      if (fresh_part) sqlite3_bind_int64(s, 5, fresh);
       rc = sqlite3_step(s);
       if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window)
         *resume = sqlite3_column_int64(s, 0);
@@ -5366,6 +5537,7 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       if (*resume) return RC_OK;
     }
     from_attempt = from_id = INT64_MIN;
+    if (part == 1) k++;
   }
   return RC_OK;
 }
@@ -6223,6 +6395,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
     if (sqlite3_exec(st->db, SQLITE_MESSAGE_CHAIN_FILL_ON("case_steps"), NULL,
                      NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "messages");
+  }
+  /* And the outbox's fresh cursor, from the messages copied. */
+  if (rc == RC_OK && !table) {
+    outbox_fresh_forget(st);
+    if (sqlite3_exec(st->db, SQLITE_OUTBOX_FRESH_FILL, NULL, NULL, NULL) !=
+        SQLITE_OK)
+      rc = fail(st, err, "outbox");
   }
   return rc;
 }

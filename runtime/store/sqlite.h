@@ -54,6 +54,28 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
   "max(id) AS last FROM messages GROUP BY case_id) m "                \
   "WHERE " T ".id = m.case_id;"
 
+/* The messages the outbox's index holds (messages_outbox, partial since
+ * step 22): the queued ones waiting again (a retry's or a release's next
+ * attempt, never 0) and the deferred, blocked and failed that the console
+ * lists. A message queued fresh (next_attempt 0) is not in it: the outbox
+ * finds those by id from its fresh cursor (SQLITE_OUTBOX_FRESH_FILL), and
+ * sent, delivered and cancelled ones nobody reads in that order. One
+ * CASE, not ORs: a query may use a partial index only where one of its
+ * terms is the index's condition, so each repeats this text. Part of step
+ * 22's schema: never changed. */
+#define SQLITE_OUTBOX_KEPT                                            \
+  "CASE status WHEN 'queued' THEN next_attempt <> 0 WHEN 'deferred' " \
+  "THEN 1 WHEN 'blocked' THEN 1 WHEN 'failed' THEN 1 ELSE 0 END"
+
+/* The outbox's fresh cursor (meta outbox.fresh): no message before that
+ * id is queued fresh. Set from the messages by the upgrade that adds it
+ * and a book moved in (book_derived); the outbox moves it on (sqlite.c
+ * sq_outbox_due). */
+#define SQLITE_OUTBOX_FRESH_FILL                                        \
+  "INSERT OR REPLACE INTO meta(key, value) SELECT 'outbox.fresh', "     \
+  "coalesce((SELECT min(id) FROM messages WHERE status = 'queued' AND " \
+  "next_attempt = 0), (SELECT coalesce(max(id), 0) + 1 FROM messages));"
+
 /* Sets cases.tasks_open (1: the case has a task open or claimed that
  * leaving its state cancels, one not kept) from the tasks: the upgrade
  * that adds it, a book moved in (book_derived). Reads the tasks only. */

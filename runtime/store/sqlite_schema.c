@@ -603,6 +603,20 @@ static const char *const migrations[] = {
     "  DELETE FROM case_steps WHERE id = old.id;"
     "  DELETE FROM case_rows WHERE id = old.id;"
     "END;",
+    /* 22: a message queued fresh takes no entry in the outbox's index:
+     * the outbox finds those by id, from a cursor kept in meta
+     * (outbox.fresh) before which none is queued fresh, as they are
+     * written in id order; the index keeps only what is read in its
+     * order, the retries and releases (never at next_attempt 0) and the
+     * deferred, blocked and failed the console lists (SQLITE_OUTBOX_KEPT).
+     * Every reminder wrote an entry at its insert and a delivery moved it
+     * (6.5k instructions a message, measured); a delivery of a fresh
+     * message now writes none, and the sent ones leave the index. The
+     * cursor is set from the old index (a seek) before it goes. */
+    SQLITE_OUTBOX_FRESH_FILL
+    "DROP INDEX IF EXISTS messages_outbox;"
+    "CREATE INDEX messages_outbox ON messages(status, next_attempt, id)"
+    "  WHERE " SQLITE_OUTBOX_KEPT ";",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
