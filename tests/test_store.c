@@ -1757,6 +1757,11 @@ static void test_a_detail_that_does_not_parse_is_refused(void **state) {
   assert_int_equal(
       store_journal_append(st, "L1", 1, "note", "new", 1, "[1] 2", &err),
       RC_EINVAL);
+  /* A surrogate outside a pair: PostgreSQL's json refuses it where it
+   * reads the run (schema 14 keeps rows as text). */
+  assert_int_equal(store_journal_append(st, "L1", 1, "note", "new", 1,
+                                        "{\"s\":\"\\ud800x\"}", &err),
+                   RC_EINVAL);
   assert_int_equal(store_commit(st, &err), RC_OK);
   store_journal_count(st, "note", &count, NULL);
   assert_int_equal(count, 1);
