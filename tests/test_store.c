@@ -878,6 +878,41 @@ static void test_a_case_keeps_the_keys_of_its_timers(void **state) {
   store_close(st);
 }
 
+/* A case's timer keys are read back whatever numbers they hold: a due
+ * time before 1970, one of 19 digits (past the short parse, strtoll's)
+ * and one of 13 (a due time of today) all name their timers. */
+static void test_timer_keys_read_back_any_number(void **state) {
+  store *st;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("cases.timer_keys is SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", -5, "a", NULL, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 1234567890123456789LL, "b",
+                                      NULL, 0, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 1767571200000LL, "c", NULL, 1,
+                                      &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L2", 1767571200000LL, "c", NULL, 1,
+                                      &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE id = 'L1' "
+                              "AND timer_keys LIKE '%-5,%'"),
+                   1);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(
+      store_timers_cancel(st, "L1", STORE_TIMERS_ALL, NULL, NULL, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  store_close(st);
+}
+
 /* Puts migration 21's two tables of a case back into one table cases
  * (the moved columns last): the schema of version 20, as far as a reader
  * by name sees. */
@@ -3135,6 +3170,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_scoped_timers_go_and_kept_ones_stay,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_case_keeps_the_keys_of_its_timers,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_timer_keys_read_back_any_number,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
