@@ -2712,6 +2712,30 @@ static void test_the_outbox_page_lists_fresh_then_waiting_messages(
   store_close(st);
 }
 
+/* A page's cursor that has left the list since (the last message shown
+ * went out): the next page goes on after it, as the walk would have, and
+ * the fresh ones behind it are listed (SQLite: they are not in the
+ * index). */
+static void test_the_outbox_page_goes_on_after_a_message_sent_since(
+    void **state) {
+  store *st = open_store();
+  int64_t a, b, c;
+  char want[96];
+  (void)state;
+  add_case(st, "C1");
+  a = queue_message(st, "a");
+  b = queue_message(st, "b");
+  c = queue_message(st, "c");
+  snprintf(want, sizeof want, "%lld ", (long long)a);
+  outbox_page(st, NULL, 0, 1, want, 0);
+  sent(st, a);
+  if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  snprintf(want, sizeof want, "%lld %lld ", (long long)b, (long long)c);
+  outbox_page(st, NULL, a, 10, want, 0);
+  outbox_page(st, "sms", a, 10, want, 0);
+  store_close(st);
+}
+
 /* Moves a message and checks whether the store says it changed. */
 static void expect_move(store *st, int64_t id, unsigned fields,
                         const char *status, int want_changed) {
@@ -3219,6 +3243,9 @@ int main(void) {
           test_a_message_long_in_flight_holds_the_cursor, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_lists_fresh_then_waiting_messages, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_outbox_page_goes_on_after_a_message_sent_since, setup,
           teardown),
       cmocka_unit_test_setup_teardown(test_message_status_never_goes_back,
                                       setup, teardown),

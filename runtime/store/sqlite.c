@@ -5510,7 +5510,11 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       from_attempt = sqlite3_column_int64(s, 1);
       from_id = after;
       if (k == nstatuses) k = 0; /* it has left the list: from the top */
-      if (from_attempt != 0 || strcmp(status, "queued") != 0) part = 1;
+      /* Past the fresh part only if it is past next attempt 0: one sent
+       * since it was shown (left the list, next attempt still 0) goes on
+       * with the fresh ones after it, as the walk by (next_attempt, id)
+       * did. A status with no fresh part skips to its index at once. */
+      if (from_attempt != 0) part = 1;
     }
     sqlite3_reset(s);
     if (rc == RC_ESTORE) return rc;
