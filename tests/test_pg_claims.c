@@ -1183,6 +1183,36 @@ static void test_a_cases_later_timer_waits_for_its_earlier_one(void **state) {
   PQfinish(w);
 }
 
+/* The gap a batch's walk leaves may be a lease, not a lock: a case's
+ * earlier timer leased to another node keeps its later one waiting, while
+ * the walk's other timers, before and after the gap, are taken. */
+static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped, "
+                   "claimed_by, claimed_until) VALUES "
+                   "(1, 'C2', 'escalate', 1, NULL, NULL), "
+                   "(2, 'C1', '__release', 0, 'B', 5000), "
+                   "(3, 'C1', 'escalate', 1, NULL, NULL), "
+                   "(4, 'C2', 'later', 1, NULL, NULL)"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = pg_lock_timers(f->c, "A", 100, 10, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  assert_string_equal(PQgetvalue(r, 0, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 0, 1), "C2");
+  assert_string_equal(PQgetvalue(r, 1, 3), "later");
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT claimed_until FROM timers WHERE "
+                             "due = 3 AND claimed_by = 'A'"),
+                   1000 + PG_TIMER_WAIT_MS);
+}
+
 /* The same outside a batch, where the claim writes leases: a case's
  * later timer is not claimed while its earlier one is another node's. */
 static void test_a_cases_later_timer_waits_outside_a_batch(void **state) {
@@ -1318,6 +1348,9 @@ int main(void) {
           test_a_cases_later_timer_waits_for_its_earlier_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_lease_in_the_walk_keeps_its_cases_later_timer, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_message_of_a_case_not_in_the_book_settles, setup, teardown),
   };
