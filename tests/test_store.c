@@ -2555,12 +2555,62 @@ static void test_a_released_message_behind_the_fresh_cursor_goes(void **state) {
       RC_OK);
   assert_int_equal(changed, 1);
   assert_int_equal(due_ids(st, 6000, 10, ids), 3);
-  /* The fresh one first on SQLite (the released one's next attempt is
-   * 1 there), the released one first by id on PostgreSQL; the retry
-   * last on both. */
-  assert_true((ids[0] == b && ids[1] == held) ||
-              (on_pg && ids[0] == held && ids[1] == b));
-  assert_true(ids[2] == r);
+  /* The released one among the fresh by id, the retry last. */
+  assert_true(ids[0] == held && ids[1] == b && ids[2] == r);
+  store_close(st);
+}
+
+static void release_deferred(store *st, int64_t id) {
+  int changed = 0;
+  rc_error err;
+  assert_int_equal(
+      store_message_update(st, id,
+                           &(store_message_change){.fields = STORE_MSG_STATUS,
+                                                   .only_if = "deferred",
+                                                   .status = "queued"},
+                           &changed, &err),
+      RC_OK);
+  assert_int_equal(changed, 1);
+}
+
+/* A message deferred overnight and released goes out before that
+ * morning's fresh backlog, and after the fresh ones queued before it:
+ * by id among them, as before step 22 and on PostgreSQL. One the claim
+ * leaves out for the released one goes next time. */
+static void test_a_released_message_goes_among_the_fresh_by_id(void **state) {
+  store *st = open_store();
+  int64_t early, held, a, b, c, ids[10];
+  (void)state;
+  add_case(st, "C1");
+  early = queue_message(st, "early");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  release_deferred(st, held);
+  a = queue_message(st, "a");
+  b = queue_message(st, "b");
+  c = queue_message(st, "c");
+  assert_int_equal(due_ids(st, 6000, 3, ids), 3);
+  assert_true(ids[0] == early && ids[1] == held && ids[2] == a);
+  sent(st, early);
+  sent(st, held);
+  sent(st, a);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 2);
+  assert_true(ids[0] == b && ids[1] == c);
+  store_close(st);
+}
+
+/* The same with the released one oldest: one claim of fewer than the
+ * backlog gives it first. */
+static void test_a_released_message_goes_before_the_backlog(void **state) {
+  store *st = open_store();
+  int64_t held, first, ids[10];
+  (void)state;
+  add_case(st, "C1");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  first = queue_message(st, "fresh");
+  for (int i = 0; i < 4; i++) queue_message(st, "fresh");
+  release_deferred(st, held);
+  assert_int_equal(due_ids(st, 6000, 2, ids), 2);
+  assert_true(ids[0] == held && ids[1] == first);
   store_close(st);
 }
 
@@ -3236,6 +3286,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_released_message_behind_the_fresh_cursor_goes, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_released_message_goes_among_the_fresh_by_id, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_released_message_goes_before_the_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_fresh_cursor_survives_a_reopen_and_a_rollback, setup,
           teardown),
