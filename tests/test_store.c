@@ -2762,6 +2762,38 @@ static void test_the_outbox_page_lists_fresh_then_waiting_messages(
   store_close(st);
 }
 
+/* The queued page lists a released message among the fresh ones by id,
+ * as the outbox sends them; a page's cursor may be at it. */
+static void test_the_outbox_page_lists_a_released_message_by_id(
+    void **state) {
+  store *st = open_store();
+  int64_t early, held, a, r;
+  char want[96];
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  early = queue_message(st, "early");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  a = queue_message(st, "a");
+  r = queue_message(st, "r");
+  assert_int_equal(
+      message_attempt(st, r, "queued", 1, 5000, "busy", 2000, &err), RC_OK);
+  release_deferred(st, held);
+  if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  snprintf(want, sizeof want, "%lld %lld %lld %lld ", (long long)early,
+           (long long)held, (long long)a, (long long)r);
+  outbox_page(st, NULL, 0, 10, want, 0);
+  outbox_page(st, "sms", 0, 10, want, 0);
+  snprintf(want, sizeof want, "%lld ", (long long)held);
+  outbox_page(st, NULL, early, 1, want, 0);
+  snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)r);
+  outbox_page(st, NULL, held, 10, want, 0);
+  outbox_page(st, "sms", held, 10, want, 0);
+  snprintf(want, sizeof want, "%lld ", (long long)r);
+  outbox_page(st, NULL, a, 10, want, 0);
+  store_close(st);
+}
+
 /* A page's cursor that has left the list since (the last message shown
  * went out): the next page goes on after it, as the walk would have, and
  * the fresh ones behind it are listed (SQLite: they are not in the
@@ -3298,6 +3330,9 @@ int main(void) {
           test_a_message_long_in_flight_holds_the_cursor, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_lists_fresh_then_waiting_messages, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_outbox_page_lists_a_released_message_by_id, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_goes_on_after_a_message_sent_since, setup,

@@ -923,17 +923,25 @@ static const char *const sql[S_COUNT] = {
         "(next_attempt, id) > (?2, ?3) ORDER BY status, next_attempt, id "
         "LIMIT ?4) ORDER BY next_attempt DESC, id DESC LIMIT 1",
     /* The same two for the fresh queued ones (next attempt 0, before all
-     * others of the status), by id from the fresh cursor ?7 (?5 above). */
+     * others of the status), by id from the fresh cursor ?7 (?5 above),
+     * and among them the released ones (1) from the index, as the outbox
+     * sends them (sq_outbox_due). */
+#define OUTBOX_RELEASED(after)                                        \
+  "FROM messages WHERE status = ?1 AND " SQLITE_OUTBOX_KEPT " AND " \
+  "next_attempt = 1 AND id > " after
     [S_OUTBOX_PAGE_FRESH] =
         "SELECT id, case_id AS 'case', channel, template, status, reason, "
         "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
         "FROM messages WHERE id >= ?7 AND id > ?4 AND status = ?1 AND "
-        "next_attempt = 0 ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
+        "next_attempt = 0 UNION ALL SELECT * " OUTBOX_RELEASED("?4")
+        " ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
         "channel = ?2 ORDER BY id LIMIT ?5",
     [S_OUTBOX_WINDOW_END_FRESH] =
         "SELECT id, count(*) OVER () FROM (SELECT id FROM messages WHERE "
-        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 ORDER BY "
+        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 "
+        "UNION ALL SELECT id " OUTBOX_RELEASED("?3") " ORDER BY "
         "id LIMIT ?4) ORDER BY id DESC LIMIT 1",
+#undef OUTBOX_RELEASED
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
@@ -5537,8 +5545,8 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
   int64_t from_attempt = INT64_MIN, from_id = INT64_MIN, fresh = 0;
   int k = 0, rc;
   /* Queued ones come in two parts: the fresh (next attempt 0) by id from
-   * the fresh cursor, not in the index, then those waiting again. part 0
-   * is the fresh one. */
+   * the fresh cursor, not in the index, with the released ones among
+   * them, then those waiting again. part 0 is the fresh one. */
   int part = 0;
   if ((rc = outbox_fresh_from(st, &fresh, err)) != RC_OK) return rc;
   if (after > 0) {
@@ -5552,11 +5560,12 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       from_attempt = sqlite3_column_int64(s, 1);
       from_id = after;
       if (k == nstatuses) k = 0; /* it has left the list: from the top */
-      /* Past the fresh part only if it is past next attempt 0: one sent
-       * since it was shown (left the list, next attempt still 0) goes on
-       * with the fresh ones after it, as the walk by (next_attempt, id)
-       * did. A status with no fresh part skips to its index at once. */
-      if (from_attempt != 0) part = 1;
+      /* Past the fresh part only if it is past next attempt 0 (or 1, a
+       * released one, listed there): one sent since it was shown (left
+       * the list, next attempt still 0) goes on with the fresh ones after
+       * it, as the walk by (next_attempt, id) did. A status with no fresh
+       * part skips to its index at once. */
+      if (from_attempt != 0 && from_attempt != 1) part = 1;
     }
     sqlite3_reset(s);
     if (rc == RC_ESTORE) return rc;
@@ -5571,6 +5580,12 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
     sqlite3_stmt *s;
     int before = c.rows;
     if (part == 0 && !fresh_part) continue; /* no fresh part: to the index */
+    /* The queued ones' index after the released ones the fresh part has
+     * listed. */
+    if (part == 1 && from_attempt <= 1 && !strcmp(statuses[k], "queued")) {
+      from_attempt = 1;
+      from_id = INT64_MAX;
+    }
     s = stmt(st, fresh_part ? S_OUTBOX_PAGE_FRESH : S_OUTBOX_PAGE);
     bind_text(s, 1, statuses[k]);
     bind_text(s, 2, channel);
