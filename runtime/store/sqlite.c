@@ -667,11 +667,12 @@ static const char *const sql[S_COUNT] = {
         "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
     /* The queued ones waiting again, down the outbox's index (the fresh
-     * ones are not in it: S_OUTBOX_FRESH). */
+     * ones are not in it: S_OUTBOX_FRESH), next attempt from ?3 to ?1:
+     * the released ones (1) are read apart from the retries. */
     [S_OUTBOX_DUE] =
         "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
         " attempts, at FROM messages WHERE status = 'queued' AND "
-        SQLITE_OUTBOX_KEPT " AND next_attempt <= ?1 "
+        SQLITE_OUTBOX_KEPT " AND next_attempt BETWEEN ?3 AND ?1 "
         "ORDER BY next_attempt, id LIMIT ?2",
     /* The fresh ones, from the fresh cursor ?1 on, in id order: what
      * this walk passes was written after the cursor and has been sent. */
@@ -922,17 +923,25 @@ static const char *const sql[S_COUNT] = {
         "(next_attempt, id) > (?2, ?3) ORDER BY status, next_attempt, id "
         "LIMIT ?4) ORDER BY next_attempt DESC, id DESC LIMIT 1",
     /* The same two for the fresh queued ones (next attempt 0, before all
-     * others of the status), by id from the fresh cursor ?7 (?5 above). */
+     * others of the status), by id from the fresh cursor ?7 (?5 above),
+     * and among them the released ones (1) from the index, as the outbox
+     * sends them (sq_outbox_due). */
+#define OUTBOX_RELEASED(after)                                        \
+  "FROM messages WHERE status = ?1 AND " SQLITE_OUTBOX_KEPT " AND " \
+  "next_attempt = 1 AND id > " after
     [S_OUTBOX_PAGE_FRESH] =
         "SELECT id, case_id AS 'case', channel, template, status, reason, "
         "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
         "FROM messages WHERE id >= ?7 AND id > ?4 AND status = ?1 AND "
-        "next_attempt = 0 ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
+        "next_attempt = 0 UNION ALL SELECT * " OUTBOX_RELEASED("?4")
+        " ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
         "channel = ?2 ORDER BY id LIMIT ?5",
     [S_OUTBOX_WINDOW_END_FRESH] =
         "SELECT id, count(*) OVER () FROM (SELECT id FROM messages WHERE "
-        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 ORDER BY "
+        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 "
+        "UNION ALL SELECT id " OUTBOX_RELEASED("?3") " ORDER BY "
         "id LIMIT ?4) ORDER BY id DESC LIMIT 1",
+#undef OUTBOX_RELEASED
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
@@ -4874,8 +4883,30 @@ static int outgoing_rows(sqlite3_stmt *s, store_outgoing *list, int *count,
   return rc;
 }
 
-/* The fresh messages first (their next attempt, 0, is before any other),
- * by id from the cursor, then those waiting again down the index. The
+/* Merges list[0, a) and list[a, b), each in id order, into id order and
+ * keeps the first max; the count kept, or -1 out of memory. */
+static int outgoing_merge(store_outgoing *list, int a, int b, int max) {
+  store_outgoing *all = malloc((size_t)b * sizeof *all);
+  int i = 0, j = a, k = 0;
+  if (!all) return -1;
+  while (i < a || j < b)
+    all[k++] = j == b || (i < a && list[i].id < list[j].id) ? list[i++]
+                                                            : list[j++];
+  if (b <= max) {
+    memcpy(list, all, (size_t)b * sizeof *all);
+    free(all);
+    return b;
+  }
+  memcpy(list, all, (size_t)max * sizeof *all);
+  memmove(all, all + max, (size_t)(b - max) * sizeof *all);
+  store_outgoing_free(all, b - max);
+  return max;
+}
+
+/* The fresh messages and the released ones first, by id (a release's next
+ * attempt, 1, stands for 0: a message deferred overnight goes before that
+ * morning's, in the order it had before step 22 and has on PostgreSQL),
+ * the fresh from the cursor, then those waiting again down the index. The
  * cursor moves to the first fresh one found, or else past the last
  * message there was before the walk: what it passes has been sent or
  * settled and never is queued fresh again (a release or a retry sets a
@@ -4885,7 +4916,9 @@ static int outgoing_rows(sqlite3_stmt *s, store_outgoing *list, int *count,
 static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s;
-  store_outgoing *list = calloc((size_t)(max > 0 ? max : 1), sizeof *list);
+  /* Room for max fresh ones and max released ones before the merge. */
+  store_outgoing *list =
+      calloc((size_t)(max > 0 ? 2 * (size_t)max : 1), sizeof *list);
   int64_t from = 0, end = 0, walk;
   int count = 0, rc;
   *out = NULL;
@@ -4942,10 +4975,27 @@ static int sq_outbox_due(sq *st, rc_time now, int max, store_outgoing **out,
       st->fresh.dirty = 1;
     }
   }
+  if (rc == SQLITE_DONE && max > 0) {
+    /* After the cursor's bookkeeping, which reads the fresh ones alone:
+     * one the merge leaves out is still held, or after the cursor. */
+    int fresh = count;
+    s = stmt(st, S_OUTBOX_DUE);
+    sqlite3_bind_int64(s, 1, 1);
+    sqlite3_bind_int(s, 2, max);
+    sqlite3_bind_int64(s, 3, 1);
+    rc = outgoing_rows(s, list, &count, fresh + max);
+    if (rc == SQLITE_DONE && count > fresh && fresh > 0 &&
+        (count = outgoing_merge(list, fresh, count, max)) < 0) {
+      store_outgoing_free(list, fresh + max);
+      return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    }
+  }
+  /* Fewer than max: every released one is in (max of them were asked). */
   if (rc == SQLITE_DONE && count < max) {
     s = stmt(st, S_OUTBOX_DUE);
     sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_int(s, 2, max - count);
+    sqlite3_bind_int64(s, 3, 2);
     rc = outgoing_rows(s, list, &count, max);
   }
   if (rc != SQLITE_DONE) {
@@ -5495,8 +5545,8 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
   int64_t from_attempt = INT64_MIN, from_id = INT64_MIN, fresh = 0;
   int k = 0, rc;
   /* Queued ones come in two parts: the fresh (next attempt 0) by id from
-   * the fresh cursor, not in the index, then those waiting again. part 0
-   * is the fresh one. */
+   * the fresh cursor, not in the index, with the released ones among
+   * them, then those waiting again. part 0 is the fresh one. */
   int part = 0;
   if ((rc = outbox_fresh_from(st, &fresh, err)) != RC_OK) return rc;
   if (after > 0) {
@@ -5510,11 +5560,12 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       from_attempt = sqlite3_column_int64(s, 1);
       from_id = after;
       if (k == nstatuses) k = 0; /* it has left the list: from the top */
-      /* Past the fresh part only if it is past next attempt 0: one sent
-       * since it was shown (left the list, next attempt still 0) goes on
-       * with the fresh ones after it, as the walk by (next_attempt, id)
-       * did. A status with no fresh part skips to its index at once. */
-      if (from_attempt != 0) part = 1;
+      /* Past the fresh part only if it is past next attempt 0 (or 1, a
+       * released one, listed there): one sent since it was shown (left
+       * the list, next attempt still 0) goes on with the fresh ones after
+       * it, as the walk by (next_attempt, id) did. A status with no fresh
+       * part skips to its index at once. */
+      if (from_attempt != 0 && from_attempt != 1) part = 1;
     }
     sqlite3_reset(s);
     if (rc == RC_ESTORE) return rc;
@@ -5529,6 +5580,12 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
     sqlite3_stmt *s;
     int before = c.rows;
     if (part == 0 && !fresh_part) continue; /* no fresh part: to the index */
+    /* The queued ones' index after the released ones the fresh part has
+     * listed. */
+    if (part == 1 && from_attempt <= 1 && !strcmp(statuses[k], "queued")) {
+      from_attempt = 1;
+      from_id = INT64_MAX;
+    }
     s = stmt(st, fresh_part ? S_OUTBOX_PAGE_FRESH : S_OUTBOX_PAGE);
     bind_text(s, 1, statuses[k]);
     bind_text(s, 2, channel);
