@@ -1,6 +1,7 @@
 /* Portfolio import, CSV (RFC 4180 through libcsv) or NDJSON, streamed line
- * by line so a million-row file needs no more memory than one row (and
- * its id, kept to refuse the same case twice). Every byte is checked for
+ * by line so a million-row file needs no more memory than the rows in
+ * flight between the reader and the writer (and each id, kept to refuse
+ * the same case twice). Every byte is checked for
  * UTF-8 before a parser sees it: libcsv passes any byte through and
  * jansson drops a cell it cannot take, so a GBK export once opened cases
  * with a balance of 0. */
@@ -62,6 +63,7 @@ typedef struct item {
   int kind;
   int64_t line;
   uint32_t id_at; /* ITEM_CASE: its id's offset in the ids' arena */
+  int err;        /* else: its refusal in the batch's errs, -1 if lost */
   case_input in;  /* ITEM_CASE: owned */
 } item;
 
@@ -203,6 +205,7 @@ static int hand_over(importer *im) {
     pthread_cond_wait(&q->moved, &q->mu);
   go = !q->cancel;
   pthread_mutex_unlock(&q->mu);
+  /* Free, or (cancelled) one the writer will only count off. */
   batch_clear(filling(im));
   return go;
 }
@@ -225,12 +228,14 @@ static void refuse(importer *im, int kind, int64_t line, const char *column,
   batch *b = filling(im);
   it->kind = kind;
   it->line = line;
+  it->err = -1;
   im->refused++;
   if (!b->errs && !(b->errs = malloc(BATCH_ROWS * sizeof *b->errs))) {
     im->stop = 1;
     return;
   }
-  error_text(im, line, column, message, &b->errs[b->nerrs++]);
+  it->err = b->nerrs++;
+  error_text(im, line, column, message, &b->errs[it->err]);
 }
 
 /* --- reading lines ------------------------------------------------------ */
@@ -441,7 +446,6 @@ static void write_row(importer *im, item *it) {
 }
 
 static void consume(importer *im, batch *b) {
-  int k = 0;
   for (int i = 0; i < b->n && !im->dropping; i++) {
     item *it = &b->items[i];
     if (it->kind == ITEM_CASE) {
@@ -449,8 +453,8 @@ static void consume(importer *im, batch *b) {
       continue;
     }
     if (it->kind == ITEM_REFUSED) im->stats->rows++;
-    if (b->errs)
-      report(im, &b->errs[k++]);
+    if (it->err >= 0)
+      report(im, &b->errs[it->err]);
     else
       row_error(im, it->line, NULL, "out of memory reading the file");
   }
@@ -772,7 +776,7 @@ static void read_rows(importer *im) {
     return;
   }
   pthread_mutex_lock(&q->mu);
-  if (b->n > 0) {
+  if (b->n > 0 && !q->cancel) {
     q->full++;
     q->put = (q->put + 1) % BATCHES;
   }
