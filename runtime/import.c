@@ -201,8 +201,7 @@ static int hand_over(importer *im) {
   q->full++;
   pthread_cond_signal(&q->moved);
   q->put = (q->put + 1) % BATCHES;
-  while (q->full == BATCHES && !q->cancel)
-    pthread_cond_wait(&q->moved, &q->mu);
+  while (q->full == BATCHES && !q->cancel) pthread_cond_wait(&q->moved, &q->mu);
   go = !q->cancel;
   pthread_mutex_unlock(&q->mu);
   /* Free, or (cancelled) one the writer will only count off. */
@@ -561,11 +560,11 @@ static void csv_row(int c, void *ud) {
     for (int i = 0; i < im->ncolumns; i++) {
       if (!im->header[i][0])
         refuse(im, ITEM_ERROR, im->row_line, NULL,
-                  "the header has an empty column name");
+               "the header has an empty column name");
       for (int j = 0; j < i; j++)
         if (strcmp(im->header[i], im->header[j]) == 0)
           refuse(im, ITEM_ERROR, im->row_line, im->header[i],
-                    "the header names this column twice");
+                 "the header names this column twice");
     }
     {
       int has_id = 0;
@@ -573,7 +572,7 @@ static void csv_row(int c, void *ud) {
         has_id |= strcmp(im->header[i], "id") == 0;
       if (!has_id)
         refuse(im, ITEM_ERROR, im->row_line, NULL,
-                  "the header has no 'id' column (is the first row a header?)");
+               "the header has no 'id' column (is the first row a header?)");
     }
     for (int i = 0; i < im->ncolumns; i++)
       if (!im->cells[i]) row_cell(im, i, "", 0);
@@ -675,7 +674,8 @@ static void import_csv(importer *im, line_reader *r) {
   }
   if (!im->stop && !(im->in_header && reader_failing(im))) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
-      refuse(im, ITEM_ERROR, im->line, NULL, "the file ends inside a quoted field");
+      refuse(im, ITEM_ERROR, im->line, NULL,
+             "the file ends inside a quoted field");
   }
   if (im->in_header && !reader_failing(im))
     refuse(im, ITEM_ERROR, 1, NULL, "the file is empty");
@@ -706,7 +706,7 @@ static void import_ndjson(importer *im, line_reader *r) {
       case INPUT_JSON_OK:
         if (!json_is_object(obj))
           refuse(im, ITEM_ERROR, im->line, NULL,
-                    "each line must be one JSON object, on its own line");
+                 "each line must be one JSON object, on its own line");
         else
           apply(im, obj, 0, im->line);
         json_decref(obj);

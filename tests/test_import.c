@@ -1794,8 +1794,7 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
                             : i == 1200 ? "10"
                             : i > 2800  ? "x"
                                         : "20");
-  assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors),
-                   RC_EINVAL);
+  assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_EINVAL);
   expect_error(&errors, 0, 2502,
                "amount_due (150) is more than the balance (100)");
   expect_error(&errors, 1, 2803, "whole number");
@@ -1811,9 +1810,8 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
   f = tmpfile();
   fwrite(text, 1, len, f);
   rewind(f);
-  assert_int_equal(
-      import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
-      RC_EINVAL);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
+                   RC_EINVAL);
   fclose(f);
   assert_int_equal(errors.count, 51);
   expect_error(&errors, 49, 51, "negative");
