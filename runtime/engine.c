@@ -826,16 +826,6 @@ done:
   return rc;
 }
 
-int engine_check_case(engine *eng, json_t *fields, int text_values,
-                      rc_error *err) {
-  case_input in;
-  int rc = case_input_parse(fields, text_values, eng->clk,
-                            script_config(eng->sc)->currency,
-                            script_config(eng->sc)->country, &in, err);
-  case_input_free(&in);
-  return rc;
-}
-
 static int upsert_input(engine *eng, case_input *in, int *created,
                         rc_error *err) {
   int rc = ingest_begin(eng, err);

@@ -121,9 +121,6 @@ int engine_import_input(engine *eng, struct case_input *in, int *created,
  * as from the queue; the others keep their effects. Errors: the store's. */
 int engine_import_opened(engine *eng, const char *const *ids, int n,
                          rc_error *err);
-/* Checks a case the way engine_upsert_case would, writing nothing. */
-int engine_check_case(engine *eng, json_t *fields, int text_values,
-                      rc_error *err);
 /* Queues an event. A key names one event (its case and type): the same
  * again sets *duplicate and writes nothing; with another case or type it
  * is RC_ECONFLICT. Events only the core emits are refused (RC_EINVAL).
