@@ -826,13 +826,19 @@ done:
   return rc;
 }
 
-int engine_check_case(engine *eng, json_t *fields, int text_values,
-                      rc_error *err) {
-  case_input in;
-  int rc = case_input_parse(fields, text_values, eng->clk,
-                            script_config(eng->sc)->currency,
-                            script_config(eng->sc)->country, &in, err);
-  case_input_free(&in);
+static int upsert_input(engine *eng, case_input *in, int *created,
+                        rc_error *err) {
+  int rc = ingest_begin(eng, err);
+  if (rc == RC_OK) {
+    int exists = 0;
+    rc = case_exists_or_opening(eng, in->c.id, err);
+    if (rc == RC_OK || rc == RC_ENOTFOUND) {
+      exists = rc == RC_OK;
+      if (created) *created = !exists;
+      rc = exists ? update_known(eng, in, err) : open_new(eng, in, err);
+    }
+    rc = ingest_end(eng, rc, err);
+  }
   return rc;
 }
 
@@ -842,17 +848,7 @@ int engine_upsert_case(engine *eng, json_t *fields, int text_values,
   int rc = case_input_parse(fields, text_values, eng->clk,
                             script_config(eng->sc)->currency,
                             script_config(eng->sc)->country, &in, err);
-  if (rc == RC_OK) rc = ingest_begin(eng, err);
-  if (rc == RC_OK) {
-    int exists = 0;
-    rc = case_exists_or_opening(eng, in.c.id, err);
-    if (rc == RC_OK || rc == RC_ENOTFOUND) {
-      exists = rc == RC_OK;
-      if (created) *created = !exists;
-      rc = exists ? update_known(eng, &in, err) : open_new(eng, &in, err);
-    }
-    rc = ingest_end(eng, rc, err);
-  }
+  if (rc == RC_OK) rc = upsert_input(eng, &in, created, err);
   case_input_free(&in);
   return rc;
 }
@@ -878,6 +874,56 @@ int engine_import_case(engine *eng, json_t *fields, int text_values,
   /* import.c checked every line for NUL before it was parsed. */
   rc = engine_upsert_case(eng, fields, text_values | CASE_INPUT_CHECKED,
                           created, err);
+  eng->defer_opened = 0;
+  return rc;
+}
+
+struct engine_reading {
+  rc_clock *clk; /* its own: the time zones it finds are kept in it */
+  char *currency, *country;
+};
+
+engine_reading *engine_reading_new(engine *eng, rc_error *err) {
+  engine_reading *r = calloc(1, sizeof *r);
+  const char *zone = clock_zone_name(clock_zone(eng->clk));
+  if (!r) {
+    rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    return NULL;
+  }
+  r->currency = strdup(script_config(eng->sc)->currency);
+  r->country = strdup(script_config(eng->sc)->country);
+  if (!r->currency || !r->country) {
+    rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+    engine_reading_free(r);
+    return NULL;
+  }
+  if (!(r->clk = clock_new(zone, err))) {
+    engine_reading_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+void engine_reading_free(engine_reading *r) {
+  if (!r) return;
+  clock_free(r->clk);
+  free(r->currency);
+  free(r->country);
+  free(r);
+}
+
+int engine_reading_parse(engine_reading *r, json_t *fields, int text_values,
+                         case_input *out, rc_error *err) {
+  /* import.c checked every line for NUL before it was parsed. */
+  return case_input_parse(fields, text_values | CASE_INPUT_CHECKED, r->clk,
+                          r->currency, r->country, out, err);
+}
+
+int engine_import_input(engine *eng, case_input *in, int *created,
+                        rc_error *err) {
+  int rc;
+  eng->defer_opened = 1;
+  rc = upsert_input(eng, in, created, err);
   eng->defer_opened = 0;
   return rc;
 }

@@ -1,10 +1,12 @@
 /* Portfolio import, CSV (RFC 4180 through libcsv) or NDJSON, streamed line
- * by line so a million-row file needs no more memory than one row (and
- * its id, kept to refuse the same case twice). Every byte is checked for
+ * by line so a million-row file needs no more memory than the rows in
+ * flight between the reader and the writer (and each id, kept to refuse
+ * the same case twice). Every byte is checked for
  * UTF-8 before a parser sees it: libcsv passes any byte through and
  * jansson drops a cell it cannot take, so a GBK export once opened cases
  * with a balance of 0. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <csv.h>
 #include <jansson.h>
 
+#include "case_input.h"
 #include "import.h"
 #include "input.h"
 
@@ -23,6 +26,11 @@ enum { MAX_ERRORS = 50, MAX_COLUMNS = 256, READ_CHUNK = 64 * 1024 };
 enum { OPENED_BATCH = 1024 };
 /* Times a file is imported when the database ends it for a deadlock. */
 enum { IMPORT_TRIES = 5 };
+/* The file is read and its rows parsed on a thread of their own while
+ * the import's thread writes them (reading was 16 % of a row's
+ * instructions): rows pass in batches, BATCHES of them at most in
+ * flight, so memory stays bounded whatever the file's size. */
+enum { BATCH_ROWS = 64, BATCHES = 8 };
 
 /* Lines from a stream, at most INPUT_LINE_MAX bytes each: getline() grows
  * its buffer to whatever the file holds (a file without newlines took
@@ -47,12 +55,59 @@ typedef struct seen_ids {
   size_t nopened, opened_cap;
 } seen_ids;
 
+/* What the reader hands the writer, in file order: a row parsed, a row
+ * refused (it counts as a row) or a refusal that is not a row's. */
+enum { ITEM_CASE, ITEM_REFUSED, ITEM_ERROR };
+
+typedef struct item {
+  int kind;
+  int64_t line;
+  uint32_t id_at; /* ITEM_CASE: its id's offset in the ids' arena */
+  int err;        /* else: its refusal in the batch's errs, -1 if lost */
+  case_input in;  /* ITEM_CASE: owned */
+} item;
+
+typedef struct batch {
+  item items[BATCH_ROWS];
+  int n;
+  rc_error *errs; /* the refusals of its items, in order; owned, NULL
+                   * until one (BATCH_ROWS of them) */
+  int nerrs;
+} batch;
+
+/* Batches go round: the reader fills slot `put`, the writer empties slot
+ * `take`; `full` of them wait (guarded by mu). The reader frees a slot's
+ * rows when it fills the slot again, so what the writer kept of them
+ * (jansson's counts) is let go on the thread that made them. */
+typedef struct handoff {
+  pthread_mutex_t mu;
+  pthread_cond_t moved; /* full changed, or done, or cancel */
+  batch slots[BATCHES];
+  int put, take, full;
+  int done;   /* the reader handed its last batch */
+  int cancel; /* the writer wants no more rows */
+  int threaded;
+} handoff;
+
+/* The reader's fields are touched only by the reader thread until it is
+ * joined, the writer's only by the import's thread. */
 typedef struct importer {
+  /* writer */
   engine *eng;
-  const char *name;
   import_stats *stats;
   rc_errlist *errors;
   int progress;
+  int dropping; /* it asked the reader to stop: what follows is not read */
+  /* both, read only */
+  const char *name;
+  handoff *q;
+  /* reader */
+  engine_reading *reading;
+  FILE *f;
+  line_reader *r;
+  int format;
+  int failed_before; /* the error list held errors when the import began */
+  int refused;       /* refusals the reader found */
   int64_t line;     /* line being read */
   int64_t row_line; /* line where the current record started */
   /* CSV */
@@ -68,35 +123,118 @@ typedef struct importer {
   int in_record;      /* a CSV record is open across lines */
   int record_bad;     /* its bytes were refused: check it no further */
   size_t record_size; /* bytes of it so far */
+  /* both: the reader adds ids; the writer, which alone knows that a
+   * row opened a case, the list of those opened (never the arena until
+   * the reader is joined). */
   seen_ids seen;
   int stop; /* the rest of the file cannot be read reliably */
 } importer;
 
-static void row_error(importer *im, int64_t line, const char *column,
-                      const char *message) {
-  rc_error err;
-  rc_error_clear(&err);
-  err.code = RC_EINVAL;
-  snprintf(err.file, sizeof err.file, "%s", im->name);
-  err.line = (int)line;
+static void error_text(const importer *im, int64_t line, const char *column,
+                       const char *message, rc_error *err) {
+  rc_error_clear(err);
+  err->code = RC_EINVAL;
+  snprintf(err->file, sizeof err->file, "%s", im->name);
+  err->line = (int)line;
   if (column && *column) {
-    snprintf(err.field, sizeof err.field, "%s", column);
-    snprintf(err.message, sizeof err.message, "column %s: %s", column, message);
+    snprintf(err->field, sizeof err->field, "%s", column);
+    snprintf(err->message, sizeof err->message, "column %s: %s", column,
+             message);
   } else {
-    snprintf(err.message, sizeof err.message, "%s", message);
-  }
-  if (im->errors->count < MAX_ERRORS)
-    rc_errlist_add(im->errors, &err);
-  else if (im->errors->count == MAX_ERRORS) {
-    snprintf(err.message, sizeof err.message,
-             "more than %d bad rows; stopping the report here", MAX_ERRORS);
-    err.field[0] = '\0';
-    rc_errlist_add(im->errors, &err);
+    snprintf(err->message, sizeof err->message, "%s", message);
   }
 }
 
+/* The writer's: err joins the list, up to its end. */
+static void report(importer *im, rc_error *err) {
+  if (im->errors->count < MAX_ERRORS)
+    rc_errlist_add(im->errors, err);
+  else if (im->errors->count == MAX_ERRORS) {
+    snprintf(err->message, sizeof err->message,
+             "more than %d bad rows; stopping the report here", MAX_ERRORS);
+    err->field[0] = '\0';
+    rc_errlist_add(im->errors, err);
+  }
+}
+
+static void row_error(importer *im, int64_t line, const char *column,
+                      const char *message) {
+  rc_error err;
+  error_text(im, line, column, message, &err);
+  report(im, &err);
+}
+
+/* The writer's: whether the file is known bad (rows are then only
+ * checked). */
 static int failing(const importer *im) {
   return im->errors->count > 0;
+}
+
+/* --- from the reader to the writer -------------------------------------- */
+
+static void batch_clear(batch *b) {
+  for (int i = 0; i < b->n; i++)
+    if (b->items[i].kind == ITEM_CASE) case_input_free(&b->items[i].in);
+  b->n = 0;
+  b->nerrs = 0;
+}
+
+static void consume(importer *im, batch *b);
+
+/* The reader's batch being filled, once the writer is done with it. */
+static batch *filling(importer *im) {
+  return &im->q->slots[im->q->put];
+}
+
+/* Hands the batch being filled to the writer and waits for a free one:
+ * 0 when the writer wants no more. */
+static int hand_over(importer *im) {
+  handoff *q = im->q;
+  batch *b = filling(im);
+  int go;
+  if (!q->threaded) {
+    consume(im, b);
+    batch_clear(b);
+    return !im->dropping;
+  }
+  pthread_mutex_lock(&q->mu);
+  q->full++;
+  pthread_cond_signal(&q->moved);
+  q->put = (q->put + 1) % BATCHES;
+  while (q->full == BATCHES && !q->cancel) pthread_cond_wait(&q->moved, &q->mu);
+  go = !q->cancel;
+  pthread_mutex_unlock(&q->mu);
+  /* Free, or (cancelled) one the writer will only count off. */
+  batch_clear(filling(im));
+  return go;
+}
+
+/* A slot for the next item, handing the batch over when it is full. */
+static item *next_item(importer *im) {
+  batch *b = filling(im);
+  if (b->n == BATCH_ROWS) {
+    if (!hand_over(im)) im->stop = 1;
+    b = filling(im);
+  }
+  return &b->items[b->n++];
+}
+
+/* The reader's refusal: kind ITEM_REFUSED counts as a row. Its text
+ * lost for want of memory, the writer still refuses the file. */
+static void refuse(importer *im, int kind, int64_t line, const char *column,
+                   const char *message) {
+  item *it = next_item(im);
+  batch *b = filling(im);
+  it->kind = kind;
+  it->line = line;
+  it->err = -1;
+  im->refused++;
+  if (!b->errs && !(b->errs = malloc(BATCH_ROWS * sizeof *b->errs))) {
+    im->stop = 1;
+    return;
+  }
+  it->err = b->nerrs++;
+  error_text(im, line, column, message, &b->errs[it->err]);
 }
 
 /* --- reading lines ------------------------------------------------------ */
@@ -219,12 +357,9 @@ static int64_t seen_add(seen_ids *t, const char *id, int64_t line) {
   return 0;
 }
 
-/* Notes that the id seen last opened a case. */
-static int seen_opened(seen_ids *t, const char *id) {
-  size_t n = strlen(id);
-  if (n == 0 || n > 255 || t->used < n + 1 ||
-      memcmp(t->arena + t->used - n, id, n) != 0)
-    return RC_EINTERNAL; /* seen_add took it last */
+/* Notes that the id at arena offset at opened a case. */
+static int seen_opened(seen_ids *t, uint32_t at) {
+  if (at == 0) return RC_EINTERNAL; /* a case opened has an id */
   if (t->nopened == t->opened_cap) {
     size_t cap = t->opened_cap ? t->opened_cap * 2 : 1024;
     uint32_t *grown = realloc(t->opened, cap * sizeof *grown);
@@ -232,7 +367,7 @@ static int seen_opened(seen_ids *t, const char *id) {
     t->opened = grown;
     t->opened_cap = cap;
   }
-  t->opened[t->nopened++] = (uint32_t)(t->used - n);
+  t->opened[t->nopened++] = at;
   return RC_OK;
 }
 
@@ -245,17 +380,17 @@ static void seen_free(seen_ids *t) {
 
 /* --- rows --------------------------------------------------------------- */
 
-/* One record: write it, or only check it once the file is known bad. */
+/* One record, read: refused, or parsed for the writer. */
 static void apply(importer *im, json_t *obj, int text, int64_t line) {
   rc_error err;
-  int created = 0, rc;
+  item *it;
+  uint32_t id_at = 0;
   const char *id = json_string_value(json_object_get(obj, "id"));
-  rc_error_clear(&err);
-  im->stats->rows++;
   if (id) {
     int64_t first = seen_add(&im->seen, id, line);
     if (first < 0) {
-      row_error(im, line, NULL, "out of memory keeping the ids read");
+      refuse(im, ITEM_REFUSED, line, NULL,
+             "out of memory keeping the ids read");
       im->stop = 1;
       return;
     }
@@ -265,29 +400,71 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
                "case %.150s is also on line %lld: a file gives each case "
                "once",
                id, (long long)first);
-      row_error(im, line, "id", msg);
+      refuse(im, ITEM_REFUSED, line, "id", msg);
       return;
     }
+    /* seen_add put a new id last (an empty or long one is refused). */
+    id_at = (uint32_t)(im->seen.used - strlen(id));
   }
-  if (failing(im))
-    rc = engine_check_case(im->eng, obj, text, &err);
-  else
-    rc = engine_import_case(im->eng, obj, text, &created, &err);
-  if (rc != RC_OK) {
-    row_error(im, line, err.field, err.message);
-  } else if (!failing(im)) {
-    if (created)
+  rc_error_clear(&err);
+  it = next_item(im);
+  if (engine_reading_parse(im->reading, obj, text, &it->in, &err) != RC_OK) {
+    case_input_free(&it->in);
+    filling(im)->n--;
+    refuse(im, ITEM_REFUSED, line, err.field, err.message);
+    return;
+  }
+  it->kind = ITEM_CASE;
+  it->line = line;
+  it->id_at = id_at;
+}
+
+/* The writer's: a row written, or only counted once the file is known
+ * bad (the reader checked it). */
+static void write_row(importer *im, item *it) {
+  rc_error err;
+  int created = 0;
+  im->stats->rows++;
+  if (!failing(im)) {
+    rc_error_clear(&err);
+    if (engine_import_input(im->eng, &it->in, &created, &err) != RC_OK) {
+      row_error(im, it->line, err.field, err.message);
+    } else if (created) {
       im->stats->opened++;
-    else
+      if (seen_opened(&im->seen, it->id_at) != RC_OK) {
+        row_error(im, it->line, NULL, "out of memory keeping the ids read");
+        im->dropping = 1;
+        return;
+      }
+    } else {
       im->stats->updated++;
-    if (created && seen_opened(&im->seen, id) != RC_OK) {
-      row_error(im, line, NULL, "out of memory keeping the ids read");
-      im->stop = 1;
-      return;
     }
   }
   if (im->progress && im->stats->rows % 50000 == 0)
     fprintf(stderr, "\rimport: %lld rows", (long long)im->stats->rows);
+}
+
+static void consume(importer *im, batch *b) {
+  for (int i = 0; i < b->n && !im->dropping; i++) {
+    item *it = &b->items[i];
+    if (it->kind == ITEM_CASE) {
+      write_row(im, it);
+      continue;
+    }
+    if (it->kind == ITEM_REFUSED) im->stats->rows++;
+    if (it->err >= 0)
+      report(im, &b->errs[it->err]);
+    else
+      row_error(im, it->line, NULL, "out of memory reading the file");
+  }
+  /* A full report: the rest of the file would change nothing. */
+  if (im->errors->count > MAX_ERRORS) im->dropping = 1;
+}
+
+/* The reader's: whether it refused anything (or the list held errors
+ * already): in the header, the writer has none of its own. */
+static int reader_failing(const importer *im) {
+  return im->failed_before || im->refused > 0;
 }
 
 /* The line's bytes are UTF-8 without NUL, or the line is reported with
@@ -317,7 +494,7 @@ static int clean_line(importer *im, const char *line, size_t len) {
              "column %d%s: not UTF-8 (byte 0x%02X); the file must be UTF-8 "
              "(convert a GBK export with iconv -f GBK -t UTF-8)",
              bad.column, where, bad.byte);
-  row_error(im, im->line, NULL, msg);
+  refuse(im, ITEM_ERROR, im->line, NULL, msg);
   return 0;
 }
 
@@ -327,7 +504,7 @@ static void too_long(importer *im, int64_t line, const char *what) {
            "%s is longer than %d bytes (the limit of a line; lines end in LF "
            "or CRLF)",
            what, INPUT_LINE_MAX);
-  row_error(im, line, NULL, msg);
+  refuse(im, ITEM_ERROR, line, NULL, msg);
   im->stop = 1;
 }
 
@@ -358,8 +535,9 @@ static void csv_field(void *data, size_t len, void *ud) {
   } else if (im->field < im->ncolumns) {
     json_t *cell = im->cells[im->field];
     /* The line was checked for UTF-8 (clean_line), and a cell's bytes
-     * are whole characters of it. */
-    if (cell && cell->refcount == 1)
+     * are whole characters of it. A row the writer holds may hold the
+     * cell (case.data): its count changes on that thread meanwhile. */
+    if (cell && __atomic_load_n(&cell->refcount, __ATOMIC_ACQUIRE) == 1)
       json_string_setn_nocheck(cell, data ? data : "", len);
     else /* the last record's value is still held: keep it as it was */
       row_cell(im, im->field, data ? data : "", len);
@@ -378,23 +556,23 @@ static void csv_row(int c, void *ud) {
     im->in_header = 0;
     im->ncolumns = im->field < MAX_COLUMNS ? im->field : MAX_COLUMNS;
     if (im->field > MAX_COLUMNS)
-      row_error(im, im->row_line, NULL, "more than 256 columns");
+      refuse(im, ITEM_ERROR, im->row_line, NULL, "more than 256 columns");
     for (int i = 0; i < im->ncolumns; i++) {
       if (!im->header[i][0])
-        row_error(im, im->row_line, NULL,
-                  "the header has an empty column name");
+        refuse(im, ITEM_ERROR, im->row_line, NULL,
+               "the header has an empty column name");
       for (int j = 0; j < i; j++)
         if (strcmp(im->header[i], im->header[j]) == 0)
-          row_error(im, im->row_line, im->header[i],
-                    "the header names this column twice");
+          refuse(im, ITEM_ERROR, im->row_line, im->header[i],
+                 "the header names this column twice");
     }
     {
       int has_id = 0;
       for (int i = 0; i < im->ncolumns; i++)
         has_id |= strcmp(im->header[i], "id") == 0;
       if (!has_id)
-        row_error(im, im->row_line, NULL,
-                  "the header has no 'id' column (is the first row a header?)");
+        refuse(im, ITEM_ERROR, im->row_line, NULL,
+               "the header has no 'id' column (is the first row a header?)");
     }
     for (int i = 0; i < im->ncolumns; i++)
       if (!im->cells[i]) row_cell(im, i, "", 0);
@@ -405,7 +583,7 @@ static void csv_row(int c, void *ud) {
     char msg[128];
     snprintf(msg, sizeof msg, "%d fields, but the header has %d", im->field,
              im->ncolumns);
-    row_error(im, im->row_line, NULL, msg);
+    refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
   } else {
     apply(im, im->row, 1, im->row_line);
   }
@@ -490,16 +668,17 @@ static void import_csv(importer *im, line_reader *r) {
       break;
     }
     if (csv_parse(&p, line, n, csv_field, csv_row, im) != n) {
-      row_error(im, im->line, NULL, csv_strerror(csv_error(&p)));
+      refuse(im, ITEM_ERROR, im->line, NULL, csv_strerror(csv_error(&p)));
       break;
     }
   }
-  if (!im->stop && !(im->in_header && failing(im))) {
+  if (!im->stop && !(im->in_header && reader_failing(im))) {
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
-      row_error(im, im->line, NULL, "the file ends inside a quoted field");
+      refuse(im, ITEM_ERROR, im->line, NULL,
+             "the file ends inside a quoted field");
   }
-  if (im->in_header && !failing(im))
-    row_error(im, 1, NULL, "the file is empty");
+  if (im->in_header && !reader_failing(im))
+    refuse(im, ITEM_ERROR, 1, NULL, "the file is empty");
   csv_free(&p);
   json_decref(im->row);
   for (int i = 0; i < MAX_COLUMNS && im->header[i]; i++) free(im->header[i]);
@@ -526,8 +705,8 @@ static void import_ndjson(importer *im, line_reader *r) {
     switch (input_json_load(line, n, 1, &obj, &err)) {
       case INPUT_JSON_OK:
         if (!json_is_object(obj))
-          row_error(im, im->line, NULL,
-                    "each line must be one JSON object, on its own line");
+          refuse(im, ITEM_ERROR, im->line, NULL,
+                 "each line must be one JSON object, on its own line");
         else
           apply(im, obj, 0, im->line);
         json_decref(obj);
@@ -545,11 +724,11 @@ static void import_ndjson(importer *im, line_reader *r) {
                    "not JSON: %s (each line must be exactly one object)", m);
         else
           snprintf(msg, sizeof msg, "not JSON: %s", m);
-        row_error(im, im->line, err.field, msg);
+        refuse(im, ITEM_ERROR, im->line, err.field, msg);
         break;
       }
       default:
-        row_error(im, im->line, err.field, err.message);
+        refuse(im, ITEM_ERROR, im->line, err.field, err.message);
     }
   }
 }
@@ -580,11 +759,94 @@ static int run_opened(importer *im, rc_error *err) {
   return rc;
 }
 
+/* The reader: the file to its end (or to a refusal that stops it), its
+ * last batch handed over. */
+static void read_rows(importer *im) {
+  handoff *q = im->q;
+  batch *b;
+  if (im->format == IMPORT_NDJSON)
+    import_ndjson(im, im->r);
+  else
+    import_csv(im, im->r);
+  if (ferror(im->f)) refuse(im, ITEM_ERROR, im->line, NULL, "read error");
+  b = filling(im);
+  if (!q->threaded) {
+    consume(im, b);
+    batch_clear(b);
+    return;
+  }
+  pthread_mutex_lock(&q->mu);
+  if (b->n > 0 && !q->cancel) {
+    q->full++;
+    q->put = (q->put + 1) % BATCHES;
+  }
+  q->done = 1;
+  pthread_cond_signal(&q->moved);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static void *reader_main(void *arg) {
+  read_rows(arg);
+  return NULL;
+}
+
+/* The writer: every batch, in order, until the reader is done; once it
+ * wants no more rows, the reader is told so and what comes is dropped. */
+static void write_rows(importer *im) {
+  handoff *q = im->q;
+  for (;;) {
+    pthread_mutex_lock(&q->mu);
+    while (q->full == 0 && !q->done) pthread_cond_wait(&q->moved, &q->mu);
+    if (q->full == 0) {
+      pthread_mutex_unlock(&q->mu);
+      return;
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (!im->dropping) consume(im, &q->slots[q->take]);
+    pthread_mutex_lock(&q->mu);
+    q->full--;
+    if (im->dropping) q->cancel = 1;
+    pthread_cond_signal(&q->moved);
+    pthread_mutex_unlock(&q->mu);
+    q->take = (q->take + 1) % BATCHES;
+  }
+}
+
+/* Reads the file on a thread while this one writes (on this one alone
+ * when no thread can start). */
+static void read_and_write(importer *im) {
+  handoff *q = im->q;
+  pthread_t reader;
+  q->threaded = pthread_mutex_init(&q->mu, NULL) == 0;
+  if (q->threaded && pthread_cond_init(&q->moved, NULL) != 0) {
+    pthread_mutex_destroy(&q->mu);
+    q->threaded = 0;
+  }
+  if (q->threaded && pthread_create(&reader, NULL, reader_main, im) != 0) {
+    pthread_cond_destroy(&q->moved);
+    pthread_mutex_destroy(&q->mu);
+    q->threaded = 0;
+  }
+  if (!q->threaded) {
+    read_rows(im);
+  } else {
+    write_rows(im);
+    pthread_join(reader, NULL);
+    pthread_cond_destroy(&q->moved);
+    pthread_mutex_destroy(&q->mu);
+  }
+  for (int i = 0; i < BATCHES; i++) {
+    batch_clear(&q->slots[i]);
+    free(q->slots[i].errs);
+  }
+}
+
 static int import_once(engine *eng, FILE *f, const char *name, int format,
                        import_stats *stats, rc_errlist *errors, int progress) {
   importer im;
   line_reader r;
   rc_error err;
+  handoff *q;
   int before = errors->count;
   memset(&im, 0, sizeof im);
   memset(stats, 0, sizeof *stats);
@@ -593,26 +855,38 @@ static int import_once(engine *eng, FILE *f, const char *name, int format,
   im.stats = stats;
   im.errors = errors;
   im.progress = progress;
-  if (reader_init(&r, f) != RC_OK) {
+  im.f = f;
+  im.r = &r;
+  im.failed_before = errors->count > 0;
+  if (!(q = calloc(1, sizeof *q)) || reader_init(&r, f) != RC_OK) {
+    free(q);
     rc_error_set(&err, RC_ENOMEM, NULL, "out of memory");
     rc_errlist_add(errors, &err);
     return RC_ENOMEM;
+  }
+  im.q = q;
+  if (!(im.reading = engine_reading_new(eng, &err))) {
+    free(r.buf);
+    free(q);
+    rc_errlist_add(errors, &err);
+    return err.code;
   }
   reader_fill(&r);
   if (r.end >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0)
     r.start = 3; /* the byte-order mark some editors write */
   if (format == IMPORT_AUTO)
     format = reader_peek(&r) == '{' ? IMPORT_NDJSON : IMPORT_CSV;
+  im.format = format;
   if (engine_import_begin(eng, &err) != RC_OK) {
+    engine_reading_free(im.reading);
     free(r.buf);
+    free(q);
     rc_errlist_add(errors, &err);
     return err.code;
   }
-  if (format == IMPORT_NDJSON)
-    import_ndjson(&im, &r);
-  else
-    import_csv(&im, &r);
-  if (ferror(f)) row_error(&im, im.line, NULL, "read error");
+  read_and_write(&im);
+  engine_reading_free(im.reading);
+  free(q);
   if (progress) fprintf(stderr, "\r");
   free(r.buf);
   if (errors->count > before) {

@@ -14,10 +14,11 @@ enum { IMPORT_AUTO, IMPORT_CSV, IMPORT_NDJSON };
 
 /* Reads a portfolio snapshot from f (named name in messages) and applies
  * it in one transaction: every row is checked, every bad row reported
- * (line and column), and if any is bad nothing is written. The cases it
- * opens run their `opened` handlers in the same transaction (a handler's
- * failure is its case's, as from the queue); known cases' `updated` are
- * queued. Memory stays bounded whatever the file size (ids: about 34
+ * (line and column; past the 50th the rest is not read), and if any is
+ * bad nothing is written; the file is read on a thread of its own. The
+ * cases it opens run their `opened` handlers in the same transaction (a
+ * handler's failure is its case's, as from the queue); known cases'
+ * `updated` are queued. Memory stays bounded whatever the file size (ids: about 34
  * bytes a row). progress: report on stderr. */
 int import_stream(engine *eng, FILE *f, const char *name, int format,
                   import_stats *stats, rc_errlist *errors, int progress);

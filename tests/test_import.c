@@ -1766,6 +1766,62 @@ static void test_field_counts_name_their_lines(void **state) {
   engine_close(eng);
 }
 
+/* The file is read on a thread of its own, a few batches ahead of the
+ * rows written: refusals still come in file order, the writer's own (an
+ * update checked against the book) among the reader's, and a report
+ * that is full stops the reading. */
+static void test_refusals_keep_the_file_order_across_batches(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  import_stats stats;
+  size_t cap = 1 << 20, len = 0;
+  char *text = malloc(cap);
+  FILE *f;
+  (void)state;
+  assert_non_null(text);
+  len += (size_t)snprintf(text + len, cap - len,
+                          "id,borrower_id,balance,due_date\n");
+  for (int i = 0; i < 3000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "K%d,B%d,100,2026-01-01\n",
+                            i, i);
+  assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_OK);
+  /* Line 2502 is refused by the writer (the book's balance is 100), the
+   * lines after it by the reader, some batches later. */
+  len = (size_t)snprintf(text, cap, "id,borrower_id,amount_due\n");
+  for (int i = 0; i < 3000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "K%d,B%d,%s\n", i, i,
+                            i == 2500   ? "150"
+                            : i == 1200 ? "10"
+                            : i > 2800  ? "x"
+                                        : "20");
+  assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_EINVAL);
+  expect_error(&errors, 0, 2502,
+               "amount_due (150) is more than the balance (100)");
+  expect_error(&errors, 1, 2803, "whole number");
+  assert_int_equal(errors.count, 51);
+  expect_error(&errors, 50, 2852, "more than 50 bad rows");
+  assert_int_equal(balance_of(eng, "K1200"), 100);
+  rc_errlist_free(&errors);
+  /* Every row refused: the report fills at row 51, and the reader stops
+   * within the batches in flight, not at the end of the file. */
+  len = (size_t)snprintf(text, cap, "id,borrower_id,balance\n");
+  for (int i = 0; i < 20000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "N%d,B%d,-1\n", i, i);
+  f = tmpfile();
+  fwrite(text, 1, len, f);
+  rewind(f);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
+                   RC_EINVAL);
+  fclose(f);
+  assert_int_equal(errors.count, 51);
+  expect_error(&errors, 49, 51, "negative");
+  assert_true(stats.rows < 5000);
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 3000);
+  free(text);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -1802,6 +1858,7 @@ int main(void) {
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
+      cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
       cmocka_unit_test(test_an_import_is_not_blamed_for_an_older_broken_row),

@@ -97,6 +97,23 @@ int engine_contended(const engine *eng);
  * order, to engine_import_opened once every row is in. */
 int engine_import_case(engine *eng, json_t *fields, int text_values,
                        int *created, rc_error *err);
+/* engine_import_case in two halves, so that a file's rows are parsed on
+ * one thread while the engine writes them on another. A reading holds
+ * what a row is parsed with, apart from the engine: the configuration's
+ * currency and country, copied, and a clock of its own (the time zones
+ * rows name are opened into it). */
+typedef struct engine_reading engine_reading;
+struct case_input;
+engine_reading *engine_reading_new(engine *eng, rc_error *err);
+void engine_reading_free(engine_reading *r);
+/* case_input_parse for an import (its text already checked for NUL):
+ * out is the caller's to free, whatever the result. */
+int engine_reading_parse(engine_reading *r, json_t *fields, int text_values,
+                         struct case_input *out, rc_error *err);
+/* engine_import_case of a row engine_reading_parse read; in stays the
+ * caller's. */
+int engine_import_input(engine *eng, struct case_input *in, int *created,
+                        rc_error *err);
 /* Journals each case's opening and runs its `opened` handlers, in the
  * import's transaction: what the queued event did, without an event row
  * written and deleted, and one journal run a case. A handler that fails
@@ -104,9 +121,6 @@ int engine_import_case(engine *eng, json_t *fields, int text_values,
  * as from the queue; the others keep their effects. Errors: the store's. */
 int engine_import_opened(engine *eng, const char *const *ids, int n,
                          rc_error *err);
-/* Checks a case the way engine_upsert_case would, writing nothing. */
-int engine_check_case(engine *eng, json_t *fields, int text_values,
-                      rc_error *err);
 /* Queues an event. A key names one event (its case and type): the same
  * again sets *duplicate and writes nothing; with another case or type it
  * is RC_ECONFLICT. Events only the core emits are refused (RC_EINVAL).
