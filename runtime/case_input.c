@@ -197,9 +197,11 @@ static int get_flag(const fields *obj, const char *key, const char *field,
 }
 
 /* A BCP 47 language tag ICU knows: "zh-CN", "en", "zh-Hans-CN". The
- * last tag found good is remembered: a file holds few locales. */
+ * last tag found good is remembered: a file holds few locales. One a
+ * thread: an import's reader and the simulation's workers parse rows off
+ * the loop's thread. */
 static int check_locale(const char *tag, rc_error *err) {
-  static char last_ok[32];
+  static _Thread_local char last_ok[32];
   char buf[96], lang[16] = "", region[16] = "";
   int32_t parsed = 0;
   UErrorCode st = U_ZERO_ERROR;
