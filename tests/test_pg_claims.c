@@ -338,6 +338,49 @@ static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
   PQfinish(b);
 }
 
+/* The same in a batch, where each timer's case is locked beside it: a
+ * case another transaction holds comes without its row, and is not
+ * taken; a case with two timers in the walk comes with its row at both,
+ * and is the batch's until it ends. */
+static void test_a_batch_claim_reads_and_holds_its_cases(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
+  PGresult *r;
+
+  assert_non_null(a);
+  assert_non_null(b);
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET balance = 4200 WHERE id = 'C1';"
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(1, 'C1', 'remind', 0), (2, 'C2', 'remind', 0), "
+                   "(3, 'C1', 'escalate', 0)"));
+  PQclear(pgt_exec(b, "BEGIN"));
+  PQclear(pgt_exec(b, "SELECT 1 FROM cases WHERE id = 'C2' FOR UPDATE"));
+  PQclear(pgt_exec(a, "BEGIN"));
+  r = pg_lock_timers(a, "A", 100, 10, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 3);
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C1");
+  assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE + 11), "4200");
+  assert_string_equal(PQgetvalue(r, 1, 1), "C2");
+  assert_true(PQgetisnull(r, 1, PG_CLAIM_CASE));
+  assert_string_equal(PQgetvalue(r, 2, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 2, PG_CLAIM_CASE), "C1");
+  assert_string_equal(PQgetvalue(r, 2, PG_CLAIM_CASE + 11), "4200");
+  PQclear(r);
+
+  PQclear(pgt_exec(f->c, "SET lock_timeout = '50ms'"));
+  assert_null(pgt_exec(f->c, "UPDATE cases SET balance = 0 WHERE id = 'C1'"));
+  PQclear(pgt_exec(b, "UPDATE cases SET balance = 1 WHERE id = 'C2'"));
+  PQclear(pgt_exec(b, "COMMIT"));
+  PQclear(pgt_exec(a, "COMMIT"));
+  PQclear(pgt_exec(f->c, "UPDATE cases SET balance = 0 WHERE id = 'C1'"));
+  assert_int_equal(pgt_value(f->c, "SELECT sum(balance) FROM cases"), 1);
+  PQfinish(a);
+  PQfinish(b);
+}
+
 /* Without a time of its own, a lease is measured by the database's clock,
  * the one clock every node shares. */
 static void test_leases_run_on_the_databases_clock(void **state) {
@@ -1348,6 +1391,8 @@ int main(void) {
           test_a_cases_later_timer_waits_for_its_earlier_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_claim_reads_and_holds_its_cases, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lease_in_the_walk_keeps_its_cases_later_timer, setup,
           teardown),
