@@ -1256,6 +1256,37 @@ static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
                    1000 + PG_TIMER_WAIT_MS);
 }
 
+/* The same outside a batch: with a lease in the walk, the case's later
+ * timer waits; the other case's two timers, before and after the gap,
+ * are claimed. */
+static void test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch(
+    void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  PGresult *r;
+
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped, "
+                   "claimed_by, claimed_until) VALUES "
+                   "(1, 'C1', 'remind', 1, NULL, NULL), "
+                   "(2, 'C2', '__release', 0, 'B', 5000), "
+                   "(3, 'C1', 'escalate', 1, NULL, NULL), "
+                   "(4, 'C2', 'later', 1, NULL, NULL)"));
+  r = pg_claim_timers(f->c, "A", 100, 10, 60000, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 2);
+  assert_string_equal(PQgetvalue(r, 0, 3), "remind");
+  assert_string_equal(PQgetvalue(r, 1, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 1, PG_CLAIM_CASE), "C1");
+  PQclear(r);
+  assert_int_equal(pgt_value(f->c, "SELECT claimed_until FROM timers WHERE "
+                                   "due = 4 AND claimed_by = 'A'"),
+                   1000 + PG_TIMER_WAIT_MS);
+  assert_int_equal(pgt_value(f->c, "SELECT claimed_until FROM timers WHERE "
+                                   "due = 3 AND claimed_by = 'A'"),
+                   61000);
+}
+
 /* The same outside a batch, where the claim writes leases: a case's
  * later timer is not claimed while its earlier one is another node's. */
 static void test_a_cases_later_timer_waits_outside_a_batch(void **state) {
@@ -1393,6 +1424,9 @@ int main(void) {
           test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_claim_reads_and_holds_its_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch,
+          setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lease_in_the_walk_keeps_its_cases_later_timer, setup,
           teardown),
