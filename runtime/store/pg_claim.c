@@ -31,7 +31,7 @@
  * did not take: one locked or leased elsewhere. Without one, no timer
  * the walk took has an earlier one it did not (lock_timers_sql says
  * more). */
-#define GAP                                                              \
+#define GAP                                                               \
   "gap AS (SELECT 1 FROM timers o WHERE (o.due, o.id) <= (SELECT d.due, " \
   "d.id FROM due d ORDER BY d.due DESC, d.id DESC LIMIT 1) AND o.id NOT " \
   "IN (SELECT id FROM due) ORDER BY o.due, o.id LIMIT 1), "
