@@ -298,8 +298,17 @@ static void test_a_claim_never_committed_leaves_nothing_claimed(void **state) {
  * a payment to one on another node waits rather than be overwritten by a
  * balance read before it. A case another transaction holds is not waited
  * for: its timer is claimed all the same, without the case's columns. */
-static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
-  fixture *f = *state;
+
+/* A claim, in a batch (pg_lock_timers) or with leases, by a's node "A". */
+static PGresult *claim_as_a(PGconn *a, int batch, rc_error *err) {
+  return batch ? pg_lock_timers(a, "A", 100, 10, 1000, err)
+               : pg_claim_timers(a, "A", 100, 10, 60000, 1000, err);
+}
+
+/* Both claims: a case with two timers in the walk comes with its row at
+ * both (in a batch, each timer's case is locked beside it), and is the
+ * claim's until its transaction ends. */
+static void claim_reads_and_holds_cases(fixture *f, int batch) {
   rc_error err = {0};
   PGconn *a = pgt_connect(f->url), *b = pgt_connect(f->url);
   PGresult *r;
@@ -312,21 +321,25 @@ static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
                    "NULL), ('B1', 0, 'phone', '+8613800000000', 'self');"
                    "UPDATE cases SET balance = 4200 WHERE id = 'C1';"
                    "INSERT INTO timers(due, case_id, event, scoped) VALUES "
-                   "(1, 'C1', 'remind', 0), (2, 'C2', 'remind', 0)"));
+                   "(1, 'C1', 'remind', 0), (2, 'C2', 'remind', 0), "
+                   "(3, 'C1', 'escalate', 0)"));
   PQclear(pgt_exec(b, "BEGIN"));
   PQclear(pgt_exec(b, "SELECT 1 FROM cases WHERE id = 'C2' FOR UPDATE"));
   PQclear(pgt_exec(a, "BEGIN"));
-  r = pg_claim_timers(a, "A", 100, 10, 60000, 1000, &err);
+  r = claim_as_a(a, batch, &err);
   assert_non_null(r);
-  assert_int_equal(PQntuples(r), 2);
+  assert_int_equal(PQntuples(r), 3);
   assert_string_equal(PQgetvalue(r, 0, 1), "C1");
   assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE), "C1");
   assert_string_equal(PQgetvalue(r, 0, PG_CLAIM_CASE + 11), "4200");
   assert_string_equal(PQgetvalue(r, 1, 1), "C2");
   assert_true(PQgetisnull(r, 1, PG_CLAIM_CASE));
+  assert_string_equal(PQgetvalue(r, 2, 3), "escalate");
+  assert_string_equal(PQgetvalue(r, 2, PG_CLAIM_CASE), "C1");
+  assert_string_equal(PQgetvalue(r, 2, PG_CLAIM_CASE + 11), "4200");
   PQclear(r);
 
-  /* C1 is A's until its batch ends; C2 was never taken from B. */
+  /* C1 is A's until its transaction ends; C2 was never taken from B. */
   PQclear(pgt_exec(f->c, "SET lock_timeout = '50ms'"));
   assert_null(pgt_exec(f->c, "UPDATE cases SET balance = 0 WHERE id = 'C1'"));
   PQclear(pgt_exec(b, "UPDATE cases SET balance = 1 WHERE id = 'C2'"));
@@ -336,6 +349,14 @@ static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
   assert_int_equal(pgt_value(f->c, "SELECT sum(balance) FROM cases"), 1);
   PQfinish(a);
   PQfinish(b);
+}
+
+static void test_a_timer_claim_reads_and_holds_its_cases(void **state) {
+  claim_reads_and_holds_cases(*state, 0);
+}
+
+static void test_a_batch_claim_reads_and_holds_its_cases(void **state) {
+  claim_reads_and_holds_cases(*state, 1);
 }
 
 /* Without a time of its own, a lease is measured by the database's clock,
@@ -1183,11 +1204,11 @@ static void test_a_cases_later_timer_waits_for_its_earlier_one(void **state) {
   PQfinish(w);
 }
 
-/* The gap a batch's walk leaves may be a lease, not a lock: a case's
- * earlier timer leased to another node keeps its later one waiting, while
- * the walk's other timers, before and after the gap, are taken. */
-static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
-  fixture *f = *state;
+/* The gap a claim's walk leaves may be a lease, not a lock: a case's
+ * earlier timer leased to another node keeps its later one waiting,
+ * while the walk's other timers, before and after the gap, are taken; in
+ * a batch (pg_lock_timers) or outside one. */
+static void lease_in_the_walk(fixture *f, int batch) {
   rc_error err = {0};
   PGresult *r;
 
@@ -1199,7 +1220,7 @@ static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
                    "(3, 'C1', 'escalate', 1, NULL, NULL), "
                    "(4, 'C2', 'later', 1, NULL, NULL)"));
   PQclear(pgt_exec(f->c, "BEGIN"));
-  r = pg_lock_timers(f->c, "A", 100, 10, 1000, &err);
+  r = claim_as_a(f->c, batch, &err);
   assert_non_null(r);
   assert_int_equal(PQntuples(r), 2);
   assert_string_equal(PQgetvalue(r, 0, 3), "escalate");
@@ -1211,6 +1232,15 @@ static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
                              "SELECT claimed_until FROM timers WHERE "
                              "due = 3 AND claimed_by = 'A'"),
                    1000 + PG_TIMER_WAIT_MS);
+}
+
+static void test_a_lease_in_the_walk_keeps_its_cases_later_timer(void **state) {
+  lease_in_the_walk(*state, 1);
+}
+
+static void test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch(
+    void **state) {
+  lease_in_the_walk(*state, 0);
 }
 
 /* The same outside a batch, where the claim writes leases: a case's
@@ -1348,6 +1378,11 @@ int main(void) {
           test_a_cases_later_timer_waits_for_its_earlier_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_claim_reads_and_holds_its_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lease_in_the_walk_keeps_its_cases_later_timer, setup,
           teardown),
