@@ -2441,6 +2441,80 @@ static void test_the_last_contact_is_the_newest_message_sent(void **state) {
   }
 }
 
+/* The store's cancel of a case's deferred messages, run for case_id on a
+ * connection of its own in a transaction rolled back: the VM's steps. */
+static int cancel_deferred_steps(const char *case_id) {
+  sqlite3 *db;
+  sqlite3_stmt *s = NULL;
+  int steps;
+  for (int i = 0; i < sqlite_statements() && !s; i++) {
+    const char *text = sqlite_statement_sql(i);
+    if (strstr(text, "UPDATE messages SET status = 'cancelled'")) {
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL), SQLITE_OK);
+    }
+  }
+  assert_non_null(s);
+  assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_bind_text(s, 1, case_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, "case_closed", -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+  sqlite3_finalize(s);
+  assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  return steps;
+}
+
+/* A closed case's deferred messages are cancelled, its own only, one
+ * written in the same transaction too; the cancel reads the case's
+ * messages, not every deferred one of the book (2,000 of another case
+ * took as many index entries read). */
+static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
+  store *st;
+  rc_error err;
+  int few = 0, many;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_as(st, "L1", "sms", "deferred", "a", 1);
+  message_as(st, "L1", "sms", "queued", "b", 2);
+  message_as(st, "L2", "sms", "deferred", "c", 3);
+  message_as(st, "L1", "email", "deferred", "d", 4);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg) few = cancel_deferred_steps("L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (rc_time at = 10; at < 2010; at++)
+    message_as(st, "L2", "sms", "deferred", "e", at);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg) {
+    many = cancel_deferred_steps("L1");
+    if (many > few + few / 2)
+      fail_msg("2,000 deferred of another case: %d steps, 1: %d", many, few);
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_as(st, "L1", "letter", "deferred", "f", 3000);
+  assert_int_equal(
+      store_messages_cancel_deferred(st, "L1", "case_closed", &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L1' AND status = 'cancelled' AND reason = "
+                              "'case_closed'"),
+                   3);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L1' AND status = 'queued'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L2' AND status = 'deferred'"),
+                   2001);
+  assert_int_equal(count_rows("SELECT sum(messages) FROM figures_messages "
+                              "WHERE status = 'cancelled'"),
+                   3);
+}
+
 /* The upgrade to schema 19 chains each case's messages, from a book whose
  * messages were found by an index of them by borrower (version 18). */
 static void test_upgrade_chains_each_case_s_messages(void **state) {
@@ -3297,6 +3371,8 @@ int main(void) {
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_last_contact_is_the_newest_message_sent, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_deferred_cancel_reads_its_own, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(
