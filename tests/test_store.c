@@ -913,6 +913,94 @@ static void test_timer_keys_read_back_any_number(void **state) {
   store_close(st);
 }
 
+/* Another recoup on the same book (a `recoup tick` beside `serve`)
+ * changes a case's timers between this store's transactions: fires one,
+ * sets one, or ends them all. A cancel after, in a transaction or not,
+ * reads the case's keys afresh and ends what the case holds now (the
+ * timer set by the other ends too; none is left to fire for a case
+ * that has moved on). Keys nobody can read (written by another program)
+ * refuse the cancel, naming the case and the text: the store cannot tell
+ * which timers to end, and a cancelled timer must not fire. */
+static void test_a_cancel_after_another_process_s_timers_ends_them(
+    void **state) {
+  (void)state;
+  for (int change = 0; change < 4; change++) {
+    for (int in_tx = 0; in_tx < 2; in_tx++) {
+      store *st, *other;
+      store_timer *due;
+      int n, deleted, rc;
+      rc_error err;
+      if (change == 3 && on_pg) continue; /* cases.timer_keys is SQLite's */
+      if (change || in_tx) { /* a book of its own each time */
+        teardown(NULL);
+        setup(NULL);
+      }
+      st = open_store();
+      add_case(st, "L1");
+      assert_int_equal(store_begin(st, &err), RC_OK);
+      assert_int_equal(store_timer_insert(st, "L1", 100, "a", NULL, 1, &err),
+                       RC_OK);
+      assert_int_equal(store_timer_insert(st, "L1", 300, "k", NULL, 0, &err),
+                       RC_OK);
+      assert_int_equal(store_commit(st, &err), RC_OK);
+      /* This store has read the case's keys in a transaction. */
+      assert_int_equal(store_begin(st, &err), RC_OK);
+      assert_int_equal(
+          store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "z", &n, &err),
+          RC_OK);
+      assert_int_equal(store_commit(st, &err), RC_OK);
+      other = open_store();
+      assert_int_equal(store_begin(other, &err), RC_OK);
+      if (change == 0) {
+        assert_int_equal(store_timers_claim(other, 100, 10, NULL, &due, &n,
+                                            &err),
+                         RC_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(store_timer_finish(other, &due[0], &deleted, &err),
+                         RC_OK);
+        store_timers_free(due, n);
+      } else if (change == 1) {
+        assert_int_equal(
+            store_timer_insert(other, "L1", 200, "b", NULL, 1, &err), RC_OK);
+      } else if (change == 2) {
+        assert_int_equal(store_timers_cancel(other, "L1", STORE_TIMERS_ALL,
+                                             NULL, NULL, &err),
+                         RC_OK);
+      }
+      assert_int_equal(store_commit(other, &err), RC_OK);
+      store_close(other);
+      if (change == 3)
+        exec_sql("UPDATE case_steps SET timer_keys = 'x' WHERE id = 'L1'");
+      if (in_tx) assert_int_equal(store_begin(st, &err), RC_OK);
+      memset(&err, 0, sizeof err);
+      rc = store_timers_cancel(st, "L1", STORE_TIMERS_SCOPED, NULL, NULL,
+                               &err);
+      if (change == 3) {
+        assert_int_equal(rc, RC_ESTORE);
+        assert_string_equal(err.message, "database: case L1: its timer "
+                                         "keys do not read: x");
+      } else {
+        assert_int_equal(rc, RC_OK);
+      }
+      if (in_tx) {
+        if (rc == RC_OK)
+          assert_int_equal(store_commit(st, &err), RC_OK);
+        else
+          store_rollback(st);
+      }
+      store_close(st);
+      /* The kept one stays, but where another ended it; every scoped one
+       * is gone (the unreadable keys: nothing ended). */
+      assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE "
+                                  "scoped <> 0"),
+                       change == 3 ? 1 : 0);
+      assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE "
+                                  "scoped = 0"),
+                       change == 2 ? 0 : 1);
+    }
+  }
+}
+
 /* Puts migration 21's two tables of a case back into one table cases
  * (the moved columns last): the schema of version 20, as far as a reader
  * by name sees. */
@@ -3347,6 +3435,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_timer_keys_read_back_any_number,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cancel_after_another_process_s_timers_ends_them, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
