@@ -2974,6 +2974,85 @@ static void test_the_outbox_page_goes_on_after_a_message_sent_since(
   store_close(st);
 }
 
+/* The ids of every page of the queued list, `limit` a page, each page
+ * from the last id of the one before (the console's next). */
+static void outbox_pages(store *st, const char *channel, int limit,
+                         char *out, size_t size) {
+  static const char *const queued[] = {"queued"};
+  int64_t after = 0;
+  out[0] = '\0';
+  for (int pages = 0; pages < 1000; pages++) {
+    char ids[256] = "", *last;
+    int64_t resume = -1;
+    rc_error err;
+    assert_int_equal(store_outbox_page(st, queued, 1, channel, after, limit,
+                                       &resume, collect_message_ids, ids,
+                                       &err),
+                     RC_OK);
+    if (!ids[0]) return;
+    assert_true(strlen(out) + strlen(ids) < size);
+    strcat(out, ids);
+    ids[strlen(ids) - 1] = '\0';
+    last = strrchr(ids, ' ');
+    after = atoll(last ? last + 1 : ids);
+  }
+  fail_msg("the pages never ended");
+}
+
+/* A message long in flight holds the fresh cursor at itself while
+ * hundreds after it go (the outbox then asks it again and walks on from
+ * where it stopped); the console's pages, which walk the fresh part from
+ * the cursor, list every queued message once, in the outbox's order:
+ * the one in flight, a released one, the fresh after, then a retry. */
+static void test_the_outbox_pages_list_each_once_past_a_long_flight(
+    void **state) {
+  store *st = open_store();
+  int64_t slow, held, e, r, ids[300];
+  char want[256], got[1024];
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  slow = queue_message(st, "slow");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  for (int round = 0; round < 2; round++) {
+    int n;
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < 300; i++) queue_message(st, "later");
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    n = (int)due_ids(st, 6000, 300, ids);
+    /* PostgreSQL: the slow one is still claimed by the walk before. */
+    assert_true(n > 1 && (on_pg || ids[0] == slow));
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 1; i < n; i++) sent(st, ids[i]);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  }
+  /* Whatever the rounds left: sent, but the slow one. */
+  for (int n, others = 1; others;) {
+    n = (int)due_ids(st, 6000, 300, ids);
+    others = 0;
+    for (int i = 0; i < n; i++)
+      if (ids[i] != slow) sent(st, ids[i]), others++;
+    if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  }
+  release_deferred(st, held);
+  e = message_as(st, "C1", "email", "queued", "e", 1000);
+  r = queue_message(st, "r");
+  retry_at(st, r, 5000);
+  snprintf(want, sizeof want, "%lld %lld %lld %lld ", (long long)slow,
+           (long long)held, (long long)e, (long long)r);
+  for (int limit = 1; limit <= 3; limit++) {
+    outbox_pages(st, NULL, limit, got, sizeof got);
+    assert_string_equal(got, want);
+  }
+  snprintf(want, sizeof want, "%lld %lld %lld ", (long long)slow,
+           (long long)held, (long long)r);
+  outbox_pages(st, "sms", 1, got, sizeof got);
+  assert_string_equal(got, want);
+  store_close(st);
+}
+
 /* Moves a message and checks whether the store says it changed. */
 static void expect_move(store *st, int64_t id, unsigned fields,
                         const char *status, int want_changed) {
@@ -3494,6 +3573,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_lists_a_released_message_by_id, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_outbox_pages_list_each_once_past_a_long_flight, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_goes_on_after_a_message_sent_since, setup,
