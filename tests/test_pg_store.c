@@ -1388,6 +1388,50 @@ static void test_a_read_ahead_and_its_checks_read_few_borrowers(
   PQfinish(c);
 }
 
+/* A case's deferred messages are cancelled reading that case's
+ * borrower's messages, not every deferred one of the book: 2,000 of
+ * 1,000 other borrowers, never analysed and analysed. Each cancel is
+ * counted on a connection of its own (no other reads pending in its
+ * counts), in a transaction rolled back. */
+static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
+  const char *params[2] = {"C1", "case_closed"};
+  PGconn *c;
+  (void)state;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) SELECT 'B' || i FROM "
+                      "generate_series(1, 1000) i"));
+  PQclear(pgt_exec(c, "INSERT INTO cases(id, borrower_id, workflow, "
+                      "version, state, currency, opened_at) SELECT 'C' || "
+                      "i, 'B' || i, 'w', 1, 'new', 'CNY', 0 FROM "
+                      "generate_series(1, 1000) i"));
+  PQclear(pgt_exec(c, "INSERT INTO messages(case_id, borrower_id, channel, "
+                      "template, status, at, next_attempt) SELECT 'C' || "
+                      "(1 + i % 1000), 'B' || (1 + i % 1000), 'sms', 't', "
+                      "'deferred', i, 0 FROM generate_series(0, 1999) i"));
+  for (int analysed = 0; analysed < 2; analysed++) {
+    PGconn *one = pgt_connect(path);
+    PGresult *r;
+    assert_non_null(one);
+    PQclear(pgt_exec(one, "BEGIN"));
+    r = PQexecParams(one, pg_cancel_deferred_sql, 2, NULL, params, NULL, NULL,
+                     0);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    assert_string_equal(PQcmdTuples(r), "2");
+    PQclear(r);
+    assert_int_equal(pgt_value(one, "SELECT seq_tup_read + coalesce("
+                                    "idx_tup_fetch, 0) FROM "
+                                    "pg_stat_xact_user_tables WHERE "
+                                    "relname = 'messages'"),
+                     2);
+    PQclear(pgt_exec(one, "ROLLBACK"));
+    PQfinish(one);
+    PQclear(pgt_exec(c, "ANALYZE"));
+  }
+  PQfinish(c);
+}
+
 /* A borrower this batch itself changed after its read ahead went is read
  * again: the batch sees its own writes. */
 static void test_a_borrower_the_batch_changed_is_read_again(void **state) {
@@ -2330,6 +2374,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_read_ahead_and_its_checks_read_few_borrowers, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_deferred_cancel_reads_its_own, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_the_batch_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

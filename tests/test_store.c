@@ -913,6 +913,94 @@ static void test_timer_keys_read_back_any_number(void **state) {
   store_close(st);
 }
 
+/* Another recoup on the same book (a `recoup tick` beside `serve`)
+ * changes a case's timers between this store's transactions: fires one,
+ * sets one, or ends them all. A cancel after, in a transaction or not,
+ * reads the case's keys afresh and ends what the case holds now (the
+ * timer set by the other ends too; none is left to fire for a case
+ * that has moved on). Keys nobody can read (written by another program)
+ * refuse the cancel, naming the case and the text: the store cannot tell
+ * which timers to end, and a cancelled timer must not fire. */
+static void test_a_cancel_after_another_process_s_timers_ends_them(
+    void **state) {
+  (void)state;
+  for (int change = 0; change < 4; change++) {
+    for (int in_tx = 0; in_tx < 2; in_tx++) {
+      store *st, *other;
+      store_timer *due;
+      int n, deleted, rc;
+      rc_error err;
+      if (change == 3 && on_pg) continue; /* cases.timer_keys is SQLite's */
+      if (change || in_tx) { /* a book of its own each time */
+        teardown(NULL);
+        setup(NULL);
+      }
+      st = open_store();
+      add_case(st, "L1");
+      assert_int_equal(store_begin(st, &err), RC_OK);
+      assert_int_equal(store_timer_insert(st, "L1", 100, "a", NULL, 1, &err),
+                       RC_OK);
+      assert_int_equal(store_timer_insert(st, "L1", 300, "k", NULL, 0, &err),
+                       RC_OK);
+      assert_int_equal(store_commit(st, &err), RC_OK);
+      /* This store has read the case's keys in a transaction. */
+      assert_int_equal(store_begin(st, &err), RC_OK);
+      assert_int_equal(
+          store_timers_cancel(st, "L1", STORE_TIMERS_NAMED, "z", &n, &err),
+          RC_OK);
+      assert_int_equal(store_commit(st, &err), RC_OK);
+      other = open_store();
+      assert_int_equal(store_begin(other, &err), RC_OK);
+      if (change == 0) {
+        assert_int_equal(store_timers_claim(other, 100, 10, NULL, &due, &n,
+                                            &err),
+                         RC_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(store_timer_finish(other, &due[0], &deleted, &err),
+                         RC_OK);
+        store_timers_free(due, n);
+      } else if (change == 1) {
+        assert_int_equal(
+            store_timer_insert(other, "L1", 200, "b", NULL, 1, &err), RC_OK);
+      } else if (change == 2) {
+        assert_int_equal(store_timers_cancel(other, "L1", STORE_TIMERS_ALL,
+                                             NULL, NULL, &err),
+                         RC_OK);
+      }
+      assert_int_equal(store_commit(other, &err), RC_OK);
+      store_close(other);
+      if (change == 3)
+        exec_sql("UPDATE case_steps SET timer_keys = 'x' WHERE id = 'L1'");
+      if (in_tx) assert_int_equal(store_begin(st, &err), RC_OK);
+      memset(&err, 0, sizeof err);
+      rc = store_timers_cancel(st, "L1", STORE_TIMERS_SCOPED, NULL, NULL,
+                               &err);
+      if (change == 3) {
+        assert_int_equal(rc, RC_ESTORE);
+        assert_string_equal(err.message, "database: case L1: its timer "
+                                         "keys do not read: x");
+      } else {
+        assert_int_equal(rc, RC_OK);
+      }
+      if (in_tx) {
+        if (rc == RC_OK)
+          assert_int_equal(store_commit(st, &err), RC_OK);
+        else
+          store_rollback(st);
+      }
+      store_close(st);
+      /* The kept one stays, but where another ended it; every scoped one
+       * is gone (the unreadable keys: nothing ended). */
+      assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE "
+                                  "scoped <> 0"),
+                       change == 3 ? 1 : 0);
+      assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE "
+                                  "scoped = 0"),
+                       change == 2 ? 0 : 1);
+    }
+  }
+}
+
 /* Puts migration 21's two tables of a case back into one table cases
  * (the moved columns last): the schema of version 20, as far as a reader
  * by name sees. */
@@ -2441,6 +2529,80 @@ static void test_the_last_contact_is_the_newest_message_sent(void **state) {
   }
 }
 
+/* The store's cancel of a case's deferred messages, run for case_id on a
+ * connection of its own in a transaction rolled back: the VM's steps. */
+static int cancel_deferred_steps(const char *case_id) {
+  sqlite3 *db;
+  sqlite3_stmt *s = NULL;
+  int steps;
+  for (int i = 0; i < sqlite_statements() && !s; i++) {
+    const char *text = sqlite_statement_sql(i);
+    if (strstr(text, "UPDATE messages SET status = 'cancelled'")) {
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL), SQLITE_OK);
+    }
+  }
+  assert_non_null(s);
+  assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_bind_text(s, 1, case_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, "case_closed", -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+  sqlite3_finalize(s);
+  assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  return steps;
+}
+
+/* A closed case's deferred messages are cancelled, its own only, one
+ * written in the same transaction too; the cancel reads the case's
+ * messages, not every deferred one of the book (2,000 of another case
+ * took as many index entries read). */
+static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
+  store *st;
+  rc_error err;
+  int few = 0, many;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_as(st, "L1", "sms", "deferred", "a", 1);
+  message_as(st, "L1", "sms", "queued", "b", 2);
+  message_as(st, "L2", "sms", "deferred", "c", 3);
+  message_as(st, "L1", "email", "deferred", "d", 4);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg) few = cancel_deferred_steps("L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (rc_time at = 10; at < 2010; at++)
+    message_as(st, "L2", "sms", "deferred", "e", at);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg) {
+    many = cancel_deferred_steps("L1");
+    if (many > few + few / 2)
+      fail_msg("2,000 deferred of another case: %d steps, 1: %d", many, few);
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_as(st, "L1", "letter", "deferred", "f", 3000);
+  assert_int_equal(
+      store_messages_cancel_deferred(st, "L1", "case_closed", &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L1' AND status = 'cancelled' AND reason = "
+                              "'case_closed'"),
+                   3);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L1' AND status = 'queued'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "
+                              "'L2' AND status = 'deferred'"),
+                   2001);
+  assert_int_equal(count_rows("SELECT sum(messages) FROM figures_messages "
+                              "WHERE status = 'cancelled'"),
+                   3);
+}
+
 /* The upgrade to schema 19 chains each case's messages, from a book whose
  * messages were found by an index of them by borrower (version 18). */
 static void test_upgrade_chains_each_case_s_messages(void **state) {
@@ -2809,6 +2971,85 @@ static void test_the_outbox_page_goes_on_after_a_message_sent_since(
   snprintf(want, sizeof want, "%lld %lld ", (long long)b, (long long)c);
   outbox_page(st, NULL, a, 10, want, 0);
   outbox_page(st, "sms", a, 10, want, 0);
+  store_close(st);
+}
+
+/* The ids of every page of the queued list, `limit` a page, each page
+ * from the last id of the one before (the console's next). */
+static void outbox_pages(store *st, const char *channel, int limit,
+                         char *out, size_t size) {
+  static const char *const queued[] = {"queued"};
+  int64_t after = 0;
+  out[0] = '\0';
+  for (int pages = 0; pages < 1000; pages++) {
+    char ids[256] = "", *last;
+    int64_t resume = -1;
+    rc_error err;
+    assert_int_equal(store_outbox_page(st, queued, 1, channel, after, limit,
+                                       &resume, collect_message_ids, ids,
+                                       &err),
+                     RC_OK);
+    if (!ids[0]) return;
+    assert_true(strlen(out) + strlen(ids) < size);
+    strcat(out, ids);
+    ids[strlen(ids) - 1] = '\0';
+    last = strrchr(ids, ' ');
+    after = atoll(last ? last + 1 : ids);
+  }
+  fail_msg("the pages never ended");
+}
+
+/* A message long in flight holds the fresh cursor at itself while
+ * hundreds after it go (the outbox then asks it again and walks on from
+ * where it stopped); the console's pages, which walk the fresh part from
+ * the cursor, list every queued message once, in the outbox's order:
+ * the one in flight, a released one, the fresh after, then a retry. */
+static void test_the_outbox_pages_list_each_once_past_a_long_flight(
+    void **state) {
+  store *st = open_store();
+  int64_t slow, held, e, r, ids[300];
+  char want[256], got[1024];
+  rc_error err;
+  (void)state;
+  add_case(st, "C1");
+  slow = queue_message(st, "slow");
+  held = message_as(st, "C1", "sms", "deferred", "held", 1000);
+  assert_int_equal(due_ids(st, 6000, 10, ids), 1);
+  for (int round = 0; round < 2; round++) {
+    int n;
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 0; i < 300; i++) queue_message(st, "later");
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    n = (int)due_ids(st, 6000, 300, ids);
+    /* PostgreSQL: the slow one is still claimed by the walk before. */
+    assert_true(n > 1 && (on_pg || ids[0] == slow));
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    for (int i = 1; i < n; i++) sent(st, ids[i]);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  }
+  /* Whatever the rounds left: sent, but the slow one. */
+  for (int n, others = 1; others;) {
+    n = (int)due_ids(st, 6000, 300, ids);
+    others = 0;
+    for (int i = 0; i < n; i++)
+      if (ids[i] != slow) sent(st, ids[i]), others++;
+    if (on_pg) assert_int_equal(release(st, STORE_CLAIM_MESSAGE), RC_OK);
+  }
+  release_deferred(st, held);
+  e = message_as(st, "C1", "email", "queued", "e", 1000);
+  r = queue_message(st, "r");
+  retry_at(st, r, 5000);
+  snprintf(want, sizeof want, "%lld %lld %lld %lld ", (long long)slow,
+           (long long)held, (long long)e, (long long)r);
+  for (int limit = 1; limit <= 3; limit++) {
+    outbox_pages(st, NULL, limit, got, sizeof got);
+    assert_string_equal(got, want);
+  }
+  snprintf(want, sizeof want, "%lld %lld %lld ", (long long)slow,
+           (long long)held, (long long)r);
+  outbox_pages(st, "sms", 1, got, sizeof got);
+  assert_string_equal(got, want);
   store_close(st);
 }
 
@@ -3274,6 +3515,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timer_keys_read_back_any_number,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
+          test_a_cancel_after_another_process_s_timers_ends_them, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
@@ -3297,6 +3541,8 @@ int main(void) {
           test_the_guard_s_window_stops_at_its_start, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_last_contact_is_the_newest_message_sent, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_deferred_cancel_reads_its_own, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_event_keys_and_payment_refs_are_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -3327,6 +3573,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_lists_a_released_message_by_id, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_outbox_pages_list_each_once_past_a_long_flight, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_goes_on_after_a_message_sent_since, setup,

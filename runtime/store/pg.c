@@ -2460,16 +2460,24 @@ static int op_message_update(store *s, int64_t id,
   return rc;
 }
 
+/* Found among the messages of the case's borrower (messages_borrower: a
+ * borrower has few cases), not down the outbox's index, which walked
+ * every deferred message of the book to find the case's: the status is
+ * compared as an expression that index cannot serve, as the planner took
+ * it, the table never analysed, for a handful. */
+const char pg_cancel_deferred_sql[] =
+    "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
+    "borrower_id = (SELECT borrower_id FROM cases WHERE id = $1) AND "
+    "case_id = $1 AND status || '' = 'deferred'";
+
 static int op_messages_cancel_deferred(store *s, const char *case_id,
                                        const char *reason, rc_error *err) {
   args a = {0};
 
   a_text(&a, case_id);
   a_text(&a, reason);
-  return exec(PG(s),
-              "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
-              "case_id = $1 AND status = 'deferred'",
-              &a, "cancel deferred messages", NULL, err);
+  return exec(PG(s), pg_cancel_deferred_sql, &a, "cancel deferred messages",
+              NULL, err);
 }
 
 static int op_task_put(store *s, const store_task *t, int64_t *id,

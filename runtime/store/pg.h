@@ -324,6 +324,9 @@ extern const char pg_borrowers_ahead_sql[];
  * plans). */
 extern const char pg_states_sql[], pg_ends_sql[], pg_cuts_sql[],
     pg_ends_cuts_sql[];
+/* The statement that cancels a case's deferred messages (the tests read
+ * its plan). */
+extern const char pg_cancel_deferred_sql[];
 
 /* A case (PG_CASE_COLS) and a borrower's own columns (PG_BORROWER_COLS)
  * from row of r, starting at column col, into *out (owned strings).

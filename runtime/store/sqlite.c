@@ -660,9 +660,13 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_RELEASE] =
         "UPDATE messages SET status = 'queued', next_attempt = "
         "max(next_attempt, 1) WHERE id = ?1 AND status = 'deferred'",
+    /* Down the case's chain, not the outbox's index: that walked every
+     * deferred message of the book to find the case's (without the
+     * index's condition the planner cannot take that index). */
     [S_MESSAGES_CANCEL_DEFERRED] =
-        "UPDATE messages SET status = 'cancelled', reason = ?2 "
-        "WHERE case_id = ?1 AND status = 'deferred' AND " SQLITE_OUTBOX_KEPT,
+        MESSAGE_CHAIN("id = ?1", "") "UPDATE messages SET status = "
+        "'cancelled', reason = ?2 WHERE id IN (SELECT id FROM r) AND "
+        "case_id = ?1 AND status = 'deferred'",
     [S_MESSAGE_RECHECK] =
         "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
@@ -4806,8 +4810,10 @@ static int sq_message_recheck(sq *st, int64_t id, const char *status,
 
 static int sq_messages_cancel_deferred(sq *st, const char *case_id,
                                        const char *reason, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
-  int rc;
+  sqlite3_stmt *s;
+  int rc = message_last_flush(st, err);
+  if (rc != RC_OK) return rc;
+  s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
   if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
