@@ -321,8 +321,9 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CASES] =
         "SELECT id, state, balance FROM cases "
         "WHERE borrower_id = ?1 ORDER BY id",
-    /* A new case is two rows (schema 21), each statement bound as the
-     * whole case (bind_case) and taking its own columns of it. */
+    /* A new case is two rows (schema 21): case_rows' columns numbered
+     * as the case's fields (bind_case), case_steps' its own
+     * (bind_steps). */
     [S_CASE_INSERT] =
         "INSERT INTO case_rows(id, borrower_id, workflow, version, error, "
         "product, currency, principal, balance, amount_due, fees, due_date, "
@@ -1120,7 +1121,7 @@ struct sq {
       char *event, *data;
       int scoped;
     } timer;
-    /* The next case handed to its handler (store_case_opening_copy),
+    /* The next case handed to its handler (store_case_opening_lend),
      * written or not: a case is as the import left it until its own
      * handler runs, as when the engine kept a copy of its own. */
     size_t copied;
@@ -2268,14 +2269,14 @@ static int sq_borrower_cases(sq *st, const char *borrower_id, store_row_fn fn,
   return each_row(st, s, fn, ud, err);
 }
 
+/* S_CASE_INSERT's parameters from ?at + 1: ?5 to ?7 (state, closed,
+ * outcome) are case_steps' (bind_steps), left unbound here: binding
+ * them anyway was 3 of 21 bindings a row for nothing. */
 static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
   bind_text(s, at + 1, c->id);
   bind_text(s, at + 2, c->borrower_id);
   bind_text(s, at + 3, c->workflow);
   sqlite3_bind_int(s, at + 4, c->version);
-  bind_text(s, at + 5, c->state);
-  sqlite3_bind_int(s, at + 6, c->closed);
-  bind_text(s, at + 7, c->outcome);
   bind_text(s, at + 8, c->error);
   bind_text(s, at + 9, c->product);
   bind_text(s, at + 10, c->currency);
@@ -6161,13 +6162,13 @@ static int op_case_insert_opening(store *s, const store_case *c,
   return sq_case_insert_opening(SQ(s), c, err);
 }
 
-static int op_case_opening_copy(store *s, const char *id, store_case *out) {
+static int op_case_opening_lend(store *s, const char *id, store_case *out) {
   sq *st = SQ(s);
   case_keep from = st->held.cases;
   st->no_cases = 0; /* the handlers run: the rows are all in */
   st->no_borrowers = 0;
   from.next = st->held.copied;
-  if (!case_keep_take(&from, id, out)) return 0;
+  if (!case_keep_next_is(&from, id) || !case_keep_lend(&from, out)) return 0;
   st->held.copied = from.next;
   return 1;
 }
@@ -6549,7 +6550,7 @@ const store_ops store_sqlite_ops = {
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,
     .case_insert_opening = op_case_insert_opening,
-    .case_opening_copy = op_case_opening_copy,
+    .case_opening_lend = op_case_opening_lend,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,
