@@ -1125,6 +1125,14 @@ struct sq {
      * written or not: a case is as the import left it until its own
      * handler runs, as when the engine kept a copy of its own. */
     size_t copied;
+    /* The last case handed so (at, the offset after it), decoded: its
+     * run writes it next and need not decode it again (held_lend). Until
+     * a case is held anew, which may move the list. */
+    struct {
+      size_t at, after;
+      store_case c;
+      int valid;
+    } lent;
     struct {
       size_t len, next, copied;
       int full;
@@ -2428,6 +2436,17 @@ static void held_timer_drop(sq *st) {
   memset(&st->held.timer, 0, sizeof st->held.timer);
 }
 
+/* The first held case, lent (case_keep_lend). */
+static int held_lend(sq *st, store_case *out) {
+  if (st->held.lent.valid && st->held.lent.at == st->held.cases.next &&
+      st->held.cases.next < st->held.cases.len) {
+    *out = st->held.lent.c;
+    st->held.cases.next = st->held.lent.after;
+    return 1;
+  }
+  return case_keep_lend(&st->held.cases, out);
+}
+
 /* Forgets what is held (a rollback; the end of a transaction). */
 static void held_drop(sq *st) {
   st->no_cases = 0;
@@ -2437,6 +2456,7 @@ static void held_drop(sq *st) {
   borrowers_forget(st);
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
+  st->held.lent.valid = 0;
   st->held.copied = 0;
   st->held.nmarks = 0;
   st->held.failed = 0;
@@ -2474,7 +2494,7 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   sqlite3_stmt *s;
   int rc;
   /* Lent, not copied: nothing is added to the held cases meanwhile. */
-  if (!case_keep_lend(&st->held.cases, &c))
+  if (!held_lend(st, &c))
     return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
   st->held.writing = 1;
   rc = case_rows_insert(st, &c, run, keys, err);
@@ -2646,7 +2666,7 @@ static int pending_add(sq *st, int64_t id, rc_time at, int n, int64_t head,
   }
   if (len) memcpy(r->rows, rows, len);
   /* Lent, not copied: no case is held anew before these are written. */
-  if (!case_keep_lend(&st->held.cases, &r->c)) {
+  if (!held_lend(st, &r->c)) {
     free(r->rows);
     free(keys);
     return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
@@ -3041,6 +3061,7 @@ static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
   if (!st->held.cases.limit) st->held.cases.limit = held_limit();
   /* The pending runs' cases are lent from the list a case may move. */
   if ((rc = pending_flush(st, err)) != RC_OK) return rc;
+  st->held.lent.valid = 0;
   if (!case_keep_add(&st->held.cases, c)) return sq_case_insert(st, c, err);
   return case_inserted(st, c, err);
 }
@@ -6174,6 +6195,10 @@ static int op_case_opening_lend(store *s, const char *id, store_case *out) {
   st->no_borrowers = 0;
   from.next = st->held.copied;
   if (!case_keep_next_is(&from, id) || !case_keep_lend(&from, out)) return 0;
+  st->held.lent.at = st->held.copied;
+  st->held.lent.after = from.next;
+  st->held.lent.c = *out;
+  st->held.lent.valid = 1;
   st->held.copied = from.next;
   return 1;
 }
