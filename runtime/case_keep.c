@@ -143,26 +143,6 @@ int case_keep_next_is(const case_keep *k, const char *id) {
   return size && size - 1 == strlen(id) && !memcmp(at, id, size - 1);
 }
 
-int case_keep_take(case_keep *k, const char *id, store_case *out) {
-  const char *at_text[TEXTS];
-  uint32_t size[TEXTS];
-  char **v[TEXTS];
-  size_t after;
-  if (k->next >= k->len || (id && !case_keep_next_is(k, id))) return 0;
-  after = next_case(k, out, at_text, size);
-  texts(out, v);
-  for (int i = 0; i < TEXTS; i++) {
-    if (!at_text[i]) continue;
-    if (!(*v[i] = malloc(size[i]))) {
-      store_case_free(out);
-      return 0; /* read back instead */
-    }
-    memcpy(*v[i], at_text[i], size[i]);
-  }
-  k->next = after;
-  return 1;
-}
-
 int case_keep_lend(case_keep *k, store_case *out) {
   const char *at_text[TEXTS];
   uint32_t size[TEXTS];

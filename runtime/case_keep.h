@@ -21,10 +21,6 @@ typedef struct case_keep {
 /* Keeps a copy of c: 1; nothing (and no error) once the limit is
  * reached: 0. */
 int case_keep_add(case_keep *k, const store_case *c);
-/* The next case kept, into *out (owned by the caller), when it is case
- * id (NULL: whichever it is): 1; otherwise, or out of memory, 0, nothing
- * moves. */
-int case_keep_take(case_keep *k, const char *id, store_case *out);
 /* The next case kept, into *out, its texts in the keeping itself: they
  * last until the keeping is added to or freed, and are not the caller's
  * to free (no store_case_free). 0 when none is left. */

@@ -74,6 +74,9 @@ struct engine {
   int defer_opened;
   const char *opened_by; /* the import's user, for those journal rows */
   case_keep kept;        /* the cases it opened, for those handlers */
+  /* The case event_take handed out is lent from a keeping (its texts
+   * there, not to be freed): case_drop. */
+  int case_lent;
   /* The workflow the import's last new case went to, its newest version
    * and initial state: the scripts do not change while it loads, and
    * asking Lua again cost a row as much as parsing its money. Without a
@@ -604,8 +607,12 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
 }
 
 static int open_new(engine *eng, case_input *in, rc_error *err) {
+  static char no_tags[] = "[]";
   store_case *c = &in->c;
   char workflow[64], initial[64];
+  struct {
+    char *workflow, *state, *tags;
+  } given;
   int version, rc;
 
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
@@ -642,28 +649,38 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
       eng->opening.version = version;
     }
   }
-  c->workflow = strdup(workflow);
+  /* Its workflow, state and empty tags are these texts while it is
+   * written (the store and the keeping copy what they keep), then the
+   * input's again: a copy of each was three allocations an imported
+   * row, freed on the reader's thread. */
+  given.workflow = c->workflow;
+  given.state = c->state;
+  given.tags = c->tags;
+  c->workflow = workflow;
   c->version = version;
-  c->state = strdup(initial);
+  c->state = initial;
   c->opened_at = clock_now(eng->clk);
-  if (!c->tags) c->tags = strdup("[]");
+  if (!c->tags) c->tags = no_tags;
   if ((rc = store_borrower_upsert_opening(eng->st, &in->b, err)) != RC_OK ||
       (rc = (eng->defer_opened ? store_case_insert_opening : store_case_insert)(
            eng->st, c, err)) != RC_OK ||
       (rc = figure(eng, "opened", c->due_date, NULL, NULL, 1, c->balance,
-                   err)) != RC_OK)
-    return rc;
-  if (eng->defer_opened) { /* engine_import_opened */
+                   err)) != RC_OK) {
+    /* failed */
+  } else if (eng->defer_opened) { /* engine_import_opened */
     if (!eng->kept.limit) eng->kept.limit = KEEP_LIMIT;
     /* A store that keeps the case unwritten hands it out: one copy. */
     if (c->data && !store_holds_openings(eng->st))
       case_keep_add(&eng->kept, c);
-    return RC_OK;
-  }
-  if ((rc = journal_opened(eng, c, eng->actor, err))) return rc;
-  /* Straight into the queue: a case just opened is not in error. */
-  return store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
+  } else if ((rc = journal_opened(eng, c, eng->actor, err)) == RC_OK) {
+    /* Straight into the queue: a case just opened is not in error. */
+    rc = store_event_put(eng->st, c->id, "opened", NULL, clock_now(eng->clk),
                          "pending", err);
+  }
+  c->workflow = given.workflow;
+  c->state = given.state;
+  c->tags = given.tags;
+  return rc;
 }
 
 static void changed_money(json_t *fields, json_t *prev, const char *key,
@@ -2309,17 +2326,31 @@ static void pass_over_event(engine *eng, const event_run *ev) {
  * its case is in error (a fired timer is parked beside the failed event,
  * to run after the retry, in order; a queued one keeps its place among
  * the case's events). */
+/* Lets go of the case event_take handed out. */
+static void case_drop(engine *eng, store_case *c) {
+  if (eng->case_lent)
+    memset(c, 0, sizeof *c);
+  else
+    store_case_free(c);
+  eng->case_lent = 0;
+}
+
 static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
                       rc_error *err) {
   int rc = RC_OK, deleted = 1, busy = 0;
   *go = 0;
+  eng->case_lent = 0;
   if (!ev->event_id && !ev->timer_id) {
     /* An imported case's `opened`: its opening goes first in its run,
      * and the event's time is the opening's, as the queued one had. The
      * case is as the import wrote it: no row of the file or handler
-     * before this one changes another case. */
-    if (!store_case_opening_copy(eng->st, ev->case_id, c) &&
-        !case_keep_take(&eng->kept, ev->case_id, c) &&
+     * before this one changes another case. Lent from where it is kept,
+     * not copied: nothing keeps a case anew while handlers run (only an
+     * import's rows do, defer_opened). */
+    eng->case_lent = store_case_opening_lend(eng->st, ev->case_id, c) ||
+                     (case_keep_next_is(&eng->kept, ev->case_id) &&
+                      case_keep_lend(&eng->kept, c));
+    if (!eng->case_lent &&
         (rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK)
       return rc;
     ev->at = c->opened_at;
@@ -2328,7 +2359,7 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
      * handler set. */
     if ((rc = journal_opened(eng, c, eng->opened_by, err)) != RC_OK ||
         (rc = store_case_fresh(eng->st, ev->case_id, err)) != RC_OK) {
-      store_case_free(c);
+      case_drop(eng, c);
       return rc;
     }
     eng->stats.events++;
@@ -2409,7 +2440,7 @@ static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
                     &public_data, err);
     if (rc != RC_OK || !ev->core_type[0]) {
       free(public_data);
-      store_case_free(c);
+      case_drop(eng, c);
       return rc;
     }
     ev->type = type = ev->core_type;
@@ -2440,11 +2471,11 @@ static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
                                  err);
   if (rc == RC_OK && c->closed == 0 && (holds || strcmp(type, "cease") == 0)) {
     invalidate(eng);
-    store_case_free(c);
+    case_drop(eng, c);
     if ((rc = store_case_get(eng->st, ev->case_id, c, err)) != RC_OK) return rc;
   }
   if (rc != RC_OK || c->closed) {
-    store_case_free(c);
+    case_drop(eng, c);
     return rc;
   }
   *go = 1;
@@ -2528,10 +2559,10 @@ static int run_event(engine *eng, event_run *ev, int *replay, rc_error *err) {
       rc = event_failed(eng, ev, &why, &traceback, replay, err);
       free(traceback);
       free(ev->owned_data);
-      store_case_free(&c);
+      case_drop(eng, &c);
       return rc; /* the savepoint, if any, was rolled back */
     }
-    store_case_free(&c);
+    case_drop(eng, &c);
   }
   free(ev->owned_data);
   if (!eng->event_savepoints) return rc; /* a store failure ends the batch */

@@ -4,8 +4,14 @@
 
 #include "recoup/recoup.h"
 
+/* Its texts emptied, not zeroed: every reader stops at the NUL, and
+ * zeroing 1.3 KB was 180 instructions, twice an imported row. */
 void rc_error_clear(rc_error *err) {
-  memset(err, 0, sizeof *err);
+  err->code = 0;
+  err->line = 0;
+  err->file[0] = '\0';
+  err->field[0] = '\0';
+  err->message[0] = '\0';
 }
 
 int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,

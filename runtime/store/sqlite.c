@@ -321,8 +321,9 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_CASES] =
         "SELECT id, state, balance FROM cases "
         "WHERE borrower_id = ?1 ORDER BY id",
-    /* A new case is two rows (schema 21), each statement bound as the
-     * whole case (bind_case) and taking its own columns of it. */
+    /* A new case is two rows (schema 21): case_rows' columns numbered
+     * as the case's fields (bind_case), case_steps' its own
+     * (bind_steps). */
     [S_CASE_INSERT] =
         "INSERT INTO case_rows(id, borrower_id, workflow, version, error, "
         "product, currency, principal, balance, amount_due, fees, due_date, "
@@ -1124,10 +1125,18 @@ struct sq {
       char *event, *data;
       int scoped;
     } timer;
-    /* The next case handed to its handler (store_case_opening_copy),
+    /* The next case handed to its handler (store_case_opening_lend),
      * written or not: a case is as the import left it until its own
      * handler runs, as when the engine kept a copy of its own. */
     size_t copied;
+    /* The last case handed so (at, the offset after it), decoded: its
+     * run writes it next and need not decode it again (held_lend). Until
+     * a case is held anew, which may move the list. */
+    struct {
+      size_t at, after;
+      store_case c;
+      int valid;
+    } lent;
     struct {
       size_t len, next, copied;
       int full;
@@ -2272,14 +2281,14 @@ static int sq_borrower_cases(sq *st, const char *borrower_id, store_row_fn fn,
   return each_row(st, s, fn, ud, err);
 }
 
+/* S_CASE_INSERT's parameters from ?at + 1: ?5 to ?7 (state, closed,
+ * outcome) are case_steps' (bind_steps), left unbound here: binding
+ * them anyway was 3 of 21 bindings a row for nothing. */
 static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
   bind_text(s, at + 1, c->id);
   bind_text(s, at + 2, c->borrower_id);
   bind_text(s, at + 3, c->workflow);
   sqlite3_bind_int(s, at + 4, c->version);
-  bind_text(s, at + 5, c->state);
-  sqlite3_bind_int(s, at + 6, c->closed);
-  bind_text(s, at + 7, c->outcome);
   bind_text(s, at + 8, c->error);
   bind_text(s, at + 9, c->product);
   bind_text(s, at + 10, c->currency);
@@ -2431,6 +2440,17 @@ static void held_timer_drop(sq *st) {
   memset(&st->held.timer, 0, sizeof st->held.timer);
 }
 
+/* The first held case, lent (case_keep_lend). */
+static int held_lend(sq *st, store_case *out) {
+  if (st->held.lent.valid && st->held.lent.at == st->held.cases.next &&
+      st->held.cases.next < st->held.cases.len) {
+    *out = st->held.lent.c;
+    st->held.cases.next = st->held.lent.after;
+    return 1;
+  }
+  return case_keep_lend(&st->held.cases, out);
+}
+
 /* Forgets what is held (a rollback; the end of a transaction). */
 static void held_drop(sq *st) {
   st->no_cases = 0;
@@ -2440,6 +2460,7 @@ static void held_drop(sq *st) {
   borrowers_forget(st);
   held_timer_drop(st);
   case_keep_free(&st->held.cases);
+  st->held.lent.valid = 0;
   st->held.copied = 0;
   st->held.nmarks = 0;
   st->held.failed = 0;
@@ -2477,7 +2498,7 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   sqlite3_stmt *s;
   int rc;
   /* Lent, not copied: nothing is added to the held cases meanwhile. */
-  if (!case_keep_lend(&st->held.cases, &c))
+  if (!held_lend(st, &c))
     return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
   st->held.writing = 1;
   rc = case_rows_insert(st, &c, run, keys, err);
@@ -2649,7 +2670,7 @@ static int pending_add(sq *st, int64_t id, rc_time at, int n, int64_t head,
   }
   if (len) memcpy(r->rows, rows, len);
   /* Lent, not copied: no case is held anew before these are written. */
-  if (!case_keep_lend(&st->held.cases, &r->c)) {
+  if (!held_lend(st, &r->c)) {
     free(r->rows);
     free(keys);
     return rc_error_set(err, RC_EINTERNAL, NULL, "no held case to write");
@@ -2719,15 +2740,20 @@ static int borrowers_flush(sq *st, rc_error *err) {
   sqlite3_stmt *all =
       n == PENDING_RUNS ? batch_stmt(st, 5, S_BORROWER_NEW, 11) : NULL;
   if (n == 0) return RC_OK;
+  /* Cleared once, its absent texts then left unbound: most of a row's
+   * are (an import gives a name and little else), and binding each NULL
+   * was 7 calls a row. */
+  if (all) sqlite3_clear_bindings(all);
   for (int i = 0; i < n && rc == RC_OK; i++) {
     const struct pending_borrower *r = &st->new_borrowers.row[i];
     sqlite3_stmt *s = all ? all : stmt(st, S_BORROWER_NEW);
     int at = all ? i * 11 : 0;
-    for (int k = 0; k < 8; k++)
-      bind_text(s, at + 1 + k, contact_at(t, r->text[k]));
+    for (int k = 0; k < 9; k++) {
+      const char *v = contact_at(t, r->text[k]);
+      if (v || !all) bind_text(s, at + (k < 8 ? 1 + k : 11), v);
+    }
     sqlite3_bind_int(s, at + 9, r->do_not_contact);
     sqlite3_bind_int(s, at + 10, r->ceased);
-    bind_text(s, at + 11, contact_at(t, r->text[8]));
     if (!all) rc = exec_rebound(st, s, err, "save borrower");
   }
   if (all) rc = exec_rebound(st, all, err, "save borrower");
@@ -3039,6 +3065,7 @@ static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
   if (!st->held.cases.limit) st->held.cases.limit = held_limit();
   /* The pending runs' cases are lent from the list a case may move. */
   if ((rc = pending_flush(st, err)) != RC_OK) return rc;
+  st->held.lent.valid = 0;
   if (!case_keep_add(&st->held.cases, c)) return sq_case_insert(st, c, err);
   return case_inserted(st, c, err);
 }
@@ -6167,13 +6194,17 @@ static int op_case_insert_opening(store *s, const store_case *c,
   return sq_case_insert_opening(SQ(s), c, err);
 }
 
-static int op_case_opening_copy(store *s, const char *id, store_case *out) {
+static int op_case_opening_lend(store *s, const char *id, store_case *out) {
   sq *st = SQ(s);
   case_keep from = st->held.cases;
   st->no_cases = 0; /* the handlers run: the rows are all in */
   st->no_borrowers = 0;
   from.next = st->held.copied;
-  if (!case_keep_take(&from, id, out)) return 0;
+  if (!case_keep_next_is(&from, id) || !case_keep_lend(&from, out)) return 0;
+  st->held.lent.at = st->held.copied;
+  st->held.lent.after = from.next;
+  st->held.lent.c = *out;
+  st->held.lent.valid = 1;
   st->held.copied = from.next;
   return 1;
 }
@@ -6555,7 +6586,7 @@ const store_ops store_sqlite_ops = {
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,
     .case_insert_opening = op_case_insert_opening,
-    .case_opening_copy = op_case_opening_copy,
+    .case_opening_lend = op_case_opening_lend,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,

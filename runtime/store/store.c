@@ -569,11 +569,11 @@ int store_case_insert_opening(store *st, const store_case *c, rc_error *err) {
 }
 
 int store_holds_openings(const store *st) {
-  return st->ops->case_opening_copy != NULL;
+  return st->ops->case_opening_lend != NULL;
 }
 
-int store_case_opening_copy(store *st, const char *id, store_case *out) {
-  return st->ops->case_opening_copy ? st->ops->case_opening_copy(st, id, out)
+int store_case_opening_lend(store *st, const char *id, store_case *out) {
+  return st->ops->case_opening_lend ? st->ops->case_opening_lend(st, id, out)
                                     : 0;
 }
 

@@ -226,14 +226,16 @@ int store_case_insert(store *st, const store_case *c, rc_error *err);
  * not ask again for the case until that run. */
 int store_case_insert_opening(store *st, const store_case *c, rc_error *err);
 /* Does the backend keep an import's new cases until their `opened` runs
- * (store_case_opening_copy hands them out)? Then the caller keeps no
+ * (store_case_opening_lend hands them out)? Then the caller keeps no
  * copy of its own. */
 int store_holds_openings(const store *st);
-/* A copy of case id (owned by the caller), as the import opened it, when
- * it is the next new case the backend kept (the `opened` handlers take
- * them in the order opened): 1; otherwise, or out of memory, 0 (read
- * it). */
-int store_case_opening_copy(store *st, const char *id, store_case *out);
+/* Case id as the import opened it, when it is the next new case the
+ * backend kept (the `opened` handlers take them in the order opened):
+ * 1; otherwise 0 (read it). Its texts are lent, not the caller's to free
+ * (no store_case_free): they last until the backend keeps another new
+ * case or the transaction ends, which no handler can bring about (a
+ * copy and its frees were 1.6k instructions an imported row). */
+int store_case_opening_lend(store *st, const char *id, store_case *out);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
