@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,6 +16,8 @@
 #include "recoup/engine.h"
 #include "recoup/query.h"
 #include "recoup/script.h"
+
+#include "lua_json.h"
 
 #define HOSTILE FIXTURES "/hostile"
 
@@ -590,6 +593,83 @@ static void test_case_writes_are_bounded_and_checked(void **state) {
   engine_close(eng);
 }
 
+/* A JSON text pushed into a state at its memory limit (a handler reading
+ * case.data or its event's data): the parse is freed although the push
+ * never returns to free it. Each such read leaked the whole parse, a
+ * long-running service growing by the data's size every time. */
+static long json_blocks;
+static size_t lua_used, lua_most;
+
+static void *counted_malloc(size_t n) {
+  void *p = malloc(n);
+  if (p) json_blocks++;
+  return p;
+}
+
+static void counted_free(void *p) {
+  if (p) json_blocks--;
+  free(p);
+}
+
+static void *limited_alloc(void *ud, void *p, size_t was, size_t n) {
+  (void)ud;
+  if (!p) was = 0;
+  if (n == 0) {
+    lua_used -= was;
+    free(p);
+    return NULL;
+  }
+  if (n > was && lua_used + (n - was) > lua_most) return NULL;
+  if (!(p = realloc(p, n))) return NULL;
+  lua_used = lua_used - was + n;
+  return p;
+}
+
+static int push_text(lua_State *L) {
+  ljson_push_text(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static void test_json_pushed_out_of_memory_is_freed(void **state) {
+  static char text[128 * 1024];
+  lua_State *L;
+  long start, held = 0;
+  (void)state;
+  /* Many values, then one too long for what memory is left. */
+  strcpy(text, "{\"a\": [1, 2, {\"b\": \"c\"}], \"note\": \"");
+  memset(text + strlen(text), 'x', 100 * 1024);
+  strcat(text, "\"}");
+  lua_used = 0;
+  lua_most = (size_t)-1;
+  L = lua_newstate(limited_alloc, NULL);
+  assert_non_null(L);
+  json_set_alloc_funcs(counted_malloc, counted_free);
+  start = json_blocks;
+  /* At most the last one waits, for the next push. */
+  for (int i = 0; i < 3; i++) {
+    lua_most = lua_used + 64 * 1024;
+    lua_pushcfunction(L, push_text);
+    lua_pushlightuserdata(L, text);
+    assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_ERRMEM);
+    lua_pop(L, 1);
+    lua_most = (size_t)-1;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (i == 0)
+      held = json_blocks;
+    else
+      assert_int_equal(json_blocks, held);
+  }
+  /* With room, the text is there whole. */
+  lua_pushcfunction(L, push_text);
+  lua_pushlightuserdata(L, text);
+  assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_OK);
+  assert_int_equal(lua_getfield(L, -1, "note"), LUA_TSTRING);
+  assert_int_equal(lua_rawlen(L, -1), 100 * 1024);
+  lua_close(L);
+  assert_int_equal(json_blocks, start);
+  json_set_alloc_funcs(malloc, free);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dangerous_globals_are_absent),
@@ -598,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_globals_are_locked_after_load),
       cmocka_unit_test(test_budget_stops_loops_even_under_pcall),
       cmocka_unit_test(test_memory_cap_stops_huge_strings),
+      cmocka_unit_test(test_json_pushed_out_of_memory_is_freed),
       cmocka_unit_test(test_os_time_reads_the_runtime_clock),
       cmocka_unit_test(test_check_reports_every_problem),
       cmocka_unit_test(test_xpcall_handler_cannot_outlive_the_budget),
