@@ -128,7 +128,13 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err,
 }
 
 json_t *ljson_from_lua(lua_State *L, int idx, char *errbuf, size_t size) {
-  return convert(L, lua_absindex(L, idx), 0, errbuf, size);
+  idx = lua_absindex(L, idx);
+  /* The stack the deepest value takes, grown before any JSON is made: out
+   * of memory (a handler at its limit) growing it halfway jumped past
+   * every json_decref, leaking what was made. Within it, convert's own
+   * checks never grow it, and nothing else there raises. */
+  luaL_checkstack(L, 4 * (MAX_DEPTH + 2), "nested table");
+  return convert(L, idx, 0, errbuf, size);
 }
 
 void ljson_push(lua_State *L, const json_t *v) {
