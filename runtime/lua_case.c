@@ -634,13 +634,15 @@ static int case_variant(lua_State *L) {
 }
 
 void lcase_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
+  json_t **held;
   lua_createtable(L, 0, n);
+  held = ljson_hold(); /* a column's JSON while it is pushed */
   for (int i = 0; i < n; i++) {
     const store_value *v = &cols[i];
     int kind = query_column_kind(v->name);
     if (v->type == STORE_NULL) continue;
     if (kind == QUERY_JSON && v->type == STORE_TEXT) {
-      json_t *o = json_loads(v->s, JSON_DECODE_ANY, NULL);
+      json_t *o = *held = json_loads(v->s, JSON_DECODE_ANY, NULL);
       int spread =
           strcmp(v->name, "fields") == 0 || strcmp(v->name, "result") == 0;
       if (!spread) {
@@ -661,7 +663,7 @@ void lcase_push_row(lua_State *L, engine *eng, const store_value *cols, int n) {
           lua_pop(L, 1);
         }
       }
-      json_decref(o);
+      ljson_release(held);
       continue;
     }
     if (kind == QUERY_TIME && v->type == STORE_INT) {

@@ -128,7 +128,13 @@ static json_t *convert(lua_State *L, int idx, int depth, char *err,
 }
 
 json_t *ljson_from_lua(lua_State *L, int idx, char *errbuf, size_t size) {
-  return convert(L, lua_absindex(L, idx), 0, errbuf, size);
+  idx = lua_absindex(L, idx);
+  /* The stack the deepest value takes, grown before any JSON is made: out
+   * of memory (a handler at its limit) growing it halfway jumped past
+   * every json_decref, leaking what was made. Within it, convert's own
+   * checks never grow it, and nothing else there raises. */
+  luaL_checkstack(L, 4 * (MAX_DEPTH + 2), "nested table");
+  return convert(L, idx, 0, errbuf, size);
 }
 
 void ljson_push(lua_State *L, const json_t *v) {
@@ -171,11 +177,28 @@ void ljson_push(lua_State *L, const json_t *v) {
   }
 }
 
+/* A value being pushed waits here (ljson_hold): one a thread rather than
+ * one a state, whose registry look-up cost some 280 instructions a
+ * case.data read. */
+static _Thread_local json_t *held_value;
+
+json_t **ljson_hold(void) {
+  /* What a push that ran out of memory left. */
+  json_decref(held_value);
+  held_value = NULL;
+  return &held_value;
+}
+
+void ljson_release(json_t **slot) {
+  json_decref(*slot);
+  *slot = NULL;
+}
+
 void ljson_push_text(lua_State *L, const char *text) {
-  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
-  if (v) {
-    ljson_push(L, v);
-    json_decref(v);
+  json_t **held = ljson_hold();
+  if (text && (*held = json_loads(text, JSON_DECODE_ANY, NULL))) {
+    ljson_push(L, *held);
+    ljson_release(held);
   } else {
     lua_newtable(L);
   }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,6 +16,8 @@
 #include "recoup/engine.h"
 #include "recoup/query.h"
 #include "recoup/script.h"
+
+#include "lua_json.h"
 
 #define HOSTILE FIXTURES "/hostile"
 
@@ -590,6 +593,131 @@ static void test_case_writes_are_bounded_and_checked(void **state) {
   engine_close(eng);
 }
 
+/* A JSON text pushed into a state at its memory limit (a handler reading
+ * case.data or its event's data): the parse is freed although the push
+ * never returns to free it. Each such read leaked the whole parse, a
+ * long-running service growing by the data's size every time. */
+static long json_blocks;
+static size_t lua_used, lua_most;
+
+static void *counted_malloc(size_t n) {
+  void *p = malloc(n);
+  if (p) json_blocks++;
+  return p;
+}
+
+static void counted_free(void *p) {
+  if (p) json_blocks--;
+  free(p);
+}
+
+static void *limited_alloc(void *ud, void *p, size_t was, size_t n) {
+  (void)ud;
+  if (!p) was = 0;
+  if (n == 0) {
+    lua_used -= was;
+    free(p);
+    return NULL;
+  }
+  if (n > was && lua_used + (n - was) > lua_most) return NULL;
+  if (!(p = realloc(p, n))) return NULL;
+  lua_used = lua_used - was + n;
+  return p;
+}
+
+/* A state of unbounded memory until lua_most is set, its JSON counted
+ * from *start. */
+static lua_State *limited_state(long *start) {
+  lua_State *L;
+  lua_used = 0;
+  lua_most = (size_t)-1;
+  L = lua_newstate(limited_alloc, NULL);
+  assert_non_null(L);
+  json_set_alloc_funcs(counted_malloc, counted_free);
+  *start = json_blocks;
+  return L;
+}
+
+/* Nothing of the JSON made since start is left once L is gone. */
+static void limited_close(lua_State *L, long start) {
+  lua_close(L);
+  assert_int_equal(json_blocks, start);
+  json_set_alloc_funcs(malloc, free);
+}
+
+static int push_text(lua_State *L) {
+  ljson_push_text(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static void test_json_pushed_out_of_memory_is_freed(void **state) {
+  static char text[128 * 1024];
+  lua_State *L;
+  long start, held = 0;
+  (void)state;
+  /* Many values, then one too long for what memory is left. */
+  strcpy(text, "{\"a\": [1, 2, {\"b\": \"c\"}], \"note\": \"");
+  memset(text + strlen(text), 'x', 100 * 1024);
+  strcat(text, "\"}");
+  L = limited_state(&start);
+  /* At most the last one waits, for the next push. */
+  for (int i = 0; i < 3; i++) {
+    lua_most = lua_used + 64 * 1024;
+    lua_pushcfunction(L, push_text);
+    lua_pushlightuserdata(L, text);
+    assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_ERRMEM);
+    lua_pop(L, 1);
+    lua_most = (size_t)-1;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (i == 0)
+      held = json_blocks;
+    else
+      assert_int_equal(json_blocks, held);
+  }
+  /* With room, the text is there whole. */
+  lua_pushcfunction(L, push_text);
+  lua_pushlightuserdata(L, text);
+  assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_OK);
+  assert_int_equal(lua_getfield(L, -1, "note"), LUA_TSTRING);
+  assert_int_equal(lua_rawlen(L, -1), 100 * 1024);
+  limited_close(L, start);
+}
+
+static int from_lua(lua_State *L) {
+  char why[128];
+  json_decref(ljson_from_lua(L, 1, why, sizeof why));
+  return 0;
+}
+
+/* A table turned into JSON by a state at its memory limit (case:set of a
+ * nested table): the stack it needs is there before any JSON is made,
+ * so that growing it cannot fail halfway and leak what was made. */
+static void test_a_table_made_json_out_of_memory_leaks_nothing(void **state) {
+  lua_State *L;
+  long start;
+  (void)state;
+  L = limited_state(&start);
+  lua_pushcfunction(L, from_lua);
+  lua_newtable(L);
+  assert_int_equal(lua_pcall(L, 1, 0, 0), LUA_OK);
+  /* {x = {x = ... 30 deep}}, each level with a string beside */
+  lua_newtable(L);
+  for (int i = 0; i < 30; i++) {
+    lua_newtable(L);
+    lua_pushstring(L, "level");
+    lua_setfield(L, -2, "s");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "x");
+  }
+  lua_gc(L, LUA_GCCOLLECT);
+  lua_pushcfunction(L, from_lua);
+  lua_insert(L, -2);
+  lua_most = lua_used;
+  lua_pcall(L, 1, 0, 0); /* out of memory or not: nothing left behind */
+  lua_most = (size_t)-1;
+  limited_close(L, start);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dangerous_globals_are_absent),
@@ -598,6 +726,8 @@ int main(void) {
       cmocka_unit_test(test_globals_are_locked_after_load),
       cmocka_unit_test(test_budget_stops_loops_even_under_pcall),
       cmocka_unit_test(test_memory_cap_stops_huge_strings),
+      cmocka_unit_test(test_json_pushed_out_of_memory_is_freed),
+      cmocka_unit_test(test_a_table_made_json_out_of_memory_leaks_nothing),
       cmocka_unit_test(test_os_time_reads_the_runtime_clock),
       cmocka_unit_test(test_check_reports_every_problem),
       cmocka_unit_test(test_xpcall_handler_cannot_outlive_the_budget),
