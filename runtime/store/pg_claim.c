@@ -123,7 +123,7 @@ static const char claim_timers_sql[] =
  * SKIP LOCKED is the same row by row; a case with two timers in the walk
  * is locked at the first and found ours at the second. $1 until, $2 max,
  * $3 now, $4 node, $5 the wait (ms). */
-static const char lock_timers_sql[] =
+const char pg_lock_timers_sql[] =
     "WITH due AS (SELECT id, case_id, due, event, data FROM "
     "timers_due($1, $2, " NOW("$3") ")), " GAP
     "waits AS (UPDATE timers t SET claimed_by = $4, claimed_until = "
@@ -347,7 +347,7 @@ PGresult *pg_lock_timers(PGconn *c, const char *node, int64_t until, int max,
   snprintf(max_s, sizeof max_s, "%d", max);
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
   snprintf(wait_s, sizeof wait_s, "%d", (int)PG_TIMER_WAIT_MS);
-  return claim_query(c, lock_timers_sql, 5, params, "claiming due timers",
+  return claim_query(c, pg_lock_timers_sql, 5, params, "claiming due timers",
                      err);
 }
 
