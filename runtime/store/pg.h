@@ -144,6 +144,9 @@ int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
 /* The same counting the timers in other nodes' open batches (still not
  * those under a live lease). */
 int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
+/* Their statements, for a caller that runs them prepared (a node): $1
+ * now; one row, the time or NULL. */
+extern const char pg_timer_next_due_sql[], pg_timer_first_due_sql[];
 
 /* Ends a claimed timer: deletes it if this node still holds its claim.
  * Returns 1 when deleted, 0 when the claim was lost (its lease ended and

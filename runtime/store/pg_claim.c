@@ -255,7 +255,7 @@ const char pg_claim_events_sql[] =
  * through timers_claimed (schema 8), by a time computed once (a sub-
  * select): compared with the database's clock row by row, a volatile
  * expression, no index can serve them and every timer was read. */
-static const char next_due_sql[] =
+const char pg_timer_next_due_sql[] =
     "WITH free AS (SELECT due FROM timers t WHERE " FREE("t", NOW("$1"))
     " ORDER BY due, id LIMIT 1 FOR KEY SHARE SKIP LOCKED) "
     "SELECT least((SELECT due FROM free), (SELECT min(greatest(due, "
@@ -264,7 +264,7 @@ static const char next_due_sql[] =
 
 /* Counting timers in other nodes' open batches (no SKIP LOCKED): a
  * simulation must not run past them (pg_timer_first_due). */
-static const char first_due_sql[] =
+const char pg_timer_first_due_sql[] =
     "SELECT min(due) FROM timers t WHERE " FREE("t", NOW("$1"));
 
 static const char timer_finish_sql[] =
@@ -376,11 +376,11 @@ static int due_query(PGconn *c, const char *sql, int64_t now, int64_t *due,
 }
 
 int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
-  return due_query(c, next_due_sql, now, due, err);
+  return due_query(c, pg_timer_next_due_sql, now, due, err);
 }
 
 int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
-  return due_query(c, first_due_sql, now, due, err);
+  return due_query(c, pg_timer_first_due_sql, now, due, err);
 }
 
 char *pg_claim_id_array(const PGresult *r) {
