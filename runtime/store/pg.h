@@ -92,6 +92,9 @@ enum { PG_CLAIM_CASE = 5 };
 enum { PG_TIMER_WAIT_MS = 1000 };
 PGresult *pg_lock_timers(PGconn *c, const char *node, int64_t until, int max,
                          int64_t now, rc_error *err);
+/* Its statement, for a caller that runs it prepared (a node's batch): $1
+ * until, $2 max, $3 now, $4 node, $5 PG_TIMER_WAIT_MS. */
+extern const char pg_lock_timers_sql[];
 
 /* Queued messages whose next attempt is due at or before `until`, up to
  * max in (next_attempt, id) order: columns id, case_id, borrower_id,
@@ -141,6 +144,9 @@ int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
 /* The same counting the timers in other nodes' open batches (still not
  * those under a live lease). */
 int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err);
+/* Their statements, for a caller that runs them prepared (a node): $1
+ * now; one row, the time or NULL. */
+extern const char pg_timer_next_due_sql[], pg_timer_first_due_sql[];
 
 /* Ends a claimed timer: deletes it if this node still holds its claim.
  * Returns 1 when deleted, 0 when the claim was lost (its lease ended and

@@ -123,7 +123,7 @@ static const char claim_timers_sql[] =
  * SKIP LOCKED is the same row by row; a case with two timers in the walk
  * is locked at the first and found ours at the second. $1 until, $2 max,
  * $3 now, $4 node, $5 the wait (ms). */
-static const char lock_timers_sql[] =
+const char pg_lock_timers_sql[] =
     "WITH due AS (SELECT id, case_id, due, event, data FROM "
     "timers_due($1, $2, " NOW("$3") ")), " GAP
     "waits AS (UPDATE timers t SET claimed_by = $4, claimed_until = "
@@ -255,7 +255,7 @@ const char pg_claim_events_sql[] =
  * through timers_claimed (schema 8), by a time computed once (a sub-
  * select): compared with the database's clock row by row, a volatile
  * expression, no index can serve them and every timer was read. */
-static const char next_due_sql[] =
+const char pg_timer_next_due_sql[] =
     "WITH free AS (SELECT due FROM timers t WHERE " FREE("t", NOW("$1"))
     " ORDER BY due, id LIMIT 1 FOR KEY SHARE SKIP LOCKED) "
     "SELECT least((SELECT due FROM free), (SELECT min(greatest(due, "
@@ -264,7 +264,7 @@ static const char next_due_sql[] =
 
 /* Counting timers in other nodes' open batches (no SKIP LOCKED): a
  * simulation must not run past them (pg_timer_first_due). */
-static const char first_due_sql[] =
+const char pg_timer_first_due_sql[] =
     "SELECT min(due) FROM timers t WHERE " FREE("t", NOW("$1"));
 
 static const char timer_finish_sql[] =
@@ -347,7 +347,7 @@ PGresult *pg_lock_timers(PGconn *c, const char *node, int64_t until, int max,
   snprintf(max_s, sizeof max_s, "%d", max);
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
   snprintf(wait_s, sizeof wait_s, "%d", (int)PG_TIMER_WAIT_MS);
-  return claim_query(c, lock_timers_sql, 5, params, "claiming due timers",
+  return claim_query(c, pg_lock_timers_sql, 5, params, "claiming due timers",
                      err);
 }
 
@@ -376,11 +376,11 @@ static int due_query(PGconn *c, const char *sql, int64_t now, int64_t *due,
 }
 
 int pg_timer_next_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
-  return due_query(c, next_due_sql, now, due, err);
+  return due_query(c, pg_timer_next_due_sql, now, due, err);
 }
 
 int pg_timer_first_due(PGconn *c, int64_t now, int64_t *due, rc_error *err) {
-  return due_query(c, first_due_sql, now, due, err);
+  return due_query(c, pg_timer_first_due_sql, now, due, err);
 }
 
 char *pg_claim_id_array(const PGresult *r) {
