@@ -18,25 +18,12 @@
 set -eu
 [ $# -eq 4 ] || { echo "usage: order_nodes.sh RECOUP EXAMPLE STATE WORKDIR" >&2; exit 2; }
 recoup=$1 example=$2 state=$3 work=$4
-cluster="sh $(dirname "$0")/cluster.sh"
-. "$(dirname "$0")/three_ticks.sh"
 db=order_$$
-url=$($cluster url "$state" | sed "s|/postgres?|/$db?|")
-pids=
-
-cleanup() {
-  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-  $cluster sql "$state" "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-rm -rf "$work"
-mkdir -p "$work/inst"
-$cluster sql "$state" "CREATE DATABASE $db"
-cp "$example/templates.lua" "$work/inst/"
+. "$(dirname "$0")/book.sh"
+. "$(dirname "$0")/three_ticks.sh"
 sed 's/workflow(require "standard").*/workflow(require "order")/' \
-  "$example/recoup.lua" >"$work/inst/recoup.lua"
-cat >"$work/inst/order.lua" <<'LUA'
+  "$example/recoup.lua" >"$inst/recoup.lua"
+cat >"$inst/order.lua" <<'LUA'
 return recoup.workflow {
   name = "order", version = 1, initial = "open",
   states = {
@@ -74,11 +61,11 @@ awk 'BEGIN { for (i = 1; i <= 3000; i++)
     i, int((i + 2) / 3), i, 100000 + i }' >>"$work/book.csv"
 
 import() {
-  "$recoup" import "$work/book.csv" "$work/inst" --db "$1" \
+  "$recoup" import "$work/book.csv" "$inst" --db "$1" \
     --now 2026-01-05T10:00+08:00 >/dev/null
 }
 tick() {
-  "$recoup" tick "$work/inst" --db "$1" --now 2026-01-05T15:00+08:00
+  "$recoup" tick "$inst" --db "$1" --now 2026-01-05T15:00+08:00
 }
 # Each case's events and notes, in its journal's order.
 cases() {
