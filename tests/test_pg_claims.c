@@ -1243,6 +1243,47 @@ static void test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch(
   lease_in_the_walk(*state, 0);
 }
 
+/* A timer that waits (its case's earlier one was another node's) is
+ * still due: a simulation's clock must not pass it. pg_timer_first_due
+ * counted only timers free of a lease, so once the earlier one had run,
+ * the waiting one (leased for the wait) was passed over, and a node of
+ * `tick --now` moved its clock to the next due time; the case's timer
+ * ran an hour late there, and one it set then came after the case's
+ * later timer (pg_order_nodes). A lease longer than the wait (a node's
+ * lease claim) is still passed over. */
+static void test_a_timer_that_waits_holds_a_simulations_clock(void **state) {
+  fixture *f = *state;
+  PGconn *other = pgt_connect(f->url);
+  rc_error err = {0};
+  PGresult *r;
+  int64_t due = 0;
+
+  assert_non_null(other);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO timers(due, case_id, event, scoped) VALUES "
+                   "(100, 'C1', 'a', 1), (100, 'C1', 'b', 1), "
+                   "(200, 'C2', 'later', 1)"));
+  PQclear(pgt_exec(other, "BEGIN"));
+  PQclear(
+      pgt_exec(other, "SELECT id FROM timers WHERE event = 'a' FOR UPDATE"));
+  PQclear(pgt_exec(f->c, "BEGIN"));
+  r = pg_lock_timers(f->c, "A", 100, 10, 1000, &err);
+  assert_non_null(r);
+  assert_int_equal(PQntuples(r), 0); /* b waits for a */
+  PQclear(r);
+  PQclear(pgt_exec(f->c, "COMMIT"));
+  PQclear(pgt_exec(other, "DELETE FROM timers WHERE event = 'a'"));
+  PQclear(pgt_exec(other, "COMMIT"));
+  assert_int_equal(pg_timer_first_due(f->c, 1001, &due, &err), RC_OK);
+  assert_int_equal(due, 100);
+  /* Leased longer than the wait: passed over, as before. */
+  PQclear(pgt_exec(f->c, "UPDATE timers SET claimed_until = 61000 WHERE "
+                         "event = 'b'"));
+  assert_int_equal(pg_timer_first_due(f->c, 1001, &due, &err), RC_OK);
+  assert_int_equal(due, 200);
+  PQfinish(other);
+}
+
 /* The same outside a batch, where the claim writes leases: a case's
  * later timer is not claimed while its earlier one is another node's. */
 static void test_a_cases_later_timer_waits_outside_a_batch(void **state) {
@@ -1380,6 +1421,8 @@ int main(void) {
           test_a_cases_later_timer_waits_outside_a_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batch_claim_reads_and_holds_its_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_that_waits_holds_a_simulations_clock, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_lease_in_the_walk_keeps_its_later_timer_outside_a_batch, setup,
           teardown),

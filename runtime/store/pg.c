@@ -1527,6 +1527,8 @@ static int due_read(store *s, const char *sql, rc_time *due, rc_error *err) {
   int rc = RC_OK;
 
   a_int(&a, PG_CLOCK_DB);
+  /* The first due counts timers waiting out a short lease ($2). */
+  if (sql == pg_timer_first_due_sql) a_int(&a, PG_TIMER_WAIT_MS);
   if (!(r = run(PG(s), sql, &a, "reading the next timer", err)))
     return RC_ESTORE;
   if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))

@@ -263,9 +263,15 @@ const char pg_timer_next_due_sql[] =
     NOW("$1") ")))";
 
 /* Counting timers in other nodes' open batches (no SKIP LOCKED): a
- * simulation must not run past them (pg_timer_first_due). */
+ * simulation must not run past them (pg_timer_first_due). Nor past one
+ * that waits, leased for PG_TIMER_WAIT_MS ($2) because its case's
+ * earlier timer was held elsewhere: once that has run, the one that
+ * waits is the case's next, and a clock that passed it ran it late (a
+ * node of `tick --now` moved on to the next due time meanwhile). A
+ * longer lease, a node's claim outside a batch, is passed over. */
 const char pg_timer_first_due_sql[] =
-    "SELECT min(due) FROM timers t WHERE " FREE("t", NOW("$1"));
+    "SELECT min(due) FROM timers t WHERE t.claimed_until IS NULL OR "
+    "t.claimed_until <= " NOW("$1") " + $2::bigint";
 
 static const char timer_finish_sql[] =
     "DELETE FROM timers WHERE id = $1 AND claimed_by = $2";
@@ -359,13 +365,15 @@ PGresult *pg_claim_outbox(PGconn *c, const char *node, int64_t until, int max,
 
 static int due_query(PGconn *c, const char *sql, int64_t now, int64_t *due,
                      rc_error *err) {
-  char now_s[24];
-  const char *params[1] = {now_s};
+  char now_s[24], wait_s[24];
+  const char *params[2] = {now_s, wait_s};
   PGresult *r;
   int rc = RC_OK;
 
   snprintf(now_s, sizeof now_s, "%" PRId64, now < 0 ? (int64_t)-1 : now);
-  if (!(r = claim_query(c, sql, 1, params, "reading the next timer", err)))
+  snprintf(wait_s, sizeof wait_s, "%d", (int)PG_TIMER_WAIT_MS);
+  if (!(r = claim_query(c, sql, sql == pg_timer_first_due_sql ? 2 : 1, params,
+                        "reading the next timer", err)))
     return RC_ESTORE;
   if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
     rc = RC_ENOTFOUND;

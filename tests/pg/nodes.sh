@@ -16,6 +16,7 @@ set -eu
 [ $# -ge 4 ] || { echo "usage: nodes.sh RECOUP EXAMPLE STATE WORKDIR [COPIES]" >&2; exit 2; }
 recoup=$1 example=$2 state=$3 work=$4 copies=${5:-6}
 cluster="sh $(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/three_ticks.sh"
 db=nodes_$$
 url=$($cluster url "$state" | sed "s|/postgres?|/$db?|")
 pids=
@@ -70,47 +71,9 @@ END \$\$;
 CREATE TRIGGER conflict_once AFTER UPDATE ON timers
   FOR EACH STATEMENT EXECUTE FUNCTION conflict_once()" "$db" >/dev/null
 status=0
-tick "$url" >"$work/a.out" 2>"$work/a.err" & a=$!
-tick "$url" >"$work/b.out" 2>"$work/b.err" & b=$!
-tick "$url" >"$work/c.out" 2>"$work/c.err" & c=$!
-pids="$a $b $c"
 # The third is killed once the book shows the nodes at work (a journal
-# row committed), or at once if the others were quicker.
-i=0
-while [ "$($cluster sql "$state" "SELECT count(*) > $before + 200 FROM journal_runs" "$db")" != t ] &&
-  [ $i -lt 600 ] && kill -0 "$c" 2>/dev/null; do
-  i=$((i + 1))
-  sleep 0.1
-done
-if kill -9 "$c" 2>/dev/null; then
-  echo "node 3 killed with kill -9 after $(cat "$work/c.out" | wc -l) lines"
-else
-  echo "node 3 had finished before the kill: $(cat "$work/c.out")"
-fi
-wait "$c" 2>/dev/null || true
-# Its server process ends when it finds the connection gone, which may be
-# after a lock it was waiting for is granted: the node is started again
-# once the book has no connection of it left.
-for p in $a $b; do
-  if ! wait "$p"; then
-    echo "FAIL: a node failed:" >&2
-    cat "$work/a.err" "$work/b.err" >&2
-    status=1
-  fi
-done
-pids=
-i=0
-while [ "$($cluster sql "$state" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'")" != 0 ] &&
-  [ $i -lt 600 ]; do
-  i=$((i + 1))
-  sleep 0.1
-done
-# The killed node started again: it finds what is left, if anything.
-if ! tick "$url" >"$work/c2.out" 2>"$work/c2.err"; then
-  echo "FAIL: the restarted node failed: $(cat "$work/c2.err")" >&2
-  status=1
-fi
-for n in a b c2; do echo "node $n: $(cat "$work/$n.out")"; done
+# row committed).
+three_ticks 200
 if [ "$($cluster sql "$state" "SELECT last_value > 1 FROM conflict_once" "$db")" != t ]; then
   echo "FAIL: the conflict the test makes was not met" >&2
   status=1
