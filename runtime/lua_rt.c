@@ -221,11 +221,11 @@ static int rt_reply(lua_State *L) {
 
 static int rt_report(lua_State *L) {
   engine *eng = check_rt(L);
-  json_t *r;
+  json_t **held = ljson_hold(); /* out of memory the push raises */
   rc_error err;
-  if (report_build(eng, &r, &err) != RC_OK) return fail(L, &err);
-  ljson_push(L, r);
-  json_decref(r);
+  if (report_build(eng, held, &err) != RC_OK) return fail(L, &err);
+  ljson_push(L, *held);
+  ljson_release(held);
   return 1;
 }
 

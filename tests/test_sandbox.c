@@ -18,6 +18,7 @@
 #include "recoup/script.h"
 
 #include "lua_json.h"
+#include "lua_rt.h"
 
 #define HOSTILE FIXTURES "/hostile"
 
@@ -645,6 +646,17 @@ static void limited_close(lua_State *L, long start) {
   json_set_alloc_funcs(malloc, free);
 }
 
+/* After the i-th push out of memory (its error popped): the same JSON is
+ * held after each as after the first, none more. */
+static void held_as_before(lua_State *L, int i, long *held) {
+  lua_most = (size_t)-1;
+  lua_gc(L, LUA_GCCOLLECT);
+  if (i == 0)
+    *held = json_blocks;
+  else
+    assert_int_equal(json_blocks, *held);
+}
+
 static int push_text(lua_State *L) {
   ljson_push_text(L, lua_touserdata(L, 1));
   return 1;
@@ -667,12 +679,7 @@ static void test_json_pushed_out_of_memory_is_freed(void **state) {
     lua_pushlightuserdata(L, text);
     assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_ERRMEM);
     lua_pop(L, 1);
-    lua_most = (size_t)-1;
-    lua_gc(L, LUA_GCCOLLECT);
-    if (i == 0)
-      held = json_blocks;
-    else
-      assert_int_equal(json_blocks, held);
+    held_as_before(L, i, &held);
   }
   /* With room, the text is there whole. */
   lua_pushcfunction(L, push_text);
@@ -718,6 +725,46 @@ static void test_a_table_made_json_out_of_memory_leaks_nothing(void **state) {
   limited_close(L, start);
 }
 
+/* rt:report() (the specs' runtime) in a state at its memory limit: the
+ * report is freed although the push raises before rt_report could free
+ * it (each such call leaked the whole report). */
+static int rt_call_report(lua_State *L) {
+  lua_getglobal(L, "rt");
+  lua_getfield(L, -1, "report");
+  lua_insert(L, -2);
+  return lua_pcall(L, 1, 1, 0);
+}
+
+static void test_rt_report_out_of_memory_is_freed(void **state) {
+  engine *eng = open_hostile();
+  lua_State *L;
+  long start, held = 0;
+  (void)state;
+  L = limited_state(&start);
+  lrt_open(L);
+  lrt_push(L, eng);
+  lua_setglobal(L, "rt");
+  /* Once with room, for what the first report sets up to keep. */
+  assert_int_equal(rt_call_report(L), LUA_OK);
+  lua_pop(L, 1);
+  lua_gc(L, LUA_GCCOLLECT);
+  start = json_blocks;
+  /* At most the last one waits, for the next push. */
+  for (int i = 0; i < 3; i++) {
+    lua_getglobal(L, "rt");
+    lua_getfield(L, -1, "report");
+    lua_insert(L, -2);
+    lua_most = lua_used + 512;
+    assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_ERRMEM);
+    lua_pop(L, 1);
+    held_as_before(L, i, &held);
+  }
+  assert_int_equal(rt_call_report(L), LUA_OK);
+  assert_int_equal(lua_getfield(L, -1, "states"), LUA_TTABLE);
+  limited_close(L, start);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dangerous_globals_are_absent),
@@ -743,6 +790,7 @@ int main(void) {
       cmocka_unit_test(test_a_borrower_cannot_be_made_to_crash),
       cmocka_unit_test(test_one_case_cannot_change_what_the_next_sees),
       cmocka_unit_test(test_case_writes_are_bounded_and_checked),
+      cmocka_unit_test(test_rt_report_out_of_memory_is_freed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

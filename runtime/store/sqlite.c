@@ -216,6 +216,7 @@ enum {
   S_OUTBOX_WINDOW_END,
   S_OUTBOX_PAGE_FRESH,
   S_OUTBOX_WINDOW_END_FRESH,
+  S_OUTBOX_FRESH_CUT,
   S_ROLL_LOG,
   S_ROLLS_MONTH,
   S_ROLLS_LOGGED,
@@ -928,25 +929,34 @@ static const char *const sql[S_COUNT] = {
         "(next_attempt, id) > (?2, ?3) ORDER BY status, next_attempt, id "
         "LIMIT ?4) ORDER BY next_attempt DESC, id DESC LIMIT 1",
     /* The same two for the fresh queued ones (next attempt 0, before all
-     * others of the status), by id from the fresh cursor ?7 (?5 above),
-     * and among them the released ones (1) from the index, as the outbox
-     * sends them (sq_outbox_due). */
-#define OUTBOX_RELEASED(after)                                        \
+     * others of the status), by id from ?7 (?5 below: the fresh cursor,
+     * or past the page's `after`) up to the cut ?8 (?6), and among them
+     * the released ones (1) from the index, as the outbox sends them
+     * (sq_outbox_due). */
+#define OUTBOX_RELEASED(after, cut)                                   \
   "FROM messages WHERE status = ?1 AND " SQLITE_OUTBOX_KEPT " AND " \
-  "next_attempt = 1 AND id > " after
+  "next_attempt = 1 AND id > " after " AND id <= " cut
     [S_OUTBOX_PAGE_FRESH] =
         "SELECT id, case_id AS 'case', channel, template, status, reason, "
         "not_before AS until, attempts, at, recipient AS 'to' FROM (SELECT * "
-        "FROM messages WHERE id >= ?7 AND id > ?4 AND status = ?1 AND "
-        "next_attempt = 0 UNION ALL SELECT * " OUTBOX_RELEASED("?4")
+        "FROM messages WHERE id >= ?7 AND id <= ?8 AND status = ?1 AND "
+        "next_attempt = 0 UNION ALL SELECT * " OUTBOX_RELEASED("?4", "?8")
         " ORDER BY id LIMIT ?6) WHERE ?2 IS NULL OR "
         "channel = ?2 ORDER BY id LIMIT ?5",
     [S_OUTBOX_WINDOW_END_FRESH] =
         "SELECT id, count(*) OVER () FROM (SELECT id FROM messages WHERE "
-        "id >= ?5 AND id > ?3 AND status = ?1 AND next_attempt = 0 "
-        "UNION ALL SELECT id " OUTBOX_RELEASED("?3") " ORDER BY "
+        "id >= ?5 AND id <= ?6 AND status = ?1 AND next_attempt = 0 "
+        "UNION ALL SELECT id " OUTBOX_RELEASED("?3", "?6") " ORDER BY "
         "id LIMIT ?4) ORDER BY id DESC LIMIT 1",
 #undef OUTBOX_RELEASED
+    /* Where a page's walk of the fresh part stops: the first message
+     * from ?1 on that a next page can go on after within the fresh part
+     * (sq_outbox_page's `after`: next attempt 0 or 1 and of no status
+     * listed after the queued). */
+    [S_OUTBOX_FRESH_CUT] =
+        "SELECT id FROM messages WHERE id >= ?1 AND next_attempt IN (0, 1) "
+        "AND status NOT IN ('deferred', 'blocked', 'failed') ORDER BY id "
+        "LIMIT 1",
     /* The first change of a case's bucket in a month keeps what it was
      * before (status: 0 open, 1 closed, 2 not yet opened). */
     [S_ROLL_LOG] =
@@ -5566,7 +5576,10 @@ static int count_row(void *ud, const store_value *cols, int n) {
 /* A channel's messages are found among the others': a page reads at most
  * this many messages of each status, so that a channel with few never
  * holds the service up walking a million queued SMS (the page then ends
- * early, with where to go on). */
+ * early, with where to go on). The fresh part's walk by id reads at most
+ * about as many messages of any status: the sent ones there do not count
+ * against the window, and a million sent past a message long in flight
+ * (the fresh cursor stays at it) were read by every page. */
 enum { OUTBOX_WINDOW = 10000 };
 
 static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
@@ -5612,7 +5625,21 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
     int fresh_part = part == 0 && !strcmp(statuses[k], "queued");
     sqlite3_stmt *s;
     int before = c.rows;
+    /* The fresh part from the cursor, or past the page's `after`. */
+    int64_t lo = from_id != INT64_MIN && from_id >= fresh ? from_id + 1 : fresh;
+    int64_t cut = INT64_MAX;
     if (part == 0 && !fresh_part) continue; /* no fresh part: to the index */
+    if (fresh_part && lo <= INT64_MAX - OUTBOX_WINDOW) {
+      /* A page goes on after the cut: none is missed or listed twice
+       * (no cut when none is found: the walk goes on as before). */
+      s = stmt(st, S_OUTBOX_FRESH_CUT);
+      sqlite3_bind_int64(s, 1, lo + OUTBOX_WINDOW);
+      if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cut = sqlite3_column_int64(s, 0);
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st, err, "outbox");
+    }
     /* The queued ones' index after the released ones the fresh part has
      * listed. */
     if (part == 1 && from_attempt <= 1 && !strcmp(statuses[k], "queued")) {
@@ -5626,7 +5653,10 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
     sqlite3_bind_int64(s, 4, from_id);
     sqlite3_bind_int(s, 5, limit - c.rows);
     sqlite3_bind_int(s, 6, window);
-    if (fresh_part) sqlite3_bind_int64(s, 7, fresh);
+    if (fresh_part) {
+      sqlite3_bind_int64(s, 7, lo);
+      sqlite3_bind_int64(s, 8, cut);
+    }
     if ((rc = each_row(st, s, count_row, &c, err)) != RC_OK) return rc;
     if (channel && c.rows - before < limit - before) {
       /* Short: the status ran out, or the window did. */
@@ -5636,7 +5666,10 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       sqlite3_bind_int64(s, 2, from_attempt);
       sqlite3_bind_int64(s, 3, from_id);
       sqlite3_bind_int(s, 4, window);
-      if (fresh_part) sqlite3_bind_int64(s, 5, fresh);
+      if (fresh_part) {
+        sqlite3_bind_int64(s, 5, lo);
+        sqlite3_bind_int64(s, 6, cut);
+      }
       rc = sqlite3_step(s);
       if (rc == SQLITE_ROW && sqlite3_column_int(s, 1) == window)
         *resume = sqlite3_column_int64(s, 0);
@@ -5645,6 +5678,10 @@ static int sq_outbox_page(sq *st, const char *const *statuses, int nstatuses,
       sqlite3_clear_bindings(s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
       if (*resume) return RC_OK;
+    }
+    if (cut != INT64_MAX && !c.stop && c.rows < limit) {
+      *resume = cut; /* short at the cut: the next page goes on there */
+      return RC_OK;
     }
     from_attempt = from_id = INT64_MIN;
     if (part == 1) k++;
