@@ -36,7 +36,15 @@ export function render(main, arg, query) {
       fill(list, loading());
     }
     try {
-      const page = await get('/v1/outbox' + qs({ status: status.value, channel: channel.value, after: more ? next : null, limit: 50 }));
+      // A page may end early with nothing on it while more follows (a
+      // channel's window, a message long in flight): go on by ourselves
+      // rather than show "none" beside "more".
+      let page, after = more ? next : null;
+      for (let hops = 0; ; hops++) {
+        page = await get('/v1/outbox' + qs({ status: status.value, channel: channel.value, after, limit: 50 }));
+        if ((page.items || []).length || !page.next || hops >= 20) break;
+        after = page.next;
+      }
       items = items.concat(page.items || []);
       next = page.next || null;
       if (page.counts) fill(counts, t('ob.counts', Object.fromEntries(STATUSES.map((s) => [s, number(page.counts[s] || 0)]))));
