@@ -1462,7 +1462,7 @@ static int commit(pg *st, rc_error *err) {
  * borrower's contacts or a case's timers at 5,000 cases, where there
  * are 1 or 2) and gathers them through a bitmap made for each key; a
  * sweep run right after its import, before autovacuum came by (a minute
- * at least), paid that at every reminder: 4.1k of 318.2k server
+ * at least), paid that at every reminder: 4.0k of 318.2k server
  * instructions a reminder at 5,000 cases. Analysed, each is an index
  * walk. An older book's statistics are autovacuum's, as are every other
  * table's. */
