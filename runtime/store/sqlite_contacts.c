@@ -15,7 +15,6 @@
  * No byte inside a text is special, so nothing is escaped: a text is
  * skipped by its length, never searched for a separator. No contacts is
  * the empty text. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +25,19 @@
 static const char kind_letter[] = "pet";
 static const char *const kind_name[] = {"phone", "email", "third_party"};
 
+/* The length written by hand: snprintf was 760 instructions a contact,
+ * more than the rest of an imported row's packing. */
 static void pack_text(jbuf *out, const char *v, size_t n) {
   char len[24];
+  size_t at = sizeof len, left = n;
   if (!v) {
     jb_raw(out, "-", 1);
     return;
   }
-  jb_raw(out, len, (size_t)snprintf(len, sizeof len, "%zu:", n));
+  len[--at] = ':';
+  do len[--at] = (char)('0' + left % 10);
+  while ((left /= 10) > 0);
+  jb_raw(out, len + at, sizeof len - at);
   jb_raw(out, v, n);
 }
 
