@@ -321,7 +321,8 @@ static const char *const sql[S_COUNT] = {
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
         "position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* A borrower's contacts when their packed copy is NULL. */
+    /* A borrower's contacts when their packed copy is NULL or does not
+     * read (borrower_read). */
     [S_CONTACTS_READ] =
         "SELECT kind, value, name, relation FROM contacts "
         "WHERE borrower_id = ?1 ORDER BY position",

@@ -69,7 +69,7 @@ int sqlite_contacts_pack(jbuf *out, const store_contact *c, int n) {
 
 /* One field at p: its text (NULL for '-') and length; the position after
  * it, or NULL when it does not read. At most 9 digits: no overflow, and
- * no text that long fits a row. */
+ * SQLite holds no text of 10^9 bytes. */
 static const char *field(const char *p, const char *end, const char **text,
                          size_t *len) {
   size_t n = 0;
@@ -88,8 +88,8 @@ static const char *field(const char *p, const char *end, const char **text,
   return p + 1 + n;
 }
 
-/* A contact at p into c (texts NULL when c is NULL: counting): the
- * position after it, or NULL when it does not read. */
+/* A contact at p: its kind, its three texts in t and their lengths in n;
+ * the position after it, or NULL when it does not read. */
 static const char *contact(const char *p, const char *end, const char **t,
                            size_t *n, int *kind) {
   const char *k = p < end ? memchr(kind_letter, *p, 3) : NULL;
