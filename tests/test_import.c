@@ -880,7 +880,7 @@ static int count_read_back(unsigned type, void *ud, void *p, void *x) {
     id_lookups++;
   if (!strncmp(sql, "UPDATE case_steps SET journal_last", 34)) run_updates++;
   if (!strncmp(sql, "SELECT 1 FROM case_steps WHERE id", 33)) case_lookups++;
-  if (!strncmp(sql, "SELECT b.id, b.name", 19)) borrower_lookups++;
+  if (!strncmp(sql, "SELECT id, name, locale", 23)) borrower_lookups++;
   if (!strncmp(sql, "INSERT INTO borrowers(", 22)) borrower_writes++;
   return 0;
 }

@@ -25,6 +25,7 @@
 #ifdef RECOUP_HAVE_PG
 #include "pg/pgt.h"
 #endif
+#include "jbuf.h"
 #include "store/backend.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -1001,10 +1002,15 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
+/* Takes migration 23's packed contacts off the borrowers again: the
+ * schema of version 22. */
+#define PACKED_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_packed;"
+
 /* Puts migration 21's two tables of a case back into one table cases
- * (the moved columns last): the schema of version 20, as far as a reader
- * by name sees. */
+ * (the moved columns last), and 23's column away: the schema of version
+ * 20, as far as a reader by name sees. */
 #define SPLIT_DOWN                                                         \
+  PACKED_DOWN                                                              \
   "DROP VIEW cases;"                                                       \
   "ALTER TABLE case_rows RENAME TO cases;"                                 \
   "ALTER TABLE cases ADD COLUMN state TEXT NOT NULL DEFAULT '';"           \
@@ -2171,6 +2177,160 @@ static void test_events_queued_before_a_failure_are_parked_when_met(
   assert_string_equal(evs[150].case_id, "L2");
   store_events_free(evs, count);
   store_close(st);
+}
+
+/* Sets a borrower's packed contacts (SQLite), NULL for v NULL. */
+static void set_packed(const char *id, const char *v, size_t len) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "UPDATE borrowers SET contacts_packed "
+                                      "= ?2 WHERE id = ?1",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  if (v) sqlite3_bind_text(s, 2, v, (int)len, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+/* The borrower's contacts read back are want's; on SQLite their packed
+ * copy (schema 23) is the text the store writes for them, and the
+ * contacts table, read when the copy is NULL, holds the same. Closes st
+ * (each call opens the store its own way). */
+static void expect_contacts(store *st, const char *id,
+                            const store_contact *want, int n) {
+  store_borrower out;
+  rc_error err;
+  jbuf packed = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    assert_int_equal(store_borrower_get(st, id, &out, &err), RC_OK);
+    assert_int_equal(out.ncontacts, n);
+    for (int i = 0; i < n; i++) {
+      const char *got[4] = {out.contacts[i].kind, out.contacts[i].value,
+                            out.contacts[i].name, out.contacts[i].relation};
+      const char *w[4] = {want[i].kind, want[i].value, want[i].name,
+                          want[i].relation};
+      for (int f = 0; f < 4; f++) {
+        if (!w[f]) assert_null(got[f]);
+        if (w[f]) assert_string_equal(got[f], w[f]);
+      }
+    }
+    store_borrower_free(&out);
+    if (on_pg) break;
+    if (pass == 0) {
+      sqlite3 *db;
+      sqlite3_stmt *s;
+      assert_int_equal(sqlite_contacts_pack(&packed, want, n), 0);
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_prepare_v2(db,
+                                          "SELECT contacts_packed FROM "
+                                          "borrowers WHERE id = ?1",
+                                          -1, &s, NULL),
+                       SQLITE_OK);
+      sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+      assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+      assert_non_null(sqlite3_column_text(s, 0));
+      assert_int_equal(sqlite3_column_bytes(s, 0), (int)packed.len);
+      assert_memory_equal(sqlite3_column_text(s, 0), packed.p, packed.len);
+      sqlite3_finalize(s);
+      sqlite3_close(db);
+      /* The table alone: the same contacts (then the copy back). */
+      store_close(st);
+      set_packed(id, NULL, 0);
+      st = open_store();
+    } else {
+      store_close(st);
+      set_packed(id, packed.p, packed.len);
+      st = NULL;
+    }
+  }
+  if (st) store_close(st);
+  free(packed.p);
+}
+
+/* Every way the store writes a borrower's contacts writes their packed
+ * copy with them (SQLite step 23): a new borrower, new contacts on the
+ * same row, both changed, the row changed with its list not given, an
+ * empty list, texts holding the format's own bytes, empty texts beside
+ * NULL ones, 10,000 contacts, and an import's new borrowers written 32 at
+ * a time. expect_contacts reopens the store: each step opens its own. */
+static void test_packed_contacts_follow_every_write(void **state) {
+  store_contact cs[4] = {{"phone", "12:-p", "", NULL},
+                         {"email", "", NULL, ""},
+                         {"third_party", "+862", "3:e-t", "1:\n:"},
+                         {"phone", NULL, "-", "-"}};
+  store_contact *many = calloc(10000, sizeof *many);
+  char (*text)[16] = calloc(10000, sizeof *text);
+  store_borrower b = {.id = "P1", .name = "Zhao", .contacts = cs,
+                      .ncontacts = 3};
+  store *st = open_store();
+  char id[16];
+  rc_error err;
+  (void)state;
+  assert_non_null(many);
+  assert_non_null(text);
+  /* An import's: new borrowers and their contacts held, written 32 at a
+   * time, into a book without borrowers; one of them given again, with
+   * other contacts. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_hold_opening(st, &err), RC_OK);
+  for (int i = 0; i < 41; i++) {
+    snprintf(id, sizeof id, "Q%02d", i % 40);
+    b.id = id;
+    b.contacts = i == 40 ? cs + 2 : cs;
+    b.ncontacts = i == 40 ? 2 : i % 5;
+    assert_int_equal(store_borrower_upsert_opening(st, &b, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "Q%02d", i);
+    st = open_store();
+    if (i == 0)
+      expect_contacts(st, id, cs + 2, 2);
+    else
+      expect_contacts(st, id, cs, i % 5);
+  }
+  b.id = "P1";
+  st = open_store();
+  b.contacts = cs;
+  b.ncontacts = 3;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", cs, 3);
+  st = open_store();
+  b.contacts = cs + 1; /* the same row, other contacts */
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", cs + 1, 3);
+  st = open_store();
+  b.name = "Zhao Li"; /* both */
+  b.contacts = cs;
+  b.ncontacts = 4;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", cs, 4);
+  st = open_store();
+  b.name = "Zhao"; /* the row, the list not given: it stays */
+  b.ncontacts = -1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", cs, 4);
+  st = open_store();
+  b.ncontacts = 0;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", cs, 0);
+  for (int i = 0; i < 10000; i++) {
+    snprintf(text[i], sizeof text[i], "%d:%d-", i, i);
+    many[i] = (store_contact){i % 2 ? "email" : "third_party", text[i],
+                              i % 3 ? text[i] : NULL, i % 5 ? NULL : ""};
+  }
+  st = open_store();
+  b.contacts = many;
+  b.ncontacts = 10000;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  expect_contacts(st, "P1", many, 10000);
+  free(many);
+  free(text);
 }
 
 static void test_contacts_are_replaced_in_order(void **state) {
@@ -3670,6 +3830,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_work_promises_by_status_and_date,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_contacts_are_replaced_in_order,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_packed_contacts_follow_every_write,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_opening_borrower_is_written_as_an_upsert, setup, teardown),

@@ -106,7 +106,8 @@ int pg_book_figures(PGconn *c, store_row_fn fn, void *ud, rc_error *err);
 int book_name_ok(const char *name);
 /* Whether a column is one a store derives from other rows (not copied:
  * cases.timer_keys, SQLite's index of a case's timers; cases.journal_last
- * and journal_runs.prev, SQLite's chain of a case's journal). */
+ * and journal_runs.prev, SQLite's chain of a case's journal;
+ * borrowers.contacts_packed, SQLite's copy of a borrower's contacts). */
 int book_derived(const char *table, const char *column);
 /* Whether a row of meta is its 'schema.version', which every backend
  * keeps its own (not copied). */

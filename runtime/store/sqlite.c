@@ -60,6 +60,8 @@ enum {
   S_BORROWER_GET,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
+  S_CONTACTS_READ,
+  S_CONTACTS_PACKED,
   S_BORROWER_CASES,
   S_CASE_INSERT,
   S_CASE_INSERT_RUN,
@@ -277,12 +279,14 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
-/* A borrower's row as store_borrower gives it (bind_borrower). */
+/* A borrower's row as store_borrower gives it (bind_borrower), its
+ * contacts packed in ?12: NULL when the list is not given, and a new
+ * borrower then has none. */
 #define BORROWER_INSERT                                                  \
   "INSERT INTO borrowers(id, name, locale, timezone, address, "          \
   "employer_name, employer_phone, employer_address, do_not_contact, "    \
-  "ceased, area) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7, ?8, " \
-  "?9, ?10, ?11)"
+  "ceased, area, contacts_packed) VALUES (?1, coalesce(?2, ''), ?3, ?4, " \
+  "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, ''))"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -303,22 +307,27 @@ static const char *const sql[S_COUNT] = {
         " employer_phone = coalesce(?7, employer_phone),"
         " employer_address = coalesce(?8, employer_address),"
         " do_not_contact = max(do_not_contact, ?9),"
-        " area = coalesce(?11, area)",
+        " area = coalesce(?11, area),"
+        " contacts_packed = coalesce(?12, contacts_packed)",
     /* A borrower not in the book yet, or nothing (sqlite3_changes 0). */
     [S_BORROWER_NEW] = BORROWER_INSERT " ON CONFLICT(id) DO NOTHING",
-    /* One statement for the borrower and their contacts (a row each, in
-     * position order): a reminder reads one of these per case. */
+    /* The borrower and their contacts packed (schema 23): a reminder
+     * reads one of these per case. */
     [S_BORROWER_GET] =
-        "SELECT b.id, b.name, b.locale, b.timezone, b.address, "
-        "b.employer_name, b.employer_phone, b.employer_address, "
-        "b.do_not_contact, b.ceased, k.kind, k.value, k.name, k.relation, "
-        "b.area "
-        "FROM borrowers b LEFT JOIN contacts k ON k.borrower_id = b.id "
-        "WHERE b.id = ?1 ORDER BY k.position",
+        "SELECT id, name, locale, timezone, address, employer_name, "
+        "employer_phone, employer_address, do_not_contact, ceased, area, "
+        "contacts_packed FROM borrowers WHERE id = ?1",
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
         "position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* A borrower's contacts when their packed copy is NULL or does not
+     * read (borrower_read). */
+    [S_CONTACTS_READ] =
+        "SELECT kind, value, name, relation FROM contacts "
+        "WHERE borrower_id = ?1 ORDER BY position",
+    [S_CONTACTS_PACKED] =
+        "UPDATE borrowers SET contacts_packed = ?2 WHERE id = ?1",
     [S_BORROWER_CASES] =
         "SELECT id, state, balance FROM cases "
         "WHERE borrower_id = ?1 ORDER BY id",
@@ -1195,13 +1204,15 @@ struct sq {
   struct {
     jbuf text;
     struct pending_borrower {
-      long text[9]; /* id, name ... employer_address, area (-1: NULL) */
+      /* id, name ... employer_address, area, contacts packed (-1: NULL) */
+      long text[10];
       int do_not_contact, ceased;
     } row[PENDING_RUNS];
     int n;
     uint64_t *seen; /* owned */
     size_t cap, count;
   } new_borrowers;
+  jbuf packed; /* a borrower's contacts packed, for its row (upsert) */
   sqlite3_stmt *batch[6]; /* owned: pending_flush's, prepared once */
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
@@ -1281,7 +1292,8 @@ static void timer_ids_forget(sq *st);
 static int contacts_flush(sq *st, rc_error *err);
 static int borrowers_flush(sq *st, rc_error *err);
 static void borrowers_forget(sq *st);
-static int borrower_add(sq *st, const store_borrower *b, rc_error *err);
+static int borrower_add(sq *st, const store_borrower *b, const char *packed,
+                        rc_error *err);
 static int borrower_first_seen(sq *st, const char *id);
 static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
                        int position, rc_error *err);
@@ -1550,6 +1562,7 @@ static void sq_close(sq *st) {
   sqlite3_finalize(st->book_put);
   for (int i = 0; i < 6; i++) sqlite3_finalize(st->batch[i]);
   free(st->new_contacts.text.p);
+  free(st->packed.p);
   free(st->new_borrowers.text.p);
   free(st->new_borrowers.seen);
   if (st->base.depth > 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -2097,7 +2110,8 @@ static int sq_meta_put(sq *st, const char *key, const char *value,
 
 static int borrower_read(sq *st, const char *id, store_borrower *out,
                          rc_error *err);
-static void bind_borrower(sqlite3_stmt *s, const store_borrower *b);
+static void bind_borrower(sqlite3_stmt *s, const store_borrower *b,
+                          const char *packed);
 
 static int same_text(const char *a, const char *b) {
   return a == b || (a && b && strcmp(a, b) == 0);
@@ -2148,25 +2162,46 @@ static void opening_seen(sq *st, int found) {
                                          : v;
 }
 
+/* The borrower's contacts packed for its row (st->packed): NULL when the
+ * list is not given. Refused before anything is written when it cannot
+ * be packed (a kind the contacts table's CHECK would refuse anyway). */
+static int borrower_packed(sq *st, const store_borrower *b,
+                           const char **packed, rc_error *err) {
+  *packed = NULL;
+  if (b->ncontacts < 0) return RC_OK;
+  if (sqlite_contacts_pack(&st->packed, b->contacts, b->ncontacts) == 0) {
+    *packed = st->packed.p;
+    return RC_OK;
+  }
+  if (st->packed.oom)
+    return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  return rc_error_set(err, RC_EINVAL, "contacts",
+                      "borrower %s: a contact's kind is not phone, email "
+                      "or third_party",
+                      b->id);
+}
+
 static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
                               rc_error *err) {
   sqlite3_stmt *s;
   store_borrower was;
+  const char *packed;
   /* In an import into a book that had no borrowers, one whose id it
    * gives first is new (written with the next ones), and one it gave
    * before is looked up, not tried as new. */
   int rc, found = 1, same_row = 0, same_contacts = 0, first = 0,
           known = st->no_borrowers && st->base.depth > 0;
+  if ((rc = borrower_packed(st, b, &packed, err)) != RC_OK) return rc;
   if (known) first = borrower_first_seen(st, b->id);
   if (opening && first) {
-    if ((rc = borrower_add(st, b, err)) != RC_OK) return rc;
+    if ((rc = borrower_add(st, b, packed, err)) != RC_OK) return rc;
     found = 0;
     same_row = 1;
   } else if ((rc = borrowers_flush(st, err)) != RC_OK) {
     return rc; /* the look-up below, or the upsert, sees them */
   } else if (opening && !known && st->opening_new >= 0) {
     s = stmt(st, S_BORROWER_NEW);
-    bind_borrower(s, b);
+    bind_borrower(s, b, packed);
     if ((rc = exec_rebound(st, s, err, "save borrower")) != RC_OK) return rc;
     found = sqlite3_changes(st->db) == 0;
     same_row = !found;
@@ -2183,10 +2218,17 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     store_borrower_free(&was);
     if (same_row && same_contacts) return RC_OK;
   }
+  /* The packed copy changes with the contacts, in the row's write or
+   * alone (a new borrower's was given at its insert). */
   if (!same_row) {
     s = stmt(st, S_BORROWER_UPSERT);
-    bind_borrower(s, b);
+    bind_borrower(s, b, same_contacts ? NULL : packed);
     if ((rc = exec_rebound(st, s, err, "save borrower")) != RC_OK) return rc;
+  } else if (found && !same_contacts) {
+    s = stmt(st, S_CONTACTS_PACKED);
+    bind_text(s, 1, b->id);
+    bind_text(s, 2, packed);
+    if ((rc = exec_rebound(st, s, err, "save contacts")) != RC_OK) return rc;
   }
   if (b->ncontacts < 0 || same_contacts) return RC_OK;
   if (found) {
@@ -2215,7 +2257,8 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
   return RC_OK;
 }
 
-static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {
+static void bind_borrower(sqlite3_stmt *s, const store_borrower *b,
+                          const char *packed) {
   bind_text(s, 1, b->id);
   bind_text(s, 2, b->name);
   bind_text(s, 3, b->locale);
@@ -2227,6 +2270,32 @@ static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {
   sqlite3_bind_int(s, 9, b->do_not_contact);
   sqlite3_bind_int(s, 10, b->ceased);
   bind_text(s, 11, b->area);
+  bind_text(s, 12, packed);
+}
+
+/* A borrower's contacts from the contacts table: their packed copy is
+ * NULL (a row written another way) or does not read. */
+static int contacts_read(sq *st, const char *id, store_borrower *out) {
+  sqlite3_stmt *s = stmt(st, S_CONTACTS_READ);
+  int rc;
+  bind_text(s, 1, id);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    store_contact *c = realloc(
+        out->contacts, (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
+    if (!c) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    out->contacts = c;
+    c += out->ncontacts++;
+    c->kind = dup_col(s, 0);
+    c->value = dup_col(s, 1);
+    c->name = dup_col(s, 2);
+    c->relation = dup_col(s, 3);
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
 }
 
 /* RC_ENOTFOUND without a message: an import's new borrower misses here
@@ -2234,41 +2303,33 @@ static void bind_borrower(sqlite3_stmt *s, const store_borrower *b) {
 static int borrower_read(sq *st, const char *id, store_borrower *out,
                          rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_BORROWER_GET);
-  int rc;
+  const char *packed;
+  int rc, unpacked = RC_EINVAL;
   memset(out, 0, sizeof *out);
   if ((rc = contacts_flush(st, err)) != RC_OK) return rc;
   bind_text(s, 1, id);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    store_contact *c;
-    if (!out->id) {
-      out->id = dup_col(s, 0);
-      out->name = dup_col(s, 1);
-      out->locale = dup_col(s, 2);
-      out->timezone = dup_col(s, 3);
-      out->address = dup_col(s, 4);
-      out->employer_name = dup_col(s, 5);
-      out->employer_phone = dup_col(s, 6);
-      out->employer_address = dup_col(s, 7);
-      out->do_not_contact = sqlite3_column_int(s, 8);
-      out->ceased = sqlite3_column_int(s, 9);
-      out->area = dup_col(s, 14);
-    }
-    if (sqlite3_column_type(s, 10) == SQLITE_NULL) continue; /* none */
-    c = realloc(out->contacts,
-                (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
-    if (!c) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    out->contacts = c;
-    c += out->ncontacts++;
-    c->kind = dup_col(s, 10);
-    c->value = dup_col(s, 11);
-    c->name = dup_col(s, 12);
-    c->relation = dup_col(s, 13);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    out->id = dup_col(s, 0);
+    out->name = dup_col(s, 1);
+    out->locale = dup_col(s, 2);
+    out->timezone = dup_col(s, 3);
+    out->address = dup_col(s, 4);
+    out->employer_name = dup_col(s, 5);
+    out->employer_phone = dup_col(s, 6);
+    out->employer_address = dup_col(s, 7);
+    out->do_not_contact = sqlite3_column_int(s, 8);
+    out->ceased = sqlite3_column_int(s, 9);
+    out->area = dup_col(s, 10);
+    if ((packed = (const char *)sqlite3_column_text(s, 11)))
+      unpacked = sqlite_contacts_unpack(packed,
+                                        (size_t)sqlite3_column_bytes(s, 11),
+                                        &out->contacts, &out->ncontacts);
+    rc = unpacked == RC_ENOMEM ? SQLITE_NOMEM : SQLITE_DONE;
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (rc == SQLITE_DONE && out->id && unpacked == RC_EINVAL)
+    rc = contacts_read(st, id, out);
   if (rc != SQLITE_DONE || !out->id) {
     store_borrower_free(out);
     return rc == SQLITE_DONE ? RC_ENOTFOUND : fail(st, err, "read borrower");
@@ -2413,6 +2474,8 @@ static const unsigned char held_why[S_COUNT] = {
     [S_BORROWER_GET] = SQLITE_HELD_APART,
     [S_CONTACTS_DELETE] = SQLITE_HELD_APART,
     [S_CONTACT_INSERT] = SQLITE_HELD_APART,
+    [S_CONTACTS_READ] = SQLITE_HELD_APART,
+    [S_CONTACTS_PACKED] = SQLITE_HELD_APART,
     [S_JOURNAL_NEXT] = SQLITE_HELD_APART,
     [S_JOURNAL_APPEND] = SQLITE_HELD_APART,
     /* A case the engine looked up and missed (S_CASE_EXISTS writes the
@@ -2748,7 +2811,7 @@ static int borrowers_flush(sq *st, rc_error *err) {
   const jbuf *t = &st->new_borrowers.text;
   int n = st->new_borrowers.n, rc = RC_OK;
   sqlite3_stmt *all =
-      n == PENDING_RUNS ? batch_stmt(st, 5, S_BORROWER_NEW, 11) : NULL;
+      n == PENDING_RUNS ? batch_stmt(st, 5, S_BORROWER_NEW, 12) : NULL;
   if (n == 0) return RC_OK;
   /* Cleared once, its absent texts then left unbound: most of a row's
    * are (an import gives a name and little else), and binding each NULL
@@ -2757,10 +2820,10 @@ static int borrowers_flush(sq *st, rc_error *err) {
   for (int i = 0; i < n && rc == RC_OK; i++) {
     const struct pending_borrower *r = &st->new_borrowers.row[i];
     sqlite3_stmt *s = all ? all : stmt(st, S_BORROWER_NEW);
-    int at = all ? i * 11 : 0;
-    for (int k = 0; k < 9; k++) {
+    int at = all ? i * 12 : 0;
+    for (int k = 0; k < 10; k++) {
       const char *v = contact_at(t, r->text[k]);
-      if (v || !all) bind_text(s, at + (k < 8 ? 1 + k : 11), v);
+      if (v || !all) bind_text(s, at + (k < 8 ? 1 + k : 3 + k), v);
     }
     sqlite3_bind_int(s, at + 9, r->do_not_contact);
     sqlite3_bind_int(s, at + 10, r->ceased);
@@ -2819,19 +2882,20 @@ static int borrower_first_seen(sq *st, const char *id) {
 }
 
 /* A new borrower, to be written with the next ones. */
-static int borrower_add(sq *st, const store_borrower *b, rc_error *err) {
+static int borrower_add(sq *st, const store_borrower *b, const char *packed,
+                        rc_error *err) {
   jbuf *t = &st->new_borrowers.text;
-  const char *const text[9] = {
+  const char *const text[10] = {
       b->id,      b->name,          b->locale,         b->timezone,
       b->address, b->employer_name, b->employer_phone, b->employer_address,
-      b->area};
+      b->area,    packed};
   struct pending_borrower *r;
   int rc;
   if (st->new_borrowers.n == PENDING_RUNS &&
       (rc = borrowers_flush(st, err)) != RC_OK)
     return rc;
   r = &st->new_borrowers.row[st->new_borrowers.n];
-  for (int k = 0; k < 9; k++) r->text[k] = contact_text(t, text[k]);
+  for (int k = 0; k < 10; k++) r->text[k] = contact_text(t, text[k]);
   r->do_not_contact = b->do_not_contact;
   r->ceased = b->ceased;
   if (t->oom) {
@@ -6553,6 +6617,14 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
     if (sqlite3_exec(st->db, SQLITE_OUTBOX_FRESH_FILL, NULL, NULL, NULL) !=
         SQLITE_OK)
       rc = fail(st, err, "outbox");
+  }
+  /* And each borrower's contacts packed, from the contacts copied. */
+  if (rc == RC_OK && !table) {
+    char *msg = NULL;
+    if (sqlite_contacts_pack_all(st->db, &msg))
+      rc = rc_error_set(err, RC_ESTORE, NULL, "database: %s",
+                        msg ? msg : "packing contacts");
+    sqlite3_free(msg);
   }
   return rc;
 }

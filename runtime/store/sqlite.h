@@ -10,6 +10,25 @@
  * transaction; RC_ESTORE naming the step that failed, or when the
  * database is newer than this binary. */
 int sqlite_migrate(sqlite3 *db, rc_error *err);
+
+/* A borrower's contacts packed on its row, borrowers.contacts_packed
+ * (schema 23; the format is sqlite_contacts.c's). NULL: read them from
+ * the contacts table. */
+struct jbuf;
+struct store_contact;
+/* The text for n contacts into out (emptied first); -1 when a kind is
+ * none the format knows, or out of memory. */
+int sqlite_contacts_pack(struct jbuf *out, const struct store_contact *c,
+                         int n);
+/* Reads a packed text: RC_OK (*out owned, NULL with none), RC_EINVAL
+ * when it does not read (then read the table), RC_ENOMEM (*out, what
+ * was read, still to free). */
+int sqlite_contacts_unpack(const char *p, size_t len,
+                           struct store_contact **out, int *nout);
+/* Sets every borrower's packed text from the contacts table (the step
+ * that adds the column, a book moved in). Non-zero with *msg set on
+ * failure. */
+int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
 /* Sets cases.timer_keys (the timers a case holds, [[due, id, scoped],
  * ...]) from the timers, for cases whose keys are not kept yet: the
  * upgrade that adds them, a book moved in (book_derived). One pass over

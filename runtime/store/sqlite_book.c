@@ -31,9 +31,11 @@ int book_schema_version_row(const char *table, const store_value *cols,
  * when a book is moved in (sqlite.c op_book_put): cases.timer_keys (schema
  * migration 16), the keys of its case's pending timers, and the journal's
  * chain (17), cases.journal_last and journal_runs.prev, and whether a
- * case has open tasks (18), cases.tasks_open, and the messages' chain
- * (19), cases.message_last and messages.prev. */
+ * case has open tasks (18), cases.tasks_open, the messages' chain
+ * (19), cases.message_last and messages.prev, and a borrower's contacts
+ * packed on its row (23), borrowers.contacts_packed. */
 int book_derived(const char *table, const char *column) {
+  if (!strcmp(table, "borrowers")) return !strcmp(column, "contacts_packed");
   if (!strcmp(table, "cases"))
     return !strcmp(column, "timer_keys") || !strcmp(column, "journal_last") ||
            !strcmp(column, "tasks_open") || !strcmp(column, "message_last");
