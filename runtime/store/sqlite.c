@@ -95,6 +95,8 @@ enum {
   S_TIMER_INSERT_ID,
   S_TIMER_NEXT,
   S_TIMERS_DUE,
+  S_SCHEMA_VERSION,
+  S_CASE_TRIGGERS,
   S_TIMER_DELETE,
   S_TIMER_END,
   S_TIMER_KEYS,
@@ -441,6 +443,15 @@ static const char *const sql[S_COUNT] = {
         "LEFT JOIN case_rows r ON r.id = t.case_id "
         "LEFT JOIN case_steps s ON s.id = t.case_id "
         "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2",
+    [S_SCHEMA_VERSION] = "PRAGMA schema_version",
+    /* A trigger of someone else's that may write a case's row from a
+     * statement that does not name a case table (case_writes). Those of
+     * the schema: the view's own, and figures_arm_new, which reads. */
+    [S_CASE_TRIGGERS] =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+        "name NOT IN ('cases_insert', 'cases_update', 'cases_delete', "
+        "'figures_arm_new') AND (sql LIKE '%case_rows%' OR "
+        "sql LIKE '%case_steps%' OR sql LIKE '%cases%')",
     /* The whole timer, not only its key: a timer set after this one was
      * cancelled, due at the same time, is given the same id. */
     [S_TIMER_DELETE] =
@@ -1035,6 +1046,10 @@ struct sq {
       int tasks_open;
     } *v;
     int n, cap, next;
+    /* Whether a trigger not the schema's names a case table (then none
+     * is kept), as of schema_version; checked once a transaction. */
+    int triggers, checked;
+    int64_t schema;
     char *text;
     size_t len, size;
     uint64_t written[1024]; /* a bit set of 65,536 */
@@ -2093,6 +2108,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   st->rolled_back = 0;
   if (!import && fk_resume(st, err) != RC_OK) return RC_ESTORE;
   ahead_drop(st);
+  st->ahead.checked = 0; /* another connection may have made one since */
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
@@ -2428,6 +2444,17 @@ static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
  * read) and moves it (case_fig_move). */
 
 /* What the store holds of a case just inserted (or held, to be). */
+/* What the figures count of a case. */
+static void case_fig_of(const store_case *c, case_fig *f) {
+  memset(f, 0, sizeof *f);
+  rc_copy(f->workflow, sizeof f->workflow, c->workflow);
+  rc_copy(f->state, sizeof f->state, c->state);
+  rc_copy(f->due, sizeof f->due, c->due_date ? c->due_date : "");
+  f->balance = c->balance;
+  f->closed = c->closed;
+  f->error = c->error != NULL;
+}
+
 static int case_inserted(sq *st, const store_case *c, rc_error *err) {
   case_fig now;
   int rc;
@@ -2438,13 +2465,7 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
     memcpy(st->keys.case_id, c->id, strlen(c->id) + 1);
     st->keys.known = 1;
   }
-  memset(&now, 0, sizeof now);
-  rc_copy(now.workflow, sizeof now.workflow, c->workflow);
-  rc_copy(now.state, sizeof now.state, c->state);
-  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
-  now.balance = c->balance;
-  now.closed = c->closed;
-  now.error = c->error != NULL;
+  case_fig_of(c, &now);
   if (st->base.depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_count(st, &now, 1, err);
 }
@@ -3290,12 +3311,7 @@ static void case_cols(sqlite3_stmt *s, store_case *out) {
 static void case_seen(sq *st, const char *id, const store_case *c) {
   case_fig f;
   if (!c->workflow || !c->state) return;
-  rc_copy(f.workflow, sizeof f.workflow, c->workflow);
-  rc_copy(f.state, sizeof f.state, c->state);
-  rc_copy(f.due, sizeof f.due, c->due_date ? c->due_date : "");
-  f.balance = c->balance;
-  f.closed = c->closed;
-  f.error = c->error != NULL;
+  case_fig_of(c, &f);
   case_fig_keep(st, id, &f);
 }
 
@@ -3505,7 +3521,10 @@ static int sq_cases_each(sq *st, const char *state, store_row_fn fn, void *ud,
 static int event_insert(sq *st, const char *case_id, const char *type,
                         const char *data, rc_time at, const char *status,
                         rc_error *err) {
-  sqlite3_stmt *s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
+  /* It reads its case's row (named, so as not to count as a write of
+   * every case: case_writes). */
+  sqlite3_stmt *s = stmt_of(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE,
+                            case_id);
   int rc;
   bind_text(s, 1, case_id);
   bind_text(s, 2, type);
@@ -4048,6 +4067,27 @@ static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
   return rc;
 }
 
+/* Whether the claim may keep its cases: not while a trigger the schema
+ * does not know may write one unseen. */
+static int ahead_allowed(sq *st) {
+  sqlite3_stmt *s;
+  int64_t schema = -1;
+  if (st->ahead.checked) return !st->ahead.triggers;
+  s = stmt(st, S_SCHEMA_VERSION);
+  if (sqlite3_step(s) == SQLITE_ROW) schema = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (schema < 0) return 0;
+  if (schema != st->ahead.schema) {
+    s = stmt(st, S_CASE_TRIGGERS);
+    st->ahead.triggers = sqlite3_step(s) != SQLITE_ROW ||
+                         sqlite3_column_int(s, 0) != 0;
+    sqlite3_reset(s);
+    st->ahead.schema = schema;
+  }
+  st->ahead.checked = 1;
+  return !st->ahead.triggers;
+}
+
 /* The case of the claimed timer s is at (columns 5 on) for ahead_take;
  * 0 when out of memory (then none is kept). */
 static int ahead_keep(sq *st, sqlite3_stmt *s) {
@@ -4106,7 +4146,8 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
    * (BEGIN IMMEDIATE): nothing else writes them before the steps. */
   ahead_drop(st);
   memset(st->ahead.written, 0, sizeof st->ahead.written);
-  keep = st->base.depth > 0 && !sqlite3_get_autocommit(st->db);
+  keep = st->base.depth > 0 && !sqlite3_get_autocommit(st->db) &&
+         ahead_allowed(st);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
     if (!(room = claim_room(t, &cap, count, max, sizeof *t))) break;
     t = room;
@@ -5059,7 +5100,7 @@ static int sq_messages_cancel_deferred(sq *st, const char *case_id,
   sqlite3_stmt *s;
   int rc = message_last_flush(st, err);
   if (rc != RC_OK) return rc;
-  s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
+  s = stmt_of(st, S_MESSAGES_CANCEL_DEFERRED, case_id); /* reads its row */
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
   if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
