@@ -914,6 +914,74 @@ static void test_timer_keys_read_back_any_number(void **state) {
   store_close(st);
 }
 
+/* The state of case id as the store reads it now. */
+static void case_state_is(store *st, const char *id, const char *state) {
+  store_case c;
+  rc_error err;
+  assert_int_equal(store_case_get(st, id, &c, &err), RC_OK);
+  assert_string_equal(c.state, state);
+  store_case_free(&c);
+}
+
+/* SQLite's claim of timers reads each one's case for its step
+ * (sq_timers_due). A case written after the claim reads as written: by
+ * its own step (a case with two timers claimed), by another's, undone
+ * by a savepoint's rollback, or by a trigger a person added that writes
+ * a case from a statement naming none. */
+static void test_a_case_claimed_with_its_timer_reads_as_written_since(
+    void **state) {
+  store *st;
+  store_timer *t;
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the claim's case rows are SQLite's");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_case(st, "L4");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 10, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 11, "b", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L2", 12, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L3", 13, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L4", 14, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 5);
+  case_state_is(st, "L1", "new");
+  assert_int_equal(set_state(st, "L1", "first", 0, NULL, &err), RC_OK);
+  case_state_is(st, "L1", "first"); /* its second timer */
+  assert_int_equal(set_state(st, "L3", "by_another", 0, NULL, &err), RC_OK);
+  case_state_is(st, "L2", "new");
+  case_state_is(st, "L3", "by_another");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(set_state(st, "L2", "undone", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  case_state_is(st, "L1", "first");
+  case_state_is(st, "L2", "new");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+
+  exec_sql("CREATE TRIGGER poke AFTER INSERT ON meta BEGIN "
+           "UPDATE case_steps SET state = 'poked' WHERE id = 'L4'; END");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(store_meta_put(st, "poke", "1", &err), RC_OK);
+  case_state_is(st, "L4", "poked");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* Another recoup on the same book (a `recoup tick` beside `serve`)
  * changes a case's timers between this store's transactions: fires one,
  * sets one, or ends them all. A cancel after, in a transaction or not,
@@ -3730,6 +3798,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_timer_keys_read_back_any_number,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_claimed_with_its_timer_reads_as_written_since, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cancel_after_another_process_s_timers_ends_them, setup,
           teardown),

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +97,8 @@ enum {
   S_TIMER_INSERT_ID,
   S_TIMER_NEXT,
   S_TIMERS_DUE,
+  S_SCHEMA_VERSION,
+  S_CASE_TRIGGERS,
   S_TIMER_DELETE,
   S_TIMER_END,
   S_TIMER_KEYS,
@@ -435,9 +438,29 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO timers(due, id, case_id, event, data, scoped)"
         " VALUES (?2, ?6, ?1, ?3, ?4, ?5)",
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
+    /* Each timer's case beside it, as S_CASE_GET reads it (columns from
+     * 5 on; NULL when the case is missing): the step's read of its case
+     * takes it from the claim (ahead_take). The tables, not the view: a
+     * join on the right of a LEFT JOIN is not flattened. */
     [S_TIMERS_DUE] =
-        "SELECT id, case_id, due, event, data FROM timers "
-        "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
+        "SELECT t.id, t.case_id, t.due, t.event, t.data, r.id, r.borrower_id, "
+        "r.workflow, r.version, s.state, s.closed, s.outcome, r.error, "
+        "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "
+        "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "
+        "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "
+        "s.tasks_open, s.message_last FROM timers t "
+        "LEFT JOIN case_rows r ON r.id = t.case_id "
+        "LEFT JOIN case_steps s ON s.id = t.case_id "
+        "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2",
+    [S_SCHEMA_VERSION] = "PRAGMA schema_version",
+    /* A trigger of someone else's that may write a case's row from a
+     * statement that does not name a case table (case_writes). Those of
+     * the schema: the view's own, and figures_arm_new, which reads. */
+    [S_CASE_TRIGGERS] =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+        "name NOT IN ('cases_insert', 'cases_update', 'cases_delete', "
+        "'figures_arm_new') AND (sql LIKE '%case_rows%' OR "
+        "sql LIKE '%case_steps%' OR sql LIKE '%cases%')",
     /* The whole timer, not only its key: a timer set after this one was
      * cancelled, due at the same time, is given the same id. */
     [S_TIMER_DELETE] =
@@ -1010,6 +1033,36 @@ struct sq {
   sqlite3 *db;
   sq_ckpt *ckpt; /* owned: copies the WAL back (sqlite_checkpoint.c) */
   sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
+  /* Whether a statement may write a case's row (case_writes): 0 not
+   * known yet, 1 no, 2 yes. */
+  unsigned char writes_case[S_COUNT];
+  /* The cases the last claim of timers read beside them (sq_timers_due),
+   * for the steps' reads of their cases: a statement a step less. Valid
+   * only in the transaction that claimed, which holds the write lock, and
+   * only for a case nothing wrote since: every statement that may write
+   * a case's row marks its case in `written` (two bits of its hash; a
+   * false hit only reads the row again) or, when it does not say which,
+   * drops them all; so does a rollback. */
+  struct {
+    struct ahead_case {
+      store_case c; /* its numbers; its strings are in text */
+      /* Where each of case_texts and timer_keys begins in text, -1 for
+       * NULL; id -1: taken, or no such case. Not strings of their own:
+       * a thousand cases' strings held at once sent every malloc down
+       * its slow path (1.9k instructions a step). */
+      int32_t at[13];
+      int64_t journal_last, message_last;
+      int tasks_open;
+    } *v;
+    int n, cap, next;
+    /* Whether a trigger not the schema's names a case table (then none
+     * is kept), as of schema_version; checked once a transaction. */
+    int triggers, checked;
+    int64_t schema;
+    char *text;
+    size_t len, size;
+    uint64_t written[1024]; /* a bit set of 65,536 */
+  } ahead;
   /* Pending timers, kept as they are set and deleted so that /metrics
    * does not count ten million index entries (0.1 s) on every scrape.
    * Counted again after a rollback, or when another connection has
@@ -1305,11 +1358,68 @@ static void import_indexes_forget(sq *st);
 static int import_indexes_build(sq *st, rc_error *err);
 static void import_indexes_unmark(sq *st, int keep);
 
-static sqlite3_stmt *stmt(sq *st, int which) {
+/* The cases a claim read ahead (struct sq's `ahead`) go. */
+static void ahead_drop(sq *st) {
+  st->ahead.n = st->ahead.next = 0;
+  st->ahead.len = 0;
+}
+
+static uint64_t ahead_hash(const char *id) {
+  uint64_t h = 14695981039346656037u; /* FNV-1a */
+  for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211u;
+  /* Mixed (MurmurHash3's finalizer): ids that differ in a digit differ
+   * in FNV's high bits only, and a bit set needs them all. */
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdu;
+  h ^= h >> 33;
+  return h;
+}
+
+/* Case id was written, or may have been (NULL: any case). */
+static void ahead_touch(sq *st, const char *id) {
+  uint64_t h;
+  if (!id) {
+    ahead_drop(st);
+    return;
+  }
+  h = ahead_hash(id);
+  st->ahead.written[(h >> 6) & 1023] |= 1ull << (h & 63);
+  st->ahead.written[(h >> 38) & 1023] |= 1ull << ((h >> 32) & 63);
+}
+
+static int ahead_written(sq *st, const char *id) {
+  uint64_t h = ahead_hash(id);
+  return (st->ahead.written[(h >> 6) & 1023] >> (h & 63) & 1) &&
+         (st->ahead.written[(h >> 38) & 1023] >> ((h >> 32) & 63) & 1);
+}
+
+/* Whether statement `which` may write a case's row: any statement that
+ * changes rows and names a case table (the view `cases` writes both
+ * through its triggers; no other trigger or foreign key action writes
+ * them). Read from the text, so a statement added later is counted
+ * without being listed. */
+static int case_writes(sq *st, int which) {
+  if (!st->writes_case[which]) {
+    const char *t = sql[which];
+    int writes = strstr(t, "INSERT") || strstr(t, "UPDATE") ||
+                 strstr(t, "DELETE") || strstr(t, "REPLACE");
+    int names = strstr(t, "case_rows") || strstr(t, "case_steps") ||
+                strstr(t, "cases");
+    st->writes_case[which] = writes && names ? 2 : 1;
+  }
+  return st->writes_case[which] == 2;
+}
+
+/* stmt for a statement about to write the row of case `id` (NULL: of a
+ * case it does not say), or not to write one. */
+static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
   if ((held_any(st) || st->npending || st->new_contacts.n ||
        st->new_borrowers.n) &&
       !st->held.writing && !held_safe(which))
     held_barrier(st);
+  if (st->ahead.n && (st->writes_case[which] ? st->writes_case[which] == 2
+                                             : case_writes(st, which)))
+    ahead_touch(st, id);
   if (st->idx.sql && !st->idx.built) import_indexes_barrier(st, which);
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
@@ -1321,6 +1431,10 @@ static sqlite3_stmt *stmt(sq *st, int which) {
     abort();
   }
   return st->stmts[which];
+}
+
+static sqlite3_stmt *stmt(sq *st, int which) {
+  return stmt_of(st, which, NULL);
 }
 
 /* SQLITE_STATIC: SQLite keeps the pointer instead of copying the text,
@@ -1556,6 +1670,8 @@ static void sq_close(sq *st) {
   free(st->figures.slot);
   free(st->figures.v);
   free(st->keys.v);
+  free(st->ahead.v);
+  free(st->ahead.text);
   held_drop(st);
   import_indexes_forget(st);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
@@ -1841,6 +1957,7 @@ static int sq_checkpoint_apart(sq *st, int pages, int most, rc_error *err) {
 /* store.c keeps base.depth: it is 1 in a batch, 2 in a savepoint, while
  * these run; they read it and never set it. */
 static int sq_rollback(sq *st) {
+  ahead_drop(st);
   held_drop(st);
   import_indexes_forget(st);
   figures_clear(st);
@@ -2003,6 +2120,8 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
     return rc_error_set(err, RC_ESTORE, NULL, "transaction already open");
   st->rolled_back = 0;
   if (!import && fk_resume(st, err) != RC_OK) return RC_ESTORE;
+  ahead_drop(st);
+  st->ahead.checked = 0; /* another connection may have made one since */
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
@@ -2033,6 +2152,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
   }
   if (nested) {
     import_indexes_unmark(st, 0);
+    ahead_drop(st); /* read before the savepoint, or undone with it */
     /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it empty. */
     st->timers_known = 0;
     st->fig_case_id[0] = '\0';
@@ -2066,6 +2186,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     return RC_ESTORE;
   }
   held_drop(st); /* all written: its memory goes */
+  ahead_drop(st); /* the lock that kept them true goes */
   import_indexes_forget(st);
   /* A synced commit's fsync of the WAL covered every frame before it. */
   if (sq_ckpt_commits(st->ckpt) != wrote) st->unsynced = st->lazy;
@@ -2384,6 +2505,17 @@ static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
  * read) and moves it (case_fig_move). */
 
 /* What the store holds of a case just inserted (or held, to be). */
+/* What the figures count of a case. */
+static void case_fig_of(const store_case *c, case_fig *f) {
+  memset(f, 0, sizeof *f);
+  rc_copy(f->workflow, sizeof f->workflow, c->workflow);
+  rc_copy(f->state, sizeof f->state, c->state);
+  rc_copy(f->due, sizeof f->due, c->due_date ? c->due_date : "");
+  f->balance = c->balance;
+  f->closed = c->closed;
+  f->error = c->error != NULL;
+}
+
 static int case_inserted(sq *st, const store_case *c, rc_error *err) {
   case_fig now;
   int rc;
@@ -2394,13 +2526,7 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
     memcpy(st->keys.case_id, c->id, strlen(c->id) + 1);
     st->keys.known = 1;
   }
-  memset(&now, 0, sizeof now);
-  rc_copy(now.workflow, sizeof now.workflow, c->workflow);
-  rc_copy(now.state, sizeof now.state, c->state);
-  rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
-  now.balance = c->balance;
-  now.closed = c->closed;
-  now.error = c->error != NULL;
+  case_fig_of(c, &now);
   if (st->base.depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_count(st, &now, 1, err);
 }
@@ -2627,6 +2753,7 @@ static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
   const char *text = sql[which], *values = strstr(text, "VALUES ("), *end;
   int depth = 0;
   jbuf b = {0};
+  if (st->ahead.n && case_writes(st, which)) ahead_drop(st);
   if (st->batch[slot] || !values ||
       PENDING_RUNS * stride >
           sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
@@ -3145,7 +3272,7 @@ static int sq_case_insert_opening(sq *st, const store_case *c, rc_error *err) {
 }
 
 static int sq_case_update_fields(sq *st, const store_case *c, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_UPDATE);
+  sqlite3_stmt *s = stmt_of(st, S_CASE_UPDATE, c->id);
   case_fig was, now;
   int rc;
   bind_text(s, 1, c->id);
@@ -3177,7 +3304,7 @@ static int sq_case_update_fields(sq *st, const store_case *c, rc_error *err) {
  * another case's changed keys are held (those are written first, which a
  * read does not do). Keys that do not read are left for timer_keys_of to
  * report. */
-static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+static void case_keys_text_seen(sq *st, const char *id, const char *keys) {
   int same = !strcmp(st->keys.case_id, id);
   rc_error ignored;
   if (same ? st->keys.known : st->keys.dirty || st->keys.has_fired) return;
@@ -3186,8 +3313,11 @@ static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
     timer_keys_forget(st);
     memcpy(st->keys.case_id, id, strlen(id) + 1);
   }
-  (void)timer_keys_known(st, (const char *)sqlite3_column_text(s, col),
-                         &ignored);
+  (void)timer_keys_known(st, keys, &ignored);
+}
+
+static void case_keys_seen(sq *st, const char *id, sqlite3_stmt *s, int col) {
+  case_keys_text_seen(st, id, (const char *)sqlite3_column_text(s, col));
 }
 
 /* A case this transaction inserted and nothing changed since: no timer
@@ -3203,37 +3333,90 @@ static int sq_case_fresh(sq *st, const char *id, rc_error *err) {
   return st->keys.known ? RC_OK : timer_keys_known(st, NULL, err);
 }
 
+/* A case's text columns (CASE_COLS' numbers) and their fields. */
+static const struct {
+  int col;
+  size_t field;
+} case_texts[12] = {
+    {0, offsetof(store_case, id)},        {1, offsetof(store_case, borrower_id)},
+    {2, offsetof(store_case, workflow)},  {4, offsetof(store_case, state)},
+    {6, offsetof(store_case, outcome)},   {7, offsetof(store_case, error)},
+    {8, offsetof(store_case, product)},   {9, offsetof(store_case, currency)},
+    {14, offsetof(store_case, due_date)}, {17, offsetof(store_case, tags)},
+    {18, offsetof(store_case, data)},     {19, offsetof(store_case, queue)}};
+
+static char **case_text(store_case *c, int k) {
+  return (char **)((char *)c + case_texts[k].field);
+}
+
+/* A case's columns but its texts, from column `at` of s. */
+static void case_numbers(sqlite3_stmt *s, int at, store_case *out) {
+  out->version = sqlite3_column_int(s, at + 3);
+  out->closed = sqlite3_column_int(s, at + 5);
+  out->principal = sqlite3_column_int64(s, at + 10);
+  out->balance = sqlite3_column_int64(s, at + 11);
+  out->amount_due = sqlite3_column_int64(s, at + 12);
+  out->fees = sqlite3_column_int64(s, at + 13);
+  out->opened_at = sqlite3_column_int64(s, at + 15);
+  out->has_score = sqlite3_column_type(s, at + 16) != SQLITE_NULL;
+  out->score = sqlite3_column_double(s, at + 16);
+  out->on_hold = sqlite3_column_int(s, at + 20);
+  out->overpaid = sqlite3_column_int64(s, at + 21);
+  out->reduced = sqlite3_column_int64(s, at + 22);
+}
+
+/* A case's columns as S_CASE_GET reads them. */
+static void case_cols(sqlite3_stmt *s, store_case *out) {
+  for (int k = 0; k < 12; k++) *case_text(out, k) = dup_col(s, case_texts[k].col);
+  case_numbers(s, 0, out);
+}
+
+/* What a read of a case's row tells the caches, in a transaction. */
+static void case_seen(sq *st, const char *id, const store_case *c) {
+  case_fig f;
+  if (!c->workflow || !c->state) return;
+  case_fig_of(c, &f);
+  case_fig_keep(st, id, &f);
+}
+
+/* The case id as the last claim read it, when nothing may have written
+ * it since: the read it saves is a sixth of a reminder's step. The
+ * claim's order is the steps' order; a few timers may be passed over
+ * (held, or left for another version). */
+static int ahead_take(sq *st, const char *id, store_case *out) {
+  int end = st->ahead.next + 8 < st->ahead.n ? st->ahead.next + 8 : st->ahead.n;
+  for (int i = st->ahead.next; i < end; i++) {
+    struct ahead_case *a = &st->ahead.v[i];
+    const char *t = st->ahead.text;
+    if (a->at[0] < 0 || strcmp(t + a->at[0], id) != 0) continue;
+    st->ahead.next = i + 1;
+    if (ahead_written(st, id)) return 0;
+    *out = a->c;
+    for (int k = 0; k < 12; k++)
+      *case_text(out, k) = a->at[k] < 0 ? NULL : strdup(t + a->at[k]);
+    a->at[0] = -1; /* taken */
+    case_keys_text_seen(st, id, a->at[12] < 0 ? NULL : t + a->at[12]);
+    chain_seen(st, id, a->journal_last);
+    tasks_seen(st, id, a->tasks_open, 0);
+    message_last_seen(st, id, a->message_last);
+    case_seen(st, id, out);
+    return 1;
+  }
+  return 0;
+}
+
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
   memset(out, 0, sizeof *out);
+  /* Not once SQLite has rolled the batch back by itself (exec_step). */
+  if (st->ahead.n && !sqlite3_get_autocommit(st->db) &&
+      ahead_take(st, id, out))
+    return RC_OK;
   bind_text(s, 1, id);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
-    out->id = dup_col(s, 0);
-    out->borrower_id = dup_col(s, 1);
-    out->workflow = dup_col(s, 2);
-    out->version = sqlite3_column_int(s, 3);
-    out->state = dup_col(s, 4);
-    out->closed = sqlite3_column_int(s, 5);
-    out->outcome = dup_col(s, 6);
-    out->error = dup_col(s, 7);
-    out->product = dup_col(s, 8);
-    out->currency = dup_col(s, 9);
-    out->principal = sqlite3_column_int64(s, 10);
-    out->balance = sqlite3_column_int64(s, 11);
-    out->amount_due = sqlite3_column_int64(s, 12);
-    out->fees = sqlite3_column_int64(s, 13);
-    out->due_date = dup_col(s, 14);
-    out->opened_at = sqlite3_column_int64(s, 15);
-    out->has_score = sqlite3_column_type(s, 16) != SQLITE_NULL;
-    out->score = sqlite3_column_double(s, 16);
-    out->tags = dup_col(s, 17);
-    out->data = dup_col(s, 18);
-    out->queue = dup_col(s, 19);
-    out->on_hold = sqlite3_column_int(s, 20);
-    out->overpaid = sqlite3_column_int64(s, 21);
-    out->reduced = sqlite3_column_int64(s, 22);
+    case_cols(s, out);
     if (st->base.depth > 0) {
       case_keys_seen(st, id, s, 23);
       case_chain_seen(st, id, s, 24);
@@ -3243,16 +3426,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  if (rc == SQLITE_ROW && st->base.depth > 0 && out->workflow && out->state) {
-    case_fig f;
-    rc_copy(f.workflow, sizeof f.workflow, out->workflow);
-    rc_copy(f.state, sizeof f.state, out->state);
-    rc_copy(f.due, sizeof f.due, out->due_date ? out->due_date : "");
-    f.balance = out->balance;
-    f.closed = out->closed;
-    f.error = out->error != NULL;
-    case_fig_keep(st, id, &f);
-  }
+  if (rc == SQLITE_ROW && st->base.depth > 0) case_seen(st, id, out);
   if (rc == SQLITE_ROW) return RC_OK;
   if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
@@ -3296,7 +3470,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   int msg = st->msg.dirty && !strcmp(st->msg.case_id, id);
   int64_t run;
   jbuf b = {0};
-  sqlite3_stmt *s = stmt(st, S_CASE_STATE);
+  sqlite3_stmt *s = stmt_of(st, S_CASE_STATE, id);
   FIG_BEFORE(id);
   if ((rc = journal_ahead(st, id, &run, err)) != RC_OK) return rc;
   if (keys && (rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
@@ -3329,7 +3503,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
 
 static int set_text(sq *st, int which, const char *id, const char *v,
                     rc_error *err, const char *what) {
-  sqlite3_stmt *s = stmt(st, which);
+  sqlite3_stmt *s = stmt_of(st, which, id); /* the row of case id only */
   bind_text(s, 1, id);
   bind_text(s, 2, v);
   return exec_stmt(st, s, err, what);
@@ -3364,7 +3538,7 @@ static int sq_case_set_queue(sq *st, const char *id, const char *queue,
 static int sq_case_set_money(sq *st, const char *id, rc_money balance,
                              rc_money amount_due, rc_money overpaid,
                              rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_MONEY);
+  sqlite3_stmt *s = stmt_of(st, S_CASE_MONEY, id);
   FIG_BEFORE(id);
   bind_text(s, 1, id);
   sqlite3_bind_int64(s, 2, balance);
@@ -3378,7 +3552,7 @@ static int sq_case_set_money(sq *st, const char *id, rc_money balance,
 
 static int sq_case_set_hold(sq *st, const char *id, int on_hold,
                             rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_HOLD);
+  sqlite3_stmt *s = stmt_of(st, S_CASE_HOLD, id);
   bind_text(s, 1, id);
   sqlite3_bind_int(s, 2, on_hold);
   return exec_stmt(st, s, err, "set hold");
@@ -3386,7 +3560,7 @@ static int sq_case_set_hold(sq *st, const char *id, int on_hold,
 
 static int sq_case_set_workflow(sq *st, const char *id, const char *workflow,
                                 int version, const char *state, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_WORKFLOW);
+  sqlite3_stmt *s = stmt_of(st, S_CASE_WORKFLOW, id);
   FIG_BEFORE(id);
   bind_text(s, 1, id);
   bind_text(s, 2, workflow);
@@ -3411,7 +3585,10 @@ static int sq_cases_each(sq *st, const char *state, store_row_fn fn, void *ud,
 static int event_insert(sq *st, const char *case_id, const char *type,
                         const char *data, rc_time at, const char *status,
                         rc_error *err) {
-  sqlite3_stmt *s = stmt(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE);
+  /* It reads its case's row (named, so as not to count as a write of
+   * every case: case_writes). */
+  sqlite3_stmt *s = stmt_of(st, status ? S_EVENT_INSERT : S_EVENT_QUEUE,
+                            case_id);
   int rc;
   bind_text(s, 1, case_id);
   bind_text(s, 2, type);
@@ -3623,7 +3800,7 @@ static int timer_keys_flush(sq *st, rc_error *err) {
     return rc;
   if (!st->keys.dirty) return RC_OK;
   if ((rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
-  s = stmt(st, S_TIMER_KEYS_PUT);
+  s = stmt_of(st, S_TIMER_KEYS_PUT, st->keys.case_id);
   bind_text(s, 1, st->keys.case_id);
   bind_text(s, 2, b.p ? b.p : "");
   rc = exec_stmt(st, s, err, "timer keys");
@@ -3954,17 +4131,87 @@ static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
   return rc;
 }
 
+/* Whether the claim may keep its cases: not while a trigger the schema
+ * does not know may write one unseen. */
+static int ahead_allowed(sq *st) {
+  sqlite3_stmt *s;
+  int64_t schema = -1;
+  if (st->ahead.checked) return !st->ahead.triggers;
+  s = stmt(st, S_SCHEMA_VERSION);
+  if (sqlite3_step(s) == SQLITE_ROW) schema = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (schema < 0) return 0;
+  if (schema != st->ahead.schema) {
+    s = stmt(st, S_CASE_TRIGGERS);
+    st->ahead.triggers = sqlite3_step(s) != SQLITE_ROW ||
+                         sqlite3_column_int(s, 0) != 0;
+    sqlite3_reset(s);
+    st->ahead.schema = schema;
+  }
+  st->ahead.checked = 1;
+  return !st->ahead.triggers;
+}
+
+/* The case of the claimed timer s is at (columns 5 on) for ahead_take;
+ * 0 when out of memory (then none is kept). */
+static int ahead_keep(sq *st, sqlite3_stmt *s) {
+  struct ahead_case *a;
+  if (st->ahead.n == st->ahead.cap) {
+    int cap = st->ahead.cap ? 2 * st->ahead.cap : 64;
+    void *v = realloc(st->ahead.v, (size_t)cap * sizeof *st->ahead.v);
+    if (!v) return 0;
+    st->ahead.v = v;
+    st->ahead.cap = cap;
+  }
+  a = &st->ahead.v[st->ahead.n++];
+  a->at[0] = -1;
+  /* The view's inner join: both rows, or no case. */
+  if (sqlite3_column_type(s, 5) == SQLITE_NULL ||
+      sqlite3_column_type(s, 9) == SQLITE_NULL)
+    return 1;
+  for (int k = 0; k < 13; k++) {
+    const char *v = (const char *)sqlite3_column_text(
+        s, k < 12 ? 5 + case_texts[k].col : 28);
+    size_t len = v ? strlen(v) + 1 : 0;
+    if (!v) {
+      a->at[k] = -1;
+      continue;
+    }
+    if (st->ahead.len + len > st->ahead.size) {
+      size_t size = 2 * (st->ahead.len + len) + 4096;
+      char *text = size <= INT32_MAX ? realloc(st->ahead.text, size) : NULL;
+      if (!text) return 0;
+      st->ahead.text = text;
+      st->ahead.size = size;
+    }
+    memcpy(st->ahead.text + st->ahead.len, v, len);
+    a->at[k] = (int32_t)st->ahead.len;
+    st->ahead.len += len;
+  }
+  case_numbers(s, 5, &a->c);
+  a->journal_last = sqlite3_column_int64(s, 29);
+  a->tasks_open = sqlite3_column_int(s, 30);
+  a->message_last = sqlite3_column_int64(s, 31);
+  return 1;
+}
+
 static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TIMERS_DUE);
   store_timer *t = NULL, *room = NULL;
-  int rc, count = 0, cap = 0;
+  int rc, count = 0, cap = 0, keep;
   *out = NULL;
   *n = 0;
   if (!(t = room = claim_room(t, &cap, 0, max, sizeof *t)))
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int(s, 2, max);
+  /* The cases are kept only where the transaction holds the write lock
+   * (BEGIN IMMEDIATE): nothing else writes them before the steps. */
+  ahead_drop(st);
+  memset(st->ahead.written, 0, sizeof st->ahead.written);
+  keep = st->base.depth > 0 && !sqlite3_get_autocommit(st->db) &&
+         ahead_allowed(st);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
     if (!(room = claim_room(t, &cap, count, max, sizeof *t))) break;
     t = room;
@@ -3974,9 +4221,12 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
     t[count].event = dup_col(s, 3);
     t[count].data = dup_col(s, 4);
     count++;
+    if (keep && !ahead_keep(st, s)) keep = 0;
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
+  if (!room || !keep || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+    ahead_drop(st);
   if (!room) {
     store_timers_free(t, count);
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -4207,7 +4457,7 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
   } else if (rc == RC_OK && !ahead) {
     keys = st->keys.dirty && !strcmp(st->keys.case_id, case_id);
     if (keys) rc = timer_keys_text(st, &b, err);
-    s = stmt(st, S_CASE_JOURNAL);
+    s = stmt_of(st, S_CASE_JOURNAL, case_id);
     bind_text(s, 1, case_id);
     sqlite3_bind_int64(s, 2, id);
     if (keys) bind_text(s, 3, b.p ? b.p : "");
@@ -4259,7 +4509,7 @@ static void message_last_forget(sq *st) {
 
 static int message_last_put(sq *st, const char *case_id, int64_t last,
                             rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_MESSAGE_LAST_PUT);
+  sqlite3_stmt *s = stmt_of(st, S_MESSAGE_LAST_PUT, case_id);
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, last);
   return exec_stmt(st, s, err, "queue message");
@@ -4421,7 +4671,7 @@ static int sq_task_insert(sq *st, const store_task *t, int64_t *id,
   if (st->base.depth > 0 && st->tasks.known && st->tasks.open &&
       !strcmp(st->tasks.case_id, t->case_id))
     return RC_OK;
-  s = stmt(st, S_TASKS_OPEN);
+  s = stmt_of(st, S_TASKS_OPEN, t->case_id);
   bind_text(s, 1, t->case_id);
   rc = exec_stmt(st, s, err, "create task");
   if (rc == RC_OK) tasks_seen(st, t->case_id, 1, 0);
@@ -4914,7 +5164,7 @@ static int sq_messages_cancel_deferred(sq *st, const char *case_id,
   sqlite3_stmt *s;
   int rc = message_last_flush(st, err);
   if (rc != RC_OK) return rc;
-  s = stmt(st, S_MESSAGES_CANCEL_DEFERRED);
+  s = stmt_of(st, S_MESSAGES_CANCEL_DEFERRED, case_id); /* reads its row */
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
   if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
@@ -6579,7 +6829,9 @@ static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
 static int op_book_put(store *s, const char *table, const store_value *cols,
                        int ncols, rc_error *err) {
   sq *st = SQ(s);
-  int rc = sqlite_book_put(st->db, &st->book_put, st->book_table,
+  int rc;
+  ahead_drop(st); /* its statements are not this file's */
+  rc = sqlite_book_put(st->db, &st->book_put, st->book_table,
                            sizeof st->book_table, table, cols, ncols, err);
   timer_ids_forget(st); /* timers copied in, ids and all */
   /* The end: each case's timers, which the copy leaves out (book_derived),
