@@ -12,9 +12,12 @@
  *          -                      NULL
  *          LENGTH ':' BYTES       a text of LENGTH bytes (decimal, 0 for
  *                                 an empty text)
- * No byte inside a text is special, so nothing is escaped: a text is
- * skipped by its length, never searched for a separator. No contacts is
- * the empty text. */
+ * and after the last, '.' (SQLITE_CONTACTS_NONE, the whole text of no
+ * contacts). No byte inside a text is special, so nothing is escaped: a
+ * text is skipped by its length, never searched for a separator. The end
+ * mark makes a text cut short anywhere not read: a cut between contacts
+ * read as fewer of them, the borrower's other numbers then never sent
+ * to (a contact never begins with '.'). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,11 +62,11 @@ static size_t len_of(const char *v) { return v ? strlen(v) : 0; }
 int sqlite_contacts_pack(jbuf *out, const store_contact *c, int n) {
   out->len = 0;
   out->oom = 0;
-  jb_raw(out, "", 0); /* the empty text when there are none */
   for (int i = 0; i < n; i++)
     if (pack_one(out, c[i].kind, c[i].value, len_of(c[i].value), c[i].name,
                  len_of(c[i].name), c[i].relation, len_of(c[i].relation)))
       return -1;
+  jb_raw(out, SQLITE_CONTACTS_NONE, 1);
   return out->oom ? -1 : 0;
 }
 
@@ -120,6 +123,7 @@ int sqlite_contacts_unpack(const char *p, size_t len, store_contact **out,
   store_contact *c;
   *out = NULL;
   *nout = 0;
+  if (len == 0 || *--end != SQLITE_CONTACTS_NONE[0]) return RC_EINVAL;
   while (q < end) {
     if (!(q = contact(q, end, t, n, &kind))) return RC_EINVAL;
     count++;
@@ -149,9 +153,10 @@ static const char *col(sqlite3_stmt *s, int i, size_t *n) {
 
 /* Writes the packed text of the borrower whose contacts were read (NULL
  * when one has a kind the format does not know: read from the table). */
-static int put_one(sqlite3_stmt *put, const char *borrower, const jbuf *packed,
+static int put_one(sqlite3_stmt *put, const char *borrower, jbuf *packed,
                    int unknown) {
   int rc;
+  jb_raw(packed, SQLITE_CONTACTS_NONE, 1); /* the end mark */
   sqlite3_bind_text(put, 1, borrower, -1, SQLITE_STATIC);
   if (unknown || packed->oom)
     sqlite3_bind_null(put, 2);
@@ -191,7 +196,6 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
       if (!(borrower = strdup(id))) break;
       packed.len = 0;
       packed.oom = 0;
-      jb_raw(&packed, "", 0);
       unknown = 0;
     }
     v = col(read, 2, &nv);
@@ -214,7 +218,8 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
   /* The borrowers without contacts: none, known, not NULL. */
   return failed ||
          sqlite3_exec(db,
-                      "UPDATE borrowers SET contacts_packed = '' "
+                      "UPDATE borrowers SET contacts_packed = '"
+                      SQLITE_CONTACTS_NONE "' "
                       "WHERE contacts_packed IS NULL AND NOT EXISTS (SELECT "
                       "1 FROM contacts k WHERE k.borrower_id = borrowers.id)",
                       NULL, NULL, msg) != SQLITE_OK;
