@@ -2401,6 +2401,40 @@ static void test_packed_contacts_follow_every_write(void **state) {
   free(text);
 }
 
+/* A packed text cut short, anywhere (a hand edit, a spreadsheet's cell
+ * limit), is not read as fewer contacts: the read goes to the table. A
+ * cut between two contacts, or before the first, read as a shorter list
+ * or as none, and the borrower's other numbers were then never sent to. */
+static void test_packed_contacts_cut_short_read_the_table(void **state) {
+  store_contact cs[3] = {{"phone", "+8613800000001", NULL, NULL},
+                         {"email", "a@b.example", "", NULL},
+                         {"third_party", "+8613800000002", "Li", "sister"}};
+  store_borrower b = {.id = "P1", .name = "Zhao", .contacts = cs,
+                      .ncontacts = 3};
+  store *st;
+  rc_error err;
+  jbuf packed = {0};
+  (void)state;
+  if (on_pg) return; /* no packed copy */
+  st = open_store();
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(sqlite_contacts_pack(&packed, cs, 3), 0);
+  for (size_t cut = 0; cut < packed.len; cut++) {
+    store_borrower out;
+    set_packed("P1", packed.p, cut);
+    st = open_store();
+    assert_int_equal(store_borrower_get(st, "P1", &out, &err), RC_OK);
+    if (out.ncontacts != 3)
+      fail_msg("packed text cut to %zu bytes read as %d contacts", cut,
+               out.ncontacts);
+    assert_string_equal(out.contacts[2].relation, "sister");
+    store_borrower_free(&out);
+    store_close(st);
+  }
+  free(packed.p);
+}
+
 static void test_contacts_are_replaced_in_order(void **state) {
   store *st = open_store();
   store_borrower b = {0}, out;
@@ -3904,6 +3938,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_packed_contacts_follow_every_write,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_packed_contacts_cut_short_read_the_table, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_opening_borrower_is_written_as_an_upsert, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -289,7 +289,7 @@ enum {
   "INSERT INTO borrowers(id, name, locale, timezone, address, "          \
   "employer_name, employer_phone, employer_address, do_not_contact, "    \
   "ceased, area, contacts_packed) VALUES (?1, coalesce(?2, ''), ?3, ?4, " \
-  "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, ''))"
+  "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, '" SQLITE_CONTACTS_NONE "'))"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",

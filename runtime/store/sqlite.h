@@ -16,6 +16,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err);
  * the contacts table. */
 struct jbuf;
 struct store_contact;
+/* The packed text of no contacts, and the end mark of every one. */
+#define SQLITE_CONTACTS_NONE "."
 /* The text for n contacts into out (emptied first); -1 when a kind is
  * none the format knows, or out of memory. */
 int sqlite_contacts_pack(struct jbuf *out, const struct store_contact *c,

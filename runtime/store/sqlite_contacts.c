@@ -12,9 +12,12 @@
  *          -                      NULL
  *          LENGTH ':' BYTES       a text of LENGTH bytes (decimal, 0 for
  *                                 an empty text)
- * No byte inside a text is special, so nothing is escaped: a text is
- * skipped by its length, never searched for a separator. No contacts is
- * the empty text. */
+ * and after the last, '.' (SQLITE_CONTACTS_NONE, the whole text of no
+ * contacts). No byte inside a text is special, so nothing is escaped: a
+ * text is skipped by its length, never searched for a separator. The end
+ * mark makes a text cut short anywhere not read: a cut between contacts
+ * read as fewer of them, the borrower's other numbers then never sent
+ * to (a contact never begins with '.'). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,11 +62,11 @@ static size_t len_of(const char *v) { return v ? strlen(v) : 0; }
 int sqlite_contacts_pack(jbuf *out, const store_contact *c, int n) {
   out->len = 0;
   out->oom = 0;
-  jb_raw(out, "", 0); /* the empty text when there are none */
   for (int i = 0; i < n; i++)
     if (pack_one(out, c[i].kind, c[i].value, len_of(c[i].value), c[i].name,
                  len_of(c[i].name), c[i].relation, len_of(c[i].relation)))
       return -1;
+  jb_raw(out, SQLITE_CONTACTS_NONE, 1);
   return out->oom ? -1 : 0;
 }
 
@@ -120,6 +123,7 @@ int sqlite_contacts_unpack(const char *p, size_t len, store_contact **out,
   store_contact *c;
   *out = NULL;
   *nout = 0;
+  if (len == 0 || *--end != SQLITE_CONTACTS_NONE[0]) return RC_EINVAL;
   while (q < end) {
     if (!(q = contact(q, end, t, n, &kind))) return RC_EINVAL;
     count++;
@@ -149,10 +153,11 @@ static const char *col(sqlite3_stmt *s, int i, size_t *n) {
 
 /* Writes the packed text of the borrower whose contacts were read (NULL
  * when one has a kind the format does not know: read from the table). */
-static int put_one(sqlite3_stmt *put, const char *borrower, const jbuf *packed,
+static int put_one(sqlite3_stmt *put, const jbuf *borrower, jbuf *packed,
                    int unknown) {
   int rc;
-  sqlite3_bind_text(put, 1, borrower, -1, SQLITE_STATIC);
+  jb_raw(packed, SQLITE_CONTACTS_NONE, 1); /* the end mark */
+  sqlite3_bind_text(put, 1, borrower->p, (int)borrower->len, SQLITE_STATIC);
   if (unknown || packed->oom)
     sqlite3_bind_null(put, 2);
   else
@@ -164,11 +169,12 @@ static int put_one(sqlite3_stmt *put, const char *borrower, const jbuf *packed,
 
 int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
   sqlite3_stmt *read = NULL, *put = NULL;
-  jbuf packed = {0};
-  char *borrower = NULL;
-  int rc = SQLITE_ERROR, unknown = 0, failed = 0;
+  jbuf packed = {0}, borrower = {0};
+  int rc = SQLITE_ERROR, unknown = 0, failed = 0, have = 0;
   /* One walk of the contacts in key order; a borrower's text is written
-   * when the next borrower's contacts begin, and after the last. */
+   * when the next borrower's contacts begin, and after the last. Ids are
+   * compared and bound with their lengths: 'B' || char(0) || 'x', put in
+   * by hand, is not 'B' (whose copy then held both's numbers). */
   if (sqlite3_prepare_v2(db,
                          "SELECT borrower_id, kind, value, name, relation "
                          "FROM contacts ORDER BY borrower_id, position",
@@ -179,19 +185,20 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
                          -1, &put, NULL) == SQLITE_OK)
     rc = sqlite3_step(read);
   for (; rc == SQLITE_ROW; rc = sqlite3_step(read)) {
-    const char *id = (const char *)sqlite3_column_text(read, 0), *v, *nm, *r;
-    size_t nv, nn, nr;
-    if (!id) id = "";
-    if (borrower && strcmp(id, borrower) != 0) {
-      if ((failed = put_one(put, borrower, &packed, unknown))) break;
-      free(borrower);
-      borrower = NULL;
+    const char *v, *nm, *r;
+    size_t nid, nv, nn, nr;
+    const char *id = col(read, 0, &nid);
+    if (have && (nid != borrower.len || memcmp(id, borrower.p, nid) != 0)) {
+      if ((failed = put_one(put, &borrower, &packed, unknown))) break;
+      have = 0;
     }
-    if (!borrower) {
-      if (!(borrower = strdup(id))) break;
+    if (!have) {
+      borrower.len = 0;
+      jb_raw(&borrower, id ? id : "", nid);
+      if (borrower.oom) break;
+      have = 1;
       packed.len = 0;
       packed.oom = 0;
-      jb_raw(&packed, "", 0);
       unknown = 0;
     }
     v = col(read, 2, &nv);
@@ -201,20 +208,21 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
                  nm, nn, r, nr))
       unknown = 1;
   }
-  if (rc == SQLITE_DONE && borrower)
-    failed = put_one(put, borrower, &packed, unknown);
+  if (rc == SQLITE_DONE && have)
+    failed = put_one(put, &borrower, &packed, unknown);
   else if (rc != SQLITE_DONE)
     failed = 1;
   if (failed)
     *msg = sqlite3_mprintf("packing contacts: %s", sqlite3_errmsg(db));
-  free(borrower);
+  free(borrower.p);
   free(packed.p);
   sqlite3_finalize(read);
   sqlite3_finalize(put);
   /* The borrowers without contacts: none, known, not NULL. */
   return failed ||
          sqlite3_exec(db,
-                      "UPDATE borrowers SET contacts_packed = '' "
+                      "UPDATE borrowers SET contacts_packed = '"
+                      SQLITE_CONTACTS_NONE "' "
                       "WHERE contacts_packed IS NULL AND NOT EXISTS (SELECT "
                       "1 FROM contacts k WHERE k.borrower_id = borrowers.id)",
                       NULL, NULL, msg) != SQLITE_OK;
