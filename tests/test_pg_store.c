@@ -1758,12 +1758,15 @@ static void test_a_transaction_waits_for_its_reads_and_its_commit(
 }
 
 /* The opening of cases held by a store's transaction, as another
- * connection sees it: the old key, taken shared only there. */
+ * connection sees it: the old key, taken shared only there. Only this
+ * test's database: other tests' books on the same cluster (an import in
+ * pg_import_analyse, run beside this one by ctest -j) take it too. */
 static long long opening_held(PGconn *c) {
   return pgt_value(c,
                    "SELECT count(*) FROM pg_locks WHERE locktype = "
                    "'advisory' AND mode = 'ShareLock' AND granted AND "
-                   "pid <> pg_backend_pid()");
+                   "pid <> pg_backend_pid() AND database = (SELECT oid "
+                   "FROM pg_database WHERE datname = current_database())");
 }
 
 /* The opening of cases is taken once a transaction: each case not found
