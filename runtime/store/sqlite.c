@@ -1517,6 +1517,7 @@ static int exec_stmt(sq *st, sqlite3_stmt *s, rc_error *err, const char *what) {
 /* For the statements an import runs for every row, each of whose
  * parameters is bound every time: clearing them again was 90 to 130
  * instructions a statement (sqlite3_clear_bindings walks them all).
+ * A reminder step's timer delete and message insert bind all theirs too.
  * The text bound SQLITE_STATIC stays pointed at, unread: a step comes
  * only after the next binding. */
 static int exec_rebound(sq *st, sqlite3_stmt *s, rc_error *err,
@@ -4290,7 +4291,7 @@ static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
   bind_text(s, 4, t->event);
   bind_text(s, 5, t->data);
   timer_key fired = {t->due, t->id, 0};
-  rc = timers_changed(st, -1, exec_stmt(st, s, err, "delete timer"));
+  rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
   *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
   if (!*deleted) return rc;
   if ((rc = timer_keys_switch(st, t->case_id, err)) != RC_OK) return rc;
@@ -4617,7 +4618,7 @@ static int sq_message_insert(sq *st, const store_message *m, int64_t *id,
   else
     sqlite3_bind_null(s, 11);
   sqlite3_bind_int64(s, 12, prev);
-  rc = exec_stmt(st, s, err, "queue message");
+  rc = exec_rebound(st, s, err, "queue message");
   if (rc == RC_OK) made = sqlite3_last_insert_rowid(st->db);
   if (rc == RC_OK && st->base.depth > 0 &&
       strlen(m->case_id) < sizeof st->msg.case_id) {
