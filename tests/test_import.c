@@ -1100,6 +1100,53 @@ static int count_in(const char *path, const char *sql) {
   return n;
 }
 
+/* A savepoint of 1,024 cases' handlers journals far more than the 64 KB
+ * SQLite keeps in memory before its file (the import's transaction
+ * journals its savepoints in a file, store/sqlite.c import_begin): a
+ * handler failing late in one reads every page back from that file, and
+ * the book is whole and as when each case was written at its run. */
+static void test_a_savepoint_undone_from_its_file_leaves_the_same_book(
+    void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  char again[] = "/tmp/recoup-import-XXXXXX", db2[64], csv2[64];
+  char *rows = NULL, *got, *want;
+  size_t size = 0;
+  FILE *f = open_memstream(&rows, &size);
+  import_stats stats;
+  (void)st;
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail\n",
+        f);
+  for (int i = 0; i < 2100; i++)
+    fprintf(f, "T%04d,U%04d,Name %d,+86138%08d,%d,5000,2025-12-%02d,%s\n", i,
+            i / 2, i, i, 100000 + i, 1 + i % 28,
+            i == 1000 || i == 2090 ? "error" : "");
+  fclose(f);
+  import_fresh_traced(dir, db, csv, rows, &stats);
+  assert_int_equal(stats.handled, 2100);
+  setenv("RECOUP_IMPORT_HOLD_BYTES", "1", 1);
+  import_fresh_traced(again, db2, csv2, rows, &stats);
+  unsetenv("RECOUP_IMPORT_HOLD_BYTES");
+  free(rows);
+  assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 2100);
+  assert_int_equal(count_in(db,
+                            "SELECT count(*) FROM pragma_integrity_check WHERE "
+                            "integrity_check = 'ok'"),
+                   1);
+  got = dump_with_ties(db);
+  want = dump_with_ties(db2);
+  assert_non_null(strstr(got, "cannot open T1000"));
+  assert_non_null(strstr(got, "cannot open T2090"));
+  assert_string_equal(got, want);
+  free(got);
+  free(want);
+  remove_db(db);
+  remove_db(db2);
+  unlink(csv);
+  unlink(csv2);
+  rmdir(dir);
+  rmdir(again);
+}
+
 /* New cases' rows that the book refuses when they are written with the
  * next ones (a trigger here; a full disk that lets the transaction go
  * on) are gone from memory: the import is refused, as when each case was
@@ -1929,6 +1976,8 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_is_written_once),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
+      cmocka_unit_test(
+          test_a_savepoint_undone_from_its_file_leaves_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
     cmocka_unit_test(test_rows_before_a_failing_one_are_not_kept),
       cmocka_unit_test(test_borrowers_not_written_refuse_the_import),
