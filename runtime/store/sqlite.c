@@ -2130,8 +2130,9 @@ static int fk_verify(sq *st, rc_error *err) {
  * is written over again in the kernel's cache (a few hundred KB). The
  * pager chooses at the transaction's start, so the setting changes for
  * the BEGIN alone: sorts and temporary tables stay as the book has them.
- * A million bench rows (3 alternated pairs): CPU 11.7 -> 11.05 s (user
- * 9.76 -> 8.79 s, system 1.93 -> 2.26 s), peak memory unchanged. */
+ * A million bench rows (10 alternated pairs on a loaded machine): CPU
+ * 11.79 -> 11.50 s (user 9.78 -> 9.14 s, system 2.00 -> 2.36 s), peak
+ * memory unchanged (238-239 MB). */
 static int import_begin(sq *st, rc_error *err) {
   char temp[24] = "";
   char *restore;
