@@ -1366,6 +1366,7 @@ static void import_indexes_barrier(sq *st, int which);
 static void import_indexes_forget(sq *st);
 static int import_indexes_build(sq *st, rc_error *err);
 static void import_indexes_unmark(sq *st, int keep);
+static int pragma_text(void *ud, int n, char **values, char **names);
 
 enum { BARE_CLAIMS = 16 };
 
@@ -2122,6 +2123,30 @@ static int fk_verify(sq *st, rc_error *err) {
 #endif
 }
 
+/* BEGIN IMMEDIATE for an import, its savepoints journalled in a file.
+ * The import runs its cases' `opened` handlers 1,024 to a savepoint
+ * (engine_import_opened), each keeping a copy of some 0.9 page a case it
+ * changes. Kept in memory (the book's temp_store 2), that copy is a list
+ * of 1 KB blocks allocated and freed again each savepoint; in a file, it
+ * is written over again in the kernel's cache (a few hundred KB). The
+ * pager chooses at the transaction's start, so the setting changes for
+ * the BEGIN alone: sorts and temporary tables stay as the book has them.
+ * A million bench rows (10 alternated pairs on a loaded machine): CPU
+ * 11.79 -> 11.50 s (user 9.78 -> 9.14 s, system 2.00 -> 2.36 s), peak
+ * memory unchanged (238-239 MB). */
+static int import_begin(sq *st, rc_error *err) {
+  char temp[24] = "";
+  char *restore;
+  int rc;
+  sqlite3_exec(st->db, "PRAGMA temp_store", pragma_text, temp, NULL);
+  sqlite3_exec(st->db, "PRAGMA temp_store = FILE", NULL, NULL, NULL);
+  rc = exec_stmt(st, stmt(st, S_BEGIN), err, "begin");
+  restore = sqlite3_mprintf("PRAGMA temp_store = %s", *temp ? temp : "DEFAULT");
+  if (restore) sqlite3_exec(st->db, restore, NULL, NULL, NULL);
+  sqlite3_free(restore);
+  return rc;
+}
+
 static int sq_begin(sq *st, int nested, rc_error *err) {
   int lazy, import;
   /* What a savepoint rolls back is then only what it changed. */
@@ -2154,7 +2179,8 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   timer_ids_forget(st);
   if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
   if (import) fk_suspend(st);
-  if (exec_stmt(st, stmt(st, S_BEGIN), err, "begin") != RC_OK) {
+  if ((import ? import_begin(st, err)
+              : exec_stmt(st, stmt(st, S_BEGIN), err, "begin")) != RC_OK) {
     (void)sync_level(st, 0, NULL);
     (void)fk_resume(st, NULL);
     return RC_ESTORE;
