@@ -258,41 +258,6 @@ static void add_message(store *st, int64_t *id) {
   assert_int_equal(store_message_insert(st, &m, id, &err), RC_OK);
 }
 
-/* A node's transaction plans each statement generically from its first
- * use (plan_cache_mode, its own only: pg.c's op_begin), where PostgreSQL
- * planned each one's first five uses again: seen by a trigger on the
- * rows it writes. The server's setting stands outside it. */
-static void test_a_transaction_plans_generically_from_the_first_use(
-    void **state) {
-  store *st = open_store();
-  PGconn *c = pgt_connect(path);
-  int64_t id;
-  rc_error err;
-  (void)state;
-  assert_non_null(c);
-  PQclear(PQexec(c, "CREATE TABLE seen(mode text);"
-                    "CREATE FUNCTION see() RETURNS trigger LANGUAGE plpgsql "
-                    "AS $$ BEGIN INSERT INTO seen VALUES "
-                    "(current_setting('plan_cache_mode')); RETURN NULL; "
-                    "END $$;"
-                    "CREATE TRIGGER see AFTER INSERT ON messages "
-                    "FOR EACH ROW EXECUTE FUNCTION see()"));
-  add_case(st, "C1");
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  add_message(st, &id);
-  add_message(st, &id);
-  assert_int_equal(store_commit(st, &err), RC_OK);
-  assert_int_equal(count_rows("SELECT count(*) FROM seen WHERE mode = "
-                              "'force_generic_plan'"),
-                   2);
-  add_message(st, &id); /* by itself */
-  assert_int_equal(count_rows("SELECT count(*) FROM seen WHERE mode = "
-                              "'auto'"),
-                   1);
-  PQfinish(c);
-  store_close(st);
-}
-
 /* A batch's new messages and journal runs wait in the node and go as one
  * INSERT a table (a statement each was as dear as its row): rows one
  * statement inserted share its command id (cmin). A read of them in the
@@ -1877,19 +1842,14 @@ static int run_steps(store *st, store_timer *t, int steps) {
 }
 
 /* A batch begun and its hundred reminders claimed. */
-/* A batch of reminders: more than two reads ahead of borrowers
- * (pg.c's BORROWERS_AHEAD), so that rows sent after the second read are
- * refused at the third, before the batch's end. */
-enum { BATCH = 160 };
-
-static store_timer *batch_claimed(store *st) {
+static store_timer *hundred_claimed(store *st) {
   store_timer *t;
   rc_error err;
   int n;
   assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_timers_claim(st, 200, BATCH, NULL, &t, &n, &err),
+  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
                    RC_OK);
-  assert_int_equal(n, BATCH);
+  assert_int_equal(n, 100);
   return t;
 }
 
@@ -1916,18 +1876,18 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
   rc_error err;
   int waits;
   (void)state;
-  for (int i = 1; i <= BATCH; i++) add_reminder(st, i);
-  t = batch_claimed(st);
+  for (int i = 1; i <= 100; i++) add_reminder(st, i);
+  t = hundred_claimed(st);
   journal_sent = 0;
   trips = 0;
   assert_int_equal(run_steps(st, t, 80), RC_OK);
   assert_int_equal(journal_sent, 1);
   waits = trips;
   assert_in_range(waits, 1, 80 / 16 + 1); /* the borrowers read ahead */
-  assert_int_equal(run_steps(st, t + 80, BATCH - 80), RC_OK);
+  assert_int_equal(run_steps(st, t + 80, 20), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_free(t, BATCH);
-  batch_kept(BATCH, BATCH, 0);
+  store_timers_free(t, 100);
+  batch_kept(100, 100, 0);
 
   /* The same with the journal refused by the database. */
   PQclear(pgt_exec(other = pgt_connect(path),
@@ -1939,20 +1899,20 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
                    "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
                    "FOR EACH ROW EXECUTE FUNCTION refuse()"));
   PQfinish(other);
-  t = batch_claimed(st);
-  assert_int_not_equal(run_steps(st, t, BATCH), RC_OK); /* before the end */
+  t = hundred_claimed(st);
+  assert_int_not_equal(run_steps(st, t, 100), RC_OK); /* before the end */
   store_rollback(st);
-  store_timers_free(t, BATCH);
-  batch_kept(BATCH, 0, BATCH);
+  store_timers_free(t, 100);
+  batch_kept(100, 0, 100);
   /* And the store goes on: the batch rolled back is gone. */
   PQclear(pgt_exec(other = pgt_connect(path), "DROP TRIGGER refuse ON "
                                               "journal_runs"));
   PQfinish(other);
-  t = batch_claimed(st);
-  assert_int_equal(run_steps(st, t, BATCH), RC_OK);
+  t = hundred_claimed(st);
+  assert_int_equal(run_steps(st, t, 100), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_free(t, BATCH);
-  batch_kept(2 * BATCH, BATCH, 0);
+  store_timers_free(t, 100);
+  batch_kept(200, 100, 0);
   store_close(st);
 }
 
@@ -2455,8 +2415,6 @@ int main(void) {
           test_a_groups_payments_are_read_in_one_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_groups_reads_refused_ahead_run_it_again_checked, setup,
-          teardown),      cmocka_unit_test_setup_teardown(
-          test_a_transaction_plans_generically_from_the_first_use, setup,
           teardown),
   };
   if (!pgt_cluster_url()) return 1;
