@@ -258,6 +258,41 @@ static void add_message(store *st, int64_t *id) {
   assert_int_equal(store_message_insert(st, &m, id, &err), RC_OK);
 }
 
+/* A node's transaction plans each statement generically from its first
+ * use (plan_cache_mode, its own only: pg.c's op_begin), where PostgreSQL
+ * planned each one's first five uses again: seen by a trigger on the
+ * rows it writes. The server's setting stands outside it. */
+static void test_a_transaction_plans_generically_from_the_first_use(
+    void **state) {
+  store *st = open_store();
+  PGconn *c = pgt_connect(path);
+  int64_t id;
+  rc_error err;
+  (void)state;
+  assert_non_null(c);
+  PQclear(PQexec(c, "CREATE TABLE seen(mode text);"
+                    "CREATE FUNCTION see() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN INSERT INTO seen VALUES "
+                    "(current_setting('plan_cache_mode')); RETURN NULL; "
+                    "END $$;"
+                    "CREATE TRIGGER see AFTER INSERT ON messages "
+                    "FOR EACH ROW EXECUTE FUNCTION see()"));
+  add_case(st, "C1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  add_message(st, &id);
+  add_message(st, &id);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM seen WHERE mode = "
+                              "'force_generic_plan'"),
+                   2);
+  add_message(st, &id); /* by itself */
+  assert_int_equal(count_rows("SELECT count(*) FROM seen WHERE mode = "
+                              "'auto'"),
+                   1);
+  PQfinish(c);
+  store_close(st);
+}
+
 /* A batch's new messages and journal runs wait in the node and go as one
  * INSERT a table (a statement each was as dear as its row): rows one
  * statement inserted share its command id (cmin). A read of them in the
@@ -2415,6 +2450,9 @@ int main(void) {
           test_a_groups_payments_are_read_in_one_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_groups_reads_refused_ahead_run_it_again_checked, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_transaction_plans_generically_from_the_first_use, setup,
           teardown),
   };
   if (!pgt_cluster_url()) return 1;
