@@ -1181,6 +1181,12 @@ static void import_refused_saying(const char *trigger, const char *fail,
   engine_close(eng);
   assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 0);
   assert_int_equal(count_in(db, "SELECT count(*) FROM borrowers"), 0);
+  assert_int_equal(count_in(db, "SELECT (SELECT count(*) FROM case_rows) + "
+                                "(SELECT count(*) FROM case_steps) + "
+                                "(SELECT count(*) FROM timers) + "
+                                "(SELECT count(*) FROM journal_runs) + "
+                                "(SELECT count(*) FROM contacts)"),
+                   0);
   remove_db(db);
   unlink(csv);
   rmdir(dir);
@@ -1205,6 +1211,39 @@ static void test_rows_before_a_failing_one_are_not_kept(void **st) {
   import_refused_saying(
       "CREATE UNIQUE INDEX one_borrower ON borrowers(substr(id, 1, 3))",
       "", "UNIQUE constraint failed: index 'one_borrower'");
+}
+
+/* The same for a failure at each table an import writes 32 rows at a
+ * time, at the first and the 32nd row of the 32 and in the 8 written one
+ * by one at the commit: a trigger's RAISE(FAIL) stops the statement where
+ * it is, as a failing constraint of INSERT OR FAIL does, and a
+ * RAISE(ROLLBACK) ends the whole transaction under the import: refused
+ * for its cause, not as "the transaction was rolled back by an earlier
+ * failure". */
+static void test_a_failing_row_anywhere_in_a_batch_is_not_kept(void **st) {
+  static const char *const table[][2] = {
+      {"journal_runs", "case_id"}, {"case_rows", "id"},
+      {"case_steps", "id"},        {"timers", "case_id"},
+      {"contacts", "borrower_id"}, {"borrowers", "id"}};
+  static const char *const how[] = {"FAIL", "ROLLBACK"};
+  static const int row[] = {0, 31, 35};
+  char trigger[256];
+  (void)st;
+  for (size_t t = 0; t < sizeof table / sizeof *table; t++)
+    for (size_t h = 0; h < sizeof how / sizeof *how; h++)
+      for (size_t r = 0; r < sizeof row / sizeof *row; r++) {
+        snprintf(trigger, sizeof trigger,
+                 "CREATE TRIGGER refuse BEFORE INSERT ON %s "
+                 "WHEN NEW.%s = '%c%03d' BEGIN "
+                 "SELECT RAISE(%s, 'refused'); END",
+                 table[t][0], table[t][1],
+                 !strcmp(table[t][0], "contacts") ||
+                         !strcmp(table[t][0], "borrowers")
+                     ? 'U'
+                     : 'T',
+                 row[r], how[h]);
+        import_refused_saying(trigger, "", "refused");
+      }
 }
 
 static void test_runs_not_written_refuse_the_import(void **st) {
@@ -1976,6 +2015,7 @@ int main(void) {
           test_a_savepoint_undone_from_its_file_leaves_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
     cmocka_unit_test(test_rows_before_a_failing_one_are_not_kept),
+      cmocka_unit_test(test_a_failing_row_anywhere_in_a_batch_is_not_kept),
       cmocka_unit_test(test_borrowers_not_written_refuse_the_import),
       cmocka_unit_test(test_a_held_case_not_written_refuses_the_import),
       cmocka_unit_test(test_a_first_import_looks_no_borrower_up),

@@ -1325,19 +1325,24 @@ typedef struct figure_sum {
                           FIG_MSG: messages */
 } figure_sum;
 
+/* A failure that rolled the transaction back is kept: its caller may
+ * take it for one event's failure and go on (a store call from a handler
+ * fails the handler), and the statements after it would be refused
+ * naming no cause. */
+static void rolled_back_by(sq *st, const rc_error *why) {
+  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db) &&
+      !st->rolled_back) {
+    st->rolled_back = 1;
+    st->rolled_why = *why;
+  }
+}
+
 static int fail(sq *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
   rc_error why;
   rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
                sqlite3_errmsg(st->db), code);
-  /* Its caller may take it for one event's failure and go on (a store
-   * call from a handler fails the handler): the statements after it
-   * would be refused naming no cause. */
-  if (st->base.depth > 0 && sqlite3_get_autocommit(st->db) &&
-      !st->rolled_back) {
-    st->rolled_back = 1;
-    st->rolled_why = why;
-  }
+  rolled_back_by(st, &why);
   if (err) *err = why;
   return RC_ESTORE;
 }
@@ -1502,10 +1507,17 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
      * without failing a statement: a constraint that fails here is a bug
      * in recoup, not the client's fault. The edge that reports it logs
      * it (the service logs every 5xx with its message). */
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
-      return rc_error_set(err, RC_EINTERNAL, NULL,
-                          "database: %s: unexpected constraint failure: %s",
-                          what, sqlite3_errmsg(st->db));
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      rc_error why;
+      rc_error_set(&why, RC_EINTERNAL, NULL,
+                   "database: %s: unexpected constraint failure: %s", what,
+                   sqlite3_errmsg(st->db));
+      /* A trigger's RAISE(ROLLBACK) ends the transaction as an I/O error
+       * does (fail). */
+      rolled_back_by(st, &why);
+      if (err) *err = why;
+      return RC_EINTERNAL;
+    }
     return fail(st, err, what);
   }
   return RC_OK;
