@@ -2815,32 +2815,37 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         continue;
       waiting = eng->reloads.waiting; /* none, or all wait: the timers */
       /* No timer is idleness; a failed read is not: the batch stops
-       * with the error rather than report that nothing was due. */
+       * with the error rather than report that nothing was due. None
+       * free may still leave one held (below). */
       if ((rc = store_timer_next_due(eng->st, &due, err)) != RC_OK) {
-        if (rc == RC_ENOTFOUND) rc = RC_OK;
-        break;
+        if (rc != RC_ENOTFOUND) break;
+        rc = RC_OK;
+        due = INT64_MAX;
       }
       limit = simulated
                   ? until
                   : (until < clock_now(eng->clk) ? until : clock_now(eng->clk));
-      if (due > limit) break;
       /* A simulation never runs past a timer another node's batch holds
        * (the next due time passes over those): its clock would move
        * beyond it, and were that batch given back, the timer would run
        * here late, setting its case's next timers from the wrong day
        * (pg_nodes: one case of 3,000 in a few runs). This batch ends, as
-       * when every due timer is held; the holder goes on. */
+       * when every due timer is held; the holder goes on. Nor does it end
+       * its run before a held timer due in it, when no free one is left
+       * there: the run after it begins past the held one (the book's
+       * clock). */
       if (simulated && store_claims_pass_held(eng->st)) {
         rc_time first;
         if ((rc = store_timer_first_due(eng->st, &first, err)) != RC_OK) {
           if (rc == RC_ENOTFOUND) rc = RC_OK;
           break;
         }
-        if (first < due) {
+        if (first < due && first <= limit) {
           behind = 1;
           break;
         }
       }
+      if (due > limit) break;
       /* A simulation lives through every due time in order, so each
        * handler sees the hour its timer was set for. */
       if (simulated && due > clock_now(eng->clk)) clock_set(eng->clk, due);
@@ -2897,8 +2902,19 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       }
       /* Due, yet none to claim: another node holds them in its batch.
        * This batch ends (committed) rather than wait inside it, where two
-       * nodes would each wait for the other's timers for ever. */
-      if (rc == RC_OK && fresh <= eng->reloads.waiting - waiting) break;
+       * nodes would each wait for the other's timers for ever.
+       * A simulation is behind them: the claim was of its clock's time
+       * alone, and what it did not get (held, or leased for the wait
+       * behind a case's earlier timer) is due at that time. Ended there,
+       * every node could end at once with those timers left, and the run
+       * after begins at the book's clock, past them (three `tick --now`
+       * nodes: a case's third 11:00 timer ran at 15:00, the one it set
+       * then past the walk; pg_order_nodes). */
+      if (rc == RC_OK && fresh <= eng->reloads.waiting - waiting) {
+        if (simulated && count == 0 && store_claims_pass_held(eng->st))
+          behind = 1;
+        break;
+      }
     }
     eng->event_savepoints = 0;
     if (rc == RC_OK && replay) {

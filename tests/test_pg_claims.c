@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1066,6 +1067,61 @@ static void test_a_simulation_does_not_run_past_a_held_timer(void **state) {
   close_ping_node(eng, dir, path);
 }
 
+/* Another node's batch that gives C1's first timer back after a while
+ * (its commit, the timer run there). */
+typedef struct giver {
+  PGconn *holder;
+  int ms;
+} giver;
+
+static void *give_back(void *arg) {
+  giver *g = arg;
+  nanosleep(&(struct timespec){0, g->ms * 1000000L}, NULL);
+  PQclear(pgt_exec(g->holder, "DELETE FROM timers WHERE event = 'first'"));
+  PQclear(pgt_exec(g->holder, "COMMIT"));
+  return NULL;
+}
+
+/* A simulation whose claim at its clock's time gets nothing (C1's second
+ * timer waits for its first, in another node's batch) is behind that
+ * timer, not done: it looks again until the holder gives it up, and runs
+ * the second at its own hour. It ended its run there, and when every
+ * node did so at once, the node after them began at the book's clock,
+ * past the timer (pg_order_nodes: a case's third timer an hour late, the
+ * one it set past the walk). */
+static void test_a_simulation_waits_for_a_timer_its_claim_missed(
+    void **state) {
+  fixture *f = *state;
+  char dir[64], path[128];
+  engine_options opts;
+  rc_error err = {0};
+  const rc_time start = 1767225600000; /* 2026-01-01T00:00Z */
+  giver g = {pgt_connect(f->url), 300};
+  engine *eng =
+      open_ping_node(f, dir, sizeof dir, path, sizeof path, &opts, start);
+  int64_t steps = 0;
+  pthread_t t;
+
+  assert_non_null(g.holder);
+  PQclear(pgt_exec(f->c, "INSERT INTO timers(due, case_id, event, scoped) "
+                         "VALUES (1767229200000, 'C1', 'first', 0), "
+                         "(1767229200000, 'C1', 'ping', 0), "
+                         "(1767236400000, 'C2', 'ping', 0)"));
+  PQclear(pgt_exec(g.holder, "BEGIN"));
+  PQclear(pgt_exec(g.holder,
+                   "SELECT 1 FROM timers WHERE event = 'first' FOR UPDATE"));
+  assert_int_equal(pthread_create(&t, NULL, give_back, &g), 0);
+  assert_int_equal(engine_run(eng, start + 86400000, &steps, &err), RC_OK);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(pgt_value(f->c, "SELECT count(*) FROM timers"), 0);
+  assert_int_equal(pgt_value(f->c, "SELECT at FROM journal WHERE "
+                                   "case_id = 'C1' AND kind = 'event'"),
+                   1767229200000);
+
+  PQfinish(g.holder);
+  close_ping_node(eng, dir, path);
+}
+
 /* A batch's claim of at most max timers due by 10000, at now, in a
  * transaction it opens and leaves open: its rows, and the timers' rows
  * it read in *read. */
@@ -1413,6 +1469,9 @@ int main(void) {
           test_the_next_wake_leases_no_timer_not_due, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_simulation_does_not_run_past_a_held_timer, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_simulation_waits_for_a_timer_its_claim_missed, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_a_batch_claim_walks_the_due_timers,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
