@@ -1342,6 +1342,7 @@ static int fail(sq *st, rc_error *err, const char *what) {
   rc_error why;
   rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
                sqlite3_errmsg(st->db), code);
+  st->base.refused = 0;
   rolled_back_by(st, &why);
   if (err) *err = why;
   return RC_ESTORE;
@@ -1514,6 +1515,7 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
       rc_error_set(&why, RC_EINTERNAL, NULL,
                    "database: %s: unexpected constraint failure: %s", what,
                    sqlite3_errmsg(st->db));
+      st->base.refused = 1;
       /* A trigger's RAISE(ROLLBACK) ends the transaction as an I/O error
        * does (fail). */
       rolled_back_by(st, &why);
@@ -1549,6 +1551,7 @@ static int exec_wrote(sq *st, sqlite3_stmt *s, int rows, const char *table,
                       rc_error *err, const char *what) {
   int rc = exec_step(st, s, 0, err, what), kept;
   if (rc != RC_OK || (kept = sqlite3_changes(st->db)) == rows) return rc;
+  st->base.refused = 1;
   return rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: %s: %d of %d rows not kept by the table %s "
                       "(a trigger added to the book by hand drops them, "
