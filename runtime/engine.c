@@ -2771,6 +2771,7 @@ enum { POISONED_MAX = 64 };
 
 static int poisoned_set_aside(engine *eng) {
   rc_error err;
+  /* A timer is known by its due time and id, an event by its id. */
   struct passed_key key = {eng->poisoned.timer_id != 0,
                            eng->poisoned.timer_id ? eng->poisoned.at : 0,
                            eng->poisoned.timer_id ? eng->poisoned.timer_id
@@ -2786,11 +2787,9 @@ static int poisoned_set_aside(engine *eng) {
   if (rc == RC_OK) rc = engine_commit(eng, &err);
   if (rc != RC_OK) {
     engine_rollback(eng);
-    /* An imported case's `opened` (neither timer nor event) is not
-     * claimed again: nothing to leave waiting. */
-    if (key.id) pass_over(eng, key);
-    if ((key.id && !passed_at(eng, key, &at)) || !eng->poisoned.case_id)
-      return 0;
+    pass_over(eng, key);
+    /* Not noted (out of memory): the batch would meet it again. */
+    if (!passed_at(eng, key, &at)) return 0;
     if (!eng->poisoned.has_unsaved) {
       eng->poisoned.has_unsaved = 1;
       rc_error_set(&eng->poisoned.unsaved, RC_ESTORE, "case",

@@ -1038,7 +1038,7 @@ struct sq {
   store base;
   sqlite3 *db;
   sq_ckpt *ckpt; /* owned: copies the WAL back (sqlite_checkpoint.c) */
-  sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared at open */
+  sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared at open (a file) */
   /* Whether a statement may write a case's row (case_writes): 0 not
    * known yet, 1 no, 2 yes. */
   unsigned char writes_case[S_COUNT];
@@ -1452,9 +1452,10 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                          &st->stmts[which], NULL) != SQLITE_OK) {
-    /* Every statement was prepared as the book opened (sq_prepare_all)
-     * and is kept until it closes: one not prepared here is a bug in
-     * this file; say so loudly in every build rather than return a code
+    /* Every statement of a book in a file was prepared as it opened
+     * (sq_prepare_all) and is kept until it closes; one in memory holds
+     * only what recoup made. One not prepared here is a bug in this
+     * file; say so loudly in every build rather than return a code
      * nobody expects. */
     fprintf(stderr, "recoup: store: cannot prepare %d: %s\n", which,
             sqlite3_errmsg(st->db));
@@ -1746,7 +1747,10 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
    * in temporary files, 170 MB. */
   if (!memory)
     sqlite3_exec(st->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
-  if (sq_prepare_all(st, path, err) != RC_OK) {
+  /* A book in memory is recoup's alone, made just now (a spec's, a
+   * rehearsal's): nothing changed it by hand, and `recoup test` opens
+   * one a test (15M instructions each, 21 tests in examples/microfinance). */
+  if (!memory && sq_prepare_all(st, path, err) != RC_OK) {
     sq_close(st);
     return RC_ESTORE;
   }
