@@ -114,6 +114,18 @@ struct engine {
     rc_error why;
     char *traceback; /* owned */
   } spent;
+  /* The event whose step failed the batch with a row the book refused
+   * (store_refused), to be set aside (engine_run_some). case_id NULL:
+   * none. Each string owned. */
+  struct {
+    char *case_id, *type, *data;
+    rc_time at;
+    int64_t event_id, timer_id;
+    rc_error why;
+    int tries;         /* set aside in this run, for a bound */
+    rc_error unsaved;  /* one that could not be recorded on its case */
+    int has_unsaved;
+  } poisoned;
   /* Reloads across nodes (engine.h engine_reloads). tried: the book's
    * generation this node last loaded its directory for (or took as
    * loaded), so that it loads at most once a generation; looked: a run
@@ -212,6 +224,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   return RC_OK;
 }
 
+static void poisoned_forget(engine *eng);
+
 void engine_close(engine *eng) {
   if (!eng) return;
   /* A clean stop gives its claims back; should that fail, they run out
@@ -219,6 +233,7 @@ void engine_close(engine *eng) {
   if (eng->st && !store_in_transaction(eng->st))
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
+  poisoned_forget(eng);
   free(eng->passed);
   for (int i = 0; i < eng->nheld; i++) free(eng->held[i]);
   free(eng->held);
@@ -2713,6 +2728,82 @@ static int batch_contended(engine *eng, const engine_stats *stats,
   return 1;
 }
 
+static void poisoned_forget(engine *eng) {
+  free(eng->poisoned.case_id);
+  free(eng->poisoned.type);
+  free(eng->poisoned.data);
+  eng->poisoned.case_id = eng->poisoned.type = eng->poisoned.data = NULL;
+}
+
+/* A step failed its batch (ev, why): noted when the book refused one of
+ * its rows, not when the database failed (an I/O error, a full disk: the
+ * whole batch runs again, later). */
+static void poisoned_note(engine *eng, const event_run *ev,
+                          const rc_error *why) {
+  poisoned_forget(eng);
+  /* The refusal's own error (RC_EINTERNAL: a constraint, a row dropped),
+   * not one that came after it in the same step (out of memory). */
+  if (!store_refused(eng->st) || why->code != RC_EINTERNAL) return;
+  eng->poisoned.case_id = strdup(ev->case_id);
+  eng->poisoned.type = strdup(ev->arrived_type ? ev->arrived_type : ev->type);
+  eng->poisoned.data = ev->arrived_data ? strdup(ev->arrived_data) : NULL;
+  if (!eng->poisoned.case_id || !eng->poisoned.type ||
+      (ev->arrived_data && !eng->poisoned.data)) {
+    poisoned_forget(eng); /* out of memory: the batch fails as before */
+    return;
+  }
+  eng->poisoned.at = ev->at;
+  eng->poisoned.event_id = ev->event_id;
+  eng->poisoned.timer_id = ev->timer_id;
+  eng->poisoned.why = *why;
+}
+
+/* A step that fails with a row the book refuses (a trigger or a
+ * constraint made by hand: RAISE(ROLLBACK) ends the whole transaction,
+ * which no savepoint undoes) would fail its batch at every run, and no
+ * other case's timers would fire. Its batch undone, it is set aside as a
+ * handler's failure is: its case in error, the refusal in its journal,
+ * its timer a failed event that `recoup retry` runs again (the book
+ * mended). Where even that is refused, its work stays in the book, left
+ * waiting for the rest of the run, and the run fails after the others'
+ * steps, saying why. 1: set aside, the batch to run again without it. */
+enum { POISONED_MAX = 64 };
+
+static int poisoned_set_aside(engine *eng) {
+  rc_error err;
+  /* A timer is known by its due time and id, an event by its id. */
+  struct passed_key key = {eng->poisoned.timer_id != 0,
+                           eng->poisoned.timer_id ? eng->poisoned.at : 0,
+                           eng->poisoned.timer_id ? eng->poisoned.timer_id
+                                                  : eng->poisoned.event_id};
+  int rc, at;
+  if (!eng->poisoned.case_id || ++eng->poisoned.tries > POISONED_MAX) return 0;
+  rc = store_begin_unsynced(eng->st, &err);
+  if (rc == RC_OK)
+    rc = record_failure(eng, eng->poisoned.case_id, eng->poisoned.type,
+                        eng->poisoned.data, eng->poisoned.at,
+                        eng->poisoned.event_id, eng->poisoned.timer_id,
+                        &eng->poisoned.why, NULL, &err);
+  if (rc == RC_OK) rc = engine_commit(eng, &err);
+  if (rc != RC_OK) {
+    engine_rollback(eng);
+    pass_over(eng, key);
+    /* Not noted (out of memory): the batch would meet it again. */
+    if (!passed_at(eng, key, &at)) return 0;
+    if (!eng->poisoned.has_unsaved) {
+      eng->poisoned.has_unsaved = 1;
+      rc_error_set(&eng->poisoned.unsaved, RC_ESTORE, "case",
+                   "case %s: its step fails (%s), and so does putting "
+                   "the case in error (%s): its work is left in the book, "
+                   "the other cases' went on",
+                   eng->poisoned.case_id, eng->poisoned.why.message,
+                   err.message);
+    }
+  }
+  poisoned_forget(eng);
+  return 1;
+}
+
 /* When the first timer due by until that the run has not left waiting is
  * due (0: none). On a store whose claims hand waiting work out again
  * (a claim is only a read there). */
@@ -2757,6 +2848,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   eng->interrupted = 0;
   eng->looked = 0;
   eng->npassed = 0;
+  eng->poisoned.tries = eng->poisoned.has_unsaved = 0;
+  poisoned_forget(eng);
   if (more) *more = 0;
   for (;;) {
     int n = 0, batch = limit_replay ? limit_replay : BATCH, replay = 0;
@@ -2807,7 +2900,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                         .data = events[i].data,
                         .at = events[i].at,
                         .event_id = events[i].id};
-        rc = run_event(eng, &ev, &replay, err);
+        if ((rc = run_event(eng, &ev, &replay, err)) != RC_OK)
+          poisoned_note(eng, &ev, err);
         n++;
       }
       store_events_free(events, count);
@@ -2884,7 +2978,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
                         .data = timers[i].data,
                         .at = timers[i].due,
                         .timer_id = timers[i].id};
-        rc = run_event(eng, &ev, &replay, err);
+        if ((rc = run_event(eng, &ev, &replay, err)) != RC_OK)
+          poisoned_note(eng, &ev, err);
         n++;
       }
       if (count)
@@ -2937,6 +3032,19 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       rc = RC_OK;
       continue;
     }
+    /* Not a replay: the batch runs again from its start, with its first
+     * events optimistic again. */
+    if (rc != RC_OK && eng->poisoned.case_id) {
+      eng->stats = saved_stats;
+      eng->reloads.waiting = saved_waiting;
+      clock_set(eng->clk, saved_clock);
+      if (poisoned_set_aside(eng)) {
+        limit_replay = contended = 0;
+        rc = RC_OK;
+        continue;
+      }
+    }
+    poisoned_forget(eng);
     if (rc != RC_OK) break;
     limit_replay = contended = 0;
     total += n;
@@ -2965,6 +3073,10 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   }
   if (rc == RC_OK && simulated && until > clock_now(eng->clk))
     clock_set(eng->clk, until);
+  if (rc == RC_OK && eng->poisoned.has_unsaved) {
+    if (err) *err = eng->poisoned.unsaved;
+    rc = RC_ESTORE;
+  }
   if (rc == RC_OK)
     rc = retry_held(eng, err);
   else

@@ -331,6 +331,86 @@ static void test_a_failure_inside_a_batch_is_replayed_once(void **state) {
   engine_close(eng);
 }
 
+/* A trigger made by hand that ends the whole transaction (RAISE(ROLLBACK))
+ * on one case's rows fails every batch holding that case's step, which no
+ * savepoint undoes: the case is set aside (in error, its timer a failed
+ * event `recoup retry` runs again) and the other cases' work goes on.
+ * Where even its error cannot be written, its timer stays in the book and
+ * the run fails, after the others' steps, saying why. */
+static void poisoned_run(const char *table, const char *column, int recorded) {
+  char dir[] = "/tmp/recoup-engine-XXXXXX", db[64], sql[256];
+  const char *ids[] = {"G1", "G2", "BAD", "G3", "G4"};
+  engine *eng;
+  sqlite3 *book;
+  rc_error err;
+  rc_duration day;
+  rc_clock *clk;
+  int64_t steps = 0;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  eng = open_at(db, "2026-01-05T09:00");
+  for (int i = 0; i < 5; i++) open_case(eng, ids[i], NULL);
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  snprintf(sql, sizeof sql,
+           "CREATE TRIGGER poison BEFORE INSERT ON %s WHEN NEW.%s = 'BAD' "
+           "BEGIN SELECT RAISE(ROLLBACK, 'poisoned'); END",
+           table, column);
+  assert_int_equal(sqlite3_exec(book, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(book);
+  /* Each case's `tick` fires: to working, whose entry sets a timer. */
+  clk = engine_clock(eng);
+  clock_parse_duration("1d", &day, NULL);
+  assert_int_equal(
+      engine_run(eng, clock_zone_add(clock_zone(clk), clock_now(clk), &day),
+                 &steps, &err),
+      recorded ? RC_OK : RC_ESTORE);
+  if (!recorded) {
+    assert_non_null(strstr(err.message, "case BAD"));
+    assert_non_null(strstr(err.message, "poisoned"));
+  }
+  for (int i = 0; i < 5; i++)
+    if (i != 2) assert_state(eng, ids[i], "working");
+  assert_state(eng, "BAD", "new");
+  {
+    store_case c = get(eng, "BAD");
+    if (recorded) {
+      assert_non_null(c.error);
+      assert_non_null(strstr(c.error, "poisoned"));
+      assert_int_equal(journal_kind(eng, "BAD", "error").count, 1);
+    } else {
+      assert_null(c.error);
+    }
+    store_case_free(&c);
+  }
+  engine_close(eng);
+  /* Its `tick` is kept: a failed event, or still a timer. */
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  snprintf(sql, sizeof sql,
+           "SELECT (SELECT count(*) FROM events WHERE case_id = 'BAD' AND "
+           "type = 'tick' AND status = 'failed') * 10 + (SELECT count(*) "
+           "FROM timers WHERE case_id = 'BAD' AND event = 'tick')");
+  {
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(book, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), recorded ? 10 : 1);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(book);
+  unlink(db);
+  snprintf(sql, sizeof sql, "%s-wal", db);
+  unlink(sql);
+  snprintf(sql, sizeof sql, "%s-shm", db);
+  unlink(sql);
+  rmdir(dir);
+}
+
+static void test_a_poisoned_case_does_not_stall_the_others(void **state) {
+  (void)state;
+  poisoned_run("timers", "case_id", 1);
+  poisoned_run("journal_runs", "case_id", 0);
+}
+
 /* The service asks for small slices while requests wait: a slice smaller
  * than a batch must stop at its size and say there is more. */
 static void test_a_slice_stops_at_its_size(void **state) {
@@ -1662,6 +1742,7 @@ int main(void) {
       cmocka_unit_test(test_failed_effects_are_rolled_back),
       cmocka_unit_test(test_a_failure_inside_a_batch_is_replayed_once),
       cmocka_unit_test(test_a_slice_stops_at_its_size),
+      cmocka_unit_test(test_a_poisoned_case_does_not_stall_the_others),
       cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
       cmocka_unit_test(test_held_events_keep_their_order_within_a_batch),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
@@ -1691,5 +1772,6 @@ int main(void) {
       cmocka_unit_test(test_a_handlers_event_and_next_state_are_as_declared),
       cmocka_unit_test(test_a_handler_without_an_event_parameter_gets_none),
   };
+  if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,6 +88,12 @@ struct store {
    * nothing of it is kept, and running it again is the remedy. Cleared
    * by store_begin. */
   int contended;
+  /* Set by a backend when the last write that failed was a row the book
+   * refused (a constraint, a trigger's RAISE, a row a trigger dropped):
+   * the fault of what was written, not of the database, which a full
+   * disk or an I/O error is (those clear it). Cleared by store_begin
+   * and by a rollback to a savepoint, which undoes the refused write. */
+  int refused;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the

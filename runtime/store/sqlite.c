@@ -1038,7 +1038,7 @@ struct sq {
   store base;
   sqlite3 *db;
   sq_ckpt *ckpt; /* owned: copies the WAL back (sqlite_checkpoint.c) */
-  sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared lazily */
+  sqlite3_stmt *stmts[S_COUNT]; /* owned, prepared at open (a file) */
   /* Whether a statement may write a case's row (case_writes): 0 not
    * known yet, 1 no, 2 yes. */
   unsigned char writes_case[S_COUNT];
@@ -1342,6 +1342,7 @@ static int fail(sq *st, rc_error *err, const char *what) {
   rc_error why;
   rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
                sqlite3_errmsg(st->db), code);
+  st->base.refused = 0;
   rolled_back_by(st, &why);
   if (err) *err = why;
   return RC_ESTORE;
@@ -1451,8 +1452,11 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                          &st->stmts[which], NULL) != SQLITE_OK) {
-    /* A statement that does not prepare is a bug in this file; say so
-     * loudly in every build rather than return a code nobody expects. */
+    /* Every statement of a book in a file was prepared as it opened
+     * (sq_prepare_all) and is kept until it closes; one in memory holds
+     * only what recoup made. One not prepared here is a bug in this
+     * file; say so loudly in every build rather than return a code
+     * nobody expects. */
     fprintf(stderr, "recoup: store: cannot prepare %d: %s\n", which,
             sqlite3_errmsg(st->db));
     abort();
@@ -1512,6 +1516,7 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
       rc_error_set(&why, RC_EINTERNAL, NULL,
                    "database: %s: unexpected constraint failure: %s", what,
                    sqlite3_errmsg(st->db));
+      st->base.refused = 1;
       /* A trigger's RAISE(ROLLBACK) ends the transaction as an I/O error
        * does (fail). */
       rolled_back_by(st, &why);
@@ -1536,6 +1541,23 @@ static int exec_stmt(sq *st, sqlite3_stmt *s, rc_error *err, const char *what) {
 static int exec_rebound(sq *st, sqlite3_stmt *s, rc_error *err,
                         const char *what) {
   return exec_step(st, s, 0, err, what);
+}
+
+/* exec_rebound for an INSERT that must write `rows` rows into `table`.
+ * A trigger of the book's own (made by hand) may drop a row with
+ * RAISE(IGNORE), the statement going on as if written: counted here, a
+ * shortfall is refused as a failing constraint is (the caller's rows
+ * then lost, its transaction undone), naming the table. */
+static int exec_wrote(sq *st, sqlite3_stmt *s, int rows, const char *table,
+                      rc_error *err, const char *what) {
+  int rc = exec_step(st, s, 0, err, what), kept;
+  if (rc != RC_OK || (kept = sqlite3_changes(st->db)) == rows) return rc;
+  st->base.refused = 1;
+  return rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: %s: %d of %d rows not kept by the table %s "
+                      "(a trigger added to the book by hand drops them, "
+                      "e.g. RAISE(IGNORE))",
+                      what, rows - kept, rows, table);
 }
 
 static char *dup_col(sqlite3_stmt *s, int i) {
@@ -1605,6 +1627,73 @@ static void events_written(void *ud, int op, const char *db,
   sq *st = ud;
   (void)db, (void)rowid;
   if (op != SQLITE_DELETE && !strcmp(table, "events")) st->events_none = 0;
+}
+
+/* Every statement prepared when the book opens, not at its first use:
+ * a book changed by hand (a trigger naming a column that is not there,
+ * an index or a table recoup needs dropped, a view where a table was)
+ * is refused here, naming the statement and SQLite's reason, before
+ * any case is read or written; a statement that did not prepare at its
+ * first use, deep in a step, could only abort. Once prepared, a change
+ * made while the book is open (the service running) is met by SQLite's
+ * own prepare again inside sqlite3_step, which fails the step with its
+ * reason as any other store error. */
+static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
+  /* recoup's own triggers and views, as its migrations leave them. Most
+   * are in no statement of recoup's: one dropped would not fail to
+   * prepare, and the figures it keeps would drift unsaid (figures_*),
+   * or a hand edit of `cases` would fail (cases_insert, cases_delete).
+   * test_import checks this list against a new book's. */
+  static const char *const own[] = {
+      "trigger cases_delete",     "trigger cases_insert",
+      "trigger cases_update",     "trigger figures_arm_new",
+      "trigger figures_arm_paid", "trigger figures_promise_change",
+      "trigger figures_promise_new", "view cases",
+      "view journal"};
+  enum { NOWN = sizeof own / sizeof *own };
+  int found[NOWN] = {0};
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT type || ' ' || name FROM sqlite_schema "
+                         "WHERE type IN ('trigger', 'view')",
+                         -1, &s, NULL) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
+                        path, sqlite3_errmsg(st->db));
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(s, 0);
+    for (int i = 0; name && i < NOWN; i++)
+      if (!strcmp(name, own[i])) found[i] = 1;
+  }
+  if (sqlite3_finalize(s) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
+                        path, sqlite3_errmsg(st->db));
+  for (int i = 0; i < NOWN; i++)
+    if (!found[i])
+      return rc_error_set(
+          err, RC_ESTORE, "db",
+          "the book %s was changed by hand and recoup cannot use it: "
+          "recoup's %s is missing; put back a backup of the book "
+          "(docs/operations.md, \"A book changed by hand\"); the command "
+          "did nothing",
+          path, own[i]);
+  for (int i = 0; i < S_COUNT; i++) {
+    const char *t = sql[i];
+    int len = 0;
+    if (sqlite3_prepare_v3(st->db, t, -1, SQLITE_PREPARE_PERSISTENT,
+                           &st->stmts[i], NULL) == SQLITE_OK)
+      continue;
+    /* The statement's head (INSERT INTO timers ..., SELECT ... FROM x). */
+    while (t[len] && len < 72) len++;
+    return rc_error_set(
+        err, RC_ESTORE, "db",
+        "the book %s was changed by hand and recoup cannot use it: its "
+        "statement \"%.*s%s\" fails: %s; undo the change (the sqlite3 "
+        "shell's .schema lists the book's triggers, views and indexes; "
+        "docs/operations.md, \"A book changed by hand\"); the command did "
+        "nothing",
+        path, len, t, t[len] ? "..." : "", sqlite3_errmsg(st->db));
+  }
+  return RC_OK;
 }
 
 static int sq_open(sq **out, const char *path, rc_error *err) {
@@ -1695,6 +1784,13 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
    * in temporary files, 170 MB. */
   if (!memory)
     sqlite3_exec(st->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+  /* A book in memory is recoup's alone, made just now (a spec's, a
+   * rehearsal's): nothing changed it by hand, and `recoup test` opens
+   * one a test (15M instructions each, 21 tests in examples/microfinance). */
+  if (!memory && sq_prepare_all(st, path, err) != RC_OK) {
+    sq_close(st);
+    return RC_ESTORE;
+  }
   *out = st;
   return RC_OK;
 }
@@ -2433,7 +2529,8 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     bind_text(s, 4, b->contacts[i].name);
     bind_text(s, 5, b->contacts[i].relation);
     sqlite3_bind_int(s, 6, i);
-    if ((rc = exec_rebound(st, s, err, "save contact")) != RC_OK) return rc;
+    if ((rc = exec_wrote(st, s, 1, "contacts", err, "save contact")) != RC_OK)
+      return rc;
   }
   return RC_OK;
 }
@@ -2619,10 +2716,10 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
   /* Every parameter of both is bound each time (an import's every row):
    * their bindings are not cleared after. */
   bind_case(s, 0, c);
-  if ((rc = exec_rebound(st, s, err, "insert case")) == RC_OK) {
+  if ((rc = exec_wrote(st, s, 1, "case_rows", err, "insert case")) == RC_OK) {
     s = stmt(st, S_CASE_INSERT_RUN);
     bind_steps(s, 0, c, run, keys);
-    rc = exec_rebound(st, s, err, "insert case");
+    rc = exec_wrote(st, s, 1, "case_steps", err, "insert case");
   }
   return keys_apart_end(st, rc, err);
 }
@@ -2765,7 +2862,7 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
     s = stmt(st, S_TIMER_INSERT_ID);
     bind_timer(s, 0, c.id, st->held.timer.due, st->held.timer.event,
                st->held.timer.data, st->held.timer.scoped, st->held.timer.id);
-    rc = exec_rebound(st, s, err, "insert timer");
+    rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
   }
   held_timer_drop(st);
   st->held.writing = 0;
@@ -2852,12 +2949,12 @@ static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
     }
   }
   jb_lit(&b, end);
+  /* Not prepared (the book changed by hand since it opened, where its
+   * one-row form prepared: sq_prepare_all): NULL, and the rows go one by
+   * one, whose statement's step then fails with SQLite's reason. */
   if (!b.oom && sqlite3_prepare_v3(st->db, b.p, -1, SQLITE_PREPARE_PERSISTENT,
-                                   &st->batch[slot], NULL) != SQLITE_OK) {
-    fprintf(stderr, "recoup: store: cannot prepare %d for %d rows: %s\n", which,
-            PENDING_RUNS, sqlite3_errmsg(st->db));
-    abort();
-  }
+                                   &st->batch[slot], NULL) != SQLITE_OK)
+    st->batch[slot] = NULL;
   free(b.p);
   return st->batch[slot];
 }
@@ -2868,13 +2965,13 @@ static int pending_write_one(sq *st, const struct pending_run *r,
   sqlite3_stmt *s = stmt(st, S_JOURNAL_APPEND);
   int rc;
   bind_run(s, 0, r->run, r->c.id, r->at, r->n, r->head, r->rows, r->len);
-  if ((rc = exec_rebound(st, s, err, "journal")) != RC_OK ||
+  if ((rc = exec_wrote(st, s, 1, "journal_runs", err, "journal")) != RC_OK ||
       (rc = case_rows_insert(st, &r->c, r->run, r->keys, err)) != RC_OK ||
       !r->timer)
     return rc;
   s = stmt(st, S_TIMER_INSERT_ID);
   bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
-  return exec_rebound(st, s, err, "insert timer");
+  return exec_wrote(st, s, 1, "timers", err, "insert timer");
 }
 
 /* Writes the pending runs: PENDING_RUNS of them as one INSERT a table
@@ -2902,17 +2999,21 @@ static int pending_flush(sq *st, rc_error *err) {
         bind_timer(timers, i * 6, r->c.id, r->due, r->event, r->data, r->scoped,
                    r->id);
     }
-    if ((rc = exec_rebound(st, run, err, "journal")) == RC_OK &&
-        (rc = exec_rebound(st, rows, err, "insert case")) == RC_OK &&
-        (rc = exec_rebound(st, steps, err, "insert case")) == RC_OK && timers)
-      rc = exec_rebound(st, timers, err, "insert timer");
+    if ((rc = exec_wrote(st, run, n, "journal_runs", err, "journal")) ==
+            RC_OK &&
+        (rc = exec_wrote(st, rows, n, "case_rows", err, "insert case")) ==
+            RC_OK &&
+        (rc = exec_wrote(st, steps, n, "case_steps", err, "insert case")) ==
+            RC_OK &&
+        timers)
+      rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
     for (i = 0; rc == RC_OK && !timers && i < n; i++) {
       const struct pending_run *r = &st->pending[i];
       sqlite3_stmt *s;
       if (!r->timer) continue;
       s = stmt(st, S_TIMER_INSERT_ID);
       bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
-      rc = exec_rebound(st, s, err, "insert timer");
+      rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
     }
   } else {
     for (i = 0; rc == RC_OK && i < n; i++)
@@ -2998,9 +3099,9 @@ static int contacts_flush(sq *st, rc_error *err) {
     bind_text(s, at + 4, contact_at(t, c->name));
     bind_text(s, at + 5, contact_at(t, c->relation));
     sqlite3_bind_int(s, at + 6, c->position);
-    if (!all) rc = exec_rebound(st, s, err, "save contact");
+    if (!all) rc = exec_wrote(st, s, 1, "contacts", err, "save contact");
   }
-  if (all) rc = exec_rebound(st, all, err, "save contact");
+  if (all) rc = exec_wrote(st, all, n, "contacts", err, "save contact");
   st->new_contacts.n = 0;
   st->new_contacts.text.len = 0;
   if (rc != RC_OK) pending_lost(st, err);
@@ -3504,6 +3605,11 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_clear_bindings(s);
   if (rc == SQLITE_ROW && st->base.depth > 0) case_seen(st, id, out);
   if (rc == SQLITE_ROW) return RC_OK;
+  /* An import's new case whose rows the book refused (a handler caught
+   * that with pcall, or failed on it) is missing for that cause, which
+   * the commit refuses with: said now, as the import's reason, rather
+   * than as a case nobody gave. */
+  if (rc == SQLITE_DONE && st->held.failed) return held_refused(st, err);
   if (rc == SQLITE_DONE)
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
   return fail(st, err, "read case");
@@ -4168,7 +4274,8 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     sqlite3_bind_int(s, 5, scoped);
     if (!apart) {
       sqlite3_bind_int64(s, 6, id);
-      if ((rc = exec_rebound(st, s, err, "insert timer")) != RC_OK) return rc;
+      if ((rc = exec_wrote(st, s, 1, "timers", err, "insert timer")) != RC_OK)
+        return rc;
     } else if (st->base.depth > 0) {
       sqlite3_clear_bindings(s);
       return exec_stmt(st, s, err, "insert timer"); /* says why */
@@ -4517,7 +4624,7 @@ static int sq_journal_run(sq *st, const char *case_id, rc_time at, int n,
     if (!pend) {
       s = stmt(st, S_JOURNAL_APPEND);
       bind_run(s, 0, id, case_id, at, n, head, rows, len);
-      rc = exec_rebound(st, s, err, "journal");
+      rc = exec_wrote(st, s, 1, "journal_runs", err, "journal");
     }
   }
   /* The case's row names its new run; the timers its step changed go in

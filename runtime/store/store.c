@@ -270,6 +270,7 @@ int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
 int store_begin(store *st, rc_error *err) {
   int rc;
   st->contended = 0;
+  st->refused = 0;
   st->replay = 0;
   rc = st->ops->begin(st, 0, err);
   if (rc == RC_OK) st->depth = 1;
@@ -311,6 +312,10 @@ int store_rollback(store *st) {
 
 int store_contended(const store *st) {
   return st->contended;
+}
+
+int store_refused(const store *st) {
+  return st->refused;
 }
 
 int store_reconnects(const store *st) {
@@ -359,6 +364,7 @@ int store_rollback_to(store *st, rc_error *err) {
   run_drop(st);
   if (st->ops->end(st, 1, 0, err) != RC_OK) return RC_ESTORE;
   st->depth--;
+  st->refused = 0; /* undone with what it refused */
   return RC_OK;
 }
 

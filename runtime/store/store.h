@@ -169,6 +169,11 @@ int store_in_transaction(const store *st);
  * rollback) to break a deadlock or a serialization conflict between
  * nodes: nothing of it was kept, and it is to be run again. */
 int store_contended(const store *st);
+/* Whether the last write that failed in this transaction was a row the
+ * book refused (a constraint or a trigger of its own), not a failure of
+ * the database (I/O, a full disk): the step that wrote it is at fault,
+ * and may be set aside. SQLite only; 0 on PostgreSQL. */
+int store_refused(const store *st);
 
 /* How many times the store made its connection to the database server
  * again after the server dropped it (PostgreSQL; 0 for SQLite). */
