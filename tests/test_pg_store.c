@@ -1866,6 +1866,7 @@ static int run_steps(store *st, store_timer *t, int steps) {
     ch.id = t[i].case_id;
     if ((rc = store_timer_finish(st, &t[i], &deleted, &err)) == RC_OK &&
         (rc = store_borrower_get(st, bid, &b, &err)) == RC_OK) {
+      assert_string_equal(b.name, bid); /* its own, whatever the order */
       store_borrower_free(&b);
       if ((rc = store_journal_append(st, t[i].case_id, 100, "event",
                                      "new", 1, NULL, &err)) == RC_OK &&
@@ -1876,15 +1877,19 @@ static int run_steps(store *st, store_timer *t, int steps) {
   return rc;
 }
 
-/* A batch begun and its hundred reminders claimed. */
-static store_timer *hundred_claimed(store *st) {
+/* A batch's reminders: more than twice the steps whose rows go
+ * together (pg.c's ROWS_EARLY, 128). */
+enum { BATCH = 300 };
+
+/* A batch begun and its BATCH reminders claimed. */
+static store_timer *batch_claimed(store *st) {
   store_timer *t;
   rc_error err;
   int n;
   assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_timers_claim(st, 200, 100, NULL, &t, &n, &err),
+  assert_int_equal(store_timers_claim(st, 200, BATCH, NULL, &t, &n, &err),
                    RC_OK);
-  assert_int_equal(n, 100);
+  assert_int_equal(n, BATCH);
   return t;
 }
 
@@ -1911,18 +1916,18 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
   rc_error err;
   int waits;
   (void)state;
-  for (int i = 1; i <= 100; i++) add_reminder(st, i);
-  t = hundred_claimed(st);
+  for (int i = 1; i <= BATCH; i++) add_reminder(st, i);
+  t = batch_claimed(st);
   journal_sent = 0;
   trips = 0;
-  assert_int_equal(run_steps(st, t, 80), RC_OK);
+  assert_int_equal(run_steps(st, t, 160), RC_OK);
   assert_int_equal(journal_sent, 1);
   waits = trips;
-  assert_in_range(waits, 1, 80 / 16 + 1); /* the borrowers read ahead */
-  assert_int_equal(run_steps(st, t + 80, 20), RC_OK);
+  assert_in_range(waits, 1, 160 / 16 + 1); /* the borrowers read ahead */
+  assert_int_equal(run_steps(st, t + 160, BATCH - 160), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_free(t, 100);
-  batch_kept(100, 100, 0);
+  store_timers_free(t, BATCH);
+  batch_kept(BATCH, BATCH, 0);
 
   /* The same with the journal refused by the database. */
   PQclear(pgt_exec(other = pgt_connect(path),
@@ -1934,20 +1939,20 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
                    "CREATE TRIGGER refuse BEFORE INSERT ON journal_runs "
                    "FOR EACH ROW EXECUTE FUNCTION refuse()"));
   PQfinish(other);
-  t = hundred_claimed(st);
-  assert_int_not_equal(run_steps(st, t, 100), RC_OK); /* before the end */
+  t = batch_claimed(st);
+  assert_int_not_equal(run_steps(st, t, BATCH), RC_OK); /* before the end */
   store_rollback(st);
-  store_timers_free(t, 100);
-  batch_kept(100, 0, 100);
+  store_timers_free(t, BATCH);
+  batch_kept(BATCH, 0, BATCH);
   /* And the store goes on: the batch rolled back is gone. */
   PQclear(pgt_exec(other = pgt_connect(path), "DROP TRIGGER refuse ON "
                                               "journal_runs"));
   PQfinish(other);
-  t = hundred_claimed(st);
-  assert_int_equal(run_steps(st, t, 100), RC_OK);
+  t = batch_claimed(st);
+  assert_int_equal(run_steps(st, t, BATCH), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
-  store_timers_free(t, 100);
-  batch_kept(200, 100, 0);
+  store_timers_free(t, BATCH);
+  batch_kept(2 * BATCH, BATCH, 0);
   store_close(st);
 }
 
