@@ -116,7 +116,10 @@ expect "failing specs: file:line and a count" 1 "failing_test.lua:3: fails on eq
   "$recoup" test "$fixtures/failing"
 expect "a bad duration in a handler" 1 "bad duration '3x'" -- \
   "$recoup" test "$fixtures/failing"
-expect "the closing line" 1 "^1 passed, 2 failed$" -- \
+expect "a failed handler behind a failing check names its case and error" 1 \
+  "failing_test.lua:12: a handler failed before the check: timers: expected 1, got 0; case Y is in error: its go event failed: .*bad duration '3x'" -- \
+  "$recoup" test "$fixtures/failing"
+expect "the closing line" 1 "^1 passed, 3 failed$" -- \
   "$recoup" test "$fixtures/failing"
 
 # A checkout at any depth (here 150 characters below $work): the spec's
