@@ -421,6 +421,18 @@ static void check_send(void *ud, const source_call *c) {
   lua_pop(L, 3);
 }
 
+/* case:afterr(...) loads, and fails each case that reaches it at run
+ * time; only a method one slip from a real one is named, so that a table
+ * of the script's own called `case` is left alone. */
+static void check_case_method(void *ud, const char *name, int line) {
+  send_scan *s = ud;
+  const char *near = lcase_method_near(name);
+  if (near)
+    check_error(s->sc, s->file, line,
+                "case:%s is not a method of a case (did you mean case:%s?)",
+                name, near);
+}
+
 void check_sends(script *sc) {
   lua_State *L = sc->L;
   int n;
@@ -430,8 +442,10 @@ void check_sends(script *sc) {
   lua_pop(L, 1);
   for (int i = 0; i < n; i++) {
     send_scan s = {sc, NULL, files[i]};
-    if ((s.src = check_source(L, s.file)) != NULL)
+    if ((s.src = check_source(L, s.file)) != NULL) {
       source_each_call(s.src, "send", check_send, &s);
+      source_each_method(s.src, "case", check_case_method, &s);
+    }
   }
   script_free_keys(files, n);
 }

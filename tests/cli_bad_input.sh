@@ -110,6 +110,8 @@ expect "check refuses a kind without outcomes" 1 "tasks.doorstep.outcomes is emp
   "$recoup" check "$fixtures/broken"
 expect "check finds a case:task of an undeclared kind" 1 "bad.lua:5: workflow bad: case:task names kind 'lunch'" -- \
   "$recoup" check "$fixtures/broken"
+expect "check names a case method mistyped" 1 "bad.lua:6: case:afterr is not a method of a case (did you mean case:after?)" -- \
+  "$recoup" check "$fixtures/broken"
 expect "check counts the problems" 1 "problems in" -- \
   "$recoup" check "$fixtures/broken"
 expect "failing specs: file:line and a count" 1 "failing_test.lua:3: fails on eq: tables: expected" -- \
