@@ -265,6 +265,21 @@ return recoup.workflow {
   transitions = { new = { "call" } },
 }
 EOF
+# A lender that moved the example to its own locale (zh-TW) but kept its
+# zh-CN and en texts: every borrower without a text of their own would be
+# sent English. check names each such text.
+moved="$work/moved"
+rm -rf "$moved" && mkdir -p "$moved" && cp -R "$inst/workflows" "$moved/"
+sed -e 's/locale = "en"/locale = "zh-TW"/' \
+  -e 's/templates { hello = { sms = "Hello {borrower.name}" } }/templates { hello = { sms = { ["zh-CN"] = "您好{borrower.name}", en = "Hello {borrower.name}" } } }/' \
+  "$inst/recoup.lua" >"$moved/recoup.lua"
+expect "check names a text missing in the institution's locale" 1 \
+  "recoup.lua:5: template 'hello'.sms has no text in the institution's locale 'zh-TW' (nor 'zh'), only en, zh-CN: its borrowers would get the English one" -- \
+  "$recoup" check "$moved"
+sed -i -e 's/\["zh-CN"\]/["zh-TW"]/' "$moved/recoup.lua"
+expect "a text in the institution's locale is enough" 0 "ok" -- \
+  "$recoup" check "$moved"
+
 cat >"$work/book.csv" <<'EOF'
 id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail
 L1,B1,Wang,+8613800000001,1000,500,2021-01-01,
