@@ -96,6 +96,16 @@ db="$work/cli.db"
 rm -f "$db"*
 expect "negative balance on line 7" 1 "bad_balance.csv:7: column balance" -- \
   "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
+for cmd in report errors "retry --all"; do
+  expect "$cmd on a book that is not there" 1 \
+    "^recoup: $work/typo.db: no such database (nothing was imported into it: check --db, or service.db in recoup.lua)$" -- \
+    "$recoup" $cmd "$fixtures/basic" --db "$work/typo.db"
+  if [ -e "$work/typo.db" ]; then
+    echo "FAIL $cmd on a book that is not there: it made $work/typo.db"
+    fail=$((fail + 1))
+    rm -f "$work/typo.db"*
+  fi
+done
 expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
