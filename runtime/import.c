@@ -681,9 +681,12 @@ static void import_csv(importer *im, line_reader *r) {
     }
   }
   if (!im->stop && !(im->in_header && reader_failing(im))) {
+    /* The quote was opened in the record's first line, not on the last
+     * line of the file (often a blank one), where the reader would look. */
     if (csv_fini(&p, csv_field, csv_row, im) != 0)
-      refuse(im, ITEM_ERROR, im->line, NULL,
-             "the file ends inside a quoted field");
+      refuse(im, ITEM_ERROR, im->row_line, NULL,
+             "a quote opened in this record is never closed: the file ends "
+             "inside it");
   }
   if (im->in_header && !reader_failing(im))
     refuse(im, ITEM_ERROR, 1, NULL, "the file is empty");

@@ -1418,22 +1418,30 @@ static void push_borrower(lua_State *L, engine *eng, const char *id) {
   lua_setmetatable(L, -2);
 }
 
+static const luaL_Reg case_methods[] = {{"after", case_after},
+                                        {"at", case_at},
+                                        {"at_dpd", case_at_dpd},
+                                        {"cancel", case_cancel},
+                                        {"send", case_send},
+                                        {"task", case_task},
+                                        {"set", case_set},
+                                        {"tag", case_tag},
+                                        {"assign", case_assign},
+                                        {"note", case_note},
+                                        {"variant", case_variant},
+                                        {"history", case_history},
+                                        {"promise", case_promise},
+                                        {"plan", case_plan},
+                                        {NULL, NULL}};
+
+const char *lcase_method_near(const char *name) {
+  const char *names[sizeof case_methods / sizeof *case_methods];
+  int n = 0;
+  for (; case_methods[n].name; n++) names[n] = case_methods[n].name;
+  return source_nearest(name, names, n);
+}
+
 void lcase_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"after", case_after},
-                                     {"at", case_at},
-                                     {"at_dpd", case_at_dpd},
-                                     {"cancel", case_cancel},
-                                     {"send", case_send},
-                                     {"task", case_task},
-                                     {"set", case_set},
-                                     {"tag", case_tag},
-                                     {"assign", case_assign},
-                                     {"note", case_note},
-                                     {"variant", case_variant},
-                                     {"history", case_history},
-                                     {"promise", case_promise},
-                                     {"plan", case_plan},
-                                     {NULL, NULL}};
   static const luaL_Reg metamethods[] = {{"__newindex", case_newindex},
                                          {"__tostring", case_tostring},
                                          {"__eq", case_eq},
@@ -1443,9 +1451,9 @@ void lcase_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &case_mt_key);
   lua_pushvalue(L, -1);
   luaL_setfuncs(L, metamethods, 1);
-  luaL_newlibtable(L, methods);
+  luaL_newlibtable(L, case_methods);
   lua_pushvalue(L, -2);
-  luaL_setfuncs(L, methods, 1); /* mt methods */
+  luaL_setfuncs(L, case_methods, 1); /* mt methods */
   lua_pushvalue(L, -2);
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, case_index, 2);

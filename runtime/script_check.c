@@ -229,14 +229,42 @@ static int text_line(const source *src, const char *name, const char *ch,
   return line ? line : fallback;
 }
 
+/* A reader whose locale no text has gets the text in the institution's
+ * locale, else English, else any (lua_case.c, pick_text): a table without
+ * the institution's locale or its language sends every such borrower,
+ * and every borrower without a locale, a language nobody chose (zh-CN
+ * and en texts kept when the institution moved to zh-TW: English). */
+static void home_text(script *sc, const text_at *t, const char *const *langs,
+                      int k) {
+  const char *home = sc->cfg.locale;
+  size_t n = strcspn(home, "-_");
+  char have[256] = "", nor[48] = "";
+  int en = 0;
+  if (!*home || k == 0) return;
+  for (int l = 0; l < k; l++) {
+    if (strcmp(langs[l], home) == 0 ||
+        (strlen(langs[l]) == n && strncmp(langs[l], home, n) == 0))
+      return;
+    en |= strcmp(langs[l], "en") == 0;
+    snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
+             l ? ", " : "", langs[l]);
+  }
+  if (home[n]) snprintf(nor, sizeof nor, " (nor '%.*s')", (int)n, home);
+  check_error(sc, t->file, t->line,
+              "template '%s'.%s has no text in the institution's locale "
+              "'%s'%s, only %s: its borrowers would get %s",
+              t->name, t->channel, home, nor, have,
+              en ? "the English one" : "one of those");
+}
+
 static void check_channel_texts(script *sc, int def, text_at *t,
                                 const source *src, int tline) {
   lua_State *L = sc->L;
   const char *ch = t->channel;
-  int kind;
+  int kind, declared = sc->cfg.nchannels == 0 || script_channel(sc, ch);
   t->lang = NULL;
   t->line = text_line(src, t->name, ch, NULL, tline);
-  if (sc->cfg.nchannels > 0 && !script_channel(sc, ch)) {
+  if (!declared) {
     const char *names[CHANNEL_MAX];
     char near[128];
     for (int i = 0; i < sc->cfg.nchannels; i++)
@@ -257,6 +285,8 @@ static void check_channel_texts(script *sc, int def, text_at *t,
     if (k == 0)
       check_error(sc, t->file, t->line, "template '%s'.%s has no text", t->name,
                   ch);
+    if (declared) /* else that is the problem */
+      home_text(sc, t, (const char *const *)langs, k);
     for (int l = 0; l < k; l++) {
       t->lang = langs[l];
       t->line = text_line(src, t->name, ch, langs[l], tline);
@@ -421,6 +451,18 @@ static void check_send(void *ud, const source_call *c) {
   lua_pop(L, 3);
 }
 
+/* case:afterr(...) loads, and fails each case that reaches it at run
+ * time; only a method one slip from a real one is named, so that a table
+ * of the script's own called `case` is left alone. */
+static void check_case_method(void *ud, const char *name, int line) {
+  send_scan *s = ud;
+  const char *near = lcase_method_near(name);
+  if (near)
+    check_error(s->sc, s->file, line,
+                "case:%s is not a method of a case (did you mean case:%s?)",
+                name, near);
+}
+
 void check_sends(script *sc) {
   lua_State *L = sc->L;
   int n;
@@ -430,8 +472,10 @@ void check_sends(script *sc) {
   lua_pop(L, 1);
   for (int i = 0; i < n; i++) {
     send_scan s = {sc, NULL, files[i]};
-    if ((s.src = check_source(L, s.file)) != NULL)
+    if ((s.src = check_source(L, s.file)) != NULL) {
       source_each_call(s.src, "send", check_send, &s);
+      source_each_method(s.src, "case", check_case_method, &s);
+    }
   }
   script_free_keys(files, n);
 }

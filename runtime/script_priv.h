@@ -109,7 +109,8 @@ const char *check_did_you_mean(const char *near, char *buf, size_t size);
 const char *check_nearest_key(lua_State *L, int idx, const char *name,
                               char *buf, size_t size);
 void check_templates(script *sc); /* texts, placeholders, channels */
-void check_sends(script *sc);     /* literal case:send in workflow files */
+void check_sends(script *sc);     /* literal case:send in workflow files,
+                                     and case:METHOD slips of the keyboard */
 
 /* lua_format.c: recoup.money and recoup.date */
 int lformat_money(lua_State *L);
@@ -117,6 +118,9 @@ int lformat_date(lua_State *L);
 
 /* lua_case.c */
 void lcase_open(lua_State *L);
+/* The case method that name is a slip of the keyboard from ("afterr":
+ * "after"); NULL when name is a method or near none. */
+const char *lcase_method_near(const char *name);
 /* The locale, zone and currency of the case at idx and its borrower, into
  * a template context (strings pushed on the stack). */
 struct template_ctx;

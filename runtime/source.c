@@ -401,6 +401,16 @@ void source_each_call(const source *s, const char *method,
   }
 }
 
+void source_each_method(const source *s, const char *receiver,
+                        void (*fn)(void *ud, const char *name, int line),
+                        void *ud) {
+  for (int i = 2; i + 1 < s->ntoks; i++)
+    if (s->toks[i].type == T_NAME && is_op(s, i - 1, ":") &&
+        is_name(s, i - 2, receiver) && !is_op(s, i - 3, ".") &&
+        !is_op(s, i - 3, ":") && is_op(s, i + 1, "("))
+      fn(ud, s->toks[i].text, s->toks[i].line);
+}
+
 int source_table_literal(const source *s, int t) {
   for (int i = 0; i < s->nfields; i++)
     if (s->fields[i].table == t && !s->fields[i].literal_key) return 0;

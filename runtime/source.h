@@ -43,6 +43,12 @@ typedef struct source_call {
 /* Calls fn for each `x:method(...)` in the file, in order. */
 void source_each_call(const source *s, const char *method,
                       void (*fn)(void *ud, const source_call *call), void *ud);
+/* Calls fn for each `receiver:name(...)` in the file whose receiver is
+ * the plain name given (not a field, `x.receiver:name(`), with the
+ * method's name and line. */
+void source_each_method(const source *s, const char *receiver,
+                        void (*fn)(void *ud, const char *name, int line),
+                        void *ud);
 /* Whether every key of table t is a literal name or string (nothing the
  * source alone cannot tell), and whether it has key. */
 int source_table_literal(const source *s, int t);

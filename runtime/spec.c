@@ -12,6 +12,7 @@
 #include <lualib.h>
 
 #include "lua_rt.h"
+#include "report.h"
 #include "spec.h"
 #include "store/where.h"
 
@@ -237,13 +238,43 @@ static const char *located(const runner *r, const char *msg, int *line) {
   return end[1] == ' ' ? end + 2 : end + 1;
 }
 
+/* A handler that failed leaves its case in error and the spec goes on:
+ * what fails then is a later check ("expected 1, got 0"), far from the
+ * cause. The failure line ends with the newest case in error and its
+ * message, so a typo in a workflow reads as itself. */
+static void cases_in_error(engine *eng, const char *said, char *out,
+                           size_t size) {
+  rc_error err;
+  json_t *page, *rows, *first;
+  size_t n;
+  out[0] = '\0';
+  if (!eng) return;
+  rc_error_clear(&err);
+  page = report_errors(eng, 0, 2, &err);
+  rows = page ? json_object_get(page, "errors") : NULL;
+  n = json_array_size(rows);
+  if (n > 0 && (first = json_array_get(rows, 0))) {
+    const char *id = json_string_value(json_object_get(first, "case"));
+    const char *ev = json_string_value(json_object_get(first, "event"));
+    const char *msg = json_string_value(json_object_get(first, "error"));
+    if (!msg || !strstr(said, msg)) /* else the failure quotes it */
+      snprintf(out, size, "; case %s is in error%s: %s%s%s%s", id ? id : "?",
+               n > 1 ? " (and others)" : "", ev ? "its " : "", ev ? ev : "",
+               ev ? " event failed: " : "", msg ? msg : "?");
+  }
+  json_decref(page);
+}
+
 /* One line: FILE:LINE: test name: message, the location said once. An
  * error raised in the spec carries its own line; one from the runtime
  * gets the test's. */
-static void report_failure(runner *r, const char *name, int line,
+static void report_failure(runner *r, engine *eng, const char *name, int line,
                            const char *msg, const char *full) {
   const char *rest = located(r, msg, &line);
-  printf("%s:%d: %s: %s\n", r->file, line, name, rest ? rest : msg);
+  char in_error[1200];
+  cases_in_error(eng, msg, in_error, sizeof in_error);
+  printf("%s:%d: %s: %s%s\n", r->file, line, name, rest ? rest : msg,
+         in_error);
   if (r->verbose && full) printf("%s\n", full);
   r->failed++;
 }
@@ -322,7 +353,7 @@ static void run_file(runner *r) {
       else
         snprintf(msg, sizeof msg, "cannot load the institution: %s",
                  e ? e->message : "?");
-      report_failure(r, name, line, msg, NULL);
+      report_failure(r, NULL, name, line, msg, NULL);
       rc_errlist_free(&errors);
       lua_pop(L, 2);
       continue;
@@ -337,7 +368,7 @@ static void run_file(runner *r) {
       if (k >= sizeof first) k = sizeof first - 1;
       memcpy(first, full ? full : "", k);
       first[k] = '\0';
-      report_failure(r, name, line, first, full);
+      report_failure(r, eng, name, line, first, full);
       lua_pop(L, 1);
     } else {
       if (r->verbose) printf("ok %s\n", name);

@@ -96,6 +96,16 @@ db="$work/cli.db"
 rm -f "$db"*
 expect "negative balance on line 7" 1 "bad_balance.csv:7: column balance" -- \
   "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
+for cmd in report errors "retry --all"; do
+  expect "$cmd on a book that is not there" 1 \
+    "^recoup: $work/typo.db: no such database (nothing was imported into it: check --db, or service.db in recoup.lua)$" -- \
+    "$recoup" $cmd "$fixtures/basic" --db "$work/typo.db"
+  if [ -e "$work/typo.db" ]; then
+    echo "FAIL $cmd on a book that is not there: it made $work/typo.db"
+    fail=$((fail + 1))
+    rm -f "$work/typo.db"*
+  fi
+done
 expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
@@ -110,13 +120,18 @@ expect "check refuses a kind without outcomes" 1 "tasks.doorstep.outcomes is emp
   "$recoup" check "$fixtures/broken"
 expect "check finds a case:task of an undeclared kind" 1 "bad.lua:5: workflow bad: case:task names kind 'lunch'" -- \
   "$recoup" check "$fixtures/broken"
+expect "check names a case method mistyped" 1 "bad.lua:6: case:afterr is not a method of a case (did you mean case:after?)" -- \
+  "$recoup" check "$fixtures/broken"
 expect "check counts the problems" 1 "problems in" -- \
   "$recoup" check "$fixtures/broken"
 expect "failing specs: file:line and a count" 1 "failing_test.lua:3: fails on eq: tables: expected" -- \
   "$recoup" test "$fixtures/failing"
 expect "a bad duration in a handler" 1 "bad duration '3x'" -- \
   "$recoup" test "$fixtures/failing"
-expect "the closing line" 1 "^1 passed, 2 failed$" -- \
+expect "a failed handler behind a failing check names its case and error" 1 \
+  "failing_test.lua:12: a handler failed before the check: timers: expected 1, got 0; case Y is in error: its go event failed: .*bad duration '3x'" -- \
+  "$recoup" test "$fixtures/failing"
+expect "the closing line" 1 "^1 passed, 3 failed$" -- \
   "$recoup" test "$fixtures/failing"
 
 # A checkout at any depth (here 150 characters below $work): the spec's
@@ -260,6 +275,21 @@ return recoup.workflow {
   transitions = { new = { "call" } },
 }
 EOF
+# A lender that moved the example to its own locale (zh-TW) but kept its
+# zh-CN and en texts: every borrower without a text of their own would be
+# sent English. check names each such text.
+moved="$work/moved"
+rm -rf "$moved" && mkdir -p "$moved" && cp -R "$inst/workflows" "$moved/"
+sed -e 's/locale = "en"/locale = "zh-TW"/' \
+  -e 's/templates { hello = { sms = "Hello {borrower.name}" } }/templates { hello = { sms = { ["zh-CN"] = "您好{borrower.name}", en = "Hello {borrower.name}" } } }/' \
+  "$inst/recoup.lua" >"$moved/recoup.lua"
+expect "check names a text missing in the institution's locale" 1 \
+  "recoup.lua:5: template 'hello'.sms has no text in the institution's locale 'zh-TW' (nor 'zh'), only en, zh-CN: its borrowers would get the English one" -- \
+  "$recoup" check "$moved"
+sed -i -e 's/\["zh-CN"\]/["zh-TW"]/' "$moved/recoup.lua"
+expect "a text in the institution's locale is enough" 0 "ok" -- \
+  "$recoup" check "$moved"
+
 cat >"$work/book.csv" <<'EOF'
 id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail
 L1,B1,Wang,+8613800000001,1000,500,2021-01-01,

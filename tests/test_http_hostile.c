@@ -378,6 +378,19 @@ static void test_two_authorization_headers_are_refused(void **state) {
       "HTTP/1.1 400", "Authorization");
 }
 
+/* The 16 KB header limit counts the lines as sent: many short lines
+ * (32 KB of "X-A: b") are 431, not only one long one. */
+static void test_many_short_header_lines_count_whole(void **state) {
+  size_t n = 4000, at;
+  char *req = malloc(64 + n * 8);
+  (void)state;
+  at = (size_t)sprintf(req, "GET /health HTTP/1.1\r\nHost: x\r\n");
+  for (size_t i = 0; i < n; i++) at += (size_t)sprintf(req + at, "X-A: b\r\n");
+  strcpy(req + at, "\r\n");
+  expect_answer(req, "HTTP/1.1 431", "headers_too_large");
+  free(req);
+}
+
 /* A chunked body's trailers never stand in for headers. */
 static void test_a_trailer_is_not_a_header(void **state) {
   (void)state;
@@ -561,6 +574,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(
           test_header_syntax_a_proxy_may_read_otherwise_is_refused),
       cmocka_unit_test(test_two_authorization_headers_are_refused),
+      cmocka_unit_test(test_many_short_header_lines_count_whole),
       cmocka_unit_test(test_a_trailer_is_not_a_header),
       cmocka_unit_test(test_expect_100_continue_is_answered),
       cmocka_unit_test(test_ids_and_parameters_that_do_not_decode_are_400),

@@ -445,6 +445,26 @@ static void test_a_line_without_end_is_refused_at_the_limit(void **state) {
                  "the record from line 2 (a quote left open?) is longer", 2);
 }
 
+/* A quote left open in a short file names the line it was opened on, not
+ * the file's last line: a CRLF export ending in a blank line, as core
+ * banking systems write them, put that error on the blank line. */
+static void test_a_quote_left_open_names_its_record(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  const char csv[] = "id,borrower_id,balance,due_date\r\n"
+                     "L1,B1,100,2026-01-01\r\n"
+                     "L2,\"B2,100,2026-01-01\r\n"
+                     "L3,B3,100,2026-01-01\r\n"
+                     "\r\n";
+  (void)state;
+  assert_int_equal(import_text(eng, csv, sizeof csv - 1, IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "never closed");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_amount_due_above_balance_is_refused(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2134,6 +2154,7 @@ int main(void) {
       cmocka_unit_test(test_a_number_beyond_64_bits_names_its_field),
       cmocka_unit_test(test_a_line_without_end_is_refused_at_the_limit),
       cmocka_unit_test(test_long_rows_in_flight_are_bounded_by_bytes),
+      cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_ids_must_be_printable),
       cmocka_unit_test(test_the_same_case_twice_names_both_lines),
