@@ -1163,6 +1163,26 @@ static void test_a_savepoint_undone_from_its_file_leaves_the_same_book(
   free(got);
 }
 
+/* An import larger than the cache writes its pages out between its
+ * savepoints (store/sqlite.c import_spill; RECOUP_IMPORT_SPILL_PAGES=1:
+ * from a few pages on, before every savepoint, held cases or none):
+ * handlers failing late in a savepoint undo it back to pages the WAL
+ * already holds, and the book is as when the cache kept them all. */
+static void test_pages_written_out_between_savepoints_leave_the_same_book(
+    void **st) {
+  static const int fail[] = {1000, 2090};
+  char *kept = import_held_and_not(2100, fail, 2), *out;
+  (void)st;
+  setenv("RECOUP_IMPORT_SPILL_PAGES", "1", 1);
+  out = import_held_and_not(2100, fail, 2);
+  unsetenv("RECOUP_IMPORT_SPILL_PAGES");
+  assert_non_null(strstr(out, "cannot open T1000"));
+  assert_non_null(strstr(out, "cannot open T2090"));
+  assert_string_equal(kept, out);
+  free(kept);
+  free(out);
+}
+
 /* New cases' rows that the book refuses when they are written with the
  * next ones (a trigger here; a full disk that lets the transaction go
  * on) are gone from memory: the import is refused, as when each case was
@@ -2169,6 +2189,8 @@ int main(void) {
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(
           test_a_savepoint_undone_from_its_file_leaves_the_same_book),
+      cmocka_unit_test(
+          test_pages_written_out_between_savepoints_leave_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
     cmocka_unit_test(test_rows_before_a_failing_one_are_not_kept),
       cmocka_unit_test(test_a_failing_row_anywhere_in_a_batch_is_not_kept),
