@@ -12,6 +12,10 @@
  *
  * usage: bench_sweep INSTITUTION_DIR WORK_DIR [s]N...
  *   prints "name value unit"
+ *
+ * With RECOUP_BENCH_TREES=1 each sweep prints instead the WAL frames its
+ * steps appended, by the B-tree each frame's page belongs to: which trees
+ * a step writes, and how many pages of each (see spy_install below).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +78,193 @@ static void must(int ok, const char *what) {
     fprintf(stderr, "bench_sweep: %s failed\n", what);
     exit(1);
   }
+}
+
+/* The WAL frames a sweep appends, by page: a VFS over the default one
+ * that reads the page number in each frame's header as SQLite writes it
+ * (24 bytes, written apart from its page, at offset 32 or after). What
+ * a commit writes is each page its transaction dirtied, once: frames a
+ * step are the pages of each tree a step costs. Registered only in the
+ * trees run: it initialises SQLite before the store configures it, so
+ * that run's times are not figures. */
+static sqlite3_vfs *spy_base;
+static int spy_counting;
+static unsigned *spy_frames; /* frames by page number */
+static size_t spy_cap;
+
+typedef struct {
+  sqlite3_file file;
+  sqlite3_file *real; /* the default VFS's file, after this struct */
+  int wal;
+} spy_file;
+
+#define REAL(f) (((spy_file *)(f))->real)
+
+static void spy_count(const unsigned char *header) {
+  size_t page = (size_t)header[0] << 24 | (size_t)header[1] << 16 |
+                (size_t)header[2] << 8 | header[3];
+  if (page >= spy_cap) {
+    size_t cap = page * 2 + 1024;
+    unsigned *grown = realloc(spy_frames, cap * sizeof *grown);
+    must(grown != NULL, "count frames");
+    memset(grown + spy_cap, 0, (cap - spy_cap) * sizeof *grown);
+    spy_frames = grown, spy_cap = cap;
+  }
+  spy_frames[page]++;
+}
+
+static int spy_close(sqlite3_file *f) {
+  return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int spy_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 at) {
+  return REAL(f)->pMethods->xRead(REAL(f), buf, n, at);
+}
+static int spy_write(sqlite3_file *f, const void *buf, int n,
+                     sqlite3_int64 at) {
+  /* Only the connection committing writes its WAL: the service's WAL
+   * copier writes the database file. */
+  if (((spy_file *)f)->wal && spy_counting && n == 24 && at >= 32)
+    spy_count(buf);
+  return REAL(f)->pMethods->xWrite(REAL(f), buf, n, at);
+}
+static int spy_truncate(sqlite3_file *f, sqlite3_int64 size) {
+  return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int spy_sync(sqlite3_file *f, int flags) {
+  return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int spy_size(sqlite3_file *f, sqlite3_int64 *size) {
+  return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int spy_lock(sqlite3_file *f, int level) {
+  return REAL(f)->pMethods->xLock(REAL(f), level);
+}
+static int spy_unlock(sqlite3_file *f, int level) {
+  return REAL(f)->pMethods->xUnlock(REAL(f), level);
+}
+static int spy_reserved(sqlite3_file *f, int *out) {
+  return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int spy_control(sqlite3_file *f, int op, void *arg) {
+  return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int spy_sector(sqlite3_file *f) {
+  return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int spy_device(sqlite3_file *f) {
+  return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int spy_shm_map(sqlite3_file *f, int i, int size, int extend,
+                       void volatile **p) {
+  return REAL(f)->pMethods->xShmMap(REAL(f), i, size, extend, p);
+}
+static int spy_shm_lock(sqlite3_file *f, int at, int n, int flags) {
+  return REAL(f)->pMethods->xShmLock(REAL(f), at, n, flags);
+}
+static void spy_shm_barrier(sqlite3_file *f) {
+  REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int spy_shm_unmap(sqlite3_file *f, int drop) {
+  return REAL(f)->pMethods->xShmUnmap(REAL(f), drop);
+}
+static int spy_fetch(sqlite3_file *f, sqlite3_int64 at, int n, void **p) {
+  return REAL(f)->pMethods->xFetch(REAL(f), at, n, p);
+}
+static int spy_unfetch(sqlite3_file *f, sqlite3_int64 at, void *p) {
+  return REAL(f)->pMethods->xUnfetch(REAL(f), at, p);
+}
+
+static const sqlite3_io_methods spy_methods = {3,
+                                               spy_close,
+                                               spy_read,
+                                               spy_write,
+                                               spy_truncate,
+                                               spy_sync,
+                                               spy_size,
+                                               spy_lock,
+                                               spy_unlock,
+                                               spy_reserved,
+                                               spy_control,
+                                               spy_sector,
+                                               spy_device,
+                                               spy_shm_map,
+                                               spy_shm_lock,
+                                               spy_shm_barrier,
+                                               spy_shm_unmap,
+                                               spy_fetch,
+                                               spy_unfetch};
+
+static int spy_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
+                    int flags, int *out_flags) {
+  spy_file *sf = (spy_file *)f;
+  int rc;
+  (void)vfs;
+  sf->real = (sqlite3_file *)(sf + 1);
+  sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+  rc = spy_base->xOpen(spy_base, name, sf->real, flags, out_flags);
+  f->pMethods = rc == SQLITE_OK && sf->real->pMethods ? &spy_methods : NULL;
+  return rc;
+}
+
+static void spy_install(void) {
+  static sqlite3_vfs spy;
+  spy_base = sqlite3_vfs_find(NULL);
+  must(spy_base != NULL, "find the default VFS");
+  spy = *spy_base;
+  spy.zName = "bench_spy";
+  spy.szOsFile = (int)sizeof(spy_file) + spy_base->szOsFile;
+  spy.xOpen = spy_open;
+  must(sqlite3_vfs_register(&spy, 1) == SQLITE_OK, "register the spy VFS");
+}
+
+static void spy_start(void) {
+  if (spy_frames) memset(spy_frames, 0, spy_cap * sizeof *spy_frames);
+  spy_counting = spy_base != NULL;
+}
+
+/* The frames counted since spy_start, a line a tree (index or table, as
+ * dbstat names it) with at least 0.0005 frames a step. A page counts as
+ * the tree that holds it at the end: the timers' pages a sweep empties
+ * are freed and taken again by the trees it appends to, so their frames
+ * show there; a page no tree holds at the end counts as "(free)". */
+static void spy_print(const char *db, const char *sweep, int shuffled, int n) {
+  sqlite3 *s;
+  sqlite3_stmt *q;
+  if (!spy_counting) return;
+  spy_counting = 0;
+  must(sqlite3_open(db, &s) == SQLITE_OK, "open to map pages");
+  must(sqlite3_exec(s, "CREATE TEMP TABLE frames(page INTEGER PRIMARY KEY, n)",
+                    NULL, NULL, NULL) == SQLITE_OK,
+       "frames table");
+  must(sqlite3_prepare_v2(s, "INSERT INTO frames VALUES (?1, ?2)", -1, &q,
+                          NULL) == SQLITE_OK,
+       "frames insert");
+  sqlite3_exec(s, "BEGIN", NULL, NULL, NULL);
+  for (size_t p = 0; p < spy_cap; p++)
+    if (spy_frames[p]) {
+      sqlite3_bind_int64(q, 1, (sqlite3_int64)p);
+      sqlite3_bind_int64(q, 2, spy_frames[p]);
+      sqlite3_step(q);
+      sqlite3_reset(q);
+    }
+  sqlite3_exec(s, "COMMIT", NULL, NULL, NULL);
+  sqlite3_finalize(q);
+  must(sqlite3_prepare_v2(
+           s,
+           "SELECT coalesce(d.name, '(free)'), sum(f.n) FROM frames f "
+           "LEFT JOIN (SELECT pageno, name FROM dbstat) d ON d.pageno = f.page "
+           "GROUP BY 1 ORDER BY 2 DESC",
+           -1, &q, NULL) == SQLITE_OK,
+       "map pages to trees (dbstat)");
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    double per_step = sqlite3_column_double(q, 1) / n;
+    if (per_step >= 0.0005)
+      printf("%s%s_frames_%s_%d %.3f frames\n", sweep,
+             shuffled ? "_shuffled" : "",
+             (const char *)sqlite3_column_text(q, 0), n, per_step);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(s);
 }
 
 /* Shuffled, case k comes due (k * 7919 mod n) ms after the others would:
@@ -179,10 +370,12 @@ static double recoup_sweep(const char *dir, const char *db, int n,
   double start, took;
   written = wchar_now();
   cpu = cpu_now();
+  spy_start();
   start = now_s();
   must(engine_run(eng, t0 + 2 * 86400000LL, &steps, &err) == RC_OK, "sweep");
   took = now_s() - start;
   engine_close(eng);
+  spy_print(db, "sweep", shuffled, n);
   written = wchar_now() - written;
   cpu = cpu_now() - cpu;
   must(steps == n, "every case stepped once");
@@ -213,6 +406,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   ok(store_open(&st, db, &err), &err);
   written = wchar_now();
   cpu = cpu_now();
+  spy_start();
   start = now_s();
   while (done < n) {
     store_timer *due;
@@ -280,6 +474,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   }
   took = now_s() - start;
   store_close(st);
+  spy_print(db, "schema", shuffled, n);
   written = wchar_now() - written;
   cpu = cpu_now() - cpu;
   return took;
@@ -332,6 +527,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
                      -1, &ob, NULL);
   written = wchar_now();
   cpu = cpu_now();
+  spy_start();
   start = now_s();
   for (int i = 0; i < n; i++) {
     char id[16], body[200];
@@ -362,6 +558,7 @@ static double raw_sweep(const char *db, int n, int shuffled) {
   sqlite3_finalize(jr);
   sqlite3_finalize(ob);
   sqlite3_close(s);
+  spy_print(db, "raw", shuffled, n);
   written = wchar_now() - written;
   cpu = cpu_now() - cpu;
   return took;
@@ -370,10 +567,12 @@ static double raw_sweep(const char *db, int n, int shuffled) {
 int main(int argc, char **argv) {
   char db[512], raw[512];
   struct rusage ru;
+  const char *trees = getenv("RECOUP_BENCH_TREES");
   if (argc < 4) {
     fprintf(stderr, "usage: %s INSTITUTION WORK N...\n", argv[0]);
     return 2;
   }
+  if (trees && strcmp(trees, "1") == 0) spy_install();
   snprintf(db, sizeof db, "%s/sweep.db", argv[2]);
   snprintf(raw, sizeof raw, "%s/raw.db", argv[2]);
   for (int i = 3; i < argc; i++) {
@@ -390,6 +589,7 @@ int main(int argc, char **argv) {
     double f = schema_sweep(argv[1], db, n, shuffled);
     long long fb = written;
     double fc = cpu;
+    if (spy_base) continue; /* the frames are printed, the times not figures */
     printf("sweep%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / r);
     printf("raw%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / w);
     printf("sweep%s_ratio_%d %.2f recoup/raw\n", tag, n, (n / r) / (n / w));
