@@ -1,8 +1,7 @@
 #!/bin/sh
 # A service killed (SIGKILL) while a big start-up sweep runs (200,000
-# cases: since a sweep's batches commit without an fsync, about 30,000
-# are swept a round, and 100,000 were all swept before the fourth kill
-# on a quiet 2-core machine), its WAL copied
+# cases; each round killed before a fifth more of them are swept), its
+# WAL copied
 # back by the copier thread nearly without pause (the sweep writes about
 # 2 MB of pages every 200 steps, and the thread copies each 2 MB), restarts
 # with every payment it acknowledged, four times over; the database is
@@ -36,6 +35,13 @@ for round in 1 2 3 4; do
   for i in $(seq 1 300); do grep -q listening "$work/serve.out" && break; sleep 0.1; done
   port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.out")
   [ -n "$port" ] || fail "the service did not start (round $round): $(tail -3 "$work/serve.err")"
+  # The kill comes after 15 + 5 x round payments, or sooner once the
+  # sweep has fewer timers left than a fifth of the cases for each round
+  # still to come (the fourth kill with 40,000 left): how much it sweeps
+  # beside the payments depends on the machine's load (a loaded CI swept
+  # ~50,000 a round, the fourth round's payments outlasted the sweep),
+  # and a kill after the sweep ended tests nothing.
+  left=$((cases * (5 - round) / 5))
   i=0
   while [ $i -lt $((15 + round * 5)) ]; do
     ref=$((ref + 1))
@@ -44,8 +50,9 @@ for round in 1 2 3 4; do
       -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/v1/payments" || true)
     [ "$code" = 201 ] && echo "K$ref" >> "$work/acked"
     i=$((i + 1))
+    overdue=$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^recoup_timers_overdue \([0-9]*\).*/\1/p')
+    [ "${overdue:-0}" -le "$left" ] && break
   done
-  overdue=$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^recoup_timers_overdue \([0-9]*\).*/\1/p')
   wal=$(stat -c %s "$work/book.db-wal" 2>/dev/null || echo 0)
   [ "$wal" -gt "$largest" ] && largest=$wal
   # One payment in flight when the kill comes: it may or may not be kept.
@@ -61,7 +68,7 @@ for round in 1 2 3 4; do
 done
 
 acked=$(wc -l < "$work/acked")
-[ "$acked" -ge 60 ] || fail "only $acked payments acknowledged"
+[ "$acked" -ge 20 ] || fail "only $acked payments acknowledged"
 sqlite3 "$work/book.db" "SELECT ref FROM payments" | sort > "$work/kept"
 missing=$(sort "$work/acked" | comm -23 - "$work/kept" | wc -l)
 [ "$missing" -eq 0 ] || fail "$missing acknowledged payments lost: $(sort "$work/acked" | comm -23 - "$work/kept" | head -5)"
