@@ -233,22 +233,27 @@ static int text_line(const source *src, const char *name, const char *ch,
  * locale, else English, else any (lua_case.c, pick_text): a table without
  * the institution's locale or its language sends every such borrower,
  * and every borrower without a locale, a language nobody chose (zh-CN
- * and en texts kept when the institution moved to zh-TW: English). */
+ * and en texts kept when the institution moved to zh-TW: English). A
+ * table whose every text is of the institution's language (en-GB where
+ * the institution says en or en-US) sends that language, whichever is
+ * picked: the lender's own choice, not refused. */
 static void home_text(script *sc, const text_at *t, const char *const *langs,
                       int k) {
   const char *home = sc->cfg.locale;
   size_t n = strcspn(home, "-_");
   char have[256] = "", nor[48] = "";
-  int en = 0;
+  int en = 0, same = 1;
   if (!*home || k == 0) return;
   for (int l = 0; l < k; l++) {
     if (strcmp(langs[l], home) == 0 ||
         (strlen(langs[l]) == n && strncmp(langs[l], home, n) == 0))
       return;
+    same &= strcspn(langs[l], "-_") == n && strncmp(langs[l], home, n) == 0;
     en |= strcmp(langs[l], "en") == 0;
     snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
              l ? ", " : "", langs[l]);
   }
+  if (same) return;
   if (home[n]) snprintf(nor, sizeof nor, " (nor '%.*s')", (int)n, home);
   check_error(sc, t->file, t->line,
               "template '%s'.%s has no text in the institution's locale "

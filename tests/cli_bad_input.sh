@@ -289,6 +289,20 @@ expect "check names a text missing in the institution's locale" 1 \
 sed -i -e 's/\["zh-CN"\]/["zh-TW"]/' "$moved/recoup.lua"
 expect "a text in the institution's locale is enough" 0 "ok" -- \
   "$recoup" check "$moved"
+# A British lender whose institution says en (or en-US) and whose texts
+# are all en-GB: every borrower gets English, the language it chose.
+sed -i -e 's/locale = "zh-TW"/locale = "en"/' \
+  -e 's/{ \["zh-TW"\] = "您好{borrower.name}", en = /{ ["en-GB"] = /' \
+  "$moved/recoup.lua"
+expect "texts all of the institution's language are enough" 0 "ok" -- \
+  "$recoup" check "$moved"
+sed -i -e 's/locale = "en"/locale = "en-US"/' "$moved/recoup.lua"
+expect "en-GB texts for an en-US institution are enough" 0 "ok" -- \
+  "$recoup" check "$moved"
+sed -i -e 's/{ \["en-GB"\] = /{ fr = "Bonjour", ["en-GB"] = /' "$moved/recoup.lua"
+expect "a text of another language among them is named" 1 \
+  "template 'hello'.sms has no text in the institution's locale 'en-US' (nor 'en'), only en-GB, fr" -- \
+  "$recoup" check "$moved"
 
 cat >"$work/book.csv" <<'EOF'
 id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail

@@ -1956,6 +1956,76 @@ static void test_a_batchs_rows_go_before_its_commit(void **state) {
   store_close(st);
 }
 
+/* Borrower ids whose byte order is not a natural collation's: b and B,
+ * a letter with a diacritic, Chinese, digits of different lengths. A
+ * batch's borrowers are read ahead in byte order and each step finds its
+ * own among them by halving the read (pg.c, ahead_first): each step gets
+ * its own borrower and its contacts, never a neighbour's. */
+static void test_a_step_reads_its_own_borrower_whatever_its_id(void **state) {
+  static const char *const prefix[] = {"B",  "b", "\xc3\x84", "\xe5\xbc\xa0",
+                                       "0-", "Z"};
+  enum { N = 260 };
+  store *st = open_store();
+  store_timer *t;
+  PGconn *other;
+  rc_error err;
+  int n, deleted;
+  (void)state;
+  for (int i = 1; i <= N; i++) {
+    char bid[32], cid[16];
+    store_borrower b = {0};
+    store_case c = {0};
+    snprintf(bid, sizeof bid, "%s%d", prefix[i % 6], i);
+    snprintf(cid, sizeof cid, "C%d", i);
+    b.id = bid;
+    b.name = bid;
+    b.ncontacts = -1;
+    assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+    c.id = cid;
+    c.borrower_id = bid;
+    c.workflow = "w";
+    c.version = 1;
+    c.state = "new";
+    c.currency = "CNY";
+    c.balance = 1000;
+    assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+    assert_int_equal(store_timer_insert(st, cid, 100, "remind", NULL, 1, &err),
+                     RC_OK);
+  }
+  /* Every fifth borrower has i % 3 + 1 phones: its rows are several. */
+  other = pgt_connect(path);
+  assert_non_null(other);
+  PQclear(
+      pgt_exec(other,
+               "INSERT INTO contacts(borrower_id, position, kind, value) "
+               "SELECT b.id, p, 'phone', b.id || '/' || p FROM borrowers b, "
+               "generate_series(0, 2) p WHERE substring(b.id from "
+               "'[0-9]+$')::int % 5 = 0 AND p <= substring(b.id from "
+               "'[0-9]+$')::int % 3"));
+  PQfinish(other);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, N, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, N);
+  for (int k = 0; k < n; k++) {
+    int i = atoi(t[k].case_id + 1);
+    char bid[32], phone[48];
+    store_borrower b;
+    snprintf(bid, sizeof bid, "%s%d", prefix[i % 6], i);
+    assert_int_equal(store_timer_finish(st, &t[k], &deleted, &err), RC_OK);
+    assert_int_equal(store_borrower_get(st, bid, &b, &err), RC_OK);
+    assert_string_equal(b.name, bid);
+    assert_int_equal(b.ncontacts, i % 5 ? 0 : i % 3 + 1);
+    for (int p = 0; p < b.ncontacts; p++) {
+      snprintf(phone, sizeof phone, "%s/%d", bid, p);
+      assert_string_equal(b.contacts[p].value, phone);
+    }
+    store_borrower_free(&b);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* The connection lost before the commit's round trip: the commit fails,
  * nothing of the transaction is kept, and the store goes on with a new
  * connection. A queued write refused in that round trip (a ref another
@@ -2444,6 +2514,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(test_a_batchs_rows_go_before_its_commit,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_step_reads_its_own_borrower_whatever_its_id, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_commit_without_its_server_keeps_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(
