@@ -1408,6 +1408,9 @@ static int task_figures(engine *eng, const store_case *c,
   return RC_OK;
 }
 
+static int promise_day_check(engine *eng, const char *by_date, rc_error *err);
+static int promise_outcome_check(engine *eng, const char *by, rc_error *err);
+
 int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                          json_t **result, int *duplicate, rc_error *err) {
   store_task_info t;
@@ -1431,6 +1434,13 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   body = json_deep_copy(outcome);
   rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
                          body, &conversation, err);
+  /* A promise outcome is held to the promise's rules here, where the
+   * collector can be told, not later in the handler's case:promise. */
+  if (rc == RC_OK &&
+      !strcmp(json_string_value(json_object_get(body, "outcome")), "promise") &&
+      json_is_string(json_object_get(body, "by")))
+    rc = promise_outcome_check(
+        eng, json_string_value(json_object_get(body, "by")), err);
   if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
       strcmp(t.status, "claimed") != 0)
     rc = completion_seen(&t, body, result, &dup, task_id, err);
@@ -3709,6 +3719,51 @@ static rc_time end_of_day(engine *eng, const char *date) {
                        clock_date_from_days(clock_date_to_days(d) + 1));
 }
 
+/* A promise's day must not have passed and must fall within the
+ * policy's promise_horizon: a promise pauses the case's escalation until
+ * that day, so a far one ("9999-12-31", "99999d") would pause it for
+ * ever on one person's word. */
+static int promise_day_check(engine *eng, const char *by_date, rc_error *err) {
+  const policy_config *p = &script_config(eng->sc)->policy;
+  rc_duration h = p->promise_horizon;
+  rc_zone *zone = clock_zone(eng->clk);
+  rc_date d, last;
+  char last_s[16];
+  if (!by_date || clock_parse_date(by_date, &d) != RC_OK)
+    return rc_error_set(err, RC_EINVAL, "by",
+                        "a promise needs `by` as a date such as 2026-01-31");
+  if (end_of_day(eng, by_date) <= clock_now(eng->clk))
+    return rc_error_set(err, RC_EINVAL, "by", "promise date %s has passed",
+                        by_date);
+  /* No policy{} at all: the default horizon. */
+  if (!h.ms && !h.days && !h.months)
+    clock_parse_duration(POLICY_PROMISE_HORIZON, &h, NULL);
+  last = clock_zone_date(zone, clock_zone_add(zone, clock_now(eng->clk), &h));
+  if (clock_date_to_days(d) > clock_date_to_days(last)) {
+    clock_date_format(&last, last_s, sizeof last_s);
+    return rc_error_set(err, RC_EINVAL, "by",
+                        "promise date %s is beyond the promise horizon of "
+                        "%d%s (policy.promise_horizon): %s at the latest",
+                        by_date, h.months ? h.months : h.days,
+                        h.months ? "mo" : "d", last_s);
+  }
+  return RC_OK;
+}
+
+/* A task's promise outcome: `by` as the task's declaration let it
+ * through (a date, or a date-time taken as its local day). */
+static int promise_outcome_check(engine *eng, const char *by, rc_error *err) {
+  rc_time at;
+  rc_date d;
+  char day[16];
+  if (clock_parse_time(eng->clk, by, &at, NULL) != RC_OK)
+    return rc_error_set(err, RC_EINVAL, "by",
+                        "a promise needs `by` as a date such as 2026-01-31");
+  d = clock_zone_date(clock_zone(eng->clk), at);
+  clock_date_format(&d, day, sizeof day);
+  return promise_day_check(eng, day, err);
+}
+
 /* A promise's checks and effects, for a handler's case:promise and a
  * collector's promise alike: the open one is superseded, and a core timer
  * at the end of its day decides kept or broken. */
@@ -3722,9 +3777,7 @@ static int promise_record(engine *eng, const store_case *c, rc_money amount,
   if (!by_date || clock_parse_date(by_date, &d) != RC_OK)
     return rc_error_set(err, RC_EINVAL, "by",
                         "a promise needs `by` as a date such as 2026-01-31");
-  if (end_of_day(eng, by_date) <= clock_now(eng->clk))
-    return rc_error_set(err, RC_EINVAL, "by", "promise date %s has passed",
-                        by_date);
+  if ((rc = promise_day_check(eng, by_date, err)) != RC_OK) return rc;
   if (amount > c->balance)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "promise of %lld exceeds the balance (%lld)",

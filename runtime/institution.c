@@ -361,12 +361,21 @@ static void parse_policy(lua_State *L, int idx, policy_config *p) {
   p->third_parties_none =
       lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "none") == 0;
   lua_pop(L, 1);
+  lua_getfield(L, idx, "promise_horizon");
+  clock_parse_duration(
+      lua_isstring(L, -1) ? lua_tostring(L, -1) : POLICY_PROMISE_HORIZON,
+      &p->promise_horizon, NULL);
+  lua_pop(L, 1);
 }
 
 static int l_policy(lua_State *L) {
-  static const char *const keys[] = {"contact_hours",      "max_contacts",
-                                     "after_conversation", "third_parties",
-                                     "forbidden_phrases",  NULL};
+  static const char *const keys[] = {"contact_hours",
+                                     "max_contacts",
+                                     "after_conversation",
+                                     "third_parties",
+                                     "forbidden_phrases",
+                                     "promise_horizon",
+                                     NULL};
   static const char *const rule_keys[] = {"channels", "limit", "per", "scope",
                                           NULL};
   static const char *const pause_keys[] = {"channels", "pause", NULL};
@@ -448,6 +457,16 @@ static int l_policy(lua_State *L) {
         lua_pop(L, 1);
       }
     }
+  }
+  lua_pop(L, 1);
+
+  /* A horizon under a day would refuse every promise, even for today. */
+  duration_field(L, 1, "promise_horizon", 0, "policy");
+  if (lua_getfield(L, 1, "promise_horizon") == LUA_TSTRING) {
+    rc_duration h;
+    if (clock_parse_duration(lua_tostring(L, -1), &h, NULL) == RC_OK &&
+        h.days == 0 && h.months == 0)
+      ERR("policy.promise_horizon must be at least a day (\"1d\")");
   }
   lua_pop(L, 1);
 

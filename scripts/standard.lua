@@ -78,6 +78,11 @@ return recoup.workflow {
   states = {
     reminder = {
       enter = function(case)
+        -- Nothing overdue at opening (the book already has the loan
+        -- current): closed as cured, as an update bringing amount_due to 0
+        -- closes it, with no reminder for 0.00 and no thanks for a
+        -- payment never made.
+        if case.amount_due <= 0 then return "nothing_due" end
         case:send("sms", "due_reminder")
         case:after("3d", "escalate")        -- no payment after 3 days: phone
       end,
@@ -188,13 +193,14 @@ return recoup.workflow {
       final = true, outcome = "cured",
       enter = function(case) case:send("sms", "thank_you") end,
     },
+    nothing_due = { final = true, outcome = "cured" },  -- opened current
     written_off = { final = true, outcome = "written_off" },
   },
 
   tasks = tasks,
 
   transitions = {
-    reminder = { "call", "resolved", "cured" },
+    reminder = { "call", "resolved", "cured", "nothing_due" },
     call = { "visit", "restructuring", "resolved", "cured" },
     visit = { "restructuring", "legal", "resolved", "cured" },
     restructuring = { "legal", "resolved" },

@@ -514,6 +514,50 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   engine_close(eng);
 }
 
+/* A new case with nothing due (amount_due 0, a balance of 0 too) takes
+ * the path an update bringing amount_due to 0 takes in the reference
+ * workflow: closed as cured, with no "0.00 overdue" reminder. */
+static void test_a_new_case_with_nothing_due_closes_as_cured(void **state) {
+  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  counter msgs = {0};
+  store_case c;
+  static const char *const ids[] = {"Z0", "Z1"};
+  int64_t steps = 0;
+  (void)state;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,phone,balance,amount_due,"
+                              "due_date\n"
+                              "Z0,B1,+8613800000001,0,0,2026-01-01\n"
+                              "Z1,B2,+8613800000002,5000,0,2026-01-01\n"
+                              "U1,B3,+8613800000003,5000,5000,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  query_messages(engine_query(eng), NULL, count_row, &msgs, NULL);
+  assert_int_equal(msgs.n, 1); /* U1's reminder alone */
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(query_case(engine_query(eng), ids[i], &c, NULL), RC_OK);
+    assert_int_equal(c.closed, 1);
+    assert_string_equal(c.outcome, "cured");
+    store_case_free(&c);
+  }
+  /* The update path it matches: U1 brought to 0 is cured. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,amount_due\n"
+                              "U1,B3,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(engine_run(eng, clock_now(engine_clock(eng)), &steps, NULL),
+                   RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "U1", &c, NULL), RC_OK);
+  assert_int_equal(c.closed, 1);
+  assert_string_equal(c.outcome, "cured");
+  store_case_free(&c);
+  engine_close(eng);
+}
+
 static void test_ids_must_be_printable(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2176,6 +2220,7 @@ int main(void) {
       cmocka_unit_test(test_long_rows_in_flight_are_bounded_by_bytes),
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
+      cmocka_unit_test(test_a_new_case_with_nothing_due_closes_as_cured),
       cmocka_unit_test(test_ids_must_be_printable),
       cmocka_unit_test(test_the_same_case_twice_names_both_lines),
       cmocka_unit_test(test_many_ids_are_told_apart),

@@ -693,6 +693,12 @@ static void test_policy_refusals_name_the_rule(void **state) {
           "policy.third_parties must be \"no_debt_details\" or \"none\"", 2);
   refused(INSTITUTION "policy { forbidden_phrases = { '' } }\n" WORKFLOW,
           "policy.forbidden_phrases[1] must be a non-empty string", 2);
+  refused(INSTITUTION "policy { promise_horizon = 'soon' }\n" WORKFLOW,
+          "policy.promise_horizon: bad duration 'soon'", 2);
+  refused(INSTITUTION "policy { promise_horizon = 90 }\n" WORKFLOW,
+          "policy.promise_horizon must be a duration such as \"7d\"", 2);
+  refused(INSTITUTION "policy { promise_horizon = '12h' }\n" WORKFLOW,
+          "policy.promise_horizon must be at least a day", 2);
   refused(INSTITUTION "policy { quiet = true }\n" WORKFLOW,
           "policy: unknown field 'quiet'", 2);
 }

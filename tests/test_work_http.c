@@ -506,13 +506,26 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(post("/v1/cases/P1/promises", AGENT,
               "{\"amount\":1000,\"by\":\"7d\",\"extra\":1}"),
          422, "\"field\":\"extra\"");
+  /* A promise pauses the case's escalation until its day: one beyond
+   * policy.promise_horizon (90d unless the policy says) is refused,
+   * naming the limit, and writes nothing. */
+  expect(post("/v1/cases/P1/promises", AGENT,
+              "{\"amount\":1000,\"by\":\"9999-12-31\"}"),
+         422, "promise horizon of 90d");
+  expect(post("/v1/cases/P1/promises", AGENT,
+              "{\"amount\":1000,\"by\":\"99999d\"}"),
+         422, "\"field\":\"by\"");
+  expect(
+      post("/v1/cases/P1/promises", AGENT, "{\"amount\":1000,\"by\":\"91d\"}"),
+      422, "\"field\":\"by\"");
+  expect(get("/v1/cases/P1", ADMIN), 200, "\"promise\":null");
   a = post("/v1/cases/P1/promises", AGENT,
-           "{\"amount\":100000,\"by\":\"2099-12-31\"}");
+           "{\"amount\":100000,\"by\":\"90d\"}");
   expect(a, 201, "\"promise\":{\"id\":");
-  expect(a, 201, "\"by\":\"2099-12-31\",\"status\":\"open\"");
+  expect(a, 201, "\"status\":\"open\"");
   /* The same promise again (a double tap) is the one taken. */
   a = post("/v1/cases/P1/promises", AGENT,
-           "{\"amount\":100000,\"by\":\"2099-12-31\"}");
+           "{\"amount\":100000,\"by\":\"90d\"}");
   expect(a, 200, "\"status\":\"open\"");
   /* Another supersedes it. */
   a = post("/v1/cases/P1/promises", AGENT, "{\"amount\":50000,\"by\":\"7d\"}");

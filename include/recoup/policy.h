@@ -29,7 +29,14 @@ typedef struct policy_config {
   int npause;
   rc_duration pause;
   int third_parties_none; /* third_parties = "none": never contact them */
+  /* promise_horizon: how far ahead a promise may fall (default 90d). A
+   * promise pauses the case's escalation until its day, so one agent's
+   * typo ("9999-12-31") must not pause it for ever. */
+  rc_duration promise_horizon;
 } policy_config;
+
+/* The horizon when policy{} names none. */
+#define POLICY_PROMISE_HORIZON "90d"
 
 enum { POLICY_ALLOW, POLICY_DEFER, POLICY_BLOCK };
 

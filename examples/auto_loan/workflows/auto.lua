@@ -26,6 +26,8 @@ return recoup.workflow {
   states = {
     reminder = {
       enter = function(case)
+        -- Opened with nothing overdue: closed as cured, without a word.
+        if case.amount_due <= 0 then return "nothing_due" end
         case:send("sms", "due_reminder", { vehicle = case.data.vehicle or "" })
         case:after("1d", "escalate")
       end,
@@ -83,11 +85,12 @@ return recoup.workflow {
                  enter = function(case) case:send("sms", "thank_you") end },
     cured = { final = true, outcome = "cured",
               enter = function(case) case:send("sms", "thank_you") end },
+    nothing_due = { final = true, outcome = "cured" },
     repossessed = { final = true, outcome = "repossessed" },
     written_off = { final = true, outcome = "written_off" },
   },
   transitions = {
-    reminder = { "call", "resolved", "cured" },
+    reminder = { "call", "resolved", "cured", "nothing_due" },
     call = { "restructuring", "legal", "resolved", "cured" },
     restructuring = { "legal", "resolved" },
     legal = { "resolved", "cured", "repossessed", "written_off" },
