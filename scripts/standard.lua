@@ -79,9 +79,9 @@ return recoup.workflow {
     reminder = {
       enter = function(case)
         -- Nothing overdue at opening (the book already has the loan
-        -- current): closed as cured, as an update bringing amount_due to 0
-        -- closes it, with no reminder for 0.00 and no thanks for a
-        -- payment never made.
+        -- current): closed at once, with no reminder for 0.00 and no
+        -- thanks for a payment never made; its own outcome, so that a
+        -- cure rate counts only cases collection cured.
         if case.amount_due <= 0 then return "nothing_due" end
         case:send("sms", "due_reminder")
         case:after("3d", "escalate")        -- no payment after 3 days: phone
@@ -193,7 +193,7 @@ return recoup.workflow {
       final = true, outcome = "cured",
       enter = function(case) case:send("sms", "thank_you") end,
     },
-    nothing_due = { final = true, outcome = "cured" },  -- opened current
+    nothing_due = { final = true, outcome = "nothing_due" },  -- opened current
     written_off = { final = true, outcome = "written_off" },
   },
 

@@ -514,10 +514,10 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   engine_close(eng);
 }
 
-/* A new case with nothing due (amount_due 0, a balance of 0 too) takes
- * the path an update bringing amount_due to 0 takes in the reference
- * workflow: closed as cured, with no "0.00 overdue" reminder. */
-static void test_a_new_case_with_nothing_due_closes_as_cured(void **state) {
+/* A new case with nothing due (amount_due 0, a balance of 0 too) is
+ * closed at once by the reference workflow, with no "0.00 overdue"
+ * reminder, under its own outcome (not counted as a cure). */
+static void test_a_new_case_with_nothing_due_closes_at_once(void **state) {
   engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
@@ -540,7 +540,7 @@ static void test_a_new_case_with_nothing_due_closes_as_cured(void **state) {
   for (int i = 0; i < 2; i++) {
     assert_int_equal(query_case(engine_query(eng), ids[i], &c, NULL), RC_OK);
     assert_int_equal(c.closed, 1);
-    assert_string_equal(c.outcome, "cured");
+    assert_string_equal(c.outcome, "nothing_due");
     store_case_free(&c);
   }
   /* The update path it matches: U1 brought to 0 is cured. */
@@ -2220,7 +2220,7 @@ int main(void) {
       cmocka_unit_test(test_long_rows_in_flight_are_bounded_by_bytes),
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
-      cmocka_unit_test(test_a_new_case_with_nothing_due_closes_as_cured),
+      cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
       cmocka_unit_test(test_the_same_case_twice_names_both_lines),
       cmocka_unit_test(test_many_ids_are_told_apart),

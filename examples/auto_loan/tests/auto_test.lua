@@ -27,11 +27,11 @@ test("one day after the reminder, a call", function(rt)
   eq(t.due, "2026-01-06T13:00:00+08:00")
 end)
 
-test("opened with nothing due: closed as cured, no reminder", function(rt)
+test("opened with nothing due: closed at once, no reminder", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_car(rt, { amount_due = 0 })
   eq(c.state, "nothing_due")
-  eq(c.outcome, "cured")
+  eq(c.outcome, "nothing_due")
   eq(#rt:messages { case = "AU1" }, 0)
 end)
 

@@ -26,7 +26,8 @@ return recoup.workflow {
   states = {
     reminder = {
       enter = function(case)
-        -- Opened with nothing overdue: closed as cured, without a word.
+        -- Opened with nothing overdue: closed at once, without a word
+        -- (its own outcome: not a cure).
         if case.amount_due <= 0 then return "nothing_due" end
         case:send("sms", "due_reminder", { vehicle = case.data.vehicle or "" })
         case:after("1d", "escalate")
@@ -85,7 +86,7 @@ return recoup.workflow {
                  enter = function(case) case:send("sms", "thank_you") end },
     cured = { final = true, outcome = "cured",
               enter = function(case) case:send("sms", "thank_you") end },
-    nothing_due = { final = true, outcome = "cured" },
+    nothing_due = { final = true, outcome = "nothing_due" },
     repossessed = { final = true, outcome = "repossessed" },
     written_off = { final = true, outcome = "written_off" },
   },
