@@ -22,10 +22,10 @@ return {
       en = "{borrower.name}: your loan with {institution.name} is {case.dpd} days overdue with {case.balance} outstanding. The file has been passed to our legal department for review. Questions: {institution.contact_phone}.",
     },
   },
-  thank_you = {
+  thank_you = {               -- sent when paid in full and when cured (the overdue part paid)
     sms = {
-      ["zh-CN"] = "{borrower.name}您好，您的借款已结清，感谢您的配合。{institution.name}",
-      en = "Dear {borrower.name}, your loan is fully repaid. Thank you. {institution.name}",
+      ["zh-CN"] = "{borrower.name}您好，款项已收到，感谢您的配合。{institution.name}",
+      en = "Dear {borrower.name}, payment received. Thank you. {institution.name}",
     },
   },
   employer_callback = {
