@@ -1005,6 +1005,17 @@ static int case_send(lua_State *L) {
                       "'%s'%s",
                       name, channel,
                       check_nearest_key(L, def, channel, near, sizeof near));
+  /* A text of another language than the reader's (a fallback) has its
+   * dates, money and institution name in its own language, so the
+   * message reads in one: an English text for a zh-CN reader says
+   * "Jan 2, 2026", not "2026年1月2日". One of the reader's language
+   * keeps the reader's locale (en-GB dates for an en text). */
+  {
+    size_t n = strcspn(locale, "-_");
+    if (lang &&
+        (strncmp(lang, locale, n) != 0 || (lang[n] && !strchr("-_", lang[n]))))
+      locale = lang;
+  }
   /* Fill {placeholders}: a var the send does not pass is an error of
    * this send, never a blank in a message a borrower reads. */
   sf.L = L;

@@ -197,6 +197,7 @@ static const probe_def probes[] = {
      "case:send('sms', 'owed', { amount = string.rep('x', 2039) .. "
      "'\xc3\xa9\xe4\xb8\xad"
      "end' })"},
+    {"send_one_text", "case:send('sms', 'one_text')"},
     {"send_64k",
      "case:send('sms', 'owed', { amount = string.rep('x', 65536) .. 'end' })"},
     {"send_to_nobody",
@@ -260,6 +261,34 @@ static void write_workflow(void) {
   free(text);
 }
 
+/* The probe institution, in English (zh 0) or in Chinese: one_text
+ * has a text in the institution's language only. */
+static void write_institution(int zh) {
+  char text[4096];
+  snprintf(text, sizeof text,
+           "institution { name = 'Probe', timezone = 'Asia/Shanghai', "
+           "currency = 'CNY', country = 'CN'%s }\n"
+           "service { memory_limit = '64MB' }\n"
+           "channel 'sms' { driver = 'file', path = '/dev/null' }\n"
+           "channel 'email' { driver = 'file', path = '/dev/null' }\n"
+           "policy { third_parties = 'no_debt_details' }\n"
+           "templates {\n"
+           "  hello = { sms = 'Hello {borrower.name}' },\n"
+           "  owed = { sms = 'You owe {vars.amount}' },\n"
+           "  mixed = { sms = '{borrower.name}|{vars.x}|{borrower.name}|"
+           "{case.dpd}|{vars.x}|{case.due_date}|{case.opened_at}|"
+           "{institution.name}|{borrower.phone}|{case.balance}|{vars.x}' },\n"
+           "  one_text = { sms = { %s } },\n"
+           "  reach = { third_party = true, sms = 'Please ask {borrower.name} "
+           "to call us' },\n"
+           "}\n"
+           "workflow(require 'workflows.probe')\n",
+           zh ? ", locale = 'zh-CN'" : "",
+           zh ? "['zh-CN'] = '到期 {case.due_date}：{case.balance}'"
+              : "en = 'Due {case.due_date}: {case.balance}'");
+  write_file("recoup.lua", text);
+}
+
 static int setup(void **state) {
   char sub[300];
   (void)state;
@@ -267,24 +296,7 @@ static int setup(void **state) {
   snprintf(sub, sizeof sub, "%s/workflows", dir);
   mkdir(dir, 0700);
   mkdir(sub, 0700);
-  write_file(
-      "recoup.lua",
-      "institution { name = 'Probe', timezone = 'Asia/Shanghai', "
-      "currency = 'CNY', country = 'CN' }\n"
-      "service { memory_limit = '64MB' }\n"
-      "channel 'sms' { driver = 'file', path = '/dev/null' }\n"
-      "channel 'email' { driver = 'file', path = '/dev/null' }\n"
-      "policy { third_parties = 'no_debt_details' }\n"
-      "templates {\n"
-      "  hello = { sms = 'Hello {borrower.name}' },\n"
-      "  owed = { sms = 'You owe {vars.amount}' },\n"
-      "  mixed = { sms = '{borrower.name}|{vars.x}|{borrower.name}|"
-      "{case.dpd}|{vars.x}|{case.due_date}|{case.opened_at}|"
-      "{institution.name}|{borrower.phone}|{case.balance}|{vars.x}' },\n"
-      "  reach = { third_party = true, sms = 'Please ask {borrower.name} "
-      "to call us' },\n"
-      "}\n"
-      "workflow(require 'workflows.probe')\n");
+  write_institution(0);
   write_workflow();
   return 0;
 }
@@ -328,18 +340,23 @@ static void run_now(void) {
                    RC_OK);
 }
 
+/* The locale of the borrowers open_case makes; NULL for none. */
+static const char *borrower_locale;
+
 /* A case named id, its borrower with a phone and a son to call. */
 static void open_case(const char *id) {
-  char text[700];
+  char text[800], locale[64] = "";
   json_t *j;
   rc_error err;
+  if (borrower_locale)
+    snprintf(locale, sizeof locale, " \"locale\": \"%s\",", borrower_locale);
   snprintf(text, sizeof text,
            "{\"id\": \"%s\", \"balance\": 1000, \"amount_due\": 500,"
            " \"due_date\": \"2026-01-01\", \"borrower\": {\"id\": \"B-%s\","
-           " \"name\": \"Wang\", \"phones\": [\"+8613800000000\"],"
+           " \"name\": \"Wang\",%s \"phones\": [\"+8613800000000\"],"
            " \"contacts\": [{\"name\": \"Wang Jr\", \"relation\": \"son\","
            " \"phone\": \"+8613900000000\"}]}}",
-           id, id);
+           id, id, locale);
   j = json_loads(text, 0, NULL);
   assert_non_null(j);
   if (engine_upsert_case(eng, j, 0, NULL, &err) != RC_OK)
@@ -873,6 +890,34 @@ static void test_a_send_fills_what_a_tostring_writes_around(void **state) {
                             "CN¥10.00|x3");
 }
 
+/* A text picked in another language than the reader's (no text in
+ * theirs) has its date and money in its own: the message reads in one
+ * language. An institution's templates need a text in its language, so
+ * the Chinese text is sent by a Chinese institution. */
+static void fallback_body(int zh, const char *reader, char *body) {
+  rc_error err;
+  write_institution(zh);
+  open_engine(NULL);
+  borrower_locale = reader;
+  assert_int_equal(ok("send_one_text").messages, 1);
+  borrower_locale = NULL;
+  body[0] = '\0';
+  assert_int_equal(query_messages(engine_query(eng), "send_one_text",
+                                  message_body, body, &err),
+                   RC_OK);
+  close_engine(NULL);
+  write_institution(0);
+}
+
+static void test_a_fallback_text_formats_in_its_own_language(void **state) {
+  char body[512]; /* message_body writes 512 */
+  (void)state;
+  fallback_body(0, "zh-CN", body);
+  assert_string_equal(body, "Due January 1, 2026: CN¥10.00");
+  fallback_body(1, "en", body);
+  assert_string_equal(body, "到期 2026年1月1日：¥10.00");
+}
+
 /* The body and recipient as stored, for the checks below. */
 typedef struct stored_message {
   size_t body_len;
@@ -1023,6 +1068,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_bodies_at_the_buffer_edge_are_stored_whole, open_engine,
           close_engine),
+      cmocka_unit_test(test_a_fallback_text_formats_in_its_own_language),
       cmocka_unit_test_setup_teardown(test_a_long_body_asks_its_values_once,
                                       open_engine, close_engine),
   };
