@@ -272,8 +272,6 @@ enum {
   CLOCK_KEEP,   /* retry, errors: the rehearsal's clock, if any */
 };
 
-/* Opens the institution in dir on the clock `how` asks for; *until is
- * where a run ends (--now, or now). NULL when refused, reported here. */
 /* Whether the SQLite book a command that reads or retries (report,
  * errors, retry) names is not there, said on stderr: opening it would
  * make a new, empty book and answer from it, as if a mistyped --db held
@@ -305,6 +303,8 @@ static int book_missing(const args *a, const char *dir) {
   return missing;
 }
 
+/* Opens the institution in dir on the clock `how` asks for; *until is
+ * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
                            rc_time *until) {
   engine_options opts = {.dir = dir, .db = a->db};
