@@ -2407,7 +2407,8 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
    * event's case is held by its claim: never busy.) */
   if (ev->timer_id && held_at(eng, ev->case_id, &(int){0}))
     busy = 1;
-  else
+  else if (!ev->timer_id ||
+           !(eng->case_lent = store_case_claimed_lend(eng->st, ev->case_id, c)))
     rc = store_case_try_hold(eng->st, ev->case_id, c, &busy, err);
   if (rc == RC_OK && busy) {
     note_held(eng, ev->case_id);
@@ -2416,7 +2417,7 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
   }
   if (rc == RC_OK && version_waits(eng, c)) {
     pass_over_event(eng, ev);
-    store_case_free(c);
+    case_drop(eng, c);
     return RC_OK;
   }
   if (ev->timer_id && (rc == RC_OK || rc == RC_ENOTFOUND)) {
@@ -2425,7 +2426,7 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
     int found = rc == RC_OK;
     rc = store_timer_finish(eng->st, &t, &deleted, err);
     if (rc != RC_OK || !deleted) {
-      if (found) store_case_free(c);
+      if (found) case_drop(eng, c);
       return rc;
     }
     rc = found ? RC_OK : RC_ENOTFOUND;
@@ -2439,13 +2440,13 @@ static int event_take(engine *eng, event_run *ev, store_case *c, int *go,
     if (ev->timer_id)
       rc = store_event_put(eng->st, ev->case_id, ev->type, ev->data, ev->at,
                            "failed", err);
-    store_case_free(c);
+    case_drop(eng, c);
     return rc;
   }
   if (ev->event_id &&
       (rc = store_event_finish(eng->st, ev->event_id, STORE_EVENT_DONE, err)) !=
           RC_OK) {
-    store_case_free(c);
+    case_drop(eng, c);
     return rc;
   }
   eng->stats.events++;

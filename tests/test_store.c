@@ -982,6 +982,68 @@ static void test_a_case_claimed_with_its_timer_reads_as_written_since(
   store_close(st);
 }
 
+/* SQLite lends a timer's step the case its claim read beside it
+ * (store_case_claimed_lend): as read, in the claiming transaction only,
+ * and not once anything may have written it since (its own step's write,
+ * a savepoint's rollback) or once SQLite's batch is over. Any other
+ * case, and any other store, is read. */
+static void test_a_case_claimed_with_its_timer_is_lent_to_its_step(
+    void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L1", 10, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L2", 11, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "L3", 12, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_case_claimed_lend(st, "L1", &c), 0);
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  if (on_pg) {
+    assert_int_equal(store_case_claimed_lend(st, "L1", &c), 0);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    store_timers_free(t, n);
+    store_close(st);
+    return;
+  }
+  assert_int_equal(store_case_claimed_lend(st, "L1", &c), 1);
+  assert_string_equal(c.id, "L1");
+  assert_string_equal(c.borrower_id, "B1");
+  assert_string_equal(c.state, "new");
+  assert_string_equal(c.currency, "CNY");
+  assert_int_equal(c.balance, 1000);
+  assert_null(c.outcome);
+  /* Taken: its step has it. */
+  assert_int_equal(store_case_claimed_lend(st, "L1", &c), 0);
+  assert_int_equal(set_state(st, "L3", "by_another", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_case_claimed_lend(st, "L3", &c), 0);
+  assert_int_equal(store_case_claimed_lend(st, "L9", &c), 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(set_state(st, "L2", "undone", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_case_claimed_lend(st, "L2", &c), 0);
+  case_state_is(st, "L2", "new");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_case_claimed_lend(st, "L3", &c), 0);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* Another recoup on the same book (a `recoup tick` beside `serve`)
  * changes a case's timers between this store's transactions: fires one,
  * sets one, or ends them all. A cancel after, in a transaction or not,
@@ -3834,6 +3896,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_claimed_with_its_timer_reads_as_written_since, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_claimed_with_its_timer_is_lent_to_its_step, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_cancel_after_another_process_s_timers_ends_them, setup,

@@ -3635,8 +3635,10 @@ static void case_seen(sq *st, const char *id, const store_case *c) {
 /* The case id as the last claim read it, when nothing may have written
  * it since: the read it saves is a sixth of a reminder's step. The
  * claim's order is the steps' order; a few timers may be passed over
- * (held, or left for another version). */
-static int ahead_take(sq *st, const char *id, store_case *out) {
+ * (held, or left for another version). Lent: its texts are the claim's
+ * own (store_case_claimed_lend), which the next claim's overwrite;
+ * otherwise copies. */
+static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
   int end = st->ahead.next + 8 < st->ahead.n ? st->ahead.next + 8 : st->ahead.n;
   for (int i = st->ahead.next; i < end; i++) {
     struct ahead_case *a = &st->ahead.v[i];
@@ -3646,7 +3648,9 @@ static int ahead_take(sq *st, const char *id, store_case *out) {
     if (ahead_written(st, id)) return 0;
     *out = a->c;
     for (int k = 0; k < 12; k++)
-      *case_text(out, k) = a->at[k] < 0 ? NULL : strdup(t + a->at[k]);
+      *case_text(out, k) = a->at[k] < 0 ? NULL
+                           : lend       ? st->ahead.text + a->at[k]
+                                        : strdup(t + a->at[k]);
     a->at[0] = -1; /* taken */
     st->ahead.taken++;
     case_keys_text_seen(st, id, a->at[12] < 0 ? NULL : t + a->at[12]);
@@ -3665,7 +3669,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   memset(out, 0, sizeof *out);
   /* Not once SQLite has rolled the batch back by itself (exec_step). */
   if (st->ahead.n && !sqlite3_get_autocommit(st->db) &&
-      ahead_take(st, id, out))
+      ahead_take(st, id, out, 0))
     return RC_OK;
   bind_text(s, 1, id);
   rc = sqlite3_step(s);
@@ -6825,6 +6829,14 @@ static int op_case_opening_lend(store *s, const char *id, store_case *out) {
   return 1;
 }
 
+static int op_case_claimed_lend(store *s, const char *id, store_case *out) {
+  sq *st = SQ(s);
+  memset(out, 0, sizeof *out);
+  /* Not once SQLite has rolled the batch back by itself (exec_step). */
+  return st->ahead.n && !sqlite3_get_autocommit(st->db) &&
+         ahead_take(st, id, out, 1);
+}
+
 static int op_case_fresh(store *s, const char *id, rc_error *err) {
   SQ(s)->no_cases = 0; /* a handler runs: the rows are all in */
   SQ(s)->no_borrowers = 0;
@@ -7213,6 +7225,7 @@ const store_ops store_sqlite_ops = {
     .case_fresh = op_case_fresh,
     .case_insert_opening = op_case_insert_opening,
     .case_opening_lend = op_case_opening_lend,
+    .case_claimed_lend = op_case_claimed_lend,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,

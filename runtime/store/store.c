@@ -583,6 +583,11 @@ int store_case_opening_lend(store *st, const char *id, store_case *out) {
                                     : 0;
 }
 
+int store_case_claimed_lend(store *st, const char *id, store_case *out) {
+  return st->ops->case_claimed_lend ? st->ops->case_claimed_lend(st, id, out)
+                                    : 0;
+}
+
 int store_case_write(store *st, const store_case_change *ch, rc_error *err) {
   return st->ops->case_write(st, ch, err);
 }

@@ -241,6 +241,13 @@ int store_holds_openings(const store *st);
  * case or the transaction ends, which no handler can bring about (a
  * copy and its frees were 1.6k instructions an imported row). */
 int store_case_opening_lend(store *st, const char *id, store_case *out);
+/* Case id as the last claim of timers read it beside its timer, when
+ * nothing may have written it since (its timer's step takes it): 1;
+ * otherwise 0 (read it). Its texts are lent, as
+ * store_case_opening_lend's (no store_case_free): they last until the
+ * backend's next claim, which no handler can bring about (a copy and its
+ * frees were 1.7k instructions of an 80k reminder). */
+int store_case_claimed_lend(store *st, const char *id, store_case *out);
 /* The fields the change names, one case, one write (store_case_change). */
 int store_case_write(store *st, const store_case_change *ch, rc_error *err);
 int store_case_get(store *st, const char *id, store_case *out, rc_error *err);
