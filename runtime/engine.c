@@ -561,69 +561,23 @@ static json_t *case_json(const case_input *in) {
 static int journal_opened(engine *eng, const store_case *c, const char *user,
                           rc_error *err) {
   char num[32];
-  jbuf b = {0};
-  int rc;
-  /* Keys as literals (jb_key): quoting each again was a third of this
-   * row's text, 1.4k instructions an imported row. */
-  jb_lit(&b, "{");
-  jb_key(&b, "id");
-  jb_quote(&b, c->id);
-  jb_key(&b, "borrower_id");
-  jb_quote(&b, c->borrower_id);
-  jb_key(&b, "currency");
-  jb_quote(&b, c->currency);
-  jb_key(&b, "principal");
-  jb_int(&b, c->principal);
-  jb_key(&b, "balance");
-  jb_int(&b, c->balance);
-  jb_key(&b, "amount_due");
-  jb_int(&b, c->amount_due);
-  jb_key(&b, "fees");
-  jb_int(&b, c->fees);
-  if (c->product) {
-    jb_key(&b, "product");
-    jb_quote(&b, c->product);
-  }
-  if (c->due_date) {
-    jb_key(&b, "due_date");
-    jb_quote(&b, c->due_date);
-  }
-  if (c->has_score) {
-    snprintf(num, sizeof num, "%.17g", c->score);
-    jb_key(&b, "score");
-    jb_lit(&b, num);
-  }
-  jb_key(&b, "data");
-  jb_lit(&b, c->data ? c->data : "{}");
-  jb_key(&b, "workflow");
-  jb_quote(&b, c->workflow);
-  jb_key(&b, "version");
-  jb_int(&b, c->version);
-  if (user && user[0]) {
-    jb_key(&b, "user");
-    jb_quote(&b, user);
-  }
-  jb_lit(&b, "}");
-  /* The rest was quoted here: only the stored custom fields are read
-   * again (an import writes one such row a case it opens). A score is
-   * checked where it comes in, so one that is not finite was written into
-   * the book by hand: "%.17g" would make it inf or nan, not JSON. */
+  /* A score is checked where it comes in, so one that is not finite was
+   * written into the book by hand: "%.17g" would make it inf or nan, not
+   * JSON. The rest is quoted by the store: only the stored custom fields
+   * are read again (an import writes one such row a case it opens). */
   if (c->has_score && !isfinite(c->score))
-    rc = rc_error_set(err, RC_EINVAL, "score",
-                      "case %s: its stored score is not a finite number; "
-                      "set it right in the book",
-                      c->id);
-  else if (c->data && !jb_valid(c->data))
-    rc = rc_error_set(err, RC_EINVAL, "detail",
-                      "journal row 'opened' of case %s: its detail is not JSON",
-                      c->id);
-  else
-    rc = b.p && !b.oom ? store_journal_append_built(
-                             eng->st, c->id, c->opened_at, "opened", c->state,
-                             c->version, b.p, err)
-                       : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  free(b.p);
-  return rc;
+    return rc_error_set(err, RC_EINVAL, "score",
+                        "case %s: its stored score is not a finite number; "
+                        "set it right in the book",
+                        c->id);
+  if (c->data && !jb_valid(c->data))
+    return rc_error_set(err, RC_EINVAL, "detail",
+                        "journal row 'opened' of case %s: its detail is not "
+                        "JSON",
+                        c->id);
+  if (c->has_score) snprintf(num, sizeof num, "%.17g", c->score);
+  return store_journal_opened(eng->st, c, c->has_score ? num : NULL, user,
+                              err);
 }
 
 static int open_new(engine *eng, case_input *in, rc_error *err) {

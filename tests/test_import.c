@@ -1049,6 +1049,107 @@ static void test_a_new_case_is_written_once(void **st) {
   expect_own_timer_and_run(dir, db, csv, 4, states);
 }
 
+/* The `opened` rows as they read: the detail of each, one a line. */
+typedef struct opened_text {
+  char text[2048];
+} opened_text;
+
+static int add_opened(void *ud, const store_value *cols, int n) {
+  opened_text *o = ud;
+  const char *kind = NULL, *detail = NULL;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "kind")) kind = cols[i].s;
+    if (!strcmp(cols[i].name, "detail")) detail = cols[i].s;
+  }
+  if (kind && !strcmp(kind, "opened") && detail) {
+    size_t len = strlen(o->text);
+    snprintf(o->text + len, sizeof o->text - len, "%s\n", detail);
+  }
+  return 0;
+}
+
+/* A new case's `opened` row is kept as the array of its values (its
+ * keys, id and version were half the bytes an imported case wrote to
+ * its journal), and every reader sees the object the whole row was:
+ * the engine's readers (the API's journal pages, case:history) and the
+ * view `journal`, byte for byte what a book written before holds (the
+ * text below is what the release before wrote: custom fields with
+ * quotes, escapes and Chinese, a product and a score, and a case with
+ * none of them). */
+static void test_an_opened_row_is_kept_short_and_reads_whole(void **st) {
+  static const char whole[] =
+      "{\"id\":\"S1\",\"borrower_id\":\"R1\",\"currency\":\"CNY\","
+      "\"principal\":150000,\"balance\":100000,\"amount_due\":50000,"
+      "\"fees\":0,\"product\":\"auto\",\"due_date\":\"2025-12-01\","
+      "\"score\":0.25,\"data\":{\"branch\":\"north\",\"note\":\"say "
+      "\\\"hi\\\"\\\\, \xe4\xbd\xa0\xe5\xa5\xbd\\\\\\\\\"},"
+      "\"workflow\":\"fresh\",\"version\":1}\n"
+      "{\"id\":\"S2\",\"borrower_id\":\"R2\",\"currency\":\"CNY\","
+      "\"principal\":0,\"balance\":90000,\"amount_due\":9000,\"fees\":0,"
+      "\"due_date\":\"2025-12-03\",\"data\":{},\"workflow\":\"fresh\","
+      "\"version\":1}\n";
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  opened_text read = {""}, viewed = {""};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *book;
+  sqlite3_stmt *s;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,principal,amount_"
+             "due,fees,due_date,product,score,currency,branch,note\n"
+             "S1,R1,Sun Wei,+8613800000201,100000,150000,50000,0,2025-12-01,"
+             "auto,0.25,CNY,north,\"say \"\"hi\"\"\\, \xe4\xbd\xa0\xe5\xa5\xbd"
+             "\\\\\"\n"
+             "S2,R2,Zhou Fang,+8613800000202,90000,,9000,,2025-12-03,,,,,\n");
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 2);
+  assert_int_equal(query_journal(engine_query(eng), "S1", 0, add_opened, &read,
+                                 NULL),
+                   RC_OK);
+  assert_int_equal(query_journal_page(engine_query(eng), "S2", 0, 100,
+                                      add_opened, &read, NULL),
+                   RC_OK);
+  engine_close(eng);
+  assert_string_equal(read.text, whole);
+
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(book,
+                                      "SELECT kind, detail FROM journal "
+                                      "ORDER BY id",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    if (!strcmp((const char *)sqlite3_column_text(s, 0), "opened")) {
+      size_t len = strlen(viewed.text);
+      snprintf(viewed.text + len, sizeof viewed.text - len, "%s\n",
+               (const char *)sqlite3_column_text(s, 1));
+    }
+  sqlite3_finalize(s);
+  assert_string_equal(viewed.text, whole);
+  /* Kept short: the detail is the array, without the keys. */
+  assert_int_equal(sqlite3_prepare_v2(book,
+                                      "SELECT count(*) FROM journal_runs "
+                                      "WHERE json_type(rows, '$[0][4]') = "
+                                      "'array' AND instr(rows, "
+                                      "'borrower_id') = 0",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 2);
+  sqlite3_finalize(s);
+  sqlite3_close(book);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* A new case's `opened` handler sets its timers and journals without
  * reading back what the import has just written (no timers, no journal
  * yet): two look-ups a case before. A timer due when one set before it
@@ -2230,6 +2331,7 @@ int main(void) {
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
       cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
       cmocka_unit_test(test_a_new_case_is_written_once),
+      cmocka_unit_test(test_an_opened_row_is_kept_short_and_reads_whole),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(

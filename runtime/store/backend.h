@@ -545,6 +545,12 @@ struct store_ops {
   /* store.h: store_begin_import: the next transaction begun is an
    * import's. NULL: nothing to gain, a plain transaction. */
   void (*import_next)(store *st);
+  /* --- the journal's `opened` row (session 29) -------------------------- */
+  /* 1: the backend keeps an `opened` row's detail as the array of its
+   * values (store.h, store_journal_opened) and gives readers the object
+   * again; 0: kept as the object (also under store/fault.c's wrapper,
+   * which does not say: a row so kept reads the same). */
+  int journal_short_opened;
 };
 
 /* The backends this build has. */

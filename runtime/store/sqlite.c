@@ -242,7 +242,7 @@ enum {
 #define JOURNAL_COLS                                                 \
   "r.id + e.key AS id, e.value ->> 3 AS at, e.value ->> 0 AS kind, " \
   "e.value ->> 1 AS state, e.value ->> 2 AS version, "               \
-  "nullif(e.value -> 4, 'null') AS detail"
+  SQLITE_JOURNAL_DETAIL("e.value", "?1") " AS detail"
 /* A case's journal runs (?1 the case) as the table r(id, prev, n, rows,
  * seen: rows in it and the newer runs), newest first: from the run the
  * case's row names (journal_last) down each run's prev. Each step goes to
@@ -7272,4 +7272,5 @@ const store_ops store_sqlite_ops = {
     .checkpoint_apart = op_checkpoint_apart,
     .durable = op_durable,
     .import_next = op_import_next,
+    .journal_short_opened = 1,
 };
