@@ -75,9 +75,15 @@ static const store_case *view(lua_State *L, lcase *lc) {
 void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   size_t n = strlen(case_id);
   lcase *lc = lua_newuserdatauv(L, sizeof *lc + n, 0);
+  script *sc = script_of(L);
   lc->eng = eng;
   memcpy(lc->id, case_id, n + 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+  /* A slot of the registry's array where there is one: found by its
+   * address, the metatable is a hash look-up (a hundred instructions). */
+  if (sc)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sc->case_mt_ref);
+  else
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
   lua_setmetatable(L, -2);
 }
 
@@ -760,11 +766,13 @@ static template_value send_lookup(void *ud, const char *name) {
   lcase *lc = sf->lc;
   const institution_config *cfg = script_config(engine_script(lc->eng));
   template_value v = {TEMPLATE_TEXT, NULL, 0};
-  luaL_checkstack(L, 4, "too many placeholders");
   /* Each test looks at the first byte before the call: a message fills
    * some four placeholders, and the prefixes each did not have cost more
    * than the ones it had. */
   if (name[0] == 'v' && strncmp(name, "vars.", 5) == 0) {
+    /* Its text stays on the stack until the body is rendered: room is
+     * asked for by the placeholders that push, not by every one. */
+    luaL_checkstack(L, 4, "too many placeholders");
     if (!sf->vars || lua_getfield(L, sf->vars, name + 5) == LUA_TNIL) {
       if (sf->vars) lua_pop(L, 1);
       v.kind = TEMPLATE_MISSING;
@@ -815,6 +823,7 @@ static template_value send_lookup(void *ud, const char *name) {
       v = text_of(sf->text);
       v.kind = TEMPLATE_DATE;
     } else {
+      luaL_checkstack(L, 4, "too many placeholders");
       lua_getfield(L, 1, f);
       v.text = luaL_tolstring(L, -1, NULL);
       lua_remove(L, -2);
@@ -836,10 +845,10 @@ static template_value send_lookup(void *ud, const char *name) {
 /* Picks the text of a template for a channel and locale: the recipient's
  * locale, then its language (en for en-GB), then the institution's
  * locale, then English, then any. *lang: the language of the text. */
-static const char *pick_text(lua_State *L, int def, const char *channel,
+static const char *pick_text(lua_State *L, int def, int channel,
                              const char *locale, const char *home,
                              const char **lang) {
-  int t = lua_getfield(L, def, channel);
+  int t;
   char language[16];
   const char *tries[4] = {locale, language, home, "en"};
   size_t n = strcspn(locale, "-_");
@@ -847,6 +856,8 @@ static const char *pick_text(lua_State *L, int def, const char *channel,
   memcpy(language, locale, n); /* en of en-GB */
   language[n] = '\0';
   *lang = locale;
+  lua_pushvalue(L, channel); /* as Lua has it: not interned again */
+  t = lua_gettable(L, def);
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;
   for (int i = 0; i < 4; i++) {
@@ -943,6 +954,7 @@ static int case_send(lua_State *L) {
   const char *name = luaL_checkstring(L, 3);
   const char *to = NULL, *text, *locale, *recipient, *lang;
   const script *sc = engine_script(lc->eng);
+  const script *own = script_of(L); /* the state's own, for its registry */
   const institution_config *cfg = script_config(sc);
   const store_borrower *bv;
   int vars = lua_istable(L, 4) ? 4 : 0, def, third_party;
@@ -963,8 +975,12 @@ static int case_send(lua_State *L) {
   } else if (vars) {
     lua_pop(L, 1);
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
-  if (lua_getfield(L, -1, name) != LUA_TTABLE)
+  if (own)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, own->templates_ref);
+  else
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES);
+  lua_pushvalue(L, 3); /* the name as Lua has it: not interned again */
+  if (lua_gettable(L, -2) != LUA_TTABLE)
     return luaL_error(L, "case:send: unknown template '%s'%s", name,
                       check_nearest_key(L, -2, name, near, sizeof near));
   def = lua_gettop(L);
@@ -979,7 +995,7 @@ static int case_send(lua_State *L) {
     snprintf(near, sizeof near, close ? " (did you mean '%s'?)" : "", close);
     return luaL_error(L, "case:send: no channel '%s'%s", channel, near);
   }
-  lua_getfield(L, def, "third_party");
+  script_getkey(L, own, def, SK_THIRD_PARTY);
   third_party = lua_toboolean(L, -1);
   lua_pop(L, 1);
 
@@ -998,7 +1014,7 @@ static int case_send(lua_State *L) {
   ctx.zone =
       bv->timezone ? clock_zone_get(ctx.clock, bv->timezone, NULL) : NULL;
 
-  text = pick_text(L, def, channel, locale, cfg->locale, &lang);
+  text = pick_text(L, def, 2, locale, cfg->locale, &lang);
   if (!text)
     return luaL_error(L,
                       "case:send: template '%s' has no text for channel "
@@ -1058,7 +1074,7 @@ static int case_send(lua_State *L) {
     engine_message m;
     policy_decision d;
     int64_t id = 0;
-    lua_getfield(L, def, "legal_notice");
+    script_getkey(L, own, def, SK_LEGAL_NOTICE);
     memset(&m, 0, sizeof m);
     m.legal_notice = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -1457,9 +1473,14 @@ void lcase_open(lua_State *L) {
                                          {"__tostring", case_tostring},
                                          {"__eq", case_eq},
                                          {NULL, NULL}};
+  script *sc = script_of(L);
   luaL_newmetatable(L, CASE_MT);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+  if (sc) {
+    lua_pushvalue(L, -1);
+    sc->case_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   lua_pushvalue(L, -1);
   luaL_setfuncs(L, metamethods, 1);
   luaL_newlibtable(L, case_methods);

@@ -15,8 +15,8 @@ static void reader(lua_State *L, template_ctx *ctx) {
   ctx->locale = sc->cfg.locale;
   ctx->currency = sc->cfg.currency;
   ctx->clock = sc->clock;
-  lua_getfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE); /* case or nil */
-  if (!lua_isnil(L, -1)) lcase_reader(L, lua_gettop(L), ctx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sc->handler_case_ref); /* case, false */
+  if (lua_isuserdata(L, -1)) lcase_reader(L, lua_gettop(L), ctx);
 }
 
 int lformat_money(lua_State *L) {

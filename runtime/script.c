@@ -475,6 +475,17 @@ static void open_sandbox(lua_State *L) {
   lua_pop(L, 2);
 }
 
+const char *const script_key_text[SK_COUNT] = {
+    [SK_STATES] = "states",
+    [SK_ON] = "on",
+    [SK_ENTER] = "enter",
+    [SK_FINAL] = "final",
+    [SK_OUTCOME] = "outcome",
+    [SK_PRIORITY] = "priority",
+    [SK_TRANSITIONS] = "transitions",
+    [SK_THIRD_PARTY] = "third_party",
+    [SK_LEGAL_NOTICE] = "legal_notice"};
+
 int script_load(script **out, const char *dir, rc_errlist *errors) {
   script *sc = calloc(1, sizeof *sc);
   lua_State *L;
@@ -517,12 +528,20 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   }
   lua_pushboolean(L, 0);
   sc->wf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushboolean(L, 0);
+  sc->handler_case_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  for (int k = 0; k < SK_COUNT; k++) {
+    sc->key_text[k] = lua_pushstring(L, script_key_text[k]);
+    sc->key_ref[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_LOADED);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   open_sandbox(L);
   institution_open(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* never replaced */
+  sc->templates_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lcase_open(L);
   sandbox_open(L);
 
@@ -722,17 +741,52 @@ int script_workflow_initial(script *sc, const char *name, int version,
   return rc;
 }
 
+enum { STATE_WALK_MAX = 16 }; /* keys of a state walked, not asked */
+
 /* What the engine needs of the state table at st. */
-static script_state state_info_at(lua_State *L, int st) {
+static script_state state_info_at(lua_State *L, const script *sc, int st) {
   script_state info = {1, 0, "", 0, 0};
-  lua_getfield(L, st, "final");
+  int keys = 0;
+  st = lua_absindex(L, st);
+  /* One walk over a state's few keys, each matched by the address of its
+   * interned text, costs less than four look-ups (0.4k instructions a
+   * reminder step). A state with a metatable may inherit through
+   * __index, and one with many keys would be walked uncharged: those
+   * are asked key by key. */
+  if (!lua_getmetatable(L, st)) {
+    lua_pushnil(L);
+    while (lua_next(L, st)) { /* ... key value */
+      if (++keys > STATE_WALK_MAX) {
+        lua_pop(L, 2);
+        info = (script_state){1, 0, "", 0, 0};
+        goto ask;
+      }
+      const char *k =
+          lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (k == sc->key_text[SK_FINAL]) {
+        info.final = lua_toboolean(L, -1);
+      } else if (k == sc->key_text[SK_OUTCOME]) {
+        if (lua_isstring(L, -1)) /* a copy of the value: the key stays */
+          rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
+      } else if (k == sc->key_text[SK_PRIORITY]) {
+        if (lua_type(L, -1) == LUA_TNUMBER) info.priority = lua_tonumber(L, -1);
+      } else if (k == sc->key_text[SK_ENTER]) {
+        info.has_enter = lua_isfunction(L, -1);
+      }
+      lua_pop(L, 1);
+    }
+    return info;
+  }
+  lua_pop(L, 1);
+ask:
+  script_getkey(L, sc, st, SK_FINAL);
   info.final = lua_toboolean(L, -1);
-  lua_getfield(L, st, "outcome");
+  script_getkey(L, sc, st, SK_OUTCOME);
   if (lua_isstring(L, -1))
     rc_copy(info.outcome, sizeof info.outcome, lua_tostring(L, -1));
-  if (lua_getfield(L, st, "priority") == LUA_TNUMBER)
+  if (script_getkey(L, sc, st, SK_PRIORITY) == LUA_TNUMBER)
     info.priority = lua_tonumber(L, -1);
-  lua_getfield(L, st, "enter");
+  script_getkey(L, sc, st, SK_ENTER);
   info.has_enter = lua_isfunction(L, -1);
   lua_pop(L, 4);
   return info;
@@ -749,9 +803,9 @@ script_state script_state_info(script *sc, const char *workflow, int version,
       return sc->next_info;
   }
   if (push_workflow(L, workflow, version)) {
-    lua_getfield(L, -1, "states");
+    script_getkey(L, sc, -1, SK_STATES);
     if (lua_getfield(L, -1, state) == LUA_TTABLE)
-      info = state_info_at(L, lua_gettop(L));
+      info = state_info_at(L, sc, lua_gettop(L));
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
@@ -759,10 +813,10 @@ script_state script_state_info(script *sc, const char *workflow, int version,
 }
 
 /* Whether from -> to is declared in the workflow table at wf. */
-static int transition_declared(lua_State *L, int wf, const char *from,
-                               const char *to) {
+static int transition_declared(lua_State *L, const script *sc, int wf,
+                               const char *from, const char *to) {
   int ok = 0;
-  lua_getfield(L, wf, "transitions");
+  script_getkey(L, sc, wf, SK_TRANSITIONS);
   if (lua_getfield(L, -1, from) == LUA_TTABLE) {
     lua_Integer n = luaL_len(L, -1);
     for (lua_Integer i = 1; i <= n && !ok; i++) {
@@ -780,7 +834,7 @@ int script_transition_allowed(script *sc, const char *workflow, int version,
   lua_State *L = sc->L;
   int ok = 0;
   if (push_workflow(L, workflow, version))
-    ok = transition_declared(L, lua_gettop(L), from, to);
+    ok = transition_declared(L, sc, lua_gettop(L), from, to);
   lua_pop(L, 1);
   return ok;
 }
@@ -863,26 +917,27 @@ static int takes_event(lua_State *L, int fn) {
  * (pushing tables, the handler itself) is protected. */
 static int run_handler(lua_State *L) {
   const script_call *call = lua_touserdata(L, 1);
+  script *sc = script_of(L);
   int wf, fn;
   if (!push_workflow(L, call->workflow, call->version))
     return luaL_error(L, "workflow %s version %d is not loaded", call->workflow,
                       call->version);
   wf = lua_gettop(L);
-  lua_getfield(L, wf, "states");
+  script_getkey(L, sc, wf, SK_STATES);
   lua_getfield(L, -1, call->state); /* wf states state */
   if (!lua_istable(L, -1))
     return luaL_error(L, "state '%s' is not in workflow %s version %d",
                       call->state, call->workflow, call->version);
   if (!call->event) {
-    lua_getfield(L, -1, "enter");
+    script_getkey(L, sc, -1, SK_ENTER);
   } else {
     lua_pushnil(L);
-    if (lua_getfield(L, -2, "on") == LUA_TTABLE) { /* ... nil on */
+    if (script_getkey(L, sc, -2, SK_ON) == LUA_TTABLE) { /* ... nil on */
       lua_getfield(L, -1, call->event);
       lua_replace(L, -3);
     }
     lua_pop(L, 1);
-    if (lua_isnil(L, -1) && lua_getfield(L, wf, "on") == LUA_TTABLE) {
+    if (lua_isnil(L, -1) && script_getkey(L, sc, wf, SK_ON) == LUA_TTABLE) {
       lua_getfield(L, -1, call->event); /* ... nil on fn */
       lua_replace(L, -3);
     }
@@ -895,7 +950,7 @@ static int run_handler(lua_State *L) {
   fn = lua_gettop(L);
   lcase_push(L, call->eng, call->case_id);
   lua_pushvalue(L, -1); /* recoup.money and recoup.date read its borrower */
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
+  lua_rawseti(L, LUA_REGISTRYINDEX, sc->handler_case_ref);
   if (!takes_event(L, fn)) {
     /* function(case): the event would be dropped at the call, unread
      * (scripts have no debug library to find it there). Building it was
@@ -923,7 +978,6 @@ static int run_handler(lua_State *L) {
                          luaL_typename(L, -1));
   if (lua_isstring(L, -1)) {
     const char *to = lua_tostring(L, -1);
-    script *sc = script_of(L);
     script_state info;
     if (lua_getfield(L, wf + 1, to) != LUA_TTABLE)
       return handler_error(L, fn, call,
@@ -931,10 +985,10 @@ static int run_handler(lua_State *L) {
                            "%s v%d%s",
                            to, call->workflow, call->version,
                            state_hint(L, wf + 1, to));
-    info = state_info_at(L, lua_gettop(L));
+    info = state_info_at(L, sc, lua_gettop(L));
     lua_pop(L, 1);
     if (strcmp(to, call->state) != 0 &&
-        !transition_declared(L, wf, call->state, to))
+        !transition_declared(L, sc, wf, call->state, to))
       return handler_error(L, fn, call,
                            "returned '%s': transition from '%s' to '%s' is "
                            "not declared in workflow %s v%d (add it to "
@@ -961,8 +1015,8 @@ int script_run_handler(script *sc, const script_call *call, char *next,
   lua_pushcfunction(L, run_handler);
   lua_pushlightuserdata(L, (void *)call);
   rc = script_pcall(sc, 1, 1, err, traceback);
-  lua_pushnil(L); /* no case is being handled any more */
-  lua_setfield(L, LUA_REGISTRYINDEX, REG_HANDLER_CASE);
+  lua_pushboolean(L, 0); /* no case is being handled any more; false, not */
+  lua_rawseti(L, LUA_REGISTRYINDEX, sc->handler_case_ref); /* nil: kept */
   if (rc != RC_OK) return rc;
   if (lua_isboolean(L, -1)) {
     lua_pop(L, 1);

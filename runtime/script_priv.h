@@ -23,10 +23,26 @@
 #define REG_LOADED "recoup.loaded" /* require cache */
 #define REG_SOURCES "recoup.sources" /* weak: a module's table -> its file */
 #define REG_WORKFLOW_FILES "recoup.workflow_files" /* [chunk name] = true */
-#define REG_HANDLER_CASE "recoup.handler_case"     /* the case being handled */
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
 #define REG_NEXT "recoup.next" /* the base library's next, for __pairs */
+
+/* Keys a handler call looks up every time, interned once and kept in
+ * registry slots (script_load): lua_getfield with a C string finds the
+ * string anew each time through Lua's cache of C strings, a hash and a
+ * strcmp (75 instructions; a reminder step made seventeen look-ups). */
+enum script_key {
+  SK_STATES,
+  SK_ON,
+  SK_ENTER,
+  SK_FINAL,
+  SK_OUTCOME,
+  SK_PRIORITY,
+  SK_TRANSITIONS,
+  SK_THIRD_PARTY,
+  SK_LEGAL_NOTICE,
+  SK_COUNT
+};
 
 /* Why a handler call was stopped (script.spent). */
 enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
@@ -64,7 +80,28 @@ struct script {
   script_state next_info;
   char next_wf[64], next_state[64];
   int next_version, next_known;
+  /* Registry slots (luaL_ref), read with lua_rawgeti: the keys above, the
+   * templates table, and the case being handled (false outside a
+   * handler; recoup.money and recoup.date read its borrower). */
+  int key_ref[SK_COUNT];
+  /* The keys' interned text, held by those slots: a short string is
+   * interned, so a table's key with this text has this address. */
+  const char *key_text[SK_COUNT];
+  int templates_ref, handler_case_ref;
+  int case_mt_ref; /* the cases' metatable (lua_case.c) */
 };
+
+extern const char *const script_key_text[SK_COUNT];
+
+/* lua_getfield(L, idx, the key's text), metamethods as there; sc is
+ * script_of(L), NULL in a state of another kind (a spec's). */
+static inline int script_getkey(lua_State *L, const struct script *sc, int idx,
+                                enum script_key k) {
+  if (!sc) return lua_getfield(L, idx, script_key_text[k]);
+  idx = lua_absindex(L, idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sc->key_ref[k]);
+  return lua_gettable(L, idx);
+}
 
 script *script_of(lua_State *L);
 /* Appends a load error located at the Lua caller `level` frames up. */

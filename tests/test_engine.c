@@ -1687,6 +1687,70 @@ static void test_a_handlers_event_and_next_state_are_as_declared(void **st) {
   remove_institution(dir);
 }
 
+/* The state a handler returns is read as Lua reads it, whatever the
+ * table: a state that inherits final, outcome and enter through a
+ * metatable's __index has them, and one a handler changed at run time
+ * (here to more keys than a state is walked for, session 29) has what it
+ * holds then. These pin what reading a state's fields by a walk of its
+ * keys must not change. */
+static void test_a_states_fields_are_read_as_lua_reads_them(void **st) {
+  char dir[128], path[256];
+  engine *eng;
+  store_case c;
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-stateread-%d", (int)getpid());
+  eng = open_institution(
+      dir, path,
+      "local S\n"
+      "S = {\n"
+      "  a = { on = {\n"
+      "   inherit = function(case) return 'b' end,\n"
+      "   grow = function(case)\n"
+      "     for i = 1, 20 do S.w['k' .. i] = i end\n"
+      "     S.w.final = true; S.w.outcome = 'grown'; return 'w' end,\n"
+      "   small = function(case)\n"
+      "     S.v.outcome = 'changed'; return 'v' end } },\n"
+      "  b = setmetatable({ on = { close = function(case) return 'y' end } },\n"
+      "    { __index = { enter = function(case)\n"
+      "        case:set('entered', true) end } }),\n"
+      "  y = setmetatable({}, { __index = { final = true,\n"
+      "        outcome = 'inherited' } }),\n"
+      "  v = { final = true, outcome = 'declared' },\n"
+      "  w = {} }\n"
+      "return recoup.workflow { name = 'm', version = 1, initial = 'a',\n"
+      " states = S,\n"
+      " transitions = { a = { 'b', 'w', 'v' }, b = { 'y' } } }\n");
+  open_case(eng, "S1", NULL);
+  open_case(eng, "S2", NULL);
+  open_case(eng, "S3", NULL);
+  run_now(eng);
+  post(eng, "S1", "inherit");
+  assert_state(eng, "S1", "b");
+  c = get(eng, "S1");
+  if (!c.data || !strstr(c.data, "\"entered\":true"))
+    fail_msg("the inherited enter did not run: %s", c.data ? c.data : "");
+  store_case_free(&c);
+  post(eng, "S1", "close");
+  c = get(eng, "S1");
+  assert_string_equal(c.state, "y");
+  assert_int_equal(c.closed, 1);
+  assert_string_equal(c.outcome, "inherited");
+  store_case_free(&c);
+  post(eng, "S2", "grow");
+  c = get(eng, "S2");
+  assert_string_equal(c.state, "w");
+  assert_int_equal(c.closed, 1);
+  assert_string_equal(c.outcome, "grown");
+  store_case_free(&c);
+  post(eng, "S3", "small");
+  c = get(eng, "S3");
+  assert_int_equal(c.closed, 1);
+  assert_string_equal(c.outcome, "changed");
+  store_case_free(&c);
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 /* A handler that names no event gets none built: with the collector
  * stopped, the Lua memory a step of function(case) takes is at least a
  * table of two fields less than the same step's for function(case, ev).
@@ -1770,6 +1834,7 @@ int main(void) {
       cmocka_unit_test(test_a_replayed_batch_is_not_ended_by_the_hook),
       cmocka_unit_test(test_a_steps_rows_are_json_whatever_their_names),
       cmocka_unit_test(test_a_handlers_event_and_next_state_are_as_declared),
+      cmocka_unit_test(test_a_states_fields_are_read_as_lua_reads_them),
       cmocka_unit_test(test_a_handler_without_an_event_parameter_gets_none),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
