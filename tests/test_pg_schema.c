@@ -893,6 +893,39 @@ static void test_a_version_13_books_runs_are_kept_as_text(void **state) {
   PQclear(r);
 }
 
+/* A version 14 book's message ids come from an uncached sequence, each
+ * of a node's hundred nextval calls a read and write of its page; the
+ * next start has each server process cache a hundred, as a node takes
+ * them. Ids go on after the book's own; the journal's runs stay
+ * uncached (a case's runs in the order they are written). */
+static void test_a_version_14_books_message_ids_are_cached(void **state) {
+  fixture *f = *state;
+  static const char cache[] =
+      "SELECT seqcache FROM pg_sequence WHERE seqrelid = "
+      "pg_get_serial_sequence('messages', 'id')::regclass";
+  static const char runs_cache[] =
+      "SELECT seqcache FROM pg_sequence WHERE seqrelid = "
+      "'journal_run_ids'::regclass";
+  static const char message[] =
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "status, at) VALUES ('C1', 'B1', 'sms', 't', 'queued', 5) "
+      "RETURNING id";
+  rc_error err = {0};
+  long long first;
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 14, &err), RC_OK);
+  two_cases(f->c);
+  first = pgt_value(f->c, message);
+  assert_int_equal(pgt_value(f->c, cache), 1);
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(pgt_value(f->c, cache), 100);
+  assert_int_equal(pgt_value(f->c, runs_cache), 1);
+  assert_int_equal(pgt_value(f->c, message), first + 1);
+  assert_int_equal(pgt_value(f->c, message), first + 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -931,6 +964,8 @@ int main(void) {
           test_a_version_12_books_runs_are_keyed_by_case, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_13_books_runs_are_kept_as_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_14_books_message_ids_are_cached, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,6 +369,98 @@ static void test_kept_rows_keep_each_keys_last_write(void **state) {
   pg_rows_free(&b);
 }
 
+/* A column of kept rows that holds one value in each row (both NULL, or
+ * the same text) is sent as that value alone (pg.c, kept_sql); one row
+ * alone, or a value that differs or is NULL in some rows only, keeps its
+ * array, and a number column's value is checked as its array's are. */
+static void test_kept_rows_say_which_columns_hold_one_value(void **state) {
+  pg_rows b = {.ncols = 3};
+  (void)state;
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"C1", "sms", NULL}), 0);
+  assert_int_equal(pg_rows_same(&b, 1, PG_TEXT), 0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"C2", "sms", NULL}), 0);
+  assert_int_equal(pg_rows_same(&b, 0, PG_TEXT), 0);
+  assert_int_equal(pg_rows_same(&b, 1, PG_TEXT), 1);
+  assert_int_equal(pg_rows_same(&b, 2, PG_INT8), 1);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"C3", "smsx", "7"}), 0);
+  assert_int_equal(pg_rows_same(&b, 1, PG_TEXT), 0);
+  assert_int_equal(pg_rows_same(&b, 2, PG_INT8), 0);
+  pg_rows_clear(&b);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"C1", "", "2147483648"}),
+                   0);
+  assert_int_equal(pg_rows_add(&b, (const char *[]){"C1", "", "2147483648"}),
+                   0);
+  assert_int_equal(pg_rows_same(&b, 1, PG_TEXT), 1);
+  assert_int_equal(pg_rows_same(&b, 2, PG_INT8), 1);
+  assert_int_equal(pg_rows_same(&b, 2, PG_INT4), -1);
+  pg_rows_free(&b);
+}
+
+/* A batch's messages, journal runs and case states whose columns mostly
+ * hold one value (channel, template, status, time) are each written as
+ * they were: every row, each column its own value; a batch of two runs
+ * alike in every column writes both (its key goes as an array). */
+static void test_kept_rows_alike_are_each_written(void **state) {
+  store *st = open_store();
+  store_case_change ch = {.fields = STORE_CASE_STATE, .state = "done"};
+  store_message m = {.borrower_id = "B1", .channel = "sms",
+                     .template_name = "t", .to_kind = "phone",
+                     .status = "queued", .at = 500};
+  static const char *const bodies[] = {"one", "two", "three"};
+  char id[8];
+  rc_error err;
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    add_case(st, id);
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    snprintf(id, sizeof id, "C%d", i);
+    m.case_id = ch.id = id;
+    m.recipient = "+8613800000000";
+    m.body = bodies[i];
+    assert_int_equal(store_message_insert(st, &m, NULL, &err), RC_OK);
+    assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
+    for (int run = 0; run < (i == 1 ? 2 : 1); run++) {
+      assert_int_equal(store_journal_append(st, id, 500, "step", "done", 1,
+                                            NULL, &err),
+                       RC_OK);
+      assert_int_equal(store_journal_write(st, &err), RC_OK);
+    }
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE "
+                              "channel = 'sms' AND template = 't' AND "
+                              "to_kind = 'phone' AND status = 'queued' AND "
+                              "at = 500 AND reason IS NULL AND not_before "
+                              "IS NULL AND recipient = '+8613800000000' AND "
+                              "body = CASE case_id WHEN 'C0' THEN 'one' "
+                              "WHEN 'C1' THEN 'two' WHEN 'C2' THEN 'three' "
+                              "END"),
+                   3);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), 4);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "case_id = 'C1' AND at = 500 AND n = 1"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM cases WHERE state = "
+                              "'done' AND closed = 0 AND outcome IS NULL"),
+                   3);
+  /* a batch of two runs alike in every column: two rows */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int run = 0; run < 2; run++) {
+    assert_int_equal(store_journal_append(st, "C2", 600, "step", "done", 1,
+                                          NULL, &err),
+                     RC_OK);
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                              "case_id = 'C2' AND at = 600"),
+                   2);
+  store_close(st);
+}
+
 /* Column c of b as the server reads it (pg_rows_array's binary form),
  * each element's text joined by '|' ("<null>" for NULL), or the array's
  * cardinality when type is "count". */
@@ -2482,6 +2574,9 @@ int main(void) {
           test_the_next_reminders_borrowers_are_read_ahead_together, setup,
           teardown),
       cmocka_unit_test(test_kept_rows_keep_each_keys_last_write),
+      cmocka_unit_test(test_kept_rows_say_which_columns_hold_one_value),
+      cmocka_unit_test_setup_teardown(test_kept_rows_alike_are_each_written,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_kept_rows_reach_the_server_as_they_were, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -318,6 +318,10 @@ int pg_rows_put(pg_rows *b, const char *const *cols);
  * type's range. NULL when one is not (*len -1) or memory ran out (0). */
 enum { PG_INT8 = 20, PG_INT4 = 23, PG_TEXT = 25 }; /* the types' oids */
 char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len);
+/* Whether column col holds one value in each of two rows or more (NULL
+ * in each, or the same text): 1, else 0; -1 when it is a number column
+ * whose value is not one of type's (as pg_rows_array refuses). */
+int pg_rows_same(const pg_rows *b, int col, unsigned type);
 void pg_rows_clear(pg_rows *b);
 void pg_rows_free(pg_rows *b);
 

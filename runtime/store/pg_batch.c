@@ -179,3 +179,15 @@ char *pg_rows_array(const pg_rows *b, int col, unsigned type, int *len) {
   *len = (int)size;
   return (char *)out;
 }
+
+int pg_rows_same(const pg_rows *b, int col, unsigned type) {
+  const char *first = b->n ? b->v[col] : NULL;
+  int64_t x;
+
+  if (b->n < 2) return 0;
+  for (int r = 1; r < b->n; r++) {
+    const char *s = b->v[r * b->ncols + col];
+    if (!s != !first || (s && strcmp(s, first) != 0)) return 0;
+  }
+  return first && type != PG_TEXT && number(type, first, &x) != 0 ? -1 : 1;
+}

@@ -19,9 +19,12 @@
 # its round trips on another by strace, when installed.
 #
 # usage: pg.sh BUILD_DIR   (RECOUP_BENCH_PG_CASES, default 5000 cases;
-#   RECOUP_BENCH_PG_ROUNDS, default 3 sweeps of each store, alternated,
-#   whose medians the sweep's figures are, pg_sweep_ratio the median of
-#   the rounds' own; as many runs of payments on each, the same way;
+#   RECOUP_BENCH_PG_ROUNDS, default 3 runs of payments on each store,
+#   alternated, whose medians the payments' figures are;
+#   RECOUP_BENCH_PG_PAIRS, default as many rounds: pairs of sweeps, one
+#   of each store back to back, the first store taking turns, each pair's
+#   ratio a figure (pg_sweep_pair_K_ratio) and pg_sweep_ratio their
+#   median, the sweeps' figures the medians of each store's;
 #   RECOUP_BENCH_PG_SECONDS, default 5 seconds of payments a run;
 #   RECOUP_BENCH_PG_ONLY=http: only the HTTP payments, on books swept
 #   and delivered untimed; =sweep: only the sweep and its counts)
@@ -100,7 +103,8 @@ if [ "$only" = http ]; then
   load "$work/book.csv" "$one"
   deliver "$one"
 else
-echo "== sweep, $n cases, SQLite and PostgreSQL, $rounds rounds"
+pairs=${RECOUP_BENCH_PG_PAIRS:-$rounds}
+echo "== sweep, $n cases, SQLite and PostgreSQL, $pairs pairs"
 # CPU (Linux): the nodes', as this shell's waited children, and the
 # server's, as its postmaster's ended children (the sweep's backend):
 # counts a loaded machine moves less than the wall clock, and on 2 cores
@@ -111,41 +115,61 @@ echo "== sweep, $n cases, SQLite and PostgreSQL, $rounds rounds"
 pm=$(head -n 1 "$(cat "$state")/data/postmaster.pid")
 cpu() { awk '{ print $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 autovacuum off
-# Each round sweeps a fresh book of each store, SQLite then PostgreSQL,
-# so that a change in the machine's load falls on both; each store's
-# figure is the median of its rounds. One sweep of each was too short to
-# hold still: a 5,000-case SQLite sweep lasts about 0.2 s, and its
-# figure alone swung 22k-31k steps/s between quiet runs.
+# A pair sweeps a fresh book of each store, both imported first, so that
+# its two sweeps follow each other (with an import between them, a pair's
+# sweeps were seconds apart, and the machine's load moved meanwhile); the
+# store that goes first takes turns, so that a load rising or falling
+# through the pairs falls on each store first as often. Each pair's ratio
+# is a figure, pg_sweep_ratio their median, and the machine's load when
+# the pairs began and ended (/proc/loadavg) says what they ran beside.
+# One sweep of each was too short to hold still: a 5,000-case SQLite
+# sweep lasts about 0.2 s, and its figure alone swung 22k-31k steps/s
+# between quiet runs.
+load1() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+fig pg_sweep_load_before "$(load1)" load
 cpu_sqlite=0 cpu_node=0 cpu_server=0
-for r in $(seq 1 "$rounds"); do
-  load "$work/book.csv" "$work/book$r.db"
+on_sqlite() { # pair
   c0=$(cpu $$)
-  t0=$(now); sweep "$work/book$r.db" "$work/sqlite.out"; t1=$(now)
+  t0=$(now); sweep "$work/book$1.db" "$work/sqlite.out"; t1=$(now)
   c1=$(cpu $$)
   [ "$(fired "$work/sqlite.out")" = "$n" ] || { echo "pg.sh: SQLite fired $(cat "$work/sqlite.out")" >&2; exit 1; }
   s=$(per_s "$n" "$t0" "$t1")
-  cpu_sqlite=$((cpu_sqlite + c1 - c0))
-  onedb=one$r
-  one=$(newdb "$onedb")
-  load "$work/book.csv" "$one"
-  sleep 0.5 # the import's backend ends before the sweep's is counted
+  cpu_sqlite=$((cpu_sqlite + c1 - c0)) pair_sqlite=$((c1 - c0))
+}
+on_pg() { # pair
   c0=$(cpu $$); s0=$(cpu "$pm")
-  t0=$(now); sweep "$one" "$work/pg1.out"; t1=$(now)
+  t0=$(now); sweep "$(url "one$1")" "$work/pg1.out"; t1=$(now)
   sleep 0.5 # the backend's end reaches its postmaster
   c1=$(cpu $$); s1=$(cpu "$pm")
   [ "$(fired "$work/pg1.out")" = "$n" ] || { echo "pg.sh: PostgreSQL fired $(cat "$work/pg1.out")" >&2; exit 1; }
   p=$(per_s "$n" "$t0" "$t1")
   cpu_node=$((cpu_node + c1 - c0)) cpu_server=$((cpu_server + s1 - s0))
-  [ -n "$s" ] && [ -n "$p" ] || { echo "pg.sh: round $r's sweep took no time (sqlite '$s', pg '$p')" >&2; exit 1; }
+  pair_pg=$((c1 - c0 + s1 - s0))
+}
+for r in $(seq 1 "$pairs"); do
+  load "$work/book.csv" "$work/book$r.db"
+  onedb=one$r
+  one=$(newdb "$onedb")
+  load "$work/book.csv" "$one"
+  sleep 0.5 # the import's backend ends before the sweep's is counted
+  if [ $((r % 2)) = 1 ]; then on_sqlite "$r"; on_pg "$r"; else on_pg "$r"; on_sqlite "$r"; fi
+  [ -n "$s" ] && [ -n "$p" ] || { echo "pg.sh: pair $r's sweep took no time (sqlite '$s', pg '$p')" >&2; exit 1; }
   ratio=$(ratio "$p" "$s")
+  cratio=$(awk -v s="$pair_sqlite" -v p="$pair_pg" 'BEGIN { printf "%.3f", p ? s / p : 0 }')
   echo "$s $p $ratio" >>"$work/rounds"
-  echo "round $r: sqlite $s pg $p steps/s, pg/sqlite $ratio"
+  echo "pair $r ($([ $((r % 2)) = 1 ] && echo sqlite first || echo pg first)): sqlite $s pg $p steps/s, pg/sqlite $ratio (CPU $cratio)"
+  fig "pg_sweep_pair_${r}_ratio" "$ratio" pg/sqlite
+  [ "$r" = "$pairs" ] || rm -f "$work/book$r.db"
 done
-# The book the payments run on (below) is the last round's.
-rm -f "$work/book.db" && mv "$work/book$rounds.db" "$work/book.db"
+fig pg_sweep_load_after "$(load1)" load
+fig pg_sweep_pairs "$pairs" pairs
+fig pg_sweep_ratio_min "$(cut -d' ' -f3 "$work/rounds" | sort -n | head -n 1)" pg/sqlite
+fig pg_sweep_ratio_max "$(cut -d' ' -f3 "$work/rounds" | sort -n | tail -n 1)" pg/sqlite
+# The books the payments run on (below) are the last pair's.
+rm -f "$work/book.db" && mv "$work/book$pairs.db" "$work/book.db"
 fig pg_bench_sqlite_steps_per_s "$(cut -d' ' -f1 "$work/rounds" | median)" steps/s
 fig pg_steps_per_s "$(cut -d' ' -f2 "$work/rounds" | median)" steps/s
-ms() { awk -v c="$1" -v t="$(getconf CLK_TCK)" -v n=$((n * rounds)) 'BEGIN { printf "%.3f", c * 1000 / t / n }'; }
+ms() { awk -v c="$1" -v t="$(getconf CLK_TCK)" -v n=$((n * pairs)) 'BEGIN { printf "%.3f", c * 1000 / t / n }'; }
 fig pg_bench_sqlite_cpu_ms_per_step "$(ms "$cpu_sqlite")" ms
 fig pg_node_cpu_ms_per_step "$(ms "$cpu_node")" ms
 fig pg_server_cpu_ms_per_step "$(ms "$cpu_server")" ms
@@ -165,9 +189,9 @@ t1=$(now)
 total=$(($(fired "$work/pg2a.out") + $(fired "$work/pg2b.out")))
 [ "$total" = "$n" ] || { echo "pg.sh: two nodes fired $total of $n" >&2; exit 1; }
 fig pg_two_nodes_steps_per_s "$(per_s "$n" "$t0" "$t1")" steps/s
-# The median of the rounds' own ratios: a round's two sweeps run one
+# The median of the pairs' own ratios: a pair's two sweeps run one
 # after the other, under much the same load, where the two medians
-# above may come from rounds far apart.
+# above may come from pairs far apart.
 fig pg_sweep_ratio "$(cut -d' ' -f3 "$work/rounds" | median)" pg/sqlite
 fig pg_two_nodes_overhead "$(ratio "$(val pg_two_nodes_steps_per_s)" "$(val pg_steps_per_s)" %.2f)" two/one
 
