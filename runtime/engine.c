@@ -227,6 +227,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   return RC_OK;
 }
 
+int engine_created_book(const engine *eng) {
+  return store_created(eng->st);
+}
+
 static void poisoned_forget(engine *eng);
 
 void engine_close(engine *eng) {

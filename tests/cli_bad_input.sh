@@ -106,6 +106,17 @@ for cmd in report errors "retry --all"; do
     rm -f "$work/typo.db"*
   fi
 done
+# The refused import made the book: it takes it away again, lock and all.
+for f in "$db" "$db.lock" "$db-wal" "$db-shm"; do
+  if [ -e "$f" ]; then
+    echo "FAIL a refused first import left $f behind"
+    fail=$((fail + 1))
+  fi
+done
+# A book that was there before stays, nothing written into it.
+"$recoup" tick "$fixtures/basic" --db "$db" >/dev/null 2>&1
+expect "negative balance, into a book already there" 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
 expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \

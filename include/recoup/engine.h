@@ -34,6 +34,8 @@ typedef struct engine_stats {
 } engine_stats;
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
+/* Whether engine_open made the book (a SQLite file that was not there). */
+int engine_created_book(const engine *eng);
 void engine_close(engine *eng);
 /* The read side (query.h) over the engine's database: every reader asks
  * there; only the engine writes. */
