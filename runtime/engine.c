@@ -204,9 +204,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
-  if ((store_where(db) == STORE_FILE &&
+  if ((store_where(db) == STORE_FILE && !opts->must_exist &&
        rc_mkdir_parent(db, "db", &err) != RC_OK) ||
-      store_open(&eng->st, db, &err) != RC_OK ||
+      store_open_flags(&eng->st, db, opts->must_exist ? STORE_MUST_EXIST : 0,
+                       &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
     store_close(eng->st);

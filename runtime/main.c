@@ -274,49 +274,21 @@ enum {
   CLOCK_KEEP,   /* retry, errors: the rehearsal's clock, if any */
 };
 
-/* Whether the SQLite book a command that reads or retries (report,
- * errors, retry) names is not there, said on stderr: opening it would
- * make a new, empty book and answer from it, as if a mistyped --db held
- * no cases. Without --db the path is recoup.lua's service.db; scripts
- * that do not load are left to engine_open to report. */
-static int book_missing(const args *a, const char *dir) {
-  const char *db = a->db;
-  script *sc = NULL;
-  rc_errlist errors = {0};
-  rc_error err;
-  int missing;
-  if (!db) {
-    if (script_load(&sc, dir, &errors) != RC_OK) {
-      rc_errlist_free(&errors);
-      return 0;
-    }
-    db = script_config(sc)->db;
-  }
-  missing = store_where(db) == STORE_FILE && access(db, F_OK) != 0;
-  if (missing) {
-    rc_error_clear(&err);
-    rc_error_set(&err, RC_ENOTFOUND, "db",
-                 "%s: no such database (nothing was imported into it: "
-                 "check --db, or service.db in recoup.lua)",
-                 db);
-    rc_error_print(&err, stderr);
-  }
-  script_free(sc);
-  return missing;
-}
-
 /* Opens the institution in dir on the clock `how` asks for; *until is
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
                            rc_time *until) {
-  engine_options opts = {.dir = dir, .db = a->db};
+  /* A command that reads or retries (report, errors, retry) refuses a
+   * SQLite book that is not there: opening it would make a new, empty
+   * book and answer from it, as if a mistyped --db held no cases. */
+  engine_options opts = {
+      .dir = dir, .db = a->db, .must_exist = how != CLOCK_RUN};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
   rc_time rehearsed;
   int rehearsal;
   rc_error_clear(&err);
-  if (how != CLOCK_RUN && book_missing(a, dir)) return NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_errors(&errors);
     rc_errlist_free(&errors);

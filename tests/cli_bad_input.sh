@@ -106,6 +106,36 @@ for cmd in report errors "retry --all"; do
     rm -f "$work/typo.db"*
   fi
 done
+# Without --db (service.db of recoup.lua) the scripts load once: they
+# loaded twice, once to find the book, once to open it.
+mkdir -p "$work/once"
+rm -rf "$work/once/var"
+cat >"$work/once/recoup.lua" <<'LUA'
+print("loaded")
+institution { name = "Once", timezone = "UTC", currency = "USD" }
+workflow(recoup.workflow {
+  name = "m", version = 1, initial = "open", states = { open = {} },
+})
+LUA
+for cmd in report errors "retry --all"; do
+  expect "$cmd without --db, on a book that is not there" 1 \
+    "^recoup: $work/once/var/recoup.db: no such database (nothing was imported into it: check --db, or service.db in recoup.lua)$" -- \
+    "$recoup" $cmd "$work/once"
+  [ ! -e "$work/once/var" ] || {
+    echo "FAIL $cmd without --db: it made $work/once/var"
+    fail=$((fail + 1))
+  }
+done
+"$recoup" tick "$work/once" >/dev/null 2>&1
+for cmd in report errors "retry --all"; do
+  expect "$cmd without --db" 0 "loaded" -- "$recoup" $cmd "$work/once"
+  n=$(grep -c "^loaded$" "$work/out")
+  if [ "$n" -ne 1 ]; then
+    echo "FAIL $cmd without --db loaded the scripts $n times"
+    fail=$((fail + 1))
+  fi
+done
+
 # The refused import made the book: it takes it away again, lock and all.
 for f in "$db" "$db.lock" "$db-wal" "$db-shm"; do
   if [ -e "$f" ]; then

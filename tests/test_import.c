@@ -15,7 +15,7 @@
 #include "import.h"
 
 static engine *open_mem(void) {
-  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
@@ -518,7 +518,7 @@ static void test_amount_due_above_balance_is_refused(void **state) {
  * closed at once by the reference workflow, with no "0.00 overdue"
  * reminder, under its own outcome (not counted as a cure). */
 static void test_a_new_case_with_nothing_due_closes_at_once(void **state) {
-  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1};
+  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   counter msgs = {0};
@@ -777,7 +777,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 #endif
 #endif
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   import_stats stats;
@@ -815,7 +815,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 static engine *import_into(const char *db, const char *csv,
                            import_stats *stats) {
   /* 2026-01-05T09:00 in Asia/Shanghai, as `--now 2026-01-05T09:00`. */
-  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
@@ -978,7 +978,7 @@ static int trace_reads_back(sqlite3 *db, const char **msg,
  * institution, each statement traced (count_read_back, from 0). */
 static void import_fresh_traced(char *dir, char *db, char *csv,
                                 const char *rows, import_stats *stats) {
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1235,7 +1235,7 @@ static void test_pages_written_out_between_savepoints_leave_the_same_book(
 static void import_refused_saying(const char *trigger, const char *fail,
                                   const char *says) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1361,7 +1361,7 @@ static void test_a_row_a_trigger_drops_refuses_the_import(void **st) {
  * naming the statement and SQLite's reason, not a core dump. */
 static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1406,7 +1406,7 @@ static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
  * new book, so that one a later step adds is checked too. */
 static void test_a_book_without_one_of_its_triggers_is_refused(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], names[32][80], sql[160];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1536,7 +1536,7 @@ static void test_a_first_import_looks_no_borrower_up(void **st) {
  * known one is updated, not opened again. */
 static void test_a_first_import_looks_no_case_up(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1581,7 +1581,7 @@ static void test_a_first_import_looks_no_case_up(void **st) {
 static engine *open_counted(char *dir, char *db, char *csv,
                             const char *fixture,
                             int (*count)(unsigned, void *, void *, void *)) {
-  engine_options opts = {fixture, db, 1, 1767574800000, 1};
+  engine_options opts = {fixture, db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1831,7 +1831,7 @@ static int keys_on(void) {
  * refused after either. */
 static void test_an_import_alone_skips_the_key_checks(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
                        "VALUES (1, 999, 'NOPE', 'x', 0)";
   rc_errlist errors = {0};
@@ -1897,7 +1897,7 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
  * ended does: the next transaction on the connection checks them. */
 static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan =
       "INSERT INTO timers(due, id, case_id, event, scoped) "
       "VALUES (1, 999, 'NOPE', 'x', 0)";
@@ -1948,7 +1948,7 @@ static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
  * was. */
 static void test_an_import_is_not_blamed_for_an_older_broken_row(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;

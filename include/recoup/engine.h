@@ -18,6 +18,9 @@ typedef struct engine_options {
   int simulated;   /* start on a simulated clock */
   rc_time start;   /* simulated start time; 0: now */
   int quiet;
+  /* A SQLite book must be there: RC_ENOTFOUND rather than make an empty
+   * one (report, errors, retry: store_open_flags STORE_MUST_EXIST). */
+  int must_exist;
 } engine_options;
 
 enum { ENGINE_POLICY_REASONS = 32 };
