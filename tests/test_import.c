@@ -185,6 +185,47 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   engine_close(eng);
 }
 
+/* A row with several bad cells names each (its first as before), so
+ * that it is mended at once; at most 10 a row. A required cell that is
+ * bad does not hide the ones after it. */
+static void test_each_bad_cell_of_a_row_is_named(void **state) {
+  engine *eng = open_mem();
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  (void)state;
+  fputs("id,borrower_id,balance,amount_due,due_date,phone,score\n"
+        "L1,B1,-5,abc,2026-13-45,call me,xyz\n"
+        "L2,,100,,,,\n"
+        "L3,,1e3,,,,x\n",
+        f);
+  rewind(f);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 9);
+  /* The first in the order the row is read, worded as before. */
+  assert_string_equal(errors.items[0].message,
+                      "column phone: phone 'call me' is not a phone number");
+  for (int i = 0; i < 5; i++) assert_int_equal(errors.items[i].line, 2);
+  assert_string_equal(errors.items[1].message,
+                      "column balance: balance must not be negative (-5)");
+  assert_string_equal(errors.items[2].field, "amount_due");
+  assert_string_equal(errors.items[3].field, "due_date");
+  assert_string_equal(errors.items[4].field, "score");
+  assert_int_equal(errors.items[5].line, 3);
+  assert_string_equal(errors.items[5].field, "borrower_id");
+  for (int i = 6; i < 9; i++) assert_int_equal(errors.items[i].line, 4);
+  assert_string_equal(errors.items[6].field, "borrower_id");
+  assert_string_equal(errors.items[7].field, "balance");
+  assert_string_equal(errors.items[8].field, "score");
+  assert_int_equal(stats.rows, 3);
+  assert_int_equal(cases(eng), 0);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_a_score_must_be_a_finite_number(void **state) {
   engine *eng = open_mem();
   import_stats stats;
@@ -2210,6 +2251,7 @@ int main(void) {
       cmocka_unit_test(test_reimport_updates_known_cases),
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
+      cmocka_unit_test(test_each_bad_cell_of_a_row_is_named),
       cmocka_unit_test(test_a_score_must_be_a_finite_number),
       cmocka_unit_test(test_a_nul_in_an_id_is_refused_not_cut),
       cmocka_unit_test(test_a_gbk_cell_is_refused_with_line_and_column),
