@@ -15,7 +15,7 @@
 #include "import.h"
 
 static engine *open_mem(void) {
-  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
@@ -179,6 +179,47 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   assert_string_equal(errors.items[4].field, "timezone");
   assert_string_equal(errors.items[5].field, "borrower_id");
   assert_int_equal(errors.items[5].line, 8);
+  assert_int_equal(cases(eng), 0);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A row with several bad cells names each (its first as before), so
+ * that it is mended at once; at most 10 a row. A required cell that is
+ * bad does not hide the ones after it. */
+static void test_each_bad_cell_of_a_row_is_named(void **state) {
+  engine *eng = open_mem();
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  (void)state;
+  fputs("id,borrower_id,balance,amount_due,due_date,phone,score\n"
+        "L1,B1,-5,abc,2026-13-45,call me,xyz\n"
+        "L2,,100,,,,\n"
+        "L3,,1e3,,,,x\n",
+        f);
+  rewind(f);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 9);
+  /* The first in the order the row is read, worded as before. */
+  assert_string_equal(errors.items[0].message,
+                      "column phone: phone 'call me' is not a phone number");
+  for (int i = 0; i < 5; i++) assert_int_equal(errors.items[i].line, 2);
+  assert_string_equal(errors.items[1].message,
+                      "column balance: balance must not be negative (-5)");
+  assert_string_equal(errors.items[2].field, "amount_due");
+  assert_string_equal(errors.items[3].field, "due_date");
+  assert_string_equal(errors.items[4].field, "score");
+  assert_int_equal(errors.items[5].line, 3);
+  assert_string_equal(errors.items[5].field, "borrower_id");
+  for (int i = 6; i < 9; i++) assert_int_equal(errors.items[i].line, 4);
+  assert_string_equal(errors.items[6].field, "borrower_id");
+  assert_string_equal(errors.items[7].field, "balance");
+  assert_string_equal(errors.items[8].field, "score");
+  assert_int_equal(stats.rows, 3);
   assert_int_equal(cases(eng), 0);
   fclose(f);
   rc_errlist_free(&errors);
@@ -518,7 +559,7 @@ static void test_amount_due_above_balance_is_refused(void **state) {
  * closed at once by the reference workflow, with no "0.00 overdue"
  * reminder, under its own outcome (not counted as a cure). */
 static void test_a_new_case_with_nothing_due_closes_at_once(void **state) {
-  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1};
+  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   counter msgs = {0};
@@ -777,7 +818,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 #endif
 #endif
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   import_stats stats;
@@ -815,7 +856,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 static engine *import_into(const char *db, const char *csv,
                            import_stats *stats) {
   /* 2026-01-05T09:00 in Asia/Shanghai, as `--now 2026-01-05T09:00`. */
-  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
@@ -978,7 +1019,7 @@ static int trace_reads_back(sqlite3 *db, const char **msg,
  * institution, each statement traced (count_read_back, from 0). */
 static void import_fresh_traced(char *dir, char *db, char *csv,
                                 const char *rows, import_stats *stats) {
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1336,7 +1377,7 @@ static void test_pages_written_out_between_savepoints_leave_the_same_book(
 static void import_refused_saying(const char *trigger, const char *fail,
                                   const char *says) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1462,7 +1503,7 @@ static void test_a_row_a_trigger_drops_refuses_the_import(void **st) {
  * naming the statement and SQLite's reason, not a core dump. */
 static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1507,7 +1548,7 @@ static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
  * new book, so that one a later step adds is checked too. */
 static void test_a_book_without_one_of_its_triggers_is_refused(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], names[32][80], sql[160];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1637,7 +1678,7 @@ static void test_a_first_import_looks_no_borrower_up(void **st) {
  * known one is updated, not opened again. */
 static void test_a_first_import_looks_no_case_up(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1682,7 +1723,7 @@ static void test_a_first_import_looks_no_case_up(void **st) {
 static engine *open_counted(char *dir, char *db, char *csv,
                             const char *fixture,
                             int (*count)(unsigned, void *, void *, void *)) {
-  engine_options opts = {fixture, db, 1, 1767574800000, 1};
+  engine_options opts = {fixture, db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1932,7 +1973,7 @@ static int keys_on(void) {
  * refused after either. */
 static void test_an_import_alone_skips_the_key_checks(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
                        "VALUES (1, 999, 'NOPE', 'x', 0)";
   rc_errlist errors = {0};
@@ -1998,7 +2039,7 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
  * ended does: the next transaction on the connection checks them. */
 static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan =
       "INSERT INTO timers(due, id, case_id, event, scoped) "
       "VALUES (1, 999, 'NOPE', 'x', 0)";
@@ -2049,7 +2090,7 @@ static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
  * was. */
 static void test_an_import_is_not_blamed_for_an_older_broken_row(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -2311,6 +2352,7 @@ int main(void) {
       cmocka_unit_test(test_reimport_updates_known_cases),
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
+      cmocka_unit_test(test_each_bad_cell_of_a_row_is_named),
       cmocka_unit_test(test_a_score_must_be_a_finite_number),
       cmocka_unit_test(test_a_nul_in_an_id_is_refused_not_cut),
       cmocka_unit_test(test_a_gbk_cell_is_refused_with_line_and_column),

@@ -94,6 +94,9 @@ struct store {
    * disk or an I/O error is (those clear it). Cleared by store_begin
    * and by a rollback to a savepoint, which undoes the refused write. */
   int refused;
+  /* Set by a backend whose open made the database (SQLite: the file was
+   * not there). */
+  int created;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the
@@ -213,7 +216,7 @@ struct store_ops {
    * backend allocates its own struct (zeroed, `store base` first), sets
    * base.ops to its table and hands out &base; store.c sets base.where
    * and owns base.run and base.depth. */
-  int (*open)(store **out, const char *where, rc_error *err);
+  int (*open)(store **out, const char *where, int flags, rc_error *err);
   /* Rolls back an open transaction, frees everything. */
   void (*close)(store *st);
   /* A throwaway copy (what-if runs): commits need not reach the disk. */

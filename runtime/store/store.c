@@ -77,13 +77,17 @@ static const store_ops *store_backend(const char *db, rc_error *err) {
 }
 
 int store_open(store **out, const char *db, rc_error *err) {
+  return store_open_flags(out, db, 0, err);
+}
+
+int store_open_flags(store **out, const char *db, int flags, rc_error *err) {
   const store_ops *ops = store_backend(db, err);
   store *st;
   char shown[4096];
   int rc;
   *out = NULL;
   if (!ops) return RC_EINVAL;
-  if ((rc = ops->open(&st, db, err)) != RC_OK) return rc;
+  if ((rc = ops->open(&st, db, flags, err)) != RC_OK) return rc;
   /* Only messages read it: they never carry a password. */
   store_where_shown(db, shown, sizeof shown);
   if (!(st->where = strdup(shown))) {
@@ -92,6 +96,10 @@ int store_open(store **out, const char *db, rc_error *err) {
   }
   *out = st;
   return RC_OK;
+}
+
+int store_created(const store *st) {
+  return st->created;
 }
 
 void store_close(store *st) {

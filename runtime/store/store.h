@@ -126,6 +126,14 @@ typedef struct store_plan {
 /* db: a file path or ":memory:" (SQLite); a postgresql:// URL is
  * RC_EINVAL in this build. */
 int store_open(store **out, const char *db, rc_error *err);
+/* store_open with flags: STORE_MUST_EXIST opens a SQLite book only if
+ * its file is there (RC_ENOTFOUND, saying so), never making an empty one
+ * (a command that only reads or retries). */
+enum { STORE_MUST_EXIST = 1 };
+int store_open_flags(store **out, const char *db, int flags, rc_error *err);
+/* Whether this open made the database (a SQLite file that was not
+ * there): a command refused before writing to it takes it away again. */
+int store_created(const store *st);
 void store_close(store *st);
 /* The database argument store_open was given, as it may be shown in a
  * message (store_where_shown: a URL's password is ***). */
