@@ -1130,7 +1130,7 @@ static void test_an_opened_row_is_kept_short_and_reads_whole(void **st) {
       "\"due_date\":\"2025-12-03\",\"data\":{},\"workflow\":\"fresh\","
       "\"version\":1}\n";
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   opened_text read = {""}, viewed = {""};
   import_stats stats;
@@ -2319,7 +2319,7 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
                "amount_due (150) is more than the balance (100)");
   expect_error(&errors, 1, 2803, "whole number");
   assert_int_equal(errors.count, 51);
-  expect_error(&errors, 50, 2852, "more than 50 bad rows");
+  expect_error(&errors, 50, 2852, "more than 50 errors");
   assert_int_equal(balance_of(eng, "K1200"), 100);
   rc_errlist_free(&errors);
   /* Every row refused: the report fills at row 51, and the reader stops
