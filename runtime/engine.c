@@ -122,9 +122,12 @@ struct engine {
     rc_time at;
     int64_t event_id, timer_id;
     rc_error why;
-    int tries;         /* set aside in this run, for a bound */
-    rc_error unsaved;  /* one that could not be recorded on its case */
+    int tries;        /* set aside in this run, for a bound */
+    rc_error unsaved; /* one that could not be recorded on its case */
     int has_unsaved;
+    char *unsaved_case; /* owned; its case, while the run's error is it */
+    engine_case_error_fn set_aside; /* told of each case set aside */
+    void *set_aside_ud;
   } poisoned;
   /* Reloads across nodes (engine.h engine_reloads). tried: the book's
    * generation this node last loaded its directory for (or took as
@@ -201,9 +204,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
-  if ((store_where(db) == STORE_FILE &&
+  if ((store_where(db) == STORE_FILE && !opts->must_exist &&
        rc_mkdir_parent(db, "db", &err) != RC_OK) ||
-      store_open(&eng->st, db, &err) != RC_OK ||
+      store_open_flags(&eng->st, db, opts->must_exist ? STORE_MUST_EXIST : 0,
+                       &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
     store_close(eng->st);
@@ -224,6 +228,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   return RC_OK;
 }
 
+int engine_created_book(const engine *eng) {
+  return store_created(eng->st);
+}
+
 static void poisoned_forget(engine *eng);
 
 void engine_close(engine *eng) {
@@ -234,6 +242,7 @@ void engine_close(engine *eng) {
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
   poisoned_forget(eng);
+  free(eng->poisoned.unsaved_case);
   free(eng->passed);
   for (int i = 0; i < eng->nheld; i++) free(eng->held[i]);
   free(eng->held);
@@ -317,6 +326,15 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud) {
 void engine_set_yield(engine *eng, engine_yield_fn fn, void *ud) {
   eng->yield = fn;
   eng->yield_ud = ud;
+}
+
+void engine_on_set_aside(engine *eng, engine_case_error_fn fn, void *ud) {
+  eng->poisoned.set_aside = fn;
+  eng->poisoned.set_aside_ud = ud;
+}
+
+const char *engine_failed_case(const engine *eng) {
+  return eng->poisoned.unsaved_case;
 }
 
 /* --- rehearsals ------------------------------------------------------ */
@@ -561,69 +579,23 @@ static json_t *case_json(const case_input *in) {
 static int journal_opened(engine *eng, const store_case *c, const char *user,
                           rc_error *err) {
   char num[32];
-  jbuf b = {0};
-  int rc;
-  /* Keys as literals (jb_key): quoting each again was a third of this
-   * row's text, 1.4k instructions an imported row. */
-  jb_lit(&b, "{");
-  jb_key(&b, "id");
-  jb_quote(&b, c->id);
-  jb_key(&b, "borrower_id");
-  jb_quote(&b, c->borrower_id);
-  jb_key(&b, "currency");
-  jb_quote(&b, c->currency);
-  jb_key(&b, "principal");
-  jb_int(&b, c->principal);
-  jb_key(&b, "balance");
-  jb_int(&b, c->balance);
-  jb_key(&b, "amount_due");
-  jb_int(&b, c->amount_due);
-  jb_key(&b, "fees");
-  jb_int(&b, c->fees);
-  if (c->product) {
-    jb_key(&b, "product");
-    jb_quote(&b, c->product);
-  }
-  if (c->due_date) {
-    jb_key(&b, "due_date");
-    jb_quote(&b, c->due_date);
-  }
-  if (c->has_score) {
-    snprintf(num, sizeof num, "%.17g", c->score);
-    jb_key(&b, "score");
-    jb_lit(&b, num);
-  }
-  jb_key(&b, "data");
-  jb_lit(&b, c->data ? c->data : "{}");
-  jb_key(&b, "workflow");
-  jb_quote(&b, c->workflow);
-  jb_key(&b, "version");
-  jb_int(&b, c->version);
-  if (user && user[0]) {
-    jb_key(&b, "user");
-    jb_quote(&b, user);
-  }
-  jb_lit(&b, "}");
-  /* The rest was quoted here: only the stored custom fields are read
-   * again (an import writes one such row a case it opens). A score is
-   * checked where it comes in, so one that is not finite was written into
-   * the book by hand: "%.17g" would make it inf or nan, not JSON. */
+  /* A score is checked where it comes in, so one that is not finite was
+   * written into the book by hand: "%.17g" would make it inf or nan, not
+   * JSON. The rest is quoted by the store: only the stored custom fields
+   * are read again (an import writes one such row a case it opens). */
   if (c->has_score && !isfinite(c->score))
-    rc = rc_error_set(err, RC_EINVAL, "score",
-                      "case %s: its stored score is not a finite number; "
-                      "set it right in the book",
-                      c->id);
-  else if (c->data && !jb_valid(c->data))
-    rc = rc_error_set(err, RC_EINVAL, "detail",
-                      "journal row 'opened' of case %s: its detail is not JSON",
-                      c->id);
-  else
-    rc = b.p && !b.oom ? store_journal_append_built(
-                             eng->st, c->id, c->opened_at, "opened", c->state,
-                             c->version, b.p, err)
-                       : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  free(b.p);
-  return rc;
+    return rc_error_set(err, RC_EINVAL, "score",
+                        "case %s: its stored score is not a finite number; "
+                        "set it right in the book",
+                        c->id);
+  if (c->data && !jb_valid(c->data))
+    return rc_error_set(err, RC_EINVAL, "detail",
+                        "journal row 'opened' of case %s: its detail is not "
+                        "JSON",
+                        c->id);
+  if (c->has_score) snprintf(num, sizeof num, "%.17g", c->score);
+  return store_journal_opened(eng->st, c, c->has_score ? num : NULL, user,
+                              err);
 }
 
 static int open_new(engine *eng, case_input *in, rc_error *err) {
@@ -2796,6 +2768,9 @@ static int poisoned_set_aside(engine *eng) {
                         eng->poisoned.event_id, eng->poisoned.timer_id,
                         &eng->poisoned.why, NULL, &err);
   if (rc == RC_OK) rc = engine_commit(eng, &err);
+  if (rc == RC_OK && eng->poisoned.set_aside)
+    eng->poisoned.set_aside(eng->poisoned.set_aside_ud, eng->poisoned.case_id,
+                            &eng->poisoned.why);
   if (rc != RC_OK) {
     engine_rollback(eng);
     pass_over(eng, key);
@@ -2803,6 +2778,7 @@ static int poisoned_set_aside(engine *eng) {
     if (!passed_at(eng, key, &at)) return 0;
     if (!eng->poisoned.has_unsaved) {
       eng->poisoned.has_unsaved = 1;
+      eng->poisoned.unsaved_case = strdup(eng->poisoned.case_id);
       rc_error_set(&eng->poisoned.unsaved, RC_ESTORE, "case",
                    "case %s: its step fails (%s), and so does putting "
                    "the case in error (%s): its work is left in the book, "
@@ -2860,6 +2836,8 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   eng->looked = 0;
   eng->npassed = 0;
   eng->poisoned.tries = eng->poisoned.has_unsaved = 0;
+  free(eng->poisoned.unsaved_case);
+  eng->poisoned.unsaved_case = NULL;
   poisoned_forget(eng);
   if (more) *more = 0;
   for (;;) {
@@ -3087,6 +3065,10 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
   if (rc == RC_OK && eng->poisoned.has_unsaved) {
     if (err) *err = eng->poisoned.unsaved;
     rc = RC_ESTORE;
+  } else {
+    /* The run failed for another cause, or not at all. */
+    free(eng->poisoned.unsaved_case);
+    eng->poisoned.unsaved_case = NULL;
   }
   if (rc == RC_OK)
     rc = retry_held(eng, err);

@@ -388,6 +388,48 @@ static void seen_free(seen_ids *t) {
 /* --- rows --------------------------------------------------------------- */
 
 /* One record, read: refused, or parsed for the writer. */
+/* A CSV row's other bad cells, after its first (first, refused already):
+ * each named, ROW_ERRORS_MAX in all, so that a row is mended at once
+ * rather than one cell an import. The row is read again without each
+ * cell found bad (from a copy: the row's cells are used again by the
+ * next record), an id it then lacks standing in as "x", until it reads,
+ * or an error names no cell of the row, or one comes again. */
+enum { ROW_ERRORS_MAX = 10 };
+
+static void more_cell_errors(importer *im, json_t *obj, int64_t line,
+                             const rc_error *first) {
+  json_t *copy;
+  rc_error err = *first;
+  char bad[ROW_ERRORS_MAX][sizeof err.field];
+  int nbad = 0;
+  if (!err.field[0] || !json_object_get(obj, err.field) ||
+      !(copy = json_copy(obj)))
+    return;
+  for (;;) {
+    case_input in;
+    int seen, rc, again;
+    if (nbad < ROW_ERRORS_MAX)
+      snprintf(bad[nbad++], sizeof bad[0], "%s", err.field);
+    json_object_del(copy, err.field);
+    do {
+      rc_error_clear(&err);
+      rc = engine_reading_parse(im->reading, copy, 1, &in, &err);
+      case_input_free(&in);
+      seen = again = 0;
+      if (rc == RC_OK || rc == RC_ENOMEM || !err.field[0]) break;
+      for (int i = 0; i < nbad && !seen; i++) seen = !strcmp(bad[i], err.field);
+      /* A cell taken away that the row must have: a stand-in, once. */
+      if (seen && !json_object_get(copy, err.field))
+        again = json_object_set_new(copy, err.field, json_string("x")) == 0;
+    } while (again);
+    if (rc == RC_OK || rc == RC_ENOMEM || !err.field[0] || seen ||
+        !json_object_get(copy, err.field) || nbad == ROW_ERRORS_MAX)
+      break;
+    refuse(im, ITEM_ERROR, line, err.field, err.message);
+  }
+  json_decref(copy);
+}
+
 static void apply(importer *im, json_t *obj, int text, int64_t line) {
   rc_error err;
   item *it;
@@ -419,6 +461,7 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
     case_input_free(&it->in);
     filling(im)->n--;
     refuse(im, ITEM_REFUSED, line, err.field, err.message);
+    if (text && err.code != RC_ENOMEM) more_cell_errors(im, obj, line, &err);
     return;
   }
   it->kind = ITEM_CASE;

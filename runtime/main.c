@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,49 +274,21 @@ enum {
   CLOCK_KEEP,   /* retry, errors: the rehearsal's clock, if any */
 };
 
-/* Whether the SQLite book a command that reads or retries (report,
- * errors, retry) names is not there, said on stderr: opening it would
- * make a new, empty book and answer from it, as if a mistyped --db held
- * no cases. Without --db the path is recoup.lua's service.db; scripts
- * that do not load are left to engine_open to report. */
-static int book_missing(const args *a, const char *dir) {
-  const char *db = a->db;
-  script *sc = NULL;
-  rc_errlist errors = {0};
-  rc_error err;
-  int missing;
-  if (!db) {
-    if (script_load(&sc, dir, &errors) != RC_OK) {
-      rc_errlist_free(&errors);
-      return 0;
-    }
-    db = script_config(sc)->db;
-  }
-  missing = store_where(db) == STORE_FILE && access(db, F_OK) != 0;
-  if (missing) {
-    rc_error_clear(&err);
-    rc_error_set(&err, RC_ENOTFOUND, "db",
-                 "%s: no such database (nothing was imported into it: "
-                 "check --db, or service.db in recoup.lua)",
-                 db);
-    rc_error_print(&err, stderr);
-  }
-  script_free(sc);
-  return missing;
-}
-
 /* Opens the institution in dir on the clock `how` asks for; *until is
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
                            rc_time *until) {
-  engine_options opts = {.dir = dir, .db = a->db};
+  /* A command that reads or retries (report, errors, retry) refuses a
+   * SQLite book that is not there: opening it would make a new, empty
+   * book and answer from it, as if a mistyped --db held no cases. */
+  engine_options opts = {
+      .dir = dir, .db = a->db, .must_exist = how != CLOCK_RUN};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
   rc_time rehearsed;
   int rehearsal;
   rc_error_clear(&err);
-  if (how != CLOCK_RUN && book_missing(a, dir)) return NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_errors(&errors);
     rc_errlist_free(&errors);
@@ -469,16 +443,17 @@ static int cmd_check(const args *a) {
  * service starting meanwhile refuses in turn. A running service imports
  * by POST /v1/import. PostgreSQL books share their work between
  * processes by claims. */
-static int refused_beside_a_service(engine *eng, const args *a,
-                                    const char *cmd) {
+static int refused_beside_a_service(engine *eng, const args *a, const char *cmd,
+                                    int *lock) {
   const char *db = sqlite_book(eng, a);
   backup_holder h;
   rc_error err;
-  int held, lock;
+  int held;
   rc_error_clear(&err);
+  *lock = -1;
   if (!db) return 0;
   /* The lock is kept until the command exits (the kernel drops it). */
-  if ((held = backup_lock_share(db, &lock, &h, &err)) == 0) return 0;
+  if ((held = backup_lock_share(db, lock, &h, &err)) == 0) return 0;
   if (held > 0 && h.pid > 0)
     rc_error_set(&err, RC_ECONFLICT, "db",
                  "a service (pid %d, at %s) holds %s and runs its timers and "
@@ -498,6 +473,30 @@ static int refused_beside_a_service(engine *eng, const args *a,
   return 1;
 }
 
+/* A first import refused leaves no book behind: the file this command
+ * made (engine_created_book), its WAL and its lock file, when it made
+ * that too. Not while another recoup process holds the book (it found
+ * the file and shares the lock: an import beside, whose cases it would
+ * take away). The book's engine is closed here. */
+static void unmake_book(engine *eng, const args *a, int lock, int lock_made) {
+  char *db = sqlite_book(eng, a) ? strdup(sqlite_book(eng, a)) : NULL;
+  char path[PATH_MAX + 16];
+  int alone = lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0;
+  engine_close(eng);
+  if (!db || !alone) {
+    free(db);
+    return;
+  }
+  unlink(db);
+  snprintf(path, sizeof path, "%s-wal", db);
+  unlink(path);
+  snprintf(path, sizeof path, "%s-shm", db);
+  unlink(path);
+  snprintf(path, sizeof path, "%s.lock", db);
+  if (lock_made) unlink(path);
+  free(db);
+}
+
 static int cmd_import(const args *a) {
   const char *file = a->pos[0], *dir = a->npos > 1 ? a->pos[1] : ".";
   engine *eng;
@@ -507,9 +506,15 @@ static int cmd_import(const args *a) {
   int64_t steps = 0, failed;
   rc_time until;
   double t0, t1, t2;
+  int lock, lock_made = 0, created;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
-  if (refused_beside_a_service(eng, a, "import")) {
+  if ((created = engine_created_book(eng) && sqlite_book(eng, a))) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s.lock", sqlite_book(eng, a));
+    lock_made = access(path, F_OK) != 0;
+  }
+  if (refused_beside_a_service(eng, a, "import", &lock)) {
     engine_close(eng);
     return EXIT_FAILED;
   }
@@ -519,7 +524,10 @@ static int cmd_import(const args *a) {
     print_errors(&errors);
     say("%s refused: nothing was imported", file);
     rc_errlist_free(&errors);
-    engine_close(eng);
+    if (created)
+      unmake_book(eng, a, lock, lock_made);
+    else
+      engine_close(eng);
     return EXIT_FAILED;
   }
   t1 = seconds();
@@ -567,9 +575,10 @@ static int cmd_tick(const args *a) {
   int64_t steps = 0, failed;
   const engine_stats *st;
   double t0;
+  int lock;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_RUN, &until))) return EXIT_FAILED;
-  if (refused_beside_a_service(eng, a, "tick")) {
+  if (refused_beside_a_service(eng, a, "tick", &lock)) {
     engine_close(eng);
     return EXIT_FAILED;
   }

@@ -160,19 +160,22 @@ static void check_text(script *sc, const text_at *t, const char *text) {
   lua_State *L = sc->L;
   const char *p = text;
   char *lower = strdup(text), near[128];
+  template_piece pc;
   if (!lower) return;
   lower_ascii(lower);
-  while ((p = strchr(p, '{')) != NULL) {
-    const char *end = strchr(p, '}'), *colon;
+  while ((p = template_next(p, &pc)) != NULL) {
+    const char *colon;
     char ph[128], inner[160];
     template_fmt fmt;
     int known;
-    if (!end) {
-      TEXT_ERROR(t, ": '{' is never closed%s", "");
+    if (pc.unclosed) {
+      TEXT_ERROR(t, ": '{' is never closed (write {{ for a '{' of the text)%s",
+                 "");
       break;
     }
-    snprintf(inner, sizeof inner, "%.*s", (int)(end - p - 1), p + 1);
-    fmt = template_placeholder(p + 1, (size_t)(end - p - 1), ph, sizeof ph);
+    if (!pc.placeholder) continue;
+    snprintf(inner, sizeof inner, "%.*s", (int)pc.len, pc.at);
+    fmt = template_placeholder(pc.at, pc.len, ph, sizeof ph);
     known = strncmp(ph, "vars.", 5) == 0 && ph[5];
     for (int i = 0; known_fields[i] && !known; i++)
       known = strcmp(ph, known_fields[i]) == 0;
@@ -196,7 +199,6 @@ static void check_text(script *sc, const text_at *t, const char *text) {
                    " is for third parties but mentions {%s}: employers and "
                    "family must not learn of the debt",
                    ph);
-    p = end + 1;
   }
   lua_getfield(L, LUA_REGISTRYINDEX, REG_POLICY);
   if (lua_getfield(L, -1, "forbidden_phrases") == LUA_TTABLE) {
@@ -371,12 +373,13 @@ typedef struct send_scan {
 static void missing_vars(send_scan *s, const source_call *c, const char *tpl,
                          const char *ch, const char *lang, const char *text,
                          int table, char (*seen)[64], int *nseen) {
-  for (const char *p = text; (p = strchr(p, '{')) != NULL; p++) {
-    const char *end = strchr(p, '}');
+  template_piece pc;
+  for (const char *p = text; (p = template_next(p, &pc)) != NULL;) {
     char ph[128];
     int dup = 0;
-    if (!end) return;
-    template_placeholder(p + 1, (size_t)(end - p - 1), ph, sizeof ph);
+    if (pc.unclosed) return;
+    if (!pc.placeholder) continue;
+    template_placeholder(pc.at, pc.len, ph, sizeof ph);
     if (strncmp(ph, "vars.", 5) != 0 || !ph[5]) continue;
     if (table >= 0 && source_table_has(s->src, table, ph + 5)) continue;
     for (int i = 0; i < *nseen && !dup; i++) dup = !strcmp(seen[i], ph + 5);

@@ -715,6 +715,64 @@ static void flush(service *svc) {
   free(errors);
 }
 
+/* A run that fails would fail again at once: its timers are due still
+ * (a case whose step the book refuses, and its error too, a trigger on
+ * journal_runs, say; a store that cannot be reached), and the loop woke
+ * every 8 ms to fail again, a log line each. After a failure the next run
+ * waits RETRY_FIRST_MS, doubling to RETRY_MAX_MS, until a run succeeds;
+ * a cause is logged when it changes, not at each failure. Requests are
+ * answered meanwhile: only the slice waits. */
+enum { RETRY_FIRST_MS = 10, RETRY_MAX_MS = 4000 };
+static struct {
+  double wait_ms;   /* 0: the last run succeeded */
+  double at_ms;     /* no run before this time (ms_now) */
+  int64_t failures; /* since the last run that succeeded */
+  char said[1024];  /* the cause last logged, masked */
+} failing;
+
+static void run_failed(service *svc, const rc_error *err) {
+  char masked[1024];
+  const char *case_id = engine_failed_case(svc->eng);
+  json_t *line;
+  failing.failures++;
+  failing.wait_ms = failing.wait_ms == 0 ? RETRY_FIRST_MS
+                    : failing.wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+                                                         : failing.wait_ms * 2;
+  failing.at_ms = ms_now() + failing.wait_ms;
+  service_mask(err->message, masked, sizeof masked);
+  if (strcmp(masked, failing.said) == 0) return;
+  snprintf(failing.said, sizeof failing.said, "%s", masked);
+  line = json_pack("{s:s, s:s, s:i}", "msg", "engine run failed", "error",
+                   masked, "retry_max_ms", (int)RETRY_MAX_MS);
+  if (line && case_id) json_object_set_new(line, "case", json_string(case_id));
+  service_log("error", line);
+}
+
+static void run_succeeded(void) {
+  if (!failing.failures) return;
+  service_log("info", json_pack("{s:s, s:I}", "msg", "engine run succeeded again",
+                                "failures", (json_int_t)failing.failures));
+  failing.failures = 0;
+  failing.wait_ms = failing.at_ms = 0;
+  failing.said[0] = '\0';
+}
+
+/* How long a run that failed still waits (0: none). */
+static double run_retry_in(void) {
+  double left = failing.wait_ms ? failing.at_ms - ms_now() : 0;
+  return left > 0 ? left : 0;
+}
+
+/* A case set aside by a run (its step refused by the book): one line, as
+ * the journal and `recoup errors` have it. */
+static void on_set_aside(void *ud, const char *case_id, const rc_error *why) {
+  char masked[1024];
+  (void)ud;
+  service_mask(why->message, masked, sizeof masked);
+  service_log("warn", json_pack("{s:s, s:s, s:s}", "msg", "case set aside",
+                                "case", case_id, "error", masked));
+}
+
 /* Arms the wake-up timer for the next due timer (or a minute, to notice
  * a changed clock). */
 static void arm_wake(service *svc) {
@@ -728,6 +786,7 @@ static void arm_wake(service *svc) {
     /* Due at once yet only waiting (PostgreSQL: this node's own claim on
      * it has not run out): not a busy loop. */
     if (ms > WAKE_MAX_MS || (svc->only_waiting && ms == 0)) ms = WAKE_MAX_MS;
+    if (ms < run_retry_in()) ms = (int64_t)run_retry_in() + 1;
   } else if (rc != RC_ENOTFOUND) {
     /* Not idleness: the due timers are unknown. Look again soon. */
     char masked[1024];
@@ -906,11 +965,12 @@ static void run_slice(service *svc, double t1, int writes, int64_t *steps,
   cut.ended = 0;
   if (engine_run_some(svc->eng, clock_now(engine_clock(svc->eng)),
                       slice_steps(writes), steps, more, &err) != RC_OK) {
-    char masked[1024];
-    service_mask(err.message, masked, sizeof masked);
-    service_log("error", json_pack("{s:s, s:s}", "msg", "engine run failed",
-                                   "error", masked));
-    *more = 0; /* a failing store: try again at the next wake */
+    run_failed(svc, &err);
+    *more = 0; /* tried again at the next wake, run_retry_in from now */
+  } else if (!*more) {
+    /* A slice that ended before its due work (its size, a request) may
+     * not have come to what failed. */
+    run_succeeded();
   }
   t2 = ms_now();
   steps_owed = *more && *steps < steps_owed ? steps_owed - *steps : 0;
@@ -957,6 +1017,8 @@ static void on_work(uv_idle_t *h) {
   } else if (cut.ended && !busy) {
     cut.ended = 0;
     more = 1; /* the loop reads first what ended the last slice */
+  } else if (run_retry_in() > 0) {
+    /* A run failed: the next waits (arm_wake); writes are answered. */
   } else {
     run_slice(svc, t1, writes, &steps, &more);
     if (pump_owed && !writes) pump_outbox(svc, writes);
@@ -1204,6 +1266,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
   }
   svc.loop = &loop;
   engine_set_yield(svc.eng, on_step, &svc);
+  engine_on_set_aside(svc.eng, on_set_aside, NULL);
   svc.queue_tail = &svc.queue;
   svc.held_tail = &svc.held;
   svc.held_wait = HELD_FIRST_MS;

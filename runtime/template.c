@@ -446,24 +446,48 @@ static inline void put(render_out *o, const char *s, size_t n) {
   }
 }
 
+const char *template_next(const char *p, template_piece *piece) {
+  const char *q;
+  memset(piece, 0, sizeof *piece);
+  if (!*p) return NULL;
+  piece->at = p;
+  if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+    piece->len = 1;
+    return p + 2;
+  }
+  if (*p == '{') {
+    if (!(q = strchr(p + 1, '}'))) {
+      piece->len = strlen(p);
+      piece->unclosed = 1;
+      return p + piece->len;
+    }
+    piece->at = p + 1;
+    piece->len = (size_t)(q - p - 1);
+    piece->placeholder = 1;
+    return q + 1;
+  }
+  for (q = p; *q && *q != '{' && !(q[0] == '}' && q[1] == '}'); q++)
+    ;
+  piece->len = (size_t)(q - p);
+  return q;
+}
+
 int template_render(const char *text, const template_ctx *ctx, char *buf,
                     size_t size, size_t *len, rc_error *err) {
   const char *p = text, *lang = ctx->language ? ctx->language : ctx->locale;
   render_out o = {buf, size, 0, ctx};
+  template_piece pc;
   *len = 0;
-  while (*p) {
-    const char *open = strchr(p, '{'), *close;
+  while ((p = template_next(p, &pc)) != NULL) {
     char name[128], value[256];
     template_fmt fmt;
     template_value v;
     rc_error why;
-    if (!open || !(close = strchr(open, '}'))) {
-      put(&o, p, strlen(p));
-      break;
+    if (!pc.placeholder) {
+      put(&o, pc.at, pc.len);
+      continue;
     }
-    put(&o, p, (size_t)(open - p));
-    fmt = template_placeholder(open + 1, (size_t)(close - open - 1), name,
-                               sizeof name);
+    fmt = template_placeholder(pc.at, pc.len, name, sizeof name);
     v = ctx->lookup(ctx->ud, name);
     if (v.kind == TEMPLATE_MISSING)
       return rc_error_set(err, RC_EINVAL, name,
@@ -474,15 +498,13 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
       const char *t = v.text ? v.text : "";
       put(&o, t, strlen(t));
-      p = close + 1;
       continue;
     }
     if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
-      return rc_error_set(
-          err, RC_EINVAL, name, "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
-          ctx->channel, lang, (int)(close - open - 1), open + 1, why.message);
+      return rc_error_set(err, RC_EINVAL, name,
+                          "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
+                          ctx->channel, lang, (int)pc.len, pc.at, why.message);
     put(&o, value, strlen(value));
-    p = close + 1;
   }
   *len = o.len;
   if (o.size) o.buf[o.len < o.size ? o.len : o.size - 1] = '\0';

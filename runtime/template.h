@@ -35,6 +35,20 @@ typedef enum template_fmt {
 template_fmt template_placeholder(const char *inner, size_t len, char *name,
                                   size_t name_size);
 
+/* One piece of a template's text, as template_next reads it: literal
+ * text, where a doubled brace ("{{", "}}") stands for one (a webhook's
+ * JSON body: "{{\"name\": \"{borrower.name}\"}}"), or the inside of a
+ * placeholder. A lone '}' is literal, as it always was. */
+typedef struct template_piece {
+  const char *at; /* literal: its bytes; placeholder: between the braces */
+  size_t len;
+  int placeholder; /* at/len is a placeholder's inside */
+  int unclosed;    /* a '{' never closed: at/len is the rest, literal */
+} template_piece;
+
+/* The piece at p, and where the next begins; NULL at the text's end. */
+const char *template_next(const char *p, template_piece *piece);
+
 /* A placeholder's value, as the caller's lookup finds it. */
 typedef struct template_value {
   enum {

@@ -106,6 +106,47 @@ for cmd in report errors "retry --all"; do
     rm -f "$work/typo.db"*
   fi
 done
+# Without --db (service.db of recoup.lua) the scripts load once: they
+# loaded twice, once to find the book, once to open it.
+mkdir -p "$work/once"
+rm -rf "$work/once/var"
+cat >"$work/once/recoup.lua" <<'LUA'
+print("loaded")
+institution { name = "Once", timezone = "UTC", currency = "USD" }
+workflow(recoup.workflow {
+  name = "m", version = 1, initial = "open", states = { open = {} },
+})
+LUA
+for cmd in report errors "retry --all"; do
+  expect "$cmd without --db, on a book that is not there" 1 \
+    "^recoup: $work/once/var/recoup.db: no such database (nothing was imported into it: check --db, or service.db in recoup.lua)$" -- \
+    "$recoup" $cmd "$work/once"
+  [ ! -e "$work/once/var" ] || {
+    echo "FAIL $cmd without --db: it made $work/once/var"
+    fail=$((fail + 1))
+  }
+done
+"$recoup" tick "$work/once" >/dev/null 2>&1
+for cmd in report errors "retry --all"; do
+  expect "$cmd without --db" 0 "loaded" -- "$recoup" $cmd "$work/once"
+  n=$(grep -c "^loaded$" "$work/out")
+  if [ "$n" -ne 1 ]; then
+    echo "FAIL $cmd without --db loaded the scripts $n times"
+    fail=$((fail + 1))
+  fi
+done
+
+# The refused import made the book: it takes it away again, lock and all.
+for f in "$db" "$db.lock" "$db-wal" "$db-shm"; do
+  if [ -e "$f" ]; then
+    echo "FAIL a refused first import left $f behind"
+    fail=$((fail + 1))
+  fi
+done
+# A book that was there before stays, nothing written into it.
+"$recoup" tick "$fixtures/basic" --db "$db" >/dev/null 2>&1
+expect "negative balance, into a book already there" 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
 expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \

@@ -1,8 +1,9 @@
 #!/bin/sh
 # A first import that fills the disk while it makes its indexes again (a
 # book without cases loads without them, store/sqlite.c "an import's
-# indexes"): the import is refused naming the full disk, the book is left
-# as it was, every index there; once space returns the same import goes
+# indexes"): the import is refused naming the full disk, a book it made
+# is taken away again, one made before is left as it was, every index
+# there; once space returns the same import goes
 # in whole and a tick runs on the book. A later import into a book with
 # cases, which fills the disk where it writes the new cases it held, is
 # refused naming the full disk too. The book lives on a small tmpfs
@@ -49,6 +50,18 @@ schema() {
 "$recoup" tick "$work/inst" --db "$work/fresh.db" --now 2025-11-20T09:00 --no-deliver > /dev/null
 schema "$work/fresh.db" > "$work/fresh.schema"
 
+# Into a book the import makes: refused, it takes the book away again.
+if "$recoup" import "$work/book.csv" "$work/inst" --db "$data/made.db" \
+    --now 2025-11-20T09:00 --no-deliver > "$work/out" 2> "$work/err"; then
+  fail "the import went in on a full disk"
+fi
+grep -q "disk is full" "$work/err" || fail "the refusal does not name the full disk: $(cat "$work/err")"
+for f in made.db made.db.lock made.db-wal made.db-shm; do
+  [ ! -e "$data/$f" ] || fail "the refused import left $f behind"
+done
+# Into a book made before, without cases: left as it was.
+"$recoup" tick "$work/inst" --db "$data/book.db" --now 2025-11-20T09:00 --no-deliver > /dev/null ||
+  fail "a new book on the small disk"
 if "$recoup" import "$work/book.csv" "$work/inst" --db "$data/book.db" \
     --now 2025-11-20T09:00 --no-deliver > "$work/out" 2> "$work/err"; then
   fail "the import went in on a full disk"

@@ -367,6 +367,9 @@ static void poisoned_run(const char *table, const char *column, int recorded) {
   if (!recorded) {
     assert_non_null(strstr(err.message, "case BAD"));
     assert_non_null(strstr(err.message, "poisoned"));
+    assert_string_equal(engine_failed_case(eng), "BAD");
+  } else {
+    assert_null(engine_failed_case(eng));
   }
   for (int i = 0; i < 5; i++)
     if (i != 2) assert_state(eng, ids[i], "working");

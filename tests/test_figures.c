@@ -225,7 +225,7 @@ static int task_of(void *ud, const store_value *cols, int n) {
 }
 
 static int open_book(void **state) {
-  engine_options opts = {FIGURES, ":memory:", 1, 0, 1};
+  engine_options opts = {FIGURES, ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   (void)state;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {

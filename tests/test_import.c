@@ -15,7 +15,7 @@
 #include "import.h"
 
 static engine *open_mem(void) {
-  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
@@ -179,6 +179,47 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   assert_string_equal(errors.items[4].field, "timezone");
   assert_string_equal(errors.items[5].field, "borrower_id");
   assert_int_equal(errors.items[5].line, 8);
+  assert_int_equal(cases(eng), 0);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A row with several bad cells names each (its first as before), so
+ * that it is mended at once; at most 10 a row. A required cell that is
+ * bad does not hide the ones after it. */
+static void test_each_bad_cell_of_a_row_is_named(void **state) {
+  engine *eng = open_mem();
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  (void)state;
+  fputs("id,borrower_id,balance,amount_due,due_date,phone,score\n"
+        "L1,B1,-5,abc,2026-13-45,call me,xyz\n"
+        "L2,,100,,,,\n"
+        "L3,,1e3,,,,x\n",
+        f);
+  rewind(f);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 9);
+  /* The first in the order the row is read, worded as before. */
+  assert_string_equal(errors.items[0].message,
+                      "column phone: phone 'call me' is not a phone number");
+  for (int i = 0; i < 5; i++) assert_int_equal(errors.items[i].line, 2);
+  assert_string_equal(errors.items[1].message,
+                      "column balance: balance must not be negative (-5)");
+  assert_string_equal(errors.items[2].field, "amount_due");
+  assert_string_equal(errors.items[3].field, "due_date");
+  assert_string_equal(errors.items[4].field, "score");
+  assert_int_equal(errors.items[5].line, 3);
+  assert_string_equal(errors.items[5].field, "borrower_id");
+  for (int i = 6; i < 9; i++) assert_int_equal(errors.items[i].line, 4);
+  assert_string_equal(errors.items[6].field, "borrower_id");
+  assert_string_equal(errors.items[7].field, "balance");
+  assert_string_equal(errors.items[8].field, "score");
+  assert_int_equal(stats.rows, 3);
   assert_int_equal(cases(eng), 0);
   fclose(f);
   rc_errlist_free(&errors);
@@ -518,7 +559,7 @@ static void test_amount_due_above_balance_is_refused(void **state) {
  * closed at once by the reference workflow, with no "0.00 overdue"
  * reminder, under its own outcome (not counted as a cure). */
 static void test_a_new_case_with_nothing_due_closes_at_once(void **state) {
-  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1};
+  engine_options opts = {EXAMPLES "/microfinance", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   counter msgs = {0};
@@ -777,7 +818,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 #endif
 #endif
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1};
+  engine_options opts = {FIXTURES "/basic", db, 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   import_stats stats;
@@ -815,7 +856,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
 static engine *import_into(const char *db, const char *csv,
                            import_stats *stats) {
   /* 2026-01-05T09:00 in Asia/Shanghai, as `--now 2026-01-05T09:00`. */
-  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_opened", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   rc_error err;
   engine *eng = NULL;
@@ -978,7 +1019,7 @@ static int trace_reads_back(sqlite3 *db, const char **msg,
  * institution, each statement traced (count_read_back, from 0). */
 static void import_fresh_traced(char *dir, char *db, char *csv,
                                 const char *rows, import_stats *stats) {
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1047,6 +1088,107 @@ static void test_a_new_case_is_written_once(void **st) {
   assert_int_equal(stats.handled, 4);
   assert_int_equal(run_updates, 0);
   expect_own_timer_and_run(dir, db, csv, 4, states);
+}
+
+/* The `opened` rows as they read: the detail of each, one a line. */
+typedef struct opened_text {
+  char text[2048];
+} opened_text;
+
+static int add_opened(void *ud, const store_value *cols, int n) {
+  opened_text *o = ud;
+  const char *kind = NULL, *detail = NULL;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "kind")) kind = cols[i].s;
+    if (!strcmp(cols[i].name, "detail")) detail = cols[i].s;
+  }
+  if (kind && !strcmp(kind, "opened") && detail) {
+    size_t len = strlen(o->text);
+    snprintf(o->text + len, sizeof o->text - len, "%s\n", detail);
+  }
+  return 0;
+}
+
+/* A new case's `opened` row is kept as the array of its values (its
+ * keys, id and version were half the bytes an imported case wrote to
+ * its journal), and every reader sees the object the whole row was:
+ * the engine's readers (the API's journal pages, case:history) and the
+ * view `journal`, byte for byte what a book written before holds (the
+ * text below is what the release before wrote: custom fields with
+ * quotes, escapes and Chinese, a product and a score, and a case with
+ * none of them). */
+static void test_an_opened_row_is_kept_short_and_reads_whole(void **st) {
+  static const char whole[] =
+      "{\"id\":\"S1\",\"borrower_id\":\"R1\",\"currency\":\"CNY\","
+      "\"principal\":150000,\"balance\":100000,\"amount_due\":50000,"
+      "\"fees\":0,\"product\":\"auto\",\"due_date\":\"2025-12-01\","
+      "\"score\":0.25,\"data\":{\"branch\":\"north\",\"note\":\"say "
+      "\\\"hi\\\"\\\\, \xe4\xbd\xa0\xe5\xa5\xbd\\\\\\\\\"},"
+      "\"workflow\":\"fresh\",\"version\":1}\n"
+      "{\"id\":\"S2\",\"borrower_id\":\"R2\",\"currency\":\"CNY\","
+      "\"principal\":0,\"balance\":90000,\"amount_due\":9000,\"fees\":0,"
+      "\"due_date\":\"2025-12-03\",\"data\":{},\"workflow\":\"fresh\","
+      "\"version\":1}\n";
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  rc_errlist errors = {0};
+  opened_text read = {""}, viewed = {""};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *book;
+  sqlite3_stmt *s;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,principal,amount_"
+             "due,fees,due_date,product,score,currency,branch,note\n"
+             "S1,R1,Sun Wei,+8613800000201,100000,150000,50000,0,2025-12-01,"
+             "auto,0.25,CNY,north,\"say \"\"hi\"\"\\, \xe4\xbd\xa0\xe5\xa5\xbd"
+             "\\\\\"\n"
+             "S2,R2,Zhou Fang,+8613800000202,90000,,9000,,2025-12-03,,,,,\n");
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 2);
+  assert_int_equal(query_journal(engine_query(eng), "S1", 0, add_opened, &read,
+                                 NULL),
+                   RC_OK);
+  assert_int_equal(query_journal_page(engine_query(eng), "S2", 0, 100,
+                                      add_opened, &read, NULL),
+                   RC_OK);
+  engine_close(eng);
+  assert_string_equal(read.text, whole);
+
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(book,
+                                      "SELECT kind, detail FROM journal "
+                                      "ORDER BY id",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    if (!strcmp((const char *)sqlite3_column_text(s, 0), "opened")) {
+      size_t len = strlen(viewed.text);
+      snprintf(viewed.text + len, sizeof viewed.text - len, "%s\n",
+               (const char *)sqlite3_column_text(s, 1));
+    }
+  sqlite3_finalize(s);
+  assert_string_equal(viewed.text, whole);
+  /* Kept short: the detail is the array, without the keys. */
+  assert_int_equal(sqlite3_prepare_v2(book,
+                                      "SELECT count(*) FROM journal_runs "
+                                      "WHERE json_type(rows, '$[0][4]') = "
+                                      "'array' AND instr(rows, "
+                                      "'borrower_id') = 0",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 2);
+  sqlite3_finalize(s);
+  sqlite3_close(book);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
 }
 
 /* A new case's `opened` handler sets its timers and journals without
@@ -1235,7 +1377,7 @@ static void test_pages_written_out_between_savepoints_leave_the_same_book(
 static void import_refused_saying(const char *trigger, const char *fail,
                                   const char *says) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1361,7 +1503,7 @@ static void test_a_row_a_trigger_drops_refuses_the_import(void **st) {
  * naming the statement and SQLite's reason, not a core dump. */
 static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1406,7 +1548,7 @@ static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
  * new book, so that one a later step adds is checked too. */
 static void test_a_book_without_one_of_its_triggers_is_refused(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], names[32][80], sql[160];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   sqlite3 *book;
@@ -1536,7 +1678,7 @@ static void test_a_first_import_looks_no_borrower_up(void **st) {
  * known one is updated, not opened again. */
 static void test_a_first_import_looks_no_case_up(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -1581,7 +1723,7 @@ static void test_a_first_import_looks_no_case_up(void **st) {
 static engine *open_counted(char *dir, char *db, char *csv,
                             const char *fixture,
                             int (*count)(unsigned, void *, void *, void *)) {
-  engine_options opts = {fixture, db, 1, 1767574800000, 1};
+  engine_options opts = {fixture, db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   assert_non_null(mkdtemp(dir));
@@ -1831,7 +1973,7 @@ static int keys_on(void) {
  * refused after either. */
 static void test_an_import_alone_skips_the_key_checks(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
                        "VALUES (1, 999, 'NOPE', 'x', 0)";
   rc_errlist errors = {0};
@@ -1897,7 +2039,7 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
  * ended does: the next transaction on the connection checks them. */
 static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   const char *orphan =
       "INSERT INTO timers(due, id, case_id, event, scoped) "
       "VALUES (1, 999, 'NOPE', 'x', 0)";
@@ -1948,7 +2090,7 @@ static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
  * was. */
 static void test_an_import_is_not_blamed_for_an_older_broken_row(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
-  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1};
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -2210,6 +2352,7 @@ int main(void) {
       cmocka_unit_test(test_reimport_updates_known_cases),
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
+      cmocka_unit_test(test_each_bad_cell_of_a_row_is_named),
       cmocka_unit_test(test_a_score_must_be_a_finite_number),
       cmocka_unit_test(test_a_nul_in_an_id_is_refused_not_cut),
       cmocka_unit_test(test_a_gbk_cell_is_refused_with_line_and_column),
@@ -2230,6 +2373,7 @@ int main(void) {
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
       cmocka_unit_test(test_opened_handlers_read_no_new_case_back),
       cmocka_unit_test(test_a_new_case_is_written_once),
+      cmocka_unit_test(test_an_opened_row_is_kept_short_and_reads_whole),
       cmocka_unit_test(test_cases_past_the_holding_limit_leave_the_same_book),
       cmocka_unit_test(test_runs_written_together_leave_the_same_book),
       cmocka_unit_test(

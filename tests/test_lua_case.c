@@ -311,7 +311,7 @@ static int teardown(void **state) {
 
 /* A fresh engine for each test, on ":memory:" at a fixed time. */
 static int open_engine(void **state) {
-  engine_options opts = {dir, ":memory:", 1, 0, 1};
+  engine_options opts = {dir, ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   rc_time t;
   (void)state;

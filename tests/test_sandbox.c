@@ -436,7 +436,7 @@ static void test_deadline_counts_running_not_waiting(void **state) {
 /* --- hostile handlers through the engine (tests/fixtures/hostile) --- */
 
 static engine *open_hostile(void) {
-  engine_options opts = {HOSTILE, ":memory:", 1, 0, 1};
+  engine_options opts = {HOSTILE, ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {

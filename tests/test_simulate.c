@@ -34,7 +34,7 @@ static double uniform(void) {
 }
 
 static engine *open_book(const char *db, rc_time *start) {
-  engine_options opts = {CALIB, db, 1, 0, 1};
+  engine_options opts = {CALIB, db, 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
@@ -236,7 +236,7 @@ static int on_queued(void *ud, const store_value *v, int n) {
  * reply against the SMS before it. */
 static void test_model_recovers_the_reply_rate(void **st) {
   char dir[] = "/tmp/recoup-test-reply-XXXXXX", db[96];
-  engine_options opts = {SMS_BOOK, db, 1, 0, 1};
+  engine_options opts = {SMS_BOOK, db, 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   rc_time start;

@@ -1821,6 +1821,165 @@ static void test_an_empty_queue_is_not_read_again(void **state) {
   sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
 }
 
+/* The details of a case's `opened` rows, one a line. */
+typedef struct opened_rows {
+  char text[2048];
+} opened_rows;
+
+static int collect_opened(void *ud, const store_value *cols, int ncols) {
+  opened_rows *o = ud;
+  const char *kind = NULL, *detail = NULL;
+  size_t len = strlen(o->text);
+  for (int i = 0; i < ncols; i++) {
+    if (!strcmp(cols[i].name, "kind")) kind = cols[i].s;
+    if (!strcmp(cols[i].name, "detail") && cols[i].type == STORE_TEXT)
+      detail = cols[i].s;
+    /* journal_runs as a book is moved: each run's rows whole */
+    if (!strcmp(cols[i].name, "rows")) kind = "opened", detail = cols[i].s;
+  }
+  if (kind && !strcmp(kind, "opened") && detail)
+    snprintf(o->text + len, sizeof o->text - len, "%s\n", detail);
+  return 0;
+}
+
+/* What the release before wrote as case id's `opened` row: every value
+ * given (the custom fields with an escape), or none of the optional
+ * ones. */
+static void opened_whole_text(char *out, size_t size, const char *id,
+                              int full) {
+  if (full)
+    snprintf(out, size,
+             "{\"id\":%s,\"borrower_id\":\"B1\",\"currency\":\"CNY\","
+             "\"principal\":5,\"balance\":1000,\"amount_due\":300,\"fees\":7,"
+             "\"product\":\"pro\\\"d\",\"due_date\":\"2026-01-01\","
+             "\"score\":0.5,\"data\":{\"k\":\"v\\u00e9\",\"n\":[1,{}]},"
+             "\"workflow\":\"w\",\"version\":2,\"user\":\"ann\"}",
+             id);
+  else
+    snprintf(out, size,
+             "{\"id\":%s,\"borrower_id\":\"B1\",\"currency\":\"CNY\","
+             "\"principal\":0,\"balance\":1000,\"amount_due\":0,\"fees\":0,"
+             "\"data\":{},\"workflow\":\"w\",\"version\":2}",
+             id);
+}
+
+static void journal_opened_as(store *st, const char *id, int full) {
+  store_case c = {0};
+  rc_error err;
+  c.id = (char *)id;
+  c.borrower_id = "B1";
+  c.currency = "CNY";
+  c.balance = 1000;
+  c.workflow = "w";
+  c.version = 2;
+  c.state = "new";
+  c.opened_at = 42;
+  if (full) {
+    c.principal = 5;
+    c.amount_due = 300;
+    c.fees = 7;
+    c.product = "pro\"d";
+    c.due_date = "2026-01-01";
+    c.data = "{\"k\":\"v\\u00e9\",\"n\":[1,{}]}";
+  }
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_opened(st, &c, full ? "0.5" : NULL,
+                                        full ? "ann" : "", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+}
+
+/* A case's `opened` row reads as the object it is, whether the store
+ * kept it short (SQLite: the array of its values; not for an id that
+ * needs an escape) or whole (PostgreSQL, and every such row of a book
+ * written before): through the store's readers, the view `journal` and a
+ * book moved out, which gives it whole. */
+static void test_an_opened_row_reads_alike_kept_short_or_whole(void **state) {
+  static const char *const ids[] = {"L1", "L\"3", "L2"};
+  static const char *const quoted[] = {"\"L1\"", "\"L\\\"3\"", "\"L2\""};
+  char want[3][512], all[2048] = "";
+  opened_rows moved = {""};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  for (int i = 0; i < 3; i++) {
+    add_case(st, ids[i]);
+    opened_whole_text(want[i], sizeof want[i], quoted[i], i < 2);
+    if (i < 2)
+      journal_opened_as(st, ids[i], 1);
+    /* written whole, as by the release before */
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_journal_append_built(st, ids[i], 42, "opened",
+                                                "new", 2, want[i], &err),
+                     RC_OK);
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  journal_opened_as(st, "L2", 0);
+  for (int i = 0; i < 3; i++) {
+    opened_rows read = {""}, tail = {""};
+    char two[1100];
+    snprintf(two, sizeof two, "%s\n%s\n", want[i], want[i]);
+    assert_int_equal(
+        store_journal_each(st, ids[i], 0, collect_opened, &read, &err), RC_OK);
+    assert_string_equal(read.text, two);
+    assert_int_equal(
+        store_journal_each(st, ids[i], 1, collect_opened, &tail, &err), RC_OK);
+    snprintf(two, sizeof two, "%s\n", want[i]);
+    assert_string_equal(tail.text, two);
+    read.text[0] = '\0';
+    assert_int_equal(store_journal_page(st, ids[i], 0, 10, collect_opened,
+                                        &read, &err),
+                     RC_OK);
+    snprintf(two, sizeof two, "%s\n%s\n", want[i], want[i]);
+    assert_string_equal(read.text, two);
+  }
+  if (!on_pg) {
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    /* Kept short where it can be: L1's and L2's own, not L"3's. */
+    assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                                "json_type(rows, '$[0][4]') = 'array'"),
+                     2);
+    assert_int_equal(count_rows("SELECT count(*) FROM journal_runs WHERE "
+                                "json_type(rows, '$[0][4]') = 'array' AND "
+                                "case_id IN ('L1', 'L2') AND "
+                                "instr(rows, 'borrower_id') = 0"),
+                     2);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT detail FROM journal WHERE "
+                                        "kind = 'opened' ORDER BY case_id, id",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      strcat(all, (const char *)sqlite3_column_text(s, 0));
+      strcat(all, "\n");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    {
+      char view[2048];
+      /* by case id: L"3 sorts first */
+      snprintf(view, sizeof view, "%s\n%s\n%s\n%s\n%s\n%s\n", want[1],
+               want[1], want[0], want[0], want[2], want[2]);
+      assert_string_equal(all, view);
+    }
+  }
+  /* Moved out, each run is whole (a run holds its one row here). */
+  assert_int_equal(
+      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
+      RC_OK);
+  for (int i = 0; i < 3; i++) {
+    char row[600], *at = moved.text;
+    int seen = 0;
+    snprintf(row, sizeof row, "[[\"opened\",\"new\",2,42,%s]]\n", want[i]);
+    while ((at = strstr(at, row))) seen++, at++;
+    assert_int_equal(seen, 2);
+  }
+  store_close(st);
+}
+
 typedef struct book_copy {
   store *to;
   const char *table;
@@ -3905,6 +4064,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_opened_row_reads_alike_kept_short_or_whole, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_journal,

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <lauxlib.h>
@@ -130,6 +132,58 @@ static void test_vars_are_formatted_for_the_reader(void **state) {
   assert_string_equal(buf,
                       "CN¥1,200.00 by January 10, 2026 of CN¥4,800.00 "
                       "due January 1, 2026, raw 120000");
+}
+
+/* A doubled brace is one brace of the text: a webhook's JSON body. A
+ * lone '}' stays as it always was. */
+static void test_doubled_braces_are_literal(void **state) {
+  static const char *const vars[] = {"borrower.name", "Wang", NULL};
+  template_ctx en = context("en", vars);
+  char buf[256];
+  rc_error err;
+  (void)state;
+  assert_int_equal(render("{{\"name\": \"{borrower.name}\", \"due\": "
+                          "\"{case.due_date}\"}}",
+                          &en, buf, sizeof buf, &err),
+                   RC_OK);
+  assert_string_equal(buf,
+                      "{\"name\": \"Wang\", \"due\": \"January 1, 2026\"}");
+  assert_int_equal(render("{{{borrower.name}}} a}b {{}}", &en, buf, sizeof buf,
+                          &err),
+                   RC_OK);
+  assert_string_equal(buf, "{Wang} a}b {}");
+}
+
+/* `recoup check` (the scripts' load) takes such a template, and still
+ * names a '{' never closed. */
+static void check_templates(const char *text, int ok) {
+  char dir[] = "/tmp/recoup-template-XXXXXX", path[128];
+  script *sc = NULL;
+  rc_errlist errors = {0};
+  FILE *f;
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  assert_non_null(f = fopen(path, "w"));
+  fprintf(f,
+          "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
+          "channel 'hook' { driver = 'exec', command = { '/bin/cat' } }\n"
+          "templates { t = { hook = [[%s]] } }\n"
+          "workflow(recoup.workflow { name = 'm', version = 1, initial = "
+          "'open', states = { open = {} } })\n",
+          text);
+  fclose(f);
+  assert_int_equal(script_load(&sc, dir, &errors) == RC_OK, ok);
+  if (!ok) assert_non_null(strstr(errors.items[0].message, "never closed"));
+  script_free(sc);
+  rc_errlist_free(&errors);
+  unlink(path);
+  rmdir(dir);
+}
+
+static void test_check_takes_doubled_braces(void **state) {
+  (void)state;
+  check_templates("{{\"name\": \"{borrower.name}\"}}", 1);
+  check_templates("{{\"name\": \"{borrower.name\"", 0);
 }
 
 static void test_a_missing_var_is_an_error(void **state) {
@@ -328,6 +382,8 @@ int main(void) {
       cmocka_unit_test(test_dates_by_locale),
       cmocka_unit_test(test_placeholders_name_their_formatter),
       cmocka_unit_test(test_vars_are_formatted_for_the_reader),
+      cmocka_unit_test(test_doubled_braces_are_literal),
+      cmocka_unit_test(test_check_takes_doubled_braces),
       cmocka_unit_test(test_a_missing_var_is_an_error),
       cmocka_unit_test(test_formatters_refuse_what_they_cannot_read),
       cmocka_unit_test(test_instants_fall_on_the_readers_day),

@@ -16,7 +16,7 @@
 #define PASSWORD "correct horse battery"
 
 static engine *open_mem(void) {
-  engine_options opts = {BASIC, ":memory:", 1, 0, 1};
+  engine_options opts = {BASIC, ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK)

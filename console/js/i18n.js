@@ -1,6 +1,7 @@
 // Every word the console shows, one table per language, keys named for
 // what they say. t('key', {n: 3}) fills {n}. Tone: plain and respectful.
 import { ctx } from './state.js';
+import { isolate } from './h.js';
 
 const en = {
   'app.name': 'recoup',
@@ -831,7 +832,8 @@ export function has(key) {
 export function t(key, vars) {
   const s = (DICTS[ctx.locale] && DICTS[ctx.locale][key]) ?? en[key] ?? key;
   if (!vars) return s;
-  return s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined || vars[k] === null ? '—' : String(vars[k])));
+  // A value (a name, a note) is isolated from the words around it.
+  return s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined || vars[k] === null ? '—' : isolate(vars[k])));
 }
 
 // A guard's reason ("contact_hours", "max_contacts:sms:1") in words: the

@@ -18,6 +18,9 @@ typedef struct engine_options {
   int simulated;   /* start on a simulated clock */
   rc_time start;   /* simulated start time; 0: now */
   int quiet;
+  /* A SQLite book must be there: RC_ENOTFOUND rather than make an empty
+   * one (report, errors, retry: store_open_flags STORE_MUST_EXIST). */
+  int must_exist;
 } engine_options;
 
 enum { ENGINE_POLICY_REASONS = 32 };
@@ -34,6 +37,8 @@ typedef struct engine_stats {
 } engine_stats;
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
+/* Whether engine_open made the book (a SQLite file that was not there). */
+int engine_created_book(const engine *eng);
 void engine_close(engine *eng);
 /* The read side (query.h) over the engine's database: every reader asks
  * there; only the engine writes. */
@@ -390,6 +395,16 @@ void engine_set_progress(engine *eng, engine_progress_fn fn, void *ud);
  * their order. A service answers a request that came meanwhile. */
 typedef int (*engine_yield_fn)(void *ud, int64_t steps);
 void engine_set_yield(engine *eng, engine_yield_fn fn, void *ud);
+/* Called once a case whose step the book refused is set aside (put in
+ * error, committed) by a run, with its case and the refusal: the service
+ * logs it, as the journal and `recoup errors` show it. */
+typedef void (*engine_case_error_fn)(void *ud, const char *case_id,
+                                     const rc_error *why);
+void engine_on_set_aside(engine *eng, engine_case_error_fn fn, void *ud);
+/* The case the last run failed on (a step the book refused, and putting
+ * its case in error refused too), or NULL when it failed for another
+ * cause or did not fail. Valid until the next run. */
+const char *engine_failed_case(const engine *eng);
 
 /* --- called by the Lua bindings while a handler runs --- */
 

@@ -94,6 +94,9 @@ struct store {
    * disk or an I/O error is (those clear it). Cleared by store_begin
    * and by a rollback to a savepoint, which undoes the refused write. */
   int refused;
+  /* Set by a backend whose open made the database (SQLite: the file was
+   * not there). */
+  int created;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the
@@ -213,7 +216,7 @@ struct store_ops {
    * backend allocates its own struct (zeroed, `store base` first), sets
    * base.ops to its table and hands out &base; store.c sets base.where
    * and owns base.run and base.depth. */
-  int (*open)(store **out, const char *where, rc_error *err);
+  int (*open)(store **out, const char *where, int flags, rc_error *err);
   /* Rolls back an open transaction, frees everything. */
   void (*close)(store *st);
   /* A throwaway copy (what-if runs): commits need not reach the disk. */
@@ -545,6 +548,12 @@ struct store_ops {
   /* store.h: store_begin_import: the next transaction begun is an
    * import's. NULL: nothing to gain, a plain transaction. */
   void (*import_next)(store *st);
+  /* --- the journal's `opened` row (session 29) -------------------------- */
+  /* 1: the backend keeps an `opened` row's detail as the array of its
+   * values (store.h, store_journal_opened) and gives readers the object
+   * again; 0: kept as the object (also under store/fault.c's wrapper,
+   * which does not say: a row so kept reads the same). */
+  int journal_short_opened;
 };
 
 /* The backends this build has. */

@@ -52,8 +52,8 @@ static int fault_fires(const char *op, rc_error *err) {
   return 1;
 }
 
-static int f_open(store **out, const char *where, rc_error *err) {
-  int rc = fault.real->open(out, where, err);
+static int f_open(store **out, const char *where, int flags, rc_error *err) {
+  int rc = fault.real->open(out, where, flags, err);
   if (rc == RC_OK) (*out)->ops = &store_fault_ops;
   return rc;
 }

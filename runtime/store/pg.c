@@ -1060,11 +1060,14 @@ static int reconnect(pg *st, rc_error *err) {
   return RC_OK;
 }
 
-static int op_open(store **out, const char *where, rc_error *err) {
+static int op_open(store **out, const char *where, int flags, rc_error *err) {
   pg *st = calloc(1, sizeof *st);
   char host[64] = "";
   int scratch;
 
+  /* STORE_MUST_EXIST: a server's database is there or is refused; the
+   * commands that ask it look at a SQLite file only. */
+  (void)flags;
   *out = NULL;
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   for (int t = 0; t < KEPT_N; t++) st->kept[t].ncols = kept_cols[t];

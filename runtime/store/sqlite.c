@@ -242,7 +242,7 @@ enum {
 #define JOURNAL_COLS                                                 \
   "r.id + e.key AS id, e.value ->> 3 AS at, e.value ->> 0 AS kind, " \
   "e.value ->> 1 AS state, e.value ->> 2 AS version, "               \
-  "nullif(e.value -> 4, 'null') AS detail"
+  SQLITE_JOURNAL_DETAIL("e.value", "?1") " AS detail"
 /* A case's journal runs (?1 the case) as the table r(id, prev, n, rows,
  * seen: rows in it and the newer runs), newest first: from the run the
  * case's row names (journal_last) down each run's prev. Each step goes to
@@ -1701,9 +1701,9 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
   return RC_OK;
 }
 
-static int sq_open(sq **out, const char *path, rc_error *err) {
+static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
   sq *st;
-  int memory = strcmp(path, ":memory:") == 0;
+  int memory = strcmp(path, ":memory:") == 0, created = 0;
   char *msg = NULL;
 
   *out = NULL;
@@ -1717,8 +1717,21 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
    * own (sqlite_checkpoint.c): SQLite's shared state needs its mutexes. */
   sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   if (!memory) {
-    /* Debts and phone numbers: the file is the owner's alone. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Debts and phone numbers: the file is the owner's alone. Made here
+     * (O_EXCL) or found: whoever made it may take it away again (an
+     * import refused into a new book, store_created). */
+    int fd = flags & STORE_MUST_EXIST
+                 ? open(path, O_RDWR | O_CLOEXEC)
+                 : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && !(flags & STORE_MUST_EXIST))
+      created = 1;
+    else if (fd < 0 && errno == EEXIST)
+      fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && flags & STORE_MUST_EXIST)
+      return rc_error_set(err, RC_ENOTFOUND, "db",
+                          "%s: no such database (nothing was imported into "
+                          "it: check --db, or service.db in recoup.lua)",
+                          path);
     if (fd < 0)
       return rc_error_set(err, RC_EIO, "db", "cannot open database %s: %s",
                           path, strerror(errno));
@@ -1726,10 +1739,11 @@ static int sq_open(sq **out, const char *path, rc_error *err) {
   }
   st = calloc(1, sizeof *st);
   if (!st) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
-  if (sqlite3_open_v2(
-          path, &st->db,
-          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-          NULL) != SQLITE_OK) {
+  st->base.created = created;
+  if (sqlite3_open_v2(path, &st->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                          (flags & STORE_MUST_EXIST ? 0 : SQLITE_OPEN_CREATE),
+                      NULL) != SQLITE_OK) {
     rc_error_set(err, RC_ESTORE, "db", "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
     sq_close(st);
@@ -6383,9 +6397,9 @@ static int sq_sim_read(sq *st, int which, int64_t after, store_row_fn fn,
  * begins with it. */
 #define SQ(s) ((sq *)(s))
 
-static int op_open(store **out, const char *where, rc_error *err) {
+static int op_open(store **out, const char *where, int flags, rc_error *err) {
   sq *st;
-  int rc = sq_open(&st, where, err);
+  int rc = sq_open(&st, where, flags, err);
   *out = NULL;
   if (rc != RC_OK) return rc;
   st->base.ops = &store_sqlite_ops;
@@ -7272,4 +7286,5 @@ const store_ops store_sqlite_ops = {
     .checkpoint_apart = op_checkpoint_apart,
     .durable = op_durable,
     .import_next = op_import_next,
+    .journal_short_opened = 1,
 };

@@ -46,6 +46,26 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
   " json_group_array(json_array(due, id, scoped)) AS keys FROM timers" \
   " GROUP BY case_id) k WHERE " T ".id = k.case_id;"
 
+/* A journal row's detail as readers see it (E: the row, [kind, state,
+ * version, at, detail]; ID: its case's id): an `opened` row kept as the
+ * array of its values (store.c's opened_short, store.h's
+ * STORE_OPENED_AT_*) is the object again, the same text the object kept
+ * whole reads as; any other detail as kept. The case's id is one
+ * store.c writes short only when it needs no escape. */
+#define SQLITE_JOURNAL_DETAIL(E, ID)                                          \
+  "CASE WHEN " E " ->> 0 = 'opened' AND json_type(" E ", '$[4]') = 'array' " \
+  "THEN json('{\"id\":\"' || " ID " || '\",\"borrower_id\":' || (" E          \
+  " -> '$[4][0]') || ',\"currency\":' || (" E " -> '$[4][1]') || "            \
+  "',\"principal\":' || (" E " -> '$[4][2]') || ',\"balance\":' || (" E       \
+  " -> '$[4][3]') || ',\"amount_due\":' || (" E " -> '$[4][4]') || "          \
+  "',\"fees\":' || (" E " -> '$[4][5]') || coalesce(',\"product\":' || "      \
+  "nullif(" E " -> '$[4][9]', 'null'), '') || coalesce(',\"due_date\":' || "  \
+  "nullif(" E " -> '$[4][8]', 'null'), '') || coalesce(',\"score\":' || "     \
+  "nullif(" E " -> '$[4][10]', 'null'), '') || ',\"data\":' || (" E           \
+  " -> '$[4][6]') || ',\"workflow\":' || (" E " -> '$[4][7]') || "            \
+  "',\"version\":' || (" E " -> 2) || coalesce(',\"user\":' || nullif(" E     \
+  " -> '$[4][11]', 'null'), '') || '}') ELSE nullif(" E " -> 4, 'null') END"
+
 /* Sets each journal run's link to its case's run before it
  * (journal_runs.prev) and each case's newest run (cases.journal_last)
  * from the runs: the upgrade that adds them, a book moved in

@@ -8,6 +8,7 @@
 
 #include "jbuf.h"
 #include "store/book.h"
+#include "store/sqlite.h"
 
 int book_name_ok(const char *name) {
   if (!name || !*name || strlen(name) > 63) return 0;
@@ -88,8 +89,20 @@ static int book_each(sqlite3 *db, sqlite3_stmt *s, const char *table,
   return RC_OK;
 }
 
+/* journal_runs as the book keeps it, each run with an `opened` row kept
+ * short (its detail an array) given whole, its rows in order. */
+#define BOOK_JOURNAL_RUNS                                                     \
+  "SELECT id, case_id, at, n, CASE WHEN instr(rows, '[\"opened\",') THEN "   \
+  "(SELECT '[' || group_concat(CASE WHEN e.value ->> 0 = 'opened' AND "      \
+  "json_type(e.value, '$[4]') = 'array' THEN '[' || (e.value -> 0) || ',' "  \
+  "|| (e.value -> 1) || ',' || (e.value -> 2) || ',' || (e.value -> 3) || "  \
+  "',' || " SQLITE_JOURNAL_DETAIL("e.value", "r.case_id") " || ']' ELSE "   \
+  "e.value END, ',') || ']' FROM (SELECT value FROM json_each(r.rows) "      \
+  "ORDER BY key) e) ELSE rows END AS rows, prev FROM journal_runs r"
+
 int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
                      rc_error *err) {
+  const char *s_text = NULL;
   char sql[256];
   sqlite3_stmt *s;
   int rc;
@@ -108,9 +121,13 @@ int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
    * in that order, a backend that numbers them anew keeps their order. */
   else if (!strcmp(table, "timers"))
     snprintf(sql, sizeof sql, "SELECT * FROM timers ORDER BY due, id");
+  /* A run's `opened` row kept short goes out whole (as the view reads
+   * it): the book it moves to may keep it only so. */
+  else if (!strcmp(table, "journal_runs"))
+    s_text = BOOK_JOURNAL_RUNS;
   else
     snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", table);
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, s_text ? s_text : sql, -1, &s, NULL) != SQLITE_OK)
     return book_fail(db, err, "reading", table ? table : "the table list");
   rc = book_each(db, s, table ? table : "the table list", fn, ud, err);
   sqlite3_finalize(s);

@@ -623,6 +623,17 @@ static const char *const migrations[] = {
      * and reports. NULL (a row written another way) reads the table; the
      * step fills every borrower after this (sqlite_contacts_pack_all). */
     "ALTER TABLE borrowers ADD COLUMN contacts_packed TEXT;",
+    /* 24: a case's `opened` row is kept as the array of its values
+     * (store.c's store_journal_opened): the object's keys, its id and
+     * version were half the bytes an imported case wrote to its journal.
+     * The view gives the object again, as it read before; rows kept
+     * whole read as they did. */
+    "DROP VIEW journal;"
+    "CREATE VIEW journal AS SELECT r.id + e.key AS id, r.case_id AS case_id,"
+    "  e.value ->> 3 AS at, e.value ->> 0 AS kind, e.value ->> 1 AS state,"
+    "  e.value ->> 2 AS version, "
+    SQLITE_JOURNAL_DETAIL("e.value", "r.case_id") " AS detail"
+    "  FROM journal_runs r, json_each(r.rows) e;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {

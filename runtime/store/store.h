@@ -126,6 +126,14 @@ typedef struct store_plan {
 /* db: a file path or ":memory:" (SQLite); a postgresql:// URL is
  * RC_EINVAL in this build. */
 int store_open(store **out, const char *db, rc_error *err);
+/* store_open with flags: STORE_MUST_EXIST opens a SQLite book only if
+ * its file is there (RC_ENOTFOUND, saying so), never making an empty one
+ * (a command that only reads or retries). */
+enum { STORE_MUST_EXIST = 1 };
+int store_open_flags(store **out, const char *db, int flags, rc_error *err);
+/* Whether this open made the database (a SQLite file that was not
+ * there): a command refused before writing to it takes it away again. */
+int store_created(const store *st);
 void store_close(store *st);
 /* The database argument store_open was given, as it may be shown in a
  * message (store_where_shown: a URL's password is ***). */
@@ -393,6 +401,32 @@ int store_journal_append_built(store *st, const char *case_id, rc_time at,
                                const char *kind, const char *state,
                                int version, const char *detail,
                                rc_error *err);
+/* The row `opened` of case c (at c->opened_at, in its state and
+ * version): the case as it opened, as the object {"id", "borrower_id",
+ * "currency", "principal", "balance", "amount_due", "fees", "product"?,
+ * "due_date"?, "score"?, "data", "workflow", "version", "user"?} (keys
+ * with ? only when given; score the number's JSON text, user NULL or ""
+ * for none). Readers see that object; a backend may keep it shorter, as
+ * the array of its values from STORE_OPENED_AT on (SQLite does). */
+int store_journal_opened(store *st, const store_case *c, const char *score,
+                         const char *user, rc_error *err);
+/* The array's places: [borrower_id, currency, principal, balance,
+ * amount_due, fees, data, workflow, due_date, product, score, user],
+ * null when absent, the trailing absent ones left out. */
+enum {
+  STORE_OPENED_AT_BORROWER,
+  STORE_OPENED_AT_CURRENCY,
+  STORE_OPENED_AT_PRINCIPAL,
+  STORE_OPENED_AT_BALANCE,
+  STORE_OPENED_AT_AMOUNT_DUE,
+  STORE_OPENED_AT_FEES,
+  STORE_OPENED_AT_DATA,
+  STORE_OPENED_AT_WORKFLOW,
+  STORE_OPENED_AT_DUE_DATE,
+  STORE_OPENED_AT_PRODUCT,
+  STORE_OPENED_AT_SCORE,
+  STORE_OPENED_AT_USER
+};
 /* The rows an event writes for a case are held and written as one run;
  * this writes them now. The engine calls it at the end of each event, so
  * that a run the database refuses fails that event, not a later one. */

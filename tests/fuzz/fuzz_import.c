@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc_errlist errors = {0};
   FILE *f;
   if (!eng) {
-    engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1};
+    engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1, 0};
     if (engine_open(&eng, &opts, &errors) != RC_OK) abort();
   }
   if (size == 0) return 0;

@@ -58,7 +58,7 @@ static void stop(void) {
 }
 
 static void start(void) {
-  engine_options opts = {FIXTURES "/hostile", ":memory:", 1, 0, 1};
+  engine_options opts = {FIXTURES "/hostile", ":memory:", 1, 0, 1, 0};
   rc_errlist errors = {0};
   rc_time t;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {

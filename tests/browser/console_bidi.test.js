@@ -1,0 +1,90 @@
+'use strict';
+// Text a person typed (a note, a borrower's name) holding bidi controls
+// does not turn the console's own words around it. U+202E (right-to-left
+// override) in a note reversed everything after it to the end of the
+// line: a borrower's name in a case's heading put the overdue badge
+// after it before it.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+let book, browser;
+before(async () => {
+  book = await h.startBook();
+  browser = await h.launchBrowser();
+});
+after(async () => {
+  await h.closeBrowser(browser);
+  await h.stopBook(book);
+});
+
+// Whether the text under sel reads left to right as laid out: its first
+// letter or digit left of its last.
+async function readsLeftToRight(page, sel) {
+  return page.$eval(sel, (el) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const chars = [];
+    for (let node; (node = walker.nextNode());)
+      for (let i = 0; i < node.data.length; i++)
+        if (/[\p{L}\p{N}]/u.test(node.data[i])) chars.push([node, i]);
+    if (chars.length < 2) return null;
+    const left = ([node, i]) => {
+      const r = document.createRange();
+      r.setStart(node, i);
+      r.setEnd(node, i + 1);
+      return r.getBoundingClientRect().left;
+    };
+    return left(chars[0]) < left(chars[chars.length - 1]);
+  });
+}
+
+// A borrower whose name holds U+202E: before, the overdue badge after
+// the name in the case's heading was laid out before it.
+test('a borrower name with a right-to-left override leaves the heading\'s words as they are', async (t) => {
+  const name = '\u202EAli Hassan';
+  const r = await h.api(book, '/v1/cases', {
+    method: 'POST', token: 'ingest',
+    body: { id: 'BIDI1', balance: 100000, amount_due: 50000, due_date: '2026-10-01',
+            borrower: { id: 'B-BIDI1', name, phones: ['+8613800119999'] } },
+  });
+  assert.ok(r.status === 201 || r.status === 200, `POST /v1/cases: ${r.status} ${r.text}`);
+  for (const locale of ['en', 'zh-CN']) {
+    const page = await h.newPage(t, browser, { device: 'desktop', locale });
+    await h.signIn(page, book, 'zhang.min');
+    await page.goto(book.url + '/#/case/BIDI1');
+    await page.waitForSelector('h1 .borrower-name');
+    assert.ok((await page.textContent('h1 .borrower-name')).includes(name), 'the name is shown as given');
+    const [name_, badge, id] = await Promise.all(['h1 .borrower-name', 'h1 .dpd', 'h1 .case-id']
+      .map((sel) => page.$eval(sel, (el) => el.getBoundingClientRect().left)));
+    assert.ok(id < name_ && name_ < badge, `case id, name, badge from left to right (${locale}): ${id}, ${name_}, ${badge}`);
+    assert.equal(await readsLeftToRight(page, 'h1 .dpd'), true, `the badge reads left to right (${locale})`);
+    h.checkGuards(page);
+    await h.screenshot(page, `case-bidi-name-${locale}`);
+  }
+});
+
+// A note's own text is the typist's to turn: shown as typed, isolated.
+test('a note with a right-to-left override is shown as typed', async (t) => {
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, book, 'li.wei');
+  await page.goto(book.url + '/#/case/CN014');
+  await page.waitForSelector('.note-form textarea[name="text"]');
+  const note = '\u202Eabc bidi note';
+  await page.fill('.note-form textarea[name="text"]', note);
+  await page.click('.note-form button[type="submit"]');
+  const li = '.timeline li[data-kind="note"]:has-text("bidi note")';
+  await page.waitForSelector(li);
+  assert.ok((await page.textContent(`${li} .what`)).includes(note));
+  assert.equal(await readsLeftToRight(page, `${li} time`), true, 'its time reads left to right');
+  h.checkGuards(page);
+});
+
+test('isolate wraps only text that can turn what is around it', async (t) => {
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
+  await page.goto(book.url + '/#/signin');
+  const out = await page.evaluate(async () => {
+    const { isolate } = await import('/assets/js/h.js');
+    return ['Wang', '王伟', '\u202Eabc', 'محمد', '<b>x</b>'].map(isolate);
+  });
+  assert.deepEqual(out, ['Wang', '王伟', '\u2068\u202Eabc\u2069', '\u2068محمد\u2069', '<b>x</b>']);
+});
