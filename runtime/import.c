@@ -157,7 +157,7 @@ static void report(importer *im, rc_error *err) {
     rc_errlist_add(im->errors, err);
   else if (im->errors->count == MAX_ERRORS) {
     snprintf(err->message, sizeof err->message,
-             "more than %d bad rows; stopping the report here", MAX_ERRORS);
+             "more than %d errors; stopping the report here", MAX_ERRORS);
     err->field[0] = '\0';
     rc_errlist_add(im->errors, err);
   }
