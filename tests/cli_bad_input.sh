@@ -149,6 +149,25 @@ expect "negative balance, into a book already there" 1 "bad_balance.csv:7: colum
   "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
 expect "nothing written after a refused file" 0 "total  *0 (0 open" -- \
   "$recoup" report "$fixtures/basic" --db "$db"
+# A book named by a symbolic link not yet pointing at a file (a deploy's
+# /var/lib/recoup/book.db -> /data/book.db): the first import makes the
+# file it points at, as it did before the book knew whether it made it; a
+# refused one leaves the link as it was.
+rm -f "$work/target.db"* "$work/link.db"*
+ln -s "$work/target.db" "$work/link.db"
+expect "a refused first import through a link" 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$work/link.db"
+if [ ! -L "$work/link.db" ]; then
+  echo "FAIL a refused import through a link took the link away"
+  fail=$((fail + 1))
+fi
+expect "a first import through a link not yet pointing at a file" 0 "imported" -- \
+  "$recoup" import "$fixtures/good.csv" "$fixtures/basic" --db "$work/link.db"
+if [ ! -f "$work/target.db" ]; then
+  echo "FAIL the import through a link made no book where it points"
+  fail=$((fail + 1))
+fi
+rm -f "$work/target.db"* "$work/link.db"*
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
   "$recoup" import "$fixtures/bad.ndjson" "$fixtures/basic" --db "$db"
 expect "check lists every problem" 1 "bad.lua:.*names 'nowhere', which is not a state" -- \

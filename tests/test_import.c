@@ -226,6 +226,36 @@ static void test_each_bad_cell_of_a_row_is_named(void **state) {
   engine_close(eng);
 }
 
+/* The report stops at 50 errors, not rows: a row names up to 10 bad cells,
+ * so the line that ends it must not say that 50 rows were bad when 6 were
+ * (it did: "more than 50 bad rows" after six rows). */
+static void test_the_report_ends_at_50_errors_said_as_errors(void **state) {
+  engine *eng = open_mem();
+  import_stats stats;
+  rc_errlist errors = {0};
+  FILE *f = tmpfile();
+  (void)state;
+  fputs("id,borrower_id,balance,amount_due,due_date,phone,score,principal,"
+        "fees,do_not_contact,locale\n",
+        f);
+  for (int i = 0; i < 8; i++)
+    fprintf(f, "R%d,B%d,-5,abc,2026-13-45,call me,xyz,y,-1,maybe,zz_\n", i,
+            i);
+  rewind(f);
+  assert_int_equal(
+      import_stream(eng, f, "mem.csv", IMPORT_CSV, &stats, &errors, 0),
+      RC_EINVAL);
+  assert_int_equal(errors.count, 51);
+  assert_int_equal(errors.items[0].line, 2);
+  assert_true(errors.items[49].line <= 7); /* 8 rows, fewer than 50 bad */
+  assert_string_equal(errors.items[50].message,
+                      "more than 50 errors; stopping the report here");
+  assert_int_equal(cases(eng), 0);
+  fclose(f);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_a_score_must_be_a_finite_number(void **state) {
   engine *eng = open_mem();
   import_stats stats;
@@ -2353,6 +2383,7 @@ int main(void) {
       cmocka_unit_test(test_a_missing_id_column_is_reported),
       cmocka_unit_test(test_short_rows_and_bad_fields_name_the_line),
       cmocka_unit_test(test_each_bad_cell_of_a_row_is_named),
+      cmocka_unit_test(test_the_report_ends_at_50_errors_said_as_errors),
       cmocka_unit_test(test_a_score_must_be_a_finite_number),
       cmocka_unit_test(test_a_nul_in_an_id_is_refused_not_cut),
       cmocka_unit_test(test_a_gbk_cell_is_refused_with_line_and_column),

@@ -1725,8 +1725,14 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                  : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0 && !(flags & STORE_MUST_EXIST))
       created = 1;
-    else if (fd < 0 && errno == EEXIST)
+    else if (fd < 0 && errno == EEXIST) {
       fd = open(path, O_RDWR | O_CLOEXEC);
+      /* A link to no file yet (O_EXCL never follows one): made where it
+       * points, as before, but not counted as made here, so that a
+       * refused import leaves link and file alone. */
+      if (fd < 0 && errno == ENOENT)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    }
     if (fd < 0 && errno == ENOENT && flags & STORE_MUST_EXIST)
       return rc_error_set(err, RC_ENOTFOUND, "db",
                           "%s: no such database (nothing was imported into "
