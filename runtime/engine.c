@@ -2698,6 +2698,15 @@ int engine_job_end(engine *eng, int rc, rc_error *err) {
   return rc;
 }
 
+/* A batch undone moves a simulated clock back to where the batch began
+ * (its steps moved it to each timer's due time). A real clock has nothing
+ * to undo: clock_set would make it simulated, stopped at that moment for
+ * the rest of the process (a service whose handler failed once never saw
+ * a later timer come due). */
+static void clock_restore(engine *eng, rc_time t) {
+  if (clock_is_simulated(eng->clk)) clock_set(eng->clk, t);
+}
+
 /* The database ended the batch to break a deadlock with another node (or
  * a serialization conflict): nothing of it was kept, not even an event
  * failure it recorded, so it runs again from the same state in memory,
@@ -2707,7 +2716,7 @@ static int batch_contended(engine *eng, const engine_stats *stats,
                            rc_time clock, int *tries) {
   if (!store_contended(eng->st) || ++*tries > CONTENDED_TRIES) return 0;
   eng->stats = *stats;
-  clock_set(eng->clk, clock);
+  clock_restore(eng, clock);
   return 1;
 }
 
@@ -3008,7 +3017,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
       engine_rollback(eng);
       eng->stats = saved_stats;
       eng->reloads.waiting = saved_waiting;
-      clock_set(eng->clk, saved_clock);
+      clock_restore(eng, saved_clock);
       limit_replay = n;
       rc = RC_OK;
       continue;
@@ -3026,7 +3035,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
     if (rc != RC_OK && eng->poisoned.case_id) {
       eng->stats = saved_stats;
       eng->reloads.waiting = saved_waiting;
-      clock_set(eng->clk, saved_clock);
+      clock_restore(eng, saved_clock);
       if (poisoned_set_aside(eng)) {
         limit_replay = contended = 0;
         rc = RC_OK;

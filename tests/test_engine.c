@@ -414,6 +414,37 @@ static void test_a_poisoned_case_does_not_stall_the_others(void **state) {
   poisoned_run("journal_runs", "case_id", 0);
 }
 
+/* A service runs on the real clock. A batch undone (a handler that fails,
+ * a poisoned case) moved a simulated clock back to the batch's start; on
+ * the real clock that stopped it there for good, and no timer due later
+ * ever fired (attack29: after one poisoned case, serve moved nothing). */
+static void test_an_undone_batch_leaves_the_real_clock_running(void **state) {
+  engine_options opts = {.dir = BASIC, .db = ":memory:", .quiet = 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  rc_error err;
+  (void)state;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  rc_errlist_free(&errors);
+  assert_false(clock_is_simulated(engine_clock(eng)));
+  open_case(eng, "L1", ", \"fail\": true");
+  open_case(eng, "L2", NULL);
+  /* L2's step first, then L1's fails: the batch is undone and replayed. */
+  assert_int_equal(engine_post(eng, "L2", "flaky", NULL, NULL, NULL, &err),
+                   RC_OK);
+  assert_int_equal(engine_post(eng, "L1", "flaky", NULL, NULL, NULL, &err),
+                   RC_OK);
+  run_now(eng);
+  assert_state(eng, "L2", "working");
+  {
+    store_case c = get(eng, "L1");
+    assert_non_null(c.error);
+    store_case_free(&c);
+  }
+  assert_false(clock_is_simulated(engine_clock(eng)));
+  engine_close(eng);
+}
+
 /* The service asks for small slices while requests wait: a slice smaller
  * than a batch must stop at its size and say there is more. */
 static void test_a_slice_stops_at_its_size(void **state) {
@@ -1810,6 +1841,7 @@ int main(void) {
       cmocka_unit_test(test_a_failure_inside_a_batch_is_replayed_once),
       cmocka_unit_test(test_a_slice_stops_at_its_size),
       cmocka_unit_test(test_a_poisoned_case_does_not_stall_the_others),
+      cmocka_unit_test(test_an_undone_batch_leaves_the_real_clock_running),
       cmocka_unit_test(test_case_in_error_holds_later_events_until_retry),
       cmocka_unit_test(test_held_events_keep_their_order_within_a_batch),
       cmocka_unit_test(test_timers_survive_a_restart_and_fire_in_order),
