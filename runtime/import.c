@@ -387,7 +387,6 @@ static void seen_free(seen_ids *t) {
 
 /* --- rows --------------------------------------------------------------- */
 
-/* One record, read: refused, or parsed for the writer. */
 /* A CSV row's other bad cells, after its first (first, refused already):
  * each named, ROW_ERRORS_MAX in all, so that a row is mended at once
  * rather than one cell an import. The row is read again without each
@@ -430,6 +429,7 @@ static void more_cell_errors(importer *im, json_t *obj, int64_t line,
   json_decref(copy);
 }
 
+/* One record, read: refused, or parsed for the writer. */
 static void apply(importer *im, json_t *obj, int text, int64_t line) {
   rc_error err;
   item *it;
