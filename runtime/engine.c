@@ -633,8 +633,9 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
     rc_copy(initial, sizeof initial, eng->opening.initial);
   } else {
     script_workflow_latest(eng->sc, workflow, &version);
-    script_workflow_initial(eng->sc, workflow, version, initial,
-                            sizeof initial);
+    if ((rc = script_workflow_initial(eng->sc, workflow, version, initial,
+                                      sizeof initial, err)) != RC_OK)
+      return rc == RC_ESCRIPT || rc == RC_ENOTFOUND ? RC_EINVAL : rc;
     if (eng->defer_opened) {
       rc_copy(eng->opening.workflow, sizeof eng->opening.workflow, workflow);
       rc_copy(eng->opening.initial, sizeof eng->opening.initial, initial);

@@ -727,18 +727,48 @@ int script_workflow_latest(script *sc, const char *name, int *version) {
   return best > 0 ? RC_OK : RC_ENOTFOUND;
 }
 
+/* What the engine reads of a workflow's tables outside a handler (its
+ * initial state, a state's fields, a declared transition) may run the
+ * script's own code: a metatable's __index on a table a handler changed
+ * at run time (docs/lua.md: the tables a script builds are its own, kept
+ * as long as the scripts). An error there, in no protected call, ended
+ * the process (Lua's abort(): a service's every case stopped), and an
+ * `initial` a handler had set to nil or a table was printed through
+ * NULL. Such a read runs as a handler does: protected and budgeted. */
+struct wf_read {
+  const char *workflow, *a, *b; /* a, b: the state; or from, to */
+  int version, found;
+  char *out; /* the initial state's name, size bytes */
+  size_t size;
+  script_state info;
+};
+
+static int read_initial(lua_State *L) {
+  struct wf_read *r = lua_touserdata(L, 1);
+  if (!push_workflow(L, r->workflow, r->version)) return 0;
+  if (lua_getfield(L, -1, "initial") != LUA_TSTRING)
+    return luaL_error(L,
+                      "workflow %s version %d: its initial state is %s, not "
+                      "the name of a state",
+                      r->workflow, r->version, luaL_typename(L, -1));
+  snprintf(r->out, r->size, "%s", lua_tostring(L, -1));
+  r->found = 1;
+  return 0;
+}
+
 int script_workflow_initial(script *sc, const char *name, int version,
-                            char *state, size_t size) {
-  lua_State *L = sc->L;
-  int rc = RC_ENOTFOUND;
-  if (push_workflow(L, name, version)) {
-    lua_getfield(L, -1, "initial");
-    snprintf(state, size, "%s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    rc = RC_OK;
-  }
-  lua_pop(L, 1);
-  return rc;
+                            char *state, size_t size, rc_error *err) {
+  struct wf_read r = {
+      .workflow = name, .version = version, .out = state, .size = size};
+  int rc;
+  if (size) state[0] = '\0';
+  lua_pushcfunction(sc->L, read_initial);
+  lua_pushlightuserdata(sc->L, &r);
+  if ((rc = script_pcall(sc, 1, 0, err, NULL)) != RC_OK) return rc;
+  return r.found ? RC_OK
+                 : rc_error_set(err, RC_ENOTFOUND, "workflow",
+                                "workflow %s version %d is not loaded", name,
+                                version);
 }
 
 enum { STATE_WALK_MAX = 16 }; /* keys of a state walked, not asked */
@@ -792,24 +822,47 @@ ask:
   return info;
 }
 
+static void state_info_of(lua_State *L, struct wf_read *r) {
+  const script *sc = script_of(L);
+  int top = lua_gettop(L);
+  if (push_workflow(L, r->workflow, r->version)) {
+    script_getkey(L, sc, -1, SK_STATES);
+    if (lua_getfield(L, -1, r->a) == LUA_TTABLE)
+      r->info = state_info_at(L, sc, lua_gettop(L));
+  }
+  lua_settop(L, top);
+}
+
+static int read_state_info(lua_State *L) {
+  state_info_of(L, lua_touserdata(L, 1));
+  return 0;
+}
+
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state) {
   lua_State *L = sc->L;
   script_state info = {0, 0, "", 0, 0};
+  struct wf_read r = {
+      .workflow = workflow, .version = version, .a = state, .info = info};
+  rc_error err;
   if (sc->next_known) {
     sc->next_known = 0;
     if (sc->next_version == version && !strcmp(sc->next_wf, workflow) &&
         !strcmp(sc->next_state, state))
       return sc->next_info;
   }
-  if (push_workflow(L, workflow, version)) {
-    script_getkey(L, sc, -1, SK_STATES);
-    if (lua_getfield(L, -1, state) == LUA_TTABLE)
-      info = state_info_at(L, sc, lua_gettop(L));
-    lua_pop(L, 2);
+  /* In a handler (a task's priority, once a task) the handler's own
+   * protected call catches what a metamethod raises, as it did. */
+  if (sc->depth > 0) {
+    state_info_of(L, &r);
+    return r.info;
   }
-  lua_pop(L, 1);
-  return info;
+  lua_pushcfunction(L, read_state_info);
+  lua_pushlightuserdata(L, &r);
+  /* One that fails is no state the engine can go to: a handler's return
+   * of it fails (transition). */
+  if (script_pcall(sc, 1, 0, &err, NULL) != RC_OK) return info;
+  return r.info;
 }
 
 /* Whether from -> to is declared in the workflow table at wf. */
@@ -829,53 +882,121 @@ static int transition_declared(lua_State *L, const script *sc, int wf,
   return ok;
 }
 
+static int read_transition(lua_State *L) {
+  struct wf_read *r = lua_touserdata(L, 1);
+  if (push_workflow(L, r->workflow, r->version))
+    r->found = transition_declared(L, script_of(L), lua_gettop(L), r->a, r->b);
+  return 0;
+}
+
 int script_transition_allowed(script *sc, const char *workflow, int version,
                               const char *from, const char *to) {
-  lua_State *L = sc->L;
-  int ok = 0;
-  if (push_workflow(L, workflow, version))
-    ok = transition_declared(L, sc, lua_gettop(L), from, to);
-  lua_pop(L, 1);
-  return ok;
+  struct wf_read r = {
+      .workflow = workflow, .version = version, .a = from, .b = to};
+  rc_error err;
+  lua_pushcfunction(sc->L, read_transition);
+  lua_pushlightuserdata(sc->L, &r);
+  /* One that fails is not declared. */
+  return script_pcall(sc, 1, 0, &err, NULL) == RC_OK && r.found;
+}
+
+/* A workflow's task declarations, read as wf_read says (a task done over
+ * HTTP is checked outside any handler). */
+struct task_read {
+  void (*read)(lua_State *L, struct task_read *r);
+  const char *workflow, *kind;
+  int version, rc, *conversation;
+  script_task_kind *info;
+  json_t *body, *outcomes;
+  rc_error *err;
+};
+
+static int task_read_protected(lua_State *L) {
+  struct task_read *r = lua_touserdata(L, 1);
+  r->read(L, r);
+  return 0;
+}
+
+/* Runs r->read: in a handler directly (the handler's protected call
+ * catches what a metamethod raises, as it did), else protected. */
+static int task_read_run(script *sc, struct task_read *r, rc_error *err) {
+  if (sc->depth > 0) {
+    int top = lua_gettop(sc->L);
+    r->read(sc->L, r);
+    lua_settop(sc->L, top);
+    return RC_OK;
+  }
+  lua_pushcfunction(sc->L, task_read_protected);
+  lua_pushlightuserdata(sc->L, r);
+  return script_pcall(sc, 1, 0, err, NULL);
+}
+
+static void read_task_kind(lua_State *L, struct task_read *r) {
+  if (push_workflow(L, r->workflow, r->version))
+    r->rc = task_decl_kind(L, lua_gettop(L), r->kind, r->info);
 }
 
 int script_task_kind_info(script *sc, const char *workflow, int version,
                           const char *kind, script_task_kind *out) {
-  lua_State *L = sc->L;
-  int rc = RC_ENOTFOUND;
+  struct task_read r = {.read = read_task_kind,
+                        .workflow = workflow,
+                        .kind = kind,
+                        .version = version,
+                        .rc = RC_ENOTFOUND,
+                        .info = out};
+  rc_error err;
   memset(out, 0, sizeof *out);
-  if (push_workflow(L, workflow, version))
-    rc = task_decl_kind(L, lua_gettop(L), kind, out);
-  lua_pop(L, 1);
-  return rc;
+  if (task_read_run(sc, &r, &err) != RC_OK) {
+    memset(out, 0, sizeof *out);
+    return RC_ENOTFOUND; /* none the core can read */
+  }
+  return r.rc;
+}
+
+static void read_task_outcomes(lua_State *L, struct task_read *r) {
+  if (push_workflow(L, r->workflow, r->version))
+    r->outcomes = task_decl_outcomes(L, lua_gettop(L), r->kind);
 }
 
 json_t *script_task_outcomes(script *sc, const char *workflow, int version,
                              const char *kind) {
-  lua_State *L = sc->L;
-  json_t *out = NULL;
-  if (push_workflow(L, workflow, version))
-    out = task_decl_outcomes(L, lua_gettop(L), kind);
-  lua_pop(L, 1);
-  return out;
+  struct task_read r = {.read = read_task_outcomes,
+                        .workflow = workflow,
+                        .kind = kind,
+                        .version = version};
+  rc_error err;
+  if (task_read_run(sc, &r, &err) != RC_OK) {
+    json_decref(r.outcomes);
+    return NULL;
+  }
+  return r.outcomes;
+}
+
+static void read_task_check(lua_State *L, struct task_read *r) {
+  if (!push_workflow(L, r->workflow, r->version)) {
+    r->rc = rc_error_set(r->err, RC_EINVAL, NULL,
+                         "workflow %s version %d is not loaded", r->workflow,
+                         r->version);
+    return;
+  }
+  r->rc = task_decl_check(L, lua_gettop(L), script_of(L)->clock, r->kind,
+                          r->body, r->conversation, r->err);
 }
 
 int script_task_check(script *sc, const char *workflow, int version,
                       const char *kind, json_t *body, int *conversation,
                       rc_error *err) {
-  lua_State *L = sc->L;
+  struct task_read r = {.read = read_task_check,
+                        .workflow = workflow,
+                        .kind = kind,
+                        .version = version,
+                        .conversation = conversation,
+                        .body = body,
+                        .err = err};
   int rc;
   *conversation = 0;
-  if (!push_workflow(L, workflow, version)) {
-    lua_pop(L, 1);
-    return rc_error_set(err, RC_EINVAL, NULL,
-                        "workflow %s version %d is not loaded", workflow,
-                        version);
-  }
-  rc = task_decl_check(L, lua_gettop(L), sc->clock, kind, body, conversation,
-                       err);
-  lua_pop(L, 1);
-  return rc;
+  if ((rc = task_read_run(sc, &r, err)) != RC_OK) return rc;
+  return r.rc;
 }
 
 /* Raises "file:line: handler for 'event' in state 's' <what>" at the

@@ -990,6 +990,88 @@ static void remove_institution(const char *dir) {
   rmdir(dir);
 }
 
+/* Posts L1's `spoil` event with its `how` and runs it. */
+static void spoil(engine *eng, const char *how) {
+  json_t *data = json_pack("{s:s}", "how", how);
+  rc_error err;
+  assert_int_equal(engine_post(eng, "L1", "spoil", data, NULL, NULL, &err),
+                   RC_OK);
+  json_decref(data);
+  run_now(eng);
+}
+
+/* A handler may change its workflow's tables at run time (docs/lua.md:
+ * the tables a script builds are its own, as long as the scripts live).
+ * What the engine then reads of them outside a handler (a new case's
+ * initial state, a task's declared outcomes, whether a state's own
+ * return is declared) fails the write or the event, never the process: a metatable's __index that
+ * raised there was a Lua error in no protected call (abort(), every case
+ * of a service stopped), and an `initial` made a table was printed
+ * through NULL. */
+static void test_a_workflow_changed_at_run_time_fails_no_process(
+    void **state) {
+  char dir[128], path[256];
+  engine *eng;
+  store_case c;
+  rc_error err;
+  json_t *j;
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-spoil-%d", (int)getpid());
+  eng = open_institution(
+      dir, path,
+      "local W\n"
+      "local function raise(t, k) error('no ' .. k) end\n"
+      "W = recoup.workflow { name = 'm', version = 1, initial = 'a',\n"
+      "  tasks = { call = { outcomes = { no_answer = {} } } },\n"
+      "  states = { a = {\n"
+      "    enter = function(case) case:task('call', { queue = 'q' }) end,\n"
+      "    on = {\n"
+      "    spoil = function(case, ev)\n"
+      "      if ev.how == 'table' then W.initial = {}\n"
+      "      elseif ev.how == 'index' then\n"
+      "        W.initial = nil; setmetatable(W, { __index = raise })\n"
+      "      elseif ev.how == 'tasks' then\n"
+      "        W.tasks = setmetatable({}, { __index = raise })\n"
+      "      else W.transitions = setmetatable({}, { __index = raise }) end\n"
+      "    end,\n"
+      "    again = function() return 'a' end } } },\n"
+      "  transitions = { a = { 'a' } } }\n"
+      "return W\n");
+  open_case(eng, "L1", NULL);
+  run_now(eng);
+  spoil(eng, "table");
+  j = json_loads("{\"id\":\"L2\",\"balance\":1,\"due_date\":\"2026-01-01\","
+                 "\"borrower\":{\"id\":\"B2\"}}",
+                 0, NULL);
+  assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_EINVAL);
+  assert_non_null(strstr(err.message, "its initial state is table"));
+  spoil(eng, "index");
+  assert_int_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_EINVAL);
+  assert_non_null(strstr(err.message, "no initial"));
+  json_decref(j);
+  /* A task done over HTTP is checked against the declarations: there
+   * too, outside any handler. */
+  spoil(eng, "tasks");
+  j = json_pack("{s:s}", "outcome", "no_answer");
+  assert_int_not_equal(engine_task_complete(eng, 1, j, NULL, NULL, &err),
+                       RC_OK);
+  assert_non_null(strstr(err.message, "no call"));
+  json_decref(j);
+  spoil(eng, "transitions");
+  assert_int_equal(engine_post(eng, "L1", "again", NULL, NULL, NULL, &err),
+                   RC_OK);
+  run_now(eng);
+  c = get(eng, "L1");
+  assert_string_equal(c.state, "a");
+  assert_non_null(c.error);
+  assert_non_null(strstr(c.error, "returned the current state"));
+  store_case_free(&c);
+  assert_int_equal(query_case(engine_query(eng), "L2", &c, &err),
+                   RC_ENOTFOUND);
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   char dir[128], path[256];
   rc_errlist errors = {0};
@@ -1858,6 +1940,7 @@ int main(void) {
       cmocka_unit_test(test_a_message_of_a_case_not_in_the_book_settles),
       cmocka_unit_test(test_the_actor_is_named_on_its_rows_only),
       cmocka_unit_test(test_update_emits_changed_fields_only),
+      cmocka_unit_test(test_a_workflow_changed_at_run_time_fails_no_process),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
       cmocka_unit_test(test_an_import_after_a_reload_opens_in_the_new_version),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),

@@ -135,8 +135,11 @@ int script_migrate(script *sc, struct engine *eng, const char *case_id,
 
 /* Workflows, by name and version. */
 int script_workflow_latest(script *sc, const char *name, int *version);
+/* The initial state of workflow name, version: RC_OK; RC_ENOTFOUND for
+ * a workflow not loaded; RC_ESCRIPT when the script's tables, changed
+ * at run time, do not give one (err says why). */
 int script_workflow_initial(script *sc, const char *name, int version,
-                            char *state, size_t size);
+                            char *state, size_t size, rc_error *err);
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state);
 int script_transition_allowed(script *sc, const char *workflow, int version,
