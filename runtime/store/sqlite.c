@@ -2280,9 +2280,10 @@ static int fk_verify(sq *st, rc_error *err) {
  * "database is locked" where it would have read the empty book. Only
  * when no other connection has it open (leaving WAL takes the book to
  * itself; asked without waiting): otherwise through the WAL, as before.
- * A million bench rows (/proc io, 2 alternated pairs, load 12): written
- * 1,653 -> 796 MB, read 1,377 -> 273 MB, CPU user 11.0-13.1 -> 10.4-11.2
- * s, system 4.6-5.1 -> 2.7-2.9 s. */
+ * A million bench rows (/proc io, 3 alternated pairs, load 9-12):
+ * written 1,653 -> 796 MB, read 1,377 -> 273 MB, CPU user 10.0-13.1 ->
+ * 8.4-11.2 s, system 4.5-5.1 -> 2.4-2.9 s; two million: written 2,999 ->
+ * 1,637 MB, read 3,158 -> 634 MB, CPU 36.0 -> 31.8 s. */
 static void import_direct(sq *st) {
   char mode[24] = "", wait[24] = "";
   sqlite3_stmt *q;
