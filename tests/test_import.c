@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "import.h"
@@ -1747,6 +1748,125 @@ static void test_a_first_import_looks_no_case_up(void **st) {
   rmdir(dir);
 }
 
+/* csv: a header and n new cases, ids from `from` on. */
+static void write_cases(const char *csv, int from, int n) {
+  FILE *f = fopen(csv, "w");
+  assert_non_null(f);
+  fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n", f);
+  for (int i = from; i < from + n; i++)
+    fprintf(f, "D%06d,Q%06d,Name %d,+86138%08d,%d,5000,2025-12-%02d\n", i, i,
+            i, i, 100000 + i, 1 + i % 28);
+  fclose(f);
+}
+
+/* Bytes in path, 0 when it is not there. */
+static long file_size(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* The book's header says WAL mode (bytes 18 and 19: 2 and 2). */
+static int header_says_wal(const char *db) {
+  unsigned char h[20] = {0};
+  FILE *f = fopen(db, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
+  fclose(f);
+  return h[18] == 2 && h[19] == 2;
+}
+
+/* n cases of csv imported into db (an engine of its own, kept open
+ * until then): how big the WAL was once the import had committed. */
+static long wal_after_import(const char *db, const char *csv, int n) {
+  engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  char wal[80];
+  long size;
+  snprintf(wal, sizeof wal, "%s-wal", db);
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, n);
+  size = file_size(wal);
+  engine_close(eng);
+  return size;
+}
+
+/* A first import into a book it made writes its pages into the book
+ * itself, not into the WAL (store/sqlite.c import_direct): once it has
+ * committed, the WAL holds nothing of it (it held every page: 3,000
+ * cases wrote some 2 MB), and the book is in WAL mode again, whole. A
+ * later import into the book, which it did not make, goes through the
+ * WAL. */
+static void test_a_first_import_writes_the_book_not_the_wal(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
+  sqlite3 *raw;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  write_cases(csv, 0, 3000);
+  assert_true(wal_after_import(db, csv, 3000) < 64 * 1024);
+  assert_true(header_says_wal(db));
+  assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 3000);
+  assert_int_equal(count_in(db, "SELECT count(*) FROM timers"), 3000);
+  assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw, "PRAGMA integrity_check", NULL, NULL,
+                                NULL),
+                   SQLITE_OK);
+  sqlite3_close(raw);
+  write_cases(csv, 3000, 3000);
+  assert_true(wal_after_import(db, csv, 3000) > 256 * 1024);
+  assert_int_equal(count_in(db, "SELECT count(*) FROM cases"), 6000);
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
+/* Another connection has the new book open (a reader beside the
+ * import): leaving WAL mode would take the book from it, so the first
+ * import goes through the WAL as before, without waiting for the reader,
+ * and the reader sees its cases after. */
+static void test_a_first_import_beside_a_reader_goes_through_the_wal(
+    void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64], wal[80];
+  engine_options opts = {FIXTURES "/import_fresh", NULL, 1, 1767574800000, 1, 0};
+  rc_errlist errors = {0};
+  import_stats stats;
+  engine *eng = NULL;
+  sqlite3 *reader;
+  sqlite3_stmt *s;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/new.csv", dir);
+  snprintf(wal, sizeof wal, "%s-wal", db);
+  write_cases(csv, 0, 3000);
+  opts.db = db;
+  assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK); /* made */
+  assert_true(engine_created_book(eng));
+  assert_int_equal(sqlite3_open(db, &reader), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(reader, "SELECT count(*) FROM cases", NULL,
+                                NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(import_file(eng, csv, &stats, &errors, 0), RC_OK);
+  assert_int_equal(stats.opened, 3000);
+  assert_true(file_size(wal) > 256 * 1024);
+  engine_close(eng);
+  assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM cases",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 3000);
+  sqlite3_finalize(s);
+  sqlite3_close(reader);
+  assert_true(header_says_wal(db));
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 /* A new book in dir (made here), db and csv named in it, opened with
  * the institution in fixture; each statement of its connections is
  * counted by count until close_counted. */
@@ -2426,6 +2546,8 @@ int main(void) {
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
+      cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),
+      cmocka_unit_test(test_a_first_import_beside_a_reader_goes_through_the_wal),
       cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
       cmocka_unit_test(test_an_import_is_not_blamed_for_an_older_broken_row),
       cmocka_unit_test(test_an_import_refused_at_its_begin_leaves_the_keys_on),
