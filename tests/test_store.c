@@ -2384,8 +2384,6 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   c.state = "new";
   c.currency = "CNY";
   assert_int_equal(store_case_insert(st, &c, &err), RC_EINTERNAL);
-  assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
-                   RC_EINTERNAL);
   store_close(st);
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(
@@ -4046,12 +4044,66 @@ static void test_a_message_is_written_without_looking_its_case_up(
                               "('messages')"),
                    0);
   assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
-                              "('timers') WHERE \"table\" = 'case_rows'"),
+                              "('events') WHERE \"table\" = 'case_rows'"),
                    1);
   assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
                               "WHERE integrity_check = 'ok'"),
                    1);
   assert_int_equal(count_rows("SELECT count(*) FROM messages"), 2);
+}
+
+/* Schema 25: a timer is set and fired without its case looked up (the
+ * timers' foreign key is gone, its text edited in place, as step 20's
+ * for the messages), in a new book and in one upgraded from 24; a timer
+ * whose case is missing is deleted when it comes due, and the other keys
+ * to the cases stay. */
+static void test_a_timer_is_set_without_looking_its_case_up(void **state) {
+  store *st;
+  store_timer *due;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 25");
+  st = open_store();
+  add_case(st, "T1");
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers')"),
+                   0);
+  /* The book as schema 24 left it: the key's text as it was. */
+  exec_sql("PRAGMA writable_schema = ON;"
+           "UPDATE sqlite_schema SET sql = replace(sql, "
+           "'case_id TEXT NOT NULL,', "
+           "'case_id TEXT NOT NULL REFERENCES \"case_rows\"(id),') "
+           "WHERE type = 'table' AND name = 'timers';"
+           "PRAGMA writable_schema = OFF; PRAGMA user_version = 24;");
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers') WHERE \"table\" = 'case_rows'"),
+                   1);
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers')"),
+                   0);
+  assert_int_equal(store_timer_insert(st, "T1", 5, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "ghost", 6, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 10, 10, NULL, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_timer_finish(st, &due[1], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(due, n);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('events') WHERE \"table\" = 'case_rows'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
+                              "WHERE integrity_check = 'ok'"),
+                   1);
 }
 
 static int make_defensive(sqlite3 *db, const char **msg,
@@ -4140,6 +4192,8 @@ int main(void) {
           test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_claimed_timer_fires_by_its_key,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_is_set_without_looking_its_case_up, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_marks_the_cases_with_open_tasks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_empty_queue_is_not_read_again,
