@@ -2119,13 +2119,16 @@ static int keys_on(void) {
 /* An import's transaction writes its cases, contacts and timers without
  * looking up the rows they refer to (it wrote those itself, before, in
  * the same transaction); the connection checks keys again once it ends,
- * committed or refused: a timer for a case the book does not hold is
- * refused after either. */
+ * committed or refused: a case for a borrower the book does not hold
+ * is refused after either. */
 static void test_an_import_alone_skips_the_key_checks(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
-  const char *orphan = "INSERT INTO timers(due, id, case_id, event, scoped) "
-                       "VALUES (1, 999, 'NOPE', 'x', 0)";
+  /* A case for a borrower the book does not hold (timers refer to no
+   * case since schema 25). */
+  const char *orphan = "INSERT INTO case_rows(id, borrower_id, workflow, "
+                       "version, currency, opened_at) "
+                       "VALUES ('NOPE', 'NOBODY', 'w', 1, 'CNY', 0)";
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;
@@ -2190,9 +2193,9 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
 static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
-  const char *orphan =
-      "INSERT INTO timers(due, id, case_id, event, scoped) "
-      "VALUES (1, 999, 'NOPE', 'x', 0)";
+  const char *orphan = "INSERT INTO case_rows(id, borrower_id, workflow, "
+                       "version, currency, opened_at) "
+                       "VALUES ('NOPE', 'NOBODY', 'w', 1, 'CNY', 0)";
   rc_errlist errors = {0};
   import_stats stats;
   engine *eng = NULL;

@@ -1619,6 +1619,7 @@ static void test_upgrade_chains_each_case_s_journal(void **state) {
 /* Statements of the kinds a step may skip, on every connection opened
  * since tracing began (sqlite3_trace_v2), counted while counting. */
 static int counting, tasks_cancels, head_reads, events_claims;
+static int timers_fired_by_key, timers_deleted_whole;
 
 static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -1628,6 +1629,10 @@ static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
     tasks_cancels++;
   if (!strncmp(sql, "SELECT journal_last", 19)) head_reads++;
   if (!strncmp(sql, "SELECT e.id, e.case_id", 22)) events_claims++;
+  if (!strcmp(sql, "DELETE FROM timers WHERE due = ?1 AND id = ?2"))
+    timers_fired_by_key++;
+  if (!strncmp(sql, "DELETE FROM timers WHERE due = ?3 AND id = ?1", 45))
+    timers_deleted_whole++;
   return 0;
 }
 
@@ -1636,6 +1641,66 @@ static int trace_step_statements(sqlite3 *db, const char **msg,
   (void)msg, (void)api;
   sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_step_statements, NULL);
   return SQLITE_OK;
+}
+
+/* In the transaction that claimed it, a timer fired is deleted by its
+ * key alone: nothing else can have taken that key since the claim read
+ * it. Not once a timer was ended by its key (the next timer set at its
+ * due time takes the freed id), nor for a fired one's key set again:
+ * those are compared whole, and a timer set since is never taken for
+ * the claimed one. */
+static void test_a_claimed_timer_fires_by_its_key(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_timer_insert(st, "L2", 100, "b", NULL, 1, &err); /* (100, 1) */
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err); /* (100, 2) */
+  store_timer_insert(st, "L2", 200, "c", NULL, 1, &err); /* (200, 1) */
+  timers_fired_by_key = timers_deleted_whole = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(t[1].event, "a");
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(timers_fired_by_key, 1);
+  assert_int_equal(timers_deleted_whole, 0);
+  /* a's key, freed, is taken by a timer set since: a fired stays fired. */
+  assert_int_equal(store_timer_insert(st, "L1", 100, "a2", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_false(deleted);
+  /* L2's timers end by their keys; one set since takes c's key. */
+  assert_int_equal(store_timers_cancel(st, "L2", STORE_TIMERS_ALL, NULL, NULL,
+                                       &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L2", 200, "c2", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_false(deleted);
+  assert_int_equal(store_timer_finish(st, &t[2], &deleted, &err), RC_OK);
+  assert_false(deleted);
+  assert_int_equal(timers_fired_by_key, 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  /* The keys were taken again (seen once committed). */
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE (due = 100 "
+                              "AND id = 2 AND event = 'a2') OR (due = 200 "
+                              "AND id = 1 AND event = 'c2')"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  store_timers_free(t, n);
+  store_close(st);
 }
 
 static void add_step_task(store *st, const char *case_id, int keep) {
@@ -2319,8 +2384,6 @@ static void test_tables_stored_by_key_keep_rows_and_references(void **state) {
   c.state = "new";
   c.currency = "CNY";
   assert_int_equal(store_case_insert(st, &c, &err), RC_EINTERNAL);
-  assert_int_equal(store_timer_insert(st, "ghost", 5, "remind", NULL, 1, &err),
-                   RC_EINTERNAL);
   store_close(st);
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
   assert_int_equal(
@@ -3981,12 +4044,66 @@ static void test_a_message_is_written_without_looking_its_case_up(
                               "('messages')"),
                    0);
   assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
-                              "('timers') WHERE \"table\" = 'case_rows'"),
+                              "('events') WHERE \"table\" = 'case_rows'"),
                    1);
   assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
                               "WHERE integrity_check = 'ok'"),
                    1);
   assert_int_equal(count_rows("SELECT count(*) FROM messages"), 2);
+}
+
+/* Schema 25: a timer is set and fired without its case looked up (the
+ * timers' foreign key is gone, its text edited in place, as step 20's
+ * for the messages), in a new book and in one upgraded from 24; a timer
+ * whose case is missing is deleted when it comes due, and the other keys
+ * to the cases stay. */
+static void test_a_timer_is_set_without_looking_its_case_up(void **state) {
+  store *st;
+  store_timer *due;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's schema 25");
+  st = open_store();
+  add_case(st, "T1");
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers')"),
+                   0);
+  /* The book as schema 24 left it: the key's text as it was. */
+  exec_sql("PRAGMA writable_schema = ON;"
+           "UPDATE sqlite_schema SET sql = replace(sql, "
+           "'case_id TEXT NOT NULL,', "
+           "'case_id TEXT NOT NULL REFERENCES \"case_rows\"(id),') "
+           "WHERE type = 'table' AND name = 'timers';"
+           "PRAGMA writable_schema = OFF; PRAGMA user_version = 24;");
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers') WHERE \"table\" = 'case_rows'"),
+                   1);
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('timers')"),
+                   0);
+  assert_int_equal(store_timer_insert(st, "T1", 5, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "ghost", 6, "remind", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 10, 10, NULL, &due, &n, &err), RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_timer_finish(st, &due[1], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(due, n);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_foreign_key_list"
+                              "('events') WHERE \"table\" = 'case_rows'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_integrity_check "
+                              "WHERE integrity_check = 'ok'"),
+                   1);
 }
 
 static int make_defensive(sqlite3 *db, const char **msg,
@@ -4073,6 +4190,10 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_claimed_timer_fires_by_its_key,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_is_set_without_looking_its_case_up, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_upgrade_marks_the_cases_with_open_tasks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_empty_queue_is_not_read_again,

@@ -16,6 +16,9 @@
  * With RECOUP_BENCH_TREES=1 each sweep prints instead the WAL frames its
  * steps appended, by the B-tree each frame's page belongs to: which trees
  * a step writes, and how many pages of each (see spy_install below).
+ * With RECOUP_BENCH_STATEMENTS=1 each sweep prints the statements its
+ * steps ran, a line a statement's text with its runs a step (see
+ * stmt_install below).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,17 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+/* Under `valgrind --tool=callgrind --collect-atstart=no` only recoup's
+ * timed sweep is collected: its instructions a step, without the cases'
+ * opening or the other two sweeps. Outside valgrind a no-op. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
 
 #include "recoup/engine.h"
 #include "store/store.h"
@@ -267,6 +281,93 @@ static void spy_print(const char *db, const char *sweep, int shuffled, int n) {
   sqlite3_close(s);
 }
 
+/* The statements a sweep runs, by their text: SQLITE_TRACE_STMT on every
+ * connection (an auto extension), which SQLite calls at a statement's
+ * first step after a reset, and for each statement a trigger runs (its
+ * text begins "-- "). What a step costs in statements, as the trees run
+ * gives what it costs in pages; not timed either. */
+typedef struct {
+  const char *sql; /* the prepared statement's own text, stable while it is */
+  char *text;
+  long long runs;
+} stmt_count;
+static stmt_count *stmt_seen;
+static size_t stmt_n, stmt_cap;
+static int stmt_tracing, stmt_counting;
+
+static int stmt_traced(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  size_t i;
+  (void)type, (void)ud, (void)p;
+  if (!stmt_counting) return 0;
+  for (i = 0; i < stmt_n; i++)
+    if (stmt_seen[i].sql == sql && !strcmp(stmt_seen[i].text, sql)) break;
+  if (i == stmt_n) {
+    if (stmt_n == stmt_cap) {
+      size_t cap = stmt_cap * 2 + 64;
+      stmt_count *grown = realloc(stmt_seen, cap * sizeof *grown);
+      must(grown != NULL, "count statements");
+      stmt_seen = grown, stmt_cap = cap;
+    }
+    stmt_seen[stmt_n].sql = sql;
+    stmt_seen[stmt_n].text = strdup(sql);
+    must(stmt_seen[stmt_n].text != NULL, "count statements");
+    stmt_seen[stmt_n++].runs = 0;
+  }
+  stmt_seen[i].runs++;
+  return 0;
+}
+
+static int stmt_trace(sqlite3 *db, const char **msg,
+                      const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, stmt_traced, NULL);
+  return SQLITE_OK;
+}
+
+static void stmt_install(void) {
+  stmt_tracing = 1;
+  must(sqlite3_auto_extension((void (*)(void))stmt_trace) == SQLITE_OK,
+       "trace statements");
+}
+
+static void stmt_start(void) {
+  for (size_t i = 0; i < stmt_n; i++) free(stmt_seen[i].text);
+  stmt_n = 0;
+  stmt_counting = stmt_tracing;
+}
+
+/* The runs counted since stmt_start, a line a text (the same text
+ * prepared twice counts once), with at least 0.0005 runs a step; the
+ * text's first 100 characters, its spaces run together. */
+static void stmt_print(const char *sweep, int shuffled, int n) {
+  double total = 0;
+  if (!stmt_counting) return;
+  stmt_counting = 0;
+  for (size_t i = 0; i < stmt_n; i++) {
+    char line[101];
+    size_t k = 0;
+    long long runs = stmt_seen[i].runs;
+    if (!stmt_seen[i].text) continue;
+    for (size_t j = i + 1; j < stmt_n; j++)
+      if (stmt_seen[j].text && !strcmp(stmt_seen[j].text, stmt_seen[i].text)) {
+        runs += stmt_seen[j].runs;
+        free(stmt_seen[j].text);
+        stmt_seen[j].text = NULL;
+      }
+    for (const char *c = stmt_seen[i].text; *c && k < sizeof line - 1; c++)
+      if (!(*c == ' ' || *c == '\n') || (k && line[k - 1] != ' '))
+        line[k++] = *c == '\n' ? ' ' : *c;
+    line[k] = 0;
+    total += (double)runs / n;
+    if ((double)runs / n >= 0.0005)
+      printf("%s%s_statement %.3f %s\n", sweep, shuffled ? "_shuffled" : "",
+             (double)runs / n, line);
+  }
+  printf("%s%s_statements_%d %.3f statements\n", sweep,
+         shuffled ? "_shuffled" : "", n, total);
+}
+
 /* Shuffled, case k comes due (k * 7919 mod n) ms after the others would:
  * a fixed permutation. In id order every B-tree a step touches is read
  * and written in key order, which a real book never is: cases are loaded
@@ -371,10 +472,14 @@ static double recoup_sweep(const char *dir, const char *db, int n,
   written = wchar_now();
   cpu = cpu_now();
   spy_start();
+  stmt_start();
   start = now_s();
+  CALLGRIND_TOGGLE_COLLECT;
   must(engine_run(eng, t0 + 2 * 86400000LL, &steps, &err) == RC_OK, "sweep");
+  CALLGRIND_TOGGLE_COLLECT;
   took = now_s() - start;
   engine_close(eng);
+  stmt_print("sweep", shuffled, n);
   spy_print(db, "sweep", shuffled, n);
   written = wchar_now() - written;
   cpu = cpu_now() - cpu;
@@ -407,6 +512,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   written = wchar_now();
   cpu = cpu_now();
   spy_start();
+  stmt_start();
   start = now_s();
   while (done < n) {
     store_timer *due;
@@ -474,6 +580,7 @@ static double schema_sweep(const char *dir, const char *db, int n,
   }
   took = now_s() - start;
   store_close(st);
+  stmt_print("schema", shuffled, n);
   spy_print(db, "schema", shuffled, n);
   written = wchar_now() - written;
   cpu = cpu_now() - cpu;
@@ -572,7 +679,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s INSTITUTION WORK N...\n", argv[0]);
     return 2;
   }
+  const char *statements = getenv("RECOUP_BENCH_STATEMENTS");
   if (trees && strcmp(trees, "1") == 0) spy_install();
+  if (statements && strcmp(statements, "1") == 0) stmt_install();
   snprintf(db, sizeof db, "%s/sweep.db", argv[2]);
   snprintf(raw, sizeof raw, "%s/raw.db", argv[2]);
   for (int i = 3; i < argc; i++) {
@@ -589,7 +698,8 @@ int main(int argc, char **argv) {
     double f = schema_sweep(argv[1], db, n, shuffled);
     long long fb = written;
     double fc = cpu;
-    if (spy_base) continue; /* the frames are printed, the times not figures */
+    /* the frames or statements are printed, the times not figures */
+    if (spy_base || stmt_tracing) continue;
     printf("sweep%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / r);
     printf("raw%s_steps_per_s_%d %.0f steps/s\n", tag, n, n / w);
     printf("sweep%s_ratio_%d %.2f recoup/raw\n", tag, n, (n / r) / (n / w));
