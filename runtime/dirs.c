@@ -5,11 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "recoup/recoup.h"
 
-int rc_mkdirs(const char *dir, const char *field, rc_error *err) {
+/* mkdir -p; made[size], when given, gets the first directory made
+ * ("" when all were there). */
+static int mkdirs(const char *dir, const char *field, char *made, size_t size,
+                  rc_error *err) {
   char buf[4096];
+  if (made && size) made[0] = '\0';
   if (strlen(dir) >= sizeof buf)
     return rc_error_set(err, RC_EINVAL, field, "path too long: %s", dir);
   rc_copy(buf, sizeof buf, dir);
@@ -20,9 +25,12 @@ int rc_mkdirs(const char *dir, const char *field, rc_error *err) {
       /* Only the last one's failure is said: an ancestor that exists may
        * still refuse mkdir (EACCES, EROFS), and one that truly failed
        * makes the last fail too. */
-      if (mkdir(buf, 0700) != 0 && errno != EEXIST && !c)
+      if (mkdir(buf, 0700) == 0) {
+        if (made && size && !made[0]) rc_copy(made, size, buf);
+      } else if (errno != EEXIST && !c) {
         return rc_error_set(err, RC_EIO, field, "cannot create %s: %s", buf,
                             strerror(errno));
+      }
       *p = c;
       if (!c) break;
     }
@@ -30,13 +38,40 @@ int rc_mkdirs(const char *dir, const char *field, rc_error *err) {
   return RC_OK;
 }
 
-int rc_mkdir_parent(const char *path, const char *field, rc_error *err) {
+int rc_mkdirs(const char *dir, const char *field, rc_error *err) {
+  return mkdirs(dir, field, NULL, 0, err);
+}
+
+int rc_mkdir_parent_made(const char *path, const char *field, char *made,
+                         size_t size, rc_error *err) {
   char dir[4096];
   char *slash;
+  if (made && size) made[0] = '\0';
   if (strlen(path) >= sizeof dir)
     return rc_error_set(err, RC_EINVAL, field, "path too long: %s", path);
   rc_copy(dir, sizeof dir, path);
   if (!(slash = strrchr(dir, '/')) || slash == dir) return RC_OK;
   *slash = '\0';
-  return rc_mkdirs(dir, field, err);
+  return mkdirs(dir, field, made, size, err);
+}
+
+int rc_mkdir_parent(const char *path, const char *field, rc_error *err) {
+  return rc_mkdir_parent_made(path, field, NULL, 0, err);
+}
+
+void rc_rmdir_parent_made(const char *path, const char *made) {
+  char dir[4096];
+  size_t n = made ? strlen(made) : 0;
+  char *slash;
+  if (!n || strlen(path) >= sizeof dir) return;
+  rc_copy(dir, sizeof dir, path);
+  /* Upwards from path's directory to made and no further; rmdir takes
+   * only an empty one, so what anyone put there since stays. */
+  while ((slash = strrchr(dir, '/')) && slash != dir) {
+    *slash = '\0';
+    if (strlen(dir) < n || strncmp(dir, made, n) != 0 ||
+        (dir[n] != '\0' && dir[n] != '/') || rmdir(dir) != 0)
+      return;
+    if (dir[n] == '\0') return;
+  }
 }

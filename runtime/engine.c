@@ -61,6 +61,7 @@ struct engine {
   script *scripts[MAX_SCRIPTS]; /* owned, oldest first; [0] owns the clock */
   int nscripts;
   char dir[PATH_MAX];
+  char made_dir[PATH_MAX]; /* the first folder made for the book, or "" */
   rc_clock *clk; /* borrowed from scripts[0] */
   engine_stats stats;
   volatile sig_atomic_t interrupted;
@@ -205,7 +206,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
   if ((store_where(db) == STORE_FILE && !opts->must_exist &&
-       rc_mkdir_parent(db, "db", &err) != RC_OK) ||
+       rc_mkdir_parent_made(db, "db", eng->made_dir, sizeof eng->made_dir,
+                            &err) != RC_OK) ||
       store_open_flags(&eng->st, db, opts->must_exist ? STORE_MUST_EXIST : 0,
                        &err) != RC_OK ||
       query_open(&eng->q, eng->st, &err) != RC_OK) {
@@ -230,6 +232,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
 
 int engine_created_book(const engine *eng) {
   return store_created(eng->st);
+}
+
+const char *engine_created_dir(const engine *eng) {
+  return eng->made_dir;
 }
 
 static void poisoned_forget(engine *eng);

@@ -1013,6 +1013,9 @@ static int case_send(lua_State *L) {
   ctx.clock = engine_clock(lc->eng);
   ctx.zone =
       bv->timezone ? clock_zone_get(ctx.clock, bv->timezone, NULL) : NULL;
+  script_getkey(L, own, def, SK_JSON);
+  ctx.json = lua_toboolean(L, -1);
+  lua_pop(L, 1);
 
   text = pick_text(L, def, 2, locale, cfg->locale, &lang);
   if (!text)

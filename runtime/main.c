@@ -274,6 +274,30 @@ enum {
   CLOCK_KEEP,   /* retry, errors: the rehearsal's clock, if any */
 };
 
+/* A --now refused, said as --now's. */
+static void now_refused(rc_error *err) {
+  char msg[sizeof err->message];
+  snprintf(msg, sizeof msg, "--now: %s", err->message);
+  rc_copy(err->message, sizeof err->message, msg);
+  rc_error_print(err, stderr);
+}
+
+/* Whether --now reads as a time at all, asked before the book is opened:
+ * a first import or tick refused for it would have made an empty book
+ * (and the folders to it). Its value waits for the institution's zone and
+ * the rehearsal's clock; what makes a text readable does not. */
+static int now_readable(const char *now) {
+  rc_error err;
+  rc_clock *clk;
+  rc_time t;
+  int ok;
+  rc_error_clear(&err);
+  if (!(clk = clock_new("UTC", &err))) return 1; /* said when it is read */
+  if (!(ok = clock_parse_time(clk, now, &t, &err) == RC_OK)) now_refused(&err);
+  clock_free(clk);
+  return ok;
+}
+
 /* Opens the institution in dir on the clock `how` asks for; *until is
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
@@ -289,6 +313,7 @@ static engine *open_engine(const args *a, const char *dir, int how,
   rc_time rehearsed;
   int rehearsal;
   rc_error_clear(&err);
+  if (a->now && !now_readable(a->now)) return NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_errors(&errors);
     rc_errlist_free(&errors);
@@ -305,10 +330,7 @@ static engine *open_engine(const args *a, const char *dir, int how,
     if (rehearsal) clock_set(engine_clock(eng), rehearsed);
     if (clock_parse_time(engine_clock(eng), a->now, &t, &err) != RC_OK ||
         engine_clock_to(eng, t, &err) != RC_OK) {
-      char msg[sizeof err.message];
-      snprintf(msg, sizeof msg, "--now: %s", err.message);
-      rc_copy(err.message, sizeof err.message, msg);
-      rc_error_print(&err, stderr);
+      now_refused(&err);
       engine_close(eng);
       return NULL;
     }
@@ -475,13 +497,15 @@ static int refused_beside_a_service(engine *eng, const args *a, const char *cmd,
 
 /* A first import refused leaves no book behind: the file this command
  * made (engine_created_book), its WAL and its lock file, when it made
- * that too. Not while another recoup process holds the book (it found
- * the file and shares the lock: an import beside, whose cases it would
- * take away). The book's engine is closed here. */
+ * that too, and the folders it made for them (engine_created_dir) if
+ * nothing else is in them. Not while another recoup process holds the
+ * book (it found the file and shares the lock: an import beside, whose
+ * cases it would take away). The book's engine is closed here. */
 static void unmake_book(engine *eng, const args *a, int lock, int lock_made) {
   char *db = sqlite_book(eng, a) ? strdup(sqlite_book(eng, a)) : NULL;
-  char path[PATH_MAX + 16];
+  char path[PATH_MAX + 16], made[PATH_MAX];
   int alone = lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0;
+  rc_copy(made, sizeof made, engine_created_dir(eng));
   engine_close(eng);
   if (!db || !alone) {
     free(db);
@@ -494,6 +518,7 @@ static void unmake_book(engine *eng, const args *a, int lock, int lock_made) {
   unlink(path);
   snprintf(path, sizeof path, "%s.lock", db);
   if (lock_made) unlink(path);
+  rc_rmdir_parent_made(db, made);
   free(db);
 }
 

@@ -484,7 +484,8 @@ const char *const script_key_text[SK_COUNT] = {
     [SK_PRIORITY] = "priority",
     [SK_TRANSITIONS] = "transitions",
     [SK_THIRD_PARTY] = "third_party",
-    [SK_LEGAL_NOTICE] = "legal_notice"};
+    [SK_LEGAL_NOTICE] = "legal_notice",
+    [SK_JSON] = "json"};
 
 int script_load(script **out, const char *dir, rc_errlist *errors) {
   script *sc = calloc(1, sizeof *sc);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "script_priv.h"
 #include "source.h"
 #include "template.h"
@@ -102,6 +104,7 @@ const char *check_nearest_key(lua_State *L, int idx, const char *name,
         strncmp(lua_tostring(L, -2), "__", 2) != 0 &&
         strcmp(lua_tostring(L, -2), "third_party") != 0 &&
         strcmp(lua_tostring(L, -2), "legal_notice") != 0 &&
+        strcmp(lua_tostring(L, -2), "json") != 0 &&
         strcmp(lua_tostring(L, -2), "description") != 0)
       cands[n++] = lua_tostring(L, -2); /* the table keeps it */
     lua_pop(L, 1);
@@ -146,13 +149,47 @@ static void lower_ascii(char *s) {
  * an error ("due_reminder" (sms, en)). */
 typedef struct text_at {
   const char *file, *name, *channel, *lang;
-  int line, third_party;
+  int line, third_party, json;
 } text_at;
 
 #define TEXT_ERROR(t, fmt, ...)                                       \
   check_error(sc, (t)->file, (t)->line, "template '%s' (%s%s%s)" fmt, \
               (t)->name, (t)->channel, (t)->lang ? ", " : "",         \
               (t)->lang ? (t)->lang : "", __VA_ARGS__)
+
+/* A text of a template with json = true, each placeholder given a value
+ * holding '"', '\\' and a newline (escaped as the send escapes it): JSON,
+ * or an error naming where it is not. A placeholder outside a JSON
+ * string (`"n": {vars.n}`) is refused with the rest: a value of text
+ * would break the body there. */
+static void check_json(script *sc, const text_at *t, const char *text) {
+  static const char sample[] = "a\\\"b\\\\c\\nd"; /* a"b\c<newline>d */
+  size_t cap = strlen(text) * (sizeof sample) + 1, n = 0;
+  char *body = malloc(cap);
+  template_piece pc;
+  json_error_t jerr;
+  json_t *doc;
+  if (!body) return;
+  for (const char *p = text; (p = template_next(p, &pc)) != NULL;) {
+    const char *piece = pc.placeholder ? sample : pc.at;
+    size_t len = pc.placeholder ? sizeof sample - 1 : pc.len;
+    if (pc.unclosed) { /* said by check_text */
+      free(body);
+      return;
+    }
+    memcpy(body + n, piece, len);
+    n += len;
+  }
+  body[n] = '\0';
+  if (!(doc = json_loads(body, JSON_DECODE_ANY, &jerr)))
+    TEXT_ERROR(t,
+               " is json = true but is not JSON with a sample value in each "
+               "placeholder: %s (line %d, column %d; a placeholder must "
+               "stand inside a JSON string)",
+               jerr.text, jerr.line, jerr.column);
+  json_decref(doc);
+  free(body);
+}
 
 /* Placeholders, formatters, threats, and debt details sent to third
  * parties. */
@@ -218,6 +255,7 @@ static void check_text(script *sc, const text_at *t, const char *text) {
   }
   lua_pop(L, 2);
   free(lower);
+  if (t->json) check_json(sc, t, text);
 }
 
 
@@ -326,7 +364,7 @@ void check_templates(script *sc) {
     int def, m, tline = 0;
     char **chans;
     const source *src;
-    text_at t = {NULL, names[i], NULL, NULL, 0, 0};
+    text_at t = {NULL, names[i], NULL, NULL, 0, 0, 0};
     lua_getfield(L, all, names[i]);
     def = lua_gettop(L);
     lua_getfield(L, def, "__file");
@@ -338,10 +376,14 @@ void check_templates(script *sc) {
     lua_getfield(L, def, "third_party");
     t.third_party = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, def, "json");
+    t.json = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     chans = script_sorted_keys(L, def, &m);
     for (int j = 0; j < m; j++) {
       const char *ch = chans[j];
-      if (strcmp(ch, "third_party") == 0 || strcmp(ch, "legal_notice") == 0) {
+      if (strcmp(ch, "third_party") == 0 || strcmp(ch, "legal_notice") == 0 ||
+          strcmp(ch, "json") == 0) {
         lua_getfield(L, def, ch);
         if (!lua_isboolean(L, -1))
           check_error(sc, t.file, tline,

@@ -41,6 +41,7 @@ enum script_key {
   SK_TRANSITIONS,
   SK_THIRD_PARTY,
   SK_LEGAL_NOTICE,
+  SK_JSON,
   SK_COUNT
 };
 

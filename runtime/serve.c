@@ -751,9 +751,16 @@ static void run_failed(service *svc, const rc_error *err) {
   service_mask(err->message, masked, sizeof masked);
   if (strcmp(masked, failing.said) == 0) return;
   snprintf(failing.said, sizeof failing.said, "%s", masked);
-  line = json_pack("{s:s, s:s, s:i}", "msg", "engine run failed", "error",
-                   masked, "retry_max_ms", (int)RETRY_MAX_MS);
-  if (line && case_id) json_object_set_new(line, "case", json_string(case_id));
+  /* What comes next, as it is: a wait only where the run did not get
+   * past the failure. */
+  if (case_id)
+    line = json_pack("{s:s, s:s, s:s, s:s}", "msg", "engine run failed",
+                     "error", masked, "case", case_id, "then",
+                     "the case's step stays in the book, passed over by each "
+                     "run; the other cases go on, no back-off");
+  else
+    line = json_pack("{s:s, s:s, s:i}", "msg", "engine run failed", "error",
+                     masked, "retry_max_ms", (int)RETRY_MAX_MS);
   service_log("error", line);
 }
 

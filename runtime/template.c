@@ -446,6 +446,46 @@ static inline void put(render_out *o, const char *s, size_t n) {
   }
 }
 
+/* A value inside a JSON string: '"', '\\' and control characters
+ * escaped, the rest (UTF-8 included) as it is. */
+static void put_json(render_out *o, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t from = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[6] = {'\\', 0};
+    size_t k = 2;
+    if (c == '"' || c == '\\')
+      esc[1] = (char)c;
+    else if (c == '\n')
+      esc[1] = 'n';
+    else if (c == '\r')
+      esc[1] = 'r';
+    else if (c == '\t')
+      esc[1] = 't';
+    else if (c < 0x20) {
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      k = 6;
+    } else {
+      continue;
+    }
+    put(o, s + from, i - from);
+    put(o, esc, k);
+    from = i + 1;
+  }
+  put(o, s + from, n - from);
+}
+
+/* A placeholder's value, escaped where the text is JSON. */
+static void put_value(render_out *o, const char *s) {
+  if (o->ctx->json)
+    put_json(o, s, strlen(s));
+  else
+    put(o, s, strlen(s));
+}
+
 const char *template_next(const char *p, template_piece *piece) {
   const char *q;
   memset(piece, 0, sizeof *piece);
@@ -496,15 +536,14 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
                           ctx->name, ctx->channel, lang, name);
     /* Text shown as it is: put whole, not copied through value first. */
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
-      const char *t = v.text ? v.text : "";
-      put(&o, t, strlen(t));
+      put_value(&o, v.text ? v.text : "");
       continue;
     }
     if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
       return rc_error_set(err, RC_EINVAL, name,
                           "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
                           ctx->channel, lang, (int)pc.len, pc.at, why.message);
-    put(&o, value, strlen(value));
+    put_value(&o, value);
   }
   *len = o.len;
   if (o.size) o.buf[o.len < o.size ? o.len : o.size - 1] = '\0';

@@ -70,6 +70,10 @@ typedef struct template_ctx {
   const char *currency;           /* the case's */
   rc_clock *clock; /* date-times and durations in :date; NULL: dates only */
   rc_zone *zone;   /* the reader's zone; NULL: the clock's (institution's) */
+  /* The text is JSON (a template with json = true: a webhook's body):
+   * every value is put in as the inside of a JSON string, its '"', '\\'
+   * and control characters escaped. */
+  int json;
   /* The value of a placeholder by name ("vars.amount", "case.fees"):
    * TEMPLATE_MISSING only for a {vars.x} not passed (loading the scripts
    * refuses other unknown names: script_check.c). It may longjmp (a Lua

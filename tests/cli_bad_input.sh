@@ -168,6 +168,26 @@ if [ ! -f "$work/target.db" ]; then
   fail=$((fail + 1))
 fi
 rm -f "$work/target.db"* "$work/link.db"*
+# The folders a refused first import made on the way to its book go with
+# it; one that was there stays, and so does one something else is in.
+rm -rf "$work/made"
+mkdir -p "$work/made"
+expect "a refused first import into folders not there" 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$work/made/a/b/book.db"
+if [ -e "$work/made/a" ] || [ ! -d "$work/made" ]; then
+  echo "FAIL a refused first import left its folders: $(find "$work/made")"
+  fail=$((fail + 1))
+fi
+# A --now that is no time is refused before the book is made.
+expect "a first import with a --now that is no time" 1 "^recoup: --now: bad time 'garbage'" -- \
+  "$recoup" import "$fixtures/good.csv" "$fixtures/basic" --db "$work/made/a/book.db" --now garbage
+expect "a first tick with one" 1 "^recoup: --now: bad time 'garbage'" -- \
+  "$recoup" tick "$fixtures/basic" --db "$work/made/book.db" --now garbage
+if [ -n "$(ls -A "$work/made")" ]; then
+  echo "FAIL a --now that is no time left: $(find "$work/made")"
+  fail=$((fail + 1))
+fi
+rm -rf "$work/made"
 expect "a line that is not JSON" 1 "bad.ndjson:3: not JSON" -- \
   "$recoup" import "$fixtures/bad.ndjson" "$fixtures/basic" --db "$db"
 expect "check lists every problem" 1 "bad.lua:.*names 'nowhere', which is not a state" -- \

@@ -113,6 +113,12 @@ n=$(count "engine run failed")
 [ "$n" -eq 1 ] || fail "the same failure logged $n times"
 grep '"msg":"engine run failed"' "$work/log" | grep -q '"case":"BAD"' ||
   fail "the line does not name the case"
+# No back-off follows (the others' work goes on): the line says so, and
+# not a retry_max_ms that does not apply.
+grep '"msg":"engine run failed"' "$work/log" | grep -q 'no back-off' ||
+  fail "the line does not say what follows"
+grep '"msg":"engine run failed"' "$work/log" | grep -q 'retry_max_ms' &&
+  fail "the line names a back-off where there is none"
 [ "$(sqlite3 "$work/book.db" "SELECT group_concat(id || ':' || state) \
   FROM (SELECT id, state FROM cases ORDER BY id)")" = \
   "BAD:open,G1:working,G2:working,G3:working" ] ||

@@ -200,6 +200,7 @@ static const probe_def probes[] = {
     {"send_one_text", "case:send('sms', 'one_text')"},
     {"send_64k",
      "case:send('sms', 'owed', { amount = string.rep('x', 65536) .. 'end' })"},
+    {"send_json", "case:send('sms', 'body', { x = 'a\"b\\\\c\\nd\\1' })"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -281,6 +282,8 @@ static void write_institution(int zh) {
            "  one_text = { sms = { %s } },\n"
            "  reach = { third_party = true, sms = 'Please ask {borrower.name} "
            "to call us' },\n"
+           "  body = { json = true, sms = [[{{\"name\": \"{borrower.name}\", "
+           "\"x\": \"{vars.x}\", \"due\": \"{case.balance}\"}}]] },\n"
            "}\n"
            "workflow(require 'workflows.probe')\n",
            zh ? ", locale = 'zh-CN'" : "",
@@ -918,6 +921,29 @@ static void test_a_fallback_text_formats_in_its_own_language(void **state) {
   assert_string_equal(body, "到期 2026年1月1日：¥10.00");
 }
 
+/* A template with json = true is a JSON body: a value holding '"', '\\',
+ * a newline or another control character is escaped inside its string
+ * (before, put in as it was: a name with a quote broke a webhook's body). */
+static void test_a_json_template_escapes_its_values(void **state) {
+  char body[512] = "";
+  json_t *doc;
+  json_error_t jerr;
+  rc_error err;
+  (void)state;
+  assert_int_equal(ok("send_json").messages, 1);
+  assert_int_equal(
+      query_messages(engine_query(eng), "send_json", message_body, body, &err),
+      RC_OK);
+  if (!(doc = json_loads(body, 0, &jerr)))
+    fail_msg("not JSON (%s): %s", jerr.text, body);
+  assert_string_equal(json_string_value(json_object_get(doc, "x")),
+                      "a\"b\\c\nd\001");
+  assert_string_equal(json_string_value(json_object_get(doc, "name")), "Wang");
+  assert_string_equal(json_string_value(json_object_get(doc, "due")),
+                      "CN¥10.00");
+  json_decref(doc);
+}
+
 /* The body and recipient as stored, for the checks below. */
 typedef struct stored_message {
   size_t body_len;
@@ -1062,6 +1088,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_send_fills_what_a_tostring_writes_around, open_engine,
           close_engine),
+      cmocka_unit_test_setup_teardown(test_a_json_template_escapes_its_values,
+                                      open_engine, close_engine),
       cmocka_unit_test_setup_teardown(
           test_a_long_body_and_the_recipient_are_stored, open_engine,
           close_engine),

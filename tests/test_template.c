@@ -154,8 +154,75 @@ static void test_doubled_braces_are_literal(void **state) {
   assert_string_equal(buf, "{Wang} a}b {}");
 }
 
+/* A template with json = true: each value is the inside of a JSON string
+ * (a borrower's name holding a quote, a backslash or a newline broke the
+ * body); text outside the values is as written. */
+static void test_json_values_are_escaped(void **state) {
+  static const char *const vars[] = {"vars.x", "a\"b\\c\nd\x01\xc3\xa9", NULL};
+  template_ctx ctx = context("en", vars);
+  char buf[256];
+  rc_error err;
+  (void)state;
+  ctx.json = 1;
+  assert_int_equal(
+      render("{{\"x\": \"{vars.x}\", \"due\": \"{case.due_date}\"}} "
+             "\"",
+             &ctx, buf, sizeof buf, &err),
+      RC_OK);
+  assert_string_equal(buf,
+                      "{\"x\": \"a\\\"b\\\\c\\nd\\u0001\xc3\xa9\", "
+                      "\"due\": \"January 1, 2026\"} \"");
+  ctx.json = 0;
+  assert_int_equal(render("{vars.x}", &ctx, buf, sizeof buf, &err), RC_OK);
+  assert_string_equal(buf, vars[1]);
+}
+
 /* `recoup check` (the scripts' load) takes such a template, and still
  * names a '{' never closed. */
+static void check_template_def(const char *def, const char *want) {
+  char dir[] = "/tmp/recoup-template-XXXXXX", path[128];
+  script *sc = NULL;
+  rc_errlist errors = {0};
+  FILE *f;
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/recoup.lua", dir);
+  assert_non_null(f = fopen(path, "w"));
+  fprintf(f,
+          "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
+          "channel 'hook' { driver = 'exec', command = { '/bin/cat' } }\n"
+          "templates { t = { %s } }\n"
+          "workflow(recoup.workflow { name = 'm', version = 1, initial = "
+          "'open', states = { open = {} } })\n",
+          def);
+  fclose(f);
+  assert_int_equal(script_load(&sc, dir, &errors) == RC_OK, want == NULL);
+  if (want && !strstr(errors.items[0].message, want))
+    fail_msg("wanted '%s' in: %s", want, errors.items[0].message);
+  script_free(sc);
+  rc_errlist_free(&errors);
+  unlink(path);
+  rmdir(dir);
+}
+
+/* json = true: `recoup check` renders each text with a sample value
+ * holding a quote in each placeholder and refuses what is not JSON. */
+static void test_check_reads_json_templates(void **state) {
+  (void)state;
+  check_template_def(
+      "json = true, hook = [[{{\"name\": \"{borrower.name}\", \"a\": "
+      "[\"{case.amount_due}\", 1]}}]]",
+      NULL);
+  check_template_def("json = true, hook = [[{{\"n\": {vars.n}}}]]",
+                     "template 't' (hook) is json = true but is not JSON with "
+                     "a sample value in each placeholder");
+  check_template_def("json = true, hook = [[{{\"n\": \"{vars.n}\"]]",
+                     "is not JSON");
+  check_template_def("json = 'yes', hook = [[{{}}]]",
+                     "template 't': json must be true or false");
+  /* Without it a text is not read as JSON. */
+  check_template_def("hook = [[{{\"n\": {vars.n}}}]]", NULL);
+}
+
 static void check_templates(const char *text, int ok) {
   char dir[] = "/tmp/recoup-template-XXXXXX", path[128];
   script *sc = NULL;
@@ -388,6 +455,8 @@ int main(void) {
       cmocka_unit_test(test_formatters_refuse_what_they_cannot_read),
       cmocka_unit_test(test_instants_fall_on_the_readers_day),
       cmocka_unit_test(test_render_says_the_length_it_needs),
+      cmocka_unit_test(test_json_values_are_escaped),
+      cmocka_unit_test(test_check_reads_json_templates),
       cmocka_unit_test(test_script_formatters_default_to_the_institution),
       cmocka_unit_test(test_money_is_icus_byte_for_byte),
       cmocka_unit_test(test_icu_text_ends_in_its_buffer_whatever_its_size),

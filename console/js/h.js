@@ -16,14 +16,55 @@ function safeUrl(v) {
 // right-to-left override, reverses everything after it to the end of its
 // paragraph, the label words after a borrower's name or a note included;
 // right-to-left letters take neighbouring digits and signs along) is
-// isolated: FSI before it, PDI after, which closes whatever it opened.
+// isolated: shown in a <bdi>, which closes whatever it opened and sets its
+// own direction from its first strong letter (as FSI … PDI would, but
+// without characters: those went along into what a collector copied, and
+// a pasted phone number holding U+2068 did not dial).
 // Only such text: our own words are zh-CN and en, and text without any
 // stays as it was (the tests read it back exactly).
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]|\ud802[\udc00-\udfff]|\ud83a[\udc00-\udfff]/;
 
+// Inside a string (t() fills its words with values) isolate() marks such
+// a value with two noncharacters, which append() turns into a <bdi>: a
+// string cannot hold an element. A value's own marks are not ours and
+// become U+FFFD, so what a borrower typed cannot close ours early.
+const OPEN = '\ufdd0';
+const CLOSE = '\ufdd1';
+const MARKS = /[\ufdd0\ufdd1]/g;
+
 export function isolate(s) {
   s = String(s);
-  return BIDI.test(s) ? '\u2068' + s + '\u2069' : s;
+  return BIDI.test(s) ? OPEN + s.replace(MARKS, '\ufffd') + CLOSE : s;
+}
+
+// Where no element may stand (an attribute, an <option>'s text) the
+// marks become the characters FSI and PDI: nobody copies those.
+function marksAsCharacters(s) {
+  return s.replace(MARKS, (m) => (m === OPEN ? '\u2068' : '\u2069'));
+}
+
+const TEXT_ONLY = new Set(['OPTION', 'TEXTAREA', 'TITLE']);
+
+// A string as nodes: each marked part a <bdi>; the whole in one too when
+// what lies outside the marks can turn text (a value put in by hand).
+function textNodes(s) {
+  const bdi = (nodes) => {
+    const el = document.createElement('bdi');
+    el.append(...nodes);
+    return el;
+  };
+  const nodes = [];
+  let inside = null;
+  for (const part of s.split(/([\ufdd0\ufdd1])/)) {
+    if (part === OPEN) inside = [];
+    else if (part === CLOSE) {
+      if (inside) nodes.push(bdi(inside));
+      inside = null;
+    } else if (part) (inside || nodes).push(document.createTextNode(part));
+  }
+  if (inside) nodes.push(bdi(inside));
+  const outside = s.replace(/\ufdd0[^\ufdd1]*\ufdd1?/g, '');
+  return BIDI.test(outside) ? [bdi(nodes)] : nodes;
 }
 
 export function h(tag, attrs, ...children) {
@@ -41,7 +82,7 @@ export function h(tag, attrs, ...children) {
     } else if (k === 'style') {
       throw new Error('inline style is refused by the CSP: use a class');
     } else {
-      el.setAttribute(k, URL_ATTRS.has(k) ? safeUrl(v) : String(v === true ? '' : v));
+      el.setAttribute(k, URL_ATTRS.has(k) ? safeUrl(v) : marksAsCharacters(String(v === true ? '' : v)));
     }
   }
   append(el, children);
@@ -53,7 +94,8 @@ function append(el, children) {
     if (c === null || c === undefined || c === false) continue;
     if (Array.isArray(c)) append(el, c);
     else if (c instanceof Node) el.appendChild(c);
-    else el.appendChild(document.createTextNode(isolate(c)));
+    else if (TEXT_ONLY.has(el.tagName)) el.appendChild(document.createTextNode(marksAsCharacters(isolate(c))));
+    else el.append(...textNodes(String(c)));
   }
 }
 

@@ -39,6 +39,8 @@ typedef struct engine_stats {
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
 /* Whether engine_open made the book (a SQLite file that was not there). */
 int engine_created_book(const engine *eng);
+/* The first folder engine_open made on the way to the book, or "". */
+const char *engine_created_dir(const engine *eng);
 void engine_close(engine *eng);
 /* The read side (query.h) over the engine's database: every reader asks
  * there; only the engine writes. */

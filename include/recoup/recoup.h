@@ -60,6 +60,12 @@ int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
  * failure is RC_EIO naming field. */
 int rc_mkdirs(const char *dir, const char *field, rc_error *err);
 int rc_mkdir_parent(const char *path, const char *field, rc_error *err);
+/* rc_mkdir_parent that says in made[size] the first directory it made
+ * ("" when all were there); rc_rmdir_parent_made takes away again the
+ * empty ones among those, from path's directory up to made. */
+int rc_mkdir_parent_made(const char *path, const char *field, char *made,
+                         size_t size, rc_error *err);
+void rc_rmdir_parent_made(const char *path, const char *made);
 /* "recoup: FILE:LINE: message" on stream, printable (rc_printable). */
 void rc_error_print(const rc_error *err, FILE *stream);
 /* Copies src into dst[size] (cut on a character boundary, terminated)

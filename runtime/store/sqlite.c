@@ -1721,6 +1721,22 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
   return RC_OK;
 }
 
+/* A connection's settings. journal_mode = WAL on a book just made takes
+ * the file's exclusive lock, which SQLite may refuse at once rather than
+ * wait for (a lock upgrade that could deadlock calls no busy handler):
+ * of two processes making one book together, one was told "database is
+ * locked" (first_open_race, seen under ASan). Tried again, 10 ms apart,
+ * for as long as the busy timeout waits; the settings are idempotent. */
+static int sq_configure(sqlite3 *db, const char *settings, char **msg) {
+  for (int waited = 0;; waited += 10) {
+    int rc = sqlite3_exec(db, settings, NULL, NULL, msg);
+    if ((rc & 0xff) != SQLITE_BUSY || waited >= 5000) return rc;
+    sqlite3_free(*msg);
+    *msg = NULL;
+    sqlite3_sleep(10);
+  }
+}
+
 static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
   sq *st;
   int memory = strcmp(path, ":memory:") == 0, created = 0;
@@ -1799,7 +1815,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
    * 7.6 KB written a step instead of 5.2. The size only takes on an
    * empty file; a book made before keeps its pages (changing them takes
    * a VACUUM of the whole file, docs/cli.md). */
-  if (sqlite3_exec(st->db,
+  if (sq_configure(st->db,
                    memory ? "PRAGMA foreign_keys = ON;"
                           : "PRAGMA page_size = 4096;"
                             "PRAGMA journal_mode = WAL;"
@@ -1807,7 +1823,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                             "PRAGMA journal_size_limit = 67108864;"
                             "PRAGMA foreign_keys = ON;"
                             "PRAGMA cache_size = -65536;",
-                   NULL, NULL, &msg) != SQLITE_OK) {
+                   &msg) != SQLITE_OK) {
     rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s", path,
                  msg ? msg : "?");
     sqlite3_free(msg);

@@ -725,24 +725,38 @@ static void own_view_on_cases(const char *msg, char *out, size_t size) {
            (int)(end - name < 80 ? end - name : 80), name);
 }
 
-int sqlite_migrate(sqlite3 *db, rc_error *err) {
+static int schema_version_read(sqlite3 *db, int *version, rc_error *err) {
   sqlite3_stmt *s;
-  int version = 0, target = (int)(sizeof migrations / sizeof migrations[0]);
-  int defensive = 0;
-  char *msg = NULL, pragma[64], broken[320] = "";
-
+  int target = (int)(sizeof migrations / sizeof migrations[0]);
+  *version = 0;
   if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
       SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database: read schema version: %s (%d)",
                         sqlite3_errmsg(db), sqlite3_extended_errcode(db));
-  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  if (sqlite3_step(s) == SQLITE_ROW) *version = sqlite3_column_int(s, 0);
   sqlite3_finalize(s);
-  if (version > target)
+  if (*version > target)
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database schema version %d is newer than this "
                         "recoup (%d); upgrade recoup",
-                        version, target);
+                        *version, target);
+  return RC_OK;
+}
+
+/* Foreign keys and defensive mode back as they were before the steps. */
+static int migrate_end(sqlite3 *db, int defensive, int rc) {
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
+  sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+  return rc;
+}
+
+int sqlite_migrate(sqlite3 *db, rc_error *err) {
+  int version, target = (int)(sizeof migrations / sizeof migrations[0]);
+  int defensive = 0;
+  char *msg = NULL, pragma[64], broken[320] = "";
+
+  if (schema_version_read(db, &version, err) != RC_OK) return RC_ESTORE;
   if (version == target) return RC_OK;
   /* A step that rebuilds a table others refer to drops it first; with
    * foreign keys on, that would delete or refuse. Steps that do so check
@@ -752,16 +766,28 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
    * SQLite built defensive: off while the steps run, then as it was. */
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 0, (int *)NULL);
-  for (; version < target; version++) {
+  for (;;) {
+    /* Each step reads the version again under the book's write lock: two
+     * processes that open a new book together both read 0 above, and
+     * the one that waited finds the other's steps done (whoever holds
+     * the lock runs the next step, once). */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+      rc_error_set(err, RC_ESTORE, NULL, "database migration %d failed: %s",
+                   version + 1, msg ? msg : "?");
+      sqlite3_free(msg);
+      return migrate_end(db, defensive, RC_ESTORE);
+    }
+    if (schema_version_read(db, &version, err) != RC_OK) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return migrate_end(db, defensive, RC_ESTORE);
+    }
+    if (version == target) break;
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
     if (version + 1 == 21 && own_trigger_on_cases(db, err)) {
-      sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
-      sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-      return RC_ESTORE;
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return migrate_end(db, defensive, RC_ESTORE);
     }
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) ||
-        sqlite3_exec(db, migrations[version], broken_reference, broken,
-                     &msg) ||
+    if (sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
          schema_edited(db, &msg)) ||
         (version + 1 == 23 && sqlite_contacts_pack_all(db, &msg)) ||
@@ -777,14 +803,11 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
       sqlite3_free(msg);
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
-      sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
-      sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-      return RC_ESTORE;
+      return migrate_end(db, defensive, RC_ESTORE);
     }
   }
-  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, defensive, (int *)NULL);
-  sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-  return RC_OK;
+  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  return migrate_end(db, defensive, RC_OK);
 }
 
 int store_schema_version(void) {

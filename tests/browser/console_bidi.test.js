@@ -79,12 +79,75 @@ test('a note with a right-to-left override is shown as typed', async (t) => {
   h.checkGuards(page);
 });
 
+// Isolated by an element (<bdi>), not by the characters FSI and PDI:
+// those went along into what a collector copied from the page, and a
+// phone number or a name pasted into a dialler held U+2068.
+const ISOLATES = /[\u2066-\u2069]/u;
+
+test('what a collector copies of a name, a phone or a note holds no isolate characters', async (t) => {
+  const name = '\u202EAli محمد';
+  const r = await h.api(book, '/v1/cases', {
+    method: 'POST', token: 'ingest',
+    body: { id: 'BIDI2', balance: 100000, amount_due: 50000, due_date: '2026-10-01',
+            borrower: { id: 'B-BIDI2', name, phones: ['+8613800118888'],
+                        employer: { name: 'شركة Example', phone: '+8613800117777' } } },
+  });
+  assert.ok(r.status === 201 || r.status === 200, `POST /v1/cases: ${r.status} ${r.text}`);
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: book.url });
+  await h.signIn(page, book, 'zhang.min');
+  await page.goto(book.url + '/#/case/BIDI2');
+  await page.waitForSelector('h1 .borrower-name');
+  const note = '\u202Ecall back 0138';
+  await page.fill('.note-form textarea[name="text"]', note);
+  await page.click('.note-form button[type="submit"]');
+  const li = '.timeline li[data-kind="note"]:has-text("0138")';
+  await page.waitForSelector(li);
+  assert.ok((await page.textContent('h1 .borrower-name')).includes(name), 'the name is shown as given');
+  assert.ok((await page.textContent(`${li} .what`)).includes(note), 'the note is shown as typed');
+  // innerText, the selection's text, and the clipboard after Ctrl+C of
+  // the whole page: a collector's ways of taking text away.
+  const texts = await page.evaluate(() => {
+    const sel = window.getSelection();
+    const range = document.createRange();
+    range.selectNodeContents(document.querySelector('main'));
+    sel.removeAllRanges();
+    sel.addRange(range);
+    return { heading: document.querySelector('h1').innerText, main: document.querySelector('main').innerText,
+             selected: sel.toString() };
+  });
+  await page.keyboard.press('Control+C');
+  texts.clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  for (const [how, text] of Object.entries(texts)) {
+    assert.ok(text.includes(how === 'heading' ? 'Ali' : '+8613800118888'), `${how}: the name or the phone is there`);
+    assert.ok(!ISOLATES.test(text), `${how} holds an isolate character: ${JSON.stringify((text.match(/.{0,12}[\u2066-\u2069].{0,12}/u) || [""])[0])}`);
+  }
+  assert.ok(texts.clipboard.includes(name), 'the name is copied as given');
+  // The isolation stays: the name and the employer's name are each in an
+  // element of their own (a <bdi>).
+  assert.equal(await page.$eval('h1 .borrower-name', (el) => el.querySelector('bdi')?.textContent ?? null), name);
+  h.checkGuards(page);
+});
+
 test('isolate wraps only text that can turn what is around it', async (t) => {
   const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
   await page.goto(book.url + '/#/signin');
   const out = await page.evaluate(async () => {
-    const { isolate } = await import('/assets/js/h.js');
-    return ['Wang', '王伟', '\u202Eabc', 'محمد', '<b>x</b>'].map(isolate);
+    const { h } = await import('/assets/js/h.js');
+    const { t } = await import('/assets/js/i18n.js');
+    const shown = (el) => Array.from(el.childNodes, (n) => (n.nodeType === 3 ? n.data : `<${n.localName}>${n.textContent}`));
+    return {
+      text: ['Wang', '王伟', '\u202Eabc', 'محمد', '<b>x</b>'].map((s) => shown(h('span', {}, s))),
+      // a value in our words: the value alone in the element
+      words: shown(h('span', {}, t('case.notfound', { id: '\u202Eabc' }))),
+      // a value's own marks do not close ours
+      marks: shown(h('span', {}, t('case.notfound', { id: 'a\ufdd1\u202Eb' }))),
+      attribute: h('span', { title: t('case.notfound', { id: 'محمد' }) }).getAttribute('title'),
+    };
   });
-  assert.deepEqual(out, ['Wang', '王伟', '\u2068\u202Eabc\u2069', '\u2068محمد\u2069', '<b>x</b>']);
+  assert.deepEqual(out.text, [['Wang'], ['王伟'], ['<bdi>\u202Eabc'], ['<bdi>محمد'], ['<b>x</b>']]);
+  assert.equal(out.words.length, 3, JSON.stringify(out.words));
+  assert.equal(out.words[1], '<bdi>\u202Eabc');
+  assert.equal(out.marks[1], '<bdi>a\ufffd\u202Eb');
+  assert.ok(out.attribute.includes('\u2068محمد\u2069'), 'an attribute holds the characters (no element can stand there)');
 });
