@@ -1884,6 +1884,58 @@ static void test_a_transaction_waits_for_its_reads_and_its_commit(
   store_close(st);
 }
 
+/* A batch's events claim waits once, its BEGIN and both its statements
+ * (the cases, then their events) in one round trip, where it waited three
+ * times; a case in error has its events parked in it, the others' claimed.
+ * The events handled are deleted with the batch's next statement that
+ * reads events (the next claim, which finds none of them) or its commit. */
+static void test_an_events_claim_waits_once(void **state) {
+  PGconn *c = pgt_connect(path);
+  store *st = open_store();
+  store_event *ev;
+  int n;
+  rc_error err;
+  (void)state;
+  assert_non_null(c);
+  add_case(st, "C1");
+  add_case(st, "C2");
+  add_case(st, "C3");
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(store_event_put(st, "C1", "payment", "{}", 1, NULL, &err),
+                     RC_OK);
+    assert_int_equal(store_event_put(st, "C3", "payment", "{}", 1, NULL, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_event_put(st, "C2", "payment", "{}", 1, NULL, &err),
+                   RC_OK);
+  PQclear(pgt_exec(c, "UPDATE cases SET error = 'boom' WHERE id = 'C3'"));
+  trips = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_events_claim(st, 10, NULL, &ev, &n, &err), RC_OK);
+  assert_int_equal(trips, 1);
+  assert_int_equal(n, 3);
+  for (int i = 0; i < n; i++) {
+    assert_string_not_equal(ev[i].case_id, "C3");
+    assert_int_equal(store_event_finish(st, ev[i].id, STORE_EVENT_DONE, &err),
+                     RC_OK);
+  }
+  store_events_free(ev, n);
+  assert_int_equal(trips, 1);
+  assert_int_equal(store_events_claim(st, 10, NULL, &ev, &n, &err), RC_OK);
+  assert_int_equal(n, 0);
+  store_events_free(ev, n);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM events WHERE status = "
+                              "'pending'"),
+                   0);
+  assert_int_equal(count_rows("SELECT count(*) FROM events WHERE case_id = "
+                              "'C3' AND status = 'failed'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM events"), 2);
+  store_close(st);
+  PQfinish(c);
+}
+
 /* The opening of cases held by a store's transaction, as another
  * connection sees it: the old key, taken shared only there. Only this
  * test's database: other tests' books on the same cluster (an import in
@@ -2531,6 +2583,8 @@ int main(void) {
           test_a_cease_committed_during_a_batch_is_seen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_events_claim_reads_its_cases,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_an_events_claim_waits_once, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(
           test_a_ref_paid_meanwhile_elsewhere_runs_it_again, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -149,6 +149,10 @@ typedef struct pg {
   char case_id_ahead[256];
   int case_at;
   PGresult *case_ahead;
+  /* The events claim's cases, sent with its events (events_claim_batch):
+   * their statement's place in pend (1-based; 0 when read) and rows. */
+  int claim_at;
+  PGresult *claim_cases;
   /* That case's open promise and unpaid installments, sent after its
    * hold (promise_and_unpaid's read): whose, its place in pend and its
    * rows, kept for the payment's allocation until a statement naming
@@ -170,8 +174,9 @@ typedef struct pg {
   char known_id[160]; /* "" when none */
   /* What a transaction writes and reads nothing back of, not sent yet
    * (pg.h: pg_rows; rows_write): new messages and journal runs, cases'
-   * new states, claimed timers ended, timers of cases cancelled. */
-  pg_rows kept[5];
+   * new states, claimed timers ended, timers of cases cancelled, events
+   * handled. */
+  pg_rows kept[6];
   /* What this transaction has written or kept to write (counted, not
    * exact: anything that may write counts), and a light savepoint's
    * (store_savepoint_light) depth inside the transaction and the count
@@ -196,7 +201,8 @@ typedef struct pg {
  * them; the columns of each, in the order its statement takes them; and
  * the most rows kept before they are sent (an import's journal would
  * fill memory). */
-enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_N };
+enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_EVENTS,
+       KEPT_N };
 enum { MSG_COLS = 12, ROWS_MAX = 1024 };
 /* A batch's steps whose rows go to the server together before the
  * batch ends (borrower_ahead): few enough that the server writes them
@@ -206,7 +212,7 @@ enum { MSG_COLS = 12, ROWS_MAX = 1024 };
  * 2 % less a reminder than at 64, and 0.7 % less again at 256, whose
  * last rows of a 1,000-reminder batch wait for its commit. */
 enum { ROWS_EARLY = 128 };
-static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2};
+static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2, 1};
 
 #define PG(s) ((pg *)(s))
 
@@ -556,7 +562,9 @@ static int pay_keep(pg *st, int i, PGresult *r) {
 /* r, pend[i]'s rows: kept when they are the borrower read ahead and it
  * is still wanted, else freed. */
 static void ahead_keep(pg *st, int i, PGresult *r) {
-  if (i == st->ahead_at - 1 && st->ahead_to && !st->ahead)
+  if (i == st->claim_at - 1 && !st->claim_cases)
+    st->claim_cases = r;
+  else if (i == st->ahead_at - 1 && st->ahead_to && !st->ahead)
     st->ahead = r;
   else if (i == st->case_at - 1 && st->case_id_ahead[0] && !st->case_ahead)
     st->case_ahead = r;
@@ -604,7 +612,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
     pays_ahead_moved(st, st->npend);
     st->npend = 0;
     st->ahead_at = st->job_from = 0;
-    st->case_at = st->promise_at = 0;
+    st->case_at = st->promise_at = st->claim_at = 0;
     return pg_fail(st->c, NULL, "sending to the server", err);
   }
   for (i = 0; i < st->npend; i++) {
@@ -616,7 +624,7 @@ static int pipe_sync(pg *st, PGresult **keep, rc_error *err) {
       ahead_keep(st, i, r);
   }
   st->ahead_at = st->job_from = 0;
-  st->case_at = st->promise_at = 0;
+  st->case_at = st->promise_at = st->claim_at = 0;
   pays_ahead_moved(st, st->npend);
   st->npend = 0;
   /* To the sync (past anything a broken connection left). */
@@ -1236,6 +1244,11 @@ const char pg_ends_cuts_sql[] =
     "DELETE FROM timers WHERE id = ANY(ARRAY(SELECT unnest($3::bigint[]) "
     "UNION ALL " CUT_IDS "))";
 #undef CUT_IDS
+/* The events a batch's steps handled, deleted together: a statement each
+ * cost the server more than the payment's own row (46 us of its 220 us a
+ * payment on the bench's book, pg_stat_statements). */
+static const char pg_event_ends_sql[] =
+    "DELETE FROM events WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])))";
 
 /* The statement that writes kept table t's rows (messages, journal runs
  * or case states), each column an array taken apart by unnest, but a
@@ -1286,25 +1299,27 @@ static void kept_sql(int t, const unsigned *types, const int *same,
  * PostgreSQL first copied every element of every array into a store of
  * rows, and the copies were 5 % of the server's work a reminder. */
 static int rows_write(pg *st, const char *sql, rc_error *err) {
-  static const char *const send[KEPT_N] = {NULL, NULL, NULL, pg_ends_sql,
-                                           pg_cuts_sql};
+  static const char *const send[KEPT_N] = {
+      NULL, NULL, NULL, pg_ends_sql, pg_cuts_sql, pg_event_ends_sql};
   /* What a statement names when it reads or changes a table's rows
    * (figures_case_count reads the case's row). */
   static const char *const names[KEPT_N][2] = {{"messages", NULL},
                                                {"journal", NULL},
                                                {"cases", "figures_case"},
                                                {"timers", NULL},
-                                               {"timers", NULL}};
+                                               {"timers", NULL},
+                                               {"events", NULL}};
   static const char *const what[KEPT_N] = {"queue message", "journal",
                                            "set state", "ending a timer",
-                                           "cancel timers"};
+                                           "cancel timers", "delete event"};
   static const unsigned types[KEPT_N][MSG_COLS] = {
       {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
        PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8},
       {PG_TEXT, PG_INT8, PG_INT4, PG_TEXT},
       {PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT},
       {PG_INT8},
-      {PG_TEXT, PG_INT4}};
+      {PG_TEXT, PG_INT4},
+      {PG_INT8}};
   int rc = RC_OK;
 
   for (int t = 0; t < KEPT_N && rc == RC_OK; t++) {
@@ -1743,6 +1758,53 @@ static int op_timer_finish(store *s, const store_timer *t, int *deleted,
   return rc;
 }
 
+/* The setting that carries the claim's case ids from its first statement
+ * to its events' (pg_claim_event_cases_set_sql), for this transaction. */
+#define CLAIM_SETTING "recoup.claim_cases"
+
+/* The claim's cases and events statements ($1 max, $2 now, $3 the
+ * setting), sent together: the cases' rows, with the events' in *events;
+ * NULL with err set (*events NULL) when either failed. */
+static PGresult *claim_together(pg *st, const args *a, const char *node,
+                                int64_t lease_ms, int max, PGresult **events,
+                                rc_error *err) {
+  args b = {0};
+  PGresult *cases;
+
+  *events = NULL;
+  a_text(&b, node);
+  a_text(&b, CLAIM_SETTING);
+  a_int(&b, lease_ms);
+  a_int(&b, PG_CLOCK_DB);
+  a_int(&b, max);
+  if (connected(st, err) != RC_OK) return NULL;
+  PQclear(st->claim_cases);
+  st->claim_cases = NULL;
+  if (pipe_send(st, pg_claim_event_cases_set_sql, a,
+                "claiming the cases of queued events", err) != 0) {
+    settle(st, NULL);
+    lost(st);
+    return NULL;
+  }
+  st->claim_at = st->npend;
+  if (pipe_send(st, pg_claim_events_set_sql, &b, "claiming queued events",
+                err) == 0)
+    pipe_sync(st, events, err);
+  else
+    settle(st, NULL);
+  cases = st->claim_cases;
+  st->claim_cases = NULL;
+  st->claim_at = 0;
+  if (!cases || !*events) {
+    PQclear(cases);
+    PQclear(*events);
+    *events = NULL;
+    lost(st);
+    return NULL;
+  }
+  return cases;
+}
+
 /* pg_claim_events in a batch's transaction: its statements prepared
  * (planned once a connection, not at each claim: as long as running
  * them), the parking only when a case is in error. */
@@ -1755,15 +1817,38 @@ static PGresult *events_claim_batch(pg *st, const char *node, int max,
 
   a_int(&a, max);
   a_int(&a, PG_CLOCK_DB);
-  if (!(cases = run(st, pg_claim_event_cases_sql, &a,
+  a_text(&a, CLAIM_SETTING);
+  if (!(cases = claim_together(st, &a, node, lease_ms, max, &r, err)))
+    return NULL;
+  /* Most often the events came with their cases. Those of cases in error
+   * (not among the ids the events statement read) are parked after it:
+   * the same rows as parked before it, the claim of the others' events
+   * being by case. */
+  if (!pg_claim_event_cases_wider(cases)) {
+    if (!(ids = pg_claim_event_cases(cases, &in_error, err))) {
+      PQclear(r);
+      return NULL;
+    }
+    a.n = 0;
+    a_text(&a, ids);
+    if (in_error && exec(st, pg_park_events_sql, &a,
+                         "parking the events of cases in error", NULL,
+                         err) != RC_OK) {
+      PQclear(r);
+      r = NULL;
+    }
+    free(ids);
+    return r;
+  }
+  /* None taken, so none claimed (r is empty): the cases are looked for
+   * among all the queued events. */
+  PQclear(r);
+  r = NULL;
+  PQclear(cases);
+  a.n = 2;
+  if (!(cases = run(st, pg_claim_event_cases_all_sql, &a,
                     "claiming the cases of queued events", err)))
     return NULL;
-  if (pg_claim_event_cases_wider(cases)) {
-    PQclear(cases);
-    if (!(cases = run(st, pg_claim_event_cases_all_sql, &a,
-                      "claiming the cases of queued events", err)))
-      return NULL;
-  }
   if (!(ids = pg_claim_event_cases(cases, &in_error, err))) return NULL;
   a.n = 0;
   a_text(&a, ids);
@@ -1797,7 +1882,10 @@ static int op_events_claim(store *s, int max, const store_lease *lease,
   if (st->base.depth == 0 &&
       exec(st, "BEGIN", NULL, "begin", NULL, err) != RC_OK)
     return RC_ESTORE;
-  if (settle(st, err) != RC_OK) return RC_ESTORE;
+  /* In a batch what is queued (its BEGIN, the last steps' writes) goes
+   * with the claim's first statement, whose failure theirs is (run): a
+   * slice after a payment group waited for its BEGIN alone, a round trip
+   * of the four it made. */
   st->manual = st->base.depth == 0;
   st->changes++; /* a claim writes its rows */
   r = st->manual ? pg_claim_events(st->c, lease_node(st, lease), max,
@@ -1849,6 +1937,10 @@ static int op_event_finish(store *s, int64_t id, int how, rc_error *err) {
                 "UPDATE events SET status = 'failed', claimed_by = NULL, "
                 "claimed_until = NULL WHERE id = $1",
                 &a, "fail event", NULL, err);
+  /* In a batch the claim's row lock holds it: its delete waits with the
+   * batch's other kept rows, sent before any statement that names events
+   * (the next claim) and with the commit. */
+  if (in_batch(PG(s))) return rows_keep(PG(s), KEPT_EVENTS, &a, err);
   return exec(PG(s), "DELETE FROM events WHERE id = $1", &a, "delete event",
               NULL, err);
 }

@@ -122,6 +122,10 @@ PGresult *pg_claim_events(PGconn *c, const char *node, int max,
  * r's first column as a text[] literal (malloc'd; NULL: out of memory). */
 extern const char pg_claim_event_cases_sql[], pg_park_events_sql[],
     pg_claim_events_sql[], pg_claim_event_cases_all_sql[];
+/* The cases' and the events' statements sent together (pg_claim.c): the
+ * first's $3, the second's $2, the name of the setting that carries the
+ * ids from one to the other. */
+extern const char pg_claim_event_cases_set_sql[], pg_claim_events_set_sql[];
 char *pg_claim_id_array(const PGresult *r);
 /* Whether the cases statement met only cases in error, or only cases
  * another transaction holds: the claim asks
