@@ -505,6 +505,32 @@ static void test_backup_plays_back_a_killed_import_journal(void **state) {
   assert_false(exists(journal));
 }
 
+/* A first import into a book it made holds the book to itself until it
+ * ends (rollback-journal mode); a command opening the book meanwhile
+ * waits 5 s and says who holds it, where it said "cannot configure
+ * database BOOK: database is locked". The import here: a connection
+ * holding the book's exclusive lock in that mode. */
+static void test_a_book_held_by_a_first_import_is_named(void **state) {
+  char src[700], book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(book, sizeof book, "%s/importing.db", srv.dir);
+  copy_file(src, book);
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "PRAGMA journal_mode = DELETE;"
+                                "BEGIN EXCLUSIVE;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  r = recoup("report", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "is being written by another process (a first import");
+  expect_run(r, 1, "run this once it is done");
+  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(db);
+}
+
 static void test_restore_refuses_a_newer_schema(void **state) {
   char src[700], newer[700], target[700];
   sqlite3 *s;
@@ -660,6 +686,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restore_refuses_a_held_database),
       cmocka_unit_test(test_restore_refuses_a_damaged_copy),
       cmocka_unit_test(test_backup_plays_back_a_killed_import_journal),
+      cmocka_unit_test(test_a_book_held_by_a_first_import_is_named),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
       cmocka_unit_test(test_restore_refuses_a_missing_file),
       cmocka_unit_test(test_backup_config_is_checked),

@@ -1808,8 +1808,17 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                             "PRAGMA foreign_keys = ON;"
                             "PRAGMA cache_size = -65536;",
                    NULL, NULL, &msg) != SQLITE_OK) {
-    rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s", path,
-                 msg ? msg : "?");
+    /* Setting WAL mode waits for a writer that took the book to itself:
+     * a first import into a book it made (import_direct), until it ends. */
+    if (sqlite3_errcode(st->db) == SQLITE_BUSY)
+      rc_error_set(err, RC_ESTORE, "db",
+                   "%s is being written by another process (a first import "
+                   "into it holds it until it ends): run this once it is "
+                   "done",
+                   path);
+    else
+      rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s",
+                   path, msg ? msg : "?");
     sqlite3_free(msg);
     sq_close(st);
     return RC_ESTORE;
