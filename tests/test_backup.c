@@ -463,6 +463,74 @@ static void test_restore_refuses_a_damaged_copy(void **state) {
   expect_nothing_written(target);
 }
 
+/* A first import killed midway leaves BOOK-journal (it writes in
+ * rollback-journal mode): a backup plays it back, as any writer's open
+ * would, and copies the book as the import found it, where its read-only
+ * connection was refused "attempt to write a readonly database". The
+ * killed writer here: a child that spills a transaction into the book
+ * and dies without ending it. */
+static void test_backup_plays_back_a_killed_import_journal(void **state) {
+  char src[700], book[700], journal[800], dest[700];
+  struct stat st;
+  int status;
+  pid_t pid;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(book, sizeof book, "%s/killed.db", srv.dir);
+  snprintf(journal, sizeof journal, "%s-journal", book);
+  snprintf(dest, sizeof dest, "%s/killed-copy.db", srv.dir);
+  copy_file(src, book);
+  if ((pid = fork()) == 0) {
+    sqlite3 *db;
+    if (sqlite3_open(book, &db) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode = DELETE; PRAGMA cache_size = 2;"
+                     "BEGIN; CREATE TABLE junk(x);"
+                     "INSERT INTO junk WITH RECURSIVE n(i) AS (SELECT 1 "
+                     "UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+                     "SELECT randomblob(400) FROM n;"
+                     "DELETE FROM case_rows;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+      _exit(2);
+    _exit(0); /* killed: the transaction never ends */
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_int_equal(status, 0);
+  assert_int_equal(stat(journal, &st), 0);
+  assert_true(st.st_size > 0);
+  r = recoup("backup", dest, "--db", book, "--direct", NULL);
+  expect_run(r, 0, "integrity ok");
+  expect_run(r, 0, "cases 50 (50 open");
+  assert_false(exists(journal));
+}
+
+/* A first import into a book it made holds the book to itself until it
+ * ends (rollback-journal mode); a command opening the book meanwhile
+ * waits 5 s and says who holds it, where it said "cannot configure
+ * database BOOK: database is locked". The import here: a connection
+ * holding the book's exclusive lock in that mode. */
+static void test_a_book_held_by_a_first_import_is_named(void **state) {
+  char src[700], book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(book, sizeof book, "%s/importing.db", srv.dir);
+  copy_file(src, book);
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "PRAGMA journal_mode = DELETE;"
+                                "BEGIN EXCLUSIVE;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  r = recoup("report", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "is being written by another process (a first import");
+  expect_run(r, 1, "run this once it is done");
+  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(db);
+}
+
 static void test_restore_refuses_a_newer_schema(void **state) {
   char src[700], newer[700], target[700];
   sqlite3 *s;
@@ -617,6 +685,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_backup_outside_the_directory_while_served),
       cmocka_unit_test(test_restore_refuses_a_held_database),
       cmocka_unit_test(test_restore_refuses_a_damaged_copy),
+      cmocka_unit_test(test_backup_plays_back_a_killed_import_journal),
+      cmocka_unit_test(test_a_book_held_by_a_first_import_is_named),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
       cmocka_unit_test(test_restore_refuses_a_missing_file),
       cmocka_unit_test(test_backup_config_is_checked),

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -1728,9 +1729,17 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
  * locked" (first_open_race, seen under ASan). Tried again, 10 ms apart,
  * for as long as the busy timeout waits; the settings are idempotent. */
 static int sq_configure(sqlite3 *db, const char *settings, char **msg) {
-  for (int waited = 0;; waited += 10) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
     int rc = sqlite3_exec(db, settings, NULL, NULL, msg);
-    if ((rc & 0xff) != SQLITE_BUSY || waited >= 5000) return rc;
+    /* Time, not tries: an attempt may itself wait out the busy timeout
+     * (a first import holding the book), and 500 of those are an hour. */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((rc & 0xff) != SQLITE_BUSY ||
+        (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+            5000)
+      return rc;
     sqlite3_free(*msg);
     *msg = NULL;
     sqlite3_sleep(10);
@@ -1824,8 +1833,17 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                             "PRAGMA foreign_keys = ON;"
                             "PRAGMA cache_size = -65536;",
                    &msg) != SQLITE_OK) {
-    rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s", path,
-                 msg ? msg : "?");
+    /* Setting WAL mode waits for a writer that took the book to itself:
+     * a first import into a book it made (import_direct), until it ends. */
+    if (sqlite3_errcode(st->db) == SQLITE_BUSY)
+      rc_error_set(err, RC_ESTORE, "db",
+                   "%s is being written by another process (a first import "
+                   "into it holds it until it ends): run this once it is "
+                   "done",
+                   path);
+    else
+      rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s",
+                   path, msg ? msg : "?");
     sqlite3_free(msg);
     sq_close(st);
     return RC_ESTORE;

@@ -50,6 +50,35 @@ static int sync_wal(const char *src, rc_error *err) {
                                                    : sync_file(wal, err);
 }
 
+/* The source opened for reading. A first import killed midway leaves
+ * BOOK-journal (it writes in rollback-journal mode, sqlite.c's
+ * import_direct), which a read-only connection cannot play back: every
+ * read of it is refused "attempt to write a readonly database". As any
+ * writer's open would, a connection that may write plays it back first
+ * (the book is then as the import found it), and the copy reads that. */
+static int open_source(const char *src, sqlite3 **from) {
+  sqlite3 *rw = NULL;
+  int rc = sqlite3_open_v2(src, from, SQLITE_OPEN_READONLY, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_busy_timeout(*from, 10000);
+  rc = sqlite3_exec(*from, "SELECT count(*) FROM sqlite_schema", NULL, NULL,
+                    NULL);
+  if (rc == SQLITE_OK || sqlite3_extended_errcode(*from) !=
+                             SQLITE_READONLY_ROLLBACK)
+    return SQLITE_OK; /* any other failure is told by the copy */
+  sqlite3_close(*from);
+  *from = NULL;
+  if (sqlite3_open_v2(src, &rw, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+    sqlite3_busy_timeout(rw, 10000);
+    (void)sqlite3_exec(rw, "SELECT count(*) FROM sqlite_schema", NULL, NULL,
+                       NULL);
+  }
+  sqlite3_close(rw);
+  rc = sqlite3_open_v2(src, from, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK) sqlite3_busy_timeout(*from, 10000);
+  return rc;
+}
+
 int store_backup_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3 *from = NULL, *to = NULL;
   sqlite3_stmt *s = NULL;
@@ -60,11 +89,10 @@ int store_backup_copy(const char *src, const char *dst, rc_error *err) {
     return rc_error_set(err, RC_EIO, "to", "cannot create %s: %s", dst,
                         strerror(errno));
   close(fd);
-  if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (open_source(src, &from) != SQLITE_OK) {
     rc = db_fail(from, err, "cannot open", src);
     goto done;
   }
-  sqlite3_busy_timeout(from, 10000);
   if (sqlite3_prepare_v2(from, "VACUUM INTO ?1", -1, &s, NULL) != SQLITE_OK) {
     rc = db_fail(from, err, "cannot copy", src);
     goto done;
