@@ -464,22 +464,16 @@ static void test_restore_refuses_a_damaged_copy(void **state) {
 }
 
 /* A first import killed midway leaves BOOK-journal (it writes in
- * rollback-journal mode): a backup plays it back, as any writer's open
- * would, and copies the book as the import found it, where its read-only
- * connection was refused "attempt to write a readonly database". The
- * killed writer here: a child that spills a transaction into the book
- * and dies without ending it. */
-static void test_backup_plays_back_a_killed_import_journal(void **state) {
-  char src[700], book[700], journal[800], dest[700];
+ * rollback-journal mode). The killed writer here: a child that spills a
+ * transaction into BOOK (a copy of the backup made during payments) and
+ * dies without ending it. */
+static void leave_a_killed_import_journal(const char *book) {
+  char src[700], journal[800];
   struct stat st;
   int status;
   pid_t pid;
-  run *r;
-  (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(book, sizeof book, "%s/killed.db", srv.dir);
   snprintf(journal, sizeof journal, "%s-journal", book);
-  snprintf(dest, sizeof dest, "%s/killed-copy.db", srv.dir);
   copy_file(src, book);
   if ((pid = fork()) == 0) {
     sqlite3 *db;
@@ -499,9 +493,38 @@ static void test_backup_plays_back_a_killed_import_journal(void **state) {
   assert_int_equal(status, 0);
   assert_int_equal(stat(journal, &st), 0);
   assert_true(st.st_size > 0);
+}
+
+/* A backup plays a killed first import's journal back, as any writer's
+ * open would, and copies the book as the import found it, where its
+ * read-only connection was refused "attempt to write a readonly
+ * database". */
+static void test_backup_plays_back_a_killed_import_journal(void **state) {
+  char book[700], journal[800], dest[700];
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/killed.db", srv.dir);
+  snprintf(journal, sizeof journal, "%s-journal", book);
+  snprintf(dest, sizeof dest, "%s/killed-copy.db", srv.dir);
+  leave_a_killed_import_journal(book);
   r = recoup("backup", dest, "--db", book, "--direct", NULL);
   expect_run(r, 0, "integrity ok");
   expect_run(r, 0, "cases 50 (50 open");
+  assert_false(exists(journal));
+}
+
+/* The same for the copies a what-if runs on (and the repl's rehearsal):
+ * `recoup simulate` was refused "cannot copy BOOK: attempt to write a
+ * readonly database". */
+static void test_simulate_plays_back_a_killed_import_journal(void **state) {
+  char book[700], journal[800];
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/killed-sim.db", srv.dir);
+  snprintf(journal, sizeof journal, "%s-journal", book);
+  leave_a_killed_import_journal(book);
+  r = recoup("simulate", srv.dir, "--db", book, "--days", "1", NULL);
+  expect_run(r, 0, "cases held (in error)");
   assert_false(exists(journal));
 }
 
@@ -686,6 +709,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_restore_refuses_a_held_database),
       cmocka_unit_test(test_restore_refuses_a_damaged_copy),
       cmocka_unit_test(test_backup_plays_back_a_killed_import_journal),
+      cmocka_unit_test(test_simulate_plays_back_a_killed_import_journal),
       cmocka_unit_test(test_a_book_held_by_a_first_import_is_named),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
       cmocka_unit_test(test_restore_refuses_a_missing_file),

@@ -5948,7 +5948,7 @@ static int sq_copy(const char *src, const char *dst, rc_error *err) {
   sqlite3 *from = NULL, *to = NULL;
   sqlite3_backup *b;
   int rc = RC_OK;
-  if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (sqlite_open_source(src, &from) != SQLITE_OK) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot open %s: %s", src,
                       from ? sqlite3_errmsg(from) : "out of memory");
   } else if (sqlite3_open(dst, &to) != SQLITE_OK) {

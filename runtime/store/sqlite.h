@@ -11,6 +11,11 @@
  * database is newer than this binary. */
 int sqlite_migrate(sqlite3 *db, rc_error *err);
 
+/* A book opened read-only to be copied (backup, simulate, the repl's
+ * rehearsal), a first import's journal left by a kill played back first
+ * (sqlite_backup.c). SQLite's code; *from to close whatever it says. */
+int sqlite_open_source(const char *src, sqlite3 **from);
+
 /* A borrower's contacts packed on its row, borrowers.contacts_packed
  * (schema 23; the format is sqlite_contacts.c's). NULL: read them from
  * the contacts table. */

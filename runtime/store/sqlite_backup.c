@@ -56,7 +56,7 @@ static int sync_wal(const char *src, rc_error *err) {
  * read of it is refused "attempt to write a readonly database". As any
  * writer's open would, a connection that may write plays it back first
  * (the book is then as the import found it), and the copy reads that. */
-static int open_source(const char *src, sqlite3 **from) {
+int sqlite_open_source(const char *src, sqlite3 **from) {
   sqlite3 *rw = NULL;
   int rc = sqlite3_open_v2(src, from, SQLITE_OPEN_READONLY, NULL);
   if (rc != SQLITE_OK) return rc;
@@ -89,7 +89,7 @@ int store_backup_copy(const char *src, const char *dst, rc_error *err) {
     return rc_error_set(err, RC_EIO, "to", "cannot create %s: %s", dst,
                         strerror(errno));
   close(fd);
-  if (open_source(src, &from) != SQLITE_OK) {
+  if (sqlite_open_source(src, &from) != SQLITE_OK) {
     rc = db_fail(from, err, "cannot open", src);
     goto done;
   }
