@@ -9,8 +9,12 @@
 
 #include "recoup/recoup.h"
 
-/* mkdir -p; made[size], when given, gets the first directory made
- * ("" when all were there). */
+/* mkdir -p; made[size], when given, gets the first directory of the
+ * unbroken run of ones made that ends at dir ("" when dir was there).
+ * One found there after one made ("x/../y" with y there, "x/.", or one
+ * made meanwhile by someone else) starts the run again: rc_rmdir_parent_made
+ * walks up dir's text to made and takes every folder on the way, so
+ * none of those may be one it did not make. */
 static int mkdirs(const char *dir, const char *field, char *made, size_t size,
                   rc_error *err) {
   char buf[4096];
@@ -19,6 +23,11 @@ static int mkdirs(const char *dir, const char *field, char *made, size_t size,
     return rc_error_set(err, RC_EINVAL, field, "path too long: %s", dir);
   rc_copy(buf, sizeof buf, dir);
   for (char *p = buf + 1;; p++) {
+    /* "x//y", "x/": the empty name is no folder ("x/" is x again). */
+    if (p[-1] == '/' && (*p == '/' || *p == '\0')) {
+      if (!*p) break;
+      continue;
+    }
     if (*p == '/' || *p == '\0') {
       char c = *p;
       *p = '\0';
@@ -30,6 +39,8 @@ static int mkdirs(const char *dir, const char *field, char *made, size_t size,
       } else if (errno != EEXIST && !c) {
         return rc_error_set(err, RC_EIO, field, "cannot create %s: %s", buf,
                             strerror(errno));
+      } else if (made && size) {
+        made[0] = '\0';
       }
       *p = c;
       if (!c) break;
@@ -68,6 +79,7 @@ void rc_rmdir_parent_made(const char *path, const char *made) {
   /* Upwards from path's directory to made and no further; rmdir takes
    * only an empty one, so what anyone put there since stays. */
   while ((slash = strrchr(dir, '/')) && slash != dir) {
+    while (slash > dir + 1 && slash[-1] == '/') slash--;
     *slash = '\0';
     if (strlen(dir) < n || strncmp(dir, made, n) != 0 ||
         (dir[n] != '\0' && dir[n] != '/') || rmdir(dir) != 0)

@@ -213,6 +213,9 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
       query_open(&eng->q, eng->st, &err) != RC_OK) {
     rc_errlist_add(errors, &err);
     store_close(eng->st);
+    /* "--db new/" (a folder) or a book that cannot be made: the folders
+     * made for it go again, as a refused first import's do. */
+    rc_rmdir_parent_made(db, eng->made_dir);
     script_free(eng->sc);
     free(eng);
     return err.code;

@@ -163,7 +163,10 @@ typedef struct text_at {
  * string (`"n": {vars.n}`) is refused with the rest: a value of text
  * would break the body there. */
 static void check_json(script *sc, const text_at *t, const char *text) {
-  static const char sample[] = "a\\\"b\\\\c\\nd"; /* a"b\c<newline>d */
+  /* Its first letter is no hex digit and no escape's: a text ending
+   * "\u000" or "\" before a placeholder is refused, not passed by the
+   * sample and broken by a name. */
+  static const char sample[] = "z\\\"b\\\\c\\nd"; /* z"b\c<newline>d */
   size_t cap = strlen(text) * (sizeof sample) + 1, n = 0;
   char *body = malloc(cap);
   template_piece pc;

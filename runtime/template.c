@@ -8,6 +8,7 @@
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
+#include "input.h"
 #include "template.h"
 
 static void icu_locale(const char *locale, char *out, size_t size) {
@@ -536,7 +537,19 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
                           ctx->name, ctx->channel, lang, name);
     /* Text shown as it is: put whole, not copied through value first. */
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
-      put_value(&o, v.text ? v.text : "");
+      const char *t = v.text ? v.text : "";
+      input_pos bad;
+      /* A script's string cut inside a character (name:sub(1, 4) of a
+       * Chinese name): no outbox driver can carry it as JSON text, so
+       * it is said here, where the send can name it, not retried later
+       * as "out of memory". Case fields and data are UTF-8 already. */
+      if (input_text_check(t, strlen(t), &bad) != INPUT_TEXT_OK)
+        return rc_error_set(err, RC_EINVAL, name,
+                            "template '%s' (%s, %s): {%s} is not valid UTF-8 "
+                            "(byte 0x%02X at byte %zu of its value)",
+                            ctx->name, ctx->channel, lang, name, bad.byte,
+                            bad.offset + 1);
+      put_value(&o, t);
       continue;
     }
     if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))

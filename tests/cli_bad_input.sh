@@ -178,6 +178,26 @@ if [ -e "$work/made/a" ] || [ ! -d "$work/made" ]; then
   echo "FAIL a refused first import left its folders: $(find "$work/made")"
   fail=$((fail + 1))
 fi
+# Only folders it made: through "..", a folder that was there (and empty)
+# stays; "x//y" is x and y. A --db naming a folder makes none either.
+mkdir -p "$work/made/there"
+expect "a refused first import through .." 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$work/made/new/../there/book.db"
+if [ ! -d "$work/made/there" ]; then
+  echo "FAIL a refused first import took a folder it did not make: $(find "$work/made")"
+  fail=$((fail + 1))
+fi
+rm -rf "$work/made/new"
+expect "a refused first import through x//y" 1 "bad_balance.csv:7: column balance" -- \
+  "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$work/made/there/a//b//book.db"
+expect "a --db that is a folder" 1 "cannot open database .*Is a directory" -- \
+  "$recoup" import "$fixtures/good.csv" "$fixtures/basic" --db "$work/made/there/c/"
+if [ "$(find "$work/made")" != "$work/made
+$work/made/there" ]; then
+  echo "FAIL a refused first import left its folders: $(find "$work/made")"
+  fail=$((fail + 1))
+fi
+rm -rf "$work/made/there"
 # A --now that is no time is refused before the book is made.
 expect "a first import with a --now that is no time" 1 "^recoup: --now: bad time 'garbage'" -- \
   "$recoup" import "$fixtures/good.csv" "$fixtures/basic" --db "$work/made/a/book.db" --now garbage

@@ -201,6 +201,10 @@ static const probe_def probes[] = {
     {"send_64k",
      "case:send('sms', 'owed', { amount = string.rep('x', 65536) .. 'end' })"},
     {"send_json", "case:send('sms', 'body', { x = 'a\"b\\\\c\\nd\\1' })"},
+    /* A Chinese name cut by string.sub inside its second character. */
+    {"send_cut_name",
+     "case:send('sms', 'owed', { amount = ('\\u{738b}\\u{82b3}'):sub(1, 4) })"},
+    {"send_cut_json", "case:send('sms', 'body', { x = '\\xff' })"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -691,6 +695,12 @@ static void test_send_arguments_are_refused_by_name(void **state) {
           "case:send: template 'hello' has no text for channel 'email'", NULL);
   refused("send_missing_var", "case:send:", "vars.amount", NULL);
   refused("send_no_template", "bad argument #2 to 'send'", NULL);
+  /* Before, stored and then retried by the outbox as "out of memory"
+   * (its JSON cannot hold it) until it failed. */
+  refused("send_cut_name", "{vars.amount} is not valid UTF-8 (byte 0xE8 at byte 4",
+          NULL);
+  refused("send_cut_json", "{vars.x} is not valid UTF-8 (byte 0xFF at byte 1",
+          NULL);
 }
 
 /* To a third party: a template not written for one is held by the guard

@@ -219,6 +219,14 @@ static void test_check_reads_json_templates(void **state) {
                      "is not JSON");
   check_template_def("json = 'yes', hook = [[{{}}]]",
                      "template 't': json must be true or false");
+  /* A placeholder ending an escape: a name ("Wang") makes "\u000W", "\W"
+   * (main passed the first: its sample began with a hex digit). */
+  check_template_def("json = true, hook = [[{{\"n\": \"\\u000{vars.n}\"}}]]",
+                     "is not JSON");
+  check_template_def("json = true, hook = [[{{\"n\": \"\\{vars.n}\"}}]]",
+                     "is not JSON");
+  check_template_def("json = true, hook = [[{{\"n\": \"\\\\{vars.n}\"}}]]",
+                     NULL);
   /* Without it a text is not read as JSON. */
   check_template_def("hook = [[{{\"n\": {vars.n}}}]]", NULL);
 }

@@ -55,12 +55,18 @@ function textNodes(s) {
   };
   const nodes = [];
   let inside = null;
+  // A mark that opens nothing or closes nothing is not ours (a raw
+  // string's own, such as a borrower's name holding U+FDD0 twice): shown
+  // as U+FFFD, as isolate() shows one inside a value. Before, a second
+  // open mark began the <bdi> again and what stood since the first one
+  // was not shown at all.
   for (const part of s.split(/([\ufdd0\ufdd1])/)) {
-    if (part === OPEN) inside = [];
-    else if (part === CLOSE) {
-      if (inside) nodes.push(bdi(inside));
+    if (part === OPEN && !inside) inside = [];
+    else if (part === CLOSE && inside) {
+      nodes.push(bdi(inside));
       inside = null;
-    } else if (part) (inside || nodes).push(document.createTextNode(part));
+    } else if (part === OPEN || part === CLOSE) (inside || nodes).push(document.createTextNode('\ufffd'));
+    else if (part) (inside || nodes).push(document.createTextNode(part));
   }
   if (inside) nodes.push(bdi(inside));
   const outside = s.replace(/\ufdd0[^\ufdd1]*\ufdd1?/g, '');

@@ -772,8 +772,18 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
      * the one that waited finds the other's steps done (whoever holds
      * the lock runs the next step, once). */
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
-      rc_error_set(err, RC_ESTORE, NULL, "database migration %d failed: %s",
-                   version + 1, msg ? msg : "?");
+      /* Another process held its write lock past the busy timeout (a
+       * long write, an older recoup's service): the upgrade has not
+       * begun, and nothing says so in "database is locked" alone. */
+      if (sqlite3_errcode(db) == SQLITE_BUSY)
+        rc_error_set(err, RC_ESTORE, NULL,
+                     "database migration %d has not begun: another process "
+                     "kept writing the book for 5 s (%s); run this again "
+                     "once it is done",
+                     version + 1, msg ? msg : "?");
+      else
+        rc_error_set(err, RC_ESTORE, NULL, "database migration %d failed: %s",
+                     version + 1, msg ? msg : "?");
       sqlite3_free(msg);
       return migrate_end(db, defensive, RC_ESTORE);
     }

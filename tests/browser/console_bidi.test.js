@@ -143,6 +143,10 @@ test('isolate wraps only text that can turn what is around it', async (t) => {
       // a value's own marks do not close ours
       marks: shown(h('span', {}, t('case.notfound', { id: 'a\ufdd1\u202Eb' }))),
       attribute: h('span', { title: t('case.notfound', { id: 'محمد' }) }).getAttribute('title'),
+      // a name as it came (not through t()) holding the marks: none of
+      // its letters lost (before, 王\ufdd0芳\ufdd0丽 showed 王 and 丽 only)
+      raw: [h('span', {}, '王\ufdd0芳\ufdd0丽'), h('span', {}, 'a\ufdd1b\ufdd0c\ufdd1\ufdd1d')]
+        .map((el) => el.textContent),
     };
   });
   assert.deepEqual(out.text, [['Wang'], ['王伟'], ['<bdi>\u202Eabc'], ['<bdi>محمد'], ['<b>x</b>']]);
@@ -150,4 +154,5 @@ test('isolate wraps only text that can turn what is around it', async (t) => {
   assert.equal(out.words[1], '<bdi>\u202Eabc');
   assert.equal(out.marks[1], '<bdi>a\ufffd\u202Eb');
   assert.ok(out.attribute.includes('\u2068محمد\u2069'), 'an attribute holds the characters (no element can stand there)');
+  assert.deepEqual(out.raw, ['王芳\ufffd丽', 'a\ufffdbc\ufffdd']);
 });
