@@ -537,6 +537,15 @@ static int need_object(json_t *body, rc_error *err) {
   return RC_OK;
 }
 
+/* A body a person or a program writes by hand: an object of these keys
+ * alone (input_json_known_keys), so that a misspelt key is refused, not
+ * a value dropped. */
+static int need_keys(json_t *body, const char *const *known, const char *what,
+                     rc_error *err) {
+  int rc = need_object(body, err);
+  return rc ? rc : input_json_known_keys(body, known, what, err);
+}
+
 /* A string field: *out is NULL when absent (or null); a value of another
  * type is refused naming the field, never taken as absent. */
 static int body_string(json_t *body, const char *key, const char **out,
@@ -648,10 +657,11 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
 
 static int w_event(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
+  static const char *const known[] = {"type", "data", "key", NULL};
   const char *type, *key;
   json_t *data;
   int rc, duplicate = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "an event", err))) return rc;
   if ((rc = body_string(j->body, "type", &type, err))) return rc;
   if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
   if ((rc = input_check_name(type, "type", err))) return rc;
@@ -675,11 +685,12 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
 
 static int w_payment(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
+  static const char *const known[] = {"case", "amount", "ref", "at", NULL};
   const char *case_id, *ref, *at_text;
   json_t *amount;
   rc_time at = 0;
   int rc, duplicate = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "a payment", err))) return rc;
   if ((rc = body_id(j->body, "case", &case_id, err))) return rc;
   if (!case_id) return rc_error_set(err, RC_EINVAL, "case", "case is required");
   amount = json_object_get(j->body, "amount");
@@ -717,11 +728,14 @@ const char *api_payment_ref(const job *j) {
 
 static int w_claim(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
+  static const char *const known[] = {"assignee", NULL};
   int64_t id = path_id(j->arg, "task", err);
   const char *who;
   int rc;
   if (!id) return RC_ENOTFOUND;
   if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
+  /* No body is a console user's claim for itself. */
+  if (j->body && (rc = need_keys(j->body, known, "a claim", err))) return rc;
   if ((rc = body_id(j->body, "assignee", &who, err))) return rc;
   /* A console user claims for itself. */
   if (j->who.user[0]) who = j->who.user;
@@ -803,10 +817,11 @@ static void add_queued(void *ud, const char *case_id) {
 
 static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
                         rc_error *err) {
+  static const char *const known[] = {"all", "cases", NULL};
   json_t *all, *list, *id, *queued, *refused;
   size_t i;
   int rc, count = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "a retry", err))) return rc;
   all = json_object_get(j->body, "all");
   list = json_object_get(j->body, "cases");
   if (all && !json_is_boolean(all))

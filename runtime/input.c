@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "input.h"
+#include "source.h"
 
 /* --- text --------------------------------------------------------------- */
 
@@ -343,4 +344,85 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
   }
   *out = v;
   return INPUT_JSON_OK;
+}
+
+/* --- keys a body may hold ----------------------------------------------- */
+
+enum { KEY_NEAR_MAX = 64 };
+
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int same_ignoring_case(const char *a, size_t alen, const char *b) {
+  size_t i = 0;
+  for (; i < alen && b[i]; i++)
+    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return i == alen && !b[i];
+}
+
+/* "amt" for "amount": the same first letter, the rest in order. */
+static int abbreviates(const char *a, const char *b) {
+  if (strlen(a) < 3 || lower((unsigned char)*a) != lower((unsigned char)*b))
+    return 0;
+  for (; *b && *a; b++)
+    if (lower((unsigned char)*a) == lower((unsigned char)*b)) a++;
+  return !*a;
+}
+
+/* The known key a mistyped one most likely meant, or NULL. */
+static const char *key_meant(const char *key, const char *const *known) {
+  size_t n = strlen(key);
+  const char *meant;
+  int count = 0;
+  if (n == 0 || n > KEY_NEAR_MAX) return NULL;
+  for (; known[count]; count++)
+    if (same_ignoring_case(key, n, known[count]) ||
+        abbreviates(key, known[count]))
+      return known[count];
+  meant = source_nearest(key, known, count);
+  if (meant) return meant;
+  /* A known key as one part of it (paid_at, payment_ref, caseId): the
+   * last part first, as "payment ref" is a ref. */
+  for (size_t end = n; end > 0;) {
+    size_t start = end;
+    while (start > 0 && !strchr("_-. ", key[start - 1]) &&
+           !(key[start] >= 'A' && key[start] <= 'Z' && start < end &&
+             key[start - 1] >= 'a' && key[start - 1] <= 'z'))
+      start--;
+    for (int i = 0; known[i]; i++)
+      if (same_ignoring_case(key + start, end - start, known[i]))
+        return known[i];
+    end = start;
+    while (end > 0 && strchr("_-. ", key[end - 1])) end--;
+  }
+  return NULL;
+}
+
+int input_json_known_keys(const json_t *body, const char *const *known,
+                          const char *what, rc_error *err) {
+  const char *key, *meant;
+  json_t *v;
+  char shown[sizeof err->field], hint[96] = "", list[160] = "";
+  size_t used = 0;
+  if (!json_is_object(body)) return RC_OK;
+  json_object_foreach((json_t *)body, key, v) {
+    int i = 0;
+    while (known[i] && strcmp(known[i], key) != 0) i++;
+    if (known[i]) continue;
+    rc_printable(shown, sizeof shown, key);
+    if ((meant = key_meant(key, known)))
+      snprintf(hint, sizeof hint, " (did you mean `%s`?)", meant);
+    for (i = 0; known[i] && used < sizeof list; i++)
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                               i == 0         ? ""
+                               : known[i + 1] ? ", "
+                                              : " and ",
+                               known[i]);
+    return rc_error_set(err, RC_EINVAL, shown,
+                        "unknown field `%s`%s: %s takes %s%s; leave out any "
+                        "other key",
+                        shown, hint, what, known[1] ? "" : "only ", list);
+  }
+  return RC_OK;
 }
