@@ -667,6 +667,13 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
   if ((rc = input_check_name(type, "type", err))) return rc;
   data = json_object_get(j->body, "data");
   if ((rc = body_id(j->body, "key", &key, err))) return rc;
+  /* Two keys that differ: which one names the event is a guess, and the
+   * wrong guess queues a retry twice. */
+  if (key && j->req->idempotency_key &&
+      strcmp(key, j->req->idempotency_key) != 0)
+    return rc_error_set(err, RC_EINVAL, "key",
+                        "key and the Idempotency-Key header differ: give "
+                        "one, or the same in both");
   if (!key && (key = j->req->idempotency_key) &&
       (rc = input_check_id(key, strlen(key), "Idempotency-Key", INPUT_ID_MAX,
                            err)))

@@ -268,6 +268,14 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
   char path[sizeof err->field];
   int line = 1;
   *out = NULL;
+  /* A byte-order mark (what some Windows tools write first) is no JSON
+   * (RFC 8259 8.1); jansson would show it as an invisible "near". */
+  if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+    rc_error_set(err, RC_EINVAL, NULL,
+                 "bad JSON at line 1 column 1: a byte-order mark (EF BB BF) "
+                 "before the value; send the JSON without one");
+    return INPUT_JSON_SYNTAX;
+  }
   /* Our own look first: it says which byte, where jansson says "near". */
   switch (input_text_check(buf, len, &bad)) {
     case INPUT_TEXT_NUL:
@@ -399,6 +407,28 @@ static const char *key_meant(const char *key, const char *const *known) {
   return NULL;
 }
 
+/* key as an error may show it: cut on a character, with '?' for each
+ * control, invisible or bidirectional formatting character (a key is
+ * the client's text, and a message is read on a screen and in logs). */
+static void shown_key(char *out, size_t size, const char *key) {
+  const unsigned char *s = (const unsigned char *)key;
+  size_t len = strlen(key), i = 0, n = 0;
+  while (i < len) {
+    size_t at = i;
+    uint32_t cp;
+    if (!next_cp(s, len, &i, &cp)) cp = 0, i = at + 1;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || invisible(cp)) {
+      if (n + 1 >= size) break;
+      out[n++] = '?';
+    } else {
+      if (n + (i - at) >= size) break;
+      memcpy(out + n, key + at, i - at);
+      n += i - at;
+    }
+  }
+  out[n] = '\0';
+}
+
 int input_json_known_keys(const json_t *body, const char *const *known,
                           const char *what, rc_error *err) {
   const char *key, *meant;
@@ -410,7 +440,7 @@ int input_json_known_keys(const json_t *body, const char *const *known,
     int i = 0;
     while (known[i] && strcmp(known[i], key) != 0) i++;
     if (known[i]) continue;
-    rc_printable(shown, sizeof shown, key);
+    shown_key(shown, sizeof shown, key);
     if ((meant = key_meant(key, known)))
       snprintf(hint, sizeof hint, " (did you mean `%s`?)", meant);
     for (i = 0; known[i] && used < sizeof list; i++)

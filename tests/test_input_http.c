@@ -350,6 +350,32 @@ static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
   }
 }
 
+/* What a confused client sends is refused saying what to do: a
+ * byte-order mark before the JSON (Windows tools write one), an event
+ * key and an Idempotency-Key header that differ (which names the event
+ * would be a guess), a key whose characters would reorder the message
+ * it is shown in. */
+static void test_confused_clients_are_told_what_is_wrong(void **state) {
+  static const char bom[] =
+      "\xef\xbb\xbf{\"case\":\"P1\",\"amount\":1,\"ref\":\"BOM1\"}";
+  (void)state;
+  expect(call("POST", "/v1/payments", INGEST, bom, sizeof bom - 1, NULL), 400,
+         "\"code\":\"bad_json\"", "byte-order mark (EF BB BF)", NULL);
+  expect(
+      call("POST", "/v1/cases/P1/events", INGEST,
+           "{\"type\":\"dispute\",\"key\":\"B1\"}", 29, "Idempotency-Key: H1"),
+      422, "\"field\":\"key\"", "Idempotency-Key header differ", NULL);
+  expect(
+      call("POST", "/v1/cases/P1/events", INGEST,
+           "{\"type\":\"dispute\",\"key\":\"H1\"}", 29, "Idempotency-Key: H1"),
+      202, NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"BD1\","
+              "\"\\u202eta\\u0007\":1}"),
+         422, "\"field\":\"?ta?\"", "unknown field `?ta?`", NULL);
+  balance_is(9998);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_duplicate_keys_are_bad_json_naming_the_key),
@@ -363,6 +389,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_import_refuses_nul_and_bad_utf8_writing_nothing),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
+      cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
