@@ -701,9 +701,23 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
   if ((rc = body_id(j->body, "case", &case_id, err))) return rc;
   if (!case_id) return rc_error_set(err, RC_EINVAL, "case", "case is required");
   amount = json_object_get(j->body, "amount");
-  if (!json_is_integer(amount))
+  if (!json_is_integer(amount)) {
+    /* A bank feed's "50.00" or 50.0: the answer says what to send. */
+    char got[64] = "";
+    if (json_is_real(amount)) {
+      snprintf(got, sizeof got, ", not %g", json_real_value(amount));
+    } else if (json_is_string(amount)) {
+      char shown[40];
+      rc_printable(shown, sizeof shown, json_string_value(amount));
+      snprintf(got, sizeof got, ", not the string \"%s\"", shown);
+    }
     return rc_error_set(err, RC_EINVAL, "amount",
-                        "amount must be a whole number of minor units");
+                        "amount %s a JSON integer of minor units (5000 for "
+                        "50.00)%s",
+                        amount && !json_is_null(amount) ? "must be"
+                                                        : "is required:",
+                        got);
+  }
   if ((rc = body_string(j->body, "ref", &ref, err))) return rc;
   if (!ref || !*ref)
     return rc_error_set(err, RC_EINVAL, "ref",

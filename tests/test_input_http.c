@@ -333,6 +333,18 @@ static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
          422, "\"field\":\"narrative\"",
          "unknown field `narrative`: a payment takes case, amount, ref and at",
          NULL);
+  /* An amount as a bank feed may write it: what to send instead. */
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":\"50.00\",\"ref\":\"U7\"}"),
+         422, "\"field\":\"amount\"",
+         "a JSON integer of minor units (5000 for 50.00), not the string "
+         "\\\"50.00\\\"",
+         NULL);
+  expect(
+      post("/v1/payments", "{\"case\":\"P1\",\"amount\":50.5,\"ref\":\"U8\"}"),
+      422, "\"field\":\"amount\"", "(5000 for 50.00), not 50.5", NULL);
+  expect(post("/v1/payments", "{\"case\":\"P1\",\"ref\":\"U9\"}"), 422,
+         "\"field\":\"amount\"", "amount is required:", NULL);
   balance_is(9998);
   expect(post("/v1/cases/P1/events", "{\"type\":\"dispute\",\"kee\":\"E1\"}"),
          422, "\"field\":\"kee\"", "did you mean `key`?", NULL);
