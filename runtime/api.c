@@ -495,7 +495,7 @@ void api_handle(void *ud, http_request *req) {
     }
     if (req->body_len > 0) {
       rc_error err;
-      switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+      switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
         case INPUT_JSON_SYNTAX:
           api_error(svc, req, found, 400, "bad_json", err.field, err.message);
           return;

@@ -1329,7 +1329,7 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
     return;
   }
   if (req->body_len > 0) {
-    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+    switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
       case INPUT_JSON_SYNTAX:
         api_error(svc, req, route, 400, "bad_json", err.field, err.message);
         return;

@@ -997,7 +997,7 @@ void backup_service_request(service *svc, backup_service *b, http_request *req,
     return;
   }
   if (req->body_len > 0) {
-    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+    switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
       case INPUT_JSON_SYNTAX:
         api_error(svc, req, route, 400, "bad_json", err.field, err.message);
         return;

@@ -385,6 +385,14 @@ static void test_confused_clients_are_told_what_is_wrong(void **state) {
               "{\"case\":\"P1\",\"amount\":1,\"ref\":\"BD1\","
               "\"\\u202eta\\u0007\":1}"),
          422, "\"field\":\"?ta?\"", "unknown field `?ta?`", NULL);
+  /* JSON that is not an object is valid JSON of the wrong shape: 422,
+   * as an array is, not a syntax error. */
+  for (int i = 0; i < 4; i++) {
+    static const char *const scalars[] = {"5", "\"x\"", "null", "true"};
+    expect(post("/v1/payments", scalars[i]), 422, "\"code\":\"invalid\"",
+           "\"field\":null", "must be a JSON object", NULL);
+  }
+  expect(post("/v1/cases", "7"), 422, "a case object or an array", NULL);
   balance_is(9998);
 }
 
