@@ -495,7 +495,7 @@ void api_handle(void *ud, http_request *req) {
     }
     if (req->body_len > 0) {
       rc_error err;
-      switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+      switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
         case INPUT_JSON_SYNTAX:
           api_error(svc, req, found, 400, "bad_json", err.field, err.message);
           return;
@@ -535,6 +535,15 @@ static int need_object(json_t *body, rc_error *err) {
   if (!json_is_object(body))
     return rc_error_set(err, RC_EINVAL, NULL, "the body must be a JSON object");
   return RC_OK;
+}
+
+/* A body a person or a program writes by hand: an object of these keys
+ * alone (input_json_known_keys), so that a misspelt key is refused, not
+ * a value dropped. */
+static int need_keys(json_t *body, const char *const *known, const char *what,
+                     rc_error *err) {
+  int rc = need_object(body, err);
+  return rc ? rc : input_json_known_keys(body, known, what, err);
 }
 
 /* A string field: *out is NULL when absent (or null); a value of another
@@ -648,15 +657,23 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
 
 static int w_event(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
+  static const char *const known[] = {"type", "data", "key", NULL};
   const char *type, *key;
   json_t *data;
   int rc, duplicate = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "an event", err))) return rc;
   if ((rc = body_string(j->body, "type", &type, err))) return rc;
   if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
   if ((rc = input_check_name(type, "type", err))) return rc;
   data = json_object_get(j->body, "data");
   if ((rc = body_id(j->body, "key", &key, err))) return rc;
+  /* Two keys that differ: which one names the event is a guess, and the
+   * wrong guess queues a retry twice. */
+  if (key && j->req->idempotency_key &&
+      strcmp(key, j->req->idempotency_key) != 0)
+    return rc_error_set(err, RC_EINVAL, "key",
+                        "key and the Idempotency-Key header differ: give "
+                        "one, or the same in both");
   if (!key && (key = j->req->idempotency_key) &&
       (rc = input_check_id(key, strlen(key), "Idempotency-Key", INPUT_ID_MAX,
                            err)))
@@ -675,17 +692,32 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
 
 static int w_payment(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
+  static const char *const known[] = {"case", "amount", "ref", "at", NULL};
   const char *case_id, *ref, *at_text;
   json_t *amount;
   rc_time at = 0;
   int rc, duplicate = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "a payment", err))) return rc;
   if ((rc = body_id(j->body, "case", &case_id, err))) return rc;
   if (!case_id) return rc_error_set(err, RC_EINVAL, "case", "case is required");
   amount = json_object_get(j->body, "amount");
-  if (!json_is_integer(amount))
+  if (!json_is_integer(amount)) {
+    /* A bank feed's "50.00" or 50.0: the answer says what to send. */
+    char got[64] = "";
+    if (json_is_real(amount)) {
+      snprintf(got, sizeof got, ", not %g", json_real_value(amount));
+    } else if (json_is_string(amount)) {
+      char shown[40];
+      rc_printable(shown, sizeof shown, json_string_value(amount));
+      snprintf(got, sizeof got, ", not the string \"%s\"", shown);
+    }
     return rc_error_set(err, RC_EINVAL, "amount",
-                        "amount must be a whole number of minor units");
+                        "amount %s a JSON integer of minor units (5000 for "
+                        "50.00)%s",
+                        amount && !json_is_null(amount) ? "must be"
+                                                        : "is required:",
+                        got);
+  }
   if ((rc = body_string(j->body, "ref", &ref, err))) return rc;
   if (!ref || !*ref)
     return rc_error_set(err, RC_EINVAL, "ref",
@@ -717,11 +749,14 @@ const char *api_payment_ref(const job *j) {
 
 static int w_claim(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
+  static const char *const known[] = {"assignee", NULL};
   int64_t id = path_id(j->arg, "task", err);
   const char *who;
   int rc;
   if (!id) return RC_ENOTFOUND;
   if ((rc = api_task_scope(svc, &j->who, id, err))) return rc;
+  /* No body is a console user's claim for itself. */
+  if (j->body && (rc = need_keys(j->body, known, "a claim", err))) return rc;
   if ((rc = body_id(j->body, "assignee", &who, err))) return rc;
   /* A console user claims for itself. */
   if (j->who.user[0]) who = j->who.user;
@@ -803,10 +838,11 @@ static void add_queued(void *ud, const char *case_id) {
 
 static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
                         rc_error *err) {
+  static const char *const known[] = {"all", "cases", NULL};
   json_t *all, *list, *id, *queued, *refused;
   size_t i;
   int rc, count = 0;
-  if ((rc = need_object(j->body, err))) return rc;
+  if ((rc = need_keys(j->body, known, "a retry", err))) return rc;
   all = json_object_get(j->body, "all");
   list = json_object_get(j->body, "cases");
   if (all && !json_is_boolean(all))

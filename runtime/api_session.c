@@ -183,7 +183,7 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
               "the service is shutting down");
     return;
   }
-  switch (input_json_load(req->body ? req->body : "", req->body_len, 0, &body,
+  switch (input_json_load(req->body ? req->body : "", req->body_len, 1, &body,
                           &err)) {
     case INPUT_JSON_SYNTAX:
       api_error(svc, req, route, 400, "bad_json", err.field, err.message);

@@ -1188,23 +1188,12 @@ static int sim_int_field(json_t *body, const char *key, int64_t lo, int64_t hi,
 static int sim_body(const sim_service *s, json_t *body, sim_params *p,
                     rc_error *err) {
   static const char *const known[] = {"against", "days", "runs", "seed", NULL};
-  const char *key;
-  json_t *v, *item;
+  json_t *v;
   int64_t days, runs, seed;
   if (!json_is_object(body))
     return rc_error_set(err, RC_EINVAL, NULL, "the body must be a JSON object");
-  json_object_foreach(body, key, item) {
-    int i = 0;
-    while (known[i] && strcmp(known[i], key) != 0) i++;
-    if (!known[i]) {
-      char shown[80];
-      rc_printable(shown, sizeof shown, key);
-      return rc_error_set(err, RC_EINVAL, shown,
-                          "unknown field %s; the body takes against, days, "
-                          "runs and seed",
-                          shown);
-    }
-  }
+  if (input_json_known_keys(body, known, "a simulation", err) != RC_OK)
+    return RC_EINVAL;
   if (sim_int_field(body, "days", 1, 365, 30, &days, err) != RC_OK ||
       sim_int_field(body, "runs", 1, 10, 1, &runs, err) != RC_OK ||
       sim_int_field(body, "seed", 0, INT64_MAX, -1, &seed, err) != RC_OK)
@@ -1340,7 +1329,7 @@ void api_simulate(service *svc, http_request *req, int route, const char *arg,
     return;
   }
   if (req->body_len > 0) {
-    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+    switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
       case INPUT_JSON_SYNTAX:
         api_error(svc, req, route, 400, "bad_json", err.field, err.message);
         return;

@@ -625,6 +625,7 @@ static int work_held(service *svc, json_t *queues, const char *user,
 
 int api_task_next(service *svc, job *j, json_t **reply, int *status,
                   rc_error *err) {
+  static const char *const known[] = {"assignee", NULL};
   char queue[65] = "";
   const char *assignee = j->who.user;
   json_t *queues = NULL, *item = NULL;
@@ -635,11 +636,11 @@ int api_task_next(service *svc, job *j, json_t **reply, int *status,
                         "queue is longer than 64 bytes");
   /* A machine token names whom it claims for; a console user claims for
    * itself. */
+  if (j->body && !json_is_object(j->body))
+    return rc_error_set(err, RC_EINVAL, NULL, "the body must be a JSON object");
+  if ((rc = input_json_known_keys(j->body, known, "a claim", err))) return rc;
   if (!assignee[0]) {
     json_t *v = json_object_get(j->body, "assignee");
-    if (j->body && !json_is_object(j->body))
-      return rc_error_set(err, RC_EINVAL, NULL,
-                          "the body must be a JSON object");
     if (!json_is_string(v) || !json_string_length(v))
       return rc_error_set(err, RC_EINVAL, "assignee",
                           "assignee is required with a machine token");
@@ -762,12 +763,15 @@ int api_task_take(service *svc, const principal *who, int64_t id,
 int api_task_assign(service *svc, job *j, json_t **reply, int *status,
                     rc_error *err) {
   int64_t id = task_id_of(j->arg, err);
+  static const char *const known[] = {"user", NULL};
   json_t *user = json_object_get(j->body, "user"), *row = NULL;
   int rc;
   if (!id) return RC_ENOTFOUND;
   if (!json_is_object(j->body))
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the body must be a JSON object {\"user\": name}");
+  if ((rc = input_json_known_keys(j->body, known, "an assignment", err)))
+    return rc;
   if (!json_is_string(user) || !json_string_length(user))
     return rc_error_set(err, RC_EINVAL, "user", "user must be a user's name");
   if ((rc = engine_task_assign(svc->eng, id, json_string_value(user), err)))
@@ -782,12 +786,14 @@ int api_task_assign(service *svc, job *j, json_t **reply, int *status,
 
 int api_case_note(service *svc, job *j, json_t **reply, int *status,
                   rc_error *err) {
+  static const char *const known[] = {"text", NULL};
   json_t *text = json_object_get(j->body, "text");
   int rc;
   if ((rc = api_case_scope(svc, &j->who, j->arg, err))) return rc;
   if (!json_is_object(j->body))
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the body must be a JSON object {\"text\": ...}");
+  if ((rc = input_json_known_keys(j->body, known, "a note", err))) return rc;
   if (!json_is_string(text))
     return rc_error_set(err, RC_EINVAL, "text", "text must be a string");
   if ((rc = engine_case_note(svc->eng, j->arg, json_string_value(text), err)))
@@ -802,10 +808,9 @@ int api_case_note(service *svc, job *j, json_t **reply, int *status,
 
 int api_case_promise(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
+  static const char *const known[] = {"amount", "by", NULL};
   json_t *amount = json_object_get(j->body, "amount");
   json_t *by = json_object_get(j->body, "by");
-  const char *key;
-  json_t *v;
   char by_date[16];
   int64_t id;
   int rc, duplicate;
@@ -813,11 +818,7 @@ int api_case_promise(service *svc, job *j, json_t **reply, int *status,
   if (!json_is_object(j->body))
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the body must be a JSON object {\"amount\", \"by\"}");
-  json_object_foreach(j->body, key, v) {
-    if (strcmp(key, "amount") && strcmp(key, "by"))
-      return rc_error_set(err, RC_EINVAL, key,
-                          "a promise takes amount and by; %s is not one", key);
-  }
+  if ((rc = input_json_known_keys(j->body, known, "a promise", err))) return rc;
   if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
     return rc_error_set(err, RC_EINVAL, "amount",
                         "amount must be a positive whole number of minor "

@@ -997,7 +997,7 @@ void backup_service_request(service *svc, backup_service *b, http_request *req,
     return;
   }
   if (req->body_len > 0) {
-    switch (input_json_load(req->body, req->body_len, 0, &body, &err)) {
+    switch (input_json_load(req->body, req->body_len, 1, &body, &err)) {
       case INPUT_JSON_SYNTAX:
         api_error(svc, req, route, 400, "bad_json", err.field, err.message);
         return;
@@ -1013,17 +1013,12 @@ void backup_service_request(service *svc, backup_service *b, http_request *req,
     return;
   }
   if (body) {
+    static const char *const known[] = {"to", NULL};
     json_t *v = json_object_get(body, "to");
-    const char *key;
-    json_t *item;
-    json_object_foreach(body, key, item) {
-      if (strcmp(key, "to") != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "unknown field; the body takes only \"to\"");
-        api_error(svc, req, route, 422, "invalid", key, msg);
-        json_decref(body);
-        return;
-      }
+    if (input_json_known_keys(body, known, "a backup", &err) != RC_OK) {
+      api_error(svc, req, route, 422, "invalid", err.field, err.message);
+      json_decref(body);
+      return;
     }
     if (v && !json_is_string(v)) {
       json_decref(body);

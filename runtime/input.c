@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "input.h"
+#include "source.h"
 
 /* --- text --------------------------------------------------------------- */
 
@@ -267,6 +268,14 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
   char path[sizeof err->field];
   int line = 1;
   *out = NULL;
+  /* A byte-order mark (what some Windows tools write first) is no JSON
+   * (RFC 8259 8.1); jansson would show it as an invisible "near". */
+  if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+    rc_error_set(err, RC_EINVAL, NULL,
+                 "bad JSON at line 1 column 1: a byte-order mark (EF BB BF) "
+                 "before the value; send the JSON without one");
+    return INPUT_JSON_SYNTAX;
+  }
   /* Our own look first: it says which byte, where jansson says "near". */
   switch (input_text_check(buf, len, &bad)) {
     case INPUT_TEXT_NUL:
@@ -343,4 +352,107 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
   }
   *out = v;
   return INPUT_JSON_OK;
+}
+
+/* --- keys a body may hold ----------------------------------------------- */
+
+enum { KEY_NEAR_MAX = 64 };
+
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int same_ignoring_case(const char *a, size_t alen, const char *b) {
+  size_t i = 0;
+  for (; i < alen && b[i]; i++)
+    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return i == alen && !b[i];
+}
+
+/* "amt" for "amount": the same first letter, the rest in order. */
+static int abbreviates(const char *a, const char *b) {
+  if (strlen(a) < 3 || lower((unsigned char)*a) != lower((unsigned char)*b))
+    return 0;
+  for (; *b && *a; b++)
+    if (lower((unsigned char)*a) == lower((unsigned char)*b)) a++;
+  return !*a;
+}
+
+/* The known key a mistyped one most likely meant, or NULL. */
+static const char *key_meant(const char *key, const char *const *known) {
+  size_t n = strlen(key);
+  const char *meant;
+  int count = 0;
+  if (n == 0 || n > KEY_NEAR_MAX) return NULL;
+  for (; known[count]; count++)
+    if (same_ignoring_case(key, n, known[count]) ||
+        abbreviates(key, known[count]))
+      return known[count];
+  meant = source_nearest(key, known, count);
+  if (meant) return meant;
+  /* A known key as one part of it (paid_at, payment_ref, caseId): the
+   * last part first, as "payment ref" is a ref. */
+  for (size_t end = n; end > 0;) {
+    size_t start = end;
+    while (start > 0 && !strchr("_-. ", key[start - 1]) &&
+           !(key[start] >= 'A' && key[start] <= 'Z' && start < end &&
+             key[start - 1] >= 'a' && key[start - 1] <= 'z'))
+      start--;
+    for (int i = 0; known[i]; i++)
+      if (same_ignoring_case(key + start, end - start, known[i]))
+        return known[i];
+    end = start;
+    while (end > 0 && strchr("_-. ", key[end - 1])) end--;
+  }
+  return NULL;
+}
+
+/* key as an error may show it: cut on a character, with '?' for each
+ * control, invisible or bidirectional formatting character (a key is
+ * the client's text, and a message is read on a screen and in logs). */
+static void shown_key(char *out, size_t size, const char *key) {
+  const unsigned char *s = (const unsigned char *)key;
+  size_t len = strlen(key), i = 0, n = 0;
+  while (i < len) {
+    size_t at = i;
+    uint32_t cp;
+    if (!next_cp(s, len, &i, &cp)) cp = 0, i = at + 1;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || invisible(cp)) {
+      if (n + 1 >= size) break;
+      out[n++] = '?';
+    } else {
+      if (n + (i - at) >= size) break;
+      memcpy(out + n, key + at, i - at);
+      n += i - at;
+    }
+  }
+  out[n] = '\0';
+}
+
+int input_json_known_keys(const json_t *body, const char *const *known,
+                          const char *what, rc_error *err) {
+  const char *key, *meant;
+  json_t *v;
+  char shown[sizeof err->field], hint[96] = "", list[160] = "";
+  size_t used = 0;
+  if (!json_is_object(body)) return RC_OK;
+  json_object_foreach((json_t *)body, key, v) {
+    int i = 0;
+    while (known[i] && strcmp(known[i], key) != 0) i++;
+    if (known[i]) continue;
+    shown_key(shown, sizeof shown, key);
+    if ((meant = key_meant(key, known)))
+      snprintf(hint, sizeof hint, " (did you mean `%s`?)", meant);
+    for (i = 0; known[i] && used < sizeof list; i++)
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                               i == 0         ? ""
+                               : known[i + 1] ? ", "
+                                              : " and ",
+                               known[i]);
+    return rc_error_set(err, RC_EINVAL, shown,
+                        "unknown field `%s`%s: %s takes %s%s; leave out any "
+                        "other key",
+                        shown, hint, what, known[1] ? "" : "only ", list);
+  }
+  return RC_OK;
 }

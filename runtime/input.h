@@ -57,4 +57,13 @@ int input_json_load(const char *buf, size_t len, int any_value, json_t **out,
  * character, into path; 0 when there is none. */
 int input_json_find_nul(const json_t *v, char *path, size_t size);
 
+/* Refuses a key of the object body that known (NULL-terminated) does not
+ * hold, naming it in err->field and, when one is close (a typo, a case
+ * difference, or a known key as one part of it: `paid_at`, `payment_ref`),
+ * the key meant: a misspelt key would otherwise be a value silently
+ * dropped (a payment dated now, a ref lost and the money booked twice).
+ * what says what takes the keys ("a payment"). RC_EINVAL, or RC_OK. */
+int input_json_known_keys(const json_t *body, const char *const *known,
+                          const char *what, rc_error *err);
+
 #endif

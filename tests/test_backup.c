@@ -333,6 +333,10 @@ static void test_backup_route_writes_only_in_its_directory(void **state) {
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     expect(post("/v1/admin/backup", ADMIN, refused[i]), 422,
            "\"field\":\"to\"");
+  /* A misspelt "to" would make a backup under the default name. */
+  a = post("/v1/admin/backup", ADMIN, "{\"ot\":\"../escaped.db\"}");
+  expect(a, 422, "\"field\":\"ot\"");
+  expect(a, 422, "did you mean `to`?");
   assert_false(exists("/tmp/escaped.db"));
   snprintf(path, sizeof path, "%s/escaped.db", srv.dir);
   assert_false(exists(path));

@@ -26,15 +26,18 @@ static harness srv;
 
 #define INGEST HARNESS_INGEST
 #define READ HARNESS_READ
+#define ADMIN HARNESS_ADMIN
 
 static void write_institution(void) {
-  harness_write(&srv, "recoup.lua",
-                "institution { name = 'In', timezone = 'UTC', currency = "
-                "'USD' }\n"
-                "service { body_limit = '1MB' }\n"
-                "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ' }\n"
-                "templates { }\n"
-                "workflow(require 'workflows.w')\n");
+  harness_write(
+      &srv, "recoup.lua",
+      "institution { name = 'In', timezone = 'UTC', currency = "
+      "'USD' }\n"
+      "service { body_limit = '1MB' }\n"
+      "tokens { ingest = 'env:T_INGEST', read = 'env:T_READ', admin = "
+      "'env:T_ADMIN' }\n"
+      "templates { }\n"
+      "workflow(require 'workflows.w')\n");
   harness_mkdir(&srv, "workflows");
   harness_write(&srv, "workflows/w.lua",
                 "return recoup.workflow { name = 'w', version = 1, initial = "
@@ -299,6 +302,100 @@ static void test_import_refuses_nul_and_bad_utf8_writing_nothing(void **state) {
   balance_is(9998);
 }
 
+/* A key a body does not take is refused naming it and the key meant:
+ * a misspelt `at` would date the payment now, a misspelt `ref` or `key`
+ * lose the idempotency that keeps a retry from booking twice. */
+static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":5000,\"ref\":\"U1\","
+              "\"paid_at\":\"2026-01-02T10:00:00+08:00\"}"),
+         422, "\"code\":\"invalid\"", "\"field\":\"paid_at\"",
+         "unknown field `paid_at` (did you mean `at`?): a payment takes case, "
+         "amount, ref and at; leave out any other key",
+         NULL);
+  expect(
+      post("/v1/payments", "{\"case\":\"P1\",\"amount\":5000,\"reff\":\"U2\"}"),
+      422, "\"field\":\"reff\"", "did you mean `ref`?", NULL);
+  expect(
+      post("/v1/payments", "{\"case\":\"P1\",\"amont\":5000,\"ref\":\"U3\"}"),
+      422, "\"field\":\"amont\"", "did you mean `amount`?", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":5000,\"payment_ref\":\"U4\"}"),
+         422, "\"field\":\"payment_ref\"", "did you mean `ref`?", NULL);
+  expect(
+      post("/v1/payments", "{\"Case\":\"P1\",\"amount\":5000,\"ref\":\"U5\"}"),
+      422, "\"field\":\"Case\"", "did you mean `case`?", NULL);
+  /* A bank feed's own field, near no key: the keys taken are listed. */
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":5000,\"ref\":\"U6\","
+              "\"narrative\":\"salary\"}"),
+         422, "\"field\":\"narrative\"",
+         "unknown field `narrative`: a payment takes case, amount, ref and at",
+         NULL);
+  /* An amount as a bank feed may write it: what to send instead. */
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":\"50.00\",\"ref\":\"U7\"}"),
+         422, "\"field\":\"amount\"",
+         "a JSON integer of minor units (5000 for 50.00), not the string "
+         "\\\"50.00\\\"",
+         NULL);
+  expect(
+      post("/v1/payments", "{\"case\":\"P1\",\"amount\":50.5,\"ref\":\"U8\"}"),
+      422, "\"field\":\"amount\"", "(5000 for 50.00), not 50.5", NULL);
+  expect(post("/v1/payments", "{\"case\":\"P1\",\"ref\":\"U9\"}"), 422,
+         "\"field\":\"amount\"", "amount is required:", NULL);
+  balance_is(9998);
+  expect(post("/v1/cases/P1/events", "{\"type\":\"dispute\",\"kee\":\"E1\"}"),
+         422, "\"field\":\"kee\"", "did you mean `key`?", NULL);
+  expect(post("/v1/cases/P1/events",
+              "{\"type\":\"dispute\",\"date\":{\"reason\":\"amount\"}}"),
+         422, "\"field\":\"date\"", "did you mean `data`?", NULL);
+  /* "case" for "cases" would have retried every case in error. */
+  expect(harness_post(&srv, "/v1/admin/retry", ADMIN,
+                      "{\"all\":true,\"case\":[\"P1\"]}"),
+         422, "\"field\":\"case\"", "did you mean `cases`?", NULL);
+  expect(get("/v1/cases/P1/journal?limit=1000"), 200, "\"journal\"", NULL);
+  {
+    answer *a = get("/v1/cases/P1/journal?limit=1000");
+    harness_expect_not(a, "\"dispute\"");
+  }
+}
+
+/* What a confused client sends is refused saying what to do: a
+ * byte-order mark before the JSON (Windows tools write one), an event
+ * key and an Idempotency-Key header that differ (which names the event
+ * would be a guess), a key whose characters would reorder the message
+ * it is shown in. */
+static void test_confused_clients_are_told_what_is_wrong(void **state) {
+  static const char bom[] =
+      "\xef\xbb\xbf{\"case\":\"P1\",\"amount\":1,\"ref\":\"BOM1\"}";
+  (void)state;
+  expect(call("POST", "/v1/payments", INGEST, bom, sizeof bom - 1, NULL), 400,
+         "\"code\":\"bad_json\"", "byte-order mark (EF BB BF)", NULL);
+  expect(
+      call("POST", "/v1/cases/P1/events", INGEST,
+           "{\"type\":\"dispute\",\"key\":\"B1\"}", 29, "Idempotency-Key: H1"),
+      422, "\"field\":\"key\"", "Idempotency-Key header differ", NULL);
+  expect(
+      call("POST", "/v1/cases/P1/events", INGEST,
+           "{\"type\":\"dispute\",\"key\":\"H1\"}", 29, "Idempotency-Key: H1"),
+      202, NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"BD1\","
+              "\"\\u202eta\\u0007\":1}"),
+         422, "\"field\":\"?ta?\"", "unknown field `?ta?`", NULL);
+  /* JSON that is not an object is valid JSON of the wrong shape: 422,
+   * as an array is, not a syntax error. */
+  for (int i = 0; i < 4; i++) {
+    static const char *const scalars[] = {"5", "\"x\"", "null", "true"};
+    expect(post("/v1/payments", scalars[i]), 422, "\"code\":\"invalid\"",
+           "\"field\":null", "must be a JSON object", NULL);
+  }
+  expect(post("/v1/cases", "7"), 422, "a case object or an array", NULL);
+  balance_is(9998);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_duplicate_keys_are_bad_json_naming_the_key),
@@ -311,6 +408,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ids_with_bidi_or_control_characters_are_refused),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_import_refuses_nul_and_bad_utf8_writing_nothing),
+      cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
+      cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

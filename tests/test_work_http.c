@@ -977,6 +977,47 @@ static void test_next_gives_a_held_task_first(void **state) {
   assert_true(then != first);
 }
 
+/* --- bodies written by hand ---------------------------------------------- */
+
+/* A claim, a next, an assignment, a note or a promise with a key it does
+ * not take is refused naming the key and the key meant, and changes
+ * nothing: a misspelt key is never a value silently dropped. */
+static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
+  char claim[100], assign[100];
+  long long id;
+  answer *a;
+  (void)state;
+  open_case("K1", NULL);
+  post_event("K1", "{\"type\":\"review\",\"data\":{\"queue\":\"keys\"}}");
+  wait_tasks("keys", 1);
+  id = task_of("K1", "keys");
+  snprintf(claim, sizeof claim, "/v1/tasks/%lld/claim", id);
+  snprintf(assign, sizeof assign, "/v1/tasks/%lld/assign", id);
+  a = post(claim, AGENT, "{\"asignee\":\"li.wei\"}");
+  expect(a, 422, "\"field\":\"asignee\"");
+  expect(a, 422, "did you mean `assignee`?");
+  expect(post(claim, AGENT, "[\"li.wei\"]"), 422, "\"field\":null");
+  expect(post("/v1/tasks/next?queue=keys", AGENT, "{\"assigne\":\"li.wei\"}"),
+         422, "\"field\":\"assigne\"");
+  a = post(assign, ADMIN, "{\"user\":\"li.wei\",\"force\":true}");
+  expect(a, 422, "\"field\":\"force\"");
+  expect(a, 422, "an assignment takes only user; leave out any other key");
+  a = post("/v1/cases/K1/notes", AGENT, "{\"text\":\"hi\",\"pinned\":true}");
+  expect(a, 422, "\"field\":\"pinned\"");
+  a = post("/v1/cases/K1/promises", AGENT, "{\"amont\":100,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amont\"");
+  expect(a, 422, "did you mean `amount`?");
+  /* A key holding a control character is named printably. */
+  expect(post("/v1/cases/K1/notes", AGENT, "{\"text\":\"hi\",\"a\\u0001\":1}"),
+         422, "\"field\":\"a?\"");
+  a = get("/v1/cases/K1/journal", ADMIN);
+  expect_not(a, "\"kind\":\"note\"");
+  expect_not(a, "task_claimed");
+  expect_not(a, "\"kind\":\"promise");
+  expect(post(claim, AGENT, "{\"assignee\":\"li.wei\"}"), 200,
+         "\"status\":\"claimed\"");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_my_work_orders_due_now_then_priority_due_id),
@@ -995,6 +1036,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),
       cmocka_unit_test(test_next_gives_a_held_task_first),
+      cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
