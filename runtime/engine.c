@@ -1372,7 +1372,7 @@ static int task_figures(engine *eng, const store_case *c,
   const char *channel = NULL, *who = eng->actor[0] ? eng->actor : t->assignee;
   int rc;
   if (script_task_kind_info(script_for(eng, c), c->workflow, c->version,
-                            t->kind, &k) == RC_OK &&
+                            t->kind, &k, NULL) == RC_OK &&
       k.counts_as[0])
     channel = k.counts_as;
   else if (!strcmp(t->kind, "call"))
@@ -3897,23 +3897,27 @@ int engine_plan(engine *eng, const char *case_id,
  * priority case:task gave, else its kind's declared one, else its
  * state's; 0 when none says. Kept on the row, so that the list is one
  * index walk and a reload does not reorder the work already waiting. */
-static double task_priority(engine *eng, const store_case *c,
-                            const script_task_kind *decl,
-                            const char *fields_json) {
+static int task_priority(engine *eng, const store_case *c,
+                         const script_task_kind *decl, const char *fields_json,
+                         double *priority, rc_error *err) {
+  script_state info;
+  int rc;
   if (fields_json && strstr(fields_json, "\"priority\"")) {
     json_t *f = json_loads(fields_json, 0, NULL);
     json_t *p = json_object_get(f, "priority");
     if (json_is_number(p)) {
-      double v = json_number_value(p);
+      *priority = json_number_value(p);
       json_decref(f);
-      return v;
+      return RC_OK;
     }
     json_decref(f);
   }
-  if (decl->priority != 0) return decl->priority;
-  return script_state_info(script_for(eng, c), c->workflow, c->version,
-                           c->state)
-      .priority;
+  *priority = decl->priority;
+  if (decl->priority != 0) return RC_OK;
+  rc = script_state_read(script_for(eng, c), c->workflow, c->version, c->state,
+                         &info, err);
+  *priority = info.priority;
+  return rc;
 }
 
 int engine_task(engine *eng, const char *case_id, const char *kind,
@@ -3927,8 +3931,9 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
-  script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
-                        &decl);
+  if (script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
+                            &decl, err) == RC_ESCRIPT)
+    return RC_ESCRIPT;
   if (decl.any && !decl.declared)
     return rc_error_set(err, RC_EINVAL, "kind",
                         "task kind '%s' is not declared in workflow %s's "
@@ -3972,8 +3977,9 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   t.channel = decl.counts_as[0] ? decl.counts_as : NULL;
   t.keep = keep;
   t.at = clock_now(eng->clk);
-  t.priority = task_priority(eng, c, &decl, fields_json);
-  if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;
+  if ((rc = task_priority(eng, c, &decl, fields_json, &t.priority, err)) ||
+      (rc = store_task_insert(eng->st, &t, id, err)))
+    return rc;
   return case_journal(eng, case_id, "task",
                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,
                                 "kind", kind, "queue", t.queue),

@@ -62,6 +62,12 @@ static lcase *check_case(lua_State *L, int idx) {
 
 /* Raises err as a Lua error: luaL_error longjmps, so this never returns. */
 static void raise_error(lua_State *L, const rc_error *err) {
+  /* A script's own error (a workflow table's metamethod the core read)
+   * says where it was raised already. */
+  if (err->code == RC_ESCRIPT) {
+    lua_pushstring(L, err->message);
+    lua_error(L);
+  }
   luaL_error(L, "%s", err->message);
 }
 

@@ -839,31 +839,44 @@ static int read_state_info(lua_State *L) {
   return 0;
 }
 
-script_state script_state_info(script *sc, const char *workflow, int version,
-                               const char *state) {
+/* In a handler too (a task's priority, read while case:task runs): a
+ * metamethod's error there, left to the handler's own protected call,
+ * unwound across the engine's and the binding's C frames, which hold
+ * what they allocated (case:task's fields as JSON: lost at each such
+ * event). Read protected, the error comes back as an error code and the
+ * binding raises it once its frame is clean. */
+int script_state_read(script *sc, const char *workflow, int version,
+                      const char *state, script_state *info, rc_error *err) {
   lua_State *L = sc->L;
-  script_state info = {0, 0, "", 0, 0};
-  struct wf_read r = {
-      .workflow = workflow, .version = version, .a = state, .info = info};
-  rc_error err;
+  struct wf_read r = {.workflow = workflow,
+                      .version = version,
+                      .a = state,
+                      .info = {0, 0, "", 0, 0}};
+  int rc;
+  *info = r.info;
   if (sc->next_known) {
     sc->next_known = 0;
     if (sc->next_version == version && !strcmp(sc->next_wf, workflow) &&
-        !strcmp(sc->next_state, state))
-      return sc->next_info;
-  }
-  /* In a handler (a task's priority, once a task) the handler's own
-   * protected call catches what a metamethod raises, as it did. */
-  if (sc->depth > 0) {
-    state_info_of(L, &r);
-    return r.info;
+        !strcmp(sc->next_state, state)) {
+      *info = sc->next_info;
+      return RC_OK;
+    }
   }
   lua_pushcfunction(L, read_state_info);
   lua_pushlightuserdata(L, &r);
+  if ((rc = script_pcall(sc, 1, 0, err, NULL)) != RC_OK) return rc;
+  *info = r.info;
+  return RC_OK;
+}
+
+script_state script_state_info(script *sc, const char *workflow, int version,
+                               const char *state) {
+  script_state info;
+  rc_error err;
   /* One that fails is no state the engine can go to: a handler's return
    * of it fails (transition). */
-  if (script_pcall(sc, 1, 0, &err, NULL) != RC_OK) return info;
-  return r.info;
+  script_state_read(sc, workflow, version, state, &info, &err);
+  return info;
 }
 
 /* Whether from -> to is declared in the workflow table at wf. */
@@ -918,15 +931,8 @@ static int task_read_protected(lua_State *L) {
   return 0;
 }
 
-/* Runs r->read: in a handler directly (the handler's protected call
- * catches what a metamethod raises, as it did), else protected. */
+/* Runs r->read protected, in a handler too (see script_state_read). */
 static int task_read_run(script *sc, struct task_read *r, rc_error *err) {
-  if (sc->depth > 0) {
-    int top = lua_gettop(sc->L);
-    r->read(sc->L, r);
-    lua_settop(sc->L, top);
-    return RC_OK;
-  }
   lua_pushcfunction(sc->L, task_read_protected);
   lua_pushlightuserdata(sc->L, r);
   return script_pcall(sc, 1, 0, err, NULL);
@@ -938,18 +944,19 @@ static void read_task_kind(lua_State *L, struct task_read *r) {
 }
 
 int script_task_kind_info(script *sc, const char *workflow, int version,
-                          const char *kind, script_task_kind *out) {
+                          const char *kind, script_task_kind *out,
+                          rc_error *err) {
   struct task_read r = {.read = read_task_kind,
                         .workflow = workflow,
                         .kind = kind,
                         .version = version,
                         .rc = RC_ENOTFOUND,
                         .info = out};
-  rc_error err;
+  rc_error ignored;
   memset(out, 0, sizeof *out);
-  if (task_read_run(sc, &r, &err) != RC_OK) {
+  if (task_read_run(sc, &r, err ? err : &ignored) != RC_OK) {
     memset(out, 0, sizeof *out);
-    return RC_ENOTFOUND; /* none the core can read */
+    return RC_ESCRIPT; /* none the core can read */
   }
   return r.rc;
 }
