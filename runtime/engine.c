@@ -621,6 +621,18 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
     return rc_error_set(err, RC_EINVAL, "due_date",
                         "a new case needs due_date (the day the amount "
                         "became due, such as 2026-01-01)");
+  /* A book's file without amount_due opened every case with 0 due, and
+   * a workflow closes those as nothing to collect: a newcomer's whole
+   * book closed, its money not asked for, in silence. What is overdue
+   * is the lender's to say (it is not the balance: an installment
+   * loan's balance is mostly not due yet, and a notice overstating it
+   * is a misstatement of the debt). rt:open and POST /v1/cases keep 0:
+   * a spec or a caller names what it gives. */
+  if (eng->defer_opened && c->balance > 0 && !(in->present & IN_AMOUNT_DUE))
+    return rc_error_set(err, RC_EINVAL, "amount_due",
+                        "a new case with a balance needs amount_due (what "
+                        "is overdue now, in minor units, at most the "
+                        "balance; 0 when the loan is current)");
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);

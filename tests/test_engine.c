@@ -789,8 +789,9 @@ static void test_a_receipt_settles_a_message_once(void **state) {
 static void test_a_score_edited_to_infinity_is_refused(void **state) {
   const char *ids[] = {"S1"};
   char db[64];
-  json_t *j = json_pack("{s:s, s:i, s:s, s:f, s:{s:s, s:s}}", "id", "S1",
-                        "balance", 1000, "due_date", "2026-01-01", "score", 0.5,
+  json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:f, s:{s:s, s:s}}", "id", "S1",
+                        "balance", 1000, "amount_due", 1000, "due_date",
+                        "2026-01-01", "score", 0.5,
                         "borrower", "id", "B-S1", "name", "N");
   engine *eng;
   sqlite3 *book;
@@ -1246,7 +1247,8 @@ static void import_one(engine *eng, const char *id) {
   import_stats stats;
   rc_errlist errors = {0};
   FILE *f = tmpfile();
-  fprintf(f, "id,borrower_id,balance,due_date\n%s,B,1,2026-01-01\n", id);
+  fprintf(f, "id,borrower_id,balance,amount_due,due_date\n%s,B,1,1,2026-01-01\n",
+          id);
   rewind(f);
   assert_int_equal(import_stream(eng, f, "mem", IMPORT_CSV, &stats, &errors, 0),
                    RC_OK);
