@@ -107,6 +107,15 @@ void script_set_deadline(script *sc, int64_t ms) {
 
 static int msgh(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  script *sc = script_of(L);
+  lua_Debug ar;
+  /* Level 1 is what raised: error() itself when the script called it, a
+   * Lua function for an error of the VM's (nil indexed, a bad call), a
+   * binding for a bad argument. */
+  if (sc && sc->error_fn && lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
+    sc->raised = lua_tocfunction(L, -1) == sc->error_fn;
+    lua_pop(L, 1);
+  }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
@@ -126,6 +135,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
   if (sc->depth++ == 0) sandbox_begin(sc);
+  sc->raised = 0;
   status = lua_pcall(L, nargs, nresults, base);
   spent = sc->spent;
   if (--sc->depth == 0) sandbox_end(sc);
@@ -147,7 +157,13 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       if (n >= sizeof first) n = sizeof first - 1;
       memcpy(first, full, n);
       first[n] = '\0';
-      script_error_from_message(first, RC_ESCRIPT, err);
+      /* The script's own error("...") refuses what asked (an HTTP
+       * caller gets 422 with its words); anything else is the script
+       * failing (500). A spent limit is never a refusal (below). */
+      script_error_from_message(
+          first, status == LUA_ERRRUN && sc->raised && !spent ? RC_EINVAL
+                                                               : RC_ESCRIPT,
+          err);
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
       if (traceback) *traceback = strdup(full);
@@ -540,6 +556,9 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   open_sandbox(L);
+  lua_getglobal(L, "error");
+  sc->error_fn = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
   institution_open(L);
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* never replaced */
   sc->templates_ref = luaL_ref(L, LUA_REGISTRYINDEX);

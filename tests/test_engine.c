@@ -1133,6 +1133,63 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
   remove_institution(dir);
 }
 
+/* Script code a request waits on (route() for a new case) tells the
+ * caller apart from itself: its own error("...") refuses the case (422
+ * over HTTP, its words), anything else is the script failing (500,
+ * script_error). On main both were RC_ESCRIPT, answered 500 "internal"
+ * (a bug in recoup, said the docs). */
+static void test_a_scripts_refusal_is_not_its_crash(void **state) {
+  char dir[128], path[256], rec[300];
+  static const char *const products[] = {"refuse", "crash", "spin"};
+  static const int codes[] = {RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT};
+  static const char *const words[] = {"recoup.lua:4: product refuse is not ours",
+                                      "attempt to index a nil value",
+                                      "instruction budget exceeded"};
+  engine *eng;
+  FILE *f;
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/recoup-test-refuse-%d", (int)getpid());
+  eng = open_institution(dir, path,
+                         "return recoup.workflow { name = 'm', version = 1, "
+                         "initial = 'a', states = { a = {} }, "
+                         "transitions = { a = {} } }\n");
+  engine_close(eng);
+  snprintf(rec, sizeof rec, "%s/recoup.lua", dir);
+  f = fopen(rec, "a");
+  assert_non_null(f);
+  fputs("route(function(c)\n"
+        "  if c.product == 'refuse' then error('product refuse is not ours') end\n"
+        "  if c.product == 'crash' then local x; return x.y end\n"
+        "  if c.product == 'spin' then while true do end end\n"
+        "  return 'm'\n"
+        "end)\n",
+        f);
+  fclose(f);
+  {
+    engine_options opts;
+    rc_errlist errors = {0};
+    memset(&opts, 0, sizeof opts);
+    opts.dir = dir;
+    opts.db = ":memory:";
+    opts.simulated = 1;
+    eng = NULL;
+    assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
+  }
+  for (int i = 0; i < 3; i++) {
+    rc_error err;
+    json_t *j = json_pack(
+        "{s:s, s:s, s:i, s:i, s:s, s:{s:s}}", "id", products[i], "product",
+        products[i], "balance", 100, "amount_due", 100, "due_date",
+        "2026-01-01", "borrower", "id", "B");
+    assert_int_not_equal(engine_upsert_case(eng, j, 0, NULL, &err), RC_OK);
+    json_decref(j);
+    if (!strstr(err.message, words[i]) || err.code != codes[i])
+      fail_msg("%s: code %d, '%s'", products[i], err.code, err.message);
+  }
+  engine_close(eng);
+  remove_institution(dir);
+}
+
 static void test_reload_adds_versions_and_migrate_moves_cases(void **state) {
   char dir[128], path[256];
   rc_errlist errors = {0};
@@ -2004,6 +2061,7 @@ int main(void) {
       cmocka_unit_test(test_update_emits_changed_fields_only),
       cmocka_unit_test(test_a_workflow_changed_at_run_time_fails_no_process),
       cmocka_unit_test(test_a_table_raising_under_case_task_fails_its_handler),
+      cmocka_unit_test(test_a_scripts_refusal_is_not_its_crash),
       cmocka_unit_test(test_reload_adds_versions_and_migrate_moves_cases),
       cmocka_unit_test(test_an_import_after_a_reload_opens_in_the_new_version),
       cmocka_unit_test(test_a_version_this_node_lacks_waits_for_it),
