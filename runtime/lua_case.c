@@ -62,12 +62,6 @@ static lcase *check_case(lua_State *L, int idx) {
 
 /* Raises err as a Lua error: luaL_error longjmps, so this never returns. */
 static void raise_error(lua_State *L, const rc_error *err) {
-  /* A script's own error (a workflow table's metamethod the core read)
-   * says where it was raised already. */
-  if (err->code == RC_ESCRIPT) {
-    lua_pushstring(L, err->message);
-    lua_error(L);
-  }
   luaL_error(L, "%s", err->message);
 }
 
@@ -1339,6 +1333,12 @@ static int case_task(lua_State *L) {
     rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
                      &id, &d, &err);
     free(fields);
+    if (rc == RC_ESCRIPT) {
+      /* The script's own error, raised in a workflow table the core read
+       * (script_state_read): it says where already. */
+      lua_pushstring(L, err.message);
+      return lua_error(L);
+    }
     if (rc != RC_OK) raise_error(L, &err);
     if (!id) {
       /* The guard refused the contact: nil, "blocked", reason. */
