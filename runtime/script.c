@@ -112,7 +112,8 @@ static int msgh(lua_State *L) {
   /* Level 1 is what raised: error() itself when the script called it, a
    * Lua function for an error of the VM's (nil indexed, a bad call), a
    * binding for a bad argument. */
-  if (sc && sc->error_fn && lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
+  if (sc && sc->error_fn && lua_getstack(L, 1, &ar) &&
+      lua_getinfo(L, "f", &ar)) {
     sc->raised = lua_tocfunction(L, -1) == sc->error_fn;
     lua_pop(L, 1);
   }
@@ -161,8 +162,8 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
        * caller gets 422 with its words); anything else is the script
        * failing (500). A spent limit is never a refusal (below). */
       script_error_from_message(
-          first, status == LUA_ERRRUN && sc->raised && !spent ? RC_EINVAL
-                                                               : RC_ESCRIPT,
+          first,
+          status == LUA_ERRRUN && sc->raised && !spent ? RC_EINVAL : RC_ESCRIPT,
           err);
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
