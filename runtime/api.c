@@ -143,6 +143,8 @@ int api_status_of(int rc) {
     case RC_ESTORE:
     case RC_EIO:
       return 503;
+    case RC_ESCRIPT: /* the lender's script failed, not the caller */
+      return 500;
   }
   return 500;
 }
@@ -158,6 +160,8 @@ const char *api_code_of(int rc) {
     case RC_ESTORE:
     case RC_EIO:
       return "unavailable";
+    case RC_ESCRIPT:
+      return "script_error";
   }
   return "internal";
 }

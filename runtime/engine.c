@@ -624,6 +624,18 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
     return rc_error_set(err, RC_EINVAL, "due_date",
                         "a new case needs due_date (the day the amount "
                         "became due, such as 2026-01-01)");
+  /* A book's file without amount_due opened every case with 0 due, and
+   * a workflow closes those as nothing to collect: a newcomer's whole
+   * book closed, its money not asked for, in silence. What is overdue
+   * is the lender's to say (it is not the balance: an installment
+   * loan's balance is mostly not due yet, and a notice overstating it
+   * is a misstatement of the debt). rt:open and POST /v1/cases keep 0:
+   * a spec or a caller names what it gives. */
+  if (eng->defer_opened && c->balance > 0 && !(in->present & IN_AMOUNT_DUE))
+    return rc_error_set(err, RC_EINVAL, "amount_due",
+                        "a new case with a balance needs amount_due (what "
+                        "is overdue now, in minor units, at most the "
+                        "balance; 0 when the loan is current)");
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);
@@ -1375,7 +1387,7 @@ static int task_figures(engine *eng, const store_case *c,
   const char *channel = NULL, *who = eng->actor[0] ? eng->actor : t->assignee;
   int rc;
   if (script_task_kind_info(script_for(eng, c), c->workflow, c->version,
-                            t->kind, &k) == RC_OK &&
+                            t->kind, &k, NULL) == RC_OK &&
       k.counts_as[0])
     channel = k.counts_as;
   else if (!strcmp(t->kind, "call"))
@@ -3900,23 +3912,27 @@ int engine_plan(engine *eng, const char *case_id,
  * priority case:task gave, else its kind's declared one, else its
  * state's; 0 when none says. Kept on the row, so that the list is one
  * index walk and a reload does not reorder the work already waiting. */
-static double task_priority(engine *eng, const store_case *c,
-                            const script_task_kind *decl,
-                            const char *fields_json) {
+static int task_priority(engine *eng, const store_case *c,
+                         const script_task_kind *decl, const char *fields_json,
+                         double *priority, rc_error *err) {
+  script_state info;
+  int rc;
   if (fields_json && strstr(fields_json, "\"priority\"")) {
     json_t *f = json_loads(fields_json, 0, NULL);
     json_t *p = json_object_get(f, "priority");
     if (json_is_number(p)) {
-      double v = json_number_value(p);
+      *priority = json_number_value(p);
       json_decref(f);
-      return v;
+      return RC_OK;
     }
     json_decref(f);
   }
-  if (decl->priority != 0) return decl->priority;
-  return script_state_info(script_for(eng, c), c->workflow, c->version,
-                           c->state)
-      .priority;
+  *priority = decl->priority;
+  if (decl->priority != 0) return RC_OK;
+  rc = script_state_read(script_for(eng, c), c->workflow, c->version, c->state,
+                         &info, err);
+  *priority = info.priority;
+  return rc;
 }
 
 int engine_task(engine *eng, const char *case_id, const char *kind,
@@ -3930,8 +3946,9 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   int rc = own_case(eng, case_id, err);
   if (rc) return rc;
   if (!(c = engine_case_view(eng, case_id, err))) return RC_ENOTFOUND;
-  script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
-                        &decl);
+  if (script_task_kind_info(script_for(eng, c), c->workflow, c->version, kind,
+                            &decl, err) == RC_ESCRIPT)
+    return RC_ESCRIPT;
   if (decl.any && !decl.declared)
     return rc_error_set(err, RC_EINVAL, "kind",
                         "task kind '%s' is not declared in workflow %s's "
@@ -3975,8 +3992,9 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   t.channel = decl.counts_as[0] ? decl.counts_as : NULL;
   t.keep = keep;
   t.at = clock_now(eng->clk);
-  t.priority = task_priority(eng, c, &decl, fields_json);
-  if ((rc = store_task_insert(eng->st, &t, id, err))) return rc;
+  if ((rc = task_priority(eng, c, &decl, fields_json, &t.priority, err)) ||
+      (rc = store_task_insert(eng->st, &t, id, err)))
+    return rc;
   return case_journal(eng, case_id, "task",
                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,
                                 "kind", kind, "queue", t.queue),

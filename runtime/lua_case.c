@@ -1333,6 +1333,12 @@ static int case_task(lua_State *L) {
     rc = engine_task(lc->eng, lc->id, kind, queue, due, assignee, fields, keep,
                      &id, &d, &err);
     free(fields);
+    if (rc == RC_ESCRIPT) {
+      /* The script's own error, raised in a workflow table the core read
+       * (script_state_read): it says where already. */
+      lua_pushstring(L, err.message);
+      return lua_error(L);
+    }
     if (rc != RC_OK) raise_error(L, &err);
     if (!id) {
       /* The guard refused the contact: nil, "blocked", reason. */

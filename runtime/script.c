@@ -107,6 +107,16 @@ void script_set_deadline(script *sc, int64_t ms) {
 
 static int msgh(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  script *sc = script_of(L);
+  lua_Debug ar;
+  /* Level 1 is what raised: error() itself when the script called it, a
+   * Lua function for an error of the VM's (nil indexed, a bad call), a
+   * binding for a bad argument. */
+  if (sc && sc->error_fn && lua_getstack(L, 1, &ar) &&
+      lua_getinfo(L, "f", &ar)) {
+    sc->raised = lua_tocfunction(L, -1) == sc->error_fn;
+    lua_pop(L, 1);
+  }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
@@ -126,6 +136,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
   if (sc->depth++ == 0) sandbox_begin(sc);
+  sc->raised = 0;
   status = lua_pcall(L, nargs, nresults, base);
   spent = sc->spent;
   if (--sc->depth == 0) sandbox_end(sc);
@@ -147,7 +158,13 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       if (n >= sizeof first) n = sizeof first - 1;
       memcpy(first, full, n);
       first[n] = '\0';
-      script_error_from_message(first, RC_ESCRIPT, err);
+      /* The script's own error("...") refuses what asked (an HTTP
+       * caller gets 422 with its words); anything else is the script
+       * failing (500). A spent limit is never a refusal (below). */
+      script_error_from_message(
+          first,
+          status == LUA_ERRRUN && sc->raised && !spent ? RC_EINVAL : RC_ESCRIPT,
+          err);
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
       if (traceback) *traceback = strdup(full);
@@ -540,6 +557,9 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, REG_FAILED);
   open_sandbox(L);
+  lua_getglobal(L, "error");
+  sc->error_fn = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
   institution_open(L);
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* never replaced */
   sc->templates_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -839,31 +859,44 @@ static int read_state_info(lua_State *L) {
   return 0;
 }
 
-script_state script_state_info(script *sc, const char *workflow, int version,
-                               const char *state) {
+/* In a handler too (a task's priority, read while case:task runs): a
+ * metamethod's error there, left to the handler's own protected call,
+ * unwound across the engine's and the binding's C frames, which hold
+ * what they allocated (case:task's fields as JSON: lost at each such
+ * event). Read protected, the error comes back as an error code and the
+ * binding raises it once its frame is clean. */
+int script_state_read(script *sc, const char *workflow, int version,
+                      const char *state, script_state *info, rc_error *err) {
   lua_State *L = sc->L;
-  script_state info = {0, 0, "", 0, 0};
-  struct wf_read r = {
-      .workflow = workflow, .version = version, .a = state, .info = info};
-  rc_error err;
+  struct wf_read r = {.workflow = workflow,
+                      .version = version,
+                      .a = state,
+                      .info = {0, 0, "", 0, 0}};
+  int rc;
+  *info = r.info;
   if (sc->next_known) {
     sc->next_known = 0;
     if (sc->next_version == version && !strcmp(sc->next_wf, workflow) &&
-        !strcmp(sc->next_state, state))
-      return sc->next_info;
-  }
-  /* In a handler (a task's priority, once a task) the handler's own
-   * protected call catches what a metamethod raises, as it did. */
-  if (sc->depth > 0) {
-    state_info_of(L, &r);
-    return r.info;
+        !strcmp(sc->next_state, state)) {
+      *info = sc->next_info;
+      return RC_OK;
+    }
   }
   lua_pushcfunction(L, read_state_info);
   lua_pushlightuserdata(L, &r);
+  if ((rc = script_pcall(sc, 1, 0, err, NULL)) != RC_OK) return rc;
+  *info = r.info;
+  return RC_OK;
+}
+
+script_state script_state_info(script *sc, const char *workflow, int version,
+                               const char *state) {
+  script_state info;
+  rc_error err;
   /* One that fails is no state the engine can go to: a handler's return
    * of it fails (transition). */
-  if (script_pcall(sc, 1, 0, &err, NULL) != RC_OK) return info;
-  return r.info;
+  script_state_read(sc, workflow, version, state, &info, &err);
+  return info;
 }
 
 /* Whether from -> to is declared in the workflow table at wf. */
@@ -918,15 +951,8 @@ static int task_read_protected(lua_State *L) {
   return 0;
 }
 
-/* Runs r->read: in a handler directly (the handler's protected call
- * catches what a metamethod raises, as it did), else protected. */
+/* Runs r->read protected, in a handler too (see script_state_read). */
 static int task_read_run(script *sc, struct task_read *r, rc_error *err) {
-  if (sc->depth > 0) {
-    int top = lua_gettop(sc->L);
-    r->read(sc->L, r);
-    lua_settop(sc->L, top);
-    return RC_OK;
-  }
   lua_pushcfunction(sc->L, task_read_protected);
   lua_pushlightuserdata(sc->L, r);
   return script_pcall(sc, 1, 0, err, NULL);
@@ -938,18 +964,19 @@ static void read_task_kind(lua_State *L, struct task_read *r) {
 }
 
 int script_task_kind_info(script *sc, const char *workflow, int version,
-                          const char *kind, script_task_kind *out) {
+                          const char *kind, script_task_kind *out,
+                          rc_error *err) {
   struct task_read r = {.read = read_task_kind,
                         .workflow = workflow,
                         .kind = kind,
                         .version = version,
                         .rc = RC_ENOTFOUND,
                         .info = out};
-  rc_error err;
+  rc_error ignored;
   memset(out, 0, sizeof *out);
-  if (task_read_run(sc, &r, &err) != RC_OK) {
+  if (task_read_run(sc, &r, err ? err : &ignored) != RC_OK) {
     memset(out, 0, sizeof *out);
-    return RC_ENOTFOUND; /* none the core can read */
+    return RC_ESCRIPT; /* none the core can read */
   }
   return r.rc;
 }

@@ -59,6 +59,11 @@ struct script {
   /* While a call runs (lua_sandbox.c): */
   int running, depth;  /* inside script_pcall; nested calls */
   int spent;           /* SPENT_*: every catch rethrows */
+  /* The base library's error(), and whether the error a protected call
+   * last caught was raised by it (msgh): a script's own refusal, not a
+   * crash (script_pcall). */
+  lua_CFunction error_fn;
+  int raised;
   int hook_period;     /* instructions between two hook calls */
   int64_t budget_left; /* steps left: instructions, bytes, C work */
   int64_t deadline_at; /* monotonic ms of the next look; 0: no deadline */

@@ -5,6 +5,7 @@
 
 #include <unicode/ucurr.h>
 #include <unicode/udat.h>
+#include <unicode/uloc.h>
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
@@ -12,6 +13,18 @@
 #include "template.h"
 
 static void icu_locale(const char *locale, char *out, size_t size) {
+  static int pinned;
+  /* A locale ICU holds no data for (la, tlh: tags it knows, texts it
+   * lacks) falls back to ICU's default before its root, and that default
+   * comes from LANG and LC_*: a service started under de_DE wrote
+   * "1.234.567,89 CN¥" where under C "CN¥ 1234567.89". The same text
+   * whatever the environment: the default is the "en" an unset locale
+   * gets. One thread formats (see below). */
+  if (!pinned) {
+    UErrorCode status = U_ZERO_ERROR;
+    uloc_setDefault("en", &status);
+    pinned = 1;
+  }
   /* ICU spells zh-CN as zh_CN. */
   snprintf(out, size, "%s", locale && *locale ? locale : "en");
   for (char *p = out; *p; p++)

@@ -475,7 +475,7 @@ expect "and the right one was retried all the same" 0 "^no cases in error$" -- \
   "$recoup" errors "$inst" --db "$sim"
 expect "retry --all with none in error" 0 "^no cases in error$" -- \
   "$recoup" retry --all "$inst" --db "$sim"
-printf 'id,borrower_id,borrower_name,balance,due_date,fail\nL9,B9,Qian,10,2021-01-01,open\n' \
+printf 'id,borrower_id,borrower_name,balance,amount_due,due_date,fail\nL9,B9,Qian,10,10,2021-01-01,open\n' \
   >"$work/fails.csv"
 expect "an import whose handlers fail exits 1" 1 "^recoup: 1 handler failed: \`recoup errors" -- \
   "$recoup" import "$work/fails.csv" "$inst" --db "$sim" --now 2021-01-10

@@ -22,9 +22,9 @@ workflow(recoup.workflow {
 })
 LUA
 for n in 1 2; do
-  printf 'id,borrower_id,borrower_name,phone,balance,currency,due_date\n' \
+  printf 'id,borrower_id,borrower_name,phone,balance,amount_due,currency,due_date\n' \
     >"$work/$n.csv"
-  printf 'C%d,B%d,Borrower %d,+1555010%d,1000,USD,2026-01-01\n' $n $n $n $n \
+  printf 'C%d,B%d,Borrower %d,+1555010%d,1000,1000,USD,2026-01-01\n' $n $n $n $n \
     >>"$work/$n.csv"
 done
 import() {

@@ -35,9 +35,9 @@ workflow(recoup.workflow {
 })
 LUA
   {
-    echo id,borrower_id,borrower_name,phone,balance,currency,due_date
+    echo id,borrower_id,borrower_name,phone,balance,amount_due,currency,due_date
     for id in G1 BAD G2; do
-      echo "$id,B$id,Borrower $id,+15550100,1000,USD,2026-01-01"
+      echo "$id,B$id,Borrower $id,+15550100,1000,1000,USD,2026-01-01"
     done
   } >"$work/book.csv"
   : >"$work/log"

@@ -158,14 +158,14 @@ static void test_short_rows_and_bad_fields_name_the_line(void **state) {
   FILE *f = tmpfile();
   (void)state;
   fputs(
-      "id,borrower_id,balance,due_date,phone,timezone\n"
-      "L1,B1,100,2026-01-01,+8613800000000,Asia/Shanghai\n"
+      "id,borrower_id,balance,amount_due,due_date,phone,timezone\n"
+      "L1,B1,100,100,2026-01-01,+8613800000000,Asia/Shanghai\n"
       "L2,B2,100\n"
-      "L3,B3,100,2026-02-30,,\n"
-      "L4,B4,1e3,,,\n"
-      "L5,B5,100,,call me,\n"
-      "L6,B6,100,,,Asia/Nowhere\n"
-      "L7,,100,,,\n",
+      "L3,B3,100,100,2026-02-30,,\n"
+      "L4,B4,1e3,,,,\n"
+      "L5,B5,100,100,,call me,\n"
+      "L6,B6,100,100,,,Asia/Nowhere\n"
+      "L7,,100,100,,,\n",
       f);
   rewind(f);
   assert_int_equal(
@@ -313,11 +313,11 @@ static void test_each_row_keeps_its_own_custom_fields(void **state) {
   (void)state;
   assert_int_equal(
       IMPORT_LIT(eng,
-                 "id,borrower_id,due_date,balance,zeta,alpha,note\n"
-                 "R1,B1,2025-12-01,100,z1,a1,\"say \"\"hi\"\" \\ back\"\n"
-                 "R2,B2,2025-12-01,100,,,\n"
-                 "R3,B3,2025-12-01,100,z3,,\"two\nlines\"\n"
-                 "R4,B4,2025-12-01,100,,\xC3\xA9\xE5\x8C\x97,\n",
+                 "id,borrower_id,due_date,balance,amount_due,zeta,alpha,note\n"
+                 "R1,B1,2025-12-01,100,100,z1,a1,\"say \"\"hi\"\" \\ back\"\n"
+                 "R2,B2,2025-12-01,100,100,,,\n"
+                 "R3,B3,2025-12-01,100,100,z3,,\"two\nlines\"\n"
+                 "R4,B4,2025-12-01,100,100,,\xC3\xA9\xE5\x8C\x97,\n",
                  IMPORT_CSV, &errors),
       RC_OK);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -348,21 +348,21 @@ static rc_money balance_of(engine *eng, const char *id) {
   return b;
 }
 
-static const char header[] = "id,borrower_id,balance,due_date\n";
+static const char header[] = "id,borrower_id,balance,amount_due,due_date\n";
 
 static void test_a_nul_in_an_id_is_refused_not_cut(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
   static const char csv[] =
-      "id,borrower_id,balance,due_date\nMF00001\0EVIL,B1,1,2026-01-01\n";
+      "id,borrower_id,balance,amount_due,due_date\nMF00001\0EVIL,B1,1,1,2026-01-01\n";
   static const char nd_raw[] =
-      "{\"id\":\"MF00001\0EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n";
+      "{\"id\":\"MF00001\0EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"}\n";
   static const char nd_escaped[] =
-      "{\"id\":\"MF00001\\u0000EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n";
+      "{\"id\":\"MF00001\\u0000EVIL\",\"borrower_id\":\"B1\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"}\n";
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,balance,due_date\n"
-                              "MF00001,B1,500,2026-01-01\n",
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "MF00001,B1,500,500,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_OK);
   assert_int_equal(IMPORT_LIT(eng, csv, IMPORT_CSV, &errors), RC_EINVAL);
@@ -387,11 +387,11 @@ static void test_a_gbk_cell_is_refused_with_line_and_column(void **state) {
   (void)state;
   /* Line 2 is good and would be written; line 3 holds GBK bytes. */
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,balance,due_date\n"
-                              "L1,B1,100,2026-01-01\n"
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,100,100,2026-01-01\n"
                               "L2,B2,\xb0"
-                              "500,2026-01-01\n"
-                              "L3,\xcd\xf5,100,2026-01-01\n",
+                              "500,500,2026-01-01\n"
+                              "L3,\xcd\xf5,100,100,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_EINVAL);
   assert_int_equal(errors.count, 2);
@@ -417,11 +417,11 @@ static void test_ndjson_lines_hold_exactly_one_object(void **state) {
   (void)state;
   assert_int_equal(
       IMPORT_LIT(eng,
-                 "{\"id\":\"A\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n"
+                 "{\"id\":\"A\",\"borrower_id\":\"B\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"}\n"
                  "\n   \n"
-                 "{\"id\":\"C\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"} "
-                 "{\"id\":\"D\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"}\n"
-                 "{\"id\":\"E\",\"borrower_id\":\"B\",\"balance\":1,\"due_date\":\"2026-01-01\"} junk\n"
+                 "{\"id\":\"C\",\"borrower_id\":\"B\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"} "
+                 "{\"id\":\"D\",\"borrower_id\":\"B\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"}\n"
+                 "{\"id\":\"E\",\"borrower_id\":\"B\",\"balance\":1,\"amount_due\":1,\"due_date\":\"2026-01-01\"} junk\n"
                  "[{\"id\":\"F\",\"borrower_id\":\"B\"}]\n",
                  IMPORT_NDJSON, &errors),
       RC_EINVAL);
@@ -510,7 +510,7 @@ static void test_a_line_without_end_is_refused_at_the_limit(void **state) {
   (void)state;
   endless_import("", 'x', IMPORT_CSV, "the line is longer than 1048576", 1);
   endless_import("{\"id\":\"", 'x', IMPORT_NDJSON, "longer than 1048576", 1);
-  endless_import("id,borrower_id,balance,due_date\nL1,B1,1,2026-01-01\n", 'x', IMPORT_AUTO,
+  endless_import("id,borrower_id,balance,amount_due,due_date\nL1,B1,1,1,2026-01-01\n", 'x', IMPORT_AUTO,
                  "the line is longer", 3);
   /* A quote left open: short lines, one endless record. */
   endless_import("id,borrower_id,note\nL1,B1,\"", '\n', IMPORT_CSV,
@@ -523,10 +523,10 @@ static void test_a_line_without_end_is_refused_at_the_limit(void **state) {
 static void test_a_quote_left_open_names_its_record(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
-  const char csv[] = "id,borrower_id,balance,due_date\r\n"
-                     "L1,B1,100,2026-01-01\r\n"
-                     "L2,\"B2,100,2026-01-01\r\n"
-                     "L3,B3,100,2026-01-01\r\n"
+  const char csv[] = "id,borrower_id,balance,amount_due,due_date\r\n"
+                     "L1,B1,100,100,2026-01-01\r\n"
+                     "L2,\"B2,100,100,2026-01-01\r\n"
+                     "L3,B3,100,100,2026-01-01\r\n"
                      "\r\n";
   (void)state;
   assert_int_equal(import_text(eng, csv, sizeof csv - 1, IMPORT_CSV, &errors),
@@ -534,6 +534,49 @@ static void test_a_quote_left_open_names_its_record(void **state) {
   expect_error(&errors, 0, 3, "never closed");
   assert_int_equal(cases(eng), 0);
   rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A file without amount_due opened each new case with 0 due, and the
+ * reference workflow closed them all as nothing_due: a newcomer's book
+ * (the examples' portfolio without the column: 500 cases, 5 million in
+ * balance) collected nothing, in silence. A new case with a balance now
+ * needs the column, named with its line; 0 due is said, not assumed. */
+static void test_a_new_case_with_a_balance_needs_amount_due(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "L1,B1,0,2026-01-01\n"
+                              "L2,B2,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "a new case with a balance needs amount_due");
+  assert_string_equal(errors.items[0].field, "amount_due");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"L2\",\"borrower_id\":\"B2\","
+                              "\"balance\":100,\"due_date\":\"2026-01-01\"}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "needs amount_due");
+  rc_errlist_free(&errors);
+  /* Nothing owed, 0 due said, or a known case: as before. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,0,,2026-01-01\n"
+                              "L2,B2,100,0,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance\n"
+                              "L2,B2,90\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(balance_of(eng, "L2"), 90);
+  assert_int_equal(cases(eng), 2);
   engine_close(eng);
 }
 
@@ -554,8 +597,8 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   rc_errlist_free(&errors);
   /* An update is checked against what is stored. */
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,balance,due_date\n"
-                              "L1,B1,100,2026-01-01\n",
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,100,100,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_OK);
   assert_int_equal(IMPORT_LIT(eng,
@@ -670,10 +713,10 @@ static void test_the_same_case_twice_names_both_lines(void **state) {
   rc_errlist errors = {0};
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,balance,due_date\n"
-                              "L1,B1,100,2026-01-01\n"
-                              "L2,B1,100,2026-01-01\n"
-                              "L1,B1,90,2026-01-01\n",
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,100,100,2026-01-01\n"
+                              "L2,B1,100,100,2026-01-01\n"
+                              "L1,B1,90,90,2026-01-01\n",
                               IMPORT_CSV, &errors),
                    RC_EINVAL);
   assert_int_equal(errors.count, 1);
@@ -691,9 +734,9 @@ static void test_many_ids_are_told_apart(void **state) {
   (void)state;
   len += (size_t)snprintf(text, cap, "%s", header);
   for (int i = 0; i < 5000; i++)
-    len += (size_t)snprintf(text + len, cap - len, "C%d,B%d,%d,2026-01-01\n", i,
-                            i % 7, i);
-  len += (size_t)snprintf(text + len, cap - len, "C4321,B1,1,2026-01-01\n");
+    len += (size_t)snprintf(text + len, cap - len, "C%d,B%d,%d,%d,2026-01-01\n", i,
+                            i % 7, i, i);
+  len += (size_t)snprintf(text + len, cap - len, "C4321,B1,1,1,2026-01-01\n");
   assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_EINVAL);
   assert_int_equal(errors.count, 1);
   expect_error(&errors, 0, 5002, "case C4321 is also on line 4323");
@@ -861,9 +904,9 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
   assert_non_null(note);
   memset(note, 'x', 500000);
   note[500000] = '\0';
-  fputs("id,borrower_id,balance,due_date,note\n", f);
+  fputs("id,borrower_id,balance,amount_due,due_date,note\n", f);
   for (int i = 0; i < 400; i++)
-    fprintf(f, "L%d,B%d,1000,2026-01-01,%s\n", i, i, note);
+    fprintf(f, "L%d,B%d,1000,1000,2026-01-01,%s\n", i, i, note);
   free(note);
   rewind(f);
   assert_non_null(mkdtemp(dir));
@@ -1725,9 +1768,9 @@ static void test_a_first_import_looks_no_case_up(void **st) {
   assert_int_equal(stats.opened, 3);
   assert_int_equal(case_lookups, 0);
   write_text(csv,
-             "id,borrower_id,balance,due_date\n"
-             "N4,R2,5000,2025-12-04\n"
-             "N2,R1,110000,\n");
+             "id,borrower_id,balance,amount_due,due_date\n"
+             "N4,R2,5000,5000,2025-12-04\n"
+             "N2,R1,110000,,\n");
   opts.db = db;
   assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_reads_back),
                    SQLITE_OK);
@@ -2382,16 +2425,16 @@ static void test_plain_and_quoted_lines_read_alike(void **state) {
   (void)state;
   assert_int_equal(
       IMPORT_LIT(eng,
-                 " id ,borrower_id,\tbalance,due_date,note\r\n"
-                 "  R1 ,\tB1\t, 100 ,2025-12-01,  a  b  \n"
-                 "R2,B2,100,2025-12-01,x\r\n"
-                 "R3,B3 ,100,2025-12-01,\t  \n"
-                 "R4,B4,100,2025-12-01,\"q,1\"\n"
-                 "R5,B5,100,2025-12-01,two\n"
-                 "\"R6\",B6,100,2025-12-01,\"multi\nline\"\n"
-                 "R7,B7,100,2025-12-01, in \t side \n"
-                 "R8,B8,100,2025-12-01,\n"
-                 "R9 ,B9,100 ,2025-12-01,tab\t",
+                 " id ,borrower_id,\tbalance,amount_due,due_date,note\r\n"
+                 "  R1 ,\tB1\t, 100 ,100,2025-12-01,  a  b  \n"
+                 "R2,B2,100,100,2025-12-01,x\r\n"
+                 "R3,B3 ,100,100,2025-12-01,\t  \n"
+                 "R4,B4,100,100,2025-12-01,\"q,1\"\n"
+                 "R5,B5,100,100,2025-12-01,two\n"
+                 "\"R6\",B6,100,100,2025-12-01,\"multi\nline\"\n"
+                 "R7,B7,100,100,2025-12-01, in \t side \n"
+                 "R8,B8,100,100,2025-12-01,\n"
+                 "R9 ,B9,100 ,100,2025-12-01,tab\t",
                  IMPORT_CSV, &errors),
       RC_OK);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -2415,7 +2458,7 @@ static void test_field_counts_name_their_lines(void **state) {
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
                               "id,borrower_id,balance,due_date,note\n"
-                              "R1,B1,100,2025-12-01,x\n"
+                              "R1,B1,0,2025-12-01,x\n"
                               "R2,B2,100\n"
                               "\"R3\",B3,100,2025-12-01,\"a\nb\"\n"
                               "R4,B4,100,2025-12-01,x,extra\n"
@@ -2453,9 +2496,9 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
   (void)state;
   assert_non_null(text);
   len += (size_t)snprintf(text + len, cap - len,
-                          "id,borrower_id,balance,due_date\n");
+                          "id,borrower_id,balance,amount_due,due_date\n");
   for (int i = 0; i < 3000; i++)
-    len += (size_t)snprintf(text + len, cap - len, "K%d,B%d,100,2026-01-01\n",
+    len += (size_t)snprintf(text + len, cap - len, "K%d,B%d,100,100,2026-01-01\n",
                             i, i);
   assert_int_equal(import_text(eng, text, len, IMPORT_CSV, &errors), RC_OK);
   /* Line 2502 is refused by the writer (the book's balance is 100), the
@@ -2516,6 +2559,7 @@ int main(void) {
       cmocka_unit_test(test_a_line_without_end_is_refused_at_the_limit),
       cmocka_unit_test(test_long_rows_in_flight_are_bounded_by_bytes),
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
+      cmocka_unit_test(test_a_new_case_with_a_balance_needs_amount_due),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),

@@ -363,10 +363,12 @@ static void test_receipts_replies_and_reports(void **state) {
 }
 
 static void test_import_over_http_is_all_or_nothing(void **state) {
-  const char *good = "id,borrower_id,balance,due_date\nI1,BI1,100,2026-01-01\n"
-                     "I2,BI2,200,2026-01-01\n";
-  const char *bad = "id,borrower_id,balance,due_date\nI3,BI3,100,2026-01-01\n"
-                    "I4,BI4,-5,2026-01-01\n";
+  const char *good =
+      "id,borrower_id,balance,amount_due,due_date\nI1,BI1,100,100,2026-01-01\n"
+      "I2,BI2,200,200,2026-01-01\n";
+  const char *bad =
+      "id,borrower_id,balance,amount_due,due_date\nI3,BI3,100,100,2026-01-01\n"
+      "I4,BI4,-5,0,2026-01-01\n";
   (void)state;
   expect(post("/v1/import", INGEST, good), 200, "\"opened\":2");
   expect(post("/v1/import", INGEST, bad), 422, "\"line\":3");
@@ -681,11 +683,11 @@ static void dear_steps_between_answers(int pipelined) {
     if (dear) {
       char rows[2048];
       int len = snprintf(rows, sizeof rows,
-                         "id,borrower_id,balance,"
+                         "id,borrower_id,balance,amount_due,"
                          "due_date\n");
       for (int i = 0; i < DEAR_CASES; i++)
         len += snprintf(rows + len, sizeof rows - (size_t)len,
-                        "D%03d,B%03d,1000,2026-01-01\n", i, i);
+                        "D%03d,B%03d,1000,1000,2026-01-01\n", i, i);
       n = snprintf(req, sizeof req,
                    "POST /v1/import HTTP/1.1\r\nHost: x\r\n"
                    "Authorization: Bearer %s\r\nContent-Type: text/csv\r\n"

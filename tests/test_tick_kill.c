@@ -59,9 +59,9 @@ int main(int argc, char **argv) {
   snprintf(db, sizeof db, "%s/tick.db", argv[3]);
   unlink(db);
   f = fopen(csv, "w");
-  fprintf(f, "id,borrower_id,balance,due_date\n");
+  fprintf(f, "id,borrower_id,balance,amount_due,due_date\n");
   for (int i = 0; i < CASES; i++)
-    fprintf(f, "C%06d,B%06d,%d,2026-01-01\n", i, i, 1000 + i);
+    fprintf(f, "C%06d,B%06d,%d,%d,2026-01-01\n", i, i, 1000 + i, 1000 + i);
   fclose(f);
 
   {

@@ -641,14 +641,15 @@ static void test_area_comes_from_the_import(void **state) {
   char long_area[300], body[600];
   (void)state;
   expect(post("/v1/import", INGEST,
-              "id,borrower_id,borrower_name,balance,due_date,area\n"
-              "IA1,BIA1,Li,100,2026-01-01,Minhang\n"
-              "IA2,BIA2,Wu,100,2026-01-01,\n"),
+              "id,borrower_id,borrower_name,balance,amount_due,due_date,area\n"
+              "IA1,BIA1,Li,100,100,2026-01-01,Minhang\n"
+              "IA2,BIA2,Wu,100,100,2026-01-01,\n"),
          200, "\"opened\":2");
   expect(get("/v1/cases/IA1", AGENT), 200, "\"area\":\"Minhang\"");
   expect(get("/v1/cases/IA2", AGENT), 200, "\"area\":\"\"");
   expect(post("/v1/import", INGEST,
-              "{\"id\":\"IA3\",\"borrower_id\":\"BIA3\",\"balance\":100,\"due_"
+              "{\"id\":\"IA3\",\"borrower_id\":\"BIA3\",\"balance\":100,"
+              "\"amount_due\":100,\"due_"
               "date\":\"2026-01-01\","
               "\"area\":\"Xuhui\"}\n"),
          200, "\"opened\":1");

@@ -16,7 +16,7 @@ workflow(recoup.workflow {
   name = "m", version = 1, initial = "open", states = { open = {} },
 })
 LUA
-printf 'id,borrower_id,borrower_name,balance,currency,due_date\nC1,B1,One,1000,USD,2026-01-01\n' >"$work/book.csv"
+printf 'id,borrower_id,borrower_name,balance,amount_due,currency,due_date\nC1,B1,One,1000,1000,USD,2026-01-01\n' >"$work/book.csv"
 fail() {
   echo "FAIL: $*" >&2
   exit 1

@@ -142,6 +142,10 @@ int script_workflow_initial(script *sc, const char *name, int version,
                             char *state, size_t size, rc_error *err);
 script_state script_state_info(script *sc, const char *workflow, int version,
                                const char *state);
+/* The same, RC_ESCRIPT with err when the script's tables, changed at run
+ * time, raise as they are read (in a handler: the binding raises it). */
+int script_state_read(script *sc, const char *workflow, int version,
+                      const char *state, script_state *info, rc_error *err);
 int script_transition_allowed(script *sc, const char *workflow, int version,
                               const char *from, const char *to);
 
@@ -164,8 +168,11 @@ typedef struct script_task_kind {
   char counts_as[16]; /* "call", "visit", or "" when not said */
   double priority;    /* higher first in a collector's list */
 } script_task_kind;
+/* RC_OK declared, RC_ENOTFOUND not; RC_ESCRIPT with err (may be NULL)
+ * when the tables raise as they are read. */
 int script_task_kind_info(script *sc, const char *workflow, int version,
-                          const char *kind, script_task_kind *out);
+                          const char *kind, script_task_kind *out,
+                          rc_error *err);
 /* Checks a task completion (the JSON body) against the declared outcomes
  * of kind in the workflow; date fields given as durations become dates in
  * body. Nothing declared: only an outcome string is required. RC_EINVAL

@@ -17,10 +17,10 @@ fail() {
 }
 
 cases() {
-  echo id,borrower_id,borrower_name,phone,balance,currency,due_date
+  echo id,borrower_id,borrower_name,phone,balance,amount_due,currency,due_date
   i=$1
   while [ "$i" -le "$2" ]; do
-    printf 'C%d,B%d,Borrower %d,+1555%04d,1000,USD,2026-01-01\n' "$i" "$i" \
+    printf 'C%d,B%d,Borrower %d,+1555%04d,1000,1000,USD,2026-01-01\n' "$i" "$i" \
       "$i" $((99 + i))
     i=$((i + 1))
   done
