@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "bigmem.h"
 #include "case_keep.h"
 #include "jbuf.h"
 #include "sqlmem.h"
@@ -3368,7 +3369,7 @@ static int borrower_first_seen(sq *st, const char *id) {
   if (h == 0) h = 1;
   if (2 * (st->new_borrowers.count + 1) > cap) {
     size_t ncap = cap ? 2 * cap : 1024;
-    uint64_t *nv = calloc(ncap, sizeof *nv);
+    uint64_t *nv = bigmem_calloc(ncap, sizeof *nv);
     if (!nv) {
       st->no_borrowers = 0;
       return 0;
