@@ -2449,6 +2449,7 @@ static void import_direct(sq *st) {
   char mode[24] = "", wait[24] = "";
   sqlite3_stmt *q;
   int none;
+  writeback_stop(st); /* none runs outside a direct import; for sure */
   st->direct = 0;
   /* In memory there is no WAL. In a service the WAL copier's connection
    * has the book open: the switch below is refused there. */
