@@ -14,6 +14,7 @@
 #include <csv.h>
 #include <jansson.h>
 
+#include "bigmem.h"
 #include "case_input.h"
 #include "import.h"
 #include "input.h"
@@ -315,7 +316,7 @@ static uint64_t hash_id(const unsigned char *s, size_t n) {
 
 static int seen_grow(seen_ids *t) {
   size_t cap = t->cap ? t->cap * 2 : 1024;
-  uint32_t *slots = calloc(cap, 2 * sizeof *slots);
+  uint32_t *slots = bigmem_calloc(cap, 2 * sizeof *slots);
   if (!slots) return RC_ENOMEM;
   for (size_t i = 0; i < t->cap; i++) {
     uint32_t off = t->slots[2 * i];
