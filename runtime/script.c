@@ -120,9 +120,14 @@ static int msgh(lua_State *L) {
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
-    else
+    else {
+      /* error() or error({...}): no words a caller could act on, and a
+       * 422 would log the script's slip as the caller's (the service
+       * logs a refusal as info): the script failing, as a crash is. */
+      if (sc) sc->raised = 0;
       msg = lua_pushfstring(L, "(error object is a %s value)",
                             luaL_typename(L, 1));
+    }
   }
   luaL_traceback(L, L, msg, 1); /* msg traceback */
   return 1;

@@ -1137,14 +1137,22 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
  * caller apart from itself: its own error("...") refuses the case (422
  * over HTTP, its words), anything else is the script failing (500,
  * script_error). On main both were RC_ESCRIPT, answered 500 "internal"
- * (a bug in recoup, said the docs). */
+ * (a bug in recoup, said the docs). error({...}) and error() carry no
+ * words: they were refusals too, 422 "(error object is a table value)",
+ * logged as the caller's fault. */
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
-  static const char *const products[] = {"refuse", "crash", "spin"};
-  static const int codes[] = {RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT};
-  static const char *const words[] = {"recoup.lua:4: product refuse is not ours",
-                                      "attempt to index a nil value",
-                                      "instruction budget exceeded"};
+  static const char *const products[] = {"refuse", "crash",   "spin",
+                                         "table",  "nothing", "shown"};
+  static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
+                              RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL};
+  static const char *const words[] = {
+      "recoup.lua:4: product refuse is not ours",
+      "attempt to index a nil value",
+      "instruction budget exceeded",
+      "(error object is a table value)",
+      "(error object is a nil value)",
+      "shown by its own words"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1157,13 +1165,19 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   snprintf(rec, sizeof rec, "%s/recoup.lua", dir);
   f = fopen(rec, "a");
   assert_non_null(f);
-  fputs("route(function(c)\n"
-        "  if c.product == 'refuse' then error('product refuse is not ours') end\n"
-        "  if c.product == 'crash' then local x; return x.y end\n"
-        "  if c.product == 'spin' then while true do end end\n"
-        "  return 'm'\n"
-        "end)\n",
-        f);
+  fputs(
+      "route(function(c)\n"
+      "  if c.product == 'refuse' then error('product refuse is not ours') "
+      "end\n"
+      "  if c.product == 'crash' then local x; return x.y end\n"
+      "  if c.product == 'spin' then while true do end end\n"
+      "  if c.product == 'table' then error({ code = 7 }) end\n"
+      "  if c.product == 'nothing' then error() end\n"
+      "  if c.product == 'shown' then error(setmetatable({}, { __tostring ="
+      " function() return 'shown by its own words' end })) end\n"
+      "  return 'm'\n"
+      "end)\n",
+      f);
   fclose(f);
   {
     engine_options opts;
@@ -1175,7 +1189,7 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
     eng = NULL;
     assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   }
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 6; i++) {
     rc_error err;
     json_t *j = json_pack(
         "{s:s, s:s, s:i, s:i, s:s, s:{s:s}}", "id", products[i], "product",
