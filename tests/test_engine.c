@@ -1142,9 +1142,9 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
  * logged as the caller's fault. */
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
-  static const char *const products[] = {
-      "refuse", "crash", "spin",  "table", "nothing",
-      "shown",  "empty", "blank", "unset", "long"};
+  static const char *const products[] = {"refuse",  "crash", "spin",  "table",
+                                         "nothing", "shown", "empty", "blank",
+                                         "unset",   "long"};
   static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL};

@@ -50,8 +50,8 @@ static void test_a_failed_copy_is_out_of_memory_not_a_field_left_out(
   rc_clock *clk = clock_new("Asia/Shanghai", &err);
   /* As an import's CSV row gives it: every value a string. */
   json_t *row = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-      "id", "L1", "borrower_id", "B1", "borrower_name", "周静", "phone",
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+      "L1", "borrower_id", "B1", "borrower_name", "周静", "phone",
       "+8613835766268", "address", "北京市朝阳区50号", "employer_phone",
       "+861021451524", "locale", "zh-CN", "product", "personal", "balance",
       "1024443", "amount_due", "271476", "due_date", "2025-10-05", "email",
@@ -79,14 +79,15 @@ static void test_a_failed_copy_is_out_of_memory_not_a_field_left_out(
       /* A row taken despite a failed allocation must have lost nothing. */
       if (!in.c.due_date || !in.c.product || !in.b.address || !in.b.name ||
           !in.b.locale || !in.b.employer_phone || !in.c.currency ||
-          !in.c.borrower_id || in.b.ncontacts != 2 ||
-          !in.b.contacts[0].value || !in.b.contacts[1].value)
+          !in.c.borrower_id || in.b.ncontacts != 2 || !in.b.contacts[0].value ||
+          !in.b.contacts[1].value)
         fail_msg("allocation %ld failed: the row was taken without a field",
                  at);
     } else if (err.code != RC_ENOMEM) {
-      fail_msg("allocation %ld failed: code %d '%s' (field %s), not out of "
-               "memory",
-               at, err.code, err.message, err.field);
+      fail_msg(
+          "allocation %ld failed: code %d '%s' (field %s), not out of "
+          "memory",
+          at, err.code, err.message, err.field);
     }
     case_input_free(&in);
   }
