@@ -616,6 +616,14 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   } given;
   int version, rc;
 
+  /* The same for a file without balance (a column named otherwise, an
+   * export that left it out): every case opened with nothing owed and
+   * closed as nothing due (500 of the examples' portfolio, CN¥7.3m of
+   * principal). Before the money check, which would blame amount_due. */
+  if (eng->defer_opened && !(in->present & IN_BALANCE))
+    return rc_error_set(err, RC_EINVAL, "balance",
+                        "a new case needs balance (everything owed, fees "
+                        "included, in minor units; 0 when nothing is)");
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   /* Days past due, the buckets, the templates and the guard's escalation
    * all start from it: a case without one would only fail later, in its

@@ -105,10 +105,30 @@ void script_set_deadline(script *sc, int64_t ms) {
   sc->deadline_ms = ms;
 }
 
+/* Whether msg is only the position error() put before an empty or
+ * blank text: the caller's (level 2, error's default) or its caller's
+ * (error(msg, 2)); level 1 is error itself. *where is the position's
+ * length. */
+static int blank_refusal(lua_State *L, const char *msg, size_t *where) {
+  for (int level = 2; level <= 3; level++) {
+    const char *p = msg, *w;
+    size_t n;
+    luaL_where(L, level);
+    w = lua_tolstring(L, -1, &n);
+    *where = n && !strncmp(p, w, n) ? n : 0;
+    lua_pop(L, 1);
+    p += *where;
+    while (*p && isspace((unsigned char)*p)) p++;
+    if (!*p) return 1;
+  }
+  return 0;
+}
+
 static int msgh(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   script *sc = script_of(L);
   lua_Debug ar;
+  size_t where;
   /* Level 1 is what raised: error() itself when the script called it, a
    * Lua function for an error of the VM's (nil indexed, a bad call), a
    * binding for a bad argument. */
@@ -128,6 +148,15 @@ static int msgh(lua_State *L) {
       msg = lua_pushfstring(L, "(error object is a %s value)",
                             luaL_typename(L, 1));
     }
+  }
+  /* error("") or error(" ") says nothing either: a caller got 422 with
+   * "recoup.lua:4: " or "" for its message. */
+  if (sc && sc->raised && blank_refusal(L, msg, &where)) {
+    sc->raised = 0;
+    lua_pushlstring(L, msg, where);
+    lua_pushliteral(L, "(error with no text)");
+    lua_concat(L, 2);
+    msg = lua_tostring(L, -1);
   }
   luaL_traceback(L, L, msg, 1); /* msg traceback */
   return 1;
@@ -160,7 +189,12 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       if (traceback) *traceback = strdup(err->message);
     } else {
       n = strcspn(full, "\n");
-      if (n >= sizeof first) n = sizeof first - 1;
+      /* Cut where a character begins: a message cut inside one is not
+       * UTF-8, and its HTTP answer lost every word of it. */
+      if (n >= sizeof first) {
+        n = sizeof first - 1;
+        while (n > 0 && ((unsigned char)full[n] & 0xC0) == 0x80) n--;
+      }
       memcpy(first, full, n);
       first[n] = '\0';
       /* The script's own error("...") refuses what asked (an HTTP

@@ -1142,17 +1142,23 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
  * logged as the caller's fault. */
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
-  static const char *const products[] = {"refuse", "crash",   "spin",
-                                         "table",  "nothing", "shown"};
-  static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
-                              RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL};
+  static const char *const products[] = {"refuse",  "crash", "spin",  "table",
+                                         "nothing", "shown", "empty", "blank",
+                                         "unset",   "long"};
+  static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
+                              RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
+                              RC_ESCRIPT, RC_EINVAL};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
       "instruction budget exceeded",
       "(error object is a table value)",
       "(error object is a nil value)",
-      "shown by its own words"};
+      "shown by its own words",
+      "recoup.lua:10: (error with no text)",
+      "(error with no text)",
+      "(error with no text)",
+      "拒拒拒"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1175,6 +1181,12 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "  if c.product == 'nothing' then error() end\n"
       "  if c.product == 'shown' then error(setmetatable({}, { __tostring ="
       " function() return 'shown by its own words' end })) end\n"
+      "  if c.product == 'empty' then error('') end\n"
+      "  if c.product == 'blank' then error(' \\n ', 2) end\n"
+      "  if c.product == 'unset' then error(setmetatable({}, { __tostring ="
+      " function() return '' end })) end\n"
+      /* 1,023 bytes end inside a character: cut before it, not in it. */
+      "  if c.product == 'long' then error(string.rep('拒', 400)) end\n"
       "  return 'm'\n"
       "end)\n",
       f);
@@ -1189,7 +1201,7 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
     eng = NULL;
     assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   }
-  for (int i = 0; i < 6; i++) {
+  for (size_t i = 0; i < sizeof products / sizeof products[0]; i++) {
     rc_error err;
     json_t *j = json_pack(
         "{s:s, s:s, s:i, s:i, s:s, s:{s:s}}", "id", products[i], "product",
@@ -1199,6 +1211,10 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
     json_decref(j);
     if (!strstr(err.message, words[i]) || err.code != codes[i])
       fail_msg("%s: code %d, '%s'", products[i], err.code, err.message);
+    /* What an HTTP answer carries: it must be UTF-8 to be JSON at all. */
+    j = json_string(err.message);
+    if (!j) fail_msg("%s: the message is not UTF-8", products[i]);
+    json_decref(j);
   }
   engine_close(eng);
   remove_institution(dir);

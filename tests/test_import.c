@@ -580,6 +580,54 @@ static void test_a_new_case_with_a_balance_needs_amount_due(void **state) {
   engine_close(eng);
 }
 
+/* A file without balance opened every case with nothing owed, and the
+ * workflow closed them as nothing due: the examples' portfolio without
+ * its balance and amount_due columns, 500 cases, silently. */
+static void test_a_new_case_needs_balance(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,principal,due_date\n"
+                              "L1,B1,5000,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "a new case needs balance");
+  assert_string_equal(errors.items[0].field, "balance");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  /* An empty cell, null in NDJSON: not given either. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,,0,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "needs balance");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"L2\",\"borrower_id\":\"B2\","
+                              "\"balance\":null,\"amount_due\":0,"
+                              "\"due_date\":\"2026-01-01\"}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "needs balance");
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 0);
+  /* 0 said, and a known case's row without it: as before. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,due_date\n"
+                              "L1,B1,0,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,principal\n"
+                              "L1,B1,700\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(cases(eng), 1);
+  engine_close(eng);
+}
+
 static void test_amount_due_above_balance_is_refused(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -750,12 +798,12 @@ static void test_locales_are_language_tags_icu_knows(void **state) {
   rc_errlist errors = {0};
   (void)state;
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,locale,due_date\n"
-                              "L1,B1,zh-CN,2026-01-01\n"
-                              "L2,B2,zh_CN,2026-01-01\n"
-                              "L3,B3,xx-YY,2026-01-01\n"
-                              "L4,B4,en-ZZ,2026-01-01\n"
-                              "L5,B5,zh-Hans-CN,2026-01-01\n",
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,zh-CN,2026-01-01,0\n"
+                              "L2,B2,zh_CN,2026-01-01,0\n"
+                              "L3,B3,xx-YY,2026-01-01,0\n"
+                              "L4,B4,en-ZZ,2026-01-01,0\n"
+                              "L5,B5,zh-Hans-CN,2026-01-01,0\n",
                               IMPORT_CSV, &errors),
                    RC_EINVAL);
   assert_int_equal(errors.count, 3);
@@ -791,8 +839,9 @@ static void test_wrong_types_are_refused_not_dropped(void **state) {
   rc_errlist_free(&errors);
   /* In CSV, tags are separated by ';' and do_not_contact says yes. */
   assert_int_equal(IMPORT_LIT(eng,
-                              "id,borrower_id,tags,do_not_contact,due_date\n"
-                              "L1,B1,vip;late,yes,2026-01-01\n",
+                              "id,borrower_id,tags,do_not_contact,due_date,"
+                              "balance\n"
+                              "L1,B1,vip;late,yes,2026-01-01,0\n",
                               IMPORT_CSV, &errors),
                    RC_OK);
   assert_int_equal(query_case(engine_query(eng), "L1", &c, NULL), RC_OK);
@@ -2560,6 +2609,7 @@ int main(void) {
       cmocka_unit_test(test_long_rows_in_flight_are_bounded_by_bytes),
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_a_new_case_with_a_balance_needs_amount_due),
+      cmocka_unit_test(test_a_new_case_needs_balance),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
