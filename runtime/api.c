@@ -1442,31 +1442,31 @@ static void r_reload(service *svc, http_request *req, int route,
   api_reply(svc, req, route, rc == RC_OK ? 200 : 422, result, NULL);
 }
 
-/* An import is its own transaction (all or nothing, any size): the body
- * is spooled to a file and streamed from there. */
+/* An import is its own transaction (all or nothing, any size). The body
+ * is already in memory (the server's request limit bounds it) and is read
+ * from there: a copy spooled to /tmp could be cut by a full disk and its
+ * cut last line still parse (an amount "50000" read as "500"). */
 static void r_import(service *svc, http_request *req, int route,
                      const char *arg, const principal *who) {
-  char path[] = "/tmp/recoup-import-XXXXXX";
-  int fd = mkstemp(path);
+  static char empty[1];
   FILE *f;
   import_stats stats;
   rc_errlist errors = {0};
   int rc, format = IMPORT_AUTO;
   (void)arg;
+  (void)who;
   if (svc->draining) {
     api_error(svc, req, route, 503, "shutting_down", NULL,
               "the service is shutting down");
     return;
   }
-  if (fd < 0 || !(f = fdopen(fd, "w+"))) {
-    if (fd >= 0) close(fd);
+  /* Never a NULL buffer: fmemopen would allocate one of its own. */
+  f = fmemopen(req->body ? req->body : empty, req->body_len, "r");
+  if (!f) {
     api_error(svc, req, route, 503, "unavailable", NULL,
-              "cannot spool the import");
+              "cannot read the import");
     return;
   }
-  unlink(path);
-  if (req->body_len) fwrite(req->body, 1, req->body_len, f);
-  rewind(f);
   if (req->content_type && strstr(req->content_type, "csv"))
     format = IMPORT_CSV;
   else if (req->content_type && (strstr(req->content_type, "ndjson") ||
