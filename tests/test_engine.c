@@ -1139,20 +1139,27 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
  * script_error). On main both were RC_ESCRIPT, answered 500 "internal"
  * (a bug in recoup, said the docs). error({...}) and error() carry no
  * words: they were refusals too, 422 "(error object is a table value)",
- * logged as the caller's fault. */
+ * logged as the caller's fault. assert(cond, "words") is the script
+ * checking its input as error("words") does (on main a 500); assert(cond)
+ * without words, or with a table, is the script failing. */
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
-  static const char *const products[] = {"refuse", "crash",   "spin",
-                                         "table",  "nothing", "shown"};
-  static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
-                              RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL};
+  static const char *const products[] = {
+      "refuse",  "crash", "spin",     "table",   "nothing",
+      "shown",   "small", "asserted", "tabled"};
+  static const int codes[] = {RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT,
+                              RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,
+                              RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
       "instruction budget exceeded",
       "(error object is a table value)",
       "(error object is a nil value)",
-      "shown by its own words"};
+      "shown by its own words",
+      "recoup.lua:10: amount too small",
+      "recoup.lua:11: assertion failed!",
+      "(error object is a table value)"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1175,6 +1182,9 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "  if c.product == 'nothing' then error() end\n"
       "  if c.product == 'shown' then error(setmetatable({}, { __tostring ="
       " function() return 'shown by its own words' end })) end\n"
+      "  assert(c.product ~= 'small', 'amount too small')\n"
+      "  assert(c.product ~= 'asserted')\n"
+      "  assert(c.product ~= 'tabled', { code = 7 })\n"
       "  return 'm'\n"
       "end)\n",
       f);
@@ -1189,7 +1199,7 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
     eng = NULL;
     assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   }
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 9; i++) {
     rc_error err;
     json_t *j = json_pack(
         "{s:s, s:s, s:i, s:i, s:s, s:{s:s}}", "id", products[i], "product",
