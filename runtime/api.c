@@ -239,12 +239,14 @@ void api_reply_text(service *svc, http_request *req, int route, int status,
  * scripts: a caller with an ingest token learns nothing of the machine,
  * and the lender finds the file from the institution. A path is cut where
  * it begins a word (scripts name files as "DIR/file.lua:LINE:"), so that
- * a directory "." does not cut "../" out of other words. Returns buf. */
+ * a directory "." does not cut "../" out of other words. Returns buf, or
+ * msg itself when buf could not hold it whole. */
 static const char *api_inside(const service *svc, const char *msg, char *buf,
                               size_t size) {
   const char *dirs[2] = {script_config(engine_script(svc->eng))->dir,
                          script_shipped_dir()};
   size_t o = 0;
+  if (strlen(msg) >= size) return msg;
   for (const char *p = msg; *p && o + 1 < size;) {
     size_t n = 0;
     if (p == msg || strchr(" '\"`(", p[-1]))
@@ -1484,7 +1486,6 @@ static void r_import(service *svc, http_request *req, int route,
   rc_errlist errors = {0};
   int rc, format = IMPORT_AUTO;
   (void)arg;
-  (void)who;
   if (svc->draining) {
     api_error(svc, req, route, 503, "shutting_down", NULL,
               "the service is shutting down");
@@ -1509,9 +1510,11 @@ static void r_import(service *svc, http_request *req, int route,
     json_t *list = json_array();
     for (int i = 0; i < errors.count; i++) {
       char inside[sizeof errors.items[i].message];
-      api_inside(svc, errors.items[i].message, inside, sizeof inside);
-      snprintf(errors.items[i].message, sizeof errors.items[i].message, "%s",
-               inside);
+      const char *shown =
+          api_inside(svc, errors.items[i].message, inside, sizeof inside);
+      if (shown == inside)
+        rc_copy(errors.items[i].message, sizeof errors.items[i].message,
+                inside);
       json_array_append_new(
           list,
           json_pack("{s:i, s:s?, s:s}", "line", errors.items[i].line, "field",
