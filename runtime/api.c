@@ -233,13 +233,45 @@ void api_reply_text(service *svc, http_request *req, int route, int status,
   api_send(svc, req, route, status, text, len, NULL, extra_headers);
 }
 
+/* msg as an HTTP caller reads it: a script's place by its path inside
+ * the institution ("recoup.lua:10: amount too small", not
+ * "/srv/recoup/recoup.lua:10: ..."), a shipped module's inside the shipped
+ * scripts: a caller with an ingest token learns nothing of the machine,
+ * and the lender finds the file from the institution. A path is cut where
+ * it begins a word (scripts name files as "DIR/file.lua:LINE:"), so that
+ * a directory "." does not cut "../" out of other words. Returns buf, or
+ * msg itself when buf could not hold it whole. */
+static const char *api_inside(const service *svc, const char *msg, char *buf,
+                              size_t size) {
+  const char *dirs[2] = {script_config(engine_script(svc->eng))->dir,
+                         script_shipped_dir()};
+  size_t o = 0;
+  if (strlen(msg) >= size) return msg;
+  for (const char *p = msg; *p && o + 1 < size;) {
+    size_t n = 0;
+    if (p == msg || strchr(" '\"`(", p[-1]))
+      for (int i = 0; i < 2 && !n; i++) {
+        size_t d = strlen(dirs[i]);
+        if (d && strncmp(p, dirs[i], d) == 0 && p[d] == '/') n = d + 1;
+      }
+    if (n)
+      p += n;
+    else
+      buf[o++] = *p++;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
 /* Every error is {"error": {"code", "message", "field"}}, field null
  * where no one field or parameter is at fault. */
 static void api_error_with(service *svc, http_request *req, int route,
                            int status, const char *code, const char *field,
                            const char *message, const char *extra_headers) {
-  json_t *e =
-      json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
+  char inside[2048];
+  json_t *e;
+  message = api_inside(svc, message, inside, sizeof inside);
+  e = json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
   /* A message quoting bytes that are not UTF-8 cannot be JSON: the
    * answer still says what went wrong. */
@@ -1442,12 +1474,13 @@ static void r_reload(service *svc, http_request *req, int route,
   api_reply(svc, req, route, rc == RC_OK ? 200 : 422, result, NULL);
 }
 
-/* An import is its own transaction (all or nothing, any size): the body
- * is spooled to a file and streamed from there. */
+/* An import is its own transaction (all or nothing, any size). The body
+ * is already in memory (the server's request limit bounds it) and is read
+ * from there: a copy spooled to /tmp could be cut by a full disk and its
+ * cut last line still parse (an amount "50000" read as "500"). */
 static void r_import(service *svc, http_request *req, int route,
                      const char *arg, const principal *who) {
-  char path[] = "/tmp/recoup-import-XXXXXX";
-  int fd = mkstemp(path);
+  static char empty[1];
   FILE *f;
   import_stats stats;
   rc_errlist errors = {0};
@@ -1458,15 +1491,13 @@ static void r_import(service *svc, http_request *req, int route,
               "the service is shutting down");
     return;
   }
-  if (fd < 0 || !(f = fdopen(fd, "w+"))) {
-    if (fd >= 0) close(fd);
+  /* Never a NULL buffer: fmemopen would allocate one of its own. */
+  f = fmemopen(req->body ? req->body : empty, req->body_len, "r");
+  if (!f) {
     api_error(svc, req, route, 503, "unavailable", NULL,
-              "cannot spool the import");
+              "cannot read the import");
     return;
   }
-  unlink(path);
-  if (req->body_len) fwrite(req->body, 1, req->body_len, f);
-  rewind(f);
   if (req->content_type && strstr(req->content_type, "csv"))
     format = IMPORT_CSV;
   else if (req->content_type && (strstr(req->content_type, "ndjson") ||
@@ -1477,12 +1508,19 @@ static void r_import(service *svc, http_request *req, int route,
   fclose(f);
   if (rc != RC_OK) {
     json_t *list = json_array();
-    for (int i = 0; i < errors.count; i++)
+    for (int i = 0; i < errors.count; i++) {
+      char inside[sizeof errors.items[i].message];
+      const char *shown =
+          api_inside(svc, errors.items[i].message, inside, sizeof inside);
+      if (shown == inside)
+        rc_copy(errors.items[i].message, sizeof errors.items[i].message,
+                inside);
       json_array_append_new(
           list,
           json_pack("{s:i, s:s?, s:s}", "line", errors.items[i].line, "field",
                     errors.items[i].field[0] ? errors.items[i].field : NULL,
                     "message", errors.items[i].message));
+    }
     api_reply(
         svc, req, route, rc == RC_EINVAL ? 422 : api_status_of(rc),
         json_pack("{s:{s:s, s:s, s:s?, s:o}}", "error", "code",

@@ -44,6 +44,7 @@
 #include "recoup/clock.h"
 #include "recoup/script.h"
 #include "service.h"
+#include "store/where.h"
 
 extern char **environ;
 
@@ -81,6 +82,7 @@ struct sim_service {
   service *svc;
   char exe[PATH_MAX], db[PATH_MAX], scripts[PATH_MAX], dir[PATH_MAX];
   int ok;       /* the directory exists: simulations can run */
+  char why[160]; /* when not ok: why, as the log and a 503 say it */
   json_t *list; /* every simulation's record, newest first */
   int64_t next_id;
   /* The one running: its record and work files. */
@@ -378,8 +380,21 @@ int sim_service_start(service *svc, const char *db, rc_error *err) {
     free(s);
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   }
-  if ((rc = uv_exepath(s->exe, &size)) != 0 || !realpath(db, s->db) ||
-      !realpath(cfg->dir, s->scripts)) {
+  snprintf(s->why, sizeof s->why,
+           "what-if needs a database file and a backup directory");
+  /* A what-if runs on a copy of the book (`recoup backup`, a file): a
+   * PostgreSQL database has none to give (realpath of its URL failed
+   * with "No such file or directory", which said nothing). */
+  if (store_where(db) != STORE_FILE) {
+    snprintf(s->why, sizeof s->why,
+             "what-if runs on a copy of a database file; on %s run "
+             "`recoup simulate` beside the service",
+             store_where(db) == STORE_URL ? "PostgreSQL" : "an in-memory book");
+    if (store_where(db) == STORE_URL)
+      service_log("warn", json_pack("{s:s, s:s}", "msg",
+                                    "what-if unavailable", "error", s->why));
+  } else if ((rc = uv_exepath(s->exe, &size)) != 0 || !realpath(db, s->db) ||
+             !realpath(cfg->dir, s->scripts)) {
     service_log("warn",
                 json_pack("{s:s, s:s}", "msg",
                           "what-if unavailable: cannot resolve the "
@@ -967,7 +982,8 @@ void api_strategies(service *svc, http_request *req, int route, const char *arg,
   (void)who;
   if (!s || !s->ok) {
     api_error(svc, req, route, 503, "unavailable", NULL,
-              "what-if needs a database file and a backup directory");
+              s ? s->why
+                : "what-if needs a database file and a backup directory");
     return;
   }
   /* One listing at a time, whoever asks: eight supervisors opening the
@@ -1050,7 +1066,8 @@ static json_t *sim_find(const sim_service *s, const char *arg) {
 static int sim_unavailable(service *svc, http_request *req, int route) {
   if (svc->sim && svc->sim->ok) return 0;
   api_error(svc, req, route, 503, "unavailable", NULL,
-            "what-if needs a database file and a backup directory");
+            svc->sim ? svc->sim->why
+                     : "what-if needs a database file and a backup directory");
   return 1;
 }
 

@@ -49,19 +49,39 @@ static int utf8_length(const unsigned char *s) {
   return n;
 }
 
-size_t rc_printable(char *dst, size_t size, const char *src) {
+/* Characters that draw nothing or reorder what is around them: bidi
+ * embeddings, overrides and isolates (the "Trojan Source" characters),
+ * the directional marks, zero-width characters, line and paragraph
+ * separators, the byte-order mark, the soft hyphen. On a terminal U+202E
+ * turns the rest of the line around; in an id they let two different ids
+ * look the same. */
+int rc_invisible(uint32_t cp) {
+  return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
+         cp == 0xFEFF || cp == 0x180E || cp == 0x00AD;
+}
+
+static size_t printable(char *dst, size_t size, const char *src, int lines) {
   const unsigned char *s = (const unsigned char *)src;
   size_t o = 0;
   if (size == 0) return 0;
   while (*s && o + 1 < size) {
     int n = utf8_length(s);
-    /* C0 and C1 controls (bar newline and tab), DEL and broken sequences
-     * would reach a terminal as commands or garbage: one '?' a byte. */
-    int control = n == 1 ? (*s < 0x20 && *s != '\n' && *s != '\t') || *s == 0x7f
-                         : n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
-    if (n == 0 || control) {
+    uint32_t cp = n == 1   ? s[0]
+                  : n == 2 ? (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f)
+                  : n == 3 ? (uint32_t)(s[0] & 0x0f) << 12 |
+                                 (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f)
+                           : 0x10000; /* four bytes: none is invisible */
+    /* C0 and C1 controls (bar newline and tab where lines are kept), DEL
+     * and broken sequences would reach a terminal as commands or garbage:
+     * one '?' a byte; an invisible or bidirectional character one '?'. */
+    if (n == 0 || (cp < 0x20 && !(lines && (cp == '\n' || cp == '\t'))) ||
+        (cp >= 0x7f && cp <= 0x9f)) {
       dst[o++] = '?';
       s++;
+    } else if (rc_invisible(cp)) {
+      dst[o++] = '?';
+      s += n;
     } else if (o + (size_t)n < size) {
       memcpy(dst + o, s, (size_t)n);
       o += (size_t)n;
@@ -72,6 +92,14 @@ size_t rc_printable(char *dst, size_t size, const char *src) {
   }
   dst[o] = '\0';
   return o;
+}
+
+size_t rc_printable(char *dst, size_t size, const char *src) {
+  return printable(dst, size, src, 1);
+}
+
+size_t rc_printable_line(char *dst, size_t size, const char *src) {
+  return printable(dst, size, src, 0);
 }
 
 void rc_error_print(const rc_error *err, FILE *stream) {

@@ -64,17 +64,6 @@ int input_text_check(const char *text, size_t len, input_pos *bad) {
   return INPUT_TEXT_OK;
 }
 
-/* Characters that draw nothing or reorder what is around them: bidi
- * embeddings, overrides and isolates (the "Trojan Source" characters),
- * the directional marks, zero-width characters, line and paragraph
- * separators, the byte-order mark. In an id they let two different ids
- * look the same on a screen or in a log. */
-static int invisible(uint32_t cp) {
-  return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
-         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
-         cp == 0xFEFF || cp == 0x180E || cp == 0x00AD;
-}
-
 int input_check_id(const char *text, size_t len, const char *field, size_t max,
                    rc_error *err) {
   const unsigned char *s = (const unsigned char *)text;
@@ -102,7 +91,7 @@ int input_check_id(const char *text, size_t len, const char *field, size_t max,
       return rc_error_set(err, RC_EINVAL, field,
                           "%s holds a control character (U+%04X) at byte %zu",
                           field, (unsigned)cp, at + 1);
-    if (invisible(cp))
+    if (rc_invisible(cp))
       return rc_error_set(err, RC_EINVAL, field,
                           "%s holds an invisible or bidirectional formatting "
                           "character (U+%04X) at byte %zu; ids must be "
@@ -407,28 +396,6 @@ static const char *key_meant(const char *key, const char *const *known) {
   return NULL;
 }
 
-/* key as an error may show it: cut on a character, with '?' for each
- * control, invisible or bidirectional formatting character (a key is
- * the client's text, and a message is read on a screen and in logs). */
-static void shown_key(char *out, size_t size, const char *key) {
-  const unsigned char *s = (const unsigned char *)key;
-  size_t len = strlen(key), i = 0, n = 0;
-  while (i < len) {
-    size_t at = i;
-    uint32_t cp;
-    if (!next_cp(s, len, &i, &cp)) cp = 0, i = at + 1;
-    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || invisible(cp)) {
-      if (n + 1 >= size) break;
-      out[n++] = '?';
-    } else {
-      if (n + (i - at) >= size) break;
-      memcpy(out + n, key + at, i - at);
-      n += i - at;
-    }
-  }
-  out[n] = '\0';
-}
-
 int input_json_known_keys(const json_t *body, const char *const *known,
                           const char *what, rc_error *err) {
   const char *key, *meant;
@@ -440,7 +407,8 @@ int input_json_known_keys(const json_t *body, const char *const *known,
     int i = 0;
     while (known[i] && strcmp(known[i], key) != 0) i++;
     if (known[i]) continue;
-    shown_key(shown, sizeof shown, key);
+    /* The client's text, read on a screen and in logs. */
+    rc_printable_line(shown, sizeof shown, key);
     if ((meant = key_meant(key, known)))
       snprintf(hint, sizeof hint, " (did you mean `%s`?)", meant);
     for (i = 0; known[i] && used < sizeof list; i++)

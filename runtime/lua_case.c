@@ -733,7 +733,7 @@ typedef struct send_fill {
 } send_fill;
 
 static template_value text_of(const char *s) {
-  template_value v = {TEMPLATE_TEXT, s ? s : "", 0};
+  template_value v = {TEMPLATE_TEXT, s ? s : "", 0, 0};
   return v;
 }
 
@@ -765,7 +765,7 @@ static template_value send_lookup(void *ud, const char *name) {
   lua_State *L = sf->L;
   lcase *lc = sf->lc;
   const institution_config *cfg = script_config(engine_script(lc->eng));
-  template_value v = {TEMPLATE_TEXT, NULL, 0};
+  template_value v = {TEMPLATE_TEXT, NULL, 0, 0};
   /* Each test looks at the first byte before the call: a message fills
    * some four placeholders, and the prefixes each did not have cost more
    * than the ones it had. */
@@ -778,7 +778,7 @@ static template_value send_lookup(void *ud, const char *name) {
       v.kind = TEMPLATE_MISSING;
       return v;
     }
-    v.text = luaL_tolstring(L, -1, NULL);
+    v.text = luaL_tolstring(L, -1, &v.len);
     lua_remove(L, -2);
     return v;
   }
@@ -825,7 +825,7 @@ static template_value send_lookup(void *ud, const char *name) {
     } else {
       luaL_checkstack(L, 4, "too many placeholders");
       lua_getfield(L, 1, f);
-      v.text = luaL_tolstring(L, -1, NULL);
+      v.text = luaL_tolstring(L, -1, &v.len);
       lua_remove(L, -2);
     }
     return v;

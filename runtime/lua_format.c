@@ -23,7 +23,7 @@ int lformat_money(lua_State *L) {
   lua_Integer minor = luaL_checkinteger(L, 1);
   const char *currency = luaL_optstring(L, 2, NULL);
   template_ctx ctx;
-  template_value v = {TEMPLATE_MONEY, NULL, minor};
+  template_value v = {TEMPLATE_MONEY, NULL, minor, 0};
   char buf[128];
   rc_error err;
   if (currency && (strlen(currency) != 3 ||
@@ -40,7 +40,7 @@ int lformat_money(lua_State *L) {
 
 int lformat_date(lua_State *L) {
   template_ctx ctx;
-  template_value v = {TEMPLATE_TEXT, luaL_checkstring(L, 1), 0};
+  template_value v = {TEMPLATE_TEXT, luaL_checkstring(L, 1), 0, 0};
   char buf[128];
   rc_error err;
   reader(L, &ctx);

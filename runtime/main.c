@@ -511,11 +511,14 @@ static void unmake_book(engine *eng, const args *a, int lock, int lock_made) {
     free(db);
     return;
   }
-  unlink(db);
-  snprintf(path, sizeof path, "%s-wal", db);
-  unlink(path);
-  snprintf(path, sizeof path, "%s-shm", db);
-  unlink(path);
+  /* -journal: the import writes a book it made in rollback-journal mode
+   * (sqlite.c import_direct); a rollback that could not finish leaves
+   * one, which the next open of a new book by that name would play. */
+  for (int i = 0; i < 4; i++) {
+    static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+    snprintf(path, sizeof path, "%s%s", db, sides[i]);
+    unlink(path);
+  }
   snprintf(path, sizeof path, "%s.lock", db);
   if (lock_made) unlink(path);
   rc_rmdir_parent_made(db, made);

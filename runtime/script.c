@@ -499,6 +499,22 @@ static int l_os_clock(lua_State *L) {
   return 1;
 }
 
+/* assert(v [, message]) as the base library's, but one that carries a
+ * message raises it through error() (upvalue 1, the base library's), as
+ * error(message, 2) would: scripts check their input with it, so its
+ * words are the script's own refusal (msgh). assert(v) without a message
+ * is the script failing. */
+static int l_assert(lua_State *L) {
+  if (lua_toboolean(L, 1)) return lua_gettop(L);
+  luaL_checkany(L, 1);
+  if (lua_isnoneornil(L, 2)) return luaL_error(L, "assertion failed!");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, 2); /* the place of assert's caller */
+  lua_call(L, 2, 0);
+  return 0;
+}
+
 static void open_sandbox(lua_State *L) {
   static const char *const removed[] = {"dofile", "loadfile", "collectgarbage",
                                         NULL};
@@ -517,6 +533,9 @@ static void open_sandbox(lua_State *L) {
   lua_setfield(L, -2, "load");
   lua_pushcfunction(L, l_require);
   lua_setfield(L, -2, "require");
+  lua_getfield(L, -1, "error");
+  lua_pushcclosure(L, l_assert, 1);
+  lua_setfield(L, -2, "assert");
   lua_createtable(L, 0, 3); /* G os */
   lua_pushcfunction(L, l_os_time);
   lua_setfield(L, -2, "time");

@@ -534,6 +534,7 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
   *len = 0;
   while ((p = template_next(p, &pc)) != NULL) {
     char name[128], value[256];
+    const char *nul;
     template_fmt fmt;
     template_value v;
     rc_error why;
@@ -548,6 +549,17 @@ int template_render(const char *text, const template_ctx *ctx, char *buf,
                           "template '%s' (%s, %s) needs {%s}, which this send "
                           "does not pass",
                           ctx->name, ctx->channel, lang, name);
+    /* A Lua string with a NUL: every reader of the text would stop there
+     * (a webhook's JSON cut silently), so the send fails naming it. */
+    nul = v.kind == TEMPLATE_TEXT && v.len && v.text
+              ? memchr(v.text, '\0', v.len)
+              : NULL;
+    if (nul)
+      return rc_error_set(err, RC_EINVAL, name,
+                          "template '%s' (%s, %s): {%s} holds a NUL byte "
+                          "(byte %zu of its value)",
+                          ctx->name, ctx->channel, lang, name,
+                          (size_t)(nul - v.text) + 1);
     /* Text shown as it is: put whole, not copied through value first. */
     if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
       const char *t = v.text ? v.text : "";

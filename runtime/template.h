@@ -61,6 +61,9 @@ typedef struct template_value {
    * is done with the text (lua_case.c keeps it on the Lua stack). */
   const char *text;
   rc_money minor;   /* MONEY */
+  /* TEXT: text's length where it may hold a NUL (a Lua string); 0: up to
+   * its first NUL. */
+  size_t len;
 } template_value;
 
 typedef struct template_ctx {

@@ -11,8 +11,14 @@ recoup=$1 fixtures=$2 work=$3
 mkdir -p "$work"
 pass=0 fail=0
 
-# Whether every file holds printable UTF-8 only: valid UTF-8, and no
-# control character but newline and tab (C0, DEL, C1).
+# Whether every file holds printable UTF-8 only: valid UTF-8, no control
+# character but newline and tab (C0, DEL, C1), and no invisible or
+# bidirectional formatting character (U+202E turns a terminal line
+# around): U+00AD, U+061C, U+180E, U+200B-U+200F, U+2028-U+202E,
+# U+2060-U+2069, U+FEFF.
+invisible="$(printf '\302\255')\\|$(printf '\330\234')\\|$(printf '\341\240\216')"
+invisible="$invisible\\|$(printf '\342\200')[$(printf '\213')-$(printf '\217\250')-$(printf '\256')]"
+invisible="$invisible\\|$(printf '\342\201')[$(printf '\240')-$(printf '\251')]\\|$(printf '\357\273\277')"
 printable() {
   for f in "$@"; do
     iconv -f UTF-8 -t UTF-8 "$f" >/dev/null 2>&1 || return 1
@@ -21,6 +27,9 @@ printable() {
     fi
     if LC_ALL=C grep -q "$(printf '\302')[$(printf '\200')-$(printf '\237')]" \
       "$f"; then
+      return 1
+    fi
+    if LC_ALL=C grep -q "$invisible" "$f"; then
       return 1
     fi
   done
@@ -96,6 +105,13 @@ db="$work/cli.db"
 rm -f "$db"*
 expect "negative balance on line 7" 1 "bad_balance.csv:7: column balance" -- \
   "$recoup" import "$fixtures/bad_balance.csv" "$fixtures/basic" --db "$db"
+# A file named with U+202E: the error line shows '?' in its place, not
+# the rest of the line reversed on the terminal (expect checks printable).
+evil="$work/book$(printf '\342\200\256')vsc.csv"
+cp "$fixtures/bad_balance.csv" "$evil"
+expect "a file name holding U+202E" 1 "book?vsc.csv:7: column balance" -- \
+  "$recoup" import "$evil" "$fixtures/basic" --db "$db"
+rm -f "$evil"
 for cmd in report errors "retry --all"; do
   expect "$cmd on a book that is not there" 1 \
     "^recoup: $work/typo.db: no such database (nothing was imported into it: check --db, or service.db in recoup.lua)$" -- \

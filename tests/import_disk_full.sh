@@ -56,7 +56,7 @@ if "$recoup" import "$work/book.csv" "$work/inst" --db "$data/made.db" \
   fail "the import went in on a full disk"
 fi
 grep -q "disk is full" "$work/err" || fail "the refusal does not name the full disk: $(cat "$work/err")"
-for f in made.db made.db.lock made.db-wal made.db-shm; do
+for f in made.db made.db.lock made.db-wal made.db-shm made.db-journal; do
   [ ! -e "$data/$f" ] || fail "the refused import left $f behind"
 done
 # Into a book made before, without cases: left as it was.

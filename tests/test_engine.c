@@ -1139,15 +1139,18 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
  * script_error). On main both were RC_ESCRIPT, answered 500 "internal"
  * (a bug in recoup, said the docs). error({...}) and error() carry no
  * words: they were refusals too, 422 "(error object is a table value)",
- * logged as the caller's fault. */
+ * logged as the caller's fault. assert(cond, "words") is the script
+ * checking its input as error("words") does (on main a 500); assert(cond)
+ * without words, or with a table, is the script failing. */
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
-  static const char *const products[] = {"refuse",  "crash", "spin",  "table",
-                                         "nothing", "shown", "empty", "blank",
-                                         "unset",   "long"};
+  static const char *const products[] = {
+      "refuse", "crash", "spin", "table", "nothing", "shown", "empty",
+      "blank",  "unset", "long", "small", "asserted", "tabled"};
   static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
-                              RC_ESCRIPT, RC_EINVAL};
+                              RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
+                              RC_ESCRIPT};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
@@ -1158,7 +1161,10 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "recoup.lua:10: (error with no text)",
       "(error with no text)",
       "(error with no text)",
-      "拒拒拒"};
+      "拒拒拒",
+      "recoup.lua:14: amount too small",
+      "recoup.lua:15: assertion failed!",
+      "(error object is a table value)"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1187,6 +1193,9 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       " function() return '' end })) end\n"
       /* 1,023 bytes end inside a character: cut before it, not in it. */
       "  if c.product == 'long' then error(string.rep('拒', 400)) end\n"
+      "  assert(c.product ~= 'small', 'amount too small')\n"
+      "  assert(c.product ~= 'asserted')\n"
+      "  assert(c.product ~= 'tabled', { code = 7 })\n"
       "  return 'm'\n"
       "end)\n",
       f);

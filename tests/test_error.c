@@ -53,6 +53,24 @@ static void test_printable_replaces_controls_and_broken_utf8(void **state) {
   assert_string_equal(out, "王芳 é ¥1,000.00 😀");
 }
 
+/* A file name or a script's message holding U+202E turned the rest of the
+ * terminal line around ("recoup: fdp.csv: ..." read backwards); U+200B
+ * and the others hide letters. One '?' a character; rc_printable_line,
+ * for a key inside one line, takes newline and tab too. */
+static void test_printable_replaces_invisible_and_bidi(void **state) {
+  char out[96];
+  (void)state;
+  rc_printable(out, sizeof out, "book\u202Evsc.exe: cannot open");
+  assert_string_equal(out, "book?vsc.exe: cannot open");
+  rc_printable(out, sizeof out,
+               "a\u200Bb\u200Fc\u2028d\u2066e\u2069f\uFEFFg\u00ADh\u061Ci\u180Ej");
+  assert_string_equal(out, "a?b?c?d?e?f?g?h?i?j");
+  rc_printable(out, sizeof out, "\u200A\u2030\u2070 \u00AC"); /* near ones */
+  assert_string_equal(out, "\u200A\u2030\u2070 \u00AC");
+  rc_printable_line(out, sizeof out, "a\tb\nc\u202Ed");
+  assert_string_equal(out, "a?b?c?d");
+}
+
 static void test_printable_cuts_on_a_character_boundary(void **state) {
   char out[6];
   (void)state;
@@ -68,6 +86,7 @@ int main(void) {
       cmocka_unit_test(test_printed_errors_name_only_what_was_set),
       cmocka_unit_test(test_printable_replaces_controls_and_broken_utf8),
       cmocka_unit_test(test_printable_cuts_on_a_character_boundary),
+      cmocka_unit_test(test_printable_replaces_invisible_and_bidi),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

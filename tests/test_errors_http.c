@@ -49,9 +49,18 @@ static void write_institution(void) {
       "service { instruction_budget = 100000, memory_limit = '32MB' }\n"
       "tokens { ingest = 'env:T_INGEST', agent = 'env:T_AGENT', read "
       "= 'env:T_READ', admin = 'env:T_ADMIN' }\n"
-      "workflow(require 'workflows.err')\n");
+      "workflow(require 'workflows.err')\n"
+      "route(require 'workflows.route')\n");
   harness_mkdir(&srv, "workflows");
   harness_writef(&srv, "workflows/err.lua", workflow, broken);
+  harness_write(&srv, "workflows/route.lua",
+                "return function(c)\n"
+                "  if c.product == 'refused' then error('not ours') end\n"
+                "  assert(c.product ~= 'asserted', 'amount too small')\n"
+                "  assert(c.product ~= 'bare')\n"
+                "  if c.product == 'crash' then local x; return x.y end\n"
+                "  return 'err'\n"
+                "end\n");
 }
 
 /* --- a small client ------------------------------------------------------ */
@@ -247,6 +256,40 @@ static void test_a_read_the_database_refuses_answers_5xx(void **state) {
   expect(get("/v1/errors", ADMIN), 200, "\"errors\":[]");
 }
 
+/* route() a new case waits on, over HTTP: the script's own error() and
+ * assert(cond, "words") refuse the case (422, the words); assert(cond)
+ * without words and a crash are the script failing (500 script_error).
+ * Either names the script by its path inside the institution, never the
+ * machine's (an ingest token's caller learnt /srv/...; on main the
+ * assert was a 500 too). */
+static void test_route_refusals_and_crashes_name_the_script_inside(
+    void **state) {
+  static const char *const products[] = {"refused", "asserted", "bare",
+                                         "crash"};
+  static const long status[] = {422, 422, 500, 500};
+  static const char *const said[] = {
+      "\"message\":\"workflows/route.lua:2: not ours\"",
+      "\"message\":\"workflows/route.lua:3: amount too small\"",
+      "\"message\":\"workflows/route.lua:4: assertion failed!\"",
+      "\"message\":\"workflows/route.lua:5: attempt to index a nil value"};
+  (void)state;
+  for (int i = 0; i < 4; i++) {
+    char body[200];
+    answer *a;
+    snprintf(body, sizeof body,
+             "{\"id\":\"R%d\",\"balance\":10,\"amount_due\":10,"
+             "\"due_date\":\"2026-01-01\",\"product\":\"%s\","
+             "\"borrower\":{\"id\":\"BR%d\"}}",
+             i, products[i], i);
+    a = post("/v1/cases", INGEST, body);
+    harness_expect_all(a, status[i],
+                       status[i] == 422 ? "\"code\":\"invalid\""
+                                        : "\"code\":\"script_error\"",
+                       said[i], NULL);
+    expect_not(a, srv.dir);
+  }
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_lists_failed_cases_newest_first),
@@ -257,6 +300,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_retry_requeues_listed_cases_after_a_fix),
       cmocka_unit_test(test_retry_all_requeues_every_case_in_error),
       cmocka_unit_test(test_a_read_the_database_refuses_answers_5xx),
+      cmocka_unit_test(test_route_refusals_and_crashes_name_the_script_inside),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

@@ -385,6 +385,12 @@ static void test_confused_clients_are_told_what_is_wrong(void **state) {
               "{\"case\":\"P1\",\"amount\":1,\"ref\":\"BD1\","
               "\"\\u202eta\\u0007\":1}"),
          422, "\"field\":\"?ta?\"", "unknown field `?ta?`", NULL);
+  /* A zero-width space and a newline in a key: one line, no letter
+   * hidden (rc_printable_line, as every CLI error line). */
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"BD1\","
+              "\"a\\u200bt\\n\":1}"),
+         422, "\"field\":\"a?t?\"", "unknown field `a?t?`", NULL);
   /* JSON that is not an object is valid JSON of the wrong shape: 422,
    * as an array is, not a syntax error. */
   for (int i = 0; i < 4; i++) {

@@ -205,6 +205,9 @@ static const probe_def probes[] = {
     {"send_cut_name",
      "case:send('sms', 'owed', { amount = ('\\u{738b}\\u{82b3}'):sub(1, 4) })"},
     {"send_cut_json", "case:send('sms', 'body', { x = '\\xff' })"},
+    /* A NUL in a webhook's value: the body was cut there, silently. */
+    {"send_nul_json", "case:send('sms', 'body', { x = 'ab\\0cd' })"},
+    {"send_nul_text", "case:send('sms', 'owed', { amount = '12\\0 345' })"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -701,6 +704,10 @@ static void test_send_arguments_are_refused_by_name(void **state) {
           NULL);
   refused("send_cut_json", "{vars.x} is not valid UTF-8 (byte 0xFF at byte 1",
           NULL);
+  refused("send_nul_json", "{vars.x} holds a NUL byte (byte 3 of its value)",
+          NULL);
+  refused("send_nul_text",
+          "{vars.amount} holds a NUL byte (byte 3 of its value)", NULL);
 }
 
 /* To a third party: a template not written for one is held by the guard

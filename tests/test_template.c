@@ -63,7 +63,7 @@ static void test_dates_by_locale(void **state) {
 /* A lookup over name/value pairs, plus two case fields. */
 static template_value lookup(void *ud, const char *name) {
   const char *const *vars = ud;
-  template_value v = {TEMPLATE_MISSING, NULL, 0};
+  template_value v = {TEMPLATE_MISSING, NULL, 0, 0};
   for (int i = 0; vars[i]; i += 2)
     if (strcmp(vars[i], name) == 0) {
       v.kind = TEMPLATE_TEXT;

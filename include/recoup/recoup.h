@@ -70,10 +70,17 @@ void rc_rmdir_parent_made(const char *path, const char *made);
 void rc_error_print(const rc_error *err, FILE *stream);
 /* Copies src into dst[size] (cut on a character boundary, terminated)
  * with every byte of a control character (newline and tab kept) or of
- * invalid UTF-8 replaced by '?': text from outside (file names, scripts'
- * error messages) made safe for a terminal and for JSON. Returns the
- * length written. */
+ * invalid UTF-8, and each invisible or bidirectional formatting character
+ * (rc_invisible), replaced by '?': text from outside (file names,
+ * scripts' error messages) made safe for a terminal and for JSON. Returns
+ * the length written. */
 size_t rc_printable(char *dst, size_t size, const char *src);
+/* rc_printable that keeps no newline or tab either: a key or a name
+ * shown inside one line. */
+size_t rc_printable_line(char *dst, size_t size, const char *src);
+/* Whether cp draws nothing or reorders the text around it (bidi
+ * controls, zero-width characters, line separators, the BOM). */
+int rc_invisible(uint32_t cp);
 const char *rc_strerror(int code);
 
 /* A list of errors, for `recoup check` and imports that report every

@@ -8,7 +8,7 @@
 /* vars.a* are the input's date slot as text, case.* money, the rest
  * missing. */
 static template_value lookup(void *ud, const char *name) {
-  template_value v = {TEMPLATE_MISSING, NULL, 0};
+  template_value v = {TEMPLATE_MISSING, NULL, 0, 0};
   if (strncmp(name, "vars.a", 6) == 0) {
     v.kind = TEMPLATE_TEXT;
     v.text = ud;

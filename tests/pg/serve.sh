@@ -74,6 +74,18 @@ curl -s -H "Authorization: Bearer read" "$base/v1/cases?limit=5" >"$work/cases"
 expect "the case list" "$work/cases" "\"id\":\"$case_id\""
 curl -s -H "Authorization: Bearer admin" "$base/v1/overview" >"$work/overview"
 expect "the overview" "$work/overview" '"by_state":\[{"workflow"'
+# What-if runs on a copy of a database file: on PostgreSQL the log and
+# the console (the 503's message) say so, not "cannot resolve the binary,
+# the database or the scripts" (realpath of the URL).
+curl -s -H "Authorization: Bearer admin" "$base/v1/strategies" >"$work/strategies"
+expect "what-if on PostgreSQL, the answer" "$work/strategies" \
+  'what-if runs on a copy of a database file; on PostgreSQL run `recoup simulate` beside the service'
+expect "what-if on PostgreSQL, the log" "$work/serve.log" \
+  '"error":"what-if runs on a copy of a database file; on PostgreSQL run `recoup simulate` beside the service","level":"warn","msg":"what-if unavailable"'
+if grep -q "cannot resolve" "$work/serve.log"; then
+  echo "FAIL: the log says it cannot resolve something" >&2
+  status=1
+fi
 # The server ends the node's connection and takes no new one to its
 # database (a server restarting, a failover under way): the node no longer
 # holds the database, and says so, whether or not it tries to reconnect.
