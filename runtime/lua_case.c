@@ -947,6 +947,28 @@ void lcase_reader(lua_State *L, int idx, template_ctx *ctx) {
     ctx->zone = clock_zone_get(ctx->clock, b->timezone, NULL);
 }
 
+/* The plan of the text at index text (template.h), split once for the
+ * script sc (script_priv.h, plans); NULL when sc keeps none (a spec's
+ * state, or its plans are full): the text is rendered as it is. */
+static const template_plan *send_plan(lua_State *L, script *sc, int text) {
+  const char *s = lua_tostring(L, text);
+  template_plan *plan;
+  if (!sc) return NULL;
+  for (int i = 0; i < sc->nplans; i++)
+    if (sc->plans[i].text == s) return sc->plans[i].plan;
+  if (sc->nplans == SCRIPT_PLANS) return NULL;
+  /* First the slot that keeps s alive (it may raise: nothing to free yet),
+   * so that no other string takes its address while sc lives. */
+  luaL_checkstack(L, 1, "case:send: template");
+  lua_pushvalue(L, text);
+  luaL_ref(L, LUA_REGISTRYINDEX);
+  if (!(plan = malloc(template_plan_size(s)))) return NULL;
+  template_plan_make(s, plan);
+  sc->plans[sc->nplans].text = s;
+  sc->plans[sc->nplans++].plan = plan;
+  return plan;
+}
+
 /* case:send(channel, template [, vars] [, { to = ... }]) */
 static int case_send(lua_State *L) {
   lcase *lc = check_case(L, 1);
@@ -957,7 +979,7 @@ static int case_send(lua_State *L) {
   const script *own = script_of(L); /* the state's own, for its registry */
   const institution_config *cfg = script_config(sc);
   const store_borrower *bv;
-  int vars = lua_istable(L, 4) ? 4 : 0, def, third_party;
+  int vars = lua_istable(L, 4) ? 4 : 0, def, third_party, text_at;
   char near[128], small[2048], *body = small, currency[4] = "";
   size_t len;
   send_fill sf;
@@ -1024,6 +1046,7 @@ static int case_send(lua_State *L) {
                       "'%s'%s",
                       name, channel,
                       check_nearest_key(L, def, channel, near, sizeof near));
+  text_at = lua_gettop(L); /* the text: kept there while its plan is read */
   /* A text of another language than the reader's (a fallback) has its
    * dates, money and institution name in its own language, so the
    * message reads in one: an English text for a zh-CN reader says
@@ -1057,8 +1080,12 @@ static int case_send(lua_State *L) {
   ctx.ud = &sf;
   sf.body_at = 0;
   {
+    const template_plan *plan = send_plan(L, script_of(L), text_at);
     int top = lua_gettop(L);
-    if (template_render(text, &ctx, small, sizeof small, &len, &err) != RC_OK)
+    if ((plan
+             ? template_render_plan(plan, &ctx, small, sizeof small, &len, &err)
+             : template_render(text, &ctx, small, sizeof small, &len, &err)) !=
+        RC_OK)
       return luaL_error(L, "case:send: %s", err.message);
     /* The body stays where it was rendered (small, or the userdata kept
      * at body_at): no Lua runs before it is stored. */

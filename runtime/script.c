@@ -670,6 +670,7 @@ void script_free(script *sc) {
   if (!sc) return;
   if (sc->L) lua_close(sc->L);
   if (sc->owns_clock) clock_free(sc->clock);
+  for (int i = 0; i < sc->nplans; i++) free(sc->plans[i].plan);
   free(sc);
 }
 

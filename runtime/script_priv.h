@@ -48,6 +48,10 @@ enum script_key {
 /* Why a handler call was stopped (script.spent). */
 enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
 
+/* Template texts a script's sends keep split (lua_case.c): an
+ * institution's few; beyond, a send splits its text each time. */
+#define SCRIPT_PLANS 16
+
 struct script {
   lua_State *L;
   institution_config cfg;
@@ -95,6 +99,16 @@ struct script {
   const char *key_text[SK_COUNT];
   int templates_ref, handler_case_ref;
   int case_mt_ref; /* the cases' metatable (lua_case.c) */
+  /* case:send's template texts split once (lua_case.c, send_plan): a
+   * text found by the address of its Lua string, which a registry slot
+   * keeps alive (so no other string takes that address). Filled once and
+   * never evicted: a send's plan is never freed under it by a nested
+   * send. Freed with the script. */
+  struct {
+    const char *text;
+    struct template_plan *plan;
+  } plans[SCRIPT_PLANS];
+  int nplans;
 };
 
 extern const char *const script_key_text[SK_COUNT];

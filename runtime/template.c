@@ -526,64 +526,158 @@ const char *template_next(const char *p, template_piece *piece) {
   return q;
 }
 
+/* One placeholder's value into o: looked up, checked, formatted. at/len
+ * is its inside as written, for the formatter's error. */
+static int render_placeholder(render_out *o, const char *name, template_fmt fmt,
+                              const char *at, size_t len, rc_error *err) {
+  const template_ctx *ctx = o->ctx;
+  const char *lang = ctx->language ? ctx->language : ctx->locale;
+  char value[256];
+  template_value v = ctx->lookup(ctx->ud, name);
+  const char *nul;
+  rc_error why;
+  if (v.kind == TEMPLATE_MISSING)
+    return rc_error_set(err, RC_EINVAL, name,
+                        "template '%s' (%s, %s) needs {%s}, which this send "
+                        "does not pass",
+                        ctx->name, ctx->channel, lang, name);
+  /* A Lua string with a NUL: every reader of the text would stop there
+   * (a webhook's JSON cut silently), so the send fails naming it. */
+  nul = v.kind == TEMPLATE_TEXT && v.len && v.text
+            ? memchr(v.text, '\0', v.len)
+            : NULL;
+  if (nul)
+    return rc_error_set(err, RC_EINVAL, name,
+                        "template '%s' (%s, %s): {%s} holds a NUL byte "
+                        "(byte %zu of its value)",
+                        ctx->name, ctx->channel, lang, name,
+                        (size_t)(nul - v.text) + 1);
+  /* Text shown as it is: put whole, not copied through value first. */
+  if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
+    const char *t = v.text ? v.text : "";
+    input_pos bad;
+    /* A script's string cut inside a character (name:sub(1, 4) of a
+     * Chinese name): no outbox driver can carry it as JSON text, so
+     * it is said here, where the send can name it, not retried later
+     * as "out of memory". Case fields and data are UTF-8 already. */
+    if (input_text_check(t, strlen(t), &bad) != INPUT_TEXT_OK)
+      return rc_error_set(err, RC_EINVAL, name,
+                          "template '%s' (%s, %s): {%s} is not valid UTF-8 "
+                          "(byte 0x%02X at byte %zu of its value)",
+                          ctx->name, ctx->channel, lang, name, bad.byte,
+                          bad.offset + 1);
+    put_value(o, t);
+    return RC_OK;
+  }
+  if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
+    return rc_error_set(err, RC_EINVAL, name,
+                        "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
+                        ctx->channel, lang, (int)len, at, why.message);
+  put_value(o, value);
+  return RC_OK;
+}
+
+static void render_end(render_out *o, size_t *len) {
+  *len = o->len;
+  if (o->size) o->buf[o->len < o->size ? o->len : o->size - 1] = '\0';
+}
+
 int template_render(const char *text, const template_ctx *ctx, char *buf,
                     size_t size, size_t *len, rc_error *err) {
-  const char *p = text, *lang = ctx->language ? ctx->language : ctx->locale;
+  const char *p = text;
   render_out o = {buf, size, 0, ctx};
   template_piece pc;
   *len = 0;
   while ((p = template_next(p, &pc)) != NULL) {
-    char name[128], value[256];
-    const char *nul;
+    char name[TEMPLATE_NAME_MAX];
     template_fmt fmt;
-    template_value v;
-    rc_error why;
     if (!pc.placeholder) {
       put(&o, pc.at, pc.len);
       continue;
     }
+    int rc;
     fmt = template_placeholder(pc.at, pc.len, name, sizeof name);
-    v = ctx->lookup(ctx->ud, name);
-    if (v.kind == TEMPLATE_MISSING)
-      return rc_error_set(err, RC_EINVAL, name,
-                          "template '%s' (%s, %s) needs {%s}, which this send "
-                          "does not pass",
-                          ctx->name, ctx->channel, lang, name);
-    /* A Lua string with a NUL: every reader of the text would stop there
-     * (a webhook's JSON cut silently), so the send fails naming it. */
-    nul = v.kind == TEMPLATE_TEXT && v.len && v.text
-              ? memchr(v.text, '\0', v.len)
-              : NULL;
-    if (nul)
-      return rc_error_set(err, RC_EINVAL, name,
-                          "template '%s' (%s, %s): {%s} holds a NUL byte "
-                          "(byte %zu of its value)",
-                          ctx->name, ctx->channel, lang, name,
-                          (size_t)(nul - v.text) + 1);
-    /* Text shown as it is: put whole, not copied through value first. */
-    if (v.kind == TEMPLATE_TEXT && fmt == TEMPLATE_FMT_NONE) {
-      const char *t = v.text ? v.text : "";
-      input_pos bad;
-      /* A script's string cut inside a character (name:sub(1, 4) of a
-       * Chinese name): no outbox driver can carry it as JSON text, so
-       * it is said here, where the send can name it, not retried later
-       * as "out of memory". Case fields and data are UTF-8 already. */
-      if (input_text_check(t, strlen(t), &bad) != INPUT_TEXT_OK)
-        return rc_error_set(err, RC_EINVAL, name,
-                            "template '%s' (%s, %s): {%s} is not valid UTF-8 "
-                            "(byte 0x%02X at byte %zu of its value)",
-                            ctx->name, ctx->channel, lang, name, bad.byte,
-                            bad.offset + 1);
-      put_value(&o, t);
+    if ((rc = render_placeholder(&o, name, fmt, pc.at, pc.len, err)))
+      return rc;
+  }
+  render_end(&o, len);
+  return RC_OK;
+}
+
+/* --- a text split once ------------------------------------------------- */
+
+typedef struct plan_piece {
+  const char *at; /* template_next's piece, in the text */
+  size_t len;
+  const char *name; /* a placeholder's, cut as template_render cuts it;
+                       NULL for literal text */
+  template_fmt fmt;
+} plan_piece;
+
+struct template_plan {
+  size_t n;
+  plan_piece piece[]; /* then the names, each NUL-terminated */
+};
+
+/* What text splits into: its pieces and the bytes of their names. */
+static void plan_count(const char *text, size_t *pieces, size_t *names) {
+  template_piece pc;
+  *pieces = *names = 0;
+  for (const char *p = text; (p = template_next(p, &pc)) != NULL;) {
+    char name[TEMPLATE_NAME_MAX];
+    ++*pieces;
+    if (pc.placeholder) {
+      template_placeholder(pc.at, pc.len, name, sizeof name);
+      *names += strlen(name) + 1;
+    }
+  }
+}
+
+size_t template_plan_size(const char *text) {
+  size_t pieces, names;
+  plan_count(text, &pieces, &names);
+  return sizeof(template_plan) + pieces * sizeof(plan_piece) + names;
+}
+
+void template_plan_make(const char *text, template_plan *plan) {
+  size_t pieces, names;
+  char *name;
+  template_piece pc;
+  plan_count(text, &pieces, &names);
+  plan->n = 0;
+  name = (char *)(plan->piece + pieces);
+  for (const char *p = text; (p = template_next(p, &pc)) != NULL;) {
+    plan_piece *out = &plan->piece[plan->n++];
+    out->at = pc.at;
+    out->len = pc.len;
+    out->name = NULL;
+    out->fmt = TEMPLATE_FMT_NONE;
+    if (pc.placeholder) {
+      char cut[TEMPLATE_NAME_MAX];
+      size_t n;
+      out->fmt = template_placeholder(pc.at, pc.len, cut, sizeof cut);
+      n = strlen(cut) + 1;
+      memcpy(name, cut, n);
+      out->name = name;
+      name += n;
+    }
+  }
+}
+
+int template_render_plan(const template_plan *plan, const template_ctx *ctx,
+                         char *buf, size_t size, size_t *len, rc_error *err) {
+  render_out o = {buf, size, 0, ctx};
+  *len = 0;
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_piece *pc = &plan->piece[i];
+    int rc;
+    if (!pc->name) {
+      put(&o, pc->at, pc->len);
       continue;
     }
-    if (template_format_value(fmt, &v, ctx, value, sizeof value, &why))
-      return rc_error_set(err, RC_EINVAL, name,
-                          "template '%s' (%s, %s): {%.*s}: %s", ctx->name,
-                          ctx->channel, lang, (int)pc.len, pc.at, why.message);
-    put_value(&o, value);
+    if ((rc = render_placeholder(&o, pc->name, pc->fmt, pc->at, pc->len, err)))
+      return rc;
   }
-  *len = o.len;
-  if (o.size) o.buf[o.len < o.size ? o.len : o.size - 1] = '\0';
+  render_end(&o, len);
   return RC_OK;
 }

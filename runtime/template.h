@@ -99,6 +99,21 @@ typedef struct template_ctx {
 int template_render(const char *text, const template_ctx *ctx, char *buf,
                     size_t size, size_t *len, rc_error *err);
 
+/* A placeholder's name is cut to this many bytes less one. */
+#define TEMPLATE_NAME_MAX 128
+
+/* A text split into its pieces once, for a text sent again and again
+ * (case:send renders the same few on every reminder): rendered from its
+ * plan, it gives the bytes and errors template_render gives, without
+ * reading the text's braces and formatters again (~1k instructions a
+ * reminder step). The plan points into the text, which must outlive it;
+ * template_plan_make writes into template_plan_size(text) bytes. */
+typedef struct template_plan template_plan;
+size_t template_plan_size(const char *text);
+void template_plan_make(const char *text, template_plan *plan);
+int template_render_plan(const template_plan *plan, const template_ctx *ctx,
+                         char *buf, size_t size, size_t *len, rc_error *err);
+
 /* Formats one value as {x:fmt} would for locale (recoup.money and
  * recoup.date share it). RC_EINVAL when the value does not fit fmt. */
 int template_format_value(template_fmt fmt, const template_value *v,

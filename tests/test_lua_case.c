@@ -208,6 +208,13 @@ static const probe_def probes[] = {
     /* A NUL in a webhook's value: the body was cut there, silently. */
     {"send_nul_json", "case:send('sms', 'body', { x = 'ab\\0cd' })"},
     {"send_nul_text", "case:send('sms', 'owed', { amount = '12\\0 345' })"},
+    /* More texts than a script keeps split (SCRIPT_PLANS, 16), each sent
+     * twice, the second time around a send from a __tostring. */
+    {"send_many_texts",
+     "local t = 'p' for i = 1, 20 do case:send('sms', t .. i, { x = i }) "
+     "end for i = 20, 1, -1 do local x = setmetatable({}, { __tostring = "
+     "function() case:send('sms', t .. (21 - i), { x = 'in' }) return "
+     "'out' .. i end }) case:send('sms', t .. i, { x = x }) end"},
     {"send_to_nobody",
      "case:set('sent', { case:send('sms', 'hello', { to = "
      "'nobody' }) })"},
@@ -272,7 +279,13 @@ static void write_workflow(void) {
 /* The probe institution, in English (zh 0) or in Chinese: one_text
  * has a text in the institution's language only. */
 static void write_institution(int zh) {
-  char text[4096];
+  char text[8192], many[2048];
+  size_t n = 0;
+  /* p1 .. p20: more texts than a script keeps split (send_many_texts). */
+  for (int i = 1; i <= 20; i++)
+    n += (size_t)snprintf(many + n, sizeof many - n,
+                          "  p%d = { sms = 'P%d {vars.x}|{borrower.name}' },\n",
+                          i, i);
   snprintf(text, sizeof text,
            "institution { name = 'Probe', timezone = 'Asia/Shanghai', "
            "currency = 'CNY', country = 'CN'%s }\n"
@@ -291,11 +304,13 @@ static void write_institution(int zh) {
            "to call us' },\n"
            "  body = { json = true, sms = [[{{\"name\": \"{borrower.name}\", "
            "\"x\": \"{vars.x}\", \"due\": \"{case.balance}\"}}]] },\n"
+           "%s"
            "}\n"
            "workflow(require 'workflows.probe')\n",
            zh ? ", locale = 'zh-CN'" : "",
            zh ? "['zh-CN'] = '到期 {case.due_date}：{case.balance}'"
-              : "en = 'Due {case.due_date}: {case.balance}'");
+              : "en = 'Due {case.due_date}: {case.balance}'",
+           many);
   write_file("recoup.lua", text);
 }
 
@@ -961,6 +976,35 @@ static void test_a_json_template_escapes_its_values(void **state) {
   json_decref(doc);
 }
 
+static int message_bodies(void *ud, const store_value *cols, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "body") == 0 && cols[i].type == STORE_TEXT) {
+      size_t len = strlen(ud);
+      snprintf((char *)ud + len, 4096 - len, "%s;", cols[i].s);
+    }
+  return 0;
+}
+
+/* Each send renders its own text, whether its text is kept split (the
+ * first sixteen a script sends) or not, a send from inside another's
+ * rendering too. */
+static void test_each_text_sends_its_own_words(void **state) {
+  char bodies[4096] = "", want[4096] = "";
+  size_t n = 0;
+  rc_error err;
+  (void)state;
+  for (int i = 1; i <= 20; i++)
+    n += (size_t)snprintf(want + n, sizeof want - n, "P%d %d|Wang;", i, i);
+  for (int i = 20; i >= 1; i--)
+    n += (size_t)snprintf(want + n, sizeof want - n,
+                          "P%d in|Wang;P%d out%d|Wang;", 21 - i, i, i);
+  assert_int_equal(ok("send_many_texts").messages, 60);
+  assert_int_equal(query_messages(engine_query(eng), "send_many_texts",
+                                  message_bodies, bodies, &err),
+                   RC_OK);
+  assert_string_equal(bodies, want);
+}
+
 /* The body and recipient as stored, for the checks below. */
 typedef struct stored_message {
   size_t body_len;
@@ -1106,6 +1150,8 @@ int main(void) {
           test_a_send_fills_what_a_tostring_writes_around, open_engine,
           close_engine),
       cmocka_unit_test_setup_teardown(test_a_json_template_escapes_its_values,
+                                      open_engine, close_engine),
+      cmocka_unit_test_setup_teardown(test_each_text_sends_its_own_words,
                                       open_engine, close_engine),
       cmocka_unit_test_setup_teardown(
           test_a_long_body_and_the_recipient_are_stored, open_engine,

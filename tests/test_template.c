@@ -92,10 +92,75 @@ static template_ctx context(const char *locale, const char *const *vars) {
   return ctx;
 }
 
+/* text rendered from its plan, as case:send renders it, must give what
+ * template_render gives: the bytes, the length needed, the code and the
+ * error's words. Every test rendering through here checks both. */
+static int render_both(const char *text, const template_ctx *ctx, char *buf,
+                       size_t size, size_t *len, rc_error *err) {
+  char *again = malloc(size ? size : 1);
+  size_t len2 = 0, room = template_plan_size(text);
+  template_plan *plan = malloc(room);
+  rc_error err2;
+  int rc, rc2;
+  assert_non_null(again);
+  assert_non_null(plan);
+  memset(err, 0, sizeof *err);
+  memset(&err2, 0, sizeof err2);
+  rc = template_render(text, ctx, buf, size, len, err);
+  template_plan_make(text, plan);
+  rc2 = template_render_plan(plan, ctx, again, size, &len2, &err2);
+  assert_int_equal(rc2, rc);
+  assert_int_equal(len2, *len);
+  if (rc == RC_OK && size) assert_string_equal(again, buf);
+  assert_string_equal(err2.message, err->message);
+  assert_string_equal(err2.field, err->field);
+  free(plan);
+  free(again);
+  return rc;
+}
+
 static int render(const char *text, const template_ctx *ctx, char *buf,
                   size_t size, rc_error *err) {
   size_t len;
-  return template_render(text, ctx, buf, size, &len, err);
+  return render_both(text, ctx, buf, size, &len, err);
+}
+
+/* The texts a plan must split as template_next reads them: braces
+ * doubled, a lone '}', a '{' never closed, an empty placeholder, a name
+ * longer than a name is kept, formatters known and not. */
+static void test_a_plan_renders_what_the_text_renders(void **state) {
+  static const char *const vars[] = {"vars.x", "a\"b", "vars.n", "12345", NULL};
+  char name[200], text[400], buf[256];
+  const char *texts[] = {
+      "",
+      "plain",
+      "{vars.x}",
+      "<{vars.x}>{{{vars.n:money}}} and } alone",
+      "{{\"k\": \"{vars.x}\"}}",
+      "open { never closed",
+      "{}",
+      "{vars.n:date}",
+      "{vars.x:money}",
+      "{vars.x:shout}",
+      "{vars.missing} after",
+      "{case.balance} {case.due_date} {case.due_date:money}",
+      "两个{vars.x}和{vars.n:money}。",
+      text,
+  };
+  template_ctx ctx = context("zh-CN", vars);
+  rc_error err;
+  size_t len;
+  (void)state;
+  memset(name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  snprintf(text, sizeof text, "x{vars.%s}y{vars.x}", name);
+  for (int json = 0; json < 2; json++) {
+    ctx.json = json;
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+      render_both(texts[i], &ctx, buf, sizeof buf, &len, &err);
+      render_both(texts[i], &ctx, buf, 4, &len, &err); /* cut, as snprintf */
+    }
+  }
 }
 
 static void test_placeholders_name_their_formatter(void **state) {
@@ -334,8 +399,8 @@ static void test_render_says_the_length_it_needs(void **state) {
   size_t len;
   rc_error err;
   (void)state;
-  assert_int_equal(
-      template_render("<{vars.x}>", &ctx, buf, sizeof buf, &len, &err), RC_OK);
+  assert_int_equal(render_both("<{vars.x}>", &ctx, buf, sizeof buf, &len, &err),
+                   RC_OK);
   assert_int_equal(len, 12);
   assert_string_equal(buf, "<abcdef");
 }
@@ -463,6 +528,7 @@ int main(void) {
       cmocka_unit_test(test_formatters_refuse_what_they_cannot_read),
       cmocka_unit_test(test_instants_fall_on_the_readers_day),
       cmocka_unit_test(test_render_says_the_length_it_needs),
+      cmocka_unit_test(test_a_plan_renders_what_the_text_renders),
       cmocka_unit_test(test_json_values_are_escaped),
       cmocka_unit_test(test_check_reads_json_templates),
       cmocka_unit_test(test_script_formatters_default_to_the_institution),
