@@ -15,7 +15,14 @@
 #include <stddef.h>
 
 /* calloc(n, size), each of its pages written before it is returned;
- * freed with free(). */
+ * freed with free(). Asked for huge pages too (bigmem_huge). */
 void *bigmem_calloc(size_t n, size_t size);
+
+/* The whole 2 MB pages inside [p, p + n) are asked to be mapped as huge
+ * pages (madvise MADV_HUGEPAGE; a hint, where the kernel has them): a
+ * table probed at random, one 4 KB page a probe, missed the TLB nearly
+ * every time, and in a VM each miss is a walk of two page tables. For
+ * memory from malloc, before its pages are first written. */
+void bigmem_huge(void *p, size_t n);
 
 #endif

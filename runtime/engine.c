@@ -958,6 +958,10 @@ int engine_reading_parse(engine_reading *r, json_t *fields, int text_values,
                           r->currency, r->country, out, err);
 }
 
+void engine_import_ahead(engine *eng, const case_input *in) {
+  store_import_ahead(eng->st, in->b.id);
+}
+
 int engine_import_input(engine *eng, case_input *in, int *created,
                         rc_error *err) {
   int rc;

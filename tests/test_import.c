@@ -774,6 +774,31 @@ static void test_the_same_case_twice_names_both_lines(void **state) {
   engine_close(eng);
 }
 
+/* The reader looks an id up after its row is parsed (import.c, apply:
+ * the look-up's slot comes into the cache meanwhile): a row given twice
+ * is still refused for that alone, its bad cells not named again, and a
+ * row refused for a cell still counts as given. */
+static void test_a_case_twice_with_bad_cells_is_named_once(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "L1,B1,abc,100,2026-01-01\n"
+                              "L2,B1,100,100,2026-01-01\n"
+                              "L1,B1,xyz,90,2026-01-01\n"
+                              "L2,B1,90,90,2026-13-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 3);
+  expect_error(&errors, 0, 2, "column balance");
+  expect_error(&errors, 1, 4, "case L1 is also on line 2");
+  expect_error(&errors, 2, 5, "case L2 is also on line 3");
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_many_ids_are_told_apart(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2614,6 +2639,7 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
       cmocka_unit_test(test_the_same_case_twice_names_both_lines),
+      cmocka_unit_test(test_a_case_twice_with_bad_cells_is_named_once),
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),

@@ -121,6 +121,9 @@ int engine_reading_parse(engine_reading *r, json_t *fields, int text_values,
  * caller's. */
 int engine_import_input(engine *eng, struct case_input *in, int *created,
                         rc_error *err);
+/* A row engine_import_input will write a few rows from now: what the
+ * store looks up for it is asked into the cache (store_import_ahead). */
+void engine_import_ahead(engine *eng, const struct case_input *in);
 /* Journals each case's opening and runs its `opened` handlers, in the
  * import's transaction: what the queued event did, without an event row
  * written and deleted, and one journal run a case. A handler that fails

@@ -548,6 +548,8 @@ struct store_ops {
   /* store.h: store_begin_import: the next transaction begun is an
    * import's. NULL: nothing to gain, a plain transaction. */
   void (*import_next)(store *st);
+  /* optional (NULL: no hint): store_import_ahead */
+  void (*import_ahead)(store *st, const char *borrower_id);
   /* --- the journal's `opened` row (session 29) -------------------------- */
   /* 1: the backend keeps an `opened` row's detail as the array of its
    * values (store.h, store_journal_opened) and gives readers the object

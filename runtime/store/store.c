@@ -415,6 +415,10 @@ int store_begin_import(store *st, rc_error *err) {
   return store_begin(st, err);
 }
 
+void store_import_ahead(store *st, const char *borrower_id) {
+  if (st->ops->import_ahead && borrower_id) st->ops->import_ahead(st, borrower_id);
+}
+
 int store_sync(store *st, rc_error *err) {
   return st->ops->durable(st, 0, err);
 }

@@ -167,6 +167,10 @@ int store_begin_unsynced(store *st, rc_error *err);
  * store checks no foreign key in it (a look-up a reference, 8 % of an
  * imported row), and checks them again from its end on. */
 int store_begin_import(store *st, rc_error *err);
+/* The import will soon write a case of this borrower: a hint, nothing
+ * read or written (SQLite: the slot of the import's table of new
+ * borrowers it will probe, asked into the cache). */
+void store_import_ahead(store *st, const char *borrower_id);
 /* The barrier: every commit so far reaches the disk (one fsync of the
  * WAL on SQLite when an unsynced commit waits, nothing otherwise). */
 int store_sync(store *st, rc_error *err);
