@@ -2958,6 +2958,105 @@ static void test_a_case_s_messages_are_chained_from_its_row(void **state) {
   store_close(st);
 }
 
+/* The statements written into messages or journal_runs, counted on every
+ * connection opened while on (an auto extension tracing each). */
+static int rows_counting, rows_statements;
+
+static int rows_traced(unsigned type, void *ud, void *p, void *x) {
+  const char *sql = x;
+  (void)type, (void)ud, (void)p;
+  if (rows_counting && strncmp(sql, "INSERT ", 7) == 0 &&
+      (strstr(sql, "INTO messages(") || strstr(sql, "INTO journal_runs(")))
+    rows_statements++;
+  return 0;
+}
+
+static int rows_trace(sqlite3 *db, const char **msg,
+                      const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, rows_traced, NULL);
+  return SQLITE_OK;
+}
+
+/* A batch's messages and journal runs wait, to be written several to a
+ * statement (at its claim's end, before anything reads them, at its
+ * commit), with the ids and rows they would have had one by one; inside
+ * a savepoint they are written as they come. A run the book refuses
+ * waiting fails the batch, to run again (contended) with rows written
+ * as they come, where it fails its own step. */
+static void test_a_batch_s_rows_wait_to_be_written_together(void **state) {
+  store *st;
+  rc_error err;
+  int64_t first = 0, id = 0;
+  int runs;
+  (void)state;
+  SQLITE_ONLY("SQLite's writes held to a claim's end");
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))rows_trace),
+                   SQLITE_OK);
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  runs = count_rows("SELECT count(*) FROM journal_runs");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  /* The journal's next id, looked up once a batch. */
+  note(st, "L1", "begun");
+  assert_int_equal(store_journal_write(st, &err), RC_OK);
+  rows_counting = 1;
+  rows_statements = 0;
+  for (int i = 0; i < 40; i++) {
+    const char *c = i % 3 ? "L1" : "L2";
+    id = message_at(st, c, "b", 100 + i);
+    if (!first) first = id;
+    assert_int_equal(id, first + i);
+    note(st, c, "sent");
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  /* 40 messages and 40 runs (and one from before), 32 of each written
+   * together as the 32nd run came (one by one: 64). */
+  assert_int_equal(rows_statements, 2);
+  /* Read inside the batch: the rest written first, 8 messages in one
+   * statement, 9 runs in two (8 and 1). */
+  assert_messages(st, "L2", 14, 10); /* the window reads 10 */
+  assert_int_equal(rows_statements, 5);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  message_at(st, "L1", "in a savepoint", 200);
+  assert_int_equal(rows_statements, 6);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  id = message_at(st, "L1", "after", 300);
+  assert_int_equal(id, first + 40);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  rows_counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM messages"), 41);
+  assert_int_equal(count_rows("SELECT count(*) FROM journal_runs"), runs + 41);
+  assert_int_equal(
+      count_rows("SELECT message_last FROM cases WHERE id = 'L1'"), id);
+  assert_int_equal(count_rows("SELECT prev FROM messages WHERE at = 300"),
+                   first + 38);
+  assert_messages(st, "L1", 27, 10);
+  /* A row refused while it waits (a message without its channel, which
+   * no caller sends): the batch fails at its end and is to run again;
+   * then rows are written at once, the refused one failing its own
+   * write. */
+  {
+    store_message m = {.case_id = "L2", .borrower_id = "B1",
+                       .template_name = "t", .status = "queued", .at = 400};
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    message_at(st, "L2", "kept?", 400);
+    assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+    assert_int_not_equal(store_commit(st, &err), RC_OK);
+    assert_true(store_contended(st));
+    assert_false(store_refused(st)); /* not the step's: it was written */
+    assert_int_equal(count_rows("SELECT count(*) FROM messages"), 41);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    message_at(st, "L2", "kept", 400);
+    assert_int_equal(store_message_insert(st, &m, &id, &err), RC_EINTERNAL);
+    assert_true(store_refused(st));
+    store_rollback(st);
+  }
+  sqlite3_cancel_auto_extension((void (*)(void))rows_trace);
+  store_close(st);
+}
+
 /* The rows SQLite's machine stepped through (and *n the times found) for
  * the guard's window of sms contacts after since: of case_id, or of the
  * borrower's cases (case_id NULL), as the store asks it. */
@@ -4204,6 +4303,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_s_messages_are_chained_from_its_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_batch_s_rows_wait_to_be_written_together, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_messages,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
