@@ -534,7 +534,10 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_NEXT] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
     /* A trigger of someone else's on the messages or the journal, or one
      * that may read them from a statement a claim's step runs while its
-     * rows wait (claimw_allowed); or an index that may refuse a row. */
+     * rows wait (claimw_allowed); or a UNIQUE index made by hand. A
+     * CHECK, or a UNIQUE written inside the table (sql NULL here), is not
+     * seen: a row it refuses fails the batch as contended and the rerun
+     * writes rows as they come (claimw_flush), so its own step fails. */
     [S_CLAIMW_TRIGGERS] =
         "SELECT count(*) FROM sqlite_master WHERE (type = 'trigger' AND "
         "name NOT IN ('cases_insert', 'cases_update', 'cases_delete', "
