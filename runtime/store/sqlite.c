@@ -1060,6 +1060,14 @@ typedef struct timer_key {
 /* The SQLite backend's store: the shared part first (backend.h). */
 enum { PENDING_RUNS = 32, CLAIMW_ROWS = 32 };
 
+/* Whether the book has a trigger (or index) the schema does not know that
+ * a shortcut must not run beside, as of schema_version: looked at once a
+ * transaction (checked), again only when the schema changed. */
+typedef struct {
+  int64_t schema;
+  int checked, found;
+} trigger_check;
+
 struct sq {
   store base;
   sqlite3 *db;
@@ -1091,9 +1099,8 @@ struct sq {
      * keep none (ahead_drop). */
     int taken, bare;
     /* Whether a trigger not the schema's names a case table (then none
-     * is kept), as of schema_version; checked once a transaction. */
-    int triggers, checked;
-    int64_t schema;
+     * is kept). */
+    trigger_check triggers;
     char *text;
     size_t len, size;
     uint64_t written[1024]; /* a bit set of 65,536 */
@@ -1346,10 +1353,10 @@ struct sq {
     /* A write before a statement failed: the commit refuses, why. */
     int failed;
     rc_error why;
-    /* claimw_allowed: the schema version checked, what it found; `off`
-     * after a refused row: held no more on this connection. */
-    int64_t schema;
-    int checked, triggers, off;
+    /* claimw_allowed's; `off` after a refused row: held no more on this
+     * connection. */
+    trigger_check triggers;
+    int off;
     sqlite3_stmt *msgs[6], *runs[6]; /* owned: 1, 2, 4 ... 32 rows */
   } claimw;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
@@ -2659,7 +2666,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   st->rolled_back = 0;
   if (!import && fk_resume(st, err) != RC_OK) return RC_ESTORE;
   ahead_drop(st);
-  st->ahead.checked = 0; /* another connection may have made one since */
+  st->ahead.triggers.checked = 0; /* another connection may have made one */
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
@@ -2668,7 +2675,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   held_drop(st);
   claimw_drop(st);
   st->claimw.failed = 0;
-  st->claimw.checked = 0; /* another connection may have made one since */
+  st->claimw.triggers.checked = 0; /* the same */
   import_indexes_forget(st);
   timer_ids_forget(st);
   if (lazy && sync_level(st, 1, err) != RC_OK) return RC_ESTORE;
@@ -3466,23 +3473,27 @@ static int claimw_safe(int which) {
  * (one of someone else's could refuse a row, which must fail its own
  * step, or read a table whose rows wait), no index that may refuse one.
  * Looked at once a transaction, again when the schema changed. */
-static int claimw_allowed(sq *st) {
+/* Statement `which` counts what check c is about; 1 when it found none. */
+static int no_foreign_triggers(sq *st, trigger_check *c, int which) {
   sqlite3_stmt *s;
   int64_t schema = -1;
-  if (st->claimw.checked) return !st->claimw.triggers;
+  if (c->checked) return !c->found;
   s = stmt(st, S_SCHEMA_VERSION);
   if (sqlite3_step(s) == SQLITE_ROW) schema = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   if (schema < 0) return 0;
-  if (schema != st->claimw.schema) {
-    s = stmt(st, S_CLAIMW_TRIGGERS);
-    st->claimw.triggers =
-        sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0) != 0;
+  if (schema != c->schema) {
+    s = stmt(st, which);
+    c->found = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0) != 0;
     sqlite3_reset(s);
-    st->claimw.schema = schema;
+    c->schema = schema;
   }
-  st->claimw.checked = 1;
-  return !st->claimw.triggers;
+  c->checked = 1;
+  return !c->found;
+}
+
+static int claimw_allowed(sq *st) {
+  return no_foreign_triggers(st, &st->claimw.triggers, S_CLAIMW_TRIGGERS);
 }
 
 /* Whether a row written now may wait: in a batch (depth 1: a failing step
@@ -4976,22 +4987,7 @@ static int sq_timer_next_due(sq *st, rc_time *due, rc_error *err) {
 /* Whether the claim may keep its cases: not while a trigger the schema
  * does not know may write one unseen. */
 static int ahead_allowed(sq *st) {
-  sqlite3_stmt *s;
-  int64_t schema = -1;
-  if (st->ahead.checked) return !st->ahead.triggers;
-  s = stmt(st, S_SCHEMA_VERSION);
-  if (sqlite3_step(s) == SQLITE_ROW) schema = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if (schema < 0) return 0;
-  if (schema != st->ahead.schema) {
-    s = stmt(st, S_CASE_TRIGGERS);
-    st->ahead.triggers = sqlite3_step(s) != SQLITE_ROW ||
-                         sqlite3_column_int(s, 0) != 0;
-    sqlite3_reset(s);
-    st->ahead.schema = schema;
-  }
-  st->ahead.checked = 1;
-  return !st->ahead.triggers;
+  return no_foreign_triggers(st, &st->ahead.triggers, S_CASE_TRIGGERS);
 }
 
 /* The case of the claimed timer s is at (columns 5 on) for ahead_take;
