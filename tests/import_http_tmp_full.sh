@@ -50,13 +50,21 @@ awk 'BEGIN {
     name = "N";
   } }' >"$work/body.csv"
 cd "$work" || fail "cd"
-# In the namespace: the small tmpfs over /tmp, this folder bound back at
-# its own path (it may itself be under /tmp), then the service.
+# In the namespace: the small tmpfs over /tmp, then bound back at their
+# own paths what may be under it (a checkout in /tmp, as a CI's clean
+# clone is): the source tree (its shipped scripts), the binary's folder
+# and this one, each by a descriptor opened before /tmp was covered;
+# then the service.
+src=$(cd "$(dirname "$0")/.." && pwd)
 T_INGEST=ingest-secret $ns sh -c '
+  exec 3<"$3" 4<"$4"
   mount -t tmpfs -o size=64k tmpfs /tmp || exit 3
+  mkdir -p "$3" && mount --no-canonicalize --bind /proc/self/fd/3 "$3" || exit 5
+  mkdir -p "$4" && mount --no-canonicalize --bind /proc/self/fd/4 "$4" || exit 6
   mkdir -p "$1" && mount --no-canonicalize --bind /proc/self/cwd "$1" || exit 4
+  exec 3<&- 4<&-
   exec "$2" serve "$1/book" --listen 127.0.0.1:0 --db "$1/book.db"
-' sh "$work" "$recoup" >"$work/stdout" 2>"$work/log" &
+' sh "$work" "$recoup" "$src" "$(dirname "$recoup")" >"$work/stdout" 2>"$work/log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 i=0
