@@ -59,6 +59,7 @@ static void write_institution(void) {
                 "  assert(c.product ~= 'asserted', 'amount too small')\n"
                 "  assert(c.product ~= 'bare')\n"
                 "  if c.product == 'crash' then local x; return x.y end\n"
+                "  if c.product == 'missing' then require('no_such') end\n"
                 "  return 'err'\n"
                 "end\n");
 }
@@ -265,15 +266,23 @@ static void test_a_read_the_database_refuses_answers_5xx(void **state) {
 static void test_route_refusals_and_crashes_name_the_script_inside(
     void **state) {
   static const char *const products[] = {"refused", "asserted", "bare",
-                                         "crash"};
-  static const long status[] = {422, 422, 500, 500};
+                                         "crash", "missing"};
+  static const long status[] = {422, 422, 500, 500, 500};
   static const char *const said[] = {
       "\"message\":\"workflows/route.lua:2: not ours\"",
       "\"message\":\"workflows/route.lua:3: amount too small\"",
       "\"message\":\"workflows/route.lua:4: assertion failed!\"",
-      "\"message\":\"workflows/route.lua:5: attempt to index a nil value"};
+      "\"message\":\"workflows/route.lua:5: attempt to index a nil value",
+      "\"message\":\"workflows/route.lua:6: require: module 'no_such' not "
+      "found in the institution or the shipped scripts\""};
+  char shipped[4096];
   (void)state;
-  for (int i = 0; i < 4; i++) {
+  /* RECOUP_SCRIPTS as the server has it, else the built-in one */
+  snprintf(shipped, sizeof shipped, "%s",
+           getenv("RECOUP_SCRIPTS") && *getenv("RECOUP_SCRIPTS")
+               ? getenv("RECOUP_SCRIPTS")
+               : RECOUP_SCRIPTS_DIR);
+  for (int i = 0; i < 5; i++) {
     char body[200];
     answer *a;
     snprintf(body, sizeof body,
@@ -287,6 +296,8 @@ static void test_route_refusals_and_crashes_name_the_script_inside(
                                         : "\"code\":\"script_error\"",
                        said[i], NULL);
     expect_not(a, srv.dir);
+    expect_not(a, shipped);
+    expect_not(a, "...");
   }
 }
 
@@ -306,7 +317,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  harness_open(&srv, argv[1], "err");
+  /* A folder name long enough that Lua names its scripts by their end
+   * ("...at-length-123/workflows/route.lua:2:"): that end is the
+   * machine's too. */
+  harness_open(&srv, argv[1], "err-a-lenders-institution-folder-at-length");
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
