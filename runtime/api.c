@@ -246,6 +246,15 @@ void api_reply_text(service *svc, http_request *req, int route, int status,
  * DIR") is said in words; a relative one ("." when served from inside)
  * tells nothing and is left so. Returns buf, or msg itself when buf could not
  * hold it whole. */
+/* Whether at holds the k bytes of end, the end of a directory, as Lua
+ * cut it: bytes of a character it cut in two are '?' (script.c mends
+ * them so). */
+static int dir_end_at(const char *at, const char *end, size_t k) {
+  size_t j = 0;
+  while (j < k && at[j] == '?' && ((unsigned char)end[j] & 0xC0) == 0x80) j++;
+  return strncmp(at + j, end + j, k - j) == 0;
+}
+
 static const char *api_inside(const service *svc, const char *msg, char *buf,
                               size_t size) {
   const char *dirs[2] = {script_config(engine_script(svc->eng))->dir,
@@ -272,7 +281,7 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
         } else if (strncmp(p, "...", 3) == 0) {
           /* the longest end of the directory that is there, then '/' */
           for (size_t k = d; k > 0 && !n; k--)
-            if (strncmp(p + 3, dirs[i] + d - k, k) == 0 && p[3 + k] == '/')
+            if (dir_end_at(p + 3, dirs[i] + d - k, k) && p[3 + k] == '/')
               n = 3 + k + 1, len = 0;
         }
       }
