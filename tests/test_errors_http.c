@@ -301,6 +301,22 @@ static void test_route_refusals_and_crashes_name_the_script_inside(
   }
 }
 
+/* A reload that does not load lists why, file and line, also where Lua
+ * names the file by its end cut inside a character (the folder here is
+ * Chinese, padded so): on main the list was empty, each error's file
+ * not UTF-8 and left out of the answer. */
+static void test_a_reload_that_fails_lists_why_from_a_chinese_folder(
+    void **state) {
+  answer *a;
+  (void)state;
+  harness_write(&srv, "workflows/route.lua",
+                "return function(c) local x = = 1 end\n");
+  a = post("/v1/admin/reload", ADMIN, "{}");
+  harness_expect_all(a, 422, "\"line\":1",
+                     "\"message\":\"unexpected symbol near '='\"", NULL);
+  write_institution();
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_lists_failed_cases_newest_first),
@@ -312,6 +328,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_retry_all_requeues_every_case_in_error),
       cmocka_unit_test(test_a_read_the_database_refuses_answers_5xx),
       cmocka_unit_test(test_route_refusals_and_crashes_name_the_script_inside),
+      cmocka_unit_test(
+          test_a_reload_that_fails_lists_why_from_a_chinese_folder),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
