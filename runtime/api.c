@@ -239,25 +239,56 @@ void api_reply_text(service *svc, http_request *req, int route, int status,
  * scripts: a caller with an ingest token learns nothing of the machine,
  * and the lender finds the file from the institution. A path is cut where
  * it begins a word (scripts name files as "DIR/file.lua:LINE:"), so that
- * a directory "." does not cut "../" out of other words. Returns buf, or
- * msg itself when buf could not hold it whole. */
+ * a directory "." does not cut "../" out of other words. Lua names a file
+ * whose path is longer than 59 bytes by its end after "..."
+ * ("...nce-production/inst/recoup.lua:10:"): the directory's end is cut
+ * there too. A directory named alone (require's "not found in DIR or
+ * DIR") is said in words; a relative one ("." when served from inside)
+ * tells nothing and is left so. Returns buf, or msg itself when buf could not
+ * hold it whole. */
+/* Whether at holds the k bytes of end, the end of a directory, as Lua
+ * cut it: bytes of a character it cut in two are '?' (script.c mends
+ * them so). */
+static int dir_end_at(const char *at, const char *end, size_t k) {
+  size_t j = 0;
+  while (j < k && at[j] == '?' && ((unsigned char)end[j] & 0xC0) == 0x80) j++;
+  return strncmp(at + j, end + j, k - j) == 0;
+}
+
 static const char *api_inside(const service *svc, const char *msg, char *buf,
                               size_t size) {
   const char *dirs[2] = {script_config(engine_script(svc->eng))->dir,
                          script_shipped_dir()};
+  static const char *const said[2] = {"the institution", "the shipped scripts"};
   size_t o = 0;
   if (strlen(msg) >= size) return msg;
-  for (const char *p = msg; *p && o + 1 < size;) {
+  for (const char *p = msg; *p;) {
     size_t n = 0;
+    const char *put = p;
+    size_t len = 1;
     if (p == msg || strchr(" '\"`(", p[-1]))
       for (int i = 0; i < 2 && !n; i++) {
         size_t d = strlen(dirs[i]);
-        if (d && strncmp(p, dirs[i], d) == 0 && p[d] == '/') n = d + 1;
+        if (!d) continue;
+        if (strncmp(p, dirs[i], d) == 0 && p[d] == '/') {
+          n = d + 1, len = 0;
+        } else if (dirs[i][0] != '/' || d < 2) {
+          continue; /* "." or "inst": nothing of the machine, and "."
+                       alone is a word */
+        } else if (strncmp(p, dirs[i], d) == 0 &&
+                   (!p[d] || strchr(" '\"`),;:", p[d]))) {
+          n = d, put = said[i], len = strlen(said[i]);
+        } else if (strncmp(p, "...", 3) == 0) {
+          /* the longest end of the directory that is there, then '/' */
+          for (size_t k = d; k > 0 && !n; k--)
+            if (dir_end_at(p + 3, dirs[i] + d - k, k) && p[3 + k] == '/')
+              n = 3 + k + 1, len = 0;
+        }
       }
-    if (n)
-      p += n;
-    else
-      buf[o++] = *p++;
+    if (o + len >= size) return msg;
+    memcpy(buf + o, put, len);
+    o += len;
+    p += n ? n : 1;
   }
   buf[o] = '\0';
   return buf;

@@ -832,14 +832,17 @@ static template_value send_lookup(void *ud, const char *name) {
   }
   if (name[0] == 'i' && strncmp(name, "institution.", 12) == 0) {
     const char *f = name + 12;
-    return text_of(strcmp(f, "name") == 0
-                            ? institution_name(cfg, sf->locale)
-                        : strcmp(f, "contact_phone") == 0 ? cfg->contact_phone
-                        : strcmp(f, "timezone") == 0      ? cfg->timezone
-                        : strcmp(f, "currency") == 0      ? cfg->currency
-                                                          : "");
+    if (strcmp(f, "name") == 0)
+      return text_of(institution_name(cfg, sf->locale));
+    if (strcmp(f, "contact_phone") == 0) return text_of(cfg->contact_phone);
+    if (strcmp(f, "timezone") == 0) return text_of(cfg->timezone);
+    if (strcmp(f, "currency") == 0) return text_of(cfg->currency);
   }
-  return text_of("");
+  /* A name the load's check refuses ({foo}, {institution.bogus}) in a
+   * text a script built or changed at run time (templates' tables are
+   * the script's own): an error of the send, not a blank. */
+  v.kind = TEMPLATE_MISSING;
+  return v;
 }
 
 /* Picks the text of a template for a channel and locale: the recipient's

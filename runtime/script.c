@@ -15,6 +15,7 @@
 #include <lualib.h>
 
 #include "recoup/engine.h"
+#include "input.h"
 #include "lua_json.h"
 #include "script_priv.h"
 #include "task_decl.h"
@@ -38,6 +39,21 @@ const char *script_shipped_dir(void) {
   return env && *env ? env : RECOUP_SCRIPTS_DIR;
 }
 
+/* s with each byte that is not part of a UTF-8 character as '?' (as
+ * rc_printable shows it; the length kept). Lua names a chunk by its
+ * first 59 bytes, a file by its last 56 after "...", cut wherever the
+ * count ends: a folder named in Chinese put a broken character in every
+ * error of its scripts, which no JSON answer can carry (a case holding
+ * one answered GET /v1/cases/ID with {}). */
+static void utf8_mend(char *s) {
+  size_t len = strlen(s), off = 0;
+  input_pos bad;
+  while (off < len && input_text_check(s + off, len - off, &bad)) {
+    s[off + bad.offset] = '?';
+    off += bad.offset + 1;
+  }
+}
+
 void script_error_from_message(const char *msg, int code, rc_error *err) {
   const char *p = msg;
   rc_error_clear(err);
@@ -54,11 +70,14 @@ void script_error_from_message(const char *msg, int code, rc_error *err) {
       err->file[n] = '\0';
       err->line = line;
       snprintf(err->message, sizeof err->message, "%s", q + 2);
+      utf8_mend(err->file); /* cut at 255 bytes too */
+      utf8_mend(err->message);
       return;
     }
     p++;
   }
   snprintf(err->message, sizeof err->message, "%s", msg);
+  utf8_mend(err->message);
 }
 
 void script_load_error(lua_State *L, int level, const char *fmt, ...) {
@@ -197,6 +216,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
       }
       memcpy(first, full, n);
       first[n] = '\0';
+      utf8_mend(first);
       /* The script's own error("...") refuses what asked (an HTTP
        * caller gets 422 with its words); anything else is the script
        * failing (500). A spent limit is never a refusal (below). */
@@ -206,7 +226,8 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
           err);
       /* Keep "file:line: message" as the message a user sees. */
       snprintf(err->message, sizeof err->message, "%s", first);
-      if (traceback) *traceback = strdup(full);
+      if (traceback && (*traceback = strdup(full)) != NULL)
+        utf8_mend(*traceback);
     }
     /* Why, for the journal: a spent budget or deadline is the reason
      * whatever a script's pcall or __close made of the message. */

@@ -1146,11 +1146,11 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
   static const char *const products[] = {
       "refuse", "crash", "spin", "table", "nothing", "shown", "empty",
-      "blank",  "unset", "long", "small", "asserted", "tabled"};
+      "blank",  "unset", "long", "small", "asserted", "tabled", "named"};
   static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
-                              RC_ESCRIPT};
+                              RC_ESCRIPT, RC_EINVAL};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
@@ -1164,7 +1164,8 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "拒拒拒",
       "recoup.lua:14: amount too small",
       "recoup.lua:15: assertion failed!",
-      "(error object is a table value)"};
+      "(error object is a table value)",
+      "拒??:1: inner"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1196,6 +1197,12 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "  assert(c.product ~= 'small', 'amount too small')\n"
       "  assert(c.product ~= 'asserted')\n"
       "  assert(c.product ~= 'tabled', { code = 7 })\n"
+      /* Lua names a chunk by its first 59 bytes (a file by its last 56
+       * after "..."), cut inside a character: 19 characters and 2 bytes
+       * of the 20th. A folder named in Chinese did the same to every
+       * error of its scripts, and a case holding one answered {}. */
+      "  if c.product == 'named' then load(\"error('inner')\", '=' .. "
+      "string.rep('拒', 20))() end\n"
       "  return 'm'\n"
       "end)\n",
       f);

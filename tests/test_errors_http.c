@@ -59,6 +59,7 @@ static void write_institution(void) {
                 "  assert(c.product ~= 'asserted', 'amount too small')\n"
                 "  assert(c.product ~= 'bare')\n"
                 "  if c.product == 'crash' then local x; return x.y end\n"
+                "  if c.product == 'missing' then require('no_such') end\n"
                 "  return 'err'\n"
                 "end\n");
 }
@@ -265,15 +266,23 @@ static void test_a_read_the_database_refuses_answers_5xx(void **state) {
 static void test_route_refusals_and_crashes_name_the_script_inside(
     void **state) {
   static const char *const products[] = {"refused", "asserted", "bare",
-                                         "crash"};
-  static const long status[] = {422, 422, 500, 500};
+                                         "crash", "missing"};
+  static const long status[] = {422, 422, 500, 500, 500};
   static const char *const said[] = {
       "\"message\":\"workflows/route.lua:2: not ours\"",
       "\"message\":\"workflows/route.lua:3: amount too small\"",
       "\"message\":\"workflows/route.lua:4: assertion failed!\"",
-      "\"message\":\"workflows/route.lua:5: attempt to index a nil value"};
+      "\"message\":\"workflows/route.lua:5: attempt to index a nil value",
+      "\"message\":\"workflows/route.lua:6: require: module 'no_such' not "
+      "found in the institution or the shipped scripts\""};
+  char shipped[4096];
   (void)state;
-  for (int i = 0; i < 4; i++) {
+  /* RECOUP_SCRIPTS as the server has it, else the built-in one */
+  snprintf(shipped, sizeof shipped, "%s",
+           getenv("RECOUP_SCRIPTS") && *getenv("RECOUP_SCRIPTS")
+               ? getenv("RECOUP_SCRIPTS")
+               : RECOUP_SCRIPTS_DIR);
+  for (int i = 0; i < 5; i++) {
     char body[200];
     answer *a;
     snprintf(body, sizeof body,
@@ -287,7 +296,25 @@ static void test_route_refusals_and_crashes_name_the_script_inside(
                                         : "\"code\":\"script_error\"",
                        said[i], NULL);
     expect_not(a, srv.dir);
+    expect_not(a, shipped);
+    expect_not(a, "...");
   }
+}
+
+/* A reload that does not load lists why, file and line, also where Lua
+ * names the file by its end cut inside a character (the folder here is
+ * Chinese, padded so): on main the list was empty, each error's file
+ * not UTF-8 and left out of the answer. */
+static void test_a_reload_that_fails_lists_why_from_a_chinese_folder(
+    void **state) {
+  answer *a;
+  (void)state;
+  harness_write(&srv, "workflows/route.lua",
+                "return function(c) local x = = 1 end\n");
+  a = post("/v1/admin/reload", ADMIN, "{}");
+  harness_expect_all(a, 422, "\"line\":1",
+                     "\"message\":\"unexpected symbol near '='\"", NULL);
+  write_institution();
 }
 
 int main(int argc, char **argv) {
@@ -301,12 +328,26 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_retry_all_requeues_every_case_in_error),
       cmocka_unit_test(test_a_read_the_database_refuses_answers_5xx),
       cmocka_unit_test(test_route_refusals_and_crashes_name_the_script_inside),
+      cmocka_unit_test(
+          test_a_reload_that_fails_lists_why_from_a_chinese_folder),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
     return 2;
   }
-  harness_open(&srv, argv[1], "err");
+  /* A folder name long enough that Lua names its scripts by their last
+   * 56 bytes ("...款机构-123/workflows/route.lua:2:"), which are the
+   * machine's too; in Chinese, padded so that those bytes begin inside a
+   * character (36 bytes before "/workflows": "-PID", then the name's
+   * end). */
+  {
+    char name[100];
+    int digits = snprintf(NULL, 0, "%d", (int)getpid()), pad = 0;
+    while ((35 - digits - pad) % 3 != 1) pad++;
+    snprintf(name, sizeof name, "err-贷款机构的文件夹贷款机构的文件夹%.*s", pad,
+             "xx");
+    harness_open(&srv, argv[1], name);
+  }
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

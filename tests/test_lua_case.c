@@ -205,6 +205,15 @@ static const probe_def probes[] = {
     {"send_cut_name",
      "case:send('sms', 'owed', { amount = ('\\u{738b}\\u{82b3}'):sub(1, 4) })"},
     {"send_cut_json", "case:send('sms', 'body', { x = '\\xff' })"},
+    /* A text changed at run time: its placeholders were never checked as
+     * the load checks them. On main {foo} and {institution.bogus} sent a
+     * blank. */
+    {"send_runtime_unknown",
+     "local d = require 'workflows.dyn' d.sms = 'D {foo}|{vars.x}' "
+     "case:send('sms', 'dyn', { x = 1 })"},
+    {"send_runtime_institution",
+     "local d = require 'workflows.dyn' d.sms = 'D {institution.bogus}' "
+     "case:send('sms', 'dyn', { x = 1 })"},
     /* A NUL in a webhook's value: the body was cut there, silently. */
     {"send_nul_json", "case:send('sms', 'body', { x = 'ab\\0cd' })"},
     {"send_nul_text", "case:send('sms', 'owed', { amount = '12\\0 345' })"},
@@ -304,6 +313,8 @@ static void write_institution(int zh) {
            "to call us' },\n"
            "  body = { json = true, sms = [[{{\"name\": \"{borrower.name}\", "
            "\"x\": \"{vars.x}\", \"due\": \"{case.balance}\"}}]] },\n"
+           /* a table the probes can reach and change (send_runtime_*) */
+           "  dyn = require 'workflows.dyn',\n"
            "%s"
            "}\n"
            "workflow(require 'workflows.probe')\n",
@@ -312,6 +323,7 @@ static void write_institution(int zh) {
               : "en = 'Due {case.due_date}: {case.balance}'",
            many);
   write_file("recoup.lua", text);
+  write_file("workflows/dyn.lua", "return { sms = 'D {vars.x}' }\n");
 }
 
 static int setup(void **state) {
@@ -719,6 +731,8 @@ static void test_send_arguments_are_refused_by_name(void **state) {
           NULL);
   refused("send_cut_json", "{vars.x} is not valid UTF-8 (byte 0xFF at byte 1",
           NULL);
+  refused("send_runtime_unknown", "template 'dyn'", "needs {foo}", NULL);
+  refused("send_runtime_institution", "needs {institution.bogus}", NULL);
   refused("send_nul_json", "{vars.x} holds a NUL byte (byte 3 of its value)",
           NULL);
   refused("send_nul_text",
