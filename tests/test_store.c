@@ -1619,6 +1619,7 @@ static void test_upgrade_chains_each_case_s_journal(void **state) {
 /* Statements of the kinds a step may skip, on every connection opened
  * since tracing began (sqlite3_trace_v2), counted while counting. */
 static int counting, tasks_cancels, head_reads, events_claims;
+static int borrower_reads, claims_with_borrowers;
 static int timers_fired_by_key, timers_deleted_whole;
 
 static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
@@ -1629,6 +1630,9 @@ static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
     tasks_cancels++;
   if (!strncmp(sql, "SELECT journal_last", 19)) head_reads++;
   if (!strncmp(sql, "SELECT e.id, e.case_id", 22)) events_claims++;
+  if (strstr(sql, " FROM borrowers WHERE id = ?1")) borrower_reads++;
+  if (strstr(sql, "FROM timers t") && strstr(sql, "JOIN borrowers"))
+    claims_with_borrowers++;
   if (!strcmp(sql, "DELETE FROM timers WHERE due = ?1 AND id = ?2"))
     timers_fired_by_key++;
   if (!strncmp(sql, "DELETE FROM timers WHERE due = ?3 AND id = ?1", 45))
@@ -1701,6 +1705,283 @@ static void test_a_claimed_timer_fires_by_its_key(void **state) {
   assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
   store_timers_free(t, n);
   store_close(st);
+}
+
+/* Case id of borrower bid, who has one phone, with a timer due at 100. */
+static void add_claimed_case(store *st, const char *id, const char *bid,
+                             const char *name, const char *phone) {
+  store_borrower b = {0};
+  store_contact phones[1] = {{"phone", (char *)phone, NULL, NULL}};
+  store_case c = {0};
+  rc_error err;
+  b.id = (char *)bid;
+  b.name = (char *)name;
+  b.timezone = "Asia/Shanghai";
+  b.contacts = phones;
+  b.ncontacts = 1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  c.id = (char *)id;
+  c.borrower_id = (char *)bid;
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, id, 100, "remind", NULL, 1, &err),
+                   RC_OK);
+}
+
+/* The borrower a step reads after its case, as the store has it. */
+static void borrower_is(store *st, const char *bid, const char *name,
+                        const char *phone, int do_not_contact) {
+  store_borrower b;
+  rc_error err;
+  assert_int_equal(store_borrower_get(st, bid, &b, &err), RC_OK);
+  assert_string_equal(b.id, bid);
+  assert_string_equal(b.name, name);
+  assert_string_equal(b.timezone, "Asia/Shanghai");
+  assert_null(b.locale);
+  assert_int_equal(b.ncontacts, 1);
+  assert_string_equal(b.contacts[0].kind, "phone");
+  assert_string_equal(b.contacts[0].value, phone);
+  assert_int_equal(b.do_not_contact, do_not_contact);
+  assert_int_equal(b.ceased, 0);
+  store_borrower_free(&b);
+}
+
+/* The claim reads each case's borrower beside it: a step reading the
+ * borrower after its case makes no statement for it. Once anything in
+ * the transaction may have written a borrower (a flag set by an earlier
+ * step, an upsert), the borrowers are read from their rows again; a
+ * borrower whose contacts are not packed is read with its contacts from
+ * their table, as before. */
+static void test_a_claimed_case_brings_its_borrower(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_claimed_case(st, "L1", "B1", "Wang", "+861");
+  add_claimed_case(st, "L2", "B2", "Li", "+862");
+  add_claimed_case(st, "L3", "B1", "Wang", "+861");
+  add_claimed_case(st, "L4", "B4", "Zhao", "+864");
+  exec_sql("UPDATE borrowers SET contacts_packed = NULL WHERE id = 'B4'");
+  borrower_reads = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 0);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B2", "Li", "+862", 0);
+  assert_int_equal(borrower_reads, 0);
+  /* L1's step stopped contact with B1: L3, B1's other case, sees it. */
+  assert_int_equal(store_borrower_set_flag(st, "B1",
+                                           STORE_FLAG_DO_NOT_CONTACT, 1,
+                                           &err),
+                   RC_OK);
+  assert_int_equal(store_case_get(st, "L3", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 1);
+  assert_int_equal(borrower_reads, 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  /* The next claim reads them beside their cases again; B4's contacts
+   * come from their table. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(store_case_get(st, "L3", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 1);
+  assert_int_equal(borrower_reads, 1);
+  assert_int_equal(store_case_get(st, "L4", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B4", "Zhao", "+864", 0);
+  assert_int_equal(borrower_reads, 2);
+  /* An upsert renames B2 before L2's step: read from its row. */
+  {
+    store_borrower b = {0};
+    b.id = "B2";
+    b.name = "Li Na";
+    b.ncontacts = -1;
+    assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  }
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B2", "Li Na", "+862", 0);
+  assert_int_equal(borrower_reads, 3);
+  assert_int_equal(store_rollback(st), RC_OK);
+  counting = 0;
+  store_timers_free(t, n);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
+/* Where the steps of a claim took their cases but read few of their
+ * borrowers (handlers that send nothing), the next claims read no
+ * borrowers beside the cases; a step that reads one then reads its row. */
+static void test_a_claim_reads_no_borrowers_its_steps_leave(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  char id[16];
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  for (int i = 0; i < 80; i++) {
+    snprintf(id, sizeof id, "L%02d", i);
+    add_claimed_case(st, id, "B1", "Wang", "+861");
+  }
+  borrower_reads = claims_with_borrowers = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 40, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 40);
+  assert_int_equal(claims_with_borrowers, 1);
+  for (int i = 0; i < n; i++) {
+    int deleted;
+    assert_int_equal(store_case_get(st, t[i].case_id, &c, &err), RC_OK);
+    store_case_free(&c);
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 40, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 40);
+  assert_int_equal(claims_with_borrowers, 1);
+  assert_int_equal(store_case_get(st, t[0].case_id, &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 0);
+  assert_int_equal(borrower_reads, 1);
+  assert_int_equal(store_rollback(st), RC_OK);
+  counting = 0;
+  store_timers_free(t, n);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
+/* A lender's trigger that writes a borrower from a statement naming no
+ * borrower (here a step's timer, or its case's state): the next step
+ * reads the borrower as it is now, as when every step read its row. The
+ * claim then reads no borrowers beside its cases. */
+static void borrower_changed_by_trigger(const char *trigger, int on_case) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  st = open_store();
+  add_claimed_case(st, "L1", "B1", "Wang", "+861");
+  add_claimed_case(st, "L2", "B1", "Wang", "+861");
+  exec_sql(trigger);
+  claims_with_borrowers = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  borrower_is(st, "B1", "Wang", "+861", 0);
+  if (on_case)
+    assert_int_equal(
+        store_case_write(st,
+                         &(store_case_change){.id = "L1",
+                                              .fields = STORE_CASE_HOLD,
+                                              .on_hold = 1},
+                         &err),
+        RC_OK);
+  else
+    assert_int_equal(store_timer_insert(st, "L1", 500, "next", NULL, 1, &err),
+                     RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 1);
+  assert_int_equal(claims_with_borrowers, 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  store_timers_free(t, n);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
+/* A borrower's contacts replaced inside the claim's transaction (an
+ * import, an API update, a handler): the next step reads them as now. */
+static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
+    void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  store_borrower b = {0};
+  store_contact phones[1] = {{"phone", "+869", NULL, NULL}};
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = open_store();
+  add_claimed_case(st, "L1", "B1", "Wang", "+861");
+  add_claimed_case(st, "L2", "B1", "Wang", "+861");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+861", 0);
+  b.id = "B1";
+  b.name = "Wang";
+  b.timezone = "Asia/Shanghai";
+  b.contacts = phones;
+  b.ncontacts = 1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  borrower_is(st, "B1", "Wang", "+869", 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+static void test_a_borrower_a_trigger_changed_is_read_again(void **state) {
+  (void)state;
+  SQLITE_ONLY("a lender's SQLite trigger");
+  borrower_changed_by_trigger(
+      "CREATE TRIGGER lender_timer AFTER INSERT ON timers BEGIN "
+      "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'; END",
+      0);
+}
+
+static void test_a_borrower_a_case_s_trigger_changed_is_read_again(
+    void **state) {
+  (void)state;
+  SQLITE_ONLY("a lender's SQLite trigger");
+  borrower_changed_by_trigger(
+      "CREATE TRIGGER lender_case AFTER UPDATE ON case_rows BEGIN "
+      "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'; END",
+      1);
 }
 
 static void add_step_task(store *st, const char *case_id, int keep) {
@@ -4289,6 +4570,18 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_claimed_case_brings_its_borrower,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_borrower_s_new_contacts_are_read_after_a_claim, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_borrower_a_case_s_trigger_changed_is_read_again, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claim_reads_no_borrowers_its_steps_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_claimed_timer_fires_by_its_key,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -103,9 +103,11 @@ enum {
   S_TIMER_INSERT_ID,
   S_TIMER_NEXT,
   S_TIMERS_DUE,
+  S_TIMERS_DUE_CASES,
   S_TIMERS_DUE_BARE,
   S_SCHEMA_VERSION,
   S_CASE_TRIGGERS,
+  S_BORROWER_TRIGGERS,
   S_TIMER_DELETE,
   S_TIMER_FIRED,
   S_TIMER_END,
@@ -292,6 +294,27 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
+/* The claim's columns up to its case's (S_TIMERS_DUE). */
+#define TIMERS_DUE_CASES                                                    \
+  "SELECT t.id, t.case_id, t.due, t.event, t.data, r.id, r.borrower_id, "   \
+  "r.workflow, r.version, s.state, s.closed, s.outcome, r.error, "          \
+  "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "   \
+  "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "             \
+  "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "        \
+  "s.tasks_open, s.message_last"
+#define TIMERS_DUE_FROM                        \
+  " FROM timers t "                            \
+  "LEFT JOIN case_rows r ON r.id = t.case_id " \
+  "LEFT JOIN case_steps s ON s.id = t.case_id "
+#define TIMERS_DUE_WHERE "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2"
+
+/* A borrower's columns as borrower_read reads them, each after prefix p
+ * ("b." or ""). */
+#define BORROWER_COLS(p)                                                 \
+  p "id, " p "name, " p "locale, " p "timezone, " p "address, " p        \
+  "employer_name, " p "employer_phone, " p "employer_address, " p        \
+  "do_not_contact, " p "ceased, " p "area, " p "contacts_packed"
+
 /* A borrower's row as store_borrower gives it (bind_borrower), its
  * contacts packed in ?12: NULL when the list is not given, and a new
  * borrower then has none. */
@@ -327,9 +350,7 @@ static const char *const sql[S_COUNT] = {
     /* The borrower and their contacts packed (schema 23): a reminder
      * reads one of these per case. */
     [S_BORROWER_GET] =
-        "SELECT id, name, locale, timezone, address, employer_name, "
-        "employer_phone, employer_address, do_not_contact, ceased, area, "
-        "contacts_packed FROM borrowers WHERE id = ?1",
+        "SELECT " BORROWER_COLS("") " FROM borrowers WHERE id = ?1",
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
@@ -450,18 +471,14 @@ static const char *const sql[S_COUNT] = {
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
     /* Each timer's case beside it, as S_CASE_GET reads it (columns from
      * 5 on; NULL when the case is missing): the step's read of its case
-     * takes it from the claim (ahead_take). The tables, not the view: a
-     * join on the right of a LEFT JOIN is not flattened. */
-    [S_TIMERS_DUE] =
-        "SELECT t.id, t.case_id, t.due, t.event, t.data, r.id, r.borrower_id, "
-        "r.workflow, r.version, s.state, s.closed, s.outcome, r.error, "
-        "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "
-        "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "
-        "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "
-        "s.tasks_open, s.message_last FROM timers t "
-        "LEFT JOIN case_rows r ON r.id = t.case_id "
-        "LEFT JOIN case_steps s ON s.id = t.case_id "
-        "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2",
+     * takes it from the claim (ahead_take), and its borrower's from
+     * column 32 on (ahead_borrower). The tables, not the view: a join on
+     * the right of a LEFT JOIN is not flattened. */
+    [S_TIMERS_DUE] = TIMERS_DUE_CASES ", " BORROWER_COLS("b.") TIMERS_DUE_FROM
+        "LEFT JOIN borrowers b ON b.id = r.borrower_id " TIMERS_DUE_WHERE,
+    /* The same without the borrowers, where the steps of the last claims
+     * read too few of those read (ahead_drop). */
+    [S_TIMERS_DUE_CASES] = TIMERS_DUE_CASES TIMERS_DUE_FROM TIMERS_DUE_WHERE,
     /* The same timers without their cases, where the steps of the last
      * claims took too few of those read (ahead_drop). */
     [S_TIMERS_DUE_BARE] =
@@ -476,6 +493,12 @@ static const char *const sql[S_COUNT] = {
         "name NOT IN ('cases_insert', 'cases_update', 'cases_delete', "
         "'figures_arm_new') AND (sql LIKE '%case_rows%' OR "
         "sql LIKE '%case_steps%' OR sql LIKE '%cases%')",
+    /* A trigger that may write a borrower's row or contacts from a
+     * statement that does not name them (borrower_writes): the schema
+     * has none. */
+    [S_BORROWER_TRIGGERS] =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+        "(sql LIKE '%borrowers%' OR sql LIKE '%contacts%')",
     /* The whole timer, not only its key: a timer set after this one was
      * cancelled, due at the same time, is given the same id. */
     [S_TIMER_DELETE] =
@@ -1076,6 +1099,8 @@ struct sq {
   /* Whether a statement may write a case's row (case_writes): 0 not
    * known yet, 1 no, 2 yes. */
   unsigned char writes_case[S_COUNT];
+  /* The same for a borrower's row or contacts (borrower_writes). */
+  unsigned char writes_borrower[S_COUNT];
   /* The cases the last claim of timers read beside them (sq_timers_due),
    * for the steps' reads of their cases: a statement a step less. Valid
    * only in the transaction that claimed, which holds the write lock, and
@@ -1091,16 +1116,30 @@ struct sq {
        * a thousand cases' strings held at once sent every malloc down
        * its slow path (1.9k instructions a step). */
       int32_t at[13];
+      /* The same for its borrower's texts (borrower_texts, then the
+       * contacts packed); bat[0] -1: none kept (no such borrower, or
+       * its contacts not packed). Not marked taken: a borrower may have
+       * several cases in one claim. */
+      int32_t bat[10];
       int64_t journal_last, message_last;
-      int tasks_open;
+      int tasks_open, do_not_contact, ceased;
     } *v;
     int n, cap, next;
     /* How many of the n kept a step took; while bare > 0 the claims
      * keep none (ahead_drop). */
     int taken, bare;
+    /* A statement that may write a borrower's row or contacts ran since
+     * the claim (borrower_writes): its borrowers are not taken. */
+    int borrowers_written;
+    /* Whether the last claim read the borrowers; how many of them the
+     * steps took; while cases_only > 0 the claims read none. */
+    int with_borrowers, borrowers_taken, cases_only;
     /* Whether a trigger not the schema's names a case table (then none
      * is kept). */
     trigger_check triggers;
+    /* Whether a trigger names borrowers or contacts (then the claim
+     * reads no borrower beside its cases). */
+    trigger_check borrower_triggers;
     char *text;
     size_t len, size;
     uint64_t written[1024]; /* a bit set of 65,536 */
@@ -1475,6 +1514,7 @@ static int borrower_first_seen(sq *st, const char *id);
 static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
                        int position, rc_error *err);
 static int held_refused(sq *st, rc_error *err);
+static int ahead_borrower(sq *st, const char *id, store_borrower *out);
 static int held_mark(sq *st, rc_error *err);
 static void held_unmark(sq *st, int keep);
 static void import_indexes_barrier(sq *st, int which);
@@ -1497,7 +1537,15 @@ static void ahead_drop(sq *st) {
    * one in BARE_CLAIMS looks again. */
   if (st->ahead.n >= 32 && 4 * st->ahead.taken < 3 * st->ahead.n)
     st->ahead.bare = BARE_CLAIMS;
+  /* A borrower read beside its case costs the claim about 5.3k
+   * instructions and saves its step 6.6k (a reminder, measured): where
+   * the steps took their cases but read few borrowers (handlers that
+   * send nothing), the next claims read none. */
+  else if (st->ahead.with_borrowers && st->ahead.taken >= 32 &&
+           2 * st->ahead.borrowers_taken < st->ahead.taken)
+    st->ahead.cases_only = BARE_CLAIMS;
   st->ahead.n = st->ahead.next = st->ahead.taken = 0;
+  st->ahead.with_borrowers = st->ahead.borrowers_taken = 0;
   st->ahead.len = 0;
 }
 
@@ -1547,6 +1595,19 @@ static int case_writes(sq *st, int which) {
   return st->writes_case[which] == 2;
 }
 
+/* Whether statement `which` may write a borrower's row or contacts, as
+ * case_writes reads it ("contacts" also names contacts_packed). */
+static int borrower_writes(sq *st, int which) {
+  if (!st->writes_borrower[which]) {
+    const char *t = sql[which];
+    int writes = strstr(t, "INSERT") || strstr(t, "UPDATE") ||
+                 strstr(t, "DELETE") || strstr(t, "REPLACE");
+    int names = strstr(t, "borrowers") || strstr(t, "contacts");
+    st->writes_borrower[which] = writes && names ? 2 : 1;
+  }
+  return st->writes_borrower[which] == 2;
+}
+
 /* stmt for a statement about to write the row of case `id` (NULL: of a
  * case it does not say), or not to write one. */
 static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
@@ -1559,6 +1620,8 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
   if (st->ahead.n && (st->writes_case[which] ? st->writes_case[which] == 2
                                              : case_writes(st, which)))
     ahead_touch(st, id);
+  if (st->ahead.n && borrower_writes(st, which))
+    st->ahead.borrowers_written = 1;
   if (st->idx.sql && !st->idx.built) import_indexes_barrier(st, which);
   if (!st->stmts[which] &&
       sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
@@ -2667,6 +2730,7 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   if (!import && fk_resume(st, err) != RC_OK) return RC_ESTORE;
   ahead_drop(st);
   st->ahead.triggers.checked = 0; /* another connection may have made one */
+  st->ahead.borrower_triggers.checked = 0;
   timer_keys_forget(st); /* another connection may have written since */
   journal_chain_forget(st);
   tasks_forget(st);
@@ -2986,6 +3050,7 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   int rc, unpacked = RC_EINVAL;
   memset(out, 0, sizeof *out);
   if ((rc = contacts_flush(st, err)) != RC_OK) return rc;
+  if (ahead_borrower(st, id, out)) return RC_OK;
   bind_text(s, 1, id);
   if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     out->id = dup_col(s, 0);
@@ -3331,6 +3396,8 @@ static sqlite3_stmt *rows_stmt(sq *st, sqlite3_stmt **slot, int which,
   int depth = 0;
   jbuf b = {0};
   if (st->ahead.n && case_writes(st, which)) ahead_drop(st);
+  if (st->ahead.n && borrower_writes(st, which))
+    st->ahead.borrowers_written = 1;
   if (*slot || !values ||
       rows * stride > sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
     return *slot;
@@ -4183,6 +4250,25 @@ static const struct {
     {14, offsetof(store_case, due_date)}, {17, offsetof(store_case, tags)},
     {18, offsetof(store_case, data)},     {19, offsetof(store_case, queue)}};
 
+/* A borrower's text columns but its contacts (BORROWER_COLS' numbers)
+ * and their fields. */
+static const struct {
+  int col;
+  size_t field;
+} borrower_texts[9] = {
+    {0, offsetof(store_borrower, id)},
+    {1, offsetof(store_borrower, name)},
+    {2, offsetof(store_borrower, locale)},
+    {3, offsetof(store_borrower, timezone)},
+    {4, offsetof(store_borrower, address)},
+    {5, offsetof(store_borrower, employer_name)},
+    {6, offsetof(store_borrower, employer_phone)},
+    {7, offsetof(store_borrower, employer_address)},
+    {10, offsetof(store_borrower, area)}};
+
+/* Where S_TIMERS_DUE's borrower columns begin. */
+enum { AHEAD_BORROWER = 32 };
+
 static char **case_text(store_case *c, int k) {
   return (char **)((char *)c + case_texts[k].field);
 }
@@ -4243,6 +4329,40 @@ static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
     tasks_seen(st, id, a->tasks_open, 0);
     message_last_seen(st, id, a->message_last);
     case_seen(st, id, out);
+    return 1;
+  }
+  return 0;
+}
+
+/* Borrower id as the last claim read it beside a case a step just took,
+ * when no statement may have written a borrower since: the read it saves
+ * is a statement a reminder's step (store_borrower_get after
+ * store_case_get). Copies; 0 when not kept (or out of memory: the read
+ * then says so). */
+static int ahead_borrower(sq *st, const char *id, store_borrower *out) {
+  int from = st->ahead.next > 8 ? st->ahead.next - 8 : 0;
+  if (!st->ahead.n || st->ahead.borrowers_written || st->base.depth == 0 ||
+      sqlite3_get_autocommit(st->db))
+    return 0;
+  for (int i = st->ahead.next - 1; i >= from; i--) {
+    const struct ahead_case *a = &st->ahead.v[i];
+    const char *t = st->ahead.text, *packed;
+    int oom = 0;
+    if (a->bat[0] < 0 || strcmp(t + a->bat[0], id) != 0) continue;
+    memset(out, 0, sizeof *out);
+    for (int k = 0; k < 9; k++) {
+      char **f = (char **)((char *)out + borrower_texts[k].field);
+      if (a->bat[k] >= 0 && !(*f = strdup(t + a->bat[k]))) oom = 1;
+    }
+    out->do_not_contact = a->do_not_contact;
+    out->ceased = a->ceased;
+    packed = t + a->bat[9];
+    if (oom || sqlite_contacts_unpack(packed, strlen(packed), &out->contacts,
+                                      &out->ncontacts) != RC_OK) {
+      store_borrower_free(out);
+      return 0;
+    }
+    st->ahead.borrowers_taken++;
     return 1;
   }
   return 0;
@@ -4990,8 +5110,31 @@ static int ahead_allowed(sq *st) {
   return no_foreign_triggers(st, &st->ahead.triggers, S_CASE_TRIGGERS);
 }
 
-/* The case of the claimed timer s is at (columns 5 on) for ahead_take;
- * 0 when out of memory (then none is kept). */
+/* Column col of s copied to the end of st->ahead.text, where *at says
+ * (-1 for NULL); 0 when out of memory. */
+static int ahead_text(sq *st, sqlite3_stmt *s, int col, int32_t *at) {
+  const char *v = (const char *)sqlite3_column_text(s, col);
+  size_t len = v ? strlen(v) + 1 : 0;
+  if (!v) {
+    *at = -1;
+    return 1;
+  }
+  if (st->ahead.len + len > st->ahead.size) {
+    size_t size = 2 * (st->ahead.len + len) + 4096;
+    char *text = size <= INT32_MAX ? realloc(st->ahead.text, size) : NULL;
+    if (!text) return 0;
+    st->ahead.text = text;
+    st->ahead.size = size;
+  }
+  memcpy(st->ahead.text + st->ahead.len, v, len);
+  *at = (int32_t)st->ahead.len;
+  st->ahead.len += len;
+  return 1;
+}
+
+/* The case of the claimed timer s is at (columns 5 on) for ahead_take,
+ * and its borrower (columns AHEAD_BORROWER on) for ahead_borrower; 0
+ * when out of memory (then none is kept). */
 static int ahead_keep(sq *st, sqlite3_stmt *s) {
   struct ahead_case *a;
   if (st->ahead.n == st->ahead.cap) {
@@ -5002,34 +5145,37 @@ static int ahead_keep(sq *st, sqlite3_stmt *s) {
     st->ahead.cap = cap;
   }
   a = &st->ahead.v[st->ahead.n++];
-  a->at[0] = -1;
+  a->at[0] = a->bat[0] = -1;
   /* The view's inner join: both rows, or no case. */
   if (sqlite3_column_type(s, 5) == SQLITE_NULL ||
       sqlite3_column_type(s, 9) == SQLITE_NULL)
     return 1;
-  for (int k = 0; k < 13; k++) {
-    const char *v = (const char *)sqlite3_column_text(
-        s, k < 12 ? 5 + case_texts[k].col : 28);
-    size_t len = v ? strlen(v) + 1 : 0;
-    if (!v) {
-      a->at[k] = -1;
-      continue;
-    }
-    if (st->ahead.len + len > st->ahead.size) {
-      size_t size = 2 * (st->ahead.len + len) + 4096;
-      char *text = size <= INT32_MAX ? realloc(st->ahead.text, size) : NULL;
-      if (!text) return 0;
-      st->ahead.text = text;
-      st->ahead.size = size;
-    }
-    memcpy(st->ahead.text + st->ahead.len, v, len);
-    a->at[k] = (int32_t)st->ahead.len;
-    st->ahead.len += len;
-  }
+  for (int k = 0; k < 13; k++)
+    if (!ahead_text(st, s, k < 12 ? 5 + case_texts[k].col : 28, &a->at[k]))
+      return 0;
   case_numbers(s, 5, &a->c);
   a->journal_last = sqlite3_column_int64(s, 29);
   a->tasks_open = sqlite3_column_int(s, 30);
   a->message_last = sqlite3_column_int64(s, 31);
+  /* Its borrower, when there is one with its contacts packed (else the
+   * step reads it as before: borrower_read). */
+  if (!st->ahead.with_borrowers ||
+      sqlite3_column_type(s, AHEAD_BORROWER) == SQLITE_NULL ||
+      sqlite3_column_type(s, AHEAD_BORROWER + 11) == SQLITE_NULL)
+    return 1;
+  /* The packed text is read to its length, the kept one to its NUL. */
+  if (strlen((const char *)sqlite3_column_text(s, AHEAD_BORROWER + 11)) !=
+      (size_t)sqlite3_column_bytes(s, AHEAD_BORROWER + 11))
+    return 1;
+  for (int k = 0; k < 10; k++)
+    if (!ahead_text(st, s,
+                    AHEAD_BORROWER + (k < 9 ? borrower_texts[k].col : 11),
+                    &a->bat[k])) {
+      a->bat[0] = -1;
+      return 0;
+    }
+  a->do_not_contact = sqlite3_column_int(s, AHEAD_BORROWER + 8);
+  a->ceased = sqlite3_column_int(s, AHEAD_BORROWER + 9);
   return 1;
 }
 
@@ -5077,13 +5223,21 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
    * (BEGIN IMMEDIATE): nothing else writes them before the steps. */
   ahead_drop(st);
   memset(st->ahead.written, 0, sizeof st->ahead.written);
+  st->ahead.borrowers_written = 0;
   keep = st->base.depth > 0 && !sqlite3_get_autocommit(st->db) &&
          ahead_allowed(st);
   if (keep && st->ahead.bare > 0) {
     st->ahead.bare--;
     keep = 0;
   }
-  s = stmt(st, keep ? S_TIMERS_DUE : S_TIMERS_DUE_BARE);
+  st->ahead.with_borrowers =
+      keep && st->ahead.cases_only == 0 &&
+      no_foreign_triggers(st, &st->ahead.borrower_triggers,
+                          S_BORROWER_TRIGGERS);
+  if (keep && st->ahead.cases_only > 0) st->ahead.cases_only--;
+  s = stmt(st, !keep                       ? S_TIMERS_DUE_BARE
+               : st->ahead.with_borrowers ? S_TIMERS_DUE
+                                          : S_TIMERS_DUE_CASES);
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int(s, 2, max);
   st->claimed.n = st->claimed.next = 0;
