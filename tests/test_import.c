@@ -840,6 +840,34 @@ static void test_locales_are_language_tags_icu_knows(void **state) {
   engine_close(eng);
 }
 
+/* ICU honours -u- keys: "-u-ca-buddhist" dated an SMS 佛历2568年 and
+ * "-u-nu-hanidec" wrote its amount in Chinese numerals. Refused with the
+ * row, as any other tag the lender did not mean. */
+static void test_locale_extensions_are_refused(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,zh-CN-u-ca-buddhist,2026-01-01,0\n"
+                              "L2,B2,zh-CN-u-nu-hanidec,2026-01-01,0\n"
+                              "L3,B3,en-US-x-private,2026-01-01,0\n"
+                              "L4,B4,ja-t-it,2026-01-01,0\n"
+                              "L5,B5,zh-CN,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 4);
+  expect_error(&errors, 0, 2,
+               "locale 'zh-CN-u-ca-buddhist': extensions such as -u- are "
+               "not taken");
+  assert_string_equal(errors.items[0].field, "locale");
+  expect_error(&errors, 1, 3, "-u- are not taken");
+  expect_error(&errors, 2, 4, "-x- are not taken");
+  expect_error(&errors, 3, 5, "-t- are not taken");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_wrong_types_are_refused_not_dropped(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2642,6 +2670,7 @@ int main(void) {
       cmocka_unit_test(test_a_case_twice_with_bad_cells_is_named_once),
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
+      cmocka_unit_test(test_locale_extensions_are_refused),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
