@@ -940,6 +940,24 @@ static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
 
 /* --- reads ------------------------------------------------------------ */
 
+/* Text as stored: a case's error written by a version before 32 could
+ * be cut inside a character, and json_pack refused the whole case for it
+ * (GET /v1/cases/ID answered {}; a list dropped the key). The bytes that
+ * are not UTF-8 show as U+FFFD; the rest of the text stays readable. */
+static json_t *stored_text(const char *s) {
+  size_t n;
+  char *clean;
+  json_t *j;
+  if (!s) return json_null();
+  if ((j = json_string(s))) return j;
+  n = 3 * strlen(s) + 1;
+  if (!(clean = malloc(n))) return json_null();
+  rc_utf8_lossy(clean, n, s);
+  j = json_string(clean);
+  free(clean);
+  return j ? j : json_null();
+}
+
 static json_t *value_json(const store_value *v) {
   switch (v->type) {
     case STORE_INT:
@@ -947,7 +965,7 @@ static json_t *value_json(const store_value *v) {
     case STORE_REAL:
       return json_real(v->r);
     case STORE_TEXT:
-      return json_string(v->s);
+      return stored_text(v->s);
   }
   return json_null();
 }
@@ -1223,10 +1241,11 @@ static int case_items(service *svc, const principal *who, json_t *list,
 static json_t *case_json(service *svc, const store_case *c) {
   char at[40];
   json_t *o = json_pack(
-      "{s:s, s:s, s:s, s:i, s:s?, s:b, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
+      "{s:s, s:s, s:s, s:i, s:o, s:b, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
       "s:s?, s:i, s:s?, s:b}",
       "id", c->id, "state", c->state, "workflow", c->workflow, "version",
-      c->version, "error", c->error, "closed", c->closed, "outcome", c->outcome,
+      c->version, "error", stored_text(c->error), "closed", c->closed,
+      "outcome", c->outcome,
       "product", c->product, "currency", c->currency, "principal",
       (json_int_t)c->principal, "balance", (json_int_t)c->balance, "amount_due",
       (json_int_t)c->amount_due, "fees", (json_int_t)c->fees, "due_date",

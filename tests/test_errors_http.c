@@ -290,6 +290,35 @@ static void test_route_refusals_and_crashes_name_the_script_inside(
   }
 }
 
+/* A case error an older version stored cut inside a character (before
+ * session 32, a long Chinese error at 1,023 bytes): the case is shown,
+ * the broken bytes as U+FFFD, not answered as {}. */
+static void test_a_stored_error_that_is_not_utf8_is_shown(void **state) {
+  sqlite3 *other;
+  answer *a;
+  (void)state;
+  open_case("E5");
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(
+      sqlite3_exec(other,
+                   "UPDATE cases SET error = CAST('recoup.lua:9: ' || "
+                   "X'E98791E9A29DE4B8' AS TEXT) WHERE id = 'E5'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(other);
+  a = get("/v1/cases/E5", ADMIN);
+  harness_expect_all(a, 200, "\"id\":\"E5\"",
+                     "\"error\":\"recoup.lua:9: \xe9\x87\x91\xe9\xa2\x9d"
+                     "\xef\xbf\xbd\xef\xbf\xbd\"",
+                     NULL);
+  a = get("/v1/cases?state=new", ADMIN);
+  harness_expect_all(a, 200, "\"id\":\"E5\"",
+                     "\"error\":\"recoup.lua:9: \xe9\x87\x91\xe9\xa2\x9d"
+                     "\xef\xbf\xbd\xef\xbf\xbd\"",
+                     NULL);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_lists_failed_cases_newest_first),
@@ -301,6 +330,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_retry_all_requeues_every_case_in_error),
       cmocka_unit_test(test_a_read_the_database_refuses_answers_5xx),
       cmocka_unit_test(test_route_refusals_and_crashes_name_the_script_inside),
+      cmocka_unit_test(test_a_stored_error_that_is_not_utf8_is_shown),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
