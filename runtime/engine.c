@@ -30,6 +30,7 @@
 #include "phone.h"
 #include "case_input.h"
 #include "case_keep.h"
+#include "input.h"
 #include "jbuf.h"
 #include "lua_json.h"
 #include "user.h"
@@ -607,6 +608,27 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
                               err);
 }
 
+/* A column the row has that was most likely meant as field (`Balance`,
+ * `balance ` with a space, `BALANCE` from a spreadsheet): it landed in
+ * case.data, and a refusal that says only "needs balance" leaves a
+ * newcomer looking at a file that has it. Into hint as "; this row has
+ * 'Balance' (did you mean balance?)", or "". */
+static void near_miss(const case_input *in, const char *field, char *hint,
+                      size_t size) {
+  const char *const known[] = {field, NULL};
+  const char *key;
+  json_t *v;
+  hint[0] = '\0';
+  json_object_foreach(in->data, key, v) {
+    char shown[64];
+    if (!input_key_meant(key, known)) continue;
+    rc_printable_line(shown, sizeof shown, key);
+    snprintf(hint, size, "; this row has '%s' (did you mean %s?)", shown,
+             field);
+    return;
+  }
+}
+
 static int open_new(engine *eng, case_input *in, rc_error *err) {
   static char no_tags[] = "[]";
   store_case *c = &in->c;
@@ -620,18 +642,26 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
    * export that left it out): every case opened with nothing owed and
    * closed as nothing due (500 of the examples' portfolio, CN¥7.3m of
    * principal). Before the money check, which would blame amount_due. */
-  if (eng->defer_opened && !(in->present & IN_BALANCE))
+  if (eng->defer_opened && !(in->present & IN_BALANCE)) {
+    char hint[128];
+    near_miss(in, "balance", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "balance",
                         "a new case needs balance (everything owed, fees "
-                        "included, in minor units; 0 when nothing is)");
+                        "included, in minor units; 0 when nothing is)%s",
+                        hint);
+  }
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   /* Days past due, the buckets, the templates and the guard's escalation
    * all start from it: a case without one would only fail later, in its
    * handler. Updates may leave it out (it stays as stored). */
-  if (!c->due_date || !*c->due_date)
+  if (!c->due_date || !*c->due_date) {
+    char hint[128];
+    near_miss(in, "due_date", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "due_date",
                         "a new case needs due_date (the day the amount "
-                        "became due, such as 2026-01-01)");
+                        "became due, such as 2026-01-01)%s",
+                        hint);
+  }
   /* A book's file without amount_due opened every case with 0 due, and
    * a workflow closes those as nothing to collect: a newcomer's whole
    * book closed, its money not asked for, in silence. What is overdue
@@ -639,11 +669,16 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
    * loan's balance is mostly not due yet, and a notice overstating it
    * is a misstatement of the debt). rt:open and POST /v1/cases keep 0:
    * a spec or a caller names what it gives. */
-  if (eng->defer_opened && c->balance > 0 && !(in->present & IN_AMOUNT_DUE))
+  if (eng->defer_opened && c->balance > 0 &&
+      !(in->present & IN_AMOUNT_DUE)) {
+    char hint[128];
+    near_miss(in, "amount_due", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "amount_due",
                         "a new case with a balance needs amount_due (what "
                         "is overdue now, in minor units, at most the "
-                        "balance; 0 when the loan is current)");
+                        "balance; 0 when the loan is current)%s",
+                        hint);
+  }
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);

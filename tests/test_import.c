@@ -583,6 +583,61 @@ static void test_a_new_case_with_a_balance_needs_amount_due(void **state) {
 /* A file without balance opened every case with nothing owed, and the
  * workflow closed them as nothing due: the examples' portfolio without
  * its balance and amount_due columns, 500 cases, silently. */
+/* A newcomer's CSV from a spreadsheet: the column is there, spelt
+ * otherwise. The refusal names it and the field meant, as a JSON body's
+ * misspelt key is (input_json_known_keys). */
+static void test_a_near_miss_column_is_named(void **state) {
+  static const char *const headers[] = {"Balance", "BALANCE",
+                                        "outstanding_balance"};
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    char text[200], want[200];
+    snprintf(text, sizeof text,
+             "id,borrower_id,%s,amount_due,due_date\n"
+             "L1,B1,5000,100,2026-01-01\n",
+             headers[i]);
+    assert_int_equal(import_text(eng, text, strlen(text), IMPORT_CSV, &errors),
+                     RC_EINVAL);
+    snprintf(want, sizeof want,
+             "a new case needs balance (everything owed, fees included, in "
+             "minor units; 0 when nothing is); this row has '%s' (did you "
+             "mean balance?)",
+             headers[i]);
+    expect_error(&errors, 0, 2, want);
+    rc_errlist_free(&errors);
+  }
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"L2\",\"borrower_id\":\"B2\","
+                              "\"balance\":900,\"Amount_Due\":0,"
+                              "\"due_date\":\"2026-01-01\"}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "this row has 'Amount_Due' (did you mean "
+                              "amount_due?)");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,DueDate\n"
+                              "L1,B1,5000,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "this row has 'DueDate' (did you mean "
+                              "due_date?)");
+  rc_errlist_free(&errors);
+  /* Nothing near: the refusal as before, without a guess. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,principal,due_date\n"
+                              "L1,B1,5000,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "0 when nothing is)");
+  assert_null(strstr(errors.items[0].message, "did you mean"));
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 0);
+  engine_close(eng);
+}
+
 static void test_a_new_case_needs_balance(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2663,6 +2718,7 @@ int main(void) {
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_a_new_case_with_a_balance_needs_amount_due),
       cmocka_unit_test(test_a_new_case_needs_balance),
+      cmocka_unit_test(test_a_near_miss_column_is_named),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
