@@ -1173,6 +1173,31 @@ static int payment_seen(engine *eng, const char *case_id, rc_money amount,
   return RC_OK;
 }
 
+/* A payment is back-dated when the bank's file comes late: dated in the
+ * last year, or while the case was open in recoup (a case of years), it
+ * is taken. One older than both is a typo (1900-01-05 for 2026-01-05, a
+ * year of 0026): recorded, it would stand in the journal, the figures of
+ * a month long closed and every report, for ever. The ref rules come
+ * first: a resend of a payment taken is a duplicate, as before. */
+static const rc_time PAYMENT_PAST_MS = (rc_time)366 * 24 * 60 * 60 * 1000;
+
+static int payment_not_too_old(engine *eng, const store_case *c, rc_time at,
+                               rc_error *err) {
+  rc_time now = clock_now(eng->clk);
+  char when[40], opened[40], year[40];
+  if (at >= now - PAYMENT_PAST_MS || at >= c->opened_at) return RC_OK;
+  clock_zone_format(clock_zone(eng->clk), at, when, sizeof when);
+  clock_zone_format(clock_zone(eng->clk), c->opened_at, opened,
+                    sizeof opened);
+  clock_zone_format(clock_zone(eng->clk), now - PAYMENT_PAST_MS, year,
+                    sizeof year);
+  return rc_error_set(err, RC_EINVAL, "at",
+                      "at (%s) is too far back: a payment is dated after "
+                      "its case was opened (%s) or in the last 366 days "
+                      "(since %s)",
+                      when, opened, year);
+}
+
 /* Payments are facts: whatever passes the shape checks is recorded, on an
  * open or a closed case. What goes beyond the balance brings it to zero and
  * is kept as overpaid, for refund. */
@@ -1199,6 +1224,10 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   /* Held: the balance written is this read's less the payment. */
   if ((rc = case_hold(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
+  if (at && (rc = payment_not_too_old(eng, &c, at, err)) != RC_OK) {
+    store_case_free(&c);
+    return ingest_end(eng, rc, err);
+  }
   rc = store_payment_insert(eng->st, case_id, amount, ref,
                             at ? at : clock_now(eng->clk), err);
   if (rc == RC_ECONFLICT && ref) {
