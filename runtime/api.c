@@ -249,7 +249,7 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
   if (strlen(msg) >= size) return msg;
   for (const char *p = msg; *p && o + 1 < size;) {
     size_t n = 0;
-    if (p == msg || strchr(" '\"`(", p[-1]))
+    if (p == msg || strchr(" \t\n'\"`(<", p[-1]))
       for (int i = 0; i < 2 && !n; i++) {
         size_t d = strlen(dirs[i]);
         if (d && strncmp(p, dirs[i], d) == 0 && p[d] == '/') n = d + 1;
@@ -261,6 +261,20 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
   }
   buf[o] = '\0';
   return buf;
+}
+
+/* obj[key], a stored error a script wrote, as api_inside shows it: a
+ * case's error names /srv/recoup/recoup.lua:10 in the book (the log, the
+ * CLI's `recoup errors` keep it); a supervisor over HTTP or in the
+ * console reads recoup.lua:10 as the HTTP refusals say it. */
+static void api_inside_key(const service *svc, json_t *obj, const char *key) {
+  const char *msg = json_string_value(json_object_get(obj, key));
+  size_t n;
+  char *buf;
+  if (!msg || !(buf = malloc((n = strlen(msg) + 1)))) return;
+  if (api_inside(svc, msg, buf, n) == buf)
+    json_object_set_new(obj, key, json_string(buf));
+  free(buf);
 }
 
 /* Every error is {"error": {"code", "message", "field"}}, field null
@@ -1227,6 +1241,7 @@ static int case_items(service *svc, const principal *who, json_t *list,
     json_object_set_new(row, "borrower", borrower_json(&b, masked));
     store_borrower_free(&b);
     json_object_del(row, "borrower_id");
+    api_inside_key(svc, row, "error");
     if (json_is_null(json_object_get(row, "tags")))
       json_object_set_new(row, "tags", json_array());
     if (json_is_null(json_object_get(row, "data")))
@@ -1281,6 +1296,7 @@ static void r_case(service *svc, http_request *req, int route,
     return;
   }
   out = case_json(svc, &c);
+  api_inside_key(svc, out, "error");
   json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
   if (masked_for(who)) mask_strings(json_object_get(out, "data"));
   if (api_case_extras(svc, who, &c, out, &err) != RC_OK) {
@@ -1355,7 +1371,17 @@ static void r_journal(service *svc, http_request *req, int route,
   }
   if (masked_for(who)) mask_strings(r.list);
   {
-    json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
+    size_t i;
+    json_t *row, *out;
+    json_array_foreach(r.list, i, row) {
+      json_t *detail = json_object_get(row, "detail");
+      const char *kind = json_string_value(json_object_get(row, "kind"));
+      if (kind && !strcmp(kind, "error") && json_is_object(detail)) {
+        api_inside_key(svc, detail, "message");
+        api_inside_key(svc, detail, "traceback");
+      }
+    }
+    out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     page_next_id(out, &r, limit);
     api_reply(svc, req, route, 200, out, NULL);
   }
@@ -1419,6 +1445,12 @@ static void r_errors(service *svc, http_request *req, int route,
   if (!page) {
     api_fail(svc, req, route, &err);
     return;
+  }
+  {
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(page, "errors"), i, row)
+        api_inside_key(svc, row, "error");
   }
   api_reply(svc, req, route, 200, page, NULL);
 }

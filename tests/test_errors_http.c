@@ -147,6 +147,22 @@ static void test_errors_lists_failed_cases_newest_first(void **state) {
   expect(a, 200, "\"next\":null");
   expect_not(a, "E3");
   assert_true(strstr(a->body, "\"E2\"") < strstr(a->body, "\"E1\""));
+  /* A stored error names the script as HTTP refusals do, by its path
+   * inside the institution (the book, the log and `recoup errors` keep
+   * the full path): the list, the case, its journal's message and
+   * traceback. */
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases/E1", ADMIN);
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases?state=new", ADMIN);
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases/E1/journal", ADMIN);
+  expect(a, 200, "\"message\":\"workflows/err.lua:3: boom for E1\"");
+  expect(a, 200, "\\n\\tworkflows/err.lua:3: in ");
+  expect_not(a, srv.dir);
 }
 
 static void test_errors_are_paged(void **state) {
