@@ -266,7 +266,7 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
     size_t n = 0;
     const char *put = p;
     size_t len = 1;
-    if (p == msg || strchr(" '\"`(", p[-1]))
+    if (p == msg || strchr(" \t\n'\"`(<", p[-1]))
       for (int i = 0; i < 2 && !n; i++) {
         size_t d = strlen(dirs[i]);
         if (!d) continue;
@@ -292,6 +292,20 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
   }
   buf[o] = '\0';
   return buf;
+}
+
+/* obj[key], a stored error a script wrote, as api_inside shows it: a
+ * case's error names /srv/recoup/recoup.lua:10 in the book (the log, the
+ * CLI's `recoup errors` keep it); a supervisor over HTTP or in the
+ * console reads recoup.lua:10 as the HTTP refusals say it. */
+static void api_inside_key(const service *svc, json_t *obj, const char *key) {
+  const char *msg = json_string_value(json_object_get(obj, key));
+  size_t n;
+  char *buf;
+  if (!msg || !(buf = malloc((n = strlen(msg) + 1)))) return;
+  if (api_inside(svc, msg, buf, n) == buf)
+    json_object_set_new(obj, key, json_string(buf));
+  free(buf);
 }
 
 /* Every error is {"error": {"code", "message", "field"}}, field null
@@ -971,6 +985,24 @@ static int w_retry_many(service *svc, job *j, json_t **reply, int *status,
 
 /* --- reads ------------------------------------------------------------ */
 
+/* Text as stored: a case's error written by a version before 32 could
+ * be cut inside a character, and json_pack refused the whole case for it
+ * (GET /v1/cases/ID answered {}; a list dropped the key). The bytes that
+ * are not UTF-8 show as U+FFFD; the rest of the text stays readable. */
+static json_t *stored_text(const char *s) {
+  size_t n;
+  char *clean;
+  json_t *j;
+  if (!s) return json_null();
+  if ((j = json_string(s))) return j;
+  n = 3 * strlen(s) + 1;
+  if (!(clean = malloc(n))) return json_null();
+  rc_utf8_lossy(clean, n, s);
+  j = json_string(clean);
+  free(clean);
+  return j ? j : json_null();
+}
+
 static json_t *value_json(const store_value *v) {
   switch (v->type) {
     case STORE_INT:
@@ -978,7 +1010,7 @@ static json_t *value_json(const store_value *v) {
     case STORE_REAL:
       return json_real(v->r);
     case STORE_TEXT:
-      return json_string(v->s);
+      return stored_text(v->s);
   }
   return json_null();
 }
@@ -1240,6 +1272,7 @@ static int case_items(service *svc, const principal *who, json_t *list,
     json_object_set_new(row, "borrower", borrower_json(&b, masked));
     store_borrower_free(&b);
     json_object_del(row, "borrower_id");
+    api_inside_key(svc, row, "error");
     if (json_is_null(json_object_get(row, "tags")))
       json_object_set_new(row, "tags", json_array());
     if (json_is_null(json_object_get(row, "data")))
@@ -1254,10 +1287,11 @@ static int case_items(service *svc, const principal *who, json_t *list,
 static json_t *case_json(service *svc, const store_case *c) {
   char at[40];
   json_t *o = json_pack(
-      "{s:s, s:s, s:s, s:i, s:s?, s:b, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
+      "{s:s, s:s, s:s, s:i, s:o, s:b, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, "
       "s:s?, s:i, s:s?, s:b}",
       "id", c->id, "state", c->state, "workflow", c->workflow, "version",
-      c->version, "error", c->error, "closed", c->closed, "outcome", c->outcome,
+      c->version, "error", stored_text(c->error), "closed", c->closed,
+      "outcome", c->outcome,
       "product", c->product, "currency", c->currency, "principal",
       (json_int_t)c->principal, "balance", (json_int_t)c->balance, "amount_due",
       (json_int_t)c->amount_due, "fees", (json_int_t)c->fees, "due_date",
@@ -1293,6 +1327,7 @@ static void r_case(service *svc, http_request *req, int route,
     return;
   }
   out = case_json(svc, &c);
+  api_inside_key(svc, out, "error");
   json_object_set_new(out, "borrower", borrower_json(&b, masked_for(who)));
   if (masked_for(who)) mask_strings(json_object_get(out, "data"));
   if (api_case_extras(svc, who, &c, out, &err) != RC_OK) {
@@ -1367,7 +1402,17 @@ static void r_journal(service *svc, http_request *req, int route,
   }
   if (masked_for(who)) mask_strings(r.list);
   {
-    json_t *out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
+    size_t i;
+    json_t *row, *out;
+    json_array_foreach(r.list, i, row) {
+      json_t *detail = json_object_get(row, "detail");
+      const char *kind = json_string_value(json_object_get(row, "kind"));
+      if (kind && !strcmp(kind, "error") && json_is_object(detail)) {
+        api_inside_key(svc, detail, "message");
+        api_inside_key(svc, detail, "traceback");
+      }
+    }
+    out = json_pack("{s:s, s:o}", "case", arg, "journal", r.list);
     page_next_id(out, &r, limit);
     api_reply(svc, req, route, 200, out, NULL);
   }
@@ -1431,6 +1476,12 @@ static void r_errors(service *svc, http_request *req, int route,
   if (!page) {
     api_fail(svc, req, route, &err);
     return;
+  }
+  {
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(page, "errors"), i, row)
+        api_inside_key(svc, row, "error");
   }
   api_reply(svc, req, route, 200, page, NULL);
 }

@@ -158,8 +158,43 @@ static int json_content(const char *ct) {
   return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* The request's body holds the password in clear: every way out of a
+ * sign-in wipes it (sodium_memzero, which the compiler may not drop),
+ * the refusals too — a 415 or a CSRF refusal answered before the body is
+ * read left it in the freed buffer for the next malloc to hand out. */
+static void wipe_body(http_request *req) {
+  if (req->body) sodium_memzero(req->body, req->body_len);
+}
+
+/* The parsed copies of the strings (jansson's own buffers) wiped, then
+ * the value let go. */
+static void wipe_json(json_t *v) {
+  const char *key;
+  json_t *item;
+  size_t i;
+  if (json_is_string(v)) {
+    sodium_memzero((void *)json_string_value(v), json_string_length(v));
+  } else if (json_is_object(v)) {
+    json_object_foreach(v, key, item) wipe_json(item);
+  } else if (json_is_array(v)) {
+    json_array_foreach(v, i, item) wipe_json(item);
+  }
+}
+
+static void refuse_sign_in(service *svc, http_request *req, int route,
+                           json_t *body, int status, const char *code,
+                           const char *field, const char *message) {
+  if (body) {
+    wipe_json(body);
+    json_decref(body);
+  }
+  wipe_body(req);
+  api_error(svc, req, route, status, code, field, message);
+}
+
 void api_sign_in(service *svc, http_request *req, int route, const char *arg,
                  const principal *who) {
+  static const char *const known[] = {"name", "password", NULL};
   json_t *body = NULL, *name, *password;
   rc_error err;
   sign_in *si;
@@ -169,28 +204,44 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
   /* A form another site's page posts here cannot say application/json
    * without a CORS preflight, which is never granted. */
   if (!json_content(req->content_type)) {
-    api_error(svc, req, route, 415, "unsupported_media_type", "Content-Type",
-              "Content-Type must be application/json");
+    refuse_sign_in(svc, req, route, NULL, 415, "unsupported_media_type",
+                   "Content-Type", "Content-Type must be application/json");
     return;
   }
   if (!session_same_origin(req)) {
-    api_error(svc, req, route, 403, "csrf", "Origin",
-              "a sign-in from another site's page is refused");
+    refuse_sign_in(svc, req, route, NULL, 403, "csrf", "Origin",
+                   "a sign-in from another site's page is refused");
     return;
   }
   if (svc->draining) {
-    api_error(svc, req, route, 503, "shutting_down", NULL,
-              "the service is shutting down");
+    refuse_sign_in(svc, req, route, NULL, 503, "shutting_down", NULL,
+                   "the service is shutting down");
     return;
   }
   switch (input_json_load(req->body ? req->body : "", req->body_len, 1, &body,
                           &err)) {
-    case INPUT_JSON_SYNTAX:
-      api_error(svc, req, route, 400, "bad_json", err.field, err.message);
+    case INPUT_JSON_SYNTAX: {
+      /* jansson quotes the text where it stopped ("near '\"hunter2'"):
+       * in a sign-in that may be the password, and the message is
+       * logged. The line and column say where. */
+      char *near = strstr(err.message, " near ");
+      if (near) *near = '\0';
+      refuse_sign_in(svc, req, route, NULL, 400, "bad_json", err.field,
+                     err.message);
       return;
+    }
     case INPUT_JSON_REFUSED:
-      api_error(svc, req, route, 422, "invalid", err.field, err.message);
+      refuse_sign_in(svc, req, route, NULL, 422, "invalid", err.field,
+                     err.message);
       return;
+  }
+  /* As every other body: a key the route does not take is refused with
+   * the key it meant ("pasword": did you mean `password`?), not ignored. */
+  if (json_is_object(body) &&
+      input_json_known_keys(body, known, "a sign-in", &err) != RC_OK) {
+    refuse_sign_in(svc, req, route, body, 422, "invalid", err.field,
+                   err.message);
+    return;
   }
   name = json_object_get(body, "name");
   password = json_object_get(body, "password");
@@ -199,12 +250,12 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
     const char *field = !json_is_object(body)   ? NULL
                         : !json_is_string(name) ? "name"
                                                 : "password";
-    json_decref(body);
-    api_error(svc, req, route, 422, "invalid", field,
-              field ? (strcmp(field, "name") == 0
-                           ? "name is required: the user's name, a string"
-                           : "password is required: a string")
-                    : "the body must be a JSON object with name and password");
+    refuse_sign_in(
+        svc, req, route, body, 422, "invalid", field,
+        field ? (strcmp(field, "name") == 0
+                     ? "name is required: the user's name, a string"
+                     : "password is required: a string")
+              : "the body must be a JSON object with name and password");
     return;
   }
   si = calloc(1, sizeof *si);
@@ -212,12 +263,11 @@ void api_sign_in(service *svc, http_request *req, int route, const char *arg,
     si->name = strdup(json_string_value(name));
     si->password = strdup(json_string_value(password));
   }
-  /* The request's copies of the password go now (the parsed one is
-   * jansson's own buffer); si's is wiped when done. */
-  sodium_memzero((void *)json_string_value(password),
-                 json_string_length(password));
+  /* The request's copies of the password go now; si's is wiped when
+   * done. */
+  wipe_json(body);
   json_decref(body);
-  if (req->body) sodium_memzero(req->body, req->body_len);
+  wipe_body(req);
   if (!si || !si->name || !si->password) {
     if (si) sign_in_free(si);
     api_error(svc, req, route, 503, "busy", NULL, "out of memory");

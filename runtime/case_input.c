@@ -204,8 +204,16 @@ static int get_flag(const fields *obj, const char *key, const char *field,
 /* A BCP 47 language tag ICU knows: "zh-CN", "en", "zh-Hans-CN". The
  * last tag found good is remembered: a file holds few locales. One a
  * thread: an import's reader and the simulation's workers parse rows off
- * the loop's thread. */
-static int check_locale(const char *tag, rc_error *err) {
+ * the loop's thread.
+ *
+ * Extensions (a one-letter subtag: -u-, -t-, -x-) are refused, not
+ * stripped: ICU honours -u- keys, so "zh-CN-u-ca-buddhist" would date a
+ * reminder in the Buddhist era and "-u-nu-hanidec" write its amount in
+ * Chinese numerals — the borrower's locale says which language and
+ * conventions, the institution's formats the rest. A refusal names the
+ * row; a silent rewrite would store a value the file did not hold. */
+int case_input_check_locale(const char *tag, const char *field,
+                            rc_error *err) {
   static _Thread_local char last_ok[32];
   char buf[96], lang[16] = "", region[16] = "";
   int32_t parsed = 0;
@@ -213,33 +221,45 @@ static int check_locale(const char *tag, rc_error *err) {
   int found = 0;
   if (strcmp(tag, last_ok) == 0) return RC_OK;
   if (strchr(tag, '_')) goto bad;
+  for (const char *p = tag; *p; p += strcspn(p, "-"), p += *p == '-')
+    if (p[0] && (p[1] == '-' || !p[1]) && p != tag)
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s '%s': extensions such as -%c- are not taken; "
+                          "give the language and region only, such as "
+                          "zh-CN or en",
+                          field, tag, p[0]);
   uloc_forLanguageTag(tag, buf, sizeof buf, &parsed, &st);
   if (U_FAILURE(st) || parsed != (int32_t)strlen(tag)) goto bad;
+  if (strchr(buf, '@')) /* a keyword ICU found another way */
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s '%s': extensions are not taken; give the "
+                        "language and region only, such as zh-CN or en",
+                        field, tag);
   uloc_getLanguage(buf, lang, sizeof lang, &st);
   uloc_getCountry(buf, region, sizeof region, &st);
   if (U_FAILURE(st) || !lang[0]) goto bad;
   for (const char *const *l = uloc_getISOLanguages(); *l && !found; l++)
     found = strcmp(*l, lang) == 0;
   if (!found)
-    return rc_error_set(err, RC_EINVAL, "locale",
-                        "locale '%s': '%s' is not a language ICU knows", tag,
-                        lang);
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s '%s': '%s' is not a language ICU knows", field,
+                        tag, lang);
   if (region[0] && !isdigit((unsigned char)region[0])) {
     found = 0;
     for (const char *const *c = uloc_getISOCountries(); *c && !found; c++)
       found = strcmp(*c, region) == 0;
     if (!found)
-      return rc_error_set(err, RC_EINVAL, "locale",
-                          "locale '%s': '%s' is not a region ICU knows", tag,
-                          region);
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s '%s': '%s' is not a region ICU knows", field,
+                          tag, region);
   }
   snprintf(last_ok, sizeof last_ok, "%s", tag);
   return RC_OK;
 bad:
-  return rc_error_set(err, RC_EINVAL, "locale",
-                      "locale '%s' is not a language tag such as zh-CN or en "
+  return rc_error_set(err, RC_EINVAL, field,
+                      "%s '%s' is not a language tag such as zh-CN or en "
                       "(BCP 47: parts joined by '-')",
-                      tag);
+                      field, tag);
 }
 
 /* A cell of 1 to 15 digits and nothing else (under get_money's bound),
@@ -399,7 +419,8 @@ static int parse_borrower(const fields *obj, json_t *nested, int text,
     if ((rc = get_string(obj, "borrower_name", &b->name, 256, err))) return rc;
   }
   if ((rc = get_string(src, "locale", &b->locale, 32, err))) return rc;
-  if (b->locale && check_locale(b->locale, err) != RC_OK) return RC_EINVAL;
+  if (b->locale && case_input_check_locale(b->locale, "locale", err) != RC_OK)
+    return RC_EINVAL;
   if ((rc = get_string(src, "timezone", &b->timezone, 63, err))) return rc;
   if (b->timezone && !clock_zone_get(clk, b->timezone, err)) {
     snprintf(err->field, sizeof err->field, "timezone");

@@ -45,5 +45,9 @@ void case_input_free(case_input *in);
 /* The money fields agree: amount_due is at most the balance (which
  * includes everything owed). For a case as it will be stored. */
 int case_input_check_money(const store_case *c, rc_error *err);
+/* A BCP 47 tag ICU knows (zh-CN, en, zh-Hans-CN), without extensions
+ * (-u-ca-buddhist and kin). Errors name field. */
+int case_input_check_locale(const char *tag, const char *field,
+                            rc_error *err);
 
 #endif

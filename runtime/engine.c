@@ -30,6 +30,7 @@
 #include "phone.h"
 #include "case_input.h"
 #include "case_keep.h"
+#include "input.h"
 #include "jbuf.h"
 #include "lua_json.h"
 #include "user.h"
@@ -607,6 +608,27 @@ static int journal_opened(engine *eng, const store_case *c, const char *user,
                               err);
 }
 
+/* A column the row has that was most likely meant as field (`Balance`,
+ * `balance ` with a space, `BALANCE` from a spreadsheet): it landed in
+ * case.data, and a refusal that says only "needs balance" leaves a
+ * newcomer looking at a file that has it. Into hint as "; this row has
+ * 'Balance' (did you mean balance?)", or "". */
+static void near_miss(const case_input *in, const char *field, char *hint,
+                      size_t size) {
+  const char *const known[] = {field, NULL};
+  const char *key;
+  json_t *v;
+  hint[0] = '\0';
+  json_object_foreach(in->data, key, v) {
+    char shown[64];
+    if (!input_key_meant(key, known)) continue;
+    rc_printable_line(shown, sizeof shown, key);
+    snprintf(hint, size, "; this row has '%s' (did you mean %s?)", shown,
+             field);
+    return;
+  }
+}
+
 static int open_new(engine *eng, case_input *in, rc_error *err) {
   static char no_tags[] = "[]";
   store_case *c = &in->c;
@@ -620,18 +642,26 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
    * export that left it out): every case opened with nothing owed and
    * closed as nothing due (500 of the examples' portfolio, CN¥7.3m of
    * principal). Before the money check, which would blame amount_due. */
-  if (eng->defer_opened && !(in->present & IN_BALANCE))
+  if (eng->defer_opened && !(in->present & IN_BALANCE)) {
+    char hint[128];
+    near_miss(in, "balance", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "balance",
                         "a new case needs balance (everything owed, fees "
-                        "included, in minor units; 0 when nothing is)");
+                        "included, in minor units; 0 when nothing is)%s",
+                        hint);
+  }
   if ((rc = case_input_check_money(c, err)) != RC_OK) return rc;
   /* Days past due, the buckets, the templates and the guard's escalation
    * all start from it: a case without one would only fail later, in its
    * handler. Updates may leave it out (it stays as stored). */
-  if (!c->due_date || !*c->due_date)
+  if (!c->due_date || !*c->due_date) {
+    char hint[128];
+    near_miss(in, "due_date", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "due_date",
                         "a new case needs due_date (the day the amount "
-                        "became due, such as 2026-01-01)");
+                        "became due, such as 2026-01-01)%s",
+                        hint);
+  }
   /* A book's file without amount_due opened every case with 0 due, and
    * a workflow closes those as nothing to collect: a newcomer's whole
    * book closed, its money not asked for, in silence. What is overdue
@@ -639,11 +669,16 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
    * loan's balance is mostly not due yet, and a notice overstating it
    * is a misstatement of the debt). rt:open and POST /v1/cases keep 0:
    * a spec or a caller names what it gives. */
-  if (eng->defer_opened && c->balance > 0 && !(in->present & IN_AMOUNT_DUE))
+  if (eng->defer_opened && c->balance > 0 &&
+      !(in->present & IN_AMOUNT_DUE)) {
+    char hint[128];
+    near_miss(in, "amount_due", hint, sizeof hint);
     return rc_error_set(err, RC_EINVAL, "amount_due",
                         "a new case with a balance needs amount_due (what "
                         "is overdue now, in minor units, at most the "
-                        "balance; 0 when the loan is current)");
+                        "balance; 0 when the loan is current)%s",
+                        hint);
+  }
   if (script_config(eng->sc)->has_route) {
     /* route() sees the case's fields as a table. */
     json_t *fields = case_json(in);
@@ -1138,6 +1173,31 @@ static int payment_seen(engine *eng, const char *case_id, rc_money amount,
   return RC_OK;
 }
 
+/* A payment is back-dated when the bank's file comes late: dated in the
+ * last year, or while the case was open in recoup (a case of years), it
+ * is taken. One older than both is a typo (1900-01-05 for 2026-01-05, a
+ * year of 0026): recorded, it would stand in the journal, the figures of
+ * a month long closed and every report, for ever. The ref rules come
+ * first: a resend of a payment taken is a duplicate, as before. */
+static const rc_time PAYMENT_PAST_MS = (rc_time)366 * 24 * 60 * 60 * 1000;
+
+static int payment_not_too_old(engine *eng, const store_case *c, rc_time at,
+                               rc_error *err) {
+  rc_time now = clock_now(eng->clk);
+  char when[40], opened[40], year[40];
+  if (at >= now - PAYMENT_PAST_MS || at >= c->opened_at) return RC_OK;
+  clock_zone_format(clock_zone(eng->clk), at, when, sizeof when);
+  clock_zone_format(clock_zone(eng->clk), c->opened_at, opened,
+                    sizeof opened);
+  clock_zone_format(clock_zone(eng->clk), now - PAYMENT_PAST_MS, year,
+                    sizeof year);
+  return rc_error_set(err, RC_EINVAL, "at",
+                      "at (%s) is too far back: a payment is dated after "
+                      "its case was opened (%s) or in the last 366 days "
+                      "(since %s)",
+                      when, opened, year);
+}
+
 /* Payments are facts: whatever passes the shape checks is recorded, on an
  * open or a closed case. What goes beyond the balance brings it to zero and
  * is kept as overpaid, for refund. */
@@ -1164,6 +1224,10 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   /* Held: the balance written is this read's less the payment. */
   if ((rc = case_hold(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
+  if (at && (rc = payment_not_too_old(eng, &c, at, err)) != RC_OK) {
+    store_case_free(&c);
+    return ingest_end(eng, rc, err);
+  }
   rc = store_payment_insert(eng->st, case_id, amount, ref,
                             at ? at : clock_now(eng->clk), err);
   if (rc == RC_ECONFLICT && ref) {

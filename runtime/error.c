@@ -94,6 +94,28 @@ static size_t printable(char *dst, size_t size, const char *src, int lines) {
   return o;
 }
 
+size_t rc_utf8_lossy(char *dst, size_t size, const char *src) {
+  const unsigned char *s = (const unsigned char *)src;
+  size_t o = 0;
+  if (size == 0) return 0;
+  while (*s) {
+    int n = utf8_length(s);
+    if (n == 0) {
+      if (o + 3 >= size) break;
+      memcpy(dst + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+      o += 3;
+      s++;
+    } else {
+      if (o + (size_t)n >= size) break;
+      memcpy(dst + o, s, (size_t)n);
+      o += (size_t)n;
+      s += n;
+    }
+  }
+  dst[o] = '\0';
+  return o;
+}
+
 size_t rc_printable(char *dst, size_t size, const char *src) {
   return printable(dst, size, src, 1);
 }

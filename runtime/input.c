@@ -396,6 +396,10 @@ static const char *key_meant(const char *key, const char *const *known) {
   return NULL;
 }
 
+const char *input_key_meant(const char *key, const char *const *known) {
+  return key_meant(key, known);
+}
+
 int input_json_known_keys(const json_t *body, const char *const *known,
                           const char *what, rc_error *err) {
   const char *key, *meant;

@@ -65,5 +65,9 @@ int input_json_find_nul(const json_t *v, char *path, size_t size);
  * what says what takes the keys ("a payment"). RC_EINVAL, or RC_OK. */
 int input_json_known_keys(const json_t *body, const char *const *known,
                           const char *what, rc_error *err);
+/* The known key (NULL-terminated list) that key most likely meant (a
+ * typo, a case difference, spaces around it, or a known key as one part
+ * of it), or NULL. */
+const char *input_key_meant(const char *key, const char *const *known);
 
 #endif

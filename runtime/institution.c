@@ -11,6 +11,7 @@
 
 #include <unicode/uloc.h>
 
+#include "case_input.h"
 #include "proxy.h"
 #include "script_priv.h"
 #include "source.h"
@@ -230,11 +231,16 @@ static int l_institution(lua_State *L) {
     if (!probe) ERR("institution.timezone: %s", err.message);
     clock_free(probe);
   }
+  /* Checked as a borrower's locale is (case_input.c): a tag ICU would
+   * take apart differently from what the lender meant, or one carrying
+   * -u- keys (a Buddhist calendar, Chinese numerals), formats every
+   * message of every borrower without a locale of their own. */
   if (string_field(L, 1, "locale", c->locale, sizeof c->locale, 0,
-                   "institution") &&
-      !is_locale(c->locale))
-    ERR("institution.locale '%s' is not a locale such as zh-CN or en",
-        c->locale);
+                   "institution")) {
+    rc_error lerr;
+    if (case_input_check_locale(c->locale, "institution.locale", &lerr))
+      ERR("%s", lerr.message);
+  }
   institution_names(L, c);
   if (string_field(L, 1, "currency", c->currency, sizeof c->currency, 1,
                    "institution")) {

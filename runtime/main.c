@@ -259,11 +259,11 @@ static void print_errors(const rc_errlist *errors) {
 }
 
 /* Text from the database (ids, states, scripts' messages) as printable
- * UTF-8 on one line. */
+ * UTF-8 on one line, as every error line shows it (rc_printable): a
+ * newline or a tab is '?', as a control character is, not a space that
+ * would show an id "B\t1" as "B 1", one nobody can type back. */
 static const char *shown(const char *s, char *buf, size_t size) {
-  rc_printable(buf, size, s ? s : "");
-  for (char *p = buf; *p; p++)
-    if (*p == '\n' || *p == '\t') *p = ' ';
+  rc_printable_line(buf, size, s ? s : "");
   return buf;
 }
 

@@ -20,7 +20,14 @@
  * amounts under a million minor units). A date or a time also ends a
  * phone-like span before it, so that "(2026-12-04T19:17:42+08:00)" or
  * "case 17 2026-12-04" keep their date; a phone number written in the
- * shape of a date (4-2-2 digits) is therefore not masked. */
+ * shape of a date (4-2-2 digits) is therefore not masked.
+ *
+ * Kept too, because they are recoup's own words and a reader needs them
+ * whole: a count with its unit, plain ASCII digits then a space and one
+ * of the units recoup writes (`10000000 instructions`, `268435456
+ * bytes`, `1000000 rows`, `256 MB`), and a script's line number of up
+ * to seven digits (`recoup.lua:123456:`). A phone number carries no unit and follows no
+ * `.lua:`, so one in a script's error() text is masked still. */
 #include <string.h>
 
 #include "mask.h"
@@ -215,6 +222,28 @@ static int ipv4(const unsigned char *s, size_t len) {
   return groups == 4;
 }
 
+/* A run of ASCII digits at s[i] followed by a space and a unit recoup
+ * writes ("10000000 instructions"): its digits, else 0. */
+static size_t count_at(const unsigned char *s, size_t n, size_t i) {
+  static const char *const units[] = {"instructions", "bytes", "rows",
+                                      "KB",           "MB",    "GB"};
+  size_t end = i;
+  if (i > 0 && is_digit(s[i - 1])) return 0;
+  while (end < n && is_digit(s[end])) end++;
+  if (end == i || end >= n || s[end] != ' ') return 0;
+  for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+    size_t len = strlen(units[u]);
+    unsigned char after;
+    if (end + 1 + len > n || memcmp(s + end + 1, units[u], len) != 0)
+      continue;
+    after = end + 1 + len < n ? s[end + 1 + len] : '\0';
+    if (!((after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
+          is_digit(after) || after >= 0x80))
+      return end - i;
+  }
+  return 0;
+}
+
 /* A phone-like span starting at s[i]: returns its end and the number of
  * digits in it, or i when none starts here. */
 static size_t phone_at(const unsigned char *s, size_t n, size_t i, size_t stop,
@@ -228,6 +257,8 @@ static size_t phone_at(const unsigned char *s, size_t n, size_t i, size_t stop,
     kind = unit(s + k, n - k, &len, &v);
     if (kind == DIGIT && kept_at(s, n, k) > 0) {
       break; /* a date or a time is no part of a phone number */
+    } else if (kind == DIGIT && *digits > 0 && count_at(s, n, k) >= MIN_DIGITS) {
+      break; /* nor a count of ours: "13800138000 (10000000 instructions)" */
     } else if (kind == DIGIT) {
       (*digits)++;
       seps = 0;
@@ -243,6 +274,19 @@ static size_t phone_at(const unsigned char *s, size_t n, size_t i, size_t stop,
     }
   }
   return *digits ? end : i;
+}
+
+/* The phone-like span s[i..end) is a count recoup wrote with its unit
+ * ("(10000000 instructions)") or a script's line ("recoup.lua:123456"). */
+static int own_number(const unsigned char *s, size_t n, size_t i,
+                      size_t end) {
+  if (s[i] == '(') i++;
+  for (size_t k = i; k < end; k++)
+    if (!is_digit(s[k])) return 0;
+  /* A script of ten million lines is none recoup loads; a phone after
+   * ".lua:" (eleven digits) is masked still. */
+  if (i >= 5 && memcmp(s + i - 5, ".lua:", 5) == 0) return end - i <= 7;
+  return count_at(s, n, i) == end - i;
 }
 
 static void put_phone(out *o, const unsigned char *s, size_t n, size_t i,
@@ -285,7 +329,8 @@ size_t mask_contacts(const char *in, char *buf, size_t size) {
     }
     if ((kind == DIGIT || kind == PLUS || kind == OPEN) &&
         (end = phone_at(s, n, i, mail_from, &digits)) > i) {
-      if (digits >= MIN_DIGITS && !ipv4(s + i, end - i))
+      if (digits >= MIN_DIGITS && !ipv4(s + i, end - i) &&
+          !own_number(s, n, i, end))
         put_phone(&o, s, n, i, end, digits);
       else
         put(&o, s + i, end - i);

@@ -498,6 +498,22 @@ expect "an import whose handlers fail exits 1" 1 "^recoup: 1 handler failed: \`r
 sed -i 's/if case.data.fail == "open" then/if false then/' "$inst/workflows/w.lua"
 expect "retry --all after a fix" 0 "^retried 1 case: 1 moved on, 0 failed again$" -- \
   "$recoup" retry --all "$inst" --db "$sim"
+# A script's error with a tab (a case keeps its error's first line): '?'
+# in the table and in the retry's line, as every other CLI line shows it
+# (rc_printable), not a space that hides it.
+sed -i 's/if false then error("cannot open " .. case.id) end/if case.data.fail == "tab" then error("cannot\\topen\\n" .. case.id, 0) end/' \
+  "$inst/workflows/w.lua"
+printf 'id,borrower_id,borrower_name,balance,amount_due,due_date,fail\nL10,B10,Sun,10,10,2021-01-01,tab\n' \
+  >"$work/tab.csv"
+expect "an import whose handler fails with a tab" 1 "^recoup: 1 handler failed" -- \
+  "$recoup" import "$work/tab.csv" "$inst" --db "$sim" --now 2021-01-11
+expect "errors shows the tab as ?" 0 "^L10  *new  *opened  .*  cannot?open$" -- \
+  "$recoup" errors "$inst" --db "$sim"
+expect "so does retry" 1 "^recoup: case L10 failed again: cannot?open$" -- \
+  "$recoup" retry L10 "$inst" --db "$sim"
+sed -i 's/if case.data.fail == "tab" then/if false then/' "$inst/workflows/w.lua"
+expect "retry after that fix" 0 "^case L10 retried" -- \
+  "$recoup" retry L10 "$inst" --db "$sim"
 
 # --- onto the real clock, by asking ---------------------------------------
 expect "--real-time puts a rehearsal on the real clock" 0 "on the real clock from now on" -- \

@@ -148,6 +148,22 @@ static void test_errors_lists_failed_cases_newest_first(void **state) {
   expect(a, 200, "\"next\":null");
   expect_not(a, "E3");
   assert_true(strstr(a->body, "\"E2\"") < strstr(a->body, "\"E1\""));
+  /* A stored error names the script as HTTP refusals do, by its path
+   * inside the institution (the book, the log and `recoup errors` keep
+   * the full path): the list, the case, its journal's message and
+   * traceback. */
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases/E1", ADMIN);
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases?state=new", ADMIN);
+  expect(a, 200, "\"error\":\"workflows/err.lua:3: boom for E1\"");
+  expect_not(a, srv.dir);
+  a = get("/v1/cases/E1/journal", ADMIN);
+  expect(a, 200, "\"message\":\"workflows/err.lua:3: boom for E1\"");
+  expect(a, 200, "\\n\\tworkflows/err.lua:3: in ");
+  expect_not(a, srv.dir);
 }
 
 static void test_errors_are_paged(void **state) {
@@ -317,6 +333,35 @@ static void test_a_reload_that_fails_lists_why_from_a_chinese_folder(
   write_institution();
 }
 
+/* A case error an older version stored cut inside a character (before
+ * session 32, a long Chinese error at 1,023 bytes): the case is shown,
+ * the broken bytes as U+FFFD, not answered as {}. */
+static void test_a_stored_error_that_is_not_utf8_is_shown(void **state) {
+  sqlite3 *other;
+  answer *a;
+  (void)state;
+  open_case("E5");
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(
+      sqlite3_exec(other,
+                   "UPDATE cases SET error = CAST('recoup.lua:9: ' || "
+                   "X'E98791E9A29DE4B8' AS TEXT) WHERE id = 'E5'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(other);
+  a = get("/v1/cases/E5", ADMIN);
+  harness_expect_all(a, 200, "\"id\":\"E5\"",
+                     "\"error\":\"recoup.lua:9: \xe9\x87\x91\xe9\xa2\x9d"
+                     "\xef\xbf\xbd\xef\xbf\xbd\"",
+                     NULL);
+  a = get("/v1/cases?state=new", ADMIN);
+  harness_expect_all(a, 200, "\"id\":\"E5\"",
+                     "\"error\":\"recoup.lua:9: \xe9\x87\x91\xe9\xa2\x9d"
+                     "\xef\xbf\xbd\xef\xbf\xbd\"",
+                     NULL);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_lists_failed_cases_newest_first),
@@ -330,6 +375,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_route_refusals_and_crashes_name_the_script_inside),
       cmocka_unit_test(
           test_a_reload_that_fails_lists_why_from_a_chinese_folder),
+      cmocka_unit_test(test_a_stored_error_that_is_not_utf8_is_shown),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

@@ -583,6 +583,61 @@ static void test_a_new_case_with_a_balance_needs_amount_due(void **state) {
 /* A file without balance opened every case with nothing owed, and the
  * workflow closed them as nothing due: the examples' portfolio without
  * its balance and amount_due columns, 500 cases, silently. */
+/* A newcomer's CSV from a spreadsheet: the column is there, spelt
+ * otherwise. The refusal names it and the field meant, as a JSON body's
+ * misspelt key is (input_json_known_keys). */
+static void test_a_near_miss_column_is_named(void **state) {
+  static const char *const headers[] = {"Balance", "BALANCE",
+                                        "outstanding_balance"};
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    char text[200], want[200];
+    snprintf(text, sizeof text,
+             "id,borrower_id,%s,amount_due,due_date\n"
+             "L1,B1,5000,100,2026-01-01\n",
+             headers[i]);
+    assert_int_equal(import_text(eng, text, strlen(text), IMPORT_CSV, &errors),
+                     RC_EINVAL);
+    snprintf(want, sizeof want,
+             "a new case needs balance (everything owed, fees included, in "
+             "minor units; 0 when nothing is); this row has '%s' (did you "
+             "mean balance?)",
+             headers[i]);
+    expect_error(&errors, 0, 2, want);
+    rc_errlist_free(&errors);
+  }
+  assert_int_equal(IMPORT_LIT(eng,
+                              "{\"id\":\"L2\",\"borrower_id\":\"B2\","
+                              "\"balance\":900,\"Amount_Due\":0,"
+                              "\"due_date\":\"2026-01-01\"}\n",
+                              IMPORT_NDJSON, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1, "this row has 'Amount_Due' (did you mean "
+                              "amount_due?)");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,DueDate\n"
+                              "L1,B1,5000,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "this row has 'DueDate' (did you mean "
+                              "due_date?)");
+  rc_errlist_free(&errors);
+  /* Nothing near: the refusal as before, without a guess. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,principal,due_date\n"
+                              "L1,B1,5000,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "0 when nothing is)");
+  assert_null(strstr(errors.items[0].message, "did you mean"));
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 0);
+  engine_close(eng);
+}
+
 static void test_a_new_case_needs_balance(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -836,6 +891,34 @@ static void test_locales_are_language_tags_icu_knows(void **state) {
   assert_string_equal(errors.items[0].field, "locale");
   expect_error(&errors, 1, 4, "'xx' is not a language");
   expect_error(&errors, 2, 5, "'ZZ' is not a region");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* ICU honours -u- keys: "-u-ca-buddhist" dated an SMS 佛历2568年 and
+ * "-u-nu-hanidec" wrote its amount in Chinese numerals. Refused with the
+ * row, as any other tag the lender did not mean. */
+static void test_locale_extensions_are_refused(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,zh-CN-u-ca-buddhist,2026-01-01,0\n"
+                              "L2,B2,zh-CN-u-nu-hanidec,2026-01-01,0\n"
+                              "L3,B3,en-US-x-private,2026-01-01,0\n"
+                              "L4,B4,ja-t-it,2026-01-01,0\n"
+                              "L5,B5,zh-CN,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 4);
+  expect_error(&errors, 0, 2,
+               "locale 'zh-CN-u-ca-buddhist': extensions such as -u- are "
+               "not taken");
+  assert_string_equal(errors.items[0].field, "locale");
+  expect_error(&errors, 1, 3, "-u- are not taken");
+  expect_error(&errors, 2, 4, "-x- are not taken");
+  expect_error(&errors, 3, 5, "-t- are not taken");
   rc_errlist_free(&errors);
   engine_close(eng);
 }
@@ -2635,6 +2718,7 @@ int main(void) {
       cmocka_unit_test(test_a_quote_left_open_names_its_record),
       cmocka_unit_test(test_a_new_case_with_a_balance_needs_amount_due),
       cmocka_unit_test(test_a_new_case_needs_balance),
+      cmocka_unit_test(test_a_near_miss_column_is_named),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
@@ -2642,6 +2726,7 @@ int main(void) {
       cmocka_unit_test(test_a_case_twice_with_bad_cells_is_named_once),
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
+      cmocka_unit_test(test_locale_extensions_are_refused),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -183,7 +184,16 @@ static void test_wrong_types_are_422_naming_the_field(void **state) {
   balance_is(10000);
 }
 
+/* The service runs on the machine's clock: a date so many days ago. */
+static void days_ago(int days, char *out, size_t size) {
+  time_t t = time(NULL) - (time_t)days * 86400;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, size, "%Y-%m-%d", &tm);
+}
+
 static void test_a_payment_dated_in_the_future_is_refused(void **state) {
+  char body[200], day[16];
   (void)state;
   expect(post("/v1/payments",
               "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F1\","
@@ -194,10 +204,12 @@ static void test_a_payment_dated_in_the_future_is_refused(void **state) {
               "\"at\":\"3d\"}"),
          422, "\"field\":\"at\"", NULL);
   balance_is(10000);
-  expect(post("/v1/payments",
-              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F3\","
-              "\"at\":\"2026-01-02T10:00\"}"),
-         201, "applied", NULL);
+  /* back-dated (before P1 was opened), within the last 366 days */
+  days_ago(30, day, sizeof day);
+  snprintf(body, sizeof body,
+           "{\"case\":\"P1\",\"amount\":1,\"ref\":\"F3\",\"at\":\"%sT10:00\"}",
+           day);
+  expect(post("/v1/payments", body), 201, "applied", NULL);
   balance_is(9999);
 }
 
@@ -402,6 +414,34 @@ static void test_confused_clients_are_told_what_is_wrong(void **state) {
   balance_is(9998);
 }
 
+/* A bank's file that comes late is back-dated, and taken: before the case
+ * was opened here (today), within the last 366 days. 1900 for 2026 is a
+ * typo, and so is a date before both: refused naming `at`, nothing
+ * recorded. The ref's rules come first: the resend of a payment taken
+ * is a duplicate still. */
+static void test_a_payment_dated_too_far_back_is_refused(void **state) {
+  char body[200], day[16];
+  (void)state;
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,\"ref\":\"O1\","
+              "\"at\":\"1900-01-05\"}"),
+         422, "\"field\":\"at\"", "is too far back",
+         "dated after its case was opened", NULL);
+  days_ago(400, day, sizeof day);
+  snprintf(body, sizeof body,
+           "{\"case\":\"P1\",\"amount\":1,\"ref\":\"O2\",\"at\":\"%s\"}",
+           day);
+  expect(post("/v1/payments", body), 422, "\"field\":\"at\"", NULL);
+  balance_is(9998);
+  days_ago(60, day, sizeof day);
+  snprintf(body, sizeof body,
+           "{\"case\":\"P1\",\"amount\":1,\"ref\":\"O3\",\"at\":\"%s\"}",
+           day);
+  expect(post("/v1/payments", body), 201, "applied", NULL);
+  expect(post("/v1/payments", body), 200, "duplicate", NULL);
+  balance_is(9997);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_duplicate_keys_are_bad_json_naming_the_key),
@@ -416,6 +456,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_import_refuses_nul_and_bad_utf8_writing_nothing),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
       cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),
+      cmocka_unit_test(test_a_payment_dated_too_far_back_is_refused),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

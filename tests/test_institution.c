@@ -250,7 +250,18 @@ static void test_institution_values_are_checked(void **state) {
   refused(
       "institution { name = 'T', timezone = 'UTC', currency = 'USD', "
       "locale = 'zh CN' }\n" WORKFLOW,
-      "institution.locale 'zh CN' is not a locale", 1);
+      "institution.locale 'zh CN' is not a language tag", 1);
+  /* Checked as a borrower's is: ICU would honour the -u- keys in every
+   * message of every borrower without a locale of their own. */
+  refused(
+      "institution { name = 'T', timezone = 'UTC', currency = 'USD', "
+      "locale = 'zh-CN-u-ca-buddhist' }\n" WORKFLOW,
+      "institution.locale 'zh-CN-u-ca-buddhist': extensions such as -u- "
+      "are not taken", 1);
+  refused(
+      "institution { name = 'T', timezone = 'UTC', currency = 'USD', "
+      "locale = 'xx-YY' }\n" WORKFLOW,
+      "institution.locale 'xx-YY': 'xx' is not a language ICU knows", 1);
   refused(
       "institution { name = 'T', timezone = 'UTC', currency = 'USD', "
       "nmae = 'x' }\n" WORKFLOW,

@@ -109,6 +109,27 @@ static void test_what_logs_need_is_kept(void **state) {
   masks_to("account 6222020200112233445", "account ****************445");
 }
 
+/* recoup's own counts with their unit and a script's line numbers are
+ * read whole (a spent budget was "(*****000 instructions)"); a phone in a
+ * script's error() text beside them is masked still. */
+static void test_our_counts_and_line_numbers_are_kept(void **state) {
+  (void)state;
+  masks_to("recoup.lua:12: instruction budget exceeded (10000000 instructions)",
+           "recoup.lua:12: instruction budget exceeded (10000000 instructions)");
+  masks_to("memory limit 268435456 bytes", "memory limit 268435456 bytes");
+  masks_to("imported 1000000 rows; 4096 MB", "imported 1000000 rows; 4096 MB");
+  masks_to("workflows/big.lua:123456: boom", "workflows/big.lua:123456: boom");
+  /* a script's words: the phone has no unit, so it goes */
+  masks_to("workflows/svc.lua:12: no answer at 13800138000",
+           "workflows/svc.lua:12: no answer at ********000");
+  masks_to("recoup.lua:9: 13800138000 (10000000 instructions)",
+           "recoup.lua:9: ********000 (10000000 instructions)");
+  masks_to("call 13800138000 rowsXY", "call ********000 rowsXY");
+  masks_to("call +8613800138000 bytes", "call +**********000 bytes");
+  masks_to("call 138 0000 1234 rows", "call *** **** *234 rows");
+  masks_to("x.lua:13800138000", "x.lua:********000");
+}
+
 /* A log line may quote the clock in parentheses, after a number, with a
  * fraction of a second or as a backup's compact stamp: none of it is a
  * phone number, and the contact points around it are still masked. */
@@ -160,6 +181,7 @@ int main(void) {
       cmocka_unit_test(test_full_width_and_typographic_forms_are_masked),
       cmocka_unit_test(test_email_addresses_are_masked),
       cmocka_unit_test(test_what_logs_need_is_kept),
+      cmocka_unit_test(test_our_counts_and_line_numbers_are_kept),
       cmocka_unit_test(test_dates_and_times_are_kept_beside_contacts),
       cmocka_unit_test(test_output_is_cut_at_a_character_boundary),
   };

@@ -78,6 +78,12 @@ size_t rc_printable(char *dst, size_t size, const char *src);
 /* rc_printable that keeps no newline or tab either: a key or a name
  * shown inside one line. */
 size_t rc_printable_line(char *dst, size_t size, const char *src);
+/* Copies src into dst[size] (cut on a character boundary, terminated)
+ * with each byte that is not part of well-formed UTF-8 replaced by
+ * U+FFFD: text stored by an older version, shown as JSON (which holds
+ * only UTF-8) rather than hidden. 3 * strlen(src) + 1 always suffices.
+ * Returns the length written. */
+size_t rc_utf8_lossy(char *dst, size_t size, const char *src);
 /* Whether cp draws nothing or reorders the text around it (bidi
  * controls, zero-width characters, line separators, the BOM). */
 int rc_invisible(uint32_t cp);
