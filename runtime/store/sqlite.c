@@ -108,7 +108,8 @@ enum {
   S_CASE_TRIGGERS,
   S_TIMER_DELETE,
   S_TIMER_FIRED,
-  S_TIMERS_FIRED,
+  S_TIMERS_FIRED_AT,
+  S_TIMERS_FIRED_AMID,
   S_TIMER_END,
   S_TIMER_KEYS,
   S_TIMER_KEYS_PUT,
@@ -484,11 +485,14 @@ static const char *const sql[S_COUNT] = {
         "AND event = ?4 AND data IS ?5",
     /* A claimed timer fired, by its key alone (st->claimed). */
     [S_TIMER_FIRED] = "DELETE FROM timers WHERE due = ?1 AND id = ?2",
-    /* The claimed timers fired, ?1..?2 to ?3..?4, by their keys alone
-     * (st->fired): one seek and a run of neighbouring entries. */
-    [S_TIMERS_FIRED] =
-        "DELETE FROM timers WHERE (due, id) >= (?1, ?2) AND "
-        "(due, id) <= (?3, ?4)",
+    /* The claimed timers fired, by their keys alone (st->fired): those
+     * at the first and last due times, and all due between; each a seek
+     * and a run of neighbouring entries. Not (due, id) >= (?, ?): its
+     * row values are compared again on every row, 1.2k instructions a
+     * timer more (callgrind). */
+    [S_TIMERS_FIRED_AT] =
+        "DELETE FROM timers WHERE due = ?1 AND id >= ?2 AND id <= ?3",
+    [S_TIMERS_FIRED_AMID] = "DELETE FROM timers WHERE due > ?1 AND due < ?2",
     /* One of a case's timers, found by its key (timer_keys); ?4 an
      * event's name or NULL for any, ?5 1 for scoped timers only. The case
      * is checked: a key outlives its timer only in a book whose timers
@@ -1247,7 +1251,8 @@ struct sq {
   /* The claimed timers fired and not deleted yet: claimed.v[first] to
    * claimed.v[last] (their keys kept, lo and hi: the claim's keys may go
    * first), each fired in the claim's order, deleted as one range
-   * (S_TIMERS_FIRED) where a statement each was 5.5k instructions a step.
+   * (S_TIMERS_FIRED_AT, _AMID) where a statement each was 5.5k
+ * instructions a step.
    * Held where the claim's rows are (fired_on): in a batch outside any
    * savepoint, with the write lock, no trigger of someone else's. The
    * range holds only those timers while no timer is set in it or at a
@@ -3494,7 +3499,8 @@ static int claimw_safe(int which) {
   case S_BORROWER_GET:
   case S_CONTACTS_READ:
   case S_TIMER_FIRED:
-  case S_TIMERS_FIRED:
+  case S_TIMERS_FIRED_AT:
+  case S_TIMERS_FIRED_AMID:
   case S_TIMER_DELETE:
   case S_TIMER_END:
   case S_TIMER_KEYS:
@@ -3760,24 +3766,42 @@ static void fired_drop(sq *st) {
   st->fired.n = 0;
 }
 
+/* One of fired_flush's statements: its parameters a, b (and c), the
+ * timers it deleted added to *done. */
+static int fired_delete(sq *st, int which, int64_t a, int64_t b, int64_t c,
+                        int64_t *done, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, which);
+  int rc;
+  sqlite3_bind_int64(s, 1, a);
+  sqlite3_bind_int64(s, 2, b);
+  if (which == S_TIMERS_FIRED_AT) sqlite3_bind_int64(s, 3, c);
+  rc = exec_rebound(st, s, err, "delete timers");
+  if (rc == RC_OK) *done += sqlite3_changes(st->db);
+  return rc;
+}
+
 /* Deletes the fired timers waiting; then none waits. Exactly those: a
  * count that differs means the range held another timer, and the
  * transaction must not commit. */
 static int fired_flush(sq *st, rc_error *err) {
-  sqlite3_stmt *s;
+  const timer_key *lo = &st->fired.lo, *hi = &st->fired.hi;
+  int64_t done = 0;
   int n = st->fired.n, rc;
   if (!n) return RC_OK;
   st->fired.n = 0; /* stmt_of's barrier: nothing waits now */
-  s = stmt(st, S_TIMERS_FIRED);
-  sqlite3_bind_int64(s, 1, st->fired.lo.due);
-  sqlite3_bind_int64(s, 2, st->fired.lo.id);
-  sqlite3_bind_int64(s, 3, st->fired.hi.due);
-  sqlite3_bind_int64(s, 4, st->fired.hi.id);
-  rc = exec_rebound(st, s, err, "delete timers");
-  if (rc == RC_OK && sqlite3_changes(st->db) != n)
+  if (lo->due == hi->due)
+    rc = fired_delete(st, S_TIMERS_FIRED_AT, lo->due, lo->id, hi->id, &done,
+                      err);
+  else if ((rc = fired_delete(st, S_TIMERS_FIRED_AT, lo->due, lo->id,
+                              INT64_MAX, &done, err)) == RC_OK &&
+           (rc = fired_delete(st, S_TIMERS_FIRED_AMID, lo->due, hi->due, 0,
+                              &done, err)) == RC_OK)
+    rc = fired_delete(st, S_TIMERS_FIRED_AT, hi->due, INT64_MIN, hi->id,
+                      &done, err);
+  if (rc == RC_OK && done != n)
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
-                      "database: delete timers: %d fired, %d deleted", n,
-                      sqlite3_changes(st->db));
+                      "database: delete timers: %d fired, %lld deleted", n,
+                      (long long)done);
   return rc;
 }
 
