@@ -3516,6 +3516,8 @@ static int claimw_safe(int which) {
   case S_CLAIMW_TRIGGERS:
   /* Read only while no message waits (claimw_msg_add). */
   case S_MESSAGE_NEXT:
+  /* Read only while no run waits (journal_next). */
+  case S_JOURNAL_NEXT:
     return 1;
   default:
     return 0;
@@ -5413,8 +5415,11 @@ static int journal_next(sq *st, int64_t *next, rc_error *err) {
     *next = st->chain.next;
     return RC_OK;
   }
-  /* The pending runs' ids are taken. */
+  /* The pending runs' ids are taken, and so are those of the batch's
+   * runs waiting (claimw); its messages may wait on: the first step's
+   * was written alone here, a statement a batch. */
   if ((rc = pending_flush(st, err)) != RC_OK ||
+      (st->claimw.nrun && (rc = claimw_flush(st, err)) != RC_OK) ||
       (rc = count_of(st, S_JOURNAL_NEXT, NULL, next, err)) != RC_OK)
     return rc;
   if (st->base.depth > 0) st->chain.next = *next;
