@@ -1620,7 +1620,7 @@ static void test_upgrade_chains_each_case_s_journal(void **state) {
  * since tracing began (sqlite3_trace_v2), counted while counting. */
 static int counting, tasks_cancels, head_reads, events_claims;
 static int borrower_reads, claims_with_borrowers;
-static int timers_fired_by_key, timers_deleted_whole;
+static int timers_fired_by_key, timers_deleted_whole, timers_fired_ranges;
 
 static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
   const char *sql = x;
@@ -1635,6 +1635,9 @@ static int count_step_statements(unsigned type, void *ud, void *p, void *x) {
     claims_with_borrowers++;
   if (!strcmp(sql, "DELETE FROM timers WHERE due = ?1 AND id = ?2"))
     timers_fired_by_key++;
+  if (!strncmp(sql, "DELETE FROM timers WHERE due = ?1 AND id >= ?2", 46) ||
+      !strncmp(sql, "DELETE FROM timers WHERE due > ?1", 33))
+    timers_fired_ranges++;
   if (!strncmp(sql, "DELETE FROM timers WHERE due = ?3 AND id = ?1", 45))
     timers_deleted_whole++;
   return 0;
@@ -1669,7 +1672,7 @@ static void test_a_claimed_timer_fires_by_its_key(void **state) {
   store_timer_insert(st, "L2", 100, "b", NULL, 1, &err); /* (100, 1) */
   store_timer_insert(st, "L1", 100, "a", NULL, 1, &err); /* (100, 2) */
   store_timer_insert(st, "L2", 200, "c", NULL, 1, &err); /* (200, 1) */
-  timers_fired_by_key = timers_deleted_whole = 0;
+  timers_fired_by_key = timers_deleted_whole = timers_fired_ranges = 0;
   counting = 1;
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_timers_claim(st, 200, 10, NULL, &t, &n, &err), RC_OK);
@@ -1677,11 +1680,14 @@ static void test_a_claimed_timer_fires_by_its_key(void **state) {
   assert_string_equal(t[1].event, "a");
   assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
   assert_true(deleted);
-  assert_int_equal(timers_fired_by_key, 1);
+  /* It waits to go with the claim's next (fired_hold)... */
+  assert_int_equal(timers_fired_by_key + timers_fired_ranges, 0);
   assert_int_equal(timers_deleted_whole, 0);
-  /* a's key, freed, is taken by a timer set since: a fired stays fired. */
+  /* ...and goes before a timer is set at its due time. a's key, freed,
+   * is taken by a timer set since: a fired stays fired. */
   assert_int_equal(store_timer_insert(st, "L1", 100, "a2", NULL, 1, &err),
                    RC_OK);
+  assert_int_equal(timers_fired_ranges, 1);
   assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
   assert_false(deleted);
   /* L2's timers end by their keys; one set since takes c's key. */
@@ -1694,7 +1700,7 @@ static void test_a_claimed_timer_fires_by_its_key(void **state) {
   assert_false(deleted);
   assert_int_equal(store_timer_finish(st, &t[2], &deleted, &err), RC_OK);
   assert_false(deleted);
-  assert_int_equal(timers_fired_by_key, 1);
+  assert_int_equal(timers_fired_by_key + timers_fired_ranges, 1);
   assert_int_equal(store_commit(st, &err), RC_OK);
   counting = 0;
   /* The keys were taken again (seen once committed). */
@@ -1965,6 +1971,108 @@ static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
   store_close(st);
 }
 
+/* L1..L4, timers at due 100, 100, 200, 300 (keys (100, 1), (100, 2),
+ * (200, 1), (300, 1)), claimed in a batch that holds the write lock. */
+static store *four_claimed(store_timer **t, int *n) {
+  store *st = open_store();
+  rc_error err;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  add_case(st, "L4");
+  add_case(st, "L9");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L2", 100, "b", NULL, 1, &err);
+  store_timer_insert(st, "L3", 200, "c", NULL, 1, &err);
+  store_timer_insert(st, "L4", 300, "d", NULL, 1, &err);
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements),
+      SQLITE_OK);
+  store_close(st);
+  st = open_store(); /* traced from here on */
+  timers_fired_by_key = timers_deleted_whole = timers_fired_ranges = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 300, 10, NULL, t, n, &err), RC_OK);
+  assert_int_equal(*n, 4);
+  return st;
+}
+
+/* The timers a claim fired are deleted together, one statement at the
+ * claim's end, the commit or the next claim: deleted as each fired, and
+ * counted gone (/metrics) before. */
+static void test_a_claim_s_fired_timers_go_as_one_range(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  int64_t count = -1;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  assert_int_equal(store_timers_count(st, &count, NULL), RC_OK);
+  assert_int_equal(count, 4);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 0);
+  assert_int_equal(timers_fired_by_key + timers_fired_ranges, 0);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  /* Those at 100 and at 300, and all between: one range. */
+  assert_int_equal(timers_fired_ranges, 3);
+  assert_int_equal(timers_fired_by_key + timers_deleted_whole, 0);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 0);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* A step of the claim sets another case's timer due now, between two
+ * timers the claim fires: it must outlive the claim. Due at the first's
+ * due time it takes the id it would have had with the fired one gone;
+ * due between two, the claim's rest fires a timer a statement. */
+static void test_a_timer_set_inside_the_claim_outlives_its_range(
+    void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  int64_t count = -1;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  /* Due 150, after the fired (100, 1) and before (200, 1), fired next. */
+  assert_int_equal(store_timer_insert(st, "L9", 150, "x", NULL, 1, &err),
+                   RC_OK);
+  for (int i = 1; i < 4; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  /* Due 300, the claim's last, all of it fired: (300, 1) was the last
+   * id there, so the new one is (300, 1) again, as with each deleted as
+   * it fired. */
+  assert_int_equal(store_timer_insert(st, "L9", 300, "y", NULL, 1, &err),
+                   RC_OK);
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'L9' AND ((due = 150 AND id = 1 AND event = "
+                              "'x') OR (due = 300 AND id = 1 AND event = "
+                              "'y'))"),
+                   2);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 static void test_a_borrower_a_trigger_changed_is_read_again(void **state) {
   (void)state;
   SQLITE_ONLY("a lender's SQLite trigger");
@@ -1982,6 +2090,136 @@ static void test_a_borrower_a_case_s_trigger_changed_is_read_again(
       "CREATE TRIGGER lender_case AFTER UPDATE ON case_rows BEGIN "
       "UPDATE borrowers SET do_not_contact = 1 WHERE id = 'B1'; END",
       1);
+}
+
+/* A timer fired in a step's savepoint and rolled back with it is there
+ * again: none waits in a savepoint, and those fired before it are
+ * deleted as it begins. */
+static void test_a_fired_timer_rolled_back_with_its_step_stays(
+    void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[1], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  /* The next fires after the one rolled back: not one range with a. */
+  assert_int_equal(store_timer_finish(st, &t[2], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE due = 100 "
+                              "AND id = 2 AND event = 'b'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* Timers the claim read but a step ended first: not fired after
+ * (deleted false, as before), and a timer set since at an ended one's
+ * key, inside the claim, outlives the claim's range. A timer passed over
+ * (not fired) splits the range. */
+static void test_a_claimed_timer_ended_first_is_not_fired(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  int64_t count = -1;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_timers_cancel(st, "L3", STORE_TIMERS_ALL, NULL, NULL,
+                                       &err),
+                   RC_OK);
+  assert_int_equal(store_timer_insert(st, "L3", 200, "c2", NULL, 1, &err),
+                   RC_OK);
+  /* b passed over; c ended; d fired. */
+  assert_int_equal(store_timer_finish(st, &t[2], &deleted, &err), RC_OK);
+  assert_false(deleted);
+  assert_int_equal(store_timer_finish(st, &t[3], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 2);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE (due = 100 "
+                              "AND id = 2 AND event = 'b') OR (due = 200 AND "
+                              "id = 1 AND event = 'c2')"),
+                   2);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* A timer passed over (its case held elsewhere) stays: the fired ones
+ * each side of it go as two ranges. */
+static void test_a_timer_passed_over_splits_the_range(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[2], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_timer_finish(st, &t[3], &deleted, &err), RC_OK);
+  assert_true(deleted);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  /* (100, 1) alone; (200, 1) to (300, 1), due 200 and 300 and between. */
+  assert_int_equal(timers_fired_ranges, 4);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE due = 100 "
+                              "AND id = 2 AND event = 'b'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 1);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
+/* A rollback forgets the fired timers waiting: all are there again. A
+ * lender's trigger on the book: each is deleted as it fires. */
+static void test_fired_timers_roll_back_and_wait_for_no_trigger(
+    void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = four_claimed(&t, &n);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+  assert_int_equal(store_rollback(st), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 4);
+  store_timers_free(t, n);
+  exec_sql("CREATE TABLE fired_log(due, id);"
+           "CREATE TRIGGER lender_fired AFTER DELETE ON timers BEGIN "
+           "INSERT INTO fired_log VALUES (old.due, old.id); END;");
+  timers_fired_by_key = timers_fired_ranges = 0;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 300, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 4);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+  assert_int_equal(timers_fired_by_key, 4);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(timers_fired_ranges, 0);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM fired_log"), 4);
+  store_timers_free(t, n);
+  store_close(st);
 }
 
 static void add_step_task(store *st, const char *case_id, int keep) {
@@ -4584,6 +4822,20 @@ int main(void) {
           test_a_claim_reads_no_borrowers_its_steps_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_claimed_timer_fires_by_its_key,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claim_s_fired_timers_go_as_one_range, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_set_inside_the_claim_outlives_its_range, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claimed_timer_ended_first_is_not_fired, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_passed_over_splits_the_range, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_fired_timers_roll_back_and_wait_for_no_trigger, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_timer_is_set_without_looking_its_case_up, setup, teardown),
       cmocka_unit_test_setup_teardown(

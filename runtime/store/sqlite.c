@@ -110,6 +110,8 @@ enum {
   S_BORROWER_TRIGGERS,
   S_TIMER_DELETE,
   S_TIMER_FIRED,
+  S_TIMERS_FIRED_AT,
+  S_TIMERS_FIRED_AMID,
   S_TIMER_END,
   S_TIMER_KEYS,
   S_TIMER_KEYS_PUT,
@@ -506,6 +508,14 @@ static const char *const sql[S_COUNT] = {
         "AND event = ?4 AND data IS ?5",
     /* A claimed timer fired, by its key alone (st->claimed). */
     [S_TIMER_FIRED] = "DELETE FROM timers WHERE due = ?1 AND id = ?2",
+    /* The claimed timers fired, by their keys alone (st->fired): those
+     * at the first and last due times, and all due between; each a seek
+     * and a run of neighbouring entries. Not (due, id) >= (?, ?): its
+     * row values are compared again on every row, 1.2k instructions a
+     * timer more (callgrind). */
+    [S_TIMERS_FIRED_AT] =
+        "DELETE FROM timers WHERE due = ?1 AND id >= ?2 AND id <= ?3",
+    [S_TIMERS_FIRED_AMID] = "DELETE FROM timers WHERE due > ?1 AND due < ?2",
     /* One of a case's timers, found by its key (timer_keys); ?4 an
      * event's name or NULL for any, ?5 1 for scoped timers only. The case
      * is checked: a key outlives its timer only in a book whose timers
@@ -1101,6 +1111,9 @@ struct sq {
   unsigned char writes_case[S_COUNT];
   /* The same for a borrower's row or contacts (borrower_writes). */
   unsigned char writes_borrower[S_COUNT];
+  /* Whether a statement may run while fired timers wait (fired_safe): 0
+   * not known yet, 1 yes, 2 no. */
+  unsigned char fired_ok[S_COUNT];
   /* The cases the last claim of timers read beside them (sq_timers_due),
    * for the steps' reads of their cases: a statement a step less. Valid
    * only in the transaction that claimed, which holds the write lock, and
@@ -1274,6 +1287,30 @@ struct sq {
     timer_key *v;
     int n, cap, next;
   } claimed;
+  /* The claimed timers fired and not deleted yet: claimed.v[first] to
+   * claimed.v[last] (their keys kept, lo and hi: the claim's keys may go
+   * first), each fired in the claim's order, deleted as one range
+   * (S_TIMERS_FIRED_AT, _AMID) where a statement each was 5.5k
+ * instructions a step.
+   * Held where the claim's rows are (fired_on): in a batch outside any
+   * savepoint, with the write lock, no trigger of someone else's. The
+   * range holds only those timers while no timer is set in it or at a
+   * due time inside it, and none is ended or read there: whatever may
+   * (stmt_of, fired_safe; a timer set, ended or its id looked up at a
+   * due time between lo's and hi's) deletes them first, as the claim's
+   * end and the commit do; a rollback forgets them. A timer set due at
+   * or before the claim's last (`until`, never in the ordinary sweep,
+   * which sets them ahead) could fall between two fired later: then the
+   * claim's rest is deleted a timer a statement (`stop`). */
+  struct {
+    timer_key lo, hi;
+    int n, last;
+    int64_t until;
+    int stop, keyed;
+    /* A delete before a statement failed: the commit refuses, why. */
+    int failed;
+    rc_error why;
+  } fired;
   /* The new cases an import opened whose rows are not written yet
    * (store_case_insert_opening), in the order opened; cases.next is the
    * first. Each is written at its `opened` run with the run's id and the
@@ -1498,6 +1535,11 @@ static void claimw_barrier(sq *st);
 static void claimw_drop(sq *st);
 static int claimw_flush(sq *st, rc_error *err);
 static int claimw_refused(sq *st, rc_error *err);
+static int fired_safe(sq *st, int which);
+static void fired_barrier(sq *st);
+static void fired_drop(sq *st);
+static int fired_flush(sq *st, rc_error *err);
+static int fired_refused(sq *st, rc_error *err);
 static void held_barrier(sq *st);
 static void held_drop(sq *st);
 static int held_flush(sq *st, rc_error *err);
@@ -1617,6 +1659,8 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
     held_barrier(st);
   if ((st->claimw.nmsg || st->claimw.nrun) && !claimw_safe(which))
     claimw_barrier(st);
+  if (st->fired.n && !st->fired.keyed && !fired_safe(st, which))
+    fired_barrier(st);
   if (st->ahead.n && (st->writes_case[which] ? st->writes_case[which] == 2
                                              : case_writes(st, which)))
     ahead_touch(st, id);
@@ -2330,6 +2374,8 @@ static int sq_rollback(sq *st) {
   held_drop(st);
   claimw_drop(st);
   st->claimw.failed = 0;
+  fired_drop(st);
+  st->fired.failed = 0;
   import_indexes_forget(st);
   figures_clear(st);
   timer_keys_forget(st);
@@ -2710,7 +2756,8 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   int lazy, import;
   /* What a savepoint rolls back is then only what it changed. */
   if (nested)
-    return claimw_flush(st, err) != RC_OK || import_spill(st, err) != RC_OK ||
+    return claimw_flush(st, err) != RC_OK || fired_flush(st, err) != RC_OK ||
+                   import_spill(st, err) != RC_OK ||
                    timer_keys_flush(st, err) != RC_OK ||
                    message_last_flush(st, err) != RC_OK ||
                    held_mark(st, err) != RC_OK ||
@@ -2739,6 +2786,8 @@ static int sq_begin(sq *st, int nested, rc_error *err) {
   held_drop(st);
   claimw_drop(st);
   st->claimw.failed = 0;
+  fired_drop(st);
+  st->fired.failed = 0;
   st->claimw.triggers.checked = 0; /* the same */
   import_indexes_forget(st);
   timer_ids_forget(st);
@@ -2781,6 +2830,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     outbox_fresh_forget(st);
     st->events_none = 0; /* a row it deleted is back */
     timer_ids_forget(st);
+    fired_drop(st); /* none waits in a savepoint (sq_begin) */
     figures_savepoint_end(st, 0);
     if (exec_stmt(st, stmt(st, S_ROLLBACK_TO), err, "rollback to") != RC_OK)
       return RC_ESTORE;
@@ -2795,6 +2845,7 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
   }
   long wrote = sq_ckpt_commits(st->ckpt);
   if (claimw_flush(st, err) != RC_OK || claimw_refused(st, err) != RC_OK ||
+      fired_flush(st, err) != RC_OK || fired_refused(st, err) != RC_OK ||
       held_flush(st, err) != RC_OK || held_refused(st, err) != RC_OK ||
       timer_keys_flush(st, err) != RC_OK ||
       message_last_flush(st, err) != RC_OK || figures_flush(st, err) != RC_OK ||
@@ -3515,6 +3566,8 @@ static int claimw_safe(int which) {
   case S_BORROWER_GET:
   case S_CONTACTS_READ:
   case S_TIMER_FIRED:
+  case S_TIMERS_FIRED_AT:
+  case S_TIMERS_FIRED_AMID:
   case S_TIMER_DELETE:
   case S_TIMER_END:
   case S_TIMER_KEYS:
@@ -3530,6 +3583,8 @@ static int claimw_safe(int which) {
   case S_CLAIMW_TRIGGERS:
   /* Read only while no message waits (claimw_msg_add). */
   case S_MESSAGE_NEXT:
+  /* Read only while no run waits (journal_next). */
+  case S_JOURNAL_NEXT:
     return 1;
   default:
     return 0;
@@ -3743,6 +3798,128 @@ static int claimw_run_add(sq *st, int64_t id, const char *case_id, rc_time at,
   r->at = at;
   r->n = n;
   st->claimw.nrun++;
+  return RC_OK;
+}
+
+/* --- a claim's fired timers, deleted as one range (fired) ------------ */
+
+/* Whether statement `which` may run while fired timers wait: it does not
+ * name the timers (no trigger but the schema's, none on timers: fired_on)
+ * and deletes no case (a timer's reference to its case is checked). The
+ * timer statements that take a key (S_TIMER_ID, S_TIMER_INSERT_ID,
+ * S_TIMER_END) are compared with the range by their callers (fired_near)
+ * and run through fired_keyed. Read from the text, so a statement added
+ * later is counted without being listed. */
+static int fired_safe(sq *st, int which) {
+  if (!st->fired_ok[which]) {
+    const char *t = sql[which];
+    int deletes_case = strstr(t, "DELETE") &&
+                       (strstr(t, "case_rows") || strstr(t, "case_steps") ||
+                        strstr(t, "cases"));
+    st->fired_ok[which] = strstr(t, "timers") || deletes_case ? 2 : 1;
+  }
+  return st->fired_ok[which] == 1;
+}
+
+/* Whether a claimed timer fired now may wait: where a batch's rows may
+ * (claimw_on, whatever became of its own rows), while the claim's keys
+ * are kept. */
+static int fired_on(sq *st) {
+  return st->base.depth == 1 && !st->fired.stop && st->claimed.n &&
+         !st->direct && !held_any(st) && !st->npending &&
+         !st->held.writing && !sqlite3_get_autocommit(st->db) &&
+         claimw_allowed(st);
+}
+
+static void fired_drop(sq *st) {
+  st->fired.n = 0;
+}
+
+/* One of fired_flush's statements: its parameters a, b (and c), the
+ * timers it deleted added to *done. */
+static int fired_delete(sq *st, int which, int64_t a, int64_t b, int64_t c,
+                        int64_t *done, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, which);
+  int rc;
+  sqlite3_bind_int64(s, 1, a);
+  sqlite3_bind_int64(s, 2, b);
+  if (which == S_TIMERS_FIRED_AT) sqlite3_bind_int64(s, 3, c);
+  rc = exec_rebound(st, s, err, "delete timers");
+  if (rc == RC_OK) *done += sqlite3_changes(st->db);
+  return rc;
+}
+
+/* Deletes the fired timers waiting; then none waits. Exactly those: a
+ * count that differs means the range held another timer, and the
+ * transaction must not commit. */
+static int fired_flush(sq *st, rc_error *err) {
+  const timer_key *lo = &st->fired.lo, *hi = &st->fired.hi;
+  int64_t done = 0;
+  int n = st->fired.n, rc;
+  if (!n) return RC_OK;
+  st->fired.n = 0; /* stmt_of's barrier: nothing waits now */
+  if (lo->due == hi->due)
+    rc = fired_delete(st, S_TIMERS_FIRED_AT, lo->due, lo->id, hi->id, &done,
+                      err);
+  else if ((rc = fired_delete(st, S_TIMERS_FIRED_AT, lo->due, lo->id,
+                              INT64_MAX, &done, err)) == RC_OK &&
+           (rc = fired_delete(st, S_TIMERS_FIRED_AMID, lo->due, hi->due, 0,
+                              &done, err)) == RC_OK)
+    rc = fired_delete(st, S_TIMERS_FIRED_AT, hi->due, INT64_MIN, hi->id,
+                      &done, err);
+  if (rc == RC_OK && done != n)
+    rc = rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: delete timers: %d fired, %lld deleted", n,
+                      (long long)done);
+  return rc;
+}
+
+/* stmt_of's: the fired timers are deleted before a statement that may
+ * read or refer to them; a failure is kept for the commit to refuse. */
+static void fired_barrier(sq *st) {
+  rc_error err;
+  if (fired_flush(st, &err) == RC_OK) return;
+  if (!st->fired.failed) st->fired.why = err;
+  st->fired.failed = 1;
+}
+
+static int fired_refused(sq *st, rc_error *err) {
+  if (!st->fired.failed) return RC_OK;
+  if (err) *err = st->fired.why;
+  return RC_ESTORE;
+}
+
+/* Before a timer is set, ended or its id looked up at due time `due`:
+ * the fired timers are deleted first when that due time is among
+ * theirs; a timer set at or before the claim's last stops the claim's
+ * rest from waiting (fired). */
+static int fired_near(sq *st, int64_t due, int sets, rc_error *err) {
+  if (sets && st->claimed.n && due <= st->fired.until) st->fired.stop = 1;
+  if (st->fired.n && due >= st->fired.lo.due && due <= st->fired.hi.due)
+    return fired_flush(st, err);
+  return RC_OK;
+}
+
+/* stmt for a timer statement fired_near looked at. */
+static sqlite3_stmt *fired_keyed(sq *st, int which) {
+  sqlite3_stmt *s;
+  st->fired.keyed = 1;
+  s = stmt(st, which);
+  st->fired.keyed = 0;
+  return s;
+}
+
+/* Claimed timer k (claimed.v[i]) fired: waits to be deleted with the
+ * run it follows, or begins a run, the last deleted first. */
+static int fired_hold(sq *st, int i, rc_error *err) {
+  int rc;
+  if (st->fired.n && i != st->fired.last + 1 &&
+      (rc = fired_flush(st, err)) != RC_OK)
+    return rc;
+  if (!st->fired.n) st->fired.lo = st->claimed.v[i];
+  st->fired.hi = st->claimed.v[i];
+  st->fired.last = i;
+  st->fired.n++;
   return RC_OK;
 }
 
@@ -4917,7 +5094,7 @@ static int timer_keys_changed(sq *st, rc_error *err) {
  * those ending with its state), by their keys; *count how many. */
 static int timer_keys_end(sq *st, const char *case_id, const char *event,
                           int scoped_only, int *count, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TIMER_END);
+  sqlite3_stmt *s = fired_keyed(st, S_TIMER_END);
   int rc = timer_keys_of(st, case_id, err), kept = 0, ended = 0;
   /* A claimed timer ended here leaves its key to the next timer set at
    * its due time: the claim's keys no longer say which row is which. */
@@ -4930,12 +5107,14 @@ static int timer_keys_end(sq *st, const char *case_id, const char *event,
       st->keys.v[kept++] = *k;
       continue;
     }
+    rc = fired_near(st, k->due, 0, err);
     sqlite3_bind_int64(s, 1, k->due);
     sqlite3_bind_int64(s, 2, k->id);
     bind_text(s, 3, case_id);
     bind_text(s, 4, event);
     sqlite3_bind_int(s, 5, scoped_only);
-    if ((rc = exec_stmt(st, s, err, "end timer")) != RC_OK) {
+    if (rc != RC_OK) sqlite3_clear_bindings(s);
+    if (rc != RC_OK || (rc = exec_stmt(st, s, err, "end timer")) != RC_OK) {
       timer_keys_forget(st); /* some ended, some not: read them again */
       return rc;
     }
@@ -5014,7 +5193,7 @@ static int timer_id_next(sq *st, int64_t due, int64_t *id, rc_error *err) {
   }
   /* The pending runs' timers count. */
   if ((rc = pending_flush(st, err)) != RC_OK) return rc;
-  s = stmt(st, S_TIMER_ID);
+  s = fired_keyed(st, S_TIMER_ID);
   sqlite3_bind_int64(s, 1, due);
   rc = one_row(st, s, sqlite3_step(s), err, "timer id");
   if (rc == RC_OK) *id = sqlite3_column_int64(s, 0);
@@ -5048,6 +5227,7 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
   /* In a transaction no other writer comes between the two statements
    * (BEGIN IMMEDIATE holds the write lock). */
   apart = st->base.depth == 0 || sqlite3_get_autocommit(st->db);
+  if ((rc = fired_near(st, due, 1, err)) != RC_OK) return rc;
   /* One timer waits with its held case; a second writes both. */
   if (!apart && st->held.timer.held && (rc = held_flush(st, err)) != RC_OK)
     return rc;
@@ -5056,7 +5236,7 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     if ((rc = held_timer_set(st, due, id, event, data, scoped, err)) != RC_OK)
       return rc;
   } else {
-    s = stmt(st, apart ? S_TIMER_INSERT : S_TIMER_INSERT_ID);
+    s = apart ? stmt(st, S_TIMER_INSERT) : fired_keyed(st, S_TIMER_INSERT_ID);
     bind_text(s, 1, case_id);
     sqlite3_bind_int64(s, 2, due);
     bind_text(s, 3, event);
@@ -5191,10 +5371,11 @@ static int claimed_room(sq *st, int max) {
   return max > 0;
 }
 
-/* Whether the timer of key (due, id) is one the last claim read, still
- * as it read it and not fired yet (st->claimed; `scoped` marks one
- * fired: a timer set after it may take its key). Timers fire in the
- * claim's order: the search begins after the last one found. */
+/* Where the timer of key (due, id) is in the last claim (st->claimed),
+ * when it is one the claim read, still as it read it and not fired yet
+ * (`scoped` marks one fired: a timer set after it may take its key); -1
+ * when not. Timers fire in the claim's order: the search begins after
+ * the last one found. */
 static int claimed_still(sq *st, int64_t due, int64_t id) {
   for (int k = 0, i = st->claimed.next; k < st->claimed.n; k++, i++) {
     if (i == st->claimed.n) i = 0;
@@ -5202,10 +5383,10 @@ static int claimed_still(sq *st, int64_t due, int64_t id) {
         !st->claimed.v[i].scoped) {
       st->claimed.v[i].scoped = 1;
       st->claimed.next = i + 1;
-      return 1;
+      return i;
     }
   }
-  return 0;
+  return -1;
 }
 
 static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
@@ -5215,8 +5396,10 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
   int rc, count = 0, cap = 0, keep, claimed;
   *out = NULL;
   *n = 0;
-  /* The last claim's rows are written at its end. */
-  if ((rc = claimw_flush(st, err)) != RC_OK) return rc;
+  /* The last claim's rows are written at its end, its timers deleted. */
+  if ((rc = claimw_flush(st, err)) != RC_OK ||
+      (rc = fired_flush(st, err)) != RC_OK)
+    return rc;
   if (!(t = room = claim_room(t, &cap, 0, max, sizeof *t)))
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   /* The cases are kept only where the transaction holds the write lock
@@ -5260,6 +5443,8 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) st->claimed.n = 0;
+  st->fired.stop = 0;
+  if (st->claimed.n) st->fired.until = st->claimed.v[st->claimed.n - 1].due;
   if (!room || !keep || (rc != SQLITE_ROW && rc != SQLITE_DONE))
     ahead_drop(st);
   if (!room) {
@@ -5275,11 +5460,25 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
   return RC_OK;
 }
 
+static int timer_fired_keys(sq *st, const store_timer *t,
+                            const timer_key *fired, rc_error *err);
+
 static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
                            rc_error *err) {
-  int by_key = st->base.depth > 0 && claimed_still(st, t->due, t->id);
-  sqlite3_stmt *s = stmt(st, by_key ? S_TIMER_FIRED : S_TIMER_DELETE);
+  int at = st->base.depth > 0 ? claimed_still(st, t->due, t->id) : -1;
+  int by_key = at >= 0;
+  timer_key fired = {t->due, t->id, 0};
+  sqlite3_stmt *s;
   int rc;
+  if (by_key && fired_on(st)) {
+    /* The row under the key is the one claimed (st->claimed): there,
+     * as S_TIMER_FIRED would find it. */
+    if ((rc = fired_hold(st, at, err)) != RC_OK) return rc;
+    if (st->timers_known) st->timers--;
+    *deleted = 1;
+    return timer_fired_keys(st, t, &fired, err);
+  }
+  s = stmt(st, by_key ? S_TIMER_FIRED : S_TIMER_DELETE);
   if (by_key) {
     sqlite3_bind_int64(s, 1, t->due);
     sqlite3_bind_int64(s, 2, t->id);
@@ -5290,20 +5489,26 @@ static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
     bind_text(s, 4, t->event);
     bind_text(s, 5, t->data);
   }
-  timer_key fired = {t->due, t->id, 0};
   rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
   *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
   if (!*deleted) return rc;
+  return timer_fired_keys(st, t, &fired, err);
+}
+
+/* Timer t, fired (its key `fired`), leaves its case's keys. */
+static int timer_fired_keys(sq *st, const store_timer *t,
+                            const timer_key *fired, rc_error *err) {
+  int rc;
   if ((rc = timer_keys_switch(st, t->case_id, err)) != RC_OK) return rc;
   /* Unknown keys: the step's read of the case brings them (sq_case_get);
    * a second timer of the case fired before that reads them now. */
   if (!st->keys.known && !st->keys.has_fired && st->base.depth > 0) {
-    st->keys.fired = fired;
+    st->keys.fired = *fired;
     st->keys.has_fired = 1;
     return RC_OK;
   }
   if ((rc = timer_keys_of(st, t->case_id, err)) != RC_OK) return rc;
-  timer_keys_drop(st, &fired);
+  timer_keys_drop(st, fired);
   return st->keys.dirty ? timer_keys_changed(st, err) : RC_OK;
 }
 
@@ -5364,8 +5569,11 @@ static int journal_next(sq *st, int64_t *next, rc_error *err) {
     *next = st->chain.next;
     return RC_OK;
   }
-  /* The pending runs' ids are taken. */
+  /* The pending runs' ids are taken, and so are those of the batch's
+   * runs waiting (claimw); its messages may wait on: the first step's
+   * was written alone here, a statement a batch. */
   if ((rc = pending_flush(st, err)) != RC_OK ||
+      (st->claimw.nrun && (rc = claimw_flush(st, err)) != RC_OK) ||
       (rc = count_of(st, S_JOURNAL_NEXT, NULL, next, err)) != RC_OK)
     return rc;
   if (st->base.depth > 0) st->chain.next = *next;
@@ -7886,6 +8094,7 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
 static int op_book_rows(store *s, const char *table, store_row_fn fn, void *ud,
                         rc_error *err) {
   int rc = timer_keys_flush(SQ(s), err);
+  if (rc == RC_OK) rc = fired_flush(SQ(s), err);
   return rc == RC_OK ? sqlite_book_rows(SQ(s)->db, table, fn, ud, err) : rc;
 }
 
