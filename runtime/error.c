@@ -52,13 +52,18 @@ static int utf8_length(const unsigned char *s) {
 /* Characters that draw nothing or reorder what is around them: bidi
  * embeddings, overrides and isolates (the "Trojan Source" characters),
  * the directional marks, zero-width characters, line and paragraph
- * separators, the byte-order mark, the soft hyphen. On a terminal U+202E
- * turns the rest of the line around; in an id they let two different ids
- * look the same. */
+ * separators, the byte-order mark, the soft hyphen, the combining
+ * grapheme joiner, the Hangul fillers (they draw as blanks) and the tag
+ * characters U+E0000..E007F (they hide a whole ASCII text inside one
+ * visible one). On a terminal U+202E turns the rest of the line around;
+ * in an id they let two different ids look the same. Variation
+ * selectors stay: emoji need them. */
 int rc_invisible(uint32_t cp) {
   return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
          (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
-         cp == 0xFEFF || cp == 0x180E || cp == 0x00AD;
+         cp == 0xFEFF || cp == 0x180E || cp == 0x00AD || cp == 0x034F ||
+         cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0 ||
+         (cp >= 0xE0000 && cp <= 0xE007F);
 }
 
 static size_t printable(char *dst, size_t size, const char *src, int lines) {
@@ -71,7 +76,10 @@ static size_t printable(char *dst, size_t size, const char *src, int lines) {
                   : n == 2 ? (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f)
                   : n == 3 ? (uint32_t)(s[0] & 0x0f) << 12 |
                                  (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f)
-                           : 0x10000; /* four bytes: none is invisible */
+                  : n == 4 ? (uint32_t)(s[0] & 0x07) << 18 |
+                                 (uint32_t)(s[1] & 0x3f) << 12 |
+                                 (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f)
+                           : 0;
     /* C0 and C1 controls (bar newline and tab where lines are kept), DEL
      * and broken sequences would reach a terminal as commands or garbage:
      * one '?' a byte; an invisible or bidirectional character one '?'. */

@@ -6,10 +6,12 @@
  * jansson drops a cell it cannot take, so a GBK export once opened cases
  * with a balance of 0. */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <csv.h>
 #include <jansson.h>
@@ -1030,9 +1032,18 @@ int import_file(engine *eng, const char *path, import_stats *stats,
   FILE *f = fopen(path, "rb");
   int format = IMPORT_AUTO, rc;
   size_t n = strlen(path);
+  struct stat sb;
+  /* fopen opens a folder for reading; its read fails later as "the file
+   * is empty" and "read error", which names nothing a lender did. */
+  if (f && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(f);
+    f = NULL;
+    errno = EISDIR;
+  }
   if (!f) {
     rc_error err;
-    rc_error_set(&err, RC_EIO, NULL, "cannot open %s", path);
+    rc_error_set(&err, RC_EIO, NULL, "cannot open %s: %s", path,
+                 strerror(errno));
     rc_errlist_add(errors, &err);
     return RC_EIO;
   }

@@ -273,9 +273,12 @@ expect "bad --now" 1 "bad time 'yesterday'" -- \
 # --- errors name what they are about, and nothing else -------------------
 # (a message once began with the stack's garbage as its file and line)
 basic=$fixtures/basic
-expect "a missing import file" 1 "^recoup: cannot open $work/nonexist.csv$" -- \
+expect "a missing import file" 1 "^recoup: cannot open $work/nonexist.csv: No such file or directory$" -- \
   "$recoup" import "$work/nonexist.csv" "$basic" --db "$db"
 also "a missing import file refuses the import" "nonexist.csv refused: nothing was imported"
+mkdir -p "$work/folder.csv"
+expect "a folder given as the import file" 1 "^recoup: cannot open $work/folder.csv: Is a directory$" -- \
+  "$recoup" import "$work/folder.csv" "$basic" --db "$db"
 for cmd in tick report; do
   expect "$cmd: a bad --now" 1 "^recoup: --now: bad time 'tomorrow' (expected" -- \
     "$recoup" $cmd "$basic" --db "$db" --now tomorrow

@@ -69,6 +69,12 @@ static void test_printable_replaces_invisible_and_bidi(void **state) {
   assert_string_equal(out, "\u200A\u2030\u2070 \u00AC");
   rc_printable_line(out, sizeof out, "a\tb\nc\u202Ed");
   assert_string_equal(out, "a?b?c?d");
+  /* Tag characters hide "evil" inside a name; the joiner and the Hangul
+   * filler draw nothing; emoji with their variation selector stay. */
+  rc_printable(out, sizeof out,
+               "ok\U000E0065\U000E0076\U000E0069\U000E006C|a\u034Fb|"
+               "\u3164|\u2764\uFE0F\U0001F600");
+  assert_string_equal(out, "ok????|a?b|?|\u2764\uFE0F\U0001F600");
 }
 
 static void test_printable_cuts_on_a_character_boundary(void **state) {

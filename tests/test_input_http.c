@@ -257,6 +257,11 @@ static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
               "{\"id\":\"L\\u202e1\",\"borrower\":{\"id\":"
               "\"B1\"}}"),
          422, "\"field\":\"id\"", "U+202E", NULL);
+  /* A tag character (U+E0065, "e") hides a letter inside the id. */
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\udb40\\udc651\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+E0065", NULL);
   expect(post("/v1/cases",
               "{\"id\":\"L1\",\"borrower\":{\"id\":"
               "\"B\\u2067\"}}"),
