@@ -99,7 +99,16 @@ export function setKeys(map) {
   keys = map || {};
 }
 
+// Enter while an input method is composing picks a candidate (the pinyin
+// "wang" becomes 王): it must not also send the form the field is in.
+// Some browsers and IMEs pass that Enter on to the page; stopping its
+// default stops the form's implicit submission, never the composition.
 document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.isComposing || e.keyCode === 229)) e.preventDefault();
+}, true);
+
+document.addEventListener('keydown', (e) => {
+  if (e.isComposing) return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const tag = e.target && e.target.tagName;
   if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable)) return;
