@@ -10,6 +10,7 @@ import { parseMoney, moneyInput, isoDay, time } from './format.js';
 import { ctx } from './state.js';
 import { field, clearErrors, showError } from './ui.js';
 
+const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
@@ -71,9 +72,12 @@ function collect(form, fields, currency) {
   return { body };
 }
 
-// Sends body to path from form; keeps it as "not saved yet" when offline.
+// Sends body to path from form; keeps it as "not saved yet" when it may
+// not have been done (no connection, no answer, the service failing).
 // before: a request to make first (claiming the task), skipped once done.
-async function send(form, button, path, body, onSaved, before) {
+// onConflict: the task was recorded first elsewhere (another tab, a
+// supervisor): what this form holds stays, the caller shows the other.
+async function send(form, button, path, body, onSaved, before, onConflict) {
   const status = form.querySelector('.form-status');
   clearErrors(form);
   button.disabled = true;
@@ -86,9 +90,14 @@ async function send(form, button, path, body, onSaved, before) {
     onSaved(answer);
   } catch (err) {
     if (err.status === 401) return;
-    if (err.code === 'offline') {
+    if (err.unsent) {
       form.classList.add('unsaved');
-      fill(status, t('case.notsaved'));
+      fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
+        : 'case.notsaved.server', { status: err.status }));
+    } else if (err.status === 409 && onConflict) {
+      fill(status);
+      showError(form, err, t('case.task.gone'));
+      onConflict();
     } else {
       fill(status);
       showError(form, err);
@@ -110,7 +119,7 @@ export function showBlocked(button, blocked) {
 
 // The form for one open task. blocked: the guard's reason this contact may
 // not happen now, shown on the button before anyone clicks.
-export function taskForm(task, c, { onSaved, blocked }) {
+export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   const outcomes = task.outcomes || {};
   const names = Object.keys(outcomes);
   const choose = h('select', { name: 'outcome', required: true },
@@ -177,7 +186,7 @@ export function taskForm(task, c, { onSaved, blocked }) {
       // Otherwise the arrival is written as a note beside the record.
       post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
         .catch(() => {}).finally(() => onSaved(answer));
-    }, claimFirst);
+    }, claimFirst, onConflict);
   }
 }
 
@@ -208,6 +217,10 @@ export function noteForm(c, onSaved) {
     e.preventDefault();
     clearErrors(form);
     if (!text.value.trim()) return showError(form, { field: 'text' }, t('case.required'));
+    // The service keeps NOTE_MAX bytes of UTF-8 (a Chinese character is
+    // three): said here, in the person's words, before anything is sent.
+    const bytes = new TextEncoder().encode(text.value).length;
+    if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
     send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => { text.value = ''; onSaved(a); });
   } },
   field(t('case.note.text'), text, 'text'),

@@ -12,10 +12,15 @@ export function empty(text) {
   return h('p', { class: 'state empty' }, text);
 }
 
+// The service's own messages are English and for the person who runs it:
+// a collector reads what went wrong in the console's words, by status.
 export function errorText(err) {
   if (!err) return '';
   if (err.code === 'offline') return t('app.offline');
+  if (err.code === 'timeout') return t('app.timeout');
   if (err.missingRoute) return t('app.unavailable');
+  if (err.status >= 500) return t('app.server', { status: err.status });
+  if (err.status === 409) return t('app.conflict');
   return t('app.error', { msg: err.message });
 }
 

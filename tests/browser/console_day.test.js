@@ -95,3 +95,84 @@ test('a note keeps its line breaks on the timeline', async (t) => {
   assert.match(await li.innerText(), /借款人说下周发工资\n第二行/, 'the break is shown, not folded into a space');
 });
 
+test('a note longer than the service keeps is refused before it is sent, in the person\'s language, and kept', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await openCase(t, 'CN016', 'zh-CN');
+  const sent = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && /\/notes$/.test(r.url())) sent.push(r.url()); });
+  const long = '借款人表示'.repeat(700); // 3,500 characters, 10,500 bytes
+  await page.fill('.note-form textarea', long);
+  await page.click('.note-form button[type="submit"]');
+  const err = page.locator('.note-form [data-error-for="text"]');
+  await h.waitFor(async () => (await err.textContent()).trim());
+  const said = await err.textContent();
+  assert.doesNotMatch(said, english, `said in Chinese: ${said}`);
+  assert.match(said, /4[,，]?096/, 'names the limit');
+  assert.deepEqual(sent, [], 'nothing was sent');
+  assert.equal(await page.inputValue('.note-form textarea'), long, 'what was typed stays');
+});
+
+test('a failing service says so in the person\'s language, keeps the record, and the next tap sends it once', async (t) => {
+  if (!(await landed(t))) return;
+  for (const [locale, words] of [['zh-CN', /尚未保存/], ['en', /Not saved yet/]]) {
+    const page = await openCase(t, 'CN017', locale);
+    let failures = 1;
+    await page.route('**/v1/cases/CN017/notes', (r) => (failures-- > 0
+      ? r.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"internal error"}}' })
+      : r.continue()));
+    const text = `after a 500 (${locale})`;
+    await page.fill('.note-form textarea', text);
+    await page.click('.note-form button[type="submit"]');
+    const form = page.locator('.note-form');
+    await h.waitFor(async () => (await form.locator('.form-status').textContent()).trim() || (await form.locator('.form-error').textContent()).trim());
+    const said = (await form.locator('.form-status').textContent()) + ' ' + (await form.locator('.form-error').textContent());
+    assert.match(said, words, `"not saved yet" (${said})`);
+    assert.doesNotMatch(said, /internal error/, 'not the server\'s own words');
+    if (locale === 'zh-CN') assert.doesNotMatch(said, english, said);
+    assert.equal(await page.inputValue('.note-form textarea'), text, 'what was typed stays');
+    await page.click('.note-form button[type="submit"]');
+    await page.locator('.timeline li[data-kind="note"]', { hasText: text }).waitFor();
+    assert.equal((await journal('CN017', 'note')).filter((r) => r.detail.text === text).length, 1, 'sent once');
+  }
+});
+
+test('a save the service never answers ends in "not saved yet", and Save works again', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await openCase(t, 'CN019', 'zh-CN');
+  let hang = true;
+  await page.route('**/v1/cases/CN019/promises', (r) => (hang ? undefined : r.continue()));
+  await page.fill('.promise-form input[name="amount"]', '300');
+  await page.click('.promise-form button[type="submit"]');
+  const status = page.locator('.promise-form .form-status');
+  await h.waitFor(async () => /尚未保存/.test(await status.textContent()), { timeout: 40000, message: 'still saving' });
+  assert.doesNotMatch(await status.textContent(), english);
+  assert.equal(await page.isDisabled('.promise-form button[type="submit"]'), false, 'Save can be tapped again');
+  hang = false;
+  await page.click('.promise-form button[type="submit"]');
+  await page.locator('.promise-form .form-status', { hasText: '已保存' }).waitFor();
+  assert.equal((await journal('CN019', 'promise')).filter((r) => r.detail.amount === 30000).length, 1);
+});
+
+test('the same task recorded in another tab: the second tab says so in its language', async (t) => {
+  if (!(await landed(t))) return;
+  const a = await openCase(t, 'CN014', 'zh-CN');
+  const b = await a.context().newPage();
+  await b.goto(`${book.url}/#/case/CN014`);
+  await b.waitForSelector('.task-form select[name="outcome"]');
+  await a.selectOption('.task-form select[name="outcome"]', 'no_answer');
+  await a.click('.task-form button[type="submit"]');
+  await a.waitForSelector('.timeline li[data-kind="task_done"]');
+  await b.selectOption('.task-form select[name="outcome"]', 'dispute');
+  await b.fill('.task-form textarea[name="reason"]', '金额不对');
+  await b.click('.task-form button[type="submit"]');
+  const err = b.locator('.task-form .form-error');
+  await h.waitFor(async () => (await err.textContent()).trim());
+  const said = await err.textContent();
+  assert.doesNotMatch(said, english, said);
+  assert.match(said, /已.*记录|另一/, said);
+  assert.equal(await b.inputValue('.task-form textarea[name="reason"]'), '金额不对', 'what was typed stays');
+  // The other tab's record is on this tab's timeline now.
+  await b.waitForSelector('.timeline li[data-kind="task_done"]');
+  assert.equal((await journal('CN014', 'task_done')).length, 1);
+});
+

@@ -175,7 +175,7 @@ export function render(main, id, query) {
       return;
     }
     actions.dataset.drawn = drawn;
-    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task) }));
+    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline }));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
