@@ -37,9 +37,77 @@ function home() {
   return '#/' + (pages[0] || 'cases');
 }
 
+// What a person typed into the page's forms, kept in this tab's
+// sessionStorage while they sign in again after their session ended, and
+// put back when the same person opens the same page: a note half typed
+// when the session expired is not lost. Only forms typed into (a form
+// drawn with the amount due already in it is no draft); never a password.
+const DRAFTS = 'recoup.drafts';
+const formKey = (f) => (f.dataset.task ? 'task:' + f.dataset.task : f.className.split(' ')[0]);
+
+document.addEventListener('input', (e) => {
+  if (e.target.form) e.target.form.dataset.typed = '1';
+});
+document.addEventListener('change', (e) => {
+  if (e.target.form) e.target.form.dataset.typed = '1';
+});
+
+function keepDrafts() {
+  const forms = [...root.querySelectorAll('main form[data-typed]')].map((f) => ({
+    key: formKey(f),
+    values: [...f.elements].filter((el) => el.name && el.type !== 'password' && el.type !== 'submit' && el.type !== 'button')
+      .map((el) => [el.name, el.type === 'checkbox' ? el.checked : el.value]),
+  }));
+  if (!forms.length || !ctx.me) return;
+  try {
+    sessionStorage.setItem(DRAFTS, JSON.stringify({ user: ctx.me.name, hash: location.hash, forms }));
+  } catch {
+    /* storage full or off: the sign-in still goes on */
+  }
+}
+
+export function forgetDrafts() {
+  try {
+    sessionStorage.removeItem(DRAFTS);
+  } catch {
+    /* nothing kept */
+  }
+}
+
+// Puts back into the forms under box what keepDrafts kept for this page
+// and this person, once; true when something came back. A select is set
+// first and told of it (a task's outcome draws its fields), then what
+// follows it.
+export function restoreDrafts(box) {
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(DRAFTS) || 'null');
+  } catch {
+    kept = null;
+  }
+  if (!kept || !ctx.me || kept.user !== ctx.me.name || kept.hash !== location.hash) return false;
+  forgetDrafts();
+  let back = false;
+  for (const d of kept.forms || []) {
+    const f = [...box.querySelectorAll('form')].find((x) => formKey(x) === d.key);
+    if (!f) continue;
+    for (const [name, v] of d.values || []) {
+      const el = f.elements[name];
+      if (!el || el.type === 'password') continue;
+      if (el.type === 'checkbox') el.checked = !!v;
+      else el.value = String(v);
+      if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
+    }
+    f.dataset.typed = '1';
+    back = true;
+  }
+  return back;
+}
+
 export function toSignin(expired) {
   const r = route();
   if (r.page === 'signin') return; // several requests may fail at once: go once
+  if (expired) keepDrafts();
   const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
   ctx.me = null;
   ctx.csrf = null;
@@ -82,6 +150,7 @@ async function signOut() {
   }
   ctx.me = null;
   ctx.csrf = null;
+  forgetDrafts();
   location.hash = '#/signin';
 }
 

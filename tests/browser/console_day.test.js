@@ -176,3 +176,37 @@ test('the same task recorded in another tab: the second tab says so in its langu
   assert.equal((await journal('CN014', 'task_done')).length, 1);
 });
 
+test('a session that ends while a form is half typed keeps what was typed', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
+  await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
+  await h.signIn(page, book, 'li.wei');
+  await page.goto(book.url + '/#/case/CN012');
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  await page.fill('.task-form input[name="amount"]', '1,000.50');
+  const note = 'Borrower asked us to call after 6 pm.\nWife answers the phone.';
+  await page.fill('.note-form textarea', note);
+  // The session ends on the server (it expired, or was signed out elsewhere).
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
+  const me = await h.api(book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await h.api(book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+  await page.click('.note-form button[type="submit"]');
+  await page.waitForFunction(() => /^#\/signin/.test(location.hash));
+  await page.fill('input[name="name"]', 'li.wei');
+  await page.fill('input[name="password"]', h.password('li.wei'));
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => /^#\/case\/CN012/.test(location.hash));
+  await page.waitForSelector('.note-form textarea');
+  await h.waitFor(async () => (await page.inputValue('.note-form textarea')) === note, { message: 'the note came back' });
+  assert.equal(await page.inputValue('.task-form select[name="outcome"]'), 'promise');
+  assert.equal(await page.inputValue('.task-form input[name="amount"]'), '1,000.50');
+  assert.equal((await journal('CN012', 'note')).length, 0, 'nothing was saved behind the person\'s back');
+  // Saved on the person's tap, once.
+  await page.click('.note-form button[type="submit"]');
+  await page.locator('.timeline li[data-kind="note"]').first().waitFor();
+  assert.equal((await journal('CN012', 'note')).length, 1);
+  // What was kept is forgotten once it is back.
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.match(await page.textContent('.task-form .form-status'), /session had ended/);
+});

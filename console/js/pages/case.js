@@ -10,7 +10,7 @@ import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } 
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
 import { taskForm, promiseForm, noteForm, isVisit, showBlocked } from '../forms.js';
-import { go, setKeys } from '../app.js';
+import { go, setKeys, restoreDrafts } from '../app.js';
 
 async function journalNewestFirst(id) {
   let rows = [];
@@ -181,6 +181,7 @@ export function render(main, id, query) {
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
+    if (restoreDrafts(actions)) fill(actions.querySelector('.form-status') || actions, t('case.restored'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
