@@ -71,6 +71,7 @@ const en = {
   'cases.hint': 'Type a case id (for example MF00231) and press Enter.',
   'cases.empty': 'No case to show. Search by case id.',
   'cases.col.state': 'State',
+  'cases.shown': '{n} cases shown.',
   'cases.col.balance': 'Balance',
 
   'case.owes': 'Owes {balance}',
@@ -478,6 +479,7 @@ const zh = {
   'cases.hint': '输入案件编号（例如 MF00231）后按回车。',
   'cases.empty': '没有可显示的案件。请按案件编号搜索。',
   'cases.col.state': '状态',
+  'cases.shown': '已显示 {n} 个案件。',
   'cases.col.balance': '欠款余额',
 
   'case.owes': '欠款余额 {balance}',
