@@ -53,6 +53,8 @@ export function dpdBadge(dpd) {
 // columns: [{key, label, cell(row) → node|string, num: bool}]
 export function table(columns, rows, opts = {}) {
   if (opts.class === 'scroll') return h('div', { class: 'scroll' }, table(columns, rows, { ...opts, class: null }));
+  // Wider than a phone: scrolls sideways inside itself, not the page.
+  if (opts.class === 'hscroll') return h('div', { class: 'hscroll' }, table(columns, rows, { ...opts, class: 'wide' }));
   return h('table', { class: ['grid', opts.class], 'data-table': opts.name },
     h('thead', {}, h('tr', {}, columns.map((c) =>
       h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),

@@ -210,3 +210,30 @@ test('a session that ends while a form is half typed keeps what was typed', asyn
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   assert.match(await page.textContent('.task-form .form-status'), /session had ended/);
 });
+
+test('on a 360x640 phone a list wider than the screen scrolls in its box, not the page', async (t) => {
+  if (!(await landed(t))) return;
+  const context = await browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const s = await h.session(book, 'zhang.min');
+  const [name, value] = s.cookie.split(/=(.*)/s);
+  await context.addCookies([{ name, value, url: book.url }]);
+  // (A phone's browser widens its layout to what the page needs, so
+  // innerWidth would grow with the table: the screen is 360.)
+  for (const [hash, table] of [['#/overview', 'by_state'], ['#/outbox', null], ['#/cases', 'cases']]) {
+    await page.goto(book.url + '/' + hash);
+    await page.waitForSelector(table ? `table[data-table="${table}"] tbody tr` : 'table.grid tbody tr');
+    await page.waitForLoadState('networkidle');
+    const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+    assert.ok(scroll <= 360 && width <= 360, `${hash} is ${scroll}px wide (layout ${width}px) on a 360px screen`);
+  }
+  // A borrower's name stands on one line, not one character a line.
+  const lines = await page.$eval('table[data-table="cases"] tbody tr td[data-col="borrower"]', (td) => {
+    const r = document.createRange();
+    r.selectNodeContents(td);
+    return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+  });
+  assert.equal(lines, 1);
+  await h.screenshot(page, 'cases-phone-360-zh-CN');
+});

@@ -58,7 +58,7 @@ export function render(main) {
       { key: 'dpd', label: t('work.col.dpd'), cell: (c) => dpdBadge(c.dpd) },
       { key: 'balance', label: t('cases.col.balance'), num: true, cell: (c) => money(c.balance, c.currency) },
       { key: 'amount_due', label: t('work.col.amount'), num: true, cell: (c) => money(c.amount_due, c.currency) },
-    ], rows, { name: 'cases', key: (c) => c.id, onRow: (c) => go('#/case/' + encodeURIComponent(c.id)) }),
+    ], rows, { name: 'cases', key: (c) => c.id, onRow: (c) => go('#/case/' + encodeURIComponent(c.id)), class: 'hscroll' }),
     h('p', { class: 'muted', 'data-shown': rows.length }, t('cases.shown', { n: number(rows.length) })),
     next ? h('button', { type: 'button', class: 'btn more', onclick: () => more(true) }, t('work.more')) : null);
   }
