@@ -237,3 +237,38 @@ test('on a 360x640 phone a list wider than the screen scrolls in its box, not th
   assert.equal(lines, 1);
   await h.screenshot(page, 'cases-phone-360-zh-CN');
 });
+
+test('reassigning: a task outside the person\'s queues is said in the supervisor\'s language, and a double click sends once', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, book, 'zhang.min');
+  await page.goto(book.url + '/#/overview');
+  await page.waitForSelector('form.reassign input[name="task"]');
+  const posts = [];
+  page.on('request', (r) => { if (/\/assign$/.test(r.url())) posts.push(r.url()); });
+  const queueOf = async (id) => (await h.api(book, '/v1/tasks?status=open&limit=200', { token: 'admin' })).body.tasks.find((x) => String(x.id) === id).queue;
+  const ids = await page.$$eval('form.reassign input[name="task"]', (xs) => xs.map((x) => x.value));
+  let field = null, phone = null;
+  for (const id of ids) {
+    const q = await queueOf(id);
+    if (q === 'field' && !field) field = id;
+    if (q === 'phone' && !phone) phone = id;
+  }
+  // A field visit to the phone collector: refused before it is sent.
+  await page.check(`form.reassign input[name="task"][value="${field}"]`);
+  await page.selectOption('form.reassign select[name="user"]', 'li.wei');
+  await page.click('form.reassign button[type="submit"]');
+  const status = page.locator('form.reassign .form-status');
+  await h.waitFor(async () => (await status.textContent()).trim());
+  const said = await status.textContent();
+  assert.match(said, /field/, 'names the queue');
+  assert.doesNotMatch(said.replace(/field|li\.wei/g, ''), english, said);
+  assert.deepEqual(posts, []);
+  // A phone task to the phone collector, clicked twice: sent once.
+  await page.uncheck(`form.reassign input[name="task"][value="${field}"]`);
+  await page.check(`form.reassign input[name="task"][value="${phone}"]`);
+  await page.dblclick('form.reassign button[type="submit"]');
+  await status.filter({ hasText: '已重新分配 1 个' }).waitFor();
+  await page.waitForTimeout(300);
+  assert.equal(posts.length, 1, posts.join(', '));
+});
