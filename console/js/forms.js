@@ -33,7 +33,7 @@ function input(name, s, c) {
   switch (s.type) {
     case 'money': return h('input', { name, inputmode: 'decimal', autocomplete: 'off', class: 'money',
       value: name === 'amount' && c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
-    case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '' });
+    case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '', min: name === 'by' ? isoDay(0) : null });
     case 'bool': return h('input', { name, type: 'checkbox' });
     case 'int': return h('input', { name, inputmode: 'numeric', pattern: '-?[0-9]*' });
     case 'choices': return h('select', { name },
@@ -63,7 +63,11 @@ function collect(form, fields, currency) {
     if (s.type === 'money') {
       const m = parseMoney(v, currency);
       if (m === null) return { error: { field: name, text: t('case.badmoney') } };
+      // A promise of ¥0.00 is no promise (the service took one on a task).
+      if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
       body[name] = m;
+    } else if (s.type === 'date' && name === 'by' && v < isoDay(0)) {
+      return { error: { field: name, text: t('case.promise.past') } };
     } else if (s.type === 'int') {
       if (!/^-?\d+$/.test(v)) return { error: { field: name, text: t('case.required') } };
       body[name] = Number(v);
@@ -192,14 +196,16 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
 
 export function promiseForm(c, onSaved) {
   const amount = h('input', { name: 'amount', inputmode: 'decimal', class: 'money', value: c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
-  const by = h('input', { name: 'by', type: 'date', value: isoDay(7) });
+  const by = h('input', { name: 'by', type: 'date', value: isoDay(7), min: isoDay(0) });
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.promise.save'));
   const form = h('form', { class: 'promise-form', novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     clearErrors(form);
     const m = parseMoney(amount.value, c.currency);
     if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
+    if (m === 0) return showError(form, { field: 'amount' }, t('case.zeromoney'));
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
+    if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
     send(form, save, `/v1/cases/${enc(c.id)}/promises`, { amount: m, by: by.value }, onSaved);
   } },
   h('h3', {}, t('case.promise.new')),

@@ -272,3 +272,36 @@ test('reassigning: a task outside the person\'s queues is said in the supervisor
   await page.waitForTimeout(300);
   assert.equal(posts.length, 1, posts.join(', '));
 });
+
+test('a promise of zero, or for a day that has passed, is refused before it is sent, in the person\'s language', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await openCase(t, 'CN015', 'zh-CN');
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  const sent = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && /\/(complete|promises)$/.test(r.url())) sent.push(r.url()); });
+  const said = async (form, name) => {
+    const el = page.locator(`${form} [data-error-for="${name}"]`);
+    await h.waitFor(async () => (await el.textContent()).trim(), { message: `${form} ${name}` });
+    const s = await el.textContent();
+    assert.doesNotMatch(s, english, s);
+    return s;
+  };
+  // On the call's record: the service took a ¥0.00 promise here.
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  await page.fill('.task-form input[name="amount"]', '0');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await said('.task-form', 'amount'), /大于零/);
+  await page.fill('.task-form input[name="amount"]', '100');
+  await page.fill('.task-form input[name="by"]', '2020-01-01');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await said('.task-form', 'by'), /已过/);
+  // The promise without a task.
+  await page.fill('.promise-form input[name="amount"]', '０');
+  await page.click('.promise-form button[type="submit"]');
+  assert.match(await said('.promise-form', 'amount'), /大于零/);
+  await page.fill('.promise-form input[name="amount"]', '100');
+  await page.fill('.promise-form input[name="by"]', '2020-01-01');
+  await page.click('.promise-form button[type="submit"]');
+  assert.match(await said('.promise-form', 'by'), /已过/);
+  assert.deepEqual(sent, [], 'nothing was sent');
+});
