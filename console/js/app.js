@@ -17,6 +17,7 @@ import * as outbox from './pages/outbox.js';
 const PAGES = { signin, work, cases, case: kase, overview, strategy, outbox };
 const root = document.getElementById('app');
 let cleanup = null;
+let shown = null; // the hash the page on screen was drawn for
 let keys = {};
 
 // The route in the hash: "#/case/MF00231?x=1" → {page, arg, query}.
@@ -37,12 +38,15 @@ function home() {
   return '#/' + (pages[0] || 'cases');
 }
 
-// What a person typed into the page's forms, kept in this tab's
-// sessionStorage while they sign in again after their session ended, and
-// put back when the same person opens the same page: a note half typed
-// when the session expired is not lost. Only forms typed into (a form
-// drawn with the amount due already in it is no draft); never a password.
+// What a person typed into a case's forms, kept in this tab's
+// sessionStorage when they leave the case unsaved (a link, the back
+// button) or their session ends, and put back when the same person opens
+// the same case again: a note half typed is not lost by a wrong click or
+// an expired session. Only forms typed into (a form drawn with the amount
+// due already in it is no draft), never a password; a form saved is no
+// longer a draft; signing out forgets them all.
 const DRAFTS = 'recoup.drafts';
+const DRAFT_PAGES = 10;
 const formKey = (f) => (f.dataset.task ? 'task:' + f.dataset.task : f.className.split(' ')[0]);
 
 document.addEventListener('input', (e) => {
@@ -52,18 +56,39 @@ document.addEventListener('change', (e) => {
   if (e.target.form) e.target.form.dataset.typed = '1';
 });
 
-function keepDrafts() {
-  const forms = [...root.querySelectorAll('main form[data-typed]')].map((f) => ({
+function readDrafts() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(DRAFTS) || 'null');
+    return kept && ctx.me && kept.user === ctx.me.name && kept.pages ? kept : { user: ctx.me && ctx.me.name, pages: {} };
+  } catch {
+    return { user: ctx.me && ctx.me.name, pages: {} };
+  }
+}
+
+function writeDrafts(kept) {
+  try {
+    if (Object.keys(kept.pages).length) sessionStorage.setItem(DRAFTS, JSON.stringify(kept));
+    else sessionStorage.removeItem(DRAFTS);
+  } catch {
+    /* storage full or off: the page still goes on */
+  }
+}
+
+// why: 'expired' (on the way to sign in) or 'left' (another page opened).
+function keepDrafts(hash, why) {
+  if (!ctx.me || !hash) return;
+  const forms = [...root.querySelectorAll('main[data-page="case"] form[data-typed]')].map((f) => ({
     key: formKey(f),
     values: [...f.elements].filter((el) => el.name && el.type !== 'password' && el.type !== 'submit' && el.type !== 'button')
       .map((el) => [el.name, el.type === 'checkbox' ? el.checked : el.value]),
   }));
-  if (!forms.length || !ctx.me) return;
-  try {
-    sessionStorage.setItem(DRAFTS, JSON.stringify({ user: ctx.me.name, hash: location.hash, forms }));
-  } catch {
-    /* storage full or off: the sign-in still goes on */
-  }
+  if (!forms.length) return;
+  const kept = readDrafts();
+  delete kept.pages[hash];
+  kept.pages[hash] = { why, forms };
+  const hashes = Object.keys(kept.pages);
+  for (const old of hashes.slice(0, Math.max(0, hashes.length - DRAFT_PAGES))) delete kept.pages[old];
+  writeDrafts(kept);
 }
 
 export function forgetDrafts() {
@@ -75,20 +100,18 @@ export function forgetDrafts() {
 }
 
 // Puts back into the forms under box what keepDrafts kept for this page
-// and this person, once; true when something came back. A select is set
-// first and told of it (a task's outcome draws its fields), then what
-// follows it.
+// and this person, once: answers why it was kept, or null. A select is
+// set first and told of it (a task's outcome draws its fields), then
+// what follows it.
 export function restoreDrafts(box) {
-  let kept = null;
-  try {
-    kept = JSON.parse(sessionStorage.getItem(DRAFTS) || 'null');
-  } catch {
-    kept = null;
-  }
-  if (!kept || !ctx.me || kept.user !== ctx.me.name || kept.hash !== location.hash) return false;
-  forgetDrafts();
+  if (!ctx.me) return null;
+  const kept = readDrafts();
+  const page = kept.pages[location.hash];
+  if (!page) return null;
+  delete kept.pages[location.hash];
+  writeDrafts(kept);
   let back = false;
-  for (const d of kept.forms || []) {
+  for (const d of page.forms || []) {
     const f = [...box.querySelectorAll('form')].find((x) => formKey(x) === d.key);
     if (!f) continue;
     for (const [name, v] of d.values || []) {
@@ -101,13 +124,13 @@ export function restoreDrafts(box) {
     f.dataset.typed = '1';
     back = true;
   }
-  return back;
+  return back ? page.why : null;
 }
 
 export function toSignin(expired) {
   const r = route();
   if (r.page === 'signin') return; // several requests may fail at once: go once
-  if (expired) keepDrafts();
+  if (expired) keepDrafts(location.hash, 'expired');
   const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
   ctx.me = null;
   ctx.csrf = null;
@@ -190,6 +213,8 @@ document.addEventListener('keydown', (e) => {
 
 function render() {
   const r = route();
+  if (shown !== location.hash) keepDrafts(shown, 'left');
+  shown = location.hash;
   if (cleanup) cleanup();
   cleanup = null;
   setKeys(null);

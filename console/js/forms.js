@@ -90,6 +90,7 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
   try {
     if (before) await before();
     const answer = await post(path, body);
+    delete form.dataset.typed; // saved: no draft to keep
     fill(status, t('case.saved'));
     onSaved(answer);
   } catch (err) {

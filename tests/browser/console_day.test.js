@@ -305,3 +305,30 @@ test('a promise of zero, or for a day that has passed, is refused before it is s
   assert.match(await said('.promise-form', 'by'), /已过/);
   assert.deepEqual(sent, [], 'nothing was sent');
 });
+
+test('a record half typed survives leaving the case and the back button, and is not kept once saved', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await openCase(t, 'CN016', 'zh-CN');
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'dispute');
+  await page.fill('.task-form textarea[name="reason"]', '借款人说已经还过了');
+  await page.fill('.note-form textarea', '下午再打一次');
+  await page.click('nav a[data-nav="work"]');
+  await page.waitForSelector('[data-page="work"]');
+  await page.goBack();
+  await page.waitForSelector('.note-form textarea');
+  await h.waitFor(async () => (await page.inputValue('.note-form textarea')) === '下午再打一次', { message: 'the note came back' });
+  assert.equal(await page.inputValue('.task-form select[name="outcome"]'), 'dispute');
+  assert.equal(await page.inputValue('.task-form textarea[name="reason"]'), '借款人说已经还过了');
+  assert.match(await page.textContent('.task-form .form-status'), /尚未保存/);
+  // Saved, then left and opened again: the box is empty, nothing comes back.
+  await page.click('.note-form button[type="submit"]');
+  await page.locator('.timeline li[data-kind="note"]', { hasText: '下午再打一次' }).waitFor();
+  await page.click('nav a[data-nav="work"]');
+  await page.waitForSelector('[data-page="work"]');
+  await page.goBack();
+  await page.waitForSelector('.note-form textarea');
+  await page.waitForSelector('.timeline li');
+  assert.equal(await page.inputValue('.note-form textarea'), '');
+  assert.equal((await journal('CN016', 'note')).filter((r) => r.detail.text === '下午再打一次').length, 1);
+});

@@ -181,7 +181,8 @@ export function render(main, id, query) {
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
-    if (restoreDrafts(actions)) fill(actions.querySelector('.form-status') || actions, t('case.restored'));
+    const why = restoreDrafts(actions);
+    if (why) fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
