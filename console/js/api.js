@@ -8,6 +8,8 @@ export class ApiError extends Error {
     super(e.message || `HTTP ${status}`);
     this.status = status;
     this.code = e.code || (status === 0 ? 'offline' : 'http_' + status);
+    // The request may not have been done: a write can be sent again.
+    this.unsent = status === 0 || status >= 500;
     this.field = e.field || null;
     this.retryAfter = retryAfter;
   }
@@ -24,25 +26,36 @@ export function whenUnauthorized(fn) {
 
 // method, path ("/v1/..."), body (an object, sent as JSON), options:
 // {quiet401: true} leaves a 401 to the caller (sign-in, the first /v1/me).
+// A request with no answer after TIMEOUT_MS ends as code 'timeout': a
+// fetch waits forever on a half-open connection (a phone between cells,
+// a proxy that hangs), and a form left "saving…" with its button off
+// could be neither sent again nor left.
+export const TIMEOUT_MS = 20000;
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && ctx.csrf) headers['X-CSRF-Token'] = ctx.csrf;
-  let res;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  let res, text;
   try {
     res = await fetch(path, {
       method,
       headers,
       credentials: 'same-origin',
       cache: 'no-store',
+      signal: abort.signal,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    text = res.status === 204 ? '' : await res.text();
   } catch {
-    throw new ApiError(0, { error: { code: 'offline', message: 'offline' } });
+    const code = abort.signal.aborted ? 'timeout' : 'offline';
+    throw new ApiError(0, { error: { code, message: code } });
+  } finally {
+    clearTimeout(timer);
   }
   if (res.status === 204) return null;
   let data = null;
-  const text = await res.text();
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

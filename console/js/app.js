@@ -17,6 +17,7 @@ import * as outbox from './pages/outbox.js';
 const PAGES = { signin, work, cases, case: kase, overview, strategy, outbox };
 const root = document.getElementById('app');
 let cleanup = null;
+let shown = null; // the hash the page on screen was drawn for
 let keys = {};
 
 // The route in the hash: "#/case/MF00231?x=1" → {page, arg, query}.
@@ -37,9 +38,99 @@ function home() {
   return '#/' + (pages[0] || 'cases');
 }
 
+// What a person typed into a case's forms, kept in this tab's
+// sessionStorage when they leave the case unsaved (a link, the back
+// button) or their session ends, and put back when the same person opens
+// the same case again: a note half typed is not lost by a wrong click or
+// an expired session. Only forms typed into (a form drawn with the amount
+// due already in it is no draft), never a password; a form saved is no
+// longer a draft; signing out forgets them all.
+const DRAFTS = 'recoup.drafts';
+const DRAFT_PAGES = 10;
+const formKey = (f) => (f.dataset.task ? 'task:' + f.dataset.task : f.className.split(' ')[0]);
+
+document.addEventListener('input', (e) => {
+  if (e.target.form) e.target.form.dataset.typed = '1';
+});
+document.addEventListener('change', (e) => {
+  if (e.target.form) e.target.form.dataset.typed = '1';
+});
+
+function readDrafts() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(DRAFTS) || 'null');
+    return kept && ctx.me && kept.user === ctx.me.name && kept.pages ? kept : { user: ctx.me && ctx.me.name, pages: {} };
+  } catch {
+    return { user: ctx.me && ctx.me.name, pages: {} };
+  }
+}
+
+function writeDrafts(kept) {
+  try {
+    if (Object.keys(kept.pages).length) sessionStorage.setItem(DRAFTS, JSON.stringify(kept));
+    else sessionStorage.removeItem(DRAFTS);
+  } catch {
+    /* storage full or off: the page still goes on */
+  }
+}
+
+// why: 'expired' (on the way to sign in) or 'left' (another page opened).
+function keepDrafts(hash, why) {
+  if (!ctx.me || !hash) return;
+  const forms = [...root.querySelectorAll('main[data-page="case"] form[data-typed]')].map((f) => ({
+    key: formKey(f),
+    values: [...f.elements].filter((el) => el.name && el.type !== 'password' && el.type !== 'submit' && el.type !== 'button')
+      .map((el) => [el.name, el.type === 'checkbox' ? el.checked : el.value]),
+  }));
+  if (!forms.length) return;
+  const kept = readDrafts();
+  delete kept.pages[hash];
+  kept.pages[hash] = { why, forms };
+  const hashes = Object.keys(kept.pages);
+  for (const old of hashes.slice(0, Math.max(0, hashes.length - DRAFT_PAGES))) delete kept.pages[old];
+  writeDrafts(kept);
+}
+
+export function forgetDrafts() {
+  try {
+    sessionStorage.removeItem(DRAFTS);
+  } catch {
+    /* nothing kept */
+  }
+}
+
+// Puts back into the forms under box what keepDrafts kept for this page
+// and this person, once: answers why it was kept, or null. A select is
+// set first and told of it (a task's outcome draws its fields), then
+// what follows it.
+export function restoreDrafts(box) {
+  if (!ctx.me) return null;
+  const kept = readDrafts();
+  const page = kept.pages[location.hash];
+  if (!page) return null;
+  delete kept.pages[location.hash];
+  writeDrafts(kept);
+  let back = false;
+  for (const d of page.forms || []) {
+    const f = [...box.querySelectorAll('form')].find((x) => formKey(x) === d.key);
+    if (!f) continue;
+    for (const [name, v] of d.values || []) {
+      const el = f.elements[name];
+      if (!el || el.type === 'password') continue;
+      if (el.type === 'checkbox') el.checked = !!v;
+      else el.value = String(v);
+      if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
+    }
+    f.dataset.typed = '1';
+    back = true;
+  }
+  return back ? page.why : null;
+}
+
 export function toSignin(expired) {
   const r = route();
   if (r.page === 'signin') return; // several requests may fail at once: go once
+  if (expired) keepDrafts(location.hash, 'expired');
   const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
   ctx.me = null;
   ctx.csrf = null;
@@ -82,6 +173,7 @@ async function signOut() {
   }
   ctx.me = null;
   ctx.csrf = null;
+  forgetDrafts();
   location.hash = '#/signin';
 }
 
@@ -99,7 +191,16 @@ export function setKeys(map) {
   keys = map || {};
 }
 
+// Enter while an input method is composing picks a candidate (the pinyin
+// "wang" becomes 王): it must not also send the form the field is in.
+// Some browsers and IMEs pass that Enter on to the page; stopping its
+// default stops the form's implicit submission, never the composition.
 document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.isComposing || e.keyCode === 229)) e.preventDefault();
+}, true);
+
+document.addEventListener('keydown', (e) => {
+  if (e.isComposing) return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const tag = e.target && e.target.tagName;
   if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable)) return;
@@ -112,6 +213,8 @@ document.addEventListener('keydown', (e) => {
 
 function render() {
   const r = route();
+  if (shown !== location.hash) keepDrafts(shown, 'left');
+  shown = location.hash;
   if (cleanup) cleanup();
   cleanup = null;
   setKeys(null);

@@ -24,9 +24,11 @@ export function money(minor, currency) {
 // Major units typed by a person ("2,714.76", "¥ 1000") to integer minor
 // units by reading the digits as a string: 2714.76 * 100 in floating point
 // is 271475.99999999997. Returns null when the text is not an amount.
+// A Chinese input method in full-width mode types "１，０００．５０": NFKC
+// reads those as the ASCII digits, comma and point (and ￥ as ¥).
 export function parseMoney(text, currency) {
   const digits = minorDigits(currency || ctx.currency);
-  const s = String(text).replace(/[\s,，¥￥$€£]/g, '').replace(/^[A-Z]{3}/, '');
+  const s = String(text).normalize('NFKC').replace(/[\s,，¥￥$€£]/g, '').replace(/^[A-Z]{3}/, '');
   const m = /^(\d+)(?:\.(\d*))?$/.exec(s);
   if (!m) return null;
   const frac = m[2] || '';

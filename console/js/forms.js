@@ -10,6 +10,7 @@ import { parseMoney, moneyInput, isoDay, time } from './format.js';
 import { ctx } from './state.js';
 import { field, clearErrors, showError } from './ui.js';
 
+const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
@@ -32,7 +33,7 @@ function input(name, s, c) {
   switch (s.type) {
     case 'money': return h('input', { name, inputmode: 'decimal', autocomplete: 'off', class: 'money',
       value: name === 'amount' && c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
-    case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '' });
+    case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '', min: name === 'by' ? isoDay(0) : null });
     case 'bool': return h('input', { name, type: 'checkbox' });
     case 'int': return h('input', { name, inputmode: 'numeric', pattern: '-?[0-9]*' });
     case 'choices': return h('select', { name },
@@ -62,7 +63,11 @@ function collect(form, fields, currency) {
     if (s.type === 'money') {
       const m = parseMoney(v, currency);
       if (m === null) return { error: { field: name, text: t('case.badmoney') } };
+      // A promise of ¥0.00 is no promise (the service took one on a task).
+      if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
       body[name] = m;
+    } else if (s.type === 'date' && name === 'by' && v < isoDay(0)) {
+      return { error: { field: name, text: t('case.promise.past') } };
     } else if (s.type === 'int') {
       if (!/^-?\d+$/.test(v)) return { error: { field: name, text: t('case.required') } };
       body[name] = Number(v);
@@ -71,9 +76,12 @@ function collect(form, fields, currency) {
   return { body };
 }
 
-// Sends body to path from form; keeps it as "not saved yet" when offline.
+// Sends body to path from form; keeps it as "not saved yet" when it may
+// not have been done (no connection, no answer, the service failing).
 // before: a request to make first (claiming the task), skipped once done.
-async function send(form, button, path, body, onSaved, before) {
+// onConflict: the task was recorded first elsewhere (another tab, a
+// supervisor): what this form holds stays, the caller shows the other.
+async function send(form, button, path, body, onSaved, before, onConflict) {
   const status = form.querySelector('.form-status');
   clearErrors(form);
   button.disabled = true;
@@ -82,13 +90,19 @@ async function send(form, button, path, body, onSaved, before) {
   try {
     if (before) await before();
     const answer = await post(path, body);
+    delete form.dataset.typed; // saved: no draft to keep
     fill(status, t('case.saved'));
     onSaved(answer);
   } catch (err) {
     if (err.status === 401) return;
-    if (err.code === 'offline') {
+    if (err.unsent) {
       form.classList.add('unsaved');
-      fill(status, t('case.notsaved'));
+      fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
+        : 'case.notsaved.server', { status: err.status }));
+    } else if (err.status === 409 && onConflict) {
+      fill(status);
+      showError(form, err, t('case.task.gone'));
+      onConflict();
     } else {
       fill(status);
       showError(form, err);
@@ -110,7 +124,7 @@ export function showBlocked(button, blocked) {
 
 // The form for one open task. blocked: the guard's reason this contact may
 // not happen now, shown on the button before anyone clicks.
-export function taskForm(task, c, { onSaved, blocked }) {
+export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   const outcomes = task.outcomes || {};
   const names = Object.keys(outcomes);
   const choose = h('select', { name: 'outcome', required: true },
@@ -177,20 +191,22 @@ export function taskForm(task, c, { onSaved, blocked }) {
       // Otherwise the arrival is written as a note beside the record.
       post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
         .catch(() => {}).finally(() => onSaved(answer));
-    }, claimFirst);
+    }, claimFirst, onConflict);
   }
 }
 
 export function promiseForm(c, onSaved) {
   const amount = h('input', { name: 'amount', inputmode: 'decimal', class: 'money', value: c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
-  const by = h('input', { name: 'by', type: 'date', value: isoDay(7) });
+  const by = h('input', { name: 'by', type: 'date', value: isoDay(7), min: isoDay(0) });
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.promise.save'));
   const form = h('form', { class: 'promise-form', novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     clearErrors(form);
     const m = parseMoney(amount.value, c.currency);
     if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
+    if (m === 0) return showError(form, { field: 'amount' }, t('case.zeromoney'));
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
+    if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
     send(form, save, `/v1/cases/${enc(c.id)}/promises`, { amount: m, by: by.value }, onSaved);
   } },
   h('h3', {}, t('case.promise.new')),
@@ -208,6 +224,10 @@ export function noteForm(c, onSaved) {
     e.preventDefault();
     clearErrors(form);
     if (!text.value.trim()) return showError(form, { field: 'text' }, t('case.required'));
+    // The service keeps NOTE_MAX bytes of UTF-8 (a Chinese character is
+    // three): said here, in the person's words, before anything is sent.
+    const bytes = new TextEncoder().encode(text.value).length;
+    if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
     send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => { text.value = ''; onSaved(a); });
   } },
   field(t('case.note.text'), text, 'text'),

@@ -12,10 +12,15 @@ export function empty(text) {
   return h('p', { class: 'state empty' }, text);
 }
 
+// The service's own messages are English and for the person who runs it:
+// a collector reads what went wrong in the console's words, by status.
 export function errorText(err) {
   if (!err) return '';
   if (err.code === 'offline') return t('app.offline');
+  if (err.code === 'timeout') return t('app.timeout');
   if (err.missingRoute) return t('app.unavailable');
+  if (err.status >= 500) return t('app.server', { status: err.status });
+  if (err.status === 409) return t('app.conflict');
   return t('app.error', { msg: err.message });
 }
 
@@ -48,6 +53,8 @@ export function dpdBadge(dpd) {
 // columns: [{key, label, cell(row) → node|string, num: bool}]
 export function table(columns, rows, opts = {}) {
   if (opts.class === 'scroll') return h('div', { class: 'scroll' }, table(columns, rows, { ...opts, class: null }));
+  // Wider than a phone: scrolls sideways inside itself, not the page.
+  if (opts.class === 'hscroll') return h('div', { class: 'hscroll' }, table(columns, rows, { ...opts, class: 'wide' }));
   return h('table', { class: ['grid', opts.class], 'data-table': opts.name },
     h('thead', {}, h('tr', {}, columns.map((c) =>
       h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),

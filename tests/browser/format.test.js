@@ -29,6 +29,14 @@ test('typed amounts become exact minor units', async () => {
   assert.equal(f.parseMoney('1500', 'JPY'), 1500);
   assert.equal(f.parseMoney('1.5', 'JPY'), null);
   assert.equal(f.parseMoney('1.234', 'KWD'), 1234);
+  // Typed through a Chinese input method in full-width mode.
+  assert.equal(f.parseMoney('１０００'), 100000);
+  assert.equal(f.parseMoney('１，０００．５０'), 100050);
+  assert.equal(f.parseMoney('￥２７１４．７６'), 271476);
+  assert.equal(f.parseMoney('　１０００　'), 100000, 'ideographic spaces');
+  assert.equal(f.parseMoney('－５'), null, 'a full-width minus is still a minus');
+  assert.equal(f.parseMoney('1e3'), null);
+  assert.equal(f.parseMoney('１ｅ３'), null);
 });
 
 test('minor units are shown as the currency formats them', async () => {

@@ -10,7 +10,7 @@ import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } 
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
 import { taskForm, promiseForm, noteForm, isVisit, showBlocked } from '../forms.js';
-import { go, setKeys } from '../app.js';
+import { go, setKeys, restoreDrafts } from '../app.js';
 
 async function journalNewestFirst(id) {
   let rows = [];
@@ -175,12 +175,14 @@ export function render(main, id, query) {
       return;
     }
     actions.dataset.drawn = drawn;
-    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task) }));
+    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline }));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
+    const why = restoreDrafts(actions);
+    if (why) fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 

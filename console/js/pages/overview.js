@@ -195,10 +195,22 @@ function loadReassign(box) {
     const people = (users.items || []).filter((u) => !u.disabled && (u.role === 'agent' || u.role === 'supervisor'));
     const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name }, `${u.name} (${(u.queues || []).join(', ') || '*'})`)));
     const status = h('p', { class: 'form-status', role: 'status' });
+    const go = h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go'));
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
     const form = h('form', { class: 'reassign', onsubmit: async (e) => {
       e.preventDefault();
+      // A second click while the first is sending sends nothing more.
+      if (go.disabled) return;
       const ids = [...form.querySelectorAll('input[name=task]:checked')].map((x) => x.value);
       if (!ids.length) return fill(status, t('ov.reassign.pick'));
+      // An agent works only the queues they hold: said here, in the
+      // supervisor's words, rather than by the service's English refusal.
+      const person = people.find((u) => u.name === who.value);
+      const wrong = person && person.role === 'agent'
+        ? ids.filter((id) => byId.get(id) && !(person.queues || []).includes(byId.get(id).queue)) : [];
+      if (wrong.length) return fill(status, wrong.map((id) => t('ov.reassign.queue',
+        { task: '#' + id, queue: byId.get(id).queue, user: person.name })).join(' '));
+      go.disabled = true;
       let done = 0;
       const failed = [];
       for (const id of ids) {
@@ -209,6 +221,7 @@ function loadReassign(box) {
           failed.push(`#${id}: ${errorText(err)}`);
         }
       }
+      go.disabled = false;
       fill(status, t('ov.reassign.done', { n: done }), failed.length ? ' ' + failed.join('; ') : '');
       if (!failed.length) setTimeout(() => loadReassign(box), 600);
     } },
@@ -222,7 +235,7 @@ function loadReassign(box) {
       { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
       { key: 'assignee', label: t('col.assignee'), cell: (r) => r.assignee || '—' },
     ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' }),
-    h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.to'), ' ', who), h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go')), status));
+    h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.to'), ' ', who), go, status));
     return form;
   });
 }
