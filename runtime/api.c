@@ -2,6 +2,7 @@
  * committed state; writes become jobs for the next group commit and are
  * answered only after it, so a 2xx always means durable. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -294,18 +295,35 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
   return buf;
 }
 
+/* api_inside into a string of its own (NULL when out of memory). Room
+ * for the words: a folder of 2 bytes or more said in at most 19 ("the
+ * shipped scripts"). Sized to msg alone, a message that named a short
+ * folder alone ("not found in /srv/recoup or /opt/recoup", as error(e, 0)
+ * re-raises require's) did not fit and went out as it was, folders and
+ * all. */
+static char *api_inside_dup(const service *svc, const char *msg) {
+  size_t len = strlen(msg), n;
+  char *buf;
+  if (len > SIZE_MAX / 10 - 1 || !(buf = malloc((n = 10 * len + 1))))
+    return NULL;
+  if (api_inside(svc, msg, buf, n) != buf) { /* cannot be: room for all */
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
 /* obj[key], a stored error a script wrote, as api_inside shows it: a
  * case's error names /srv/recoup/recoup.lua:10 in the book (the log, the
  * CLI's `recoup errors` keep it); a supervisor over HTTP or in the
  * console reads recoup.lua:10 as the HTTP refusals say it. */
 static void api_inside_key(const service *svc, json_t *obj, const char *key) {
   const char *msg = json_string_value(json_object_get(obj, key));
-  size_t n;
-  char *buf;
-  if (!msg || !(buf = malloc((n = strlen(msg) + 1)))) return;
-  if (api_inside(svc, msg, buf, n) == buf)
-    json_object_set_new(obj, key, json_string(buf));
-  free(buf);
+  char *inside = msg ? api_inside_dup(svc, msg) : NULL;
+  if (msg) /* out of memory: nothing that may name a folder */
+    json_object_set_new(obj, key,
+                        json_string(inside ? inside : "(out of memory)"));
+  free(inside);
 }
 
 /* Every error is {"error": {"code", "message", "field"}}, field null
@@ -313,11 +331,14 @@ static void api_inside_key(const service *svc, json_t *obj, const char *key) {
 static void api_error_with(service *svc, http_request *req, int route,
                            int status, const char *code, const char *field,
                            const char *message, const char *extra_headers) {
-  char inside[2048];
+  char *inside = api_inside_dup(svc, message);
   json_t *e;
-  message = api_inside(svc, message, inside, sizeof inside);
+  /* Out of memory: no answer that may name a folder. */
+  if (!inside) message = "(out of memory)";
+  else message = inside;
   e = json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code, "message",
                 message, "field", field && *field ? field : NULL);
+  free(inside);
   /* A message quoting bytes that are not UTF-8 cannot be JSON: the
    * answer still says what went wrong. */
   if (!e)
@@ -1591,12 +1612,19 @@ static void r_import(service *svc, http_request *req, int route,
   if (rc != RC_OK) {
     json_t *list = json_array();
     for (int i = 0; i < errors.count; i++) {
-      char inside[sizeof errors.items[i].message];
-      const char *shown =
-          api_inside(svc, errors.items[i].message, inside, sizeof inside);
-      if (shown == inside)
-        rc_copy(errors.items[i].message, sizeof errors.items[i].message,
-                inside);
+      char *inside = api_inside_dup(svc, errors.items[i].message);
+      size_t room = sizeof errors.items[i].message - 1;
+      /* Cut to the message's room on a character boundary (JSON holds
+       * only whole characters); out of memory, no message that may name
+       * a folder. */
+      if (inside && strlen(inside) > room) {
+        while (room > 0 && ((unsigned char)inside[room] & 0xC0) == 0x80)
+          room--;
+        inside[room] = '\0';
+      }
+      rc_copy(errors.items[i].message, sizeof errors.items[i].message,
+              inside ? inside : "(out of memory)");
+      free(inside);
       json_array_append_new(
           list,
           json_pack("{s:i, s:s?, s:s}", "line", errors.items[i].line, "field",

@@ -53,17 +53,24 @@ static int utf8_length(const unsigned char *s) {
  * embeddings, overrides and isolates (the "Trojan Source" characters),
  * the directional marks, zero-width characters, line and paragraph
  * separators, the byte-order mark, the soft hyphen, the combining
- * grapheme joiner, the Hangul fillers (they draw as blanks) and the tag
- * characters U+E0000..E007F (they hide a whole ASCII text inside one
- * visible one). On a terminal U+202E turns the rest of the line around;
- * in an id they let two different ids look the same. Variation
- * selectors stay: emoji need them. */
+ * grapheme joiner, the Hangul fillers and the Braille blank (they draw
+ * as blanks), the tag characters U+E0000..E007F (they hide a whole
+ * ASCII text inside one visible one), and the other format characters
+ * fonts draw as nothing: the deprecated U+206A..206F, the Khmer
+ * inherent vowels U+17B4/17B5, the interlinear annotation marks
+ * U+FFF9..FFFB, the Egyptian hieroglyph, shorthand and musical format
+ * controls. On a terminal U+202E turns the rest of the line around; in
+ * an id they let two different ids look the same. Variation selectors
+ * stay: emoji and CJK names need them. */
 int rc_invisible(uint32_t cp) {
   return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
-         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
          cp == 0xFEFF || cp == 0x180E || cp == 0x00AD || cp == 0x034F ||
          cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0 ||
-         (cp >= 0xE0000 && cp <= 0xE007F);
+         cp == 0x17B4 || cp == 0x17B5 || cp == 0x2800 ||
+         (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0x13430 && cp <= 0x1343F) ||
+         (cp >= 0x1BCA0 && cp <= 0x1BCA3) ||
+         (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE007F);
 }
 
 static size_t printable(char *dst, size_t size, const char *src, int lines) {

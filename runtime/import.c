@@ -604,6 +604,40 @@ static void row_cell(importer *im, int i, const char *text, size_t len) {
     if (k == i || strcmp(im->header[k], im->header[i]) == 0) im->cells[k] = v;
 }
 
+/* A column name without the spaces libcsv leaves around it: U+00A0
+ * (spreadsheets write it) and U+3000 (a Chinese input method's), with
+ * any blanks between them. libcsv drops ' ' and tab only, so
+ * 'balance' U+3000 was a column of its own: its cells went to case.data
+ * and the refusal named "'balance　' (did you mean balance?)", a name
+ * that looks the same as the one asked for. */
+static int csv_blank(char c);
+
+static void header_trim(char *name) {
+  size_t len = strlen(name), from = 0;
+  for (;;) {
+    if (len > from && csv_blank(name[len - 1]))
+      len--;
+    else if (len - from >= 2 && !memcmp(name + len - 2, "\xC2\xA0", 2))
+      len -= 2;
+    else if (len - from >= 3 && !memcmp(name + len - 3, "\xE3\x80\x80", 3))
+      len -= 3;
+    else
+      break;
+  }
+  for (;;) {
+    if (from < len && csv_blank(name[from]))
+      from++;
+    else if (len - from >= 2 && !memcmp(name + from, "\xC2\xA0", 2))
+      from += 2;
+    else if (len - from >= 3 && !memcmp(name + from, "\xE3\x80\x80", 3))
+      from += 3;
+    else
+      break;
+  }
+  memmove(name, name + from, len - from);
+  name[len - from] = '\0';
+}
+
 static void csv_field(void *data, size_t len, void *ud) {
   importer *im = ud;
   if (im->in_header) {
@@ -614,6 +648,7 @@ static void csv_field(void *data, size_t len, void *ud) {
       /* Trim spaces and a UTF-8 byte-order mark spreadsheets add. */
       if (im->field == 0 && len >= 3 && memcmp(name, "\xEF\xBB\xBF", 3) == 0)
         memmove(name, name + 3, len - 2);
+      header_trim(name);
       im->header[im->field] = name;
     }
   } else if (im->field < im->ncolumns) {

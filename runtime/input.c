@@ -64,6 +64,12 @@ int input_text_check(const char *text, size_t len, input_pos *bad) {
   return INPUT_TEXT_OK;
 }
 
+/* The spaces (Unicode's Zs) other than ' '. */
+static int unicode_space(uint32_t cp) {
+  return cp == 0x00A0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
 int input_check_id(const char *text, size_t len, const char *field, size_t max,
                    rc_error *err) {
   const unsigned char *s = (const unsigned char *)text;
@@ -96,6 +102,14 @@ int input_check_id(const char *text, size_t len, const char *field, size_t max,
                           "%s holds an invisible or bidirectional formatting "
                           "character (U+%04X) at byte %zu; ids must be "
                           "printable",
+                          field, (unsigned)cp, at + 1);
+    /* "L1" and "L1" + U+3000 (a Chinese input method's space, common in
+     * hand-typed sheets) or "L 1" and "L" U+00A0 "1" look the same and
+     * would be two cases; only the plain space is taken. */
+    if (unicode_space(cp))
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a space other than ' ' (U+%04X) at byte "
+                          "%zu; ids take the plain space only",
                           field, (unsigned)cp, at + 1);
   }
   return RC_OK;

@@ -75,6 +75,11 @@ static void test_printable_replaces_invisible_and_bidi(void **state) {
                "ok\U000E0065\U000E0076\U000E0069\U000E006C|a\u034Fb|"
                "\u3164|\u2764\uFE0F\U0001F600");
   assert_string_equal(out, "ok????|a?b|?|\u2764\uFE0F\U0001F600");
+  /* Format characters that draw nothing, and the Braille blank. */
+  rc_printable(out, sizeof out,
+               "a\u17B4b|\uFFF9x\uFFFB|\u206A|\u2800|"
+               "\U0001D173\U0001BCA0\U00013430|\u3000|\u845B\U000E0100");
+  assert_string_equal(out, "a?b|?x?|?|?|???|\u3000|\u845B\U000E0100");
 }
 
 static void test_printable_cuts_on_a_character_boundary(void **state) {

@@ -362,6 +362,38 @@ static void test_a_stored_error_that_is_not_utf8_is_shown(void **state) {
                      NULL);
 }
 
+/* A stored error naming the shipped folder alone, as error(e, 0)
+ * re-raises require's refusal: "/usr" (RECOUP_SCRIPTS here, as short as
+ * /opt/recoup or /srv/app) said as "the shipped scripts" is longer than
+ * it. On 69f785a the words did not fit the message's own length and the
+ * error went out as stored, the server's folder in it. */
+static void test_a_stored_error_naming_a_short_folder_is_said_inside(
+    void **state) {
+  static const char *const said =
+      "\"error\":\"require: module 'a' not found in the shipped scripts; "
+      "require: module 'b' not found in the shipped scripts\"";
+  sqlite3 *other;
+  answer *a;
+  (void)state;
+  open_case("E6");
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(
+      sqlite3_exec(other,
+                   "UPDATE cases SET error = 'require: module ''a'' not "
+                   "found in /usr; require: module ''b'' not found in /usr' "
+                   "WHERE id = 'E6'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(other);
+  a = get("/v1/cases/E6", ADMIN);
+  harness_expect_all(a, 200, said, NULL);
+  expect_not(a, "/usr");
+  a = get("/v1/cases?state=new", ADMIN);
+  harness_expect_all(a, 200, said, NULL);
+  expect_not(a, "/usr");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_lists_failed_cases_newest_first),
@@ -376,6 +408,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(
           test_a_reload_that_fails_lists_why_from_a_chinese_folder),
       cmocka_unit_test(test_a_stored_error_that_is_not_utf8_is_shown),
+      cmocka_unit_test(
+          test_a_stored_error_naming_a_short_folder_is_said_inside),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);
@@ -394,6 +428,9 @@ int main(int argc, char **argv) {
              "xx");
     harness_open(&srv, argv[1], name);
   }
+  /* Shipped scripts in a folder shorter than "the shipped scripts" (this
+   * institution requires none of them). */
+  setenv("RECOUP_SCRIPTS", "/usr", 1);
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -738,6 +738,34 @@ static void test_a_near_miss_column_is_named(void **state) {
   engine_close(eng);
 }
 
+/* A spreadsheet's header with U+00A0 or a Chinese input method's U+3000
+ * around a name is the name, as with ' ' (libcsv drops those): on
+ * 69f785a 'balance' U+3000 was a column of its own, refused as "this
+ * row has 'balance　' (did you mean balance?)". */
+static void test_a_header_s_unicode_spaces_are_trimmed(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance\u3000,"
+                              "\u00a0amount_due \u00a0,\u3000\u3000due_date\n"
+                              "L1,B1,5000,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(errors.count, 0);
+  assert_int_equal(cases(eng), 1);
+  /* Inside a name they stay: 'due\u3000date' is no due_date. */
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,"
+                              "due\u3000date\n"
+                              "L2,B2,5000,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  rc_errlist_free(&errors);
+  assert_int_equal(cases(eng), 1);
+  engine_close(eng);
+}
+
 static void test_a_new_case_needs_balance(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2821,6 +2849,7 @@ int main(void) {
       cmocka_unit_test(test_a_new_case_with_a_balance_needs_amount_due),
       cmocka_unit_test(test_a_new_case_needs_balance),
       cmocka_unit_test(test_a_near_miss_column_is_named),
+      cmocka_unit_test(test_a_header_s_unicode_spaces_are_trimmed),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),

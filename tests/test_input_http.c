@@ -266,6 +266,44 @@ static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
               "{\"id\":\"L1\",\"borrower\":{\"id\":"
               "\"B\\u2067\"}}"),
          422, "\"field\":\"borrower.id\"", NULL);
+  /* A full-width space (a Chinese input method's) after "L1": "L1" and
+   * it would be two cases that look alike; so would "L" U+00A0 "1". */
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\\u3000\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+3000", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"BANK\\u00a0778\"}"),
+         422, "\"field\":\"ref\"", "U+00A0", NULL);
+  /* Format characters fonts draw as nothing, and the Braille blank. */
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\u17b41\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+17B4", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\",\"borrower\":{\"id\":"
+              "\"B\\u2800\"}}"),
+         422, "\"field\":\"borrower.id\"", "U+2800", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\ud834\\udd731\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+1D173", NULL);
+  /* A name is no id: a subdivision flag (its tag characters), Hangul, a
+   * family joined by ZWJ and a full-width space stay as given. */
+  expect(post("/v1/cases",
+              "{\"id\":\"N1\",\"balance\":100,\"due_date\":\"2026-01-01\","
+              "\"borrower\":{\"id\":"
+              "\"BN1\",\"name\":\"\\ud83c\\udff4\\udb40\\udc67\\udb40"
+              "\\udc62\\udb40\\udc73\\udb40\\udc63\\udb40\\udc74\\udb40"
+              "\\udc7f \\uae40\\ubbfc\\uc900\\u3000\\ud83d\\udc68\\u200d"
+              "\\ud83d\\udc67\"}}"),
+         201, NULL);
+  expect(get("/v1/cases/N1"), 200,
+         "\"name\":\"\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063"
+         "\U000E0074\U000E007F \uAE40\uBBFC\uC900\u3000\U0001F468\u200D"
+         "\U0001F467\"",
+         NULL);
   expect(post("/v1/cases",
               "{\"id\":\"L\\u00851\",\"borrower\":{\"id\":"
               "\"B1\"}}"),
