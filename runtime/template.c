@@ -541,6 +541,14 @@ static int render_placeholder(render_out *o, const char *name, template_fmt fmt,
                         "template '%s' (%s, %s) needs {%s}, which this send "
                         "does not pass",
                         ctx->name, ctx->channel, lang, name);
+  /* A borrower reads no "nil" and no hole where a value should be. */
+  if (v.kind == TEMPLATE_UNSET)
+    return rc_error_set(err, RC_EINVAL, name,
+                        "template '%s' (%s, %s) needs {%s}, which this %s "
+                        "has no value for",
+                        ctx->name, ctx->channel, lang, name,
+                        strncmp(name, "borrower.", 9) == 0 ? "borrower"
+                                                           : "case");
   /* A Lua string with a NUL: every reader of the text would stop there
    * (a webhook's JSON cut silently), so the send fails naming it. */
   nul = v.kind == TEMPLATE_TEXT && v.len && v.text
