@@ -1524,11 +1524,25 @@ static void rolled_back_by(sq *st, const rc_error *why) {
   }
 }
 
+const char *sqlite_why(sqlite3 *db) {
+  switch (sqlite3_extended_errcode(db)) {
+  case SQLITE_IOERR_SHMMAP:
+  case SQLITE_IOERR_SHMSIZE:
+    return "out of memory: the book's shared-memory index (its -shm file) "
+           "could not be mapped (memory or address space ran out, e.g. "
+           "ulimit -v), not a disk fault";
+  case SQLITE_IOERR_NOMEM:
+    return "out of memory (SQLite could not allocate), not a disk fault";
+  default:
+    return sqlite3_errmsg(db);
+  }
+}
+
 static int fail(sq *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
   rc_error why;
   rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
-               sqlite3_errmsg(st->db), code);
+               sqlite_why(st->db), code);
   st->base.refused = 0;
   rolled_back_by(st, &why);
   if (err) *err = why;
@@ -1683,7 +1697,7 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
      * file; say so loudly in every build rather than return a code
      * nobody expects. */
     fprintf(stderr, "recoup: store: cannot prepare %d: %s\n", which,
-            sqlite3_errmsg(st->db));
+            sqlite_why(st->db));
     abort();
   }
   return st->stmts[which];
@@ -1740,7 +1754,7 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
       rc_error why;
       rc_error_set(&why, RC_EINTERNAL, NULL,
                    "database: %s: unexpected constraint failure: %s", what,
-                   sqlite3_errmsg(st->db));
+                   sqlite_why(st->db));
       st->base.refused = 1;
       /* A trigger's RAISE(ROLLBACK) ends the transaction as an I/O error
        * does (fail). */
@@ -1883,7 +1897,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
                          "WHERE type IN ('trigger', 'view')",
                          -1, &s, NULL) != SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
-                        path, sqlite3_errmsg(st->db));
+                        path, sqlite_why(st->db));
   while (sqlite3_step(s) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(s, 0);
     for (int i = 0; name && i < NOWN; i++)
@@ -1891,7 +1905,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
   }
   if (sqlite3_finalize(s) != SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
-                        path, sqlite3_errmsg(st->db));
+                        path, sqlite_why(st->db));
   for (int i = 0; i < NOWN; i++)
     if (!found[i])
       return rc_error_set(
@@ -1916,7 +1930,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
         "shell's .schema lists the book's triggers, views and indexes; "
         "docs/operations.md, \"A book changed by hand\"); the command did "
         "nothing",
-        path, len, t, t[len] ? "..." : "", sqlite3_errmsg(st->db));
+        path, len, t, t[len] ? "..." : "", sqlite_why(st->db));
   }
   return RC_OK;
 }
@@ -1996,7 +2010,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                           (flags & STORE_MUST_EXIST ? 0 : SQLITE_OPEN_CREATE),
                       NULL) != SQLITE_OK) {
     rc_error_set(err, RC_ESTORE, "db", "cannot open database %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+                 st->db ? sqlite_why(st->db) : "out of memory");
     sq_close(st);
     return RC_ESTORE;
   }
@@ -2043,7 +2057,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                    path);
     else
       rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s",
-                   path, msg ? msg : "?");
+                   path, msg ? sqlite_why(st->db) : "?");
     sqlite3_free(msg);
     sq_close(st);
     return RC_ESTORE;
@@ -5332,7 +5346,7 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
         return rc_error_set(err, RC_EINTERNAL, NULL,
                             "database: insert timer: unexpected constraint "
                             "failure: %s",
-                            sqlite3_errmsg(st->db));
+                            sqlite_why(st->db));
       if (rc != SQLITE_DONE) return fail(st, err, "insert timer");
     }
   }
@@ -6831,17 +6845,17 @@ static int sq_copy(const char *src, const char *dst, rc_error *err) {
   int rc = RC_OK;
   if (sqlite_open_source(src, &from) != SQLITE_OK) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot open %s: %s", src,
-                      from ? sqlite3_errmsg(from) : "out of memory");
+                      from ? sqlite_why(from) : "out of memory");
   } else if (sqlite3_open(dst, &to) != SQLITE_OK) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot create %s", dst);
   } else if (!(b = sqlite3_backup_init(to, "main", from, "main"))) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
-                      sqlite3_errmsg(to));
+                      sqlite_why(to));
   } else {
     sqlite3_backup_step(b, -1);
     if (sqlite3_backup_finish(b) != SQLITE_OK)
       rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
-                        sqlite3_errmsg(to));
+                        sqlite_why(to));
   }
   sqlite3_close(from);
   sqlite3_close(to);

@@ -26,7 +26,7 @@
 static int db_fail(sqlite3 *db, rc_error *err, const char *what,
                    const char *path) {
   return rc_error_set(err, RC_ESTORE, "db", "%s %s: %s", what, path,
-                      db ? sqlite3_errmsg(db) : "out of memory");
+                      db ? sqlite_why(db) : "out of memory");
 }
 
 static int sync_file(const char *path, rc_error *err) {
@@ -189,14 +189,14 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err) {
   sqlite3_busy_timeout(db, 10000);
   if (one_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
     rc = rc_error_set(err, RC_EINVAL, "db", "%s is not a database: %s", path,
-                      sqlite3_errmsg(db));
+                      sqlite_why(db));
     goto done;
   }
   out->schema = (int)v;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) !=
           SQLITE_OK ||
       sqlite3_step(s) != SQLITE_ROW) {
-    rc_copy(out->integrity, sizeof out->integrity, sqlite3_errmsg(db));
+    rc_copy(out->integrity, sizeof out->integrity, sqlite_why(db));
   } else {
     const char *first = (const char *)sqlite3_column_text(s, 0);
     rc_copy(out->integrity, sizeof out->integrity, first ? first : "?");
@@ -235,7 +235,7 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err) {
       one_int(db, "SELECT count(*) FROM payments", &out->payments) ||
       read_money(db, out) != 0) {
     rc = rc_error_set(err, RC_EINVAL, "db", "%s cannot be read as a book: %s",
-                      path, sqlite3_errmsg(db));
+                      path, sqlite_why(db));
     goto done;
   }
 done:
