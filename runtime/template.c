@@ -25,8 +25,23 @@ static void icu_locale(const char *locale, char *out, size_t size) {
     uloc_setDefault("en", &status);
     pinned = 1;
   }
-  /* ICU spells zh-CN as zh_CN. */
-  snprintf(out, size, "%s", locale && *locale ? locale : "en");
+  /* ICU spells zh-CN as zh_CN. An extension (a one-letter subtag: -u-,
+   * -t-, -x-; an ICU keyword after '@') is left out: ICU honours them,
+   * and a book from before they were refused (case_input_check_locale)
+   * may hold "zh-CN-u-ca-buddhist", which dated a reminder 佛历2568年. */
+  const char *src = locale && *locale ? locale : "en";
+  size_t n = strcspn(src, "@");
+  for (const char *p = src; p < src + n;) {
+    size_t len = strcspn(p, "-_@");
+    if (p != src && len == 1) {
+      n = (size_t)(p - 1 - src);
+      break;
+    }
+    p += len;
+    if (*p != '-' && *p != '_') break;
+    p++;
+  }
+  snprintf(out, size, "%.*s", (int)n, src);
   for (char *p = out; *p; p++)
     if (*p == '-') *p = '_';
 }
