@@ -67,6 +67,15 @@ void backup_summary_print(const char *what, const char *path,
           (long long)s->cases_in_error, (long long)s->open_timers,
           (long long)s->queued_messages, (long long)s->pending_events,
           (long long)s->payments);
+  if (s->locale_extensions) {
+    char named[sizeof s->locale_examples];
+    rc_printable(named, sizeof named, s->locale_examples);
+    fprintf(out,
+            "  borrowers whose locale has an extension, left out when "
+            "formatting (the import refuses them now): %lld: %s%s\n",
+            (long long)s->locale_extensions, named,
+            s->locale_extensions > 3 ? ", ..." : "");
+  }
   for (int i = 0; i < s->ncurrencies; i++)
     fprintf(out, "  %s: owed on open cases %lld, paid %lld (minor units)\n",
             s->money[i].currency, (long long)s->money[i].balance,

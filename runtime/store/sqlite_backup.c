@@ -169,6 +169,31 @@ static int read_money(sqlite3 *db, store_summary *out) {
   return 0;
 }
 
+/* The borrowers whose locale has an extension (a one-letter subtag or
+ * an ICU keyword): a book from before the import refused them. Told, not
+ * refused: a book that cannot say is copied as before. */
+static void locale_extensions(sqlite3 *db, store_summary *out) {
+  sqlite3_stmt *s = NULL;
+  size_t used = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, locale FROM borrowers WHERE locale GLOB "
+                         "'*[-_]?[-_]*' OR locale GLOB '*[-_]?' OR locale "
+                         "GLOB '*@*' ORDER BY id",
+                         -1, &s, NULL) != SQLITE_OK)
+    return;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    const char *tag = (const char *)sqlite3_column_text(s, 1);
+    if (out->locale_extensions++ < 3 && used < sizeof out->locale_examples) {
+      int n = snprintf(out->locale_examples + used,
+                       sizeof out->locale_examples - used, "%s%.60s (%.40s)",
+                       used ? ", " : "", id ? id : "", tag ? tag : "");
+      if (n > 0) used += (size_t)n;
+    }
+  }
+  sqlite3_finalize(s);
+}
+
 int store_backup_check(const char *path, store_summary *out, rc_error *err) {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
@@ -238,6 +263,7 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err) {
                       path, sqlite_why(db));
     goto done;
   }
+  locale_extensions(db, out);
 done:
   sqlite3_close(db);
   return rc;
