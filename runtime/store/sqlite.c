@@ -1310,10 +1310,8 @@ struct sq {
     /* A delete before a statement failed: the commit refuses, why. */
     int failed;
     rc_error why;
-    /* fired_flush's own statements: its savepoint, its release, its
-     * rollback to it, and a timer deleted by a key the claim truncated
-     * (fired_one); prepared on first use. */
-    sqlite3_stmt *sp[4];
+    /* A fired timer deleted by its real due (fired_real_due). */
+    sqlite3_stmt *by_due;
     /* The range once held another count of timers than it fired: said
      * once a connection (store_notice). */
     int told;
@@ -2095,7 +2093,7 @@ static void sq_close(sq *st) {
   free(st->figures.v);
   free(st->keys.v);
   free(st->claimed.v);
-  for (int i = 0; i < 4; i++) sqlite3_finalize(st->fired.sp[i]);
+  sqlite3_finalize(st->fired.by_due);
   free(st->ahead.v);
   free(st->ahead.text);
   held_drop(st);
@@ -3871,33 +3869,32 @@ static int fired_delete(sq *st, int which, int64_t a, int64_t b, int64_t c,
   return rc;
 }
 
-/* fired_flush's statement i (fired.sp), its parameters a and b. */
-static int fired_own(sq *st, int i, int64_t a, int64_t b, int64_t *done,
-                     rc_error *err) {
-  static const char *const text[4] = {
-      "SAVEPOINT fired", "RELEASE fired", "ROLLBACK TO fired",
-      /* A due stored as a real (by hand: 1767834000000.5), which the
-       * claim read as its integer part: the row of that key. */
-      "DELETE FROM timers WHERE due > ?1 - 1 AND due < ?1 + 1 AND id = ?2 "
-      "AND typeof(due) <> 'integer'"};
-  sqlite3_stmt *s = st->fired.sp[i];
-  int rc;
-  if (!s && sqlite3_prepare_v3(st->db, text[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &st->fired.sp[i], NULL) != SQLITE_OK)
+/* A fired timer whose key no row has: a due stored as a real number
+ * (set by hand: 1767834000000.5), which the claim read as its integer
+ * part. The row of that id whose due is within a unit of the key's;
+ * prepared on first use (fired.by_due). */
+static int fired_real_due(sq *st, const timer_key *k, int64_t *done,
+                          rc_error *err) {
+  if (!st->fired.by_due &&
+      sqlite3_prepare_v3(st->db,
+                         "DELETE FROM timers WHERE due > ?1 - 1 AND "
+                         "due < ?1 + 1 AND id = ?2 AND "
+                         "typeof(due) <> 'integer'",
+                         -1, SQLITE_PREPARE_PERSISTENT, &st->fired.by_due,
+                         NULL) != SQLITE_OK)
     return fail(st, err, "delete timers");
-  s = st->fired.sp[i];
-  if (i == 3) {
-    sqlite3_bind_int64(s, 1, a);
-    sqlite3_bind_int64(s, 2, b);
-  }
-  rc = exec_rebound(st, s, err, "delete timers");
-  if (rc == RC_OK && done) *done += sqlite3_changes(st->db);
-  return rc;
+  sqlite3_bind_int64(st->fired.by_due, 1, k->due);
+  sqlite3_bind_int64(st->fired.by_due, 2, k->id);
+  if (exec_rebound(st, st->fired.by_due, err, "delete timers") != RC_OK)
+    return RC_ESTORE;
+  *done += sqlite3_changes(st->db);
+  return RC_OK;
 }
 
-/* The fired timers waiting (claimed.v[last - n + 1] to claimed.v[last]:
- * a claim deletes them before it reads its own), a statement each, by
- * key; a key no row has, by the truncated due the claim read it with. */
+/* The fired timers the range missed (claimed.v[last - n + 1] to
+ * claimed.v[last]: a claim deletes them before it reads its own), a
+ * statement each, by key; a key no row has, by its real due. Those the
+ * range deleted are gone and count nothing. */
 static int fired_one(sq *st, int n, int64_t *done, rc_error *err) {
   int rc = RC_OK;
   for (int i = st->fired.last - n + 1; i <= st->fired.last && rc == RC_OK;
@@ -3907,25 +3904,25 @@ static int fired_one(sq *st, int n, int64_t *done, rc_error *err) {
     if ((rc = fired_delete(st, S_TIMER_FIRED, k->due, k->id, 0, &one, err)) ==
             RC_OK &&
         !one)
-      rc = fired_own(st, 3, k->due, k->id, &one, err);
+      rc = fired_real_due(st, k, &one, err);
     *done += one;
   }
   return rc;
 }
 
 /* Deletes the fired timers waiting; then none waits. Exactly those: a
- * range that held another count (a timer the claim did not read inside
- * it, a due a book edited by hand holds as a real number) is undone and
- * the timers deleted a statement each; told once (store_notice). Where
- * that count differs too the transaction must not commit. The savepoint
- * is a flush's, not a step's: a claim's timers go in one or a few. */
+ * range that held fewer than fired (a due a book edited by hand holds as
+ * a real number, read by the claim as its integer part) has the rest
+ * deleted a statement each, told once (store_notice); a count that
+ * differs then, or a range that held more (a timer the claim did not
+ * read inside it: deleted, and only a rollback brings it back), means
+ * the transaction must not commit. */
 static int fired_flush(sq *st, rc_error *err) {
   const timer_key *lo = &st->fired.lo, *hi = &st->fired.hi;
   int64_t done = 0;
   int n = st->fired.n, rc;
   if (!n) return RC_OK;
   st->fired.n = 0; /* stmt_of's barrier: nothing waits now */
-  if ((rc = fired_own(st, 0, 0, 0, NULL, err)) != RC_OK) return rc;
   if (lo->due == hi->due)
     rc = fired_delete(st, S_TIMERS_FIRED_AT, lo->due, lo->id, hi->id, &done,
                       err);
@@ -3935,23 +3932,21 @@ static int fired_flush(sq *st, rc_error *err) {
                               &done, err)) == RC_OK)
     rc = fired_delete(st, S_TIMERS_FIRED_AT, hi->due, INT64_MIN, hi->id,
                       &done, err);
-  if (rc == RC_OK && done != n) {
+  if (rc == RC_OK && done < n) {
     int64_t range = done;
-    done = 0;
-    if ((rc = fired_own(st, 2, 0, 0, NULL, err)) == RC_OK)
-      rc = fired_one(st, n, &done, err);
-    if (rc == RC_OK && !st->fired.told) {
+    rc = fired_one(st, n, &done, err);
+    if (rc == RC_OK && done == n && !st->fired.told) {
       st->fired.told = 1;
       snprintf(st->base.notice, sizeof st->base.notice,
                "timers: %d fired between due %lld id %lld and due %lld id "
-               "%lld, but that range of the book holds %lld: deleted one "
-               "by one (%lld); a timer there was not read by the claim or "
-               "its due is not an integer (edited by hand?)",
+               "%lld, but that range of the book held %lld: the other %lld "
+               "deleted one by one; a timer's due there is not a whole "
+               "number (edited by hand?)",
                n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
-               (long long)hi->id, (long long)range, (long long)done);
+               (long long)hi->id, (long long)range,
+               (long long)(done - range));
     }
   }
-  if (rc == RC_OK) rc = fired_own(st, 1, 0, 0, NULL, err);
   if (rc == RC_OK && done != n)
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: delete timers: %d fired, %lld deleted", n,
