@@ -67,6 +67,15 @@ void backup_summary_print(const char *what, const char *path,
           (long long)s->cases_in_error, (long long)s->open_timers,
           (long long)s->queued_messages, (long long)s->pending_events,
           (long long)s->payments);
+  if (s->locale_extensions) {
+    char named[sizeof s->locale_examples];
+    rc_printable(named, sizeof named, s->locale_examples);
+    fprintf(out,
+            "  borrowers whose locale has an extension, left out when "
+            "formatting (the import refuses them now): %lld: %s%s\n",
+            (long long)s->locale_extensions, named,
+            s->locale_extensions > 3 ? ", ..." : "");
+  }
   for (int i = 0; i < s->ncurrencies; i++)
     fprintf(out, "  %s: owed on open cases %lld, paid %lld (minor units)\n",
             s->money[i].currency, (long long)s->money[i].balance,
@@ -263,6 +272,19 @@ int backup_lock_holder(const char *db, backup_holder *h, rc_error *err) {
 /* Copies db to dest (never over an existing file): into a hidden partial
  * file beside it, checked, then linked to its name (link fails on an
  * existing name, symlinks included, where rename would replace it). */
+/* Whether a tick or an import runs on db: they share its lock file
+ * while they run (backup_lock_share); a service holds it whole. */
+static int a_command_writes(const char *db) {
+  char path[PATH_MAX + 8];
+  int fd, shared = 0;
+  lock_path(db, path, sizeof path);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && flock(fd, LOCK_SH | LOCK_NB) == 0)
+    shared = 1;
+  close(fd); /* and its lock with it */
+  return shared;
+}
+
 static int copy_here(const char *db, const char *dest, store_summary *sum,
                      rc_error *err) {
   char partial[PATH_MAX + 64], copy[PATH_MAX], *base;
@@ -284,6 +306,18 @@ static int copy_here(const char *db, const char *dest, store_summary *sum,
   if ((rc = store_backup_check(partial, sum, err)) != RC_OK) {
     unlink(partial);
     return rc;
+  }
+  /* A first import writes its book's pages only at its end: a copy
+   * taken before is of the empty book it made, which no one backing up
+   * a book being filled wants kept as its backup. */
+  if (sum->cases == 0 && a_command_writes(db)) {
+    unlink(partial);
+    return rc_error_set(err, RC_ECONFLICT, "db",
+                        "%s holds no case yet and an import or a tick is "
+                        "writing it (a first import writes the book at its "
+                        "end): the copy would be of an empty book, so none "
+                        "was kept; back it up once that is done",
+                        db);
   }
   if (link(partial, dest) != 0) {
     rc = rc_error_set(err, errno == EEXIST ? RC_ECONFLICT : RC_EIO, "to",

@@ -22,6 +22,12 @@ typedef struct store_summary {
   int64_t bytes;       /* the file's size */
   int64_t cases, open_cases, cases_in_error, open_timers, queued_messages,
       pending_events, payments;
+  /* Borrowers whose locale carries an extension (-u-, -t-, -x-, '@'),
+   * refused for new input since they could change how a message reads
+   * and left out when formatting: how many, and the first few named
+   * ("B1 (zh-CN-u-ca-buddhist), ..."). */
+  int64_t locale_extensions;
+  char locale_examples[256];
   int ncurrencies;
   struct {
     char currency[8];

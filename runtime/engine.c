@@ -2754,6 +2754,10 @@ int engine_reconnects(engine *eng) {
   return store_reconnects(eng->st);
 }
 
+const char *engine_store_notice(engine *eng) {
+  return store_notice(eng->st);
+}
+
 int engine_job_begin(engine *eng, rc_error *err) {
   invalidate(eng);
   return store_savepoint(eng->st, err);

@@ -789,7 +789,9 @@ static template_value send_lookup(void *ud, const char *name) {
     const store_borrower *bv =
         engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
     if (!bv) raise_error(L, &err);
-    return text_of(borrower_field(bv, name + 9));
+    v.text = borrower_field(bv, name + 9);
+    if (!v.text) v.kind = TEMPLATE_UNSET;
+    return v;
   }
   if (name[0] == 'c' && strncmp(name, "case.", 5) == 0) {
     const store_case *c = view(L, lc);
@@ -824,7 +826,11 @@ static template_value send_lookup(void *ud, const char *name) {
       v.kind = TEMPLATE_DATE;
     } else {
       luaL_checkstack(L, 4, "too many placeholders");
-      lua_getfield(L, 1, f);
+      if (lua_getfield(L, 1, f) == LUA_TNIL) {
+        lua_pop(L, 1);
+        v.kind = TEMPLATE_UNSET;
+        return v;
+      }
       v.text = luaL_tolstring(L, -1, &v.len);
       lua_remove(L, -2);
     }

@@ -151,11 +151,37 @@ void sandbox_end(script *sc) {
 
 /* --- catching errors ------------------------------------------------- */
 
+/* The message handler of pcall and xpcall: the error value as it is,
+ * noted when a crash (a VM error, a binding's) raised it, not error(). */
+static int caught(lua_State *L) {
+  script *sc = script_of(L);
+  lua_Debug ar;
+  if (sc && sc->error_fn && lua_type(L, 1) == LUA_TSTRING &&
+      lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
+    if (lua_tocfunction(L, -1) != sc->error_fn)
+      snprintf(sc->crash, sizeof sc->crash, "%s", lua_tostring(L, 1));
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* lua_pcall of the n arguments above the function at `at`, with caught
+ * as its handler; the stack as lua_pcall leaves it. */
+static int pcall_noted(lua_State *L, int at, int n) {
+  int status;
+  lua_pushcfunction(L, caught);
+  lua_insert(L, at); /* caught f args... */
+  status = lua_pcall(L, n, LUA_MULTRET, at);
+  lua_remove(L, at);
+  return status;
+}
+
 /* pcall(f, ...): Lua's, except that a spent budget cannot be caught. */
 static int sb_pcall(lua_State *L) {
   int status;
   luaL_checkany(L, 1);
-  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  status = pcall_noted(L, 1, lua_gettop(L) - 1);
   if (script_of(L)->spent) raise_spent(L, script_of(L));
   lua_pushboolean(L, status == LUA_OK); /* results status */
   lua_insert(L, 1);
@@ -172,7 +198,7 @@ static int sb_xpcall(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_pushvalue(L, 1); /* f msgh args... f */
   lua_rotate(L, 3, 1); /* f msgh f args... */
-  status = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+  status = pcall_noted(L, 3, n - 2);
   if (script_of(L)->spent) raise_spent(L, script_of(L));
   if (status != LUA_OK) { /* f msgh err */
     lua_pushvalue(L, 2);

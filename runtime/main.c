@@ -623,6 +623,11 @@ static int cmd_tick(const args *a) {
     return EXIT_FAILED;
   }
   if (isatty(2)) fprintf(stderr, "\r");
+  {
+    const char *notice = engine_store_notice(eng);
+    char line[400];
+    if (notice) say("warning: %s", shown(notice, line, sizeof line));
+  }
   if (deliver(eng, a) != RC_OK) {
     running = NULL;
     engine_close(eng);

@@ -266,18 +266,28 @@ static int rawfield(lua_State *L, int idx, const char *name) {
 }
 
 /* One cell: a string as it is, anything else as show() writes it on one
- * line. Appended to the text; returns where it starts. */
+ * line. Appended to the text; returns where it starts. The row stays on
+ * its line and a note of two lines does not read as one: a line break
+ * (\n or \r\n) is shown as U+21B5 '↵', another control character as
+ * '?', as the CLI shows it (rc_printable_line). */
 static size_t add_cell(printer *p, int idx) {
   size_t mark = p->len;
   if (lua_type(p->L, idx) == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(p->L, idx, &n);
-    add(p, s, n);
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (c == '\r' && i + 1 < n && s[i + 1] == '\n') continue;
+      if (c == '\n')
+        adds(p, "\xe2\x86\xb5"); /* ↵ */
+      else
+        addc(p, c < 0x20 || c == 0x7F ? '?' : (char)c);
+    }
   } else {
     show(p, idx, -1, 1);
+    for (size_t i = mark; i < p->len; i++) /* quoted: none, but a key */
+      if ((unsigned char)p->s[i] < 0x20 || p->s[i] == 0x7F) p->s[i] = '?';
   }
-  for (size_t i = mark; i < p->len; i++) /* keep the row on its line */
-    if ((unsigned char)p->s[i] < 0x20 || p->s[i] == 0x7F) p->s[i] = ' ';
   return mark;
 }
 

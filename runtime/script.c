@@ -168,6 +168,12 @@ static int msgh(lua_State *L) {
                             luaL_typename(L, 1));
     }
   }
+  /* A crash a pcall caught and the script raised again (error(e, 0),
+   * or error(e) with its position before): the crash it was. */
+  if (sc && sc->raised && sc->crash[0] && msg) {
+    size_t n = strlen(msg), c = strlen(sc->crash);
+    if (n >= c && strcmp(msg + n - c, sc->crash) == 0) sc->raised = 0;
+  }
   /* error("") or error(" ") says nothing either: a caller got 422 with
    * "recoup.lua:4: " or "" for its message. */
   if (sc && sc->raised && blank_refusal(L, msg, &where)) {
@@ -188,7 +194,10 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
   sc->next_known = 0; /* Lua may change a workflow's tables */
   lua_pushcfunction(L, msgh); /* fn args msgh */
   lua_insert(L, base);        /* msgh fn args */
-  if (sc->depth++ == 0) sandbox_begin(sc);
+  if (sc->depth++ == 0) {
+    sandbox_begin(sc);
+    sc->crash[0] = '\0';
+  }
   sc->raised = 0;
   status = lua_pcall(L, nargs, nresults, base);
   spent = sc->spent;

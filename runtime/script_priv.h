@@ -68,6 +68,10 @@ struct script {
    * crash (script_pcall). */
   lua_CFunction error_fn;
   int raised;
+  /* The message of the last crash (not error()'s) a script's pcall or
+   * xpcall caught, "" when none this call: raised again (error(e, 0))
+   * it is still a crash, not the script's refusal (msgh). */
+  char crash[512];
   int hook_period;     /* instructions between two hook calls */
   int64_t budget_left; /* steps left: instructions, bytes, C work */
   int64_t deadline_at; /* monotonic ms of the next look; 0: no deadline */

@@ -831,6 +831,15 @@ static void log_reconnects(service *svc) {
                                 "reconnects", n));
 }
 
+/* What the store found odd in the book and worked around: one line. */
+static void log_store_notice(service *svc) {
+  const char *notice = engine_store_notice(svc->eng);
+  if (notice)
+    service_log("warn", json_pack("{s:s, s:s}", "msg",
+                                  "the book holds something odd", "detail",
+                                  notice));
+}
+
 /* What the engine did of another node's reloads since the last look: one
  * line each (a generation followed or refused, work left waiting). */
 static void log_reloads(service *svc) {
@@ -1043,6 +1052,7 @@ static void on_work(uv_idle_t *h) {
     if (pump_owed && !writes) pump_outbox(svc, writes);
   }
   log_reconnects(svc);
+  log_store_notice(svc);
   if (busy || steps) loop_fig_turn(ms_now() - t0);
   if ((!more && !svc->queue) || ms_now() - loop_fig.since > LOOP_LOG_MS)
     loop_fig_log();

@@ -25,8 +25,23 @@ static void icu_locale(const char *locale, char *out, size_t size) {
     uloc_setDefault("en", &status);
     pinned = 1;
   }
-  /* ICU spells zh-CN as zh_CN. */
-  snprintf(out, size, "%s", locale && *locale ? locale : "en");
+  /* ICU spells zh-CN as zh_CN. An extension (a one-letter subtag: -u-,
+   * -t-, -x-; an ICU keyword after '@') is left out: ICU honours them,
+   * and a book from before they were refused (case_input_check_locale)
+   * may hold "zh-CN-u-ca-buddhist", which dated a reminder 佛历2568年. */
+  const char *src = locale && *locale ? locale : "en";
+  size_t n = strcspn(src, "@");
+  for (const char *p = src; p < src + n;) {
+    size_t len = strcspn(p, "-_@");
+    if (p != src && len == 1) {
+      n = (size_t)(p - 1 - src);
+      break;
+    }
+    p += len;
+    if (*p != '-' && *p != '_') break;
+    p++;
+  }
+  snprintf(out, size, "%.*s", (int)n, src);
   for (char *p = out; *p; p++)
     if (*p == '-') *p = '_';
 }
@@ -541,6 +556,14 @@ static int render_placeholder(render_out *o, const char *name, template_fmt fmt,
                         "template '%s' (%s, %s) needs {%s}, which this send "
                         "does not pass",
                         ctx->name, ctx->channel, lang, name);
+  /* A borrower reads no "nil" and no hole where a value should be. */
+  if (v.kind == TEMPLATE_UNSET)
+    return rc_error_set(err, RC_EINVAL, name,
+                        "template '%s' (%s, %s) needs {%s}, which this %s "
+                        "has no value for",
+                        ctx->name, ctx->channel, lang, name,
+                        strncmp(name, "borrower.", 9) == 0 ? "borrower"
+                                                           : "case");
   /* A Lua string with a NUL: every reader of the text would stop there
    * (a webhook's JSON cut silently), so the send fails naming it. */
   nul = v.kind == TEMPLATE_TEXT && v.len && v.text

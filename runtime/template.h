@@ -53,6 +53,7 @@ const char *template_next(const char *p, template_piece *piece);
 typedef struct template_value {
   enum {
     TEMPLATE_MISSING, /* a {vars.x} the send did not pass */
+    TEMPLATE_UNSET,   /* a field the case or borrower does not hold (nil) */
     TEMPLATE_TEXT,    /* shown as it is, or read by a formatter */
     TEMPLATE_MONEY,   /* minor units, formatted whatever the placeholder */
     TEMPLATE_DATE     /* an ISO date, formatted whatever the placeholder */
@@ -79,7 +80,8 @@ typedef struct template_ctx {
   int json;
   /* The value of a placeholder by name ("vars.amount", "case.fees"):
    * TEMPLATE_MISSING only for a {vars.x} not passed (loading the scripts
-   * refuses other unknown names: script_check.c). It may longjmp (a Lua
+   * refuses other unknown names: script_check.c), TEMPLATE_UNSET for a
+   * field this case or borrower has no value of. It may longjmp (a Lua
    * error): template_render holds nothing to free. */
   template_value (*lookup)(void *ud, const char *name);
   /* Optional: a buffer of at least need bytes holding buf's first used

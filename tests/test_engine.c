@@ -1146,11 +1146,13 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
   static const char *const products[] = {
       "refuse", "crash", "spin", "table", "nothing", "shown", "empty",
-      "blank",  "unset", "long", "small", "asserted", "tabled", "named"};
+      "blank",  "unset", "long", "small", "asserted", "tabled", "named",
+      "recrash", "reraised", "rerefused"};
   static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
                               RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
-                              RC_ESCRIPT, RC_EINVAL};
+                              RC_ESCRIPT, RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT,
+                              RC_EINVAL};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
@@ -1165,7 +1167,10 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "recoup.lua:14: amount too small",
       "recoup.lua:15: assertion failed!",
       "(error object is a table value)",
-      "拒??:1: inner"};
+      "拒??:1: inner",
+      "attempt to index a nil value",
+      "attempt to index a nil value",
+      "recoup.lua:19: not ours"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1203,6 +1208,14 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
        * error of its scripts, and a case holding one answered {}. */
       "  if c.product == 'named' then load(\"error('inner')\", '=' .. "
       "string.rep('拒', 20))() end\n"
+      /* A crash caught and raised again is still a crash (on main a
+       * refusal: error() raised it last); a refusal so, a refusal. */
+      "  local ok, e = pcall(function() local x\n"
+      "    if c.product == 'rerefused' then error('not ours') end\n"
+      "    if c.product == 'recrash' or c.product == 'reraised' then "
+      "return x.y end end)\n"
+      "  if not ok and c.product == 'reraised' then error(e) end\n"
+      "  if not ok then error(e, 0) end\n"
       "  return 'm'\n"
       "end)\n",
       f);

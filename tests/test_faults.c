@@ -52,6 +52,7 @@ static struct {
   long page;    /* the first read of this database page fails */
   int page_size;
   int fired; /* that read was reached and failed */
+  int shm;   /* the shared-memory index cannot be mapped (ulimit -v) */
 } fault;
 
 /* A power cut: what a file holds on the disk is what it held at its
@@ -138,6 +139,7 @@ static int f_device(sqlite3_file *f) {
 }
 static int f_shm_map(sqlite3_file *f, int page, int size, int extend,
                      void volatile **out) {
+  if (fault.shm) return SQLITE_IOERR_SHMMAP; /* as unix's mmap failing */
   return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
 }
 static int f_shm_lock(sqlite3_file *f, int offset, int n, int flags) {
@@ -546,6 +548,32 @@ static void test_the_timers_page_unreadable_is_an_error(void **state) {
   assert_int_equal(engine_run(eng, until, NULL, &err), RC_OK);
   assert_string_equal(state_of(eng, buf, sizeof buf), "done");
   engine_close(eng);
+}
+
+/* Under `ulimit -v` the WAL's shared-memory index may not map: SQLite
+ * calls that a disk I/O error (5386), and so did recoup; it is memory. */
+static void test_an_index_that_cannot_be_mapped_is_told_as_memory(
+    void **state) {
+  engine_options opts = {.dir = FAULTS, .simulated = 1, .quiet = 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  int rc;
+  (void)state;
+  make_seed(NULL);
+  copy_file(seed, copy);
+  opts.db = copy;
+  fault.shm = 1;
+  rc = engine_open(&eng, &opts, &errors);
+  fault.shm = 0;
+  if (rc == RC_OK) {
+    engine_close(eng);
+    fail_msg("the book opened without its shared-memory index");
+  }
+  assert_true(errors.count > 0);
+  if (!strstr(errors.items[0].message, "shared-memory index") ||
+      !strstr(errors.items[0].message, "not a disk fault"))
+    fail_msg("told as: %s", errors.items[0].message);
+  rc_errlist_free(&errors);
 }
 
 static void test_a_failed_timer_read_is_an_error_not_idleness(void **state) {
@@ -1090,6 +1118,7 @@ int main(void) {
       cmocka_unit_test(test_the_timers_page_unreadable_is_an_error),
       cmocka_unit_test(test_a_read_route_answers_5xx_when_a_read_fails),
       cmocka_unit_test(test_report_figures_fail_instead_of_reading_zero),
+      cmocka_unit_test(test_an_index_that_cannot_be_mapped_is_told_as_memory),
   };
   char path[320];
   engine *eng;

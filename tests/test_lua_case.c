@@ -214,6 +214,17 @@ static const probe_def probes[] = {
     {"send_runtime_institution",
      "local d = require 'workflows.dyn' d.sms = 'D {institution.bogus}' "
      "case:send('sms', 'dyn', { x = 1 })"},
+    /* A case field the case has no value of: on main "D nil" went to
+     * the borrower. {case.product} passes the load's check. */
+    {"send_runtime_case_unknown",
+     "local d = require 'workflows.dyn' d.sms = 'D {case.unknown}' "
+     "case:send('sms', 'dyn', { x = 1 })"},
+    {"send_runtime_case_data",
+     "local d = require 'workflows.dyn' d.sms = 'D {case.data.missing}' "
+     "case:send('sms', 'dyn', { x = 1 })"},
+    {"send_case_product_nil",
+     "local d = require 'workflows.dyn' d.sms = 'D {case.product}' "
+     "case:send('sms', 'dyn', { x = 1 })"},
     /* A NUL in a webhook's value: the body was cut there, silently. */
     {"send_nul_json", "case:send('sms', 'body', { x = 'ab\\0cd' })"},
     {"send_nul_text", "case:send('sms', 'owed', { amount = '12\\0 345' })"},
@@ -733,6 +744,12 @@ static void test_send_arguments_are_refused_by_name(void **state) {
           NULL);
   refused("send_runtime_unknown", "template 'dyn'", "needs {foo}", NULL);
   refused("send_runtime_institution", "needs {institution.bogus}", NULL);
+  refused("send_runtime_case_unknown", "template 'dyn' (sms, ",
+          "needs {case.unknown}, which this case has no value for", NULL);
+  refused("send_runtime_case_data",
+          "needs {case.data.missing}, which this case has no value for", NULL);
+  refused("send_case_product_nil",
+          "needs {case.product}, which this case has no value for", NULL);
   refused("send_nul_json", "{vars.x} holds a NUL byte (byte 3 of its value)",
           NULL);
   refused("send_nul_text",

@@ -573,6 +573,27 @@ static void test_a_pipe_runs_the_lines_and_exits(void **state) {
   assert_null(strstr(out, "recoup> ")); /* no prompts into a pipe */
 }
 
+/* A note of two lines read as one ("one two"): its line break shows
+ * as a visible mark in its cell, a tab or another control character as
+ * the CLI shows it ('?'), and the row stays on its line. */
+static void test_a_line_break_in_a_cell_is_shown(void **state) {
+  char cmd[1024], out[8192];
+  FILE *p;
+  size_t n;
+  (void)state;
+  snprintf(cmd, sizeof cmd,
+           "printf '%%s\\n' \"={ { id = 1, body = 'one\\ntwo' }, "
+           "{ id = 2, body = 'a\\tb\\r\\nc' } }\" | %s repl %s 2>&1",
+           recoup_bin, institution);
+  p = popen(cmd, "r");
+  n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  pclose(p);
+  if (!strstr(out, "\n1   one\xe2\x86\xb5two\n") ||
+      !strstr(out, "\n2   a?b\xe2\x86\xb5" "c\n"))
+    fail_msg("output:\n%s", out);
+}
+
 static void test_db_opens_a_copy_never_the_file(void **state) {
   char cmd[2048], out[8192], db[300];
   FILE *p;
@@ -631,6 +652,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_the_copy_is_gone_after_sigterm_and_sighup),
       cmocka_unit_test(test_the_copy_is_gone_when_a_piped_session_ends),
       cmocka_unit_test(test_a_pipe_runs_the_lines_and_exits),
+      cmocka_unit_test(test_a_line_break_in_a_cell_is_shown),
       cmocka_unit_test(test_db_opens_a_copy_never_the_file),
   };
   if (argc != 3) return 2;

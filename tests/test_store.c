@@ -2073,6 +2073,54 @@ static void test_a_timer_set_inside_the_claim_outlives_its_range(
   store_close(st);
 }
 
+/* A book edited by hand holds a due as a real number (300.5), which the
+ * claim reads as 300: the range of the claim's keys then holds fewer
+ * than it fired. The rest go one by one, the commit goes through, none
+ * fires again, and the store says so once. On main the commit was
+ * refused, each time. */
+static void test_a_range_holding_an_odd_timer_goes_one_by_one(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  int64_t count = -1;
+  const char *notice;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("SQLite's range of fired timers");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  add_case(st, "L3");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L2", 200, "b", NULL, 1, &err);
+  store_timer_insert(st, "L3", 300, "c", NULL, 1, &err);
+  store_close(st);
+  exec_sql("UPDATE timers SET due = 300.5 WHERE case_id = 'L3'");
+  st = open_store();
+  for (int round = 0; round < 2; round++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_timers_claim(st, 400, 10, NULL, &t, &n, &err),
+                     RC_OK);
+    assert_int_equal(n, round ? 0 : 3);
+    for (int i = 0; i < n; i++) {
+      assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+      assert_true(deleted);
+    }
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    store_timers_free(t, n);
+    notice = store_notice(st);
+    if (round == 0) {
+      assert_non_null(notice);
+      assert_non_null(strstr(notice, "held 2: the other 1 deleted one by one"));
+    }
+    assert_null(store_notice(st));
+  }
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_timers_count(st, &count, NULL);
+  assert_int_equal(count, 0);
+  store_close(st);
+}
+
 static void test_a_borrower_a_trigger_changed_is_read_again(void **state) {
   (void)state;
   SQLITE_ONLY("a lender's SQLite trigger");
@@ -4827,6 +4875,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_timer_set_inside_the_claim_outlives_its_range, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_range_holding_an_odd_timer_goes_one_by_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(

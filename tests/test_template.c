@@ -128,6 +128,25 @@ static int render(const char *text, const template_ctx *ctx, char *buf,
 /* The texts a plan must split as template_next reads them: braces
  * doubled, a lone '}', a '{' never closed, an empty placeholder, a name
  * longer than a name is kept, formatters known and not. */
+/* A book from before extensions were refused may hold a borrower's
+ * "zh-CN-u-ca-buddhist" or "-u-nu-hanidec": formatted as zh-CN, where
+ * ICU dated it 佛历2568年 and wrote the amount in Chinese numerals. */
+static void test_a_locale_s_extension_is_left_out(void **state) {
+  static const char *const tags[] = {"zh-CN-u-ca-buddhist",
+                                     "zh-CN-u-nu-hanidec", "zh-CN-x-priv",
+                                     "zh-CN-t-en", "zh_CN@calendar=buddhist"};
+  char want[128], got[128];
+  (void)state;
+  for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
+    template_format_date("zh-CN", "2026-01-31", want, sizeof want);
+    template_format_date(tags[i], "2026-01-31", got, sizeof got);
+    if (strcmp(want, got) != 0) fail_msg("%s: %s, not %s", tags[i], got, want);
+    template_format_money("zh-CN", "CNY", 123456, want, sizeof want);
+    template_format_money(tags[i], "CNY", 123456, got, sizeof got);
+    if (strcmp(want, got) != 0) fail_msg("%s: %s, not %s", tags[i], got, want);
+  }
+}
+
 static void test_a_plan_renders_what_the_text_renders(void **state) {
   static const char *const vars[] = {"vars.x", "a\"b", "vars.n", "12345", NULL};
   char name[200], text[400], buf[256];
@@ -520,6 +539,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_money_in_minor_units),
       cmocka_unit_test(test_dates_by_locale),
+      cmocka_unit_test(test_a_locale_s_extension_is_left_out),
       cmocka_unit_test(test_placeholders_name_their_formatter),
       cmocka_unit_test(test_vars_are_formatted_for_the_reader),
       cmocka_unit_test(test_doubled_braces_are_literal),

@@ -237,6 +237,9 @@ int engine_next_due(engine *eng, rc_time *due, rc_error *err);
 /* How many times the store connected to its database server again after
  * the server dropped the connection (store_reconnects). */
 int engine_reconnects(engine *eng);
+/* Something odd the store found in the book and worked around, once
+ * (store_notice): for the log. NULL when nothing new. */
+const char *engine_store_notice(engine *eng);
 /* One input of many in a group commit: a savepoint, so that a refused
  * input undoes only itself. end takes the input's result and returns it
  * (or a store failure). */

@@ -97,6 +97,10 @@ struct store {
   /* Set by a backend whose open made the database (SQLite: the file was
    * not there). */
   int created;
+  /* What the backend found odd and worked around, for store_notice;
+   * notice_told once it was handed out. */
+  char notice[320];
+  int notice_told;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the

@@ -1310,6 +1310,11 @@ struct sq {
     /* A delete before a statement failed: the commit refuses, why. */
     int failed;
     rc_error why;
+    /* A fired timer deleted by its real due (fired_real_due). */
+    sqlite3_stmt *by_due;
+    /* The range once held another count of timers than it fired: said
+     * once a connection (store_notice). */
+    int told;
   } fired;
   /* The new cases an import opened whose rows are not written yet
    * (store_case_insert_opening), in the order opened; cases.next is the
@@ -1517,11 +1522,25 @@ static void rolled_back_by(sq *st, const rc_error *why) {
   }
 }
 
+const char *sqlite_why(sqlite3 *db) {
+  switch (sqlite3_extended_errcode(db)) {
+  case SQLITE_IOERR_SHMMAP:
+  case SQLITE_IOERR_SHMSIZE:
+    return "out of memory: the book's shared-memory index (its -shm file) "
+           "could not be mapped (memory or address space ran out, e.g. "
+           "ulimit -v), not a disk fault";
+  case SQLITE_IOERR_NOMEM:
+    return "out of memory (SQLite could not allocate), not a disk fault";
+  default:
+    return sqlite3_errmsg(db);
+  }
+}
+
 static int fail(sq *st, rc_error *err, const char *what) {
   int code = sqlite3_extended_errcode(st->db);
   rc_error why;
   rc_error_set(&why, RC_ESTORE, NULL, "database: %s: %s (%d)", what,
-               sqlite3_errmsg(st->db), code);
+               sqlite_why(st->db), code);
   st->base.refused = 0;
   rolled_back_by(st, &why);
   if (err) *err = why;
@@ -1676,7 +1695,7 @@ static sqlite3_stmt *stmt_of(sq *st, int which, const char *id) {
      * file; say so loudly in every build rather than return a code
      * nobody expects. */
     fprintf(stderr, "recoup: store: cannot prepare %d: %s\n", which,
-            sqlite3_errmsg(st->db));
+            sqlite_why(st->db));
     abort();
   }
   return st->stmts[which];
@@ -1733,7 +1752,7 @@ static int exec_step(sq *st, sqlite3_stmt *s, int clear, rc_error *err,
       rc_error why;
       rc_error_set(&why, RC_EINTERNAL, NULL,
                    "database: %s: unexpected constraint failure: %s", what,
-                   sqlite3_errmsg(st->db));
+                   sqlite_why(st->db));
       st->base.refused = 1;
       /* A trigger's RAISE(ROLLBACK) ends the transaction as an I/O error
        * does (fail). */
@@ -1876,7 +1895,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
                          "WHERE type IN ('trigger', 'view')",
                          -1, &s, NULL) != SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
-                        path, sqlite3_errmsg(st->db));
+                        path, sqlite_why(st->db));
   while (sqlite3_step(s) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(s, 0);
     for (int i = 0; name && i < NOWN; i++)
@@ -1884,7 +1903,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
   }
   if (sqlite3_finalize(s) != SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, "db", "cannot read database %s: %s",
-                        path, sqlite3_errmsg(st->db));
+                        path, sqlite_why(st->db));
   for (int i = 0; i < NOWN; i++)
     if (!found[i])
       return rc_error_set(
@@ -1909,7 +1928,7 @@ static int sq_prepare_all(sq *st, const char *path, rc_error *err) {
         "shell's .schema lists the book's triggers, views and indexes; "
         "docs/operations.md, \"A book changed by hand\"); the command did "
         "nothing",
-        path, len, t, t[len] ? "..." : "", sqlite3_errmsg(st->db));
+        path, len, t, t[len] ? "..." : "", sqlite_why(st->db));
   }
   return RC_OK;
 }
@@ -1989,7 +2008,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                           (flags & STORE_MUST_EXIST ? 0 : SQLITE_OPEN_CREATE),
                       NULL) != SQLITE_OK) {
     rc_error_set(err, RC_ESTORE, "db", "cannot open database %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+                 st->db ? sqlite_why(st->db) : "out of memory");
     sq_close(st);
     return RC_ESTORE;
   }
@@ -2036,7 +2055,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
                    path);
     else
       rc_error_set(err, RC_ESTORE, "db", "cannot configure database %s: %s",
-                   path, msg ? msg : "?");
+                   path, msg ? sqlite_why(st->db) : "?");
     sqlite3_free(msg);
     sq_close(st);
     return RC_ESTORE;
@@ -2074,6 +2093,7 @@ static void sq_close(sq *st) {
   free(st->figures.v);
   free(st->keys.v);
   free(st->claimed.v);
+  sqlite3_finalize(st->fired.by_due);
   free(st->ahead.v);
   free(st->ahead.text);
   held_drop(st);
@@ -3849,9 +3869,54 @@ static int fired_delete(sq *st, int which, int64_t a, int64_t b, int64_t c,
   return rc;
 }
 
+/* A fired timer whose key no row has: a due stored as a real number
+ * (set by hand: 1767834000000.5), which the claim read as its integer
+ * part. The row of that id whose due is within a unit of the key's;
+ * prepared on first use (fired.by_due). */
+static int fired_real_due(sq *st, const timer_key *k, int64_t *done,
+                          rc_error *err) {
+  if (!st->fired.by_due &&
+      sqlite3_prepare_v3(st->db,
+                         "DELETE FROM timers WHERE due > ?1 - 1 AND "
+                         "due < ?1 + 1 AND id = ?2 AND "
+                         "typeof(due) <> 'integer'",
+                         -1, SQLITE_PREPARE_PERSISTENT, &st->fired.by_due,
+                         NULL) != SQLITE_OK)
+    return fail(st, err, "delete timers");
+  sqlite3_bind_int64(st->fired.by_due, 1, k->due);
+  sqlite3_bind_int64(st->fired.by_due, 2, k->id);
+  if (exec_rebound(st, st->fired.by_due, err, "delete timers") != RC_OK)
+    return RC_ESTORE;
+  *done += sqlite3_changes(st->db);
+  return RC_OK;
+}
+
+/* The fired timers the range missed (claimed.v[last - n + 1] to
+ * claimed.v[last]: a claim deletes them before it reads its own), a
+ * statement each, by key; a key no row has, by its real due. Those the
+ * range deleted are gone and count nothing. */
+static int fired_one(sq *st, int n, int64_t *done, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = st->fired.last - n + 1; i <= st->fired.last && rc == RC_OK;
+       i++) {
+    const timer_key *k = &st->claimed.v[i];
+    int64_t one = 0;
+    if ((rc = fired_delete(st, S_TIMER_FIRED, k->due, k->id, 0, &one, err)) ==
+            RC_OK &&
+        !one)
+      rc = fired_real_due(st, k, &one, err);
+    *done += one;
+  }
+  return rc;
+}
+
 /* Deletes the fired timers waiting; then none waits. Exactly those: a
- * count that differs means the range held another timer, and the
- * transaction must not commit. */
+ * range that held fewer than fired (a due a book edited by hand holds as
+ * a real number, read by the claim as its integer part) has the rest
+ * deleted a statement each, told once (store_notice); a count that
+ * differs then, or a range that held more (a timer the claim did not
+ * read inside it: deleted, and only a rollback brings it back), means
+ * the transaction must not commit. */
 static int fired_flush(sq *st, rc_error *err) {
   const timer_key *lo = &st->fired.lo, *hi = &st->fired.hi;
   int64_t done = 0;
@@ -3867,6 +3932,21 @@ static int fired_flush(sq *st, rc_error *err) {
                               &done, err)) == RC_OK)
     rc = fired_delete(st, S_TIMERS_FIRED_AT, hi->due, INT64_MIN, hi->id,
                       &done, err);
+  if (rc == RC_OK && done < n) {
+    int64_t range = done;
+    rc = fired_one(st, n, &done, err);
+    if (rc == RC_OK && done == n && !st->fired.told) {
+      st->fired.told = 1;
+      snprintf(st->base.notice, sizeof st->base.notice,
+               "timers: %d fired between due %lld id %lld and due %lld id "
+               "%lld, but that range of the book held %lld: the other %lld "
+               "deleted one by one; a timer's due there is not a whole "
+               "number (edited by hand?)",
+               n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
+               (long long)hi->id, (long long)range,
+               (long long)(done - range));
+    }
+  }
   if (rc == RC_OK && done != n)
     rc = rc_error_set(err, RC_EINTERNAL, NULL,
                       "database: delete timers: %d fired, %lld deleted", n,
@@ -5261,7 +5341,7 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
         return rc_error_set(err, RC_EINTERNAL, NULL,
                             "database: insert timer: unexpected constraint "
                             "failure: %s",
-                            sqlite3_errmsg(st->db));
+                            sqlite_why(st->db));
       if (rc != SQLITE_DONE) return fail(st, err, "insert timer");
     }
   }
@@ -6760,17 +6840,17 @@ static int sq_copy(const char *src, const char *dst, rc_error *err) {
   int rc = RC_OK;
   if (sqlite_open_source(src, &from) != SQLITE_OK) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot open %s: %s", src,
-                      from ? sqlite3_errmsg(from) : "out of memory");
+                      from ? sqlite_why(from) : "out of memory");
   } else if (sqlite3_open(dst, &to) != SQLITE_OK) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot create %s", dst);
   } else if (!(b = sqlite3_backup_init(to, "main", from, "main"))) {
     rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
-                      sqlite3_errmsg(to));
+                      sqlite_why(to));
   } else {
     sqlite3_backup_step(b, -1);
     if (sqlite3_backup_finish(b) != SQLITE_OK)
       rc = rc_error_set(err, RC_ESTORE, "db", "cannot copy %s: %s", src,
-                        sqlite3_errmsg(to));
+                        sqlite_why(to));
   }
   sqlite3_close(from);
   sqlite3_close(to);

@@ -146,6 +146,12 @@ int sqlite_statements(void);
 const char *sqlite_statement_sql(int which);
 int sqlite_statement_held(int which);
 
+/* SQLite's message for db's last error, told as what it is where
+ * SQLite's own words mislead: the shared-memory index (the book's -shm
+ * file) that could not be mapped is "disk I/O error" to SQLite, but is
+ * memory or address space running out (ulimit -v), not the disk. */
+const char *sqlite_why(sqlite3 *db);
+
 /* The schema version this binary writes (the migrations it knows). */
 int store_schema_version(void);
 

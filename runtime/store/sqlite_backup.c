@@ -26,7 +26,7 @@
 static int db_fail(sqlite3 *db, rc_error *err, const char *what,
                    const char *path) {
   return rc_error_set(err, RC_ESTORE, "db", "%s %s: %s", what, path,
-                      db ? sqlite3_errmsg(db) : "out of memory");
+                      db ? sqlite_why(db) : "out of memory");
 }
 
 static int sync_file(const char *path, rc_error *err) {
@@ -169,6 +169,31 @@ static int read_money(sqlite3 *db, store_summary *out) {
   return 0;
 }
 
+/* The borrowers whose locale has an extension (a one-letter subtag or
+ * an ICU keyword): a book from before the import refused them. Told, not
+ * refused: a book that cannot say is copied as before. */
+static void locale_extensions(sqlite3 *db, store_summary *out) {
+  sqlite3_stmt *s = NULL;
+  size_t used = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, locale FROM borrowers WHERE locale GLOB "
+                         "'*[-_]?[-_]*' OR locale GLOB '*[-_]?' OR locale "
+                         "GLOB '*@*' ORDER BY id",
+                         -1, &s, NULL) != SQLITE_OK)
+    return;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    const char *tag = (const char *)sqlite3_column_text(s, 1);
+    if (out->locale_extensions++ < 3 && used < sizeof out->locale_examples) {
+      int n = snprintf(out->locale_examples + used,
+                       sizeof out->locale_examples - used, "%s%.60s (%.40s)",
+                       used ? ", " : "", id ? id : "", tag ? tag : "");
+      if (n > 0) used += (size_t)n;
+    }
+  }
+  sqlite3_finalize(s);
+}
+
 int store_backup_check(const char *path, store_summary *out, rc_error *err) {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
@@ -189,14 +214,14 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err) {
   sqlite3_busy_timeout(db, 10000);
   if (one_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
     rc = rc_error_set(err, RC_EINVAL, "db", "%s is not a database: %s", path,
-                      sqlite3_errmsg(db));
+                      sqlite_why(db));
     goto done;
   }
   out->schema = (int)v;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) !=
           SQLITE_OK ||
       sqlite3_step(s) != SQLITE_ROW) {
-    rc_copy(out->integrity, sizeof out->integrity, sqlite3_errmsg(db));
+    rc_copy(out->integrity, sizeof out->integrity, sqlite_why(db));
   } else {
     const char *first = (const char *)sqlite3_column_text(s, 0);
     rc_copy(out->integrity, sizeof out->integrity, first ? first : "?");
@@ -235,9 +260,10 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err) {
       one_int(db, "SELECT count(*) FROM payments", &out->payments) ||
       read_money(db, out) != 0) {
     rc = rc_error_set(err, RC_EINVAL, "db", "%s cannot be read as a book: %s",
-                      path, sqlite3_errmsg(db));
+                      path, sqlite_why(db));
     goto done;
   }
+  locale_extensions(db, out);
 done:
   sqlite3_close(db);
   return rc;

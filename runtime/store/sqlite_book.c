@@ -47,7 +47,7 @@ int book_derived(const char *table, const char *column) {
 static int book_fail(sqlite3 *db, rc_error *err, const char *doing,
                      const char *table) {
   return rc_error_set(err, RC_ESTORE, NULL, "database: %s %s: %s (%d)", doing,
-                      table, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+                      table, sqlite_why(db), sqlite3_extended_errcode(db));
 }
 
 /* Hands each row of a prepared statement to fn, columns named. */

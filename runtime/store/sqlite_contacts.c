@@ -213,7 +213,7 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
   else if (rc != SQLITE_DONE)
     failed = 1;
   if (failed)
-    *msg = sqlite3_mprintf("packing contacts: %s", sqlite3_errmsg(db));
+    *msg = sqlite3_mprintf("packing contacts: %s", sqlite_why(db));
   free(borrower.p);
   free(packed.p);
   sqlite3_finalize(read);

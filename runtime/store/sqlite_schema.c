@@ -673,7 +673,7 @@ static int schema_edited(sqlite3 *db, char **msg) {
     sqlite3_finalize(s);
   }
   if (v < 0) {
-    *msg = sqlite3_mprintf("read schema_version: %s", sqlite3_errmsg(db));
+    *msg = sqlite3_mprintf("read schema_version: %s", sqlite_why(db));
     return 1;
   }
   snprintf(sql, sizeof sql, "PRAGMA schema_version = %d", v + 1);
@@ -695,7 +695,7 @@ static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
                          -1, &s, NULL) != SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database migration 21 failed: %s (%d)",
-                        sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+                        sqlite_why(db), sqlite3_extended_errcode(db));
   if (sqlite3_step(s) == SQLITE_ROW) {
     found = 1;
     rc_error_set(err, RC_ESTORE, NULL,
@@ -733,7 +733,7 @@ static int schema_version_read(sqlite3 *db, int *version, rc_error *err) {
       SQLITE_OK)
     return rc_error_set(err, RC_ESTORE, NULL,
                         "database: read schema version: %s (%d)",
-                        sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+                        sqlite_why(db), sqlite3_extended_errcode(db));
   if (sqlite3_step(s) == SQLITE_ROW) *version = sqlite3_column_int(s, 0);
   sqlite3_finalize(s);
   if (*version > target)

@@ -443,6 +443,12 @@ int store_reconnects(const store *st) {
   return st->reconnects;
 }
 
+const char *store_notice(store *st) {
+  if (!st->notice[0] || st->notice_told) return NULL;
+  st->notice_told = 1;
+  return st->notice;
+}
+
 int store_claims_pass_held(const store *st) {
   return st->passes_held;
 }

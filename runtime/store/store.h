@@ -191,6 +191,11 @@ int store_refused(const store *st);
  * again after the server dropped it (PostgreSQL; 0 for SQLite). */
 int store_reconnects(const store *st);
 
+/* Something odd the store found in the book and worked around (SQLite: a
+ * claim's fired timers that had to be deleted one by one), for the log:
+ * handed out once, then NULL until the next. */
+const char *store_notice(store *st);
+
 /* Whether a claim may pass over work another process's batch holds, so
  * that what it returns is not the earliest pending (PostgreSQL nodes);
  * 0 for a single writer, whose claim sees everything pending. */
