@@ -2073,6 +2073,74 @@ static void test_a_timer_set_inside_the_claim_outlives_its_range(
   store_close(st);
 }
 
+/* A claim of 40 timers, each due at its own time (10, 20 .. 400): the
+ * first 32 fired are deleted then, while the claim goes on (the pages
+ * they free are taken by the timers its steps set next). Steps after
+ * set a timer due inside the range already deleted and another inside
+ * the one still waiting: both outlive the claim. */
+static void test_the_fired_range_goes_every_32_timers(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  char id[8];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = open_store();
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "L%d", i);
+    add_case(st, id);
+    assert_int_equal(
+        store_timer_insert(st, id, 10 * (i + 1), "a", NULL, 1, &err), RC_OK);
+  }
+  add_case(st, "L99");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements), SQLITE_OK);
+  store_close(st);
+  st = open_store(); /* traced from here on */
+  timers_fired_by_key = timers_deleted_whole = timers_fired_ranges = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 400, 100, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 40);
+  for (int i = 0; i < 31; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  assert_int_equal(timers_fired_ranges + timers_fired_by_key, 0);
+  assert_int_equal(store_timer_finish(st, &t[31], &deleted, &err), RC_OK);
+  /* Those at 10 and at 320, and all between. */
+  assert_int_equal(timers_fired_ranges, 3);
+  assert_int_equal(timers_fired_by_key, 0);
+  assert_int_equal(store_timer_finish(st, &t[32], &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[33], &deleted, &err), RC_OK);
+  /* Due 155, inside the range deleted: the claim's rest goes a timer a
+   * statement. Due 335, inside the one waiting (330 and 340): that is
+   * deleted first. */
+  assert_int_equal(store_timer_insert(st, "L99", 155, "x", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(timers_fired_ranges, 3);
+  assert_int_equal(store_timer_insert(st, "L99", 335, "y", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(timers_fired_ranges, 6);
+  for (int i = 34; i < 40; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(timers_fired_ranges, 6);
+  assert_int_equal(timers_fired_by_key, 6);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'L99' AND ((due = 155 AND event = 'x') OR "
+                              "(due = 335 AND event = 'y'))"),
+                   2);
+  store_timers_free(t, n);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
+}
+
 static void test_a_borrower_a_trigger_changed_is_read_again(void **state) {
   (void)state;
   SQLITE_ONLY("a lender's SQLite trigger");
@@ -4827,6 +4895,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_timer_set_inside_the_claim_outlives_its_range, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_fired_range_goes_every_32_timers, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(
