@@ -1971,6 +1971,73 @@ static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
   store_close(st);
 }
 
+/* A claimed case's borrower lent, not copied: it stays as read through
+ * the step's later store calls (its case written, its timer fired, a
+ * journal row, another borrower read and copied), until the next lend.
+ * None is lent once a borrower may have been written, nor outside the
+ * claim's transaction. */
+static void test_a_lent_borrower_outlives_the_step_s_store_calls(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  store_borrower b1, b2, copy;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the claim's borrowers");
+  st = open_store();
+  add_claimed_case(st, "L1", "B1", "Wang", "+861");
+  add_claimed_case(st, "L2", "B2", "Li", "+862");
+  add_claimed_case(st, "L3", "B3", "Zhao", "+863");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_claimed_lend(st, "B1", &b1), 1);
+  assert_int_equal(
+      store_case_write(st,
+                       &(store_case_change){
+                           .id = "L1", .fields = STORE_CASE_HOLD, .on_hold = 1},
+                       &err),
+      RC_OK);
+  assert_int_equal(
+      store_journal_append(st, "L1", 100, "note", "new", 1, "{\"a\":1}", &err),
+      RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_get(st, "B2", &copy, &err), RC_OK);
+  assert_string_equal(copy.contacts[0].value, "+862");
+  store_borrower_free(&copy);
+  assert_string_equal(b1.id, "B1");
+  assert_string_equal(b1.name, "Wang");
+  assert_string_equal(b1.timezone, "Asia/Shanghai");
+  assert_null(b1.locale);
+  assert_int_equal(b1.ncontacts, 1);
+  assert_string_equal(b1.contacts[0].kind, "phone");
+  assert_string_equal(b1.contacts[0].value, "+861");
+  assert_null(b1.contacts[0].name);
+  assert_int_equal(b1.do_not_contact, 0);
+  /* The next lend takes the room: B1's is let go first. */
+  assert_int_equal(store_borrower_claimed_lend(st, "B2", &b2), 1);
+  assert_string_equal(b2.name, "Li");
+  assert_int_equal(b2.ncontacts, 1);
+  assert_string_equal(b2.contacts[0].value, "+862");
+  /* A flag set: L3's borrower is read from its row, not lent. */
+  assert_int_equal(
+      store_borrower_set_flag(st, "B3", STORE_FLAG_DO_NOT_CONTACT, 1, &err),
+      RC_OK);
+  assert_int_equal(store_case_get(st, "L3", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_claimed_lend(st, "B3", &copy), 0);
+  borrower_is(st, "B3", "Zhao", "+863", 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_borrower_claimed_lend(st, "B1", &copy), 0);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* L1..L4, timers at due 100, 100, 200, 300 (keys (100, 1), (100, 2),
  * (200, 1), (300, 1)), claimed in a batch that holds the write lock. */
 static store *four_claimed(store_timer **t, int *n) {
@@ -4878,6 +4945,9 @@ int main(void) {
           test_a_step_looks_for_no_task_its_case_has_not, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_claimed_case_brings_its_borrower,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_lent_borrower_outlives_the_step_s_store_calls, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
