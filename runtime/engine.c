@@ -70,8 +70,12 @@ struct engine {
   store_case view;     /* cached read of one case */
   int view_valid;
   int view_borrowed;       /* view's strings belong to run_event()'s case */
-  store_borrower borrower; /* owned: cached read of one borrower */
+  store_borrower borrower; /* cached read of one borrower */
   int borrower_valid;
+  /* borrower is lent by the store (store_borrower_claimed_lend), not to
+   * be freed; it lasts past no claim, and each event and batch begins
+   * with borrower_valid 0 (invalidate). */
+  int borrower_lent;
   jbuf spare_row; /* owned: the room a journal row was built in (row_buf) */
   int own_txn; /* the transaction was opened by an ingest call */
   /* An import is loading: a new case's "opened" journal row and event
@@ -177,6 +181,16 @@ static void invalidate(engine *eng) {
   eng->borrower_valid = 0;
 }
 
+/* Lets go of the borrower read last, lent or owned. */
+static void borrower_drop(engine *eng) {
+  if (eng->borrower_lent)
+    memset(&eng->borrower, 0, sizeof eng->borrower);
+  else
+    store_borrower_free(&eng->borrower);
+  eng->borrower_lent = 0;
+  eng->borrower_valid = 0;
+}
+
 static int rolls_begin(engine *eng, rc_error *err);
 
 /* The node name claims are made under: host and process, so that a node
@@ -258,7 +272,7 @@ void engine_close(engine *eng) {
   free(eng->held);
   case_keep_free(&eng->kept);
   drop_view(eng);
-  store_borrower_free(&eng->borrower);
+  borrower_drop(eng);
   free(eng->spare_row.p);
   query_close(eng->q);
   store_close(eng->st);
@@ -3429,9 +3443,10 @@ const store_borrower *engine_borrower_view(engine *eng, const char *id,
                                            rc_error *err) {
   if (eng->borrower_valid && strcmp(eng->borrower.id, id) == 0)
     return &eng->borrower;
-  store_borrower_free(&eng->borrower);
-  eng->borrower_valid = 0;
-  if (store_borrower_get(eng->st, id, &eng->borrower, err) != RC_OK)
+  borrower_drop(eng);
+  if (!(eng->borrower_lent =
+            store_borrower_claimed_lend(eng->st, id, &eng->borrower)) &&
+      store_borrower_get(eng->st, id, &eng->borrower, err) != RC_OK)
     return NULL;
   eng->borrower_valid = 1;
   return &eng->borrower;

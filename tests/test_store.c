@@ -1971,6 +1971,73 @@ static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
   store_close(st);
 }
 
+/* A claimed case's borrower lent, not copied: it stays as read through
+ * the step's later store calls (its case written, its timer fired, a
+ * journal row, another borrower read and copied), until the next lend.
+ * None is lent once a borrower may have been written, nor outside the
+ * claim's transaction. */
+static void test_a_lent_borrower_outlives_the_step_s_store_calls(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  store_borrower b1, b2, copy;
+  int n, deleted;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the claim's borrowers");
+  st = open_store();
+  add_claimed_case(st, "L1", "B1", "Wang", "+861");
+  add_claimed_case(st, "L2", "B2", "Li", "+862");
+  add_claimed_case(st, "L3", "B3", "Zhao", "+863");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_claimed_lend(st, "B1", &b1), 1);
+  assert_int_equal(
+      store_case_write(st,
+                       &(store_case_change){
+                           .id = "L1", .fields = STORE_CASE_HOLD, .on_hold = 1},
+                       &err),
+      RC_OK);
+  assert_int_equal(
+      store_journal_append(st, "L1", 100, "note", "new", 1, "{\"a\":1}", &err),
+      RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &deleted, &err), RC_OK);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_get(st, "B2", &copy, &err), RC_OK);
+  assert_string_equal(copy.contacts[0].value, "+862");
+  store_borrower_free(&copy);
+  assert_string_equal(b1.id, "B1");
+  assert_string_equal(b1.name, "Wang");
+  assert_string_equal(b1.timezone, "Asia/Shanghai");
+  assert_null(b1.locale);
+  assert_int_equal(b1.ncontacts, 1);
+  assert_string_equal(b1.contacts[0].kind, "phone");
+  assert_string_equal(b1.contacts[0].value, "+861");
+  assert_null(b1.contacts[0].name);
+  assert_int_equal(b1.do_not_contact, 0);
+  /* The next lend takes the room: B1's is let go first. */
+  assert_int_equal(store_borrower_claimed_lend(st, "B2", &b2), 1);
+  assert_string_equal(b2.name, "Li");
+  assert_int_equal(b2.ncontacts, 1);
+  assert_string_equal(b2.contacts[0].value, "+862");
+  /* A flag set: L3's borrower is read from its row, not lent. */
+  assert_int_equal(
+      store_borrower_set_flag(st, "B3", STORE_FLAG_DO_NOT_CONTACT, 1, &err),
+      RC_OK);
+  assert_int_equal(store_case_get(st, "L3", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_borrower_claimed_lend(st, "B3", &copy), 0);
+  borrower_is(st, "B3", "Zhao", "+863", 1);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_borrower_claimed_lend(st, "B1", &copy), 0);
+  store_timers_free(t, n);
+  store_close(st);
+}
+
 /* L1..L4, timers at due 100, 100, 200, 300 (keys (100, 1), (100, 2),
  * (200, 1), (300, 1)), claimed in a batch that holds the write lock. */
 static store *four_claimed(store_timer **t, int *n) {
@@ -2119,6 +2186,74 @@ static void test_a_range_holding_an_odd_timer_goes_one_by_one(void **state) {
   store_timers_count(st, &count, NULL);
   assert_int_equal(count, 0);
   store_close(st);
+}
+
+/* A claim of 40 timers, each due at its own time (10, 20 .. 400): the
+ * first 32 fired are deleted then, while the claim goes on (the pages
+ * they free are taken by the timers its steps set next). Steps after
+ * set a timer due inside the range already deleted and another inside
+ * the one still waiting: both outlive the claim. */
+static void test_the_fired_range_goes_every_32_timers(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  char id[8];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the statements of SQLite's step");
+  st = open_store();
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "L%d", i);
+    add_case(st, id);
+    assert_int_equal(
+        store_timer_insert(st, id, 10 * (i + 1), "a", NULL, 1, &err), RC_OK);
+  }
+  add_case(st, "L99");
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))trace_step_statements), SQLITE_OK);
+  store_close(st);
+  st = open_store(); /* traced from here on */
+  timers_fired_by_key = timers_deleted_whole = timers_fired_ranges = 0;
+  counting = 1;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 400, 100, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 40);
+  for (int i = 0; i < 31; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  assert_int_equal(timers_fired_ranges + timers_fired_by_key, 0);
+  assert_int_equal(store_timer_finish(st, &t[31], &deleted, &err), RC_OK);
+  /* Those at 10 and at 320, and all between. */
+  assert_int_equal(timers_fired_ranges, 3);
+  assert_int_equal(timers_fired_by_key, 0);
+  assert_int_equal(store_timer_finish(st, &t[32], &deleted, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[33], &deleted, &err), RC_OK);
+  /* Due 155, inside the range deleted: the claim's rest goes a timer a
+   * statement. Due 335, inside the one waiting (330 and 340): that is
+   * deleted first. */
+  assert_int_equal(store_timer_insert(st, "L99", 155, "x", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(timers_fired_ranges, 3);
+  assert_int_equal(store_timer_insert(st, "L99", 335, "y", NULL, 1, &err),
+                   RC_OK);
+  assert_int_equal(timers_fired_ranges, 6);
+  for (int i = 34; i < 40; i++) {
+    assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+    assert_true(deleted);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(timers_fired_ranges, 6);
+  assert_int_equal(timers_fired_by_key, 6);
+  counting = 0;
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 2);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers WHERE case_id = "
+                              "'L99' AND ((due = 155 AND event = 'x') OR "
+                              "(due = 335 AND event = 'y'))"),
+                   2);
+  store_timers_free(t, n);
+  store_close(st);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
 }
 
 static void test_a_borrower_a_trigger_changed_is_read_again(void **state) {
@@ -4859,6 +4994,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_claimed_case_brings_its_borrower,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
+          test_a_lent_borrower_outlives_the_step_s_store_calls, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
           test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_s_new_contacts_are_read_after_a_claim, setup,
@@ -4877,6 +5015,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_range_holding_an_odd_timer_goes_one_by_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_the_fired_range_goes_every_32_timers, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -306,6 +306,8 @@ struct store_ops {
   int (*case_opening_lend)(store *st, const char *id, store_case *out);
   /* optional (NULL: lends none): store_case_claimed_lend */
   int (*case_claimed_lend)(store *st, const char *id, store_case *out);
+  /* optional (NULL: lends none): store_borrower_claimed_lend */
+  int (*borrower_claimed_lend)(store *st, const char *id, store_borrower *out);
   /* The fields of ch->fields (STORE_CASE_*) from ch, one case, one write;
    * the figures' counters follow. Nothing for an unknown case. */
   int (*case_write)(store *st, const store_case_change *ch, rc_error *err);

@@ -1091,7 +1091,7 @@ typedef struct timer_key {
 } timer_key;
 
 /* The SQLite backend's store: the shared part first (backend.h). */
-enum { PENDING_RUNS = 32, CLAIMW_ROWS = 32 };
+enum { PENDING_RUNS = 32, CLAIMW_ROWS = 32, FIRED_ROWS = 32 };
 
 /* Whether the book has a trigger (or index) the schema does not know that
  * a shortcut must not run beside, as of schema_version: looked at once a
@@ -1156,6 +1156,8 @@ struct sq {
     char *text;
     size_t len, size;
     uint64_t written[1024]; /* a bit set of 65,536 */
+    /* The contacts of the borrower lent last (store_borrower_claimed_lend). */
+    sqlite_contacts_room lent;
   } ahead;
   /* Pending timers, kept as they are set and deleted so that /metrics
    * does not count ten million index entries (0.1 s) on every scrape.
@@ -1575,7 +1577,8 @@ static int borrower_first_seen(sq *st, const char *id);
 static int contact_add(sq *st, const char *borrower_id, const store_contact *c,
                        int position, rc_error *err);
 static int held_refused(sq *st, rc_error *err);
-static int ahead_borrower(sq *st, const char *id, store_borrower *out);
+static int ahead_borrower(sq *st, const char *id, store_borrower *out,
+                          int lend);
 static int held_mark(sq *st, rc_error *err);
 static void held_unmark(sq *st, int keep);
 static void import_indexes_barrier(sq *st, int which);
@@ -2096,6 +2099,7 @@ static void sq_close(sq *st) {
   sqlite3_finalize(st->fired.by_due);
   free(st->ahead.v);
   free(st->ahead.text);
+  sqlite_contacts_room_free(&st->ahead.lent);
   held_drop(st);
   import_indexes_forget(st);
   for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmts[i]);
@@ -2167,10 +2171,22 @@ static int figures_flush(sq *st, rc_error *err) {
   return rc;
 }
 
+/* Eight bytes a round, not one: a day's figure key is about 40 bytes,
+ * hashed ten times a reminder's step. Only this process's table uses
+ * it: nothing written depends on the byte order. */
 static unsigned figure_hash(int kind, const char *key, size_t len) {
-  unsigned h = 2166136261u ^ (unsigned)kind;
-  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 16777619u;
-  return h;
+  uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)kind ^ (uint64_t)len << 8;
+  uint64_t w;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&w, key + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdu;
+    h ^= h >> 29;
+  }
+  w = 0;
+  memcpy(&w, key + i, len - i);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+  return (unsigned)(h ^ h >> 32);
 }
 
 /* The slot of a key: where it is, or the empty one where it goes. */
@@ -3121,7 +3137,7 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   int rc, unpacked = RC_EINVAL;
   memset(out, 0, sizeof *out);
   if ((rc = contacts_flush(st, err)) != RC_OK) return rc;
-  if (ahead_borrower(st, id, out)) return RC_OK;
+  if (ahead_borrower(st, id, out, 0)) return RC_OK;
   bind_text(s, 1, id);
   if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     out->id = dup_col(s, 0);
@@ -3999,7 +4015,10 @@ static int fired_hold(sq *st, int i, rc_error *err) {
   if (!st->fired.n) st->fired.lo = st->claimed.v[i];
   st->fired.hi = st->claimed.v[i];
   st->fired.last = i;
-  st->fired.n++;
+  /* FIRED_ROWS at a time, not the claim's thousand at its end: the
+   * pages they free are then taken by the rows the next steps write
+   * (messages, journal, timers) in the same transaction. */
+  if (++st->fired.n == FIRED_ROWS) return fired_flush(st, err);
   return RC_OK;
 }
 
@@ -4594,9 +4613,11 @@ static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
 /* Borrower id as the last claim read it beside a case a step just took,
  * when no statement may have written a borrower since: the read it saves
  * is a statement a reminder's step (store_borrower_get after
- * store_case_get). Copies; 0 when not kept (or out of memory: the read
- * then says so). */
-static int ahead_borrower(sq *st, const char *id, store_borrower *out) {
+ * store_case_get). Copies, or lent: its texts are the claim's, its
+ * contacts ahead.lent's (store_borrower_claimed_lend); 0 when not kept
+ * (or out of memory: the read then says so). */
+static int ahead_borrower(sq *st, const char *id, store_borrower *out,
+                          int lend) {
   int from = st->ahead.next > 8 ? st->ahead.next - 8 : 0;
   if (!st->ahead.n || st->ahead.borrowers_written || st->base.depth == 0 ||
       sqlite3_get_autocommit(st->db))
@@ -4607,13 +4628,28 @@ static int ahead_borrower(sq *st, const char *id, store_borrower *out) {
     int oom = 0;
     if (a->bat[0] < 0 || strcmp(t + a->bat[0], id) != 0) continue;
     memset(out, 0, sizeof *out);
+    packed = t + a->bat[9];
+    if (lend) {
+      if (sqlite_contacts_lend(packed, strlen(packed), &st->ahead.lent,
+                               &out->contacts, &out->ncontacts) != RC_OK) {
+        memset(out, 0, sizeof *out);
+        return 0;
+      }
+      for (int k = 0; k < 9; k++)
+        if (a->bat[k] >= 0)
+          *(char **)((char *)out + borrower_texts[k].field) =
+              st->ahead.text + a->bat[k];
+      out->do_not_contact = a->do_not_contact;
+      out->ceased = a->ceased;
+      st->ahead.borrowers_taken++;
+      return 1;
+    }
     for (int k = 0; k < 9; k++) {
       char **f = (char **)((char *)out + borrower_texts[k].field);
       if (a->bat[k] >= 0 && !(*f = strdup(t + a->bat[k]))) oom = 1;
     }
     out->do_not_contact = a->do_not_contact;
     out->ceased = a->ceased;
-    packed = t + a->bat[9];
     if (oom || sqlite_contacts_unpack(packed, strlen(packed), &out->contacts,
                                       &out->ncontacts) != RC_OK) {
       store_borrower_free(out);
@@ -7922,6 +7958,16 @@ static int op_borrower_get(store *s, const char *id, store_borrower *out,
   return sq_borrower_get(SQ(s), id, out, err);
 }
 
+static int op_borrower_claimed_lend(store *s, const char *id,
+                                    store_borrower *out) {
+  sq *st = SQ(s);
+  memset(out, 0, sizeof *out);
+  /* An import's borrowers and contacts not written yet are read from the
+   * table (borrower_read writes them first). */
+  return !st->new_contacts.n && !st->new_borrowers.n &&
+         ahead_borrower(st, id, out, 1);
+}
+
 static int op_read_case_rows(store *s, int which, const char *id,
                              store_row_fn fn, void *ud, rc_error *err) {
   switch (which) {
@@ -8301,6 +8347,7 @@ const store_ops store_sqlite_ops = {
     .case_insert_opening = op_case_insert_opening,
     .case_opening_lend = op_case_opening_lend,
     .case_claimed_lend = op_case_claimed_lend,
+    .borrower_claimed_lend = op_borrower_claimed_lend,
     .borrower_get = op_borrower_get,
     .read_case_rows = op_read_case_rows,
     .cases_each = op_cases_each,

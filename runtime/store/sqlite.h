@@ -32,6 +32,21 @@ int sqlite_contacts_pack(struct jbuf *out, const struct store_contact *c,
  * was read, still to free). */
 int sqlite_contacts_unpack(const char *p, size_t len,
                            struct store_contact **out, int *nout);
+/* Room for the contacts of one lent borrower (sqlite_contacts_lend):
+ * the next lend writes over it; owned by its connection. */
+typedef struct sqlite_contacts_room {
+  struct store_contact *v;
+  char *text;
+  int cap;
+  size_t size;
+} sqlite_contacts_room;
+/* The same as sqlite_contacts_unpack, into room: *out and its strings
+ * are the room's, valid until the next lend (a borrower's nine strings
+ * and its contacts copied and freed were 1.9k instructions a reminder's
+ * step). RC_EINVAL, RC_ENOMEM: nothing lent. */
+int sqlite_contacts_lend(const char *p, size_t len, sqlite_contacts_room *room,
+                         struct store_contact **out, int *nout);
+void sqlite_contacts_room_free(sqlite_contacts_room *room);
 /* Sets every borrower's packed text from the contacts table (the step
  * that adds the column, a book moved in). Non-zero with *msg set on
  * failure. */

@@ -142,6 +142,65 @@ int sqlite_contacts_unpack(const char *p, size_t len, store_contact **out,
   return oom ? RC_ENOMEM : RC_OK;
 }
 
+/* Text t of n bytes (NULL stays NULL) at *at in the room's text. */
+static char *place(const char *t, size_t n, char **at) {
+  char *v = *at;
+  if (!t) return NULL;
+  memcpy(v, t, n);
+  v[n] = '\0';
+  *at += n + 1;
+  return v;
+}
+
+int sqlite_contacts_lend(const char *p, size_t len, sqlite_contacts_room *room,
+                         store_contact **out, int *nout) {
+  const char *end = p + len, *q = p, *t[3];
+  size_t n[3], size = 0;
+  int count = 0, kind;
+  char *at;
+  *out = NULL;
+  *nout = 0;
+  if (len == 0 || *--end != SQLITE_CONTACTS_NONE[0]) return RC_EINVAL;
+  while (q < end) {
+    if (!(q = contact(q, end, t, n, &kind))) return RC_EINVAL;
+    size += strlen(kind_name[kind]) + 1;
+    for (int f = 0; f < 3; f++)
+      if (t[f]) size += n[f] + 1;
+    count++;
+  }
+  if (count == 0) return RC_OK;
+  if (count > room->cap) {
+    store_contact *v = realloc(room->v, (size_t)count * sizeof *v);
+    if (!v) return RC_ENOMEM;
+    room->v = v;
+    room->cap = count;
+  }
+  if (size > room->size) {
+    char *text = realloc(room->text, size);
+    if (!text) return RC_ENOMEM;
+    room->text = text;
+    room->size = size;
+  }
+  at = room->text;
+  for (int i = 0; i < count; i++) {
+    store_contact *c = &room->v[i];
+    p = contact(p, end, t, n, &kind);
+    c->kind = place(kind_name[kind], strlen(kind_name[kind]), &at);
+    c->value = place(t[0], n[0], &at);
+    c->name = place(t[1], n[1], &at);
+    c->relation = place(t[2], n[2], &at);
+  }
+  *out = room->v;
+  *nout = count;
+  return RC_OK;
+}
+
+void sqlite_contacts_room_free(sqlite_contacts_room *room) {
+  free(room->v);
+  free(room->text);
+  memset(room, 0, sizeof *room);
+}
+
 /* The column's bytes as written (a text holding a NUL keeps its length:
  * the read copies the bytes and sees the text up to the NUL, as
  * sqlite3_column_text's reader did). */

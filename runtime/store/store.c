@@ -715,6 +715,13 @@ int store_case_claimed_lend(store *st, const char *id, store_case *out) {
                                     : 0;
 }
 
+int store_borrower_claimed_lend(store *st, const char *id,
+                                store_borrower *out) {
+  return st->ops->borrower_claimed_lend
+             ? st->ops->borrower_claimed_lend(st, id, out)
+             : 0;
+}
+
 int store_case_write(store *st, const store_case_change *ch, rc_error *err) {
   return st->ops->case_write(st, ch, err);
 }
