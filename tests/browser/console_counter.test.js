@@ -89,3 +89,74 @@ test('a record whose claim was done but its answer lost is saved on the next tap
   assert.equal((await journal('CN014', 'task_done')).length, 1, 'recorded once');
   await page.waitForSelector('.timeline li[data-kind="task_done"]');
 });
+
+test('a note left while saving, saved behind the page, is not saved again when it comes back', async (t) => {
+  const page = await openCase(t, 'CN019', 'zh-CN');
+  // The answer comes late: the person has left the case by then.
+  await page.route('**/v1/cases/CN019/notes', async (r) => {
+    const res = await r.fetch();
+    await new Promise((ok) => setTimeout(ok, 1500));
+    return r.fulfill({ response: res }).catch(() => {});
+  });
+  const text = '下午三点再打，借款人在开会';
+  await page.fill('.note-form textarea', text);
+  await page.click('.note-form button[type="submit"]');
+  await page.click('nav a[data-nav="work"]');
+  await page.waitForSelector('[data-page="work"]');
+  await h.waitFor(async () => (await journal('CN019', 'note')).some((r) => r.detail.text === text), { message: 'the note landed' });
+  await page.goBack();
+  await page.waitForSelector('.note-form textarea');
+  await page.waitForSelector('.timeline li');
+  if ((await page.inputValue('.note-form textarea')) === text) {
+    await page.click('.note-form button[type="submit"]');
+    await h.waitFor(async () => /已保存|尚未保存/.test(await page.textContent('.note-form .form-status')), { message: 'an answer' });
+  }
+  assert.equal((await journal('CN019', 'note')).filter((r) => r.detail.text === text).length, 1, 'saved once');
+});
+
+test('a record left half typed on a task recorded meanwhile comes back in the note box, with why', async (t) => {
+  for (const [id, locale, words] of [['CN016', 'zh-CN', /已被记录/], ['CN013', 'en', /recorded meanwhile/]]) {
+    const kase = await h.api(book, `/v1/cases/${id}`, { token: 'admin' });
+    const task = kase.body.tasks.find((x) => x.outcomes && x.outcomes.dispute && x.outcomes.no_answer);
+    if (!task) assert.fail(`${id} has no task with dispute and no_answer`);
+    const page = await openCase(t, id, locale);
+    await page.selectOption('.task-form select[name="outcome"]', 'dispute');
+    const reason = `借款人说已经还过了 (${locale})`;
+    await page.fill('.task-form textarea[name="reason"]', reason);
+    await page.click('nav a[data-nav="work"]');
+    await page.waitForSelector('[data-page="work"]');
+    // Meanwhile someone else records the task.
+    const done = await h.api(book, `/v1/tasks/${task.id}/complete`, { method: 'POST', token: 'agent', body: { outcome: 'no_answer' } });
+    assert.equal(done.status, 200, done.text);
+    await page.goBack();
+    await page.waitForSelector('.note-form textarea');
+    await h.waitFor(async () => (await page.inputValue('.note-form textarea')).includes(reason), { message: 'the reason typed is in the note box' });
+    assert.match(await page.textContent('.note-form .form-status'), words);
+    assert.equal((await journal(id, 'note')).filter((r) => r.detail.text.includes(reason)).length, 0, 'nothing saved behind the person\'s back');
+  }
+});
+
+test('a person signing in on a tab where another\'s session ended gets nothing of the other\'s drafts', async (t) => {
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.signIn(page, book, 'li.wei');
+  await page.goto(book.url + '/#/case/CN012');
+  await page.waitForSelector('.note-form textarea');
+  const secret = '<img src=x onerror=alert(1)> 借款人妻子的电话 13800000000';
+  await page.fill('.note-form textarea', secret);
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
+  const me = await h.api(book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await h.api(book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+  await page.click('.note-form button[type="submit"]');
+  await page.waitForFunction(() => /^#\/signin/.test(location.hash));
+  assert.match(await page.evaluate(() => JSON.stringify(sessionStorage)), /13800000000/, 'kept for li.wei');
+  // zhang.min signs in at the same counter, on the same tab.
+  await page.fill('input[name="name"]', 'zhang.min');
+  await page.fill('input[name="password"]', h.password('zhang.min'));
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
+  assert.doesNotMatch(await page.evaluate(() => JSON.stringify(sessionStorage)), /13800000000/, 'not left in the tab for zhang.min');
+  await page.goto(book.url + '/#/case/CN012');
+  await page.waitForSelector('.note-form textarea');
+  await page.waitForSelector('.timeline li, .timeline-box .state.empty');
+  assert.equal(await page.inputValue('.note-form textarea'), '');
+});
