@@ -160,3 +160,43 @@ test('a person signing in on a tab where another\'s session ended gets nothing o
   await page.waitForSelector('.timeline li, .timeline-box .state.empty');
   assert.equal(await page.inputValue('.note-form textarea'), '');
 });
+
+test('Cases: Retry tapped twice after a failed More shows the next page once', async (t) => {
+  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, book, 'zhang.min');
+  // Pages of 5, so that the fixture book has several; the first More fails.
+  let fail = 1;
+  let asked = 0;
+  let answered = 0;
+  await page.route('**/v1/cases?*', async (r) => {
+    const u = new URL(r.request().url());
+    if (u.pathname !== '/v1/cases') return r.continue();
+    u.searchParams.set('limit', '5');
+    if (!u.searchParams.get('after')) return r.continue({ url: u.toString() });
+    asked++;
+    if (fail-- > 0) {
+      answered++;
+      return r.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"busy"}}' });
+    }
+    await new Promise((ok) => setTimeout(ok, 300));
+    const res = await r.fetch({ url: u.toString() });
+    answered++;
+    return r.fulfill({ response: res });
+  });
+  await page.goto(book.url + '/#/cases');
+  await page.waitForSelector('table[data-table="cases"] tbody tr');
+  const ids = () => page.$$eval('table[data-table="cases"] tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
+  assert.equal((await ids()).length, 5);
+  await page.click('button.more');
+  await page.waitForSelector('.state.error button');
+  await page.dblclick('.state.error button');
+  await h.waitFor(async () => answered === asked && (await ids()).length > 5, { message: 'the next page' });
+  await h.waitFor(async () => {
+    const a = (await ids()).length;
+    await new Promise((ok) => setTimeout(ok, 400));
+    return answered === asked && a === (await ids()).length;
+  }, { message: 'settled' });
+  const shown = await ids();
+  assert.equal(new Set(shown).size, shown.length, `each case once: ${shown.join(' ')}`);
+  assert.equal(shown.length, 10);
+});
