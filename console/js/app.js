@@ -74,7 +74,8 @@ function writeDrafts(kept) {
   }
 }
 
-// why: 'expired' (on the way to sign in) or 'left' (another page opened).
+// why: 'expired' (on the way to sign in), 'left' (another page opened) or
+// 'redrawn' (the same page drawn again, in the other language).
 function keepDrafts(hash, why) {
   if (!ctx.me || !hash) return;
   const forms = [...root.querySelectorAll('main[data-page="case"] form[data-typed]')].map((f) => ({
@@ -180,7 +181,9 @@ function topbar() {
       h('span', { class: 'user' }, me.name), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
     h('button', {
       type: 'button', class: 'btn link lang', 'data-lang': ctx.locale === 'zh-CN' ? 'en' : 'zh-CN',
-      onclick: () => { setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN', true); render(); },
+      // The page is drawn again in the other language: what was typed
+      // on it comes back (it was wiped), with no word of having left.
+      onclick: () => { keepDrafts(location.hash, 'redrawn'); setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN', true); render(); },
     }, t('lang.switch')),
     me ? h('button', { type: 'button', class: 'btn link signout', onclick: signOut }, t('top.signout')) : null);
 }

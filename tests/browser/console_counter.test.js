@@ -200,3 +200,16 @@ test('Cases: Retry tapped twice after a failed More shows the next page once', a
   assert.equal(new Set(shown).size, shown.length, `each case once: ${shown.join(' ')}`);
   assert.equal(shown.length, 10);
 });
+
+test('switching the language while a record is half typed keeps what was typed', async (t) => {
+  const page = await openCase(t, 'CN015', 'zh-CN');
+  const note = '借款人下周一发工资后还款';
+  await page.fill('.note-form textarea', note);
+  const before_ = await page.getAttribute('button.lang', 'data-lang');
+  await page.click('button.lang');
+  await page.waitForFunction((b) => document.querySelector('button.lang').dataset.lang !== b, before_);
+  await page.waitForSelector('.note-form textarea');
+  await h.waitFor(async () => (await page.inputValue('.note-form textarea')) === note, { message: 'the note is still there in English' });
+  assert.doesNotMatch(await page.textContent('.note-form .form-status'), /left this case|session had ended/, 'no word of leaving');
+  assert.equal((await journal('CN015', 'note')).filter((r) => r.detail.text === note).length, 0);
+});

@@ -184,7 +184,7 @@ export function render(main, id, query) {
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved, () => newest)));
     const why = restoreDrafts(actions, draftGone);
-    if (why) fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
+    if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
