@@ -213,3 +213,20 @@ test('switching the language while a record is half typed keeps what was typed',
   assert.doesNotMatch(await page.textContent('.note-form .form-status'), /left this case|session had ended/, 'no word of leaving');
   assert.equal((await journal('CN015', 'note')).filter((r) => r.detail.text === note).length, 0);
 });
+
+test('a draft holding markup comes back as the text typed, and is saved and shown as text', async (t) => {
+  const page = await openCase(t, 'CN013', 'zh-CN');
+  const text = '<img src=x onerror=alert(1)><script>alert(2)</script>"\'&amp; 王';
+  await page.fill('.note-form textarea', text);
+  await page.click('nav a[data-nav="work"]');
+  await page.waitForSelector('[data-page="work"]');
+  await page.goBack();
+  await page.waitForSelector('.note-form textarea');
+  await h.waitFor(async () => (await page.inputValue('.note-form textarea')) === text, { message: 'the draft came back' });
+  await page.click('.note-form button[type="submit"]');
+  const li = page.locator('.timeline li[data-kind="note"]', { hasText: 'alert(2)' });
+  await li.waitFor();
+  assert.ok((await li.textContent()).includes(text), 'shown as the text typed');
+  assert.equal(await page.locator('.timeline img, .timeline script').count(), 0);
+  h.checkGuards(page);
+});
