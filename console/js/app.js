@@ -74,13 +74,17 @@ function writeDrafts(kept) {
   }
 }
 
-// why: 'expired' (on the way to sign in) or 'left' (another page opened).
+// why: 'expired' (on the way to sign in), 'left' (another page opened) or
+// 'redrawn' (the same page drawn again, in the other language).
 function keepDrafts(hash, why) {
   if (!ctx.me || !hash) return;
   const forms = [...root.querySelectorAll('main[data-page="case"] form[data-typed]')].map((f) => ({
     key: formKey(f),
     values: [...f.elements].filter((el) => el.name && el.type !== 'password' && el.type !== 'submit' && el.type !== 'button')
       .map((el) => [el.name, el.type === 'checkbox' ? el.checked : el.value]),
+    // A note sent and not answered yet (left while saving…, or not saved
+    // yet): it may have landed, and is looked for before it goes again.
+    ...(f.dataset.sent && f.dataset.after ? { sent: f.dataset.sent, after: f.dataset.after } : {}),
   }));
   if (!forms.length) return;
   const kept = readDrafts();
@@ -102,8 +106,10 @@ export function forgetDrafts() {
 // Puts back into the forms under box what keepDrafts kept for this page
 // and this person, once: answers why it was kept, or null. A select is
 // set first and told of it (a task's outcome draws its fields), then
-// what follows it.
-export function restoreDrafts(box) {
+// what follows it. A draft whose form is no longer drawn (its task was
+// recorded meanwhile, by someone else or by the save left running) goes
+// to gone(values), not silently away.
+export function restoreDrafts(box, gone) {
   if (!ctx.me) return null;
   const kept = readDrafts();
   const page = kept.pages[location.hash];
@@ -111,9 +117,13 @@ export function restoreDrafts(box) {
   delete kept.pages[location.hash];
   writeDrafts(kept);
   let back = false;
+  const missing = [];
   for (const d of page.forms || []) {
     const f = [...box.querySelectorAll('form')].find((x) => formKey(x) === d.key);
-    if (!f) continue;
+    if (!f) {
+      missing.push(d);
+      continue;
+    }
     for (const [name, v] of d.values || []) {
       const el = f.elements[name];
       if (!el || el.type === 'password') continue;
@@ -122,8 +132,11 @@ export function restoreDrafts(box) {
       if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
     }
     f.dataset.typed = '1';
+    if (d.sent && d.after) Object.assign(f.dataset, { sent: d.sent, after: d.after });
     back = true;
   }
+  // After the forms still drawn: the note box may take the words.
+  for (const d of missing) if (gone && gone(d.values || [])) back = true;
   return back ? page.why : null;
 }
 
@@ -143,6 +156,14 @@ whenUnauthorized((err) => toSignin(err.code === 'session_expired' || !!ctx.me));
 export function signedIn(answer) {
   ctx.me = answer.user;
   ctx.csrf = answer.csrf || null;
+  // Another person signing in on this tab (a shared counter PC) gets
+  // nothing of the last one's drafts, not even left in the tab's storage.
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(DRAFTS) || 'null');
+    if (kept && (!ctx.me || kept.user !== ctx.me.name)) forgetDrafts();
+  } catch {
+    forgetDrafts();
+  }
 }
 
 function instName() {
@@ -160,7 +181,9 @@ function topbar() {
       h('span', { class: 'user' }, me.name), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
     h('button', {
       type: 'button', class: 'btn link lang', 'data-lang': ctx.locale === 'zh-CN' ? 'en' : 'zh-CN',
-      onclick: () => { setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN', true); render(); },
+      // The page is drawn again in the other language: what was typed
+      // on it comes back (it was wiped), with no word of having left.
+      onclick: () => { keepDrafts(location.hash, 'redrawn'); setLocale(ctx.locale === 'zh-CN' ? 'en' : 'zh-CN', true); render(); },
     }, t('lang.switch')),
     me ? h('button', { type: 'button', class: 'btn link signout', onclick: signOut }, t('top.signout')) : null);
 }

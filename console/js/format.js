@@ -26,15 +26,48 @@ export function money(minor, currency) {
 // is 271475.99999999997. Returns null when the text is not an amount.
 // A Chinese input method in full-width mode types "１，０００．５０": NFKC
 // reads those as the ASCII digits, comma and point (and ￥ as ¥).
+// A comma or space only groups thousands (or India's lakhs): "12,50" and
+// "1,5" meant 12.50 and 1.5 and were read as 1250 and 15. A sign or code
+// only of the case's own currency: "$100" on a yuan case was ¥100.
 export function parseMoney(text, currency) {
-  const digits = minorDigits(currency || ctx.currency);
-  const s = String(text).normalize('NFKC').replace(/[\s,，¥￥$€£]/g, '').replace(/^[A-Z]{3}/, '');
-  const m = /^(\d+)(?:\.(\d*))?$/.exec(s);
+  const cur = currency || ctx.currency;
+  const digits = minorDigits(cur);
+  let s = String(text).normalize('NFKC').trim();
+  for (const sign of currencySigns(cur)) {
+    if (s.toUpperCase().startsWith(sign)) s = s.slice(sign.length).trim();
+    else if (s.toUpperCase().endsWith(sign)) s = s.slice(0, -sign.length).trim();
+  }
+  const m = /^(\d+(?:[,\s]\d+)*)(?:\.(\d*))?$/.exec(s);
   if (!m) return null;
+  const groups = m[1].split(/[,\s]/);
+  if (groups.length > 1 && (groups[0].length > 3 || groups[groups.length - 1].length !== 3
+    || groups.slice(1, -1).some((g) => g.length !== 2 && g.length !== 3))) return null;
   const frac = m[2] || '';
   if (frac.length > digits) return null;
-  const n = Number(m[1] + frac.padEnd(digits, '0'));
+  const n = Number(groups.join('') + frac.padEnd(digits, '0'));
   return Number.isSafeInteger(n) ? n : null;
+}
+
+// The code and symbols a person may type around an amount of currency
+// (CNY, CN¥, ¥), longest first, upper case.
+const signs = new Map();
+function currencySigns(currency) {
+  if (!signs.has(currency)) {
+    const all = new Set([currency.toUpperCase()]);
+    for (const locale of ['en', ctx.locale]) {
+      for (const display of ['symbol', 'narrowSymbol']) {
+        try {
+          const part = new Intl.NumberFormat(locale, { style: 'currency', currency, currencyDisplay: display })
+            .formatToParts(1).find((p) => p.type === 'currency');
+          if (part) all.add(part.value.normalize('NFKC').toUpperCase());
+        } catch {
+          /* a locale the browser lacks: the code still counts */
+        }
+      }
+    }
+    signs.set(currency, [...all].sort((a, b) => b.length - a.length));
+  }
+  return signs.get(currency);
 }
 
 // Minor units back to what the amount input shows (no grouping, no symbol).

@@ -4,7 +4,7 @@
 // the page marked "not saved yet" and goes again on the next tap: the
 // server answers the same body again with 200, so a resend never doubles.
 import { h, fill } from './h.js';
-import { post, enc } from './api.js';
+import { get, post, qs, enc } from './api.js';
 import { t, word } from './i18n.js';
 import { parseMoney, moneyInput, isoDay, time } from './format.js';
 import { ctx } from './state.js';
@@ -78,7 +78,8 @@ function collect(form, fields, currency) {
 
 // Sends body to path from form; keeps it as "not saved yet" when it may
 // not have been done (no connection, no answer, the service failing).
-// before: a request to make first (claiming the task), skipped once done.
+// before: a request to make first (claiming the task), skipped once done;
+// an answer from it is the write found done already, not sent again.
 // onConflict: the task was recorded first elsewhere (another tab, a
 // supervisor): what this form holds stays, the caller shows the other.
 async function send(form, button, path, body, onSaved, before, onConflict) {
@@ -88,8 +89,8 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
   fill(status, t('case.saving'));
   form.classList.remove('unsaved');
   try {
-    if (before) await before();
-    const answer = await post(path, body);
+    const found = before ? await before() : null;
+    const answer = found || (await post(path, body));
     delete form.dataset.typed; // saved: no draft to keep
     fill(status, t('case.saved'));
     onSaved(answer);
@@ -168,10 +169,27 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   // A task still open is claimed before it is completed: the completion
   // then stands in the person's name, and the case stays theirs to see
   // (a completed open task keeps no assignee).
+  // A claim done whose answer was lost (no answer in 20 s, a proxy's 504)
+  // is refused as taken when sent again: taken by this person, the record
+  // goes on, not 'someone else took this task' with the record unsaved.
   async function claimFirst() {
     if (task.status !== 'open' || !ctx.me) return;
-    await post(`/v1/tasks/${enc(task.id)}/claim`, { assignee: ctx.me.name });
+    try {
+      await post(`/v1/tasks/${enc(task.id)}/claim`, { assignee: ctx.me.name });
+    } catch (err) {
+      if (err.status !== 409 || !(await claimedByMe())) throw err;
+    }
     task.status = 'claimed';
+  }
+
+  async function claimedByMe() {
+    try {
+      const now = await get(`/v1/cases/${enc(c.id)}`);
+      const x = (now.tasks || []).find((y) => String(y.id) === String(task.id));
+      return !!x && x.status === 'claimed' && x.assignee === ctx.me.name;
+    } catch {
+      return false;
+    }
   }
 
   function submit(e) {
@@ -217,7 +235,25 @@ export function promiseForm(c, onSaved) {
   return form;
 }
 
-export function noteForm(c, onSaved) {
+// A note sent whose answer was lost (no answer in 20 s, a proxy's 5xx
+// after the service had saved it) would be saved twice by the next tap:
+// the service takes the same text again as a new note. So a note sent
+// before is first looked for on the case's journal, after the newest row
+// the page had seen when it was first sent (seen()), written by this
+// person; found, it is saved, and not sent again.
+async function noteLanded(caseId, text, after) {
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await get(`/v1/cases/${enc(caseId)}/journal` + qs({ after, limit: 500 }));
+    const row = (page.journal || []).find((r) => r.kind === 'note' && r.detail && r.detail.text === text
+      && ctx.me && r.detail.user === ctx.me.name);
+    if (row) return { note: { case: caseId, text, at: row.at, user: row.detail.user } };
+    if (!page.next) return null;
+    after = page.next;
+  }
+  return null;
+}
+
+export function noteForm(c, onSaved, seen) {
   const text = h('textarea', { name: 'text', rows: 2 });
   const save = h('button', { type: 'submit', class: 'btn' }, t('case.note.save'));
   const form = h('form', { class: 'note-form', novalidate: true, onsubmit: (e) => {
@@ -228,7 +264,17 @@ export function noteForm(c, onSaved) {
     // three): said here, in the person's words, before anything is sent.
     const bytes = new TextEncoder().encode(text.value).length;
     if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
-    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => { text.value = ''; onSaved(a); });
+    const again = form.dataset.sent === text.value && form.dataset.after ? form.dataset.after : null;
+    if (!again) {
+      const newest = seen ? seen() : null;
+      if (newest) Object.assign(form.dataset, { sent: text.value, after: newest });
+      else delete form.dataset.sent;
+    }
+    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => {
+      text.value = '';
+      delete form.dataset.sent;
+      onSaved(a);
+    }, again ? () => noteLanded(c.id, text.value, again) : null);
   } },
   field(t('case.note.text'), text, 'text'),
   h('p', { class: 'form-error', role: 'alert' }),

@@ -37,6 +37,36 @@ test('typed amounts become exact minor units', async () => {
   assert.equal(f.parseMoney('－５'), null, 'a full-width minus is still a minus');
   assert.equal(f.parseMoney('1e3'), null);
   assert.equal(f.parseMoney('１ｅ３'), null);
+  assert.equal(f.parseMoney('１,000.5０'), 100050, 'half and full width mixed');
+  assert.equal(f.parseMoney('1 000'), 100000, 'a space groups thousands');
+  assert.equal(f.parseMoney('1,00,000'), 10000000, 'lakhs');
+  assert.equal(f.parseMoney('CN¥100'), 10000);
+  assert.equal(f.parseMoney('cny 100'), 10000);
+  assert.equal(f.parseMoney('100 CNY'), 10000);
+  assert.equal(f.parseMoney('¥1500', 'JPY'), 1500);
+  assert.equal(f.parseMoney('0x10'), null);
+  assert.equal(f.parseMoney('٣٠٠'), null, 'Arabic-Indic digits are refused, not misread');
+});
+
+test('a comma or space that does not group thousands, or another currency, is no amount', async () => {
+  const { ctx } = await mod('state.js');
+  const f = await mod('format.js');
+  ctx.locale = 'zh-CN';
+  ctx.currency = 'CNY';
+  // A decimal comma: 12,50 meant 12.50, not 1250.
+  assert.equal(f.parseMoney('12,50'), null);
+  assert.equal(f.parseMoney('1,5'), null);
+  assert.equal(f.parseMoney('１，５'), null);
+  assert.equal(f.parseMoney('12 50'), null);
+  assert.equal(f.parseMoney('1,0000'), null);
+  assert.equal(f.parseMoney('1,,000'), null);
+  assert.equal(f.parseMoney(',100'), null);
+  assert.equal(f.parseMoney('100,'), null);
+  // Dollars or euros typed on a yuan case are not yuan.
+  assert.equal(f.parseMoney('$100'), null);
+  assert.equal(f.parseMoney('USD 100'), null);
+  assert.equal(f.parseMoney('EUR100'), null);
+  assert.equal(f.parseMoney('100€'), null);
 });
 
 test('minor units are shown as the currency formats them', async () => {

@@ -34,6 +34,7 @@ export function render(main, id, query) {
   const tl = h('div', { class: 'timeline-box' }, loading());
   let guard = null;
   let kase = null;
+  let newest = null; // the newest journal row's id the page has shown
 
   fill(main, head, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -95,6 +96,7 @@ export function render(main, id, query) {
   async function loadTimeline() {
     try {
       const rows = await journalNewestFirst(id);
+      if (rows.length) newest = rows[0].id;
       fill(tl, rows.length ? timeline(rows, kase.currency) : empty(t('case.timeline.empty')));
     } catch (err) {
       if (err.status !== 401) fill(tl, errorBox(err, loadTimeline));
@@ -180,10 +182,27 @@ export function render(main, id, query) {
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
-      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
-    const why = restoreDrafts(actions);
-    if (why) fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
+      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved, () => newest)));
+    const why = restoreDrafts(actions, draftGone);
+    if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
+  }
+
+  // A record typed for a task recorded meanwhile: its words go into the
+  // note box (when empty), not saved, with why; nothing typed is lost.
+  function draftGone(values) {
+    const words = values.filter(([name, v]) => name !== 'outcome' && typeof v === 'string' && v.trim())
+      .map(([name, v]) => `${word('field', name)}: ${v.trim()}`);
+    const outcome = values.find(([name]) => name === 'outcome');
+    if (outcome && outcome[1]) words.unshift(word('outcome', outcome[1]));
+    const box = actions.querySelector('.note-form textarea');
+    if (!words.length || !box) return false;
+    if (!box.value.trim()) {
+      box.value = words.join('\n');
+      box.form.dataset.typed = '1';
+    }
+    fill(box.form.querySelector('.form-status'), t('case.restored.gone'));
+    return true;
   }
 
   function isPhoneVisit(forms) {

@@ -14,6 +14,7 @@ export function render(main) {
   const list = h('div', {});
   let rows = [];
   let next = null;
+  let busy = false; // a page being read: a second More or Retry waits for it
   fill(main, h('h1', {}, t('cases.title')),
     h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); if (search.value.trim()) go('#/case/' + encodeURIComponent(search.value.trim())); } },
       search, h('button', { type: 'submit', class: 'btn primary' }, t('cases.open'))),
@@ -24,7 +25,11 @@ export function render(main) {
 
   // A page may end early with nothing on it (the service reads a window
   // of cases at a time): it goes on by itself, a few pages at most.
+  // Two at once would both read the page after the same last case, and
+  // show it twice: Retry under a failed More stays live beside it.
   async function more(again) {
+    if (busy) return;
+    busy = true;
     const button = list.querySelector('button.more');
     if (button) button.disabled = true;
     if (!again) fill(list, loading());
@@ -46,6 +51,8 @@ export function render(main) {
         draw();
         list.append(errorBox(err, () => more(true)));
       }
+    } finally {
+      busy = false;
     }
   }
 
