@@ -1505,12 +1505,18 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
                          body, &conversation, err);
   /* A promise outcome is held to the promise's rules here, where the
-   * collector can be told, not later in the handler's case:promise. */
+   * collector can be told, not later in the handler's case:promise: a
+   * "money" field takes 0 (a fee waived), a promise of nothing does not. */
   if (rc == RC_OK &&
-      !strcmp(json_string_value(json_object_get(body, "outcome")), "promise") &&
-      json_is_string(json_object_get(body, "by")))
-    rc = promise_outcome_check(
-        eng, json_string_value(json_object_get(body, "by")), err);
+      !strcmp(json_string_value(json_object_get(body, "outcome")), "promise")) {
+    json_t *amount = json_object_get(body, "amount");
+    if (json_is_integer(amount) && json_integer_value(amount) <= 0)
+      rc = rc_error_set(err, RC_EINVAL, "amount",
+                        "a promise needs a positive amount in minor units");
+    else if (json_is_string(json_object_get(body, "by")))
+      rc = promise_outcome_check(
+          eng, json_string_value(json_object_get(body, "by")), err);
+  }
   if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
       strcmp(t.status, "claimed") != 0)
     rc = completion_seen(&t, body, result, &dup, task_id, err);

@@ -537,6 +537,30 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"kind\":\"promise\"");
 }
 
+/* A call's promise outcome is a promise: a "money" field takes 0, but a
+ * promise of nothing (a ¥0.00 promise the collector's figures would
+ * count) is refused naming amount, as POST .../promises refuses it, and
+ * nothing is written: the task stays open, no task_done reaches the
+ * case. */
+static void test_completion_refuses_a_promise_of_nothing(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  open_case("PZ1", NULL);
+  post_event("PZ1", "{\"type\":\"call\",\"data\":{\"queue\":\"zero\"}}");
+  wait_tasks("zero", 1);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
+           task_of("PZ1", "zero"));
+  a = post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":0,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amount\"");
+  expect(a, 422, "positive amount");
+  expect(get("/v1/tasks?queue=zero&status=open", ADMIN), 200,
+         "\"case\":\"PZ1\"");
+  expect_not(get("/v1/cases/PZ1/journal", ADMIN), "task_done");
+  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1,\"by\":\"7d\"}"),
+         200, "\"status\":\"done\"");
+}
+
 /* The promise tab lists cases whose open promise is due today or
  * earlier, with the promise; a case with a waiting task in the queue
  * names it. */
@@ -1028,6 +1052,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_assign_checks_the_user),
       cmocka_unit_test(test_notes_check_the_text),
       cmocka_unit_test(test_promises_check_amount_and_date),
+      cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),
