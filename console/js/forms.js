@@ -189,7 +189,8 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     send(form, save, `/v1/tasks/${enc(task.id)}/complete`, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
+      // Keyed by the task: a resend of the completion notes it once.
+      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }), key: `arrival-task-${task.id}` })
         .catch(() => {}).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }
@@ -217,8 +218,21 @@ export function promiseForm(c, onSaved) {
   return form;
 }
 
+// A key naming one note (POST .../notes `key`): random, and not
+// crypto.randomUUID, which a console served over plain HTTP lacks.
+function noteKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return 'note-' + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 export function noteForm(c, onSaved) {
   const text = h('textarea', { name: 'text', rows: 2 });
+  // The note's key, made on its first send and sent again with it: a save
+  // whose answer was lost (a timeout, a proxy's 5xx) and sent again is the
+  // one note. A hidden field, so a draft kept across sign-in keeps it too;
+  // text changed is another note, with a key of its own.
+  const key = h('input', { type: 'hidden', name: 'key' });
+  text.addEventListener('input', () => { key.value = ''; });
   const save = h('button', { type: 'submit', class: 'btn' }, t('case.note.save'));
   const form = h('form', { class: 'note-form', novalidate: true, onsubmit: (e) => {
     e.preventDefault();
@@ -228,8 +242,11 @@ export function noteForm(c, onSaved) {
     // three): said here, in the person's words, before anything is sent.
     const bytes = new TextEncoder().encode(text.value).length;
     if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
-    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => { text.value = ''; onSaved(a); });
+    if (!key.value) key.value = noteKey();
+    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value, key: key.value },
+      (a) => { text.value = ''; key.value = ''; onSaved(a); });
   } },
+  key,
   field(t('case.note.text'), text, 'text'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
