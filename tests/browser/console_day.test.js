@@ -168,6 +168,23 @@ test('a note the service wrote but whose answer was lost is one note when sent a
   assert.notEqual(keys[2], keys[0]);
 });
 
+test('a promise the service refuses (beyond its horizon) is said in the person\'s language, naming the last day', async (t) => {
+  if (!(await landed(t))) return;
+  for (const [locale, words] of [['zh-CN', /承诺最晚只能到/], ['en', /too far ahead/]]) {
+    const page = await openCase(t, 'CN019', locale);
+    await page.fill('.promise-form input[name="amount"]', '100');
+    await page.fill('.promise-form input[name="by"]', '2099-01-01');
+    await page.click('.promise-form button[type="submit"]');
+    const err = page.locator('.promise-form [data-error-for="by"]');
+    await h.waitFor(async () => (await err.textContent()).trim());
+    const said = await err.textContent();
+    assert.match(said, words, said);
+    assert.match(said, /\d{4}-\d{2}-\d{2}/, `names the last day: ${said}`);
+    assert.doesNotMatch(said, /promise horizon|policy\./, `not the service's own words: ${said}`);
+    if (locale === 'zh-CN') assert.doesNotMatch(said, english, said);
+  }
+});
+
 test('a save the service never answers ends in "not saved yet", and Save works again', async (t) => {
   if (!(await landed(t))) return;
   const page = await openCase(t, 'CN019', 'zh-CN');
