@@ -768,8 +768,8 @@ int api_idempotency_key(job *j, const char **key, rc_error *err) {
                         "key and the Idempotency-Key header differ: give "
                         "one, or the same in both");
   if (!*key && (*key = j->req->idempotency_key) &&
-      (rc = input_check_id(*key, strlen(*key), "Idempotency-Key",
-                           INPUT_ID_MAX, err)))
+      (rc = input_check_id(*key, strlen(*key), "Idempotency-Key", INPUT_ID_MAX,
+                           err)))
     return rc;
   return RC_OK;
 }

@@ -1632,9 +1632,12 @@ static int note_row(void *ud, const store_value *cols, int n) {
   rc_time at = 0;
   json_t *d;
   for (int k = 0; k < n; k++) {
-    if (!strcmp(cols[k].name, "kind")) kind = cols[k].s;
-    else if (!strcmp(cols[k].name, "detail")) detail = cols[k].s;
-    else if (!strcmp(cols[k].name, "at")) at = cols[k].i;
+    if (!strcmp(cols[k].name, "kind"))
+      kind = cols[k].s;
+    else if (!strcmp(cols[k].name, "detail"))
+      detail = cols[k].s;
+    else if (!strcmp(cols[k].name, "at"))
+      at = cols[k].i;
   }
   if (!kind || strcmp(kind, "note") != 0 || !detail) return 0;
   if (!(d = json_loads(detail, 0, NULL))) return 0;

@@ -489,9 +489,9 @@ static void test_a_note_saved_twice_under_its_key_is_one_note(void **state) {
            "{\"text\":\"called, no answer\",\"key\":\"note-NK1-1\"}");
   expect(a, 201, "\"text\":\"called, no answer\"");
   v = parsed(a);
-  snprintf(at, sizeof at, "\"at\":\"%s\"",
-           json_string_value(
-               json_object_get(json_object_get(v, "note"), "at")));
+  snprintf(
+      at, sizeof at, "\"at\":\"%s\"",
+      json_string_value(json_object_get(json_object_get(v, "note"), "at")));
   json_decref(v);
   usleep(20000);
   a = post("/v1/cases/NK1/notes", AGENT,
@@ -622,8 +622,9 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
   expect(get("/v1/tasks?queue=zero&status=open", ADMIN), 200,
          "\"case\":\"PZ1\"");
   expect_not(get("/v1/cases/PZ1/journal", ADMIN), "task_done");
-  expect(post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1,\"by\":\"7d\"}"),
-         200, "\"status\":\"done\"");
+  expect(
+      post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1,\"by\":\"7d\"}"),
+      200, "\"status\":\"done\"");
 }
 
 /* The promise tab lists cases whose open promise is due today or

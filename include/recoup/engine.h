@@ -174,8 +174,7 @@ typedef struct engine_note_taken {
   int duplicate;
 } engine_note_taken;
 int engine_case_note(engine *eng, const char *case_id, const char *text,
-                     const char *key, engine_note_taken *out,
-                     rc_error *err);
+                     const char *key, engine_note_taken *out, rc_error *err);
 /* A promise to pay amount by `by` (a date, date-time or duration from
  * now), as case:promise makes one: the open promise is superseded. The
  * same amount and day as the open promise again sets *duplicate and
