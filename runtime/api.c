@@ -757,6 +757,23 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
   return RC_OK;
 }
 
+int api_idempotency_key(job *j, const char **key, rc_error *err) {
+  int rc;
+  if ((rc = body_id(j->body, "key", key, err))) return rc;
+  /* Two keys that differ: which one names the write is a guess, and the
+   * wrong guess writes a retry twice. */
+  if (*key && j->req->idempotency_key &&
+      strcmp(*key, j->req->idempotency_key) != 0)
+    return rc_error_set(err, RC_EINVAL, "key",
+                        "key and the Idempotency-Key header differ: give "
+                        "one, or the same in both");
+  if (!*key && (*key = j->req->idempotency_key) &&
+      (rc = input_check_id(*key, strlen(*key), "Idempotency-Key", INPUT_ID_MAX,
+                           err)))
+    return rc;
+  return RC_OK;
+}
+
 static int w_event(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   static const char *const known[] = {"type", "data", "key", NULL};
@@ -768,18 +785,7 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
   if (!type) return rc_error_set(err, RC_EINVAL, "type", "type is required");
   if ((rc = input_check_name(type, "type", err))) return rc;
   data = json_object_get(j->body, "data");
-  if ((rc = body_id(j->body, "key", &key, err))) return rc;
-  /* Two keys that differ: which one names the event is a guess, and the
-   * wrong guess queues a retry twice. */
-  if (key && j->req->idempotency_key &&
-      strcmp(key, j->req->idempotency_key) != 0)
-    return rc_error_set(err, RC_EINVAL, "key",
-                        "key and the Idempotency-Key header differ: give "
-                        "one, or the same in both");
-  if (!key && (key = j->req->idempotency_key) &&
-      (rc = input_check_id(key, strlen(key), "Idempotency-Key", INPUT_ID_MAX,
-                           err)))
-    return rc;
+  if ((rc = api_idempotency_key(j, &key, err))) return rc;
   rc = engine_post(svc->eng, j->arg, type, data, key, &duplicate, err);
   if (rc == RC_OK && duplicate) {
     *status = 200;

@@ -786,8 +786,10 @@ int api_task_assign(service *svc, job *j, json_t **reply, int *status,
 
 int api_case_note(service *svc, job *j, json_t **reply, int *status,
                   rc_error *err) {
-  static const char *const known[] = {"text", NULL};
+  static const char *const known[] = {"text", "key", NULL};
   json_t *text = json_object_get(j->body, "text");
+  const char *key;
+  engine_note_taken note;
   int rc;
   if ((rc = api_case_scope(svc, &j->who, j->arg, err))) return rc;
   if (!json_is_object(j->body))
@@ -796,13 +798,17 @@ int api_case_note(service *svc, job *j, json_t **reply, int *status,
   if ((rc = input_json_known_keys(j->body, known, "a note", err))) return rc;
   if (!json_is_string(text))
     return rc_error_set(err, RC_EINVAL, "text", "text must be a string");
-  if ((rc = engine_case_note(svc->eng, j->arg, json_string_value(text), err)))
+  if ((rc = api_idempotency_key(j, &key, err))) return rc;
+  if ((rc = engine_case_note(svc->eng, j->arg, json_string_value(text), key,
+                             &note, err)))
     return rc;
-  *status = 201;
+  /* A resend under the note's key is answered with the note taken. */
+  *status = note.duplicate ? 200 : 201;
   *reply = json_pack("{s:{s:s, s:O, s:o, s:o}}", "note", "case", j->arg, "text",
-                     text, "at",
-                     time_json(svc, clock_now(engine_clock(svc->eng))), "user",
-                     j->who.user[0] ? json_string(j->who.user) : json_null());
+                     text, "at", time_json(svc, note.at), "user",
+                     note.user[0] ? json_string(note.user) : json_null());
+  if (note.duplicate)
+    json_object_set_new(*reply, "status", json_string("duplicate"));
   return RC_OK;
 }
 

@@ -1519,12 +1519,18 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
                          body, &conversation, err);
   /* A promise outcome is held to the promise's rules here, where the
-   * collector can be told, not later in the handler's case:promise. */
+   * collector can be told, not later in the handler's case:promise: a
+   * "money" field takes 0 (a fee waived), a promise of nothing does not. */
   if (rc == RC_OK &&
-      !strcmp(json_string_value(json_object_get(body, "outcome")), "promise") &&
-      json_is_string(json_object_get(body, "by")))
-    rc = promise_outcome_check(
-        eng, json_string_value(json_object_get(body, "by")), err);
+      !strcmp(json_string_value(json_object_get(body, "outcome")), "promise")) {
+    json_t *amount = json_object_get(body, "amount");
+    if (json_is_integer(amount) && json_integer_value(amount) <= 0)
+      rc = rc_error_set(err, RC_EINVAL, "amount",
+                        "a promise needs a positive amount in minor units");
+    else if (json_is_string(json_object_get(body, "by")))
+      rc = promise_outcome_check(
+          eng, json_string_value(json_object_get(body, "by")), err);
+  }
   if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
       strcmp(t.status, "claimed") != 0)
     rc = completion_seen(&t, body, result, &dup, task_id, err);
@@ -1620,10 +1626,84 @@ json_t *engine_task_outcomes(engine *eng, const store_case *c,
                               kind);
 }
 
-int engine_case_note(engine *eng, const char *case_id, const char *text,
-                     rc_error *err) {
-  store_case c;
+/* A note's key is claimed as an event key of this type: no event can be
+ * posted with it (names starting "__" belong to the core), so a note's
+ * key and an event's never stand for each other. */
+#define NOTE_KEY_TYPE "__note"
+
+typedef struct note_seen {
+  const char *key;
+  int found;
+  char *text; /* owned */
+  rc_time at;
+  char user[USER_NAME_MAX + 1];
+} note_seen;
+
+/* A journal row: the note the key named, if this is it. */
+static int note_row(void *ud, const store_value *cols, int n) {
+  note_seen *w = ud;
+  const char *kind = NULL, *detail = NULL;
+  rc_time at = 0;
+  json_t *d;
+  for (int k = 0; k < n; k++) {
+    if (!strcmp(cols[k].name, "kind"))
+      kind = cols[k].s;
+    else if (!strcmp(cols[k].name, "detail"))
+      detail = cols[k].s;
+    else if (!strcmp(cols[k].name, "at"))
+      at = cols[k].i;
+  }
+  if (!kind || strcmp(kind, "note") != 0 || !detail) return 0;
+  if (!(d = json_loads(detail, 0, NULL))) return 0;
+  if (json_is_string(json_object_get(d, "key")) &&
+      !strcmp(json_string_value(json_object_get(d, "key")), w->key)) {
+    const char *text = json_string_value(json_object_get(d, "text"));
+    const char *user = json_string_value(json_object_get(d, "user"));
+    free(w->text);
+    w->text = text ? strdup(text) : NULL;
+    w->at = at;
+    snprintf(w->user, sizeof w->user, "%s", user ? user : "");
+    w->found = 1;
+  }
+  json_decref(d);
+  return 0;
+}
+
+/* A key already taken for this case's note: the same text is a resend
+ * (a lost answer, a proxy's 5xx), answered with the note taken; other
+ * text under the key is a conflict, not a second note nor an edit. */
+static int note_again(engine *eng, const char *case_id, const char *text,
+                      const char *key, engine_note_taken *out, rc_error *err) {
+  note_seen w = {.key = key};
   int rc;
+  /* A resend in the same group commit finds the first in rows held. */
+  if ((rc = store_journal_write(eng->st, err)) != RC_OK ||
+      (rc = store_journal_each(eng->st, case_id, 0, note_row, &w, err)) !=
+          RC_OK) {
+    free(w.text);
+    return rc;
+  }
+  if (w.found && w.text && strcmp(w.text, text) != 0)
+    rc = rc_error_set(err, RC_ECONFLICT, "key",
+                      "key '%s' already names another note of case %s: a "
+                      "new note needs a new key",
+                      key, case_id);
+  else if (w.found) {
+    out->at = w.at;
+    snprintf(out->user, sizeof out->user, "%s", w.user);
+  }
+  out->duplicate = rc == RC_OK;
+  free(w.text);
+  return rc;
+}
+
+int engine_case_note(engine *eng, const char *case_id, const char *text,
+                     const char *key, engine_note_taken *out, rc_error *err) {
+  store_case c;
+  engine_note_taken none;
+  int rc, dup = 0;
+  if (!out) out = &none;
+  memset(out, 0, sizeof *out);
   if (!text || !*text)
     return rc_error_set(err, RC_EINVAL, "text", "a note needs text");
   if (strlen(text) > ENGINE_NOTE_MAX)
@@ -1633,8 +1713,21 @@ int engine_case_note(engine *eng, const char *case_id, const char *text,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   if ((rc = person_case(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  rc = journal(eng, case_id, "note", c.state, c.version,
-               json_pack("{s:s}", "text", text), err);
+  out->at = clock_now(eng->clk);
+  snprintf(out->user, sizeof out->user, "%s", eng->actor);
+  if (key && (rc = store_event_key_claim(eng->st, key, case_id, NOTE_KEY_TYPE,
+                                         out->at, &dup, err)) == RC_ECONFLICT)
+    rc = rc_error_set(err, RC_ECONFLICT, "key",
+                      "key '%s' already names another write (a note of "
+                      "another case, or an event): a new note needs a new key",
+                      key);
+  if (rc == RC_OK && dup)
+    rc = note_again(eng, case_id, text, key, out, err);
+  else if (rc == RC_OK)
+    rc = journal(eng, case_id, "note", c.state, c.version,
+                 key ? json_pack("{s:s, s:s}", "text", text, "key", key)
+                     : json_pack("{s:s}", "text", text),
+                 err);
   store_case_free(&c);
   return ingest_end(eng, rc, err);
 }

@@ -158,6 +158,9 @@ int api_task_assign(service *svc, job *j, json_t **reply, int *status,
                     rc_error *err);
 int api_case_note(service *svc, job *j, json_t **reply, int *status,
                   rc_error *err);
+/* A write's idempotency key: the body's `key` or the Idempotency-Key
+ * header (both, differing: RC_EINVAL naming "key"); *key NULL for none. */
+int api_idempotency_key(job *j, const char **key, rc_error *err);
 int api_case_promise(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err);
 /* A named agent's view (DESIGN.md "Who sees what"): *buf filled and

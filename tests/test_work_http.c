@@ -470,6 +470,71 @@ static void test_notes_check_the_text(void **state) {
   free(body);
 }
 
+/* A note whose answer was lost (a timeout, a proxy's 5xx) and saved again
+ * is one note: its key (`key`, or the Idempotency-Key header, as an
+ * event's) names it. The resend answers 200 with the note taken, its
+ * time the first one's; the key with other text or another case is 409,
+ * and nothing is written twice. */
+static void test_a_note_saved_twice_under_its_key_is_one_note(void **state) {
+  harness_request r = {0};
+  char at[64];
+  answer *a;
+  json_t *v, *row;
+  size_t i;
+  int notes = 0;
+  (void)state;
+  open_case("NK1", NULL);
+  open_case("NK2", NULL);
+  a = post("/v1/cases/NK1/notes", AGENT,
+           "{\"text\":\"called, no answer\",\"key\":\"note-NK1-1\"}");
+  expect(a, 201, "\"text\":\"called, no answer\"");
+  v = parsed(a);
+  snprintf(
+      at, sizeof at, "\"at\":\"%s\"",
+      json_string_value(json_object_get(json_object_get(v, "note"), "at")));
+  json_decref(v);
+  usleep(20000);
+  a = post("/v1/cases/NK1/notes", AGENT,
+           "{\"text\":\"called, no answer\",\"key\":\"note-NK1-1\"}");
+  expect(a, 200, "\"status\":\"duplicate\"");
+  expect(a, 200, "\"text\":\"called, no answer\"");
+  expect(a, 200, at);
+  /* The header names it as well. */
+  r.token = AGENT;
+  r.header = "Idempotency-Key: note-NK1-1";
+  r.body = "{\"text\":\"called, no answer\"}";
+  expect(harness_send(&srv, "POST", "/v1/cases/NK1/notes", &r), 200,
+         "\"status\":\"duplicate\"");
+  /* Body and header that differ: which names the note is a guess. */
+  r.body = "{\"text\":\"called, no answer\",\"key\":\"note-NK1-2\"}";
+  expect(harness_send(&srv, "POST", "/v1/cases/NK1/notes", &r), 422,
+         "\"field\":\"key\"");
+  /* The key with other text, or on another case, or as an event's. */
+  expect(post("/v1/cases/NK1/notes", AGENT,
+              "{\"text\":\"called again\",\"key\":\"note-NK1-1\"}"),
+         409, "\"field\":\"key\"");
+  expect(post("/v1/cases/NK2/notes", AGENT,
+              "{\"text\":\"called, no answer\",\"key\":\"note-NK1-1\"}"),
+         409, "\"field\":\"key\"");
+  expect(post("/v1/cases/NK1/events", INGEST,
+              "{\"type\":\"note\",\"key\":\"note-NK1-1\"}"),
+         409, "\"field\":\"key\"");
+  expect(post("/v1/cases/NK1/notes", AGENT,
+              "{\"text\":\"called\",\"key\":\"bad\\u0007key\"}"),
+         422, "\"field\":\"key\"");
+  /* Without a key every save is a note, as before. */
+  expect(post("/v1/cases/NK1/notes", AGENT, "{\"text\":\"unkeyed\"}"), 201,
+         NULL);
+  v = parsed(get("/v1/cases/NK1/journal", ADMIN));
+  json_array_foreach(json_object_get(v, "journal"), i, row) {
+    if (!strcmp(json_string_value(json_object_get(row, "kind")), "note"))
+      notes++;
+  }
+  json_decref(v);
+  assert_int_equal(notes, 2);
+  expect_not(get("/v1/cases/NK2/journal", ADMIN), "\"kind\":\"note\"");
+}
+
 /* --- promises ------------------------------------------------------------ */
 
 static void test_promises_check_amount_and_date(void **state) {
@@ -535,6 +600,31 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"amount\":50000");
   a = get("/v1/cases/P1/journal", ADMIN);
   expect(a, 200, "\"kind\":\"promise\"");
+}
+
+/* A call's promise outcome is a promise: a "money" field takes 0, but a
+ * promise of nothing (a ¥0.00 promise the collector's figures would
+ * count) is refused naming amount, as POST .../promises refuses it, and
+ * nothing is written: the task stays open, no task_done reaches the
+ * case. */
+static void test_completion_refuses_a_promise_of_nothing(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  open_case("PZ1", NULL);
+  post_event("PZ1", "{\"type\":\"call\",\"data\":{\"queue\":\"zero\"}}");
+  wait_tasks("zero", 1);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
+           task_of("PZ1", "zero"));
+  a = post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":0,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amount\"");
+  expect(a, 422, "positive amount");
+  expect(get("/v1/tasks?queue=zero&status=open", ADMIN), 200,
+         "\"case\":\"PZ1\"");
+  expect_not(get("/v1/cases/PZ1/journal", ADMIN), "task_done");
+  expect(
+      post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1,\"by\":\"7d\"}"),
+      200, "\"status\":\"done\"");
 }
 
 /* The promise tab lists cases whose open promise is due today or
@@ -1027,7 +1117,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_next_never_gives_a_task_twice),
       cmocka_unit_test(test_assign_checks_the_user),
       cmocka_unit_test(test_notes_check_the_text),
+      cmocka_unit_test(test_a_note_saved_twice_under_its_key_is_one_note),
       cmocka_unit_test(test_promises_check_amount_and_date),
+      cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),

@@ -207,7 +207,8 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     send(form, save, `/v1/tasks/${enc(task.id)}/complete`, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }) })
+      // Keyed by the task: a resend of the completion notes it once.
+      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }), key: `arrival-task-${task.id}` })
         .catch(() => {}).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }
@@ -236,8 +237,9 @@ export function promiseForm(c, onSaved) {
 }
 
 // A note sent whose answer was lost (no answer in 20 s, a proxy's 5xx
-// after the service had saved it) would be saved twice by the next tap:
-// the service takes the same text again as a new note. So a note sent
+// after the service had saved it) is named by its key (noteKey, below);
+// a resend whose key did not travel with it (a service before notes took
+// keys, a draft kept without it) would be a second note. So a note sent
 // before is first looked for on the case's journal, after the newest row
 // the page had seen when it was first sent (seen()), written by this
 // person; found, it is saved, and not sent again.
@@ -253,8 +255,21 @@ async function noteLanded(caseId, text, after) {
   return null;
 }
 
+// A key naming one note (POST .../notes `key`): random, and not
+// crypto.randomUUID, which a console served over plain HTTP lacks.
+function noteKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return 'note-' + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 export function noteForm(c, onSaved, seen) {
   const text = h('textarea', { name: 'text', rows: 2 });
+  // The note's key, made on its first send and sent again with it: a save
+  // whose answer was lost (a timeout, a proxy's 5xx) and sent again is the
+  // one note. A hidden field, so a draft kept across sign-in keeps it too;
+  // text changed is another note, with a key of its own.
+  const key = h('input', { type: 'hidden', name: 'key' });
+  text.addEventListener('input', () => { key.value = ''; });
   const save = h('button', { type: 'submit', class: 'btn' }, t('case.note.save'));
   const form = h('form', { class: 'note-form', novalidate: true, onsubmit: (e) => {
     e.preventDefault();
@@ -270,12 +285,15 @@ export function noteForm(c, onSaved, seen) {
       if (newest) Object.assign(form.dataset, { sent: text.value, after: newest });
       else delete form.dataset.sent;
     }
-    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value }, (a) => {
+    if (!key.value) key.value = noteKey();
+    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value, key: key.value }, (a) => {
       text.value = '';
+      key.value = '';
       delete form.dataset.sent;
       onSaved(a);
     }, again ? () => noteLanded(c.id, text.value, again) : null);
   } },
+  key,
   field(t('case.note.text'), text, 'text'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));

@@ -168,6 +168,9 @@ const en = {
   'case.badmoney': 'Enter an amount like 1234.50.',
   'case.zeromoney': 'Enter an amount above zero.',
   'case.promise.past': 'That day has passed: pick today or a later day.',
+  'case.promise.horizon': 'That day is too far ahead: a promise may run until {last} at the latest.',
+  'case.promise.balance': 'The promise is more than the case owes: enter at most the balance.',
+  'case.baddate': 'Enter a date, such as {example}.',
   'case.keys': 'Keys: c record call · p promise · n next case',
   'case.timeline': 'Timeline',
   'case.timeline.empty': 'Nothing has happened on this case yet.',
@@ -581,6 +584,9 @@ const zh = {
   'case.badmoney': '请输入金额，例如 1234.50。',
   'case.zeromoney': '请输入大于零的金额。',
   'case.promise.past': '该日期已过：请选择今天或之后的日期。',
+  'case.promise.horizon': '该日期太远：承诺最晚只能到 {last}。',
+  'case.promise.balance': '承诺金额超过了欠款余额：请输入不超过余额的金额。',
+  'case.baddate': '请输入日期，例如 {example}。',
   'case.keys': '快捷键：c 记录电话 · p 承诺还款 · n 下一个案件',
   'case.timeline': '时间线',
   'case.timeline.empty': '此案件尚无记录。',
@@ -851,6 +857,27 @@ export function savedLocale() {
   } catch {
     return null;
   }
+}
+
+// The service's 422 answers a collector meets most, in the person's words:
+// matched by the answer's field (machine-readable) and the service's
+// message (docs/http.md), whose figures are carried over. null: no match,
+// the caller says it its own way.
+const SERVICE_TEXTS = [
+  ['by', /beyond the promise horizon.*?(\d{4}-\d{2}-\d{2}) at the latest/, (m) => t('case.promise.horizon', { last: m[1] })],
+  ['by', /has passed/, () => t('case.promise.past')],
+  ['by', /must be a date|needs `by` as a date|by must be/, () => t('case.baddate', { example: '2026-01-31' })],
+  ['amount', /exceeds the balance/, () => t('case.promise.balance')],
+  ['amount', /positive/, () => t('case.zeromoney')],
+  ['text', /too long \((\d+) bytes; at most (\d+)\)/, (m) => t('case.note.long', { n: m[1], max: m[2] })],
+];
+export function serviceText(err) {
+  if (!err || err.status !== 422 || !err.field) return null;
+  for (const [field, re, say] of SERVICE_TEXTS) {
+    const m = field === err.field && re.exec(err.message || '');
+    if (m) return say(m);
+  }
+  return null;
 }
 
 export function has(key) {

@@ -1,7 +1,7 @@
 // Small widgets every page uses: states (loading, empty, error), tables,
 // tabs, the dpd badge, field errors.
 import { h, fill } from './h.js';
-import { t } from './i18n.js';
+import { t, serviceText } from './i18n.js';
 import { dpdBucket } from './format.js';
 
 export function loading() {
@@ -21,7 +21,7 @@ export function errorText(err) {
   if (err.missingRoute) return t('app.unavailable');
   if (err.status >= 500) return t('app.server', { status: err.status });
   if (err.status === 409) return t('app.conflict');
-  return t('app.error', { msg: err.message });
+  return serviceText(err) ?? t('app.error', { msg: err.message });
 }
 
 // An error box with a retry button; what the user typed is elsewhere on

@@ -163,9 +163,18 @@ int engine_task_claim(engine *eng, int64_t task_id, const char *assignee,
  * and journals the actor (engine_set_actor). */
 enum { ENGINE_NOTE_MAX = 4096 }; /* bytes of a note */
 /* A note: text of 1 to ENGINE_NOTE_MAX bytes (RC_EINVAL naming "text");
- * RC_ENOTFOUND for an unknown case. */
+ * RC_ENOTFOUND for an unknown case. key (or NULL) names the note, as an
+ * event's key names it: the same key, case and text again writes nothing
+ * and gives the note taken (duplicate set, its time and user); the key
+ * with another case or text, or a key an event holds, is RC_ECONFLICT
+ * naming "key", nothing written. */
+typedef struct engine_note_taken {
+  rc_time at;
+  char user[USER_NAME_MAX + 1]; /* "" for a machine token */
+  int duplicate;
+} engine_note_taken;
 int engine_case_note(engine *eng, const char *case_id, const char *text,
-                     rc_error *err);
+                     const char *key, engine_note_taken *out, rc_error *err);
 /* A promise to pay amount by `by` (a date, date-time or duration from
  * now), as case:promise makes one: the open promise is superseded. The
  * same amount and day as the open promise again sets *duplicate and

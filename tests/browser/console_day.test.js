@@ -136,6 +136,55 @@ test('a failing service says so in the person\'s language, keeps the record, and
   }
 });
 
+test('a note the service wrote but whose answer was lost is one note when sent again', async (t) => {
+  if (!(await landed(t))) return;
+  const page = await openCase(t, 'CN016', 'zh-CN');
+  const keys = [];
+  let lose = 1;
+  // A proxy that passes the note on and loses the answer (a 502 after the
+  // service wrote it): the next tap must not write it twice.
+  await page.route('**/v1/cases/CN016/notes', async (r) => {
+    keys.push(JSON.parse(r.request().postData()).key);
+    if (lose-- > 0) {
+      await r.fetch();
+      return r.fulfill({ status: 502, contentType: 'text/plain', body: 'bad gateway' });
+    }
+    return r.continue();
+  });
+  const text = '答复丢失后再次保存';
+  await page.fill('.note-form textarea', text);
+  await page.click('.note-form button[type="submit"]');
+  await page.locator('.note-form .form-status', { hasText: '尚未保存' }).waitFor();
+  await page.click('.note-form button[type="submit"]');
+  await page.locator('.note-form .form-status', { hasText: '已保存' }).waitFor();
+  await page.locator('.timeline li[data-kind="note"]', { hasText: text }).waitFor();
+  assert.equal(keys.length, 2, 'sent twice');
+  assert.ok(keys[0] && keys[0] === keys[1], `under one key (${keys})`);
+  assert.equal((await journal('CN016', 'note')).filter((r) => r.detail.text === text).length, 1, 'one note');
+  // The next note typed is another note, with a key of its own.
+  await page.fill('.note-form textarea', text);
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(async () => (await journal('CN016', 'note')).filter((r) => r.detail.text === text).length === 2);
+  assert.notEqual(keys[2], keys[0]);
+});
+
+test('a promise the service refuses (beyond its horizon) is said in the person\'s language, naming the last day', async (t) => {
+  if (!(await landed(t))) return;
+  for (const [locale, words] of [['zh-CN', /承诺最晚只能到/], ['en', /too far ahead/]]) {
+    const page = await openCase(t, 'CN019', locale);
+    await page.fill('.promise-form input[name="amount"]', '100');
+    await page.fill('.promise-form input[name="by"]', '2099-01-01');
+    await page.click('.promise-form button[type="submit"]');
+    const err = page.locator('.promise-form [data-error-for="by"]');
+    await h.waitFor(async () => (await err.textContent()).trim());
+    const said = await err.textContent();
+    assert.match(said, words, said);
+    assert.match(said, /\d{4}-\d{2}-\d{2}/, `names the last day: ${said}`);
+    assert.doesNotMatch(said, /promise horizon|policy\./, `not the service's own words: ${said}`);
+    if (locale === 'zh-CN') assert.doesNotMatch(said, english, said);
+  }
+});
+
 test('a save the service never answers ends in "not saved yet", and Save works again', async (t) => {
   if (!(await landed(t))) return;
   const page = await openCase(t, 'CN019', 'zh-CN');
