@@ -82,9 +82,6 @@ function keepDrafts(hash, why) {
     key: formKey(f),
     values: [...f.elements].filter((el) => el.name && el.type !== 'password' && el.type !== 'submit' && el.type !== 'button')
       .map((el) => [el.name, el.type === 'checkbox' ? el.checked : el.value]),
-    // A note sent and not answered yet (left while saving…, or not saved
-    // yet): it may have landed, and is looked for before it goes again.
-    ...(f.dataset.sent && f.dataset.after ? { sent: f.dataset.sent, after: f.dataset.after } : {}),
   }));
   if (!forms.length) return;
   const kept = readDrafts();
@@ -132,7 +129,6 @@ export function restoreDrafts(box, gone) {
       if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
     }
     f.dataset.typed = '1';
-    if (d.sent && d.after) Object.assign(f.dataset, { sent: d.sent, after: d.after });
     back = true;
   }
   // After the forms still drawn: the note box may take the words.

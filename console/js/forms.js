@@ -4,7 +4,7 @@
 // the page marked "not saved yet" and goes again on the next tap: the
 // server answers the same body again with 200, so a resend never doubles.
 import { h, fill } from './h.js';
-import { get, post, qs, enc } from './api.js';
+import { get, post, enc } from './api.js';
 import { t, word } from './i18n.js';
 import { parseMoney, moneyInput, isoDay, time } from './format.js';
 import { ctx } from './state.js';
@@ -236,25 +236,6 @@ export function promiseForm(c, onSaved) {
   return form;
 }
 
-// A note sent whose answer was lost (no answer in 20 s, a proxy's 5xx
-// after the service had saved it) is named by its key (noteKey, below);
-// a resend whose key did not travel with it (a service before notes took
-// keys, a draft kept without it) would be a second note. So a note sent
-// before is first looked for on the case's journal, after the newest row
-// the page had seen when it was first sent (seen()), written by this
-// person; found, it is saved, and not sent again.
-async function noteLanded(caseId, text, after) {
-  for (let pages = 0; pages < 20; pages++) {
-    const page = await get(`/v1/cases/${enc(caseId)}/journal` + qs({ after, limit: 500 }));
-    const row = (page.journal || []).find((r) => r.kind === 'note' && r.detail && r.detail.text === text
-      && ctx.me && r.detail.user === ctx.me.name);
-    if (row) return { note: { case: caseId, text, at: row.at, user: row.detail.user } };
-    if (!page.next) return null;
-    after = page.next;
-  }
-  return null;
-}
-
 // A key naming one note (POST .../notes `key`): random, and not
 // crypto.randomUUID, which a console served over plain HTTP lacks.
 function noteKey() {
@@ -262,7 +243,7 @@ function noteKey() {
   return 'note-' + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-export function noteForm(c, onSaved, seen) {
+export function noteForm(c, onSaved) {
   const text = h('textarea', { name: 'text', rows: 2 });
   // The note's key, made on its first send and sent again with it: a save
   // whose answer was lost (a timeout, a proxy's 5xx) and sent again is the
@@ -279,19 +260,9 @@ export function noteForm(c, onSaved, seen) {
     // three): said here, in the person's words, before anything is sent.
     const bytes = new TextEncoder().encode(text.value).length;
     if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
-    const again = form.dataset.sent === text.value && form.dataset.after ? form.dataset.after : null;
-    if (!again) {
-      const newest = seen ? seen() : null;
-      if (newest) Object.assign(form.dataset, { sent: text.value, after: newest });
-      else delete form.dataset.sent;
-    }
     if (!key.value) key.value = noteKey();
-    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value, key: key.value }, (a) => {
-      text.value = '';
-      key.value = '';
-      delete form.dataset.sent;
-      onSaved(a);
-    }, again ? () => noteLanded(c.id, text.value, again) : null);
+    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value, key: key.value },
+      (a) => { text.value = ''; key.value = ''; onSaved(a); });
   } },
   key,
   field(t('case.note.text'), text, 'text'),

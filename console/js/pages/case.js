@@ -34,7 +34,6 @@ export function render(main, id, query) {
   const tl = h('div', { class: 'timeline-box' }, loading());
   let guard = null;
   let kase = null;
-  let newest = null; // the newest journal row's id the page has shown
 
   fill(main, head, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -96,7 +95,6 @@ export function render(main, id, query) {
   async function loadTimeline() {
     try {
       const rows = await journalNewestFirst(id);
-      if (rows.length) newest = rows[0].id;
       fill(tl, rows.length ? timeline(rows, kase.currency) : empty(t('case.timeline.empty')));
     } catch (err) {
       if (err.status !== 401) fill(tl, errorBox(err, loadTimeline));
@@ -182,7 +180,7 @@ export function render(main, id, query) {
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
-      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved, () => newest)));
+      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });

@@ -217,11 +217,17 @@ function loadReassign(box) {
         try {
           await post(`/v1/tasks/${enc(id)}/assign`, { user: who.value });
           done++;
+          // Reassigned: a click that comes after (a double click's second,
+          // late on a busy machine) does not send it again.
+          const box = form.querySelector(`input[name=task][value="${CSS.escape(id)}"]`);
+          if (box) box.checked = false;
         } catch (err) {
           failed.push(`#${id}: ${errorText(err)}`);
         }
       }
-      go.disabled = false;
+      // All done: the list is read again below; the button stays off
+      // until then, so a late second click sends nothing.
+      if (failed.length) go.disabled = false;
       fill(status, t('ov.reassign.done', { n: done }), failed.length ? ' ' + failed.join('; ') : '');
       if (!failed.length) setTimeout(() => loadReassign(box), 600);
     } },
