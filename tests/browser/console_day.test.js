@@ -124,7 +124,9 @@ test('a failing service says so in the person\'s language, keeps the record, and
     await page.fill('.note-form textarea', text);
     await page.click('.note-form button[type="submit"]');
     const form = page.locator('.note-form');
-    await h.waitFor(async () => (await form.locator('.form-status').textContent()).trim() || (await form.locator('.form-error').textContent()).trim());
+    // Past "saving…" (a slow machine shows it long enough to be read):
+    // the words, or an error in their place.
+    await h.waitFor(async () => words.test(await form.locator('.form-status').textContent()) || (await form.locator('.form-error').textContent()).trim());
     const said = (await form.locator('.form-status').textContent()) + ' ' + (await form.locator('.form-error').textContent());
     assert.match(said, words, `"not saved yet" (${said})`);
     assert.doesNotMatch(said, /internal error/, 'not the server\'s own words');
