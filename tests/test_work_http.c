@@ -627,6 +627,31 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
       200, "\"status\":\"done\"");
 }
 
+/* A call's promise above the balance is refused at completion, naming
+ * amount and the balance, as POST .../promises refuses it (a handler's
+ * case:promise put the case in error once the task was done). Nothing
+ * is written, the task stays open; the whole balance is a promise. */
+static void test_completion_refuses_a_promise_above_the_balance(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  open_case("PB1", NULL);
+  post_event("PB1", "{\"type\":\"call\",\"data\":{\"queue\":\"above\"}}");
+  wait_tasks("above", 1);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
+           task_of("PB1", "above"));
+  a = post(path, AGENT,
+           "{\"outcome\":\"promise\",\"amount\":500001,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amount\"");
+  expect(a, 422, "exceeds the balance (500000)");
+  expect(get("/v1/tasks?queue=above&status=open", ADMIN), 200,
+         "\"case\":\"PB1\"");
+  expect_not(get("/v1/cases/PB1/journal", ADMIN), "task_done");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"promise\",\"amount\":500000,\"by\":\"7d\"}"),
+         200, "\"status\":\"done\"");
+}
+
 /* The promise tab lists cases whose open promise is due today or
  * earlier, with the promise; a case with a waiting task in the queue
  * names it. */
@@ -1120,6 +1145,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_note_saved_twice_under_its_key_is_one_note),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
+      cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),
