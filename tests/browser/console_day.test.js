@@ -187,7 +187,7 @@ test('a promise the service refuses (beyond its horizon) is said in the person\'
   }
 });
 
-test('a save the service never answers ends in "not saved yet", and Save works again', async (t) => {
+test('a save the service does not answer says it is still waiting, and Save works again', async (t) => {
   if (!(await landed(t))) return;
   const page = await openCase(t, 'CN019', 'zh-CN');
   let hang = true;
@@ -195,7 +195,7 @@ test('a save the service never answers ends in "not saved yet", and Save works a
   await page.fill('.promise-form input[name="amount"]', '300');
   await page.click('.promise-form button[type="submit"]');
   const status = page.locator('.promise-form .form-status');
-  await h.waitFor(async () => /尚未保存/.test(await status.textContent()), { timeout: 40000, message: 'still saving' });
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still saving' });
   assert.doesNotMatch(await status.textContent(), english);
   assert.equal(await page.isDisabled('.promise-form button[type="submit"]'), false, 'Save can be tapped again');
   hang = false;
