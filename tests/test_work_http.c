@@ -602,6 +602,19 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"kind\":\"promise\"");
 }
 
+/* A case with an open call in a queue of its own; path: where to complete
+ * the call. */
+static void call_to_complete(const char *id, const char *queue, char *path,
+                             size_t size) {
+  char event[120];
+  open_case(id, NULL);
+  snprintf(event, sizeof event,
+           "{\"type\":\"call\",\"data\":{\"queue\":\"%s\"}}", queue);
+  post_event(id, event);
+  wait_tasks(queue, 1);
+  snprintf(path, size, "/v1/tasks/%lld/complete", task_of(id, queue));
+}
+
 /* A call's promise outcome is a promise: a "money" field takes 0, but a
  * promise of nothing (a ¥0.00 promise the collector's figures would
  * count) is refused naming amount, as POST .../promises refuses it, and
@@ -611,11 +624,7 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
   char path[100];
   answer *a;
   (void)state;
-  open_case("PZ1", NULL);
-  post_event("PZ1", "{\"type\":\"call\",\"data\":{\"queue\":\"zero\"}}");
-  wait_tasks("zero", 1);
-  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
-           task_of("PZ1", "zero"));
+  call_to_complete("PZ1", "zero", path, sizeof path);
   a = post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":0,\"by\":\"7d\"}");
   expect(a, 422, "\"field\":\"amount\"");
   expect(a, 422, "positive amount");
@@ -635,11 +644,7 @@ static void test_completion_refuses_a_promise_above_the_balance(void **state) {
   char path[100];
   answer *a;
   (void)state;
-  open_case("PB1", NULL);
-  post_event("PB1", "{\"type\":\"call\",\"data\":{\"queue\":\"above\"}}");
-  wait_tasks("above", 1);
-  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
-           task_of("PB1", "above"));
+  call_to_complete("PB1", "above", path, sizeof path);
   a = post(path, AGENT,
            "{\"outcome\":\"promise\",\"amount\":500001,\"by\":\"7d\"}");
   expect(a, 422, "\"field\":\"amount\"");
