@@ -37,6 +37,7 @@ test('a promise above the balance is refused before it is sent, showing the bala
   assert.match(said, /超过/);
   assert.match(said, /5,600\.00/, 'shows the balance');
   assert.doesNotMatch(said, english, said);
+  await h.screenshot(page, 'trip-promise-above-balance-zh-CN');
   await page.fill('.promise-form input[name="amount"]', '5600.01');
   await page.click('.promise-form button[type="submit"]');
   assert.match(await errorFor(page, '.promise-form', 'amount'), /5,600\.00/);
@@ -175,6 +176,7 @@ test('a save answered after the 20 s says it is still waiting, then saved, never
   const status = page.locator('.promise-form .form-status');
   await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
   assert.doesNotMatch(await status.textContent(), english);
+  await h.screenshot(page, 'trip-still-waiting-zh-CN');
   await h.waitFor(async () => /已保存/.test(await status.textContent()), { timeout: 60000, message: 'saved when the answer came' });
   const seen = await page.evaluate(() => window.seen);
   assert.ok(!seen.some((x) => /尚未保存/.test(x)), seen.join(' | '));
@@ -213,6 +215,7 @@ test('Reassign reaches every open task, a page at a time or one queue\'s, keepin
   const first = await rows.first().getAttribute('value');
   await moreAll();
   assert.equal(await rows.count(), all.length, 'every open task is listed');
+  await h.screenshot(page, 'trip-reassign-all-pages-zh-CN');
   assert.equal(await page.isChecked(`form.reassign input[name="task"][value="${first}"]`), true, 'ticked stays ticked');
   const field = all.filter((x) => x.queue === 'field').length;
   await page.selectOption('form.reassign select[name="queue"]', 'field');
