@@ -146,6 +146,15 @@ const REFUSALS = [
   [403, null, 'this route needs the agent or admin token or a supervisor'],
   [413, null, 'the request body is too large'],
   [429, null, 'too many sign-ins at once; retry shortly'],
+  [403, 'Origin', "a sign-in from another site's page is refused"],
+  [422, 'name', "name is required: the user's name, a string"],
+  [415, 'Content-Type', 'Content-Type must be application/json'],
+  [422, null, 'the body must be a JSON object {"text": ...}'],
+  [422, 'pasword', 'unknown field `pasword` (did you mean `password`?): POST /v1/session takes name and password; leave out any other key'],
+  [400, null, 'bad JSON at line 1 column 9: end of file expected near end of file'],
+  [422, 'assignee', 'claiming a task needs an assignee'],
+  [422, 'tab', 'tab must be due, promises or broken'],
+  [422, 'queue', 'queue is longer than 64 bytes'],
 ];
 
 test('every refusal a console form can get is said in zh-CN and English; an unknown one is left to be shown as it came', async () => {
