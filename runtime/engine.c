@@ -1530,6 +1530,17 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
     else if (json_is_string(json_object_get(body, "by")))
       rc = promise_outcome_check(
           eng, json_string_value(json_object_get(body, "by")), err);
+    /* Above the balance the handler's case:promise would put the case in
+     * error after the task was done. Only while the task is open: a
+     * resend of a completion taken before a payment is still the one
+     * taken, not a refusal. */
+    if (rc == RC_OK && json_is_integer(amount) &&
+        json_integer_value(amount) > c.balance &&
+        (!strcmp(t.status, "open") || !strcmp(t.status, "claimed")))
+      rc = rc_error_set(err, RC_EINVAL, "amount",
+                        "promise of %lld exceeds the balance (%lld)",
+                        (long long)json_integer_value(amount),
+                        (long long)c.balance);
   }
   if (rc == RC_OK && strcmp(t.status, "open") != 0 &&
       strcmp(t.status, "claimed") != 0)

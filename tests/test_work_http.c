@@ -602,6 +602,19 @@ static void test_promises_check_amount_and_date(void **state) {
   expect(a, 200, "\"kind\":\"promise\"");
 }
 
+/* A case with an open call in a queue of its own; path: where to complete
+ * the call. */
+static void call_to_complete(const char *id, const char *queue, char *path,
+                             size_t size) {
+  char event[120];
+  open_case(id, NULL);
+  snprintf(event, sizeof event,
+           "{\"type\":\"call\",\"data\":{\"queue\":\"%s\"}}", queue);
+  post_event(id, event);
+  wait_tasks(queue, 1);
+  snprintf(path, size, "/v1/tasks/%lld/complete", task_of(id, queue));
+}
+
 /* A call's promise outcome is a promise: a "money" field takes 0, but a
  * promise of nothing (a ¥0.00 promise the collector's figures would
  * count) is refused naming amount, as POST .../promises refuses it, and
@@ -611,11 +624,7 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
   char path[100];
   answer *a;
   (void)state;
-  open_case("PZ1", NULL);
-  post_event("PZ1", "{\"type\":\"call\",\"data\":{\"queue\":\"zero\"}}");
-  wait_tasks("zero", 1);
-  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
-           task_of("PZ1", "zero"));
+  call_to_complete("PZ1", "zero", path, sizeof path);
   a = post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":0,\"by\":\"7d\"}");
   expect(a, 422, "\"field\":\"amount\"");
   expect(a, 422, "positive amount");
@@ -625,6 +634,27 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
   expect(
       post(path, AGENT, "{\"outcome\":\"promise\",\"amount\":1,\"by\":\"7d\"}"),
       200, "\"status\":\"done\"");
+}
+
+/* A call's promise above the balance is refused at completion, naming
+ * amount and the balance, as POST .../promises refuses it (a handler's
+ * case:promise put the case in error once the task was done). Nothing
+ * is written, the task stays open; the whole balance is a promise. */
+static void test_completion_refuses_a_promise_above_the_balance(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  call_to_complete("PB1", "above", path, sizeof path);
+  a = post(path, AGENT,
+           "{\"outcome\":\"promise\",\"amount\":500001,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amount\"");
+  expect(a, 422, "exceeds the balance (500000)");
+  expect(get("/v1/tasks?queue=above&status=open", ADMIN), 200,
+         "\"case\":\"PB1\"");
+  expect_not(get("/v1/cases/PB1/journal", ADMIN), "task_done");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"promise\",\"amount\":500000,\"by\":\"7d\"}"),
+         200, "\"status\":\"done\"");
 }
 
 /* The promise tab lists cases whose open promise is due today or
@@ -1120,6 +1150,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_note_saved_twice_under_its_key_is_one_note),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
+      cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),

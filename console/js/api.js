@@ -30,13 +30,25 @@ export function whenUnauthorized(fn) {
 // fetch waits forever on a half-open connection (a phone between cells,
 // a proxy that hangs), and a form left "saving…" with its button off
 // could be neither sent again nor left.
+// {slow: fn} is a write whose late answer still counts (a busy service
+// saves it after 20 s): at TIMEOUT_MS fn() is called and the request goes
+// on until WRITE_LIMIT_MS; {signal} ends it sooner (code 'superseded':
+// the same write sent again in its place).
 export const TIMEOUT_MS = 20000;
+export const WRITE_LIMIT_MS = 120000;
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && ctx.csrf) headers['X-CSRF-Token'] = ctx.csrf;
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  let timer = setTimeout(() => {
+    if (!opts.slow) return abort.abort();
+    timer = setTimeout(() => abort.abort(), WRITE_LIMIT_MS - TIMEOUT_MS);
+    opts.slow();
+  }, TIMEOUT_MS);
+  const superseded = () => abort.abort();
+  if (opts.signal) opts.signal.addEventListener('abort', superseded);
+  if (opts.signal && opts.signal.aborted) abort.abort(); // ended before it began
   let res, text;
   try {
     res = await fetch(path, {
@@ -49,10 +61,11 @@ export async function api(method, path, body, opts = {}) {
     });
     text = res.status === 204 ? '' : await res.text();
   } catch {
-    const code = abort.signal.aborted ? 'timeout' : 'offline';
+    const code = opts.signal && opts.signal.aborted ? 'superseded' : abort.signal.aborted ? 'timeout' : 'offline';
     throw new ApiError(0, { error: { code, message: code } });
   } finally {
     clearTimeout(timer);
+    if (opts.signal) opts.signal.removeEventListener('abort', superseded);
   }
   if (res.status === 204) return null;
   let data = null;

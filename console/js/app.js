@@ -47,6 +47,9 @@ function home() {
 // longer a draft; signing out forgets them all.
 const DRAFTS = 'recoup.drafts';
 const DRAFT_PAGES = 10;
+// A case's drafts are the case's, whichever address opened it: My work
+// opens #/case/X?task=N, the search and a link #/case/X.
+const draftPage = (hash) => String(hash).split('?')[0];
 const formKey = (f) => (f.dataset.task ? 'task:' + f.dataset.task : f.className.split(' ')[0]);
 
 document.addEventListener('input', (e) => {
@@ -85,8 +88,9 @@ function keepDrafts(hash, why) {
   }));
   if (!forms.length) return;
   const kept = readDrafts();
-  delete kept.pages[hash];
-  kept.pages[hash] = { why, forms };
+  const at = draftPage(hash);
+  delete kept.pages[at];
+  kept.pages[at] = { why, forms };
   const hashes = Object.keys(kept.pages);
   for (const old of hashes.slice(0, Math.max(0, hashes.length - DRAFT_PAGES))) delete kept.pages[old];
   writeDrafts(kept);
@@ -109,9 +113,10 @@ export function forgetDrafts() {
 export function restoreDrafts(box, gone) {
   if (!ctx.me) return null;
   const kept = readDrafts();
-  const page = kept.pages[location.hash];
+  const at = draftPage(location.hash);
+  const page = kept.pages[at];
   if (!page) return null;
-  delete kept.pages[location.hash];
+  delete kept.pages[at];
   writeDrafts(kept);
   let back = false;
   const missing = [];
@@ -136,10 +141,33 @@ export function restoreDrafts(box, gone) {
   return back ? page.why : null;
 }
 
+// Whose the address kept in #/signin?next= is, when a session ended on
+// it: that person goes back to it once signed in; another signing in on
+// the tab (a shared counter PC) starts at their own start.
+const NEXT_OWNER = 'recoup.next.owner';
+
+export function afterSignIn(next) {
+  let owner = null;
+  try {
+    owner = sessionStorage.getItem(NEXT_OWNER);
+    sessionStorage.removeItem(NEXT_OWNER);
+  } catch {
+    /* storage off: no owner kept, the address is anyone's link */
+  }
+  if (!next || (owner && (!ctx.me || owner !== ctx.me.name))) return home();
+  return '#' + next;
+}
+
 export function toSignin(expired) {
   const r = route();
   if (r.page === 'signin') return; // several requests may fail at once: go once
   if (expired) keepDrafts(location.hash, 'expired');
+  try {
+    if (expired && ctx.me) sessionStorage.setItem(NEXT_OWNER, ctx.me.name);
+    else sessionStorage.removeItem(NEXT_OWNER);
+  } catch {
+    /* storage off: the address is followed by whoever signs in */
+  }
   const next = r.page && r.page !== 'signin' ? '/' + r.raw : '';
   ctx.me = null;
   ctx.csrf = null;

@@ -48,6 +48,16 @@ export function parseMoney(text, currency) {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+// A whole number typed by a person ("12", "-3", "１２" from a full-width
+// input method, read by NFKC as the amounts are), or null: "1.5", "1e3",
+// "0x10", "12 5" are not whole numbers a field may take.
+export function parseWhole(text) {
+  const s = String(text).normalize('NFKC').trim().replace(/^\u2212/, '-');
+  if (!/^-?\d+$/.test(s)) return null;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 // The code and symbols a person may type around an amount of currency
 // (CNY, CN¥, ¥), longest first, upper case.
 const signs = new Map();

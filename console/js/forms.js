@@ -6,7 +6,7 @@
 import { h, fill } from './h.js';
 import { get, post, enc } from './api.js';
 import { t, word } from './i18n.js';
-import { parseMoney, moneyInput, isoDay, time } from './format.js';
+import { parseMoney, parseWhole, moneyInput, money, isoDay, time } from './format.js';
 import { ctx } from './state.js';
 import { field, clearErrors, showError } from './ui.js';
 
@@ -35,7 +35,7 @@ function input(name, s, c) {
       value: name === 'amount' && c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
     case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '', min: name === 'by' ? isoDay(0) : null });
     case 'bool': return h('input', { name, type: 'checkbox' });
-    case 'int': return h('input', { name, inputmode: 'numeric', pattern: '-?[0-9]*' });
+    case 'int': return h('input', { name, inputmode: 'numeric', autocomplete: 'off' });
     case 'choices': return h('select', { name },
       s.optional ? h('option', { value: '' }, '—') : null,
       s.choices.map((v) => h('option', { value: v }, word('choice', v))));
@@ -44,8 +44,17 @@ function input(name, s, c) {
   }
 }
 
+// A promise above what the case owes: the service refuses it (422
+// amount), said here first, with the balance, in the person's words.
+function aboveBalance(m, c) {
+  return typeof c.balance === 'number' && m > c.balance
+    ? t('case.promise.above', { balance: money(c.balance, c.currency) }) : null;
+}
+
 // Reads the declared fields from the form: {body} or {error: {field, text}}.
-function collect(form, fields, currency) {
+// promise: the outcome is a promise (its amount is held to the balance).
+function collect(form, fields, c, promise) {
+  const currency = c.currency;
   const body = {};
   for (const [name, raw] of Object.entries(fields)) {
     const s = spec(raw);
@@ -65,12 +74,15 @@ function collect(form, fields, currency) {
       if (m === null) return { error: { field: name, text: t('case.badmoney') } };
       // A promise of ¥0.00 is no promise (the service took one on a task).
       if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
+      const above = promise && name === 'amount' ? aboveBalance(m, c) : null;
+      if (above) return { error: { field: name, text: above } };
       body[name] = m;
     } else if (s.type === 'date' && name === 'by' && v < isoDay(0)) {
       return { error: { field: name, text: t('case.promise.past') } };
     } else if (s.type === 'int') {
-      if (!/^-?\d+$/.test(v)) return { error: { field: name, text: t('case.required') } };
-      body[name] = Number(v);
+      const n = parseWhole(v);
+      if (n === null) return { error: { field: name, text: t('case.badint') } };
+      body[name] = n;
     } else body[name] = v;
   }
   return { body };
@@ -82,19 +94,35 @@ function collect(form, fields, currency) {
 // an answer from it is the write found done already, not sent again.
 // onConflict: the task was recorded first elsewhere (another tab, a
 // supervisor): what this form holds stays, the caller shows the other.
+// A write still unanswered after 20 s is slow, not failed: the form says
+// it is still waiting and takes the answer when it comes. Save is on
+// again meanwhile (a resend is the same write: the same body, the note's
+// key); it takes the first one's place.
+const inflight = new WeakMap(); // form → the AbortController of its write
 async function send(form, button, path, body, onSaved, before, onConflict) {
   const status = form.querySelector('.form-status');
   clearErrors(form);
+  if (inflight.has(form)) inflight.get(form).abort();
+  const mine = new AbortController();
+  inflight.set(form, mine);
   button.disabled = true;
   fill(status, t('case.saving'));
-  form.classList.remove('unsaved');
+  form.classList.remove('unsaved', 'waiting');
+  const slow = () => {
+    form.classList.add('waiting');
+    fill(status, t('case.stillwaiting'));
+    button.disabled = false;
+  };
   try {
     const found = before ? await before() : null;
-    const answer = found || (await post(path, body));
+    const answer = found || (await post(path, body, { slow, signal: mine.signal }));
     delete form.dataset.typed; // saved: no draft to keep
+    form.classList.remove('waiting');
     fill(status, t('case.saved'));
     onSaved(answer);
   } catch (err) {
+    if (err.code === 'superseded') return; // the resend answers
+    form.classList.remove('waiting');
     if (err.status === 401) return;
     if (err.unsent) {
       form.classList.add('unsaved');
@@ -109,7 +137,10 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
       showError(form, err);
     }
   } finally {
-    button.disabled = false;
+    if (inflight.get(form) === mine) {
+      inflight.delete(form);
+      button.disabled = false;
+    }
   }
 }
 
@@ -197,7 +228,7 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     clearErrors(form);
     if (!choose.value) return showError(form, { field: 'outcome' }, t('case.required'));
     const fields = outcomeFields(outcomes[choose.value]);
-    const got = collect(form, fields, c.currency);
+    const got = collect(form, fields, c, choose.value === 'promise');
     if (got.error) return showError(form, { field: got.error.field }, got.error.text);
     const body = { outcome: choose.value, ...got.body };
     // The arrival goes into the record when the outcome declares a place
@@ -224,6 +255,8 @@ export function promiseForm(c, onSaved) {
     const m = parseMoney(amount.value, c.currency);
     if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
     if (m === 0) return showError(form, { field: 'amount' }, t('case.zeromoney'));
+    const above = aboveBalance(m, c);
+    if (above) return showError(form, { field: 'amount' }, above);
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
     if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
     send(form, save, `/v1/cases/${enc(c.id)}/promises`, { amount: m, by: by.value }, onSaved);

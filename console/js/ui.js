@@ -20,8 +20,10 @@ export function errorText(err) {
   if (err.code === 'timeout') return t('app.timeout');
   if (err.missingRoute) return t('app.unavailable');
   if (err.status >= 500) return t('app.server', { status: err.status });
+  const said = serviceText(err);
+  if (said) return said;
   if (err.status === 409) return t('app.conflict');
-  return serviceText(err) ?? t('app.error', { msg: err.message });
+  return t('app.error', { msg: err.message });
 }
 
 // An error box with a retry button; what the user typed is elsewhere on

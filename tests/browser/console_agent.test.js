@@ -1,26 +1,18 @@
 'use strict';
 // A phone collector's morning: sign in, My work, Next case, record a
 // promise on the call, and see the timeline and "The rules now" follow.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 // A route the service does not have yet answers 404 "no such route".
 const missing = (r) => r.status === 404 && r.body && r.body.error && r.body.error.message === 'no such route';
 
 async function landed(t, ...paths) {
   for (const [method, p] of paths) {
-    const r = await h.api(book, p, { method, token: 'admin', body: method === 'GET' ? undefined : {} });
+    const r = await h.api(s.book, p, { method, token: 'admin', body: method === 'GET' ? undefined : {} });
     if (missing(r)) {
       t.skip(`${method} ${p} has not landed yet`);
       return false;
@@ -31,9 +23,9 @@ async function landed(t, ...paths) {
 
 test('an agent claims the next call, records a promise, and the case follows', async (t) => {
   if (!(await landed(t, ['POST', '/v1/session'], ['GET', '/v1/work'], ['POST', '/v1/tasks/next']))) return;
-  const ex = h.expected(book);
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.signIn(page, book, 'li.wei');
+  const ex = h.expected(s.book);
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'li.wei');
   await page.waitForSelector('[data-page="work"] table[data-table="work"] tbody tr');
   const rows = await page.$$eval('table[data-table="work"] tbody tr td[data-col="case"]', (tds) => tds.map((td) => td.textContent));
   const phoneCases = Object.entries(ex.cases).filter(([, c]) => c.tasks.some((k) => k.queue === 'phone')).map(([id]) => id);
@@ -68,7 +60,7 @@ test('an agent claims the next call, records a promise, and the case follows', a
   await page.waitForSelector('.timeline li[data-kind="promise"]');
 
   // What was stored is the exact minor amount.
-  const j = await h.api(book, `/v1/cases/${encodeURIComponent(id)}/journal?limit=1000`, { token: 'admin' });
+  const j = await h.api(s.book, `/v1/cases/${encodeURIComponent(id)}/journal?limit=1000`, { token: 'admin' });
   const done = j.body.journal.filter((r) => r.kind === 'task_done').pop();
   assert.equal(done.detail.amount, 123457);
   assert.equal(done.detail.user, 'li.wei');
@@ -82,9 +74,9 @@ test('an agent claims the next call, records a promise, and the case follows', a
 
 test('a note appears on the timeline at once, and a bad amount is said next to its field', async (t) => {
   if (!(await landed(t, ['POST', '/v1/session'], ['POST', '/v1/cases/CN014/notes']))) return;
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'li.wei');
-  await page.goto(book.url + '/#/case/CN014');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/case/CN014');
   await page.waitForSelector('.note-form textarea[name="text"]');
   await page.fill('.note-form textarea[name="text"]', 'Borrower asks to be called after 18:00');
   await page.click('.note-form button[type="submit"]');

@@ -4,19 +4,11 @@
 // override) in a note reversed everything after it to the end of the
 // line: a borrower's name in a case's heading put the overdue badge
 // after it before it.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 // Whether the text under sel reads left to right as laid out: its first
 // letter or digit left of its last.
@@ -42,16 +34,16 @@ async function readsLeftToRight(page, sel) {
 // the name in the case's heading was laid out before it.
 test('a borrower name with a right-to-left override leaves the heading\'s words as they are', async (t) => {
   const name = '\u202EAli Hassan';
-  const r = await h.api(book, '/v1/cases', {
+  const r = await h.api(s.book, '/v1/cases', {
     method: 'POST', token: 'ingest',
     body: { id: 'BIDI1', balance: 100000, amount_due: 50000, due_date: '2026-10-01',
             borrower: { id: 'B-BIDI1', name, phones: ['+8613800119999'] } },
   });
   assert.ok(r.status === 201 || r.status === 200, `POST /v1/cases: ${r.status} ${r.text}`);
   for (const locale of ['en', 'zh-CN']) {
-    const page = await h.newPage(t, browser, { device: 'desktop', locale });
-    await h.signIn(page, book, 'zhang.min');
-    await page.goto(book.url + '/#/case/BIDI1');
+    const page = await h.newPage(t, s.browser, { device: 'desktop', locale });
+    await h.signIn(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/case/BIDI1');
     await page.waitForSelector('h1 .borrower-name');
     assert.ok((await page.textContent('h1 .borrower-name')).includes(name), 'the name is shown as given');
     const [name_, badge, id] = await Promise.all(['h1 .borrower-name', 'h1 .dpd', 'h1 .case-id']
@@ -65,9 +57,9 @@ test('a borrower name with a right-to-left override leaves the heading\'s words 
 
 // A note's own text is the typist's to turn: shown as typed, isolated.
 test('a note with a right-to-left override is shown as typed', async (t) => {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'li.wei');
-  await page.goto(book.url + '/#/case/CN014');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/case/CN014');
   await page.waitForSelector('.note-form textarea[name="text"]');
   const note = '\u202Eabc bidi note';
   await page.fill('.note-form textarea[name="text"]', note);
@@ -86,17 +78,17 @@ const ISOLATES = /[\u2066-\u2069]/u;
 
 test('what a collector copies of a name, a phone or a note holds no isolate characters', async (t) => {
   const name = '\u202EAli محمد';
-  const r = await h.api(book, '/v1/cases', {
+  const r = await h.api(s.book, '/v1/cases', {
     method: 'POST', token: 'ingest',
     body: { id: 'BIDI2', balance: 100000, amount_due: 50000, due_date: '2026-10-01',
             borrower: { id: 'B-BIDI2', name, phones: ['+8613800118888'],
                         employer: { name: 'شركة Example', phone: '+8613800117777' } } },
   });
   assert.ok(r.status === 201 || r.status === 200, `POST /v1/cases: ${r.status} ${r.text}`);
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: book.url });
-  await h.signIn(page, book, 'zhang.min');
-  await page.goto(book.url + '/#/case/BIDI2');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.book.url });
+  await h.signIn(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/case/BIDI2');
   await page.waitForSelector('h1 .borrower-name');
   const note = '\u202Ecall back 0138';
   await page.fill('.note-form textarea[name="text"]', note);
@@ -130,8 +122,8 @@ test('what a collector copies of a name, a phone or a note holds no isolate char
 });
 
 test('isolate wraps only text that can turn what is around it', async (t) => {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await page.goto(book.url + '/#/signin');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await page.goto(s.book.url + '/#/signin');
   const out = await page.evaluate(async () => {
     const { h } = await import('/assets/js/h.js');
     const { t } = await import('/assets/js/i18n.js');

@@ -3,34 +3,18 @@
 // is lost after the service did it (a proxy's 504, no answer in 20 s),
 // then tapped again. Nothing is saved twice, and what was done is not
 // said to be someone else's.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 async function journal(id, kind) {
-  const j = await h.api(book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' });
+  const j = await h.api(s.book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' });
   return j.body.journal.filter((r) => r.kind === kind);
 }
 
-async function openCase(t, id, locale, user = 'li.wei') {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale });
-  if (locale === 'en') await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
-  await h.useSession(page, book, user);
-  await page.goto(`${book.url}/#/case/${id}`);
-  await page.waitForSelector('.note-form textarea');
-  await page.waitForSelector('.timeline-box .timeline, .timeline-box .state.empty');
-  return page;
-}
+const openCase = (t, id, locale, user) => h.openCase(t, s, id, { locale, user });
 
 // The first request to url is done by the service, and its answer is
 // lost on the way back: the page gets a proxy's 504.
@@ -70,7 +54,7 @@ test('a note saved whose answer was lost is not saved again by the next tap', as
 });
 
 test('a record whose claim was done but its answer lost is saved on the next tap, not said to be taken by someone else', async (t) => {
-  const before = await h.api(book, '/v1/cases/CN014', { token: 'admin' });
+  const before = await h.api(s.book, '/v1/cases/CN014', { token: 'admin' });
   const task = before.body.tasks.find((x) => x.outcomes && x.status === 'open');
   assert.ok(task, 'CN014 has an open task');
   const page = await openCase(t, 'CN014', 'zh-CN');
@@ -116,7 +100,7 @@ test('a note left while saving, saved behind the page, is not saved again when i
 
 test('a record left half typed on a task recorded meanwhile comes back in the note box, with why', async (t) => {
   for (const [id, locale, words] of [['CN016', 'zh-CN', /已被记录/], ['CN013', 'en', /recorded meanwhile/]]) {
-    const kase = await h.api(book, `/v1/cases/${id}`, { token: 'admin' });
+    const kase = await h.api(s.book, `/v1/cases/${id}`, { token: 'admin' });
     const task = kase.body.tasks.find((x) => x.outcomes && x.outcomes.dispute && x.outcomes.no_answer);
     if (!task) assert.fail(`${id} has no task with dispute and no_answer`);
     const page = await openCase(t, id, locale);
@@ -126,7 +110,7 @@ test('a record left half typed on a task recorded meanwhile comes back in the no
     await page.click('nav a[data-nav="work"]');
     await page.waitForSelector('[data-page="work"]');
     // Meanwhile someone else records the task.
-    const done = await h.api(book, `/v1/tasks/${task.id}/complete`, { method: 'POST', token: 'agent', body: { outcome: 'no_answer' } });
+    const done = await h.api(s.book, `/v1/tasks/${task.id}/complete`, { method: 'POST', token: 'agent', body: { outcome: 'no_answer' } });
     assert.equal(done.status, 200, done.text);
     await page.goBack();
     await page.waitForSelector('.note-form textarea');
@@ -137,15 +121,15 @@ test('a record left half typed on a task recorded meanwhile comes back in the no
 });
 
 test('a person signing in on a tab where another\'s session ended gets nothing of the other\'s drafts', async (t) => {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.signIn(page, book, 'li.wei');
-  await page.goto(book.url + '/#/case/CN012');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/case/CN012');
   await page.waitForSelector('.note-form textarea');
   const secret = '<img src=x onerror=alert(1)> 借款人妻子的电话 13800000000';
   await page.fill('.note-form textarea', secret);
   const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
-  const me = await h.api(book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
-  await h.api(book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+  const me = await h.api(s.book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await h.api(s.book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
   await page.click('.note-form button[type="submit"]');
   await page.waitForFunction(() => /^#\/signin/.test(location.hash));
   assert.match(await page.evaluate(() => JSON.stringify(sessionStorage)), /13800000000/, 'kept for li.wei');
@@ -155,15 +139,15 @@ test('a person signing in on a tab where another\'s session ended gets nothing o
   await page.click('button[type="submit"]');
   await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
   assert.doesNotMatch(await page.evaluate(() => JSON.stringify(sessionStorage)), /13800000000/, 'not left in the tab for zhang.min');
-  await page.goto(book.url + '/#/case/CN012');
+  await page.goto(s.book.url + '/#/case/CN012');
   await page.waitForSelector('.note-form textarea');
   await page.waitForSelector('.timeline li, .timeline-box .state.empty');
   assert.equal(await page.inputValue('.note-form textarea'), '');
 });
 
 test('Cases: Retry tapped twice after a failed More shows the next page once', async (t) => {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.useSession(page, book, 'zhang.min');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
   // Pages of 5, so that the fixture book has several; the first More fails.
   let fail = 1;
   let asked = 0;
@@ -183,7 +167,7 @@ test('Cases: Retry tapped twice after a failed More shows the next page once', a
     answered++;
     return r.fulfill({ response: res });
   });
-  await page.goto(book.url + '/#/cases');
+  await page.goto(s.book.url + '/#/cases');
   await page.waitForSelector('table[data-table="cases"] tbody tr');
   const ids = () => page.$$eval('table[data-table="cases"] tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
   assert.equal((await ids()).length, 5);

@@ -8,19 +8,11 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 const missing = (r) => r.status === 404 && r.body && r.body.error && r.body.error.message === 'no such route';
 async function landed(t) {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} }))) {
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} }))) {
     t.skip('POST /v1/session has not landed yet');
     return false;
   }
@@ -28,20 +20,11 @@ async function landed(t) {
 }
 
 async function journal(id, kind) {
-  const j = await h.api(book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' });
+  const j = await h.api(s.book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' });
   return j.body.journal.filter((r) => r.kind === kind);
 }
 
-async function openCase(t, id, locale, user = 'li.wei') {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale });
-  // The console starts in the institution's language (zh-CN); English is
-  // the switch's, remembered by the browser.
-  if (locale === 'en') await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
-  await h.useSession(page, book, user);
-  await page.goto(`${book.url}/#/case/${id}`);
-  await page.waitForSelector('.note-form textarea');
-  return page;
-}
+const openCase = (t, id, locale, user) => h.openCase(t, s, id, { locale, user });
 
 // Text of our own words in zh-CN holds no English word of four letters
 // or more (a server's English message shown to a Chinese collector).
@@ -58,9 +41,9 @@ async function composeThenEnter(page, text) {
 
 test('Enter while an input method is composing does not submit a form', async (t) => {
   if (!(await landed(t))) return;
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.useSession(page, book, 'li.wei');
-  await page.goto(book.url + '/#/cases');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/cases');
   await page.waitForSelector('input.search');
   await page.focus('input.search');
   await composeThenEnter(page, 'wang');
@@ -70,11 +53,11 @@ test('Enter while an input method is composing does not submit a form', async (t
 
   // A visit record's "next step", half typed in Chinese: Enter picks the
   // candidate, it does not save the record.
-  const field = await h.newPage(t, browser, { device: 'phone', locale: 'zh-CN' });
-  await h.useSession(field, book, 'wang.fang');
+  const field = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(field, s.book, 'wang.fang');
   const posts = [];
   field.on('request', (r) => { if (r.method() === 'POST' && /\/v1\/tasks\//.test(r.url())) posts.push(r.url()); });
-  await field.goto(book.url + '/#/case/CN005');
+  await field.goto(s.book.url + '/#/case/CN005');
   await field.waitForSelector('.task-form select[name="outcome"]');
   await field.selectOption('.task-form select[name="outcome"]', 'met');
   await field.fill('.task-form textarea[name="said"]', '家属说本人出差');
@@ -187,7 +170,7 @@ test('a promise the service refuses (beyond its horizon) is said in the person\'
   }
 });
 
-test('a save the service never answers ends in "not saved yet", and Save works again', async (t) => {
+test('a save the service does not answer says it is still waiting, and Save works again', async (t) => {
   if (!(await landed(t))) return;
   const page = await openCase(t, 'CN019', 'zh-CN');
   let hang = true;
@@ -195,7 +178,7 @@ test('a save the service never answers ends in "not saved yet", and Save works a
   await page.fill('.promise-form input[name="amount"]', '300');
   await page.click('.promise-form button[type="submit"]');
   const status = page.locator('.promise-form .form-status');
-  await h.waitFor(async () => /尚未保存/.test(await status.textContent()), { timeout: 40000, message: 'still saving' });
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still saving' });
   assert.doesNotMatch(await status.textContent(), english);
   assert.equal(await page.isDisabled('.promise-form button[type="submit"]'), false, 'Save can be tapped again');
   hang = false;
@@ -208,7 +191,7 @@ test('the same task recorded in another tab: the second tab says so in its langu
   if (!(await landed(t))) return;
   const a = await openCase(t, 'CN014', 'zh-CN');
   const b = await a.context().newPage();
-  await b.goto(`${book.url}/#/case/CN014`);
+  await b.goto(`${s.book.url}/#/case/CN014`);
   await b.waitForSelector('.task-form select[name="outcome"]');
   await a.selectOption('.task-form select[name="outcome"]', 'no_answer');
   await a.click('.task-form button[type="submit"]');
@@ -229,10 +212,10 @@ test('the same task recorded in another tab: the second tab says so in its langu
 
 test('a session that ends while a form is half typed keeps what was typed', async (t) => {
   if (!(await landed(t))) return;
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
   await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
-  await h.signIn(page, book, 'li.wei');
-  await page.goto(book.url + '/#/case/CN012');
+  await h.signIn(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/case/CN012');
   await page.waitForSelector('.task-form select[name="outcome"]');
   await page.selectOption('.task-form select[name="outcome"]', 'promise');
   await page.fill('.task-form input[name="amount"]', '1,000.50');
@@ -240,8 +223,8 @@ test('a session that ends while a form is half typed keeps what was typed', asyn
   await page.fill('.note-form textarea', note);
   // The session ends on the server (it expired, or was signed out elsewhere).
   const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
-  const me = await h.api(book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
-  await h.api(book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+  const me = await h.api(s.book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await h.api(s.book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
   await page.click('.note-form button[type="submit"]');
   await page.waitForFunction(() => /^#\/signin/.test(location.hash));
   await page.fill('input[name="name"]', 'li.wei');
@@ -264,16 +247,16 @@ test('a session that ends while a form is half typed keeps what was typed', asyn
 
 test('on a 360x640 phone a list wider than the screen scrolls in its box, not the page', async (t) => {
   if (!(await landed(t))) return;
-  const context = await browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const context = await s.browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   t.after(() => context.close());
   const page = await context.newPage();
-  const s = await h.session(book, 'zhang.min');
-  const [name, value] = s.cookie.split(/=(.*)/s);
-  await context.addCookies([{ name, value, url: book.url }]);
+  const sess = await h.session(s.book, 'zhang.min');
+  const [name, value] = sess.cookie.split(/=(.*)/s);
+  await context.addCookies([{ name, value, url: s.book.url }]);
   // (A phone's browser widens its layout to what the page needs, so
   // innerWidth would grow with the table: the screen is 360.)
   for (const [hash, table] of [['#/overview', 'by_state'], ['#/outbox', null], ['#/cases', 'cases']]) {
-    await page.goto(book.url + '/' + hash);
+    await page.goto(s.book.url + '/' + hash);
     await page.waitForSelector(table ? `table[data-table="${table}"] tbody tr` : 'table.grid tbody tr');
     await page.waitForLoadState('networkidle');
     const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
@@ -291,13 +274,13 @@ test('on a 360x640 phone a list wider than the screen scrolls in its box, not th
 
 test('reassigning: a task outside the person\'s queues is said in the supervisor\'s language, and a double click sends once', async (t) => {
   if (!(await landed(t))) return;
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.useSession(page, book, 'zhang.min');
-  await page.goto(book.url + '/#/overview');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
   await page.waitForSelector('form.reassign input[name="task"]');
   const posts = [];
   page.on('request', (r) => { if (/\/assign$/.test(r.url())) posts.push(r.url()); });
-  const queueOf = async (id) => (await h.api(book, '/v1/tasks?status=open&limit=200', { token: 'admin' })).body.tasks.find((x) => String(x.id) === id).queue;
+  const queueOf = async (id) => (await h.api(s.book, '/v1/tasks?status=open&limit=200', { token: 'admin' })).body.tasks.find((x) => String(x.id) === id).queue;
   const ids = await page.$$eval('form.reassign input[name="task"]', (xs) => xs.map((x) => x.value));
   let field = null, phone = null;
   for (const id of ids) {

@@ -1,29 +1,21 @@
 'use strict';
 // A field officer on a 390x844 phone: today's visits by area, arrive,
 // write the visit record, lose the signal, and send it again.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 const missing = (r) => r.status === 404 && r.body && r.body.error && r.body.error.message === 'no such route';
 
 test('the visit list is grouped by area with map and phone links', async (t) => {
-  const r = await h.api(book, '/v1/work', { token: 'admin' });
-  if (missing(r) || missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  const r = await h.api(s.book, '/v1/work', { token: 'admin' });
+  if (missing(r) || missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('the session or work route has not landed yet');
-  const ex = h.expected(book);
-  const page = await h.newPage(t, browser, { device: 'phone', locale: 'zh-CN' });
-  await h.signIn(page, book, 'wang.fang');
+  const ex = h.expected(s.book);
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'wang.fang');
   await page.waitForSelector('.cards .area');
   const areas = await page.$$eval('.cards section.area', (ss) => ss.map((s) => s.dataset.area));
   const fieldAreas = new Set(Object.values(ex.cases).filter((c) => c.tasks.some((k) => k.queue === 'field')).map((c) => c.area));
@@ -35,10 +27,10 @@ test('the visit list is grouped by area with map and phone links', async (t) => 
 });
 
 test('a visit record survives no signal and is sent once on the next tap', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
-  const page = await h.newPage(t, browser, { device: 'phone', locale: 'zh-CN' });
-  await h.signIn(page, book, 'wang.fang');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'wang.fang');
   // The rules answer only once the record is begun, and forbid a visit
   // now (as at 02:00 in Shanghai): what was typed must stay, the reason
   // goes on the button. CI lost the record so when it ran at night.
@@ -56,7 +48,7 @@ test('a visit record survives no signal and is sent once on the next tap', async
     await held;
     await route.fulfill({ response: res, json: g });
   });
-  await page.goto(book.url + '/#/case/CN005');
+  await page.goto(s.book.url + '/#/case/CN005');
   await page.waitForSelector('.task-form.visit');
   await page.click('.task-form.visit button.arrived');
   assert.match(await page.textContent('.arrived-at'), /\d{2}:\d{2}/);
@@ -83,7 +75,7 @@ test('a visit record survives no signal and is sent once on the next tap', async
   await page.click('.task-form button[type="submit"]');
   await page.waitForSelector('.timeline li[data-kind="task_done"]');
   assert.match(await page.textContent('.timeline li[data-kind="task_done"]'), /配偶/);
-  const j = await h.api(book, '/v1/cases/CN005/journal?limit=1000', { token: 'admin' });
+  const j = await h.api(s.book, '/v1/cases/CN005/journal?limit=1000', { token: 'admin' });
   assert.equal(j.body.journal.filter((x) => x.kind === 'task_done').length, 1, 'recorded once');
   await h.screenshot(page, 'case-visit-phone-zh-CN');
 });

@@ -1,30 +1,22 @@
 'use strict';
 // The read role sees cases with contact points masked and no way to
 // write; a write forged from its session is refused by the server.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 const missing = (r) => r.status === 404 && r.body && r.body.error && r.body.error.message === 'no such route';
 
 test('a read user sees masked contacts, no forms, and only its pages', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'zhao.read');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'zhao.read');
   const nav = await page.$$eval('nav a[data-nav]', (as) => as.map((a) => a.dataset.nav));
   assert.deepEqual(nav, ['cases', 'overview', 'strategy']);
-  await page.goto(book.url + '/#/case/CN012');
+  await page.goto(s.book.url + '/#/case/CN012');
   await page.waitForSelector('.contacts');
   assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no tel: links');
   const phone = await page.textContent('.contacts .masked');
@@ -44,18 +36,18 @@ test('a read user sees masked contacts, no forms, and only its pages', async (t)
     return r.status;
   });
   assert.ok(status === 403 || status === 404, `forged note answered ${status}`);
-  const j = await h.api(book, '/v1/cases/CN012/journal?limit=1000', { token: 'admin' });
+  const j = await h.api(s.book, '/v1/cases/CN012/journal?limit=1000', { token: 'admin' });
   assert.ok(!j.body.journal.some((r) => r.kind === 'note' && r.detail.text === 'forged'));
 });
 
 test('an agent is not shown pages its role does not open', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.signIn(page, book, 'li.wei');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'li.wei');
   const nav = await page.$$eval('nav a[data-nav]', (as) => as.map((a) => a.dataset.nav));
   assert.deepEqual(nav, ['work', 'cases']);
-  await page.goto(book.url + '/#/overview');
+  await page.goto(s.book.url + '/#/overview');
   await page.waitForSelector('main .state.empty');
   assert.match(await page.textContent('main'), /无法打开/);
 });

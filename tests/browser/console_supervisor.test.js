@@ -1,34 +1,26 @@
 'use strict';
 // A supervisor's overview: the charts' tables carry the book's known
 // figures; a failed case is retried from the page.
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let book, browser;
-before(async () => {
-  book = await h.startBook();
-  browser = await h.launchBrowser();
-});
-after(async () => {
-  await h.closeBrowser(browser);
-  await h.stopBook(book);
-});
+const s = h.suite();
 
 const missing = (r) => r.status === 404 && r.body && r.body.error && r.body.error.message === 'no such route';
 const cells = (page, table, col) => page.$$eval(`table[data-table="${table}"] tbody tr`, (trs, c) =>
   Object.fromEntries(trs.map((tr) => [tr.dataset.key, tr.querySelector(`td[data-col="${c}"]`).textContent])), col);
 const yuan = (minor) => '¥' + (minor / 100).toLocaleString('en-US', { minimumFractionDigits: 2 });
 
-test('the overview shows the book as charts with tables of the right numbers', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })) ||
-      missing(await h.api(book, '/v1/overview', { token: 'admin' })))
+test('the overview shows the s.book as charts with tables of the right numbers', async (t) => {
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })) ||
+      missing(await h.api(s.book, '/v1/overview', { token: 'admin' })))
     return t.skip('the session or overview route has not landed yet');
-  const ex = h.expected(book);
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'zhang.min');
+  const ex = h.expected(s.book);
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'zhang.min');
   await page.click('button.lang[data-lang="en"]'); // the institution speaks zh-CN
-  await page.goto(book.url + '/#/overview');
+  await page.goto(s.book.url + '/#/overview');
   await page.waitForSelector('table[data-table="by_state"]');
   assert.match(await page.textContent('main h1'), /Overview/);
   const cases = await cells(page, 'by_state', 'cases');
@@ -52,19 +44,19 @@ test('the overview shows the book as charts with tables of the right numbers', a
 });
 
 test('a case in error is retried from the overview', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
-  const ex = h.expected(book);
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'zh-CN' });
-  await h.signIn(page, book, 'zhang.min');
-  await page.goto(book.url + '/#/overview');
+  const ex = h.expected(s.book);
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.signIn(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
   await page.waitForSelector('table[data-table="errors"]');
   const listed = await page.$$eval('table[data-table="errors"] tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
   assert.deepEqual([...listed].sort(), [...ex.errors].sort());
   // CN026 failed once (a timeout): a retry moves it on.
   await page.click('table[data-table="errors"] button.retry[data-case="CN026"]');
   await h.waitFor(async () => {
-    const r = await h.api(book, '/v1/errors', { token: 'admin' });
+    const r = await h.api(s.book, '/v1/errors', { token: 'admin' });
     return !r.body.errors.some((e) => e.case === 'CN026');
   }, { message: 'CN026 still in error' });
   await h.waitFor(async () => !(await page.locator('table[data-table="errors"] tr[data-key="CN026"]').count()),
@@ -73,13 +65,13 @@ test('a case in error is retried from the overview', async (t) => {
 });
 
 test('tasks are reassigned to a collector whose queues hold them', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })) ||
-      missing(await h.api(book, '/v1/tasks/1/assign', { method: 'POST', token: 'admin', body: {} })) ||
-      missing(await h.api(book, '/v1/users', { token: 'admin' })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })) ||
+      missing(await h.api(s.book, '/v1/tasks/1/assign', { method: 'POST', token: 'admin', body: {} })) ||
+      missing(await h.api(s.book, '/v1/users', { token: 'admin' })))
     return t.skip('the assign or users route has not landed yet');
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'zhang.min');
-  await page.goto(book.url + '/#/overview');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
   await page.waitForSelector('form.reassign');
   const row = page.locator('table[data-table="open_tasks"] tbody tr', { hasText: 'phone' }).first();
   const id = await row.getAttribute('data-key');
@@ -87,25 +79,25 @@ test('tasks are reassigned to a collector whose queues hold them', async (t) => 
   await page.selectOption('form.reassign select[name="user"]', 'li.wei');
   await page.click('form.reassign button[type="submit"]');
   await h.waitFor(async () => {
-    const r = await h.api(book, '/v1/tasks?status=claimed&limit=500', { token: 'admin' });
-    const open = await h.api(book, '/v1/tasks?status=open&limit=500', { token: 'admin' });
+    const r = await h.api(s.book, '/v1/tasks?status=claimed&limit=500', { token: 'admin' });
+    const open = await h.api(s.book, '/v1/tasks?status=open&limit=500', { token: 'admin' });
     return [...r.body.tasks, ...open.body.tasks].some((x) => String(x.id) === id && x.assignee === 'li.wei');
   }, { message: `task ${id} not assigned to li.wei` });
 });
 
 test('strategy and outbox pages draw from their routes', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
   for (const locale of ['zh-CN', 'en']) {
-    const page = await h.newPage(t, browser, { device: 'desktop', locale });
-    await h.signIn(page, book, 'zhang.min');
+    const page = await h.newPage(t, s.browser, { device: 'desktop', locale });
+    await h.signIn(page, s.book, 'zhang.min');
     await page.evaluate((l) => localStorage.setItem('recoup.locale', l), locale);
     for (const p of ['strategy', 'outbox', 'work', 'cases']) {
-      await page.goto(`${book.url}/?${locale}#/${p}`);
+      await page.goto(`${s.book.url}/?${locale}#/${p}`);
       await page.waitForSelector(`main[data-page="${p}"] :is(table, .state.empty, .state.error, .workflow)`);
       await h.screenshot(page, `${p}-${locale}`);
     }
-    await page.goto(`${book.url}/#/strategy`);
+    await page.goto(`${s.book.url}/#/strategy`);
     await page.waitForSelector('main[data-page="strategy"] .panel');
     // What-if runs from the page now (console_whatif.test.js): its form.
     await page.waitForSelector('main[data-page="strategy"] .whatif form[data-form="whatif"]');
@@ -113,11 +105,11 @@ test('strategy and outbox pages draw from their routes', async (t) => {
 });
 
 test('an outbox page that ends early with nothing on it goes on by itself', async (t) => {
-  if (missing(await h.api(book, '/v1/session', { method: 'POST', body: {} })))
+  if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');
-  const all = await h.api(book, '/v1/outbox?limit=500', { token: 'admin' });
+  const all = await h.api(s.book, '/v1/outbox?limit=500', { token: 'admin' });
   const ids = (all.body.items || []).map((m) => String(m.id));
-  if (ids.length < 2) return t.skip('the fixture book has fewer than two messages in its outbox');
+  if (ids.length < 2) return t.skip('the fixture s.book has fewer than two messages in its outbox');
   // The first page as a store returns it past a long walk: empty, with
   // `next` set (here the first message, so the rest follows).
   const asked = [];
@@ -130,7 +122,7 @@ test('an outbox page that ends early with nothing on it goes on by itself', asyn
       const body = await res.json();
       await route.fulfill({ response: res, json: { ...body, items: [], next: Number(ids[0]) } });
     });
-    await page.goto(`${book.url}/?en#/outbox`);
+    await page.goto(`${s.book.url}/?en#/outbox`);
     await page.waitForSelector('main[data-page="outbox"] :is(table, .state.empty, .state.error)');
     assert.deepEqual(asked, [null, ids[0]], 'the console asked again after the empty page');
     const shown = await page.$$eval('table[data-table="outbox"] tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
@@ -140,8 +132,8 @@ test('an outbox page that ends early with nothing on it goes on by itself', asyn
 });
 
 async function withPage(t, body) {
-  const page = await h.newPage(t, browser, { device: 'desktop', locale: 'en' });
-  await h.signIn(page, book, 'zhang.min');
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.signIn(page, s.book, 'zhang.min');
   await page.evaluate(() => localStorage.setItem('recoup.locale', 'en'));
   await body(page);
 }

@@ -98,3 +98,92 @@ test('a calendar date is shown as written, whatever the zone', async () => {
   assert.equal(f.date('2026-12-05'), 'Dec 5, 2026');
   assert.match(f.isoDay(7), /^\d{4}-\d{2}-\d{2}$/);
 });
+
+// Every refusal (4xx) a console form can get from the service (runtime/
+// api.c, api_work.c, api_session.c, engine.c, task_decl.c, the store), as
+// the service words it: said in zh-CN and English by the console, with
+// the figures it names; zh-CN holds no English word but the names given.
+const REFUSALS = [
+  [422, 'amount', 'promise of 600000 exceeds the balance (560000)', /5,600\.00/],
+  [422, 'amount', 'a promise needs a positive amount in minor units'],
+  [422, 'by', 'promise date 2027-09-01 is beyond the promise horizon of 90d (policy.promise_horizon): 2027-03-01 at the latest', /2027-03-01/],
+  [422, 'by', 'promise date 2020-01-01 has passed'],
+  [422, 'by', 'by must be a date (2026-01-31), a date-time or a duration from now (7d)'],
+  [422, 'text', 'the note is too long (5000 bytes; at most 4096)', /4[,，]?096/],
+  [422, 'text', 'a note needs text'],
+  [422, 'amount', 'amount must be a whole number of minor units from 0 to 1000000000000000'],
+  [422, 'said', 'said is too long (70000 bytes; at most 65536)', /65[,，]?536/],
+  [422, 'said', 'said holds a NUL character'],
+  [422, 'said', 'said must be text'],
+  [422, 'whom', 'whom must be one of: borrower, spouse, colleague, other'],
+  [422, 'conversation', 'conversation must be true or false'],
+  [422, 'days', 'days must be a whole number'],
+  [422, 'reason', "reason is required for outcome 'dispute' of task kind 'call'"],
+  [422, 'outcome', 'a task completion needs an outcome string'],
+  [422, 'outcome', "outcome 'callback' is not declared for task kind 'call' (declared: promise, no_answer)"],
+  [422, 'said', "field 'said' is not declared for outcome 'promise' of task kind 'call'"],
+  [422, 'kind', "task kind 'call' is not declared in the workflow's tasks"],
+  [422, null, 'workflow console version 1 is not loaded'],
+  [422, 'user', 'assigning needs a user'],
+  [422, 'user', 'unknown user sun.li', /sun\.li/],
+  [422, 'user', 'user sun.li is disabled', /sun\.li/],
+  [422, 'user', 'user zhao.read has the read role: it works no tasks', /zhao\.read/],
+  [422, 'user', "queue field is not among user li.wei's queues", /li\.wei/],
+  [422, 'queue', 'queue field is not one of yours'],
+  [422, 'after', 'after must be the `next` of the page before'],
+  [409, 'task', 'task 19 is claimed by wang.fang', /wang\.fang/],
+  [409, 'task', 'task 19 is already closed (done, with another outcome or other fields)', /19/],
+  [409, 'task', 'task 19 is not open', /19/],
+  [409, 'task', 'task 19 is done', /19/],
+  [409, 'case', 'case CN018 is closed: it takes no promise', /CN018/],
+  [409, 'case', 'case CN013 is not in error', /CN013/],
+  [409, 'key', "key 'note-1' already names another write (a note of another case, or an event): a new note needs a new key"],
+  [404, 'case', 'unknown case CN999', /CN999/],
+  [404, 'task', 'unknown task 999', /999/],
+  [404, null, 'no task waiting in your queues'],
+  [403, 'Origin', "a write from another site's page is refused"],
+  [403, 'X-CSRF-Token', "a write with the session cookie needs the session's X-CSRF-Token header"],
+  [403, null, 'this route needs the agent or admin token or a supervisor'],
+  [413, null, 'the request body is too large'],
+  [429, null, 'too many sign-ins at once; retry shortly'],
+  [403, 'Origin', "a sign-in from another site's page is refused"],
+  [422, 'name', "name is required: the user's name, a string"],
+  [415, 'Content-Type', 'Content-Type must be application/json'],
+  [422, null, 'the body must be a JSON object {"text": ...}'],
+  [422, 'pasword', 'unknown field `pasword` (did you mean `password`?): POST /v1/session takes name and password; leave out any other key'],
+  [400, null, 'bad JSON at line 1 column 9: end of file expected near end of file'],
+  [422, 'assignee', 'claiming a task needs an assignee'],
+  [422, 'tab', 'tab must be due, promises or broken'],
+  [422, 'queue', 'queue is longer than 64 bytes'],
+];
+
+test('every refusal a console form can get is said in zh-CN and English; an unknown one is left to be shown as it came', async () => {
+  const { ctx } = await mod('state.js');
+  const i18n = await mod('i18n.js');
+  ctx.currency = 'CNY';
+  for (const locale of ['zh-CN', 'en']) {
+    ctx.locale = locale;
+    for (const [status, field, message, figures] of REFUSALS) {
+      const said = i18n.serviceText({ status, field, message });
+      assert.ok(said, `${locale}: ${status} ${field} ${message}`);
+      if (figures) assert.match(said, figures, message);
+      if (locale === 'zh-CN') {
+        const words = said.replace(/[\u2066-\u2069]/g, '').replace(/[a-z]+\.[a-z]+|CN\d+|[a-z_]+(?= 队列|：)/g, '');
+        assert.doesNotMatch(words, /[A-Za-z]{4,}/, said);
+      }
+    }
+  }
+  assert.equal(i18n.serviceText({ status: 422, field: 'text', message: 'a rule added after this console' }), null);
+  assert.equal(i18n.serviceText({ status: 500, field: null, message: 'internal error' }), null);
+});
+
+test('a whole number typed in full-width digits is read as the digits', async () => {
+  const f = await mod('format.js');
+  assert.equal(f.parseWhole('１２'), 12);
+  assert.equal(f.parseWhole(' 12 '), 12);
+  assert.equal(f.parseWhole('-3'), -3);
+  assert.equal(f.parseWhole('1.5'), null);
+  assert.equal(f.parseWhole('1e3'), null);
+  assert.equal(f.parseWhole('0x10'), null);
+  assert.equal(f.parseWhole(''), null);
+});

@@ -72,6 +72,14 @@
  *     message (and the last value) after timeout ms. For answers that are
  *     queued (202) and applied a moment later.
  *
+ * const s = h.suite(opts)       the opening every page-test file shared:
+ *     startBook(opts) and launchBrowser() in node:test's before(), their
+ *     close in after(); s.book and s.browser once before() ran.
+ * h.openCase(t, s, id, opts) -> page   a new page (opts.device 'desktop',
+ *     opts.locale 'zh-CN': 'en' is set as the switch's remembered choice),
+ *     signed in over the API as opts.user ('li.wei'), on #/case/ID (or
+ *     opts.hash) with its note form and timeline drawn.
+ *
  * RECOUP_ANCHOR=YYYY-MM-DDTHH (Shanghai, past, under a day old) forces the
  *     anchor: to replay what a run at another time of day saw.
  *
@@ -487,7 +495,36 @@ function expected(book) {
   return { ...raw, by_dpd_open, cases };
 }
 
+/* ------------------------------------------------- a test file's opening -- */
+
+function suite(opts) {
+  const { before, after } = require('node:test');
+  const s = { book: null, browser: null };
+  before(async () => {
+    s.book = await startBook(opts);
+    s.browser = await launchBrowser();
+  });
+  after(async () => {
+    await closeBrowser(s.browser);
+    await stopBook(s.book);
+  });
+  return s;
+}
+
+async function openCase(t, s, id, opts = {}) {
+  const page = await newPage(t, s.browser, { device: opts.device || 'desktop', locale: opts.locale || 'zh-CN' });
+  // The console starts in the institution's language (zh-CN); English is
+  // the switch's, remembered by the browser.
+  if (opts.locale === 'en') await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
+  await useSession(page, s.book, opts.user || 'li.wei');
+  await page.goto(`${s.book.url}/${opts.hash || '#/case/' + encodeURIComponent(id)}`);
+  await page.waitForSelector('.note-form textarea');
+  await page.waitForSelector('.timeline-box .timeline, .timeline-box .state.empty');
+  return page;
+}
+
 module.exports = {
+  suite, openCase,
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
   launchBrowser, closeBrowser, newPage, checkGuards, signIn, useSession, screenshot,

@@ -6,7 +6,7 @@ import { ctx, can } from '../state.js';
 import { get, post, qs, enc } from '../api.js';
 import { t, word, ruleName } from '../i18n.js';
 import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
-import { load, empty, table, section, errorText } from '../ui.js';
+import { load, empty, table, section, errorText, errorBox, loading } from '../ui.js';
 import { chart } from '../charts.js';
 
 const BLUE = '#2f6fb0';
@@ -188,15 +188,54 @@ function loadErrors(box) {
   });
 }
 
-function loadReassign(box) {
-  load(box, () => Promise.all([get('/v1/tasks' + qs({ status: 'open', limit: 200 })), get('/v1/users')]), ([tasks, users]) => {
+// Open tasks a page at a time (More), all queues or one: a supervisor
+// with more open work than a page reaches every task (only the first 200
+// were listed, the rest could not be moved).
+const REASSIGN_PAGE = 200;
+const openTasks = (queue, after) => get('/v1/tasks' + qs({ status: 'open', queue, after, limit: REASSIGN_PAGE }));
+
+function loadReassign(box, queue = '') {
+  load(box, () => Promise.all([openTasks(queue), get('/v1/users')]), ([tasks, users]) => {
     const rows = tasks.tasks || tasks.items || [];
-    if (!rows.length) return empty(t('ov.reassign.none'));
+    let next = tasks.next ?? null;
     const people = (users.items || []).filter((u) => !u.disabled && (u.role === 'agent' || u.role === 'supervisor'));
+    const queues = [...new Set([...people.flatMap((u) => u.queues || []), ...(queue ? [queue] : [])])].sort();
+    const inQueue = h('select', { name: 'queue', onchange: () => loadReassign(box, inQueue.value) },
+      h('option', { value: '' }, t('ov.reassign.allqueues')), queues.map((q) => h('option', { value: q }, q)));
+    inQueue.value = queue;
+    const filter = h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.queuefilter'), ' ', inQueue));
+    if (!rows.length) return [queue ? filter : null, empty(t('ov.reassign.none'))];
     const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name }, `${u.name} (${(u.queues || []).join(', ') || '*'})`)));
     const status = h('p', { class: 'form-status', role: 'status' });
     const go = h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go'));
     const byId = new Map(rows.map((r) => [String(r.id), r]));
+    const listBox = h('div', {});
+    const moreBox = h('div', { class: 'more-box' });
+    let busy = false; // a page being read: a second click waits for it
+    const more = async () => {
+      if (busy || next === null) return;
+      busy = true;
+      fill(moreBox, loading());
+      try {
+        const page = await openTasks(queue, next);
+        for (const r of page.tasks || page.items || []) if (!byId.has(String(r.id))) rows.push(r), byId.set(String(r.id), r);
+        next = page.next ?? null;
+        drawList();
+      } catch (err) {
+        if (err && err.status === 401) return;
+        fill(moreBox, errorBox(err, () => { busy = false; more(); }));
+        return;
+      } finally {
+        busy = false;
+      }
+    };
+    const drawList = () => {
+      // What was ticked stays ticked when the next page is added.
+      const ticked = new Set([...listBox.querySelectorAll('input[name=task]:checked')].map((x) => x.value));
+      fill(listBox, reassignTable(rows, ticked));
+      fill(moreBox, next !== null ? h('button', { type: 'button', class: 'btn more', onclick: more }, t('ov.reassign.more', { n: rows.length })) : null);
+    };
+    drawList();
     const form = h('form', { class: 'reassign', onsubmit: async (e) => {
       e.preventDefault();
       // A second click while the first is sending sends nothing more.
@@ -229,19 +268,24 @@ function loadReassign(box) {
       // until then, so a late second click sends nothing.
       if (failed.length) go.disabled = false;
       fill(status, t('ov.reassign.done', { n: done }), failed.length ? ' ' + failed.join('; ') : '');
-      if (!failed.length) setTimeout(() => loadReassign(box), 600);
+      if (!failed.length) setTimeout(() => loadReassign(box, queue), 600);
     } },
+    filter,
     h('p', { class: 'muted' }, t('ov.reassign.pick')),
-    table([
-      { key: 'pick', label: '', cell: (r) => h('input', { type: 'checkbox', name: 'task', value: r.id, 'aria-label': '#' + r.id }) },
-      { key: 'id', label: t('col.task') },
-      { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
-      { key: 'kind', label: t('col.kind'), cell: (r) => word('kind', r.kind) },
-      { key: 'queue', label: t('col.queue') },
-      { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
-      { key: 'assignee', label: t('col.assignee'), cell: (r) => r.assignee || '—' },
-    ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' }),
+    listBox, moreBox,
     h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.to'), ' ', who), go, status));
     return form;
   });
+}
+
+function reassignTable(rows, ticked) {
+  return table([
+    { key: 'pick', label: '', cell: (r) => h('input', { type: 'checkbox', name: 'task', value: r.id, 'aria-label': '#' + r.id, checked: ticked.has(String(r.id)) }) },
+    { key: 'id', label: t('col.task') },
+    { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
+    { key: 'kind', label: t('col.kind'), cell: (r) => word('kind', r.kind) },
+    { key: 'queue', label: t('col.queue') },
+    { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
+    { key: 'assignee', label: t('col.assignee'), cell: (r) => r.assignee || '—' },
+  ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' });
 }
