@@ -5611,6 +5611,21 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
 static int timer_fired_keys(sq *st, const store_timer *t,
                             const timer_key *fired, rc_error *err);
 
+/* Timer t found by all it holds (S_TIMER_DELETE or _REAL), deleted. */
+static int timer_delete_whole(sq *st, int which, const store_timer *t,
+                              int *deleted, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, which);
+  int rc;
+  sqlite3_bind_int64(s, 1, t->id);
+  bind_text(s, 2, t->case_id);
+  sqlite3_bind_int64(s, 3, t->due);
+  bind_text(s, 4, t->event);
+  bind_text(s, 5, t->data);
+  rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
+  *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  return rc;
+}
+
 static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
                            rc_error *err) {
   int at = st->base.depth > 0 ? claimed_still(st, t->due, t->id) : -1;
@@ -5626,29 +5641,17 @@ static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
     *deleted = 1;
     return timer_fired_keys(st, t, &fired, err);
   }
-  s = stmt(st, by_key ? S_TIMER_FIRED : S_TIMER_DELETE);
   if (by_key) {
+    s = stmt(st, S_TIMER_FIRED);
     sqlite3_bind_int64(s, 1, t->due);
     sqlite3_bind_int64(s, 2, t->id);
-  } else {
-    sqlite3_bind_int64(s, 1, t->id);
-    bind_text(s, 2, t->case_id);
-    sqlite3_bind_int64(s, 3, t->due);
-    bind_text(s, 4, t->event);
-    bind_text(s, 5, t->data);
-  }
-  rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
-  *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
-  if (rc == RC_OK && !*deleted && !by_key && st->fired.real_due) {
-    /* Its due a real number (sq_timers_due): a rare miss pays for it. */
-    s = stmt(st, S_TIMER_DELETE_REAL);
-    sqlite3_bind_int64(s, 1, t->id);
-    bind_text(s, 2, t->case_id);
-    sqlite3_bind_int64(s, 3, t->due);
-    bind_text(s, 4, t->event);
-    bind_text(s, 5, t->data);
     rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
     *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  } else {
+    rc = timer_delete_whole(st, S_TIMER_DELETE, t, deleted, err);
+    /* Its due a real number (sq_timers_due): a rare miss pays for it. */
+    if (rc == RC_OK && !*deleted && st->fired.real_due)
+      rc = timer_delete_whole(st, S_TIMER_DELETE_REAL, t, deleted, err);
   }
   if (!*deleted) return rc;
   return timer_fired_keys(st, t, &fired, err);
