@@ -1520,13 +1520,19 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
                          body, &conversation, err);
   /* A promise outcome is held to the promise's rules here, where the
    * collector can be told, not later in the handler's case:promise: a
-   * "money" field takes 0 (a fee waived), a promise of nothing does not. */
+   * "money" field takes 0 (a fee waived), a promise of nothing does not,
+   * nor one of more than is owed (promise_record's words). */
   if (rc == RC_OK &&
       !strcmp(json_string_value(json_object_get(body, "outcome")), "promise")) {
     json_t *amount = json_object_get(body, "amount");
     if (json_is_integer(amount) && json_integer_value(amount) <= 0)
       rc = rc_error_set(err, RC_EINVAL, "amount",
                         "a promise needs a positive amount in minor units");
+    else if (json_is_integer(amount) && json_integer_value(amount) > c.balance)
+      rc = rc_error_set(err, RC_EINVAL, "amount",
+                        "promise of %lld exceeds the balance (%lld)",
+                        (long long)json_integer_value(amount),
+                        (long long)c.balance);
     else if (json_is_string(json_object_get(body, "by")))
       rc = promise_outcome_check(
           eng, json_string_value(json_object_get(body, "by")), err);

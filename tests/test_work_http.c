@@ -657,6 +657,32 @@ static void test_completion_refuses_a_promise_of_nothing(void **state) {
       200, "\"status\":\"done\"");
 }
 
+/* A call's promise above the balance is refused as the promises route
+ * refuses it (422 amount), nothing written, the task still open. On
+ * f937791 it was stored done and the handler's case:promise raised
+ * (standard.lua: the case in error, "promise of 600000 exceeds the
+ * balance (500000)"). */
+static void test_completion_refuses_a_promise_above_the_balance(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  open_case("PZ2", NULL);
+  post_event("PZ2", "{\"type\":\"call\",\"data\":{\"queue\":\"over\"}}");
+  wait_tasks("over", 1);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
+           task_of("PZ2", "over"));
+  a = post(path, AGENT,
+           "{\"outcome\":\"promise\",\"amount\":500001,\"by\":\"7d\"}");
+  expect(a, 422, "\"field\":\"amount\"");
+  expect(a, 422, "exceeds the balance (500000)");
+  expect(get("/v1/tasks?queue=over&status=open", ADMIN), 200,
+         "\"case\":\"PZ2\"");
+  expect_not(get("/v1/cases/PZ2/journal", ADMIN), "task_done");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"promise\",\"amount\":500000,\"by\":\"7d\"}"),
+         200, "\"status\":\"done\"");
+}
+
 /* The promise tab lists cases whose open promise is due today or
  * earlier, with the promise; a case with a waiting task in the queue
  * names it. */
@@ -1151,6 +1177,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_note_under_an_older_event_s_key_is_refused),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
+      cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),
