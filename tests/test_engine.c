@@ -1145,14 +1145,13 @@ static void test_a_table_raising_under_case_task_fails_its_handler(
 static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   char dir[128], path[256], rec[300];
   static const char *const products[] = {
-      "refuse", "crash", "spin", "table", "nothing", "shown", "empty",
-      "blank",  "unset", "long", "small", "asserted", "tabled", "named",
-      "recrash", "reraised", "rerefused", "longcrash"};
-  static const int codes[] = {RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT,
-                              RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT,
-                              RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
-                              RC_ESCRIPT, RC_EINVAL, RC_ESCRIPT, RC_ESCRIPT,
-                              RC_EINVAL, RC_ESCRIPT};
+      "refuse", "crash", "spin",    "table",    "nothing",   "shown",
+      "empty",  "blank", "unset",   "long",     "small",     "asserted",
+      "tabled", "named", "recrash", "reraised", "rerefused", "longcrash"};
+  static const int codes[] = {
+      RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,
+      RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
+      RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",

@@ -5033,8 +5033,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_an_opened_row_reads_alike_kept_short_or_whole, setup,
-          teardown),
+          test_an_opened_row_reads_alike_kept_short_or_whole, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_journal,
@@ -5067,17 +5066,16 @@ int main(void) {
           test_a_range_holding_an_odd_timer_goes_one_by_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_timer_set_at_an_odd_due_s_key_outlives_it, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_the_fired_range_goes_every_32_timers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_the_fired_range_goes_every_32_timers,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_claimed_timer_ended_first_is_not_fired, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_timer_passed_over_splits_the_range,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_timer_passed_over_splits_the_range, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_fired_timers_roll_back_and_wait_for_no_trigger, setup,
-          teardown),
+          test_fired_timers_roll_back_and_wait_for_no_trigger, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_timer_is_set_without_looking_its_case_up, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -5116,8 +5114,7 @@ int main(void) {
           test_a_released_message_behind_the_fresh_cursor_goes, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_released_message_goes_among_the_fresh_by_id, setup,
-          teardown),
+          test_a_released_message_goes_among_the_fresh_by_id, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_released_message_goes_before_the_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -5129,8 +5126,7 @@ int main(void) {
           test_the_outbox_page_lists_fresh_then_waiting_messages, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_the_outbox_page_lists_a_released_message_by_id, setup,
-          teardown),
+          test_the_outbox_page_lists_a_released_message_by_id, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_outbox_page_walk_past_a_long_flight_is_bounded, setup,
           teardown),

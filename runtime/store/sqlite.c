@@ -5583,8 +5583,8 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
     real = sqlite3_column_type(s, 2) != SQLITE_INTEGER;
     if (real) real_due_told(st, &t[count]);
     if (claimed)
-      st->claimed.v[st->claimed.n++] = (timer_key){t[count].due, t[count].id,
-                                                   real};
+      st->claimed.v[st->claimed.n++] =
+          (timer_key){t[count].due, t[count].id, real};
     count++;
     if (keep && !ahead_keep(st, s)) keep = 0;
   }
