@@ -1699,7 +1699,15 @@ static int note_again(engine *eng, const char *case_id, const char *text,
                       "key '%s' already names another note of case %s: a "
                       "new note needs a new key",
                       key, case_id);
-  else if (w.found) {
+  /* No note of this case under the key: an event of it took the key
+   * before keys had a type (the claim matches those by case alone).
+   * Answered duplicate, the note was never written. */
+  else if (!w.found)
+    rc = rc_error_set(err, RC_ECONFLICT, "key",
+                      "key '%s' already names an event of case %s: a note "
+                      "needs a key of its own",
+                      key, case_id);
+  else {
     out->at = w.at;
     snprintf(out->user, sizeof out->user, "%s", w.user);
   }

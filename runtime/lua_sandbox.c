@@ -158,8 +158,10 @@ static int caught(lua_State *L) {
   lua_Debug ar;
   if (sc && sc->error_fn && lua_type(L, 1) == LUA_TSTRING &&
       lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
-    if (lua_tocfunction(L, -1) != sc->error_fn)
+    if (lua_tocfunction(L, -1) != sc->error_fn) {
       snprintf(sc->crash, sizeof sc->crash, "%s", lua_tostring(L, 1));
+      sc->crash_len = strlen(lua_tostring(L, 1));
+    }
     lua_pop(L, 1);
   }
   lua_settop(L, 1);

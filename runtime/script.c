@@ -171,8 +171,9 @@ static int msgh(lua_State *L) {
   /* A crash a pcall caught and the script raised again (error(e, 0),
    * or error(e) with its position before): the crash it was. */
   if (sc && sc->raised && sc->crash[0] && msg) {
-    size_t n = strlen(msg), c = strlen(sc->crash);
-    if (n >= c && strcmp(msg + n - c, sc->crash) == 0) sc->raised = 0;
+    size_t n = strlen(msg), c = sc->crash_len;
+    if (n >= c && strncmp(msg + n - c, sc->crash, sizeof sc->crash - 1) == 0)
+      sc->raised = 0;
   }
   /* error("") or error(" ") says nothing either: a caller got 422 with
    * "recoup.lua:4: " or "" for its message. */
@@ -197,6 +198,7 @@ int script_pcall(script *sc, int nargs, int nresults, rc_error *err,
   if (sc->depth++ == 0) {
     sandbox_begin(sc);
     sc->crash[0] = '\0';
+    sc->crash_len = 0;
   }
   sc->raised = 0;
   status = lua_pcall(L, nargs, nresults, base);

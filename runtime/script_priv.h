@@ -72,6 +72,10 @@ struct script {
    * xpcall caught, "" when none this call: raised again (error(e, 0))
    * it is still a crash, not the script's refusal (msgh). */
   char crash[512];
+  /* crash's whole length: a longer message (a binding quoting what it
+   * was given) is kept cut, and msgh looks for its first bytes where
+   * the whole would begin. */
+  size_t crash_len;
   int hook_period;     /* instructions between two hook calls */
   int64_t budget_left; /* steps left: instructions, bytes, C work */
   int64_t deadline_at; /* monotonic ms of the next look; 0: no deadline */

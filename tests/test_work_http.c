@@ -535,6 +535,36 @@ static void test_a_note_saved_twice_under_its_key_is_one_note(void **state) {
   expect_not(get("/v1/cases/NK2/journal", ADMIN), "\"kind\":\"note\"");
 }
 
+/* A key an event took before the book's keys had a type (schema 10's
+ * step leaves them NULL, matched by case alone) is that event's: a note
+ * under it is 409. On f937791 the note was answered 200 duplicate and
+ * never written (no note of the key in the journal: none, nothing to
+ * say it was lost). */
+static void test_a_note_under_an_older_event_s_key_is_refused(void **state) {
+  sqlite3 *other;
+  (void)state;
+  open_case("NK3", NULL);
+  expect(post("/v1/cases/NK3/events", INGEST,
+              "{\"type\":\"dispute\",\"key\":\"bank-778\"}"),
+         202, NULL);
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(
+      sqlite3_exec(other,
+                   "UPDATE event_keys SET type = NULL WHERE key = 'bank-778'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(other);
+  expect(post("/v1/cases/NK3/notes", AGENT,
+              "{\"text\":\"paid at the branch\",\"key\":\"bank-778\"}"),
+         409, "\"field\":\"key\"");
+  expect_not(get("/v1/cases/NK3/journal", ADMIN), "paid at the branch");
+  /* The event under its key is still that event. */
+  expect(post("/v1/cases/NK3/events", INGEST,
+              "{\"type\":\"dispute\",\"key\":\"bank-778\"}"),
+         200, "\"status\":\"duplicate\"");
+}
+
 /* --- promises ------------------------------------------------------------ */
 
 static void test_promises_check_amount_and_date(void **state) {
@@ -1148,6 +1178,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_assign_checks_the_user),
       cmocka_unit_test(test_notes_check_the_text),
       cmocka_unit_test(test_a_note_saved_twice_under_its_key_is_one_note),
+      cmocka_unit_test(test_a_note_under_an_older_event_s_key_is_refused),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
       cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
