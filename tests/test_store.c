@@ -2188,6 +2188,81 @@ static void test_a_range_holding_an_odd_timer_goes_one_by_one(void **state) {
   store_close(st);
 }
 
+/* The same odd timer fired inside an event's savepoint, where the range
+ * is off and a fired timer is deleted by its key: no row has the key
+ * (300, id). On f937791 it was not deleted (the step passed it over) and
+ * stayed, claimed and passed over again at every sweep. It goes by its
+ * real due, told once. */
+static void test_an_odd_timer_fired_by_its_key_goes(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  const char *notice;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("a due SQLite holds as a real number");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L3");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L3", 300, "c", NULL, 1, &err);
+  store_close(st);
+  exec_sql("UPDATE timers SET due = 300.5 WHERE case_id = 'L3'");
+  st = open_store();
+  for (int round = 0; round < 2; round++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_timers_claim(st, 400, 10, NULL, &t, &n, &err),
+                     RC_OK);
+    assert_int_equal(n, round ? 0 : 2);
+    for (int i = 0; i < n; i++) {
+      assert_int_equal(store_savepoint(st, &err), RC_OK);
+      assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+      assert_true(deleted);
+      assert_int_equal(store_release(st, &err), RC_OK);
+    }
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    store_timers_free(t, n);
+    notice = store_notice(st);
+    if (round == 0) {
+      assert_non_null(notice);
+      assert_non_null(strstr(notice,
+                             "timer 1 of case L3 was due at 300 and a "
+                             "fraction: fired"));
+    }
+    assert_null(store_notice(st));
+  }
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_close(st);
+}
+
+/* A timer whose due is text never fires (text sorts above every number):
+ * the store says so when it opens the book, naming one. On f937791
+ * nothing told it. */
+static void test_a_timer_due_as_text_is_told_at_open(void **state) {
+  store *st;
+  const char *notice;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("a due SQLite holds as text");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L2", 200, "b", NULL, 1, &err);
+  assert_null(store_notice(st));
+  store_close(st);
+  exec_sql("UPDATE timers SET due = '2026-01-05' WHERE case_id = 'L2'");
+  st = open_store();
+  notice = store_notice(st);
+  assert_non_null(notice);
+  assert_non_null(strstr(notice,
+                         "timers: 1 due at a time that is not a "
+                         "number (as \"2026-01-05\", of case L2) "
+                         "never fire"));
+  assert_null(store_notice(st));
+  store_close(st);
+}
+
 /* A claim of 40 timers, each due at its own time (10, 20 .. 400): the
  * first 32 fired are deleted then, while the claim goes on (the pages
  * they free are taken by the timers its steps set next). Steps after
@@ -5017,6 +5092,10 @@ int main(void) {
           test_a_range_holding_an_odd_timer_goes_one_by_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_fired_range_goes_every_32_timers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_an_odd_timer_fired_by_its_key_goes,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_at_open,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -138,6 +138,11 @@ struct store {
   } put;
 };
 
+/* Sets what the backend found odd (store_notice); one not handed out
+ * yet is kept, the new one after it, as far as the room goes. */
+void store_notice_set(store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* store_lease, STORE_EVENT_*, STORE_TIMERS_*, STORE_TAKE_* and
  * STORE_SESSIONS_* are in store.h: the engine passes them too. */
 

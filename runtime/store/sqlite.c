@@ -1960,6 +1960,30 @@ static int sq_configure(sqlite3 *db, const char *settings, char **msg) {
   }
 }
 
+/* Timers whose due is text (a hand edit, a tool that wrote a date):
+ * text sorts above every number, so the sweep's `due <= now` never
+ * takes them and they never fire. Told once at open (store_notice:
+ * tick warns, serve logs it); one seek of timers' key, where text
+ * sorts last. A book that cannot say is opened as before. */
+static void timers_never_due(sq *st) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT (SELECT count(*) FROM timers WHERE due >= "
+                         "''), due, case_id FROM timers WHERE due >= '' "
+                         "ORDER BY due, id LIMIT 1",
+                         -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0)
+    store_notice_set(&st->base,
+                     "timers: %lld due at a time that is not a number (as "
+                     "\"%.40s\", of case %.60s) never fire: `recoup check "
+                     "--db` names them (docs/operations.md, \"Timers that "
+                     "never fire\")",
+                     (long long)sqlite3_column_int64(s, 0),
+                     (const char *)sqlite3_column_text(s, 1),
+                     (const char *)sqlite3_column_text(s, 2));
+  sqlite3_finalize(s);
+}
+
 static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
   sq *st;
   int memory = strcmp(path, ":memory:") == 0, created = 0;
@@ -2085,6 +2109,7 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
     sq_close(st);
     return RC_ESTORE;
   }
+  if (!memory) timers_never_due(st);
   *out = st;
   return RC_OK;
 }
@@ -3953,14 +3978,14 @@ static int fired_flush(sq *st, rc_error *err) {
     rc = fired_one(st, n, &done, err);
     if (rc == RC_OK && done == n && !st->fired.told) {
       st->fired.told = 1;
-      snprintf(st->base.notice, sizeof st->base.notice,
-               "timers: %d fired between due %lld id %lld and due %lld id "
-               "%lld, but that range of the book held %lld: the other %lld "
-               "deleted one by one; a timer's due there is not a whole "
-               "number (edited by hand?)",
-               n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
-               (long long)hi->id, (long long)range,
-               (long long)(done - range));
+      store_notice_set(
+          &st->base,
+          "timers: %d fired between due %lld id %lld and due %lld id "
+          "%lld, but that range of the book held %lld: the other %lld "
+          "deleted one by one; a timer's due there is not a whole "
+          "number (edited by hand?)",
+          n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
+          (long long)hi->id, (long long)range, (long long)(done - range));
     }
   }
   if (rc == RC_OK && done != n)
@@ -5579,6 +5604,19 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
 static int timer_fired_keys(sq *st, const store_timer *t,
                             const timer_key *fired, rc_error *err);
 
+/* A timer fired by its real due (fired_real_due), outside the range:
+ * told once a connection, as the range's count is. */
+static void fired_real_told(sq *st, const store_timer *t) {
+  if (st->fired.told) return;
+  st->fired.told = 1;
+  store_notice_set(&st->base,
+                   "timers: timer %lld of case %.60s was due at %lld and a "
+                   "fraction: fired, and deleted by its real due; a timer's "
+                   "due there is not a whole number (edited by hand?)",
+                   (long long)t->id, t->case_id ? t->case_id : "",
+                   (long long)t->due);
+}
+
 static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
                            rc_error *err) {
   int at = st->base.depth > 0 ? claimed_still(st, t->due, t->id) : -1;
@@ -5607,6 +5645,17 @@ static int sq_timer_delete(sq *st, const store_timer *t, int *deleted,
   }
   rc = timers_changed(st, -1, exec_rebound(st, s, err, "delete timer"));
   *deleted = rc == RC_OK && sqlite3_changes(st->db) > 0;
+  if (rc == RC_OK && by_key && !*deleted) {
+    /* Claimed, yet no row under its key: a due a book edited by hand
+     * holds as a real number, read by the claim as its whole part. Left
+     * there it was claimed and passed over at every sweep, for good. */
+    int64_t one = 0;
+    if ((rc = timers_changed(st, -1, fired_real_due(st, &fired, &one, err))) !=
+        RC_OK)
+      return rc;
+    if (!(*deleted = one > 0)) return RC_OK;
+    fired_real_told(st, t);
+  }
   if (!*deleted) return rc;
   return timer_fired_keys(st, t, &fired, err);
 }
