@@ -1669,6 +1669,19 @@ static int note_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
+/* note_again's look at the newest rows: how many it was handed. */
+enum { NOTE_LOOK_FIRST = 32 };
+typedef struct note_rows {
+  note_seen *seen;
+  int rows;
+} note_rows;
+
+static int note_counted(void *ud, const store_value *cols, int n) {
+  note_rows *got = ud;
+  got->rows++;
+  return note_row(got->seen, cols, n);
+}
+
 /* A key already taken for this case's note: the same text is a resend
  * (a lost answer, a proxy's 5xx), answered with the note taken; other
  * text under the key is a conflict, not a second note nor an edit. */
@@ -1677,11 +1690,19 @@ static int note_again(engine *eng, const char *case_id, const char *text,
   note_seen w = {.key = key};
   int rc;
   /* A resend in the same group commit finds the first in rows held. */
-  if ((rc = store_journal_write(eng->st, err)) != RC_OK ||
-      (rc = store_journal_each(eng->st, case_id, 0, note_row, &w, err)) !=
-          RC_OK) {
-    free(w.text);
-    return rc;
+  if ((rc = store_journal_write(eng->st, err)) != RC_OK) return rc;
+  /* A resend comes soon after the note (a lost answer, a proxy's 5xx):
+   * the case's newest rows first, four times as many each look, not the
+   * whole journal of a case years old. A look that reads fewer rows than
+   * it asked for read them all. */
+  for (int limit = NOTE_LOOK_FIRST; !w.found; limit *= 4) {
+    note_rows got = {.seen = &w};
+    if ((rc = store_journal_each(eng->st, case_id, limit, note_counted, &got,
+                                 err)) != RC_OK) {
+      free(w.text);
+      return rc;
+    }
+    if (got.rows < limit || limit > INT_MAX / 4) break;
   }
   if (w.found && w.text && strcmp(w.text, text) != 0)
     rc = rc_error_set(err, RC_ECONFLICT, "key",
