@@ -3030,6 +3030,24 @@ static int poisoned_set_aside(engine *eng) {
   return 1;
 }
 
+/* The run's error once POISONED_MAX cases were set aside and one more
+ * is refused: the book refuses more than one case's rows (a trigger or
+ * a constraint made by hand on the whole of a table), and putting the
+ * whole book in error would help no one. Said, not only the last
+ * refusal, which read as one case at fault. */
+static void poisoned_cut(engine *eng, rc_error *err) {
+  char why[sizeof err->message];
+  rc_copy(why, sizeof why, err->message);
+  snprintf(err->message, sizeof err->message,
+           "%s (case %.200s); %d cases set aside in this run before it (in "
+           "error: `recoup errors` lists them); the run stopped here, the "
+           "other cases' work left waiting: a refusal of so many is the "
+           "book's (a trigger or constraint made by hand?): mend it, then "
+           "`recoup retry --all`",
+           why, eng->poisoned.case_id ? eng->poisoned.case_id : "?",
+           POISONED_MAX);
+}
+
 /* When the first timer due by until that the run has not left waiting is
  * due (0: none). On a store whose claims hand waiting work out again
  * (a claim is only a read there). */
@@ -3271,6 +3289,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         rc = RC_OK;
         continue;
       }
+      if (eng->poisoned.tries > POISONED_MAX && err) poisoned_cut(eng, err);
     }
     poisoned_forget(eng);
     if (rc != RC_OK) break;

@@ -414,6 +414,56 @@ static void test_a_poisoned_case_does_not_stall_the_others(void **state) {
   poisoned_run("journal_runs", "case_id", 0);
 }
 
+/* A trigger refusing every case's step (the whole book refused): a run
+ * sets aside 64 cases, each in error, then stops rather than put the
+ * whole book in error. The run's error says so: how many were set aside
+ * and that the rest stopped. On f937791 it said only the 65th's
+ * refusal, as if one case were at fault. */
+static void test_a_run_refused_book_wide_says_what_it_set_aside(void **state) {
+  char dir[] = "/tmp/recoup-engine-XXXXXX", db[64], id[16];
+  engine *eng;
+  sqlite3 *book;
+  rc_error err;
+  rc_duration day;
+  rc_clock *clk;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  eng = open_at(db, "2026-01-05T09:00");
+  for (int i = 0; i < 70; i++) {
+    snprintf(id, sizeof id, "W%02d", i);
+    open_case(eng, id, NULL);
+  }
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "CREATE TRIGGER poison BEFORE INSERT ON timers BEGIN "
+                   "SELECT RAISE(ROLLBACK, 'poisoned'); END",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(book);
+  clk = engine_clock(eng);
+  clock_parse_duration("1d", &day, NULL);
+  assert_int_equal(
+      engine_run(eng, clock_zone_add(clock_zone(clk), clock_now(clk), &day),
+                 NULL, &err),
+      RC_ESTORE);
+  assert_non_null(strstr(err.message, "poisoned"));
+  if (!strstr(err.message,
+              "64 cases set aside in this run before it (in error: "
+              "`recoup errors` lists them); the run stopped here, the "
+              "other cases' work left waiting"))
+    fail_msg("the run's error: %s", err.message);
+  engine_close(eng);
+  unlink(db);
+  for (int i = 0; i < 2; i++) {
+    char side[80];
+    snprintf(side, sizeof side, "%s%s", db, i ? "-shm" : "-wal");
+    unlink(side);
+  }
+  rmdir(dir);
+}
+
 /* A service runs on the real clock. A batch undone (a handler that fails,
  * a poisoned case) moved a simulated clock back to the batch's start; on
  * the real clock that stopped it there for good, and no timer due later
@@ -2200,6 +2250,7 @@ int main(void) {
       cmocka_unit_test(test_a_states_fields_are_read_as_lua_reads_them),
       cmocka_unit_test(test_a_handler_without_an_event_parameter_gets_none),
       cmocka_unit_test(test_a_note_resent_is_found_among_the_newest_rows),
+      cmocka_unit_test(test_a_run_refused_book_wide_says_what_it_set_aside),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);
