@@ -253,6 +253,42 @@ static void test_a_case_outside_a_transaction_is_whole_or_absent(
   store_close(st);
 }
 
+/* A trigger of the book's own that refuses a row is the book refusing
+ * it (store_refused), on both stores: the engine then sets that case
+ * aside and the other cases go on. On f937791 PostgreSQL never said so
+ * (its RAISE EXCEPTION was a database failure), and a DBA's trigger on
+ * one case's rows failed every batch that held its step. */
+static void test_a_trigger_s_refusal_is_the_book_s_on_both_stores(
+    void **state) {
+  store *st;
+  rc_error err;
+  int rc;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  if (on_pg)
+    exec_sql("CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql "
+             "AS $$BEGIN RAISE EXCEPTION 'refused'; END$$;"
+             "CREATE TRIGGER refuse BEFORE INSERT ON timers FOR EACH ROW "
+             "EXECUTE FUNCTION refuse_row()");
+  else
+    exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON timers BEGIN"
+             " SELECT RAISE(ABORT, 'refused'); END;");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  /* PostgreSQL sends the insert ahead: its refusal comes at the commit,
+   * which ends the transaction. */
+  if ((rc = store_timer_insert(st, "L1", 100, "a", NULL, 1, &err)) != RC_OK) {
+    assert_true(store_refused(st));
+    store_rollback(st);
+  } else {
+    rc = store_commit(st, &err);
+    assert_true(store_refused(st));
+  }
+  assert_int_not_equal(rc, RC_OK);
+  assert_non_null(strstr(err.message, "refused"));
+  store_close(st);
+}
+
 static void test_new_database_is_migrated_and_private(void **state) {
   store *st;
   sqlite3 *db;
@@ -5092,6 +5128,9 @@ int main(void) {
           test_a_range_holding_an_odd_timer_goes_one_by_one, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_the_fired_range_goes_every_32_timers, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_trigger_s_refusal_is_the_book_s_on_both_stores, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_an_odd_timer_fired_by_its_key_goes,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_at_open,
