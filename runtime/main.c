@@ -508,14 +508,18 @@ static void odd_say(void *ud, const store_odd *o) {
 /* The book's odd things, said; a book that is not there is not looked
  * at unless --db named it. Warnings, never a refusal: serve runs such a
  * book as before. */
-static int check_book(const args *a, const institution_config *cfg) {
+static int check_book(const args *a, const char *dir,
+                      const institution_config *cfg) {
   const char *db = a->db ? a->db : cfg->db;
   odd_seen seen = {.db = db};
   char name[400];
   struct stat sb;
   rc_error err;
   rc_error_clear(&err);
-  if (store_where(db) != STORE_FILE) return EXIT_DONE;
+  if (store_where(db) != STORE_FILE) {
+    if (a->db) printf("%s: a PostgreSQL book is not read by check\n", dir);
+    return EXIT_DONE;
+  }
   if (stat(db, &sb) != 0 && !a->db) return EXIT_DONE;
   if (store_book_odd(db, odd_say, &seen, &err) != RC_OK) {
     rc_error_print(&err, stderr);
@@ -548,7 +552,7 @@ static int cmd_check(const args *a) {
     const institution_config *cfg = script_config(engine_script(eng));
     printf("%s: ok (%s, %s, %d workflow%s)\n", dir, cfg->name, cfg->timezone,
            cfg->nworkflows, cfg->nworkflows == 1 ? "" : "s");
-    rc = check_book(a, cfg);
+    rc = check_book(a, dir, cfg);
   }
   engine_close(eng);
   return rc;
