@@ -2272,9 +2272,9 @@ static void test_an_odd_timer_fired_by_its_key_goes(void **state) {
 }
 
 /* A timer whose due is text never fires (text sorts above every number):
- * the store says so when it opens the book, naming one. On f937791
- * nothing told it. */
-static void test_a_timer_due_as_text_is_told_at_open(void **state) {
+ * the store's first notice of a connection says so, naming one. On
+ * f937791 nothing told it. */
+static void test_a_timer_due_as_text_is_told_once(void **state) {
   store *st;
   const char *notice;
   rc_error err;
@@ -5133,7 +5133,7 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(test_an_odd_timer_fired_by_its_key_goes,
                                       setup, teardown),
-      cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_at_open,
+      cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_once,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),

@@ -100,7 +100,7 @@ struct store {
   /* What the backend found odd and worked around, for store_notice;
    * notice_told once it was handed out. */
   char notice[320];
-  int notice_told;
+  int notice_told, notice_looked;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the
@@ -567,6 +567,11 @@ struct store_ops {
    * again; 0: kept as the object (also under store/fault.c's wrapper,
    * which does not say: a row so kept reads the same). */
   int journal_short_opened;
+  /* --- what the book holds odd (session 35) ----------------------------- */
+  /* optional (NULL: nothing to look for): store_notice's first call looks
+   * (store_notice_set), not the open: a read at open fills the page
+   * cache the first reads after it would have gone to the disk for. */
+  void (*notice_look)(store *st);
 };
 
 /* The backends this build has. */

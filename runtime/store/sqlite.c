@@ -1962,9 +1962,10 @@ static int sq_configure(sqlite3 *db, const char *settings, char **msg) {
 
 /* Timers whose due is text (a hand edit, a tool that wrote a date):
  * text sorts above every number, so the sweep's `due <= now` never
- * takes them and they never fire. Told once at open (store_notice:
- * tick warns, serve logs it); one seek of timers' key, where text
- * sorts last. A book that cannot say is opened as before. */
+ * takes them and they never fire. Told once a connection, at the first
+ * look for a notice (tick warns after its run, serve logs it after its
+ * first turn); one seek of timers' key, where text sorts last. A book
+ * that cannot say runs as before. */
 static void timers_never_due(sq *st) {
   sqlite3_stmt *s = NULL;
   if (sqlite3_prepare_v2(st->db,
@@ -2109,7 +2110,6 @@ static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
     sq_close(st);
     return RC_ESTORE;
   }
-  if (!memory) timers_never_due(st);
   *out = st;
   return RC_OK;
 }
@@ -7588,6 +7588,10 @@ static void op_import_next(store *s) {
   SQ(s)->import_next = 1;
 }
 
+static void op_notice_look(store *s) {
+  timers_never_due(SQ(s));
+}
+
 static void op_import_ahead(store *s, const char *borrower_id) {
   sq *st = SQ(s);
   if (st->no_borrowers && st->base.depth > 0 && st->new_borrowers.cap)
@@ -8444,5 +8448,6 @@ const store_ops store_sqlite_ops = {
     .durable = op_durable,
     .import_next = op_import_next,
     .import_ahead = op_import_ahead,
+    .notice_look = op_notice_look,
     .journal_short_opened = 1,
 };

@@ -459,6 +459,10 @@ void store_notice_set(store *st, const char *fmt, ...) {
 }
 
 const char *store_notice(store *st) {
+  if (!st->notice_looked && st->ops->notice_look) {
+    st->notice_looked = 1;
+    st->ops->notice_look(st);
+  }
   if (!st->notice[0] || st->notice_told) return NULL;
   st->notice_told = 1;
   return st->notice;
