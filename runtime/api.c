@@ -245,8 +245,7 @@ void api_reply_text(service *svc, http_request *req, int route, int status,
  * ("...nce-production/inst/recoup.lua:10:"): the directory's end is cut
  * there too. A directory named alone (require's "not found in DIR or
  * DIR") is said in words; a relative one ("." when served from inside)
- * tells nothing and is left so. Returns buf, or msg itself when buf could not
- * hold it whole. */
+ * tells nothing and is left so (inside_put, api_inside_dup). */
 /* Whether at holds the k bytes of end, the end of a directory, as Lua
  * cut it: bytes of a character it cut in two are '?' (script.c mends
  * them so). */
@@ -256,13 +255,13 @@ static int dir_end_at(const char *at, const char *end, size_t k) {
   return strncmp(at + j, end + j, k - j) == 0;
 }
 
-static const char *api_inside(const service *svc, const char *msg, char *buf,
-                              size_t size) {
+/* The walk: the length of msg as a caller reads it, written to buf as
+ * well when buf is not NULL (room for that length and a NUL). */
+static size_t inside_put(const service *svc, const char *msg, char *buf) {
   const char *dirs[2] = {script_config(engine_script(svc->eng))->dir,
                          script_shipped_dir()};
   static const char *const said[2] = {"the institution", "the shipped scripts"};
   size_t o = 0;
-  if (strlen(msg) >= size) return msg;
   for (const char *p = msg; *p;) {
     size_t n = 0;
     const char *put = p;
@@ -286,30 +285,24 @@ static const char *api_inside(const service *svc, const char *msg, char *buf,
               n = 3 + k + 1, len = 0;
         }
       }
-    if (o + len >= size) return msg;
-    memcpy(buf + o, put, len);
+    if (buf) memcpy(buf + o, put, len);
     o += len;
     p += n ? n : 1;
   }
-  buf[o] = '\0';
-  return buf;
+  if (buf) buf[o] = '\0';
+  return o;
 }
 
-/* api_inside into a string of its own (NULL when out of memory). Room
- * for the words: a folder of 2 bytes or more said in at most 19 ("the
- * shipped scripts"). Sized to msg alone, a message that named a short
- * folder alone ("not found in /srv/recoup or /opt/recoup", as error(e, 0)
- * re-raises require's) did not fit and went out as it was, folders and
- * all. */
+/* api_inside into a string of its own, sized by a first walk (NULL when
+ * out of memory). A message that named a short folder alone ("not found
+ * in /srv/recoup or /opt/recoup", as error(e, 0) re-raises require's)
+ * grows when the folder is said in words: sized to msg alone it went out
+ * as it was, folders and all; sized at ten times msg, a long message (a
+ * script's error quoting a big value) took ten times its memory. */
 static char *api_inside_dup(const service *svc, const char *msg) {
-  size_t len = strlen(msg), n;
-  char *buf;
-  if (len > SIZE_MAX / 10 - 1 || !(buf = malloc((n = 10 * len + 1))))
-    return NULL;
-  if (api_inside(svc, msg, buf, n) != buf) { /* cannot be: room for all */
-    free(buf);
-    return NULL;
-  }
+  size_t n = inside_put(svc, msg, NULL);
+  char *buf = n < SIZE_MAX ? malloc(n + 1) : NULL;
+  if (buf) inside_put(svc, msg, buf);
   return buf;
 }
 

@@ -37,21 +37,35 @@
 /* --- what a copy holds ------------------------------------------------- */
 
 json_t *backup_summary_json(const store_summary *s) {
-  json_t *money = json_object();
+  json_t *money = json_object(), *named = json_array(), *out;
   for (int i = 0; i < s->ncurrencies; i++)
     json_object_set_new(
         money, s->money[i].currency,
         json_pack("{s:I, s:I}", "owed", (json_int_t)s->money[i].balance, "paid",
                   (json_int_t)s->money[i].paid));
-  return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-                   "integrity", s->integrity, "schema", s->schema, "bytes",
-                   (json_int_t)s->bytes, "cases", (json_int_t)s->cases,
-                   "open_cases", (json_int_t)s->open_cases, "cases_in_error",
-                   (json_int_t)s->cases_in_error, "open_timers",
-                   (json_int_t)s->open_timers, "queued_messages",
-                   (json_int_t)s->queued_messages, "pending_events",
-                   (json_int_t)s->pending_events, "payments",
-                   (json_int_t)s->payments, "money", money);
+  for (int64_t i = 0; i < s->locale_extensions && i < BACKUP_LOCALES_NAMED; i++)
+    json_array_append_new(
+        named, json_pack("{s:s, s:s}", "id", s->locale_examples[i].id, "locale",
+                         s->locale_examples[i].locale));
+  out = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+                  "integrity", s->integrity, "schema", s->schema, "bytes",
+                  (json_int_t)s->bytes, "cases", (json_int_t)s->cases,
+                  "open_cases", (json_int_t)s->open_cases, "cases_in_error",
+                  (json_int_t)s->cases_in_error, "open_timers",
+                  (json_int_t)s->open_timers, "queued_messages",
+                  (json_int_t)s->queued_messages, "pending_events",
+                  (json_int_t)s->pending_events, "payments",
+                  (json_int_t)s->payments, "money", money);
+  /* The summary's line, as the text says it: how many, the first few
+   * named. Absent when there are none, as the line is. */
+  if (out && s->locale_extensions)
+    json_object_set_new(
+        out, "locale_extensions",
+        json_pack("{s:I, s:o}", "borrowers", (json_int_t)s->locale_extensions,
+                  "first", named));
+  else
+    json_decref(named);
+  return out;
 }
 
 void backup_summary_print(const char *what, const char *path,
@@ -68,13 +82,20 @@ void backup_summary_print(const char *what, const char *path,
           (long long)s->queued_messages, (long long)s->pending_events,
           (long long)s->payments);
   if (s->locale_extensions) {
-    char named[sizeof s->locale_examples];
-    rc_printable(named, sizeof named, s->locale_examples);
     fprintf(out,
             "  borrowers whose locale has an extension, left out when "
-            "formatting (the import refuses them now): %lld: %s%s\n",
-            (long long)s->locale_extensions, named,
-            s->locale_extensions > 3 ? ", ..." : "");
+            "formatting (the import refuses them now): %lld: ",
+            (long long)s->locale_extensions);
+    for (int64_t i = 0; i < s->locale_extensions && i < BACKUP_LOCALES_NAMED;
+         i++) {
+      char id[sizeof s->locale_examples[i].id * 2];
+      char tag[sizeof s->locale_examples[i].locale * 2];
+      rc_printable_line(id, sizeof id, s->locale_examples[i].id);
+      rc_printable_line(tag, sizeof tag, s->locale_examples[i].locale);
+      fprintf(out, "%s%s (%s)", i ? ", " : "", id, tag);
+    }
+    fprintf(out, "%s\n",
+            s->locale_extensions > BACKUP_LOCALES_NAMED ? ", ..." : "");
   }
   for (int i = 0; i < s->ncurrencies; i++)
     fprintf(out, "  %s: owed on open cases %lld, paid %lld (minor units)\n",

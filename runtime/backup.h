@@ -13,7 +13,7 @@
 
 #include "recoup/recoup.h"
 
-enum { BACKUP_CURRENCIES = 16 };
+enum { BACKUP_CURRENCIES = 16, BACKUP_LOCALES_NAMED = 3 };
 
 /* What a copy of the book holds, read back from the copy itself. */
 typedef struct store_summary {
@@ -24,10 +24,12 @@ typedef struct store_summary {
       pending_events, payments;
   /* Borrowers whose locale carries an extension (-u-, -t-, -x-, '@'),
    * refused for new input since they could change how a message reads
-   * and left out when formatting: how many, and the first few named
-   * ("B1 (zh-CN-u-ca-buddhist), ..."). */
+   * and left out when formatting: how many, and the first few (id and
+   * locale as stored, cut to fit). */
   int64_t locale_extensions;
-  char locale_examples[256];
+  struct {
+    char id[132], locale[64];
+  } locale_examples[BACKUP_LOCALES_NAMED];
   int ncurrencies;
   struct {
     char currency[8];
@@ -49,6 +51,25 @@ int store_backup_copy(const char *src, const char *dst, rc_error *err);
  * "ok" and a schema version from 1 to store_schema_version(); otherwise
  * err says which (the summary is filled as far as it could be). */
 int store_backup_check(const char *path, store_summary *out, rc_error *err);
+
+/* Something a book written by an older recoup may hold that today's
+ * input refuses, or that the sweep cannot run: a case or borrower id
+ * HTTP bodies and imports refuse (input_check_id: a trailing U+3000, a
+ * tag character), a timer whose due is text (never due: the sweep
+ * compares numbers) or a real number (fired at its whole millisecond).
+ * Strings live for the call only. */
+typedef struct store_odd {
+  const char *what;    /* "case", "borrower", "timer" */
+  const char *id;      /* the id as stored (a timer's: its number) */
+  const char *case_id; /* a timer's case; NULL otherwise */
+  const char *event;   /* a timer's event; NULL otherwise */
+  const char *why;     /* input_check_id's message, or the due as stored */
+  int fires;           /* a timer: 1 when the sweep still fires it */
+} store_odd;
+typedef void (*store_odd_fn)(void *ud, const store_odd *o);
+/* Hands fn each odd thing of the SQLite book at path, opened read-only
+ * (no migration, no write: a book a service holds may be looked at). */
+int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err);
 
 /* --- backup.c ---------------------------------------------------------- */
 

@@ -212,6 +212,22 @@ static int get_flag(const fields *obj, const char *key, const char *field,
  * Chinese numerals — the borrower's locale says which language and
  * conventions, the institution's formats the rest. A refusal names the
  * row; a silent rewrite would store a value the file did not hold. */
+/* RFC 5646 2.2.8's grandfathered tags: whole tags from before BCP 47's
+ * grammar, irregular ("i-klingon") or regular ("zh-min-nan"). ICU maps
+ * some to a language it holds no formats for, which then formatted as
+ * English ("i-klingon"), and "i-default" to a private-use keyword, which
+ * was refused as an extension. None says a language and region. */
+static int grandfathered(const char *tag) {
+  static const char *const tags[] = {
+      "art-lojban", "cel-gaulish", "en-gb-oed", "no-bok",   "no-nyn",
+      "sgn-be-fr",  "sgn-be-nl",   "sgn-ch-de", "zh-guoyu", "zh-hakka",
+      "zh-min",     "zh-min-nan",  "zh-xiang",  NULL};
+  if ((tag[0] == 'i' || tag[0] == 'I') && tag[1] == '-') return 1;
+  for (int i = 0; tags[i]; i++)
+    if (strcasecmp(tag, tags[i]) == 0) return 1;
+  return 0;
+}
+
 int case_input_check_locale(const char *tag, const char *field,
                             rc_error *err) {
   static _Thread_local char last_ok[32];
@@ -221,6 +237,17 @@ int case_input_check_locale(const char *tag, const char *field,
   int found = 0;
   if (strcmp(tag, last_ok) == 0) return RC_OK;
   if (strchr(tag, '_')) goto bad;
+  if (grandfathered(tag))
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s '%s' is a grandfathered tag (RFC 5646 2.2.8), "
+                        "not a language and region: give one such as zh-CN "
+                        "or en",
+                        field, tag);
+  if ((tag[0] == 'x' || tag[0] == 'X') && tag[1] == '-')
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s '%s' is a private-use tag, not a language and "
+                        "region: give one such as zh-CN or en",
+                        field, tag);
   for (const char *p = tag; *p; p += strcspn(p, "-"), p += *p == '-')
     if (p[0] && (p[1] == '-' || !p[1]) && p != tag)
       return rc_error_set(err, RC_EINVAL, field,

@@ -1680,6 +1680,19 @@ static int note_row(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
+/* note_again's look at the newest rows: how many it was handed. */
+enum { NOTE_LOOK_FIRST = 32 };
+typedef struct note_rows {
+  note_seen *seen;
+  int rows;
+} note_rows;
+
+static int note_counted(void *ud, const store_value *cols, int n) {
+  note_rows *got = ud;
+  got->rows++;
+  return note_row(got->seen, cols, n);
+}
+
 /* A key already taken for this case's note: the same text is a resend
  * (a lost answer, a proxy's 5xx), answered with the note taken; other
  * text under the key is a conflict, not a second note nor an edit. */
@@ -1688,11 +1701,19 @@ static int note_again(engine *eng, const char *case_id, const char *text,
   note_seen w = {.key = key};
   int rc;
   /* A resend in the same group commit finds the first in rows held. */
-  if ((rc = store_journal_write(eng->st, err)) != RC_OK ||
-      (rc = store_journal_each(eng->st, case_id, 0, note_row, &w, err)) !=
-          RC_OK) {
-    free(w.text);
-    return rc;
+  if ((rc = store_journal_write(eng->st, err)) != RC_OK) return rc;
+  /* A resend comes soon after the note (a lost answer, a proxy's 5xx):
+   * the case's newest rows first, four times as many each look, not the
+   * whole journal of a case years old. A look that reads fewer rows than
+   * it asked for read them all. */
+  for (int limit = NOTE_LOOK_FIRST; !w.found; limit *= 4) {
+    note_rows got = {.seen = &w};
+    if ((rc = store_journal_each(eng->st, case_id, limit, note_counted, &got,
+                                 err)) != RC_OK) {
+      free(w.text);
+      return rc;
+    }
+    if (got.rows < limit || limit > INT_MAX / 4) break;
   }
   if (w.found && w.text && strcmp(w.text, text) != 0)
     rc = rc_error_set(err, RC_ECONFLICT, "key",
@@ -3028,6 +3049,24 @@ static int poisoned_set_aside(engine *eng) {
   return 1;
 }
 
+/* The run's error once POISONED_MAX cases were set aside and one more
+ * is refused: the book refuses more than one case's rows (a trigger or
+ * a constraint made by hand on the whole of a table), and putting the
+ * whole book in error would help no one. Said, not only the last
+ * refusal, which read as one case at fault. */
+static void poisoned_cut(engine *eng, rc_error *err) {
+  char why[sizeof err->message];
+  rc_copy(why, sizeof why, err->message);
+  snprintf(err->message, sizeof err->message,
+           "%s (case %.200s); %d cases set aside in this run before it (in "
+           "error: `recoup errors` lists them); the run stopped here, the "
+           "other cases' work left waiting: a refusal of so many is the "
+           "book's (a trigger or constraint made by hand?): mend it, then "
+           "`recoup retry --all`",
+           why, eng->poisoned.case_id ? eng->poisoned.case_id : "?",
+           POISONED_MAX);
+}
+
 /* When the first timer due by until that the run has not left waiting is
  * due (0: none). On a store whose claims hand waiting work out again
  * (a claim is only a read there). */
@@ -3269,6 +3308,7 @@ int engine_run_some(engine *eng, rc_time until, int64_t max_steps,
         rc = RC_OK;
         continue;
       }
+      if (eng->poisoned.tries > POISONED_MAX && err) poisoned_cut(eng, err);
     }
     poisoned_forget(eng);
     if (rc != RC_OK) break;

@@ -103,7 +103,9 @@ static const command commands[] = {
      "[DIR|FILE...] [-v] [--db postgresql://...]",
      "run *_test.lua specs; -v: each test, and tracebacks;\n"
      "          --db: on scratch schemas of a PostgreSQL database"},
-    {"check", cmd_check, 0, 0, 1, "[DIR]", "load and validate everything"},
+    {"check", cmd_check, O_DB, 0, 1, "[DIR] [--db FILE]",
+     "load and validate everything; name what the book holds that\n"
+     "          today's input refuses or the sweep cannot run"},
     {"import", cmd_import, RUNS_CLOCK, 1, 2,
      "FILE [DIR] [--db FILE] [--now TIME] [--deliver|--no-deliver]\n"
      "          [--real-time]",
@@ -435,8 +437,107 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
   return EXIT_FAILED;
 }
 
+/* What `recoup check` found odd in the book: a warning each, up to
+ * ODD_SHOWN of a kind, then how many more. */
+enum { ODD_SHOWN = 20 };
+typedef struct odd_seen {
+  const char *db;
+  int64_t ids, ids_more, timers, timers_more;
+} odd_seen;
+
+/* An id as a path segment (RFC 3986 unreserved kept), for the routes
+ * that take it there. */
+static void path_segment(const char *id, char *out, size_t size) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t at = 0;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || strchr("-._~", *p);
+    if (at + (plain ? 1 : 3) >= size) break;
+    if (plain) {
+      out[at++] = (char)*p;
+    } else {
+      out[at++] = '%';
+      out[at++] = hex[*p >> 4];
+      out[at++] = hex[*p & 15];
+    }
+  }
+  out[at] = '\0';
+}
+
+static void odd_say(void *ud, const store_odd *o) {
+  odd_seen *seen = ud;
+  char id[400], why[400], seg[520], db[400], kase[400], ev[200];
+  shown(seen->db, db, sizeof db);
+  if (strcmp(o->what, "timer") != 0) {
+    int is_case = strcmp(o->what, "case") == 0;
+    if (seen->ids++ >= ODD_SHOWN) {
+      seen->ids_more++;
+      return;
+    }
+    path_segment(o->id, seg, sizeof seg);
+    printf("warning: %s: %s id \"%s\": %s\n", db, o->what,
+           shown(o->id, id, sizeof id), shown(o->why, why, sizeof why));
+    if (is_case)
+      printf(
+          "  a payment, import row or body naming it is refused; its "
+          "routes take it percent-encoded: /v1/cases/%s "
+          "(docs/operations.md, \"Ids an older book holds\")\n",
+          seg);
+    else
+      printf(
+          "  an import row or body naming it is refused; its cases go "
+          "on (docs/operations.md, \"Ids an older book holds\")\n");
+    return;
+  }
+  if (seen->timers++ >= ODD_SHOWN) {
+    seen->timers_more++;
+    return;
+  }
+  printf(
+      "warning: %s: timer %s of case \"%s\" (event \"%s\") is due at "
+      "\"%s\", not a whole number of milliseconds: %s\n",
+      db, o->id, shown(o->case_id, kase, sizeof kase),
+      shown(o->event, ev, sizeof ev), shown(o->why, why, sizeof why),
+      o->fires ? "it fires at its whole millisecond (edited by hand?)"
+               : "it never fires; set it again from the workflow or "
+                 "delete it (docs/operations.md, \"Timers that never "
+                 "fire\")");
+}
+
+/* The book's odd things, said; a book that is not there is not looked
+ * at unless --db named it. Warnings, never a refusal: serve runs such a
+ * book as before. */
+static int check_book(const args *a, const char *dir,
+                      const institution_config *cfg) {
+  const char *db = a->db ? a->db : cfg->db;
+  odd_seen seen = {.db = db};
+  char name[400];
+  struct stat sb;
+  rc_error err;
+  rc_error_clear(&err);
+  if (store_where(db) != STORE_FILE) {
+    if (a->db) printf("%s: a PostgreSQL book is not read by check\n", dir);
+    return EXIT_DONE;
+  }
+  if (stat(db, &sb) != 0 && !a->db) return EXIT_DONE;
+  if (store_book_odd(db, odd_say, &seen, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    return EXIT_FAILED;
+  }
+  shown(db, name, sizeof name);
+  if (seen.ids_more)
+    printf("warning: %s: %lld more ids like these\n", name,
+           (long long)seen.ids_more);
+  if (seen.timers_more)
+    printf("warning: %s: %lld more timers like these\n", name,
+           (long long)seen.timers_more);
+  return EXIT_DONE;
+}
+
 static int cmd_check(const args *a) {
   const char *dir = a->npos ? a->pos[0] : ".";
+  int rc;
   engine_options opts = {
       .dir = dir, .db = STORE_SCRATCH, .simulated = 1, .quiet = 1};
   rc_errlist errors = {0};
@@ -451,9 +552,10 @@ static int cmd_check(const args *a) {
     const institution_config *cfg = script_config(engine_script(eng));
     printf("%s: ok (%s, %s, %d workflow%s)\n", dir, cfg->name, cfg->timezone,
            cfg->nworkflows, cfg->nworkflows == 1 ? "" : "s");
+    rc = check_book(a, dir, cfg);
   }
   engine_close(eng);
-  return EXIT_DONE;
+  return rc;
 }
 
 /* A service on a SQLite book runs its own timers and delivers its own

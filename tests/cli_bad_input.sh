@@ -337,7 +337,7 @@ expect "retry --all with a CASE" 2 "retry --all takes no CASE" -- \
   "$recoup" retry --all L1 "$basic"
 expect "test --db with a file" 2 "recoup test takes a postgresql:// URL" -- \
   "$recoup" test "$basic" --db "$work/book.db"
-for args in "check --db x" "test --now 1d" "repl --now 1d" "serve --now 1d" \
+for args in "check --json" "test --now 1d" "repl --now 1d" "serve --now 1d" \
   "report --deliver" "errors --now 1d" "retry L1 --json" "tick --json" \
   "import f --json" "version --db x" "check --all"; do
   # shellcheck disable=SC2086

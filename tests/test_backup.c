@@ -560,17 +560,15 @@ static void test_a_backup_of_a_book_an_import_has_not_filled_is_refused(
   assert_true(exists(dest));
 }
 
-/* A book from before locale extensions were refused may hold one: a
- * backup's check names those borrowers (their messages leave the
- * extension out). On main the summary said nothing. */
-static void test_a_backup_names_borrowers_with_locale_extensions(
-    void **state) {
-  char book[700], dest[700];
+/* A book named name made by tick, with borrowers from before locale
+ * extensions were refused (B1 and B3 hold one); its path in book, a
+ * backup's in dest. */
+static void old_locales_book(const char *name, char *book, char *dest,
+                             size_t size) {
   sqlite3 *db;
   run *r;
-  (void)state;
-  snprintf(book, sizeof book, "%s/old-locales.db", srv.dir);
-  snprintf(dest, sizeof dest, "%s/old-locales-copy.db", srv.dir);
+  snprintf(book, size, "%s/%s.db", srv.dir, name);
+  snprintf(dest, size, "%s/%s-copy.db", srv.dir, name);
   r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
   expect_run(r, 0, "tick:");
   assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
@@ -582,11 +580,92 @@ static void test_a_backup_names_borrowers_with_locale_extensions(
                    NULL, NULL, NULL),
       SQLITE_OK);
   sqlite3_close(db);
+}
+
+/* A book from before locale extensions were refused may hold one: a
+ * backup's check names those borrowers (their messages leave the
+ * extension out). On main the summary said nothing. */
+static void test_a_backup_names_borrowers_with_locale_extensions(void **state) {
+  char book[700], dest[700];
+  run *r;
+  (void)state;
+  old_locales_book("old-locales", book, dest, sizeof book);
   r = recoup("backup", dest, "--db", book, "--direct", NULL);
   expect_run(r, 0,
              "borrowers whose locale has an extension, left out when "
              "formatting (the import refuses them now): 2: "
              "B1 (zh-CN-u-ca-buddhist), B3 (en-x-priv)\n");
+}
+
+/* The same line in --json: on f937791 the summary said it and the JSON
+ * had nothing of it. */
+static void test_a_backup_s_json_names_borrowers_with_locale_extensions(
+    void **state) {
+  char book[700], dest[700];
+  run *r;
+  (void)state;
+  old_locales_book("old-locales-json", book, dest, sizeof book);
+  r = recoup("backup", dest, "--db", book, "--direct", "--json", NULL);
+  expect_run(r, 0,
+             "\"locale_extensions\":{\"borrowers\":2,\"first\":"
+             "[{\"id\":\"B1\",\"locale\":\"zh-CN-u-ca-buddhist\"},"
+             "{\"id\":\"B3\",\"locale\":\"en-x-priv\"}]}");
+}
+
+/* A book written before session 34 may hold ids today's input refuses
+ * (X18 + U+3000, a tag character) and timers whose due is text (never
+ * due) or a real number: `recoup check --db` names each, says how its
+ * case is reached, and exits 0 (serve runs such a book). On f937791
+ * check took no --db and nothing named them. */
+static void test_check_names_what_an_older_book_holds(void **state) {
+  char book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/older.db", srv.dir);
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "INSERT INTO borrowers(id) VALUES ('B9' || char(0x3000)), "
+          "('T1' || char(0xE0041)), ('B1');"
+          "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "currency, opened_at) VALUES ('X18' || char(0x3000), 'B9' || "
+          "char(0x3000), 'pay', 1, 'new', 'USD', 0), ('L1', 'B1', 'pay', 1, "
+          "'new', 'USD', 0), ('L2', 'B1', 'pay', 1, 'new', 'USD', 0);"
+          "INSERT INTO timers(due, id, case_id, event, scoped) VALUES "
+          "('2026-01-05', 1, 'L1', 'chase', 1), (1000.5, 1, 'L2', 'chase', "
+          "1)",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 0, ": ok (Bak, UTC, 1 workflow)\n");
+  expect_run(r, 0,
+             "older.db: case id \"X18\xe3\x80\x80\": case holds a space other "
+             "than ' ' (U+3000) at byte 4; ids take the plain space only\n"
+             "  a payment, import row or body naming it is refused; its "
+             "routes take it percent-encoded: /v1/cases/X18%E3%80%80 ");
+  expect_run(
+      r, 0, "older.db: borrower id \"B9\xe3\x80\x80\": borrower holds a space");
+  expect_run(r, 0,
+             "older.db: borrower id \"T1?\": borrower holds an invisible or "
+             "bidirectional formatting character (U+E0041) at byte 3");
+  expect_run(r, 0,
+             "older.db: timer 1 of case \"L1\" (event \"chase\") is due at "
+             "\"2026-01-05\", not a whole number of milliseconds: it never "
+             "fires");
+  expect_run(r, 0,
+             "older.db: timer 1 of case \"L2\" (event \"chase\") is due at "
+             "\"1000.5\", not a whole number of milliseconds: it fires at its "
+             "whole millisecond");
+  assert_null(strstr(r->out, "\"L1\": "));
+  /* A book that is not there, named: said; not named: not looked for. */
+  snprintf(book, sizeof book, "%s/no-such.db", srv.dir);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "no-such.db");
 }
 
 /* A first import into a book it made holds the book to itself until it
@@ -772,8 +851,10 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_backup_plays_back_a_killed_import_journal),
       cmocka_unit_test(test_simulate_plays_back_a_killed_import_journal),
       cmocka_unit_test(test_a_book_held_by_a_first_import_is_named),
+      cmocka_unit_test(test_a_backup_names_borrowers_with_locale_extensions),
       cmocka_unit_test(
-          test_a_backup_names_borrowers_with_locale_extensions),
+          test_a_backup_s_json_names_borrowers_with_locale_extensions),
+      cmocka_unit_test(test_check_names_what_an_older_book_holds),
       cmocka_unit_test(
           test_a_backup_of_a_book_an_import_has_not_filled_is_refused),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),

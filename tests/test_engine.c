@@ -414,6 +414,56 @@ static void test_a_poisoned_case_does_not_stall_the_others(void **state) {
   poisoned_run("journal_runs", "case_id", 0);
 }
 
+/* A trigger refusing every case's step (the whole book refused): a run
+ * sets aside 64 cases, each in error, then stops rather than put the
+ * whole book in error. The run's error says so: how many were set aside
+ * and that the rest stopped. On f937791 it said only the 65th's
+ * refusal, as if one case were at fault. */
+static void test_a_run_refused_book_wide_says_what_it_set_aside(void **state) {
+  char dir[] = "/tmp/recoup-engine-XXXXXX", db[64], id[16];
+  engine *eng;
+  sqlite3 *book;
+  rc_error err;
+  rc_duration day;
+  rc_clock *clk;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  eng = open_at(db, "2026-01-05T09:00");
+  for (int i = 0; i < 70; i++) {
+    snprintf(id, sizeof id, "W%02d", i);
+    open_case(eng, id, NULL);
+  }
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "CREATE TRIGGER poison BEFORE INSERT ON timers BEGIN "
+                   "SELECT RAISE(ROLLBACK, 'poisoned'); END",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(book);
+  clk = engine_clock(eng);
+  clock_parse_duration("1d", &day, NULL);
+  assert_int_equal(
+      engine_run(eng, clock_zone_add(clock_zone(clk), clock_now(clk), &day),
+                 NULL, &err),
+      RC_ESTORE);
+  assert_non_null(strstr(err.message, "poisoned"));
+  if (!strstr(err.message,
+              "64 cases set aside in this run before it (in error: "
+              "`recoup errors` lists them); the run stopped here, the "
+              "other cases' work left waiting"))
+    fail_msg("the run's error: %s", err.message);
+  engine_close(eng);
+  unlink(db);
+  for (int i = 0; i < 2; i++) {
+    char side[80];
+    snprintf(side, sizeof side, "%s%s", db, i ? "-shm" : "-wal");
+    unlink(side);
+  }
+  rmdir(dir);
+}
+
 /* A service runs on the real clock. A batch undone (a handler that fails,
  * a poisoned case) moved a simulated clock back to the batch's start; on
  * the real clock that stopped it there for good, and no timer due later
@@ -591,6 +641,71 @@ static void test_timers_survive_a_restart_and_fire_in_order(void **state) {
   assert_int_equal(engine_get_stats(eng)->timers_fired, 4);
   engine_close(eng);
   unlink_db(dbpath);
+}
+
+/* SQLite's VM steps of every statement run while counting: a measure of
+ * the rows a call reads that does not depend on the machine's speed. */
+static int64_t vm_steps;
+static int counting_steps;
+
+static int count_vm_steps(unsigned type, void *ctx, void *p, void *x) {
+  int n = sqlite3_stmt_status(p, SQLITE_STMTSTATUS_VM_STEP, 1);
+  (void)type, (void)ctx, (void)x;
+  if (counting_steps) vm_steps += n;
+  return 0;
+}
+
+static int trace_vm_steps(sqlite3 *db, const char **msg,
+                          const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_PROFILE, count_vm_steps, NULL);
+  return SQLITE_OK;
+}
+
+/* A case with `before` notes, then one under a key (the case's id), then
+ * three more; the VM steps of the note sent again under that key (a lost
+ * answer's resend), which is answered with the first. */
+static int64_t steps_of_a_note_resent(engine *eng, const char *id, int before) {
+  engine_note_taken first, again;
+  rc_error err;
+  open_case(eng, id, NULL);
+  for (int i = 0; i < before + 4; i++) {
+    if (i == before) {
+      assert_int_equal(
+          engine_case_note(eng, id, "call back at six", id, &first, &err),
+          RC_OK);
+      assert_false(first.duplicate);
+    } else {
+      assert_int_equal(engine_case_note(eng, id, "x", NULL, NULL, &err), RC_OK);
+    }
+  }
+  vm_steps = 0;
+  counting_steps = 1;
+  assert_int_equal(
+      engine_case_note(eng, id, "call back at six", id, &again, &err), RC_OK);
+  counting_steps = 0;
+  assert_true(again.duplicate);
+  assert_true(again.at == first.at);
+  return vm_steps;
+}
+
+/* A note's resend finds the first by its key among the case's newest
+ * rows: as cheap behind 800 older rows as behind 20. On f937791 it read
+ * the case's whole journal (some 20 times the steps here). */
+static void test_a_note_resent_is_found_among_the_newest_rows(void **state) {
+  engine *eng;
+  int64_t short_case, long_case;
+  (void)state;
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))trace_vm_steps),
+                   SQLITE_OK);
+  eng = open_mem();
+  short_case = steps_of_a_note_resent(eng, "N1", 20);
+  long_case = steps_of_a_note_resent(eng, "N2", 800);
+  engine_close(eng);
+  sqlite3_cancel_auto_extension((void (*)(void))trace_vm_steps);
+  if (long_case > 2 * short_case)
+    fail_msg("a resend behind 800 rows took %lld VM steps, behind 20 %lld",
+             (long long)long_case, (long long)short_case);
 }
 
 static void test_event_keys_make_posts_idempotent(void **state) {
@@ -2139,6 +2254,8 @@ int main(void) {
       cmocka_unit_test(test_a_handlers_event_and_next_state_are_as_declared),
       cmocka_unit_test(test_a_states_fields_are_read_as_lua_reads_them),
       cmocka_unit_test(test_a_handler_without_an_event_parameter_gets_none),
+      cmocka_unit_test(test_a_note_resent_is_found_among_the_newest_rows),
+      cmocka_unit_test(test_a_run_refused_book_wide_says_what_it_set_aside),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);

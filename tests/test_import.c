@@ -1051,6 +1051,35 @@ static void test_locale_extensions_are_refused(void **state) {
   engine_close(eng);
 }
 
+/* Grandfathered tags (RFC 5646 2.2.8) name no language and region: on
+ * f937791 "i-klingon" was taken and formatted as English, "i-default"
+ * refused as an extension it does not have. Each refused for what it
+ * is, as is a private-use tag. */
+static void test_grandfathered_locales_are_refused_as_such(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,i-klingon,2026-01-01,0\n"
+                              "L2,B2,i-default,2026-01-01,0\n"
+                              "L3,B3,zh-min-nan,2026-01-01,0\n"
+                              "L4,B4,x-whatever,2026-01-01,0\n"
+                              "L5,B5,zh-Hans-CN,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 4);
+  expect_error(&errors, 0, 2,
+               "locale 'i-klingon' is a grandfathered tag (RFC 5646 "
+               "2.2.8), not a language and region");
+  assert_string_equal(errors.items[0].field, "locale");
+  expect_error(&errors, 1, 3, "'i-default' is a grandfathered tag");
+  expect_error(&errors, 2, 4, "'zh-min-nan' is a grandfathered tag");
+  expect_error(&errors, 3, 5, "'x-whatever' is a private-use tag");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_wrong_types_are_refused_not_dropped(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2858,6 +2887,7 @@ int main(void) {
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
       cmocka_unit_test(test_locale_extensions_are_refused),
+      cmocka_unit_test(test_grandfathered_locales_are_refused_as_such),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),

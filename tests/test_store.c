@@ -253,6 +253,42 @@ static void test_a_case_outside_a_transaction_is_whole_or_absent(
   store_close(st);
 }
 
+/* A trigger of the book's own that refuses a row is the book refusing
+ * it (store_refused), on both stores: the engine then sets that case
+ * aside and the other cases go on. On f937791 PostgreSQL never said so
+ * (its RAISE EXCEPTION was a database failure), and a DBA's trigger on
+ * one case's rows failed every batch that held its step. */
+static void test_a_trigger_s_refusal_is_the_book_s_on_both_stores(
+    void **state) {
+  store *st;
+  rc_error err;
+  int rc;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  if (on_pg)
+    exec_sql("CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql "
+             "AS $$BEGIN RAISE EXCEPTION 'refused'; END$$;"
+             "CREATE TRIGGER refuse BEFORE INSERT ON timers FOR EACH ROW "
+             "EXECUTE FUNCTION refuse_row()");
+  else
+    exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON timers BEGIN"
+             " SELECT RAISE(ABORT, 'refused'); END;");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  /* PostgreSQL sends the insert ahead: its refusal comes at the commit,
+   * which ends the transaction. */
+  if ((rc = store_timer_insert(st, "L1", 100, "a", NULL, 1, &err)) != RC_OK) {
+    assert_true(store_refused(st));
+    store_rollback(st);
+  } else {
+    rc = store_commit(st, &err);
+    assert_true(store_refused(st));
+  }
+  assert_int_not_equal(rc, RC_OK);
+  assert_non_null(strstr(err.message, "refused"));
+  store_close(st);
+}
+
 static void test_new_database_is_migrated_and_private(void **state) {
   store *st;
   sqlite3 *db;
@@ -2235,6 +2271,80 @@ static void test_a_timer_set_at_an_odd_due_s_key_outlives_it(void **state) {
   assert_int_equal(store_commit(st, &err), RC_OK);
   store_timers_free(t, n);
   assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_close(st);
+}
+
+/* The same odd timer fired inside an event's savepoint, where the range
+ * is off and a fired timer is deleted by its key: no row has the key
+ * (300, id). On f937791 it was not deleted (the step passed it over) and
+ * stayed, claimed and passed over again at every sweep. It goes by its
+ * real due, told once. */
+static void test_an_odd_timer_fired_by_its_key_goes(void **state) {
+  store *st;
+  store_timer *t;
+  int n, deleted;
+  const char *notice;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("a due SQLite holds as a real number");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L3");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L3", 300, "c", NULL, 1, &err);
+  store_close(st);
+  exec_sql("UPDATE timers SET due = 300.5 WHERE case_id = 'L3'");
+  st = open_store();
+  for (int round = 0; round < 2; round++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    assert_int_equal(store_timers_claim(st, 400, 10, NULL, &t, &n, &err),
+                     RC_OK);
+    assert_int_equal(n, round ? 0 : 2);
+    for (int i = 0; i < n; i++) {
+      assert_int_equal(store_savepoint(st, &err), RC_OK);
+      assert_int_equal(store_timer_finish(st, &t[i], &deleted, &err), RC_OK);
+      assert_true(deleted);
+      assert_int_equal(store_release(st, &err), RC_OK);
+    }
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    store_timers_free(t, n);
+    notice = store_notice(st);
+    if (round == 0) {
+      assert_non_null(notice);
+      assert_non_null(strstr(notice,
+                             "case L3's timer 'c' is not a whole"));
+    }
+    assert_null(store_notice(st));
+  }
+  assert_int_equal(count_rows("SELECT count(*) FROM timers"), 0);
+  store_close(st);
+}
+
+/* A timer whose due is text never fires (text sorts above every number):
+ * the store's first notice of a connection says so, naming one. On
+ * f937791 nothing told it. */
+static void test_a_timer_due_as_text_is_told_once(void **state) {
+  store *st;
+  const char *notice;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("a due SQLite holds as text");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_timer_insert(st, "L1", 100, "a", NULL, 1, &err);
+  store_timer_insert(st, "L2", 200, "b", NULL, 1, &err);
+  assert_null(store_notice(st));
+  store_close(st);
+  exec_sql("UPDATE timers SET due = '2026-01-05' WHERE case_id = 'L2'");
+  st = open_store();
+  notice = store_notice(st);
+  assert_non_null(notice);
+  assert_non_null(strstr(notice,
+                         "timers: 1 due at a time that is not a "
+                         "number (as \"2026-01-05\", of case L2) "
+                         "never fire"));
+  assert_null(store_notice(st));
   store_close(st);
 }
 
@@ -5067,6 +5177,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_timer_set_at_an_odd_due_s_key_outlives_it, setup, teardown),
       cmocka_unit_test_setup_teardown(test_the_fired_range_goes_every_32_timers,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_trigger_s_refusal_is_the_book_s_on_both_stores, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_an_odd_timer_fired_by_its_key_goes,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_once,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),

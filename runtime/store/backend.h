@@ -100,7 +100,7 @@ struct store {
   /* What the backend found odd and worked around, for store_notice;
    * notice_told once it was handed out. */
   char notice[320];
-  int notice_told;
+  int notice_told, notice_looked;
   /* Set by a backend when a light savepoint (store_savepoint_light) was
    * rolled back after its job wrote: what it wrote is still in the
    * transaction. Cleared by store_begin. Also set when a write the
@@ -137,6 +137,11 @@ struct store {
     rc_time timer;
   } put;
 };
+
+/* Sets what the backend found odd (store_notice); one not handed out
+ * yet is kept, the new one after it, as far as the room goes. */
+void store_notice_set(store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* store_lease, STORE_EVENT_*, STORE_TIMERS_*, STORE_TAKE_* and
  * STORE_SESSIONS_* are in store.h: the engine passes them too. */
@@ -562,6 +567,11 @@ struct store_ops {
    * again; 0: kept as the object (also under store/fault.c's wrapper,
    * which does not say: a row so kept reads the same). */
   int journal_short_opened;
+  /* --- what the book holds odd (session 35) ----------------------------- */
+  /* optional (NULL: nothing to look for): store_notice's first call looks
+   * (store_notice_set), not the open: a read at open fills the page
+   * cache the first reads after it would have gone to the disk for. */
+  void (*notice_look)(store *st);
 };
 
 /* The backends this build has. */

@@ -300,6 +300,14 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
   if (state && strcmp(state, "23505") == 0 && constraint &&
       strcmp(constraint, "payments_ref_key") == 0)
     st->base.contended = 1;
+  /* A row the book refused (store.h's store_refused), as SQLite says it
+   * for any constraint or trigger's RAISE: a constraint (class 23) or a
+   * trigger's RAISE EXCEPTION (P0001). Unset here, one case's rows a
+   * DBA's trigger refused failed every batch holding its step on
+   * PostgreSQL, where SQLite set that case aside and went on. */
+  if (state && (strncmp(state, "23", 2) == 0 || strcmp(state, "P0001") == 0) &&
+      !st->base.contended)
+    st->base.refused = 1;
   /* A rule of the database's own (a DBA's trigger) that refuses a value
    * and names its column: the input's fault, 422 naming it. The
    * schema's checks name none: a value the engine let through them is

@@ -1974,6 +1974,31 @@ static int sq_configure(sqlite3 *db, const char *settings, char **msg) {
   }
 }
 
+/* Timers whose due is text (a hand edit, a tool that wrote a date):
+ * text sorts above every number, so the sweep's `due <= now` never
+ * takes them and they never fire. Told once a connection, at the first
+ * look for a notice (tick warns after its run, serve logs it after its
+ * first turn); one seek of timers' key, where text sorts last. A book
+ * that cannot say runs as before. */
+static void timers_never_due(sq *st) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT (SELECT count(*) FROM timers WHERE due >= "
+                         "''), due, case_id FROM timers WHERE due >= '' "
+                         "ORDER BY due, id LIMIT 1",
+                         -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0)
+    store_notice_set(&st->base,
+                     "timers: %lld due at a time that is not a number (as "
+                     "\"%.40s\", of case %.60s) never fire: `recoup check "
+                     "--db` names them (docs/operations.md, \"Timers that "
+                     "never fire\")",
+                     (long long)sqlite3_column_int64(s, 0),
+                     (const char *)sqlite3_column_text(s, 1),
+                     (const char *)sqlite3_column_text(s, 2));
+  sqlite3_finalize(s);
+}
+
 static int sq_open(sq **out, const char *path, int flags, rc_error *err) {
   sq *st;
   int memory = strcmp(path, ":memory:") == 0, created = 0;
@@ -3967,14 +3992,14 @@ static int fired_flush(sq *st, rc_error *err) {
     rc = fired_one(st, n, &done, err);
     if (rc == RC_OK && done == n && !st->fired.told) {
       st->fired.told = 1;
-      snprintf(st->base.notice, sizeof st->base.notice,
-               "timers: %d fired between due %lld id %lld and due %lld id "
-               "%lld, but that range of the book held %lld: the other %lld "
-               "deleted one by one; a timer's due there is not a whole "
-               "number (edited by hand?)",
-               n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
-               (long long)hi->id, (long long)range,
-               (long long)(done - range));
+      store_notice_set(
+          &st->base,
+          "timers: %d fired between due %lld id %lld and due %lld id "
+          "%lld, but that range of the book held %lld: the other %lld "
+          "deleted one by one; a timer's due there is not a whole "
+          "number (edited by hand?)",
+          n, (long long)lo->due, (long long)lo->id, (long long)hi->due,
+          (long long)hi->id, (long long)range, (long long)(done - range));
     }
   }
   if (rc == RC_OK && done != n)
@@ -5544,10 +5569,11 @@ static void real_due_told(sq *st, const store_timer *t) {
   st->fired.real_due = 1;
   if (st->fired.told) return;
   st->fired.told = 1;
-  snprintf(st->base.notice, sizeof st->base.notice,
-           "timers: the due of case %.80s's timer '%.80s' is not a whole "
-           "number (edited by hand?): fired by what it holds, not its key",
-           t->case_id ? t->case_id : "?", t->event ? t->event : "?");
+  store_notice_set(&st->base,
+                   "timers: the due of case %.80s's timer '%.80s' is not a "
+                   "whole number (edited by hand?): fired by what it holds, "
+                   "not its key",
+                   t->case_id ? t->case_id : "?", t->event ? t->event : "?");
 }
 
 static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
@@ -7608,6 +7634,10 @@ static void op_import_next(store *s) {
   SQ(s)->import_next = 1;
 }
 
+static void op_notice_look(store *s) {
+  timers_never_due(SQ(s));
+}
+
 static void op_import_ahead(store *s, const char *borrower_id) {
   sq *st = SQ(s);
   if (st->no_borrowers && st->base.depth > 0 && st->new_borrowers.cap)
@@ -8464,5 +8494,6 @@ const store_ops store_sqlite_ops = {
     .durable = op_durable,
     .import_next = op_import_next,
     .import_ahead = op_import_ahead,
+    .notice_look = op_notice_look,
     .journal_short_opened = 1,
 };

@@ -3,6 +3,7 @@
  * freeing records, and one call a store.h function into the backend's
  * table (backend.h). Nothing here knows SQL. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,7 +444,25 @@ int store_reconnects(const store *st) {
   return st->reconnects;
 }
 
+void store_notice_set(store *st, const char *fmt, ...) {
+  size_t used = st->notice_told ? 0 : strlen(st->notice);
+  va_list ap;
+  if (used && used + 3 < sizeof st->notice) {
+    memcpy(st->notice + used, "; ", 3);
+    used += 2;
+  }
+  st->notice_told = 0;
+  if (used + 1 >= sizeof st->notice) return;
+  va_start(ap, fmt);
+  vsnprintf(st->notice + used, sizeof st->notice - used, fmt, ap);
+  va_end(ap);
+}
+
 const char *store_notice(store *st) {
+  if (!st->notice_looked && st->ops->notice_look) {
+    st->notice_looked = 1;
+    st->ops->notice_look(st);
+  }
   if (!st->notice[0] || st->notice_told) return NULL;
   st->notice_told = 1;
   return st->notice;
