@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -1435,6 +1436,7 @@ struct sq {
     jbuf text; /* their texts, each NUL-ended, at its offset (-1: NULL) */
     struct claimw_msg {
       long text[9]; /* case_id .. reason, S_MESSAGE_INSERT's ?1 to ?9 */
+      int len[9];   /* their lengths, bound without SQLite's strlen */
       int64_t at, not_before, prev;
       int64_t id; /* the one SQLite gives it, checked (claimw_write) */
     } msg[CLAIMW_ROWS];
@@ -3754,7 +3756,11 @@ static int claimw_write(sq *st, rc_error *err) {
       const struct claimw_msg *m = &st->claimw.msg[done + j];
       int at = j * 12;
       for (int t = 0; t < 9; t++)
-        bind_text(s, at + 1 + t, claimw_at(st, m->text[t]));
+        if (m->text[t] < 0)
+          sqlite3_bind_null(s, at + 1 + t);
+        else
+          sqlite3_bind_text(s, at + 1 + t, claimw_at(st, m->text[t]), m->len[t],
+                            SQLITE_STATIC);
       sqlite3_bind_int64(s, at + 10, m->at);
       if (m->not_before)
         sqlite3_bind_int64(s, at + 11, m->not_before);
@@ -3837,8 +3843,13 @@ static int claimw_msg_add(sq *st, const store_message *m, int64_t prev,
     if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
   }
   w = &st->claimw.msg[st->claimw.nmsg];
-  for (int t = 0; t < 9; t++)
-    w->text[t] = claimw_text(st, text[t], text[t] ? strlen(text[t]) : 0);
+  for (int t = 0; t < 9; t++) {
+    size_t len = text[t] ? strlen(text[t]) : 0;
+    w->text[t] = claimw_text(st, text[t], len);
+    /* -1 (SQLite measures it, as before) past what an int holds: SQLite
+     * refuses such a text either way. */
+    w->len[t] = len > INT_MAX ? -1 : (int)len;
+  }
   if (st->claimw.text.oom) {
     claimw_drop(st);
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -4797,11 +4808,25 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
   bind_text(s, 4, outcome);
-  if (keys) bind_text(s, 5, b.p ? b.p : "");
-  if (run) sqlite3_bind_int64(s, 6, run);
-  if (tasks) sqlite3_bind_int(s, 7, 0);
-  if (msg) sqlite3_bind_int64(s, 8, st->msg.last);
-  rc = exec_stmt(st, s, err, "set state");
+  /* Every parameter bound, NULL where unchanged: no clearing after
+   * (exec_rebound). */
+  if (keys)
+    bind_text(s, 5, b.p ? b.p : "");
+  else
+    sqlite3_bind_null(s, 5);
+  if (run)
+    sqlite3_bind_int64(s, 6, run);
+  else
+    sqlite3_bind_null(s, 6);
+  if (tasks)
+    sqlite3_bind_int(s, 7, 0);
+  else
+    sqlite3_bind_null(s, 7);
+  if (msg)
+    sqlite3_bind_int64(s, 8, st->msg.last);
+  else
+    sqlite3_bind_null(s, 8);
+  rc = exec_rebound(st, s, err, "set state");
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
   if (rc == RC_OK && tasks) st->tasks.dirty = 0;
