@@ -2230,17 +2230,9 @@ static int transition(engine *eng, const store_case *c, const char *from,
     return rc;
   invalidate(eng);
   eng->stats.transitions++;
-  {
-    jbuf b = row_buf(eng);
-    jb_lit(&b, "{");
-    jb_key(&b, "from");
-    jb_quote(&b, from);
-    jb_key(&b, "to");
-    jb_quote(&b, to);
-    jb_key(&b, "event");
-    jb_quote(&b, event ? event : "enter");
-    return journal_row(eng, c->id, "transition", to, c->version, &b, 1, err);
-  }
+  return store_journal_transition(eng->st, c->id, clock_now(eng->clk), from,
+                                  to, c->version, event ? event : "enter",
+                                  eng->actor, err);
 }
 
 static int dispatch(engine *eng, const store_case *c, const char *type,
@@ -3593,21 +3585,13 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
     return rc;
   clock_zone_format(clock_zone(eng->clk), due, when, sizeof when);
   {
-    /* Every state entry sets timers: written as text like the other
-     * per-event rows. */
+    /* Every state entry sets timers: the store writes the row from its
+     * values, in the form it keeps. */
     const store_case *c = engine_case_view(eng, case_id, err);
-    jbuf b;
     if (!c) return RC_ENOTFOUND;
-    b = row_buf(eng);
-    jb_lit(&b, "{");
-    jb_key(&b, "event");
-    jb_quote(&b, event);
-    jb_key(&b, "due");
-    jb_quote(&b, when);
-    jb_key(&b, "keep");
-    jb_lit(&b, keep ? "true" : "false");
-    return journal_row(eng, case_id, "timer", c->state, c->version, &b, 1,
-                       err);
+    return store_journal_timer(eng->st, case_id, clock_now(eng->clk),
+                               c->state, c->version, event, when, keep,
+                               eng->actor, err);
   }
 }
 
