@@ -2837,6 +2837,18 @@ static void test_a_row_at_its_runs_time_reads_with_that_time(void **state) {
   store_close(st);
 }
 
+/* The lines of collect_rows without their ids (PostgreSQL numbers each
+ * run from its own block of ids). */
+static void drop_ids(char *text) {
+  char *out = text;
+  for (const char *p = text; *p;) {
+    if (!strncmp(p, "id=", 3) && (p == text || p[-1] == '\n'))
+      p = strchr(p, '|') + 1;
+    *out++ = *p++;
+  }
+  *out = '\0';
+}
+
 /* A `transition` or `timer` row reads as the object it is, whether the
  * store kept it short (SQLite: the array of its values, a transition's
  * "to" its row's state) or whole (PostgreSQL, and every such row of a
@@ -2894,16 +2906,18 @@ static void test_transition_and_timer_rows_read_alike_short_or_whole(
     for (int i = 0; i < 4; i++) {
       size_t len = strlen(want);
       snprintf(want + len, sizeof want - len,
-               "id=%d|at=%d|kind=%s|state=\xe5\x82\xac|version=1|detail=%s\n",
-               pass * 4 + i + 1, i == 3 ? 43 : 42,
+               "at=%d|kind=%s|state=\xe5\x82\xac|version=1|detail=%s\n",
+               i == 3 ? 43 : 42,
                i < 2 ? "transition" : "timer", whole[i]);
     }
   assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
                    RC_OK);
+  drop_ids(read.text);
   assert_string_equal(read.text, want);
   read.text[0] = '\0';
   assert_int_equal(
       store_journal_page(st, "L1", 0, 100, collect_rows, &read, &err), RC_OK);
+  drop_ids(read.text);
   assert_string_equal(read.text, want);
   if (!on_pg) {
     assert_int_equal(
