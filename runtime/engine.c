@@ -2646,17 +2646,18 @@ static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
     ev->type = type = ev->core_type;
     ev->data = ev->owned_data = public_data;
   }
-  {
+  if (!ev->data) {
+    rc = store_journal_event(eng->st, ev->case_id, clock_now(eng->clk),
+                             c->state, c->version, type, eng->actor, err);
+  } else {
     jbuf b = row_buf(eng);
     jb_lit(&b, "{");
     jb_key(&b, "type");
     jb_quote(&b, type);
-    if (ev->data) { /* stored JSON, as it came */
-      jb_key(&b, "data");
-      jb_lit(&b, ev->data);
-    }
-    rc = journal_row(eng, ev->case_id, "event", c->state, c->version, &b,
-                     !ev->data, err);
+    jb_key(&b, "data"); /* stored JSON, as it came: checked */
+    jb_lit(&b, ev->data);
+    rc = journal_row(eng, ev->case_id, "event", c->state, c->version, &b, 0,
+                     err);
   }
   holds = strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0;
   if (rc == RC_OK && holds)
@@ -3866,27 +3867,10 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
                            err)))
     return rc;
-  {
-    /* Keys as literals (jb_key): the text is jb_str's, without quoting
-     * five keys again on every message. */
-    jbuf b = row_buf(eng);
-    jb_lit(&b, "{\"id\":");
-    jb_int(&b, *id);
-    jb_key(&b, "channel");
-    jb_quote(&b, msg->channel);
-    jb_key(&b, "template");
-    jb_quote(&b, msg->template_name);
-    jb_key(&b, "to");
-    jb_quote(&b, msg->to_kind);
-    jb_key(&b, "status");
-    jb_quote(&b, m.status);
-    if (m.reason) {
-      jb_key(&b, "reason");
-      jb_quote(&b, m.reason);
-    }
-    return journal_row(eng, case_id, "message", c->state, c->version, &b, 1,
-                       err);
-  }
+  return store_journal_message(eng->st, case_id, clock_now(eng->clk),
+                               c->state, c->version, *id, msg->channel,
+                               msg->template_name, msg->to_kind, m.status,
+                               m.reason, eng->actor, err);
 }
 
 static int core_timer_at(engine *eng, const char *case_id, rc_time due,

@@ -2957,6 +2957,97 @@ static void test_transition_and_timer_rows_read_alike_short_or_whole(
   store_close(st);
 }
 
+/* A `message` row, and an `event` row without data, read as the objects
+ * they are, whether kept short (SQLite: the arrays of their values, a
+ * reason null where only a user follows) or whole. */
+static void test_message_and_event_rows_read_alike_short_or_whole(
+    void **state) {
+  static const char *const kinds[] = {"message", "message", "message",
+                                      "event", "event"};
+  static const char *const whole[] = {
+      "{\"id\":7,\"channel\":\"sms\",\"template\":\"t\\\"1\",\"to\":"
+      "\"borrower\",\"status\":\"queued\"}",
+      "{\"id\":8,\"channel\":\"sms\",\"template\":\"t\",\"to\":null,"
+      "\"status\":\"deferred\",\"reason\":\"contact_hours\"}",
+      "{\"id\":9,\"channel\":\"call\",\"template\":\"t\",\"to\":\"home\","
+      "\"status\":\"queued\",\"user\":\"ann\"}",
+      "{\"type\":\"remind\"}",
+      "{\"type\":\"x\\\\y\",\"user\":\"\xe7\x8e\x8b\"}"};
+  char want[2048] = "", moved_want[2048] = "";
+  opened_rows read = {""}, moved = {""};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  for (int pass = 0; pass < 2; pass++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    if (pass == 0) {
+      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 7, "sms",
+                                             "t\"1", "borrower", "queued",
+                                             NULL, "", &err),
+                       RC_OK);
+      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 8, "sms",
+                                             "t", NULL, "deferred",
+                                             "contact_hours", NULL, &err),
+                       RC_OK);
+      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 9, "call",
+                                             "t", "home", "queued", NULL,
+                                             "ann", &err),
+                       RC_OK);
+      assert_int_equal(
+          store_journal_event(st, "L1", 42, "s", 1, "remind", NULL, &err),
+          RC_OK);
+      assert_int_equal(store_journal_event(st, "L1", 42, "s", 1, "x\\y",
+                                           "\xe7\x8e\x8b", &err),
+                       RC_OK);
+    } else {
+      /* written whole, as by the release before */
+      for (int i = 0; i < 5; i++)
+        assert_int_equal(store_journal_append_built(st, "L1", 42, kinds[i],
+                                                    "s", 1, whole[i], &err),
+                         RC_OK);
+    }
+    assert_int_equal(store_commit(st, &err), RC_OK);
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < 5; i++) {
+      size_t len = strlen(want);
+      snprintf(want + len, sizeof want - len,
+               "at=42|kind=%s|state=s|version=1|detail=%s\n", kinds[i],
+               whole[i]);
+    }
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
+                   RC_OK);
+  drop_ids(read.text);
+  assert_string_equal(read.text, want);
+  if (!on_pg)
+    assert_int_equal(
+        count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
+                   "'[[\"message\",\"s\",1,null,[7,\"sms\",\"t\\\"1\","
+                   "\"borrower\",\"queued\"]],[\"message\",\"s\",1,null,[8,"
+                   "\"sms\",\"t\",null,\"deferred\",\"contact_hours\"]],"
+                   "[\"message\",\"s\",1,null,[9,\"call\",\"t\",\"home\","
+                   "\"queued\",null,\"ann\"]],[\"event\",\"s\",1,null,"
+                   "[\"remind\"]],[\"event\",\"s\",1,null,[\"x\\\\y\","
+                   "\"\xe7\x8e\x8b\"]]]'"),
+        1);
+  assert_int_equal(
+      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
+      RC_OK);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t len = strlen(moved_want);
+    len += (size_t)snprintf(moved_want + len, sizeof moved_want - len, "[");
+    for (int i = 0; i < 5; i++)
+      len += (size_t)snprintf(moved_want + len, sizeof moved_want - len,
+                              "%s[\"%s\",\"s\",1,42,%s]", i ? "," : "",
+                              kinds[i], whole[i]);
+    snprintf(moved_want + len, sizeof moved_want - len, "]\n");
+  }
+  assert_string_equal(moved.text, moved_want);
+  store_close(st);
+}
+
 typedef struct book_copy {
   store *to;
   const char *table;
@@ -5199,6 +5290,9 @@ int main(void) {
           test_a_row_at_its_runs_time_reads_with_that_time, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_transition_and_timer_rows_read_alike_short_or_whole, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_message_and_event_rows_read_alike_short_or_whole, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),

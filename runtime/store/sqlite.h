@@ -69,8 +69,9 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
 /* A journal row's detail as readers see it (E: the row, [kind, state,
  * version, at, detail]; ID: its case's id): an `opened` row kept as the
  * array of its values (store.c's opened_short, store.h's
- * STORE_OPENED_AT_*), and a `transition` or `timer` row kept so
- * (store.h's store_journal_transition, store_journal_timer; step 26), is
+ * STORE_OPENED_AT_*), and a `transition`, `timer`, `message` or `event`
+ * row kept so (store.h's store_journal_transition and the others; step
+ * 26), is
  * the object again, the same text the object kept whole reads as; any
  * other detail as kept. The case's id is one store.c writes short only
  * when it needs no escape; a transition's "to" is its row's state. */
@@ -93,6 +94,13 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
   "WHEN 'timer' THEN json('{\"event\":' || (" E " -> '$[4][0]') || "          \
   "',\"due\":' || (" E " -> '$[4][1]') || ',\"keep\":' || (" E                \
   " -> '$[4][2]') || coalesce(',\"user\":' || (" E " -> '$[4][3]'), '') || "  \
+  "'}') WHEN 'message' THEN json('{\"id\":' || (" E " -> '$[4][0]') || "       \
+  "',\"channel\":' || (" E " -> '$[4][1]') || ',\"template\":' || (" E       \
+  " -> '$[4][2]') || ',\"to\":' || (" E " -> '$[4][3]') || ',\"status\":' "   \
+  "|| (" E " -> '$[4][4]') || coalesce(',\"reason\":' || nullif(" E          \
+  " -> '$[4][5]', 'null'), '') || coalesce(',\"user\":' || (" E              \
+  " -> '$[4][6]'), '') || '}') WHEN 'event' THEN json('{\"type\":' || (" E   \
+  " -> '$[4][0]') || coalesce(',\"user\":' || (" E " -> '$[4][1]'), '') || "  \
   "'}') ELSE " E " -> 4 END ELSE nullif(" E " -> 4, 'null') END"
 
 /* A journal row's time (E the row, RUN the run's `at`): a row that has

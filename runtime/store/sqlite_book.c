@@ -90,7 +90,8 @@ static int book_each(sqlite3 *db, sqlite3_stmt *s, const char *table,
 }
 
 /* journal_runs as the book keeps it, each run with a row kept short (its
- * detail an array: `opened`, `transition`, `timer`) or with its time kept
+ * detail an array: `opened`, `transition`, `timer`, `message`, `event`)
+ * or with its time kept
  * as the run's (null) given whole, its rows in order. Every run written
  * since step 26 holds ",null," (its first row's time), as may an older
  * run's detail: those are built again to the same text. */

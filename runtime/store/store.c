@@ -341,6 +341,58 @@ int store_journal_timer(store *st, const char *case_id, rc_time at,
   return row_close(st, err);
 }
 
+int store_journal_message(store *st, const char *case_id, rc_time at,
+                          const char *state, int version, int64_t id,
+                          const char *channel, const char *template_name,
+                          const char *to, const char *status,
+                          const char *reason, const char *user,
+                          rc_error *err) {
+  jbuf *b = &st->run.rows;
+  int compact = st->ops->journal_compact;
+  int rc = row_open(st, case_id, at, "message", state, version, err);
+  if (rc != RC_OK) return rc;
+  /* [id, channel, template, to, status, reason?, user?]: a reason null
+   * where only a user follows. */
+  jb_lit(b, compact ? "[" : "{\"id\":");
+  jb_int(b, id);
+  jb_lit(b, compact ? "," : ",\"channel\":");
+  jb_quote(b, channel);
+  jb_lit(b, compact ? "," : ",\"template\":");
+  jb_quote(b, template_name);
+  jb_lit(b, compact ? "," : ",\"to\":");
+  jb_quote(b, to);
+  jb_lit(b, compact ? "," : ",\"status\":");
+  jb_quote(b, status);
+  if (reason || (compact && user && user[0])) {
+    jb_lit(b, compact ? "," : ",\"reason\":");
+    jb_quote(b, reason);
+  }
+  if (user && user[0]) {
+    jb_lit(b, compact ? "," : ",\"user\":");
+    jb_quote(b, user);
+  }
+  jb_lit(b, compact ? "]" : "}");
+  return row_close(st, err);
+}
+
+int store_journal_event(store *st, const char *case_id, rc_time at,
+                        const char *state, int version, const char *type,
+                        const char *user, rc_error *err) {
+  jbuf *b = &st->run.rows;
+  int compact = st->ops->journal_compact;
+  int rc = row_open(st, case_id, at, "event", state, version, err);
+  if (rc != RC_OK) return rc;
+  /* [type, user?] */
+  jb_lit(b, compact ? "[" : "{\"type\":");
+  jb_quote(b, type);
+  if (user && user[0]) {
+    jb_lit(b, compact ? "," : ",\"user\":");
+    jb_quote(b, user);
+  }
+  jb_lit(b, compact ? "]" : "}");
+  return row_close(st, err);
+}
+
 /* Whether v is quoted as itself between two '"' (no byte jb_quote
  * escapes): the compact `opened` row names its case by the run's
  * case_id, which the reader quotes so. */

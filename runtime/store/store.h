@@ -432,6 +432,21 @@ int store_journal_timer(store *st, const char *case_id, rc_time at,
                         const char *state, int version, const char *event,
                         const char *due, int keep, const char *user,
                         rc_error *err);
+/* The row `message` of a message written, its detail {"id", "channel",
+ * "template", "to", "status", "reason"?, "user"?} (reason NULL for
+ * none); kept as [id, channel, template, to, status, reason?, user?]
+ * where the backend can. */
+int store_journal_message(store *st, const char *case_id, rc_time at,
+                          const char *state, int version, int64_t id,
+                          const char *channel, const char *template_name,
+                          const char *to, const char *status,
+                          const char *reason, const char *user,
+                          rc_error *err);
+/* The row `event` of an event without data, its detail {"type",
+ * "user"?}; kept as [type, user?] where the backend can. */
+int store_journal_event(store *st, const char *case_id, rc_time at,
+                        const char *state, int version, const char *type,
+                        const char *user, rc_error *err);
 /* The row `opened` of case c (at c->opened_at, in its state and
  * version): the case as it opened, as the object {"id", "borrower_id",
  * "currency", "principal", "balance", "amount_due", "fees", "product"?,
