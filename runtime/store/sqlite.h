@@ -70,10 +70,9 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
  * version, at, detail]; ID: its case's id): an `opened` row kept as the
  * array of its values (store.c's opened_short, store.h's
  * STORE_OPENED_AT_*), and a `transition`, `timer`, `message` or `event`
- * row kept so (store.h's store_journal_transition and the others; step
- * 26), is
- * the object again, the same text the object kept whole reads as; any
- * other detail as kept. The case's id is one store.c writes short only
+ * row kept so (store.h's store_journal_transition and the three after it;
+ * step 26), is the object again, the same text the object kept whole
+ * reads as; any other detail as kept. The case's id is one store.c writes short only
  * when it needs no escape; a transition's "to" is its row's state. */
 #define SQLITE_JOURNAL_DETAIL(E, ID)                                          \
   "CASE WHEN json_type(" E ", '$[4]') = 'array' THEN CASE " E " ->> 0 "       \
@@ -104,8 +103,8 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
   "'}') ELSE " E " -> 4 END ELSE nullif(" E " -> 4, 'null') END"
 
 /* A journal row's time (E the row, RUN the run's `at`): a row that has
- * its run's time keeps null in its place (step 26, store.c
- * store_journal_append_built); rows written before keep their own. */
+ * its run's time keeps null in its place (step 26, store.c row_open);
+ * rows written before keep their own. */
 #define SQLITE_JOURNAL_AT(E, RUN) "coalesce(" E " ->> 3, " RUN ")"
 
 /* Sets each journal run's link to its case's run before it

@@ -278,32 +278,23 @@ int store_journal_transition(store *st, const char *case_id, rc_time at,
                              const char *event, const char *user,
                              rc_error *err) {
   jbuf *b = &st->run.rows;
+  int compact = st->ops->journal_compact;
   int rc = row_open(st, case_id, at, "transition", to, version, err);
   if (rc != RC_OK) return rc;
-  if (st->ops->journal_compact) {
-    /* [from, event, user?]: "to" is the row's state. */
-    jb_lit(b, "[");
-    jb_quote(b, from);
-    jb_lit(b, ",");
-    jb_quote(b, event);
-    if (user && user[0]) {
-      jb_lit(b, ",");
-      jb_quote(b, user);
-    }
-    jb_lit(b, "]");
-  } else {
-    jb_lit(b, "{\"from\":");
-    jb_quote(b, from);
+  /* [from, event, user?]: "to" is the row's state. */
+  jb_lit(b, compact ? "[" : "{\"from\":");
+  jb_quote(b, from);
+  if (!compact) {
     jb_lit(b, ",\"to\":");
     jb_quote(b, to);
-    jb_lit(b, ",\"event\":");
-    jb_quote(b, event);
-    if (user && user[0]) {
-      jb_lit(b, ",\"user\":");
-      jb_quote(b, user);
-    }
-    jb_lit(b, "}");
   }
+  jb_lit(b, compact ? "," : ",\"event\":");
+  jb_quote(b, event);
+  if (user && user[0]) {
+    jb_lit(b, compact ? "," : ",\"user\":");
+    jb_quote(b, user);
+  }
+  jb_lit(b, compact ? "]" : "}");
   return row_close(st, err);
 }
 
@@ -312,32 +303,21 @@ int store_journal_timer(store *st, const char *case_id, rc_time at,
                         const char *due, int keep, const char *user,
                         rc_error *err) {
   jbuf *b = &st->run.rows;
+  int compact = st->ops->journal_compact;
   int rc = row_open(st, case_id, at, "timer", state, version, err);
   if (rc != RC_OK) return rc;
-  if (st->ops->journal_compact) {
-    /* [event, due, keep, user?] */
-    jb_lit(b, "[");
-    jb_quote(b, event);
-    jb_lit(b, ",");
-    jb_quote(b, due);
-    jb_lit(b, keep ? ",true" : ",false");
-    if (user && user[0]) {
-      jb_lit(b, ",");
-      jb_quote(b, user);
-    }
-    jb_lit(b, "]");
-  } else {
-    jb_lit(b, "{\"event\":");
-    jb_quote(b, event);
-    jb_lit(b, ",\"due\":");
-    jb_quote(b, due);
-    jb_lit(b, keep ? ",\"keep\":true" : ",\"keep\":false");
-    if (user && user[0]) {
-      jb_lit(b, ",\"user\":");
-      jb_quote(b, user);
-    }
-    jb_lit(b, "}");
+  /* [event, due, keep, user?] */
+  jb_lit(b, compact ? "[" : "{\"event\":");
+  jb_quote(b, event);
+  jb_lit(b, compact ? "," : ",\"due\":");
+  jb_quote(b, due);
+  jb_lit(b, compact ? "," : ",\"keep\":");
+  jb_lit(b, keep ? "true" : "false");
+  if (user && user[0]) {
+    jb_lit(b, compact ? "," : ",\"user\":");
+    jb_quote(b, user);
   }
+  jb_lit(b, compact ? "]" : "}");
   return row_close(st, err);
 }
 
