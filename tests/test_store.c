@@ -2849,67 +2849,43 @@ static void drop_ids(char *text) {
   *out = '\0';
 }
 
-/* A `transition` or `timer` row reads as the object it is, whether the
- * store kept it short (SQLite: the array of its values, a transition's
- * "to" its row's state) or whole (PostgreSQL, and every such row of a
- * book written before): through the store's readers, the view `journal`
- * and a book moved out, which gives it whole. */
-static void test_transition_and_timer_rows_read_alike_short_or_whole(
-    void **state) {
-  static const char *const whole[] = {
-      "{\"from\":\"a\\\"b\",\"to\":\"\xe5\x82\xac\",\"event\":\"enter\"}",
-      "{\"from\":\"x\",\"to\":\"\xe5\x82\xac\",\"event\":\"e\\\\u00e9\","
-      "\"user\":\"ann\"}",
-      "{\"event\":\"remind\",\"due\":\"2026-01-06T09:00:00+08:00\","
-      "\"keep\":false}",
-      "{\"event\":\"r\\\\\\\\1\",\"due\":\"2026-01-07T09:00:00+08:00\","
-      "\"keep\":true,\"user\":\"\xe7\x8e\x8b\"}"};
+/* Case L1's n rows written whole (kinds, times, details as given), as by
+ * the release before, after the same n written by the store's own
+ * builders: both read as the whole ones, through the store's readers and
+ * a book moved out. */
+typedef struct rows_alike {
+  int n;
+  const char *const *kinds;
+  const int *at;
+  const char *state;
+  const char *const *whole;
+} rows_alike;
+
+static void expect_rows_alike(store *st, const rows_alike *r) {
   char want[2048] = "", moved_want[2048] = "";
   opened_rows read = {""}, moved = {""};
-  store *st;
   rc_error err;
-  (void)state;
-  st = open_store();
-  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < r->n; i++)
+    assert_int_equal(store_journal_append_built(st, "L1", r->at[i],
+                                                r->kinds[i], r->state, 1,
+                                                r->whole[i], &err),
+                     RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
   for (int pass = 0; pass < 2; pass++) {
-    assert_int_equal(store_begin(st, &err), RC_OK);
-    if (pass == 0) {
-      assert_int_equal(
-          store_journal_transition(st, "L1", 42, "a\"b", "\xe5\x82\xac", 1,
-                                   "enter", "", &err),
-          RC_OK);
-      assert_int_equal(
-          store_journal_transition(st, "L1", 42, "x", "\xe5\x82\xac", 1,
-                                   "e\\u00e9", "ann", &err),
-          RC_OK);
-      assert_int_equal(
-          store_journal_timer(st, "L1", 42, "\xe5\x82\xac", 1, "remind",
-                              "2026-01-06T09:00:00+08:00", 0, NULL, &err),
-          RC_OK);
-      assert_int_equal(store_journal_timer(st, "L1", 43, "\xe5\x82\xac", 1,
-                                           "r\\\\1",
-                                           "2026-01-07T09:00:00+08:00", 1,
-                                           "\xe7\x8e\x8b", &err),
-                       RC_OK);
-    } else {
-      /* written whole, as by the release before */
-      for (int i = 0; i < 4; i++)
-        assert_int_equal(
-            store_journal_append_built(st, "L1", i == 3 ? 43 : 42,
-                                       i < 2 ? "transition" : "timer",
-                                       "\xe5\x82\xac", 1, whole[i], &err),
-            RC_OK);
+    size_t len = strlen(moved_want);
+    len += (size_t)snprintf(moved_want + len, sizeof moved_want - len, "[");
+    for (int i = 0; i < r->n; i++) {
+      size_t w = strlen(want);
+      snprintf(want + w, sizeof want - w,
+               "at=%d|kind=%s|state=%s|version=1|detail=%s\n", r->at[i],
+               r->kinds[i], r->state, r->whole[i]);
+      len += (size_t)snprintf(moved_want + len, sizeof moved_want - len,
+                              "%s[\"%s\",\"%s\",1,%d,%s]", i ? "," : "",
+                              r->kinds[i], r->state, r->at[i], r->whole[i]);
     }
-    assert_int_equal(store_commit(st, &err), RC_OK);
+    snprintf(moved_want + len, sizeof moved_want - len, "]\n");
   }
-  for (int pass = 0; pass < 2; pass++)
-    for (int i = 0; i < 4; i++) {
-      size_t len = strlen(want);
-      snprintf(want + len, sizeof want - len,
-               "at=%d|kind=%s|state=\xe5\x82\xac|version=1|detail=%s\n",
-               i == 3 ? 43 : 42,
-               i < 2 ? "transition" : "timer", whole[i]);
-    }
   assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
                    RC_OK);
   drop_ids(read.text);
@@ -2919,7 +2895,54 @@ static void test_transition_and_timer_rows_read_alike_short_or_whole(
       store_journal_page(st, "L1", 0, 100, collect_rows, &read, &err), RC_OK);
   drop_ids(read.text);
   assert_string_equal(read.text, want);
-  if (!on_pg) {
+  /* Moved out, both runs are the same text, whole. */
+  assert_int_equal(
+      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
+      RC_OK);
+  assert_string_equal(moved.text, moved_want);
+}
+
+/* A `transition` or `timer` row reads as the object it is, whether the
+ * store kept it short (SQLite: the array of its values, a transition's
+ * "to" its row's state) or whole (PostgreSQL, and every such row of a
+ * book written before). */
+static void test_transition_and_timer_rows_read_alike_short_or_whole(
+    void **state) {
+  static const char *const kinds[] = {"transition", "transition", "timer",
+                                      "timer"};
+  static const int at[] = {42, 42, 42, 43};
+  static const char *const whole[] = {
+      "{\"from\":\"a\\\"b\",\"to\":\"\xe5\x82\xac\",\"event\":\"enter\"}",
+      "{\"from\":\"x\",\"to\":\"\xe5\x82\xac\",\"event\":\"e\\\\u00e9\","
+      "\"user\":\"ann\"}",
+      "{\"event\":\"remind\",\"due\":\"2026-01-06T09:00:00+08:00\","
+      "\"keep\":false}",
+      "{\"event\":\"r\\\\\\\\1\",\"due\":\"2026-01-07T09:00:00+08:00\","
+      "\"keep\":true,\"user\":\"\xe7\x8e\x8b\"}"};
+  const rows_alike r = {4, kinds, at, "\xe5\x82\xac", whole};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_transition(st, "L1", 42, "a\"b",
+                                            "\xe5\x82\xac", 1, "enter", "",
+                                            &err),
+                   RC_OK);
+  assert_int_equal(store_journal_transition(st, "L1", 42, "x", "\xe5\x82\xac",
+                                            1, "e\\u00e9", "ann", &err),
+                   RC_OK);
+  assert_int_equal(store_journal_timer(st, "L1", 42, "\xe5\x82\xac", 1,
+                                       "remind", "2026-01-06T09:00:00+08:00",
+                                       0, NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_journal_timer(st, "L1", 43, "\xe5\x82\xac", 1,
+                                       "r\\\\1", "2026-01-07T09:00:00+08:00",
+                                       1, "\xe7\x8e\x8b", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg)
     assert_int_equal(
         count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
                    "'[[\"transition\",\"\xe5\x82\xac\",1,null,[\"a\\\"b\","
@@ -2929,31 +2952,13 @@ static void test_transition_and_timer_rows_read_alike_short_or_whole(
                    "[\"timer\",\"\xe5\x82\xac\",1,43,[\"r\\\\\\\\1\","
                    "\"2026-01-07T09:00:00+08:00\",true,\"\xe7\x8e\x8b\"]]]'"),
         1);
-    assert_int_equal(count_rows("SELECT count(*) FROM journal j, journal_runs"
-                                " r WHERE j.case_id = 'L1' AND r.id = 1 AND "
-                                "j.detail = json_extract(r.rows, '$[0][4]')"),
-                     0);
+  expect_rows_alike(st, &r);
+  if (!on_pg)
     assert_int_equal(
         count_rows("SELECT count(*) FROM journal a, journal b WHERE "
                    "a.case_id = 'L1' AND b.id = a.id + 4 AND "
                    "a.detail = b.detail AND a.at = b.at AND a.kind = b.kind"),
         4);
-  }
-  /* Moved out, both runs are the same text, whole. */
-  assert_int_equal(
-      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
-      RC_OK);
-  for (int pass = 0; pass < 2; pass++) {
-    size_t len = strlen(moved_want);
-    len += (size_t)snprintf(moved_want + len, sizeof moved_want - len, "[");
-    for (int i = 0; i < 4; i++)
-      len += (size_t)snprintf(moved_want + len, sizeof moved_want - len,
-                              "%s[\"%s\",\"\xe5\x82\xac\",1,%d,%s]",
-                              i ? "," : "", i < 2 ? "transition" : "timer",
-                              i == 3 ? 43 : 42, whole[i]);
-    snprintf(moved_want + len, sizeof moved_want - len, "]\n");
-  }
-  assert_string_equal(moved.text, moved_want);
   store_close(st);
 }
 
@@ -2964,6 +2969,7 @@ static void test_message_and_event_rows_read_alike_short_or_whole(
     void **state) {
   static const char *const kinds[] = {"message", "message", "message",
                                       "event", "event"};
+  static const int at[] = {42, 42, 42, 42, 42};
   static const char *const whole[] = {
       "{\"id\":7,\"channel\":\"sms\",\"template\":\"t\\\"1\",\"to\":"
       "\"borrower\",\"status\":\"queued\"}",
@@ -2973,54 +2979,30 @@ static void test_message_and_event_rows_read_alike_short_or_whole(
       "\"status\":\"queued\",\"user\":\"ann\"}",
       "{\"type\":\"remind\"}",
       "{\"type\":\"x\\\\y\",\"user\":\"\xe7\x8e\x8b\"}"};
-  char want[2048] = "", moved_want[2048] = "";
-  opened_rows read = {""}, moved = {""};
+  const rows_alike r = {5, kinds, at, "s", whole};
   store *st;
   rc_error err;
   (void)state;
   st = open_store();
   add_case(st, "L1");
-  for (int pass = 0; pass < 2; pass++) {
-    assert_int_equal(store_begin(st, &err), RC_OK);
-    if (pass == 0) {
-      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 7, "sms",
-                                             "t\"1", "borrower", "queued",
-                                             NULL, "", &err),
-                       RC_OK);
-      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 8, "sms",
-                                             "t", NULL, "deferred",
-                                             "contact_hours", NULL, &err),
-                       RC_OK);
-      assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 9, "call",
-                                             "t", "home", "queued", NULL,
-                                             "ann", &err),
-                       RC_OK);
-      assert_int_equal(
-          store_journal_event(st, "L1", 42, "s", 1, "remind", NULL, &err),
-          RC_OK);
-      assert_int_equal(store_journal_event(st, "L1", 42, "s", 1, "x\\y",
-                                           "\xe7\x8e\x8b", &err),
-                       RC_OK);
-    } else {
-      /* written whole, as by the release before */
-      for (int i = 0; i < 5; i++)
-        assert_int_equal(store_journal_append_built(st, "L1", 42, kinds[i],
-                                                    "s", 1, whole[i], &err),
-                         RC_OK);
-    }
-    assert_int_equal(store_commit(st, &err), RC_OK);
-  }
-  for (int pass = 0; pass < 2; pass++)
-    for (int i = 0; i < 5; i++) {
-      size_t len = strlen(want);
-      snprintf(want + len, sizeof want - len,
-               "at=42|kind=%s|state=s|version=1|detail=%s\n", kinds[i],
-               whole[i]);
-    }
-  assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 7, "sms",
+                                         "t\"1", "borrower", "queued", NULL,
+                                         "", &err),
                    RC_OK);
-  drop_ids(read.text);
-  assert_string_equal(read.text, want);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 8, "sms", "t",
+                                         NULL, "deferred", "contact_hours",
+                                         NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 9, "call", "t",
+                                         "home", "queued", NULL, "ann", &err),
+                   RC_OK);
+  assert_int_equal(
+      store_journal_event(st, "L1", 42, "s", 1, "remind", NULL, &err), RC_OK);
+  assert_int_equal(store_journal_event(st, "L1", 42, "s", 1, "x\\y",
+                                       "\xe7\x8e\x8b", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
   if (!on_pg)
     assert_int_equal(
         count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
@@ -3032,19 +3014,7 @@ static void test_message_and_event_rows_read_alike_short_or_whole(
                    "[\"remind\"]],[\"event\",\"s\",1,null,[\"x\\\\y\","
                    "\"\xe7\x8e\x8b\"]]]'"),
         1);
-  assert_int_equal(
-      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
-      RC_OK);
-  for (int pass = 0; pass < 2; pass++) {
-    size_t len = strlen(moved_want);
-    len += (size_t)snprintf(moved_want + len, sizeof moved_want - len, "[");
-    for (int i = 0; i < 5; i++)
-      len += (size_t)snprintf(moved_want + len, sizeof moved_want - len,
-                              "%s[\"%s\",\"s\",1,42,%s]", i ? "," : "",
-                              kinds[i], whole[i]);
-    snprintf(moved_want + len, sizeof moved_want - len, "]\n");
-  }
-  assert_string_equal(moved.text, moved_want);
+  expect_rows_alike(st, &r);
   store_close(st);
 }
 
