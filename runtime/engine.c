@@ -2270,17 +2270,9 @@ static int transition(engine *eng, const store_case *c, const char *from,
     return rc;
   invalidate(eng);
   eng->stats.transitions++;
-  {
-    jbuf b = row_buf(eng);
-    jb_lit(&b, "{");
-    jb_key(&b, "from");
-    jb_quote(&b, from);
-    jb_key(&b, "to");
-    jb_quote(&b, to);
-    jb_key(&b, "event");
-    jb_quote(&b, event ? event : "enter");
-    return journal_row(eng, c->id, "transition", to, c->version, &b, 1, err);
-  }
+  return store_journal_transition(eng->st, c->id, clock_now(eng->clk), from,
+                                  to, c->version, event ? event : "enter",
+                                  eng->actor, err);
 }
 
 static int dispatch(engine *eng, const store_case *c, const char *type,
@@ -2694,17 +2686,18 @@ static int event_meaning(engine *eng, event_run *ev, store_case *c, int *go,
     ev->type = type = ev->core_type;
     ev->data = ev->owned_data = public_data;
   }
-  {
+  if (!ev->data) {
+    rc = store_journal_event(eng->st, ev->case_id, clock_now(eng->clk),
+                             c->state, c->version, type, eng->actor, err);
+  } else {
     jbuf b = row_buf(eng);
     jb_lit(&b, "{");
     jb_key(&b, "type");
     jb_quote(&b, type);
-    if (ev->data) { /* stored JSON, as it came */
-      jb_key(&b, "data");
-      jb_lit(&b, ev->data);
-    }
-    rc = journal_row(eng, ev->case_id, "event", c->state, c->version, &b,
-                     !ev->data, err);
+    jb_key(&b, "data"); /* stored JSON, as it came: checked */
+    jb_lit(&b, ev->data);
+    rc = journal_row(eng, ev->case_id, "event", c->state, c->version, &b, 0,
+                     err);
   }
   holds = strcmp(type, "dispute") == 0 || strcmp(type, "dispute_resolved") == 0;
   if (rc == RC_OK && holds)
@@ -3652,21 +3645,13 @@ int engine_timer(engine *eng, const char *case_id, rc_time due,
     return rc;
   clock_zone_format(clock_zone(eng->clk), due, when, sizeof when);
   {
-    /* Every state entry sets timers: written as text like the other
-     * per-event rows. */
+    /* Every state entry sets timers: the store writes the row from its
+     * values, in the form it keeps. */
     const store_case *c = engine_case_view(eng, case_id, err);
-    jbuf b;
     if (!c) return RC_ENOTFOUND;
-    b = row_buf(eng);
-    jb_lit(&b, "{");
-    jb_key(&b, "event");
-    jb_quote(&b, event);
-    jb_key(&b, "due");
-    jb_quote(&b, when);
-    jb_key(&b, "keep");
-    jb_lit(&b, keep ? "true" : "false");
-    return journal_row(eng, case_id, "timer", c->state, c->version, &b, 1,
-                       err);
+    return store_journal_timer(eng->st, case_id, clock_now(eng->clk),
+                               c->state, c->version, event, when, keep,
+                               eng->actor, err);
   }
 }
 
@@ -3941,27 +3926,10 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
                            err)))
     return rc;
-  {
-    /* Keys as literals (jb_key): the text is jb_str's, without quoting
-     * five keys again on every message. */
-    jbuf b = row_buf(eng);
-    jb_lit(&b, "{\"id\":");
-    jb_int(&b, *id);
-    jb_key(&b, "channel");
-    jb_quote(&b, msg->channel);
-    jb_key(&b, "template");
-    jb_quote(&b, msg->template_name);
-    jb_key(&b, "to");
-    jb_quote(&b, msg->to_kind);
-    jb_key(&b, "status");
-    jb_quote(&b, m.status);
-    if (m.reason) {
-      jb_key(&b, "reason");
-      jb_quote(&b, m.reason);
-    }
-    return journal_row(eng, case_id, "message", c->state, c->version, &b, 1,
-                       err);
-  }
+  return store_journal_message(eng->st, case_id, clock_now(eng->clk),
+                               c->state, c->version, *id, msg->channel,
+                               msg->template_name, msg->to_kind, m.status,
+                               m.reason, eng->actor, err);
 }
 
 static int core_timer_at(engine *eng, const char *case_id, rc_time due,

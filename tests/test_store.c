@@ -2907,6 +2907,277 @@ static void test_an_opened_row_reads_alike_kept_short_or_whole(void **state) {
   store_close(st);
 }
 
+/* Every column of a case's journal rows, a line a row. */
+static int collect_rows(void *ud, const store_value *cols, int ncols) {
+  opened_rows *o = ud;
+  size_t len = strlen(o->text);
+  for (int i = 0; i < ncols; i++) {
+    const store_value *v = &cols[i];
+    len += (size_t)snprintf(o->text + len, sizeof o->text - len, "%s%s",
+                            i ? "|" : "", v->name);
+    if (v->type == STORE_INT)
+      len += (size_t)snprintf(o->text + len, sizeof o->text - len, "=%lld",
+                              (long long)v->i);
+    else if (v->type == STORE_TEXT)
+      len += (size_t)snprintf(o->text + len, sizeof o->text - len, "=%s",
+                              v->s);
+  }
+  snprintf(o->text + len, sizeof o->text - len, "\n");
+  return 0;
+}
+
+/* A row written at its run's time keeps null for it in SQLite (a run's
+ * rows are nearly always written at once) and reads with that time, as a
+ * row that keeps its own does: through the store's readers, the view
+ * `journal` and a book moved out, which gives every time. */
+static void test_a_row_at_its_runs_time_reads_with_that_time(void **state) {
+  static const char want[] =
+      "id=1|at=42|kind=event|state=s|version=1|detail={\"type\":\"x\"}\n"
+      "id=2|at=43|kind=message|state=s|version=1|detail\n"
+      "id=3|at=42|kind=transition|state=t|version=1|detail={\"n\":null}\n";
+  opened_rows read = {""}, tail = {""}, page = {""}, moved = {""};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_append(st, "L1", 42, "event", "s", 1,
+                                        "{\"type\":\"x\"}", &err),
+                   RC_OK);
+  assert_int_equal(
+      store_journal_append(st, "L1", 43, "message", "s", 1, NULL, &err),
+      RC_OK);
+  assert_int_equal(store_journal_append(st, "L1", 42, "transition", "t", 1,
+                                        "{\"n\":null}", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
+                   RC_OK);
+  assert_string_equal(read.text, want);
+  assert_int_equal(store_journal_each(st, "L1", 2, collect_rows, &tail, &err),
+                   RC_OK);
+  assert_string_equal(tail.text, strchr(want, '\n') + 1);
+  assert_int_equal(
+      store_journal_page(st, "L1", 1, 10, collect_rows, &page, &err), RC_OK);
+  assert_string_equal(page.text, strchr(want, '\n') + 1);
+  if (!on_pg) {
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char all[512] = "";
+    assert_int_equal(
+        count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
+                   "'[[\"event\",\"s\",1,null,{\"type\":\"x\"}],"
+                   "[\"message\",\"s\",1,43,null],"
+                   "[\"transition\",\"t\",1,null,{\"n\":null}]]' AND at = 42"),
+        1);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT id || ' ' || at || ' ' || kind FROM "
+                           "journal WHERE case_id = 'L1' ORDER BY id",
+                           -1, &s, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      strcat(all, (const char *)sqlite3_column_text(s, 0));
+      strcat(all, "\n");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_string_equal(all, "1 42 event\n2 43 message\n3 42 transition\n");
+  }
+  /* Moved out, the run gives every row's time. */
+  assert_int_equal(
+      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
+      RC_OK);
+  assert_string_equal(moved.text,
+                      "[[\"event\",\"s\",1,42,{\"type\":\"x\"}],"
+                      "[\"message\",\"s\",1,43,null],"
+                      "[\"transition\",\"t\",1,42,{\"n\":null}]]\n");
+  store_close(st);
+}
+
+/* The lines of collect_rows without their ids (PostgreSQL numbers each
+ * run from its own block of ids). */
+static void drop_ids(char *text) {
+  char *out = text;
+  for (const char *p = text; *p;) {
+    if (!strncmp(p, "id=", 3) && (p == text || p[-1] == '\n'))
+      p = strchr(p, '|') + 1;
+    *out++ = *p++;
+  }
+  *out = '\0';
+}
+
+/* Case L1's n rows written whole (kinds, times, details as given), as by
+ * the release before, after the same n written by the store's own
+ * builders: both read as the whole ones, through the store's readers and
+ * a book moved out. */
+typedef struct rows_alike {
+  int n;
+  const char *const *kinds;
+  const int *at;
+  const char *state;
+  const char *const *whole;
+} rows_alike;
+
+static void expect_rows_alike(store *st, const rows_alike *r) {
+  char want[2048] = "", moved_want[2048] = "";
+  opened_rows read = {""}, moved = {""};
+  rc_error err;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < r->n; i++)
+    assert_int_equal(store_journal_append_built(st, "L1", r->at[i],
+                                                r->kinds[i], r->state, 1,
+                                                r->whole[i], &err),
+                     RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t len = strlen(moved_want);
+    len += (size_t)snprintf(moved_want + len, sizeof moved_want - len, "[");
+    for (int i = 0; i < r->n; i++) {
+      size_t w = strlen(want);
+      snprintf(want + w, sizeof want - w,
+               "at=%d|kind=%s|state=%s|version=1|detail=%s\n", r->at[i],
+               r->kinds[i], r->state, r->whole[i]);
+      len += (size_t)snprintf(moved_want + len, sizeof moved_want - len,
+                              "%s[\"%s\",\"%s\",1,%d,%s]", i ? "," : "",
+                              r->kinds[i], r->state, r->at[i], r->whole[i]);
+    }
+    snprintf(moved_want + len, sizeof moved_want - len, "]\n");
+  }
+  assert_int_equal(store_journal_each(st, "L1", 0, collect_rows, &read, &err),
+                   RC_OK);
+  drop_ids(read.text);
+  assert_string_equal(read.text, want);
+  read.text[0] = '\0';
+  assert_int_equal(
+      store_journal_page(st, "L1", 0, 100, collect_rows, &read, &err), RC_OK);
+  drop_ids(read.text);
+  assert_string_equal(read.text, want);
+  /* Moved out, both runs are the same text, whole. */
+  assert_int_equal(
+      store_book_rows(st, "journal_runs", collect_opened, &moved, &err),
+      RC_OK);
+  assert_string_equal(moved.text, moved_want);
+}
+
+/* A `transition` or `timer` row reads as the object it is, whether the
+ * store kept it short (SQLite: the array of its values, a transition's
+ * "to" its row's state) or whole (PostgreSQL, and every such row of a
+ * book written before). */
+static void test_transition_and_timer_rows_read_alike_short_or_whole(
+    void **state) {
+  static const char *const kinds[] = {"transition", "transition", "timer",
+                                      "timer"};
+  static const int at[] = {42, 42, 42, 43};
+  static const char *const whole[] = {
+      "{\"from\":\"a\\\"b\",\"to\":\"\xe5\x82\xac\",\"event\":\"enter\"}",
+      "{\"from\":\"x\",\"to\":\"\xe5\x82\xac\",\"event\":\"e\\\\u00e9\","
+      "\"user\":\"ann\"}",
+      "{\"event\":\"remind\",\"due\":\"2026-01-06T09:00:00+08:00\","
+      "\"keep\":false}",
+      "{\"event\":\"r\\\\\\\\1\",\"due\":\"2026-01-07T09:00:00+08:00\","
+      "\"keep\":true,\"user\":\"\xe7\x8e\x8b\"}"};
+  const rows_alike r = {4, kinds, at, "\xe5\x82\xac", whole};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_transition(st, "L1", 42, "a\"b",
+                                            "\xe5\x82\xac", 1, "enter", "",
+                                            &err),
+                   RC_OK);
+  assert_int_equal(store_journal_transition(st, "L1", 42, "x", "\xe5\x82\xac",
+                                            1, "e\\u00e9", "ann", &err),
+                   RC_OK);
+  assert_int_equal(store_journal_timer(st, "L1", 42, "\xe5\x82\xac", 1,
+                                       "remind", "2026-01-06T09:00:00+08:00",
+                                       0, NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_journal_timer(st, "L1", 43, "\xe5\x82\xac", 1,
+                                       "r\\\\1", "2026-01-07T09:00:00+08:00",
+                                       1, "\xe7\x8e\x8b", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg)
+    assert_int_equal(
+        count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
+                   "'[[\"transition\",\"\xe5\x82\xac\",1,null,[\"a\\\"b\","
+                   "\"enter\"]],[\"transition\",\"\xe5\x82\xac\",1,null,"
+                   "[\"x\",\"e\\\\u00e9\",\"ann\"]],[\"timer\",\"\xe5\x82\xac\","
+                   "1,null,[\"remind\",\"2026-01-06T09:00:00+08:00\",false]],"
+                   "[\"timer\",\"\xe5\x82\xac\",1,43,[\"r\\\\\\\\1\","
+                   "\"2026-01-07T09:00:00+08:00\",true,\"\xe7\x8e\x8b\"]]]'"),
+        1);
+  expect_rows_alike(st, &r);
+  if (!on_pg)
+    assert_int_equal(
+        count_rows("SELECT count(*) FROM journal a, journal b WHERE "
+                   "a.case_id = 'L1' AND b.id = a.id + 4 AND "
+                   "a.detail = b.detail AND a.at = b.at AND a.kind = b.kind"),
+        4);
+  store_close(st);
+}
+
+/* A `message` row, and an `event` row without data, read as the objects
+ * they are, whether kept short (SQLite: the arrays of their values, a
+ * reason null where only a user follows) or whole. */
+static void test_message_and_event_rows_read_alike_short_or_whole(
+    void **state) {
+  static const char *const kinds[] = {"message", "message", "message",
+                                      "event", "event"};
+  static const int at[] = {42, 42, 42, 42, 42};
+  static const char *const whole[] = {
+      "{\"id\":7,\"channel\":\"sms\",\"template\":\"t\\\"1\",\"to\":"
+      "\"borrower\",\"status\":\"queued\"}",
+      "{\"id\":8,\"channel\":\"sms\",\"template\":\"t\",\"to\":null,"
+      "\"status\":\"deferred\",\"reason\":\"contact_hours\"}",
+      "{\"id\":9,\"channel\":\"call\",\"template\":\"t\",\"to\":\"home\","
+      "\"status\":\"queued\",\"user\":\"ann\"}",
+      "{\"type\":\"remind\"}",
+      "{\"type\":\"x\\\\y\",\"user\":\"\xe7\x8e\x8b\"}"};
+  const rows_alike r = {5, kinds, at, "s", whole};
+  store *st;
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_case(st, "L1");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 7, "sms",
+                                         "t\"1", "borrower", "queued", NULL,
+                                         "", &err),
+                   RC_OK);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 8, "sms", "t",
+                                         NULL, "deferred", "contact_hours",
+                                         NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_journal_message(st, "L1", 42, "s", 1, 9, "call", "t",
+                                         "home", "queued", NULL, "ann", &err),
+                   RC_OK);
+  assert_int_equal(
+      store_journal_event(st, "L1", 42, "s", 1, "remind", NULL, &err), RC_OK);
+  assert_int_equal(store_journal_event(st, "L1", 42, "s", 1, "x\\y",
+                                       "\xe7\x8e\x8b", &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  if (!on_pg)
+    assert_int_equal(
+        count_rows("SELECT count(*) FROM journal_runs WHERE rows = "
+                   "'[[\"message\",\"s\",1,null,[7,\"sms\",\"t\\\"1\","
+                   "\"borrower\",\"queued\"]],[\"message\",\"s\",1,null,[8,"
+                   "\"sms\",\"t\",null,\"deferred\",\"contact_hours\"]],"
+                   "[\"message\",\"s\",1,null,[9,\"call\",\"t\",\"home\","
+                   "\"queued\",null,\"ann\"]],[\"event\",\"s\",1,null,"
+                   "[\"remind\"]],[\"event\",\"s\",1,null,[\"x\\\\y\","
+                   "\"\xe7\x8e\x8b\"]]]'"),
+        1);
+  expect_rows_alike(st, &r);
+  store_close(st);
+}
+
 typedef struct book_copy {
   store *to;
   const char *table;
@@ -5144,6 +5415,14 @@ int main(void) {
           test_a_case_s_journal_is_chained_from_its_row, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_opened_row_reads_alike_kept_short_or_whole, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_row_at_its_runs_time_reads_with_that_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_transition_and_timer_rows_read_alike_short_or_whole, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_message_and_event_rows_read_alike_short_or_whole, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_broken_chain_shows_no_other_case_s_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_upgrade_chains_each_case_s_journal,

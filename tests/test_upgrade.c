@@ -619,6 +619,130 @@ static void test_step_23_packs_ids_holding_a_nul_apart(void **state) {
   unlink(db_path);
 }
 
+/* A case's journal as the view `journal` gives it, a line a row. */
+#define VIEW_LINES                                                         \
+  "SELECT coalesce(group_concat(l, char(10)), '') FROM (SELECT id || '|' " \
+  "|| at || '|' || kind || '|' || coalesce(state, '') || '|' || "          \
+  "coalesce(version, '') || '|' || coalesce(detail, '') AS l FROM journal " \
+  "WHERE case_id = '%s' ORDER BY id)"
+
+typedef struct journal_text {
+  char text[60000];
+  size_t len;
+} journal_text;
+
+/* The same from the store's readers: id, at, kind, state, version,
+ * detail in that order. */
+static int journal_line(void *ud, const store_value *cols, int n) {
+  journal_text *j = ud;
+  if (j->len) j->text[j->len++] = '\n';
+  for (int i = 0; i < n && j->len < sizeof j->text - 64; i++) {
+    const store_value *v = &cols[i];
+    if (i) j->text[j->len++] = '|';
+    if (v->type == STORE_INT)
+      j->len += (size_t)snprintf(j->text + j->len, sizeof j->text - j->len,
+                                 "%lld", (long long)v->i);
+    else if (v->type == STORE_TEXT)
+      j->len += (size_t)snprintf(j->text + j->len, sizeof j->text - j->len,
+                                 "%s", v->s);
+  }
+  j->text[j->len] = '\0';
+  return 0;
+}
+
+/* Step 26 keeps a row's time as null where it is its run's: a book of
+ * the release before reads the same after it, row for row, through the
+ * view and the store's readers (whole, last rows, pages); rows written
+ * after it, short, read with their run's time beside the old ones. */
+static void test_step_26_keeps_every_journal_read(void **state) {
+  char sql_path[600], db_path[600], sql[600];
+  char *before[64], *cases[64];
+  int ncases = 0;
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  store *st = NULL;
+  rc_error err;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v25.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/step26.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM cases ORDER BY id",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW && ncases < 64)
+    cases[ncases++] = strdup((const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  assert_true(ncases >= 40);
+  for (int i = 0; i < ncases; i++) {
+    snprintf(sql, sizeof sql, VIEW_LINES, cases[i]);
+    before[i] = one_text(db, sql);
+    assert_true(strchr(before[i], '|') != NULL);
+  }
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  assert_int_equal(store_open(&st, db_path, &err), RC_OK);
+  for (int i = 0; i < ncases; i++) {
+    journal_text all = {"", 0}, page = {"", 0}, tail = {"", 0};
+    const char *last = strrchr(before[i], '\n');
+    assert_int_equal(
+        store_journal_each(st, cases[i], 0, journal_line, &all, &err), RC_OK);
+    assert_string_equal(all.text, before[i]);
+    assert_int_equal(
+        store_journal_page(st, cases[i], 0, 1000, journal_line, &page, &err),
+        RC_OK);
+    assert_string_equal(page.text, before[i]);
+    assert_int_equal(
+        store_journal_each(st, cases[i], 1, journal_line, &tail, &err), RC_OK);
+    assert_string_equal(tail.text, last ? last + 1 : before[i]);
+  }
+  /* A run written now, at one time, beside the old ones. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_journal_append(st, cases[0], 1800000000000, "note",
+                                        "x", 1, "{\"text\":\"a\"}", &err),
+                   RC_OK);
+  assert_int_equal(store_journal_append(st, cases[0], 1800000000000, "note",
+                                        "x", 1, NULL, &err),
+                   RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_close(st);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  {
+    char *runs = one_text(db, "SELECT count(*) FROM journal_runs WHERE at = "
+                              "1800000000000 AND rows = '[[\"note\",\"x\",1,"
+                              "null,{\"text\":\"a\"}],[\"note\",\"x\",1,null,"
+                              "null]]'");
+    char *after, want[60000];
+    int id;
+    assert_string_equal(runs, "1");
+    free(runs);
+    runs = one_text(db, "SELECT max(id) FROM journal");
+    id = atoi(runs);
+    free(runs);
+    snprintf(want, sizeof want,
+             "%s\n%d|1800000000000|note|x|1|{\"text\":\"a\"}\n"
+             "%d|1800000000000|note|x|1|",
+             before[0], id - 1, id);
+    snprintf(sql, sizeof sql, VIEW_LINES, cases[0]);
+    after = one_text(db, sql);
+    assert_string_equal(after, want);
+    free(after);
+    for (int i = 1; i < ncases; i++) {
+      snprintf(sql, sizeof sql, VIEW_LINES, cases[i]);
+      after = one_text(db, sql);
+      assert_string_equal(after, before[i]);
+      free(after);
+    }
+  }
+  sqlite3_close(db);
+  for (int i = 0; i < ncases; i++) {
+    free(before[i]);
+    free(cases[i]);
+  }
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -627,6 +751,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_22_sets_the_fresh_cursor_and_keeps_the_rest),
       cmocka_unit_test(test_step_23_packs_every_borrowers_contacts),
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
+      cmocka_unit_test(test_step_26_keeps_every_journal_read),
   };
   int rc;
   char cmd[400];

@@ -572,6 +572,16 @@ struct store_ops {
    * (store_notice_set), not the open: a read at open fills the page
    * cache the first reads after it would have gone to the disk for. */
   void (*notice_look)(store *st);
+  /* --- shorter journal rows (session 35) ------------------------------ */
+  /* 1: the backend keeps the time of a row that has its run's time (the
+   * run's `at`, its first row's) as null in the row, and the detail of
+   * a `transition`, `timer`, `message` or `event` row as the array of
+   * its values (store.h, store_journal_transition and the three after
+   * it), and gives readers the run's time and the objects again; 0:
+   * every row whole
+   * (PostgreSQL, and under store/fault.c's wrapper: rows so kept read
+   * the same). */
+  int journal_compact;
 };
 
 /* The backends this build has. */

@@ -254,22 +254,24 @@ enum {
   "id, case_id AS 'case', borrower_id AS borrower, channel, template, " \
   "recipient AS 'to', to_kind, body, status, reason, at, not_before"
 /* A journal row out of its run; the same columns as the journal view. */
-#define JOURNAL_COLS                                                 \
-  "r.id + e.key AS id, e.value ->> 3 AS at, e.value ->> 0 AS kind, " \
-  "e.value ->> 1 AS state, e.value ->> 2 AS version, "               \
-  SQLITE_JOURNAL_DETAIL("e.value", "?1") " AS detail"
+#define JOURNAL_COLS                                                   \
+  "r.id + e.key AS id, " SQLITE_JOURNAL_AT("e.value", "r.at") " AS at, " \
+  "e.value ->> 0 AS kind, e.value ->> 1 AS state, "                      \
+  "e.value ->> 2 AS version, " SQLITE_JOURNAL_DETAIL("e.value", "?1")    \
+  " AS detail"
 /* A case's journal runs (?1 the case) as the table r(id, prev, n, rows,
- * seen: rows in it and the newer runs), newest first: from the run the
+ * seen: rows in it and the newer runs, at), newest first: from the run the
  * case's row names (journal_last) down each run's prev. Each step goes to
  * an older run of the same case, so a damaged link ends the walk; it never
  * loops or strays into another case's journal. WHILE: whether the walk
  * goes on past run r. */
 #define JOURNAL_CHAIN(WHILE)                                                 \
-  "WITH RECURSIVE r(id, prev, n, rows, seen) AS (SELECT j.id, j.prev, j.n, " \
-  "j.rows, j.n FROM case_steps c, journal_runs j WHERE c.id = ?1 AND "       \
-  "j.id = c.journal_last AND j.case_id = ?1 UNION ALL SELECT j.id, j.prev, " \
-  "j.n, j.rows, r.seen + j.n FROM r, journal_runs j WHERE j.id = r.prev "    \
-  "AND j.id < r.id AND j.case_id = ?1 AND " WHILE ") "
+  "WITH RECURSIVE r(id, prev, n, rows, seen, at) AS (SELECT j.id, j.prev, " \
+  "j.n, j.rows, j.n, j.at FROM case_steps c, journal_runs j WHERE "          \
+  "c.id = ?1 AND j.id = c.journal_last AND j.case_id = ?1 UNION ALL "        \
+  "SELECT j.id, j.prev, j.n, j.rows, r.seen + j.n, j.at FROM r, "            \
+  "journal_runs j WHERE j.id = r.prev AND j.id < r.id AND j.case_id = ?1 "   \
+  "AND " WHILE ") "
 /* A case's messages (?1 the case; BORROWER: all the cases of borrower
  * ?1) as the table r(id), newest first: from the message the case's row
  * names (message_last) down each message's prev. Each step goes to an
@@ -830,7 +832,7 @@ static const char *const sql[S_COUNT] = {
      * 610 ms where it is 77, and 114 by the index before step 17). */
     [S_JOURNAL_PAGE] =
         JOURNAL_CHAIN("r.id > ?2") "SELECT " JOURNAL_COLS
-        " FROM (SELECT id, rows FROM r WHERE id + n - 1 > ?2 ORDER BY id "
+        " FROM (SELECT id, rows, at FROM r WHERE id + n - 1 > ?2 ORDER BY id "
         "LIMIT ?3) r, json_each(r.rows) e WHERE r.id + e.key > ?2 "
         "ORDER BY r.id, e.key LIMIT ?3",
     [S_TIMERS_OVERDUE] = "SELECT count(*) FROM timers WHERE due <= ?1",
@@ -8521,4 +8523,5 @@ const store_ops store_sqlite_ops = {
     .import_ahead = op_import_ahead,
     .notice_look = op_notice_look,
     .journal_short_opened = 1,
+    .journal_compact = 1,
 };

@@ -69,13 +69,15 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
 /* A journal row's detail as readers see it (E: the row, [kind, state,
  * version, at, detail]; ID: its case's id): an `opened` row kept as the
  * array of its values (store.c's opened_short, store.h's
- * STORE_OPENED_AT_*) is the object again, the same text the object kept
- * whole reads as; any other detail as kept. The case's id is one
- * store.c writes short only when it needs no escape. */
+ * STORE_OPENED_AT_*), and a `transition`, `timer`, `message` or `event`
+ * row kept so (store.h's store_journal_transition and the three after it;
+ * step 26), is the object again, the same text the object kept whole
+ * reads as; any other detail as kept. The case's id is one store.c writes short only
+ * when it needs no escape; a transition's "to" is its row's state. */
 #define SQLITE_JOURNAL_DETAIL(E, ID)                                          \
-  "CASE WHEN " E " ->> 0 = 'opened' AND json_type(" E ", '$[4]') = 'array' " \
-  "THEN json('{\"id\":\"' || " ID " || '\",\"borrower_id\":' || (" E          \
-  " -> '$[4][0]') || ',\"currency\":' || (" E " -> '$[4][1]') || "            \
+  "CASE WHEN json_type(" E ", '$[4]') = 'array' THEN CASE " E " ->> 0 "       \
+  "WHEN 'opened' THEN json('{\"id\":\"' || " ID " || '\",\"borrower_id\":' "  \
+  "|| (" E " -> '$[4][0]') || ',\"currency\":' || (" E " -> '$[4][1]') || "   \
   "',\"principal\":' || (" E " -> '$[4][2]') || ',\"balance\":' || (" E       \
   " -> '$[4][3]') || ',\"amount_due\":' || (" E " -> '$[4][4]') || "          \
   "',\"fees\":' || (" E " -> '$[4][5]') || coalesce(',\"product\":' || "      \
@@ -84,7 +86,26 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
   "nullif(" E " -> '$[4][10]', 'null'), '') || ',\"data\":' || (" E           \
   " -> '$[4][6]') || ',\"workflow\":' || (" E " -> '$[4][7]') || "            \
   "',\"version\":' || (" E " -> 2) || coalesce(',\"user\":' || nullif(" E     \
-  " -> '$[4][11]', 'null'), '') || '}') ELSE nullif(" E " -> 4, 'null') END"
+  " -> '$[4][11]', 'null'), '') || '}') "                                     \
+  "WHEN 'transition' THEN json('{\"from\":' || (" E " -> '$[4][0]') || "      \
+  "',\"to\":' || (" E " -> 1) || ',\"event\":' || (" E " -> '$[4][1]') || "   \
+  "coalesce(',\"user\":' || (" E " -> '$[4][2]'), '') || '}') "              \
+  "WHEN 'timer' THEN json('{\"event\":' || (" E " -> '$[4][0]') || "          \
+  "',\"due\":' || (" E " -> '$[4][1]') || ',\"keep\":' || (" E                \
+  " -> '$[4][2]') || coalesce(',\"user\":' || (" E " -> '$[4][3]'), '') || "  \
+  "'}') WHEN 'message' THEN json('{\"id\":' || (" E " -> '$[4][0]') || "       \
+  "',\"channel\":' || (" E " -> '$[4][1]') || ',\"template\":' || (" E       \
+  " -> '$[4][2]') || ',\"to\":' || (" E " -> '$[4][3]') || ',\"status\":' "   \
+  "|| (" E " -> '$[4][4]') || coalesce(',\"reason\":' || nullif(" E          \
+  " -> '$[4][5]', 'null'), '') || coalesce(',\"user\":' || (" E              \
+  " -> '$[4][6]'), '') || '}') WHEN 'event' THEN json('{\"type\":' || (" E   \
+  " -> '$[4][0]') || coalesce(',\"user\":' || (" E " -> '$[4][1]'), '') || "  \
+  "'}') ELSE " E " -> 4 END ELSE nullif(" E " -> 4, 'null') END"
+
+/* A journal row's time (E the row, RUN the run's `at`): a row that has
+ * its run's time keeps null in its place (step 26, store.c row_open);
+ * rows written before keep their own. */
+#define SQLITE_JOURNAL_AT(E, RUN) "coalesce(" E " ->> 3, " RUN ")"
 
 /* Sets each journal run's link to its case's run before it
  * (journal_runs.prev) and each case's newest run (cases.journal_last)

@@ -89,14 +89,19 @@ static int book_each(sqlite3 *db, sqlite3_stmt *s, const char *table,
   return RC_OK;
 }
 
-/* journal_runs as the book keeps it, each run with an `opened` row kept
- * short (its detail an array) given whole, its rows in order. */
+/* journal_runs as the book keeps it, each run with a row kept short (its
+ * detail an array: `opened`, `transition`, `timer`, `message`, `event`)
+ * or with its time kept
+ * as the run's (null) given whole, its rows in order. Every run written
+ * since step 26 holds ",null," (its first row's time), as may an older
+ * run's detail: those are built again to the same text. */
 #define BOOK_JOURNAL_RUNS                                                     \
-  "SELECT id, case_id, at, n, CASE WHEN instr(rows, '[\"opened\",') THEN "   \
-  "(SELECT '[' || group_concat(CASE WHEN e.value ->> 0 = 'opened' AND "      \
-  "json_type(e.value, '$[4]') = 'array' THEN '[' || (e.value -> 0) || ',' "  \
-  "|| (e.value -> 1) || ',' || (e.value -> 2) || ',' || (e.value -> 3) || "  \
-  "',' || " SQLITE_JOURNAL_DETAIL("e.value", "r.case_id") " || ']' ELSE "   \
+  "SELECT id, case_id, at, n, CASE WHEN instr(rows, '[\"opened\",') OR "     \
+  "instr(rows, ',null,') THEN (SELECT '[' || group_concat(CASE WHEN "        \
+  "e.value ->> 3 IS NULL OR json_type(e.value, '$[4]') = 'array' THEN "      \
+  "'[' || (e.value -> 0) || ',' || (e.value -> 1) || ',' || (e.value -> 2) " \
+  "|| ',' || " SQLITE_JOURNAL_AT("e.value", "r.at") " || ',' || coalesce("   \
+  SQLITE_JOURNAL_DETAIL("e.value", "r.case_id") ", 'null') || ']' ELSE "    \
   "e.value END, ',') || ']' FROM (SELECT value FROM json_each(r.rows) "      \
   "ORDER BY key) e) ELSE rows END AS rows, prev FROM journal_runs r"
 

@@ -417,6 +417,36 @@ int store_journal_append_built(store *st, const char *case_id, rc_time at,
                                const char *kind, const char *state,
                                int version, const char *detail,
                                rc_error *err);
+/* The row `transition` of a case that moved to state `to`, its detail
+ * {"from", "to", "event", "user"?} (user NULL or "" for none). Readers
+ * see that object; a backend may keep it as [from, event, user?], the
+ * row's state being `to` (SQLite does). */
+int store_journal_transition(store *st, const char *case_id, rc_time at,
+                             const char *from, const char *to, int version,
+                             const char *event, const char *user,
+                             rc_error *err);
+/* The row `timer` of a timer set, its detail {"event", "due", "keep",
+ * "user"?} (due the time's text); kept as [event, due, keep, user?] where
+ * the backend can. */
+int store_journal_timer(store *st, const char *case_id, rc_time at,
+                        const char *state, int version, const char *event,
+                        const char *due, int keep, const char *user,
+                        rc_error *err);
+/* The row `message` of a message written, its detail {"id", "channel",
+ * "template", "to", "status", "reason"?, "user"?} (reason NULL for
+ * none); kept as [id, channel, template, to, status, reason?, user?]
+ * where the backend can. */
+int store_journal_message(store *st, const char *case_id, rc_time at,
+                          const char *state, int version, int64_t id,
+                          const char *channel, const char *template_name,
+                          const char *to, const char *status,
+                          const char *reason, const char *user,
+                          rc_error *err);
+/* The row `event` of an event without data, its detail {"type",
+ * "user"?}; kept as [type, user?] where the backend can. */
+int store_journal_event(store *st, const char *case_id, rc_time at,
+                        const char *state, int version, const char *type,
+                        const char *user, rc_error *err);
 /* The row `opened` of case c (at c->opened_at, in its state and
  * version): the case as it opened, as the object {"id", "borrower_id",
  * "currency", "principal", "balance", "amount_due", "fees", "product"?,
