@@ -84,7 +84,10 @@ for case in sorted(seq): print(case, " ".join(seq[case]))'
 
 import "$work/book.db"
 tick "$work/book.db" >/dev/null
-sqlite3 "$work/book.db" "SELECT case_id, rows FROM journal_runs ORDER BY id" |
+# SQLite keeps rows short (docs/cli.md, step 26): its journal view gives
+# them whole, as PostgreSQL's runs hold them.
+sqlite3 "$work/book.db" "SELECT case_id, json_array(json_array(kind, state, \
+version, at, json(detail))) FROM journal ORDER BY id" |
   cases >"$work/sqlite.cases"
 
 import "$url"
