@@ -444,6 +444,17 @@ int store_reconnects(const store *st) {
   return st->reconnects;
 }
 
+int store_key_taken(rc_error *err, const char *key, const char *type,
+                    const char *was_case) {
+  if (type && strcmp(type, "__note") == 0)
+    return rc_error_set(err, RC_ECONFLICT, "key",
+                        "event key '%s' already names a note of case %s", key,
+                        was_case);
+  return rc_error_set(err, RC_ECONFLICT, "key",
+                      "event key '%s' already names a '%s' event of case %s",
+                      key, type ? type : "(earlier)", was_case);
+}
+
 void store_notice_set(store *st, const char *fmt, ...) {
   size_t used = st->notice_told ? 0 : strlen(st->notice);
   va_list ap;
