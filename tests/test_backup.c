@@ -668,6 +668,55 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   expect_run(r, 1, "no-such.db");
 }
 
+/* `recoup check --db` on what is no book it can read: a FIFO (on 08d9c56
+ * check waited in the open until something wrote to it, for ever; here a
+ * writer that closes at once lets the old run end, and the run's own end
+ * lets the writer go), a directory (a "disk I/O error"), a book of a
+ * newer schema (read as today's, "ok" and exit 0, where every other
+ * command refuses it) and an empty file ("no such table: cases"). */
+static void test_check_refuses_what_is_no_book(void **state) {
+  char book[700];
+  sqlite3 *db;
+  pid_t writer;
+  int fd, status;
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/fifo.db", srv.dir);
+  assert_int_equal(mkfifo(book, 0600), 0);
+  if ((writer = fork()) == 0) {
+    int w = open(book, O_WRONLY);
+    if (w >= 0) close(w);
+    _exit(0);
+  }
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  fd = open(book, O_RDONLY | O_NONBLOCK); /* the writer's open returns */
+  waitpid(writer, &status, 0);
+  if (fd >= 0) close(fd);
+  expect_run(r, 1, "fifo.db is not a file");
+  snprintf(book, sizeof book, "%s/dir.db", srv.dir);
+  assert_int_equal(mkdir(book, 0700), 0);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "dir.db is not a file");
+  snprintf(book, sizeof book, "%s/newer-check.db", srv.dir);
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1,
+             "newer-check.db has schema version 999, newer than this "
+             "recoup knows");
+  snprintf(book, sizeof book, "%s/empty-check.db", srv.dir);
+  fd = open(book, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  close(fd);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "empty-check.db is not a recoup database");
+}
+
 /* A first import into a book it made holds the book to itself until it
  * ends (rollback-journal mode); a command opening the book meanwhile
  * waits 5 s and says who holds it, where it said "cannot configure
@@ -855,6 +904,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),
+      cmocka_unit_test(test_check_refuses_what_is_no_book),
       cmocka_unit_test(
           test_a_backup_of_a_book_an_import_has_not_filled_is_refused),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
