@@ -476,6 +476,14 @@ const char *store_notice(store *st) {
   }
   if (!st->notice[0] || st->notice_told) return NULL;
   st->notice_told = 1;
+  {
+    /* Its parts are cut by bytes (a case id at "%.60s", the room left):
+     * a Chinese id cut inside a character made the service's JSON log
+     * line of it fail whole. A broken sequence is '?', as on the CLI. */
+    char whole[sizeof st->notice];
+    memcpy(whole, st->notice, sizeof whole);
+    rc_printable_line(st->notice, sizeof st->notice, whole);
+  }
   return st->notice;
 }
 
