@@ -743,6 +743,30 @@ static void test_a_book_held_by_a_first_import_is_named(void **state) {
   sqlite3_close(db);
 }
 
+/* `recoup check --db` on a book a first import holds (rollback-journal
+ * mode, the exclusive lock) waits, then says so as report does. On
+ * 08d9c56: "cannot be read as a book: database is locked", as if the
+ * book were damaged. */
+static void test_check_names_a_book_held_by_a_first_import(void **state) {
+  char src[700], book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  snprintf(src, sizeof src, "%s/during.db", backups);
+  snprintf(book, sizeof book, "%s/importing-check.db", srv.dir);
+  copy_file(src, book);
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "PRAGMA journal_mode = DELETE;"
+                                "BEGIN EXCLUSIVE;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "is being written by another process (a first import");
+  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(db);
+}
+
 static void test_restore_refuses_a_newer_schema(void **state) {
   char src[700], newer[700], target[700];
   sqlite3 *s;
@@ -905,6 +929,7 @@ int main(int argc, char **argv) {
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),
       cmocka_unit_test(test_check_refuses_what_is_no_book),
+      cmocka_unit_test(test_check_names_a_book_held_by_a_first_import),
       cmocka_unit_test(
           test_a_backup_of_a_book_an_import_has_not_filled_is_refused),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),
