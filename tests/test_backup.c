@@ -719,16 +719,15 @@ static void test_check_refuses_what_is_no_book(void **state) {
 
 /* A first import into a book it made holds the book to itself until it
  * ends (rollback-journal mode); a command opening the book meanwhile
- * waits 5 s and says who holds it, where it said "cannot configure
- * database BOOK: database is locked". The import here: a connection
- * holding the book's exclusive lock in that mode. */
-static void test_a_book_held_by_a_first_import_is_named(void **state) {
+ * waits and says who holds it. The import here: a connection holding
+ * the book's exclusive lock in that mode, on a copy named name; the
+ * command's run, the lock let go. */
+static run *held_by_a_first_import(const char *name, const char *cmd) {
   char src[700], book[700];
   sqlite3 *db;
   run *r;
-  (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(book, sizeof book, "%s/importing.db", srv.dir);
+  snprintf(book, sizeof book, "%s/%s", srv.dir, name);
   copy_file(src, book);
   assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
@@ -736,35 +735,30 @@ static void test_a_book_held_by_a_first_import_is_named(void **state) {
                                 "BEGIN EXCLUSIVE;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
-  r = recoup("report", srv.dir, "--db", book, NULL);
-  expect_run(r, 1, "is being written by another process (a first import");
-  expect_run(r, 1, "run this once it is done");
+  r = recoup(cmd, srv.dir, "--db", book, NULL);
   sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(db);
+  return r;
 }
 
-/* `recoup check --db` on a book a first import holds (rollback-journal
- * mode, the exclusive lock) waits, then says so as report does. On
- * 08d9c56: "cannot be read as a book: database is locked", as if the
- * book were damaged. */
-static void test_check_names_a_book_held_by_a_first_import(void **state) {
-  char src[700], book[700];
-  sqlite3 *db;
+/* report waits 5 s and says who holds the book, where it said "cannot
+ * configure database BOOK: database is locked". */
+static void test_a_book_held_by_a_first_import_is_named(void **state) {
   run *r;
   (void)state;
-  snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(book, sizeof book, "%s/importing-check.db", srv.dir);
-  copy_file(src, book);
-  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db,
-                                "PRAGMA journal_mode = DELETE;"
-                                "BEGIN EXCLUSIVE;",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  r = recoup("check", srv.dir, "--db", book, NULL);
+  r = held_by_a_first_import("importing.db", "report");
   expect_run(r, 1, "is being written by another process (a first import");
-  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-  sqlite3_close(db);
+  expect_run(r, 1, "run this once it is done");
+}
+
+/* `recoup check --db` waits, then says so as report does. On 08d9c56:
+ * "cannot be read as a book: database is locked", as if the book were
+ * damaged. */
+static void test_check_names_a_book_held_by_a_first_import(void **state) {
+  run *r;
+  (void)state;
+  r = held_by_a_first_import("importing-check.db", "check");
+  expect_run(r, 1, "is being written by another process (a first import");
 }
 
 static void test_restore_refuses_a_newer_schema(void **state) {
