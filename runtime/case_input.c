@@ -230,7 +230,10 @@ static int grandfathered(const char *tag) {
 
 int case_input_check_locale(const char *tag, const char *field,
                             rc_error *err) {
-  static _Thread_local char last_ok[32];
+  /* Room for a borrower's whole tag (32 bytes): one cut to fit matched
+   * its own prefix, a tag never checked ("en-US-abcdef-bcdefg-cdefgh-abcd"
+   * taken after the tag one letter longer). */
+  static _Thread_local char last_ok[33];
   char buf[96], lang[16] = "", region[16] = "";
   int32_t parsed = 0;
   UErrorCode st = U_ZERO_ERROR;
@@ -280,7 +283,7 @@ int case_input_check_locale(const char *tag, const char *field,
                           "%s '%s': '%s' is not a region ICU knows", field,
                           tag, region);
   }
-  snprintf(last_ok, sizeof last_ok, "%s", tag);
+  if (strlen(tag) < sizeof last_ok) memcpy(last_ok, tag, strlen(tag) + 1);
   return RC_OK;
 bad:
   return rc_error_set(err, RC_EINVAL, field,

@@ -550,8 +550,10 @@ static int cmd_check(const args *a) {
   }
   {
     const institution_config *cfg = script_config(engine_script(eng));
-    printf("%s: ok (%s, %s, %d workflow%s)\n", dir, cfg->name, cfg->timezone,
-           cfg->nworkflows, cfg->nworkflows == 1 ? "" : "s");
+    char where[4200], name[400];
+    printf("%s: ok (%s, %s, %d workflow%s)\n", shown(dir, where, sizeof where),
+           shown(cfg->name, name, sizeof name), cfg->timezone, cfg->nworkflows,
+           cfg->nworkflows == 1 ? "" : "s");
     rc = check_book(a, dir, cfg);
   }
   engine_close(eng);

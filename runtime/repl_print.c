@@ -113,7 +113,17 @@ static size_t text_width(const char *s, size_t n) {
   return w;
 }
 
+/* Whether the character at s is one a terminal must not get as it is:
+ * a C1 control, or an invisible or bidirectional one (rc_invisible: the
+ * CLI shows them as '?'); *len its bytes. */
+static int hidden(const char *s, size_t n, size_t *len) {
+  unsigned cp;
+  *len = utf8_next((const unsigned char *)s, n, &cp);
+  return (cp >= 0x80 && cp <= 0x9F) || rc_invisible(cp);
+}
+
 static void add_quoted(printer *p, const char *s, size_t n) {
+  size_t len;
   addc(p, '"');
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -129,6 +139,15 @@ static void add_quoted(printer *p, const char *s, size_t n) {
       int digit = i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9';
       snprintf(esc, sizeof esc, digit ? "\\%03d" : "\\%d", c);
       adds(p, esc);
+    } else if (c >= 0xC2 && hidden(s + i, n - i, &len)) {
+      /* A bidi override would turn the rest of the line around on the
+       * terminal: written as Lua writes it, so it can be typed back. */
+      char esc[16];
+      unsigned cp;
+      utf8_next((const unsigned char *)s + i, n - i, &cp);
+      snprintf(esc, sizeof esc, "\\u{%X}", cp);
+      adds(p, esc);
+      i += len - 1;
     } else {
       addc(p, (char)c);
     }
@@ -268,20 +287,25 @@ static int rawfield(lua_State *L, int idx, const char *name) {
 /* One cell: a string as it is, anything else as show() writes it on one
  * line. Appended to the text; returns where it starts. The row stays on
  * its line and a note of two lines does not read as one: a line break
- * (\n or \r\n) is shown as U+21B5 '↵', another control character as
- * '?', as the CLI shows it (rc_printable_line). */
+ * (\n or \r\n) is shown as U+21B5 '↵', another control character, an
+ * invisible or a bidirectional one (U+202E would turn the row around)
+ * as '?', as the CLI shows it (rc_printable_line). */
 static size_t add_cell(printer *p, int idx) {
-  size_t mark = p->len;
+  size_t mark = p->len, len;
   if (lua_type(p->L, idx) == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(p->L, idx, &n);
     for (size_t i = 0; i < n; i++) {
       unsigned char c = (unsigned char)s[i];
       if (c == '\r' && i + 1 < n && s[i + 1] == '\n') continue;
-      if (c == '\n')
+      if (c == '\n') {
         adds(p, "\xe2\x86\xb5"); /* ↵ */
-      else
+      } else if (c >= 0xC2 && hidden(s + i, n - i, &len)) {
+        addc(p, '?');
+        i += len - 1;
+      } else {
         addc(p, c < 0x20 || c == 0x7F ? '?' : (char)c);
+      }
     }
   } else {
     show(p, idx, -1, 1);

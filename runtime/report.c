@@ -104,9 +104,17 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   return RC_OK;
 }
 
+/* A text of the book or the scripts as every CLI line shows it
+ * (rc_printable_line): a state, a channel or a reason holding an escape
+ * sequence or a bidi override reached the terminal as it was. A line
+ * quotes at most three: each call fills the next of four buffers. */
 static const char *str(const json_t *row, const char *key) {
+  static char shown[4][256];
+  static int next;
   const char *s = json_string_value(json_object_get(row, key));
-  return s ? s : "-";
+  char *b = shown[next++ % 4];
+  rc_printable_line(b, sizeof shown[0], s ? s : "-");
+  return b;
 }
 
 static long long num(const json_t *row, const char *key) {
@@ -122,14 +130,15 @@ static const char *money_text(const institution_config *cfg, long long minor,
 
 void report_print(engine *eng, const json_t *r, FILE *out) {
   const institution_config *cfg = script_config(engine_script(eng));
-  char money[64];
+  char money[64], name[400];
   size_t i;
   json_t *row;
   const json_t *v;
 
 #define MONEY(x) money_text(cfg, (x), money, sizeof money)
 
-  fprintf(out, "%s — report as of %s\n\n", cfg->name, str(r, "as_of"));
+  rc_printable_line(name, sizeof name, cfg->name);
+  fprintf(out, "%s — report as of %s\n\n", name, str(r, "as_of"));
   fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
           "balance", "errors");
   json_array_foreach(json_object_get(r, "states"), i, row)

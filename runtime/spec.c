@@ -265,6 +265,22 @@ static void cases_in_error(engine *eng, const char *said, char *out,
   json_decref(page);
 }
 
+/* Text a spec's run said (a test's name, a failure quoting a borrower's
+ * name, a Lua message) as every CLI line shows it (rc_printable): a bidi
+ * override in a name turned the rest of the terminal's line around, an
+ * escape sequence reached the terminal as a command. Lines are kept. */
+static void put_shown(const char *s) {
+  size_t n = strlen(s) + 1; /* never longer shown */
+  char *b = malloc(n);
+  if (!b) {
+    fputs("?", stdout);
+    return;
+  }
+  rc_printable(b, n, s);
+  fputs(b, stdout);
+  free(b);
+}
+
 /* One line: FILE:LINE: test name: message, the location said once. An
  * error raised in the spec carries its own line; one from the runtime
  * gets the test's. */
@@ -273,9 +289,17 @@ static void report_failure(runner *r, engine *eng, const char *name, int line,
   const char *rest = located(r, msg, &line);
   char in_error[1200];
   cases_in_error(eng, msg, in_error, sizeof in_error);
-  printf("%s:%d: %s: %s%s\n", r->file, line, name, rest ? rest : msg,
-         in_error);
-  if (r->verbose && full) printf("%s\n", full);
+  put_shown(r->file);
+  printf(":%d: ", line);
+  put_shown(name);
+  fputs(": ", stdout);
+  put_shown(rest ? rest : msg);
+  put_shown(in_error);
+  putchar('\n');
+  if (r->verbose && full) {
+    put_shown(full);
+    putchar('\n');
+  }
   r->failed++;
 }
 
@@ -314,10 +338,13 @@ static void run_file(runner *r) {
           status == LUA_ERRFILE ? "cannot read the file" : lua_tostring(L, -1);
       int line = 0;
       const char *rest = msg ? located(r, msg, &line) : NULL;
+      put_shown(r->file);
       if (rest)
-        printf("%s:%d: %s\n", r->file, line, rest);
+        printf(":%d: ", line);
       else
-        printf("%s: %s\n", r->file, msg ? msg : "(error object)");
+        fputs(": ", stdout);
+      put_shown(rest ? rest : msg ? msg : "(error object)");
+      putchar('\n');
       r->failed++;
       lua_close(L);
       return;
@@ -371,7 +398,11 @@ static void run_file(runner *r) {
       report_failure(r, eng, name, line, first, full);
       lua_pop(L, 1);
     } else {
-      if (r->verbose) printf("ok %s\n", name);
+      if (r->verbose) {
+        fputs("ok ", stdout);
+        put_shown(name);
+        putchar('\n');
+      }
       r->passed++;
     }
     lua_pop(L, 3); /* tb name t */

@@ -264,6 +264,28 @@ expect "a failing spec at any depth: its location once" 1 \
 expect "a spec that does not compile, at any depth" 1 \
   "^$deep/failing/syntax_test.lua:2: unexpected symbol near ','$" -- \
   "$recoup" test "$deep/failing"
+# A borrower's name with a bidi override (U+202E turns the rest of the
+# terminal's line around) or an escape, in a test's name and quoted by its
+# failure: '?' as on every CLI line (on 08d9c56 both went out raw).
+rm -rf "$work/bidi" && cp -R "$fixtures/failing" "$work/bidi"
+rm "$work/bidi/failing_test.lua"
+printf '%s\n' 'test("names\u{202E}cba", function(rt)' \
+  '  eq("A\u{202E}lice\u{2066}\27[31m", "x")' 'end)' \
+  >"$work/bidi/bidi_test.lua"
+expect "a bidi override in a spec's failure is shown, not obeyed" 1 \
+  'bidi_test.lua:2: names?cba: expected "x", got "A?lice??\[31m"$' -- \
+  "$recoup" test "$work/bidi"
+# The directory's path and the institution's name on check's "ok" line
+# and report's first: an escape or a bidi override is '?' there too (on
+# 08d9c56 "\033[2J" in the name cleared the terminal).
+odd_dir="$work/$(printf 'in\033[31mst\342\200\256')"
+rm -rf "$odd_dir" && cp -R "$fixtures/basic" "$odd_dir"
+sed 's/name = "Test Lender"/name = "Test\\u{202E}Lender\\27[2J"/' \
+  "$fixtures/basic/recoup.lua" >"$odd_dir/recoup.lua"
+expect "check's ok line shows the path and the name, not obeys them" 0 \
+  'in?\[31mst?: ok (Test?Lender?\[2J, Asia/Shanghai' -- "$recoup" check "$odd_dir"
+expect "report's first line shows the name, not obeys it" 0 \
+  '^Test?Lender?\[2J ' -- "$recoup" report "$odd_dir" --db "$db"
 expect "unknown command" 2 "unknown command" -- "$recoup" frobnicate
 expect "retry of a case not in error" 1 "not in error\|unknown case" -- \
   "$recoup" retry NOPE "$fixtures/basic" --db "$db"

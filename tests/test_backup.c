@@ -668,18 +668,66 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   expect_run(r, 1, "no-such.db");
 }
 
+/* `recoup check --db` on what is no book it can read: a FIFO (on 08d9c56
+ * check waited in the open until something wrote to it, for ever; here a
+ * writer that closes at once lets the old run end, and the run's own end
+ * lets the writer go), a directory (a "disk I/O error"), a book of a
+ * newer schema (read as today's, "ok" and exit 0, where every other
+ * command refuses it) and an empty file ("no such table: cases"). */
+static void test_check_refuses_what_is_no_book(void **state) {
+  char book[700];
+  sqlite3 *db;
+  pid_t writer;
+  int fd, status;
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/fifo.db", srv.dir);
+  assert_int_equal(mkfifo(book, 0600), 0);
+  if ((writer = fork()) == 0) {
+    int w = open(book, O_WRONLY);
+    if (w >= 0) close(w);
+    _exit(0);
+  }
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  fd = open(book, O_RDONLY | O_NONBLOCK); /* the writer's open returns */
+  waitpid(writer, &status, 0);
+  if (fd >= 0) close(fd);
+  expect_run(r, 1, "fifo.db is not a file");
+  snprintf(book, sizeof book, "%s/dir.db", srv.dir);
+  assert_int_equal(mkdir(book, 0700), 0);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "dir.db is not a file");
+  snprintf(book, sizeof book, "%s/newer-check.db", srv.dir);
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1,
+             "newer-check.db has schema version 999, newer than this "
+             "recoup knows");
+  snprintf(book, sizeof book, "%s/empty-check.db", srv.dir);
+  fd = open(book, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  close(fd);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "empty-check.db is not a recoup database");
+}
+
 /* A first import into a book it made holds the book to itself until it
  * ends (rollback-journal mode); a command opening the book meanwhile
- * waits 5 s and says who holds it, where it said "cannot configure
- * database BOOK: database is locked". The import here: a connection
- * holding the book's exclusive lock in that mode. */
-static void test_a_book_held_by_a_first_import_is_named(void **state) {
+ * waits and says who holds it. The import here: a connection holding
+ * the book's exclusive lock in that mode, on a copy named name; the
+ * command's run, the lock let go. */
+static run *held_by_a_first_import(const char *name, const char *cmd) {
   char src[700], book[700];
   sqlite3 *db;
   run *r;
-  (void)state;
   snprintf(src, sizeof src, "%s/during.db", backups);
-  snprintf(book, sizeof book, "%s/importing.db", srv.dir);
+  snprintf(book, sizeof book, "%s/%s", srv.dir, name);
   copy_file(src, book);
   assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db,
@@ -687,11 +735,30 @@ static void test_a_book_held_by_a_first_import_is_named(void **state) {
                                 "BEGIN EXCLUSIVE;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
-  r = recoup("report", srv.dir, "--db", book, NULL);
-  expect_run(r, 1, "is being written by another process (a first import");
-  expect_run(r, 1, "run this once it is done");
+  r = recoup(cmd, srv.dir, "--db", book, NULL);
   sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(db);
+  return r;
+}
+
+/* report waits 5 s and says who holds the book, where it said "cannot
+ * configure database BOOK: database is locked". */
+static void test_a_book_held_by_a_first_import_is_named(void **state) {
+  run *r;
+  (void)state;
+  r = held_by_a_first_import("importing.db", "report");
+  expect_run(r, 1, "is being written by another process (a first import");
+  expect_run(r, 1, "run this once it is done");
+}
+
+/* `recoup check --db` waits, then says so as report does. On 08d9c56:
+ * "cannot be read as a book: database is locked", as if the book were
+ * damaged. */
+static void test_check_names_a_book_held_by_a_first_import(void **state) {
+  run *r;
+  (void)state;
+  r = held_by_a_first_import("importing-check.db", "check");
+  expect_run(r, 1, "is being written by another process (a first import");
 }
 
 static void test_restore_refuses_a_newer_schema(void **state) {
@@ -855,6 +922,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),
+      cmocka_unit_test(test_check_refuses_what_is_no_book),
+      cmocka_unit_test(test_check_names_a_book_held_by_a_first_import),
       cmocka_unit_test(
           test_a_backup_of_a_book_an_import_has_not_filled_is_refused),
       cmocka_unit_test(test_restore_refuses_a_newer_schema),

@@ -1080,6 +1080,30 @@ static void test_grandfathered_locales_are_refused_as_such(void **state) {
   engine_close(eng);
 }
 
+/* The last tag found good is remembered; a tag of 32 bytes (a
+ * borrower's most) was remembered cut to 31, and its 31-byte prefix, a
+ * tag refused on its own ("abcd" is no variant), was then taken
+ * unchecked and stored. On 08d9c56 L2 was imported. */
+static void test_a_locale_s_prefix_is_not_taken_for_it(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,en-US-abcdef-bcdefg-cdefgh-abcde,"
+                              "2026-01-01,0\n"
+                              "L2,B2,en-US-abcdef-bcdefg-cdefgh-abcd,"
+                              "2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 1);
+  expect_error(&errors, 0, 3,
+               "locale 'en-US-abcdef-bcdefg-cdefgh-abcd' is not a language "
+               "tag");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 static void test_wrong_types_are_refused_not_dropped(void **state) {
   engine *eng = open_mem();
   rc_errlist errors = {0};
@@ -2888,6 +2912,7 @@ int main(void) {
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
       cmocka_unit_test(test_locale_extensions_are_refused),
       cmocka_unit_test(test_grandfathered_locales_are_refused_as_such),
+      cmocka_unit_test(test_a_locale_s_prefix_is_not_taken_for_it),
       cmocka_unit_test(test_wrong_types_are_refused_not_dropped),
       cmocka_unit_test(test_opened_handlers_leave_the_book_as_the_queue_did),
       cmocka_unit_test(test_an_unchanged_reimport_writes_nothing),
@@ -2901,7 +2926,7 @@ int main(void) {
       cmocka_unit_test(
           test_pages_written_out_between_savepoints_leave_the_same_book),
       cmocka_unit_test(test_runs_not_written_refuse_the_import),
-    cmocka_unit_test(test_rows_before_a_failing_one_are_not_kept),
+      cmocka_unit_test(test_rows_before_a_failing_one_are_not_kept),
       cmocka_unit_test(test_a_failing_row_anywhere_in_a_batch_is_not_kept),
       cmocka_unit_test(test_a_row_a_trigger_drops_refuses_the_import),
       cmocka_unit_test(test_a_trigger_naming_no_column_refuses_the_book),
@@ -2916,7 +2941,8 @@ int main(void) {
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),
-      cmocka_unit_test(test_a_first_import_beside_a_reader_goes_through_the_wal),
+      cmocka_unit_test(
+          test_a_first_import_beside_a_reader_goes_through_the_wal),
       cmocka_unit_test(test_an_import_alone_skips_the_key_checks),
       cmocka_unit_test(test_an_import_is_not_blamed_for_an_older_broken_row),
       cmocka_unit_test(test_an_import_refused_at_its_begin_leaves_the_keys_on),

@@ -573,24 +573,50 @@ static void test_a_pipe_runs_the_lines_and_exits(void **state) {
   assert_null(strstr(out, "recoup> ")); /* no prompts into a pipe */
 }
 
+/* What the REPL prints for the lines given (printf's arguments, each
+ * a line), stdout and stderr, into out. */
+static void repl_lines(const char *lines, char *out, size_t size) {
+  char cmd[1024];
+  FILE *p;
+  size_t n;
+  snprintf(cmd, sizeof cmd, "printf '%%s\\n' %s | %s repl %s 2>&1", lines,
+           recoup_bin, institution);
+  p = popen(cmd, "r");
+  n = fread(out, 1, size - 1, p);
+  out[n] = '\0';
+  pclose(p);
+}
+
 /* A note of two lines read as one ("one two"): its line break shows
  * as a visible mark in its cell, a tab or another control character as
  * the CLI shows it ('?'), and the row stays on its line. */
 static void test_a_line_break_in_a_cell_is_shown(void **state) {
-  char cmd[1024], out[8192];
-  FILE *p;
-  size_t n;
+  char out[8192];
   (void)state;
-  snprintf(cmd, sizeof cmd,
-           "printf '%%s\\n' \"={ { id = 1, body = 'one\\ntwo' }, "
-           "{ id = 2, body = 'a\\tb\\r\\nc' } }\" | %s repl %s 2>&1",
-           recoup_bin, institution);
-  p = popen(cmd, "r");
-  n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  pclose(p);
+  repl_lines("\"={ { id = 1, body = 'one\\ntwo' }, "
+             "{ id = 2, body = 'a\\tb\\r\\nc' } }\"",
+             out, sizeof out);
   if (!strstr(out, "\n1   one\xe2\x86\xb5two\n") ||
       !strstr(out, "\n2   a?b\xe2\x86\xb5" "c\n"))
+    fail_msg("output:\n%s", out);
+}
+
+/* A borrower's name holding a bidi override (U+202E turns the rest of
+ * the terminal's line around, U+2066 isolates it) or a C1 control
+ * (U+009B, a CSI to some terminals) reaches no terminal as it is: a
+ * cell shows it as '?', as the CLI does; a value shows it escaped as Lua
+ * writes it, so it can be typed back. On 08d9c56 both went out raw. */
+static void test_a_bidi_override_in_a_name_is_shown_not_obeyed(void **state) {
+  char out[8192];
+  (void)state;
+  repl_lines("\"={ { id = 1, body = 'Ali\\u{202E}ecnalab' }, "
+             "{ id = 2, body = 'x\\u{2066}y\\u{2069}z\\u{9B}2' } }\" "
+             "\"='Ali\\u{202A}x\\u{202E}y'\"",
+             out, sizeof out);
+  if (!strstr(out, "\n1   Ali?ecnalab\n") || !strstr(out, "\n2   x?y?z?2\n") ||
+      !strstr(out, "\"Ali\\u{202A}x\\u{202E}y\"") ||
+      strstr(out, "\xe2\x80\xae") || strstr(out, "\xe2\x81\xa6") ||
+      strstr(out, "\xc2\x9b"))
     fail_msg("output:\n%s", out);
 }
 
@@ -653,6 +679,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_the_copy_is_gone_when_a_piped_session_ends),
       cmocka_unit_test(test_a_pipe_runs_the_lines_and_exits),
       cmocka_unit_test(test_a_line_break_in_a_cell_is_shown),
+      cmocka_unit_test(test_a_bidi_override_in_a_name_is_shown_not_obeyed),
       cmocka_unit_test(test_db_opens_a_copy_never_the_file),
   };
   if (argc != 3) return 2;

@@ -2348,6 +2348,39 @@ static void test_a_timer_due_as_text_is_told_once(void **state) {
   store_close(st);
 }
 
+/* The notice names a due and a case cut by bytes ("%.40s", "%.60s"):
+ * a Chinese due or case id cut inside a character left a broken
+ * sequence in it, and the service's JSON log line of the notice failed
+ * whole ("(a log line failed)" in its place). Each broken byte is '?',
+ * as the CLI shows it. */
+static void test_a_notice_cut_inside_a_character_stays_utf8(void **state) {
+  store *st;
+  const char *notice;
+  char id[100] = "L", due[100] = "", sql[300], want[300];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("a due SQLite holds as text");
+  for (int i = 0; i < 30; i++) strcat(id, "\xe4\xb8\xad"); /* 中 */
+  for (int i = 0; i < 20; i++) strcat(due, "\xe4\xb8\xad");
+  st = open_store();
+  add_case(st, id);
+  store_timer_insert(st, id, 100, "a", NULL, 1, &err);
+  store_close(st);
+  snprintf(sql, sizeof sql, "UPDATE timers SET due = '%s'", due);
+  exec_sql(sql);
+  st = open_store();
+  notice = store_notice(st);
+  assert_non_null(notice);
+  /* 40 bytes: 13 characters and one byte of the 14th; 60: L, 19
+   * characters and two bytes of the 20th. */
+  snprintf(want, sizeof want,
+           "(as \"%.39s?\", of case %.58s?"
+           "?) never fire",
+           due, id);
+  if (!strstr(notice, want)) fail_msg("notice: %s", notice);
+  store_close(st);
+}
+
 /* A claim of 40 timers, each due at its own time (10, 20 .. 400): the
  * first 32 fired are deleted then, while the claim goes on (the pages
  * they free are taken by the timers its steps set next). Steps after
@@ -5464,6 +5497,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_notice_cut_inside_a_character_stays_utf8, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_fired_timer_rolled_back_with_its_step_stays, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -535,6 +535,23 @@ static void test_a_note_saved_twice_under_its_key_is_one_note(void **state) {
   expect_not(get("/v1/cases/NK2/journal", ADMIN), "\"kind\":\"note\"");
 }
 
+/* An event posted under a note's key is refused naming a note, as the
+ * caller knows it: on 08d9c56 it said "a '__note' event", the core's
+ * own type for a note's key, which no caller ever posted. */
+static void test_an_event_under_a_note_s_key_names_a_note(void **state) {
+  (void)state;
+  open_case("NK5", NULL);
+  expect(post("/v1/cases/NK5/notes", AGENT,
+              "{\"text\":\"left a message\",\"key\":\"note-NK5-1\"}"),
+         201, NULL);
+  expect(post("/v1/cases/NK5/events", INGEST,
+              "{\"type\":\"dispute\",\"key\":\"note-NK5-1\"}"),
+         409, "already names a note of case NK5");
+  expect_not(post("/v1/cases/NK5/events", INGEST,
+                  "{\"type\":\"dispute\",\"key\":\"note-NK5-1\"}"),
+             "__note");
+}
+
 /* A key an event took before the book's keys had a type (schema 10's
  * step leaves them NULL, matched by case alone) is that event's: a note
  * under it is 409. On f937791 the note was answered 200 duplicate and
@@ -1178,6 +1195,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_assign_checks_the_user),
       cmocka_unit_test(test_notes_check_the_text),
       cmocka_unit_test(test_a_note_saved_twice_under_its_key_is_one_note),
+      cmocka_unit_test(test_an_event_under_a_note_s_key_names_a_note),
       cmocka_unit_test(test_a_note_under_an_older_event_s_key_is_refused),
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),

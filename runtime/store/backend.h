@@ -143,6 +143,13 @@ struct store {
 void store_notice_set(store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* An event key's refusal: the key already names what `type` (the
+ * earlier claim's type, NULL from a book before keys had one) stands
+ * for, of was_case. A note's key is held under the core's own type,
+ * which no caller ever wrote: said "a note", never "a '__note' event". */
+int store_key_taken(rc_error *err, const char *key, const char *type,
+                    const char *was_case);
+
 /* store_lease, STORE_EVENT_*, STORE_TIMERS_*, STORE_TAKE_* and
  * STORE_SESSIONS_* are in store.h: the engine passes them too. */
 

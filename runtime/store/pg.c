@@ -2456,10 +2456,8 @@ static int op_event_key(store *s, const char *key, const char *case_id,
   same = strcmp(PQgetvalue(r, 0, 0), case_id) == 0 &&
          (PQgetisnull(r, 0, 1) || strcmp(PQgetvalue(r, 0, 1), type) == 0);
   if (!same)
-    rc_error_set(err, RC_ECONFLICT, "key",
-                 "event key '%s' already names a '%s' event of case %s", key,
-                 PQgetisnull(r, 0, 1) ? "(earlier)" : PQgetvalue(r, 0, 1),
-                 PQgetvalue(r, 0, 0));
+    store_key_taken(err, key, PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1),
+                    PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!same) return RC_ECONFLICT;
   *duplicate = 1;

@@ -4977,10 +4977,7 @@ static int sq_event_key_claim(sq *st, const char *key, const char *case_id,
     const char *was_type = (const char *)sqlite3_column_text(s, 1);
     same = strcmp(was_case, case_id) == 0 &&
            (!was_type || strcmp(was_type, type) == 0);
-    if (!same)
-      rc_error_set(err, RC_ECONFLICT, "key",
-                   "event key '%s' already names a '%s' event of case %s",
-                   key, was_type ? was_type : "(earlier)", was_case);
+    if (!same) store_key_taken(err, key, was_type, was_case);
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);

@@ -317,15 +317,54 @@ static int odd_timers(sqlite3 *db, store_odd_fn fn, void *ud) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* A book in rollback-journal mode a first import holds to itself: said
+ * as every command opening it says it (sqlite.c), not as a book that is
+ * not one ("is not a database: database is locked"). */
+static int odd_busy(const char *path, rc_error *err) {
+  return rc_error_set(err, RC_ESTORE, "db",
+                      "%s is being written by another process (a first "
+                      "import into it holds it until it ends): run this "
+                      "once it is done",
+                      path);
+}
+
 int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err) {
   sqlite3 *db = NULL;
-  int rc = RC_OK;
+  struct stat st;
+  int rc = RC_OK, known = store_schema_version();
+  int64_t v = 0;
+  /* A FIFO would hold the open until something writes to it (check
+   * waited for ever); a directory or a device is no book either. */
+  if (stat(path, &st) != 0)
+    return rc_error_set(err, RC_ENOTFOUND, "db", "%s: %s", path,
+                        strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return rc_error_set(err, RC_EINVAL, "db", "%s is not a file", path);
   if (sqlite_open_source(path, &db) != SQLITE_OK) {
     rc = db_fail(db, err, "cannot open", path);
+  } else if (one_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
+    if (sqlite3_errcode(db) == SQLITE_BUSY)
+      rc = odd_busy(path, err);
+    else
+      rc = rc_error_set(err, RC_EINVAL, "db", "%s is not a database: %s",
+                        path, sqlite_why(db));
+  } else if (v < 1) {
+    rc = rc_error_set(err, RC_EINVAL, "db",
+                      "%s is not a recoup database (schema version 0)", path);
+  } else if (v > known) {
+    /* Read as today's, a newer book's tables would be misread, and no
+     * command of this recoup opens it: an "ok" would be wrong. */
+    rc = rc_error_set(err, RC_EINVAL, "db",
+                      "%s has schema version %lld, newer than this recoup "
+                      "knows (%d): check it with the recoup that wrote it",
+                      path, (long long)v, known);
   } else if (odd_ids(db, "case", "SELECT id FROM cases", fn, ud) ||
              odd_ids(db, "borrower", "SELECT id FROM borrowers", fn, ud) ||
              odd_timers(db, fn, ud)) {
-    rc = rc_error_set(err, RC_ESTORE, "db", "%s cannot be read as a book: %s",
+    if (sqlite3_errcode(db) == SQLITE_BUSY)
+      rc = odd_busy(path, err);
+    else
+      rc = rc_error_set(err, RC_ESTORE, "db", "%s cannot be read as a book: %s",
                       path, sqlite_why(db));
   }
   sqlite3_close(db);

@@ -564,6 +564,17 @@ int store_reconnects(const store *st) {
   return st->reconnects;
 }
 
+int store_key_taken(rc_error *err, const char *key, const char *type,
+                    const char *was_case) {
+  if (type && strcmp(type, "__note") == 0)
+    return rc_error_set(err, RC_ECONFLICT, "key",
+                        "event key '%s' already names a note of case %s", key,
+                        was_case);
+  return rc_error_set(err, RC_ECONFLICT, "key",
+                      "event key '%s' already names a '%s' event of case %s",
+                      key, type ? type : "(earlier)", was_case);
+}
+
 void store_notice_set(store *st, const char *fmt, ...) {
   size_t used = st->notice_told ? 0 : strlen(st->notice);
   va_list ap;
@@ -585,6 +596,14 @@ const char *store_notice(store *st) {
   }
   if (!st->notice[0] || st->notice_told) return NULL;
   st->notice_told = 1;
+  {
+    /* Its parts are cut by bytes (a case id at "%.60s", the room left):
+     * a Chinese id cut inside a character made the service's JSON log
+     * line of it fail whole. A broken sequence is '?', as on the CLI. */
+    char whole[sizeof st->notice];
+    memcpy(whole, st->notice, sizeof whole);
+    rc_printable_line(st->notice, sizeof st->notice, whole);
+  }
   return st->notice;
 }
 
