@@ -96,6 +96,19 @@ function keepDrafts(hash, why) {
   writeDrafts(kept);
 }
 
+// A form's write answered saved after its case was left: the draft kept
+// on leaving is what was saved, no draft to put back as "not saved yet".
+export function dropDraft(hash, form) {
+  if (!ctx.me) return;
+  const kept = readDrafts();
+  const at = draftPage(hash);
+  const page = kept.pages[at];
+  if (!page) return;
+  page.forms = page.forms.filter((f) => f.key !== formKey(form));
+  if (!page.forms.length) delete kept.pages[at];
+  writeDrafts(kept);
+}
+
 export function forgetDrafts() {
   try {
     sessionStorage.removeItem(DRAFTS);

@@ -1,0 +1,138 @@
+'use strict';
+// A collector on a bad network and a hostile answer, against the slow
+// write and the service's refusals said in the person's words: a refusal
+// naming money on a case in another currency, a slow write outlived by
+// the page it was sent from (the language switched, the case left), a
+// slow claim.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite();
+
+async function errorFor(page, form, name) {
+  const el = page.locator(`${form} [data-error-for="${name}"]`);
+  await h.waitFor(async () => (await el.textContent()).trim(), { message: `${form} ${name}` });
+  return el.textContent();
+}
+
+// Every text a form's status shows, as it changes (window.seen).
+async function watchStatus(page, form) {
+  await page.evaluate((sel) => {
+    window.seen = [];
+    const watch = () => {
+      const el = document.querySelector(sel + ' .form-status');
+      if (!el || el.dataset.watched) return;
+      el.dataset.watched = '1';
+      new MutationObserver(() => window.seen.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    };
+    watch();
+    // The form drawn again (another language) is watched too.
+    new MutationObserver(watch).observe(document.body, { childList: true, subtree: true });
+  }, form);
+}
+
+function slowly(page, pattern, ms) {
+  return page.route(pattern, async (r) => {
+    await new Promise((res) => setTimeout(res, ms));
+    return r.continue();
+  });
+}
+
+const notes = async (id, text) => (await h.api(s.book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' }))
+  .body.journal.filter((r) => r.kind === 'note' && r.detail && r.detail.text === text).length;
+
+test('a refusal naming money says it in the case\'s currency (yen have no minor units), and a message with markup stays text', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'li.wei');
+  // A case imported in yen in a yuan institution: ¥5,600 owed.
+  await page.route('**/v1/cases/CN012', async (r) => {
+    const res = await r.fetch();
+    const c = await res.json();
+    Object.assign(c, { currency: 'JPY', balance: 5600, amount_due: 1400 });
+    return r.fulfill({ response: res, json: c });
+  });
+  // A payment lands between the form's check and the send: the service
+  // refuses, naming the balance now; then a range refusal naming a maximum.
+  const answers = [
+    { field: 'amount', message: 'promise of 5000 exceeds the balance (4000)' },
+    { field: 'amount', message: 'amount must be a whole number of minor units from 0 to 9000000' },
+  ];
+  await page.route('**/v1/cases/CN012/promises', (r) => r.fulfill({
+    status: 422, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'invalid', ...answers.shift() } }),
+  }));
+  await page.goto(s.book.url + '/#/case/CN012');
+  await page.waitForSelector('.promise-form input[name="amount"]');
+  await page.fill('.promise-form input[name="amount"]', '5000');
+  await page.click('.promise-form button[type="submit"]');
+  const said = await errorFor(page, '.promise-form', 'amount');
+  assert.match(said, /4,000/, said);
+  assert.doesNotMatch(said, /40\.00/, said);
+  await page.locator('.promise-form [data-error-for="amount"]').evaluate((el) => { el.textContent = ''; });
+  await page.click('.promise-form button[type="submit"]');
+  const range = await errorFor(page, '.promise-form', 'amount');
+  assert.match(range, /9,000,000/, range);
+  assert.doesNotMatch(range, /90,000\.00/, range);
+
+  // A refusal whose words are markup and a placeholder of our own.
+  await page.route('**/v1/cases/CN012/notes', (r) => r.fulfill({
+    status: 422, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'invalid', message: '<img src=x onerror="alert(1)"> {balance} {msg}' } }),
+  }));
+  await page.fill('.note-form textarea', '试试');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(async () => /onerror/.test(await page.textContent('.note-form .form-error')), { message: 'the refusal shown' });
+  assert.equal(await page.locator('.note-form .form-error img').count(), 0);
+  assert.match(await page.textContent('.note-form .form-error'), /\{balance\} \{msg\}/);
+});
+
+test('a slow promise, then the language switched: the page drawn again still waits, and says saved when the answer comes', async (t) => {
+  const page = await h.openCase(t, s, 'CN013');
+  await slowly(page, '**/v1/cases/CN013/promises', 24000);
+  await watchStatus(page, '.promise-form');
+  await page.fill('.promise-form input[name="amount"]', '300');
+  await page.click('.promise-form button[type="submit"]');
+  const status = page.locator('.promise-form .form-status');
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
+  await page.click('button.lang');
+  await page.waitForSelector('.promise-form .form-status', { state: 'attached' });
+  await h.waitFor(async () => /Still waiting/.test(await status.textContent()), { message: 'still waiting, in English' });
+  await h.waitFor(async () => /Saved/.test(await status.textContent()), { timeout: 60000, message: 'saved when the answer came' });
+  await page.waitForSelector('.promise-box .open-promise');
+  assert.match(await page.textContent('.promise-box .open-promise'), /300\.00/);
+  const seen = await page.evaluate(() => window.seen);
+  assert.ok(!seen.some((x) => /Not saved|尚未保存/.test(x)), seen.join(' | '));
+});
+
+test('a slow note, the case left before the answer: opened again, the note is saved, not "back, not saved yet"', async (t) => {
+  const page = await h.openCase(t, s, 'CN014');
+  await slowly(page, '**/v1/cases/CN014/notes', 24000);
+  await page.fill('.note-form textarea', '离开前写的');
+  await page.click('.note-form button[type="submit"]');
+  const status = page.locator('.note-form .form-status');
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
+  await page.click('nav a[data-nav="work"]');
+  await page.waitForSelector('main[data-page="work"]');
+  await h.waitFor(async () => (await notes('CN014', '离开前写的')) === 1, { timeout: 60000, message: 'the note was saved' });
+  await page.goto(s.book.url + '/#/case/CN014');
+  await page.waitForSelector('.timeline-box .timeline');
+  await page.waitForSelector('.note-form textarea');
+  assert.equal(await page.inputValue('.note-form textarea'), '', 'the saved note is not typed again');
+  assert.doesNotMatch(await page.textContent('main'), /已恢复/);
+  assert.equal(await notes('CN014', '离开前写的'), 1);
+});
+
+test('a slow claim before a record waits like a slow save, never "not saved yet"', async (t) => {
+  const page = await h.openCase(t, s, 'CN015');
+  await slowly(page, '**/v1/tasks/*/claim', 24000);
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await watchStatus(page, '.task-form');
+  await page.selectOption('.task-form select[name="outcome"]', 'no_answer');
+  await page.click('.task-form button[type="submit"]');
+  // Saved, the task's form goes (the task is done): what it said is in seen.
+  await h.waitFor(async () => (await page.evaluate(() => window.seen)).some((x) => /已保存/.test(x)), { timeout: 60000, message: 'saved' });
+  const seen = await page.evaluate(() => window.seen);
+  assert.ok(seen.some((x) => /仍在等待/.test(x)), seen.join(' | '));
+  assert.ok(!seen.some((x) => /尚未保存/.test(x)), seen.join(' | '));
+});
