@@ -105,7 +105,9 @@ const inflight = new WeakMap(); // form → the AbortController of its write
 // language switched, the case left and opened again) shows the wait on
 // its new form and takes the answer there, where the person looks; the
 // form that sent it is no longer on the page.
-const pending = new Map(); // path → the answer (a Promise)
+// Another person signed in on the tab meanwhile adopts none of them.
+const pending = new Map(); // 'user path' → the answer (a Promise)
+const writeKey = (path) => `${ctx.me ? ctx.me.name : ''} ${path}`;
 const hooks = new WeakMap(); // form → {path, onSaved, onConflict}
 
 function track(form, path, onSaved, onConflict) {
@@ -121,14 +123,17 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
   button.disabled = true;
   fill(form.querySelector('.form-status'), t('case.saving'));
   form.classList.remove('unsaved', 'waiting');
+  hold(form);
   // The claim before a record is as slow as the record on a busy service.
   const opts = { slow: () => waiting(form, button), signal: mine.signal };
   const page = location.hash;
+  const who = ctx.me && ctx.me.name;
+  const at = writeKey(path);
   const write = (async () => (before ? await before(opts) : null) || post(path, body, opts))();
-  pending.set(path, write);
+  pending.set(at, write);
   // Saved after the case was left: the draft kept on leaving is no draft.
-  write.then(() => dropDraft(page, form), () => {})
-    .finally(() => { if (pending.get(path) === write) pending.delete(path); });
+  write.then(() => { if ((ctx.me && ctx.me.name) === who) dropDraft(page, form); }, () => {})
+    .finally(() => { if (pending.get(at) === write) pending.delete(at); });
   try {
     answered(form, await write, onSaved);
   } catch (err) {
@@ -148,16 +153,38 @@ function waiting(form, button) {
   button.disabled = false;
 }
 
+// While a write is unanswered its fields are held as sent: Save again
+// (on once it is slow) resends that record, the note's key with its text,
+// not an edit of it, which would be a second note or promise beside the
+// first, or a record of a task the first closed said to be someone else's.
+function hold(form) {
+  for (const el of form.elements) {
+    if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button' || el.disabled || el.readOnly) continue;
+    el.dataset.held = '';
+    if (el.tagName === 'SELECT' || el.type === 'checkbox') el.disabled = true;
+    else el.readOnly = true;
+  }
+}
+
+function unhold(form) {
+  form.classList.remove('waiting');
+  for (const el of form.querySelectorAll('[data-held]')) {
+    delete el.dataset.held;
+    el.disabled = false;
+    el.readOnly = false;
+  }
+}
+
 function answered(form, answer, onSaved) {
   delete form.dataset.typed; // saved: no draft to keep
-  form.classList.remove('waiting');
+  unhold(form);
   fill(form.querySelector('.form-status'), t('case.saved'));
   onSaved(answer);
 }
 
 function refused(form, err, onConflict) {
   const status = form.querySelector('.form-status');
-  form.classList.remove('waiting');
+  unhold(form);
   if (err.status === 401) return;
   err.currency = form.dataset.currency || null;
   if (err.unsent) {
@@ -180,16 +207,10 @@ function refused(form, err, onConflict) {
 export function adoptWrites(box) {
   for (const form of box.querySelectorAll('form')) {
     const hook = hooks.get(form);
-    const write = hook && pending.get(hook.path);
+    const write = hook && pending.get(writeKey(hook.path));
     if (!write || inflight.has(form)) continue;
+    hold(form);
     waiting(form, form.querySelector('button[type=submit]'));
-    // Typed into meanwhile: what is there now is another write, which the
-    // answer must not clear or mark saved.
-    form.addEventListener('input', () => {
-      if (inflight.has(form) || !form.classList.contains('waiting')) return;
-      form.classList.remove('waiting');
-      fill(form.querySelector('.form-status'));
-    }, { once: true });
     const mine = () => !inflight.has(form) && form.classList.contains('waiting');
     write.then((answer) => { if (mine()) answered(form, answer, hook.onSaved); },
       (err) => { if (mine() && err.code !== 'superseded') refused(form, err, hook.onConflict); });

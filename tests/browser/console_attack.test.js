@@ -136,3 +136,21 @@ test('a slow claim before a record waits like a slow save, never "not saved yet"
   assert.ok(seen.some((x) => /仍在等待/.test(x)), seen.join(' | '));
   assert.ok(!seen.some((x) => /尚未保存/.test(x)), seen.join(' | '));
 });
+
+test('a slow note edited while it waits, then Save again: one note, the one sent', async (t) => {
+  const page = await h.openCase(t, s, 'CN016');
+  await slowly(page, '**/v1/cases/CN016/notes', 24000);
+  await page.fill('.note-form textarea', '第一版');
+  await page.click('.note-form button[type="submit"]');
+  const status = page.locator('.note-form .form-status');
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
+  // A person fixing a word while it waits, as a person does: keys.
+  await page.click('.note-form textarea');
+  await page.keyboard.press('End');
+  await page.keyboard.type('改');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(async () => /已保存/.test(await status.textContent()), { timeout: 60000, message: 'saved' });
+  const j = await h.api(s.book, '/v1/cases/CN016/journal?limit=1000', { token: 'admin' });
+  const mine = j.body.journal.filter((r) => r.kind === 'note' && /^第一版/.test(r.detail && r.detail.text));
+  assert.equal(mine.length, 1, JSON.stringify(mine.map((r) => r.detail.text)));
+});
