@@ -32,11 +32,17 @@ async function watchStatus(page, form) {
   }, form);
 }
 
-function slowly(page, pattern, ms) {
-  return page.route(pattern, async (r) => {
-    await new Promise((res) => setTimeout(res, ms));
-    return r.continue();
+// The service does the write at once; its answer takes ms on the way
+// back (a phone between cells). Answers that came: slow.answered.
+async function slowly(page, pattern, ms) {
+  const slow = { answered: 0 };
+  await page.route(pattern, async (r) => {
+    const res = await r.fetch();
+    await new Promise((done) => setTimeout(done, ms));
+    // The page may have given up on it (a resend in its place).
+    await r.fulfill({ response: res }).then(() => slow.answered++, () => {});
   });
+  return slow;
 }
 
 const notes = async (id, text) => (await h.api(s.book, `/v1/cases/${id}/journal?limit=1000`, { token: 'admin' }))
@@ -107,14 +113,15 @@ test('a slow promise, then the language switched: the page drawn again still wai
 
 test('a slow note, the case left before the answer: opened again, the note is saved, not "back, not saved yet"', async (t) => {
   const page = await h.openCase(t, s, 'CN014');
-  await slowly(page, '**/v1/cases/CN014/notes', 24000);
+  const slow = await slowly(page, '**/v1/cases/CN014/notes', 24000);
   await page.fill('.note-form textarea', '离开前写的');
   await page.click('.note-form button[type="submit"]');
   const status = page.locator('.note-form .form-status');
   await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
   await page.click('nav a[data-nav="work"]');
   await page.waitForSelector('main[data-page="work"]');
-  await h.waitFor(async () => (await notes('CN014', '离开前写的')) === 1, { timeout: 60000, message: 'the note was saved' });
+  await h.waitFor(() => slow.answered, { timeout: 60000, message: 'the answer came' });
+  assert.equal(await notes('CN014', '离开前写的'), 1);
   await page.goto(s.book.url + '/#/case/CN014');
   await page.waitForSelector('.timeline-box .timeline');
   await page.waitForSelector('.note-form textarea');
@@ -153,4 +160,38 @@ test('a slow note edited while it waits, then Save again: one note, the one sent
   const j = await h.api(s.book, '/v1/cases/CN016/journal?limit=1000', { token: 'admin' });
   const mine = j.body.journal.filter((r) => r.kind === 'note' && /^第一版/.test(r.detail && r.detail.text));
   assert.equal(mine.length, 1, JSON.stringify(mine.map((r) => r.detail.text)));
+});
+
+async function endSessionOf(page) {
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
+  const me = await h.api(s.book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await h.api(s.book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+}
+
+async function signInHere(page, name) {
+  await page.fill('input[name="name"]', name);
+  await page.fill('input[name="password"]', h.password(name));
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
+}
+
+test('a tab opened again (reloaded) after its session ended: the same person goes back to the case, another lands on their own start', async (t) => {
+  const page = await h.openCase(t, s, 'CN017');
+  await endSessionOf(page);
+  await page.reload();
+  await page.waitForFunction(() => /^#\/signin/.test(location.hash));
+  await signInHere(page, 'li.wei');
+  assert.equal(await page.evaluate(() => location.hash), '#/case/CN017');
+  await page.waitForSelector('.note-form textarea');
+
+  await endSessionOf(page);
+  await page.reload();
+  await page.waitForFunction(() => /^#\/signin/.test(location.hash));
+  assert.match(await page.evaluate(() => location.hash), /CN017/, 'the address still names the case, for li.wei');
+  const cases = [];
+  page.on('request', (r) => { if (/\/v1\/cases\/CN017/.test(r.url())) cases.push(r.url()); });
+  await signInHere(page, 'wang.fang');
+  await page.waitForSelector('main[data-page="work"]');
+  assert.equal(await page.evaluate(() => location.hash), '#/work');
+  assert.deepEqual(cases, [], "li.wei's case was not opened for wang.fang");
 });
