@@ -162,35 +162,22 @@ test('a slow note edited while it waits, then Save again: one note, the one sent
   assert.equal(mine.length, 1, JSON.stringify(mine.map((r) => r.detail.text)));
 });
 
-async function endSessionOf(page) {
-  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
-  const me = await h.api(s.book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
-  await h.api(s.book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
-}
-
-async function signInHere(page, name) {
-  await page.fill('input[name="name"]', name);
-  await page.fill('input[name="password"]', h.password(name));
-  await page.click('button[type="submit"]');
-  await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
-}
-
 test('a tab opened again (reloaded) after its session ended: the same person goes back to the case, another lands on their own start', async (t) => {
   const page = await h.openCase(t, s, 'CN017');
-  await endSessionOf(page);
+  await h.endSession(page, s.book);
   await page.reload();
   await page.waitForFunction(() => /^#\/signin/.test(location.hash));
-  await signInHere(page, 'li.wei');
+  await h.signInHere(page, 'li.wei');
   assert.equal(await page.evaluate(() => location.hash), '#/case/CN017');
   await page.waitForSelector('.note-form textarea');
 
-  await endSessionOf(page);
+  await h.endSession(page, s.book);
   await page.reload();
   await page.waitForFunction(() => /^#\/signin/.test(location.hash));
   assert.match(await page.evaluate(() => location.hash), /CN017/, 'the address still names the case, for li.wei');
   const cases = [];
   page.on('request', (r) => { if (/\/v1\/cases\/CN017/.test(r.url())) cases.push(r.url()); });
-  await signInHere(page, 'wang.fang');
+  await h.signInHere(page, 'wang.fang');
   await page.waitForSelector('main[data-page="work"]');
   assert.equal(await page.evaluate(() => location.hash), '#/work');
   assert.deepEqual(cases, [], "li.wei's case was not opened for wang.fang");
