@@ -108,10 +108,10 @@ const inflight = new WeakMap(); // form → the AbortController of its write
 // Another person signed in on the tab meanwhile adopts none of them.
 const pending = new Map(); // 'user path' → the answer (a Promise)
 const writeKey = (path) => `${ctx.me ? ctx.me.name : ''} ${path}`;
-const hooks = new WeakMap(); // form → {path, onSaved, onConflict}
+const hooks = new WeakMap(); // form → {path, c (its case), onSaved, onConflict}
 
-function track(form, path, onSaved, onConflict) {
-  hooks.set(form, { path, onSaved, onConflict });
+function track(form, path, c, onSaved, onConflict) {
+  hooks.set(form, { path, c, onSaved, onConflict });
   return form;
 }
 
@@ -187,6 +187,10 @@ function refused(form, err, onConflict) {
   unhold(form);
   if (err.status === 401) return;
   err.currency = form.dataset.currency || null;
+  // A payment landed since the case was read: the balance the service
+  // names is what the form holds a promise to from now on.
+  const balance = err.status === 422 && err.field === 'amount' && /exceeds the balance \((\d+)\)/.exec(err.message || '');
+  if (balance && hooks.has(form)) hooks.get(form).c.balance = Number(balance[1]);
   if (err.unsent) {
     form.classList.add('unsaved');
     fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
@@ -256,7 +260,7 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     h('p', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
   const path = `/v1/tasks/${enc(task.id)}/complete`;
-  track(form, path, onSaved, onConflict);
+  track(form, path, c, onSaved, onConflict);
   choose.addEventListener('change', drawFields);
   if (names.length === 1) {
     choose.value = names[0];
@@ -342,7 +346,7 @@ export function promiseForm(c, onSaved) {
   field(t('case.promise.by'), by, 'by'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
-  return track(form, path, onSaved);
+  return track(form, path, c, onSaved);
 }
 
 // A key naming one note (POST .../notes `key`): random, and not
@@ -378,5 +382,5 @@ export function noteForm(c, onSaved) {
   field(t('case.note.text'), text, 'text'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
-  return track(form, path, done);
+  return track(form, path, c, done);
 }

@@ -64,10 +64,11 @@ test('a refusal naming money says it in the case\'s currency (yen have no minor 
     { field: 'amount', message: 'promise of 5000 exceeds the balance (4000)' },
     { field: 'amount', message: 'amount must be a whole number of minor units from 0 to 9000000' },
   ];
-  await page.route('**/v1/cases/CN012/promises', (r) => r.fulfill({
+  let sent = 0;
+  await page.route('**/v1/cases/CN012/promises', (r) => (sent++, r.fulfill({
     status: 422, contentType: 'application/json',
     body: JSON.stringify({ error: { code: 'invalid', ...answers.shift() } }),
-  }));
+  })));
   await page.goto(s.book.url + '/#/case/CN012');
   await page.waitForSelector('.promise-form input[name="amount"]');
   await page.fill('.promise-form input[name="amount"]', '5000');
@@ -75,7 +76,16 @@ test('a refusal naming money says it in the case\'s currency (yen have no minor 
   const said = await errorFor(page, '.promise-form', 'amount');
   assert.match(said, /4,000/, said);
   assert.doesNotMatch(said, /40\.00/, said);
-  await page.locator('.promise-form [data-error-for="amount"]').evaluate((el) => { el.textContent = ''; });
+  // The balance the service named is the form's now: 4,500 is above it,
+  // said before anything is sent again.
+  const slot = page.locator('.promise-form [data-error-for="amount"]');
+  await slot.evaluate((el) => { el.textContent = ''; });
+  await page.fill('.promise-form input[name="amount"]', '4500');
+  await page.click('.promise-form button[type="submit"]');
+  assert.match(await errorFor(page, '.promise-form', 'amount'), /4,000/);
+  assert.equal(sent, 1, 'not sent again');
+  await slot.evaluate((el) => { el.textContent = ''; });
+  await page.fill('.promise-form input[name="amount"]', '3000');
   await page.click('.promise-form button[type="submit"]');
   const range = await errorFor(page, '.promise-form', 'amount');
   assert.match(range, /9,000,000/, range);
