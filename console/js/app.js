@@ -96,6 +96,19 @@ function keepDrafts(hash, why) {
   writeDrafts(kept);
 }
 
+// A form's write answered saved after its case was left: the draft kept
+// on leaving is what was saved, no draft to put back as "not saved yet".
+export function dropDraft(hash, form) {
+  if (!ctx.me) return;
+  const kept = readDrafts();
+  const at = draftPage(hash);
+  const page = kept.pages[at];
+  if (!page) return;
+  page.forms = page.forms.filter((f) => f.key !== formKey(form));
+  if (!page.forms.length) delete kept.pages[at];
+  writeDrafts(kept);
+}
+
 export function forgetDrafts() {
   try {
     sessionStorage.removeItem(DRAFTS);
@@ -145,6 +158,11 @@ export function restoreDrafts(box, gone) {
 // it: that person goes back to it once signed in; another signing in on
 // the tab (a shared counter PC) starts at their own start.
 const NEXT_OWNER = 'recoup.next.owner';
+// Who was last signed in on this tab, until they sign out: a tab whose
+// session ended while closed or asleep is opened again (a reload, the
+// browser restoring it) with nobody signed in, and its address is still
+// that person's, not a link for whoever signs in next.
+const TAB_USER = 'recoup.tab.user';
 
 export function afterSignIn(next) {
   let owner = null;
@@ -163,7 +181,8 @@ export function toSignin(expired) {
   if (r.page === 'signin') return; // several requests may fail at once: go once
   if (expired) keepDrafts(location.hash, 'expired');
   try {
-    if (expired && ctx.me) sessionStorage.setItem(NEXT_OWNER, ctx.me.name);
+    const owner = ctx.me ? ctx.me.name : sessionStorage.getItem(TAB_USER);
+    if (owner) sessionStorage.setItem(NEXT_OWNER, owner);
     else sessionStorage.removeItem(NEXT_OWNER);
   } catch {
     /* storage off: the address is followed by whoever signs in */
@@ -180,6 +199,11 @@ whenUnauthorized((err) => toSignin(err.code === 'session_expired' || !!ctx.me));
 export function signedIn(answer) {
   ctx.me = answer.user;
   ctx.csrf = answer.csrf || null;
+  try {
+    if (ctx.me) sessionStorage.setItem(TAB_USER, ctx.me.name);
+  } catch {
+    /* storage off: a reloaded tab's address is anyone's link */
+  }
   // Another person signing in on this tab (a shared counter PC) gets
   // nothing of the last one's drafts, not even left in the tab's storage.
   try {
@@ -221,6 +245,11 @@ async function signOut() {
   ctx.me = null;
   ctx.csrf = null;
   forgetDrafts();
+  try {
+    sessionStorage.removeItem(TAB_USER);
+  } catch {
+    /* nothing kept */
+  }
   location.hash = '#/signin';
 }
 

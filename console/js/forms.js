@@ -8,6 +8,7 @@ import { get, post, enc } from './api.js';
 import { t, word } from './i18n.js';
 import { parseMoney, parseWhole, moneyInput, money, isoDay, time } from './format.js';
 import { ctx } from './state.js';
+import { dropDraft } from './app.js';
 import { field, clearErrors, showError } from './ui.js';
 
 const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
@@ -99,48 +100,124 @@ function collect(form, fields, c, promise) {
 // again meanwhile (a resend is the same write: the same body, the note's
 // key); it takes the first one's place.
 const inflight = new WeakMap(); // form → the AbortController of its write
+// Writes unanswered, by the path they went to (a case's promises or
+// notes, a task's completion): the case drawn again meanwhile (the
+// language switched, the case left and opened again) shows the wait on
+// its new form and takes the answer there, where the person looks; the
+// form that sent it is no longer on the page.
+// Another person signed in on the tab meanwhile adopts none of them.
+const pending = new Map(); // 'user path' → the answer (a Promise)
+const writeKey = (path) => `${ctx.me ? ctx.me.name : ''} ${path}`;
+const hooks = new WeakMap(); // form → {path, c (its case), onSaved, onConflict}
+
+function track(form, path, c, onSaved, onConflict) {
+  hooks.set(form, { path, c, onSaved, onConflict });
+  return form;
+}
+
 async function send(form, button, path, body, onSaved, before, onConflict) {
-  const status = form.querySelector('.form-status');
   clearErrors(form);
   if (inflight.has(form)) inflight.get(form).abort();
   const mine = new AbortController();
   inflight.set(form, mine);
   button.disabled = true;
-  fill(status, t('case.saving'));
+  fill(form.querySelector('.form-status'), t('case.saving'));
   form.classList.remove('unsaved', 'waiting');
-  const slow = () => {
-    form.classList.add('waiting');
-    fill(status, t('case.stillwaiting'));
-    button.disabled = false;
-  };
+  hold(form);
+  // The claim before a record is as slow as the record on a busy service.
+  const opts = { slow: () => waiting(form, button), signal: mine.signal };
+  const page = location.hash;
+  const who = ctx.me && ctx.me.name;
+  const at = writeKey(path);
+  const write = (async () => (before ? await before(opts) : null) || post(path, body, opts))();
+  pending.set(at, write);
+  // Saved after the case was left: the draft kept on leaving is no draft.
+  write.then(() => { if ((ctx.me && ctx.me.name) === who) dropDraft(page, form); }, () => {})
+    .finally(() => { if (pending.get(at) === write) pending.delete(at); });
   try {
-    const found = before ? await before() : null;
-    const answer = found || (await post(path, body, { slow, signal: mine.signal }));
-    delete form.dataset.typed; // saved: no draft to keep
-    form.classList.remove('waiting');
-    fill(status, t('case.saved'));
-    onSaved(answer);
+    answered(form, await write, onSaved);
   } catch (err) {
     if (err.code === 'superseded') return; // the resend answers
-    form.classList.remove('waiting');
-    if (err.status === 401) return;
-    if (err.unsent) {
-      form.classList.add('unsaved');
-      fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
-        : 'case.notsaved.server', { status: err.status }));
-    } else if (err.status === 409 && onConflict) {
-      fill(status);
-      showError(form, err, t('case.task.gone'));
-      onConflict();
-    } else {
-      fill(status);
-      showError(form, err);
-    }
+    refused(form, err, onConflict);
   } finally {
     if (inflight.get(form) === mine) {
       inflight.delete(form);
       button.disabled = false;
     }
+  }
+}
+
+function waiting(form, button) {
+  form.classList.add('waiting');
+  fill(form.querySelector('.form-status'), t('case.stillwaiting'));
+  button.disabled = false;
+}
+
+// While a write is unanswered its fields are held as sent: Save again
+// (on once it is slow) resends that record, the note's key with its text,
+// not an edit of it, which would be a second note or promise beside the
+// first, or a record of a task the first closed said to be someone else's.
+function hold(form) {
+  for (const el of form.elements) {
+    if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button' || el.disabled || el.readOnly) continue;
+    el.dataset.held = '';
+    if (el.tagName === 'SELECT' || el.type === 'checkbox') el.disabled = true;
+    else el.readOnly = true;
+  }
+}
+
+function unhold(form) {
+  form.classList.remove('waiting');
+  for (const el of form.querySelectorAll('[data-held]')) {
+    delete el.dataset.held;
+    el.disabled = false;
+    el.readOnly = false;
+  }
+}
+
+function answered(form, answer, onSaved) {
+  delete form.dataset.typed; // saved: no draft to keep
+  unhold(form);
+  fill(form.querySelector('.form-status'), t('case.saved'));
+  onSaved(answer);
+}
+
+function refused(form, err, onConflict) {
+  const status = form.querySelector('.form-status');
+  unhold(form);
+  if (err.status === 401) return;
+  err.currency = form.dataset.currency || null;
+  // A payment landed since the case was read: the balance the service
+  // names is what the form holds a promise to from now on.
+  const balance = err.status === 422 && err.field === 'amount' && /exceeds the balance \((\d+)\)/.exec(err.message || '');
+  if (balance && hooks.has(form)) hooks.get(form).c.balance = Number(balance[1]);
+  if (err.unsent) {
+    form.classList.add('unsaved');
+    fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
+      : 'case.notsaved.server', { status: err.status }));
+  } else if (err.status === 409 && onConflict) {
+    fill(status);
+    showError(form, err, t('case.task.gone'));
+    onConflict();
+  } else {
+    fill(status);
+    showError(form, err);
+  }
+}
+
+// The forms under box whose write, sent from the page drawn before, is
+// still unanswered: each says it is still waiting and takes the answer
+// (a tap on Save meanwhile is a resend of its own, as on the first form).
+export function adoptWrites(box) {
+  for (const form of box.querySelectorAll('form')) {
+    const hook = hooks.get(form);
+    const write = hook && pending.get(writeKey(hook.path));
+    if (!write || inflight.has(form)) continue;
+    hold(form);
+    waiting(form, form.querySelector('button[type=submit]'));
+    const mine = () => !inflight.has(form) && form.classList.contains('waiting');
+    write.then((answer) => { if (mine()) answered(form, answer, hook.onSaved); },
+      (err) => { if (mine() && err.code !== 'superseded') refused(form, err, hook.onConflict); });
   }
 }
 
@@ -175,13 +252,15 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
       fill(arrivedAt, t('case.arrived.at', { time: time(arrived) }));
     },
   }, t('case.arrived')) : null;
-  const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
+  const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-currency': c.currency, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
     arrive ? h('div', { class: 'arrive' }, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),
     fieldsBox,
     h('p', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
+  const path = `/v1/tasks/${enc(task.id)}/complete`;
+  track(form, path, c, onSaved, onConflict);
   choose.addEventListener('change', drawFields);
   if (names.length === 1) {
     choose.value = names[0];
@@ -203,10 +282,10 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   // A claim done whose answer was lost (no answer in 20 s, a proxy's 504)
   // is refused as taken when sent again: taken by this person, the record
   // goes on, not 'someone else took this task' with the record unsaved.
-  async function claimFirst() {
+  async function claimFirst(opts) {
     if (task.status !== 'open' || !ctx.me) return;
     try {
-      await post(`/v1/tasks/${enc(task.id)}/claim`, { assignee: ctx.me.name });
+      await post(`/v1/tasks/${enc(task.id)}/claim`, { assignee: ctx.me.name }, opts);
     } catch (err) {
       if (err.status !== 409 || !(await claimedByMe())) throw err;
     }
@@ -235,7 +314,7 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     // for it; an undeclared field would be refused (422).
     let placed = false;
     if (arrived) for (const k of ['arrived_at', 'arrived']) if (k in fields) (body[k] = arrived), (placed = true);
-    send(form, save, `/v1/tasks/${enc(task.id)}/complete`, body, (answer) => {
+    send(form, save, path, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
       // Keyed by the task: a resend of the completion notes it once.
@@ -249,7 +328,8 @@ export function promiseForm(c, onSaved) {
   const amount = h('input', { name: 'amount', inputmode: 'decimal', class: 'money', value: c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
   const by = h('input', { name: 'by', type: 'date', value: isoDay(7), min: isoDay(0) });
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.promise.save'));
-  const form = h('form', { class: 'promise-form', novalidate: true, onsubmit: (e) => {
+  const path = `/v1/cases/${enc(c.id)}/promises`;
+  const form = h('form', { class: 'promise-form', 'data-currency': c.currency, novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     clearErrors(form);
     const m = parseMoney(amount.value, c.currency);
@@ -259,14 +339,14 @@ export function promiseForm(c, onSaved) {
     if (above) return showError(form, { field: 'amount' }, above);
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
     if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
-    send(form, save, `/v1/cases/${enc(c.id)}/promises`, { amount: m, by: by.value }, onSaved);
+    send(form, save, path, { amount: m, by: by.value }, onSaved);
   } },
   h('h3', {}, t('case.promise.new')),
   field(t('case.promise.amount'), amount, 'amount'),
   field(t('case.promise.by'), by, 'by'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
-  return form;
+  return track(form, path, c, onSaved);
 }
 
 // A key naming one note (POST .../notes `key`): random, and not
@@ -285,7 +365,9 @@ export function noteForm(c, onSaved) {
   const key = h('input', { type: 'hidden', name: 'key' });
   text.addEventListener('input', () => { key.value = ''; });
   const save = h('button', { type: 'submit', class: 'btn' }, t('case.note.save'));
-  const form = h('form', { class: 'note-form', novalidate: true, onsubmit: (e) => {
+  const path = `/v1/cases/${enc(c.id)}/notes`;
+  const done = (a) => { text.value = ''; key.value = ''; onSaved(a); };
+  const form = h('form', { class: 'note-form', 'data-currency': c.currency, novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     clearErrors(form);
     if (!text.value.trim()) return showError(form, { field: 'text' }, t('case.required'));
@@ -294,12 +376,11 @@ export function noteForm(c, onSaved) {
     const bytes = new TextEncoder().encode(text.value).length;
     if (bytes > NOTE_MAX) return showError(form, { field: 'text' }, t('case.note.long', { n: bytes, max: NOTE_MAX }));
     if (!key.value) key.value = noteKey();
-    send(form, save, `/v1/cases/${enc(c.id)}/notes`, { text: text.value, key: key.value },
-      (a) => { text.value = ''; key.value = ''; onSaved(a); });
+    send(form, save, path, { text: text.value, key: key.value }, done);
   } },
   key,
   field(t('case.note.text'), text, 'text'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));
-  return form;
+  return track(form, path, c, done);
 }

@@ -941,17 +941,20 @@ export function savedLocale() {
 // null none) and the service's message (docs/http.md), whose figures are
 // carried over. null: no match, the caller says it its own way, with the
 // service's words (an unknown refusal is never swallowed).
+// Money the service names is in minor units of the case's currency
+// (err.currency, set by the form that sent it; a yen case in a yuan
+// book): the institution's would show ¥4,000 as ¥40.00.
 const fieldName = (f) => word('field', f);
 const SERVICE_TEXTS = [
   [422, 'by', /beyond the promise horizon.*?(\d{4}-\d{2}-\d{2}) at the latest/, (m) => t('case.promise.horizon', { last: m[1] })],
   [422, 'by', /has passed/, () => t('case.promise.past')],
   [422, 'by', /must be a date|needs `by` as a date|by must be/, () => t('case.baddate', { example: '2026-01-31' })],
-  [422, 'amount', /exceeds the balance \((\d+)\)/, (m) => t('case.promise.above', { balance: money(Number(m[1])) })],
+  [422, 'amount', /exceeds the balance \((\d+)\)/, (m, err) => t('case.promise.above', { balance: money(Number(m[1]), err.currency) })],
   [422, 'amount', /exceeds the balance/, () => t('case.promise.balance')],
   [422, 'amount', /positive/, () => t('case.zeromoney')],
   [422, 'text', /too long \((\d+) bytes; at most (\d+)\)/, (m) => t('case.note.long', { n: m[1], max: m[2] })],
   [422, 'text', /a note needs text|text must be a string/, () => t('case.required')],
-  [422, '*', /^(\S+) must be a whole number of minor units from 0 to (\d+)/, (m) => t('svc.money.range', { field: fieldName(m[1]), max: money(Number(m[2])) })],
+  [422, '*', /^(\S+) must be a whole number of minor units from 0 to (\d+)/, (m, err) => t('svc.money.range', { field: fieldName(m[1]), max: money(Number(m[2]), err.currency) })],
   [422, '*', /^(\S+) must be a date/, () => t('case.baddate', { example: '2026-01-31' })],
   [422, '*', /^(\S+) is too long \((\d+) bytes; at most (\d+)\)/, (m) => t('svc.toolong', { field: fieldName(m[1]), n: m[2], max: m[3] })],
   [422, '*', /^(\S+) holds a NUL character/, (m) => t('svc.nul', { field: fieldName(m[1]) })],
@@ -998,7 +1001,7 @@ export function serviceText(err) {
   for (const [status, field, re, say] of SERVICE_TEXTS) {
     if (status !== err.status || (field !== '*' && field !== (err.field || null))) continue;
     const m = re.exec(err.message || '');
-    if (m) return say(m);
+    if (m) return say(m, err);
   }
   return null;
 }

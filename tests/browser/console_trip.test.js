@@ -117,25 +117,16 @@ test('a whole-number field reads full-width digits (１２), and says what it wa
 // The session of the person on the page ends (expired, or signed out
 // elsewhere), and the next save goes to sign in.
 async function endSession(page, note) {
-  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
-  const me = await h.api(s.book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
-  await h.api(s.book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+  await h.endSession(page, s.book);
   await page.fill('.note-form textarea', note);
   await page.click('.note-form button[type="submit"]');
   await page.waitForFunction(() => /^#\/signin/.test(location.hash));
 }
 
-async function signInHere(page, name) {
-  await page.fill('input[name="name"]', name);
-  await page.fill('input[name="password"]', h.password(name));
-  await page.click('button[type="submit"]');
-  await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
-}
-
 test('on a tab whose session ended the same person goes back to the case, another lands on their own start', async (t) => {
   const page = await h.openCase(t, s, 'CN016');
   await endSession(page, '晚上再打');
-  await signInHere(page, 'li.wei');
+  await h.signInHere(page, 'li.wei');
   assert.equal(await page.evaluate(() => location.hash), '#/case/CN016');
   await h.waitFor(async () => (await page.inputValue('.note-form textarea')) === '晚上再打', { message: 'the draft came back' });
 
@@ -143,7 +134,7 @@ test('on a tab whose session ended the same person goes back to the case, anothe
   assert.match(await page.evaluate(() => location.hash), /CN016/, 'the link still names the case, for li.wei');
   const cases = [];
   page.on('request', (r) => { if (/\/v1\/cases\/CN016/.test(r.url())) cases.push(r.url()); });
-  await signInHere(page, 'wang.fang');
+  await h.signInHere(page, 'wang.fang');
   await page.waitForSelector('main[data-page="work"]');
   assert.equal(await page.evaluate(() => location.hash), '#/work');
   assert.deepEqual(cases, [], "li.wei's case was not opened for wang.fang");

@@ -53,6 +53,11 @@
  *     fills input[name="name"] and input[name="password"], submits, and
  *     waits until the hash leaves #/signin. The password defaults to
  *     h.password(name) = NAME + '-pw-2026'.
+ * h.signInHere(page, name[, password])  fills the sign-in form the page
+ *     shows (its #/signin?next= kept) and waits until the hash leaves it.
+ * h.endSession(page, book)       ends the page's session on the service
+ *     (as if it expired or was signed out elsewhere); the page finds out
+ *     on its next request.
  * h.useSession(page, book, name[, password]) -> session   signs in over
  *     the API (h.session) and gives the page's context the session cookie,
  *     without the form: for tests about another page (faster). Then
@@ -438,6 +443,19 @@ async function signIn(page, book, name, pw_ = password(name)) {
   checkGuards(page);
 }
 
+async function signInHere(page, name, pw_ = password(name)) {
+  await page.fill('input[name="name"]', name);
+  await page.fill('input[name="password"]', pw_);
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => !/^#\/signin/.test(location.hash));
+}
+
+async function endSession(page, book) {
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'recoup_session');
+  const me = await api(book, '/v1/me', { cookie: `recoup_session=${cookie.value}` });
+  await api(book, '/v1/session', { method: 'DELETE', cookie: `recoup_session=${cookie.value}`, csrf: me.body.csrf });
+}
+
 async function useSession(page, book, name, pw_ = password(name)) {
   const s = await session(book, name, pw_);
   if (s.status !== 200 || !s.cookie) throw new Error(`sign-in of ${name} over the API: ${s.status}`);
@@ -527,6 +545,6 @@ module.exports = {
   suite, openCase,
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
-  launchBrowser, closeBrowser, newPage, checkGuards, signIn, useSession, screenshot,
+  launchBrowser, closeBrowser, newPage, checkGuards, signIn, signInHere, endSession, useSession, screenshot,
   expected, chooseAnchor, shiftCsv, addDays, daysBetween, bucket, BUCKETS, stamp,
 };

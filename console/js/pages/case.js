@@ -9,7 +9,7 @@ import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
-import { taskForm, promiseForm, noteForm, isVisit, showBlocked } from '../forms.js';
+import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites } from '../forms.js';
 import { go, setKeys, restoreDrafts } from '../app.js';
 
 async function journalNewestFirst(id) {
@@ -183,6 +183,7 @@ export function render(main, id, query) {
       h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
+    adoptWrites(actions);
     if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
