@@ -11,6 +11,7 @@ import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
 import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites } from '../forms.js';
 import { go, setKeys, restoreDrafts } from '../app.js';
+import { claimNext } from '../next.js';
 
 async function journalNewestFirst(id) {
   let rows = [];
@@ -40,6 +41,7 @@ export function render(main, id, query) {
       h('div', { class: 'slot-rules' }, section(t('case.rules'), rules)),
       h('div', { class: 'slot-promise' }, section(t('case.promise.new'), promise)),
       h('div', { class: 'slot-actions' }, writer ? section(t('case.actions'), actions) : h('p', { class: 'notice readonly' }, t('case.readonly'))),
+      h('p', { class: 'notice next-note', role: 'status' }),
       h('p', { class: 'keys' }, writer ? t('case.keys') : '')),
     h('div', { class: 'col-side' }, section(t('case.timeline'), tl))));
   fill(head, loading());
@@ -58,13 +60,9 @@ export function render(main, id, query) {
     }
   }
 
-  async function nextCase() {
-    try {
-      const a = await post('/v1/tasks/next');
-      go('#/case/' + enc(a.task.case) + '?task=' + enc(a.task.task));
-    } catch (err) {
-      if (err.status !== 401) fill(actions.querySelector('.actions-note') || actions, t('work.next.none'));
-    }
+  function nextCase() {
+    // Said under the forms, never in their place: a record may be waiting.
+    return claimNext(() => main.querySelector('.next-note'));
   }
 
   async function refresh() {

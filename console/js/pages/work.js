@@ -1,14 +1,15 @@
 // My work: the signed-in collector's tasks, due now first. "Next case"
-// claims the top task and opens its case. On a phone it is the field
-// officer's day: cards grouped by area, with the address on a map and the
-// phone as a tel: link.
+// claims the top task and opens its case (next.js, a claim on a bad
+// network). On a phone it is the field officer's day: cards grouped by
+// area, with the address on a map and the phone as a tel: link.
 import { h, fill } from '../h.js';
 import { ctx } from '../state.js';
-import { get, post, qs } from '../api.js';
+import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
 import { money, time, dateTime, relative, isoDay } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
+import { claimNext, paintNext } from '../next.js';
 
 const phone = () => window.matchMedia('(max-width: 640px)').matches;
 
@@ -21,7 +22,10 @@ export function render(main, arg, query) {
   const notice = h('p', { class: 'notice', role: 'status' });
   const list = h('div', { class: 'work-list' });
   const search = h('input', { name: 'case', class: 'search', placeholder: t('work.search'), 'aria-label': t('work.search'), autocomplete: 'off' });
-  const nextBtn = h('button', { type: 'button', class: 'btn primary next', onclick: claimNext }, t('work.next'));
+  // The page drawn again while a claim waits (the language switched) has
+  // a notice of its own.
+  const claim = () => claimNext(() => main.querySelector('p.notice[role=status]'));
+  const nextBtn = paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: claim }));
   const media = window.matchMedia('(max-width: 640px)');
   const redraw = () => draw();
   media.addEventListener('change', redraw);
@@ -30,30 +34,13 @@ export function render(main, arg, query) {
     h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); openCase(); } }, search,
       h('button', { type: 'submit', class: 'btn' }, t('work.search.go')))),
   notice, h('div', { class: 'tabs-row' }), list, h('p', { class: 'keys' }, t('work.keys')));
-  setKeys({ n: claimNext, '/': () => search.focus() });
+  setKeys({ n: claim, '/': () => search.focus() });
   loadTab(false);
   return () => media.removeEventListener('change', redraw);
 
   function openCase() {
     const id = search.value.trim();
     if (id) go('#/case/' + encodeURIComponent(id));
-  }
-
-  async function claimNext() {
-    nextBtn.disabled = true;
-    fill(nextBtn, t('work.next.busy'));
-    fill(notice);
-    try {
-      const answer = await post('/v1/tasks/next');
-      const it = answer.task;
-      go('#/case/' + encodeURIComponent(it.case) + '?task=' + encodeURIComponent(it.task));
-    } catch (err) {
-      if (err.status === 404 && !err.missingRoute) fill(notice, t('work.next.none'));
-      else fill(notice, errorBox(err));
-    } finally {
-      nextBtn.disabled = false;
-      fill(nextBtn, t('work.next'));
-    }
   }
 
   async function loadTab(more) {

@@ -1,0 +1,59 @@
+// "Next case" (POST /v1/tasks/next) on a bad network. A claim is a
+// write: a request unanswered after 20 s may still be claiming, so the
+// button says it is still waiting and opens the case when the answer
+// comes; a tap meanwhile sends nothing (a second claim would be a second
+// request queued behind the first for nothing). An answer lost (no
+// connection, a 5xx, no answer in two minutes) is said so; the next tap
+// asks again, and the service gives a collector the task it already
+// claimed and did not finish before any other (docs/http.md, POST
+// /v1/tasks/next): the case claimed opens, nothing more is set aside.
+import { fill } from './h.js';
+import { post, enc } from './api.js';
+import { t } from './i18n.js';
+import { ctx } from './state.js';
+import { errorBox } from './ui.js';
+import { go } from './app.js';
+
+// The claim unanswered, one a tab: {who, slow}. The page drawn again
+// meanwhile (the language switched, My work left and opened again)
+// shows its button waiting from it.
+let claim = null;
+
+// Draws a Next case button as the claim of this tab stands.
+export function paintNext(button) {
+  const mine = claim && claim.who === (ctx.me && ctx.me.name);
+  button.disabled = !!mine;
+  fill(button, t(!mine ? 'work.next' : claim.slow ? 'work.next.waiting' : 'work.next.busy'));
+  return button;
+}
+
+const paintAll = () => document.querySelectorAll('button.next').forEach(paintNext);
+
+// Claims the next task and opens its case; notice (a function giving the
+// element, which the page may have drawn again) says why it did not.
+export async function claimNext(notice) {
+  const who = ctx.me && ctx.me.name;
+  if (claim && claim.who === who) return;
+  const mine = { who, slow: false };
+  claim = mine;
+  const from = location.hash;
+  paintAll();
+  const say = (...what) => { const el = notice(); if (el) fill(el, ...what); };
+  say();
+  try {
+    const answer = await post('/v1/tasks/next', undefined, { slow: () => { mine.slow = true; paintAll(); } });
+    const it = answer.task;
+    // The case opens where the person still waits for it: not on a page
+    // they went on to meanwhile, nor for another person signed in since.
+    if ((ctx.me && ctx.me.name) === who && (location.hash === from || /^#\/work/.test(location.hash)))
+      go('#/case/' + enc(it.case) + '?task=' + enc(it.task));
+  } catch (err) {
+    if (err.status === 401) return;
+    if (err.status === 404 && !err.missingRoute) say(t('work.next.none'));
+    else if (err.unsent) say(t('work.next.lost'));
+    else say(errorBox(err));
+  } finally {
+    if (claim === mine) claim = null;
+    paintAll();
+  }
+}

@@ -1,0 +1,96 @@
+'use strict';
+// "Next case" on a bad phone network: a claim answered late opens its
+// case and is never sent twice meanwhile; a claim whose answer was lost
+// is said so, and the next tap opens the task it had claimed, taking no
+// second one out of the colleagues' queues.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite();
+
+async function myWork(t, user) {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, user);
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] button.next:not([disabled])');
+  return page;
+}
+
+// The claims the page sent.
+function countClaims(page) {
+  const sent = { n: 0 };
+  page.on('request', (r) => { if (r.method() === 'POST' && /\/v1\/tasks\/next/.test(r.url())) sent.n++; });
+  return sent;
+}
+
+const claimedBy = async (user) => (await h.api(s.book, '/v1/tasks?status=claimed&limit=1000', { token: 'admin' }))
+  .body.tasks.filter((x) => x.assignee === user);
+
+const opened = (page) => page.evaluate(() => location.hash);
+
+test('a slow Next case says it is still waiting, a second tap sends nothing, and the case opens when the answer comes', async (t) => {
+  const page = await myWork(t, 'li.wei');
+  const sent = countClaims(page);
+  // The service claims at once; its answer takes 24 s on the way back.
+  await page.route('**/v1/tasks/next', async (r) => {
+    const res = await r.fetch();
+    await new Promise((done) => setTimeout(done, 24000));
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  const button = page.locator('button.next');
+  await button.click();
+  await h.waitFor(async () => /仍在等待/.test(await button.textContent()), { timeout: 40000, message: 'still waiting' });
+  await button.click({ force: true });
+  await page.keyboard.press('n');
+  // The language switched while it waits: the page drawn again waits too.
+  await page.click('button.lang');
+  await h.waitFor(async () => /Still waiting/.test(await page.locator('button.next').textContent()), { message: 'still waiting, in English' });
+  await page.keyboard.press('n');
+  await page.waitForFunction(() => /^#\/case\//.test(location.hash), null, { timeout: 60000 });
+  const mine = await claimedBy('li.wei');
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(await opened(page), `#/case/${encodeURIComponent(mine[0].case)}?task=${mine[0].id}`);
+  assert.equal(sent.n, 1, 'one claim sent');
+});
+
+test('a Next case whose answer was lost says so, and the next tap opens the task it claimed, not another', async (t) => {
+  const page = await myWork(t, 'wang.fang');
+  let first = null;
+  // The service claims; the answer on the way back is a proxy's 502.
+  await page.route('**/v1/tasks/next', async (r) => {
+    if (first) return r.continue();
+    const res = await r.fetch();
+    first = (await res.json()).task;
+    return r.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' });
+  });
+  await page.click('button.next');
+  const notice = page.locator('main p.notice');
+  await h.waitFor(async () => /没有收到响应/.test(await notice.textContent()), { message: 'the lost answer said' });
+  assert.ok(first, 'the service claimed one');
+  assert.equal(await opened(page), '#/work');
+  await page.click('button.next:not([disabled])');
+  await page.waitForFunction(() => /^#\/case\//.test(location.hash));
+  assert.equal(await opened(page), `#/case/${encodeURIComponent(first.case)}?task=${first.task}`);
+  const mine = await claimedBy('wang.fang');
+  assert.deepEqual(mine.map((x) => x.id), [first.task]);
+});
+
+test('n on a case whose claim answer was lost: said under the forms, which stay, and n again opens the task held', async (t) => {
+  const page = await h.openCase(t, s, 'CN013');
+  let lost = false;
+  await page.route('**/v1/tasks/next', async (r) => {
+    if (lost) return r.continue();
+    lost = true;
+    return r.abort('connectionreset');
+  });
+  await page.keyboard.press('n');
+  await h.waitFor(async () => /没有收到响应/.test(await page.textContent('.next-note')), { message: 'the lost answer said' });
+  assert.equal(await page.locator('.note-form textarea').count(), 1, 'the forms stay');
+  const held = await claimedBy('li.wei');
+  assert.equal(held.length, 1, JSON.stringify(held));
+  await page.keyboard.press('n');
+  await page.waitForFunction(() => /task=/.test(location.hash));
+  assert.equal(await opened(page), `#/case/${encodeURIComponent(held[0].case)}?task=${held[0].id}`);
+  assert.equal((await claimedBy('li.wei')).length, 1);
+});
