@@ -56,11 +56,15 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err);
  * input refuses, or that the sweep cannot run: a case or borrower id
  * HTTP bodies and imports refuse (input_check_id: a trailing U+3000, a
  * tag character), a timer whose due is text (never due: the sweep
- * compares numbers) or a real number (fired at its whole millisecond).
+ * compares numbers) or a real number (fired at its whole millisecond),
+ * a borrower whose contacts kept on its row (contacts_packed) read but
+ * are not the contacts table's (a hand edit of one alone: reminders go
+ * by the row's, a reply is matched to its case by the table's).
  * Strings live for the call only. */
 typedef struct store_odd {
-  const char *what;    /* "case", "borrower", "timer" */
-  const char *id;      /* the id as stored (a timer's: its number) */
+  const char *what;    /* "case", "borrower", "timer", "contacts" */
+  const char *id;      /* the id as stored (a timer's: its number;
+                        * contacts': their borrower's) */
   const char *case_id; /* a timer's case; NULL otherwise */
   const char *event;   /* a timer's event; NULL otherwise */
   const char *why;     /* input_check_id's message, or the due as stored */

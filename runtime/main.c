@@ -442,7 +442,7 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
 enum { ODD_SHOWN = 20 };
 typedef struct odd_seen {
   const char *db;
-  int64_t ids, ids_more, timers, timers_more;
+  int64_t ids, ids_more, timers, timers_more, contacts, contacts_more;
 } odd_seen;
 
 /* An id as a path segment (RFC 3986 unreserved kept), for the routes
@@ -469,6 +469,20 @@ static void odd_say(void *ud, const store_odd *o) {
   odd_seen *seen = ud;
   char id[400], why[400], seg[520], db[400], kase[400], ev[200];
   shown(seen->db, db, sizeof db);
+  if (strcmp(o->what, "contacts") == 0) {
+    if (seen->contacts++ >= ODD_SHOWN) {
+      seen->contacts_more++;
+      return;
+    }
+    printf(
+        "warning: %s: borrower \"%s\": the contacts kept on its row "
+        "(contacts_packed) are not those of the contacts table\n"
+        "  its reminders go to the row's while a reply is matched to its "
+        "case by the table's: set its contacts_packed to NULL once the "
+        "table is right (docs/operations.md, \"Choosing a store\")\n",
+        db, shown(o->id, id, sizeof id));
+    return;
+  }
   if (strcmp(o->what, "timer") != 0) {
     int is_case = strcmp(o->what, "case") == 0;
     if (seen->ids++ >= ODD_SHOWN) {
@@ -532,6 +546,9 @@ static int check_book(const args *a, const char *dir,
   if (seen.timers_more)
     printf("warning: %s: %lld more timers like these\n", name,
            (long long)seen.timers_more);
+  if (seen.contacts_more)
+    printf("warning: %s: %lld more borrowers like these\n", name,
+           (long long)seen.contacts_more);
   return EXIT_DONE;
 }
 

@@ -51,6 +51,12 @@ void sqlite_contacts_room_free(sqlite_contacts_room *room);
  * that adds the column, a book moved in). Non-zero with *msg set on
  * failure. */
 int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
+/* Hands fn each borrower whose packed text reads but holds other
+ * contacts than the contacts table (either edited by hand alone): its
+ * reminders go to the text's while a reply is matched to its case, a
+ * report and a move to PostgreSQL read, by the table's. SQLite's code. */
+typedef void (*sqlite_contacts_differ_fn)(void *ud, const char *id);
+int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn, void *ud);
 /* Sets cases.timer_keys (the timers a case holds, [[due, id, scoped],
  * ...]) from the timers, for cases whose keys are not kept yet: the
  * upgrade that adds them, a book moved in (book_derived). One pass over

@@ -317,6 +317,26 @@ static int odd_timers(sqlite3 *db, store_odd_fn fn, void *ud) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* A borrower whose contacts kept on its row differ from the table's
+ * (sqlite_contacts_differ), handed on as an odd thing of its own. */
+typedef struct odd_to {
+  store_odd_fn fn;
+  void *ud;
+} odd_to;
+
+static void odd_contacts_one(void *ud, const char *id) {
+  const odd_to *to = ud;
+  to->fn(to->ud, &(store_odd){.what = "contacts", .id = id});
+}
+
+static int odd_contacts(sqlite3 *db, int64_t version, store_odd_fn fn,
+                        void *ud) {
+  odd_to to = {fn, ud};
+  /* The copy on the borrower's row is schema 23's. */
+  return version < 23 ? SQLITE_OK
+                      : sqlite_contacts_differ(db, odd_contacts_one, &to);
+}
+
 /* A book in rollback-journal mode a first import holds to itself: said
  * as every command opening it says it (sqlite.c), not as a book that is
  * not one ("is not a database: database is locked"). */
@@ -360,7 +380,7 @@ int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err) {
                       path, (long long)v, known);
   } else if (odd_ids(db, "case", "SELECT id FROM cases", fn, ud) ||
              odd_ids(db, "borrower", "SELECT id FROM borrowers", fn, ud) ||
-             odd_timers(db, fn, ud)) {
+             odd_timers(db, fn, ud) || odd_contacts(db, v, fn, ud)) {
     if (sqlite3_errcode(db) == SQLITE_BUSY)
       rc = odd_busy(path, err);
     else

@@ -286,3 +286,77 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
                       "1 FROM contacts k WHERE k.borrower_id = borrowers.id)",
                       NULL, NULL, msg) != SQLITE_OK;
 }
+
+/* The text p re-made from what it reads as ("007:" reads as "7:"): 0, or
+ * -1 when it does not read (the table is read then, so nothing differs). */
+static int canonical(const char *p, size_t len, jbuf *out) {
+  const char *end = p + len, *t[3];
+  size_t n[3];
+  int kind;
+  out->len = 0;
+  if (len == 0 || *--end != SQLITE_CONTACTS_NONE[0]) return -1;
+  while (p < end) {
+    if (!(p = contact(p, end, t, n, &kind))) return -1;
+    pack_one(out, kind_name[kind], t[0], n[0], t[1], n[1], t[2], n[2]);
+  }
+  jb_raw(out, SQLITE_CONTACTS_NONE, 1);
+  return 0;
+}
+
+/* Told when the borrower's stored text reads and says other than the
+ * table's rows packed (table, its end mark still to add). */
+static void told(const jbuf *id, const jbuf *stored, jbuf *table, int unknown,
+                 jbuf *canon, sqlite_contacts_differ_fn fn, void *ud) {
+  jb_raw(table, SQLITE_CONTACTS_NONE, 1);
+  if (canonical(stored->p ? stored->p : "", stored->len, canon) != 0) return;
+  if (unknown || canon->len != table->len ||
+      memcmp(canon->p, table->p, table->len) != 0)
+    fn(ud, id->p ? id->p : "");
+}
+
+int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn,
+                           void *ud) {
+  sqlite3_stmt *s = NULL;
+  jbuf id = {0}, stored = {0}, table = {0}, canon = {0};
+  int rc, have = 0, unknown = 0;
+  /* A scan of every borrower and its contacts, in the key's order: this
+   * is a command's look (recoup check), never a step's. */
+  if (sqlite3_prepare_v2(db,
+                         "SELECT b.id, b.contacts_packed, k.kind, k.value, "
+                         "k.name, k.relation FROM borrowers b LEFT JOIN "
+                         "contacts k ON k.borrower_id = b.id WHERE "
+                         "b.contacts_packed IS NOT NULL ORDER BY b.id, "
+                         "k.position",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sqlite3_errcode(db);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    size_t nid, np, nv, nn, nr;
+    const char *b = col(s, 0, &nid), *p = col(s, 1, &np), *v, *nm, *r;
+    /* Ids by their bytes, as pack_all's: 'B' || char(0) is not 'B'. */
+    if (!have || nid != id.len || (nid && memcmp(b, id.p, nid) != 0)) {
+      if (have) told(&id, &stored, &table, unknown, &canon, fn, ud);
+      id.len = stored.len = table.len = 0;
+      jb_raw(&id, b ? b : "", nid);
+      jb_raw(&stored, p ? p : "", np);
+      unknown = 0;
+      have = 1;
+    }
+    if (sqlite3_column_type(s, 2) == SQLITE_NULL) continue; /* none */
+    v = col(s, 3, &nv);
+    nm = col(s, 4, &nn);
+    r = col(s, 5, &nr);
+    if (pack_one(&table, (const char *)sqlite3_column_text(s, 2), v, nv, nm, nn,
+                 r, nr))
+      unknown = 1;
+  }
+  if (rc == SQLITE_DONE && have)
+    told(&id, &stored, &table, unknown, &canon, fn, ud);
+  if (rc == SQLITE_DONE && (id.oom || stored.oom || table.oom || canon.oom))
+    rc = SQLITE_NOMEM;
+  sqlite3_finalize(s);
+  free(id.p);
+  free(stored.p);
+  free(table.p);
+  free(canon.p);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
