@@ -111,6 +111,16 @@ for bad in '{ type = "int", mx = 60 }:unknown key .mx. (type, min, max, optional
   ok
 done
 
+# A list of choices with a stray key is a newer check's: an older book
+# warns and goes on.
+institution ""
+workflow '{ "1", "2", optinal = true }'
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused a stray key in a list of choices on the older book"
+grep -q "w.lua:4: warning: .*installments: a list of choices takes only its choices and optional; not 'optinal'" "$work/err" ||
+  fail "no warning of the stray key"
+ok
+
 # Clean: the start holds the book to today's generation; then the same
 # finding refuses.
 institution ""
