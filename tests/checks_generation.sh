@@ -62,17 +62,23 @@ grep -q "recoup.lua:4: template 'bye'.sms has no text in the institution's local
   fail "check does not mark the newer check's finding"
 ok
 
+# Starts serve on the older book and waits until it listens (or FAIL
+# after about 60 s, or when it exits).
+start_serve() { # what it failed to do
+  "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
+    >"$work/out" 2>"$work/log" &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+  i=0
+  until grep -q '^listening on' "$work/out"; do
+    i=$((i + 1))
+    [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "$1"
+    sleep 0.1
+  done
+}
+
 # serve on the older book: a warning, and it starts.
-"$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
-  >"$work/out" 2>"$work/log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-i=0
-until grep -q '^listening on' "$work/out"; do
-  i=$((i + 1))
-  [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "serve did not start on the older book"
-  sleep 0.1
-done
+start_serve "serve did not start on the older book"
 grep '"msg":"a script check newer than the book found a problem; starting all the same"' "$work/log" |
   grep '"file":"[^"]*recoup.lua"' | grep '"line":4' | grep '"check_generation":2' |
   grep '"book_generation":1' | grep -q "next start that finds the scripts clean" ||
@@ -125,15 +131,7 @@ ok
 # finding refuses.
 institution ""
 workflow '{ type = "int", min = 1, max = 60 }'
-"$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
-  >"$work/out" 2>"$work/log" &
-server=$!
-i=0
-until grep -q '^listening on' "$work/out"; do
-  i=$((i + 1))
-  [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "serve did not start clean"
-  sleep 0.1
-done
+start_serve "serve did not start clean"
 grep 'the scripts pass every check: the book is held' "$work/log" |
   grep -q '"from":1' || fail "no line saying the book is held"
 kill $server
