@@ -240,8 +240,8 @@ static int read_checks_generation(engine *eng, rc_error *err) {
 /* Each finding of a check no newer than the book's generation is an
  * error; the others are kept as warnings. RC_EINVAL when any was an
  * error. */
-static int weigh_findings(engine *eng, rc_errlist *findings,
-                          rc_errlist *errors, rc_errlist *warnings) {
+static int weigh_findings(engine *eng, rc_errlist *findings, rc_errlist *errors,
+                          rc_errlist *warnings) {
   int refused = 0;
   for (int i = 0; i < findings->count; i++) {
     rc_error *f = &findings->items[i];
@@ -277,8 +277,7 @@ int engine_checks_hold(engine *eng, int *raised, rc_error *err) {
   if ((rc = read_checks_generation(eng, err)) != RC_OK) return rc;
   if (eng->checks_generation >= RECOUP_CHECKS_GENERATION) return RC_OK;
   snprintf(text, sizeof text, "%d", RECOUP_CHECKS_GENERATION);
-  if ((rc = store_meta_put(eng->st, CHECKS_KEY, text, err)) != RC_OK)
-    return rc;
+  if ((rc = store_meta_put(eng->st, CHECKS_KEY, text, err)) != RC_OK) return rc;
   *raised = eng->checks_generation;
   eng->checks_generation = RECOUP_CHECKS_GENERATION;
   return RC_OK;
@@ -342,9 +341,8 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   if (findings.count > 0) {
     rc = read_checks_generation(eng, &err);
     if (rc != RC_OK) rc_errlist_add(errors, &err);
-    if (rc != RC_OK ||
-        (rc = weigh_findings(eng, &findings, errors, &eng->check_warnings)) !=
-            RC_OK) {
+    if (rc != RC_OK || (rc = weigh_findings(eng, &findings, errors,
+                                            &eng->check_warnings)) != RC_OK) {
       rc_errlist_free(&findings);
       engine_close(eng);
       return rc;

@@ -315,10 +315,10 @@ static void home_text(script *sc, const text_at *t, const char *const *langs,
   /* Checks generation 2 (11fec3f): the wrong language, not a lost
    * message; a book older than the check starts with a warning. */
   check_finding(sc, 2, t->file, t->line,
-              "template '%s'.%s has no text in the institution's locale "
-              "'%s'%s, only %s: its borrowers would get %s",
-              t->name, t->channel, home, nor, have,
-              en ? "the English one" : "one of those");
+                "template '%s'.%s has no text in the institution's locale "
+                "'%s'%s, only %s: its borrowers would get %s",
+                t->name, t->channel, home, nor, have,
+                en ? "the English one" : "one of those");
 }
 
 static void check_channel_texts(script *sc, int def, text_at *t,

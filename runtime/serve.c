@@ -1249,12 +1249,12 @@ static void log_check_warnings(engine *eng, int hold) {
                                      "generation",
                                      "error", err.message));
     else if (raised)
-      service_log("info",
-                  json_pack("{s:s, s:i, s:i}", "msg",
-                            "the scripts pass every check: the book is held "
-                            "to today's checks generation",
-                            "from", raised, "generation",
-                            RECOUP_CHECKS_GENERATION));
+      service_log(
+          "info",
+          json_pack("{s:s, s:i, s:i}", "msg",
+                    "the scripts pass every check: the book is held "
+                    "to today's checks generation",
+                    "from", raised, "generation", RECOUP_CHECKS_GENERATION));
     return;
   }
   engine_checks_generation(eng, &book, &err);
@@ -1269,8 +1269,7 @@ static void log_check_warnings(engine *eng, int hold) {
                   "a script check newer than the book found a problem; "
                   "starting all the same",
                   "file", file, "line", e->line, "problem", problem,
-                  "check_generation", e->since, "book_generation", book,
-                  "hint",
+                  "check_generation", e->since, "book_generation", book, "hint",
                   "fix the script: the next start that finds the scripts "
                   "clean holds the book to today's checks generation, and "
                   "from then on this refuses to start"));

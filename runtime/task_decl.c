@@ -96,7 +96,8 @@ static void validate_typed(lua_State *L, const decl_at *at, const char *what,
   int has[2] = {0, 0};
   if (lua_getfield(L, f, "type") != LUA_TSTRING ||
       !is_scalar_type(lua_tostring(L, -1), lua_rawlen(L, -1)))
-    FERR("%s.%s: type must be one of text, money, date, bool, int (write "
+    FERR(
+        "%s.%s: type must be one of text, money, date, bool, int (write "
         "optional = true, not a trailing ?)",
         what, field);
   else
@@ -107,10 +108,12 @@ static void validate_typed(lua_State *L, const decl_at *at, const char *what,
   while (lua_next(L, f)) { /* key value */
     const char *key =
         lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    int which = key && !strcmp(key, "min") ? 0 : key && !strcmp(key, "max") ? 1
-                                                                           : -1;
+    int which = key && !strcmp(key, "min")   ? 0
+                : key && !strcmp(key, "max") ? 1
+                                             : -1;
     if (!key) {
-      FERR("%s.%s: a field with a type has no list of choices (a list of "
+      FERR(
+          "%s.%s: a field with a type has no list of choices (a list of "
           "choices has no type key)",
           what, field);
     } else if (!strcmp(key, "optional")) {
@@ -118,28 +121,31 @@ static void validate_typed(lua_State *L, const decl_at *at, const char *what,
         FERR("%s.%s.optional must be true or false", what, field);
     } else if (which >= 0) {
       if (type && !bounded)
-        FERR("%s.%s: %s is for int and money fields, not %s", what, field,
-            key, type);
+        FERR("%s.%s: %s is for int and money fields, not %s", what, field, key,
+             type);
       else if (!lua_isinteger(L, -1))
         FERR("%s.%s.%s must be a whole number%s", what, field, key,
-            type && !strcmp(type, "money") ? " of minor units" : "");
+             type && !strcmp(type, "money") ? " of minor units" : "");
       else {
         lua_Integer v = lua_tointeger(L, -1);
         if (type && !strcmp(type, "money") && (v < 0 || v > TASK_MONEY_MAX))
           FERR("%s.%s.%s: money bounds are minor units from 0 to %lld", what,
-              field, key, (long long)TASK_MONEY_MAX);
+               field, key, (long long)TASK_MONEY_MAX);
         has[which] = 1;
-        if (which) hi = v; else lo = v;
+        if (which)
+          hi = v;
+        else
+          lo = v;
       }
     } else if (strcmp(key, "type") != 0) {
       FERR("%s.%s: unknown key '%s' (type, min, max, optional)", what, field,
-          key);
+           key);
     }
     lua_pop(L, 1);
   }
   if (has[0] && has[1] && lo > hi)
     FERR("%s.%s: min %lld is above max %lld", what, field, (long long)lo,
-        (long long)hi);
+         (long long)hi);
 }
 
 /* A field's type at the top of the stack: a type name or a list. */

@@ -719,8 +719,8 @@ static void test_completion_holds_declared_bounds(void **state) {
   a = post(path, AGENT, "{\"outcome\":\"agreed\",\"installments\":0}");
   expect(a, 422, "\"field\":\"installments\"");
   expect(a, 422, "installments must be at least 1 (got 0)");
-  expect(post(path, AGENT, "{\"outcome\":\"agreed\",\"installments\":61}"),
-         422, "installments must be at most 60 (got 61)");
+  expect(post(path, AGENT, "{\"outcome\":\"agreed\",\"installments\":61}"), 422,
+         "installments must be at most 60 (got 61)");
   expect(post(path, AGENT,
               "{\"outcome\":\"agreed\",\"installments\":6,"
               "\"every\":\"fortnight\"}"),

@@ -817,9 +817,9 @@ static int schema_upgrade(PGconn *c, int target, rc_error *err) {
              "INSERT INTO meta(key, value) VALUES ('checks.generation', "
              "'%d')",
              RECOUP_CHECKS_GENERATION);
-    if ((rc = schema_exec(
-             c, "CREATE TABLE meta(key text PRIMARY KEY, value text)",
-             "creating meta", err)) != RC_OK ||
+    if ((rc = schema_exec(c,
+                          "CREATE TABLE meta(key text PRIMARY KEY, value text)",
+                          "creating meta", err)) != RC_OK ||
         (rc = schema_exec(c, sql, "recording the checks generation", err)) !=
             RC_OK)
       return rc;

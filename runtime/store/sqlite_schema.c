@@ -772,9 +772,9 @@ static int migrate_end(sqlite3 *db, int defensive, int rc) {
  * made and without one. A book made before has none: generation 1. */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define NEW_BOOK_CHECKS                                            \
-  "INSERT INTO meta(key, value) VALUES ('checks.generation', '" \
-  STR(RECOUP_CHECKS_GENERATION) "')"
+#define NEW_BOOK_CHECKS                                              \
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '" STR( \
+      RECOUP_CHECKS_GENERATION) "')"
 
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   int version, target = (int)(sizeof migrations / sizeof migrations[0]);
