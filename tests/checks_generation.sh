@@ -19,7 +19,13 @@ fail() {
   done
   exit 1
 }
-ok() { pass=$((pass + 1)); }
+# A step passed, and no sanitizer spoke in what it wrote.
+ok() {
+  for f in "$work/out" "$work/err" "$work/log"; do
+    [ -f "$f" ] && grep -q 'Sanitizer\|runtime error:' "$f" && fail "a sanitizer spoke"
+  done
+  pass=$((pass + 1))
+}
 
 # recoup.lua with or without a template that has no text in the
 # institution's locale (a check of generation 2); a workflow with or
