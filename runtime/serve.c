@@ -1140,6 +1140,17 @@ int service_reload(service *svc, const char *by, json_t **result) {
   }
   log_check_warnings(svc->eng, 0); /* a reload holds nothing: a start does */
   *result = json_pack("{s:s, s:i}", "status", "reloaded", "migrated", migrated);
+  {
+    const rc_errlist *w = engine_check_warnings(svc->eng);
+    json_t *list = w->count ? json_array() : NULL;
+    for (int i = 0; i < w->count; i++)
+      json_array_append_new(
+          list, json_pack("{s:s, s:i, s:s, s:i}", "file", w->items[i].file,
+                          "line", w->items[i].line, "message",
+                          w->items[i].message, "check_generation",
+                          w->items[i].since));
+    if (list) json_object_set_new(*result, "warnings", list);
+  }
   svc->reload_generation = engine_reload_state(svc->eng)->generation;
   service_log("info", json_pack("{s:s, s:i, s:s, s:I}", "msg", "reloaded",
                                 "migrated", migrated, "by", by, "generation",

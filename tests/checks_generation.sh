@@ -35,6 +35,7 @@ institution() { # extra template text
 institution { name = "Gen", timezone = "Asia/Shanghai", locale = "zh-CN",
               currency = "CNY" }
 channel "sms" { driver = "file", path = "sms.jsonl" }
+tokens { admin = "env:T_ADMIN" }
 templates { hi = { sms = { ["zh-CN"] = "你好{borrower.name}" } }, $1 }
 workflow(require "workflows.w")
 LUA
@@ -64,15 +65,15 @@ sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
 
 institution "$finding"
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed"
-grep -q "recoup.lua:4: template 'bye'.sms has no text in the institution's locale 'zh-CN'.*\[checks generation 2: serve, tick and import on a book of an older generation warn" "$work/err" ||
+grep -q "recoup.lua:5: template 'bye'.sms has no text in the institution's locale 'zh-CN'.*\[checks generation 2: serve, tick and import on a book of an older generation warn" "$work/err" ||
   fail "check does not mark the newer check's finding"
 ok
 
 # Starts serve on the older book and waits until it listens (or FAIL
 # after about 60 s, or when it exits).
 start_serve() { # what it failed to do
-  "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
-    >"$work/out" 2>"$work/log" &
+  T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/old.db" \
+    --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
   server=$!
   trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
   i=0
@@ -86,9 +87,15 @@ start_serve() { # what it failed to do
 # serve on the older book: a warning, and it starts.
 start_serve "serve did not start on the older book"
 grep '"msg":"a script check newer than the book found a problem; starting all the same"' "$work/log" |
-  grep '"file":"[^"]*recoup.lua"' | grep '"line":4' | grep '"check_generation":2' |
+  grep '"file":"[^"]*recoup.lua"' | grep '"line":5' | grep '"check_generation":2' |
   grep '"book_generation":1' | grep -q "next start that finds the scripts clean" ||
   fail "no warning naming the check, file:line and what holds it"
+# A reload says the same in its answer, and loads.
+port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")
+curl -s -X POST -H 'Authorization: Bearer admin-secret' \
+  "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
+grep '"status":"reloaded"' "$work/err" | grep '"warnings":\[{' |
+  grep -q '"check_generation":2' || fail "the reload's answer has no warnings"
 kill $server
 wait $server
 [ -z "$(meta "$work/old.db")" ] || fail "a start with a warning raised the generation"
@@ -148,7 +155,7 @@ ok
 institution "$finding"
 "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
   >"$work/out" 2>"$work/err" && fail "serve started on a held book with the finding"
-grep -q "recoup.lua:4: template 'bye'.sms has no text" "$work/err" ||
+grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
   fail "the refusal does not name the finding"
 ok
 echo "ok: $pass checks"
