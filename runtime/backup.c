@@ -372,17 +372,21 @@ static int fail_with(const rc_error *err, int json) {
 static int resolve_db(const char *dir, const char *db, char *out, size_t size,
                       char *backups, size_t bsize) {
   script *sc = NULL;
-  rc_errlist errors = {0};
+  rc_errlist errors = {0}, findings = {0};
   if (db && !backups) {
     rc_copy(out, size, db);
     return RC_OK;
   }
-  if (script_load(&sc, dir, &errors) != RC_OK) {
+  /* Only the configuration is read: a newer check's finding (an upgrade
+   * finding something in the scripts) must not stop a backup. */
+  if (script_load_findings(&sc, dir, &errors, &findings) != RC_OK) {
     for (int i = 0; i < errors.count; i++)
       rc_error_print(&errors.items[i], stderr);
     rc_errlist_free(&errors);
+    rc_errlist_free(&findings);
     return RC_EINVAL;
   }
+  rc_errlist_free(&findings);
   rc_copy(out, size, db ? db : script_config(sc)->db);
   if (backups) rc_copy(backups, bsize, script_config(sc)->backup_to);
   script_free(sc);

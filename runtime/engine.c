@@ -64,6 +64,11 @@ struct engine {
   char dir[PATH_MAX];
   char made_dir[PATH_MAX]; /* the first folder made for the book, or "" */
   rc_clock *clk; /* borrowed from scripts[0] */
+  /* The book's checks generation (meta checks.generation; 0: not read
+   * yet), and the findings of newer checks the scripts loaded despite
+   * (owned): warnings, said by the command (engine_check_warnings). */
+  int checks_generation;
+  rc_errlist check_warnings;
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
@@ -203,8 +208,97 @@ static void engine_name_node(engine *eng) {
   eng->lease.ms = LEASE_MS;
 }
 
+/* --- checks generations --------------------------------------------------
+ *
+ * A release that adds a script check must not stop a lender's service at
+ * the next start: the book keeps the checks generation its scripts last
+ * passed whole, and a finding of a check newer than that is a warning
+ * until a start finds the scripts clean and holds the book to today's
+ * generation (engine_checks_hold). A new book starts at today's. Checks
+ * that guard data or money are never findings (rc_error.since 0): they
+ * refuse whatever the book. */
+
+#define CHECKS_KEY "checks.generation"
+
+static int read_checks_generation(engine *eng, rc_error *err) {
+  char text[32];
+  char *end;
+  long v;
+  int rc;
+  if (eng->checks_generation) return RC_OK;
+  rc = store_meta_get(eng->st, CHECKS_KEY, text, sizeof text, err);
+  if (rc == RC_ENOTFOUND) { /* a book made before generations were kept */
+    eng->checks_generation = 1;
+    return RC_OK;
+  }
+  if (rc != RC_OK) return rc;
+  v = strtol(text, &end, 10);
+  eng->checks_generation = *end || v < 1 || v > 1000000 ? 1 : (int)v;
+  return RC_OK;
+}
+
+/* Each finding of a check no newer than the book's generation is an
+ * error; the others are kept as warnings. RC_EINVAL when any was an
+ * error. */
+static int weigh_findings(engine *eng, rc_errlist *findings, rc_errlist *errors,
+                          rc_errlist *warnings) {
+  int refused = 0;
+  for (int i = 0; i < findings->count; i++) {
+    rc_error *f = &findings->items[i];
+    if (f->since <= eng->checks_generation) {
+      rc_errlist_add(errors, f);
+      refused = 1;
+    } else {
+      rc_errlist_add(warnings, f);
+    }
+  }
+  return refused ? RC_EINVAL : RC_OK;
+}
+
+static void add_all(rc_errlist *to, const rc_errlist *from) {
+  for (int i = 0; i < from->count; i++) rc_errlist_add(to, &from->items[i]);
+}
+
+int engine_checks_generation(engine *eng, int *generation, rc_error *err) {
+  int rc = read_checks_generation(eng, err);
+  *generation = eng->checks_generation;
+  return rc;
+}
+
+const rc_errlist *engine_check_warnings(const engine *eng) {
+  return &eng->check_warnings;
+}
+
+int engine_checks_hold(engine *eng, int *raised, rc_error *err) {
+  char text[16];
+  int rc;
+  *raised = 0;
+  if (eng->check_warnings.count > 0) return RC_OK;
+  if ((rc = read_checks_generation(eng, err)) != RC_OK) return rc;
+  if (eng->checks_generation >= RECOUP_CHECKS_GENERATION) return RC_OK;
+  snprintf(text, sizeof text, "%d", RECOUP_CHECKS_GENERATION);
+  if ((rc = store_meta_put(eng->st, CHECKS_KEY, text, err)) != RC_OK) return rc;
+  *raised = eng->checks_generation;
+  eng->checks_generation = RECOUP_CHECKS_GENERATION;
+  return RC_OK;
+}
+
+/* Whether db names a book this open would make: a new book starts at
+ * today's generation, so a finding refuses before anything is made. */
+static int book_is_new(const engine_options *opts, const char *db) {
+  switch (store_where(db)) {
+    case STORE_MEMORY:
+      return 1;
+    case STORE_FILE:
+      return !opts->must_exist && access(db, F_OK) != 0;
+    default:
+      return 0; /* PostgreSQL: a new schema is made at today's */
+  }
+}
+
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   engine *eng = calloc(1, sizeof *eng);
+  rc_errlist findings = {0};
   rc_error err;
   const char *db;
   int rc;
@@ -212,7 +306,9 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   *out = NULL;
   rc_error_clear(&err);
   if (!eng) return RC_ENOMEM;
-  if (script_load(&eng->sc, opts->dir, errors) != RC_OK) {
+  if (script_load_findings(&eng->sc, opts->dir, errors, &findings) != RC_OK) {
+    add_all(errors, &findings);
+    rc_errlist_free(&findings);
     free(eng);
     return RC_EINVAL;
   }
@@ -220,6 +316,13 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   eng->scripts[eng->nscripts++] = eng->sc;
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
+  if (findings.count > 0 && book_is_new(opts, db)) {
+    add_all(errors, &findings);
+    rc_errlist_free(&findings);
+    script_free(eng->sc);
+    free(eng);
+    return RC_EINVAL;
+  }
   if ((store_where(db) == STORE_FILE && !opts->must_exist &&
        rc_mkdir_parent_made(db, "db", eng->made_dir, sizeof eng->made_dir,
                             &err) != RC_OK) ||
@@ -235,6 +338,17 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
     free(eng);
     return err.code;
   }
+  if (findings.count > 0) {
+    rc = read_checks_generation(eng, &err);
+    if (rc != RC_OK) rc_errlist_add(errors, &err);
+    if (rc != RC_OK || (rc = weigh_findings(eng, &findings, errors,
+                                            &eng->check_warnings)) != RC_OK) {
+      rc_errlist_free(&findings);
+      engine_close(eng);
+      return rc;
+    }
+  }
+  rc_errlist_free(&findings);
   if (opts->simulated)
     clock_set(eng->clk, opts->start ? opts->start : clock_now(eng->clk));
   engine_name_node(eng);
@@ -265,6 +379,7 @@ void engine_close(engine *eng) {
   if (eng->st && !store_in_transaction(eng->st))
     store_claims_release(eng->st, &eng->lease, NULL);
   free(eng->spent.traceback);
+  rc_errlist_free(&eng->check_warnings);
   poisoned_forget(eng);
   free(eng->poisoned.unsaved_case);
   free(eng->passed);
@@ -3428,7 +3543,28 @@ static int load_beside(engine *eng, rc_errlist *errors) {
     rc_errlist_add(errors, &err);
     return RC_ECONFLICT;
   }
-  if ((rc = script_load(&sc, eng->dir, errors)) != RC_OK) return rc;
+  {
+    /* Weighed against the book as at open: a reload is refused only for
+     * what a start would refuse. */
+    rc_errlist findings = {0}, warnings = {0};
+    if ((rc = script_load_findings(&sc, eng->dir, errors, &findings)) !=
+        RC_OK) {
+      add_all(errors, &findings);
+    } else if (findings.count > 0 &&
+               (rc = read_checks_generation(eng, &err)) != RC_OK) {
+      rc_errlist_add(errors, &err);
+    } else {
+      rc = weigh_findings(eng, &findings, errors, &warnings);
+    }
+    rc_errlist_free(&findings);
+    if (rc != RC_OK) {
+      rc_errlist_free(&warnings);
+      script_free(sc);
+      return rc;
+    }
+    rc_errlist_free(&eng->check_warnings);
+    eng->check_warnings = warnings;
+  }
   script_use_clock(sc, eng->clk);
   eng->scripts[eng->nscripts++] = sc;
   eng->sc = sc;

@@ -9,6 +9,7 @@
 void rc_error_clear(rc_error *err) {
   err->code = 0;
   err->line = 0;
+  err->since = 0;
   err->file[0] = '\0';
   err->field[0] = '\0';
   err->message[0] = '\0';
@@ -22,6 +23,7 @@ int rc_error_set(rc_error *err, int code, const char *field, const char *fmt,
    * did not clear) may be printed as its file and line. */
   err->code = code;
   err->line = 0;
+  err->since = 0;
   err->file[0] = '\0';
   snprintf(err->field, sizeof err->field, "%s", field ? field : "");
   va_start(ap, fmt);

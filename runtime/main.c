@@ -260,6 +260,47 @@ static void print_errors(const rc_errlist *errors) {
     rc_error_print(&errors->items[i], stderr);
 }
 
+/* check's list: a finding of a check newer than generation 1 says what a
+ * book made before that check does with it. */
+static void print_check_errors(const rc_errlist *errors) {
+  for (int i = 0; i < errors->count; i++) {
+    rc_error e = errors->items[i];
+    if (e.since > 0) {
+      char msg[sizeof e.message];
+      snprintf(msg, sizeof msg,
+               "%s [checks generation %d: serve, tick and import on a book "
+               "of an older generation warn and go on, until a start finds "
+               "the scripts clean]",
+               e.message, e.since);
+      rc_copy(e.message, sizeof e.message, msg);
+    }
+    rc_error_print(&e, stderr);
+  }
+}
+
+/* The findings of checks newer than the book (engine_check_warnings): a
+ * warning each, and when they will refuse. */
+static void say_check_warnings(engine *eng, const char *cmd) {
+  const rc_errlist *w = engine_check_warnings(eng);
+  rc_error err;
+  int book = 1;
+  rc_error_clear(&err);
+  if (w->count == 0) return;
+  engine_checks_generation(eng, &book, &err);
+  for (int i = 0; i < w->count; i++) {
+    rc_error e = w->items[i];
+    char msg[sizeof e.message];
+    snprintf(msg, sizeof msg,
+             "warning: %s [a check of checks generation %d, newer than this "
+             "book's %d: %s goes on; once the scripts pass every check, the "
+             "next serve, tick or import holds the book to generation %d and "
+             "this refuses]",
+             e.message, e.since, book, cmd, RECOUP_CHECKS_GENERATION);
+    rc_copy(e.message, sizeof e.message, msg);
+    rc_error_print(&e, stderr);
+  }
+}
+
 /* Text from the database (ids, states, scripts' messages) as printable
  * UTF-8 on one line, as every error line shows it (rc_printable): a
  * newline or a tab is '?', as a control character is, not a space that
@@ -320,6 +361,15 @@ static engine *open_engine(const args *a, const char *dir, int how,
     print_errors(&errors);
     rc_errlist_free(&errors);
     return NULL;
+  }
+  say_check_warnings(eng, a->cmd->name);
+  if (how == CLOCK_RUN) { /* tick, import: as serve, they hold a clean book */
+    int raised;
+    if (engine_checks_hold(eng, &raised, &err) != RC_OK) {
+      rc_error_print(&err, stderr);
+      engine_close(eng);
+      return NULL;
+    }
   }
   if (engine_rehearsal(eng, &rehearsal, &rehearsed, &err) != RC_OK) {
     rc_error_print(&err, stderr);
@@ -560,7 +610,7 @@ static int cmd_check(const args *a) {
   rc_errlist errors = {0};
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
-    print_errors(&errors);
+    print_check_errors(&errors);
     say("%d problem%s in %s", errors.count, errors.count == 1 ? "" : "s", dir);
     rc_errlist_free(&errors);
     return EXIT_FAILED;

@@ -80,23 +80,40 @@ void script_error_from_message(const char *msg, int code, rc_error *err) {
   utf8_mend(err->message);
 }
 
-void script_load_error(lua_State *L, int level, const char *fmt, ...) {
+static void load_error_v(lua_State *L, int level, int since, const char *fmt,
+                         va_list ap) {
   script *sc = script_of(L);
   lua_Debug ar;
   rc_error err;
-  va_list ap;
 
   rc_error_clear(&err);
   err.code = RC_EINVAL;
-  va_start(ap, fmt);
+  err.since = since;
   vsnprintf(err.message, sizeof err.message, fmt, ap);
-  va_end(ap);
   if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar)) {
     snprintf(err.file, sizeof err.file, "%s",
              ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
     err.line = ar.currentline;
   }
-  if (sc->errors) rc_errlist_add(sc->errors, &err);
+  if (since && sc->findings)
+    rc_errlist_add(sc->findings, &err);
+  else if (sc->errors)
+    rc_errlist_add(sc->errors, &err);
+}
+
+void script_load_error(lua_State *L, int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  load_error_v(L, level, 0, fmt, ap);
+  va_end(ap);
+}
+
+void script_load_finding(lua_State *L, int level, int since, const char *fmt,
+                         ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  load_error_v(L, level, since, fmt, ap);
+  va_end(ap);
 }
 
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -594,7 +611,8 @@ const char *const script_key_text[SK_COUNT] = {
     [SK_LEGAL_NOTICE] = "legal_notice",
     [SK_JSON] = "json"};
 
-int script_load(script **out, const char *dir, rc_errlist *errors) {
+static int load(script **out, const char *dir, rc_errlist *errors,
+                rc_errlist *findings) {
   script *sc = calloc(1, sizeof *sc);
   lua_State *L;
   char path[PATH_MAX + 32];
@@ -626,6 +644,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   snprintf(sc->cfg.locale, sizeof sc->cfg.locale, "en");
   snprintf(sc->cfg.timezone, sizeof sc->cfg.timezone, "UTC");
   sc->errors = errors;
+  sc->findings = findings;
   sc->loading = 1;
   sc->clock = clock_new("UTC", &err);
   sc->owns_clock = 1;
@@ -676,6 +695,7 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   }
   sc->loading = 0;
   sc->errors = NULL;
+  sc->findings = NULL;
   script_set_budget(sc, sc->cfg.instruction_budget);
   sc->mem_limit = sc->cfg.memory_limit;
   if (sc->mem_limit < sc->mem_used + (1u << 20))
@@ -696,6 +716,15 @@ int script_load(script **out, const char *dir, rc_errlist *errors) {
   sandbox_lock_globals(L);
   *out = sc;
   return RC_OK;
+}
+
+int script_load(script **out, const char *dir, rc_errlist *errors) {
+  return load(out, dir, errors, NULL);
+}
+
+int script_load_findings(script **out, const char *dir, rc_errlist *errors,
+                         rc_errlist *findings) {
+  return load(out, dir, errors, findings);
 }
 
 void script_free(script *sc) {

@@ -73,18 +73,32 @@ void check_done(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_SOURCE_CACHE);
 }
 
-void check_error(script *sc, const char *file, int line, const char *fmt, ...) {
+static void check_add(script *sc, int since, const char *file, int line,
+                      const char *fmt, va_list ap) {
   rc_error err;
-  va_list ap;
   if (!sc->errors) return;
   rc_error_clear(&err);
   err.code = RC_EINVAL;
-  va_start(ap, fmt);
+  err.since = since;
   vsnprintf(err.message, sizeof err.message, fmt, ap);
-  va_end(ap);
   if (file) rc_copy(err.file, sizeof err.file, file);
   err.line = line;
-  rc_errlist_add(sc->errors, &err);
+  rc_errlist_add(since && sc->findings ? sc->findings : sc->errors, &err);
+}
+
+void check_error(script *sc, const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  check_add(sc, 0, file, line, fmt, ap);
+  va_end(ap);
+}
+
+void check_finding(script *sc, int since, const char *file, int line,
+                   const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  check_add(sc, since, file, line, fmt, ap);
+  va_end(ap);
 }
 
 const char *check_did_you_mean(const char *near, char *buf, size_t size) {
@@ -298,11 +312,13 @@ static void home_text(script *sc, const text_at *t, const char *const *langs,
   }
   if (same) return;
   if (home[n]) snprintf(nor, sizeof nor, " (nor '%.*s')", (int)n, home);
-  check_error(sc, t->file, t->line,
-              "template '%s'.%s has no text in the institution's locale "
-              "'%s'%s, only %s: its borrowers would get %s",
-              t->name, t->channel, home, nor, have,
-              en ? "the English one" : "one of those");
+  /* Checks generation 2 (11fec3f): the wrong language, not a lost
+   * message; a book older than the check starts with a warning. */
+  check_finding(sc, 2, t->file, t->line,
+                "template '%s'.%s has no text in the institution's locale "
+                "'%s'%s, only %s: its borrowers would get %s",
+                t->name, t->channel, home, nor, have,
+                en ? "the English one" : "one of those");
 }
 
 static void check_channel_texts(script *sc, int def, text_at *t,
@@ -510,10 +526,12 @@ static void check_send(void *ud, const source_call *c) {
 static void check_case_method(void *ud, const char *name, int line) {
   send_scan *s = ud;
   const char *near = lcase_method_near(name);
+  /* Checks generation 2 (09f1f09): such a case is set aside in error,
+   * its event kept for a retry after the fix; nothing is lost. */
   if (near)
-    check_error(s->sc, s->file, line,
-                "case:%s is not a method of a case (did you mean case:%s?)",
-                name, near);
+    check_finding(s->sc, 2, s->file, line,
+                  "case:%s is not a method of a case (did you mean case:%s?)",
+                  name, near);
 }
 
 void check_sends(script *sc) {

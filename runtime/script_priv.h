@@ -85,6 +85,9 @@ struct script {
   int seen_institution, seen_service, seen_tokens, seen_policy;
   int seen_capacity;
   rc_errlist *errors; /* where load problems go, while loading */
+  /* Where the findings of checks newer than a book's generation go
+   * (rc_error.since), while loading; NULL: to errors with the rest. */
+  rc_errlist *findings;
   rc_clock *clock;    /* os.time/os.date and ISO times in handlers */
   int owns_clock;     /* clock is ours to free (not the engine's) */
   /* The workflow last looked up, held by a registry ref: a reminder step
@@ -135,6 +138,11 @@ script *script_of(lua_State *L);
 /* Appends a load error located at the Lua caller `level` frames up. */
 void script_load_error(lua_State *L, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* script_load_error of a check that came in checks generation since
+ * (recoup.h, RECOUP_CHECKS_GENERATION), whose finding a book of an older
+ * generation only warns of. */
+void script_load_finding(lua_State *L, int level, int since, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 /* Splits "file:line: message" into err. */
 void script_error_from_message(const char *msg, int code, rc_error *err);
 
@@ -168,6 +176,9 @@ void check_done(lua_State *L);
 /* A load error at file:line (line 0: none). */
 void check_error(script *sc, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same for a check that came in checks generation since (> 1). */
+void check_finding(script *sc, int since, const char *file, int line,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* " (did you mean 'x'?)" or "" into buf. */
 const char *check_did_you_mean(const char *near, char *buf, size_t size);
 /* The same for the key of the table at idx nearest to name. */

@@ -1115,6 +1115,8 @@ static void on_term(uv_signal_t *s, int signum) {
   service_kick(svc);
 }
 
+static void log_check_warnings(engine *eng, int hold);
+
 int service_reload(service *svc, const char *by, json_t **result) {
   rc_errlist errors = {0};
   int migrated = 0, rc;
@@ -1136,7 +1138,19 @@ int service_reload(service *svc, const char *by, json_t **result) {
     rc_errlist_free(&errors);
     return rc;
   }
+  log_check_warnings(svc->eng, 0); /* a reload holds nothing: a start does */
   *result = json_pack("{s:s, s:i}", "status", "reloaded", "migrated", migrated);
+  {
+    const rc_errlist *w = engine_check_warnings(svc->eng);
+    json_t *list = w->count ? json_array() : NULL;
+    for (int i = 0; i < w->count; i++)
+      json_array_append_new(
+          list, json_pack("{s:s, s:i, s:s, s:i}", "file", w->items[i].file,
+                          "line", w->items[i].line, "message",
+                          w->items[i].message, "check_generation",
+                          w->items[i].since));
+    if (list) json_object_set_new(*result, "warnings", list);
+  }
   svc->reload_generation = engine_reload_state(svc->eng)->generation;
   service_log("info", json_pack("{s:s, s:i, s:s, s:I}", "msg", "reloaded",
                                 "migrated", migrated, "by", by, "generation",
@@ -1229,6 +1243,50 @@ static void finish_loop(uv_loop_t *loop) {
   if (rc != 0) log_uv("uv_loop_close", rc);
 }
 
+/* A check newer than the book found something in the scripts: the
+ * service starts all the same (an upgrade must not stop it), says which
+ * check and where, and when it will refuse. Scripts that pass every
+ * check hold the book to today's generation. */
+static void log_check_warnings(engine *eng, int hold) {
+  const rc_errlist *w = engine_check_warnings(eng);
+  rc_error err;
+  int book = 1, raised = 0;
+  rc_error_clear(&err);
+  if (w->count == 0) {
+    if (!hold) return;
+    if (engine_checks_hold(eng, &raised, &err) != RC_OK)
+      service_log("error", json_pack("{s:s, s:s}", "msg",
+                                     "could not record the book's checks "
+                                     "generation",
+                                     "error", err.message));
+    else if (raised)
+      service_log(
+          "info",
+          json_pack("{s:s, s:i, s:i}", "msg",
+                    "the scripts pass every check: the book is held "
+                    "to today's checks generation",
+                    "from", raised, "generation", RECOUP_CHECKS_GENERATION));
+    return;
+  }
+  engine_checks_generation(eng, &book, &err);
+  for (int i = 0; i < w->count; i++) {
+    const rc_error *e = &w->items[i];
+    char file[sizeof e->file], problem[sizeof e->message];
+    rc_printable(file, sizeof file, e->file);
+    rc_printable(problem, sizeof problem, e->message);
+    service_log(
+        "warn",
+        json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:s}", "msg",
+                  "a script check newer than the book found a problem; "
+                  "starting all the same",
+                  "file", file, "line", e->line, "problem", problem,
+                  "check_generation", e->since, "book_generation", book, "hint",
+                  "fix the script: the next start that finds the scripts "
+                  "clean holds the book to today's checks generation, and "
+                  "from then on this refuses to start"));
+  }
+}
+
 int serve_main(const char *dir, const char *db, const char *listen,
                int real_time) {
   service svc;
@@ -1248,6 +1306,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
     rc_errlist_free(&errors);
     return 1;
   }
+  log_check_warnings(svc.eng, 1);
   /* A rehearsal's messages must not reach real borrowers by a slip. */
   if (engine_clock_real(svc.eng, real_time, &err) != RC_OK) {
     service_log(

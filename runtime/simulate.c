@@ -517,6 +517,17 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
   return names[n - 1];
 }
 
+/* v held to a field's declared bounds: a simulated collector records
+ * what the form would take (task_decl.c). */
+static json_int_t within(json_t *spec, json_int_t v) {
+  json_t *lo = json_object_get(spec, "min"), *hi = json_object_get(spec, "max");
+  if (json_is_integer(lo) && v < json_integer_value(lo))
+    v = json_integer_value(lo);
+  if (json_is_integer(hi) && v > json_integer_value(hi))
+    v = json_integer_value(hi);
+  return v;
+}
+
 /* The completion body: the outcome and a value for each field it needs. */
 static json_t *completion(arm *a, sim_case *c, const char *kind,
                           const char *outcome, json_t *fields,
@@ -530,8 +541,9 @@ static json_t *completion(arm *a, sim_case *c, const char *kind,
     if (json_is_array(choices) && json_array_size(choices))
       json_object_set(body, name, json_array_get(choices, 0));
     else if (!strcmp(type, "money"))
-      json_object_set_new(body, name,
-                          json_integer(amount_due > 0 ? amount_due : 1));
+      json_object_set_new(
+          body, name,
+          json_integer(within(spec, amount_due > 0 ? amount_due : 1)));
     else if (!strcmp(type, "date")) {
       int days = 1 + (int)(draw(a->seed, c->hash, a->day, DRAW_DAYS) * 7);
       char when[16];
@@ -544,7 +556,7 @@ static json_t *completion(arm *a, sim_case *c, const char *kind,
             draw(a->seed, c->hash, a->day, DRAW_KEPT) < a->m->kept.p;
       }
     } else if (!strcmp(type, "int"))
-      json_object_set_new(body, name, json_integer(6));
+      json_object_set_new(body, name, json_integer(within(spec, 6)));
     else if (!strcmp(type, "bool"))
       json_object_set_new(body, name, json_true());
     else

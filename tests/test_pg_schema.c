@@ -80,6 +80,25 @@ static void test_schema_is_created_once_however_often_asked(void **state) {
                    1);
 }
 
+/* A new book starts at today's checks generation, written with its first
+ * step; a book made before generations were kept has no key (generation
+ * 1: an upgrade's new checks only warn there, docs/operations.md). */
+static void test_a_new_book_starts_at_todays_checks_generation(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT value::int FROM meta WHERE key = "
+                             "'checks.generation'"),
+                   RECOUP_CHECKS_GENERATION);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM meta WHERE key = "
+                             "'checks.generation'"),
+                   1);
+}
+
 typedef struct starter {
   const char *url;
   int rc;
@@ -932,6 +951,8 @@ int main(void) {
           test_schema_is_created_once_however_often_asked, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_nodes_started_together_create_one_book, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_new_book_starts_at_todays_checks_generation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_newer_book_is_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_triggers_keep_the_promise_counters,

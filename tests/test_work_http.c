@@ -39,7 +39,10 @@ static const char *workflow =
     "  tasks = {\n"
     "    call = { priority = 10, outcomes = {\n"
     "      promise = { amount = 'money', by = 'date', conversation = true },\n"
-    "      no_answer = {} } },\n"
+    "      no_answer = {},\n"
+    "      agreed = { installments = { type = 'int', min = 1, max = 60 },\n"
+    "        every = { '1w', '2w', '1mo', optional = true },\n"
+    "        total = { type = 'money', max = 100000, optional = true } } } },\n"
     "    visit = { outcomes = { met = { whom = { 'borrower', 'spouse', "
     "'other' }, said = 'text?' } } },\n"
     "    review = { outcomes = { done = {} } },\n"
@@ -704,6 +707,40 @@ static void test_completion_refuses_a_promise_above_the_balance(void **state) {
          200, "\"status\":\"done\"");
 }
 
+/* Declared bounds and choices hold at completion: 422 naming the field
+ * and the bound, nothing written, the task left open (an agreed plan of
+ * 0 installments was stored done, then case:plan put the case in
+ * error). The case's task shows the bounds for the console's form. */
+static void test_completion_holds_declared_bounds(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  call_to_complete("BD1", "bounds", path, sizeof path);
+  a = post(path, AGENT, "{\"outcome\":\"agreed\",\"installments\":0}");
+  expect(a, 422, "\"field\":\"installments\"");
+  expect(a, 422, "installments must be at least 1 (got 0)");
+  expect(post(path, AGENT, "{\"outcome\":\"agreed\",\"installments\":61}"), 422,
+         "installments must be at most 60 (got 61)");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"agreed\",\"installments\":6,"
+              "\"every\":\"fortnight\"}"),
+         422, "every must be one of: 1w, 2w, 1mo");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"agreed\",\"installments\":6,"
+              "\"total\":100001}"),
+         422, "total must be at most 100000 minor units (got 100001)");
+  expect(get("/v1/tasks?queue=bounds&status=open", ADMIN), 200,
+         "\"case\":\"BD1\"");
+  expect_not(get("/v1/cases/BD1/journal", ADMIN), "task_done");
+  expect(get("/v1/cases/BD1", ADMIN), 200,
+         "\"installments\":{\"type\":\"int\",\"optional\":false,\"min\":1,"
+         "\"max\":60}");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"agreed\",\"installments\":60,"
+              "\"every\":\"2w\",\"total\":100000}"),
+         200, "\"status\":\"done\"");
+}
+
 /* The promise tab lists cases whose open promise is due today or
  * earlier, with the promise; a case with a waiting task in the queue
  * names it. */
@@ -1200,6 +1237,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_promises_check_amount_and_date),
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
       cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
+      cmocka_unit_test(test_completion_holds_declared_bounds),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),

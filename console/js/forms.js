@@ -15,14 +15,26 @@ const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
-// A declared field as {type, optional, choices}, from the contract's
-// object shape or the Lua shorthand ("money", "text?", {"a","b"}).
+// A declared field as {type, optional, choices, min, max}, from the
+// contract's object shape or the Lua shorthand ("money", "text?",
+// {"a","b"}). min and max: an int's, or money's in minor units.
 function spec(s) {
   if (Array.isArray(s)) return { type: 'choices', optional: false, choices: s };
   if (typeof s === 'string') return { type: s.replace(/\?$/, ''), optional: s.endsWith('?'), choices: null };
   const o = s || {};
   const choices = Array.isArray(o.choices) ? o.choices : Array.isArray(o.type) ? o.type : null;
-  return { type: choices ? 'choices' : o.type || 'text', optional: !!o.optional, choices };
+  const bound = (v) => (Number.isSafeInteger(v) ? v : null);
+  return { type: choices ? 'choices' : o.type || 'text', optional: !!o.optional, choices,
+    min: bound(o.min), max: bound(o.max) };
+}
+
+// A whole number or an amount against the declared bounds: the words
+// the service's 422 would say, before sending.
+function outOfBounds(s, n, currency) {
+  const show = (v) => (s.type === 'money' ? money(v, currency) : String(v));
+  if (s.min !== null && n < s.min) return t(`case.${s.type}.min`, { min: show(s.min) });
+  if (s.max !== null && n > s.max) return t(`case.${s.type}.max`, { max: show(s.max) });
+  return null;
 }
 
 function outcomeFields(o) {
@@ -36,7 +48,7 @@ function input(name, s, c) {
       value: name === 'amount' && c.amount_due ? moneyInput(c.amount_due, c.currency) : '' });
     case 'date': return h('input', { name, type: 'date', value: name === 'by' ? isoDay(7) : '', min: name === 'by' ? isoDay(0) : null });
     case 'bool': return h('input', { name, type: 'checkbox' });
-    case 'int': return h('input', { name, inputmode: 'numeric', autocomplete: 'off' });
+    case 'int': return h('input', { name, inputmode: 'numeric', autocomplete: 'off', min: s.min, max: s.max });
     case 'choices': return h('select', { name },
       s.optional ? h('option', { value: '' }, '—') : null,
       s.choices.map((v) => h('option', { value: v }, word('choice', v))));
@@ -77,12 +89,16 @@ function collect(form, fields, c, promise) {
       if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
       const above = promise && name === 'amount' ? aboveBalance(m, c) : null;
       if (above) return { error: { field: name, text: above } };
+      const bounds = outOfBounds(s, m, currency);
+      if (bounds) return { error: { field: name, text: bounds } };
       body[name] = m;
     } else if (s.type === 'date' && name === 'by' && v < isoDay(0)) {
       return { error: { field: name, text: t('case.promise.past') } };
     } else if (s.type === 'int') {
       const n = parseWhole(v);
       if (n === null) return { error: { field: name, text: t('case.badint') } };
+      const bounds = outOfBounds(s, n, currency);
+      if (bounds) return { error: { field: name, text: bounds } };
       body[name] = n;
     } else body[name] = v;
   }

@@ -37,6 +37,15 @@ typedef struct engine_stats {
 } engine_stats;
 
 int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
+/* Checks generations (recoup.h RECOUP_CHECKS_GENERATION): the book's,
+ * 1 for a book made before they were kept; the findings of newer checks
+ * the scripts loaded despite, for the command to warn of (empty when the
+ * scripts pass every check); and holding the book to today's generation
+ * when there are none (*raised: the generation it was at, 0 when it was
+ * at today's already). serve, tick and import hold after a clean open. */
+int engine_checks_generation(engine *eng, int *generation, rc_error *err);
+const rc_errlist *engine_check_warnings(const engine *eng);
+int engine_checks_hold(engine *eng, int *raised, rc_error *err);
 /* Whether engine_open made the book (a SQLite file that was not there). */
 int engine_created_book(const engine *eng);
 /* The first folder engine_open made on the way to the book, or "". */

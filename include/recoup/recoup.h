@@ -8,6 +8,14 @@
 
 #define RECOUP_VERSION "0.1.0"
 
+/* The generation of `recoup check`'s script checks: raised by one each
+ * release that adds a check an institution's scripts may newly fail. A
+ * book keeps the generation its scripts last passed whole (meta's
+ * checks.generation; a new book starts at this one), and a finding of a
+ * newer check is a warning there, not a refusal to start (docs/cli.md
+ * "Checks after an upgrade"). */
+#define RECOUP_CHECKS_GENERATION 2
+
 /* Milliseconds since the Unix epoch, UTC. Local time exists only at the
  * edges (parsing, formatting, dpd), always through an IANA zone. */
 typedef int64_t rc_time;
@@ -43,6 +51,10 @@ enum {
 typedef struct rc_error {
   int code;
   int line;       /* 0 when there is no line */
+  /* A script check's finding that a book of an older checks generation
+   * only warns of: the generation the check came in. 0 for every other
+   * error, those of the checks that guard data or money included. */
+  int since;
   char file[256]; /* "" when there is no file */
   char field[64]; /* "" when no single field is at fault */
   char message[1024];

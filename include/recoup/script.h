@@ -111,6 +111,11 @@ typedef struct script_state {
  * appended to errors (file and line in each); returns RC_OK only when there
  * were none. On failure *out is NULL. */
 int script_load(script **out, const char *dir, rc_errlist *errors);
+/* script_load where the findings of checks newer than generation 1
+ * (rc_error.since) go to findings instead and do not refuse the load: the
+ * caller weighs them against the book's generation (engine_open). */
+int script_load_findings(script **out, const char *dir, rc_errlist *errors,
+                         rc_errlist *findings);
 void script_free(script *sc);
 lua_State *script_lua(script *sc);
 const institution_config *script_config(const script *sc);

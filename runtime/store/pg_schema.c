@@ -810,11 +810,20 @@ static int schema_upgrade(PGconn *c, int target, rc_error *err) {
   /* Current: nothing to write, so that a role that may only read (a
    * report's, a standby's) opens the book. */
   if (version == target) return RC_OK;
-  if (version == 0 &&
-      (rc =
-           schema_exec(c, "CREATE TABLE meta(key text PRIMARY KEY, value text)",
-                       "creating meta", err)) != RC_OK)
-    return rc;
+  /* A new book starts at today's checks generation (engine.c); a book
+   * made before has none: generation 1. */
+  if (version == 0) {
+    snprintf(sql, sizeof sql,
+             "INSERT INTO meta(key, value) VALUES ('checks.generation', "
+             "'%d')",
+             RECOUP_CHECKS_GENERATION);
+    if ((rc = schema_exec(c,
+                          "CREATE TABLE meta(key text PRIMARY KEY, value text)",
+                          "creating meta", err)) != RC_OK ||
+        (rc = schema_exec(c, sql, "recording the checks generation", err)) !=
+            RC_OK)
+      return rc;
+  }
   for (; version < target; version++) {
     snprintf(doing, sizeof doing, "schema migration %d", version + 1);
     if ((rc = schema_exec(c, migrations[version], doing, err)) != RC_OK)

@@ -767,6 +767,15 @@ static int migrate_end(sqlite3 *db, int defensive, int rc) {
   return rc;
 }
 
+/* A new book starts at today's checks generation (engine.c, "checks
+ * generations"): written with its first step, so that no process finds it
+ * made and without one. A book made before has none: generation 1. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NEW_BOOK_CHECKS                                              \
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '" STR( \
+      RECOUP_CHECKS_GENERATION) "')"
+
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   int version, target = (int)(sizeof migrations / sizeof migrations[0]);
   int defensive = 0;
@@ -816,6 +825,7 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
     if (sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
          schema_edited(db, &msg)) ||
+        (version == 0 && sqlite3_exec(db, NEW_BOOK_CHECKS, NULL, NULL, &msg)) ||
         (version + 1 == 23 && sqlite_contacts_pack_all(db, &msg)) ||
         sqlite3_exec(db, pragma, NULL, NULL, &msg) ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, &msg)) {

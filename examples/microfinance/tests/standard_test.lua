@@ -224,6 +224,28 @@ test("hardship leads to a plan; paying every installment completes it", function
   eq(c.state, "resolved", "the last installment cleared the balance")
 end)
 
+test("terms the plan cannot keep are refused at the review, which stays open", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 300000 })
+  rt:advance("3d")
+  rt:complete(rt:tasks { case = c.id, kind = "call" }[1], { outcome = "hardship" })
+  local review = rt:tasks { case = c.id, kind = "restructuring_review" }[1]
+  local function refused(fields, says)
+    fields.outcome = "agreed"
+    local ok, err = pcall(rt.complete, rt, review, fields)
+    assert(not ok, "the terms were taken")
+    assert(tostring(err):find(says, 1, true), err)
+  end
+  refused({ installments = 0 }, "installments must be at least 1 (got 0)")
+  refused({ installments = 61 }, "installments must be at most 60 (got 61)")
+  refused({ every = "fortnight" }, "every must be one of: 1w, 2w, 1mo")
+  eq(rt:tasks { id = review.id }[1].status, "open", "the review stays open")
+  eq(c.error, nil, "the case is not in error")
+  eq(c.current_plan, nil)
+  rt:complete(review, { outcome = "agreed", installments = 60, every = "2w" })
+  eq(#c.current_plan.installments, 60)
+end)
+
 test("an uneven total puts the remainder on the last installment", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_wang(rt, { balance = 100000, amount_due = 100000 })

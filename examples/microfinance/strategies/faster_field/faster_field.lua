@@ -67,9 +67,13 @@ local tasks = {
   workplace_visit = visit,
   restructuring_review = {
     outcomes = {
-      -- The terms agreed: how many installments, how often, from when.
-      agreed = { installments = "int?", every = "text?", first_due = "date?",
-                 total = "money?" },
+      -- The terms agreed: how many installments (1 to 60), how often
+      -- (weekly, fortnightly or monthly), from when. A form outside these
+      -- is refused before it is saved, so no plan is agreed that the core
+      -- cannot track.
+      agreed = { installments = { type = "int", min = 1, max = 60, optional = true },
+                 every = { "1w", "2w", "1mo", optional = true },
+                 first_due = "date?", total = "money?" },
       declined = {},
     },
   },

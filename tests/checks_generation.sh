@@ -1,0 +1,161 @@
+#!/bin/sh
+# An upgrade that adds a script check does not stop the service
+# (docs/operations.md, "Checks added by an upgrade"): on a book older than
+# the check, serve warns of what it finds (file, line, the generations)
+# and starts; a clean start holds the book to today's generation, after
+# which the same finding refuses. A check that guards money (a declared
+# bound recoup cannot read) refuses whatever the book. A new book starts
+# at today's generation. SQLite books made by the command itself.
+# usage: checks_generation.sh RECOUP WORKDIR
+set -u
+recoup=$1 work=$2
+rm -rf "$work"
+mkdir -p "$work/inst/workflows"
+pass=0
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work/out" "$work/err" "$work/log"; do
+    [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
+  done
+  exit 1
+}
+# A step passed, and no sanitizer spoke in what it wrote.
+ok() {
+  for f in "$work/out" "$work/err" "$work/log"; do
+    [ -f "$f" ] && grep -q 'Sanitizer\|runtime error:' "$f" && fail "a sanitizer spoke"
+  done
+  pass=$((pass + 1))
+}
+
+# recoup.lua with or without a template that has no text in the
+# institution's locale (a check of generation 2); a workflow with or
+# without a malformed bound (min above max).
+institution() { # extra template text
+  cat >"$work/inst/recoup.lua" <<LUA
+institution { name = "Gen", timezone = "Asia/Shanghai", locale = "zh-CN",
+              currency = "CNY" }
+channel "sms" { driver = "file", path = "sms.jsonl" }
+tokens { admin = "env:T_ADMIN" }
+templates { hi = { sms = { ["zh-CN"] = "你好{borrower.name}" } }, $1 }
+workflow(require "workflows.w")
+LUA
+}
+workflow() { # the agreed outcome's installments field
+  cat >"$work/inst/workflows/w.lua" <<LUA
+return recoup.workflow {
+  name = "w", version = 1, initial = "open",
+  tasks = { review = { outcomes = {
+    agreed = { installments = $1 },
+  } } },
+  states = { open = {} },
+}
+LUA
+}
+meta() { sqlite3 "$1" "SELECT value FROM meta WHERE key = 'checks.generation'"; }
+finding='bye = { sms = { en = "Bye" } }'
+
+institution ""
+workflow '{ type = "int", min = 1, max = 60 }'
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick on a new book"
+[ "$(meta "$work/old.db")" = 2 ] || fail "a new book is not at generation 2"
+ok
+# A book made before generations were kept has no key: generation 1.
+sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
+
+institution "$finding"
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed"
+grep -q "recoup.lua:5: template 'bye'.sms has no text in the institution's locale 'zh-CN'.*\[checks generation 2: serve, tick and import on a book of an older generation warn" "$work/err" ||
+  fail "check does not mark the newer check's finding"
+ok
+
+# Starts serve on the older book and waits until it listens (or FAIL
+# after about 60 s, or when it exits).
+start_serve() { # what it failed to do
+  T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/old.db" \
+    --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+  i=0
+  until grep -q '^listening on' "$work/out"; do
+    i=$((i + 1))
+    [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "$1"
+    sleep 0.1
+  done
+}
+
+# serve on the older book: a warning, and it starts.
+start_serve "serve did not start on the older book"
+grep '"msg":"a script check newer than the book found a problem; starting all the same"' "$work/log" |
+  grep '"file":"[^"]*recoup.lua"' | grep '"line":5' | grep '"check_generation":2' |
+  grep '"book_generation":1' | grep -q "next start that finds the scripts clean" ||
+  fail "no warning naming the check, file:line and what holds it"
+# A reload says the same in its answer, and loads.
+port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")
+curl -s -X POST -H 'Authorization: Bearer admin-secret' \
+  "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
+grep '"status":"reloaded"' "$work/err" | grep '"warnings":\[{' |
+  grep -q '"check_generation":2' || fail "the reload's answer has no warnings"
+kill $server
+wait $server
+[ -z "$(meta "$work/old.db")" ] || fail "a start with a warning raised the generation"
+ok
+
+# tick the same way; a new book refuses (and is not made).
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused on the older book"
+grep -q "warning: template 'bye'.*newer than this book's 1: tick goes on" "$work/err" ||
+  fail "tick does not warn"
+ok
+"$recoup" tick "$work/inst" --db "$work/new.db" --real-time >"$work/out" 2>"$work/err" &&
+  fail "tick made a new book despite the finding"
+[ ! -e "$work/new.db" ] || fail "the refused tick left a book"
+ok
+
+# A bound recoup cannot read guards money and counts: refused on the
+# older book too, naming file and line.
+workflow '{ type = "int", min = 5, max = 1 }'
+"$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
+  >"$work/out" 2>"$work/err" && fail "serve started with a malformed bound"
+grep -q "workflows/w.lua:4: .*installments: min 5 is above max 1" "$work/err" ||
+  fail "the malformed bound is not named with its file and line"
+ok
+for bad in '{ type = "int", mx = 60 }:unknown key .mx. (type, min, max, optional)' \
+  '{ type = "text", max = 60 }:max is for int and money fields, not text' \
+  '{ type = "int?" }:type must be one of' \
+  '{ type = "money", min = 1.5 }:min must be a whole number of minor units'; do
+  workflow "${bad%%:*}"
+  "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed ${bad%%:*}"
+  grep -q "workflows/w.lua:4: .*${bad#*:}" "$work/err" || fail "check: ${bad#*:}"
+  ok
+done
+
+# A list of choices with a stray key is a newer check's: an older book
+# warns and goes on.
+institution ""
+workflow '{ "1", "2", optinal = true }'
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused a stray key in a list of choices on the older book"
+grep -q "w.lua:4: warning: .*installments: a list of choices takes only its choices and optional; not 'optinal'" "$work/err" ||
+  fail "no warning of the stray key"
+ok
+
+# Clean: the start holds the book to today's generation; then the same
+# finding refuses.
+institution ""
+workflow '{ type = "int", min = 1, max = 60 }'
+start_serve "serve did not start clean"
+grep 'the scripts pass every check: the book is held' "$work/log" |
+  grep -q '"from":1' || fail "no line saying the book is held"
+kill $server
+wait $server
+trap - EXIT
+[ "$(meta "$work/old.db")" = 2 ] || fail "a clean start did not hold the book"
+ok
+institution "$finding"
+"$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
+  >"$work/out" 2>"$work/err" && fail "serve started on a held book with the finding"
+grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
+  fail "the refusal does not name the finding"
+ok
+echo "ok: $pass checks"
