@@ -157,12 +157,20 @@ function waiting(form, button) {
 // (on once it is slow) resends that record, the note's key with its text,
 // not an edit of it, which would be a second note or promise beside the
 // first, or a record of a task the first closed said to be someone else's.
+// A held field looks read-only (console.css, [data-held]) and tells a
+// screen reader so, and why: it is described by the form's status (saving,
+// still waiting — do not retype).
+let statusIds = 0;
 function hold(form) {
+  const status = form.querySelector('.form-status');
+  if (status && !status.id) status.id = 'form-status-' + ++statusIds;
   for (const el of form.elements) {
     if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button' || el.disabled || el.readOnly) continue;
     el.dataset.held = '';
     if (el.tagName === 'SELECT' || el.type === 'checkbox') el.disabled = true;
     else el.readOnly = true;
+    el.setAttribute('aria-readonly', 'true');
+    if (status) el.setAttribute('aria-describedby', status.id);
   }
 }
 
@@ -172,6 +180,8 @@ function unhold(form) {
     delete el.dataset.held;
     el.disabled = false;
     el.readOnly = false;
+    el.removeAttribute('aria-readonly');
+    el.removeAttribute('aria-describedby');
   }
 }
 

@@ -215,3 +215,29 @@ test('Reassign reaches every open task, a page at a time or one queue\'s, keepin
   await moreAll();
   assert.equal(await rows.count(), field);
 });
+
+test('a waiting save\'s fields look read-only and say so to a screen reader, and are fields again once saved', async (t) => {
+  const page = await h.openCase(t, s, 'CN016');
+  let release;
+  const released = new Promise((done) => { release = done; });
+  await page.route('**/v1/cases/CN016/notes', async (r) => {
+    const res = await r.fetch();
+    await released;
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  const box = page.locator('.note-form textarea');
+  const look = () => box.evaluate((el) => { const c = getComputedStyle(el); return `${c.backgroundColor} ${c.borderStyle} ${c.cursor}`; });
+  const typing = await look();
+  await box.fill('借款人说月底前还清');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(() => box.evaluate((el) => el.readOnly), { message: 'held while it waits' });
+  assert.notEqual(await look(), typing, 'a held field does not look like one to type in');
+  assert.equal(await box.getAttribute('aria-readonly'), 'true');
+  const said = await box.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') || '-')?.textContent || '');
+  assert.match(said, /保存/, `described by the form's status: ${said}`);
+  await h.screenshot(page, 'trip-held-fields-zh-CN');
+  release();
+  await h.waitFor(async () => !(await box.evaluate((el) => el.readOnly)), { message: 'a field again once saved' });
+  assert.equal(await box.getAttribute('aria-readonly'), null);
+  assert.equal(await look(), typing);
+});
