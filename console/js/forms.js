@@ -52,6 +52,47 @@ function aboveBalance(m, c) {
     ? t('case.promise.above', { balance: money(c.balance, c.currency) }) : null;
 }
 
+// The balance a promise is held to, beside its amount; followBalance
+// keeps it the case's as the case is read again.
+function balanceHint(c) {
+  return typeof c.balance === 'number'
+    ? h('span', { 'data-balance-hint': '' }, t('case.promise.atmost', { balance: money(c.balance, c.currency) })) : null;
+}
+
+// An amount refused as above the balance: marked, so that the refusal
+// follows the balance when it changes (said with the new one, or gone).
+function sayAbove(form, text) {
+  showError(form, { field: 'amount' }, text);
+  const slot = form.querySelector('[data-error-for="amount"]');
+  if (slot) slot.dataset.above = '';
+}
+
+// The case under box was read again (case.js polls it): each form's shown
+// balance and refusal above it follow, and a promise form nobody typed in
+// takes the amount due now. What was typed stays as typed.
+export function followBalance(box) {
+  for (const form of box.querySelectorAll('form')) {
+    const hook = hooks.get(form);
+    if (!hook) continue;
+    const c = hook.c;
+    for (const el of form.querySelectorAll('[data-balance-hint]')) {
+      const hint = balanceHint(c);
+      if (hint) el.replaceWith(hint);
+    }
+    const amount = form.elements.amount;
+    if (!amount || amount.dataset.held !== undefined) continue;
+    const slot = form.querySelector('[data-error-for="amount"]');
+    if (slot && slot.dataset.above !== undefined) {
+      const m = parseMoney(amount.value, c.currency);
+      const above = m === null ? null : aboveBalance(m, c);
+      fill(slot, above || '');
+      if (!above) delete slot.dataset.above;
+    }
+    if (form.classList.contains('promise-form') && !form.dataset.typed)
+      amount.value = c.amount_due ? moneyInput(c.amount_due, c.currency) : '';
+  }
+}
+
 // Reads the declared fields from the form: {body} or {error: {field, text}}.
 // promise: the outcome is a promise (its amount is held to the balance).
 function collect(form, fields, c, promise) {
@@ -76,7 +117,7 @@ function collect(form, fields, c, promise) {
       // A promise of ¥0.00 is no promise (the service took one on a task).
       if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
       const above = promise && name === 'amount' ? aboveBalance(m, c) : null;
-      if (above) return { error: { field: name, text: above } };
+      if (above) return { error: { field: name, text: above, above: true } };
       body[name] = m;
     } else if (s.type === 'date' && name === 'by' && v < isoDay(0)) {
       return { error: { field: name, text: t('case.promise.past') } };
@@ -200,7 +241,11 @@ function refused(form, err, onConflict) {
   // A payment landed since the case was read: the balance the service
   // names is what the form holds a promise to from now on.
   const balance = err.status === 422 && err.field === 'amount' && /exceeds the balance \((\d+)\)/.exec(err.message || '');
-  if (balance && hooks.has(form)) hooks.get(form).c.balance = Number(balance[1]);
+  if (balance && hooks.has(form)) {
+    const c = hooks.get(form).c;
+    c.balance = Number(balance[1]);
+    for (const el of form.querySelectorAll('[data-balance-hint]')) el.replaceWith(balanceHint(c));
+  }
   if (err.unsent) {
     form.classList.add('unsaved');
     fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
@@ -212,6 +257,8 @@ function refused(form, err, onConflict) {
   } else {
     fill(status);
     showError(form, err);
+    const slot = balance && form.querySelector('[data-error-for="amount"]');
+    if (slot) slot.dataset.above = '';
   }
 }
 
@@ -282,7 +329,8 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     const fields = outcomeFields(outcomes[choose.value]);
     fill(fieldsBox, Object.entries(fields).map(([name, raw]) => {
       const s = spec(raw);
-      return field(word('field', name), input(name, s, c), name, s.optional ? t('case.optional') : null);
+      const held = choose.value === 'promise' && name === 'amount' ? balanceHint(c) : null;
+      return field(word('field', name), input(name, s, c), name, s.optional ? [t('case.optional'), held && ' ', held] : held);
     }));
   }
 
@@ -318,6 +366,7 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     if (!choose.value) return showError(form, { field: 'outcome' }, t('case.required'));
     const fields = outcomeFields(outcomes[choose.value]);
     const got = collect(form, fields, c, choose.value === 'promise');
+    if (got.error && got.error.above) return sayAbove(form, got.error.text);
     if (got.error) return showError(form, { field: got.error.field }, got.error.text);
     const body = { outcome: choose.value, ...got.body };
     // The arrival goes into the record when the outcome declares a place
@@ -346,13 +395,13 @@ export function promiseForm(c, onSaved) {
     if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
     if (m === 0) return showError(form, { field: 'amount' }, t('case.zeromoney'));
     const above = aboveBalance(m, c);
-    if (above) return showError(form, { field: 'amount' }, above);
+    if (above) return sayAbove(form, above);
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
     if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
     send(form, save, path, { amount: m, by: by.value }, onSaved);
   } },
   h('h3', {}, t('case.promise.new')),
-  field(t('case.promise.amount'), amount, 'amount'),
+  field(t('case.promise.amount'), amount, 'amount', balanceHint(c)),
   field(t('case.promise.by'), by, 'by'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));

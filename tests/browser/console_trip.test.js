@@ -241,3 +241,38 @@ test('a waiting save\'s fields look read-only and say so to a screen reader, and
   assert.equal(await box.getAttribute('aria-readonly'), null);
   assert.equal(await look(), typing);
 });
+
+test('a payment landing while the case is open: the forms\' limit and shown balance follow it, what was typed stays', async (t) => {
+  const page = await h.openCase(t, s, 'CN017'); // owes ¥5,100.00
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  const typed = page.locator('.task-form input[name="amount"]');
+  await typed.fill('5200');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await errorFor(page, '.task-form', 'amount'), /5,100\.00/);
+  assert.match(await page.textContent('.promise-form [data-field="amount"] .label'), /最多 ¥5,100\.00/);
+  const sent = posts(page, /\/(claim|complete|promises)$/);
+  const paid = await h.api(s.book, '/v1/payments', { method: 'POST', token: 'ingest',
+    body: { case: 'CN017', amount: 100000, ref: 'trip-CN017-follow', at: s.book.anchor } });
+  assert.equal(paid.status, 201, paid.text);
+  const now = (await h.api(s.book, '/v1/cases/CN017', { token: 'admin' })).body;
+  assert.equal(now.balance, 410000);
+  // The collector comes back to the tab: the case is read again.
+  await h.waitFor(async () => {
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    return /4,100\.00/.test(await page.textContent('.money-line'));
+  }, { timeout: 15000, message: 'the balance read again' });
+  await h.waitFor(async () => /4,100\.00/.test(await page.textContent('.task-form [data-error-for="amount"]')),
+    { message: 'the refusal says the balance now' });
+  assert.equal(await typed.inputValue(), '5200', 'what was typed stays');
+  assert.match(await page.textContent('.task-form [data-field="amount"] .label'), /最多 ¥4,100\.00/);
+  assert.match(await page.textContent('.promise-form [data-field="amount"] .label'), /最多 ¥4,100\.00/);
+  // Nobody typed in the promise form: it offers the amount due now.
+  assert.equal(await page.inputValue('.promise-form input[name="amount"]'), (now.amount_due / 100).toFixed(2));
+  await h.screenshot(page, 'trip-balance-follows-zh-CN');
+  // Above the balance now, below the one it was drawn with: refused here.
+  await typed.fill('4500');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => /4,100\.00/.test(await page.textContent('.task-form [data-error-for="amount"]')), { message: 'refused' });
+  assert.deepEqual(sent, [], 'nothing was sent');
+});
