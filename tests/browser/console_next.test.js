@@ -145,3 +145,36 @@ test('n on a case, then typing a note there: the late answer does not redraw the
   assert.equal(await opened(page), '#/case/CN017');
   assert.equal(await page.inputValue('.note-form textarea'), 'Called back, no answer');
 });
+
+test('at a phone\'s width: a field officer\'s My work, Next case and the case it opens fit the screen, Save in reach', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] .cards');
+  await h.fitsPhone(page, 'button.next');
+  await h.screenshot(page, 'next-phone-work-zh-CN');
+  await page.click('button.next');
+  await page.waitForFunction(() => /^#\/case\/.*task=/.test(location.hash));
+  await page.waitForSelector('.task-form.visit button[type="submit"]');
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  await h.fitsPhone(page, '.task-form button.arrived');
+  await h.screenshot(page, 'next-phone-case-zh-CN');
+});
+
+test('at a phone\'s width: a late Next case\'s notice fits, its Open in reach', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'en' });
+  await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] button.next:not([disabled])');
+  const held = await holdNext(page);
+  await page.click('button.next');
+  await h.waitFor(() => held.task, { message: 'the claim sent' });
+  await page.evaluate(() => { location.hash = '#/case/CN016'; });
+  await page.waitForSelector('.note-form textarea');
+  await page.fill('.note-form textarea', 'Left a message');
+  held.release();
+  await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  await h.fitsPhone(page, '.late-claim a.open-late');
+  await h.screenshot(page, 'next-phone-late-en');
+});
