@@ -276,3 +276,41 @@ test('a payment landing while the case is open: the forms\' limit and shown bala
   await h.waitFor(async () => /4,100\.00/.test(await page.textContent('.task-form [data-error-for="amount"]')), { message: 'refused' });
   assert.deepEqual(sent, [], 'nothing was sent');
 });
+
+test('at a phone\'s width: a promise above the balance refused, a waiting save and Reassign fit the screen, their buttons in reach', async (t) => {
+  const page = await h.openCase(t, s, 'CN015', { device: 'phone' });
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  await page.fill('.task-form input[name="amount"]', '１２３４５６');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await errorFor(page, '.task-form', 'amount'), /超过/);
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  await h.screenshot(page, 'trip-phone-above-balance-zh-CN');
+  let release;
+  const released = new Promise((done) => { release = done; });
+  await page.route('**/v1/cases/CN015/notes', async (r) => {
+    const res = await r.fetch();
+    await released;
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  await page.fill('.note-form textarea', '外访时借款人不在家，邻居说周末回来');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(() => page.locator('.note-form textarea').evaluate((el) => el.readOnly), { message: 'held' });
+  await h.fitsPhone(page, '.note-form button[type="submit"]');
+  await h.screenshot(page, 'trip-phone-held-zh-CN');
+  release();
+  await h.waitFor(async () => /已保存/.test(await page.textContent('.note-form .form-status')), { message: 'saved' });
+
+  const sup = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(sup, s.book, 'zhang.min');
+  await sup.goto(s.book.url + '/#/overview');
+  await sup.waitForSelector('form.reassign input[name="task"]');
+  await h.fitsPhone(sup, 'form.reassign button[type="submit"]');
+  await h.fitsPhone(sup, 'form.reassign button.find-case');
+  // Its list scrolls sideways in its box, a kind or a date on one line
+  // (上门外访 stood a character a line).
+  const tall = await sup.$$eval('table[data-table="open_tasks"] tbody tr:first-child td', (tds) =>
+    tds.filter((td) => td.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(td).lineHeight)).map((td) => td.textContent));
+  assert.deepEqual(tall, []);
+  await sup.locator('form.reassign').screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'trip-phone-reassign-zh-CN.png') });
+});
