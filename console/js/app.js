@@ -145,7 +145,9 @@ export function restoreDrafts(box, gone) {
       if (!el || el.type === 'password') continue;
       if (el.type === 'checkbox') el.checked = !!v;
       else el.value = String(v);
-      if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
+      // A select draws its outcome's fields; a hidden field (a visit's
+      // arrival) shows what it holds.
+      if (el.tagName === 'SELECT' || el.type === 'hidden') el.dispatchEvent(new Event('change'));
     }
     f.dataset.typed = '1';
     back = true;

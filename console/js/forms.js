@@ -12,6 +12,8 @@ import { dropDraft } from './app.js';
 import { field, clearErrors, showError } from './ui.js';
 
 const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
+// The hidden field holding a visit's arrival (not a declared field's name).
+export const ARRIVED = 'arrived-stamp';
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
@@ -301,17 +303,24 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   // happen, an inbound call, can still be saved).
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
   showBlocked(save, blocked);
-  let arrived = null;
+  // The arrival is a field of the form (hidden): kept with the record's
+  // draft when the page is drawn again (the language switched, the session
+  // ended, the case left and opened again), as what was typed is; it was
+  // lost with the drawing, and the record saved without it.
+  const arrivedIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED }) : null;
   const arrivedAt = h('span', { class: 'arrived-at' });
+  const showArrived = () => fill(arrivedAt, arrivedIn.value ? t('case.arrived.at', { time: time(arrivedIn.value) }) : '');
+  if (arrivedIn) arrivedIn.addEventListener('change', showArrived);
   const arrive = isVisit(task) ? h('button', {
     type: 'button', class: 'btn big arrived', onclick: () => {
-      arrived = new Date().toISOString();
-      fill(arrivedAt, t('case.arrived.at', { time: time(arrived) }));
+      arrivedIn.value = new Date().toISOString();
+      form.dataset.typed = '1';
+      showArrived();
     },
   }, t('case.arrived')) : null;
   const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-currency': c.currency, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
-    arrive ? h('div', { class: 'arrive' }, arrive, arrivedAt) : null,
+    arrive ? h('div', { class: 'arrive' }, arrivedIn, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),
     fieldsBox,
     h('p', { class: 'form-error', role: 'alert' }),
@@ -369,6 +378,7 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     if (got.error && got.error.above) return sayAbove(form, got.error.text);
     if (got.error) return showError(form, { field: got.error.field }, got.error.text);
     const body = { outcome: choose.value, ...got.body };
+    const arrived = (arrivedIn && arrivedIn.value) || null;
     // The arrival goes into the record when the outcome declares a place
     // for it; an undeclared field would be refused (422).
     let placed = false;
