@@ -216,15 +216,22 @@ test('Reassign reaches every open task, a page at a time or one queue\'s, keepin
   assert.equal(await rows.count(), field);
 });
 
-test('a waiting save\'s fields look read-only and say so to a screen reader, and are fields again once saved', async (t) => {
-  const page = await h.openCase(t, s, 'CN016');
+// The service does the write at once; its answer waits on the way back
+// until the test calls the function answered.
+async function answerWhenReleased(page, pattern) {
   let release;
   const released = new Promise((done) => { release = done; });
-  await page.route('**/v1/cases/CN016/notes', async (r) => {
+  await page.route(pattern, async (r) => {
     const res = await r.fetch();
     await released;
     await r.fulfill({ response: res }).catch(() => {});
   });
+  return release;
+}
+
+test('a waiting save\'s fields look read-only and say so to a screen reader, and are fields again once saved', async (t) => {
+  const page = await h.openCase(t, s, 'CN016');
+  const release = await answerWhenReleased(page, '**/v1/cases/CN016/notes');
   const box = page.locator('.note-form textarea');
   const look = () => box.evaluate((el) => { const c = getComputedStyle(el); return `${c.backgroundColor} ${c.borderStyle} ${c.cursor}`; });
   const typing = await look();
@@ -286,13 +293,7 @@ test('at a phone\'s width: a promise above the balance refused, a waiting save a
   assert.match(await errorFor(page, '.task-form', 'amount'), /超过/);
   await h.fitsPhone(page, '.task-form button[type="submit"]');
   await h.screenshot(page, 'trip-phone-above-balance-zh-CN');
-  let release;
-  const released = new Promise((done) => { release = done; });
-  await page.route('**/v1/cases/CN015/notes', async (r) => {
-    const res = await r.fetch();
-    await released;
-    await r.fulfill({ response: res }).catch(() => {});
-  });
+  const release = await answerWhenReleased(page, '**/v1/cases/CN015/notes');
   await page.fill('.note-form textarea', '外访时借款人不在家，邻居说周末回来');
   await page.click('.note-form button[type="submit"]');
   await h.waitFor(() => page.locator('.note-form textarea').evaluate((el) => el.readOnly), { message: 'held' });
