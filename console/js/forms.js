@@ -14,6 +14,12 @@ import { field, clearErrors, showError } from './ui.js';
 const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
 // The hidden field holding a visit's arrival (not a declared field's name).
 export const ARRIVED = 'arrived-stamp';
+export const ARRIVED_WHERE = 'arrived-where';
+
+// "Arrived at 10:07", and where when the officer shared it.
+export function arrivalText(at, where) {
+  return where ? t('case.arrived.at.where', { time: time(at), where }) : t('case.arrived.at', { time: time(at) });
+}
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
@@ -308,19 +314,44 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   // ended, the case left and opened again), as what was typed is; it was
   // lost with the drawing, and the record saved without it.
   const arrivedIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED }) : null;
-  const arrivedAt = h('span', { class: 'arrived-at' });
-  const showArrived = () => fill(arrivedAt, arrivedIn.value ? t('case.arrived.at', { time: time(arrivedIn.value) }) : '');
+  // Where, only when the officer ticks it (their consent, each visit):
+  // the browser's position, kept as the arrival is.
+  const whereIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED_WHERE }) : null;
+  const consent = isVisit(task) && navigator.geolocation ? h('input', { type: 'checkbox', name: 'arrived-share' }) : null;
+  const arrivedAt = h('span', { class: 'arrived-at', role: 'status' });
+  let locating = null; // the position asked for, or why not: said under the time
+  const showArrived = () => fill(arrivedAt, arrivedIn.value ? arrivalText(arrivedIn.value, whereIn.value) : '',
+    locating ? h('span', { class: 'locating' }, locating) : null);
   if (arrivedIn) arrivedIn.addEventListener('change', showArrived);
+  if (whereIn) whereIn.addEventListener('change', showArrived);
+  const locate = () => {
+    const asked = arrivedIn.value;
+    locating = t('case.arrived.locating');
+    navigator.geolocation.getCurrentPosition((p) => {
+      if (arrivedIn.value !== asked) return; // tapped again meanwhile: that one asks
+      whereIn.value = `${p.coords.latitude.toFixed(5)}, ${p.coords.longitude.toFixed(5)} ±${Math.round(p.coords.accuracy)}\u00a0m`;
+      locating = null;
+      showArrived();
+    }, (err) => {
+      if (arrivedIn.value !== asked) return;
+      locating = t(err.code === 1 ? 'case.arrived.where.denied' : 'case.arrived.where.none');
+      showArrived();
+    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+  };
   const arrive = isVisit(task) ? h('button', {
     type: 'button', class: 'btn big arrived', onclick: () => {
       arrivedIn.value = new Date().toISOString();
+      whereIn.value = '';
+      locating = null;
       form.dataset.typed = '1';
+      if (consent && consent.checked) locate();
       showArrived();
     },
   }, t('case.arrived')) : null;
   const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-currency': c.currency, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
-    arrive ? h('div', { class: 'arrive' }, arrivedIn, arrive, arrivedAt) : null,
+    consent ? h('label', { class: 'share-where' }, consent, ' ', t('case.arrived.share')) : null,
+    arrive ? h('div', { class: 'arrive' }, arrivedIn, whereIn, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),
     fieldsBox,
     h('p', { class: 'form-error', role: 'alert' }),
@@ -379,15 +410,22 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     if (got.error) return showError(form, { field: got.error.field }, got.error.text);
     const body = { outcome: choose.value, ...got.body };
     const arrived = (arrivedIn && arrivedIn.value) || null;
+    const where = (arrived && whereIn.value) || null;
     // The arrival goes into the record when the outcome declares a place
-    // for it; an undeclared field would be refused (422).
+    // for it (and its position one for that); an undeclared field would be
+    // refused (422).
     let placed = false;
     if (arrived) for (const k of ['arrived_at', 'arrived']) if (k in fields) (body[k] = arrived), (placed = true);
+    if (placed && where) {
+      const k = ['arrived_where', 'location'].find((x) => x in fields);
+      if (k) body[k] = where;
+      else placed = false; // the position goes into the note
+    }
     send(form, save, path, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
       // Keyed by the task: a resend of the completion notes it once.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }), key: `arrival-task-${task.id}` })
+      post(`/v1/cases/${enc(c.id)}/notes`, { text: arrivalText(arrived, where), key: `arrival-task-${task.id}` })
         .catch(() => {}).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }

@@ -100,3 +100,34 @@ test('the arrival stays with the visit record when the page is drawn again (the 
     return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
   }, { timeout: 15000, message: 'the arrival noted beside the record' });
 });
+
+test('Arrived with the officer\'s consent adds the phone\'s location to the arrival; without the tick nothing is asked', async (t) => {
+  const page = await h.openCase(t, s, 'CN007', { device: 'phone', user: 'wang.fang' });
+  const asked = { n: 0 };
+  await page.exposeFunction('locationAsked', () => { asked.n++; });
+  await page.evaluate(() => {
+    const real = navigator.geolocation.getCurrentPosition.bind(navigator.geolocation);
+    navigator.geolocation.getCurrentPosition = (...a) => { window.locationAsked(); return real(...a); };
+  });
+  await page.context().grantPermissions(['geolocation'], { origin: s.book.url });
+  await page.context().setGeolocation({ latitude: 31.2304, longitude: 121.4737, accuracy: 20 });
+  await page.waitForSelector('.task-form.visit input[name="arrived-share"]');
+  await page.click('.task-form.visit button.arrived');
+  assert.doesNotMatch(await page.textContent('.arrived-at'), /位置/);
+  assert.equal(asked.n, 0, 'no location asked without the tick');
+  await page.check('.task-form.visit input[name="arrived-share"]');
+  await page.click('.task-form.visit button.arrived');
+  await h.waitFor(async () => /位置 31\.23040, 121\.47370 ±20\u00a0m/.test(await page.textContent('.arrived-at')), { message: 'the location shown' });
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  // The button keeps its word on one line beside the time and where.
+  const arrived = await page.locator('.task-form.visit button.arrived').boundingBox();
+  assert.ok(arrived.height < 75, `Arrived is ${Math.round(arrived.height)} px tall`);
+  await h.screenshot(page, 'visit-arrival-location-phone-zh-CN');
+  const shown = (await page.textContent('.arrived-at')).trim();
+  await page.selectOption('.task-form select[name="outcome"]', 'not_home');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => {
+    const j = await h.api(s.book, '/v1/cases/CN007/journal?limit=1000', { token: 'admin' });
+    return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
+  }, { timeout: 15000, message: `the arrival noted with where: ${shown}` });
+});

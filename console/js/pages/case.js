@@ -5,11 +5,11 @@ import { h, fill } from '../h.js';
 import { can } from '../state.js';
 import { get, post, qs, enc } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, date, time } from '../format.js';
+import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
-import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites, followBalance, ARRIVED } from '../forms.js';
+import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites, followBalance, ARRIVED, ARRIVED_WHERE, arrivalText } from '../forms.js';
 import { go, setKeys, restoreDrafts } from '../app.js';
 import { claimNext } from '../next.js';
 
@@ -239,10 +239,12 @@ export function render(main, id, query) {
   // A record typed for a task recorded meanwhile: its words go into the
   // note box (when empty), not saved, with why; nothing typed is lost.
   function draftGone(values) {
-    const words = values.filter(([name, v]) => name !== 'outcome' && name !== ARRIVED && typeof v === 'string' && v.trim())
+    const own = new Set(['outcome', ARRIVED, ARRIVED_WHERE, 'arrived-share']);
+    const words = values.filter(([name, v]) => !own.has(name) && typeof v === 'string' && v.trim())
       .map(([name, v]) => `${word('field', name)}: ${v.trim()}`);
     const arrival = values.find(([name, v]) => name === ARRIVED && v);
-    if (arrival) words.push(t('case.arrived.at', { time: time(arrival[1]) }));
+    const where = values.find(([name, v]) => name === ARRIVED_WHERE && v);
+    if (arrival) words.push(arrivalText(arrival[1], where ? where[1] : null));
     const outcome = values.find(([name]) => name === 'outcome');
     if (outcome && outcome[1]) words.unshift(word('outcome', outcome[1]));
     const box = actions.querySelector('.note-form textarea');
