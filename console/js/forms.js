@@ -417,9 +417,11 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     let placed = false;
     if (arrived) for (const k of ['arrived_at', 'arrived']) if (k in fields) (body[k] = arrived), (placed = true);
     if (placed && where) {
-      const k = ['arrived_where', 'location'].find((x) => x in fields);
+      // A field the officer typed into stays theirs: the position then
+      // goes into the note, as it does when no field is declared for it.
+      const k = ['arrived_where', 'location'].find((x) => x in fields && !body[x]);
       if (k) body[k] = where;
-      else placed = false; // the position goes into the note
+      else placed = false;
     }
     send(form, save, path, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
