@@ -78,7 +78,11 @@ export function render(main, id, query) {
     if (polling || !kase || document.visibilityState === 'hidden') return;
     polling = true;
     try {
-      take(await get(`/v1/cases/${enc(id)}`));
+      const fresh = await get(`/v1/cases/${enc(id)}`);
+      // Unchanged: nothing drawn, and the journal (pages of it on an old
+      // case) is not read again.
+      if (JSON.stringify(fresh) === JSON.stringify(kase)) return;
+      take(fresh);
       drawCase(true);
       loadTimeline();
     } catch {
@@ -233,7 +237,8 @@ export function render(main, id, query) {
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     adoptWrites(actions);
-    if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
+    // Not when read again by the poll: the page stays where it was read.
+    if (!polled && isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
   // A record typed for a task recorded meanwhile: its words go into the
