@@ -13,6 +13,7 @@ import * as kase from './pages/case.js';
 import * as overview from './pages/overview.js';
 import * as strategy from './pages/strategy.js';
 import * as outbox from './pages/outbox.js';
+import { paintLate } from './next.js';
 
 const PAGES = { signin, work, cases, case: kase, overview, strategy, outbox };
 const root = document.getElementById('app');
@@ -144,7 +145,9 @@ export function restoreDrafts(box, gone) {
       if (!el || el.type === 'password') continue;
       if (el.type === 'checkbox') el.checked = !!v;
       else el.value = String(v);
-      if (el.tagName === 'SELECT') el.dispatchEvent(new Event('change'));
+      // A select draws its outcome's fields; a hidden field (a visit's
+      // arrival) shows what it holds.
+      if (el.tagName === 'SELECT' || el.type === 'hidden') el.dispatchEvent(new Event('change'));
     }
     f.dataset.typed = '1';
     back = true;
@@ -305,7 +308,8 @@ function render() {
   if (r.page === 'signin') {
     fill(root, topbar(), h('div', { class: 'signin-wrap' }, main));
   } else {
-    fill(root, topbar(), h('div', { class: 'body' }, nav(r.page), main));
+    fill(root, topbar(), paintLate(h('div', { class: 'late-claim', role: 'status' })),
+      h('div', { class: 'body' }, nav(r.page), main));
   }
   if (!page) {
     fill(main, h('p', { class: 'state empty' }, t('app.notfound')));

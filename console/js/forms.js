@@ -12,6 +12,14 @@ import { dropDraft } from './app.js';
 import { field, clearErrors, showError } from './ui.js';
 
 const NOTE_MAX = 4096; /* ENGINE_NOTE_MAX, include/recoup/engine.h */
+// The hidden field holding a visit's arrival (not a declared field's name).
+export const ARRIVED = 'arrived-stamp';
+export const ARRIVED_WHERE = 'arrived-where';
+
+// "Arrived at 10:07", and where when the officer shared it.
+export function arrivalText(at, where) {
+  return where ? t('case.arrived.at.where', { time: time(at), where }) : t('case.arrived.at', { time: time(at) });
+}
 const VISIT_KINDS = new Set(['visit', 'home_visit', 'workplace_visit']);
 export const isVisit = (task) => VISIT_KINDS.has(task.kind) || task.channel === 'visit';
 
@@ -64,6 +72,47 @@ function aboveBalance(m, c) {
     ? t('case.promise.above', { balance: money(c.balance, c.currency) }) : null;
 }
 
+// The balance a promise is held to, beside its amount; followBalance
+// keeps it the case's as the case is read again.
+function balanceHint(c) {
+  return typeof c.balance === 'number'
+    ? h('span', { 'data-balance-hint': '' }, t('case.promise.atmost', { balance: money(c.balance, c.currency) })) : null;
+}
+
+// An amount refused as above the balance: marked, so that the refusal
+// follows the balance when it changes (said with the new one, or gone).
+function sayAbove(form, text) {
+  showError(form, { field: 'amount' }, text);
+  const slot = form.querySelector('[data-error-for="amount"]');
+  if (slot) slot.dataset.above = '';
+}
+
+// The case under box was read again (case.js polls it): each form's shown
+// balance and refusal above it follow, and a promise form nobody typed in
+// takes the amount due now. What was typed stays as typed.
+export function followBalance(box) {
+  for (const form of box.querySelectorAll('form')) {
+    const hook = hooks.get(form);
+    if (!hook) continue;
+    const c = hook.c;
+    for (const el of form.querySelectorAll('[data-balance-hint]')) {
+      const hint = balanceHint(c);
+      if (hint) el.replaceWith(hint);
+    }
+    const amount = form.elements.amount;
+    if (!amount || amount.dataset.held !== undefined) continue;
+    const slot = form.querySelector('[data-error-for="amount"]');
+    if (slot && slot.dataset.above !== undefined) {
+      const m = parseMoney(amount.value, c.currency);
+      const above = m === null ? null : aboveBalance(m, c);
+      fill(slot, above || '');
+      if (!above) delete slot.dataset.above;
+    }
+    if (form.classList.contains('promise-form') && !form.dataset.typed)
+      amount.value = c.amount_due ? moneyInput(c.amount_due, c.currency) : '';
+  }
+}
+
 // Reads the declared fields from the form: {body} or {error: {field, text}}.
 // promise: the outcome is a promise (its amount is held to the balance).
 function collect(form, fields, c, promise) {
@@ -88,7 +137,7 @@ function collect(form, fields, c, promise) {
       // A promise of ¥0.00 is no promise (the service took one on a task).
       if (m === 0 && name === 'amount') return { error: { field: name, text: t('case.zeromoney') } };
       const above = promise && name === 'amount' ? aboveBalance(m, c) : null;
-      if (above) return { error: { field: name, text: above } };
+      if (above) return { error: { field: name, text: above, above: true } };
       const bounds = outOfBounds(s, m, currency);
       if (bounds) return { error: { field: name, text: bounds } };
       body[name] = m;
@@ -173,12 +222,20 @@ function waiting(form, button) {
 // (on once it is slow) resends that record, the note's key with its text,
 // not an edit of it, which would be a second note or promise beside the
 // first, or a record of a task the first closed said to be someone else's.
+// A held field looks read-only (console.css, [data-held]) and tells a
+// screen reader so, and why: it is described by the form's status (saving,
+// still waiting — do not retype).
+let statusIds = 0;
 function hold(form) {
+  const status = form.querySelector('.form-status');
+  if (status && !status.id) status.id = 'form-status-' + ++statusIds;
   for (const el of form.elements) {
     if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button' || el.disabled || el.readOnly) continue;
     el.dataset.held = '';
     if (el.tagName === 'SELECT' || el.type === 'checkbox') el.disabled = true;
     else el.readOnly = true;
+    el.setAttribute('aria-readonly', 'true');
+    if (status) el.setAttribute('aria-describedby', status.id);
   }
 }
 
@@ -188,6 +245,8 @@ function unhold(form) {
     delete el.dataset.held;
     el.disabled = false;
     el.readOnly = false;
+    el.removeAttribute('aria-readonly');
+    el.removeAttribute('aria-describedby');
   }
 }
 
@@ -206,7 +265,11 @@ function refused(form, err, onConflict) {
   // A payment landed since the case was read: the balance the service
   // names is what the form holds a promise to from now on.
   const balance = err.status === 422 && err.field === 'amount' && /exceeds the balance \((\d+)\)/.exec(err.message || '');
-  if (balance && hooks.has(form)) hooks.get(form).c.balance = Number(balance[1]);
+  if (balance && hooks.has(form)) {
+    const c = hooks.get(form).c;
+    c.balance = Number(balance[1]);
+    for (const el of form.querySelectorAll('[data-balance-hint]')) el.replaceWith(balanceHint(c));
+  }
   if (err.unsent) {
     form.classList.add('unsaved');
     fill(status, t(err.code === 'offline' ? 'case.notsaved' : err.code === 'timeout' ? 'case.notsaved.timeout'
@@ -218,6 +281,8 @@ function refused(form, err, onConflict) {
   } else {
     fill(status);
     showError(form, err);
+    const slot = balance && form.querySelector('[data-error-for="amount"]');
+    if (slot) slot.dataset.above = '';
   }
 }
 
@@ -260,17 +325,49 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   // happen, an inbound call, can still be saved).
   const save = h('button', { type: 'submit', class: 'btn primary' }, t('case.save'));
   showBlocked(save, blocked);
-  let arrived = null;
-  const arrivedAt = h('span', { class: 'arrived-at' });
+  // The arrival is a field of the form (hidden): kept with the record's
+  // draft when the page is drawn again (the language switched, the session
+  // ended, the case left and opened again), as what was typed is; it was
+  // lost with the drawing, and the record saved without it.
+  const arrivedIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED }) : null;
+  // Where, only when the officer ticks it (their consent, each visit):
+  // the browser's position, kept as the arrival is.
+  const whereIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED_WHERE }) : null;
+  const consent = isVisit(task) && navigator.geolocation ? h('input', { type: 'checkbox', name: 'arrived-share' }) : null;
+  const arrivedAt = h('span', { class: 'arrived-at', role: 'status' });
+  let locating = null; // the position asked for, or why not: said under the time
+  const showArrived = () => fill(arrivedAt, arrivedIn.value ? arrivalText(arrivedIn.value, whereIn.value) : '',
+    locating ? h('span', { class: 'locating' }, locating) : null);
+  if (arrivedIn) arrivedIn.addEventListener('change', showArrived);
+  if (whereIn) whereIn.addEventListener('change', showArrived);
+  const locate = () => {
+    const asked = arrivedIn.value;
+    locating = t('case.arrived.locating');
+    navigator.geolocation.getCurrentPosition((p) => {
+      if (arrivedIn.value !== asked) return; // tapped again meanwhile: that one asks
+      whereIn.value = `${p.coords.latitude.toFixed(5)}, ${p.coords.longitude.toFixed(5)} ±${Math.round(p.coords.accuracy)}\u00a0m`;
+      locating = null;
+      showArrived();
+    }, (err) => {
+      if (arrivedIn.value !== asked) return;
+      locating = t(err.code === 1 ? 'case.arrived.where.denied' : 'case.arrived.where.none');
+      showArrived();
+    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+  };
   const arrive = isVisit(task) ? h('button', {
     type: 'button', class: 'btn big arrived', onclick: () => {
-      arrived = new Date().toISOString();
-      fill(arrivedAt, t('case.arrived.at', { time: time(arrived) }));
+      arrivedIn.value = new Date().toISOString();
+      whereIn.value = '';
+      locating = null;
+      form.dataset.typed = '1';
+      if (consent && consent.checked) locate();
+      showArrived();
     },
   }, t('case.arrived')) : null;
   const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-currency': c.currency, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
-    arrive ? h('div', { class: 'arrive' }, arrive, arrivedAt) : null,
+    consent ? h('label', { class: 'share-where' }, consent, ' ', t('case.arrived.share')) : null,
+    arrive ? h('div', { class: 'arrive' }, arrivedIn, whereIn, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),
     fieldsBox,
     h('p', { class: 'form-error', role: 'alert' }),
@@ -288,7 +385,8 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     const fields = outcomeFields(outcomes[choose.value]);
     fill(fieldsBox, Object.entries(fields).map(([name, raw]) => {
       const s = spec(raw);
-      return field(word('field', name), input(name, s, c), name, s.optional ? t('case.optional') : null);
+      const held = choose.value === 'promise' && name === 'amount' ? balanceHint(c) : null;
+      return field(word('field', name), input(name, s, c), name, s.optional ? [t('case.optional'), held && ' ', held] : held);
     }));
   }
 
@@ -324,17 +422,28 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
     if (!choose.value) return showError(form, { field: 'outcome' }, t('case.required'));
     const fields = outcomeFields(outcomes[choose.value]);
     const got = collect(form, fields, c, choose.value === 'promise');
+    if (got.error && got.error.above) return sayAbove(form, got.error.text);
     if (got.error) return showError(form, { field: got.error.field }, got.error.text);
     const body = { outcome: choose.value, ...got.body };
+    const arrived = (arrivedIn && arrivedIn.value) || null;
+    const where = (arrived && whereIn.value) || null;
     // The arrival goes into the record when the outcome declares a place
-    // for it; an undeclared field would be refused (422).
+    // for it (and its position one for that); an undeclared field would be
+    // refused (422).
     let placed = false;
     if (arrived) for (const k of ['arrived_at', 'arrived']) if (k in fields) (body[k] = arrived), (placed = true);
+    if (placed && where) {
+      // A field the officer typed into stays theirs: the position then
+      // goes into the note, as it does when no field is declared for it.
+      const k = ['arrived_where', 'location'].find((x) => x in fields && !body[x]);
+      if (k) body[k] = where;
+      else placed = false;
+    }
     send(form, save, path, body, (answer) => {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
       // Keyed by the task: a resend of the completion notes it once.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: t('case.arrived.at', { time: time(arrived) }), key: `arrival-task-${task.id}` })
+      post(`/v1/cases/${enc(c.id)}/notes`, { text: arrivalText(arrived, where), key: `arrival-task-${task.id}` })
         .catch(() => {}).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }
@@ -352,13 +461,13 @@ export function promiseForm(c, onSaved) {
     if (m === null) return showError(form, { field: 'amount' }, t('case.badmoney'));
     if (m === 0) return showError(form, { field: 'amount' }, t('case.zeromoney'));
     const above = aboveBalance(m, c);
-    if (above) return showError(form, { field: 'amount' }, above);
+    if (above) return sayAbove(form, above);
     if (!by.value) return showError(form, { field: 'by' }, t('case.required'));
     if (by.value < isoDay(0)) return showError(form, { field: 'by' }, t('case.promise.past'));
     send(form, save, path, { amount: m, by: by.value }, onSaved);
   } },
   h('h3', {}, t('case.promise.new')),
-  field(t('case.promise.amount'), amount, 'amount'),
+  field(t('case.promise.amount'), amount, 'amount', balanceHint(c)),
   field(t('case.promise.by'), by, 'by'),
   h('p', { class: 'form-error', role: 'alert' }),
   h('div', { class: 'form-foot' }, save, h('span', { class: 'form-status', role: 'status' })));

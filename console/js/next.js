@@ -7,7 +7,7 @@
 // asks again, and the service gives a collector the task it already
 // claimed and did not finish before any other (docs/http.md, POST
 // /v1/tasks/next): the case claimed opens, nothing more is set aside.
-import { fill } from './h.js';
+import { h, fill } from './h.js';
 import { post, enc } from './api.js';
 import { t } from './i18n.js';
 import { ctx } from './state.js';
@@ -18,6 +18,31 @@ import { go } from './app.js';
 // meanwhile (the language switched, My work left and opened again)
 // shows its button waiting from it.
 let claim = null;
+
+// A claim answered after the person went on (another page, a form being
+// typed in): {who, case, hash}, said at the top of every page they open
+// until they open that case or set the notice aside.
+let late = null;
+
+// Something typed on the page and not saved, or a field being typed in.
+function typing() {
+  const el = document.activeElement;
+  if (el && el.form && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) && el.value) return true;
+  return !!document.querySelector('main form[data-typed]');
+}
+
+// The late claim's notice into box (under the top bar), or nothing. Drawn
+// by the shell on every page; the case it names, opened, ends it.
+export function paintLate(box = document.querySelector('.late-claim')) {
+  if (!box) return null;
+  const mine = late && ctx.me && late.who === ctx.me.name;
+  if (mine && location.hash.split('?')[0] === late.hash.split('?')[0]) late = null;
+  if (!mine || !late) return fill(box);
+  const it = late;
+  return fill(box, h('span', {}, t('work.next.late', { case: it.case })), ' ',
+    h('a', { href: it.hash, class: 'btn primary open-late', onclick: () => { late = null; } }, t('work.next.late.open', { case: it.case })),
+    ' ', h('button', { type: 'button', class: 'btn link dismiss', onclick: () => { late = null; fill(box); } }, t('work.next.late.later')));
+}
 
 // Draws a Next case button as the claim of this tab stands.
 export function paintNext(button) {
@@ -43,10 +68,17 @@ export async function claimNext(notice) {
   try {
     const answer = await post('/v1/tasks/next', undefined, { slow: () => { mine.slow = true; paintAll(); } });
     const it = answer.task;
+    const hash = '#/case/' + enc(it.case) + '?task=' + enc(it.task);
     // The case opens where the person still waits for it: not on a page
-    // they went on to meanwhile, nor for another person signed in since.
-    if ((ctx.me && ctx.me.name) === who && (location.hash === from || /^#\/work/.test(location.hash)))
-      go('#/case/' + enc(it.case) + '?task=' + enc(it.task));
+    // they went on to meanwhile, nor over a form they began typing in,
+    // nor for another person signed in since. Elsewhere it is said, with
+    // the case, one tap opening it: the task is theirs now.
+    if ((ctx.me && ctx.me.name) !== who) return;
+    if (!typing() && (location.hash === from || /^#\/work/.test(location.hash))) go(hash);
+    else {
+      late = { who, case: it.case, hash };
+      paintLate();
+    }
   } catch (err) {
     if (err.status === 401) return;
     if (err.status === 404 && !err.missingRoute) say(t('work.next.none'));

@@ -87,7 +87,7 @@ export function field(label, input, name, hint) {
 }
 
 export function clearErrors(form) {
-  form.querySelectorAll('.field-error').forEach((e) => fill(e));
+  form.querySelectorAll('.field-error').forEach((e) => { fill(e); delete e.dataset.above; });
   const top = form.querySelector('.form-error');
   if (top) fill(top);
 }

@@ -192,3 +192,19 @@ test('a tab opened again (reloaded) after its session ended: the same person goe
   assert.equal(await page.evaluate(() => location.hash), '#/work');
   assert.deepEqual(cases, [], "li.wei's case was not opened for wang.fang");
 });
+
+test('at a phone\'s width: a slow promise still waiting, in both languages, fits the screen with Save in reach', async (t) => {
+  const page = await h.openCase(t, s, 'CN016', { device: 'phone' });
+  await slowly(page, '**/v1/cases/CN016/promises', 24000);
+  await page.fill('.promise-form input[name="amount"]', '200');
+  await page.click('.promise-form button[type="submit"]');
+  const status = page.locator('.promise-form .form-status');
+  await h.waitFor(async () => /仍在等待/.test(await status.textContent()), { timeout: 40000, message: 'still waiting' });
+  await h.fitsPhone(page, '.promise-form button[type="submit"]');
+  await h.screenshot(page, 'attack-phone-still-waiting-zh-CN');
+  await page.click('button.lang');
+  await h.waitFor(async () => /Still waiting/.test(await status.textContent()), { message: 'still waiting, in English' });
+  await h.fitsPhone(page, '.promise-form button[type="submit"]');
+  await h.screenshot(page, 'attack-phone-still-waiting-en');
+  await h.waitFor(async () => /Saved/.test(await status.textContent()), { timeout: 60000, message: 'saved when the answer came' });
+});

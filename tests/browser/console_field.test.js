@@ -79,3 +79,55 @@ test('a visit record survives no signal and is sent once on the next tap', async
   assert.equal(j.body.journal.filter((x) => x.kind === 'task_done').length, 1, 'recorded once');
   await h.screenshot(page, 'case-visit-phone-zh-CN');
 });
+
+test('the arrival stays with the visit record when the page is drawn again (the language switched) and is saved with it', async (t) => {
+  const page = await h.openCase(t, s, 'CN006', { device: 'phone', user: 'wang.fang' });
+  await page.waitForSelector('.task-form.visit');
+  await page.click('.task-form.visit button.arrived');
+  const stamp = () => page.inputValue('.task-form.visit input[name="arrived-stamp"]');
+  const at = await stamp();
+  assert.match(await page.textContent('.arrived-at'), /到达时间 \d{2}:\d{2}/);
+  await page.selectOption('.task-form select[name="outcome"]', 'not_home');
+  await page.click('button.lang');
+  await h.waitFor(async () => /Arrived at/.test(await page.textContent('.task-form.visit')), { message: 'the arrival after the switch' });
+  assert.equal(await stamp(), at, 'the same arrival');
+  const shown = (await page.textContent('.arrived-at')).trim();
+  assert.equal(await page.inputValue('.task-form select[name="outcome"]'), 'not_home');
+  await h.screenshot(page, 'visit-arrival-kept-phone-en');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => {
+    const j = await h.api(s.book, '/v1/cases/CN006/journal?limit=1000', { token: 'admin' });
+    return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
+  }, { timeout: 15000, message: 'the arrival noted beside the record' });
+});
+
+test('Arrived with the officer\'s consent adds the phone\'s location to the arrival; without the tick nothing is asked', async (t) => {
+  const page = await h.openCase(t, s, 'CN007', { device: 'phone', user: 'wang.fang' });
+  const asked = { n: 0 };
+  await page.exposeFunction('locationAsked', () => { asked.n++; });
+  await page.evaluate(() => {
+    const real = navigator.geolocation.getCurrentPosition.bind(navigator.geolocation);
+    navigator.geolocation.getCurrentPosition = (...a) => { window.locationAsked(); return real(...a); };
+  });
+  await page.context().grantPermissions(['geolocation'], { origin: s.book.url });
+  await page.context().setGeolocation({ latitude: 31.2304, longitude: 121.4737, accuracy: 20 });
+  await page.waitForSelector('.task-form.visit input[name="arrived-share"]');
+  await page.click('.task-form.visit button.arrived');
+  assert.doesNotMatch(await page.textContent('.arrived-at'), /位置/);
+  assert.equal(asked.n, 0, 'no location asked without the tick');
+  await page.check('.task-form.visit input[name="arrived-share"]');
+  await page.click('.task-form.visit button.arrived');
+  await h.waitFor(async () => /位置 31\.23040, 121\.47370 ±20\u00a0m/.test(await page.textContent('.arrived-at')), { message: 'the location shown' });
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  // The button keeps its word on one line beside the time and where.
+  const arrived = await page.locator('.task-form.visit button.arrived').boundingBox();
+  assert.ok(arrived.height < 75, `Arrived is ${Math.round(arrived.height)} px tall`);
+  await h.screenshot(page, 'visit-arrival-location-phone-zh-CN');
+  const shown = (await page.textContent('.arrived-at')).trim();
+  await page.selectOption('.task-form select[name="outcome"]', 'not_home');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => {
+    const j = await h.api(s.book, '/v1/cases/CN007/journal?limit=1000', { token: 'admin' });
+    return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
+  }, { timeout: 15000, message: `the arrival noted with where: ${shown}` });
+});

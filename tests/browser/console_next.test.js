@@ -94,3 +94,87 @@ test('n on a case whose claim answer was lost: said under the forms, which stay,
   assert.equal(await opened(page), `#/case/${encodeURIComponent(held[0].case)}?task=${held[0].id}`);
   assert.equal((await claimedBy('li.wei')).length, 1);
 });
+
+// Holds Next case's answer (the service has claimed) until release().
+async function holdNext(page) {
+  const held = { task: null };
+  let release;
+  const released = new Promise((done) => { release = done; });
+  held.release = release;
+  await page.route('**/v1/tasks/next', async (r) => {
+    const res = await r.fetch();
+    const body = await res.text();
+    held.task = JSON.parse(body).task;
+    await released;
+    await r.fulfill({ status: res.status(), contentType: 'application/json', body }).catch(() => {});
+  });
+  return held;
+}
+
+const lateNotice = (page) => page.locator('.late-claim');
+
+test('a Next case answered after the collector went on to another case is said there, one tap opening it, nothing typed lost', async (t) => {
+  const page = await myWork(t, 'li.wei');
+  const held = await holdNext(page);
+  await page.click('button.next');
+  await h.waitFor(() => held.task, { message: 'the claim sent' });
+  await page.evaluate(() => { location.hash = '#/case/CN016'; });
+  await page.waitForSelector('main[data-page="case"] .note-form textarea');
+  await page.fill('.note-form textarea', '已接通，稍后回电');
+  held.release();
+  const claimed = `#/case/${encodeURIComponent(held.task.case)}?task=${held.task.task}`;
+  await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  assert.equal(await opened(page), '#/case/CN016', 'not taken away');
+  assert.equal(await page.inputValue('.note-form textarea'), '已接通，稍后回电');
+  await h.screenshot(page, 'next-late-zh-CN');
+  await lateNotice(page).locator('a.open-late').click();
+  await page.waitForFunction((x) => location.hash === x, claimed);
+  await page.waitForSelector('main[data-page="case"] .note-form textarea');
+  assert.equal(await lateNotice(page).count() && (await lateNotice(page).textContent()), '', 'the notice goes once the case is open');
+});
+
+test('n on a case, then typing a note there: the late answer does not redraw the page over the note, it is said with its case', async (t) => {
+  const page = await h.openCase(t, s, 'CN017', { locale: 'en' });
+  const held = await holdNext(page);
+  await page.keyboard.press('n');
+  await h.waitFor(() => held.task, { message: 'the claim sent' });
+  await page.fill('.note-form textarea', 'Called back, no answer');
+  held.release();
+  await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  assert.match(await lateNotice(page).textContent(), /is now yours/);
+  assert.equal(await opened(page), '#/case/CN017');
+  assert.equal(await page.inputValue('.note-form textarea'), 'Called back, no answer');
+});
+
+test('at a phone\'s width: a field officer\'s My work, Next case and the case it opens fit the screen, Save in reach', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] .cards');
+  await h.fitsPhone(page, 'button.next');
+  await h.screenshot(page, 'next-phone-work-zh-CN');
+  await page.click('button.next');
+  await page.waitForFunction(() => /^#\/case\/.*task=/.test(location.hash));
+  await page.waitForSelector('.task-form.visit button[type="submit"]');
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  await h.fitsPhone(page, '.task-form button.arrived');
+  await h.screenshot(page, 'next-phone-case-zh-CN');
+});
+
+test('at a phone\'s width: a late Next case\'s notice fits, its Open in reach', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'en' });
+  await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] button.next:not([disabled])');
+  const held = await holdNext(page);
+  await page.click('button.next');
+  await h.waitFor(() => held.task, { message: 'the claim sent' });
+  await page.evaluate(() => { location.hash = '#/case/CN016'; });
+  await page.waitForSelector('.note-form textarea');
+  await page.fill('.note-form textarea', 'Left a message');
+  held.release();
+  await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  await h.fitsPhone(page, '.late-claim a.open-late');
+  await h.screenshot(page, 'next-phone-late-en');
+});

@@ -85,6 +85,69 @@ test('tasks are reassigned to a collector whose queues hold them', async (t) => 
   }, { message: `task ${id} not assigned to li.wei` });
 });
 
+const reassignRows = (page) => page.$$eval('table[data-table="open_tasks"] tbody tr', (trs) =>
+  trs.map((tr) => ({ id: tr.dataset.key, case: tr.querySelector('td[data-col="case"]').textContent,
+    queue: tr.querySelector('td[data-col="queue"]').textContent, assignee: tr.querySelector('td[data-col="assignee"]').textContent })));
+
+test('Reassign finds a case by its id: its waiting tasks alone, moved, and the case still shown after', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('form.reassign input[name="case"]');
+  await page.fill('form.reassign input[name="case"]', 'CN016');
+  await page.press('form.reassign input[name="case"]', 'Enter');
+  await h.waitFor(async () => (await reassignRows(page)).every((r) => r.case === 'CN016') && (await reassignRows(page)).length,
+    { message: 'only CN016\'s tasks listed' });
+  const [row] = await reassignRows(page);
+  await page.check(`form.reassign input[name="task"][value="${row.id}"]`);
+  await page.selectOption('form.reassign select[name="user"]', 'li.wei');
+  await page.click('form.reassign button[type="submit"]');
+  // Listed again as it was looked up, now li.wei's.
+  await h.waitFor(async () => (await reassignRows(page)).some((r) => r.id === row.id && r.assignee === 'li.wei'),
+    { timeout: 15000, message: 'CN016 listed again, li.wei\'s' });
+  assert.ok((await reassignRows(page)).every((r) => r.case === 'CN016'));
+  assert.equal(await page.inputValue('form.reassign input[name="case"]'), 'CN016');
+  await h.screenshot(page, 'reassign-by-case-zh-CN');
+  // A case that is not there is said so, the search kept to correct.
+  await page.fill('form.reassign input[name="case"]', 'CN999');
+  await page.click('form.reassign button.find-case');
+  await h.waitFor(async () => /没有案件 CN999/.test(await page.textContent('main')), { message: 'no such case said' });
+  assert.equal(await page.inputValue('input[name="case"]'), 'CN999');
+});
+
+test('a Reassign answered after the supervisor chose another queue reloads the queue now shown', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('form.reassign select[name="queue"]');
+  await page.selectOption('form.reassign select[name="queue"]', 'phone');
+  await h.waitFor(async () => { const r = await reassignRows(page); return r.length && r.every((x) => x.queue === 'phone'); },
+    { message: 'the phone queue listed' });
+  let release;
+  const released = new Promise((done) => { release = done; });
+  let assigned = false;
+  await page.route('**/v1/tasks/*/assign', async (r) => {
+    const res = await r.fetch();
+    await released;
+    assigned = true;
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  const reads = [];
+  page.on('requestfinished', (r) => { if (assigned && /\/v1\/tasks\?/.test(r.url())) reads.push(r.url()); });
+  await page.check('form.reassign input[name="task"] >> nth=0');
+  await page.selectOption('form.reassign select[name="user"]', 'li.wei');
+  await page.click('form.reassign button[type="submit"]');
+  await page.selectOption('form.reassign select[name="queue"]', 'field');
+  await h.waitFor(async () => { const r = await reassignRows(page); return r.length && r.every((x) => x.queue === 'field'); },
+    { message: 'the field queue listed' });
+  release();
+  await h.waitFor(() => reads.length, { timeout: 15000, message: 'the list read again after the Reassign' });
+  await page.waitForSelector('form.reassign table[data-table="open_tasks"]');
+  assert.match(reads[0], /queue=field/);
+  assert.equal(await page.inputValue('form.reassign select[name="queue"]'), 'field');
+  assert.ok((await reassignRows(page)).every((x) => x.queue === 'field'));
+});
+
 test('strategy and outbox pages draw from their routes', async (t) => {
   if (missing(await h.api(s.book, '/v1/session', { method: 'POST', body: {} })))
     return t.skip('POST /v1/session has not landed yet');

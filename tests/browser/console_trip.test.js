@@ -215,3 +215,103 @@ test('Reassign reaches every open task, a page at a time or one queue\'s, keepin
   await moreAll();
   assert.equal(await rows.count(), field);
 });
+
+// The service does the write at once; its answer waits on the way back
+// until the test calls the function answered.
+async function answerWhenReleased(page, pattern) {
+  let release;
+  const released = new Promise((done) => { release = done; });
+  await page.route(pattern, async (r) => {
+    const res = await r.fetch();
+    await released;
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  return release;
+}
+
+test('a waiting save\'s fields look read-only and say so to a screen reader, and are fields again once saved', async (t) => {
+  const page = await h.openCase(t, s, 'CN016');
+  const release = await answerWhenReleased(page, '**/v1/cases/CN016/notes');
+  const box = page.locator('.note-form textarea');
+  const look = () => box.evaluate((el) => { const c = getComputedStyle(el); return `${c.backgroundColor} ${c.borderStyle} ${c.cursor}`; });
+  const typing = await look();
+  await box.fill('借款人说月底前还清');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(() => box.evaluate((el) => el.readOnly), { message: 'held while it waits' });
+  assert.notEqual(await look(), typing, 'a held field does not look like one to type in');
+  assert.equal(await box.getAttribute('aria-readonly'), 'true');
+  const said = await box.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') || '-')?.textContent || '');
+  assert.match(said, /保存/, `described by the form's status: ${said}`);
+  await h.screenshot(page, 'trip-held-fields-zh-CN');
+  release();
+  await h.waitFor(async () => !(await box.evaluate((el) => el.readOnly)), { message: 'a field again once saved' });
+  assert.equal(await box.getAttribute('aria-readonly'), null);
+  assert.equal(await look(), typing);
+});
+
+test('a payment landing while the case is open: the forms\' limit and shown balance follow it, what was typed stays', async (t) => {
+  const page = await h.openCase(t, s, 'CN017'); // owes ¥5,100.00
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  const typed = page.locator('.task-form input[name="amount"]');
+  await typed.fill('5200');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await errorFor(page, '.task-form', 'amount'), /5,100\.00/);
+  assert.match(await page.textContent('.promise-form [data-field="amount"] .label'), /最多 ¥5,100\.00/);
+  const sent = posts(page, /\/(claim|complete|promises)$/);
+  const paid = await h.api(s.book, '/v1/payments', { method: 'POST', token: 'ingest',
+    body: { case: 'CN017', amount: 100000, ref: 'trip-CN017-follow', at: s.book.anchor } });
+  assert.equal(paid.status, 201, paid.text);
+  const now = (await h.api(s.book, '/v1/cases/CN017', { token: 'admin' })).body;
+  assert.equal(now.balance, 410000);
+  // The collector comes back to the tab: the case is read again.
+  await h.waitFor(async () => {
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    return /4,100\.00/.test(await page.textContent('.money-line'));
+  }, { timeout: 15000, message: 'the balance read again' });
+  await h.waitFor(async () => /4,100\.00/.test(await page.textContent('.task-form [data-error-for="amount"]')),
+    { message: 'the refusal says the balance now' });
+  assert.equal(await typed.inputValue(), '5200', 'what was typed stays');
+  assert.match(await page.textContent('.task-form [data-field="amount"] .label'), /最多 ¥4,100\.00/);
+  assert.match(await page.textContent('.promise-form [data-field="amount"] .label'), /最多 ¥4,100\.00/);
+  // Nobody typed in the promise form: it offers the amount due now.
+  assert.equal(await page.inputValue('.promise-form input[name="amount"]'), (now.amount_due / 100).toFixed(2));
+  await h.screenshot(page, 'trip-balance-follows-zh-CN');
+  // Above the balance now, below the one it was drawn with: refused here.
+  await typed.fill('4500');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => /4,100\.00/.test(await page.textContent('.task-form [data-error-for="amount"]')), { message: 'refused' });
+  assert.deepEqual(sent, [], 'nothing was sent');
+});
+
+test('at a phone\'s width: a promise above the balance refused, a waiting save and Reassign fit the screen, their buttons in reach', async (t) => {
+  const page = await h.openCase(t, s, 'CN015', { device: 'phone' });
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  await page.selectOption('.task-form select[name="outcome"]', 'promise');
+  await page.fill('.task-form input[name="amount"]', '１２３４５６');
+  await page.click('.task-form button[type="submit"]');
+  assert.match(await errorFor(page, '.task-form', 'amount'), /超过/);
+  await h.fitsPhone(page, '.task-form button[type="submit"]');
+  await h.screenshot(page, 'trip-phone-above-balance-zh-CN');
+  const release = await answerWhenReleased(page, '**/v1/cases/CN015/notes');
+  await page.fill('.note-form textarea', '外访时借款人不在家，邻居说周末回来');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(() => page.locator('.note-form textarea').evaluate((el) => el.readOnly), { message: 'held' });
+  await h.fitsPhone(page, '.note-form button[type="submit"]');
+  await h.screenshot(page, 'trip-phone-held-zh-CN');
+  release();
+  await h.waitFor(async () => /已保存/.test(await page.textContent('.note-form .form-status')), { message: 'saved' });
+
+  const sup = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(sup, s.book, 'zhang.min');
+  await sup.goto(s.book.url + '/#/overview');
+  await sup.waitForSelector('form.reassign input[name="task"]');
+  await h.fitsPhone(sup, 'form.reassign button[type="submit"]');
+  await h.fitsPhone(sup, 'form.reassign button.find-case');
+  // Its list scrolls sideways in its box, a kind or a date on one line
+  // (上门外访 stood a character a line).
+  const tall = await sup.$$eval('table[data-table="open_tasks"] tbody tr:first-child td', (tds) =>
+    tds.filter((td) => td.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(td).lineHeight)).map((td) => td.textContent));
+  assert.deepEqual(tall, []);
+  await sup.locator('form.reassign').screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'trip-phone-reassign-zh-CN.png') });
+});

@@ -80,6 +80,10 @@
  * const s = h.suite(opts)       the opening every page-test file shared:
  *     startBook(opts) and launchBrowser() in node:test's before(), their
  *     close in after(); s.book and s.browser once before() ran.
+ * h.fitsPhone(page, primary) -> measures   throws unless the page fits a
+ *     phone's width (nothing past the edge outside a box that scrolls
+ *     sideways, no empty form status holding room) and the primary button
+ *     (a selector, optional) is shown with its whole width on screen.
  * h.openCase(t, s, id, opts) -> page   a new page (opts.device 'desktop',
  *     opts.locale 'zh-CN': 'en' is set as the switch's remembered choice),
  *     signed in over the API as opts.user ('li.wei'), on #/case/ID (or
@@ -545,8 +549,44 @@ async function openCase(t, s, id, opts = {}) {
   return page;
 }
 
+// A page at a phone's width: nothing reaches past the screen's edge
+// (a box that scrolls sideways, the navigation or a wide table, keeps
+// its content), the primary button (a selector) is shown with its whole
+// width on screen, and no empty form status holds room (a 12rem basis
+// made each one 190 px of blank under its Save). Throws naming what is
+// wrong; answers what it measured.
+async function fitsPhone(page, primary) {
+  const got = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const scrolls = (el) => {
+      for (let p = el.parentElement; p; p = p.parentElement)
+        if (/auto|scroll|hidden/.test(getComputedStyle(p).overflowX)) return true;
+      return false;
+    };
+    const name = (el) => `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}`;
+    const out = [...document.querySelectorAll('body *')].filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && (r.right > width + 1 || r.left < -1) && !scrolls(el);
+    }).slice(0, 5).map((el) => `${name(el)} ${Math.round(el.getBoundingClientRect().left)}..${Math.round(el.getBoundingClientRect().right)}`);
+    const blank = [...document.querySelectorAll('.form-status')].filter((el) => !el.textContent.trim() && el.getBoundingClientRect().height > 8)
+      .map((el) => `${name(el.closest('form') || el)} status ${Math.round(el.getBoundingClientRect().height)} px`);
+    return { width, scrollWidth: document.documentElement.scrollWidth, out, blank };
+  });
+  if (got.scrollWidth > got.width) throw new Error(`the page is ${got.scrollWidth} px wide on a ${got.width} px screen: ${got.out.join(', ')}`);
+  if (got.out.length) throw new Error(`past the screen's edge (${got.width} px): ${got.out.join(', ')}`);
+  if (got.blank.length) throw new Error(`empty statuses holding room: ${got.blank.join(', ')}`);
+  if (primary) {
+    const button = page.locator(primary).first();
+    await button.scrollIntoViewIfNeeded();
+    if (!(await button.isVisible())) throw new Error(`${primary} is not shown`);
+    const box = await button.boundingBox();
+    if (box.x < 0 || box.x + box.width > got.width + 1) throw new Error(`${primary} reaches ${Math.round(box.x)}..${Math.round(box.x + box.width)} on a ${got.width} px screen`);
+  }
+  return got;
+}
+
 module.exports = {
-  suite, openCase,
+  suite, openCase, fitsPhone,
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
   launchBrowser, closeBrowser, newPage, checkGuards, signIn, signInHere, endSession, useSession, screenshot,

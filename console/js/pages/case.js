@@ -9,9 +9,14 @@ import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
 import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
-import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites } from '../forms.js';
+import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites, followBalance, ARRIVED, ARRIVED_WHERE, arrivalText } from '../forms.js';
 import { go, setKeys, restoreDrafts } from '../app.js';
 import { claimNext } from '../next.js';
+
+// The case is read again every POLL_MS while its page is shown, and when
+// the tab comes back to the front (the collector back from a call): a
+// payment landed meanwhile changes what the forms may promise.
+const POLL_MS = 30000;
 
 async function journalNewestFirst(id) {
   let rows = [];
@@ -51,6 +56,52 @@ export function render(main, id, query) {
     n: nextCase,
   });
   refresh();
+  let polling = false;
+  let timer = setTimeout(poll, POLL_MS);
+  const back = () => { if (document.visibilityState === 'visible') poll(); };
+  window.addEventListener('focus', back);
+  document.addEventListener('visibilitychange', back);
+  const stop = () => {
+    clearTimeout(timer);
+    window.removeEventListener('focus', back);
+    document.removeEventListener('visibilitychange', back);
+  };
+  return stop;
+
+  // Reads the case again and draws what changed: its figures, its promise,
+  // the forms' limit and shown balance; never the forms over what is typed
+  // in them (drawActions(true)). A failed read waits for the next.
+  async function poll() {
+    clearTimeout(timer);
+    if (!head.isConnected) return stop(); // left, or drawn again (a retry)
+    timer = setTimeout(poll, POLL_MS);
+    if (polling || !kase || document.visibilityState === 'hidden') return;
+    polling = true;
+    try {
+      const fresh = await get(`/v1/cases/${enc(id)}`);
+      // Unchanged: nothing drawn, and the journal (pages of it on an old
+      // case) is not read again.
+      if (JSON.stringify(fresh) === JSON.stringify(kase)) return;
+      take(fresh);
+      drawCase(true);
+      loadTimeline();
+    } catch {
+      /* the next poll, or the person's next action, reads it again */
+    } finally {
+      polling = false;
+    }
+  }
+
+  // The case read now, into the object the forms were drawn with: their
+  // limit (the balance) and prefilled amount follow it.
+  function take(fresh) {
+    if (!kase || kase.id !== fresh.id) {
+      kase = fresh;
+      return;
+    }
+    for (const k of Object.keys(kase)) if (!(k in fresh)) delete kase[k];
+    Object.assign(kase, fresh);
+  }
 
   function focusForm(which) {
     const f = [...main.querySelectorAll('.task-form')].find(which);
@@ -67,7 +118,7 @@ export function render(main, id, query) {
 
   async function refresh() {
     try {
-      kase = await get(`/v1/cases/${enc(id)}`);
+      take(await get(`/v1/cases/${enc(id)}`));
     } catch (err) {
       if (err.status === 401) return;
       fill(main, err.status === 404 ? empty(t('case.notfound', { id })) : errorBox(err, () => render(main, id, query)));
@@ -103,7 +154,7 @@ export function render(main, id, query) {
     refresh();
   }
 
-  function drawCase() {
+  function drawCase(polled) {
     const c = kase;
     const b = c.borrower || {};
     fill(head,
@@ -131,7 +182,7 @@ export function render(main, id, query) {
       b.ceased ? h('p', { class: 'hold' }, t('case.ceased')) : null,
       section(t('case.contacts'), contacts.length ? h('ul', { class: 'contacts' }, contacts) : empty(t('case.nocontacts'))));
     drawPromise();
-    drawActions();
+    drawActions(polled);
   }
 
   function drawPromise() {
@@ -152,7 +203,9 @@ export function render(main, id, query) {
   }
 
   // The record forms for the case's open tasks, then a promise and a note.
-  function drawActions() {
+  // polled: a form typed in or waiting is never drawn again, even when the
+  // tasks changed (a save or a refusal redraws it).
+  function drawActions(polled) {
     if (!writer || !kase) return;
     const c = kase;
     const tasks = (c.tasks || []).filter((x) => x.outcomes);
@@ -165,7 +218,9 @@ export function render(main, id, query) {
     // the guard's answer arriving may wipe a record being typed (the
     // guard's reason goes on the buttons already drawn).
     const drawn = JSON.stringify((c.tasks || []).map((x) => x.id));
-    if (actions.dataset.drawn === drawn && actions.childElementCount) {
+    const busy = polled && actions.querySelector('form[data-typed], form [data-held]');
+    if ((actions.dataset.drawn === drawn || busy) && actions.childElementCount) {
+      followBalance(actions);
       for (const task of tasks) {
         const f = [...actions.querySelectorAll('.task-form')].find((x) => x.dataset.task === String(task.id));
         if (f) showBlocked(f.querySelector('button[type=submit]'), blocked(task));
@@ -182,14 +237,19 @@ export function render(main, id, query) {
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     adoptWrites(actions);
-    if (isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
+    // Not when read again by the poll: the page stays where it was read.
+    if (!polled && isPhoneVisit(forms)) forms[0].scrollIntoView({ block: 'start' });
   }
 
   // A record typed for a task recorded meanwhile: its words go into the
   // note box (when empty), not saved, with why; nothing typed is lost.
   function draftGone(values) {
-    const words = values.filter(([name, v]) => name !== 'outcome' && typeof v === 'string' && v.trim())
+    const own = new Set(['outcome', ARRIVED, ARRIVED_WHERE, 'arrived-share']);
+    const words = values.filter(([name, v]) => !own.has(name) && typeof v === 'string' && v.trim())
       .map(([name, v]) => `${word('field', name)}: ${v.trim()}`);
+    const arrival = values.find(([name, v]) => name === ARRIVED && v);
+    const where = values.find(([name, v]) => name === ARRIVED_WHERE && v);
+    if (arrival) words.push(arrivalText(arrival[1], where ? where[1] : null));
     const outcome = values.find(([name]) => name === 'outcome');
     if (outcome && outcome[1]) words.unshift(word('outcome', outcome[1]));
     const box = actions.querySelector('.note-form textarea');

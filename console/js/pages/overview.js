@@ -194,17 +194,43 @@ function loadErrors(box) {
 const REASSIGN_PAGE = 200;
 const openTasks = (queue, after) => get('/v1/tasks' + qs({ status: 'open', queue, after, limit: REASSIGN_PAGE }));
 
-function loadReassign(box, queue = '') {
-  load(box, () => Promise.all([openTasks(queue), get('/v1/users')]), ([tasks, users]) => {
+// One case's waiting tasks (open, or held by someone), as the list shows
+// them: "move MF00123 to Li" without paging through every queue.
+async function caseTasks(id) {
+  const c = await get('/v1/cases/' + enc(id));
+  return { tasks: (c.tasks || []).map((x) => ({ ...x, case: c.id })), next: null };
+}
+
+// view: {queue} (one queue, '' all) or {kase} (one case's tasks). The box
+// keeps the view shown: a Reassign sent before the supervisor chose
+// another reloads the list they look at now, not the one it was sent from.
+function loadReassign(box, view = {}) {
+  const queue = view.queue || '';
+  const kase = view.kase || '';
+  box.reassignView = view;
+  const tasksFor = () => (kase ? caseTasks(kase).catch((err) => {
+    if (err.status === 404 && !err.missingRoute) return { tasks: [], next: null, unknown: true };
+    throw err;
+  }) : openTasks(queue));
+  load(box, () => Promise.all([tasksFor(), get('/v1/users')]), ([tasks, users]) => {
     const rows = tasks.tasks || tasks.items || [];
     let next = tasks.next ?? null;
     const people = (users.items || []).filter((u) => !u.disabled && (u.role === 'agent' || u.role === 'supervisor'));
     const queues = [...new Set([...people.flatMap((u) => u.queues || []), ...(queue ? [queue] : [])])].sort();
-    const inQueue = h('select', { name: 'queue', onchange: () => loadReassign(box, inQueue.value) },
+    const inQueue = h('select', { name: 'queue', onchange: () => loadReassign(box, { queue: inQueue.value }) },
       h('option', { value: '' }, t('ov.reassign.allqueues')), queues.map((q) => h('option', { value: q }, q)));
     inQueue.value = queue;
-    const filter = h('div', { class: 'toolbar' }, h('label', {}, t('ov.reassign.queuefilter'), ' ', inQueue));
-    if (!rows.length) return [queue ? filter : null, empty(t('ov.reassign.none'))];
+    const caseId = h('input', { name: 'case', class: 'case-search', value: kase, autocomplete: 'off',
+      placeholder: t('ov.reassign.case.hint'), 'aria-label': t('ov.reassign.case') });
+    const find = () => loadReassign(box, caseId.value.trim() ? { kase: caseId.value.trim() } : { queue });
+    // Enter in the case box looks the case up; it does not send the Reassign.
+    caseId.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); find(); } });
+    const filter = h('div', { class: 'toolbar reassign-filter' }, h('label', {}, t('ov.reassign.queuefilter'), ' ', inQueue),
+      h('label', {}, t('ov.reassign.case'), ' ', caseId),
+      h('button', { type: 'button', class: 'btn find-case', onclick: find }, t('ov.reassign.case.find')),
+      kase ? h('button', { type: 'button', class: 'btn link all-tasks', onclick: () => loadReassign(box, {}) }, t('ov.reassign.case.all')) : null);
+    if (!rows.length) return [filter, empty(tasks.unknown ? t('ov.reassign.case.unknown', { id: kase })
+      : kase ? t('ov.reassign.case.none', { id: kase }) : t('ov.reassign.none'))];
     const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name }, `${u.name} (${(u.queues || []).join(', ') || '*'})`)));
     const status = h('p', { class: 'form-status', role: 'status' });
     const go = h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go'));
@@ -268,7 +294,7 @@ function loadReassign(box, queue = '') {
       // until then, so a late second click sends nothing.
       if (failed.length) go.disabled = false;
       fill(status, t('ov.reassign.done', { n: done }), failed.length ? ' ' + failed.join('; ') : '');
-      if (!failed.length) setTimeout(() => loadReassign(box, queue), 600);
+      if (!failed.length) setTimeout(() => loadReassign(box, box.reassignView), 600);
     } },
     filter,
     h('p', { class: 'muted' }, t('ov.reassign.pick')),
