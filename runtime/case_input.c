@@ -307,6 +307,59 @@ static int plain_digits(const char *s, rc_money *out) {
   return 1;
 }
 
+/* What a spreadsheet's money cell most likely meant, for its refusal:
+ * "4,724.44" (yuan with a separator and decimals), "¥1,200",
+ * "１２３４５００" (full-width digits look like 1234500 on a screen, so a
+ * refusal quoting them alone reads as refusing a plain number). Writes
+ * the hint to buf and returns 1; 0 for anything else. */
+static int money_hint(const char *s, char *buf, size_t size) {
+  static const char fullwidth[] = "\xEF\xBC"; /* U+FF00..U+FF3F */
+  char digits[24];
+  size_t n = 0;
+  int decimals = -1, odd = 0;
+  const unsigned char *p = (const unsigned char *)s;
+  if (strncmp(s, "$", 1) == 0 || strncmp(s, "\xC2\xA5", 2) == 0 ||
+      strncmp(s, "\xEF\xBF\xA5", 3) == 0) { /* $, ¥, ￥ */
+    p += *p == '$' ? 1 : *p == 0xC2 ? 2 : 3;
+    odd = 1;
+  }
+  while (*p) {
+    int wide = memcmp(p, fullwidth, 2) == 0, c = wide ? p[2] : *p;
+    if (wide && c >= 0x90 && c <= 0x99) c = '0' + c - 0x90; /* ０..９ */
+    else if (wide && c == 0x8C) c = ',';                     /* ， */
+    else if (wide && c == 0x8E) c = '.';                     /* ． */
+    else if (wide) return 0;
+    p += wide ? 3 : 1;
+    odd |= wide;
+    if (c >= '0' && c <= '9') {
+      if (n + 3 >= sizeof digits || decimals >= 2) return 0;
+      digits[n++] = (char)c;
+      if (decimals >= 0) decimals++;
+    } else if (c == ',' && n > 0 && decimals < 0) {
+      odd = 1;
+    } else if (c == '.' && n > 0 && decimals < 0) {
+      decimals = 0;
+    } else {
+      return 0;
+    }
+  }
+  if (n == 0 || decimals == 0) return 0;
+  if (decimals > 0) {
+    size_t zeros;
+    while (decimals++ < 2) digits[n++] = '0';
+    digits[n] = '\0';
+    zeros = strspn(digits, "0");
+    snprintf(buf, size,
+             " (an amount with decimals: in fen or cents, that is %s)",
+             digits + (zeros == n ? n - 1 : zeros));
+    return 1;
+  }
+  if (!odd) return 0;
+  digits[n] = '\0';
+  snprintf(buf, size, " (write it with the digits 0-9 alone: %s)", digits);
+  return 1;
+}
+
 /* Money: a whole number of minor units, >= 0. */
 static int get_money(const fields *obj, const char *key, int text,
                      rc_money *out, int *present, rc_error *err) {
@@ -322,11 +375,14 @@ static int get_money(const fields *obj, const char *key, int text,
       char *end;
       errno = 0;
       *out = strtoll(s, &end, 10);
-      if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-'))
+      if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-')) {
+        char hint[80] = "";
+        money_hint(s, hint, sizeof hint);
         return rc_error_set(err, RC_EINVAL, key,
                             "%s must be a whole number of minor units (fen, "
-                            "cents), got '%s'",
-                            key, s);
+                            "cents), got '%s'%s",
+                            key, s, hint);
+      }
     }
   } else if (json_is_real(v)) {
     return rc_error_set(err, RC_EINVAL, key,

@@ -576,7 +576,8 @@ static int clean_line(importer *im, const char *line, size_t len) {
   else
     snprintf(msg, sizeof msg,
              "column %d%s: not UTF-8 (byte 0x%02X); the file must be UTF-8 "
-             "(convert a GBK export with iconv -f GBK -t UTF-8)",
+             "(convert a GBK or GB18030 export with iconv -f GB18030 -t "
+             "UTF-8)",
              bad.column, where, bad.byte);
   refuse(im, ITEM_ERROR, im->line, NULL, msg);
   return 0;
@@ -773,10 +774,14 @@ static void import_csv(importer *im, line_reader *r) {
     if (!im->in_record) {
       size_t k = 0;
       while (k < n &&
-             (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k])))
+             (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k]) ||
+              (line[k] == ',' && !im->in_header)))
         k++;
       /* A blank line: libcsv reads no record there either, but left the
-       * next record's errors naming it. */
+       * next record's errors naming it. A row of empty cells (",,,,") is
+       * one too: Excel and WPS save the formatted rows below a sheet's
+       * data so, and each was refused "id is required" where it holds
+       * nothing to import. */
       if (k == n) continue;
       im->row_line = im->line;
     }

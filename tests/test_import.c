@@ -497,6 +497,9 @@ static void test_a_gbk_cell_is_refused_with_line_and_column(void **state) {
   assert_int_equal(errors.count, 2);
   expect_error(&errors, 0, 3, "column 7 (in column balance): not UTF-8");
   expect_error(&errors, 0, 3, "0xB0");
+  /* GB18030 holds GBK and the names GBK lacks (李䶮): iconv -f GBK stops
+   * at the first of them, where -f GB18030 converts either export. */
+  expect_error(&errors, 0, 3, "iconv -f GB18030 -t UTF-8");
   expect_error(&errors, 1, 4, "column 4 (in column borrower_id)");
   assert_int_equal(cases(eng), 0); /* nothing, not even line 2 */
   rc_errlist_free(&errors);
@@ -2820,6 +2823,79 @@ static void test_field_counts_name_their_lines(void **state) {
   engine_close(eng);
 }
 
+/* A spreadsheet's money written as its screen shows it (yuan with a
+ * separator and decimals, full-width digits that look like 0-9) is
+ * refused with what the cell should hold in minor units. */
+static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date\n"
+                 "M1,B1,\"4,724.44\",0,2026-01-01\n"
+                 "M2,B2,\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93\xEF\xBC\x90\xEF\xBC\x90,0,"
+                 "2026-01-01\n"
+                 "M3,B3,\"\xEF\xBF\xA5" "1,200\",0,2026-01-01\n"
+                 "M4,B4,90.5,0,2026-01-01\n"
+                 "M5,B5,0.07,0,2026-01-01\n"
+                 "M6,B6,12abc,0,2026-01-01\n"
+                 "M7,B7,1.234,0,2026-01-01\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "got '4,724.44' (an amount with decimals: in "
+                              "fen or cents, that is 472444)");
+  expect_error(&errors, 1, 3, "(write it with the digits 0-9 alone: 12300)");
+  expect_error(&errors, 2, 4, "(write it with the digits 0-9 alone: 1200)");
+  expect_error(&errors, 3, 5, "that is 9050)");
+  expect_error(&errors, 4, 6, "that is 7)");
+  expect_error(&errors, 5, 7, "got '12abc'");
+  expect_error(&errors, 6, 8, "got '1.234'");
+  assert_null(strstr(errors.items[5].message, "cents), got '12abc' ("));
+  assert_null(strstr(errors.items[6].message, "that is"));
+  assert_int_equal(errors.count, 7);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A row of empty cells is a blank line: Excel and WPS save the
+ * formatted rows under a sheet's data as ",,,,". Such a line inside a
+ * quoted cell is the cell's, and a row with one cell given is a row. */
+static void test_rows_of_empty_cells_are_blank_lines(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,note\r\n"
+                              "E1,B1,100,100,2026-01-01,x\r\n"
+                              ",,,,,\r\n"
+                              "E2,B2,100,0,2026-01-01,\"a\n,,,,,\nb\"\r\n"
+                              " , ,\t,,,\r\n"
+                              ",,,,,\r\n"
+                              ",,,,,\r\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(errors.count, 0);
+  assert_int_equal(cases(eng), 2);
+  assert_int_equal(query_case(engine_query(eng), "E2", &c, NULL), RC_OK);
+  assert_string_equal(c.data, "{\"note\":\"a\\n,,,,,\\nb\"}");
+  store_case_free(&c);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,note\n"
+                              ",,,,,\n"
+                              ",,,,,x\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "id is required");
+  for (int i = 0; i < errors.count; i++)
+    assert_int_equal(errors.items[i].line, 3);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* The file is read on a thread of its own, a few batches ahead of the
  * rows written: refusals still come in file order, the writer's own (an
  * update checked against the book) among the reader's, and a report
@@ -2938,6 +3014,8 @@ int main(void) {
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
+      cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
+      cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),
