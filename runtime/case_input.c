@@ -360,6 +360,37 @@ static int money_hint(const char *s, char *buf, size_t size) {
   return 1;
 }
 
+/* A date as a Chinese sheet writes it, year first: "2026/2/28",
+ * "2026.2.28", "2026-2-8", "2026年2月28日" (Excel and WPS save a date cell
+ * so). Writes " (write 2026-02-28)" to buf and returns 1 when it names a
+ * real day; 0 for anything else, the day-first and month-first forms
+ * included (which one was meant cannot be told). */
+static int date_hint(const char *s, char *buf, size_t size) {
+  static const char *const seps[] = {"/", "-", ".", "\xE5\xB9\xB4" /* 年 */,
+                                     "\xE6\x9C\x88" /* 月 */};
+  int part[3] = {0, 0, 0};
+  char iso[16];
+  rc_date d;
+  for (int k = 0; k < 3; k++) {
+    int n = 0;
+    for (; *s >= '0' && *s <= '9' && n < 4; s++, n++)
+      part[k] = part[k] * 10 + (*s - '0');
+    if (k == 0 ? n != 4 : (n < 1 || n > 2)) return 0;
+    if (k == 2) break;
+    size_t i = 0;
+    while (i < sizeof seps / sizeof seps[0] &&
+           strncmp(s, seps[i], strlen(seps[i])) != 0)
+      i++;
+    if (i == sizeof seps / sizeof seps[0]) return 0;
+    s += strlen(seps[i]);
+  }
+  if (strcmp(s, "") != 0 && strcmp(s, "\xE6\x97\xA5" /* 日 */) != 0) return 0;
+  snprintf(iso, sizeof iso, "%04d-%02d-%02d", part[0], part[1], part[2]);
+  if (clock_parse_date(iso, &d) != RC_OK) return 0;
+  snprintf(buf, size, " (write %s)", iso);
+  return 1;
+}
+
 /* Money: a whole number of minor units, >= 0. */
 static int get_money(const fields *obj, const char *key, int text,
                      rc_money *out, int *present, rc_error *err) {
@@ -664,17 +695,27 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
       (rc = case_input_check_money(c, err)))
     return rc;
   if ((rc = get_string(&top, "due_date", &c->due_date, 10, err))) {
-    if (err->field[0])
+    json_t *given = field_get(&top, "due_date");
+    char hint[32];
+    if (text && json_is_string(given) &&
+        date_hint(json_string_value(given), hint, sizeof hint))
+      snprintf(err->message, sizeof err->message,
+               "due_date '%s' is not a date such as 2026-01-31%s",
+               json_string_value(given), hint);
+    else if (err->field[0])
       snprintf(err->message, sizeof err->message,
                "due_date must be a date such as 2026-01-31");
     return rc;
   }
   if (c->due_date) {
     rc_date d;
-    if (clock_parse_date(c->due_date, &d) != RC_OK)
+    char hint[32] = "";
+    if (clock_parse_date(c->due_date, &d) != RC_OK) {
+      if (text) date_hint(c->due_date, hint, sizeof hint);
       return rc_error_set(err, RC_EINVAL, "due_date",
-                          "due_date '%s' is not a date such as 2026-01-31",
-                          c->due_date);
+                          "due_date '%s' is not a date such as 2026-01-31%s",
+                          c->due_date, hint);
+    }
     in->present |= IN_DUE_DATE;
   }
   v = field_get(&top, "score");

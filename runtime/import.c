@@ -701,9 +701,33 @@ static void csv_row(int c, void *ud) {
       int has_id = 0;
       for (int i = 0; i < im->ncolumns; i++)
         has_id |= strcmp(im->header[i], "id") == 0;
-      if (!has_id)
-        refuse(im, ITEM_ERROR, im->row_line, NULL,
-               "the header has no 'id' column (is the first row a header?)");
+      if (!has_id) {
+        /* A sheet's own names (贷款编号, 客户姓名, 余额) are the usual
+         * cause: name them, and what they should be. Every row after
+         * would only add "id is required", so the file is read no
+         * further. */
+        char msg[400];
+        size_t at = (size_t)snprintf(
+            msg, sizeof msg,
+            "the header has no 'id' column (is the first row a header?); "
+            "its columns are");
+        for (int i = 0; i < im->ncolumns && i < 6 && at < 200; i++) {
+          const char *name = im->header[i];
+          int len = (int)strlen(name);
+          if (len > 40) /* cut between characters */
+            for (len = 40; len > 0 && (name[len] & 0xC0) == 0x80; len--)
+              ;
+          at += (size_t)snprintf(msg + at, sizeof msg - at, "%s %.*s",
+                                 i ? "," : "", len, name);
+        }
+        snprintf(msg + at, sizeof msg - at,
+                 "%s: rename them to recoup's (id, borrower_id, "
+                 "borrower_name, phone, balance, amount_due, due_date, ...: "
+                 "docs/import.md)",
+                 im->ncolumns > 6 ? ", ..." : "");
+        refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
+        im->stop = 1;
+      }
     }
     for (int i = 0; i < im->ncolumns; i++)
       if (!im->cells[i]) row_cell(im, i, "", 0);

@@ -2860,6 +2860,63 @@ static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
   engine_close(eng);
 }
 
+/* A year-first date as a Chinese sheet saves it is refused with the
+ * ISO form to write; a day-first or month-first one gets no guess. */
+static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date\n"
+                 "D1,B1,100,0,2026/2/28\n"
+                 "D2,B2,100,0,2026\xE5\xB9\xB4" "2\xE6\x9C\x88" "8\xE6\x97\xA5\n"
+                 "D3,B3,100,0,2026.12.1\n"
+                 "D4,B4,100,0,02/28/2026\n"
+                 "D5,B5,100,0,2026/2/30\n"
+                 "D6,B6,100,0,2026\xE5\xB9\xB4" "2\xE6\x9C\x88" "30\xE6\x97\xA5\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "due_date '2026/2/28' is not a date such as "
+                              "2026-01-31 (write 2026-02-28)");
+  expect_error(&errors, 1, 3, "due_date '2026\xE5\xB9\xB4" "2\xE6\x9C\x88"
+                              "8\xE6\x97\xA5' is not a date such as "
+                              "2026-01-31 (write 2026-02-08)");
+  expect_error(&errors, 2, 4, "(write 2026-12-01)");
+  expect_error(&errors, 3, 5, "due_date '02/28/2026' is not a date");
+  expect_error(&errors, 4, 6, "due_date '2026/2/30' is not a date");
+  expect_error(&errors, 5, 7, "due_date must be a date such as 2026-01-31");
+  for (int i = 3; i < errors.count; i++)
+    assert_null(strstr(errors.items[i].message, "(write"));
+  assert_int_equal(errors.count, 6);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A header in the sheet's own words is named, with recoup's names, and
+ * its rows are not each refused for an id they cannot have. */
+static void test_a_header_without_id_names_its_columns(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "\xE8\xB4\xB7\xE6\xAC\xBE\xE7\xBC\x96\xE5\x8F\xB7,"
+                 "\xE4\xBD\x99\xE9\xA2\x9D,a,b,c,d,e\n"
+                 "YN1,100,1,2,3,4,5\n"
+                 "YN2,100,1,2,3,4,5\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "the header has no 'id' column (is the first row a header?); "
+               "its columns are \xE8\xB4\xB7\xE6\xAC\xBE\xE7\xBC\x96\xE5"
+               "\x8F\xB7, \xE4\xBD\x99\xE9\xA2\x9D, a, b, c, d, ...: rename "
+               "them to recoup's (id, borrower_id,");
+  assert_int_equal(errors.count, 1);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A row of empty cells is a blank line: Excel and WPS save the
  * formatted rows under a sheet's data as ",,,,". Such a line inside a
  * quoted cell is the cell's, and a row with one cell given is a row. */
@@ -3015,6 +3072,8 @@ int main(void) {
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
+      cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
+      cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
