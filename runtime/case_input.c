@@ -438,9 +438,19 @@ static int get_money(const fields *obj, const char *key, int text,
 static int phone_field(const char *s, const char *country, char *out,
                        const char *field, const char *what, rc_error *err) {
   int rc = phone_normalize(s, country, out, 17);
-  if (rc != PHONE_OK)
-    return rc_error_set(err, RC_EINVAL, field, "%s '%s' %s", what, s,
-                        phone_problem(rc));
+  if (rc != PHONE_OK) {
+    /* Full-width digits (a Chinese input method's １３９) look like 139
+     * on a screen: a refusal quoting them alone reads as refusing a good
+     * number. */
+    const char *wide = strstr(s, "\xEF\xBC");
+    int fullwidth = wide && (unsigned char)wide[2] >= 0x90 &&
+                    (unsigned char)wide[2] <= 0x99;
+    return rc_error_set(err, RC_EINVAL, field, "%s '%s' %s%s", what, s,
+                        phone_problem(rc),
+                        fullwidth ? " (it has full-width digits: write it "
+                                    "with 0-9)"
+                                  : "");
+  }
   return RC_OK;
 }
 

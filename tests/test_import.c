@@ -2825,7 +2825,8 @@ static void test_field_counts_name_their_lines(void **state) {
 
 /* A spreadsheet's money written as its screen shows it (yuan with a
  * separator and decimals, full-width digits that look like 0-9) is
- * refused with what the cell should hold in minor units. */
+ * refused with what the cell should hold in minor units; a phone in
+ * full-width digits says so. */
 static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
     void **state) {
   engine *eng = open_mem();
@@ -2855,6 +2856,17 @@ static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
   assert_null(strstr(errors.items[5].message, "cents), got '12abc' ("));
   assert_null(strstr(errors.items[6].message, "that is"));
   assert_int_equal(errors.count, 7);
+  rc_errlist_free(&errors);
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date,phone\n"
+                 "P1,B1,100,0,2026-01-01,\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x99"
+                 " 0000 0001\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "is not a phone number (it has full-width "
+                              "digits: write it with 0-9)");
+  assert_int_equal(errors.count, 1);
   assert_int_equal(cases(eng), 0);
   rc_errlist_free(&errors);
   engine_close(eng);
