@@ -668,6 +668,47 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   expect_run(r, 1, "no-such.db");
 }
 
+/* A workflow's version bumped and the old file dropped: the book's open
+ * cases on the old version wait, unworked, and a tick or the service says
+ * nothing. `recoup check --db` names the version and how many open cases
+ * run it (closed ones and loaded versions not); on fa744ec it said ok. */
+static void test_check_names_open_cases_on_a_version_not_loaded(
+    void **state) {
+  char book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  snprintf(book, sizeof book, "%s/versions.db", srv.dir);
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "INSERT INTO borrowers(id) VALUES ('B1');"
+          "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+          "closed, currency, opened_at) VALUES "
+          "('V1', 'B1', 'pay', 1, 'new', 0, 'USD', 0), "
+          "('V2', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+          "('V3', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+          "('V4', 'B1', 'pay', 8, 'done', 1, 'USD', 0), "
+          "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0)",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 0,
+             "versions.db: 1 open case runs workflow gone version 2, which "
+             "these scripts do not load: nothing runs for it (no timer "
+             "fires, no event is handled) until it is loaded.");
+  expect_run(r, 0,
+             "versions.db: 2 open cases run workflow pay version 7, which "
+             "these scripts do not load: nothing runs for them");
+  expect_run(r, 0, "(docs/lua.md, \"Changing a workflow\")");
+  assert_null(strstr(r->out, "version 1,"));
+  assert_null(strstr(r->out, "version 8,"));
+}
+
 /* `recoup check --db` on what is no book it can read: a FIFO (on 08d9c56
  * check waited in the open until something wrote to it, for ever; here a
  * writer that closes at once lets the old run end, and the run's own end
@@ -922,6 +963,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),
+      cmocka_unit_test(test_check_names_open_cases_on_a_version_not_loaded),
       cmocka_unit_test(test_check_refuses_what_is_no_book),
       cmocka_unit_test(test_check_names_a_book_held_by_a_first_import),
       cmocka_unit_test(
