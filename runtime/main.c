@@ -760,6 +760,20 @@ static int cmd_tick(const args *a) {
       "transitions, %lld handler errors)\n",
       (long long)steps, seconds() - t0, (long long)st->timers_fired,
       (long long)st->transitions, (long long)failed);
+  {
+    /* Cases on a version these scripts do not load are left for a
+     * process that has it: with one process, nobody. Said, or a
+     * version bumped with its old file dropped stops them unseen. */
+    const engine_reloads *r = engine_reload_state(eng);
+    char place[1200];
+    if (r->waiting > 0) {
+      same_place(a, dir, place, sizeof place);
+      say("warning: cases on workflow %s were left waiting: these scripts "
+          "do not load that version, so nothing runs for them; `recoup "
+          "check%s` names them (docs/lua.md, \"Changing a workflow\")",
+          r->missing, place);
+    }
+  }
   running = NULL;
   engine_close(eng);
   return handlers_failed(a, dir, failed);

@@ -669,9 +669,10 @@ static void test_check_names_what_an_older_book_holds(void **state) {
 }
 
 /* A workflow's version bumped and the old file dropped: the book's open
- * cases on the old version wait, unworked, and a tick or the service says
- * nothing. `recoup check --db` names the version and how many open cases
- * run it (closed ones and loaded versions not); on fa744ec it said ok. */
+ * cases on the old version wait, unworked. A tick that leaves them says
+ * so, and `recoup check --db` names the version and how many open cases
+ * run it (closed ones and loaded versions not); on fa744ec both were
+ * silent. */
 static void test_check_names_open_cases_on_a_version_not_loaded(
     void **state) {
   char book[700];
@@ -692,10 +693,19 @@ static void test_check_names_open_cases_on_a_version_not_loaded(
           "('V2', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
           "('V3', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
           "('V4', 'B1', 'pay', 8, 'done', 1, 'USD', 0), "
-          "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0)",
+          "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0);"
+          "INSERT INTO timers(due, id, case_id, event, scoped) VALUES "
+          "(0, 1, 'V2', 'chase', 1)",
           NULL, NULL, NULL),
       SQLITE_OK);
   sqlite3_close(db);
+  /* A tick that leaves V2's due timer says so, and where to look. */
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  if (!strstr(r->err, "warning: cases on workflow pay v7 were left waiting: "
+                      "these scripts do not load that version, so nothing "
+                      "runs for them; `recoup check"))
+    fail_msg("tick said: %s", r->err);
   r = recoup("check", srv.dir, "--db", book, NULL);
   expect_run(r, 0,
              "versions.db: 1 open case runs workflow gone version 2, which "
