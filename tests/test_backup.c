@@ -612,6 +612,21 @@ static void test_a_backup_s_json_names_borrowers_with_locale_extensions(
              "{\"id\":\"B3\",\"locale\":\"en-x-priv\"}]}");
 }
 
+/* A new book named name in the institution's directory, made by a tick,
+ * then changed by hand with sql (what an older recoup or a person left):
+ * its path in book. */
+static void book_changed_by_hand(char *book, size_t size, const char *name,
+                                 const char *sql) {
+  sqlite3 *db;
+  run *r;
+  snprintf(book, size, "%s/%s", srv.dir, name);
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
 /* A book written before session 34 may hold ids today's input refuses
  * (X18 + U+3000, a tag character) and timers whose due is text (never
  * due) or a real number: `recoup check --db` names each, says how its
@@ -619,28 +634,19 @@ static void test_a_backup_s_json_names_borrowers_with_locale_extensions(
  * check took no --db and nothing named them. */
 static void test_check_names_what_an_older_book_holds(void **state) {
   char book[700];
-  sqlite3 *db;
   run *r;
   (void)state;
-  snprintf(book, sizeof book, "%s/older.db", srv.dir);
-  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
-  expect_run(r, 0, "tick:");
-  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_exec(
-          db,
-          "INSERT INTO borrowers(id) VALUES ('B9' || char(0x3000)), "
-          "('T1' || char(0xE0041)), ('B1');"
-          "INSERT INTO cases(id, borrower_id, workflow, version, state, "
-          "currency, opened_at) VALUES ('X18' || char(0x3000), 'B9' || "
-          "char(0x3000), 'pay', 1, 'new', 'USD', 0), ('L1', 'B1', 'pay', 1, "
-          "'new', 'USD', 0), ('L2', 'B1', 'pay', 1, 'new', 'USD', 0);"
-          "INSERT INTO timers(due, id, case_id, event, scoped) VALUES "
-          "('2026-01-05', 1, 'L1', 'chase', 1), (1000.5, 1, 'L2', 'chase', "
-          "1)",
-          NULL, NULL, NULL),
-      SQLITE_OK);
-  sqlite3_close(db);
+  book_changed_by_hand(
+      book, sizeof book, "older.db",
+      "INSERT INTO borrowers(id) VALUES ('B9' || char(0x3000)), "
+      "('T1' || char(0xE0041)), ('B1');"
+      "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+      "currency, opened_at) VALUES ('X18' || char(0x3000), 'B9' || "
+      "char(0x3000), 'pay', 1, 'new', 'USD', 0), ('L1', 'B1', 'pay', 1, "
+      "'new', 'USD', 0), ('L2', 'B1', 'pay', 1, 'new', 'USD', 0);"
+      "INSERT INTO timers(due, id, case_id, event, scoped) VALUES "
+      "('2026-01-05', 1, 'L1', 'chase', 1), (1000.5, 1, 'L2', 'chase', "
+      "1)");
   r = recoup("check", srv.dir, "--db", book, NULL);
   expect_run(r, 0, ": ok (Bak, UTC, 1 workflow)\n");
   expect_run(r, 0,
@@ -676,29 +682,19 @@ static void test_check_names_what_an_older_book_holds(void **state) {
 static void test_check_names_open_cases_on_a_version_not_loaded(
     void **state) {
   char book[700];
-  sqlite3 *db;
   run *r;
   (void)state;
-  snprintf(book, sizeof book, "%s/versions.db", srv.dir);
-  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
-  expect_run(r, 0, "tick:");
-  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_exec(
-          db,
-          "INSERT INTO borrowers(id) VALUES ('B1');"
-          "INSERT INTO cases(id, borrower_id, workflow, version, state, "
-          "closed, currency, opened_at) VALUES "
-          "('V1', 'B1', 'pay', 1, 'new', 0, 'USD', 0), "
-          "('V2', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
-          "('V3', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
-          "('V4', 'B1', 'pay', 8, 'done', 1, 'USD', 0), "
-          "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0);"
-          "INSERT INTO timers(due, id, case_id, event, scoped) VALUES "
-          "(0, 1, 'V2', 'chase', 1)",
-          NULL, NULL, NULL),
-      SQLITE_OK);
-  sqlite3_close(db);
+  book_changed_by_hand(book, sizeof book, "versions.db",
+                       "INSERT INTO borrowers(id) VALUES ('B1');"
+                       "INSERT INTO cases(id, borrower_id, workflow, version, "
+                       "state, closed, currency, opened_at) VALUES "
+                       "('V1', 'B1', 'pay', 1, 'new', 0, 'USD', 0), "
+                       "('V2', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+                       "('V3', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+                       "('V4', 'B1', 'pay', 8, 'done', 1, 'USD', 0), "
+                       "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0);"
+                       "INSERT INTO timers(due, id, case_id, event, scoped) "
+                       "VALUES (0, 1, 'V2', 'chase', 1)");
   /* A tick that leaves V2's due timer says so, and where to look. */
   r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
   expect_run(r, 0, "tick:");
