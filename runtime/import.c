@@ -676,6 +676,33 @@ static void csv_field(void *data, size_t len, void *ud) {
   im->field++;
 }
 
+/* A column a spreadsheet names as a person would (Phone, Borrower Name,
+ * EMAIL, do-not-contact): the same letters as one of recoup's optional
+ * columns in another case, with spaces or dashes for its underscores.
+ * Kept as written it went to case.data without a word: a whole book
+ * imported with no phone to send a reminder to. The columns a new case
+ * needs are named by the row's own refusal instead (engine.c
+ * near_miss), and a name that only resembles one is the lender's own. */
+static const char *column_written_otherwise(const char *name) {
+  static const char *const optional[] = {
+      "borrower_name", "phone",          "email",    "address",
+      "employer_name", "employer_phone", "employer_address",
+      "area",          "locale",         "timezone", "product",
+      "currency",      "principal",      "fees",     "score",
+      "tags",          "do_not_contact", NULL};
+  for (int i = 0; optional[i]; i++) {
+    const char *a = name, *b = optional[i];
+    for (; *a && *b; a++, b++) {
+      char c = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a')
+               : *a == ' ' || *a == '-' ? '_'
+                                        : *a;
+      if (c != *b) break;
+    }
+    if (!*a && !*b && strcmp(name, optional[i]) != 0) return optional[i];
+  }
+  return NULL;
+}
+
 static void csv_row(int c, void *ud) {
   importer *im = ud;
   (void)c;
@@ -696,6 +723,19 @@ static void csv_row(int c, void *ud) {
         if (strcmp(im->header[i], im->header[j]) == 0)
           refuse(im, ITEM_ERROR, im->row_line, im->header[i],
                  "the header names this column twice");
+    }
+    for (int i = 0; i < im->ncolumns; i++) {
+      const char *meant = column_written_otherwise(im->header[i]);
+      char msg[320], shown[64];
+      if (!meant) continue;
+      rc_printable_line(shown, sizeof shown, im->header[i]);
+      snprintf(msg, sizeof msg,
+               "column '%s' is recoup's %s written otherwise: name it %s "
+               "(as written, its cells would be kept in case.data and never "
+               "read as %s)",
+               shown, meant, meant, meant);
+      refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
+      im->stop = 1;
     }
     {
       int has_id = 0;

@@ -2929,6 +2929,47 @@ static void test_a_header_without_id_names_its_columns(void **state) {
   engine_close(eng);
 }
 
+/* An optional column named as a person would (Phone, Borrower Name,
+ * do-not-contact) is refused at the header, naming recoup's name: on
+ * fa744ec its cells went to case.data and the book imported without a
+ * phone. A column only like one (phone2, mobile) stays the lender's. */
+static void test_an_optional_column_written_otherwise_is_refused(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,"
+                              "Phone,Borrower Name,do-not-contact\n"
+                              "W1,B1,100,0,2026-01-01,139 0000 0001,Li,no\n"
+                              "W2,B2,100,0,2026-01-01,139 0000 0002,Wang,no\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "column 'Phone' is recoup's phone written otherwise: name it "
+               "phone (as written, its cells would be kept in case.data and "
+               "never read as phone)");
+  expect_error(&errors, 1, 1, "column 'Borrower Name' is recoup's "
+                              "borrower_name written otherwise");
+  expect_error(&errors, 2, 1, "column 'do-not-contact' is recoup's "
+                              "do_not_contact written otherwise");
+  assert_int_equal(errors.count, 3);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,"
+                              "phone2,mobile\n"
+                              "W1,B1,100,0,2026-01-01,139 0000 0001,x\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "W1", &c, NULL), RC_OK);
+  assert_string_equal(c.data,
+                      "{\"mobile\":\"x\",\"phone2\":\"139 0000 0001\"}");
+  store_case_free(&c);
+  engine_close(eng);
+}
+
 /* A row of empty cells is a blank line: Excel and WPS save the
  * formatted rows under a sheet's data as ",,,,". Such a line inside a
  * quoted cell is the cell's, and a row with one cell given is a row. */
@@ -3084,6 +3125,7 @@ int main(void) {
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
+      cmocka_unit_test(test_an_optional_column_written_otherwise_is_refused),
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
