@@ -719,8 +719,8 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   }
   if (c->due_date) {
     rc_date d;
-    char hint[32] = "";
     if (clock_parse_date(c->due_date, &d) != RC_OK) {
+      char hint[32] = "";
       if (text) date_hint(c->due_date, hint, sizeof hint);
       return rc_error_set(err, RC_EINVAL, "due_date",
                           "due_date '%s' is not a date such as 2026-01-31%s",
