@@ -765,8 +765,8 @@ static int cmd_tick(const args *a) {
      * process that has it: with one process, nobody. Said, or a
      * version bumped with its old file dropped stops them unseen. */
     const engine_reloads *r = engine_reload_state(eng);
-    char place[1200];
     if (r->waiting > 0) {
+      char place[1200];
       same_place(a, dir, place, sizeof place);
       say("warning: cases on workflow %s were left waiting: these scripts "
           "do not load that version, so nothing runs for them; `recoup "
