@@ -62,13 +62,17 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err);
  * by the row's, a reply is matched to its case by the table's).
  * Strings live for the call only. */
 typedef struct store_odd {
-  const char *what;    /* "case", "borrower", "timer", "contacts" */
+  const char *what;    /* "case", "borrower", "timer", "contacts",
+                        * "workflow" */
   const char *id;      /* the id as stored (a timer's: its number;
-                        * contacts': their borrower's) */
+                        * contacts': their borrower's; a workflow's: its
+                        * name) */
   const char *case_id; /* a timer's case; NULL otherwise */
   const char *event;   /* a timer's event; NULL otherwise */
   const char *why;     /* input_check_id's message, or the due as stored */
   int fires;           /* a timer: 1 when the sweep still fires it */
+  int version;         /* a workflow: the version open cases run */
+  int64_t cases;       /* a workflow: how many open cases run it */
 } store_odd;
 typedef void (*store_odd_fn)(void *ud, const store_odd *o);
 /* Hands fn each odd thing of the SQLite book at path, opened read-only

@@ -307,6 +307,90 @@ static int plain_digits(const char *s, rc_money *out) {
   return 1;
 }
 
+/* What a spreadsheet's money cell most likely meant, for its refusal:
+ * "4,724.44" (yuan with a separator and decimals), "¥1,200",
+ * "１２３４５００" (full-width digits look like 1234500 on a screen, so a
+ * refusal quoting them alone reads as refusing a plain number). Writes
+ * the hint to buf and returns 1; 0 for anything else. */
+static int money_hint(const char *s, char *buf, size_t size) {
+  static const char fullwidth[] = "\xEF\xBC"; /* U+FF00..U+FF3F */
+  char digits[24];
+  size_t n = 0;
+  int decimals = -1, odd = 0;
+  const unsigned char *p = (const unsigned char *)s;
+  if (strncmp(s, "$", 1) == 0 || strncmp(s, "\xC2\xA5", 2) == 0 ||
+      strncmp(s, "\xEF\xBF\xA5", 3) == 0) { /* $, ¥, ￥ */
+    p += *p == '$' ? 1 : *p == 0xC2 ? 2 : 3;
+    odd = 1;
+  }
+  while (*p) {
+    int wide = memcmp(p, fullwidth, 2) == 0, c = wide ? p[2] : *p;
+    if (wide && c >= 0x90 && c <= 0x99) c = '0' + c - 0x90; /* ０..９ */
+    else if (wide && c == 0x8C) c = ',';                     /* ， */
+    else if (wide && c == 0x8E) c = '.';                     /* ． */
+    else if (wide) return 0;
+    p += wide ? 3 : 1;
+    odd |= wide;
+    if (c >= '0' && c <= '9') {
+      if (n + 3 >= sizeof digits || decimals >= 2) return 0;
+      digits[n++] = (char)c;
+      if (decimals >= 0) decimals++;
+    } else if (c == ',' && n > 0 && decimals < 0) {
+      odd = 1;
+    } else if (c == '.' && n > 0 && decimals < 0) {
+      decimals = 0;
+    } else {
+      return 0;
+    }
+  }
+  if (n == 0 || decimals == 0) return 0;
+  if (decimals > 0) {
+    size_t zeros;
+    while (decimals++ < 2) digits[n++] = '0';
+    digits[n] = '\0';
+    zeros = strspn(digits, "0");
+    snprintf(buf, size,
+             " (an amount with decimals: in fen or cents, that is %s)",
+             digits + (zeros == n ? n - 1 : zeros));
+    return 1;
+  }
+  if (!odd) return 0;
+  digits[n] = '\0';
+  snprintf(buf, size, " (write it with the digits 0-9 alone: %s)", digits);
+  return 1;
+}
+
+/* A date as a Chinese sheet writes it, year first: "2026/2/28",
+ * "2026.2.28", "2026-2-8", "2026年2月28日" (Excel and WPS save a date cell
+ * so). Writes " (write 2026-02-28)" to buf and returns 1 when it names a
+ * real day; 0 for anything else, the day-first and month-first forms
+ * included (which one was meant cannot be told). */
+static int date_hint(const char *s, char *buf, size_t size) {
+  static const char *const seps[] = {"/", "-", ".", "\xE5\xB9\xB4" /* 年 */,
+                                     "\xE6\x9C\x88" /* 月 */};
+  int part[3] = {0, 0, 0};
+  char iso[16];
+  rc_date d;
+  for (int k = 0; k < 3; k++) {
+    int n = 0;
+    for (; *s >= '0' && *s <= '9' && n < 4; s++, n++)
+      part[k] = part[k] * 10 + (*s - '0');
+    if (k == 0 ? n != 4 : (n < 1 || n > 2)) return 0;
+    if (k == 2) break;
+    size_t i = 0;
+    while (i < sizeof seps / sizeof seps[0] &&
+           strncmp(s, seps[i], strlen(seps[i])) != 0)
+      i++;
+    if (i == sizeof seps / sizeof seps[0]) return 0;
+    s += strlen(seps[i]);
+  }
+  if (strcmp(s, "") != 0 && strcmp(s, "\xE6\x97\xA5" /* 日 */) != 0) return 0;
+  snprintf(iso, sizeof iso, "%04d-%02d-%02d", part[0], part[1], part[2]);
+  if (clock_parse_date(iso, &d) != RC_OK) return 0;
+  snprintf(buf, size, " (write %s)", iso);
+  return 1;
+}
+
 /* Money: a whole number of minor units, >= 0. */
 static int get_money(const fields *obj, const char *key, int text,
                      rc_money *out, int *present, rc_error *err) {
@@ -322,11 +406,14 @@ static int get_money(const fields *obj, const char *key, int text,
       char *end;
       errno = 0;
       *out = strtoll(s, &end, 10);
-      if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-'))
+      if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-')) {
+        char hint[80] = "";
+        money_hint(s, hint, sizeof hint);
         return rc_error_set(err, RC_EINVAL, key,
                             "%s must be a whole number of minor units (fen, "
-                            "cents), got '%s'",
-                            key, s);
+                            "cents), got '%s'%s",
+                            key, s, hint);
+      }
     }
   } else if (json_is_real(v)) {
     return rc_error_set(err, RC_EINVAL, key,
@@ -351,9 +438,19 @@ static int get_money(const fields *obj, const char *key, int text,
 static int phone_field(const char *s, const char *country, char *out,
                        const char *field, const char *what, rc_error *err) {
   int rc = phone_normalize(s, country, out, 17);
-  if (rc != PHONE_OK)
-    return rc_error_set(err, RC_EINVAL, field, "%s '%s' %s", what, s,
-                        phone_problem(rc));
+  if (rc != PHONE_OK) {
+    /* Full-width digits (a Chinese input method's １３９) look like 139
+     * on a screen: a refusal quoting them alone reads as refusing a good
+     * number. */
+    const char *wide = strstr(s, "\xEF\xBC");
+    int fullwidth = wide && (unsigned char)wide[2] >= 0x90 &&
+                    (unsigned char)wide[2] <= 0x99;
+    return rc_error_set(err, RC_EINVAL, field, "%s '%s' %s%s", what, s,
+                        phone_problem(rc),
+                        fullwidth ? " (it has full-width digits: write it "
+                                    "with 0-9)"
+                                  : "");
+  }
   return RC_OK;
 }
 
@@ -608,17 +705,27 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
       (rc = case_input_check_money(c, err)))
     return rc;
   if ((rc = get_string(&top, "due_date", &c->due_date, 10, err))) {
-    if (err->field[0])
+    json_t *given = field_get(&top, "due_date");
+    char hint[32];
+    if (text && json_is_string(given) &&
+        date_hint(json_string_value(given), hint, sizeof hint))
+      snprintf(err->message, sizeof err->message,
+               "due_date '%s' is not a date such as 2026-01-31%s",
+               json_string_value(given), hint);
+    else if (err->field[0])
       snprintf(err->message, sizeof err->message,
                "due_date must be a date such as 2026-01-31");
     return rc;
   }
   if (c->due_date) {
     rc_date d;
-    if (clock_parse_date(c->due_date, &d) != RC_OK)
+    if (clock_parse_date(c->due_date, &d) != RC_OK) {
+      char hint[32] = "";
+      if (text) date_hint(c->due_date, hint, sizeof hint);
       return rc_error_set(err, RC_EINVAL, "due_date",
-                          "due_date '%s' is not a date such as 2026-01-31",
-                          c->due_date);
+                          "due_date '%s' is not a date such as 2026-01-31%s",
+                          c->due_date, hint);
+    }
     in->present |= IN_DUE_DATE;
   }
   v = field_get(&top, "score");

@@ -576,7 +576,8 @@ static int clean_line(importer *im, const char *line, size_t len) {
   else
     snprintf(msg, sizeof msg,
              "column %d%s: not UTF-8 (byte 0x%02X); the file must be UTF-8 "
-             "(convert a GBK export with iconv -f GBK -t UTF-8)",
+             "(convert a GBK or GB18030 export with iconv -f GB18030 -t "
+             "UTF-8)",
              bad.column, where, bad.byte);
   refuse(im, ITEM_ERROR, im->line, NULL, msg);
   return 0;
@@ -675,6 +676,33 @@ static void csv_field(void *data, size_t len, void *ud) {
   im->field++;
 }
 
+/* A column a spreadsheet names as a person would (Phone, Borrower Name,
+ * EMAIL, do-not-contact): the same letters as one of recoup's optional
+ * columns in another case, with spaces or dashes for its underscores.
+ * Kept as written it went to case.data without a word: a whole book
+ * imported with no phone to send a reminder to. The columns a new case
+ * needs are named by the row's own refusal instead (engine.c
+ * near_miss), and a name that only resembles one is the lender's own. */
+static const char *column_written_otherwise(const char *name) {
+  static const char *const optional[] = {
+      "borrower_name", "phone",          "email",    "address",
+      "employer_name", "employer_phone", "employer_address",
+      "area",          "locale",         "timezone", "product",
+      "currency",      "principal",      "fees",     "score",
+      "tags",          "do_not_contact", NULL};
+  for (int i = 0; optional[i]; i++) {
+    const char *a = name, *b = optional[i];
+    for (; *a && *b; a++, b++) {
+      char c = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a')
+               : *a == ' ' || *a == '-' ? '_'
+                                        : *a;
+      if (c != *b) break;
+    }
+    if (!*a && !*b && strcmp(name, optional[i]) != 0) return optional[i];
+  }
+  return NULL;
+}
+
 static void csv_row(int c, void *ud) {
   importer *im = ud;
   (void)c;
@@ -696,13 +724,50 @@ static void csv_row(int c, void *ud) {
           refuse(im, ITEM_ERROR, im->row_line, im->header[i],
                  "the header names this column twice");
     }
+    for (int i = 0; i < im->ncolumns; i++) {
+      const char *meant = column_written_otherwise(im->header[i]);
+      char msg[320], shown[64];
+      if (!meant) continue;
+      rc_printable_line(shown, sizeof shown, im->header[i]);
+      snprintf(msg, sizeof msg,
+               "column '%s' is recoup's %s written otherwise: name it %s "
+               "(as written, its cells would be kept in case.data and never "
+               "read as %s)",
+               shown, meant, meant, meant);
+      refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
+      im->stop = 1;
+    }
     {
       int has_id = 0;
       for (int i = 0; i < im->ncolumns; i++)
         has_id |= strcmp(im->header[i], "id") == 0;
-      if (!has_id)
-        refuse(im, ITEM_ERROR, im->row_line, NULL,
-               "the header has no 'id' column (is the first row a header?)");
+      if (!has_id) {
+        /* A sheet's own names (贷款编号, 客户姓名, 余额) are the usual
+         * cause: name them, and what they should be. Every row after
+         * would only add "id is required", so the file is read no
+         * further. */
+        char msg[400];
+        size_t at = (size_t)snprintf(
+            msg, sizeof msg,
+            "the header has no 'id' column (is the first row a header?); "
+            "its columns are");
+        for (int i = 0; i < im->ncolumns && i < 6 && at < 200; i++) {
+          const char *name = im->header[i];
+          int len = (int)strlen(name);
+          if (len > 40) /* cut between characters */
+            for (len = 40; len > 0 && (name[len] & 0xC0) == 0x80; len--)
+              ;
+          at += (size_t)snprintf(msg + at, sizeof msg - at, "%s %.*s",
+                                 i ? "," : "", len, name);
+        }
+        snprintf(msg + at, sizeof msg - at,
+                 "%s: rename them to recoup's (id, borrower_id, "
+                 "borrower_name, phone, balance, amount_due, due_date, ...: "
+                 "docs/import.md)",
+                 im->ncolumns > 6 ? ", ..." : "");
+        refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
+        im->stop = 1;
+      }
     }
     for (int i = 0; i < im->ncolumns; i++)
       if (!im->cells[i]) row_cell(im, i, "", 0);
@@ -773,10 +838,14 @@ static void import_csv(importer *im, line_reader *r) {
     if (!im->in_record) {
       size_t k = 0;
       while (k < n &&
-             (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k])))
+             (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k]) ||
+              (line[k] == ',' && !im->in_header)))
         k++;
       /* A blank line: libcsv reads no record there either, but left the
-       * next record's errors naming it. */
+       * next record's errors naming it. A row of empty cells (",,,,") is
+       * one too: Excel and WPS save the formatted rows below a sheet's
+       * data so, and each was refused "id is required" where it holds
+       * nothing to import. */
       if (k == n) continue;
       im->row_line = im->line;
     }

@@ -511,7 +511,10 @@ static int case_at_dpd(lua_State *L) {
   if (!c->due_date || clock_parse_date(c->due_date, &due) != RC_OK)
     return luaL_error(L, "case:at_dpd: case %s has no due_date", lc->id);
   if (n < 0 || n > 36500)
-    return luaL_error(L, "case:at_dpd: days past due must be 0..36500");
+    return luaL_error(L,
+                      "case:at_dpd: days past due must be 0..36500 (a day "
+                      "before the due date: case:at with that date, "
+                      "docs/lua.md \"Before the due date, and holidays\")");
   /* The start of the day on which dpd reaches n, in the institution's
    * zone; a day already past fires at once. */
   at = clock_zone_midnight(clock_zone(clk),

@@ -492,6 +492,7 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
 enum { ODD_SHOWN = 20 };
 typedef struct odd_seen {
   const char *db;
+  script *sc; /* the scripts as loaded, for the versions cases run */
   int64_t ids, ids_more, timers, timers_more, contacts, contacts_more;
 } odd_seen;
 
@@ -531,6 +532,21 @@ static void odd_say(void *ud, const store_odd *o) {
         "case by the table's: set its contacts_packed to NULL once the "
         "table is right (docs/operations.md, \"Choosing a store\")\n",
         db, shown(o->id, id, sizeof id));
+    return;
+  }
+  if (strcmp(o->what, "workflow") == 0) {
+    /* A version bumped and the old file dropped: its cases would wait
+     * unworked with no word from a tick or the service. */
+    if (!o->id || script_has_workflow(seen->sc, o->id, o->version)) return;
+    printf("warning: %s: %lld open case%s run%s workflow %s version %d, "
+           "which these scripts do not load: nothing runs for %s (no timer "
+           "fires, no event is handled) until it is loaded. Keep that "
+           "version's file and load it beside the new one, with a migrate "
+           "in the new version to move them on (docs/lua.md, \"Changing a "
+           "workflow\")\n",
+           db, (long long)o->cases, o->cases == 1 ? "" : "s",
+           o->cases == 1 ? "s" : "", shown(o->id, id, sizeof id), o->version,
+           o->cases == 1 ? "it" : "them");
     return;
   }
   if (strcmp(o->what, "timer") != 0) {
@@ -573,9 +589,9 @@ static void odd_say(void *ud, const store_odd *o) {
  * at unless --db named it. Warnings, never a refusal: serve runs such a
  * book as before. */
 static int check_book(const args *a, const char *dir,
-                      const institution_config *cfg) {
+                      const institution_config *cfg, script *sc) {
   const char *db = a->db ? a->db : cfg->db;
-  odd_seen seen = {.db = db};
+  odd_seen seen = {.db = db, .sc = sc};
   char name[400];
   struct stat sb;
   rc_error err;
@@ -621,7 +637,7 @@ static int cmd_check(const args *a) {
     printf("%s: ok (%s, %s, %d workflow%s)\n", shown(dir, where, sizeof where),
            shown(cfg->name, name, sizeof name), cfg->timezone, cfg->nworkflows,
            cfg->nworkflows == 1 ? "" : "s");
-    rc = check_book(a, dir, cfg);
+    rc = check_book(a, dir, cfg, engine_script(eng));
   }
   engine_close(eng);
   return rc;
@@ -811,6 +827,20 @@ static int cmd_tick(const args *a) {
       "transitions, %lld handler errors)\n",
       (long long)steps, seconds() - t0, (long long)st->timers_fired,
       (long long)st->transitions, (long long)failed);
+  {
+    /* Cases on a version these scripts do not load are left for a
+     * process that has it: with one process, nobody. Said, or a
+     * version bumped with its old file dropped stops them unseen. */
+    const engine_reloads *r = engine_reload_state(eng);
+    if (r->waiting > 0) {
+      char place[1200];
+      same_place(a, dir, place, sizeof place);
+      say("warning: cases on workflow %s were left waiting: these scripts "
+          "do not load that version, so nothing runs for them; `recoup "
+          "check%s` names them (docs/lua.md, \"Changing a workflow\")",
+          r->missing, place);
+    }
+  }
   running = NULL;
   engine_close(eng);
   return handlers_failed(a, dir, failed);

@@ -78,7 +78,23 @@ int phone_normalize(const char *in, const char *country, char *out,
     n -= 2;
     plus = 1;
   }
-  if (!plus) {
+  if (plus) {
+    /* "+86 0871 6123 4567", "+44 (0)20 7946 0000": the trunk 0 kept
+     * after the country code is never part of the number where the
+     * trunk prefix is 0 (Italy's 0 is its number's, and has no trunk
+     * here); kept, the number is one nobody answers and a reply from the
+     * borrower's own phone finds no case. Calling codes are prefix-free,
+     * so the first code the digits start with is theirs. */
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+      size_t len = strlen(plans[i].code);
+      if (strncmp(digits, plans[i].code, len) != 0) continue;
+      if (plans[i].trunk[0] == '0' && digits[len] == '0') {
+        memmove(digits + len, digits + len + 1, n - len);
+        n--;
+      }
+      break;
+    }
+  } else {
     size_t i;
     char national[32];
     if (!country || !*country) return PHONE_NO_COUNTRY;

@@ -673,6 +673,47 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   expect_run(r, 1, "no-such.db");
 }
 
+/* A workflow's version bumped and the old file dropped: the book's open
+ * cases on the old version wait, unworked. A tick that leaves them says
+ * so, and `recoup check --db` names the version and how many open cases
+ * run it (closed ones and loaded versions not); on fa744ec both were
+ * silent. */
+static void test_check_names_open_cases_on_a_version_not_loaded(
+    void **state) {
+  char book[700];
+  run *r;
+  (void)state;
+  hand_edited_book(book, sizeof book, "versions.db",
+                       "INSERT INTO borrowers(id) VALUES ('B1');"
+                       "INSERT INTO cases(id, borrower_id, workflow, version, "
+                       "state, closed, currency, opened_at) VALUES "
+                       "('V1', 'B1', 'pay', 1, 'new', 0, 'USD', 0), "
+                       "('V2', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+                       "('V3', 'B1', 'pay', 7, 'new', 0, 'USD', 0), "
+                       "('V4', 'B1', 'pay', 8, 'done', 1, 'USD', 0), "
+                       "('V5', 'B1', 'gone', 2, 'new', 0, 'USD', 0);"
+                       "INSERT INTO timers(due, id, case_id, event, scoped) "
+                       "VALUES (0, 1, 'V2', 'chase', 1)");
+  /* A tick that leaves V2's due timer says so, and where to look. */
+  r = recoup("tick", srv.dir, "--db", book, "--no-deliver", NULL);
+  expect_run(r, 0, "tick:");
+  if (!strstr(r->err, "warning: cases on workflow pay v7 were left waiting: "
+                      "these scripts do not load that version, so nothing "
+                      "runs for them; `recoup check"))
+    fail_msg("tick said: %s", r->err);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 0,
+             "versions.db: 1 open case runs workflow gone version 2, which "
+             "these scripts do not load: nothing runs for it (no timer "
+             "fires, no event is handled) until it is loaded.");
+  expect_run(r, 0,
+             "versions.db: 2 open cases run workflow pay version 7, which "
+             "these scripts do not load: nothing runs for them");
+  expect_run(r, 0, "(docs/lua.md, \"Changing a workflow\")");
+  assert_null(strstr(r->out, "version 1,"));
+  assert_null(strstr(r->out, "version 8,"));
+}
+
 /* `recoup check --db` on what is no book it can read: a FIFO (on 08d9c56
  * check waited in the open until something wrote to it, for ever; here a
  * writer that closes at once lets the old run end, and the run's own end
@@ -973,6 +1014,7 @@ int main(int argc, char **argv) {
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),
       cmocka_unit_test(test_check_names_contacts_the_table_does_not_hold),
+      cmocka_unit_test(test_check_names_open_cases_on_a_version_not_loaded),
       cmocka_unit_test(test_check_refuses_what_is_no_book),
       cmocka_unit_test(test_check_names_a_book_held_by_a_first_import),
       cmocka_unit_test(

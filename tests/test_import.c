@@ -497,6 +497,9 @@ static void test_a_gbk_cell_is_refused_with_line_and_column(void **state) {
   assert_int_equal(errors.count, 2);
   expect_error(&errors, 0, 3, "column 7 (in column balance): not UTF-8");
   expect_error(&errors, 0, 3, "0xB0");
+  /* GB18030 holds GBK and the names GBK lacks (李䶮): iconv -f GBK stops
+   * at the first of them, where -f GB18030 converts either export. */
+  expect_error(&errors, 0, 3, "iconv -f GB18030 -t UTF-8");
   expect_error(&errors, 1, 4, "column 4 (in column borrower_id)");
   assert_int_equal(cases(eng), 0); /* nothing, not even line 2 */
   rc_errlist_free(&errors);
@@ -2820,6 +2823,189 @@ static void test_field_counts_name_their_lines(void **state) {
   engine_close(eng);
 }
 
+/* A spreadsheet's money written as its screen shows it (yuan with a
+ * separator and decimals, full-width digits that look like 0-9) is
+ * refused with what the cell should hold in minor units; a phone in
+ * full-width digits says so. */
+static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date\n"
+                 "M1,B1,\"4,724.44\",0,2026-01-01\n"
+                 "M2,B2,\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93\xEF\xBC\x90\xEF\xBC\x90,0,"
+                 "2026-01-01\n"
+                 "M3,B3,\"\xEF\xBF\xA5" "1,200\",0,2026-01-01\n"
+                 "M4,B4,90.5,0,2026-01-01\n"
+                 "M5,B5,0.07,0,2026-01-01\n"
+                 "M6,B6,12abc,0,2026-01-01\n"
+                 "M7,B7,1.234,0,2026-01-01\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "got '4,724.44' (an amount with decimals: in "
+                              "fen or cents, that is 472444)");
+  expect_error(&errors, 1, 3, "(write it with the digits 0-9 alone: 12300)");
+  expect_error(&errors, 2, 4, "(write it with the digits 0-9 alone: 1200)");
+  expect_error(&errors, 3, 5, "that is 9050)");
+  expect_error(&errors, 4, 6, "that is 7)");
+  expect_error(&errors, 5, 7, "got '12abc'");
+  expect_error(&errors, 6, 8, "got '1.234'");
+  assert_null(strstr(errors.items[5].message, "cents), got '12abc' ("));
+  assert_null(strstr(errors.items[6].message, "that is"));
+  assert_int_equal(errors.count, 7);
+  rc_errlist_free(&errors);
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date,phone\n"
+                 "P1,B1,100,0,2026-01-01,\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x99"
+                 " 0000 0001\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "is not a phone number (it has full-width "
+                              "digits: write it with 0-9)");
+  assert_int_equal(errors.count, 1);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A year-first date as a Chinese sheet saves it is refused with the
+ * ISO form to write; a day-first or month-first one gets no guess. */
+static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date\n"
+                 "D1,B1,100,0,2026/2/28\n"
+                 "D2,B2,100,0,2026\xE5\xB9\xB4" "2\xE6\x9C\x88" "8\xE6\x97\xA5\n"
+                 "D3,B3,100,0,2026.12.1\n"
+                 "D4,B4,100,0,02/28/2026\n"
+                 "D5,B5,100,0,2026/2/30\n"
+                 "D6,B6,100,0,2026\xE5\xB9\xB4" "2\xE6\x9C\x88" "30\xE6\x97\xA5\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "due_date '2026/2/28' is not a date such as "
+                              "2026-01-31 (write 2026-02-28)");
+  expect_error(&errors, 1, 3, "due_date '2026\xE5\xB9\xB4" "2\xE6\x9C\x88"
+                              "8\xE6\x97\xA5' is not a date such as "
+                              "2026-01-31 (write 2026-02-08)");
+  expect_error(&errors, 2, 4, "(write 2026-12-01)");
+  expect_error(&errors, 3, 5, "due_date '02/28/2026' is not a date");
+  expect_error(&errors, 4, 6, "due_date '2026/2/30' is not a date");
+  expect_error(&errors, 5, 7, "due_date must be a date such as 2026-01-31");
+  for (int i = 3; i < errors.count; i++)
+    assert_null(strstr(errors.items[i].message, "(write"));
+  assert_int_equal(errors.count, 6);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* A header in the sheet's own words is named, with recoup's names, and
+ * its rows are not each refused for an id they cannot have. */
+static void test_a_header_without_id_names_its_columns(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "\xE8\xB4\xB7\xE6\xAC\xBE\xE7\xBC\x96\xE5\x8F\xB7,"
+                 "\xE4\xBD\x99\xE9\xA2\x9D,a,b,c,d,e\n"
+                 "YN1,100,1,2,3,4,5\n"
+                 "YN2,100,1,2,3,4,5\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "the header has no 'id' column (is the first row a header?); "
+               "its columns are \xE8\xB4\xB7\xE6\xAC\xBE\xE7\xBC\x96\xE5"
+               "\x8F\xB7, \xE4\xBD\x99\xE9\xA2\x9D, a, b, c, d, ...: rename "
+               "them to recoup's (id, borrower_id,");
+  assert_int_equal(errors.count, 1);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* An optional column named as a person would (Phone, Borrower Name,
+ * do-not-contact) is refused at the header, naming recoup's name: on
+ * fa744ec its cells went to case.data and the book imported without a
+ * phone. A column only like one (phone2, mobile) stays the lender's. */
+static void test_an_optional_column_written_otherwise_is_refused(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,"
+                              "Phone,Borrower Name,do-not-contact\n"
+                              "W1,B1,100,0,2026-01-01,139 0000 0001,Li,no\n"
+                              "W2,B2,100,0,2026-01-01,139 0000 0002,Wang,no\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "column 'Phone' is recoup's phone written otherwise: name it "
+               "phone (as written, its cells would be kept in case.data and "
+               "never read as phone)");
+  expect_error(&errors, 1, 1, "column 'Borrower Name' is recoup's "
+                              "borrower_name written otherwise");
+  expect_error(&errors, 2, 1, "column 'do-not-contact' is recoup's "
+                              "do_not_contact written otherwise");
+  assert_int_equal(errors.count, 3);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,"
+                              "phone2,mobile\n"
+                              "W1,B1,100,0,2026-01-01,139 0000 0001,x\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(query_case(engine_query(eng), "W1", &c, NULL), RC_OK);
+  assert_string_equal(c.data,
+                      "{\"mobile\":\"x\",\"phone2\":\"139 0000 0001\"}");
+  store_case_free(&c);
+  engine_close(eng);
+}
+
+/* A row of empty cells is a blank line: Excel and WPS save the
+ * formatted rows under a sheet's data as ",,,,". Such a line inside a
+ * quoted cell is the cell's, and a row with one cell given is a row. */
+static void test_rows_of_empty_cells_are_blank_lines(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  store_case c;
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,note\r\n"
+                              "E1,B1,100,100,2026-01-01,x\r\n"
+                              ",,,,,\r\n"
+                              "E2,B2,100,0,2026-01-01,\"a\n,,,,,\nb\"\r\n"
+                              " , ,\t,,,\r\n"
+                              ",,,,,\r\n"
+                              ",,,,,\r\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(errors.count, 0);
+  assert_int_equal(cases(eng), 2);
+  assert_int_equal(query_case(engine_query(eng), "E2", &c, NULL), RC_OK);
+  assert_string_equal(c.data, "{\"note\":\"a\\n,,,,,\\nb\"}");
+  store_case_free(&c);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date,note\n"
+                              ",,,,,\n"
+                              ",,,,,x\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3, "id is required");
+  for (int i = 0; i < errors.count; i++)
+    assert_int_equal(errors.items[i].line, 3);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* The file is read on a thread of its own, a few batches ahead of the
  * rows written: refusals still come in file order, the writer's own (an
  * update checked against the book) among the reader's, and a report
@@ -2938,6 +3124,11 @@ int main(void) {
       cmocka_unit_test(test_a_thousand_new_cases_fit_in_128_kb),
       cmocka_unit_test(test_plain_and_quoted_lines_read_alike),
       cmocka_unit_test(test_field_counts_name_their_lines),
+      cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
+      cmocka_unit_test(test_an_optional_column_written_otherwise_is_refused),
+      cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
+      cmocka_unit_test(test_a_header_without_id_names_its_columns),
+      cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),

@@ -577,7 +577,9 @@ static void test_timer_arguments_are_refused_by_name(void **state) {
   refused("after_data_function", "timer data", NULL);
   refused("at_bad_date", "2026-13-45", NULL);
   refused("at_not_string", "bad argument #1 to 'at'", NULL);
-  refused("at_dpd_negative", "case:at_dpd: days past due must be 0..36500",
+  refused("at_dpd_negative",
+          "case:at_dpd: days past due must be 0..36500 (a day before the due "
+          "date: case:at with that date",
           NULL);
   refused("at_dpd_huge", "days past due must be 0..36500", NULL);
   refused("at_dpd_fraction", "bad argument #1 to 'at_dpd'", NULL);

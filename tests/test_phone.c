@@ -35,6 +35,19 @@ static void test_international_forms_are_kept(void **state) {
   expect("+1 212 555 0100", "CN", "+12125550100");
 }
 
+/* Clerks write the trunk 0 after the country code ("+86 0871...",
+ * "+44 (0)20..."): kept, the number reaches nobody. Italy's 0 is part of
+ * its numbers. */
+static void test_a_trunk_zero_after_the_country_code_is_dropped(void **state) {
+  (void)state;
+  expect("+86 0871 6123 4567", "CN", "+8687161234567");
+  expect("0086 0871-6123-4567", NULL, "+8687161234567");
+  expect("+86 (0)10 1234 5678", "", "+861012345678");
+  expect("+44 (0)20 7946 0000", "CN", "+442079460000");
+  expect("+39 06 1234 5678", "CN", "+390612345678");
+  expect("+1 212 555 0100", "CN", "+12125550100");
+}
+
 static void test_national_numbers_take_the_institutions_country(void **state) {
   (void)state;
   expect("138 0000 0000", "CN", "+8613800000000");
@@ -64,6 +77,7 @@ static void test_what_cannot_be_placed_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_international_forms_are_kept),
+      cmocka_unit_test(test_a_trunk_zero_after_the_country_code_is_dropped),
       cmocka_unit_test(test_national_numbers_take_the_institutions_country),
       cmocka_unit_test(test_what_cannot_be_placed_is_refused),
   };

@@ -337,6 +337,28 @@ static int odd_contacts(sqlite3 *db, int64_t version, store_odd_fn fn,
                       : sqlite_contacts_differ(db, odd_contacts_one, &to);
 }
 
+/* The workflow versions open cases run, for check to say which of them
+ * the scripts no longer load: their cases wait, unworked, and nothing
+ * else says so (engine.c version_waits). Every workflow a book's open
+ * cases run is handed over; check keeps the ones not loaded. */
+static int odd_workflows(sqlite3 *db, store_odd_fn fn, void *ud) {
+  sqlite3_stmt *s = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT workflow, version, count(*) FROM cases "
+                         "WHERE closed = 0 GROUP BY workflow, version "
+                         "ORDER BY workflow, version",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sqlite3_errcode(db);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, &(store_odd){.what = "workflow",
+                        .id = (const char *)sqlite3_column_text(s, 0),
+                        .version = sqlite3_column_int(s, 1),
+                        .cases = sqlite3_column_int64(s, 2)});
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* A book in rollback-journal mode a first import holds to itself: said
  * as every command opening it says it (sqlite.c), not as a book that is
  * not one ("is not a database: database is locked"). */
@@ -380,7 +402,8 @@ int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err) {
                       path, (long long)v, known);
   } else if (odd_ids(db, "case", "SELECT id FROM cases", fn, ud) ||
              odd_ids(db, "borrower", "SELECT id FROM borrowers", fn, ud) ||
-             odd_timers(db, fn, ud) || odd_contacts(db, v, fn, ud)) {
+             odd_timers(db, fn, ud) || odd_contacts(db, v, fn, ud) ||
+             odd_workflows(db, fn, ud)) {
     if (sqlite3_errcode(db) == SQLITE_BUSY)
       rc = odd_busy(path, err);
     else
