@@ -720,7 +720,9 @@ int pg_schema_version(void) {
 
 /* Whether a failure on this thread since pg_conflict_take was the
  * server's choice of a victim: a deadlock (40P01) or a serialization
- * failure (40001). One thread runs a store's transaction at a time, and
+ * failure (40001), or a lock another transaction held past a DBA's
+ * lock_timeout (55P03, where SQLite waits out its busy timeout): run
+ * again, the other has gone. One thread runs a store's transaction at a time, and
  * pg_fail is where every failure passes, with only the connection in
  * hand. */
 static _Thread_local int conflict_seen;
@@ -737,7 +739,8 @@ int pg_fail(PGconn *c, const PGresult *r, const char *doing, rc_error *err) {
   char text[512];
   size_t n;
 
-  if (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")))
+  if (state && (!strcmp(state, "40P01") || !strcmp(state, "40001") ||
+                !strcmp(state, "55P03")))
     conflict_seen = 1;
 
   /* libpq's messages end in a newline; ours do not. */
