@@ -2720,15 +2720,13 @@ static int op_message_update(store *s, int64_t id,
   return rc;
 }
 
-/* Found among the messages of the case's borrower (messages_borrower: a
- * borrower has few cases), not down the outbox's index, which walked
- * every deferred message of the book to find the case's: the status is
- * compared as an expression that index cannot serve, as the planner took
- * it, the table never analysed, for a handful. */
+/* Found down messages_deferred (schema step 16): the case's deferred
+ * messages and no other row. Down messages_borrower it read every
+ * message the case's borrower was ever sent; down the outbox's index,
+ * every deferred message of the book. */
 const char pg_cancel_deferred_sql[] =
     "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
-    "borrower_id = (SELECT borrower_id FROM cases WHERE id = $1) AND "
-    "case_id = $1 AND status || '' = 'deferred'";
+    "case_id = $1 AND status = 'deferred'";
 
 static int op_messages_cancel_deferred(store *s, const char *case_id,
                                        const char *reason, rc_error *err) {
