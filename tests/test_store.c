@@ -4269,6 +4269,24 @@ static void test_a_batch_s_rows_wait_to_be_written_together(void **state) {
     assert_true(store_refused(st));
     store_rollback(st);
   }
+  /* The batch run again without the refused row commits; from the next
+   * batch on, rows wait again: 32 messages and 32 runs written in 2
+   * statements at the commit (on fa744ec written as they came for the
+   * connection's life: 64). */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_at(st, "L2", "kept", 400);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  rows_counting = 1;
+  rows_statements = 0;
+  for (int i = 0; i < 32; i++) {
+    message_at(st, "L1", "again", 500 + i);
+    note(st, "L1", "sent");
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(rows_statements, 2);
+  rows_counting = 0;
   sqlite3_cancel_auto_extension((void (*)(void))rows_trace);
   store_close(st);
 }
