@@ -267,6 +267,18 @@ int case_input_check_locale(const char *tag, const char *field,
                         field, tag);
   uloc_getLanguage(buf, lang, sizeof lang, &st);
   uloc_getCountry(buf, region, sizeof region, &st);
+  /* "und", "und-CN": a tag whose language is undetermined (ICU reads no
+   * language in it), where a language to choose texts by is wanted. */
+  if (!U_FAILURE(st) && !lang[0] && strncasecmp(tag, "und", 3) == 0 &&
+      (!tag[3] || tag[3] == '-'))
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s '%s' says the language is undetermined; give "
+                        "the language to write in, such as zh-CN or en%s",
+                        field, tag,
+                        strcmp(field, "locale") == 0
+                            ? " (or leave it empty, or 'und' alone, for the "
+                              "institution's)"
+                            : "");
   if (U_FAILURE(st) || !lang[0]) goto bad;
   for (const char *const *l = uloc_getISOLanguages(); *l && !found; l++)
     found = strcmp(*l, lang) == 0;
@@ -546,6 +558,14 @@ static int parse_borrower(const fields *obj, json_t *nested, int text,
     if ((rc = get_string(obj, "borrower_name", &b->name, 256, err))) return rc;
   }
   if ((rc = get_string(src, "locale", &b->locale, 32, err))) return rc;
+  /* BCP 47's "undetermined": a tag, saying the language is not known,
+   * which is what no locale says. Taken so (the institution's texts and
+   * formats; a known borrower keeps the locale the book holds), not
+   * refused as "not a language tag" nor stored for ICU's root formats. */
+  if (b->locale && strcasecmp(b->locale, "und") == 0) {
+    free(b->locale);
+    b->locale = NULL;
+  }
   if (b->locale && case_input_check_locale(b->locale, "locale", err) != RC_OK)
     return RC_EINVAL;
   if ((rc = get_string(src, "timezone", &b->timezone, 63, err))) return rc;

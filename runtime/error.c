@@ -75,6 +75,24 @@ int rc_invisible(uint32_t cp) {
          (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE007F);
 }
 
+/* The bytes of an emoji tag sequence's tags at s (after U+1F3F4, the
+ * black flag): one or more tag characters U+E0020..E007E, then the
+ * cancel tag U+E007F; 0 when s holds none. There the tags are the flag's
+ * subdivision (🏴 + "gbsct" is Scotland's), drawn as one flag, not
+ * hidden text: shown whole, where each elsewhere is a '?'. */
+static size_t flag_tags(const unsigned char *s) {
+  size_t k = 0;
+  for (;; k += 4) {
+    uint32_t cp;
+    if (s[k] != 0xf3 || s[k + 1] != 0xa0 || (s[k + 2] & 0xfe) != 0x80 ||
+        (s[k + 3] & 0xc0) != 0x80)
+      return 0;
+    cp = 0xE0000 | (uint32_t)(s[k + 2] & 0x3f) << 6 | (s[k + 3] & 0x3f);
+    if (cp == 0xE007F) return k ? k + 4 : 0;
+    if (cp < 0xE0020) return 0;
+  }
+}
+
 static size_t printable(char *dst, size_t size, const char *src, int lines) {
   const unsigned char *s = (const unsigned char *)src;
   size_t o = 0;
@@ -99,6 +117,12 @@ static size_t printable(char *dst, size_t size, const char *src, int lines) {
     } else if (rc_invisible(cp)) {
       dst[o++] = '?';
       s += n;
+    } else if (cp == 0x1F3F4 && flag_tags(s + n)) {
+      size_t all = (size_t)n + flag_tags(s + n);
+      if (o + all >= size) break; /* the flag whole or not at all */
+      memcpy(dst + o, s, all);
+      o += all;
+      s += all;
     } else if (o + (size_t)n < size) {
       memcpy(dst + o, s, (size_t)n);
       o += (size_t)n;

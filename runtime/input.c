@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unicode/uchar.h>
+
 #include "input.h"
 #include "source.h"
 
@@ -70,10 +72,43 @@ static int unicode_space(uint32_t cp) {
          cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
+/* Characters an id cannot be told by: Unicode's noncharacters (U+FDD0..
+ * FDEF and the last two of each plane, for a program's own use: tools
+ * drop or replace them), private-use characters (each font draws its
+ * own, or nothing: two ids look alike on one screen and apart on
+ * another), and a combining mark first (it draws on whatever comes
+ * before the id: a column's border, the quote of a message). Only
+ * past U+02FF, where the first of them is. */
+static int odd_id_char(uint32_t cp, size_t at, const char *field,
+                       rc_error *err) {
+  int type;
+  if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s holds a noncharacter (U+%04X) at byte %zu; ids "
+                        "must be printable",
+                        field, (unsigned)cp, at + 1);
+  if ((cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s holds a private-use character (U+%04X) at byte "
+                        "%zu, which each font draws its own way; ids must "
+                        "be printable",
+                        field, (unsigned)cp, at + 1);
+  type = at == 0 ? u_charType((UChar32)cp) : 0;
+  if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
+      type == U_COMBINING_SPACING_MARK)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s starts with a combining mark (U+%04X), which "
+                        "draws on what comes before the id; put it after "
+                        "the letter it belongs to",
+                        field, (unsigned)cp);
+  return RC_OK;
+}
+
 int input_check_id(const char *text, size_t len, const char *field, size_t max,
                    rc_error *err) {
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0;
+  int rc;
   if (len == 0)
     return rc_error_set(err, RC_EINVAL, field, "%s is empty", field);
   if (len > max)
@@ -111,6 +146,8 @@ int input_check_id(const char *text, size_t len, const char *field, size_t max,
                           "%s holds a space other than ' ' (U+%04X) at byte "
                           "%zu; ids take the plain space only",
                           field, (unsigned)cp, at + 1);
+    if (cp >= 0x300 && (rc = odd_id_char(cp, at, field, err)) != RC_OK)
+      return rc;
   }
   return RC_OK;
 }

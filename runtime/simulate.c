@@ -468,9 +468,11 @@ static int name_cmp(const void *a, const void *b) {
 
 /* Picks an outcome among the declared ones: for a call, first whether it
  * reaches the borrower; then by the book's shares where it has
- * min_obs of them, else by the defaults. */
+ * min_obs of them, else by the defaults. A case that owes nothing makes
+ * no promise (the service refuses a promise above the balance). */
 static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
-                                json_t *declared, int *reached) {
+                                json_t *declared, rc_money balance,
+                                int *reached) {
   const sim_model *m = a->m;
   const char *names[32], *key;
   double w[32], total = 0, hist_total = 0, x;
@@ -482,6 +484,7 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
   json_object_foreach(declared, key, value) {
     (void)value;
     if (n == 32) break;
+    if (balance <= 0 && !strcmp(key, "promise")) continue;
     if (!strcmp(kind, "call") && is_unreached(key) == want_reached) continue;
     names[n] = key;
     hist_total += (double)history_count(m, kind, key);
@@ -491,6 +494,7 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
     json_object_foreach(declared, key, value) {
       (void)value;
       if (n == 32) break;
+      if (balance <= 0 && !strcmp(key, "promise")) continue;
       names[n++] = key;
     }
   }
@@ -528,10 +532,14 @@ static json_int_t within(json_t *spec, json_int_t v) {
   return v;
 }
 
-/* The completion body: the outcome and a value for each field it needs. */
+/* The completion body: the outcome and a value for each field it needs.
+ * Money is what is overdue, else the balance, never above the balance:
+ * the service refuses a promise above it (on fa744ec each such
+ * completion was a simulation error, the promise never made). */
 static json_t *completion(arm *a, sim_case *c, const char *kind,
                           const char *outcome, json_t *fields,
-                          rc_money amount_due) {
+                          rc_money amount_due, rc_money balance) {
+  rc_money money = amount_due > 0 ? amount_due : balance;
   json_t *body = json_pack("{s:s}", "outcome", outcome), *spec;
   const char *name;
   json_object_foreach(fields, name, spec) {
@@ -543,7 +551,8 @@ static json_t *completion(arm *a, sim_case *c, const char *kind,
     else if (!strcmp(type, "money"))
       json_object_set_new(
           body, name,
-          json_integer(within(spec, amount_due > 0 ? amount_due : 1)));
+          json_integer(within(
+              spec, money > balance ? balance : money > 0 ? money : 1)));
     else if (!strcmp(type, "date")) {
       int days = 1 + (int)(draw(a->seed, c->hash, a->day, DRAW_DAYS) * 7);
       char when[16];
@@ -607,10 +616,12 @@ static int work_queues(arm *a, rc_time now, rc_error *err) {
       if (!c) continue;
       if ((rc = query_case(a->q, c->id, &sc, err)) != RC_OK) break;
       declared = declared_outcomes(a, &sc, l.items[k].kind);
-      outcome = pick_outcome(a, c, l.items[k].kind, declared, &reached);
+      outcome = pick_outcome(a, c, l.items[k].kind, declared, sc.balance,
+                             &reached);
       if (!outcome) outcome = "done";
       fields = json_object_get(json_object_get(declared, outcome), "fields");
-      body = completion(a, c, l.items[k].kind, outcome, fields, sc.amount_due);
+      body = completion(a, c, l.items[k].kind, outcome, fields, sc.amount_due,
+                        sc.balance);
       rc_error_clear(&why);
       if ((rc = engine_job_begin(a->eng, err)) == RC_OK) {
         int r =

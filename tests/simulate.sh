@@ -138,6 +138,24 @@ check "SIGINT: no temporary file remains" [ -z "$(ls -A "$work/tmp")" ]
 check "SIGINT: the live database's bytes are unchanged" \
   [ "$(sha256sum "$book" | cut -d' ' -f1)" = "$before" ]
 
+# Field visits whose simulated collectors may record a promise: cases
+# owing nothing (balance 0) and cases with nothing overdue (amount_due
+# 0). A promise is never above the balance, which the service refuses:
+# on fa744ec each was a simulation error (18 of this book's visits).
+awk 'BEGIN { print "id,borrower_id,borrower_name,phone,balance,amount_due,due_date";
+  for (i = 1; i <= 40; i++) printf "Z%03d,BZ%03d,Name %d,+86139%08d,%d,%d,2025-10-01\n",
+    i, i, i, i, i % 2 ? 0 : 500000, i % 4 == 0 || i % 2 ? 0 : 50000 }' \
+  >"$work/zero.csv"
+zero="$work/zero.db"
+"$recoup" import "$work/zero.csv" "$fx/current" --db "$zero" \
+  --now 2026-01-08T09:00 >"$work/out" 2>"$work/err" || bad "import the owing-nothing book"
+"$recoup" tick "$fx/current" --db "$zero" --now 2026-01-09T10:00 \
+  >"$work/out" 2>"$work/err"
+sim "$fx/current" --db "$zero" --days 20 --seed 3 --json "$work/zero.json" ||
+  bad "simulate the owing-nothing book"
+check "no simulated promise above the balance" \
+  grep -q '"simulation_errors": 0' "$work/zero.json"
+
 # Bad command lines: exit 2 and a message naming what is wrong.
 refused() { # NAME PATTERN ARGS...
   name=$1 pattern=$2

@@ -627,7 +627,8 @@ static void hand_edited_book(char *book, size_t size, const char *name,
 }
 
 /* A book written before session 34 may hold ids today's input refuses
- * (X18 + U+3000, a tag character) and timers whose due is text (never
+ * (X18 + U+3000, a tag character; since fa744ec a private-use
+ * character, a combining mark first) and timers whose due is text (never
  * due) or a real number: `recoup check --db` names each, says how its
  * case is reached, and exits 0 (serve runs such a book). On f937791
  * check took no --db and nothing named them. */
@@ -638,7 +639,8 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   hand_edited_book(
       book, sizeof book, "older.db",
       "INSERT INTO borrowers(id) VALUES ('B9' || char(0x3000)), "
-      "('T1' || char(0xE0041)), ('B1');"
+      "('T1' || char(0xE0041)), ('B1'), ('P' || char(0xE000)),"
+      "(char(0x301) || 'M');"
       "INSERT INTO cases(id, borrower_id, workflow, version, state, "
       "currency, opened_at) VALUES ('X18' || char(0x3000), 'B9' || "
       "char(0x3000), 'pay', 1, 'new', 'USD', 0), ('L1', 'B1', 'pay', 1, "
@@ -658,6 +660,13 @@ static void test_check_names_what_an_older_book_holds(void **state) {
   expect_run(r, 0,
              "older.db: borrower id \"T1?\": borrower holds an invisible or "
              "bidirectional formatting character (U+E0041) at byte 3");
+  /* Refused since fa744ec: a private-use character, a mark first. */
+  expect_run(r, 0,
+             "older.db: borrower id \"P\xee\x80\x80\": borrower holds a "
+             "private-use character (U+E000) at byte 2");
+  expect_run(r, 0,
+             "older.db: borrower id \"\xcc\x81M\": borrower starts with a "
+             "combining mark (U+0301)");
   expect_run(r, 0,
              "older.db: timer 1 of case \"L1\" (event \"chase\") is due at "
              "\"2026-01-05\", not a whole number of milliseconds: it never "

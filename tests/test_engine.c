@@ -1262,11 +1262,13 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
   static const char *const products[] = {
       "refuse", "crash", "spin",    "table",    "nothing",   "shown",
       "empty",  "blank", "unset",   "long",     "small",     "asserted",
-      "tabled", "named", "recrash", "reraised", "rerefused", "longcrash"};
+      "tabled", "named", "recrash", "reraised", "rerefused", "longcrash",
+      "xcrash", "xrefused"};
   static const int codes[] = {
       RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,
       RC_ESCRIPT, RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,  RC_EINVAL,  RC_ESCRIPT,
-      RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT};
+      RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT, RC_ESCRIPT, RC_EINVAL,  RC_ESCRIPT,
+      RC_ESCRIPT, RC_EINVAL};
   static const char *const words[] = {
       "recoup.lua:4: product refuse is not ours",
       "attempt to index a nil value",
@@ -1285,7 +1287,9 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
       "attempt to index a nil value",
       "attempt to index a nil value",
       "recoup.lua:19: not ours",
-      "is not allowed"};
+      "is not allowed",
+      "attempt to index a nil value",
+      "handler says no"};
   engine *eng;
   FILE *f;
   (void)state;
@@ -1335,6 +1339,12 @@ static void test_a_scripts_refusal_is_not_its_crash(void **state) {
        * and looked for the cut words at the message's end. */
       "  if c.product == 'longcrash' then\n"
       "    ok, e = pcall(require, string.rep('m', 600)) end\n"
+      /* An xpcall's own handler crashing: the crash it answers, raised
+       * again, is a crash too (on fa744ec a refusal, 422). */
+      "  if c.product == 'xcrash' or c.product == 'xrefused' then\n"
+      "    ok, e = xpcall(error, function(m) local x\n"
+      "      if c.product == 'xrefused' then error('handler says no', 0) end\n"
+      "      return x.y end, 'inner') end\n"
       "  if not ok then error(e, 0) end\n"
       "  return 'm'\n"
       "end)\n",

@@ -82,6 +82,40 @@ static void test_printable_replaces_invisible_and_bidi(void **state) {
   assert_string_equal(out, "a?b|?x?|?|?|???|\u3000|\u845B\U000E0100");
 }
 
+/* A subdivision flag is U+1F3F4 and the region in tag characters, ended
+ * by U+E007F: one flag on the screen. Shown whole (on fa744ec 🏴??????,
+ * a name's Scotland flag six question marks); tags not after the black
+ * flag, unended or out of order stay one '?' each; a flag that does not
+ * fit is left out whole, never cut into a black flag and tags. */
+static void test_printable_shows_a_subdivision_flag_whole(void **state) {
+  static const char scotland[] =
+      "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074"
+      "\U000E007F";
+  char out[96], small[12];
+  (void)state;
+  rc_printable(out, sizeof out, scotland);
+  assert_string_equal(out, scotland);
+  rc_printable_line(out, sizeof out, "A \U0001F3F4\U000E0067\U000E0062"
+                                     "\U000E0073\U000E0063\U000E0074"
+                                     "\U000E007F B");
+  assert_string_equal(out, "A \U0001F3F4\U000E0067\U000E0062\U000E0073"
+                           "\U000E0063\U000E0074\U000E007F B");
+  /* No cancel tag, no tag at all, tags elsewhere, a tag below U+E0020. */
+  rc_printable(out, sizeof out,
+               "\U0001F3F4\U000E0067\U000E0062|\U0001F3F4\U000E007F|"
+               "x\U000E0067\U000E007F|\U0001F3F4\U000E0001\U000E007F");
+  assert_string_equal(out, "\U0001F3F4??|\U0001F3F4?|x??|\U0001F3F4??");
+  /* 4 + 24 bytes do not fit in 12: left out, the text before kept. */
+  rc_printable(small, sizeof small, "ab");
+  assert_string_equal(small, "ab");
+  {
+    char text[64];
+    snprintf(text, sizeof text, "ab%s", scotland);
+    rc_printable(small, sizeof small, text);
+    assert_string_equal(small, "ab");
+  }
+}
+
 static void test_printable_cuts_on_a_character_boundary(void **state) {
   char out[6];
   (void)state;
@@ -98,6 +132,7 @@ int main(void) {
       cmocka_unit_test(test_printable_replaces_controls_and_broken_utf8),
       cmocka_unit_test(test_printable_cuts_on_a_character_boundary),
       cmocka_unit_test(test_printable_replaces_invisible_and_bidi),
+      cmocka_unit_test(test_printable_shows_a_subdivision_flag_whole),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1026,6 +1026,74 @@ static void test_locales_are_language_tags_icu_knows(void **state) {
   engine_close(eng);
 }
 
+/* Ids a reader cannot tell apart: a noncharacter, a private-use
+ * character, a combining mark first. Each refused naming its row and
+ * field (all taken on fa744ec); a mark after its letter stays. */
+static void test_ids_of_odd_characters_are_refused_by_row(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,due_date,balance\n"
+                              "L\xef\xb7\x90,B1,2026-01-01,0\n"
+                              "L2,B\xee\x80\x81,2026-01-01,0\n"
+                              "\xcc\x81L3,B3,2026-01-01,0\n"
+                              "L4,B4\xf4\x8f\xbf\xbe,2026-01-01,0\n"
+                              "Jose\xcc\x81,B5,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 4);
+  expect_error(&errors, 0, 2, "id holds a noncharacter (U+FDD0) at byte 2");
+  assert_string_equal(errors.items[0].field, "id");
+  expect_error(&errors, 1, 3,
+               "borrower_id holds a private-use character (U+E001) at byte 2");
+  assert_string_equal(errors.items[1].field, "borrower_id");
+  expect_error(&errors, 2, 4, "id starts with a combining mark (U+0301)");
+  expect_error(&errors, 3, 5, "noncharacter (U+10FFFE)");
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* "und" is BCP 47's tag for a language not known: taken as no locale
+ * (the institution's texts and formats; a borrower the book knows keeps
+ * its own), where fa744ec refused it as "not a language tag". A tag
+ * with an undetermined language and a region says what to give. */
+static void test_und_is_taken_as_no_locale(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  const store_borrower *b;
+  rc_error err;
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,und,2026-01-01,0\n"
+                              "L2,B2,und-CN,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  assert_int_equal(errors.count, 1);
+  expect_error(&errors, 0, 3,
+               "locale 'und-CN' says the language is undetermined; give the "
+               "language to write in, such as zh-CN or en");
+  assert_string_equal(errors.items[0].field, "locale");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L1,B1,UND,2026-01-01,0\n"
+                              "L2,B2,zh-CN,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_non_null(b = engine_borrower_view(eng, "B1", &err));
+  assert_null(b->locale);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,locale,due_date,balance\n"
+                              "L2,B2,und,2026-01-01,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_non_null(b = engine_borrower_view(eng, "B2", &err));
+  assert_string_equal(b->locale, "zh-CN");
+  engine_close(eng);
+}
+
 /* ICU honours -u- keys: "-u-ca-buddhist" dated an SMS 佛历2568年 and
  * "-u-nu-hanidec" wrote its amount in Chinese numerals. Refused with the
  * row, as any other tag the lender did not mean. */
@@ -3096,6 +3164,8 @@ int main(void) {
       cmocka_unit_test(test_a_case_twice_with_bad_cells_is_named_once),
       cmocka_unit_test(test_many_ids_are_told_apart),
       cmocka_unit_test(test_locales_are_language_tags_icu_knows),
+      cmocka_unit_test(test_und_is_taken_as_no_locale),
+      cmocka_unit_test(test_ids_of_odd_characters_are_refused_by_row),
       cmocka_unit_test(test_locale_extensions_are_refused),
       cmocka_unit_test(test_grandfathered_locales_are_refused_as_such),
       cmocka_unit_test(test_a_locale_s_prefix_is_not_taken_for_it),

@@ -289,6 +289,40 @@ static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
               "{\"id\":\"L\\ud834\\udd731\",\"borrower\":{\"id\":"
               "\"B1\"}}"),
          422, "\"field\":\"id\"", "U+1D173", NULL);
+  /* A noncharacter, a private-use character (each font its own drawing)
+   * and a combining mark first: taken on fa744ec. A mark after its
+   * letter is a name's own ("José" decomposed). */
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\ufdd01\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "noncharacter (U+FDD0)", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\uffff\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+FFFF", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\",\"borrower\":{\"id\":"
+              "\"B\\ue0001\"}}"),
+         422, "\"field\":\"borrower.id\"", "private-use character (U+E000)",
+         NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L\\udb80\\udc001\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "U+F0000", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"\\u0301L1\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "starts with a combining mark (U+0301)",
+         NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"\\u20dd778\"}"),
+         422, "\"field\":\"ref\"", "U+20DD", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"Jose\\u0301\",\"balance\":100,\"due_date\":"
+              "\"2026-01-01\",\"amount_due\":100,\"borrower\":{\"id\":"
+              "\"B\\u00e9\\u0301\"}}"),
+         201, NULL);
   /* A name is no id: a subdivision flag (its tag characters), Hangul, a
    * family joined by ZWJ and a full-width space stay as given. */
   expect(post("/v1/cases",

@@ -945,6 +945,33 @@ static void test_a_version_14_books_message_ids_are_cached(void **state) {
   assert_int_equal(pgt_value(f->c, message), first + 2);
 }
 
+/* A version 15 book cancels a case's deferred messages down
+ * messages_borrower, reading every message its borrower was sent; the
+ * next start indexes the deferred ones by case, and the cancel reads
+ * those alone. */
+static void test_a_version_15_books_deferred_are_found_by_case(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 15, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c, "INSERT INTO messages(case_id, borrower_id, "
+                         "channel, template, status, at) SELECT 'C1', 'B1', "
+                         "'sms', 't', CASE WHEN i <= 2 THEN 'deferred' ELSE "
+                         "'sent' END, i FROM generate_series(1, 300) i"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_true(plan_names(f->c,
+                         "EXPLAIN UPDATE messages SET status = 'cancelled' "
+                         "WHERE case_id = 'C1' AND status = 'deferred'",
+                         "messages_deferred"));
+  assert_int_equal(pgt_value(f->c, "WITH u AS (UPDATE messages SET status = "
+                                   "'cancelled' WHERE case_id = 'C1' AND "
+                                   "status = 'deferred' RETURNING 1) SELECT "
+                                   "count(*) FROM u"),
+                   2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -987,6 +1014,9 @@ int main(void) {
           test_a_version_13_books_runs_are_kept_as_text, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_14_books_message_ids_are_cached, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_15_books_deferred_are_found_by_case, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,56 @@ static void test_a_trigger_s_refusal_is_the_book_s_on_both_stores(
   store_close(st);
 }
 
+/* PostgreSQL's other answers a row is at fault for: a value a trigger,
+ * a domain or a column takes for bad data (class 22) and a row beyond a
+ * limit of the server's (class 54) are refused as class 23 is, with
+ * RC_EINTERNAL, which the engine sets one case aside for (as SQLite's
+ * refusal); a lock held past a DBA's lock_timeout (55P03) is run again
+ * as a deadlock is. On fa744ec the first two were database failures
+ * (every batch holding the case's step failed) and a RAISE EXCEPTION
+ * was refused with RC_ESTORE, which the engine never sets aside. */
+static void test_pg_errors_refuse_or_run_again_by_class(void **state) {
+  static const struct {
+    const char *errcode;
+    int refused, contended;
+  } cases[] = {{"P0001", 1, 0},
+               {"invalid_parameter_value", 1, 0},
+               {"program_limit_exceeded", 1, 0},
+               {"lock_not_available", 0, 1},
+               {"disk_full", 0, 0}};
+  (void)state;
+  if (!on_pg) skip();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    store *st = open_store();
+    rc_error err;
+    char sql[512], id[8];
+    int rc;
+    snprintf(id, sizeof id, "L%zu", i);
+    add_case(st, id);
+    snprintf(sql, sizeof sql,
+             "DROP TRIGGER IF EXISTS refuse ON timers;"
+             "CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger "
+             "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'refused' USING "
+             "ERRCODE = '%s'; END$$;"
+             "CREATE TRIGGER refuse BEFORE INSERT ON timers FOR EACH ROW "
+             "EXECUTE FUNCTION refuse_row()",
+             cases[i].errcode);
+    exec_sql(sql);
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    if ((rc = store_timer_insert(st, id, 100, "a", NULL, 1, &err)) == RC_OK)
+      rc = store_commit(st, &err);
+    else
+      store_rollback(st);
+    if (store_refused(st) != cases[i].refused ||
+        store_contended(st) != cases[i].contended ||
+        (cases[i].refused && err.code != RC_EINTERNAL) || rc == RC_OK)
+      fail_msg("%s: refused %d, contended %d, rc %d, code %d: %s",
+               cases[i].errcode, store_refused(st), store_contended(st), rc,
+               err.code, err.message);
+    store_close(st);
+  }
+}
+
 static void test_new_database_is_migrated_and_private(void **state) {
   store *st;
   sqlite3 *db;
@@ -4219,6 +4269,24 @@ static void test_a_batch_s_rows_wait_to_be_written_together(void **state) {
     assert_true(store_refused(st));
     store_rollback(st);
   }
+  /* The batch run again without the refused row commits; from the next
+   * batch on, rows wait again: 32 messages and 32 runs written in 2
+   * statements at the commit (on fa744ec written as they came for the
+   * connection's life: 64). */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  message_at(st, "L2", "kept", 400);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  rows_counting = 1;
+  rows_statements = 0;
+  for (int i = 0; i < 32; i++) {
+    message_at(st, "L1", "again", 500 + i);
+    note(st, "L1", "sent");
+    assert_int_equal(store_journal_write(st, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(rows_statements, 2);
+  rows_counting = 0;
   sqlite3_cancel_auto_extension((void (*)(void))rows_trace);
   store_close(st);
 }
@@ -5493,6 +5561,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_trigger_s_refusal_is_the_book_s_on_both_stores, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_pg_errors_refuse_or_run_again_by_class, setup, teardown),
       cmocka_unit_test_setup_teardown(test_an_odd_timer_fired_by_its_key_goes,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_timer_due_as_text_is_told_once,

@@ -279,6 +279,12 @@ static void a_real(args *a, double x) {
 }
 
 static const char borrower_changed[] = "check the borrower the guard read";
+
+/* SQLSTATE classes of a row the book refuses (failed). */
+static int row_refused(const char *state) {
+  return strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0 ||
+         strncmp(state, "54", 2) == 0 || strcmp(state, "P0001") == 0;
+}
 static int check_send(pg *st, rc_error *err);
 
 /* The error of a failed result. A constraint the store did not expect to
@@ -301,13 +307,32 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
       strcmp(constraint, "payments_ref_key") == 0)
     st->base.contended = 1;
   /* A row the book refused (store.h's store_refused), as SQLite says it
-   * for any constraint or trigger's RAISE: a constraint (class 23) or a
-   * trigger's RAISE EXCEPTION (P0001). Unset here, one case's rows a
-   * DBA's trigger refused failed every batch holding its step on
-   * PostgreSQL, where SQLite set that case aside and went on. */
-  if (state && (strncmp(state, "23", 2) == 0 || strcmp(state, "P0001") == 0) &&
-      !st->base.contended)
+   * for any constraint or trigger's RAISE: a constraint (class 23), a
+   * trigger's RAISE EXCEPTION (P0001), a value the column, a domain or a
+   * trigger takes for bad data (class 22) and a row beyond a limit of
+   * the server's (class 54: an index entry over its 2,704 bytes). Each
+   * is one case's rows, refused at every run: unset, that case's step
+   * failed every batch holding it on PostgreSQL, where SQLite set it
+   * aside and went on. The database's own failures (53 full disk or
+   * memory, 57 a timeout or a shutdown, 58 I/O, XX) stay failures, the
+   * batch run again later; 40001, 40P01 and 55P03 run again at once
+   * (pg_fail). docs/operations.md "PostgreSQL's errors". */
+  if (state && row_refused(state) && !st->base.contended) {
     st->base.refused = 1;
+    if (strncmp(state, "23", 2) != 0 &&
+        !(strcmp(state, "23514") == 0 &&
+          PQresultErrorField(r, PG_DIAG_COLUMN_NAME))) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+      msg[strcspn(msg, "\n")] = '\0';
+      /* RC_EINTERNAL, as SQLite's refusal is: what the engine sets a
+       * case aside for (engine.c poisoned_note). */
+      rc_error_set(err, RC_EINTERNAL, NULL,
+                   "database: %s: the book refused the row (SQLSTATE %s): %s",
+                   what, state, msg);
+      return;
+    }
+  }
   /* A rule of the database's own (a DBA's trigger) that refuses a value
    * and names its column: the input's fault, 422 naming it. The
    * schema's checks name none: a value the engine let through them is
@@ -2695,15 +2720,13 @@ static int op_message_update(store *s, int64_t id,
   return rc;
 }
 
-/* Found among the messages of the case's borrower (messages_borrower: a
- * borrower has few cases), not down the outbox's index, which walked
- * every deferred message of the book to find the case's: the status is
- * compared as an expression that index cannot serve, as the planner took
- * it, the table never analysed, for a handful. */
+/* Found down messages_deferred (schema step 16): the case's deferred
+ * messages and no other row. Down messages_borrower it read every
+ * message the case's borrower was ever sent; down the outbox's index,
+ * every deferred message of the book. */
 const char pg_cancel_deferred_sql[] =
     "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
-    "borrower_id = (SELECT borrower_id FROM cases WHERE id = $1) AND "
-    "case_id = $1 AND status || '' = 'deferred'";
+    "case_id = $1 AND status = 'deferred'";
 
 static int op_messages_cancel_deferred(store *s, const char *case_id,
                                        const char *reason, rc_error *err) {

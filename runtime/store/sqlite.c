@@ -1454,8 +1454,8 @@ struct sq {
     /* A write before a statement failed: the commit refuses, why. */
     int failed;
     rc_error why;
-    /* claimw_allowed's; `off` after a refused row: held no more on this
-     * connection. */
+    /* claimw_allowed's; `off` after a refused row: held no more until
+     * this connection's next commit (sq_commit). */
     trigger_check triggers;
     int off;
     sqlite3_stmt *msgs[6], *runs[6]; /* owned: 1, 2, 4 ... 32 rows */
@@ -2936,6 +2936,13 @@ static int sq_end(sq *st, int nested, int keep, rc_error *err) {
     return RC_ESTORE;
   }
   held_drop(st); /* all written: its memory goes */
+  /* A batch committed: the one a refused waiting row failed has run
+   * again (at once, before any other transaction on this connection)
+   * with rows written as they come, and its step was set aside. Rows
+   * wait again from the next batch on: another row refused costs that
+   * batch one more run, as the first did. Left off, every batch of the
+   * connection's life wrote rows one a statement. */
+  st->claimw.off = 0;
   import_direct_end(st);
   ahead_drop(st); /* the lock that kept them true goes */
   import_indexes_forget(st);
