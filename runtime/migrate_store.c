@@ -214,6 +214,26 @@ static int names_has(const names *t, const char *name) {
 }
 
 /* Every table of FROM into TO, inside TO's open transaction. */
+/* TO starts at today's checks generation and meta's copy brings FROM's
+ * over it; a FROM made before generations were kept has none, and is
+ * generation 1 (engine.c): TO's key goes too. Kept, the checks an older
+ * book only warns of would refuse to start the moved one (and meta's
+ * rows would not count the same on both). */
+static int keep_checks_generation(store *from, store *to, rc_error *err) {
+  static const char key[] = "checks.generation";
+  char text[32];
+  rc_error e;
+  int rc;
+  rc_error_clear(&e);
+  rc = store_meta_get(from, key, text, sizeof text, &e);
+  if (rc == RC_OK) return RC_OK;
+  if (rc != RC_ENOTFOUND)
+    return rc_error_set(err, rc, "from", "FROM: %s", e.message);
+  if ((rc = store_meta_put(to, key, NULL, &e)) != RC_OK)
+    return rc_error_set(err, rc, "to", "TO: %s", e.message);
+  return RC_OK;
+}
+
 static int copy_book(store *from, store *to, rc_error *err) {
   names tables = {0};
   copy c = {.to = to, .err = err, .every = MIGRATE_EVERY};
@@ -258,7 +278,7 @@ static int copy_book(store *from, store *to, rc_error *err) {
   free(c.buf);
   if ((rc = store_book_put(to, NULL, NULL, 0, &e)) != RC_OK)
     return rc_error_set(err, rc, "to", "TO: %s", e.message);
-  return RC_OK;
+  return keep_checks_generation(from, to, err);
 }
 
 /* --- the command ------------------------------------------------------- */
