@@ -5545,7 +5545,7 @@ static int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b, int bc);
 
 /* A claimed case kept for ahead_take, none when c is NULL or its rows
  * are not both there; 0 when out of memory (then none is kept). */
-static int ahead_keep(sq *st, const ahead_cols *c) {
+static inline int ahead_keep(sq *st, const ahead_cols *c) {
   struct ahead_case *a;
   if (st->ahead.n == st->ahead.cap) {
     int cap = st->ahead.cap ? 2 * st->ahead.cap : 64;
@@ -5616,15 +5616,28 @@ static const char *range_key(sqlite3_stmt *s) {
   return v ? v : "";
 }
 
-/* Steps range s (its last answer *rc) to the first row whose key is not
- * below id; *skipped counts the rows passed over but the one of key
- * prev (the last id sought: kept). */
-static void range_seek(sqlite3_stmt *s, int *rc, const char *prev,
-                       const char *id, int *skipped) {
-  while (*rc == SQLITE_ROW && strcmp(range_key(s), id) < 0) {
-    if (!prev || strcmp(range_key(s), prev) != 0) ++*skipped;
-    *rc = sqlite3_step(s);
+/* A range walked beside a claim: its statement, its last answer, and
+ * whether its row was the one of an id sought (kept). */
+typedef struct {
+  sqlite3_stmt *s;
+  int rc, kept;
+} range;
+
+/* Steps range r to the first row whose key is not below id; 1 when that
+ * row's key is id. *skipped counts the rows passed over not kept. */
+static int range_to(range *r, const char *id, int *skipped) {
+  while (r->rc == SQLITE_ROW) {
+    int cmp = strcmp(range_key(r->s), id);
+    if (cmp > 0) return 0;
+    if (cmp == 0) {
+      r->kept = 1;
+      return 1;
+    }
+    if (!r->kept) ++*skipped;
+    r->kept = 0;
+    r->rc = sqlite3_step(r->s);
   }
+  return 0;
 }
 
 /* Ranges walked past this many rows not claimed (a claim's cases far
@@ -5637,7 +5650,6 @@ enum { RANGE_SLACK = 64 };
  * failed (then none is kept). */
 static int ahead_range_borrowers(sq *st, int n) {
   int first = -1, last = -1, ordered = 1, rc, skipped = 0, ok = 1;
-  int32_t prev = -1;
   sqlite3_stmt *b;
   for (int i = 0; i < n && ordered; i++) {
     if (st->ahead.v[i].at[0] < 0) continue;
@@ -5667,19 +5679,15 @@ static int ahead_range_borrowers(sq *st, int n) {
   char *hi = strdup(st->ahead.text + st->ahead.v[last].at[1]);
   if (!lo || !hi) ok = 0;
   if (ok) {
+    range w = {b, SQLITE_ROW, 0};
     bind_text(b, 1, lo);
     bind_text(b, 2, hi);
-    rc = sqlite3_step(b);
-    for (int i = first; ok && i <= last && skipped <= n + RANGE_SLACK; i++) {
-      if (st->ahead.v[i].at[0] < 0) continue;
-      range_seek(b, &rc, prev < 0 ? NULL : st->ahead.text + prev,
-                 st->ahead.text + st->ahead.v[i].at[1], &skipped);
-      prev = st->ahead.v[i].at[1];
-      if (rc == SQLITE_ROW &&
-          !strcmp(range_key(b), st->ahead.text + st->ahead.v[i].at[1]))
+    w.rc = sqlite3_step(b);
+    for (int i = first; ok && i <= last && skipped <= n + RANGE_SLACK; i++)
+      if (st->ahead.v[i].at[0] >= 0 &&
+          range_to(&w, st->ahead.text + st->ahead.v[i].at[1], &skipped))
         ok = ahead_keep_borrower(st, i, b, 0);
-    }
-    ok = ok && (rc == SQLITE_ROW || rc == SQLITE_DONE);
+    ok = ok && (w.rc == SQLITE_ROW || w.rc == SQLITE_DONE);
   }
   sqlite3_reset(b);
   sqlite3_clear_bindings(b);
@@ -5698,28 +5706,23 @@ static int ahead_range_borrowers(sq *st, int n) {
 static int ahead_ranges(sq *st, const store_timer *t, int n, int *far) {
   sqlite3_stmt *r = stmt(st, S_CLAIM_ROWS), *s = stmt(st, S_CLAIM_STEPS);
   ahead_cols c = {r, s, NULL, 0, 1, 4, 0};
-  int rr, sr, skipped = 0, ok = 1, i;
+  range rows = {r, SQLITE_ROW, 0}, steps = {s, SQLITE_ROW, 0};
+  int skipped = 0, ok = 1, i;
   bind_text(r, 1, t[0].case_id);
   bind_text(r, 2, t[n - 1].case_id);
   bind_text(s, 1, t[0].case_id);
   bind_text(s, 2, t[n - 1].case_id);
-  rr = sqlite3_step(r);
-  sr = sqlite3_step(s);
+  rows.rc = sqlite3_step(r);
+  steps.rc = sqlite3_step(s);
   for (i = 0; ok && i < n; i++) {
-    const char *id = t[i].case_id;
-    if (skipped <= n + RANGE_SLACK) {
-      range_seek(r, &rr, i ? t[i - 1].case_id : NULL, id, &skipped);
-      range_seek(s, &sr, i ? t[i - 1].case_id : NULL, id, &skipped);
-    }
-    ok = skipped <= n + RANGE_SLACK && rr == SQLITE_ROW &&
-                 sr == SQLITE_ROW && !strcmp(range_key(r), id) &&
-                 !strcmp(range_key(s), id)
-             ? ahead_keep(st, &c)
-             : ahead_keep(st, NULL);
+    int both = skipped <= n + RANGE_SLACK &&
+               range_to(&rows, t[i].case_id, &skipped) &&
+               range_to(&steps, t[i].case_id, &skipped);
+    ok = ahead_keep(st, both ? &c : NULL);
   }
   *far = skipped > n + RANGE_SLACK;
-  ok = ok && (rr == SQLITE_ROW || rr == SQLITE_DONE) &&
-       (sr == SQLITE_ROW || sr == SQLITE_DONE);
+  ok = ok && (rows.rc == SQLITE_ROW || rows.rc == SQLITE_DONE) &&
+       (steps.rc == SQLITE_ROW || steps.rc == SQLITE_DONE);
   sqlite3_reset(r);
   sqlite3_reset(s);
   sqlite3_clear_bindings(r);
