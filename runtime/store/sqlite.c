@@ -5541,7 +5541,8 @@ typedef struct {
   int rc, sc, sk, bc;
 } ahead_cols;
 
-static int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b, int bc);
+static inline int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b,
+                                      int bc);
 
 /* A claimed case kept for ahead_take, none when c is NULL or its rows
  * are not both there; 0 when out of memory (then none is kept). */
@@ -5569,7 +5570,8 @@ static inline int ahead_keep(sq *st, const ahead_cols *c) {
       return 0;
   }
   case_numbers(c->r, c->rc, &a->c);
-  a->c.closed = sqlite3_column_int(c->s, c->sc + 1);
+  /* A range's case_rows holds NULL there (S_CLAIM_ROWS). */
+  if (c->s != c->r) a->c.closed = sqlite3_column_int(c->s, c->sc + 1);
   a->journal_last = sqlite3_column_int64(c->s, c->sk + 1);
   a->tasks_open = sqlite3_column_int(c->s, c->sk + 2);
   a->message_last = sqlite3_column_int64(c->s, c->sk + 3);
@@ -5579,7 +5581,8 @@ static inline int ahead_keep(sq *st, const ahead_cols *c) {
 /* The borrower of kept case i, from column bc of b, when there is one
  * with its contacts packed (else the step reads it as before:
  * borrower_read); 0 when out of memory. */
-static int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b, int bc) {
+static inline int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b,
+                                      int bc) {
   struct ahead_case *a = &st->ahead.v[i];
   if (!st->ahead.with_borrowers || a->at[0] < 0 ||
       sqlite3_column_type(b, bc) == SQLITE_NULL ||
