@@ -496,19 +496,21 @@ static const char *const sql[S_COUNT] = {
     /* The cases of a claim whose case ids came in key order, read as
      * ranges, a cursor walking each table forward (ahead_ranges): a row
      * a step instead of a key looked up (three of them a case, 2.1k
-     * instructions each). case_rows' columns numbered as CASE_COLS, those
-     * case_steps holds NULL. */
+     * instructions each). No upper bound: stepped no further than the
+     * claim's last id (range_to), and a bound is a comparison a row.
+     * case_rows' columns numbered as CASE_COLS, those case_steps holds
+     * NULL. */
     [S_CLAIM_ROWS] =
         "SELECT id, borrower_id, workflow, version, NULL, NULL, NULL, error, "
         "product, currency, principal, balance, amount_due, fees, due_date, "
         "opened_at, score, tags, data, queue, on_hold, overpaid, reduced "
-        "FROM case_rows WHERE id >= ?1 AND id <= ?2 ORDER BY id",
+        "FROM case_rows WHERE id >= ?1 ORDER BY id",
     [S_CLAIM_STEPS] =
         "SELECT id, state, closed, outcome, timer_keys, journal_last, "
         "tasks_open, message_last FROM case_steps "
-        "WHERE id >= ?1 AND id <= ?2 ORDER BY id",
+        "WHERE id >= ?1 ORDER BY id",
     [S_CLAIM_BORROWERS] = "SELECT " BORROWER_COLS("") " FROM borrowers "
-                          "WHERE id >= ?1 AND id <= ?2 ORDER BY id",
+                          "WHERE id >= ?1 ORDER BY id",
     [S_SCHEMA_VERSION] = "PRAGMA schema_version",
     /* A trigger of someone else's that may write a case's row from a
      * statement that does not name a case table (case_writes). Those of
@@ -5677,14 +5679,12 @@ static int ahead_range_borrowers(sq *st, int n) {
     return ok;
   }
   b = stmt(st, S_CLAIM_BORROWERS);
-  /* Copies: ahead.text may move as borrowers are kept. */
+  /* A copy: ahead.text may move as borrowers are kept. */
   char *lo = strdup(st->ahead.text + st->ahead.v[first].at[1]);
-  char *hi = strdup(st->ahead.text + st->ahead.v[last].at[1]);
-  if (!lo || !hi) ok = 0;
+  if (!lo) ok = 0;
   if (ok) {
     range w = {b, SQLITE_ROW, 0};
     bind_text(b, 1, lo);
-    bind_text(b, 2, hi);
     w.rc = sqlite3_step(b);
     for (int i = first; ok && i <= last && skipped <= n + RANGE_SLACK; i++)
       if (st->ahead.v[i].at[0] >= 0 &&
@@ -5695,7 +5695,6 @@ static int ahead_range_borrowers(sq *st, int n) {
   sqlite3_reset(b);
   sqlite3_clear_bindings(b);
   free(lo);
-  free(hi);
   return ok;
 }
 
@@ -5712,9 +5711,7 @@ static int ahead_ranges(sq *st, const store_timer *t, int n, int *far) {
   range rows = {r, SQLITE_ROW, 0}, steps = {s, SQLITE_ROW, 0};
   int skipped = 0, ok = 1, i;
   bind_text(r, 1, t[0].case_id);
-  bind_text(r, 2, t[n - 1].case_id);
   bind_text(s, 1, t[0].case_id);
-  bind_text(s, 2, t[n - 1].case_id);
   rows.rc = sqlite3_step(r);
   steps.rc = sqlite3_step(s);
   for (i = 0; ok && i < n; i++) {
