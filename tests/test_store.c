@@ -1068,6 +1068,99 @@ static void test_a_case_claimed_with_its_timer_reads_as_written_since(
   store_close(st);
 }
 
+/* The connections this process opened since claim_db_watch (the
+ * store's own first): an auto extension sees each as it opens. */
+static sqlite3 *claim_dbs[8];
+static int claim_ndbs;
+
+static int claim_db_seen(sqlite3 *db, char **msg, const void *api) {
+  (void)msg;
+  (void)api;
+  if (claim_ndbs < 8) claim_dbs[claim_ndbs++] = db;
+  return SQLITE_OK;
+}
+
+static void claim_db_watch(void) {
+  claim_ndbs = 0;
+  assert_int_equal(
+      sqlite3_auto_extension((void (*)(void))(void *)claim_db_seen),
+      SQLITE_OK);
+}
+
+/* Pages the store's connection has read since the last call. */
+static int claim_pages(void) {
+  int hit = 0, miss = 0, high;
+  assert_true(claim_ndbs > 0);
+  sqlite3_db_status(claim_dbs[0], SQLITE_DBSTATUS_CACHE_HIT, &hit, &high, 1);
+  sqlite3_db_status(claim_dbs[0], SQLITE_DBSTATUS_CACHE_MISS, &miss, &high,
+                    1);
+  return hit + miss;
+}
+
+/* Claims the next 100 timers, lends each step its case as the claim read
+ * it (state `state` and the balance add_case gave) and commits; the
+ * pages the claim read. */
+static int claim_hundred(store *st, int first, const char *state) {
+  store_timer *t;
+  store_case c;
+  int n, pages;
+  rc_error err;
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  claim_pages();
+  assert_int_equal(store_timers_claim(st, 100000, 100, NULL, &t, &n, &err),
+                   RC_OK);
+  pages = claim_pages();
+  assert_int_equal(n, 100);
+  for (int i = 0; i < n; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "K%04d", first + i);
+    assert_string_equal(t[i].case_id, id);
+    if (store_case_claimed_lend(st, id, &c) != 1) fail_msg("%s not lent", id);
+    assert_string_equal(c.id, id);
+    assert_string_equal(c.state, state);
+    assert_int_equal(c.balance, 1000);
+    assert_int_equal(set_state(st, id, "done", 0, NULL, &err), RC_OK);
+    assert_int_equal(store_timer_finish(st, &t[i], &(int){0}, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  return pages;
+}
+
+/* A claim whose cases come due in key order (a book swept in id order)
+ * reads them as ranges, a cursor walking case_rows, case_steps and
+ * borrowers forward, not three keys looked up a case: a page for a
+ * dozen cases where the look-ups read two a case. The first claim, whose order is not
+ * known yet, looks them up; a case its claim read is lent to its step
+ * the same either way. */
+static void test_a_claim_in_key_order_reads_its_cases_as_ranges(void **state) {
+  store *st;
+  rc_error err;
+  int first, second, third;
+  (void)state;
+  SQLITE_ONLY("the claim's ranges are SQLite's");
+  claim_db_watch();
+  st = open_store();
+  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 300; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "K%04d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  first = claim_hundred(st, 0, "new");
+  second = claim_hundred(st, 100, "new");
+  third = claim_hundred(st, 200, "new");
+  print_message("pages a claim of 100: %d, %d, %d\n", first, second, third);
+  assert_true(first > 100);
+  assert_true(second < 25);
+  assert_true(third < 25);
+  store_close(st);
+}
+
 /* SQLite lends a timer's step the case its claim read beside it
  * (store_case_claimed_lend): as read, in the claiming transaction only,
  * and not once anything may have written it since (its own step's write,
@@ -5469,6 +5562,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_claim_in_key_order_reads_its_cases_as_ranges, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_outside_a_transaction_is_whole_or_absent, setup,
           teardown),

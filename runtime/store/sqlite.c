@@ -106,6 +106,9 @@ enum {
   S_TIMERS_DUE,
   S_TIMERS_DUE_CASES,
   S_TIMERS_DUE_BARE,
+  S_CLAIM_ROWS,
+  S_CLAIM_STEPS,
+  S_CLAIM_BORROWERS,
   S_SCHEMA_VERSION,
   S_CASE_TRIGGERS,
   S_BORROWER_TRIGGERS,
@@ -490,6 +493,24 @@ static const char *const sql[S_COUNT] = {
     [S_TIMERS_DUE_BARE] =
         "SELECT id, case_id, due, event, data FROM timers "
         "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
+    /* The cases of a claim whose case ids came in key order, read as
+     * ranges, a cursor walking each table forward (ahead_ranges): a row
+     * a step instead of a key looked up (three of them a case, 2.1k
+     * instructions each). No upper bound: stepped no further than the
+     * claim's last id (range_to), and a bound is a comparison a row.
+     * case_rows' columns numbered as CASE_COLS, those case_steps holds
+     * NULL. */
+    [S_CLAIM_ROWS] =
+        "SELECT id, borrower_id, workflow, version, NULL, NULL, NULL, error, "
+        "product, currency, principal, balance, amount_due, fees, due_date, "
+        "opened_at, score, tags, data, queue, on_hold, overpaid, reduced "
+        "FROM case_rows WHERE id >= ?1 ORDER BY id",
+    [S_CLAIM_STEPS] =
+        "SELECT id, state, closed, outcome, timer_keys, journal_last, "
+        "tasks_open, message_last FROM case_steps "
+        "WHERE id >= ?1 ORDER BY id",
+    [S_CLAIM_BORROWERS] = "SELECT " BORROWER_COLS("") " FROM borrowers "
+                          "WHERE id >= ?1 ORDER BY id",
     [S_SCHEMA_VERSION] = "PRAGMA schema_version",
     /* A trigger of someone else's that may write a case's row from a
      * statement that does not name a case table (case_writes). Those of
@@ -1157,6 +1178,9 @@ struct sq {
     /* Whether the last claim read the borrowers; how many of them the
      * steps took; while cases_only > 0 the claims read none. */
     int with_borrowers, borrowers_taken, cases_only;
+    /* Whether the last claim's case ids came in key order, 32 or more
+     * of them: the next claim reads its cases as ranges (ahead_ranges). */
+    int ranged;
     /* Whether a trigger not the schema's names a case table (then none
      * is kept). */
     trigger_check triggers;
@@ -5517,10 +5541,21 @@ static int ahead_text(sq *st, sqlite3_stmt *s, int col, int32_t *at) {
   return 1;
 }
 
-/* The case of the claimed timer s is at (columns 5 on) for ahead_take,
- * and its borrower (columns AHEAD_BORROWER on) for ahead_borrower; 0
- * when out of memory (then none is kept). */
-static int ahead_keep(sq *st, sqlite3_stmt *s) {
+/* Where a claimed case's columns are for ahead_keep: CASE_COLS' in r
+ * from rc, but case_steps' (state, closed, outcome: 4-6) in s from sc
+ * and timer_keys, journal_last, tasks_open, message_last in s from sk;
+ * its borrower's (BORROWER_COLS) in b from bc, b NULL for none. */
+typedef struct {
+  sqlite3_stmt *r, *s, *b;
+  int rc, sc, sk, bc;
+} ahead_cols;
+
+static inline int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b,
+                                      int bc);
+
+/* A claimed case kept for ahead_take, none when c is NULL or its rows
+ * are not both there; 0 when out of memory (then none is kept). */
+static inline int ahead_keep(sq *st, const ahead_cols *c) {
   struct ahead_case *a;
   if (st->ahead.n == st->ahead.cap) {
     int cap = st->ahead.cap ? 2 * st->ahead.cap : 64;
@@ -5532,36 +5567,174 @@ static int ahead_keep(sq *st, sqlite3_stmt *s) {
   a = &st->ahead.v[st->ahead.n++];
   a->at[0] = a->bat[0] = -1;
   /* The view's inner join: both rows, or no case. */
-  if (sqlite3_column_type(s, 5) == SQLITE_NULL ||
-      sqlite3_column_type(s, 9) == SQLITE_NULL)
+  if (!c || sqlite3_column_type(c->r, c->rc) == SQLITE_NULL ||
+      sqlite3_column_type(c->s, c->sc) == SQLITE_NULL)
     return 1;
-  for (int k = 0; k < 13; k++)
-    if (!ahead_text(st, s, k < 12 ? 5 + case_texts[k].col : 28, &a->at[k]))
+  for (int k = 0; k < 13; k++) {
+    int col = k < 12 ? case_texts[k].col : -1;
+    int steps = col < 0 || (col >= 4 && col <= 6);
+    if (!ahead_text(st, steps ? c->s : c->r,
+                    col < 0 ? c->sk : steps ? c->sc + col - 4 : c->rc + col,
+                    &a->at[k]))
       return 0;
-  case_numbers(s, 5, &a->c);
-  a->journal_last = sqlite3_column_int64(s, 29);
-  a->tasks_open = sqlite3_column_int(s, 30);
-  a->message_last = sqlite3_column_int64(s, 31);
-  /* Its borrower, when there is one with its contacts packed (else the
-   * step reads it as before: borrower_read). */
-  if (!st->ahead.with_borrowers ||
-      sqlite3_column_type(s, AHEAD_BORROWER) == SQLITE_NULL ||
-      sqlite3_column_type(s, AHEAD_BORROWER + 11) == SQLITE_NULL)
+  }
+  case_numbers(c->r, c->rc, &a->c);
+  /* A range's case_rows holds NULL there (S_CLAIM_ROWS). */
+  if (c->s != c->r) a->c.closed = sqlite3_column_int(c->s, c->sc + 1);
+  a->journal_last = sqlite3_column_int64(c->s, c->sk + 1);
+  a->tasks_open = sqlite3_column_int(c->s, c->sk + 2);
+  a->message_last = sqlite3_column_int64(c->s, c->sk + 3);
+  return !c->b || ahead_keep_borrower(st, st->ahead.n - 1, c->b, c->bc);
+}
+
+/* The borrower of kept case i, from column bc of b, when there is one
+ * with its contacts packed (else the step reads it as before:
+ * borrower_read); 0 when out of memory. */
+static inline int ahead_keep_borrower(sq *st, int i, sqlite3_stmt *b,
+                                      int bc) {
+  struct ahead_case *a = &st->ahead.v[i];
+  if (!st->ahead.with_borrowers || a->at[0] < 0 ||
+      sqlite3_column_type(b, bc) == SQLITE_NULL ||
+      sqlite3_column_type(b, bc + 11) == SQLITE_NULL)
     return 1;
   /* The packed text is read to its length, the kept one to its NUL. */
-  if (strlen((const char *)sqlite3_column_text(s, AHEAD_BORROWER + 11)) !=
-      (size_t)sqlite3_column_bytes(s, AHEAD_BORROWER + 11))
+  if (strlen((const char *)sqlite3_column_text(b, bc + 11)) !=
+      (size_t)sqlite3_column_bytes(b, bc + 11))
     return 1;
   for (int k = 0; k < 10; k++)
-    if (!ahead_text(st, s,
-                    AHEAD_BORROWER + (k < 9 ? borrower_texts[k].col : 11),
+    if (!ahead_text(st, b, bc + (k < 9 ? borrower_texts[k].col : 11),
                     &a->bat[k])) {
       a->bat[0] = -1;
       return 0;
     }
-  a->do_not_contact = sqlite3_column_int(s, AHEAD_BORROWER + 8);
-  a->ceased = sqlite3_column_int(s, AHEAD_BORROWER + 9);
+  a->do_not_contact = sqlite3_column_int(b, bc + 8);
+  a->ceased = sqlite3_column_int(b, bc + 9);
   return 1;
+}
+
+/* Whether the claimed timers' case ids come in key order (SQLite's
+ * BINARY order is strcmp's for texts without a NUL). */
+static int claim_ordered(const store_timer *t, int n) {
+  for (int i = 1; i < n; i++)
+    if (!t[i - 1].case_id || !t[i].case_id ||
+        strcmp(t[i - 1].case_id, t[i].case_id) > 0)
+      return 0;
+  return n > 0 && t[0].case_id;
+}
+
+/* Column 0 of a range's row, "" for NULL (never a key). */
+static const char *range_key(sqlite3_stmt *s) {
+  const char *v = (const char *)sqlite3_column_text(s, 0);
+  return v ? v : "";
+}
+
+/* A range walked beside a claim: its statement, its last answer, and
+ * whether its row was the one of an id sought (kept). */
+typedef struct {
+  sqlite3_stmt *s;
+  int rc, kept;
+} range;
+
+/* Steps range r to the first row whose key is not below id; 1 when that
+ * row's key is id. *skipped counts the rows passed over not kept. */
+static int range_to(range *r, const char *id, int *skipped) {
+  while (r->rc == SQLITE_ROW) {
+    int cmp = strcmp(range_key(r->s), id);
+    if (cmp > 0) return 0;
+    if (cmp == 0) {
+      r->kept = 1;
+      return 1;
+    }
+    if (!r->kept) ++*skipped;
+    r->kept = 0;
+    r->rc = sqlite3_step(r->s);
+  }
+  return 0;
+}
+
+/* Ranges walked past this many rows not claimed (a claim's cases far
+ * apart in a book of many more) stop: the cases left are read by their
+ * steps, and the next claims join again. */
+enum { RANGE_SLACK = 64 };
+
+/* The borrowers of the kept cases: a range when their ids come in key
+ * order too, one look-up each otherwise; 0 when out of memory or a read
+ * failed (then none is kept). */
+static int ahead_range_borrowers(sq *st, int n) {
+  int first = -1, last = -1, ordered = 1, rc, skipped = 0, ok = 1;
+  sqlite3_stmt *b;
+  for (int i = 0; i < n && ordered; i++) {
+    if (st->ahead.v[i].at[0] < 0) continue;
+    if (last >= 0 && strcmp(st->ahead.text + st->ahead.v[last].at[1],
+                            st->ahead.text + st->ahead.v[i].at[1]) > 0)
+      ordered = 0;
+    if (first < 0) first = i;
+    last = i;
+  }
+  if (first < 0) return 1;
+  if (!ordered) {
+    b = stmt(st, S_BORROWER_GET);
+    for (int i = 0; ok && i < n; i++) {
+      if (st->ahead.v[i].at[0] < 0) continue;
+      bind_text(b, 1, st->ahead.text + st->ahead.v[i].at[1]);
+      rc = sqlite3_step(b);
+      ok = rc == SQLITE_DONE || (rc == SQLITE_ROW &&
+                                 ahead_keep_borrower(st, i, b, 0));
+      sqlite3_reset(b);
+    }
+    sqlite3_clear_bindings(b);
+    return ok;
+  }
+  b = stmt(st, S_CLAIM_BORROWERS);
+  /* A copy: ahead.text may move as borrowers are kept. */
+  char *lo = strdup(st->ahead.text + st->ahead.v[first].at[1]);
+  if (!lo) ok = 0;
+  if (ok) {
+    range w = {b, SQLITE_ROW, 0};
+    bind_text(b, 1, lo);
+    w.rc = sqlite3_step(b);
+    for (int i = first; ok && i <= last && skipped <= n + RANGE_SLACK; i++)
+      if (st->ahead.v[i].at[0] >= 0 &&
+          range_to(&w, st->ahead.text + st->ahead.v[i].at[1], &skipped))
+        ok = ahead_keep_borrower(st, i, b, 0);
+    ok = ok && (w.rc == SQLITE_ROW || w.rc == SQLITE_DONE);
+  }
+  sqlite3_reset(b);
+  sqlite3_clear_bindings(b);
+  free(lo);
+  return ok;
+}
+
+/* The cases of claimed timers t[0..n), their case ids in key order
+ * (claim_ordered), kept for ahead_take as S_TIMERS_DUE would have kept
+ * them, read by walking case_rows and case_steps from the first id to
+ * the last beside the timers: a row a step, not a look-up. 0 when out
+ * of memory or a read failed (then none is kept: the steps read their
+ * cases, never counting on a failed read); *far set when the ranges
+ * held many more rows than the claim. */
+static int ahead_ranges(sq *st, const store_timer *t, int n, int *far) {
+  sqlite3_stmt *r = stmt(st, S_CLAIM_ROWS), *s = stmt(st, S_CLAIM_STEPS);
+  ahead_cols c = {r, s, NULL, 0, 1, 4, 0};
+  range rows = {r, SQLITE_ROW, 0}, steps = {s, SQLITE_ROW, 0};
+  int skipped = 0, ok = 1, i;
+  bind_text(r, 1, t[0].case_id);
+  bind_text(s, 1, t[0].case_id);
+  rows.rc = sqlite3_step(r);
+  steps.rc = sqlite3_step(s);
+  for (i = 0; ok && i < n; i++) {
+    int both = skipped <= n + RANGE_SLACK &&
+               range_to(&rows, t[i].case_id, &skipped) &&
+               range_to(&steps, t[i].case_id, &skipped);
+    ok = ahead_keep(st, both ? &c : NULL);
+  }
+  *far = skipped > n + RANGE_SLACK;
+  ok = ok && (rows.rc == SQLITE_ROW || rows.rc == SQLITE_DONE) &&
+       (steps.rc == SQLITE_ROW || steps.rc == SQLITE_DONE);
+  sqlite3_reset(r);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(r);
+  sqlite3_clear_bindings(s);
+  return ok && (!st->ahead.with_borrowers || ahead_range_borrowers(st, n));
 }
 
 /* Room for max keys in st->claimed; 0 when out of memory (then none is
@@ -5611,7 +5784,8 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
                          int *n, rc_error *err) {
   sqlite3_stmt *s;
   store_timer *t = NULL, *room = NULL;
-  int rc, count = 0, cap = 0, keep, claimed, real;
+  int rc, count = 0, cap = 0, keep, claimed, real, ranged, far = 0;
+  ahead_cols cols;
   *out = NULL;
   *n = 0;
   /* The last claim's rows are written at its end, its timers deleted. */
@@ -5636,9 +5810,14 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
       no_foreign_triggers(st, &st->ahead.borrower_triggers,
                           S_BORROWER_TRIGGERS);
   if (keep && st->ahead.cases_only > 0) st->ahead.cases_only--;
-  s = stmt(st, !keep                       ? S_TIMERS_DUE_BARE
+  /* Cases in key order last time: the timers alone, then their cases as
+   * ranges (ahead_ranges). */
+  ranged = keep && st->ahead.ranged;
+  s = stmt(st, !keep || ranged             ? S_TIMERS_DUE_BARE
                : st->ahead.with_borrowers ? S_TIMERS_DUE
                                           : S_TIMERS_DUE_CASES);
+  cols = (ahead_cols){s, s, st->ahead.with_borrowers ? s : NULL, 5, 9, 28,
+                      AHEAD_BORROWER};
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int(s, 2, max);
   st->claimed.n = st->claimed.next = 0;
@@ -5666,11 +5845,16 @@ static int sq_timers_due(sq *st, rc_time until, int max, store_timer **out,
       st->claimed.v[st->claimed.n++] =
           (timer_key){t[count].due, t[count].id, real};
     count++;
-    if (keep && !ahead_keep(st, s)) keep = 0;
+    if (keep && !ranged && !ahead_keep(st, &cols)) keep = 0;
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) st->claimed.n = 0;
+  if (keep && room && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
+    int ordered = claim_ordered(t, count);
+    if (ranged && (!ordered || !ahead_ranges(st, t, count, &far))) keep = 0;
+    st->ahead.ranged = ordered && count >= 32 && !far;
+  }
   st->fired.stop = 0;
   if (st->claimed.n) st->fired.until = st->claimed.v[st->claimed.n - 1].due;
   if (!room || !keep || (rc != SQLITE_ROW && rc != SQLITE_DONE))
