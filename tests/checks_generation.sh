@@ -158,4 +158,22 @@ institution "$finding"
 grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
   fail "the refusal does not name the finding"
 ok
+# A generation edited by hand that does not read loosens nothing: taken
+# as 1 it turned the held book's refusal back into a warning. It refuses,
+# naming the row and the finding; a clean start writes today's over it.
+for forged in "'abc'" "'-5'" "'0'" NULL "'99999999999999999999999'"; do
+  sqlite3 "$work/old.db" "UPDATE meta SET value = $forged WHERE key = 'checks.generation'"
+  "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
+    fail "tick went on with a finding on a book whose generation is $forged"
+  grep -q "the book's meta checks.generation is '.*', not a checks generation" "$work/err" ||
+    fail "the refusal does not name the unreadable generation $forged"
+  grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
+    fail "the refusal does not name the finding ($forged)"
+  ok
+done
+institution ""
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick refused an unreadable generation"
+[ "$(meta "$work/old.db")" = 2 ] || fail "a clean tick did not write today's generation"
+ok
 echo "ok: $pass checks"
