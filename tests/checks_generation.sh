@@ -130,6 +130,13 @@ for bad in '{ type = "int", mx = 60 }:unknown key .mx. (type, min, max, optional
   ok
 done
 
+# A bound written 1e6 or 60.0 is a whole number (it was refused as "must
+# be a whole number").
+institution ""
+workflow '{ type = "money", min = 0.0, max = 1e6 }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" || fail "check refused max = 1e6"
+ok
+
 # A list of choices with a stray key is a newer check's: an older book
 # warns and goes on.
 institution ""
