@@ -3564,18 +3564,25 @@ static int load_beside(engine *eng, rc_errlist *errors) {
     return RC_ECONFLICT;
   }
   {
-    /* Weighed against the book as at open: a reload is refused only for
-     * what a start would refuse. */
+    /* Weighed against the book as it is now: a reload is refused for
+     * what a start would refuse. Read again, not as at open: another
+     * node, or a tick, may have held the book to a newer generation
+     * since, and from then on a newer check's finding refuses. */
     rc_errlist findings = {0}, warnings = {0};
     if ((rc = script_load_findings(&sc, eng->dir, errors, &findings)) !=
         RC_OK) {
       add_all(errors, &findings);
-    } else if (findings.count > 0 &&
-               (rc = read_checks_generation(eng, &err)) != RC_OK) {
-      rc_errlist_add(errors, &err);
-      add_all(errors, &findings);
     } else {
-      rc = weigh_findings(eng, &findings, errors, &warnings);
+      if (findings.count > 0) {
+        eng->checks_generation = 0;
+        rc = read_checks_generation(eng, &err);
+      }
+      if (rc != RC_OK) {
+        rc_errlist_add(errors, &err);
+        add_all(errors, &findings);
+      } else {
+        rc = weigh_findings(eng, &findings, errors, &warnings);
+      }
     }
     rc_errlist_free(&findings);
     if (rc != RC_OK) {

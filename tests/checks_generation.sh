@@ -96,6 +96,20 @@ curl -s -X POST -H 'Authorization: Bearer admin-secret' \
   "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
 grep '"status":"reloaded"' "$work/err" | grep '"warnings":\[{' |
   grep -q '"check_generation":2' || fail "the reload's answer has no warnings"
+ok
+# Another node (or a tick) holds the book meanwhile: a reload is weighed
+# against the book as it is now, and refuses, as a start would (it was
+# weighed against the generation read at this start, and loaded).
+sqlite3 -cmd ".timeout 10000" "$work/old.db" \
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '2')"
+curl -s -X POST -H 'Authorization: Bearer admin-secret' \
+  "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
+grep -q '"status":"reloaded"' "$work/err" &&
+  fail "a reload loaded a finding the book, held meanwhile, refuses"
+grep -q "template 'bye'.sms has no text" "$work/err" ||
+  fail "the refused reload does not name the finding"
+sqlite3 -cmd ".timeout 10000" "$work/old.db" \
+  "DELETE FROM meta WHERE key = 'checks.generation'"
 kill $server
 wait $server
 [ -z "$(meta "$work/old.db")" ] || fail "a start with a warning raised the generation"
