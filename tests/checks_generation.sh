@@ -62,6 +62,12 @@ workflow '{ type = "int", min = 1, max = 60 }'
 ok
 # A book made before generations were kept has no key: generation 1.
 sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
+# check --db says so, and when a newer check's warning becomes a refusal.
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on the older book"
+grep -q "old.db: checks generation 1, older than this recoup's 2: the scripts pass every check, so the next serve, tick or import holds the book to 2, and from then on a newer check's finding refuses to start" "$work/out" ||
+  fail "check --db does not say the book's generation"
+ok
 
 institution "$finding"
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed"
@@ -193,8 +199,17 @@ for forged in "'abc'" "'-5'" "'0'" NULL "'99999999999999999999999'"; do
   ok
 done
 institution ""
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on a book whose generation does not read"
+grep -q "warning: .*old.db: its meta checks.generation is '9*', not a checks generation" "$work/out" ||
+  fail "check --db does not name the unreadable generation"
+ok
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick refused an unreadable generation"
+grep -q "checks generation" "$work/out" "$work/err" && fail "said again"
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on the held book"
+grep -q "checks generation" "$work/out" && fail "check --db speaks of a held book's generation"
 [ "$(meta "$work/old.db")" = 2 ] || fail "a clean tick did not write today's generation"
 ok
 echo "ok: $pass checks"
