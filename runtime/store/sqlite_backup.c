@@ -371,9 +371,8 @@ static int odd_checks(sqlite3 *db, store_odd_fn fn, void *ud) {
                          -1, &s, NULL) != SQLITE_OK)
     return sqlite3_errcode(db);
   if ((rc = sqlite3_step(s)) == SQLITE_ROW || rc == SQLITE_DONE) {
-    const char *v = rc == SQLITE_ROW
-                        ? (const char *)sqlite3_column_text(s, 0)
-                        : NULL;
+    const char *v =
+        rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     fn(ud, &(store_odd){.what = "checks",
                         .id = rc == SQLITE_ROW ? (v ? v : "") : NULL});
     rc = SQLITE_DONE;
