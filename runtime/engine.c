@@ -233,7 +233,21 @@ static int read_checks_generation(engine *eng, rc_error *err) {
   }
   if (rc != RC_OK) return rc;
   v = strtol(text, &end, 10);
-  eng->checks_generation = *end || v < 1 || v > 1000000 ? 1 : (int)v;
+  /* A value edited by hand that does not read is no generation: taken
+   * as 1 it would turn a held book's refusals back into warnings without
+   * a word. Findings weighed against it refuse, naming it; a start that
+   * finds the scripts clean writes today's over it. */
+  if (end == text || *end || v < 1 || v > 1000000) {
+    char shown[sizeof text];
+    rc_printable(shown, sizeof shown, text);
+    return rc_error_set(err, RC_EINVAL, CHECKS_KEY,
+                        "the book's meta %s is '%s', not a checks generation "
+                        "(a whole number from 1): delete that row to treat "
+                        "the book as older than every check (their findings "
+                        "warn), or fix the findings of the scripts",
+                        CHECKS_KEY, shown);
+  }
+  eng->checks_generation = (int)v;
   return RC_OK;
 }
 
@@ -274,7 +288,10 @@ int engine_checks_hold(engine *eng, int *raised, rc_error *err) {
   int rc;
   *raised = 0;
   if (eng->check_warnings.count > 0) return RC_OK;
-  if ((rc = read_checks_generation(eng, err)) != RC_OK) return rc;
+  if ((rc = read_checks_generation(eng, err)) == RC_EINVAL)
+    eng->checks_generation = 1; /* no generation: the scripts are clean */
+  else if (rc != RC_OK)
+    return rc;
   if (eng->checks_generation >= RECOUP_CHECKS_GENERATION) return RC_OK;
   snprintf(text, sizeof text, "%d", RECOUP_CHECKS_GENERATION);
   if ((rc = store_meta_put(eng->st, CHECKS_KEY, text, err)) != RC_OK) return rc;
@@ -340,7 +357,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   }
   if (findings.count > 0) {
     rc = read_checks_generation(eng, &err);
-    if (rc != RC_OK) rc_errlist_add(errors, &err);
+    if (rc != RC_OK) { /* and what it would have weighed */
+      rc_errlist_add(errors, &err);
+      add_all(errors, &findings);
+    }
     if (rc != RC_OK || (rc = weigh_findings(eng, &findings, errors,
                                             &eng->check_warnings)) != RC_OK) {
       rc_errlist_free(&findings);
@@ -3544,17 +3564,25 @@ static int load_beside(engine *eng, rc_errlist *errors) {
     return RC_ECONFLICT;
   }
   {
-    /* Weighed against the book as at open: a reload is refused only for
-     * what a start would refuse. */
+    /* Weighed against the book as it is now: a reload is refused for
+     * what a start would refuse. Read again, not as at open: another
+     * node, or a tick, may have held the book to a newer generation
+     * since, and from then on a newer check's finding refuses. */
     rc_errlist findings = {0}, warnings = {0};
     if ((rc = script_load_findings(&sc, eng->dir, errors, &findings)) !=
         RC_OK) {
       add_all(errors, &findings);
-    } else if (findings.count > 0 &&
-               (rc = read_checks_generation(eng, &err)) != RC_OK) {
-      rc_errlist_add(errors, &err);
     } else {
-      rc = weigh_findings(eng, &findings, errors, &warnings);
+      if (findings.count > 0) {
+        eng->checks_generation = 0;
+        rc = read_checks_generation(eng, &err);
+      }
+      if (rc != RC_OK) {
+        rc_errlist_add(errors, &err);
+        add_all(errors, &findings);
+      } else {
+        rc = weigh_findings(eng, &findings, errors, &warnings);
+      }
     }
     rc_errlist_free(&findings);
     if (rc != RC_OK) {

@@ -516,10 +516,44 @@ static void path_segment(const char *id, char *out, size_t size) {
   out[at] = '\0';
 }
 
+/* The book's checks generation (engine.c, "checks generations") and
+ * what the next start does with it, so that a lender knows when a newer
+ * check's warning becomes a refusal. */
+static void checks_say(const char *db, const char *stored) {
+  char value[100];
+  char *end;
+  long v = 1; /* none stored: a book made before generations were kept */
+  if (stored) {
+    v = strtol(stored, &end, 10);
+    if (end == stored || *end || v < 1 || v > 1000000) {
+      printf(
+          "warning: %s: its meta checks.generation is '%s', not a checks "
+          "generation (a whole number from 1)\n"
+          "  a newer check's finding refuses on it, naming the row; the next "
+          "serve, tick or import that finds the scripts clean writes %d "
+          "over it\n",
+          db, shown(stored, value, sizeof value), RECOUP_CHECKS_GENERATION);
+      return;
+    }
+  }
+  if (v < RECOUP_CHECKS_GENERATION)
+    printf(
+        "%s: checks generation %ld, older than this recoup's %d: the scripts "
+        "pass every check, so the next serve, tick or import holds the book "
+        "to %d, and from then on a newer check's finding refuses to start "
+        "instead of warning (docs/operations.md, \"Checks added by an "
+        "upgrade\")\n",
+        db, v, RECOUP_CHECKS_GENERATION, RECOUP_CHECKS_GENERATION);
+}
+
 static void odd_say(void *ud, const store_odd *o) {
   odd_seen *seen = ud;
   char id[400], why[400], seg[520], db[400], kase[400], ev[200];
   shown(seen->db, db, sizeof db);
+  if (strcmp(o->what, "checks") == 0) {
+    checks_say(db, o->id);
+    return;
+  }
   if (strcmp(o->what, "contacts") == 0) {
     if (seen->contacts++ >= ODD_SHOWN) {
       seen->contacts_more++;

@@ -466,10 +466,26 @@ static int name_cmp(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Whether the service would take a promise for this balance: something
+ * owed, and the declared amount's bounds leave an amount from 1 to the
+ * balance. Else the simulated collector records another outcome, as a
+ * collector does when the borrower cannot promise the minimum (on
+ * 08382c0 the promise was sent held to min, refused, a simulation error
+ * and the task left open). */
+static int promise_fits(json_t *outcome, rc_money balance) {
+  json_t *amount =
+      json_object_get(json_object_get(outcome, "fields"), "amount");
+  json_t *lo = json_object_get(amount, "min"),
+         *hi = json_object_get(amount, "max");
+  if (balance <= 0) return 0;
+  if (json_is_integer(lo) && json_integer_value(lo) > balance) return 0;
+  return !json_is_integer(hi) || json_integer_value(hi) >= 1;
+}
+
 /* Picks an outcome among the declared ones: for a call, first whether it
  * reaches the borrower; then by the book's shares where it has
- * min_obs of them, else by the defaults. A case that owes nothing makes
- * no promise (the service refuses a promise above the balance). */
+ * min_obs of them, else by the defaults. A case makes no promise the
+ * service would refuse (promise_fits). */
 static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
                                 json_t *declared, rc_money balance,
                                 int *reached) {
@@ -482,9 +498,8 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
   if (!strcmp(kind, "call"))
     want_reached = draw(a->seed, c->hash, a->day, DRAW_REACH) < m->reach.p;
   json_object_foreach(declared, key, value) {
-    (void)value;
     if (n == 32) break;
-    if (balance <= 0 && !strcmp(key, "promise")) continue;
+    if (!strcmp(key, "promise") && !promise_fits(value, balance)) continue;
     if (!strcmp(kind, "call") && is_unreached(key) == want_reached) continue;
     names[n] = key;
     hist_total += (double)history_count(m, kind, key);
@@ -492,9 +507,8 @@ static const char *pick_outcome(arm *a, const sim_case *c, const char *kind,
   }
   if (n == 0) { /* nothing on that side: any declared outcome */
     json_object_foreach(declared, key, value) {
-      (void)value;
       if (n == 32) break;
-      if (balance <= 0 && !strcmp(key, "promise")) continue;
+      if (!strcmp(key, "promise") && !promise_fits(value, balance)) continue;
       names[n++] = key;
     }
   }

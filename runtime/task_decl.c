@@ -90,7 +90,7 @@ static void field_error(lua_State *L, const decl_at *at, const char *field,
  * generations"). */
 static void validate_typed(lua_State *L, const decl_at *at, const char *what,
                            const char *field) {
-  int f = lua_gettop(L), bounded = 0;
+  int f = lua_gettop(L), bounded = 0, exact = 0;
   const char *type = NULL;
   lua_Integer lo = 0, hi = 0;
   int has[2] = {0, 0};
@@ -123,7 +123,10 @@ static void validate_typed(lua_State *L, const decl_at *at, const char *what,
       if (type && !bounded)
         FERR("%s.%s: %s is for int and money fields, not %s", what, field, key,
              type);
-      else if (!lua_isinteger(L, -1))
+      else if (lua_type(L, -1) != LUA_TNUMBER ||
+               (lua_tointegerx(L, -1, &exact), !exact))
+        /* 1e6 and 60.0 are whole numbers, read exactly; 1.5, 2^63 and a
+         * string are not. */
         FERR("%s.%s.%s must be a whole number%s", what, field, key,
              type && !strcmp(type, "money") ? " of minor units" : "");
       else {

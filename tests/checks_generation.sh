@@ -62,6 +62,12 @@ workflow '{ type = "int", min = 1, max = 60 }'
 ok
 # A book made before generations were kept has no key: generation 1.
 sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
+# check --db says so, and when a newer check's warning becomes a refusal.
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on the older book"
+grep -q "old.db: checks generation 1, older than this recoup's 2: the scripts pass every check, so the next serve, tick or import holds the book to 2, and from then on a newer check's finding refuses to start" "$work/out" ||
+  fail "check --db does not say the book's generation"
+ok
 
 institution "$finding"
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed"
@@ -96,6 +102,20 @@ curl -s -X POST -H 'Authorization: Bearer admin-secret' \
   "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
 grep '"status":"reloaded"' "$work/err" | grep '"warnings":\[{' |
   grep -q '"check_generation":2' || fail "the reload's answer has no warnings"
+ok
+# Another node (or a tick) holds the book meanwhile: a reload is weighed
+# against the book as it is now, and refuses, as a start would (it was
+# weighed against the generation read at this start, and loaded).
+sqlite3 -cmd ".timeout 10000" "$work/old.db" \
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '2')"
+curl -s -X POST -H 'Authorization: Bearer admin-secret' \
+  "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
+grep -q '"status":"reloaded"' "$work/err" &&
+  fail "a reload loaded a finding the book, held meanwhile, refuses"
+grep -q "template 'bye'.sms has no text" "$work/err" ||
+  fail "the refused reload does not name the finding"
+sqlite3 -cmd ".timeout 10000" "$work/old.db" \
+  "DELETE FROM meta WHERE key = 'checks.generation'"
 kill $server
 wait $server
 [ -z "$(meta "$work/old.db")" ] || fail "a start with a warning raised the generation"
@@ -130,6 +150,13 @@ for bad in '{ type = "int", mx = 60 }:unknown key .mx. (type, min, max, optional
   ok
 done
 
+# A bound written 1e6 or 60.0 is a whole number (it was refused as "must
+# be a whole number").
+institution ""
+workflow '{ type = "money", min = 0.0, max = 1e6 }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" || fail "check refused max = 1e6"
+ok
+
 # A list of choices with a stray key is a newer check's: an older book
 # warns and goes on.
 institution ""
@@ -157,5 +184,32 @@ institution "$finding"
   >"$work/out" 2>"$work/err" && fail "serve started on a held book with the finding"
 grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
   fail "the refusal does not name the finding"
+ok
+# A generation edited by hand that does not read loosens nothing: taken
+# as 1 it turned the held book's refusal back into a warning. It refuses,
+# naming the row and the finding; a clean start writes today's over it.
+for forged in "'abc'" "'-5'" "'0'" NULL "'99999999999999999999999'"; do
+  sqlite3 "$work/old.db" "UPDATE meta SET value = $forged WHERE key = 'checks.generation'"
+  "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
+    fail "tick went on with a finding on a book whose generation is $forged"
+  grep -q "the book's meta checks.generation is '.*', not a checks generation" "$work/err" ||
+    fail "the refusal does not name the unreadable generation $forged"
+  grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
+    fail "the refusal does not name the finding ($forged)"
+  ok
+done
+institution ""
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on a book whose generation does not read"
+grep -q "warning: .*old.db: its meta checks.generation is '9*', not a checks generation" "$work/out" ||
+  fail "check --db does not name the unreadable generation"
+ok
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick refused an unreadable generation"
+grep -q "checks generation" "$work/out" "$work/err" && fail "said again"
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "check --db on the held book"
+grep -q "checks generation" "$work/out" && fail "check --db speaks of a held book's generation"
+[ "$(meta "$work/old.db")" = 2 ] || fail "a clean tick did not write today's generation"
 ok
 echo "ok: $pass checks"

@@ -2994,8 +2994,10 @@ static int sq_meta_get(sq *st, const char *key, char *buf, size_t size,
   int rc;
   bind_text(s, 1, key);
   rc = one_row(st, s, sqlite3_step(s), err, "meta");
-  if (rc == RC_OK)
-    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
+  if (rc == RC_OK) /* a NULL written by hand reads as no text */
+    snprintf(buf, size, "%s",
+             sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+                                       : "");
   else if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, NULL, "no %s in meta", key);
   sqlite3_reset(s);

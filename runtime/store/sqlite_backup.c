@@ -359,6 +359,28 @@ static int odd_workflows(sqlite3 *db, store_odd_fn fn, void *ud) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The book's checks generation as stored (NULL: the book has none, a
+ * NULL value reads as no text), for check to say what the next start
+ * does with it (engine.c, "checks generations"). */
+static int odd_checks(sqlite3 *db, store_odd_fn fn, void *ud) {
+  sqlite3_stmt *s = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT value FROM meta WHERE key = "
+                         "'checks.generation'",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sqlite3_errcode(db);
+  if ((rc = sqlite3_step(s)) == SQLITE_ROW || rc == SQLITE_DONE) {
+    const char *v =
+        rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    fn(ud, &(store_odd){.what = "checks",
+                        .id = rc == SQLITE_ROW ? (v ? v : "") : NULL});
+    rc = SQLITE_DONE;
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* A book in rollback-journal mode a first import holds to itself: said
  * as every command opening it says it (sqlite.c), not as a book that is
  * not one ("is not a database: database is locked"). */
@@ -403,7 +425,7 @@ int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err) {
   } else if (odd_ids(db, "case", "SELECT id FROM cases", fn, ud) ||
              odd_ids(db, "borrower", "SELECT id FROM borrowers", fn, ud) ||
              odd_timers(db, fn, ud) || odd_contacts(db, v, fn, ud) ||
-             odd_workflows(db, fn, ud)) {
+             odd_workflows(db, fn, ud) || odd_checks(db, fn, ud)) {
     if (sqlite3_errcode(db) == SQLITE_BUSY)
       rc = odd_busy(path, err);
     else

@@ -76,6 +76,26 @@ test("hardship: at most three installments, completed", function(rt)
   eq(c.state, "resolved")
 end)
 
+test("terms no plan can keep ask for the review again, the case not in error", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_car(rt, { balance = 900000 })
+  rt:complete(call_task(rt), { outcome = "hardship" })
+  rt:complete(rt:tasks { case = "AU1", kind = "restructuring_review" }[1],
+              { outcome = "agreed", installments = 0, first_due = "2026-02-01" })
+  eq(c.error, nil, "the case is not in error")
+  eq(c.state, "restructuring")
+  local note
+  for _, row in ipairs(rt:journal(c)) do
+    if row.kind == "note" then note = row.detail.text or row.detail.note end
+  end
+  assert(note and note:find("terms not kept, agree them again: case:plan: a plan has 1 to 360 installments", 1, true),
+         "the note says why: " .. tostring(note))
+  local review = rt:tasks { case = "AU1", kind = "restructuring_review", status = "open" }[1]
+  assert(review, "the review is asked again")
+  rt:complete(review, { outcome = "agreed", installments = 2, first_due = "2026-02-01" })
+  eq(#c.current_plan.installments, 2)
+end)
+
 test("a missed installment: legal the next day", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_car(rt, { balance = 900000 })

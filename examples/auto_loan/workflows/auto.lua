@@ -57,9 +57,21 @@ return recoup.workflow {
       on = {
         task_done = function(case, ev)
           if ev.outcome == "agreed" then
+            -- This workflow declares no outcome fields, so the terms come
+            -- as typed: terms no plan can keep (0 installments, a first
+            -- day passed) ask for the review again, saying why, rather
+            -- than stopping the case in error.
+            local ok, why = pcall(function()
+              return case:plan { installments = math.min(ev.installments or 3, 3),
+                                 every = "1mo", first_due = ev.first_due }
+            end)
+            if not ok then
+              case:note("terms not kept, agree them again: " ..
+                        tostring(why):gsub("^[^\n]-:%d+: ", ""))
+              case:task("restructuring_review", { queue = "auto_hardship", due = "1d" })
+              return nil
+            end
             case:cancel("escalate")
-            case:plan { installments = math.min(ev.installments or 3, 3), every = "1mo",
-                        first_due = ev.first_due }
           elseif ev.outcome == "declined" then
             return "legal"
           end

@@ -246,6 +246,41 @@ test("terms the plan cannot keep are refused at the review, which stays open", f
   eq(#c.current_plan.installments, 60)
 end)
 
+test("terms no plan can keep ask for the review again, the case not in error", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt, { balance = 300000 })
+  rt:advance("3d")
+  rt:complete(rt:tasks { case = c.id, kind = "call" }[1], { outcome = "hardship" })
+  local review = rt:tasks { case = c.id, kind = "restructuring_review" }[1]
+  local ok, err = pcall(rt.complete, rt, review,
+                        { outcome = "agreed", installments = 6, total = 0 })
+  assert(not ok and tostring(err):find("total must be at least 1 minor units (got 0)", 1, true), err)
+  for _, terms in ipairs {
+    { total = 300001, says = "more than the balance (300000)" },
+    { installments = 6, total = 5, says = "total 5 cannot be split into 6 installments" },
+    { first_due = "2026-01-02", says = "the first installment falls on 2026-01-02, which has passed" },
+  } do
+    terms.outcome = "agreed"
+    local says = terms.says
+    terms.says = nil
+    rt:complete(review, terms)
+    eq(c.error, nil, "the case is not in error")
+    eq(c.state, "restructuring")
+    eq(c.current_plan, nil)
+    local note
+    for _, row in ipairs(rt:journal(c)) do
+      if row.kind == "note" then note = row.detail.text or row.detail.note end
+    end
+    assert(note and note:find("terms not kept, agree them again: ", 1, true) and
+           note:find(says, 1, true) and not note:find("standard.lua", 1, true),
+           "the note says why: " .. tostring(note))
+    review = rt:tasks { case = c.id, kind = "restructuring_review", status = "open" }[1]
+    assert(review, "the review is asked again")
+  end
+  rt:complete(review, { outcome = "agreed", installments = 3, total = 300000 })
+  eq(#c.current_plan.installments, 3)
+end)
+
 test("an uneven total puts the remainder on the last installment", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_wang(rt, { balance = 100000, amount_due = 100000 })

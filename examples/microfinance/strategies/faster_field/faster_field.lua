@@ -73,7 +73,8 @@ local tasks = {
       -- cannot track.
       agreed = { installments = { type = "int", min = 1, max = 60, optional = true },
                  every = { "1w", "2w", "1mo", optional = true },
-                 first_due = "date?", total = "money?" },
+                 first_due = "date?",
+                 total = { type = "money", min = 1, optional = true } },
       declined = {},
     },
   },
@@ -160,10 +161,21 @@ return recoup.workflow {
         task_done = function(case, ev)
           if ev.outcome == "agreed" then
             -- The officer records the terms agreed with the borrower; the
-            -- core then tracks every installment.
+            -- core then tracks every installment. Terms no plan can keep
+            -- (a total above the balance or below one minor unit an
+            -- installment, a first day already passed) depend on the case,
+            -- not on the form: the review is asked again, saying why,
+            -- rather than the case stopping in error.
+            local ok, why = pcall(case.plan, case, {
+              installments = ev.installments or 6, every = ev.every or "1mo",
+              first_due = ev.first_due, total = ev.total, grace = "3d" })
+            if not ok then
+              case:note("terms not kept, agree them again: " ..
+                        tostring(why):gsub("^[^\n]-:%d+: ", ""))
+              case:task("restructuring_review", { queue = "hardship", due = "1d" })
+              return nil
+            end
             case:cancel("escalate")
-            case:plan { installments = ev.installments or 6, every = ev.every or "1mo",
-                        first_due = ev.first_due, total = ev.total, grace = "3d" }
             case:tag("restructured")
             return nil
           end
