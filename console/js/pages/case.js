@@ -40,6 +40,9 @@ export function render(main, id, query) {
   const tl = h('div', { class: 'timeline-box' }, loading());
   let guard = null;
   let kase = null;
+  // The case's reads asked so far: a poll's answer is drawn only when no
+  // read was asked after it (a save's), whose answer may be the newer.
+  let reads = 0;
 
   fill(main, head, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -77,8 +80,13 @@ export function render(main, id, query) {
     timer = setTimeout(poll, POLL_MS);
     if (polling || !kase || document.visibilityState === 'hidden') return;
     polling = true;
+    const asked = ++reads;
     try {
       const fresh = await get(`/v1/cases/${enc(id)}`);
+      // Asked before a save and answered after it (a slow network): the
+      // case as it was, which would draw the saved task's form again and
+      // take the promise just made off the page.
+      if (asked !== reads) return;
       // Unchanged: nothing drawn, and the journal (pages of it on an old
       // case) is not read again.
       if (JSON.stringify(fresh) === JSON.stringify(kase)) return;
@@ -117,6 +125,7 @@ export function render(main, id, query) {
   }
 
   async function refresh() {
+    reads++;
     try {
       take(await get(`/v1/cases/${enc(id)}`));
     } catch (err) {

@@ -1,0 +1,66 @@
+'use strict';
+// The case page's poll on a bad network, and Reassign's Find with ids a
+// hostile or confused supervisor types: what cattack36 found.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite();
+
+// The next GET of the case itself (not its journal or guard) is answered
+// by the service at once and held on the way back until release().
+async function holdNextRead(page, id) {
+  let release;
+  const released = new Promise((done) => { release = done; });
+  const held = { asked: false, answered: null, release };
+  await page.route((url) => url.pathname === `/v1/cases/${id}`, async (r) => {
+    if (r.request().method() !== 'GET' || held.asked) return r.continue();
+    held.asked = true;
+    const res = await r.fetch();
+    await released;
+    held.answered = page.waitForEvent('requestfinished', (q) => q === r.request());
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  return held;
+}
+
+test('a poll asked before a promise was saved and answered after it leaves the promise on the page', async (t) => {
+  const page = await h.openCase(t, s, 'CN017');
+  assert.match(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  const held = await holdNextRead(page, 'CN017');
+  // The collector comes back to the tab: the case is read again, slowly.
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await h.waitFor(() => held.asked, { message: 'the poll asked' });
+  await page.click('.promise-form button[type="submit"]');
+  await page.waitForSelector('.promise-box .open-promise');
+  let journal = 0;
+  page.on('request', (r) => { if (/\/v1\/cases\/CN017\/journal/.test(r.url())) journal++; });
+  held.release();
+  await held.answered;
+  // A stale answer drawn is followed at once by a read of the journal;
+  // an answer set aside reads nothing. Either way, a few turns of the
+  // page's loop later it has been handled.
+  for (let i = 0; i < 20 && !journal; i++) await page.evaluate(() => new Promise((done) => setTimeout(done, 10)));
+  assert.equal(await page.locator('.promise-box .open-promise').count(), 1, 'the promise just made is still shown');
+  assert.doesNotMatch(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  assert.equal(journal, 0, 'the case as it was before the save was not drawn');
+});
+
+test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('.reassign-filter input[name="case"]');
+  for (const id of ['..', '.', 'C'.repeat(2000)]) {
+    await page.fill('.reassign-filter input[name="case"]', id);
+    await page.click('.reassign-filter button.find-case');
+    await h.waitFor(async () => (await page.textContent('main')).includes('没有案件 ' + id),
+      { message: `no case ${id.slice(0, 20)} said` });
+    assert.equal(await page.inputValue('input[name="case"]'), id, 'the search kept to correct');
+    assert.equal(await page.locator('main .state.error').count(), 0, 'not "not available on this server"');
+  }
+  // The long id said wraps in its box: the page does not scroll sideways.
+  const wide = await page.evaluate(() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth);
+  assert.ok(wide <= 0, `the page is ${wide}px wider than the window`);
+  await h.screenshot(page, 'poll-reassign-find-long-zh-CN');
+});
