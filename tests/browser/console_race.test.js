@@ -1,6 +1,7 @@
 'use strict';
-// The case page's poll on a bad network, and Reassign's Find with ids a
-// hostile or confused supervisor types: what cattack36 found.
+// Answers that come late (the case page's poll on a bad network, a
+// phone's position found after the visit form was drawn again), and
+// Reassign's Find with ids a hostile or confused supervisor types.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
@@ -46,6 +47,33 @@ test('a poll asked before a promise was saved and answered after it leaves the p
   assert.equal(journal, 0, 'the case as it was before the save was not drawn');
 });
 
+test('a position found after the language was switched goes into the visit record shown, and is saved with it', async (t) => {
+  const page = await h.openCase(t, s, 'CN006', { device: 'phone', user: 'wang.fang' });
+  // The phone's fix comes when the test says (seconds, on a road).
+  await page.evaluate(() => {
+    window.heldFix = [];
+    navigator.geolocation.getCurrentPosition = (found) => window.heldFix.push(found);
+  });
+  await page.waitForSelector('.task-form.visit input[name="arrived-share"]');
+  await page.check('.task-form.visit input[name="arrived-share"]');
+  await page.click('.task-form.visit button.arrived');
+  assert.match(await page.textContent('.arrived-at'), /正在获取位置/);
+  await page.selectOption('.task-form select[name="outcome"]', 'not_home');
+  await page.click('button.lang');
+  await h.waitFor(async () => /Arrived at/.test(await page.textContent('.task-form.visit')), { message: 'the arrival after the switch' });
+  assert.match(await page.textContent('.arrived-at'), /Finding your location/, 'still said to be asked, in English');
+  await page.evaluate(() => window.heldFix.forEach((found) => found({ coords: { latitude: 31.2304, longitude: 121.4737, accuracy: 20 } })));
+  await h.waitFor(async () => /location 31\.23040, 121\.47370 ±20\u00a0m/.test(await page.textContent('.arrived-at')),
+    { message: 'the position in the form shown' });
+  const shown = (await page.textContent('.arrived-at')).trim();
+  await h.screenshot(page, 'race-visit-position-after-switch-phone-en');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => {
+    const j = await h.api(s.book, '/v1/cases/CN006/journal?limit=1000', { token: 'admin' });
+    return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
+  }, { timeout: 15000, message: `the arrival noted with where: ${shown}` });
+});
+
 test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
   await h.useSession(page, s.book, 'zhang.min');
@@ -62,5 +90,5 @@ test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no s
   // The long id said wraps in its box: the page does not scroll sideways.
   const wide = await page.evaluate(() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth);
   assert.ok(wide <= 0, `the page is ${wide}px wider than the window`);
-  await h.screenshot(page, 'poll-reassign-find-long-zh-CN');
+  await h.screenshot(page, 'race-reassign-find-long-zh-CN');
 });
