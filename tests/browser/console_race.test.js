@@ -74,6 +74,22 @@ test('a position found after the language was switched goes into the visit recor
   }, { timeout: 15000, message: `the arrival noted with where: ${shown}` });
 });
 
+test('a call recorded keeps the note and the promise typed beside it, unsent, as they were typed', async (t) => {
+  const page = await h.openCase(t, s, 'CN012');
+  await page.waitForSelector('.task-form select[name="outcome"]');
+  const task = await page.getAttribute('.task-form', 'data-task');
+  await page.fill('.note-form textarea', '借款人说下周一再打，工资15号发');
+  await page.fill('.promise-form input[name="amount"]', '800');
+  await page.selectOption('.task-form select[name="outcome"]', 'no_answer');
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => !(await page.locator(`.task-form[data-task="${task}"]`).count())
+    && (await page.locator('.timeline li[data-kind="task_done"]').count()), { timeout: 15000, message: 'the call recorded, its form gone' });
+  assert.equal(await page.inputValue('.note-form textarea'), '借款人说下周一再打，工资15号发');
+  assert.equal(await page.inputValue('.promise-form input[name="amount"]'), '800');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(async () => /已保存/.test(await page.textContent('.note-form .form-status')), { message: 'the note saved after' });
+});
+
 test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
   await h.useSession(page, s.book, 'zhang.min');

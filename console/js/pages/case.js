@@ -237,12 +237,19 @@ export function render(main, id, query) {
       return;
     }
     actions.dataset.drawn = drawn;
-    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline }));
+    // A form typed in, or waiting on its save, stays as it is when the
+    // others are drawn again: a call recorded wiped the note and the
+    // promise typed beside it.
+    const was = [...actions.querySelectorAll('form')];
+    const keep = (fresh) => was.find((f) => f.classList[0] === fresh.classList[0] && f.dataset.task === fresh.dataset.task
+      && (f.dataset.typed || f.querySelector('[data-held]'))) || fresh;
+    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline })));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
-      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
+      h('div', { class: 'side-forms' }, keep(promiseForm(c, saved)), keep(noteForm(c, saved))));
+    followBalance(actions);
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     adoptWrites(actions);
