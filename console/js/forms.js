@@ -464,8 +464,18 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
       // Keyed by the task: a resend of the completion notes it once.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: arrivalText(arrived, where), key: `arrival-task-${task.id}` })
-        .catch(() => {}).finally(() => onSaved(answer));
+      const text = arrivalText(arrived, where);
+      post(`/v1/cases/${enc(c.id)}/notes`, { text, key: `arrival-task-${task.id}` }).catch(() => {
+        // No signal between the record and its note: the arrival waits in
+        // the note box, said not saved, for the next tap (it was dropped
+        // without a word). The note box typed in is kept when the record's
+        // save draws the forms again.
+        const box = document.querySelector('main .note-form textarea');
+        if (!box) return;
+        if (!box.value.includes(text)) box.value = box.value.trim() ? `${box.value.trim()}\n${text}` : text;
+        box.form.dataset.typed = '1';
+        fill(box.form.querySelector('.form-status'), t('case.arrived.unsent'));
+      }).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }
 }

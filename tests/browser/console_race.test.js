@@ -90,6 +90,29 @@ test('a call recorded keeps the note and the promise typed beside it, unsent, as
   await h.waitFor(async () => /已保存/.test(await page.textContent('.note-form .form-status')), { message: 'the note saved after' });
 });
 
+test('an arrival whose note finds no signal after the visit record was saved waits in the note box, said not saved, and is sent on the next tap', async (t) => {
+  const page = await h.openCase(t, s, 'CN008', { device: 'phone', user: 'wang.fang' });
+  await page.waitForSelector('.task-form.visit');
+  const task = await page.getAttribute('.task-form.visit', 'data-task');
+  await page.click('.task-form.visit button.arrived');
+  const shown = (await page.textContent('.arrived-at')).trim();
+  await page.selectOption('.task-form select[name="outcome"]', 'not_home');
+  // The record goes; the phone loses its signal before the arrival's note.
+  await page.route('**/v1/cases/CN008/notes', (r) => r.abort('internetdisconnected'));
+  await page.click('.task-form button[type="submit"]');
+  await h.waitFor(async () => !(await page.locator(`.task-form[data-task="${task}"]`).count())
+    && /尚未保存/.test(await page.textContent('.note-form .form-status')), { timeout: 15000, message: 'the arrival said not saved' });
+  assert.equal(await page.inputValue('.note-form textarea'), shown);
+  await h.fitsPhone(page, '.note-form button[type="submit"]');
+  await h.screenshot(page, 'race-arrival-unsent-phone-zh-CN');
+  await page.unroute('**/v1/cases/CN008/notes');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(async () => {
+    const j = await h.api(s.book, '/v1/cases/CN008/journal?limit=1000', { token: 'admin' });
+    return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
+  }, { timeout: 15000, message: `the arrival noted: ${shown}` });
+});
+
 test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
   await h.useSession(page, s.book, 'zhang.min');
