@@ -113,7 +113,9 @@ test('an arrival whose note finds no signal after the visit record was saved wai
   }, { timeout: 15000, message: `the arrival noted: ${shown}` });
 });
 
-test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed', async (t) => {
+const reassignRows = (page) => page.$$eval('table[data-table="open_tasks"] tbody tr td[data-col="case"]', (tds) => tds.map((td) => td.textContent));
+
+test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed; a full-width id finds its case', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
   await h.useSession(page, s.book, 'zhang.min');
   await page.goto(s.book.url + '/#/overview');
@@ -126,6 +128,14 @@ test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no s
     assert.equal(await page.inputValue('input[name="case"]'), id, 'the search kept to correct');
     assert.equal(await page.locator('main .state.error').count(), 0, 'not "not available on this server"');
   }
+  // Full-width, as a Chinese input method left so types it: the case.
+  await page.fill('.reassign-filter input[name="case"]', 'ＣＮ０１６');
+  await page.click('.reassign-filter button.find-case');
+  await h.waitFor(async () => { const r = await reassignRows(page); return r.length && r.every((x) => x === 'CN016'); },
+    { message: 'CN016\'s tasks listed' });
+  await page.fill('.reassign-filter input[name="case"]', 'C'.repeat(2000));
+  await page.click('.reassign-filter button.find-case');
+  await h.waitFor(async () => /没有案件 CCCC/.test(await page.textContent('main')), { message: 'the long id said' });
   // The long id said wraps in its box: the page does not scroll sideways.
   const wide = await page.evaluate(() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth);
   assert.ok(wide <= 0, `the page is ${wide}px wider than the window`);

@@ -206,8 +206,11 @@ async function caseTasks(id) {
   try {
     c = await get('/v1/cases/' + enc(id));
   } catch (err) {
-    if (err.status === 404) return unknown;
-    throw err;
+    if (err.status !== 404) throw err;
+    // Typed with a Chinese input method left in full-width (ＣＮ０１７):
+    // the id as written in half-width, when that is a case.
+    const plain = id.normalize('NFKC');
+    return plain !== id ? caseTasks(plain).then((x) => (x.unknown ? unknown : x)) : unknown;
   }
   return { tasks: (c.tasks || []).map((x) => ({ ...x, case: c.id })), next: null };
 }
