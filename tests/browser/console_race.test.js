@@ -113,6 +113,21 @@ test('an arrival whose note finds no signal after the visit record was saved wai
   }, { timeout: 15000, message: `the arrival noted: ${shown}` });
 });
 
+test('a case paid off and closed while its page is open is said so by the next read, what was typed kept', async (t) => {
+  const page = await h.openCase(t, s, 'CN019');
+  await page.fill('.note-form textarea', '借款人说今天会全部还清');
+  const c = (await h.api(s.book, '/v1/cases/CN019', { token: 'admin' })).body;
+  const paid = await h.api(s.book, '/v1/payments', { method: 'POST', token: 'ingest',
+    body: { case: 'CN019', amount: c.balance, ref: 'race-CN019-all', at: s.book.anchor } });
+  assert.equal(paid.status, 201, paid.text);
+  await h.waitFor(async () => {
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    return /不在您可查看/.test(await page.textContent('.case-gone'));
+  }, { timeout: 15000, message: 'the case said gone' });
+  assert.equal(await page.inputValue('.note-form textarea'), '借款人说今天会全部还清');
+  await h.screenshot(page, 'race-case-gone-zh-CN');
+});
+
 const reassignRows = (page) => page.$$eval('table[data-table="open_tasks"] tbody tr td[data-col="case"]', (tds) => tds.map((td) => td.textContent));
 
 test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no such case and keeps what was typed; a full-width id finds its case', async (t) => {

@@ -38,13 +38,14 @@ export function render(main, id, query) {
   const promise = h('div', { class: 'promise-box' });
   const actions = h('div', { class: 'actions' });
   const tl = h('div', { class: 'timeline-box' }, loading());
+  const gone = h('p', { class: 'notice case-gone', role: 'alert' });
   let guard = null;
   let kase = null;
   // The case's reads asked so far: a poll's answer is drawn only when no
   // read was asked after it (a save's), whose answer may be the newer.
   let reads = 0;
 
-  fill(main, head, h('div', { class: 'case-grid' },
+  fill(main, head, gone, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
       h('div', { class: 'slot-rules' }, section(t('case.rules'), rules)),
       h('div', { class: 'slot-promise' }, section(t('case.promise.new'), promise)),
@@ -87,14 +88,18 @@ export function render(main, id, query) {
       // case as it was, which would draw the saved task's form again and
       // take the promise just made off the page.
       if (asked !== reads) return;
+      fill(gone);
       // Unchanged: nothing drawn, and the journal (pages of it on an old
       // case) is not read again.
       if (JSON.stringify(fresh) === JSON.stringify(kase)) return;
       take(fresh);
       drawCase(true);
       loadTimeline();
-    } catch {
-      /* the next poll, or the person's next action, reads it again */
+    } catch (err) {
+      // Paid off and closed, or moved out of this person's queues, while
+      // its page was open: said, over what is still typed on it (the
+      // next poll, or the person's next action, reads it again).
+      if (asked === reads && err.status === 404 && !err.missingRoute) fill(gone, t('case.gone'));
     } finally {
       polling = false;
     }
