@@ -173,6 +173,9 @@ const inflight = new WeakMap(); // form → the AbortController of its write
 // Another person signed in on the tab meanwhile adopts none of them.
 const pending = new Map(); // 'user path' → the answer (a Promise)
 const writeKey = (path) => `${ctx.me ? ctx.me.name : ''} ${path}`;
+// A visit's position asked for and not answered yet, by task id:
+// {at (the arrival it is for), why (the i18n key said under the time)}.
+const asking = new Map();
 const hooks = new WeakMap(); // form → {path, c (its case), onSaved, onConflict}
 
 function track(form, path, c, onSaved, onConflict) {
@@ -335,30 +338,48 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   const whereIn = isVisit(task) ? h('input', { type: 'hidden', name: ARRIVED_WHERE }) : null;
   const consent = isVisit(task) && navigator.geolocation ? h('input', { type: 'checkbox', name: 'arrived-share' }) : null;
   const arrivedAt = h('span', { class: 'arrived-at', role: 'status' });
-  let locating = null; // the position asked for, or why not: said under the time
-  const showArrived = () => fill(arrivedAt, arrivedIn.value ? arrivalText(arrivedIn.value, whereIn.value) : '',
-    locating ? h('span', { class: 'locating' }, locating) : null);
+  const key = String(task.id);
+  // What the position asked for says under the time, in the language shown
+  // when it is drawn (the form may be drawn again while it is asked).
+  const showArrived = () => {
+    const a = asking.get(key);
+    const why = a && arrivedIn.value && a.at === arrivedIn.value ? a.why : null;
+    fill(arrivedAt, arrivedIn.value ? arrivalText(arrivedIn.value, whereIn.value) : '',
+      why ? h('span', { class: 'locating' }, t(why)) : null);
+  };
   if (arrivedIn) arrivedIn.addEventListener('change', showArrived);
   if (whereIn) whereIn.addEventListener('change', showArrived);
+  // The answer goes to this task's form on the page when it comes, not to
+  // the one that asked: a phone's fix takes seconds, and the language
+  // switched or the session ended meanwhile draws the form again (the
+  // position was written into the form no longer shown, and lost).
   const locate = () => {
-    const asked = arrivedIn.value;
-    locating = t('case.arrived.locating');
+    const at = arrivedIn.value;
+    const ask = { at, why: 'case.arrived.locating' };
+    asking.set(key, ask);
+    const shown = () => {
+      const f = document.querySelector(`form.task-form[data-task="${CSS.escape(key)}"]`);
+      return asking.get(key) === ask && f && f.elements[ARRIVED] && f.elements[ARRIVED].value === at ? f : null;
+    };
     navigator.geolocation.getCurrentPosition((p) => {
-      if (arrivedIn.value !== asked) return; // tapped again meanwhile: that one asks
-      whereIn.value = `${p.coords.latitude.toFixed(5)}, ${p.coords.longitude.toFixed(5)} ±${Math.round(p.coords.accuracy)}\u00a0m`;
-      locating = null;
-      showArrived();
+      const f = shown();
+      if (!f) return; // tapped again meanwhile: that one asks
+      asking.delete(key);
+      const where = f.elements[ARRIVED_WHERE];
+      where.value = `${p.coords.latitude.toFixed(5)}, ${p.coords.longitude.toFixed(5)} ±${Math.round(p.coords.accuracy)}\u00a0m`;
+      where.dispatchEvent(new Event('change'));
     }, (err) => {
-      if (arrivedIn.value !== asked) return;
-      locating = t(err.code === 1 ? 'case.arrived.where.denied' : 'case.arrived.where.none');
-      showArrived();
+      const f = shown();
+      if (!f) return;
+      ask.why = err.code === 1 ? 'case.arrived.where.denied' : 'case.arrived.where.none';
+      f.elements[ARRIVED].dispatchEvent(new Event('change'));
     }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
   };
   const arrive = isVisit(task) ? h('button', {
     type: 'button', class: 'btn big arrived', onclick: () => {
       arrivedIn.value = new Date().toISOString();
       whereIn.value = '';
-      locating = null;
+      asking.delete(key);
       form.dataset.typed = '1';
       if (consent && consent.checked) locate();
       showArrived();
@@ -443,8 +464,18 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
       if (!arrived || placed) return onSaved(answer);
       // Otherwise the arrival is written as a note beside the record.
       // Keyed by the task: a resend of the completion notes it once.
-      post(`/v1/cases/${enc(c.id)}/notes`, { text: arrivalText(arrived, where), key: `arrival-task-${task.id}` })
-        .catch(() => {}).finally(() => onSaved(answer));
+      const text = arrivalText(arrived, where);
+      post(`/v1/cases/${enc(c.id)}/notes`, { text, key: `arrival-task-${task.id}` }).catch(() => {
+        // No signal between the record and its note: the arrival waits in
+        // the note box, said not saved, for the next tap (it was dropped
+        // without a word). The note box typed in is kept when the record's
+        // save draws the forms again.
+        const box = document.querySelector('main .note-form textarea');
+        if (!box) return;
+        if (!box.value.includes(text)) box.value = box.value.trim() ? `${box.value.trim()}\n${text}` : text;
+        box.form.dataset.typed = '1';
+        fill(box.form.querySelector('.form-status'), t('case.arrived.unsent'));
+      }).finally(() => onSaved(answer));
     }, claimFirst, onConflict);
   }
 }

@@ -38,10 +38,14 @@ export function render(main, id, query) {
   const promise = h('div', { class: 'promise-box' });
   const actions = h('div', { class: 'actions' });
   const tl = h('div', { class: 'timeline-box' }, loading());
+  const gone = h('p', { class: 'notice case-gone', role: 'alert' });
   let guard = null;
   let kase = null;
+  // The case's reads asked so far: a poll's answer is drawn only when no
+  // read was asked after it (a save's), whose answer may be the newer.
+  let reads = 0;
 
-  fill(main, head, h('div', { class: 'case-grid' },
+  fill(main, head, gone, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
       h('div', { class: 'slot-rules' }, section(t('case.rules'), rules)),
       h('div', { class: 'slot-promise' }, section(t('case.promise.new'), promise)),
@@ -77,16 +81,25 @@ export function render(main, id, query) {
     timer = setTimeout(poll, POLL_MS);
     if (polling || !kase || document.visibilityState === 'hidden') return;
     polling = true;
+    const asked = ++reads;
     try {
       const fresh = await get(`/v1/cases/${enc(id)}`);
+      // Asked before a save and answered after it (a slow network): the
+      // case as it was, which would draw the saved task's form again and
+      // take the promise just made off the page.
+      if (asked !== reads) return;
+      fill(gone);
       // Unchanged: nothing drawn, and the journal (pages of it on an old
       // case) is not read again.
       if (JSON.stringify(fresh) === JSON.stringify(kase)) return;
       take(fresh);
       drawCase(true);
       loadTimeline();
-    } catch {
-      /* the next poll, or the person's next action, reads it again */
+    } catch (err) {
+      // Paid off and closed, or moved out of this person's queues, while
+      // its page was open: said, over what is still typed on it (the
+      // next poll, or the person's next action, reads it again).
+      if (asked === reads && err.status === 404 && !err.missingRoute) fill(gone, t('case.gone'));
     } finally {
       polling = false;
     }
@@ -117,6 +130,7 @@ export function render(main, id, query) {
   }
 
   async function refresh() {
+    reads++;
     try {
       take(await get(`/v1/cases/${enc(id)}`));
     } catch (err) {
@@ -228,12 +242,19 @@ export function render(main, id, query) {
       return;
     }
     actions.dataset.drawn = drawn;
-    const forms = tasks.map((task) => taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline }));
+    // A form typed in, or waiting on its save, stays as it is when the
+    // others are drawn again: a call recorded wiped the note and the
+    // promise typed beside it.
+    const was = [...actions.querySelectorAll('form')];
+    const keep = (fresh) => was.find((f) => f.classList[0] === fresh.classList[0] && f.dataset.task === fresh.dataset.task
+      && (f.dataset.typed || f.querySelector('[data-held]'))) || fresh;
+    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline })));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     fill(actions,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
-      h('div', { class: 'side-forms' }, promiseForm(c, saved), noteForm(c, saved)));
+      h('div', { class: 'side-forms' }, keep(promiseForm(c, saved)), keep(noteForm(c, saved))));
+    followBalance(actions);
     const why = restoreDrafts(actions, draftGone);
     if (why && why !== 'redrawn') fill(actions.querySelector('.form-status') || actions, t(why === 'expired' ? 'case.restored' : 'case.restored.left'));
     adoptWrites(actions);

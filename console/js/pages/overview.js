@@ -196,8 +196,22 @@ const openTasks = (queue, after) => get('/v1/tasks' + qs({ status: 'open', queue
 
 // One case's waiting tasks (open, or held by someone), as the list shows
 // them: "move MF00123 to Li" without paging through every queue.
+// An id the path cannot carry is no case: "." and ".." would be read as
+// the path's own segments (/v1/cases/.. is /v1/), and the service answers
+// "no such route" for those and for an id longer than any it takes.
 async function caseTasks(id) {
-  const c = await get('/v1/cases/' + enc(id));
+  const unknown = { tasks: [], next: null, unknown: true };
+  if (id === '.' || id === '..') return unknown;
+  let c;
+  try {
+    c = await get('/v1/cases/' + enc(id));
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    // Typed with a Chinese input method left in full-width (ＣＮ０１７):
+    // the id as written in half-width, when that is a case.
+    const plain = id.normalize('NFKC');
+    return plain !== id ? caseTasks(plain).then((x) => (x.unknown ? unknown : x)) : unknown;
+  }
   return { tasks: (c.tasks || []).map((x) => ({ ...x, case: c.id })), next: null };
 }
 
@@ -208,10 +222,7 @@ function loadReassign(box, view = {}) {
   const queue = view.queue || '';
   const kase = view.kase || '';
   box.reassignView = view;
-  const tasksFor = () => (kase ? caseTasks(kase).catch((err) => {
-    if (err.status === 404 && !err.missingRoute) return { tasks: [], next: null, unknown: true };
-    throw err;
-  }) : openTasks(queue));
+  const tasksFor = () => (kase ? caseTasks(kase) : openTasks(queue));
   load(box, () => Promise.all([tasksFor(), get('/v1/users')]), ([tasks, users]) => {
     const rows = tasks.tasks || tasks.items || [];
     let next = tasks.next ?? null;
