@@ -3038,6 +3038,53 @@ static void test_an_optional_column_written_otherwise_is_refused(
   engine_close(eng);
 }
 
+/* A column typed in a Chinese input method's full-width letters
+ * (ｐｈｏｎｅ, borrower　name with U+3000) looks like recoup's on a
+ * screen: on 08382c0 its cells went to case.data and the book imported
+ * with no phone. ID and Borrower_ID are recoup's required ones written
+ * otherwise: on 08382c0 every row was refused "borrower_id is required"
+ * without the column meant, and ID only listed among "its columns". */
+static void test_a_column_in_full_width_or_a_required_one_is_named(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date,"
+                 "\xEF\xBD\x90\xEF\xBD\x88\xEF\xBD\x8F\xEF\xBD\x8E"
+                 "\xEF\xBD\x85,borrower\xE3\x80\x80name\n"
+                 "W1,B1,100,0,2026-01-01,139 0000 0001,Li\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "column '\xEF\xBD\x90\xEF\xBD\x88\xEF\xBD\x8F\xEF\xBD"
+               "\x8E\xEF\xBD\x85' is recoup's phone written otherwise: "
+               "name it phone");
+  expect_error(&errors, 1, 1,
+               "column 'borrower\xE3\x80\x80name' is recoup's "
+               "borrower_name written otherwise");
+  assert_int_equal(errors.count, 2);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "ID,Borrower ID,balance,amount_due,due_date\n"
+                              "W1,B1,100,0,2026-01-01\n"
+                              "W2,B2,100,0,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 1,
+               "column 'ID' is recoup's id written otherwise: name it id "
+               "(as written, no row gives id)");
+  expect_error(&errors, 1, 1,
+               "column 'Borrower ID' is recoup's borrower_id written "
+               "otherwise: name it borrower_id");
+  assert_int_equal(errors.count, 2);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A row of empty cells is a blank line: Excel and WPS save the
  * formatted rows under a sheet's data as ",,,,". Such a line inside a
  * quoted cell is the cell's, and a row with one cell given is a row. */
@@ -3196,6 +3243,7 @@ int main(void) {
       cmocka_unit_test(test_field_counts_name_their_lines),
       cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
       cmocka_unit_test(test_an_optional_column_written_otherwise_is_refused),
+      cmocka_unit_test(test_a_column_in_full_width_or_a_required_one_is_named),
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
