@@ -2910,20 +2910,27 @@ static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
                  "M4,B4,90.5,0,2026-01-01\n"
                  "M5,B5,0.07,0,2026-01-01\n"
                  "M6,B6,12abc,0,2026-01-01\n"
-                 "M7,B7,1.234,0,2026-01-01\n",
+                 "M7,B7,1.234,0,2026-01-01\n"
+                 "M8,B8,\"0,000\",0,2026-01-01\n",
                  IMPORT_CSV, &errors),
       RC_EINVAL);
   expect_error(&errors, 0, 2, "got '4,724.44' (an amount with decimals: in "
                               "fen or cents, that is 472444)");
   expect_error(&errors, 1, 3, "(write it with the digits 0-9 alone: 12300)");
-  expect_error(&errors, 2, 4, "(write it with the digits 0-9 alone: 1200)");
+  /* ¥1,200 as a sheet shows it is 1200 yuan: on 08382c0 the hint said
+   * to write 1200 alone, a hundredth of the debt once imported. */
+  expect_error(&errors, 2, 4,
+               "(as a sheet shows money: if that is 1200 yuan or dollars, "
+               "write 120000, in fen or cents; if the sheet holds fen or "
+               "cents already, 1200)");
   expect_error(&errors, 3, 5, "that is 9050)");
   expect_error(&errors, 4, 6, "that is 7)");
   expect_error(&errors, 5, 7, "got '12abc'");
   expect_error(&errors, 6, 8, "got '1.234'");
   assert_null(strstr(errors.items[5].message, "cents), got '12abc' ("));
   assert_null(strstr(errors.items[6].message, "that is"));
-  assert_int_equal(errors.count, 7);
+  expect_error(&errors, 7, 9, "(write it with the digits 0-9 alone: 0)");
+  assert_int_equal(errors.count, 8);
   rc_errlist_free(&errors);
   assert_int_equal(
       IMPORT_LIT(eng,
