@@ -868,13 +868,15 @@ static void import_csv(importer *im, line_reader *r) {
       size_t k = 0;
       while (k < n &&
              (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k]) ||
-              (line[k] == ',' && !im->in_header)))
+              line[k] == ','))
         k++;
       /* A blank line: libcsv reads no record there either, but left the
        * next record's errors naming it. A row of empty cells (",,,,") is
        * one too: Excel and WPS save the formatted rows below a sheet's
        * data so, and each was refused "id is required" where it holds
-       * nothing to import. */
+       * nothing to import; above its header (a sheet whose first row is
+       * left empty) it was taken for the header, a refusal for each
+       * empty name and each pair of them ("names this column twice"). */
       if (k == n) continue;
       im->row_line = im->line;
     }

@@ -3092,6 +3092,37 @@ static void test_a_column_in_full_width_or_a_required_one_is_named(
   engine_close(eng);
 }
 
+/* Rows of empty cells above the header (a sheet whose first rows are
+ * left empty) are blank lines too: on 08382c0 the first was taken for
+ * the header, refused for each empty name and each pair of them (4
+ * cells: 4 + 6 refusals), and nothing imported. */
+static void test_rows_of_empty_cells_above_the_header_are_blank(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              ",,,,\r\n"
+                              " ,,\t,,\r\n"
+                              "id,borrower_id,balance,amount_due,due_date\r\n"
+                              "E1,B1,100,100,2026-01-01\r\n"
+                              "E2,B2,100,,2026-01-01\r\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  /* The line numbers are the file's. */
+  expect_error(&errors, 0, 5, "amount_due");
+  assert_int_equal(errors.count, 1);
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              ",,,,\n"
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "E1,B1,100,100,2026-01-01\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  assert_int_equal(cases(eng), 1);
+  engine_close(eng);
+}
+
 /* A row of empty cells is a blank line: Excel and WPS save the
  * formatted rows under a sheet's data as ",,,,". Such a line inside a
  * quoted cell is the cell's, and a row with one cell given is a row. */
@@ -3251,6 +3282,7 @@ int main(void) {
       cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
       cmocka_unit_test(test_an_optional_column_written_otherwise_is_refused),
       cmocka_unit_test(test_a_column_in_full_width_or_a_required_one_is_named),
+      cmocka_unit_test(test_rows_of_empty_cells_above_the_header_are_blank),
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
