@@ -384,7 +384,7 @@ static int money_hint(const char *s, char *buf, size_t size) {
 
 /* A date as a Chinese sheet writes it, year first: "2026/2/28",
  * "2026.2.28", "2026-2-8", "2026年2月28日" (Excel and WPS save a date cell
- * so). Writes " (write 2026-02-28)" to buf and returns 1 when it names a
+ * so), a time after it or not. Writes " (write 2026-02-28)" to buf and returns 1 when it names a
  * real day; 0 for anything else, the day-first and month-first forms
  * included (which one was meant cannot be told). */
 static int date_hint(const char *s, char *buf, size_t size) {
@@ -406,7 +406,18 @@ static int date_hint(const char *s, char *buf, size_t size) {
     if (i == sizeof seps / sizeof seps[0]) return 0;
     s += strlen(seps[i]);
   }
-  if (strcmp(s, "") != 0 && strcmp(s, "\xE6\x97\xA5" /* 日 */) != 0) return 0;
+  if (strncmp(s, "\xE6\x97\xA5" /* 日 */, 3) == 0) s += 3;
+  /* A date-time column's time (Excel's "2026/2/28 0:00", a database
+   * export's "2026-02-28 00:00:00"): the day is the date's. */
+  if ((*s == ' ' || *s == 'T') && s[1] >= '0' && s[1] <= '9') {
+    s += 2; /* the separator and the hour's first digit */
+    if (*s >= '0' && *s <= '9') s++;
+    if (*s != ':') return 0;
+    for (int k = 0; k < 2 && *s == ':'; k++, s += 3)
+      if (!(s[1] >= '0' && s[1] <= '5' && s[2] >= '0' && s[2] <= '9'))
+        return 0;
+  }
+  if (*s) return 0;
   snprintf(iso, sizeof iso, "%04d-%02d-%02d", part[0], part[1], part[2]);
   if (clock_parse_date(iso, &d) != RC_OK) return 0;
   snprintf(buf, size, " (write %s)", iso);

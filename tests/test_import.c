@@ -2980,6 +2980,36 @@ static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
   engine_close(eng);
 }
 
+/* A date-time column (Excel's "2026/2/28 0:00", a database export's
+ * "2026-02-28 00:00:00") is refused with the day to write: on 08382c0
+ * only "due_date must be a date such as 2026-01-31", where the cell
+ * holds that date. A time that is none gets no guess. */
+static void test_a_date_with_a_time_is_refused_with_its_day(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,balance,amount_due,due_date\n"
+                 "T1,B1,100,0,2026/2/28 0:00\n"
+                 "T2,B2,100,0,2026-02-28 00:00:00\n"
+                 "T3,B3,100,0,2026-03-01T23:59\n"
+                 "T4,B4,100,0,2026/2/28 5\n"
+                 "T5,B5,100,0,2026/2/28 0:7\n"
+                 "T6,B6,100,0,2026/2/28 12:00:00:00\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2, "due_date '2026/2/28 0:00' is not a date such "
+                              "as 2026-01-31 (write 2026-02-28)");
+  expect_error(&errors, 1, 3, "(write 2026-02-28)");
+  expect_error(&errors, 2, 4, "(write 2026-03-01)");
+  for (int i = 3; i < errors.count; i++)
+    assert_null(strstr(errors.items[i].message, "(write"));
+  assert_int_equal(errors.count, 6);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A header in the sheet's own words is named, with recoup's names, and
  * its rows are not each refused for an id they cannot have. */
 static void test_a_header_without_id_names_its_columns(void **state) {
@@ -3282,6 +3312,7 @@ int main(void) {
       cmocka_unit_test(test_rows_of_empty_cells_are_blank_lines),
       cmocka_unit_test(test_an_optional_column_written_otherwise_is_refused),
       cmocka_unit_test(test_a_column_in_full_width_or_a_required_one_is_named),
+      cmocka_unit_test(test_a_date_with_a_time_is_refused_with_its_day),
       cmocka_unit_test(test_rows_of_empty_cells_above_the_header_are_blank),
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
