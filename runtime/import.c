@@ -751,7 +751,7 @@ static void csv_row(int c, void *ud) {
       if (strcmp(meant, "id") == 0 || strcmp(meant, "borrower_id") == 0)
         snprintf(msg, sizeof msg,
                  "column '%s' is recoup's %s written otherwise: name it %s "
-                 "(as written, no row gives %s)",
+                 "(as written, its cells are not read as %s)",
                  shown, meant, meant, meant);
       else
         snprintf(msg, sizeof msg,

@@ -3112,7 +3112,7 @@ static void test_a_column_in_full_width_or_a_required_one_is_named(
                    RC_EINVAL);
   expect_error(&errors, 0, 1,
                "column 'ID' is recoup's id written otherwise: name it id "
-               "(as written, no row gives id)");
+               "(as written, its cells are not read as id)");
   expect_error(&errors, 1, 1,
                "column 'Borrower ID' is recoup's borrower_id written "
                "otherwise: name it borrower_id");
