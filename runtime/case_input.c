@@ -384,9 +384,10 @@ static int money_hint(const char *s, char *buf, size_t size) {
 
 /* A date as a Chinese sheet writes it, year first: "2026/2/28",
  * "2026.2.28", "2026-2-8", "2026年2月28日" (Excel and WPS save a date cell
- * so), a time after it or not. Writes " (write 2026-02-28)" to buf and returns 1 when it names a
- * real day; 0 for anything else, the day-first and month-first forms
- * included (which one was meant cannot be told). */
+ * so), a time after it or not. Writes " (write 2026-02-28)" to buf and
+ * returns 1 when it names a real day; 0 for anything else, the
+ * day-first and month-first forms included (which one was meant cannot
+ * be told). */
 static int date_hint(const char *s, char *buf, size_t size) {
   static const char *const seps[] = {"/", "-", ".", "\xE5\xB9\xB4" /* 年 */,
                                      "\xE6\x9C\x88" /* 月 */};
