@@ -322,18 +322,22 @@ static int plain_digits(const char *s, rc_money *out) {
 /* What a spreadsheet's money cell most likely meant, for its refusal:
  * "4,724.44" (yuan with a separator and decimals), "¥1,200",
  * "１２３４５００" (full-width digits look like 1234500 on a screen, so a
- * refusal quoting them alone reads as refusing a plain number). Writes
- * the hint to buf and returns 1; 0 for anything else. */
+ * refusal quoting them alone reads as refusing a plain number). A
+ * currency sign or a separator without decimals is a figure as a sheet
+ * shows money, most likely in yuan or dollars: "¥1,200" is 120000 fen,
+ * and a hint of 1200 alone, written as told, would state the debt a
+ * hundredth of itself; both readings are given. Writes the hint to buf
+ * and returns 1; 0 for anything else. */
 static int money_hint(const char *s, char *buf, size_t size) {
   static const char fullwidth[] = "\xEF\xBC"; /* U+FF00..U+FF3F */
   char digits[24];
-  size_t n = 0;
-  int decimals = -1, odd = 0;
+  size_t n = 0, zeros;
+  int decimals = -1, odd = 0, shown = 0;
   const unsigned char *p = (const unsigned char *)s;
   if (strncmp(s, "$", 1) == 0 || strncmp(s, "\xC2\xA5", 2) == 0 ||
       strncmp(s, "\xEF\xBF\xA5", 3) == 0) { /* $, ¥, ￥ */
     p += *p == '$' ? 1 : *p == 0xC2 ? 2 : 3;
-    odd = 1;
+    odd = shown = 1;
   }
   while (*p) {
     int wide = memcmp(p, fullwidth, 2) == 0, c = wide ? p[2] : *p;
@@ -348,7 +352,7 @@ static int money_hint(const char *s, char *buf, size_t size) {
       digits[n++] = (char)c;
       if (decimals >= 0) decimals++;
     } else if (c == ',' && n > 0 && decimals < 0) {
-      odd = 1;
+      odd = shown = 1;
     } else if (c == '.' && n > 0 && decimals < 0) {
       decimals = 0;
     } else {
@@ -356,27 +360,34 @@ static int money_hint(const char *s, char *buf, size_t size) {
     }
   }
   if (n == 0 || decimals == 0) return 0;
-  if (decimals > 0) {
-    size_t zeros;
+  if (decimals < 0 && !odd) return 0;
+  if (decimals > 0)
     while (decimals++ < 2) digits[n++] = '0';
-    digits[n] = '\0';
-    zeros = strspn(digits, "0");
+  digits[n] = '\0';
+  zeros = strspn(digits, "0");
+  if (zeros == n) zeros = n - 1;
+  if (decimals > 0)
     snprintf(buf, size,
              " (an amount with decimals: in fen or cents, that is %s)",
-             digits + (zeros == n ? n - 1 : zeros));
-    return 1;
-  }
-  if (!odd) return 0;
-  digits[n] = '\0';
-  snprintf(buf, size, " (write it with the digits 0-9 alone: %s)", digits);
+             digits + zeros);
+  else if (shown && digits[zeros] != '0')
+    snprintf(buf, size,
+             " (as a sheet shows money: if that is %s yuan or dollars, "
+             "write %s00, in fen or cents; if the sheet holds fen or cents "
+             "already, %s)",
+             digits + zeros, digits + zeros, digits + zeros);
+  else
+    snprintf(buf, size, " (write it with the digits 0-9 alone: %s)",
+             digits + zeros);
   return 1;
 }
 
 /* A date as a Chinese sheet writes it, year first: "2026/2/28",
  * "2026.2.28", "2026-2-8", "2026年2月28日" (Excel and WPS save a date cell
- * so). Writes " (write 2026-02-28)" to buf and returns 1 when it names a
- * real day; 0 for anything else, the day-first and month-first forms
- * included (which one was meant cannot be told). */
+ * so), a time after it or not. Writes " (write 2026-02-28)" to buf and
+ * returns 1 when it names a real day; 0 for anything else, the
+ * day-first and month-first forms included (which one was meant cannot
+ * be told). */
 static int date_hint(const char *s, char *buf, size_t size) {
   static const char *const seps[] = {"/", "-", ".", "\xE5\xB9\xB4" /* 年 */,
                                      "\xE6\x9C\x88" /* 月 */};
@@ -396,7 +407,18 @@ static int date_hint(const char *s, char *buf, size_t size) {
     if (i == sizeof seps / sizeof seps[0]) return 0;
     s += strlen(seps[i]);
   }
-  if (strcmp(s, "") != 0 && strcmp(s, "\xE6\x97\xA5" /* 日 */) != 0) return 0;
+  if (strncmp(s, "\xE6\x97\xA5" /* 日 */, 3) == 0) s += 3;
+  /* A date-time column's time (Excel's "2026/2/28 0:00", a database
+   * export's "2026-02-28 00:00:00"): the day is the date's. */
+  if ((*s == ' ' || *s == 'T') && s[1] >= '0' && s[1] <= '9') {
+    s += 2; /* the separator and the hour's first digit */
+    if (*s >= '0' && *s <= '9') s++;
+    if (*s != ':') return 0;
+    for (int k = 0; k < 2 && *s == ':'; k++, s += 3)
+      if (!(s[1] >= '0' && s[1] <= '5' && s[2] >= '0' && s[2] <= '9'))
+        return 0;
+  }
+  if (*s) return 0;
   snprintf(iso, sizeof iso, "%04d-%02d-%02d", part[0], part[1], part[2]);
   if (clock_parse_date(iso, &d) != RC_OK) return 0;
   snprintf(buf, size, " (write %s)", iso);
@@ -419,7 +441,7 @@ static int get_money(const fields *obj, const char *key, int text,
       errno = 0;
       *out = strtoll(s, &end, 10);
       if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-')) {
-        char hint[80] = "";
+        char hint[200] = "";
         money_hint(s, hint, sizeof hint);
         return rc_error_set(err, RC_EINVAL, key,
                             "%s must be a whole number of minor units (fen, "

@@ -76,10 +76,14 @@ int rc_invisible(uint32_t cp) {
 }
 
 /* The bytes of an emoji tag sequence's tags at s (after U+1F3F4, the
- * black flag): one or more tag characters U+E0020..E007E, then the
- * cancel tag U+E007F; 0 when s holds none. There the tags are the flag's
- * subdivision (🏴 + "gbsct" is Scotland's), drawn as one flag, not
- * hidden text: shown whole, where each elsewhere is a '?'. */
+ * black flag): a subdivision's code in tag characters (UTS #51: a region
+ * and 1 to 4 more, 3 to 7 tags of the digits and lower-case letters,
+ * U+E0030..E0039 and U+E0061..E007A), then the cancel tag U+E007F; 0
+ * when s holds none. There the tags are the flag's subdivision (🏴 +
+ * "gbsct" is Scotland's), drawn as one flag, not hidden text: shown
+ * whole, where each elsewhere is a '?'. Any other tag, or more of them,
+ * is text a screen hides (a sentence in tags after a black flag), and
+ * stays one '?' each. */
 static size_t flag_tags(const unsigned char *s) {
   size_t k = 0;
   for (;; k += 4) {
@@ -88,9 +92,18 @@ static size_t flag_tags(const unsigned char *s) {
         (s[k + 3] & 0xc0) != 0x80)
       return 0;
     cp = 0xE0000 | (uint32_t)(s[k + 2] & 0x3f) << 6 | (s[k + 3] & 0x3f);
-    if (cp == 0xE007F) return k ? k + 4 : 0;
-    if (cp < 0xE0020) return 0;
+    if (cp == 0xE007F) return k >= 3 * 4 ? k + 4 : 0;
+    if (k == 7 * 4 || !((cp >= 0xE0030 && cp <= 0xE0039) ||
+                        (cp >= 0xE0061 && cp <= 0xE007A)))
+      return 0;
   }
+}
+
+/* A regional indicator (U+1F1E6..1F1FF, A to Z): two of them are a
+ * country's flag (🇨🇳), one alone a letter in a box. */
+static int regional_indicator(const unsigned char *s) {
+  return s[0] == 0xf0 && s[1] == 0x9f && s[2] == 0x87 && s[3] >= 0xa6 &&
+         s[3] <= 0xbf;
 }
 
 static size_t printable(char *dst, size_t size, const char *src, int lines) {
@@ -123,6 +136,13 @@ static size_t printable(char *dst, size_t size, const char *src, int lines) {
       memcpy(dst + o, s, all);
       o += all;
       s += all;
+    } else if (regional_indicator(s) && regional_indicator(s + 4)) {
+      /* A flag cut at the end of the room would leave half of it, a
+       * letter in a box, and pair what follows with the wrong half. */
+      if (o + 8 >= size) break;
+      memcpy(dst + o, s, 8);
+      o += 8;
+      s += 8;
     } else if (o + (size_t)n < size) {
       memcpy(dst + o, s, (size_t)n);
       o += (size_t)n;

@@ -677,12 +677,16 @@ static void csv_field(void *data, size_t len, void *ud) {
 }
 
 /* A column a spreadsheet names as a person would (Phone, Borrower Name,
- * EMAIL, do-not-contact): the same letters as one of recoup's optional
- * columns in another case, with spaces or dashes for its underscores.
- * Kept as written it went to case.data without a word: a whole book
- * imported with no phone to send a reminder to. The columns a new case
- * needs are named by the row's own refusal instead (engine.c
- * near_miss), and a name that only resembles one is the lender's own. */
+ * EMAIL, do-not-contact, ID, Borrower_ID): the same letters as one of
+ * recoup's columns in another case, with spaces or dashes for its
+ * underscores, or typed in the full-width forms of a Chinese input
+ * method (ｐｈｏｎｅ looks like phone on a screen). Kept as written an
+ * optional one went to case.data without a word: a whole book imported
+ * with no phone to send a reminder to; a required one refused every row
+ * ("borrower_id is required") without naming the column meant. The
+ * money and date columns a new case needs are named by the row's own
+ * refusal instead (engine.c near_miss), and a name that only resembles
+ * one is the lender's own. */
 static const char *column_written_otherwise(const char *name) {
   static const char *const optional[] = {
       "borrower_name", "phone",          "email",    "address",
@@ -690,16 +694,31 @@ static const char *column_written_otherwise(const char *name) {
       "area",          "locale",         "timezone", "product",
       "currency",      "principal",      "fees",     "score",
       "tags",          "do_not_contact", NULL};
-  for (int i = 0; optional[i]; i++) {
-    const char *a = name, *b = optional[i];
-    for (; *a && *b; a++, b++) {
-      char c = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a')
-               : *a == ' ' || *a == '-' ? '_'
-                                        : *a;
-      if (c != *b) break;
+  static const char *const required[] = {"id", "borrower_id", NULL};
+  char folded[32];
+  size_t n = 0;
+  for (const unsigned char *a = (const unsigned char *)name; *a; n++) {
+    unsigned c = *a++;
+    /* U+FF01..FF5E, the full-width forms of '!'..'~'; U+3000, the
+     * full-width space. */
+    if (c == 0xEF && (a[0] == 0xBC || a[0] == 0xBD) && a[1] >= 0x80 &&
+        a[1] <= 0xBF) {
+      c = 0xFF00 + ((a[0] & 0x03u) << 6 | (a[1] & 0x3Fu)) - 0xFEE0;
+      if (c < '!' || c > '~') return NULL;
+      a += 2;
+    } else if (c == 0xE3 && a[0] == 0x80 && a[1] == 0x80) {
+      c = ' ';
+      a += 2;
     }
-    if (!*a && !*b && strcmp(name, optional[i]) != 0) return optional[i];
+    if (n + 1 >= sizeof folded) return NULL;
+    folded[n] = c >= 'A' && c <= 'Z'   ? (char)(c - 'A' + 'a')
+                : c == ' ' || c == '-' ? '_'
+                                       : (char)c;
   }
+  folded[n] = '\0';
+  for (int k = 0; k < 2; k++)
+    for (const char *const *c = k ? required : optional; *c; c++)
+      if (strcmp(folded, *c) == 0) return strcmp(name, *c) ? *c : NULL;
   return NULL;
 }
 
@@ -729,18 +748,28 @@ static void csv_row(int c, void *ud) {
       char msg[320], shown[64];
       if (!meant) continue;
       rc_printable_line(shown, sizeof shown, im->header[i]);
-      snprintf(msg, sizeof msg,
-               "column '%s' is recoup's %s written otherwise: name it %s "
-               "(as written, its cells would be kept in case.data and never "
-               "read as %s)",
-               shown, meant, meant, meant);
+      if (strcmp(meant, "id") == 0 || strcmp(meant, "borrower_id") == 0)
+        snprintf(msg, sizeof msg,
+                 "column '%s' is recoup's %s written otherwise: name it %s "
+                 "(as written, its cells are not read as %s)",
+                 shown, meant, meant, meant);
+      else
+        snprintf(msg, sizeof msg,
+                 "column '%s' is recoup's %s written otherwise: name it %s "
+                 "(as written, its cells would be kept in case.data and "
+                 "never read as %s)",
+                 shown, meant, meant, meant);
       refuse(im, ITEM_ERROR, im->row_line, NULL, msg);
       im->stop = 1;
     }
     {
       int has_id = 0;
-      for (int i = 0; i < im->ncolumns; i++)
-        has_id |= strcmp(im->header[i], "id") == 0;
+      /* An id column named otherwise was named above, with its name. */
+      for (int i = 0; i < im->ncolumns; i++) {
+        const char *meant = column_written_otherwise(im->header[i]);
+        has_id |= strcmp(im->header[i], "id") == 0 ||
+                  (meant && strcmp(meant, "id") == 0);
+      }
       if (!has_id) {
         /* A sheet's own names (贷款编号, 客户姓名, 余额) are the usual
          * cause: name them, and what they should be. Every row after
@@ -839,13 +868,15 @@ static void import_csv(importer *im, line_reader *r) {
       size_t k = 0;
       while (k < n &&
              (line[k] == '\r' || line[k] == '\n' || csv_blank(line[k]) ||
-              (line[k] == ',' && !im->in_header)))
+              line[k] == ','))
         k++;
       /* A blank line: libcsv reads no record there either, but left the
        * next record's errors naming it. A row of empty cells (",,,,") is
        * one too: Excel and WPS save the formatted rows below a sheet's
        * data so, and each was refused "id is required" where it holds
-       * nothing to import. */
+       * nothing to import; above its header (a sheet whose first row is
+       * left empty) it was taken for the header, a refusal for each
+       * empty name and each pair of them ("names this column twice"). */
       if (k == n) continue;
       im->row_line = im->line;
     }

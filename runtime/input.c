@@ -77,8 +77,9 @@ static int unicode_space(uint32_t cp) {
  * drop or replace them), private-use characters (each font draws its
  * own, or nothing: two ids look alike on one screen and apart on
  * another), and a combining mark first (it draws on whatever comes
- * before the id: a column's border, the quote of a message). Only
- * past U+02FF, where the first of them is. */
+ * before the id: a column's border, the quote of a message), or any
+ * other character drawn with the one before it. Only past U+02FF,
+ * where the first of them is. */
 static int odd_id_char(uint32_t cp, size_t at, const char *field,
                        rc_error *err) {
   int type;
@@ -93,13 +94,28 @@ static int odd_id_char(uint32_t cp, size_t at, const char *field,
                         "%zu, which each font draws its own way; ids must "
                         "be printable",
                         field, (unsigned)cp, at + 1);
-  type = at == 0 ? u_charType((UChar32)cp) : 0;
+  if (at != 0) return RC_OK;
+  type = u_charType((UChar32)cp);
   if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
       type == U_COMBINING_SPACING_MARK)
     return rc_error_set(err, RC_EINVAL, field,
                         "%s starts with a combining mark (U+%04X), which "
                         "draws on what comes before the id; put it after "
                         "the letter it belongs to",
+                        field, (unsigned)cp);
+  /* Not marks, but drawn with the character before them all the same
+   * (Unicode's grapheme clusters): a Hangul vowel or final jamo joins a
+   * syllable before it (가 + ᅡA reads 가A), an emoji's skin tone
+   * colours the emoji before it, a half-width voiced mark (ﾞ) voices
+   * the kana before it. */
+  type = u_getIntPropertyValue((UChar32)cp, UCHAR_GRAPHEME_CLUSTER_BREAK);
+  if (type == U_GCB_EXTEND || type == U_GCB_SPACING_MARK || type == U_GCB_V ||
+      type == U_GCB_T || type == U_GCB_ZWJ)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s starts with U+%04X, which is drawn with the "
+                        "character before the id (a Hangul vowel or final "
+                        "jamo, an emoji's skin tone, a voiced mark); put "
+                        "it after the character it belongs to",
                         field, (unsigned)cp);
   return RC_OK;
 }

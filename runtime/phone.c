@@ -61,6 +61,9 @@ int phone_normalize(const char *in, const char *country, char *out,
   int plus = 0;
   const char *p = in;
   while (*p == ' ') p++;
+  /* "(+86) 138 0000 0000", as Chinese business cards and signatures
+   * write it: the country code in brackets, its '+' inside them. */
+  if (p[0] == '(' && p[1] == '+') p++;
   if (*p == '+') plus = 1, p++;
   for (; *p; p++) {
     if (isdigit((unsigned char)*p)) {

@@ -116,6 +116,44 @@ static void test_printable_shows_a_subdivision_flag_whole(void **state) {
   }
 }
 
+/* Tags after a black flag that are no subdivision's code (capitals, a
+ * space, more than 7) are a text the screen hides, smuggled past the
+ * '?' each tag gets elsewhere: on 08382c0 🏴 + "IGNORE ALL" in tags + the
+ * cancel tag was shown whole. */
+static void test_printable_shows_no_hidden_text_after_a_black_flag(
+    void **state) {
+  char out[96];
+  (void)state;
+  rc_printable(out, sizeof out,
+               "\U0001F3F4\U000E0049\U000E0047\U000E004E\U000E0020"
+               "\U000E0061\U000E007F|"
+               "\U0001F3F4\U000E0061\U000E0062\U000E0063\U000E0064"
+               "\U000E0065\U000E0066\U000E0067\U000E0068\U000E007F|"
+               "\U0001F3F4\U000E0067\U000E0062\U000E007F");
+  assert_string_equal(out, "\U0001F3F4??????|\U0001F3F4?????????|"
+                           "\U0001F3F4???");
+  /* Seven tags of a code (a region and four more) are a flag still. */
+  rc_printable(out, sizeof out,
+               "\U0001F3F4\U000E0067\U000E0062\U000E0031\U000E0032"
+               "\U000E0033\U000E0034\U000E0035\U000E007F");
+  assert_string_equal(out, "\U0001F3F4\U000E0067\U000E0062\U000E0031"
+                           "\U000E0032\U000E0033\U000E0034\U000E0035"
+                           "\U000E007F");
+}
+
+/* A country's flag is two regional indicators: cut between them, a
+ * letter in a box is left (on 08382c0 "🇨🇳🇨" in 12 bytes). A flag
+ * that does not fit is left out whole; a lone one stays. */
+static void test_printable_cuts_no_flag_in_half(void **state) {
+  char out[13];
+  (void)state;
+  rc_printable_line(out, sizeof out, "\U0001F1E8\U0001F1F3\U0001F1E8"
+                                     "\U0001F1F3");
+  assert_string_equal(out, "\U0001F1E8\U0001F1F3");
+  rc_printable_line(out, sizeof out, "\U0001F1E8\U0001F1F3\U0001F1FA");
+  assert_string_equal(out, "\U0001F1E8\U0001F1F3\U0001F1FA");
+}
+
 static void test_printable_cuts_on_a_character_boundary(void **state) {
   char out[6];
   (void)state;
@@ -133,6 +171,8 @@ int main(void) {
       cmocka_unit_test(test_printable_cuts_on_a_character_boundary),
       cmocka_unit_test(test_printable_replaces_invisible_and_bidi),
       cmocka_unit_test(test_printable_shows_a_subdivision_flag_whole),
+      cmocka_unit_test(test_printable_shows_no_hidden_text_after_a_black_flag),
+      cmocka_unit_test(test_printable_cuts_no_flag_in_half),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

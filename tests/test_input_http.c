@@ -318,6 +318,28 @@ static void test_ids_with_bidi_or_control_characters_are_refused(void **state) {
               "{\"case\":\"P1\",\"amount\":1,"
               "\"ref\":\"\\u20dd778\"}"),
          422, "\"field\":\"ref\"", "U+20DD", NULL);
+  /* Drawn with the character before the id though no mark (grapheme
+   * clusters): a Hangul vowel jamo, an emoji's skin tone, a half-width
+   * voiced mark. Taken on 08382c0. A jamo after its consonant is a
+   * syllable's own. */
+  expect(post("/v1/cases",
+              "{\"id\":\"\\u1161L1\",\"borrower\":{\"id\":"
+              "\"B1\"}}"),
+         422, "\"field\":\"id\"", "starts with U+1161, which is drawn",
+         NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"L1\",\"borrower\":{\"id\":"
+              "\"\\ud83c\\udffbB1\"}}"),
+         422, "\"field\":\"borrower.id\"", "U+1F3FB", NULL);
+  expect(post("/v1/payments",
+              "{\"case\":\"P1\",\"amount\":1,"
+              "\"ref\":\"\\uff9e778\"}"),
+         422, "\"field\":\"ref\"", "U+FF9E", NULL);
+  expect(post("/v1/cases",
+              "{\"id\":\"\\u1100\\u1161\\u11a81\",\"balance\":100,"
+              "\"due_date\":\"2026-01-01\",\"amount_due\":100,"
+              "\"borrower\":{\"id\":\"BJ1\"}}"),
+         201, NULL);
   expect(post("/v1/cases",
               "{\"id\":\"Jose\\u0301\",\"balance\":100,\"due_date\":"
               "\"2026-01-01\",\"amount_due\":100,\"borrower\":{\"id\":"

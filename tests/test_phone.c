@@ -33,6 +33,10 @@ static void test_international_forms_are_kept(void **state) {
   expect("+86 (138) 0000.0000", "US", "+8613800000000");
   expect("0086 138 0000 0000", NULL, "+8613800000000");
   expect("+1 212 555 0100", "CN", "+12125550100");
+  /* The country code in brackets (a business card's form): refused as
+   * not a number on 08382c0. */
+  expect("(+86) 138 0000 0000", "CN", "+8613800000000");
+  expect("(+86)0871-6123-4567", NULL, "+8687161234567");
 }
 
 /* Clerks write the trunk 0 after the country code ("+86 0871...",
@@ -72,6 +76,8 @@ static void test_what_cannot_be_placed_is_refused(void **state) {
   refused("+1234567890123456", NULL, PHONE_BAD_LENGTH);
   refused("+8613800000000000000000000000000000000", NULL, PHONE_BAD_LENGTH);
   refused("１３８００００００００", "CN", PHONE_NOT_A_NUMBER);
+  refused("((+86) 138 0000 0000", "CN", PHONE_NOT_A_NUMBER);
+  refused("(+)", "CN", PHONE_NOT_A_NUMBER);
 }
 
 int main(void) {
