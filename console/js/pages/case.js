@@ -3,7 +3,7 @@
 // redraws the case and its timeline at once.
 import { h, fill } from '../h.js';
 import { can } from '../state.js';
-import { get, post, qs, enc } from '../api.js';
+import { get, post, qs, enc, findCase } from '../api.js';
 import { t, word } from '../i18n.js';
 import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
@@ -135,6 +135,15 @@ export function render(main, id, query) {
       take(await get(`/v1/cases/${enc(id)}`));
     } catch (err) {
       if (err.status === 401) return;
+      // Opened by an id typed in full-width (/ on Cases or My work): the
+      // case it names, at its own address (forms and drafts keep to it).
+      if (err.status === 404 && !kase) {
+        const found = await findCase(id).catch(() => null);
+        if (found && found.id !== id) {
+          const q = query.toString();
+          return location.replace('#/case/' + enc(found.id) + (q ? '?' + q : ''));
+        }
+      }
       fill(main, err.status === 404 ? empty(t('case.notfound', { id })) : errorBox(err, () => render(main, id, query)));
       return;
     }
