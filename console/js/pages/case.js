@@ -44,6 +44,9 @@ export function render(main, id, query) {
   // The case's reads asked so far: a poll's answer is drawn only when no
   // read was asked after it (a save's), whose answer may be the newer.
   let reads = 0;
+  // A visit record saved here: the field officer's next address is one
+  // tap away (My work), where the visit form stood.
+  let visitSaved = false;
 
   fill(main, head, gone, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -173,7 +176,8 @@ export function render(main, id, query) {
     }
   }
 
-  function saved() {
+  function saved(answer, task) {
+    if (task && isVisit(task)) visitSaved = true;
     refresh();
   }
 
@@ -257,9 +261,11 @@ export function render(main, id, query) {
     const was = [...actions.querySelectorAll('form')];
     const keep = (fresh) => was.find((f) => f.classList[0] === fresh.classList[0] && f.dataset.task === fresh.dataset.task
       && (f.dataset.typed || f.querySelector('[data-held]'))) || fresh;
-    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline })));
+    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: (answer) => saved(answer, task), blocked: blocked(task), onConflict: loadTimeline })));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
-    fill(actions,
+    const nextVisit = visitSaved && !tasks.some(isVisit)
+      ? h('a', { href: '#/work', class: 'btn primary next-visit' }, t('case.nextvisit')) : null;
+    fill(actions, nextVisit,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, keep(promiseForm(c, saved)), keep(noteForm(c, saved))));
