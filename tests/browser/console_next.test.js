@@ -113,7 +113,9 @@ async function holdNext(page) {
 
 const lateNotice = (page) => page.locator('.late-claim');
 
-test('a Next case answered after the collector went on to another case is said there, one tap opening it, nothing typed lost', async (t) => {
+// li.wei taps Next case on My work, goes on to CN016 and types a note
+// there before the answer comes: the notice names the case claimed.
+async function answeredLate(t) {
   const page = await myWork(t, 'li.wei');
   const held = await holdNext(page);
   await page.click('button.next');
@@ -122,8 +124,13 @@ test('a Next case answered after the collector went on to another case is said t
   await page.waitForSelector('main[data-page="case"] .note-form textarea');
   await page.fill('.note-form textarea', '已接通，稍后回电');
   held.release();
-  const claimed = `#/case/${encodeURIComponent(held.task.case)}?task=${held.task.task}`;
   await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  return { page, held };
+}
+
+test('a Next case answered after the collector went on to another case is said there, one tap opening it, nothing typed lost', async (t) => {
+  const { page, held } = await answeredLate(t);
+  const claimed = `#/case/${encodeURIComponent(held.task.case)}?task=${held.task.task}`;
   assert.equal(await opened(page), '#/case/CN016', 'not taken away');
   assert.equal(await page.inputValue('.note-form textarea'), '已接通，稍后回电');
   await h.screenshot(page, 'next-late-zh-CN');
@@ -180,15 +187,7 @@ test('at a phone\'s width: a late Next case\'s notice fits, its Open in reach', 
 });
 
 test('a late Next case moved to someone else before Open is tapped: Open says so, no form that would meet a conflict', async (t) => {
-  const page = await myWork(t, 'li.wei');
-  const held = await holdNext(page);
-  await page.click('button.next');
-  await h.waitFor(() => held.task, { message: 'the claim sent' });
-  await page.evaluate(() => { location.hash = '#/case/CN016'; });
-  await page.waitForSelector('main[data-page="case"] .note-form textarea');
-  await page.fill('.note-form textarea', '已接通，稍后回电');
-  held.release();
-  await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  const { page, held } = await answeredLate(t);
   const moved = await h.api(s.book, `/v1/tasks/${held.task.task}/assign`, { method: 'POST', token: 'admin', body: { user: 'zhang.min' } });
   assert.equal(moved.status, 200, JSON.stringify(moved.body));
   await lateNotice(page).locator('a.open-late').click();

@@ -140,7 +140,7 @@ export function render(main, id, query) {
       if (err.status === 401) return;
       // Opened by an id typed in full-width (/ on Cases or My work): the
       // case it names, at its own address (forms and drafts keep to it).
-      if (err.status === 404 && !kase) {
+      if (err.status === 404 && !kase && id.normalize('NFKC') !== id) {
         const found = await findCase(id).catch(() => null);
         if (found && found.id !== id) {
           const q = query.toString();
