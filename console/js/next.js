@@ -8,7 +8,7 @@
 // claimed and did not finish before any other (docs/http.md, POST
 // /v1/tasks/next): the case claimed opens, nothing more is set aside.
 import { h, fill } from './h.js';
-import { post, enc } from './api.js';
+import { get, post, enc } from './api.js';
 import { t } from './i18n.js';
 import { ctx } from './state.js';
 import { errorBox } from './ui.js';
@@ -40,8 +40,30 @@ export function paintLate(box = document.querySelector('.late-claim')) {
   if (!mine || !late) return fill(box);
   const it = late;
   return fill(box, h('span', {}, t('work.next.late', { case: it.case })), ' ',
-    h('a', { href: it.hash, class: 'btn primary open-late', onclick: () => { late = null; } }, t('work.next.late.open', { case: it.case })),
+    h('a', { href: it.hash, class: 'btn primary open-late', onclick: (e) => openLate(e, it, box) }, t('work.next.late.open', { case: it.case })),
     ' ', h('button', { type: 'button', class: 'btn link dismiss', onclick: () => { late = null; fill(box); } }, t('work.next.late.later')));
+}
+
+// The notice may have waited a long while: a supervisor may have moved
+// the task to someone else meanwhile, and its form would then meet a
+// conflict only at Save. Read again on Open; gone to another (or done,
+// or cancelled), it is said instead. A read that fails opens the case
+// as before: the case page says what it can.
+async function openLate(e, it, box) {
+  e.preventDefault();
+  let mine = true;
+  try {
+    const now = await get('/v1/cases/' + enc(it.case));
+    const x = (now.tasks || []).find((y) => String(y.id) === String(it.task));
+    mine = !!x && x.status === 'claimed' && x.assignee === it.who;
+  } catch (err) {
+    if (err.status === 401) return;
+  }
+  if (late !== it) return;
+  late = null;
+  if (mine) return go(it.hash);
+  fill(box, h('span', { class: 'late-gone' }, t('work.next.late.gone', { case: it.case })), ' ',
+    h('button', { type: 'button', class: 'btn link dismiss', onclick: () => fill(box) }, t('work.next.late.ok')));
 }
 
 // Draws a Next case button as the claim of this tab stands.
@@ -76,7 +98,7 @@ export async function claimNext(notice) {
     if ((ctx.me && ctx.me.name) !== who) return;
     if (!typing() && (location.hash === from || /^#\/work/.test(location.hash))) go(hash);
     else {
-      late = { who, case: it.case, hash };
+      late = { who, case: it.case, task: it.task, hash };
       paintLate();
     }
   } catch (err) {

@@ -131,3 +131,26 @@ test('Arrived with the officer\'s consent adds the phone\'s location to the arri
     return j.body.journal.some((x) => x.kind === 'note' && x.detail && x.detail.text === shown);
   }, { timeout: 15000, message: `the arrival noted with where: ${shown}` });
 });
+
+test('a visit record saved on a phone: the next address is one tap away (My work), in reach', async (t) => {
+  const open = await h.api(s.book, '/v1/tasks?status=open&queue=field&limit=1000', { token: 'admin' });
+  const task = open.body.tasks.find((x) => x.case !== 'CN005');
+  assert.ok(task, 'a field task to visit');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/case/${encodeURIComponent(task.case)}?task=${task.id}`);
+  await page.waitForSelector('.task-form.visit');
+  assert.equal(await page.locator('a.next-visit').count(), 0, 'not before the record is saved');
+  await page.click('.task-form.visit button.arrived');
+  await page.selectOption('.task-form.visit select[name="outcome"]', 'met');
+  await page.selectOption('.task-form.visit select[name="whom"]', 'borrower');
+  await page.fill('.task-form.visit [name="said"]', '本人说周五还款');
+  await page.fill('.task-form.visit [name="next_step"]', '周五电话确认');
+  await page.click('.task-form.visit button[type="submit"]');
+  await page.waitForSelector('a.next-visit');
+  assert.match(await page.textContent('a.next-visit'), /下一个地址/);
+  await h.fitsPhone(page, 'a.next-visit');
+  await h.screenshot(page, 'visit-saved-next-phone-zh-CN');
+  await page.click('a.next-visit');
+  await page.waitForSelector('main[data-page="work"] .cards');
+});

@@ -113,7 +113,9 @@ async function holdNext(page) {
 
 const lateNotice = (page) => page.locator('.late-claim');
 
-test('a Next case answered after the collector went on to another case is said there, one tap opening it, nothing typed lost', async (t) => {
+// li.wei taps Next case on My work, goes on to CN016 and types a note
+// there before the answer comes: the notice names the case claimed.
+async function answeredLate(t) {
   const page = await myWork(t, 'li.wei');
   const held = await holdNext(page);
   await page.click('button.next');
@@ -122,8 +124,13 @@ test('a Next case answered after the collector went on to another case is said t
   await page.waitForSelector('main[data-page="case"] .note-form textarea');
   await page.fill('.note-form textarea', '已接通，稍后回电');
   held.release();
-  const claimed = `#/case/${encodeURIComponent(held.task.case)}?task=${held.task.task}`;
   await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
+  return { page, held };
+}
+
+test('a Next case answered after the collector went on to another case is said there, one tap opening it, nothing typed lost', async (t) => {
+  const { page, held } = await answeredLate(t);
+  const claimed = `#/case/${encodeURIComponent(held.task.case)}?task=${held.task.task}`;
   assert.equal(await opened(page), '#/case/CN016', 'not taken away');
   assert.equal(await page.inputValue('.note-form textarea'), '已接通，稍后回电');
   await h.screenshot(page, 'next-late-zh-CN');
@@ -177,4 +184,17 @@ test('at a phone\'s width: a late Next case\'s notice fits, its Open in reach', 
   await h.waitFor(async () => (await lateNotice(page).textContent()).includes(held.task.case), { message: 'the late answer said' });
   await h.fitsPhone(page, '.late-claim a.open-late');
   await h.screenshot(page, 'next-phone-late-en');
+});
+
+test('a late Next case moved to someone else before Open is tapped: Open says so, no form that would meet a conflict', async (t) => {
+  const { page, held } = await answeredLate(t);
+  const moved = await h.api(s.book, `/v1/tasks/${held.task.task}/assign`, { method: 'POST', token: 'admin', body: { user: 'zhang.min' } });
+  assert.equal(moved.status, 200, JSON.stringify(moved.body));
+  await lateNotice(page).locator('a.open-late').click();
+  await page.waitForSelector('.late-claim .late-gone');
+  assert.match(await lateNotice(page).textContent(), new RegExp(`${held.task.case}.*已在此期间转给他人`));
+  assert.equal(await opened(page), '#/case/CN016', 'not taken to a task that is no longer theirs');
+  assert.equal(await page.inputValue('.note-form textarea'), '已接通，稍后回电');
+  await lateNotice(page).locator('button.dismiss').click();
+  await h.waitFor(async () => (await lateNotice(page).textContent()) === '', { message: 'the notice set aside' });
 });

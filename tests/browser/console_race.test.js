@@ -156,3 +156,25 @@ test('Reassign\'s Find with "..", "." or a 2,000-character id says there is no s
   assert.ok(wide <= 0, `the page is ${wide}px wider than the window`);
   await h.screenshot(page, 'race-reassign-find-long-zh-CN');
 });
+
+test('/ with a full-width id (as Reassign\'s Find takes it) opens its case, on Cases and on My work; an unknown one is said', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'li.wei');
+  for (const where of ['cases', 'work']) {
+    await page.goto(`${s.book.url}/#/${where}`);
+    await page.waitForSelector(`main[data-page="${where}"] input.search`);
+    await page.click('main h1, main .page-head');
+    await page.keyboard.press('/');
+    await page.keyboard.type('ＣＮ０１６');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#/case/CN016', null, { timeout: 15000 });
+    await page.waitForSelector('main[data-page="case"] .note-form textarea');
+    assert.match(await page.textContent('main'), /CN016/);
+  }
+  await page.goto(`${s.book.url}/#/cases`);
+  await page.waitForSelector('main[data-page="cases"] input.search');
+  await page.fill('input.search', 'ＣＮ９９９');
+  await page.keyboard.press('Enter');
+  await h.waitFor(async () => (await page.textContent('main')).includes('ＣＮ９９９'), { message: 'the unknown id said' });
+  assert.equal(await page.evaluate(() => location.hash), '#/case/' + encodeURIComponent('ＣＮ９９９'));
+});

@@ -200,3 +200,21 @@ async function withPage(t, body) {
   await page.evaluate(() => localStorage.setItem('recoup.locale', 'en'));
   await body(page);
 }
+
+test('at a phone\'s width the supervisor\'s navigation shows every page, Outbox too, nothing off screen', async (t) => {
+  for (const locale of ['en', 'zh-CN']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(`${s.book.url}/#/overview`);
+    await page.waitForSelector('nav.sidebar a[data-nav="outbox"]');
+    const out = await page.$$eval('nav.sidebar a.nav', (as) => as.map((a) => {
+      const r = a.getBoundingClientRect();
+      return { nav: a.dataset.nav, left: r.left, right: r.right, width: document.documentElement.clientWidth };
+    }).filter((x) => x.left < 0 || x.right > x.width + 1));
+    assert.deepEqual(out, [], `${locale}: links off screen`);
+    const sideways = await page.$eval('nav.sidebar', (n) => n.scrollWidth - n.clientWidth);
+    assert.ok(sideways <= 0, `${locale}: the navigation scrolls ${sideways}px sideways`);
+    await h.screenshot(page, `supervisor-phone-nav-${locale}`);
+  }
+});

@@ -3,7 +3,7 @@
 // redraws the case and its timeline at once.
 import { h, fill } from '../h.js';
 import { can } from '../state.js';
-import { get, post, qs, enc } from '../api.js';
+import { get, post, qs, enc, findCase } from '../api.js';
 import { t, word } from '../i18n.js';
 import { money, date } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, section, table, telLink, mapLink } from '../ui.js';
@@ -44,6 +44,9 @@ export function render(main, id, query) {
   // The case's reads asked so far: a poll's answer is drawn only when no
   // read was asked after it (a save's), whose answer may be the newer.
   let reads = 0;
+  // A visit record saved here: the field officer's next address is one
+  // tap away (My work), where the visit form stood.
+  let visitSaved = false;
 
   fill(main, head, gone, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -135,6 +138,15 @@ export function render(main, id, query) {
       take(await get(`/v1/cases/${enc(id)}`));
     } catch (err) {
       if (err.status === 401) return;
+      // Opened by an id typed in full-width (/ on Cases or My work): the
+      // case it names, at its own address (forms and drafts keep to it).
+      if (err.status === 404 && !kase && id.normalize('NFKC') !== id) {
+        const found = await findCase(id).catch(() => null);
+        if (found && found.id !== id) {
+          const q = query.toString();
+          return location.replace('#/case/' + enc(found.id) + (q ? '?' + q : ''));
+        }
+      }
       fill(main, err.status === 404 ? empty(t('case.notfound', { id })) : errorBox(err, () => render(main, id, query)));
       return;
     }
@@ -164,7 +176,8 @@ export function render(main, id, query) {
     }
   }
 
-  function saved() {
+  function saved(answer, task) {
+    if (task && isVisit(task)) visitSaved = true;
     refresh();
   }
 
@@ -248,9 +261,11 @@ export function render(main, id, query) {
     const was = [...actions.querySelectorAll('form')];
     const keep = (fresh) => was.find((f) => f.classList[0] === fresh.classList[0] && f.dataset.task === fresh.dataset.task
       && (f.dataset.typed || f.querySelector('[data-held]'))) || fresh;
-    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: saved, blocked: blocked(task), onConflict: loadTimeline })));
+    const forms = tasks.map((task) => keep(taskForm(task, c, { onSaved: (answer) => saved(answer, task), blocked: blocked(task), onConflict: loadTimeline })));
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
-    fill(actions,
+    const nextVisit = visitSaved && !tasks.some(isVisit)
+      ? h('a', { href: '#/work', class: 'btn primary next-visit' }, t('case.nextvisit')) : null;
+    fill(actions, nextVisit,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, keep(promiseForm(c, saved)), keep(noteForm(c, saved))));

@@ -3,7 +3,7 @@
 // reassigned from one person to another.
 import { h, fill } from '../h.js';
 import { ctx, can } from '../state.js';
-import { get, post, qs, enc } from '../api.js';
+import { get, post, qs, enc, findCase } from '../api.js';
 import { t, word, ruleName } from '../i18n.js';
 import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
 import { load, empty, table, section, errorText, errorBox, loading } from '../ui.js';
@@ -196,22 +196,9 @@ const openTasks = (queue, after) => get('/v1/tasks' + qs({ status: 'open', queue
 
 // One case's waiting tasks (open, or held by someone), as the list shows
 // them: "move MF00123 to Li" without paging through every queue.
-// An id the path cannot carry is no case: "." and ".." would be read as
-// the path's own segments (/v1/cases/.. is /v1/), and the service answers
-// "no such route" for those and for an id longer than any it takes.
 async function caseTasks(id) {
-  const unknown = { tasks: [], next: null, unknown: true };
-  if (id === '.' || id === '..') return unknown;
-  let c;
-  try {
-    c = await get('/v1/cases/' + enc(id));
-  } catch (err) {
-    if (err.status !== 404) throw err;
-    // Typed with a Chinese input method left in full-width (ＣＮ０１７):
-    // the id as written in half-width, when that is a case.
-    const plain = id.normalize('NFKC');
-    return plain !== id ? caseTasks(plain).then((x) => (x.unknown ? unknown : x)) : unknown;
-  }
+  const c = await findCase(id);
+  if (!c) return { tasks: [], next: null, unknown: true };
   return { tasks: (c.tasks || []).map((x) => ({ ...x, case: c.id })), next: null };
 }
 
