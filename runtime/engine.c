@@ -220,11 +220,15 @@ static void engine_name_node(engine *eng) {
 
 #define CHECKS_KEY "checks.generation"
 
+int engine_checks_generation_parse(const char *text) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  return end == text || *end || v < 1 || v > 1000000 ? 0 : (int)v;
+}
+
 static int read_checks_generation(engine *eng, rc_error *err) {
   char text[32];
-  char *end;
-  long v;
-  int rc;
+  int rc, v;
   if (eng->checks_generation) return RC_OK;
   rc = store_meta_get(eng->st, CHECKS_KEY, text, sizeof text, err);
   if (rc == RC_ENOTFOUND) { /* a book made before generations were kept */
@@ -232,12 +236,12 @@ static int read_checks_generation(engine *eng, rc_error *err) {
     return RC_OK;
   }
   if (rc != RC_OK) return rc;
-  v = strtol(text, &end, 10);
+  v = engine_checks_generation_parse(text);
   /* A value edited by hand that does not read is no generation: taken
    * as 1 it would turn a held book's refusals back into warnings without
    * a word. Findings weighed against it refuse, naming it; a start that
    * finds the scripts clean writes today's over it. */
-  if (end == text || *end || v < 1 || v > 1000000) {
+  if (v == 0) {
     char shown[sizeof text];
     rc_printable(shown, sizeof shown, text);
     return rc_error_set(err, RC_EINVAL, CHECKS_KEY,
@@ -247,7 +251,7 @@ static int read_checks_generation(engine *eng, rc_error *err) {
                         "warn), or fix the findings of the scripts",
                         CHECKS_KEY, shown);
   }
-  eng->checks_generation = (int)v;
+  eng->checks_generation = v;
   return RC_OK;
 }
 

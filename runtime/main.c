@@ -521,11 +521,10 @@ static void path_segment(const char *id, char *out, size_t size) {
  * check's warning becomes a refusal. */
 static void checks_say(const char *db, const char *stored) {
   char value[100];
-  char *end;
-  long v = 1; /* none stored: a book made before generations were kept */
+  int v = 1; /* none stored: a book made before generations were kept */
   if (stored) {
-    v = strtol(stored, &end, 10);
-    if (end == stored || *end || v < 1 || v > 1000000) {
+    v = engine_checks_generation_parse(stored);
+    if (v == 0) {
       printf(
           "warning: %s: its meta checks.generation is '%s', not a checks "
           "generation (a whole number from 1)\n"
@@ -538,7 +537,7 @@ static void checks_say(const char *db, const char *stored) {
   }
   if (v < RECOUP_CHECKS_GENERATION)
     printf(
-        "%s: checks generation %ld, older than this recoup's %d: the scripts "
+        "%s: checks generation %d, older than this recoup's %d: the scripts "
         "pass every check, so the next serve, tick or import holds the book "
         "to %d, and from then on a newer check's finding refuses to start "
         "instead of warning (docs/operations.md, \"Checks added by an "

@@ -46,6 +46,9 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors);
 int engine_checks_generation(engine *eng, int *generation, rc_error *err);
 const rc_errlist *engine_check_warnings(const engine *eng);
 int engine_checks_hold(engine *eng, int *raised, rc_error *err);
+/* A checks generation as meta stores it (a whole number from 1), or 0
+ * when the text is none (edited by hand). */
+int engine_checks_generation_parse(const char *text);
 /* Whether engine_open made the book (a SQLite file that was not there). */
 int engine_created_book(const engine *eng);
 /* The first folder engine_open made on the way to the book, or "". */
