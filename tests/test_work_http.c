@@ -1125,6 +1125,38 @@ static void test_sessions_journal_who_did_what(void **state) {
   expect(as_user("GET", "/v1/cases/U2/guard", csrf, NULL), 200, NULL);
 }
 
+/* A collector who left: `recoup user disable` names the tasks they still
+ * hold (nobody else is given a held task) and says how to move them; a
+ * supervisor's assign then gives one to someone else. */
+static void test_disabling_a_user_names_the_tasks_it_holds(void **state) {
+  char out[2000], path[100], want[200];
+  long long id;
+  const char *disable[] = {"user", "disable", "gone.now", "--db",
+                           srv.db, srv.dir,   NULL};
+  (void)state;
+  harness_add_user(&srv, "gone.now", "agent", "leaving");
+  open_case("L1", NULL);
+  post_event("L1", "{\"type\":\"review\",\"data\":{\"queue\":\"leaving\"}}");
+  wait_tasks("leaving", 1);
+  id = task_of("L1", "leaving");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", id);
+  expect(post(path, AGENT, "{\"assignee\":\"gone.now\"}"), 200,
+         "\"assignee\":\"gone.now\"");
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  snprintf(want, sizeof want,
+           "gone.now still holds 1 task nobody else can take while it is "
+           "theirs: task %lld (review, case L1)",
+           id);
+  if (!strstr(out, want)) fail_msg("disable said: %s", out);
+  assert_non_null(strstr(out, "Reassign tasks"));
+  snprintf(path, sizeof path, "/v1/tasks/%lld/assign", id);
+  expect(post(path, ADMIN, "{\"user\":\"zhang.min\"}"), 200,
+         "\"assignee\":\"zhang.min\"");
+  /* Nothing held any more: disabling again says only that. */
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  assert_null(strstr(out, "still holds"));
+}
+
 /* Next case for a person who holds a task it has not finished gives that
  * task again (a second press, a reload), not another one set aside; once
  * it is done, the next in order. */
@@ -1247,6 +1279,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),
       cmocka_unit_test(test_next_gives_a_held_task_first),
+      cmocka_unit_test(test_disabling_a_user_names_the_tasks_it_holds),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };
   if (argc < 2) {
