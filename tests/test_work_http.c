@@ -1157,6 +1157,69 @@ static void test_disabling_a_user_names_the_tasks_it_holds(void **state) {
   assert_null(strstr(out, "still holds"));
 }
 
+/* The month-end report: `recoup report` says this month's money recovered
+ * and each collector's tasks done, promises and money collected on them
+ * (the Overview's figures), beside the service that holds the book. */
+static void test_report_says_the_month_by_collector(void **state) {
+  char out[8000], path[100], csrf[64];
+  long long id;
+  const char *report[] = {"report", srv.dir, "--db", srv.db, "--json", NULL};
+  const char *text[] = {"report", srv.dir, "--db", srv.db, NULL};
+  json_t *r, *c, *month;
+  size_t i;
+  int seen = 0;
+  (void)state;
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
+    skip();
+  open_case("M1", NULL);
+  post_event("M1", "{\"type\":\"call\",\"data\":{\"queue\":\"phone\"}}");
+  for (int tries = 0; tries < 100; tries++) {
+    if (strstr(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN)->body,
+               "\"case\":\"M1\""))
+      break;
+    usleep(50000);
+  }
+  id = task_of("M1", "phone");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", id);
+  expect(as_user("POST", path, csrf, "{}"), 200, NULL);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", id);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"no_answer\"}"), 200, NULL);
+  expect(as_user("POST", "/v1/cases/M1/promises", csrf,
+                 "{\"amount\":1000,\"by\":\"7d\"}"),
+         201, NULL);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"M1\",\"amount\":1000,\"ref\":\"M1-1\"}"),
+         201, NULL);
+  for (int tries = 0; tries < 100 && !seen; tries++) {
+    assert_int_equal(harness_run(&srv, NULL, out, sizeof out, report), 0);
+    r = json_loads(out, 0, NULL);
+    assert_non_null(json_object_get(r, "previous_month"));
+    /* Either month: the test may run across a month's last midnight. */
+    for (int k = 0; k < 2; k++) {
+      month = json_object_get(r, k ? "previous_month" : "month");
+      json_array_foreach(json_object_get(month, "collectors"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "user")), "li.wei") ||
+            json_integer_value(json_object_get(c, "collected")) < 1000)
+          continue;
+        assert_true(json_integer_value(json_object_get(c, "tasks_done")) >= 1);
+        assert_true(json_integer_value(json_object_get(c, "promises")) >= 1);
+        assert_true(json_integer_value(json_object_get(c, "promised")) >= 1000);
+        assert_true(json_integer_value(json_object_get(month, "recovered")) >=
+                    1000);
+        seen = 1;
+      }
+    }
+    json_decref(r);
+    if (!seen) usleep(50000);
+  }
+  assert_true(seen);
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, text), 0);
+  assert_non_null(strstr(out, "\nthis month, "));
+  assert_non_null(strstr(out, "\nthe month before, "));
+  if (!strstr(out, "\nli.wei ")) fail_msg("no line for li.wei in:\n%s", out);
+}
+
 /* Next case for a person who holds a task it has not finished gives that
  * task again (a second press, a reload), not another one set aside; once
  * it is done, the next in order. */
@@ -1280,6 +1343,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_sessions_journal_who_did_what),
       cmocka_unit_test(test_next_gives_a_held_task_first),
       cmocka_unit_test(test_disabling_a_user_names_the_tasks_it_holds),
+      cmocka_unit_test(test_report_says_the_month_by_collector),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };
   if (argc < 2) {
