@@ -1737,18 +1737,17 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
     }
     if (rc == RC_OK && !dup) rc = task_figures(eng, &c, &t, err);
     if (rc == RC_OK && !dup) {
-      json_t *data = json_deep_copy(body), *row;
+      json_t *data = json_deep_copy(body);
       json_object_set_new(data, "task", json_integer(task_id));
       json_object_set_new(data, "kind", json_string(t.kind));
       text = ljson_dump(data);
       /* The journal's row says when in the borrower's time; the handler's
-       * event keeps what it was given. */
-      row = json_deep_copy(data);
-      rc = contact_when(eng, &c, &t, row, err);
+       * event (text, dumped above) keeps what it was given. */
+      rc = contact_when(eng, &c, &t, data, err);
       if (rc == RC_OK)
-        rc = journal(eng, t.case_id, "task_done", NULL, 0, row, err);
+        rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
       else
-        json_decref(row);
+        json_decref(data);
       if (rc == RC_OK)
         rc = store_event_put(eng->st, t.case_id, "task_done", text,
                              clock_now(eng->clk), NULL, err);
