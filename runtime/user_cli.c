@@ -245,8 +245,9 @@ static int on_held(void *ud, const store_value *v, int n) {
   if (h->count++ < 5) {
     size_t at = strlen(h->list);
     const char *c = col(v, n, "case"), *k = col(v, n, "kind");
-    snprintf(h->list + at, sizeof h->list - at, "%stask %lld (%.40s, case %.60s)",
-             at ? ", " : "", (long long)h->last, k ? k : "?", c ? c : "?");
+    snprintf(h->list + at, sizeof h->list - at,
+             "%stask %lld (%.40s, case %.60s)", at ? ", " : "",
+             (long long)h->last, k ? k : "?", c ? c : "?");
     h->listed++;
   }
   return 0;
@@ -254,6 +255,7 @@ static int on_held(void *ud, const store_value *v, int n) {
 
 static void say_held(engine *eng, const char *name) {
   held h = {.name = name};
+  char shown[sizeof h.list];
   rc_error err;
   int64_t before;
   /* Claimed tasks are the few people hold at once: a page at a time. */
@@ -264,6 +266,8 @@ static void say_held(engine *eng, const char *name) {
       return;
   } while (h.last != before);
   if (!h.count) return;
+  /* Ids an older book holds may carry what a terminal would act on. */
+  rc_printable_line(shown, sizeof shown, h.list);
   printf(
       "%s still holds %lld task%s nobody else can take while %s: %s%s\n"
       "give each to someone: the console's Overview, Reassign tasks "
