@@ -1607,27 +1607,60 @@ static int completion_seen(const store_task_info *t, json_t *body,
                           : t->status);
 }
 
+/* What a task's kind counts as for the guard (call, visit), or NULL. */
+static const char *task_contact(engine *eng, const store_case *c,
+                                const store_task_info *t, script_task_kind *k) {
+  if (script_task_kind_info(script_for(eng, c), c->workflow, c->version,
+                            t->kind, k, NULL) == RC_OK &&
+      k->counts_as[0])
+    return k->counts_as;
+  if (!strcmp(t->kind, "call")) return "call";
+  if (!strcmp(t->kind, "visit") || !strcmp(t->kind, "home_visit") ||
+      !strcmp(t->kind, "workplace_visit"))
+    return "visit";
+  return NULL;
+}
+
 /* A task done is a contact on what its kind counts as (call, visit), and
  * work done by whoever did it: the console user completing it, else the
  * one who had claimed it. */
 static int task_figures(engine *eng, const store_case *c,
                         const store_task_info *t, rc_error *err) {
   script_task_kind k;
-  const char *channel = NULL, *who = eng->actor[0] ? eng->actor : t->assignee;
+  const char *channel = task_contact(eng, c, t, &k),
+             *who = eng->actor[0] ? eng->actor : t->assignee;
   int rc;
-  if (script_task_kind_info(script_for(eng, c), c->workflow, c->version,
-                            t->kind, &k, NULL) == RC_OK &&
-      k.counts_as[0])
-    channel = k.counts_as;
-  else if (!strcmp(t->kind, "call"))
-    channel = "call";
-  else if (!strcmp(t->kind, "visit") || !strcmp(t->kind, "home_visit") ||
-           !strcmp(t->kind, "workplace_visit"))
-    channel = "visit";
   if (channel && (rc = figure(eng, "contact", channel, NULL, NULL, 1, 0, err)))
     return rc;
   if (who[0])
     return figure(eng, "collector", who, "tasks_done", NULL, 1, 0, err);
+  return RC_OK;
+}
+
+/* When a call or visit was recorded, in the borrower's own time, and
+ * whether that was inside the contact hours: the guard only moves a
+ * task's due time into them, a collector may still ring at 22:00, and a
+ * supervisor answering that complaint reads it here instead of working
+ * out the borrower's zone from the institution's time. */
+static int contact_when(engine *eng, const store_case *c,
+                        const store_task_info *t, json_t *data, rc_error *err) {
+  script_task_kind k;
+  const store_borrower *b;
+  const policy_config *p = &script_config(eng->sc)->policy;
+  rc_zone *zone = NULL;
+  rc_time now = clock_now(eng->clk);
+  char when[40];
+  if (!task_contact(eng, c, t, &k)) return RC_OK;
+  if (!(b = engine_borrower_view(eng, c->borrower_id, err)))
+    return RC_ENOTFOUND;
+  if (b->timezone && b->timezone[0])
+    zone = clock_zone_get(eng->clk, b->timezone, NULL);
+  if (!zone) zone = clock_zone(eng->clk);
+  clock_zone_format(zone, now, when, sizeof when);
+  json_object_set_new(data, "borrower_time", json_string(when));
+  if (p->has_hours)
+    json_object_set_new(data, "within_contact_hours",
+                        json_boolean(policy_next_window(p, zone, now) == now));
   return RC_OK;
 }
 
@@ -1708,7 +1741,13 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
       json_object_set_new(data, "task", json_integer(task_id));
       json_object_set_new(data, "kind", json_string(t.kind));
       text = ljson_dump(data);
-      rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
+      /* The journal's row says when in the borrower's time; the handler's
+       * event (text, dumped above) keeps what it was given. */
+      rc = contact_when(eng, &c, &t, data, err);
+      if (rc == RC_OK)
+        rc = journal(eng, t.case_id, "task_done", NULL, 0, data, err);
+      else
+        json_decref(data);
       if (rc == RC_OK)
         rc = store_event_put(eng->st, t.case_id, "task_done", text,
                              clock_now(eng->clk), NULL, err);
@@ -4378,10 +4417,16 @@ int engine_task(engine *eng, const char *case_id, const char *kind,
   if ((rc = task_priority(eng, c, &decl, fields_json, &t.priority, err)) ||
       (rc = store_task_insert(eng->st, &t, id, err)))
     return rc;
-  return case_journal(eng, case_id, "task",
-                      json_pack("{s:I, s:s, s:s}", "id", (json_int_t)*id,
-                                "kind", kind, "queue", t.queue),
-                      err);
+  {
+    /* When it is due, after the guard moved it into the contact hours: a
+     * supervisor reads from here when the call was meant to happen. */
+    char when[40];
+    clock_zone_format(clock_zone(eng->clk), due, when, sizeof when);
+    return case_journal(eng, case_id, "task",
+                        json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)*id,
+                                  "kind", kind, "queue", t.queue, "due", when),
+                        err);
+  }
 }
 
 /* --- roll rates --------------------------------------------------------- */

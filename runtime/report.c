@@ -45,6 +45,89 @@ static json_t *rate(json_int_t good, json_int_t all) {
   return all > 0 ? json_real((double)good / (double)all) : json_null();
 }
 
+/* --- a month's work: the figures the console's Overview reads ---------- */
+
+typedef struct month_sums {
+  json_int_t recovered;
+  json_t *collectors; /* [{user, tasks_done, promises, promised, collected}] */
+} month_sums;
+
+static int month_payment(void *ud, const store_value *c, int n) {
+  month_sums *m = ud;
+  if (n > 5 && c[5].type == STORE_INT) m->recovered += c[5].i;
+  return 0;
+}
+
+static void month_add(json_t *e, const char *field, json_int_t v) {
+  json_object_set_new(
+      e, field,
+      json_integer(json_integer_value(json_object_get(e, field)) + v));
+}
+
+/* Rows: day, user, what (tasks_done, promises, collected), -, count,
+ * amount (store_figures_days' "collector"). */
+static int month_collector(void *ud, const store_value *c, int n) {
+  month_sums *m = ud;
+  const char *user, *what;
+  json_t *e = NULL, *x;
+  size_t i;
+  if (n < 6 || c[1].type != STORE_TEXT || c[2].type != STORE_TEXT) return 0;
+  user = c[1].s, what = c[2].s;
+  json_array_foreach(m->collectors, i, x) {
+    if (!strcmp(json_string_value(json_object_get(x, "user")), user)) e = x;
+  }
+  if (!e) {
+    e = json_pack("{s:s, s:I, s:I, s:I, s:I}", "user", user, "tasks_done",
+                  (json_int_t)0, "promises", (json_int_t)0, "promised",
+                  (json_int_t)0, "collected", (json_int_t)0);
+    json_array_append_new(m->collectors, e);
+  }
+  if (!strcmp(what, "tasks_done")) month_add(e, "tasks_done", c[4].i);
+  if (!strcmp(what, "promises")) {
+    month_add(e, "promises", c[4].i);
+    month_add(e, "promised", c[5].i);
+  }
+  if (!strcmp(what, "collected")) month_add(e, "collected", c[5].i);
+  return 0;
+}
+
+static int by_user(const void *a, const void *b) {
+  return strcmp(
+      json_string_value(json_object_get(*(json_t *const *)a, "user")),
+      json_string_value(json_object_get(*(json_t *const *)b, "user")));
+}
+
+/* One calendar month (from its first day to `to`): money recovered by
+ * payments, and each collector's tasks done, promises taken and money
+ * collected on them — read from the day figures kept as the book
+ * changes, so a month-end report costs a few hundred rows at any size. */
+static json_t *month_json(engine *eng, rc_date first, const char *to,
+                          rc_error *err) {
+  month_sums m = {0, json_array()};
+  char from[16];
+  json_t *sorted, **v;
+  size_t n, i;
+  clock_date_format(&first, from, sizeof from);
+  if (query_figures_days(engine_query(eng), "payment", from, to, month_payment,
+                         &m, err) != RC_OK ||
+      query_figures_days(engine_query(eng), "collector", from, to,
+                         month_collector, &m, err) != RC_OK) {
+    json_decref(m.collectors);
+    return NULL;
+  }
+  n = json_array_size(m.collectors);
+  sorted = json_array();
+  if ((v = malloc((n ? n : 1) * sizeof *v))) {
+    for (i = 0; i < n; i++) v[i] = json_array_get(m.collectors, i);
+    qsort(v, n, sizeof *v, by_user);
+    for (i = 0; i < n; i++) json_array_append(sorted, v[i]);
+    free(v);
+  }
+  json_decref(m.collectors);
+  return json_pack("{s:s, s:s, s:I, s:o}", "from", from, "to", to, "recovered",
+                   m.recovered, "collectors", sorted);
+}
+
 int report_build(engine *eng, json_t **report, rc_error *err) {
   rc_clock *clk = engine_clock(eng);
   json_t *arrays[NTABLES], *out;
@@ -100,6 +183,24 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
     json_object_set_new(out, "reduced_by_import",
                         json_integer((json_int_t)totals.reduced));
   if (!out) return rc_error_set(err, RC_ENOMEM, NULL, "report: out of memory");
+  {
+    /* This month so far, and the last one whole: what a supervisor
+     * reads at the month's end (or on the first of the next). */
+    rc_date first = {today.year, today.month, 1}, prev_first, prev_last;
+    char prev_to[16];
+    json_t *month, *prev;
+    prev_last = clock_date_from_days(clock_date_to_days(first) - 1);
+    prev_first = (rc_date){prev_last.year, prev_last.month, 1};
+    clock_date_format(&prev_last, prev_to, sizeof prev_to);
+    if (!(month = month_json(eng, first, day, err)) ||
+        !(prev = month_json(eng, prev_first, prev_to, err))) {
+      json_decref(month);
+      json_decref(out);
+      return err->code ? err->code : RC_ESTORE;
+    }
+    json_object_set_new(out, "month", month);
+    json_object_set_new(out, "previous_month", prev);
+  }
   *report = out;
   return RC_OK;
 }
@@ -197,6 +298,30 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
         fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
                 str(row, "arm"), num(row, "cases"), num(row, "paid"),
                 MONEY(num(row, "recovered")));
+  }
+  for (int k = 0; k < 2; k++) {
+    const json_t *m = json_object_get(r, k ? "previous_month" : "month");
+    char head[80];
+    if (!m) continue;
+    snprintf(head, sizeof head, "%s, %s to %s",
+             k ? "the month before" : "this month", str(m, "from"),
+             str(m, "to"));
+    fprintf(out, "\n%s\n", head);
+    fprintf(out, "%-29s %22s\n", "recovered by payments",
+            MONEY(num(m, "recovered")));
+    if (!json_array_size(json_object_get(m, "collectors"))) {
+      fprintf(out, "%-29s none\n", "collectors' tasks done");
+      continue;
+    }
+    fprintf(out, "%-24s %10s %8s %22s %22s\n", "collector", "tasks done",
+            "promises", "promised", "collected");
+    json_array_foreach(json_object_get(m, "collectors"), i, row) {
+      char promised[64];
+      money_text(cfg, num(row, "promised"), promised, sizeof promised);
+      fprintf(out, "%-24s %10lld %8lld %22s %22s\n", str(row, "user"),
+              num(row, "tasks_done"), num(row, "promises"), promised,
+              MONEY(num(row, "collected")));
+    }
   }
   fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
           num(r, "timers_pending"), num(r, "events_pending"));

@@ -7,10 +7,12 @@
  * memory cap (our allocator), so a runaway script is a reported handler
  * error and never a hung or crashed service. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lualib.h>
 
@@ -677,8 +679,18 @@ static int load(script **out, const char *dir, rc_errlist *errors,
 
   snprintf(path, sizeof path, "%s/recoup.lua", sc->cfg.dir);
   if (load_script_file(L, path) != LUA_OK) {
+    int missing = access(path, F_OK) != 0 && errno == ENOENT;
     script_error_from_message(lua_tostring(L, -1), RC_EINVAL, &err);
     if (!err.file[0]) snprintf(err.file, sizeof err.file, "%s", path);
+    /* The usual cause is a command run from another folder than the
+     * institution's, with no DIR given: say what DIR is. */
+    if (missing)
+      snprintf(err.message, sizeof err.message,
+               "cannot read %s: there is no such file; DIR, after the "
+               "command, is the institution's directory, the one holding "
+               "recoup.lua (the current directory when none is given), "
+               "as in recoup check examples/microfinance",
+               path);
     rc_errlist_add(errors, &err);
     lua_pop(L, 1);
   } else {

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "recoup/engine.h"
 #include "store/where.h"
 #include "simulate.h"
+#include "template.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 enum { SIM_QUEUES = 32, SIM_CHANNELS = 16, DEFAULT_CAPACITY = 100 };
@@ -1093,25 +1095,61 @@ static double num(json_t *o, const char *k) {
   return json_number_value(json_object_get(o, k));
 }
 
+const char *sim_money(const sim_report *r, double minor, char *buf,
+                      size_t size) {
+  /* A mean of runs is rounded to the minor unit a payment could make. */
+  rc_money m = (rc_money)llround(minor);
+  if (!r || !r->currency || !r->currency[0] ||
+      template_format_money(r->locale, r->currency, m, buf, size) != 0)
+    snprintf(buf, size, "%.2f", minor / 100.0);
+  return buf;
+}
+
+/* Pads cell to width columns: a currency sign such as ¥ is one column
+ * and more than one byte, so printf's byte count would shift the row. */
+static void put_cell(FILE *out, const char *cell, int width) {
+  int cols = 0;
+  for (const char *c = cell; *c; c++)
+    cols += ((unsigned char)*c & 0xC0) != 0x80;
+  fputc(' ', out);
+  for (; cols < width; cols++) fputc(' ', out);
+  fputs(cell, out);
+}
+
+/* A cell a column: 20 wide, 40 with --runs' ranges beside the means. */
+static int cell_width(json_t *arms) {
+  return json_object_get(json_array_get(arms, 0), "range") ? 40 : 20;
+}
+
 static void row(FILE *out, const char *label, json_t *arms, const char *obj,
-                const char *key, int money) {
+                const char *key, int money, const sim_report *rep) {
   size_t i;
   json_t *a;
+  int width = cell_width(arms);
   fprintf(out, "  %-30s", label);
   json_array_foreach(arms, i, a) {
     json_t *s = json_object_get(a, "summary"),
            *rg = json_object_get(a, "range");
     double v = obj ? num(json_object_get(s, obj), key) : num(s, key);
-    if (money) v /= 100.0;
-    if (rg && !obj && json_object_get(rg, key)) {
+    char cell[160], lo[48], hi[48];
+    int ranged = rg && !obj && json_object_get(rg, key);
+    if (money)
+      sim_money(rep, v, cell, sizeof cell);
+    else
+      snprintf(cell, sizeof cell, "%.*f", ranged, v);
+    if (ranged) {
       json_t *r = json_object_get(rg, key);
-      double lo = json_number_value(json_array_get(r, 0)),
-             hi = json_number_value(json_array_get(r, 1));
-      if (money) lo /= 100.0, hi /= 100.0;
-      fprintf(out, " %14.*f [%.0f-%.0f]", money ? 2 : 1, v, lo, hi);
-    } else {
-      fprintf(out, " %20.*f", money ? 2 : 0, v);
+      double l = json_number_value(json_array_get(r, 0)),
+             h = json_number_value(json_array_get(r, 1));
+      size_t n = strlen(cell);
+      if (money)
+        snprintf(cell + n, sizeof cell - n, " [%s-%s]",
+                 sim_money(rep, l, lo, sizeof lo),
+                 sim_money(rep, h, hi, sizeof hi));
+      else
+        snprintf(cell + n, sizeof cell - n, " [%.0f-%.0f]", l, h);
     }
+    put_cell(out, cell, width);
   }
   fputc('\n', out);
 }
@@ -1131,34 +1169,37 @@ static json_t *keys_of(json_t *arms, const char *obj) {
   return keys;
 }
 
-static void group(FILE *out, json_t *arms, const char *obj, const char *title) {
+static void group(FILE *out, json_t *arms, const char *obj, const char *title,
+                  const sim_report *rep) {
   json_t *keys = keys_of(arms, obj), *v;
   const char *k;
   json_object_foreach(keys, k, v) {
     char label[96];
     (void)v;
     snprintf(label, sizeof label, "%s %.20s", title, k[0] ? k : "(none)");
-    row(out, label, arms, obj, k, 0);
+    row(out, label, arms, obj, k, 0, rep);
   }
   json_decref(keys);
 }
 
-static void print_table(FILE *out, json_t *result) {
+static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   json_t *arms = json_object_get(result, "arms"), *a, *keys, *v;
   size_t i;
   const char *k;
+  int width = cell_width(arms);
   fprintf(out, "\n  %-30s", "");
   json_array_foreach(arms, i, a) {
-    fprintf(out, " %20.20s", json_string_value(json_object_get(a, "name")));
+    fprintf(out, " %*.20s", width,
+            json_string_value(json_object_get(a, "name")));
   }
   fputc('\n', out);
-  row(out, "recovered", arms, NULL, "recovered", 1);
-  row(out, "payments", arms, NULL, "payments", 0);
-  group(out, arms, "messages", "messages");
-  row(out, "guard refusals", arms, NULL, "refusals", 0);
-  row(out, "replies", arms, NULL, "replies", 0);
-  group(out, arms, "tasks_opened", "tasks opened");
-  group(out, arms, "tasks_done", "tasks done");
+  row(out, "recovered", arms, NULL, "recovered", 1, rep);
+  row(out, "payments", arms, NULL, "payments", 0, rep);
+  group(out, arms, "messages", "messages", rep);
+  row(out, "guard refusals", arms, NULL, "refusals", 0, rep);
+  row(out, "replies", arms, NULL, "replies", 0, rep);
+  group(out, arms, "tasks_opened", "tasks opened", rep);
+  group(out, arms, "tasks_done", "tasks done", rep);
   keys = keys_of(arms, "peak_backlog");
   json_object_foreach(keys, k, v) {
     char label[96];
@@ -1177,21 +1218,55 @@ static void print_table(FILE *out, json_t *result) {
       snprintf(cell, sizeof cell, "%.0f/%.0f%s",
                num(json_object_get(s, "peak_backlog"), k),
                num(json_object_get(s, "capacity"), k), up ? " RISING" : "");
-      fprintf(out, " %20s", cell);
+      put_cell(out, cell, width);
     }
     fputc('\n', out);
   }
   json_decref(keys);
-  row(out, "legal referrals", arms, NULL, "legal", 0);
-  group(out, arms, "states", "at the end:");
-  row(out, "cases moved to the workflow", arms, NULL, "moved", 0);
-  row(out, "cases that stayed", arms, NULL, "stayed", 0);
-  row(out, "cases held (in error)", arms, NULL, "held", 0);
+  row(out, "legal referrals", arms, NULL, "legal", 0, rep);
+  group(out, arms, "states", "at the end:", rep);
+  row(out, "cases moved to the workflow", arms, NULL, "moved", 0, rep);
+  row(out, "cases that stayed", arms, NULL, "stayed", 0, rep);
+  row(out, "cases held (in error)", arms, NULL, "held", 0, rep);
   fputs(
       "  (peak backlog: tasks waiting / completed a day; RISING: the "
       "backlog keeps growing past capacity)\n",
       out);
 }
+
+int sim_arms_alike(const json_t *result_c) {
+  json_t *arms = json_object_get((json_t *)result_c, "arms");
+  json_t *cur = json_array_get(arms, 0), *cand = json_array_get(arms, 1);
+  json_t *a, *b;
+  if (json_array_size(arms) != 2) return 0;
+  a = json_object_get(cur, "runs") ? json_object_get(cur, "runs") : cur;
+  b = json_object_get(cand, "runs") ? json_object_get(cand, "runs") : cand;
+  /* Day by day, run by run: a difference anywhere is the candidate's. */
+  if (json_is_array(a)) {
+    size_t i;
+    json_t *r;
+    if (json_array_size(a) != json_array_size(b)) return 0;
+    json_array_foreach(a, i, r) {
+      if (!json_equal(json_object_get(r, "days"),
+                      json_object_get(json_array_get(b, i), "days")))
+        return 0;
+    }
+    return 1;
+  }
+  return json_equal(json_object_get(a, "days"), json_object_get(b, "days"));
+}
+
+/* Said under the table when the candidate changed nothing: most often a
+ * change to an `enter` of states the cases already stand in, which the
+ * cases moved at the start never run again. */
+static const char alike_note[] =
+    "the candidate did day by day what the current strategy did: its "
+    "change reached no case in these days. A change to a state's `enter` "
+    "reaches only cases that enter that state after the start; cases "
+    "already there keep the timers and tasks the current strategy gave "
+    "them (a new first step, such as the first SMS or call days later, "
+    "reaches no case of a book whose cases have opened). docs/simulate.md, "
+    "\"Things to know\", says how to try such a change";
 
 /* --- the command ---------------------------------------------------------- */
 
@@ -1258,6 +1333,8 @@ int simulate_main(int argc, char **argv) {
   json_t *result = NULL, *arms;
   rc_time start = 0;
   int rc = parse(argc, argv, &o), ncases = 0;
+  char locale[32], currency[8];
+  sim_report rep = {.locale = locale, .currency = currency};
   if (rc == -1) return EXIT_DONE;
   if (rc != EXIT_DONE) return rc;
   rc_error_clear(&err);
@@ -1268,6 +1345,9 @@ int simulate_main(int argc, char **argv) {
     snprintf(db, sizeof db, "%s", cfg->db);
     o.db = db;
   }
+  /* Copied: the configuration goes with the engine that read it. */
+  snprintf(locale, sizeof locale, "%s", cfg->locale);
+  snprintf(currency, sizeof currency, "%s", cfg->currency);
   engine_close(probe);
   if (o.against && check_dir(o.against, EXIT_USAGE, NULL, NULL) != EXIT_DONE)
     return EXIT_USAGE;
@@ -1364,7 +1444,8 @@ int simulate_main(int argc, char **argv) {
   json_object_set_new(result, "runs", json_integer(o.runs));
   json_object_set_new(result, "seed", json_integer((json_int_t)o.seed));
   sim_model_print(&m, stdout);
-  print_table(stdout, result);
+  print_table(stdout, result, &rep);
+  if (o.against && sim_arms_alike(result)) printf("note: %s\n", alike_note);
   {
     int64_t held = json_integer_value(json_object_get(
         json_object_get(json_array_get(arms, 0), "summary"), "held"));
@@ -1383,7 +1464,20 @@ int simulate_main(int argc, char **argv) {
       goto fail;
     }
   }
-  if (o.html && (rc = sim_html_write(result, o.html, &err)) != RC_OK) goto fail;
+  if (o.html) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    if (mf) {
+      sim_model_print(&m, mf);
+      fclose(mf);
+    }
+    rep.model_text = text;
+    rc = sim_html_write(result, o.html, &rep, &err);
+    rep.model_text = NULL;
+    free(text);
+    if (rc != RC_OK) goto fail;
+  }
   json_decref(result);
   remove_tmp();
   return EXIT_DONE;

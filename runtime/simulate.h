@@ -75,8 +75,23 @@ double sim_model_pay(const sim_model *m, const char *state, int dpd);
 json_t *sim_model_json(const sim_model *m);
 void sim_model_print(const sim_model *m, FILE *out);
 
+/* How a report says its amounts and its model, from the institution the
+ * simulation ran for: a manager reading the report has no recoup.lua. */
+typedef struct sim_report {
+  const char *locale, *currency; /* the institution's, for money */
+  const char *model_text;        /* sim_model_print's lines, or NULL */
+} sim_report;
+
+/* One amount in minor units as the institution writes it ("¥1,000.00"). */
+const char *sim_money(const sim_report *r, double minor, char *buf,
+                      size_t size);
+/* Whether the candidate's figures are the current's in every run: its
+ * change reached no case (simulate.md, "Things to know"). */
+int sim_arms_alike(const json_t *result);
+
 /* The HTML report of a simulation's JSON (simulate_html.c). */
-int sim_html_write(const json_t *result, const char *path, rc_error *err);
+int sim_html_write(const json_t *result, const char *path, const sim_report *r,
+                   rc_error *err);
 
 /* The command: argv after "simulate". */
 int simulate_main(int argc, char **argv);

@@ -122,7 +122,7 @@ static double day_value(json_t *day, const char *field, const char *key) {
   return sum;
 }
 
-static void summary_table(FILE *f, json_t *arms) {
+static void summary_table(FILE *f, json_t *arms, const sim_report *rep) {
   static const struct {
     const char *key, *label;
     int money;
@@ -148,8 +148,13 @@ static void summary_table(FILE *f, json_t *arms) {
     json_array_foreach(arms, i, a) {
       double v = json_number_value(
           json_object_get(json_object_get(a, "summary"), rows[r].key));
-      fprintf(f, "<td>%.*f</td>", rows[r].money ? 2 : 0,
-              rows[r].money ? v / 100 : v);
+      char money[64];
+      fputs("<td>", f);
+      if (rows[r].money)
+        esc(f, sim_money(rep, v, money, sizeof money));
+      else
+        fprintf(f, "%.0f", v);
+      fputs("</td>", f);
     }
     fputs("</tr>\n", f);
   }
@@ -286,7 +291,8 @@ static json_t *mean_days(json_t *arm) {
   return out;
 }
 
-int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
+int sim_html_write(const json_t *result_c, const char *path,
+                   const sim_report *rep, rc_error *err) {
   json_t *result = (json_t *)result_c; /* jansson's getters are not const */
   json_t *arms = json_object_get(result, "arms"), *a, *d, *v;
   size_t i, j;
@@ -294,7 +300,7 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       (int)json_array_size(json_object_get(json_array_get(arms, 0), "days"));
   series s[MAX_SERIES];
   int ns = 0;
-  char *model;
+  char *model, title[96];
   json_t *means;
   FILE *f = fopen(path, "w");
   if (!f) return rc_error_set(err, RC_EIO, "html", "cannot write %s", path);
@@ -325,7 +331,16 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
     esc(f, json_string_value(json_object_get(a, "dir")));
     fputs("</p>\n", f);
   }
-  summary_table(f, arms);
+  summary_table(f, arms, rep);
+  if (json_array_size(arms) == 2 && sim_arms_alike(result))
+    fputs(
+        "<p class=\"warn\">The candidate did day by day what the current "
+        "strategy did: its change reached no case in these days. A change "
+        "to a state's <code>enter</code> reaches only cases that enter "
+        "that state after the start; cases already there keep the timers "
+        "and tasks the current strategy gave them (docs/simulate.md, "
+        "&ldquo;Things to know&rdquo;).</p>\n",
+        f);
 
   /* Recovered, cumulative. */
   json_array_foreach(arms, i, a) {
@@ -339,7 +354,10 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
       s[k].v[j] = sum;
     }
   }
-  line_chart(f, "Recovered, cumulative (currency units)", s, ns, n, 100.0);
+  snprintf(title, sizeof title, "Recovered, cumulative (%s)",
+           rep && rep->currency && rep->currency[0] ? rep->currency
+                                                    : "currency units");
+  line_chart(f, title, s, ns, n, 100.0);
   free_series(s, ns), ns = 0;
 
   /* Backlog per queue. */
@@ -385,15 +403,23 @@ int sim_html_write(const json_t *result_c, const char *path, rc_error *err) {
 
   state_bars(f, arms);
   fputs(
-      "<h2>Behaviour model</h2>\n<p>Calibrated from the book's own "
-      "history; a cell with fewer observations than min_obs uses the "
-      "stated default (calibrated: false).</p>\n<pre>",
+      "<h2>Behaviour model</h2>\n<p>What the simulated borrowers and "
+      "collectors do, counted from the book's own history; a rate seen "
+      "too few times there is the stated default, marked "
+      "<code>default</code> (docs/simulate.md, &ldquo;The behaviour "
+      "model&rdquo;).</p>\n<pre>",
       f);
   json_decref(means);
-  model = json_dumps(json_object_get(result, "model"),
-                     JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  esc(f, model);
-  free(model);
+  /* The lines the command prints, not the JSON: a reader of the report
+   * reads rates, not 0.029999999999999999. */
+  if (rep && rep->model_text) {
+    esc(f, rep->model_text);
+  } else {
+    model = json_dumps(json_object_get(result, "model"),
+                       JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    esc(f, model);
+    free(model);
+  }
   fputs("</pre>\n</body></html>\n", f);
   if (fclose(f) != 0)
     return rc_error_set(err, RC_EIO, "html", "cannot write %s", path);

@@ -219,6 +219,64 @@ static int cmd_list(engine *eng, const user_args *a) {
   return 0;
 }
 
+/* The tasks a user holds (claimed, not done), for `disable`: nobody else
+ * is given a task someone holds, so a collector who left keeps theirs
+ * from everyone until a supervisor moves them. */
+typedef struct held {
+  const char *name;
+  int64_t last, count;
+  int listed;
+  char list[400];
+} held;
+
+static const char *col(const store_value *v, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (v[i].name && !strcmp(v[i].name, name))
+      return v[i].type == STORE_TEXT ? v[i].s : NULL;
+  return NULL;
+}
+
+static int on_held(void *ud, const store_value *v, int n) {
+  held *h = ud;
+  const char *who = col(v, n, "assignee");
+  for (int i = 0; i < n; i++)
+    if (v[i].name && !strcmp(v[i].name, "id")) h->last = v[i].i;
+  if (!who || strcmp(who, h->name) != 0) return 0;
+  if (h->count++ < 5) {
+    size_t at = strlen(h->list);
+    const char *c = col(v, n, "case"), *k = col(v, n, "kind");
+    snprintf(h->list + at, sizeof h->list - at,
+             "%stask %lld (%.40s, case %.60s)", at ? ", " : "",
+             (long long)h->last, k ? k : "?", c ? c : "?");
+    h->listed++;
+  }
+  return 0;
+}
+
+static void say_held(engine *eng, const char *name) {
+  held h = {.name = name};
+  char shown[sizeof h.list];
+  rc_error err;
+  int64_t before;
+  /* Claimed tasks are the few people hold at once: a page at a time. */
+  do {
+    before = h.last;
+    if (query_task_page(engine_query(eng), NULL, "claimed", NULL, h.last, 1000,
+                        on_held, &h, &err) != RC_OK)
+      return;
+  } while (h.last != before);
+  if (!h.count) return;
+  /* Ids an older book holds may carry what a terminal would act on. */
+  rc_printable_line(shown, sizeof shown, h.list);
+  printf(
+      "%s still holds %lld task%s nobody else can take while %s: %s%s\n"
+      "give each to someone: the console's Overview, Reassign tasks "
+      "(Case, Find), or POST /v1/tasks/{id}/assign (docs/console.md)\n",
+      name, (long long)h.count, h.count == 1 ? "" : "s",
+      h.count == 1 ? "it is theirs" : "they are theirs", h.list,
+      h.count > h.listed ? ", ..." : "");
+}
+
 /* add, disable, enable, passwd: refused values before the password is
  * asked for, so that nobody types one in vain. */
 static int cmd_change(engine **engp, const user_args *a) {
@@ -270,6 +328,7 @@ static int cmd_change(engine **engp, const user_args *a) {
     printf("user %s has a new password\n", a->name);
   else
     printf("user %s %sd\n", a->name, a->sub);
+  if (!strcmp(a->sub, "disable")) say_held(*engp, a->name);
   return 0;
 }
 

@@ -327,6 +327,14 @@ expect "retry: a DIR that is not there" 1 "^recoup: $nowhere/recoup.lua: cannot 
   "$recoup" retry L1 "$nowhere"
 expect "retry --all: a DIR that is not there" 1 "^recoup: $nowhere/recoup.lua: cannot read" -- \
   "$recoup" retry --all "$nowhere"
+# Run from another folder with no DIR (the usual slip): the message says
+# what DIR is, not only that ./recoup.lua cannot be read.
+mkdir -p "$work/elsewhere"
+for cmd in errors "retry --all" report; do
+  expect "$cmd from a folder without recoup.lua says what DIR is" 1 \
+    "^recoup: ./recoup.lua: cannot read ./recoup.lua: there is no such file; DIR, after the command, is the institution's directory, the one holding recoup.lua" -- \
+    sh -c "cd '$work/elsewhere' && exec '$recoup' $cmd --db '$db'"
+done
 expect "test: a path that is not there" 1 "^recoup: $nowhere: no such file or directory" -- \
   "$recoup" test "$nowhere"
 expect "a database where none can be made" 1 "^recoup: " -- \

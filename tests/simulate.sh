@@ -93,6 +93,33 @@ sim "$fx/current" --db "$book" --against "$fx/sms2" --days 10 --seed 8 \
   --json "$work/sms_c.json"
 check "another seed, other dice" sh -c "! cmp -s '$work/sms_a.json' '$work/sms_c.json'"
 
+# Amounts as the institution writes them, in the table and the HTML, and
+# the model in the HTML as the lines the command prints (rates, not
+# 0.029999999999999999): a manager reads the report without the scripts.
+check "the table says the recovered money in yuan" \
+  grep -q "^  recovered  *CN¥[0-9,]*\.[0-9][0-9]  *CN¥" "$work/out"
+check "the HTML says the recovered money in yuan" \
+  grep -q "<td>CN¥[0-9,]*\.[0-9][0-9]</td>" "$work/sms.html"
+check "the HTML's chart is in CNY" grep -q "Recovered, cumulative (CNY)" "$work/sms.html"
+check "the HTML's model is its rates" grep -q "pays on a day, dpd 0 .*%" "$work/sms.html"
+check "the HTML's model has no float noise" \
+  sh -c "! grep -q '0000000000' '$work/sms.html'"
+check "a candidate that changes things is not called alike" \
+  sh -c "! grep -qi 'did day by day what the current' '$work/out' '$work/sms.html'"
+
+# The first SMS later, a change of `enter` alone: the open cases never run
+# it, the arms come out the same, and the report says why instead of
+# leaving the analyst to read it as "no better".
+sim "$fx/current" --db "$book" --against "$fx/later" --days 10 --runs 2 \
+  --html "$work/later.html"
+check "enter alone: exits 0" [ $? -eq 0 ]
+check "enter alone: the table says the change reached no case" \
+  grep -q "^note: the candidate did day by day what the current strategy did.*enter" "$work/out"
+check "enter alone: the HTML says so too" \
+  grep -q "class=\"warn\">The candidate did day by day what the current" "$work/later.html"
+check "--runs 2: a money range in yuan" \
+  grep -q "^  recovered  *CN¥[0-9,.]* \[CN¥[0-9,.]*-CN¥[0-9,.]*\]" "$work/out"
+
 # Visits from 20 days past due instead of 60: the field queue (5 a day)
 # falls behind, and the report says so.
 sim "$fx/current" --db "$book" --against "$fx/visits" --days 20 --runs 2 \

@@ -1125,6 +1125,101 @@ static void test_sessions_journal_who_did_what(void **state) {
   expect(as_user("GET", "/v1/cases/U2/guard", csrf, NULL), 200, NULL);
 }
 
+/* A collector who left: `recoup user disable` names the tasks they still
+ * hold (nobody else is given a held task) and says how to move them; a
+ * supervisor's assign then gives one to someone else. */
+static void test_disabling_a_user_names_the_tasks_it_holds(void **state) {
+  char out[2000], path[100], want[200];
+  long long id;
+  const char *disable[] = {"user", "disable", "gone.now", "--db",
+                           srv.db, srv.dir,   NULL};
+  (void)state;
+  harness_add_user(&srv, "gone.now", "agent", "leaving");
+  open_case("L1", NULL);
+  post_event("L1", "{\"type\":\"review\",\"data\":{\"queue\":\"leaving\"}}");
+  wait_tasks("leaving", 1);
+  id = task_of("L1", "leaving");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", id);
+  expect(post(path, AGENT, "{\"assignee\":\"gone.now\"}"), 200,
+         "\"assignee\":\"gone.now\"");
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  snprintf(want, sizeof want,
+           "gone.now still holds 1 task nobody else can take while it is "
+           "theirs: task %lld (review, case L1)",
+           id);
+  if (!strstr(out, want)) fail_msg("disable said: %s", out);
+  assert_non_null(strstr(out, "Reassign tasks"));
+  snprintf(path, sizeof path, "/v1/tasks/%lld/assign", id);
+  expect(post(path, ADMIN, "{\"user\":\"zhang.min\"}"), 200,
+         "\"assignee\":\"zhang.min\"");
+  /* Nothing held any more: disabling again says only that. */
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  assert_null(strstr(out, "still holds"));
+}
+
+/* The month-end report: `recoup report` says this month's money recovered
+ * and each collector's tasks done, promises and money collected on them
+ * (the Overview's figures), beside the service that holds the book. */
+static void test_report_says_the_month_by_collector(void **state) {
+  char out[8000], path[100], csrf[64];
+  long long id;
+  const char *report[] = {"report", srv.dir, "--db", srv.db, "--json", NULL};
+  const char *text[] = {"report", srv.dir, "--db", srv.db, NULL};
+  json_t *r, *c, *month;
+  size_t i;
+  int seen = 0;
+  (void)state;
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
+    skip();
+  open_case("M1", NULL);
+  post_event("M1", "{\"type\":\"call\",\"data\":{\"queue\":\"phone\"}}");
+  for (int tries = 0; tries < 100; tries++) {
+    if (strstr(get("/v1/tasks?queue=phone&status=open&limit=1000", ADMIN)->body,
+               "\"case\":\"M1\""))
+      break;
+    usleep(50000);
+  }
+  id = task_of("M1", "phone");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", id);
+  expect(as_user("POST", path, csrf, "{}"), 200, NULL);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", id);
+  expect(as_user("POST", path, csrf, "{\"outcome\":\"no_answer\"}"), 200, NULL);
+  expect(as_user("POST", "/v1/cases/M1/promises", csrf,
+                 "{\"amount\":1000,\"by\":\"7d\"}"),
+         201, NULL);
+  expect(post("/v1/payments", INGEST,
+              "{\"case\":\"M1\",\"amount\":1000,\"ref\":\"M1-1\"}"),
+         201, NULL);
+  for (int tries = 0; tries < 100 && !seen; tries++) {
+    assert_int_equal(harness_run(&srv, NULL, out, sizeof out, report), 0);
+    r = json_loads(out, 0, NULL);
+    assert_non_null(json_object_get(r, "previous_month"));
+    /* Either month: the test may run across a month's last midnight. */
+    for (int k = 0; k < 2; k++) {
+      month = json_object_get(r, k ? "previous_month" : "month");
+      json_array_foreach(json_object_get(month, "collectors"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "user")), "li.wei") ||
+            json_integer_value(json_object_get(c, "collected")) < 1000)
+          continue;
+        assert_true(json_integer_value(json_object_get(c, "tasks_done")) >= 1);
+        assert_true(json_integer_value(json_object_get(c, "promises")) >= 1);
+        assert_true(json_integer_value(json_object_get(c, "promised")) >= 1000);
+        assert_true(json_integer_value(json_object_get(month, "recovered")) >=
+                    1000);
+        seen = 1;
+      }
+    }
+    json_decref(r);
+    if (!seen) usleep(50000);
+  }
+  assert_true(seen);
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, text), 0);
+  assert_non_null(strstr(out, "\nthis month, "));
+  assert_non_null(strstr(out, "\nthe month before, "));
+  if (!strstr(out, "\nli.wei ")) fail_msg("no line for li.wei in:\n%s", out);
+}
+
 /* Next case for a person who holds a task it has not finished gives that
  * task again (a second press, a reload), not another one set aside; once
  * it is done, the next in order. */
@@ -1247,6 +1342,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),
       cmocka_unit_test(test_next_gives_a_held_task_first),
+      cmocka_unit_test(test_disabling_a_user_names_the_tasks_it_holds),
+      cmocka_unit_test(test_report_says_the_month_by_collector),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };
   if (argc < 2) {

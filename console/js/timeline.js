@@ -6,7 +6,10 @@ import { t, word } from './i18n.js';
 import { money, dateTime, date } from './format.js';
 
 function outcomeFields(d) {
-  const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation']);
+  // borrower_time and within_contact_hours are the journal's answer to a
+  // complaint (docs/http.md), not what the collector recorded.
+  const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation',
+    'borrower_time', 'within_contact_hours']);
   return Object.entries(d).filter(([k]) => !skip.has(k)).map(([k, v]) => {
     if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${word('field', k)}: ${money(v)}`;
     const name = word('field', k);

@@ -118,3 +118,40 @@ test("a refused call goes to legal; repossession closes the case", function(rt)
   eq(c.state, "repossessed")
   eq(c.outcome, "repossessed")
 end)
+
+-- "You called me at 22:00": the guard puts a call's due time inside the
+-- contact hours (08:00-21:00, recoup.lua), but a collector may still ring
+-- later. The journal keeps, on the call's row, when it was due, when it
+-- was recorded in the borrower's own time, and whether that was inside
+-- the contact hours: what a supervisor shows the borrower.
+local function row(rt, kind)
+  local found
+  for _, r in ipairs(rt:journal(rt:case "AU1")) do
+    if r.kind == kind then found = r end
+  end
+  return found
+end
+
+test("a call recorded at 22:00 is said to be outside the contact hours", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  open_car(rt)
+  local t = call_task(rt)
+  eq(row(rt, "task").detail.due, "2026-01-06T13:00:00+08:00")
+  rt:set_clock("2026-01-06T22:00")
+  rt:complete(t, { outcome = "no_answer" })
+  local done = row(rt, "task_done").detail
+  eq(done.borrower_time, "2026-01-06T22:00:00+08:00")
+  eq(done.within_contact_hours, false)
+end)
+
+test("a call's time is the borrower's own, in their time zone", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  open_car(rt, { borrower = { id = "D1", name = "刘洋", phones = { "+8613800000009" },
+                             timezone = "Asia/Urumqi" } })
+  local t = call_task(rt)
+  rt:set_clock("2026-01-06T09:30")
+  rt:complete(t, { outcome = "no_answer" })
+  local done = row(rt, "task_done").detail
+  eq(done.borrower_time, "2026-01-06T07:30:00+06:00")
+  eq(done.within_contact_hours, false)
+end)
