@@ -497,7 +497,9 @@ void api_handle(void *ud, http_request *req) {
   int found = -1, path_known = 0, ident;
   principal who;
   if (console_owns(req->path)) { /* the web console's page and files */
-    console_handle(req);
+    const institution_config *cfg = script_config(engine_script(svc->eng));
+    console_page words = {cfg->locale, institution_name(cfg, cfg->locale)};
+    console_handle(req, &words);
     return;
   }
   for (int i = 0; i < NROUTES; i++) {

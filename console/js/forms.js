@@ -192,6 +192,9 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
   fill(form.querySelector('.form-status'), t('case.saving'));
   form.classList.remove('unsaved', 'waiting');
   hold(form);
+  // Said to the page before anything is sent: a read of the case asked
+  // before this write and answered after it is the case as it was.
+  form.dispatchEvent(new CustomEvent('recoup:write', { bubbles: true }));
   // The claim before a record is as slow as the record on a busy service.
   const opts = { slow: () => waiting(form, button), signal: mine.signal };
   const page = location.hash;
