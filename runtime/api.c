@@ -103,6 +103,7 @@ static const route_def routes[] = {
      NULL},
     {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
     {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
+    {"GET", "/v1/people", ANYONE_READING, api_figures_people, NULL},
     {"GET", "/v1/strategies", ROLE_SUPERVISOR, api_strategies, NULL},
     {"POST", "/v1/simulations", ROLE_SUPERVISOR, api_simulate, NULL},
     {"GET", "/v1/simulations", ROLE_SUPERVISOR | ROLE_READ, api_simulations,

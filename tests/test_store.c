@@ -1311,9 +1311,14 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Takes migration 23's packed contacts off the borrowers again: the
- * schema of version 22. */
-#define PACKED_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_packed;"
+/* Takes migration 27's display names off the users again: the schema of
+ * version 26. */
+#define DISPLAY_DOWN "ALTER TABLE users DROP COLUMN display_name;"
+
+/* Takes migration 23's packed contacts off the borrowers again, and 27's
+ * display names: the schema of version 22. */
+#define PACKED_DOWN \
+  DISPLAY_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_packed;"
 
 /* Puts migration 21's two tables of a case back into one table cases
  * (the moved columns last), and 23's column away: the schema of version
@@ -5497,7 +5502,8 @@ static void test_a_timer_is_set_without_looking_its_case_up(void **state) {
                               "('timers')"),
                    0);
   /* The book as schema 24 left it: the key's text as it was. */
-  exec_sql("PRAGMA writable_schema = ON;"
+  exec_sql(DISPLAY_DOWN
+           "PRAGMA writable_schema = ON;"
            "UPDATE sqlite_schema SET sql = replace(sql, "
            "'case_id TEXT NOT NULL,', "
            "'case_id TEXT NOT NULL REFERENCES \"case_rows\"(id),') "
