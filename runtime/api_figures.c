@@ -696,13 +696,12 @@ static int person_row(void *ud, const store_value *c, int n) {
   return 0;
 }
 
-void api_figures_people(service *svc, http_request *req, int route,
-                        const char *arg, const principal *who) {
+/* {"items": [...]}: every user by name, each as row makes it. */
+static void users_reply(service *svc, http_request *req, int route,
+                        store_row_fn row) {
   json_t *items = json_array();
   rc_error err;
-  (void)arg;
-  (void)who;
-  if (query_users(engine_query(svc->eng), person_row, items, &err) != RC_OK) {
+  if (query_users(engine_query(svc->eng), row, items, &err) != RC_OK) {
     json_decref(items);
     fail(svc, req, route, &err);
     return;
@@ -710,16 +709,16 @@ void api_figures_people(service *svc, http_request *req, int route,
   api_reply(svc, req, route, 200, json_pack("{s:o}", "items", items), NULL);
 }
 
-void api_figures_users(service *svc, http_request *req, int route,
-                       const char *arg, const principal *who) {
-  json_t *items = json_array();
-  rc_error err;
+void api_figures_people(service *svc, http_request *req, int route,
+                        const char *arg, const principal *who) {
   (void)arg;
   (void)who;
-  if (query_users(engine_query(svc->eng), user_row, items, &err) != RC_OK) {
-    json_decref(items);
-    fail(svc, req, route, &err);
-    return;
-  }
-  api_reply(svc, req, route, 200, json_pack("{s:o}", "items", items), NULL);
+  users_reply(svc, req, route, person_row);
+}
+
+void api_figures_users(service *svc, http_request *req, int route,
+                       const char *arg, const principal *who) {
+  (void)arg;
+  (void)who;
+  users_reply(svc, req, route, user_row);
 }
