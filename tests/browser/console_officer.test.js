@@ -41,7 +41,12 @@ test('on a phone, My work\'s visit cards carry the borrower\'s phone as a tel: l
   const phone = first.borrower.phones[0];
   const link = card.locator(`a.tel[href="tel:${phone}"]`);
   assert.equal(await link.count(), 1, `the card of ${first.case} calls ${phone}`);
+  // Read in groups (+86 138 0003 9595), spaced by the page, not by
+  // characters: copied, it is the number as dialled.
   assert.equal((await link.textContent()).trim(), phone);
+  assert.deepEqual(await link.locator('span').allTextContents(), phone.replace(/^\+86(\d{3})(\d{4})(\d{4})$/, '+86 $1 $2 $3').split(' '));
+  const gap = await link.locator('span.grp').first().evaluate((el) => parseFloat(getComputedStyle(el).marginLeft));
+  assert.ok(gap > 2, `the groups are spaced (${gap} px)`);
   await h.fitsPhone(page, `.card[data-task="${first.task}"] a.tel`);
   await h.screenshot(page, 'work-cards-tel-phone-zh-CN');
 });
