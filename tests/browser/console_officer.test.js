@@ -1,7 +1,8 @@
 'use strict';
 // The page's language before any script runs, a field officer's day on a
-// phone (a call before knocking, the way back to the next address) and
-// the same screens at a desk, where the phone's shortcuts do not belong.
+// phone (a call before knocking, the way back to the next address), the
+// same screens at a desk, where the phone's shortcuts do not belong, and
+// people shown by the names they go by.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
@@ -59,31 +60,11 @@ test('at a desk a saved visit record shows no phone shortcut to the next address
   await h.useSession(page, s.book, 'wang.fang');
   await page.goto(`${s.book.url}/#/case/${encodeURIComponent(task.case)}?task=${task.id}`);
   await page.waitForSelector('.task-form.visit');
-  await page.click('.task-form.visit button.arrived');
-  await page.selectOption('.task-form.visit select[name="outcome"]', 'met');
-  await page.selectOption('.task-form.visit select[name="whom"]', 'borrower');
-  await page.fill('.task-form.visit [name="said"]', '本人说周五还款');
-  await page.fill('.task-form.visit [name="next_step"]', '周五电话确认');
-  await page.click('.task-form.visit button[type="submit"]');
+  await h.recordVisit(page);
   await page.waitForSelector('a.next-visit', { state: 'attached' });
   assert.equal(await page.locator('a.next-visit').isVisible(), false, 'the phone\'s button is not on the desk');
   assert.equal(await page.locator('nav.sidebar a[data-nav="work"]').isVisible(), true, 'My work is in the navigation');
   await h.screenshot(page, 'visit-saved-desktop-zh-CN');
-});
-
-test('on a phone the supervisor\'s navigation is one line in English and in Chinese', async (t) => {
-  for (const locale of ['en', 'zh-CN']) {
-    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
-    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
-    await h.useSession(page, s.book, 'zhang.min');
-    await page.goto(`${s.book.url}/#/outbox`);
-    await page.waitForSelector('nav.sidebar a[data-nav="outbox"]');
-    const tops = await page.$$eval('nav.sidebar a.nav', (as) => as.map((a) => Math.round(a.getBoundingClientRect().top)));
-    assert.equal(tops.length, 5, `${locale}: the supervisor's five pages`);
-    assert.equal(new Set(tops).size, 1, `${locale}: the navigation takes ${new Set(tops).size} lines (tops ${tops.join(', ')})`);
-    await h.fitsPhone(page);
-    await h.screenshot(page, `supervisor-phone-nav-one-line-${locale}`);
-  }
 });
 
 test('a display name is shown where people read it — the top bar, Reassign\'s list, the assignee, the journal — escaped, the login kept', async (t) => {
