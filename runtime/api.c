@@ -103,6 +103,7 @@ static const route_def routes[] = {
      NULL},
     {"GET", "/v1/outbox", ROLE_SUPERVISOR, api_figures_outbox, NULL},
     {"GET", "/v1/users", ROLE_SUPERVISOR, api_figures_users, NULL},
+    {"GET", "/v1/people", ANYONE_READING, api_figures_people, NULL},
     {"GET", "/v1/strategies", ROLE_SUPERVISOR, api_strategies, NULL},
     {"POST", "/v1/simulations", ROLE_SUPERVISOR, api_simulate, NULL},
     {"GET", "/v1/simulations", ROLE_SUPERVISOR | ROLE_READ, api_simulations,
@@ -497,7 +498,9 @@ void api_handle(void *ud, http_request *req) {
   int found = -1, path_known = 0, ident;
   principal who;
   if (console_owns(req->path)) { /* the web console's page and files */
-    console_handle(req);
+    const institution_config *cfg = script_config(engine_script(svc->eng));
+    console_page words = {cfg->locale, institution_name(cfg, cfg->locale)};
+    console_handle(req, &words);
     return;
   }
   for (int i = 0; i < NROUTES; i++) {

@@ -669,29 +669,56 @@ void api_figures_outbox(service *svc, http_request *req, int route,
 /* --- users -------------------------------------------------------------------
  */
 
-/* name, role, queues (JSON), disabled, created_at: never the hash, which
- * the read side does not even have. */
+static json_t *display_json(const store_value *c, int n) {
+  return n > 5 && c[5].type == STORE_TEXT ? json_string(c[5].s) : json_null();
+}
+
+/* name, role, queues (JSON), disabled, created_at, display_name: never
+ * the hash, which the read side does not even have. */
 static int user_row(void *ud, const store_value *c, int n) {
   json_t *items = ud, *queues = NULL;
-  (void)n;
   if (c[2].type == STORE_TEXT) queues = json_loads(c[2].s, 0, NULL);
   json_array_append_new(
-      items, json_pack("{s:s, s:s, s:o, s:b}", "name", text(&c[0]), "role",
-                       text(&c[1]), "queues", queues ? queues : json_array(),
-                       "disabled", (int)c[3].i));
+      items, json_pack("{s:s, s:o, s:s, s:o, s:b}", "name", text(&c[0]),
+                       "display_name", display_json(c, n), "role", text(&c[1]),
+                       "queues", queues ? queues : json_array(), "disabled",
+                       (int)c[3].i));
   return 0;
 }
 
-void api_figures_users(service *svc, http_request *req, int route,
-                       const char *arg, const principal *who) {
+/* Who is who, for every reader: a login and the name people read, so
+ * that an assignee or a journal's "by" shows 张敏 where it keeps
+ * zhang.min. Roles, queues and who is disabled stay the supervisor's
+ * (/v1/users). */
+static int person_row(void *ud, const store_value *c, int n) {
+  json_array_append_new(ud, json_pack("{s:s, s:o}", "name", text(&c[0]),
+                                      "display_name", display_json(c, n)));
+  return 0;
+}
+
+/* {"items": [...]}: every user by name, each as row makes it. */
+static void users_reply(service *svc, http_request *req, int route,
+                        store_row_fn row) {
   json_t *items = json_array();
   rc_error err;
-  (void)arg;
-  (void)who;
-  if (query_users(engine_query(svc->eng), user_row, items, &err) != RC_OK) {
+  if (query_users(engine_query(svc->eng), row, items, &err) != RC_OK) {
     json_decref(items);
     fail(svc, req, route, &err);
     return;
   }
   api_reply(svc, req, route, 200, json_pack("{s:o}", "items", items), NULL);
+}
+
+void api_figures_people(service *svc, http_request *req, int route,
+                        const char *arg, const principal *who) {
+  (void)arg;
+  (void)who;
+  users_reply(svc, req, route, person_row);
+}
+
+void api_figures_users(service *svc, http_request *req, int route,
+                       const char *arg, const principal *who) {
+  (void)arg;
+  (void)who;
+  users_reply(svc, req, route, user_row);
 }

@@ -54,11 +54,14 @@ static void verify(uv_work_t *w) {
   si->ok = engine_sign_in_verify(&si->check, si->password);
 }
 
-static json_t *user_json(const char *name, const char *role,
-                         const char *queues) {
-  json_t *q = json_loads(queues && *queues ? queues : "[]", 0, NULL);
-  return json_pack("{s:s, s:s, s:o}", "name", name, "role", role, "queues",
-                   q ? q : json_array());
+/* The signed-in person: the login (the key, what the journal keeps) and
+ * the name people read, null when none was given. */
+static json_t *user_json(const store_user *u) {
+  json_t *q = json_loads(u->queues && *u->queues ? u->queues : "[]", 0, NULL);
+  return json_pack(
+      "{s:s, s:o, s:s, s:o}", "name", u->name, "display_name",
+      u->display_name[0] ? json_string(u->display_name) : json_null(), "role",
+      u->role, "queues", q ? q : json_array());
 }
 
 static void log_sign_in(const char *msg, const char *name,
@@ -127,8 +130,7 @@ static void after_verify(uv_work_t *w, int status) {
                token, si->tls ? "; Secure" : "");
       log_sign_in("signed in", u->name, si->address);
       api_reply(svc, si->req, si->route, 200,
-                json_pack("{s:o, s:s}", "user",
-                          user_json(u->name, u->role, u->queues), "csrf", csrf),
+                json_pack("{s:o, s:s}", "user", user_json(u), "csrf", csrf),
                 cookie);
       sodium_memzero(cookie, sizeof cookie);
     }
@@ -348,8 +350,7 @@ void api_me(service *svc, http_request *req, int route, const char *arg,
     return;
   }
   api_reply(svc, req, route, 200,
-            json_pack("{s:o, s:s}", "user", user_json(u.name, u.role, u.queues),
-                      "csrf", who->csrf),
+            json_pack("{s:o, s:s}", "user", user_json(&u), "csrf", who->csrf),
             NULL);
   store_user_free(&u);
 }

@@ -274,13 +274,16 @@ static int item_case(service *svc, const principal *who, const char *case_id,
   }
   json_object_set_new(item, "case", json_string(c.id));
   {
-    /* As the case shows the borrower: the read role's address cut. */
+    /* As the case shows the borrower: the read role's address cut and
+     * phones masked. The phones are a field officer's: one calls before
+     * knocking, from the day's list. */
     json_t *bj = api_borrower_json(&b, masked);
     json_object_set_new(
         item, "borrower",
-        json_pack("{s:O, s:O, s:O}", "name", json_object_get(bj, "name"),
+        json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(bj, "name"),
                   "area", json_object_get(bj, "area"), "address",
-                  json_object_get(bj, "address")));
+                  json_object_get(bj, "address"), "phones",
+                  json_object_get(bj, "phones")));
     json_decref(bj);
   }
   json_object_set_new(item, "dpd", json_integer(engine_case_dpd(svc->eng, &c)));

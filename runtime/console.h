@@ -19,21 +19,34 @@ typedef struct console_asset {
 extern const console_asset console_assets[];
 extern const size_t console_asset_count;
 
-/* What the console answers to one request; body points into the table. */
+/* The page's words known before its script runs: the institution's
+ * language and its name in it (a screen reader, the browser's tab and its
+ * translation prompt read them from the first byte). */
+typedef struct console_page {
+  const char *lang;  /* a language tag: "zh-CN"; NULL or "": "en" */
+  const char *title; /* NULL or "": "recoup" */
+} console_page;
+
+/* What the console answers to one request; body points into the table,
+ * or into page for the page itself (so an answer is not copied). */
 typedef struct console_answer {
   int status;
   const char *type;
   const unsigned char *body;
   size_t len;
-  char headers[768]; /* extra header lines, each ending in CRLF */
+  char headers[768];        /* extra header lines, each ending in CRLF */
+  char etag[40];            /* the page's own, quoted */
+  unsigned char page[2048]; /* index.html with its words put in */
 } console_answer;
 
 /* 1 when path is the console's: "/", "/index.html" or "/assets/...". */
 int console_owns(const char *path);
-/* The answer for a request; if_none_match is the header's value or NULL. */
+/* The answer for a request; if_none_match is the header's value or NULL,
+ * words the page's (NULL: English and "recoup"). */
 void console_answer_for(const char *method, const char *path,
-                        const char *if_none_match, console_answer *out);
+                        const char *if_none_match, const console_page *words,
+                        console_answer *out);
 /* Answers req from the table. */
-void console_handle(http_request *req);
+void console_handle(http_request *req, const console_page *words);
 
 #endif

@@ -2249,17 +2249,20 @@ static int user_password_ok(const char *password, rc_error *err) {
 }
 
 int engine_user_add(engine *eng, const char *name, const char *role,
-                    const char *queues, const char *password, rc_error *err) {
+                    const char *queues, const char *password,
+                    const char *display, rc_error *err) {
   store_user u = {0};
   char hash[USER_HASH_SIZE];
   int rc;
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = user_check_role(role, err)) != RC_OK ||
+      (rc = user_check_display(display, err)) != RC_OK ||
       (rc = user_password_ok(password, err)) != RC_OK ||
       (rc = user_queues_json(queues, &u.queues, err)) != RC_OK)
     return rc;
   rc_copy(u.name, sizeof u.name, name);
   rc_copy(u.role, sizeof u.role, role);
+  rc_copy(u.display_name, sizeof u.display_name, display ? display : "");
   u.created_at = clock_now(eng->clk);
   /* Hashed before the transaction: a tenth of a second no writer waits. */
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
@@ -2274,13 +2277,27 @@ int engine_user_add(engine *eng, const char *name, const char *role,
   return rc;
 }
 
+int engine_user_set_display(engine *eng, const char *name, const char *display,
+                            rc_error *err) {
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = user_check_display(display, err)) != RC_OK ||
+      (rc = ingest_begin(eng, err)) != RC_OK)
+    return rc;
+  rc = store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
+  if (rc == RC_OK)
+    rc = store_user_log(eng->st, clock_now(eng->clk), name, "display_name",
+                        NULL, err);
+  return ingest_end(eng, rc, err);
+}
+
 int engine_user_set_disabled(engine *eng, const char *name, int disabled,
                              rc_error *err) {
   int rc;
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_update(eng->st, name, disabled, NULL, err);
+  rc = store_user_update(eng->st, name, disabled, NULL, NULL, err);
   if (rc == RC_OK && disabled)
     rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
                                0, NULL, err);
@@ -2299,7 +2316,7 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
     return rc;
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_update(eng->st, name, -1, hash, err);
+    rc = store_user_update(eng->st, name, -1, hash, NULL, err);
     /* Whoever knew the old password is signed out with it. */
     if (rc == RC_OK)
       rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,

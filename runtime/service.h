@@ -209,6 +209,9 @@ void api_figures_outbox(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
 void api_figures_users(service *svc, http_request *req, int route,
                        const char *arg, const principal *who);
+/* GET /v1/people: every user's login and display name, for any reader. */
+void api_figures_people(service *svc, http_request *req, int route,
+                        const char *arg, const principal *who);
 
 /* api_simulate.c: what-if from the console (docs/simulate.md). Start
  * after the backup service (the reports live beside the backups); stop

@@ -5,6 +5,7 @@
  * what makes each guess of a stolen hash dear on a GPU. The string keeps
  * its salt and limits, so raising them later needs no migration:
  * crypto_pwhash_str_needs_rehash says which hashes to renew at sign-in. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,62 @@ int user_check_name(const char *name, const char *field, rc_error *err) {
                           "(lowercase)",
                           field);
   }
+  return RC_OK;
+}
+
+/* One code point of text input_text_check has passed. */
+static uint32_t decode(const unsigned char *s, size_t *i) {
+  unsigned char c = s[*i];
+  int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+  for (int k = 1; k < n; k++) cp = (cp << 6) | (s[*i + k] & 0x3F);
+  *i += n;
+  return cp;
+}
+
+static int blank(uint32_t cp) {
+  return cp == ' ' || cp == 0x00A0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000;
+}
+
+int user_check_display(const char *display, rc_error *err) {
+  const unsigned char *s = (const unsigned char *)display;
+  size_t len = display ? strlen(display) : 0, i = 0;
+  int chars = 0, ends_blank = 0;
+  input_pos bad;
+  if (len == 0) return RC_OK;
+  if (input_text_check(display, len, &bad) != INPUT_TEXT_OK)
+    return rc_error_set(err, RC_EINVAL, "display_name",
+                        "display_name is not UTF-8 (byte 0x%02X at character "
+                        "%d)",
+                        bad.byte, bad.column);
+  while (i < len) {
+    uint32_t cp = decode(s, &i);
+    chars++;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name holds a control character (U+%04X) "
+                          "at character %d",
+                          (unsigned)cp, chars);
+    if (rc_invisible(cp))
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name holds an invisible, joining or "
+                          "bidirectional formatting character (U+%04X) at "
+                          "character %d; a name is what people read",
+                          (unsigned)cp, chars);
+    if (chars == 1 && blank(cp))
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name starts with a space");
+    ends_blank = blank(cp);
+  }
+  if (ends_blank)
+    return rc_error_set(err, RC_EINVAL, "display_name",
+                        "display_name ends with a space");
+  if (chars > 64)
+    return rc_error_set(err, RC_EINVAL, "display_name",
+                        "display_name is longer than 64 characters (%d)",
+                        chars);
   return RC_OK;
 }
 

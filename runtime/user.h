@@ -17,6 +17,13 @@ enum {
 
 /* 1..64 bytes of [a-z0-9._-]: a user or a queue. err names field. */
 int user_check_name(const char *name, const char *field, rc_error *err);
+/* A display name as people read it ("张敏", "Zhang Min"); NULL or "" is
+ * none. At most 64 characters of UTF-8, no control character, no
+ * invisible or bidirectional formatting character or joiner (one name
+ * made to look like another, or a line of the journal turned around), no
+ * space at either end; err names "display_name" and says which character
+ * and where. */
+int user_check_display(const char *display, rc_error *err);
 /* agent, supervisor, read or admin; err names "role". */
 int user_check_role(const char *role, rc_error *err);
 /* "q1,q2" (NULL or "": none) as a JSON array into *json (the caller

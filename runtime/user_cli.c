@@ -16,14 +16,16 @@
 
 typedef struct user_args {
   const char *sub, *name, *dir, *db, *role, *queues;
+  const char *display; /* --display-name: NULL when not given */
   int json;
 } user_args;
 
 static int usage(FILE *out) {
   fputs(
       "usage: recoup user add NAME --role agent|supervisor|read|admin "
-      "[--queues q1,q2] [DIR] [--db FILE]\n"
+      "[--queues q1,q2] [--display-name TEXT] [DIR] [--db FILE]\n"
       "       recoup user list [DIR] [--db FILE] [--json]\n"
+      "       recoup user set NAME --display-name TEXT [DIR] [--db FILE]\n"
       "       recoup user disable|enable|passwd NAME [DIR] [--db FILE]\n"
       "  the password is read from stdin (twice on a terminal)\n",
       out);
@@ -44,6 +46,8 @@ static int parse(int argc, char **argv, user_args *a) {
       slot = &a->role;
     else if (strcmp(s, "--queues") == 0)
       slot = &a->queues;
+    else if (strcmp(s, "--display-name") == 0)
+      slot = &a->display;
     else if (strcmp(s, "--json") == 0)
       a->json = 1;
     else if (s[0] == '-' && s[1] == '-') {
@@ -76,6 +80,11 @@ static int parse(int argc, char **argv, user_args *a) {
   a->dir = npos > named ? pos[named] : ".";
   if (strcmp(a->sub, "add") == 0 && !a->role) {
     fprintf(stderr, "recoup: user add needs --role\n");
+    return -1;
+  }
+  if (strcmp(a->sub, "set") == 0 && !a->display) {
+    fprintf(stderr,
+            "recoup: user set needs --display-name (\"\" removes it)\n");
     return -1;
   }
   return 0;
@@ -178,22 +187,27 @@ static int list_row(void *ud, const store_value *cols, int ncols) {
   list_state *ls = ud;
   char created[40], queues[1024];
   const char *name = cols[0].s, *role = cols[1].s, *q = cols[2].s;
+  const char *display =
+      ncols > 5 && cols[5].type == STORE_TEXT ? cols[5].s : NULL;
   int disabled = (int)cols[3].i;
-  (void)ncols;
   clock_zone_format(clock_zone(engine_clock(ls->eng)), cols[4].i, created,
-              sizeof created);
+                    sizeof created);
   ls->count++;
   if (ls->json) {
     json_t *qs = json_loads(q ? q : "[]", 0, NULL);
     json_array_append_new(
-        ls->json, json_pack("{s:s, s:s, s:o, s:b, s:s}", "name", name, "role",
-                            role, "queues", qs ? qs : json_array(), "disabled",
-                            disabled, "created", created));
+        ls->json,
+        json_pack("{s:s, s:o, s:s, s:o, s:b, s:s}", "name", name,
+                  "display_name", display ? json_string(display) : json_null(),
+                  "role", role, "queues", qs ? qs : json_array(), "disabled",
+                  disabled, "created", created));
     return 0;
   }
   queues_text(q, queues, sizeof queues);
-  printf("%-24s %-10s %-24s %-8s %s\n", name, role, queues,
-         disabled ? "disabled" : "enabled", created);
+  /* The name people read last: its width is not the terminal's to
+   * guess (a Chinese character takes two columns). */
+  printf("%-24s %-10s %-24s %-8s %-25s %s\n", name, role, queues,
+         disabled ? "disabled" : "enabled", created, display ? display : "-");
   return 0;
 }
 
@@ -201,8 +215,8 @@ static int cmd_list(engine *eng, const user_args *a) {
   list_state ls = {eng, a->json ? json_array() : NULL, 0};
   rc_error err = {0};
   if (!a->json)
-    printf("%-24s %-10s %-24s %-8s %s\n", "NAME", "ROLE", "QUEUES", "STATUS",
-           "CREATED");
+    printf("%-24s %-10s %-24s %-8s %-25s %s\n", "NAME", "ROLE", "QUEUES",
+           "STATUS", "CREATED", "DISPLAY NAME");
   if (query_users(engine_query(eng), list_row, &ls, &err) != RC_OK) {
     rc_error_print(&err, stderr);
     json_decref(ls.json);
@@ -273,12 +287,12 @@ static void say_held(engine *eng, const char *name) {
       "give each to someone: the console's Overview, Reassign tasks "
       "(Case, Find), or POST /v1/tasks/{id}/assign (docs/console.md)\n",
       name, (long long)h.count, h.count == 1 ? "" : "s",
-      h.count == 1 ? "it is theirs" : "they are theirs", h.list,
+      h.count == 1 ? "it is theirs" : "they are theirs", shown,
       h.count > h.listed ? ", ..." : "");
 }
 
-/* add, disable, enable, passwd: refused values before the password is
- * asked for, so that nobody types one in vain. */
+/* add, set, disable, enable, passwd: refused values before the password
+ * is asked for, so that nobody types one in vain. */
 static int cmd_change(engine **engp, const user_args *a) {
   static char password[USER_PASSWORD_MAX + 2];
   int add = strcmp(a->sub, "add") == 0, passwd = strcmp(a->sub, "passwd") == 0;
@@ -286,6 +300,7 @@ static int cmd_change(engine **engp, const user_args *a) {
   rc_error err = {0};
   int rc = user_check_name(a->name, "name", &err);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
+  if (rc == RC_OK) rc = user_check_display(a->display, &err);
   if (rc == RC_OK && add) rc = user_queues_json(a->queues, &queues, &err);
   free(queues);
   if (rc != RC_OK) {
@@ -311,7 +326,10 @@ static int cmd_change(engine **engp, const user_args *a) {
   }
   if ((add || passwd) && read_password(password) != RC_OK) return 1;
   if (add)
-    rc = engine_user_add(*engp, a->name, a->role, a->queues, password, &err);
+    rc = engine_user_add(*engp, a->name, a->role, a->queues, password,
+                         a->display, &err);
+  else if (strcmp(a->sub, "set") == 0)
+    rc = engine_user_set_display(*engp, a->name, a->display, &err);
   else if (passwd)
     rc = engine_user_passwd(*engp, a->name, password, &err);
   else
@@ -324,6 +342,9 @@ static int cmd_change(engine **engp, const user_args *a) {
   }
   if (add)
     printf("user %s added (%s)\n", a->name, a->role);
+  else if (strcmp(a->sub, "set") == 0)
+    printf("user %s is shown as %s\n", a->name,
+           *a->display ? a->display : "their name (no display name)");
   else if (passwd)
     printf("user %s has a new password\n", a->name);
   else
@@ -344,8 +365,9 @@ int user_main(int argc, char **argv) {
   if (strcmp(a.sub, "list") == 0) {
     if (!(eng = open_engine(&a))) return 1;
     status = cmd_list(eng, &a);
-  } else if (strcmp(a.sub, "add") == 0 || strcmp(a.sub, "disable") == 0 ||
-             strcmp(a.sub, "enable") == 0 || strcmp(a.sub, "passwd") == 0) {
+  } else if (strcmp(a.sub, "add") == 0 || strcmp(a.sub, "set") == 0 ||
+             strcmp(a.sub, "disable") == 0 || strcmp(a.sub, "enable") == 0 ||
+             strcmp(a.sub, "passwd") == 0) {
     status = cmd_change(&eng, &a);
   } else {
     fprintf(stderr, "recoup: unknown user command '%s'\n", a.sub);

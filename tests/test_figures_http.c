@@ -137,6 +137,13 @@ static void test_each_route_answers_its_roles(void **state) {
   expect(get("/v1/workflows", READ), 200, "\"workflows\"");
   expect(get("/v1/outbox", READ), 403, "forbidden");
   expect(get("/v1/users", READ), 403, "forbidden");
+  /* who is who (a login and the name people read): every reader's, to
+   * show names where the journal keeps logins */
+  expect(get("/v1/people", NULL), 401, "unauthorized");
+  expect(get("/v1/people", INGEST), 403, "forbidden");
+  expect(get("/v1/people", AGENT), 200, "{\"items\":[]}");
+  expect(get("/v1/people", READ), 200, "{\"items\":[]}");
+  expect(get("/v1/people", ADMIN), 200, "{\"items\":[]}");
 }
 
 static void test_bad_parameters_are_refused_by_name(void **state) {

@@ -187,7 +187,8 @@ static void test_sign_in_sets_the_cookie_with_exact_attributes(void **state) {
   (void)state;
   a = sign_in_from("li.wei", "li.wei-pw-2026", "192.0.2.1");
   expect(a, 200,
-         "{\"user\":{\"name\":\"li.wei\",\"role\":\"agent\",\"queues\":["
+         "{\"user\":{\"name\":\"li.wei\",\"display_name\":null,\"role\":"
+         "\"agent\",\"queues\":["
          "\"phone\"]},\"csrf\":\"");
   assert_true(header(a, "Set-Cookie", v, sizeof v));
   assert_int_equal(sscanf(v, "recoup_session=%63[A-Za-z0-9_-]", token), 1);
@@ -335,7 +336,8 @@ static void test_a_session_reads(void **state) {
   expect(as(&s, "GET", "/v1/tasks?queue=phone", NULL, 0), 200, "\"tasks\"");
   a = as(&s, "GET", "/v1/me", NULL, 0);
   expect(a, 200,
-         "{\"user\":{\"name\":\"li.wei\",\"role\":\"agent\",\"queues\":["
+         "{\"user\":{\"name\":\"li.wei\",\"display_name\":null,\"role\":"
+         "\"agent\",\"queues\":["
          "\"phone\"]},\"csrf\":\"");
   assert_non_null(strstr(a->body, s.csrf));
   /* No cookie: 401 unauthorized, not session_expired. */

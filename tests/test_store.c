@@ -1311,9 +1311,14 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Takes migration 23's packed contacts off the borrowers again: the
- * schema of version 22. */
-#define PACKED_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_packed;"
+/* Takes migration 27's display names off the users again: the schema of
+ * version 26. */
+#define DISPLAY_DOWN "ALTER TABLE users DROP COLUMN display_name;"
+
+/* Takes migration 23's packed contacts off the borrowers again, and 27's
+ * display names: the schema of version 22. */
+#define PACKED_DOWN \
+  DISPLAY_DOWN "ALTER TABLE borrowers DROP COLUMN contacts_packed;"
 
 /* Puts migration 21's two tables of a case back into one table cases
  * (the moved columns last), and 23's column away: the schema of version
@@ -5497,7 +5502,8 @@ static void test_a_timer_is_set_without_looking_its_case_up(void **state) {
                               "('timers')"),
                    0);
   /* The book as schema 24 left it: the key's text as it was. */
-  exec_sql("PRAGMA writable_schema = ON;"
+  exec_sql(DISPLAY_DOWN
+           "PRAGMA writable_schema = ON;"
            "UPDATE sqlite_schema SET sql = replace(sql, "
            "'case_id TEXT NOT NULL,', "
            "'case_id TEXT NOT NULL REFERENCES \"case_rows\"(id),') "
@@ -5558,13 +5564,63 @@ static void test_schema_20_is_taken_by_a_defensive_sqlite(void **state) {
                    0);
 }
 
+static int display_row(void *ud, const store_value *c, int n) {
+  char *out = ud;
+  assert_true(n >= 6);
+  assert_string_equal(c[5].name, "display_name");
+  strcat(out, c[0].s);
+  strcat(out, "=");
+  strcat(out, c[5].type == STORE_TEXT ? c[5].s : "(null)");
+  strcat(out, " ");
+  return 0;
+}
+
+/* A user's display name goes in, is read back, changed, removed (kept as
+ * none, not as ""), and listed beside the login, on both stores. */
+static void test_a_users_display_name_is_kept_beside_the_login(void **state) {
+  store *st = open_store();
+  store_user u = {.name = "zhang.min",
+                  .role = "supervisor",
+                  .display_name = "张敏",
+                  .created_at = 1};
+  store_user v = {.name = "li.wei", .role = "agent", .created_at = 1};
+  store_user got;
+  char listed[256] = "";
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_user_insert(st, &u, "h", &err), RC_OK);
+  assert_int_equal(store_user_insert(st, &v, "h", &err), RC_OK);
+  assert_int_equal(store_user_get(st, "zhang.min", &got, NULL, 0, &err), RC_OK);
+  assert_string_equal(got.display_name, "张敏");
+  store_user_free(&got);
+  assert_int_equal(store_users_each(st, display_row, listed, &err), RC_OK);
+  assert_string_equal(listed, "li.wei=(null) zhang.min=张敏 ");
+  assert_int_equal(store_user_update(st, "li.wei", -1, NULL, "李伟", &err),
+                   RC_OK);
+  assert_int_equal(store_user_update(st, "zhang.min", -1, NULL, "", &err),
+                   RC_OK);
+  assert_int_equal(store_user_update(st, "nobody", -1, NULL, "x", &err),
+                   RC_ENOTFOUND);
+  listed[0] = '\0';
+  assert_int_equal(store_users_each(st, display_row, listed, &err), RC_OK);
+  assert_string_equal(listed, "li.wei=李伟 zhang.min=(null) ");
+  /* A password or a disabling leaves it as it is. */
+  assert_int_equal(store_user_update(st, "li.wei", 1, "h2", NULL, &err), RC_OK);
+  assert_int_equal(store_user_get(st, "li.wei", &got, NULL, 0, &err), RC_OK);
+  assert_string_equal(got.display_name, "李伟");
+  assert_int_equal(got.disabled, 1);
+  store_user_free(&got);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_a_users_display_name_is_kept_beside_the_login, setup, teardown),
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_claim_in_key_order_reads_its_cases_as_ranges, setup,
-          teardown),
+          test_a_claim_in_key_order_reads_its_cases_as_ranges, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_outside_a_transaction_is_whole_or_absent, setup,
           teardown),

@@ -28,7 +28,7 @@ static engine *open_mem(void) {
 static void add(engine *eng, const char *name, const char *role,
                 const char *queues) {
   rc_error err;
-  int rc = engine_user_add(eng, name, role, queues, PASSWORD, &err);
+  int rc = engine_user_add(eng, name, role, queues, PASSWORD, NULL, &err);
   if (rc != RC_OK) fail_msg("%s", err.message);
 }
 
@@ -39,8 +39,9 @@ static void refused(engine *eng, const char *name, const char *role,
                     const char *field) {
   rc_error err;
   store_user u;
-  assert_int_equal(engine_user_add(eng, name, role, queues, password, &err),
-                   RC_EINVAL);
+  assert_int_equal(
+      engine_user_add(eng, name, role, queues, password, NULL, &err),
+      RC_EINVAL);
   assert_string_equal(err.field, field);
   if (name && strlen(name) <= USER_NAME_MAX)
     assert_int_equal(query_user(engine_query(eng), name, &u, &err),
@@ -156,9 +157,9 @@ static void test_a_second_user_of_a_name_is_refused(void **state) {
   rc_error err;
   (void)state;
   add(eng, "wang.li", "agent", NULL);
-  assert_int_equal(
-      engine_user_add(eng, "wang.li", "admin", NULL, "other password", &err),
-      RC_ECONFLICT);
+  assert_int_equal(engine_user_add(eng, "wang.li", "admin", NULL,
+                                   "other password", NULL, &err),
+                   RC_ECONFLICT);
   assert_string_equal(err.field, "name");
   assert_non_null(strstr(err.message, "wang.li"));
   /* The first stays as it was. */
@@ -211,11 +212,11 @@ static void test_bad_values_are_refused_naming_the_field(void **state) {
   {
     rc_error err;
     assert_int_equal(
-        engine_user_add(eng, "wang", "agent", NULL, long_password, &err),
+        engine_user_add(eng, "wang", "agent", NULL, long_password, NULL, &err),
         RC_OK);
-    assert_int_equal(
-        engine_user_add(eng, "zhang", "agent", NULL, "密码密码密码密", &err),
-        RC_OK);
+    assert_int_equal(engine_user_add(eng, "zhang", "agent", NULL,
+                                     "密码密码密码密", NULL, &err),
+                     RC_OK);
   }
   engine_close(eng);
 }
@@ -331,6 +332,85 @@ static void test_sign_in_halves_agree_with_the_check(void **state) {
   engine_close(eng);
 }
 
+/* The name people read is kept beside the login, changed and removed by
+ * the engine, and listed; the login stays the key. */
+static void test_a_display_name_is_kept_changed_and_removed(void **state) {
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  assert_int_equal(engine_user_add(eng, "zhang.min", "supervisor", NULL,
+                                   PASSWORD, "张敏", &err),
+                   RC_OK);
+  assert_int_equal(query_user(engine_query(eng), "zhang.min", &u, &err), RC_OK);
+  assert_string_equal(u.display_name, "张敏");
+  store_user_free(&u);
+  assert_int_equal(engine_user_set_display(eng, "zhang.min", "Zhang Min", &err),
+                   RC_OK);
+  assert_int_equal(query_user(engine_query(eng), "zhang.min", &u, &err), RC_OK);
+  assert_string_equal(u.display_name, "Zhang Min");
+  assert_string_equal(u.name, "zhang.min");
+  store_user_free(&u);
+  assert_int_equal(engine_user_set_display(eng, "zhang.min", "", &err), RC_OK);
+  assert_int_equal(query_user(engine_query(eng), "zhang.min", &u, &err), RC_OK);
+  assert_string_equal(u.display_name, "");
+  store_user_free(&u);
+  assert_int_equal(engine_user_set_display(eng, "nobody", "X", &err),
+                   RC_ENOTFOUND);
+  assert_string_equal(err.field, "name");
+  engine_close(eng);
+}
+
+/* What people read must be what is there: a control, bidirectional,
+ * joining or invisible character, a space at an end, bad UTF-8 or more
+ * than 64 characters is refused naming display_name, nothing written. */
+static void test_a_bad_display_name_is_refused_naming_the_field(void **state) {
+  static const char *const bad[] = {
+      "li\xe2\x80\xaegnaw", /* U+202E right-to-left override */
+      "li\xe2\x81\xa6wei",  /* U+2066 left-to-right isolate */
+      "\xe5\xbc\xa0\xe2\x80\x8d\xe6\x95\x8f", /* U+200D zero-width joiner */
+      "\xe2\x80\x8b", /* U+200B zero-width space alone */
+      "a\tb",         /* a control character */
+      "a\nb",
+      "a\xc2\x85", /* U+0085, a C1 control */
+      " Zhang",    /* a space at either end */
+      "Zhang ",
+      "\xe3\x80\x80\xe5\xbc\xa0", /* U+3000, an ideographic space */
+      "\xff\xfe",                 /* not UTF-8 */
+      "\xc0\xaf",                 /* overlong */
+  };
+  char longest[64 * 3 + 4] = "";
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "li.wei", "agent", "phone");
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(engine_user_set_display(eng, "li.wei", bad[i], &err),
+                     RC_EINVAL);
+    assert_string_equal(err.field, "display_name");
+    assert_int_equal(
+        engine_user_add(eng, "wang.li", "agent", NULL, PASSWORD, bad[i], &err),
+        RC_EINVAL);
+    assert_string_equal(err.field, "display_name");
+  }
+  assert_non_null(strstr(err.message, "UTF-8"));
+  assert_int_equal(engine_user_set_display(eng, "li.wei", bad[0], &err),
+                   RC_EINVAL);
+  assert_non_null(strstr(err.message, "U+202E"));
+  assert_non_null(strstr(err.message, "character 3"));
+  for (int i = 0; i < 64; i++) strcat(longest, "\xe5\xad\x97"); /* 字 */
+  assert_int_equal(engine_user_set_display(eng, "li.wei", longest, &err),
+                   RC_OK);
+  strcat(longest, "x");
+  assert_int_equal(engine_user_set_display(eng, "li.wei", longest, &err),
+                   RC_EINVAL);
+  assert_non_null(strstr(err.message, "64 characters (65)"));
+  assert_int_equal(query_user(engine_query(eng), "wang.li", &u, &err),
+                   RC_ENOTFOUND);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_user_added_is_read_back_without_its_hash),
@@ -341,6 +421,8 @@ int main(void) {
       cmocka_unit_test(test_a_second_user_of_a_name_is_refused),
       cmocka_unit_test(test_unknown_users_cannot_be_disabled),
       cmocka_unit_test(test_bad_values_are_refused_naming_the_field),
+      cmocka_unit_test(test_a_display_name_is_kept_changed_and_removed),
+      cmocka_unit_test(test_a_bad_display_name_is_refused_naming_the_field),
       cmocka_unit_test(test_a_session_is_read_back_with_its_user),
       cmocka_unit_test(
           test_disabling_or_a_new_password_ends_the_users_sessions),

@@ -2,7 +2,7 @@
 // top bar and the navigation the role may use, and routes by hash
 // (#/work, #/case/MF00231, ...) to one module per page.
 import { h, fill } from './h.js';
-import { ctx, pagesFor, can } from './state.js';
+import { ctx, pagesFor, can, personName } from './state.js';
 import { api, get, whenUnauthorized } from './api.js';
 import { t, setLocale, savedLocale } from './i18n.js';
 import { loading, errorBox } from './ui.js';
@@ -199,6 +199,20 @@ export function toSignin(expired) {
 
 whenUnauthorized((err) => toSignin(err.code === 'session_expired' || !!ctx.me));
 
+// Who is who (login → display name), read once a sign-in: every page
+// after it shows names where the API gives logins. A failed read leaves
+// the logins shown.
+export async function loadPeople() {
+  ctx.people = new Map();
+  if (!ctx.me) return;
+  try {
+    const answer = await get('/v1/people', { quiet401: true });
+    for (const p of answer.items || []) if (p.display_name) ctx.people.set(p.name, p.display_name);
+  } catch {
+    /* the logins stand in */
+  }
+}
+
 export function signedIn(answer) {
   ctx.me = answer.user;
   ctx.csrf = answer.csrf || null;
@@ -229,7 +243,7 @@ function topbar() {
     h('a', { class: 'brand', href: me ? home() : '#/signin' }, instName()),
     h('span', { class: 'spacer' }),
     me ? h('span', { class: 'who', 'data-user': me.name },
-      h('span', { class: 'user' }, me.name), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
+      h('span', { class: 'user', title: me.name }, personName(me.name)), ' · ', h('span', { class: 'role' }, t('top.role.' + me.role))) : null,
     h('button', {
       type: 'button', class: 'btn link lang', 'data-lang': ctx.locale === 'zh-CN' ? 'en' : 'zh-CN',
       // The page is drawn again in the other language: what was typed
@@ -335,6 +349,7 @@ async function boot() {
   setLocale(savedLocale() || inst.locale || navigator.language);
   try {
     signedIn(await get('/v1/me', { quiet401: true }));
+    await loadPeople();
   } catch (err) {
     if (err.status !== 401 && err.status !== 404) {
       fill(root, errorBox(err, boot));

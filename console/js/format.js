@@ -151,3 +151,20 @@ export function dpdBucket(dpd) {
   if (dpd <= 90) return '61-90';
   return '90+';
 }
+
+// A phone number in the groups people read aloud and check against what
+// the borrower says: the API's E.164 ran 13 digits together
+// (+8613800039595). China's mobiles go 3-4-4 after the country code
+// (+86 138 0003 9595), its landlines by area code (+86 21 5000 0444; 10
+// and 2x are two digits, the others three). Other countries' numbers,
+// masked ones (+86*******001) and anything not plain E.164 are one group.
+// The page spaces the groups with CSS, not characters: a number copied
+// from it pastes into a dialler as stored.
+export function phoneGroups(phone) {
+  const s = String(phone);
+  let m = /^\+86(1\d{2})(\d{4})(\d{4})$/.exec(s);
+  if (m) return ['+86', m[1], m[2], m[3]];
+  m = /^\+86(10|2\d|[3-9]\d{2})(\d{7,8})$/.exec(s);
+  if (m) return ['+86', m[1], m[2].slice(0, -4), m[2].slice(-4)];
+  return [s];
+}

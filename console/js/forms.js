@@ -7,7 +7,7 @@ import { h, fill } from './h.js';
 import { get, post, enc } from './api.js';
 import { t, word } from './i18n.js';
 import { parseMoney, parseWhole, moneyInput, money, isoDay, time } from './format.js';
-import { ctx } from './state.js';
+import { ctx, personName } from './state.js';
 import { dropDraft } from './app.js';
 import { field, clearErrors, showError } from './ui.js';
 
@@ -192,6 +192,9 @@ async function send(form, button, path, body, onSaved, before, onConflict) {
   fill(form.querySelector('.form-status'), t('case.saving'));
   form.classList.remove('unsaved', 'waiting');
   hold(form);
+  // Said to the page before anything is sent: a read of the case asked
+  // before this write and answered after it is the case as it was.
+  form.dispatchEvent(new CustomEvent('recoup:write', { bubbles: true }));
   // The claim before a record is as slow as the record on a busy service.
   const opts = { slow: () => waiting(form, button), signal: mine.signal };
   const page = location.hash;
@@ -387,6 +390,9 @@ export function taskForm(task, c, { onSaved, blocked, onConflict }) {
   }, t('case.arrived')) : null;
   const form = h('form', { class: ['task-form', isVisit(task) && 'visit'], 'data-task': task.id, 'data-currency': c.currency, 'data-kind': task.kind, novalidate: true, onsubmit: submit },
     h('h3', {}, t('case.record', { kind: word('kind', task.kind) })),
+    // Whose it is, by the name people read (the login on hover).
+    task.status === 'claimed' && task.assignee ? h('p', { class: 'muted assignee', 'data-user': task.assignee, title: task.assignee },
+      t('work.claimed', { user: personName(task.assignee) })) : null,
     consent ? h('label', { class: 'share-where' }, consent, ' ', t('case.arrived.share')) : null,
     arrive ? h('div', { class: 'arrive' }, arrivedIn, whereIn, arrive, arrivedAt) : null,
     field(t('case.outcome'), choose, 'outcome'),

@@ -1,7 +1,8 @@
 // What every page reads: the institution, the signed-in user, the locale.
 export const ctx = {
   inst: null,          // GET /v1/institution
-  me: null,            // {name, role, queues} from /v1/me or the sign-in
+  me: null,            // {name, display_name, role, queues} from /v1/me or the sign-in
+  people: new Map(),   // login → display name, from /v1/people
   csrf: null,          // the session's CSRF token, sent on every write
   locale: 'en',
   timezone: 'UTC',
@@ -15,6 +16,14 @@ const PAGES = {
   read: ['cases', 'overview', 'strategy'],
   admin: ['work', 'cases', 'overview', 'strategy', 'outbox'],
 };
+
+// The name people read for a login ("张敏" for zhang.min), else the login:
+// the journal and the tasks keep logins, the screens show names.
+export function personName(login) {
+  if (!login) return login;
+  if (ctx.me && login === ctx.me.name && ctx.me.display_name) return ctx.me.display_name;
+  return ctx.people.get(login) || login;
+}
 
 export function pagesFor(role) {
   return PAGES[role] || [];

@@ -2,6 +2,7 @@
 // first, with who did it (the row's `user`). Words come from i18n; values
 // from the row are text, never markup.
 import { h } from './h.js';
+import { personName } from './state.js';
 import { t, word } from './i18n.js';
 import { money, dateTime, date } from './format.js';
 
@@ -33,7 +34,9 @@ export function sentence(row, currency) {
     case 'timer': return t('tl.timer', { event: d.event, due: dateTime(d.due) });
     case 'transition': return t('tl.transition', { from: d.from, to: d.to });
     case 'task': return t('tl.task', { kind: word('kind', d.kind), queue: d.queue });
-    case 'task_claimed': return t('tl.task_claimed', { user: d.assignee });
+    case 'task_claimed': return t('tl.task_claimed', { user: personName(d.assignee) });
+    case 'task_assigned': return d.from ? t('tl.task_assigned.from', { from: personName(d.from), to: personName(d.to) })
+      : t('tl.task_assigned', { to: personName(d.to) });
     case 'task_done': {
       const extra = outcomeFields(d);
       return t('tl.task_done', { kind: word('kind', d.kind), outcome: word('outcome', d.outcome) }) + (extra.length ? ' · ' + extra.join(' · ') : '');
@@ -70,5 +73,7 @@ export function timeline(rows, currency) {
     h('li', { class: ['tl', 'tl-' + r.kind], 'data-kind': r.kind, 'data-id': r.id },
       h('time', { datetime: r.at }, dateTime(r.at)),
       h('span', { class: 'what' }, sentence(r, currency)),
-      r.detail && r.detail.user ? h('span', { class: 'by' }, t('case.by', { user: r.detail.user })) : null)));
+      // The name people read; the login the journal keeps on hover.
+      r.detail && r.detail.user ? h('span', { class: 'by', title: r.detail.user, 'data-user': r.detail.user },
+        t('case.by', { user: personName(r.detail.user) })) : null)));
 }

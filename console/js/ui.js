@@ -2,7 +2,7 @@
 // tabs, the dpd badge, field errors.
 import { h, fill } from './h.js';
 import { t, serviceText } from './i18n.js';
-import { dpdBucket } from './format.js';
+import { dpdBucket, phoneGroups } from './format.js';
 
 export function loading() {
   return h('p', { class: 'state loading', role: 'status' }, t('app.loading'));
@@ -109,7 +109,10 @@ export function section(title, ...children) {
 
 export function telLink(phone, canCall) {
   if (!phone) return '—';
-  return canCall ? h('a', { href: 'tel:' + String(phone).replace(/[^+\d]/g, ''), class: 'tel' }, phone)
+  // In groups spaced by CSS (format.js phoneGroups): read in groups,
+  // copied whole.
+  const groups = phoneGroups(phone).map((g, i) => h('span', { class: i ? 'grp' : null }, g));
+  return canCall ? h('a', { href: 'tel:' + String(phone).replace(/[^+\d]/g, ''), class: 'tel' }, groups)
     : h('span', { class: 'masked' }, phone);
 }
 

@@ -349,7 +349,13 @@ int engine_meta_put(engine *eng, const char *key, const char *value,
  * none. A name already taken is RC_ECONFLICT; an unknown one
  * RC_ENOTFOUND. */
 int engine_user_add(engine *eng, const char *name, const char *role,
-                    const char *queues, const char *password, rc_error *err);
+                    const char *queues, const char *password,
+                    const char *display, rc_error *err);
+/* The name people read for a user ("张敏"; "" removes it): checked as
+ * user_check_display says, noted in users_log. The login stays the key
+ * and what the journal keeps. */
+int engine_user_set_display(engine *eng, const char *name, const char *display,
+                            rc_error *err);
 /* Disabling a user ends its sessions at once; so does a new password
  * (set from `recoup user passwd`: no session of the user is the one
  * asking). */

@@ -89,9 +89,13 @@ void store_outgoing_free(store_outgoing *list, int n);
 
 /* A console user (DESIGN.md "People and the console"). The password
  * hash is not here: it never leaves the engine. */
-enum { USER_NAME_MAX = 64 };
+/* A display name: at most 64 characters, each at most 4 bytes. */
+enum { USER_NAME_MAX = 64, USER_DISPLAY_SIZE = 64 * 4 + 1 };
 typedef struct store_user {
   char name[USER_NAME_MAX + 1];
+  /* What people read ("张敏"); "" for none. The name stays the key and
+   * what the journal keeps. */
+  char display_name[USER_DISPLAY_SIZE];
   char role[16]; /* agent, supervisor, read, admin */
   char *queues;  /* JSON array of queue names; owned */
   int disabled;

@@ -392,10 +392,10 @@ struct store_ops {
   /* RC_ECONFLICT naming "name" when taken. */
   int (*user_put)(store *st, const store_user *u, const char *hash,
                   rc_error *err);
-  /* disabled < 0 leaves it; hash NULL leaves it; RC_ENOTFOUND naming
-   * "name" for an unknown user. */
+  /* disabled < 0 leaves it; hash NULL leaves it; display NULL leaves
+   * it, "" clears it; RC_ENOTFOUND naming "name" for an unknown user. */
   int (*user_update)(store *st, const char *name, int disabled,
-                     const char *hash, rc_error *err);
+                     const char *hash, const char *display, rc_error *err);
   /* address NULL or "" for none. */
   int (*user_log)(store *st, rc_time at, const char *name, const char *change,
                   const char *address, rc_error *err);

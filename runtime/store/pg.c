@@ -3041,9 +3041,11 @@ static int op_user_put(store *s, const store_user *u, const char *hash,
   a_text(&a, u->queues ? u->queues : "[]");
   a_text(&a, hash);
   a_int(&a, u->created_at);
+  a_text(&a, u->display_name);
   rc = exec(PG(s),
-            "INSERT INTO users(name, role, queues, password_hash, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO users(name, role, queues, password_hash, created_at, "
+            "display_name) VALUES ($1, $2, $3, $4, $5, nullif($6, '')) "
+            "ON CONFLICT (name) DO NOTHING",
             &a, "add user", &n, err);
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ECONFLICT, "name", "user %s already exists",
@@ -3052,7 +3054,8 @@ static int op_user_put(store *s, const store_user *u, const char *hash,
 }
 
 static int op_user_update(store *s, const char *name, int disabled,
-                          const char *hash, rc_error *err) {
+                          const char *hash, const char *display,
+                          rc_error *err) {
   args a = {0};
   int64_t n = 1;
   int rc = RC_OK;
@@ -3068,6 +3071,13 @@ static int op_user_update(store *s, const char *name, int disabled,
     a_text(&a, hash);
     rc = exec(PG(s), "UPDATE users SET password_hash = $2 WHERE name = $1", &a,
               "update user", &n, err);
+  }
+  if (rc == RC_OK && n > 0 && display) {
+    a.n = 1;
+    a_text(&a, display);
+    rc = exec(PG(s),
+              "UPDATE users SET display_name = nullif($2, '') WHERE name = $1",
+              &a, "update user", &n, err);
   }
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
@@ -4949,8 +4959,8 @@ static int op_case_visible(store *s, const char *case_id,
 
 static int op_users_each(store *s, store_row_fn fn, void *ud, rc_error *err) {
   return rows(PG(s),
-              "SELECT name, role, queues, disabled, created_at FROM users "
-              "ORDER BY name" C,
+              "SELECT name, role, queues, disabled, created_at, display_name "
+              "FROM users ORDER BY name" C,
               NULL, fn, ud, "users", err);
 }
 
@@ -4963,8 +4973,8 @@ static int op_user_get(store *s, const char *name, store_user *out, char *hash,
   memset(out, 0, sizeof *out);
   a_text(&a, name);
   rc = one(PG(s),
-           "SELECT name, role, queues, disabled, created_at, password_hash "
-           "FROM users WHERE name = $1",
+           "SELECT name, role, queues, disabled, created_at, password_hash, "
+           "display_name FROM users WHERE name = $1",
            &a, "user", &r, err);
   if (rc == RC_ENOTFOUND)
     return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
@@ -4975,6 +4985,8 @@ static int op_user_get(store *s, const char *name, store_user *out, char *hash,
   out->disabled = (int)int_col(r, 0, 3);
   out->created_at = int_col(r, 0, 4);
   if (hash) copy_col(hash, size, r, 0, 5);
+  if (!PQgetisnull(r, 0, 6))
+    copy_col(out->display_name, sizeof out->display_name, r, 0, 6);
   PQclear(r);
   if (!out->queues) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   return RC_OK;

@@ -720,6 +720,9 @@ static const char *const migrations[] = {
      * nothing for it; made with one read of the table. */
     "CREATE INDEX messages_deferred ON messages(case_id)"
     "  WHERE status = 'deferred';",
+    /* 17: a console user's name as people read it, as SQLite's 27: only
+     * users change. */
+    "ALTER TABLE users ADD COLUMN display_name text;",
 };
 #undef BYTES
 

@@ -203,6 +203,7 @@ enum {
   S_USER_GET,
   S_USER_DISABLED,
   S_USER_PASSWORD,
+  S_USER_DISPLAY,
   S_USERS,
   S_USER_LOG,
   S_WORK_PAGE,
@@ -879,16 +880,19 @@ static const char *const sql[S_COUNT] = {
         "ELSE ?5 END, sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at "
         "END WHERE id = ?1",
     [S_USER_INSERT] =
-        "INSERT INTO users(name, role, queues, password_hash, created_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
+        "INSERT INTO users(name, role, queues, password_hash, created_at, "
+        "display_name) VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, '')) "
+        "ON CONFLICT(name) DO NOTHING",
     [S_USER_GET] =
-        "SELECT name, role, queues, disabled, created_at, password_hash "
-        "FROM users WHERE name = ?1",
+        "SELECT name, role, queues, disabled, created_at, password_hash, "
+        "display_name FROM users WHERE name = ?1",
     [S_USER_DISABLED] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
     [S_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [S_USER_DISPLAY] =
+        "UPDATE users SET display_name = nullif(?2, '') WHERE name = ?1",
     [S_USERS] =
-        "SELECT name, role, queues, disabled, created_at FROM users "
-        "ORDER BY name",
+        "SELECT name, role, queues, disabled, created_at, display_name "
+        "FROM users ORDER BY name",
     [S_USER_LOG] =
         "INSERT INTO users_log(at, name, change, address) "
         "VALUES (?1, ?2, ?3, ?4)",
@@ -7216,6 +7220,7 @@ static int sq_user_insert(sq *st, const store_user *u, const char *hash,
   bind_text(s, 3, u->queues ? u->queues : "[]");
   bind_text(s, 4, hash);
   sqlite3_bind_int64(s, 5, u->created_at);
+  bind_text(s, 6, u->display_name);
   if ((rc = exec_stmt(st, s, err, "add user")) != RC_OK) return rc;
   if (sqlite3_changes(st->db) == 0)
     return rc_error_set(err, RC_ECONFLICT, "name", "user %s already exists",
@@ -7239,6 +7244,9 @@ static int sq_user_get(sq *st, const char *name, store_user *out, char *hash,
     out->disabled = sqlite3_column_int(s, 3);
     out->created_at = sqlite3_column_int64(s, 4);
     if (hash) rc_copy(hash, size, (const char *)sqlite3_column_text(s, 5));
+    if (sqlite3_column_type(s, 6) == SQLITE_TEXT)
+      rc_copy(out->display_name, sizeof out->display_name,
+              (const char *)sqlite3_column_text(s, 6));
     if (!out->queues) rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   } else if (rc == RC_ENOTFOUND) {
     rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);
@@ -7270,6 +7278,14 @@ static int sq_user_set_password(sq *st, const char *name, const char *hash,
   sqlite3_stmt *s = stmt(st, S_USER_PASSWORD);
   bind_text(s, 1, name);
   bind_text(s, 2, hash);
+  return user_update(st, s, name, err);
+}
+
+static int sq_user_set_display(sq *st, const char *name, const char *display,
+                               rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_DISPLAY);
+  bind_text(s, 1, name);
+  bind_text(s, 2, display);
   return user_update(st, s, name, err);
 }
 
@@ -8134,10 +8150,13 @@ static int op_user_put(store *s, const store_user *u, const char *hash,
 }
 
 static int op_user_update(store *s, const char *name, int disabled,
-                          const char *hash, rc_error *err) {
+                          const char *hash, const char *display,
+                          rc_error *err) {
   int rc = RC_OK;
   if (disabled >= 0) rc = sq_user_set_disabled(SQ(s), name, disabled, err);
   if (rc == RC_OK && hash) rc = sq_user_set_password(SQ(s), name, hash, err);
+  if (rc == RC_OK && display)
+    rc = sq_user_set_display(SQ(s), name, display, err);
   return rc;
 }
 

@@ -664,6 +664,11 @@ static const char *const migrations[] = {
     "  e.value ->> 2 AS version, "
     SQLITE_JOURNAL_DETAIL("e.value", "r.case_id") " AS detail"
     "  FROM journal_runs r, json_each(r.rows) e;",
+    /* 27: a console user's name as people read it ("张敏"), beside the
+     * login that stays the key and what the journal keeps (NULL: none).
+     * The engine checks it (user.c user_check_display). Only users
+     * change: no case row is read or written. */
+    "ALTER TABLE users ADD COLUMN display_name TEXT;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {

@@ -141,12 +141,7 @@ test('a visit record saved on a phone: the next address is one tap away (My work
   await page.goto(`${s.book.url}/#/case/${encodeURIComponent(task.case)}?task=${task.id}`);
   await page.waitForSelector('.task-form.visit');
   assert.equal(await page.locator('a.next-visit').count(), 0, 'not before the record is saved');
-  await page.click('.task-form.visit button.arrived');
-  await page.selectOption('.task-form.visit select[name="outcome"]', 'met');
-  await page.selectOption('.task-form.visit select[name="whom"]', 'borrower');
-  await page.fill('.task-form.visit [name="said"]', '本人说周五还款');
-  await page.fill('.task-form.visit [name="next_step"]', '周五电话确认');
-  await page.click('.task-form.visit button[type="submit"]');
+  await h.recordVisit(page);
   await page.waitForSelector('a.next-visit');
   assert.match(await page.textContent('a.next-visit'), /下一个地址/);
   await h.fitsPhone(page, 'a.next-visit');

@@ -47,6 +47,39 @@ test('a poll asked before a promise was saved and answered after it leaves the p
   assert.equal(journal, 0, 'the case as it was before the save was not drawn');
 });
 
+test('a poll asked before a promise was sent and answered while the save waits leaves the case as drawn until the save\'s own read', async (t) => {
+  const page = await h.openCase(t, s, 'CN013');
+  const before = Number(await page.getAttribute('.money-line [data-balance]', 'data-balance'));
+  // A payment lands meanwhile: the poll's answer is not the case drawn.
+  const paid = await h.api(s.book, '/v1/payments', { method: 'POST', token: 'ingest', body: { case: 'CN013', amount: 10000, ref: 'race-CN013-1' } });
+  assert.ok(paid.status < 300, `payment: ${paid.status} ${paid.text}`);
+  const held = await holdNextRead(page, 'CN013');
+  let sent = false;
+  let release;
+  const released = new Promise((done) => { release = done; });
+  await page.route((url) => url.pathname === '/v1/cases/CN013/promises', async (r) => {
+    if (r.request().method() !== 'POST') return r.continue();
+    sent = true;
+    await released;
+    await r.continue().catch(() => {});
+  });
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await h.waitFor(() => held.asked, { message: 'the poll asked' });
+  await page.click('.promise-form button[type="submit"]');
+  await h.waitFor(() => sent, { message: 'the promise sent' });
+  let journal = 0;
+  page.on('request', (r) => { if (/\/v1\/cases\/CN013\/journal/.test(r.url())) journal++; });
+  held.release();
+  await held.answered;
+  for (let i = 0; i < 20 && !journal; i++) await page.evaluate(() => new Promise((done) => setTimeout(done, 10)));
+  assert.equal(journal, 0, 'the poll\'s answer, older than the save sent, was not drawn');
+  assert.equal(Number(await page.getAttribute('.money-line [data-balance]', 'data-balance')), before);
+  release();
+  await page.waitForSelector('.promise-box .open-promise');
+  await h.waitFor(async () => Number(await page.getAttribute('.money-line [data-balance]', 'data-balance')) === before - 10000,
+    { message: 'the save\'s own read shows the payment' });
+});
+
 test('a position found after the language was switched goes into the visit record shown, and is saved with it', async (t) => {
   const page = await h.openCase(t, s, 'CN006', { device: 'phone', user: 'wang.fang' });
   // The phone's fix comes when the test says (seconds, on a road).

@@ -201,7 +201,7 @@ async function withPage(t, body) {
   await body(page);
 }
 
-test('at a phone\'s width the supervisor\'s navigation shows every page, Outbox too, nothing off screen', async (t) => {
+test('at a phone\'s width the supervisor\'s navigation shows every page on one line, Outbox too, nothing off screen', async (t) => {
   for (const locale of ['en', 'zh-CN']) {
     const page = await h.newPage(t, s.browser, { device: 'phone', locale });
     await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
@@ -215,6 +215,10 @@ test('at a phone\'s width the supervisor\'s navigation shows every page, Outbox 
     assert.deepEqual(out, [], `${locale}: links off screen`);
     const sideways = await page.$eval('nav.sidebar', (n) => n.scrollWidth - n.clientWidth);
     assert.ok(sideways <= 0, `${locale}: the navigation scrolls ${sideways}px sideways`);
+    // One line in English too: two took a sixth of a 390 px screen.
+    const tops = await page.$$eval('nav.sidebar a.nav', (as) => as.map((a) => Math.round(a.getBoundingClientRect().top)));
+    assert.equal(tops.length, 5, `${locale}: the supervisor's five pages`);
+    assert.equal(new Set(tops).size, 1, `${locale}: the navigation takes ${new Set(tops).size} lines (tops ${tops.join(', ')})`);
     await h.screenshot(page, `supervisor-phone-nav-${locale}`);
   }
 });

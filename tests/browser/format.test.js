@@ -191,3 +191,15 @@ test('a whole number typed in full-width digits is read as the digits', async ()
   assert.equal(f.parseWhole('0x10'), null);
   assert.equal(f.parseWhole(''), null);
 });
+
+test('phone numbers read in groups, masked and foreign ones as they are', async () => {
+  const f = await mod('format.js');
+  assert.deepEqual(f.phoneGroups('+8613800039595'), ['+86', '138', '0003', '9595']);
+  assert.deepEqual(f.phoneGroups('+862150000444'), ['+86', '21', '5000', '0444']);
+  assert.deepEqual(f.phoneGroups('+861062345678'), ['+86', '10', '6234', '5678']);
+  assert.deepEqual(f.phoneGroups('+8687161234567'), ['+86', '871', '6123', '4567']);
+  assert.deepEqual(f.phoneGroups('+86*******001'), ['+86*******001'], 'masked');
+  assert.deepEqual(f.phoneGroups('+442079460000'), ['+442079460000'], 'another country');
+  assert.deepEqual(f.phoneGroups('+86138000395951'), ['+86138000395951'], 'one digit too many');
+  assert.deepEqual(f.phoneGroups('400-820-1234'), ['400-820-1234']);
+});

@@ -549,6 +549,17 @@ async function openCase(t, s, id, opts = {}) {
   return page;
 }
 
+// The field officer's visit record on the case shown: Arrived, met the
+// borrower, what was said and the next step, saved.
+async function recordVisit(page) {
+  await page.click('.task-form.visit button.arrived');
+  await page.selectOption('.task-form.visit select[name="outcome"]', 'met');
+  await page.selectOption('.task-form.visit select[name="whom"]', 'borrower');
+  await page.fill('.task-form.visit [name="said"]', '本人说周五还款');
+  await page.fill('.task-form.visit [name="next_step"]', '周五电话确认');
+  await page.click('.task-form.visit button[type="submit"]');
+}
+
 // A page at a phone's width: nothing reaches past the screen's edge
 // (a box that scrolls sideways, the navigation or a wide table, keeps
 // its content), the primary button (a selector) is shown with its whole
@@ -586,7 +597,7 @@ async function fitsPhone(page, primary) {
 }
 
 module.exports = {
-  suite, openCase, fitsPhone,
+  suite, openCase, fitsPhone, recordVisit,
   FIXTURE, RECOUP_BIN, SCREENSHOTS, CHROMIUM, USERS, TOKENS, REFERENCE_DATE,
   password, waitFor, startBook, stopBook, buildBook, api, session,
   launchBrowser, closeBrowser, newPage, checkGuards, signIn, signInHere, endSession, useSession, screenshot,

@@ -41,9 +41,11 @@ export function render(main, id, query) {
   const gone = h('p', { class: 'notice case-gone', role: 'alert' });
   let guard = null;
   let kase = null;
-  // The case's reads asked so far: a poll's answer is drawn only when no
-  // read was asked after it (a save's), whose answer may be the newer.
+  // The case's reads and writes asked so far: a poll's answer is drawn
+  // only when nothing was asked after it — neither a read, whose answer
+  // may be the newer, nor a save, whose answer is (and is read again).
   let reads = 0;
+  main.addEventListener('recoup:write', () => { reads++; });
   // A visit record saved here: the field officer's next address is one
   // tap away (My work), where the visit form stood.
   let visitSaved = false;
@@ -87,9 +89,10 @@ export function render(main, id, query) {
     const asked = ++reads;
     try {
       const fresh = await get(`/v1/cases/${enc(id)}`);
-      // Asked before a save and answered after it (a slow network): the
-      // case as it was, which would draw the saved task's form again and
-      // take the promise just made off the page.
+      // Asked before a save was sent and answered after (a slow network):
+      // the case as it was, which would draw the saved task's form again,
+      // take the promise just made off the page, or show the old case
+      // until the save's own read.
       if (asked !== reads) return;
       fill(gone);
       // Unchanged: nothing drawn, and the journal (pages of it on an old

@@ -2,7 +2,7 @@
 // table of the same numbers under it; cases in error with Retry; tasks
 // reassigned from one person to another.
 import { h, fill } from '../h.js';
-import { ctx, can } from '../state.js';
+import { ctx, can, personName } from '../state.js';
 import { get, post, qs, enc, findCase } from '../api.js';
 import { t, word, ruleName } from '../i18n.js';
 import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
@@ -117,7 +117,7 @@ function draw(main, o) {
     { key: 'claimed', label: t('col.claimed'), num: true }, { key: 'oldest_due', label: t('col.oldest'), cell: (r) => dateTime(r.oldest_due) }],
   queues, { name: 'queues', key: (r) => r.queue })));
   const people = o.collectors || [];
-  parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length ? table([{ key: 'user', label: t('col.user') },
+  parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length ? table([{ key: 'user', label: t('col.user'), cell: (r) => h('span', { title: r.user }, personName(r.user)) },
     { key: 'tasks_done', label: t('col.tasks_done'), num: true }, { key: 'promises', label: t('col.promises'), num: true },
     { key: 'promised', label: t('col.promised'), num: true, cell: (r) => m(r.promised) },
     { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user }) : null));
@@ -229,7 +229,9 @@ function loadReassign(box, view = {}) {
       kase ? h('button', { type: 'button', class: 'btn link all-tasks', onclick: () => loadReassign(box, {}) }, t('ov.reassign.case.all')) : null);
     if (!rows.length) return [filter, empty(tasks.unknown ? t('ov.reassign.case.unknown', { id: kase })
       : kase ? t('ov.reassign.case.none', { id: kase }) : t('ov.reassign.none'))];
-    const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name }, `${u.name} (${(u.queues || []).join(', ') || '*'})`)));
+    // The name people know first, the login beside it (two 王芳 differ by it).
+    const who = h('select', { name: 'user' }, people.map((u) => h('option', { value: u.name },
+      `${u.display_name ? `${u.display_name} · ${u.name}` : u.name} (${(u.queues || []).join(', ') || '*'})`)));
     const status = h('p', { class: 'form-status', role: 'status' });
     const go = h('button', { type: 'submit', class: 'btn primary' }, t('ov.reassign.go'));
     const byId = new Map(rows.map((r) => [String(r.id), r]));
@@ -272,7 +274,7 @@ function loadReassign(box, view = {}) {
       const wrong = person && person.role === 'agent'
         ? ids.filter((id) => byId.get(id) && !(person.queues || []).includes(byId.get(id).queue)) : [];
       if (wrong.length) return fill(status, wrong.map((id) => t('ov.reassign.queue',
-        { task: '#' + id, queue: byId.get(id).queue, user: person.name })).join(' '));
+        { task: '#' + id, queue: byId.get(id).queue, user: personName(person.name) })).join(' '));
       go.disabled = true;
       let done = 0;
       const failed = [];
@@ -310,6 +312,6 @@ function reassignTable(rows, ticked) {
     { key: 'kind', label: t('col.kind'), cell: (r) => word('kind', r.kind) },
     { key: 'queue', label: t('col.queue') },
     { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
-    { key: 'assignee', label: t('col.assignee'), cell: (r) => r.assignee || '—' },
+    { key: 'assignee', label: t('col.assignee'), cell: (r) => (r.assignee ? h('span', { title: r.assignee }, personName(r.assignee)) : '—') },
   ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' });
 }

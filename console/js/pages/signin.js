@@ -4,7 +4,7 @@ import { h, fill } from '../h.js';
 import { post } from '../api.js';
 import { t } from '../i18n.js';
 import { field, clearErrors, showError } from '../ui.js';
-import { signedIn, afterSignIn } from '../app.js';
+import { signedIn, afterSignIn, loadPeople } from '../app.js';
 
 export function render(main, arg, query) {
   const name = h('input', { name: 'name', autocomplete: 'username', required: true, autofocus: true, autocapitalize: 'none', spellcheck: 'false' });
@@ -32,6 +32,7 @@ export function render(main, arg, query) {
     try {
       const answer = await post('/v1/session', { name: name.value.trim(), password: password.value }, { quiet401: true });
       signedIn(answer);
+      await loadPeople();
       location.hash = afterSignIn(query.get('next'));
     } catch (err) {
       password.value = '';

@@ -3,7 +3,7 @@
 // network). On a phone it is the field officer's day: cards grouped by
 // area, with the address on a map and the phone as a tel: link.
 import { h, fill } from '../h.js';
-import { ctx } from '../state.js';
+import { ctx, can } from '../state.js';
 import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
 import { money, time, dateTime, relative, isoDay } from '../format.js';
@@ -123,9 +123,9 @@ function cards(items) {
           h('div', { class: 'card-top' }, h('span', { class: 'when' }, time(it.due)), caseLink(it), dpdBadge(it.dpd)),
           h('div', { class: 'name' }, b.name || '—'),
           b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
-          // phones when the work item carries them (the contract's item has
-          // none yet: the case page has every number)
-          (b.phones || (b.phone ? [b.phone] : [])).map((ph) => h('div', {}, telLink(ph, true))),
+          // The borrower's numbers, to call before knocking (a third
+          // party's stay on the case page, with who they are).
+          (b.phones || []).map((ph) => h('div', { class: 'card-phone' }, telLink(ph, can('write')))),
           h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
       }))));
 }
