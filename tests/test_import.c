@@ -3245,6 +3245,60 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
   engine_close(eng);
 }
 
+/* A borrower's contacts are read from the copy on its row alone (schema
+ * 27: the table is keyed by value). A copy NULL, cut short or garbled
+ * (a hand edit) fails closed: the `opened` handler's sms finds no
+ * recipient and is blocked, nothing queued. On 2f64f43 the read went to
+ * the table and the sms was queued to the table's number. */
+static void test_a_contacts_copy_that_does_not_read_sends_nothing(void **st) {
+  char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64], got[64];
+  import_stats stats;
+  sqlite3 *book;
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/book.db", dir);
+  snprintf(csv, sizeof csv, "%s/first.csv", dir);
+  write_text(csv,
+             "id,borrower_id,borrower_name,phone,balance,amount_due,due_date\n"
+             "K1,P1,Wang,+8613800000001,100000,50000,2025-12-01\n"
+             "K2,P2,Li,+8613800000002,100000,50000,2025-12-01\n"
+             "K3,P3,Zhao,+8613800000003,100000,50000,2025-12-01\n");
+  engine_close(import_into(db, csv, &stats));
+  assert_int_equal(sqlite3_open(db, &book), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(book,
+                   "UPDATE borrowers SET contacts_packed = NULL WHERE id = "
+                   "'P1';"
+                   "UPDATE borrowers SET contacts_packed = 'p14:+86' WHERE "
+                   "id = 'P2';"
+                   "UPDATE borrowers SET contacts_packed = 'x14:+8613800000"
+                   "002--.' WHERE id = 'P3';",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(book);
+  /* Their next cases, the list of contacts not given (kept). */
+  write_text(csv,
+             "id,borrower_id,borrower_name,balance,amount_due,due_date\n"
+             "K4,P1,Wang,100000,50000,2025-12-01\n"
+             "K5,P2,Li,100000,50000,2025-12-01\n"
+             "K6,P3,Zhao,100000,50000,2025-12-01\n");
+  engine_close(import_into(db, csv, &stats));
+  book_value(db,
+             "SELECT count(*) FROM messages WHERE case_id IN ('K4', 'K5', "
+             "'K6') AND status = 'blocked' AND reason = 'no_recipient' AND "
+             "recipient IS NULL",
+             got);
+  assert_string_equal(got, "3");
+  book_value(db,
+             "SELECT count(*) FROM messages WHERE case_id IN ('K4', 'K5', "
+             "'K6') AND status <> 'blocked'",
+             got);
+  assert_string_equal(got, "0");
+  remove_db(db);
+  unlink(csv);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_imports_every_row),
@@ -3328,6 +3382,7 @@ int main(void) {
       cmocka_unit_test(test_a_first_import_makes_its_indexes_after_its_rows),
       cmocka_unit_test(test_an_index_a_rolled_back_handler_made_is_made_again),
       cmocka_unit_test(test_a_book_of_borrowers_without_cases_is_indexed_whole),
+      cmocka_unit_test(test_a_contacts_copy_that_does_not_read_sends_nothing),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);

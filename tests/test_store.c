@@ -2119,6 +2119,64 @@ static void borrower_changed_by_trigger(const char *trigger, int on_case) {
   sqlite3_cancel_auto_extension((void (*)(void))trace_step_statements);
 }
 
+/* A reply is matched to a borrower by the contacts table, keyed by value
+ * since schema 27 (its index by value gone: on 2f64f43 the book held
+ * contacts_value). A re-import that moves a phone from one borrower to
+ * another deletes the old rows by the keys their copy gave: a reply from
+ * the old number finds its new holder, one from the new number its
+ * borrower, and no row of the old list stays behind. */
+static void test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder(
+    void **state) {
+  store *st;
+  store_contact r1_new[2] = {{"phone", "+8613800000009", NULL, NULL},
+                             {"third_party", NULL, "Li", "sister"}};
+  store_contact r2_new[1] = {{"phone", "+8613800000001", NULL, NULL}};
+  store_borrower b = {0};
+  char found[64];
+  rc_error err;
+  (void)state;
+  st = open_store();
+  add_claimed_case(st, "C1", "R1", "Wang", "+8613800000001");
+  add_claimed_case(st, "C2", "R2", "Li", "+8613800000002");
+  assert_int_equal(store_reply_case(st, "+8613800000001", found, sizeof found,
+                                    &err),
+                   RC_OK);
+  assert_string_equal(found, "C1");
+  /* The next file: R1 has a new phone and a sister, R2 R1's old one. */
+  b.id = "R1";
+  b.name = "Wang";
+  b.timezone = "Asia/Shanghai";
+  b.contacts = r1_new;
+  b.ncontacts = 2;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  b.id = "R2";
+  b.name = "Li";
+  b.contacts = r2_new;
+  b.ncontacts = 1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  assert_int_equal(store_reply_case(st, "+8613800000001", found, sizeof found,
+                                    &err),
+                   RC_OK);
+  assert_string_equal(found, "C2");
+  assert_int_equal(store_reply_case(st, "+8613800000009", found, sizeof found,
+                                    &err),
+                   RC_OK);
+  assert_string_equal(found, "C1");
+  assert_int_not_equal(store_reply_case(st, "+8613800000002", found,
+                                        sizeof found, &err),
+                       RC_OK);
+  store_close(st);
+  if (on_pg) return;
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts"), 3);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
+                              "borrower_id = 'R1' AND value IS X'' AND "
+                              "kind = 'third_party'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "type = 'index' AND tbl_name = 'contacts'"),
+                   0);
+}
+
 /* A borrower's contacts replaced inside the claim's transaction (an
  * import, an API update, a handler): the next step reads them as now. */
 static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
@@ -5662,6 +5720,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_s_new_contacts_are_read_after_a_claim, setup,
           teardown),

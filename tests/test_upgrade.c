@@ -737,6 +737,63 @@ static void test_step_26_keeps_every_journal_read(void **state) {
   unlink(db_path);
 }
 
+/* Step 27 keys the contacts by value (the reply's look-up) and drops the
+ * index by value: a book of the release before keeps every contact, a
+ * third party without a number among them (X'' in the key, NULL read),
+ * and every borrower's copy is packed again from the table, the truth: a
+ * copy NULL, garbled or edited into another number by hand now says the
+ * table's contacts (after the step nothing reads the table by borrower).
+ * On 2f64f43 the book stays at 26 with contacts_value. */
+static void test_step_27_keys_contacts_by_value_and_packs_them_again(
+    void **state) {
+  char sql_path[600], db_path[600];
+  sqlite3 *db;
+  char *v;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v25.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/step27.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO contacts(borrower_id, position, kind, value,"
+                   "  name, relation) VALUES ('PMF00001', 1, 'third_party',"
+                   "  NULL, 'Wang', 'sister'), ('PMF00001', 2, 'email', '',"
+                   "  NULL, NULL);"
+                   "UPDATE borrowers SET contacts_packed = NULL WHERE id ="
+                   "  'PMF00002';"
+                   "UPDATE borrowers SET contacts_packed = 'p14:+86' WHERE"
+                   "  id = 'PMF00003';"
+                   "UPDATE borrowers SET contacts_packed = "
+                   "  'p14:+8613899999999--.' WHERE id = 'PMF00004';",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  expect_whole(db_path, 25);
+  assert_true(expect_packed_right(db_path) >= 4);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db, "SELECT count(*) FROM contacts");
+  assert_string_equal(v, "42");
+  free(v);
+  v = one_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+                   "AND tbl_name = 'contacts'");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+                   "pragma_index_info((SELECT name FROM pragma_index_list("
+                   "'contacts') WHERE origin = 'pk'))) ");
+  assert_string_equal(v, "value,borrower_id,position");
+  free(v);
+  v = one_text(db, "SELECT contacts_packed FROM borrowers WHERE id = "
+                   "'PMF00001'");
+  assert_string_equal(v, "p14:+8613835766268--t-4:Wang6:sistere0:--.");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -746,6 +803,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_23_packs_every_borrowers_contacts),
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
       cmocka_unit_test(test_step_26_keeps_every_journal_read),
+      cmocka_unit_test(test_step_27_keys_contacts_by_value_and_packs_them_again),
   };
   int rc;
   char cmd[400];
