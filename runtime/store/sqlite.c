@@ -4454,10 +4454,11 @@ static void import_indexes_forget(sq *st) {
 }
 
 /* A first import, into a book without cases, fills the tables it writes
- * without their secondary indexes (cases_borrower, contacts_value): an
- * entry put into each for every row was two of its seven B-tree inserts,
- * where CREATE INDEX once the rows are in sorts them and writes each
- * index's pages once, full. Dropped and created in the import's own
+ * without their secondary indexes (cases_borrower; contacts_value too
+ * until schema 27 keyed the contacts by value): an entry put into each
+ * for every row was two of its seven B-tree inserts, where CREATE INDEX
+ * once the rows are in sorts them and writes each index's pages once,
+ * full. Dropped and created in the import's own
  * transaction, so no other connection sees a book without them and a
  * failed import's rollback brings them back. A unique index stays: it
  * refuses a row as it comes. */
