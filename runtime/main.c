@@ -553,18 +553,27 @@ static void odd_say(void *ud, const store_odd *o) {
     checks_say(db, o->id);
     return;
   }
-  if (strcmp(o->what, "contacts") == 0) {
+  if (strcmp(o->what, "contacts") == 0 ||
+      strcmp(o->what, "contacts_unread") == 0) {
     if (seen->contacts++ >= ODD_SHOWN) {
       seen->contacts_more++;
       return;
     }
-    printf(
-        "warning: %s: borrower \"%s\": the contacts kept on its row "
-        "(contacts_packed) are not those of the contacts table\n"
-        "  its reminders go to the row's while a reply is matched to its "
-        "case by the table's: set its contacts_packed to NULL once the "
-        "table is right (docs/operations.md, \"Choosing a store\")\n",
-        db, shown(o->id, id, sizeof id));
+    if (strcmp(o->what, "contacts") == 0)
+      printf("warning: %s: borrower \"%s\": the contacts kept on its row "
+             "(contacts_packed) are not those of the contacts table\n"
+             "  its reminders go to the row's while a reply is matched to "
+             "its case by the table's: once the table is right, import the "
+             "borrower's row again, which writes both (docs/operations.md, "
+             "\"Choosing a store\")\n",
+             db, shown(o->id, id, sizeof id));
+    else
+      printf("warning: %s: borrower \"%s\": the contacts kept on its row "
+             "(contacts_packed) are NULL or do not read\n"
+             "  nothing is sent to its phones, emails or third parties "
+             "until its contacts are written again: import the borrower's "
+             "row again (docs/operations.md, \"Choosing a store\")\n",
+             db, shown(o->id, id, sizeof id));
     return;
   }
   if (strcmp(o->what, "workflow") == 0) {

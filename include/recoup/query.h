@@ -51,6 +51,8 @@ typedef struct store_borrower {
   char *employer_name, *employer_phone, *employer_address;
   int do_not_contact, ceased;
   store_contact *contacts; /* owned array */
+  /* -1 read back: the book's copy of them does not read (SQLite's
+   * contacts_packed NULL or garbled), none known and none sent to. */
   int ncontacts;
 } store_borrower;
 

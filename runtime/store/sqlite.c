@@ -68,7 +68,7 @@ enum {
   S_BORROWER_GET,
   S_CONTACTS_DELETE,
   S_CONTACT_INSERT,
-  S_CONTACTS_READ,
+  S_CONTACT_DELETE,
   S_CONTACTS_PACKED,
   S_BORROWER_CASES,
   S_CASE_INSERT,
@@ -361,15 +361,18 @@ static const char *const sql[S_COUNT] = {
      * reads one of these per case. */
     [S_BORROWER_GET] =
         "SELECT " BORROWER_COLS("") " FROM borrowers WHERE id = ?1",
+    /* Every contact of a borrower: a scan since the table is keyed by
+     * value (schema 27), run only when the copy on the borrower's row
+     * does not say them all (sq_borrower_upsert). */
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
+    /* One contact by its key, as the borrower's packed copy says it. */
+    [S_CONTACT_DELETE] =
+        "DELETE FROM contacts WHERE value = coalesce(?1, X'') AND "
+        "borrower_id = ?2 AND position = ?3",
+    /* A contact without a value keeps X'' in the key (schema 27). */
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
-        "position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* A borrower's contacts when their packed copy is NULL or does not
-     * read (borrower_read). */
-    [S_CONTACTS_READ] =
-        "SELECT kind, value, name, relation FROM contacts "
-        "WHERE borrower_id = ?1 ORDER BY position",
+        "position) VALUES (?1, ?2, coalesce(?3, X''), ?4, ?5, ?6)",
     [S_CONTACTS_PACKED] =
         "UPDATE borrowers SET contacts_packed = ?2 WHERE id = ?1",
     [S_BORROWER_CASES] =
@@ -3090,8 +3093,46 @@ static int borrower_packed(sq *st, const store_borrower *b,
                       b->id);
 }
 
+/* Deletes a borrower's contacts by the keys its packed copy gave (gone),
+ * one look-up each: the table is keyed by value (schema 27). When the
+ * copy did not read (ncontacts -1) or a key finds no row (the copy and
+ * the table differ, a hand edit), the table is scanned for the
+ * borrower's rows instead. A row the table holds beyond the copy's is
+ * not seen: `recoup check --db` names that borrower. */
+static int contacts_delete(sq *st, const char *id, const store_borrower *gone,
+                           rc_error *err) {
+  sqlite3_stmt *s;
+  int rc = contacts_flush(st, err), i;
+  if (rc != RC_OK) return rc;
+  for (i = 0; i < gone->ncontacts; i++) {
+    s = stmt(st, S_CONTACT_DELETE);
+    bind_text(s, 1, gone->contacts[i].value);
+    bind_text(s, 2, id);
+    sqlite3_bind_int(s, 3, i);
+    if ((rc = exec_rebound(st, s, err, "replace contacts")) != RC_OK)
+      return rc;
+    if (sqlite3_changes(st->db) != 1) break;
+  }
+  if (gone->ncontacts >= 0 && i == gone->ncontacts) return RC_OK;
+  s = stmt(st, S_CONTACTS_DELETE);
+  bind_text(s, 1, id);
+  return exec_stmt(st, s, err, "replace contacts");
+}
+
+static int borrower_upsert(sq *st, const store_borrower *b, int opening,
+                           store_borrower *gone, rc_error *err);
+
+/* gone holds the contacts a change replaces until they are deleted. */
 static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
                               rc_error *err) {
+  store_borrower gone = {0};
+  int rc = borrower_upsert(st, b, opening, &gone, err);
+  store_borrower_free(&gone);
+  return rc;
+}
+
+static int borrower_upsert(sq *st, const store_borrower *b, int opening,
+                           store_borrower *gone, rc_error *err) {
   sqlite3_stmt *s;
   store_borrower was;
   const char *packed;
@@ -3124,6 +3165,12 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
   if (found) {
     same_row = borrower_same(b, &was);
     same_contacts = contacts_same(b, &was);
+    if (!same_contacts) { /* deleted by their keys below */
+      gone->contacts = was.contacts;
+      gone->ncontacts = was.ncontacts;
+      was.contacts = NULL;
+      was.ncontacts = 0;
+    }
     store_borrower_free(&was);
     if (same_row && same_contacts) return RC_OK;
   }
@@ -3140,13 +3187,8 @@ static int sq_borrower_upsert(sq *st, const store_borrower *b, int opening,
     if ((rc = exec_rebound(st, s, err, "save contacts")) != RC_OK) return rc;
   }
   if (b->ncontacts < 0 || same_contacts) return RC_OK;
-  if (found) {
-    s = stmt(st, S_CONTACTS_DELETE);
-    bind_text(s, 1, b->id);
-    if ((rc = contacts_flush(st, err)) != RC_OK ||
-        (rc = exec_stmt(st, s, err, "replace contacts")) != RC_OK)
-      return rc;
-  }
+  if (found && (rc = contacts_delete(st, b->id, gone, err)) != RC_OK)
+    return rc;
   for (int i = 0; i < b->ncontacts; i++) {
     /* A new borrower's, in an import: written with the next ones. */
     if (opening && !found && st->base.depth > 0) {
@@ -3183,31 +3225,6 @@ static void bind_borrower(sqlite3_stmt *s, const store_borrower *b,
   bind_text(s, 12, packed);
 }
 
-/* A borrower's contacts from the contacts table: their packed copy is
- * NULL (a row written another way) or does not read. */
-static int contacts_read(sq *st, const char *id, store_borrower *out) {
-  sqlite3_stmt *s = stmt(st, S_CONTACTS_READ);
-  int rc;
-  bind_text(s, 1, id);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    store_contact *c = realloc(
-        out->contacts, (size_t)(out->ncontacts + 1) * sizeof *out->contacts);
-    if (!c) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    out->contacts = c;
-    c += out->ncontacts++;
-    c->kind = dup_col(s, 0);
-    c->value = dup_col(s, 1);
-    c->name = dup_col(s, 2);
-    c->relation = dup_col(s, 3);
-  }
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  return rc;
-}
-
 /* RC_ENOTFOUND without a message: an import's new borrower misses here
  * on every row, and formatting one cost as much as the look-up. */
 static int borrower_read(sq *st, const char *id, store_borrower *out,
@@ -3239,8 +3256,13 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
-  if (rc == SQLITE_DONE && out->id && unpacked == RC_EINVAL)
-    rc = contacts_read(st, id, out);
+  /* A copy NULL or not readable fails closed: no contacts known
+   * (store.h, ncontacts -1), nothing sent to anyone. The table, keyed by
+   * value (schema 27), has no look-up by borrower to fall back on. */
+  if (rc == SQLITE_DONE && out->id && unpacked == RC_EINVAL) {
+    out->contacts = NULL;
+    out->ncontacts = -1;
+  }
   if (rc != SQLITE_DONE || !out->id) {
     store_borrower_free(out);
     return rc == SQLITE_DONE ? RC_ENOTFOUND : fail(st, err, "read borrower");
@@ -3390,7 +3412,7 @@ static const unsigned char held_why[S_COUNT] = {
     [S_BORROWER_GET] = SQLITE_HELD_APART,
     [S_CONTACTS_DELETE] = SQLITE_HELD_APART,
     [S_CONTACT_INSERT] = SQLITE_HELD_APART,
-    [S_CONTACTS_READ] = SQLITE_HELD_APART,
+    [S_CONTACT_DELETE] = SQLITE_HELD_APART,
     [S_CONTACTS_PACKED] = SQLITE_HELD_APART,
     [S_JOURNAL_NEXT] = SQLITE_HELD_APART,
     [S_JOURNAL_APPEND] = SQLITE_HELD_APART,
@@ -3680,7 +3702,6 @@ static int claimw_safe(int which) {
   case S_CASE_STATE:
   case S_CASE_JOURNAL:
   case S_BORROWER_GET:
-  case S_CONTACTS_READ:
   case S_TIMER_FIRED:
   case S_TIMERS_FIRED_AT:
   case S_TIMERS_FIRED_AMID:
@@ -4437,10 +4458,11 @@ static void import_indexes_forget(sq *st) {
 }
 
 /* A first import, into a book without cases, fills the tables it writes
- * without their secondary indexes (cases_borrower, contacts_value): an
- * entry put into each for every row was two of its seven B-tree inserts,
- * where CREATE INDEX once the rows are in sorts them and writes each
- * index's pages once, full. Dropped and created in the import's own
+ * without their secondary indexes (cases_borrower; contacts_value too
+ * until schema 27 keyed the contacts by value): an entry put into each
+ * for every row was two of its seven B-tree inserts, where CREATE INDEX
+ * once the rows are in sorts them and writes each index's pages once,
+ * full. Dropped and created in the import's own
  * transaction, so no other connection sees a book without them and a
  * failed import's rollback brings them back. A unique index stays: it
  * refuses a row as it comes. */

@@ -54,9 +54,14 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
 /* Hands fn each borrower whose packed text reads but holds other
  * contacts than the contacts table (either edited by hand alone): its
  * reminders go to the text's while a reply is matched to its case, a
- * report and a move to PostgreSQL read, by the table's. SQLite's code. */
-typedef void (*sqlite_contacts_differ_fn)(void *ud, const char *id);
-int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn, void *ud);
+ * report and a move to PostgreSQL read, by the table's. With unread_too
+ * (a book of schema 27 on, where nothing reads the table by borrower),
+ * also each whose text is NULL or does not read (unread 1): nothing is
+ * sent to its contacts. SQLite's code. */
+typedef void (*sqlite_contacts_differ_fn)(void *ud, const char *id,
+                                          int unread);
+int sqlite_contacts_differ(sqlite3 *db, int unread_too,
+                           sqlite_contacts_differ_fn fn, void *ud);
 /* Sets cases.timer_keys (the timers a case holds, [[due, id, scoped],
  * ...]) from the timers, for cases whose keys are not kept yet: the
  * upgrade that adds them, a book moved in (book_derived). One pass over

@@ -324,17 +324,21 @@ typedef struct odd_to {
   void *ud;
 } odd_to;
 
-static void odd_contacts_one(void *ud, const char *id) {
+static void odd_contacts_one(void *ud, const char *id, int unread) {
   const odd_to *to = ud;
-  to->fn(to->ud, &(store_odd){.what = "contacts", .id = id});
+  to->fn(to->ud, &(store_odd){.what = unread ? "contacts_unread" : "contacts",
+                              .id = id});
 }
 
 static int odd_contacts(sqlite3 *db, int64_t version, store_odd_fn fn,
                         void *ud) {
   odd_to to = {fn, ud};
-  /* The copy on the borrower's row is schema 23's. */
+  /* The copy on the borrower's row is schema 23's; from 27 on it is the
+   * only read of a borrower's contacts, and one that does not read sends
+   * nothing (before, such a copy sent the read to the table). */
   return version < 23 ? SQLITE_OK
-                      : sqlite_contacts_differ(db, odd_contacts_one, &to);
+                      : sqlite_contacts_differ(db, version >= 27,
+                                               odd_contacts_one, &to);
 }
 
 /* The workflow versions open cases run, for check to say which of them

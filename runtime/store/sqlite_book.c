@@ -130,6 +130,12 @@ int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
    * it): the book it moves to may keep it only so. */
   else if (!strcmp(table, "journal_runs"))
     s_text = BOOK_JOURNAL_RUNS;
+  /* A contact without a value keeps X'' in the table's key (schema 27):
+   * it goes out as NULL, in the order of a borrower's list. */
+  else if (!strcmp(table, "contacts"))
+    s_text = "SELECT borrower_id, position, kind, nullif(value, X'') AS "
+             "value, name, relation FROM contacts "
+             "ORDER BY borrower_id, position";
   else
     snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", table);
   if (sqlite3_prepare_v2(db, s_text ? s_text : sql, -1, &s, NULL) != SQLITE_OK)
@@ -144,7 +150,7 @@ int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
 static int book_prepare(sqlite3 *db, sqlite3_stmt **put, const char *table,
                         const store_value *cols, int ncols, rc_error *err) {
   jbuf sql = {0};
-  int rc = RC_OK, n = 0;
+  int rc = RC_OK, n = 0, blank = -1; /* the value a NULL keeps as '' */
 
   jb_lit(&sql, strcmp(table, "meta") ? "INSERT INTO \""
                                      : "INSERT OR REPLACE INTO \"");
@@ -157,12 +163,17 @@ static int book_prepare(sqlite3 *db, sqlite3_stmt **put, const char *table,
                           table, cols[i].name ? cols[i].name : "");
     }
     if (book_derived(table, cols[i].name)) continue;
+    if (!strcmp(table, "contacts") && !strcmp(cols[i].name, "value"))
+      blank = n;
     jb_lit(&sql, n++ ? ", \"" : "\"");
     jb_lit(&sql, cols[i].name);
     jb_lit(&sql, "\"");
   }
   jb_lit(&sql, ") VALUES (");
-  for (int i = 0; i < n; i++) jb_lit(&sql, i ? ", ?" : "?");
+  for (int i = 0; i < n; i++) {
+    if (i) jb_lit(&sql, ", ");
+    jb_lit(&sql, i == blank ? "coalesce(?, X'')" : "?");
+  }
   jb_lit(&sql, ")");
   if (sql.oom)
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");

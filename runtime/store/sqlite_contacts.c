@@ -3,8 +3,12 @@
  * instead of two (the borrower's key, then the contacts' key), which was
  * 4k of a step's 87k instructions. The contacts table stays the truth
  * for look-ups by value and name and for reports; the packed copy is
- * written wherever the store writes contacts, and a NULL one (a row
- * written another way) sends the read back to the table.
+ * written wherever the store writes contacts. Since schema 27 the
+ * table is keyed by value, so the copy is the only read of a borrower's
+ * contacts by borrower: a NULL one (a row written another way) or one
+ * that does not read fails closed, the borrower read with no contacts
+ * (ncontacts -1), and nothing is sent to them; `recoup check --db` names
+ * it (sqlite_contacts_differ).
  *
  * The format, a contact after another in position order, nothing between:
  *   kind   one letter: p phone, e email, t third_party
@@ -235,8 +239,9 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
    * compared and bound with their lengths: 'B' || char(0) || 'x', put in
    * by hand, is not 'B' (whose copy then held both's numbers). */
   if (sqlite3_prepare_v2(db,
-                         "SELECT borrower_id, kind, value, name, relation "
-                         "FROM contacts ORDER BY borrower_id, position",
+                         "SELECT borrower_id, kind, nullif(value, X''), "
+                         "name, relation FROM contacts "
+                         "ORDER BY borrower_id, position",
                          -1, &read, NULL) == SQLITE_OK &&
       sqlite3_prepare_v2(db,
                          "UPDATE borrowers SET contacts_packed = ?2 "
@@ -277,13 +282,15 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
   free(packed.p);
   sqlite3_finalize(read);
   sqlite3_finalize(put);
-  /* The borrowers without contacts: none, known, not NULL. */
+  /* The borrowers without contacts: none, known, whatever their row said
+   * (a copy is the table's, never its own). NOT IN reads the table once:
+   * keyed by value (27), a look-up by borrower would be a scan each. */
   return failed ||
          sqlite3_exec(db,
                       "UPDATE borrowers SET contacts_packed = '"
                       SQLITE_CONTACTS_NONE "' "
-                      "WHERE contacts_packed IS NULL AND NOT EXISTS (SELECT "
-                      "1 FROM contacts k WHERE k.borrower_id = borrowers.id)",
+                      "WHERE contacts_packed IS NOT '" SQLITE_CONTACTS_NONE
+                      "' AND id NOT IN (SELECT borrower_id FROM contacts)",
                       NULL, NULL, msg) != SQLITE_OK;
 }
 
@@ -304,29 +311,40 @@ static int canonical(const char *p, size_t len, jbuf *out) {
 }
 
 /* Told when the borrower's stored text reads and says other than the
- * table's rows packed (table, its end mark still to add). */
-static void told(const jbuf *id, const jbuf *stored, jbuf *table, int unknown,
-                 jbuf *canon, sqlite_contacts_differ_fn fn, void *ud) {
+ * table's rows packed (table, its end mark still to add), or with
+ * unread_too when it is NULL (null) or does not read. */
+static void told(const jbuf *id, const jbuf *stored, int null, jbuf *table,
+                 int unknown, jbuf *canon, int unread_too,
+                 sqlite_contacts_differ_fn fn, void *ud) {
   jb_raw(table, SQLITE_CONTACTS_NONE, 1);
-  if (canonical(stored->p ? stored->p : "", stored->len, canon) != 0) return;
+  if (null ||
+      canonical(stored->p ? stored->p : "", stored->len, canon) != 0) {
+    if (unread_too) fn(ud, id->p ? id->p : "", 1);
+    return;
+  }
   if (unknown || canon->len != table->len ||
       memcmp(canon->p, table->p, table->len) != 0)
-    fn(ud, id->p ? id->p : "");
+    fn(ud, id->p ? id->p : "", 0);
 }
 
-int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn,
-                           void *ud) {
+int sqlite_contacts_differ(sqlite3 *db, int unread_too,
+                           sqlite_contacts_differ_fn fn, void *ud) {
   sqlite3_stmt *s = NULL;
   jbuf id = {0}, stored = {0}, table = {0}, canon = {0};
-  int rc, have = 0, unknown = 0;
-  /* A scan of every borrower and its contacts, in the key's order: this
-   * is a command's look (recoup check), never a step's. */
+  int rc, have = 0, unknown = 0, null = 0;
+  /* A scan of every borrower and its contacts, in the borrowers' order:
+   * this is a command's look (recoup check), never a step's. Keyed by
+   * value (27), the contacts are copied once and found through an
+   * automatic index on the copy (a plain join scanned the table for
+   * every borrower). */
   if (sqlite3_prepare_v2(db,
+                         "WITH k AS MATERIALIZED (SELECT borrower_id, "
+                         "position, kind, nullif(value, X'') AS value, "
+                         "name, relation FROM contacts) "
                          "SELECT b.id, b.contacts_packed, k.kind, k.value, "
                          "k.name, k.relation FROM borrowers b LEFT JOIN "
-                         "contacts k ON k.borrower_id = b.id WHERE "
-                         "b.contacts_packed IS NOT NULL ORDER BY b.id, "
-                         "k.position",
+                         "k ON k.borrower_id = b.id "
+                         "ORDER BY b.id, k.position",
                          -1, &s, NULL) != SQLITE_OK)
     return sqlite3_errcode(db);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -334,10 +352,12 @@ int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn,
     const char *b = col(s, 0, &nid), *p = col(s, 1, &np), *v, *nm, *r;
     /* Ids by their bytes, as pack_all's: 'B' || char(0) is not 'B'. */
     if (!have || nid != id.len || (nid && memcmp(b, id.p, nid) != 0)) {
-      if (have) told(&id, &stored, &table, unknown, &canon, fn, ud);
+      if (have)
+        told(&id, &stored, null, &table, unknown, &canon, unread_too, fn, ud);
       id.len = stored.len = table.len = 0;
       jb_raw(&id, b ? b : "", nid);
       jb_raw(&stored, p ? p : "", np);
+      null = sqlite3_column_type(s, 1) == SQLITE_NULL;
       unknown = 0;
       have = 1;
     }
@@ -350,7 +370,7 @@ int sqlite_contacts_differ(sqlite3 *db, sqlite_contacts_differ_fn fn,
       unknown = 1;
   }
   if (rc == SQLITE_DONE && have)
-    told(&id, &stored, &table, unknown, &canon, fn, ud);
+    told(&id, &stored, null, &table, unknown, &canon, unread_too, fn, ud);
   if (rc == SQLITE_DONE && (id.oom || stored.oom || table.oom || canon.oom))
     rc = SQLITE_NOMEM;
   sqlite3_finalize(s);

@@ -669,6 +669,32 @@ static const char *const migrations[] = {
      * The engine checks it (user.c user_check_display). Only users
      * change: no case row is read or written. */
     "ALTER TABLE users ADD COLUMN display_name TEXT;",
+    /* 28: contacts kept once (#19). The table was keyed by borrower and
+     * position with an index by value beside it (for a reply matched by
+     * its sender): every contact was two B-tree entries, 71.7 bytes a
+     * case. A borrower's contacts are read from its row's packed copy
+     * (23), so the table is now keyed by value, the reply's look-up, and
+     * the index goes. A contact without a value (a third party with no
+     * phone) keeps an empty blob, X'', in the key: no text equals it (''
+     * stays ''), a reply's sender is text, and readers by name see NULL
+     * again (nullif(value, X'')). One table, not a side table or a view:
+     * a view's writes need triggers naming contacts, which turn off the
+     * claim's borrower read (815dd46), a side table is a second tree a
+     * re-import writes, and moving a book, counts and dumps keep reading
+     * one table. The copies were packed again from the table just before
+     * (migrate()): the table is the truth they must say. */
+    "CREATE TABLE contacts_v28("
+    "  value TEXT NOT NULL,"
+    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id) ON DELETE CASCADE,"
+    "  position INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind = 'phone' OR kind = 'email' OR"
+    "    kind = 'third_party'),"
+    "  name TEXT, relation TEXT,"
+    "  PRIMARY KEY (value, borrower_id, position)) WITHOUT ROWID;"
+    "INSERT INTO contacts_v28 SELECT coalesce(value, X''), borrower_id,"
+    "  position, kind, name, relation FROM contacts ORDER BY 1, 2, 3;"
+    "DROP TABLE contacts;"
+    "ALTER TABLE contacts_v28 RENAME TO contacts;",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
@@ -827,7 +853,10 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
-    if (sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
+    /* 28 packs every borrower again from the table while it is still
+     * keyed by borrower (a walk in key order, no sort). */
+    if ((version + 1 == 28 && sqlite_contacts_pack_all(db, &msg)) ||
+        sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
          schema_edited(db, &msg)) ||
         (version == 0 && sqlite3_exec(db, NEW_BOOK_CHECKS, NULL, NULL, &msg)) ||
