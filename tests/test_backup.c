@@ -811,7 +811,7 @@ static void test_check_names_contacts_the_table_does_not_hold(void **state) {
   expect_run(r, 0, "borrower \"B3\": the contacts kept on its row");
   expect_run(r, 0, "borrower \"B4\": the contacts kept on its row");
   expect_run(r, 0, "borrower \"B8\": the contacts kept on its row");
-  /* Since schema 27 a copy NULL or not readable sends nothing (the table
+  /* Since schema 28 a copy NULL or not readable sends nothing (the table
    * is not read by borrower): named too (on 2f64f43 it was read from the
    * table and not named). */
   expect_run(r, 0,

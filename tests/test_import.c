@@ -2364,7 +2364,7 @@ static int count_index_work(unsigned type, void *ud, void *p, void *x) {
 }
 
 /* The book at db holds its index of cases by borrower (contacts are
- * keyed by value, schema 27), and it agrees with its table. */
+ * keyed by value, schema 28), and it agrees with its table. */
 static void expect_indexes_whole(const char *db) {
   sqlite3 *book;
   sqlite3_stmt *s;
@@ -3246,7 +3246,7 @@ static void test_refusals_keep_the_file_order_across_batches(void **state) {
 }
 
 /* A borrower's contacts are read from the copy on its row alone (schema
- * 27: the table is keyed by value). A copy NULL, cut short or garbled
+ * 28: the table is keyed by value). A copy NULL, cut short or garbled
  * (a hand edit) fails closed: the `opened` handler's sms finds no
  * recipient and is blocked, nothing queued. On 2f64f43 the read went to
  * the table and the sms was queued to the table's number. */

@@ -1944,7 +1944,7 @@ static void borrower_is(store *st, const char *bid, const char *name,
  * the transaction may have written a borrower (a flag set by an earlier
  * step, an upsert), the borrowers are read from their rows again; a
  * borrower whose contacts are not packed reads with none known (schema
- * 27: nothing is sent to it). */
+ * 28: nothing is sent to it). */
 static void test_a_claimed_case_brings_its_borrower(void **state) {
   store *st;
   store_timer *t;
@@ -2125,7 +2125,7 @@ static void borrower_changed_by_trigger(const char *trigger, int on_case) {
 }
 
 /* A reply is matched to a borrower by the contacts table, keyed by value
- * since schema 27 (its index by value gone: on 2f64f43 the book held
+ * since schema 28 (its index by value gone: on 2f64f43 the book held
  * contacts_value). A re-import that moves a phone from one borrower to
  * another deletes the old rows by the keys their copy gave: a reply from
  * the old number finds its new holder, one from the new number its
@@ -3929,7 +3929,7 @@ static void set_packed(const char *id, const char *v, size_t len) {
 /* The borrower's contacts read back are want's; on SQLite their packed
  * copy (schema 23) is the text the store writes for them, the contacts
  * table holds the same (a contact without a value keeps X'' in its key,
- * schema 27), and with the copy NULL the borrower reads with none known
+ * schema 28), and with the copy NULL the borrower reads with none known
  * (fails closed: nothing is sent). Closes st (each call opens the store
  * its own way). */
 static void expect_contacts(store *st, const char *id,
@@ -4088,7 +4088,7 @@ static void test_packed_contacts_follow_every_write(void **state) {
 /* A packed text cut short, anywhere (a hand edit, a spreadsheet's cell
  * limit), is not read as fewer contacts: the borrower reads with none
  * known (ncontacts -1), and nothing is sent (the table, keyed by value
- * since schema 27, is not read by borrower). A cut between two contacts,
+ * since schema 28, is not read by borrower). A cut between two contacts,
  * or before the first, read as a shorter list or as none, and the
  * borrower's other numbers were then never sent to. */
 static void test_packed_contacts_cut_short_send_nothing(void **state) {

@@ -555,7 +555,7 @@ static void test_step_23_packs_every_borrowers_contacts(void **state) {
                       "10:999999999:0:p1:03:-1:12:9999999999:x.");
   free(v);
   /* A hand edit of the contacts that sets the column NULL, and columns
-   * that do not read: since step 27 no contacts known, nothing sent (the
+   * that do not read: since step 28 no contacts known, nothing sent (the
    * table, keyed by value, is not read by borrower). */
   assert_int_equal(
       sqlite3_exec(db,
@@ -737,21 +737,21 @@ static void test_step_26_keeps_every_journal_read(void **state) {
   unlink(db_path);
 }
 
-/* Step 27 keys the contacts by value (the reply's look-up) and drops the
+/* Step 28 keys the contacts by value (the reply's look-up) and drops the
  * index by value: a book of the release before keeps every contact, a
  * third party without a number among them (X'' in the key, NULL read),
  * and every borrower's copy is packed again from the table, the truth: a
  * copy NULL, garbled or edited into another number by hand now says the
  * table's contacts (after the step nothing reads the table by borrower).
  * On 2f64f43 the book stays at 26 with contacts_value. */
-static void test_step_27_keys_contacts_by_value_and_packs_them_again(
+static void test_step_28_keys_contacts_by_value_and_packs_them_again(
     void **state) {
   char sql_path[600], db_path[600];
   sqlite3 *db;
   char *v;
   (void)state;
   snprintf(sql_path, sizeof sql_path, "%s/v25.sql", fixtures);
-  snprintf(db_path, sizeof db_path, "%s/step27.db", dir);
+  snprintf(db_path, sizeof db_path, "%s/step28.db", dir);
   load(sql_path, db_path);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
   assert_int_equal(
@@ -803,7 +803,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_23_packs_every_borrowers_contacts),
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
       cmocka_unit_test(test_step_26_keeps_every_journal_read),
-      cmocka_unit_test(test_step_27_keys_contacts_by_value_and_packs_them_again),
+      cmocka_unit_test(test_step_28_keys_contacts_by_value_and_packs_them_again),
   };
   int rc;
   char cmd[400];

@@ -362,14 +362,14 @@ static const char *const sql[S_COUNT] = {
     [S_BORROWER_GET] =
         "SELECT " BORROWER_COLS("") " FROM borrowers WHERE id = ?1",
     /* Every contact of a borrower: a scan since the table is keyed by
-     * value (schema 27), run only when the copy on the borrower's row
+     * value (schema 28), run only when the copy on the borrower's row
      * does not say them all (sq_borrower_upsert). */
     [S_CONTACTS_DELETE] = "DELETE FROM contacts WHERE borrower_id = ?1",
     /* One contact by its key, as the borrower's packed copy says it. */
     [S_CONTACT_DELETE] =
         "DELETE FROM contacts WHERE value = coalesce(?1, X'') AND "
         "borrower_id = ?2 AND position = ?3",
-    /* A contact without a value keeps X'' in the key (schema 27). */
+    /* A contact without a value keeps X'' in the key (schema 28). */
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
         "position) VALUES (?1, ?2, coalesce(?3, X''), ?4, ?5, ?6)",
@@ -3094,7 +3094,7 @@ static int borrower_packed(sq *st, const store_borrower *b,
 }
 
 /* Deletes a borrower's contacts by the keys its packed copy gave (gone),
- * one look-up each: the table is keyed by value (schema 27). When the
+ * one look-up each: the table is keyed by value (schema 28). When the
  * copy did not read (ncontacts -1) or a key finds no row (the copy and
  * the table differ, a hand edit), the table is scanned for the
  * borrower's rows instead. A row the table holds beyond the copy's is
@@ -3258,7 +3258,7 @@ static int borrower_read(sq *st, const char *id, store_borrower *out,
   sqlite3_clear_bindings(s);
   /* A copy NULL or not readable fails closed: no contacts known
    * (store.h, ncontacts -1), nothing sent to anyone. The table, keyed by
-   * value (schema 27), has no look-up by borrower to fall back on. */
+   * value (schema 28), has no look-up by borrower to fall back on. */
   if (rc == SQLITE_DONE && out->id && unpacked == RC_EINVAL) {
     out->contacts = NULL;
     out->ncontacts = -1;
@@ -4459,7 +4459,7 @@ static void import_indexes_forget(sq *st) {
 
 /* A first import, into a book without cases, fills the tables it writes
  * without their secondary indexes (cases_borrower; contacts_value too
- * until schema 27 keyed the contacts by value): an entry put into each
+ * until schema 28 keyed the contacts by value): an entry put into each
  * for every row was two of its seven B-tree inserts, where CREATE INDEX
  * once the rows are in sorts them and writes each index's pages once,
  * full. Dropped and created in the import's own

@@ -55,7 +55,7 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg);
  * contacts than the contacts table (either edited by hand alone): its
  * reminders go to the text's while a reply is matched to its case, a
  * report and a move to PostgreSQL read, by the table's. With unread_too
- * (a book of schema 27 on, where nothing reads the table by borrower),
+ * (a book of schema 28 on, where nothing reads the table by borrower),
  * also each whose text is NULL or does not read (unread 1): nothing is
  * sent to its contacts. SQLite's code. */
 typedef void (*sqlite_contacts_differ_fn)(void *ud, const char *id,

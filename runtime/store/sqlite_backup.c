@@ -333,11 +333,11 @@ static void odd_contacts_one(void *ud, const char *id, int unread) {
 static int odd_contacts(sqlite3 *db, int64_t version, store_odd_fn fn,
                         void *ud) {
   odd_to to = {fn, ud};
-  /* The copy on the borrower's row is schema 23's; from 27 on it is the
+  /* The copy on the borrower's row is schema 23's; from 28 on it is the
    * only read of a borrower's contacts, and one that does not read sends
    * nothing (before, such a copy sent the read to the table). */
   return version < 23 ? SQLITE_OK
-                      : sqlite_contacts_differ(db, version >= 27,
+                      : sqlite_contacts_differ(db, version >= 28,
                                                odd_contacts_one, &to);
 }
 

@@ -130,7 +130,7 @@ int sqlite_book_rows(sqlite3 *db, const char *table, store_row_fn fn, void *ud,
    * it): the book it moves to may keep it only so. */
   else if (!strcmp(table, "journal_runs"))
     s_text = BOOK_JOURNAL_RUNS;
-  /* A contact without a value keeps X'' in the table's key (schema 27):
+  /* A contact without a value keeps X'' in the table's key (schema 28):
    * it goes out as NULL, in the order of a borrower's list. */
   else if (!strcmp(table, "contacts"))
     s_text = "SELECT borrower_id, position, kind, nullif(value, X'') AS "

@@ -3,7 +3,7 @@
  * instead of two (the borrower's key, then the contacts' key), which was
  * 4k of a step's 87k instructions. The contacts table stays the truth
  * for look-ups by value and name and for reports; the packed copy is
- * written wherever the store writes contacts. Since schema 27 the
+ * written wherever the store writes contacts. Since schema 28 the
  * table is keyed by value, so the copy is the only read of a borrower's
  * contacts by borrower: a NULL one (a row written another way) or one
  * that does not read fails closed, the borrower read with no contacts
@@ -284,7 +284,7 @@ int sqlite_contacts_pack_all(sqlite3 *db, char **msg) {
   sqlite3_finalize(put);
   /* The borrowers without contacts: none, known, whatever their row said
    * (a copy is the table's, never its own). NOT IN reads the table once:
-   * keyed by value (27), a look-up by borrower would be a scan each. */
+   * keyed by value (28), a look-up by borrower would be a scan each. */
   return failed ||
          sqlite3_exec(db,
                       "UPDATE borrowers SET contacts_packed = '"
@@ -334,7 +334,7 @@ int sqlite_contacts_differ(sqlite3 *db, int unread_too,
   int rc, have = 0, unknown = 0, null = 0;
   /* A scan of every borrower and its contacts, in the borrowers' order:
    * this is a command's look (recoup check), never a step's. Keyed by
-   * value (27), the contacts are copied once and found through an
+   * value (28), the contacts are copied once and found through an
    * automatic index on the copy (a plain join scanned the table for
    * every borrower). */
   if (sqlite3_prepare_v2(db,
