@@ -518,7 +518,7 @@ static void path_segment(const char *id, char *out, size_t size) {
 
 /* The book's checks generation (engine.c, "checks generations") and
  * what the next start does with it, so that a lender knows when a newer
- * check's warning becomes a refusal. */
+ * check's warning becomes a refusal, and that a held book's is one. */
 static void checks_say(const char *db, const char *stored) {
   char value[100];
   int v = 1; /* none stored: a book made before generations were kept */
@@ -543,6 +543,14 @@ static void checks_say(const char *db, const char *stored) {
         "instead of warning (docs/operations.md, \"Checks added by an "
         "upgrade\")\n",
         db, v, RECOUP_CHECKS_GENERATION, RECOUP_CHECKS_GENERATION);
+  else if (v == RECOUP_CHECKS_GENERATION)
+    printf("%s: checks generation %d, this recoup's: every check's finding "
+           "refuses to start\n",
+           db, v);
+  else /* written by a newer recoup, or by hand */
+    printf("%s: checks generation %d, newer than this recoup's %d: every "
+           "check this recoup has refuses to start\n",
+           db, v, RECOUP_CHECKS_GENERATION);
 }
 
 static void odd_say(void *ud, const store_odd *o) {
