@@ -16,6 +16,7 @@
 #include "service.h"
 #include "session.h"
 #include "store/where.h"
+#include "template.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
@@ -812,12 +813,16 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
       rc_printable(shown, sizeof shown, json_string_value(amount));
       snprintf(got, sizeof got, ", not the string \"%s\"", shown);
     }
-    return rc_error_set(err, RC_EINVAL, "amount",
-                        "amount %s a JSON integer of minor units (5000 for "
-                        "50.00)%s",
-                        amount && !json_is_null(amount) ? "must be"
-                                                        : "is required:",
-                        got);
+    /* The institution's currency: the case's is not read before the
+     * body is (a payment is for the case's own, nearly always the same). */
+    char example[64];
+    return rc_error_set(
+        err, RC_EINVAL, "amount", "amount %s a JSON integer of minor units (%s)%s",
+        amount && !json_is_null(amount) ? "must be" : "is required:",
+        template_money_example(
+            script_config(engine_script(svc->eng))->currency, example,
+            sizeof example),
+        got);
   }
   if ((rc = body_string(j->body, "ref", &ref, err))) return rc;
   if (!ref || !*ref)

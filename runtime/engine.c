@@ -1656,7 +1656,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   /* Checked against the declaration before anything is written. */
   body = json_deep_copy(outcome);
   rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
-                         body, &conversation, err);
+                         c.currency, body, &conversation, err);
   /* A promise outcome is held to the promise's rules here, where the
    * collector can be told, not later in the handler's case:promise: a
    * "money" field takes 0 (a fee waived), a promise of nothing does not. */
