@@ -795,18 +795,21 @@ static int cmd_import(const args *a) {
     engine_close(eng);
     return EXIT_FAILED;
   }
-  if (deliver(eng, a) != RC_OK) {
-    engine_close(eng);
-    return EXIT_FAILED;
-  }
   t2 = seconds();
   failed = engine_get_stats(eng)->errors;
+  /* Said before the delivery's line: the rows are in the book whatever
+   * the gateways answer, and the lines come in the order things happen. */
   printf(
       "imported %lld rows from %s in %.2fs: %lld opened, %lld updated; "
       "%lld events handled in %.2fs, %lld handler errors\n",
       (long long)stats.rows, file, t1 - t0, (long long)stats.opened,
       (long long)stats.updated, (long long)(stats.handled + steps), t2 - t1,
       (long long)failed);
+  fflush(stdout);
+  if (deliver(eng, a) != RC_OK) {
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   engine_close(eng);
   return handlers_failed(a, dir, failed);
 }
