@@ -104,10 +104,10 @@ void backup_summary_print(const char *what, const char *path,
   for (int i = 0; i < s->ncurrencies; i++) {
     template_format_money(locale, s->money[i].currency, s->money[i].balance,
                           owed, sizeof owed);
-    template_format_money(locale, s->money[i].currency, s->money[i].paid,
-                          paid, sizeof paid);
-    fprintf(out, "  %s: owed on open cases %s, paid %s\n",
-            s->money[i].currency, owed, paid);
+    template_format_money(locale, s->money[i].currency, s->money[i].paid, paid,
+                          sizeof paid);
+    fprintf(out, "  %s: owed on open cases %s, paid %s\n", s->money[i].currency,
+            owed, paid);
   }
 }
 
@@ -382,8 +382,7 @@ static int fail_with(const rc_error *err, int json) {
  * given, scripts that do not load leave the locale "" (ICU's English):
  * a copy is not refused for them. */
 static int resolve_db(const char *dir, const char *db, char *out, size_t size,
-                      char *backups, size_t bsize, char *locale,
-                      size_t lsize) {
+                      char *backups, size_t bsize, char *locale, size_t lsize) {
   script *sc = NULL;
   rc_errlist errors = {0}, findings = {0};
   if (locale) *locale = '\0';

@@ -766,7 +766,8 @@ static void test_completion_money_refusal_says_the_minor_unit(void **state) {
   call_to_complete("CN1", "fen", path, sizeof path);
   a = post(path, AGENT,
            "{\"outcome\":\"promise\",\"amount\":\"50.00\",\"by\":\"7d\"}");
-  expect(a, 422, "amount must be a whole number of minor units (5000 for 50.00)");
+  expect(a, 422,
+         "amount must be a whole number of minor units (5000 for 50.00)");
   expect_not(a, "10000000000");
   expect(post(path, AGENT,
               "{\"outcome\":\"promise\",\"amount\":-5,\"by\":\"7d\"}"),
