@@ -1311,12 +1311,12 @@ static json_t *unloaded_versions(engine *eng) {
   if (cases == 0) return NULL;
   snprintf(msg, sizeof msg,
            "%lld open case%s run%s a workflow version these scripts do not "
-           "load: %s. Nothing runs for them (no timer fires, no event is "
+           "load: %s. Nothing runs for %s (no timer fires, no event is "
            "handled) until it is loaded: keep that version's file and load "
            "it beside the new one, with a migrate in the new version to "
-           "move them on (docs/lua.md, \"Changing a workflow\")",
+           "move %s on (docs/lua.md, \"Changing a workflow\")",
            (long long)cases, cases == 1 ? "" : "s", cases == 1 ? "s" : "",
-           versions);
+           versions, cases == 1 ? "it" : "them", cases == 1 ? "it" : "them");
   service_log("warn", json_pack("{s:s, s:I, s:s}", "msg", msg, "cases",
                                 (json_int_t)cases, "versions", versions));
   return json_pack("{s:s, s:I, s:s}", "message", msg, "cases",
