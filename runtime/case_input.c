@@ -868,13 +868,17 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   } else if (v && !json_is_null(v)) {
     return rc_error_set(err, RC_EINVAL, "data", "data must be an object");
   }
-  /* Any other column lands in case.data. */
+  /* Any other column lands in case.data: one that reads as a contact
+   * column is named for a warning (its phone is never sent to). */
   for (int i = 0; i < top.n; i++) {
     v = top.at[i].v;
     if (is_known(top.at[i].key, top.at[i].len) ||
         (text && json_is_string(v) && json_string_length(v) == 0))
       continue;
     json_object_set(in->data, top.at[i].key, v);
+    if (!in->contact_key[0] && json_is_string(v) &&
+        case_input_contact_like(top.at[i].key, top.at[i].len))
+      rc_copy(in->contact_key, sizeof in->contact_key, top.at[i].key);
   }
   if (top.n < 0) {
     json_object_foreach(obj, key, v) {
@@ -882,11 +886,54 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
           (text && json_is_string(v) && json_string_length(v) == 0))
         continue;
       json_object_set(in->data, key, v);
+      if (!in->contact_key[0] && json_is_string(v) &&
+          case_input_contact_like(key, strlen(key)))
+        rc_copy(in->contact_key, sizeof in->contact_key, key);
     }
   }
   if (json_object_size(in->data) > 0) in->present |= IN_DATA;
   c->data = data_text(in->data);
   return RC_OK;
+}
+
+int case_input_contact_like(const char *key, size_t len) {
+  /* One pass, a look only where a word could start: a data key costs
+   * a few instructions a byte (import, 100k rows: see docs/import.md). */
+  for (size_t i = 0; i < len; i++) {
+    const char *p = key + i;
+    size_t left = len - i;
+    switch ((unsigned char)*p | 0x20) {
+    case 'p':
+      if (left >= 5 && strncasecmp(p, "phone", 5) == 0) return 1;
+      break;
+    case 'e':
+      if (left >= 5 && strncasecmp(p, "email", 5) == 0) return 1;
+      break;
+    case 'm':
+      if (left >= 6 && strncasecmp(p, "mobile", 6) == 0) return 1;
+      break;
+    case 0xE7: /* 电话 */
+      if (left >= 6 && !memcmp(p, "\xE7\x94\xB5\xE8\xAF\x9D", 6)) return 1;
+      break;
+    case 0xE6: /* 手机 */
+      if (left >= 6 && !memcmp(p, "\xE6\x89\x8B\xE6\x9C\xBA", 6)) return 1;
+      break;
+    }
+  }
+  return 0;
+}
+
+const char *case_input_contact_key(json_t *obj) {
+  const char *key;
+  json_t *v;
+  if (!json_is_object(obj)) return NULL;
+  json_object_foreach(obj, key, v) {
+    if (json_is_string(v) && json_string_length(v) > 0 &&
+        !is_known(key, strlen(key)) &&
+        case_input_contact_like(key, strlen(key)))
+      return key;
+  }
+  return NULL;
 }
 
 /* DESIGN "Balance and amount due": the balance is everything owed, fees

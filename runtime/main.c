@@ -805,6 +805,11 @@ static int cmd_import(const args *a) {
       (long long)stats.rows, file, t1 - t0, (long long)stats.opened,
       (long long)stats.updated, (long long)(stats.handled + steps), t2 - t1,
       (long long)failed);
+  {
+    char warning[600];
+    import_contact_warning(&stats, warning, sizeof warning);
+    if (*warning) say("warning: %s", warning);
+  }
   fflush(stdout);
   if (deliver(eng, a) != RC_OK) {
     engine_close(eng);

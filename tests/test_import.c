@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "case_input.h"
 #include "import.h"
 
 static engine *open_mem(void) {
@@ -2988,6 +2989,50 @@ static void test_money_hints_follow_the_currency_s_minor_unit(void **state) {
   engine_close(eng);
 }
 
+/* An NDJSON key that reads as a contact column (Phone, 手机号, a CSV
+ * column mobile) went to case.data without a word: a borrower with no
+ * phone to remind. The import goes on and its summary warns, naming the
+ * first row and key; a key given under data, or a flag that is not text,
+ * is the lender's on purpose. */
+static void test_a_contact_like_data_key_is_warned_of(void **state) {
+  static const char text[] =
+      "{\"id\":\"P1\",\"borrower_id\":\"B1\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"data\":"
+      "{\"Phone\":\"1\"},\"phone_verified\":true,\"branch\":\"x\"}\n"
+      "{\"id\":\"P2\",\"borrower_id\":\"B2\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"Phone\":"
+      "\"+8613800000000\"}\n"
+      "{\"id\":\"P3\",\"borrower_id\":\"B3\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"\xE6\x89\x8B"
+      "\xE6\x9C\xBA\xE5\x8F\xB7\":\"13800000000\"}\n";
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  import_stats stats;
+  char warning[600];
+  FILE *f = tmpfile();
+  (void)state;
+  fwrite(text, 1, sizeof text - 1, f);
+  rewind(f);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_NDJSON, &stats,
+                                 &errors, 0),
+                   RC_OK);
+  fclose(f);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(stats.contact_rows, 2);
+  assert_int_equal(stats.contact_line, 2);
+  assert_string_equal(stats.contact_key, "Phone");
+  import_contact_warning(&stats, warning, sizeof warning);
+  assert_non_null(strstr(warning, "2 rows kept a key that reads as a "
+                                  "contact column in case.data (first: "
+                                  "line 2, 'Phone')"));
+  assert_true(case_input_contact_like("mobile_no", 9));
+  assert_true(case_input_contact_like("\xE8\x81\x94\xE7\xB3\xBB\xE7\x94"
+                                      "\xB5\xE8\xAF\x9D", 12));
+  assert_false(case_input_contact_like("branch", 6));
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A year-first date as a Chinese sheet saves it is refused with the
  * ISO form to write; a day-first or month-first one gets no guess. */
 static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
@@ -3359,6 +3404,7 @@ int main(void) {
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
       cmocka_unit_test(test_money_hints_follow_the_currency_s_minor_unit),
+      cmocka_unit_test(test_a_contact_like_data_key_is_warned_of),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),
