@@ -83,7 +83,8 @@ san: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
 # The service on the bundled example: import its sample portfolio into
-# var/run/recoup.db (first time only), add a demo console user for each role
+# var/run/recoup.db (first time only; its due dates moved to fall as far
+# before today as they fall before the portfolio's own day, 2026-01-05), add a demo console user for each role
 # when missing (password NAME-demo), then serve it and the console on
 # 127.0.0.1:8080 with demo tokens. Ctrl-C (or SIGTERM) drains and stops it.
 RUN_DIR    ?= var/run
@@ -100,7 +101,8 @@ run: build
 	$(BUILD)/recoup check $(EXAMPLE)
 	mkdir -p $(RUN_DIR)
 	@if [ ! -f $(RUN_DIR)/recoup.db ]; then \
-	  $(BUILD)/recoup import $(EXAMPLE)/data/portfolio.csv $(EXAMPLE) --db $(RUN_DIR)/recoup.db; \
+	  sh scripts/demo_portfolio.sh $(EXAMPLE)/data/portfolio.csv >$(RUN_DIR)/portfolio.csv && \
+	  $(BUILD)/recoup import $(RUN_DIR)/portfolio.csv $(EXAMPLE) --db $(RUN_DIR)/recoup.db; \
 	fi
 	@have=$$($(BUILD)/recoup user list $(EXAMPLE) --db $(RUN_DIR)/recoup.db | awk 'NR > 1 { print $$1 }'); \
 	for u in $(DEMO_USERS); do \

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "case_input.h"
 #include "console.h"
 #include "import.h"
 #include "input.h"
@@ -16,6 +17,7 @@
 #include "service.h"
 #include "session.h"
 #include "store/where.h"
+#include "template.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
@@ -705,9 +707,30 @@ static int64_t path_id(const char *arg, const char *what, rc_error *err) {
 
 /* --- writes ----------------------------------------------------------- */
 
+/* A case's key kept in case.data that reads as a contact column: a
+ * warning in the answer (the case is written as given). */
+static void contact_warning(json_t *warnings, json_t *one) {
+  const char *key = case_input_contact_key(one);
+  char id[200], shown[100], msg[600];
+  if (!key) return;
+  rc_printable_line(id, sizeof id,
+                    json_string_value(json_object_get(one, "id"))
+                        ? json_string_value(json_object_get(one, "id"))
+                        : "");
+  rc_printable_line(shown, sizeof shown, key);
+  snprintf(msg, sizeof msg,
+           "case %s: '%s' reads as a contact column and is kept in "
+           "case.data: recoup never sends to it. Give a borrower's number "
+           "in borrower.phones (an email in borrower.emails), or put the "
+           "key under data to keep it there on purpose",
+           id, shown);
+  json_array_append_new(warnings, json_string(msg));
+}
+
 static int w_cases(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   json_t *list = json_is_array(j->body) ? j->body : NULL, *one, *out;
+  json_t *warnings;
   size_t i;
   int created_n = 0, updated_n = 0, rc = RC_OK;
   if (!list && !json_is_object(j->body))
@@ -717,6 +740,7 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the array holds no case: nothing to open or update");
   out = json_array();
+  warnings = json_array();
   if (list) {
     json_array_foreach(list, i, one) {
       int created = 0;
@@ -730,6 +754,7 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
           out, json_pack("{s:s, s:b}", "id",
                          json_string_value(json_object_get(one, "id")),
                          "created", created));
+      contact_warning(warnings, one);
       created ? created_n++ : updated_n++;
     }
   } else {
@@ -740,16 +765,22 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
           out, json_pack("{s:s, s:b}", "id",
                          json_string_value(json_object_get(j->body, "id")),
                          "created", created));
+      contact_warning(warnings, j->body);
       created ? created_n++ : updated_n++;
     }
   }
   if (rc != RC_OK) {
     json_decref(out);
+    json_decref(warnings);
     return rc;
   }
   *status = created_n ? 201 : 200;
   *reply = json_pack("{s:i, s:i, s:o}", "created", created_n, "updated",
                      updated_n, "cases", out);
+  if (*reply && json_array_size(warnings) > 0)
+    json_object_set_new(*reply, "warnings", warnings);
+  else
+    json_decref(warnings);
   return RC_OK;
 }
 
@@ -815,12 +846,17 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
       rc_printable(shown, sizeof shown, json_string_value(amount));
       snprintf(got, sizeof got, ", not the string \"%s\"", shown);
     }
-    return rc_error_set(err, RC_EINVAL, "amount",
-                        "amount %s a JSON integer of minor units (5000 for "
-                        "50.00)%s",
-                        amount && !json_is_null(amount) ? "must be"
-                                                        : "is required:",
-                        got);
+    /* The institution's currency: the case's is not read before the
+     * body is (a payment is for the case's own, nearly always the same). */
+    char example[64];
+    return rc_error_set(
+        err, RC_EINVAL, "amount",
+        "amount %s a JSON integer of minor units (%s)%s",
+        amount && !json_is_null(amount) ? "must be" : "is required:",
+        template_money_example(
+            script_config(engine_script(svc->eng))->currency, example,
+            sizeof example),
+        got);
   }
   if ((rc = body_string(j->body, "ref", &ref, err))) return rc;
   if (!ref || !*ref)
@@ -1646,11 +1682,17 @@ static void r_import(service *svc, http_request *req, int route,
     rc_errlist_free(&errors);
     return;
   }
-  api_reply(
-      svc, req, route, 200,
-      json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)stats.rows, "opened",
-                (json_int_t)stats.opened, "updated", (json_int_t)stats.updated),
-      NULL);
+  {
+    char warning[600];
+    json_t *answer = json_pack("{s:I, s:I, s:I}", "rows",
+                               (json_int_t)stats.rows, "opened",
+                               (json_int_t)stats.opened, "updated",
+                               (json_int_t)stats.updated);
+    import_contact_warning(&stats, warning, sizeof warning);
+    if (*warning && answer)
+      json_object_set_new(answer, "warnings", json_pack("[s]", warning));
+    api_reply(svc, req, route, 200, answer, NULL);
+  }
 }
 
 /* --- metrics ---------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include "recoup/script.h"
 #include "service.h"
 #include "store/where.h"
+#include "template.h"
 
 /* --- what a copy holds ------------------------------------------------- */
 
@@ -69,8 +70,9 @@ json_t *backup_summary_json(const store_summary *s) {
 }
 
 void backup_summary_print(const char *what, const char *path,
-                          const store_summary *s, FILE *out) {
-  char shown[PATH_MAX];
+                          const store_summary *s, const char *locale,
+                          FILE *out) {
+  char shown[PATH_MAX], owed[64], paid[64];
   rc_printable(shown, sizeof shown, path);
   fprintf(out, "%s %s: %.1f MB, integrity %s, schema version %d\n", what, shown,
           (double)s->bytes / 1e6, s->integrity, s->schema);
@@ -97,10 +99,16 @@ void backup_summary_print(const char *what, const char *path,
     fprintf(out, "%s\n",
             s->locale_extensions > BACKUP_LOCALES_NAMED ? ", ..." : "");
   }
-  for (int i = 0; i < s->ncurrencies; i++)
-    fprintf(out, "  %s: owed on open cases %lld, paid %lld (minor units)\n",
-            s->money[i].currency, (long long)s->money[i].balance,
-            (long long)s->money[i].paid);
+  /* As recoup report shows money, so that the two compare at a glance
+   * (the JSON keeps minor units). */
+  for (int i = 0; i < s->ncurrencies; i++) {
+    template_format_money(locale, s->money[i].currency, s->money[i].balance,
+                          owed, sizeof owed);
+    template_format_money(locale, s->money[i].currency, s->money[i].paid, paid,
+                          sizeof paid);
+    fprintf(out, "  %s: owed on open cases %s, paid %s\n", s->money[i].currency,
+            owed, paid);
+  }
 }
 
 /* --- files --------------------------------------------------------------- */
@@ -369,26 +377,30 @@ static int fail_with(const rc_error *err, int json) {
 
 /* The database a command names: --db, else DIR's service.db; the backup
  * directory too when backups is not NULL. */
+/* The book's path (db, else the configuration's), where the backups go
+ * and the institution's locale, for money as report shows it. With db
+ * given, scripts that do not load leave the locale "" (ICU's English):
+ * a copy is not refused for them. */
 static int resolve_db(const char *dir, const char *db, char *out, size_t size,
-                      char *backups, size_t bsize) {
+                      char *backups, size_t bsize, char *locale, size_t lsize) {
   script *sc = NULL;
   rc_errlist errors = {0}, findings = {0};
-  if (db && !backups) {
-    rc_copy(out, size, db);
-    return RC_OK;
-  }
+  if (locale) *locale = '\0';
   /* Only the configuration is read: a newer check's finding (an upgrade
    * finding something in the scripts) must not stop a backup. */
   if (script_load_findings(&sc, dir, &errors, &findings) != RC_OK) {
-    for (int i = 0; i < errors.count; i++)
+    for (int i = 0; !db && i < errors.count; i++)
       rc_error_print(&errors.items[i], stderr);
     rc_errlist_free(&errors);
     rc_errlist_free(&findings);
-    return RC_EINVAL;
+    if (!db || backups) return RC_EINVAL;
+    rc_copy(out, size, db);
+    return RC_OK;
   }
   rc_errlist_free(&findings);
   rc_copy(out, size, db ? db : script_config(sc)->db);
   if (backups) rc_copy(backups, bsize, script_config(sc)->backup_to);
+  if (locale) rc_copy(locale, lsize, script_config(sc)->locale);
   script_free(sc);
   return RC_OK;
 }
@@ -412,7 +424,7 @@ static size_t on_reply(char *p, size_t size, size_t n, void *ud) {
 
 /* Asks the service at h->address for a backup to dest. */
 static int ask_service(const backup_holder *h, const char *db, const char *dest,
-                       int json) {
+                       const char *locale, int json) {
   const char *token = getenv("RECOUP_ADMIN_TOKEN");
   char url[400], auth[600], host[256], full[PATH_MAX], copy[PATH_MAX];
   char real[PATH_MAX];
@@ -511,7 +523,7 @@ static int ask_service(const backup_holder *h, const char *db, const char *dest,
               json_integer_value(json_object_get(v, "paid"));
         }
         printf("asked the service (pid %d) holding %s\n", h->pid, db);
-        backup_summary_print("backup", full, &s, stdout);
+        backup_summary_print("backup", full, &s, locale, stdout);
       }
     } else {
       json_t *e = json_object_get(answer, "error");
@@ -532,12 +544,14 @@ static int ask_service(const backup_holder *h, const char *db, const char *dest,
 
 int backup_cli(const char *dest, const char *dir, const char *db, int json,
                int direct) {
-  char path[PATH_MAX];
+  char path[PATH_MAX], locale[64];
   store_summary sum;
   backup_holder h;
   rc_error err;
   rc_error_clear(&err);
-  if (resolve_db(dir, db, path, sizeof path, NULL, 0) != RC_OK) return 1;
+  if (resolve_db(dir, db, path, sizeof path, NULL, 0, locale, sizeof locale) !=
+      RC_OK)
+    return 1;
   if (store_where(path) != STORE_FILE) {
     rc_error_set(&err, RC_EINVAL, "db",
                  "%s is not a database file: back it up with its own tools",
@@ -551,7 +565,7 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
   if (!direct) {
     int held = backup_lock_holder(path, &h, &err);
     if (held < 0) return fail_with(&err, json);
-    if (held) return ask_service(&h, path, dest, json);
+    if (held) return ask_service(&h, path, dest, locale, json);
   }
   if (copy_here(path, dest, &sum, &err) != RC_OK) return fail_with(&err, json);
   if (json) {
@@ -563,7 +577,7 @@ int backup_cli(const char *dest, const char *dir, const char *db, int json,
     free(text);
     json_decref(v);
   } else {
-    backup_summary_print("backup", dest, &sum, stdout);
+    backup_summary_print("backup", dest, &sum, locale, stdout);
   }
   return 0;
 }
@@ -580,14 +594,16 @@ static int move_aside(const char *db, char *kept, size_t size, rc_error *err) {
 }
 
 int restore_cli(const char *src, const char *dir, const char *db, int json) {
-  char path[PATH_MAX], lock[PATH_MAX + 8], partial[PATH_MAX + 64],
+  char path[PATH_MAX], locale[64], lock[PATH_MAX + 8], partial[PATH_MAX + 64],
       kept[PATH_MAX + 64] = "";
   store_summary sum;
   struct stat a, b;
   rc_error err;
   int fd, rc;
   rc_error_clear(&err);
-  if (resolve_db(dir, db, path, sizeof path, NULL, 0) != RC_OK) return 1;
+  if (resolve_db(dir, db, path, sizeof path, NULL, 0, locale, sizeof locale) !=
+      RC_OK)
+    return 1;
   if (store_where(path) != STORE_FILE) {
     rc_error_set(&err, RC_EINVAL, "db", "%s is not a database file", path);
     return fail_with(&err, json);
@@ -657,7 +673,7 @@ int restore_cli(const char *src, const char *dir, const char *db, int json) {
     char from[PATH_MAX];
     rc_printable(from, sizeof from, src);
     printf("restored %s from %s\n", path, from);
-    backup_summary_print("restored", path, &sum, stdout);
+    backup_summary_print("restored", path, &sum, locale, stdout);
     if (kept[0])
       printf(
           "the database it replaced is kept as %s (delete it when you no "

@@ -83,8 +83,11 @@ int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err);
 /* --- backup.c ---------------------------------------------------------- */
 
 json_t *backup_summary_json(const store_summary *s);
+/* The summary's lines; money formatted in locale (the institution's, as
+ * recoup report shows it; "" for ICU's English). */
 void backup_summary_print(const char *what, const char *path,
-                          const store_summary *s, FILE *out);
+                          const store_summary *s, const char *locale,
+                          FILE *out);
 
 /* The lock beside a database file (DB.lock): a service holds it with
  * flock for as long as it runs, and writes there where it listens and

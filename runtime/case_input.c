@@ -12,6 +12,7 @@
 #include "input.h"
 #include "jbuf.h"
 #include "phone.h"
+#include "template.h"
 
 /* The keys a case is read from, by length: every column of every row is
  * looked up here (a walk of all 24 cost some 90 instructions a column). */
@@ -326,13 +327,18 @@ static int plain_digits(const char *s, rc_money *out) {
  * currency sign or a separator without decimals is a figure as a sheet
  * shows money, most likely in yuan or dollars: "¥1,200" is 120000 fen,
  * and a hint of 1200 alone, written as told, would state the debt a
- * hundredth of itself; both readings are given. Writes the hint to buf
- * and returns 1; 0 for anything else. */
-static int money_hint(const char *s, char *buf, size_t size) {
+ * hundredth of itself; both readings are given. The minor unit is the
+ * row's currency's (cur) as ICU has it: JPY and VND have none, KWD and
+ * BHD thousandths, where a hint in fen would be off a hundred or ten
+ * times. Writes the hint to buf and returns 1; 0 for anything else. */
+static int money_hint(const char *s, const char *cur, char *buf,
+                      size_t size) {
   static const char fullwidth[] = "\xEF\xBC"; /* U+FF00..U+FF3F */
-  char digits[24];
+  static const char *const parts[] = {"", "tenths", "", "thousandths",
+                                      "ten-thousandths"};
+  char digits[24], unit[48];
   size_t n = 0, zeros;
-  int decimals = -1, odd = 0, shown = 0;
+  int decimals = -1, odd = 0, shown = 0, d = template_currency_digits(cur);
   const unsigned char *p = (const unsigned char *)s;
   if (strncmp(s, "$", 1) == 0 || strncmp(s, "\xC2\xA5", 2) == 0 ||
       strncmp(s, "\xEF\xBF\xA5", 3) == 0) { /* $, ¥, ￥ */
@@ -348,7 +354,7 @@ static int money_hint(const char *s, char *buf, size_t size) {
     p += wide ? 3 : 1;
     odd |= wide;
     if (c >= '0' && c <= '9') {
-      if (n + 3 >= sizeof digits || decimals >= 2) return 0;
+      if (n + 6 >= sizeof digits || decimals >= 4) return 0;
       digits[n++] = (char)c;
       if (decimals >= 0) decimals++;
     } else if (c == ',' && n > 0 && decimals < 0) {
@@ -361,25 +367,56 @@ static int money_hint(const char *s, char *buf, size_t size) {
   }
   if (n == 0 || decimals == 0) return 0;
   if (decimals < 0 && !odd) return 0;
-  if (decimals > 0)
-    while (decimals++ < 2) digits[n++] = '0';
+  /* Decimals beyond the currency's are a figure it cannot hold unless
+   * they are zeros (JPY's "1,200.00"). */
+  for (; decimals > d; decimals--)
+    if (digits[--n] != '0') return 0;
+  if (decimals >= 0)
+    while (decimals++ < d) digits[n++] = '0';
   digits[n] = '\0';
   zeros = strspn(digits, "0");
   if (zeros == n) zeros = n - 1;
-  if (decimals > 0)
+  snprintf(unit, sizeof unit, "%s's %s", cur, parts[d]);
+  if (d == 2 && decimals > 0)
     snprintf(buf, size,
              " (an amount with decimals: in fen or cents, that is %s)",
              digits + zeros);
-  else if (shown && digits[zeros] != '0')
+  else if (d == 2 && shown && digits[zeros] != '0')
     snprintf(buf, size,
              " (as a sheet shows money: if that is %s yuan or dollars, "
              "write %s00, in fen or cents; if the sheet holds fen or cents "
              "already, %s)",
              digits + zeros, digits + zeros, digits + zeros);
+  else if (d != 2 && decimals > 0 && d > 0)
+    snprintf(buf, size, " (an amount with decimals: in %s, that is %s)", unit,
+             digits + zeros);
+  else if (d != 2 && decimals > 0)
+    snprintf(buf, size,
+             " (an amount with decimals: %s has no minor unit, that is %s)",
+             cur, digits + zeros);
+  else if (d > 0 && d != 2 && shown && digits[zeros] != '0')
+    snprintf(buf, size,
+             " (as a sheet shows money: if that is %s %s, write %s%.*s, in "
+             "%s; if the sheet holds %s already, %s)",
+             digits + zeros, cur, digits + zeros, d, "0000", unit, parts[d],
+             digits + zeros);
   else
     snprintf(buf, size, " (write it with the digits 0-9 alone: %s)",
              digits + zeros);
   return 1;
+}
+
+/* What a currency's minor unit is, for a refusal of an amount: "fen,
+ * cents", or where it has none or other than hundredths, what it is. */
+static const char *minor_unit(const char *cur, char *buf, size_t size) {
+  int d = template_currency_digits(cur);
+  if (d == 2) return "fen, cents";
+  if (d == 0)
+    snprintf(buf, size, "%s has none: whole %s", cur, cur);
+  else
+    snprintf(buf, size, "%s has %d decimals: %s for 1.%.*s", cur, d,
+             d == 1 ? "10" : d == 3 ? "1000" : "10000", d, "0000");
+  return buf;
 }
 
 /* A date as a Chinese sheet writes it, year first: "2026/2/28",
@@ -427,8 +464,10 @@ static int date_hint(const char *s, char *buf, size_t size) {
 
 /* Money: a whole number of minor units, >= 0. */
 static int get_money(const fields *obj, const char *key, int text,
-                     rc_money *out, int *present, rc_error *err) {
+                     const char *cur, rc_money *out, int *present,
+                     rc_error *err) {
   json_t *v = field_get(obj, key);
+  char unit[64];
   *present = 0;
   if (!v || json_is_null(v)) return RC_OK;
   if (json_is_integer(v)) {
@@ -442,18 +481,19 @@ static int get_money(const fields *obj, const char *key, int text,
       *out = strtoll(s, &end, 10);
       if (*end || errno || !(isdigit((unsigned char)*s) || *s == '-')) {
         char hint[200] = "";
-        money_hint(s, hint, sizeof hint);
+        money_hint(s, cur, hint, sizeof hint);
         return rc_error_set(err, RC_EINVAL, key,
-                            "%s must be a whole number of minor units (fen, "
-                            "cents), got '%s'%s",
-                            key, s, hint);
+                            "%s must be a whole number of minor units (%s), "
+                            "got '%s'%s",
+                            key, minor_unit(cur, unit, sizeof unit), s, hint);
       }
     }
   } else if (json_is_real(v)) {
     return rc_error_set(err, RC_EINVAL, key,
-                        "%s must be a whole number of minor units (fen, "
-                        "cents), not %g",
-                        key, json_real_value(v));
+                        "%s must be a whole number of minor units (%s), "
+                        "not %g",
+                        key, minor_unit(cur, unit, sizeof unit),
+                        json_real_value(v));
   } else {
     return rc_error_set(err, RC_EINVAL, key,
                         "%s must be a whole number of minor units", key);
@@ -737,7 +777,8 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   }
   for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
     rc_money *dst = (rc_money *)((char *)c + money[i].offset);
-    if ((rc = get_money(&top, money[i].key, text, dst, &present, err)))
+    if ((rc = get_money(&top, money[i].key, text, c->currency, dst, &present,
+                        err)))
       return rc;
     if (present) in->present |= money[i].bit;
   }
@@ -827,13 +868,17 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   } else if (v && !json_is_null(v)) {
     return rc_error_set(err, RC_EINVAL, "data", "data must be an object");
   }
-  /* Any other column lands in case.data. */
+  /* Any other column lands in case.data: one that reads as a contact
+   * column is named for a warning (its phone is never sent to). */
   for (int i = 0; i < top.n; i++) {
     v = top.at[i].v;
     if (is_known(top.at[i].key, top.at[i].len) ||
         (text && json_is_string(v) && json_string_length(v) == 0))
       continue;
     json_object_set(in->data, top.at[i].key, v);
+    if (!in->contact_key[0] && json_is_string(v) &&
+        case_input_contact_like(top.at[i].key, top.at[i].len))
+      rc_copy(in->contact_key, sizeof in->contact_key, top.at[i].key);
   }
   if (top.n < 0) {
     json_object_foreach(obj, key, v) {
@@ -841,11 +886,54 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
           (text && json_is_string(v) && json_string_length(v) == 0))
         continue;
       json_object_set(in->data, key, v);
+      if (!in->contact_key[0] && json_is_string(v) &&
+          case_input_contact_like(key, strlen(key)))
+        rc_copy(in->contact_key, sizeof in->contact_key, key);
     }
   }
   if (json_object_size(in->data) > 0) in->present |= IN_DATA;
   c->data = data_text(in->data);
   return RC_OK;
+}
+
+int case_input_contact_like(const char *key, size_t len) {
+  /* One pass, a look only where a word could start: a data key costs
+   * a few instructions a byte (import, 100k rows: see docs/import.md). */
+  for (size_t i = 0; i < len; i++) {
+    const char *p = key + i;
+    size_t left = len - i;
+    switch ((unsigned char)*p | 0x20) {
+    case 'p':
+      if (left >= 5 && strncasecmp(p, "phone", 5) == 0) return 1;
+      break;
+    case 'e':
+      if (left >= 5 && strncasecmp(p, "email", 5) == 0) return 1;
+      break;
+    case 'm':
+      if (left >= 6 && strncasecmp(p, "mobile", 6) == 0) return 1;
+      break;
+    case 0xE7: /* 电话 */
+      if (left >= 6 && !memcmp(p, "\xE7\x94\xB5\xE8\xAF\x9D", 6)) return 1;
+      break;
+    case 0xE6: /* 手机 */
+      if (left >= 6 && !memcmp(p, "\xE6\x89\x8B\xE6\x9C\xBA", 6)) return 1;
+      break;
+    }
+  }
+  return 0;
+}
+
+const char *case_input_contact_key(json_t *obj) {
+  const char *key;
+  json_t *v;
+  if (!json_is_object(obj)) return NULL;
+  json_object_foreach(obj, key, v) {
+    if (json_is_string(v) && json_string_length(v) > 0 &&
+        !is_known(key, strlen(key)) &&
+        case_input_contact_like(key, strlen(key)))
+      return key;
+  }
+  return NULL;
 }
 
 /* DESIGN "Balance and amount due": the balance is everything owed, fees

@@ -27,6 +27,9 @@ typedef struct case_input {
   store_borrower b; /* owned; ncontacts -1 when no contact was given */
   json_t *data;     /* owned: the custom fields given (merged on update) */
   unsigned present; /* IN_* bits: what the input carried */
+  /* The first key kept in case.data that reads as a contact column
+   * (Phone, mobile_no, 手机): "" when none (case_input_contact_like). */
+  char contact_key[48];
 } case_input;
 
 /* Added to text_values: obj's text was checked for NUL where it was read
@@ -42,6 +45,13 @@ int case_input_parse(json_t *obj, int text_values, rc_clock *clk,
                      const char *default_currency, const char *country,
                      case_input *out, rc_error *err);
 void case_input_free(case_input *in);
+/* A key of len bytes that names a contact point as a sheet would
+ * (phone, email or mobile in any case, 电话, 手机): kept in case.data,
+ * recoup never sends to it. */
+int case_input_contact_like(const char *key, size_t len);
+/* The first key of obj (flat, as POST /v1/cases takes it) that is not
+ * one of recoup's and reads so, with text in it; NULL when none. */
+const char *case_input_contact_key(json_t *obj);
 /* The money fields agree: amount_due is at most the balance (which
  * includes everything owed). For a case as it will be stored. */
 int case_input_check_money(const store_case *c, rc_error *err);

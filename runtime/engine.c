@@ -1689,7 +1689,7 @@ int engine_task_complete(engine *eng, int64_t task_id, json_t *outcome,
   /* Checked against the declaration before anything is written. */
   body = json_deep_copy(outcome);
   rc = script_task_check(script_for(eng, &c), c.workflow, c.version, t.kind,
-                         body, &conversation, err);
+                         c.currency, body, &conversation, err);
   /* A promise outcome is held to the promise's rules here, where the
    * collector can be told, not later in the handler's case:promise: a
    * "money" field takes 0 (a fee waived), a promise of nothing does not. */
@@ -3658,6 +3658,39 @@ static int load_beside(engine *eng, rc_errlist *errors) {
   eng->sc = sc;
   invalidate(eng);
   return RC_OK;
+}
+
+struct unloaded {
+  engine *eng;
+  int64_t cases;
+  char *text;
+  size_t size, used;
+};
+
+static int unloaded_row(void *ud, const store_value *cols, int n) {
+  struct unloaded *u = ud;
+  char name[200];
+  if (n < 3 || cols[0].type != STORE_TEXT ||
+      script_with(u->eng, cols[0].s, (int)cols[1].i))
+    return 0;
+  u->cases += cols[2].i;
+  rc_printable_line(name, sizeof name, cols[0].s);
+  if (u->used < u->size)
+    u->used += (size_t)snprintf(
+        u->text + u->used, u->size - u->used, "%s%s v%lld (%lld case%s)",
+        u->used ? ", " : "", name, (long long)cols[1].i, (long long)cols[2].i,
+        cols[2].i == 1 ? "" : "s");
+  return 0;
+}
+
+int engine_unloaded_versions(engine *eng, int64_t *cases, char *versions,
+                             size_t size, rc_error *err) {
+  struct unloaded u = {eng, 0, versions, size, 0};
+  int rc;
+  if (size) *versions = '\0';
+  rc = store_report_versions(eng->st, unloaded_row, &u, err);
+  *cases = u.cases;
+  return rc;
 }
 
 /* What a reload records in the book: each workflow's newest version. */

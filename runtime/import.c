@@ -489,6 +489,11 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
   it->kind = ITEM_CASE;
   it->line = line;
   it->id_at = id_at;
+  if (it->in.contact_key[0] && im->stats->contact_rows++ == 0) {
+    im->stats->contact_line = line;
+    rc_copy(im->stats->contact_key, sizeof im->stats->contact_key,
+            it->in.contact_key);
+  }
 }
 
 /* The writer's: a row written, or only counted once the file is known
@@ -1171,6 +1176,23 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
       fprintf(stderr, "import: another writer's deadlock: reading %s again\n",
               name);
   }
+}
+
+void import_contact_warning(const import_stats *stats, char *buf,
+                            size_t size) {
+  char key[sizeof stats->contact_key * 2];
+  *buf = '\0';
+  if (stats->contact_rows == 0) return;
+  rc_printable_line(key, sizeof key, stats->contact_key);
+  snprintf(buf, size,
+           "%lld row%s kept a key that reads as a contact column in "
+           "case.data (first: line %lld, '%s'): recoup never sends to it. "
+           "Give a borrower's number as phone (an email as email), or put "
+           "the key under data to keep it there on purpose "
+           "(docs/import.md)",
+           (long long)stats->contact_rows,
+           stats->contact_rows == 1 ? "" : "s",
+           (long long)stats->contact_line, key);
 }
 
 int import_file(engine *eng, const char *path, import_stats *stats,

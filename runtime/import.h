@@ -8,6 +8,10 @@
 typedef struct import_stats {
   int64_t rows, opened, updated;
   int64_t handled; /* `opened` events handled in the import's transaction */
+  /* Rows with a key kept in case.data that reads as a contact column
+   * (case_input_contact_like): how many, the first's line and key. */
+  int64_t contact_rows, contact_line;
+  char contact_key[48];
 } import_stats;
 
 enum { IMPORT_AUTO, IMPORT_CSV, IMPORT_NDJSON };
@@ -24,5 +28,9 @@ int import_stream(engine *eng, FILE *f, const char *name, int format,
                   import_stats *stats, rc_errlist *errors, int progress);
 int import_file(engine *eng, const char *path, import_stats *stats,
                 rc_errlist *errors, int progress);
+/* The warning of stats's rows whose contact-like key went to case.data
+ * into buf ("" when none): one sentence, for the CLI and HTTP alike. */
+void import_contact_warning(const import_stats *stats, char *buf,
+                            size_t size);
 
 #endif

@@ -19,34 +19,76 @@ static void reader(lua_State *L, template_ctx *ctx) {
   if (lua_isuserdata(L, -1)) lcase_reader(L, lua_gettop(L), ctx);
 }
 
-int lformat_money(lua_State *L) {
-  lua_Integer minor = luaL_checkinteger(L, 1);
-  const char *currency = luaL_optstring(L, 2, NULL);
-  template_ctx ctx;
+/* Arguments are read before the reader pushes its strings. */
+static int format_money(lua_State *L, template_ctx *ctx, lua_Integer minor,
+                        const char *currency) {
   template_value v = {TEMPLATE_MONEY, NULL, minor, 0};
   char buf[128];
   rc_error err;
-  if (currency && (strlen(currency) != 3 ||
-                   strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
-    return luaL_argerror(L, 2, "an ISO 4217 code such as \"CNY\"");
-  reader(L, &ctx);
-  if (currency) ctx.currency = currency;
-  if (template_format_value(TEMPLATE_FMT_MONEY, &v, &ctx, buf, sizeof buf,
+  if (currency) ctx->currency = currency;
+  if (template_format_value(TEMPLATE_FMT_MONEY, &v, ctx, buf, sizeof buf,
                             &err) != RC_OK)
     return luaL_error(L, "recoup.money: %s", err.message);
   lua_pushstring(L, buf);
   return 1;
 }
 
-int lformat_date(lua_State *L) {
-  template_ctx ctx;
-  template_value v = {TEMPLATE_TEXT, luaL_checkstring(L, 1), 0, 0};
+static const char *money_currency(lua_State *L) {
+  const char *currency = luaL_optstring(L, 2, NULL);
+  if (currency && (strlen(currency) != 3 ||
+                   strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+    luaL_argerror(L, 2, "an ISO 4217 code such as \"CNY\"");
+  return currency;
+}
+
+static int format_date(lua_State *L, template_ctx *ctx, const char *d) {
+  template_value v = {TEMPLATE_TEXT, d, 0, 0};
   char buf[128];
   rc_error err;
-  reader(L, &ctx);
-  if (template_format_value(TEMPLATE_FMT_DATE, &v, &ctx, buf, sizeof buf,
+  if (template_format_value(TEMPLATE_FMT_DATE, &v, ctx, buf, sizeof buf,
                             &err) != RC_OK)
     return luaL_error(L, "recoup.date: %s", err.message);
   lua_pushstring(L, buf);
   return 1;
+}
+
+int lformat_money(lua_State *L) {
+  lua_Integer minor = luaL_checkinteger(L, 1);
+  const char *currency = money_currency(L);
+  template_ctx ctx;
+  reader(L, &ctx);
+  return format_money(L, &ctx, minor, currency);
+}
+
+int lformat_date(lua_State *L) {
+  const char *d = luaL_checkstring(L, 1);
+  template_ctx ctx;
+  reader(L, &ctx);
+  return format_date(L, &ctx, d);
+}
+
+/* The institution's reader, as outside a handler. */
+static void institution_reader(const institution_config *cfg, rc_clock *clk,
+                               template_ctx *ctx) {
+  memset(ctx, 0, sizeof *ctx);
+  ctx->locale = cfg->locale;
+  ctx->currency = cfg->currency;
+  ctx->clock = clk;
+}
+
+int lformat_money_institution(lua_State *L, const institution_config *cfg,
+                              rc_clock *clk) {
+  lua_Integer minor = luaL_checkinteger(L, 1);
+  const char *currency = money_currency(L);
+  template_ctx ctx;
+  institution_reader(cfg, clk, &ctx);
+  return format_money(L, &ctx, minor, currency);
+}
+
+int lformat_date_institution(lua_State *L, const institution_config *cfg,
+                             rc_clock *clk) {
+  const char *d = luaL_checkstring(L, 1);
+  template_ctx ctx;
+  institution_reader(cfg, clk, &ctx);
+  return format_date(L, &ctx, d);
 }

@@ -351,6 +351,41 @@ static int rt_tostring(lua_State *L) {
   return 1;
 }
 
+/* recoup.money and recoup.date as the service has them, in a spec and
+ * the REPL: the institution's locale, currency and zone (as outside a
+ * handler there), of the engine the last rt pushed drives. */
+#define RT_CURRENT "recoup.rt.current"
+
+static engine *current_engine(lua_State *L, const char *fn) {
+  lrt *rt;
+  lua_getfield(L, LUA_REGISTRYINDEX, RT_CURRENT); /* rt or nil */
+  rt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!rt)
+    luaL_error(L,
+               "%s: no institution is loaded yet: call it inside a test, "
+               "where rt is",
+               fn);
+  return rt->eng;
+}
+
+static int rt_format_money(lua_State *L) {
+  engine *eng = current_engine(L, "recoup.money");
+  return lformat_money_institution(L, script_config(engine_script(eng)),
+                                   engine_clock(eng));
+}
+
+static int rt_format_date(lua_State *L) {
+  engine *eng = current_engine(L, "recoup.date");
+  return lformat_date_institution(L, script_config(engine_script(eng)),
+                                  engine_clock(eng));
+}
+
+void lrt_forget(lua_State *L) {
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, RT_CURRENT);
+}
+
 void lrt_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"set_clock", rt_set_clock},
                                      {"advance", rt_advance},
@@ -379,10 +414,20 @@ void lrt_open(lua_State *L) {
   lua_pushliteral(L, "locked");
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  lua_createtable(L, 0, 3); /* recoup */
+  lua_pushcfunction(L, rt_format_money);
+  lua_setfield(L, -2, "money");
+  lua_pushcfunction(L, rt_format_date);
+  lua_setfield(L, -2, "date");
+  lua_pushstring(L, RECOUP_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_setglobal(L, "recoup");
 }
 
 void lrt_push(lua_State *L, engine *eng) {
   lrt *rt = lua_newuserdatauv(L, sizeof *rt, 0);
   rt->eng = eng;
   luaL_setmetatable(L, RT_MT);
+  lua_pushvalue(L, -1); /* rt rt */
+  lua_setfield(L, LUA_REGISTRYINDEX, RT_CURRENT);
 }

@@ -518,7 +518,7 @@ static void path_segment(const char *id, char *out, size_t size) {
 
 /* The book's checks generation (engine.c, "checks generations") and
  * what the next start does with it, so that a lender knows when a newer
- * check's warning becomes a refusal. */
+ * check's warning becomes a refusal, and that a held book's is one. */
 static void checks_say(const char *db, const char *stored) {
   char value[100];
   int v = 1; /* none stored: a book made before generations were kept */
@@ -543,6 +543,14 @@ static void checks_say(const char *db, const char *stored) {
         "instead of warning (docs/operations.md, \"Checks added by an "
         "upgrade\")\n",
         db, v, RECOUP_CHECKS_GENERATION, RECOUP_CHECKS_GENERATION);
+  else if (v == RECOUP_CHECKS_GENERATION)
+    printf("%s: checks generation %d, this recoup's: every check's finding "
+           "refuses to start\n",
+           db, v);
+  else /* written by a newer recoup, or by hand */
+    printf("%s: checks generation %d, newer than this recoup's %d: every "
+           "check this recoup has refuses to start\n",
+           db, v, RECOUP_CHECKS_GENERATION);
 }
 
 static void odd_say(void *ud, const store_odd *o) {
@@ -796,18 +804,26 @@ static int cmd_import(const args *a) {
     engine_close(eng);
     return EXIT_FAILED;
   }
-  if (deliver(eng, a) != RC_OK) {
-    engine_close(eng);
-    return EXIT_FAILED;
-  }
   t2 = seconds();
   failed = engine_get_stats(eng)->errors;
+  /* Said before the delivery's line: the rows are in the book whatever
+   * the gateways answer, and the lines come in the order things happen. */
   printf(
       "imported %lld rows from %s in %.2fs: %lld opened, %lld updated; "
       "%lld events handled in %.2fs, %lld handler errors\n",
       (long long)stats.rows, file, t1 - t0, (long long)stats.opened,
       (long long)stats.updated, (long long)(stats.handled + steps), t2 - t1,
       (long long)failed);
+  {
+    char warning[600];
+    import_contact_warning(&stats, warning, sizeof warning);
+    if (*warning) say("warning: %s", warning);
+  }
+  fflush(stdout);
+  if (deliver(eng, a) != RC_OK) {
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   engine_close(eng);
   return handlers_failed(a, dir, failed);
 }

@@ -1070,7 +1070,7 @@ int script_transition_allowed(script *sc, const char *workflow, int version,
  * HTTP is checked outside any handler). */
 struct task_read {
   void (*read)(lua_State *L, struct task_read *r);
-  const char *workflow, *kind;
+  const char *workflow, *kind, *currency;
   int version, rc, *conversation;
   script_task_kind *info;
   json_t *body, *outcomes;
@@ -1140,15 +1140,16 @@ static void read_task_check(lua_State *L, struct task_read *r) {
     return;
   }
   r->rc = task_decl_check(L, lua_gettop(L), script_of(L)->clock, r->kind,
-                          r->body, r->conversation, r->err);
+                          r->currency, r->body, r->conversation, r->err);
 }
 
 int script_task_check(script *sc, const char *workflow, int version,
-                      const char *kind, json_t *body, int *conversation,
-                      rc_error *err) {
+                      const char *kind, const char *currency, json_t *body,
+                      int *conversation, rc_error *err) {
   struct task_read r = {.read = read_task_check,
                         .workflow = workflow,
                         .kind = kind,
+                        .currency = currency,
                         .version = version,
                         .conversation = conversation,
                         .body = body,

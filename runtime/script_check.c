@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <unicode/uloc.h>
 
+#include "case_input.h"
 #include "script_priv.h"
 #include "source.h"
 #include "template.h"
@@ -321,6 +323,67 @@ static void home_text(script *sc, const text_at *t, const char *const *langs,
                 en ? "the English one" : "one of those");
 }
 
+/* The tag a text keyed `lang` was most likely meant for, as recoup
+ * matches borrowers' locales (BCP 47, checked as import checks them):
+ * zh_CN is zh-CN; und-CN is the language ICU takes as the
+ * region's (zh-CN); und alone is the institution's locale, what a
+ * borrower without one is written in. "" when there is none to name. */
+static void meant_tag(const script *sc, const char *lang, char *out,
+                      size_t size) {
+  char tag[64], id[96], full[96], language[16] = "", region[8] = "";
+  UErrorCode st = U_ZERO_ERROR;
+  rc_error err;
+  size_t n = 0;
+  *out = '\0';
+  for (; lang[n] && n + 1 < sizeof tag; n++)
+    tag[n] = lang[n] == '_' ? '-' : lang[n];
+  tag[n] = '\0';
+  if (strcasecmp(tag, "und") == 0) {
+    rc_copy(out, size, *sc->cfg.locale ? sc->cfg.locale : "en");
+    return;
+  }
+  uloc_forLanguageTag(tag, id, sizeof id, NULL, &st);
+  if (strncasecmp(tag, "und-", 4) == 0 && U_SUCCESS(st)) {
+    uloc_addLikelySubtags(id, full, sizeof full, &st);
+    rc_copy(id, sizeof id, full);
+  }
+  uloc_getLanguage(id, language, sizeof language, &st);
+  uloc_getCountry(id, region, sizeof region, &st);
+  if (U_FAILURE(st) || !language[0]) return;
+  snprintf(tag, sizeof tag, "%s%s%s", language, region[0] ? "-" : "", region);
+  rc_error_clear(&err);
+  if (case_input_check_locale(tag, "locale", &err) == RC_OK)
+    rc_copy(out, size, tag);
+}
+
+/* A text is chosen by the borrower's locale, which import and the API
+ * take only as a BCP 47 tag (case_input_check_locale), then its
+ * language, then the institution's, then en (lua_case.c, pick_text),
+ * each matched as written: a text keyed zh_CN, und or und-CN is never
+ * chosen (but by chance, when no key matches) and its borrowers get
+ * another language. Checks generation 3. */
+static void check_text_locale(script *sc, const text_at *t, const char *lang) {
+  char meant[64], why[300];
+  rc_error err;
+  rc_error_clear(&err);
+  if (case_input_check_locale(lang, "locale", &err) == RC_OK) return;
+  meant_tag(sc, lang, meant, sizeof meant);
+  if (strcasecmp(lang, "und") == 0 || strncasecmp(lang, "und-", 4) == 0 ||
+      strncasecmp(lang, "und_", 4) == 0)
+    snprintf(why, sizeof why,
+             "'%s' says the language is undetermined, and no borrower's "
+             "locale does",
+             lang);
+  else
+    snprintf(why, sizeof why, "%s", err.message);
+  check_finding(sc, 3, t->file, t->line,
+                "template '%s'.%s has a text keyed '%s', which recoup never "
+                "chooses (%s)%s%s%s",
+                t->name, t->channel, lang, why,
+                *meant ? ": key it by the locale recoup would choose, [\"" : "",
+                meant, *meant ? "\"]" : "");
+}
+
 static void check_channel_texts(script *sc, int def, text_at *t,
                                 const source *src, int tline) {
   lua_State *L = sc->L;
@@ -354,6 +417,7 @@ static void check_channel_texts(script *sc, int def, text_at *t,
     for (int l = 0; l < k; l++) {
       t->lang = langs[l];
       t->line = text_line(src, t->name, ch, langs[l], tline);
+      if (declared) check_text_locale(sc, t, langs[l]);
       if (lua_getfield(L, -1, langs[l]) != LUA_TSTRING)
         check_error(sc, t->file, t->line,
                     "template '%s'.%s.%s must be a string", t->name, ch,

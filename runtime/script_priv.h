@@ -191,6 +191,12 @@ void check_sends(script *sc);     /* literal case:send in workflow files,
 /* lua_format.c: recoup.money and recoup.date */
 int lformat_money(lua_State *L);
 int lformat_date(lua_State *L);
+/* The same in the institution's locale and currency, in a state of
+ * another kind (a spec's, the REPL's: lua_rt.c). */
+int lformat_money_institution(lua_State *L, const institution_config *cfg,
+                              rc_clock *clk);
+int lformat_date_institution(lua_State *L, const institution_config *cfg,
+                             rc_clock *clk);
 
 /* lua_case.c */
 void lcase_open(lua_State *L);

@@ -1116,6 +1116,7 @@ static void on_term(uv_signal_t *s, int signum) {
 }
 
 static void log_check_warnings(engine *eng, int hold);
+static json_t *unloaded_versions(engine *eng);
 
 int service_reload(service *svc, const char *by, json_t **result) {
   rc_errlist errors = {0};
@@ -1149,6 +1150,9 @@ int service_reload(service *svc, const char *by, json_t **result) {
                           "line", w->items[i].line, "message",
                           w->items[i].message, "check_generation",
                           w->items[i].since));
+    json_t *unloaded = unloaded_versions(svc->eng);
+    if (unloaded && !list) list = json_array();
+    if (unloaded) json_array_append_new(list, unloaded);
     if (list) json_object_set_new(*result, "warnings", list);
   }
   svc->reload_generation = engine_reload_state(svc->eng)->generation;
@@ -1287,6 +1291,38 @@ static void log_check_warnings(engine *eng, int hold) {
   }
 }
 
+/* Open cases on a workflow version the loaded scripts do not hold wait
+ * unworked (a version bumped and its file dropped): said once at start
+ * and at each reload, as tick and check say it, with the warning a
+ * reload answers (NULL when there are none). */
+static json_t *unloaded_versions(engine *eng) {
+  char versions[400], msg[600];
+  int64_t cases = 0;
+  rc_error err;
+  rc_error_clear(&err);
+  if (engine_unloaded_versions(eng, &cases, versions, sizeof versions, &err) !=
+      RC_OK) {
+    service_log("error", json_pack("{s:s, s:s}", "msg",
+                                   "could not count open cases by workflow "
+                                   "version",
+                                   "error", err.message));
+    return NULL;
+  }
+  if (cases == 0) return NULL;
+  snprintf(msg, sizeof msg,
+           "%lld open case%s run%s a workflow version these scripts do not "
+           "load: %s. Nothing runs for %s (no timer fires, no event is "
+           "handled) until it is loaded: keep that version's file and load "
+           "it beside the new one, with a migrate in the new version to "
+           "move %s on (docs/lua.md, \"Changing a workflow\")",
+           (long long)cases, cases == 1 ? "" : "s", cases == 1 ? "s" : "",
+           versions, cases == 1 ? "it" : "them", cases == 1 ? "it" : "them");
+  service_log("warn", json_pack("{s:s, s:I, s:s}", "msg", msg, "cases",
+                                (json_int_t)cases, "versions", versions));
+  return json_pack("{s:s, s:I, s:s}", "message", msg, "cases",
+                   (json_int_t)cases, "versions", versions);
+}
+
 int serve_main(const char *dir, const char *db, const char *listen,
                int real_time) {
   service svc;
@@ -1307,6 +1343,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
     return 1;
   }
   log_check_warnings(svc.eng, 1);
+  json_decref(unloaded_versions(svc.eng));
   /* A rehearsal's messages must not reach real borrowers by a slip. */
   if (engine_clock_real(svc.eng, real_time, &err) != RC_OK) {
     service_log(

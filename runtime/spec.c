@@ -407,6 +407,7 @@ static void run_file(runner *r) {
     }
     lua_pop(L, 3); /* tb name t */
     /* Cases a spec kept point at this engine: collect them first. */
+    lrt_forget(L);
     lua_gc(L, LUA_GCCOLLECT);
     engine_close(eng);
   }

@@ -31,6 +31,7 @@
 #include "script_priv.h"
 #include "source.h"
 #include "task_decl.h"
+#include "template.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
 
@@ -432,9 +433,9 @@ static int check_text(json_t *v, const char *field, rc_error *err) {
 }
 
 /* Checks one value against its type; a date becomes the date it names. */
-static int check_value(lua_State *L, rc_clock *clk, json_t *body,
-                       const char *field, json_t *v, const field_type *t,
-                       rc_error *err) {
+static int check_value(lua_State *L, rc_clock *clk, const char *currency,
+                       json_t *body, const char *field, json_t *v,
+                       const field_type *t, rc_error *err) {
   if (t->choices) {
     if (!json_is_string(v) || !in_choices(L, json_string_value(v))) {
       char list[256] = "";
@@ -467,13 +468,26 @@ static int check_value(lua_State *L, rc_clock *clk, json_t *body,
     return check_bounds(t, field, json_integer_value(v), err);
   }
   if (!strcmp(t->name, "money")) {
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > TASK_MONEY_MAX)
+    /* Bounds the lender declared are said as declared; 0 and 10^15, the
+     * bounds of every amount, only where they are what refuses. */
+    char example[64];
+    if (!json_is_integer(v))
       return rc_error_set(err, RC_EINVAL, field,
-                          "%s must be a whole number of minor units from 0 "
-                          "to %lld",
-                          field, (long long)TASK_MONEY_MAX);
-    return check_bounds(t, field, json_integer_value(v), err);
+                          "%s must be a whole number of minor units (%s)",
+                          field,
+                          template_money_example(currency, example,
+                                                 sizeof example));
+    if (check_bounds(t, field, json_integer_value(v), err)) return RC_EINVAL;
+    if (json_integer_value(v) < 0)
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s must not be negative (got %lld)", field,
+                          (long long)json_integer_value(v));
+    if (json_integer_value(v) > TASK_MONEY_MAX)
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s must be at most %lld minor units (got %lld)",
+                          field, (long long)TASK_MONEY_MAX,
+                          (long long)json_integer_value(v));
+    return RC_OK;
   }
   if (!strcmp(t->name, "date")) {
     rc_time at;
@@ -529,7 +543,8 @@ int task_decl_kind(lua_State *L, int wf, const char *kind,
 }
 
 int task_decl_check(lua_State *L, int wf, rc_clock *clk, const char *kind,
-                    json_t *body, int *conversation, rc_error *err) {
+                    const char *currency, json_t *body, int *conversation,
+                    rc_error *err) {
   const char *outcome, *key;
   json_t *v;
   int found, base = lua_gettop(L), rc = RC_OK;
@@ -603,7 +618,7 @@ int task_decl_check(lua_State *L, int wf, rc_clock *clk, const char *kind,
                               "'%s'",
                               field, outcome, kind);
         } else {
-          rc = check_value(L, clk, body, field, given, &t, err);
+          rc = check_value(L, clk, currency, body, field, given, &t, err);
         }
       }
       lua_pop(L, 1);

@@ -24,9 +24,11 @@ int task_decl_kind(lua_State *L, int wf, const char *kind,
                    script_task_kind *out);
 /* Checks a completion body against the workflow at wf; durations in date
  * fields become dates in body. *conversation: the outcome starts the pause
- * after a conversation. RC_EINVAL names the field at fault. */
+ * after a conversation. RC_EINVAL names the field at fault; a money
+ * field's refusal says the case's currency's minor unit. */
 int task_decl_check(lua_State *L, int wf, rc_clock *clk, const char *kind,
-                    json_t *body, int *conversation, rc_error *err);
+                    const char *currency, json_t *body, int *conversation,
+                    rc_error *err);
 
 /* The outcomes of kind in the workflow at wf as the console draws its
  * forms from them: {outcome: {"fields": {name: {"type", "optional",

@@ -81,6 +81,23 @@ static int32_t currency_digits(const char *currency) {
   return U_FAILURE(status) || digits < 0 || digits > 4 ? 2 : digits;
 }
 
+int template_currency_digits(const char *currency) {
+  return (int)currency_digits(currency);
+}
+
+const char *template_money_example(const char *currency, char *buf,
+                                   size_t size) {
+  int d = currency && *currency ? (int)currency_digits(currency) : 2;
+  if (d == 2)
+    snprintf(buf, size, "5000 for 50.00");
+  else if (d == 0)
+    snprintf(buf, size, "%s has no minor unit: 5000 for 5000", currency);
+  else
+    snprintf(buf, size, "%s has %d decimals: 50%.*s for 50.%.*s", currency, d,
+             d, "0000", d, "0000");
+  return buf;
+}
+
 /* Copies a piece of ICU's output into a learnt field: the first time it
  * is seen, else it must be what was seen before. */
 static int money_piece(char *field, size_t size, const char *s, size_t n) {

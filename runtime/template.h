@@ -12,6 +12,14 @@
 /* 100000 fen, "CNY", "zh-CN" -> "¥1,000.00". Never through a double. */
 int template_format_money(const char *locale, const char *currency,
                           rc_money minor, char *buf, size_t size);
+/* Minor digits of an ISO 4217 code as ICU has them: 2 for CNY, 0 for
+ * JPY and VND, 3 for KWD and BHD (2 when ICU does not know the code). */
+int template_currency_digits(const char *currency);
+/* How an amount of the currency is written in minor units, for a
+ * refusal: "5000 for 50.00"; "JPY has no minor unit: 5000 for 5000";
+ * "KWD has 3 decimals: 50000 for 50.000". Returns buf. */
+const char *template_money_example(const char *currency, char *buf,
+                                   size_t size);
 /* Whether amounts of this locale and currency are put between pieces
  * learnt from ICU's own output rather than formatted by ICU each time
  * (the same bytes either way; for tests). */

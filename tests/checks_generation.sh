@@ -58,14 +58,14 @@ institution ""
 workflow '{ type = "int", min = 1, max = 60 }'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on a new book"
-[ "$(meta "$work/old.db")" = 2 ] || fail "a new book is not at generation 2"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a new book is not at generation 3"
 ok
 # A book made before generations were kept has no key: generation 1.
 sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
 # check --db says so, and when a newer check's warning becomes a refusal.
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the older book"
-grep -q "old.db: checks generation 1, older than this recoup's 2: the scripts pass every check, so the next serve, tick or import holds the book to 2, and from then on a newer check's finding refuses to start" "$work/out" ||
+grep -q "old.db: checks generation 1, older than this recoup's 3: the scripts pass every check, so the next serve, tick or import holds the book to 3, and from then on a newer check's finding refuses to start" "$work/out" ||
   fail "check --db does not say the book's generation"
 ok
 
@@ -107,7 +107,7 @@ ok
 # against the book as it is now, and refuses, as a start would (it was
 # weighed against the generation read at this start, and loaded).
 sqlite3 -cmd ".timeout 10000" "$work/old.db" \
-  "INSERT INTO meta(key, value) VALUES ('checks.generation', '2')"
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '3')"
 curl -s -X POST -H 'Authorization: Bearer admin-secret' \
   "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
 grep -q '"status":"reloaded"' "$work/err" &&
@@ -177,7 +177,7 @@ grep 'the scripts pass every check: the book is held' "$work/log" |
 kill $server
 wait $server
 trap - EXIT
-[ "$(meta "$work/old.db")" = 2 ] || fail "a clean start did not hold the book"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a clean start did not hold the book"
 ok
 institution "$finding"
 "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
@@ -209,7 +209,37 @@ ok
 grep -q "checks generation" "$work/out" "$work/err" && fail "said again"
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the held book"
-grep -q "checks generation" "$work/out" && fail "check --db speaks of a held book's generation"
-[ "$(meta "$work/old.db")" = 2 ] || fail "a clean tick did not write today's generation"
+grep -q "old.db: checks generation 3, this recoup's: every check's finding refuses to start" "$work/out" ||
+  fail "check --db does not say a held book's generation"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a clean tick did not write today's generation"
+ok
+
+# Generation 3: a text keyed by a locale no borrower has (und, und-CN,
+# zh_CN) is never chosen; the finding names the locale recoup would
+# choose. A book at 2 warns and goes on; a clean tick holds it to 3; then
+# it refuses.
+sqlite3 "$work/old.db" "UPDATE meta SET value = '2' WHERE key = 'checks.generation'"
+institution 'bye = { sms = { ["zh-CN"] = "再见", zh_CN = "再见", ["und-CN"] = "再见" } }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed zh_CN"
+grep -q "recoup.lua:5: template 'bye'.sms has a text keyed 'zh_CN', which recoup never chooses (.*): key it by the locale recoup would choose, \\[\"zh-CN\"\\] \\[checks generation 3" "$work/err" ||
+  fail "check does not name zh_CN and the locale meant"
+grep -q "keyed 'und-CN', which recoup never chooses ('und-CN' says the language is undetermined.*\\[\"zh-CN\"\\]" "$work/err" ||
+  fail "check does not name und-CN and the locale meant"
+ok
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused a text keyed zh_CN on a book at generation 2"
+grep -q "warning: template 'bye'.sms has a text keyed 'zh_CN'.*newer than this book's 2: tick goes on" "$work/err" ||
+  fail "tick does not warn of zh_CN"
+[ "$(meta "$work/old.db")" = 2 ] || fail "a tick with a warning raised the generation"
+ok
+institution ""
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick on the book at 2"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a clean tick did not hold the book at 2 to 3"
+institution 'bye = { sms = { ["zh-CN"] = "再见", und = "再见" } }'
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
+  fail "tick went on with a text keyed und on a book held to 3"
+grep -q "keyed 'und', which recoup never chooses.*\\[\"zh-CN\"\\]" "$work/err" ||
+  fail "the refusal does not name und"
 ok
 echo "ok: $pass checks"

@@ -626,6 +626,30 @@ static void hand_edited_book(char *book, size_t size, const char *name,
   sqlite3_close(db);
 }
 
+/* The money lines show money as recoup report does, in the
+ * institution's locale (docs say compare them): on 2f64f43 they were
+ * minor units ("owed on open cases 494213657"). With --db alone and no
+ * scripts to read, ICU's English; the JSON keeps minor units. */
+static void test_a_backup_shows_money_as_report_does(void **state) {
+  char book[700], dest[700], elsewhere[700];
+  run *r;
+  (void)state;
+  hand_edited_book(book, sizeof book, "money.db",
+                   "INSERT INTO borrowers(id) VALUES ('B1');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, closed, currency, opened_at, balance) VALUES "
+                   "('M1', 'B1', 'pay', 1, 'new', 0, 'USD', 0, 494213657), "
+                   "('M2', 'B1', 'pay', 1, 'new', 0, 'JPY', 0, 1200)");
+  snprintf(dest, sizeof dest, "%s/money-copy.db", srv.dir);
+  r = recoup("backup", dest, srv.dir, "--db", book, "--direct", NULL);
+  expect_run(r, 0, "USD: owed on open cases $4,942,136.57, paid $0.00\n");
+  expect_run(r, 0, "JPY: owed on open cases \xC2\xA5" "1,200, paid");
+  snprintf(elsewhere, sizeof elsewhere, "%s/money-copy2.db", srv.dir);
+  r = recoup("backup", elsewhere, "/nonexistent", "--db", book, "--direct",
+             "--json", NULL);
+  expect_run(r, 0, "\"USD\":{\"owed\":494213657,");
+}
+
 /* A book written before session 34 may hold ids today's input refuses
  * (X18 + U+3000, a tag character; since fa744ec a private-use
  * character, a combining mark first) and timers whose due is text (never
@@ -1028,6 +1052,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_simulate_plays_back_a_killed_import_journal),
       cmocka_unit_test(test_a_book_held_by_a_first_import_is_named),
       cmocka_unit_test(test_a_backup_names_borrowers_with_locale_extensions),
+      cmocka_unit_test(test_a_backup_shows_money_as_report_does),
       cmocka_unit_test(
           test_a_backup_s_json_names_borrowers_with_locale_extensions),
       cmocka_unit_test(test_check_names_what_an_older_book_holds),

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "case_input.h"
 #include "import.h"
 
 static engine *open_mem(void) {
@@ -2947,6 +2948,91 @@ static void test_money_as_a_sheet_shows_it_is_refused_with_the_figure(
   engine_close(eng);
 }
 
+/* The figure to write follows the row's currency's minor unit as ICU
+ * has it: JPY and VND have none, KWD and BHD thousandths (on 2f64f43
+ * every hint was in fen: "¥1,200" in yen was told 120000, a hundred
+ * times the debt; KWD 1,200.5 was told 120050, a tenth). */
+static void test_money_hints_follow_the_currency_s_minor_unit(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,currency,balance,amount_due,due_date\n"
+                 "J1,B1,JPY,\"\xC2\xA5" "1,200\",0,2026-01-01\n"
+                 "J2,B2,VND,\"1,200.00\",0,2026-01-01\n"
+                 "J3,B3,JPY,12.5,0,2026-01-01\n"
+                 "K1,B4,KWD,\"1,200.5\",0,2026-01-01\n"
+                 "K2,B5,BHD,\"1,200\",0,2026-01-01\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2,
+               "minor units (JPY has none: whole JPY), got '\xC2\xA5"
+               "1,200' (write it with the digits 0-9 alone: 1200)");
+  expect_error(&errors, 1, 3,
+               "(an amount with decimals: VND has no minor unit, that is "
+               "1200)");
+  expect_error(&errors, 2, 4, "minor units (JPY has none: whole JPY), got "
+                              "'12.5'");
+  assert_null(strstr(errors.items[2].message, "that is"));
+  expect_error(&errors, 3, 5,
+               "minor units (KWD has 3 decimals: 1000 for 1.000), got "
+               "'1,200.5' (an amount with decimals: in KWD's thousandths, "
+               "that is 1200500)");
+  expect_error(&errors, 4, 6,
+               "(as a sheet shows money: if that is 1200 BHD, write "
+               "1200000, in BHD's thousandths; if the sheet holds "
+               "thousandths already, 1200)");
+  assert_int_equal(errors.count, 5);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
+/* An NDJSON key that reads as a contact column (Phone, 手机号, a CSV
+ * column mobile) went to case.data without a word: a borrower with no
+ * phone to remind. The import goes on and its summary warns, naming the
+ * first row and key; a key given under data, or a flag that is not text,
+ * is the lender's on purpose. */
+static void test_a_contact_like_data_key_is_warned_of(void **state) {
+  static const char text[] =
+      "{\"id\":\"P1\",\"borrower_id\":\"B1\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"data\":"
+      "{\"Phone\":\"1\"},\"phone_verified\":true,\"branch\":\"x\"}\n"
+      "{\"id\":\"P2\",\"borrower_id\":\"B2\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"Phone\":"
+      "\"+8613800000000\"}\n"
+      "{\"id\":\"P3\",\"borrower_id\":\"B3\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"\xE6\x89\x8B"
+      "\xE6\x9C\xBA\xE5\x8F\xB7\":\"13800000000\"}\n";
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  import_stats stats;
+  char warning[600];
+  FILE *f = tmpfile();
+  (void)state;
+  fwrite(text, 1, sizeof text - 1, f);
+  rewind(f);
+  assert_int_equal(import_stream(eng, f, "mem", IMPORT_NDJSON, &stats,
+                                 &errors, 0),
+                   RC_OK);
+  fclose(f);
+  assert_int_equal(stats.opened, 3);
+  assert_int_equal(stats.contact_rows, 2);
+  assert_int_equal(stats.contact_line, 2);
+  assert_string_equal(stats.contact_key, "Phone");
+  import_contact_warning(&stats, warning, sizeof warning);
+  assert_non_null(strstr(warning, "2 rows kept a key that reads as a "
+                                  "contact column in case.data (first: "
+                                  "line 2, 'Phone')"));
+  assert_true(case_input_contact_like("mobile_no", 9));
+  assert_true(case_input_contact_like("\xE8\x81\x94\xE7\xB3\xBB\xE7\x94"
+                                      "\xB5\xE8\xAF\x9D", 12));
+  assert_false(case_input_contact_like("branch", 6));
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A year-first date as a Chinese sheet saves it is refused with the
  * ISO form to write; a day-first or month-first one gets no guess. */
 static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
@@ -3371,6 +3457,8 @@ int main(void) {
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
+      cmocka_unit_test(test_money_hints_follow_the_currency_s_minor_unit),
+      cmocka_unit_test(test_a_contact_like_data_key_is_warned_of),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),
       cmocka_unit_test(test_a_first_import_writes_the_book_not_the_wal),

@@ -100,6 +100,34 @@ static void balance_is(long balance) {
 
 /* --- the tests ----------------------------------------------------------- */
 
+/* A key that reads as a contact column (Phone) went to case.data
+ * without a word: the case is written as given and the answer warns,
+ * POST /v1/cases and POST /v1/import alike; none when under data. */
+static void test_a_contact_like_key_is_warned_of(void **state) {
+  static const char ndjson[] =
+      "{\"id\":\"W3\",\"borrower_id\":\"BW3\",\"balance\":100,"
+      "\"amount_due\":0,\"due_date\":\"2026-01-01\",\"Mobile\":"
+      "\"13800000000\"}\n";
+  answer *a;
+  (void)state;
+  expect(post("/v1/cases",
+              "{\"id\":\"W1\",\"balance\":100,\"amount_due\":0,"
+              "\"due_date\":\"2026-01-01\",\"Phone\":\"+8613800000000\","
+              "\"borrower\":{\"id\":\"BW1\"}}"),
+         201, "\"warnings\":[\"case W1: 'Phone' reads as a contact column",
+         NULL);
+  a = post("/v1/cases",
+           "{\"id\":\"W2\",\"balance\":100,\"amount_due\":0,"
+           "\"due_date\":\"2026-01-01\",\"data\":{\"Phone\":\"1\"},"
+           "\"borrower\":{\"id\":\"BW2\"}}");
+  expect(a, 201, "\"id\":\"W2\"", NULL);
+  harness_expect_not(a, "warnings");
+  expect(call("POST", "/v1/import", INGEST, ndjson, sizeof ndjson - 1,
+              "Content-Type: application/x-ndjson"),
+         200, "\"warnings\":[\"1 row kept a key that reads as a contact "
+         "column in case.data (first: line 1, 'Mobile')", NULL);
+}
+
 static void test_duplicate_keys_are_bad_json_naming_the_key(void **state) {
   (void)state;
   expect(post("/v1/payments",
@@ -556,6 +584,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
       cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),
       cmocka_unit_test(test_a_payment_dated_too_far_back_is_refused),
+      cmocka_unit_test(test_a_contact_like_key_is_warned_of),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

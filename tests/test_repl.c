@@ -587,6 +587,21 @@ static void repl_lines(const char *lines, char *out, size_t size) {
   pclose(p);
 }
 
+/* recoup.money and recoup.date at the prompt, as the service formats
+ * them outside a handler (on 2f64f43: attempt to index a nil value). */
+static void test_recoup_money_and_date_format_as_the_service_does(
+    void **state) {
+  char out[8192];
+  (void)state;
+  repl_lines("'=recoup.money(120000)' \"=recoup.money(1200, 'JPY')\" "
+             "\"=recoup.date('2026-01-31')\"",
+             out, sizeof out);
+  if (!strstr(out, "\"\xC2\xA5" "1,200.00\"") ||
+      !strstr(out, "\"JP\xC2\xA5" "1,200\"") ||
+      !strstr(out, "\"2026\xE5\xB9\xB4" "1\xE6\x9C\x88" "31\xE6\x97\xA5\""))
+    fail_msg("output:\n%s", out);
+}
+
 /* A note of two lines read as one ("one two"): its line break shows
  * as a visible mark in its cell, a tab or another control character as
  * the CLI shows it ('?'), and the row stays on its line. */
@@ -678,6 +693,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_the_copy_is_gone_after_sigterm_and_sighup),
       cmocka_unit_test(test_the_copy_is_gone_when_a_piped_session_ends),
       cmocka_unit_test(test_a_pipe_runs_the_lines_and_exits),
+      cmocka_unit_test(test_recoup_money_and_date_format_as_the_service_does),
       cmocka_unit_test(test_a_line_break_in_a_cell_is_shown),
       cmocka_unit_test(test_a_bidi_override_in_a_name_is_shown_not_obeyed),
       cmocka_unit_test(test_db_opens_a_copy_never_the_file),

@@ -741,6 +741,39 @@ static void test_completion_holds_declared_bounds(void **state) {
          200, "\"status\":\"done\"");
 }
 
+/* A money field's refusal of a figure that is not whole says the case's
+ * currency's minor unit (JPY has none), and not the bounds of every
+ * amount (0 to 10^15) the lender never declared. */
+static void test_completion_money_refusal_says_the_minor_unit(void **state) {
+  char path[100];
+  answer *a;
+  (void)state;
+  expect(post("/v1/cases", INGEST,
+              "{\"id\":\"JP1\",\"currency\":\"JPY\",\"balance\":500000,"
+              "\"amount_due\":120000,\"due_date\":\"2026-01-01\","
+              "\"borrower\":{\"id\":\"BJP1\",\"name\":\"Sato\","
+              "\"phones\":[\"+8613800138000\"]}}"),
+         201, NULL);
+  post_event("JP1", "{\"type\":\"call\",\"data\":{\"queue\":\"yen\"}}");
+  wait_tasks("yen", 1);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", task_of("JP1", "yen"));
+  a = post(path, AGENT,
+           "{\"outcome\":\"promise\",\"amount\":1200.5,\"by\":\"7d\"}");
+  expect(a, 422,
+         "amount must be a whole number of minor units (JPY has no minor "
+         "unit: 5000 for 5000)");
+  expect_not(a, "10000000000");
+  call_to_complete("CN1", "fen", path, sizeof path);
+  a = post(path, AGENT,
+           "{\"outcome\":\"promise\",\"amount\":\"50.00\",\"by\":\"7d\"}");
+  expect(a, 422,
+         "amount must be a whole number of minor units (5000 for 50.00)");
+  expect_not(a, "10000000000");
+  expect(post(path, AGENT,
+              "{\"outcome\":\"promise\",\"amount\":-5,\"by\":\"7d\"}"),
+         422, "amount must not be negative (got -5)");
+}
+
 /* The promise tab lists cases whose open promise is due today or
  * earlier, with the promise; a case with a waiting task in the queue
  * names it. */
@@ -1333,6 +1366,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_completion_refuses_a_promise_of_nothing),
       cmocka_unit_test(test_completion_refuses_a_promise_above_the_balance),
       cmocka_unit_test(test_completion_holds_declared_bounds),
+      cmocka_unit_test(test_completion_money_refusal_says_the_minor_unit),
       cmocka_unit_test(test_promise_tab_lists_promises_due_today),
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),

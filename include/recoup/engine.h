@@ -317,6 +317,12 @@ typedef struct engine_reloads {
 } engine_reloads;
 int engine_follow(engine *eng, rc_error *err);
 const engine_reloads *engine_reload_state(const engine *eng);
+/* Open cases on a workflow version no loaded script holds (a version
+ * bumped and its file dropped): they wait, unworked. *cases counts
+ * them, versions lists them ("standard v1 (412 cases), ..."; cut to
+ * size). One scan of the open cases. */
+int engine_unloaded_versions(engine *eng, int64_t *cases, char *versions,
+                             size_t size, rc_error *err);
 /* A what-if candidate's start (DESIGN.md "What-if and versions"): every
  * open case on an older version of a workflow the loaded scripts declare
  * moves to the newest, by its migrate when it declares one, else to the

@@ -189,8 +189,8 @@ struct json_t;
 struct json_t *script_task_outcomes(script *sc, const char *workflow,
                                     int version, const char *kind);
 int script_task_check(script *sc, const char *workflow, int version,
-                      const char *kind, struct json_t *body, int *conversation,
-                      rc_error *err);
+                      const char *kind, const char *currency,
+                      struct json_t *body, int *conversation, rc_error *err);
 
 /* Asks route() (or the only workflow) where a new case goes. The case is
  * described by a JSON object of its fields. */

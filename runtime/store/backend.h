@@ -173,7 +173,8 @@ enum {
   STORE_REPORT_INSTALLMENTS,
   STORE_REPORT_CONTACTS,
   STORE_REPORT_REFUSALS,
-  STORE_REPORT_VARIANTS
+  STORE_REPORT_VARIANTS,
+  STORE_REPORT_VERSIONS
 };
 
 /* read_figures: the counters kept as cases change (store.h says the

@@ -4157,6 +4157,12 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
           "strpos(r.rows, '[\"policy\",') > 0 AND e.v ->> 0 = "
           "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
           NULL, fn, ud, "report", err);
+    case STORE_REPORT_VERSIONS:
+      return rows(st,
+                  "SELECT workflow, version, count(*) AS cases FROM cases "
+                  "WHERE closed = 0 GROUP BY workflow, version ORDER BY "
+                  "workflow" C ", version",
+                  NULL, fn, ud, "report", err);
     default:
       return rows(
           st,

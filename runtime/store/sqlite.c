@@ -175,6 +175,7 @@ enum {
   S_REPORT_CONTACTS,
   S_REPORT_REFUSALS,
   S_REPORT_VARIANTS,
+  S_REPORT_VERSIONS,
   S_CONTACTS_MSG_CASE,
   S_CONTACTS_MSG_BORROWER,
   S_CONTACTS_TASK_CASE,
@@ -736,6 +737,9 @@ static const char *const sql[S_COUNT] = {
         "FROM journal_runs r, json_each(r.rows) e WHERE "
         "instr(r.rows, '[\"policy\",') AND e.value ->> 0 = 'policy' "
         "GROUP BY 1, 2 ORDER BY 1, 2",
+    [S_REPORT_VERSIONS] =
+        "SELECT workflow, version, count(*) AS cases FROM cases WHERE "
+        "closed = 0 GROUP BY workflow, version ORDER BY workflow, version",
     [S_REPORT_VARIANTS] =
         "SELECT v.experiment, v.arm, count(*) AS cases, sum(c.closed AND "
         "c.outcome = 'paid') AS paid, sum(c.balance) AS balance, "
@@ -8357,6 +8361,8 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
     return sq_report_installments(st, fn, ud, err);
   case STORE_REPORT_CONTACTS: return sq_report_contacts(st, fn, ud, err);
   case STORE_REPORT_REFUSALS: return sq_report_refusals(st, fn, ud, err);
+  case STORE_REPORT_VERSIONS:
+    return each_row(st, stmt(st, S_REPORT_VERSIONS), fn, ud, err);
   default: return sq_report_variants(st, fn, ud, err);
   }
 }

@@ -602,6 +602,10 @@ int store_report_installments(store *st, store_row_fn fn, void *ud,
 int store_report_contacts(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_report_refusals(store *st, store_row_fn fn, void *ud, rc_error *err);
 int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Open cases by workflow and version (workflow, version, cases): one
+ * scan of the cases, for a start and a reload to say which wait on a
+ * version no script loads. */
+int store_report_versions(store *st, store_row_fn fn, void *ud, rc_error *err);
 
 /* The newest contacts on channel since `since` (messages neither blocked
  * nor cancelled, other than exclude_message; contact tasks not cancelled),
