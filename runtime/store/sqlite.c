@@ -5717,10 +5717,23 @@ static int ahead_range_borrowers(sq *st, int n) {
   }
   if (first < 0) return 1;
   if (!ordered) {
+    char key[160];
     b = stmt(st, S_BORROWER_GET);
     for (int i = 0; ok && i < n; i++) {
+      const char *id;
+      size_t len;
       if (st->ahead.v[i].at[0] < 0) continue;
-      bind_text(b, 1, st->ahead.text + st->ahead.v[i].at[1]);
+      /* Bound from a copy: keeping the borrower may move ahead.text,
+       * which a key bound in place would point into. A longer id (a
+       * hand-edited book) is copied by SQLite. */
+      id = st->ahead.text + st->ahead.v[i].at[1];
+      len = strlen(id);
+      if (len < sizeof key) {
+        memcpy(key, id, len + 1);
+        sqlite3_bind_text(b, 1, key, (int)len, SQLITE_STATIC);
+      } else {
+        sqlite3_bind_text(b, 1, id, (int)len, SQLITE_TRANSIENT);
+      }
       rc = sqlite3_step(b);
       ok = rc == SQLITE_DONE || (rc == SQLITE_ROW &&
                                  ahead_keep_borrower(st, i, b, 0));
