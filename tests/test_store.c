@@ -1127,6 +1127,26 @@ static int claim_hundred(store *st, int first, const char *state) {
   return pages;
 }
 
+/* A store watched by claim_pages, holding cases K0000 to K(n - 1), each
+ * with a timer due in that order. */
+static store *open_store_due_in_order(int n) {
+  store *st;
+  rc_error err;
+  claim_db_watch();
+  st = open_store();
+  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < n; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "K%04d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  return st;
+}
+
 /* A claim whose cases come due in key order (a book swept in id order)
  * reads them as ranges, a cursor walking case_rows, case_steps and
  * borrowers forward, not three keys looked up a case: a page for a
@@ -1135,22 +1155,10 @@ static int claim_hundred(store *st, int first, const char *state) {
  * the same either way. */
 static void test_a_claim_in_key_order_reads_its_cases_as_ranges(void **state) {
   store *st;
-  rc_error err;
   int first, second, third;
   (void)state;
   SQLITE_ONLY("the claim's ranges are SQLite's");
-  claim_db_watch();
-  st = open_store();
-  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  for (int i = 0; i < 300; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "K%04d", i);
-    add_case(st, id);
-    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
-                     RC_OK);
-  }
-  assert_int_equal(store_commit(st, &err), RC_OK);
+  st = open_store_due_in_order(300);
   first = claim_hundred(st, 0, "new");
   second = claim_hundred(st, 100, "new");
   third = claim_hundred(st, 200, "new");
@@ -1190,18 +1198,7 @@ static void test_a_claimed_case_is_written_where_the_claim_read_it(
   rc_error err;
   (void)state;
   SQLITE_ONLY("the claim's rowids are SQLite's");
-  claim_db_watch();
-  st = open_store();
-  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
-  assert_int_equal(store_begin(st, &err), RC_OK);
-  for (int i = 0; i < 200; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "K%04d", i);
-    add_case(st, id);
-    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
-                     RC_OK);
-  }
-  assert_int_equal(store_commit(st, &err), RC_OK);
+  st = open_store_due_in_order(200);
   claim_hundred(st, 0, "new");
   steps_at_rowid = steps_at_id = 0;
   sqlite3_trace_v2(claim_dbs[0], SQLITE_TRACE_STMT, count_step_writes, NULL);
