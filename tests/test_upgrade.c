@@ -794,6 +794,63 @@ static void test_step_28_keys_contacts_by_value_and_packs_them_again(
   unlink(db_path);
 }
 
+/* Step 29 makes case_steps a table with a rowid, rowids in the order of
+ * the ids, its unique key on id: the rows are the rows they were (the
+ * fixtures' test), and what the book's owner made on it and on the view
+ * cases is there again and works: a trigger on case_steps, an INSTEAD
+ * OF trigger on cases (the step makes both again, which drops theirs),
+ * a view reading case_steps. */
+static void test_step_29_gives_case_steps_rowids_and_keeps_own_triggers(
+    void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step29.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_steps AFTER UPDATE OF state ON case_steps"
+                 " BEGIN INSERT INTO audit VALUES ('state ' || new.id); END;"
+                 "CREATE TRIGGER my_queue INSTEAD OF UPDATE OF queue ON cases"
+                 " BEGIN INSERT INTO audit VALUES ('queue ' || new.id); END;"
+                 "CREATE VIEW my_states AS SELECT id, state FROM case_steps;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db, "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_schema "
+                   "WHERE name = 'case_steps'");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT count(*) FROM case_steps a, case_steps b "
+                   "WHERE a.rowid < b.rowid AND a.id >= b.id");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT count(*) = (SELECT count(*) FROM case_rows) "
+                   "FROM my_states");
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "UPDATE cases SET state = 'moved' WHERE id = 'MF00001';"
+                   "UPDATE cases SET queue = 'q' WHERE id = 'MF00002';",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  /* The view's own trigger writes every column (state too). */
+  v = one_text(db, "SELECT group_concat(what, ',') FROM "
+                   "(SELECT what FROM audit ORDER BY what)");
+  assert_string_equal(v, "queue MF00002,state MF00001,state MF00002");
+  free(v);
+  v = one_text(db, "SELECT state FROM cases WHERE id = 'MF00001'");
+  assert_string_equal(v, "moved");
+  free(v);
+  /* A second id refused by the key, as before. */
+  assert_int_not_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO case_steps(id, state) VALUES ('MF00001', 'x')",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -804,6 +861,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
       cmocka_unit_test(test_step_26_keeps_every_journal_read),
       cmocka_unit_test(test_step_28_keys_contacts_by_value_and_packs_them_again),
+      cmocka_unit_test(
+          test_step_29_gives_case_steps_rowids_and_keeps_own_triggers),
   };
   int rc;
   char cmd[400];

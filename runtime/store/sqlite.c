@@ -80,6 +80,7 @@ enum {
   S_CASE_GET,
   S_CASE_EXISTS,
   S_CASE_STATE,
+  S_CASE_STATE_AT,
   S_CASE_ERROR,
   S_CASE_DATA,
   S_CASE_TAGS,
@@ -312,7 +313,7 @@ enum {
   "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "   \
   "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "             \
   "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "        \
-  "s.tasks_open, s.message_last"
+  "s.tasks_open, s.message_last, s.rowid"
 #define TIMERS_DUE_FROM                        \
   " FROM timers t "                            \
   "LEFT JOIN case_rows r ON r.id = t.case_id " \
@@ -420,6 +421,17 @@ static const char *const sql[S_COUNT] = {
         "journal_last = coalesce(?6, journal_last), "
         "tasks_open = coalesce(?7, tasks_open), "
         "message_last = coalesce(?8, message_last) WHERE id = ?1",
+    /* The same at the row the claim read (?9, its rowid; schema 29):
+     * one seek of integer keys, where the id's is a search of text keys
+     * and finds the rowid only. The id checked too: a rowid read before
+     * is a hint, never the case's key. */
+    [S_CASE_STATE_AT] =
+        "UPDATE case_steps SET state = ?2, closed = ?3, outcome = ?4, "
+        "timer_keys = coalesce(?5, timer_keys), "
+        "journal_last = coalesce(?6, journal_last), "
+        "tasks_open = coalesce(?7, tasks_open), "
+        "message_last = coalesce(?8, message_last) "
+        "WHERE rowid = ?9 AND id = ?1",
     /* A run written for a case whose row did not name it yet. */
     [S_CASE_JOURNAL] =
         "UPDATE case_steps SET journal_last = ?2, "
@@ -512,7 +524,7 @@ static const char *const sql[S_COUNT] = {
         "FROM case_rows WHERE id >= ?1 ORDER BY id",
     [S_CLAIM_STEPS] =
         "SELECT id, state, closed, outcome, timer_keys, journal_last, "
-        "tasks_open, message_last FROM case_steps "
+        "tasks_open, message_last, rowid FROM case_steps "
         "WHERE id >= ?1 ORDER BY id",
     [S_CLAIM_BORROWERS] = "SELECT " BORROWER_COLS("") " FROM borrowers "
                           "WHERE id >= ?1 ORDER BY id",
@@ -1177,6 +1189,7 @@ struct sq {
        * several cases in one claim. */
       int32_t bat[10];
       int64_t journal_last, message_last;
+      int64_t steps_rowid; /* its case_steps row's (schema 29) */
       int tasks_open, do_not_contact, ceased;
     } *v;
     int n, cap, next;
@@ -1236,6 +1249,13 @@ struct sq {
    * step (measured). Forgotten when a transaction begins or rolls back. */
   struct case_fig *fig_case; /* owned */
   char fig_case_id[160];     /* "" when none */
+  /* The case_steps rowid of the case a step last took from the claim
+   * (ahead_take): where its write goes (S_CASE_STATE_AT). A hint only,
+   * that statement checks the id. */
+  struct {
+    char id[160]; /* "" when none */
+    int64_t rowid;
+  } step_row;
   /* The timers one case holds (cases.timer_keys), known since the
    * transaction read or changed them; dirty when changed and not yet
    * written. The step that fires a timer and moves its case on writes
@@ -3704,6 +3724,7 @@ static int claimw_safe(int which) {
   switch (which) {
   case S_CASE_GET:
   case S_CASE_STATE:
+  case S_CASE_STATE_AT:
   case S_CASE_JOURNAL:
   case S_BORROWER_GET:
   case S_TIMER_FIRED:
@@ -4677,7 +4698,7 @@ static const struct {
     {10, offsetof(store_borrower, area)}};
 
 /* Where S_TIMERS_DUE's borrower columns begin. */
-enum { AHEAD_BORROWER = 32 };
+enum { AHEAD_BORROWER = 33 };
 
 static char **case_text(store_case *c, int k) {
   return (char **)((char *)c + case_texts[k].field);
@@ -4739,6 +4760,12 @@ static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
     tasks_seen(st, id, a->tasks_open, 0);
     message_last_seen(st, id, a->message_last);
     case_seen(st, id, out);
+    if (strlen(id) < sizeof st->step_row.id) {
+      memcpy(st->step_row.id, id, strlen(id) + 1);
+      st->step_row.rowid = a->steps_rowid;
+    } else {
+      st->step_row.id[0] = '\0';
+    }
     return 1;
   }
   return 0;
@@ -4863,12 +4890,17 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
   int tasks = st->tasks.dirty && !strcmp(st->tasks.case_id, id);
   int msg = st->msg.dirty && !strcmp(st->msg.case_id, id);
+  /* At the row the claim read it from, when the step took it there. */
+  int which = st->step_row.id[0] && !strcmp(st->step_row.id, id)
+                  ? S_CASE_STATE_AT
+                  : S_CASE_STATE;
   int64_t run;
   jbuf b = {0};
-  sqlite3_stmt *s = stmt_of(st, S_CASE_STATE, id);
+  sqlite3_stmt *s = stmt_of(st, which, id);
   FIG_BEFORE(id);
   if ((rc = journal_ahead(st, id, &run, err)) != RC_OK) return rc;
   if (keys && (rc = timer_keys_text(st, &b, err)) != RC_OK) return rc;
+again:
   bind_text(s, 1, id);
   bind_text(s, 2, state);
   sqlite3_bind_int(s, 3, closed);
@@ -4891,7 +4923,15 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
     sqlite3_bind_int64(s, 8, st->msg.last);
   else
     sqlite3_bind_null(s, 8);
+  if (which == S_CASE_STATE_AT) sqlite3_bind_int64(s, 9, st->step_row.rowid);
   rc = exec_rebound(st, s, err, "set state");
+  /* No row there (the case's row made again since the claim): by its
+   * id, as every other write. */
+  if (which == S_CASE_STATE_AT && rc == RC_OK && sqlite3_changes(st->db) == 0) {
+    which = S_CASE_STATE;
+    s = stmt_of(st, which, id);
+    goto again;
+  }
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
   if (rc == RC_OK && tasks) st->tasks.dirty = 0;
@@ -5575,8 +5615,9 @@ static int ahead_text(sq *st, sqlite3_stmt *s, int col, int32_t *at) {
 
 /* Where a claimed case's columns are for ahead_keep: CASE_COLS' in r
  * from rc, but case_steps' (state, closed, outcome: 4-6) in s from sc
- * and timer_keys, journal_last, tasks_open, message_last in s from sk;
- * its borrower's (BORROWER_COLS) in b from bc, b NULL for none. */
+ * and timer_keys, journal_last, tasks_open, message_last, its rowid in
+ * s from sk; its borrower's (BORROWER_COLS) in b from bc, b NULL for
+ * none. */
 typedef struct {
   sqlite3_stmt *r, *s, *b;
   int rc, sc, sk, bc;
@@ -5616,6 +5657,7 @@ static inline int ahead_keep(sq *st, const ahead_cols *c) {
   a->journal_last = sqlite3_column_int64(c->s, c->sk + 1);
   a->tasks_open = sqlite3_column_int(c->s, c->sk + 2);
   a->message_last = sqlite3_column_int64(c->s, c->sk + 3);
+  a->steps_rowid = sqlite3_column_int64(c->s, c->sk + 4);
   return !c->b || ahead_keep_borrower(st, st->ahead.n - 1, c->b, c->bc);
 }
 
@@ -5705,10 +5747,23 @@ static int ahead_range_borrowers(sq *st, int n) {
   }
   if (first < 0) return 1;
   if (!ordered) {
+    char key[160];
     b = stmt(st, S_BORROWER_GET);
     for (int i = 0; ok && i < n; i++) {
+      const char *id;
+      size_t len;
       if (st->ahead.v[i].at[0] < 0) continue;
-      bind_text(b, 1, st->ahead.text + st->ahead.v[i].at[1]);
+      /* Bound from a copy: keeping the borrower may move ahead.text,
+       * which a key bound in place would point into. A longer id (a
+       * hand-edited book) is copied by SQLite. */
+      id = st->ahead.text + st->ahead.v[i].at[1];
+      len = strlen(id);
+      if (len < sizeof key) {
+        memcpy(key, id, len + 1);
+        sqlite3_bind_text(b, 1, key, (int)len, SQLITE_STATIC);
+      } else {
+        sqlite3_bind_text(b, 1, id, (int)len, SQLITE_TRANSIENT);
+      }
       rc = sqlite3_step(b);
       ok = rc == SQLITE_DONE || (rc == SQLITE_ROW &&
                                  ahead_keep_borrower(st, i, b, 0));

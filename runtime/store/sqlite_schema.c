@@ -15,6 +15,56 @@
   "  e.value ->> 2 AS version, nullif(e.value -> 4, 'null') AS detail"      \
   "  FROM journal_runs r, json_each(r.rows) e;"
 
+/* The view cases over case_rows and case_steps, and the triggers that
+ * let a writer by name write both (step 21; made again by 29). */
+#define CASES_VIEW                                                            \
+  "CREATE VIEW cases AS SELECT r.id AS id, r.borrower_id AS borrower_id,"     \
+  "  r.workflow AS workflow, r.version AS version, s.state AS state,"         \
+  "  s.closed AS closed, s.outcome AS outcome, r.error AS error,"             \
+  "  r.product AS product, r.currency AS currency, r.principal AS principal," \
+  "  r.balance AS balance, r.amount_due AS amount_due, r.fees AS fees,"       \
+  "  r.due_date AS due_date, r.opened_at AS opened_at, r.score AS score,"     \
+  "  r.tags AS tags, r.data AS data, r.queue AS queue, r.on_hold AS on_hold," \
+  "  r.overpaid AS overpaid, r.reduced AS reduced, s.timer_keys AS"           \
+  " timer_keys,"                                                              \
+  "  s.journal_last AS journal_last, s.tasks_open AS tasks_open,"             \
+  "  s.message_last AS message_last"                                          \
+  "  FROM case_rows r JOIN case_steps s ON s.id = r.id;"                      \
+  "CREATE TRIGGER cases_insert INSTEAD OF INSERT ON cases BEGIN"              \
+  "  INSERT INTO case_rows VALUES (new.id, new.borrower_id, new.workflow,"    \
+  "    new.version, new.error, new.product, new.currency,"                    \
+  "    coalesce(new.principal, 0), coalesce(new.balance, 0),"                 \
+  "    coalesce(new.amount_due, 0), coalesce(new.fees, 0), new.due_date,"     \
+  "    new.opened_at, new.score, coalesce(new.tags, '[]'),"                   \
+  "    coalesce(new.data, '{}'), new.queue, coalesce(new.on_hold, 0),"        \
+  "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0));"                 \
+  "  INSERT INTO case_steps VALUES (new.id, new.state,"                       \
+  " coalesce(new.closed, 0),"                                                 \
+  "    new.outcome, coalesce(new.timer_keys, ''),"                            \
+  " coalesce(new.journal_last, 0),"                                           \
+  "    coalesce(new.tasks_open, 0), coalesce(new.message_last, 0));"          \
+  "END;"                                                                      \
+  "CREATE TRIGGER cases_update INSTEAD OF UPDATE ON cases BEGIN"              \
+  "  UPDATE case_rows SET id = new.id, borrower_id = new.borrower_id,"        \
+  "    workflow = new.workflow, version = new.version, error = new.error,"    \
+  "    product = new.product, currency = new.currency,"                       \
+  "    principal = new.principal, balance = new.balance,"                     \
+  "    amount_due = new.amount_due, fees = new.fees, due_date ="              \
+  " new.due_date,"                                                            \
+  "    opened_at = new.opened_at, score = new.score, tags = new.tags,"        \
+  "    data = new.data, queue = new.queue, on_hold = new.on_hold,"            \
+  "    overpaid = new.overpaid, reduced = new.reduced WHERE id = old.id;"     \
+  "  UPDATE case_steps SET id = new.id, state = new.state, closed ="          \
+  " new.closed,"                                                              \
+  "    outcome = new.outcome, timer_keys = new.timer_keys,"                   \
+  "    journal_last = new.journal_last, tasks_open = new.tasks_open,"         \
+  "    message_last = new.message_last WHERE id = old.id;"                    \
+  "END;"                                                                      \
+  "CREATE TRIGGER cases_delete INSTEAD OF DELETE ON cases BEGIN"              \
+  "  DELETE FROM case_steps WHERE id = old.id;"                               \
+  "  DELETE FROM case_rows WHERE id = old.id;"                                \
+  "END;"
+
 static const char *const migrations[] = {
     /* 1: the first schema */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -562,47 +612,7 @@ static const char *const migrations[] = {
     "    1, 0, 0 FROM case_rows c WHERE c.id = new.case_id"
     "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
     "END;"
-    "CREATE VIEW cases AS SELECT r.id AS id, r.borrower_id AS borrower_id,"
-    "  r.workflow AS workflow, r.version AS version, s.state AS state,"
-    "  s.closed AS closed, s.outcome AS outcome, r.error AS error,"
-    "  r.product AS product, r.currency AS currency, r.principal AS principal,"
-    "  r.balance AS balance, r.amount_due AS amount_due, r.fees AS fees,"
-    "  r.due_date AS due_date, r.opened_at AS opened_at, r.score AS score,"
-    "  r.tags AS tags, r.data AS data, r.queue AS queue, r.on_hold AS on_hold,"
-    "  r.overpaid AS overpaid, r.reduced AS reduced, s.timer_keys AS timer_keys,"
-    "  s.journal_last AS journal_last, s.tasks_open AS tasks_open,"
-    "  s.message_last AS message_last"
-    "  FROM case_rows r JOIN case_steps s ON s.id = r.id;"
-    "CREATE TRIGGER cases_insert INSTEAD OF INSERT ON cases BEGIN"
-    "  INSERT INTO case_rows VALUES (new.id, new.borrower_id, new.workflow,"
-    "    new.version, new.error, new.product, new.currency,"
-    "    coalesce(new.principal, 0), coalesce(new.balance, 0),"
-    "    coalesce(new.amount_due, 0), coalesce(new.fees, 0), new.due_date,"
-    "    new.opened_at, new.score, coalesce(new.tags, '[]'),"
-    "    coalesce(new.data, '{}'), new.queue, coalesce(new.on_hold, 0),"
-    "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0));"
-    "  INSERT INTO case_steps VALUES (new.id, new.state, coalesce(new.closed, 0),"
-    "    new.outcome, coalesce(new.timer_keys, ''), coalesce(new.journal_last, 0),"
-    "    coalesce(new.tasks_open, 0), coalesce(new.message_last, 0));"
-    "END;"
-    "CREATE TRIGGER cases_update INSTEAD OF UPDATE ON cases BEGIN"
-    "  UPDATE case_rows SET id = new.id, borrower_id = new.borrower_id,"
-    "    workflow = new.workflow, version = new.version, error = new.error,"
-    "    product = new.product, currency = new.currency,"
-    "    principal = new.principal, balance = new.balance,"
-    "    amount_due = new.amount_due, fees = new.fees, due_date = new.due_date,"
-    "    opened_at = new.opened_at, score = new.score, tags = new.tags,"
-    "    data = new.data, queue = new.queue, on_hold = new.on_hold,"
-    "    overpaid = new.overpaid, reduced = new.reduced WHERE id = old.id;"
-    "  UPDATE case_steps SET id = new.id, state = new.state, closed = new.closed,"
-    "    outcome = new.outcome, timer_keys = new.timer_keys,"
-    "    journal_last = new.journal_last, tasks_open = new.tasks_open,"
-    "    message_last = new.message_last WHERE id = old.id;"
-    "END;"
-    "CREATE TRIGGER cases_delete INSTEAD OF DELETE ON cases BEGIN"
-    "  DELETE FROM case_steps WHERE id = old.id;"
-    "  DELETE FROM case_rows WHERE id = old.id;"
-    "END;",
+    CASES_VIEW,
     /* 22: a message queued fresh takes no entry in the outbox's index:
      * the outbox finds those by id, from a cursor kept in meta
      * (outbox.fresh) before which none is queued fresh, as they are
@@ -695,6 +705,32 @@ static const char *const migrations[] = {
     "  position, kind, name, relation FROM contacts ORDER BY 1, 2, 3;"
     "DROP TABLE contacts;"
     "ALTER TABLE contacts_v28 RENAME TO contacts;",
+    /* 29: case_steps becomes a table with a rowid (its id a unique
+     * index): a step's write of its case then finds the row by the rowid
+     * the claim read beside it (S_CASE_STATE_AT), one seek of integer
+     * keys, and overwrites it where it is. Keyed by its text id alone
+     * (WITHOUT ROWID) the UPDATE found the row to delete it and searched
+     * the text keys again to insert it back. Rebuilt in key order, so
+     * that rowids follow ids and a walk of the ids walks the rows; the
+     * view and its triggers go with the old table and are made again. */
+    "DROP VIEW cases;"
+    "CREATE TABLE case_steps_v29("
+    "  id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL,"
+    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
+    "  timer_keys TEXT NOT NULL DEFAULT '',"
+    "  journal_last INTEGER NOT NULL DEFAULT 0,"
+    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
+    "  message_last INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO case_steps_v29 SELECT id, state, closed, outcome, timer_keys,"
+    "  journal_last, tasks_open, message_last FROM case_steps ORDER BY id;"
+    "DROP TABLE case_steps;"
+    /* The old rename: a view of the owner's that reads case_steps is
+     * not parsed again (it reads the new table once renamed), where
+     * today's would stop at it, as the table is not there meanwhile. */
+    "PRAGMA legacy_alter_table = ON;"
+    "ALTER TABLE case_steps_v29 RENAME TO case_steps;"
+    "PRAGMA legacy_alter_table = OFF;"
+    CASES_VIEW,
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
@@ -756,6 +792,48 @@ static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
   return found;
 }
 
+/* Step 29 makes case_steps and the view cases again, which drops the
+ * triggers on them: those of the book's owner (the view's own are in the
+ * step) are read first, in the order they were made, as *sql (NULL for
+ * none), to be made again after it. 1 when they cannot be read. */
+static int own_triggers_on_steps(sqlite3 *db, char **sql, char **msg) {
+  sqlite3_stmt *s;
+  size_t len = 0;
+  int rc = SQLITE_DONE;
+  *sql = NULL;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
+          " (tbl_name = 'case_steps' COLLATE NOCASE OR"
+          " tbl_name = 'cases' COLLATE NOCASE) AND name NOT IN"
+          " ('cases_insert', 'cases_update', 'cases_delete') ORDER BY rowid",
+          -1, &s, NULL) != SQLITE_OK) {
+    *msg = sqlite3_mprintf("read triggers: %s", sqlite_why(db));
+    return 1;
+  }
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(s, 0);
+    size_t n = t ? strlen(t) : 0;
+    char *more = n ? sqlite3_realloc64(*sql, len + n + 2) : *sql;
+    if (!n) continue;
+    if (!more) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    *sql = more;
+    memcpy(*sql + len, t, n);
+    len += n;
+    memcpy(*sql + len, ";", 2);
+    len++;
+  }
+  sqlite3_finalize(s);
+  if (rc == SQLITE_DONE) return 0;
+  *msg = sqlite3_mprintf("read triggers: %s", sqlite3_errstr(rc));
+  sqlite3_free(*sql);
+  *sql = NULL;
+  return 1;
+}
+
 /* A view of the owner's that reads cases stops step 21 inside SQLite with
  * "error in view V: no such table: main.case_rows", naming a table the
  * owner never made: said again in the owner's terms. */
@@ -810,7 +888,7 @@ static int migrate_end(sqlite3 *db, int defensive, int rc) {
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   int version, target = (int)(sizeof migrations / sizeof migrations[0]);
   int defensive = 0;
-  char *msg = NULL, pragma[64], broken[320] = "";
+  char *msg = NULL, *triggers = NULL, pragma[64], broken[320] = "";
 
   if (schema_version_read(db, &version, err) != RC_OK) return RC_ESTORE;
   if (version == target) return RC_OK;
@@ -856,7 +934,9 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
     /* 28 packs every borrower again from the table while it is still
      * keyed by borrower (a walk in key order, no sort). */
     if ((version + 1 == 28 && sqlite_contacts_pack_all(db, &msg)) ||
+        (version + 1 == 29 && own_triggers_on_steps(db, &triggers, &msg)) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
+        (triggers && sqlite3_exec(db, triggers, NULL, NULL, &msg)) ||
         (strstr(migrations[version], "writable_schema") &&
          schema_edited(db, &msg)) ||
         (version == 0 && sqlite3_exec(db, NEW_BOOK_CHECKS, NULL, NULL, &msg)) ||
@@ -871,10 +951,14 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
                    : msg     ? msg
                              : "?");
       sqlite3_free(msg);
+      sqlite3_free(triggers);
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+      sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
+    sqlite3_free(triggers);
+    triggers = NULL;
   }
   sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   return migrate_end(db, defensive, RC_OK);
