@@ -1223,8 +1223,23 @@ static const char *state_hint(lua_State *L, int st, const char *name) {
  * with two parameters or more, or taking `...`; a C function always. */
 static int takes_event(lua_State *L, int fn) {
   lua_Debug ar;
+  script *sc = script_of(L);
+  const void *p = lua_topointer(L, fn);
+  int takes;
+  /* A function's parameters never change: read once (lua_getinfo was a
+   * twentieth of a handler call's own cost). */
+  if (sc)
+    for (int i = 0; i < sc->ntakers; i++)
+      if (sc->takers[i].fn == p) return sc->takers[i].takes;
   lua_pushvalue(L, fn);
-  return !lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 2;
+  takes = !lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 2;
+  if (sc && sc->ntakers < SCRIPT_TAKERS) {
+    lua_pushvalue(L, fn); /* kept: its address is never another's */
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    sc->takers[sc->ntakers].fn = p;
+    sc->takers[sc->ntakers++].takes = takes;
+  }
+  return takes;
 }
 
 /* The body of a handler call, under lua_pcall: everything that can raise

@@ -54,6 +54,8 @@ enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
 /* Size classes of 16 bytes up to 128 (a case handed to a handler, a short
  * string, a closure) kept by the allocator's pool. */
 #define SCRIPT_POOL_CLASSES 8
+/* Handlers whose parameters are kept read (script.c, takes_event). */
+#define SCRIPT_TAKERS 32
 
 struct script {
   lua_State *L;
@@ -128,6 +130,14 @@ struct script {
     struct template_plan *plan;
   } plans[SCRIPT_PLANS];
   int nplans;
+  /* Whether a handler takes the event (script.c, takes_event), by the
+   * function's address: a registry slot keeps each function alive, so no
+   * other takes its address while sc lives. Filled once, never evicted. */
+  struct {
+    const void *fn;
+    int takes;
+  } takers[SCRIPT_TAKERS];
+  int ntakers;
 };
 
 extern const char *const script_key_text[SK_COUNT];
