@@ -49,9 +49,9 @@ static lcase *check_case(lua_State *L, int idx) {
   /* Only lcase_push writes the tag, and no script can reach another of
    * recoup's userdata (they are buffers on a binding's stack) or make
    * one: the tag says what the metatable would, for a third of the
-   * calls (check_case was a tenth of a reminder's Lua cost). */
-  if (p && lua_type(L, idx) == LUA_TUSERDATA &&
-      lua_rawlen(L, idx) >= sizeof(lcase) &&
+   * calls (check_case was a tenth of a reminder's Lua cost). A light
+   * userdata's raw length is 0. */
+  if (p && lua_rawlen(L, idx) >= sizeof(lcase) &&
       ((const lcase *)p)->tag == &case_mt_key)
     return p;
   if (p && lua_getmetatable(L, idx)) {
