@@ -118,21 +118,65 @@ void script_load_finding(lua_State *L, int level, int since, const char *fmt,
   va_end(ap);
 }
 
+/* A block of n bytes (n <= POOL_BYTES) is allocated as its class's size
+ * and, freed, kept on its class's list for the next one: a handler's
+ * objects live for a step and the collector frees them in bursts, past
+ * what malloc keeps at hand for one size, so each came back through
+ * malloc's slow path (0.2k instructions a reminder step). A list holds
+ * at most POOL_KEEP blocks. The cap counts what Lua asked for, as
+ * without the pool. */
+enum { POOL_BYTES = 16 * SCRIPT_POOL_CLASSES, POOL_KEEP = 256 };
+
+static int pool_class(size_t n) {
+  return (int)((n + 15) / 16) - 1;
+}
+
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   script *sc = ud;
   void *p;
   if (!ptr) osize = 0; /* then osize is a type tag, not a size */
   if (nsize == 0) {
-    free(ptr);
+    int c = pool_class(osize);
+    if (ptr && osize > 0 && osize <= POOL_BYTES && sc->pool_n[c] < POOL_KEEP) {
+      *(void **)ptr = sc->pool[c];
+      sc->pool[c] = ptr;
+      sc->pool_n[c]++;
+    } else {
+      free(ptr);
+    }
     sc->mem_used -= osize;
     return NULL;
   }
   if (nsize > osize && sc->mem_used + (nsize - osize) > sc->mem_limit)
     return NULL; /* Lua turns this into a memory error */
   if (nsize > osize) sandbox_charge_alloc(sc, nsize - osize);
-  p = realloc(ptr, nsize);
+  if (nsize <= POOL_BYTES) {
+    int c = pool_class(nsize);
+    if (!ptr && sc->pool[c]) {
+      p = sc->pool[c];
+      sc->pool[c] = *(void **)p;
+      sc->pool_n[c]--;
+    } else {
+      /* Its class's whole size: a block the pool keeps takes any size
+       * of the class. */
+      p = ptr ? realloc(ptr, (size_t)(c + 1) * 16)
+              : malloc((size_t)(c + 1) * 16);
+    }
+  } else {
+    p = realloc(ptr, nsize);
+  }
   if (p) sc->mem_used = sc->mem_used - osize + nsize;
   return p;
+}
+
+/* After lua_close: what the pool kept. */
+static void pool_free(script *sc) {
+  for (int c = 0; c < SCRIPT_POOL_CLASSES; c++)
+    while (sc->pool[c]) {
+      void *next = *(void **)sc->pool[c];
+      free(sc->pool[c]);
+      sc->pool[c] = next;
+    }
 }
 
 void script_set_budget(script *sc, int64_t instructions) {
@@ -742,6 +786,7 @@ int script_load_findings(script **out, const char *dir, rc_errlist *errors,
 void script_free(script *sc) {
   if (!sc) return;
   if (sc->L) lua_close(sc->L);
+  pool_free(sc);
   if (sc->owns_clock) clock_free(sc->clock);
   for (int i = 0; i < sc->nplans; i++) free(sc->plans[i].plan);
   free(sc);
@@ -1191,8 +1236,23 @@ static const char *state_hint(lua_State *L, int st, const char *name) {
  * with two parameters or more, or taking `...`; a C function always. */
 static int takes_event(lua_State *L, int fn) {
   lua_Debug ar;
+  script *sc = script_of(L);
+  const void *p = lua_topointer(L, fn);
+  int takes;
+  /* A function's parameters never change: read once (lua_getinfo was a
+   * twentieth of a handler call's own cost). */
+  if (sc)
+    for (int i = 0; i < sc->ntakers; i++)
+      if (sc->takers[i].fn == p) return sc->takers[i].takes;
   lua_pushvalue(L, fn);
-  return !lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 2;
+  takes = !lua_getinfo(L, ">u", &ar) || ar.isvararg || ar.nparams >= 2;
+  if (sc && sc->ntakers < SCRIPT_TAKERS) {
+    lua_pushvalue(L, fn); /* kept: its address is never another's */
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    sc->takers[sc->ntakers].fn = p;
+    sc->takers[sc->ntakers++].takes = takes;
+  }
+  return takes;
 }
 
 /* The body of a handler call, under lua_pcall: everything that can raise

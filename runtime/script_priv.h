@@ -51,12 +51,22 @@ enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
 /* Template texts a script's sends keep split (lua_case.c): an
  * institution's few; beyond, a send splits its text each time. */
 #define SCRIPT_PLANS 16
+/* Size classes of 16 bytes up to 128 (a case handed to a handler, a short
+ * string, a closure) kept by the allocator's pool. */
+#define SCRIPT_POOL_CLASSES 8
+/* Handlers whose parameters are kept read (script.c, takes_event). */
+#define SCRIPT_TAKERS 32
 
 struct script {
   lua_State *L;
   institution_config cfg;
   size_t mem_used;
   size_t mem_limit;
+  /* Small blocks the collector freed, kept for the next allocations of
+   * their size (script.c, limited_alloc), each list linked through its
+   * blocks' first bytes; counted in mem_used no more. Owned. */
+  void *pool[SCRIPT_POOL_CLASSES];
+  int pool_n[SCRIPT_POOL_CLASSES];
   int64_t budget; /* instructions per handler call */
   int64_t deadline_ms; /* the handler's own time a call, on a real clock;
                           0: none (lua_sandbox.c "the deadline") */
@@ -120,6 +130,14 @@ struct script {
     struct template_plan *plan;
   } plans[SCRIPT_PLANS];
   int nplans;
+  /* Whether a handler takes the event (script.c, takes_event), by the
+   * function's address: a registry slot keeps each function alive, so no
+   * other takes its address while sc lives. Filled once, never evicted. */
+  struct {
+    const void *fn;
+    int takes;
+  } takers[SCRIPT_TAKERS];
+  int ntakers;
 };
 
 extern const char *const script_key_text[SK_COUNT];
