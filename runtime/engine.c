@@ -2349,8 +2349,8 @@ int engine_user_set_display(engine *eng, const char *name, const char *display,
     return rc;
   rc = user_names_apart(eng, name, display, 0, err);
   if (rc == RC_OK)
-    rc = store_user_update(eng->st, name, -1, NULL, display ? display : "",
-                           err);
+    rc =
+        store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name, "display_name",
                         NULL, err);
