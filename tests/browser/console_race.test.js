@@ -102,6 +102,26 @@ test('two saves in flight: the first one\'s read, answered after the second\'s, 
   await page.locator('.timeline-box').filter({ hasText: '两个保存同时进行' }).waitFor();
 });
 
+test('a save whose read of the case finds no signal keeps the case page and the note typed beside it, and reads the case again', async (t) => {
+  const page = await h.openCase(t, s, 'CN014');
+  assert.match(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  await page.fill('.note-form textarea', '信号不好时写的催记');
+  let cut = false;
+  await page.route((url) => url.pathname === '/v1/cases/CN014', async (r) => {
+    if (r.request().method() !== 'GET' || cut) return r.continue();
+    cut = true;
+    await r.abort('internetdisconnected');
+  });
+  await page.click('.promise-form button[type="submit"]');
+  await h.waitFor(() => cut, { message: 'the save\'s read cut off' });
+  // The case drawn again with the promise, or the page given up for an
+  // error box: whichever comes first.
+  await page.waitForSelector('.promise-box .open-promise, main > .state.error');
+  assert.equal(await page.locator('main > .state.error').count(), 0, 'the case page stays');
+  assert.equal(await page.inputValue('.note-form textarea'), '信号不好时写的催记');
+  assert.equal(await page.locator('.promise-box .open-promise').count(), 1);
+});
+
 test('a position found after the language was switched goes into the visit record shown, and is saved with it', async (t) => {
   const page = await h.openCase(t, s, 'CN006', { device: 'phone', user: 'wang.fang' });
   // The phone's fix comes when the test says (seconds, on a road).

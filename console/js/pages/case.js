@@ -136,7 +136,7 @@ export function render(main, id, query) {
     return claimNext(() => main.querySelector('.next-note'));
   }
 
-  async function refresh() {
+  async function refresh(again = 0) {
     reads++;
     // Two saves in flight each read the case once answered; the first's
     // read answered after the second's is the case before the second (a
@@ -148,6 +148,15 @@ export function render(main, id, query) {
       take(fresh);
     } catch (err) {
       if (err.status === 401 || mine !== refreshes) return;
+      // The read after a save (no signal on the road, the service busy):
+      // the case stays drawn with what is typed beside the form saved,
+      // and is read again, less often the longer it fails; a case closed
+      // meanwhile is said as the poll says it.
+      if (kase) {
+        if (err.status === 404 && !err.missingRoute) return fill(gone, t('case.gone'));
+        setTimeout(() => { if (head.isConnected && mine === refreshes) refresh(again + 1); }, Math.min(2000 * 2 ** again, POLL_MS));
+        return;
+      }
       // Opened by an id typed in full-width (/ on Cases or My work): the
       // case it names, at its own address (forms and drafts keep to it).
       if (err.status === 404 && !kase && id.normalize('NFKC') !== id) {
