@@ -2277,7 +2277,10 @@ typedef struct {
 
 static int find_clash(void *ud, const store_value *cols, int ncols) {
   name_clash *nc = ud;
-  const char *login = cols[0].s, *shown = ncols > 5 ? cols[5].s : NULL;
+  /* A NULL column's s is not set (no display name). */
+  const char *login = cols[0].type == STORE_TEXT ? cols[0].s : NULL;
+  const char *shown =
+      ncols > 5 && cols[5].type == STORE_TEXT ? cols[5].s : NULL;
   if (!login || strcmp(login, nc->name) == 0) return 0;
   nc->display_clashes =
       nc->display && *nc->display && reads_as_login(nc->display, login);
@@ -2294,7 +2297,7 @@ static int find_clash(void *ud, const store_value *cols, int ncols) {
  * would show one person's calls, promises and reassignments as the
  * other's in the timeline, the top bar and Reassign's list. Asked inside
  * the write's transaction, so two adds cannot both pass. */
-static int user_names_apart(engine *eng, const char *name, const char *display,
+int engine_user_names_apart(engine *eng, const char *name, const char *display,
                             int added, rc_error *err) {
   name_clash nc = {name, display, added, "", 0};
   int rc = store_users_each(eng->st, find_clash, &nc, err);
@@ -2329,7 +2332,7 @@ int engine_user_add(engine *eng, const char *name, const char *role,
   /* Hashed before the transaction: a tenth of a second no writer waits. */
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = user_names_apart(eng, name, display, 1, err);
+    rc = engine_user_names_apart(eng, name, display, 1, err);
     if (rc == RC_OK) rc = store_user_insert(eng->st, &u, hash, err);
     if (rc == RC_OK)
       rc = store_user_log(eng->st, u.created_at, name, "added", NULL, err);
@@ -2347,7 +2350,7 @@ int engine_user_set_display(engine *eng, const char *name, const char *display,
       (rc = user_check_display(display, err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = user_names_apart(eng, name, display, 0, err);
+  rc = engine_user_names_apart(eng, name, display, 0, err);
   if (rc == RC_OK)
     rc =
         store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
