@@ -2248,6 +2248,71 @@ static int user_password_ok(const char *password, rc_error *err) {
   return user_check_password(password, password ? strlen(password) : 0, err);
 }
 
+/* 1 when a display name reads as the login: the same letters, whatever
+ * their case or width ("Li.Wei", "ｌｉ．ｗｅｉ" for li.wei). */
+static int reads_as_login(const char *display, const char *login) {
+  const unsigned char *d = (const unsigned char *)display;
+  const unsigned char *l = (const unsigned char *)login;
+  while (*d && *l) {
+    unsigned c = *d++;
+    /* U+FF01..FF5E, the full-width forms of ! to ~: EF BC 81..EF BD 9E. */
+    if (c == 0xEF && (d[0] == 0xBC || d[0] == 0xBD) && d[1] >= 0x80 &&
+        d[1] <= 0xBF) {
+      unsigned cp = 0xF000u | (unsigned)(d[0] & 0x3F) << 6 | (d[1] & 0x3F);
+      if (cp >= 0xFF01 && cp <= 0xFF5E) c = cp - 0xFEE0, d += 2;
+    }
+    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+    if (c != *l++) return 0;
+  }
+  return !*d && !*l;
+}
+
+typedef struct {
+  const char *name, *display; /* the user changed and their display name */
+  int added; /* 1: name is new, asked against display names too */
+  char clash[USER_NAME_MAX + 1];
+  int display_clashes; /* 1: display reads as clash's login; 0: name is
+                          clash's display name */
+} name_clash;
+
+static int find_clash(void *ud, const store_value *cols, int ncols) {
+  name_clash *nc = ud;
+  /* A NULL column's s is not set (no display name). */
+  const char *login = cols[0].type == STORE_TEXT ? cols[0].s : NULL;
+  const char *shown =
+      ncols > 5 && cols[5].type == STORE_TEXT ? cols[5].s : NULL;
+  if (!login || strcmp(login, nc->name) == 0) return 0;
+  nc->display_clashes =
+      nc->display && *nc->display && reads_as_login(nc->display, login);
+  if (nc->display_clashes ||
+      (nc->added && shown && reads_as_login(shown, nc->name))) {
+    rc_copy(nc->clash, sizeof nc->clash, login);
+    return 1;
+  }
+  return 0;
+}
+
+/* A name on screen stands for one person: a display name that reads as
+ * another user's login (or a new login that is another's display name)
+ * would show one person's calls, promises and reassignments as the
+ * other's in the timeline, the top bar and Reassign's list. Asked inside
+ * the write's transaction, so two adds cannot both pass. */
+int engine_user_names_apart(engine *eng, const char *name, const char *display,
+                            int added, rc_error *err) {
+  name_clash nc = {name, display, added, "", 0};
+  int rc = store_users_each(eng->st, find_clash, &nc, err);
+  if (rc != RC_OK || !nc.clash[0]) return rc;
+  if (nc.display_clashes)
+    return rc_error_set(err, RC_ECONFLICT, "display_name",
+                        "display_name '%s' reads as the login of user %s: "
+                        "the console would show %s's work as theirs",
+                        display, nc.clash, name);
+  return rc_error_set(err, RC_ECONFLICT, "name",
+                      "name %s is the display name of user %s: the console "
+                      "would show one's work as the other's",
+                      name, nc.clash);
+}
+
 int engine_user_add(engine *eng, const char *name, const char *role,
                     const char *queues, const char *password,
                     const char *display, rc_error *err) {
@@ -2267,7 +2332,8 @@ int engine_user_add(engine *eng, const char *name, const char *role,
   /* Hashed before the transaction: a tenth of a second no writer waits. */
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_insert(eng->st, &u, hash, err);
+    rc = engine_user_names_apart(eng, name, display, 1, err);
+    if (rc == RC_OK) rc = store_user_insert(eng->st, &u, hash, err);
     if (rc == RC_OK)
       rc = store_user_log(eng->st, u.created_at, name, "added", NULL, err);
     rc = ingest_end(eng, rc, err);
@@ -2284,7 +2350,10 @@ int engine_user_set_display(engine *eng, const char *name, const char *display,
       (rc = user_check_display(display, err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
+  rc = engine_user_names_apart(eng, name, display, 0, err);
+  if (rc == RC_OK)
+    rc =
+        store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name, "display_name",
                         NULL, err);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <unicode/uchar.h>
 
 #include "input.h"
 #include "recoup/query.h"
@@ -59,10 +60,21 @@ static int blank(uint32_t cp) {
          cp == 0x3000;
 }
 
+static int is_mark(uint32_t cp) {
+  int type = u_charType((UChar32)cp);
+  return type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
+         type == U_COMBINING_SPACING_MARK;
+}
+
+/* Marks stacked on one letter: Vietnamese and Tibetan stack up to four
+ * ("ệ" written as e and two marks); more are drawn over the lines above
+ * and below, a timeline row or a colleague's name in Reassign's list. */
+enum { DISPLAY_MARKS_MAX = 4 };
+
 int user_check_display(const char *display, rc_error *err) {
   const unsigned char *s = (const unsigned char *)display;
   size_t len = display ? strlen(display) : 0, i = 0;
-  int chars = 0, ends_blank = 0;
+  int chars = 0, ends_blank = 0, marks = 0;
   input_pos bad;
   if (len == 0) return RC_OK;
   if (input_text_check(display, len, &bad) != INPUT_TEXT_OK)
@@ -84,6 +96,26 @@ int user_check_display(const char *display, rc_error *err) {
                           "bidirectional formatting character (U+%04X) at "
                           "character %d; a name is what people read",
                           (unsigned)cp, chars);
+    if ((cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000 ||
+        (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name holds a private-use character or a "
+                          "noncharacter (U+%04X) at character %d, which each "
+                          "font draws its own way",
+                          (unsigned)cp, chars);
+    marks = is_mark(cp) ? marks + 1 : 0;
+    if (chars == 1 && marks)
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name starts with a combining mark "
+                          "(U+%04X), which is drawn on the text before the "
+                          "name; put it after the letter it belongs to",
+                          (unsigned)cp);
+    if (marks > DISPLAY_MARKS_MAX)
+      return rc_error_set(err, RC_EINVAL, "display_name",
+                          "display_name stacks more than %d combining marks "
+                          "on one letter (character %d), drawn over the lines "
+                          "around the name",
+                          DISPLAY_MARKS_MAX, chars);
     if (chars == 1 && blank(cp))
       return rc_error_set(err, RC_EINVAL, "display_name",
                           "display_name starts with a space");

@@ -318,7 +318,7 @@ static int cmd_change(engine **engp, const user_args *a) {
       rc = rc_error_set(&err, RC_ECONFLICT, "name", "user %s already exists",
                         a->name);
     else if (rc == RC_ENOTFOUND && add)
-      rc = RC_OK;
+      rc = engine_user_names_apart(*engp, a->name, a->display, 1, &err);
     if (rc != RC_OK) {
       rc_error_print(&err, stderr);
       return 1;

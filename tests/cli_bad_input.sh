@@ -646,6 +646,9 @@ user "a second add of a name" 1 "recoup: user alice already exists" "$work/pw" -
   "$recoup" user add alice --role admin "$fixtures/basic" --db "$users"
 user "a taken name is said before a password is asked" 1 "recoup: user alice already exists" \
   "$work/pw_empty" -- "$recoup" user add alice --role admin "$fixtures/basic" --db "$users"
+user "a display name that reads as another's login, before a password is asked" 1 \
+  "recoup: display_name 'Alice' reads as the login of user alice" "$work/pw_empty" -- \
+  "$recoup" user add carol --role agent --display-name Alice "$fixtures/basic" --db "$users"
 user "a bad role" 1 "recoup: role must be agent, supervisor, read or admin" "$work/pw" -- \
   "$recoup" user add bob --role boss "$fixtures/basic" --db "$users"
 user "a name in capitals" 1 "recoup: name must be 1 to 64 characters" "$work/pw" -- \

@@ -411,6 +411,99 @@ static void test_a_bad_display_name_is_refused_naming_the_field(void **state) {
   engine_close(eng);
 }
 
+/* A name on screen stands for one person: a display name that reads as
+ * another user's login, in any case or width, is refused naming
+ * display_name, and a new login that is another's display name naming
+ * name; nothing is written. Two people may share a display name, and one
+ * may be shown by their own login. */
+static void test_a_display_name_reading_as_another_login_is_refused(
+    void **state) {
+  static const char *const other[] = {
+      "li.wei", "Li.Wei", "LI.WEI",
+      "\xef\xbd\x8c\xef\xbd\x89\xef\xbc\x8e\xef\xbd\x97\xef\xbd\x85"
+      "\xef\xbd\x89", /* ｌｉ．ｗｅｉ, full width */
+  };
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "li.wei", "agent", "phone");
+  add(eng, "zhang.min", "supervisor", NULL);
+  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+    assert_int_equal(engine_user_set_display(eng, "zhang.min", other[i], &err),
+                     RC_ECONFLICT);
+    assert_string_equal(err.field, "display_name");
+    assert_non_null(strstr(err.message, "login of user li.wei"));
+    assert_int_equal(engine_user_add(eng, "wang.li", "agent", NULL, PASSWORD,
+                                     other[i], &err),
+                     RC_ECONFLICT);
+    assert_string_equal(err.field, "display_name");
+  }
+  assert_int_equal(query_user(engine_query(eng), "zhang.min", &u, &err), RC_OK);
+  assert_string_equal(u.display_name, "");
+  store_user_free(&u);
+  assert_int_equal(query_user(engine_query(eng), "wang.li", &u, &err),
+                   RC_ENOTFOUND);
+  /* A login taken as another's display name later. */
+  assert_int_equal(engine_user_set_display(eng, "zhang.min", "Wang.Li", &err),
+                   RC_OK);
+  assert_int_equal(
+      engine_user_add(eng, "wang.li", "agent", NULL, PASSWORD, NULL, &err),
+      RC_ECONFLICT);
+  assert_string_equal(err.field, "name");
+  assert_non_null(strstr(err.message, "display name of user zhang.min"));
+  assert_int_equal(query_user(engine_query(eng), "wang.li", &u, &err),
+                   RC_ENOTFOUND);
+  /* Their own login, and a name two people share, stand. */
+  assert_int_equal(engine_user_set_display(eng, "li.wei", "Li.Wei", &err),
+                   RC_OK);
+  assert_int_equal(engine_user_set_display(eng, "zhang.min",
+                                           "\xe7\x8e\x8b\xe8\x8a\xb3", &err),
+                   RC_OK);
+  assert_int_equal(engine_user_add(eng, "wang.fang", "agent", NULL, PASSWORD,
+                                   "\xe7\x8e\x8b\xe8\x8a\xb3", &err),
+                   RC_OK);
+  engine_close(eng);
+}
+
+/* A name is drawn where people read it and nowhere else: one that starts
+ * with a combining mark (drawn on the words before it), stacks more than
+ * four marks on a letter (drawn over the rows around it) or holds a
+ * private-use character or a noncharacter is refused naming display_name;
+ * Vietnamese with its marks decomposed stands. */
+static void test_a_display_name_drawn_beyond_itself_is_refused(void **state) {
+  static const char *const bad[] = {
+      "\xcc\xb8Zhang",                                 /* U+0338 first */
+      "Z\xcc\xb8\xcc\xb8\xcc\xb8\xcc\xb8\xcc\xb8hang", /* five on Z */
+      "Zh\xee\x80\x80ng",                              /* U+E000 */
+      "Zh\xef\xb7\x90ng",                              /* U+FDD0 */
+  };
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "li.wei", "agent", "phone");
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(engine_user_set_display(eng, "li.wei", bad[i], &err),
+                     RC_EINVAL);
+    assert_string_equal(err.field, "display_name");
+  }
+  assert_non_null(strstr(err.message, "U+FDD0"));
+  assert_int_equal(engine_user_set_display(eng, "li.wei", bad[1], &err),
+                   RC_EINVAL);
+  assert_non_null(strstr(err.message, "character 6"));
+  assert_int_equal(query_user(engine_query(eng), "li.wei", &u, &err), RC_OK);
+  assert_string_equal(u.display_name, "");
+  store_user_free(&u);
+  /* Nguyễn Thị Huệ, each mark its own code point. */
+  assert_int_equal(engine_user_set_display(eng, "li.wei",
+                                           "Nguye\xcc\x82\xcc\x83n Thi\xcc\xa3 "
+                                           "Hue\xcc\xa3\xcc\x82",
+                                           &err),
+                   RC_OK);
+  engine_close(eng);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_user_added_is_read_back_without_its_hash),
@@ -423,6 +516,8 @@ int main(void) {
       cmocka_unit_test(test_bad_values_are_refused_naming_the_field),
       cmocka_unit_test(test_a_display_name_is_kept_changed_and_removed),
       cmocka_unit_test(test_a_bad_display_name_is_refused_naming_the_field),
+      cmocka_unit_test(test_a_display_name_reading_as_another_login_is_refused),
+      cmocka_unit_test(test_a_display_name_drawn_beyond_itself_is_refused),
       cmocka_unit_test(test_a_session_is_read_back_with_its_user),
       cmocka_unit_test(
           test_disabling_or_a_new_password_ends_the_users_sessions),

@@ -362,6 +362,13 @@ int engine_user_add(engine *eng, const char *name, const char *role,
  * and what the journal keeps. */
 int engine_user_set_display(engine *eng, const char *name, const char *display,
                             rc_error *err);
+/* RC_ECONFLICT when display (NULL or "": none) reads as another user's
+ * login, naming display_name, or (added: name is a new user) name is
+ * another user's display name, naming name; both calls above ask it
+ * again in their transaction. For `recoup user add` to say so before a
+ * password is typed. */
+int engine_user_names_apart(engine *eng, const char *name, const char *display,
+                            int added, rc_error *err);
 /* Disabling a user ends its sessions at once; so does a new password
  * (set from `recoup user passwd`: no session of the user is the one
  * asking). */

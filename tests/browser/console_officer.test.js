@@ -114,3 +114,30 @@ test('a display name is shown where people read it — the top bar, Reassign\'s 
   assert.deepEqual(people.body.items.find((p) => p.name === 'zhang.min'), { name: 'zhang.min', display_name: '张敏' });
   assert.deepEqual(people.body.items.find((p) => p.name === 'wang.fang'), { name: 'wang.fang', display_name: null });
 });
+
+test('a display name of 64 letters without a space keeps a phone\'s page to its width: the case\'s assignee and journal, Reassign\'s list, in Chinese and English', async (t) => {
+  const long = 'Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaftsch';
+  assert.equal(long.length, 64);
+  assert.equal(displayName('zhang.min', long).status, 0);
+  assert.equal(displayName('li.wei', long).status, 0);
+  const open = (await h.api(s.book, '/v1/tasks?status=open&queue=phone&limit=200', { token: 'admin' })).body.tasks;
+  const task = open.find((x) => x.assignee !== 'li.wei');
+  assert.ok(task, 'a phone task li.wei does not hold');
+  const given = await h.api(s.book, `/v1/tasks/${task.id}/assign`, { method: 'POST', body: { user: 'li.wei' }, cookie: await h.session(s.book, 'zhang.min') });
+  assert.equal(given.status, 200);
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(`${s.book.url}/#/case/${encodeURIComponent(task.case)}`);
+    await page.locator(`.task-form[data-task="${task.id}"] .assignee`).filter({ hasText: long }).waitFor();
+    await page.locator('.timeline li[data-kind="task_assigned"] .by').filter({ hasText: long }).first().waitFor();
+    await h.fitsPhone(page);
+    await h.screenshot(page, `display-name-long-case-phone-${locale}`);
+    await page.goto(`${s.book.url}/#/overview`);
+    await page.waitForSelector('form.reassign input[name="task"]');
+    assert.ok((await page.textContent('form.reassign select[name="user"] option[value="li.wei"]')).startsWith(`${long} · li.wei`));
+    await h.fitsPhone(page);
+    await h.screenshot(page, `display-name-long-reassign-phone-${locale}`);
+  }
+});

@@ -80,6 +80,48 @@ test('a poll asked before a promise was sent and answered while the save waits l
     { message: 'the save\'s own read shows the payment' });
 });
 
+test('two saves in flight: the first one\'s read, answered after the second\'s, leaves the promise the second made on the page', async (t) => {
+  const page = await h.openCase(t, s, 'CN016');
+  assert.match(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  // The note's own read is taken by the service before the promise is
+  // made, and comes back last (a slow network).
+  const held = await holdNextRead(page, 'CN016');
+  await page.fill('.note-form textarea', '两个保存同时进行');
+  await page.click('.note-form button[type="submit"]');
+  await h.waitFor(() => held.asked, { message: 'the note\'s read asked' });
+  await page.click('.promise-form button[type="submit"]');
+  await page.waitForSelector('.promise-box .open-promise');
+  let journal = 0;
+  page.on('request', (r) => { if (/\/v1\/cases\/CN016\/journal/.test(r.url())) journal++; });
+  held.release();
+  await held.answered;
+  for (let i = 0; i < 20 && !journal; i++) await page.evaluate(() => new Promise((done) => setTimeout(done, 10)));
+  assert.equal(await page.locator('.promise-box .open-promise').count(), 1, 'the promise just made is still shown');
+  assert.doesNotMatch(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  assert.equal(journal, 0, 'the older read was set aside');
+  await page.locator('.timeline-box').filter({ hasText: '两个保存同时进行' }).waitFor();
+});
+
+test('a save whose read of the case finds no signal keeps the case page and the note typed beside it, and reads the case again', async (t) => {
+  const page = await h.openCase(t, s, 'CN014');
+  assert.match(await page.textContent('.promise-box'), /没有进行中的承诺还款/);
+  await page.fill('.note-form textarea', '信号不好时写的催记');
+  let cut = false;
+  await page.route((url) => url.pathname === '/v1/cases/CN014', async (r) => {
+    if (r.request().method() !== 'GET' || cut) return r.continue();
+    cut = true;
+    await r.abort('internetdisconnected');
+  });
+  await page.click('.promise-form button[type="submit"]');
+  await h.waitFor(() => cut, { message: 'the save\'s read cut off' });
+  // The case drawn again with the promise, or the page given up for an
+  // error box: whichever comes first.
+  await page.waitForSelector('.promise-box .open-promise, main > .state.error');
+  assert.equal(await page.locator('main > .state.error').count(), 0, 'the case page stays');
+  assert.equal(await page.inputValue('.note-form textarea'), '信号不好时写的催记');
+  assert.equal(await page.locator('.promise-box .open-promise').count(), 1);
+});
+
 test('a position found after the language was switched goes into the visit record shown, and is saved with it', async (t) => {
   const page = await h.openCase(t, s, 'CN006', { device: 'phone', user: 'wang.fang' });
   // The phone's fix comes when the test says (seconds, on a road).

@@ -46,6 +46,7 @@ export function render(main, id, query) {
   // may be the newer, nor a save, whose answer is (and is read again).
   let reads = 0;
   main.addEventListener('recoup:write', () => { reads++; });
+  let refreshes = 0; // the case's full reads (after a save), by the same rule
   // A visit record saved here: the field officer's next address is one
   // tap away (My work), where the visit form stood.
   let visitSaved = false;
@@ -135,12 +136,27 @@ export function render(main, id, query) {
     return claimNext(() => main.querySelector('.next-note'));
   }
 
-  async function refresh() {
+  async function refresh(again = 0) {
     reads++;
+    // Two saves in flight each read the case once answered; the first's
+    // read answered after the second's is the case before the second (a
+    // promise just made taken off the page), set aside for the newer.
+    const mine = ++refreshes;
     try {
-      take(await get(`/v1/cases/${enc(id)}`));
+      const fresh = await get(`/v1/cases/${enc(id)}`);
+      if (mine !== refreshes) return;
+      take(fresh);
     } catch (err) {
-      if (err.status === 401) return;
+      if (err.status === 401 || mine !== refreshes) return;
+      // The read after a save (no signal on the road, the service busy):
+      // the case stays drawn with what is typed beside the form saved,
+      // and is read again, less often the longer it fails; a case closed
+      // meanwhile is said as the poll says it.
+      if (kase) {
+        if (err.status === 404 && !err.missingRoute) return fill(gone, t('case.gone'));
+        setTimeout(() => { if (head.isConnected && mine === refreshes) refresh(again + 1); }, Math.min(2000 * 2 ** again, POLL_MS));
+        return;
+      }
       // Opened by an id typed in full-width (/ on Cases or My work): the
       // case it names, at its own address (forms and drafts keep to it).
       if (err.status === 404 && !kase && id.normalize('NFKC') !== id) {
