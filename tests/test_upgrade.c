@@ -851,6 +851,80 @@ static void test_step_29_gives_case_steps_rowids_and_keeps_own_triggers(
   unlink(db_path);
 }
 
+/* Step 28 makes contacts again: a view of the owner's reading it, or a
+ * trigger of theirs on another table that does, stopped the step ("error
+ * in view my_contacts: no such table: main.contacts"), the book left at
+ * 27 and refused by this recoup. They read the new table. */
+static void test_step_28_keeps_own_views_reading_contacts(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step28-view.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE VIEW my_contacts AS SELECT borrower_id, value FROM"
+                 " contacts;"
+                 "CREATE TRIGGER my_name AFTER UPDATE OF name ON borrowers"
+                 " BEGIN INSERT INTO audit SELECT value FROM contacts WHERE"
+                 " borrower_id = new.id; END;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) = (SELECT count(*) FROM contacts) "
+               "FROM my_contacts");
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(sqlite3_exec(db,
+                                "UPDATE borrowers SET name = 'x' WHERE id = "
+                                "'PMF00001'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  v = one_text(db, "SELECT group_concat(what, ',') FROM audit");
+  assert_string_equal(v, "+8613835766268");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* Steps 28 and 29 make contacts and case_steps again, which dropped the
+ * owner's triggers and indexes on them unsaid (29 kept its triggers, not
+ * its indexes): both are made again after the step, as they were. */
+static void test_steps_28_29_keep_own_triggers_and_indexes(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step28-own.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_new AFTER INSERT ON contacts BEGIN"
+                 " INSERT INTO audit VALUES ('new ' || new.value); END;"
+                 "CREATE INDEX my_by_borrower ON contacts(borrower_id, kind);"
+                 "CREATE INDEX my_open ON case_steps(state) WHERE NOT closed;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+               "sqlite_schema WHERE name IN ('my_by_borrower', "
+               "'my_new', 'my_open') ORDER BY name)");
+  assert_string_equal(v, "my_by_borrower,my_new,my_open");
+  free(v);
+  v = one_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'my_open'");
+  assert_string_equal(
+      v, "CREATE INDEX my_open ON case_steps(state) WHERE NOT closed");
+  free(v);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO contacts(value, borrower_id, position, kind)"
+                   " VALUES ('+8613800000000', 'PMF00001', 7, 'phone')",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  v = one_text(db, "SELECT group_concat(what, ',') FROM audit");
+  assert_string_equal(v, "new +8613800000000");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -863,6 +937,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_28_keys_contacts_by_value_and_packs_them_again),
       cmocka_unit_test(
           test_step_29_gives_case_steps_rowids_and_keeps_own_triggers),
+      cmocka_unit_test(test_step_28_keeps_own_views_reading_contacts),
+      cmocka_unit_test(test_steps_28_29_keep_own_triggers_and_indexes),
   };
   int rc;
   char cmd[400];
