@@ -925,6 +925,54 @@ static void test_steps_28_29_keep_own_triggers_and_indexes(void **state) {
   unlink(db_path);
 }
 
+/* An index of the owner's that cannot hold on the new contacts (unique
+ * by value, and two third parties without a number: NULLs were apart,
+ * both are X'' since 28) stops step 28 naming it as theirs, the book at
+ * 27 with the index, and upgrades once it is dropped. On f60cdf1 the
+ * index was dropped unsaid. */
+static void test_step_28_names_an_own_index_that_no_longer_holds(
+    void **state) {
+  char sql_path[600], db_path[600], said_path[600], said[1000] = "", *v;
+  sqlite3 *db;
+  FILE *f;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-unique.db", dir);
+  snprintf(said_path, sizeof said_path, "%s/own-unique.err", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO contacts VALUES ('PMF00001', 1, 'third_party',"
+                   " NULL, 'Wang', NULL), ('PMF00002', 1, 'third_party', NULL,"
+                   " 'Li', NULL);"
+                   "CREATE UNIQUE INDEX my_unique ON contacts(value);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_not_equal(
+      run_said(said_path, "report", institution, "--db", db_path, NULL), 0);
+  assert_non_null(f = fopen(said_path, "r"));
+  said[fread(said, 1, sizeof said - 1, f)] = 0;
+  fclose(f);
+  if (!strstr(said, "migration 28 failed: a trigger or index of your own") ||
+      !strstr(said, "contacts.value"))
+    fail_msg("step 28's refusal: %s", said);
+  assert_int_equal(version_of(db_path), 27);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+                   "'my_unique'");
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(sqlite3_exec(db, "DROP INDEX my_unique", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  unlink(db_path);
+  unlink(said_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -939,6 +987,7 @@ int main(int argc, char **argv) {
           test_step_29_gives_case_steps_rowids_and_keeps_own_triggers),
       cmocka_unit_test(test_step_28_keeps_own_views_reading_contacts),
       cmocka_unit_test(test_steps_28_29_keep_own_triggers_and_indexes),
+      cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
   };
   int rc;
   char cmd[400];
