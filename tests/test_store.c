@@ -2251,6 +2251,49 @@ static void test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder(
                    0);
 }
 
+/* A number added to the contacts table by hand, beyond what the
+ * borrower's copy names (check --db says they differ and to import the
+ * borrower's row again once the table is right): that import gives the
+ * number at the position the hand gave it, its key already held. The
+ * copy's rows are deleted by their keys only (schema 28), so on f60cdf1
+ * the import stopped at "UNIQUE constraint failed" and nothing was
+ * written; now the row is that contact, written over (its name too). */
+static void test_a_contact_added_by_hand_is_written_over_by_an_import(
+    void **state) {
+  store *st;
+  store_contact both[2] = {{"phone", "+8613800000001", NULL, NULL},
+                           {"phone", "+8613899990000", "Wang", NULL}};
+  store_borrower b = {0};
+  char found[64];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the contacts table edited by hand is SQLite's");
+  st = open_store();
+  add_claimed_case(st, "C1", "R1", "Wang", "+8613800000001");
+  store_close(st);
+  exec_sql("INSERT INTO contacts(value, borrower_id, position, kind, name)"
+           " VALUES ('+8613899990000', 'R1', 1, 'phone', 'by hand')");
+  st = open_store();
+  b.id = "R1";
+  b.name = "Wang";
+  b.timezone = "Asia/Shanghai";
+  b.contacts = both;
+  b.ncontacts = 2;
+  if (store_borrower_upsert(st, &b, &err) != RC_OK)
+    fail_msg("the borrower's row again: %s", err.message);
+  assert_int_equal(store_reply_case(st, "+8613899990000", found, sizeof found,
+                                    &err),
+                   RC_OK);
+  assert_string_equal(found, "C1");
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
+                              "borrower_id = 'R1'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
+                              "position = 1 AND name = 'Wang'"),
+                   1);
+}
+
 /* A borrower's contacts replaced inside the claim's transaction (an
  * import, an API update, a handler): the next step reads them as now. */
 static void test_a_borrower_s_new_contacts_are_read_after_a_claim(
@@ -5850,6 +5893,9 @@ int main(void) {
           test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_contact_added_by_hand_is_written_over_by_an_import, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_s_new_contacts_are_read_after_a_claim, setup,
