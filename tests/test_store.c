@@ -1230,6 +1230,62 @@ static void test_a_claimed_case_is_written_where_the_claim_read_it(
   store_close(st);
 }
 
+/* A step's state write that finds no row of its case, by the claim's
+ * rowid nor by its id (the row deleted by hand since the claim read it),
+ * is refused as a row a trigger drops is, naming case_steps; so is one a
+ * trigger of the book's own drops (RAISE(IGNORE)). On f60cdf1 both were
+ * RC_OK: the step went on, its journal and timers kept without the state
+ * they follow. */
+static void test_a_state_write_that_keeps_no_row_is_refused(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("rows deleted and triggers added by hand are SQLite's");
+  claim_db_watch();
+  st = open_store();
+  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "K%04d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100000, 3, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(t[1].case_id, "K0001");
+  if (store_case_claimed_lend(st, "K0001", &c) != 1) fail_msg("not lent");
+  assert_int_equal(sqlite3_exec(claim_dbs[0],
+                                "DELETE FROM case_steps WHERE id = 'K0001'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_not_equal(set_state(st, "K0001", "done", 0, NULL, &err), RC_OK);
+  if (!strstr(err.message, "case K0001") ||
+      !strstr(err.message, "not kept by the table case_steps"))
+    fail_msg("the refusal: %s", err.message);
+  assert_true(store_refused(st));
+  store_rollback(st);
+  store_timers_free(t, n);
+  store_close(st);
+  exec_sql("CREATE TRIGGER my_keep BEFORE UPDATE ON case_steps BEGIN"
+           " SELECT RAISE(IGNORE); END;");
+  st = open_store();
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_not_equal(set_state(st, "K0002", "done", 0, NULL, &err), RC_OK);
+  if (!strstr(err.message, "not kept by the table case_steps"))
+    fail_msg("the refusal: %s", err.message);
+  store_rollback(st);
+  case_state_is(st, "K0002", "new");
+  store_close(st);
+}
+
 /* SQLite lends a timer's step the case its claim read beside it
  * (store_case_claimed_lend): as read, in the claiming transaction only,
  * and not once anything may have written it since (its own step's write,
@@ -5823,6 +5879,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_claimed_case_is_written_where_the_claim_read_it, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_state_write_that_keeps_no_row_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_outside_a_transaction_is_whole_or_absent, setup,
           teardown),

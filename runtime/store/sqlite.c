@@ -4940,6 +4940,19 @@ again:
     s = stmt_of(st, which, id);
     goto again;
   }
+  /* Not by its id either: the row deleted by hand since the step read
+   * it, or dropped by a trigger of the book's own (RAISE(IGNORE)). The
+   * step's journal and timers would be kept without the state they
+   * follow: refused as a row a trigger dropped is (exec_wrote). */
+  if (rc == RC_OK && sqlite3_changes(st->db) == 0) {
+    st->base.refused = 1;
+    rc = rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: set state: case %s: 1 of 1 rows not kept "
+                      "by the table case_steps (its row deleted, or a "
+                      "trigger added to the book by hand drops it, e.g. "
+                      "RAISE(IGNORE))",
+                      id);
+  }
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;
   if (rc == RC_OK && tasks) st->tasks.dirty = 0;
