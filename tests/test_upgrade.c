@@ -973,6 +973,65 @@ static void test_step_28_names_an_own_index_that_no_longer_holds(
   unlink(said_path);
 }
 
+/* Refused at its step, its standard error in said (of size n). */
+static void refused_at(const char *db_path, int version, char *said,
+                       size_t n) {
+  char said_path[700];
+  FILE *f;
+  snprintf(said_path, sizeof said_path, "%s.err", db_path);
+  assert_int_not_equal(
+      run_said(said_path, "report", institution, "--db", db_path, NULL), 0);
+  assert_non_null(f = fopen(said_path, "r"));
+  said[fread(said, 1, n - 1, f)] = 0;
+  fclose(f);
+  unlink(said_path);
+  assert_int_equal(version_of(db_path), version);
+}
+
+/* Steps 28 and 29 make contacts and case_steps again with recoup's
+ * columns: a column the owner added to either (a note on a contact) was
+ * gone after the step with its values, unsaid. Each step now refuses,
+ * naming the column and how to keep it, and goes on once it is dropped. */
+static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
+  char sql_path[600], db_path[600], said[1000] = "";
+  sqlite3 *db;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-column.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "ALTER TABLE contacts ADD COLUMN note TEXT;"
+                   "UPDATE contacts SET note = 'checked';"
+                   "ALTER TABLE case_steps ADD COLUMN mine TEXT;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 27, said, sizeof said);
+  if (!strstr(said, "migration 28 failed: the column note of your own on "
+                    "the table contacts would be lost"))
+    fail_msg("step 28's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "ALTER TABLE contacts DROP COLUMN note",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 28, said, sizeof said);
+  if (!strstr(said, "migration 29 failed: the column mine of your own on "
+                    "the table case_steps would be lost"))
+    fail_msg("step 29's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "ALTER TABLE case_steps DROP COLUMN mine",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  expect_whole(db_path, 26);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -988,6 +1047,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_28_keeps_own_views_reading_contacts),
       cmocka_unit_test(test_steps_28_29_keep_own_triggers_and_indexes),
       cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
+      cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
   };
   int rc;
   char cmd[400];

@@ -797,6 +797,39 @@ static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
   return found;
 }
 
+/* Steps 28 and 29 copy the columns recoup made of the table they make
+ * again (contacts; case_steps): a column the book's owner added (ALTER
+ * TABLE ... ADD COLUMN) would be gone with its values, unsaid. Refused,
+ * naming it, before anything is changed. */
+static int own_column_on(sqlite3 *db, int step, const char *table,
+                         const char *known, rc_error *err) {
+  sqlite3_stmt *s;
+  int found = 0;
+  char *sql = sqlite3_mprintf("SELECT name FROM pragma_table_info('%q') "
+                              "WHERE name NOT IN (%s) LIMIT 1",
+                              table, known);
+  if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+    sqlite3_free(sql);
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database migration %d failed: %s (%d)", step,
+                        sqlite_why(db), sqlite3_extended_errcode(db));
+  }
+  sqlite3_free(sql);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    found = 1;
+    rc_error_set(err, RC_ESTORE, NULL,
+                 "database migration %d failed: the column %s of your own "
+                 "on the table %s would be lost, as this step makes the "
+                 "table again with recoup's columns: copy it to a table of "
+                 "your own and drop it (ALTER TABLE %s DROP COLUMN %s), "
+                 "then run this again (docs/cli.md); nothing was changed",
+                 step, (const char *)sqlite3_column_text(s, 0), table, table,
+                 (const char *)sqlite3_column_text(s, 0));
+  }
+  sqlite3_finalize(s);
+  return found;
+}
+
 /* Steps 28 and 29 make a table again (contacts; case_steps and the view
  * cases), which drops the triggers and indexes on it: those of the book's
  * owner (recoup's own are in the step) are read first, in the order they
@@ -956,7 +989,17 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
     }
     if (version == target) break;
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-    if (version + 1 == 21 && own_trigger_on_cases(db, err)) {
+    if ((version + 1 == 21 && own_trigger_on_cases(db, err)) ||
+        (version + 1 == 28 &&
+         own_column_on(db, 28, "contacts",
+                       "'borrower_id', 'position', 'kind', 'value', 'name',"
+                       " 'relation'",
+                       err)) ||
+        (version + 1 == 29 &&
+         own_column_on(db, 29, "case_steps",
+                       "'id', 'state', 'closed', 'outcome', 'timer_keys',"
+                       " 'journal_last', 'tasks_open', 'message_last'",
+                       err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
