@@ -1262,10 +1262,10 @@ static void test_a_state_write_that_keeps_no_row_is_refused(void **state) {
   assert_int_equal(n, 3);
   assert_string_equal(t[1].case_id, "K0001");
   if (store_case_claimed_lend(st, "K0001", &c) != 1) fail_msg("not lent");
-  assert_int_equal(sqlite3_exec(claim_dbs[0],
-                                "DELETE FROM case_steps WHERE id = 'K0001'",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(claim_dbs[0], "DELETE FROM case_steps WHERE id = 'K0001'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
   assert_int_not_equal(set_state(st, "K0001", "done", 0, NULL, &err), RC_OK);
   if (!strstr(err.message, "case K0001") ||
       !strstr(err.message, "not kept by the table case_steps"))
@@ -1274,8 +1274,9 @@ static void test_a_state_write_that_keeps_no_row_is_refused(void **state) {
   store_rollback(st);
   store_timers_free(t, n);
   store_close(st);
-  exec_sql("CREATE TRIGGER my_keep BEFORE UPDATE ON case_steps BEGIN"
-           " SELECT RAISE(IGNORE); END;");
+  exec_sql(
+      "CREATE TRIGGER my_keep BEFORE UPDATE ON case_steps BEGIN"
+      " SELECT RAISE(IGNORE); END;");
   st = open_store();
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_not_equal(set_state(st, "K0002", "done", 0, NULL, &err), RC_OK);
@@ -2327,8 +2328,9 @@ static void test_a_contact_added_by_hand_is_written_over_by_an_import(
   st = open_store();
   add_claimed_case(st, "C1", "R1", "Wang", "+8613800000001");
   store_close(st);
-  exec_sql("INSERT INTO contacts(value, borrower_id, position, kind, name)"
-           " VALUES ('+8613899990000', 'R1', 1, 'phone', 'by hand')");
+  exec_sql(
+      "INSERT INTO contacts(value, borrower_id, position, kind, name)"
+      " VALUES ('+8613899990000', 'R1', 1, 'phone', 'by hand')");
   st = open_store();
   b.id = "R1";
   b.name = "Wang";
@@ -2337,9 +2339,8 @@ static void test_a_contact_added_by_hand_is_written_over_by_an_import(
   b.ncontacts = 2;
   if (store_borrower_upsert(st, &b, &err) != RC_OK)
     fail_msg("the borrower's row again: %s", err.message);
-  assert_int_equal(store_reply_case(st, "+8613899990000", found, sizeof found,
-                                    &err),
-                   RC_OK);
+  assert_int_equal(
+      store_reply_case(st, "+8613899990000", found, sizeof found, &err), RC_OK);
   assert_string_equal(found, "C1");
   store_close(st);
   assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "

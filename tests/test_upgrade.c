@@ -930,8 +930,7 @@ static void test_steps_28_29_keep_own_triggers_and_indexes(void **state) {
  * both are X'' since 28) stops step 28 naming it as theirs, the book at
  * 27 with the index, and upgrades once it is dropped. On f60cdf1 the
  * index was dropped unsaid. */
-static void test_step_28_names_an_own_index_that_no_longer_holds(
-    void **state) {
+static void test_step_28_names_an_own_index_that_no_longer_holds(void **state) {
   char sql_path[600], db_path[600], said_path[600], said[1000] = "", *v;
   sqlite3 *db;
   FILE *f;
@@ -960,8 +959,9 @@ static void test_step_28_names_an_own_index_that_no_longer_holds(
     fail_msg("step 28's refusal: %s", said);
   assert_int_equal(version_of(db_path), 27);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
-                   "'my_unique'");
+  v = one_text(db,
+               "SELECT count(*) FROM sqlite_schema WHERE name = "
+               "'my_unique'");
   assert_string_equal(v, "1");
   free(v);
   assert_int_equal(sqlite3_exec(db, "DROP INDEX my_unique", NULL, NULL, NULL),
@@ -974,8 +974,7 @@ static void test_step_28_names_an_own_index_that_no_longer_holds(
 }
 
 /* Refused at its step, its standard error in said (of size n). */
-static void refused_at(const char *db_path, int version, char *said,
-                       size_t n) {
+static void refused_at(const char *db_path, int version, char *said, size_t n) {
   char said_path[700];
   FILE *f;
   snprintf(said_path, sizeof said_path, "%s.err", db_path);
@@ -1000,17 +999,17 @@ static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
   snprintf(db_path, sizeof db_path, "%s/own-column.db", dir);
   load(sql_path, db_path);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  assert_int_equal(
-      sqlite3_exec(db,
-                   "ALTER TABLE contacts ADD COLUMN note TEXT;"
-                   "UPDATE contacts SET note = 'checked';"
-                   "ALTER TABLE case_steps ADD COLUMN mine TEXT;",
-                   NULL, NULL, NULL),
-      SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE contacts ADD COLUMN note TEXT;"
+                                "UPDATE contacts SET note = 'checked';"
+                                "ALTER TABLE case_steps ADD COLUMN mine TEXT;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   sqlite3_close(db);
   refused_at(db_path, 27, said, sizeof said);
-  if (!strstr(said, "migration 28 failed: the column note of your own on "
-                    "the table contacts would be lost"))
+  if (!strstr(said,
+              "migration 28 failed: the column note of your own on "
+              "the table contacts would be lost"))
     fail_msg("step 28's refusal: %s", said);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "ALTER TABLE contacts DROP COLUMN note",
@@ -1018,8 +1017,9 @@ static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
                    SQLITE_OK);
   sqlite3_close(db);
   refused_at(db_path, 28, said, sizeof said);
-  if (!strstr(said, "migration 29 failed: the column mine of your own on "
-                    "the table case_steps would be lost"))
+  if (!strstr(said,
+              "migration 29 failed: the column mine of your own on "
+              "the table case_steps would be lost"))
     fail_msg("step 29's refusal: %s", said);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "ALTER TABLE case_steps DROP COLUMN mine",
@@ -1041,7 +1041,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_23_packs_every_borrowers_contacts),
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
       cmocka_unit_test(test_step_26_keeps_every_journal_read),
-      cmocka_unit_test(test_step_28_keys_contacts_by_value_and_packs_them_again),
+      cmocka_unit_test(
+          test_step_28_keys_contacts_by_value_and_packs_them_again),
       cmocka_unit_test(
           test_step_29_gives_case_steps_rowids_and_keeps_own_triggers),
       cmocka_unit_test(test_step_28_keeps_own_views_reading_contacts),

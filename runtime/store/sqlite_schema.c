@@ -805,9 +805,10 @@ static int own_column_on(sqlite3 *db, int step, const char *table,
                          const char *known, rc_error *err) {
   sqlite3_stmt *s;
   int found = 0;
-  char *sql = sqlite3_mprintf("SELECT name FROM pragma_table_info('%q') "
-                              "WHERE name NOT IN (%s) LIMIT 1",
-                              table, known);
+  char *sql = sqlite3_mprintf(
+      "SELECT name FROM pragma_table_info('%q') "
+      "WHERE name NOT IN (%s) LIMIT 1",
+      table, known);
   if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
     sqlite3_free(sql);
     return rc_error_set(err, RC_ESTORE, NULL,
@@ -884,8 +885,8 @@ static int own_objects_on(sqlite3 *db, const char *query, char **sql,
  * after the step. One that no longer holds on the new table (a unique
  * index on contacts(value) once two contacts lack a number, both X''
  * since 28) stops the step, said in the owner's terms in out. */
-static int own_made_again(sqlite3 *db, const char *own, char *out,
-                          size_t size, char **msg) {
+static int own_made_again(sqlite3 *db, const char *own, char *out, size_t size,
+                          char **msg) {
   if (!own || sqlite3_exec(db, own, NULL, NULL, msg) == SQLITE_OK) return 0;
   snprintf(out, size,
            "a trigger or index of your own on the table this step makes "
