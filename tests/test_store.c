@@ -1230,6 +1230,63 @@ static void test_a_claimed_case_is_written_where_the_claim_read_it(
   store_close(st);
 }
 
+/* A step's state write that finds no row of its case, by the claim's
+ * rowid nor by its id (the row deleted by hand since the claim read it),
+ * is refused as a row a trigger drops is, naming case_steps; so is one a
+ * trigger of the book's own drops (RAISE(IGNORE)). On f60cdf1 both were
+ * RC_OK: the step went on, its journal and timers kept without the state
+ * they follow. */
+static void test_a_state_write_that_keeps_no_row_is_refused(void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("rows deleted and triggers added by hand are SQLite's");
+  claim_db_watch();
+  st = open_store();
+  sqlite3_cancel_auto_extension((void (*)(void))(void *)claim_db_seen);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 3; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "K%04d", i);
+    add_case(st, id);
+    assert_int_equal(store_timer_insert(st, id, 10 + i, "a", NULL, 0, &err),
+                     RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100000, 3, NULL, &t, &n, &err),
+                   RC_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(t[1].case_id, "K0001");
+  if (store_case_claimed_lend(st, "K0001", &c) != 1) fail_msg("not lent");
+  assert_int_equal(
+      sqlite3_exec(claim_dbs[0], "DELETE FROM case_steps WHERE id = 'K0001'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  assert_int_not_equal(set_state(st, "K0001", "done", 0, NULL, &err), RC_OK);
+  if (!strstr(err.message, "case K0001") ||
+      !strstr(err.message, "not kept by the table case_steps"))
+    fail_msg("the refusal: %s", err.message);
+  assert_true(store_refused(st));
+  store_rollback(st);
+  store_timers_free(t, n);
+  store_close(st);
+  exec_sql(
+      "CREATE TRIGGER my_keep BEFORE UPDATE ON case_steps BEGIN"
+      " SELECT RAISE(IGNORE); END;");
+  st = open_store();
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_not_equal(set_state(st, "K0002", "done", 0, NULL, &err), RC_OK);
+  if (!strstr(err.message, "not kept by the table case_steps"))
+    fail_msg("the refusal: %s", err.message);
+  store_rollback(st);
+  case_state_is(st, "K0002", "new");
+  store_close(st);
+}
+
 /* SQLite lends a timer's step the case its claim read beside it
  * (store_case_claimed_lend): as read, in the claiming transaction only,
  * and not once anything may have written it since (its own step's write,
@@ -2249,6 +2306,49 @@ static void test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder(
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
                               "type = 'index' AND tbl_name = 'contacts'"),
                    0);
+}
+
+/* A number added to the contacts table by hand, beyond what the
+ * borrower's copy names (check --db says they differ and to import the
+ * borrower's row again once the table is right): that import gives the
+ * number at the position the hand gave it, its key already held. The
+ * copy's rows are deleted by their keys only (schema 28), so on f60cdf1
+ * the import stopped at "UNIQUE constraint failed" and nothing was
+ * written; now the row is that contact, written over (its name too). */
+static void test_a_contact_added_by_hand_is_written_over_by_an_import(
+    void **state) {
+  store *st;
+  store_contact both[2] = {{"phone", "+8613800000001", NULL, NULL},
+                           {"phone", "+8613899990000", "Wang", NULL}};
+  store_borrower b = {0};
+  char found[64];
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("the contacts table edited by hand is SQLite's");
+  st = open_store();
+  add_claimed_case(st, "C1", "R1", "Wang", "+8613800000001");
+  store_close(st);
+  exec_sql(
+      "INSERT INTO contacts(value, borrower_id, position, kind, name)"
+      " VALUES ('+8613899990000', 'R1', 1, 'phone', 'by hand')");
+  st = open_store();
+  b.id = "R1";
+  b.name = "Wang";
+  b.timezone = "Asia/Shanghai";
+  b.contacts = both;
+  b.ncontacts = 2;
+  if (store_borrower_upsert(st, &b, &err) != RC_OK)
+    fail_msg("the borrower's row again: %s", err.message);
+  assert_int_equal(
+      store_reply_case(st, "+8613899990000", found, sizeof found, &err), RC_OK);
+  assert_string_equal(found, "C1");
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
+                              "borrower_id = 'R1'"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM contacts WHERE "
+                              "position = 1 AND name = 'Wang'"),
+                   1);
 }
 
 /* A borrower's contacts replaced inside the claim's transaction (an
@@ -5781,6 +5881,8 @@ int main(void) {
           test_a_claimed_case_is_written_where_the_claim_read_it, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
+          test_a_state_write_that_keeps_no_row_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(
           test_a_case_outside_a_transaction_is_whole_or_absent, setup,
           teardown),
       cmocka_unit_test_setup_teardown(test_an_older_book_keeps_its_page_size,
@@ -5850,6 +5952,9 @@ int main(void) {
           test_a_borrower_a_trigger_changed_is_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_reply_to_a_phone_moved_by_a_re_import_finds_its_holder, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_contact_added_by_hand_is_written_over_by_an_import, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_borrower_s_new_contacts_are_read_after_a_claim, setup,

@@ -851,6 +851,187 @@ static void test_step_29_gives_case_steps_rowids_and_keeps_own_triggers(
   unlink(db_path);
 }
 
+/* Step 28 makes contacts again: a view of the owner's reading it, or a
+ * trigger of theirs on another table that does, stopped the step ("error
+ * in view my_contacts: no such table: main.contacts"), the book left at
+ * 27 and refused by this recoup. They read the new table. */
+static void test_step_28_keeps_own_views_reading_contacts(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step28-view.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE VIEW my_contacts AS SELECT borrower_id, value FROM"
+                 " contacts;"
+                 "CREATE TRIGGER my_name AFTER UPDATE OF name ON borrowers"
+                 " BEGIN INSERT INTO audit SELECT value FROM contacts WHERE"
+                 " borrower_id = new.id; END;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) = (SELECT count(*) FROM contacts) "
+               "FROM my_contacts");
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(sqlite3_exec(db,
+                                "UPDATE borrowers SET name = 'x' WHERE id = "
+                                "'PMF00001'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  v = one_text(db, "SELECT group_concat(what, ',') FROM audit");
+  assert_string_equal(v, "+8613835766268");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* Steps 28 and 29 make contacts and case_steps again, which dropped the
+ * owner's triggers and indexes on them unsaid (29 kept its triggers, not
+ * its indexes): both are made again after the step, as they were. */
+static void test_steps_28_29_keep_own_triggers_and_indexes(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step28-own.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_new AFTER INSERT ON contacts BEGIN"
+                 " INSERT INTO audit VALUES ('new ' || new.value); END;"
+                 "CREATE INDEX my_by_borrower ON contacts(borrower_id, kind);"
+                 "CREATE INDEX my_open ON case_steps(state) WHERE NOT closed;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+               "sqlite_schema WHERE name IN ('my_by_borrower', "
+               "'my_new', 'my_open') ORDER BY name)");
+  assert_string_equal(v, "my_by_borrower,my_new,my_open");
+  free(v);
+  v = one_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'my_open'");
+  assert_string_equal(
+      v, "CREATE INDEX my_open ON case_steps(state) WHERE NOT closed");
+  free(v);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO contacts(value, borrower_id, position, kind)"
+                   " VALUES ('+8613800000000', 'PMF00001', 7, 'phone')",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  v = one_text(db, "SELECT group_concat(what, ',') FROM audit");
+  assert_string_equal(v, "new +8613800000000");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* An index of the owner's that cannot hold on the new contacts (unique
+ * by value, and two third parties without a number: NULLs were apart,
+ * both are X'' since 28) stops step 28 naming it as theirs, the book at
+ * 27 with the index, and upgrades once it is dropped. On f60cdf1 the
+ * index was dropped unsaid. */
+static void test_step_28_names_an_own_index_that_no_longer_holds(void **state) {
+  char sql_path[600], db_path[600], said_path[600], said[1000] = "", *v;
+  sqlite3 *db;
+  FILE *f;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-unique.db", dir);
+  snprintf(said_path, sizeof said_path, "%s/own-unique.err", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "INSERT INTO contacts VALUES ('PMF00001', 1, 'third_party',"
+                   " NULL, 'Wang', NULL), ('PMF00002', 1, 'third_party', NULL,"
+                   " 'Li', NULL);"
+                   "CREATE UNIQUE INDEX my_unique ON contacts(value);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_not_equal(
+      run_said(said_path, "report", institution, "--db", db_path, NULL), 0);
+  assert_non_null(f = fopen(said_path, "r"));
+  said[fread(said, 1, sizeof said - 1, f)] = 0;
+  fclose(f);
+  if (!strstr(said, "migration 28 failed: a trigger or index of your own") ||
+      !strstr(said, "contacts.value"))
+    fail_msg("step 28's refusal: %s", said);
+  assert_int_equal(version_of(db_path), 27);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) FROM sqlite_schema WHERE name = "
+               "'my_unique'");
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(sqlite3_exec(db, "DROP INDEX my_unique", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  unlink(db_path);
+  unlink(said_path);
+}
+
+/* Refused at its step, its standard error in said (of size n). */
+static void refused_at(const char *db_path, int version, char *said, size_t n) {
+  char said_path[700];
+  FILE *f;
+  snprintf(said_path, sizeof said_path, "%s.err", db_path);
+  assert_int_not_equal(
+      run_said(said_path, "report", institution, "--db", db_path, NULL), 0);
+  assert_non_null(f = fopen(said_path, "r"));
+  said[fread(said, 1, n - 1, f)] = 0;
+  fclose(f);
+  unlink(said_path);
+  assert_int_equal(version_of(db_path), version);
+}
+
+/* Steps 28 and 29 make contacts and case_steps again with recoup's
+ * columns: a column the owner added to either (a note on a contact) was
+ * gone after the step with its values, unsaid. Each step now refuses,
+ * naming the column and how to keep it, and goes on once it is dropped. */
+static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
+  char sql_path[600], db_path[600], said[1000] = "";
+  sqlite3 *db;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-column.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE contacts ADD COLUMN note TEXT;"
+                                "UPDATE contacts SET note = 'checked';"
+                                "ALTER TABLE case_steps ADD COLUMN mine TEXT;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 27, said, sizeof said);
+  if (!strstr(said,
+              "migration 28 failed: the column note of your own on "
+              "the table contacts would be lost"))
+    fail_msg("step 28's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "ALTER TABLE contacts DROP COLUMN note",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 28, said, sizeof said);
+  if (!strstr(said,
+              "migration 29 failed: the column mine of your own on "
+              "the table case_steps would be lost"))
+    fail_msg("step 29's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "ALTER TABLE case_steps DROP COLUMN mine",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  expect_whole(db_path, 26);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -860,9 +1041,14 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_23_packs_every_borrowers_contacts),
       cmocka_unit_test(test_step_23_packs_ids_holding_a_nul_apart),
       cmocka_unit_test(test_step_26_keeps_every_journal_read),
-      cmocka_unit_test(test_step_28_keys_contacts_by_value_and_packs_them_again),
+      cmocka_unit_test(
+          test_step_28_keys_contacts_by_value_and_packs_them_again),
       cmocka_unit_test(
           test_step_29_gives_case_steps_rowids_and_keeps_own_triggers),
+      cmocka_unit_test(test_step_28_keeps_own_views_reading_contacts),
+      cmocka_unit_test(test_steps_28_29_keep_own_triggers_and_indexes),
+      cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
+      cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
   };
   int rc;
   char cmd[400];

@@ -371,10 +371,18 @@ static const char *const sql[S_COUNT] = {
     [S_CONTACT_DELETE] =
         "DELETE FROM contacts WHERE value = coalesce(?1, X'') AND "
         "borrower_id = ?2 AND position = ?3",
-    /* A contact without a value keeps X'' in the key (schema 28). */
+    /* A contact without a value keeps X'' in the key (schema 28). A
+     * row of the borrower's the copy did not name (added by hand, which
+     * check --db names) may hold the key: it is that contact, written
+     * over, where the import stopped at its key (contacts_delete finds
+     * only the copy's rows). Its own key only: a unique index of the
+     * owner's still refuses. */
     [S_CONTACT_INSERT] =
         "INSERT INTO contacts(borrower_id, kind, value, name, relation, "
-        "position) VALUES (?1, ?2, coalesce(?3, X''), ?4, ?5, ?6)",
+        "position) VALUES (?1, ?2, coalesce(?3, X''), ?4, ?5, ?6) "
+        "ON CONFLICT(value, borrower_id, position) DO UPDATE SET "
+        "kind = excluded.kind, name = excluded.name, "
+        "relation = excluded.relation",
     [S_CONTACTS_PACKED] =
         "UPDATE borrowers SET contacts_packed = ?2 WHERE id = ?1",
     [S_BORROWER_CASES] =
@@ -4931,6 +4939,19 @@ again:
     which = S_CASE_STATE;
     s = stmt_of(st, which, id);
     goto again;
+  }
+  /* Not by its id either: the row deleted by hand since the step read
+   * it, or dropped by a trigger of the book's own (RAISE(IGNORE)). The
+   * step's journal and timers would be kept without the state they
+   * follow: refused as a row a trigger dropped is (exec_wrote). */
+  if (rc == RC_OK && sqlite3_changes(st->db) == 0) {
+    st->base.refused = 1;
+    rc = rc_error_set(err, RC_EINTERNAL, NULL,
+                      "database: set state: case %s: 1 of 1 rows not kept "
+                      "by the table case_steps (its row deleted, or a "
+                      "trigger added to the book by hand drops it, e.g. "
+                      "RAISE(IGNORE))",
+                      id);
   }
   free(b.p);
   if (rc == RC_OK && keys) st->keys.dirty = 0;

@@ -704,7 +704,12 @@ static const char *const migrations[] = {
     "INSERT INTO contacts_v28 SELECT coalesce(value, X''), borrower_id,"
     "  position, kind, name, relation FROM contacts ORDER BY 1, 2, 3;"
     "DROP TABLE contacts;"
-    "ALTER TABLE contacts_v28 RENAME TO contacts;",
+    /* The old rename, as 29's: a view or trigger of the owner's that
+     * reads contacts would stop today's, the table not being there
+     * meanwhile; it reads the new table once renamed. */
+    "PRAGMA legacy_alter_table = ON;"
+    "ALTER TABLE contacts_v28 RENAME TO contacts;"
+    "PRAGMA legacy_alter_table = OFF;",
     /* 29: case_steps becomes a table with a rowid (its id a unique
      * index): a step's write of its case then finds the row by the rowid
      * the claim read beside it (S_CASE_STATE_AT), one seek of integer
@@ -792,23 +797,65 @@ static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
   return found;
 }
 
-/* Step 29 makes case_steps and the view cases again, which drops the
- * triggers on them: those of the book's owner (the view's own are in the
- * step) are read first, in the order they were made, as *sql (NULL for
- * none), to be made again after it. 1 when they cannot be read. */
-static int own_triggers_on_steps(sqlite3 *db, char **sql, char **msg) {
+/* Steps 28 and 29 copy the columns recoup made of the table they make
+ * again (contacts; case_steps): a column the book's owner added (ALTER
+ * TABLE ... ADD COLUMN) would be gone with its values, unsaid. Refused,
+ * naming it, before anything is changed. */
+static int own_column_on(sqlite3 *db, int step, const char *table,
+                         const char *known, rc_error *err) {
+  sqlite3_stmt *s;
+  int found = 0;
+  char *sql = sqlite3_mprintf(
+      "SELECT name FROM pragma_table_info('%q') "
+      "WHERE name NOT IN (%s) LIMIT 1",
+      table, known);
+  if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+    sqlite3_free(sql);
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database migration %d failed: %s (%d)", step,
+                        sqlite_why(db), sqlite3_extended_errcode(db));
+  }
+  sqlite3_free(sql);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    found = 1;
+    rc_error_set(err, RC_ESTORE, NULL,
+                 "database migration %d failed: the column %s of your own "
+                 "on the table %s would be lost, as this step makes the "
+                 "table again with recoup's columns: copy it to a table of "
+                 "your own and drop it (ALTER TABLE %s DROP COLUMN %s), "
+                 "then run this again (docs/cli.md); nothing was changed",
+                 step, (const char *)sqlite3_column_text(s, 0), table, table,
+                 (const char *)sqlite3_column_text(s, 0));
+  }
+  sqlite3_finalize(s);
+  return found;
+}
+
+/* Steps 28 and 29 make a table again (contacts; case_steps and the view
+ * cases), which drops the triggers and indexes on it: those of the book's
+ * owner (recoup's own are in the step) are read first, in the order they
+ * were made, as *sql (NULL for none), to be made again after it. 1 when
+ * they cannot be read. */
+static const char own_on_contacts[] =
+    "SELECT sql FROM sqlite_schema WHERE type IN ('trigger', 'index') AND"
+    " tbl_name = 'contacts' COLLATE NOCASE AND sql IS NOT NULL AND name NOT"
+    " IN ('contacts_value', 'contacts_borrower') ORDER BY rowid";
+static const char own_on_steps[] =
+    "SELECT sql FROM sqlite_schema WHERE ((type = 'trigger' AND"
+    " (tbl_name = 'case_steps' COLLATE NOCASE OR"
+    " tbl_name = 'cases' COLLATE NOCASE) AND name NOT IN"
+    " ('cases_insert', 'cases_update', 'cases_delete')) OR (type = 'index'"
+    " AND tbl_name = 'case_steps' COLLATE NOCASE AND sql IS NOT NULL))"
+    " ORDER BY rowid";
+
+static int own_objects_on(sqlite3 *db, const char *query, char **sql,
+                          char **msg) {
   sqlite3_stmt *s;
   size_t len = 0;
   int rc = SQLITE_DONE;
   *sql = NULL;
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
-          " (tbl_name = 'case_steps' COLLATE NOCASE OR"
-          " tbl_name = 'cases' COLLATE NOCASE) AND name NOT IN"
-          " ('cases_insert', 'cases_update', 'cases_delete') ORDER BY rowid",
-          -1, &s, NULL) != SQLITE_OK) {
-    *msg = sqlite3_mprintf("read triggers: %s", sqlite_why(db));
+  if (sqlite3_prepare_v2(db, query, -1, &s, NULL) != SQLITE_OK) {
+    *msg = sqlite3_mprintf("read triggers and indexes: %s", sqlite_why(db));
     return 1;
   }
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -828,9 +875,25 @@ static int own_triggers_on_steps(sqlite3 *db, char **sql, char **msg) {
   }
   sqlite3_finalize(s);
   if (rc == SQLITE_DONE) return 0;
-  *msg = sqlite3_mprintf("read triggers: %s", sqlite3_errstr(rc));
+  *msg = sqlite3_mprintf("read triggers and indexes: %s", sqlite3_errstr(rc));
   sqlite3_free(*sql);
   *sql = NULL;
+  return 1;
+}
+
+/* The owner's triggers and indexes read by own_objects_on made again
+ * after the step. One that no longer holds on the new table (a unique
+ * index on contacts(value) once two contacts lack a number, both X''
+ * since 28) stops the step, said in the owner's terms in out. */
+static int own_made_again(sqlite3 *db, const char *own, char *out, size_t size,
+                          char **msg) {
+  if (!own || sqlite3_exec(db, own, NULL, NULL, msg) == SQLITE_OK) return 0;
+  snprintf(out, size,
+           "a trigger or index of your own on the table this step makes "
+           "again cannot be made again after it (%s): drop it and make it "
+           "again after the upgrade (docs/cli.md); the book stays as it was "
+           "before this step",
+           *msg ? *msg : "?");
   return 1;
 }
 
@@ -888,7 +951,7 @@ static int migrate_end(sqlite3 *db, int defensive, int rc) {
 int sqlite_migrate(sqlite3 *db, rc_error *err) {
   int version, target = (int)(sizeof migrations / sizeof migrations[0]);
   int defensive = 0;
-  char *msg = NULL, *triggers = NULL, pragma[64], broken[320] = "";
+  char *msg = NULL, *own = NULL, pragma[64], broken[320] = "";
 
   if (schema_version_read(db, &version, err) != RC_OK) return RC_ESTORE;
   if (version == target) return RC_OK;
@@ -927,16 +990,28 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
     }
     if (version == target) break;
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-    if (version + 1 == 21 && own_trigger_on_cases(db, err)) {
+    if ((version + 1 == 21 && own_trigger_on_cases(db, err)) ||
+        (version + 1 == 28 &&
+         own_column_on(db, 28, "contacts",
+                       "'borrower_id', 'position', 'kind', 'value', 'name',"
+                       " 'relation'",
+                       err)) ||
+        (version + 1 == 29 &&
+         own_column_on(db, 29, "case_steps",
+                       "'id', 'state', 'closed', 'outcome', 'timer_keys',"
+                       " 'journal_last', 'tasks_open', 'message_last'",
+                       err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
     /* 28 packs every borrower again from the table while it is still
      * keyed by borrower (a walk in key order, no sort). */
-    if ((version + 1 == 28 && sqlite_contacts_pack_all(db, &msg)) ||
-        (version + 1 == 29 && own_triggers_on_steps(db, &triggers, &msg)) ||
+    if ((version + 1 == 28 &&
+         (sqlite_contacts_pack_all(db, &msg) ||
+          own_objects_on(db, own_on_contacts, &own, &msg))) ||
+        (version + 1 == 29 && own_objects_on(db, own_on_steps, &own, &msg)) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
-        (triggers && sqlite3_exec(db, triggers, NULL, NULL, &msg)) ||
+        own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
          schema_edited(db, &msg)) ||
         (version == 0 && sqlite3_exec(db, NEW_BOOK_CHECKS, NULL, NULL, &msg)) ||
@@ -951,14 +1026,14 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
                    : msg     ? msg
                              : "?");
       sqlite3_free(msg);
-      sqlite3_free(triggers);
+      sqlite3_free(own);
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
       sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
-    sqlite3_free(triggers);
-    triggers = NULL;
+    sqlite3_free(own);
+    own = NULL;
   }
   sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   return migrate_end(db, defensive, RC_OK);
