@@ -20,6 +20,12 @@ typedef struct lrt {
 
 static engine *check_rt(lua_State *L) {
   lrt *rt = luaL_checkudata(L, 1, RT_MT);
+  /* A spec may keep its rt past its test (saved = rt), whose engine is
+   * closed by then (lrt_forget): reading it was a use after free. */
+  if (!rt->eng)
+    luaL_error(L,
+               "this rt is of a test that has ended: use the rt each "
+               "test is given");
   return rt->eng;
 }
 
@@ -382,6 +388,10 @@ static int rt_format_date(lua_State *L) {
 }
 
 void lrt_forget(lua_State *L) {
+  lrt *rt;
+  lua_getfield(L, LUA_REGISTRYINDEX, RT_CURRENT); /* rt or nil */
+  if ((rt = lua_touserdata(L, -1))) rt->eng = NULL;
+  lua_pop(L, 1);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, RT_CURRENT);
 }
