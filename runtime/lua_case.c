@@ -43,6 +43,17 @@ typedef struct lcase {
  * reminder step, and one more for each case pushed). */
 static const char case_mt_key = 0;
 
+/* The cases a spec's or the REPL's state holds (no script: lua_rt.c
+ * pushes them), weakly: lcase_forget ends them with their test, whose
+ * engine closes; a script's handlers keep none past the event. */
+static const char kept_key = 0;
+
+static void ended(lua_State *L) {
+  luaL_error(L,
+             "this case is of a test that has ended: read it again "
+             "from the rt the test is given");
+}
+
 static lcase *check_case(lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
   if (p && lua_getmetatable(L, idx)) {
@@ -55,7 +66,8 @@ static lcase *check_case(lua_State *L, int idx) {
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (same) return p;
+    if (same && ((lcase *)p)->eng) return p;
+    if (same) ended(L);
   }
   return luaL_checkudata(L, idx, CASE_MT); /* raises the usual error */
 }
@@ -80,11 +92,40 @@ void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   memcpy(lc->id, case_id, n + 1);
   /* A slot of the registry's array where there is one: found by its
    * address, the metatable is a hash look-up (a hundred instructions). */
-  if (sc)
+  if (sc) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, sc->case_mt_ref);
-  else
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+    lua_setmetatable(L, -2);
+    return;
+  }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
   lua_setmetatable(L, -2);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 4); /* case kept */
+    lua_createtable(L, 0, 1); /* case kept mt */
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kept_key);
+  }
+  lua_pushvalue(L, -2); /* case kept case */
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1); /* case */
+}
+
+void lcase_forget(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
+    lua_pushnil(L); /* kept nil */
+    while (lua_next(L, -2)) {
+      ((lcase *)lua_touserdata(L, -2))->eng = NULL;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kept_key);
 }
 
 /* Parses a time argument: ISO date/time or a duration from now. */
@@ -944,7 +985,8 @@ void lcase_reader(lua_State *L, int idx, template_ctx *ctx) {
   const store_case *c;
   const store_borrower *b;
   rc_error err;
-  if (!lc || !(c = engine_case_view(lc->eng, lc->id, &err))) return;
+  if (!lc || !lc->eng || !(c = engine_case_view(lc->eng, lc->id, &err)))
+    return;
   ctx->clock = engine_clock(lc->eng);
   if (c->currency && *c->currency) {
     lua_pushstring(L, c->currency);

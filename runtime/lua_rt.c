@@ -392,6 +392,7 @@ void lrt_forget(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, RT_CURRENT); /* rt or nil */
   if ((rt = lua_touserdata(L, -1))) rt->eng = NULL;
   lua_pop(L, 1);
+  lcase_forget(L);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, RT_CURRENT);
 }
