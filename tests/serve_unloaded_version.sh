@@ -15,6 +15,20 @@ fail() {
   done
   exit 1
 }
+# Starts the service on the book; $server its pid, killed on exit.
+start() {
+  T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/book.db" \
+    --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+  i=0
+  until grep -q '^listening on' "$work/out"; do
+    i=$((i + 1))
+    [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "serve did not start"
+    sleep 0.1
+  done
+}
+
 cat >"$work/inst/recoup.lua" <<'LUA'
 institution { name = "V", timezone = "UTC", currency = "USD" }
 tokens { admin = "env:T_ADMIN" }
@@ -29,16 +43,7 @@ sqlite3 "$work/book.db" "INSERT INTO borrowers(id) VALUES ('B1');
          ('V3', 'B1', 'pay', 8, 'new', 0, 'USD', 0), ('V4', 'B1', 'pay', 6, 'done', 1, 'USD', 0)" ||
   fail "the hand-made cases"
 
-T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/book.db" \
-  --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-i=0
-until grep -q '^listening on' "$work/out"; do
-  i=$((i + 1))
-  [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "serve did not start"
-  sleep 0.1
-done
+start
 [ "$(grep -c 'a workflow version these scripts do not load' "$work/log")" = 1 ] ||
   fail "not one warn line at start"
 grep '"level":"warn"' "$work/log" | grep '"cases":2' | grep '"versions":"pay v7 (2 cases)"' |
@@ -65,16 +70,7 @@ while [ $i -lt 160 ]; do
   echo "INSERT INTO cases(id, borrower_id, workflow, version, state, closed, currency, opened_at) VALUES ('M$i', 'B1', 'pay', $i, 'new', 0, 'USD', 0);"
   i=$((i + 1))
 done | sqlite3 "$work/book.db" || fail "the sixty versions"
-T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/book.db" \
-  --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-i=0
-until grep -q '^listening on' "$work/out"; do
-  i=$((i + 1))
-  [ $i -le 600 ] && kill -0 $server 2>/dev/null || fail "serve did not start"
-  sleep 0.1
-done
+start
 kill $server
 wait $server
 trap - EXIT
