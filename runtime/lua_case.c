@@ -43,15 +43,15 @@ typedef struct lcase {
  * reminder step, and one more for each case pushed). */
 static const char case_mt_key = 0;
 
-/* The cases a spec's or the REPL's state holds (no script: lua_rt.c
- * pushes them), weakly: lcase_forget ends them with their test, whose
- * engine closes; a script's handlers keep none past the event. */
+/* The cases a spec's or the REPL's rt gives (lcase_push_kept), held
+ * weakly: lcase_forget ends them with their test, whose engine closes;
+ * a script's handlers keep none past the event. */
 static const char kept_key = 0;
 
-static void ended(lua_State *L) {
-  luaL_error(L,
-             "this case is of a test that has ended: read it again "
-             "from the rt the test is given");
+static int ended(lua_State *L) {
+  return luaL_error(L,
+                    "this case is of a test that has ended: read it again "
+                    "from the rt the test is given");
 }
 
 static lcase *check_case(lua_State *L, int idx) {
@@ -66,8 +66,7 @@ static lcase *check_case(lua_State *L, int idx) {
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (same && ((lcase *)p)->eng) return p;
-    if (same) ended(L);
+    if (same) return p;
   }
   return luaL_checkudata(L, idx, CASE_MT); /* raises the usual error */
 }
@@ -92,13 +91,15 @@ void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   memcpy(lc->id, case_id, n + 1);
   /* A slot of the registry's array where there is one: found by its
    * address, the metatable is a hash look-up (a hundred instructions). */
-  if (sc) {
+  if (sc)
     lua_rawgeti(L, LUA_REGISTRYINDEX, sc->case_mt_ref);
-    lua_setmetatable(L, -2);
-    return;
-  }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
+  else
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
   lua_setmetatable(L, -2);
+}
+
+void lcase_push_kept(lua_State *L, engine *eng, const char *case_id) {
+  lcase_push(L, eng, case_id);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_createtable(L, 0, 4); /* case kept */
@@ -115,13 +116,26 @@ void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   lua_pop(L, 1); /* case */
 }
 
+/* An ended case trades its metatable for one whose every use raises:
+ * check_case, on every call of a handler, stays as it was (a test of
+ * the engine there cost 21 instructions a reminder step, callgrind). */
 void lcase_forget(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
-    lua_pushnil(L); /* kept nil */
-    while (lua_next(L, -2)) {
+    lua_createtable(L, 0, 3); /* kept mt */
+    lua_pushcfunction(L, ended);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ended);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "ended case");
+    lua_setfield(L, -2, "__name");
+    lua_pushnil(L); /* kept mt nil */
+    while (lua_next(L, -3)) {
       ((lcase *)lua_touserdata(L, -2))->eng = NULL;
+      lua_pushvalue(L, -3); /* kept mt case true mt */
+      lua_setmetatable(L, -3);
       lua_pop(L, 1);
     }
+    lua_pop(L, 1); /* kept: the ended metatable popped */
   }
   lua_pop(L, 1);
   lua_pushnil(L);
@@ -985,8 +999,7 @@ void lcase_reader(lua_State *L, int idx, template_ctx *ctx) {
   const store_case *c;
   const store_borrower *b;
   rc_error err;
-  if (!lc || !lc->eng || !(c = engine_case_view(lc->eng, lc->id, &err)))
-    return;
+  if (!lc || !(c = engine_case_view(lc->eng, lc->id, &err))) return;
   ctx->clock = engine_clock(lc->eng);
   if (c->currency && *c->currency) {
     lua_pushstring(L, c->currency);

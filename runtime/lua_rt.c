@@ -117,7 +117,7 @@ static int rt_open(lua_State *L) {
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
   lua_getfield(L, 2, "id");
-  lcase_push(L, eng, lua_tostring(L, -1));
+  lcase_push_kept(L, eng, lua_tostring(L, -1));
   return 1;
 }
 
@@ -127,7 +127,7 @@ static int rt_case(lua_State *L) {
   rc_error err;
   int rc = query_case_exists(engine_query(eng), id, &err);
   if (rc == RC_OK)
-    lcase_push(L, eng, id);
+    lcase_push_kept(L, eng, id);
   else if (rc == RC_ENOTFOUND)
     lua_pushnil(L);
   else
@@ -221,7 +221,7 @@ static int rt_reply(lua_State *L) {
     rc = engine_reply(eng, NULL, luaL_checkstring(L, 2), text, case_id, &err);
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
-  lcase_push(L, eng, case_id);
+  lcase_push_kept(L, eng, case_id);
   return 1;
 }
 
