@@ -117,8 +117,8 @@ void lcase_push_kept(lua_State *L, engine *eng, const char *case_id) {
 }
 
 /* An ended case trades its metatable for one whose every use raises:
- * check_case, on every call of a handler, stays as it was (a test of
- * the engine there cost 21 instructions a reminder step, callgrind). */
+ * check_case, on every call of a handler, stays without a test of the
+ * engine. */
 void lcase_forget(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
     lua_createtable(L, 0, 3); /* kept mt */
