@@ -15,8 +15,11 @@ fail() {
   done
   exit 1
 }
-# Starts the service on the book; $server its pid, killed on exit.
+# Starts the service on the book; $server its pid, killed on exit. The
+# last start's files go first: the new service's shell truncates them
+# after the wait below may have read the old "listening on".
 start() {
+  rm -f "$work/out" "$work/log"
   T_ADMIN=admin-secret "$recoup" serve "$work/inst" --db "$work/book.db" \
     --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
   server=$!
