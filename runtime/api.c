@@ -707,30 +707,48 @@ static int64_t path_id(const char *arg, const char *what, rc_error *err) {
 
 /* --- writes ----------------------------------------------------------- */
 
-/* A case's key kept in case.data that reads as a contact column: a
- * warning in the answer (the case is written as given). */
-static void contact_warning(json_t *warnings, json_t *one) {
-  const char *key = case_input_contact_key(one);
-  char id[200], shown[100], msg[600];
-  if (!key) return;
-  rc_printable_line(id, sizeof id,
-                    json_string_value(json_object_get(one, "id"))
-                        ? json_string_value(json_object_get(one, "id"))
-                        : "");
-  rc_printable_line(shown, sizeof shown, key);
+/* Cases whose key kept in case.data reads as a contact column (the
+ * case is written as given): one warning for the whole body, as import
+ * gives one for its file, naming the first (a program posting thousands
+ * of cases with a "Mobile" key got a line for each, an answer twice the
+ * size of its request). */
+typedef struct contact_seen {
+  long long cases;
+  char id[200], key[100];
+} contact_seen;
+
+static void contact_note(contact_seen *seen, json_t *one) {
+  const char *key = case_input_contact_key(one), *id;
+  if (!key || seen->cases++ > 0) return;
+  id = json_string_value(json_object_get(one, "id"));
+  rc_printable_line(seen->id, sizeof seen->id, id ? id : "");
+  rc_printable_line(seen->key, sizeof seen->key, key);
+}
+
+static json_t *contact_warnings(const contact_seen *seen) {
+  char msg[600], which[400];
+  if (!seen->cases) return NULL;
+  if (seen->cases == 1)
+    snprintf(which, sizeof which, "case %s: '%s' reads", seen->id, seen->key);
+  else
+    snprintf(which, sizeof which,
+             "%lld cases kept a key that reads as a contact column (first: "
+             "case %s, '%s'): each key reads",
+             seen->cases, seen->id, seen->key);
   snprintf(msg, sizeof msg,
-           "case %s: '%s' reads as a contact column and is kept in "
-           "case.data: recoup never sends to it. Give a borrower's number "
-           "in borrower.phones (an email in borrower.emails), or put the "
-           "key under data to keep it there on purpose",
-           id, shown);
-  json_array_append_new(warnings, json_string(msg));
+           "%s as a contact column and is kept in case.data: recoup never "
+           "sends to it. Give a borrower's number in borrower.phones (an "
+           "email in borrower.emails), or put the key under data to keep it "
+           "there on purpose",
+           which);
+  return json_pack("[s]", msg);
 }
 
 static int w_cases(service *svc, job *j, json_t **reply, int *status,
                    rc_error *err) {
   json_t *list = json_is_array(j->body) ? j->body : NULL, *one, *out;
   json_t *warnings;
+  contact_seen seen = {0};
   size_t i;
   int created_n = 0, updated_n = 0, rc = RC_OK;
   if (!list && !json_is_object(j->body))
@@ -740,7 +758,6 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
     return rc_error_set(err, RC_EINVAL, NULL,
                         "the array holds no case: nothing to open or update");
   out = json_array();
-  warnings = json_array();
   if (list) {
     json_array_foreach(list, i, one) {
       int created = 0;
@@ -754,7 +771,7 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
           out, json_pack("{s:s, s:b}", "id",
                          json_string_value(json_object_get(one, "id")),
                          "created", created));
-      contact_warning(warnings, one);
+      contact_note(&seen, one);
       created ? created_n++ : updated_n++;
     }
   } else {
@@ -765,22 +782,19 @@ static int w_cases(service *svc, job *j, json_t **reply, int *status,
           out, json_pack("{s:s, s:b}", "id",
                          json_string_value(json_object_get(j->body, "id")),
                          "created", created));
-      contact_warning(warnings, j->body);
+      contact_note(&seen, j->body);
       created ? created_n++ : updated_n++;
     }
   }
   if (rc != RC_OK) {
     json_decref(out);
-    json_decref(warnings);
     return rc;
   }
   *status = created_n ? 201 : 200;
   *reply = json_pack("{s:i, s:i, s:o}", "created", created_n, "updated",
                      updated_n, "cases", out);
-  if (*reply && json_array_size(warnings) > 0)
+  if (*reply && (warnings = contact_warnings(&seen)))
     json_object_set_new(*reply, "warnings", warnings);
-  else
-    json_decref(warnings);
   return RC_OK;
 }
 

@@ -305,6 +305,9 @@ bad:
                       field, tag);
 }
 
+/* The most any amount may be, in minor units. */
+#define MONEY_BOUND 1000000000000000LL
+
 /* A cell of 1 to 15 digits and nothing else (under get_money's bound),
  * read here: strtoll cost some 180 instructions a cell. 0: anything
  * else, left to strtoll. */
@@ -336,8 +339,10 @@ static int money_hint(const char *s, const char *cur, char *buf,
   static const char fullwidth[] = "\xEF\xBC"; /* U+FF00..U+FF3F */
   static const char *const parts[] = {"", "tenths", "", "thousandths",
                                       "ten-thousandths"};
+  static const long long pow10[] = {1, 10, 100, 1000, 10000};
   char digits[24], unit[48];
   size_t n = 0, zeros;
+  long long minor;
   int decimals = -1, odd = 0, shown = 0, d = template_currency_digits(cur);
   const unsigned char *p = (const unsigned char *)s;
   if (strncmp(s, "$", 1) == 0 || strncmp(s, "\xC2\xA5", 2) == 0 ||
@@ -376,6 +381,18 @@ static int money_hint(const char *s, const char *cur, char *buf,
   digits[n] = '\0';
   zeros = strspn(digits, "0");
   if (zeros == n) zeros = n - 1;
+  /* A figure to write that get_money then refuses as implausibly large
+   * is no hint ("99,999,999,999,999.99" was told 9999999999999999):
+   * say the bound; where only the major-unit reading passes it, that
+   * reading is left out. */
+  minor = strtoll(digits + zeros, NULL, 10); /* saturates: still too big */
+  if (minor > MONEY_BOUND) {
+    snprintf(buf, size,
+             " (that is %s minor units, more than recoup takes: 10^15)",
+             digits + zeros);
+    return 1;
+  }
+  if (minor > MONEY_BOUND / pow10[d]) shown = 0;
   snprintf(unit, sizeof unit, "%s's %s", cur, parts[d]);
   if (d == 2 && decimals > 0)
     snprintf(buf, size,
@@ -501,7 +518,7 @@ static int get_money(const fields *obj, const char *key, int text,
   if (*out < 0)
     return rc_error_set(err, RC_EINVAL, key, "%s must not be negative (%lld)",
                         key, (long long)*out);
-  if (*out > (rc_money)1e15)
+  if (*out > MONEY_BOUND)
     return rc_error_set(err, RC_EINVAL, key, "%s is implausibly large", key);
   *present = 1;
   return RC_OK;

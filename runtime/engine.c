@@ -3738,27 +3738,39 @@ struct unloaded {
   int64_t cases;
   char *text;
   size_t size, used;
+  int cut; /* a version left out: ", and more" said once */
 };
 
+/* Each version whole or none: the list was cut mid-name at its room
+ * ("pay v120 (1 case), ") with no word of the versions left out. */
 static int unloaded_row(void *ud, const store_value *cols, int n) {
+  static const char more[] = ", and more";
   struct unloaded *u = ud;
-  char name[200];
+  char name[200], one[300];
+  int len;
   if (n < 3 || cols[0].type != STORE_TEXT ||
       script_with(u->eng, cols[0].s, (int)cols[1].i))
     return 0;
   u->cases += cols[2].i;
+  if (u->cut) return 0;
   rc_printable_line(name, sizeof name, cols[0].s);
-  if (u->used < u->size)
-    u->used += (size_t)snprintf(
-        u->text + u->used, u->size - u->used, "%s%s v%lld (%lld case%s)",
-        u->used ? ", " : "", name, (long long)cols[1].i, (long long)cols[2].i,
-        cols[2].i == 1 ? "" : "s");
+  len = snprintf(one, sizeof one, "%s%s v%lld (%lld case%s)",
+                 u->used ? ", " : "", name, (long long)cols[1].i,
+                 (long long)cols[2].i, cols[2].i == 1 ? "" : "s");
+  if (len > 0 && u->used + (size_t)len + sizeof more <= u->size) {
+    memcpy(u->text + u->used, one, (size_t)len + 1);
+    u->used += (size_t)len;
+  } else if (u->used + sizeof more <= u->size) {
+    memcpy(u->text + u->used, more, sizeof more);
+    u->used += sizeof more - 1;
+    u->cut = 1;
+  }
   return 0;
 }
 
 int engine_unloaded_versions(engine *eng, int64_t *cases, char *versions,
                              size_t size, rc_error *err) {
-  struct unloaded u = {eng, 0, versions, size, 0};
+  struct unloaded u = {eng, 0, versions, size, 0, 0};
   int rc;
   if (size) *versions = '\0';
   rc = store_report_versions(eng->st, unloaded_row, &u, err);

@@ -44,6 +44,17 @@ typedef struct lcase {
  * reminder step, and one more for each case pushed). */
 static const char case_mt_key = 0;
 
+/* The cases a spec's or the REPL's rt gives (lcase_push_kept), held
+ * weakly: lcase_forget ends them with their test, whose engine closes;
+ * a script's handlers keep none past the event. */
+static const char kept_key = 0;
+
+static int ended(lua_State *L) {
+  return luaL_error(L,
+                    "this case is of a test that has ended: read it again "
+                    "from the rt the test is given");
+}
+
 static lcase *check_case(lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
   /* Only lcase_push writes the tag, and no script can reach another of
@@ -95,6 +106,50 @@ void lcase_push(lua_State *L, engine *eng, const char *case_id) {
   else
     lua_rawgetp(L, LUA_REGISTRYINDEX, &case_mt_key);
   lua_setmetatable(L, -2);
+}
+
+void lcase_push_kept(lua_State *L, engine *eng, const char *case_id) {
+  lcase_push(L, eng, case_id);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 4); /* case kept */
+    lua_createtable(L, 0, 1); /* case kept mt */
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kept_key);
+  }
+  lua_pushvalue(L, -2); /* case kept case */
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1); /* case */
+}
+
+/* An ended case trades its metatable for one whose every use raises:
+ * check_case, on every call of a handler, stays without a test of the
+ * engine. */
+void lcase_forget(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kept_key) == LUA_TTABLE) {
+    lua_createtable(L, 0, 3); /* kept mt */
+    lua_pushcfunction(L, ended);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ended);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "ended case");
+    lua_setfield(L, -2, "__name");
+    lua_pushnil(L); /* kept mt nil */
+    while (lua_next(L, -3)) {
+      ((lcase *)lua_touserdata(L, -2))->eng = NULL;
+      lua_pushvalue(L, -3); /* kept mt case true mt */
+      lua_setmetatable(L, -3);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* kept: the ended metatable popped */
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kept_key);
 }
 
 /* Parses a time argument: ISO date/time or a duration from now. */

@@ -20,6 +20,12 @@ typedef struct lrt {
 
 static engine *check_rt(lua_State *L) {
   lrt *rt = luaL_checkudata(L, 1, RT_MT);
+  /* A spec may keep its rt past its test (saved = rt), whose engine is
+   * closed by then (lrt_forget): reading it was a use after free. */
+  if (!rt->eng)
+    luaL_error(L,
+               "this rt is of a test that has ended: use the rt each "
+               "test is given");
   return rt->eng;
 }
 
@@ -111,7 +117,7 @@ static int rt_open(lua_State *L) {
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
   lua_getfield(L, 2, "id");
-  lcase_push(L, eng, lua_tostring(L, -1));
+  lcase_push_kept(L, eng, lua_tostring(L, -1));
   return 1;
 }
 
@@ -121,7 +127,7 @@ static int rt_case(lua_State *L) {
   rc_error err;
   int rc = query_case_exists(engine_query(eng), id, &err);
   if (rc == RC_OK)
-    lcase_push(L, eng, id);
+    lcase_push_kept(L, eng, id);
   else if (rc == RC_ENOTFOUND)
     lua_pushnil(L);
   else
@@ -215,7 +221,7 @@ static int rt_reply(lua_State *L) {
     rc = engine_reply(eng, NULL, luaL_checkstring(L, 2), text, case_id, &err);
   if (rc != RC_OK) return fail(L, &err);
   settle(L, eng);
-  lcase_push(L, eng, case_id);
+  lcase_push_kept(L, eng, case_id);
   return 1;
 }
 
@@ -382,6 +388,11 @@ static int rt_format_date(lua_State *L) {
 }
 
 void lrt_forget(lua_State *L) {
+  lrt *rt;
+  lua_getfield(L, LUA_REGISTRYINDEX, RT_CURRENT); /* rt or nil */
+  if ((rt = lua_touserdata(L, -1))) rt->eng = NULL;
+  lua_pop(L, 1);
+  lcase_forget(L);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, RT_CURRENT);
 }

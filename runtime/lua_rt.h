@@ -10,7 +10,7 @@
 /* Registers the rt and case metatables in a harness state. */
 void lrt_open(lua_State *L);
 /* Pushes an rt bound to eng (borrowed: it must outlive every use, or
- * lrt_forget it before it closes). recoup.money and recoup.date format
+ * lrt_forget it before it closes, after which the rt raises). recoup.money and recoup.date format
  * for the institution of the last rt pushed. */
 void lrt_push(lua_State *L, engine *eng);
 void lrt_forget(lua_State *L);

@@ -277,7 +277,6 @@ static void check_text(script *sc, const text_at *t, const char *text) {
   if (t->json) check_json(sc, t, text);
 }
 
-
 /* The line of a template's channel text (lang NULL: a text for every
  * language), else of the template. */
 static int text_line(const source *src, const char *name, const char *ch,
@@ -330,26 +329,36 @@ static void home_text(script *sc, const text_at *t, const char *const *langs,
  * borrower without one is written in. "" when there is none to name. */
 static void meant_tag(const script *sc, const char *lang, char *out,
                       size_t size) {
-  char tag[64], id[96], full[96], language[16] = "", region[8] = "";
+  char tag[64], id[96], full[96], language[16] = "", region[8] = "",
+                                  given[8] = "";
   UErrorCode st = U_ZERO_ERROR;
+  int32_t parsed = 0;
   rc_error err;
   size_t n = 0;
   *out = '\0';
   for (; lang[n] && n + 1 < sizeof tag; n++)
     tag[n] = lang[n] == '_' ? '-' : lang[n];
   tag[n] = '\0';
+  if (lang[n]) return; /* longer than any tag: nothing read is meant */
   if (strcasecmp(tag, "und") == 0) {
     rc_copy(out, size, *sc->cfg.locale ? sc->cfg.locale : "en");
     return;
   }
-  uloc_forLanguageTag(tag, id, sizeof id, NULL, &st);
-  if (strncasecmp(tag, "und-", 4) == 0 && U_SUCCESS(st)) {
+  /* A tag ICU reads only the start of names nothing: "und-" and 60
+   * letters was read as und, and und's likeliest language offered. */
+  uloc_forLanguageTag(tag, id, sizeof id, &parsed, &st);
+  if (U_FAILURE(st) || parsed != (int32_t)n) return;
+  if (strncasecmp(tag, "und-", 4) == 0) {
+    uloc_getCountry(id, given, sizeof given, &st);
     uloc_addLikelySubtags(id, full, sizeof full, &st);
     rc_copy(id, sizeof id, full);
   }
   uloc_getLanguage(id, language, sizeof language, &st);
   uloc_getCountry(id, region, sizeof region, &st);
   if (U_FAILURE(st) || !language[0]) return;
+  /* The region the key gave is kept or nothing is offered: und-ZZ (the
+   * unknown region) is not en-US. */
+  if (given[0] && strcmp(given, region) != 0) return;
   snprintf(tag, sizeof tag, "%s%s%s", language, region[0] ? "-" : "", region);
   rc_error_clear(&err);
   if (case_input_check_locale(tag, "locale", &err) == RC_OK)

@@ -226,6 +226,10 @@ const char *lcase_method_near(const char *name);
 struct template_ctx;
 void lcase_reader(lua_State *L, int idx, struct template_ctx *ctx);
 void lcase_push(lua_State *L, struct engine *eng, const char *case_id);
+/* A case an rt gives (lua_rt.c), ended by lcase_forget when its engine
+ * closes (lrt_forget): one read after raises. */
+void lcase_push_kept(lua_State *L, struct engine *eng, const char *case_id);
+void lcase_forget(lua_State *L);
 /* A store row as a table: times as ISO strings in the institution's zone,
  * the journal's detail decoded, task fields and results spread over it. */
 struct store_value;

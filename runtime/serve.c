@@ -1296,7 +1296,9 @@ static void log_check_warnings(engine *eng, int hold) {
  * and at each reload, as tick and check say it, with the warning a
  * reload answers (NULL when there are none). */
 static json_t *unloaded_versions(engine *eng) {
-  char versions[400], msg[600];
+  /* Room for the whole advice after the longest list (it lost its end,
+   * "load it beside the new on", past some 12 versions). */
+  char versions[400], msg[sizeof versions + 400];
   int64_t cases = 0;
   rc_error err;
   rc_error_clear(&err);

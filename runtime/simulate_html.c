@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "simulate.h"
+#include "template.h"
 
 enum { W = 680, H = 240, PAD_L = 70, PAD_R = 16, PAD_T = 16, PAD_B = 28 };
 enum { MAX_SERIES = 24 };
@@ -357,7 +358,15 @@ int sim_html_write(const json_t *result_c, const char *path,
   snprintf(title, sizeof title, "Recovered, cumulative (%s)",
            rep && rep->currency && rep->currency[0] ? rep->currency
                                                     : "currency units");
-  line_chart(f, title, s, ns, n, 100.0);
+  /* The axis in the currency's major units: yen have no minor unit (a
+   * hundredth of the yen recovered was labelled JPY), dinars 1000. */
+  {
+    static const double units[] = {1, 10, 100, 1000, 10000};
+    double unit = rep && rep->currency && rep->currency[0]
+                      ? units[template_currency_digits(rep->currency)]
+                      : 100.0;
+    line_chart(f, title, s, ns, n, unit);
+  }
   free_series(s, ns), ns = 0;
 
   /* Backlog per queue. */

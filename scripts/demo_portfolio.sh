@@ -5,12 +5,15 @@
 # due) to today, so a book served on the real clock shows the same
 # spread of days past due instead of every case 90+ days late.
 #   sh scripts/demo_portfolio.sh PORTFOLIO.csv [TODAY] > portfolio.csv
-# TODAY (YYYY-MM-DD) defaults to the machine's date; other columns pass
-# as they are (a file of the generator's: no quoted commas). The date
+# TODAY (YYYY-MM-DD) defaults to today in Asia/Shanghai, the sample
+# institution's zone, whose days the service counts past due by: the
+# machine's own zone (TZ) would be a day off for hours of each day.
+# Other columns pass as they are (a file of the generator's: no quoted
+# commas). The date
 # arithmetic is done by hand (days from the civil date and back) so that
 # any awk gives the same file.
 file=${1:?usage: demo_portfolio.sh PORTFOLIO.csv [TODAY]}
-today=${2:-$(date +%Y-%m-%d)}
+today=${2:-$(TZ=Asia/Shanghai date +%Y-%m-%d)}
 awk -F, -v OFS=, -v today="$today" -v asof=2026-01-05 '
 function days(s,   y, m, d, era, yoe, doy) {
   y = substr(s, 1, 4) + 0; m = substr(s, 6, 2) + 0; d = substr(s, 9, 2) + 0
@@ -30,8 +33,11 @@ function civil(z,   era, doe, yoe, y, doy, mp, d, m) {
   return sprintf("%04d-%02d-%02d", y + (m <= 2), m, d)
 }
 BEGIN {
-  if (today !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/) {
-    print "demo_portfolio.sh: today must be YYYY-MM-DD, not " today > "/dev/stderr"
+  # A day of the calendar (2026-02-30 and 0000-01-01 are none): the
+  # arithmetic below would turn it into dates such as 0001--1--1.
+  if (today !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/ ||
+      substr(today, 1, 4) + 0 < 1970 || civil(days(today)) != today) {
+    print "demo_portfolio.sh: today must be YYYY-MM-DD, a day of the calendar from 1970 on, not " today > "/dev/stderr"
     exit 2
   }
   shift = days(today) - days(asof)

@@ -242,4 +242,14 @@ institution 'bye = { sms = { ["zh-CN"] = "再见", und = "再见" } }'
 grep -q "keyed 'und', which recoup never chooses.*\\[\"zh-CN\"\\]" "$work/err" ||
   fail "the refusal does not name und"
 ok
+# A key ICU reads only the start of, or whose region is the unknown
+# one, offers nothing: und-ZZ and "und-" with 60 letters were told to be
+# en-US, und's likeliest language, which no lender meant.
+institution 'bye = { sms = { ["zh-CN"] = "再见", ["und-ZZ"] = "再见", ["und-'"$(printf '%060d' 0 | tr 0 x)"'"] = "再见" } }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed und-ZZ"
+grep -q "keyed 'und-ZZ', which recoup never chooses ('und-ZZ' says the language is undetermined, and no borrower's locale does) \\[checks generation 3" "$work/err" ||
+  fail "check offers a locale for und-ZZ"
+grep -q "keyed 'und-xxxxxxxxxx*', which recoup never chooses ('und-xx*' says the language is undetermined, and no borrower's locale does) \\[checks generation 3" "$work/err" ||
+  fail "check offers a locale for a tag ICU reads only the start of"
+ok
 echo "ok: $pass checks"

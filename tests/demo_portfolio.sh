@@ -32,7 +32,30 @@ shift_to 2028-03-01 >"$work/leap.csv" || fail "the script on 2028-03-01"
 [ "$(wc -l <"$work/p.csv")" = "$(wc -l <"$src/examples/microfinance/data/portfolio.csv")" ] ||
   fail "rows lost"
 shift_to "next week" >"$work/out" 2>"$work/err" && fail "a day that is not one taken"
-grep -q "today must be YYYY-MM-DD, not next week" "$work/err" || fail "the bad day is not named"
+grep -q "today must be YYYY-MM-DD, .*not next week" "$work/err" || fail "the bad day is not named"
+# A string of the shape that is no day would become dates such as
+# 0001--1--1 (2026-02-30 a day in March).
+for bad in 2026-13-45 2026-02-29 0000-01-01; do
+  shift_to $bad >"$work/out" 2>"$work/err" && fail "$bad taken as a day"
+  grep -q "a day of the calendar from 1970 on, not $bad" "$work/err" ||
+    fail "$bad is not named"
+done
+# Today is the institution's (Asia/Shanghai), whatever the machine's TZ:
+# Kiritimati (UTC+14) and Pago Pago (UTC-11) never share a date, so a
+# script reading the machine's day gives the two different books. Once
+# more if Shanghai's day turned between the two.
+same_today() {
+  before=$(TZ=Asia/Shanghai date +%Y-%m-%d)
+  TZ=Pacific/Kiritimati sh "$src/scripts/demo_portfolio.sh" \
+    "$src/examples/microfinance/data/portfolio.csv" >"$work/east.csv" &&
+    TZ=Pacific/Pago_Pago sh "$src/scripts/demo_portfolio.sh" \
+      "$src/examples/microfinance/data/portfolio.csv" >"$work/west.csv" ||
+    fail "the script on the machine's day"
+  [ "$before" != "$(TZ=Asia/Shanghai date +%Y-%m-%d)" ] ||
+    cmp -s "$work/east.csv" "$work/west.csv"
+}
+same_today || same_today ||
+  fail "the book's due dates follow the machine's TZ: $(span "$work/east.csv")/ $(span "$work/west.csv")"
 
 # The import of the shifted book: its rows said, then its delivery.
 cp -R "$src/examples/microfinance" "$work/inst"

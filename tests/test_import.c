@@ -2989,6 +2989,37 @@ static void test_money_hints_follow_the_currency_s_minor_unit(void **state) {
   engine_close(eng);
 }
 
+/* A hint never names a figure the bound on amounts (10^15 minor units)
+ * then refuses: "99,999,999,999,999.99" was told 9999999999999999 and,
+ * written so, refused as implausibly large; a sheet's "$" figure whose
+ * reading in yuan passes the bound keeps only the other reading. */
+static void test_money_hints_stay_under_the_bound(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,currency,balance,amount_due,due_date\n"
+                 "H1,B1,CNY,\"99,999,999,999,999.99\",0,2026-01-01\n"
+                 "H2,B2,CLF,\"9,999,999,999,999.9999\",0,2026-01-01\n"
+                 "H3,B3,CNY,\"$99,999,999,999,999\",0,2026-01-01\n",
+                 IMPORT_CSV, &errors),
+      RC_EINVAL);
+  expect_error(&errors, 0, 2,
+               "got '99,999,999,999,999.99' (that is 9999999999999999 minor "
+               "units, more than recoup takes: 10^15)");
+  expect_error(&errors, 1, 3,
+               "got '9,999,999,999,999.9999' (that is 99999999999999999 "
+               "minor units, more than recoup takes: 10^15)");
+  expect_error(&errors, 2, 4,
+               "got '$99,999,999,999,999' (write it with the digits 0-9 "
+               "alone: 99999999999999)");
+  assert_int_equal(errors.count, 3);
+  assert_int_equal(cases(eng), 0);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* An NDJSON key that reads as a contact column (Phone, 手机号, a CSV
  * column mobile) went to case.data without a word: a borrower with no
  * phone to remind. The import goes on and its summary warns, naming the
@@ -3458,6 +3489,7 @@ int main(void) {
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(test_money_as_a_sheet_shows_it_is_refused_with_the_figure),
       cmocka_unit_test(test_money_hints_follow_the_currency_s_minor_unit),
+      cmocka_unit_test(test_money_hints_stay_under_the_bound),
       cmocka_unit_test(test_a_contact_like_data_key_is_warned_of),
       cmocka_unit_test(test_refusals_keep_the_file_order_across_batches),
       cmocka_unit_test(test_a_first_import_looks_no_case_up),

@@ -128,6 +128,31 @@ static void test_a_contact_like_key_is_warned_of(void **state) {
          "column in case.data (first: line 1, 'Mobile')", NULL);
 }
 
+/* An array of cases each with such a key is one warning naming the
+ * first, as import's file is: a line a case made an answer of thousands
+ * of the same line, larger than the request. */
+static void test_many_contact_like_keys_are_one_warning(void **state) {
+  answer *a;
+  (void)state;
+  a = post("/v1/cases",
+           "[{\"id\":\"W4\",\"balance\":100,\"amount_due\":0,"
+           "\"due_date\":\"2026-01-01\",\"Phone\":\"1\","
+           "\"borrower\":{\"id\":\"BW4\"}},"
+           "{\"id\":\"W5\",\"balance\":100,\"amount_due\":0,"
+           "\"due_date\":\"2026-01-01\",\"Mobile\":\"1\","
+           "\"borrower\":{\"id\":\"BW5\"}},"
+           "{\"id\":\"W6\",\"balance\":100,\"amount_due\":0,"
+           "\"due_date\":\"2026-01-01\",\"Phone\":\"1\","
+           "\"borrower\":{\"id\":\"BW6\"}}]");
+  expect(a, 201,
+         "\"warnings\":[\"3 cases kept a key that reads as a contact "
+         "column (first: case W4, 'Phone'): each key reads as a contact "
+         "column and is kept in case.data: recoup never sends to it.",
+         NULL);
+  harness_expect_not(a, "case W5");
+  harness_expect_not(a, "case W6");
+}
+
 static void test_duplicate_keys_are_bad_json_naming_the_key(void **state) {
   (void)state;
   expect(post("/v1/payments",
@@ -585,6 +610,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),
       cmocka_unit_test(test_a_payment_dated_too_far_back_is_refused),
       cmocka_unit_test(test_a_contact_like_key_is_warned_of),
+      cmocka_unit_test(test_many_contact_like_keys_are_one_warning),
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

@@ -346,6 +346,44 @@ static void test_thin_reply_history_keeps_the_default(void **st) {
   assert_int_equal(m->reply.obs, 0);
 }
 
+/* The HTML's chart of money recovered is labelled in the currency's
+ * major units: 500000 yen recovered read "5000" under "(JPY)" (every
+ * currency was divided by 100), 500000 fils "5000" under "(KWD)". */
+static int chart_top(const char *currency, const char *want) {
+  static const char result[] =
+      "{\"runs\": 1, \"seed\": 1, \"arms\": [{\"name\": \"current\", "
+      "\"dir\": \"x\", \"summary\": {\"recovered\": 500000}, \"days\": "
+      "[{\"recovered\": 200000}, {\"recovered\": 300000}]}]}";
+  char path[] = "/tmp/test_simulate_html_XXXXXX", text[16384];
+  sim_report rep = {.locale = "en", .currency = currency};
+  json_t *r = json_loads(result, 0, NULL);
+  rc_error err;
+  size_t n;
+  int fd = mkstemp(path), found;
+  FILE *f;
+  assert_true(fd >= 0 && r);
+  close(fd);
+  assert_int_equal(sim_html_write(r, path, &rep, &err), RC_OK);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  unlink(path);
+  json_decref(r);
+  /* The first chart is the money's; its top label the largest sum. */
+  found = strstr(text, want) != NULL &&
+          strstr(text, want) < strstr(text, "Backlog per queue");
+  return found;
+}
+
+static void test_html_chart_money_in_major_units(void **st) {
+  (void)st;
+  assert_true(chart_top("CNY", "font-size=\"11\">5000</text>"));
+  assert_true(chart_top("JPY", "font-size=\"11\">500000</text>"));
+  assert_true(chart_top("KWD", "font-size=\"11\">500</text>"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_model_recovers_payment_probabilities_by_bucket),
@@ -353,6 +391,7 @@ int main(void) {
       cmocka_unit_test(test_thin_history_keeps_the_stated_defaults),
       cmocka_unit_test(test_thin_reply_history_keeps_the_default),
       cmocka_unit_test(test_model_recovers_the_reply_rate),
+      cmocka_unit_test(test_html_chart_money_in_major_units),
   };
   return cmocka_run_group_tests(tests, build_book, remove_book);
 }
