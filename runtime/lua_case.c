@@ -927,37 +927,68 @@ static size_t language_len(const char *locale) {
   return n;
 }
 
+/* RFC 5646 2.1.1's casing (language lower, a four-letter script title, a
+ * two-letter region upper): tags compare without regard to case, and a
+ * borrower's is kept as its file wrote it ("zh-cn"), where the scripts'
+ * texts are keyed "zh-CN". */
+int script_tag_cased(const char *tag, char *out, size_t size) {
+  size_t i = 0, start = 0;
+  int differs = 0;
+  for (;; i++) {
+    if (i + 1 >= size) return 0;
+    if (tag[i] && tag[i] != '-' && tag[i] != '_') continue;
+    for (size_t k = start; k < i; k++) {
+      unsigned char c = (unsigned char)tag[k];
+      int upper = start > 0 && (i - start == 2 || (i - start == 4 && k == start));
+      unsigned char want = upper && c >= 'a' && c <= 'z'    ? c - 32
+                           : !upper && c >= 'A' && c <= 'Z' ? c + 32
+                                                            : c;
+      differs |= want != c;
+      out[k] = (char)want;
+    }
+    out[i] = tag[i];
+    if (!tag[i]) return differs;
+    start = i + 1;
+  }
+}
+
 /* Picks the text of a template for a channel and locale: the recipient's
- * locale, then its language (en for en-GB), then the institution's
- * locale, then English, then any. *lang: the language of the text. */
+ * locale (as written, then in its usual casing), then its language (en for
+ * en-GB), then the institution's locale, then English, then any. *lang:
+ * the language of the text. */
 static const char *pick_text(lua_State *L, int def, int channel,
                              const char *locale, const char *home,
                              const char **lang) {
   int t;
-  char language[16];
-  const char *tries[4] = {locale, language, home, "en"};
+  char language[16], cased[40];
+  const char *tries[5] = {locale, NULL, language, home, "en"};
   size_t n = language_len(locale);
   if (n >= sizeof language) n = sizeof language - 1;
-  memcpy(language, locale, n); /* en of en-GB */
+  for (size_t k = 0; k < n; k++) /* en of en-GB, zh of ZH-cn */
+    language[k] = locale[k] >= 'A' && locale[k] <= 'Z' ? locale[k] + 32
+                                                       : locale[k];
   language[n] = '\0';
   *lang = locale;
   lua_pushvalue(L, channel); /* as Lua has it: not interned again */
   t = lua_gettable(L, def);
   if (t == LUA_TSTRING) return lua_tostring(L, -1);
   if (t != LUA_TTABLE) return NULL;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
+    /* Cased only once the tag as written found nothing: the usual case. */
+    if (i == 1 && script_tag_cased(locale, cased, sizeof cased)) tries[1] = cased;
     if (tries[i] && lua_getfield(L, -1, tries[i]) == LUA_TSTRING) {
-      /* Only language is on the C stack: the caller keeps locale, home
-       * is the institution's, "en" a literal. */
-      if (tries[i] == language) {
-        lua_pushstring(L, language);
+      /* language and cased are on the C stack: the caller keeps locale,
+       * home is the institution's, "en" a literal. */
+      int own = tries[i] == language || tries[i] == cased;
+      if (own) {
+        lua_pushstring(L, tries[i]);
         lua_insert(L, -3); /* lang text tbl -> text kept below */
       }
-      *lang = tries[i] == language ? lua_tostring(L, -3) : tries[i];
+      *lang = own ? lua_tostring(L, -3) : tries[i];
       lua_replace(L, -2);
       return lua_tostring(L, -1);
     }
-    lua_pop(L, 1);
+    if (tries[i]) lua_pop(L, 1);
   }
   lua_pushnil(L);
   if (lua_next(L, -2)) {

@@ -375,7 +375,17 @@ static void check_text_locale(script *sc, const text_at *t, const char *lang) {
   char meant[64], why[300];
   rc_error err;
   rc_error_clear(&err);
-  if (case_input_check_locale(lang, "locale", &err) == RC_OK) return;
+  if (case_input_check_locale(lang, "locale", &err) == RC_OK) {
+    /* A borrower's tag is tried as written, then in its usual casing: a
+     * key in another casing ("zh-cn") is never either. */
+    if (script_tag_cased(lang, meant, sizeof meant))
+      check_finding(sc, 3, t->file, t->line,
+                    "template '%s'.%s has a text keyed '%s', which recoup "
+                    "never chooses (a borrower's locale is matched in its "
+                    "usual casing): key it [\"%s\"]",
+                    t->name, t->channel, lang, meant);
+    return;
+  }
   meant_tag(sc, lang, meant, sizeof meant);
   if (strcasecmp(lang, "und") == 0 || strncasecmp(lang, "und-", 4) == 0 ||
       strncasecmp(lang, "und_", 4) == 0)

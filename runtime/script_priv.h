@@ -173,6 +173,10 @@ void sandbox_end(script *sc);
 void sandbox_charge(lua_State *L, int64_t steps);
 void sandbox_charge_alloc(script *sc, size_t bytes); /* never raises */
 
+/* lua_case.c: a BCP 47 tag in its usual casing ("zh-cn" -> "zh-CN"), as
+ * a text's key is matched; 0 when it is so already (or too long). */
+int script_tag_cased(const char *tag, char *out, size_t size);
+
 /* lua_match.c: find, match, gmatch, gsub into the table on top. */
 void lmatch_register(lua_State *L);
 

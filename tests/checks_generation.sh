@@ -252,4 +252,13 @@ grep -q "keyed 'und-ZZ', which recoup never chooses ('und-ZZ' says the language 
 grep -q "keyed 'und-xxxxxxxxxx*', which recoup never chooses ('und-xx*' says the language is undetermined, and no borrower's locale does) \\[checks generation 3" "$work/err" ||
   fail "check offers a locale for a tag ICU reads only the start of"
 ok
+# A key in another casing than its usual one ("zh-cn") is never chosen:
+# a borrower's tag is tried as written, then in its usual casing.
+institution 'bye = { sms = { en = "bye", ["zh-cn"] = "再见", ["zh-hant-tw"] = "再見" } }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed zh-cn"
+grep -q "keyed 'zh-cn', which recoup never chooses (a borrower's locale is matched in its usual casing): key it \\[\"zh-CN\"\\] \\[checks generation 3" "$work/err" ||
+  fail "check does not name zh-cn and its usual casing"
+grep -q "keyed 'zh-hant-tw'.*key it \\[\"zh-Hant-TW\"\\]" "$work/err" ||
+  fail "check does not name zh-hant-tw and its usual casing"
+ok
 echo "ok: $pass checks"
