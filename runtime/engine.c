@@ -2150,7 +2150,9 @@ int engine_reply(engine *eng, const char *case_id, const char *from,
   int rc;
   if (!text)
     return rc_error_set(err, RC_EINVAL, "text", "a reply needs its text");
-  if (!case_id && !from)
+  /* An empty sender names nobody: matched, it found a contact kept
+   * without a value ('' in a book edited by hand). */
+  if (!case_id && (!from || !*from))
     return rc_error_set(err, RC_EINVAL, "from",
                         "a reply needs the sender (from) or the case");
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;

@@ -359,6 +359,10 @@ static void test_receipts_replies_and_reports(void **state) {
   expect(post("/v1/replies", INGEST,
               "{\"from\":\"+8613800000002\",\"text\":\"ok\"}"),
          202, "\"case\":\"L2\"");
+  /* An empty sender is no sender (it was looked up, and a contact kept
+   * without a value would have matched it). */
+  expect(post("/v1/replies", INGEST, "{\"from\":\"\",\"text\":\"ok\"}"),
+         422, "needs the sender (from) or the case");
   expect(get("/v1/reports/summary", READ), 200, "\"recovered\":1100");
 }
 
