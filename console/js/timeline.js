@@ -39,6 +39,13 @@ export function sentence(row, currency) {
       : t('tl.task_assigned', { to: personName(d.to) });
     case 'task_done': {
       const extra = outcomeFields(d);
+      // A call or visit recorded outside the policy's contact hours: the
+      // guard moves a task's due time, it cannot stop a collector ringing
+      // at 22:00, and a supervisor answering a complaint reads it here, in
+      // the borrower's own time ("2026-01-06T22:00:00+08:00").
+      if (d.within_contact_hours === false && typeof d.borrower_time === 'string') {
+        extra.push(t('tl.outside_hours', { time: d.borrower_time.slice(0, 10) + ' ' + d.borrower_time.slice(11, 16) }));
+      }
       return t('tl.task_done', { kind: word('kind', d.kind), outcome: word('outcome', d.outcome) }) + (extra.length ? ' · ' + extra.join(' · ') : '');
     }
     case 'payment': return t('tl.payment', { amount: money(d.amount, d.currency || currency) });
@@ -70,7 +77,7 @@ const echoes = new Set(['task_done', 'payment']);
 export function timeline(rows, currency) {
   const shown = rows.filter((r) => !(r.kind === 'event' && r.detail && echoes.has(r.detail.type)));
   return h('ol', { class: 'timeline', 'data-timeline': '' }, shown.map((r) =>
-    h('li', { class: ['tl', 'tl-' + r.kind], 'data-kind': r.kind, 'data-id': r.id },
+    h('li', { class: ['tl', 'tl-' + r.kind, r.detail && r.detail.within_contact_hours === false && 'tl-outside'], 'data-kind': r.kind, 'data-id': r.id },
       h('time', { datetime: r.at }, dateTime(r.at)),
       h('span', { class: 'what' }, sentence(r, currency)),
       // The name people read; the login the journal keeps on hover.

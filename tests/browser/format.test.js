@@ -206,3 +206,24 @@ test('phone numbers read in groups, masked and foreign ones as they are', async 
   assert.deepEqual(f.phoneGroups('+86138000395951'), ['+86138000395951'], 'one digit too many');
   assert.deepEqual(f.phoneGroups('400-820-1234'), ['400-820-1234']);
 });
+
+// A call or visit recorded outside the policy's contact hours (the
+// journal's task_done row: within_contact_hours false) says so on the
+// timeline, in the borrower's own time: what a supervisor answering "you
+// called me at 22:00" reads. Within the hours nothing is added.
+test('a call recorded outside contact hours says so in the borrower\'s time', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  const cases = [['en', 'outside contact hours: 2026-01-06 22:00 the borrower\'s time'],
+    ['zh-CN', '不在联系时段内：借款人当地时间 2026-01-06 22:00']];
+  for (const [locale, want] of cases) {
+    ctx.locale = locale;
+    const row = { kind: 'task_done', detail: { kind: 'call', outcome: 'no_answer',
+      borrower_time: '2026-01-06T22:00:00+08:00', within_contact_hours: false } };
+    const said = tl.sentence(row, 'CNY');
+    assert.ok(said.includes(want), said);
+    assert.ok(!said.includes('borrower_time') && !said.includes('+08:00'), said);
+    row.detail.within_contact_hours = true;
+    assert.ok(!tl.sentence(row, 'CNY').includes(want.slice(0, 6)), tl.sentence(row, 'CNY'));
+  }
+});
