@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 #include "input.h"
 #include "recoup/query.h"
@@ -44,24 +45,13 @@ int user_check_name(const char *name, const char *field, rc_error *err) {
   return RC_OK;
 }
 
-/* One code point of text input_text_check has passed. */
-static uint32_t decode(const unsigned char *s, size_t *i) {
-  unsigned char c = s[*i];
-  int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-  uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-  for (int k = 1; k < n; k++) cp = (cp << 6) | (s[*i + k] & 0x3F);
-  *i += n;
-  return cp;
+/* Spaces of any width (Zs): a full-width 　 as much as ' '. */
+static int blank(UChar32 cp) {
+  return u_charType(cp) == U_SPACE_SEPARATOR;
 }
 
-static int blank(uint32_t cp) {
-  return cp == ' ' || cp == 0x00A0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
-static int is_mark(uint32_t cp) {
-  int type = u_charType((UChar32)cp);
+static int is_mark(UChar32 cp) {
+  int type = u_charType(cp);
   return type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
          type == U_COMBINING_SPACING_MARK;
 }
@@ -72,18 +62,27 @@ static int is_mark(uint32_t cp) {
 enum { DISPLAY_MARKS_MAX = 4 };
 
 int user_check_display(const char *display, rc_error *err) {
-  const unsigned char *s = (const unsigned char *)display;
-  size_t len = display ? strlen(display) : 0, i = 0;
+  const uint8_t *s = (const uint8_t *)display;
+  size_t len = display ? strlen(display) : 0;
+  int32_t i = 0;
   int chars = 0, ends_blank = 0, marks = 0;
   input_pos bad;
   if (len == 0) return RC_OK;
+  /* 64 characters are at most 256 bytes: a longer text is refused before
+   * it is read a character at a time (U8_NEXT counts in int32_t). */
+  if (len > 64 * 4)
+    return rc_error_set(err, RC_EINVAL, "display_name",
+                        "display_name is longer than 64 characters (%zu "
+                        "bytes)",
+                        len);
   if (input_text_check(display, len, &bad) != INPUT_TEXT_OK)
     return rc_error_set(err, RC_EINVAL, "display_name",
                         "display_name is not UTF-8 (byte 0x%02X at character "
                         "%d)",
                         bad.byte, bad.column);
-  while (i < len) {
-    uint32_t cp = decode(s, &i);
+  while ((size_t)i < len) {
+    UChar32 cp;
+    U8_NEXT(s, i, (int32_t)len, cp);
     chars++;
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
       return rc_error_set(err, RC_EINVAL, "display_name",
@@ -96,8 +95,7 @@ int user_check_display(const char *display, rc_error *err) {
                           "bidirectional formatting character (U+%04X) at "
                           "character %d; a name is what people read",
                           (unsigned)cp, chars);
-    if ((cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000 ||
-        (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+    if (u_charType(cp) == U_PRIVATE_USE_CHAR || U_IS_UNICODE_NONCHAR(cp))
       return rc_error_set(err, RC_EINVAL, "display_name",
                           "display_name holds a private-use character or a "
                           "noncharacter (U+%04X) at character %d, which each "
