@@ -2354,12 +2354,32 @@ int engine_user_set_display(engine *eng, const char *name, const char *display,
     return rc;
   rc = engine_user_names_apart(eng, name, display, 0, err);
   if (rc == RC_OK)
-    rc =
-        store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
+    rc = store_user_update(eng->st, name, -1, NULL, display ? display : "",
+                           NULL, err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name, "display_name",
                         NULL, err);
   return ingest_end(eng, rc, err);
+}
+
+int engine_user_set_queues(engine *eng, const char *name, const char *queues,
+                           rc_error *err) {
+  char *json = NULL;
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = user_queues_json(queues, &json, err)) != RC_OK)
+    return rc;
+  /* Sessions read the users row on every request: the agent's next list
+   * and Next case follow the new queues without a new sign-in. */
+  if ((rc = ingest_begin(eng, err)) == RC_OK) {
+    rc = store_user_update(eng->st, name, -1, NULL, NULL, json, err);
+    if (rc == RC_OK)
+      rc = store_user_log(eng->st, clock_now(eng->clk), name, "queues", NULL,
+                          err);
+    rc = ingest_end(eng, rc, err);
+  }
+  free(json);
+  return rc;
 }
 
 int engine_user_set_disabled(engine *eng, const char *name, int disabled,
@@ -2368,7 +2388,7 @@ int engine_user_set_disabled(engine *eng, const char *name, int disabled,
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_update(eng->st, name, disabled, NULL, NULL, err);
+  rc = store_user_update(eng->st, name, disabled, NULL, NULL, NULL, err);
   if (rc == RC_OK && disabled)
     rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
                                0, NULL, err);
@@ -2387,7 +2407,7 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
     return rc;
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_update(eng->st, name, -1, hash, NULL, err);
+    rc = store_user_update(eng->st, name, -1, hash, NULL, NULL, err);
     /* Whoever knew the old password is signed out with it. */
     if (rc == RC_OK)
       rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,

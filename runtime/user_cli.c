@@ -15,7 +15,8 @@
 #include "user.h"
 
 typedef struct user_args {
-  const char *sub, *name, *dir, *db, *role, *queues;
+  const char *sub, *name, *dir, *db, *role;
+  const char *queues;  /* --queues: NULL when not given, "" for none */
   const char *display; /* --display-name: NULL when not given */
   int json;
 } user_args;
@@ -25,7 +26,8 @@ static int usage(FILE *out) {
       "usage: recoup user add NAME --role agent|supervisor|read|admin "
       "[--queues q1,q2] [--display-name TEXT] [DIR] [--db FILE]\n"
       "       recoup user list [DIR] [--db FILE] [--json]\n"
-      "       recoup user set NAME --display-name TEXT [DIR] [--db FILE]\n"
+      "       recoup user set NAME [--display-name TEXT] [--queues q1,q2] "
+      "[DIR] [--db FILE]\n"
       "       recoup user disable|enable|passwd NAME [DIR] [--db FILE]\n"
       "  the password is read from stdin (twice on a terminal)\n",
       out);
@@ -82,9 +84,10 @@ static int parse(int argc, char **argv, user_args *a) {
     fprintf(stderr, "recoup: user add needs --role\n");
     return -1;
   }
-  if (strcmp(a->sub, "set") == 0 && !a->display) {
+  if (strcmp(a->sub, "set") == 0 && !a->display && !a->queues) {
     fprintf(stderr,
-            "recoup: user set needs --display-name (\"\" removes it)\n");
+            "recoup: user set needs --display-name or --queues (\"\" "
+            "removes either)\n");
     return -1;
   }
   return 0;
@@ -291,17 +294,55 @@ static void say_held(engine *eng, const char *name) {
       h.count > h.listed ? ", ..." : "");
 }
 
+/* set's changes in one transaction: a display name refused leaves the
+ * queues as they were, and the other way round. */
+static int set_user(engine *eng, const user_args *a, rc_error *err) {
+  int rc = engine_begin(eng, err);
+  if (rc != RC_OK) return rc;
+  if (a->display) rc = engine_user_set_display(eng, a->name, a->display, err);
+  if (rc == RC_OK && a->queues)
+    rc = engine_user_set_queues(eng, a->name, a->queues, err);
+  if (rc != RC_OK) {
+    engine_rollback(eng);
+    return rc;
+  }
+  return engine_commit(eng, err);
+}
+
+static void said_set(engine *eng, const user_args *a) {
+  store_user u = {0};
+  rc_error err;
+  if (a->display)
+    printf("user %s is shown as %s\n", a->name,
+           *a->display ? a->display : "their name (no display name)");
+  if (!a->queues) return;
+  if (*a->queues)
+    printf("user %s works queues %s\n", a->name, a->queues);
+  else
+    printf("user %s works no queue\n", a->name);
+  /* Only an agent is bound to its queues: the others see every one. */
+  if (query_user(engine_query(eng), a->name, &u, &err) == RC_OK &&
+      strcmp(u.role, "agent") != 0)
+    printf("(%s is %s %s and sees every queue; queues bind agents only)\n",
+           a->name, strcmp(u.role, "admin") == 0 ? "an" : "a", u.role);
+  else if (!*a->queues)
+    printf("(My work shows them nothing until they are given a queue)\n");
+  store_user_free(&u);
+}
+
 /* add, set, disable, enable, passwd: refused values before the password
  * is asked for, so that nobody types one in vain. */
 static int cmd_change(engine **engp, const user_args *a) {
   static char password[USER_PASSWORD_MAX + 2];
   int add = strcmp(a->sub, "add") == 0, passwd = strcmp(a->sub, "passwd") == 0;
+  int set = strcmp(a->sub, "set") == 0;
   char *queues = NULL;
   rc_error err = {0};
   int rc = user_check_name(a->name, "name", &err);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
   if (rc == RC_OK) rc = user_check_display(a->display, &err);
-  if (rc == RC_OK && add) rc = user_queues_json(a->queues, &queues, &err);
+  if (rc == RC_OK && (add || set))
+    rc = user_queues_json(a->queues, &queues, &err);
   free(queues);
   if (rc != RC_OK) {
     rc_error_print(&err, stderr);
@@ -328,8 +369,8 @@ static int cmd_change(engine **engp, const user_args *a) {
   if (add)
     rc = engine_user_add(*engp, a->name, a->role, a->queues, password,
                          a->display, &err);
-  else if (strcmp(a->sub, "set") == 0)
-    rc = engine_user_set_display(*engp, a->name, a->display, &err);
+  else if (set)
+    rc = set_user(*engp, a, &err);
   else if (passwd)
     rc = engine_user_passwd(*engp, a->name, password, &err);
   else
@@ -342,9 +383,8 @@ static int cmd_change(engine **engp, const user_args *a) {
   }
   if (add)
     printf("user %s added (%s)\n", a->name, a->role);
-  else if (strcmp(a->sub, "set") == 0)
-    printf("user %s is shown as %s\n", a->name,
-           *a->display ? a->display : "their name (no display name)");
+  else if (set)
+    said_set(*engp, a);
   else if (passwd)
     printf("user %s has a new password\n", a->name);
   else
