@@ -137,25 +137,58 @@ int user_check_role(const char *role, rc_error *err) {
                       "role must be agent, supervisor, read or admin");
 }
 
+#define QUEUES_RULE                                              \
+  "queues must be names of 1 to 64 characters of a-z 0-9 . _ - " \
+  "(lowercase), separated by commas"
+
+/* Which queue of the list is refused, and for what: its first character
+ * out of the rule, shown as itself only when it is plain ASCII (a control
+ * or bidirectional character is named by its code point, never written to
+ * the terminal). */
+static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
+  const uint8_t *s = (const uint8_t *)q;
+  int32_t i = 0, chars = 0;
+  if (n == 0)
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d is empty", at);
+  if (n > USER_NAME_MAX)
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d is %zu bytes long", at, n);
+  while ((size_t)i < n) {
+    UChar32 cp;
+    U8_NEXT(s, i, (int32_t)n, cp);
+    chars++;
+    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '.' ||
+        cp == '_' || cp == '-')
+      continue;
+    if (cp > 0x20 && cp < 0x7F)
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          QUEUES_RULE ": queue %d has '%c' at character %d", at,
+                          (char)cp, (int)chars);
+    if (cp < 0)
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          QUEUES_RULE ": queue %d is not UTF-8 (character %d)",
+                          at, (int)chars);
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d has U+%04X at character %d", at,
+                        (unsigned)cp, (int)chars);
+  }
+  return RC_OK;
+}
+
 int user_queues_json(const char *list, char **json, rc_error *err) {
   json_t *a = json_array();
   const char *p = list;
-  int rc = RC_OK;
+  int rc = RC_OK, at = 0;
   *json = NULL;
   if (!a) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (p && *p && rc == RC_OK) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
     char name[USER_NAME_MAX + 2];
-    if (n == 0 || n > USER_NAME_MAX) {
-      rc = rc_error_set(err, RC_EINVAL, "queues",
-                        "queues must be names of 1 to 64 characters of a-z "
-                        "0-9 . _ -, separated by commas");
-      break;
-    }
+    if ((rc = bad_queue(p, n, ++at, err)) != RC_OK) break;
     memcpy(name, p, n);
     name[n] = '\0';
-    if ((rc = user_check_name(name, "queues", err)) != RC_OK) break;
     if (json_array_size(a) >= USER_QUEUES_MAX)
       rc = rc_error_set(err, RC_EINVAL, "queues", "at most %d queues",
                         USER_QUEUES_MAX);
@@ -164,7 +197,7 @@ int user_queues_json(const char *list, char **json, rc_error *err) {
     p = end ? end + 1 : NULL;
     if (p && !*p)
       rc = rc_error_set(err, RC_EINVAL, "queues",
-                        "queues must not end with a comma");
+                        QUEUES_RULE ": the list ends with a comma");
   }
   if (rc == RC_OK && !(*json = json_dumps(a, JSON_COMPACT)))
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");

@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "recoup/engine.h"
+#include "recoup/script.h"
+#include "source.h"
 #include "user.h"
 
 typedef struct user_args {
@@ -294,6 +296,78 @@ static void say_held(engine *eng, const char *name) {
       h.count > h.listed ? ", ..." : "");
 }
 
+/* The queues an agent can be given work in: those the loaded workflows'
+ * case:task calls name, those capacity{} names, and those holding tasks
+ * in the book (a workflow since changed). A name/true object. */
+static int book_queue(void *ud, const store_value *v, int n) {
+  if (n > 0 && v[0].type == STORE_TEXT)
+    json_object_set_new(ud, v[0].s, json_true());
+  return 0;
+}
+
+static json_t *known_queues(engine *eng, const char **unseen_at) {
+  script *sc = engine_script(eng);
+  const institution_config *cfg = script_config(sc);
+  const char *names[256];
+  json_t *known = json_object();
+  rc_error err;
+  int n = script_task_queues(sc, names, 256, unseen_at);
+  for (int i = 0; i < n; i++) json_object_set_new(known, names[i], json_true());
+  for (int i = 0; i < cfg->ncapacity; i++)
+    json_object_set_new(known, cfg->capacity[i].queue, json_true());
+  query_work_queues(engine_query(eng), book_queue, known, &err);
+  return known;
+}
+
+/* A queue no workflow fills is most often a slip ("visti" for "visit"):
+ * the agent would sign in to an empty My work and nobody would know why.
+ * Said, not refused: a workflow may name its queue only at run time, or
+ * be about to be loaded. */
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void say_unknown_queues(engine *eng, const char *list) {
+  const char *unseen_at, *key, *cands[256];
+  json_t *known = known_queues(eng, &unseen_at), *v;
+  char all[1024] = "";
+  size_t used = 0;
+  int n = 0, unknown = 0;
+  json_object_foreach(known, key, v) {
+    if (n < 256) cands[n++] = key;
+  }
+  qsort(cands, (size_t)n, sizeof *cands, by_name);
+  for (int i = 0; i < n; i++) {
+    int w = snprintf(all + used, sizeof all - used, "%s%s", i ? ", " : "",
+                     cands[i]);
+    if (w < 0 || (size_t)w >= sizeof all - used) break;
+    used += (size_t)w;
+  }
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    char q[USER_NAME_MAX + 1];
+    snprintf(q, sizeof q, "%.*s", (int)(end ? end - p : (int)strlen(p)), p);
+    p = end ? end + 1 : NULL;
+    if (json_object_get(known, q)) continue;
+    unknown++;
+    {
+      const char *near = source_nearest(q, cands, n);
+      fprintf(stderr,
+              "recoup: warning: queues: no loaded workflow gives tasks to "
+              "queue %s%s%s%s, and the book holds none in it; %s%s\n",
+              q, near ? " (did you mean " : "", near ? near : "",
+              near ? "?)" : "",
+              n ? "the queues are " : "no workflow names a queue", all);
+    }
+  }
+  if (unknown && unseen_at)
+    fprintf(stderr,
+            "recoup: warning: queues: %s names its queue only when it runs, "
+            "which this check cannot see\n",
+            unseen_at);
+  json_decref(known);
+}
+
 /* set's changes in one transaction: a display name refused leaves the
  * queues as they were, and the other way round. */
 static int set_user(engine *eng, const user_args *a, rc_error *err) {
@@ -365,6 +439,7 @@ static int cmd_change(engine **engp, const user_args *a) {
       return 1;
     }
   }
+  if ((add || set) && a->queues) say_unknown_queues(*engp, a->queues);
   if ((add || passwd) && read_password(password) != RC_OK) return 1;
   if (add)
     rc = engine_user_add(*engp, a->name, a->role, a->queues, password,

@@ -706,5 +706,42 @@ else
   pass=$((pass + 1))
 fi
 
+# An agent's queues, at add and after (user set --queues), against the
+# queues the loaded workflows fill (trial's case:task calls: phone, field):
+# a slip is warned of with the queue meant, a text that is no queue name
+# refused naming the queue and the character.
+qdb="$work/queues.db"
+rm -f "$qdb" "$qdb"-*
+user "a queue no workflow fills is warned of" 0 \
+  "warning: queues: no loaded workflow gives tasks to queue feild (did you mean field?)" \
+  "$work/pw" -- "$recoup" user add dora --role agent --queues phone,feild \
+  "$fixtures/trial" --db "$qdb"
+also "the warning names the queues there are" "the queues are field, phone"
+also "the warned user is added" "user dora added (agent)"
+user "user set --queues changes them" 0 "user dora works queues field" /dev/null -- \
+  "$recoup" user set dora --queues field "$fixtures/trial" --db "$qdb"
+absent "a queue a workflow fills is not warned of" "warning"
+user "user list shows the new queues" 0 "dora  *agent  *field  *enabled" /dev/null -- \
+  "$recoup" user list "$fixtures/trial" --db "$qdb"
+user "user set --queues \"\" leaves none" 0 "user dora works no queue" /dev/null -- \
+  "$recoup" user set dora --queues "" "$fixtures/trial" --db "$qdb"
+user "a queue with a bidi character is refused by its code point" 1 \
+  "recoup: queues must be .*: queue 2 has U+202E at character 3" /dev/null -- \
+  "$recoup" user set dora --queues "field,ph$(printf '\342\200\256')one" \
+  "$fixtures/trial" --db "$qdb"
+user "a queue in capitals is refused naming the letter" 1 \
+  "queue 1 has 'F' at character 1" /dev/null -- \
+  "$recoup" user set dora --queues Field "$fixtures/trial" --db "$qdb"
+user "a supervisor added" 0 "user sue added (supervisor)" "$work/pw" -- \
+  "$recoup" user add sue --role supervisor "$fixtures/trial" --db "$qdb"
+user "queues of a user who sees every queue" 0 "queues bind agents only" /dev/null -- \
+  "$recoup" user set sue --queues phone "$fixtures/trial" --db "$qdb"
+user "user set of nobody" 1 "recoup: no user nobody" /dev/null -- \
+  "$recoup" user set nobody --queues phone "$fixtures/trial" --db "$qdb"
+user "user set with nothing to set" 2 "user set needs --display-name or --queues" \
+  /dev/null -- "$recoup" user set dora "$fixtures/trial" --db "$qdb"
+user "nothing refused was written" 0 "dora  *agent  *-  *enabled" /dev/null -- \
+  "$recoup" user list "$fixtures/trial" --db "$qdb"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
