@@ -241,11 +241,14 @@ static int cmd_list(engine *eng, const user_args *a) {
 /* The tasks a user holds (claimed, not done), for `disable`: nobody else
  * is given a task someone holds, so a collector who left keeps theirs
  * from everyone until a supervisor moves them. */
+enum { HELD_LISTED = 5 };
 typedef struct held {
   const char *name;
   int64_t last, count;
   int listed;
-  char list[400];
+  /* HELD_LISTED whole entries, each at most a task id, a kind of 64
+   * bytes and a case id of INPUT_ID_MAX (128) bytes. */
+  char list[HELD_LISTED * 256];
 } held;
 
 static const char *col(const store_value *v, int n, const char *name) {
@@ -261,20 +264,28 @@ static int on_held(void *ud, const store_value *v, int n) {
   for (int i = 0; i < n; i++)
     if (v[i].name && !strcmp(v[i].name, "id")) h->last = v[i].i;
   if (!who || strcmp(who, h->name) != 0) return 0;
-  if (h->count++ < 5) {
+  if (h->count++ < HELD_LISTED) {
     size_t at = strlen(h->list);
     const char *c = col(v, n, "case"), *k = col(v, n, "kind");
-    snprintf(h->list + at, sizeof h->list - at,
-             "%stask %lld (%.40s, case %.60s)", at ? ", " : "",
-             (long long)h->last, k ? k : "?", c ? c : "?");
-    h->listed++;
+    char entry[256];
+    int w;
+    /* A case id an older book let grow past 128 bytes is cut with "..."
+     * said, never mid-entry without a word: a supervisor looks the case
+     * up by what is shown. */
+    w = snprintf(entry, sizeof entry, "%stask %lld (%.64s, case %.128s%s)",
+                 at ? ", " : "", (long long)h->last, k ? k : "?", c ? c : "?",
+                 c && strlen(c) > 128 ? "..." : "");
+    if (w > 0 && (size_t)w < sizeof entry && (size_t)w < sizeof h->list - at) {
+      memcpy(h->list + at, entry, (size_t)w + 1);
+      h->listed++;
+    }
   }
   return 0;
 }
 
 static void say_held(engine *eng, const char *name) {
   held h = {.name = name};
-  char shown[sizeof h.list];
+  char shown[sizeof h.list], more[120] = "";
   rc_error err;
   int64_t before;
   /* Claimed tasks are the few people hold at once: a page at a time. */
@@ -287,13 +298,16 @@ static void say_held(engine *eng, const char *name) {
   if (!h.count) return;
   /* Ids an older book holds may carry what a terminal would act on. */
   rc_printable_line(shown, sizeof shown, h.list);
+  if (h.count > h.listed)
+    snprintf(more, sizeof more,
+             ", and %lld more (GET /v1/tasks?status=claimed lists them all)",
+             (long long)(h.count - h.listed));
   printf(
       "%s still holds %lld task%s nobody else can take while %s: %s%s\n"
       "give each to someone: the console's Overview, Reassign tasks "
       "(Case, Find), or POST /v1/tasks/{id}/assign (docs/console.md)\n",
       name, (long long)h.count, h.count == 1 ? "" : "s",
-      h.count == 1 ? "it is theirs" : "they are theirs", shown,
-      h.count > h.listed ? ", ..." : "");
+      h.count == 1 ? "it is theirs" : "they are theirs", shown, more);
 }
 
 /* The queues an agent can be given work in: those the loaded workflows'

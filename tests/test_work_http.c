@@ -1190,14 +1190,52 @@ static void test_disabling_a_user_names_the_tasks_it_holds(void **state) {
   assert_null(strstr(out, "still holds"));
 }
 
+/* A collector who leaves holding many tasks of long case ids: `disable`
+ * lists five whole (every case id as it is, to look it up by) and says
+ * how many more, never an entry cut in the middle. */
+static void test_disabling_names_held_tasks_whole_and_how_many_more(
+    void **state) {
+  char out[4000], path[300], ids[7][101], want[300];
+  const char *disable[] = {"user", "disable", "long.gone", "--db",
+                           srv.db, srv.dir,   NULL};
+  (void)state;
+  harness_add_user(&srv, "long.gone", "agent", "longids");
+  for (int i = 0; i < 7; i++) {
+    memset(ids[i], 'K', 100);
+    ids[i][100] = '\0';
+    snprintf(ids[i] + 96, 5, "%04d", i);
+    open_case(ids[i], NULL);
+    snprintf(path, sizeof path, "/v1/cases/%s/events", ids[i]);
+    expect(post(path, INGEST,
+                "{\"type\":\"review\",\"data\":{\"queue\":\"longids\"}}"),
+           202, NULL);
+  }
+  wait_tasks("longids", 7);
+  for (int i = 0; i < 7; i++) {
+    snprintf(path, sizeof path, "/v1/tasks/%lld/claim",
+             task_of(ids[i], "longids"));
+    expect(post(path, AGENT, "{\"assignee\":\"long.gone\"}"), 200, NULL);
+  }
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  if (!strstr(out, "long.gone still holds 7 tasks"))
+    fail_msg("disable said: %s", out);
+  for (int i = 0; i < 5; i++) {
+    snprintf(want, sizeof want, "task %lld (review, case %s)",
+             task_of(ids[i], "longids"), ids[i]);
+    if (!strstr(out, want)) fail_msg("no whole entry %s in: %s", want, out);
+  }
+  if (!strstr(out, "KKKK0004), and 2 more ("))
+    fail_msg("disable said: %s", out);
+}
+
 /* A supervisor moves an agent to other queues after `add` (`recoup user
  * set --queues`): the agent, signed in before, follows them on its next
  * request without signing in again, and users_log notes the change. */
 static void test_an_agents_queues_changed_apply_at_once(void **state) {
   char csrf[64], out[2000];
-  const char *move[] = {"user",  "set",  "mover", "--queues", "moved,other",
+  const char *move[] = {"user", "set",  "mover", "--queues", "moved,other",
                         "--db", srv.db, srv.dir, NULL};
-  const char *clear[] = {"user", "set",  "mover",  "--queues", "",
+  const char *clear[] = {"user", "set",  "mover", "--queues", "",
                          "--db", srv.db, srv.dir, NULL};
   sqlite3 *other;
   sqlite3_stmt *s;
@@ -1430,6 +1468,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_next_gives_a_held_task_first),
       cmocka_unit_test(test_disabling_a_user_names_the_tasks_it_holds),
       cmocka_unit_test(test_an_agents_queues_changed_apply_at_once),
+      cmocka_unit_test(test_disabling_names_held_tasks_whole_and_how_many_more),
       cmocka_unit_test(test_report_says_the_month_by_collector),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };
