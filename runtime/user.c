@@ -61,72 +61,75 @@ static int is_mark(UChar32 cp) {
  * and below, a timeline row or a colleague's name in Reassign's list. */
 enum { DISPLAY_MARKS_MAX = 4 };
 
-int user_check_display(const char *display, rc_error *err) {
-  const uint8_t *s = (const uint8_t *)display;
-  size_t len = display ? strlen(display) : 0;
+int user_check_shown(const char *text, const char *field, int most,
+                     rc_error *err) {
+  const uint8_t *s = (const uint8_t *)text;
+  size_t len = text ? strlen(text) : 0;
   int32_t i = 0;
   int chars = 0, ends_blank = 0, marks = 0;
   input_pos bad;
   if (len == 0) return RC_OK;
-  /* 64 characters are at most 256 bytes: a longer text is refused before
-   * it is read a character at a time (U8_NEXT counts in int32_t). */
-  if (len > 64 * 4)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is longer than 64 characters (%zu "
-                        "bytes)",
-                        len);
-  if (input_text_check(display, len, &bad) != INPUT_TEXT_OK)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is not UTF-8 (byte 0x%02X at character "
+  /* most characters are at most 4 * most bytes: a longer text is refused
+   * before it is read a character at a time (U8_NEXT counts in int32_t). */
+  if (len > (size_t)most * 4)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %d characters (%zu bytes)", field,
+                        most, len);
+  if (input_text_check(text, len, &bad) != INPUT_TEXT_OK)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is not UTF-8 (byte 0x%02X at character "
                         "%d)",
-                        bad.byte, bad.column);
+                        field, bad.byte, bad.column);
   while ((size_t)i < len) {
     UChar32 cp;
     U8_NEXT(s, i, (int32_t)len, cp);
     chars++;
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds a control character (U+%04X) "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a control character (U+%04X) "
                           "at character %d",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     if (rc_invisible(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds an invisible, joining or "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds an invisible, joining or "
                           "bidirectional formatting character (U+%04X) at "
                           "character %d; a name is what people read",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     if (u_charType(cp) == U_PRIVATE_USE_CHAR || U_IS_UNICODE_NONCHAR(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds a private-use character or a "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a private-use character or a "
                           "noncharacter (U+%04X) at character %d, which each "
                           "font draws its own way",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     marks = is_mark(cp) ? marks + 1 : 0;
     if (chars == 1 && marks)
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name starts with a combining mark "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s starts with a combining mark "
                           "(U+%04X), which is drawn on the text before the "
                           "name; put it after the letter it belongs to",
-                          (unsigned)cp);
+                          field, (unsigned)cp);
     if (marks > DISPLAY_MARKS_MAX)
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name stacks more than %d combining marks "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s stacks more than %d combining marks "
                           "on one letter (character %d), drawn over the lines "
                           "around the name",
-                          DISPLAY_MARKS_MAX, chars);
+                          field, DISPLAY_MARKS_MAX, chars);
     if (chars == 1 && blank(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name starts with a space");
+      return rc_error_set(err, RC_EINVAL, field, "%s starts with a space",
+                          field);
     ends_blank = blank(cp);
   }
   if (ends_blank)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name ends with a space");
-  if (chars > 64)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is longer than 64 characters (%d)",
+    return rc_error_set(err, RC_EINVAL, field, "%s ends with a space", field);
+  if (chars > most)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %d characters (%d)", field, most,
                         chars);
   return RC_OK;
+}
+
+int user_check_display(const char *display, rc_error *err) {
+  return user_check_shown(display, "display_name", 64, err);
 }
 
 int user_check_role(const char *role, rc_error *err) {

@@ -24,6 +24,10 @@ int user_check_name(const char *name, const char *field, rc_error *err);
  * space at either end; err names "display_name" and says which character
  * and where. */
 int user_check_display(const char *display, rc_error *err);
+/* The same rules for any name people read, at most `most` characters: err
+ * names field, and so does the message ("institution.name holds ..."). */
+int user_check_shown(const char *text, const char *field, int most,
+                     rc_error *err);
 /* agent, supervisor, read or admin; err names "role". */
 int user_check_role(const char *role, rc_error *err);
 /* "q1,q2" (NULL or "": none) as a JSON array into *json (the caller
