@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <unicode/uchar.h>
+#include <unicode/uspoof.h>
 #include <unicode/utf8.h>
 
 #include "input.h"
@@ -130,6 +131,22 @@ int user_check_shown(const char *text, const char *field, int most,
 
 int user_check_display(const char *display, rc_error *err) {
   return user_check_shown(display, "display_name", 64, err);
+}
+
+int user_skeleton(const char *name, char *out, size_t size) {
+  UErrorCode status = U_ZERO_ERROR;
+  USpoofChecker *sc;
+  int32_t n = 0;
+  if (!name || !*name || size == 0) return 0;
+  /* A checker a call: a few hundred users are compared only when one is
+   * added or renamed, and nothing is kept to be freed at exit. */
+  sc = uspoof_open(&status);
+  if (U_SUCCESS(status))
+    n = uspoof_getSkeletonUTF8(sc, 0, name, -1, out, (int32_t)size, &status);
+  uspoof_close(sc);
+  if (U_FAILURE(status) || n <= 0 || (size_t)n >= size) return 0;
+  out[n] = '\0';
+  return 1;
 }
 
 int user_check_role(const char *role, rc_error *err) {
