@@ -637,8 +637,10 @@ static void note_task_queue(void *ud, const source_call *c) {
   lua_State *L = s->sc->L;
   const char *queue = NULL;
   int table = c->nargs > 1 && c->args[1].kind == SOURCE_TABLE;
+  /* Options in a variable may hold any queue. */
+  int opaque = c->nargs > 1 && !table && c->args[1].kind != SOURCE_NIL;
   if (table) queue = source_table_string(s->src, c->args[1].table, "queue");
-  if (!queue &&
+  if (!queue && !opaque &&
       (!table || !source_table_has(s->src, c->args[1].table, "queue")) &&
       c->nargs > 0 && c->args[0].kind == SOURCE_STRING)
     queue = c->args[0].str; /* no queue: the kind's own */

@@ -1253,6 +1253,14 @@ static void test_an_agents_queues_changed_apply_at_once(void **state) {
   assert_int_equal(harness_run(&srv, NULL, out, sizeof out, move), 0);
   if (!strstr(out, "user mover works queues moved,other"))
     fail_msg("set said: %s", out);
+  /* moved holds a task in the book; other none, and this workflow's queue
+   * comes from the event (ev.queue), which its source cannot tell. */
+  if (strstr(out, "to queue moved") ||
+      !strstr(out,
+              "no loaded workflow gives tasks to queue other, and the "
+              "book holds none in it; the queues are ") ||
+      !strstr(out, "workflows/work.lua:15 names its queue only when it runs"))
+    fail_msg("set warned: %s", out);
   /* The same session: the new queue's task, the old queue gone. */
   a = as_user("POST", "/v1/tasks/next?queue=moved", csrf, NULL);
   expect(a, 200, "\"case\":\"Q1\"");
