@@ -238,12 +238,15 @@ static int cmd_list(engine *eng, const user_args *a) {
   return 0;
 }
 
-/* The tasks a user holds (claimed, not done), for `disable`: nobody else
- * is given a task someone holds, so a collector who left keeps theirs
- * from everyone until a supervisor moves them. */
+/* The tasks a user holds (claimed, not done), for `disable` and for
+ * `set --queues`: nobody else is given a task someone holds, so a
+ * collector who left keeps theirs from everyone until a supervisor moves
+ * them, and an agent moved off a queue holds its tasks there unseen (an
+ * agent sees the cases of its own queues' open and claimed tasks). */
 enum { HELD_LISTED = 5 };
 typedef struct held {
   const char *name;
+  json_t *keep; /* queues still theirs, whose tasks are not said; NULL: none */
   int64_t last, count;
   int listed;
   /* HELD_LISTED whole entries, each at most a task id, a kind of 64
@@ -264,6 +267,13 @@ static int on_held(void *ud, const store_value *v, int n) {
   for (int i = 0; i < n; i++)
     if (v[i].name && !strcmp(v[i].name, "id")) h->last = v[i].i;
   if (!who || strcmp(who, h->name) != 0) return 0;
+  if (h->keep && col(v, n, "queue")) {
+    size_t i;
+    json_t *q;
+    json_array_foreach(h->keep, i, q) {
+      if (!strcmp(json_string_value(q), col(v, n, "queue"))) return 0;
+    }
+  }
   if (h->count++ < HELD_LISTED) {
     size_t at = strlen(h->list);
     const char *c = col(v, n, "case"), *k = col(v, n, "kind");
@@ -283,8 +293,10 @@ static int on_held(void *ud, const store_value *v, int n) {
   return 0;
 }
 
-static void say_held(engine *eng, const char *name) {
-  held h = {.name = name};
+/* keep: the queues the user is left with after `set --queues` (JSON),
+ * NULL for `disable`. */
+static void say_held(engine *eng, const char *name, const char *keep) {
+  held h = {.name = name, .keep = keep ? json_loads(keep, 0, NULL) : NULL};
   char shown[sizeof h.list], more[120] = "";
   rc_error err;
   int64_t before;
@@ -293,8 +305,9 @@ static void say_held(engine *eng, const char *name) {
     before = h.last;
     if (query_task_page(engine_query(eng), NULL, "claimed", NULL, h.last, 1000,
                         on_held, &h, &err) != RC_OK)
-      return;
+      break;
   } while (h.last != before);
+  json_decref(h.keep);
   if (!h.count) return;
   /* Ids an older book holds may carry what a terminal would act on. */
   rc_printable_line(shown, sizeof shown, h.list);
@@ -303,11 +316,17 @@ static void say_held(engine *eng, const char *name) {
              ", and %lld more (GET /v1/tasks?status=claimed lists them all)",
              (long long)(h.count - h.listed));
   printf(
-      "%s still holds %lld task%s nobody else can take while %s: %s%s\n"
+      "%s still holds %lld task%s %s: %s%s\n"
       "give each to someone: the console's Overview, Reassign tasks "
       "(Case, Find), or POST /v1/tasks/{id}/assign (docs/console.md)\n",
       name, (long long)h.count, h.count == 1 ? "" : "s",
-      h.count == 1 ? "it is theirs" : "they are theirs", shown, more);
+      keep ? (h.count == 1 ? "in a queue no longer theirs, which they no "
+                             "longer see and nobody else can take"
+                           : "in queues no longer theirs, which they no "
+                             "longer see and nobody else can take")
+           : (h.count == 1 ? "nobody else can take while it is theirs"
+                           : "nobody else can take while they are theirs"),
+      shown, more);
 }
 
 /* The queues an agent can be given work in: those the loaded workflows'
@@ -409,12 +428,15 @@ static void said_set(engine *eng, const user_args *a) {
   else
     printf("user %s works no queue\n", a->name);
   /* Only an agent is bound to its queues: the others see every one. */
-  if (query_user(engine_query(eng), a->name, &u, &err) == RC_OK &&
-      strcmp(u.role, "agent") != 0)
+  if (query_user(engine_query(eng), a->name, &u, &err) != RC_OK) return;
+  if (strcmp(u.role, "agent") != 0) {
     printf("(%s is %s %s and sees every queue; queues bind agents only)\n",
            a->name, strcmp(u.role, "admin") == 0 ? "an" : "a", u.role);
-  else if (!*a->queues)
-    printf("(My work shows them nothing until they are given a queue)\n");
+  } else {
+    if (!*a->queues)
+      printf("(My work shows them nothing until they are given a queue)\n");
+    say_held(eng, a->name, u.queues ? u.queues : "[]");
+  }
   store_user_free(&u);
 }
 
@@ -478,7 +500,7 @@ static int cmd_change(engine **engp, const user_args *a) {
     printf("user %s has a new password\n", a->name);
   else
     printf("user %s %sd\n", a->name, a->sub);
-  if (!strcmp(a->sub, "disable")) say_held(*engp, a->name);
+  if (!strcmp(a->sub, "disable")) say_held(*engp, a->name, NULL);
   return 0;
 }
 

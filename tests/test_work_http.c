@@ -1232,7 +1232,7 @@ static void test_disabling_names_held_tasks_whole_and_how_many_more(
  * set --queues`): the agent, signed in before, follows them on its next
  * request without signing in again, and users_log notes the change. */
 static void test_an_agents_queues_changed_apply_at_once(void **state) {
-  char csrf[64], out[2000];
+  char csrf[64], out[2000], want[300];
   const char *move[] = {"user", "set",  "mover", "--queues", "moved,other",
                         "--db", srv.db, srv.dir, NULL};
   const char *clear[] = {"user", "set",  "mover", "--queues", "",
@@ -1272,6 +1272,14 @@ static void test_an_agents_queues_changed_apply_at_once(void **state) {
   /* Cleared: no queue, nothing to take. */
   assert_int_equal(harness_run(&srv, NULL, out, sizeof out, clear), 0);
   if (!strstr(out, "user mover works no queue")) fail_msg("set said: %s", out);
+  /* The task it claimed is in a queue no longer its own: said, with how
+   * to move it (it sees it no more, and nobody else is given it). */
+  snprintf(want, sizeof want,
+           "mover still holds 1 task in a queue no longer theirs, which they "
+           "no longer see and nobody else can take: task %lld (review, case "
+           "Q1)",
+           task_of("Q1", "moved"));
+  if (!strstr(out, want)) fail_msg("set said: %s", out);
   expect(as_user("GET", "/v1/me", csrf, NULL), 200, "\"queues\":[]");
   expect(as_user("POST", "/v1/tasks/next?queue=moved", csrf, NULL), 422,
          "\"field\":\"queue\"");
