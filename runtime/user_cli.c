@@ -367,7 +367,8 @@ static void say_unknown_queues(engine *eng, const char *list) {
   size_t used = 0;
   int n = 0, unknown = 0;
   json_object_foreach(known, key, v) {
-    if (n < 256) cands[n++] = key;
+    if (n == (int)(sizeof cands / sizeof *cands)) break;
+    cands[n++] = key;
   }
   qsort(cands, (size_t)n, sizeof *cands, by_name);
   for (int i = 0; i < n; i++) {
