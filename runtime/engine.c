@@ -2269,13 +2269,27 @@ static int reads_as_login(const char *display, const char *login) {
   return !*d && !*l;
 }
 
+/* Skeletons (user_skeleton) are of at most a 64-character name. */
+enum { SKELETON_SIZE = 1024 };
+
 typedef struct {
   const char *name, *display; /* the user changed and their display name */
   int added; /* 1: name is new, asked against display names too */
+  /* Their skeletons, "" when none could be made. */
+  char name_skel[SKELETON_SIZE], display_skel[SKELETON_SIZE];
   char clash[USER_NAME_MAX + 1];
-  int display_clashes; /* 1: display reads as clash's login; 0: name is
-                          clash's display name */
+  /* What clashes: NC_LOGIN display reads as clash's login, NC_LOOKS_LOGIN
+   * looks like it, NC_LOOKS_SHOWN looks like (not is) clash's display name
+   * `shown`; NC_NAME name is, or looks like, clash's display name. */
+  enum { NC_LOGIN = 1, NC_LOOKS_LOGIN, NC_LOOKS_SHOWN, NC_NAME } how;
+  char shown[256];
 } name_clash;
+
+static int same_skeleton(const char *skel, const char *text) {
+  char other[SKELETON_SIZE];
+  return *skel && text && *text && user_skeleton(text, other, sizeof other) &&
+         !strcmp(skel, other);
+}
 
 static int find_clash(void *ud, const store_value *cols, int ncols) {
   name_clash *nc = ud;
@@ -2283,15 +2297,26 @@ static int find_clash(void *ud, const store_value *cols, int ncols) {
   const char *login = cols[0].type == STORE_TEXT ? cols[0].s : NULL;
   const char *shown =
       ncols > 5 && cols[5].type == STORE_TEXT ? cols[5].s : NULL;
+  int has_display = nc->display && *nc->display;
   if (!login || strcmp(login, nc->name) == 0) return 0;
-  nc->display_clashes =
-      nc->display && *nc->display && reads_as_login(nc->display, login);
-  if (nc->display_clashes ||
-      (nc->added && shown && reads_as_login(shown, nc->name))) {
-    rc_copy(nc->clash, sizeof nc->clash, login);
-    return 1;
-  }
-  return 0;
+  if (has_display && reads_as_login(nc->display, login))
+    nc->how = NC_LOGIN;
+  else if (has_display && same_skeleton(nc->display_skel, login))
+    nc->how = NC_LOOKS_LOGIN;
+  /* Two people may share a name as it is written (two 张敏), not one
+   * made to look like another's with other letters. */
+  else if (has_display && shown && strcmp(shown, nc->display) != 0 &&
+           same_skeleton(nc->display_skel, shown))
+    nc->how = NC_LOOKS_SHOWN;
+  else if (nc->added && shown &&
+           (reads_as_login(shown, nc->name) ||
+            same_skeleton(nc->name_skel, shown)))
+    nc->how = NC_NAME;
+  else
+    return 0;
+  rc_copy(nc->clash, sizeof nc->clash, login);
+  rc_copy(nc->shown, sizeof nc->shown, shown ? shown : "");
+  return 1;
 }
 
 /* A name on screen stands for one person: a display name that reads as
@@ -2301,18 +2326,48 @@ static int find_clash(void *ud, const store_value *cols, int ncols) {
  * the write's transaction, so two adds cannot both pass. */
 int engine_user_names_apart(engine *eng, const char *name, const char *display,
                             int added, rc_error *err) {
-  name_clash nc = {name, display, added, "", 0};
-  int rc = store_users_each(eng->st, find_clash, &nc, err);
+  name_clash nc;
+  int rc;
+  memset(&nc, 0, sizeof nc);
+  nc.name = name;
+  nc.display = display;
+  nc.added = added;
+  /* A skeleton that cannot be made compares with nothing: the checks by
+   * case and width above still hold. */
+  if (added && !user_skeleton(name, nc.name_skel, sizeof nc.name_skel))
+    nc.name_skel[0] = '\0';
+  if (display && *display &&
+      !user_skeleton(display, nc.display_skel, sizeof nc.display_skel))
+    nc.display_skel[0] = '\0';
+  rc = store_users_each(eng->st, find_clash, &nc, err);
   if (rc != RC_OK || !nc.clash[0]) return rc;
-  if (nc.display_clashes)
-    return rc_error_set(err, RC_ECONFLICT, "display_name",
-                        "display_name '%s' reads as the login of user %s: "
-                        "the console would show %s's work as theirs",
-                        display, nc.clash, name);
-  return rc_error_set(err, RC_ECONFLICT, "name",
-                      "name %s is the display name of user %s: the console "
-                      "would show one's work as the other's",
-                      name, nc.clash);
+  switch (nc.how) {
+    case NC_LOGIN:
+      return rc_error_set(err, RC_ECONFLICT, "display_name",
+                          "display_name '%s' reads as the login of user %s: "
+                          "the console would show %s's work as theirs",
+                          display, nc.clash, name);
+    case NC_LOOKS_LOGIN:
+      return rc_error_set(err, RC_ECONFLICT, "display_name",
+                          "display_name '%s' looks like %s, the login of user "
+                          "%s (letters of another script or shape that read "
+                          "the same): the console would show %s's work as "
+                          "theirs",
+                          display, nc.clash, nc.clash, name);
+    case NC_LOOKS_SHOWN:
+      return rc_error_set(err, RC_ECONFLICT, "display_name",
+                          "display_name '%s' looks like '%s', the display name "
+                          "of user %s, with other letters: the console would "
+                          "show one's work as the other's (the same name as "
+                          "written may be shared)",
+                          display, nc.shown, nc.clash);
+    default:
+      return rc_error_set(err, RC_ECONFLICT, "name",
+                          "name %s is%s the display name of user %s ('%s'): "
+                          "the console would show one's work as the other's",
+                          name, reads_as_login(nc.shown, name) ? "" : " like",
+                          nc.clash, nc.shown);
+  }
 }
 
 int engine_user_add(engine *eng, const char *name, const char *role,
@@ -2354,12 +2409,32 @@ int engine_user_set_display(engine *eng, const char *name, const char *display,
     return rc;
   rc = engine_user_names_apart(eng, name, display, 0, err);
   if (rc == RC_OK)
-    rc =
-        store_user_update(eng->st, name, -1, NULL, display ? display : "", err);
+    rc = store_user_update(eng->st, name, -1, NULL, display ? display : "",
+                           NULL, err);
   if (rc == RC_OK)
     rc = store_user_log(eng->st, clock_now(eng->clk), name, "display_name",
                         NULL, err);
   return ingest_end(eng, rc, err);
+}
+
+int engine_user_set_queues(engine *eng, const char *name, const char *queues,
+                           rc_error *err) {
+  char *json = NULL;
+  int rc;
+  if ((rc = user_check_name(name, "name", err)) != RC_OK ||
+      (rc = user_queues_json(queues, &json, err)) != RC_OK)
+    return rc;
+  /* Sessions read the users row on every request: the agent's next list
+   * and Next case follow the new queues without a new sign-in. */
+  if ((rc = ingest_begin(eng, err)) == RC_OK) {
+    rc = store_user_update(eng->st, name, -1, NULL, NULL, json, err);
+    if (rc == RC_OK)
+      rc = store_user_log(eng->st, clock_now(eng->clk), name, "queues", NULL,
+                          err);
+    rc = ingest_end(eng, rc, err);
+  }
+  free(json);
+  return rc;
 }
 
 int engine_user_set_disabled(engine *eng, const char *name, int disabled,
@@ -2368,7 +2443,7 @@ int engine_user_set_disabled(engine *eng, const char *name, int disabled,
   if ((rc = user_check_name(name, "name", err)) != RC_OK ||
       (rc = ingest_begin(eng, err)) != RC_OK)
     return rc;
-  rc = store_user_update(eng->st, name, disabled, NULL, NULL, err);
+  rc = store_user_update(eng->st, name, disabled, NULL, NULL, NULL, err);
   if (rc == RC_OK && disabled)
     rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,
                                0, NULL, err);
@@ -2387,7 +2462,7 @@ int engine_user_passwd(engine *eng, const char *name, const char *password,
     return rc;
   if ((rc = user_hash(password, hash, err)) == RC_OK &&
       (rc = ingest_begin(eng, err)) == RC_OK) {
-    rc = store_user_update(eng->st, name, -1, hash, NULL, err);
+    rc = store_user_update(eng->st, name, -1, hash, NULL, NULL, err);
     /* Whoever knew the old password is signed out with it. */
     if (rc == RC_OK)
       rc = store_sessions_delete(eng->st, STORE_SESSIONS_OF_USER, NULL, name, 0,

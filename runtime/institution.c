@@ -17,6 +17,7 @@
 #include "source.h"
 #include "store/where.h"
 #include "task_decl.h"
+#include "user.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
 
@@ -163,12 +164,29 @@ const char *institution_name(const institution_config *cfg,
   return cfg->name;
 }
 
+/* The institution's name reaches every borrower's SMS and the console's
+ * tab title: held to a display name's rules (user.c), so that a
+ * zero-width or bidirectional character cannot make it read as another
+ * lender's, or turn a message around. Checks generation 4. */
+enum { INSTITUTION_NAME_CHARS = 127 }; /* a name's 128 bytes hold no more */
+
+static void check_shown_name(lua_State *L, const char *name,
+                             const char *locale) {
+  char field[64];
+  rc_error err;
+  snprintf(field, sizeof field, "institution.name%s%s", locale ? "." : "",
+           locale ? locale : "");
+  if (user_check_shown(name, field, INSTITUTION_NAME_CHARS, &err) != RC_OK)
+    script_load_finding(L, 1, 4, "%s", err.message);
+}
+
 /* name = "…" or name = { ["zh-CN"] = "…", en = "…" }: a reader sees the
  * name in their own language (an English SMS carries the English name). */
 static void institution_names(lua_State *L, institution_config *c) {
   if (lua_getfield(L, 1, "name") != LUA_TTABLE) {
     lua_pop(L, 1);
-    string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution");
+    if (string_field(L, 1, "name", c->name, sizeof c->name, 1, "institution"))
+      check_shown_name(L, c->name, NULL);
     return;
   }
   lua_pushnil(L);
@@ -188,6 +206,7 @@ static void institution_names(lua_State *L, institution_config *c) {
       rc_copy(c->names[c->nnames].locale, sizeof c->names[0].locale, loc);
       rc_copy(c->names[c->nnames].name, sizeof c->names[0].name,
               lua_tostring(L, -1));
+      check_shown_name(L, c->names[c->nnames].name, loc);
       c->nnames++;
     }
     lua_pop(L, 1);

@@ -792,6 +792,33 @@ void script_free(script *sc) {
   free(sc);
 }
 
+static int by_text(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int script_task_queues(script *sc, const char **names, int max,
+                       const char **unseen_at) {
+  lua_State *L = sc->L;
+  int n = 0;
+  *unseen_at = NULL;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT) == LUA_TSTRING)
+    *unseen_at = lua_tostring(L, -1); /* kept by the registry */
+  lua_pop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushnil(L);           /* queues nil */
+  while (lua_next(L, -2)) { /* queues name true */
+    if (lua_type(L, -2) == LUA_TSTRING && n < max)
+      names[n++] = lua_tostring(L, -2); /* kept by the table */
+    lua_pop(L, 1);                      /* queues name */
+  }
+  lua_pop(L, 1);
+  qsort(names, (size_t)n, sizeof *names, by_text);
+  return n;
+}
+
 void script_use_clock(script *sc, rc_clock *clk) {
   if (sc->owns_clock) clock_free(sc->clock);
   sc->clock = clk;

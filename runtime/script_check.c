@@ -617,6 +617,43 @@ static void check_case_method(void *ud, const char *name, int line) {
                   name, near);
 }
 
+/* The first place whose queue the source alone cannot tell. */
+static void unseen_queue_at(lua_State *L, const char *file, int line) {
+  int first = lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT) ==
+              LUA_TNIL; /* at */
+  lua_pop(L, 1);
+  if (!first) return;
+  if (line)
+    lua_pushfstring(L, "%s:%d", file, line); /* at */
+  else
+    lua_pushstring(L, file); /* at: a file that does not read */
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT);
+}
+
+/* case:task(kind, { queue = ... }): the queue it fills, for `recoup user`
+ * to tell a queue no workflow uses (a typo: "visti") from one that is. */
+static void note_task_queue(void *ud, const source_call *c) {
+  send_scan *s = ud;
+  lua_State *L = s->sc->L;
+  const char *queue = NULL;
+  int table = c->nargs > 1 && c->args[1].kind == SOURCE_TABLE;
+  /* Options in a variable may hold any queue. */
+  int opaque = c->nargs > 1 && !table && c->args[1].kind != SOURCE_NIL;
+  if (table) queue = source_table_string(s->src, c->args[1].table, "queue");
+  if (!queue && !opaque &&
+      (!table || !source_table_has(s->src, c->args[1].table, "queue")) &&
+      c->nargs > 0 && c->args[0].kind == SOURCE_STRING)
+    queue = c->args[0].str; /* no queue: the kind's own */
+  if (queue) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES); /* queues */
+    lua_pushboolean(L, 1);                               /* queues true */
+    lua_setfield(L, -2, queue);                          /* queues */
+    lua_pop(L, 1);
+  } else {
+    unseen_queue_at(L, s->file, c->line);
+  }
+}
+
 void check_sends(script *sc) {
   lua_State *L = sc->L;
   int n;
@@ -624,11 +661,16 @@ void check_sends(script *sc) {
   lua_getfield(L, LUA_REGISTRYINDEX, REG_WORKFLOW_FILES); /* files */
   files = script_sorted_keys(L, -1, &n); /* in a stable order */
   lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES);
   for (int i = 0; i < n; i++) {
     send_scan s = {sc, NULL, files[i]};
     if ((s.src = check_source(L, s.file)) != NULL) {
       source_each_call(s.src, "send", check_send, &s);
+      source_each_call(s.src, "task", note_task_queue, &s);
       source_each_method(s.src, "case", check_case_method, &s);
+    } else {
+      unseen_queue_at(L, s.file, 0);
     }
   }
   script_free_keys(files, n);

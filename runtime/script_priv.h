@@ -23,6 +23,11 @@
 #define REG_LOADED "recoup.loaded" /* require cache */
 #define REG_SOURCES "recoup.sources" /* weak: a module's table -> its file */
 #define REG_WORKFLOW_FILES "recoup.workflow_files" /* [chunk name] = true */
+/* [queue] = true: each queue a workflow's case:task names literally (its
+ * kind when it gives no queue); REG_TASK_QUEUE_AT "file:line" of the first
+ * whose queue only a run can tell. */
+#define REG_TASK_QUEUES "recoup.task_queues"
+#define REG_TASK_QUEUE_AT "recoup.task_queue_at"
 #define REG_FAILED \
   "recoup.failed" /* what a module that failed to load returns */
 #define REG_NEXT "recoup.next" /* the base library's next, for __pairs */

@@ -421,6 +421,11 @@ int source_table_has(const source *s, int t, const char *key) {
   return field_of(s, t, key) != NULL;
 }
 
+const char *source_table_string(const source *s, int t, const char *key) {
+  const field *f = field_of(s, t, key);
+  return f ? f->str : NULL;
+}
+
 /* Edit distance on bytes, a swap of two neighbours counting as one edit
  * (optimal string alignment): "promsie" is one slip from "promise". */
 static int distance(const char *a, const char *b) {

@@ -53,6 +53,9 @@ void source_each_method(const source *s, const char *receiver,
  * source alone cannot tell), and whether it has key. */
 int source_table_literal(const source *s, int t);
 int source_table_has(const source *s, int t, const char *key);
+/* The value of key in table t when it is one string literal; NULL
+ * otherwise (no such key, or a value only a run can tell). */
+const char *source_table_string(const source *s, int t, const char *key);
 
 /* The candidate nearest to name by edit distance, when it is near enough
  * to be a slip of the keyboard (a third of the name's length, at most 3);

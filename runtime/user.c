@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <unicode/uchar.h>
+#include <unicode/uspoof.h>
 #include <unicode/utf8.h>
 
 #include "input.h"
@@ -61,72 +62,91 @@ static int is_mark(UChar32 cp) {
  * and below, a timeline row or a colleague's name in Reassign's list. */
 enum { DISPLAY_MARKS_MAX = 4 };
 
-int user_check_display(const char *display, rc_error *err) {
-  const uint8_t *s = (const uint8_t *)display;
-  size_t len = display ? strlen(display) : 0;
+int user_check_shown(const char *text, const char *field, int most,
+                     rc_error *err) {
+  const uint8_t *s = (const uint8_t *)text;
+  size_t len = text ? strlen(text) : 0;
   int32_t i = 0;
   int chars = 0, ends_blank = 0, marks = 0;
   input_pos bad;
   if (len == 0) return RC_OK;
-  /* 64 characters are at most 256 bytes: a longer text is refused before
-   * it is read a character at a time (U8_NEXT counts in int32_t). */
-  if (len > 64 * 4)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is longer than 64 characters (%zu "
-                        "bytes)",
-                        len);
-  if (input_text_check(display, len, &bad) != INPUT_TEXT_OK)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is not UTF-8 (byte 0x%02X at character "
+  /* most characters are at most 4 * most bytes: a longer text is refused
+   * before it is read a character at a time (U8_NEXT counts in int32_t). */
+  if (len > (size_t)most * 4)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %d characters (%zu bytes)", field,
+                        most, len);
+  if (input_text_check(text, len, &bad) != INPUT_TEXT_OK)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is not UTF-8 (byte 0x%02X at character "
                         "%d)",
-                        bad.byte, bad.column);
+                        field, bad.byte, bad.column);
   while ((size_t)i < len) {
     UChar32 cp;
     U8_NEXT(s, i, (int32_t)len, cp);
     chars++;
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds a control character (U+%04X) "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a control character (U+%04X) "
                           "at character %d",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     if (rc_invisible(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds an invisible, joining or "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds an invisible, joining or "
                           "bidirectional formatting character (U+%04X) at "
                           "character %d; a name is what people read",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     if (u_charType(cp) == U_PRIVATE_USE_CHAR || U_IS_UNICODE_NONCHAR(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name holds a private-use character or a "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s holds a private-use character or a "
                           "noncharacter (U+%04X) at character %d, which each "
                           "font draws its own way",
-                          (unsigned)cp, chars);
+                          field, (unsigned)cp, chars);
     marks = is_mark(cp) ? marks + 1 : 0;
     if (chars == 1 && marks)
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name starts with a combining mark "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s starts with a combining mark "
                           "(U+%04X), which is drawn on the text before the "
                           "name; put it after the letter it belongs to",
-                          (unsigned)cp);
+                          field, (unsigned)cp);
     if (marks > DISPLAY_MARKS_MAX)
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name stacks more than %d combining marks "
+      return rc_error_set(err, RC_EINVAL, field,
+                          "%s stacks more than %d combining marks "
                           "on one letter (character %d), drawn over the lines "
                           "around the name",
-                          DISPLAY_MARKS_MAX, chars);
+                          field, DISPLAY_MARKS_MAX, chars);
     if (chars == 1 && blank(cp))
-      return rc_error_set(err, RC_EINVAL, "display_name",
-                          "display_name starts with a space");
+      return rc_error_set(err, RC_EINVAL, field, "%s starts with a space",
+                          field);
     ends_blank = blank(cp);
   }
   if (ends_blank)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name ends with a space");
-  if (chars > 64)
-    return rc_error_set(err, RC_EINVAL, "display_name",
-                        "display_name is longer than 64 characters (%d)",
+    return rc_error_set(err, RC_EINVAL, field, "%s ends with a space", field);
+  if (chars > most)
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s is longer than %d characters (%d)", field, most,
                         chars);
   return RC_OK;
+}
+
+int user_check_display(const char *display, rc_error *err) {
+  return user_check_shown(display, "display_name", 64, err);
+}
+
+int user_skeleton(const char *name, char *out, size_t size) {
+  UErrorCode status = U_ZERO_ERROR;
+  USpoofChecker *sc;
+  int32_t n = 0;
+  if (!name || !*name || size == 0) return 0;
+  /* A checker a call: a few hundred users are compared only when one is
+   * added or renamed, and nothing is kept to be freed at exit. */
+  sc = uspoof_open(&status);
+  if (U_SUCCESS(status))
+    n = uspoof_getSkeletonUTF8(sc, 0, name, -1, out, (int32_t)size, &status);
+  uspoof_close(sc);
+  if (U_FAILURE(status) || n <= 0 || (size_t)n >= size) return 0;
+  out[n] = '\0';
+  return 1;
 }
 
 int user_check_role(const char *role, rc_error *err) {
@@ -137,25 +157,58 @@ int user_check_role(const char *role, rc_error *err) {
                       "role must be agent, supervisor, read or admin");
 }
 
+#define QUEUES_RULE                                              \
+  "queues must be names of 1 to 64 characters of a-z 0-9 . _ - " \
+  "(lowercase), separated by commas"
+
+/* Which queue of the list is refused, and for what: its first character
+ * out of the rule, shown as itself only when it is plain ASCII (a control
+ * or bidirectional character is named by its code point, never written to
+ * the terminal). */
+static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
+  const uint8_t *s = (const uint8_t *)q;
+  int32_t i = 0, chars = 0;
+  if (n == 0)
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d is empty", at);
+  if (n > USER_NAME_MAX)
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d is %zu bytes long", at, n);
+  while ((size_t)i < n) {
+    UChar32 cp;
+    U8_NEXT(s, i, (int32_t)n, cp);
+    chars++;
+    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '.' ||
+        cp == '_' || cp == '-')
+      continue;
+    if (cp > 0x20 && cp < 0x7F)
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          QUEUES_RULE ": queue %d has '%c' at character %d", at,
+                          (char)cp, (int)chars);
+    if (cp < 0)
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          QUEUES_RULE ": queue %d is not UTF-8 (character %d)",
+                          at, (int)chars);
+    return rc_error_set(err, RC_EINVAL, "queues",
+                        QUEUES_RULE ": queue %d has U+%04X at character %d", at,
+                        (unsigned)cp, (int)chars);
+  }
+  return RC_OK;
+}
+
 int user_queues_json(const char *list, char **json, rc_error *err) {
   json_t *a = json_array();
   const char *p = list;
-  int rc = RC_OK;
+  int rc = RC_OK, at = 0;
   *json = NULL;
   if (!a) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   while (p && *p && rc == RC_OK) {
     const char *end = strchr(p, ',');
     size_t n = end ? (size_t)(end - p) : strlen(p);
     char name[USER_NAME_MAX + 2];
-    if (n == 0 || n > USER_NAME_MAX) {
-      rc = rc_error_set(err, RC_EINVAL, "queues",
-                        "queues must be names of 1 to 64 characters of a-z "
-                        "0-9 . _ -, separated by commas");
-      break;
-    }
+    if ((rc = bad_queue(p, n, ++at, err)) != RC_OK) break;
     memcpy(name, p, n);
     name[n] = '\0';
-    if ((rc = user_check_name(name, "queues", err)) != RC_OK) break;
     if (json_array_size(a) >= USER_QUEUES_MAX)
       rc = rc_error_set(err, RC_EINVAL, "queues", "at most %d queues",
                         USER_QUEUES_MAX);
@@ -164,7 +217,7 @@ int user_queues_json(const char *list, char **json, rc_error *err) {
     p = end ? end + 1 : NULL;
     if (p && !*p)
       rc = rc_error_set(err, RC_EINVAL, "queues",
-                        "queues must not end with a comma");
+                        QUEUES_RULE ": the list ends with a comma");
   }
   if (rc == RC_OK && !(*json = json_dumps(a, JSON_COMPACT)))
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");

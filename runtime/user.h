@@ -24,6 +24,15 @@ int user_check_name(const char *name, const char *field, rc_error *err);
  * space at either end; err names "display_name" and says which character
  * and where. */
 int user_check_display(const char *display, rc_error *err);
+/* The same rules for any name people read, at most `most` characters: err
+ * names field, and so does the message ("institution.name holds ..."). */
+int user_check_shown(const char *text, const char *field, int most,
+                     rc_error *err);
+/* The skeleton of a name (Unicode TR 39, ICU's spoof checker) into
+ * out[size]: two names whose skeletons are equal look alike on screen
+ * ("Ii.wei" with a capital I, or "li.wеi" with a Cyrillic е, and li.wei).
+ * 1 when made, 0 when it cannot be (then nothing is compared). */
+int user_skeleton(const char *name, char *out, size_t size);
 /* agent, supervisor, read or admin; err names "role". */
 int user_check_role(const char *role, rc_error *err);
 /* "q1,q2" (NULL or "": none) as a JSON array into *json (the caller

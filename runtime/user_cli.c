@@ -12,10 +12,13 @@
 #include <sodium.h>
 
 #include "recoup/engine.h"
+#include "recoup/script.h"
+#include "source.h"
 #include "user.h"
 
 typedef struct user_args {
-  const char *sub, *name, *dir, *db, *role, *queues;
+  const char *sub, *name, *dir, *db, *role;
+  const char *queues;  /* --queues: NULL when not given, "" for none */
   const char *display; /* --display-name: NULL when not given */
   int json;
 } user_args;
@@ -25,7 +28,8 @@ static int usage(FILE *out) {
       "usage: recoup user add NAME --role agent|supervisor|read|admin "
       "[--queues q1,q2] [--display-name TEXT] [DIR] [--db FILE]\n"
       "       recoup user list [DIR] [--db FILE] [--json]\n"
-      "       recoup user set NAME --display-name TEXT [DIR] [--db FILE]\n"
+      "       recoup user set NAME [--display-name TEXT] [--queues q1,q2] "
+      "[DIR] [--db FILE]\n"
       "       recoup user disable|enable|passwd NAME [DIR] [--db FILE]\n"
       "  the password is read from stdin (twice on a terminal)\n",
       out);
@@ -82,9 +86,10 @@ static int parse(int argc, char **argv, user_args *a) {
     fprintf(stderr, "recoup: user add needs --role\n");
     return -1;
   }
-  if (strcmp(a->sub, "set") == 0 && !a->display) {
+  if (strcmp(a->sub, "set") == 0 && !a->display && !a->queues) {
     fprintf(stderr,
-            "recoup: user set needs --display-name (\"\" removes it)\n");
+            "recoup: user set needs --display-name or --queues (\"\" "
+            "removes either)\n");
     return -1;
   }
   return 0;
@@ -233,14 +238,20 @@ static int cmd_list(engine *eng, const user_args *a) {
   return 0;
 }
 
-/* The tasks a user holds (claimed, not done), for `disable`: nobody else
- * is given a task someone holds, so a collector who left keeps theirs
- * from everyone until a supervisor moves them. */
+/* The tasks a user holds (claimed, not done), for `disable` and for
+ * `set --queues`: nobody else is given a task someone holds, so a
+ * collector who left keeps theirs from everyone until a supervisor moves
+ * them, and an agent moved off a queue holds its tasks there unseen (an
+ * agent sees the cases of its own queues' open and claimed tasks). */
+enum { HELD_LISTED = 5 };
 typedef struct held {
   const char *name;
+  json_t *keep; /* queues still theirs, whose tasks are not said; NULL: none */
   int64_t last, count;
   int listed;
-  char list[400];
+  /* HELD_LISTED whole entries, each at most a task id, a kind of 64
+   * bytes and a case id of INPUT_ID_MAX (128) bytes. */
+  char list[HELD_LISTED * 256];
 } held;
 
 static const char *col(const store_value *v, int n, const char *name) {
@@ -256,20 +267,37 @@ static int on_held(void *ud, const store_value *v, int n) {
   for (int i = 0; i < n; i++)
     if (v[i].name && !strcmp(v[i].name, "id")) h->last = v[i].i;
   if (!who || strcmp(who, h->name) != 0) return 0;
-  if (h->count++ < 5) {
+  if (h->keep && col(v, n, "queue")) {
+    size_t i;
+    json_t *q;
+    json_array_foreach(h->keep, i, q) {
+      if (!strcmp(json_string_value(q), col(v, n, "queue"))) return 0;
+    }
+  }
+  if (h->count++ < HELD_LISTED) {
     size_t at = strlen(h->list);
     const char *c = col(v, n, "case"), *k = col(v, n, "kind");
-    snprintf(h->list + at, sizeof h->list - at,
-             "%stask %lld (%.40s, case %.60s)", at ? ", " : "",
-             (long long)h->last, k ? k : "?", c ? c : "?");
-    h->listed++;
+    char entry[256];
+    int w;
+    /* A case id an older book let grow past 128 bytes is cut with "..."
+     * said, never mid-entry without a word: a supervisor looks the case
+     * up by what is shown. */
+    w = snprintf(entry, sizeof entry, "%stask %lld (%.64s, case %.128s%s)",
+                 at ? ", " : "", (long long)h->last, k ? k : "?", c ? c : "?",
+                 c && strlen(c) > 128 ? "..." : "");
+    if (w > 0 && (size_t)w < sizeof entry && (size_t)w < sizeof h->list - at) {
+      memcpy(h->list + at, entry, (size_t)w + 1);
+      h->listed++;
+    }
   }
   return 0;
 }
 
-static void say_held(engine *eng, const char *name) {
-  held h = {.name = name};
-  char shown[sizeof h.list];
+/* keep: the queues the user is left with after `set --queues` (JSON),
+ * NULL for `disable`. */
+static void say_held(engine *eng, const char *name, const char *keep) {
+  held h = {.name = name, .keep = keep ? json_loads(keep, 0, NULL) : NULL};
+  char shown[sizeof h.list], more[120] = "";
   rc_error err;
   int64_t before;
   /* Claimed tasks are the few people hold at once: a page at a time. */
@@ -277,18 +305,140 @@ static void say_held(engine *eng, const char *name) {
     before = h.last;
     if (query_task_page(engine_query(eng), NULL, "claimed", NULL, h.last, 1000,
                         on_held, &h, &err) != RC_OK)
-      return;
+      break;
   } while (h.last != before);
+  json_decref(h.keep);
   if (!h.count) return;
   /* Ids an older book holds may carry what a terminal would act on. */
   rc_printable_line(shown, sizeof shown, h.list);
+  if (h.count > h.listed)
+    snprintf(more, sizeof more,
+             ", and %lld more (GET /v1/tasks?status=claimed lists them all)",
+             (long long)(h.count - h.listed));
   printf(
-      "%s still holds %lld task%s nobody else can take while %s: %s%s\n"
+      "%s still holds %lld task%s %s: %s%s\n"
       "give each to someone: the console's Overview, Reassign tasks "
       "(Case, Find), or POST /v1/tasks/{id}/assign (docs/console.md)\n",
       name, (long long)h.count, h.count == 1 ? "" : "s",
-      h.count == 1 ? "it is theirs" : "they are theirs", shown,
-      h.count > h.listed ? ", ..." : "");
+      keep ? (h.count == 1 ? "in a queue no longer theirs, which they no "
+                             "longer see and nobody else can take"
+                           : "in queues no longer theirs, which they no "
+                             "longer see and nobody else can take")
+           : (h.count == 1 ? "nobody else can take while it is theirs"
+                           : "nobody else can take while they are theirs"),
+      shown, more);
+}
+
+/* The queues an agent can be given work in: those the loaded workflows'
+ * case:task calls name, those capacity{} names, and those holding tasks
+ * in the book (a workflow since changed). A name/true object. */
+static int book_queue(void *ud, const store_value *v, int n) {
+  if (n > 0 && v[0].type == STORE_TEXT)
+    json_object_set_new(ud, v[0].s, json_true());
+  return 0;
+}
+
+static json_t *known_queues(engine *eng, const char **unseen_at) {
+  script *sc = engine_script(eng);
+  const institution_config *cfg = script_config(sc);
+  const char *names[256];
+  json_t *known = json_object();
+  rc_error err;
+  int n = script_task_queues(sc, names, 256, unseen_at);
+  for (int i = 0; i < n; i++) json_object_set_new(known, names[i], json_true());
+  for (int i = 0; i < cfg->ncapacity; i++)
+    json_object_set_new(known, cfg->capacity[i].queue, json_true());
+  query_work_queues(engine_query(eng), book_queue, known, &err);
+  return known;
+}
+
+/* A queue no workflow fills is most often a slip ("visti" for "visit"):
+ * the agent would sign in to an empty My work and nobody would know why.
+ * Said, not refused: a workflow may name its queue only at run time, or
+ * be about to be loaded. */
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void say_unknown_queues(engine *eng, const char *list) {
+  const char *unseen_at, *key, *cands[256];
+  json_t *known = known_queues(eng, &unseen_at), *v;
+  char all[1024] = "";
+  size_t used = 0;
+  int n = 0, unknown = 0;
+  json_object_foreach(known, key, v) {
+    if (n == (int)(sizeof cands / sizeof *cands)) break;
+    cands[n++] = key;
+  }
+  qsort(cands, (size_t)n, sizeof *cands, by_name);
+  for (int i = 0; i < n; i++) {
+    int w = snprintf(all + used, sizeof all - used, "%s%s", i ? ", " : "",
+                     cands[i]);
+    if (w < 0 || (size_t)w >= sizeof all - used) break;
+    used += (size_t)w;
+  }
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    char q[USER_NAME_MAX + 1];
+    snprintf(q, sizeof q, "%.*s", (int)(end ? end - p : (int)strlen(p)), p);
+    p = end ? end + 1 : NULL;
+    if (json_object_get(known, q)) continue;
+    unknown++;
+    {
+      const char *near = source_nearest(q, cands, n);
+      fprintf(stderr,
+              "recoup: warning: queues: no loaded workflow gives tasks to "
+              "queue %s%s%s%s, and the book holds none in it; %s%s\n",
+              q, near ? " (did you mean " : "", near ? near : "",
+              near ? "?)" : "",
+              n ? "the queues are " : "no workflow names a queue", all);
+    }
+  }
+  if (unknown && unseen_at)
+    fprintf(stderr,
+            "recoup: warning: queues: %s names its queue only when it runs, "
+            "which this check cannot see\n",
+            unseen_at);
+  json_decref(known);
+}
+
+/* set's changes in one transaction: a display name refused leaves the
+ * queues as they were, and the other way round. */
+static int set_user(engine *eng, const user_args *a, rc_error *err) {
+  int rc = engine_begin(eng, err);
+  if (rc != RC_OK) return rc;
+  if (a->display) rc = engine_user_set_display(eng, a->name, a->display, err);
+  if (rc == RC_OK && a->queues)
+    rc = engine_user_set_queues(eng, a->name, a->queues, err);
+  if (rc != RC_OK) {
+    engine_rollback(eng);
+    return rc;
+  }
+  return engine_commit(eng, err);
+}
+
+static void said_set(engine *eng, const user_args *a) {
+  store_user u = {0};
+  rc_error err;
+  if (a->display)
+    printf("user %s is shown as %s\n", a->name,
+           *a->display ? a->display : "their name (no display name)");
+  if (!a->queues) return;
+  if (*a->queues)
+    printf("user %s works queues %s\n", a->name, a->queues);
+  else
+    printf("user %s works no queue\n", a->name);
+  /* Only an agent is bound to its queues: the others see every one. */
+  if (query_user(engine_query(eng), a->name, &u, &err) != RC_OK) return;
+  if (strcmp(u.role, "agent") != 0) {
+    printf("(%s is %s %s and sees every queue; queues bind agents only)\n",
+           a->name, strcmp(u.role, "admin") == 0 ? "an" : "a", u.role);
+  } else {
+    if (!*a->queues)
+      printf("(My work shows them nothing until they are given a queue)\n");
+    say_held(eng, a->name, u.queues ? u.queues : "[]");
+  }
+  store_user_free(&u);
 }
 
 /* add, set, disable, enable, passwd: refused values before the password
@@ -296,12 +446,14 @@ static void say_held(engine *eng, const char *name) {
 static int cmd_change(engine **engp, const user_args *a) {
   static char password[USER_PASSWORD_MAX + 2];
   int add = strcmp(a->sub, "add") == 0, passwd = strcmp(a->sub, "passwd") == 0;
+  int set = strcmp(a->sub, "set") == 0;
   char *queues = NULL;
   rc_error err = {0};
   int rc = user_check_name(a->name, "name", &err);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
   if (rc == RC_OK) rc = user_check_display(a->display, &err);
-  if (rc == RC_OK && add) rc = user_queues_json(a->queues, &queues, &err);
+  if (rc == RC_OK && (add || set))
+    rc = user_queues_json(a->queues, &queues, &err);
   free(queues);
   if (rc != RC_OK) {
     rc_error_print(&err, stderr);
@@ -324,12 +476,13 @@ static int cmd_change(engine **engp, const user_args *a) {
       return 1;
     }
   }
+  if ((add || set) && a->queues) say_unknown_queues(*engp, a->queues);
   if ((add || passwd) && read_password(password) != RC_OK) return 1;
   if (add)
     rc = engine_user_add(*engp, a->name, a->role, a->queues, password,
                          a->display, &err);
-  else if (strcmp(a->sub, "set") == 0)
-    rc = engine_user_set_display(*engp, a->name, a->display, &err);
+  else if (set)
+    rc = set_user(*engp, a, &err);
   else if (passwd)
     rc = engine_user_passwd(*engp, a->name, password, &err);
   else
@@ -342,14 +495,13 @@ static int cmd_change(engine **engp, const user_args *a) {
   }
   if (add)
     printf("user %s added (%s)\n", a->name, a->role);
-  else if (strcmp(a->sub, "set") == 0)
-    printf("user %s is shown as %s\n", a->name,
-           *a->display ? a->display : "their name (no display name)");
+  else if (set)
+    said_set(*engp, a);
   else if (passwd)
     printf("user %s has a new password\n", a->name);
   else
     printf("user %s %sd\n", a->name, a->sub);
-  if (!strcmp(a->sub, "disable")) say_held(*engp, a->name);
+  if (!strcmp(a->sub, "disable")) say_held(*engp, a->name, NULL);
   return 0;
 }
 

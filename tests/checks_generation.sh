@@ -30,9 +30,10 @@ ok() {
 # recoup.lua with or without a template that has no text in the
 # institution's locale (a check of generation 2); a workflow with or
 # without a malformed bound (min above max).
-institution() { # extra template text
+institution() { # extra template text [institution name, as Lua]
+  name=${2:-'"Gen"'}
   cat >"$work/inst/recoup.lua" <<LUA
-institution { name = "Gen", timezone = "Asia/Shanghai", locale = "zh-CN",
+institution { name = $name, timezone = "Asia/Shanghai", locale = "zh-CN",
               currency = "CNY" }
 channel "sms" { driver = "file", path = "sms.jsonl" }
 tokens { admin = "env:T_ADMIN" }
@@ -58,14 +59,14 @@ institution ""
 workflow '{ type = "int", min = 1, max = 60 }'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on a new book"
-[ "$(meta "$work/old.db")" = 3 ] || fail "a new book is not at generation 3"
+[ "$(meta "$work/old.db")" = 4 ] || fail "a new book is not at generation 4"
 ok
 # A book made before generations were kept has no key: generation 1.
 sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
 # check --db says so, and when a newer check's warning becomes a refusal.
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the older book"
-grep -q "old.db: checks generation 1, older than this recoup's 3: the scripts pass every check, so the next serve, tick or import holds the book to 3, and from then on a newer check's finding refuses to start" "$work/out" ||
+grep -q "old.db: checks generation 1, older than this recoup's 4: the scripts pass every check, so the next serve, tick or import holds the book to 4, and from then on a newer check's finding refuses to start" "$work/out" ||
   fail "check --db does not say the book's generation"
 ok
 
@@ -107,7 +108,7 @@ ok
 # against the book as it is now, and refuses, as a start would (it was
 # weighed against the generation read at this start, and loaded).
 sqlite3 -cmd ".timeout 10000" "$work/old.db" \
-  "INSERT INTO meta(key, value) VALUES ('checks.generation', '3')"
+  "INSERT INTO meta(key, value) VALUES ('checks.generation', '4')"
 curl -s -X POST -H 'Authorization: Bearer admin-secret' \
   "http://127.0.0.1:$port/v1/admin/reload" >"$work/err"
 grep -q '"status":"reloaded"' "$work/err" &&
@@ -177,7 +178,7 @@ grep 'the scripts pass every check: the book is held' "$work/log" |
 kill $server
 wait $server
 trap - EXIT
-[ "$(meta "$work/old.db")" = 3 ] || fail "a clean start did not hold the book"
+[ "$(meta "$work/old.db")" = 4 ] || fail "a clean start did not hold the book"
 ok
 institution "$finding"
 "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
@@ -209,9 +210,9 @@ ok
 grep -q "checks generation" "$work/out" "$work/err" && fail "said again"
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the held book"
-grep -q "old.db: checks generation 3, this recoup's: every check's finding refuses to start" "$work/out" ||
+grep -q "old.db: checks generation 4, this recoup's: every check's finding refuses to start" "$work/out" ||
   fail "check --db does not say a held book's generation"
-[ "$(meta "$work/old.db")" = 3 ] || fail "a clean tick did not write today's generation"
+[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not write today's generation"
 ok
 
 # Generation 3: a text keyed by a locale no borrower has (und, und-CN,
@@ -235,7 +236,7 @@ ok
 institution ""
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on the book at 2"
-[ "$(meta "$work/old.db")" = 3 ] || fail "a clean tick did not hold the book at 2 to 3"
+[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not hold the book at 2 to 4"
 institution 'bye = { sms = { ["zh-CN"] = "再见", und = "再见" } }'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
   fail "tick went on with a text keyed und on a book held to 3"
@@ -260,5 +261,38 @@ grep -q "keyed 'zh-cn', which recoup never chooses (a borrower's locale is match
   fail "check does not name zh-cn and its usual casing"
 grep -q "keyed 'zh-hant-tw'.*key it \\[\"zh-Hant-TW\"\\]" "$work/err" ||
   fail "check does not name zh-hant-tw and its usual casing"
+ok
+
+# Generation 4: the institution's name (every SMS, the console's tab
+# title) held to a display name's rules: a zero-width space, a
+# right-to-left override, a space at an end. A book at 3 warns and goes
+# on; a clean tick holds it to 4; then it refuses.
+zw=$(printf '\342\200\213') rlo=$(printf '\342\200\256')
+sqlite3 "$work/old.db" "UPDATE meta SET value = '3' WHERE key = 'checks.generation'"
+institution "" "\"Gen${zw}Bank\""
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed a zero-width space in the name"
+grep -q "recoup.lua:1: institution.name holds an invisible, joining or bidirectional formatting character (U+200B) at character 4; a name is what people read \\[checks generation 4" "$work/err" ||
+  fail "check does not name the zero-width space in the institution's name"
+ok
+institution "" "{ [\"zh-CN\"] = \"代\", en = \"Gen ${rlo}knaB\" }"
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed a bidi override in a name by locale"
+grep -q "institution.name.en holds an invisible, joining or bidirectional formatting character (U+202E) at character 5" "$work/err" ||
+  fail "check does not name the locale's name and its override"
+ok
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused a bidi override in the name on a book at generation 3"
+grep -q "warning: institution.name.en holds .*newer than this book's 3: tick goes on" "$work/err" ||
+  fail "tick does not warn of the override"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation to 4"
+ok
+institution ""
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick on the book at 3"
+[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not hold the book at 3 to 4"
+institution "" '"Gen Bank "'
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
+  fail "tick went on with a name ending in a space on a book held to 4"
+grep -q "institution.name ends with a space" "$work/err" ||
+  fail "the refusal does not name the space"
 ok
 echo "ok: $pass checks"

@@ -5851,17 +5851,17 @@ static void test_a_users_display_name_is_kept_beside_the_login(void **state) {
   store_user_free(&got);
   assert_int_equal(store_users_each(st, display_row, listed, &err), RC_OK);
   assert_string_equal(listed, "li.wei=(null) zhang.min=张敏 ");
-  assert_int_equal(store_user_update(st, "li.wei", -1, NULL, "李伟", &err),
+  assert_int_equal(store_user_update(st, "li.wei", -1, NULL, "李伟", NULL, &err),
                    RC_OK);
-  assert_int_equal(store_user_update(st, "zhang.min", -1, NULL, "", &err),
+  assert_int_equal(store_user_update(st, "zhang.min", -1, NULL, "", NULL, &err),
                    RC_OK);
-  assert_int_equal(store_user_update(st, "nobody", -1, NULL, "x", &err),
+  assert_int_equal(store_user_update(st, "nobody", -1, NULL, "x", NULL, &err),
                    RC_ENOTFOUND);
   listed[0] = '\0';
   assert_int_equal(store_users_each(st, display_row, listed, &err), RC_OK);
   assert_string_equal(listed, "li.wei=李伟 zhang.min=(null) ");
   /* A password or a disabling leaves it as it is. */
-  assert_int_equal(store_user_update(st, "li.wei", 1, "h2", NULL, &err), RC_OK);
+  assert_int_equal(store_user_update(st, "li.wei", 1, "h2", NULL, NULL, &err), RC_OK);
   assert_int_equal(store_user_get(st, "li.wei", &got, NULL, 0, &err), RC_OK);
   assert_string_equal(got.display_name, "李伟");
   assert_int_equal(got.disabled, 1);
@@ -5869,10 +5869,45 @@ static void test_a_users_display_name_is_kept_beside_the_login(void **state) {
   store_close(st);
 }
 
+/* An agent's queues are changed in place, and cleared, on both stores; the
+ * rest of the row stays, and an unknown name is said. */
+static void test_a_users_queues_are_changed_after_add(void **state) {
+  store *st = open_store();
+  store_user u = {.name = "li.wei",
+                  .role = "agent",
+                  .queues = "[\"phone\"]",
+                  .display_name = "李伟",
+                  .created_at = 1};
+  store_user got;
+  rc_error err;
+  (void)state;
+  assert_int_equal(store_user_insert(st, &u, "h", &err), RC_OK);
+  assert_int_equal(store_user_update(st, "li.wei", -1, NULL, NULL,
+                                     "[\"field\",\"legal\"]", &err),
+                   RC_OK);
+  assert_int_equal(store_user_get(st, "li.wei", &got, NULL, 0, &err), RC_OK);
+  assert_string_equal(got.queues, "[\"field\",\"legal\"]");
+  assert_string_equal(got.display_name, "李伟");
+  assert_int_equal(got.disabled, 0);
+  store_user_free(&got);
+  assert_int_equal(store_user_update(st, "li.wei", -1, NULL, NULL, "[]", &err),
+                   RC_OK);
+  assert_int_equal(store_user_get(st, "li.wei", &got, NULL, 0, &err), RC_OK);
+  assert_string_equal(got.queues, "[]");
+  store_user_free(&got);
+  assert_int_equal(
+      store_user_update(st, "nobody", -1, NULL, NULL, "[]", &err),
+      RC_ENOTFOUND);
+  assert_string_equal(err.field, "name");
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
           test_a_users_display_name_is_kept_beside_the_login, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_users_queues_are_changed_after_add,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_new_database_is_migrated_and_private,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(

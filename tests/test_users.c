@@ -466,6 +466,66 @@ static void test_a_display_name_reading_as_another_login_is_refused(
   engine_close(eng);
 }
 
+/* A display name that looks like another user's login or display name
+ * with other letters (UTS #39 skeletons: a capital I for an l, a Cyrillic
+ * е for an e, "rn" for an m) is refused naming whom it looks like, at set
+ * and at add; a new login that looks like another's display name too. The
+ * same name as written may still be two people's. */
+static void test_a_display_name_looking_like_another_is_refused(void **state) {
+  static const char *const like_login[] = {
+      "Ii.wei",        /* capital I, small i */
+      "li.w\xd0\xb5i", /* Cyrillic е */
+      "I\xd1\x96.wei", /* capital I, Cyrillic і */
+  };
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "li.wei", "agent", "phone");
+  add(eng, "zhang.min", "supervisor", NULL);
+  add(eng, "wang.fang", "agent", "field");
+  for (size_t i = 0; i < sizeof like_login / sizeof like_login[0]; i++) {
+    assert_int_equal(
+        engine_user_set_display(eng, "zhang.min", like_login[i], &err),
+        RC_ECONFLICT);
+    assert_string_equal(err.field, "display_name");
+    assert_non_null(strstr(err.message,
+                           "looks like li.wei, the login of user "
+                           "li.wei"));
+    assert_int_equal(engine_user_add(eng, "chen.jie", "agent", NULL, PASSWORD,
+                                     like_login[i], &err),
+                     RC_ECONFLICT);
+    assert_string_equal(err.field, "display_name");
+  }
+  /* Another's display name, with a Cyrillic М. */
+  assert_int_equal(engine_user_set_display(eng, "zhang.min", "Zhang Min", &err),
+                   RC_OK);
+  assert_int_equal(
+      engine_user_set_display(eng, "wang.fang", "Zhang \xd0\x9cin", &err),
+      RC_ECONFLICT);
+  assert_string_equal(err.field, "display_name");
+  assert_non_null(strstr(err.message,
+                         "looks like 'Zhang Min', the display "
+                         "name of user zhang.min"));
+  /* The same name as written is two people's. */
+  assert_int_equal(engine_user_set_display(eng, "wang.fang", "Zhang Min", &err),
+                   RC_OK);
+  /* A new login like another's display name ("rnary" reads as mary). */
+  assert_int_equal(engine_user_set_display(eng, "li.wei", "rnary", &err),
+                   RC_OK);
+  assert_int_equal(
+      engine_user_add(eng, "mary", "agent", NULL, PASSWORD, NULL, &err),
+      RC_ECONFLICT);
+  assert_string_equal(err.field, "name");
+  assert_non_null(
+      strstr(err.message, "is like the display name of user li.wei ('rnary')"));
+  assert_int_equal(query_user(engine_query(eng), "mary", &u, &err),
+                   RC_ENOTFOUND);
+  assert_int_equal(query_user(engine_query(eng), "chen.jie", &u, &err),
+                   RC_ENOTFOUND);
+  engine_close(eng);
+}
+
 /* A name is drawn where people read it and nowhere else: one that starts
  * with a combining mark (drawn on the words before it), stacks more than
  * four marks on a letter (drawn over the rows around it) or holds a
@@ -517,6 +577,7 @@ int main(void) {
       cmocka_unit_test(test_a_display_name_is_kept_changed_and_removed),
       cmocka_unit_test(test_a_bad_display_name_is_refused_naming_the_field),
       cmocka_unit_test(test_a_display_name_reading_as_another_login_is_refused),
+      cmocka_unit_test(test_a_display_name_looking_like_another_is_refused),
       cmocka_unit_test(test_a_display_name_drawn_beyond_itself_is_refused),
       cmocka_unit_test(test_a_session_is_read_back_with_its_user),
       cmocka_unit_test(

@@ -1190,6 +1190,112 @@ static void test_disabling_a_user_names_the_tasks_it_holds(void **state) {
   assert_null(strstr(out, "still holds"));
 }
 
+/* A collector who leaves holding many tasks of long case ids: `disable`
+ * lists five whole (every case id as it is, to look it up by) and says
+ * how many more, never an entry cut in the middle. */
+static void test_disabling_names_held_tasks_whole_and_how_many_more(
+    void **state) {
+  char out[4000], path[300], ids[7][101], want[300];
+  const char *disable[] = {"user", "disable", "long.gone", "--db",
+                           srv.db, srv.dir,   NULL};
+  (void)state;
+  harness_add_user(&srv, "long.gone", "agent", "longids");
+  for (int i = 0; i < 7; i++) {
+    memset(ids[i], 'K', 100);
+    ids[i][100] = '\0';
+    snprintf(ids[i] + 96, 5, "%04d", i);
+    open_case(ids[i], NULL);
+    snprintf(path, sizeof path, "/v1/cases/%s/events", ids[i]);
+    expect(post(path, INGEST,
+                "{\"type\":\"review\",\"data\":{\"queue\":\"longids\"}}"),
+           202, NULL);
+  }
+  wait_tasks("longids", 7);
+  for (int i = 0; i < 7; i++) {
+    snprintf(path, sizeof path, "/v1/tasks/%lld/claim",
+             task_of(ids[i], "longids"));
+    expect(post(path, AGENT, "{\"assignee\":\"long.gone\"}"), 200, NULL);
+  }
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, disable), 0);
+  if (!strstr(out, "long.gone still holds 7 tasks"))
+    fail_msg("disable said: %s", out);
+  for (int i = 0; i < 5; i++) {
+    snprintf(want, sizeof want, "task %lld (review, case %s)",
+             task_of(ids[i], "longids"), ids[i]);
+    if (!strstr(out, want)) fail_msg("no whole entry %s in: %s", want, out);
+  }
+  if (!strstr(out, "KKKK0004), and 2 more ("))
+    fail_msg("disable said: %s", out);
+}
+
+/* A supervisor moves an agent to other queues after `add` (`recoup user
+ * set --queues`): the agent, signed in before, follows them on its next
+ * request without signing in again, and users_log notes the change. */
+static void test_an_agents_queues_changed_apply_at_once(void **state) {
+  char csrf[64], out[2000], want[300];
+  const char *move[] = {"user", "set",  "mover", "--queues", "moved,other",
+                        "--db", srv.db, srv.dir, NULL};
+  const char *clear[] = {"user", "set",  "mover", "--queues", "",
+                         "--db", srv.db, srv.dir, NULL};
+  sqlite3 *other;
+  sqlite3_stmt *s;
+  answer *a;
+  (void)state;
+  harness_add_user(&srv, "mover", "agent", "before");
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("mover", csrf, sizeof csrf))
+    skip();
+  open_case("Q1", NULL);
+  post_event("Q1", "{\"type\":\"review\",\"data\":{\"queue\":\"moved\"}}");
+  wait_tasks("moved", 1);
+  expect(as_user("POST", "/v1/tasks/next?queue=moved", csrf, NULL), 422,
+         "\"field\":\"queue\"");
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, move), 0);
+  if (!strstr(out, "user mover works queues moved,other"))
+    fail_msg("set said: %s", out);
+  /* moved holds a task in the book; other none, and this workflow's queue
+   * comes from the event (ev.queue), which its source cannot tell. */
+  if (strstr(out, "to queue moved") ||
+      !strstr(out,
+              "no loaded workflow gives tasks to queue other, and the "
+              "book holds none in it; the queues are ") ||
+      !strstr(out, "workflows/work.lua:15 names its queue only when it runs"))
+    fail_msg("set warned: %s", out);
+  /* The same session: the new queue's task, the old queue gone. */
+  a = as_user("POST", "/v1/tasks/next?queue=moved", csrf, NULL);
+  expect(a, 200, "\"case\":\"Q1\"");
+  expect(a, 200, "\"assignee\":\"mover\"");
+  expect(as_user("GET", "/v1/me", csrf, NULL), 200,
+         "\"queues\":[\"moved\",\"other\"]");
+  expect(as_user("POST", "/v1/tasks/next?queue=before", csrf, NULL), 422,
+         "\"field\":\"queue\"");
+  /* Cleared: no queue, nothing to take. */
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, clear), 0);
+  if (!strstr(out, "user mover works no queue")) fail_msg("set said: %s", out);
+  /* The task it claimed is in a queue no longer its own: said, with how
+   * to move it (it sees it no more, and nobody else is given it). */
+  snprintf(want, sizeof want,
+           "mover still holds 1 task in a queue no longer theirs, which they "
+           "no longer see and nobody else can take: task %lld (review, case "
+           "Q1)",
+           task_of("Q1", "moved"));
+  if (!strstr(out, want)) fail_msg("set said: %s", out);
+  expect(as_user("GET", "/v1/me", csrf, NULL), 200, "\"queues\":[]");
+  expect(as_user("POST", "/v1/tasks/next?queue=moved", csrf, NULL), 422,
+         "\"field\":\"queue\"");
+  assert_int_equal(sqlite3_open(srv.db, &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  assert_int_equal(sqlite3_prepare_v2(other,
+                                      "SELECT count(*) FROM users_log WHERE "
+                                      "name = 'mover' AND change = 'queues'",
+                                      -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(s, 0), 2);
+  sqlite3_finalize(s);
+  sqlite3_close(other);
+}
+
 /* The month-end report: `recoup report` says this month's money recovered
  * and each collector's tasks done, promises and money collected on them
  * (the Overview's figures), beside the service that holds the book. */
@@ -1377,6 +1483,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_sessions_journal_who_did_what),
       cmocka_unit_test(test_next_gives_a_held_task_first),
       cmocka_unit_test(test_disabling_a_user_names_the_tasks_it_holds),
+      cmocka_unit_test(test_an_agents_queues_changed_apply_at_once),
+      cmocka_unit_test(test_disabling_names_held_tasks_whole_and_how_many_more),
       cmocka_unit_test(test_report_says_the_month_by_collector),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
   };

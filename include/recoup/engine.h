@@ -362,6 +362,11 @@ int engine_user_add(engine *eng, const char *name, const char *role,
  * and what the journal keeps. */
 int engine_user_set_display(engine *eng, const char *name, const char *display,
                             rc_error *err);
+/* The queues an agent works ("q1,q2"; NULL or "" for none), in place of
+ * those it had, noted in users_log ("queues"); a signed-in agent's next
+ * request follows them. */
+int engine_user_set_queues(engine *eng, const char *name, const char *queues,
+                           rc_error *err);
 /* RC_ECONFLICT when display (NULL or "": none) reads as another user's
  * login, naming display_name, or (added: name is a new user) name is
  * another user's display name, naming name; both calls above ask it

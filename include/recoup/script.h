@@ -132,6 +132,13 @@ int script_has_workflow(script *sc, const char *name, int version);
 /* The names of the workflows this script registers; the strings live as
  * long as the script. Returns how many (at most max). */
 int script_workflow_names(script *sc, const char **names, int max);
+/* The queues the loaded workflows' case:task calls name in their source
+ * (a call without queue: its kind), sorted, at most max; the strings
+ * live as long as the script. *unseen_at is "file:line" of the first
+ * call whose queue only a run can tell (or a workflow file that does
+ * not read), NULL when there is none. Returns how many. */
+int script_task_queues(script *sc, const char **names, int max,
+                       const char **unseen_at);
 /* Asks workflow `name` (its latest version in this script) where a case
  * now on an older version goes: *state gets the answer, "" for nil (the
  * case stays where it is). RC_ENOTFOUND: the workflow has no migrate. */

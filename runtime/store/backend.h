@@ -394,9 +394,11 @@ struct store_ops {
   int (*user_put)(store *st, const store_user *u, const char *hash,
                   rc_error *err);
   /* disabled < 0 leaves it; hash NULL leaves it; display NULL leaves
-   * it, "" clears it; RC_ENOTFOUND naming "name" for an unknown user. */
+   * it, "" clears it; queues (a JSON array) NULL leaves them;
+   * RC_ENOTFOUND naming "name" for an unknown user. */
   int (*user_update)(store *st, const char *name, int disabled,
-                     const char *hash, const char *display, rc_error *err);
+                     const char *hash, const char *display, const char *queues,
+                     rc_error *err);
   /* address NULL or "" for none. */
   int (*user_log)(store *st, rc_time at, const char *name, const char *change,
                   const char *address, rc_error *err);

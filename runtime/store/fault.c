@@ -406,11 +406,13 @@ static int f_user_put(store *st, const store_user *u, const char *hash,
 }
 
 static int f_user_update(store *st, const char *name, int disabled,
-                         const char *hash, const char *display, rc_error *err) {
+                         const char *hash, const char *display,
+                         const char *queues, rc_error *err) {
   if (fault_fires("user_update", err)) {
     return RC_ESTORE;
   }
-  return fault.real->user_update(st, name, disabled, hash, display, err);
+  return fault.real->user_update(st, name, disabled, hash, display, queues,
+                                 err);
 }
 
 static int f_user_log(store *st, rc_time at, const char *name,

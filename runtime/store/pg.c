@@ -3055,7 +3055,7 @@ static int op_user_put(store *s, const store_user *u, const char *hash,
 
 static int op_user_update(store *s, const char *name, int disabled,
                           const char *hash, const char *display,
-                          rc_error *err) {
+                          const char *queues, rc_error *err) {
   args a = {0};
   int64_t n = 1;
   int rc = RC_OK;
@@ -3078,6 +3078,12 @@ static int op_user_update(store *s, const char *name, int disabled,
     rc = exec(PG(s),
               "UPDATE users SET display_name = nullif($2, '') WHERE name = $1",
               &a, "update user", &n, err);
+  }
+  if (rc == RC_OK && n > 0 && queues) {
+    a.n = 1;
+    a_text(&a, queues);
+    rc = exec(PG(s), "UPDATE users SET queues = $2 WHERE name = $1", &a,
+              "update user", &n, err);
   }
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ENOTFOUND, "name", "no user %s", name);

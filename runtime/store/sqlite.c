@@ -206,6 +206,7 @@ enum {
   S_USER_DISABLED,
   S_USER_PASSWORD,
   S_USER_DISPLAY,
+  S_USER_QUEUES,
   S_USERS,
   S_USER_LOG,
   S_WORK_PAGE,
@@ -917,6 +918,7 @@ static const char *const sql[S_COUNT] = {
     [S_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
     [S_USER_DISPLAY] =
         "UPDATE users SET display_name = nullif(?2, '') WHERE name = ?1",
+    [S_USER_QUEUES] = "UPDATE users SET queues = ?2 WHERE name = ?1",
     [S_USERS] =
         "SELECT name, role, queues, disabled, created_at, display_name "
         "FROM users ORDER BY name",
@@ -7391,6 +7393,14 @@ static int sq_user_set_display(sq *st, const char *name, const char *display,
   return user_update(st, s, name, err);
 }
 
+static int sq_user_set_queues(sq *st, const char *name, const char *queues,
+                              rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_USER_QUEUES);
+  bind_text(s, 1, name);
+  bind_text(s, 2, queues);
+  return user_update(st, s, name, err);
+}
+
 static int sq_users_each(sq *st, store_row_fn fn, void *ud, rc_error *err) {
   return each_row(st, stmt(st, S_USERS), fn, ud, err);
 }
@@ -8253,12 +8263,13 @@ static int op_user_put(store *s, const store_user *u, const char *hash,
 
 static int op_user_update(store *s, const char *name, int disabled,
                           const char *hash, const char *display,
-                          rc_error *err) {
+                          const char *queues, rc_error *err) {
   int rc = RC_OK;
   if (disabled >= 0) rc = sq_user_set_disabled(SQ(s), name, disabled, err);
   if (rc == RC_OK && hash) rc = sq_user_set_password(SQ(s), name, hash, err);
   if (rc == RC_OK && display)
     rc = sq_user_set_display(SQ(s), name, display, err);
+  if (rc == RC_OK && queues) rc = sq_user_set_queues(SQ(s), name, queues, err);
   return rc;
 }
 

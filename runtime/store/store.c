@@ -1267,8 +1267,9 @@ int store_user_get(store *st, const char *name, store_user *out, char *hash,
 }
 
 int store_user_update(store *st, const char *name, int disabled,
-                      const char *hash, const char *display, rc_error *err) {
-  return st->ops->user_update(st, name, disabled, hash, display, err);
+                      const char *hash, const char *display,
+                      const char *queues, rc_error *err) {
+  return st->ops->user_update(st, name, disabled, hash, display, queues, err);
 }
 
 int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err) {

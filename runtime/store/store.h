@@ -709,9 +709,11 @@ int store_user_insert(store *st, const store_user *u, const char *hash,
 int store_user_get(store *st, const char *name, store_user *out, char *hash,
                    size_t size, rc_error *err);
 /* disabled < 0 leaves it, hash NULL leaves it, display NULL leaves it
- * ("" clears it); RC_ENOTFOUND, naming "name", for an unknown name. */
+ * ("" clears it), queues (a JSON array of names, "[]" for none) NULL
+ * leaves them; RC_ENOTFOUND, naming "name", for an unknown name. */
 int store_user_update(store *st, const char *name, int disabled,
-                      const char *hash, const char *display, rc_error *err);
+                      const char *hash, const char *display,
+                      const char *queues, rc_error *err);
 /* Every user by name: name, role, queues, disabled, created_at,
  * display_name (NULL for none). */
 int store_users_each(store *st, store_row_fn fn, void *ud, rc_error *err);
@@ -775,7 +777,7 @@ int store_roll_put(store *st, const char *month, int from, int to,
 int store_rolls_forget(store *st, const char *before, rc_error *err);
 
 /* One line of users_log: change is "added", "disabled", "enabled",
- * "display_name" or "password", or a sign-in's ("signed_in", "signed_out",
+ * "display_name", "queues" or "password", or a sign-in's ("signed_in", "signed_out",
  * "sign_in_failed") with the client's address (NULL or "" for none). */
 int store_user_log(store *st, rc_time at, const char *name, const char *change,
                    const char *address, rc_error *err);
