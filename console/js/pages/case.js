@@ -226,7 +226,10 @@ export function render(main, id, query) {
       c.error ? h('p', { class: 'state error' }, t('case.error', { msg: c.error })) : null,
       b.do_not_contact ? h('p', { class: 'hold' }, t('case.dnc')) : null,
       b.ceased ? h('p', { class: 'hold' }, t('case.ceased')) : null,
-      section(t('case.contacts'), contacts.length ? h('ul', { class: 'contacts' }, contacts) : empty(t('case.nocontacts'))));
+      // Empty for want of a reading, not of a phone: a collector must not
+      // take it for a borrower who gave none.
+      section(t('case.contacts'), b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
+        contacts.length ? h('ul', { class: 'contacts' }, contacts) : b.contacts_unreadable ? null : empty(t('case.nocontacts'))));
     drawPromise();
     drawActions(polled);
   }

@@ -126,6 +126,7 @@ function cards(items) {
           // The borrower's numbers, to call before knocking (a third
           // party's stay on the case page, with who they are).
           (b.phones || []).map((ph) => h('div', { class: 'card-phone' }, telLink(ph, can('write')))),
+          b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable' }, t('case.contacts.unreadable')) : null,
           h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
       }))));
 }
