@@ -149,3 +149,37 @@ test('a visit record saved on a phone: the next address is one tap away (My work
   await page.click('a.next-visit');
   await page.waitForSelector('main[data-page="work"] .cards');
 });
+
+// The day's cards say when each visit is due: by its time when today, with
+// its day otherwise (red once due). A visit due ten days ago and one due
+// tomorrow both read "15:00", under "today · 7 visits".
+test('a visit card not due today shows its day, red once due, and today\'s count leaves later ones apart', async (t) => {
+  const work = await h.api(s.book, '/v1/work?queue=field&limit=100', { token: 'agent' });
+  const items = work.body.items;
+  const day = (iso) => String(iso).slice(0, 10); // the service's times are in the institution's zone
+  const today = s.book.today;
+  assert.ok(items.some((it) => day(it.due) < today), 'the fixture has a visit overdue from an earlier day');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(s.book.url + '/#/work');
+  await page.waitForSelector('.cards article.card');
+  const cards = await page.$$eval('.cards article.card', (as) => as.map((a) => {
+    const w = a.querySelector('.card-top .when');
+    return { task: a.dataset.task, text: w.textContent, red: w.classList.contains('due-now') };
+  }));
+  for (const it of items) {
+    const c = cards.find((x) => x.task === String(it.task));
+    assert.ok(c, `task ${it.task} has a card`);
+    const d = day(it.due);
+    const [, m, dd] = d.split('-').map(Number);
+    if (d === today) assert.match(c.text, /^\d{2}:\d{2}$/, `${it.case} due today: its time (${c.text})`);
+    else assert.ok(c.text.includes(`${m}月${dd}日`), `${it.case} due ${d}: its day shown (${c.text})`);
+    assert.equal(c.red, new Date(it.due) <= Date.now(), `${it.case} due ${it.due}: red only once due`);
+  }
+  const later = items.filter((it) => day(it.due) > today).length;
+  const head = await page.textContent('.cards .day');
+  assert.ok(head.includes(`今日 · ${items.length - later} 个外访`), head);
+  if (later) assert.ok(head.includes(`之后 ${later} 个`), head);
+  await h.fitsPhone(page);
+  await h.screenshot(page, 'work-phone-days-zh-CN');
+});

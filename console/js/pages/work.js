@@ -113,14 +113,22 @@ function cards(items) {
     groups.get(area).push(it);
   }
   const summary = [...groups].map(([a, l]) => `${a || t('work.area.none')} ${l.length}`).join(' · ');
+  // Today's visits are those due by tonight; the queue's later ones follow
+  // in the list, counted apart (tomorrow's were counted as today's).
+  const today = isoDay(0);
+  const later = items.filter((it) => String(it.due).slice(0, 10) > today).length;
   return h('div', { class: 'cards' },
-    h('p', { class: 'day' }, t('work.visits', { n: items.length }), ' · ', summary),
+    h('p', { class: 'day' }, t('work.visits', { n: items.length - later }),
+      later ? [' · ', t('work.visits.later', { n: later })] : null, ' · ', summary),
     [...groups].map(([area, list]) => h('section', { class: 'area', 'data-area': area },
       h('h2', {}, area || t('work.area.none')),
       list.map((it) => {
         const b = it.borrower || {};
         return h('article', { class: 'card', 'data-task': it.task },
-          h('div', { class: 'card-top' }, h('span', { class: 'when' }, time(it.due)), caseLink(it), dpdBadge(it.dpd)),
+          // The day too when it is not today, red once due: a visit due ten
+          // days ago and one due tomorrow both read "15:00".
+          h('div', { class: 'card-top' }, h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due,
+            title: dateTime(it.due) }, when(it.due)), caseLink(it), dpdBadge(it.dpd)),
           h('div', { class: 'name' }, b.name || '—'),
           b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
           // The borrower's numbers, to call before knocking (a third
