@@ -283,6 +283,11 @@ test('Reassign tasks is reached from the top of the overview, at a desk and on a
     const box = await jump.boundingBox();
     assert.ok(box && box.y >= 0 && box.y + box.height <= viewport.height,
       `${device} ${locale}: "${word}" at ${box && Math.round(box.y)} px, below the first screen (${viewport.height} px)`);
+    // Cases in error beside it, with how many there are.
+    const errorsJump = page.locator('main button.jump-errors');
+    await h.waitFor(async () => /\d/.test(await errorsJump.textContent()), { message: `${device} ${locale}: no count on Cases in error` });
+    const listed = (await h.api(s.book, '/v1/errors?limit=100', { token: 'admin' })).body.errors.length;
+    assert.match(await errorsJump.textContent(), new RegExp(`\\b${listed}\\b`));
     await jump.click();
     await h.waitFor(async () => {
       const r = await page.locator('form.reassign').boundingBox();

@@ -58,7 +58,9 @@ export function render(main) {
   fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ov.title')), h('span', { class: 'counts asof' }), jump), figures,
     errorsPanel, reassignPanel);
   load(figures, () => get('/v1/overview'), (o) => draw(main, o));
-  if (can('supervise')) {
+  if (supervise) {
+    // The count of cases in error on its button: seen from the top.
+    errors.jumpButton = jump.querySelector('.jump-errors');
     loadErrors(errors);
     loadReassign(reassign);
   }
@@ -184,6 +186,7 @@ function rollRates(rr) {
 function loadErrors(box) {
   load(box, () => get('/v1/errors' + qs({ limit: 100 })), (page) => {
     const rows = page.errors || [];
+    if (box.jumpButton) fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, number(rows.length) + (page.next ? '+' : '')));
     if (!rows.length) return empty(t('ov.errors.none'));
     const status = h('p', { class: 'form-status', role: 'status' });
     const retry = async (body, btn) => {
