@@ -1308,6 +1308,10 @@ static json_t *borrower_json(const store_borrower *b, int masked) {
                 masked_address(b->address, masked), "contacts", contacts,
                 "do_not_contact", b->do_not_contact, "ceased", b->ceased);
   json_object_set_new(o, "area", json_string(b->area ? b->area : ""));
+  /* The book's copy of the contacts does not read (store.h, ncontacts
+   * -1): the empty lists above are not "no phone", and a collector told
+   * so asks for the row to be imported again instead of giving up. */
+  json_object_set_new(o, "contacts_unreadable", json_boolean(b->ncontacts < 0));
   json_object_set_new(
       o, "employer",
       json_pack("{s:o, s:o, s:o}", "name",

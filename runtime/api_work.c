@@ -280,10 +280,12 @@ static int item_case(service *svc, const principal *who, const char *case_id,
     json_t *bj = api_borrower_json(&b, masked);
     json_object_set_new(
         item, "borrower",
-        json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(bj, "name"),
-                  "area", json_object_get(bj, "area"), "address",
+        json_pack("{s:O, s:O, s:O, s:O, s:O}", "name",
+                  json_object_get(bj, "name"), "area",
+                  json_object_get(bj, "area"), "address",
                   json_object_get(bj, "address"), "phones",
-                  json_object_get(bj, "phones")));
+                  json_object_get(bj, "phones"), "contacts_unreadable",
+                  json_object_get(bj, "contacts_unreadable")));
     json_decref(bj);
   }
   json_object_set_new(item, "dpd", json_integer(engine_case_dpd(svc->eng, &c)));

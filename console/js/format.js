@@ -108,6 +108,23 @@ export function time(iso, zone) {
   return isNaN(d) ? String(iso) : dtf({ hour: '2-digit', minute: '2-digit' }, zone).format(d);
 }
 
+// An instant as the institution's wall clock reads it, 'YYYY-MM-DD HH:MM'
+// (digits whatever the locale): to tell whether another zone's clock
+// differs from it.
+export function wallClock(iso, zone) {
+  const d = new Date(iso);
+  if (isNaN(d)) return null;
+  let f;
+  try {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone || ctx.timezone, hourCycle: 'h23',
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  } catch {
+    return null;
+  }
+  const p = f.formatToParts(d).reduce((o, x) => ((o[x.type] = x.value), o), {});
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
 // A calendar date ("2026-12-05") is not an instant: formatted as written.
 export function date(s) {
   if (!s) return '—';

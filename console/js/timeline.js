@@ -4,7 +4,7 @@
 import { h } from './h.js';
 import { personName } from './state.js';
 import { t, word } from './i18n.js';
-import { money, dateTime, date } from './format.js';
+import { money, dateTime, date, wallClock } from './format.js';
 
 function outcomeFields(d) {
   // borrower_time and within_contact_hours are the journal's answer to a
@@ -43,8 +43,13 @@ export function sentence(row, currency) {
       // guard moves a task's due time, it cannot stop a collector ringing
       // at 22:00, and a supervisor answering a complaint reads it here, in
       // the borrower's own time ("2026-01-06T22:00:00+08:00").
-      if (d.within_contact_hours === false && typeof d.borrower_time === 'string') {
-        extra.push(t('tl.outside_hours', { time: d.borrower_time.slice(0, 10) + ' ' + d.borrower_time.slice(11, 16) }));
+      if (typeof d.borrower_time === 'string') {
+        const theirs = d.borrower_time.slice(0, 10) + ' ' + d.borrower_time.slice(11, 16);
+        if (d.within_contact_hours === false) extra.push(t('tl.outside_hours', { time: theirs }));
+        // Within the hours, the borrower's clock only where it is not the
+        // institution's (a borrower in Urumqi called at 09:00 Shanghai
+        // time heard the phone at 07:00 on theirs).
+        else if (theirs !== wallClock(d.borrower_time)) extra.push(t('tl.borrower_time', { time: theirs }));
       }
       return t('tl.task_done', { kind: word('kind', d.kind), outcome: word('outcome', d.outcome) }) + (extra.length ? ' · ' + extra.join(' · ') : '');
     }

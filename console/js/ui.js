@@ -57,15 +57,21 @@ export function table(columns, rows, opts = {}) {
   if (opts.class === 'scroll') return h('div', { class: 'scroll' }, table(columns, rows, { ...opts, class: null }));
   // Wider than a phone: scrolls sideways inside itself, not the page.
   if (opts.class === 'hscroll') return h('div', { class: 'hscroll' }, table(columns, rows, { ...opts, class: 'wide' }));
-  return h('table', { class: ['grid', opts.class], 'data-table': opts.name },
+  // opts.cards: on a phone each row is a card, each value named by its
+  // column (data-label, drawn by CSS) and left out when it is none (—).
+  const cell = (c, r) => {
+    const v = c.cell ? c.cell(r) : r[c.key] ?? '—';
+    return h('td', { class: c.num ? 'num' : null, 'data-col': c.key,
+      'data-label': opts.cards ? c.label : null, 'data-none': opts.cards && v === '—' ? '' : null }, v);
+  };
+  return h('table', { class: ['grid', opts.class, opts.cards && 'phone-cards'], 'data-table': opts.name },
     h('thead', {}, h('tr', {}, columns.map((c) =>
       h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
     h('tbody', {}, rows.map((r, i) => h('tr', {
       class: opts.rowClass ? opts.rowClass(r) : null,
       'data-key': opts.key ? opts.key(r) : i,
       onclick: opts.onRow ? (e) => { if (!e.target.closest('a,button,input,select')) opts.onRow(r); } : null,
-    }, columns.map((c) => h('td', { class: c.num ? 'num' : null, 'data-col': c.key },
-      c.cell ? c.cell(r) : r[c.key] ?? '—'))))));
+    }, columns.map((c) => cell(c, r))))));
 }
 
 export function tabs(items, current, onPick) {

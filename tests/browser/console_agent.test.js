@@ -92,3 +92,29 @@ test('a note appears on the timeline at once, and a bad amount is said next to i
   assert.notEqual((await page.textContent('.promise-form [data-error-for="amount"]')).trim(), '');
   assert.equal(await page.inputValue('.promise-form input[name="amount"]'), '12.3.4', 'what was typed stays');
 });
+
+// A call recorded as no answer opens the workflow's next call on the case
+// at once: its empty form stood where the saved one was, and a collector
+// could not tell the save from a page that ignored it. The page says what
+// was saved there, with the next case a tap (or n) away.
+test('a call saved says so where its form stood, the next case a tap away, in English and Chinese', async (t) => {
+  const cases = [['en', 'CN016', /Saved: call · no answer\./, 'Next case'], ['zh-CN', 'CN017', /已保存：电话 · 无人接听。/, '下一个案件']];
+  for (const [locale, id, said, next] of cases) {
+    const page = await h.openCase(t, s, id, { locale });
+    await page.waitForSelector('.task-form[data-kind="call"]');
+    const before = await page.getAttribute('.task-form[data-kind="call"]', 'data-task');
+    await page.selectOption('.task-form[data-kind="call"] select[name="outcome"]', 'no_answer');
+    await page.click('.task-form[data-kind="call"] button[type="submit"]');
+    const note = page.locator('.actions .notice.recorded');
+    await note.waitFor({ timeout: 15000 });
+    assert.match(await note.textContent(), said);
+    // The form drawn after it is another task's (the next call), not the one saved.
+    const after = await page.locator('.task-form[data-kind="call"]').getAttribute('data-task').catch(() => null);
+    assert.notEqual(after, before);
+    await h.screenshot(page, `case-call-saved-${locale}`);
+    const button = note.locator('button.next');
+    assert.match(await button.textContent(), new RegExp(next));
+    await button.click();
+    await page.waitForFunction((was) => /^#\/case\//.test(location.hash) && !location.hash.startsWith('#/case/' + was), id, { timeout: 15000 });
+  }
+});

@@ -149,3 +149,74 @@ test('a visit record saved on a phone: the next address is one tap away (My work
   await page.click('a.next-visit');
   await page.waitForSelector('main[data-page="work"] .cards');
 });
+
+// The day's cards say when each visit is due: by its time when today, with
+// its day otherwise (red once due). A visit due ten days ago and one due
+// tomorrow both read "15:00", under "today · 7 visits".
+test('a visit card not due today shows its day, red once due, and today\'s count leaves later ones apart', async (t) => {
+  const work = await h.api(s.book, '/v1/work?queue=field&limit=100', { token: 'agent' });
+  const items = work.body.items;
+  const day = (iso) => String(iso).slice(0, 10); // the service's times are in the institution's zone
+  const today = s.book.today;
+  assert.ok(items.some((it) => day(it.due) < today), 'the fixture has a visit overdue from an earlier day');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(s.book.url + '/#/work');
+  await page.waitForSelector('.cards article.card');
+  const cards = await page.$$eval('.cards article.card', (as) => as.map((a) => {
+    const w = a.querySelector('.card-top .when');
+    return { task: a.dataset.task, text: w.textContent, red: w.classList.contains('due-now') };
+  }));
+  for (const it of items) {
+    const c = cards.find((x) => x.task === String(it.task));
+    assert.ok(c, `task ${it.task} has a card`);
+    const d = day(it.due);
+    const [, m, dd] = d.split('-').map(Number);
+    if (d === today) assert.match(c.text, /^\d{2}:\d{2}$/, `${it.case} due today: its time (${c.text})`);
+    else assert.ok(c.text.includes(`${m}月${dd}日`), `${it.case} due ${d}: its day shown (${c.text})`);
+    assert.equal(c.red, new Date(it.due) <= Date.now(), `${it.case} due ${it.due}: red only once due`);
+  }
+  const later = items.filter((it) => day(it.due) > today).length;
+  const head = await page.textContent('.cards .day');
+  assert.ok(head.includes(`今日 · ${items.length - later} 个外访`), head);
+  if (later) assert.ok(head.includes(`之后 ${later} 个`), head);
+  await h.fitsPhone(page);
+  await h.screenshot(page, 'work-phone-days-zh-CN');
+});
+
+// Promises due and Broken promises list a case for its promise: the card
+// and the row say which (amount, day, status); a row with no task waiting
+// has no due time to show in red, and is no "visit today".
+test('the broken promises tab names each promise, on a phone card and at a desk', async (t) => {
+  const r = await h.api(s.book, '/v1/work?queue=field&tab=broken&limit=100', { token: 'agent' });
+  const items = r.body.items;
+  assert.ok(items.length, 'the fixture has broken promises in the field queue');
+  const yuan = (minor) => (minor / 100).toLocaleString('en-US', { minimumFractionDigits: 2 });
+  for (const [device, locale] of [['phone', 'zh-CN'], ['desktop', 'en']]) {
+    const page = await h.newPage(t, s.browser, { device, locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'wang.fang');
+    await page.goto(s.book.url + '/#/work');
+    await page.click('button[data-tab="broken"]');
+    if (device === 'phone') {
+      await page.waitForSelector('.cards .card-promise');
+      for (const it of items) {
+        const card = page.locator('article.card', { has: page.locator('a.case-id', { hasText: it.case }) });
+        const text = await card.locator('.card-promise').textContent();
+        assert.ok(text.includes(yuan(it.promise.amount)) && text.includes('承诺还款'), `${it.case}: ${text}`);
+        if (!it.due) assert.equal(await card.locator('.due-now').count(), 0, `${it.case}: no due time, nothing red`);
+      }
+      assert.ok(!(await page.textContent('.cards .day')).includes('个外访'), 'broken promises are not counted as today\'s visits');
+      await h.fitsPhone(page);
+    } else {
+      await page.waitForSelector('table[data-table="work"] td[data-col="promise"]');
+      const cells = await page.$$eval('table[data-table="work"] tbody tr', (trs) => trs.map((tr) => ({
+        case: tr.querySelector('td[data-col="case"]').textContent, promise: tr.querySelector('td[data-col="promise"]').textContent })));
+      for (const it of items) {
+        const row = cells.find((c) => c.case === it.case);
+        assert.ok(row && row.promise.includes(yuan(it.promise.amount)), `${it.case}: ${row && row.promise}`);
+      }
+    }
+    await h.screenshot(page, `work-broken-${device}-${locale}`);
+  }
+});

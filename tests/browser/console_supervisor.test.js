@@ -222,3 +222,114 @@ test('at a phone\'s width the supervisor\'s navigation shows every page on one l
     await h.screenshot(page, `supervisor-phone-nav-${locale}`);
   }
 });
+
+// The texts an ECharts chart drew (labels, legend, axis names) as boxes on
+// the page: the chart in the panel holding table[data-table=NAME].
+const chartTexts = (page, name) => page.evaluate((n) => {
+  const panel = document.querySelector(`table[data-table="${n}"]`).closest('.panel');
+  const c = window.echarts.getInstanceByDom(panel.querySelector('.chart'));
+  return c.getZr().storage.getDisplayList(true)
+    .filter((el) => (el.type === 'tspan' || el.type === 'text') && !el.ignore && !el.invisible && el.style && String(el.style.text || '').trim())
+    .map((el) => {
+      const r = el.getBoundingRect().clone();
+      const m = el.getComputedTransform();
+      if (m) r.applyTransform(m);
+      return { text: String(el.style.text), x: r.x, y: r.y, w: r.width, h: r.height };
+    });
+}, name);
+
+test('the promises donut\'s labels and its legend do not overlap, at a desk and on a phone', async (t) => {
+  for (const [device, locale] of [['desktop', 'en'], ['phone', 'zh-CN'], ['desktop', 'zh-CN']]) {
+    const page = await h.newPage(t, s.browser, { device, locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/overview');
+    await page.waitForSelector('table[data-table="promises"]');
+    await h.waitFor(() => page.evaluate(() => {
+      const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
+      return window.echarts && window.echarts.getInstanceByDom(box);
+    }), { timeout: 15000, message: 'the promises chart drawn' });
+    const texts = await chartTexts(page, 'promises');
+    assert.ok(texts.length >= 3, `${device} ${locale}: the chart's words (${texts.map((x) => x.text).join(', ')})`);
+    const over = [];
+    for (let i = 0; i < texts.length; i++)
+      for (let j = i + 1; j < texts.length; j++) {
+        const a = texts[i], b = texts[j];
+        if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) over.push(`"${a.text}" over "${b.text}"`);
+      }
+    assert.deepEqual(over, [], `${device} ${locale}: words drawn over each other`);
+    // Each kind is named with its count, so the chart reads without hovering.
+    const said = texts.map((x) => x.text).join(' | ');
+    const p = h.expected(s.book).promises;
+    for (const n of [p.kept, p.broken]) assert.match(said, new RegExp(`\\b${n}\\b`), `${device} ${locale}: ${said}`);
+    await h.screenshot(page, `overview-promises-${device}-${locale}`);
+  }
+});
+
+// A supervisor comes to move work: Reassign is reached from the top of the
+// overview, not found under every chart (5,000 px down on a phone).
+test('Reassign tasks is reached from the top of the overview, at a desk and on a phone', async (t) => {
+  for (const [device, locale, word] of [['desktop', 'en', 'Reassign tasks'], ['phone', 'zh-CN', '重新分配任务']]) {
+    const page = await h.newPage(t, s.browser, { device, locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/overview');
+    // Everything drawn: the charts' tables push what follows them down.
+    await page.waitForSelector('table[data-table="open_tasks"]');
+    await page.waitForSelector('table[data-table="collectors"], [data-page="overview"] .figure-grid');
+    const viewport = page.viewportSize();
+    const jump = page.locator('main :is(a, button)', { hasText: word }).first();
+    assert.ok(await jump.count(), `${device} ${locale}: no "${word}" at the top`);
+    const box = await jump.boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= viewport.height,
+      `${device} ${locale}: "${word}" at ${box && Math.round(box.y)} px, below the first screen (${viewport.height} px)`);
+    // Cases in error beside it, with how many there are.
+    const errorsJump = page.locator('main button.jump-errors');
+    await h.waitFor(async () => /\d/.test(await errorsJump.textContent()), { message: `${device} ${locale}: no count on Cases in error` });
+    const listed = (await h.api(s.book, '/v1/errors?limit=100', { token: 'admin' })).body.errors.length;
+    assert.match(await errorsJump.textContent(), new RegExp(`\\b${listed}\\b`));
+    await jump.click();
+    await h.waitFor(async () => {
+      const r = await page.locator('form.reassign').boundingBox();
+      return r && r.y >= -1 && r.y < viewport.height / 2;
+    }, { message: `${device} ${locale}: the Reassign form not brought to the top` });
+    if (device === 'phone') await h.fitsPhone(page);
+    await h.screenshot(page, `overview-reassign-jump-${device}-${locale}`);
+  }
+});
+
+// The Outbox on a 390 px phone: each message a card whose words read
+// whole (a status was cut a character a line, 已/推/迟) with what each
+// value is, nothing scrolled sideways out of sight.
+test('the outbox on a phone shows each message whole, every value named, nothing sideways', async (t) => {
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/outbox');
+    await page.waitForSelector('table[data-table="outbox"] tbody tr');
+    await h.fitsPhone(page, 'main[data-page="outbox"] button[type="submit"]');
+    const got = await page.$eval('table[data-table="outbox"]', (table) => {
+      const width = document.documentElement.clientWidth;
+      const rows = [...table.querySelectorAll('tbody tr')].map((tr) => {
+        const cells = [...tr.querySelectorAll('td')].filter((td) => td.getBoundingClientRect().width > 0);
+        const status = tr.querySelector('td[data-col="status"]');
+        const line = parseFloat(getComputedStyle(status).lineHeight) || 24;
+        return {
+          key: tr.dataset.key,
+          outside: cells.filter((td) => td.getBoundingClientRect().right > width + 1 || td.getBoundingClientRect().left < -1).map((td) => td.dataset.col),
+          statusLines: Math.round(status.getBoundingClientRect().height / line),
+          unnamed: cells.filter((td) => !getComputedStyle(td, '::before').content.replace(/^none$|^normal$|^""$/, '')).map((td) => td.dataset.col),
+        };
+      });
+      return { sideways: table.scrollWidth - table.clientWidth, rows };
+    });
+    assert.ok(got.sideways <= 0, `${locale}: the outbox scrolls ${got.sideways} px sideways`);
+    for (const r of got.rows) {
+      assert.deepEqual(r.outside, [], `${locale}: message ${r.key} has values off screen`);
+      assert.ok(r.statusLines <= 1, `${locale}: message ${r.key}'s status takes ${r.statusLines} lines`);
+      assert.deepEqual(r.unnamed, [], `${locale}: message ${r.key} shows values without their names`);
+    }
+    await h.screenshot(page, `outbox-phone-${locale}`);
+  }
+});

@@ -227,3 +227,29 @@ test('a call recorded outside contact hours says so in the borrower\'s time', as
     assert.ok(!tl.sentence(row, 'CNY').includes(want.slice(0, 6)), tl.sentence(row, 'CNY'));
   }
 });
+
+// Within the hours, a call or visit shows the borrower's own clock only
+// when it is not the institution's: a borrower in Urumqi (UTC+6) rung at
+// 09:12 Shanghai time heard it at 07:12; one in Shanghai needs no second
+// time beside the row's.
+test('a call within contact hours shows the borrower\'s time when their zone differs from the institution\'s', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  ctx.timezone = 'Asia/Shanghai';
+  const cases = [['en', '2026-01-06 07:12 the borrower\'s time'], ['zh-CN', '借款人当地时间 2026-01-06 07:12']];
+  for (const [locale, want] of cases) {
+    ctx.locale = locale;
+    const row = { kind: 'task_done', detail: { kind: 'visit', outcome: 'met',
+      borrower_time: '2026-01-06T07:12:00+06:00', within_contact_hours: true } };
+    const said = tl.sentence(row, 'CNY');
+    assert.ok(said.includes(want), said);
+    assert.ok(!said.includes('+06:00'), said);
+    // The institution's own zone: nothing added.
+    row.detail.borrower_time = '2026-01-06T09:12:00+08:00';
+    assert.ok(!tl.sentence(row, 'CNY').includes('09:12'), tl.sentence(row, 'CNY'));
+    // Another zone at the same offset reads the same clock: nothing added.
+    ctx.timezone = 'Asia/Taipei';
+    assert.ok(!tl.sentence(row, 'CNY').includes('09:12'), tl.sentence(row, 'CNY'));
+    ctx.timezone = 'Asia/Shanghai';
+  }
+});

@@ -11,7 +11,7 @@ import { timeline } from '../timeline.js';
 import { rulesPanel, blockedText } from '../rules.js';
 import { taskForm, promiseForm, noteForm, isVisit, showBlocked, adoptWrites, followBalance, ARRIVED, ARRIVED_WHERE, arrivalText } from '../forms.js';
 import { go, setKeys, restoreDrafts } from '../app.js';
-import { claimNext } from '../next.js';
+import { claimNext, paintNext } from '../next.js';
 
 // The case is read again every POLL_MS while its page is shown, and when
 // the tab comes back to the front (the collector back from a call): a
@@ -50,6 +50,11 @@ export function render(main, id, query) {
   // A visit record saved here: the field officer's next address is one
   // tap away (My work), where the visit form stood.
   let visitSaved = false;
+  // The record just saved ("call · no answer"), said where its form stood
+  // once the forms are drawn again: the workflow's next task for the case
+  // (a call again tomorrow) drew the same empty form in its place, and a
+  // collector could not tell the save from a page that ignored it.
+  let recorded = null;
 
   fill(main, head, gone, h('div', { class: 'case-grid' },
     h('div', { class: 'col-main' }, h('div', { class: 'slot-facts' }, facts),
@@ -197,6 +202,8 @@ export function render(main, id, query) {
 
   function saved(answer, task) {
     if (task && isVisit(task)) visitSaved = true;
+    const outcome = task && actions.querySelector(`.task-form[data-task="${CSS.escape(String(task.id))}"] select[name=outcome]`);
+    if (outcome && outcome.value) recorded = { task, text: t('tl.task_done', { kind: word('kind', task.kind), outcome: word('outcome', outcome.value) }) };
     refresh();
   }
 
@@ -226,7 +233,10 @@ export function render(main, id, query) {
       c.error ? h('p', { class: 'state error' }, t('case.error', { msg: c.error })) : null,
       b.do_not_contact ? h('p', { class: 'hold' }, t('case.dnc')) : null,
       b.ceased ? h('p', { class: 'hold' }, t('case.ceased')) : null,
-      section(t('case.contacts'), contacts.length ? h('ul', { class: 'contacts' }, contacts) : empty(t('case.nocontacts'))));
+      // Empty for want of a reading, not of a phone: a collector must not
+      // take it for a borrower who gave none.
+      section(t('case.contacts'), b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
+        contacts.length ? h('ul', { class: 'contacts' }, contacts) : b.contacts_unreadable ? null : empty(t('case.nocontacts'))));
     drawPromise();
     drawActions(polled);
   }
@@ -284,7 +294,12 @@ export function render(main, id, query) {
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     const nextVisit = visitSaved && !tasks.some(isVisit)
       ? h('a', { href: '#/work', class: 'btn primary next-visit' }, t('case.nextvisit')) : null;
-    fill(actions, nextVisit,
+    const done = recorded && !tasks.some((x) => x.id === recorded.task.id)
+      ? h('div', { class: 'notice recorded', role: 'status' }, h('span', {}, t('case.recorded', { what: recorded.text })),
+        isVisit(recorded.task) ? null : paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: nextCase })))
+      : null;
+    recorded = null;
+    fill(actions, done, nextVisit,
       forms.length ? forms : h('p', { class: 'muted actions-note' }, t('case.notask')),
       untyped.length ? h('p', { class: 'muted' }, untyped.map((x) => `${word('kind', x.kind)} #${x.id}`).join(', ')) : null,
       h('div', { class: 'side-forms' }, keep(promiseForm(c, saved)), keep(noteForm(c, saved))));

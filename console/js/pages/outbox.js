@@ -59,7 +59,7 @@ export function render(main, arg, query) {
         { key: 'attempts', label: t('col.attempts'), num: true },
         { key: 'at', label: t('col.at'), cell: (r) => dateTime(r.at) },
         { key: 'to', label: t('col.to'), cell: (r) => r.to ?? '—' },
-      ], items, { name: 'outbox', key: (r) => r.id }) : empty(t('ob.empty')),
+      ], items, { name: 'outbox', key: (r) => r.id, cards: true }) : empty(t('ob.empty')),
       next ? h('button', { type: 'button', class: 'btn more', onclick: () => show(true) }, t('ob.more')) : null);
     } catch (err) {
       if (err.status !== 401) fill(list, errorBox(err, () => show(more)));

@@ -46,14 +46,33 @@ export function render(main) {
   const figures = h('div', { class: 'figures' });
   const errors = h('div', {});
   const reassign = h('div', {});
-  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ov.title')), h('span', { class: 'counts asof' })), figures,
-    can('supervise') ? section(t('ov.errors'), errors) : null,
-    can('supervise') ? section(t('ov.reassign'), reassign) : null);
+  const supervise = can('supervise');
+  const errorsPanel = supervise ? section(t('ov.errors'), errors) : null;
+  const reassignPanel = supervise ? section(t('ov.reassign'), reassign) : null;
+  // A supervisor comes to move work or fix a case as often as to read the
+  // charts: both are a tap from the top, where they sat under every chart
+  // (5,000 px down on a phone).
+  const jump = supervise ? h('nav', { class: 'ov-jump', 'aria-label': t('ov.jump') },
+    h('button', { type: 'button', class: 'btn jump-reassign', onclick: () => jumpTo(reassignPanel) }, t('ov.reassign')),
+    h('button', { type: 'button', class: 'btn jump-errors', onclick: () => jumpTo(errorsPanel) }, t('ov.errors'))) : null;
+  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ov.title')), h('span', { class: 'counts asof' }), jump), figures,
+    errorsPanel, reassignPanel);
   load(figures, () => get('/v1/overview'), (o) => draw(main, o));
-  if (can('supervise')) {
+  if (supervise) {
+    // The count of cases in error on its button: seen from the top.
+    errors.jumpButton = jump.querySelector('.jump-errors');
     loadErrors(errors);
     loadReassign(reassign);
   }
+}
+
+// The panel at the top of the screen, its heading focused (a screen
+// reader says where the page went; Tab goes on into the panel).
+function jumpTo(panel) {
+  const title = panel.querySelector('h2');
+  title.tabIndex = -1;
+  panel.scrollIntoView({ block: 'start' });
+  title.focus({ preventScroll: true });
 }
 
 function draw(main, o) {
@@ -88,10 +107,14 @@ function draw(main, o) {
     { key: 'payments', label: t('col.payments'), num: true, cell: (r) => m(r.payments) },
     { key: 'reduced', label: t('col.reduced'), num: true, cell: (r) => m(r.reduced) }], rec, { name: 'recovered', key: (r) => r.day, class: 'scroll' })));
   const p = o.promises || {};
+  // The counts are in the legend beside the ring, not on labels around
+  // it: an outer label at the bottom ("Broken: 2") was drawn over the
+  // legend under the chart.
+  const promiseCounts = { [t('col.kept')]: p.kept || 0, [t('col.broken')]: p.broken || 0, [t('col.open')]: p.open || 0 };
   parts.push(section(t('ov.promises'), chart({
     tooltip: { trigger: 'item' },
-    legend: { bottom: 0 },
-    series: [{ type: 'pie', radius: ['45%', '70%'], label: { formatter: '{b}: {c}' }, data: [
+    legend: { orient: 'vertical', right: 8, top: 'middle', formatter: (name) => `${name}: ${number(promiseCounts[name])}` },
+    series: [{ type: 'pie', center: ['35%', '50%'], radius: ['45%', '70%'], label: { show: false }, data: [
       { name: t('col.kept'), value: p.kept || 0, itemStyle: { color: GREEN } },
       { name: t('col.broken'), value: p.broken || 0, itemStyle: { color: RED } },
       { name: t('col.open'), value: p.open || 0, itemStyle: { color: GREY } }] }],
@@ -163,6 +186,7 @@ function rollRates(rr) {
 function loadErrors(box) {
   load(box, () => get('/v1/errors' + qs({ limit: 100 })), (page) => {
     const rows = page.errors || [];
+    if (box.jumpButton) fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, number(rows.length) + (page.next ? '+' : '')));
     if (!rows.length) return empty(t('ov.errors.none'));
     const status = h('p', { class: 'form-status', role: 'status' });
     const retry = async (body, btn) => {

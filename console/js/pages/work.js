@@ -6,7 +6,7 @@ import { h, fill } from '../h.js';
 import { ctx, can } from '../state.js';
 import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, time, dateTime, relative, isoDay } from '../format.js';
+import { money, time, date, dateTime, relative, isoDay } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
@@ -74,13 +74,18 @@ export function render(main, arg, query) {
       fill(list, empty(t('work.empty.' + tab)));
       return;
     }
-    fill(list, phone() ? cards(items) : desk(items),
+    fill(list, phone() ? cards(items, tab) : desk(items, tab),
       next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
   }
 }
 
+// A promise's row may have no task waiting: the case alone.
+function caseHash(it) {
+  return '#/case/' + encodeURIComponent(it.case) + (it.task ? '?task=' + encodeURIComponent(it.task) : '');
+}
+
 function caseLink(it) {
-  return h('a', { href: '#/case/' + encodeURIComponent(it.case) + '?task=' + encodeURIComponent(it.task), class: 'case-id' }, it.case);
+  return h('a', { href: caseHash(it), class: 'case-id' }, it.case);
 }
 
 // Today's tasks by their time; older or later ones by date and time.
@@ -88,24 +93,32 @@ function when(iso) {
   return String(iso).slice(0, 10) === isoDay(0) ? time(iso) : dateTime(iso);
 }
 
+// The promise a Promises due or Broken promises row is there for: which
+// amount, by which day (the rows' task may be none, their due time "—").
+function promiseText(it) {
+  const p = it.promise;
+  return p ? t('case.promise', { amount: money(p.amount, it.currency), by: date(p.by), status: word('status', p.status) }) : null;
+}
+
 function lastContact(lc) {
   if (!lc) return '—';
   return h('span', { title: dateTime(lc.at) }, word('channel', lc.channel), ' ', relative(lc.at));
 }
 
-function desk(items) {
+function desk(items, tab) {
   return table([
-    { key: 'due', label: t('work.col.due'), cell: (it) => h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, when(it.due)) },
+    { key: 'due', label: t('work.col.due'), cell: (it) => (it.due ? h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, when(it.due)) : '—') },
     { key: 'case', label: t('work.col.case'), cell: caseLink },
     { key: 'borrower', label: t('work.col.borrower'), cell: (it) => (it.borrower && it.borrower.name) || '—' },
     { key: 'dpd', label: t('work.col.dpd'), cell: (it) => dpdBadge(it.dpd) },
     { key: 'amount_due', label: t('work.col.amount'), num: true, cell: (it) => money(it.amount_due, it.currency) },
     { key: 'last', label: t('work.col.last'), cell: (it) => lastContact(it.last_contact) },
-  ], items, { name: 'work', key: (it) => it.task, onRow: (it) => go('#/case/' + encodeURIComponent(it.case) + '?task=' + it.task) });
+    tab !== 'due' ? { key: 'promise', label: t('work.col.promise'), cell: (it) => promiseText(it) || '—' } : null,
+  ].filter(Boolean), items, { name: 'work', key: (it) => it.task ?? it.case, onRow: (it) => go(caseHash(it)) });
 }
 
 // The field officer's day: by area, in the order the server gave.
-function cards(items) {
+function cards(items, tab) {
   const groups = new Map();
   for (const it of items) {
     const area = (it.borrower && it.borrower.area) || '';
@@ -113,19 +126,29 @@ function cards(items) {
     groups.get(area).push(it);
   }
   const summary = [...groups].map(([a, l]) => `${a || t('work.area.none')} ${l.length}`).join(' · ');
+  // Today's visits are those due by tonight; the queue's later ones follow
+  // in the list, counted apart (tomorrow's were counted as today's).
+  const today = isoDay(0);
+  const later = items.filter((it) => it.due && String(it.due).slice(0, 10) > today).length;
   return h('div', { class: 'cards' },
-    h('p', { class: 'day' }, t('work.visits', { n: items.length }), ' · ', summary),
+    h('p', { class: 'day' }, tab === 'due' ? [t('work.visits', { n: items.length - later }),
+      later ? [' · ', t('work.visits.later', { n: later })] : null, ' · '] : null, summary),
     [...groups].map(([area, list]) => h('section', { class: 'area', 'data-area': area },
       h('h2', {}, area || t('work.area.none')),
       list.map((it) => {
         const b = it.borrower || {};
         return h('article', { class: 'card', 'data-task': it.task },
-          h('div', { class: 'card-top' }, h('span', { class: 'when' }, time(it.due)), caseLink(it), dpdBadge(it.dpd)),
+          // The day too when it is not today, red once due: a visit due ten
+          // days ago and one due tomorrow both read "15:00".
+          h('div', { class: 'card-top' }, it.due ? h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due,
+            title: dateTime(it.due) }, when(it.due)) : null, caseLink(it), dpdBadge(it.dpd)),
+          it.promise ? h('div', { class: 'card-promise' }, promiseText(it)) : null,
           h('div', { class: 'name' }, b.name || '—'),
           b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
           // The borrower's numbers, to call before knocking (a third
           // party's stay on the case page, with who they are).
           (b.phones || []).map((ph) => h('div', { class: 'card-phone' }, telLink(ph, can('write')))),
+          b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable' }, t('case.contacts.unreadable')) : null,
           h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
       }))));
 }
