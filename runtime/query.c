@@ -199,7 +199,8 @@ int query_report(query *q, const char *today, query_table_fn fn, void *ud,
             store_report_installments(st, table_row, &t, err)) ||
       TABLE("contacts", store_report_contacts(st, table_row, &t, err)) ||
       TABLE("refusals", store_report_refusals(st, table_row, &t, err)) ||
-      TABLE("variants", store_report_variants(st, table_row, &t, err)))
+      TABLE("variants", store_report_variants(st, table_row, &t, err)) ||
+      TABLE("money", store_report_money(st, table_row, &t, err)))
     return rc;
 #undef TABLE
   if ((rc = store_payments_total(st, &totals->recovered, err)) != RC_OK ||

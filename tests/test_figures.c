@@ -298,7 +298,7 @@ static void test_a_day_of_work_is_counted(void **state) {
   r = READ(query_figures_queues);
   expect_rows(&r, "phone|1|0|1792029600000", NULL);
   r = days("payment", "2026-10-15", "2026-10-15");
-  expect_rows(&r, "2026-10-15||||2|1200", NULL);
+  expect_rows(&r, "2026-10-15|CNY|||2|1200", NULL);
   r = days("contact", "2026-10-01", "2026-10-31");
   expect_rows(&r, "2026-10-15|call|||1|0", "2026-10-15|sms|||1|0", NULL);
   r = days("refusal", "2026-10-15", "2026-10-15");
@@ -307,8 +307,8 @@ static void test_a_day_of_work_is_counted(void **state) {
   expect_rows(&r, "2026-10-15|fig|new|paid|1|0",
               "2026-10-15|fig|new|reminded|1|0", NULL);
   r = days("collector", "2026-10-15", "2026-10-15");
-  expect_rows(&r, "2026-10-15|li.wei|collected||0|200",
-              "2026-10-15|li.wei|promises||1|500",
+  expect_rows(&r, "2026-10-15|li.wei|collected|CNY|0|200",
+              "2026-10-15|li.wei|promises|CNY|1|500",
               "2026-10-15|wang.fang|tasks_done||1|0", NULL);
   /* One arm or the other: three cases, 1200 recovered, one closed paid. */
   r = READ(query_figures_arms);
@@ -379,7 +379,7 @@ static void test_roll_rates_of_ended_months(void **state) {
   /* October's log is gone: it cannot be settled again differently. */
   assert_int_equal(engine_rolls_settle(eng, "2026-09", &err), RC_ENOTFOUND);
   r = days("payment", "2026-11-05", "2026-11-05");
-  expect_rows(&r, "2026-11-05||||1|2800", NULL);
+  expect_rows(&r, "2026-11-05|CNY|||1|2800", NULL);
   r = READ(query_figures_states);
   expect_rows(&r, "fig|new|1|100|1|0", "fig|paid|2|0|0|2",
               "fig|reminded|1|1500|0|0", NULL);

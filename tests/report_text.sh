@@ -1,0 +1,32 @@
+#!/bin/sh
+# `recoup report` as a person reads it: a book in yuan that also holds
+# cases in yen and in CLF shows each currency's balance with its own
+# symbol and digits (it summed them as yuan).
+# usage: report_text.sh RECOUP WORKDIR
+set -u
+recoup=$1 work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work"
+mkdir -p "$work"
+cp -r "$here/fixtures/currencies/recoup.lua" \
+  "$here/fixtures/currencies/workflows" "$work/"
+fail() {
+  echo "FAIL: $*" >&2
+  cat "$work/out" "$work/err" >&2
+  exit 1
+}
+printf '%s\n' 'id,borrower_id,name,currency,balance,amount_due,due_date' \
+  'J1,B1,A,JPY,120000,120000,2026-01-01' \
+  'C1,B2,B,CNY,500000,500000,2026-01-01' \
+  'F1,B3,C,CLF,10000,10000,2026-01-01' >"$work/p.csv"
+"$recoup" import "$work/p.csv" "$work" --db "$work/b.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" ||
+  fail "import"
+"$recoup" report "$work" --db "$work/b.db" --now 2026-02-05T10:00 \
+  >"$work/out" 2>"$work/err" || fail "report"
+grep -q 'Sanitizer\|runtime error:' "$work/err" && fail "a sanitizer spoke"
+for amount in 'CLF.1\.0000' '¥5,000\.00' 'JP¥120,000'; do
+  grep -q "^31-60  *1  *$amount\$" "$work/out" || fail "no dpd row $amount"
+done
+grep -q '6,300' "$work/out" && fail "a sum of three currencies"
+echo "report_text: ok"
