@@ -1,7 +1,8 @@
 #!/bin/sh
-# `recoup report` as a person reads it: a book in yuan that also holds
-# cases in yen and in CLF shows each currency's balance with its own
-# symbol and digits (it summed them as yuan).
+# `recoup report` as a person reads it, and the currencies it is given: a
+# book in yuan that also holds cases in yen and in CLF shows each
+# currency's balance with its own symbol and digits (it summed them as
+# yuan).
 # usage: report_text.sh RECOUP WORKDIR
 set -u
 recoup=$1 work=$2
@@ -29,4 +30,15 @@ for amount in 'CLF.1\.0000' '¥5,000\.00' 'JP¥120,000'; do
   grep -q "^31-60  *1  *$amount\$" "$work/out" || fail "no dpd row $amount"
 done
 grep -q '6,300' "$work/out" && fail "a sum of three currencies"
+# A currency ICU does not know, or gold, is refused naming line and
+# column, nothing imported (both were kept, gold with two decimals).
+for code in ZZZ XAU; do
+  printf '%s\n' 'id,borrower_id,name,currency,balance,amount_due,due_date' \
+    "Z1,B9,Z,$code,100,100,2026-01-01" >"$work/z.csv"
+  "$recoup" import "$work/z.csv" "$work" --db "$work/b.db" \
+    --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" &&
+    fail "$code imported"
+  grep -q "z.csv:2: column currency: currency '$code' " "$work/err" ||
+    fail "$code: no line and column"
+done
 echo "report_text: ok"
