@@ -4,6 +4,7 @@
 
 #include "report.h"
 #include "template.h"
+#include "textwidth.h"
 
 /* The report's tables by name, each an array of row objects. */
 static const char *const tables[] = {"states",       "dpd",      "promises",
@@ -317,6 +318,15 @@ static long long num(const json_t *row, const char *key) {
   return (long long)json_integer_value(json_object_get(row, key));
 }
 
+/* s in a column of w terminal columns (text_pad: negative w left-aligns):
+ * printf's widths count bytes, three for each Chinese character, and ¥
+ * two. A line holds at most eight. */
+static const char *col(const char *s, int w) {
+  static char shown[8][512];
+  static int next;
+  return text_pad(shown[next++ % 8], sizeof shown[0], s, w);
+}
+
 /* An amount for the table in the institution's locale, in the row's
  * currency (the institution's when the row names none). */
 static const char *money_text(const institution_config *cfg, const json_t *row,
@@ -341,13 +351,13 @@ static void money_lines(FILE *out, const institution_config *cfg,
     long long v = (long long)json_integer_value(json_object_get(e, field));
     const char *cur = json_string_value(json_object_get(e, "currency"));
     if (!v && !(always && cur && !strcmp(cur, cfg->currency))) continue;
-    fprintf(out, "%-29s %22s\n", label,
-            money_text(cfg, e, v, money, sizeof money));
+    fprintf(out, "%-29s %s\n", label,
+            col(money_text(cfg, e, v, money, sizeof money), 22));
     shown = 1;
   }
   if (!shown && always)
-    fprintf(out, "%-29s %22s\n", label,
-            money_text(cfg, NULL, 0, money, sizeof money));
+    fprintf(out, "%-29s %s\n", label,
+            col(money_text(cfg, NULL, 0, money, sizeof money), 22));
 }
 
 void report_print(engine *eng, const json_t *r, FILE *out) {
@@ -358,23 +368,24 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   const json_t *v;
 
 #define MONEY(x) money_text(cfg, row, (x), money, sizeof money)
+#define COL(s, w) col((s), (w))
 
   rc_printable_line(name, sizeof name, cfg->name);
   fprintf(out, "%s — report as of %s\n\n", name, str(r, "as_of"));
   fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
           "balance", "errors");
   json_array_foreach(json_object_get(r, "states"), i, row)
-      fprintf(out, "%-14s %-16s %8lld %22s %7lld\n", str(row, "workflow"),
-              str(row, "state"), num(row, "cases"), MONEY(num(row, "balance")),
-              num(row, "errors"));
+      fprintf(out, "%s %s %8lld %s %7lld\n", COL(str(row, "workflow"), -14),
+              COL(str(row, "state"), -16), num(row, "cases"),
+              COL(MONEY(num(row, "balance")), 22), num(row, "errors"));
   fprintf(out, "%-31s %8lld (%lld open, %lld closed, %lld in error)\n\n",
           "total", num(r, "cases"), num(r, "open"), num(r, "closed"),
           num(r, "errors"));
 
   fprintf(out, "%-20s %8s %22s\n", "days past due", "cases", "balance");
   json_array_foreach(json_object_get(r, "dpd"), i, row)
-      fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
-              MONEY(num(row, "balance")));
+      fprintf(out, "%s %8lld %s\n", COL(str(row, "bucket"), -20),
+              num(row, "cases"), COL(MONEY(num(row, "balance")), 22));
   fputc('\n', out);
   v = json_object_get(r, "by_currency");
   money_lines(out, cfg, "recovered by payments", v, "recovered", 1);
@@ -402,21 +413,22 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fprintf(out, "%-8s %-22s %-10s %8s\n", "contact", "channel/kind", "status",
           "count");
   json_array_foreach(json_object_get(r, "contacts"), i, row)
-      fprintf(out, "%-8s %-22s %-10s %8lld\n", str(row, "kind"),
-              str(row, "channel"), str(row, "status"), num(row, "count"));
+      fprintf(out, "%s %s %s %8lld\n", COL(str(row, "kind"), -8),
+              COL(str(row, "channel"), -22), COL(str(row, "status"), -10),
+              num(row, "count"));
   if (json_array_size(json_object_get(r, "refusals"))) {
     fprintf(out, "\n%-10s %-32s %8s\n", "refused", "reason", "count");
     json_array_foreach(json_object_get(r, "refusals"), i, row)
-        fprintf(out, "%-10s %-32s %8lld\n", str(row, "status"),
-                str(row, "reason"), num(row, "count"));
+        fprintf(out, "%s %s %8lld\n", COL(str(row, "status"), -10),
+                COL(str(row, "reason"), -32), num(row, "count"));
   }
   if (json_array_size(json_object_get(r, "variants"))) {
     fprintf(out, "\n%-16s %-8s %8s %8s %22s\n", "experiment", "arm", "cases",
             "paid", "recovered");
     json_array_foreach(json_object_get(r, "variants"), i, row)
-        fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
-                str(row, "arm"), num(row, "cases"), num(row, "paid"),
-                MONEY(num(row, "recovered")));
+        fprintf(out, "%s %s %8lld %8lld %s\n", COL(str(row, "experiment"), -16),
+                COL(str(row, "arm"), -8), num(row, "cases"), num(row, "paid"),
+                COL(MONEY(num(row, "recovered")), 22));
   }
   for (int k = 0; k < 2; k++) {
     const json_t *m = json_object_get(r, k ? "previous_month" : "month");
@@ -445,18 +457,19 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
         money_text(cfg, e, num(e, "promised"), promised, sizeof promised);
         money_text(cfg, e, num(e, "collected"), collected, sizeof collected);
         if (j == 0)
-          fprintf(out, "%-24s %10lld %8lld %22s %22s\n", str(row, "user"),
-                  num(row, "tasks_done"), num(row, "promises"), promised,
-                  collected);
+          fprintf(out, "%s %10lld %8lld %s %s\n", COL(str(row, "user"), -24),
+                  num(row, "tasks_done"), num(row, "promises"),
+                  COL(promised, 22), COL(collected, 22));
         else
-          fprintf(out, "%-24s %10s %8s %22s %22s\n", "", "", "", promised,
-                  collected);
+          fprintf(out, "%-24s %10s %8s %s %s\n", "", "", "", COL(promised, 22),
+                  COL(collected, 22));
       }
     }
   }
   fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
           num(r, "timers_pending"), num(r, "events_pending"));
 #undef MONEY
+#undef COL
 }
 
 typedef struct error_page {

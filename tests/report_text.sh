@@ -2,7 +2,7 @@
 # `recoup report` as a person reads it, and the currencies it is given: a
 # book in yuan that also holds cases in yen and in CLF shows each
 # currency's balance with its own symbol and digits (it summed them as
-# yuan).
+# yuan), in columns as wide on the screen whatever the text.
 # usage: report_text.sh RECOUP WORKDIR
 set -u
 recoup=$1 work=$2
@@ -30,6 +30,15 @@ for amount in 'CLF.1\.0000' '¥5,000\.00' 'JP¥120,000'; do
   grep -q "^31-60  *1  *$amount\$" "$work/out" || fail "no dpd row $amount"
 done
 grep -q '6,300' "$work/out" && fail "a sum of three currencies"
+# Columns measured as a terminal shows them: 催收中 takes six columns
+# (nine bytes), ¥ one (two bytes); padded by bytes they stood three and
+# one columns short.
+for line in \
+  'plain          催收中                  1              ¥5,000.00       0' \
+  '31-60                       1              ¥5,000.00' \
+  '31-60                       1             JP¥120,000'; do
+  grep -qxF "$line" "$work/out" || fail "no line: $line"
+done
 # A currency ICU does not know, or gold, is refused naming line and
 # column, nothing imported (both were kept, gold with two decimals).
 for code in ZZZ XAU; do
@@ -41,4 +50,18 @@ for code in ZZZ XAU; do
   grep -q "z.csv:2: column currency: currency '$code' " "$work/err" ||
     fail "$code: no line and column"
 done
+# simulate's table cuts a long key at 20 columns of whole characters:
+# at 20 bytes it split the seventh character of a state named in Chinese
+# (the rest of the line one column short).
+mkdir -p "$work/sim/workflows"
+cp "$work/recoup.lua" "$work/sim/"
+sed 's/催收中/等待借款人回电话中的案件/g' "$work/workflows/plain.lua" \
+  >"$work/sim/workflows/plain.lua"
+"$recoup" import "$work/p.csv" "$work/sim" --db "$work/sim.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" ||
+  fail "import for simulate"
+"$recoup" simulate "$work/sim" --db "$work/sim.db" --days 1 \
+  >"$work/out" 2>"$work/err" || fail "simulate"
+grep -qxF '  at the end: 等待借款人回电话中的                    3' "$work/out" ||
+  fail "simulate's state cut or padded by bytes"
 echo "report_text: ok"
