@@ -24,6 +24,7 @@
 #include "serve.h"
 #include "simulate.h"
 #include "spec.h"
+#include "textwidth.h"
 #include "store/where.h"
 #include "user.h"
 
@@ -1027,28 +1028,6 @@ static int cmd_retry(const args *a) {
 
 /* --- errors ----------------------------------------------------------- */
 
-/* Columns a UTF-8 string takes on a terminal: CJK and other wide
- * characters two (East Asian Width W and F, the common ranges). */
-static int columns(const char *s) {
-  int n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    int len = *p < 0x80 ? 1 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
-    unsigned cp = *p & (0x7fu >> (len > 1 ? len : 0));
-    for (int i = 1; i < len && p[i]; i++) cp = (cp << 6) | (p[i] & 0x3fu);
-    n += (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-                 (cp >= 0xac00 && cp <= 0xd7a3) ||
-                 (cp >= 0xf900 && cp <= 0xfaff) ||
-                 (cp >= 0xfe30 && cp <= 0xfe4f) ||
-                 (cp >= 0xff00 && cp <= 0xff60) ||
-                 (cp >= 0xffe0 && cp <= 0xffe6) ||
-                 (cp >= 0x20000 && cp <= 0x3fffd)
-             ? 2
-             : 1;
-    for (int i = 0; i < len && *p; i++) p++;
-  }
-  return n;
-}
-
 static const char *const error_columns[] = {"case", "state", "event", "since",
                                             "error"};
 enum { NERROR_COLUMNS = 5, ERRORS_PAGE = 1000 };
@@ -1056,7 +1035,7 @@ enum { NERROR_COLUMNS = 5, ERRORS_PAGE = 1000 };
 static void print_error_line(const char *const *v, const int *width) {
   for (int k = 0; k < NERROR_COLUMNS; k++)
     printf("%s%*s", v[k],
-           k + 1 < NERROR_COLUMNS ? width[k] - columns(v[k]) + 2 : 0, "");
+           k + 1 < NERROR_COLUMNS ? width[k] - text_cols(v[k]) + 2 : 0, "");
   printf("\n");
 }
 
@@ -1069,12 +1048,12 @@ static void print_error_rows(json_t *rows, int *width) {
   json_t *row;
   if (width[0] == 0) {
     for (int k = 0; k < NERROR_COLUMNS; k++)
-      width[k] = columns(error_columns[k]);
+      width[k] = text_cols(error_columns[k]);
     json_array_foreach(rows, i, row) {
       for (int k = 0; k < NERROR_COLUMNS; k++) {
         const char *s =
             json_string_value(json_object_get(row, error_columns[k]));
-        int w = columns(shown(s, cells[k], sizeof cells[k]));
+        int w = text_cols(shown(s, cells[k], sizeof cells[k]));
         if (w > width[k]) width[k] = w;
       }
     }

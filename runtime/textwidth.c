@@ -5,8 +5,7 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
-/* The columns of one code point, by its Unicode properties. */
-static int char_cols(UChar32 c) {
+int text_char_cols(int32_t c) {
   int8_t gc;
   if (c < 0) return 1; /* a byte that does not decode: shown as one */
   if (c == 0x200B) return 0;
@@ -28,7 +27,7 @@ int text_cols(const char *s) {
   while (i < n) {
     UChar32 c;
     U8_NEXT(s, i, n, c);
-    cols += char_cols(c);
+    cols += text_char_cols(c);
   }
   return cols;
 }
@@ -43,7 +42,7 @@ int text_cut(char *dst, size_t size, const char *src, int cols) {
     UChar32 c;
     int w;
     U8_NEXT(src, i, n, c);
-    w = char_cols(c);
+    w = text_char_cols(c);
     if (used + w > cols || o + (size_t)(i - at) >= size) break;
     memcpy(dst + o, src + at, (size_t)(i - at));
     o += (size_t)(i - at);

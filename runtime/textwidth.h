@@ -6,6 +6,11 @@
 #define RECOUP_TEXTWIDTH_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* The columns one code point takes (c < 0, a byte that does not
+ * decode: one). */
+int text_char_cols(int32_t c);
 
 /* The columns s takes: East Asian wide and full-width characters two,
  * combining marks, format characters and U+200B none, the rest one (an
