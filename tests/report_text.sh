@@ -6,6 +6,7 @@
 # usage: report_text.sh RECOUP WORKDIR
 set -u
 recoup=$1 work=$2
+case $recoup in /*) ;; *) recoup=$(pwd)/$recoup ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
@@ -64,4 +65,10 @@ sed 's/催收中/等待借款人回电话中的案件/g' "$work/workflows/plain.
   >"$work/out" 2>"$work/err" || fail "simulate"
 grep -qxF '  at the end: 等待借款人回电话中的                    3' "$work/out" ||
   fail "simulate's state cut or padded by bytes"
+# Run in the institution's directory, simulate's HTML said "current: .":
+# it names the directory whole.
+(cd "$work/sim" && "$recoup" simulate --db "$work/sim.db" --days 1 \
+  --html "$work/sim.html") >"$work/out" 2>"$work/err" || fail "simulate in DIR"
+grep -qF "<p>current strategy: the scripts in $(cd "$work/sim" && pwd -P)</p>" \
+  "$work/sim.html" || fail "the HTML does not name the current arm's directory"
 echo "report_text: ok"
