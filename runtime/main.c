@@ -1153,9 +1153,11 @@ static int cmd_errors(const args *a) {
   int64_t before = 0;
   int width[NERROR_COLUMNS] = {0}, total = 0, json = (a->given & O_JSON) != 0;
   int all = (a->given & O_ALL) != 0;
-  error_groups groups = {json_array(), json_object()};
+  error_groups groups;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_KEEP, &until))) return EXIT_FAILED;
+  groups.list = json_array();
+  groups.index = json_object();
   if (json) printf("{\"errors\": [");
   do {
     json_t *page = report_errors(eng, before, ERRORS_PAGE, &err), *rows, *row;
