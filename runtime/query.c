@@ -203,10 +203,9 @@ int query_report(query *q, const char *today, query_table_fn fn, void *ud,
       TABLE("money", store_report_money(st, table_row, &t, err)))
     return rc;
 #undef TABLE
-  if ((rc = store_payments_total(st, &totals->recovered, err)) != RC_OK ||
-      (rc = store_overpaid_total(st, &totals->overpaid, err)) != RC_OK ||
-      (rc = store_reduced_total(st, &totals->reduced, err)) != RC_OK ||
-      (rc = store_timers_count(st, &totals->timers_pending, err)) != RC_OK)
+  /* Money is in the "money" table, by currency: a total of every
+   * payment whatever its case's currency was none. */
+  if ((rc = store_timers_count(st, &totals->timers_pending, err)) != RC_OK)
     return rc;
   return store_events_pending(st, &totals->events_pending, err);
 }
