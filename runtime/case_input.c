@@ -783,11 +783,10 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   if (c->product) in->present |= IN_PRODUCT;
   if ((rc = get_string(&top, "currency", &c->currency, 3, err))) return rc;
   if (c->currency) {
-    if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
-        !isupper((unsigned char)c->currency[1]) ||
-        !isupper((unsigned char)c->currency[2]))
-      return rc_error_set(err, RC_EINVAL, "currency",
-                          "currency '%s' is not an ISO 4217 code", c->currency);
+    const char *why = template_currency_refused(c->currency);
+    if (why)
+      return rc_error_set(err, RC_EINVAL, "currency", "currency '%s' %s",
+                          c->currency, why);
     in->present |= IN_CURRENCY;
   } else if (!(c->currency = strdup(default_currency))) {
     return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");

@@ -1255,7 +1255,8 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
     /* Money paid on a promise a collector took is that collector's. */
     rc = store_promise_user_get(eng->st, p.id, taker, sizeof taker, err);
     if (rc == RC_OK)
-      rc = figure(eng, "collector", taker, "collected", NULL, 0, amount, err);
+      rc = figure(eng, "collector", taker, "collected", c->currency, 0, amount,
+                  err);
     if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
     if ((rc = store_promise_update(eng->st, p.id, paid, kept ? "kept" : "open",
                                    err)))
@@ -1418,9 +1419,10 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
                                                .amount_due = due,
                                                .overpaid = c.overpaid + excess},
                           err);
+    /* keyed by the case's currency: payments carry none */
     if (rc == RC_OK)
-      rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", NULL, NULL,
-                     NULL, 1, amount, err);
+      rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", c.currency,
+                     NULL, NULL, 1, amount, err);
     if (rc == RC_OK)
       rc = journal(eng, case_id, "payment", c.state, c.version,
                    json_deep_copy(data), err);
@@ -4437,8 +4439,8 @@ static int promise_record(engine *eng, const store_case *c, rc_money amount,
     return rc;
   if (eng->actor[0] &&
       ((rc = store_promise_user_put(eng->st, *id, eng->actor, err)) ||
-       (rc = figure(eng, "collector", eng->actor, "promises", NULL, 1, amount,
-                    err))))
+       (rc = figure(eng, "collector", eng->actor, "promises", c->currency, 1,
+                    amount, err))))
     return rc;
   return journal(eng, c->id, "promise", c->state, c->version,
                  json_pack("{s:I, s:I, s:s}", "id", (json_int_t)*id, "amount",

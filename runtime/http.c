@@ -36,6 +36,7 @@
 
 #include <http_parser.h>
 #include <jansson.h>
+#include <unicode/utf8.h>
 
 #include "recoup/http.h"
 
@@ -1258,37 +1259,14 @@ static int hexval(int ch) {
 }
 
 /* Well-formed UTF-8 (no overlong forms, surrogates or values past
- * U+10FFFF) without control characters. */
+ * U+10FFFF: ICU's U8_NEXT) without control characters. */
 static int text_ok(const unsigned char *s, size_t len) {
-  for (size_t i = 0; i < len;) {
-    unsigned ch = s[i], cp, need;
-    if (ch < 0x80) {
-      if (ch < 0x20 || ch == 0x7f) return 0;
-      i++;
-      continue;
-    }
-    if (ch >= 0xc2 && ch <= 0xdf) {
-      need = 1;
-      cp = ch & 0x1f;
-    } else if (ch >= 0xe0 && ch <= 0xef) {
-      need = 2;
-      cp = ch & 0x0f;
-    } else if (ch >= 0xf0 && ch <= 0xf4) {
-      need = 3;
-      cp = ch & 0x07;
-    } else {
-      return 0;
-    }
-    if (i + need >= len) return 0;
-    for (unsigned k = 1; k <= need; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return 0;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-        (cp >= 0x80 && cp <= 0x9f))
-      return 0;
-    i += need + 1;
+  int32_t i = 0, n = len > INT32_MAX ? -1 : (int32_t)len;
+  if (n < 0) return 0;
+  while (i < n) {
+    UChar32 c;
+    U8_NEXT(s, i, n, c);
+    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f)) return 0;
   }
   return 1;
 }

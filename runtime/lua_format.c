@@ -34,10 +34,9 @@ static int format_money(lua_State *L, template_ctx *ctx, lua_Integer minor,
 }
 
 static const char *money_currency(lua_State *L) {
-  const char *currency = luaL_optstring(L, 2, NULL);
-  if (currency && (strlen(currency) != 3 ||
-                   strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
-    luaL_argerror(L, 2, "an ISO 4217 code such as \"CNY\"");
+  const char *currency = luaL_optstring(L, 2, NULL), *why;
+  if (currency && (why = template_currency_refused(currency)))
+    luaL_argerror(L, 2, lua_pushfstring(L, "currency '%s' %s", currency, why));
   return currency;
 }
 

@@ -24,6 +24,7 @@
 #include "serve.h"
 #include "simulate.h"
 #include "spec.h"
+#include "textwidth.h"
 #include "store/where.h"
 #include "user.h"
 
@@ -115,8 +116,9 @@ static const command commands[] = {
      "run due timers and queued events, then deliver"},
     {"report", cmd_report, O_DB | O_NOW | O_JSON, 0, 1,
      "[DIR] [--db FILE] [--now TIME] [--json]", "KPIs"},
-    {"errors", cmd_errors, O_DB | O_JSON, 0, 1, "[DIR] [--db FILE] [--json]",
-     "cases in error, the newest failure first"},
+    {"errors", cmd_errors, O_DB | O_JSON | O_ALL, 0, 1,
+     "[DIR] [--db FILE] [--all] [--json]",
+     "cases in error by error, the newest first; --all: each case"},
     {"retry", cmd_retry, O_DB | O_ALL, 0, -1,
      "CASE... [DIR] [--db FILE]  |  retry --all [DIR] [--db FILE]",
      "re-run the failed events of cases in error"},
@@ -1027,37 +1029,92 @@ static int cmd_retry(const args *a) {
 
 /* --- errors ----------------------------------------------------------- */
 
-/* Columns a UTF-8 string takes on a terminal: CJK and other wide
- * characters two (East Asian Width W and F, the common ranges). */
-static int columns(const char *s) {
-  int n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    int len = *p < 0x80 ? 1 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
-    unsigned cp = *p & (0x7fu >> (len > 1 ? len : 0));
-    for (int i = 1; i < len && p[i]; i++) cp = (cp << 6) | (p[i] & 0x3fu);
-    n += (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-                 (cp >= 0xac00 && cp <= 0xd7a3) ||
-                 (cp >= 0xf900 && cp <= 0xfaff) ||
-                 (cp >= 0xfe30 && cp <= 0xfe4f) ||
-                 (cp >= 0xff00 && cp <= 0xff60) ||
-                 (cp >= 0xffe0 && cp <= 0xffe6) ||
-                 (cp >= 0x20000 && cp <= 0x3fffd)
-             ? 2
-             : 1;
-    for (int i = 0; i < len && *p; i++) p++;
-  }
-  return n;
-}
-
 static const char *const error_columns[] = {"case", "state", "event", "since",
                                             "error"};
 enum { NERROR_COLUMNS = 5, ERRORS_PAGE = 1000 };
 
-static void print_error_line(const char *const *v, const int *width) {
-  for (int k = 0; k < NERROR_COLUMNS; k++)
-    printf("%s%*s", v[k],
-           k + 1 < NERROR_COLUMNS ? width[k] - columns(v[k]) + 2 : 0, "");
+static void print_line(const char *const *v, const int *width, int n) {
+  for (int k = 0; k < n; k++)
+    printf("%s%*s", v[k], k + 1 < n ? width[k] - text_cols(v[k]) + 2 : 0, "");
   printf("\n");
+}
+
+static void print_error_line(const char *const *v, const int *width) {
+  print_line(v, width, NERROR_COLUMNS);
+}
+
+/* Cases failed by the same error in the same event, newest first: 200
+ * cases failed by one script line read as 200 rows of the same text. */
+typedef struct error_groups {
+  json_t *list;  /* [{event, error, cases, newest, newest_since, oldest,
+                    oldest_since}] in the order first seen */
+  json_t *index; /* event "\x1f" error -> position in list */
+} error_groups;
+
+static void group_error_rows(error_groups *g, json_t *rows) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(rows, i, row) {
+    const char *event = json_string_value(json_object_get(row, "event")),
+               *error = json_string_value(json_object_get(row, "error")),
+               *id = json_string_value(json_object_get(row, "case")),
+               *since = json_string_value(json_object_get(row, "since"));
+    size_t n = strlen(event ? event : "") + strlen(error ? error : "") + 2;
+    char *key = malloc(n);
+    json_t *at, *e;
+    if (!key) continue;
+    snprintf(key, n, "%s\x1f%s", event ? event : "", error ? error : "");
+    if ((at = json_object_get(g->index, key))) {
+      e = json_array_get(g->list, (size_t)json_integer_value(at));
+      json_object_set_new(
+          e, "cases",
+          json_integer(json_integer_value(json_object_get(e, "cases")) + 1));
+    } else {
+      json_object_set_new(g->index, key,
+                          json_integer((json_int_t)json_array_size(g->list)));
+      e = json_pack("{s:s, s:s, s:I, s:s, s:s}", "event", event ? event : "",
+                    "error", error ? error : "", "cases", (json_int_t)1,
+                    "newest", id ? id : "", "newest_since", since ? since : "");
+      json_array_append_new(g->list, e);
+    }
+    /* the rows come newest first: the last seen is the oldest */
+    if (e) {
+      json_object_set_new(e, "oldest", json_string(id ? id : ""));
+      json_object_set_new(e, "oldest_since", json_string(since ? since : ""));
+    }
+    free(key);
+  }
+}
+
+static void print_error_groups(const error_groups *g) {
+  static const char *const head[] = {"cases",  "event", "newest", "since",
+                                     "oldest", "since", "error"};
+  static const char *const field[] = {NULL,           "event",  "newest",
+                                      "newest_since", "oldest", "oldest_since",
+                                      "error"};
+  enum { N = 7 };
+  char cells[N][1100];
+  const char *v[N];
+  int width[N];
+  size_t i;
+  json_t *e;
+  for (int k = 0; k < N; k++) width[k] = text_cols(head[k]);
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass) print_line(head, width, N);
+    json_array_foreach(g->list, i, e) {
+      for (int k = 0; k < N; k++) {
+        if (!field[k])
+          snprintf(cells[k], sizeof cells[k], "%lld",
+                   (long long)json_integer_value(json_object_get(e, "cases")));
+        else
+          shown(json_string_value(json_object_get(e, field[k])), cells[k],
+                sizeof cells[k]);
+        v[k] = cells[k];
+        if (!pass && text_cols(v[k]) > width[k]) width[k] = text_cols(v[k]);
+      }
+      if (pass) print_line(v, width, N);
+    }
+  }
 }
 
 /* One page as aligned text, the error last; the columns are as wide as
@@ -1069,12 +1126,12 @@ static void print_error_rows(json_t *rows, int *width) {
   json_t *row;
   if (width[0] == 0) {
     for (int k = 0; k < NERROR_COLUMNS; k++)
-      width[k] = columns(error_columns[k]);
+      width[k] = text_cols(error_columns[k]);
     json_array_foreach(rows, i, row) {
       for (int k = 0; k < NERROR_COLUMNS; k++) {
         const char *s =
             json_string_value(json_object_get(row, error_columns[k]));
-        int w = columns(shown(s, cells[k], sizeof cells[k]));
+        int w = text_cols(shown(s, cells[k], sizeof cells[k]));
         if (w > width[k]) width[k] = w;
       }
     }
@@ -1095,8 +1152,12 @@ static int cmd_errors(const args *a) {
   rc_time until;
   int64_t before = 0;
   int width[NERROR_COLUMNS] = {0}, total = 0, json = (a->given & O_JSON) != 0;
+  int all = (a->given & O_ALL) != 0;
+  error_groups groups;
   rc_error_clear(&err);
   if (!(eng = open_engine(a, dir, CLOCK_KEEP, &until))) return EXIT_FAILED;
+  groups.list = json_array();
+  groups.index = json_object();
   if (json) printf("{\"errors\": [");
   do {
     json_t *page = report_errors(eng, before, ERRORS_PAGE, &err), *rows, *row;
@@ -1105,6 +1166,8 @@ static int cmd_errors(const args *a) {
       if (json) printf("]}\n");
       rc_error_print(&err, stderr);
       engine_close(eng);
+      json_decref(groups.list);
+      json_decref(groups.index);
       return EXIT_FAILED;
     }
     rows = json_object_get(page, "errors");
@@ -1114,17 +1177,30 @@ static int cmd_errors(const args *a) {
         printf("%s\n  %s", total++ ? "," : "", text ? text : "{}");
         free(text);
       }
-    } else if (json_array_size(rows)) {
+    } else if (json_array_size(rows) && all) {
       print_error_rows(rows, width);
+      total += (int)json_array_size(rows);
+    } else {
+      group_error_rows(&groups, rows);
       total += (int)json_array_size(rows);
     }
     before = json_integer_value(json_object_get(page, "next"));
     json_decref(page);
   } while (before > 0);
-  if (json)
+  if (json) {
     printf("%s]}\n", total ? "\n" : "");
-  else if (total == 0)
+  } else if (total == 0) {
     printf("no cases in error\n");
+  } else if (!all) {
+    print_error_groups(&groups);
+    printf(
+        "%d case%s in error, %d error%s; `recoup errors --all` lists "
+        "each case\n",
+        total, total == 1 ? "" : "s", (int)json_array_size(groups.list),
+        json_array_size(groups.list) == 1 ? "" : "s");
+  }
+  json_decref(groups.list);
+  json_decref(groups.index);
   engine_close(eng);
   return EXIT_DONE;
 }

@@ -199,13 +199,13 @@ int query_report(query *q, const char *today, query_table_fn fn, void *ud,
             store_report_installments(st, table_row, &t, err)) ||
       TABLE("contacts", store_report_contacts(st, table_row, &t, err)) ||
       TABLE("refusals", store_report_refusals(st, table_row, &t, err)) ||
-      TABLE("variants", store_report_variants(st, table_row, &t, err)))
+      TABLE("variants", store_report_variants(st, table_row, &t, err)) ||
+      TABLE("money", store_report_money(st, table_row, &t, err)))
     return rc;
 #undef TABLE
-  if ((rc = store_payments_total(st, &totals->recovered, err)) != RC_OK ||
-      (rc = store_overpaid_total(st, &totals->overpaid, err)) != RC_OK ||
-      (rc = store_reduced_total(st, &totals->reduced, err)) != RC_OK ||
-      (rc = store_timers_count(st, &totals->timers_pending, err)) != RC_OK)
+  /* Money is in the "money" table, by currency: a total of every
+   * payment whatever its case's currency was none. */
+  if ((rc = store_timers_count(st, &totals->timers_pending, err)) != RC_OK)
     return rc;
   return store_events_pending(st, &totals->events_pending, err);
 }

@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/utf8.h>
+
 #include <lauxlib.h>
 
 #include "lua_rt.h"
 #include "repl.h"
 #include "template.h"
+#include "textwidth.h"
 
 /* The text grows in a userdata at a fixed stack slot, not in a luaL_Buffer:
  * the printer walks tables with values pushed above its text, which a
@@ -59,48 +62,28 @@ static void add_tostring(printer *p, int idx) {
   lua_pop(p->L, 1);
 }
 
-/* The next character of s (n bytes left): its code point and its length.
- * A byte that does not start a well-formed sequence is 1 byte, U+FFFD. */
+/* The next character of s (n bytes left): its code point and its length,
+ * decoded by ICU. A byte that does not start a well-formed sequence
+ * (overlong, a surrogate, past U+10FFFF, cut short) is 1 byte, U+FFFD. */
 static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp) {
-  size_t len = s[0] < 0x80   ? 1
-               : s[0] < 0xC2 ? 0
-               : s[0] < 0xE0 ? 2
-               : s[0] < 0xF0 ? 3
-               : s[0] < 0xF5 ? 4
-                             : 0;
-  if (len == 0 || len > n) {
+  int32_t i = 0, len = n > INT32_MAX ? INT32_MAX : (int32_t)n;
+  UChar32 c;
+  U8_NEXT(s, i, len, c);
+  if (c < 0) {
     *cp = 0xFFFD;
     return 1;
   }
-  *cp = len == 1 ? s[0] : s[0] & (0x7F >> len);
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) {
-      *cp = 0xFFFD;
-      return 1;
-    }
-    *cp = *cp << 6 | (s[i] & 0x3F);
-  }
-  return len;
+  *cp = (unsigned)c;
+  return (size_t)i;
 }
 
-/* Columns a terminal gives a character: 2 for East Asian Wide and
- * Fullwidth (Han, kana, Hangul, fullwidth forms, emoji), 0 for combining
- * marks, 1 otherwise. Our own table, so a column is as wide in a pipe and
- * under LANG=C as on the terminal. */
+/* Columns a terminal gives a character: ICU's East Asian width (2 for
+ * Wide and Fullwidth: Han, kana, Hangul, fullwidth forms, emoji), 0 for
+ * combining marks and format characters, 1 otherwise (textwidth.c).
+ * Properties, not the locale: a column is as wide in a pipe and under
+ * LANG=C as on the terminal. */
 static int char_width(unsigned c) {
-  static const unsigned wide[][2] = {
-      {0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},
-      {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},
-      {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},   {0xA960, 0xA97F},
-      {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},   {0xFE10, 0xFE19},
-      {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},
-      {0x1F300, 0x1F64F}, {0x1F900, 0x1F9FF}, {0x20000, 0x3FFFD}};
-  if ((c >= 0x0300 && c <= 0x036F) || (c >= 0x200B && c <= 0x200F) ||
-      (c >= 0x20D0 && c <= 0x20FF) || (c >= 0xFE00 && c <= 0xFE0F))
-    return 0;
-  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
-    if (c >= wide[i][0] && c <= wide[i][1]) return 2;
-  return 1;
+  return text_char_cols((int32_t)c);
 }
 
 static size_t text_width(const char *s, size_t n) {

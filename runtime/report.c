@@ -4,11 +4,12 @@
 
 #include "report.h"
 #include "template.h"
+#include "textwidth.h"
 
 /* The report's tables by name, each an array of row objects. */
 static const char *const tables[] = {"states",       "dpd",      "promises",
                                      "installments", "contacts", "refusals",
-                                     "variants"};
+                                     "variants",     "money"};
 enum { NTABLES = sizeof tables / sizeof tables[0] };
 
 static int collect(void *ud, const char *table, const store_value *cols,
@@ -48,15 +49,11 @@ static json_t *rate(json_int_t good, json_int_t all) {
 /* --- a month's work: the figures the console's Overview reads ---------- */
 
 typedef struct month_sums {
-  json_int_t recovered;
-  json_t *collectors; /* [{user, tasks_done, promises, promised, collected}] */
+  const char *currency; /* the institution's: figures kept before */
+  json_t *recovered;    /* [{currency, recovered}] */
+  json_t *collectors;   /* [{user, tasks_done, promises, promised,
+                           collected, by_currency}] */
 } month_sums;
-
-static int month_payment(void *ud, const store_value *c, int n) {
-  month_sums *m = ud;
-  if (n > 5 && c[5].type == STORE_INT) m->recovered += c[5].i;
-  return 0;
-}
 
 static void month_add(json_t *e, const char *field, json_int_t v) {
   json_object_set_new(
@@ -64,8 +61,37 @@ static void month_add(json_t *e, const char *field, json_int_t v) {
       json_integer(json_integer_value(json_object_get(e, field)) + v));
 }
 
-/* Rows: day, user, what (tasks_done, promises, collected), -, count,
- * amount (store_figures_days' "collector"). */
+/* The entry of list for currency, added (fields zero) when new. Figures
+ * written before they were keyed by currency say '' and were summed as
+ * the institution's. */
+static json_t *currency_entry(json_t *list, const store_value *v,
+                              const char *fallback, const char *f1,
+                              const char *f2) {
+  const char *cur = v->type == STORE_TEXT && v->s && v->s[0] ? v->s : fallback;
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    if (!strcmp(json_string_value(json_object_get(e, "currency")), cur))
+      return e;
+  }
+  e = json_pack("{s:s, s:I}", "currency", cur, f1, (json_int_t)0);
+  if (f2) json_object_set_new(e, f2, json_integer(0));
+  json_array_append_new(list, e);
+  return e;
+}
+
+/* Rows: day, currency, -, -, count, amount. */
+static int month_payment(void *ud, const store_value *c, int n) {
+  month_sums *m = ud;
+  if (n > 5 && c[5].type == STORE_INT)
+    month_add(
+        currency_entry(m->recovered, &c[1], m->currency, "recovered", NULL),
+        "recovered", c[5].i);
+  return 0;
+}
+
+/* Rows: day, user, what (tasks_done, promises, collected), currency,
+ * count, amount (store_figures_days' "collector"). */
 static int month_collector(void *ud, const store_value *c, int n) {
   month_sums *m = ud;
   const char *user, *what;
@@ -77,17 +103,34 @@ static int month_collector(void *ud, const store_value *c, int n) {
     if (!strcmp(json_string_value(json_object_get(x, "user")), user)) e = x;
   }
   if (!e) {
-    e = json_pack("{s:s, s:I, s:I, s:I, s:I}", "user", user, "tasks_done",
+    e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:[]}", "user", user, "tasks_done",
                   (json_int_t)0, "promises", (json_int_t)0, "promised",
-                  (json_int_t)0, "collected", (json_int_t)0);
+                  (json_int_t)0, "collected", (json_int_t)0, "by_currency");
     json_array_append_new(m->collectors, e);
   }
   if (!strcmp(what, "tasks_done")) month_add(e, "tasks_done", c[4].i);
   if (!strcmp(what, "promises")) {
     month_add(e, "promises", c[4].i);
-    month_add(e, "promised", c[5].i);
+    month_add(currency_entry(json_object_get(e, "by_currency"), &c[3],
+                             m->currency, "promised", "collected"),
+              "promised", c[5].i);
   }
-  if (!strcmp(what, "collected")) month_add(e, "collected", c[5].i);
+  if (!strcmp(what, "collected"))
+    month_add(currency_entry(json_object_get(e, "by_currency"), &c[3],
+                             m->currency, "promised", "collected"),
+              "collected", c[5].i);
+  return 0;
+}
+
+/* The amount of field in list's entry for currency; 0 when none. */
+static json_int_t in_currency(const json_t *list, const char *currency,
+                              const char *field) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    if (!strcmp(json_string_value(json_object_get(e, "currency")), currency))
+      return json_integer_value(json_object_get(e, field));
+  }
   return 0;
 }
 
@@ -103,7 +146,8 @@ static int by_user(const void *a, const void *b) {
  * changes, so a month-end report costs a few hundred rows at any size. */
 static json_t *month_json(engine *eng, rc_date first, const char *to,
                           rc_error *err) {
-  month_sums m = {0, json_array()};
+  month_sums m = {script_config(engine_script(eng))->currency, json_array(),
+                  json_array()};
   char from[16];
   json_t *sorted, **v;
   size_t n, i;
@@ -113,6 +157,7 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
       query_figures_days(engine_query(eng), "collector", from, to,
                          month_collector, &m, err) != RC_OK) {
     json_decref(m.collectors);
+    json_decref(m.recovered);
     return NULL;
   }
   n = json_array_size(m.collectors);
@@ -120,19 +165,61 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
   if ((v = malloc((n ? n : 1) * sizeof *v))) {
     for (i = 0; i < n; i++) v[i] = json_array_get(m.collectors, i);
     qsort(v, n, sizeof *v, by_user);
-    for (i = 0; i < n; i++) json_array_append(sorted, v[i]);
+    for (i = 0; i < n; i++) {
+      /* the scalars in the institution's currency, as the report's */
+      const json_t *by = json_object_get(v[i], "by_currency");
+      json_object_set_new(
+          v[i], "promised",
+          json_integer(in_currency(by, m.currency, "promised")));
+      json_object_set_new(
+          v[i], "collected",
+          json_integer(in_currency(by, m.currency, "collected")));
+      json_array_append(sorted, v[i]);
+    }
     free(v);
   }
   json_decref(m.collectors);
-  return json_pack("{s:s, s:s, s:I, s:o}", "from", from, "to", to, "recovered",
-                   m.recovered, "collectors", sorted);
+  return json_pack("{s:s, s:s, s:I, s:o, s:o}", "from", from, "to", to,
+                   "recovered",
+                   in_currency(m.recovered, m.currency, "recovered"),
+                   "by_currency", m.recovered, "collectors", sorted);
+}
+
+/* Money by currency: open cases and their balance (from the dpd rows),
+ * what payments recovered, what was overpaid and what imports reduced
+ * (from the money rows). */
+static json_t *by_currency(const json_t *dpd, const json_t *money) {
+  json_t *list = json_array(), *row, *e;
+  size_t i;
+  json_array_foreach(money, i, row) {
+    json_int_t paid = json_integer_value(json_object_get(row, "paid")),
+               over = json_integer_value(json_object_get(row, "overpaid"));
+    json_array_append_new(
+        list, json_pack("{s:O, s:I, s:I, s:I, s:I, s:I}", "currency",
+                        json_object_get(row, "currency"), "open", (json_int_t)0,
+                        "balance", (json_int_t)0, "recovered", paid - over,
+                        "overpaid", over, "reduced_by_import",
+                        json_integer_value(json_object_get(row, "reduced"))));
+  }
+  json_array_foreach(dpd, i, row) {
+    store_value cur = {
+        .type = STORE_TEXT,
+        .s = json_string_value(json_object_get(row, "currency"))};
+    if (!cur.s) continue;
+    e = currency_entry(list, &cur, cur.s, "open", "balance");
+    month_add(e, "open", json_integer_value(json_object_get(row, "cases")));
+    month_add(e, "balance",
+              json_integer_value(json_object_get(row, "balance")));
+  }
+  return list;
 }
 
 int report_build(engine *eng, json_t **report, rc_error *err) {
   rc_clock *clk = engine_clock(eng);
   json_t *arrays[NTABLES], *out;
   json_t *states, *dpd, *promises, *installments, *contacts, *refusals,
-      *variants;
+      *variants, *money;
+  const char *cur = script_config(engine_script(eng))->currency;
   rc_date today = clock_zone_date(clock_zone(clk), clock_now(clk));
   char day[16];
   query_totals totals;
@@ -156,6 +243,8 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   contacts = arrays[4];
   refusals = arrays[5];
   variants = arrays[6];
+  money = by_currency(dpd, arrays[7]);
+  json_decref(arrays[7]);
   kept = sum_where(promises, "promises", "status", "kept");
   broken = sum_where(promises, "promises", "status", "broken");
   on_time = sum_where(installments, "installments", "status", "paid");
@@ -164,24 +253,31 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   out = json_pack(
       "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:{s:o, s:I, s:I, s:o},"
       " s:{s:o, s:o}, s:o, s:o, s:o, s:I, s:I, s:I}",
-      "as_of", day, "currency", script_config(engine_script(eng))->currency,
-      "cases", sum_where(states, "cases", NULL, NULL), "open",
+      "as_of", day, "currency", cur, "cases",
+      sum_where(states, "cases", NULL, NULL), "open",
       sum_where(states, "cases", NULL, NULL) -
           sum_where(states, "closed", NULL, NULL),
       "closed", sum_where(states, "closed", NULL, NULL), "errors",
       sum_where(states, "errors", NULL, NULL), "states", states, "dpd", dpd,
-      /* what reduced balances; the rest is refunded */
-      "recovered", (json_int_t)(totals.recovered - totals.overpaid), "promises",
+      /* what reduced balances; the rest is refunded. Amounts of cases
+       * in other currencies are in by_currency only: a sum of yen and
+       * yuan is neither. */
+      "recovered", in_currency(money, cur, "recovered"), "promises",
       "by_status", promises, "kept", kept, "broken", broken, "kept_rate",
       rate(kept, kept + broken), "installments", "by_status", installments,
       "on_time_rate", rate(on_time, on_time + late + missed), "contacts",
       contacts, "refusals", refusals, "variants", variants, "timers_pending",
       (json_int_t)totals.timers_pending, "events_pending",
       (json_int_t)totals.events_pending, "overpaid",
-      (json_int_t)totals.overpaid);
-  if (out)
-    json_object_set_new(out, "reduced_by_import",
-                        json_integer((json_int_t)totals.reduced));
+      in_currency(money, cur, "overpaid"));
+  if (out) {
+    json_object_set_new(
+        out, "reduced_by_import",
+        json_integer(in_currency(money, cur, "reduced_by_import")));
+    json_object_set_new(out, "by_currency", money);
+  } else {
+    json_decref(money);
+  }
   if (!out) return rc_error_set(err, RC_ENOMEM, NULL, "report: out of memory");
   {
     /* This month so far, and the last one whole: what a supervisor
@@ -222,11 +318,46 @@ static long long num(const json_t *row, const char *key) {
   return (long long)json_integer_value(json_object_get(row, key));
 }
 
-/* An amount for the table, in the institution's locale and currency. */
-static const char *money_text(const institution_config *cfg, long long minor,
-                              char *buf, size_t size) {
-  template_format_money(cfg->locale, cfg->currency, minor, buf, size);
+/* s in a column of w terminal columns (text_pad: negative w left-aligns):
+ * printf's widths count bytes, three for each Chinese character, and ¥
+ * two. A line holds at most eight. */
+static const char *col(const char *s, int w) {
+  static char shown[8][512];
+  static int next;
+  return text_pad(shown[next++ % 8], sizeof shown[0], s, w);
+}
+
+/* An amount for the table in the institution's locale, in the row's
+ * currency (the institution's when the row names none). */
+static const char *money_text(const institution_config *cfg, const json_t *row,
+                              long long minor, char *buf, size_t size) {
+  const char *cur = json_string_value(json_object_get(row, "currency"));
+  template_format_money(cfg->locale, cur ? cur : cfg->currency, minor, buf,
+                        size);
   return buf;
+}
+
+/* A line of label and amount for each currency of list that holds one
+ * (field non-zero), the institution's always: a book in yen and yuan
+ * shows two, never their sum. */
+static void money_lines(FILE *out, const institution_config *cfg,
+                        const char *label, const json_t *list,
+                        const char *field, int always) {
+  char money[64];
+  size_t i;
+  const json_t *e;
+  int shown = 0;
+  json_array_foreach(list, i, e) {
+    long long v = (long long)json_integer_value(json_object_get(e, field));
+    const char *cur = json_string_value(json_object_get(e, "currency"));
+    if (!v && !(always && cur && !strcmp(cur, cfg->currency))) continue;
+    fprintf(out, "%-29s %s\n", label,
+            col(money_text(cfg, e, v, money, sizeof money), 22));
+    shown = 1;
+  }
+  if (!shown && always)
+    fprintf(out, "%-29s %s\n", label,
+            col(money_text(cfg, NULL, 0, money, sizeof money), 22));
 }
 
 void report_print(engine *eng, const json_t *r, FILE *out) {
@@ -236,31 +367,30 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   json_t *row;
   const json_t *v;
 
-#define MONEY(x) money_text(cfg, (x), money, sizeof money)
+#define MONEY(x) money_text(cfg, row, (x), money, sizeof money)
+#define COL(s, w) col((s), (w))
 
   rc_printable_line(name, sizeof name, cfg->name);
   fprintf(out, "%s — report as of %s\n\n", name, str(r, "as_of"));
   fprintf(out, "%-14s %-16s %8s %22s %7s\n", "workflow", "state", "cases",
           "balance", "errors");
   json_array_foreach(json_object_get(r, "states"), i, row)
-      fprintf(out, "%-14s %-16s %8lld %22s %7lld\n", str(row, "workflow"),
-              str(row, "state"), num(row, "cases"), MONEY(num(row, "balance")),
-              num(row, "errors"));
+      fprintf(out, "%s %s %8lld %s %7lld\n", COL(str(row, "workflow"), -14),
+              COL(str(row, "state"), -16), num(row, "cases"),
+              COL(MONEY(num(row, "balance")), 22), num(row, "errors"));
   fprintf(out, "%-31s %8lld (%lld open, %lld closed, %lld in error)\n\n",
           "total", num(r, "cases"), num(r, "open"), num(r, "closed"),
           num(r, "errors"));
 
   fprintf(out, "%-20s %8s %22s\n", "days past due", "cases", "balance");
   json_array_foreach(json_object_get(r, "dpd"), i, row)
-      fprintf(out, "%-20s %8lld %22s\n", str(row, "bucket"), num(row, "cases"),
-              MONEY(num(row, "balance")));
-  fprintf(out, "\n%-29s %22s\n", "recovered by payments",
-          MONEY(num(r, "recovered")));
-  fprintf(out, "%-29s %22s\n", "balance reduced by import",
-          MONEY(num(r, "reduced_by_import")));
-  if (num(r, "overpaid") > 0)
-    fprintf(out, "%-29s %22s\n", "overpaid, to refund",
-            MONEY(num(r, "overpaid")));
+      fprintf(out, "%s %8lld %s\n", COL(str(row, "bucket"), -20),
+              num(row, "cases"), COL(MONEY(num(row, "balance")), 22));
+  fputc('\n', out);
+  v = json_object_get(r, "by_currency");
+  money_lines(out, cfg, "recovered by payments", v, "recovered", 1);
+  money_lines(out, cfg, "balance reduced by import", v, "reduced_by_import", 1);
+  money_lines(out, cfg, "overpaid, to refund", v, "overpaid", 0);
 
   v = json_object_get(r, "promises");
   fprintf(out, "%-29s %lld kept, %lld broken", "promises to pay",
@@ -283,21 +413,22 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fprintf(out, "%-8s %-22s %-10s %8s\n", "contact", "channel/kind", "status",
           "count");
   json_array_foreach(json_object_get(r, "contacts"), i, row)
-      fprintf(out, "%-8s %-22s %-10s %8lld\n", str(row, "kind"),
-              str(row, "channel"), str(row, "status"), num(row, "count"));
+      fprintf(out, "%s %s %s %8lld\n", COL(str(row, "kind"), -8),
+              COL(str(row, "channel"), -22), COL(str(row, "status"), -10),
+              num(row, "count"));
   if (json_array_size(json_object_get(r, "refusals"))) {
     fprintf(out, "\n%-10s %-32s %8s\n", "refused", "reason", "count");
     json_array_foreach(json_object_get(r, "refusals"), i, row)
-        fprintf(out, "%-10s %-32s %8lld\n", str(row, "status"),
-                str(row, "reason"), num(row, "count"));
+        fprintf(out, "%s %s %8lld\n", COL(str(row, "status"), -10),
+                COL(str(row, "reason"), -32), num(row, "count"));
   }
   if (json_array_size(json_object_get(r, "variants"))) {
     fprintf(out, "\n%-16s %-8s %8s %8s %22s\n", "experiment", "arm", "cases",
             "paid", "recovered");
     json_array_foreach(json_object_get(r, "variants"), i, row)
-        fprintf(out, "%-16s %-8s %8lld %8lld %22s\n", str(row, "experiment"),
-                str(row, "arm"), num(row, "cases"), num(row, "paid"),
-                MONEY(num(row, "recovered")));
+        fprintf(out, "%s %s %8lld %8lld %s\n", COL(str(row, "experiment"), -16),
+                COL(str(row, "arm"), -8), num(row, "cases"), num(row, "paid"),
+                COL(MONEY(num(row, "recovered")), 22));
   }
   for (int k = 0; k < 2; k++) {
     const json_t *m = json_object_get(r, k ? "previous_month" : "month");
@@ -307,8 +438,8 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
              k ? "the month before" : "this month", str(m, "from"),
              str(m, "to"));
     fprintf(out, "\n%s\n", head);
-    fprintf(out, "%-29s %22s\n", "recovered by payments",
-            MONEY(num(m, "recovered")));
+    money_lines(out, cfg, "recovered by payments",
+                json_object_get(m, "by_currency"), "recovered", 1);
     if (!json_array_size(json_object_get(m, "collectors"))) {
       fprintf(out, "%-29s none\n", "collectors' tasks done");
       continue;
@@ -316,16 +447,29 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
     fprintf(out, "%-24s %10s %8s %22s %22s\n", "collector", "tasks done",
             "promises", "promised", "collected");
     json_array_foreach(json_object_get(m, "collectors"), i, row) {
-      char promised[64];
-      money_text(cfg, num(row, "promised"), promised, sizeof promised);
-      fprintf(out, "%-24s %10lld %8lld %22s %22s\n", str(row, "user"),
-              num(row, "tasks_done"), num(row, "promises"), promised,
-              MONEY(num(row, "collected")));
+      /* a line for each currency the collector's money was in; the
+       * counts on the first */
+      const json_t *by = json_object_get(row, "by_currency"), *e;
+      size_t j, nby = json_array_size(by);
+      for (j = 0; j < (nby ? nby : 1); j++) {
+        char promised[64], collected[64];
+        e = json_array_get(by, j);
+        money_text(cfg, e, num(e, "promised"), promised, sizeof promised);
+        money_text(cfg, e, num(e, "collected"), collected, sizeof collected);
+        if (j == 0)
+          fprintf(out, "%s %10lld %8lld %s %s\n", COL(str(row, "user"), -24),
+                  num(row, "tasks_done"), num(row, "promises"),
+                  COL(promised, 22), COL(collected, 22));
+        else
+          fprintf(out, "%-24s %10s %8s %s %s\n", "", "", "", COL(promised, 22),
+                  COL(collected, 22));
+      }
     }
   }
   fprintf(out, "\n%-29s %lld timers pending, %lld events queued\n", "engine",
           num(r, "timers_pending"), num(r, "events_pending"));
 #undef MONEY
+#undef COL
 }
 
 typedef struct error_page {

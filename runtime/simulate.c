@@ -30,6 +30,7 @@
 #include "store/where.h"
 #include "simulate.h"
 #include "template.h"
+#include "textwidth.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 enum { SIM_QUEUES = 32, SIM_CHANNELS = 16, DEFAULT_CAPACITY = 100 };
@@ -1108,12 +1109,16 @@ const char *sim_money(const sim_report *r, double minor, char *buf,
 /* Pads cell to width columns: a currency sign such as ¥ is one column
  * and more than one byte, so printf's byte count would shift the row. */
 static void put_cell(FILE *out, const char *cell, int width) {
-  int cols = 0;
-  for (const char *c = cell; *c; c++)
-    cols += ((unsigned char)*c & 0xC0) != 0x80;
+  int cols = text_cols(cell);
   fputc(' ', out);
   for (; cols < width; cols++) fputc(' ', out);
   fputs(cell, out);
+}
+
+/* A row's label in the first column, 30 wide as a terminal shows it. */
+static void put_label(FILE *out, const char *label) {
+  char shown[256];
+  fprintf(out, "  %s", text_pad(shown, sizeof shown, label, -30));
 }
 
 /* A cell a column: 20 wide, 40 with --runs' ranges beside the means. */
@@ -1126,7 +1131,7 @@ static void row(FILE *out, const char *label, json_t *arms, const char *obj,
   size_t i;
   json_t *a;
   int width = cell_width(arms);
-  fprintf(out, "  %-30s", label);
+  put_label(out, label);
   json_array_foreach(arms, i, a) {
     json_t *s = json_object_get(a, "summary"),
            *rg = json_object_get(a, "range");
@@ -1174,9 +1179,11 @@ static void group(FILE *out, json_t *arms, const char *obj, const char *title,
   json_t *keys = keys_of(arms, obj), *v;
   const char *k;
   json_object_foreach(keys, k, v) {
-    char label[96];
+    char label[160], key[96];
     (void)v;
-    snprintf(label, sizeof label, "%s %.20s", title, k[0] ? k : "(none)");
+    /* 20 columns of whole characters: 20 bytes split a Chinese one */
+    text_cut(key, sizeof key, k[0] ? k : "(none)", 20);
+    snprintf(label, sizeof label, "%s %s", title, key);
     row(out, label, arms, obj, k, 0, rep);
   }
   json_decref(keys);
@@ -1189,8 +1196,10 @@ static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   int width = cell_width(arms);
   fprintf(out, "\n  %-30s", "");
   json_array_foreach(arms, i, a) {
-    fprintf(out, " %*.20s", width,
-            json_string_value(json_object_get(a, "name")));
+    char name[96];
+    const char *s = json_string_value(json_object_get(a, "name"));
+    text_cut(name, sizeof name, s ? s : "", 20);
+    put_cell(out, name, width);
   }
   fputc('\n', out);
   row(out, "recovered", arms, NULL, "recovered", 1, rep);
@@ -1202,10 +1211,11 @@ static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   group(out, arms, "tasks_done", "tasks done", rep);
   keys = keys_of(arms, "peak_backlog");
   json_object_foreach(keys, k, v) {
-    char label[96];
+    char label[160], queue[80];
     (void)v;
-    snprintf(label, sizeof label, "peak backlog %.16s", k[0] ? k : "(none)");
-    fprintf(out, "  %-30s", label);
+    text_cut(queue, sizeof queue, k[0] ? k : "(none)", 16);
+    snprintf(label, sizeof label, "peak backlog %s", queue);
+    put_label(out, label);
     json_array_foreach(arms, i, a) {
       json_t *s = json_object_get(a, "summary");
       json_t *rise = json_object_get(s, "backlog_rising"), *q;

@@ -326,11 +326,16 @@ int sim_html_write(const json_t *result_c, const char *path,
           n, (long long)json_integer_value(json_object_get(result, "runs")),
           (long long)json_integer_value(json_object_get(result, "seed")));
   json_array_foreach(arms, i, a) {
+    /* The directory as given is "." when simulate ran in it: the
+     * report, opened later or sent on, says which one it was. */
+    const char *dir = json_string_value(json_object_get(a, "dir"));
+    char *where = dir ? realpath(dir, NULL) : NULL;
     fputs("<p>", f);
     esc(f, json_string_value(json_object_get(a, "name")));
-    fputs(": ", f);
-    esc(f, json_string_value(json_object_get(a, "dir")));
+    fputs(" strategy: the scripts in ", f);
+    esc(f, where ? where : dir ? dir : "");
     fputs("</p>\n", f);
+    free(where);
   }
   summary_table(f, arms, rep);
   if (json_array_size(arms) == 2 && sim_arms_alike(result))

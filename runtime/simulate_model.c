@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "simulate.h"
+#include "textwidth.h"
 
 const char *const sim_bucket_names[SIM_BUCKETS] = {"0", "1-30", "31-60",
                                                    "61-90", "91+"};
@@ -469,7 +470,9 @@ json_t *sim_model_json(const sim_model *m) {
 
 static void rate_print(FILE *out, const char *what, const sim_rate *r,
                        int percent_digits) {
-  fprintf(out, "  %-28s %6.*f%%  %s (%lld obs)\n", what, percent_digits,
+  char shown[160];
+  fprintf(out, "  %s %6.*f%%  %s (%lld obs)\n",
+          text_pad(shown, sizeof shown, what, -28), percent_digits,
           r->p * 100.0, r->calibrated ? "calibrated" : "default   ",
           (long long)r->obs);
 }
@@ -505,7 +508,9 @@ void sim_model_print(const sim_model *m, FILE *out) {
   rate_print(out, "a promise is kept", &m->kept, 1);
   rate_print(out, "a message gets a reply", &m->reply, 1);
   for (int i = 0; i < m->nreplies; i++) {
-    snprintf(what, sizeof what, "  by %.20s", m->replies[i].channel);
+    char channel[96];
+    text_cut(channel, sizeof channel, m->replies[i].channel, 20);
+    snprintf(what, sizeof what, "  by %s", channel);
     rate_print(out, what, &m->replies[i].rate, 1);
   }
 }

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/ucal.h>
 #include <unicode/ucurr.h>
+#include <unicode/uenum.h>
 #include <unicode/udat.h>
 #include <unicode/uloc.h>
 #include <unicode/unum.h>
@@ -83,6 +85,46 @@ static int32_t currency_digits(const char *currency) {
 
 int template_currency_digits(const char *currency) {
   return (int)currency_digits(currency);
+}
+
+/* Whether an X code is one of ICU's common currencies (the CFA francs,
+ * the East Caribbean dollar, the CFP franc): the other X codes are gold
+ * and other metals, units of account, testing and "no currency". */
+static int x_code_common(const char *code) {
+  UErrorCode status = U_ZERO_ERROR;
+  UEnumeration *e =
+      ucurr_openISOCurrencies(UCURR_COMMON | UCURR_NON_DEPRECATED, &status);
+  const char *s;
+  int found = 0;
+  if (U_FAILURE(status)) return 0;
+  while (!found && (s = uenum_next(e, NULL, &status)) && U_SUCCESS(status))
+    found = strcmp(s, code) == 0;
+  uenum_close(e);
+  return found;
+}
+
+const char *template_currency_refused(const char *code) {
+  /* the code of the row before: an import's rows mostly share one */
+  static _Thread_local char last_ok[4];
+  UErrorCode status = U_ZERO_ERROR;
+  UChar u[4];
+  if (!code || strlen(code) != 3 ||
+      strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+    return "is not an ISO 4217 code (three capital letters, such as CNY)";
+  if (!strcmp(code, last_ok)) return NULL;
+  u_uastrcpy(u, code);
+  /* Any time up to now: a currency withdrawn since (HRK, 2023) still
+   * names the debts a book opened in it, and their re-imports. */
+  if (!ucurr_isAvailable(u, -8.64e15, ucal_getNow(), &status) ||
+      U_FAILURE(status))
+    return "is not an ISO 4217 currency ICU knows";
+  /* A debt in gold, in drawing rights or in the testing code has no
+   * minor unit in ISO 4217 (ICU would invent two decimals for it). */
+  if (code[0] == 'X' && !x_code_common(code))
+    return "is a precious metal, a unit of account or a testing code, "
+           "not money a debt is owed in";
+  memcpy(last_ok, code, 4);
+  return NULL;
 }
 
 const char *template_money_example(const char *currency, char *buf,

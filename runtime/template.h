@@ -15,6 +15,11 @@ int template_format_money(const char *locale, const char *currency,
 /* Minor digits of an ISO 4217 code as ICU has them: 2 for CNY, 0 for
  * JPY and VND, 3 for KWD and BHD (2 when ICU does not know the code). */
 int template_currency_digits(const char *currency);
+/* Why a currency code is refused for money (NULL when it is not): not
+ * three capital letters, unknown to ICU (ZZZ), or an X code that is no
+ * currency of tender (XAU, XDR, XTS, XXX). Fund codes a lender may owe
+ * in (CLF, four decimals) and withdrawn currencies (DEM, HRK) pass. */
+const char *template_currency_refused(const char *code);
 /* How an amount of the currency is written in minor units, for a
  * refusal: "5000 for 50.00"; "JPY has no minor unit: 5000 for 5000";
  * "KWD has 3 decimals: 50000 for 50.000". Returns buf. */

@@ -394,7 +394,7 @@ done
 
 # --- the usage text is whole, and help is not an error -------------------
 for want in "tick .*--deliver|--no-deliver" "report .*--now TIME" "test .*-v" \
-  "errors  *\[DIR\] \[--db FILE\] \[--json\]" "retry --all" "--real-time" \
+  "errors  *\[DIR\] \[--db FILE\] \[--all\] \[--json\]" "retry --all" "--real-time" \
   "exit status: 0 done; 1 failed"; do
   expect "the usage names $want" 0 "$want" -- "$recoup" help
 done
@@ -505,9 +505,14 @@ expect "a --now duration counts from the rehearsal's clock" 0 "report as of 2021
   "$recoup" report "$inst" --db "$sim" --now 1d
 
 # --- cases in error: listed, retried, exit codes -------------------------
-expect "errors lists the cases in error, newest first" 0 \
-  "^L3  *new  *escalate  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
+expect "errors groups the cases by error: each its own here" 0 \
+  "^1  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L3  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim"
+also "under a header" "^cases  *event  *newest  *since  *oldest  *since  *error$"
+also "and a count" "^2 cases in error, 2 errors; \`recoup errors --all\` lists each case$"
+expect "errors --all lists the cases in error, newest first" 0 \
+  "^L3  *new  *escalate  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
+  "$recoup" errors "$inst" --db "$sim" --all
 also "with a header" "^case  *state  *event  *since  *error$"
 also "L2 too" "^L2  *new  *escalate"
 if [ "$(grep -n '^L[23]' "$work/out" | cut -c1-4 | tr '\n' ' ')" != "2:L3 3:L2 " ]; then
@@ -548,17 +553,23 @@ expect "retry --all after a fix" 0 "^retried 1 case: 1 moved on, 0 failed again$
 # (rc_printable), not a space that hides it.
 sed -i 's/if false then error("cannot open " .. case.id) end/if case.data.fail == "tab" then error("cannot\\topen\\n" .. case.id, 0) end/' \
   "$inst/workflows/w.lua"
-printf 'id,borrower_id,borrower_name,balance,amount_due,due_date,fail\nL10,B10,Sun,10,10,2021-01-01,tab\n' \
+printf 'id,borrower_id,borrower_name,balance,amount_due,due_date,fail\nL10,B10,Sun,10,10,2021-01-01,tab\nL11,B11,Zhou,10,10,2021-01-01,tab\n' \
   >"$work/tab.csv"
-expect "an import whose handler fails with a tab" 1 "^recoup: 1 handler failed" -- \
+expect "an import whose handler fails with a tab" 1 "^recoup: 2 handlers failed" -- \
   "$recoup" import "$work/tab.csv" "$inst" --db "$sim" --now 2021-01-11
 expect "errors shows the tab as ?" 0 "^L10  *new  *opened  .*  cannot?open$" -- \
+  "$recoup" errors "$inst" --db "$sim" --all
+# Two cases failed by the same error are one line: how many, the newest
+# and the oldest (200 rows of one error read as 200 rows).
+expect "errors groups the same error" 0 \
+  "^2  *opened  *L1[01]  *2021-01-11T00:00:00+08:00  *L1[01]  *2021-01-11T00:00:00+08:00  *cannot?open$" -- \
   "$recoup" errors "$inst" --db "$sim"
+also "and counts" "^2 cases in error, 1 error; "
 expect "so does retry" 1 "^recoup: case L10 failed again: cannot?open$" -- \
   "$recoup" retry L10 "$inst" --db "$sim"
 sed -i 's/if case.data.fail == "tab" then/if false then/' "$inst/workflows/w.lua"
 expect "retry after that fix" 0 "^case L10 retried" -- \
-  "$recoup" retry L10 "$inst" --db "$sim"
+  "$recoup" retry L10 L11 "$inst" --db "$sim"
 
 # --- onto the real clock, by asking ---------------------------------------
 expect "--real-time puts a rehearsal on the real clock" 0 "on the real clock from now on" -- \

@@ -13,6 +13,7 @@
 
 #include "figures.h"
 #include "recoup/engine.h"
+#include "report.h"
 
 #define FIGURES FIXTURES "/figures"
 
@@ -298,7 +299,7 @@ static void test_a_day_of_work_is_counted(void **state) {
   r = READ(query_figures_queues);
   expect_rows(&r, "phone|1|0|1792029600000", NULL);
   r = days("payment", "2026-10-15", "2026-10-15");
-  expect_rows(&r, "2026-10-15||||2|1200", NULL);
+  expect_rows(&r, "2026-10-15|CNY|||2|1200", NULL);
   r = days("contact", "2026-10-01", "2026-10-31");
   expect_rows(&r, "2026-10-15|call|||1|0", "2026-10-15|sms|||1|0", NULL);
   r = days("refusal", "2026-10-15", "2026-10-15");
@@ -307,8 +308,8 @@ static void test_a_day_of_work_is_counted(void **state) {
   expect_rows(&r, "2026-10-15|fig|new|paid|1|0",
               "2026-10-15|fig|new|reminded|1|0", NULL);
   r = days("collector", "2026-10-15", "2026-10-15");
-  expect_rows(&r, "2026-10-15|li.wei|collected||0|200",
-              "2026-10-15|li.wei|promises||1|500",
+  expect_rows(&r, "2026-10-15|li.wei|collected|CNY|0|200",
+              "2026-10-15|li.wei|promises|CNY|1|500",
               "2026-10-15|wang.fang|tasks_done||1|0", NULL);
   /* One arm or the other: three cases, 1200 recovered, one closed paid. */
   r = READ(query_figures_arms);
@@ -379,7 +380,7 @@ static void test_roll_rates_of_ended_months(void **state) {
   /* October's log is gone: it cannot be settled again differently. */
   assert_int_equal(engine_rolls_settle(eng, "2026-09", &err), RC_ENOTFOUND);
   r = days("payment", "2026-11-05", "2026-11-05");
-  expect_rows(&r, "2026-11-05||||1|2800", NULL);
+  expect_rows(&r, "2026-11-05|CNY|||1|2800", NULL);
   r = READ(query_figures_states);
   expect_rows(&r, "fig|new|1|100|1|0", "fig|paid|2|0|0|2",
               "fig|reminded|1|1500|0|0", NULL);
@@ -434,6 +435,47 @@ static void test_counters_agree_with_the_cases(void **state) {
   }
 }
 
+/* The entry of list whose key is value; NULL when none. */
+static json_t *entry_of(json_t *list, const char *key, const char *value) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    if (!strcmp(json_string_value(json_object_get(e, key)), value)) return e;
+  }
+  return NULL;
+}
+
+/* A promise li.wei took on a case in yen, and a payment on it: the
+ * month's report keeps them in yen, apart from the yuan of the
+ * collector's other work (on 2cbe540 summed as yuan, with nothing
+ * saying so). */
+static void test_a_collector_s_month_is_kept_by_currency(void **state) {
+  json_t *r, *month, *li, *jpy;
+  (void)state;
+  upsert(
+      "{\"id\":\"C5\",\"currency\":\"JPY\",\"balance\":5000,"
+      "\"due_date\":\"2026-11-20\",\"borrower\":{\"id\":\"B5\","
+      "\"phones\":[\"+8613800000005\"]}}");
+  engine_set_actor(eng, "li.wei");
+  post("C5", "pledge", "{\"amount\":3000,\"by\":\"2026-12-20\"}");
+  engine_set_actor(eng, "");
+  pay("C5", 1000, "p5");
+  assert_int_equal(report_build(eng, &r, &err), RC_OK);
+  month = json_object_get(r, "month");
+  li = entry_of(json_object_get(month, "collectors"), "user", "li.wei");
+  assert_non_null(li);
+  assert_int_equal(json_integer_value(json_object_get(li, "promised")), 0);
+  jpy = entry_of(json_object_get(li, "by_currency"), "currency", "JPY");
+  assert_non_null(jpy);
+  assert_int_equal(json_integer_value(json_object_get(jpy, "promised")), 3000);
+  assert_int_equal(json_integer_value(json_object_get(jpy, "collected")), 1000);
+  jpy = entry_of(json_object_get(month, "by_currency"), "currency", "JPY");
+  assert_non_null(jpy);
+  assert_int_equal(json_integer_value(json_object_get(jpy, "recovered")), 1000);
+  assert_int_equal(json_integer_value(json_object_get(month, "recovered")), 0);
+  json_decref(r);
+}
+
 int main(void) {
   const struct CMUnitTest arithmetic[] = {
       cmocka_unit_test(test_buckets_follow_days_past_due),
@@ -447,6 +489,7 @@ int main(void) {
       cmocka_unit_test(test_reductions_releases_and_broken_promises),
       cmocka_unit_test(test_roll_rates_of_ended_months),
       cmocka_unit_test(test_counters_agree_with_the_cases),
+      cmocka_unit_test(test_a_collector_s_month_is_kept_by_currency),
   };
   int failed = cmocka_run_group_tests(arithmetic, NULL, NULL);
   return failed + cmocka_run_group_tests(book, open_book, close_book);

@@ -442,6 +442,31 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   expect(get("/v1/cases/A1"), 404, NULL);
 }
 
+/* A currency ICU does not know, and gold or the "no currency" code, are
+ * no money a debt is owed in: 422 naming currency, no case (on 2cbe540
+ * ZZZ opened a case, XAU with two decimals). CLF, four decimals, opens. */
+static void test_a_currency_that_is_no_money_is_refused(void **state) {
+  static const char *const code[] = {"ZZZ", "XAU", "XXX", "CLF"};
+  static const char *const said[] = {"ICU knows", "precious metal",
+                                     "testing code", NULL};
+  (void)state;
+  for (int i = 0; i < 4; i++) {
+    char body[200], path[40];
+    snprintf(body, sizeof body,
+             "{\"id\":\"Z%d\",\"currency\":\"%s\",\"balance\":100,"
+             "\"due_date\":\"2026-01-01\",\"borrower\":{\"id\":\"B1\"}}",
+             i, code[i]);
+    snprintf(path, sizeof path, "/v1/cases/Z%d", i);
+    if (said[i]) {
+      expect(post("/v1/cases", body), 422, "\"field\":\"currency\"", said[i],
+             NULL);
+      expect(get(path), 404, NULL);
+    } else {
+      expect(post("/v1/cases", body), 201, NULL);
+    }
+  }
+}
+
 static void test_import_refuses_nul_and_bad_utf8_writing_nothing(void **state) {
   static const char nul[] =
       "id,borrower_id,balance\nP1\0EVIL,B1,1\nI9,B9,100\n";
@@ -605,6 +630,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_refs_keys_and_types_are_bounded),
       cmocka_unit_test(test_ids_with_bidi_or_control_characters_are_refused),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
+      cmocka_unit_test(test_a_currency_that_is_no_money_is_refused),
       cmocka_unit_test(test_import_refuses_nul_and_bad_utf8_writing_nothing),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
       cmocka_unit_test(test_confused_clients_are_told_what_is_wrong),

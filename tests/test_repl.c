@@ -297,6 +297,26 @@ static void test_a_long_list_prints_whole_in_aligned_columns(void **state) {
   assert_int_equal(finish(&t), 0);
 }
 
+/* Widths are ICU's East Asian width, as the terminal's: an emoji outside
+ * the ranges the printer once listed (U+1F680, wide) took one column
+ * there and pushed the next column two to the right; a combining accent
+ * (U+0301 after e) takes none. */
+static void test_wide_and_combining_characters_keep_columns_aligned(
+    void **state) {
+  static term t;
+  (void)state;
+  start(&t);
+  line(&t, "rows = { { id = 1, state = '\xF0\x9F\x9A\x80\xF0\x9F\x9A\x80', "
+           "status = 'sx' }, { id = 2, state = 'abcd', status = 'sy' }, "
+           "{ id = 3, state = 'e\xCC\x81', status = 'sz' } }");
+  line(&t, "=rows");
+  expect_output(&t, "sz");
+  assert_int_equal(aligned_rows(&t, "status", "sx"), 1);
+  assert_int_equal(aligned_rows(&t, "status", "sy"), 1);
+  assert_int_equal(aligned_rows(&t, "status", "sz"), 1);
+  assert_int_equal(finish(&t), 0);
+}
+
 static void test_a_long_journal_prints_whole(void **state) {
   static term t;
   char want[32];
@@ -685,6 +705,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ctrl_c_interrupts_a_running_chunk),
       cmocka_unit_test(test_the_workflow_runs_at_the_prompt),
       cmocka_unit_test(test_a_long_list_prints_whole_in_aligned_columns),
+      cmocka_unit_test(test_wide_and_combining_characters_keep_columns_aligned),
       cmocka_unit_test(test_a_long_journal_prints_whole),
       cmocka_unit_test(test_every_kind_of_value_prints),
       cmocka_unit_test(test_chinese_typed_at_the_prompt_and_in_history),

@@ -248,15 +248,13 @@ int query_last_contact(query *q, const char *case_id, const char *borrower_id,
 /* --- figures ----------------------------------------------------------- */
 
 /* The report's tables, named "states", "dpd", "promises",
- * "installments", "contacts", "refusals", "variants": every row of each
- * goes to fn with its table's name. today is the institution's local
- * date, "2026-01-31". */
+ * "installments", "contacts", "refusals", "variants" and "money" (by the
+ * cases' currency: paid, overpaid, reduced): every row of each goes to
+ * fn with its table's name. today is the institution's local date,
+ * "2026-01-31". */
 typedef int (*query_table_fn)(void *ud, const char *table,
                               const store_value *cols, int ncols);
 typedef struct query_totals {
-  rc_money recovered; /* every payment received, overpaid included */
-  rc_money overpaid;  /* paid beyond the balances: owed back */
-  rc_money reduced;   /* taken off the balances by snapshot imports */
   int64_t timers_pending, events_pending;
 } query_totals;
 int query_report(query *q, const char *today, query_table_fn fn, void *ud,

@@ -174,7 +174,8 @@ enum {
   STORE_REPORT_CONTACTS,
   STORE_REPORT_REFUSALS,
   STORE_REPORT_VARIANTS,
-  STORE_REPORT_VERSIONS
+  STORE_REPORT_VERSIONS,
+  STORE_REPORT_MONEY /* by currency: paid, overpaid, reduced */
 };
 
 /* read_figures: the counters kept as cases change (store.h says the

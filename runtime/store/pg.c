@@ -4116,10 +4116,11 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
   switch (which) {
     case STORE_REPORT_STATES:
       return rows(st,
-                  "SELECT workflow, state, count(*) AS cases, sum(balance) AS "
-                  "balance, sum((error IS NOT NULL)::int) AS errors, "
-                  "sum(closed) AS closed FROM cases GROUP BY workflow, state "
-                  "ORDER BY workflow" C ", state" C,
+                  "SELECT workflow, state, currency, count(*) AS cases, "
+                  "sum(balance) AS balance, sum((error IS NOT NULL)::int) AS "
+                  "errors, sum(closed) AS closed FROM cases GROUP BY "
+                  "workflow, state, currency ORDER BY workflow" C ", state" C
+                  ", currency" C,
                   NULL, fn, ud, "report", err);
     case STORE_REPORT_DPD:
       /* Days past due in the institution's calendar: today is given. */
@@ -4128,10 +4129,11 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
           st,
           "SELECT CASE WHEN d <= 0 THEN 'current' WHEN d <= 30 THEN "
           "'1-30' WHEN d <= 60 THEN '31-60' WHEN d <= 90 THEN '61-90' "
-          "ELSE '90+' END AS bucket, count(*) AS cases, sum(balance) AS "
-          "balance FROM (SELECT $1::date - coalesce(due_date::date, "
-          "$1::date) AS d, balance FROM cases WHERE closed = 0) x "
-          "GROUP BY bucket ORDER BY min(d)",
+          "ELSE '90+' END AS bucket, currency, count(*) AS cases, "
+          "sum(balance) AS balance FROM (SELECT $1::date - "
+          "coalesce(due_date::date, $1::date) AS d, currency, balance FROM "
+          "cases WHERE closed = 0) x GROUP BY bucket, currency "
+          "ORDER BY min(d), currency" C,
           &a, fn, ud, "report", err);
     case STORE_REPORT_PROMISES:
       return rows(st,
@@ -4163,6 +4165,17 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
           "strpos(r.rows, '[\"policy\",') > 0 AND e.v ->> 0 = "
           "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
           NULL, fn, ud, "report", err);
+    case STORE_REPORT_MONEY:
+      /* Money by the cases' currency: payments carry none. */
+      return rows(st,
+                  "SELECT currency, sum(paid) AS paid, sum(overpaid) AS "
+                  "overpaid, sum(reduced) AS reduced FROM (SELECT "
+                  "c.currency, p.amount AS paid, 0::bigint AS overpaid, "
+                  "0::bigint AS reduced FROM payments p JOIN cases c ON "
+                  "c.id = p.case_id UNION ALL SELECT currency, 0, overpaid, "
+                  "reduced FROM cases) x GROUP BY currency ORDER BY "
+                  "currency" C,
+                  NULL, fn, ud, "report", err);
     case STORE_REPORT_VERSIONS:
       return rows(st,
                   "SELECT workflow, version, count(*) AS cases FROM cases "
@@ -4172,12 +4185,13 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
     default:
       return rows(
           st,
-          "SELECT v.experiment, v.arm, count(*) AS cases, count(*) "
-          "FILTER (WHERE c.closed <> 0 AND c.outcome = 'paid') AS paid, "
-          "sum(c.balance) AS balance, coalesce(sum((SELECT sum(amount) "
-          "FROM payments p WHERE p.case_id = c.id)), 0) AS recovered "
-          "FROM variants v JOIN cases c ON c.id = v.case_id GROUP BY "
-          "v.experiment, v.arm ORDER BY v.experiment" C ", v.arm" C,
+          "SELECT v.experiment, v.arm, c.currency, count(*) AS cases, "
+          "count(*) FILTER (WHERE c.closed <> 0 AND c.outcome = 'paid') AS "
+          "paid, sum(c.balance) AS balance, coalesce(sum((SELECT "
+          "sum(amount) FROM payments p WHERE p.case_id = c.id)), 0) AS "
+          "recovered FROM variants v JOIN cases c ON c.id = v.case_id "
+          "GROUP BY v.experiment, v.arm, c.currency ORDER BY v.experiment" C
+          ", v.arm" C ", c.currency" C,
           NULL, fn, ud, "report", err);
   }
 }

@@ -177,6 +177,7 @@ enum {
   S_REPORT_REFUSALS,
   S_REPORT_VARIANTS,
   S_REPORT_VERSIONS,
+  S_REPORT_MONEY,
   S_CONTACTS_MSG_CASE,
   S_CONTACTS_MSG_BORROWER,
   S_CONTACTS_TASK_CASE,
@@ -729,17 +730,18 @@ static const char *const sql[S_COUNT] = {
         "UPDATE tasks SET status = 'claimed', assignee = ?2 "
         "WHERE id = ?1 AND status = 'open'",
     [S_REPORT_STATES] =
-        "SELECT workflow, state, count(*) AS cases, sum(balance) AS balance,"
-        " sum(error IS NOT NULL) AS errors, sum(closed) AS closed "
-        "FROM cases GROUP BY workflow, state ORDER BY workflow, state",
+        "SELECT workflow, state, currency, count(*) AS cases, sum(balance) "
+        "AS balance, sum(error IS NOT NULL) AS errors, sum(closed) AS closed "
+        "FROM cases GROUP BY workflow, state, currency "
+        "ORDER BY workflow, state, currency",
     /* Days past due in the institution's calendar: today is passed in. */
     [S_REPORT_DPD] =
         "SELECT CASE WHEN d <= 0 THEN 'current' WHEN d <= 30 THEN '1-30' "
         "WHEN d <= 60 THEN '31-60' WHEN d <= 90 THEN '61-90' ELSE '90+' END "
-        "AS bucket, count(*) AS cases, sum(balance) AS balance FROM (SELECT "
-        "CAST(julianday(?1) - julianday(coalesce(due_date, ?1)) AS INTEGER) "
-        "AS d, balance FROM cases WHERE NOT closed) GROUP BY bucket "
-        "ORDER BY min(d)",
+        "AS bucket, currency, count(*) AS cases, sum(balance) AS balance "
+        "FROM (SELECT CAST(julianday(?1) - julianday(coalesce(due_date, ?1)) "
+        "AS INTEGER) AS d, currency, balance FROM cases WHERE NOT closed) "
+        "GROUP BY bucket, currency ORDER BY min(d), currency",
     [S_REPORT_PROMISES] =
         "SELECT status, count(*) AS promises, sum(amount) AS amount, "
         "sum(paid) AS paid FROM promises GROUP BY status ORDER BY status",
@@ -762,11 +764,21 @@ static const char *const sql[S_COUNT] = {
         "SELECT workflow, version, count(*) AS cases FROM cases WHERE "
         "closed = 0 GROUP BY workflow, version ORDER BY workflow, version",
     [S_REPORT_VARIANTS] =
-        "SELECT v.experiment, v.arm, count(*) AS cases, sum(c.closed AND "
-        "c.outcome = 'paid') AS paid, sum(c.balance) AS balance, "
-        "coalesce(sum((SELECT sum(amount) FROM payments p WHERE p.case_id = "
-        "c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
-        "c.id = v.case_id GROUP BY v.experiment, v.arm ORDER BY 1, 2",
+        "SELECT v.experiment, v.arm, c.currency, count(*) AS cases, "
+        "sum(c.closed AND c.outcome = 'paid') AS paid, sum(c.balance) AS "
+        "balance, coalesce(sum((SELECT sum(amount) FROM payments p WHERE "
+        "p.case_id = c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
+        "c.id = v.case_id GROUP BY v.experiment, v.arm, c.currency "
+        "ORDER BY 1, 2, 3",
+    /* Money by the cases' currency: payments carry none, their case
+     * does. What payments brought in, what was paid over the balance
+     * and what imports took off it. */
+    [S_REPORT_MONEY] =
+        "SELECT currency, sum(paid) AS paid, sum(overpaid) AS overpaid, "
+        "sum(reduced) AS reduced FROM (SELECT c.currency, p.amount AS paid, "
+        "0 AS overpaid, 0 AS reduced FROM payments p JOIN cases c ON "
+        "c.id = p.case_id UNION ALL SELECT currency, 0, overpaid, reduced "
+        "FROM cases) GROUP BY currency ORDER BY currency",
     /* The guard reads the newest contacts in a window, as many as its
      * limit: their number is the count it compares, and the oldest of
      * them leaving the window is when there is room again. ?5 is the
@@ -8450,6 +8462,8 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
   case STORE_REPORT_REFUSALS: return sq_report_refusals(st, fn, ud, err);
   case STORE_REPORT_VERSIONS:
     return each_row(st, stmt(st, S_REPORT_VERSIONS), fn, ud, err);
+  case STORE_REPORT_MONEY:
+    return each_row(st, stmt(st, S_REPORT_MONEY), fn, ud, err);
   default: return sq_report_variants(st, fn, ud, err);
   }
 }

@@ -1173,6 +1173,10 @@ int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return st->ops->read_report(st, STORE_REPORT_VARIANTS, NULL, fn, ud, err);
 }
 
+int store_report_money(store *st, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->read_report(st, STORE_REPORT_MONEY, NULL, fn, ud, err);
+}
+
 int store_report_versions(store *st, store_row_fn fn, void *ud, rc_error *err) {
   return st->ops->read_report(st, STORE_REPORT_VERSIONS, NULL, fn, ud, err);
 }

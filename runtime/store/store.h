@@ -606,6 +606,8 @@ int store_report_variants(store *st, store_row_fn fn, void *ud, rc_error *err);
  * scan of the cases, for a start and a reload to say which wait on a
  * version no script loads. */
 int store_report_versions(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* Money by the cases' currency: currency, paid, overpaid, reduced. */
+int store_report_money(store *st, store_row_fn fn, void *ud, rc_error *err);
 
 /* The newest contacts on channel since `since` (messages neither blocked
  * nor cancelled, other than exclude_message; contact tasks not cancelled),
