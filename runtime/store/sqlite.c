@@ -314,10 +314,17 @@ enum {
   "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "             \
   "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "        \
   "s.tasks_open, s.message_last, s.rowid"
-#define TIMERS_DUE_FROM                        \
-  " FROM timers t "                            \
-  "LEFT JOIN case_rows r ON r.id = t.case_id " \
-  "LEFT JOIN case_steps s ON s.id = t.case_id "
+/* Its case_steps row at the rowid the timer keeps (schema 30): one seek
+ * of integer keys, where the id's is a search of text keys and finds the
+ * rowid only. A timer set where the rowid was not in hand keeps NULL and
+ * is looked up by id (ifnull evaluates its second argument only then).
+ * The id checked too: a stale rowid (the row made again since) finds no
+ * row, and the step reads that case by id (ahead_keep keeps none). */
+#define TIMERS_DUE_FROM                                                    \
+  " FROM timers t "                                                        \
+  "LEFT JOIN case_rows r ON r.id = t.case_id "                             \
+  "LEFT JOIN case_steps s ON s.rowid = ifnull(t.step_row, (SELECT "        \
+  "x.rowid FROM case_steps x WHERE x.id = t.case_id)) AND s.id = t.case_id "
 #define TIMERS_DUE_WHERE "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2"
 
 /* A borrower's columns as borrower_read reads them, each after prefix p
@@ -491,17 +498,17 @@ static const char *const sql[S_COUNT] = {
     /* The next id at this due time: timers due together fire in the
      * order they were set. */
     [S_TIMER_INSERT] =
-        "INSERT INTO timers(due, id, case_id, event, data, scoped)"
+        "INSERT INTO timers(due, id, case_id, event, data, scoped, step_row)"
         " VALUES (?2, (SELECT coalesce(max(id), 0) + 1 FROM timers"
-        " WHERE due = ?2), ?1, ?3, ?4, ?5) RETURNING id",
+        " WHERE due = ?2), ?1, ?3, ?4, ?5, ?7) RETURNING id",
     /* The same in two statements, where the transaction holds the write
      * lock: RETURNING fills a temporary table each time, half the
      * insert's cost. */
     [S_TIMER_ID] = "SELECT coalesce(max(id), 0) + 1 FROM timers WHERE due = ?1",
     [S_TIMER_LAST] = "SELECT coalesce(max(due), 0) FROM timers",
     [S_TIMER_INSERT_ID] =
-        "INSERT INTO timers(due, id, case_id, event, data, scoped)"
-        " VALUES (?2, ?6, ?1, ?3, ?4, ?5)",
+        "INSERT INTO timers(due, id, case_id, event, data, scoped, step_row)"
+        " VALUES (?2, ?6, ?1, ?3, ?4, ?5, ?7)",
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
     /* Each timer's case beside it, as S_CASE_GET reads it (columns from
      * 5 on; NULL when the case is missing): the step's read of its case
@@ -3408,6 +3415,11 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
     bind_steps(s, 0, c, run, keys);
     rc = exec_wrote(st, s, 1, "case_steps", err, "insert case");
   }
+  /* Its rowid in hand for the timers its opening sets (step_row_of). */
+  if (rc == RC_OK && strlen(c->id) < sizeof st->step_row.id) {
+    memcpy(st->step_row.id, c->id, strlen(c->id) + 1);
+    st->step_row.rowid = sqlite3_last_insert_rowid(st->db);
+  }
   return keys_apart_end(st, rc, err);
 }
 
@@ -3509,16 +3521,30 @@ static void held_drop(sq *st) {
   st->held.failed = 0;
 }
 
-/* A timer's six parameters from ?at + 1 (S_TIMER_INSERT_ID). */
+/* A timer's seven parameters from ?at + 1 (S_TIMER_INSERT_ID); its
+ * case's case_steps rowid ?at + 7, NULL when 0 (not in hand). */
 static void bind_timer(sqlite3_stmt *s, int at, const char *case_id,
                        int64_t due, const char *event, const char *data,
-                       int scoped, int64_t id) {
+                       int scoped, int64_t id, int64_t step_row) {
   bind_text(s, at + 1, case_id);
   sqlite3_bind_int64(s, at + 2, due);
   bind_text(s, at + 3, event);
   bind_text(s, at + 4, data);
   sqlite3_bind_int(s, at + 5, scoped);
   sqlite3_bind_int64(s, at + 6, id);
+  if (step_row)
+    sqlite3_bind_int64(s, at + 7, step_row);
+  else
+    sqlite3_bind_null(s, at + 7);
+}
+
+/* The case_steps rowid of case `id` when in hand (st->step_row), else 0:
+ * a hint its timers keep for the claim (TIMERS_DUE_FROM), which checks
+ * the id. */
+static int64_t step_row_of(const sq *st, const char *id) {
+  return st->step_row.id[0] && !strcmp(st->step_row.id, id)
+             ? st->step_row.rowid
+             : 0;
 }
 
 /* A journal run's six parameters from ?at + 1 (S_JOURNAL_APPEND). */
@@ -3548,7 +3574,8 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   if (rc == RC_OK && st->held.timer.held) {
     s = stmt(st, S_TIMER_INSERT_ID);
     bind_timer(s, 0, c.id, st->held.timer.due, st->held.timer.event,
-               st->held.timer.data, st->held.timer.scoped, st->held.timer.id);
+               st->held.timer.data, st->held.timer.scoped, st->held.timer.id,
+               step_row_of(st, c.id));
     rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
   }
   held_timer_drop(st);
@@ -3667,7 +3694,8 @@ static int pending_write_one(sq *st, const struct pending_run *r,
       !r->timer)
     return rc;
   s = stmt(st, S_TIMER_INSERT_ID);
-  bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
+  bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
+             step_row_of(st, r->c.id));
   return exec_wrote(st, s, 1, "timers", err, "insert timer");
 }
 
@@ -3685,7 +3713,7 @@ static int pending_flush(sq *st, rc_error *err) {
   if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&
       (rows = batch_stmt(st, 1, S_CASE_INSERT, 21)) &&
       (steps = batch_stmt(st, 2, S_CASE_INSERT_RUN, 6)) &&
-      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 6)))) {
+      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 7)))) {
     for (i = 0; i < n; i++) {
       const struct pending_run *r = &st->pending[i];
       bind_run(run, i * 6, r->run, r->c.id, r->at, r->n, r->head, r->rows,
@@ -3693,8 +3721,8 @@ static int pending_flush(sq *st, rc_error *err) {
       bind_case(rows, i * 21, &r->c);
       bind_steps(steps, i * 6, &r->c, r->run, r->keys);
       if (timers)
-        bind_timer(timers, i * 6, r->c.id, r->due, r->event, r->data, r->scoped,
-                   r->id);
+        bind_timer(timers, i * 7, r->c.id, r->due, r->event, r->data, r->scoped,
+                   r->id, 0);
     }
     if ((rc = exec_wrote(st, run, n, "journal_runs", err, "journal")) ==
             RC_OK &&
@@ -3702,14 +3730,21 @@ static int pending_flush(sq *st, rc_error *err) {
             RC_OK &&
         (rc = exec_wrote(st, steps, n, "case_steps", err, "insert case")) ==
             RC_OK &&
-        timers)
+        timers) {
+      /* One INSERT of n rows into a table with rowids: the last row's
+       * rowid and the n - 1 before it (max + 1 each; a hint only). */
+      int64_t last = sqlite3_last_insert_rowid(st->db);
+      for (i = 0; i < n; i++)
+        sqlite3_bind_int64(timers, i * 7 + 7, last - (n - 1 - i));
       rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
+    }
     for (i = 0; rc == RC_OK && !timers && i < n; i++) {
       const struct pending_run *r = &st->pending[i];
       sqlite3_stmt *s;
       if (!r->timer) continue;
       s = stmt(st, S_TIMER_INSERT_ID);
-      bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
+      bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
+                 0);
       rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
     }
   } else {
@@ -4899,9 +4934,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   int tasks = st->tasks.dirty && !strcmp(st->tasks.case_id, id);
   int msg = st->msg.dirty && !strcmp(st->msg.case_id, id);
   /* At the row the claim read it from, when the step took it there. */
-  int which = st->step_row.id[0] && !strcmp(st->step_row.id, id)
-                  ? S_CASE_STATE_AT
-                  : S_CASE_STATE;
+  int which = step_row_of(st, id) ? S_CASE_STATE_AT : S_CASE_STATE;
   int64_t run;
   jbuf b = {0};
   sqlite3_stmt *s = stmt_of(st, which, id);
@@ -5564,6 +5597,10 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     bind_text(s, 3, event);
     bind_text(s, 4, data);
     sqlite3_bind_int(s, 5, scoped);
+    if (step_row_of(st, case_id))
+      sqlite3_bind_int64(s, 7, step_row_of(st, case_id));
+    else
+      sqlite3_bind_null(s, 7);
     if (!apart) {
       sqlite3_bind_int64(s, 6, id);
       if ((rc = exec_wrote(st, s, 1, "timers", err, "insert timer")) != RC_OK)
