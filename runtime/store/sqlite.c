@@ -8716,6 +8716,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
                      NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "timer keys");
   }
+  /* And each timer's case's row (book_derived), this book's rowids. */
+  if (rc == RC_OK && !table &&
+      sqlite3_exec(st->db,
+                   "UPDATE timers SET step_row = (SELECT s.rowid FROM "
+                   "case_steps s WHERE s.id = timers.case_id)",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    rc = fail(st, err, "timers");
   /* And each case's journal chain, from the runs copied (book_derived). */
   if (rc == RC_OK && !table) {
     journal_chain_forget(st);
