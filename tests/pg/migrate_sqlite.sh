@@ -116,7 +116,7 @@ fi
 if command -v sqlite3 >/dev/null; then
   rows=$(sqlite3 "$work/copy.db" "SELECT count(*) > 0 AND count(*) =
     sum(t.step_row = (SELECT s.rowid FROM case_steps s
-    WHERE s.id = t.case_id)) FROM timers t" 2>&1)
+    WHERE s.id = t.case_id)) FROM timers t" 2>&1) || true
   [ "$rows" = 1 ] || fail "the copy's timers keep other rows: $rows"
 fi
 # The checks generation comes across; a book made before generations
