@@ -1042,9 +1042,10 @@ static void test_step_30_gives_each_timer_its_cases_step_row(void **state) {
   upgrade_edited("v26", "step30.db", "", db_path, sizeof db_path);
   expect_whole(db_path, 26);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db, "SELECT count(*) > 0 AND count(*) = sum(t.step_row = "
-                   "(SELECT s.rowid FROM case_steps s WHERE s.id = "
-                   "t.case_id)) FROM timers t");
+  v = one_text(db,
+               "SELECT count(*) > 0 AND count(*) = sum(t.step_row = "
+               "(SELECT s.rowid FROM case_steps s WHERE s.id = "
+               "t.case_id)) FROM timers t");
   assert_string_equal(v, "1");
   free(v);
   sqlite3_close(db);

@@ -79,6 +79,7 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
+  S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
   S_CASE_ERROR,
@@ -306,25 +307,28 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
+/* A case's columns from its two tables, r and s, as CASE_COLS and then
+ * case_steps' own and its rowid, which the view cannot give. */
+#define CASE_ROW_STEP_COLS                                              \
+  "r.id, r.borrower_id, r.workflow, r.version, s.state, s.closed, "     \
+  "s.outcome, r.error, r.product, r.currency, r.principal, r.balance, " \
+  "r.amount_due, r.fees, r.due_date, r.opened_at, r.score, r.tags, "    \
+  "r.data, r.queue, r.on_hold, r.overpaid, r.reduced, s.timer_keys, "   \
+  "s.journal_last, s.tasks_open, s.message_last, s.rowid"
 /* The claim's columns up to its case's (S_TIMERS_DUE). */
-#define TIMERS_DUE_CASES                                                    \
-  "SELECT t.id, t.case_id, t.due, t.event, t.data, r.id, r.borrower_id, "   \
-  "r.workflow, r.version, s.state, s.closed, s.outcome, r.error, "          \
-  "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "   \
-  "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "             \
-  "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "        \
-  "s.tasks_open, s.message_last, s.rowid"
+#define TIMERS_DUE_CASES \
+  "SELECT t.id, t.case_id, t.due, t.event, t.data, " CASE_ROW_STEP_COLS
 /* Its case_steps row at the rowid the timer keeps (schema 30): one seek
  * of integer keys, where the id's is a search of text keys and finds the
- * rowid only. A timer set where the rowid was not in hand keeps NULL and
- * is looked up by id (ifnull evaluates its second argument only then).
- * The id checked too: a stale rowid (the row made again since) finds no
- * row, and the step reads that case by id (ahead_keep keeps none). */
-#define TIMERS_DUE_FROM                                                    \
-  " FROM timers t "                                                        \
-  "LEFT JOIN case_rows r ON r.id = t.case_id "                             \
-  "LEFT JOIN case_steps s ON s.rowid = ifnull(t.step_row, (SELECT "        \
-  "x.rowid FROM case_steps x WHERE x.id = t.case_id)) AND s.id = t.case_id "
+ * rowid only. Every timer the store sets keeps it (each write of a timer
+ * follows a read or an insert of its case, step_row_of). NULL (a timer
+ * inserted by hand) or stale (the row made again since; the id checked)
+ * finds no row: the claim keeps no case for it (ahead_keep) and the step
+ * reads that case by id, as a timer of a case not claimed. */
+#define TIMERS_DUE_FROM                        \
+  " FROM timers t "                            \
+  "LEFT JOIN case_rows r ON r.id = t.case_id " \
+  "LEFT JOIN case_steps s ON s.rowid = t.step_row AND s.id = t.case_id "
 #define TIMERS_DUE_WHERE "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2"
 
 /* A borrower's columns as borrower_read reads them, each after prefix p
@@ -416,12 +420,16 @@ static const char *const sql[S_COUNT] = {
         " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
     /* timer_keys and journal_last last: the step's read of its case
      * brings them. */
-    [S_CASE_GET] = "SELECT " CASE_COLS
-                   ", timer_keys, journal_last, tasks_open, message_last "
-                   "FROM cases "
-                   "WHERE id = ?1",
+    /* The view's join, of the tables: its case_steps rowid too, which
+     * the timers its step sets keep (step_row_of). */
+    [S_CASE_GET] = "SELECT " CASE_ROW_STEP_COLS
+                   " FROM case_rows r JOIN case_steps s ON s.id = r.id "
+                   "WHERE r.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
+    /* A timer's case's rowid, where its write follows no read of the
+     * case (sq_timer_insert): what the claim finds the case's row by. */
+    [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
     /* The same, for an import's row (held_safe: never a held case). */
     [S_CASE_OPENING] = "SELECT 1 FROM case_steps WHERE id = ?1",
     [S_CASES_ANY] = "SELECT 1 FROM cases LIMIT 1",
@@ -3398,6 +3406,19 @@ static void bind_steps(sqlite3_stmt *s, int at, const store_case *c,
   bind_text(s, at + 6, keys ? keys : "");
 }
 
+/* Case id's case_steps rowid, as just read or inserted: where its step's
+ * write goes (S_CASE_STATE_AT) and what the timers set for it keep
+ * (step_row_of). A hint: both check the id. */
+static void step_row_seen(sq *st, const char *id, int64_t rowid) {
+  size_t len = strlen(id);
+  if (len < sizeof st->step_row.id) {
+    memcpy(st->step_row.id, id, len + 1);
+    st->step_row.rowid = rowid;
+  } else {
+    st->step_row.id[0] = '\0';
+  }
+}
+
 static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
@@ -3416,10 +3437,7 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
     rc = exec_wrote(st, s, 1, "case_steps", err, "insert case");
   }
   /* Its rowid in hand for the timers its opening sets (step_row_of). */
-  if (rc == RC_OK && strlen(c->id) < sizeof st->step_row.id) {
-    memcpy(st->step_row.id, c->id, strlen(c->id) + 1);
-    st->step_row.rowid = sqlite3_last_insert_rowid(st->db);
-  }
+  if (rc == RC_OK) step_row_seen(st, c->id, sqlite3_last_insert_rowid(st->db));
   return keys_apart_end(st, rc, err);
 }
 
@@ -3542,9 +3560,8 @@ static void bind_timer(sqlite3_stmt *s, int at, const char *case_id,
  * a hint its timers keep for the claim (TIMERS_DUE_FROM), which checks
  * the id. */
 static int64_t step_row_of(const sq *st, const char *id) {
-  return st->step_row.id[0] && !strcmp(st->step_row.id, id)
-             ? st->step_row.rowid
-             : 0;
+  return st->step_row.id[0] && !strcmp(st->step_row.id, id) ? st->step_row.rowid
+                                                            : 0;
 }
 
 /* A journal run's six parameters from ?at + 1 (S_JOURNAL_APPEND). */
@@ -3729,23 +3746,22 @@ static int pending_flush(sq *st, rc_error *err) {
         (rc = exec_wrote(st, rows, n, "case_rows", err, "insert case")) ==
             RC_OK &&
         (rc = exec_wrote(st, steps, n, "case_steps", err, "insert case")) ==
-            RC_OK &&
-        timers) {
+            RC_OK) {
       /* One INSERT of n rows into a table with rowids: the last row's
        * rowid and the n - 1 before it (max + 1 each; a hint only). */
       int64_t last = sqlite3_last_insert_rowid(st->db);
-      for (i = 0; i < n; i++)
+      for (i = 0; timers && i < n; i++)
         sqlite3_bind_int64(timers, i * 7 + 7, last - (n - 1 - i));
-      rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
-    }
-    for (i = 0; rc == RC_OK && !timers && i < n; i++) {
-      const struct pending_run *r = &st->pending[i];
-      sqlite3_stmt *s;
-      if (!r->timer) continue;
-      s = stmt(st, S_TIMER_INSERT_ID);
-      bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
-                 0);
-      rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
+      if (timers) rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
+      for (i = 0; rc == RC_OK && !timers && i < n; i++) {
+        const struct pending_run *r = &st->pending[i];
+        sqlite3_stmt *s;
+        if (!r->timer) continue;
+        s = stmt(st, S_TIMER_INSERT_ID);
+        bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
+                   last - (n - 1 - i));
+        rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
+      }
     }
   } else {
     for (i = 0; rc == RC_OK && i < n; i++)
@@ -3766,6 +3782,7 @@ static int pending_flush(sq *st, rc_error *err) {
 static int claimw_safe(int which) {
   switch (which) {
   case S_CASE_GET:
+  case S_CASE_STEP_ROW:
   case S_CASE_STATE:
   case S_CASE_STATE_AT:
   case S_CASE_JOURNAL:
@@ -4803,12 +4820,7 @@ static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
     tasks_seen(st, id, a->tasks_open, 0);
     message_last_seen(st, id, a->message_last);
     case_seen(st, id, out);
-    if (strlen(id) < sizeof st->step_row.id) {
-      memcpy(st->step_row.id, id, strlen(id) + 1);
-      st->step_row.rowid = a->steps_rowid;
-    } else {
-      st->step_row.id[0] = '\0';
-    }
+    step_row_seen(st, id, a->steps_rowid);
     return 1;
   }
   return 0;
@@ -4883,6 +4895,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
       tasks_seen(st, id, sqlite3_column_int(s, 25), 0);
       message_last_seen(st, id, sqlite3_column_int64(s, 26));
     }
+    step_row_seen(st, id, sqlite3_column_int64(s, 27));
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -5572,6 +5585,23 @@ static void timer_id_set(sq *st, int64_t due, int64_t id) {
     st->timer_ids.beyond = due;
 }
 
+/* The case_steps rowid a timer of case id keeps: in hand (the case just
+ * read or inserted), else looked up, where no held or pending case
+ * waits to be written (their barrier would end an import's batch); 0
+ * when not found (the claim then reads that case by id). */
+static int64_t step_row_at(sq *st, const char *id) {
+  int64_t rowid = step_row_of(st, id);
+  sqlite3_stmt *s;
+  if (rowid || held_any(st) || st->npending) return rowid;
+  s = stmt(st, S_CASE_STEP_ROW);
+  bind_text(s, 1, id);
+  if (sqlite3_step(s) == SQLITE_ROW) rowid = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rowid) step_row_seen(st, id, rowid);
+  return rowid;
+}
+
 static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
                            const char *event, const char *data, int scoped,
                            rc_error *err) {
@@ -5591,14 +5621,15 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     if ((rc = held_timer_set(st, due, id, event, data, scoped, err)) != RC_OK)
       return rc;
   } else {
+    int64_t step_row = step_row_at(st, case_id);
     s = apart ? stmt(st, S_TIMER_INSERT) : fired_keyed(st, S_TIMER_INSERT_ID);
     bind_text(s, 1, case_id);
     sqlite3_bind_int64(s, 2, due);
     bind_text(s, 3, event);
     bind_text(s, 4, data);
     sqlite3_bind_int(s, 5, scoped);
-    if (step_row_of(st, case_id))
-      sqlite3_bind_int64(s, 7, step_row_of(st, case_id));
+    if (step_row)
+      sqlite3_bind_int64(s, 7, step_row);
     else
       sqlite3_bind_null(s, 7);
     if (!apart) {

@@ -739,8 +739,8 @@ static const char *const migrations[] = {
     /* 30: a timer keeps its case's case_steps rowid, where the claim
      * finds the case's row in one seek of integer keys, not a search of
      * the id's text keys and then the rowid (TIMERS_DUE_FROM). A hint:
-     * NULL or stale, the claim looks the case up by id. Filled here by
-     * the id, one look-up a timer. */
+     * NULL or stale, the claim finds no row and the step reads the case
+     * by id. Filled here by the id, one look-up a timer. */
     "ALTER TABLE timers ADD COLUMN step_row INTEGER;"
     "UPDATE timers SET step_row = (SELECT s.rowid FROM case_steps s"
     "  WHERE s.id = timers.case_id);",
