@@ -596,8 +596,9 @@ static const char *const sql[S_COUNT] = {
         "AND (?4 IS NULL OR event = ?4) AND (?5 = 0 OR scoped)",
     /* journal_last too: the step that sets a timer journals next (an
      * import's `opened` handler reads its case no other way). */
+    /* Its rowid too, which the timer about to be set keeps. */
     [S_TIMER_KEYS] =
-        "SELECT timer_keys, journal_last FROM case_steps WHERE id = ?1",
+        "SELECT timer_keys, journal_last, rowid FROM case_steps WHERE id = ?1",
     [S_TIMER_KEYS_PUT] =
         "UPDATE case_steps SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
@@ -5439,6 +5440,7 @@ static int timer_keys_of(sq *st, const char *case_id, rc_error *err) {
   bind_text(s, 1, case_id);
   rc = one_row(st, s, sqlite3_step(s), err, "timer keys");
   if (rc == RC_OK && st->base.depth > 0) case_chain_seen(st, case_id, s, 1);
+  if (rc == RC_OK) step_row_seen(st, case_id, sqlite3_column_int64(s, 2));
   if (rc == RC_OK || rc == RC_ENOTFOUND)
     rc = timer_keys_known(
         st, rc == RC_OK ? (const char *)sqlite3_column_text(s, 0) : NULL, err);
@@ -5586,9 +5588,10 @@ static void timer_id_set(sq *st, int64_t due, int64_t id) {
 }
 
 /* The case_steps rowid a timer of case id keeps: in hand (the case just
- * read or inserted), else looked up, where no held or pending case
- * waits to be written (their barrier would end an import's batch); 0
- * when not found (the claim then reads that case by id). */
+ * read or inserted, or its timer keys just read: timer_keys_of), else
+ * looked up, where no held or pending case waits to be written (their
+ * barrier would end an import's batch); 0 when not found (the claim
+ * then reads that case by id). */
 static int64_t step_row_at(sq *st, const char *id) {
   int64_t rowid = step_row_of(st, id);
   sqlite3_stmt *s;
