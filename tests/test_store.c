@@ -1287,6 +1287,81 @@ static void test_a_state_write_that_keeps_no_row_is_refused(void **state) {
   store_close(st);
 }
 
+/* A timer keeps its case's case_steps rowid (schema 30): the case's read
+ * by id gives it (an `opened` run, an event), so does its insert, and a
+ * timer set with neither looks it up. The claim finds the case's row by
+ * it alone, one seek of integer keys. A rowid that names another case's
+ * row (stale: the rows made again since) or none (NULL, a timer inserted
+ * by hand) finds no row: the claim lends no case for it, and its step
+ * reads its own case by id and moves it on, the other case untouched. On
+ * 2cbe540 timers had no step_row. */
+static void test_a_timer_keeps_its_cases_row_and_a_wrong_one_reads_by_id(
+    void **state) {
+  store *st;
+  store_timer *t;
+  store_case c;
+  int n;
+  rc_error err;
+  (void)state;
+  SQLITE_ONLY("case_steps' rowids are SQLite's");
+  st = open_store();
+  add_case(st, "R1");
+  add_case(st, "R2");
+  add_case(st, "R3");
+  add_case(st, "R4");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  /* R4 inserted last, R3 read by id, R1 and R2 neither. */
+  assert_int_equal(store_case_get(st, "R3", &c, &err), RC_OK);
+  store_case_free(&c);
+  assert_int_equal(store_timer_insert(st, "R3", 12, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "R1", 10, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "R2", 11, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "R4", 13, "a", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM timers t, case_steps s "
+                              "WHERE t.case_id = s.id AND "
+                              "t.step_row = s.rowid"),
+                   4);
+  exec_sql(
+      "UPDATE timers SET step_row = (SELECT rowid FROM case_steps "
+      "WHERE id = 'R2') WHERE case_id = 'R1'");
+  exec_sql("UPDATE timers SET step_row = NULL WHERE case_id = 'R2'");
+
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(store_timers_claim(st, 100, 10, NULL, &t, &n, &err), RC_OK);
+  assert_int_equal(n, 4);
+  /* R1's row was not found at R2's rowid: read by its id. */
+  assert_int_equal(store_case_claimed_lend(st, "R1", &c), 0);
+  case_state_is(st, "R1", "new");
+  assert_int_equal(set_state(st, "R1", "one", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[0], &(int){0}, &err), RC_OK);
+  /* R2's NULL finds no row either: read by its id. */
+  assert_int_equal(store_case_claimed_lend(st, "R2", &c), 0);
+  case_state_is(st, "R2", "new");
+  assert_int_equal(set_state(st, "R2", "two", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_timer_insert(st, "R2", 20, "b", NULL, 0, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[1], &(int){0}, &err), RC_OK);
+  /* R3 and R4 as the claim read them, at their rowids. */
+  assert_int_equal(store_case_claimed_lend(st, "R3", &c), 1);
+  assert_string_equal(c.state, "new");
+  assert_int_equal(set_state(st, "R3", "three", 0, NULL, &err), RC_OK);
+  assert_int_equal(store_timer_finish(st, &t[2], &(int){0}, &err), RC_OK);
+  assert_int_equal(store_case_claimed_lend(st, "R4", &c), 1);
+  assert_string_equal(c.state, "new");
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  store_timers_free(t, n);
+  case_state_is(st, "R1", "one");
+  case_state_is(st, "R2", "two");
+  case_state_is(st, "R3", "three");
+  case_state_is(st, "R4", "new");
+  /* The timer R2's step set keeps the row its read by id found. */
+  assert_int_equal(count_rows("SELECT count(*) FROM timers t, case_steps s "
+                              "WHERE s.id = 'R2' AND t.case_id = 'R2' AND "
+                              "t.due = 20 AND t.step_row = s.rowid"),
+                   1);
+  store_close(st);
+}
+
 /* SQLite lends a timer's step the case its claim read beside it
  * (store_case_claimed_lend): as read, in the claiming transaction only,
  * and not once anything may have written it since (its own step's write,
@@ -1437,9 +1512,11 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Takes migration 27's display names off the users again: the schema of
- * version 26. */
-#define DISPLAY_DOWN "ALTER TABLE users DROP COLUMN display_name;"
+/* Takes migration 27's display names off the users again, and 30's
+ * rowids off the timers: the schema of version 26. */
+#define DISPLAY_DOWN                            \
+  "ALTER TABLE users DROP COLUMN display_name;" \
+  "ALTER TABLE timers DROP COLUMN step_row;"
 
 /* Takes migration 23's packed contacts off the borrowers again, and 27's
  * display names: the schema of version 22. */
@@ -5914,6 +5991,9 @@ int main(void) {
           test_a_claim_in_key_order_reads_its_cases_as_ranges, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_claimed_case_is_written_where_the_claim_read_it, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_timer_keeps_its_cases_row_and_a_wrong_one_reads_by_id, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_state_write_that_keeps_no_row_is_refused, setup, teardown),

@@ -1032,6 +1032,26 @@ static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
   unlink(db_path);
 }
 
+/* Step 30 gives each timer its case's case_steps rowid (the claim's
+ * seek, TIMERS_DUE_FROM): every timer of the v26 fixture holds its own
+ * case's, none another's. */
+static void test_step_30_gives_each_timer_its_cases_step_row(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step30.db", "", db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) > 0 AND count(*) = sum(t.step_row = "
+               "(SELECT s.rowid FROM case_steps s WHERE s.id = "
+               "t.case_id)) FROM timers t");
+  assert_string_equal(v, "1");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -1049,6 +1069,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_steps_28_29_keep_own_triggers_and_indexes),
       cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
       cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
+      cmocka_unit_test(test_step_30_gives_each_timer_its_cases_step_row),
   };
   int rc;
   char cmd[400];

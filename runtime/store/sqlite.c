@@ -79,6 +79,7 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
+  S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
   S_CASE_ERROR,
@@ -308,18 +309,28 @@ enum {
   "(SELECT value FROM json_each(" Q "))) OR (v.status = 'done' AND "     \
   "v.assignee = " U " AND v.completed_at >= " S ")))"
 
+/* A case's columns from its two tables, r and s, as CASE_COLS and then
+ * case_steps' own and its rowid, which the view cannot give. */
+#define CASE_ROW_STEP_COLS                                              \
+  "r.id, r.borrower_id, r.workflow, r.version, s.state, s.closed, "     \
+  "s.outcome, r.error, r.product, r.currency, r.principal, r.balance, " \
+  "r.amount_due, r.fees, r.due_date, r.opened_at, r.score, r.tags, "    \
+  "r.data, r.queue, r.on_hold, r.overpaid, r.reduced, s.timer_keys, "   \
+  "s.journal_last, s.tasks_open, s.message_last, s.rowid"
 /* The claim's columns up to its case's (S_TIMERS_DUE). */
-#define TIMERS_DUE_CASES                                                    \
-  "SELECT t.id, t.case_id, t.due, t.event, t.data, r.id, r.borrower_id, "   \
-  "r.workflow, r.version, s.state, s.closed, s.outcome, r.error, "          \
-  "r.product, r.currency, r.principal, r.balance, r.amount_due, r.fees, "   \
-  "r.due_date, r.opened_at, r.score, r.tags, r.data, r.queue, "             \
-  "r.on_hold, r.overpaid, r.reduced, s.timer_keys, s.journal_last, "        \
-  "s.tasks_open, s.message_last, s.rowid"
+#define TIMERS_DUE_CASES \
+  "SELECT t.id, t.case_id, t.due, t.event, t.data, " CASE_ROW_STEP_COLS
+/* Its case_steps row at the rowid the timer keeps (schema 30): one seek
+ * of integer keys, where the id's is a search of text keys and finds the
+ * rowid only. Every timer the store sets keeps it (each write of a timer
+ * follows a read or an insert of its case, step_row_of). NULL (a timer
+ * inserted by hand) or stale (the row made again since; the id checked)
+ * finds no row: the claim keeps no case for it (ahead_keep) and the step
+ * reads that case by id, as a timer of a case not claimed. */
 #define TIMERS_DUE_FROM                        \
   " FROM timers t "                            \
   "LEFT JOIN case_rows r ON r.id = t.case_id " \
-  "LEFT JOIN case_steps s ON s.id = t.case_id "
+  "LEFT JOIN case_steps s ON s.rowid = t.step_row AND s.id = t.case_id "
 #define TIMERS_DUE_WHERE "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2"
 
 /* A borrower's columns as borrower_read reads them, each after prefix p
@@ -411,12 +422,16 @@ static const char *const sql[S_COUNT] = {
         " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
     /* timer_keys and journal_last last: the step's read of its case
      * brings them. */
-    [S_CASE_GET] = "SELECT " CASE_COLS
-                   ", timer_keys, journal_last, tasks_open, message_last "
-                   "FROM cases "
-                   "WHERE id = ?1",
+    /* The view's join, of the tables: its case_steps rowid too, which
+     * the timers its step sets keep (step_row_of). */
+    [S_CASE_GET] = "SELECT " CASE_ROW_STEP_COLS
+                   " FROM case_rows r JOIN case_steps s ON s.id = r.id "
+                   "WHERE r.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
+    /* A timer's case's rowid, where its write follows no read of the
+     * case (sq_timer_insert): what the claim finds the case's row by. */
+    [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
     /* The same, for an import's row (held_safe: never a held case). */
     [S_CASE_OPENING] = "SELECT 1 FROM case_steps WHERE id = ?1",
     [S_CASES_ANY] = "SELECT 1 FROM cases LIMIT 1",
@@ -493,17 +508,17 @@ static const char *const sql[S_COUNT] = {
     /* The next id at this due time: timers due together fire in the
      * order they were set. */
     [S_TIMER_INSERT] =
-        "INSERT INTO timers(due, id, case_id, event, data, scoped)"
+        "INSERT INTO timers(due, id, case_id, event, data, scoped, step_row)"
         " VALUES (?2, (SELECT coalesce(max(id), 0) + 1 FROM timers"
-        " WHERE due = ?2), ?1, ?3, ?4, ?5) RETURNING id",
+        " WHERE due = ?2), ?1, ?3, ?4, ?5, ?7) RETURNING id",
     /* The same in two statements, where the transaction holds the write
      * lock: RETURNING fills a temporary table each time, half the
      * insert's cost. */
     [S_TIMER_ID] = "SELECT coalesce(max(id), 0) + 1 FROM timers WHERE due = ?1",
     [S_TIMER_LAST] = "SELECT coalesce(max(due), 0) FROM timers",
     [S_TIMER_INSERT_ID] =
-        "INSERT INTO timers(due, id, case_id, event, data, scoped)"
-        " VALUES (?2, ?6, ?1, ?3, ?4, ?5)",
+        "INSERT INTO timers(due, id, case_id, event, data, scoped, step_row)"
+        " VALUES (?2, ?6, ?1, ?3, ?4, ?5, ?7)",
     [S_TIMER_NEXT] = "SELECT min(due) FROM timers",
     /* Each timer's case beside it, as S_CASE_GET reads it (columns from
      * 5 on; NULL when the case is missing): the step's read of its case
@@ -583,8 +598,9 @@ static const char *const sql[S_COUNT] = {
         "AND (?4 IS NULL OR event = ?4) AND (?5 = 0 OR scoped)",
     /* journal_last too: the step that sets a timer journals next (an
      * import's `opened` handler reads its case no other way). */
+    /* Its rowid too, which the timer about to be set keeps. */
     [S_TIMER_KEYS] =
-        "SELECT timer_keys, journal_last FROM case_steps WHERE id = ?1",
+        "SELECT timer_keys, journal_last, rowid FROM case_steps WHERE id = ?1",
     [S_TIMER_KEYS_PUT] =
         "UPDATE case_steps SET timer_keys = ?2 WHERE id = ?1",
     [S_TIMERS_CASE] =
@@ -3405,6 +3421,19 @@ static void bind_steps(sqlite3_stmt *s, int at, const store_case *c,
   bind_text(s, at + 6, keys ? keys : "");
 }
 
+/* Case id's case_steps rowid, as just read or inserted: where its step's
+ * write goes (S_CASE_STATE_AT) and what the timers set for it keep
+ * (step_row_of). A hint: both check the id. */
+static void step_row_seen(sq *st, const char *id, int64_t rowid) {
+  size_t len = strlen(id);
+  if (len < sizeof st->step_row.id) {
+    memcpy(st->step_row.id, id, len + 1);
+    st->step_row.rowid = rowid;
+  } else {
+    st->step_row.id[0] = '\0';
+  }
+}
+
 static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
@@ -3422,6 +3451,8 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
     bind_steps(s, 0, c, run, keys);
     rc = exec_wrote(st, s, 1, "case_steps", err, "insert case");
   }
+  /* Its rowid in hand for the timers its opening sets (step_row_of). */
+  if (rc == RC_OK) step_row_seen(st, c->id, sqlite3_last_insert_rowid(st->db));
   return keys_apart_end(st, rc, err);
 }
 
@@ -3523,16 +3554,29 @@ static void held_drop(sq *st) {
   st->held.failed = 0;
 }
 
-/* A timer's six parameters from ?at + 1 (S_TIMER_INSERT_ID). */
+/* A timer's seven parameters from ?at + 1 (S_TIMER_INSERT_ID); its
+ * case's case_steps rowid ?at + 7, NULL when 0 (not in hand). */
 static void bind_timer(sqlite3_stmt *s, int at, const char *case_id,
                        int64_t due, const char *event, const char *data,
-                       int scoped, int64_t id) {
+                       int scoped, int64_t id, int64_t step_row) {
   bind_text(s, at + 1, case_id);
   sqlite3_bind_int64(s, at + 2, due);
   bind_text(s, at + 3, event);
   bind_text(s, at + 4, data);
   sqlite3_bind_int(s, at + 5, scoped);
   sqlite3_bind_int64(s, at + 6, id);
+  if (step_row)
+    sqlite3_bind_int64(s, at + 7, step_row);
+  else
+    sqlite3_bind_null(s, at + 7);
+}
+
+/* The case_steps rowid of case `id` when in hand (st->step_row), else 0:
+ * a hint its timers keep for the claim (TIMERS_DUE_FROM), which checks
+ * the id. */
+static int64_t step_row_of(const sq *st, const char *id) {
+  return st->step_row.id[0] && !strcmp(st->step_row.id, id) ? st->step_row.rowid
+                                                            : 0;
 }
 
 /* A journal run's six parameters from ?at + 1 (S_JOURNAL_APPEND). */
@@ -3562,7 +3606,8 @@ static int held_write_first(sq *st, int64_t run, const char *keys,
   if (rc == RC_OK && st->held.timer.held) {
     s = stmt(st, S_TIMER_INSERT_ID);
     bind_timer(s, 0, c.id, st->held.timer.due, st->held.timer.event,
-               st->held.timer.data, st->held.timer.scoped, st->held.timer.id);
+               st->held.timer.data, st->held.timer.scoped, st->held.timer.id,
+               step_row_of(st, c.id));
     rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
   }
   held_timer_drop(st);
@@ -3681,7 +3726,8 @@ static int pending_write_one(sq *st, const struct pending_run *r,
       !r->timer)
     return rc;
   s = stmt(st, S_TIMER_INSERT_ID);
-  bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
+  bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
+             step_row_of(st, r->c.id));
   return exec_wrote(st, s, 1, "timers", err, "insert timer");
 }
 
@@ -3699,7 +3745,7 @@ static int pending_flush(sq *st, rc_error *err) {
   if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&
       (rows = batch_stmt(st, 1, S_CASE_INSERT, 21)) &&
       (steps = batch_stmt(st, 2, S_CASE_INSERT_RUN, 6)) &&
-      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 6)))) {
+      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 7)))) {
     for (i = 0; i < n; i++) {
       const struct pending_run *r = &st->pending[i];
       bind_run(run, i * 6, r->run, r->c.id, r->at, r->n, r->head, r->rows,
@@ -3707,24 +3753,30 @@ static int pending_flush(sq *st, rc_error *err) {
       bind_case(rows, i * 21, &r->c);
       bind_steps(steps, i * 6, &r->c, r->run, r->keys);
       if (timers)
-        bind_timer(timers, i * 6, r->c.id, r->due, r->event, r->data, r->scoped,
-                   r->id);
+        bind_timer(timers, i * 7, r->c.id, r->due, r->event, r->data, r->scoped,
+                   r->id, 0);
     }
     if ((rc = exec_wrote(st, run, n, "journal_runs", err, "journal")) ==
             RC_OK &&
         (rc = exec_wrote(st, rows, n, "case_rows", err, "insert case")) ==
             RC_OK &&
         (rc = exec_wrote(st, steps, n, "case_steps", err, "insert case")) ==
-            RC_OK &&
-        timers)
-      rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
-    for (i = 0; rc == RC_OK && !timers && i < n; i++) {
-      const struct pending_run *r = &st->pending[i];
-      sqlite3_stmt *s;
-      if (!r->timer) continue;
-      s = stmt(st, S_TIMER_INSERT_ID);
-      bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id);
-      rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
+            RC_OK) {
+      /* One INSERT of n rows into a table with rowids: the last row's
+       * rowid and the n - 1 before it (max + 1 each; a hint only). */
+      int64_t last = sqlite3_last_insert_rowid(st->db);
+      for (i = 0; timers && i < n; i++)
+        sqlite3_bind_int64(timers, i * 7 + 7, last - (n - 1 - i));
+      if (timers) rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
+      for (i = 0; rc == RC_OK && !timers && i < n; i++) {
+        const struct pending_run *r = &st->pending[i];
+        sqlite3_stmt *s;
+        if (!r->timer) continue;
+        s = stmt(st, S_TIMER_INSERT_ID);
+        bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
+                   last - (n - 1 - i));
+        rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
+      }
     }
   } else {
     for (i = 0; rc == RC_OK && i < n; i++)
@@ -3745,6 +3797,7 @@ static int pending_flush(sq *st, rc_error *err) {
 static int claimw_safe(int which) {
   switch (which) {
   case S_CASE_GET:
+  case S_CASE_STEP_ROW:
   case S_CASE_STATE:
   case S_CASE_STATE_AT:
   case S_CASE_JOURNAL:
@@ -4782,12 +4835,7 @@ static int ahead_take(sq *st, const char *id, store_case *out, int lend) {
     tasks_seen(st, id, a->tasks_open, 0);
     message_last_seen(st, id, a->message_last);
     case_seen(st, id, out);
-    if (strlen(id) < sizeof st->step_row.id) {
-      memcpy(st->step_row.id, id, strlen(id) + 1);
-      st->step_row.rowid = a->steps_rowid;
-    } else {
-      st->step_row.id[0] = '\0';
-    }
+    step_row_seen(st, id, a->steps_rowid);
     return 1;
   }
   return 0;
@@ -4862,6 +4910,7 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
       tasks_seen(st, id, sqlite3_column_int(s, 25), 0);
       message_last_seen(st, id, sqlite3_column_int64(s, 26));
     }
+    step_row_seen(st, id, sqlite3_column_int64(s, 27));
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -4913,9 +4962,7 @@ static int sq_case_set_state(sq *st, const char *id, const char *state,
   int tasks = st->tasks.dirty && !strcmp(st->tasks.case_id, id);
   int msg = st->msg.dirty && !strcmp(st->msg.case_id, id);
   /* At the row the claim read it from, when the step took it there. */
-  int which = st->step_row.id[0] && !strcmp(st->step_row.id, id)
-                  ? S_CASE_STATE_AT
-                  : S_CASE_STATE;
+  int which = step_row_of(st, id) ? S_CASE_STATE_AT : S_CASE_STATE;
   int64_t run;
   jbuf b = {0};
   sqlite3_stmt *s = stmt_of(st, which, id);
@@ -5407,6 +5454,7 @@ static int timer_keys_of(sq *st, const char *case_id, rc_error *err) {
   bind_text(s, 1, case_id);
   rc = one_row(st, s, sqlite3_step(s), err, "timer keys");
   if (rc == RC_OK && st->base.depth > 0) case_chain_seen(st, case_id, s, 1);
+  if (rc == RC_OK) step_row_seen(st, case_id, sqlite3_column_int64(s, 2));
   if (rc == RC_OK || rc == RC_ENOTFOUND)
     rc = timer_keys_known(
         st, rc == RC_OK ? (const char *)sqlite3_column_text(s, 0) : NULL, err);
@@ -5553,6 +5601,24 @@ static void timer_id_set(sq *st, int64_t due, int64_t id) {
     st->timer_ids.beyond = due;
 }
 
+/* The case_steps rowid a timer of case id keeps: in hand (the case just
+ * read or inserted, or its timer keys just read: timer_keys_of), else
+ * looked up, where no held or pending case waits to be written (their
+ * barrier would end an import's batch); 0 when not found (the claim
+ * then reads that case by id). */
+static int64_t step_row_at(sq *st, const char *id) {
+  int64_t rowid = step_row_of(st, id);
+  sqlite3_stmt *s;
+  if (rowid || held_any(st) || st->npending) return rowid;
+  s = stmt(st, S_CASE_STEP_ROW);
+  bind_text(s, 1, id);
+  if (sqlite3_step(s) == SQLITE_ROW) rowid = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rowid) step_row_seen(st, id, rowid);
+  return rowid;
+}
+
 static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
                            const char *event, const char *data, int scoped,
                            rc_error *err) {
@@ -5572,12 +5638,17 @@ static int sq_timer_insert(sq *st, const char *case_id, rc_time due,
     if ((rc = held_timer_set(st, due, id, event, data, scoped, err)) != RC_OK)
       return rc;
   } else {
+    int64_t step_row = step_row_at(st, case_id);
     s = apart ? stmt(st, S_TIMER_INSERT) : fired_keyed(st, S_TIMER_INSERT_ID);
     bind_text(s, 1, case_id);
     sqlite3_bind_int64(s, 2, due);
     bind_text(s, 3, event);
     bind_text(s, 4, data);
     sqlite3_bind_int(s, 5, scoped);
+    if (step_row)
+      sqlite3_bind_int64(s, 7, step_row);
+    else
+      sqlite3_bind_null(s, 7);
     if (!apart) {
       sqlite3_bind_int64(s, 6, id);
       if ((rc = exec_wrote(st, s, 1, "timers", err, "insert timer")) != RC_OK)
@@ -8704,6 +8775,13 @@ static int op_book_put(store *s, const char *table, const store_value *cols,
                      NULL, NULL) != SQLITE_OK)
       rc = fail(st, err, "timer keys");
   }
+  /* And each timer's case's row (book_derived), this book's rowids. */
+  if (rc == RC_OK && !table &&
+      sqlite3_exec(st->db,
+                   "UPDATE timers SET step_row = (SELECT s.rowid FROM "
+                   "case_steps s WHERE s.id = timers.case_id)",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    rc = fail(st, err, "timers");
   /* And each case's journal chain, from the runs copied (book_derived). */
   if (rc == RC_OK && !table) {
     journal_chain_forget(st);

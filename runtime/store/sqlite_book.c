@@ -33,10 +33,12 @@ int book_schema_version_row(const char *table, const store_value *cols,
  * migration 16), the keys of its case's pending timers, and the journal's
  * chain (17), cases.journal_last and journal_runs.prev, and whether a
  * case has open tasks (18), cases.tasks_open, the messages' chain
- * (19), cases.message_last and messages.prev, and a borrower's contacts
- * packed on its row (23), borrowers.contacts_packed. */
+ * (19), cases.message_last and messages.prev, a borrower's contacts
+ * packed on its row (23), borrowers.contacts_packed, and a timer's case's
+ * case_steps rowid (30), timers.step_row: another book's rowids. */
 int book_derived(const char *table, const char *column) {
   if (!strcmp(table, "borrowers")) return !strcmp(column, "contacts_packed");
+  if (!strcmp(table, "timers")) return !strcmp(column, "step_row");
   if (!strcmp(table, "cases"))
     return !strcmp(column, "timer_keys") || !strcmp(column, "journal_last") ||
            !strcmp(column, "tasks_open") || !strcmp(column, "message_last");

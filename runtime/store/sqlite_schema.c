@@ -736,6 +736,14 @@ static const char *const migrations[] = {
     "ALTER TABLE case_steps_v29 RENAME TO case_steps;"
     "PRAGMA legacy_alter_table = OFF;"
     CASES_VIEW,
+    /* 30: a timer keeps its case's case_steps rowid, where the claim
+     * finds the case's row in one seek of integer keys, not a search of
+     * the id's text keys and then the rowid (TIMERS_DUE_FROM). A hint:
+     * NULL or stale, the claim finds no row and the step reads the case
+     * by id. Filled here by the id, one look-up a timer. */
+    "ALTER TABLE timers ADD COLUMN step_row INTEGER;"
+    "UPDATE timers SET step_row = (SELECT s.rowid FROM case_steps s"
+    "  WHERE s.id = timers.case_id);",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {

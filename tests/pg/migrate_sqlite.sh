@@ -111,6 +111,14 @@ if command -v sqlite3 >/dev/null; then
   grep -q '|1|' "$work/copy.packed" && fail "a packed contacts NULL in the copy"
   grep -q '|0|p' "$work/copy.packed" || fail "no packed phone in the copy"
 fi
+# Each timer keeps its case's case_steps rowid (schema 30): the copy's
+# own, filled once the rows are in, not the book's.
+if command -v sqlite3 >/dev/null; then
+  rows=$(sqlite3 "$work/copy.db" "SELECT count(*) > 0 AND count(*) =
+    sum(t.step_row = (SELECT s.rowid FROM case_steps s
+    WHERE s.id = t.case_id)) FROM timers t" 2>&1) || true
+  [ "$rows" = 1 ] || fail "the copy's timers keep other rows: $rows"
+fi
 # The checks generation comes across; a book made before generations
 # were kept (no key: generation 1) moves without one, not at today's, so
 # that what its service only warned of does not refuse the moved one (on
