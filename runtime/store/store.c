@@ -214,6 +214,32 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
                                     detail, err);
 }
 
+/* A row's state and its comma: quoted once, then copied while a step's
+ * rows name it (quoting it was a third of a row's head). */
+static void row_state(store *st, const char *state) {
+  jbuf *b = &st->run.rows;
+  size_t at = b->len, n;
+  if (!state) {
+    jb_lit(b, "null,");
+    return;
+  }
+  for (int i = 0; i < 2; i++)
+    if (st->run.state[i].len && strcmp(st->run.state[i].raw, state) == 0) {
+      jb_raw(b, st->run.state[i].json, st->run.state[i].len);
+      return;
+    }
+  jb_quote(b, state);
+  jb_lit(b, ",");
+  n = b->len - at;
+  if (b->oom || strlen(state) >= sizeof st->run.state[0].raw ||
+      n > sizeof st->run.state[0].json)
+    return;
+  st->run.state[1] = st->run.state[0];
+  strcpy(st->run.state[0].raw, state);
+  memcpy(st->run.state[0].json, b->p + at, n);
+  st->run.state[0].len = n;
+}
+
 /* A row's head, [kind,state,version,at, in the run it joins (a run of
  * another case, or a full one, written first); its detail follows, then
  * row_close. kind_json: the length of kind where it comes quoted with
@@ -250,8 +276,7 @@ static int row_open(store *st, const char *case_id, rc_time at,
     jb_quote(b, kind);
     jb_lit(b, ",");
   }
-  jb_quote(b, state);
-  jb_lit(b, ",");
+  row_state(st, state);
   jb_int(b, version);
   jb_lit(b, ",");
   /* Nearly every row of a run has the run's time: 13 digits a row, a
