@@ -121,6 +121,12 @@ struct store {
     size_t case_cap;
     rc_time at;
     int n;
+    /* The last two states a row named, as row_open writes them ("due",
+     * quote and comma); len 0: none. A step's rows name one or two. */
+    struct {
+      char raw[24], json[32];
+      size_t len;
+    } state[2];
   } run;
   /* (pgfast) Times the backend made its connection again after the
    * server dropped it: the service logs each (store_reconnects). */

@@ -214,12 +214,41 @@ int store_journal_append(store *st, const char *case_id, rc_time at,
                                     detail, err);
 }
 
+/* A row's state and its comma: quoted once, then copied while a step's
+ * rows name it (quoting it was a third of a row's head). */
+static void row_state(store *st, const char *state) {
+  jbuf *b = &st->run.rows;
+  size_t at = b->len, n;
+  if (!state) {
+    jb_lit(b, "null,");
+    return;
+  }
+  for (int i = 0; i < 2; i++)
+    if (st->run.state[i].len && strcmp(st->run.state[i].raw, state) == 0) {
+      jb_raw(b, st->run.state[i].json, st->run.state[i].len);
+      return;
+    }
+  jb_quote(b, state);
+  jb_lit(b, ",");
+  n = b->len - at;
+  if (b->oom || strlen(state) >= sizeof st->run.state[0].raw ||
+      n > sizeof st->run.state[0].json)
+    return;
+  st->run.state[1] = st->run.state[0];
+  strcpy(st->run.state[0].raw, state);
+  memcpy(st->run.state[0].json, b->p + at, n);
+  st->run.state[0].len = n;
+}
+
 /* A row's head, [kind,state,version,at, in the run it joins (a run of
  * another case, or a full one, written first); its detail follows, then
- * row_close. */
+ * row_close. kind_json: the length of kind where it comes quoted with
+ * its comma (ROW_KIND), 0 where it is quoted here: a kind named by a literal is
+ * not measured and quoted again on every row. */
+#define ROW_KIND(lit) "\"" lit "\",", sizeof(lit) + 2
 static int row_open(store *st, const char *case_id, rc_time at,
-                    const char *kind, const char *state, int version,
-                    rc_error *err) {
+                    const char *kind, size_t kind_json, const char *state,
+                    int version, rc_error *err) {
   jbuf *b = &st->run.rows;
   if (st->run.n && (st->run.n == STORE_JOURNAL_RUN ||
                     strcmp(st->run.case_id, case_id) != 0)) {
@@ -241,10 +270,13 @@ static int row_open(store *st, const char *case_id, rc_time at,
   } else {
     jb_lit(b, ",[");
   }
-  jb_quote(b, kind);
-  jb_lit(b, ",");
-  jb_quote(b, state);
-  jb_lit(b, ",");
+  if (kind_json) {
+    jb_raw(b, kind, kind_json);
+  } else {
+    jb_quote(b, kind);
+    jb_lit(b, ",");
+  }
+  row_state(st, state);
   jb_int(b, version);
   jb_lit(b, ",");
   /* Nearly every row of a run has the run's time: 13 digits a row, a
@@ -268,7 +300,7 @@ int store_journal_append_built(store *st, const char *case_id, rc_time at,
                                const char *kind, const char *state,
                                int version, const char *detail,
                                rc_error *err) {
-  int rc = row_open(st, case_id, at, kind, state, version, err);
+  int rc = row_open(st, case_id, at, kind, 0, state, version, err);
   if (rc != RC_OK) return rc;
   jb_lit(&st->run.rows, detail ? detail : "null");
   return row_close(st, err);
@@ -280,7 +312,7 @@ int store_journal_transition(store *st, const char *case_id, rc_time at,
                              rc_error *err) {
   jbuf *b = &st->run.rows;
   int compact = st->ops->journal_compact;
-  int rc = row_open(st, case_id, at, "transition", to, version, err);
+  int rc = row_open(st, case_id, at, ROW_KIND("transition"), to, version, err);
   if (rc != RC_OK) return rc;
   /* [from, event, user?]: "to" is the row's state. */
   jb_lit(b, compact ? "[" : "{\"from\":");
@@ -305,7 +337,7 @@ int store_journal_timer(store *st, const char *case_id, rc_time at,
                         rc_error *err) {
   jbuf *b = &st->run.rows;
   int compact = st->ops->journal_compact;
-  int rc = row_open(st, case_id, at, "timer", state, version, err);
+  int rc = row_open(st, case_id, at, ROW_KIND("timer"), state, version, err);
   if (rc != RC_OK) return rc;
   /* [event, due, keep, user?] */
   jb_lit(b, compact ? "[" : "{\"event\":");
@@ -330,7 +362,7 @@ int store_journal_message(store *st, const char *case_id, rc_time at,
                           rc_error *err) {
   jbuf *b = &st->run.rows;
   int compact = st->ops->journal_compact;
-  int rc = row_open(st, case_id, at, "message", state, version, err);
+  int rc = row_open(st, case_id, at, ROW_KIND("message"), state, version, err);
   if (rc != RC_OK) return rc;
   /* [id, channel, template, to, status, reason?, user?]: a reason null
    * where only a user follows. */
@@ -361,7 +393,7 @@ int store_journal_event(store *st, const char *case_id, rc_time at,
                         const char *user, rc_error *err) {
   jbuf *b = &st->run.rows;
   int compact = st->ops->journal_compact;
-  int rc = row_open(st, case_id, at, "event", state, version, err);
+  int rc = row_open(st, case_id, at, ROW_KIND("event"), state, version, err);
   if (rc != RC_OK) return rc;
   /* [type, user?] */
   jb_lit(b, compact ? "[" : "{\"type\":");
