@@ -197,9 +197,10 @@ static int sum_col(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
-/* What the arms recovered: the console's figure and the report's. */
+/* What the arms recovered: the console's figure and the report's (its
+ * rows experiment, arm, currency, cases, paid, balance, recovered). */
 static void arms_recovered(store *st, int64_t *figure, int64_t *report) {
-  int64_t f[2] = {4, 0}, r[2] = {5, 0};
+  int64_t f[2] = {4, 0}, r[2] = {6, 0};
   rc_error err;
   assert_int_equal(store_figures_arms(st, sum_col, f, &err), RC_OK);
   assert_int_equal(store_report_variants(st, sum_col, r, &err), RC_OK);
