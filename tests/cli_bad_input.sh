@@ -505,11 +505,14 @@ expect "a --now duration counts from the rehearsal's clock" 0 "report as of 2021
   "$recoup" report "$inst" --db "$sim" --now 1d
 
 # --- cases in error: listed, retried, exit codes -------------------------
-expect "errors groups the cases by error: each its own here" 0 \
-  "^1  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L3  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
+# An error that names its own case ("no call queue for L3", "... L2") is
+# one error told of each case: one line, the newest's text (it was a line
+# a case, 200 for 200 cases failed by one script line).
+expect "errors groups the cases by error, each case's id read as one" 0 \
+  "^2  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L2  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim"
 also "under a header" "^cases  *event  *newest  *since  *oldest  *since  *error$"
-also "and a count" "^2 cases in error, 2 errors; \`recoup errors --all\` lists each case$"
+also "and a count" "^2 cases in error, 1 error; \`recoup errors --all\` lists each case$"
 expect "errors --all lists the cases in error, newest first" 0 \
   "^L3  *new  *escalate  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim" --all
