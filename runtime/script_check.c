@@ -630,6 +630,13 @@ static void unseen_queue_at(lua_State *L, const char *file, int line) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT);
 }
 
+/* user_check_name's rule, which `recoup user --queues` holds queues to. */
+static int queue_name_ok(const char *q) {
+  size_t n = strlen(q);
+  return n >= 1 && n <= 64 &&
+         strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
 /* case:task(kind, { queue = ... }): the queue it fills, for `recoup user`
  * to tell a queue no workflow uses (a typo: "visti") from one that is. */
 static void note_task_queue(void *ud, const source_call *c) {
@@ -644,6 +651,15 @@ static void note_task_queue(void *ud, const source_call *c) {
       (!table || !source_table_has(s->src, c->args[1].table, "queue")) &&
       c->nargs > 0 && c->args[0].kind == SOURCE_STRING)
     queue = c->args[0].str; /* no queue: the kind's own */
+  /* An agent is given queues by `recoup user`, whose rule refuses
+   * "Phone" or "call queue": tasks in such a queue reach supervisors
+   * only, and no agent's Next case ever gives them. Checks generation 4. */
+  if (queue && table && !queue_name_ok(queue))
+    check_finding(s->sc, 4, s->file, c->line,
+                  "case:task: queue '%s' is no queue an agent can be given "
+                  "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
+                  "--queues takes them): only supervisors would see its tasks",
+                  queue);
   if (queue) {
     lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES); /* queues */
     lua_pushboolean(L, 1);                               /* queues true */

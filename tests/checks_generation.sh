@@ -320,4 +320,19 @@ institution "" "" ZZZ
 grep -q "institution.currency 'ZZZ' is not an ISO 4217 currency ICU knows" "$work/err" ||
   fail "the refusal does not name ZZZ"
 ok
+# And a queue no agent can be given (recoup user --queues refuses
+# "Phone"): its tasks would reach supervisors only.
+institution ""
+cat >"$work/inst/workflows/w.lua" <<'LUA'
+return recoup.workflow {
+  name = "w", version = 1, initial = "open",
+  states = { open = { enter = function(case)
+    case:task("call", { queue = "Phone" })
+  end } },
+}
+LUA
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue Phone"
+grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks \\[checks generation 4" "$work/err" ||
+  fail "check does not name the queue Phone"
+ok
 echo "ok: $pass checks"
