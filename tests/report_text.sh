@@ -51,6 +51,15 @@ for code in ZZZ XAU; do
   grep -q "z.csv:2: column currency: currency '$code' " "$work/err" ||
     fail "$code: no line and column"
 done
+# A code in small letters is refused saying the code it most likely is
+# (it said only "three capital letters, such as CNY").
+printf '%s\n' 'id,borrower_id,name,currency,balance,amount_due,due_date' \
+  "Z1,B9,Z,jpy,100,100,2026-01-01" >"$work/z.csv"
+"$recoup" import "$work/z.csv" "$work" --db "$work/b.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" &&
+  fail "jpy imported"
+grep -q "z.csv:2: column currency: currency 'jpy' is not an ISO 4217 code as written: write JPY (three capital letters, no space)" "$work/err" ||
+  fail "jpy: the code it most likely is not said"
 # simulate's table cuts a long key at 20 columns of whole characters:
 # at 20 bytes it split the seventh character of a state named in Chinese
 # (the rest of the line one column short).
