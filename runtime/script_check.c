@@ -18,6 +18,7 @@
 #include "script_priv.h"
 #include "source.h"
 #include "template.h"
+#include "user.h"
 
 #define REG_SOURCE_CACHE "recoup.source_cache" /* [chunk name] = source */
 #define SOURCE_MT "recoup.source"
@@ -630,19 +631,13 @@ static void unseen_queue_at(lua_State *L, const char *file, int line) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT);
 }
 
-/* user_check_name's rule, which `recoup user --queues` holds queues to. */
-static int queue_name_ok(const char *q) {
-  size_t n = strlen(q);
-  return n >= 1 && n <= 64 &&
-         strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* case:task(kind, { queue = ... }): the queue it fills, for `recoup user`
  * to tell a queue no workflow uses (a typo: "visti") from one that is. */
 static void note_task_queue(void *ud, const source_call *c) {
   send_scan *s = ud;
   lua_State *L = s->sc->L;
   const char *queue = NULL;
+  rc_error bad;
   int table = c->nargs > 1 && c->args[1].kind == SOURCE_TABLE;
   /* Options in a variable may hold any queue. */
   int opaque = c->nargs > 1 && !table && c->args[1].kind != SOURCE_NIL;
@@ -654,7 +649,7 @@ static void note_task_queue(void *ud, const source_call *c) {
   /* An agent is given queues by `recoup user`, whose rule refuses
    * "Phone" or "call queue": tasks in such a queue reach supervisors
    * only, and no agent's Next case ever gives them. Checks generation 4. */
-  if (queue && table && !queue_name_ok(queue))
+  if (queue && table && user_check_name(queue, "queue", &bad) != RC_OK)
     check_finding(s->sc, 4, s->file, c->line,
                   "case:task: queue '%s' is no queue an agent can be given "
                   "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
