@@ -2276,14 +2276,24 @@ enum { SKELETON_SIZE = 1024 };
 
 typedef struct {
   const char *name, *display; /* the user changed and their display name */
-  int added; /* 1: name is new, asked against display names too */
+  int added; /* 1: name is new, asked against logins and display names */
+  /* The display name looks like the user's own login ("Ii.wei" for
+   * li.wei): it shows what the login shows. */
+  int looks_own;
   /* Their skeletons, "" when none could be made. */
   char name_skel[SKELETON_SIZE], display_skel[SKELETON_SIZE];
   char clash[USER_NAME_MAX + 1];
   /* What clashes: NC_LOGIN display reads as clash's login, NC_LOOKS_LOGIN
    * looks like it, NC_LOOKS_SHOWN looks like (not is) clash's display name
-   * `shown`; NC_NAME name is, or looks like, clash's display name. */
-  enum { NC_LOGIN = 1, NC_LOOKS_LOGIN, NC_LOOKS_SHOWN, NC_NAME } how;
+   * `shown`; NC_NAME name is, or looks like, clash's display name;
+   * NC_NAME_LOOKS name looks like clash's login. */
+  enum {
+    NC_LOGIN = 1,
+    NC_LOOKS_LOGIN,
+    NC_LOOKS_SHOWN,
+    NC_NAME,
+    NC_NAME_LOOKS
+  } how;
   char shown[256];
 } name_clash;
 
@@ -2303,17 +2313,27 @@ static int find_clash(void *ud, const store_value *cols, int ncols) {
   if (!login || strcmp(login, nc->name) == 0) return 0;
   if (has_display && reads_as_login(nc->display, login))
     nc->how = NC_LOGIN;
-  else if (has_display && same_skeleton(nc->display_skel, login))
+  /* A display name like the user's own login is refused only where the
+   * login itself would be: "mary" shown for mary, in a book that let
+   * "rnary" be another's login before logins were kept apart, shows what
+   * mary's login always did. */
+  else if (has_display && !nc->looks_own &&
+           same_skeleton(nc->display_skel, login))
     nc->how = NC_LOOKS_LOGIN;
   /* Two people may share a name as it is written (two 张敏), not one
    * made to look like another's with other letters. */
-  else if (has_display && shown && strcmp(shown, nc->display) != 0 &&
+  else if (has_display && !nc->looks_own && shown &&
+           strcmp(shown, nc->display) != 0 &&
            same_skeleton(nc->display_skel, shown))
     nc->how = NC_LOOKS_SHOWN;
   else if (nc->added && shown &&
            (reads_as_login(shown, nc->name) ||
             same_skeleton(nc->name_skel, shown)))
     nc->how = NC_NAME;
+  /* A user with no display name is shown by login: "rnary" beside mary
+   * reads as her. */
+  else if (nc->added && same_skeleton(nc->name_skel, login))
+    nc->how = NC_NAME_LOOKS;
   else
     return 0;
   rc_copy(nc->clash, sizeof nc->clash, login);
@@ -2336,11 +2356,12 @@ int engine_user_names_apart(engine *eng, const char *name, const char *display,
   nc.added = added;
   /* A skeleton that cannot be made compares with nothing: the checks by
    * case and width above still hold. */
-  if (added && !user_skeleton(name, nc.name_skel, sizeof nc.name_skel))
+  if (!user_skeleton(name, nc.name_skel, sizeof nc.name_skel))
     nc.name_skel[0] = '\0';
   if (display && *display &&
       !user_skeleton(display, nc.display_skel, sizeof nc.display_skel))
     nc.display_skel[0] = '\0';
+  nc.looks_own = nc.name_skel[0] && !strcmp(nc.name_skel, nc.display_skel);
   rc = store_users_each(eng->st, find_clash, &nc, err);
   if (rc != RC_OK || !nc.clash[0]) return rc;
   switch (nc.how) {
@@ -2363,6 +2384,12 @@ int engine_user_names_apart(engine *eng, const char *name, const char *display,
                           "show one's work as the other's (the same name as "
                           "written may be shared)",
                           display, nc.shown, nc.clash);
+    case NC_NAME_LOOKS:
+      return rc_error_set(err, RC_ECONFLICT, "name",
+                          "name %s looks like %s, the login of user %s "
+                          "(letters of another shape that read the same): the "
+                          "console would show one's work as the other's",
+                          name, nc.clash, nc.clash);
     default:
       return rc_error_set(err, RC_ECONFLICT, "name",
                           "name %s is%s the display name of user %s ('%s'): "

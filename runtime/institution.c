@@ -17,6 +17,7 @@
 #include "source.h"
 #include "store/where.h"
 #include "task_decl.h"
+#include "template.h"
 #include "user.h"
 
 #define ERR(...) script_load_error(L, 1, __VA_ARGS__)
@@ -240,6 +241,7 @@ static int l_institution(lua_State *L) {
                                      NULL};
   script *sc = loading_script(L, "institution{}");
   institution_config *c = &sc->cfg;
+  const char *why;
   if (!table_arg(L, "institution")) return 0;
   if (sc->seen_institution++) ERR("institution{} is given twice");
   check_keys(L, 1, keys, "institution");
@@ -268,6 +270,15 @@ static int l_institution(lua_State *L) {
         !isupper((unsigned char)c->currency[2]))
       ERR("institution.currency '%s' is not an ISO 4217 code such as CNY",
           c->currency);
+    /* Every case imported without a currency is owed in it: held to a
+     * case's own currency rules (template.c), which refuse ZZZ and XAU
+     * where the institution's passed them on to every such case, with
+     * the two decimals ICU invents for them. Checks generation 4. */
+    else if ((why = template_currency_refused(c->currency)))
+      script_load_finding(L, 1, 4,
+                          "institution.currency '%s' %s: every case "
+                          "imported without a currency would be owed in it",
+                          c->currency, why);
   }
   if (lua_getfield(L, 1, "country") != LUA_TNIL) {
     const char *cc = lua_tostring(L, -1);

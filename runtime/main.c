@@ -1048,8 +1048,45 @@ static void print_error_line(const char *const *v, const int *width) {
 typedef struct error_groups {
   json_t *list;  /* [{event, error, cases, newest, newest_since, oldest,
                     oldest_since}] in the order first seen */
-  json_t *index; /* event "\x1f" error -> position in list */
+  json_t *index; /* error_key -> position in list */
 } error_groups;
+
+static int word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* The group an error is of: event, then the error with its case's own id,
+ * where it stands as a word, as one mark ("no phone for case C1" and "...
+ * C2" are one error told of each case). The place Lua puts first
+ * ("./w.lua:17: ") is kept as written: case 17 is not line 17. The
+ * caller frees it. */
+static char *error_key(const char *event, const char *error, const char *id) {
+  size_t idn = strlen(id), n = strlen(event) + strlen(error) + 2, o = 0;
+  const char *body = strstr(error, ": "), *p;
+  char *key = malloc(n);
+  if (!key) return NULL;
+  /* "file:line: " first: the id is looked for after it */
+  if (body && body > error && body[-1] >= '0' && body[-1] <= '9') {
+    const char *d = body;
+    while (d > error && d[-1] >= '0' && d[-1] <= '9') d--;
+    body = d > error && d[-1] == ':' ? body + 2 : error;
+  } else {
+    body = error;
+  }
+  o = (size_t)snprintf(key, n, "%s\x1f%.*s", event, (int)(body - error), error);
+  for (p = body; *p;) {
+    if (idn && strncmp(p, id, idn) == 0 && (p == body || !word_char(p[-1])) &&
+        !word_char(p[idn])) {
+      key[o++] = '\x1e';
+      p += idn;
+    } else {
+      key[o++] = *p++;
+    }
+  }
+  key[o] = '\0';
+  return key;
+}
 
 static void group_error_rows(error_groups *g, json_t *rows) {
   size_t i;
@@ -1059,11 +1096,9 @@ static void group_error_rows(error_groups *g, json_t *rows) {
                *error = json_string_value(json_object_get(row, "error")),
                *id = json_string_value(json_object_get(row, "case")),
                *since = json_string_value(json_object_get(row, "since"));
-    size_t n = strlen(event ? event : "") + strlen(error ? error : "") + 2;
-    char *key = malloc(n);
+    char *key = error_key(event ? event : "", error ? error : "", id ? id : "");
     json_t *at, *e;
     if (!key) continue;
-    snprintf(key, n, "%s\x1f%s", event ? event : "", error ? error : "");
     if ((at = json_object_get(g->index, key))) {
       e = json_array_get(g->list, (size_t)json_integer_value(at));
       json_object_set_new(

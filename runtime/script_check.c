@@ -18,6 +18,7 @@
 #include "script_priv.h"
 #include "source.h"
 #include "template.h"
+#include "user.h"
 
 #define REG_SOURCE_CACHE "recoup.source_cache" /* [chunk name] = source */
 #define SOURCE_MT "recoup.source"
@@ -636,6 +637,7 @@ static void note_task_queue(void *ud, const source_call *c) {
   send_scan *s = ud;
   lua_State *L = s->sc->L;
   const char *queue = NULL;
+  rc_error bad;
   int table = c->nargs > 1 && c->args[1].kind == SOURCE_TABLE;
   /* Options in a variable may hold any queue. */
   int opaque = c->nargs > 1 && !table && c->args[1].kind != SOURCE_NIL;
@@ -644,6 +646,15 @@ static void note_task_queue(void *ud, const source_call *c) {
       (!table || !source_table_has(s->src, c->args[1].table, "queue")) &&
       c->nargs > 0 && c->args[0].kind == SOURCE_STRING)
     queue = c->args[0].str; /* no queue: the kind's own */
+  /* An agent is given queues by `recoup user`, whose rule refuses
+   * "Phone" or "call queue": tasks in such a queue reach supervisors
+   * only, and no agent's Next case ever gives them. Checks generation 4. */
+  if (queue && table && user_check_name(queue, "queue", &bad) != RC_OK)
+    check_finding(s->sc, 4, s->file, c->line,
+                  "case:task: queue '%s' is no queue an agent can be given "
+                  "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
+                  "--queues takes them): only supervisors would see its tasks",
+                  queue);
   if (queue) {
     lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES); /* queues */
     lua_pushboolean(L, 1);                               /* queues true */

@@ -1182,7 +1182,7 @@ static void group(FILE *out, json_t *arms, const char *obj, const char *title,
     char label[160], key[96];
     (void)v;
     /* 20 columns of whole characters: 20 bytes split a Chinese one */
-    text_cut(key, sizeof key, k[0] ? k : "(none)", 20);
+    text_cut_printable(key, sizeof key, k[0] ? k : "(none)", 20);
     snprintf(label, sizeof label, "%s %s", title, key);
     row(out, label, arms, obj, k, 0, rep);
   }
@@ -1198,7 +1198,7 @@ static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   json_array_foreach(arms, i, a) {
     char name[96];
     const char *s = json_string_value(json_object_get(a, "name"));
-    text_cut(name, sizeof name, s ? s : "", 20);
+    text_cut_printable(name, sizeof name, s ? s : "", 20);
     put_cell(out, name, width);
   }
   fputc('\n', out);
@@ -1213,7 +1213,7 @@ static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   json_object_foreach(keys, k, v) {
     char label[160], queue[80];
     (void)v;
-    text_cut(queue, sizeof queue, k[0] ? k : "(none)", 16);
+    text_cut_printable(queue, sizeof queue, k[0] ? k : "(none)", 16);
     snprintf(label, sizeof label, "peak backlog %s", queue);
     put_label(out, label);
     json_array_foreach(arms, i, a) {

@@ -17,8 +17,15 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c",
                                       "#ff7f0e", "#9467bd", "#8c564b",
                                       "#e377c2", "#7f7f7f"};
 
-static void esc(FILE *f, const char *s) {
-  for (; s && *s; s++) switch (*s) {
+/* s as HTML text, printable first (rc_printable_line): a directory's
+ * path or a state a script named may hold a terminal's escape, which the
+ * report, opened in a terminal or sent on, would carry. */
+static void esc(FILE *f, const char *text) {
+  size_t n = text ? strlen(text) + 1 : 1;
+  char *clean = malloc(n), *s;
+  if (!clean) return;
+  rc_printable_line(clean, n, text ? text : "");
+  for (s = clean; *s; s++) switch (*s) {
       case '&':
         fputs("&amp;", f);
         break;
@@ -37,6 +44,7 @@ static void esc(FILE *f, const char *s) {
       default:
         fputc(*s, f);
     }
+  free(clean);
 }
 
 typedef struct series {

@@ -509,7 +509,7 @@ void sim_model_print(const sim_model *m, FILE *out) {
   rate_print(out, "a message gets a reply", &m->reply, 1);
   for (int i = 0; i < m->nreplies; i++) {
     char channel[96];
-    text_cut(channel, sizeof channel, m->replies[i].channel, 20);
+    text_cut_printable(channel, sizeof channel, m->replies[i].channel, 20);
     snprintf(what, sizeof what, "  by %s", channel);
     rate_print(out, what, &m->replies[i].rate, 1);
   }

@@ -103,6 +103,29 @@ static int x_code_common(const char *code) {
   return found;
 }
 
+/* Why a code not of three capitals is refused: "cny" or " CNY " says
+ * the code it most likely is, when that one passes. */
+static const char *code_unwritten(const char *code) {
+  static _Thread_local char why[96];
+  char up[4];
+  size_t n = 0;
+  const char *p = code ? code : "";
+  while (*p == ' ') p++;
+  for (; *p && *p != ' ' && n < 3; p++)
+    up[n++] = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+  up[n] = '\0';
+  while (*p == ' ') p++;
+  if (n == 3 && !*p && strspn(up, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3 &&
+      !template_currency_refused(up)) {
+    snprintf(why, sizeof why,
+             "is not an ISO 4217 code as written: write %s (three capital "
+             "letters, no space)",
+             up);
+    return why;
+  }
+  return "is not an ISO 4217 code (three capital letters, such as CNY)";
+}
+
 const char *template_currency_refused(const char *code) {
   /* the code of the row before: an import's rows mostly share one */
   static _Thread_local char last_ok[4];
@@ -110,7 +133,7 @@ const char *template_currency_refused(const char *code) {
   UChar u[4];
   if (!code || strlen(code) != 3 ||
       strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
-    return "is not an ISO 4217 code (three capital letters, such as CNY)";
+    return code_unwritten(code);
   if (!strcmp(code, last_ok)) return NULL;
   u_uastrcpy(u, code);
   /* Any time up to now: a currency withdrawn since (HRK, 2023) still

@@ -5,6 +5,8 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include "recoup/recoup.h"
+
 int text_char_cols(int32_t c) {
   int8_t gc;
   if (c < 0) return 1; /* a byte that does not decode: shown as one */
@@ -50,6 +52,12 @@ int text_cut(char *dst, size_t size, const char *src, int cols) {
   }
   dst[o] = '\0';
   return used;
+}
+
+int text_cut_printable(char *dst, size_t size, const char *src, int cols) {
+  char clean[1024];
+  rc_printable_line(clean, sizeof clean, src ? src : "");
+  return text_cut(dst, size, clean, cols);
 }
 
 const char *text_pad(char *dst, size_t size, const char *src, int width) {

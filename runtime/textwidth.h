@@ -21,6 +21,11 @@ int text_cols(const char *s);
  * size bytes, NUL included) to dst; returns the columns copied. */
 int text_cut(char *dst, size_t size, const char *src, int cols);
 
+/* text_cut of src made printable first (rc_printable_line: a control,
+ * invisible or bidirectional character shown as '?'): a name a script
+ * made at run time (a queue, a channel, a template) cut for a table. */
+int text_cut_printable(char *dst, size_t size, const char *src, int cols);
+
 /* src in a column of width columns, padded with spaces: on the right for
  * a negative width (text, left-aligned), on the left for a positive one
  * (figures); never cut. Returns dst. */

@@ -196,6 +196,21 @@ static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
   return RC_OK;
 }
 
+/* "phone,phone" is most often a slip for two queues ("phone,field"):
+ * refused naming both places, where a list that kept it would warn of it
+ * twice and show it twice in user list. */
+static int repeated_queue(json_t *a, const char *name, int at, rc_error *err) {
+  size_t i;
+  json_t *q;
+  json_array_foreach(a, i, q) {
+    if (strcmp(json_string_value(q), name) == 0)
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          "queues: queue %d (%s) is queue %zu again", at, name,
+                          i + 1);
+  }
+  return RC_OK;
+}
+
 int user_queues_json(const char *list, char **json, rc_error *err) {
   json_t *a = json_array();
   const char *p = list;
@@ -209,9 +224,11 @@ int user_queues_json(const char *list, char **json, rc_error *err) {
     if ((rc = bad_queue(p, n, ++at, err)) != RC_OK) break;
     memcpy(name, p, n);
     name[n] = '\0';
+    if ((rc = repeated_queue(a, name, at, err)) != RC_OK) break;
     if (json_array_size(a) >= USER_QUEUES_MAX)
-      rc = rc_error_set(err, RC_EINVAL, "queues", "at most %d queues",
-                        USER_QUEUES_MAX);
+      rc = rc_error_set(err, RC_EINVAL, "queues",
+                        "queues: at most %d a user (queue %d is one more)",
+                        USER_QUEUES_MAX, at);
     else if (json_array_append_new(a, json_string(name)) != 0)
       rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
     p = end ? end + 1 : NULL;

@@ -14,6 +14,7 @@
 #include "recoup/engine.h"
 #include "recoup/script.h"
 #include "source.h"
+#include "textwidth.h"
 #include "user.h"
 
 typedef struct user_args {
@@ -166,75 +167,125 @@ static engine *open_engine(const user_args *a) {
   return eng;
 }
 
-/* "q1, q2" from the stored JSON array, "-" when there are none. */
-static void queues_text(const char *json, char *buf, size_t size) {
-  json_t *a = json_loads(json ? json : "[]", 0, NULL);
-  size_t i, used = 0;
+/* "q1,q2" from the stored JSON array, "-" when there are none; a list
+ * longer than QUEUES_SHOWN columns ends with how many more it holds
+ * ("q1,q2 +62 more"), where it would widen every row of the table
+ * (--json lists them all). */
+enum { QUEUES_SHOWN = 40 };
+static void queues_text(json_t *a, char *buf, size_t size) {
+  size_t i, used = 0, n = json_array_size(a);
   json_t *q;
   buf[0] = '\0';
   json_array_foreach(a, i, q) {
-    int w = snprintf(buf + used, size - used, "%s%s", i ? "," : "",
-                     json_string_value(q) ? json_string_value(q) : "");
+    const char *name = json_string_value(q) ? json_string_value(q) : "";
+    char more[32] = "";
+    int w;
+    if (i + 1 < n) snprintf(more, sizeof more, " +%zu more", n - i - 1);
+    if (used + 1 + strlen(name) + strlen(more) > QUEUES_SHOWN && i > 0) {
+      snprintf(buf + used, size - used, " +%zu more", n - i);
+      break;
+    }
+    w = snprintf(buf + used, size - used, "%s%s", i ? "," : "", name);
     if (w < 0 || (size_t)w >= size - used) break;
     used += (size_t)w;
   }
-  json_decref(a);
   if (!buf[0]) rc_copy(buf, size, "-");
 }
 
 typedef struct list_state {
   engine *eng;
-  json_t *json; /* the array for --json, NULL for the table */
-  int count;
+  json_t *rows; /* what --json prints, and the table is made of */
 } list_state;
 
 static int list_row(void *ud, const store_value *cols, int ncols) {
   list_state *ls = ud;
-  char created[40], queues[1024];
+  char created[40];
   const char *name = cols[0].s, *role = cols[1].s, *q = cols[2].s;
   const char *display =
       ncols > 5 && cols[5].type == STORE_TEXT ? cols[5].s : NULL;
-  int disabled = (int)cols[3].i;
+  json_t *qs = json_loads(q ? q : "[]", 0, NULL);
   clock_zone_format(clock_zone(engine_clock(ls->eng)), cols[4].i, created,
                     sizeof created);
-  ls->count++;
-  if (ls->json) {
-    json_t *qs = json_loads(q ? q : "[]", 0, NULL);
-    json_array_append_new(
-        ls->json,
-        json_pack("{s:s, s:o, s:s, s:o, s:b, s:s}", "name", name,
-                  "display_name", display ? json_string(display) : json_null(),
-                  "role", role, "queues", qs ? qs : json_array(), "disabled",
-                  disabled, "created", created));
-    return 0;
-  }
-  queues_text(q, queues, sizeof queues);
-  /* The name people read last: its width is not the terminal's to
-   * guess (a Chinese character takes two columns). */
-  printf("%-24s %-10s %-24s %-8s %-25s %s\n", name, role, queues,
-         disabled ? "disabled" : "enabled", created, display ? display : "-");
+  json_array_append_new(
+      ls->rows,
+      json_pack("{s:s, s:o, s:s, s:o, s:b, s:s}", "name", name, "display_name",
+                display ? json_string(display) : json_null(), "role", role,
+                "queues", qs ? qs : json_array(), "disabled", (int)cols[3].i,
+                "created", created));
   return 0;
 }
 
+enum { LIST_COLUMNS = 6, LIST_CELL = 1024 };
+
+/* One row's cells as a terminal shows them: a display name another
+ * version or store wrote is printed as text, never obeyed. */
+static void list_cells(json_t *row, char cells[LIST_COLUMNS][LIST_CELL]) {
+  const char *display = json_string_value(json_object_get(row, "display_name"));
+  rc_printable_line(cells[0], LIST_CELL,
+                    json_string_value(json_object_get(row, "name")));
+  rc_printable_line(cells[1], LIST_CELL,
+                    json_string_value(json_object_get(row, "role")));
+  queues_text(json_object_get(row, "queues"), cells[2], LIST_CELL);
+  rc_copy(
+      cells[3], LIST_CELL,
+      json_is_true(json_object_get(row, "disabled")) ? "disabled" : "enabled");
+  rc_printable_line(cells[4], LIST_CELL,
+                    json_string_value(json_object_get(row, "created")));
+  rc_printable_line(cells[5], LIST_CELL, display ? display : "-");
+}
+
+static void list_line(const char *const *v, const int *width) {
+  char padded[LIST_CELL + 256];
+  for (int k = 0; k < LIST_COLUMNS; k++)
+    printf("%s%s", k ? " " : "",
+           k + 1 < LIST_COLUMNS
+               ? text_pad(padded, sizeof padded, v[k], -width[k])
+               : v[k]);
+  printf("\n");
+}
+
+/* Columns as wide as their widest cell in what a terminal shows: a
+ * display name 张敏 takes four columns and six bytes, printf pads bytes. */
+static void list_table(json_t *rows) {
+  static const char *const head[LIST_COLUMNS] = {
+      "NAME", "ROLE", "QUEUES", "STATUS", "CREATED", "DISPLAY NAME"};
+  static char cells[LIST_COLUMNS][LIST_CELL];
+  const char *v[LIST_COLUMNS];
+  int width[LIST_COLUMNS];
+  size_t i;
+  json_t *row;
+  for (int k = 0; k < LIST_COLUMNS; k++) width[k] = text_cols(head[k]);
+  json_array_foreach(rows, i, row) {
+    list_cells(row, cells);
+    for (int k = 0; k < LIST_COLUMNS; k++)
+      if (text_cols(cells[k]) > width[k]) width[k] = text_cols(cells[k]);
+  }
+  list_line(head, width);
+  json_array_foreach(rows, i, row) {
+    list_cells(row, cells);
+    for (int k = 0; k < LIST_COLUMNS; k++) v[k] = cells[k];
+    list_line(v, width);
+  }
+}
+
 static int cmd_list(engine *eng, const user_args *a) {
-  list_state ls = {eng, a->json ? json_array() : NULL, 0};
+  list_state ls = {eng, json_array()};
   rc_error err = {0};
-  if (!a->json)
-    printf("%-24s %-10s %-24s %-8s %-25s %s\n", "NAME", "ROLE", "QUEUES",
-           "STATUS", "CREATED", "DISPLAY NAME");
   if (query_users(engine_query(eng), list_row, &ls, &err) != RC_OK) {
     rc_error_print(&err, stderr);
-    json_decref(ls.json);
+    json_decref(ls.rows);
     return 1;
   }
-  if (ls.json) {
-    char *text = json_dumps(ls.json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (a->json) {
+    char *text = json_dumps(ls.rows, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text);
     free(text);
-    json_decref(ls.json);
-  } else if (ls.count == 0) {
-    printf("(no users: recoup user add NAME --role ROLE)\n");
+  } else {
+    list_table(ls.rows);
+    if (json_array_size(ls.rows) == 0)
+      printf("(no users: recoup user add NAME --role ROLE)\n");
   }
+  json_decref(ls.rows);
   return 0;
 }
 
@@ -460,9 +511,10 @@ static int cmd_change(engine **engp, const user_args *a) {
     return 1;
   }
   if (!(*engp = open_engine(a))) return 1;
-  if (add || passwd) {
-    /* A name taken (add) or unknown (passwd) is said before a password is
-     * typed for it; the engine refuses it again if another add won. */
+  if (add || passwd || set) {
+    /* A name taken (add) or unknown (passwd, set) is said before a
+     * password is typed for it or its queues are warned of; the engine
+     * refuses it again if another add won. */
     store_user u;
     rc = query_user(engine_query(*engp), a->name, &u, &err);
     store_user_free(&u);

@@ -30,11 +30,11 @@ ok() {
 # recoup.lua with or without a template that has no text in the
 # institution's locale (a check of generation 2); a workflow with or
 # without a malformed bound (min above max).
-institution() { # extra template text [institution name, as Lua]
-  name=${2:-'"Gen"'}
+institution() { # extra template text [institution name, as Lua] [currency]
+  name=${2:-'"Gen"'} currency=${3:-CNY}
   cat >"$work/inst/recoup.lua" <<LUA
 institution { name = $name, timezone = "Asia/Shanghai", locale = "zh-CN",
-              currency = "CNY" }
+              currency = "$currency" }
 channel "sms" { driver = "file", path = "sms.jsonl" }
 tokens { admin = "env:T_ADMIN" }
 templates { hi = { sms = { ["zh-CN"] = "你好{borrower.name}" } }, $1 }
@@ -294,5 +294,45 @@ institution "" '"Gen Bank "'
   fail "tick went on with a name ending in a space on a book held to 4"
 grep -q "institution.name ends with a space" "$work/err" ||
   fail "the refusal does not name the space"
+ok
+
+# Generation 4 too: the institution's currency, owed by every case
+# imported without one, held to a case's own rules (gold XAU, ZZZ that is
+# no currency). A book at 3 warns and goes on; one held to 4 refuses.
+sqlite3 "$work/old.db" "UPDATE meta SET value = '3' WHERE key = 'checks.generation'"
+institution "" "" XAU
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed XAU as the institution's currency"
+grep -q "recoup.lua:1: institution.currency 'XAU' is a precious metal, a unit of account or a testing code, not money a debt is owed in: every case imported without a currency would be owed in it \\[checks generation 4" "$work/err" ||
+  fail "check does not name the institution's currency XAU"
+ok
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "tick refused XAU on a book at generation 3"
+grep -q "warning: institution.currency 'XAU' .*newer than this book's 3: tick goes on" "$work/err" ||
+  fail "tick does not warn of XAU"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation to 4"
+ok
+institution ""
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
+  fail "a clean tick on the book at 3"
+institution "" "" ZZZ
+"$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
+  fail "tick went on with ZZZ as the institution's currency on a book held to 4"
+grep -q "institution.currency 'ZZZ' is not an ISO 4217 currency ICU knows" "$work/err" ||
+  fail "the refusal does not name ZZZ"
+ok
+# And a queue no agent can be given (recoup user --queues refuses
+# "Phone"): its tasks would reach supervisors only.
+institution ""
+cat >"$work/inst/workflows/w.lua" <<'LUA'
+return recoup.workflow {
+  name = "w", version = 1, initial = "open",
+  states = { open = { enter = function(case)
+    case:task("call", { queue = "Phone" })
+  end } },
+}
+LUA
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue Phone"
+grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks \\[checks generation 4" "$work/err" ||
+  fail "check does not name the queue Phone"
 ok
 echo "ok: $pass checks"

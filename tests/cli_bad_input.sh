@@ -505,11 +505,14 @@ expect "a --now duration counts from the rehearsal's clock" 0 "report as of 2021
   "$recoup" report "$inst" --db "$sim" --now 1d
 
 # --- cases in error: listed, retried, exit codes -------------------------
-expect "errors groups the cases by error: each its own here" 0 \
-  "^1  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L3  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
+# An error that names its own case ("no call queue for L3", "... L2") is
+# one error told of each case: one line, the newest's text (it was a line
+# a case, 200 for 200 cases failed by one script line).
+expect "errors groups the cases by error, each case's id read as one" 0 \
+  "^2  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L2  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim"
 also "under a header" "^cases  *event  *newest  *since  *oldest  *since  *error$"
-also "and a count" "^2 cases in error, 2 errors; \`recoup errors --all\` lists each case$"
+also "and a count" "^2 cases in error, 1 error; \`recoup errors --all\` lists each case$"
 expect "errors --all lists the cases in error, newest first" 0 \
   "^L3  *new  *escalate  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim" --all
@@ -765,6 +768,45 @@ user "user set with nothing to set" 2 "user set needs --display-name or --queues
   /dev/null -- "$recoup" user set dora "$fixtures/trial" --db "$qdb"
 user "nothing refused was written" 0 "dora  *agent  *-  *enabled" /dev/null -- \
   "$recoup" user list "$fixtures/trial" --db "$qdb"
+
+# A queue given twice is most often a slip for two queues: refused naming
+# both places, nothing written. A user set who does not exist is said to
+# be so before any queue is warned of.
+user "a queue given twice is refused naming both places" 1 \
+  "recoup: queues: queue 3 (phone) is queue 1 again" /dev/null -- \
+  "$recoup" user set dora --queues phone,field,phone "$fixtures/trial" --db "$qdb"
+user "user set of nobody warns of no queue" 1 "recoup: no user nobody" /dev/null -- \
+  "$recoup" user set nobody --queues feild "$fixtures/trial" --db "$qdb"
+absent "nobody's queues are not warned of" "warning"
+# user list: an agent of many queues shows the first and how many more
+# (--json all of them), where the column widened every row; a display
+# name an older version or another store wrote with a terminal escape is
+# shown as text, never obeyed.
+many=$(awk 'BEGIN { for (i = 1; i <= 30; i++) printf "%squeue%d", (i > 1 ? "," : ""), i }')
+user "thirty queues" 0 "user dora works queues queue1," /dev/null -- \
+  "$recoup" user set dora --queues "$many" "$fixtures/trial" --db "$qdb"
+sqlite3 "$qdb" "UPDATE users SET display_name = 'Sue' || char(27) || '[2J' WHERE name = 'sue'"
+user "user list cuts a long list of queues" 0 \
+  "dora  *agent  *queue1,queue2,queue3,queue4 +26 more  *enabled" /dev/null -- \
+  "$recoup" user list "$fixtures/trial" --db "$qdb"
+also "a display name's escape is shown, not obeyed" "sue  *supervisor .*Sue?\\[2J"
+user "user list --json lists every queue" 0 '"queue30"' /dev/null -- \
+  "$recoup" user list "$fixtures/trial" --db "$qdb" --json
+
+# Logins kept apart by how they look ("rnary" reads as mary); a display
+# name like the user's own login stands even in a book that let such a
+# pair in before.
+user "mary added" 0 "user mary added" "$work/pw" -- \
+  "$recoup" user add mary --role agent "$fixtures/trial" --db "$qdb"
+user "rnary beside mary is refused" 1 \
+  "recoup: name rnary looks like mary, the login of user mary" "$work/pw" -- \
+  "$recoup" user add rnary --role agent "$fixtures/trial" --db "$qdb"
+sqlite3 "$qdb" "INSERT INTO users SELECT 'rnary', role, queues, password_hash, 0, created_at, NULL FROM users WHERE name = 'mary'"
+user "mary may be shown as her own login beside an old rnary" 0 \
+  "user mary is shown as mary" /dev/null -- \
+  "$recoup" user set mary --display-name mary "$fixtures/trial" --db "$qdb"
+user "but not as rnary's login" 1 "reads as the login of user rnary" /dev/null -- \
+  "$recoup" user set mary --display-name rnary "$fixtures/trial" --db "$qdb"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

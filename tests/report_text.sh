@@ -51,6 +51,15 @@ for code in ZZZ XAU; do
   grep -q "z.csv:2: column currency: currency '$code' " "$work/err" ||
     fail "$code: no line and column"
 done
+# A code in small letters is refused saying the code it most likely is
+# (it said only "three capital letters, such as CNY").
+printf '%s\n' 'id,borrower_id,name,currency,balance,amount_due,due_date' \
+  "Z1,B9,Z,jpy,100,100,2026-01-01" >"$work/z.csv"
+"$recoup" import "$work/z.csv" "$work" --db "$work/b.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" &&
+  fail "jpy imported"
+grep -q "z.csv:2: column currency: currency 'jpy' is not an ISO 4217 code as written: write JPY (three capital letters, no space)" "$work/err" ||
+  fail "jpy: the code it most likely is not said"
 # simulate's table cuts a long key at 20 columns of whole characters:
 # at 20 bytes it split the seventh character of a state named in Chinese
 # (the rest of the line one column short).
@@ -71,4 +80,24 @@ grep -qxF '  at the end: 等待借款人回电话中的                    3' "$
   --html "$work/sim.html") >"$work/out" 2>"$work/err" || fail "simulate in DIR"
 grep -qF "<p>current strategy: the scripts in $(cd "$work/sim" && pwd -P)</p>" \
   "$work/sim.html" || fail "the HTML does not name the current arm's directory"
+# A name a script made (a state here; a queue or a channel alike) and a
+# directory's path may hold a terminal's escape: simulate's table and its
+# HTML show it as text ('?'), where the table set the terminal's title.
+esc=$(printf '\033')
+odd="$work/odd${esc}]0;T$(printf '\007')x"
+mkdir -p "$odd/workflows"
+cp "$work/recoup.lua" "$odd/"
+sed 's/催收中/\\27]0;T\\7x/g' "$work/workflows/plain.lua" \
+  >"$odd/workflows/plain.lua"
+"$recoup" import "$work/p.csv" "$odd" --db "$work/odd.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" ||
+  fail "import for the odd names"
+"$recoup" simulate "$odd" --db "$work/odd.db" --days 1 \
+  --html "$work/odd.html" >"$work/out" 2>"$work/err" || fail "simulate odd"
+grep -q "$esc\|$(printf '\007')" "$work/out" "$work/odd.html" &&
+  fail "an escape passed through simulate's table or HTML"
+grep -qxF '  at the end: ?]0;T?x                               3' "$work/out" ||
+  fail "simulate's state with an escape not shown as text"
+grep -qF "the scripts in $(cd "$work" && pwd -P)/odd?]0;T?x</p>" "$work/odd.html" ||
+  fail "the HTML does not name the odd directory as text"
 echo "report_text: ok"

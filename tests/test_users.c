@@ -526,6 +526,37 @@ static void test_a_display_name_looking_like_another_is_refused(void **state) {
   engine_close(eng);
 }
 
+/* A user without a display name is shown by login: a new login that
+ * looks like another's ("rnary" beside mary, "1i.wei" beside li.wei) is
+ * refused naming whom, nothing written; one's own login as a display
+ * name, or one like it, stands. */
+static void test_a_login_looking_like_another_is_refused(void **state) {
+  static const char *const like[][2] = {{"rnary", "mary"},
+                                        {"1i.wei", "li.wei"}};
+  engine *eng = open_mem();
+  store_user u;
+  rc_error err;
+  (void)state;
+  add(eng, "mary", "agent", NULL);
+  add(eng, "li.wei", "agent", NULL);
+  for (size_t i = 0; i < sizeof like / sizeof like[0]; i++) {
+    char want[96];
+    assert_int_equal(
+        engine_user_add(eng, like[i][0], "agent", NULL, PASSWORD, NULL, &err),
+        RC_ECONFLICT);
+    assert_string_equal(err.field, "name");
+    snprintf(want, sizeof want, "looks like %s, the login of user %s",
+             like[i][1], like[i][1]);
+    assert_non_null(strstr(err.message, want));
+    assert_int_equal(query_user(engine_query(eng), like[i][0], &u, &err),
+                     RC_ENOTFOUND);
+  }
+  assert_int_equal(engine_user_set_display(eng, "mary", "mary", &err), RC_OK);
+  assert_int_equal(engine_user_set_display(eng, "li.wei", "Ii.wei", &err),
+                   RC_OK);
+  engine_close(eng);
+}
+
 /* A name is drawn where people read it and nowhere else: one that starts
  * with a combining mark (drawn on the words before it), stacks more than
  * four marks on a letter (drawn over the rows around it) or holds a
@@ -579,6 +610,7 @@ int main(void) {
       cmocka_unit_test(test_a_display_name_reading_as_another_login_is_refused),
       cmocka_unit_test(test_a_display_name_looking_like_another_is_refused),
       cmocka_unit_test(test_a_display_name_drawn_beyond_itself_is_refused),
+      cmocka_unit_test(test_a_login_looking_like_another_is_refused),
       cmocka_unit_test(test_a_session_is_read_back_with_its_user),
       cmocka_unit_test(
           test_disabling_or_a_new_password_ends_the_users_sessions),
