@@ -1052,6 +1052,50 @@ static void test_step_30_gives_each_timer_its_cases_step_row(void **state) {
   unlink(db_path);
 }
 
+/* Step 30's UPDATE of every timer fired the owner's UPDATE triggers on
+ * timers: one keeping them append-only (RAISE(ABORT)) stopped the
+ * upgrade at 29, one that drops updates (RAISE(IGNORE)) left each timer
+ * without its rowid, an audit wrote a row a timer. They sit the step
+ * out and are there after it, as they were. Fails on 66292be (the
+ * upgrade refused: "timers are append-only"). */
+static void test_step_30_passes_own_update_triggers_on_timers(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step30-own.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_audit AFTER UPDATE ON timers BEGIN"
+                 " INSERT INTO audit VALUES (new.case_id); END;"
+                 "CREATE TRIGGER my_keep BEFORE UPDATE ON timers BEGIN"
+                 " SELECT RAISE(ABORT, 'timers are append-only'); END;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) > 0 AND count(*) = sum(t.step_row = "
+               "(SELECT s.rowid FROM case_steps s WHERE s.id = "
+               "t.case_id)) FROM timers t");
+  assert_string_equal(v, "1");
+  free(v);
+  v = one_text(db, "SELECT count(*) FROM audit");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM "
+                   "sqlite_schema WHERE type = 'trigger' AND tbl_name = "
+                   "'timers' ORDER BY name)");
+  assert_string_equal(v,
+                      "CREATE TRIGGER my_audit AFTER UPDATE ON timers BEGIN"
+                      " INSERT INTO audit VALUES (new.case_id); END;"
+                      "CREATE TRIGGER my_keep BEFORE UPDATE ON timers BEGIN"
+                      " SELECT RAISE(ABORT, 'timers are append-only'); END");
+  free(v);
+  assert_int_not_equal(
+      sqlite3_exec(db, "UPDATE timers SET event = event", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -1070,6 +1114,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
       cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
       cmocka_unit_test(test_step_30_gives_each_timer_its_cases_step_row),
+      cmocka_unit_test(test_step_30_passes_own_update_triggers_on_timers),
   };
   int rc;
   char cmd[400];

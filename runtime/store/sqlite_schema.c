@@ -856,6 +856,49 @@ static const char own_on_steps[] =
     " AND tbl_name = 'case_steps' COLLATE NOCASE AND sql IS NOT NULL))"
     " ORDER BY rowid";
 
+/* Step 30 fills timers.step_row with an UPDATE of every timer, which
+ * fires the owner's UPDATE triggers on timers: one that refuses updates
+ * (RAISE(ABORT): timers kept append-only) stopped the upgrade, one that
+ * drops them (RAISE(IGNORE)) left every timer without its rowid, one
+ * that audits wrote a row a timer for a change recoup's hint alone. They
+ * are dropped for the step and made again after it, as they were. */
+static const char own_on_timers[] =
+    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
+    " tbl_name = 'timers' COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid";
+
+/* Drops the triggers own_on_timers reads (read first, as *own, by
+ * own_objects_on); 1 with *msg when one cannot be dropped. */
+static int own_triggers_dropped(sqlite3 *db, char **msg) {
+  sqlite3_stmt *s;
+  char *drop = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name FROM sqlite_schema WHERE type = "
+                         "'trigger' AND tbl_name = 'timers' COLLATE NOCASE",
+                         -1, &s, NULL) != SQLITE_OK) {
+    *msg = sqlite3_mprintf("read triggers: %s", sqlite_why(db));
+    return 1;
+  }
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    char *more = sqlite3_mprintf("%sDROP TRIGGER \"%w\";", drop ? drop : "",
+                                 (const char *)sqlite3_column_text(s, 0));
+    sqlite3_free(drop);
+    if (!(drop = more)) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) {
+    sqlite3_free(drop);
+    *msg = sqlite3_mprintf("read triggers: %s", sqlite3_errstr(rc));
+    return 1;
+  }
+  rc = drop ? sqlite3_exec(db, drop, NULL, NULL, msg) : SQLITE_OK;
+  sqlite3_free(drop);
+  return rc != SQLITE_OK;
+}
+
 static int own_objects_on(sqlite3 *db, const char *query, char **sql,
                           char **msg) {
   sqlite3_stmt *s;
@@ -1018,6 +1061,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
          (sqlite_contacts_pack_all(db, &msg) ||
           own_objects_on(db, own_on_contacts, &own, &msg))) ||
         (version + 1 == 29 && own_objects_on(db, own_on_steps, &own, &msg)) ||
+        (version + 1 == 30 && (own_objects_on(db, own_on_timers, &own, &msg) ||
+                               own_triggers_dropped(db, &msg))) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
