@@ -1096,6 +1096,45 @@ static void test_step_30_passes_own_update_triggers_on_timers(void **state) {
   unlink(db_path);
 }
 
+/* A column of the owner's named step_row on timers stopped step 30 with
+ * SQLite's "duplicate column name: step_row" (66292be): said as the
+ * owner's, the book left at 29, and upgraded once it is renamed. */
+static void test_step_30_names_an_own_step_row_column(void **state) {
+  char sql_path[600], db_path[600], said[1000] = "", *v;
+  sqlite3 *db;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-step-row.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE timers ADD COLUMN step_row TEXT;"
+                                "UPDATE timers SET step_row = 'mine';",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 29, said, sizeof said);
+  if (!strstr(said, "migration 30 failed: the column step_row of your own "
+                    "on the table timers"))
+    fail_msg("step 30's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "ALTER TABLE timers RENAME COLUMN step_row TO mine",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db, "SELECT count(*) > 0 AND count(*) = sum(mine = 'mine' "
+                   "AND step_row IS NOT NULL) FROM timers");
+  assert_string_equal(v, "1");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -1115,6 +1154,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
       cmocka_unit_test(test_step_30_gives_each_timer_its_cases_step_row),
       cmocka_unit_test(test_step_30_passes_own_update_triggers_on_timers),
+      cmocka_unit_test(test_step_30_names_an_own_step_row_column),
   };
   int rc;
   char cmd[400];

@@ -839,6 +839,31 @@ static int own_column_on(sqlite3 *db, int step, const char *table,
   return found;
 }
 
+/* Step 30 adds timers.step_row: a column of the owner's by that name
+ * stopped it with SQLite's "duplicate column name: step_row". Said in
+ * the owner's terms, with what to do. */
+static int own_step_row(sqlite3 *db, rc_error *err) {
+  sqlite3_stmt *s;
+  int found;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM pragma_table_info('timers') WHERE "
+                         "name = 'step_row' COLLATE NOCASE",
+                         -1, &s, NULL) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database migration 30 failed: %s (%d)",
+                        sqlite_why(db), sqlite3_extended_errcode(db));
+  found = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (found)
+    rc_error_set(err, RC_ESTORE, NULL,
+                 "database migration 30 failed: the column step_row of "
+                 "your own on the table timers has the name this step "
+                 "gives a column of recoup's: rename yours (ALTER TABLE "
+                 "timers RENAME COLUMN step_row TO another name), then run "
+                 "this again (docs/cli.md); nothing was changed");
+  return found;
+}
+
 /* Steps 28 and 29 make a table again (contacts; case_steps and the view
  * cases), which drops the triggers and indexes on it: those of the book's
  * owner (recoup's own are in the step) are read first, in the order they
@@ -1051,7 +1076,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
          own_column_on(db, 29, "case_steps",
                        "'id', 'state', 'closed', 'outcome', 'timer_keys',"
                        " 'journal_last', 'tasks_open', 'message_last'",
-                       err))) {
+                       err)) ||
+        (version + 1 == 30 && own_step_row(db, err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
