@@ -1033,19 +1033,103 @@ static void test_steps_28_29_refuse_to_lose_an_own_column(void **state) {
 }
 
 /* Step 30 gives each timer its case's case_steps rowid (the claim's
+ * seek, TIMERS_DUE_FROM): every timer holds its own case's, none
+ * another's. */
+static void expect_step_rows(sqlite3 *db) {
+  char *v = one_text(db, "SELECT count(*) > 0 AND count(*) = sum(t.step_row "
+                         "= (SELECT s.rowid FROM case_steps s WHERE s.id = "
+                         "t.case_id)) FROM timers t");
+  assert_string_equal(v, "1");
+  free(v);
+}
+
+/* Step 30 gives each timer its case's case_steps rowid (the claim's
  * seek, TIMERS_DUE_FROM): every timer of the v26 fixture holds its own
  * case's, none another's. */
 static void test_step_30_gives_each_timer_its_cases_step_row(void **state) {
-  char db_path[600], *v;
+  char db_path[600];
   sqlite3 *db;
   (void)state;
   upgrade_edited("v26", "step30.db", "", db_path, sizeof db_path);
   expect_whole(db_path, 26);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db,
-               "SELECT count(*) > 0 AND count(*) = sum(t.step_row = "
-               "(SELECT s.rowid FROM case_steps s WHERE s.id = "
-               "t.case_id)) FROM timers t");
+  expect_step_rows(db);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* Step 30's UPDATE of every timer fired the owner's UPDATE triggers on
+ * timers: one keeping them append-only (RAISE(ABORT)) stopped the
+ * upgrade at 29, one that drops updates (RAISE(IGNORE)) left each timer
+ * without its rowid, an audit wrote a row a timer. They sit the step
+ * out and are there after it, as they were. Fails on 66292be (the
+ * upgrade refused: "timers are append-only"). */
+static void test_step_30_passes_own_update_triggers_on_timers(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step30-own.db",
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_audit AFTER UPDATE ON timers BEGIN"
+                 " INSERT INTO audit VALUES (new.case_id); END;"
+                 "CREATE TRIGGER my_keep BEFORE UPDATE ON timers BEGIN"
+                 " SELECT RAISE(ABORT, 'timers are append-only'); END;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  expect_step_rows(db);
+  v = one_text(db, "SELECT count(*) FROM audit");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM "
+                   "sqlite_schema WHERE type = 'trigger' AND tbl_name = "
+                   "'timers' ORDER BY name)");
+  assert_string_equal(v,
+                      "CREATE TRIGGER my_audit AFTER UPDATE ON timers BEGIN"
+                      " INSERT INTO audit VALUES (new.case_id); END;"
+                      "CREATE TRIGGER my_keep BEFORE UPDATE ON timers BEGIN"
+                      " SELECT RAISE(ABORT, 'timers are append-only'); END");
+  free(v);
+  assert_int_not_equal(
+      sqlite3_exec(db, "UPDATE timers SET event = event", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* A column of the owner's named step_row on timers stopped step 30 with
+ * SQLite's "duplicate column name: step_row" (66292be): said as the
+ * owner's, the book left at 29, and upgraded once it is renamed. */
+static void test_step_30_names_an_own_step_row_column(void **state) {
+  char sql_path[600], db_path[600], said[1000] = "", *v;
+  sqlite3 *db;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-step-row.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE timers ADD COLUMN step_row TEXT;"
+                                "UPDATE timers SET step_row = 'mine';",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 29, said, sizeof said);
+  if (!strstr(said, "migration 30 failed: the column step_row of your own "
+                    "on the table timers"))
+    fail_msg("step 30's refusal: %s", said);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "ALTER TABLE timers RENAME COLUMN step_row TO mine",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(run("report", institution, "--db", db_path, NULL), 0);
+  assert_int_equal(version_of(db_path), store_schema_version());
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  expect_step_rows(db);
+  v = one_text(db, "SELECT count(*) = sum(mine = 'mine') FROM timers");
   assert_string_equal(v, "1");
   free(v);
   sqlite3_close(db);
@@ -1070,6 +1154,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_28_names_an_own_index_that_no_longer_holds),
       cmocka_unit_test(test_steps_28_29_refuse_to_lose_an_own_column),
       cmocka_unit_test(test_step_30_gives_each_timer_its_cases_step_row),
+      cmocka_unit_test(test_step_30_passes_own_update_triggers_on_timers),
+      cmocka_unit_test(test_step_30_names_an_own_step_row_column),
   };
   int rc;
   char cmd[400];

@@ -839,6 +839,31 @@ static int own_column_on(sqlite3 *db, int step, const char *table,
   return found;
 }
 
+/* Step 30 adds timers.step_row: a column of the owner's by that name
+ * stopped it with SQLite's "duplicate column name: step_row". Said in
+ * the owner's terms, with what to do. */
+static int own_step_row(sqlite3 *db, rc_error *err) {
+  sqlite3_stmt *s;
+  int found;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM pragma_table_info('timers') WHERE "
+                         "name = 'step_row' COLLATE NOCASE",
+                         -1, &s, NULL) != SQLITE_OK)
+    return rc_error_set(err, RC_ESTORE, NULL,
+                        "database migration 30 failed: %s (%d)",
+                        sqlite_why(db), sqlite3_extended_errcode(db));
+  found = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (found)
+    rc_error_set(err, RC_ESTORE, NULL,
+                 "database migration 30 failed: the column step_row of "
+                 "your own on the table timers has the name this step "
+                 "gives a column of recoup's: rename yours (ALTER TABLE "
+                 "timers RENAME COLUMN step_row TO another name), then run "
+                 "this again (docs/cli.md); nothing was changed");
+  return found;
+}
+
 /* Steps 28 and 29 make a table again (contacts; case_steps and the view
  * cases), which drops the triggers and indexes on it: those of the book's
  * owner (recoup's own are in the step) are read first, in the order they
@@ -855,6 +880,49 @@ static const char own_on_steps[] =
     " ('cases_insert', 'cases_update', 'cases_delete')) OR (type = 'index'"
     " AND tbl_name = 'case_steps' COLLATE NOCASE AND sql IS NOT NULL))"
     " ORDER BY rowid";
+
+/* Step 30 fills timers.step_row with an UPDATE of every timer, which
+ * fires the owner's UPDATE triggers on timers: one that refuses updates
+ * (RAISE(ABORT): timers kept append-only) stopped the upgrade, one that
+ * drops them (RAISE(IGNORE)) left every timer without its rowid, one
+ * that audits wrote a row a timer for a change recoup's hint alone. They
+ * are dropped for the step and made again after it, as they were. */
+static const char own_on_timers[] =
+    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
+    " tbl_name = 'timers' COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid";
+
+/* Drops the triggers own_on_timers reads (read first, as *own, by
+ * own_objects_on); 1 with *msg when one cannot be dropped. */
+static int own_triggers_dropped(sqlite3 *db, char **msg) {
+  sqlite3_stmt *s;
+  char *drop = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name FROM sqlite_schema WHERE type = "
+                         "'trigger' AND tbl_name = 'timers' COLLATE NOCASE",
+                         -1, &s, NULL) != SQLITE_OK) {
+    *msg = sqlite3_mprintf("read triggers: %s", sqlite_why(db));
+    return 1;
+  }
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    char *more = sqlite3_mprintf("%sDROP TRIGGER \"%w\";", drop ? drop : "",
+                                 (const char *)sqlite3_column_text(s, 0));
+    sqlite3_free(drop);
+    if (!(drop = more)) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) {
+    sqlite3_free(drop);
+    *msg = sqlite3_mprintf("read triggers: %s", sqlite3_errstr(rc));
+    return 1;
+  }
+  rc = drop ? sqlite3_exec(db, drop, NULL, NULL, msg) : SQLITE_OK;
+  sqlite3_free(drop);
+  return rc != SQLITE_OK;
+}
 
 static int own_objects_on(sqlite3 *db, const char *query, char **sql,
                           char **msg) {
@@ -1008,7 +1076,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
          own_column_on(db, 29, "case_steps",
                        "'id', 'state', 'closed', 'outcome', 'timer_keys',"
                        " 'journal_last', 'tasks_open', 'message_last'",
-                       err))) {
+                       err)) ||
+        (version + 1 == 30 && own_step_row(db, err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
@@ -1018,6 +1087,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
          (sqlite_contacts_pack_all(db, &msg) ||
           own_objects_on(db, own_on_contacts, &own, &msg))) ||
         (version + 1 == 29 && own_objects_on(db, own_on_steps, &own, &msg)) ||
+        (version + 1 == 30 && (own_objects_on(db, own_on_timers, &own, &msg) ||
+                               own_triggers_dropped(db, &msg))) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
