@@ -183,10 +183,26 @@ function rollRates(rr) {
   }
 }
 
+// The list comes a page of ERRORS_PAGE at a time; past a page, how many
+// cases are in error is the overview's figure (counters: cheap at any
+// size). A book with 10,000 cases in error said "100+" on the button and
+// listed 100 with no word of the rest.
+const ERRORS_PAGE = 100;
+
+async function errorsPage(after) {
+  const page = await get('/v1/errors' + qs({ after, limit: ERRORS_PAGE }));
+  if (page.next) page.total = await get('/v1/overview').then((o) => o.errors, () => null);
+  return page;
+}
+
 function loadErrors(box) {
-  load(box, () => get('/v1/errors' + qs({ limit: 100 })), (page) => {
-    const rows = page.errors || [];
-    if (box.jumpButton) fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, number(rows.length) + (page.next ? '+' : '')));
+  load(box, () => errorsPage(null), (page) => {
+    let rows = page.errors || [];
+    let next = page.next || null;
+    // The total when known; at least the rows listed otherwise.
+    const total = next && Number.isInteger(page.total) && page.total >= rows.length ? page.total : null;
+    if (box.jumpButton) fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' },
+      next ? (total !== null ? number(total) : number(rows.length) + '+') : number(rows.length)));
     if (!rows.length) return empty(t('ov.errors.none'));
     const status = h('p', { class: 'form-status', role: 'status' });
     const retry = async (body, btn) => {
@@ -200,15 +216,35 @@ function loadErrors(box) {
         btn.disabled = false;
       }
     };
-    return h('div', {},
-      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'btn retry-all', onclick: (e) => retry({ all: true }, e.target) }, t('ov.retryall')), status),
+    const list = h('div', {});
+    const more = async (btn) => {
+      btn.disabled = true;
+      try {
+        const page = await errorsPage(next);
+        rows = rows.concat(page.errors || []);
+        next = page.next || null;
+        draw();
+      } catch (err) {
+        fill(status, errorText(err));
+        btn.disabled = false;
+      }
+    };
+    const draw = () => fill(list,
+      next ? h('p', { class: 'muted errors-shown' }, total !== null
+        ? t('ov.errors.shown', { n: number(rows.length), total: number(Math.max(total, rows.length)) })
+        : t('ov.errors.shown.some', { n: number(rows.length) })) : null,
       table([
         { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
         { key: 'state', label: t('col.state') },
         { key: 'error', label: t('col.error'), cell: (r) => h('span', { class: 'error-text' }, r.error) },
         { key: 'since', label: t('col.at'), cell: (r) => dateTime(r.since) },
         { key: 'retry', label: '', cell: (r) => h('button', { type: 'button', class: 'btn retry', 'data-case': r.case, onclick: (e) => retry({ case: r.case }, e.target) }, t('case.retry')) },
-      ], rows, { name: 'errors', key: (r) => r.case }));
+      ], rows, { name: 'errors', key: (r) => r.case }),
+      next ? h('button', { type: 'button', class: 'btn more errors-more', onclick: (e) => more(e.target) }, t('ov.errors.more', { n: number(rows.length) })) : null);
+    draw();
+    return h('div', {},
+      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'btn retry-all', onclick: (e) => retry({ all: true }, e.target) }, t('ov.retryall')), status),
+      list);
   });
 }
 
