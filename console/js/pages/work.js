@@ -50,7 +50,7 @@ export function render(main, arg, query) {
       fill(list, loading());
     }
     try {
-      const page = await get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 }));
+      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 })), more ? null : readQueues()]);
       items = items.concat(page.items || []);
       next = page.next || null;
       counts = page.counts || counts;
@@ -71,12 +71,30 @@ export function render(main, arg, query) {
       { id: 'broken', label: t('work.tab.broken'), count: counts && counts.broken },
     ], tab, (id) => { tab = id; loadTab(false); }));
     if (!items.length) {
-      fill(list, empty(t('work.empty.' + tab)));
+      fill(list, empty(t(noQueue() ? 'work.empty.noqueue' : 'work.empty.' + tab)));
       return;
     }
     fill(list, phone() ? cards(items, tab) : desk(items, tab),
       next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
   }
+}
+
+// The queues as they are now, for the heading: a supervisor moves a
+// collector to other queues (recoup user set --queues) while they are
+// signed in, and the page went on naming the queues of the sign-in.
+async function readQueues() {
+  try {
+    const { user } = await get('/v1/me', { quiet401: true });
+    if (user && ctx.me && user.name === ctx.me.name) ctx.me.queues = user.queues || [];
+  } catch {
+    /* the heading keeps the queues known */
+  }
+}
+
+// An agent left with no queue has nothing to wait for: "come back later"
+// sent them back to an empty list all day.
+function noQueue() {
+  return ctx.me && ctx.me.role === 'agent' && !(ctx.me.queues || []).length;
 }
 
 // A promise's row may have no task waiting: the case alone.
