@@ -140,6 +140,15 @@ const en = {
   'rule.dispute': 'dispute open',
   'rule.cease': 'cease contact',
   'rule.do_not_contact': 'do not contact',
+  'rule.max_contacts.of': '{channel}: limit of {n} reached',
+  'rule.max_contacts.none': '{channel}: none allowed',
+  'rule.dispute_hold': 'dispute open',
+  'rule.ceased': 'cease contact',
+  'rule.third_party': 'contacting a third party',
+  'rule.third_party_template_required': 'a third party needs a template of their own',
+  'rule.third_parties_not_contacted': 'third parties are not contacted',
+  'rule.no_recipient': 'no phone or address to send to',
+  'rule.guard_unavailable': 'the rules could not be read',
   'case.blocked': 'Not now: {why} — until {until}',
   'case.blocked.never': 'Not allowed: {why}',
   'case.promise': 'Promise: {amount} by {by} ({status})',
@@ -644,6 +653,15 @@ const zh = {
   'rule.dispute': '存在异议',
   'rule.cease': '停止催收',
   'rule.do_not_contact': '禁止联系',
+  'rule.max_contacts.of': '{channel}：已达上限 {n}',
+  'rule.max_contacts.none': '{channel}：不允许',
+  'rule.dispute_hold': '存在异议',
+  'rule.ceased': '停止催收',
+  'rule.third_party': '联系第三方',
+  'rule.third_party_template_required': '联系第三方须使用其专用模板',
+  'rule.third_parties_not_contacted': '不联系第三方',
+  'rule.no_recipient': '没有可发送的联系方式',
+  'rule.guard_unavailable': '无法读取联系规则',
   'case.blocked': '现在不可：{why}，直到 {until}',
   'case.blocked.never': '不允许：{why}',
   'case.promise': '承诺还款：{amount}，截止 {by}（{status}）',
@@ -1128,6 +1146,9 @@ export function t(key, vars) {
 export function ruleName(reason) {
   if (!reason) return '—';
   const [rule, ...rest] = String(reason).split(':');
+  // The guard's cap as it writes it (policy.c): max_contacts:CHANNEL:LIMIT.
+  if (rule === 'max_contacts' && rest.length === 2 && /^\d+$/.test(rest[1]))
+    return t(rest[1] === '0' ? 'rule.max_contacts.none' : 'rule.max_contacts.of', { channel: word('channel', rest[0]), n: rest[1] });
   const name = word('rule', rule);
   return rest.length ? `${name} (${rest.join(':')})` : name;
 }
