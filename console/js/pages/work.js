@@ -12,6 +12,7 @@ import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
 
 const phone = () => window.matchMedia('(max-width: 640px)').matches;
+const DUE_TICK_MS = 30000;
 
 export function render(main, arg, query) {
   let tab = query.get('tab') || 'due';
@@ -36,7 +37,16 @@ export function render(main, arg, query) {
   notice, h('div', { class: 'tabs-row' }), list, h('p', { class: 'keys' }, t('work.keys')));
   setKeys({ n: claim, '/': () => search.focus() });
   loadTab(false);
-  return () => media.removeEventListener('change', redraw);
+  // A task whose time comes while the page stays open turns red then,
+  // not at the next reload: a field officer keeps the day open on the
+  // road, and a 15:00 visit still read as not yet due at 17:00.
+  const ticking = setInterval(() => {
+    for (const el of list.querySelectorAll('[data-due]')) el.classList.toggle('due-now', Date.parse(el.dataset.due) <= Date.now());
+  }, DUE_TICK_MS);
+  return () => {
+    clearInterval(ticking);
+    media.removeEventListener('change', redraw);
+  };
 
   function openCase() {
     const id = search.value.trim();
@@ -125,7 +135,7 @@ function lastContact(lc) {
 
 function desk(items, tab) {
   return table([
-    { key: 'due', label: t('work.col.due'), cell: (it) => (it.due ? h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, when(it.due)) : '—') },
+    { key: 'due', label: t('work.col.due'), cell: (it) => (it.due ? h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, 'data-due': it.due, title: dateTime(it.due) }, when(it.due)) : '—') },
     { key: 'case', label: t('work.col.case'), cell: caseLink },
     { key: 'borrower', label: t('work.col.borrower'), cell: (it) => (it.borrower && it.borrower.name) || '—' },
     { key: 'dpd', label: t('work.col.dpd'), cell: (it) => dpdBadge(it.dpd) },
@@ -158,7 +168,7 @@ function cards(items, tab) {
         return h('article', { class: 'card', 'data-task': it.task },
           // The day too when it is not today, red once due: a visit due ten
           // days ago and one due tomorrow both read "15:00".
-          h('div', { class: 'card-top' }, it.due ? h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due,
+          h('div', { class: 'card-top' }, it.due ? h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due, 'data-due': it.due,
             title: dateTime(it.due) }, when(it.due)) : null, caseLink(it), dpdBadge(it.dpd)),
           it.promise ? h('div', { class: 'card-promise' }, promiseText(it)) : null,
           h('div', { class: 'name' }, b.name || '—'),
