@@ -154,3 +154,31 @@ test('My work follows the queues a supervisor gives a signed-in collector, and s
     setQueues('phone');
   }
 });
+
+// A call saved after the collector's queues were changed under them: the
+// service answers as for a task that does not exist, and the page said
+// "no longer exists: look at the case again", which showed the same form.
+test('a call saved after the collector\'s queues were taken away says so, and what was typed stays', async (t) => {
+  const { spawnSync } = require('node:child_process');
+  const setQueues = (queues) => {
+    const r = spawnSync(h.RECOUP_BIN, ['user', 'set', 'li.wei', '--queues', queues, s.book.bookDir, '--db', s.book.db], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  for (const [locale, said] of [['en', /This task is no longer in your queues/], ['zh-CN', /此任务已不在您的队列中/]]) {
+    const page = await h.openCase(t, s, 'CN013', { locale });
+    const form = page.locator('.task-form[data-kind="call"]');
+    await form.waitFor();
+    await form.locator('select[name="outcome"]').selectOption('refused');
+    try {
+      setQueues('field');
+      await form.locator('button[type="submit"]').click();
+      await page.waitForFunction(() => /\S/.test(document.querySelector('.task-form[data-kind="call"] .form-error').textContent));
+      assert.match(await form.locator('.form-error').textContent(), said);
+      assert.equal(await form.locator('select[name="outcome"]').inputValue(), 'refused', 'what was chosen stays');
+      assert.equal(await page.locator('.notice.recorded').count(), 0, 'nothing said saved');
+      await h.screenshot(page, `case-queues-taken-${locale}`);
+    } finally {
+      setQueues('phone');
+    }
+  }
+});
