@@ -238,17 +238,25 @@ const chartTexts = (page, name) => page.evaluate((n) => {
     });
 }, name);
 
+// The overview as zhang.min, its promises chart drawn; before(page) runs
+// before the page is opened.
+async function openPromises(t, device, locale, before) {
+  const page = await h.newPage(t, s.browser, { device, locale });
+  await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+  if (before) await before(page);
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('table[data-table="promises"]');
+  await h.waitFor(() => page.evaluate(() => {
+    const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
+    return window.echarts && window.echarts.getInstanceByDom(box);
+  }), { timeout: 15000, message: 'the promises chart drawn' });
+  return page;
+}
+
 test('the promises donut\'s labels and its legend do not overlap, at a desk and on a phone', async (t) => {
   for (const [device, locale] of [['desktop', 'en'], ['phone', 'zh-CN'], ['desktop', 'zh-CN']]) {
-    const page = await h.newPage(t, s.browser, { device, locale });
-    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
-    await h.useSession(page, s.book, 'zhang.min');
-    await page.goto(s.book.url + '/#/overview');
-    await page.waitForSelector('table[data-table="promises"]');
-    await h.waitFor(() => page.evaluate(() => {
-      const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
-      return window.echarts && window.echarts.getInstanceByDom(box);
-    }), { timeout: 15000, message: 'the promises chart drawn' });
+    const page = await openPromises(t, device, locale);
     const texts = await chartTexts(page, 'promises');
     assert.ok(texts.length >= 3, `${device} ${locale}: the chart's words (${texts.map((x) => x.text).join(', ')})`);
     const over = [];
@@ -339,21 +347,12 @@ test('the outbox on a phone shows each message whole, every value named, nothing
 // counts are made large on their way to the page (no book of millions).
 test('the promises donut keeps its legend off the ring with counts in the millions', async (t) => {
   for (const [device, locale] of [['phone', 'en'], ['phone', 'zh-CN'], ['desktop', 'en']]) {
-    const page = await h.newPage(t, s.browser, { device, locale });
-    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
-    await page.route('**/v1/overview', async (route) => {
+    const page = await openPromises(t, device, locale, async (p) => p.route('**/v1/overview', async (route) => {
       const answer = await route.fetch();
       const o = await answer.json();
       o.promises = { kept: 1234567, broken: 987654, open: 12345678, kept_rate: 0.556 };
       await route.fulfill({ response: answer, body: JSON.stringify(o) });
-    });
-    await h.useSession(page, s.book, 'zhang.min');
-    await page.goto(s.book.url + '/#/overview');
-    await page.waitForSelector('table[data-table="promises"]');
-    await h.waitFor(() => page.evaluate(() => {
-      const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
-      return window.echarts && window.echarts.getInstanceByDom(box);
-    }), { timeout: 15000, message: 'the promises chart drawn' });
+    }));
     const drawn = await page.evaluate(() => {
       const panel = document.querySelector('table[data-table="promises"]').closest('.panel');
       const c = window.echarts.getInstanceByDom(panel.querySelector('.chart'));
