@@ -41,15 +41,15 @@ export function textWidth(text, size = 12) {
 // A chart box; the chart is drawn into it when the library is there.
 // The numbers are always in the table beside it, so a chart that fails
 // to draw loses nothing.
-// option: an object, or a function of the box's width in pixels that
-// gives one (a layout that depends on the room: a legend beside a ring at
+// option: an object, or a function of the box's width and height in
+// pixels that gives one (a layout that depends on the room: a legend beside a ring at
 // a desk, under it on a phone), set again when the window is resized.
 export function chart(option, cls) {
   const box = h('div', { class: ['chart', cls], role: 'img' });
   echartsReady().then((echarts) => {
     const c = echarts.init(box, null, { renderer: 'canvas', locale: ctx.locale === 'zh-CN' ? 'ZH' : 'EN' });
     const full = () => {
-      const o = typeof option === 'function' ? option(box.clientWidth) : option;
+      const o = typeof option === 'function' ? option(box.clientWidth, box.clientHeight) : option;
       return {
         animation: false,
         textStyle: { fontFamily: FONT },

@@ -9,9 +9,6 @@ import { money, number, percent, dateTime, date, minorDigits } from '../format.j
 import { load, empty, table, section, errorText, errorBox, loading } from '../ui.js';
 import { chart, textWidth } from '../charts.js';
 
-// The promises chart's height (console.css .chart.small).
-const PROMISES_HEIGHT = 220;
-
 const BLUE = '#2f6fb0';
 const GREEN = '#2e8b57';
 const GREY = '#9aa5b1';
@@ -118,12 +115,12 @@ function draw(main, o) {
   // under the chart.
   const promiseCounts = { [t('col.kept')]: p.kept || 0, [t('col.broken')]: p.broken || 0, [t('col.open')]: p.open || 0 };
   const promiseLabel = (name) => `${name}: ${number(promiseCounts[name])}`;
-  parts.push(section(t('ov.promises'), chart((width) => {
+  parts.push(section(t('ov.promises'), chart((width, height) => {
     // The legend beside the ring while it fits there (its icon, gap and
     // padding 45 px), under it otherwise: counts in the millions on a
     // phone drew the legend over the ring.
     const legendWidth = Math.max(...Object.keys(promiseCounts).map((name) => textWidth(promiseLabel(name)))) + 45;
-    const ringRight = 0.35 * width + 0.7 * Math.min(width, PROMISES_HEIGHT) / 2;
+    const ringRight = 0.35 * width + 0.7 * Math.min(width, height) / 2;
     const beside = ringRight + 16 <= width - 8 - legendWidth;
     return {
       tooltip: { trigger: 'item' },
