@@ -284,6 +284,12 @@ function refused(form, err, onConflict) {
     fill(status);
     showError(form, err, t('case.task.gone'));
     onConflict();
+  } else if (err.status === 404 && err.field === 'task' && ctx.me && ctx.me.role === 'agent') {
+    // A collector is answered as for a task that does not exist when it
+    // left their queues (recoup user set --queues, or moved): "no longer
+    // exists, look at the case again" sent them back to the same form.
+    fill(status);
+    showError(form, err, t('case.task.notyours'));
   } else {
     fill(status);
     showError(form, err);

@@ -65,6 +65,7 @@ const en = {
   'work.empty.due': 'Nothing due in your queues. Press “Next case” or come back later.',
   'work.empty.promises': 'No promise falls due today. Work the due list.',
   'work.empty.broken': 'No broken promise in the last 30 days.',
+  'work.empty.noqueue': 'You work no queue now: ask your supervisor to give you one.',
   'work.search': 'Case id',
   'work.search.go': 'Open',
   'work.more': 'More',
@@ -139,6 +140,15 @@ const en = {
   'rule.dispute': 'dispute open',
   'rule.cease': 'cease contact',
   'rule.do_not_contact': 'do not contact',
+  'rule.max_contacts.of': '{channel}: limit of {n} reached',
+  'rule.max_contacts.none': '{channel}: none allowed',
+  'rule.dispute_hold': 'dispute open',
+  'rule.ceased': 'cease contact',
+  'rule.third_party': 'contacting a third party',
+  'rule.third_party_template_required': 'a third party needs a template of their own',
+  'rule.third_parties_not_contacted': 'third parties are not contacted',
+  'rule.no_recipient': 'no phone or address to send to',
+  'rule.guard_unavailable': 'the rules could not be read',
   'case.blocked': 'Not now: {why} — until {until}',
   'case.blocked.never': 'Not allowed: {why}',
   'case.promise': 'Promise: {amount} by {by} ({status})',
@@ -164,6 +174,7 @@ const en = {
   'case.notsaved.timeout': 'Not saved yet — the service did not answer in time. Tap Save again to send it.',
   'case.stillwaiting': 'Still waiting for the service — do not retype. Saved when the answer comes.',
   'case.notsaved.server': 'Not saved yet — the service could not save it just now (error {status}). Tap Save again to send it.',
+  'case.task.notyours': 'This task is no longer in your queues (your supervisor changed them or moved the case). What you typed here was not saved: ask your supervisor who takes the case now.',
   'case.task.gone': 'Someone else (or you, in another tab) took or recorded this task first; the timeline shows what was recorded. What you typed here was not saved; add it as a note if it still matters.',
   'case.restored': 'Your session had ended: what you typed is back. Check it, then save.',
   'case.restored.left': 'What you typed here before you left this case is back, not saved yet. Check it, then save.',
@@ -295,6 +306,9 @@ const en = {
   'ov.collectors': 'Collectors',
   'ov.errors': 'Cases in error',
   'ov.errors.none': 'No case is in error.',
+  'ov.errors.shown': 'The newest {n} of {total} cases in error. Retry all retries every one of them.',
+  'ov.errors.shown.some': 'The newest {n} cases in error; more follow. Retry all retries every one of them.',
+  'ov.errors.more': 'More cases ({n} shown)',
   'ov.retryall': 'Retry all',
   'ov.retried': 'Retried.',
   'ov.reassign': 'Reassign tasks',
@@ -565,6 +579,7 @@ const zh = {
   'work.empty.due': '您的队列中没有到期任务。点击“下一个案件”或稍后再来。',
   'work.empty.promises': '今天没有到期的承诺还款。请先处理到期列表。',
   'work.empty.broken': '最近 30 天没有违约承诺。',
+  'work.empty.noqueue': '您目前没有负责的队列：请联系主管为您分配。',
   'work.search': '案件编号',
   'work.search.go': '打开',
   'work.more': '更多',
@@ -639,6 +654,15 @@ const zh = {
   'rule.dispute': '存在异议',
   'rule.cease': '停止催收',
   'rule.do_not_contact': '禁止联系',
+  'rule.max_contacts.of': '{channel}：已达上限 {n}',
+  'rule.max_contacts.none': '{channel}：不允许',
+  'rule.dispute_hold': '存在异议',
+  'rule.ceased': '停止催收',
+  'rule.third_party': '联系第三方',
+  'rule.third_party_template_required': '联系第三方须使用其专用模板',
+  'rule.third_parties_not_contacted': '不联系第三方',
+  'rule.no_recipient': '没有可发送的联系方式',
+  'rule.guard_unavailable': '无法读取联系规则',
   'case.blocked': '现在不可：{why}，直到 {until}',
   'case.blocked.never': '不允许：{why}',
   'case.promise': '承诺还款：{amount}，截止 {by}（{status}）',
@@ -664,6 +688,7 @@ const zh = {
   'case.notsaved.timeout': '尚未保存——服务没有及时响应。请再次点击保存发送。',
   'case.stillwaiting': '仍在等待服务响应——请勿重新输入，收到响应即保存。',
   'case.notsaved.server': '尚未保存——服务暂时无法保存（错误 {status}）。请再次点击保存发送。',
+  'case.task.notyours': '此任务已不在您的队列中（主管调整了您的队列或转移了案件）。您在这里填写的内容未保存：请询问主管现由谁负责此案件。',
   'case.task.gone': '此任务已由其他人（或您在另一个标签页中）先领取或记录，已记录的内容见时间线。您在这里填写的内容未保存；如仍需要，请添加为催记。',
   'case.restored': '您的会话曾经结束：之前填写的内容已恢复。请核对后保存。',
   'case.restored.left': '您离开此案件前填写的内容已恢复，尚未保存。请核对后保存。',
@@ -795,6 +820,9 @@ const zh = {
   'ov.collectors': '催收员',
   'ov.errors': '出错案件',
   'ov.errors.none': '没有出错的案件。',
+  'ov.errors.shown': '共 {total} 个出错案件，此处为最新的 {n} 个。“全部重试”会重试其中每一个。',
+  'ov.errors.shown.some': '此处为最新的 {n} 个出错案件，后面还有。“全部重试”会重试其中每一个。',
+  'ov.errors.more': '更多案件（已显示 {n} 个）',
   'ov.retryall': '全部重试',
   'ov.retried': '已重试。',
   'ov.reassign': '重新分配任务',
@@ -1120,6 +1148,9 @@ export function t(key, vars) {
 export function ruleName(reason) {
   if (!reason) return '—';
   const [rule, ...rest] = String(reason).split(':');
+  // The guard's cap as it writes it (policy.c): max_contacts:CHANNEL:LIMIT.
+  if (rule === 'max_contacts' && rest.length === 2 && /^\d+$/.test(rest[1]))
+    return t(rest[1] === '0' ? 'rule.max_contacts.none' : 'rule.max_contacts.of', { channel: word('channel', rest[0]), n: rest[1] });
   const name = word('rule', rule);
   return rest.length ? `${name} (${rest.join(':')})` : name;
 }

@@ -3,7 +3,7 @@
 // from the row are text, never markup.
 import { h } from './h.js';
 import { personName } from './state.js';
-import { t, word } from './i18n.js';
+import { t, word, ruleName } from './i18n.js';
 import { money, dateTime, date, wallClock } from './format.js';
 
 function outcomeFields(d) {
@@ -59,7 +59,7 @@ export function sentence(row, currency) {
     case 'plan_completed': return t('tl.plan_completed');
     case 'note': return t('tl.note', { text: d.text });
     case 'policy': {
-      const vars = { channel: word('channel', d.channel), verdict: word('verdict', d.verdict), rule: word('rule', d.reason), until: dateTime(d.until) };
+      const vars = { channel: word('channel', d.channel), verdict: word('verdict', d.verdict), rule: ruleName(d.reason), until: dateTime(d.until) };
       return d.until ? t('tl.policy.until', vars) : t('tl.policy', vars);
     }
     case 'released': return t('tl.released');

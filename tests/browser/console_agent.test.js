@@ -118,3 +118,67 @@ test('a call saved says so where its form stood, the next case a tap away, in En
     await page.waitForFunction((was) => /^#\/case\//.test(location.hash) && !location.hash.startsWith('#/case/' + was), id, { timeout: 15000 });
   }
 });
+
+// A collector moved to other queues while signed in (recoup user set
+// --queues): My work named the queues of the sign-in, and one left with
+// none read "come back later" all day.
+test('My work follows the queues a supervisor gives a signed-in collector, and says when there is none', async (t) => {
+  const { spawnSync } = require('node:child_process');
+  const setQueues = (queues) => {
+    const r = spawnSync(h.RECOUP_BIN, ['user', 'set', 'li.wei', '--queues', queues, s.book.bookDir, '--db', s.book.db], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(s.book.url + '/#/work');
+  await page.click('button.lang[data-lang="en"]');
+  await page.waitForSelector('main h1:has-text("phone queue")');
+  const heading = () => page.textContent('main h1');
+  try {
+    setQueues('field');
+    await page.click('.tabs button[data-tab="promises"]');
+    await page.click('.tabs button[data-tab="due"]');
+    await page.waitForFunction(() => /field queue/.test(document.querySelector('main h1').textContent));
+    assert.doesNotMatch(await heading(), /phone/);
+    setQueues('');
+    await page.click('.tabs button[data-tab="promises"]');
+    await page.click('.tabs button[data-tab="due"]');
+    const none = page.locator('main .work-list .state.empty');
+    await page.waitForFunction(() => /no queue/.test(document.querySelector('main .work-list').textContent));
+    assert.match(await none.textContent(), /You work no queue now: ask your supervisor to give you one\./);
+    assert.doesNotMatch(await heading(), /queue/);
+    await h.screenshot(page, 'work-no-queue-en');
+    await page.click('button.lang[data-lang="zh-CN"]');
+    await page.waitForFunction(() => /您目前没有负责的队列：请联系主管为您分配。/.test(document.querySelector('main .work-list').textContent));
+  } finally {
+    setQueues('phone');
+  }
+});
+
+// A call saved after the collector's queues were changed under them: the
+// service answers as for a task that does not exist, and the page said
+// "no longer exists: look at the case again", which showed the same form.
+test('a call saved after the collector\'s queues were taken away says so, and what was typed stays', async (t) => {
+  const { spawnSync } = require('node:child_process');
+  const setQueues = (queues) => {
+    const r = spawnSync(h.RECOUP_BIN, ['user', 'set', 'li.wei', '--queues', queues, s.book.bookDir, '--db', s.book.db], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  for (const [locale, said] of [['en', /This task is no longer in your queues/], ['zh-CN', /此任务已不在您的队列中/]]) {
+    const page = await h.openCase(t, s, 'CN013', { locale });
+    const form = page.locator('.task-form[data-kind="call"]');
+    await form.waitFor();
+    await form.locator('select[name="outcome"]').selectOption('refused');
+    try {
+      setQueues('field');
+      await form.locator('button[type="submit"]').click();
+      await page.waitForFunction(() => /\S/.test(document.querySelector('.task-form[data-kind="call"] .form-error').textContent));
+      assert.match(await form.locator('.form-error').textContent(), said);
+      assert.equal(await form.locator('select[name="outcome"]').inputValue(), 'refused', 'what was chosen stays');
+      assert.equal(await page.locator('.notice.recorded').count(), 0, 'nothing said saved');
+      await h.screenshot(page, `case-queues-taken-${locale}`);
+    } finally {
+      setQueues('phone');
+    }
+  }
+});

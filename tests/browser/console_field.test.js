@@ -220,3 +220,23 @@ test('the broken promises tab names each promise, on a phone card and at a desk'
     await h.screenshot(page, `work-broken-${device}-${locale}`);
   }
 });
+
+// A field officer keeps the day open on the road: a visit whose time
+// comes meanwhile turns red then (it stayed black until a reload). The
+// page's clock is moved past the visit's time, not waited for.
+test('a visit whose time comes while My work stays open turns red then', async (t) => {
+  const work = await h.api(s.book, '/v1/work?queue=field&limit=100', { token: 'agent' });
+  const later = work.body.items.filter((x) => x.due && Date.parse(x.due) > Date.now())
+    .sort((a, b) => Date.parse(a.due) - Date.parse(b.due))[0];
+  assert.ok(later, 'a visit not due yet');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await page.clock.install();
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(s.book.url + '/#/work');
+  const when = page.locator(`article.card[data-task="${later.task}"] time.when`);
+  await when.waitFor();
+  assert.equal(await when.evaluate((el) => el.classList.contains('due-now')), false, 'not due yet');
+  await page.clock.fastForward(Date.parse(later.due) - Date.now() + 60000);
+  await page.waitForFunction((id) => document.querySelector(`article.card[data-task="${id}"] time.when.due-now`), later.task);
+  await h.screenshot(page, 'work-visit-came-due-phone-zh-CN');
+});

@@ -238,17 +238,25 @@ const chartTexts = (page, name) => page.evaluate((n) => {
     });
 }, name);
 
+// The overview as zhang.min, its promises chart drawn; before(page) runs
+// before the page is opened.
+async function openPromises(t, device, locale, before) {
+  const page = await h.newPage(t, s.browser, { device, locale });
+  await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+  if (before) await before(page);
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('table[data-table="promises"]');
+  await h.waitFor(() => page.evaluate(() => {
+    const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
+    return window.echarts && window.echarts.getInstanceByDom(box);
+  }), { timeout: 15000, message: 'the promises chart drawn' });
+  return page;
+}
+
 test('the promises donut\'s labels and its legend do not overlap, at a desk and on a phone', async (t) => {
   for (const [device, locale] of [['desktop', 'en'], ['phone', 'zh-CN'], ['desktop', 'zh-CN']]) {
-    const page = await h.newPage(t, s.browser, { device, locale });
-    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
-    await h.useSession(page, s.book, 'zhang.min');
-    await page.goto(s.book.url + '/#/overview');
-    await page.waitForSelector('table[data-table="promises"]');
-    await h.waitFor(() => page.evaluate(() => {
-      const box = document.querySelector('table[data-table="promises"]').closest('.panel').querySelector('.chart');
-      return window.echarts && window.echarts.getInstanceByDom(box);
-    }), { timeout: 15000, message: 'the promises chart drawn' });
+    const page = await openPromises(t, device, locale);
     const texts = await chartTexts(page, 'promises');
     assert.ok(texts.length >= 3, `${device} ${locale}: the chart's words (${texts.map((x) => x.text).join(', ')})`);
     const over = [];
@@ -331,5 +339,38 @@ test('the outbox on a phone shows each message whole, every value named, nothing
       assert.deepEqual(r.unnamed, [], `${locale}: message ${r.key} shows values without their names`);
     }
     await h.screenshot(page, `outbox-phone-${locale}`);
+  }
+});
+
+// A book with promises by the million: the legend's counts grow wide, and
+// on a phone the legend beside the ring was drawn over it. The answer's
+// counts are made large on their way to the page (no book of millions).
+test('the promises donut keeps its legend off the ring with counts in the millions', async (t) => {
+  for (const [device, locale] of [['phone', 'en'], ['phone', 'zh-CN'], ['desktop', 'en']]) {
+    const page = await openPromises(t, device, locale, async (p) => p.route('**/v1/overview', async (route) => {
+      const answer = await route.fetch();
+      const o = await answer.json();
+      o.promises = { kept: 1234567, broken: 987654, open: 12345678, kept_rate: 0.556 };
+      await route.fulfill({ response: answer, body: JSON.stringify(o) });
+    }));
+    const drawn = await page.evaluate(() => {
+      const panel = document.querySelector('table[data-table="promises"]').closest('.panel');
+      const c = window.echarts.getInstanceByDom(panel.querySelector('.chart'));
+      const ring = c.getZr().storage.getDisplayList(true).find((el) => el.type === 'sector').shape;
+      const legend = c.getViewOfComponentModel(c.getModel().getComponent('legend')).group;
+      const r = legend.getBoundingRect().clone();
+      const m = legend.getComputedTransform();
+      if (m) r.applyTransform(m);
+      return { ring: { cx: ring.cx, cy: ring.cy, r: ring.r }, legend: { x: r.x, y: r.y, w: r.width, h: r.height } };
+    });
+    // The point of the legend's box nearest the ring's centre lies outside the ring.
+    const { ring, legend } = drawn;
+    const nx = Math.max(legend.x, Math.min(ring.cx, legend.x + legend.w));
+    const ny = Math.max(legend.y, Math.min(ring.cy, legend.y + legend.h));
+    assert.ok(Math.hypot(nx - ring.cx, ny - ring.cy) >= ring.r, `${device} ${locale}: the legend ${JSON.stringify(legend)} over the ring ${JSON.stringify(ring)}`);
+    const texts = (await chartTexts(page, 'promises')).map((x) => x.text).join(' | ');
+    assert.match(texts, /12,345,678/, `${device} ${locale}: ${texts}`);
+    assert.equal(await page.textContent('table[data-table="promises"] td[data-col="open"]'), '12,345,678');
+    await h.screenshot(page, `overview-promises-millions-${device}-${locale}`);
   }
 });

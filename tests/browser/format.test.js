@@ -253,3 +253,27 @@ test('a call within contact hours shows the borrower\'s time when their zone dif
     ctx.timezone = 'Asia/Shanghai';
   }
 });
+
+// Every reason the guard writes (runtime/policy.c: block, defer and
+// policy_rule_name) reads as words on the Outbox, the overview's refusals
+// and the timeline: "max_contacts:sms:1", "dispute_hold" and
+// "no_recipient" (a borrower whose contacts do not read) were shown as
+// the core spelled them, in both languages.
+test('each reason the guard gives reads as words, in English and Chinese', async () => {
+  const { ctx } = await mod('state.js');
+  const { ruleName } = await mod('i18n.js');
+  const tl = await mod('timeline.js');
+  ctx.timezone = 'Asia/Shanghai';
+  const reasons = ['contact_hours', 'after_conversation', 'dispute_hold', 'ceased', 'do_not_contact',
+    'third_party_template_required', 'third_parties_not_contacted', 'no_recipient', 'guard_unavailable',
+    'max_contacts:sms:1', 'max_contacts:call:0', 'cap', 'pause', 'dispute', 'cease', 'third_party'];
+  for (const locale of ['en', 'zh-CN']) {
+    ctx.locale = locale;
+    for (const r of reasons) assert.doesNotMatch(ruleName(r), /_|:\d|sms|call\b/, `${locale}: ${r} → ${ruleName(r)}`);
+    const row = { kind: 'policy', detail: { channel: 'sms', what: 'due_reminder', verdict: 'deferred',
+      reason: 'max_contacts:sms:1', until: '2026-12-07T15:00:00+08:00' } };
+    assert.ok(tl.sentence(row, 'CNY').includes(locale === 'en' ? 'SMS: limit of 1 reached' : '短信：已达上限 1'), tl.sentence(row, 'CNY'));
+  }
+  ctx.locale = 'en';
+  assert.equal(ruleName('max_contacts:call:0'), 'Calls: none allowed');
+});

@@ -7,7 +7,7 @@ import { get, post, qs, enc, findCase } from '../api.js';
 import { t, word, ruleName } from '../i18n.js';
 import { money, number, percent, dateTime, date, minorDigits } from '../format.js';
 import { load, empty, table, section, errorText, errorBox, loading } from '../ui.js';
-import { chart } from '../charts.js';
+import { chart, textWidth } from '../charts.js';
 
 const BLUE = '#2f6fb0';
 const GREEN = '#2e8b57';
@@ -57,7 +57,10 @@ export function render(main) {
     h('button', { type: 'button', class: 'btn jump-errors', onclick: () => jumpTo(errorsPanel) }, t('ov.errors'))) : null;
   fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('ov.title')), h('span', { class: 'counts asof' }), jump), figures,
     errorsPanel, reassignPanel);
-  load(figures, () => get('/v1/overview'), (o) => draw(main, o));
+  load(figures, () => get('/v1/overview'), (o) => {
+    if (supervise) errorCount(errors, o.errors);
+    return draw(main, o);
+  });
   if (supervise) {
     // The count of cases in error on its button: seen from the top.
     errors.jumpButton = jump.querySelector('.jump-errors');
@@ -107,19 +110,30 @@ function draw(main, o) {
     { key: 'payments', label: t('col.payments'), num: true, cell: (r) => m(r.payments) },
     { key: 'reduced', label: t('col.reduced'), num: true, cell: (r) => m(r.reduced) }], rec, { name: 'recovered', key: (r) => r.day, class: 'scroll' })));
   const p = o.promises || {};
-  // The counts are in the legend beside the ring, not on labels around
-  // it: an outer label at the bottom ("Broken: 2") was drawn over the
-  // legend under the chart.
+  // The counts are in the legend, not on labels around the ring: an
+  // outer label at the bottom ("Broken: 2") was drawn over the legend
+  // under the chart.
   const promiseCounts = { [t('col.kept')]: p.kept || 0, [t('col.broken')]: p.broken || 0, [t('col.open')]: p.open || 0 };
-  parts.push(section(t('ov.promises'), chart({
-    tooltip: { trigger: 'item' },
-    legend: { orient: 'vertical', right: 8, top: 'middle', formatter: (name) => `${name}: ${number(promiseCounts[name])}` },
-    series: [{ type: 'pie', center: ['35%', '50%'], radius: ['45%', '70%'], label: { show: false }, data: [
-      { name: t('col.kept'), value: p.kept || 0, itemStyle: { color: GREEN } },
-      { name: t('col.broken'), value: p.broken || 0, itemStyle: { color: RED } },
-      { name: t('col.open'), value: p.open || 0, itemStyle: { color: GREY } }] }],
-  }, 'small'), table([{ key: 'kept', label: t('col.kept'), num: true }, { key: 'broken', label: t('col.broken'), num: true },
-    { key: 'open', label: t('col.open'), num: true }, { key: 'kept_rate', label: t('col.rate'), num: true, cell: (r) => percent(r.kept_rate) }],
+  const promiseLabel = (name) => `${name}: ${number(promiseCounts[name])}`;
+  parts.push(section(t('ov.promises'), chart((width, height) => {
+    // The legend beside the ring while it fits there (its icon, gap and
+    // padding 45 px), under it otherwise: counts in the millions on a
+    // phone drew the legend over the ring.
+    const legendWidth = Math.max(...Object.keys(promiseCounts).map((name) => textWidth(promiseLabel(name)))) + 45;
+    const ringRight = 0.35 * width + 0.7 * Math.min(width, height) / 2;
+    const beside = ringRight + 16 <= width - 8 - legendWidth;
+    return {
+      tooltip: { trigger: 'item' },
+      legend: beside ? { orient: 'vertical', right: 8, top: 'middle', formatter: promiseLabel }
+        : { orient: 'horizontal', left: 'center', bottom: 0, formatter: promiseLabel },
+      series: [{ type: 'pie', center: beside ? ['35%', '50%'] : ['50%', '40%'], radius: beside ? ['45%', '70%'] : ['33%', '52%'], label: { show: false }, data: [
+        { name: t('col.kept'), value: p.kept || 0, itemStyle: { color: GREEN } },
+        { name: t('col.broken'), value: p.broken || 0, itemStyle: { color: RED } },
+        { name: t('col.open'), value: p.open || 0, itemStyle: { color: GREY } }] }],
+    };
+  }, 'small'), table([{ key: 'kept', label: t('col.kept'), num: true, cell: (r) => number(r.kept) },
+    { key: 'broken', label: t('col.broken'), num: true, cell: (r) => number(r.broken) },
+    { key: 'open', label: t('col.open'), num: true, cell: (r) => number(r.open) }, { key: 'kept_rate', label: t('col.rate'), num: true, cell: (r) => percent(r.kept_rate) }],
   [p], { name: 'promises' })));
   parts.push(rollRates(o.roll_rates));
   const contacts = o.contacts || [];
@@ -183,10 +197,38 @@ function rollRates(rr) {
   }
 }
 
-function loadErrors(box) {
-  load(box, () => get('/v1/errors' + qs({ limit: 100 })), (page) => {
-    const rows = page.errors || [];
-    if (box.jumpButton) fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, number(rows.length) + (page.next ? '+' : '')));
+// The list comes a page of ERRORS_PAGE at a time; past a page, how many
+// cases are in error is the overview's figure (box.total), read with the
+// charts and again after a retry (a request of the charts' cost, so not
+// on every page). A book with 10,000 cases in error said "100+" on the
+// button and listed 100 with no word of the rest.
+const ERRORS_PAGE = 100;
+
+// The count on the Cases in error button: the list's when it is whole,
+// else the overview's (at least the rows listed), else "100+".
+function errorCount(box, total) {
+  if (Number.isInteger(total)) box.total = total;
+  if (box.sayShown) box.sayShown();
+  if (!box.jumpButton || box.listed === undefined) return;
+  const n = !box.more ? number(box.listed)
+    : Number.isInteger(box.total) ? number(Math.max(box.total, box.listed)) : number(box.listed) + '+';
+  fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, n));
+}
+
+// again: after a retry, when the overview's count is read again too.
+function loadErrors(box, again) {
+  const first = async () => {
+    const page = await get('/v1/errors' + qs({ limit: ERRORS_PAGE }));
+    if (again && page.next) page.total = await get('/v1/overview').then((o) => o.errors, () => null);
+    return page;
+  };
+  load(box, first, (page) => {
+    let rows = page.errors || [];
+    let next = page.next || null;
+    box.listed = rows.length;
+    box.more = !!next;
+    box.sayShown = null;
+    errorCount(box, page.total);
     if (!rows.length) return empty(t('ov.errors.none'));
     const status = h('p', { class: 'form-status', role: 'status' });
     const retry = async (body, btn) => {
@@ -194,21 +236,43 @@ function loadErrors(box) {
       try {
         await post(body.case ? `/v1/cases/${enc(body.case)}/retry` : '/v1/admin/retry', body.case ? {} : body);
         fill(status, t('ov.retried'));
-        setTimeout(() => loadErrors(box), 600);
+        setTimeout(() => loadErrors(box, true), 600);
       } catch (err) {
         fill(status, errorText(err));
         btn.disabled = false;
       }
     };
-    return h('div', {},
-      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'btn retry-all', onclick: (e) => retry({ all: true }, e.target) }, t('ov.retryall')), status),
+    const list = h('div', {});
+    const more = async (btn) => {
+      btn.disabled = true;
+      try {
+        const page = await get('/v1/errors' + qs({ after: next, limit: ERRORS_PAGE }));
+        rows = rows.concat(page.errors || []);
+        next = page.next || null;
+        draw();
+      } catch (err) {
+        fill(status, errorText(err));
+        btn.disabled = false;
+      }
+    };
+    // Said again when the overview's count comes after the list.
+    const shown = h('div', {});
+    box.sayShown = () => fill(shown, next ? h('p', { class: 'muted errors-shown' }, Number.isInteger(box.total)
+      ? t('ov.errors.shown', { n: number(rows.length), total: number(Math.max(box.total, rows.length)) })
+      : t('ov.errors.shown.some', { n: number(rows.length) })) : null);
+    const draw = () => fill(list, box.sayShown(),
       table([
         { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
         { key: 'state', label: t('col.state') },
         { key: 'error', label: t('col.error'), cell: (r) => h('span', { class: 'error-text' }, r.error) },
         { key: 'since', label: t('col.at'), cell: (r) => dateTime(r.since) },
         { key: 'retry', label: '', cell: (r) => h('button', { type: 'button', class: 'btn retry', 'data-case': r.case, onclick: (e) => retry({ case: r.case }, e.target) }, t('case.retry')) },
-      ], rows, { name: 'errors', key: (r) => r.case }));
+      ], rows, { name: 'errors', key: (r) => r.case }),
+      next ? h('button', { type: 'button', class: 'btn more errors-more', onclick: (e) => more(e.target) }, t('ov.errors.more', { n: number(rows.length) })) : null);
+    draw();
+    return h('div', {},
+      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'btn retry-all', onclick: (e) => retry({ all: true }, e.target) }, t('ov.retryall')), status),
+      list);
   });
 }
 

@@ -12,6 +12,7 @@ import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
 
 const phone = () => window.matchMedia('(max-width: 640px)').matches;
+const DUE_TICK_MS = 30000;
 
 export function render(main, arg, query) {
   let tab = query.get('tab') || 'due';
@@ -36,7 +37,16 @@ export function render(main, arg, query) {
   notice, h('div', { class: 'tabs-row' }), list, h('p', { class: 'keys' }, t('work.keys')));
   setKeys({ n: claim, '/': () => search.focus() });
   loadTab(false);
-  return () => media.removeEventListener('change', redraw);
+  // A task whose time comes while the page stays open turns red then,
+  // not at the next reload: a field officer keeps the day open on the
+  // road, and a 15:00 visit still read as not yet due at 17:00.
+  const ticking = setInterval(() => {
+    for (const el of list.querySelectorAll('[data-due]')) el.classList.toggle('due-now', Date.parse(el.dataset.due) <= Date.now());
+  }, DUE_TICK_MS);
+  return () => {
+    clearInterval(ticking);
+    media.removeEventListener('change', redraw);
+  };
 
   function openCase() {
     const id = search.value.trim();
@@ -50,7 +60,7 @@ export function render(main, arg, query) {
       fill(list, loading());
     }
     try {
-      const page = await get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 }));
+      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 })), more ? null : readQueues()]);
       items = items.concat(page.items || []);
       next = page.next || null;
       counts = page.counts || counts;
@@ -71,12 +81,30 @@ export function render(main, arg, query) {
       { id: 'broken', label: t('work.tab.broken'), count: counts && counts.broken },
     ], tab, (id) => { tab = id; loadTab(false); }));
     if (!items.length) {
-      fill(list, empty(t('work.empty.' + tab)));
+      fill(list, empty(t(noQueue() ? 'work.empty.noqueue' : 'work.empty.' + tab)));
       return;
     }
     fill(list, phone() ? cards(items, tab) : desk(items, tab),
       next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
   }
+}
+
+// The queues as they are now, for the heading: a supervisor moves a
+// collector to other queues (recoup user set --queues) while they are
+// signed in, and the page went on naming the queues of the sign-in.
+async function readQueues() {
+  try {
+    const { user } = await get('/v1/me', { quiet401: true });
+    if (user && ctx.me && user.name === ctx.me.name) ctx.me.queues = user.queues || [];
+  } catch {
+    /* the heading keeps the queues known */
+  }
+}
+
+// An agent left with no queue has nothing to wait for: "come back later"
+// sent them back to an empty list all day.
+function noQueue() {
+  return ctx.me && ctx.me.role === 'agent' && !(ctx.me.queues || []).length;
 }
 
 // A promise's row may have no task waiting: the case alone.
@@ -107,7 +135,7 @@ function lastContact(lc) {
 
 function desk(items, tab) {
   return table([
-    { key: 'due', label: t('work.col.due'), cell: (it) => (it.due ? h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, title: dateTime(it.due) }, when(it.due)) : '—') },
+    { key: 'due', label: t('work.col.due'), cell: (it) => (it.due ? h('span', { class: new Date(it.due) <= Date.now() ? 'due-now' : null, 'data-due': it.due, title: dateTime(it.due) }, when(it.due)) : '—') },
     { key: 'case', label: t('work.col.case'), cell: caseLink },
     { key: 'borrower', label: t('work.col.borrower'), cell: (it) => (it.borrower && it.borrower.name) || '—' },
     { key: 'dpd', label: t('work.col.dpd'), cell: (it) => dpdBadge(it.dpd) },
@@ -140,7 +168,7 @@ function cards(items, tab) {
         return h('article', { class: 'card', 'data-task': it.task },
           // The day too when it is not today, red once due: a visit due ten
           // days ago and one due tomorrow both read "15:00".
-          h('div', { class: 'card-top' }, it.due ? h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due,
+          h('div', { class: 'card-top' }, it.due ? h('time', { class: ['when', new Date(it.due) <= Date.now() && 'due-now'], datetime: it.due, 'data-due': it.due,
             title: dateTime(it.due) }, when(it.due)) : null, caseLink(it), dpdBadge(it.dpd)),
           it.promise ? h('div', { class: 'card-promise' }, promiseText(it)) : null,
           h('div', { class: 'name' }, b.name || '—'),
