@@ -1290,12 +1290,16 @@ static int cmd_errors(const args *a) {
   } else if (total == 0) {
     printf("no cases in error\n");
   } else if (!all) {
+    char place[1200];
+    /* The command as typed here: run from another folder, a bare
+     * `recoup errors --all` finds no recoup.lua, or another book. */
+    same_place(a, dir, place, sizeof place);
     print_error_groups(&groups);
     printf(
-        "%d case%s in error, %d error%s; `recoup errors --all` lists "
+        "%d case%s in error, %d error%s; `recoup errors --all%s` lists "
         "each case\n",
         total, total == 1 ? "" : "s", (int)json_array_size(groups.list),
-        json_array_size(groups.list) == 1 ? "" : "s");
+        json_array_size(groups.list) == 1 ? "" : "s", place);
   }
   json_decref(groups.list);
   json_decref(groups.index);
