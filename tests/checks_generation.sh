@@ -342,6 +342,18 @@ institution "" "" ZZZ
 grep -q "institution.currency 'ZZZ' is not an ISO 4217 currency ICU knows" "$work/err" ||
   fail "the refusal does not name ZZZ"
 ok
+# RMB, as a ledger in China writes the yuan, names the code meant (it
+# said only "not an ISO 4217 currency ICU knows"); so does rmb, refused
+# as not three capitals, and cny says the code as written.
+for said in "RMB:is not an ISO 4217 code (the renminbi's is CNY): every case" \
+  "rmb:is not an ISO 4217 code (the renminbi's is CNY)$" \
+  "cny:is not an ISO 4217 code as written: write CNY (three capital letters, no space)$"; do
+  institution "" "" "${said%%:*}"
+  "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed ${said%%:*}"
+  grep -q "recoup.lua:1: institution.currency '${said%%:*}' ${said#*:}" "$work/err" ||
+    fail "check does not name the code meant for ${said%%:*}"
+  ok
+done
 # And a queue no agent can be given (recoup user --queues refuses
 # "Phone"): its tasks would reach supervisors only.
 institution ""
