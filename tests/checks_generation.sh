@@ -366,7 +366,14 @@ return recoup.workflow {
 }
 LUA
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue Phone"
-grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks \\[checks generation 4" "$work/err" ||
-  fail "check does not name the queue Phone"
+grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks. Write queue = \"phone\" and give it to agents (recoup user set NAME --queues); the tasks already made in 'Phone' stay there until a supervisor Reassigns them \\[checks generation 4" "$work/err" ||
+  fail "check does not name the queue Phone and what to write"
+ok
+# A queue named in Chinese has no spelling to offer: the rule, and what
+# becomes of its tasks.
+sed -i 's/queue = "Phone"/queue = "外勤"/' "$work/inst/workflows/w.lua"
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue 外勤"
+grep -q "w.lua:4: case:task: queue '外勤' is no queue an agent can be given .*only supervisors would see its tasks. Name it in those characters and give it to agents (recoup user set NAME --queues); the tasks already made in '外勤' stay there" "$work/err" ||
+  fail "check does not say what to do with the queue 外勤"
 ok
 echo "ok: $pass checks"
