@@ -268,8 +268,8 @@ static int l_institution(lua_State *L) {
     if (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
         !isupper((unsigned char)c->currency[1]) ||
         !isupper((unsigned char)c->currency[2]))
-      ERR("institution.currency '%s' is not an ISO 4217 code such as CNY",
-          c->currency);
+      ERR("institution.currency '%s' %s", c->currency,
+          template_currency_refused(c->currency));
     /* Every case imported without a currency is owed in it: held to a
      * case's own currency rules (template.c), which refuse ZZZ and XAU
      * where the institution's passed them on to every such case, with

@@ -494,7 +494,9 @@ static int handlers_failed(const args *a, const char *dir, int64_t n) {
 enum { ODD_SHOWN = 20 };
 typedef struct odd_seen {
   const char *db;
-  script *sc; /* the scripts as loaded, for the versions cases run */
+  script *sc; /* the scripts as loaded, for the versions cases run (NULL:
+               * they did not load) */
+  const rc_errlist *problems; /* what check found in them (NULL: none) */
   int64_t ids, ids_more, timers, timers_more, contacts, contacts_more;
 } odd_seen;
 
@@ -518,10 +520,48 @@ static void path_segment(const char *id, char *out, size_t size) {
   out[at] = '\0';
 }
 
+/* What the problems check found do on a book of generation v: those of
+ * a check newer than v only warn there. Said beside them, since whether
+ * tonight's tick starts is what a lender who just upgraded asks. */
+static void checks_say_problems(const char *db, int v,
+                                const rc_errlist *problems) {
+  int n = problems->count, warn = 0;
+  for (int i = 0; i < n; i++)
+    if (problems->items[i].since > v) warn++;
+  printf("%s: checks generation %d, ", db, v);
+  if (v < RECOUP_CHECKS_GENERATION)
+    printf("older than this recoup's %d", RECOUP_CHECKS_GENERATION);
+  else if (v == RECOUP_CHECKS_GENERATION)
+    printf("this recoup's");
+  else /* written by a newer recoup, or by hand */
+    printf("newer than this recoup's %d", RECOUP_CHECKS_GENERATION);
+  if (warn == n)
+    printf(
+        ": serve, tick and import on it warn of the %s above and go on; "
+        "once the scripts pass every check, the next of them holds the "
+        "book to %d, and from then on such a problem refuses to start "
+        "(docs/operations.md, \"Checks added by an upgrade\")\n",
+        n == 1 ? "problem" : "problems", RECOUP_CHECKS_GENERATION);
+  else if (warn == 0)
+    printf(
+        ": serve, tick and import refuse to start on it until the %s "
+        "above %s fixed\n",
+        n == 1 ? "problem" : "problems", n == 1 ? "is" : "are");
+  else
+    printf(
+        ": serve, tick and import refuse to start on it until the %d "
+        "problem%s above not marked [checks generation %d] or newer %s "
+        "fixed (the %d so marked only warn on it: docs/operations.md, "
+        "\"Checks added by an upgrade\")\n",
+        n - warn, n - warn == 1 ? "" : "s", v + 1, n - warn == 1 ? "is" : "are",
+        warn);
+}
+
 /* The book's checks generation (engine.c, "checks generations") and
  * what the next start does with it, so that a lender knows when a newer
  * check's warning becomes a refusal, and that a held book's is one. */
-static void checks_say(const char *db, const char *stored) {
+static void checks_say(const char *db, const char *stored,
+                       const rc_errlist *problems) {
   char value[100];
   int v = 1; /* none stored: a book made before generations were kept */
   if (stored) {
@@ -536,6 +576,10 @@ static void checks_say(const char *db, const char *stored) {
           db, shown(stored, value, sizeof value), RECOUP_CHECKS_GENERATION);
       return;
     }
+  }
+  if (problems) {
+    checks_say_problems(db, v, problems);
+    return;
   }
   if (v < RECOUP_CHECKS_GENERATION)
     printf(
@@ -560,7 +604,7 @@ static void odd_say(void *ud, const store_odd *o) {
   char id[400], why[400], seg[520], db[400], kase[400], ev[200];
   shown(seen->db, db, sizeof db);
   if (strcmp(o->what, "checks") == 0) {
-    checks_say(db, o->id);
+    checks_say(db, o->id, seen->problems);
     return;
   }
   if (strcmp(o->what, "contacts") == 0 ||
@@ -589,7 +633,8 @@ static void odd_say(void *ud, const store_odd *o) {
   if (strcmp(o->what, "workflow") == 0) {
     /* A version bumped and the old file dropped: its cases would wait
      * unworked with no word from a tick or the service. */
-    if (!o->id || script_has_workflow(seen->sc, o->id, o->version)) return;
+    if (!o->id || !seen->sc || script_has_workflow(seen->sc, o->id, o->version))
+      return;
     printf("warning: %s: %lld open case%s run%s workflow %s version %d, "
            "which these scripts do not load: nothing runs for %s (no timer "
            "fires, no event is handled) until it is loaded. Keep that "
@@ -640,10 +685,9 @@ static void odd_say(void *ud, const store_odd *o) {
 /* The book's odd things, said; a book that is not there is not looked
  * at unless --db named it. Warnings, never a refusal: serve runs such a
  * book as before. */
-static int check_book(const args *a, const char *dir,
-                      const institution_config *cfg, script *sc) {
-  const char *db = a->db ? a->db : cfg->db;
-  odd_seen seen = {.db = db, .sc = sc};
+static int check_book(const args *a, const char *dir, const char *db,
+                      script *sc, const rc_errlist *problems) {
+  odd_seen seen = {.db = db, .sc = sc, .problems = problems};
   char name[400];
   struct stat sb;
   rc_error err;
@@ -670,6 +714,24 @@ static int check_book(const args *a, const char *dir,
   return EXIT_DONE;
 }
 
+/* The book beside the problems check found: whether they stop its
+ * serve, tick and import or only warn depends on its generation, which
+ * a lender who just upgraded needs to know most. The scripts are loaded
+ * again for service.db when only newer checks' findings refused them
+ * (with errors, service.db is not known unless --db names the book). */
+static void check_book_beside(const args *a, const char *dir,
+                              const rc_errlist *problems) {
+  script *sc = NULL;
+  rc_errlist errors = {0}, findings = {0};
+  const char *db = a->db;
+  if (script_load_findings(&sc, dir, &errors, &findings) == RC_OK && !db)
+    db = script_config(sc)->db;
+  if (db) check_book(a, dir, db, sc, problems);
+  if (sc) script_free(sc);
+  rc_errlist_free(&errors);
+  rc_errlist_free(&findings);
+}
+
 static int cmd_check(const args *a) {
   const char *dir = a->npos ? a->pos[0] : ".";
   int rc;
@@ -679,6 +741,7 @@ static int cmd_check(const args *a) {
   engine *eng = NULL;
   if (engine_open(&eng, &opts, &errors) != RC_OK) {
     print_check_errors(&errors);
+    check_book_beside(a, dir, &errors);
     say("%d problem%s in %s", errors.count, errors.count == 1 ? "" : "s", dir);
     rc_errlist_free(&errors);
     return EXIT_FAILED;
@@ -689,7 +752,7 @@ static int cmd_check(const args *a) {
     printf("%s: ok (%s, %s, %d workflow%s)\n", shown(dir, where, sizeof where),
            shown(cfg->name, name, sizeof name), cfg->timezone, cfg->nworkflows,
            cfg->nworkflows == 1 ? "" : "s");
-    rc = check_book(a, dir, cfg, engine_script(eng));
+    rc = check_book(a, dir, a->db ? a->db : cfg->db, engine_script(eng), NULL);
   }
   engine_close(eng);
   return rc;
@@ -1227,12 +1290,16 @@ static int cmd_errors(const args *a) {
   } else if (total == 0) {
     printf("no cases in error\n");
   } else if (!all) {
+    char place[1200];
+    /* The command as typed here: run from another folder, a bare
+     * `recoup errors --all` finds no recoup.lua, or another book. */
+    same_place(a, dir, place, sizeof place);
     print_error_groups(&groups);
     printf(
-        "%d case%s in error, %d error%s; `recoup errors --all` lists "
+        "%d case%s in error, %d error%s; `recoup errors --all%s` lists "
         "each case\n",
         total, total == 1 ? "" : "s", (int)json_array_size(groups.list),
-        json_array_size(groups.list) == 1 ? "" : "s");
+        json_array_size(groups.list) == 1 ? "" : "s", place);
   }
   json_decref(groups.list);
   json_decref(groups.index);

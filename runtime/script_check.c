@@ -631,6 +631,30 @@ static void unseen_queue_at(lua_State *L, const char *file, int line) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT);
 }
 
+/* What to write for a queue no agent can be given: "Phone" or "call
+ * queue" lowered ("phone", "call_queue") when that is a queue's name;
+ * else (外勤) only the rule, since no spelling can be guessed. */
+static void queue_meant(const char *queue, char *out, size_t size) {
+  char low[65];
+  size_t n = 0;
+  rc_error bad;
+  for (const char *p = queue; *p && n < sizeof low - 1; p++)
+    low[n++] = *p == ' '                ? '_'
+               : *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a')
+                                        : *p;
+  low[n] = '\0';
+  if (strlen(queue) < sizeof low &&
+      user_check_name(low, "queue", &bad) == RC_OK)
+    snprintf(out, size,
+             "Write queue = \"%s\" and give it to agents (recoup user set NAME "
+             "--queues)",
+             low);
+  else
+    snprintf(out, size,
+             "Name it in those characters and give it to agents (recoup user "
+             "set NAME --queues)");
+}
+
 /* case:task(kind, { queue = ... }): the queue it fills, for `recoup user`
  * to tell a queue no workflow uses (a typo: "visti") from one that is. */
 static void note_task_queue(void *ud, const source_call *c) {
@@ -649,12 +673,17 @@ static void note_task_queue(void *ud, const source_call *c) {
   /* An agent is given queues by `recoup user`, whose rule refuses
    * "Phone" or "call queue": tasks in such a queue reach supervisors
    * only, and no agent's Next case ever gives them. Checks generation 4. */
-  if (queue && table && user_check_name(queue, "queue", &bad) != RC_OK)
+  if (queue && table && user_check_name(queue, "queue", &bad) != RC_OK) {
+    char meant[200];
+    queue_meant(queue, meant, sizeof meant);
     check_finding(s->sc, 4, s->file, c->line,
                   "case:task: queue '%s' is no queue an agent can be given "
                   "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
-                  "--queues takes them): only supervisors would see its tasks",
-                  queue);
+                  "--queues takes them): only supervisors would see its "
+                  "tasks. %s; the tasks already made in '%s' stay there "
+                  "until a supervisor Reassigns them",
+                  queue, meant, queue);
+  }
   if (queue) {
     lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES); /* queues */
     lua_pushboolean(L, 1);                               /* queues true */

@@ -103,6 +103,21 @@ static int x_code_common(const char *code) {
   return found;
 }
 
+/* Names people write for a currency that ISO 4217 gives another code:
+ * a ledger in China says RMB, one in Taiwan NTD. The refusal says the
+ * code meant, since "not a currency ICU knows" leaves the yuan unnamed. */
+static const char *code_meant(const char *up) {
+  static const struct {
+    const char *said, *why;
+  } meant[] = {
+      {"RMB", "is not an ISO 4217 code (the renminbi's is CNY)"},
+      {"NTD", "is not an ISO 4217 code (the New Taiwan dollar's is TWD)"},
+  };
+  for (size_t i = 0; i < sizeof meant / sizeof meant[0]; i++)
+    if (strcmp(up, meant[i].said) == 0) return meant[i].why;
+  return NULL;
+}
+
 /* Why a code not of three capitals is refused: "cny" or " CNY " says
  * the code it most likely is, when that one passes. */
 static const char *code_unwritten(const char *code) {
@@ -115,6 +130,7 @@ static const char *code_unwritten(const char *code) {
     up[n++] = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
   up[n] = '\0';
   while (*p == ' ') p++;
+  if (n == 3 && !*p && code_meant(up)) return code_meant(up);
   if (n == 3 && !*p && strspn(up, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3 &&
       !template_currency_refused(up)) {
     snprintf(why, sizeof why,
@@ -140,7 +156,8 @@ const char *template_currency_refused(const char *code) {
    * names the debts a book opened in it, and their re-imports. */
   if (!ucurr_isAvailable(u, -8.64e15, ucal_getNow(), &status) ||
       U_FAILURE(status))
-    return "is not an ISO 4217 currency ICU knows";
+    return code_meant(code) ? code_meant(code)
+                            : "is not an ISO 4217 currency ICU knows";
   /* A debt in gold, in drawing rights or in the testing code has no
    * minor unit in ISO 4217 (ICU would invent two decimals for it). */
   if (code[0] == 'X' && !x_code_common(code))

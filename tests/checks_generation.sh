@@ -185,6 +185,10 @@ institution "$finding"
   >"$work/out" 2>"$work/err" && fail "serve started on a held book with the finding"
 grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
   fail "the refusal does not name the finding"
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" &&
+  fail "check --db passed the finding"
+grep -q "old.db: checks generation 4, this recoup's: serve, tick and import refuse to start on it until the problem above is fixed" "$work/out" ||
+  fail "check --db does not say the held book refuses the problem"
 ok
 # A generation edited by hand that does not read loosens nothing: taken
 # as 1 it turned the held book's refusal back into a warning. It refuses,
@@ -226,6 +230,24 @@ grep -q "recoup.lua:5: template 'bye'.sms has a text keyed 'zh_CN', which recoup
   fail "check does not name zh_CN and the locale meant"
 grep -q "keyed 'und-CN', which recoup never chooses ('und-CN' says the language is undetermined.*\\[\"zh-CN\"\\]" "$work/err" ||
   fail "check does not name und-CN and the locale meant"
+ok
+# Beside its problems, check says what they do on the book: whether
+# tonight's tick warns or refuses was nowhere (the book was not read).
+"$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" &&
+  fail "check --db passed zh_CN"
+grep -q "old.db: checks generation 2, older than this recoup's 4: serve, tick and import on it warn of the problems above and go on" "$work/out" ||
+  fail "check --db does not say the problems only warn on the older book"
+ok
+# The book service.db names (none here: var/recoup.db) when --db names
+# none, and a problem of a check the book is held to refuses.
+mkdir -p "$work/inst/var"
+cp "$work/old.db" "$work/inst/var/recoup.db"
+institution 'bye = { sms = { ["zh-CN"] = "再见", zh_CN = "再见" } }, en_only = { sms = { en = "Bye" } }'
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed two problems"
+grep -q "var/recoup.db: checks generation 2, older than this recoup's 4: serve, tick and import refuse to start on it until the 1 problem above not marked \[checks generation 3\] or newer is fixed (the 1 so marked only warn on it" "$work/out" ||
+  fail "check does not say which problems refuse on the book service.db names"
+rm -r "$work/inst/var"
+institution 'bye = { sms = { ["zh-CN"] = "再见", zh_CN = "再见", ["und-CN"] = "再见" } }'
 ok
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "tick refused a text keyed zh_CN on a book at generation 2"
@@ -320,6 +342,18 @@ institution "" "" ZZZ
 grep -q "institution.currency 'ZZZ' is not an ISO 4217 currency ICU knows" "$work/err" ||
   fail "the refusal does not name ZZZ"
 ok
+# RMB, as a ledger in China writes the yuan, names the code meant (it
+# said only "not an ISO 4217 currency ICU knows"); so does rmb, refused
+# as not three capitals, and cny says the code as written.
+for said in "RMB:is not an ISO 4217 code (the renminbi's is CNY): every case" \
+  "rmb:is not an ISO 4217 code (the renminbi's is CNY)$" \
+  "cny:is not an ISO 4217 code as written: write CNY (three capital letters, no space)$"; do
+  institution "" "" "${said%%:*}"
+  "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed ${said%%:*}"
+  grep -q "recoup.lua:1: institution.currency '${said%%:*}' ${said#*:}" "$work/err" ||
+    fail "check does not name the code meant for ${said%%:*}"
+  ok
+done
 # And a queue no agent can be given (recoup user --queues refuses
 # "Phone"): its tasks would reach supervisors only.
 institution ""
@@ -332,7 +366,14 @@ return recoup.workflow {
 }
 LUA
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue Phone"
-grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks \\[checks generation 4" "$work/err" ||
-  fail "check does not name the queue Phone"
+grep -q "w.lua:4: case:task: queue 'Phone' is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks. Write queue = \"phone\" and give it to agents (recoup user set NAME --queues); the tasks already made in 'Phone' stay there until a supervisor Reassigns them \\[checks generation 4" "$work/err" ||
+  fail "check does not name the queue Phone and what to write"
+ok
+# A queue named in Chinese has no spelling to offer: the rule, and what
+# becomes of its tasks.
+sed -i 's/queue = "Phone"/queue = "外勤"/' "$work/inst/workflows/w.lua"
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue 外勤"
+grep -q "w.lua:4: case:task: queue '外勤' is no queue an agent can be given .*only supervisors would see its tasks. Name it in those characters and give it to agents (recoup user set NAME --queues); the tasks already made in '外勤' stay there" "$work/err" ||
+  fail "check does not say what to do with the queue 外勤"
 ok
 echo "ok: $pass checks"

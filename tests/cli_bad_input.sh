@@ -512,7 +512,7 @@ expect "errors groups the cases by error, each case's id read as one" 0 \
   "^2  *escalate  *L3  *2021-01-06T09:00:00+08:00  *L2  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim"
 also "under a header" "^cases  *event  *newest  *since  *oldest  *since  *error$"
-also "and a count" "^2 cases in error, 1 error; \`recoup errors --all\` lists each case$"
+also "and a count, with the command as run here" "^2 cases in error, 1 error; \`recoup errors --all $inst --db $sim\` lists each case$"
 expect "errors --all lists the cases in error, newest first" 0 \
   "^L3  *new  *escalate  *2021-01-06T09:00:00+08:00  *.*w.lua:11: no call queue for L3$" -- \
   "$recoup" errors "$inst" --db "$sim" --all

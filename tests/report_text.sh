@@ -60,6 +60,13 @@ printf '%s\n' 'id,borrower_id,name,currency,balance,amount_due,due_date' \
   fail "jpy imported"
 grep -q "z.csv:2: column currency: currency 'jpy' is not an ISO 4217 code as written: write JPY (three capital letters, no space)" "$work/err" ||
   fail "jpy: the code it most likely is not said"
+# RMB, the yuan as a ledger in China writes it, names CNY.
+sed -i 's/,jpy,/,RMB,/' "$work/z.csv"
+"$recoup" import "$work/z.csv" "$work" --db "$work/b.db" \
+  --now 2026-02-05T10:00 --no-deliver >"$work/out" 2>"$work/err" &&
+  fail "RMB imported"
+grep -q "z.csv:2: column currency: currency 'RMB' is not an ISO 4217 code (the renminbi's is CNY)$" "$work/err" ||
+  fail "RMB: CNY not said"
 # simulate's table cuts a long key at 20 columns of whole characters:
 # at 20 bytes it split the seventh character of a state named in Chinese
 # (the rest of the line one column short).
