@@ -37,11 +37,30 @@ int user_check_name(const char *name, const char *field, rc_error *err) {
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '_' || c == '-'))
+          c == '_' || c == '-')) {
+      /* "Zhang.Min" is most often typed for zhang.min: offered when
+       * lowering its capitals is all it takes. */
+      char lower[65];
+      size_t j;
+      for (j = 0; j < n; j++) {
+        char d = name[j] >= 'A' && name[j] <= 'Z' ? (char)(name[j] + 32)
+                                                  : name[j];
+        if (!((d >= 'a' && d <= 'z') || (d >= '0' && d <= '9') || d == '.' ||
+              d == '_' || d == '-'))
+          break;
+        lower[j] = d;
+      }
+      lower[j] = '\0';
+      if (j == n)
+        return rc_error_set(err, RC_EINVAL, field,
+                            "%s must be 1 to 64 characters of a-z 0-9 . _ - "
+                            "(lowercase): did you mean %s?",
+                            field, lower);
       return rc_error_set(err, RC_EINVAL, field,
                           "%s must be 1 to 64 characters of a-z 0-9 . _ - "
                           "(lowercase)",
                           field);
+    }
   }
   return RC_OK;
 }
@@ -189,6 +208,19 @@ static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
       return rc_error_set(err, RC_EINVAL, "queues",
                           QUEUES_RULE ": queue %d is not UTF-8 (character %d)",
                           at, (int)chars);
+    /* A printable letter (电话: a workflow's queue written in Chinese)
+     * is shown as itself, a control, invisible or bidirectional one by
+     * its code point only. */
+    if (u_isprint(cp) && !u_hasBinaryProperty(cp, UCHAR_BIDI_CONTROL) &&
+        u_charType(cp) != U_FORMAT_CHAR && !blank(cp) && !is_mark(cp)) {
+      int32_t from = i;
+      U8_BACK_1(s, 0, from);
+      return rc_error_set(err, RC_EINVAL, "queues",
+                          QUEUES_RULE ": queue %d has '%.*s' (U+%04X) at "
+                          "character %d",
+                          at, (int)(i - from), q + from, (unsigned)cp,
+                          (int)chars);
+    }
     return rc_error_set(err, RC_EINVAL, "queues",
                         QUEUES_RULE ": queue %d has U+%04X at character %d", at,
                         (unsigned)cp, (int)chars);

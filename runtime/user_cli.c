@@ -411,12 +411,15 @@ static int by_name(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void say_unknown_queues(engine *eng, const char *list) {
+static void say_unknown_queues(engine *eng, const user_args *a) {
+  const char *name = a->name, *list = a->queues;
+  int here = !a->dir || strcmp(a->dir, ".") == 0;
   const char *unseen_at, *key, *cands[256];
   json_t *known = known_queues(eng, &unseen_at), *v;
   char all[1024] = "";
-  size_t used = 0;
-  int n = 0, unknown = 0;
+  char meant[1024] = "";
+  size_t used = 0, mused = 0;
+  int n = 0, unknown = 0, guessed = 0;
   json_object_foreach(known, key, v) {
     if (n == (int)(sizeof cands / sizeof *cands)) break;
     cands[n++] = key;
@@ -433,10 +436,11 @@ static void say_unknown_queues(engine *eng, const char *list) {
     char q[USER_NAME_MAX + 1];
     snprintf(q, sizeof q, "%.*s", (int)(end ? end - p : (int)strlen(p)), p);
     p = end ? end + 1 : NULL;
-    if (json_object_get(known, q)) continue;
-    unknown++;
-    {
-      const char *near = source_nearest(q, cands, n);
+    const char *near = json_object_get(known, q) ? q : NULL;
+    if (!near) {
+      unknown++;
+      near = source_nearest(q, cands, n);
+      guessed += near != NULL;
       fprintf(stderr,
               "recoup: warning: queues: no loaded workflow gives tasks to "
               "queue %s%s%s%s, and the book holds none in it; %s%s\n",
@@ -444,7 +448,20 @@ static void say_unknown_queues(engine *eng, const char *list) {
               near ? "?)" : "",
               n ? "the queues are " : "no workflow names a queue", all);
     }
+    if (near) {
+      int w = snprintf(meant + mused, sizeof meant - mused, "%s%s",
+                       mused ? "," : "", near);
+      if (w > 0 && (size_t)w < sizeof meant - mused) mused += (size_t)w;
+    }
   }
+  /* Every slip has a near queue: the command that puts it right, whole,
+   * as typed here (another folder or book said again). */
+  if (unknown && guessed == unknown)
+    fprintf(stderr,
+            "recoup: warning: queues: if so, give them with: "
+            "recoup user set %s --queues %s%s%s%s%s\n",
+            name, meant, here ? "" : " ", here ? "" : a->dir,
+            a->db ? " --db " : "", a->db ? a->db : "");
   if (unknown && unseen_at)
     fprintf(stderr,
             "recoup: warning: queues: %s names its queue only when it runs, "
@@ -511,13 +528,23 @@ static int cmd_change(engine **engp, const user_args *a) {
     return 1;
   }
   if (!(*engp = open_engine(a))) return 1;
-  if (add || passwd || set) {
+  {
     /* A name taken (add) or unknown (passwd, set) is said before a
      * password is typed for it or its queues are warned of; the engine
-     * refuses it again if another add won. */
-    store_user u;
+     * refuses it again if another add won. A user disabled twice is told
+     * so, not "disabled" again as if it had just been. */
+    store_user u = {0};
+    int was_disabled;
     rc = query_user(engine_query(*engp), a->name, &u, &err);
+    was_disabled = u.disabled != 0;
     store_user_free(&u);
+    if (rc == RC_OK && !add && !passwd && !set &&
+        was_disabled == (strcmp(a->sub, "disable") == 0)) {
+      printf("user %s is already %sd\n", a->name, a->sub);
+      if (was_disabled) say_held(*engp, a->name, NULL);
+      return 0;
+    }
+    if (rc == RC_ENOTFOUND && !add && !passwd && !set) rc = RC_OK;
     if (rc == RC_OK && add)
       rc = rc_error_set(&err, RC_ECONFLICT, "name", "user %s already exists",
                         a->name);
@@ -528,7 +555,7 @@ static int cmd_change(engine **engp, const user_args *a) {
       return 1;
     }
   }
-  if ((add || set) && a->queues) say_unknown_queues(*engp, a->queues);
+  if ((add || set) && a->queues) say_unknown_queues(*engp, a);
   if ((add || passwd) && read_password(password) != RC_OK) return 1;
   if (add)
     rc = engine_user_add(*engp, a->name, a->role, a->queues, password,

@@ -743,6 +743,8 @@ user "a queue no workflow fills is warned of" 0 \
   "$work/pw" -- "$recoup" user add dora --role agent --queues phone,feild \
   "$fixtures/trial" --db "$qdb"
 also "the warning names the queues there are" "the queues are field, phone"
+also "the warning gives the command that puts it right" \
+  "give them with: recoup user set dora --queues phone,field $fixtures/trial --db $qdb"
 also "the warned user is added" "user dora added (agent)"
 user "user set --queues changes them" 0 "user dora works queues field" /dev/null -- \
   "$recoup" user set dora --queues field "$fixtures/trial" --db "$qdb"
@@ -758,10 +760,22 @@ user "a queue with a bidi character is refused by its code point" 1 \
 user "a queue in capitals is refused naming the letter" 1 \
   "queue 1 has 'F' at character 1" /dev/null -- \
   "$recoup" user set dora --queues Field "$fixtures/trial" --db "$qdb"
+user "a queue in Chinese is refused showing its character" 1 \
+  "queue 1 has '电' (U+7535) at character 1" /dev/null -- \
+  "$recoup" user set dora --queues 电话 "$fixtures/trial" --db "$qdb"
+user "a login in capitals is offered in lowercase" 1 \
+  "name must be .*(lowercase): did you mean zhang.min?" /dev/null -- \
+  "$recoup" user set Zhang.Min --queues phone "$fixtures/trial" --db "$qdb"
 user "a supervisor added" 0 "user sue added (supervisor)" "$work/pw" -- \
   "$recoup" user add sue --role supervisor "$fixtures/trial" --db "$qdb"
 user "queues of a user who sees every queue" 0 "queues bind agents only" /dev/null -- \
   "$recoup" user set sue --queues phone "$fixtures/trial" --db "$qdb"
+user "a user disabled" 0 "user sue disabled" /dev/null -- \
+  "$recoup" user disable sue "$fixtures/trial" --db "$qdb"
+user "a user disabled twice is told so" 0 "user sue is already disabled" /dev/null -- \
+  "$recoup" user disable sue "$fixtures/trial" --db "$qdb"
+user "a user enabled again" 0 "user sue enabled" /dev/null -- \
+  "$recoup" user enable sue "$fixtures/trial" --db "$qdb"
 user "user set of nobody" 1 "recoup: no user nobody" /dev/null -- \
   "$recoup" user set nobody --queues phone "$fixtures/trial" --db "$qdb"
 user "user set with nothing to set" 2 "user set needs --display-name or --queues" \
