@@ -166,6 +166,18 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
     for (i = 0; i < n; i++) v[i] = json_array_get(m.collectors, i);
     qsort(v, n, sizeof *v, by_user);
     for (i = 0; i < n; i++) {
+      /* Named as the console names them (张敏): the login alone is
+       * what a supervisor who knows the team by name cannot read. A
+       * user since removed, or a read that fails, keeps the login. */
+      store_user u = {0};
+      rc_error ignored;
+      const char *login = json_string_value(json_object_get(v[i], "user"));
+      int found = query_user(engine_query(eng), login, &u, &ignored) == RC_OK;
+      json_object_set_new(v[i], "display_name",
+                          found && u.display_name[0]
+                              ? json_string(u.display_name)
+                              : json_null());
+      store_user_free(&u);
       /* the scalars in the institution's currency, as the report's */
       const json_t *by = json_object_get(v[i], "by_currency");
       json_object_set_new(
@@ -456,10 +468,17 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
         e = json_array_get(by, j);
         money_text(cfg, e, num(e, "promised"), promised, sizeof promised);
         money_text(cfg, e, num(e, "collected"), collected, sizeof collected);
-        if (j == 0)
-          fprintf(out, "%s %10lld %8lld %s %s\n", COL(str(row, "user"), -24),
+        if (j == 0) {
+          char who[USER_DISPLAY_SIZE + USER_NAME_MAX + 4];
+          if (json_is_string(json_object_get(row, "display_name")))
+            snprintf(who, sizeof who, "%s (%s)", str(row, "display_name"),
+                     str(row, "user"));
+          else
+            snprintf(who, sizeof who, "%s", str(row, "user"));
+          fprintf(out, "%s %10lld %8lld %s %s\n", COL(who, -24),
                   num(row, "tasks_done"), num(row, "promises"),
                   COL(promised, 22), COL(collected, 22));
+        }
         else
           fprintf(out, "%-24s %10s %8s %s %s\n", "", "", "", COL(promised, 22),
                   COL(collected, 22));

@@ -1304,6 +1304,10 @@ static void test_report_says_the_month_by_collector(void **state) {
   long long id;
   const char *report[] = {"report", srv.dir, "--db", srv.db, "--json", NULL};
   const char *text[] = {"report", srv.dir, "--db", srv.db, NULL};
+  const char *named[] = {"user", "set", "li.wei", "--display-name", "李伟",
+                         srv.dir, "--db", srv.db, NULL};
+  const char *unnamed[] = {"user", "set", "li.wei", "--display-name", "",
+                           srv.dir, "--db", srv.db, NULL};
   json_t *r, *c, *month;
   size_t i;
   int seen = 0;
@@ -1311,6 +1315,8 @@ static void test_report_says_the_month_by_collector(void **state) {
   if (get("/v1/me", NULL)->status == 404 ||
       !session_for("li.wei", csrf, sizeof csrf))
     skip();
+  /* The report names a collector as the console does: 李伟 (li.wei). */
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, named), 0);
   open_case("M1", NULL);
   post_event("M1", "{\"type\":\"call\",\"data\":{\"queue\":\"phone\"}}");
   for (int tries = 0; tries < 100; tries++) {
@@ -1346,6 +1352,8 @@ static void test_report_says_the_month_by_collector(void **state) {
         assert_true(json_integer_value(json_object_get(c, "promised")) >= 1000);
         assert_true(json_integer_value(json_object_get(month, "recovered")) >=
                     1000);
+        assert_string_equal(
+            json_string_value(json_object_get(c, "display_name")), "李伟");
         seen = 1;
       }
     }
@@ -1356,7 +1364,9 @@ static void test_report_says_the_month_by_collector(void **state) {
   assert_int_equal(harness_run(&srv, NULL, out, sizeof out, text), 0);
   assert_non_null(strstr(out, "\nthis month, "));
   assert_non_null(strstr(out, "\nthe month before, "));
-  if (!strstr(out, "\nli.wei ")) fail_msg("no line for li.wei in:\n%s", out);
+  if (!strstr(out, "\n李伟 (li.wei) "))
+    fail_msg("no line for 李伟 (li.wei) in:\n%s", out);
+  assert_int_equal(harness_run(&srv, NULL, out, sizeof out, unnamed), 0);
 }
 
 /* Next case for a person who holds a task it has not finished gives that
