@@ -212,7 +212,9 @@ function errorCount(box, total) {
   if (!box.jumpButton || box.listed === undefined) return;
   const n = !box.more ? number(box.listed)
     : Number.isInteger(box.total) ? number(Math.max(box.total, box.listed)) : number(box.listed) + '+';
-  fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, n));
+  // Red only when there is something to fix: a red 0 read as an alarm.
+  const none = !box.more && box.listed === 0;
+  fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: ['count', none && 'none'] }, n));
 }
 
 // again: after a retry, when the overview's count is read again too.

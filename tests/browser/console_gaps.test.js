@@ -1,0 +1,38 @@
+'use strict';
+// Small gaps the session's attackers found on the console's screens, a
+// test each: what a person saw, and what they see now.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite();
+
+const countColour = (page) => page.$eval('.ov-jump .jump-errors .count',
+  (el) => ({ text: el.textContent, bg: getComputedStyle(el).backgroundColor, fg: getComputedStyle(el).color }));
+
+test('the Cases in error badge is red when there are errors and plain at 0', async (t) => {
+  const some = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.useSession(some, s.book, 'zhang.min');
+  await some.goto(s.book.url + '/#/overview');
+  await some.waitForSelector('table[data-table="errors"]');
+  const red = await countColour(some);
+  assert.equal(red.text, String(h.expected(s.book).errors.length));
+
+  // A book with no case in error: the list the overview reads is empty.
+  const none = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await none.route(/\/v1\/errors(\?|$)/, (r) => r.fulfill({
+    status: 200, contentType: 'application/json', body: JSON.stringify({ errors: [], next: null }) }));
+  await h.useSession(none, s.book, 'zhang.min');
+  await none.goto(s.book.url + '/#/overview');
+  await none.waitForSelector('main .panel .state.empty');
+  await h.waitFor(async () => (await countColour(none)).text === '0', { message: 'the badge says 0' });
+  const zero = await countColour(none);
+  const rgb = (c) => c.match(/\d+/g).slice(0, 3).map(Number);
+  const [r, g, b] = rgb(red.bg);
+  assert.ok(r > g + 8 && r > b + 8, `with errors the badge is red (${red.bg})`);
+  const [r0, g0, b0] = rgb(zero.bg);
+  assert.ok(!(r0 > g0 + 8 && r0 > b0 + 8), `at 0 the badge is not red (${zero.bg})`);
+  const [fr, fg, fb] = rgb(zero.fg);
+  assert.ok(!(fr > fg + 40 && fr > fb + 40), `at 0 its figure is not red (${zero.fg})`);
+  await none.locator('.page-head, .ov-jump').first().screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-errors-zero-desktop.png') });
+});
