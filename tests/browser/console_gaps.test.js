@@ -36,3 +36,28 @@ test('the Cases in error badge is red when there are errors and plain at 0', asy
   assert.ok(!(fr > fg + 40 && fr > fb + 40), `at 0 its figure is not red (${zero.fg})`);
   await none.locator('.page-head, .ov-jump').first().screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-errors-zero-desktop.png') });
 });
+
+test('an Outbox card on a phone leaves out a value that is an empty string, as it does a none', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  let first = null;
+  await page.route(/\/v1\/outbox(\?|$)/, async (r) => {
+    const res = await r.fetch();
+    const body = await res.json();
+    if (body.items && body.items.length) {
+      Object.assign(body.items[0], { to: '', template: '' });
+      first = String(body.items[0].id);
+    }
+    await r.fulfill({ response: res, body: JSON.stringify(body) });
+  });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/outbox');
+  await page.waitForSelector('table[data-table="outbox"] tbody tr');
+  assert.ok(first, 'the outbox has a message');
+  const cells = await page.$$eval(`table[data-table="outbox"] tbody tr[data-key="${first}"] td`, (tds) =>
+    tds.map((td) => ({ col: td.dataset.col, shown: td.getBoundingClientRect().width > 0, text: td.textContent.trim() })));
+  for (const col of ['to', 'template'])
+    assert.equal(cells.find((c) => c.col === col).shown, false, `"${col}" with nothing after it is left out`);
+  assert.deepEqual(cells.filter((c) => c.shown && !c.text).map((c) => c.col), [], 'no shown value is blank');
+  await h.fitsPhone(page);
+  await h.screenshot(page, 'outbox-empty-values-phone-zh-CN');
+});
