@@ -61,3 +61,35 @@ test('an Outbox card on a phone leaves out a value that is an empty string, as i
   await h.fitsPhone(page);
   await h.screenshot(page, 'outbox-empty-values-phone-zh-CN');
 });
+
+test('Reassign\'s task list on a 390 px phone is cards, nothing scrolled sideways, each value named', async (t) => {
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/overview');
+    await page.waitForSelector('form.reassign table[data-table="open_tasks"] tbody tr');
+    await h.fitsPhone(page, 'form.reassign button[type="submit"]');
+    const got = await page.$eval('table[data-table="open_tasks"]', (table) => {
+      const width = document.documentElement.clientWidth;
+      const sideways = [];
+      for (let el = table; el && el !== document.body; el = el.parentElement)
+        if (el.scrollWidth > el.clientWidth + 1) sideways.push(`${el.tagName.toLowerCase()}.${el.className} ${el.scrollWidth}/${el.clientWidth}`);
+      const cells = [...table.querySelectorAll('tbody tr td')].filter((td) => td.getBoundingClientRect().width > 0);
+      return {
+        sideways,
+        outside: cells.filter((td) => td.getBoundingClientRect().right > width + 1).map((td) => td.dataset.col),
+        unnamed: [...new Set(cells.filter((td) => td.dataset.col !== 'pick'
+          && !getComputedStyle(td, '::before').content.replace(/^none$|^normal$|^""$/, '')).map((td) => td.dataset.col))],
+      };
+    });
+    assert.deepEqual(got.sideways, [], `${locale}: the list scrolls sideways`);
+    assert.deepEqual(got.outside, [], `${locale}: values past the screen's edge`);
+    assert.deepEqual(got.unnamed, [], `${locale}: values without their column's name`);
+    // Ticking a task still works from its card.
+    const box = page.locator('table[data-table="open_tasks"] tbody tr input[name="task"]').first();
+    await box.check();
+    assert.ok(await box.isChecked());
+    await page.locator('form.reassign').screenshot({ path: require('node:path').join(h.SCREENSHOTS, `overview-reassign-cards-phone-${locale}.png`) });
+  }
+});

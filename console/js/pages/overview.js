@@ -403,5 +403,5 @@ function reassignTable(rows, ticked) {
     { key: 'queue', label: t('col.queue') },
     { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
     { key: 'assignee', label: t('col.assignee'), cell: (r) => (r.assignee ? h('span', { title: r.assignee }, personName(r.assignee)) : '—') },
-  ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' });
+  ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll', cards: true });
 }
