@@ -93,3 +93,40 @@ test('Reassign\'s task list on a 390 px phone is cards, nothing scrolled sideway
     await page.locator('form.reassign').screenshot({ path: require('node:path').join(h.SCREENSHOTS, `overview-reassign-cards-phone-${locale}.png`) });
   }
 });
+
+// Shanghai's date of an instant, YYYY-MM-DD.
+const shanghaiDay = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(ms));
+
+test('a field officer\'s day on a phone counts the whole queue, and rolls at the institution\'s midnight', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  const today = shanghaiDay(Date.now());
+  const tomorrow = shanghaiDay(Date.parse(`${today}T12:00:00+08:00`) + 86400000);
+  // The page's clock a minute before the institution's midnight.
+  await page.clock.install({ time: new Date(`${today}T23:59:00+08:00`) });
+  // The queue as the API gives it past a page: 3 of the loaded visits due
+  // today, 2 tomorrow, more to come, 57 due by tonight in all; after
+  // midnight (the page asks again) 60.
+  let afterMidnight = false;
+  await page.route(/\/v1\/work(\?|$)/, async (r) => {
+    const res = await r.fetch();
+    const body = await res.json();
+    assert.ok(body.items.length >= 5, 'the field queue has five visits');
+    body.items = body.items.slice(0, 5).map((it, i) => ({ ...it, due: `${i < 3 ? today : tomorrow}T10:00:00+08:00` }));
+    body.next = afterMidnight ? null : 'x';
+    body.counts = { ...body.counts, today: afterMidnight ? 5 : 57 };
+    await r.fulfill({ response: res, body: JSON.stringify(body) });
+  });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  const day = page.locator('main[data-page="work"] .cards p.day');
+  await day.waitFor();
+  const before = await day.textContent();
+  assert.match(before, /今日 · 57 个外访/, 'today\'s count is the queue\'s, not the page\'s');
+  assert.match(before, /之后 2\+ 个/, 'the later ones seen, and more past the page');
+  afterMidnight = true;
+  await page.clock.fastForward(90000);
+  await h.waitFor(async () => /今日 · 5 个外访/.test(await day.textContent()),
+    { timeout: 15000, message: 'the day rolled at midnight' });
+  assert.doesNotMatch(await day.textContent(), /之后/, 'tomorrow\'s visits are today\'s');
+  await h.screenshot(page, 'work-day-rolled-phone-zh-CN');
+});
