@@ -136,7 +136,15 @@ export function date(s) {
 
 // Today in the institution's zone plus days, as YYYY-MM-DD.
 export function isoDay(days = 0) {
-  const d = new Date(Date.now() + days * 86400000);
+  return zoneDay(new Date(Date.now() + days * 86400000));
+}
+
+// The institution's date of an instant, YYYY-MM-DD: the first ten
+// characters of an ISO time are the date at its own offset, which is
+// another day than the institution's near midnight.
+export function zoneDay(instant) {
+  const d = new Date(instant);
+  if (isNaN(d)) return String(instant).slice(0, 10);
   const parts = dtf({ year: 'numeric', month: '2-digit', day: '2-digit' })
     .formatToParts(d).reduce((o, p) => ((o[p.type] = p.value), o), {});
   return `${parts.year}-${parts.month}-${parts.day}`;

@@ -59,8 +59,10 @@ export function table(columns, rows, opts = {}) {
   if (opts.class === 'hscroll') return h('div', { class: 'hscroll' }, table(columns, rows, { ...opts, class: 'wide' }));
   // opts.cards: on a phone each row is a card, each value named by its
   // column (data-label, drawn by CSS) and left out when it is none (—).
+  // An empty string is none too: a card showed "To" with nothing after it.
   const cell = (c, r) => {
-    const v = c.cell ? c.cell(r) : r[c.key] ?? '—';
+    const got = c.cell ? c.cell(r) : r[c.key];
+    const v = got === '' || got === null || got === undefined ? '—' : got;
     return h('td', { class: c.num ? 'num' : null, 'data-col': c.key,
       'data-label': opts.cards ? c.label : null, 'data-none': opts.cards && v === '—' ? '' : null }, v);
   };

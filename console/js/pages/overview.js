@@ -212,7 +212,9 @@ function errorCount(box, total) {
   if (!box.jumpButton || box.listed === undefined) return;
   const n = !box.more ? number(box.listed)
     : Number.isInteger(box.total) ? number(Math.max(box.total, box.listed)) : number(box.listed) + '+';
-  fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: 'count' }, n));
+  // Red only when there is something to fix: a red 0 read as an alarm.
+  const none = !box.more && box.listed === 0;
+  fill(box.jumpButton, t('ov.errors'), ' ', h('span', { class: ['count', none && 'none'] }, n));
 }
 
 // again: after a retry, when the overview's count is read again too.
@@ -401,5 +403,5 @@ function reassignTable(rows, ticked) {
     { key: 'queue', label: t('col.queue') },
     { key: 'due', label: t('col.due'), cell: (r) => dateTime(r.due) },
     { key: 'assignee', label: t('col.assignee'), cell: (r) => (r.assignee ? h('span', { title: r.assignee }, personName(r.assignee)) : '—') },
-  ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll' });
+  ], rows, { name: 'open_tasks', key: (r) => r.id, class: 'scroll', cards: true });
 }

@@ -6,7 +6,7 @@ import { h, fill } from '../h.js';
 import { ctx, can } from '../state.js';
 import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, time, date, dateTime, relative, isoDay } from '../format.js';
+import { money, time, date, dateTime, relative, number, isoDay, zoneDay } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
@@ -39,8 +39,16 @@ export function render(main, arg, query) {
   loadTab(false);
   // A task whose time comes while the page stays open turns red then,
   // not at the next reload: a field officer keeps the day open on the
-  // road, and a 15:00 visit still read as not yet due at 17:00.
+  // road, and a 15:00 visit still read as not yet due at 17:00. At the
+  // institution's midnight the list is read again: tomorrow's visits
+  // became today's, and the counts are the new day's.
+  let day = isoDay(0);
   const ticking = setInterval(() => {
+    if (isoDay(0) !== day) {
+      day = isoDay(0);
+      loadTab(false);
+      return;
+    }
     for (const el of list.querySelectorAll('[data-due]')) el.classList.toggle('due-now', Date.parse(el.dataset.due) <= Date.now());
   }, DUE_TICK_MS);
   return () => {
@@ -84,7 +92,7 @@ export function render(main, arg, query) {
       fill(list, empty(t(noQueue() ? 'work.empty.noqueue' : 'work.empty.' + tab)));
       return;
     }
-    fill(list, phone() ? cards(items, tab) : desk(items, tab),
+    fill(list, phone() ? cards(items, tab, counts, !!next) : desk(items, tab),
       next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
   }
 }
@@ -118,7 +126,7 @@ function caseLink(it) {
 
 // Today's tasks by their time; older or later ones by date and time.
 function when(iso) {
-  return String(iso).slice(0, 10) === isoDay(0) ? time(iso) : dateTime(iso);
+  return zoneDay(iso) === isoDay(0) ? time(iso) : dateTime(iso);
 }
 
 // The promise a Promises due or Broken promises row is there for: which
@@ -146,7 +154,9 @@ function desk(items, tab) {
 }
 
 // The field officer's day: by area, in the order the server gave.
-function cards(items, tab) {
+// counts: the API's, for the whole queue; more: the list goes on past
+// the page loaded.
+function cards(items, tab, counts, more) {
   const groups = new Map();
   for (const it of items) {
     const area = (it.borrower && it.borrower.area) || '';
@@ -156,11 +166,17 @@ function cards(items, tab) {
   const summary = [...groups].map(([a, l]) => `${a || t('work.area.none')} ${l.length}`).join(' · ');
   // Today's visits are those due by tonight; the queue's later ones follow
   // in the list, counted apart (tomorrow's were counted as today's).
+  // Past the page loaded (100) today's count is the API's, of the whole
+  // queue, and the later ones are at least those seen: "100 visits" said
+  // of a day of 240.
   const today = isoDay(0);
-  const later = items.filter((it) => it.due && String(it.due).slice(0, 10) > today).length;
+  const later = items.filter((it) => it.due && zoneDay(it.due) > today).length;
+  const todayN = counts && Number.isInteger(counts.today) ? number(counts.today)
+    : number(items.length - later) + (more ? '+' : '');
+  const laterN = number(later) + (more ? '+' : '');
   return h('div', { class: 'cards' },
-    h('p', { class: 'day' }, tab === 'due' ? [t('work.visits', { n: items.length - later }),
-      later ? [' · ', t('work.visits.later', { n: later })] : null, ' · '] : null, summary),
+    h('p', { class: 'day' }, tab === 'due' ? [t('work.visits', { n: todayN }),
+      later ? [' · ', t('work.visits.later', { n: laterN })] : null, ' · '] : null, summary),
     [...groups].map(([area, list]) => h('section', { class: 'area', 'data-area': area },
       h('h2', {}, area || t('work.area.none')),
       list.map((it) => {

@@ -1,0 +1,132 @@
+'use strict';
+// Small gaps the session's attackers found on the console's screens, a
+// test each: what a person saw, and what they see now.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite();
+
+const countColour = (page) => page.$eval('.ov-jump .jump-errors .count',
+  (el) => ({ text: el.textContent, bg: getComputedStyle(el).backgroundColor, fg: getComputedStyle(el).color }));
+
+test('the Cases in error badge is red when there are errors and plain at 0', async (t) => {
+  const some = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.useSession(some, s.book, 'zhang.min');
+  await some.goto(s.book.url + '/#/overview');
+  await some.waitForSelector('table[data-table="errors"]');
+  const red = await countColour(some);
+  assert.equal(red.text, String(h.expected(s.book).errors.length));
+
+  // A book with no case in error: the list the overview reads is empty.
+  const none = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await none.route(/\/v1\/errors(\?|$)/, (r) => r.fulfill({
+    status: 200, contentType: 'application/json', body: JSON.stringify({ errors: [], next: null }) }));
+  await h.useSession(none, s.book, 'zhang.min');
+  await none.goto(s.book.url + '/#/overview');
+  await none.waitForSelector('main .panel .state.empty');
+  await h.waitFor(async () => (await countColour(none)).text === '0', { message: 'the badge says 0' });
+  const zero = await countColour(none);
+  const rgb = (c) => c.match(/\d+/g).slice(0, 3).map(Number);
+  const [r, g, b] = rgb(red.bg);
+  assert.ok(r > g + 8 && r > b + 8, `with errors the badge is red (${red.bg})`);
+  const [r0, g0, b0] = rgb(zero.bg);
+  assert.ok(!(r0 > g0 + 8 && r0 > b0 + 8), `at 0 the badge is not red (${zero.bg})`);
+  const [fr, fg, fb] = rgb(zero.fg);
+  assert.ok(!(fr > fg + 40 && fr > fb + 40), `at 0 its figure is not red (${zero.fg})`);
+  await none.locator('.page-head, .ov-jump').first().screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-errors-zero-desktop.png') });
+});
+
+test('an Outbox card on a phone leaves out a value that is an empty string, as it does a none', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  let first = null;
+  await page.route(/\/v1\/outbox(\?|$)/, async (r) => {
+    const res = await r.fetch();
+    const body = await res.json();
+    if (body.items && body.items.length) {
+      Object.assign(body.items[0], { to: '', template: '' });
+      first = String(body.items[0].id);
+    }
+    await r.fulfill({ response: res, body: JSON.stringify(body) });
+  });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/outbox');
+  await page.waitForSelector('table[data-table="outbox"] tbody tr');
+  assert.ok(first, 'the outbox has a message');
+  const cells = await page.$$eval(`table[data-table="outbox"] tbody tr[data-key="${first}"] td`, (tds) =>
+    tds.map((td) => ({ col: td.dataset.col, shown: td.getBoundingClientRect().width > 0, text: td.textContent.trim() })));
+  for (const col of ['to', 'template'])
+    assert.equal(cells.find((c) => c.col === col).shown, false, `"${col}" with nothing after it is left out`);
+  assert.deepEqual(cells.filter((c) => c.shown && !c.text).map((c) => c.col), [], 'no shown value is blank');
+  await h.fitsPhone(page);
+  await h.screenshot(page, 'outbox-empty-values-phone-zh-CN');
+});
+
+test('Reassign\'s task list on a 390 px phone is cards, nothing scrolled sideways, each value named', async (t) => {
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await h.useSession(page, s.book, 'zhang.min');
+    await page.goto(s.book.url + '/#/overview');
+    await page.waitForSelector('form.reassign table[data-table="open_tasks"] tbody tr');
+    await h.fitsPhone(page, 'form.reassign button[type="submit"]');
+    const got = await page.$eval('table[data-table="open_tasks"]', (table) => {
+      const width = document.documentElement.clientWidth;
+      const sideways = [];
+      for (let el = table; el && el !== document.body; el = el.parentElement)
+        if (el.scrollWidth > el.clientWidth + 1) sideways.push(`${el.tagName.toLowerCase()}.${el.className} ${el.scrollWidth}/${el.clientWidth}`);
+      const cells = [...table.querySelectorAll('tbody tr td')].filter((td) => td.getBoundingClientRect().width > 0);
+      return {
+        sideways,
+        outside: cells.filter((td) => td.getBoundingClientRect().right > width + 1).map((td) => td.dataset.col),
+        unnamed: [...new Set(cells.filter((td) => td.dataset.col !== 'pick'
+          && !getComputedStyle(td, '::before').content.replace(/^none$|^normal$|^""$/, '')).map((td) => td.dataset.col))],
+      };
+    });
+    assert.deepEqual(got.sideways, [], `${locale}: the list scrolls sideways`);
+    assert.deepEqual(got.outside, [], `${locale}: values past the screen's edge`);
+    assert.deepEqual(got.unnamed, [], `${locale}: values without their column's name`);
+    // Ticking a task still works from its card.
+    const box = page.locator('table[data-table="open_tasks"] tbody tr input[name="task"]').first();
+    await box.check();
+    assert.ok(await box.isChecked());
+    await page.locator('form.reassign').screenshot({ path: require('node:path').join(h.SCREENSHOTS, `overview-reassign-cards-phone-${locale}.png`) });
+  }
+});
+
+// Shanghai's date of an instant, YYYY-MM-DD.
+const shanghaiDay = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(ms));
+
+test('a field officer\'s day on a phone counts the whole queue, and rolls at the institution\'s midnight', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  const today = shanghaiDay(Date.now());
+  const tomorrow = shanghaiDay(Date.parse(`${today}T12:00:00+08:00`) + 86400000);
+  // The page's clock a minute before the institution's midnight.
+  await page.clock.install({ time: new Date(`${today}T23:59:00+08:00`) });
+  // The queue as the API gives it past a page: 3 of the loaded visits due
+  // today, 2 tomorrow, more to come, 57 due by tonight in all; after
+  // midnight (the page asks again) 60.
+  let afterMidnight = false;
+  await page.route(/\/v1\/work(\?|$)/, async (r) => {
+    const res = await r.fetch();
+    const body = await res.json();
+    assert.ok(body.items.length >= 5, 'the field queue has five visits');
+    body.items = body.items.slice(0, 5).map((it, i) => ({ ...it, due: `${i < 3 ? today : tomorrow}T10:00:00+08:00` }));
+    body.next = afterMidnight ? null : 'x';
+    body.counts = { ...body.counts, today: afterMidnight ? 5 : 57 };
+    await r.fulfill({ response: res, body: JSON.stringify(body) });
+  });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  const day = page.locator('main[data-page="work"] .cards p.day');
+  await day.waitFor();
+  const before = await day.textContent();
+  assert.match(before, /今日 · 57 个外访/, 'today\'s count is the queue\'s, not the page\'s');
+  assert.match(before, /之后 2\+ 个/, 'the later ones seen, and more past the page');
+  afterMidnight = true;
+  await page.clock.fastForward(90000);
+  await h.waitFor(async () => /今日 · 5 个外访/.test(await day.textContent()),
+    { timeout: 15000, message: 'the day rolled at midnight' });
+  assert.doesNotMatch(await day.textContent(), /之后/, 'tomorrow\'s visits are today\'s');
+  await h.screenshot(page, 'work-day-rolled-phone-zh-CN');
+});
