@@ -4725,9 +4725,12 @@ static int op_cases_page(store *s, const char *state, const char *queue,
   return RC_OK;
 }
 
+/* With an assignee, walked down tasks_assignee (assignee, id): the few a
+ * person holds are found without reading the book's other tasks. */
 static int op_tasks_page(store *s, const char *queue, const char *status,
-                         const char *queues, int64_t after, int limit,
-                         store_row_fn fn, void *ud, rc_error *err) {
+                         const char *assignee, const char *queues,
+                         int64_t after, int limit, store_row_fn fn, void *ud,
+                         rc_error *err) {
   args a = {0};
 
   a_text(&a, queue);
@@ -4735,12 +4738,19 @@ static int op_tasks_page(store *s, const char *queue, const char *status,
   a_int(&a, after);
   a_int(&a, limit);
   a_text(&a, queues);
+  if (assignee) a_text(&a, assignee);
   return rows(PG(s),
-              "SELECT " TASK_COLS
-              " FROM tasks WHERE ($1::text IS NULL OR "
-              "queue = $1) AND ($2::text IS NULL OR status = $2) AND id > $3 "
-              "AND ($5::text IS NULL OR queue IN (SELECT "
-              "json_array_elements_text($5::json))) ORDER BY id LIMIT $4",
+              assignee
+                  ? "SELECT " TASK_COLS
+                    " FROM tasks WHERE assignee = $6 AND ($1::text IS NULL OR "
+                    "queue = $1) AND ($2::text IS NULL OR status = $2) AND id "
+                    "> $3 AND ($5::text IS NULL OR queue IN (SELECT "
+                    "json_array_elements_text($5::json))) ORDER BY id LIMIT $4"
+                  : "SELECT " TASK_COLS
+                    " FROM tasks WHERE ($1::text IS NULL OR "
+                    "queue = $1) AND ($2::text IS NULL OR status = $2) AND id "
+                    "> $3 AND ($5::text IS NULL OR queue IN (SELECT "
+                    "json_array_elements_text($5::json))) ORDER BY id LIMIT $4",
               &a, fn, ud, "task page", err);
 }
 

@@ -723,6 +723,10 @@ static const char *const migrations[] = {
     /* 17: a console user's name as people read it, as SQLite's 27: only
      * users change. */
     "ALTER TABLE users ADD COLUMN display_name text;",
+    /* 18: one person's tasks in id order, as SQLite's 31: only tasks
+     * someone claimed or did are in it. */
+    "CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee, id)"
+    "  WHERE assignee IS NOT NULL;",
 };
 #undef BYTES
 
