@@ -727,7 +727,7 @@ static const char *const migrations[] = {
      * someone claimed or did are in it. The column compares by its bytes
      * first, as 11 made every indexed text column (no table rewritten). */
     "ALTER TABLE tasks " BYTES("assignee") ";"
-    "CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee, id)"
+    "CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee, status, id)"
     "  WHERE assignee IS NOT NULL;",
 };
 #undef BYTES
