@@ -5754,10 +5754,23 @@ static void test_task_page_gives_one_assignees_tasks(void **state) {
                    RC_OK);
   assert_string_equal(ids, "");
   store_close(st);
-  if (!on_pg)
-    assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
-                                "name = 'tasks_assignee'"),
-                     1);
+  if (on_pg) return;
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "name = 'tasks_assignee'"),
+                   1);
+  /* A book of version 30 gets the index at its next open. */
+  exec_sql("DROP INDEX tasks_assignee; PRAGMA user_version = 30;");
+  st = open_store();
+  ids[0] = '\0';
+  assert_int_equal(store_tasks_page(st, NULL, "claimed", "wang.fang", NULL, 0,
+                                    10, collect_task_ids, ids, NULL),
+                   RC_OK);
+  snprintf(want, sizeof want, "%lld ", (long long)b);
+  assert_string_equal(ids, want);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "name = 'tasks_assignee'"),
+                   1);
 }
 
 /* A named agent sees a case with a waiting task in its queues, or one it
