@@ -18,6 +18,7 @@
 #include "session.h"
 #include "store/where.h"
 #include "template.h"
+#include "user.h"
 
 typedef void (*read_fn)(service *svc, http_request *req, int route,
                         const char *arg, const principal *who);
@@ -1495,11 +1496,39 @@ static void r_journal(service *svc, http_request *req, int route,
   }
 }
 
+/* assignee=NAME: one person's tasks (a supervisor finding what someone
+ * still holds before disabling them). A name no login could be is 422;
+ * an agent limited to queues asks for their own only (DESIGN.md "Who
+ * sees what": another's holdings are the supervisor's to see). Returns 0
+ * with *given 0 or 1, or answers and returns -1. */
+static int assignee_param(service *svc, http_request *req, int route,
+                          const principal *who, char *name, size_t size,
+                          int *given) {
+  rc_error err;
+  int rc = http_query(req, "assignee", name, size);
+  *given = rc > 0;
+  if (rc == 0) return 0;
+  if (rc < 0 || user_check_name(name, "assignee", &err) != RC_OK) {
+    if (rc < 0)
+      rc_error_set(&err, RC_EINVAL, "assignee",
+                   "assignee must be 1 to 64 characters of a-z 0-9 . _ -");
+    api_fail(svc, req, route, &err);
+    return -1;
+  }
+  if (api_agent_queues(who) && strcmp(name, who->user) != 0) {
+    api_error(svc, req, route, 403, "forbidden", "assignee",
+              "an agent sees only the tasks they hold: assignee must be "
+              "their own login or left out");
+    return -1;
+  }
+  return 0;
+}
+
 static void r_tasks(service *svc, http_request *req, int route,
                     const char *arg, const principal *who) {
-  char queue[64], status[16];
+  char queue[64], status[16], assignee[72];
   rows r = {svc, json_array(), "", 0};
-  int limit, hq, hs;
+  int limit, hq, hs, ha;
   int64_t after;
   json_t *out;
   rc_error err;
@@ -1511,13 +1540,18 @@ static void r_tasks(service *svc, http_request *req, int route,
     api_fail(svc, req, route, &err);
     return;
   }
+  if (assignee_param(svc, req, route, who, assignee, sizeof assignee, &ha)) {
+    json_decref(r.list);
+    return;
+  }
   hq = http_query(req, "queue", queue, sizeof queue);
   hs = http_query(req, "status", status, sizeof status);
   /* Paged by row id, as the journal is (r_journal). */
   if (engine_sync(svc->eng, &err) != RC_OK ||
       query_task_page(engine_query(svc->eng), hq ? queue : NULL,
-                      hs ? status : NULL, api_agent_queues(who), after, limit,
-                      add_row, &r, &err) != RC_OK) {
+                      hs ? status : NULL, ha ? assignee : NULL,
+                      api_agent_queues(who), after, limit, add_row, &r,
+                      &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;

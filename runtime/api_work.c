@@ -610,9 +610,9 @@ static int work_held(service *svc, json_t *queues, const char *user,
     int before = w->n, rc;
     do {
       h.seen = 0;
-      rc =
-          query_task_page(engine_query(svc->eng), json_string_value(q),
-                          "claimed", NULL, h.last, PAGE, collect_held, &h, err);
+      rc = query_task_page(engine_query(svc->eng), json_string_value(q),
+                           "claimed", user, NULL, h.last, PAGE, collect_held,
+                           &h, err);
       if (w->failed) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
       if (rc != RC_OK) return rc;
     } while (w->n == before && h.seen == PAGE);

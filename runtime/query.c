@@ -103,10 +103,10 @@ int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
 }
 
 int query_task_page(query *q, const char *queue, const char *status,
-                    const char *queues, int64_t after, int limit,
-                    store_row_fn fn, void *ud, rc_error *err) {
-  return store_tasks_page(q->st, queue, status, queues, after, limit, fn, ud,
-                          err);
+                    const char *assignee, const char *queues, int64_t after,
+                    int limit, store_row_fn fn, void *ud, rc_error *err) {
+  return store_tasks_page(q->st, queue, status, assignee, queues, after, limit,
+                          fn, ud, err);
 }
 
 int query_work_page(query *q, const char *queue, rc_time now, int part,

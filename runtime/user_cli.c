@@ -354,8 +354,8 @@ static void say_held(engine *eng, const char *name, const char *keep) {
   /* Claimed tasks are the few people hold at once: a page at a time. */
   do {
     before = h.last;
-    if (query_task_page(engine_query(eng), NULL, "claimed", NULL, h.last, 1000,
-                        on_held, &h, &err) != RC_OK)
+    if (query_task_page(engine_query(eng), NULL, "claimed", name, NULL, h.last,
+                        1000, on_held, &h, &err) != RC_OK)
       break;
   } while (h.last != before);
   json_decref(h.keep);
@@ -364,8 +364,9 @@ static void say_held(engine *eng, const char *name, const char *keep) {
   rc_printable_line(shown, sizeof shown, h.list);
   if (h.count > h.listed)
     snprintf(more, sizeof more,
-             ", and %lld more (GET /v1/tasks?status=claimed lists them all)",
-             (long long)(h.count - h.listed));
+             ", and %lld more (GET /v1/tasks?status=claimed&assignee=%s "
+             "lists them all)",
+             (long long)(h.count - h.listed), name);
   printf(
       "%s still holds %lld task%s %s: %s%s\n"
       "give each to someone: the console's Overview, Reassign tasks "

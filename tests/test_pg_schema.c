@@ -972,6 +972,35 @@ static void test_a_version_15_books_deferred_are_found_by_case(void **state) {
                    2);
 }
 
+/* A book of version 17 finds one person's tasks down tasks_assignee once
+ * started by this recoup: the column compares by its bytes, as every
+ * indexed text column, and a claimed task of theirs is a seek. */
+static void test_a_version_17_books_tasks_are_found_by_assignee(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 17, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO tasks(case_id, kind, queue, assignee, "
+                   "status, at) SELECT 'C1', 'call', 'phone', CASE WHEN "
+                   "i <= 2 THEN 'li.wei' END, CASE WHEN i <= 2 THEN "
+                   "'claimed' ELSE 'open' END, i FROM "
+                   "generate_series(1, 300) i;"
+                   "SET enable_seqscan = off"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_true(plan_names(f->c,
+                         "EXPLAIN SELECT id FROM tasks WHERE assignee = "
+                         "'li.wei' AND status = 'claimed' ORDER BY id",
+                         "tasks_assignee"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM tasks WHERE "
+                             "assignee = 'li.wei' AND status = "
+                             "'claimed'"),
+                   2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1015,8 +1044,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_version_14_books_message_ids_are_cached, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_version_15_books_deferred_are_found_by_case, setup,
-          teardown),
+          test_a_version_15_books_deferred_are_found_by_case, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_17_books_tasks_are_found_by_assignee, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

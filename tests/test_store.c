@@ -5698,6 +5698,81 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
   store_close(st);
 }
 
+/* One person's tasks (GET /v1/tasks?assignee=): those they hold, in id
+ * order, paged by id, never another's, with the status and queue filters
+ * as without; on SQLite read down tasks_assignee. */
+static void test_task_page_gives_one_assignees_tasks(void **state) {
+  store *st = open_store();
+  char ids[256] = "", want[128];
+  int64_t a, b, c, d, e;
+  (void)state;
+  add_case(st, "P1");
+  a = add_task(st, "P1", "phone", 0, 0, NULL);
+  b = add_task(st, "P1", "phone", 0, 0, NULL);
+  c = add_task(st, "P1", "field", 0, 0, NULL);
+  d = add_task(st, "P1", "phone", 0, 0, NULL);
+  e = add_task(st, "P1", "phone", 0, 0, NULL);
+  (void)e;
+  assert_int_equal(
+      store_task_take(st, a, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL), RC_OK);
+  assert_int_equal(
+      store_task_take(st, b, "wang.fang", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(
+      store_task_take(st, c, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL), RC_OK);
+  assert_int_equal(
+      store_task_take(st, d, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, d, "done", "{}", 5, NULL), RC_OK);
+  assert_int_equal(store_tasks_page(st, NULL, "claimed", "li.wei", NULL, 0, 10,
+                                    collect_task_ids, ids, NULL),
+                   RC_OK);
+  snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)c);
+  assert_string_equal(ids, want);
+  /* Any status: what they did too; a page goes on after its last. */
+  ids[0] = '\0';
+  assert_int_equal(store_tasks_page(st, NULL, NULL, "li.wei", NULL, a, 10,
+                                    collect_task_ids, ids, NULL),
+                   RC_OK);
+  snprintf(want, sizeof want, "%lld %lld ", (long long)c, (long long)d);
+  assert_string_equal(ids, want);
+  ids[0] = '\0';
+  assert_int_equal(store_tasks_page(st, "phone", "claimed", "li.wei", NULL, 0,
+                                    10, collect_task_ids, ids, NULL),
+                   RC_OK);
+  snprintf(want, sizeof want, "%lld ", (long long)a);
+  assert_string_equal(ids, want);
+  ids[0] = '\0';
+  assert_int_equal(
+      store_tasks_page(st, NULL, "claimed", "li.wei", "[\"field\"]", 0, 10,
+                       collect_task_ids, ids, NULL),
+      RC_OK);
+  snprintf(want, sizeof want, "%lld ", (long long)c);
+  assert_string_equal(ids, want);
+  ids[0] = '\0';
+  assert_int_equal(store_tasks_page(st, NULL, "claimed", "nobody", NULL, 0, 10,
+                                    collect_task_ids, ids, NULL),
+                   RC_OK);
+  assert_string_equal(ids, "");
+  store_close(st);
+  if (on_pg) return;
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "name = 'tasks_assignee'"),
+                   1);
+  /* A book of version 30 gets the index at its next open. */
+  exec_sql("DROP INDEX tasks_assignee; PRAGMA user_version = 30;");
+  st = open_store();
+  ids[0] = '\0';
+  assert_int_equal(store_tasks_page(st, NULL, "claimed", "wang.fang", NULL, 0,
+                                    10, collect_task_ids, ids, NULL),
+                   RC_OK);
+  snprintf(want, sizeof want, "%lld ", (long long)b);
+  assert_string_equal(ids, want);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "name = 'tasks_assignee'"),
+                   1);
+}
+
 /* A named agent sees a case with a waiting task in its queues, or one it
  * completed since the scope's start; nothing else. */
 static void test_case_visible_to_its_agent(void **state) {
@@ -6217,6 +6292,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_schema_20_is_taken_by_a_defensive_sqlite, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_task_page_gives_one_assignees_tasks,
+                                      setup, teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {

@@ -1224,8 +1224,61 @@ static void test_disabling_names_held_tasks_whole_and_how_many_more(
              task_of(ids[i], "longids"), ids[i]);
     if (!strstr(out, want)) fail_msg("no whole entry %s in: %s", want, out);
   }
-  if (!strstr(out, "KKKK0004), and 2 more ("))
+  if (!strstr(out,
+              "KKKK0004), and 2 more (GET "
+              "/v1/tasks?status=claimed&assignee=long.gone lists them "
+              "all)"))
     fail_msg("disable said: %s", out);
+}
+
+/* A supervisor finds what one person holds (before disabling them):
+ * GET /v1/tasks?assignee= gives that person's tasks and nobody else's; a
+ * name no login could be is refused naming assignee; an agent asks for
+ * their own only. */
+static void test_tasks_filtered_by_assignee_give_one_persons(void **state) {
+  char csrf[64], path[100];
+  long long mine, theirs;
+  answer *a;
+  (void)state;
+  harness_add_user(&srv, "chen.jie", "agent", "phone");
+  open_case("HA1", NULL);
+  open_case("HA2", NULL);
+  post_event("HA1", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\"}}");
+  post_event("HA2", "{\"type\":\"review\",\"data\":{\"queue\":\"phone\"}}");
+  for (int tries = 0; tries < 100; tries++) {
+    const char *b = get("/v1/tasks?queue=phone&limit=1000", ADMIN)->body;
+    if (strstr(b, "\"case\":\"HA1\"") && strstr(b, "\"case\":\"HA2\"")) break;
+    usleep(50000);
+  }
+  mine = task_of("HA1", "phone");
+  theirs = task_of("HA2", "phone");
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", mine);
+  expect(post(path, AGENT, "{\"assignee\":\"li.wei\"}"), 200, NULL);
+  snprintf(path, sizeof path, "/v1/tasks/%lld/claim", theirs);
+  expect(post(path, AGENT, "{\"assignee\":\"chen.jie\"}"), 200, NULL);
+  a = get("/v1/tasks?status=claimed&assignee=chen.jie", ADMIN);
+  expect(a, 200, "\"case\":\"HA2\"");
+  expect_not(a, "\"case\":\"HA1\"");
+  expect_not(a, "\"assignee\":\"li.wei\"");
+  a = get("/v1/tasks?assignee=li.wei&queue=phone", ADMIN);
+  expect(a, 200, "\"case\":\"HA1\"");
+  expect_not(a, "\"case\":\"HA2\"");
+  expect(get("/v1/tasks?assignee=nobody.here", ADMIN), 200, "\"tasks\":[]");
+  a = get("/v1/tasks?assignee=Li.Wei", ADMIN);
+  expect(a, 422, "\"field\":\"assignee\"");
+  expect(a, 422, "did you mean li.wei?");
+  expect(get("/v1/tasks?assignee=", ADMIN), 422, "\"field\":\"assignee\"");
+  expect(get("/v1/tasks?assignee=li%20wei", ADMIN), 422,
+         "\"field\":\"assignee\"");
+  if (get("/v1/me", NULL)->status == 404 ||
+      !session_for("li.wei", csrf, sizeof csrf))
+    skip();
+  a = as_user("GET", "/v1/tasks?status=claimed&assignee=chen.jie", csrf, NULL);
+  expect(a, 403, "\"field\":\"assignee\"");
+  expect_not(a, "\"case\":\"HA2\"");
+  a = as_user("GET", "/v1/tasks?status=claimed&assignee=li.wei", csrf, NULL);
+  expect(a, 200, "\"case\":\"HA1\"");
+  expect_not(a, "\"case\":\"HA2\"");
 }
 
 /* A supervisor moves an agent to other queues after `add` (`recoup user
@@ -1497,6 +1550,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_disabling_names_held_tasks_whole_and_how_many_more),
       cmocka_unit_test(test_report_says_the_month_by_collector),
       cmocka_unit_test(test_unknown_keys_are_refused_naming_the_key_meant),
+      /* Last: li.wei keeps a claimed task in phone. */
+      cmocka_unit_test(test_tasks_filtered_by_assignee_give_one_persons),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RECOUP\n", argv[0]);

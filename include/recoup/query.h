@@ -192,10 +192,11 @@ int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
 /* RC_ENOTFOUND when the case is unknown. */
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
-/* queues: a JSON array of the queues a named agent may see, or NULL. */
+/* assignee: the user holding (or who did) the tasks, or NULL for anyone's;
+ * queues: a JSON array of the queues a named agent may see, or NULL. */
 int query_task_page(query *q, const char *queue, const char *status,
-                    const char *queues, int64_t after, int limit,
-                    store_row_fn fn, void *ud, rc_error *err);
+                    const char *assignee, const char *queues, int64_t after,
+                    int limit, store_row_fn fn, void *ud, rc_error *err);
 /* Cases in error, the newest failure first: columns case, state, event
  * (the type of the event that failed), error, since (that event's time)
  * and event_id, the cursor: a page goes on below `before` (0 for the

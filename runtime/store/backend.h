@@ -510,8 +510,8 @@ struct store_ops {
                     const store_scope *scope, char *window_end, size_t size,
                     store_row_fn fn, void *ud, rc_error *err);
   int (*tasks_page)(store *st, const char *queue, const char *status,
-                    const char *queues, int64_t after, int limit,
-                    store_row_fn fn, void *ud, rc_error *err);
+                    const char *assignee, const char *queues, int64_t after,
+                    int limit, store_row_fn fn, void *ud, rc_error *err);
   int (*journal_page)(store *st, const char *case_id, int64_t after, int limit,
                       store_row_fn fn, void *ud, rc_error *err);
   int (*errors_page)(store *st, int64_t before, int limit, store_row_fn fn,

@@ -706,13 +706,13 @@ static int f_cases_page(store *st, const char *state, const char *queue,
 }
 
 static int f_tasks_page(store *st, const char *queue, const char *status,
-                        const char *queues, int64_t after, int limit,
-                        store_row_fn fn, void *ud, rc_error *err) {
+                        const char *assignee, const char *queues, int64_t after,
+                        int limit, store_row_fn fn, void *ud, rc_error *err) {
   if (fault_fires("tasks_page", err)) {
     return RC_ESTORE;
   }
-  return fault.real->tasks_page(st, queue, status, queues, after, limit, fn, ud,
-                                err);
+  return fault.real->tasks_page(st, queue, status, assignee, queues, after,
+                                limit, fn, ud, err);
 }
 
 static int f_journal_page(store *st, const char *case_id, int64_t after,

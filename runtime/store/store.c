@@ -1265,10 +1265,10 @@ int store_cases_page(store *st, const char *state, const char *queue,
 }
 
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     const char *queues, int64_t after, int limit,
-                     store_row_fn fn, void *ud, rc_error *err) {
-  return st->ops->tasks_page(st, queue, status, queues, after, limit, fn, ud,
-                             err);
+                     const char *assignee, const char *queues, int64_t after,
+                     int limit, store_row_fn fn, void *ud, rc_error *err) {
+  return st->ops->tasks_page(st, queue, status, assignee, queues, after, limit,
+                             fn, ud, err);
 }
 
 int store_errors_page(store *st, int64_t before, int limit, store_row_fn fn,

@@ -679,10 +679,11 @@ int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, int window,
                      const store_scope *scope, char *window_end, size_t size,
                      store_row_fn fn, void *ud, rc_error *err);
-/* queues: a JSON array the tasks' queue must be in (NULL: any). */
+/* assignee: the user the tasks are held by or were done by (NULL: any);
+ * queues: a JSON array the tasks' queue must be in (NULL: any). */
 int store_tasks_page(store *st, const char *queue, const char *status,
-                     const char *queues, int64_t after, int limit,
-                     store_row_fn fn, void *ud, rc_error *err);
+                     const char *assignee, const char *queues, int64_t after,
+                     int limit, store_row_fn fn, void *ud, rc_error *err);
 int store_journal_page(store *st, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
 /* Cases in error, the newest failure first: columns case, state, event
