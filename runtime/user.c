@@ -28,6 +28,12 @@ static int sodium_ready(rc_error *err) {
   return RC_OK;
 }
 
+/* The characters of a login and of a queue name. */
+static int name_char(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
 int user_check_name(const char *name, const char *field, rc_error *err) {
   size_t n = name ? strlen(name) : 0;
   if (n == 0 || n > 64)
@@ -36,8 +42,7 @@ int user_check_name(const char *name, const char *field, rc_error *err) {
                         field);
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '_' || c == '-')) {
+    if (!name_char(c)) {
       /* "Zhang.Min" is most often typed for zhang.min: offered when
        * lowering its capitals is all it takes. */
       char lower[65];
@@ -45,9 +50,7 @@ int user_check_name(const char *name, const char *field, rc_error *err) {
       for (j = 0; j < n; j++) {
         char d = name[j] >= 'A' && name[j] <= 'Z' ? (char)(name[j] + 32)
                                                   : name[j];
-        if (!((d >= 'a' && d <= 'z') || (d >= '0' && d <= '9') || d == '.' ||
-              d == '_' || d == '-'))
-          break;
+        if (!name_char(d)) break;
         lower[j] = d;
       }
       lower[j] = '\0';
@@ -197,9 +200,7 @@ static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
     UChar32 cp;
     U8_NEXT(s, i, (int32_t)n, cp);
     chars++;
-    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '.' ||
-        cp == '_' || cp == '-')
-      continue;
+    if (name_char(cp)) continue;
     if (cp > 0x20 && cp < 0x7F)
       return rc_error_set(err, RC_EINVAL, "queues",
                           QUEUES_RULE ": queue %d has '%c' at character %d", at,
