@@ -4778,8 +4778,14 @@ static int op_tasks_page(store *s, const char *queue, const char *status,
                          int64_t after, int limit, store_row_fn fn, void *ud,
                          rc_error *err) {
   args a = {0};
+  /* What people hold now, anyone's: down tasks_claimed, which holds only
+   * those (the status in the statement, as the partial index says it). */
   const char *sql =
-      !assignee
+      !assignee && status && strcmp(status, "claimed") == 0
+          ? "SELECT " TASK_COLS
+            " FROM tasks WHERE status = 'claimed' AND $2::text IS NOT "
+            "NULL " TASKS_WHERE
+      : !assignee
           ? "SELECT " TASK_COLS
             " FROM tasks WHERE ($2::text IS NULL OR status = $2) " TASKS_WHERE
       : status
