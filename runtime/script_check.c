@@ -631,20 +631,12 @@ static void unseen_queue_at(lua_State *L, const char *file, int line) {
   lua_setfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUE_AT);
 }
 
-/* What to write for a queue no agent can be given: "Phone" or "call
- * queue" lowered ("phone", "call_queue") when that is a queue's name;
- * else (外勤) only the rule, since no spelling can be guessed. */
+/* What to write for a queue no agent can be given: recoup user's own
+ * guess ("Phone", "call queue": "phone", "call_queue"), else (外勤) only
+ * the rule, since no spelling can be guessed. */
 static void queue_meant(const char *queue, char *out, size_t size) {
   char low[65];
-  size_t n = 0;
-  rc_error bad;
-  for (const char *p = queue; *p && n < sizeof low - 1; p++)
-    low[n++] = *p == ' '                ? '_'
-               : *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a')
-                                        : *p;
-  low[n] = '\0';
-  if (strlen(queue) < sizeof low &&
-      user_check_name(low, "queue", &bad) == RC_OK)
+  if (user_name_meant(queue, low, sizeof low))
     snprintf(out, size,
              "Write queue = \"%s\" and give it to agents (recoup user set NAME "
              "--queues)",
@@ -673,16 +665,37 @@ static void note_task_queue(void *ud, const source_call *c) {
   /* An agent is given queues by `recoup user`, whose rule refuses
    * "Phone" or "call queue": tasks in such a queue reach supervisors
    * only, and no agent's Next case ever gives them. Checks generation 4. */
-  if (queue && table && user_check_name(queue, "queue", &bad) != RC_OK) {
+  if (queue && user_check_name(queue, "queue", &bad) != RC_OK) {
     char meant[200];
     queue_meant(queue, meant, sizeof meant);
-    check_finding(s->sc, 4, s->file, c->line,
-                  "case:task: queue '%s' is no queue an agent can be given "
-                  "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
-                  "--queues takes them): only supervisors would see its "
-                  "tasks. %s; the tasks already made in '%s' stay there "
-                  "until a supervisor Reassigns them",
-                  queue, meant, queue);
+    if (table)
+      check_finding(s->sc, 4, s->file, c->line,
+                    "case:task: queue '%s' is no queue an agent can be given "
+                    "(1 to 64 characters of a-z 0-9 . _ -, as recoup user "
+                    "--queues takes them): only supervisors would see its "
+                    "tasks. %s; the tasks already made in '%s' stay there "
+                    "until a supervisor Reassigns them",
+                    queue, meant, queue);
+    else {
+      /* case:task("Call"): no options, the kind is the queue. Checks
+       * generation 5: a book held to 4 had it pass, and at run time
+       * such a task is refused only from 5 on (engine_task). */
+      char low[65], give[200];
+      if (user_name_meant(queue, low, sizeof low))
+        snprintf(give, sizeof give, "queue = \"%s\"", low);
+      else
+        rc_copy(give, sizeof give, "queue = ... in those characters");
+      check_finding(s->sc, 5, s->file, c->line,
+                    "case:task: with no queue given, its tasks go to the "
+                    "queue named as the kind, '%s', which is no queue an "
+                    "agent can be given (1 to 64 characters of a-z 0-9 . _ "
+                    "-, as recoup user --queues takes them): only "
+                    "supervisors would see its tasks. Give it a queue, "
+                    "case:task(\"%s\", { %s }), and give that to agents "
+                    "(recoup user set NAME --queues); the tasks already made "
+                    "in '%s' stay there until a supervisor Reassigns them",
+                    queue, queue, give, queue);
+    }
   }
   if (queue) {
     lua_getfield(L, LUA_REGISTRYINDEX, REG_TASK_QUEUES); /* queues */

@@ -34,36 +34,43 @@ static int name_char(int c) {
          c == '_' || c == '-';
 }
 
+int user_name_meant(const char *text, char *out, size_t size) {
+  size_t n = text ? strlen(text) : 0, j;
+  char low[USER_NAME_MAX + 1];
+  if (n == 0 || n > USER_NAME_MAX) return 0;
+  /* "Zhang.Min" or "Call Queue" are most often typed for zhang.min and
+   * call_queue: lowering capitals and joining words by '_' is all a
+   * guess does; anything else (外勤, "a/b") has no spelling to offer. */
+  for (j = 0; j < n; j++) {
+    char c = text[j];
+    char d = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c == ' ' ? '_' : c;
+    if (!name_char(d)) return 0;
+    low[j] = d;
+  }
+  low[n] = '\0';
+  if (strcmp(low, text) == 0 || size <= n) return 0;
+  memcpy(out, low, n + 1);
+  return 1;
+}
+
 int user_check_name(const char *name, const char *field, rc_error *err) {
   size_t n = name ? strlen(name) : 0;
+  char meant[USER_NAME_MAX + 1];
   if (n == 0 || n > 64)
     return rc_error_set(err, RC_EINVAL, field,
                         "%s must be 1 to 64 characters of a-z 0-9 . _ -",
                         field);
   for (size_t i = 0; i < n; i++) {
-    char c = name[i];
-    if (!name_char(c)) {
-      /* "Zhang.Min" is most often typed for zhang.min: offered when
-       * lowering its capitals is all it takes. */
-      char lower[65];
-      size_t j;
-      for (j = 0; j < n; j++) {
-        char d = name[j] >= 'A' && name[j] <= 'Z' ? (char)(name[j] + 32)
-                                                  : name[j];
-        if (!name_char(d)) break;
-        lower[j] = d;
-      }
-      lower[j] = '\0';
-      if (j == n)
-        return rc_error_set(err, RC_EINVAL, field,
-                            "%s must be 1 to 64 characters of a-z 0-9 . _ - "
-                            "(lowercase): did you mean %s?",
-                            field, lower);
+    if (name_char(name[i])) continue;
+    if (user_name_meant(name, meant, sizeof meant))
       return rc_error_set(err, RC_EINVAL, field,
                           "%s must be 1 to 64 characters of a-z 0-9 . _ - "
-                          "(lowercase)",
-                          field);
-    }
+                          "(lowercase): did you mean %s?",
+                          field, meant);
+    return rc_error_set(err, RC_EINVAL, field,
+                        "%s must be 1 to 64 characters of a-z 0-9 . _ - "
+                        "(lowercase)",
+                        field);
   }
   return RC_OK;
 }
@@ -201,10 +208,22 @@ static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
     U8_NEXT(s, i, (int32_t)n, cp);
     chars++;
     if (name_char(cp)) continue;
-    if (cp > 0x20 && cp < 0x7F)
+    if (cp >= 0x20 && cp < 0x7F) {
+      /* The same guess a login's refusal offers (user_name_meant). */
+      char text[USER_NAME_MAX + 1], meant[USER_NAME_MAX + 1], hint[96] = "";
+      char what[16];
+      memcpy(text, q, n);
+      text[n] = '\0';
+      if (user_name_meant(text, meant, sizeof meant))
+        snprintf(hint, sizeof hint, " (did you mean %s?)", meant);
+      if (cp == ' ')
+        rc_copy(what, sizeof what, "a space");
+      else
+        snprintf(what, sizeof what, "'%c'", (char)cp);
       return rc_error_set(err, RC_EINVAL, "queues",
-                          QUEUES_RULE ": queue %d has '%c' at character %d", at,
-                          (char)cp, (int)chars);
+                          QUEUES_RULE ": queue %d has %s at character %d%s", at,
+                          what, (int)chars, hint);
+    }
     if (cp < 0)
       return rc_error_set(err, RC_EINVAL, "queues",
                           QUEUES_RULE ": queue %d is not UTF-8 (character %d)",

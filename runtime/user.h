@@ -15,8 +15,15 @@ enum {
   USER_HASH_SIZE = 128, /* crypto_pwhash_STRBYTES */
 };
 
-/* 1..64 bytes of [a-z0-9._-]: a user or a queue. err names field. */
+/* 1..64 bytes of [a-z0-9._-]: a user or a queue. err names field, and
+ * user_name_meant's guess when there is one. */
 int user_check_name(const char *name, const char *field, rc_error *err);
+/* What a login or queue name out of that rule most likely meant: its
+ * capitals lowered and its spaces as '_' ("Call Queue": call_queue), into
+ * out[size]. 1 when that is a name of the rule, 0 when no spelling can
+ * be guessed (外勤) or text is within the rule already. The one hint of
+ * `recoup user`, `recoup check` and case:task at run time. */
+int user_name_meant(const char *text, char *out, size_t size);
 /* A display name as people read it ("张敏", "Zhang Min"); NULL or "" is
  * none. At most 64 characters of UTF-8, no control character, no
  * invisible or bidirectional formatting character or joiner (one name

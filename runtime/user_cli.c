@@ -5,6 +5,7 @@
  * usage. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -510,6 +511,104 @@ static void said_set(engine *eng, const user_args *a) {
   store_user_free(&u);
 }
 
+/* The users a name nobody has was most likely meant for: a login with
+ * the name as one of its parts ("zhang": zhang.min, as people call a
+ * colleague by the family name; "min" too), one whose display name it is,
+ * else the login one slip away ("zhagn.min"). At most NEAR_MAX. */
+enum { NEAR_MAX = 3 };
+typedef struct near_users {
+  const char *name;
+  json_t *logins; /* every login, for the slip */
+  char found[NEAR_MAX][USER_NAME_MAX + 1];
+  int n;
+} near_users;
+
+static int has_part(const char *login, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = login; *p;) {
+    size_t k = strcspn(p, "._-");
+    if (k == n && strncmp(p, name, n) == 0) return 1;
+    p += k;
+    if (*p) p++;
+  }
+  return 0;
+}
+
+static int on_near(void *ud, const store_value *v, int n) {
+  near_users *u = ud;
+  const char *login = n > 0 && v[0].type == STORE_TEXT ? v[0].s : NULL;
+  const char *display = n > 5 && v[5].type == STORE_TEXT ? v[5].s : NULL;
+  if (!login) return 0;
+  json_array_append_new(u->logins, json_string(login));
+  if (u->n < NEAR_MAX && strlen(login) <= USER_NAME_MAX &&
+      (has_part(login, u->name) ||
+       (display && strcasecmp(display, u->name) == 0)))
+    rc_copy(u->found[u->n++], sizeof u->found[0], login);
+  return 0;
+}
+
+/* " (did you mean zhang.min?)", " (did you mean zhang.min or
+ * zhang.wei?)", or "" when no user is near. */
+static void near_text(engine *eng, const char *name, char *out, size_t size) {
+  near_users u = {.name = name, .logins = json_array()};
+  rc_error err;
+  size_t at;
+  out[0] = '\0';
+  if (query_users(engine_query(eng), on_near, &u, &err) == RC_OK && !u.n) {
+    const char *cands[256], *slip;
+    size_t i;
+    int k = 0;
+    json_t *l;
+    json_array_foreach(u.logins, i, l) {
+      if (k == (int)(sizeof cands / sizeof *cands)) break;
+      cands[k++] = json_string_value(l);
+    }
+    slip = source_nearest(name, cands, k);
+    if (slip) rc_copy(u.found[u.n++], sizeof u.found[0], slip);
+  }
+  json_decref(u.logins);
+  if (!u.n) return;
+  at = (size_t)snprintf(out, size, " (did you mean ");
+  for (int i = 0; i < u.n && at < size; i++)
+    at += (size_t)snprintf(out + at, size - at, "%s%s",
+                           i == 0        ? ""
+                           : i + 1 < u.n ? ", "
+                                         : " or ",
+                           u.found[i]);
+  if (at < size) snprintf(out + at, size - at, "?)");
+}
+
+/* The login of the user shown as text (张敏 for zhang.min), into
+ * login[USER_NAME_MAX + 1]; 0 when nobody is, or the book cannot be read
+ * (then only the name's own refusal is said). */
+typedef struct shown_as {
+  const char *text;
+  char login[USER_NAME_MAX + 1];
+} shown_as;
+
+static int on_shown(void *ud, const store_value *v, int n) {
+  shown_as *s = ud;
+  if (n > 5 && v[0].type == STORE_TEXT && v[5].type == STORE_TEXT &&
+      !s->login[0] && strcmp(v[5].s, s->text) == 0)
+    rc_copy(s->login, sizeof s->login, v[0].s);
+  return 0;
+}
+
+static int login_shown_as(const user_args *a, char *login) {
+  engine_options opts = {
+      .dir = a->dir, .db = a->db, .quiet = 1, .must_exist = 1};
+  rc_errlist errors = {0};
+  engine *eng = NULL;
+  shown_as s = {.text = a->name};
+  rc_error err;
+  if (engine_open(&eng, &opts, &errors) == RC_OK)
+    query_users(engine_query(eng), on_shown, &s, &err);
+  rc_errlist_free(&errors);
+  if (eng) engine_close(eng);
+  rc_copy(login, USER_NAME_MAX + 1, s.login);
+  return s.login[0] != '\0';
+}
+
 /* add, set, disable, enable, passwd: refused values before the password
  * is asked for, so that nobody types one in vain. */
 static int cmd_change(engine **engp, const user_args *a) {
@@ -519,6 +618,14 @@ static int cmd_change(engine **engp, const user_args *a) {
   char *queues = NULL;
   rc_error err = {0};
   int rc = user_check_name(a->name, "name", &err);
+  char login[USER_NAME_MAX + 1];
+  /* A supervisor types whom they see: 张敏, the display name, for the
+   * login zhang.min. */
+  if (rc != RC_OK && !add && login_shown_as(a, login))
+    rc = rc_error_set(&err, RC_EINVAL, "name",
+                      "no user %s: that is how user %s is shown (did you "
+                      "mean %s?)",
+                      a->name, login, login);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
   if (rc == RC_OK) rc = user_check_display(a->display, &err);
   if (rc == RC_OK && (add || set))
@@ -545,7 +652,14 @@ static int cmd_change(engine **engp, const user_args *a) {
       if (was_disabled) say_held(*engp, a->name, NULL);
       return 0;
     }
-    if (rc == RC_ENOTFOUND && !add && !passwd && !set) rc = RC_OK;
+    /* Told with the users it most likely meant, before a password is
+     * asked for it. */
+    if (rc == RC_ENOTFOUND && !add) {
+      char near[NEAR_MAX * (USER_NAME_MAX + 4) + 32];
+      near_text(*engp, a->name, near, sizeof near);
+      rc = rc_error_set(&err, RC_ENOTFOUND, "name", "no user %s%s", a->name,
+                        near);
+    }
     if (rc == RC_OK && add)
       rc = rc_error_set(&err, RC_ECONFLICT, "name", "user %s already exists",
                         a->name);

@@ -59,14 +59,14 @@ institution ""
 workflow '{ type = "int", min = 1, max = 60 }'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on a new book"
-[ "$(meta "$work/old.db")" = 4 ] || fail "a new book is not at generation 4"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a new book is not at generation 5"
 ok
 # A book made before generations were kept has no key: generation 1.
 sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'checks.generation'"
 # check --db says so, and when a newer check's warning becomes a refusal.
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the older book"
-grep -q "old.db: checks generation 1, older than this recoup's 4: the scripts pass every check, so the next serve, tick or import holds the book to 4, and from then on a newer check's finding refuses to start" "$work/out" ||
+grep -q "old.db: checks generation 1, older than this recoup's 5: the scripts pass every check, so the next serve, tick or import holds the book to 5, and from then on a newer check's finding refuses to start" "$work/out" ||
   fail "check --db does not say the book's generation"
 ok
 
@@ -178,7 +178,7 @@ grep 'the scripts pass every check: the book is held' "$work/log" |
 kill $server
 wait $server
 trap - EXIT
-[ "$(meta "$work/old.db")" = 4 ] || fail "a clean start did not hold the book"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a clean start did not hold the book"
 ok
 institution "$finding"
 "$recoup" serve "$work/inst" --db "$work/old.db" --listen 127.0.0.1:0 \
@@ -187,7 +187,7 @@ grep -q "recoup.lua:5: template 'bye'.sms has no text" "$work/err" ||
   fail "the refusal does not name the finding"
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" &&
   fail "check --db passed the finding"
-grep -q "old.db: checks generation 4, this recoup's: serve, tick and import refuse to start on it until the problem above is fixed" "$work/out" ||
+grep -q "old.db: checks generation 5, this recoup's: serve, tick and import refuse to start on it until the problem above is fixed" "$work/out" ||
   fail "check --db does not say the held book refuses the problem"
 ok
 # A generation edited by hand that does not read loosens nothing: taken
@@ -214,9 +214,9 @@ ok
 grep -q "checks generation" "$work/out" "$work/err" && fail "said again"
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
   fail "check --db on the held book"
-grep -q "old.db: checks generation 4, this recoup's: every check's finding refuses to start" "$work/out" ||
+grep -q "old.db: checks generation 5, this recoup's: every check's finding refuses to start" "$work/out" ||
   fail "check --db does not say a held book's generation"
-[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not write today's generation"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a clean tick did not write today's generation"
 ok
 
 # Generation 3: a text keyed by a locale no borrower has (und, und-CN,
@@ -235,7 +235,7 @@ ok
 # tonight's tick warns or refuses was nowhere (the book was not read).
 "$recoup" check "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" &&
   fail "check --db passed zh_CN"
-grep -q "old.db: checks generation 2, older than this recoup's 4: serve, tick and import on it warn of the problems above and go on" "$work/out" ||
+grep -q "old.db: checks generation 2, older than this recoup's 5: serve, tick and import on it warn of the problems above and go on" "$work/out" ||
   fail "check --db does not say the problems only warn on the older book"
 ok
 # The book service.db names (none here: var/recoup.db) when --db names
@@ -244,7 +244,7 @@ mkdir -p "$work/inst/var"
 cp "$work/old.db" "$work/inst/var/recoup.db"
 institution 'bye = { sms = { ["zh-CN"] = "再见", zh_CN = "再见" } }, en_only = { sms = { en = "Bye" } }'
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed two problems"
-grep -q "var/recoup.db: checks generation 2, older than this recoup's 4: serve, tick and import refuse to start on it until the 1 problem above not marked \[checks generation 3\] or newer is fixed (the 1 so marked only warn on it" "$work/out" ||
+grep -q "var/recoup.db: checks generation 2, older than this recoup's 5: serve, tick and import refuse to start on it until the 1 problem above not marked \[checks generation 3\] or newer is fixed (the 1 so marked only warn on it" "$work/out" ||
   fail "check does not say which problems refuse on the book service.db names"
 rm -r "$work/inst/var"
 institution 'bye = { sms = { ["zh-CN"] = "再见", zh_CN = "再见", ["und-CN"] = "再见" } }'
@@ -258,7 +258,7 @@ ok
 institution ""
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on the book at 2"
-[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not hold the book at 2 to 4"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a clean tick did not hold the book at 2 to 5"
 institution 'bye = { sms = { ["zh-CN"] = "再见", und = "再见" } }'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
   fail "tick went on with a text keyed und on a book held to 3"
@@ -288,7 +288,7 @@ ok
 # Generation 4: the institution's name (every SMS, the console's tab
 # title) held to a display name's rules: a zero-width space, a
 # right-to-left override, a space at an end. A book at 3 warns and goes
-# on; a clean tick holds it to 4; then it refuses.
+# on; a clean tick holds it to 5; then it refuses.
 zw=$(printf '\342\200\213') rlo=$(printf '\342\200\256')
 sqlite3 "$work/old.db" "UPDATE meta SET value = '3' WHERE key = 'checks.generation'"
 institution "" "\"Gen${zw}Bank\""
@@ -305,22 +305,22 @@ ok
   fail "tick refused a bidi override in the name on a book at generation 3"
 grep -q "warning: institution.name.en holds .*newer than this book's 3: tick goes on" "$work/err" ||
   fail "tick does not warn of the override"
-[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation to 4"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation"
 ok
 institution ""
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on the book at 3"
-[ "$(meta "$work/old.db")" = 4 ] || fail "a clean tick did not hold the book at 3 to 4"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a clean tick did not hold the book at 3 to 5"
 institution "" '"Gen Bank "'
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
-  fail "tick went on with a name ending in a space on a book held to 4"
+  fail "tick went on with a name ending in a space on a book held to 5"
 grep -q "institution.name ends with a space" "$work/err" ||
   fail "the refusal does not name the space"
 ok
 
 # Generation 4 too: the institution's currency, owed by every case
 # imported without one, held to a case's own rules (gold XAU, ZZZ that is
-# no currency). A book at 3 warns and goes on; one held to 4 refuses.
+# no currency). A book at 3 warns and goes on; one held to 5 refuses.
 sqlite3 "$work/old.db" "UPDATE meta SET value = '3' WHERE key = 'checks.generation'"
 institution "" "" XAU
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed XAU as the institution's currency"
@@ -331,14 +331,14 @@ ok
   fail "tick refused XAU on a book at generation 3"
 grep -q "warning: institution.currency 'XAU' .*newer than this book's 3: tick goes on" "$work/err" ||
   fail "tick does not warn of XAU"
-[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation to 4"
+[ "$(meta "$work/old.db")" = 3 ] || fail "a tick with a warning raised the generation"
 ok
 institution ""
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" ||
   fail "a clean tick on the book at 3"
 institution "" "" ZZZ
 "$recoup" tick "$work/inst" --db "$work/old.db" --real-time >"$work/out" 2>"$work/err" &&
-  fail "tick went on with ZZZ as the institution's currency on a book held to 4"
+  fail "tick went on with ZZZ as the institution's currency on a book held to 5"
 grep -q "institution.currency 'ZZZ' is not an ISO 4217 currency ICU knows" "$work/err" ||
   fail "the refusal does not name ZZZ"
 ok
@@ -375,5 +375,45 @@ sed -i 's/queue = "Phone"/queue = "外勤"/' "$work/inst/workflows/w.lua"
 "$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the queue 外勤"
 grep -q "w.lua:4: case:task: queue '外勤' is no queue an agent can be given .*only supervisors would see its tasks. Name it in those characters and give it to agents (recoup user set NAME --queues); the tasks already made in '外勤' stay there" "$work/err" ||
   fail "check does not say what to do with the queue 外勤"
+ok
+# Generation 5: a case:task with no options puts its tasks in the queue
+# named as its kind, held to the queue rule too (it was not: only a
+# queue = in a table was). At run time a task whose queue is out of the
+# rule (computed, or its kind's) sets its case aside naming the queue,
+# from generation 5 on; a book of 4 that warns keeps storing them.
+cat >"$work/inst/workflows/w.lua" <<'LUA'
+return recoup.workflow {
+  name = "w", version = 1, initial = "open",
+  states = { open = { enter = function(case)
+    if case.product == "none" then case:task("Call") end
+    case:task(case.product)
+  end } },
+}
+LUA
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed the kind Call as a queue"
+grep -q "w.lua:4: case:task: with no queue given, its tasks go to the queue named as the kind, 'Call', which is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them): only supervisors would see its tasks. Give it a queue, case:task(\"Call\", { queue = \"call\" }), and give that to agents (recoup user set NAME --queues); the tasks already made in 'Call' stay there until a supervisor Reassigns them \\[checks generation 5" "$work/err" ||
+  fail "check does not hold a kind standing for its queue to the rule"
+ok
+printf 'id,borrower_id,borrower_name,phone,balance,amount_due,due_date,product\nL1,B1,Wang,+8613800000000,1000,500,2026-01-01,Call Back\n' >"$work/l1.csv"
+printf 'id,borrower_id,borrower_name,phone,balance,amount_due,due_date,product\nL2,B2,Li,+8613800000001,1000,500,2026-01-01,Call Back\n' >"$work/l2.csv"
+sqlite3 "$work/old.db" "UPDATE meta SET value = '4' WHERE key = 'checks.generation'"
+"$recoup" import "$work/l1.csv" "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err" ||
+  fail "import refused the kind Call on a book at generation 4"
+grep -q "warning: case:task: with no queue given.*newer than this book's 4" "$work/err" ||
+  fail "import does not warn of the kind Call"
+[ "$(sqlite3 "$work/old.db" "SELECT queue FROM tasks WHERE case_id = 'L1'")" = "Call Back" ] ||
+  fail "a book at generation 4 did not keep a task in the queue its kind named"
+[ "$(meta "$work/old.db")" = 4 ] || fail "an import with a warning raised the generation"
+ok
+sed -i '/case:task("Call")/d' "$work/inst/workflows/w.lua"
+"$recoup" import "$work/l2.csv" "$work/inst" --db "$work/old.db" >"$work/out" 2>"$work/err"
+[ "$(meta "$work/old.db")" = 5 ] || fail "a clean import did not hold the book at 4 to 5"
+sqlite3 "$work/old.db" "SELECT error FROM cases WHERE id = 'L2'" |
+  grep -q "case:task: with no queue given, its tasks go to the queue named as the kind, 'Call Back', which is no queue an agent can be given (1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues takes them) (did you mean call_back?): give the task a queue; no task was made" ||
+  fail "a task in the queue 'Call Back' did not set its case aside naming it: $(sqlite3 "$work/old.db" "SELECT id, error FROM cases")"
+[ "$(sqlite3 "$work/old.db" "SELECT count(*) FROM tasks WHERE case_id = 'L2'")" = 0 ] ||
+  fail "a task was made in the queue 'Call Back' on a book held to 5"
+[ "$(sqlite3 "$work/old.db" "SELECT count(*) FROM tasks WHERE case_id = 'L1'")" = 1 ] ||
+  fail "the task made before is gone"
 ok
 echo "ok: $pass checks"

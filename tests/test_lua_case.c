@@ -153,6 +153,15 @@ static const probe_def probes[] = {
     {"task_fields_huge",
      "case:task('call', { queue = 'phone', x = "
      "string.rep('x', 70000) })"},
+    /* Queues made at run time, which `recoup check` cannot see. */
+    {"task_queue_computed",
+     "local q = ev.queue or 'Field Team' case:task('call', { queue = q })"},
+    {"task_queue_escape",
+     "local q = 'phone\\27[2J' case:task('call', { queue = q })"},
+    {"task_queue_chinese", "local q = '外勤' case:task('call', { queue = q })"},
+    {"task_queue_kind", "local k = 'Call Back' case:task(k)"},
+    {"task_queue_computed_ok",
+     "local q = string.lower('Field') case:task('call', { queue = q })"},
     /* messages */
     {"send_ok", "case:set('sent', case:send('sms', 'hello'))"},
     {"send_vars", "case:send('sms', 'owed', { amount = '¥12.00' })"},
@@ -283,7 +292,8 @@ static void write_workflow(void) {
   snprintf(text + len, size - len, "%s",
            "return recoup.workflow { name = 'probe', version = 1,\n"
            "  initial = 'open',\n"
-           "  tasks = { call = { outcomes = { done = {} } } },\n"
+           "  tasks = { call = { outcomes = { done = {} } },\n"
+           "            ['Call Back'] = { outcomes = { done = {} } } },\n"
            "  states = {\n"
            "    open = { on = {\n"
            "      probe = function(case, ev) probes[ev.probe](case, ev) end,\n"
@@ -714,6 +724,31 @@ static void test_task_arguments_are_refused_by_name(void **state) {
   refused("task_fields_function", "case:task", NULL);
   refused("task_fields_huge", "case:task: the fields are larger than 65536",
           NULL);
+}
+
+/* A queue no agent can be given (recoup user's rule), made at run time
+ * or standing in for the kind, is refused naming it, with the spelling
+ * meant when there is one; the case is set aside with nothing of the
+ * step kept. On 4921bb4 each was stored, where only supervisors see it. */
+static void test_task_queue_out_of_the_rule_is_refused(void **state) {
+  char err[2048];
+  (void)state;
+  refused("task_queue_computed",
+          "case:task: queue 'Field Team' is no queue an agent can be given "
+          "(1 to 64 characters of a-z 0-9 . _ -, as recoup user --queues "
+          "takes them) (did you mean field_team?): its tasks would reach "
+          "supervisors only; no task was made",
+          NULL);
+  refused("task_queue_chinese", "case:task: queue '外勤' is no queue", NULL);
+  refused("task_queue_kind",
+          "case:task: with no queue given, its tasks go to the queue named "
+          "as the kind, 'Call Back', which is no queue an agent can be given",
+          "(did you mean call_back?): give the task a queue", NULL);
+  refused("task_queue_escape", "case:task: queue 'phone", NULL);
+  /* The escape is shown, not obeyed where the error is printed. */
+  run_probe("task_queue_escape", err, sizeof err);
+  assert_null(strchr(err, 0x1b));
+  assert_int_equal(ok("task_queue_computed_ok").tasks, 1);
 }
 
 /* --- messages ------------------------------------------------------------- */
@@ -1158,6 +1193,9 @@ int main(void) {
                                       close_engine),
       cmocka_unit_test_setup_teardown(test_task_arguments_are_refused_by_name,
                                       open_engine, close_engine),
+      cmocka_unit_test_setup_teardown(
+          test_task_queue_out_of_the_rule_is_refused, open_engine,
+          close_engine),
       cmocka_unit_test_setup_teardown(test_send_queues_a_message, open_engine,
                                       close_engine),
       cmocka_unit_test_setup_teardown(test_send_arguments_are_refused_by_name,

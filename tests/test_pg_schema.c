@@ -1001,6 +1001,35 @@ static void test_a_version_17_books_tasks_are_found_by_assignee(void **state) {
                    2);
 }
 
+/* A book of version 18 finds the tasks people hold now (GET
+ * /v1/tasks?status=claimed, anyone's) down tasks_claimed once started by
+ * this recoup, which holds the claimed ones alone: the page walked every
+ * task by id before. */
+static void test_a_version_18_books_claimed_tasks_are_found_by_index(
+    void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 18, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO tasks(case_id, kind, queue, assignee, "
+                   "status, at) SELECT 'C1', 'call', 'phone', 'li.wei', "
+                   "CASE WHEN i % 100 = 0 THEN 'claimed' ELSE 'done' END, "
+                   "i FROM generate_series(1, 300) i;"
+                   "SET enable_seqscan = off"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_true(plan_names(f->c,
+                         "EXPLAIN SELECT id FROM tasks WHERE status = "
+                         "'claimed' AND id > 0 ORDER BY id LIMIT 100",
+                         "tasks_claimed"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM tasks WHERE status = "
+                             "'claimed'"),
+                   3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1047,6 +1076,9 @@ int main(void) {
           test_a_version_15_books_deferred_are_found_by_case, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_17_books_tasks_are_found_by_assignee, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_18_books_claimed_tasks_are_found_by_index, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@
  * checks.generation; a new book starts at this one), and a finding of a
  * newer check is a warning there, not a refusal to start (docs/cli.md
  * "Checks after an upgrade"). */
-#define RECOUP_CHECKS_GENERATION 4
+#define RECOUP_CHECKS_GENERATION 5
 
 /* Milliseconds since the Unix epoch, UTC. Local time exists only at the
  * edges (parsing, formatting, dpd), always through an IANA zone. */

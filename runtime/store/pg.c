@@ -281,6 +281,9 @@ static void a_real(args *a, double x) {
 static const char borrower_changed[] = "check the borrower the guard read";
 
 /* SQLSTATE classes of a row the book refuses (failed). */
+/* What a state write that kept no row says first (pg_states_sql). */
+#define STATES_REFUSED "recoup set state: "
+
 static int row_refused(const char *state) {
   return strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0 ||
          strncmp(state, "54", 2) == 0 || strcmp(state, "P0001") == 0;
@@ -318,7 +321,19 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
    * batch run again later; 40001, 40P01 and 55P03 run again at once
    * (pg_fail). docs/operations.md "PostgreSQL's errors". */
   if (state && row_refused(state) && !st->base.contended) {
+    const char *said = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *refused = said ? strstr(said, "\"" STATES_REFUSED) : NULL;
     st->base.refused = 1;
+    /* A state write that kept no row (pg_states_sql): said as SQLite
+     * says it, the cases named. */
+    if (refused && strcmp(state, "22P02") == 0) {
+      refused += 1 + strlen(STATES_REFUSED);
+      rc_error_set(err, RC_EINTERNAL, NULL,
+                   "database: %s: %.*s (its row deleted, or a trigger "
+                   "added to the book by hand drops it)",
+                   what, (int)strcspn(refused, "\""), refused);
+      return;
+    }
     if (strncmp(state, "23", 2) != 0 &&
         !(strcmp(state, "23514") == 0 &&
           PQresultErrorField(r, PG_DIAG_COLUMN_NAME))) {
@@ -1249,11 +1264,38 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
  * timers, by a key not unique and never analysed after an import, are
  * looked up case by case through timers_case (OFFSET 0 keeps the look-ups
  * apart; a list of cases there read every timer), then ended by id. */
+/* A state write that keeps fewer rows than it names (a case's row
+ * deleted by hand since the step read it, or a trigger of the book's own
+ * that returns NULL) fails its statement, as SQLite's does (sqlite.c,
+ * sq_case_set_state): the step's journal and timers would otherwise be
+ * kept without the state they follow. A failed cast (22P02) carries the
+ * cases whose rows were not kept; failed() reads it back. Counted on the
+ * server, the failure aborts the transaction before its COMMIT, which
+ * the pipeline sends with it. The cases of a batch are distinct
+ * (pg_rows_put keeps a case's last state). */
+#define STATES_KEPT_TAIL                                                      \
+  " RETURNING cases.id) SELECT CASE WHEN count(*) = cardinality($1::text[]) " \
+  "THEN 0 ELSE (" STATES_NOT_KEPT ")::int END FROM w"
+#define STATES_NOT_KEPT                                                     \
+  "'" STATES_REFUSED                                                        \
+  "' || (cardinality($1::text[]) - count(*)) || ' of ' "                    \
+  "|| cardinality($1::text[]) || ' rows not kept by the table cases: ' || " \
+  "(SELECT string_agg('case ' || i, ', ') FROM unnest($1::text[]) i WHERE " \
+  "i NOT IN (SELECT id FROM w))"
 const char pg_states_sql[] =
-    "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
-    "(SELECT unnest($1::text[]) AS i, unnest($2::text[]) AS s, "
+    "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o "
+    "FROM (SELECT unnest($1::text[]) AS i, unnest($2::text[]) AS s, "
     "unnest($3::integer[]) AS c, unnest($4::text[]) AS o) AS u "
-    "WHERE cases.id = u.i AND cases.id = ANY($1::text[])";
+    "WHERE cases.id = u.i AND cases.id = ANY($1::text[])" STATES_KEPT_TAIL;
+/* One case's, outside a batch. The refusal's text counts the rows: made
+ * of the parameter alone it would be a constant, which PostgreSQL folds
+ * (and fails) while planning, whatever the CASE says. */
+static const char pg_state_one_sql[] =
+    "WITH w AS (UPDATE cases SET state = $2, closed = $3, outcome = $4 "
+    "WHERE id = $1 RETURNING id) SELECT CASE WHEN count(*) = 1 THEN 0 ELSE "
+    "('" STATES_REFUSED
+    "' || (1 - count(*)) || ' of 1 rows not kept by the "
+    "table cases: case ' || $1)::int END FROM w";
 /* The ended timers' ids through a sub-select, whose length the planner
  * does not guess from the list: a batch's first 64 (borrower_ahead), a
  * few of the book's, it took for most of a table never analysed and read
@@ -1304,8 +1346,8 @@ static void kept_sql(int t, const unsigned *types, const int *same,
       "recipient, to_kind, body, status, reason, at, not_before, "
       "next_attempt, id) OVERRIDING SYSTEM VALUE SELECT ",
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT ",
-      "UPDATE cases SET state = u.s, closed = u.c, outcome = u.o FROM "
-      "(SELECT "};
+      "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o "
+      "FROM (SELECT "};
   static const char *const as[] = {" AS i", " AS s", " AS c", " AS o"};
   int at = snprintf(sql, size, "%s", head[t]);
 
@@ -1321,7 +1363,8 @@ static void kept_sql(int t, const unsigned *types, const int *same,
   }
   if (t == KEPT_STATES && at > 0 && (size_t)at < size)
     snprintf(sql + at, size - (size_t)at,
-             ") AS u WHERE cases.id = u.i AND cases.id = ANY($1::text[])");
+             ") AS u WHERE cases.id = u.i AND cases.id = "
+             "ANY($1::text[])" STATES_KEPT_TAIL);
 }
 
 /* Sends the rows kept (pg_rows), one statement a table, queued: of the
@@ -2366,10 +2409,7 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
     if (counting(st))
       rc = rows_keep(st, KEPT_STATES, &a, err);
     else
-      rc = exec(st,
-                "UPDATE cases SET state = $2, closed = $3, outcome = $4 "
-                "WHERE id = $1",
-                &a, "set state", NULL, err);
+      rc = exec(st, pg_state_one_sql, &a, "set state", NULL, err);
   }
   if (rc == RC_OK && (f & STORE_CASE_ERROR)) {
     a.n = 0;
@@ -4738,8 +4778,14 @@ static int op_tasks_page(store *s, const char *queue, const char *status,
                          int64_t after, int limit, store_row_fn fn, void *ud,
                          rc_error *err) {
   args a = {0};
+  /* What people hold now, anyone's: down tasks_claimed, which holds only
+   * those (the status in the statement, as the partial index says it). */
   const char *sql =
-      !assignee
+      !assignee && status && strcmp(status, "claimed") == 0
+          ? "SELECT " TASK_COLS
+            " FROM tasks WHERE status = 'claimed' AND $2::text IS NOT "
+            "NULL " TASKS_WHERE
+      : !assignee
           ? "SELECT " TASK_COLS
             " FROM tasks WHERE ($2::text IS NULL OR status = $2) " TASKS_WHERE
       : status

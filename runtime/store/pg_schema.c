@@ -729,6 +729,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks " BYTES("assignee") ";"
     "CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee, status, id)"
     "  WHERE assignee IS NOT NULL;",
+    /* 19: the tasks people hold now in id order, as SQLite's 32: only
+     * claimed tasks are in it. */
+    "CREATE INDEX IF NOT EXISTS tasks_claimed ON tasks(id)"
+    "  WHERE status = 'claimed';",
 };
 #undef BYTES
 
