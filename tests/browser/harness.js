@@ -223,7 +223,8 @@ function clockTime(spec, nowMs = Date.now()) {
     throw new Error(`a book's clock is HH:MM or YYYY-MM-DDTHH:MM (Shanghai), not ${spec}`);
   const date = m[1] || dateOf(Math.floor(local(nowMs) / DAY));
   const ms = Date.parse(`${date}T${m[2]}:${m[3]}:00+0${ZONE_OFFSET_H}:00`);
-  if (!Number.isFinite(ms)) throw new Error(`a book's clock: no such date ${spec}`);
+  /* Date.parse takes 2026-02-30 as March 2nd. */
+  if (!Number.isFinite(ms) || dateOf(daysOf(date)) !== date) throw new Error(`a book's clock: no such date ${spec}`);
   return ms;
 }
 
