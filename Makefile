@@ -51,13 +51,14 @@ contract-deps: deps
 	  echo "installing: $(CONTRACT)/node_modules (npm ci)"; \
 	  cd $(CONTRACT) && npm ci --no-audit --no-fund --loglevel=error; }
 
-# The console's browser tests (tests/browser): Debian's Chromium and a CJK
-# font for the zh-CN screenshots (Debian packages, installed when missing),
+# The console's browser tests (tests/browser): Debian's Chromium, a CJK
+# font for the zh-CN screenshots and libfaketime (a book served at a set
+# hour: the guard's contact hours) (Debian packages, installed when missing),
 # Node as for contract-deps, and playwright-core pinned in
 # tests/browser/package-lock.json (1.61.x, the last that runs on Node 18;
 # it drives /usr/bin/chromium and never downloads a browser of its own).
 BROWSER = tests/browser
-BROWSER_PACKAGES = chromium fonts-noto-cjk
+BROWSER_PACKAGES = chromium fonts-noto-cjk libfaketime
 browser-deps: contract-deps
 	@missing=""; for p in $(BROWSER_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \

@@ -174,7 +174,7 @@ test('a visit card not due today shows its day, red once due, and today\'s count
     const [, m, dd] = d.split('-').map(Number);
     if (d === today) assert.match(c.text, /^\d{2}:\d{2}$/, `${it.case} due today: its time (${c.text})`);
     else assert.ok(c.text.includes(`${m}月${dd}日`), `${it.case} due ${d}: its day shown (${c.text})`);
-    assert.equal(c.red, new Date(it.due) <= Date.now(), `${it.case} due ${it.due}: red only once due`);
+    assert.equal(c.red, new Date(it.due) <= s.book.now(), `${it.case} due ${it.due}: red only once due`);
   }
   const later = items.filter((it) => day(it.due) > today).length;
   const head = await page.textContent('.cards .day');
@@ -226,17 +226,17 @@ test('the broken promises tab names each promise, on a phone card and at a desk'
 // page's clock is moved past the visit's time, not waited for.
 test('a visit whose time comes while My work stays open turns red then', async (t) => {
   const work = await h.api(s.book, '/v1/work?queue=field&limit=100', { token: 'agent' });
-  const later = work.body.items.filter((x) => x.due && Date.parse(x.due) > Date.now())
+  const later = work.body.items.filter((x) => x.due && Date.parse(x.due) > s.book.now())
     .sort((a, b) => Date.parse(a.due) - Date.parse(b.due))[0];
   assert.ok(later, 'a visit not due yet');
   const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
-  await page.clock.install();
+  await page.clock.install({ time: s.book.now() });
   await h.useSession(page, s.book, 'wang.fang');
   await page.goto(s.book.url + '/#/work');
   const when = page.locator(`article.card[data-task="${later.task}"] time.when`);
   await when.waitFor();
   assert.equal(await when.evaluate((el) => el.classList.contains('due-now')), false, 'not due yet');
-  await page.clock.fastForward(Date.parse(later.due) - Date.now() + 60000);
+  await page.clock.fastForward(Date.parse(later.due) - s.book.now() + 60000);
   await page.waitForFunction((id) => document.querySelector(`article.card[data-task="${id}"] time.when.due-now`), later.task);
   await h.screenshot(page, 'work-visit-came-due-phone-zh-CN');
 });

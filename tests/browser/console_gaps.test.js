@@ -99,7 +99,7 @@ const shanghaiDay = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/S
 
 test('a field officer\'s day on a phone counts the whole queue, and rolls at the institution\'s midnight', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
-  const today = shanghaiDay(Date.now());
+  const today = shanghaiDay(s.book.now());
   const tomorrow = shanghaiDay(Date.parse(`${today}T12:00:00+08:00`) + 86400000);
   // The page's clock a minute before the institution's midnight.
   await page.clock.install({ time: new Date(`${today}T23:59:00+08:00`) });

@@ -46,7 +46,7 @@ test('every case is where expected.json says, with its money, dpd and error', as
 
 test('the open tasks per queue, and which are due now', async () => {
   const tasks = (await all('/v1/tasks', 'tasks')).filter((t) => t.status === 'open' || t.status === 'claimed');
-  const now = Date.now();
+  const now = book.now();
   for (const q of ['phone', 'field']) {
     const ts = tasks.filter((t) => t.queue === q);
     assert.equal(ts.length, want.queues[q].open, `${q} open`);

@@ -27,14 +27,17 @@
  * h.startBook(opts) -> book      builds the fixture book in a temp dir and
  *     serves it on 127.0.0.1:<port 0>. opts: { setup: true (the payments
  *     and the dispute below), users: true (the five users), env: {} (more
- *     environment for the service) }. book = { url ('http://127.0.0.1:PORT'),
+ *     environment for the service), clock (the time it is for the service
+ *     and the pages: see "the run's clock" below) }. book = { url ('http://127.0.0.1:PORT'),
  *     port, dir (the temp dir), bookDir (the institution's copy), db,
  *     log (the service's stderr file), tokens { ingest, agent, read, admin },
  *     users (h.USERS), anchor ('2026-…T09:00:00+08:00' or T15:00: the book's "now",
  *     see below), anchorDate ('YYYY-MM-DD'), today (the Shanghai date now),
  *     dayShift (0 or 1: today minus anchorDate), shift (days the fixture's
  *     dates were moved), expected (h.expected(book)), date(ref) (a date of
- *     the fixture, 'YYYY-MM-DD' as written in data/*.csv, moved by shift) }.
+ *     the fixture, 'YYYY-MM-DD' as written in data/*.csv, moved by shift),
+ *     clockOffset (ms the book's clock runs ahead of the real one; 0 on
+ *     the real clock), now() (the book's time, epoch ms) }.
  * h.stopBook(book)               SIGTERM, wait for exit (SIGKILL after 10 s),
  *     remove the temp dir (kept when RECOUP_KEEP=1); throws, with the
  *     service's log, when it did not exit 0 (a crash, a sanitizer's
@@ -44,7 +47,9 @@
  * h.newPage(t, browser, opts) -> page   a new context and page for test t:
  *     opts.device 'desktop' (1280x800) or 'phone' (390x844, isMobile,
  *     hasTouch), opts.locale (default 'zh-CN'), opts.timezone (default
- *     'Asia/Shanghai'). Guards: a dialog (alert/confirm/prompt), an uncaught
+ *     'Asia/Shanghai'), opts.clockOffset (default: the offset of the last
+ *     book started on a set clock, else none: the page's Date runs that
+ *     many ms ahead, its timers at their real pace). Guards: a dialog (alert/confirm/prompt), an uncaught
  *     page error, or a console message about the Content Security Policy
  *     fails t (checked when t ends, and at once by h.checkGuards(page));
  *     the context is closed when t ends. page.problems lists what was seen.
@@ -87,10 +92,15 @@
  * h.openCase(t, s, id, opts) -> page   a new page (opts.device 'desktop',
  *     opts.locale 'zh-CN': 'en' is set as the switch's remembered choice),
  *     signed in over the API as opts.user ('li.wei'), on #/case/ID (or
- *     opts.hash) with its note form and timeline drawn.
+ *     opts.hash) with its note form and timeline drawn; the page's clock
+ *     is s.book's.
  *
  * RECOUP_ANCHOR=YYYY-MM-DDTHH (Shanghai, past, under a day old) forces the
  *     anchor: to replay what a run at another time of day saw.
+ * RECOUP_CLOCK=HH:MM or YYYY-MM-DDTHH:MM (Shanghai) sets every book's
+ *     clock (as opts.clock) for a whole run: `RECOUP_CLOCK=23:30 ctest -R
+ *     browser_` runs the suite as CI does at night.
+ * h.now(book) -> ms   the book's time now (Date.now() on the real clock).
  *
  * h.USERS    [{ name, role, queues, password }] the five users:
  *            li.wei agent [phone], wang.fang agent [field], zhang.min
@@ -117,6 +127,19 @@
  * data/today.csv at the anchor, add the users, serve with --real-time,
  * then (setup) a payment that keeps CN020's promise, a payment that pays
  * CN018 in full, and a dispute on CN015.
+ *
+ * ------------------------------------------------------ the run's clock --
+ * What the guard allows (contact hours 08:00-21:00 in the borrower's
+ * zone), which tasks are due, "today" and a visit's day all follow the
+ * hour a run starts, and CI starts at any hour. A test that needs an hour
+ * sets it: opts.clock 'HH:MM' (today's, Shanghai) or 'YYYY-MM-DDTHH:MM'
+ * (Shanghai, any date: a Saturday, Dec 31). The service then runs under
+ * libfaketime (Debian's libfaketime, `make browser-deps`) that far from
+ * the real clock, still ticking (its monotonic clock untouched, so its
+ * timers keep their pace), the anchor is chosen for that time, and each
+ * page's Date (Playwright's clock, installed at newPage) runs at the same
+ * offset. `recoup serve` has no clock of its own to set (a rehearsal is
+ * refused a service), so the harness sets it from outside.
  */
 
 const { spawn, spawnSync } = require('node:child_process');
@@ -189,6 +212,59 @@ function shiftCsv(text, shift) {
   return text.replace(/(?<![\d-])(\d{4}-\d{2}-\d{2})(?!\d)/g, (d) => addDays(d, shift));
 }
 
+/* ------------------------------------------------------------ clock -- */
+
+/* 'HH:MM' (today's in Shanghai) or 'YYYY-MM-DDTHH:MM' (Shanghai) as
+ * epoch ms; null for none. */
+function clockTime(spec, nowMs = Date.now()) {
+  if (spec === undefined || spec === null || spec === '') return null;
+  const m = /^(?:(\d{4}-\d{2}-\d{2})T)?(\d{2}):(\d{2})$/.exec(spec);
+  if (!m || Number(m[2]) > 23 || Number(m[3]) > 59)
+    throw new Error(`a book's clock is HH:MM or YYYY-MM-DDTHH:MM (Shanghai), not ${spec}`);
+  const date = m[1] || dateOf(Math.floor(local(nowMs) / DAY));
+  const ms = Date.parse(`${date}T${m[2]}:${m[3]}:00+0${ZONE_OFFSET_H}:00`);
+  /* Date.parse takes 2026-02-30 as March 2nd. */
+  if (!Number.isFinite(ms) || dateOf(daysOf(date)) !== date) throw new Error(`a book's clock: no such date ${spec}`);
+  return ms;
+}
+
+/* Debian's libfaketime for threaded programs (RECOUP_FAKETIME names
+ * another). */
+function faketimeLib() {
+  if (process.env.RECOUP_FAKETIME) return process.env.RECOUP_FAKETIME;
+  const dirs = ['/usr/lib'];
+  try {
+    for (const d of fs.readdirSync('/usr/lib')) if (/-linux-gnu/.test(d)) dirs.push(path.join('/usr/lib', d));
+  } catch (_) { /* none */ }
+  for (const d of dirs) {
+    const f = path.join(d, 'faketime', 'libfaketimeMT.so.1');
+    if (fs.existsSync(f)) return f;
+  }
+  throw new Error('a book on a set clock needs libfaketime (Debian\'s libfaketime: make browser-deps)');
+}
+
+/* The service's environment for a clock offsetMs from the real one. */
+function clockEnv(offsetMs) {
+  if (!offsetMs) return {};
+  const secs = Math.round(offsetMs / 1000);
+  const asan = process.env.ASAN_OPTIONS;
+  return {
+    LD_PRELOAD: [faketimeLib(), process.env.LD_PRELOAD].filter(Boolean).join(' '),
+    FAKETIME: `${secs < 0 ? '-' : '+'}${Math.abs(secs)}`,
+    /* libuv's timers and the sign-in slowdown read the monotonic clock:
+     * they keep real time. */
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    /* A sanitized build wants its runtime first among the libraries. */
+    ASAN_OPTIONS: [asan, 'verify_asan_link_order=0'].filter(Boolean).join(':'),
+  };
+}
+
+/* The offset new pages take when newPage is given none: the last book
+ * started on a set clock. */
+let pageClockOffset = 0;
+
+const now = (book) => Date.now() + ((book && book.clockOffset) || 0);
+
 /* ------------------------------------------------------------- book -- */
 
 function run(args, { input, okCodes = [0], env } = {}) {
@@ -202,8 +278,8 @@ function run(args, { input, okCodes = [0], env } = {}) {
 }
 
 /* Builds the book (no service) in dir: returns the time facts. */
-function buildBook(dir, { users = true } = {}) {
-  const t = chooseAnchor();
+function buildBook(dir, { users = true, nowMs } = {}) {
+  const t = chooseAnchor(nowMs);
   const bookDir = path.join(dir, 'book');
   fs.cpSync(FIXTURE, bookDir, { recursive: true, filter: (src) => !/[\\/]var([\\/]|$)/.test(src.slice(FIXTURE.length)) });
   const db = path.join(dir, 'book.db');
@@ -259,11 +335,14 @@ function waitListening(child, logFile) {
 
 async function startBook(opts = {}) {
   const { setup = true, users = true, env = {} } = opts;
+  const at = clockTime(opts.clock !== undefined ? opts.clock : process.env.RECOUP_CLOCK);
+  const clockOffset = at === null ? 0 : at - Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recoup-browser-'));
-  const book = { dir, tokens: { ...TOKENS }, users: USERS, child: null };
+  const book = { dir, tokens: { ...TOKENS }, users: USERS, child: null, clockOffset };
+  book.now = () => now(book);
   live.add(book);
   try {
-    Object.assign(book, buildBook(dir, { users }));
+    Object.assign(book, buildBook(dir, { users, nowMs: book.now() }));
     book.log = path.join(dir, 'serve.log');
     const logFd = fs.openSync(book.log, 'a');
     const child = spawn(RECOUP_BIN, ['serve', book.bookDir, '--db', book.db,
@@ -272,7 +351,8 @@ async function startBook(opts = {}) {
       env: {
         ...process.env,
         RECOUP_INGEST_TOKEN: TOKENS.ingest, RECOUP_AGENT_TOKEN: TOKENS.agent,
-        RECOUP_READ_TOKEN: TOKENS.read, RECOUP_ADMIN_TOKEN: TOKENS.admin, ...env,
+        RECOUP_READ_TOKEN: TOKENS.read, RECOUP_ADMIN_TOKEN: TOKENS.admin,
+        ...clockEnv(clockOffset), ...env,
       },
     });
     fs.closeSync(logFd);
@@ -284,6 +364,7 @@ async function startBook(opts = {}) {
     book.date = (ref) => addDays(ref, book.shift);
     if (setup) await setupBook(book);
     book.expected = expected(book);
+    pageClockOffset = clockOffset;
     return book;
   } catch (e) {
     await stopBook(book).catch(() => {});
@@ -398,9 +479,11 @@ function isCspMessage(text) {
 }
 
 async function newPage(t, browser, opts = {}) {
-  const { device = 'desktop', locale = 'zh-CN', timezone = 'Asia/Shanghai' } = opts;
+  const { device = 'desktop', locale = 'zh-CN', timezone = 'Asia/Shanghai', clockOffset = pageClockOffset } = opts;
   if (!DEVICES[device]) throw new Error(`newPage: device is desktop or phone, not ${device}`);
   const context = await browser.newContext({ ...DEVICES[device], locale, timezoneId: timezone });
+  /* The page's Date at the book's time; its timers keep their pace. */
+  if (clockOffset) await context.clock.install({ time: Date.now() + clockOffset });
   const page = await context.newPage();
   const problems = [];
   page.problems = problems;
@@ -538,7 +621,7 @@ function suite(opts) {
 }
 
 async function openCase(t, s, id, opts = {}) {
-  const page = await newPage(t, s.browser, { device: opts.device || 'desktop', locale: opts.locale || 'zh-CN' });
+  const page = await newPage(t, s.browser, { device: opts.device || 'desktop', locale: opts.locale || 'zh-CN', clockOffset: s.book.clockOffset });
   // The console starts in the institution's language (zh-CN); English is
   // the switch's, remembered by the browser.
   if (opts.locale === 'en') await page.addInitScript(() => localStorage.setItem('recoup.locale', 'en'));
@@ -602,4 +685,5 @@ module.exports = {
   password, waitFor, startBook, stopBook, buildBook, api, session,
   launchBrowser, closeBrowser, newPage, checkGuards, signIn, signInHere, endSession, useSession, screenshot,
   expected, chooseAnchor, shiftCsv, addDays, daysBetween, bucket, BUCKETS, stamp,
+  now, clockTime,
 };

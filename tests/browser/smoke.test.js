@@ -34,6 +34,22 @@ test('the book is served on the real clock, anchored away from its next timer', 
   assert.ok(a.aheadMs >= 6 * 3600000 - 5 * 60000, `next anchor only ${a.aheadMs} ms ahead`);
 });
 
+// RECOUP_CLOCK and a book's clock: a time of day in Shanghai (today's
+// there, a day ahead of UTC's after 16:00 UTC) or a date and time, and
+// nothing else (a book served at an hour nobody asked for would pass or
+// fail by the hour again).
+test('a book\'s clock is HH:MM or YYYY-MM-DDTHH:MM in Shanghai, and nothing else', () => {
+  const evening = Date.parse('2026-12-06T14:00:00Z'); // 22:00 in Shanghai
+  assert.equal(h.clockTime('23:30', evening), Date.parse('2026-12-06T15:30:00Z'));
+  assert.equal(h.clockTime('07:30', Date.parse('2026-12-06T17:00:00Z')), Date.parse('2026-12-06T23:30:00Z'));
+  assert.equal(h.clockTime('2026-12-31T23:30', evening), Date.parse('2026-12-31T15:30:00Z'));
+  assert.equal(h.clockTime(undefined), null);
+  assert.equal(h.clockTime(''), null);
+  for (const bad of ['7:30', '24:00', '23:60', 'tonight', '2026-12-31 23:30', '2026-12-31T23:30:00'])
+    assert.throws(() => h.clockTime(bad, evening), /is HH:MM or YYYY-MM-DDTHH:MM/, bad);
+  assert.throws(() => h.clockTime('2026-02-30T10:00', evening), /no such date 2026-02-30T10:00/);
+});
+
 test('at every minute of a day the anchor is past and its next one 6 hours away', () => {
   const base = Date.parse('2026-03-01T00:00:00Z');
   for (let m = 0; m < 24 * 60; m++) {

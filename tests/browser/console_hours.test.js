@@ -1,0 +1,79 @@
+'use strict';
+// The guard's contact hours (08:00-21:00 in the borrower's zone) decide
+// what a call or visit form shows, and CI runs at any hour: session 38's
+// CI ran after 21:00 in Shanghai and four files failed where the day's
+// runs had passed (the reason kept on one line made the case page 413 px
+// wide on a 390 px phone). Here each path is taken on purpose, on a book
+// whose clock is set (h.startBook's clock): 23:30 (outside the hours) and
+// 10:30 (inside), whatever the hour of the run.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const s = h.suite({ clock: '23:30' });
+let day = null;
+before(async () => { day = await h.startBook({ clock: '10:30' }); });
+after(async () => { await h.stopBook(day); });
+
+const SAVE = '.task-form button[type="submit"]';
+const REASON = { 'zh-CN': /^现在不可：不在可联系时段，直到 .*08:00/, en: /^Not now: outside contact hours — until .*\b8:00 AM$/ };
+
+// The book's Shanghai time now, HH:MM.
+const clock = (book) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(book.now()));
+
+async function guard(book, id, channel) {
+  const r = await h.api(book, `/v1/cases/${id}/guard`, { token: 'agent' });
+  assert.equal(r.status, 200, r.text);
+  return r.body.channels.find((c) => c.channel === channel);
+}
+
+test('the guard answers at the book\'s hour: a call at 23:30 waits for 08:00, at 10:30 it may happen now', async () => {
+  assert.match(clock(s.book), /^23:3\d$/, 'the night book\'s clock');
+  assert.match(clock(day), /^10:3\d$/, 'the day book\'s clock');
+  const night = await guard(s.book, 'CN012', 'call');
+  assert.equal(night.allowed_now, false);
+  assert.equal(night.rule, 'contact_hours');
+  assert.equal(night.next, `${h.addDays(s.book.today, 1)}T08:00:00+08:00`, 'the next 08:00 in Shanghai');
+  const now = await guard(day, 'CN012', 'call');
+  assert.equal(now.allowed_now, true, JSON.stringify(now));
+});
+
+// The reason on the Save button: on the screen, inside its button, the
+// page no wider than the phone.
+async function reasonFits(page, locale) {
+  const button = page.locator(SAVE).first();
+  const reason = button.locator('[data-blocked]');
+  await reason.waitFor();
+  assert.match((await reason.textContent()).trim(), REASON[locale]);
+  await h.fitsPhone(page, SAVE);
+  const got = await button.evaluate((b) => {
+    const r = b.querySelector('[data-blocked]').getBoundingClientRect();
+    const o = b.getBoundingClientRect();
+    return { width: document.documentElement.clientWidth, r: [r.left, r.right], b: [o.left, o.right],
+      clipped: b.scrollWidth > b.clientWidth + 1 };
+  });
+  assert.ok(got.r[0] >= got.b[0] - 1 && got.r[1] <= got.b[1] + 1, `the reason ${got.r} stays inside its button ${got.b}`);
+  assert.ok(got.r[1] <= got.width + 1, `the reason ends at ${got.r[1]} on a ${got.width} px screen`);
+  assert.equal(got.clipped, false, 'the button shows its whole reason');
+}
+
+for (const locale of ['zh-CN', 'en']) {
+  test(`at 23:30 a collector's call form on a phone says why not now, readable, and the page fits (${locale})`, async (t) => {
+    const page = await h.openCase(t, s, 'CN012', { device: 'phone', locale });
+    await reasonFits(page, locale);
+    await h.screenshot(page, `case-call-night-phone-${locale}`);
+  });
+}
+
+test('at 23:30 a field officer\'s visit form on a phone says why not now, readable, and the page fits', async (t) => {
+  const page = await h.openCase(t, s, 'CN005', { device: 'phone', locale: 'en', user: 'wang.fang' });
+  await reasonFits(page, 'en');
+  await h.screenshot(page, 'case-visit-night-phone-en');
+});
+
+test('at 10:30 the same call form\'s Save carries no reason', async (t) => {
+  const page = await h.openCase(t, { book: day, browser: s.browser }, 'CN012', { device: 'phone', locale: 'en' });
+  await page.waitForSelector('[data-rules]');
+  assert.equal(await page.locator(`${SAVE} [data-blocked]`).count(), 0, 'no reason by day');
+  await h.fitsPhone(page, SAVE);
+});
