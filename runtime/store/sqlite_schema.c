@@ -123,6 +123,30 @@
   "  DELETE FROM case_steps WHERE id = old.id;"                               \
   "END;"
 
+/* case_rows' columns after its id (steps 21 and 32). */
+#define CASE_ROWS_COLUMNS                                               \
+  "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"               \
+  "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"     \
+  "  product TEXT, currency TEXT NOT NULL,"                             \
+  "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"      \
+  "  balance INTEGER NOT NULL DEFAULT 0,"                               \
+  "  amount_due INTEGER NOT NULL DEFAULT 0,"                            \
+  "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"                \
+  "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"            \
+  "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}'," \
+  "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"                   \
+  "  overpaid INTEGER NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"        \
+  "  reduced INTEGER NOT NULL DEFAULT 0 CHECK (reduced >= 0)"
+
+/* case_steps' columns after its id (steps 21, 29 and 32). */
+#define CASE_STEPS_COLUMNS                             \
+  " state TEXT NOT NULL,"                              \
+  "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT," \
+  "  timer_keys TEXT NOT NULL DEFAULT '',"             \
+  "  journal_last INTEGER NOT NULL DEFAULT 0,"         \
+  "  tasks_open INTEGER NOT NULL DEFAULT 0,"           \
+  "  message_last INTEGER NOT NULL DEFAULT 0"
+
 static const char *const migrations[] = {
     /* 1: the first schema */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -634,29 +658,13 @@ static const char *const migrations[] = {
      * rebuilt without the moved columns in key order, as step 9 did;
      * figures_arm_new reads it, so it is made again after. */
     "CREATE TABLE case_steps("
-    "  id TEXT PRIMARY KEY, state TEXT NOT NULL,"
-    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
-    "  timer_keys TEXT NOT NULL DEFAULT '',"
-    "  journal_last INTEGER NOT NULL DEFAULT 0,"
-    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
-    "  message_last INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "  id TEXT PRIMARY KEY," CASE_STEPS_COLUMNS ") WITHOUT ROWID;"
     "INSERT INTO case_steps SELECT id, state, closed, outcome, timer_keys,"
     "  journal_last, tasks_open, message_last FROM cases ORDER BY id;"
     "ALTER TABLE cases RENAME TO case_rows;"
     "CREATE TABLE case_rows_v21("
     "  id TEXT PRIMARY KEY,"
-    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
-    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"
-    "  product TEXT, currency TEXT NOT NULL,"
-    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
-    "  balance INTEGER NOT NULL DEFAULT 0,"
-    "  amount_due INTEGER NOT NULL DEFAULT 0,"
-    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
-    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
-    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
-    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"
-    "  overpaid INTEGER NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"
-    "  reduced INTEGER NOT NULL DEFAULT 0 CHECK (reduced >= 0)) WITHOUT ROWID;"
+    CASE_ROWS_COLUMNS ") WITHOUT ROWID;"
     "INSERT INTO case_rows_v21 SELECT id, borrower_id, workflow, version, error,"
     "  product, currency, principal, balance, amount_due, fees, due_date,"
     "  opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
@@ -778,12 +786,7 @@ static const char *const migrations[] = {
      * view and its triggers go with the old table and are made again. */
     "DROP VIEW cases;"
     "CREATE TABLE case_steps_v29("
-    "  id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL,"
-    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
-    "  timer_keys TEXT NOT NULL DEFAULT '',"
-    "  journal_last INTEGER NOT NULL DEFAULT 0,"
-    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
-    "  message_last INTEGER NOT NULL DEFAULT 0);"
+    "  id TEXT PRIMARY KEY NOT NULL," CASE_STEPS_COLUMNS ");"
     "INSERT INTO case_steps_v29 SELECT id, state, closed, outcome, timer_keys,"
     "  journal_last, tasks_open, message_last FROM case_steps ORDER BY id;"
     "DROP TABLE case_steps;"
@@ -834,30 +837,14 @@ static const char *const migrations[] = {
     "DROP VIEW cases;"
     "DROP TRIGGER IF EXISTS figures_arm_new;"
     "CREATE TABLE case_steps_v32("
-    "  id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
-    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
-    "  timer_keys TEXT NOT NULL DEFAULT '',"
-    "  journal_last INTEGER NOT NULL DEFAULT 0,"
-    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
-    "  message_last INTEGER NOT NULL DEFAULT 0,"
+    "  id TEXT NOT NULL UNIQUE," CASE_STEPS_COLUMNS ","
     "  step_row INTEGER PRIMARY KEY);"
     "INSERT INTO case_steps_v32 SELECT id, state, closed, outcome, timer_keys,"
     "  journal_last, tasks_open, message_last, rowid FROM case_steps"
     "  ORDER BY rowid;"
     "CREATE TABLE case_rows_v32("
     "  id TEXT NOT NULL,"
-    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
-    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"
-    "  product TEXT, currency TEXT NOT NULL,"
-    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
-    "  balance INTEGER NOT NULL DEFAULT 0,"
-    "  amount_due INTEGER NOT NULL DEFAULT 0,"
-    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
-    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
-    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
-    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"
-    "  overpaid INTEGER NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"
-    "  reduced INTEGER NOT NULL DEFAULT 0 CHECK (reduced >= 0),"
+    CASE_ROWS_COLUMNS ","
     "  step_row INTEGER PRIMARY KEY);"
     "INSERT INTO case_rows_v32 SELECT r.id, r.borrower_id, r.workflow,"
     "  r.version, r.error, r.product, r.currency, r.principal, r.balance,"
