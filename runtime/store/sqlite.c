@@ -73,6 +73,7 @@ enum {
   S_BORROWER_CASES,
   S_CASE_INSERT,
   S_CASE_INSERT_RUN,
+  S_CASE_STEP_LAST,
   S_CASE_OPENING,
   S_CASES_ANY,
   S_BORROWERS_ANY,
@@ -108,7 +109,6 @@ enum {
   S_TIMERS_DUE,
   S_TIMERS_DUE_CASES,
   S_TIMERS_DUE_BARE,
-  S_CLAIM_ROWS,
   S_CLAIM_STEPS,
   S_CLAIM_BORROWERS,
   S_SCHEMA_VERSION,
@@ -320,20 +320,25 @@ enum {
   "r.amount_due, r.fees, r.due_date, r.opened_at, r.score, r.tags, "    \
   "r.data, r.queue, r.on_hold, r.overpaid, r.reduced, s.timer_keys, "   \
   "s.journal_last, s.tasks_open, s.message_last, s.rowid"
+/* Case ?'s case_rows row (schema 32): found by its case_steps rowid,
+ * the id checked. */
+#define CASE_ROW_OF(ID) \
+  "step_row = (SELECT rowid FROM case_steps WHERE id = " ID ") AND id = " ID
 /* The claim's columns up to its case's (S_TIMERS_DUE). */
 #define TIMERS_DUE_CASES \
   "SELECT t.id, t.case_id, t.due, t.event, t.data, " CASE_ROW_STEP_COLS
-/* Its case_steps row at the rowid the timer keeps (schema 30): one seek
- * of integer keys, where the id's is a search of text keys and finds the
- * rowid only. Every timer the store sets keeps it (each write of a timer
- * follows a read or an insert of its case, step_row_of). NULL (a timer
- * inserted by hand) or stale (the row made again since; the id checked)
- * finds no row: the claim keeps no case for it (ahead_keep) and the step
- * reads that case by id, as a timer of a case not claimed. */
-#define TIMERS_DUE_FROM                        \
-  " FROM timers t "                            \
-  "LEFT JOIN case_rows r ON r.id = t.case_id " \
-  "LEFT JOIN case_steps s ON s.rowid = t.step_row AND s.id = t.case_id "
+/* Its case_steps row at the rowid the timer keeps (schema 30), and its
+ * case_rows row at the same (schema 32): two seeks of integer keys,
+ * where an id's is a search of text keys. Every timer the store sets
+ * keeps it (each write of a timer follows a read or an insert of its
+ * case, step_row_of). NULL (a timer inserted by hand) or stale (the row
+ * made again since; the ids checked) finds no row: the claim keeps no
+ * case for it (ahead_keep) and the step reads that case by id, as a
+ * timer of a case not claimed. */
+#define TIMERS_DUE_FROM                                                  \
+  " FROM timers t "                                                      \
+  "LEFT JOIN case_steps s ON s.rowid = t.step_row AND s.id = t.case_id " \
+  "LEFT JOIN case_rows r ON r.step_row = s.rowid AND r.id = t.case_id "
 #define TIMERS_DUE_WHERE "WHERE t.due <= ?1 ORDER BY t.due, t.id LIMIT ?2"
 
 /* A borrower's columns as borrower_read reads them, each after prefix p
@@ -406,30 +411,34 @@ static const char *const sql[S_COUNT] = {
         "WHERE borrower_id = ?1 ORDER BY id",
     /* A new case is two rows (schema 21): case_rows' columns numbered
      * as the case's fields (bind_case), case_steps' its own
-     * (bind_steps). */
+     * (bind_steps). case_rows' row is written second, keyed by the
+     * rowid of the first (?5, schema 32). */
     [S_CASE_INSERT] =
         "INSERT INTO case_rows(id, borrower_id, workflow, version, error, "
         "product, currency, principal, balance, amount_due, fees, due_date, "
-        "opened_at, score, tags, data, queue, on_hold) VALUES (?1, ?2, ?3, "
-        "?4, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-        "?21)",
+        "opened_at, score, tags, data, queue, on_hold, step_row) VALUES (?1, "
+        "?2, ?3, ?4, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20, ?21, ?5)",
     /* A case written at its opening's run (held_write_first) names the
      * run and the timers its handler set (?5, ?6; 0 and '' otherwise):
-     * one write instead of two. */
+     * one write instead of two. Its rowid ?7, NULL for the next. */
     [S_CASE_INSERT_RUN] =
-        "INSERT INTO case_steps(id, state, closed, outcome, journal_last, "
-        "timer_keys) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO case_steps(rowid, id, state, closed, outcome, "
+        "journal_last, timer_keys) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
+    /* The largest case_steps rowid: the next cases' rows follow it
+     * (pending_flush). */
+    [S_CASE_STEP_LAST] = "SELECT coalesce(max(rowid), 0) FROM case_steps",
     [S_CASE_UPDATE] =
         "UPDATE case_rows SET product = ?2, currency = ?3, principal = ?4, "
         "balance = ?5, amount_due = ?6, fees = ?7, due_date = ?8, score = ?9,"
-        " data = ?10, tags = ?11, reduced = ?12 WHERE id = ?1",
+        " data = ?10, tags = ?11, reduced = ?12 WHERE " CASE_ROW_OF("?1"),
     /* timer_keys and journal_last last: the step's read of its case
      * brings them. */
     /* The view's join, of the tables: its case_steps rowid too, which
      * the timers its step sets keep (step_row_of). */
     [S_CASE_GET] = "SELECT " CASE_ROW_STEP_COLS
-                   " FROM case_rows r JOIN case_steps s ON s.id = r.id "
-                   "WHERE r.id = ?1",
+                   " FROM case_steps s JOIN case_rows r ON r.step_row = "
+                   "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
     /* A timer's case's rowid, where its write follows no read of the
@@ -464,14 +473,17 @@ static const char *const sql[S_COUNT] = {
     [S_CASE_JOURNAL] =
         "UPDATE case_steps SET journal_last = ?2, "
         "timer_keys = coalesce(?3, timer_keys) WHERE id = ?1",
-    [S_CASE_ERROR] = "UPDATE case_rows SET error = ?2 WHERE id = ?1",
-    [S_CASE_DATA] = "UPDATE case_rows SET data = ?2 WHERE id = ?1",
-    [S_CASE_TAGS] = "UPDATE case_rows SET tags = ?2 WHERE id = ?1",
-    [S_CASE_QUEUE] = "UPDATE case_rows SET queue = ?2 WHERE id = ?1",
+    [S_CASE_ERROR] =
+        "UPDATE case_rows SET error = ?2 WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_DATA] = "UPDATE case_rows SET data = ?2 WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_TAGS] = "UPDATE case_rows SET tags = ?2 WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_QUEUE] =
+        "UPDATE case_rows SET queue = ?2 WHERE " CASE_ROW_OF("?1"),
     [S_CASE_MONEY] =
         "UPDATE case_rows SET balance = ?2, amount_due = ?3, overpaid = ?4 "
-        "WHERE id = ?1",
-    [S_CASE_HOLD] = "UPDATE case_rows SET on_hold = ?2 WHERE id = ?1",
+        "WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_HOLD] =
+        "UPDATE case_rows SET on_hold = ?2 WHERE " CASE_ROW_OF("?1"),
     [S_CASE_WORKFLOW] =
         "UPDATE cases SET workflow = ?2, version = ?3, "
         "state = ?4 WHERE id = ?1",
@@ -538,22 +550,15 @@ static const char *const sql[S_COUNT] = {
     [S_TIMERS_DUE_BARE] =
         "SELECT id, case_id, due, event, data FROM timers "
         "WHERE due <= ?1 ORDER BY due, id LIMIT ?2",
-    /* The cases of a claim whose case ids came in key order, read as
-     * ranges, a cursor walking each table forward (ahead_ranges): a row
-     * a step instead of a key looked up (three of them a case, 2.1k
-     * instructions each). No upper bound: stepped no further than the
-     * claim's last id (range_to), and a bound is a comparison a row.
-     * case_rows' columns numbered as CASE_COLS, those case_steps holds
-     * NULL. */
-    [S_CLAIM_ROWS] =
-        "SELECT id, borrower_id, workflow, version, NULL, NULL, NULL, error, "
-        "product, currency, principal, balance, amount_due, fees, due_date, "
-        "opened_at, score, tags, data, queue, on_hold, overpaid, reduced "
-        "FROM case_rows WHERE id >= ?1 ORDER BY id",
-    [S_CLAIM_STEPS] =
-        "SELECT id, state, closed, outcome, timer_keys, journal_last, "
-        "tasks_open, message_last, rowid FROM case_steps "
-        "WHERE id >= ?1 ORDER BY id",
+    /* The cases of a claim whose case ids came in key order, read as a
+     * range, a cursor walking case_steps' ids forward and each row's
+     * case_rows beside it at the same rowid (ahead_ranges): a row a step
+     * instead of a key looked up (2.1k instructions each). No upper
+     * bound: stepped no further than the claim's last id (range_to), and
+     * a bound is a comparison a row. Columns as S_CASE_GET's. */
+    [S_CLAIM_STEPS] = "SELECT " CASE_ROW_STEP_COLS
+                      " FROM case_steps s JOIN case_rows r ON r.step_row = "
+                      "s.rowid AND r.id = s.id WHERE s.id >= ?1 ORDER BY s.id",
     [S_CLAIM_BORROWERS] = "SELECT " BORROWER_COLS("") " FROM borrowers "
                           "WHERE id >= ?1 ORDER BY id",
     [S_SCHEMA_VERSION] = "PRAGMA schema_version",
@@ -813,7 +818,8 @@ static const char *const sql[S_COUNT] = {
         "AND status <> 'cancelled' AND id <> ?5 AND (status <> 'deferred' OR "
         "id < ?5) ORDER BY at DESC LIMIT ?6",
     [S_CONTACTS_MSG_BORROWER] =
-        MESSAGE_CHAIN("id IN (SELECT id FROM case_rows WHERE borrower_id = ?1)",
+        MESSAGE_CHAIN("rowid IN (SELECT step_row FROM case_rows "
+                      "WHERE borrower_id = ?1)",
                       " AND m.at > ?3") "SELECT at FROM "
         "messages WHERE "
         "id IN (SELECT id FROM r) AND channel = ?2 AND at > ?3 AND "
@@ -3378,14 +3384,17 @@ static int sq_borrower_cases(sq *st, const char *borrower_id, store_row_fn fn,
   return each_row(st, s, fn, ud, err);
 }
 
-/* S_CASE_INSERT's parameters from ?at + 1: ?5 to ?7 (state, closed,
- * outcome) are case_steps' (bind_steps), left unbound here: binding
- * them anyway was 3 of 21 bindings a row for nothing. */
-static void bind_case(sqlite3_stmt *s, int at, const store_case *c) {
+/* S_CASE_INSERT's parameters from ?at + 1, its case_steps rowid ?at + 5:
+ * ?6 and ?7 (closed, outcome) are case_steps' (bind_steps), left
+ * unbound here: binding them anyway was 2 of 21 bindings a row for
+ * nothing. */
+static void bind_case(sqlite3_stmt *s, int at, const store_case *c,
+                      int64_t step_row) {
   bind_text(s, at + 1, c->id);
   bind_text(s, at + 2, c->borrower_id);
   bind_text(s, at + 3, c->workflow);
   sqlite3_bind_int(s, at + 4, c->version);
+  sqlite3_bind_int64(s, at + 5, step_row);
   bind_text(s, at + 8, c->error);
   bind_text(s, at + 9, c->product);
   bind_text(s, at + 10, c->currency);
@@ -3441,15 +3450,20 @@ static int case_inserted(sq *st, const store_case *c, rc_error *err) {
 static int keys_apart_begin(sq *st, rc_error *err);
 static int keys_apart_end(sq *st, int rc, rc_error *err);
 
-/* The step row's six parameters from ?at + 1 (S_CASE_INSERT_RUN). */
+/* The step row's seven parameters from ?at + 1 (S_CASE_INSERT_RUN), its
+ * rowid ?at + 7 the next (NULL) when 0. */
 static void bind_steps(sqlite3_stmt *s, int at, const store_case *c,
-                       int64_t run, const char *keys) {
+                       int64_t run, const char *keys, int64_t rowid) {
   bind_text(s, at + 1, c->id);
   bind_text(s, at + 2, c->state);
   sqlite3_bind_int(s, at + 3, c->closed);
   bind_text(s, at + 4, c->outcome);
   sqlite3_bind_int64(s, at + 5, run);
   bind_text(s, at + 6, keys ? keys : "");
+  if (rowid)
+    sqlite3_bind_int64(s, at + 7, rowid);
+  else
+    sqlite3_bind_null(s, at + 7);
 }
 
 /* Case id's case_steps rowid, as just read or inserted: where its step's
@@ -3467,7 +3481,7 @@ static void step_row_seen(sq *st, const char *id, int64_t rowid) {
 
 static int case_rows_insert(sq *st, const store_case *c, int64_t run,
                             const char *keys, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_CASE_INSERT);
+  sqlite3_stmt *s;
   int rc;
   /* Its borrower may be waiting to be written (borrowers_flush). */
   if ((rc = borrowers_flush(st, err)) != RC_OK) return rc;
@@ -3475,15 +3489,18 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
    * is hidden by the view and keeps its id taken. */
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
   /* Every parameter of both is bound each time (an import's every row):
-   * their bindings are not cleared after. */
-  bind_case(s, 0, c);
-  if ((rc = exec_wrote(st, s, 1, "case_rows", err, "insert case")) == RC_OK) {
-    s = stmt(st, S_CASE_INSERT_RUN);
-    bind_steps(s, 0, c, run, keys);
-    rc = exec_wrote(st, s, 1, "case_steps", err, "insert case");
+   * their bindings are not cleared after. case_steps' row first: its
+   * rowid is case_rows' key (schema 32), and in hand for the timers its
+   * opening sets (step_row_of). */
+  s = stmt(st, S_CASE_INSERT_RUN);
+  bind_steps(s, 0, c, run, keys, 0);
+  if ((rc = exec_wrote(st, s, 1, "case_steps", err, "insert case")) == RC_OK) {
+    int64_t rowid = sqlite3_last_insert_rowid(st->db);
+    step_row_seen(st, c->id, rowid);
+    s = stmt(st, S_CASE_INSERT);
+    bind_case(s, 0, c, rowid);
+    rc = exec_wrote(st, s, 1, "case_rows", err, "insert case");
   }
-  /* Its rowid in hand for the timers its opening sets (step_row_of). */
-  if (rc == RC_OK) step_row_seen(st, c->id, sqlite3_last_insert_rowid(st->db));
   return keys_apart_end(st, rc, err);
 }
 
@@ -3528,6 +3545,8 @@ static const unsigned char held_why[S_COUNT] = {
      * held ones first), or an import's row: one never gives an id twice. */
     [S_CASE_INSERT] = SQLITE_HELD_OWN,
     [S_CASE_INSERT_RUN] = SQLITE_HELD_OWN,
+    /* Their rowids, read by the writer of the held cases (pending_flush). */
+    [S_CASE_STEP_LAST] = SQLITE_HELD_OWN,
     /* An import's look-up of a row's id: never a held one (as above). */
     [S_CASE_OPENING] = SQLITE_HELD_OWN,
     /* The next timer id at a due time: its caller writes a held timer
@@ -3762,42 +3781,47 @@ static int pending_write_one(sq *st, const struct pending_run *r,
   return exec_wrote(st, s, 1, "timers", err, "insert timer");
 }
 
+static int count_of(sq *st, int which, const char *arg, int64_t *count,
+                    rc_error *err);
+
 /* Writes the pending runs: PENDING_RUNS of them as one INSERT a table
  * (their timers too when each has one), fewer one by one. */
 static int pending_flush(sq *st, rc_error *err) {
   sqlite3_stmt *run, *rows, *steps, *timers = NULL;
   int n = st->npending, with_timer = 0, rc = RC_OK, i,
       writing = st->held.writing;
+  int64_t last = 0;
   if (n == 0) return RC_OK;
   /* Their cases' borrowers first. */
   if ((rc = borrowers_flush(st, err)) != RC_OK) return rc;
   st->held.writing = 1; /* no barrier: they are being written */
   for (i = 0; i < n; i++) with_timer += st->pending[i].timer;
+  /* The batch gives its case_steps rows the rowids after the last one,
+   * which their case_rows rows take as their key (schema 32) and their
+   * timers keep: SQLite's own choice for a row without one, given
+   * explicitly so that it holds whatever SQLite would choose. */
   if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&
       (rows = batch_stmt(st, 1, S_CASE_INSERT, 21)) &&
-      (steps = batch_stmt(st, 2, S_CASE_INSERT_RUN, 6)) &&
-      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 7)))) {
+      (steps = batch_stmt(st, 2, S_CASE_INSERT_RUN, 7)) &&
+      (with_timer < n || (timers = batch_stmt(st, 3, S_TIMER_INSERT_ID, 7))) &&
+      (rc = count_of(st, S_CASE_STEP_LAST, NULL, &last, err)) == RC_OK &&
+      last < INT64_MAX - PENDING_RUNS) {
     for (i = 0; i < n; i++) {
       const struct pending_run *r = &st->pending[i];
       bind_run(run, i * 6, r->run, r->c.id, r->at, r->n, r->head, r->rows,
                r->len);
-      bind_case(rows, i * 21, &r->c);
-      bind_steps(steps, i * 6, &r->c, r->run, r->keys);
+      bind_case(rows, i * 21, &r->c, last + 1 + i);
+      bind_steps(steps, i * 7, &r->c, r->run, r->keys, last + 1 + i);
       if (timers)
         bind_timer(timers, i * 7, r->c.id, r->due, r->event, r->data, r->scoped,
-                   r->id, 0);
+                   r->id, last + 1 + i);
     }
     if ((rc = exec_wrote(st, run, n, "journal_runs", err, "journal")) ==
             RC_OK &&
-        (rc = exec_wrote(st, rows, n, "case_rows", err, "insert case")) ==
-            RC_OK &&
         (rc = exec_wrote(st, steps, n, "case_steps", err, "insert case")) ==
+            RC_OK &&
+        (rc = exec_wrote(st, rows, n, "case_rows", err, "insert case")) ==
             RC_OK) {
-      /* One INSERT of n rows into a table with rowids: the last row's
-       * rowid and the n - 1 before it (max + 1 each; a hint only). */
-      int64_t last = sqlite3_last_insert_rowid(st->db);
-      for (i = 0; timers && i < n; i++)
-        sqlite3_bind_int64(timers, i * 7 + 7, last - (n - 1 - i));
       if (timers) rc = exec_wrote(st, timers, n, "timers", err, "insert timer");
       for (i = 0; rc == RC_OK && !timers && i < n; i++) {
         const struct pending_run *r = &st->pending[i];
@@ -3805,11 +3829,11 @@ static int pending_flush(sq *st, rc_error *err) {
         if (!r->timer) continue;
         s = stmt(st, S_TIMER_INSERT_ID);
         bind_timer(s, 0, r->c.id, r->due, r->event, r->data, r->scoped, r->id,
-                   last - (n - 1 - i));
+                   last + 1 + i);
         rc = exec_wrote(st, s, 1, "timers", err, "insert timer");
       }
     }
-  } else {
+  } else if (rc == RC_OK) {
     for (i = 0; rc == RC_OK && i < n; i++)
       rc = pending_write_one(st, &st->pending[i], err);
   }
@@ -5789,8 +5813,6 @@ static inline int ahead_keep(sq *st, const ahead_cols *c) {
       return 0;
   }
   case_numbers(c->r, c->rc, &a->c);
-  /* A range's case_rows holds NULL there (S_CLAIM_ROWS). */
-  if (c->s != c->r) a->c.closed = sqlite3_column_int(c->s, c->sc + 1);
   a->journal_last = sqlite3_column_int64(c->s, c->sk + 1);
   a->tasks_open = sqlite3_column_int(c->s, c->sk + 2);
   a->message_last = sqlite3_column_int64(c->s, c->sk + 3);
@@ -5931,32 +5953,26 @@ static int ahead_range_borrowers(sq *st, int n) {
 
 /* The cases of claimed timers t[0..n), their case ids in key order
  * (claim_ordered), kept for ahead_take as S_TIMERS_DUE would have kept
- * them, read by walking case_rows and case_steps from the first id to
+ * them, read by walking case_steps and case_rows from the first id to
  * the last beside the timers: a row a step, not a look-up. 0 when out
  * of memory or a read failed (then none is kept: the steps read their
  * cases, never counting on a failed read); *far set when the ranges
  * held many more rows than the claim. */
 static int ahead_ranges(sq *st, const store_timer *t, int n, int *far) {
-  sqlite3_stmt *r = stmt(st, S_CLAIM_ROWS), *s = stmt(st, S_CLAIM_STEPS);
-  ahead_cols c = {r, s, NULL, 0, 1, 4, 0};
-  range rows = {r, SQLITE_ROW, 0}, steps = {s, SQLITE_ROW, 0};
+  sqlite3_stmt *s = stmt(st, S_CLAIM_STEPS);
+  ahead_cols c = {s, s, NULL, 0, 4, 23, 0};
+  range steps = {s, SQLITE_ROW, 0};
   int skipped = 0, ok = 1, i;
-  bind_text(r, 1, t[0].case_id);
   bind_text(s, 1, t[0].case_id);
-  rows.rc = sqlite3_step(r);
   steps.rc = sqlite3_step(s);
   for (i = 0; ok && i < n; i++) {
-    int both = skipped <= n + RANGE_SLACK &&
-               range_to(&rows, t[i].case_id, &skipped) &&
-               range_to(&steps, t[i].case_id, &skipped);
-    ok = ahead_keep(st, both ? &c : NULL);
+    int found =
+        skipped <= n + RANGE_SLACK && range_to(&steps, t[i].case_id, &skipped);
+    ok = ahead_keep(st, found ? &c : NULL);
   }
   *far = skipped > n + RANGE_SLACK;
-  ok = ok && (rows.rc == SQLITE_ROW || rows.rc == SQLITE_DONE) &&
-       (steps.rc == SQLITE_ROW || steps.rc == SQLITE_DONE);
-  sqlite3_reset(r);
+  ok = ok && (steps.rc == SQLITE_ROW || steps.rc == SQLITE_DONE);
   sqlite3_reset(s);
-  sqlite3_clear_bindings(r);
   sqlite3_clear_bindings(s);
   return ok && (!st->ahead.with_borrowers || ahead_range_borrowers(st, n));
 }

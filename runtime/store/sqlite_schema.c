@@ -65,6 +65,88 @@
   "  DELETE FROM case_rows WHERE id = old.id;"                                \
   "END;"
 
+/* The view cases from step 33 on: both tables keyed by the same integer,
+ * step_row (case_steps' rowid), each read of a case by id one search of
+ * case_steps' id and two seeks of integer keys. The ids are compared
+ * too: a row of either table written by hand is never read as another
+ * case's. A writer by name writes case_steps first, whose rowid the
+ * case_rows row takes. */
+#define CASES_VIEW_33                                                         \
+  "CREATE VIEW cases AS SELECT s.id AS id, r.borrower_id AS borrower_id,"     \
+  "  r.workflow AS workflow, r.version AS version, s.state AS state,"         \
+  "  s.closed AS closed, s.outcome AS outcome, r.error AS error,"             \
+  "  r.product AS product, r.currency AS currency, r.principal AS principal," \
+  "  r.balance AS balance, r.amount_due AS amount_due, r.fees AS fees,"       \
+  "  r.due_date AS due_date, r.opened_at AS opened_at, r.score AS score,"     \
+  "  r.tags AS tags, r.data AS data, r.queue AS queue, r.on_hold AS on_hold," \
+  "  r.overpaid AS overpaid, r.reduced AS reduced, s.timer_keys AS"           \
+  " timer_keys,"                                                              \
+  "  s.journal_last AS journal_last, s.tasks_open AS tasks_open,"             \
+  "  s.message_last AS message_last"                                          \
+  "  FROM case_steps s JOIN case_rows r ON r.step_row = s.step_row"           \
+  "  AND r.id = s.id;"                                                        \
+  "CREATE TRIGGER cases_insert INSTEAD OF INSERT ON cases BEGIN"              \
+  "  INSERT INTO case_steps VALUES (new.id, new.state,"                       \
+  " coalesce(new.closed, 0),"                                                 \
+  "    new.outcome, coalesce(new.timer_keys, ''),"                            \
+  " coalesce(new.journal_last, 0),"                                           \
+  "    coalesce(new.tasks_open, 0), coalesce(new.message_last, 0), NULL);"    \
+  "  INSERT INTO case_rows VALUES (new.id, new.borrower_id, new.workflow,"    \
+  "    new.version, new.error, new.product, new.currency,"                    \
+  "    coalesce(new.principal, 0), coalesce(new.balance, 0),"                 \
+  "    coalesce(new.amount_due, 0), coalesce(new.fees, 0), new.due_date,"     \
+  "    new.opened_at, new.score, coalesce(new.tags, '[]'),"                   \
+  "    coalesce(new.data, '{}'), new.queue, coalesce(new.on_hold, 0),"        \
+  "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0),"                  \
+  "    (SELECT step_row FROM case_steps WHERE id = new.id));"                 \
+  "END;"                                                                      \
+  "CREATE TRIGGER cases_update INSTEAD OF UPDATE ON cases BEGIN"              \
+  "  UPDATE case_rows SET id = new.id, borrower_id = new.borrower_id,"        \
+  "    workflow = new.workflow, version = new.version, error = new.error,"    \
+  "    product = new.product, currency = new.currency,"                       \
+  "    principal = new.principal, balance = new.balance,"                     \
+  "    amount_due = new.amount_due, fees = new.fees, due_date ="              \
+  " new.due_date,"                                                            \
+  "    opened_at = new.opened_at, score = new.score, tags = new.tags,"        \
+  "    data = new.data, queue = new.queue, on_hold = new.on_hold,"            \
+  "    overpaid = new.overpaid, reduced = new.reduced"                        \
+  "    WHERE step_row = (SELECT step_row FROM case_steps WHERE id = old.id);" \
+  "  UPDATE case_steps SET id = new.id, state = new.state, closed ="          \
+  " new.closed,"                                                              \
+  "    outcome = new.outcome, timer_keys = new.timer_keys,"                   \
+  "    journal_last = new.journal_last, tasks_open = new.tasks_open,"         \
+  "    message_last = new.message_last WHERE id = old.id;"                    \
+  "END;"                                                                      \
+  "CREATE TRIGGER cases_delete INSTEAD OF DELETE ON cases BEGIN"              \
+  "  DELETE FROM case_rows"                                                   \
+  "    WHERE step_row = (SELECT step_row FROM case_steps WHERE id = old.id);" \
+  "  DELETE FROM case_steps WHERE id = old.id;"                               \
+  "END;"
+
+/* case_rows' columns after its id (steps 21 and 33). */
+#define CASE_ROWS_COLUMNS                                               \
+  "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"               \
+  "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"     \
+  "  product TEXT, currency TEXT NOT NULL,"                             \
+  "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"      \
+  "  balance INTEGER NOT NULL DEFAULT 0,"                               \
+  "  amount_due INTEGER NOT NULL DEFAULT 0,"                            \
+  "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"                \
+  "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"            \
+  "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}'," \
+  "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"                   \
+  "  overpaid INTEGER NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"        \
+  "  reduced INTEGER NOT NULL DEFAULT 0 CHECK (reduced >= 0)"
+
+/* case_steps' columns after its id (steps 21, 29 and 33). */
+#define CASE_STEPS_COLUMNS                             \
+  " state TEXT NOT NULL,"                              \
+  "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT," \
+  "  timer_keys TEXT NOT NULL DEFAULT '',"             \
+  "  journal_last INTEGER NOT NULL DEFAULT 0,"         \
+  "  tasks_open INTEGER NOT NULL DEFAULT 0,"           \
+  "  message_last INTEGER NOT NULL DEFAULT 0"
+
 static const char *const migrations[] = {
     /* 1: the first schema */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -576,29 +658,13 @@ static const char *const migrations[] = {
      * rebuilt without the moved columns in key order, as step 9 did;
      * figures_arm_new reads it, so it is made again after. */
     "CREATE TABLE case_steps("
-    "  id TEXT PRIMARY KEY, state TEXT NOT NULL,"
-    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
-    "  timer_keys TEXT NOT NULL DEFAULT '',"
-    "  journal_last INTEGER NOT NULL DEFAULT 0,"
-    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
-    "  message_last INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "  id TEXT PRIMARY KEY," CASE_STEPS_COLUMNS ") WITHOUT ROWID;"
     "INSERT INTO case_steps SELECT id, state, closed, outcome, timer_keys,"
     "  journal_last, tasks_open, message_last FROM cases ORDER BY id;"
     "ALTER TABLE cases RENAME TO case_rows;"
     "CREATE TABLE case_rows_v21("
     "  id TEXT PRIMARY KEY,"
-    "  borrower_id TEXT NOT NULL REFERENCES borrowers(id),"
-    "  workflow TEXT NOT NULL, version INTEGER NOT NULL, error TEXT,"
-    "  product TEXT, currency TEXT NOT NULL,"
-    "  principal INTEGER NOT NULL DEFAULT 0 CHECK (principal >= 0),"
-    "  balance INTEGER NOT NULL DEFAULT 0,"
-    "  amount_due INTEGER NOT NULL DEFAULT 0,"
-    "  fees INTEGER NOT NULL DEFAULT 0 CHECK (fees >= 0),"
-    "  due_date TEXT, opened_at INTEGER NOT NULL, score REAL,"
-    "  tags TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL DEFAULT '{}',"
-    "  queue TEXT, on_hold INTEGER NOT NULL DEFAULT 0,"
-    "  overpaid INTEGER NOT NULL DEFAULT 0 CHECK (overpaid >= 0),"
-    "  reduced INTEGER NOT NULL DEFAULT 0 CHECK (reduced >= 0)) WITHOUT ROWID;"
+    CASE_ROWS_COLUMNS ") WITHOUT ROWID;"
     "INSERT INTO case_rows_v21 SELECT id, borrower_id, workflow, version, error,"
     "  product, currency, principal, balance, amount_due, fees, due_date,"
     "  opened_at, score, tags, data, queue, on_hold, overpaid, reduced"
@@ -720,12 +786,7 @@ static const char *const migrations[] = {
      * view and its triggers go with the old table and are made again. */
     "DROP VIEW cases;"
     "CREATE TABLE case_steps_v29("
-    "  id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL,"
-    "  closed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
-    "  timer_keys TEXT NOT NULL DEFAULT '',"
-    "  journal_last INTEGER NOT NULL DEFAULT 0,"
-    "  tasks_open INTEGER NOT NULL DEFAULT 0,"
-    "  message_last INTEGER NOT NULL DEFAULT 0);"
+    "  id TEXT PRIMARY KEY NOT NULL," CASE_STEPS_COLUMNS ");"
     "INSERT INTO case_steps_v29 SELECT id, state, closed, outcome, timer_keys,"
     "  journal_last, tasks_open, message_last FROM case_steps ORDER BY id;"
     "DROP TABLE case_steps;"
@@ -760,6 +821,62 @@ static const char *const migrations[] = {
      * one read of the tasks; nothing is rewritten. */
     "CREATE INDEX IF NOT EXISTS tasks_claimed ON tasks(id)"
     "  WHERE status = 'claimed';",
+    /* 33: case_rows keyed by its case's case_steps rowid: the claim
+     * reads a timer's case as two seeks of integer keys from the timer's
+     * step_row (schema 30), where case_rows was a search of the id's text
+     * keys, and a new case's row is appended, not put among the ids (see
+     * docs/cli.md for what it saves). Both tables name that integer as a
+     * column, step_row, their INTEGER PRIMARY KEY: the link is then kept
+     * by VACUUM, a dump and a restore, where a plain rowid may be
+     * numbered anew. case_steps keeps its rowids (the timers' step_row
+     * stay right). Nothing keys case_rows by id now: readers by id find
+     * the case_steps row first (the view cases, the store's writes), and
+     * the keys of events, tasks, payments, promises and plans name
+     * case_steps(id), which holds the same ids (their text edited in
+     * place, as steps 20 and 25 did). A case_rows row without its
+     * case_steps row (the view never showed it) stops the step, named.
+     * The view, its triggers and figures_arm_new, which read case_rows by
+     * id, are made again; the old rename, as 29's, for a view of the
+     * owner's reading either table. */
+    "SELECT 'case_rows', r.id, 'case_steps row (written by hand? delete"
+    "  it or give it one)' FROM case_rows r WHERE NOT EXISTS (SELECT 1"
+    "  FROM case_steps s WHERE s.id = r.id) LIMIT 1;"
+    "DROP VIEW cases;"
+    "DROP TRIGGER IF EXISTS figures_arm_new;"
+    "CREATE TABLE case_steps_v33("
+    "  id TEXT NOT NULL UNIQUE," CASE_STEPS_COLUMNS ","
+    "  step_row INTEGER PRIMARY KEY);"
+    "INSERT INTO case_steps_v33 SELECT id, state, closed, outcome, timer_keys,"
+    "  journal_last, tasks_open, message_last, rowid FROM case_steps"
+    "  ORDER BY rowid;"
+    "CREATE TABLE case_rows_v33("
+    "  id TEXT NOT NULL,"
+    CASE_ROWS_COLUMNS ","
+    "  step_row INTEGER PRIMARY KEY);"
+    "INSERT INTO case_rows_v33 SELECT r.id, r.borrower_id, r.workflow,"
+    "  r.version, r.error, r.product, r.currency, r.principal, r.balance,"
+    "  r.amount_due, r.fees, r.due_date, r.opened_at, r.score, r.tags,"
+    "  r.data, r.queue, r.on_hold, r.overpaid, r.reduced, s.rowid"
+    "  FROM case_steps s JOIN case_rows r ON r.id = s.id ORDER BY s.rowid;"
+    "DROP TABLE case_rows;"
+    "DROP TABLE case_steps;"
+    "PRAGMA legacy_alter_table = ON;"
+    "ALTER TABLE case_steps_v33 RENAME TO case_steps;"
+    "ALTER TABLE case_rows_v33 RENAME TO case_rows;"
+    "PRAGMA legacy_alter_table = OFF;"
+    "CREATE INDEX cases_borrower ON case_rows(borrower_id);"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms SELECT new.experiment, new.arm, c.workflow,"
+    "    1, 0, 0 FROM case_steps s JOIN case_rows c ON c.step_row = s.step_row"
+    "    AND c.id = s.id WHERE s.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    CASES_VIEW_33
+    "PRAGMA writable_schema = ON;"
+    "UPDATE sqlite_schema SET sql = replace(replace(sql,"
+    "  'REFERENCES \"case_rows\"(id)', 'REFERENCES \"case_steps\"(id)'),"
+    "  'REFERENCES case_rows(id)', 'REFERENCES case_steps(id)')"
+    "  WHERE type = 'table' AND sql LIKE '%REFERENCES%case_rows%';",
 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
@@ -821,10 +938,10 @@ static int own_trigger_on_cases(sqlite3 *db, rc_error *err) {
   return found;
 }
 
-/* Steps 28 and 29 copy the columns recoup made of the table they make
- * again (contacts; case_steps): a column the book's owner added (ALTER
- * TABLE ... ADD COLUMN) would be gone with its values, unsaid. Refused,
- * naming it, before anything is changed. */
+/* Steps 28, 29 and 33 copy the columns recoup made of the table they make
+ * again (contacts; case_steps; both case tables): a column the book's owner
+ * added (ALTER TABLE ... ADD COLUMN) would be gone with its values, unsaid.
+ * Refused, naming it, before anything is changed. */
 static int own_column_on(sqlite3 *db, int step, const char *table,
                          const char *known, rc_error *err) {
   sqlite3_stmt *s;
@@ -896,6 +1013,20 @@ static const char own_on_steps[] =
     " ('cases_insert', 'cases_update', 'cases_delete')) OR (type = 'index'"
     " AND tbl_name = 'case_steps' COLLATE NOCASE AND sql IS NOT NULL))"
     " ORDER BY rowid";
+
+/* Step 33 makes case_rows and case_steps again, which drops the
+ * triggers and indexes on them, and the view cases with the triggers on
+ * it: those of the book's owner, read first as own_on_steps reads them
+ * for 29. */
+static const char own_on_rows[] =
+    "SELECT sql FROM sqlite_schema WHERE ((type = 'trigger' AND"
+    " (tbl_name = 'case_rows' COLLATE NOCASE OR"
+    " tbl_name = 'case_steps' COLLATE NOCASE OR"
+    " tbl_name = 'cases' COLLATE NOCASE) AND name NOT IN"
+    " ('cases_insert', 'cases_update', 'cases_delete')) OR (type = 'index'"
+    " AND (tbl_name = 'case_rows' COLLATE NOCASE OR"
+    " tbl_name = 'case_steps' COLLATE NOCASE) AND sql IS NOT NULL AND"
+    " name <> 'cases_borrower')) ORDER BY rowid";
 
 /* Step 30 fills timers.step_row with an UPDATE of every timer, which
  * fires the owner's UPDATE triggers on timers: one that refuses updates
@@ -1093,7 +1224,20 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
                        "'id', 'state', 'closed', 'outcome', 'timer_keys',"
                        " 'journal_last', 'tasks_open', 'message_last'",
                        err)) ||
-        (version + 1 == 30 && own_step_row(db, err))) {
+        (version + 1 == 30 && own_step_row(db, err)) ||
+        (version + 1 == 33 &&
+         own_column_on(db, 33, "case_rows",
+                       "'id', 'borrower_id', 'workflow', 'version', 'error',"
+                       " 'product', 'currency', 'principal', 'balance',"
+                       " 'amount_due', 'fees', 'due_date', 'opened_at',"
+                       " 'score', 'tags', 'data', 'queue', 'on_hold',"
+                       " 'overpaid', 'reduced'",
+                       err)) ||
+        (version + 1 == 33 &&
+         own_column_on(db, 33, "case_steps",
+                       "'id', 'state', 'closed', 'outcome', 'timer_keys',"
+                       " 'journal_last', 'tasks_open', 'message_last'",
+                       err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
@@ -1105,6 +1249,7 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
         (version + 1 == 29 && own_objects_on(db, own_on_steps, &own, &msg)) ||
         (version + 1 == 30 && (own_objects_on(db, own_on_timers, &own, &msg) ||
                                own_triggers_dropped(db, &msg))) ||
+        (version + 1 == 33 && own_objects_on(db, own_on_rows, &own, &msg)) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&
