@@ -5952,7 +5952,7 @@ static void test_task_page_gives_the_claimed_tasks(void **state) {
   assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
                               "name = 'tasks_claimed'"),
                    1);
-  exec_sql("DROP INDEX tasks_claimed; PRAGMA user_version = 31;");
+  exec_sql(ROWS_DOWN "DROP INDEX tasks_claimed; PRAGMA user_version = 31;");
   st = open_store();
   ids[0] = '\0';
   assert_int_equal(store_tasks_page(st, NULL, "claimed", NULL, NULL, 0, 10,
