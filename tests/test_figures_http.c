@@ -442,7 +442,8 @@ static void test_two_currencies_are_summed_apart(void **state) {
   /* a case has a currency: none given is the institution's, an empty
    * one is refused */
   expect(call("POST", "/v1/cases", INGEST,
-              "{\"id\":\"N\",\"currency\":\"\",\"balance\":100,\"due_date\":\"2026-01-01\","
+              "{\"id\":\"N\",\"currency\":\"\",\"balance\":100,\"due_date\":"
+              "\"2026-01-01\","
               "\"borrower\":{\"id\":\"BN\"}}"),
          422, "\"field\":\"currency\"");
   open_case_in("U", "USD", 500000, -10);

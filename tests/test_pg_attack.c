@@ -317,7 +317,8 @@ static void pay_then_write(store *st, const char *id, const char *other,
   assert_int_equal(store_case_try_hold(st, id, &c, &busy, &err), RC_OK);
   assert_int_equal(busy, 0);
   store_case_free(&c);
-  assert_int_equal(store_payment_insert(st, id, 10, "CNY", ref, 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, id, 10, "CNY", ref, 1, &err),
+                   RC_OK);
   assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
 }
 

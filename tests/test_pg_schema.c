@@ -1012,12 +1012,14 @@ static void test_a_version_18_books_money_is_kept_by_currency(void **state) {
   fixture *f = *state;
   rc_error err = {0};
   static const char states[] =
-      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT workflow || '/' || "
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "workflow || '/' || "
       "state || '/' || currency || '/' || sum(cases) || '/' || sum(balance) "
       "AS k FROM figures_states GROUP BY workflow, state, currency HAVING "
       "sum(cases) <> 0) x";
   static const char dues[] =
-      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT due_date || '/' || "
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "due_date || '/' || "
       "currency || '/' || sum(cases) || '/' || sum(balance) AS k FROM "
       "figures_due GROUP BY due_date, currency HAVING sum(cases) <> 0) x";
   PGresult *r;
@@ -1033,8 +1035,9 @@ static void test_a_version_18_books_money_is_kept_by_currency(void **state) {
                    "('C1', 100, 'P1', 1), ('C3', 10000, 'P3', 2)"));
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
-  r = pgt_exec(f->c, "SELECT string_agg(ref || ' ' || currency, ', ' ORDER "
-                     "BY ref) FROM payments");
+  r = pgt_exec(f->c,
+               "SELECT string_agg(ref || ' ' || currency, ', ' ORDER "
+               "BY ref) FROM payments");
   assert_non_null(r);
   assert_string_equal(PQgetvalue(r, 0, 0), "P1 CNY, P3 HRK");
   PQclear(r);
@@ -1050,8 +1053,9 @@ static void test_a_version_18_books_money_is_kept_by_currency(void **state) {
                       "2026-11-01/HRK/1/753450");
   PQclear(r);
   /* moved to euro by another writer, its balance restated */
-  PQclear(pgt_exec(f->c, "UPDATE cases SET currency = 'EUR', balance = "
-                         "98671 WHERE id = 'C3'"));
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET currency = 'EUR', balance = "
+                   "98671 WHERE id = 'C3'"));
   r = pgt_exec(f->c, states);
   assert_non_null(r);
   assert_string_equal(PQgetvalue(r, 0, 0),

@@ -1625,7 +1625,8 @@ static void test_event_keys_and_payment_refs_are_idempotent(void **state) {
                    RC_ECONFLICT);
   store_events_pending(st, &pending, NULL);
   assert_int_equal(pending, 1);
-  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err),
                    RC_ECONFLICT);
   assert_int_equal(store_payment_by_ref(st, "R1", was, sizeof was, &amount,
@@ -1653,15 +1654,18 @@ static void test_a_failed_event_costs_only_its_savepoint(void **state) {
   add_case(st, "L1");
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   assert_int_equal(store_release(st, &err), RC_OK);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "L1", 50, "CNY", "R2", 2, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 50, "CNY", "R2", 2, &err),
+                   RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", -5, "CNY", "R3", 2, &err),
                    RC_EINTERNAL);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "L1", 25, "CNY", "R4", 3, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 25, "CNY", "R4", 3, &err),
+                   RC_OK);
   assert_int_equal(store_release(st, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(count_rows("SELECT sum(amount) FROM payments"), 125);
@@ -5761,8 +5765,9 @@ static void test_task_page_gives_one_assignees_tasks(void **state) {
                               "name = 'tasks_assignee'"),
                    1);
   /* A book of version 30 gets the index at its next open. */
-  exec_sql("DROP INDEX tasks_assignee; ALTER TABLE payments DROP COLUMN "
-           "currency; PRAGMA user_version = 30;");
+  exec_sql(
+      "DROP INDEX tasks_assignee; ALTER TABLE payments DROP COLUMN "
+      "currency; PRAGMA user_version = 30;");
   st = open_store();
   ids[0] = '\0';
   assert_int_equal(store_tasks_page(st, NULL, "claimed", "wang.fang", NULL, 0,

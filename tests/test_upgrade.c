@@ -1185,8 +1185,9 @@ static void test_step_32_gives_payments_and_figures_their_currency(
                  db_path, sizeof db_path);
   expect_whole(db_path, 26);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db, "SELECT group_concat(case_id || ' ' || currency, ', ') "
-                   "FROM (SELECT * FROM payments ORDER BY id LIMIT 3)");
+  v = one_text(db,
+               "SELECT group_concat(case_id || ' ' || currency, ', ') "
+               "FROM (SELECT * FROM payments ORDER BY id LIMIT 3)");
   assert_string_equal(v, "MF00001 CNY, MF00002 USD, MF00003 CNY");
   free(v);
   v = one_text(db, "SELECT count(*) FROM payments WHERE currency IS NULL");
@@ -1196,9 +1197,10 @@ static void test_step_32_gives_payments_and_figures_their_currency(
   v = one_text(db, "SELECT count(*) FROM audit");
   assert_string_equal(v, "0");
   free(v);
-  v = one_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
-                   "sqlite_schema WHERE type = 'trigger' AND tbl_name = "
-                   "'payments' ORDER BY name)");
+  v = one_text(db,
+               "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
+               "sqlite_schema WHERE type = 'trigger' AND tbl_name = "
+               "'payments' ORDER BY name)");
   assert_string_equal(v, "figures_arm_paid my_audit my_keep");
   free(v);
   sqlite3_close(db);
@@ -1213,8 +1215,9 @@ static void test_step_32_names_a_one_currency_books_figures(void **state) {
   (void)state;
   upgrade_edited("v26", "step32-one.db", "", db_path, sizeof db_path);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db, "SELECT count(*) > 0 AND count(*) = sum(currency = 'CNY')"
-                   " FROM figures_states");
+  v = one_text(db,
+               "SELECT count(*) > 0 AND count(*) = sum(currency = 'CNY')"
+               " FROM figures_states");
   assert_string_equal(v, "1");
   free(v);
   v = one_text(db, "SELECT count(*) = sum(currency = 'CNY') FROM payments");
@@ -1242,8 +1245,9 @@ static void test_step_32_names_an_own_currency_column(void **state) {
                    SQLITE_OK);
   sqlite3_close(db);
   refused_at(db_path, 31, said, sizeof said);
-  if (!strstr(said, "migration 32 failed: the column currency of your own "
-                    "on the table payments"))
+  if (!strstr(said,
+              "migration 32 failed: the column currency of your own "
+              "on the table payments"))
     fail_msg("step 32's refusal: %s", said);
   unlink(db_path);
 }
