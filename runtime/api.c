@@ -842,8 +842,9 @@ static int w_event(service *svc, job *j, json_t **reply, int *status,
 
 static int w_payment(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
-  static const char *const known[] = {"case", "amount", "ref", "at", NULL};
-  const char *case_id, *ref, *at_text;
+  static const char *const known[] = {"case", "amount", "ref", "at",
+                                      "currency", NULL};
+  const char *case_id, *ref, *at_text, *currency;
   json_t *amount;
   rc_time at = 0;
   int rc, duplicate = 0;
@@ -881,8 +882,9 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
     return rc;
   if ((rc = body_string(j->body, "at", &at_text, err))) return rc;
   if (at_text && (rc = payment_time(svc, at_text, &at, err))) return rc;
-  rc = engine_pay(svc->eng, case_id, json_integer_value(amount), ref, at,
-                  &duplicate, err);
+  if ((rc = body_string(j->body, "currency", &currency, err))) return rc;
+  rc = engine_pay_in(svc->eng, case_id, json_integer_value(amount), currency,
+                     ref, at, &duplicate, err);
   if (rc == RC_OK && duplicate) {
     *status = 200;
     *reply = json_pack("{s:s, s:s}", "status", "duplicate", "ref", ref);

@@ -42,38 +42,98 @@ static void day_string(int64_t days, char *buf, size_t size) {
 
 /* --- overview ------------------------------------------------------------ */
 
+/* Money is summed each currency apart: a row's plain amount (balance,
+ * payments, promised...) is the institution's currency's, as the
+ * report's (a sum of yuan and dollars is neither), and its by_currency
+ * lists every currency's, the institution's among them. A book of one
+ * currency reads as before, with one entry in each by_currency. */
 typedef struct overview {
   service *svc;
-  int64_t today; /* days since the epoch, in the institution's zone */
+  const char *currency; /* the institution's */
+  int64_t today;        /* days since the epoch, in the institution's zone */
   char from[16], to[16];
   json_t *by_state;
   int64_t errors;
   int64_t dpd_cases[FIG_BUCKETS], dpd_balance[FIG_BUCKETS];
+  json_t *dpd_by[FIG_BUCKETS];
   int64_t payments[WINDOW_DAYS], reduced[WINDOW_DAYS];
+  json_t *recovered_by[WINDOW_DAYS];
   int64_t kept, broken, open;
   json_t *contacts, *refusals, *queues, *collectors;
+  json_t *currencies; /* every currency with money in the figures */
 } overview;
 
+/* A row's currency: figures written before they were kept by currency
+ * say '' and were the institution's. */
+static const char *currency_of(const overview *o, const store_value *v) {
+  return v->type == STORE_TEXT && v->s[0] ? v->s : o->currency;
+}
+
+/* The entry for cur in a by_currency list, added (fields zero) when new;
+ * cur joins the book's currencies. */
+static json_t *currency_entry(overview *o, json_t *list, const char *cur,
+                              const char *f1, const char *f2) {
+  size_t i;
+  json_t *e;
+  int known = 0;
+  json_array_foreach(o->currencies, i, e) {
+    if (!strcmp(json_string_value(e), cur)) known = 1;
+  }
+  if (!known) json_array_append_new(o->currencies, json_string(cur));
+  json_array_foreach(list, i, e) {
+    if (!strcmp(json_string_value(json_object_get(e, "currency")), cur))
+      return e;
+  }
+  e = json_pack("{s:s, s:I, s:I}", "currency", cur, f1, (json_int_t)0, f2,
+                (json_int_t)0);
+  json_array_append_new(list, e);
+  return e;
+}
+
+static void add(json_t *e, const char *field, int64_t n);
+
+/* Rows: workflow, state, cases, balance, errors, closed, currency; a
+ * state's currencies one after another. */
 static int state_row(void *ud, const store_value *c, int n) {
   overview *o = ud;
+  const char *cur = currency_of(o, &c[6]);
+  size_t last = json_array_size(o->by_state);
+  json_t *e = last ? json_array_get(o->by_state, last - 1) : NULL, *m;
   (void)n;
-  json_array_append_new(
-      o->by_state,
-      json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "workflow", text(&c[0]),
-                "state", text(&c[1]), "cases", (json_int_t)c[2].i, "balance",
-                (json_int_t)c[3].i, "errors", (json_int_t)c[4].i, "closed",
-                (json_int_t)c[5].i));
+  if (!e ||
+      strcmp(json_string_value(json_object_get(e, "workflow")), text(&c[0])) ||
+      strcmp(json_string_value(json_object_get(e, "state")), text(&c[1]))) {
+    e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:[]}", "workflow",
+                  text(&c[0]), "state", text(&c[1]), "cases", (json_int_t)0,
+                  "balance", (json_int_t)0, "errors", (json_int_t)0, "closed",
+                  (json_int_t)0, "by_currency");
+    json_array_append_new(o->by_state, e);
+  }
+  add(e, "cases", c[2].i);
+  add(e, "errors", c[4].i);
+  add(e, "closed", c[5].i);
+  if (!strcmp(cur, o->currency)) add(e, "balance", c[3].i);
+  m = currency_entry(o, json_object_get(e, "by_currency"), cur, "cases",
+                     "balance");
+  add(m, "cases", c[2].i);
+  add(m, "balance", c[3].i);
   o->errors += c[4].i;
   return 0;
 }
 
+/* Rows: due_date, cases, balance, currency. */
 static int due_row(void *ud, const store_value *c, int n) {
   overview *o = ud;
   int b = figures_bucket_of(text(&c[0]), o->today);
+  const char *cur = currency_of(o, &c[3]);
+  json_t *m;
   (void)n;
   if (b < 0) b = 0; /* imports check dates: this is only a guard */
   o->dpd_cases[b] += c[1].i;
-  o->dpd_balance[b] += c[2].i;
+  if (!strcmp(cur, o->currency)) o->dpd_balance[b] += c[2].i;
+  m = currency_entry(o, o->dpd_by[b], cur, "cases", "balance");
+  add(m, "cases", c[1].i);
+  add(m, "balance", c[2].i);
   return 0;
 }
 
@@ -96,20 +156,28 @@ static int window_index(const overview *o, const char *day) {
   return k >= 0 && k < WINDOW_DAYS ? (int)k : -1;
 }
 
+/* Rows: day, currency, -, -, count, amount (payment and reduced). */
+static int recovered_row(overview *o, const store_value *c, const char *field,
+                         int64_t *sums) {
+  int k = window_index(o, text(&c[0]));
+  const char *cur = currency_of(o, &c[1]);
+  if (k < 0) return 0;
+  if (!strcmp(cur, o->currency)) sums[k] += c[5].i;
+  add(currency_entry(o, o->recovered_by[k], cur, "payments", "reduced"), field,
+      c[5].i);
+  return 0;
+}
+
 static int payment_row(void *ud, const store_value *c, int n) {
   overview *o = ud;
-  int k = window_index(o, text(&c[0]));
   (void)n;
-  if (k >= 0) o->payments[k] += c[5].i;
-  return 0;
+  return recovered_row(o, c, "payments", o->payments);
 }
 
 static int reduced_row(void *ud, const store_value *c, int n) {
   overview *o = ud;
-  int k = window_index(o, text(&c[0]));
   (void)n;
-  if (k >= 0) o->reduced[k] += c[5].i;
-  return 0;
+  return recovered_row(o, c, "reduced", o->reduced);
 }
 
 /* Adds n to obj[name][field] where obj is keyed by `key`'s value in a
@@ -148,17 +216,25 @@ static int refusal_row(void *ud, const store_value *c, int n) {
   return 0;
 }
 
+/* Rows: day, user, what (tasks_done, promises, collected), currency,
+ * count, amount. */
 static int collector_row(void *ud, const store_value *c, int n) {
   overview *o = ud;
-  json_t *e = entry(o->collectors, "user", text(&c[1]));
-  const char *what = text(&c[2]);
+  json_t *e = entry(o->collectors, "user", text(&c[1])), *by;
+  const char *what = text(&c[2]), *cur = currency_of(o, &c[3]);
+  const char *field = !strcmp(what, "promises")    ? "promised"
+                      : !strcmp(what, "collected") ? "collected"
+                                                   : NULL;
   (void)n;
   if (!strcmp(what, "tasks_done")) add(e, "tasks_done", c[4].i);
-  if (!strcmp(what, "promises")) {
-    add(e, "promises", c[4].i);
-    add(e, "promised", c[5].i);
+  if (!strcmp(what, "promises")) add(e, "promises", c[4].i);
+  if (!field) return 0;
+  if (!strcmp(cur, o->currency)) add(e, field, c[5].i);
+  if (!(by = json_object_get(e, "by_currency"))) {
+    by = json_array();
+    json_object_set_new(e, "by_currency", by);
   }
-  if (!strcmp(what, "collected")) add(e, "collected", c[5].i);
+  add(currency_entry(o, by, cur, "promised", "collected"), field, c[5].i);
   return 0;
 }
 
@@ -193,6 +269,8 @@ static json_t *collectors_json(json_t *list) {
     for (size_t f = 0; f < 4; f++)
       if (!json_object_get(v[i], fields[f]))
         json_object_set_new(v[i], fields[f], json_integer(0));
+    if (!json_object_get(v[i], "by_currency"))
+      json_object_set_new(v[i], "by_currency", json_array());
   }
   qsort(v, n, sizeof *v, by_user);
   for (i = 0; i < n; i++) json_array_append(out, v[i]);
@@ -275,7 +353,12 @@ void api_figures_overview(service *svc, http_request *req, int route,
   rc_error_clear(&err);
   memset(&o, 0, sizeof o);
   o.svc = svc;
+  o.currency = script_config(engine_script(svc->eng))->currency;
   o.today = clock_date_to_days(today);
+  /* the institution's first, then as the figures name them */
+  o.currencies = json_pack("[s]", o.currency);
+  for (int b = 0; b < FIG_BUCKETS; b++) o.dpd_by[b] = json_array();
+  for (int k = 0; k < WINDOW_DAYS; k++) o.recovered_by[k] = json_array();
   day_string(o.today - (WINDOW_DAYS - 1), o.from, sizeof o.from);
   day_string(o.today, o.to, sizeof o.to);
   o.by_state = json_array();
@@ -303,22 +386,28 @@ void api_figures_overview(service *svc, http_request *req, int route,
     json_decref(o.refusals);
     json_decref(o.queues);
     json_decref(o.collectors);
+    json_decref(o.currencies);
+    for (int b = 0; b < FIG_BUCKETS; b++) json_decref(o.dpd_by[b]);
+    for (int k = 0; k < WINDOW_DAYS; k++) json_decref(o.recovered_by[k]);
     fail(svc, req, route, &err);
     return;
   }
   by_dpd = json_array();
   for (int b = 0; b < FIG_BUCKETS; b++)
     json_array_append_new(
-        by_dpd, json_pack("{s:s, s:I, s:I}", "bucket", figures_bucket_names[b],
-                          "cases", (json_int_t)o.dpd_cases[b], "balance",
-                          (json_int_t)o.dpd_balance[b]));
+        by_dpd, json_pack("{s:s, s:I, s:I, s:o}", "bucket",
+                          figures_bucket_names[b], "cases",
+                          (json_int_t)o.dpd_cases[b], "balance",
+                          (json_int_t)o.dpd_balance[b], "by_currency",
+                          o.dpd_by[b]));
   recovered = json_array();
   for (int k = 0; k < WINDOW_DAYS; k++) {
     day_string(o.today - (WINDOW_DAYS - 1) + k, day, sizeof day);
-    json_array_append_new(recovered,
-                          json_pack("{s:s, s:I, s:I}", "day", day, "payments",
-                                    (json_int_t)o.payments[k], "reduced",
-                                    (json_int_t)o.reduced[k]));
+    json_array_append_new(
+        recovered,
+        json_pack("{s:s, s:I, s:I, s:o}", "day", day, "payments",
+                  (json_int_t)o.payments[k], "reduced",
+                  (json_int_t)o.reduced[k], "by_currency", o.recovered_by[k]));
   }
   for (size_t i = 0; i < json_array_size(o.refusals); i++) {
     json_t *e = json_array_get(o.refusals, i);
@@ -331,11 +420,11 @@ void api_figures_overview(service *svc, http_request *req, int route,
   {
     double rate = figures_rate(o.kept, o.kept + o.broken);
     out = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:o}, "
-        "s:o, s:o, s:o, s:o, s:o, s:I}",
-        "as_of", as_of, "currency",
-        script_config(engine_script(svc->eng))->currency, "period", "from",
-        o.from, "to", o.to, "by_state", o.by_state, "by_dpd", by_dpd,
+        "{s:s, s:s, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:{s:I, s:I, s:I, "
+        "s:o}, s:o, s:o, s:o, s:o, s:o, s:I}",
+        "as_of", as_of, "currency", o.currency, "currencies", o.currencies,
+        "period", "from", o.from, "to", o.to, "by_state", o.by_state,
+        "by_dpd", by_dpd,
         "recovered", recovered, "promises", "kept", (json_int_t)o.kept,
         "broken", (json_int_t)o.broken, "open", (json_int_t)o.open, "kept_rate",
         rate < 0 ? json_null() : json_real(rate), "roll_rates", rolls,

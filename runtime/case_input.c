@@ -781,6 +781,17 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
 
   if ((rc = get_string(&top, "product", &c->product, 64, err))) return rc;
   if (c->product) in->present |= IN_PRODUCT;
+  /* Every case has a currency. Left out (or null) it is the
+   * institution's, as an empty cell of a sheet; an empty string in JSON
+   * is a feed's mapping that lost the column: a dollar loan booked in
+   * yuan unsaid. */
+  v = text ? NULL : field_get(&top, "currency");
+  if (v && json_is_string(v) && json_string_length(v) == 0)
+    return rc_error_set(err, RC_EINVAL, "currency",
+                        "currency is empty: leave it out for the "
+                        "institution's (%s), or give the case's ISO 4217 "
+                        "code",
+                        default_currency);
   if ((rc = get_string(&top, "currency", &c->currency, 3, err))) return rc;
   if (c->currency) {
     const char *why = template_currency_refused(c->currency);

@@ -937,11 +937,31 @@ static int case_exists_or_opening(engine *eng, const char *id, rc_error *err) {
   return rc != RC_OK || !busy ? rc : case_busy(eng, id, err);
 }
 
+/* A case imported again in another currency (a Croatian book's HRK ->
+ * EUR): its money must come in the new currency, restated by the
+ * lender. Kept as it was, 7,534.50 kuna would read as 7,534.50 euro;
+ * recoup does not convert. The balance always, and every other amount
+ * the case holds. Its earlier payments keep theirs (payments.currency). */
+static int currency_restated(const store_case *old, const store_case *c,
+                             unsigned p, rc_error *err) {
+  const char *missing = !(p & IN_BALANCE)                          ? "balance"
+                        : !(p & IN_AMOUNT_DUE) && old->amount_due ? "amount_due"
+                        : !(p & IN_PRINCIPAL) && old->principal   ? "principal"
+                        : !(p & IN_FEES) && old->fees             ? "fees"
+                                                                  : NULL;
+  if (!missing) return RC_OK;
+  return rc_error_set(err, RC_EINVAL, "currency",
+                      "case %s is in %s: moved to %s, its %s must come in "
+                      "%s too (recoup does not convert); give the case's "
+                      "money in the new currency in the same row",
+                      c->id, old->currency, c->currency, missing, c->currency);
+}
+
 static int update_known(engine *eng, case_input *in, rc_error *err) {
   store_case old, *c = &in->c;
   json_t *fields = json_object(), *prev = json_object(), *data;
   unsigned p = in->present;
-  int rc;
+  int rc, moved;
 
   if ((rc = case_hold(eng, c->id, &old, err)) != RC_OK) {
     json_decref(fields);
@@ -984,10 +1004,14 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
     changed_money(fields, prev, "amount_due", old.amount_due, c->amount_due);
   }
   if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
+  moved = strcmp(old.currency, c->currency) != 0;
+  if (moved && (rc = currency_restated(&old, c, p, err)) != RC_OK) goto done;
   /* Lenders that feed daily snapshots instead of payments show recovery
-   * this way: a lower balance. Kept apart from the payments recoup saw. */
+   * this way: a lower balance. Kept apart from the payments recoup saw.
+   * A balance restated in another currency is no reduction. */
   c->reduced = old.reduced;
-  if (c->balance < old.balance) c->reduced += old.balance - c->balance;
+  if (!moved && c->balance < old.balance)
+    c->reduced += old.balance - c->balance;
   if (p & IN_SCORE) {
     if (!old.has_score || old.score != c->score) {
       json_object_set_new(fields, "score", json_real(c->score));
@@ -1027,8 +1051,8 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   /* Balance a snapshot took off (paid elsewhere, written down), apart
    * from the payments recoup saw; a new due date moves the case between
    * buckets of days past due. */
-  if (c->balance < old.balance &&
-      (rc = figure(eng, "reduced", NULL, NULL, NULL, 1,
+  if (!moved && c->balance < old.balance &&
+      (rc = figure(eng, "reduced", c->currency, NULL, NULL, 1,
                    old.balance - c->balance, err)) != RC_OK)
     goto done;
   if (!old.closed &&
@@ -1357,6 +1381,29 @@ static int payment_not_too_old(engine *eng, const store_case *c, rc_time at,
  * is kept as overpaid, for refund. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, int *duplicate, rc_error *err) {
+  return engine_pay_in(eng, case_id, amount, NULL, ref, at, duplicate, err);
+}
+
+/* A payment in another currency than its case's: a bank feed's USD
+ * credit on a CNY loan, or a kuna payment sent after the book moved to
+ * euro. Taking it would either change what the case owes in a currency
+ * it is not in or sum two currencies: refused, naming both. */
+static int payment_currency(const store_case *c, const char *currency,
+                            rc_error *err) {
+  char shown[24];
+  if (!currency || !strcmp(currency, c->currency)) return RC_OK;
+  rc_printable(shown, sizeof shown, currency);
+  return rc_error_set(err, RC_EINVAL, "currency",
+                      "currency %s is not case %s's (%s): a payment is "
+                      "recorded in its case's currency and recoup does not "
+                      "convert; send it converted to %s, or import the case "
+                      "again in %s first",
+                      shown, c->id, c->currency, c->currency, shown);
+}
+
+int engine_pay_in(engine *eng, const char *case_id, rc_money amount,
+                  const char *currency, const char *ref, rc_time at,
+                  int *duplicate, rc_error *err) {
   store_case c;
   int rc, dup = 0;
   if (duplicate) *duplicate = 0;
@@ -1378,11 +1425,12 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
   /* Held: the balance written is this read's less the payment. */
   if ((rc = case_hold(eng, case_id, &c, err)) != RC_OK)
     return ingest_end(eng, rc, err);
-  if (at && (rc = payment_not_too_old(eng, &c, at, err)) != RC_OK) {
+  if ((rc = payment_currency(&c, currency, err)) != RC_OK ||
+      (at && (rc = payment_not_too_old(eng, &c, at, err)) != RC_OK)) {
     store_case_free(&c);
     return ingest_end(eng, rc, err);
   }
-  rc = store_payment_insert(eng->st, case_id, amount, ref,
+  rc = store_payment_insert(eng->st, case_id, amount, c.currency, ref,
                             at ? at : clock_now(eng->clk), err);
   if (rc == RC_ECONFLICT && ref) {
     /* Another node recorded this ref after the look above (PostgreSQL:
@@ -1419,7 +1467,7 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
                                                .amount_due = due,
                                                .overpaid = c.overpaid + excess},
                           err);
-    /* keyed by the case's currency: payments carry none */
+    /* keyed by the case's currency, as the payment's row */
     if (rc == RC_OK)
       rc = figure_at(eng, at ? at : clock_now(eng->clk), "payment", c.currency,
                      NULL, NULL, 1, amount, err);

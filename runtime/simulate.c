@@ -260,7 +260,8 @@ typedef struct arm {
   char today[16];
   int32_t today_days;
   /* this day's figures */
-  rc_money recovered;
+  rc_money recovered; /* in the institution's currency */
+  counters recovered_by; /* every currency's, apart */
   int64_t payments, refusals, legal, held;
   counters messages, opened, done, backlog, states;
   int moved, stayed, errors;
@@ -320,6 +321,7 @@ static int collect_case(void *ud, const store_value *v, int n) {
 /* A payment today, by the model: the case's own dice decide. */
 typedef struct payment {
   char id[160];
+  char currency[16]; /* the case's; "" when the book did not say */
   rc_money amount;
 } payment;
 
@@ -329,7 +331,8 @@ typedef struct day_walk {
   int npay, cap, oom;
 } day_walk;
 
-static void add_payment(day_walk *w, const char *id, rc_money amount) {
+static void add_payment(day_walk *w, const char *id, const char *currency,
+                        rc_money amount) {
   if (w->npay == w->cap) {
     int cap = w->cap ? w->cap * 2 : 256;
     payment *g = realloc(w->pay, (size_t)cap * sizeof *g);
@@ -340,6 +343,7 @@ static void add_payment(day_walk *w, const char *id, rc_money amount) {
     w->pay = g, w->cap = cap;
   }
   snprintf(w->pay[w->npay].id, sizeof w->pay[0].id, "%s", id);
+  rc_copy(w->pay[w->npay].currency, sizeof w->pay[0].currency, currency);
   w->pay[w->npay++].amount = amount;
 }
 
@@ -352,15 +356,17 @@ static int walk_day(void *ud, const store_value *v, int n) {
   int dpd = 0;
   double p;
   rc_date dd;
+  const char *cur;
   if (n < 12 || v[0].type != STORE_TEXT || !(c = find_case(a, v[0].s)))
     return 0;
+  cur = n > 12 && v[12].type == STORE_TEXT ? v[12].s : "";
   if (v[3].i || v[4].i || v[5].i) return 0; /* closed, in error, on hold */
   balance = v[6].i, due = v[7].i;
   if (balance <= 0) return 0;
   if (c->promise_day == a->day) {
     c->promise_day = -1;
     if (c->promise_kept && c->promise_amount > 0) {
-      add_payment(w, c->id,
+      add_payment(w, c->id, cur,
                   c->promise_amount < balance ? c->promise_amount : balance);
       return 0;
     }
@@ -378,7 +384,7 @@ static int walk_day(void *ud, const store_value *v, int n) {
     rc_money amount = (rc_money)((double)due * (share > 1 ? 1 : share) + 0.5);
     if (amount < 1) amount = 1;
     if (amount > balance) amount = balance;
-    add_payment(w, c->id, amount);
+    add_payment(w, c->id, cur, amount);
   }
   return 0;
 }
@@ -747,6 +753,7 @@ static int64_t refusals_total(engine *eng) {
 
 static void day_reset(arm *a) {
   a->recovered = 0;
+  a->recovered_by.n = 0;
   a->payments = a->refusals = a->legal = a->replies = 0;
   a->messages.n = a->opened.n = a->done.n = a->backlog.n = a->states.n = 0;
 }
@@ -789,7 +796,11 @@ static int step_day(arm *a, rc_error *err) {
       int r = engine_pay(a->eng, w.pay[i].id, w.pay[i].amount, ref, mid, &dup,
                          &why);
       if (r == RC_OK) {
-        a->recovered += w.pay[i].amount;
+        /* Each currency apart: a sum of yuan and dollars is neither. */
+        const char *inst = script_config(engine_script(a->eng))->currency,
+                   *cur = w.pay[i].currency[0] ? w.pay[i].currency : inst;
+        if (!strcmp(cur, inst)) a->recovered += w.pay[i].amount;
+        counter_add(&a->recovered_by, cur, w.pay[i].amount);
         a->payments++;
       } else if (r == RC_ESTORE) {
         *err = why;
@@ -833,6 +844,8 @@ static json_t *day_json(const arm *a) {
   json_t *d = json_object();
   json_object_set_new(d, "date", json_string(a->today));
   json_object_set_new(d, "recovered", json_integer(a->recovered));
+  json_object_set_new(d, "recovered_by_currency",
+                      counters_json(&a->recovered_by));
   json_object_set_new(d, "payments", json_integer(a->payments));
   json_object_set_new(d, "messages", counters_json(&a->messages));
   json_object_set_new(d, "refusals", json_integer(a->refusals));
@@ -888,6 +901,7 @@ static json_t *summarize(json_t *days, const institution_config *cfg) {
   const char *k;
   json_t *v;
   json_object_set_new(s, "messages", json_object());
+  json_object_set_new(s, "recovered_by_currency", json_object());
   json_object_set_new(s, "tasks_opened", json_object());
   json_object_set_new(s, "tasks_done", json_object());
   json_array_foreach(days, i, d) {
@@ -897,6 +911,8 @@ static json_t *summarize(json_t *days, const institution_config *cfg) {
     legal += json_integer_value(json_object_get(d, "legal"));
     replies += json_integer_value(json_object_get(d, "replies"));
     add_into(s, "messages", json_object_get(d, "messages"));
+    add_into(s, "recovered_by_currency",
+             json_object_get(d, "recovered_by_currency"));
     add_into(s, "tasks_opened", json_object_get(d, "tasks_opened"));
     add_into(s, "tasks_done", json_object_get(d, "tasks_done"));
     json_object_foreach(json_object_get(d, "backlog"), k, v) {
@@ -1106,6 +1122,26 @@ const char *sim_money(const sim_report *r, double minor, char *buf,
   return buf;
 }
 
+json_t *sim_currencies(json_t *arms, const sim_report *r) {
+  json_t *keys = json_object(), *a, *v;
+  size_t i;
+  const char *k;
+  json_array_foreach(arms, i, a) {
+    json_object_foreach(json_object_get(json_object_get(a, "summary"),
+                                        "recovered_by_currency"),
+                        k, v) {
+      (void)v;
+      json_object_set_new(keys, k, json_true());
+    }
+  }
+  if (json_object_size(keys) > 1 ||
+      (json_object_size(keys) == 1 && r && r->currency &&
+       !json_object_get(keys, r->currency)))
+    return keys;
+  json_decref(keys);
+  return NULL;
+}
+
 /* Pads cell to width columns: a currency sign such as ¥ is one column
  * and more than one byte, so printf's byte count would shift the row. */
 static void put_cell(FILE *out, const char *cell, int width) {
@@ -1203,6 +1239,18 @@ static void print_table(FILE *out, json_t *result, const sim_report *rep) {
   }
   fputc('\n', out);
   row(out, "recovered", arms, NULL, "recovered", 1, rep);
+  if ((keys = sim_currencies(arms, rep))) {
+    /* "recovered" is the institution's currency's; each one apart */
+    json_object_foreach(keys, k, v) {
+      sim_report in = *rep;
+      char label[64];
+      (void)v;
+      in.currency = k;
+      snprintf(label, sizeof label, "recovered %s", k);
+      row(out, label, arms, "recovered_by_currency", k, 1, &in);
+    }
+    json_decref(keys);
+  }
   row(out, "payments", arms, NULL, "payments", 0, rep);
   group(out, arms, "messages", "messages", rep);
   row(out, "guard refusals", arms, NULL, "refusals", 0, rep);

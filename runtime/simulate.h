@@ -85,6 +85,11 @@ typedef struct sim_report {
 /* One amount in minor units as the institution writes it ("¥1,000.00"). */
 const char *sim_money(const sim_report *r, double minor, char *buf,
                       size_t size);
+/* The currencies the arms' summaries recovered money in, when a line a
+ * currency says more than "recovered" alone: more than one, or one that
+ * is not the institution's. NULL otherwise; the caller owns the object
+ * ({currency: true}). */
+json_t *sim_currencies(json_t *arms, const sim_report *r);
 /* Whether the candidate's figures are the current's in every run: its
  * change reached no case (simulate.md, "Things to know"). */
 int sim_arms_alike(const json_t *result);

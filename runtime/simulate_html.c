@@ -131,6 +131,36 @@ static double day_value(json_t *day, const char *field, const char *key) {
   return sum;
 }
 
+/* "recovered" is the institution's currency's: with money in others,
+ * a row for each currency apart (a sum of yuan and dollars is neither). */
+static void recovered_rows(FILE *f, json_t *arms, const sim_report *rep) {
+  json_t *keys = sim_currencies(arms, rep), *a, *v;
+  const char *k;
+  size_t i;
+  if (!keys) return;
+  json_object_foreach(keys, k, v) {
+    sim_report in = rep ? *rep : (sim_report){0};
+    (void)v;
+    in.currency = k;
+    fputs("<tr><td>recovered ", f);
+    esc(f, k);
+    fputs("</td>", f);
+    json_array_foreach(arms, i, a) {
+      char money[64];
+      fputs("<td>", f);
+      esc(f, sim_money(&in,
+                       json_number_value(json_object_get(
+                           json_object_get(json_object_get(a, "summary"),
+                                           "recovered_by_currency"),
+                           k)),
+                       money, sizeof money));
+      fputs("</td>", f);
+    }
+    fputs("</tr>\n", f);
+  }
+  json_decref(keys);
+}
+
 static void summary_table(FILE *f, json_t *arms, const sim_report *rep) {
   static const struct {
     const char *key, *label;
@@ -166,6 +196,7 @@ static void summary_table(FILE *f, json_t *arms, const sim_report *rep) {
       fputs("</td>", f);
     }
     fputs("</tr>\n", f);
+    if (r == 0) recovered_rows(f, arms, rep);
   }
   {
     /* Peak backlog against capacity, flagged when it keeps rising. */

@@ -288,11 +288,11 @@ static void test_a_day_of_work_is_counted(void **state) {
   post("C4", "sendboom", NULL); /* fails: counts nothing */
 
   r = READ(query_figures_states);
-  expect_rows(&r, "fig|new|2|2900|1|0", "fig|paid|1|0|0|1",
-              "fig|reminded|1|2000|0|0", NULL);
+  expect_rows(&r, "fig|new|2|2900|1|0|CNY", "fig|paid|1|0|0|1|CNY",
+              "fig|reminded|1|2000|0|0|CNY", NULL);
   r = READ(query_figures_due);
-  expect_rows(&r, "2026-08-01|1|2000", "2026-10-20|1|2800", "2026-10-31|1|100",
-              NULL);
+  expect_rows(&r, "2026-08-01|1|2000|CNY", "2026-10-20|1|2800|CNY",
+              "2026-10-31|1|100|CNY", NULL);
   r = READ(query_figures_promises);
   expect_rows(&r, "open|1|500|200", NULL);
   expect_messages(1, 1);
@@ -338,7 +338,7 @@ static void test_reductions_releases_and_broken_promises(void **state) {
       "{\"id\":\"C2\",\"balance\":1500,\"due_date\":\"2026-10-10\","
       "\"borrower\":{\"id\":\"B2\"}}");
   r = days("reduced", "2026-10-15", "2026-10-15");
-  expect_rows(&r, "2026-10-15||||1|500", NULL);
+  expect_rows(&r, "2026-10-15|CNY|||1|500", NULL);
   at("2026-11-05T10:00");
   r = days("contact", "2026-10-16", "2026-10-16");
   expect_rows(&r, "2026-10-16|sms|||1|0", NULL);
@@ -346,8 +346,8 @@ static void test_reductions_releases_and_broken_promises(void **state) {
   r = READ(query_figures_promises);
   expect_rows(&r, "broken|1|500|200", NULL);
   r = READ(query_figures_due);
-  expect_rows(&r, "2026-10-10|1|1500", "2026-10-20|1|2800", "2026-10-31|1|100",
-              NULL);
+  expect_rows(&r, "2026-10-10|1|1500|CNY", "2026-10-20|1|2800|CNY",
+              "2026-10-31|1|100|CNY", NULL);
 }
 
 /* November: C2's due date moves again, C3 pays up. In December the two
@@ -382,8 +382,8 @@ static void test_roll_rates_of_ended_months(void **state) {
   r = days("payment", "2026-11-05", "2026-11-05");
   expect_rows(&r, "2026-11-05|CNY|||1|2800", NULL);
   r = READ(query_figures_states);
-  expect_rows(&r, "fig|new|1|100|1|0", "fig|paid|2|0|0|2",
-              "fig|reminded|1|1500|0|0", NULL);
+  expect_rows(&r, "fig|new|1|100|1|0|CNY", "fig|paid|2|0|0|2|CNY",
+              "fig|reminded|1|1500|0|0|CNY", NULL);
 }
 
 /* The counters against the cases themselves: what a GROUP BY over the

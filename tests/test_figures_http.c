@@ -171,11 +171,17 @@ static void test_an_empty_book_answers_zeros(void **state) {
   (void)state;
   expect_json(json_object_get(o, "by_state"), "[]");
   expect_json(json_object_get(o, "by_dpd"),
-              "[{\"bucket\":\"current\",\"cases\":0,\"balance\":0},"
-              "{\"bucket\":\"1-30\",\"cases\":0,\"balance\":0},"
-              "{\"bucket\":\"31-60\",\"cases\":0,\"balance\":0},"
-              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0},"
-              "{\"bucket\":\"90+\",\"cases\":0,\"balance\":0}]");
+              "[{\"bucket\":\"current\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]},"
+              "{\"bucket\":\"1-30\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]},"
+              "{\"bucket\":\"31-60\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]},"
+              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]},"
+              "{\"bucket\":\"90+\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]}]");
+  expect_json(json_object_get(o, "currencies"), "[\"CNY\"]");
   assert_int_equal(json_array_size(json_object_get(o, "recovered")), 30);
   json_array_foreach(json_object_get(o, "recovered"), i, day) {
     assert_int_equal(json_integer_value(json_object_get(day, "payments")), 0);
@@ -280,23 +286,39 @@ static void test_a_small_book_adds_up(void **state) {
   o = get_json("/v1/overview", READ);
   expect_json(json_object_get(o, "by_state"),
               "[{\"workflow\":\"fig\",\"state\":\"new\",\"cases\":2,"
-              "\"balance\":240000,\"errors\":1,\"closed\":0},"
+              "\"balance\":240000,\"errors\":1,\"closed\":0,\"by_currency\":"
+              "[{\"currency\":\"CNY\",\"cases\":2,\"balance\":240000}]},"
               "{\"workflow\":\"fig\",\"state\":\"paid\",\"cases\":1,"
-              "\"balance\":0,\"errors\":0,\"closed\":1},"
+              "\"balance\":0,\"errors\":0,\"closed\":1,\"by_currency\":"
+              "[{\"currency\":\"CNY\",\"cases\":1,\"balance\":0}]},"
               "{\"workflow\":\"fig\",\"state\":\"reminded\",\"cases\":2,"
-              "\"balance\":350000,\"errors\":0,\"closed\":0}]");
+              "\"balance\":350000,\"errors\":0,\"closed\":0,\"by_currency\":"
+              "[{\"currency\":\"CNY\",\"cases\":2,\"balance\":350000}]}]");
   expect_json(json_object_get(o, "by_dpd"),
-              "[{\"bucket\":\"current\",\"cases\":1,\"balance\":300000},"
-              "{\"bucket\":\"1-30\",\"cases\":1,\"balance\":70000},"
-              "{\"bucket\":\"31-60\",\"cases\":1,\"balance\":170000},"
-              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0},"
-              "{\"bucket\":\"90+\",\"cases\":1,\"balance\":50000}]");
+              "[{\"bucket\":\"current\",\"cases\":1,\"balance\":300000,"
+              "\"by_currency\":[{\"currency\":\"CNY\",\"cases\":1,"
+              "\"balance\":300000}]},"
+              "{\"bucket\":\"1-30\",\"cases\":1,\"balance\":70000,"
+              "\"by_currency\":[{\"currency\":\"CNY\",\"cases\":1,"
+              "\"balance\":70000}]},"
+              "{\"bucket\":\"31-60\",\"cases\":1,\"balance\":170000,"
+              "\"by_currency\":[{\"currency\":\"CNY\",\"cases\":1,"
+              "\"balance\":170000}]},"
+              "{\"bucket\":\"61-90\",\"cases\":0,\"balance\":0,"
+              "\"by_currency\":[]},"
+              "{\"bucket\":\"90+\",\"cases\":1,\"balance\":50000,"
+              "\"by_currency\":[{\"currency\":\"CNY\",\"cases\":1,"
+              "\"balance\":50000}]}]");
+  expect_json(json_object_get(o, "currencies"), "[\"CNY\"]");
   {
     json_t *days = json_object_get(o, "recovered"),
            *last = json_array_get(days, 29);
-    char want[160];
+    char want[240];
     snprintf(want, sizeof want,
-             "{\"day\":\"%s\",\"payments\":130000,\"reduced\":0}", today);
+             "{\"day\":\"%s\",\"payments\":130000,\"reduced\":0,"
+             "\"by_currency\":[{\"currency\":\"CNY\",\"payments\":130000,"
+             "\"reduced\":0}]}",
+             today);
     expect_json(last, want);
     for (i = 0; i < 29; i++)
       assert_int_equal(json_integer_value(json_object_get(
@@ -382,6 +404,111 @@ static void test_the_outbox_lists_held_messages_by_page(void **state) {
   expect(get(path, ADMIN), 200, "\"items\":[],\"next\":null");
 }
 
+/* The entry for currency in a by_currency list; fails without one. */
+static json_t *in_currency(json_t *list, const char *currency) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    if (!strcmp(json_string_value(json_object_get(e, "currency")), currency))
+      return e;
+  }
+  fail_msg("no %s in %s", currency, json_dumps(list, JSON_COMPACT));
+  return NULL;
+}
+
+static void open_case_in(const char *id, const char *currency, long balance,
+                         int due_in) {
+  char body[600], due[16];
+  date_from_today(due_in, due, sizeof due);
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"currency\":\"%s\",\"balance\":%ld,"
+           "\"due_date\":\"%s\",\"borrower\":{\"id\":\"B%s\"}}",
+           id, currency, balance, due, id);
+  expect(call("POST", "/v1/cases", INGEST, body), 201, NULL);
+}
+
+/* A lender's book in several currencies: a dollar loan beside the yuan
+ * ones, and a Croatian loan paid in kuna and then moved to euro (HRK ->
+ * EUR, 2023). The Overview sums each currency apart: the yuan figures
+ * of the test before stay as they were, and every other currency has
+ * its own entry; the kuna paid before the move stay kuna, in the
+ * Overview and the report. A payment in another currency than its
+ * case's, and a move to another currency whose balance is not restated,
+ * are refused naming `currency`. Fails on 4921bb4 (no by_currency; the
+ * dollars added to the yuan balance). */
+static void test_two_currencies_are_summed_apart(void **state) {
+  json_t *o, *row, *e, *r;
+  (void)state;
+  /* a case has a currency: none given is the institution's, an empty
+   * one is refused */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"N\",\"currency\":\"\",\"balance\":100,\"due_date\":"
+              "\"2026-01-01\","
+              "\"borrower\":{\"id\":\"BN\"}}"),
+         422, "\"field\":\"currency\"");
+  open_case_in("U", "USD", 500000, -10);
+  open_case_in("H", "HRK", 753450, -12);
+  wait_case("U", "new");
+  wait_case("H", "new");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"U\",\"amount\":100,\"ref\":\"pu\","
+              "\"currency\":\"USD\"}"),
+         201, NULL);
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"U\",\"amount\":100,\"ref\":\"pu2\","
+              "\"currency\":\"CNY\"}"),
+         422, "\"field\":\"currency\"");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"H\",\"amount\":10000,\"ref\":\"ph\"}"),
+         201, NULL);
+  /* moved to euro without its balance restated: 7,534.50 kuna is no
+   * 7,534.50 euro */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"H\",\"currency\":\"EUR\",\"borrower\":"
+              "{\"id\":\"BH\"}}"),
+         422, "\"field\":\"currency\"");
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"H\",\"currency\":\"EUR\",\"balance\":98671,"
+              "\"borrower\":{\"id\":\"BH\"}}"),
+         200, NULL);
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"H\",\"amount\":5000,\"ref\":\"ph2\"}"),
+         201, NULL);
+
+  o = get_json("/v1/overview", READ);
+  expect_json(json_array_get(json_object_get(o, "currencies"), 0), "\"CNY\"");
+  assert_int_equal(json_array_size(json_object_get(o, "currencies")), 4);
+  row = json_array_get(json_object_get(o, "by_state"), 0); /* fig/new */
+  expect_json(json_object_get(row, "state"), "\"new\"");
+  expect_json(json_object_get(row, "cases"), "4");
+  expect_json(json_object_get(row, "balance"), "240000"); /* yuan alone */
+  expect_json(in_currency(json_object_get(row, "by_currency"), "USD"),
+              "{\"currency\":\"USD\",\"cases\":1,\"balance\":499900}");
+  expect_json(in_currency(json_object_get(row, "by_currency"), "EUR"),
+              "{\"currency\":\"EUR\",\"cases\":1,\"balance\":93671}");
+  row = json_array_get(json_object_get(o, "by_dpd"), 1); /* 1-30 */
+  expect_json(json_object_get(row, "cases"), "3");
+  expect_json(json_object_get(row, "balance"), "70000");
+  assert_int_equal(json_array_size(json_object_get(row, "by_currency")), 3);
+  row = json_array_get(json_object_get(o, "recovered"), 29); /* today */
+  expect_json(json_object_get(row, "payments"), "130000");
+  expect_json(in_currency(json_object_get(row, "by_currency"), "USD"),
+              "{\"currency\":\"USD\",\"payments\":100,\"reduced\":0}");
+  expect_json(in_currency(json_object_get(row, "by_currency"), "HRK"),
+              "{\"currency\":\"HRK\",\"payments\":10000,\"reduced\":0}");
+  expect_json(in_currency(json_object_get(row, "by_currency"), "EUR"),
+              "{\"currency\":\"EUR\",\"payments\":5000,\"reduced\":0}");
+  json_decref(o);
+
+  r = get_json("/v1/reports/summary", READ);
+  e = in_currency(json_object_get(r, "by_currency"), "HRK");
+  expect_json(json_object_get(e, "recovered"), "10000");
+  e = in_currency(json_object_get(r, "by_currency"), "EUR");
+  expect_json(json_object_get(e, "recovered"), "5000");
+  expect_json(json_object_get(e, "balance"), "93671");
+  json_decref(r);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -389,6 +516,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_an_empty_book_answers_zeros),
       cmocka_unit_test(test_a_small_book_adds_up),
       cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
+      cmocka_unit_test(test_two_currencies_are_summed_apart),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);

@@ -501,7 +501,7 @@ static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
               "\"paid_at\":\"2026-01-02T10:00:00+08:00\"}"),
          422, "\"code\":\"invalid\"", "\"field\":\"paid_at\"",
          "unknown field `paid_at` (did you mean `at`?): a payment takes case, "
-         "amount, ref and at; leave out any other key",
+         "amount, ref, at and currency; leave out any other key",
          NULL);
   expect(
       post("/v1/payments", "{\"case\":\"P1\",\"amount\":5000,\"reff\":\"U2\"}"),
@@ -520,7 +520,8 @@ static void test_unknown_keys_are_refused_naming_the_key_meant(void **state) {
               "{\"case\":\"P1\",\"amount\":5000,\"ref\":\"U6\","
               "\"narrative\":\"salary\"}"),
          422, "\"field\":\"narrative\"",
-         "unknown field `narrative`: a payment takes case, amount, ref and at",
+         "unknown field `narrative`: a payment takes case, amount, ref, at and "
+         "currency",
          NULL);
   /* An amount as a bank feed may write it: what to send instead. */
   expect(post("/v1/payments",

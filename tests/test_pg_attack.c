@@ -157,7 +157,7 @@ static int hold_and_pay(store *st, const char *case_id, const char *ref,
   if (rc != RC_OK || *busy) return rc;
   ch.balance = c.balance - amount;
   store_case_free(&c);
-  if (store_payment_insert(st, case_id, amount, ref, 1, &err) != RC_OK ||
+  if (store_payment_insert(st, case_id, amount, "CNY", ref, 1, &err) != RC_OK ||
       store_case_write(st, &ch, &err) != RC_OK)
     return RC_ESTORE;
   return RC_OK;
@@ -317,7 +317,8 @@ static void pay_then_write(store *st, const char *id, const char *other,
   assert_int_equal(store_case_try_hold(st, id, &c, &busy, &err), RC_OK);
   assert_int_equal(busy, 0);
   store_case_free(&c);
-  assert_int_equal(store_payment_insert(st, id, 10, ref, 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, id, 10, "CNY", ref, 1, &err),
+                   RC_OK);
   assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
 }
 

@@ -1030,6 +1030,74 @@ static void test_a_version_18_books_claimed_tasks_are_found_by_index(
                    3);
 }
 
+/* A version 18 book's payments carry no currency and its Overview
+ * balances add currencies together; the next start gives each payment
+ * its case's currency and counts the balances each currency apart (a
+ * book of two is counted again from its cases), and the trigger that
+ * counts other writers' changes moves a case's balance when its
+ * currency changes (a Croatian loan moved from kuna to euro). Fails on
+ * 4921bb4 (no payments.currency, no figures_states.currency). */
+static void test_a_version_18_books_money_is_kept_by_currency(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  static const char states[] =
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "workflow || '/' || "
+      "state || '/' || currency || '/' || sum(cases) || '/' || sum(balance) "
+      "AS k FROM figures_states GROUP BY workflow, state, currency HAVING "
+      "sum(cases) <> 0) x";
+  static const char dues[] =
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "due_date || '/' || "
+      "currency || '/' || sum(cases) || '/' || sum(balance) AS k FROM "
+      "figures_due GROUP BY due_date, currency HAVING sum(cases) <> 0) x";
+  PGresult *r;
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 18, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance, due_date) VALUES "
+                   "('C3', 'B1', 'standard', 1, 'new', 'HRK', 0, 753450, "
+                   "'2026-11-01');"
+                   "INSERT INTO payments(case_id, amount, ref, at) VALUES "
+                   "('C1', 100, 'P1', 1), ('C3', 10000, 'P3', 2)"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  r = pgt_exec(f->c,
+               "SELECT string_agg(ref || ' ' || currency, ', ' ORDER "
+               "BY ref) FROM payments");
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0), "P1 CNY, P3 HRK");
+  PQclear(r);
+  r = pgt_exec(f->c, states);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0),
+                      "standard/new/CNY/2/1300 standard/new/HRK/1/753450");
+  PQclear(r);
+  r = pgt_exec(f->c, dues);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0),
+                      "/CNY/1/400 2026-11-01/CNY/1/900 "
+                      "2026-11-01/HRK/1/753450");
+  PQclear(r);
+  /* moved to euro by another writer, its balance restated */
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET currency = 'EUR', balance = "
+                   "98671 WHERE id = 'C3'"));
+  r = pgt_exec(f->c, states);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0),
+                      "standard/new/CNY/2/1300 standard/new/EUR/1/98671");
+  PQclear(r);
+  r = pgt_exec(f->c, dues);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0),
+                      "/CNY/1/400 2026-11-01/CNY/1/900 "
+                      "2026-11-01/EUR/1/98671");
+  PQclear(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1079,6 +1147,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_version_18_books_claimed_tasks_are_found_by_index, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_18_books_money_is_kept_by_currency, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

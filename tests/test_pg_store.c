@@ -88,14 +88,16 @@ static void test_a_commit_after_a_failure_fails(void **state) {
   (void)state;
   add_case(st, "L1");
   assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "L1", -5, "R2", 1, &err),
+  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", -5, "CNY", "R2", 1, &err),
                    RC_EINTERNAL);
   assert_int_equal(store_commit(st, &err), RC_ESTORE);
   assert_non_null(strstr(err.message, "rolled back"));
   assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
   /* and the store goes on */
-  assert_int_equal(store_payment_insert(st, "L1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   store_close(st);
 }
 
@@ -227,20 +229,28 @@ static void test_two_nodes_count_their_payments_to_one_arm(void **state) {
   assert_int_equal(store_variant_put(one, "C2", "tone", "soft", &err), RC_OK);
   assert_int_equal(store_variant_put(one, "C3", "tone", "firm", &err), RC_OK);
   assert_int_equal(store_begin(one, &err), RC_OK);
-  assert_int_equal(store_payment_insert(one, "C1", 300, "R1", 1, &err), RC_OK);
-  assert_int_equal(store_payment_insert(one, "C3", 50, "R2", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C1", 300, "CNY", "R1", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_payment_insert(one, "C3", 50, "CNY", "R2", 1, &err),
+                   RC_OK);
   assert_int_equal(store_begin(two, &err), RC_OK);
-  assert_int_equal(store_payment_insert(two, "C2", 200, "R3", 1, &err), RC_OK);
-  assert_int_equal(store_payment_insert(two, "C1", 100, NULL, 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(two, "C2", 200, "CNY", "R3", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_payment_insert(two, "C1", 100, "CNY", NULL, 1, &err),
+                   RC_OK);
   assert_int_equal(store_commit(two, &err), RC_OK);
   assert_int_equal(store_savepoint(one, &err), RC_OK);
-  assert_int_equal(store_payment_insert(one, "C1", 1000, "R4", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C1", 1000, "CNY", "R4", 1, &err),
+                   RC_OK);
   assert_int_equal(store_rollback_to(one, &err), RC_OK);
-  assert_int_equal(store_payment_insert(one, "C2", 7, "R5", 1, &err), RC_OK);
-  assert_int_equal(store_payment_insert(one, "C4", 40, "R6", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(one, "C2", 7, "CNY", "R5", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_payment_insert(one, "C4", 40, "CNY", "R6", 1, &err),
+                   RC_OK);
   assert_int_equal(store_variant_put(one, "C4", "tone", "soft", &err), RC_OK);
   assert_int_equal(store_commit(one, &err), RC_OK);
-  assert_int_equal(store_payment_insert(two, "C2", 11, "R7", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(two, "C2", 11, "CNY", "R7", 1, &err),
+                   RC_OK);
   arms_recovered(two, &figure, &report);
   assert_int_equal(report, 300 + 50 + 200 + 100 + 7 + 40 + 11);
   assert_int_equal(figure, report);
@@ -810,7 +820,8 @@ static void test_a_ref_paid_meanwhile_elsewhere_runs_it_again(void **state) {
                    "INSERT INTO payments(case_id, amount, ref, at) "
                    "VALUES ('C1', 7, 'R1', 1)"));
   PQfinish(other);
-  assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 7, "CNY", "R1", 2, &err),
+                   RC_OK);
   assert_int_equal(store_event_put(st, "C1", "payment", "{}", 2, NULL, &err),
                    RC_OK);
   assert_int_not_equal(store_commit(st, &err), RC_OK);
@@ -837,7 +848,8 @@ static void test_a_job_refused_after_writing_asks_for_a_replay(void **state) {
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_replay(st), 0);
   assert_int_equal(store_savepoint_light(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "C1", 7, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 7, "CNY", "R1", 2, &err),
+                   RC_OK);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_replay(st), 1);
   store_rollback(st);
@@ -1042,7 +1054,8 @@ static void the_first_jobs_refusal_is_its_own(store *st, const char *constraint,
 static void pay_500(store *st) {
   rc_error err;
   assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
-  assert_int_equal(store_payment_insert(st, "C1", 500, "R1", 2, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 500, "CNY", "R1", 2, &err),
+                   RC_OK);
 }
 
 /* A group's job does not wait for its writes at its end: they are read
@@ -1872,11 +1885,13 @@ static void test_a_transaction_waits_for_its_reads_and_its_commit(
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(trips, 0);
   assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
-  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   ch.balance = 900;
   assert_int_equal(store_case_write(st, &ch, &err), RC_OK);
   assert_int_equal(hold_with_ref_look(st, "C2", "R2"), 0);
-  assert_int_equal(store_payment_insert(st, "C2", 50, "R2", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C2", 50, "CNY", "R2", 1, &err),
+                   RC_OK);
   assert_int_equal(trips, 2);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(trips, 3);
@@ -2189,7 +2204,8 @@ static void test_a_commit_without_its_server_keeps_nothing(void **state) {
   add_case(st, "C1");
   assert_int_equal(store_begin(st, &err), RC_OK);
   assert_int_equal(hold_with_ref_look(st, "C1", "R1"), 0);
-  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   end_the_stores_session();
   assert_int_equal(store_commit(st, &err), RC_ESTORE);
   assert_int_equal(count_rows("SELECT count(*) FROM payments"), 0);
@@ -2200,14 +2216,16 @@ static void test_a_commit_without_its_server_keeps_nothing(void **state) {
   PQclear(pgt_exec(other, "INSERT INTO payments(case_id, amount, ref, at) "
                           "VALUES ('C1', 7, 'R1', 1)"));
   PQfinish(other);
-  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   assert_int_equal(store_commit(st, &err), RC_ESTORE);
   assert_int_equal(store_contended(st), 1);
   assert_int_equal(count_rows("SELECT sum(amount) FROM payments"), 7);
   PQclear(pgt_exec(other = pgt_connect(path), "DELETE FROM payments"));
   PQfinish(other);
   assert_int_equal(store_begin(st, &err), RC_OK);
-  assert_int_equal(store_payment_insert(st, "C1", 100, "R1", 1, &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "C1", 100, "CNY", "R1", 1, &err),
+                   RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(count_rows("SELECT count(*) FROM payments"), 1);
   store_close(st);
@@ -2437,7 +2455,7 @@ static int pay_in_group(store *st, const char *case_id, const char *ref,
       assert_int_equal(store_promise_open(st, case_id, promise, &err), RC_OK);
     store_case_free(&c);
     assert_int_equal(
-        store_payment_insert(st, case_id, amount, ref, 1, &err), RC_OK);
+        store_payment_insert(st, case_id, amount, "CNY", ref, 1, &err), RC_OK);
     ch.id = case_id;
     ch.balance = *balance - amount;
     assert_int_equal(store_case_write(st, &ch, &err), RC_OK);

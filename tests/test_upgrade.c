@@ -1264,6 +1264,122 @@ static void test_step_33_names_a_row_without_its_step_and_an_own_column(
   unlink(db_path);
 }
 
+/* The balances the figures hold by workflow, state and currency are the
+ * cases' own, and those by due date and currency the open cases'. */
+static void expect_figures_by_currency(sqlite3 *db) {
+  static const char *const pairs[][2] = {
+      {"SELECT group_concat(k, ' ') FROM (SELECT workflow || '/' || state || "
+       "'/' || currency || '/' || cases || '/' || balance AS k FROM "
+       "figures_states WHERE cases <> 0 ORDER BY workflow, state, currency)",
+       "SELECT group_concat(k, ' ') FROM (SELECT workflow || '/' || state || "
+       "'/' || currency || '/' || count(*) || '/' || sum(balance) AS k FROM "
+       "cases GROUP BY workflow, state, currency ORDER BY workflow, state, "
+       "currency)"},
+      {"SELECT group_concat(k, ' ') FROM (SELECT due_date || '/' || currency "
+       "|| '/' || cases || '/' || balance AS k FROM figures_due WHERE cases "
+       "<> 0 ORDER BY due_date, currency)",
+       "SELECT group_concat(k, ' ') FROM (SELECT coalesce(due_date, '') || "
+       "'/' || currency || '/' || count(*) || '/' || sum(balance) AS k FROM "
+       "cases WHERE NOT closed GROUP BY coalesce(due_date, ''), currency "
+       "ORDER BY coalesce(due_date, ''), currency)"}};
+  for (size_t i = 0; i < 2; i++) {
+    char *kept = one_text(db, pairs[i][0]), *cases = one_text(db, pairs[i][1]);
+    if (strcmp(kept, cases))
+      fail_msg("figures %s; the cases say %s", kept, cases);
+    free(kept);
+    free(cases);
+  }
+}
+
+/* Step 34 gives each payment its case's currency (a case later imported
+ * in another keeps its earlier payments in theirs) and keeps the
+ * Overview's balances each currency apart: a book of two currencies is
+ * counted again from its cases (MF00002 made a dollar loan by hand), the
+ * owner's UPDATE triggers on payments (an append-only rule, an audit)
+ * sit the step out and are there after it. Fails on 4921bb4 (no
+ * payments.currency). */
+static void test_step_34_gives_payments_and_figures_their_currency(
+    void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step34.db",
+                 "UPDATE case_rows SET currency = 'USD' WHERE id = 'MF00002';"
+                 "CREATE TABLE audit(what TEXT);"
+                 "CREATE TRIGGER my_audit AFTER UPDATE ON payments BEGIN"
+                 " INSERT INTO audit VALUES (new.ref); END;"
+                 "CREATE TRIGGER my_keep BEFORE UPDATE ON payments BEGIN"
+                 " SELECT RAISE(ABORT, 'payments are append-only'); END;",
+                 db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT group_concat(case_id || ' ' || currency, ', ') "
+               "FROM (SELECT * FROM payments ORDER BY id LIMIT 3)");
+  assert_string_equal(v, "MF00001 CNY, MF00002 USD, MF00003 CNY");
+  free(v);
+  v = one_text(db, "SELECT count(*) FROM payments WHERE currency IS NULL");
+  assert_string_equal(v, "0");
+  free(v);
+  expect_figures_by_currency(db);
+  v = one_text(db, "SELECT count(*) FROM audit");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db,
+               "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
+               "sqlite_schema WHERE type = 'trigger' AND tbl_name = "
+               "'payments' ORDER BY name)");
+  assert_string_equal(v, "figures_arm_paid my_audit my_keep");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* A book of one currency keeps its figures' rows as they were, that
+ * currency named on each. */
+static void test_step_34_names_a_one_currency_books_figures(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step34-one.db", "", db_path, sizeof db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) > 0 AND count(*) = sum(currency = 'CNY')"
+               " FROM figures_states");
+  assert_string_equal(v, "1");
+  free(v);
+  v = one_text(db, "SELECT count(*) = sum(currency = 'CNY') FROM payments");
+  assert_string_equal(v, "1");
+  free(v);
+  expect_figures_by_currency(db);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
+/* A column of the owner's named currency on payments: said as the
+ * owner's, the book left at 33. */
+static void test_step_34_names_an_own_currency_column(void **state) {
+  char sql_path[600], db_path[600], said[1000] = "";
+  sqlite3 *db;
+  (void)state;
+  snprintf(sql_path, sizeof sql_path, "%s/v26.sql", fixtures);
+  snprintf(db_path, sizeof db_path, "%s/own-currency.db", dir);
+  load(sql_path, db_path);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE payments ADD COLUMN Currency "
+                                "TEXT;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  refused_at(db_path, 33, said, sizeof said);
+  if (!strstr(said,
+              "migration 34 failed: the column currency of your own "
+              "on the table payments"))
+    fail_msg("step 34's refusal: %s", said);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -1287,6 +1403,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_33_keys_case_rows_by_its_step_row),
       cmocka_unit_test(
           test_step_33_names_a_row_without_its_step_and_an_own_column),
+      cmocka_unit_test(test_step_34_gives_payments_and_figures_their_currency),
+      cmocka_unit_test(test_step_34_names_a_one_currency_books_figures),
+      cmocka_unit_test(test_step_34_names_an_own_currency_column),
   };
   int rc;
   char cmd[400];

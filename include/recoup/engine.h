@@ -155,6 +155,12 @@ int engine_post(engine *eng, const char *case_id, const char *type,
  * and writes nothing; with another case or amount it is RC_ECONFLICT. */
 int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, int *duplicate, rc_error *err);
+/* engine_pay of a payment that names its currency (NULL: the case's). A
+ * payment is recorded in its case's currency, never converted: another
+ * currency is RC_EINVAL naming "currency", and nothing is written. */
+int engine_pay_in(engine *eng, const char *case_id, rc_money amount,
+                  const char *currency, const char *ref, rc_time at,
+                  int *duplicate, rc_error *err);
 /* A group's payments (engine_pay's cases and refs, in its order), named
  * before its first job: their reads may go to the store together. No
  * case or ref twice, and no other write before them. */

@@ -376,7 +376,8 @@ struct store_ops {
 
   /* RC_ECONFLICT for a ref already known. */
   int (*payment_put)(store *st, const char *case_id, rc_money amount,
-                     const char *ref, rc_time at, rc_error *err);
+                     const char *currency, const char *ref, rc_time at,
+                     rc_error *err);
 
   int (*promise_put)(store *st, const char *case_id, rc_money amount,
                      const char *by_date, rc_time at, int64_t *id,

@@ -39,8 +39,9 @@
   " FROM cases GROUP BY currency "                                            \
   "UNION ALL SELECT 'reduced ' || currency, " BOOK_SUM("reduced")             \
   " FROM cases GROUP BY currency "                                            \
-  "UNION ALL SELECT 'payments ' || c.currency, " BOOK_SUM("p.amount")         \
-  " FROM payments p JOIN cases c ON c.id = p.case_id GROUP BY c.currency "    \
+  "UNION ALL SELECT 'payments ' || coalesce(p.currency, c.currency), "       \
+  BOOK_SUM("p.amount") " FROM payments p JOIN cases c ON c.id = p.case_id "   \
+  "GROUP BY coalesce(p.currency, c.currency) "                                \
   "UNION ALL SELECT 'promised', " BOOK_SUM("amount") " FROM promises "        \
   "UNION ALL SELECT 'promised paid', " BOOK_SUM("paid") " FROM promises "     \
   "UNION ALL SELECT 'plans total', " BOOK_SUM("total") " FROM plans "         \

@@ -333,11 +333,12 @@ static int f_tasks_cancel_scoped(store *st, const char *case_id,
 }
 
 static int f_payment_put(store *st, const char *case_id, rc_money amount,
-                         const char *ref, rc_time at, rc_error *err) {
+                         const char *currency, const char *ref, rc_time at,
+                         rc_error *err) {
   if (fault_fires("payment_put", err)) {
     return RC_ESTORE;
   }
-  return fault.real->payment_put(st, case_id, amount, ref, at, err);
+  return fault.real->payment_put(st, case_id, amount, currency, ref, at, err);
 }
 
 static int f_promise_put(store *st, const char *case_id, rc_money amount,

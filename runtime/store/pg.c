@@ -2267,11 +2267,14 @@ static int case_changed(const pg_case_count *was, const store_case_change *ch,
                         pg_case_count *now) {
   unsigned f = ch->fields;
   const char *workflow = was->workflow, *state = was->state, *due = was->due;
+  const char *cur = was->currency;
 
   *now = *was;
   if (f & STORE_CASE_TERMS) {
     now->balance = ch->terms->balance;
     due = ch->terms->due_date ? ch->terms->due_date : "";
+    /* imported again in another currency: its balance moves too */
+    if (ch->terms->currency) cur = ch->terms->currency;
   }
   if (f & STORE_CASE_WORKFLOW) {
     workflow = ch->workflow;
@@ -2284,8 +2287,10 @@ static int case_changed(const pg_case_count *was, const store_case_change *ch,
   }
   if (f & STORE_CASE_ERROR) now->error = ch->error != NULL;
   if (!workflow || !state || strlen(workflow) >= PG_COUNT_PART ||
-      strlen(state) >= PG_COUNT_PART || strlen(due) >= PG_COUNT_PART)
+      strlen(state) >= PG_COUNT_PART || strlen(due) >= PG_COUNT_PART ||
+      strlen(cur) >= PG_COUNT_CUR)
     return 0;
+  memmove(now->currency, cur, strlen(cur) + 1);
   memmove(now->workflow, workflow, strlen(workflow) + 1);
   memmove(now->state, state, strlen(state) + 1);
   memmove(now->due, due, strlen(due) + 1);
@@ -2904,7 +2909,8 @@ static int payment_count(pg *st, const char *case_id, rc_money amount,
 }
 
 static int op_payment_put(store *s, const char *case_id, rc_money amount,
-                          const char *ref, rc_time at, rc_error *err) {
+                          const char *currency, const char *ref, rc_time at,
+                          rc_error *err) {
   args a = {0};
   pg *st = PG(s);
   int64_t n;
@@ -2914,6 +2920,7 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
   a_int(&a, amount);
   a_text(&a, ref);
   a_int(&a, at);
+  a_text(&a, currency);
   /* The engine's way: the ref looked for and not found, the case read,
    * in this transaction. Only another node's payment of that ref,
    * committed since, can make the insert fail; failed() has the
@@ -2922,14 +2929,14 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
       strcmp(st->seen_case, case_id) == 0) {
     st->unseen_ref[0] = '\0';
     rc = exec(st,
-              "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, "
-              "$2, $3, $4)",
+              "INSERT INTO payments(case_id, amount, ref, at, currency) "
+              "VALUES ($1, $2, $3, $4, $5)",
               &a, "record payment", NULL, err);
     return rc == RC_OK ? payment_count(st, case_id, amount, err) : rc;
   }
   rc = exec(st,
-            "INSERT INTO payments(case_id, amount, ref, at) VALUES ($1, $2, "
-            "$3, $4) ON CONFLICT (ref) DO NOTHING",
+            "INSERT INTO payments(case_id, amount, ref, at, currency) VALUES "
+            "($1, $2, $3, $4, $5) ON CONFLICT (ref) DO NOTHING",
             &a, "record payment", &n, err);
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ECONFLICT, "ref",
@@ -3250,10 +3257,10 @@ static int count_which(int kind) {
 }
 
 static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
-                     const int64_t v[4], rc_error *err) {
+                     const char *cur, const int64_t v[4], rc_error *err) {
   static const char *const sql[] = {
-      "SELECT figures_state_add($1, $2, $3, $4, $5, $6)",
-      "SELECT figures_due_add($1, $2, $3)",
+      "SELECT figures_state_add($1, $2, $3, $4, $5, $6, $7)",
+      "SELECT figures_due_add($1, $2, $3, $4)",
       "INSERT INTO figures_messages AS f VALUES ($1, $2, figures_slot()) "
       "ON CONFLICT (status, slot) DO UPDATE SET "
       "messages = f.messages + EXCLUDED.messages",
@@ -3264,6 +3271,7 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
 
   a_text(&a, key_a);
   if (which == 0) a_text(&a, key_b);
+  if (which <= 1) a_text(&a, cur ? cur : "");
   for (int i = 0; i < nsums[which]; i++) a_int(&a, v[i]);
   return exec(st, sql[which], &a, "counters", NULL, err);
 }
@@ -3278,15 +3286,18 @@ static int counts_write(pg *st, rc_error *err) {
    * of its own on the server, a payment's due date one a payment). The
    * node's keys are distinct (pg_counts_add), as one upsert needs. */
   static const char *const sql[] = {
-      "INSERT INTO figures_states AS f SELECT w, s, n, b, e, c, "
-      "figures_slot() FROM unnest($1::text[], $2::text[], $3::bigint[], "
-      "$4::bigint[], $5::bigint[], $6::bigint[]) AS u(w, s, n, b, e, c) "
-      "ON CONFLICT (workflow, state, slot) DO UPDATE SET cases = f.cases + "
-      "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance, errors = "
-      "f.errors + EXCLUDED.errors, closed = f.closed + EXCLUDED.closed",
-      "INSERT INTO figures_due AS f SELECT d, n, b, figures_slot() FROM "
-      "unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(d, n, b) ON "
-      "CONFLICT (due_date, slot) DO UPDATE SET cases = f.cases + "
+      "INSERT INTO figures_states AS f(workflow, state, currency, cases, "
+      "balance, errors, closed, slot) SELECT w, s, k, n, b, e, c, "
+      "figures_slot() FROM unnest($1::text[], $2::text[], $3::text[], "
+      "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(w, s, "
+      "k, n, b, e, c) ON CONFLICT (workflow, state, currency, slot) DO "
+      "UPDATE SET cases = f.cases + EXCLUDED.cases, balance = f.balance + "
+      "EXCLUDED.balance, errors = f.errors + EXCLUDED.errors, closed = "
+      "f.closed + EXCLUDED.closed",
+      "INSERT INTO figures_due AS f(due_date, currency, cases, balance, "
+      "slot) SELECT d, k, n, b, figures_slot() FROM unnest($1::text[], "
+      "$2::text[], $3::bigint[], $4::bigint[]) AS u(d, k, n, b) ON "
+      "CONFLICT (due_date, currency, slot) DO UPDATE SET cases = f.cases + "
       "EXCLUDED.cases, balance = f.balance + EXCLUDED.balance",
       "INSERT INTO figures_messages AS f SELECT s, m, figures_slot() FROM "
       "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
@@ -3300,17 +3311,17 @@ static int counts_write(pg *st, rc_error *err) {
       "v.case_id = u.k JOIN cases c ON c.id = u.k GROUP BY v.experiment, "
       "v.arm ON CONFLICT (experiment, arm, slot) DO UPDATE SET recovered = "
       "f.recovered + EXCLUDED.recovered"};
-  static const int ncols[] = {6, 3, 2, 2};
-  static const unsigned types[][6] = {
-      {PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_INT8},
-      {PG_TEXT, PG_INT8, PG_INT8},
+  static const int ncols[] = {7, 4, 2, 2};
+  static const unsigned types[][7] = {
+      {PG_TEXT, PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_INT8},
+      {PG_TEXT, PG_TEXT, PG_INT8, PG_INT8},
       {PG_TEXT, PG_INT8},
       {PG_TEXT, PG_INT8}};
   int rc = RC_OK;
 
   for (int which = 0; which < 4 && rc == RC_OK; which++) {
     pg_rows rows = {.ncols = ncols[which]};
-    char *cols[6] = {0};
+    char *cols[7] = {0};
     args a = {0};
     for (int i = 0; i < st->counts.n && rc == RC_OK; i++) {
       const pg_count *k = &st->counts.v[i];
@@ -3320,6 +3331,7 @@ static int counts_write(pg *st, rc_error *err) {
         continue;
       a_text(&row, k->a);
       if (which == 0) a_text(&row, k->b);
+      if (which <= 1) a_text(&row, k->cur);
       for (int v = 0; row.n < ncols[which]; v++) a_int(&row, k->v[v]);
       if (pg_rows_add(&rows, row.v) != 0)
         rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -3342,10 +3354,10 @@ static int counts_write(pg *st, rc_error *err) {
 static int count_add(pg *st, int kind, const char *a, const char *b,
                      const int64_t v[4], rc_error *err) {
   st->changes++;
-  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
+  if (pg_counts_add(&st->counts, kind, a, b, NULL, v)) return RC_OK;
   if (counts_write(st, err) != RC_OK) return RC_ESTORE;
-  if (pg_counts_add(&st->counts, kind, a, b, v)) return RC_OK;
-  return count_put(st, kind, a, b, v, err);
+  if (pg_counts_add(&st->counts, kind, a, b, NULL, v)) return RC_OK;
+  return count_put(st, kind, a, b, NULL, v, err);
 }
 
 /* In a transaction, summed in memory (two upserts a reminder were a fifth
@@ -4206,11 +4218,13 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
           "'policy' GROUP BY 1, 2) x ORDER BY status" C ", reason" C,
           NULL, fn, ud, "report", err);
     case STORE_REPORT_MONEY:
-      /* Money by the cases' currency: payments carry none. */
+      /* Payments by their own currency (the case's when it came);
+       * overpaid and reduced by the case's. */
       return rows(st,
                   "SELECT currency, sum(paid) AS paid, sum(overpaid) AS "
                   "overpaid, sum(reduced) AS reduced FROM (SELECT "
-                  "c.currency, p.amount AS paid, 0::bigint AS overpaid, "
+                  "coalesce(p.currency, c.currency) AS currency, p.amount AS "
+                  "paid, 0::bigint AS overpaid, "
                   "0::bigint AS reduced FROM payments p JOIN cases c ON "
                   "c.id = p.case_id UNION ALL SELECT currency, 0, overpaid, "
                   "reduced FROM cases) x GROUP BY currency ORDER BY "
@@ -4242,13 +4256,14 @@ static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
       [STORE_FIGURES_STATES] =
           "SELECT workflow, state, sum(cases)::bigint AS cases, "
           "sum(balance)::bigint AS balance, sum(errors)::bigint AS errors, "
-          "sum(closed)::bigint AS closed FROM figures_states GROUP BY "
-          "workflow, state HAVING sum(cases) <> 0 ORDER BY workflow" C
-          ", state" C,
+          "sum(closed)::bigint AS closed, currency FROM figures_states "
+          "GROUP BY workflow, state, currency HAVING sum(cases) <> 0 ORDER "
+          "BY workflow" C ", state" C ", currency" C,
       [STORE_FIGURES_DUE] =
           "SELECT due_date, sum(cases)::bigint AS cases, "
-          "sum(balance)::bigint AS balance FROM figures_due GROUP BY "
-          "due_date HAVING sum(cases) <> 0 ORDER BY due_date" C,
+          "sum(balance)::bigint AS balance, currency FROM figures_due GROUP "
+          "BY due_date, currency HAVING sum(cases) <> 0 ORDER BY due_date" C
+          ", currency" C,
       [STORE_FIGURES_PROMISES] =
           "SELECT status, sum(promises)::bigint AS promises, "
           "sum(amount)::bigint AS amount, sum(paid)::bigint AS paid FROM "
@@ -5138,7 +5153,7 @@ static int op_sim_read(store *s, int which, int64_t after, store_row_fn fn,
       [STORE_SIM_CASES] =
           "SELECT id, borrower_id, state, closed, (error IS NOT NULL)::int, "
           "on_hold, balance, amount_due, due_date, workflow, version, "
-          "opened_at FROM cases ORDER BY id" C,
+          "opened_at, currency FROM cases ORDER BY id" C,
       [STORE_SIM_MESSAGES] =
           "SELECT id, case_id, channel, status, at FROM "
           "messages WHERE id > $1 ORDER BY id",

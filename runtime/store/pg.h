@@ -246,8 +246,9 @@ const PGresult *pg_cache_case_row(pg_cache *k, const char *id, int *row);
  * the arms of experiments recovered),
  * summed through it and written once at its end, as the day's figures
  * are: a trigger's upsert at every write was half a transition's time on
- * the server. Each is a kind, a key of up to two parts and four sums. */
-enum { PG_COUNTS_MAX = 64, PG_COUNT_PART = 128 };
+ * the server. Each is a kind, a key of up to two parts and a currency
+ * (cases' balances are summed each currency apart), and four sums. */
+enum { PG_COUNTS_MAX = 64, PG_COUNT_PART = 128, PG_COUNT_CUR = 16 };
 enum {
   PG_COUNT_STATE = 's',
   PG_COUNT_DUE = 'd',
@@ -257,6 +258,7 @@ enum {
 typedef struct pg_count {
   int kind;
   char a[PG_COUNT_PART], b[PG_COUNT_PART]; /* zero-filled */
+  char cur[PG_COUNT_CUR];                   /* zero-filled; "" for none */
   int64_t v[4];
 } pg_count;
 typedef struct pg_counts {
@@ -268,6 +270,7 @@ typedef struct pg_counts {
  * sums. */
 typedef struct pg_case_count {
   char workflow[PG_COUNT_PART], state[PG_COUNT_PART], due[PG_COUNT_PART];
+  char currency[PG_COUNT_CUR];
   int64_t balance;
   int closed, error;
 } pg_case_count;
@@ -276,7 +279,7 @@ typedef struct pg_case_count {
  * full (the caller writes what k holds, then adds again) or a part is
  * too long to keep (the caller writes this one at once). */
 int pg_counts_add(pg_counts *k, int kind, const char *a, const char *b,
-                  const int64_t v[4]);
+                  const char *cur, const int64_t v[4]);
 
 /* Adds a case's counts (sign 1) or takes them out (-1): 1, or 0 as
  * pg_counts_add (nothing added then). */

@@ -690,8 +690,8 @@ static const char *const sql[S_COUNT] = {
         "UPDATE case_steps SET tasks_open = 1 WHERE id = ?1 AND NOT "
         "tasks_open",
     [S_PAYMENT_INSERT] =
-        "INSERT INTO payments(case_id, amount, ref, at) VALUES (?1,?2,?3,?4) "
-        "ON CONFLICT(ref) DO NOTHING",
+        "INSERT INTO payments(case_id, amount, ref, at, currency) VALUES "
+        "(?1,?2,?3,?4,?5) ON CONFLICT(ref) DO NOTHING",
     [S_PAYMENT_BY_REF] = "SELECT case_id, amount FROM payments WHERE ref = ?1",
     [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
     [S_OVERPAID_TOTAL] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
@@ -794,15 +794,16 @@ static const char *const sql[S_COUNT] = {
         "p.case_id = c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
         "c.id = v.case_id GROUP BY v.experiment, v.arm, c.currency "
         "ORDER BY 1, 2, 3",
-    /* Money by the cases' currency: payments carry none, their case
-     * does. What payments brought in, what was paid over the balance
-     * and what imports took off it. */
+    /* Money by currency: what payments brought in, in the currency each
+     * came in (its case's then: step 34), what was paid over the balance
+     * and what imports took off it, in the case's. */
     [S_REPORT_MONEY] =
         "SELECT currency, sum(paid) AS paid, sum(overpaid) AS overpaid, "
-        "sum(reduced) AS reduced FROM (SELECT c.currency, p.amount AS paid, "
-        "0 AS overpaid, 0 AS reduced FROM payments p JOIN cases c ON "
-        "c.id = p.case_id UNION ALL SELECT currency, 0, overpaid, reduced "
-        "FROM cases) GROUP BY currency ORDER BY currency",
+        "sum(reduced) AS reduced FROM (SELECT coalesce(p.currency, "
+        "c.currency) AS currency, p.amount AS paid, 0 AS overpaid, 0 AS "
+        "reduced FROM payments p JOIN cases c ON c.id = p.case_id "
+        "UNION ALL SELECT currency, 0, overpaid, reduced FROM cases) "
+        "GROUP BY currency ORDER BY currency",
     /* The guard reads the newest contacts in a window, as many as its
      * limit: their number is the count it compares, and the oldest of
      * them leaving the window is when there is room again. ?5 is the
@@ -1075,17 +1076,18 @@ static const char *const sql[S_COUNT] = {
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
         "n = n + excluded.n, amount = amount + excluded.amount",
     [S_FIGURES_STATE_ADD] =
-        "INSERT INTO figures_states(workflow, state, cases, balance, errors, "
-        "closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
-        "cases = cases + excluded.cases, balance = balance + excluded.balance,"
-        " errors = errors + excluded.errors, closed = closed + excluded.closed",
+        "INSERT INTO figures_states(workflow, state, currency, cases, "
+        "balance, errors, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON "
+        "CONFLICT DO UPDATE SET cases = cases + excluded.cases, balance = "
+        "balance + excluded.balance, errors = errors + excluded.errors, "
+        "closed = closed + excluded.closed",
     [S_FIGURES_DUE_ADD] =
-        "INSERT INTO figures_due(due_date, cases, balance) VALUES (?1, ?2, "
-        "?3) ON CONFLICT DO UPDATE SET cases = cases + excluded.cases, "
-        "balance = balance + excluded.balance",
+        "INSERT INTO figures_due(due_date, currency, cases, balance) VALUES "
+        "(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET cases = cases + "
+        "excluded.cases, balance = balance + excluded.balance",
     [S_CASE_FIGURES] =
-        "SELECT workflow, state, due_date, balance, closed, error IS NOT NULL"
-        " FROM cases WHERE id = ?1",
+        "SELECT workflow, state, due_date, balance, closed, error IS NOT NULL,"
+        " currency FROM cases WHERE id = ?1",
     [S_ARMS_CLOSED_PAID] =
         "UPDATE figures_arms SET closed_paid = closed_paid + 1 WHERE "
         "(experiment, arm) IN (SELECT experiment, arm FROM variants WHERE "
@@ -1098,11 +1100,12 @@ static const char *const sql[S_COUNT] = {
         "status = ?1), 0)",
     [S_MESSAGE_STATUS_GET] = "SELECT status FROM messages WHERE id = ?1",
     [S_FIGURES_STATES] =
-        "SELECT workflow, state, cases, balance, errors, closed FROM "
-        "figures_states WHERE cases <> 0 ORDER BY workflow, state",
+        "SELECT workflow, state, cases, balance, errors, closed, currency "
+        "FROM figures_states WHERE cases <> 0 ORDER BY workflow, state, "
+        "currency",
     [S_FIGURES_DUE] =
-        "SELECT due_date, cases, balance FROM figures_due WHERE cases <> 0 "
-        "ORDER BY due_date",
+        "SELECT due_date, cases, balance, currency FROM figures_due WHERE "
+        "cases <> 0 ORDER BY due_date, currency",
     [S_FIGURES_PROMISES] =
         "SELECT status, promises, amount, paid FROM figures_promises "
         "WHERE promises <> 0 ORDER BY status",
@@ -2314,7 +2317,7 @@ static int figure_write(sq *st, const figure_sum *f, const int64_t *v,
                         rc_error *err) {
   static const int which[] = {S_FIGURE_ADD, S_FIGURES_STATE_ADD,
                               S_FIGURES_DUE_ADD, S_FIGURES_MSG_ADD};
-  static const int nkeys[] = {5, 2, 1, 1}, nvalues[] = {2, 4, 2, 1};
+  static const int nkeys[] = {5, 3, 2, 1}, nvalues[] = {2, 4, 2, 1};
   sqlite3_stmt *s = stmt(st, which[f->kind]);
   const char *part[5];
   int k = nkeys[f->kind];
@@ -2481,9 +2484,11 @@ static int message_status(sq *st, int64_t id, char *buf, size_t size,
   return rc == RC_ENOTFOUND ? RC_OK : rc;
 }
 
-/* What a case counts for in figures_states and figures_due. */
+/* What a case counts for in figures_states and figures_due: balances
+ * are summed each currency apart. */
 typedef struct case_fig {
   char workflow[FIGURE_PART + 1], state[FIGURE_PART + 1], due[32];
+  char currency[16];
   int64_t balance;
   int closed, error;
 } case_fig;
@@ -2506,6 +2511,8 @@ static int case_fig_read(sq *st, const char *id, case_fig *f, rc_error *err) {
             (const char *)sqlite3_column_text(s, 0));
     rc_copy(f->state, sizeof f->state, (const char *)sqlite3_column_text(s, 1));
     rc_copy(f->due, sizeof f->due, due ? (const char *)due : "");
+    rc_copy(f->currency, sizeof f->currency,
+            (const char *)sqlite3_column_text(s, 6));
     f->balance = sqlite3_column_int64(s, 3);
     f->closed = sqlite3_column_int(s, 4);
     f->error = sqlite3_column_int(s, 5);
@@ -2528,16 +2535,16 @@ static void case_fig_keep(sq *st, const char *id, const case_fig *f) {
 
 /* Adds a case to its figures_states row (sign 1) or takes it out (-1). */
 static int case_fig_state(sq *st, const case_fig *f, int sign, rc_error *err) {
-  const char *key[2] = {f->workflow, f->state};
+  const char *key[3] = {f->workflow, f->state, f->currency};
   int64_t v[4] = {sign, sign * f->balance, sign * f->error, sign * f->closed};
-  return figures_add(st, FIG_STATE, key, 2, v, err);
+  return figures_add(st, FIG_STATE, key, 3, v, err);
 }
 
 /* The same for its figures_due row: open cases only. */
 static int case_fig_due(sq *st, const case_fig *f, int sign, rc_error *err) {
-  const char *key[1] = {f->due};
+  const char *key[2] = {f->due, f->currency};
   int64_t v[4] = {sign, sign * f->balance, 0, 0};
-  return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 1, v, err);
+  return f->closed ? RC_OK : figures_add(st, FIG_DUE, key, 2, v, err);
 }
 
 static int case_fig_count(sq *st, const case_fig *f, int sign, rc_error *err) {
@@ -2549,8 +2556,9 @@ static int case_fig_count(sq *st, const case_fig *f, int sign, rc_error *err) {
  * write changed what it counts (a transition leaves the due date's). */
 static int case_fig_move(sq *st, const case_fig *was, const case_fig *now,
                          rc_error *err) {
-  int rc = RC_OK, money = was->balance != now->balance,
-      closed = was->closed != now->closed;
+  int rc = RC_OK, closed = was->closed != now->closed,
+      money = was->balance != now->balance ||
+              strcmp(was->currency, now->currency) != 0;
   if (money || closed || was->error != now->error ||
       strcmp(was->state, now->state) || strcmp(was->workflow, now->workflow)) {
     if ((rc = case_fig_state(st, was, -1, err)) == RC_OK)
@@ -3425,6 +3433,7 @@ static void case_fig_of(const store_case *c, case_fig *f) {
   rc_copy(f->workflow, sizeof f->workflow, c->workflow);
   rc_copy(f->state, sizeof f->state, c->state);
   rc_copy(f->due, sizeof f->due, c->due_date ? c->due_date : "");
+  rc_copy(f->currency, sizeof f->currency, c->currency ? c->currency : "");
   f->balance = c->balance;
   f->closed = c->closed;
   f->error = c->error != NULL;
@@ -4762,6 +4771,8 @@ static int sq_case_update_fields(sq *st, const store_case *c, rc_error *err) {
   now = was;
   now.balance = c->balance;
   rc_copy(now.due, sizeof now.due, c->due_date ? c->due_date : "");
+  /* imported again in another currency: its balance moves with it */
+  if (c->currency) rc_copy(now.currency, sizeof now.currency, c->currency);
   if (st->base.depth > 0) case_fig_keep(st, c->id, &now);
   return case_fig_move(st, &was, &now, err);
 }
@@ -6688,13 +6699,15 @@ static int sq_tasks_cancel_scoped(sq *st, const char *case_id, rc_error *err) {
 }
 
 static int sq_payment_insert(sq *st, const char *case_id, rc_money amount,
-                             const char *ref, rc_time at, rc_error *err) {
+                             const char *currency, const char *ref,
+                             rc_time at, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PAYMENT_INSERT);
   int rc;
   bind_text(s, 1, case_id);
   sqlite3_bind_int64(s, 2, amount);
   bind_text(s, 3, ref);
   sqlite3_bind_int64(s, 4, at);
+  bind_text(s, 5, currency);
   if ((rc = exec_stmt(st, s, err, "record payment")) != RC_OK) return rc;
   if (sqlite3_changes(st->db) == 0)
     return rc_error_set(err, RC_ECONFLICT, "ref",
@@ -8001,8 +8014,8 @@ static int sq_rolls_forget(sq *st, const char *before, rc_error *err) {
 static const char *const sim_sql[] = {
     [STORE_SIM_CASES] =
         "SELECT id, borrower_id, state, closed, error IS NOT NULL, on_hold, "
-        "balance, amount_due, due_date, workflow, version, opened_at "
-        "FROM cases ORDER BY id",
+        "balance, amount_due, due_date, workflow, version, opened_at, "
+        "currency FROM cases ORDER BY id",
     [STORE_SIM_MESSAGES] = "SELECT id, case_id, channel, status, at "
                            "FROM messages WHERE id > ?1 ORDER BY id",
     [STORE_SIM_TASKS] = "SELECT id, case_id, kind, queue, status, at "
@@ -8347,8 +8360,9 @@ static int op_tasks_cancel_scoped(store *s, const char *case_id,
 }
 
 static int op_payment_put(store *s, const char *case_id, rc_money amount,
-                          const char *ref, rc_time at, rc_error *err) {
-  return sq_payment_insert(SQ(s), case_id, amount, ref, at, err);
+                          const char *currency, const char *ref, rc_time at,
+                          rc_error *err) {
+  return sq_payment_insert(SQ(s), case_id, amount, currency, ref, at, err);
 }
 
 static int op_promise_put(store *s, const char *case_id, rc_money amount,

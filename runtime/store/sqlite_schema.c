@@ -877,7 +877,58 @@ static const char *const migrations[] = {
     "  'REFERENCES \"case_rows\"(id)', 'REFERENCES \"case_steps\"(id)'),"
     "  'REFERENCES case_rows(id)', 'REFERENCES case_steps(id)')"
     "  WHERE type = 'table' AND sql LIKE '%REFERENCES%case_rows%';",
+    /* 34: a payment keeps the currency it came in, its case's then: a
+     * case imported again in another currency (a Croatian book's HRK ->
+     * EUR) counted its earlier payments in the new one, kuna summed as
+     * euro. Filled from each case's currency now, the best the book
+     * knows of the time of each step (one look-up a payment); every
+     * payment after is written with it (sq_payment_insert). NULL only
+     * for a row another program writes: readers take the case's. */
+    "ALTER TABLE payments ADD COLUMN currency TEXT;"
+    "UPDATE payments SET currency = (SELECT r.currency FROM case_steps s"
+    "  JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id"
+    "  WHERE s.id = payments.case_id);"
+    /* The balances the Overview reads (figures_states, figures_due) are
+     * kept each currency apart: a book of CNY and USD loans summed yuan
+     * and dollars into one figure. A book of one currency (nearly every
+     * one) keeps its rows as they were, that currency named; a book of
+     * several is counted again from its cases, once. */
+    "CREATE TEMP TABLE money_v34 AS SELECT (SELECT currency FROM case_rows"
+    "  LIMIT 1) AS one, EXISTS (SELECT 1 FROM case_rows WHERE currency <>"
+    "  (SELECT currency FROM case_rows LIMIT 1)) AS several;"
+    "CREATE TABLE figures_states_v34("
+    "  workflow TEXT NOT NULL, state TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL, closed INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow, state, currency)) WITHOUT ROWID;"
+    "INSERT INTO figures_states_v34 SELECT f.workflow, f.state,"
+    "  coalesce(m.one, ''), f.cases, f.balance, f.errors, f.closed"
+    "  FROM figures_states f, money_v34 m WHERE NOT m.several;"
+    "INSERT INTO figures_states_v34 SELECT workflow, state, currency,"
+    "  count(*), sum(balance), sum(error IS NOT NULL), sum(closed) FROM cases"
+    "  WHERE (SELECT several FROM money_v34) GROUP BY 1, 2, 3;"
+    "CREATE TABLE figures_due_v34("
+    "  due_date TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  cases INTEGER NOT NULL, balance INTEGER NOT NULL,"
+    "  PRIMARY KEY (due_date, currency)) WITHOUT ROWID;"
+    "INSERT INTO figures_due_v34 SELECT f.due_date, coalesce(m.one, ''),"
+    "  f.cases, f.balance FROM figures_due f, money_v34 m WHERE NOT m.several;"
+    "INSERT INTO figures_due_v34 SELECT coalesce(due_date, ''), currency,"
+    "  count(*), sum(balance) FROM cases WHERE NOT closed AND"
+    "  (SELECT several FROM money_v34) GROUP BY 1, 2;"
+    "DROP TABLE money_v34;"
+    "DROP TABLE figures_states;"
+    "DROP TABLE figures_due;"
+    /* The old rename, as 29's: a view of the owner's on the figures
+     * reads the new tables once renamed. */
+    "PRAGMA legacy_alter_table = ON;"
+    "ALTER TABLE figures_states_v34 RENAME TO figures_states;"
+    "ALTER TABLE figures_due_v34 RENAME TO figures_due;"
+    "PRAGMA legacy_alter_table = OFF;",
 };
+
+/* The step that fills payments.currency. */
+enum { STEP_PAYMENT_CURRENCY = 34 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
   char *found = ud;
@@ -972,28 +1023,33 @@ static int own_column_on(sqlite3 *db, int step, const char *table,
   return found;
 }
 
-/* Step 30 adds timers.step_row: a column of the owner's by that name
- * stopped it with SQLite's "duplicate column name: step_row". Said in
- * the owner's terms, with what to do. */
-static int own_step_row(sqlite3 *db, rc_error *err) {
+/* Step 30 adds timers.step_row, 34 payments.currency: a column of the
+ * owner's by that name stopped it with SQLite's "duplicate column name".
+ * Said in the owner's terms, with what to do. */
+static int own_column_named(sqlite3 *db, int step, const char *table,
+                            const char *column, rc_error *err) {
   sqlite3_stmt *s;
   int found;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT 1 FROM pragma_table_info('timers') WHERE "
-                         "name = 'step_row' COLLATE NOCASE",
-                         -1, &s, NULL) != SQLITE_OK)
+  char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info('%q') WHERE "
+                              "name = '%q' COLLATE NOCASE",
+                              table, column);
+  if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+    sqlite3_free(sql);
     return rc_error_set(err, RC_ESTORE, NULL,
-                        "database migration 30 failed: %s (%d)",
+                        "database migration %d failed: %s (%d)", step,
                         sqlite_why(db), sqlite3_extended_errcode(db));
+  }
+  sqlite3_free(sql);
   found = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   if (found)
     rc_error_set(err, RC_ESTORE, NULL,
-                 "database migration 30 failed: the column step_row of "
-                 "your own on the table timers has the name this step "
+                 "database migration %d failed: the column %s of "
+                 "your own on the table %s has the name this step "
                  "gives a column of recoup's: rename yours (ALTER TABLE "
-                 "timers RENAME COLUMN step_row TO another name), then run "
-                 "this again (docs/cli.md); nothing was changed");
+                 "%s RENAME COLUMN %s TO another name), then run "
+                 "this again (docs/cli.md); nothing was changed",
+                 step, column, table, table, column);
   return found;
 }
 
@@ -1037,17 +1093,27 @@ static const char own_on_rows[] =
 static const char own_on_timers[] =
     "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
     " tbl_name = 'timers' COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid";
+/* Step 34 fills payments.currency the same way, past the owner's UPDATE
+ * triggers on payments (an audit's, an append-only rule's). recoup's own
+ * (figures_arm_paid) is an INSERT trigger, dropped and made again with
+ * them, unchanged. */
+static const char own_on_payments[] =
+    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
+    " tbl_name = 'payments' COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid";
 
-/* Drops the triggers own_on_timers reads (read first, as *own, by
- * own_objects_on); 1 with *msg when one cannot be dropped. */
-static int own_triggers_dropped(sqlite3 *db, char **msg) {
+/* Drops the triggers on table that own_on_timers or own_on_payments read
+ * (read first, as *own, by own_objects_on); 1 with *msg when one cannot
+ * be dropped. */
+static int own_triggers_dropped(sqlite3 *db, const char *table, char **msg) {
   sqlite3_stmt *s;
-  char *drop = NULL;
+  char *drop = NULL, *sql;
   int rc;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name FROM sqlite_schema WHERE type = "
-                         "'trigger' AND tbl_name = 'timers' COLLATE NOCASE",
-                         -1, &s, NULL) != SQLITE_OK) {
+  sql = sqlite3_mprintf("SELECT name FROM sqlite_schema WHERE type = "
+                        "'trigger' AND tbl_name = '%q' COLLATE NOCASE",
+                        table);
+  rc = sql ? sqlite3_prepare_v2(db, sql, -1, &s, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) {
     *msg = sqlite3_mprintf("read triggers: %s", sqlite_why(db));
     return 1;
   }
@@ -1224,7 +1290,8 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
                        "'id', 'state', 'closed', 'outcome', 'timer_keys',"
                        " 'journal_last', 'tasks_open', 'message_last'",
                        err)) ||
-        (version + 1 == 30 && own_step_row(db, err)) ||
+        (version + 1 == 30 &&
+         own_column_named(db, 30, "timers", "step_row", err)) ||
         (version + 1 == 33 &&
          own_column_on(db, 33, "case_rows",
                        "'id', 'borrower_id', 'workflow', 'version', 'error',"
@@ -1237,7 +1304,10 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
          own_column_on(db, 33, "case_steps",
                        "'id', 'state', 'closed', 'outcome', 'timer_keys',"
                        " 'journal_last', 'tasks_open', 'message_last'",
-                       err))) {
+                       err)) ||
+        (version + 1 == STEP_PAYMENT_CURRENCY &&
+         own_column_named(db, STEP_PAYMENT_CURRENCY, "payments", "currency",
+                          err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
@@ -1248,8 +1318,11 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
           own_objects_on(db, own_on_contacts, &own, &msg))) ||
         (version + 1 == 29 && own_objects_on(db, own_on_steps, &own, &msg)) ||
         (version + 1 == 30 && (own_objects_on(db, own_on_timers, &own, &msg) ||
-                               own_triggers_dropped(db, &msg))) ||
+                               own_triggers_dropped(db, "timers", &msg))) ||
         (version + 1 == 33 && own_objects_on(db, own_on_rows, &own, &msg)) ||
+        (version + 1 == STEP_PAYMENT_CURRENCY &&
+         (own_objects_on(db, own_on_payments, &own, &msg) ||
+          own_triggers_dropped(db, "payments", &msg))) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&

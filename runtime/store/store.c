@@ -1099,8 +1099,9 @@ int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err) {
 }
 
 int store_payment_insert(store *st, const char *case_id, rc_money amount,
-                         const char *ref, rc_time at, rc_error *err) {
-  return st->ops->payment_put(st, case_id, amount, ref, at, err);
+                         const char *currency, const char *ref, rc_time at,
+                         rc_error *err) {
+  return st->ops->payment_put(st, case_id, amount, currency, ref, at, err);
 }
 
 int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,

@@ -534,9 +534,12 @@ int store_task_complete(store *st, int64_t id, const char *outcome,
                         const char *result, rc_time at, rc_error *err);
 int store_tasks_cancel_scoped(store *st, const char *case_id, rc_error *err);
 
-/* Payments: ref is unique; RC_ECONFLICT for a known one. */
+/* Payments: ref is unique; RC_ECONFLICT for a known one. currency is
+ * the case's when the payment came: a case imported again in another
+ * currency (HRK -> EUR) keeps its earlier payments in theirs. */
 int store_payment_insert(store *st, const char *case_id, rc_money amount,
-                         const char *ref, rc_time at, rc_error *err);
+                         const char *currency, const char *ref, rc_time at,
+                         rc_error *err);
 /* The payment a ref names: its case and amount; RC_ENOTFOUND if none. */
 int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,
                          rc_money *amount, rc_error *err);

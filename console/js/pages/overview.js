@@ -18,18 +18,41 @@ const RED = '#c0392b';
 // the exact amount.
 const major = (minor, cur) => Number(minor) / 10 ** minorDigits(cur);
 
+// cur null: a book of several currencies, whose balances share no axis
+// (the table under the chart has each currency's).
 function barsWithBalance(rows, labelOf, cur) {
   return chart({
-    grid: { left: 56, right: 72, top: 36, bottom: 40 },
+    grid: { left: 56, right: cur ? 72 : 16, top: 36, bottom: 40 },
     legend: { top: 0 },
     tooltip: { trigger: 'axis' },
     xAxis: { type: 'category', data: rows.map(labelOf) },
-    yAxis: [{ type: 'value', name: t('col.cases') }, { type: 'value', name: t('col.balance') + ' ' + cur, splitLine: { show: false } }],
+    yAxis: cur ? [{ type: 'value', name: t('col.cases') }, { type: 'value', name: t('col.balance') + ' ' + cur, splitLine: { show: false } }]
+      : [{ type: 'value', name: t('col.cases') }],
     series: [
       { name: t('col.cases'), type: 'bar', data: rows.map((r) => r.cases), itemStyle: { color: BLUE } },
-      { name: t('col.balance'), type: 'bar', yAxisIndex: 1, data: rows.map((r) => major(r.balance, cur)), itemStyle: { color: GREY } },
+      ...(cur ? [{ name: t('col.balance'), type: 'bar', yAxisIndex: 1, data: rows.map((r) => major(amountIn(r, 'balance', cur, cur), cur)), itemStyle: { color: GREY } }] : []),
     ],
   });
+}
+
+// A row's amount in one currency: its by_currency entry's (the API sums
+// each currency apart); an older service's row has only the plain
+// amount, the institution's.
+function amountIn(r, field, c, institution) {
+  const e = (r.by_currency || []).find((x) => x.currency === c);
+  if (e) return e[field] || 0;
+  return r.by_currency ? 0 : (c === institution ? r[field] || 0 : 0);
+}
+
+// Money columns: one for the book's currency, or one a currency (named in
+// its heading) when the book holds several.
+function moneyColumns(key, label, currencies, institution) {
+  if (currencies.length === 1) {
+    const c = currencies[0];
+    return [{ key, label, num: true, cell: (r) => money(amountIn(r, key, c, institution), c) }];
+  }
+  return currencies.map((c) => ({ key: `${key}-${c}`, label: t('col.in', { label, cur: c }), num: true,
+    cell: (r) => money(amountIn(r, key, c, institution), c) }));
 }
 
 function simpleBars(rows, labelOf, valueOf, name, color) {
@@ -80,35 +103,41 @@ function jumpTo(panel) {
 
 function draw(main, o) {
   const cur = o.currency || ctx.currency;
-  const m = (v) => money(v, cur);
+  // Each currency apart: a sum of yuan and dollars is neither.
+  const currencies = o.currencies && o.currencies.length ? o.currencies : [cur];
+  const one = currencies.length === 1 ? currencies[0] : null;
+  const cols = (key, label) => moneyColumns(key, label, currencies, cur);
   fill(main.querySelector('.asof'), t('ov.asof', { time: dateTime(o.as_of) }));
   const parts = [];
   const byState = o.by_state || [];
   if (!byState.length && !(o.by_dpd || []).some((r) => r.cases)) return empty(t('ov.empty'));
   const several = new Set(byState.map((r) => r.workflow)).size > 1;
   const stateName = (r) => (several ? `${r.workflow} · ${r.state}` : r.state);
-  parts.push(section(t('ov.bystate'), barsWithBalance(byState, stateName, cur),
+  parts.push(section(t('ov.bystate'), barsWithBalance(byState, stateName, one),
     table([{ key: 'state', label: t('col.state'), cell: stateName }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
-      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byState, { name: 'by_state', key: (r) => (several ? `${r.workflow}/${r.state}` : r.state) })));
+      ...cols('balance', t('col.balance'))], byState, { name: 'by_state', key: (r) => (several ? `${r.workflow}/${r.state}` : r.state) })));
   const byDpd = o.by_dpd || [];
-  parts.push(section(t('ov.bydpd'), barsWithBalance(byDpd, (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket), cur),
+  parts.push(section(t('ov.bydpd'), barsWithBalance(byDpd, (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket), one),
     table([{ key: 'bucket', label: t('col.bucket'), cell: (r) => (r.bucket === 'current' ? t('dpd.current') : r.bucket) },
       { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
-      { key: 'balance', label: t('col.balance'), num: true, cell: (r) => m(r.balance) }], byDpd, { name: 'by_dpd', key: (r) => r.bucket })));
+      ...cols('balance', t('col.balance'))], byDpd, { name: 'by_dpd', key: (r) => r.bucket })));
   const rec = o.recovered || [];
-  parts.push(section(t('ov.recovered'), chart({
-    grid: { left: 64, right: 16, top: 36, bottom: 40 },
-    legend: { top: 0 },
-    tooltip: { trigger: 'axis' },
-    xAxis: { type: 'category', data: rec.map((r) => r.day.slice(5)) },
-    yAxis: { type: 'value', name: cur },
-    series: [
-      { name: t('col.payments'), type: 'bar', stack: 'r', data: rec.map((r) => major(r.payments, cur)), itemStyle: { color: GREEN } },
-      { name: t('col.reduced'), type: 'bar', stack: 'r', data: rec.map((r) => major(r.reduced, cur)), itemStyle: { color: GREY } },
-    ],
-  }), table([{ key: 'day', label: t('col.day'), cell: (r) => date(r.day) },
-    { key: 'payments', label: t('col.payments'), num: true, cell: (r) => m(r.payments) },
-    { key: 'reduced', label: t('col.reduced'), num: true, cell: (r) => m(r.reduced) }], rec, { name: 'recovered', key: (r) => r.day, class: 'scroll' })));
+  // A chart a currency: amounts of two currencies share no axis.
+  for (const c of currencies) {
+    parts.push(section(one ? t('ov.recovered') : t('ov.recovered_in', { cur: c }), chart({
+      grid: { left: 64, right: 16, top: 36, bottom: 40 },
+      legend: { top: 0 },
+      tooltip: { trigger: 'axis' },
+      xAxis: { type: 'category', data: rec.map((r) => r.day.slice(5)) },
+      yAxis: { type: 'value', name: c },
+      series: [
+        { name: t('col.payments'), type: 'bar', stack: 'r', data: rec.map((r) => major(amountIn(r, 'payments', c, cur), c)), itemStyle: { color: GREEN } },
+        { name: t('col.reduced'), type: 'bar', stack: 'r', data: rec.map((r) => major(amountIn(r, 'reduced', c, cur), c)), itemStyle: { color: GREY } },
+      ],
+    }), table([{ key: 'day', label: t('col.day'), cell: (r) => date(r.day) },
+      ...moneyColumns('payments', t('col.payments'), [c], cur),
+      ...moneyColumns('reduced', t('col.reduced'), [c], cur)], rec, { name: one ? 'recovered' : `recovered-${c}`, key: (r) => r.day, class: 'scroll' })));
+  }
   const p = o.promises || {};
   // The counts are in the legend, not on labels around the ring: an
   // outer label at the bottom ("Broken: 2") was drawn over the legend
@@ -156,8 +185,7 @@ function draw(main, o) {
   const people = o.collectors || [];
   parts.push(section(t('ov.collectors'), people.length ? null : empty(t('ov.none')), people.length ? table([{ key: 'user', label: t('col.user'), cell: (r) => h('span', { title: r.user }, personName(r.user)) },
     { key: 'tasks_done', label: t('col.tasks_done'), num: true }, { key: 'promises', label: t('col.promises'), num: true },
-    { key: 'promised', label: t('col.promised'), num: true, cell: (r) => m(r.promised) },
-    { key: 'collected', label: t('col.collected'), num: true, cell: (r) => m(r.collected) }], people, { name: 'collectors', key: (r) => r.user }) : null));
+    ...cols('promised', t('col.promised')), ...cols('collected', t('col.collected'))], people, { name: 'collectors', key: (r) => r.user }) : null));
   return h('div', { class: 'figure-grid' }, parts);
 }
 
