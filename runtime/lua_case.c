@@ -833,39 +833,39 @@ enum send_field {
   SF_I_CURRENCY
 };
 
-/* {borrower.*}: the fields recoup check lets a template name. */
-static enum send_field borrower_field_of(const char *f) {
-  static const char *const names[] = {"name",   "id",      "phone",
-                                      "email",  "address", "employer_name",
-                                      "locale", "timezone"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (strcmp(f, names[i]) == 0) return (enum send_field)(SF_B_NAME + i);
-  return SF_B_NONE;
-}
+/* The names a send fills by field: {borrower.*} those recoup check lets
+ * a template name. Read once a plan's name (send_field): a table. */
+static const struct {
+  const char *name;
+  enum send_field field;
+} send_fields[] = {
+    {"borrower.name", SF_B_NAME},
+    {"borrower.id", SF_B_ID},
+    {"borrower.phone", SF_B_PHONE},
+    {"borrower.email", SF_B_EMAIL},
+    {"borrower.address", SF_B_ADDRESS},
+    {"borrower.employer_name", SF_B_EMPLOYER_NAME},
+    {"borrower.locale", SF_B_LOCALE},
+    {"borrower.timezone", SF_B_TIMEZONE},
+    {"case.balance", SF_C_BALANCE},
+    {"case.amount_due", SF_C_AMOUNT_DUE},
+    {"case.fees", SF_C_FEES},
+    {"case.principal", SF_C_PRINCIPAL},
+    {"case.due_date", SF_C_DUE_DATE},
+    {"case.dpd", SF_C_DPD},
+    {"case.opened_at", SF_C_OPENED_AT},
+    {"institution.name", SF_I_NAME},
+    {"institution.contact_phone", SF_I_CONTACT_PHONE},
+    {"institution.timezone", SF_I_TIMEZONE},
+    {"institution.currency", SF_I_CURRENCY},
+};
 
 static enum send_field send_field_of(const char *name) {
-  /* Each test looks at the first byte before the call. */
-  if (name[0] == 'v' && strncmp(name, "vars.", 5) == 0) return SF_VARS;
-  if (name[0] == 'b' && strncmp(name, "borrower.", 9) == 0)
-    return borrower_field_of(name + 9);
-  if (name[0] == 'c' && strncmp(name, "case.", 5) == 0) {
-    const char *f = name + 5;
-    if (strcmp(f, "balance") == 0) return SF_C_BALANCE;
-    if (strcmp(f, "amount_due") == 0) return SF_C_AMOUNT_DUE;
-    if (strcmp(f, "fees") == 0) return SF_C_FEES;
-    if (strcmp(f, "principal") == 0) return SF_C_PRINCIPAL;
-    if (strcmp(f, "due_date") == 0) return SF_C_DUE_DATE;
-    if (strcmp(f, "dpd") == 0) return SF_C_DPD;
-    if (strcmp(f, "opened_at") == 0) return SF_C_OPENED_AT;
-    return SF_C_OTHER;
-  }
-  if (name[0] == 'i' && strncmp(name, "institution.", 12) == 0) {
-    const char *f = name + 12;
-    if (strcmp(f, "name") == 0) return SF_I_NAME;
-    if (strcmp(f, "contact_phone") == 0) return SF_I_CONTACT_PHONE;
-    if (strcmp(f, "timezone") == 0) return SF_I_TIMEZONE;
-    if (strcmp(f, "currency") == 0) return SF_I_CURRENCY;
-  }
+  if (strncmp(name, "vars.", 5) == 0) return SF_VARS;
+  for (size_t i = 0; i < sizeof send_fields / sizeof *send_fields; i++)
+    if (strcmp(name, send_fields[i].name) == 0) return send_fields[i].field;
+  if (strncmp(name, "borrower.", 9) == 0) return SF_B_NONE;
+  if (strncmp(name, "case.", 5) == 0) return SF_C_OTHER;
   return SF_MISSING;
 }
 
@@ -935,6 +935,23 @@ static char *send_grow(void *ud, const char *buf, size_t used, size_t need,
   return big;
 }
 
+/* t[key] as Lua makes it text, none where it is nil. Its text stays on
+ * the stack until the body is rendered: room is asked for by the
+ * placeholders that push, not by every one. */
+static template_value field_text(lua_State *L, int t, const char *key,
+                                 int none) {
+  template_value v = {TEMPLATE_TEXT, NULL, 0, 0};
+  luaL_checkstack(L, 4, "too many placeholders");
+  if (lua_getfield(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    v.kind = none;
+    return v;
+  }
+  v.text = luaL_tolstring(L, -1, &v.len);
+  lua_remove(L, -2);
+  return v;
+}
+
 static template_value send_lookup(void *ud, const char *name) {
   send_fill *sf = ud;
   lua_State *L = sf->L;
@@ -945,17 +962,11 @@ static template_value send_lookup(void *ud, const char *name) {
   enum send_field f = send_field(sf, name);
   switch (f) {
     case SF_VARS:
-      /* Its text stays on the stack until the body is rendered: room is
-       * asked for by the placeholders that push, not by every one. */
-      luaL_checkstack(L, 4, "too many placeholders");
-      if (!sf->vars || lua_getfield(L, sf->vars, name + 5) == LUA_TNIL) {
-        if (sf->vars) lua_pop(L, 1);
+      if (!sf->vars) {
         v.kind = TEMPLATE_MISSING;
         return v;
       }
-      v.text = luaL_tolstring(L, -1, &v.len);
-      lua_remove(L, -2);
-      return v;
+      return field_text(L, sf->vars, name + 5, TEMPLATE_MISSING);
     case SF_B_NAME:
     case SF_B_ID:
     case SF_B_PHONE:
@@ -1010,15 +1021,7 @@ static template_value send_lookup(void *ud, const char *name) {
       return v;
     case SF_C_OTHER:
       view(L, lc);
-      luaL_checkstack(L, 4, "too many placeholders");
-      if (lua_getfield(L, 1, name + 5) == LUA_TNIL) {
-        lua_pop(L, 1);
-        v.kind = TEMPLATE_UNSET;
-        return v;
-      }
-      v.text = luaL_tolstring(L, -1, &v.len);
-      lua_remove(L, -2);
-      return v;
+      return field_text(L, 1, name + 5, TEMPLATE_UNSET);
     case SF_I_NAME:
     case SF_I_CONTACT_PHONE:
     case SF_I_TIMEZONE:
