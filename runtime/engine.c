@@ -2647,13 +2647,13 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
 
 /* --- dispatch ------------------------------------------------------- */
 
-/* The loaded scripts that hold a case's workflow version: a case runs on
- * the version it started on, even after reloads brought newer ones. */
-static int transition(engine *eng, const store_case *c, const char *from,
-                      const char *to, const char *event, script_state *info,
-                      rc_error *err) {
+/* sc: the loaded script that holds the case's workflow version (a case
+ * runs on the version it started on, even after reloads brought newer
+ * ones), found once by dispatch for the event's every hop. */
+static int transition(engine *eng, script *sc, const store_case *c,
+                      const char *from, const char *to, const char *event,
+                      script_state *info, rc_error *err) {
   int rc;
-  script *sc = script_for(eng, c);
   *info = script_state_info(sc, c->workflow, c->version, to);
   if (!info->exists)
     return rc_error_set(err, RC_ESCRIPT, "state",
@@ -2720,7 +2720,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
                           "handler returned the current state '%s'; return "
                           "nil to stay, or declare '%s' -> '%s' to re-enter",
                           state, state, state);
-    if ((rc = transition(eng, c, state, next, call.event, &info, err)))
+    if ((rc = transition(eng, sc, c, state, next, call.event, &info, err)))
       return rc;
     rc_copy(state, sizeof state, next);
     call.state = state;

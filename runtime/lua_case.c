@@ -798,6 +798,7 @@ typedef struct send_fill {
   const char *locale;
   int body_at;   /* stack index of the body once it outgrew the C buffer */
   char text[40]; /* a number or a date made for one placeholder */
+  script *names; /* keeps the fields of a plan's names (send_field), or NULL */
 } send_fill;
 
 static template_value text_of(const char *s) {
@@ -805,7 +806,113 @@ static template_value text_of(const char *s) {
   return v;
 }
 
-static const char *borrower_field(const store_borrower *b, const char *f);
+/* What a placeholder's name asks for: the name's prefix and field. */
+enum send_field {
+  SF_MISSING, /* no name a send fills */
+  SF_VARS,
+  SF_B_NAME, /* borrower.*, as borrower_at reads them */
+  SF_B_ID,
+  SF_B_PHONE,
+  SF_B_EMAIL,
+  SF_B_ADDRESS,
+  SF_B_EMPLOYER_NAME,
+  SF_B_LOCALE,
+  SF_B_TIMEZONE,
+  SF_B_NONE, /* borrower.x: no field, no value */
+  SF_C_BALANCE,
+  SF_C_AMOUNT_DUE,
+  SF_C_FEES,
+  SF_C_PRINCIPAL,
+  SF_C_DUE_DATE,
+  SF_C_DPD,
+  SF_C_OPENED_AT,
+  SF_C_OTHER, /* read as the script reads case.x */
+  SF_I_NAME,
+  SF_I_CONTACT_PHONE,
+  SF_I_TIMEZONE,
+  SF_I_CURRENCY
+};
+
+/* The names a send fills by field: {borrower.*} those recoup check lets
+ * a template name. Read once a plan's name (send_field): a table. */
+static const struct {
+  const char *name;
+  enum send_field field;
+} send_fields[] = {
+    {"borrower.name", SF_B_NAME},
+    {"borrower.id", SF_B_ID},
+    {"borrower.phone", SF_B_PHONE},
+    {"borrower.email", SF_B_EMAIL},
+    {"borrower.address", SF_B_ADDRESS},
+    {"borrower.employer_name", SF_B_EMPLOYER_NAME},
+    {"borrower.locale", SF_B_LOCALE},
+    {"borrower.timezone", SF_B_TIMEZONE},
+    {"case.balance", SF_C_BALANCE},
+    {"case.amount_due", SF_C_AMOUNT_DUE},
+    {"case.fees", SF_C_FEES},
+    {"case.principal", SF_C_PRINCIPAL},
+    {"case.due_date", SF_C_DUE_DATE},
+    {"case.dpd", SF_C_DPD},
+    {"case.opened_at", SF_C_OPENED_AT},
+    {"institution.name", SF_I_NAME},
+    {"institution.contact_phone", SF_I_CONTACT_PHONE},
+    {"institution.timezone", SF_I_TIMEZONE},
+    {"institution.currency", SF_I_CURRENCY},
+};
+
+static enum send_field send_field_of(const char *name) {
+  if (strncmp(name, "vars.", 5) == 0) return SF_VARS;
+  for (size_t i = 0; i < sizeof send_fields / sizeof *send_fields; i++)
+    if (strcmp(name, send_fields[i].name) == 0) return send_fields[i].field;
+  if (strncmp(name, "borrower.", 9) == 0) return SF_B_NONE;
+  if (strncmp(name, "case.", 5) == 0) return SF_C_OTHER;
+  return SF_MISSING;
+}
+
+/* The field of a name a plan keeps (stable: its address is the plan's,
+ * for the script's life) is read once and then found by that address:
+ * the prefixes and names compared were a third of a send's look-ups. A
+ * name rendered without a plan lives on template_render's stack, where
+ * the next name takes the same address: read each time. */
+static enum send_field send_field(const send_fill *sf, const char *name) {
+  script *sc = sf->names;
+  enum send_field f;
+  if (!sc) return send_field_of(name);
+  for (int i = 0; i < sc->nsend_names; i++)
+    if (sc->send_names[i].name == name)
+      return (enum send_field)sc->send_names[i].field;
+  f = send_field_of(name);
+  if (sc->nsend_names < SCRIPT_SEND_NAMES) {
+    sc->send_names[sc->nsend_names].name = name;
+    sc->send_names[sc->nsend_names++].field = f;
+  }
+  return f;
+}
+
+static const char *first_contact(const store_borrower *b, const char *kind);
+
+static const char *borrower_at(const store_borrower *b, enum send_field f) {
+  switch (f) {
+    case SF_B_NAME:
+      return b->name;
+    case SF_B_ID:
+      return b->id;
+    case SF_B_PHONE:
+      return first_contact(b, "phone");
+    case SF_B_EMAIL:
+      return first_contact(b, "email");
+    case SF_B_ADDRESS:
+      return b->address;
+    case SF_B_EMPLOYER_NAME:
+      return b->employer_name;
+    case SF_B_LOCALE:
+      return b->locale;
+    case SF_B_TIMEZONE:
+      return b->timezone;
+    default:
+      return NULL;
+  }
+}
 
 /* The body once it outgrows case:send's C buffer: a userdata on the Lua
  * stack, twice as big each time, so the text is rendered once (a value's
@@ -828,89 +935,104 @@ static char *send_grow(void *ud, const char *buf, size_t used, size_t need,
   return big;
 }
 
+/* t[key] as Lua makes it text, none where it is nil. Its text stays on
+ * the stack until the body is rendered: room is asked for by the
+ * placeholders that push, not by every one. */
+static template_value field_text(lua_State *L, int t, const char *key,
+                                 int none) {
+  template_value v = {TEMPLATE_TEXT, NULL, 0, 0};
+  luaL_checkstack(L, 4, "too many placeholders");
+  if (lua_getfield(L, t, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    v.kind = none;
+    return v;
+  }
+  v.text = luaL_tolstring(L, -1, &v.len);
+  lua_remove(L, -2);
+  return v;
+}
+
 static template_value send_lookup(void *ud, const char *name) {
   send_fill *sf = ud;
   lua_State *L = sf->L;
   lcase *lc = sf->lc;
-  const institution_config *cfg = script_config(engine_script(lc->eng));
+  const institution_config *cfg;
+  const store_case *c;
   template_value v = {TEMPLATE_TEXT, NULL, 0, 0};
-  /* Each test looks at the first byte before the call: a message fills
-   * some four placeholders, and the prefixes each did not have cost more
-   * than the ones it had. */
-  if (name[0] == 'v' && strncmp(name, "vars.", 5) == 0) {
-    /* Its text stays on the stack until the body is rendered: room is
-     * asked for by the placeholders that push, not by every one. */
-    luaL_checkstack(L, 4, "too many placeholders");
-    if (!sf->vars || lua_getfield(L, sf->vars, name + 5) == LUA_TNIL) {
-      if (sf->vars) lua_pop(L, 1);
-      v.kind = TEMPLATE_MISSING;
+  enum send_field f = send_field(sf, name);
+  switch (f) {
+    case SF_VARS:
+      if (!sf->vars) {
+        v.kind = TEMPLATE_MISSING;
+        return v;
+      }
+      return field_text(L, sf->vars, name + 5, TEMPLATE_MISSING);
+    case SF_B_NAME:
+    case SF_B_ID:
+    case SF_B_PHONE:
+    case SF_B_EMAIL:
+    case SF_B_ADDRESS:
+    case SF_B_EMPLOYER_NAME:
+    case SF_B_LOCALE:
+    case SF_B_TIMEZONE:
+    case SF_B_NONE: {
+      /* Asked again each time: a {vars.*} value's __tostring may have
+       * written to the case, which drops the engine's cached read. */
+      rc_error err;
+      const store_borrower *bv =
+          engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
+      if (!bv) raise_error(L, &err);
+      v.text = borrower_at(bv, f);
+      if (!v.text) v.kind = TEMPLATE_UNSET;
       return v;
     }
-    v.text = luaL_tolstring(L, -1, &v.len);
-    lua_remove(L, -2);
-    return v;
-  }
-  if (name[0] == 'b' && strncmp(name, "borrower.", 9) == 0) {
-    /* Asked again each time: a {vars.*} value's __tostring may have
-     * written to the case, which drops the engine's cached read. */
-    rc_error err;
-    const store_borrower *bv =
-        engine_borrower_view(lc->eng, view(L, lc)->borrower_id, &err);
-    if (!bv) raise_error(L, &err);
-    v.text = borrower_field(bv, name + 9);
-    if (!v.text) v.kind = TEMPLATE_UNSET;
-    return v;
-  }
-  if (name[0] == 'c' && strncmp(name, "case.", 5) == 0) {
-    const store_case *c = view(L, lc);
-    const char *f = name + 5;
-    if ((f[0] == 'b' && strcmp(f, "balance") == 0) ||
-        (f[0] == 'a' && strcmp(f, "amount_due") == 0) ||
-        (f[0] == 'f' && strcmp(f, "fees") == 0) ||
-        (f[0] == 'p' && strcmp(f, "principal") == 0)) {
+    case SF_C_BALANCE:
+    case SF_C_AMOUNT_DUE:
+    case SF_C_FEES:
+    case SF_C_PRINCIPAL:
+      c = view(L, lc);
       v.kind = TEMPLATE_MONEY;
-      v.minor = f[0] == 'b'   ? c->balance
-                : f[0] == 'a' ? c->amount_due
-                : f[0] == 'f' ? c->fees
-                              : c->principal;
-    } else if (f[0] == 'd' && strcmp(f, "due_date") == 0) {
-      v = text_of(c->due_date);
+      v.minor = f == SF_C_BALANCE      ? c->balance
+                : f == SF_C_AMOUNT_DUE ? c->amount_due
+                : f == SF_C_FEES       ? c->fees
+                                       : c->principal;
+      return v;
+    case SF_C_DUE_DATE:
+      v = text_of(view(L, lc)->due_date);
       v.kind = TEMPLATE_DATE;
-    } else if (f[0] == 'd' && strcmp(f, "dpd") == 0) {
+      return v;
+    case SF_C_DPD: {
       /* case.dpd's text, not through Lua */
       char *p = sf->text + sizeof sf->text;
-      int dpd = engine_case_dpd(lc->eng, c);
+      int dpd = engine_case_dpd(lc->eng, view(L, lc));
       unsigned u = dpd < 0 ? 0u - (unsigned)dpd : (unsigned)dpd;
       *--p = '\0';
       do *--p = (char)('0' + u % 10);
       while (u /= 10);
       if (dpd < 0) *--p = '-';
-      v = text_of(p);
-    } else if (strcmp(f, "opened_at") == 0) {
-      clock_zone_format(clock_zone(engine_clock(lc->eng)), c->opened_at,
-                        sf->text, sizeof sf->text);
+      return text_of(p);
+    }
+    case SF_C_OPENED_AT:
+      clock_zone_format(clock_zone(engine_clock(lc->eng)),
+                        view(L, lc)->opened_at, sf->text, sizeof sf->text);
       sf->text[10] = '\0';
       v = text_of(sf->text);
       v.kind = TEMPLATE_DATE;
-    } else {
-      luaL_checkstack(L, 4, "too many placeholders");
-      if (lua_getfield(L, 1, f) == LUA_TNIL) {
-        lua_pop(L, 1);
-        v.kind = TEMPLATE_UNSET;
-        return v;
-      }
-      v.text = luaL_tolstring(L, -1, &v.len);
-      lua_remove(L, -2);
-    }
-    return v;
-  }
-  if (name[0] == 'i' && strncmp(name, "institution.", 12) == 0) {
-    const char *f = name + 12;
-    if (strcmp(f, "name") == 0)
-      return text_of(institution_name(cfg, sf->locale));
-    if (strcmp(f, "contact_phone") == 0) return text_of(cfg->contact_phone);
-    if (strcmp(f, "timezone") == 0) return text_of(cfg->timezone);
-    if (strcmp(f, "currency") == 0) return text_of(cfg->currency);
+      return v;
+    case SF_C_OTHER:
+      view(L, lc);
+      return field_text(L, 1, name + 5, TEMPLATE_UNSET);
+    case SF_I_NAME:
+    case SF_I_CONTACT_PHONE:
+    case SF_I_TIMEZONE:
+    case SF_I_CURRENCY:
+      cfg = script_config(engine_script(lc->eng));
+      return text_of(f == SF_I_NAME ? institution_name(cfg, sf->locale)
+                     : f == SF_I_CONTACT_PHONE ? cfg->contact_phone
+                     : f == SF_I_TIMEZONE      ? cfg->timezone
+                                               : cfg->currency);
+    case SF_MISSING:
+      break;
   }
   /* A name the load's check refuses ({foo}, {institution.bogus}) in a
    * text a script built or changed at run time (templates' tables are
@@ -1027,19 +1149,6 @@ static const char *recipient_of(const store_borrower *b, const char *channel,
          (c->relation && strcmp(c->relation, to) == 0)))
       return c->value;
   }
-  return NULL;
-}
-
-/* {borrower.*}: the fields recoup check lets a template name. */
-static const char *borrower_field(const store_borrower *b, const char *f) {
-  if (strcmp(f, "name") == 0) return b->name;
-  if (strcmp(f, "id") == 0) return b->id;
-  if (strcmp(f, "phone") == 0) return first_contact(b, "phone");
-  if (strcmp(f, "email") == 0) return first_contact(b, "email");
-  if (strcmp(f, "address") == 0) return b->address;
-  if (strcmp(f, "employer_name") == 0) return b->employer_name;
-  if (strcmp(f, "locale") == 0) return b->locale;
-  if (strcmp(f, "timezone") == 0) return b->timezone;
   return NULL;
 }
 
@@ -1196,8 +1305,10 @@ static int case_send(lua_State *L) {
   ctx.ud = &sf;
   sf.body_at = 0;
   {
-    const template_plan *plan = send_plan(L, script_of(L), text_at);
+    script *keeper = script_of(L);
+    const template_plan *plan = send_plan(L, keeper, text_at);
     int top = lua_gettop(L);
+    sf.names = plan ? keeper : NULL;
     if ((plan
              ? template_render_plan(plan, &ctx, small, sizeof small, &len, &err)
              : template_render(text, &ctx, small, sizeof small, &len, &err)) !=

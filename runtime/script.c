@@ -1103,19 +1103,42 @@ script_state script_state_info(script *sc, const char *workflow, int version,
   return info;
 }
 
-/* Whether from -> to is declared in the workflow table at wf. */
-static int transition_declared(lua_State *L, const script *sc, int wf,
-                               const char *from, const char *to) {
+/* Whether the state named at from (a Lua string) -> to is declared in
+ * the list of the transitions table at tr: each name of the list is
+ * compared by its address first (a short string is interned: the same
+ * address is the same text), and the length of a list without a
+ * metatable is its raw one (luaL_len was a quarter of the check). */
+static int transition_listed(lua_State *L, int tr, int from, const char *to) {
   int ok = 0;
-  script_getkey(L, sc, wf, SK_TRANSITIONS);
-  if (lua_getfield(L, -1, from) == LUA_TTABLE) {
-    lua_Integer n = luaL_len(L, -1);
+  lua_pushvalue(L, from);
+  if (lua_gettable(L, tr) == LUA_TTABLE) { /* ... list */
+    lua_Integer n;
+    if (lua_getmetatable(L, -1)) {
+      lua_pop(L, 1);
+      n = luaL_len(L, -1);
+    } else {
+      n = (lua_Integer)lua_rawlen(L, -1);
+    }
     for (lua_Integer i = 1; i <= n && !ok; i++) {
+      const char *name;
       lua_rawgeti(L, -1, i);
-      ok = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), to) == 0;
+      name = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+      ok = name && (name == to || strcmp(name, to) == 0);
       lua_pop(L, 1);
     }
   }
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Whether from -> to is declared in the workflow table at wf. */
+static int transition_declared(lua_State *L, const script *sc, int wf,
+                               const char *from, const char *to) {
+  int ok;
+  wf = lua_absindex(L, wf);
+  script_getkey(L, sc, wf, SK_TRANSITIONS);
+  lua_pushstring(L, from);
+  ok = transition_listed(L, lua_gettop(L) - 1, lua_gettop(L), to);
   lua_pop(L, 2);
   return ok;
 }
@@ -1293,7 +1316,10 @@ static int run_handler(lua_State *L) {
                       call->version);
   wf = lua_gettop(L);
   script_getkey(L, sc, wf, SK_STATES);
-  lua_getfield(L, -1, call->state); /* wf states state */
+  /* The state's name, interned once: its transitions are read by it. */
+  lua_pushstring(L, call->state);
+  lua_pushvalue(L, -1);
+  lua_gettable(L, wf + 1); /* wf states name state */
   if (!lua_istable(L, -1))
     return luaL_error(L, "state '%s' is not in workflow %s version %d",
                       call->state, call->workflow, call->version);
@@ -1310,7 +1336,7 @@ static int run_handler(lua_State *L) {
       lua_getfield(L, -1, call->event); /* ... nil on fn */
       lua_replace(L, -3);
     }
-    lua_settop(L, wf + 3);
+    lua_settop(L, wf + 4);
   }
   if (!lua_isfunction(L, -1)) {
     lua_pushboolean(L, 0); /* no handler */
@@ -1356,14 +1382,19 @@ static int run_handler(lua_State *L) {
                            state_hint(L, wf + 1, to));
     info = state_info_at(L, sc, lua_gettop(L));
     lua_pop(L, 1);
-    if (strcmp(to, call->state) != 0 &&
-        !transition_declared(L, sc, wf, call->state, to))
-      return handler_error(L, fn, call,
-                           "returned '%s': transition from '%s' to '%s' is "
-                           "not declared in workflow %s v%d (add it to "
-                           "transitions.%s)",
-                           to, call->state, to, call->workflow, call->version,
-                           call->state);
+    if (strcmp(to, call->state) != 0) {
+      int listed;
+      script_getkey(L, sc, wf, SK_TRANSITIONS);
+      listed = transition_listed(L, lua_gettop(L), wf + 2, to);
+      lua_pop(L, 1);
+      if (!listed)
+        return handler_error(L, fn, call,
+                             "returned '%s': transition from '%s' to '%s' is "
+                             "not declared in workflow %s v%d (add it to "
+                             "transitions.%s)",
+                             to, call->state, to, call->workflow, call->version,
+                             call->state);
+    }
     if (strlen(call->workflow) < sizeof sc->next_wf &&
         strlen(to) < sizeof sc->next_state) {
       sc->next_info = info;

@@ -56,6 +56,8 @@ enum { SPENT_BUDGET = 1, SPENT_DEADLINE };
 /* Template texts a script's sends keep split (lua_case.c): an
  * institution's few; beyond, a send splits its text each time. */
 #define SCRIPT_PLANS 16
+/* Placeholder names of those texts whose meaning a send keeps. */
+#define SCRIPT_SEND_NAMES 64
 /* Size classes of 16 bytes up to 128 (a case handed to a handler, a short
  * string, a closure) kept by the allocator's pool. */
 #define SCRIPT_POOL_CLASSES 8
@@ -135,6 +137,14 @@ struct script {
     struct template_plan *plan;
   } plans[SCRIPT_PLANS];
   int nplans;
+  /* What case:send's look-up made of each placeholder name of those plans
+   * (lua_case.c, send_field), by the name's address, which the plan keeps
+   * for sc's life. Filled once, never evicted. */
+  struct {
+    const char *name;
+    int field;
+  } send_names[SCRIPT_SEND_NAMES];
+  int nsend_names;
   /* Whether a handler takes the event (script.c, takes_event), by the
    * function's address: a registry slot keeps each function alive, so no
    * other takes its address while sc lives. Filled once, never evicted. */
