@@ -4519,6 +4519,17 @@ static int op_variant_get(store *s, const char *case_id, const char *experiment,
                  &a, "variant", arm, size, err);
 }
 
+static int op_message_read(store *s, int64_t id, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  args a = {0};
+
+  a_int(&a, id);
+  return rows(PG(s),
+              "SELECT id, case_id AS \"case\", channel, template, recipient "
+              "AS \"to\" FROM messages WHERE id = $1",
+              &a, fn, ud, "message", err);
+}
+
 static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
                            char status[16], rc_error *err) {
   args a = {0};
@@ -4940,6 +4951,24 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
   return RC_OK;
 }
 
+/* As SQLite's S_WORK_AREAS: at most $3 of the tasks due today, each
+ * one's case and borrower read after. */
+static int op_work_areas(store *s, const char *queue, rc_time day_end, int max,
+                         store_row_fn fn, void *ud, rc_error *err) {
+  args a = {0};
+
+  a_text(&a, queue);
+  a_int(&a, day_end);
+  a_int(&a, max);
+  return rows(PG(s),
+              "SELECT coalesce(b.area, '')" C " AS area, count(*) AS n FROM "
+              "(SELECT case_id FROM tasks WHERE queue = $1 AND status IN "
+              "('open', 'claimed') AND coalesce(due, 0) < $2 LIMIT $3) t "
+              "LEFT JOIN cases c ON c.id = t.case_id LEFT JOIN borrowers b ON "
+              "b.id = c.borrower_id GROUP BY 1 ORDER BY 1",
+              &a, fn, ud, "work areas", err);
+}
+
 static int op_work_promises(store *s, const char *status, const char *from,
                             const char *to, const char *after_date,
                             int64_t after_id, const store_scope *scope,
@@ -5273,6 +5302,7 @@ const store_ops store_pg_ops = {
     .payment_by_ref = op_payment_by_ref,
     .variant_get = op_variant_get,
     .message_case = op_message_case,
+    .message_read = op_message_read,
     .contact_times = op_contact_times,
     .borrower_decided = op_borrower_decided,
     .last_conversation = op_last_conversation,
@@ -5286,6 +5316,7 @@ const store_ops store_pg_ops = {
     .work_page = op_work_page,
     .work_queues = op_work_queues,
     .work_counts = op_work_counts,
+    .work_areas = op_work_areas,
     .work_promises = op_work_promises,
     .work_promises_count = op_work_promises_count,
     .case_visible = op_case_visible,

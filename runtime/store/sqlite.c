@@ -141,6 +141,7 @@ enum {
   S_MESSAGES_ALL,
   S_MESSAGE_STATUS,
   S_MESSAGE_CASE,
+  S_MESSAGE_READ,
   S_TASK_INSERT,
   S_TASKS_CASE,
   S_TASKS_ALL,
@@ -216,6 +217,7 @@ enum {
   S_WORK_PAGE,
   S_WORK_QUEUES,
   S_WORK_COUNTS,
+  S_WORK_AREAS,
   S_WORK_PROMISES,
   S_WORK_PROMISES_COUNT,
   S_CASE_VISIBLE,
@@ -663,6 +665,8 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGES_ALL] = "SELECT " MESSAGE_COLS " FROM messages ORDER BY id",
     [S_MESSAGE_STATUS] = "UPDATE messages SET status = ?2 WHERE id = ?1",
     [S_MESSAGE_CASE] = "SELECT case_id, status FROM messages WHERE id = ?1",
+    [S_MESSAGE_READ] = "SELECT id, case_id AS 'case', channel, template, "
+                       "recipient AS 'to' FROM messages WHERE id = ?1",
     [S_TASK_INSERT] =
         "INSERT INTO tasks(case_id, kind, queue, due, assignee, status, "
         "fields, state, keep, at, channel, priority) VALUES (?1, ?2, ?3, ?4, "
@@ -1018,6 +1022,16 @@ static const char *const sql[S_COUNT] = {
         "SELECT coalesce(sum(coalesce(due, 0) <= ?2), 0), "
         "coalesce(sum(coalesce(due, 0) < ?3), 0) FROM tasks "
         "WHERE queue = ?1 AND (status = 'open' OR status = 'claimed')",
+    /* The same tasks due today by their borrower's area: at most ?3 of
+     * them read from the index, then each one's case and borrower. A
+     * case or borrower not found counts as no area, so that the areas
+     * add up to the day's count. */
+    [S_WORK_AREAS] =
+        "SELECT coalesce(b.area, '') AS area, count(*) AS n FROM (SELECT "
+        "case_id FROM tasks WHERE queue = ?1 AND (status = 'open' OR "
+        "status = 'claimed') AND coalesce(due, 0) < ?2 LIMIT ?3) t "
+        "LEFT JOIN case_rows r ON r.id = t.case_id "
+        "LEFT JOIN borrowers b ON b.id = r.borrower_id GROUP BY 1 ORDER BY 1",
     /* Promises of one status with by_date in [?2, ?3], after the cursor
      * (?4 date, ?5 id), in the scope: ?6 queues (NULL: all cases), ?7 the
      * agent, ?8 since. */
@@ -6534,6 +6548,13 @@ static int sq_message_case(sq *st, int64_t id, char *case_id, size_t size,
                       (long long)id);
 }
 
+static int sq_message_read(sq *st, int64_t id, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_MESSAGE_READ);
+  sqlite3_bind_int64(s, 1, id);
+  return each_row(st, s, fn, ud, err);
+}
+
 static int sq_task_insert(sq *st, const store_task *t, int64_t *id,
                           rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_INSERT);
@@ -7658,6 +7679,15 @@ static int sq_work_counts(sq *st, const char *queue, rc_time now,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
+static int sq_work_areas(sq *st, const char *queue, rc_time day_end, int max,
+                         store_row_fn fn, void *ud, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_WORK_AREAS);
+  bind_text(s, 1, queue);
+  sqlite3_bind_int64(s, 2, day_end);
+  sqlite3_bind_int(s, 3, max);
+  return each_row(st, s, fn, ud, err);
+}
+
 static int sq_work_promises(sq *st, const char *status, const char *from,
                             const char *to, const char *after_date,
                             int64_t after_id, const store_scope *scope,
@@ -8645,6 +8675,11 @@ static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
   return sq_message_case(SQ(s), id, case_id, size, status, err);
 }
 
+static int op_message_read(store *s, int64_t id, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  return sq_message_read(SQ(s), id, fn, ud, err);
+}
+
 static int op_contact_times(store *s, const char *case_id,
                             const char *borrower_id, const char *channel,
                             rc_time since, int64_t exclude_message, int max,
@@ -8721,6 +8756,11 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
                           rc_time day_end, int64_t *due_now, int64_t *today,
                           rc_error *err) {
   return sq_work_counts(SQ(s), queue, now, day_end, due_now, today, err);
+}
+
+static int op_work_areas(store *s, const char *queue, rc_time day_end, int max,
+                         store_row_fn fn, void *ud, rc_error *err) {
+  return sq_work_areas(SQ(s), queue, day_end, max, fn, ud, err);
 }
 
 static int op_work_promises(store *s, const char *status, const char *from,
@@ -8932,6 +8972,7 @@ const store_ops store_sqlite_ops = {
     .payment_by_ref = op_payment_by_ref,
     .variant_get = op_variant_get,
     .message_case = op_message_case,
+    .message_read = op_message_read,
     .contact_times = op_contact_times,
     .last_conversation = op_last_conversation,
     .last_contact = op_last_contact,
@@ -8944,6 +8985,7 @@ const store_ops store_sqlite_ops = {
     .work_page = op_work_page,
     .work_queues = op_work_queues,
     .work_counts = op_work_counts,
+    .work_areas = op_work_areas,
     .work_promises = op_work_promises,
     .work_promises_count = op_work_promises_count,
     .case_visible = op_case_visible,
