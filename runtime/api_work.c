@@ -432,9 +432,12 @@ static json_t *areas_json(json_t *by_area) {
 
 /* The counts above the list: the queues' tasks due now and today (in
  * all and each queue's), promises due and broken; with_areas: today's
- * tasks by their borrower's area too (a field officer's day). */
+ * tasks by their borrower's area too (a field officer's day). user: a
+ * named agent, whose counts leave out what colleagues hold, as its list
+ * does. */
 static int work_counts(service *svc, json_t *queues, const store_scope *scope,
-                       int with_areas, json_t **out, rc_error *err) {
+                       const char *user, int with_areas, json_t **out,
+                       rc_error *err) {
   rc_clock *clk = engine_clock(svc->eng);
   rc_time now = clock_now(clk);
   rc_date today = clock_zone_date(clock_zone(clk), now);
@@ -450,10 +453,10 @@ static int work_counts(service *svc, json_t *queues, const store_scope *scope,
   json_array_foreach(queues, i, q) {
     int64_t a, b;
     rc = query_work_counts(engine_query(svc->eng), json_string_value(q), now,
-                           day_end, &a, &b, err);
+                           day_end, user, &a, &b, err);
     if (rc == RC_OK && with_areas && b > 0)
       rc = query_work_areas(engine_query(svc->eng), json_string_value(q),
-                            day_end, AREA_TASKS, add_area, by_area, err);
+                            day_end, user, AREA_TASKS, add_area, by_area, err);
     if (rc != RC_OK) break;
     if (b > AREA_TASKS) complete = 0;
     due_now += a;
@@ -637,8 +640,8 @@ void api_work_list(service *svc, http_request *req, int route, const char *arg,
                        sizeof next, &err);
   }
   if (rc == RC_OK)
-    rc = work_counts(svc, queues, scope, areas && !strcmp(tab, "due"), &counts,
-                     &err);
+    rc = work_counts(svc, queues, scope, named_agent(who) ? who->user : NULL,
+                     areas && !strcmp(tab, "due"), &counts, &err);
 done:
   work_rows_free(&w);
   json_decref(queues);

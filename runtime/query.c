@@ -127,14 +127,16 @@ int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 int query_work_counts(query *q, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
-                      rc_error *err) {
-  return store_work_counts(q->st, queue, now, day_end, due_now, today, err);
+                      rc_time day_end, const char *user, int64_t *due_now,
+                      int64_t *today, rc_error *err) {
+  return store_work_counts(q->st, queue, now, day_end, user, due_now, today,
+                           err);
 }
 
-int query_work_areas(query *q, const char *queue, rc_time day_end, int max,
-                     store_row_fn fn, void *ud, rc_error *err) {
-  return store_work_areas(q->st, queue, day_end, max, fn, ud, err);
+int query_work_areas(query *q, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return store_work_areas(q->st, queue, day_end, user, max, fn, ud, err);
 }
 
 int query_work_promises(query *q, const char *status, const char *from,

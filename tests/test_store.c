@@ -5708,22 +5708,34 @@ static void test_work_areas_count_the_days_tasks_by_area(void **state) {
   add_task(st, "A5", "phone", 100, 0, NULL);   /* another queue */
   done = add_task(st, "A2", "field", 100, 0, NULL);
   store_task_complete(st, done, "done", "{}", 300, NULL); /* not waiting */
-  assert_int_equal(
-      store_work_areas(st, "field", 4500, 100, collect_areas, got, NULL),
-      RC_OK);
+  assert_int_equal(store_work_areas(st, "field", 4500, NULL, 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
+  /* A named agent's: a colleague's claim left out, its own kept. */
+  got[0] = '\0';
+  assert_int_equal(store_work_areas(st, "field", 4500, "wang.fang", 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "=1 Pudong=2 ");
+  got[0] = '\0';
+  assert_int_equal(store_work_areas(st, "field", 4500, "li.wei", 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
   assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
   got[0] = '\0';
-  assert_int_equal(
-      store_work_areas(st, "field", 4500, 2, collect_areas, got, NULL), RC_OK);
+  assert_int_equal(store_work_areas(st, "field", 4500, NULL, 2, collect_areas,
+                                    got, NULL),
+                   RC_OK);
   {
     int total = 0;
     for (const char *p = got; (p = strchr(p, '=')); p++) total += atoi(p + 1);
     assert_int_equal(total, 2);
   }
   got[0] = '\0';
-  assert_int_equal(
-      store_work_areas(st, "nobody", 4500, 100, collect_areas, got, NULL),
-      RC_OK);
+  assert_int_equal(store_work_areas(st, "nobody", 4500, NULL, 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
   assert_string_equal(got, "");
   store_close(st);
 }
@@ -5773,7 +5785,7 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
     snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)e);
     assert_string_equal(ids, want);
   }
-  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, &due_now,
+  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, NULL, &due_now,
                                      &today, NULL),
                    RC_OK);
   assert_int_equal(due_now, 3);
@@ -5786,6 +5798,17 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
   assert_int_equal(
       store_task_take(st, a, "wang.fang", STORE_TAKE_ASSIGN, NULL, 0, NULL),
       RC_OK);
+  /* Counted as the named agent's list shows them: a's claim by
+   * wang.fang is not li.wei's to count. */
+  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, "li.wei",
+                                     &due_now, &today, NULL),
+                   RC_OK);
+  assert_int_equal(due_now, 2);
+  assert_int_equal(today, 3);
+  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, NULL, &due_now,
+                                     &today, NULL),
+                   RC_OK);
+  assert_int_equal(due_now, 3);
   ids[0] = '\0';
   store_work_page(st, "phone", 1000, 1, NULL, "li.wei", 0, 10,
                   collect_task_ids, ids, NULL);

@@ -527,9 +527,11 @@ struct store_ops {
                    rc_error *err);
   int (*work_queues)(store *st, store_row_fn fn, void *ud, rc_error *err);
   int (*work_counts)(store *st, const char *queue, rc_time now, rc_time day_end,
-                     int64_t *due_now, int64_t *today, rc_error *err);
-  int (*work_areas)(store *st, const char *queue, rc_time day_end, int max,
-                    store_row_fn fn, void *ud, rc_error *err);
+                     const char *user, int64_t *due_now, int64_t *today,
+                     rc_error *err);
+  int (*work_areas)(store *st, const char *queue, rc_time day_end,
+                    const char *user, int max, store_row_fn fn, void *ud,
+                    rc_error *err);
   int (*work_promises)(store *st, const char *status, const char *from,
                        const char *to, const char *after_date, int64_t after_id,
                        const store_scope *scope, int limit, store_row_fn fn,

@@ -769,20 +769,22 @@ static int f_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int f_work_counts(store *st, const char *queue, rc_time now,
-                         rc_time day_end, int64_t *due_now, int64_t *today,
-                         rc_error *err) {
+                         rc_time day_end, const char *user, int64_t *due_now,
+                         int64_t *today, rc_error *err) {
   if (fault_fires("work_counts", err)) {
     return RC_ESTORE;
   }
-  return fault.real->work_counts(st, queue, now, day_end, due_now, today, err);
+  return fault.real->work_counts(st, queue, now, day_end, user, due_now, today,
+                                 err);
 }
 
-static int f_work_areas(store *st, const char *queue, rc_time day_end, int max,
-                        store_row_fn fn, void *ud, rc_error *err) {
+static int f_work_areas(store *st, const char *queue, rc_time day_end,
+                        const char *user, int max, store_row_fn fn, void *ud,
+                        rc_error *err) {
   if (fault_fires("work_areas", err)) {
     return RC_ESTORE;
   }
-  return fault.real->work_areas(st, queue, day_end, max, fn, ud, err);
+  return fault.real->work_areas(st, queue, day_end, user, max, fn, ud, err);
 }
 
 static int f_work_promises(store *st, const char *status, const char *from,

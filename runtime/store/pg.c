@@ -4930,8 +4930,8 @@ static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int op_work_counts(store *s, const char *queue, rc_time now,
-                          rc_time day_end, int64_t *due_now, int64_t *today,
-                          rc_error *err) {
+                          rc_time day_end, const char *user, int64_t *due_now,
+                          int64_t *today, rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc;
@@ -4939,10 +4939,12 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
   a_text(&a, queue);
   a_int(&a, now);
   a_int(&a, day_end);
+  a_text(&a, user);
   rc = one(PG(s),
            "SELECT count(*) FILTER (WHERE coalesce(due, 0) <= $2), count(*) "
            "FILTER (WHERE coalesce(due, 0) < $3) FROM tasks WHERE queue = $1 "
-           "AND status IN ('open', 'claimed')",
+           "AND status IN ('open', 'claimed') AND ($4::text IS NULL OR "
+           "status = 'open' OR assignee = $4)",
            &a, "count work", &r, err);
   if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
   *due_now = int_col(r, 0, 0);
@@ -4953,17 +4955,20 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
 
 /* As SQLite's S_WORK_AREAS: at most $3 of the tasks due today, each
  * one's case and borrower read after. */
-static int op_work_areas(store *s, const char *queue, rc_time day_end, int max,
-                         store_row_fn fn, void *ud, rc_error *err) {
+static int op_work_areas(store *s, const char *queue, rc_time day_end,
+                         const char *user, int max, store_row_fn fn, void *ud,
+                         rc_error *err) {
   args a = {0};
 
   a_text(&a, queue);
   a_int(&a, day_end);
   a_int(&a, max);
+  a_text(&a, user);
   return rows(PG(s),
               "SELECT coalesce(b.area, '')" C " AS area, count(*) AS n FROM "
               "(SELECT case_id FROM tasks WHERE queue = $1 AND status IN "
-              "('open', 'claimed') AND coalesce(due, 0) < $2 LIMIT $3) t "
+              "('open', 'claimed') AND coalesce(due, 0) < $2 AND ($4::text IS "
+              "NULL OR status = 'open' OR assignee = $4) LIMIT $3) t "
               "LEFT JOIN cases c ON c.id = t.case_id LEFT JOIN borrowers b ON "
               "b.id = c.borrower_id GROUP BY 1 ORDER BY 1",
               &a, fn, ud, "work areas", err);

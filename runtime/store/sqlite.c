@@ -1017,11 +1017,18 @@ static const char *const sql[S_COUNT] = {
         "'claimed') AND queue > q.name) FROM q WHERE q.name IS NOT NULL) "
         "SELECT name AS queue FROM q WHERE name IS NOT NULL",
     /* Due now and due today (before ?3, the end of the local day), from
-     * the index alone. */
+     * the index alone; for a named agent (?4), less the claimed tasks a
+     * colleague holds (its list does not show them): a row read each of
+     * those few only, where naming assignee in the first count would
+     * read every task's row (+17 % at 30,000 tasks). */
     [S_WORK_COUNTS] =
-        "SELECT coalesce(sum(coalesce(due, 0) <= ?2), 0), "
-        "coalesce(sum(coalesce(due, 0) < ?3), 0) FROM tasks "
-        "WHERE queue = ?1 AND (status = 'open' OR status = 'claimed')",
+        "SELECT a.n - b.n, a.t - b.t FROM (SELECT coalesce(sum(coalesce("
+        "due, 0) <= ?2), 0) AS n, coalesce(sum(coalesce(due, 0) < ?3), 0) "
+        "AS t FROM tasks WHERE queue = ?1 AND (status = 'open' OR status = "
+        "'claimed')) a, (SELECT coalesce(sum(coalesce(due, 0) <= ?2), 0) AS "
+        "n, coalesce(sum(coalesce(due, 0) < ?3), 0) AS t FROM tasks WHERE "
+        "?4 IS NOT NULL AND queue = ?1 AND status = 'claimed' AND assignee "
+        "IS NOT ?4) b",
     /* The same tasks due today by their borrower's area: at most ?3 of
      * them read from the index, then each one's case and borrower. A
      * case or borrower not found counts as no area, so that the areas
@@ -1029,7 +1036,8 @@ static const char *const sql[S_COUNT] = {
     [S_WORK_AREAS] =
         "SELECT coalesce(b.area, '') AS area, count(*) AS n FROM (SELECT "
         "case_id FROM tasks WHERE queue = ?1 AND (status = 'open' OR "
-        "status = 'claimed') AND coalesce(due, 0) < ?2 LIMIT ?3) t "
+        "status = 'claimed') AND coalesce(due, 0) < ?2 AND (?4 IS NULL OR "
+        "status = 'open' OR assignee = ?4) LIMIT ?3) t "
         "LEFT JOIN case_rows r ON r.id = t.case_id "
         "LEFT JOIN borrowers b ON b.id = r.borrower_id GROUP BY 1 ORDER BY 1",
     /* Promises of one status with by_date in [?2, ?3], after the cursor
@@ -7661,13 +7669,14 @@ static int sq_work_queues(sq *st, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int sq_work_counts(sq *st, const char *queue, rc_time now,
-                          rc_time day_end, int64_t *due_now, int64_t *today,
-                          rc_error *err) {
+                          rc_time day_end, const char *user, int64_t *due_now,
+                          int64_t *today, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_COUNTS);
   int rc;
   bind_text(s, 1, queue);
   sqlite3_bind_int64(s, 2, now);
   sqlite3_bind_int64(s, 3, day_end);
+  bind_text(s, 4, user);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     *due_now = sqlite3_column_int64(s, 0);
@@ -7679,12 +7688,14 @@ static int sq_work_counts(sq *st, const char *queue, rc_time now,
   return rc == SQLITE_ROW ? RC_OK : RC_ESTORE;
 }
 
-static int sq_work_areas(sq *st, const char *queue, rc_time day_end, int max,
-                         store_row_fn fn, void *ud, rc_error *err) {
+static int sq_work_areas(sq *st, const char *queue, rc_time day_end,
+                         const char *user, int max, store_row_fn fn, void *ud,
+                         rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_AREAS);
   bind_text(s, 1, queue);
   sqlite3_bind_int64(s, 2, day_end);
   sqlite3_bind_int(s, 3, max);
+  bind_text(s, 4, user);
   return each_row(st, s, fn, ud, err);
 }
 
@@ -8753,14 +8764,15 @@ static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int op_work_counts(store *s, const char *queue, rc_time now,
-                          rc_time day_end, int64_t *due_now, int64_t *today,
-                          rc_error *err) {
-  return sq_work_counts(SQ(s), queue, now, day_end, due_now, today, err);
+                          rc_time day_end, const char *user, int64_t *due_now,
+                          int64_t *today, rc_error *err) {
+  return sq_work_counts(SQ(s), queue, now, day_end, user, due_now, today, err);
 }
 
-static int op_work_areas(store *s, const char *queue, rc_time day_end, int max,
-                         store_row_fn fn, void *ud, rc_error *err) {
-  return sq_work_areas(SQ(s), queue, day_end, max, fn, ud, err);
+static int op_work_areas(store *s, const char *queue, rc_time day_end,
+                         const char *user, int max, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  return sq_work_areas(SQ(s), queue, day_end, user, max, fn, ud, err);
 }
 
 static int op_work_promises(store *s, const char *status, const char *from,

@@ -819,13 +819,15 @@ int store_work_page(store *st, const char *queue, rc_time now, int part,
                     rc_error *err);
 /* Each queue with waiting tasks, a row each (queue). */
 int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* user: a named agent (open tasks and its own claimed ones); NULL: all. */
 int store_work_counts(store *st, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
-                      rc_error *err);
+                      rc_time day_end, const char *user, int64_t *due_now,
+                      int64_t *today, rc_error *err);
 /* Rows: area ("" for none), n; of at most max of the queue's waiting
- * tasks due before day_end. */
-int store_work_areas(store *st, const char *queue, rc_time day_end, int max,
-                     store_row_fn fn, void *ud, rc_error *err);
+ * tasks due before day_end (user as above). */
+int store_work_areas(store *st, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err);
 /* Promises of a status with by_date in [from, to] (ISO dates), ordered by
  * date and id after (after_date, after_id); rows: id, case_id, amount,
  * paid, by_date, status. */
