@@ -424,8 +424,8 @@ static json_t *areas_json(json_t *by_area) {
   }
   qsort(list, n, sizeof *list, area_order);
   for (k = 0; k < n; k++)
-    json_array_append_new(out, json_pack("{s:s, s:I}", "area", list[k].area,
-                                         "today", list[k].n));
+    json_array_append_new(
+        out, json_pack("{s:s, s:I}", "area", list[k].area, "today", list[k].n));
   free(list);
   return out;
 }
@@ -461,9 +461,9 @@ static int work_counts(service *svc, json_t *queues, const store_scope *scope,
     if (b > AREA_TASKS) complete = 0;
     due_now += a;
     due_today += b;
-    json_array_append_new(each, json_pack("{s:O, s:I, s:I}", "queue", q,
-                                          "due_now", (json_int_t)a, "today",
-                                          (json_int_t)b));
+    json_array_append_new(
+        each, json_pack("{s:O, s:I, s:I}", "queue", q, "due_now", (json_int_t)a,
+                        "today", (json_int_t)b));
   }
   if (rc == RC_OK && with_areas && !(areas = areas_json(by_area)))
     rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -481,8 +481,8 @@ static int work_counts(service *svc, json_t *queues, const store_scope *scope,
   }
   *out = json_pack("{s:I, s:I, s:I, s:I, s:o}", "due_now", (json_int_t)due_now,
                    "today", (json_int_t)due_today, "promises_due",
-                   (json_int_t)promises, "broken", (json_int_t)broken,
-                   "queues", each);
+                   (json_int_t)promises, "broken", (json_int_t)broken, "queues",
+                   each);
   if (areas) {
     json_object_set_new(*out, "areas", areas);
     json_object_set_new(*out, "areas_complete", json_boolean(complete));

@@ -126,9 +126,9 @@ int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_work_queues(q->st, fn, ud, err);
 }
 
-int query_work_counts(query *q, const char *queue, rc_time now,
-                      rc_time day_end, const char *user, int64_t *due_now,
-                      int64_t *today, rc_error *err) {
+int query_work_counts(query *q, const char *queue, rc_time now, rc_time day_end,
+                      const char *user, int64_t *due_now, int64_t *today,
+                      rc_error *err) {
   return store_work_counts(q->st, queue, now, day_end, user, due_now, today,
                            err);
 }

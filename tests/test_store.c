@@ -5644,8 +5644,8 @@ static void test_message_read_gives_one_message(void **state) {
                    RC_OK);
   assert_string_equal(got, "L1 sms t +861 ");
   got[0] = '\0';
-  assert_int_equal(
-      store_message_read(st, id + 100, collect_message, got, NULL), RC_OK);
+  assert_int_equal(store_message_read(st, id + 100, collect_message, got, NULL),
+                   RC_OK);
   assert_string_equal(got, "");
   store_close(st);
 }
@@ -5698,19 +5698,20 @@ static void test_work_areas_count_the_days_tasks_by_area(void **state) {
   add_case_in(st, "A4", "BA4", "Pudong");
   add_case_in(st, "A5", "BA5", "Pudong");
   add_task(st, "A1", "field", 100, 0, NULL);
+  /* A claimed task is waiting too. */
   held = add_task(st, "A2", "field", 200, 0, NULL);
   assert_int_equal(
       store_task_take(st, held, "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
-      RC_OK); /* claimed: waiting too */
-  add_task(st, "A3", "field", 0, 0, NULL);       /* no due time: due */
+      RC_OK);
+  add_task(st, "A3", "field", 0, 0, NULL); /* no due time: due */
   add_task(st, "A4", "field", 4000, 0, NULL);
-  add_task(st, "A5", "field", 5000, 0, NULL);  /* after the day's end */
-  add_task(st, "A5", "phone", 100, 0, NULL);   /* another queue */
+  add_task(st, "A5", "field", 5000, 0, NULL); /* after the day's end */
+  add_task(st, "A5", "phone", 100, 0, NULL);  /* another queue */
   done = add_task(st, "A2", "field", 100, 0, NULL);
   store_task_complete(st, done, "done", "{}", 300, NULL); /* not waiting */
-  assert_int_equal(store_work_areas(st, "field", 4500, NULL, 100,
-                                    collect_areas, got, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_areas(st, "field", 4500, NULL, 100, collect_areas, got, NULL),
+      RC_OK);
   assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
   /* A named agent's: a colleague's claim left out, its own kept. */
   got[0] = '\0';
@@ -5724,18 +5725,18 @@ static void test_work_areas_count_the_days_tasks_by_area(void **state) {
                    RC_OK);
   assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
   got[0] = '\0';
-  assert_int_equal(store_work_areas(st, "field", 4500, NULL, 2, collect_areas,
-                                    got, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_areas(st, "field", 4500, NULL, 2, collect_areas, got, NULL),
+      RC_OK);
   {
     int total = 0;
     for (const char *p = got; (p = strchr(p, '=')); p++) total += atoi(p + 1);
     assert_int_equal(total, 2);
   }
   got[0] = '\0';
-  assert_int_equal(store_work_areas(st, "nobody", 4500, NULL, 100,
-                                    collect_areas, got, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_areas(st, "nobody", 4500, NULL, 100, collect_areas, got, NULL),
+      RC_OK);
   assert_string_equal(got, "");
   store_close(st);
 }
@@ -5785,9 +5786,9 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
     snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)e);
     assert_string_equal(ids, want);
   }
-  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, NULL, &due_now,
-                                     &today, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_counts(st, "phone", 1000, 4500, NULL, &due_now, &today, NULL),
+      RC_OK);
   assert_int_equal(due_now, 3);
   assert_int_equal(today, 4);
   /* A named agent sees the open tasks and its own claimed ones; claim
@@ -5805,9 +5806,9 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
                    RC_OK);
   assert_int_equal(due_now, 2);
   assert_int_equal(today, 3);
-  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, NULL, &due_now,
-                                     &today, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_counts(st, "phone", 1000, 4500, NULL, &due_now, &today, NULL),
+      RC_OK);
   assert_int_equal(due_now, 3);
   ids[0] = '\0';
   store_work_page(st, "phone", 1000, 1, NULL, "li.wei", 0, 10,

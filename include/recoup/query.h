@@ -226,9 +226,9 @@ int query_work_page(query *q, const char *queue, rc_time now, int part,
 int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
 /* A queue's waiting tasks due now, and due before day_end; user as for
  * query_work_page (a named agent counts what its list shows). */
-int query_work_counts(query *q, const char *queue, rc_time now,
-                      rc_time day_end, const char *user, int64_t *due_now,
-                      int64_t *today, rc_error *err);
+int query_work_counts(query *q, const char *queue, rc_time now, rc_time day_end,
+                      const char *user, int64_t *due_now, int64_t *today,
+                      rc_error *err);
 /* A queue's waiting tasks due before day_end by their borrower's area,
  * a row each (area, "" for none; n), counted over at most max of them:
  * each costs a case and a borrower read, where query_work_counts reads

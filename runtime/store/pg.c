@@ -4965,7 +4965,8 @@ static int op_work_areas(store *s, const char *queue, rc_time day_end,
   a_int(&a, max);
   a_text(&a, user);
   return rows(PG(s),
-              "SELECT coalesce(b.area, '')" C " AS area, count(*) AS n FROM "
+              "SELECT coalesce(b.area, '')" C
+              " AS area, count(*) AS n FROM "
               "(SELECT case_id FROM tasks WHERE queue = $1 AND status IN "
               "('open', 'claimed') AND coalesce(due, 0) < $2 AND ($4::text IS "
               "NULL OR status = 'open' OR assignee = $4) LIMIT $3) t "
