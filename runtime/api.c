@@ -1461,6 +1461,52 @@ static void r_cases(service *svc, http_request *req, int route,
             json_pack("{s:o, s:s?}", "cases", r.list, "next", next), NULL);
 }
 
+/* The message a delivery row is about, as read: {case, channel,
+ * template, recipient}. */
+static int message_of_row(void *ud, const store_value *cols, int n) {
+  json_t *m = ud;
+  for (int i = 0; i < n; i++) {
+    const char *k = cols[i].name;
+    if (cols[i].type != STORE_TEXT) continue;
+    if (!strcmp(k, "case") || !strcmp(k, "channel") || !strcmp(k, "template"))
+      json_object_set_new(m, k, json_string(cols[i].s));
+    if (!strcmp(k, "to"))
+      json_object_set_new(m, "recipient", json_string(cols[i].s));
+  }
+  return 0;
+}
+
+/* A delivery row names its message by id alone, and "Message sent" did
+ * not say which: the message's channel, template and recipient go into
+ * its detail (the recipient masked with the rest for the read role). A
+ * read by id a delivery row, a page's at most. */
+static int name_deliveries(service *svc, const char *case_id, json_t *list,
+                           rc_error *err) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(list, i, row) {
+    json_t *detail = json_object_get(row, "detail"), *m;
+    json_t *id = json_object_get(detail, "message");
+    const char *kind = json_string_value(json_object_get(row, "kind"));
+    int rc;
+    if (!kind || strcmp(kind, "delivery") || !json_is_object(detail) ||
+        !json_is_integer(id))
+      continue;
+    m = json_object();
+    rc = query_message(engine_query(svc->eng), json_integer_value(id),
+                       message_of_row, m, err);
+    /* Only its own case's message: a hand-edited journal names no other. */
+    if (rc == RC_OK && json_is_string(json_object_get(m, "case")) &&
+        !strcmp(json_string_value(json_object_get(m, "case")), case_id)) {
+      json_object_del(m, "case");
+      json_object_update_missing(detail, m);
+    }
+    json_decref(m);
+    if (rc != RC_OK) return rc;
+  }
+  return RC_OK;
+}
+
 static void r_journal(service *svc, http_request *req, int route,
                       const char *arg, const principal *who) {
   rows r = {svc, json_array(), "", 0};
@@ -1475,7 +1521,8 @@ static void r_journal(service *svc, http_request *req, int route,
       api_case_scope(svc, who, arg, &err) != RC_OK ||
       engine_sync(svc->eng, &err) != RC_OK ||
       query_journal_page(engine_query(svc->eng), arg, after, limit, add_row, &r,
-                         &err) != RC_OK) {
+                         &err) != RC_OK ||
+      name_deliveries(svc, arg, r.list, &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;

@@ -17,6 +17,11 @@
 
 /* A named agent sees the cases it worked for this long after. */
 #define SCOPE_DAYS 30
+/* My work's areas read each task's case and borrower where its counts
+ * read the index alone: at most this many of a queue's tasks due today
+ * (a field officer's day is tens; a shared queue's backlog may be
+ * hundreds of thousands), past which they are said to be partial. */
+#define AREA_TASKS 1000
 #define DAY_MS (24 * 60 * 60 * 1000LL)
 
 /* --- who sees what ------------------------------------------------------ */
@@ -374,10 +379,65 @@ static int parse_promise_cursor(const char *s, char *date, int64_t *id) {
   return 0;
 }
 
-/* The counts above the list: the queues' tasks due now and today,
- * promises due and broken. */
+/* A queue's areas added into the object by_area (area -> count). */
+static int add_area(void *ud, const store_value *cols, int n) {
+  json_t *by_area = ud;
+  const char *area = "";
+  int64_t count = 0;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "area") && cols[i].type == STORE_TEXT)
+      area = cols[i].s;
+    if (!strcmp(cols[i].name, "n")) count = cols[i].i;
+  }
+  json_object_set_new(
+      by_area, area,
+      json_integer(json_integer_value(json_object_get(by_area, area)) + count));
+  return 0;
+}
+
+typedef struct area_count {
+  const char *area;
+  json_int_t n;
+} area_count;
+
+/* The most tasks first; then by name, as bytes (the same on every
+ * store). */
+static int area_order(const void *a, const void *b) {
+  const area_count *x = a, *y = b;
+  if (x->n != y->n) return x->n > y->n ? -1 : 1;
+  return strcmp(x->area, y->area);
+}
+
+/* by_area as My work's `areas`: [{"area", "today"}], most first. */
+static json_t *areas_json(json_t *by_area) {
+  size_t n = json_object_size(by_area), k = 0;
+  area_count *list = calloc(n ? n : 1, sizeof *list);
+  json_t *out = json_array(), *v;
+  const char *key;
+  if (!list) {
+    json_decref(out);
+    return NULL;
+  }
+  json_object_foreach(by_area, key, v) {
+    list[k].area = key;
+    list[k++].n = json_integer_value(v);
+  }
+  qsort(list, n, sizeof *list, area_order);
+  for (k = 0; k < n; k++)
+    json_array_append_new(
+        out, json_pack("{s:s, s:I}", "area", list[k].area, "today", list[k].n));
+  free(list);
+  return out;
+}
+
+/* The counts above the list: the queues' tasks due now and today (in
+ * all and each queue's), promises due and broken; with_areas: today's
+ * tasks by their borrower's area too (a field officer's day). user: a
+ * named agent, whose counts leave out what colleagues hold, as its list
+ * does. */
 static int work_counts(service *svc, json_t *queues, const store_scope *scope,
-                       json_t **out, rc_error *err) {
+                       const char *user, int with_areas, json_t **out,
+                       rc_error *err) {
   rc_clock *clk = engine_clock(svc->eng);
   rc_time now = clock_now(clk);
   rc_date today = clock_zone_date(clock_zone(clk), now);
@@ -385,29 +445,48 @@ static int work_counts(service *svc, json_t *queues, const store_scope *scope,
       clock_zone_midnight(clock_zone(clk), clock_date_from_days(clock_date_to_days(today) + 1));
   int64_t due_now = 0, due_today = 0, promises = 0, broken = 0;
   char today_s[16], month_ago[16];
-  json_t *q;
+  json_t *q, *each = json_array(), *by_area = json_object(), *areas = NULL;
   size_t i;
-  int rc = RC_OK;
+  int rc = RC_OK, complete = 1;
   local_date(svc, now, 0, today_s, sizeof today_s);
   local_date(svc, now, -SCOPE_DAYS, month_ago, sizeof month_ago);
   json_array_foreach(queues, i, q) {
     int64_t a, b;
     rc = query_work_counts(engine_query(svc->eng), json_string_value(q), now,
-                           day_end, &a, &b, err);
-    if (rc != RC_OK) return rc;
+                           day_end, user, &a, &b, err);
+    if (rc == RC_OK && with_areas && b > 0)
+      rc = query_work_areas(engine_query(svc->eng), json_string_value(q),
+                            day_end, user, AREA_TASKS, add_area, by_area, err);
+    if (rc != RC_OK) break;
+    if (b > AREA_TASKS) complete = 0;
     due_now += a;
     due_today += b;
+    json_array_append_new(
+        each, json_pack("{s:O, s:I, s:I}", "queue", q, "due_now", (json_int_t)a,
+                        "today", (json_int_t)b));
   }
-  if ((rc = query_work_promises_count(engine_query(svc->eng), "open", "",
-                                      today_s, scope, &promises, err)) !=
-          RC_OK ||
-      (rc = query_work_promises_count(engine_query(svc->eng), "broken",
-                                      month_ago, today_s, scope, &broken,
-                                      err)) != RC_OK)
+  if (rc == RC_OK && with_areas && !(areas = areas_json(by_area)))
+    rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+  json_decref(by_area);
+  if (rc == RC_OK)
+    rc = query_work_promises_count(engine_query(svc->eng), "open", "", today_s,
+                                   scope, &promises, err);
+  if (rc == RC_OK)
+    rc = query_work_promises_count(engine_query(svc->eng), "broken", month_ago,
+                                   today_s, scope, &broken, err);
+  if (rc != RC_OK) {
+    json_decref(each);
+    json_decref(areas);
     return rc;
-  *out = json_pack("{s:I, s:I, s:I, s:I}", "due_now", (json_int_t)due_now,
+  }
+  *out = json_pack("{s:I, s:I, s:I, s:I, s:o}", "due_now", (json_int_t)due_now,
                    "today", (json_int_t)due_today, "promises_due",
-                   (json_int_t)promises, "broken", (json_int_t)broken);
+                   (json_int_t)promises, "broken", (json_int_t)broken, "queues",
+                   each);
+  if (areas) {
+    json_object_set_new(*out, "areas", areas);
+    json_object_set_new(*out, "areas_complete", json_boolean(complete));
+  }
   return RC_OK;
 }
 
@@ -491,13 +570,14 @@ static int promise_items(service *svc, const principal *who, json_t *queues,
 
 void api_work_list(service *svc, http_request *req, int route, const char *arg,
                    const principal *who) {
-  char queue[65] = "", tab[16] = "due", after[512] = "", next[128] = "";
+  char queue[65] = "", tab[16] = "due", after[512] = "", next[128] = "",
+       flag[4] = "";
   store_scope buf, qscope;
   const store_scope *scope = api_scope(svc, who, &buf);
   json_t *queues = NULL, *items = json_array(), *counts = NULL;
   work_rows w = {svc, NULL, 0, 0, 0, 0};
   rc_error err;
-  int limit, rc;
+  int limit, rc, areas = 0;
   char *queues_text = NULL;
   (void)arg;
   rc_error_clear(&err);
@@ -517,6 +597,13 @@ void api_work_list(service *svc, http_request *req, int route, const char *arg,
     goto done;
   }
   if (rc == 0) snprintf(tab, sizeof tab, "due");
+  /* areas=1: today's tasks by area too (the phone's day list asks). */
+  if ((rc = http_query(req, "areas", flag, sizeof flag)) < 0 ||
+      (rc > 0 && strcmp(flag, "0") && strcmp(flag, "1"))) {
+    rc = rc_error_set(&err, RC_EINVAL, "areas", "areas must be 0 or 1");
+    goto done;
+  }
+  areas = rc > 0 && !strcmp(flag, "1");
   if ((rc = work_queues(svc, who, queue, &queues, &err)) != RC_OK) goto done;
   /* A supervisor's list of one queue counts that queue's promises. */
   if (!scope && queue[0]) {
@@ -552,7 +639,9 @@ void api_work_list(service *svc, http_request *req, int route, const char *arg,
     rc = promise_items(svc, who, queues, scope, tab, after, limit, items, next,
                        sizeof next, &err);
   }
-  if (rc == RC_OK) rc = work_counts(svc, queues, scope, &counts, &err);
+  if (rc == RC_OK)
+    rc = work_counts(svc, queues, scope, named_agent(who) ? who->user : NULL,
+                     areas && !strcmp(tab, "due"), &counts, &err);
 done:
   work_rows_free(&w);
   json_decref(queues);

@@ -102,6 +102,11 @@ int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
   return store_journal_page(q->st, case_id, after, limit, fn, ud, err);
 }
 
+int query_message(query *q, int64_t id, store_row_fn fn, void *ud,
+                  rc_error *err) {
+  return store_message_read(q->st, id, fn, ud, err);
+}
+
 int query_task_page(query *q, const char *queue, const char *status,
                     const char *assignee, const char *queues, int64_t after,
                     int limit, store_row_fn fn, void *ud, rc_error *err) {
@@ -121,10 +126,17 @@ int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err) {
   return store_work_queues(q->st, fn, ud, err);
 }
 
-int query_work_counts(query *q, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
+int query_work_counts(query *q, const char *queue, rc_time now, rc_time day_end,
+                      const char *user, int64_t *due_now, int64_t *today,
                       rc_error *err) {
-  return store_work_counts(q->st, queue, now, day_end, due_now, today, err);
+  return store_work_counts(q->st, queue, now, day_end, user, due_now, today,
+                           err);
+}
+
+int query_work_areas(query *q, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return store_work_areas(q->st, queue, day_end, user, max, fn, ud, err);
 }
 
 int query_work_promises(query *q, const char *status, const char *from,

@@ -5748,6 +5748,126 @@ static int collect_task_ids(void *ud, const store_value *cols, int n) {
   return 0;
 }
 
+static int collect_message(void *ud, const store_value *cols, int n) {
+  static const char *const names[] = {"case", "channel", "template", "to"};
+  char *out = ud;
+  for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+    for (int i = 0; i < n; i++)
+      if (!strcmp(cols[i].name, names[k]) && cols[i].type == STORE_TEXT)
+        sprintf(out + strlen(out), "%s ", cols[i].s);
+  return 0;
+}
+
+/* One message read by id, as the journal's delivery rows name it: its
+ * case, channel, template and recipient; no row for an unknown id. */
+static void test_message_read_gives_one_message(void **state) {
+  store *st = open_store();
+  char got[256] = "";
+  int64_t id;
+  (void)state;
+  add_case(st, "L1");
+  id = message_as(st, "L1", "sms", "queued", "hi", 1000);
+  assert_int_equal(store_message_read(st, id, collect_message, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "L1 sms t +861 ");
+  got[0] = '\0';
+  assert_int_equal(store_message_read(st, id + 100, collect_message, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "");
+  store_close(st);
+}
+
+/* Case id of borrower bid, whose area is area (NULL: none). */
+static void add_case_in(store *st, const char *id, const char *bid,
+                        const char *area) {
+  store_borrower b = {0};
+  store_case c = {0};
+  rc_error err;
+  b.id = (char *)bid;
+  b.name = "Wang";
+  b.area = (char *)area;
+  b.ncontacts = -1;
+  assert_int_equal(store_borrower_upsert(st, &b, &err), RC_OK);
+  c.id = (char *)id;
+  c.borrower_id = (char *)bid;
+  c.workflow = "w";
+  c.version = 1;
+  c.state = "new";
+  c.currency = "CNY";
+  c.balance = 1000;
+  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+}
+
+static int collect_areas(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  const char *area = "?";
+  long long count = -1;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(cols[i].name, "area") && cols[i].type == STORE_TEXT)
+      area = cols[i].s;
+    if (!strcmp(cols[i].name, "n")) count = (long long)cols[i].i;
+  }
+  sprintf(out + strlen(out), "%s=%lld ", area, count);
+  return 0;
+}
+
+/* My work's day by area: a queue's waiting tasks due before the day's
+ * end by their borrower's area ("" for none), by name; at most `max` of
+ * them read. */
+static void test_work_areas_count_the_days_tasks_by_area(void **state) {
+  store *st = open_store();
+  char got[256] = "";
+  int64_t done, held;
+  (void)state;
+  add_case_in(st, "A1", "BA1", "Pudong");
+  add_case_in(st, "A2", "BA2", "Minhang");
+  add_case_in(st, "A3", "BA3", NULL);
+  add_case_in(st, "A4", "BA4", "Pudong");
+  add_case_in(st, "A5", "BA5", "Pudong");
+  add_task(st, "A1", "field", 100, 0, NULL);
+  /* A claimed task is waiting too. */
+  held = add_task(st, "A2", "field", 200, 0, NULL);
+  assert_int_equal(
+      store_task_take(st, held, "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
+  add_task(st, "A3", "field", 0, 0, NULL); /* no due time: due */
+  add_task(st, "A4", "field", 4000, 0, NULL);
+  add_task(st, "A5", "field", 5000, 0, NULL); /* after the day's end */
+  add_task(st, "A5", "phone", 100, 0, NULL);  /* another queue */
+  done = add_task(st, "A2", "field", 100, 0, NULL);
+  store_task_complete(st, done, "done", "{}", 300, NULL); /* not waiting */
+  assert_int_equal(
+      store_work_areas(st, "field", 4500, NULL, 100, collect_areas, got, NULL),
+      RC_OK);
+  assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
+  /* A named agent's: a colleague's claim left out, its own kept. */
+  got[0] = '\0';
+  assert_int_equal(store_work_areas(st, "field", 4500, "wang.fang", 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "=1 Pudong=2 ");
+  got[0] = '\0';
+  assert_int_equal(store_work_areas(st, "field", 4500, "li.wei", 100,
+                                    collect_areas, got, NULL),
+                   RC_OK);
+  assert_string_equal(got, "=1 Minhang=1 Pudong=2 ");
+  got[0] = '\0';
+  assert_int_equal(
+      store_work_areas(st, "field", 4500, NULL, 2, collect_areas, got, NULL),
+      RC_OK);
+  {
+    int total = 0;
+    for (const char *p = got; (p = strchr(p, '=')); p++) total += atoi(p + 1);
+    assert_int_equal(total, 2);
+  }
+  got[0] = '\0';
+  assert_int_equal(
+      store_work_areas(st, "nobody", 4500, NULL, 100, collect_areas, got, NULL),
+      RC_OK);
+  assert_string_equal(got, "");
+  store_close(st);
+}
+
 /* One queue's waiting tasks in My work's order, each part walked down
  * tasks_work: due now (no due time is due) by priority, due, id; then the
  * later ones the same way; a cursor goes on after a task. */
@@ -5793,9 +5913,9 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
     snprintf(want, sizeof want, "%lld %lld ", (long long)a, (long long)e);
     assert_string_equal(ids, want);
   }
-  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, &due_now,
-                                     &today, NULL),
-                   RC_OK);
+  assert_int_equal(
+      store_work_counts(st, "phone", 1000, 4500, NULL, &due_now, &today, NULL),
+      RC_OK);
   assert_int_equal(due_now, 3);
   assert_int_equal(today, 4);
   /* A named agent sees the open tasks and its own claimed ones; claim
@@ -5806,6 +5926,17 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
   assert_int_equal(
       store_task_take(st, a, "wang.fang", STORE_TAKE_ASSIGN, NULL, 0, NULL),
       RC_OK);
+  /* Counted as the named agent's list shows them: a's claim by
+   * wang.fang is not li.wei's to count. */
+  assert_int_equal(store_work_counts(st, "phone", 1000, 4500, "li.wei",
+                                     &due_now, &today, NULL),
+                   RC_OK);
+  assert_int_equal(due_now, 2);
+  assert_int_equal(today, 3);
+  assert_int_equal(
+      store_work_counts(st, "phone", 1000, 4500, NULL, &due_now, &today, NULL),
+      RC_OK);
+  assert_int_equal(due_now, 3);
   ids[0] = '\0';
   store_work_page(st, "phone", 1000, 1, NULL, "li.wei", 0, 10,
                   collect_task_ids, ids, NULL);
@@ -6477,6 +6608,10 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_work_page_orders_due_now_then_priority, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_work_areas_count_the_days_tasks_by_area, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_message_read_gives_one_message,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_case_visible_to_its_agent, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_work_promises_by_status_and_date,

@@ -299,6 +299,31 @@ static void test_my_work_pages_keep_the_order(void **state) {
   expect(get("/v1/work", INGEST), 403, NULL);
 }
 
+/* My work's counts: each queue's apart, and with areas=1 the day's tasks
+ * by their borrower's area, of the whole queue (the phone's day list
+ * groups by area and loads 100 at a time). O1 and O5 (Minhang), O2 and
+ * O4 (Pudong) are due; O3 and O6 are later. */
+static void test_my_work_counts_the_day_by_area_and_queue(void **state) {
+  answer *a;
+  (void)state;
+  make_order_fixture();
+  a = get("/v1/work?queue=order&areas=1&limit=1", AGENT);
+  expect(a, 200,
+         "\"queues\":[{\"queue\":\"order\",\"due_now\":4,\"today\":4}]");
+  expect(a, 200,
+         "\"areas\":[{\"area\":\"Minhang\",\"today\":2},{\"area\":"
+         "\"Pudong\",\"today\":2}],\"areas_complete\":true");
+  /* Asked only by the phone's list: a desk's answer reads none. */
+  a = get("/v1/work?queue=order", AGENT);
+  expect(a, 200, "\"queues\":[{\"queue\":\"order\"");
+  expect_not(a, "\"areas\"");
+  expect_not(get("/v1/work?queue=order&tab=promises&areas=1", AGENT),
+             "\"areas\"");
+  expect(get("/v1/work?queue=order&areas=yes", AGENT), 422,
+         "\"field\":\"areas\"");
+  expect(get("/v1/work?queue=order&areas=0", AGENT), 200, NULL);
+}
+
 /* --- claim next ---------------------------------------------------------- */
 
 static void test_next_claims_the_top_task(void **state) {
@@ -966,6 +991,28 @@ static void test_guard_now_matches_what_the_guard_does(void **state) {
   expect(get("/v1/cases/G1/guard", READ), 200, NULL);
 }
 
+/* A delivery row names its message by id only: the journal's answer
+ * adds which message it was and to whom, so that the timeline does not
+ * read "Message sent" alone; the read role gets the number masked. */
+static void test_a_delivery_row_names_its_message(void **state) {
+  answer *a = NULL;
+  (void)state;
+  open_case("D1", NULL);
+  post_event("D1", "{\"type\":\"remind\"}");
+  for (int tries = 0; tries < 100; tries++) {
+    a = get("/v1/cases/D1/journal", AGENT);
+    if (strstr(a->body, "\"kind\":\"delivery\"")) break;
+    usleep(50000);
+  }
+  expect(a, 200, "\"kind\":\"delivery\"");
+  expect(a, 200,
+         "\"channel\":\"sms\",\"template\":\"hello\",\"recipient\":"
+         "\"+8613800138000\"");
+  a = get("/v1/cases/D1/journal", READ);
+  expect(a, 200, "\"template\":\"hello\",\"recipient\":\"");
+  expect_not(a, "8613800138000");
+}
+
 /* A guard that cannot count contacts says so (503), never "allowed": the
  * messages table renamed under the service. */
 static void test_guard_that_cannot_read_answers_503(void **state) {
@@ -1524,6 +1571,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_my_work_orders_due_now_then_priority_due_id),
       cmocka_unit_test(test_my_work_pages_keep_the_order),
+      cmocka_unit_test(test_my_work_counts_the_day_by_area_and_queue),
       cmocka_unit_test(test_next_claims_the_top_task),
       cmocka_unit_test(test_next_never_gives_a_task_twice),
       cmocka_unit_test(test_assign_checks_the_user),
@@ -1540,6 +1588,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_case_shows_promise_plan_tasks_and_area),
       cmocka_unit_test(test_area_comes_from_the_import),
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
+      cmocka_unit_test(test_a_delivery_row_names_its_message),
       cmocka_unit_test(test_guard_that_cannot_read_answers_503),
       cmocka_unit_test(test_token_writes_name_no_user),
       cmocka_unit_test(test_named_agent_sees_only_its_cases),

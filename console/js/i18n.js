@@ -42,6 +42,7 @@ const en = {
   'work.title': 'My work',
   'work.queue': '{q} queue',
   'work.counts': '{due} due now · {today} today',
+  'work.counts.queue': '{q}: {due} due now · {today} today',
   'work.next': 'Next case ▶',
   'work.next.busy': 'Claiming…',
   'work.next.waiting': 'Still waiting…',
@@ -71,6 +72,7 @@ const en = {
   'work.more': 'More',
   'work.keys': 'Keys: n next case · / search by case id',
   'work.visits': 'Today · {n} visits',
+  'work.visits.queues': 'Today · {list}',
   'work.visits.later': '{n} later',
   'work.area.none': 'No area',
   'work.map': 'Map',
@@ -256,10 +258,13 @@ const en = {
   'tl.message': '{channel} “{template}” {status}',
   'tl.delivery': 'Message {status}',
   'tl.delivery.reason': 'Message {status}: {reason}',
+  'tl.delivery.to': '{channel} “{template}” to {to}: {status}',
+  'tl.delivery.to.reason': '{channel} “{template}” to {to}: {status}, {reason}',
   'tl.timer': 'Timer “{event}” set for {due}',
   'tl.transition': 'Moved from {from} to {to}',
   'tl.task': 'Task {kind} opened in queue {queue}',
   'tl.task_claimed': 'Task taken by {user}',
+  'tl.task_claimed.self': 'Task taken',
   'tl.task_assigned': 'Task given to {to}',
   'tl.task_assigned.from': 'Task moved from {from} to {to}',
   'tl.task_done': '{kind} · {outcome}',
@@ -558,6 +563,7 @@ const zh = {
   'work.title': '我的工作',
   'work.queue': '{q} 队列',
   'work.counts': '当前到期 {due} · 今日 {today}',
+  'work.counts.queue': '{q}：当前到期 {due} · 今日 {today}',
   'work.next': '下一个案件 ▶',
   'work.next.busy': '正在领取…',
   'work.next.waiting': '仍在等待…',
@@ -587,6 +593,7 @@ const zh = {
   'work.more': '更多',
   'work.keys': '快捷键：n 下一个案件 · / 按案件编号搜索',
   'work.visits': '今日 · {n} 个外访',
+  'work.visits.queues': '今日 · {list}',
   'work.visits.later': '之后 {n} 个',
   'work.area.none': '未分区域',
   'work.map': '地图',
@@ -772,10 +779,13 @@ const zh = {
   'tl.message': '{channel}“{template}”{status}',
   'tl.delivery': '消息{status}',
   'tl.delivery.reason': '消息{status}：{reason}',
+  'tl.delivery.to': '{channel}“{template}”发往 {to}：{status}',
+  'tl.delivery.to.reason': '{channel}“{template}”发往 {to}：{status}，{reason}',
   'tl.timer': '定时“{event}”设于 {due}',
   'tl.transition': '由 {from} 转入 {to}',
   'tl.task': '在队列 {queue} 新建任务 {kind}',
   'tl.task_claimed': '任务由 {user} 领取',
+  'tl.task_claimed.self': '任务已领取',
   'tl.task_assigned': '任务已分配给 {to}',
   'tl.task_assigned.from': '任务已由 {from} 转给 {to}',
   'tl.task_done': '{kind} · {outcome}',
@@ -1155,6 +1165,10 @@ export function ruleName(reason) {
   // The guard's cap as it writes it (policy.c): max_contacts:CHANNEL:LIMIT.
   if (rule === 'max_contacts' && rest.length === 2 && /^\d+$/.test(rest[1]))
     return t(rest[1] === '0' ? 'rule.max_contacts.none' : 'rule.max_contacts.of', { channel: word('channel', rest[0]), n: rest[1] });
+  // A reason the guard did not write — a gateway's own words on a failed
+  // message ("HTTP 502: bad gateway: retry later") — is shown as said,
+  // not cut at its first colon into "HTTP 502 (bad gateway: …)".
+  if (!has('rule.' + rule)) return String(reason);
   const name = word('rule', rule);
   return rest.length ? `${name} (${rest.join(':')})` : name;
 }

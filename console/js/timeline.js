@@ -29,12 +29,23 @@ export function sentence(row, currency) {
       if (d.type === 'promise_broken') return t('tl.promise_broken');
       return t('tl.event', { type: d.type });
     case 'message': return t('tl.message', { channel: word('channel', d.channel), template: d.template, status: word('status', d.status) });
-    case 'delivery': return d.reason ? t('tl.delivery.reason', { status: word('status', d.status), reason: d.reason })
-      : t('tl.delivery', { status: word('status', d.status) });
+    case 'delivery': {
+      // Which message, to whom (the service adds them; masked for the
+      // read role as the page masks contacts), and the gateway's words as
+      // it said them.
+      const status = word('status', d.status);
+      if (d.template) {
+        const vars = { channel: word('channel', d.channel), template: d.template, to: d.recipient || '—', status, reason: d.reason };
+        return t(d.reason ? 'tl.delivery.to.reason' : 'tl.delivery.to', vars);
+      }
+      return d.reason ? t('tl.delivery.reason', { status, reason: d.reason }) : t('tl.delivery', { status });
+    }
     case 'timer': return t('tl.timer', { event: d.event, due: dateTime(d.due) });
     case 'transition': return t('tl.transition', { from: d.from, to: d.to });
     case 'task': return t('tl.task', { kind: word('kind', d.kind), queue: d.queue });
-    case 'task_claimed': return t('tl.task_claimed', { user: personName(d.assignee) });
+    // Taken by the person the row's "by" names already: said once.
+    case 'task_claimed': return d.user && d.user === d.assignee ? t('tl.task_claimed.self')
+      : t('tl.task_claimed', { user: personName(d.assignee) });
     case 'task_assigned': return d.from ? t('tl.task_assigned.from', { from: personName(d.from), to: personName(d.to) })
       : t('tl.task_assigned', { to: personName(d.to) });
     case 'task_done': {

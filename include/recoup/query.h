@@ -192,6 +192,10 @@ int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
 /* RC_ENOTFOUND when the case is unknown. */
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);
+/* One message as a row (id, case, channel, template, to: the recipient);
+ * no row when the id is unknown. */
+int query_message(query *q, int64_t id, store_row_fn fn, void *ud,
+                  rc_error *err);
 /* assignee: the user holding (or who did) the tasks, or NULL for anyone's;
  * queues: a JSON array of the queues a named agent may see, or NULL. */
 int query_task_page(query *q, const char *queue, const char *status,
@@ -220,10 +224,18 @@ int query_work_page(query *q, const char *queue, rc_time now, int part,
                     rc_error *err);
 /* The queues that have waiting tasks, a row each (queue). */
 int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
-/* A queue's waiting tasks due now, and due before day_end. */
-int query_work_counts(query *q, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
+/* A queue's waiting tasks due now, and due before day_end; user as for
+ * query_work_page (a named agent counts what its list shows). */
+int query_work_counts(query *q, const char *queue, rc_time now, rc_time day_end,
+                      const char *user, int64_t *due_now, int64_t *today,
                       rc_error *err);
+/* A queue's waiting tasks due before day_end by their borrower's area,
+ * a row each (area, "" for none; n), counted over at most max of them:
+ * each costs a case and a borrower read, where query_work_counts reads
+ * the index alone. */
+int query_work_areas(query *q, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err);
 /* Promises of one status (open, broken) due in [from, to] (ISO dates),
  * in the scope, by date and id after the cursor ("" and 0: from the
  * start). Rows: id, case_id, amount, paid, by_date, status. */

@@ -29,7 +29,7 @@
  *   there were four), and the other records (borrowers, events, timers,
  *   payments, promises, tasks, users, sessions, figures, rolls) an insert
  *   or update each.
- * - Reads (49): what the engine and query.c read, as units: a record, a
+ * - Reads (51): what the engine and query.c read, as units: a record, a
  *   page, a report, a family of counts. Families of one shape (the
  *   report's seven parts, the five figures, six counts, three totals, a
  *   case's rows of five kinds) are one operation with a `which`.
@@ -490,6 +490,8 @@ struct store_ops {
                      char *arm, size_t size, rc_error *err);
   int (*message_case)(store *st, int64_t id, char *case_id, size_t size,
                       char status[16], rc_error *err);
+  int (*message_read)(store *st, int64_t id, store_row_fn fn, void *ud,
+                      rc_error *err);
   /* The guard's reads: store.h's store_contact_times,
    * store_last_conversation, store_last_contact, store_reply_case. */
   int (*contact_times)(store *st, const char *case_id, const char *borrower_id,
@@ -526,7 +528,11 @@ struct store_ops {
                    rc_error *err);
   int (*work_queues)(store *st, store_row_fn fn, void *ud, rc_error *err);
   int (*work_counts)(store *st, const char *queue, rc_time now, rc_time day_end,
-                     int64_t *due_now, int64_t *today, rc_error *err);
+                     const char *user, int64_t *due_now, int64_t *today,
+                     rc_error *err);
+  int (*work_areas)(store *st, const char *queue, rc_time day_end,
+                    const char *user, int max, store_row_fn fn, void *ud,
+                    rc_error *err);
   int (*work_promises)(store *st, const char *status, const char *from,
                        const char *to, const char *after_date, int64_t after_id,
                        const store_scope *scope, int limit, store_row_fn fn,

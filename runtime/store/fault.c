@@ -657,6 +657,14 @@ static int f_message_case(store *st, int64_t id, char *case_id, size_t size,
   return fault.real->message_case(st, id, case_id, size, status, err);
 }
 
+static int f_message_read(store *st, int64_t id, store_row_fn fn, void *ud,
+                          rc_error *err) {
+  if (fault_fires("message_read", err)) {
+    return RC_ESTORE;
+  }
+  return fault.real->message_read(st, id, fn, ud, err);
+}
+
 static int f_contact_times(store *st, const char *case_id,
                            const char *borrower_id, const char *channel,
                            rc_time since, int64_t exclude_message, int max,
@@ -762,12 +770,22 @@ static int f_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int f_work_counts(store *st, const char *queue, rc_time now,
-                         rc_time day_end, int64_t *due_now, int64_t *today,
-                         rc_error *err) {
+                         rc_time day_end, const char *user, int64_t *due_now,
+                         int64_t *today, rc_error *err) {
   if (fault_fires("work_counts", err)) {
     return RC_ESTORE;
   }
-  return fault.real->work_counts(st, queue, now, day_end, due_now, today, err);
+  return fault.real->work_counts(st, queue, now, day_end, user, due_now, today,
+                                 err);
+}
+
+static int f_work_areas(store *st, const char *queue, rc_time day_end,
+                        const char *user, int max, store_row_fn fn, void *ud,
+                        rc_error *err) {
+  if (fault_fires("work_areas", err)) {
+    return RC_ESTORE;
+  }
+  return fault.real->work_areas(st, queue, day_end, user, max, fn, ud, err);
 }
 
 static int f_work_promises(store *st, const char *status, const char *from,
@@ -949,6 +967,7 @@ const store_ops store_fault_ops = {
     .payment_by_ref = f_payment_by_ref,
     .variant_get = f_variant_get,
     .message_case = f_message_case,
+    .message_read = f_message_read,
     .contact_times = f_contact_times,
     .last_conversation = f_last_conversation,
     .last_contact = f_last_contact,
@@ -961,6 +980,7 @@ const store_ops store_fault_ops = {
     .work_page = f_work_page,
     .work_queues = f_work_queues,
     .work_counts = f_work_counts,
+    .work_areas = f_work_areas,
     .work_promises = f_work_promises,
     .work_promises_count = f_work_promises_count,
     .case_visible = f_case_visible,

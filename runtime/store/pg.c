@@ -4574,6 +4574,17 @@ static int op_variant_get(store *s, const char *case_id, const char *experiment,
                  &a, "variant", arm, size, err);
 }
 
+static int op_message_read(store *s, int64_t id, store_row_fn fn, void *ud,
+                           rc_error *err) {
+  args a = {0};
+
+  a_int(&a, id);
+  return rows(PG(s),
+              "SELECT id, case_id AS \"case\", channel, template, recipient "
+              "AS \"to\" FROM messages WHERE id = $1",
+              &a, fn, ud, "message", err);
+}
+
 static int op_message_case(store *s, int64_t id, char *case_id, size_t size,
                            char status[16], rc_error *err) {
   args a = {0};
@@ -4980,8 +4991,8 @@ static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 static int op_work_counts(store *s, const char *queue, rc_time now,
-                          rc_time day_end, int64_t *due_now, int64_t *today,
-                          rc_error *err) {
+                          rc_time day_end, const char *user, int64_t *due_now,
+                          int64_t *today, rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc;
@@ -4989,16 +5000,40 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
   a_text(&a, queue);
   a_int(&a, now);
   a_int(&a, day_end);
+  a_text(&a, user);
   rc = one(PG(s),
            "SELECT count(*) FILTER (WHERE coalesce(due, 0) <= $2), count(*) "
            "FILTER (WHERE coalesce(due, 0) < $3) FROM tasks WHERE queue = $1 "
-           "AND status IN ('open', 'claimed')",
+           "AND status IN ('open', 'claimed') AND ($4::text IS NULL OR "
+           "status = 'open' OR assignee = $4)",
            &a, "count work", &r, err);
   if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
   *due_now = int_col(r, 0, 0);
   *today = int_col(r, 0, 1);
   PQclear(r);
   return RC_OK;
+}
+
+/* As SQLite's S_WORK_AREAS: at most $3 of the tasks due today, each
+ * one's case and borrower read after. */
+static int op_work_areas(store *s, const char *queue, rc_time day_end,
+                         const char *user, int max, store_row_fn fn, void *ud,
+                         rc_error *err) {
+  args a = {0};
+
+  a_text(&a, queue);
+  a_int(&a, day_end);
+  a_int(&a, max);
+  a_text(&a, user);
+  return rows(PG(s),
+              "SELECT coalesce(b.area, '')" C
+              " AS area, count(*) AS n FROM "
+              "(SELECT case_id FROM tasks WHERE queue = $1 AND status IN "
+              "('open', 'claimed') AND coalesce(due, 0) < $2 AND ($4::text IS "
+              "NULL OR status = 'open' OR assignee = $4) LIMIT $3) t "
+              "LEFT JOIN cases c ON c.id = t.case_id LEFT JOIN borrowers b ON "
+              "b.id = c.borrower_id GROUP BY 1 ORDER BY 1",
+              &a, fn, ud, "work areas", err);
 }
 
 static int op_work_promises(store *s, const char *status, const char *from,
@@ -5334,6 +5369,7 @@ const store_ops store_pg_ops = {
     .payment_by_ref = op_payment_by_ref,
     .variant_get = op_variant_get,
     .message_case = op_message_case,
+    .message_read = op_message_read,
     .contact_times = op_contact_times,
     .borrower_decided = op_borrower_decided,
     .last_conversation = op_last_conversation,
@@ -5347,6 +5383,7 @@ const store_ops store_pg_ops = {
     .work_page = op_work_page,
     .work_queues = op_work_queues,
     .work_counts = op_work_counts,
+    .work_areas = op_work_areas,
     .work_promises = op_work_promises,
     .work_promises_count = op_work_promises_count,
     .case_visible = op_case_visible,

@@ -1075,6 +1075,11 @@ int store_message_case(store *st, int64_t id, char *case_id, size_t size,
   return st->ops->message_case(st, id, case_id, size, status, err);
 }
 
+int store_message_read(store *st, int64_t id, store_row_fn fn, void *ud,
+                       rc_error *err) {
+  return st->ops->message_read(st, id, fn, ud, err);
+}
+
 int store_task_insert(store *st, const store_task *t, int64_t *id,
                       rc_error *err) {
   return st->ops->task_put(st, t, id, err);
@@ -1436,9 +1441,16 @@ int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err) {
 }
 
 int store_work_counts(store *st, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
-                      rc_error *err) {
-  return st->ops->work_counts(st, queue, now, day_end, due_now, today, err);
+                      rc_time day_end, const char *user, int64_t *due_now,
+                      int64_t *today, rc_error *err) {
+  return st->ops->work_counts(st, queue, now, day_end, user, due_now, today,
+                              err);
+}
+
+int store_work_areas(store *st, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err) {
+  return st->ops->work_areas(st, queue, day_end, user, max, fn, ud, err);
 }
 
 int store_work_promises(store *st, const char *status, const char *from,

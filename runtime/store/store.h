@@ -508,6 +508,10 @@ int store_message_update(store *st, int64_t id, const store_message_change *ch,
 /* A message's case and its status now. */
 int store_message_case(store *st, int64_t id, char *case_id, size_t size,
                        char status[16], rc_error *err);
+/* One message as a row (id, case, channel, template, to); none when the
+ * id is unknown. */
+int store_message_read(store *st, int64_t id, store_row_fn fn, void *ud,
+                       rc_error *err);
 
 /* Tasks. fields is a JSON object of what the script gave. */
 typedef struct store_task {
@@ -818,9 +822,15 @@ int store_work_page(store *st, const char *queue, rc_time now, int part,
                     rc_error *err);
 /* Each queue with waiting tasks, a row each (queue). */
 int store_work_queues(store *st, store_row_fn fn, void *ud, rc_error *err);
+/* user: a named agent (open tasks and its own claimed ones); NULL: all. */
 int store_work_counts(store *st, const char *queue, rc_time now,
-                      rc_time day_end, int64_t *due_now, int64_t *today,
-                      rc_error *err);
+                      rc_time day_end, const char *user, int64_t *due_now,
+                      int64_t *today, rc_error *err);
+/* Rows: area ("" for none), n; of at most max of the queue's waiting
+ * tasks due before day_end (user as above). */
+int store_work_areas(store *st, const char *queue, rc_time day_end,
+                     const char *user, int max, store_row_fn fn, void *ud,
+                     rc_error *err);
 /* Promises of a status with by_date in [from, to] (ISO dates), ordered by
  * date and id after (after_date, after_id); rows: id, case_id, amount,
  * paid, by_date, status. */

@@ -17,7 +17,8 @@
  * Each route is asked REQUESTS times one after another over one keep-alive
  * connection (fewer when a route takes long: at most ~20 s a route, at
  * least 20 requests), as the user who opens the page: li.wei (agent,
- * queue phone) for My work, zhang.min (supervisor) for the others, with
+ * queue phone) for My work, wang.fang (agent, queue field) for its phone
+ * list with the day's areas, zhang.min (supervisor) for the others, with
  * their session cookie once POST /v1/session exists, else the agent and
  * admin tokens. A route the service does not have yet (404 "no such
  * route") is skipped with a line saying so. Prints "name value unit"
@@ -165,6 +166,7 @@ async function measure(port, route, auth) {
   try {
     const li = await signIn(port, 'li.wei');
     const zhang = await signIn(port, 'zhang.min');
+    const wang = await signIn(port, 'wang.fang');
     const agentAuth = li || { authorization: `Bearer ${h.TOKENS.agent}` };
     const supAuth = zhang || { authorization: `Bearer ${h.TOKENS.admin}` };
     const how = li ? 'session cookies (li.wei, zhang.min)' : 'tokens (agent, admin): POST /v1/session is not served yet';
@@ -180,6 +182,10 @@ async function measure(port, route, auth) {
     const routes = [
       { page: 'baseline', name: 'GET /health', auth: {}, next: () => ({ method: 'GET', p: '/health' }), ok: ok200 },
       { page: 'My work', name: 'GET /v1/work', auth: agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=50' }), ok: ok200 },
+      /* Read again on each My work load: the queues as they are now. */
+      { page: 'My work', name: 'GET /v1/me', auth: agentAuth, next: () => ({ method: 'GET', p: '/v1/me' }), ok: ok200 },
+      /* A field officer's phone: the day's areas too (wang.fang, queue field). */
+      { page: 'My work', name: 'GET /v1/work?areas=1', auth: wang || agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=100&areas=1' }), ok: ok200 },
       /* The agent token names whom it claims for; a session is the caller. */
       { page: 'My work', name: 'POST /v1/tasks/next', auth: agentAuth, next: () => ({ method: 'POST', p: '/v1/tasks/next?queue=phone' }), ok: ok200,
         body: li ? undefined : JSON.stringify({ assignee: 'li.wei' }) },

@@ -294,9 +294,13 @@ export function render(main, id, query) {
     const untyped = (c.tasks || []).filter((x) => !x.outcomes);
     const nextVisit = visitSaved && !tasks.some(isVisit)
       ? h('a', { href: '#/work', class: 'btn primary next-visit' }, t('case.nextvisit')) : null;
+    // On the road a saved visit leads back to the day's addresses (the
+    // officer picks the next stop, not the queue's top task); at a desk
+    // — visit records written up after the round, a supervisor entering
+    // one — the work goes on as a call's does: Next case, or `n`.
     const done = recorded && !tasks.some((x) => x.id === recorded.task.id)
       ? h('div', { class: 'notice recorded', role: 'status' }, h('span', {}, t('case.recorded', { what: recorded.text })),
-        isVisit(recorded.task) ? null : paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: nextCase })))
+        isVisit(recorded.task) && phoneWide() ? null : paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: nextCase })))
       : null;
     recorded = null;
     fill(actions, done, nextVisit,
@@ -333,6 +337,10 @@ export function render(main, id, query) {
   }
 
   function isPhoneVisit(forms) {
-    return forms.length && forms[0].classList.contains('visit') && window.matchMedia('(max-width: 640px)').matches;
+    return forms.length && forms[0].classList.contains('visit') && phoneWide();
   }
+}
+
+function phoneWide() {
+  return window.matchMedia('(max-width: 640px)').matches;
 }

@@ -28,7 +28,9 @@ export function render(main, arg, query) {
   const claim = () => claimNext(() => main.querySelector('p.notice[role=status]'));
   const nextBtn = paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: claim }));
   const media = window.matchMedia('(max-width: 640px)');
-  const redraw = () => draw();
+  // A desk's list asks no areas (they cost the service a read a task):
+  // turned into a phone's, the day's areas are asked for then.
+  const redraw = () => (phone() && tab === 'due' && counts && !counts.areas ? loadTab(false) : draw());
   media.addEventListener('change', redraw);
 
   fill(main, head, h('div', { class: 'toolbar' }, nextBtn,
@@ -68,10 +70,17 @@ export function render(main, arg, query) {
       fill(list, loading());
     }
     try {
-      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100 })), more ? null : readQueues()]);
+      // The phone's day list groups by area: the whole day's counts by
+      // area come with the first page (the page loaded held only some).
+      const areas = !more && tab === 'due' && phone() ? 1 : null;
+      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100, areas })), more ? null : readQueues()]);
       items = items.concat(page.items || []);
       next = page.next || null;
-      counts = page.counts || counts;
+      // A later page's counts come without the day's areas: the first
+      // page's stay.
+      const fresh = page.counts;
+      if (fresh && more && counts && counts.areas && !fresh.areas) Object.assign(fresh, { areas: counts.areas, areas_complete: counts.areas_complete });
+      counts = fresh || counts;
       draw();
     } catch (err) {
       if (err.status === 401) return;
@@ -81,8 +90,15 @@ export function render(main, arg, query) {
 
   function draw() {
     const queues = (ctx.me.queues || []).join(', ');
+    // Each queue's own counts beside the sum when there are several: a
+    // collector of phone and field reads their calls and their visits
+    // apart, as the page's sketch has them (My work — phone queue · 37
+    // due now · 112 today).
+    const each = counts && Array.isArray(counts.queues) && counts.queues.length > 1 ? counts.queues : null;
     fill(head, h('h1', {}, t('work.title'), queues ? ' — ' + t('work.queue', { q: queues }) : ''),
-      counts ? h('span', { class: 'counts', 'data-counts': '' }, t('work.counts', { due: counts.due_now, today: counts.today })) : null);
+      counts ? h('span', { class: 'counts', 'data-counts': '' }, t('work.counts', { due: counts.due_now, today: counts.today })) : null,
+      each ? h('span', { class: 'counts-queues' }, each.map((q) => h('span', { class: 'counts-queue', 'data-queue': q.queue },
+        t('work.counts.queue', { q: q.queue, due: q.due_now, today: q.today })))) : null);
     fill(main.querySelector('.tabs-row'), tabs([
       { id: 'due', label: t('work.tab.due'), count: counts && counts.due_now },
       { id: 'promises', label: t('work.tab.promises'), count: counts && counts.promises_due },
@@ -163,7 +179,14 @@ function cards(items, tab, counts, more) {
     if (!groups.has(area)) groups.set(area, []);
     groups.get(area).push(it);
   }
-  const summary = [...groups].map(([a, l]) => `${a || t('work.area.none')} ${l.length}`).join(' · ');
+  // The day's areas from the API, of the whole queue (the list loaded
+  // may hold only the first 100 visits of it); past what the service
+  // reads for them, or on a tab without them, the ones loaded, with
+  // "+" where more remain.
+  const fromApi = tab === 'due' && counts && Array.isArray(counts.areas);
+  const plus = fromApi ? counts.areas_complete === false : more;
+  const areaCounts = fromApi ? counts.areas.map((x) => [x.area, x.today]) : [...groups].map(([a, l]) => [a, l.length]);
+  const summary = areaCounts.map(([a, n]) => `${a || t('work.area.none')} ${number(n)}${plus ? '+' : ''}`).join(' · ');
   // Today's visits are those due by tonight; the queue's later ones follow
   // in the list, counted apart (tomorrow's were counted as today's).
   // Past the page loaded (100) today's count is the API's, of the whole
@@ -174,9 +197,14 @@ function cards(items, tab, counts, more) {
   const todayN = counts && Number.isInteger(counts.today) ? number(counts.today)
     : number(items.length - later) + (more ? '+' : '');
   const laterN = number(later) + (more ? '+' : '');
+  // A person with several queues reads each queue's day apart: "6
+  // visits" counted their phone queue's calls as visits.
+  const each = counts && Array.isArray(counts.queues) && counts.queues.length > 1 ? counts.queues : null;
+  const day = each ? t('work.visits.queues', { list: each.map((q) => `${q.queue} ${number(q.today)}`).join(' · ') })
+    : t('work.visits', { n: todayN });
   return h('div', { class: 'cards' },
-    h('p', { class: 'day' }, tab === 'due' ? [t('work.visits', { n: todayN }),
-      later ? [' · ', t('work.visits.later', { n: laterN })] : null, ' · '] : null, summary),
+    h('p', { class: 'day' }, tab === 'due' ? [day,
+      later ? [' · ', t('work.visits.later', { n: laterN })] : null, summary ? ' · ' : null] : null, summary),
     [...groups].map(([area, list]) => h('section', { class: 'area', 'data-area': area },
       h('h2', {}, area || t('work.area.none')),
       list.map((it) => {
