@@ -322,7 +322,7 @@ enum {
   "r.amount_due, r.fees, r.due_date, r.opened_at, r.score, r.tags, "    \
   "r.data, r.queue, r.on_hold, r.overpaid, r.reduced, s.timer_keys, "   \
   "s.journal_last, s.tasks_open, s.message_last, s.rowid"
-/* Case ?'s case_rows row (schema 32): found by its case_steps rowid,
+/* Case ?'s case_rows row (schema 33): found by its case_steps rowid,
  * the id checked. */
 #define CASE_ROW_OF(ID) \
   "step_row = (SELECT rowid FROM case_steps WHERE id = " ID ") AND id = " ID
@@ -330,7 +330,7 @@ enum {
 #define TIMERS_DUE_CASES \
   "SELECT t.id, t.case_id, t.due, t.event, t.data, " CASE_ROW_STEP_COLS
 /* Its case_steps row at the rowid the timer keeps (schema 30), and its
- * case_rows row at the same (schema 32): two seeks of integer keys,
+ * case_rows row at the same (schema 33): two seeks of integer keys,
  * where an id's is a search of text keys. Every timer the store sets
  * keeps it (each write of a timer follows a read or an insert of its
  * case, step_row_of). NULL (a timer inserted by hand) or stale (the row
@@ -414,7 +414,7 @@ static const char *const sql[S_COUNT] = {
     /* A new case is two rows (schema 21): case_rows' columns numbered
      * as the case's fields (bind_case), case_steps' its own
      * (bind_steps). case_rows' row is written second, keyed by the
-     * rowid of the first (?5, schema 32). */
+     * rowid of the first (?5, schema 33). */
     [S_CASE_INSERT] =
         "INSERT INTO case_rows(id, borrower_id, workflow, version, error, "
         "product, currency, principal, balance, amount_due, fees, due_date, "
@@ -1056,7 +1056,8 @@ static const char *const sql[S_COUNT] = {
         "case_id FROM tasks WHERE queue = ?1 AND (status = 'open' OR "
         "status = 'claimed') AND coalesce(due, 0) < ?2 AND (?4 IS NULL OR "
         "status = 'open' OR assignee = ?4) LIMIT ?3) t "
-        "LEFT JOIN case_rows r ON r.id = t.case_id "
+        "LEFT JOIN case_steps s ON s.id = t.case_id "
+        "LEFT JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id "
         "LEFT JOIN borrowers b ON b.id = r.borrower_id GROUP BY 1 ORDER BY 1",
     /* Promises of one status with by_date in [?2, ?3], after the cursor
      * (?4 date, ?5 id), in the scope: ?6 queues (NULL: all cases), ?7 the
@@ -3521,7 +3522,7 @@ static int case_rows_insert(sq *st, const store_case *c, int64_t run,
   if ((rc = keys_apart_begin(st, err)) != RC_OK) return rc;
   /* Every parameter of both is bound each time (an import's every row):
    * their bindings are not cleared after. case_steps' row first: its
-   * rowid is case_rows' key (schema 32), and in hand for the timers its
+   * rowid is case_rows' key (schema 33), and in hand for the timers its
    * opening sets (step_row_of). */
   s = stmt(st, S_CASE_INSERT_RUN);
   bind_steps(s, 0, c, run, keys, 0);
@@ -3828,7 +3829,7 @@ static int pending_flush(sq *st, rc_error *err) {
   st->held.writing = 1; /* no barrier: they are being written */
   for (i = 0; i < n; i++) with_timer += st->pending[i].timer;
   /* The batch gives its case_steps rows the rowids after the last one,
-   * which their case_rows rows take as their key (schema 32) and their
+   * which their case_rows rows take as their key (schema 33) and their
    * timers keep: SQLite's own choice for a row without one, given
    * explicitly so that it holds whatever SQLite would choose. */
   if (n == PENDING_RUNS && (run = batch_stmt(st, 0, S_JOURNAL_APPEND, 6)) &&

@@ -118,7 +118,7 @@ if command -v sqlite3 >/dev/null; then
     sum(t.step_row = (SELECT s.rowid FROM case_steps s
     WHERE s.id = t.case_id)) FROM timers t" 2>&1) || true
   [ "$rows" = 1 ] || fail "the copy's timers keep other rows: $rows"
-  # And each case's two rows share one step_row (schema 32), the copy's.
+  # And each case's two rows share one step_row (schema 33), the copy's.
   rows=$(sqlite3 "$work/copy.db" "SELECT count(*) = 500 AND count(*) =
     (SELECT count(*) FROM case_rows) FROM case_steps s JOIN case_rows r
     ON r.step_row = s.step_row AND r.id = s.id" 2>&1) || true
