@@ -808,6 +808,23 @@ user "two of one family are both offered" 1 \
   "$recoup" user disable zhang "$fixtures/trial" --db "$qdb"
 user "nobody near is said plainly" 1 "recoup: no user nobody$" /dev/null -- \
   "$recoup" user disable nobody "$fixtures/trial" --db "$qdb"
+# A display name is no one's own: both users shown as 张敏 are named, not
+# the first alone (on 72d03b3 "did you mean zhang.min?", and the
+# supervisor who meant zhang.wei locked zhang.min out).
+user "zhang.wei shown as 张敏 too" 0 "user zhang.wei is shown as 张敏" /dev/null -- \
+  "$recoup" user set zhang.wei --display-name 张敏 "$fixtures/trial" --db "$qdb"
+user "a display name two users share names both" 1 \
+  "recoup: no user 张敏: users zhang.min and zhang.wei are shown so: give the login of the one you mean" /dev/null -- \
+  "$recoup" user disable 张敏 "$fixtures/trial" --db "$qdb"
+# A slip is looked for among every login: on 72d03b3 only the first 256
+# were, and agent00300x was offered agent00030, another agent.
+sqlite3 "$qdb" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+  INSERT INTO users SELECT printf('agent%05d', i), role, queues, password_hash, 0, created_at, NULL
+  FROM n, users WHERE users.name = 'zhang.min'"
+user "a slip past the first few hundred logins offers the login" 1 \
+  "recoup: no user agent00300x (did you mean agent00300?)" /dev/null -- \
+  "$recoup" user disable agent00300x "$fixtures/trial" --db "$qdb"
+sqlite3 "$qdb" "DELETE FROM users WHERE name LIKE 'agent0%'"
 user "a supervisor added" 0 "user sue added (supervisor)" "$work/pw" -- \
   "$recoup" user add sue --role supervisor "$fixtures/trial" --db "$qdb"
 user "queues of a user who sees every queue" 0 "queues bind agents only" /dev/null -- \
