@@ -2367,6 +2367,55 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   PQfinish(c);
 }
 
+/* A batch's state write that keeps none of its rows (a trigger of the
+ * book's own dropping them all) is refused naming the first ten cases and
+ * counting the rest: on 72d03b3 the message named all 400, a message of
+ * 6 kB, growing with the batch. */
+static void test_a_refused_batchs_states_are_said_in_bounds(void **state) {
+  char ids[8192] = "{", states[4096] = "{", zeros[2048] = "{";
+  char nulls[4096] = "{";
+  const char *set[4] = {ids, states, zeros, nulls}, *said;
+  PGconn *c;
+  PGresult *r;
+  (void)state;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) VALUES ('B1')"));
+  PQclear(pgt_exec(c,
+                   "INSERT INTO cases(id, borrower_id, workflow, "
+                   "version, state, currency, opened_at) SELECT "
+                   "'case-number-' || i, 'B1', 'w', 1, 'new', 'CNY', 0 "
+                   "FROM generate_series(1, 400) i"));
+  PQclear(pgt_exec(c,
+                   "CREATE FUNCTION drop_all() RETURNS trigger "
+                   "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$; "
+                   "CREATE TRIGGER drop_all BEFORE UPDATE ON cases FOR "
+                   "EACH ROW EXECUTE FUNCTION drop_all()"));
+  for (int i = 1; i <= 400; i++) {
+    const char *sep = i > 1 ? "," : "";
+    snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%scase-number-%d",
+             sep, i);
+    snprintf(states + strlen(states), sizeof states - strlen(states), "%sdone",
+             sep);
+    snprintf(zeros + strlen(zeros), sizeof zeros - strlen(zeros), "%s0", sep);
+    snprintf(nulls + strlen(nulls), sizeof nulls - strlen(nulls), "%sNULL",
+             sep);
+  }
+  strcat(ids, "}"), strcat(states, "}"), strcat(zeros, "}");
+  strcat(nulls, "}");
+  r = PQexecParams(c, pg_states_sql, 4, NULL, set, NULL, NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+  assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22P02");
+  said = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  assert_non_null(strstr(said,
+                         "400 of 400 rows not kept by the table cases: "
+                         "case case-number-"));
+  assert_in_range(strlen(said), 1, 400);
+  PQclear(r);
+  PQfinish(c);
+}
+
 /* A number column whose text is not a whole number of its type is
  * refused (NULL, *len -1), never sent as a wrong number: strtoll
  * unchecked made a non-number 0 and wrapped an int4. A NULL, the ends
@@ -2677,6 +2726,8 @@ int main(void) {
           test_the_counters_go_in_one_upsert_a_kind, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_batchs_states_and_timers_are_found_by_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_refused_batchs_states_are_said_in_bounds, setup, teardown),
       cmocka_unit_test(test_kept_numbers_not_numbers_are_refused),
       cmocka_unit_test_setup_teardown(
           test_a_groups_payments_are_read_in_one_round_trip, setup, teardown),
