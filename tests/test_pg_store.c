@@ -2270,6 +2270,24 @@ static long long timers_read(PGconn *c) {
                       "'timers'");
 }
 
+/* A connection to a new book of n cases, PREFIX1 to PREFIXn, of one
+ * borrower. */
+static PGconn *cases_book(const char *prefix, int n) {
+  char sql[256];
+  PGconn *c;
+  store_close(open_store()); /* the schema */
+  c = pgt_connect(path);
+  assert_non_null(c);
+  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) VALUES ('B1')"));
+  snprintf(sql, sizeof sql,
+           "INSERT INTO cases(id, borrower_id, workflow, version, state, "
+           "currency, opened_at) SELECT '%s' || i, 'B1', 'w', 1, 'new', "
+           "'CNY', 0 FROM generate_series(1, %d) i",
+           prefix, n);
+  PQclear(pgt_exec(c, sql));
+  return c;
+}
+
 /* A batch's kept case states, timer ends and timer cancels (apart and
  * together) for 400 of a book's 4,000 cases, never analysed (as after an import) and analysed:
  * a tenth of the book, each row is found by its key, no scan of cases or
@@ -2283,14 +2301,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   PGconn *c;
   PGresult *r;
   (void)state;
-  store_close(open_store()); /* the schema */
-  c = pgt_connect(path);
-  assert_non_null(c);
-  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) VALUES ('B1')"));
-  PQclear(pgt_exec(c, "INSERT INTO cases(id, borrower_id, workflow, "
-                      "version, state, currency, opened_at) SELECT 'C' || "
-                      "i, 'B1', 'w', 1, 'new', 'CNY', 0 FROM "
-                      "generate_series(1, 4000) i"));
+  c = cases_book("C", 4000);
   PQclear(pgt_exec(c, "INSERT INTO timers(due, case_id, event, scoped) "
                       "SELECT i, 'C' || i, 'remind', 1 FROM "
                       "generate_series(1, 4000) i"));
@@ -2376,15 +2387,7 @@ static void test_a_refused_batchs_states_are_said_in_bounds(void **state) {
   PGconn *c;
   PGresult *r;
   (void)state;
-  store_close(open_store()); /* the schema */
-  c = pgt_connect(path);
-  assert_non_null(c);
-  PQclear(pgt_exec(c, "INSERT INTO borrowers(id) VALUES ('B1')"));
-  PQclear(pgt_exec(c,
-                   "INSERT INTO cases(id, borrower_id, workflow, "
-                   "version, state, currency, opened_at) SELECT "
-                   "'case-number-' || i, 'B1', 'w', 1, 'new', 'CNY', 0 "
-                   "FROM generate_series(1, 400) i"));
+  c = cases_book("case-number-", 400);
   PQclear(pgt_exec(c,
                    "CREATE FUNCTION drop_all() RETURNS trigger "
                    "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$; "
