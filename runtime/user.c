@@ -35,21 +35,29 @@ static int name_char(int c) {
 }
 
 int user_name_meant(const char *text, char *out, size_t size) {
-  size_t n = text ? strlen(text) : 0, j;
+  size_t n = text ? strlen(text) : 0, from = 0, j, k = 0;
   char low[USER_NAME_MAX + 1];
-  if (n == 0 || n > USER_NAME_MAX) return 0;
+  int named = 0;
+  /* Spaces at the ends are a paste's or a list's ("phone, visits"), not
+   * a word's: dropped, not joined ("_visits" was offered, a queue no
+   * workflow fills); nothing but spaces and joiners ("   ") is no name. */
+  while (from < n && text[from] == ' ') from++;
+  while (n > from && text[n - 1] == ' ') n--;
+  if (n == from || n - from > USER_NAME_MAX) return 0;
   /* "Zhang.Min" or "Call Queue" are most often typed for zhang.min and
-   * call_queue: lowering capitals and joining words by '_' is all a
+   * call_queue: lowering capitals and joining words by one '_' is all a
    * guess does; anything else (外勤, "a/b") has no spelling to offer. */
-  for (j = 0; j < n; j++) {
+  for (j = from; j < n; j++) {
     char c = text[j];
     char d = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c == ' ' ? '_' : c;
+    if (c == ' ' && text[j - 1] == ' ') continue;
     if (!name_char(d)) return 0;
-    low[j] = d;
+    named |= (d >= 'a' && d <= 'z') || (d >= '0' && d <= '9');
+    low[k++] = d;
   }
-  low[n] = '\0';
-  if (strcmp(low, text) == 0 || size <= n) return 0;
-  memcpy(out, low, n + 1);
+  low[k] = '\0';
+  if (!named || strcmp(low, text) == 0 || size <= k) return 0;
+  memcpy(out, low, k + 1);
   return 1;
 }
 
@@ -236,7 +244,8 @@ static int bad_queue(const char *q, size_t n, int at, rc_error *err) {
       int32_t from = i;
       U8_BACK_1(s, 0, from);
       return rc_error_set(err, RC_EINVAL, "queues",
-                          QUEUES_RULE ": queue %d has '%.*s' (U+%04X) at "
+                          QUEUES_RULE
+                          ": queue %d has '%.*s' (U+%04X) at "
                           "character %d",
                           at, (int)(i - from), q + from, (unsigned)cp,
                           (int)chars);

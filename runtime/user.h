@@ -19,7 +19,8 @@ enum {
  * user_name_meant's guess when there is one. */
 int user_check_name(const char *name, const char *field, rc_error *err);
 /* What a login or queue name out of that rule most likely meant: its
- * capitals lowered and its spaces as '_' ("Call Queue": call_queue), into
+ * capitals lowered, spaces at its ends dropped and the others as '_'
+ * ("Call Queue": call_queue; " visits": visits), into
  * out[size]. 1 when that is a name of the rule, 0 when no spelling can
  * be guessed (外勤) or text is within the rule already. The one hint of
  * `recoup user`, `recoup check` and case:task at run time. */

@@ -3,6 +3,7 @@
  * pipe — never from an argument, where ps and shell history would show it.
  * Exit status: 0 done, 1 refused (bad value, duplicate, unknown user), 2
  * usage. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -555,16 +556,19 @@ static void near_text(engine *eng, const char *name, char *out, size_t size) {
   size_t at;
   out[0] = '\0';
   if (query_users(engine_query(eng), on_near, &u, &err) == RC_OK && !u.n) {
-    const char *cands[256], *slip;
-    size_t i;
-    int k = 0;
+    /* Every login, however many: among the first few hundred alone,
+     * "agent09999x" was offered agent00099, a colleague, whom disable
+     * would then have locked out. */
+    size_t i, k = json_array_size(u.logins);
+    const char **cands = k ? malloc(k * sizeof *cands) : NULL;
+    const char *slip;
     json_t *l;
-    json_array_foreach(u.logins, i, l) {
-      if (k == (int)(sizeof cands / sizeof *cands)) break;
-      cands[k++] = json_string_value(l);
+    if (cands && k <= INT_MAX) {
+      json_array_foreach(u.logins, i, l) cands[i] = json_string_value(l);
+      slip = source_nearest(name, cands, (int)k);
+      if (slip) rc_copy(u.found[u.n++], sizeof u.found[0], slip);
     }
-    slip = source_nearest(name, cands, k);
-    if (slip) rc_copy(u.found[u.n++], sizeof u.found[0], slip);
+    free(cands);
   }
   json_decref(u.logins);
   if (!u.n) return;
@@ -578,35 +582,60 @@ static void near_text(engine *eng, const char *name, char *out, size_t size) {
   if (at < size) snprintf(out + at, size - at, "?)");
 }
 
-/* The login of the user shown as text (张敏 for zhang.min), into
- * login[USER_NAME_MAX + 1]; 0 when nobody is, or the book cannot be read
- * (then only the name's own refusal is said). */
+/* What to say of text that is the display name of users (张敏 for
+ * zhang.min), into out; 0 when nobody is shown so, or the book cannot be
+ * read (then only the name's own refusal is said). A display name is no
+ * one's own: zhang.min and zhang.wei may both be shown as 张敏, and
+ * offering only the first would have the supervisor lock out the wrong
+ * colleague. */
 typedef struct shown_as {
   const char *text;
-  char login[USER_NAME_MAX + 1];
+  char login[NEAR_MAX][USER_NAME_MAX + 1];
+  int n;
 } shown_as;
 
 static int on_shown(void *ud, const store_value *v, int n) {
   shown_as *s = ud;
   if (n > 5 && v[0].type == STORE_TEXT && v[5].type == STORE_TEXT &&
-      !s->login[0] && strcmp(v[5].s, s->text) == 0)
-    rc_copy(s->login, sizeof s->login, v[0].s);
+      strcmp(v[5].s, s->text) == 0) {
+    if (s->n < NEAR_MAX) rc_copy(s->login[s->n], sizeof s->login[0], v[0].s);
+    s->n++;
+  }
   return 0;
 }
 
-static int login_shown_as(const user_args *a, char *login) {
+static int said_shown_as(const user_args *a, char *out, size_t size) {
   engine_options opts = {
       .dir = a->dir, .db = a->db, .quiet = 1, .must_exist = 1};
   rc_errlist errors = {0};
   engine *eng = NULL;
   shown_as s = {.text = a->name};
   rc_error err;
+  size_t at;
   if (engine_open(&eng, &opts, &errors) == RC_OK)
     query_users(engine_query(eng), on_shown, &s, &err);
   rc_errlist_free(&errors);
   if (eng) engine_close(eng);
-  rc_copy(login, USER_NAME_MAX + 1, s.login);
-  return s.login[0] != '\0';
+  if (s.n == 0) return 0;
+  if (s.n == 1) {
+    snprintf(out, size, "that is how user %s is shown (did you mean %s?)",
+             s.login[0], s.login[0]);
+    return 1;
+  }
+  at = (size_t)snprintf(out, size, "users ");
+  for (int i = 0; i < s.n && i < NEAR_MAX && at < size; i++)
+    at += (size_t)snprintf(out + at, size - at, "%s%s",
+                           i == 0                            ? ""
+                           : i + 1 < s.n && i + 1 < NEAR_MAX ? ", "
+                           : s.n > NEAR_MAX                  ? ", "
+                                                             : " and ",
+                           s.login[i]);
+  if (at < size && s.n > NEAR_MAX)
+    at += (size_t)snprintf(out + at, size - at, " and %d more", s.n - NEAR_MAX);
+  if (at < size)
+    snprintf(out + at, size - at,
+             " are shown so: give the login of the one you mean");
+  return 1;
 }
 
 /* add, set, disable, enable, passwd: refused values before the password
@@ -618,14 +647,12 @@ static int cmd_change(engine **engp, const user_args *a) {
   char *queues = NULL;
   rc_error err = {0};
   int rc = user_check_name(a->name, "name", &err);
-  char login[USER_NAME_MAX + 1];
+  char shown[NEAR_MAX * (USER_NAME_MAX + 2) + 96];
   /* A supervisor types whom they see: 张敏, the display name, for the
    * login zhang.min. */
-  if (rc != RC_OK && !add && login_shown_as(a, login))
-    rc = rc_error_set(&err, RC_EINVAL, "name",
-                      "no user %s: that is how user %s is shown (did you "
-                      "mean %s?)",
-                      a->name, login, login);
+  if (rc != RC_OK && !add && said_shown_as(a, shown, sizeof shown))
+    rc =
+        rc_error_set(&err, RC_EINVAL, "name", "no user %s: %s", a->name, shown);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
   if (rc == RC_OK) rc = user_check_display(a->display, &err);
   if (rc == RC_OK && (add || set))

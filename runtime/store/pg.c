@@ -327,11 +327,14 @@ static void failed(pg *st, const PGresult *r, const char *what, rc_error *err) {
     /* A state write that kept no row (pg_states_sql): said as SQLite
      * says it, the cases named. */
     if (refused && strcmp(state, "22P02") == 0) {
+      /* Up to the message's last quote: a case's id may hold one (L"7),
+       * and the first would cut the list of cases there. */
+      const char *end = strrchr(refused, '"');
       refused += 1 + strlen(STATES_REFUSED);
       rc_error_set(err, RC_EINTERNAL, NULL,
                    "database: %s: %.*s (its row deleted, or a trigger "
                    "added to the book by hand drops it)",
-                   what, (int)strcspn(refused, "\""), refused);
+                   what, end > refused ? (int)(end - refused) : 0, refused);
       return;
     }
     if (strncmp(state, "23", 2) != 0 &&
@@ -1272,7 +1275,9 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
  * cases whose rows were not kept; failed() reads it back. Counted on the
  * server, the failure aborts the transaction before its COMMIT, which
  * the pipeline sends with it. The cases of a batch are distinct
- * (pg_rows_put keeps a case's last state). */
+ * (pg_rows_put keeps a case's last state). The first ten are named, the
+ * count says the rest: a trigger that drops every row of a batch of
+ * thousands would otherwise make a message of every id. */
 #define STATES_KEPT_TAIL                                                      \
   " RETURNING cases.id) SELECT CASE WHEN count(*) = cardinality($1::text[]) " \
   "THEN 0 ELSE (" STATES_NOT_KEPT ")::int END FROM w"
@@ -1280,8 +1285,8 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
   "'" STATES_REFUSED                                                        \
   "' || (cardinality($1::text[]) - count(*)) || ' of ' "                    \
   "|| cardinality($1::text[]) || ' rows not kept by the table cases: ' || " \
-  "(SELECT string_agg('case ' || i, ', ') FROM unnest($1::text[]) i WHERE " \
-  "i NOT IN (SELECT id FROM w))"
+  "(SELECT string_agg('case ' || i, ', ') FROM (SELECT i FROM "             \
+  "unnest($1::text[]) i WHERE i NOT IN (SELECT id FROM w) LIMIT 10) x)"
 const char pg_states_sql[] =
     "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o "
     "FROM (SELECT unnest($1::text[]) AS i, unnest($2::text[]) AS s, "
