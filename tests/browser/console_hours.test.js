@@ -28,8 +28,10 @@ async function guard(book, id, channel) {
 }
 
 test('the guard answers at the book\'s hour: a call at 23:30 waits for 08:00, at 10:30 it may happen now', async () => {
-  assert.match(clock(s.book), /^23:3\d$/, 'the night book\'s clock');
-  assert.match(clock(day), /^10:3\d$/, 'the day book\'s clock');
+  // The clocks run on from their set hour: a slow build (ASan) may reach
+  // this test minutes later, still before midnight and inside the hours.
+  assert.match(clock(s.book), /^23:[3-5]\d$/, 'the night book\'s clock');
+  assert.match(clock(day), /^1[01]:\d\d$/, 'the day book\'s clock');
   const night = await guard(s.book, 'CN012', 'call');
   assert.equal(night.allowed_now, false);
   assert.equal(night.rule, 'contact_hours');
