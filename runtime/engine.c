@@ -4341,19 +4341,19 @@ int engine_guard_explain(engine *eng, const char *case_id,
  * count against itself. A closed case is no reason: the step that closed
  * it may have written it (a thank-you for the last payment). */
 static void outbox_decide(engine *eng, const store_outgoing *m,
-                          const store_case *c, const store_borrower *b,
-                          policy_decision *d) {
-  rc_zone *zone = clock_zone_get(eng->clk, b->timezone, NULL);
+                          const store_outbox_guard *g, policy_decision *d) {
+  rc_zone *zone =
+      g->timezone[0] ? clock_zone_get(eng->clk, g->timezone, NULL) : NULL;
   rc_time now = clock_now(eng->clk), open;
   memset(d, 0, sizeof *d);
   d->verdict = POLICY_ALLOW;
   d->until = now;
-  if ((c->on_hold || b->ceased || b->do_not_contact) &&
+  if ((g->on_hold || g->ceased || g->do_not_contact) &&
       !script_template_legal(eng->sc, m->template_name)) {
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "%s",
-             c->on_hold  ? "dispute_hold"
-             : b->ceased ? "ceased"
+             g->on_hold  ? "dispute_hold"
+             : g->ceased ? "ceased"
                          : "do_not_contact");
     return;
   }
@@ -4368,23 +4368,20 @@ static void outbox_decide(engine *eng, const store_outgoing *m,
 
 int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
                         rc_error *err) {
+  store_outbox_guard g;
   store_case c;
-  store_borrower b;
   policy_decision d;
   int rc, changed = 0;
   *go = 0;
-  if ((rc = store_case_get(eng->st, m->case_id, &c, err)) != RC_OK) return rc;
-  if ((rc = store_borrower_get(eng->st, c.borrower_id, &b, err)) != RC_OK) {
-    store_case_free(&c);
+  if ((rc = store_outbox_guard_get(eng->st, m->case_id, &g, err)) != RC_OK)
     return rc;
-  }
-  outbox_decide(eng, m, &c, &b, &d);
-  store_borrower_free(&b);
+  outbox_decide(eng, m, &g, &d);
   if (d.verdict == POLICY_ALLOW) {
-    store_case_free(&c);
     *go = 1;
     return RC_OK;
   }
+  /* Rare: the case read whole, for its journal row. */
+  if ((rc = store_case_get(eng->st, m->case_id, &c, err)) != RC_OK) return rc;
   if (!store_in_transaction(eng->st)) {
     if ((rc = engine_begin_unsynced(eng, err)) != RC_OK) {
       store_case_free(&c);

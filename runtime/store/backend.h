@@ -445,6 +445,10 @@ struct store_ops {
   void (*pays_ahead)(store *st, int n, const char *const *cases,
                      const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
+  /* store.h: store_outbox_guard_get. NULL: the case and borrower are
+   * read whole. */
+  int (*outbox_guard)(store *st, const char *case_id, store_outbox_guard *out,
+                      rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */
