@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "recoup/outbox.h"
+#include "store/fault.h"
 
 static char dir[256], out_file[300], exec_file[300];
 
@@ -197,7 +198,9 @@ static int setup_hours(void **state) {
   rc_error err;
   json_t *c;
   more_lua = "policy { contact_hours = { '08:00', '21:00' } }";
+  store_fault_install(1);
   if (setup(state) != 0) return -1;
+  store_fault_install(0);
   more_lua = "";
   fx = *state;
   c = json_loads("{\"id\":\"C1\",\"balance\":10,\"due_date\":\"2026-01-01\","
@@ -639,6 +642,22 @@ static void test_a_dispute_since_queueing_blocks(void **state) {
   assert_string_equal(last(fx).reason, "dispute_hold");
 }
 
+/* A guard that cannot read holds the message: not sent, not failed, and
+ * sent once the store answers again. */
+static void test_a_guard_that_cannot_read_holds_the_message(void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T02:00:00");
+  send_via(fx, "file");
+  store_fault_arm("outbox_guard", 0, 1);
+  drain(fx);
+  assert_true(store_fault_disarm() >= 1);
+  assert_string_equal(last(fx).status, "queued");
+  assert_int_equal(lines_of(slurp(out_file)), 0);
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 static void test_unknown_channel_fails(void **state) {
   fixture *fx = *state;
   rc_errlist errors = {0};
@@ -705,6 +724,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(test_a_dispute_since_queueing_blocks,
                                       setup_hours, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_guard_that_cannot_read_holds_the_message, setup_hours,
+          teardown),
       cmocka_unit_test(test_backoff_doubles_to_an_hour),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -610,4 +610,9 @@ extern const store_ops store_sqlite_ops;
 /* runtime/store/pg.c, in a build with libpq (RECOUP_HAVE_PG). */
 extern const store_ops store_pg_ops;
 
+/* store_outbox_guard_get from the case and borrower read whole (the
+ * store's own ops): a store without outbox_guard. */
+int store_outbox_guard_whole(store *st, const char *case_id,
+                             store_outbox_guard *out, rc_error *err);
+
 #endif

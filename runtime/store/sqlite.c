@@ -434,8 +434,8 @@ static const char *const sql[S_COUNT] = {
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
     /* One row by two keys: the outbox asks it of every message it sends
-     * (store_outbox_guard_get), the case and borrower read whole cost
-     * a fifth of the delivery. */
+     * (store_outbox_guard_get), rather than read the case and borrower
+     * whole. */
     [S_OUTBOX_GUARD] =
         "SELECT b.timezone, b.ceased, b.do_not_contact, r.on_hold "
         "FROM case_rows r JOIN borrowers b ON b.id = r.borrower_id "

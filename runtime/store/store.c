@@ -949,11 +949,16 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
 
 int store_outbox_guard_get(store *st, const char *case_id,
                            store_outbox_guard *out, rc_error *err) {
+  memset(out, 0, sizeof *out);
+  if (st->ops->outbox_guard) return st->ops->outbox_guard(st, case_id, out, err);
+  return store_outbox_guard_whole(st, case_id, out, err);
+}
+
+int store_outbox_guard_whole(store *st, const char *case_id,
+                             store_outbox_guard *out, rc_error *err) {
   store_case c;
   store_borrower b;
   int rc;
-  memset(out, 0, sizeof *out);
-  if (st->ops->outbox_guard) return st->ops->outbox_guard(st, case_id, out, err);
   if ((rc = store_case_get(st, case_id, &c, err)) != RC_OK) return rc;
   out->on_hold = c.on_hold;
   rc = store_borrower_get(st, c.borrower_id, &b, err);
