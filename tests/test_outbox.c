@@ -228,13 +228,20 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void send_via(fixture *fx, const char *channel) {
-  json_t *d = json_pack("{s:s}", "channel", channel);
+/* The case sends template_name (NULL: "t") by channel. */
+static void send_template(fixture *fx, const char *channel,
+                          const char *template_name) {
+  json_t *d = json_pack("{s:s, s:s?}", "channel", channel, "template",
+                        template_name);
   rc_error err;
   assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, NULL, &err), RC_OK);
   json_decref(d);
   assert_int_equal(
       engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+}
+
+static void send_via(fixture *fx, const char *channel) {
+  send_template(fx, channel, NULL);
 }
 
 typedef struct last_message {
@@ -517,17 +524,6 @@ static void at(fixture *fx, const char *utc) {
   assert_int_equal(clock_parse_time(engine_clock(fx->eng), utc, &t, NULL),
                    RC_OK);
   clock_set(engine_clock(fx->eng), t);
-}
-
-static void send_template(fixture *fx, const char *channel,
-                          const char *template_name) {
-  json_t *d = json_pack("{s:s, s:s}", "channel", channel, "template",
-                        template_name);
-  rc_error err;
-  assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, NULL, &err), RC_OK);
-  json_decref(d);
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
 }
 
 static void post_now(fixture *fx, const char *type) {
