@@ -4277,10 +4277,12 @@ static int core_timer_at(engine *eng, const char *case_id, rc_time due,
                          const char *event, const char *key, int64_t id,
                          rc_error *err);
 
-/* Journals what the guard decided when it was not a plain yes. */
-static int journal_policy(engine *eng, const char *case_id, const char *channel,
-                          const char *what, const policy_decision *d,
-                          rc_error *err) {
+/* Journals what the guard decided when it was not a plain yes, on the
+ * case as c has it (NULL: as the engine's view has it). */
+static int journal_policy_on(engine *eng, const char *case_id,
+                             const store_case *c, const char *channel,
+                             const char *what, const policy_decision *d,
+                             rc_error *err) {
   json_t *detail;
   engine_stats *st = &eng->stats;
   int k, rc;
@@ -4308,7 +4310,14 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
     clock_zone_format(clock_zone(eng->clk), d->until, until, sizeof until);
     json_object_set_new(detail, "until", json_string(until));
   }
+  if (c) return journal(eng, case_id, "policy", c->state, c->version, detail, err);
   return case_journal(eng, case_id, "policy", detail, err);
+}
+
+static int journal_policy(engine *eng, const char *case_id, const char *channel,
+                          const char *what, const policy_decision *d,
+                          rc_error *err) {
+  return journal_policy_on(eng, case_id, NULL, channel, what, d, err);
 }
 
 /* The guard's question for this case and borrower: the engine's path
@@ -4370,6 +4379,81 @@ int engine_guard_explain(engine *eng, const char *case_id,
   store_borrower_free(&b);
   store_case_free(&c);
   return rc;
+}
+
+/* What the guard says of a queued message now, of the rules that can
+ * change between its queueing and its leaving: a block set since (the
+ * legal notice passes cease, do-not-contact and a dispute, as when it was
+ * queued) or the borrower's contact hours. Caps and the pause were asked
+ * when it was queued, and its contact counted then: asked again, it would
+ * count against itself. A closed case is no reason: the step that closed
+ * it may have written it (a thank-you for the last payment). */
+static void outbox_decide(engine *eng, const store_outgoing *m,
+                          const store_outbox_guard *g, policy_decision *d) {
+  rc_zone *zone =
+      g->timezone[0] ? clock_zone_get(eng->clk, g->timezone, NULL) : NULL;
+  rc_time now = clock_now(eng->clk), open;
+  memset(d, 0, sizeof *d);
+  d->verdict = POLICY_ALLOW;
+  d->until = now;
+  if ((g->on_hold || g->ceased || g->do_not_contact) &&
+      !script_template_legal(eng->sc, m->template_name)) {
+    d->verdict = POLICY_BLOCK;
+    snprintf(d->reason, sizeof d->reason, "%s",
+             g->on_hold  ? "dispute_hold"
+             : g->ceased ? "ceased"
+                         : "do_not_contact");
+    return;
+  }
+  open = policy_next_window(&script_config(eng->sc)->policy,
+                            zone ? zone : clock_zone(eng->clk), now);
+  if (open > now) {
+    d->verdict = POLICY_DEFER;
+    d->until = open;
+    snprintf(d->reason, sizeof d->reason, "contact_hours");
+  }
+}
+
+int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
+                        rc_error *err) {
+  store_outbox_guard g;
+  store_case c;
+  policy_decision d;
+  int rc, changed = 0;
+  *go = 0;
+  if ((rc = store_outbox_guard_get(eng->st, m->case_id, &g, err)) != RC_OK)
+    return rc;
+  outbox_decide(eng, m, &g, &d);
+  if (d.verdict == POLICY_ALLOW) {
+    *go = 1;
+    return RC_OK;
+  }
+  /* Rare: the case read whole, for its journal row. */
+  if ((rc = store_case_get(eng->st, m->case_id, &c, err)) != RC_OK) return rc;
+  if (!store_in_transaction(eng->st)) {
+    if ((rc = engine_begin_unsynced(eng, err)) != RC_OK) {
+      store_case_free(&c);
+      return rc;
+    }
+    eng->own_txn = 1;
+  }
+  /* Deferred: queued still, its next attempt at the window's start and
+   * its attempts as they were (no gateway was asked). Blocked: settled,
+   * as a deferred message blocked at its release. */
+  rc = store_message_update(
+      eng->st, m->id,
+      &(store_message_change){
+          .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_ATTEMPT,
+          .status = d.verdict == POLICY_DEFER ? "queued" : "blocked",
+          .attempts = m->attempts,
+          .next_attempt = d.verdict == POLICY_DEFER ? d.until : 0,
+          .reason = d.reason,
+          .at = clock_now(eng->clk)},
+      &changed, err);
+  if (rc == RC_OK && changed)
+    rc = journal_policy_on(eng, c.id, &c, m->channel, "outbox", &d, err);
+  store_case_free(&c);
+  return ingest_end(eng, rc, err);
 }
 
 int engine_send(engine *eng, const char *case_id, const engine_message *msg,

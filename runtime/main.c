@@ -453,10 +453,13 @@ static int deliver(engine *eng, const args *a) {
     if (rc == RC_OK) rc = engine_sync(eng, &err);
     {
       const outbox_stats *st = outbox_get_stats(ob);
-      if (st->sent || st->retried || st->failed)
-        printf("outbox: %lld sent, %lld to retry, %lld failed\n",
+      if (st->sent || st->retried || st->failed || st->held) {
+        printf("outbox: %lld sent, %lld to retry, %lld failed",
                (long long)st->sent, (long long)st->retried,
                (long long)st->failed);
+        if (st->held) printf(", %lld held by the guard", (long long)st->held);
+        printf("\n");
+      }
     }
     outbox_close(ob);
   }

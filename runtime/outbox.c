@@ -338,6 +338,21 @@ static int pump(outbox *ob, int most, rc_error *err) {
     /* A file batch still syncing apart: these wait for the next pump,
      * behind it in their file. */
     if (ob->file_job && ch && ch->driver == CHANNEL_FILE) continue;
+    /* Allowed when queued is not allowed now: a stopped service, a
+     * gateway's retries or a long backlog can bring it out at night, or
+     * after a cease. A guard that cannot read holds the message. */
+    {
+      int go = 0;
+      rc_error why;
+      if (engine_outbox_check(ob->eng, &due[i], &go, &why) != RC_OK) {
+        ob->stats.held++;
+        continue;
+      }
+      if (!go) {
+        ob->stats.held++;
+        continue;
+      }
+    }
     d = calloc(1, sizeof *d);
     if (!d) break;
     d->id = due[i].id;

@@ -832,6 +832,22 @@ const channel_config *script_channel(const script *sc, const char *name) {
   return NULL;
 }
 
+int script_template_legal(script *sc, const char *name) {
+  lua_State *L = sc->L;
+  int legal = 0;
+  /* Raw reads: nothing of the institution's runs outside a handler. */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sc->templates_ref); /* templates */
+  lua_pushstring(L, name);                              /* templates name */
+  if (lua_rawget(L, -2) == LUA_TTABLE) {                /* templates t */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sc->key_ref[SK_LEGAL_NOTICE]);
+    lua_rawget(L, -2); /* templates t legal */
+    legal = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return legal;
+}
+
 rc_clock *script_clock(script *sc) {
   return sc->clock;
 }

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "recoup/outbox.h"
+#include "store/fault.h"
 
 static char dir[256], out_file[300], exec_file[300];
 
@@ -109,6 +110,9 @@ static void stop_gateway(void) {
 static void write_institution_with(const char *junk);
 static void write_institution(void) { write_institution_with("hook_junk"); }
 
+/* Lua the next institution written gets too (a policy, a template). */
+static const char *more_lua = "";
+
 /* junk: the name of the eighth channel (the most recoup.lua may declare),
  * so that a reload can take a channel away. */
 static void write_institution_with(const char *junk) {
@@ -142,11 +146,13 @@ static void write_institution_with(const char *junk) {
           "local text = 'Hi {borrower.name}'\n"
           "templates { t = { file = text, exec_ok = text, exec_fail = text,"
           " exec_slow = text, hook = text, hook_bad = text,"
-          " hook_hang = text, %s = text } }\n"
+          " hook_hang = text, %s = text },\n"
+          "  notice = { legal_notice = true, file = text, hook = text } }\n"
+          "%s\n"
           "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
           "  states = { a = { on = { go = function(case, ev)\n"
-          "    case:send(ev.channel, 't') end } } } })\n",
-          exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk);
+          "    case:send(ev.channel, ev.template or 't') end } } } })\n",
+          exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
   fclose(f);
 }
 
@@ -185,6 +191,27 @@ static int setup(void **state) {
   return 0;
 }
 
+/* The guard's contact hours, 08:00 to 21:00, in the borrower's zone
+ * (Shanghai, UTC+8) while the institution keeps UTC. */
+static int setup_hours(void **state) {
+  fixture *fx;
+  rc_error err;
+  json_t *c;
+  more_lua = "policy { contact_hours = { '08:00', '21:00' } }";
+  store_fault_install(1);
+  if (setup(state) != 0) return -1;
+  store_fault_install(0);
+  more_lua = "";
+  fx = *state;
+  c = json_loads("{\"id\":\"C1\",\"balance\":10,\"due_date\":\"2026-01-01\","
+                 "\"borrower\":{\"id\":\"B1\",\"name\":\"Ann\","
+                 "\"timezone\":\"Asia/Shanghai\",\"phones\":[\"+15550100\"]}}",
+                 0, NULL);
+  if (engine_upsert_case(fx->eng, c, 0, NULL, &err) != RC_OK) return -1;
+  json_decref(c);
+  return 0;
+}
+
 static int teardown(void **state) {
   fixture *fx = *state;
   char path[400];
@@ -201,13 +228,20 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void send_via(fixture *fx, const char *channel) {
-  json_t *d = json_pack("{s:s}", "channel", channel);
+/* The case sends template_name (NULL: "t") by channel. */
+static void send_template(fixture *fx, const char *channel,
+                          const char *template_name) {
+  json_t *d = json_pack("{s:s, s:s?}", "channel", channel, "template",
+                        template_name);
   rc_error err;
   assert_int_equal(engine_post(fx->eng, "C1", "go", d, NULL, NULL, &err), RC_OK);
   json_decref(d);
   assert_int_equal(
       engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+}
+
+static void send_via(fixture *fx, const char *channel) {
+  send_template(fx, channel, NULL);
 }
 
 typedef struct last_message {
@@ -485,6 +519,141 @@ static void test_a_garbage_answer_is_retried(void **state) {
 
 /* case:send refuses a channel recoup.lua does not declare, so only a
  * message queued before a reload took its channel away meets this. */
+static void at(fixture *fx, const char *utc) {
+  rc_time t;
+  assert_int_equal(clock_parse_time(engine_clock(fx->eng), utc, &t, NULL),
+                   RC_OK);
+  clock_set(engine_clock(fx->eng), t);
+}
+
+static void post_now(fixture *fx, const char *type) {
+  rc_error err;
+  assert_int_equal(engine_post(fx->eng, "C1", type, NULL, NULL, NULL, &err),
+                   RC_OK);
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+}
+
+/* The journal's policy rows written by the outbox, as "verdict reason
+ * until;" one after the other. */
+static int outbox_policy(void *ud, const store_value *cols, int n) {
+  char *seen = ud;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cols[i].name, "detail") && cols[i].type == STORE_TEXT &&
+        strstr(cols[i].s, "\"what\":\"outbox\"")) {
+      json_t *d = json_loads(cols[i].s, 0, NULL);
+      size_t len = strlen(seen);
+      snprintf(seen + len, 512 - len, "%s %s %s;",
+               json_string_value(json_object_get(d, "verdict")),
+               json_string_value(json_object_get(d, "reason")),
+               json_object_get(d, "until")
+                   ? json_string_value(json_object_get(d, "until"))
+                   : "-");
+      json_decref(d);
+    }
+  return 0;
+}
+
+static const char *outbox_journal(fixture *fx) {
+  static char seen[512];
+  seen[0] = '\0';
+  query_journal(engine_query(fx->eng), "C1", 0, outbox_policy, seen, NULL);
+  return seen;
+}
+
+/* Queued at 20:59:50 the borrower's time, its first attempt fails; the
+ * retry falls due after 21:00 and waits for 08:00 without being counted
+ * as an attempt, then goes on as the retries it had left. */
+static void test_a_retry_after_hours_waits_for_the_window(void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T12:59:50");
+  send_via(fx, "hook");
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_string_equal(last(fx).reason, "HTTP 500");
+  assert_int_equal(gw.requests, 1);
+  later(fx, outbox_backoff_ms(1)); /* 21:00:20 in Shanghai */
+  drain(fx);
+  assert_int_equal(gw.requests, 1);
+  assert_string_equal(last(fx).status, "queued");
+  assert_string_equal(last(fx).reason, "contact_hours");
+  assert_string_equal(outbox_journal(fx),
+                      "deferred contact_hours 2026-01-06T00:00:00+00:00;");
+  at(fx, "2026-01-05T23:59:59"); /* 07:59:59: not yet */
+  drain(fx);
+  assert_int_equal(gw.requests, 1);
+  at(fx, "2026-01-06T00:00:00");
+  drain(fx); /* the second attempt, failing as the gateway's second */
+  assert_int_equal(gw.requests, 2);
+  later(fx, outbox_backoff_ms(2));
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(gw.requests, 3);
+  assert_string_equal(gw.keys[0], gw.keys[2]);
+  assert_int_equal(outbox_get_stats(fx->ob)->retried, 2);
+}
+
+/* Queued in the window, it reaches the outbox after it closed (a stopped
+ * service, a long backlog): it waits for the next window. */
+static void test_a_message_reached_after_hours_waits(void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T12:00:00"); /* 20:00 in Shanghai */
+  send_via(fx, "file");
+  at(fx, "2026-01-05T15:30:00"); /* 23:30 */
+  drain(fx);
+  assert_string_equal(last(fx).status, "queued");
+  assert_int_equal(lines_of(slurp(out_file)), 0);
+  assert_int_equal(outbox_get_stats(fx->ob)->held, 1);
+  at(fx, "2026-01-06T00:00:00");
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
+/* A cease recorded between the queueing and the sending blocks what is
+ * queued, but for a legal notice, which passes a cease when queued too. */
+static void test_a_cease_since_queueing_blocks_but_a_legal_notice(
+    void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T02:00:00"); /* 10:00 in Shanghai */
+  send_template(fx, "file", "t");
+  send_template(fx, "file", "notice");
+  post_now(fx, "cease");
+  drain(fx);
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+  assert_non_null(strstr(slurp(out_file), "\"template\":\"notice\""));
+  assert_string_equal(outbox_journal(fx), "blocked ceased -;");
+  assert_int_equal(outbox_get_stats(fx->ob)->sent, 1);
+}
+
+/* A dispute opened since blocks it too. */
+static void test_a_dispute_since_queueing_blocks(void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T02:00:00");
+  send_via(fx, "hook");
+  post_now(fx, "dispute");
+  drain(fx);
+  assert_int_equal(gw.requests, 0);
+  assert_string_equal(last(fx).status, "blocked");
+  assert_string_equal(last(fx).reason, "dispute_hold");
+}
+
+/* A guard that cannot read holds the message: not sent, not failed, and
+ * sent once the store answers again. */
+static void test_a_guard_that_cannot_read_holds_the_message(void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T02:00:00");
+  send_via(fx, "file");
+  store_fault_arm("outbox_guard", 0, 1);
+  drain(fx);
+  assert_true(store_fault_disarm() >= 1);
+  assert_string_equal(last(fx).status, "queued");
+  assert_int_equal(lines_of(slurp(out_file)), 0);
+  drain(fx);
+  assert_string_equal(last(fx).status, "sent");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 static void test_unknown_channel_fails(void **state) {
   fixture *fx = *state;
   rc_errlist errors = {0};
@@ -541,6 +710,19 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_retry_after_hours_waits_for_the_window, setup_hours,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_a_message_reached_after_hours_waits,
+                                      setup_hours, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_cease_since_queueing_blocks_but_a_legal_notice, setup_hours,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_a_dispute_since_queueing_blocks,
+                                      setup_hours, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_guard_that_cannot_read_holds_the_message, setup_hours,
+          teardown),
       cmocka_unit_test(test_backoff_doubles_to_an_hour),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,9 @@ typedef struct outbox outbox;
 typedef struct outbox_stats {
   int64_t sent, retried, failed, in_flight;
   double pump_ms; /* the loop's time in outbox_pump, summed */
+  /* due but not sent: deferred to the contact hours, blocked since it
+   * was queued, or held by a guard that could not read */
+  int64_t held;
 } outbox_stats;
 
 /* loop is borrowed and must outlive the outbox. */

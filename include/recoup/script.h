@@ -95,6 +95,10 @@ typedef struct institution_config {
  * locale, else in that language (en for en-GB), else in its own. */
 const char *institution_name(const institution_config *cfg, const char *locale);
 
+/* Whether the template named name is marked legal_notice (0 for a name
+ * the scripts no longer have: such a message is held to every rule). */
+int script_template_legal(script *sc, const char *name);
+
 /* The channel named name, or NULL. */
 const channel_config *script_channel(const script *sc, const char *name);
 

@@ -80,6 +80,7 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
+  S_OUTBOX_GUARD,
   S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
@@ -443,6 +444,15 @@ static const char *const sql[S_COUNT] = {
                    "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
+    /* One row by three keys (the case's step_row by id since step 33,
+     * then case_rows and borrowers): the outbox asks it of every message
+     * it sends (store_outbox_guard_get), rather than read the case and
+     * borrower whole. */
+    [S_OUTBOX_GUARD] =
+        "SELECT b.timezone, b.ceased, b.do_not_contact, r.on_hold "
+        "FROM case_rows r JOIN borrowers b ON b.id = r.borrower_id "
+        "WHERE r.step_row = (SELECT step_row FROM case_steps WHERE id = ?1) "
+        "AND r.id = ?1",
     /* A timer's case's rowid, where its write follows no read of the
      * case (sq_timer_insert): what the claim finds the case's row by. */
     [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
@@ -8526,6 +8536,28 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
 }
 
+static int op_outbox_guard(store *s, const char *case_id,
+                           store_outbox_guard *out, rc_error *err) {
+  sq *st = SQ(s);
+  sqlite3_stmt *q = stmt(st, S_OUTBOX_GUARD);
+  int rc;
+  bind_text(q, 1, case_id);
+  rc = one_row(st, q, sqlite3_step(q), err, "the outbox's guard");
+  if (rc == RC_OK) {
+    const unsigned char *zone = sqlite3_column_text(q, 0);
+    snprintf(out->timezone, sizeof out->timezone, "%s",
+             zone ? (const char *)zone : "");
+    out->ceased = sqlite3_column_int(q, 1);
+    out->do_not_contact = sqlite3_column_int(q, 2);
+    out->on_hold = sqlite3_column_int(q, 3);
+  } else if (rc == RC_ENOTFOUND) {
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
+  }
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
+}
+
 /* The one writer holds the opening of cases with the rest of the book:
  * only the look-up. The caller opens the case it misses. */
 static int op_case_exists_or_hold_opening(store *s, const char *id,
@@ -9004,6 +9036,7 @@ const store_ops store_sqlite_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
+    .outbox_guard = op_outbox_guard,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,

@@ -302,6 +302,15 @@ void store_pays_ahead(store *st, int n, const char *const *cases,
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
+/* What the outbox asks the guard again of a queued message's case as it
+ * leaves: the borrower's zone and blocks, the case's hold. */
+typedef struct store_outbox_guard {
+  char timezone[64]; /* "" when the borrower has none */
+  int ceased, do_not_contact, on_hold;
+} store_outbox_guard;
+/* RC_ENOTFOUND for a case that is not there. */
+int store_outbox_guard_get(store *st, const char *case_id,
+                           store_outbox_guard *out, rc_error *err);
 /* The same, for a writer that opens the case when it is not found (an
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
