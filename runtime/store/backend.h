@@ -29,7 +29,7 @@
  *   there were four), and the other records (borrowers, events, timers,
  *   payments, promises, tasks, users, sessions, figures, rolls) an insert
  *   or update each.
- * - Reads (51): what the engine and query.c read, as units: a record, a
+ * - Reads (52): what the engine and query.c read, as units: a record, a
  *   page, a report, a family of counts. Families of one shape (the
  *   report's seven parts, the five figures, six counts, three totals, a
  *   case's rows of five kinds) are one operation with a `which`.
