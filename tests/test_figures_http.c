@@ -509,6 +509,42 @@ static void test_two_currencies_are_summed_apart(void **state) {
   json_decref(r);
 }
 
+/* A payment's currency as a feed mistypes it is said as such, as an
+ * import says it, whatever the ref: on 6fcc684 'cny' was compared with
+ * the case's CNY and refused as another currency, the answer advising
+ * the case be imported again "in cny"; "CNY " and "" the same. Nothing
+ * is recorded: the ref stays free for the payment sent right. */
+static void test_a_payments_mistyped_currency_is_said_so(void **state) {
+  (void)state;
+  open_case_in("T", "CNY", 100000, -3);
+  wait_case("T", "new");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"cny\"}"),
+         422, "currency 'cny' is not an ISO 4217 code as written: write CNY");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"CNY \"}"),
+         422, "currency 'CNY ' is not an ISO 4217 code as written: write CNY");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"\"}"),
+         422, "currency '' is not an ISO 4217 code (three capital letters");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"ZZZ\"}"),
+         422, "currency 'ZZZ' is not an ISO 4217 currency ICU knows");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"CNY\"}"),
+         201, NULL);
+  /* a resend mistyped is refused too, not taken for the payment */
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"cny\"}"),
+         422, "\"field\":\"currency\"");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -517,6 +553,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_small_book_adds_up),
       cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
       cmocka_unit_test(test_two_currencies_are_summed_apart),
+      cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);
