@@ -513,7 +513,8 @@ static void test_two_currencies_are_summed_apart(void **state) {
  * import says it, whatever the ref: on 6fcc684 'cny' was compared with
  * the case's CNY and refused as another currency, the answer advising
  * the case be imported again "in cny"; "CNY " and "" the same. Nothing
- * is recorded: the ref stays free for the payment sent right. */
+ * is recorded: the ref stays free for the payment sent right. A ref
+ * names a payment in its currency: another is a conflict. */
 static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   (void)state;
   open_case_in("T", "CNY", 100000, -3);
@@ -543,6 +544,21 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
               "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
               "\"currency\":\"cny\"}"),
          422, "\"field\":\"currency\"");
+  /* 100 dollars with the ref of 100 yuan is another payment: on 6fcc684
+   * it was answered a duplicate, and the feed counted it recorded */
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"USD\"}"),
+         409,
+         "payment ref 'pt' was already used for 100 CNY on case T, "
+         "not USD");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+              "\"currency\":\"CNY\"}"),
+         200, "\"duplicate\"");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\"}"),
+         200, "\"duplicate\"");
 }
 
 int main(int argc, char **argv) {
