@@ -509,6 +509,21 @@ static void test_two_currencies_are_summed_apart(void **state) {
   json_decref(r);
 }
 
+/* 100 (fen or cents) to case T under ref pt, in currency (NULL: none
+ * named). */
+static answer *pay_t(const char *currency) {
+  char body[200];
+  if (currency)
+    snprintf(body, sizeof body,
+             "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+             "\"currency\":\"%s\"}",
+             currency);
+  else
+    snprintf(body, sizeof body,
+             "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\"}");
+  return call("POST", "/v1/payments", INGEST, body);
+}
+
 /* A payment's currency as a feed mistypes it is said as such, as an
  * import says it, whatever the ref: on 6fcc684 'cny' was compared with
  * the case's CNY and refused as another currency, the answer advising
@@ -519,46 +534,23 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   (void)state;
   open_case_in("T", "CNY", 100000, -3);
   wait_case("T", "new");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"cny\"}"),
-         422, "currency 'cny' is not an ISO 4217 code as written: write CNY");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"CNY \"}"),
-         422, "currency 'CNY ' is not an ISO 4217 code as written: write CNY");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"\"}"),
-         422, "currency '' is not an ISO 4217 code (three capital letters");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"ZZZ\"}"),
-         422, "currency 'ZZZ' is not an ISO 4217 currency ICU knows");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"CNY\"}"),
-         201, NULL);
+  expect(pay_t("cny"), 422,
+         "currency 'cny' is not an ISO 4217 code as written: write CNY");
+  expect(pay_t("CNY "), 422,
+         "currency 'CNY ' is not an ISO 4217 code as written: write CNY");
+  expect(pay_t(""), 422,
+         "currency '' is not an ISO 4217 code (three capital letters");
+  expect(pay_t("ZZZ"), 422,
+         "currency 'ZZZ' is not an ISO 4217 currency ICU knows");
+  expect(pay_t("CNY"), 201, NULL);
   /* a resend mistyped is refused too, not taken for the payment */
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"cny\"}"),
-         422, "\"field\":\"currency\"");
+  expect(pay_t("cny"), 422, "\"field\":\"currency\"");
   /* 100 dollars with the ref of 100 yuan is another payment: on 6fcc684
    * it was answered a duplicate, and the feed counted it recorded */
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"USD\"}"),
-         409,
-         "payment ref 'pt' was already used for 100 CNY on case T, "
-         "not USD");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
-              "\"currency\":\"CNY\"}"),
-         200, "\"duplicate\"");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\"}"),
-         200, "\"duplicate\"");
+  expect(pay_t("USD"), 409,
+         "payment ref 'pt' was already used for 100 CNY on case T, not USD");
+  expect(pay_t("CNY"), 200, "\"duplicate\"");
+  expect(pay_t(NULL), 200, "\"duplicate\"");
 }
 
 int main(int argc, char **argv) {
