@@ -844,7 +844,8 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
                      rc_error *err) {
   static const char *const known[] = {"case", "amount", "ref", "at",
                                       "currency", NULL};
-  const char *case_id, *ref, *at_text, *currency;
+  const char *case_id, *ref, *at_text, *currency, *why;
+  char code[24];
   json_t *amount;
   rc_time at = 0;
   int rc, duplicate = 0;
@@ -883,6 +884,15 @@ static int w_payment(service *svc, job *j, json_t **reply, int *status,
   if ((rc = body_string(j->body, "at", &at_text, err))) return rc;
   if (at_text && (rc = payment_time(svc, at_text, &at, err))) return rc;
   if ((rc = body_string(j->body, "currency", &currency, err))) return rc;
+  /* A code as a feed mistypes it ("cny", "CNY ", "") is said as such, as
+   * an import says it, before the ref or the case is looked at: compared
+   * with the case's, 'cny' read as another currency than CNY, and the
+   * refusal advised importing the case again in it. */
+  if (currency && (why = template_currency_refused(currency))) {
+    rc_printable(code, sizeof code, currency);
+    return rc_error_set(err, RC_EINVAL, "currency", "currency '%s' %s", code,
+                        why);
+  }
   rc = engine_pay_in(svc->eng, case_id, json_integer_value(amount), currency,
                      ref, at, &duplicate, err);
   if (rc == RC_OK && duplicate) {

@@ -92,6 +92,27 @@ static json_t *currency_entry(overview *o, json_t *list, const char *cur,
 
 static void add(json_t *e, const char *field, int64_t n);
 
+static int code_order(const void *a, const void *b) {
+  return strcmp(json_string_value(*(json_t *const *)a),
+                json_string_value(*(json_t *const *)b));
+}
+
+/* The book's currencies after the institution's in the order of their
+ * codes. As the rows named them, a currency moved whenever its cases
+ * left a state or its payments were the only ones left, and the
+ * Overview's columns and charts changed places from one day to the
+ * next: the third column read USD one morning and EUR the next. */
+static void currencies_in_order(json_t *currencies) {
+  size_t n = json_array_size(currencies);
+  json_t **v = n > 2 ? calloc(n - 1, sizeof *v) : NULL;
+  if (!v) return; /* out of memory: left as read, still right */
+  for (size_t i = 1; i < n; i++)
+    v[i - 1] = json_incref(json_array_get(currencies, i));
+  qsort(v, n - 1, sizeof *v, code_order);
+  for (size_t i = 1; i < n; i++) json_array_set_new(currencies, i, v[i - 1]);
+  free(v);
+}
+
 /* Rows: workflow, state, cases, balance, errors, closed, currency; a
  * state's currencies one after another. */
 static int state_row(void *ud, const store_value *c, int n) {
@@ -392,6 +413,7 @@ void api_figures_overview(service *svc, http_request *req, int route,
     fail(svc, req, route, &err);
     return;
   }
+  currencies_in_order(o.currencies);
   by_dpd = json_array();
   for (int b = 0; b < FIG_BUCKETS; b++)
     json_array_append_new(

@@ -1331,11 +1331,12 @@ static int allocate(engine *eng, const store_case *c, rc_money amount,
  * before anything else, so that a resend never meets a rule the first
  * send changed the answer to. */
 static int payment_seen(engine *eng, const char *case_id, rc_money amount,
-                        const char *ref, int *duplicate, rc_error *err) {
-  char was_case[160];
+                        const char *currency, const char *ref, int *duplicate,
+                        rc_error *err) {
+  char was_case[160], was_currency[4] = "";
   rc_money was_amount = 0;
-  int rc = store_payment_by_ref(eng->st, ref, was_case, sizeof was_case,
-                                &was_amount, err);
+  int rc = store_payment_by_ref_in(eng->st, ref, was_case, sizeof was_case,
+                                   &was_amount, was_currency, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
   if (rc != RC_OK) return rc;
   if (strcmp(was_case, case_id) != 0)
@@ -1347,6 +1348,15 @@ static int payment_seen(engine *eng, const char *case_id, rc_money amount,
                         "payment ref '%s' was already used for an amount of "
                         "%lld on case %s, not %lld",
                         ref, (long long)was_amount, case_id, (long long)amount);
+  /* 100 dollars sent with the ref of 100 yuan is another payment: taken
+   * for the yuan's resend, the feed would count it recorded. The payment
+   * is compared, not the case, which may be in another currency since. */
+  if (currency && was_currency[0] && strcmp(was_currency, currency) != 0)
+    return rc_error_set(err, RC_ECONFLICT, "ref",
+                        "payment ref '%s' was already used for %lld %s on "
+                        "case %s, not %s",
+                        ref, (long long)was_amount, was_currency, case_id,
+                        currency);
   *duplicate = 1;
   return RC_OK;
 }
@@ -1417,8 +1427,9 @@ int engine_pay_in(engine *eng, const char *case_id, rc_money amount,
   if ((rc = ingest_begin(eng, err)) != RC_OK) return rc;
   /* The case is held with the look at the ref: one round trip, not two. */
   if (ref && eng->group_job) store_case_ahead(eng->st, case_id);
-  if (ref && ((rc = payment_seen(eng, case_id, amount, ref, &dup, err)) ||
-              dup)) {
+  if (ref &&
+      ((rc = payment_seen(eng, case_id, amount, currency, ref, &dup, err)) ||
+       dup)) {
     if (duplicate) *duplicate = dup;
     return ingest_end(eng, rc, err);
   }
@@ -1437,7 +1448,7 @@ int engine_pay_in(engine *eng, const char *case_id, rc_money amount,
      * the insert waited for that node's commit, then did nothing). The
      * answer is the one the look gives now: a duplicate, or a conflict
      * naming what the ref was used for. */
-    rc = payment_seen(eng, case_id, amount, ref, &dup, err);
+    rc = payment_seen(eng, case_id, amount, currency, ref, &dup, err);
     if (rc == RC_OK && !dup)
       rc = rc_error_set(err, RC_ECONFLICT, "ref",
                         "payment ref '%s' was already received", ref);

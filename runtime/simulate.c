@@ -1122,8 +1122,33 @@ const char *sim_money(const sim_report *r, double minor, char *buf,
   return buf;
 }
 
+static int key_order(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The institution's currency first, then the others in the order of
+ * their codes. As the runs paid them first, the lines of two seeds or
+ * two strategies stood in another order ("recovered KWD" above
+ * "recovered JPY" in one table, below it in the next). */
+static json_t *codes_in_order(json_t *seen, const sim_report *r) {
+  size_t n = json_object_size(seen), k = 0;
+  const char **codes = calloc(n ? n : 1, sizeof *codes), *key;
+  json_t *out = json_object(), *v;
+  if (!codes) return json_incref(seen); /* as paid: still every one */
+  json_object_foreach(seen, key, v) {
+    (void)v;
+    codes[k++] = key;
+  }
+  qsort(codes, n, sizeof *codes, key_order);
+  if (r && r->currency && json_object_get(seen, r->currency))
+    json_object_set_new(out, r->currency, json_true());
+  for (k = 0; k < n; k++) json_object_set_new(out, codes[k], json_true());
+  free(codes);
+  return out;
+}
+
 json_t *sim_currencies(json_t *arms, const sim_report *r) {
-  json_t *keys = json_object(), *a, *v;
+  json_t *seen = json_object(), *keys, *a, *v;
   size_t i;
   const char *k;
   json_array_foreach(arms, i, a) {
@@ -1131,9 +1156,11 @@ json_t *sim_currencies(json_t *arms, const sim_report *r) {
                                         "recovered_by_currency"),
                         k, v) {
       (void)v;
-      json_object_set_new(keys, k, json_true());
+      json_object_set_new(seen, k, json_true());
     }
   }
+  keys = codes_in_order(seen, r);
+  json_decref(seen);
   if (json_object_size(keys) > 1 ||
       (json_object_size(keys) == 1 && r && r->currency &&
        !json_object_get(keys, r->currency)))

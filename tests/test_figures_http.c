@@ -478,6 +478,11 @@ static void test_two_currencies_are_summed_apart(void **state) {
   o = get_json("/v1/overview", READ);
   expect_json(json_array_get(json_object_get(o, "currencies"), 0), "\"CNY\"");
   assert_int_equal(json_array_size(json_object_get(o, "currencies")), 4);
+  /* the others in the order of their codes, not as the rows named them
+   * (6fcc684: EUR and USD by their cases' states, then HRK, whose
+   * payments alone are left: columns that changed places as cases moved) */
+  expect_json(json_object_get(o, "currencies"),
+              "[\"CNY\",\"EUR\",\"HRK\",\"USD\"]");
   row = json_array_get(json_object_get(o, "by_state"), 0); /* fig/new */
   expect_json(json_object_get(row, "state"), "\"new\"");
   expect_json(json_object_get(row, "cases"), "4");
@@ -509,6 +514,50 @@ static void test_two_currencies_are_summed_apart(void **state) {
   json_decref(r);
 }
 
+/* 100 (fen or cents) to case T under ref pt, in currency (NULL: none
+ * named). */
+static answer *pay_t(const char *currency) {
+  char body[200];
+  if (currency)
+    snprintf(body, sizeof body,
+             "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\","
+             "\"currency\":\"%s\"}",
+             currency);
+  else
+    snprintf(body, sizeof body,
+             "{\"case\":\"T\",\"amount\":100,\"ref\":\"pt\"}");
+  return call("POST", "/v1/payments", INGEST, body);
+}
+
+/* A payment's currency as a feed mistypes it is said as such, as an
+ * import says it, whatever the ref: on 6fcc684 'cny' was compared with
+ * the case's CNY and refused as another currency, the answer advising
+ * the case be imported again "in cny"; "CNY " and "" the same. Nothing
+ * is recorded: the ref stays free for the payment sent right. A ref
+ * names a payment in its currency: another is a conflict. */
+static void test_a_payments_mistyped_currency_is_said_so(void **state) {
+  (void)state;
+  open_case_in("T", "CNY", 100000, -3);
+  wait_case("T", "new");
+  expect(pay_t("cny"), 422,
+         "currency 'cny' is not an ISO 4217 code as written: write CNY");
+  expect(pay_t("CNY "), 422,
+         "currency 'CNY ' is not an ISO 4217 code as written: write CNY");
+  expect(pay_t(""), 422,
+         "currency '' is not an ISO 4217 code (three capital letters");
+  expect(pay_t("ZZZ"), 422,
+         "currency 'ZZZ' is not an ISO 4217 currency ICU knows");
+  expect(pay_t("CNY"), 201, NULL);
+  /* a resend mistyped is refused too, not taken for the payment */
+  expect(pay_t("cny"), 422, "\"field\":\"currency\"");
+  /* 100 dollars with the ref of 100 yuan is another payment: on 6fcc684
+   * it was answered a duplicate, and the feed counted it recorded */
+  expect(pay_t("USD"), 409,
+         "payment ref 'pt' was already used for 100 CNY on case T, not USD");
+  expect(pay_t("CNY"), 200, "\"duplicate\"");
+  expect(pay_t(NULL), 200, "\"duplicate\"");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -517,6 +566,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_small_book_adds_up),
       cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
       cmocka_unit_test(test_two_currencies_are_summed_apart),
+      cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);

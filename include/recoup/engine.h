@@ -157,7 +157,8 @@ int engine_pay(engine *eng, const char *case_id, rc_money amount,
                const char *ref, rc_time at, int *duplicate, rc_error *err);
 /* engine_pay of a payment that names its currency (NULL: the case's). A
  * payment is recorded in its case's currency, never converted: another
- * currency is RC_EINVAL naming "currency", and nothing is written. */
+ * currency is RC_EINVAL naming "currency", and nothing is written. A ref
+ * already taken in another currency is RC_ECONFLICT, as another amount. */
 int engine_pay_in(engine *eng, const char *case_id, rc_money amount,
                   const char *currency, const char *ref, rc_time at,
                   int *duplicate, rc_error *err);

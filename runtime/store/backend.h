@@ -488,8 +488,9 @@ struct store_ops {
                              store_installment **out, int *n, rc_error *err);
   int (*installment_get)(store *st, int64_t id, store_installment *out,
                          char *plan_status, size_t size, rc_error *err);
+  /* currency: NULL, or 4 bytes for the payment's */
   int (*payment_by_ref)(store *st, const char *ref, char *case_id, size_t size,
-                        rc_money *amount, rc_error *err);
+                        rc_money *amount, char *currency, rc_error *err);
   int (*variant_get)(store *st, const char *case_id, const char *experiment,
                      char *arm, size_t size, rc_error *err);
   int (*message_case)(store *st, int64_t id, char *case_id, size_t size,

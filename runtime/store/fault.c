@@ -642,11 +642,13 @@ static int f_installment_get(store *st, int64_t id, store_installment *out,
 }
 
 static int f_payment_by_ref(store *st, const char *ref, char *case_id,
-                            size_t size, rc_money *amount, rc_error *err) {
+                            size_t size, rc_money *amount, char *currency,
+                            rc_error *err) {
   if (fault_fires("payment_by_ref", err)) {
     return RC_ESTORE;
   }
-  return fault.real->payment_by_ref(st, ref, case_id, size, amount, err);
+  return fault.real->payment_by_ref(st, ref, case_id, size, amount, currency,
+                                    err);
 }
 
 static int f_variant_get(store *st, const char *case_id, const char *experiment,

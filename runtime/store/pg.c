@@ -3535,7 +3535,7 @@ static const char promise_unpaid_sql[] =
     "AND i.status IN ('due', 'missed') ORDER BY 8 DESC, 3";
 
 static const char payment_ref_sql[] =
-    "SELECT case_id, amount FROM payments WHERE ref = $1";
+    "SELECT case_id, amount, currency FROM payments WHERE ref = $1";
 
 static int case_get(store *s, const char *id, int how, store_case *out,
                     int *busy, rc_error *err) {
@@ -4540,7 +4540,8 @@ static int op_installment_get(store *s, int64_t id, store_installment *out,
 }
 
 static int op_payment_by_ref(store *s, const char *ref, char *case_id,
-                             size_t size, rc_money *amount, rc_error *err) {
+                             size_t size, rc_money *amount, char *currency,
+                             rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc;
@@ -4563,6 +4564,7 @@ static int op_payment_by_ref(store *s, const char *ref, char *case_id,
   if (rc != RC_OK) return rc;
   copy_col(case_id, size, r, 0, 0);
   *amount = int_col(r, 0, 1);
+  if (currency) copy_col(currency, 4, r, 0, 2);
   PQclear(r);
   return RC_OK;
 }

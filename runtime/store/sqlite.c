@@ -706,7 +706,7 @@ static const char *const sql[S_COUNT] = {
     [S_PAYMENT_INSERT] =
         "INSERT INTO payments(case_id, amount, ref, at, currency) VALUES "
         "(?1,?2,?3,?4,?5) ON CONFLICT(ref) DO NOTHING",
-    [S_PAYMENT_BY_REF] = "SELECT case_id, amount FROM payments WHERE ref = ?1",
+    [S_PAYMENT_BY_REF] = "SELECT case_id, amount, currency FROM payments WHERE ref = ?1",
     [S_PAYMENTS_TOTAL] = "SELECT coalesce(sum(amount), 0) FROM payments",
     [S_OVERPAID_TOTAL] = "SELECT coalesce(sum(overpaid), 0) FROM cases",
     [S_REDUCED_TOTAL] = "SELECT coalesce(sum(reduced), 0) FROM cases",
@@ -6756,13 +6756,16 @@ static int sq_payment_insert(sq *st, const char *case_id, rc_money amount,
 }
 
 static int sq_payment_by_ref(sq *st, const char *ref, char *case_id,
-                             size_t size, rc_money *amount, rc_error *err) {
+                             size_t size, rc_money *amount, char *currency,
+                             rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PAYMENT_BY_REF);
   int rc;
   bind_text(s, 1, ref);
   if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const unsigned char *cur = sqlite3_column_text(s, 2);
     rc_copy(case_id, size, (const char *)sqlite3_column_text(s, 0));
     *amount = sqlite3_column_int64(s, 1);
+    if (currency) rc_copy(currency, 4, cur ? (const char *)cur : "");
   }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -8748,8 +8751,9 @@ static int op_installment_get(store *s, int64_t id, store_installment *out,
 }
 
 static int op_payment_by_ref(store *s, const char *ref, char *case_id,
-                             size_t size, rc_money *amount, rc_error *err) {
-  return sq_payment_by_ref(SQ(s), ref, case_id, size, amount, err);
+                             size_t size, rc_money *amount, char *currency,
+                             rc_error *err) {
+  return sq_payment_by_ref(SQ(s), ref, case_id, size, amount, currency, err);
 }
 
 static int op_variant_get(store *s, const char *case_id, const char *experiment,

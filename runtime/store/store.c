@@ -1136,7 +1136,13 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
 
 int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,
                          rc_money *amount, rc_error *err) {
-  return st->ops->payment_by_ref(st, ref, case_id, size, amount, err);
+  return st->ops->payment_by_ref(st, ref, case_id, size, amount, NULL, err);
+}
+
+int store_payment_by_ref_in(store *st, const char *ref, char *case_id,
+                            size_t size, rc_money *amount, char *currency,
+                            rc_error *err) {
+  return st->ops->payment_by_ref(st, ref, case_id, size, amount, currency, err);
 }
 
 int store_payments_total(store *st, rc_money *total, rc_error *err) {

@@ -556,6 +556,11 @@ int store_payment_insert(store *st, const char *case_id, rc_money amount,
 /* The payment a ref names: its case and amount; RC_ENOTFOUND if none. */
 int store_payment_by_ref(store *st, const char *ref, char *case_id, size_t size,
                          rc_money *amount, rc_error *err);
+/* store_payment_by_ref with the payment's currency too (4 bytes, "" for
+ * a row without one). */
+int store_payment_by_ref_in(store *st, const char *ref, char *case_id,
+                            size_t size, rc_money *amount, char *currency,
+                            rc_error *err);
 int store_payments_total(store *st, rc_money *total, rc_error *err);
 /* Paid beyond the balances, over all cases: owed back to borrowers. */
 int store_overpaid_total(store *st, rc_money *total, rc_error *err);

@@ -42,13 +42,18 @@ test('a field officer\'s day on a phone counts each area of the whole day, not o
     await h.screenshot(page, `work-day-areas-phone-${locale}`);
   }
   // Past the 1,000 tasks a queue the service reads for areas, its counts
-  // are of those read: "+" after each.
+  // are of those read: "+" after each. An area written right to left is
+  // isolated alone, as a value t() fills in is: on 6fcc684 the whole line
+  // was, and turned right to left, an area's count beside its
+  // neighbour's name.
+  const cairo = 'القاهرة';
   const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
   let areas = null;
   await page.route(/\/v1\/work(\?|$)/, async (r) => {
     const res = await r.fetch();
     const body = await res.json();
     body.counts.areas_complete = false;
+    if (body.counts.areas.length) body.counts.areas[0].area = cairo;
     areas = body.counts.areas;
     await r.fulfill({ response: res, body: JSON.stringify(body) });
   });
@@ -58,6 +63,8 @@ test('a field officer\'s day on a phone counts each area of the whole day, not o
   await day.waitFor();
   const text = await day.textContent();
   for (const a of areas) assert.ok(text.includes(`${a.area || '未分区域'} ${a.today}+`), `"${a.area} ${a.today}+" in "${text}"`);
+  const isolated = await day.evaluate((p) => [...p.querySelectorAll('bdi')].map((b) => b.textContent));
+  assert.deepEqual(isolated, [cairo], `the area alone isolated, not the line: ${JSON.stringify(isolated)}`);
 });
 
 test('a person working several queues reads each queue\'s counts apart, at a desk and on a phone', async (t) => {

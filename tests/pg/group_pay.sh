@@ -99,5 +99,21 @@ kept=$($cluster sql "$state" "SELECT count(*) FROM payments WHERE ref LIKE 'G-%'
 $cluster sql "$state" "SELECT c.id || ' ' || c.balance || ' ' || (SELECT count(*) FROM payments p WHERE p.case_id = c.id AND p.ref LIKE 'G-%') FROM cases c ORDER BY c.id LIMIT 40" "$db" >"$work/after"
 lost=$(awk 'NR == FNR { was[$1] = $2; next } was[$1] - $2 != $3 { n++; print "case " $1 ": owed " was[$1] ", paid " $3 " times 1, owes " $2 > "/dev/stderr" } END { print n + 0 }' "$work/before" "$work/after")
 [ "$lost" -eq 0 ] || { echo "FAIL: $lost cases' balances lost payments" >&2; status=1; }
+# A ref names a payment in its currency (read from PostgreSQL's row): the
+# same amount in dollars under a yuan payment's ref is another payment,
+# 409; in yuan, its resend (on 6fcc684 both were answered duplicate).
+ref_case=$($cluster sql "$state" "SELECT case_id FROM payments WHERE ref = 'G-0-0'" "$db")
+port=${ports##* }
+resend() {
+  curl -s -o "$work/resend" -w '%{http_code}' -H 'Authorization: Bearer ingest' \
+    -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$port/v1/payments" \
+    -d "{\"case\":\"$ref_case\",\"amount\":1,\"ref\":\"G-0-0\",\"currency\":\"$1\"}"
+}
+got=$(resend USD)
+[ "$got" = 409 ] && grep -q "already used for 1 CNY on case $ref_case, not USD" "$work/resend" ||
+  { echo "FAIL: dollars under a yuan payment's ref: $got $(cat "$work/resend")" >&2; status=1; }
+got=$(resend CNY)
+[ "$got" = 200 ] && grep -q duplicate "$work/resend" ||
+  { echo "FAIL: the yuan payment's resend: $got $(cat "$work/resend")" >&2; status=1; }
 [ $status -eq 0 ] && echo "two nodes' groups of payments to the same cases: all acknowledged, all kept once"
 exit $status

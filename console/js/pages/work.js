@@ -2,7 +2,7 @@
 // claims the top task and opens its case (next.js, a claim on a bad
 // network). On a phone it is the field officer's day: cards grouped by
 // area, with the address on a map and the phone as a tel: link.
-import { h, fill } from '../h.js';
+import { h, fill, isolate } from '../h.js';
 import { ctx, can } from '../state.js';
 import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
@@ -186,7 +186,10 @@ function cards(items, tab, counts, more) {
   const fromApi = tab === 'due' && counts && Array.isArray(counts.areas);
   const plus = fromApi ? counts.areas_complete === false : more;
   const areaCounts = fromApi ? counts.areas.map((x) => [x.area, x.today]) : [...groups].map(([a, l]) => [a, l.length]);
-  const summary = areaCounts.map(([a, n]) => `${a || t('work.area.none')} ${number(n)}${plus ? '+' : ''}`).join(' · ');
+  // Each area isolated, as t() does a value: an Arabic or Hebrew area took
+  // the whole line right to left, its count and the next area's name with
+  // it, so that a count read as the neighbour's.
+  const summary = areaCounts.map(([a, n]) => `${isolate(a || t('work.area.none'))} ${number(n)}${plus ? '+' : ''}`).join(' · ');
   // Today's visits are those due by tonight; the queue's later ones follow
   // in the list, counted apart (tomorrow's were counted as today's).
   // Past the page loaded (100) today's count is the API's, of the whole
