@@ -4910,6 +4910,87 @@ static int rows_trace(sqlite3 *db, const char **msg,
   return SQLITE_OK;
 }
 
+/* Rows SQLite stepped through in walks of whole tables (its full-scan
+ * counter) by the statements that ran while walks_counting, a trigger's
+ * and a foreign key's checks within them. */
+static int walks_counting;
+static long walks_steps;
+
+static int walks_traced(unsigned type, void *ud, void *p, void *x) {
+  (void)type, (void)ud, (void)x;
+  if (walks_counting)
+    walks_steps += sqlite3_stmt_status(p, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+  return 0;
+}
+
+static int walks_trace(sqlite3 *db, const char **msg,
+                       const struct sqlite3_api_routines *api) {
+  (void)msg, (void)api;
+  sqlite3_trace_v2(db, SQLITE_TRACE_PROFILE, walks_traced, NULL);
+  return SQLITE_OK;
+}
+
+/* Each write of a case's fields finds its rows by their keys, whatever
+ * the book holds besides: the plans of the statements do not show a
+ * trigger's or a foreign key's work. A workflow's move (a reload's
+ * migrate) went through the cases view, whose trigger wrote case_steps'
+ * id, and SQLite looked for the events of the old id, which no index
+ * keys: each case's move walked every pending event. */
+static void test_a_case_s_writes_walk_no_table(void **state) {
+  store *st;
+  rc_error err;
+  store_case c;
+  static const store_case_change writes[] = {
+      {.id = "L1",
+       .fields = STORE_CASE_WORKFLOW,
+       .workflow = "w2",
+       .version = 2,
+       .state = "moved"},
+      {.id = "L1", .fields = STORE_CASE_STATE, .state = "later"},
+      {.id = "L1",
+       .fields = STORE_CASE_MONEY,
+       .balance = 700,
+       .amount_due = 70},
+      {.id = "L1", .fields = STORE_CASE_HOLD, .on_hold = 1},
+      {.id = "L1", .fields = STORE_CASE_ERROR, .error = "boom"},
+      {.id = "L1", .fields = STORE_CASE_DATA, .data = "{\"a\":1}"},
+      {.id = "L1", .fields = STORE_CASE_TAGS, .tags = "[\"t\"]"},
+      {.id = "L1", .fields = STORE_CASE_QUEUE, .queue = "calls"},
+  };
+  (void)state;
+  SQLITE_ONLY("SQLite's full-scan counter");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_close(st);
+  exec_sql(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+      "WHERE i < 500) INSERT INTO events(case_id, type, at) "
+      "SELECT 'L2', 'later', i FROM n");
+  assert_int_equal(sqlite3_auto_extension((void (*)(void))walks_trace),
+                   SQLITE_OK);
+  st = open_store();
+  for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+    assert_int_equal(store_begin(st, &err), RC_OK);
+    walks_steps = 0;
+    walks_counting = 1;
+    assert_int_equal(store_case_write(st, &writes[i], &err), RC_OK);
+    walks_counting = 0;
+    assert_int_equal(store_commit(st, &err), RC_OK);
+    if (walks_steps)
+      fail_msg("write %zu (fields %#x) walked %ld rows", i, writes[i].fields,
+               walks_steps);
+  }
+  sqlite3_cancel_auto_extension((void (*)(void))walks_trace);
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  assert_string_equal(c.workflow, "w2");
+  assert_int_equal(c.version, 2);
+  assert_string_equal(c.state, "later");
+  assert_int_equal(c.on_hold, 1);
+  store_case_free(&c);
+  store_close(st);
+}
+
 /* A batch's messages and journal runs wait, to be written several to a
  * statement (at its claim's end, before anything reads them, at its
  * commit), with the ids and rows they would have had one by one; inside

@@ -90,6 +90,7 @@ enum {
   S_CASE_MONEY,
   S_CASE_HOLD,
   S_CASE_WORKFLOW,
+  S_CASE_WORKFLOW_STATE,
   S_CASES_ALL,
   S_CASES_STATE,
   S_EVENT_KEY,
@@ -486,9 +487,14 @@ static const char *const sql[S_COUNT] = {
         "WHERE " CASE_ROW_OF("?1"),
     [S_CASE_HOLD] =
         "UPDATE case_rows SET on_hold = ?2 WHERE " CASE_ROW_OF("?1"),
-    [S_CASE_WORKFLOW] =
-        "UPDATE cases SET workflow = ?2, version = ?3, "
-        "state = ?4 WHERE id = ?1",
+    /* A case moved to another workflow or version (a reload's migrate):
+     * its two rows written apart, never through the cases view, whose
+     * trigger writes case_steps' id and so has SQLite look for the
+     * events of the old id, which no index keys (a walk of every pending
+     * event a case moved). */
+    [S_CASE_WORKFLOW] = "UPDATE case_rows SET workflow = ?2, version = ?3 "
+                        "WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_WORKFLOW_STATE] = "UPDATE case_steps SET state = ?2 WHERE id = ?1",
     [S_CASES_ALL] =
         "SELECT id, state, workflow, version, balance, error "
         "FROM cases ORDER BY id",
@@ -5185,7 +5191,10 @@ static int sq_case_set_workflow(sq *st, const char *id, const char *workflow,
   bind_text(s, 1, id);
   bind_text(s, 2, workflow);
   sqlite3_bind_int(s, 3, version);
-  bind_text(s, 4, state);
+  if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK) return rc;
+  s = stmt_of(st, S_CASE_WORKFLOW_STATE, id);
+  bind_text(s, 1, id);
+  bind_text(s, 2, state);
   if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK || !found)
     return rc;
   rc_copy(now.workflow, sizeof now.workflow, workflow);
