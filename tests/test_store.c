@@ -123,7 +123,8 @@ static void exec_sql(const char *sql) {
   }
 #endif
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sqlite3_errmsg(db), sql);
   sqlite3_close(db);
 }
 
@@ -4991,6 +4992,52 @@ static void test_a_case_s_writes_walk_no_table(void **state) {
   store_close(st);
 }
 
+/* A case whose case_steps row was deleted and inserted again by hand
+ * (a new step_row, its case_rows row left at the old one) is damaged,
+ * said with what to set, not an unknown case: read as unknown, its timer
+ * fired as a gone case's and the case left the book without a word. A
+ * case_rows row inserted alone is no case, and no other case reads it. */
+static void test_a_case_s_rows_parted_by_hand_are_named(void **state) {
+  store *st;
+  rc_error err;
+  store_case c;
+  (void)state;
+  SQLITE_ONLY("SQLite's two tables of a case");
+  st = open_store();
+  add_case(st, "L1");
+  add_case(st, "L2");
+  store_close(st);
+  exec_sql(
+      "CREATE TABLE k AS SELECT * FROM case_steps WHERE id = 'L1';"
+      "DELETE FROM case_steps WHERE id = 'L1';"
+      "INSERT INTO case_steps SELECT id, state, closed, outcome, "
+      "timer_keys, journal_last, tasks_open, message_last, NULL FROM k;"
+      "DROP TABLE k;"
+      "INSERT INTO case_rows(id, borrower_id, workflow, version, "
+      "currency, opened_at, balance) VALUES ('L9', 'B1', 'w', 1, 'CNY', "
+      "0, 999)");
+  st = open_store();
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message,
+                         "case L1 has a case_steps row but no "
+                         "case_rows row at its step_row"));
+  assert_int_equal(store_case_get(st, "L9", &c, &err), RC_ENOTFOUND);
+  assert_int_equal(store_case_get(st, "L2", &c, &err), RC_OK);
+  assert_int_equal(c.balance, 1000);
+  store_case_free(&c);
+  store_close(st);
+  /* The row inserted alone took the number the repair gives L1. */
+  exec_sql(
+      "DELETE FROM case_rows WHERE id = 'L9';"
+      "UPDATE case_rows SET step_row = (SELECT step_row FROM "
+      "case_steps WHERE id = 'L1') WHERE id = 'L1'");
+  st = open_store();
+  assert_int_equal(store_case_get(st, "L1", &c, &err), RC_OK);
+  assert_string_equal(c.state, "new");
+  store_case_free(&c);
+  store_close(st);
+}
+
 /* A batch's messages and journal runs wait, to be written several to a
  * statement (at its claim's end, before anything reads them, at its
  * commit), with the ids and rows they would have had one by one; inside
@@ -6660,6 +6707,8 @@ int main(void) {
           test_statements_walk_no_keyed_table_unlisted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_case_s_writes_walk_no_table, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_s_rows_parted_by_hand_are_named, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_new_borrowers_contacts_wait_and_roll_back, setup, teardown),
       cmocka_unit_test_setup_teardown(

@@ -4987,6 +4987,8 @@ static int ahead_borrower(sq *st, const char *id, store_borrower *out,
   return 0;
 }
 
+static int case_look_up(sq *st, const char *id, int which, rc_error *err);
+
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
@@ -5016,8 +5018,21 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
    * the commit refuses with: said now, as the import's reason, rather
    * than as a case nobody gave. */
   if (rc == SQLITE_DONE && st->held.failed) return held_refused(st, err);
-  if (rc == SQLITE_DONE)
+  if (rc == SQLITE_DONE) {
+    /* Its case_steps row there without its case_rows row at the same
+     * step_row (one deleted and inserted again by hand, docs/cli.md) is
+     * a case damaged, not one nobody gave: read as unknown, its timers
+     * fired as a gone case's and it left the book without a word. */
+    if ((rc = case_look_up(st, id, S_CASE_EXISTS, err)) == RC_OK)
+      return rc_error_set(err, RC_ESTORE, "case",
+                          "case %s has a case_steps row but no case_rows "
+                          "row at its step_row (edited by hand?): set that "
+                          "case_rows row's step_row to its case_steps "
+                          "row's (docs/cli.md)",
+                          id);
+    if (rc != RC_ENOTFOUND) return rc;
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  }
   return fail(st, err, "read case");
 }
 
