@@ -91,6 +91,7 @@ enum {
   S_CASE_MONEY,
   S_CASE_HOLD,
   S_CASE_WORKFLOW,
+  S_CASE_WORKFLOW_STATE,
   S_CASES_ALL,
   S_CASES_STATE,
   S_EVENT_KEY,
@@ -496,9 +497,14 @@ static const char *const sql[S_COUNT] = {
         "WHERE " CASE_ROW_OF("?1"),
     [S_CASE_HOLD] =
         "UPDATE case_rows SET on_hold = ?2 WHERE " CASE_ROW_OF("?1"),
-    [S_CASE_WORKFLOW] =
-        "UPDATE cases SET workflow = ?2, version = ?3, "
-        "state = ?4 WHERE id = ?1",
+    /* A case moved to another workflow or version (a reload's migrate):
+     * its two rows written apart, never through the cases view, whose
+     * trigger writes case_steps' id and so has SQLite look for the
+     * events of the old id, which no index keys (a walk of every pending
+     * event a case moved). */
+    [S_CASE_WORKFLOW] = "UPDATE case_rows SET workflow = ?2, version = ?3 "
+                        "WHERE " CASE_ROW_OF("?1"),
+    [S_CASE_WORKFLOW_STATE] = "UPDATE case_steps SET state = ?2 WHERE id = ?1",
     [S_CASES_ALL] =
         "SELECT id, state, workflow, version, balance, error "
         "FROM cases ORDER BY id",
@@ -4991,6 +4997,8 @@ static int ahead_borrower(sq *st, const char *id, store_borrower *out,
   return 0;
 }
 
+static int case_look_up(sq *st, const char *id, int which, rc_error *err);
+
 static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_CASE_GET);
   int rc;
@@ -5020,8 +5028,21 @@ static int sq_case_get(sq *st, const char *id, store_case *out, rc_error *err) {
    * the commit refuses with: said now, as the import's reason, rather
    * than as a case nobody gave. */
   if (rc == SQLITE_DONE && st->held.failed) return held_refused(st, err);
-  if (rc == SQLITE_DONE)
+  if (rc == SQLITE_DONE) {
+    /* Its case_steps row there without its case_rows row at the same
+     * step_row (one deleted and inserted again by hand, docs/cli.md) is
+     * a case damaged, not one nobody gave: read as unknown, its timers
+     * fired as a gone case's and it left the book without a word. */
+    if ((rc = case_look_up(st, id, S_CASE_EXISTS, err)) == RC_OK)
+      return rc_error_set(err, RC_ESTORE, "case",
+                          "case %s has a case_steps row but no case_rows "
+                          "row at its step_row (edited by hand?): set that "
+                          "case_rows row's step_row to its case_steps "
+                          "row's (docs/cli.md)",
+                          id);
+    if (rc != RC_ENOTFOUND) return rc;
     return rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  }
   return fail(st, err, "read case");
 }
 
@@ -5195,7 +5216,10 @@ static int sq_case_set_workflow(sq *st, const char *id, const char *workflow,
   bind_text(s, 1, id);
   bind_text(s, 2, workflow);
   sqlite3_bind_int(s, 3, version);
-  bind_text(s, 4, state);
+  if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK) return rc;
+  s = stmt_of(st, S_CASE_WORKFLOW_STATE, id);
+  bind_text(s, 1, id);
+  bind_text(s, 2, state);
   if ((rc = exec_stmt(st, s, err, "set workflow")) != RC_OK || !found)
     return rc;
   rc_copy(now.workflow, sizeof now.workflow, workflow);
