@@ -23,7 +23,7 @@ OPS_PACKAGES = systemd nginx openssl
 # pg_migrate_store. Only tests run them; the service needs neither.
 TEST_PACKAGES = prometheus sqlite3
 
-.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast bench bench-simulate bench-deps fuzz clean vendor
+.PHONY: all deps contract-deps browser-deps build san run simulate test test-fast release bench bench-simulate bench-deps fuzz clean vendor
 
 all: build
 
@@ -165,16 +165,26 @@ bench-deps: deps
 	  echo "installing: tests/bench/peer/node_modules (npm ci)"; \
 	  cd tests/bench/peer && npm ci --no-audit --no-fund --loglevel=error; }
 
-bench: bench-deps
-	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+# The build to install (docs/operations.md "Install"): Release, guided by a
+# profile of its own run. Built twice in build-release: once counting
+# (RECOUP_PGO=generate), trained by tools/pgo_train.sh (about a minute),
+# then again laid out by the counts. Counts from an earlier source are
+# removed first: stale ones would be merged with the new.
+release: deps
+	rm -rf build-release/pgo
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=generate
 	cmake --build build-release -j $(JOBS)
+	sh tools/pgo_train.sh build-release
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=use
+	cmake --build build-release -j $(JOBS)
+
+# The figures are of the build a lender installs (`make release`).
+bench: bench-deps release
 	sh tests/bench/run.sh build-release
 	sh tests/bench/simulate.sh build-release
 
 # `recoup simulate` alone at size (100k cases, 60 days, two arms).
-bench-simulate:
-	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
-	cmake --build build-release -j $(JOBS)
+bench-simulate: release
 	sh tests/bench/simulate.sh build-release
 
 # Each fuzz target for FUZZ_SECONDS (clang and libFuzzer needed; not part
