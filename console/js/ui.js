@@ -115,13 +115,17 @@ export function section(title, ...children) {
   return h('section', { class: 'panel' }, h('h2', {}, title), ...children);
 }
 
-export function telLink(phone, canCall) {
+// canCall: the person may call (a writer); held: not now, by the guard's
+// word — the number stays readable, in its groups, but is no link: a tap
+// on it rang the borrower at 22:00 or under a cease all the same.
+export function telLink(phone, canCall, held) {
   if (!phone) return '—';
+  if (!canCall) return h('span', { class: 'masked' }, phone);
   // In groups spaced by CSS (format.js phoneGroups): read in groups,
   // copied whole.
   const groups = phoneGroups(phone).map((g, i) => h('span', { class: i ? 'grp' : null }, g));
-  return canCall ? h('a', { href: 'tel:' + String(phone).replace(/[^+\d]/g, ''), class: 'tel' }, groups)
-    : h('span', { class: 'masked' }, phone);
+  return held ? h('span', { class: 'tel tel-held' }, groups)
+    : h('a', { href: 'tel:' + String(phone).replace(/[^+\d]/g, ''), class: 'tel' }, groups);
 }
 
 export function mapLink(address, label) {

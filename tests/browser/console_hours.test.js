@@ -79,3 +79,41 @@ test('at 10:30 the same call form\'s Save carries no reason', async (t) => {
   assert.equal(await page.locator(`${SAVE} [data-blocked]`).count(), 0, 'no reason by day');
   await h.fitsPhone(page, SAVE);
 });
+
+// The borrower's numbers on the case page follow the same guard: a tap on
+// the number rang the borrower at 23:30 while the Save beside it said "not
+// now". At night they are text under the guard's reason; by day, links.
+const HOLD = { 'zh-CN': /^现在不可：不在可联系时段，直到 .*08:00/, en: /^Not now: outside contact hours — until .*\b8:00 AM$/ };
+for (const locale of ['zh-CN', 'en']) {
+  test(`at 23:30 the case page's numbers are no tel: links, under the reason (${locale})`, async (t) => {
+    const page = await h.openCase(t, s, 'CN012', { device: 'phone', locale });
+    const hold = page.locator('.contacts-box .call-hold');
+    await hold.waitFor();
+    assert.match((await hold.textContent()).trim(), HOLD[locale]);
+    assert.equal(await hold.getAttribute('data-call-hold'), 'contact_hours');
+    assert.ok(await page.locator('.contacts .tel-held').count() > 0, 'the numbers are shown');
+    assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no number can be tapped');
+    const shown = (await page.locator('.contacts .tel-held').first().textContent()).replace(/\s/g, '');
+    assert.match(shown, /^\+?\d{6,}$/, `the whole number, readable: ${shown}`);
+    await h.fitsPhone(page, '.contacts-box');
+  });
+}
+
+test('at 10:30 the same numbers are tel: links, with no reason', async (t) => {
+  const page = await h.openCase(t, { book: day, browser: s.browser }, 'CN012', { device: 'phone', locale: 'en' });
+  await page.waitForSelector('[data-rules]');
+  await page.locator('.contacts a[href^="tel:"]').first().waitFor();
+  assert.equal(await page.locator('.call-hold').count(), 0, 'no reason by day');
+  assert.equal(await page.locator('.contacts .tel-held').count(), 0);
+});
+
+test('a guard that cannot be read leaves the numbers unlinked (fails closed)', async (t) => {
+  const page = await h.openCase(t, { book: day, browser: s.browser }, 'CN012', { device: 'desktop', locale: 'en' });
+  await page.locator('.contacts a[href^="tel:"]').first().waitFor();
+  await page.route('**/v1/cases/*/guard', (r) => r.fulfill({ status: 503, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'unavailable', message: 'the guard could not be read' } }) }));
+  await page.reload();
+  await page.locator('.rules-box .error, .rules-box [role=alert]').first().waitFor();
+  await page.locator('.contacts .tel-held').first().waitFor();
+  assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no link on a guard not read');
+});

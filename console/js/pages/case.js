@@ -34,6 +34,7 @@ export function render(main, id, query) {
   const writer = can('write');
   const head = h('div', { class: 'case-head' });
   const facts = h('div', { class: 'case-facts' });
+  const contactsBox = h('div', { class: 'contacts-box' });
   const rules = h('div', { class: 'rules-box' }, loading());
   const promise = h('div', { class: 'promise-box' });
   const actions = h('div', { class: 'actions' });
@@ -93,6 +94,7 @@ export function render(main, id, query) {
     if (polling || !kase || document.visibilityState === 'hidden') return;
     polling = true;
     const asked = ++reads;
+    loadGuard(true);
     try {
       const fresh = await get(`/v1/cases/${enc(id)}`);
       // Asked before a save was sent and answered after (a slow network):
@@ -179,16 +181,19 @@ export function render(main, id, query) {
     loadTimeline();
   }
 
-  async function loadGuard() {
+  // Read with the case, and again at each poll: the hours open at 08:00
+  // and close at 21:00 with nothing in the case changed.
+  async function loadGuard(polled) {
     try {
       guard = await get(`/v1/cases/${enc(id)}/guard`);
       fill(rules, rulesPanel(guard));
     } catch (err) {
       guard = null;
       if (err.status === 401) return;
-      fill(rules, err.missingRoute ? empty(t('case.rules.unavailable')) : errorBox(err, loadGuard));
+      fill(rules, err.missingRoute ? empty(t('case.rules.unavailable')) : errorBox(err, () => loadGuard()));
     }
-    drawActions();
+    drawContacts();
+    drawActions(polled);
   }
 
   async function loadTimeline() {
@@ -214,16 +219,6 @@ export function render(main, id, query) {
       h('h1', {}, h('span', { class: 'case-id' }, c.id), ' · ', h('span', { class: 'borrower-name' }, b.name || '—'), ' ', dpdBadge(c.dpd)),
       h('span', { class: 'state', 'data-state': c.state }, c.closed ? t('case.closed', { outcome: c.outcome || c.state })
         : t('case.state', { state: c.state, wf: c.workflow, v: c.version })));
-    const tel = writer;
-    const contacts = [];
-    for (const p of b.phones || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.phone')), telLink(p, tel)));
-    if (b.employer && (b.employer.name || b.employer.phone)) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.employer')),
-      b.employer.name || '', ' ', b.employer.phone ? telLink(b.employer.phone, tel) : ''));
-    for (const x of b.contacts || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.thirdparty')),
-      [x.name, x.relation].filter(Boolean).join(' · '), ' ', x.phone ? telLink(x.phone, tel) : ''));
-    for (const e of b.emails || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.email')), e));
-    if (b.address) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.address')), b.address, ' ',
-      tel ? mapLink(b.address, t('work.map')) : null));
     fill(facts,
       h('p', { class: 'money-line' },
         h('strong', { 'data-balance': c.balance }, t('case.owes', { balance: money(c.balance, c.currency) })), ' · ',
@@ -233,12 +228,39 @@ export function render(main, id, query) {
       c.error ? h('p', { class: 'state error' }, t('case.error', { msg: c.error })) : null,
       b.do_not_contact ? h('p', { class: 'hold' }, t('case.dnc')) : null,
       b.ceased ? h('p', { class: 'hold' }, t('case.ceased')) : null,
-      // Empty for want of a reading, not of a phone: a collector must not
-      // take it for a borrower who gave none.
-      section(t('case.contacts'), b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
-        contacts.length ? h('ul', { class: 'contacts' }, contacts) : b.contacts_unreadable ? null : empty(t('case.nocontacts'))));
+      section(t('case.contacts'), contactsBox));
+    drawContacts();
     drawPromise();
     drawActions(polled);
+  }
+
+  // The numbers are links only while the guard lets a call happen now;
+  // outside the borrower's contact hours, or under a cease, they are text
+  // with the guard's reason above them. Before the guard's answer, or when
+  // it could not be read, no link either (the rules panel says why): the
+  // console never invites a call the guard has not allowed.
+  function drawContacts() {
+    if (!kase) return;
+    const b = kase.borrower || {};
+    const call = guard && ((guard.channels || []).find((ch) => ch.channel === 'call') || { allowed_now: true });
+    const held = !(call && call.allowed_now);
+    const tel = (p) => telLink(p, writer, held);
+    const contacts = [];
+    for (const p of b.phones || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.phone')), tel(p)));
+    if (b.employer && (b.employer.name || b.employer.phone)) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.employer')),
+      b.employer.name || '', ' ', b.employer.phone ? tel(b.employer.phone) : ''));
+    for (const x of b.contacts || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.thirdparty')),
+      [x.name, x.relation].filter(Boolean).join(' · '), ' ', x.phone ? tel(x.phone) : ''));
+    for (const e of b.emails || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.email')), e));
+    if (b.address) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.address')), b.address, ' ',
+      writer ? mapLink(b.address, t('work.map')) : null));
+    const why = writer && call && held ? blockedText(call, guard.timezone) : null;
+    fill(contactsBox,
+      why && contacts.length ? h('p', { class: 'hold call-hold', 'data-call-hold': call.rule || '' }, why) : null,
+      // Empty for want of a reading, not of a phone: a collector must not
+      // take it for a borrower who gave none.
+      b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
+      contacts.length ? h('ul', { class: 'contacts' }, contacts) : b.contacts_unreadable ? null : empty(t('case.nocontacts')));
   }
 
   function drawPromise() {
