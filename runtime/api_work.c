@@ -261,6 +261,40 @@ static int work_top(service *svc, json_t *queues, const char *user,
 /* --- an item of My work --------------------------------------------------
  */
 
+/* Whether the card's numbers may be called now, by the guard's own
+ * decision for a call (what the case page asks): a card linked them at
+ * 23:30 while the case's Save said "not now". A guard that cannot be read
+ * says so, never "allowed": the card then shows the numbers unlinked. */
+static void item_call(service *svc, const char *case_id, json_t *item) {
+  static const char call[1][24] = {"call"};
+  policy_explanation ex;
+  rc_zone *zone = NULL;
+  rc_error err;
+  char until[40];
+  const policy_decision *d = &ex.decision;
+  const char *rule;
+  rc_error_clear(&err);
+  if (engine_guard_explain(svc->eng, case_id, call, 1, &ex, &zone, &err) !=
+      RC_OK) {
+    json_object_set_new(item, "call",
+                        json_pack("{s:b, s:s, s:n, s:n}", "allowed_now", 0,
+                                  "rule", "guard_unavailable", "next",
+                                  "timezone"));
+    return;
+  }
+  if (!zone) zone = clock_zone(engine_clock(svc->eng));
+  rule = policy_rule_name(d);
+  if (d->verdict == POLICY_DEFER)
+    clock_zone_format(zone, d->until, until, sizeof until);
+  json_object_set_new(
+      item, "call",
+      json_pack("{s:b, s:o, s:o, s:s}", "allowed_now",
+                d->verdict == POLICY_ALLOW, "rule",
+                rule ? json_string(rule) : json_null(), "next",
+                d->verdict == POLICY_DEFER ? json_string(until) : json_null(),
+                "timezone", clock_zone_name(zone)));
+}
+
 /* The case behind a task or promise as My work shows it: who, where,
  * how much, when last contacted, what was promised. */
 static int item_case(service *svc, const principal *who, const char *case_id,
@@ -293,6 +327,8 @@ static int item_case(service *svc, const principal *who, const char *case_id,
                   json_object_get(bj, "contacts_unreadable")));
     json_decref(bj);
   }
+  /* Only for whom the numbers are shown: the read role's are masked. */
+  if (!masked && b.ncontacts) item_call(svc, c.id, item);
   json_object_set_new(item, "dpd", json_integer(engine_case_dpd(svc->eng, &c)));
   json_object_set_new(item, "amount_due", json_integer(c.amount_due));
   json_object_set_new(item, "balance", json_integer(c.balance));

@@ -117,3 +117,39 @@ test('a guard that cannot be read leaves the numbers unlinked (fails closed)', a
   await page.locator('.contacts .tel-held').first().waitFor();
   assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no link on a guard not read');
 });
+
+// My work's cards carry the guard's word for a call (the API's item.call):
+// a field officer's list at 23:30 linked every number ("call before you
+// knock") with nothing to say the borrower's hours were over.
+test('at 23:30 My work\'s cards show the numbers unlinked under the reason; the API says why', async (t) => {
+  const cookie = (await h.session(s.book, 'wang.fang')).cookie;
+  const work = await h.api(s.book, '/v1/work?limit=100', { cookie });
+  assert.equal(work.status, 200, work.text);
+  const first = work.body.items.find((it) => (it.borrower.phones || []).length);
+  assert.ok(first, 'a card with a phone');
+  assert.equal(first.call.allowed_now, false, JSON.stringify(first.call));
+  assert.equal(first.call.rule, 'contact_hours');
+  assert.equal(first.call.next, `${h.addDays(s.book.today, 1)}T08:00:00+08:00`);
+  assert.equal(first.call.timezone, 'Asia/Shanghai');
+  const read = await h.api(s.book, '/v1/work?limit=100', { token: 'read' });
+  if (read.status === 200) assert.ok(read.body.items.every((it) => !('call' in it)), 'the read role\'s numbers are masked: no call');
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN', clockOffset: s.book.clockOffset });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  const card = page.locator(`.card[data-task="${first.task}"]`);
+  await card.locator('.call-hold').waitFor();
+  assert.match((await card.locator('.call-hold').textContent()).trim(), HOLD['zh-CN']);
+  assert.equal(await page.locator('.cards a[href^="tel:"]').count(), 0, 'no number on any card can be tapped');
+  assert.ok(await card.locator('.tel-held').count() > 0, 'the number is shown');
+  await h.fitsPhone(page);
+  await h.screenshot(page, 'work-cards-night-phone-zh-CN');
+});
+
+test('at 10:30 the same cards link the numbers; the API says a call may happen now', async () => {
+  const cookie = (await h.session(day, 'wang.fang')).cookie;
+  const work = await h.api(day, '/v1/work?limit=100', { cookie });
+  const first = work.body.items.find((it) => (it.borrower.phones || []).length);
+  assert.equal(first.call.allowed_now, true, JSON.stringify(first.call));
+  assert.equal(first.call.rule, null);
+  assert.equal(first.call.next, null);
+});

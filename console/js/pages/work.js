@@ -10,6 +10,7 @@ import { money, time, date, dateTime, relative, number, isoDay, zoneDay } from '
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
+import { blockedText } from '../rules.js';
 
 const phone = () => window.matchMedia('(max-width: 640px)').matches;
 const DUE_TICK_MS = 30000;
@@ -222,8 +223,19 @@ function cards(items, tab, counts, more) {
           b.address ? h('div', { class: 'addr' }, b.address, ' ', mapLink(b.address, t('work.map'))) : null,
           // The borrower's numbers, to call before knocking (a third
           // party's stay on the case page, with who they are).
-          (b.phones || []).map((ph) => h('div', { class: 'card-phone' }, telLink(ph, can('write')))),
+          // Links only while the guard lets a call happen now (it.call, as
+          // the case page asks it); else text under the reason.
+          callHold(it, b),
+          (b.phones || []).map((ph) => h('div', { class: 'card-phone' }, telLink(ph, can('write'), !(it.call && it.call.allowed_now)))),
           b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable' }, t('case.contacts.unreadable')) : null,
           h('div', { class: 'card-money' }, money(it.amount_due, it.currency)));
       }))));
+}
+
+// The guard's reason a card's numbers are not links now ("Not now: outside
+// contact hours — until 8:00 AM"), for whom they would be.
+function callHold(it, b) {
+  if (!can('write') || !(b.phones || []).length || (it.call && it.call.allowed_now)) return null;
+  const why = it.call ? blockedText(it.call, it.call.timezone) : t('rule.guard_unavailable');
+  return h('p', { class: 'hold call-hold', 'data-call-hold': (it.call && it.call.rule) || '' }, why);
 }
