@@ -205,6 +205,7 @@ enum {
   S_TASKS_PAGE_BY,
   S_TASKS_PAGE_HELD,
   S_TASKS_PAGE_CLAIMED,
+  S_TASKS_PAGE_QUEUE,
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
   S_META_DELETE,
@@ -959,6 +960,15 @@ static const char *const sql[S_COUNT] = {
         "SELECT " TASK_COLS
         " FROM tasks WHERE status = 'claimed' AND id > ?3 "
         "AND (?1 IS NULL OR queue = ?1) "
+        "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
+        "ORDER BY id LIMIT ?4",
+    /* One queue's tasks of one status (?1, ?2: the console's Reassign,
+     * a queue's open tasks), walked down tasks_queue_id from the cursor:
+     * the page above walked the book's tasks by id until it had a page of
+     * the queue's (a million cases: 74 ms, the open ones the newest). */
+    [S_TASKS_PAGE_QUEUE] =
+        "SELECT " TASK_COLS
+        " FROM tasks WHERE queue = ?1 AND status = ?2 AND id > ?3 "
         "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
         "ORDER BY id LIMIT ?4",
     /* Rows after ?2: the walk stops at the run that holds ?2 or is
@@ -7461,11 +7471,15 @@ static int sq_tasks_page(sq *st, const char *queue, const char *status,
                          const char *assignee, const char *queues,
                          int64_t after, int limit, store_row_fn fn, void *ud,
                          rc_error *err) {
-  int claimed = status && strcmp(status, "claimed") == 0;
-  sqlite3_stmt *s =
-      stmt(st, assignee  ? status ? S_TASKS_PAGE_HELD : S_TASKS_PAGE_BY
-               : claimed ? S_TASKS_PAGE_CLAIMED
-                         : S_TASKS_PAGE);
+  int which = S_TASKS_PAGE;
+  sqlite3_stmt *s;
+  if (assignee)
+    which = status ? S_TASKS_PAGE_HELD : S_TASKS_PAGE_BY;
+  else if (status && queue)
+    which = S_TASKS_PAGE_QUEUE;
+  else if (status && strcmp(status, "claimed") == 0)
+    which = S_TASKS_PAGE_CLAIMED;
+  s = stmt(st, which);
   bind_text(s, 1, queue);
   bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, after);
