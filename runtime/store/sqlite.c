@@ -8113,9 +8113,12 @@ static const char *const sim_sql[] = {
                            "FROM messages WHERE id > ?1 ORDER BY id",
     [STORE_SIM_TASKS] = "SELECT id, case_id, kind, queue, status, at "
                         "FROM tasks WHERE id > ?1 ORDER BY id",
+    /* Written as tasks_work's WHERE, so that the day's backlog reads
+     * that index of the waiting tasks alone: `status IN (...)` read
+     * every task of the copy, done ones too, each simulated day. */
     [STORE_SIM_BACKLOG] =
         "SELECT coalesce(queue, ''), count(*) FROM tasks "
-        "WHERE status IN ('open', 'claimed') GROUP BY 1 ORDER BY 1",
+        "WHERE status = 'open' OR status = 'claimed' GROUP BY 1 ORDER BY 1",
     [STORE_SIM_JOURNAL] = "SELECT case_id, at, state FROM journal "
                           "ORDER BY case_id, id",
     [STORE_SIM_PAYMENTS] = "SELECT case_id, at, amount FROM payments "
@@ -8135,6 +8138,14 @@ static const char *const sim_sql[] = {
                           "'event' AND json_extract(detail, '$.type') = "
                           "'reply' ORDER BY case_id, at",
 };
+
+int sqlite_sim_statements(void) {
+  return STORE_SIM_COUNT;
+}
+
+const char *sqlite_sim_statement_sql(int which) {
+  return which >= 0 && which < STORE_SIM_COUNT ? sim_sql[which] : NULL;
+}
 
 static int sq_scratch(sq *st) {
   /* A what-if copy dies with the run: a power cut loses nothing anyone
