@@ -63,8 +63,11 @@ int store_backup_check(const char *path, store_summary *out, rc_error *err);
  * Strings live for the call only. */
 typedef struct store_odd {
   const char *what;    /* "case", "borrower", "timer", "contacts",
-                        * "workflow", "checks" (once: the book's checks
-                        * generation as stored in id, NULL for none) */
+                        * "workflow", "parted" (a case whose case_steps
+                        * row has no case_rows row at its step_row: an
+                        * error, not a warning), "checks" (once: the
+                        * book's checks generation as stored in id, NULL
+                        * for none) */
   const char *id;      /* the id as stored (a timer's: its number;
                         * contacts': their borrower's; a workflow's: its
                         * name) */

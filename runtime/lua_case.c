@@ -164,6 +164,28 @@ static rc_time time_arg(lua_State *L, engine *eng, int idx) {
 
 static void push_borrower(lua_State *L, engine *eng, const char *id);
 
+/* A name the core keeps as C text (an event, a queue, a task kind, a
+ * channel, a template): Lua strings may hold a NUL, which would cut it
+ * there ('phone\0x' kept as 'phone', a rule checked on the part only).
+ * Refused as the script's error naming what; NULL (not a string) is
+ * passed on. */
+static const char *name_at(lua_State *L, int idx, const char *what) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  const char *nul = s ? memchr(s, '\0', len) : NULL;
+  if (nul)
+    luaL_error(L,
+               "%s holds a NUL byte (at byte %d of %d): a name is kept as "
+               "text, which ends at a NUL",
+               what, (int)(nul - s) + 1, (int)len);
+  return s;
+}
+
+static const char *name_arg(lua_State *L, int idx, const char *what) {
+  luaL_checkstring(L, idx);
+  return name_at(L, idx, what);
+}
+
 /* Text a person will read: valid UTF-8 without NUL (or control bytes
  * other than tab and newlines), at most max bytes. Raises naming what. */
 static const char *text_arg(lua_State *L, int idx, const char *what,
@@ -539,7 +561,7 @@ static void timer_tail(lua_State *L, int idx, char **data, int *keep) {
 }
 
 static int add_timer(lua_State *L, lcase *lc, rc_time due, int event_idx) {
-  const char *event = luaL_checkstring(L, event_idx);
+  const char *event = name_arg(L, event_idx, "the timer's event");
   char *data;
   int keep, rc;
   rc_error err;
@@ -592,7 +614,8 @@ static int case_cancel(lua_State *L) {
   lcase *lc = check_case(L, 1);
   int n = 0;
   rc_error err;
-  if (engine_cancel(lc->eng, lc->id, luaL_checkstring(L, 2), &n, &err))
+  if (engine_cancel(lc->eng, lc->id, name_arg(L, 2, "case:cancel: the event"),
+                    &n, &err))
     raise_error(L, &err);
   lua_pushinteger(L, n);
   return 1;
@@ -658,7 +681,8 @@ static int case_tag(lua_State *L) {
 static int case_assign(lua_State *L) {
   lcase *lc = check_case(L, 1);
   rc_error err;
-  if (engine_assign(lc->eng, lc->id, luaL_checkstring(L, 2), &err))
+  if (engine_assign(lc->eng, lc->id, name_arg(L, 2, "case:assign: the queue"),
+                    &err))
     raise_error(L, &err);
   return 0;
 }
@@ -674,7 +698,7 @@ static int case_note(lua_State *L) {
 
 static int case_variant(lua_State *L) {
   lcase *lc = check_case(L, 1);
-  const char *experiment = luaL_checkstring(L, 2);
+  const char *experiment = name_arg(L, 2, "case:variant: the experiment");
   const char *arms[32];
   int weights[32], n = 0, rc;
   char arm[64];
@@ -686,7 +710,7 @@ static int case_variant(lua_State *L) {
     if (lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1) ||
         lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 1000000)
       return luaL_error(L, "case:variant: arms are { A = 50, B = 50 }");
-    arms[n] = lua_tostring(L, -2);
+    arms[n] = name_at(L, -2, "case:variant: an arm");
     weights[n++] = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
@@ -1197,8 +1221,8 @@ static const template_plan *send_plan(lua_State *L, script *sc, int text) {
 /* case:send(channel, template [, vars] [, { to = ... }]) */
 static int case_send(lua_State *L) {
   lcase *lc = check_case(L, 1);
-  const char *channel = luaL_checkstring(L, 2);
-  const char *name = luaL_checkstring(L, 3);
+  const char *channel = name_arg(L, 2, "case:send: the channel");
+  const char *name = name_arg(L, 3, "case:send: the template");
   const char *to = NULL, *text, *locale, *recipient, *lang;
   const script *sc = engine_script(lc->eng);
   const script *own = script_of(L); /* the state's own, for its registry */
@@ -1215,10 +1239,10 @@ static int case_send(lua_State *L) {
    * of its table, and it is read after the rendering. */
   if (lua_istable(L, 5)) {
     lua_getfield(L, 5, "to");
-    to = lua_tostring(L, -1);
+    to = name_at(L, -1, "case:send: to");
   } else if (vars && lua_getfield(L, 4, "to") == LUA_TSTRING) {
     /* send(ch, tpl, { to = "employer" }) with no vars */
-    to = lua_tostring(L, -1);
+    to = name_at(L, -1, "case:send: to");
   } else if (vars) {
     lua_pop(L, 1);
   }
@@ -1551,7 +1575,7 @@ static int case_plan(lua_State *L) {
 /* case:task(kind, { queue =, due =, assignee =, keep =, ...fields }) */
 static int case_task(lua_State *L) {
   lcase *lc = check_case(L, 1);
-  const char *kind = luaL_checkstring(L, 2);
+  const char *kind = name_arg(L, 2, "case:task: the kind");
   const char *queue = NULL, *assignee = NULL;
   rc_time due = 0;
   int keep = 0, rc;
@@ -1562,9 +1586,9 @@ static int case_task(lua_State *L) {
     json_t *j;
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_getfield(L, 3, "queue");
-    queue = lua_tostring(L, -1);
+    queue = name_at(L, -1, "case:task: queue");
     lua_getfield(L, 3, "assignee");
-    assignee = lua_tostring(L, -1);
+    assignee = name_at(L, -1, "case:task: assignee");
     lua_getfield(L, 3, "keep");
     keep = lua_toboolean(L, -1);
     if (lua_getfield(L, 3, "due") != LUA_TNIL) due = time_arg(L, lc->eng, -1);

@@ -501,6 +501,7 @@ typedef struct odd_seen {
                * they did not load) */
   const rc_errlist *problems; /* what check found in them (NULL: none) */
   int64_t ids, ids_more, timers, timers_more, contacts, contacts_more;
+  int64_t parted, parted_more; /* cases parted by hand: check fails */
 } odd_seen;
 
 /* An id as a path segment (RFC 3986 unreserved kept), for the routes
@@ -633,6 +634,21 @@ static void odd_say(void *ud, const store_odd *o) {
              db, shown(o->id, id, sizeof id));
     return;
   }
+  if (strcmp(o->what, "parted") == 0) {
+    /* Not a warning: tick, import and migrate-store refuse such a book
+     * (its case's timer, its import row, the move), so check does too. */
+    if (seen->parted++ >= ODD_SHOWN) {
+      seen->parted_more++;
+      return;
+    }
+    printf(
+        "%s: case \"%s\" has a case_steps row but no case_rows row at "
+        "its step_row (edited by hand?): set that case_rows row's "
+        "step_row to its case_steps row's (docs/cli.md); until then "
+        "tick, import and migrate-store refuse it\n",
+        db, shown(o->id, id, sizeof id));
+    return;
+  }
   if (strcmp(o->what, "workflow") == 0) {
     /* A version bumped and the old file dropped: its cases would wait
      * unworked with no word from a tick or the service. */
@@ -686,8 +702,9 @@ static void odd_say(void *ud, const store_odd *o) {
 }
 
 /* The book's odd things, said; a book that is not there is not looked
- * at unless --db named it. Warnings, never a refusal: serve runs such a
- * book as before. */
+ * at unless --db named it. Warnings, not a refusal: serve runs such a
+ * book as before; but a case parted by hand fails the check, as tick,
+ * import and migrate-store refuse the book for it. */
 static int check_book(const args *a, const char *dir, const char *db,
                       script *sc, const rc_errlist *problems) {
   odd_seen seen = {.db = db, .sc = sc, .problems = problems};
@@ -714,6 +731,14 @@ static int check_book(const args *a, const char *dir, const char *db,
   if (seen.contacts_more)
     printf("warning: %s: %lld more borrowers like these\n", name,
            (long long)seen.contacts_more);
+  if (seen.parted_more)
+    printf("%s: %lld more cases like these\n", name,
+           (long long)seen.parted_more);
+  if (seen.parted) {
+    fprintf(stderr, "recoup: %s: %lld case%s parted by hand\n", name,
+            (long long)seen.parted, seen.parted == 1 ? "" : "s");
+    return EXIT_FAILED;
+  }
   return EXIT_DONE;
 }
 

@@ -931,6 +931,16 @@ static int run_migrate(lua_State *L) {
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
     return luaL_error(L, "migrate returned a %s; return a state name or nil",
                       luaL_typename(L, -1));
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t len;
+    const char *to = lua_tolstring(L, -1, &len);
+    /* Kept as text, a NUL would cut it: 'call\0x' read as 'call'. */
+    if (strlen(to) != len)
+      return luaL_error(L,
+                        "migrate returned a state name holding a NUL byte "
+                        "(at byte %d of %d)",
+                        (int)strlen(to) + 1, (int)len);
+  }
   return 1;
 }
 
@@ -1388,8 +1398,16 @@ static int run_handler(lua_State *L) {
                          "returned a %s; return a state name or nil",
                          luaL_typename(L, -1));
   if (lua_isstring(L, -1)) {
-    const char *to = lua_tostring(L, -1);
+    size_t len;
+    const char *to = lua_tolstring(L, -1, &len);
     script_state info;
+    /* Kept as text, a NUL would cut it: 'call\0x' read as 'call', a
+     * state of the workflow, and the case moved there. */
+    if (strlen(to) != len)
+      return handler_error(L, fn, call,
+                           "returned a state name holding a NUL byte (at "
+                           "byte %d of %d)",
+                           (int)strlen(to) + 1, (int)len);
     if (lua_getfield(L, wf + 1, to) != LUA_TTABLE)
       return handler_error(L, fn, call,
                            "returned '%s', which is not a state of workflow "

@@ -707,6 +707,67 @@ static void note_task_queue(void *ud, const source_call *c) {
   }
 }
 
+/* A name written with a NUL in it ("phone\0x", "\x00", "\u{0}"): the
+ * core keeps names as text, which ends at the NUL, and the run refuses
+ * it (lua_case.c name_at), so each case reaching it would be set aside.
+ * Not a finding of a generation: the name the core would have kept is
+ * another than the script's (a task of queue phone, a text by sms). */
+typedef struct nul_arg {
+  const char *method;
+  int arg;          /* the argument, from 0 */
+  const char *key;  /* a key of that argument's table literal, or NULL */
+  const char *what; /* as the run says it */
+} nul_arg;
+
+static const nul_arg nul_args[] = {
+    {"after", 1, NULL, "the timer's event"},
+    {"at", 1, NULL, "the timer's event"},
+    {"at_dpd", 1, NULL, "the timer's event"},
+    {"cancel", 0, NULL, "case:cancel: the event"},
+    {"assign", 0, NULL, "case:assign: the queue"},
+    {"variant", 0, NULL, "case:variant: the experiment"},
+    {"send", 0, NULL, "case:send: the channel"},
+    {"send", 1, NULL, "case:send: the template"},
+    {"send", 2, "to", "case:send: to"},
+    {"send", 3, "to", "case:send: to"},
+    {"task", 0, NULL, "case:task: the kind"},
+    {"task", 1, "queue", "case:task: queue"},
+    {"task", 1, "assignee", "case:task: assignee"},
+};
+
+typedef struct nul_scan {
+  send_scan *s;
+  const char *method;
+} nul_scan;
+
+static void check_nul_call(void *ud, const source_call *c) {
+  const nul_scan *n = ud;
+  for (size_t i = 0; i < sizeof nul_args / sizeof nul_args[0]; i++) {
+    const nul_arg *a = &nul_args[i];
+    const source_arg *v = &c->args[a->arg];
+    int nul = 0;
+    if (strcmp(a->method, n->method) != 0 || a->arg >= c->nargs) continue;
+    if (!a->key && v->kind == SOURCE_STRING)
+      nul = v->nul;
+    else if (a->key && v->kind == SOURCE_TABLE)
+      nul = source_table_string_nul(n->s->src, v->table, a->key);
+    if (nul)
+      check_error(n->s->sc, n->s->file, c->line,
+                  "%s holds a NUL byte (at byte %d): a name is kept as "
+                  "text, which ends at a NUL",
+                  a->what, nul);
+  }
+}
+
+static void check_nuls(send_scan *s) {
+  static const char *const methods[] = {"after",  "at",      "at_dpd", "cancel",
+                                        "assign", "variant", "send",   "task"};
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    nul_scan n = {s, methods[i]};
+    source_each_call(s->src, methods[i], check_nul_call, &n);
+  }
+}
+
 void check_sends(script *sc) {
   lua_State *L = sc->L;
   int n;
@@ -722,6 +783,7 @@ void check_sends(script *sc) {
       source_each_call(s.src, "send", check_send, &s);
       source_each_call(s.src, "task", note_task_queue, &s);
       source_each_method(s.src, "case", check_case_method, &s);
+      check_nuls(&s);
     } else {
       unseen_queue_at(L, s.file, 0);
     }

@@ -18,6 +18,7 @@ enum { T_NAME, T_STRING, T_NUMBER, T_OP };
 typedef struct token {
   int type, line;
   char *text; /* the name, the operator, or the string's contents */
+  int nul;    /* a string: 1 + the byte of its first NUL ("\0"), or 0 */
 } token;
 
 typedef struct field {
@@ -27,6 +28,7 @@ typedef struct field {
   char *str;       /* the value when it is one string literal (borrowed) */
   int child;       /* the value when it is one constructor, else -1 */
   int literal_key; /* 0 for [expr] = v that is not a string */
+  int str_nul;     /* str's token's nul */
 } field;
 
 struct source {
@@ -59,8 +61,76 @@ static int push_token(source *s, int *cap, int type, int line, const char *text,
   t->text[n] = '\0';
   t->type = type;
   t->line = line;
+  t->nul = 0;
+  for (size_t i = 0; type == T_STRING && i < n && !t->nul; i++)
+    if (!text[i]) t->nul = (int)i + 1;
   s->ntoks++;
   return 1;
+}
+
+/* Appends code point c as UTF-8 (Lua's \u{XXX}, up to 2^31). */
+static size_t utf8_put(char *out, unsigned long c) {
+  if (c < 0x80) {
+    out[0] = (char)c;
+    return 1;
+  }
+  if (c < 0x800) {
+    out[0] = (char)(0xc0 | c >> 6);
+    out[1] = (char)(0x80 | (c & 0x3f));
+    return 2;
+  }
+  if (c < 0x10000) {
+    out[0] = (char)(0xe0 | c >> 12);
+    out[1] = (char)(0x80 | (c >> 6 & 0x3f));
+    out[2] = (char)(0x80 | (c & 0x3f));
+    return 3;
+  }
+  out[0] = (char)(0xf0 | (c >> 18 & 0x07));
+  out[1] = (char)(0x80 | (c >> 12 & 0x3f));
+  out[2] = (char)(0x80 | (c >> 6 & 0x3f));
+  out[3] = (char)(0x80 | (c & 0x3f));
+  return 4;
+}
+
+/* One escape of a quoted string at p (after its backslash), its bytes
+ * into out as Lua reads them (\0, \x00 and \u{0} are a NUL, which a
+ * name must not hold); returns the rest of the source. */
+static const char *unescape(const char *p, char *out, size_t *n, int *line) {
+  static const char plain[] = "abfnrtv", as[] = "\a\b\f\n\r\t\v";
+  const char *k = strchr(plain, *p);
+  if (*p && k) {
+    out[(*n)++] = as[k - plain];
+    return p + 1;
+  }
+  if (isdigit((unsigned char)*p)) {
+    int v = 0;
+    for (int i = 0; i < 3 && isdigit((unsigned char)*p); i++)
+      v = v * 10 + (*p++ - '0');
+    out[(*n)++] = (char)v;
+    return p;
+  }
+  if (*p == 'x' && isxdigit((unsigned char)p[1]) &&
+      isxdigit((unsigned char)p[2])) {
+    char hex[3] = {p[1], p[2], 0};
+    out[(*n)++] = (char)strtol(hex, NULL, 16);
+    return p + 3;
+  }
+  if (p[0] == 'u' && p[1] == '{') {
+    char *end;
+    unsigned long c = strtoul(p + 2, &end, 16);
+    if (*end == '}' && end > p + 2 && c < 0x200000) {
+      *n += utf8_put(out + *n, c);
+      return end + 1;
+    }
+  }
+  if (*p == 'z') { /* skips the white space after it, newlines too */
+    for (p++; isspace((unsigned char)*p); p++)
+      if (*p == '\n') (*line)++;
+    return p;
+  }
+  if (*p == '\n') (*line)++;
+  out[(*n)++] = *p;
+  return p + 1;
 }
 
 /* "[[", "[==[": the level of a long bracket at p, or -1. */
@@ -118,10 +188,7 @@ static int tokenize(source *s, const char *p) {
       if (!buf) return 0;
       while (*p && *p != quote && *p != '\n') {
         if (*p == '\\' && p[1]) {
-          p++;
-          if (*p == '\n') line++;
-          buf[n++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
-          p++;
+          p = unescape(p + 1, buf, &n, &line);
         } else {
           buf[n++] = *p++;
         }
@@ -244,7 +311,7 @@ static int parse_table(source *s, int open, int *fcap) {
   s->table_tok[t] = open;
   if (close < 0) close = s->ntoks;
   while (i < close) {
-    field f = {t, NULL, 0, NULL, -1, 1};
+    field f = {t, NULL, 0, NULL, -1, 1, 0};
     int v, end;
     if (is_op(s, i, "[") && s->match[i] > i && is_op(s, s->match[i] + 1, "=")) {
       int k = i + 1;
@@ -264,8 +331,10 @@ static int parse_table(source *s, int open, int *fcap) {
     end = skip_expr(s, v, close);
     if (is_op(s, v, "{") && s->match[v] + 1 == end)
       f.child = parse_table(s, v, fcap);
-    else if (s->toks[v].type == T_STRING && end == v + 1)
+    else if (s->toks[v].type == T_STRING && end == v + 1) {
       f.str = s->toks[v].text;
+      f.str_nul = s->toks[v].nul;
+    }
     if (!add_field(s, fcap, &f)) return t;
     i = end + 1;
   }
@@ -389,6 +458,7 @@ void source_each_call(const source *s, const char *method,
       if (end == a + 1 && s->toks[a].type == T_STRING) {
         arg->kind = SOURCE_STRING;
         arg->str = s->toks[a].text;
+        arg->nul = s->toks[a].nul;
       } else if (end == a + 1 && is_name(s, a, "nil")) {
         arg->kind = SOURCE_NIL;
       } else if (is_op(s, a, "{") && s->match[a] + 1 == end) {
@@ -424,6 +494,11 @@ int source_table_has(const source *s, int t, const char *key) {
 const char *source_table_string(const source *s, int t, const char *key) {
   const field *f = field_of(s, t, key);
   return f ? f->str : NULL;
+}
+
+int source_table_string_nul(const source *s, int t, const char *key) {
+  const field *f = field_of(s, t, key);
+  return f && f->str ? f->str_nul : 0;
 }
 
 /* Edit distance on bytes, a swap of two neighbours counting as one edit

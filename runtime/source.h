@@ -29,7 +29,9 @@ int source_string_line(const source *s, const char *value);
 /* One literal argument of a method call. */
 typedef struct source_arg {
   enum { SOURCE_OTHER, SOURCE_STRING, SOURCE_NIL, SOURCE_TABLE } kind;
-  const char *str; /* SOURCE_STRING */
+  const char *str; /* SOURCE_STRING (up to its first NUL, if any) */
+  int nul;         /* SOURCE_STRING: 1 + the byte of its first NUL ("\0",
+                    * "\x00", "\u{0}"), or 0 */
   int table;       /* SOURCE_TABLE: for source_table_* */
 } source_arg;
 
@@ -56,6 +58,8 @@ int source_table_has(const source *s, int t, const char *key);
 /* The value of key in table t when it is one string literal; NULL
  * otherwise (no such key, or a value only a run can tell). */
 const char *source_table_string(const source *s, int t, const char *key);
+/* That value's first NUL, 1-based (0: none, or no such string). */
+int source_table_string_nul(const source *s, int t, const char *key);
 
 /* The candidate nearest to name by edit distance, when it is near enough
  * to be a slip of the keyboard (a third of the name's length, at most 3);

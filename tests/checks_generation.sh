@@ -416,4 +416,23 @@ sqlite3 "$work/old.db" "SELECT error FROM cases WHERE id = 'L2'" |
 [ "$(sqlite3 "$work/old.db" "SELECT count(*) FROM tasks WHERE case_id = 'L1'")" = 1 ] ||
   fail "the task made before is gone"
 ok
+# A name written with a NUL ("phone\0x") is cut there where the core
+# keeps it: the run refuses it, and check names it whatever the book
+# (not a finding of a generation). On b365a5a check passed both.
+cat >"$work/inst/workflows/w.lua" <<'LUA'
+return recoup.workflow {
+  name = "w", version = 1, initial = "open",
+  states = { open = { enter = function(case)
+    case:task("call", { queue = "phone\0x" })
+    case:send("sms\x00", "hi")
+  end } },
+}
+LUA
+"$recoup" check "$work/inst" >"$work/out" 2>"$work/err" && fail "check passed names holding a NUL"
+grep -q "w.lua:4: case:task: queue holds a NUL byte (at byte 6): a name is kept as text, which ends at a NUL" "$work/err" ||
+  fail "check does not name the queue holding a NUL"
+grep -q "w.lua:5: case:send: the channel holds a NUL byte (at byte 4)" "$work/err" ||
+  fail "check does not name the channel holding a NUL"
+grep -q "NUL byte.*\\[checks generation" "$work/err" && fail "a NUL in a name is said as a finding of a generation"
+ok
 echo "ok: $pass checks"

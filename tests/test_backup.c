@@ -747,6 +747,52 @@ static void test_check_names_open_cases_on_a_version_not_loaded(
   assert_null(strstr(r->out, "version 8,"));
 }
 
+/* A case parted by hand (its case_steps row deleted and inserted again,
+ * so that no case_rows row is at its new step_row) is one tick, import
+ * and migrate-store refuse, naming it: `recoup check --db` names it too
+ * and exits 1. On b365a5a it said nothing and exited 0. */
+static void test_check_refuses_a_case_parted_by_hand(void **state) {
+  char book[700];
+  sqlite3 *db;
+  run *r;
+  (void)state;
+  hand_edited_book(book, sizeof book, "parted.db",
+                   "INSERT INTO borrowers(id) VALUES ('B1');"
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at) VALUES "
+                   "('P1', 'B1', 'pay', 1, 'new', 'USD', 0), "
+                   "('P2', 'B1', 'pay', 1, 'new', 'USD', 0);"
+                   "CREATE TABLE k AS SELECT * FROM case_steps WHERE id = "
+                   "'P1';"
+                   "DELETE FROM case_steps WHERE id = 'P1';"
+                   "INSERT INTO case_steps SELECT id, state, closed, "
+                   "outcome, timer_keys, journal_last, tasks_open, "
+                   "message_last, NULL FROM k;"
+                   "DROP TABLE k");
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 1, "parted.db: 1 case parted by hand\n");
+  if (!strstr(r->out,
+              "parted.db: case \"P1\" has a case_steps row but no "
+              "case_rows row at its step_row (edited by hand?): set "
+              "that case_rows row's step_row to its case_steps "
+              "row's (docs/cli.md); until then tick, import and "
+              "migrate-store refuse it\n"))
+    fail_msg("check said: %s", r->out);
+  assert_null(strstr(r->out, "\"P2\""));
+  /* Mended as the message says: ok again. */
+  assert_int_equal(sqlite3_open(book, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "UPDATE case_rows SET step_row = (SELECT step_row FROM "
+                   "case_steps WHERE id = 'P1') WHERE id = 'P1'",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  r = recoup("check", srv.dir, "--db", book, NULL);
+  expect_run(r, 0, ": ok (Bak, UTC, 1 workflow)\n");
+  assert_null(strstr(r->out, "has a case_steps row"));
+}
+
 /* `recoup check --db` on what is no book it can read: a FIFO (on 08d9c56
  * check waited in the open until something wrote to it, for ever; here a
  * writer that closes at once lets the old run end, and the run's own end
@@ -1059,6 +1105,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_check_names_contacts_the_table_does_not_hold),
       cmocka_unit_test(test_check_names_open_cases_on_a_version_not_loaded),
       cmocka_unit_test(test_check_refuses_what_is_no_book),
+      cmocka_unit_test(test_check_refuses_a_case_parted_by_hand),
       cmocka_unit_test(test_check_names_a_book_held_by_a_first_import),
       cmocka_unit_test(
           test_a_backup_of_a_book_an_import_has_not_filled_is_refused),

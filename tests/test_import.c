@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -16,6 +17,35 @@
 
 #include "case_input.h"
 #include "import.h"
+
+/* The scratch directories the tests made (/tmp/recoup-import-XXXXXX),
+ * removed whole when the group ends: a test that fails between making
+ * its book and removing it, or a side file it does not name (a rollback
+ * journal, a lock), left one behind with its book.db. */
+enum { SCRATCH_MAX = 64 };
+static char scratch[SCRATCH_MAX][32];
+static int nscratch;
+
+static void scratch_dir(char *dir) {
+  assert_non_null(mkdtemp(dir));
+  if (nscratch < SCRATCH_MAX)
+    snprintf(scratch[nscratch++], sizeof scratch[0], "%s", dir);
+}
+
+static int remove_one(const char *path, const struct stat *sb, int flag,
+                      struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+static int remove_scratch(void **state) {
+  (void)state;
+  for (int i = 0; i < nscratch; i++)
+    nftw(scratch[i], remove_one, 8, FTW_DEPTH | FTW_PHYS);
+  nscratch = 0;
+  return 0;
+}
 
 static engine *open_mem(void) {
   engine_options opts = {FIXTURES "/basic", ":memory:", 1, 0, 1, 0};
@@ -1319,7 +1349,7 @@ static void test_long_rows_in_flight_are_bounded_by_bytes(void **state) {
     fprintf(f, "L%d,B%d,1000,1000,2026-01-01,%s\n", i, i, note);
   free(note);
   rewind(f);
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   getrusage(RUSAGE_SELF, &before);
@@ -1362,7 +1392,7 @@ static void test_opened_handlers_leave_the_book_as_the_queue_did(void **st) {
   engine *eng;
   char *got, *want;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   eng = import_into(db, FIXTURES "/import_opened/portfolio.csv", &stats);
   assert_int_equal(stats.opened, 40);
@@ -1410,7 +1440,7 @@ static void test_an_unchanged_reimport_writes_nothing(void **st) {
   store_borrower b;
   int before;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(same, sizeof same, "%s/same.csv", dir);
   snprintf(changed, sizeof changed, "%s/changed.csv", dir);
@@ -1506,7 +1536,7 @@ static void import_fresh_traced(char *dir, char *db, char *csv,
   engine_options opts = {FIXTURES "/import_fresh", db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, 64, "%s/book.db", dir);
   snprintf(csv, 64, "%s/new.csv", dir);
   write_text(csv, rows);
@@ -1622,7 +1652,7 @@ static void test_an_opened_row_is_kept_short_and_reads_whole(void **st) {
   sqlite3 *book;
   sqlite3_stmt *s;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   write_text(csv,
@@ -1900,7 +1930,7 @@ static void import_refused_saying(const char *trigger, const char *fail,
   char *rows = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&rows, &size);
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   fputs("id,borrower_id,borrower_name,phone,balance,amount_due,due_date,fail\n",
@@ -2023,7 +2053,7 @@ static void test_a_trigger_naming_no_column_refuses_the_book(void **st) {
   engine *eng = NULL;
   sqlite3 *book;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   engine_close(eng);
@@ -2070,7 +2100,7 @@ static void test_a_book_without_one_of_its_triggers_is_refused(void **st) {
   sqlite3_stmt *s;
   int n = 0;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   assert_int_equal(engine_open(&eng, &opts, &errors), RC_OK);
   engine_close(eng);
@@ -2287,7 +2317,7 @@ static void test_a_first_import_writes_the_book_not_the_wal(void **st) {
   char dir[] = "/tmp/recoup-import-XXXXXX", db[64], csv[64];
   sqlite3 *raw;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   write_cases(csv, 0, 3000);
@@ -2322,7 +2352,7 @@ static void test_a_first_import_beside_a_reader_goes_through_the_wal(
   sqlite3 *reader;
   sqlite3_stmt *s;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   snprintf(wal, sizeof wal, "%s-wal", db);
@@ -2360,7 +2390,7 @@ static engine *open_counted(char *dir, char *db, char *csv,
   engine_options opts = {fixture, db, 1, 1767574800000, 1, 0};
   rc_errlist errors = {0};
   engine *eng = NULL;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, 64, "%s/book.db", dir);
   snprintf(csv, 64, "%s/new.csv", dir);
   count_statement = count;
@@ -2617,7 +2647,7 @@ static void test_an_import_alone_skips_the_key_checks(void **st) {
   import_stats stats;
   engine *eng = NULL;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   write_text(csv,
@@ -2685,7 +2715,7 @@ static void test_an_import_refused_at_its_begin_leaves_the_keys_on(void **st) {
   engine *eng = NULL;
   sqlite3 *holder;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   write_text(csv,
@@ -2734,7 +2764,7 @@ static void test_an_import_is_not_blamed_for_an_older_broken_row(void **st) {
   sqlite3 *raw;
   sqlite3_stmt *s;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/new.csv", dir);
   write_text(csv,
@@ -2785,7 +2815,7 @@ static void test_cases_past_the_holding_limit_leave_the_same_book(void **st) {
   char *got, *want;
   FILE *f;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/late.csv", dir);
   setenv("RECOUP_IMPORT_HOLD_BYTES", "1000", 1);
@@ -3403,7 +3433,7 @@ static void test_a_contacts_copy_that_does_not_read_sends_nothing(void **st) {
   import_stats stats;
   sqlite3 *book;
   (void)st;
-  assert_non_null(mkdtemp(dir));
+  scratch_dir(dir);
   snprintf(db, sizeof db, "%s/book.db", dir);
   snprintf(csv, sizeof csv, "%s/first.csv", dir);
   write_text(csv,
@@ -3538,5 +3568,5 @@ int main(void) {
       cmocka_unit_test(test_a_contacts_copy_that_does_not_read_sends_nothing),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, NULL, remove_scratch);
 }

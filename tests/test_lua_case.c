@@ -258,6 +258,23 @@ static const probe_def probes[] = {
      "for _, o in ipairs(case.borrower:cases()) do "
      "if o.id ~= case.id then o:set('x', 1) end end"},
     {"not_a_case", "case.set({}, 'k', 1)"},
+    /* Names holding a NUL, which the core keeps as text: on b365a5a each
+     * was cut there ('phone\0x' a task of queue phone, 'sms\0x' sent by
+     * sms, 'closed\0x' moved the case to closed). */
+    {"nul_event", "local e = 'ring\\0x' case:after('2d', e)"},
+    {"nul_cancel", "local e = 'ring\\0' case:cancel(e)"},
+    {"nul_assign", "local q = 'phone\\0x' case:assign(q)"},
+    {"nul_kind", "local k = 'call\\0x' case:task(k, { queue = 'phone' })"},
+    {"nul_queue", "local q = 'phone\\0x' case:task('call', { queue = q })"},
+    {"nul_assignee",
+     "local a = 'li.wei\\0x' case:task('call', { queue = 'phone', assignee "
+     "= a })"},
+    {"nul_channel", "local c = 'sms\\0x' case:send(c, 'hello')"},
+    {"nul_to", "local o = 'son\\0x' case:send('sms', 'hello', { to = o })"},
+    {"nul_experiment",
+     "local x = 'exp\\0x' case:variant(x, { A = 50, B = 50 })"},
+    {"nul_arm", "case:variant('exp', { ['A\\0x'] = 50, B = 50 })"},
+    {"nul_state", "return 'closed\\0x'"},
     /* a handler that wrote, then passed a bad argument */
     {"write_then_raise",
      "case:set('a', 1) case:tag('t') case:note('n') "
@@ -296,7 +313,8 @@ static void write_workflow(void) {
            "            ['Call Back'] = { outcomes = { done = {} } } },\n"
            "  states = {\n"
            "    open = { on = {\n"
-           "      probe = function(case, ev) probes[ev.probe](case, ev) end,\n"
+           "      probe = function(case, ev) return probes[ev.probe](case, ev) "
+           "end,\n"
            "      ring = function() end } },\n"
            "    closed = { final = true },\n"
            "  },\n"
@@ -751,6 +769,31 @@ static void test_task_queue_out_of_the_rule_is_refused(void **state) {
   assert_int_equal(ok("task_queue_computed_ok").tasks, 1);
 }
 
+/* A name holding a NUL (an event, a queue, a task kind, an assignee, a
+ * channel, a recipient, an experiment or arm, a state returned) is the
+ * script's error naming it, nothing of the step kept. On b365a5a each
+ * was cut at the NUL and used: a task in queue phone, a text by sms, the
+ * case moved to closed. */
+static void test_a_name_holding_a_nul_is_refused(void **state) {
+  (void)state;
+  refused("nul_event", "the timer's event holds a NUL byte (at byte 5 of 6)",
+          NULL);
+  refused("nul_cancel", "case:cancel: the event holds a NUL byte", NULL);
+  refused("nul_assign", "case:assign: the queue holds a NUL byte", NULL);
+  refused("nul_kind", "case:task: the kind holds a NUL byte (at byte 5", NULL);
+  refused("nul_queue", "case:task: queue holds a NUL byte (at byte 6 of 7)",
+          NULL);
+  refused("nul_assignee", "case:task: assignee holds a NUL byte", NULL);
+  refused("nul_channel", "case:send: the channel holds a NUL byte", NULL);
+  refused("nul_to", "case:send: to holds a NUL byte", NULL);
+  refused("nul_experiment", "case:variant: the experiment holds a NUL", NULL);
+  refused("nul_arm", "case:variant: an arm holds a NUL byte", NULL);
+  refused("nul_state",
+          "handler for 'probe' in state 'open' returned a state name holding "
+          "a NUL byte (at byte 7 of 8)",
+          NULL);
+}
+
 /* --- messages ------------------------------------------------------------- */
 
 static void test_send_queues_a_message(void **state) {
@@ -1196,6 +1239,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_task_queue_out_of_the_rule_is_refused, open_engine,
           close_engine),
+      cmocka_unit_test_setup_teardown(test_a_name_holding_a_nul_is_refused,
+                                      open_engine, close_engine),
       cmocka_unit_test_setup_teardown(test_send_queues_a_message, open_engine,
                                       close_engine),
       cmocka_unit_test_setup_teardown(test_send_arguments_are_refused_by_name,

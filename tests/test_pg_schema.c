@@ -1030,6 +1030,39 @@ static void test_a_version_18_books_claimed_tasks_are_found_by_index(
                    3);
 }
 
+/* A book of version 20 finds a queue's tasks of one status in id order
+ * (GET /v1/tasks?queue=phone&status=open, the console's Reassign) down
+ * tasks_queue_id once started by this recoup: the page walked the
+ * book's tasks by id before (b365a5a). */
+static void test_a_version_20_books_queue_tasks_are_found_by_index(
+    void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 20, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO tasks(case_id, kind, queue, status, at) "
+                   "SELECT 'C1', 'call', CASE WHEN i % 2 = 0 THEN 'phone' "
+                   "ELSE 'field' END, CASE WHEN i % 3 = 0 THEN 'open' "
+                   "ELSE 'done' END, i FROM generate_series(1, 3000) i;"
+                   "SET enable_seqscan = off"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  /* A page of a queue's many open tasks: in id order from the index,
+   * not all of them read from tasks_queue (due order) and sorted. */
+  PQclear(pgt_exec(f->c, "ANALYZE tasks"));
+  assert_true(plan_names(f->c,
+                         "EXPLAIN SELECT id FROM tasks WHERE queue = 'phone' "
+                         "AND status = 'open' AND id > 0 ORDER BY id LIMIT "
+                         "50",
+                         "tasks_queue_id"));
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM tasks WHERE queue = "
+                             "'phone' AND status = 'open'"),
+                   500);
+}
+
 /* A version 18 book's payments carry no currency and its Overview
  * balances add currencies together; the next start gives each payment
  * its case's currency and counts the balances each currency apart (a
@@ -1149,6 +1182,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_18_books_money_is_kept_by_currency, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_20_books_queue_tasks_are_found_by_index, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4811,10 +4811,15 @@ static int op_tasks_page(store *s, const char *queue, const char *status,
                          int64_t after, int limit, store_row_fn fn, void *ud,
                          rc_error *err) {
   args a = {0};
-  /* What people hold now, anyone's: down tasks_claimed, which holds only
-   * those (the status in the statement, as the partial index says it). */
+  /* One queue's tasks of a status (the console's Reassign): down
+   * tasks_queue_id in id order, both in the statement. What people hold
+   * now, anyone's: down tasks_claimed, which holds only those (the
+   * status in the statement, as the partial index says it). */
   const char *sql =
-      !assignee && status && strcmp(status, "claimed") == 0
+      !assignee && status && queue
+          ? "SELECT " TASK_COLS
+            " FROM tasks WHERE queue = $1 AND status = $2 " TASKS_WHERE
+      : !assignee && status && strcmp(status, "claimed") == 0
           ? "SELECT " TASK_COLS
             " FROM tasks WHERE status = 'claimed' AND $2::text IS NOT "
             "NULL " TASKS_WHERE

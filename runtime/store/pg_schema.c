@@ -840,6 +840,11 @@ static const char *const migrations[] = {
     "      sign * c.balance);"
     "  END IF;"
     "END $$;",
+    /* 21: a queue's tasks of one status in id order (GET
+     * /v1/tasks?queue=&status=, the console's Reassign), as SQLite's 35:
+     * tasks_queue gives them in due order, and the page walked the
+     * book's tasks by id. */
+    "CREATE INDEX IF NOT EXISTS tasks_queue_id ON tasks(queue, status, id);",
 };
 #undef BYTES
 

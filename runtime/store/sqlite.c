@@ -205,6 +205,7 @@ enum {
   S_TASKS_PAGE_BY,
   S_TASKS_PAGE_HELD,
   S_TASKS_PAGE_CLAIMED,
+  S_TASKS_PAGE_QUEUE,
   S_JOURNAL_PAGE,
   S_TIMERS_OVERDUE,
   S_META_DELETE,
@@ -959,6 +960,15 @@ static const char *const sql[S_COUNT] = {
         "SELECT " TASK_COLS
         " FROM tasks WHERE status = 'claimed' AND id > ?3 "
         "AND (?1 IS NULL OR queue = ?1) "
+        "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
+        "ORDER BY id LIMIT ?4",
+    /* One queue's tasks of one status (?1, ?2: the console's Reassign,
+     * a queue's open tasks), walked down tasks_queue_id from the cursor:
+     * the page above walked the book's tasks by id until it had a page of
+     * the queue's (a million cases: 74 ms, the open ones the newest). */
+    [S_TASKS_PAGE_QUEUE] =
+        "SELECT " TASK_COLS
+        " FROM tasks WHERE queue = ?1 AND status = ?2 AND id > ?3 "
         "AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5))) "
         "ORDER BY id LIMIT ?4",
     /* Rows after ?2: the walk stops at the run that holds ?2 or is
@@ -7461,11 +7471,15 @@ static int sq_tasks_page(sq *st, const char *queue, const char *status,
                          const char *assignee, const char *queues,
                          int64_t after, int limit, store_row_fn fn, void *ud,
                          rc_error *err) {
-  int claimed = status && strcmp(status, "claimed") == 0;
-  sqlite3_stmt *s =
-      stmt(st, assignee  ? status ? S_TASKS_PAGE_HELD : S_TASKS_PAGE_BY
-               : claimed ? S_TASKS_PAGE_CLAIMED
-                         : S_TASKS_PAGE);
+  int which = S_TASKS_PAGE;
+  sqlite3_stmt *s;
+  if (assignee)
+    which = status ? S_TASKS_PAGE_HELD : S_TASKS_PAGE_BY;
+  else if (status && queue)
+    which = S_TASKS_PAGE_QUEUE;
+  else if (status && strcmp(status, "claimed") == 0)
+    which = S_TASKS_PAGE_CLAIMED;
+  s = stmt(st, which);
   bind_text(s, 1, queue);
   bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, after);
@@ -8099,9 +8113,12 @@ static const char *const sim_sql[] = {
                            "FROM messages WHERE id > ?1 ORDER BY id",
     [STORE_SIM_TASKS] = "SELECT id, case_id, kind, queue, status, at "
                         "FROM tasks WHERE id > ?1 ORDER BY id",
+    /* Written as tasks_work's WHERE, so that the day's backlog reads
+     * that index of the waiting tasks alone: `status IN (...)` read
+     * every task of the copy, done ones too, each simulated day. */
     [STORE_SIM_BACKLOG] =
         "SELECT coalesce(queue, ''), count(*) FROM tasks "
-        "WHERE status IN ('open', 'claimed') GROUP BY 1 ORDER BY 1",
+        "WHERE status = 'open' OR status = 'claimed' GROUP BY 1 ORDER BY 1",
     [STORE_SIM_JOURNAL] = "SELECT case_id, at, state FROM journal "
                           "ORDER BY case_id, id",
     [STORE_SIM_PAYMENTS] = "SELECT case_id, at, amount FROM payments "
@@ -8121,6 +8138,14 @@ static const char *const sim_sql[] = {
                           "'event' AND json_extract(detail, '$.type') = "
                           "'reply' ORDER BY case_id, at",
 };
+
+int sqlite_sim_statements(void) {
+  return STORE_SIM_COUNT;
+}
+
+const char *sqlite_sim_statement_sql(int which) {
+  return which >= 0 && which < STORE_SIM_COUNT ? sim_sql[which] : NULL;
+}
 
 static int sq_scratch(sq *st) {
   /* A what-if copy dies with the run: a power cut loses nothing anyone

@@ -192,6 +192,9 @@ enum {
 int sqlite_statements(void);
 const char *sqlite_statement_sql(int which);
 int sqlite_statement_held(int which);
+/* The same of simulate's reads (sim_sql[], prepared per call). */
+int sqlite_sim_statements(void);
+const char *sqlite_sim_statement_sql(int which);
 
 /* SQLite's message for db's last error, told as what it is where
  * SQLite's own words mislead: the shared-memory index (the book's -shm

@@ -47,9 +47,12 @@
  * h.newPage(t, browser, opts) -> page   a new context and page for test t:
  *     opts.device 'desktop' (1280x800) or 'phone' (390x844, isMobile,
  *     hasTouch), opts.locale (default 'zh-CN'), opts.timezone (default
- *     'Asia/Shanghai'), opts.clockOffset (default: the offset of the last
- *     book started on a set clock, else none: the page's Date runs that
- *     many ms ahead, its timers at their real pace). Guards: a dialog (alert/confirm/prompt), an uncaught
+ *     'Asia/Shanghai'), opts.book (the page's own book: its clock is the
+ *     page's; default: the suite's book for s.browser, else the one book
+ *     being served, else the books' one clock, and several books on
+ *     different clocks throw: say which), opts.clockOffset (ms, instead
+ *     of the book's: the page's Date runs that many ms ahead, its timers
+ *     at their real pace). Guards: a dialog (alert/confirm/prompt), an uncaught
  *     page error, or a console message about the Content Security Policy
  *     fails t (checked when t ends, and at once by h.checkGuards(page));
  *     the context is closed when t ends. page.problems lists what was seen.
@@ -259,9 +262,10 @@ function clockEnv(offsetMs) {
   };
 }
 
-/* The offset new pages take when newPage is given none: the last book
- * started on a set clock. */
-let pageClockOffset = 0;
+/* The book a browser's pages are of, when a suite made both (suite()):
+ * newPage takes its clock. Not the last book started: a file serving
+ * two books on different clocks had its pages on the later one's. */
+const bookOfBrowser = new WeakMap();
 
 const now = (book) => Date.now() + ((book && book.clockOffset) || 0);
 
@@ -364,7 +368,6 @@ async function startBook(opts = {}) {
     book.date = (ref) => addDays(ref, book.shift);
     if (setup) await setupBook(book);
     book.expected = expected(book);
-    pageClockOffset = clockOffset;
     return book;
   } catch (e) {
     await stopBook(book).catch(() => {});
@@ -478,8 +481,20 @@ function isCspMessage(text) {
   return /Content[- ]Security[- ]Policy|violates the following/i.test(text);
 }
 
+/* The clock a new page runs on: given, or its book's (newPage). */
+function pageClock(browser, opts) {
+  if (opts.clockOffset !== undefined) return opts.clockOffset;
+  const book = opts.book || bookOfBrowser.get(browser);
+  if (book) return book.clockOffset || 0;
+  const offsets = new Set([...live].map((b) => b.clockOffset || 0));
+  if (offsets.size > 1)
+    throw new Error(`newPage: ${live.size} books are served on different clocks: give the page's own book (opts.book)`);
+  return offsets.size ? [...offsets][0] : 0;
+}
+
 async function newPage(t, browser, opts = {}) {
-  const { device = 'desktop', locale = 'zh-CN', timezone = 'Asia/Shanghai', clockOffset = pageClockOffset } = opts;
+  const { device = 'desktop', locale = 'zh-CN', timezone = 'Asia/Shanghai' } = opts;
+  const clockOffset = pageClock(browser, opts);
   if (!DEVICES[device]) throw new Error(`newPage: device is desktop or phone, not ${device}`);
   const context = await browser.newContext({ ...DEVICES[device], locale, timezoneId: timezone });
   /* The page's Date at the book's time; its timers keep their pace. */
@@ -612,6 +627,7 @@ function suite(opts) {
   before(async () => {
     s.book = await startBook(opts);
     s.browser = await launchBrowser();
+    bookOfBrowser.set(s.browser, s.book);
   });
   after(async () => {
     await closeBrowser(s.browser);
