@@ -558,6 +558,103 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   expect(pay_t(NULL), 200, "\"duplicate\"");
 }
 
+/* Case M imported again in EUR, its balance restated, with what the row
+ * adds (",\"reduced\":1327"). */
+static answer *move_m(const char *more) {
+  char body[400];
+  snprintf(body, sizeof body,
+           "{\"id\":\"M\",\"currency\":\"EUR\",\"balance\":5309%s,"
+           "\"borrower\":{\"id\":\"BM\"}}",
+           more);
+  return call("POST", "/v1/cases", INGEST, body);
+}
+
+/* A case moved to another currency (HRK -> EUR) holds no amount of the
+ * currency it leaves: its open promise and plan, agreed with the
+ * borrower in kuna, end first (an import cannot restate an agreement),
+ * a case holding kuna paid over its balance stays in kuna (owed back as
+ * paid), and what snapshots took off its balance comes restated in the
+ * row, as the balance does; an import gives that figure for this alone.
+ * On b365a5a the move was taken with the promise open: 1,000 kuna
+ * promised read as 1,000 euro and was kept by 1,000 euro; kuna reduced
+ * and overpaid read as euro. The report lists the institution's
+ * currency first, as the Overview does (alphabetical on b365a5a: AUD
+ * before CNY). */
+static void test_a_case_moves_currency_with_nothing_held(void **state) {
+  json_t *c, *r, *by;
+  (void)state;
+  open_case_in("M", "HRK", 200000, -5);
+  wait_case("M", "new");
+  /* a snapshot takes 100 kuna off: reduced by import */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"balance\":190000,\"borrower\":{\"id\":\"BM\"}}"),
+         200, NULL);
+  expect(call("POST", "/v1/cases/M/promises", AGENT,
+              "{\"amount\":100000,\"by\":\"7d\"}"),
+         201, NULL);
+  expect(move_m(",\"reduced\":1327"), 422,
+         "case M has an open promise of 1,000.00 HRK due ");
+  expect(move_m(",\"reduced\":1327"), 422, "before moving the case to EUR");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"M\",\"amount\":100000,\"ref\":\"pm1\"}"),
+         201, NULL);
+  expect(call("POST", "/v1/cases/M/events", INGEST,
+              "{\"type\":\"restructure\",\"data\":{\"total\":50000}}"),
+         202, NULL);
+  wait_case("M", "reminded");
+  expect(move_m(",\"reduced\":1327"), 422,
+         "case M has an open plan with 2 installments unpaid (500.00 HRK, "
+         "the next due ");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"M\",\"amount\":50000,\"ref\":\"pm2\"}"),
+         201, NULL);
+  expect(move_m(""), 422,
+         "its reduced (100.00 HRK, taken off the balance by imports) must "
+         "come in EUR too");
+  /* recoup's own figure is not an import's to set otherwise */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"reduced\":5,\"borrower\":{\"id\":\"BM\"}}"),
+         422, "\"field\":\"reduced\"");
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M2\",\"balance\":100,\"amount_due\":100,"
+              "\"reduced\":5,\"borrower\":{\"id\":\"BM\"}}"),
+         422, "\"field\":\"reduced\"");
+  /* as the case holds it: a feed sending the case back as read */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"reduced\":10000,\"borrower\":{\"id\":\"BM\"}}"),
+         200, NULL);
+  expect(move_m(",\"reduced\":1327"), 200, NULL);
+  c = get_json("/v1/cases/M", READ);
+  expect_json(json_object_get(c, "currency"), "\"EUR\"");
+  expect_json(json_object_get(c, "balance"), "5309");
+  expect_json(json_object_get(c, "reduced"), "1327");
+  json_decref(c);
+
+  /* 150 kuna paid on a debt of 100: 50 kuna to refund keep it in kuna */
+  open_case_in("O", "HRK", 10000, -5);
+  wait_case("O", "new");
+  expect(call("POST", "/v1/payments", INGEST,
+              "{\"case\":\"O\",\"amount\":15000,\"ref\":\"po\"}"),
+         201, NULL);
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"O\",\"currency\":\"EUR\",\"balance\":0,"
+              "\"borrower\":{\"id\":\"BO\"}}"),
+         422,
+         "case O holds 50.00 HRK paid over its balance, owed back in HRK as "
+         "it was paid: it stays in HRK");
+
+  open_case_in("AU", "AUD", 100000, -3);
+  wait_case("AU", "new");
+  r = get_json("/v1/reports/summary", READ);
+  by = json_object_get(r, "by_currency");
+  expect_json(json_object_get(in_currency(by, "EUR"), "reduced_by_import"),
+              "1327");
+  expect_json(json_object_get(in_currency(by, "HRK"), "overpaid"), "5000");
+  expect_json(json_object_get(json_array_get(by, 0), "currency"), "\"CNY\"");
+  expect_json(json_object_get(json_array_get(by, 1), "currency"), "\"AUD\"");
+  json_decref(r);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -567,6 +664,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
       cmocka_unit_test(test_two_currencies_are_summed_apart),
       cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
+      cmocka_unit_test(test_a_case_moves_currency_with_nothing_held),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);
