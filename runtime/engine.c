@@ -976,7 +976,7 @@ static const char *money_said(rc_money v, const char *currency, char *buf,
  * (payments.currency). */
 static int currency_restated(const store_case *old, const store_case *c,
                              unsigned p, rc_error *err) {
-  const char *missing = !(p & IN_BALANCE)                          ? "balance"
+  const char *missing = !(p & IN_BALANCE)                         ? "balance"
                         : !(p & IN_AMOUNT_DUE) && old->amount_due ? "amount_due"
                         : !(p & IN_PRINCIPAL) && old->principal   ? "principal"
                         : !(p & IN_FEES) && old->fees             ? "fees"
@@ -992,8 +992,7 @@ static int currency_restated(const store_case *old, const store_case *c,
         "balance by imports) must come in %s too (recoup does not "
         "convert); give it restated in the same row",
         c->id, old->currency, c->currency,
-        money_said(old->reduced, old->currency, was, sizeof was),
-        c->currency);
+        money_said(old->reduced, old->currency, was, sizeof was), c->currency);
   return rc_error_set(err, RC_EINVAL, "currency",
                       "case %s is in %s: moved to %s, its %s must come in "
                       "%s too (recoup does not convert); give the case's "
@@ -1043,8 +1042,8 @@ static int currency_unheld(engine *eng, const store_case *old,
         "next due %s); it completes before the case moves to %s "
         "(recoup does not convert)",
         c->id, n, n == 1 ? "" : "s",
-        money_said(left, old->currency, amount, sizeof amount),
-        due[0].due_date, c->currency);
+        money_said(left, old->currency, amount, sizeof amount), due[0].due_date,
+        c->currency);
   }
   free(due);
   return rc;

@@ -899,8 +899,7 @@ static void test_a_currency_move_leaves_no_money_behind(void **state) {
   assert_int_equal(
       engine_case_promise(eng, "HR1", 100000, "7d", &id, by, &dup, &err),
       RC_OK);
-  assert_int_equal(engine_pay(eng, "HR2", 150000, "R1", 0, NULL, &err),
-                   RC_OK);
+  assert_int_equal(engine_pay(eng, "HR2", 150000, "R1", 0, NULL, &err), RC_OK);
   assert_int_equal(IMPORT_LIT(eng,
                               "id,borrower_id,currency,balance,amount_due\n"
                               "HR3,B3,EUR,13272,13272\n"
