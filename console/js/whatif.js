@@ -168,7 +168,13 @@ function summary(arms, ranged) {
   };
   const add = (label, key, fmt = count, sub) => rows.push({ label, key: sub ? key + '.' + sub : key, cells: arms.map((a) => cell(a, key, fmt, sub)) });
   const cur = (v) => money(Math.round(v), ctx.currency);
-  add(t('wi.f.recovered'), 'recovered', cur);
+  // "recovered" is the institution's currency's alone (a sum of yuan and
+  // dollars is neither); each other currency the arms recovered in has
+  // its own row after it, in the order of their codes as the Overview's
+  // columns.
+  const others = keysOf(arms, (s) => s.recovered_by_currency).filter((c) => c !== ctx.currency);
+  add(others.length ? t('wi.f.recovered_in', { cur: ctx.currency }) : t('wi.f.recovered'), 'recovered', cur);
+  for (const c of others) add(t('wi.f.recovered_in', { cur: c }), 'recovered_by_currency', (v) => money(Math.round(v), c), c);
   add(t('wi.f.payments'), 'payments');
   for (const ch of keysOf(arms, (s) => s.messages)) add(t('wi.f.messages', { channel: word('channel', ch) }), 'messages', count, ch);
   add(t('wi.f.refusals'), 'refusals');
