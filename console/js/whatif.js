@@ -143,7 +143,9 @@ function view(sim) {
     summary(arms, r.runs > 1),
     h('h3', {}, t('wi.recovered')),
     chart({
-      grid: { left: 64, right: 16, top: 36, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
+      // the axis's name under the legend, as the Overview's (a phone's
+      // legend reaches the left edge)
+      grid: { left: 64, right: 16, top: 56, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
       xAxis: { type: 'category', data: dates.map((d) => d.slice(5)) }, yAxis: { type: 'value', name: ctx.currency },
       series: arms.map((a, i) => ({ name: armName(a), type: 'line', data: days[i].map((d) => major(d.recovered)), itemStyle: { color: COLORS[i] } })),
     }),
