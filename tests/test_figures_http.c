@@ -558,6 +558,15 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   expect(pay_t(NULL), 200, "\"duplicate\"");
 }
 
+/* amount (fen, kuna cents) to case id under ref, in the case's currency. */
+static answer *pay(const char *id, long amount, const char *ref) {
+  char body[200];
+  snprintf(body, sizeof body,
+           "{\"case\":\"%s\",\"amount\":%ld,\"ref\":\"%s\"}", id, amount,
+           ref);
+  return call("POST", "/v1/payments", INGEST, body);
+}
+
 /* Case M imported again in EUR, its balance restated, with what the row
  * adds (",\"reduced\":1327"). */
 static answer *move_m(const char *more) {
@@ -595,9 +604,7 @@ static void test_a_case_moves_currency_with_nothing_held(void **state) {
   expect(move_m(",\"reduced\":1327"), 422,
          "case M has an open promise of 1,000.00 HRK due ");
   expect(move_m(",\"reduced\":1327"), 422, "before moving the case to EUR");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"M\",\"amount\":100000,\"ref\":\"pm1\"}"),
-         201, NULL);
+  expect(pay("M", 100000, "pm1"), 201, NULL);
   expect(call("POST", "/v1/cases/M/events", INGEST,
               "{\"type\":\"restructure\",\"data\":{\"total\":50000}}"),
          202, NULL);
@@ -605,9 +612,7 @@ static void test_a_case_moves_currency_with_nothing_held(void **state) {
   expect(move_m(",\"reduced\":1327"), 422,
          "case M has an open plan with 2 installments unpaid (500.00 HRK, "
          "the next due ");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"M\",\"amount\":50000,\"ref\":\"pm2\"}"),
-         201, NULL);
+  expect(pay("M", 50000, "pm2"), 201, NULL);
   expect(move_m(""), 422,
          "its reduced (100.00 HRK, taken off the balance by imports) must "
          "come in EUR too");
@@ -633,9 +638,7 @@ static void test_a_case_moves_currency_with_nothing_held(void **state) {
   /* 150 kuna paid on a debt of 100: 50 kuna to refund keep it in kuna */
   open_case_in("O", "HRK", 10000, -5);
   wait_case("O", "new");
-  expect(call("POST", "/v1/payments", INGEST,
-              "{\"case\":\"O\",\"amount\":15000,\"ref\":\"po\"}"),
-         201, NULL);
+  expect(pay("O", 15000, "po"), 201, NULL);
   expect(call("POST", "/v1/cases", INGEST,
               "{\"id\":\"O\",\"currency\":\"EUR\",\"balance\":0,"
               "\"borrower\":{\"id\":\"BO\"}}"),
