@@ -558,6 +558,18 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   expect(pay_t(NULL), 200, "\"duplicate\"");
 }
 
+/* What the report's experiment arms recovered in currency, all arms. */
+static json_int_t arms_recovered_in(json_t *report, const char *currency) {
+  json_int_t sum = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(report, "variants"), i, row) {
+    if (!strcmp(json_string_value(json_object_get(row, "currency")), currency))
+      sum += json_integer_value(json_object_get(row, "recovered"));
+  }
+  return sum;
+}
+
 /* amount (fen, kuna cents) to case id under ref, in the case's currency. */
 static answer *pay(const char *id, long amount, const char *ref) {
   char body[200];
@@ -586,11 +598,9 @@ static answer *move_m(const char *more) {
  * row, as the balance does; an import gives that figure for this alone.
  * On b365a5a the move was taken with the promise open: 1,000 kuna
  * promised read as 1,000 euro and was kept by 1,000 euro; kuna reduced
- * and overpaid read as euro. The report lists the institution's
- * currency first, as the Overview does (alphabetical on b365a5a: AUD
- * before CNY). */
+ * and overpaid read as euro. */
 static void test_a_case_moves_currency_with_nothing_held(void **state) {
-  json_t *c, *r, *by;
+  json_t *c;
   (void)state;
   open_case_in("M", "HRK", 200000, -5);
   wait_case("M", "new");
@@ -646,15 +656,31 @@ static void test_a_case_moves_currency_with_nothing_held(void **state) {
          "case O holds 50.00 HRK paid over its balance, owed back in HRK as "
          "it was paid: it stays in HRK");
 
+}
+
+/* The report of the book the test before left (cases in CNY, USD, EUR,
+ * HRK and now AUD) lists the institution's currency first, then the
+ * others by code, as the Overview does (alphabetical on b365a5a: AUD
+ * before CNY), keeps what the moved case restated in its new currency,
+ * and counts what its experiment arms recovered in the currency each
+ * payment came in. */
+static void test_the_report_s_currencies_read_as_the_overview_s(void **state) {
+  json_t *r, *by;
+  (void)state;
   open_case_in("AU", "AUD", 100000, -3);
   wait_case("AU", "new");
   r = get_json("/v1/reports/summary", READ);
   by = json_object_get(r, "by_currency");
+  expect_json(json_object_get(json_array_get(by, 0), "currency"), "\"CNY\"");
+  expect_json(json_object_get(json_array_get(by, 1), "currency"), "\"AUD\"");
   expect_json(json_object_get(in_currency(by, "EUR"), "reduced_by_import"),
               "1327");
   expect_json(json_object_get(in_currency(by, "HRK"), "overpaid"), "5000");
-  expect_json(json_object_get(json_array_get(by, 0), "currency"), "\"CNY\"");
-  expect_json(json_object_get(json_array_get(by, 1), "currency"), "\"AUD\"");
+  /* the arms recovered each payment in its currency: M's and H's kuna
+   * (1,500 and 100) with O's 150, H's 50 euro alone in euro (on b365a5a
+   * the kuna of the moved cases were counted as euro) */
+  assert_int_equal(arms_recovered_in(r, "HRK"), 175000);
+  assert_int_equal(arms_recovered_in(r, "EUR"), 5000);
   json_decref(r);
 }
 
@@ -668,6 +694,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_two_currencies_are_summed_apart),
       cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
       cmocka_unit_test(test_a_case_moves_currency_with_nothing_held),
+      cmocka_unit_test(test_the_report_s_currencies_read_as_the_overview_s),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);
