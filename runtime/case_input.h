@@ -20,6 +20,7 @@ enum {
   IN_DATA = 1 << 8,
   IN_TAGS = 1 << 9,
   IN_CONTACTS = 1 << 10,
+  IN_REDUCED = 1 << 11,
 };
 
 typedef struct case_input {

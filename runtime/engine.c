@@ -33,6 +33,7 @@
 #include "input.h"
 #include "jbuf.h"
 #include "lua_json.h"
+#include "template.h"
 #include "user.h"
 
 enum { BATCH = 1000, MAX_HOPS = 16, CONTENDED_TRIES = 100 };
@@ -791,6 +792,13 @@ static int open_new(engine *eng, case_input *in, rc_error *err) {
   } given;
   int version, rc;
 
+  /* recoup's own figure: no import has taken anything off a new case's
+   * balance yet. */
+  if ((in->present & IN_REDUCED) && c->reduced)
+    return rc_error_set(err, RC_EINVAL, "reduced",
+                        "reduced is what imports take off a case's balance: "
+                        "a new case has none (leave it out)");
+
   /* The same for a file without balance (a column named otherwise, an
    * export that left it out): every case opened with nothing owed and
    * closed as nothing due (500 of the examples' portfolio, CN¥7.3m of
@@ -937,24 +945,122 @@ static int case_exists_or_opening(engine *eng, const char *id, rc_error *err) {
   return rc != RC_OK || !busy ? rc : case_busy(eng, id, err);
 }
 
+/* An amount as a refusal says it to the lender: 100000 HRK ->
+ * "1,000.00 HRK", in the currency's own decimals. */
+static const char *money_said(rc_money v, const char *currency, char *buf,
+                              size_t size) {
+  char digits[32], grouped[48];
+  int d = template_currency_digits(currency), n, g = 0;
+  rc_money unit = 1;
+  for (int i = 0; i < d; i++) unit *= 10;
+  n = snprintf(digits, sizeof digits, "%lld", (long long)(v / unit));
+  for (int i = 0; i < n; i++) {
+    if (i > 0 && (n - i) % 3 == 0) grouped[g++] = ',';
+    grouped[g++] = digits[i];
+  }
+  grouped[g] = '\0';
+  if (d > 0)
+    snprintf(buf, size, "%s.%0*lld %s", grouped, d, (long long)(v % unit),
+             currency);
+  else
+    snprintf(buf, size, "%s %s", grouped, currency);
+  return buf;
+}
+
 /* A case imported again in another currency (a Croatian book's HRK ->
  * EUR): its money must come in the new currency, restated by the
  * lender. Kept as it was, 7,534.50 kuna would read as 7,534.50 euro;
  * recoup does not convert. The balance always, and every other amount
- * the case holds. Its earlier payments keep theirs (payments.currency). */
+ * the case holds, what snapshots took off its balance (the report's
+ * reduced_by_import) among them. Its earlier payments keep theirs
+ * (payments.currency). */
 static int currency_restated(const store_case *old, const store_case *c,
                              unsigned p, rc_error *err) {
-  const char *missing = !(p & IN_BALANCE)                          ? "balance"
+  const char *missing = !(p & IN_BALANCE)                         ? "balance"
                         : !(p & IN_AMOUNT_DUE) && old->amount_due ? "amount_due"
                         : !(p & IN_PRINCIPAL) && old->principal   ? "principal"
                         : !(p & IN_FEES) && old->fees             ? "fees"
+                        : !(p & IN_REDUCED) && old->reduced       ? "reduced"
                                                                   : NULL;
+  char was[48];
   if (!missing) return RC_OK;
+  /* recoup's own figure: the lender may not know it, so say it */
+  if (!strcmp(missing, "reduced"))
+    return rc_error_set(
+        err, RC_EINVAL, "currency",
+        "case %s is in %s: moved to %s, its reduced (%s, taken off the "
+        "balance by imports) must come in %s too (recoup does not "
+        "convert); give it restated in the same row",
+        c->id, old->currency, c->currency,
+        money_said(old->reduced, old->currency, was, sizeof was), c->currency);
   return rc_error_set(err, RC_EINVAL, "currency",
                       "case %s is in %s: moved to %s, its %s must come in "
                       "%s too (recoup does not convert); give the case's "
                       "money in the new currency in the same row",
                       c->id, old->currency, c->currency, missing, c->currency);
+}
+
+/* What a case holds in its currency that no row can restate keeps it
+ * there. An open promise of 1,000 kuna is not kept by 1,000 euro, and a
+ * plan's installments are a schedule the borrower agreed in kuna: an
+ * agreement ends first (kept, broken or completed), then the case
+ * moves. What was paid over the balance was paid in kuna and is owed
+ * back as it was paid; restated, it would no longer be taken off the
+ * kuna payments the report counts as recovered (600 kuna recovered too
+ * many, a negative euro figure), so such a case stays in its currency. */
+static int currency_unheld(engine *eng, const store_case *old,
+                           const store_case *c, rc_error *err) {
+  store_promise pr;
+  store_installment *due = NULL;
+  char amount[48];
+  int n = 0, rc;
+  if (old->overpaid)
+    return rc_error_set(
+        err, RC_EINVAL, "currency",
+        "case %s holds %s paid over its balance, owed back in %s as it "
+        "was paid: it stays in %s (recoup does not convert); leave it out "
+        "of the move to %s",
+        c->id, money_said(old->overpaid, old->currency, amount, sizeof amount),
+        old->currency, old->currency, c->currency);
+  rc = store_promise_open(eng->st, old->id, &pr, err);
+  if (rc == RC_OK)
+    return rc_error_set(
+        err, RC_EINVAL, "currency",
+        "case %s has an open promise of %s due %s; settle or break it "
+        "before moving the case to %s (recoup does not convert)",
+        c->id, money_said(pr.amount, old->currency, amount, sizeof amount),
+        pr.by_date, c->currency);
+  if (rc != RC_ENOTFOUND) return rc;
+  if ((rc = store_installments_unpaid(eng->st, old->id, &due, &n, err)))
+    return rc;
+  if (n > 0) {
+    rc_money left = 0;
+    for (int i = 0; i < n; i++) left += due[i].amount - due[i].paid;
+    rc = rc_error_set(
+        err, RC_EINVAL, "currency",
+        "case %s has an open plan with %d installment%s unpaid (%s, the "
+        "next due %s); it completes before the case moves to %s "
+        "(recoup does not convert)",
+        c->id, n, n == 1 ? "" : "s",
+        money_said(left, old->currency, amount, sizeof amount), due[0].due_date,
+        c->currency);
+  }
+  free(due);
+  return rc;
+}
+
+/* reduced is recoup's own figure, from the snapshots before: a row may
+ * give it only as the case holds it (a feed sending the case back as
+ * read), or restated in a move to another currency. */
+static int reduced_as_held(const store_case *old, const store_case *c,
+                           unsigned p, int moved, rc_error *err) {
+  char was[48];
+  if (moved || !(p & IN_REDUCED) || c->reduced == old->reduced) return RC_OK;
+  return rc_error_set(
+      err, RC_EINVAL, "reduced",
+      "reduced is what imports took off case %s's balance (%s): an import "
+      "gives it only restated in the case's new currency, with currency",
+      c->id, money_said(old->reduced, old->currency, was, sizeof was));
 }
 
 static int update_known(engine *eng, case_input *in, rc_error *err) {
@@ -1005,11 +1111,17 @@ static int update_known(engine *eng, case_input *in, rc_error *err) {
   }
   if ((rc = case_input_check_money(c, err)) != RC_OK) goto done;
   moved = strcmp(old.currency, c->currency) != 0;
-  if (moved && (rc = currency_restated(&old, c, p, err)) != RC_OK) goto done;
+  if ((rc = reduced_as_held(&old, c, p, moved, err)) != RC_OK) goto done;
+  if (moved && ((rc = currency_unheld(eng, &old, c, err)) != RC_OK ||
+                (rc = currency_restated(&old, c, p, err)) != RC_OK))
+    goto done;
   /* Lenders that feed daily snapshots instead of payments show recovery
    * this way: a lower balance. Kept apart from the payments recoup saw.
    * A balance restated in another currency is no reduction. */
-  c->reduced = old.reduced;
+  if (moved && (p & IN_REDUCED))
+    changed_money(fields, prev, "reduced", old.reduced, c->reduced);
+  else
+    c->reduced = old.reduced;
   if (!moved && c->balance < old.balance)
     c->reduced += old.balance - c->balance;
   if (p & IN_SCORE) {

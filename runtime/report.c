@@ -134,6 +134,35 @@ static json_int_t in_currency(const json_t *list, const char *currency,
   return 0;
 }
 
+static const char *entry_code(const void *p) {
+  return json_string_value(json_object_get(*(json_t *const *)p, "currency"));
+}
+
+static int code_order(const void *a, const void *b) {
+  return strcmp(entry_code(a), entry_code(b));
+}
+
+/* The institution's currency first, then the others by code: the order
+ * the Overview and simulate give them (api_figures.c,
+ * currencies_in_order), so that a book's currencies read in one order
+ * wherever a supervisor reads them. Alphabetical, a yuan book's report
+ * led with its Australian dollars. */
+static void entries_in_order(json_t *list, const char *first) {
+  size_t n = json_array_size(list), k = 0;
+  json_t **v = n > 1 ? calloc(n, sizeof *v) : NULL;
+  if (!v) return; /* one entry, or out of memory: left as read */
+  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(list, i));
+  qsort(v, n, sizeof *v, code_order);
+  while (k < n && strcmp(entry_code(&v[k]), first)) k++;
+  if (k < n) {
+    json_t *e = v[k];
+    memmove(v + 1, v, k * sizeof *v);
+    v[0] = e;
+  }
+  for (size_t i = 0; i < n; i++) json_array_set_new(list, i, v[i]);
+  free(v);
+}
+
 static int by_user(const void *a, const void *b) {
   return strcmp(
       json_string_value(json_object_get(*(json_t *const *)a, "user")),
@@ -179,7 +208,8 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
                               : json_null());
       store_user_free(&u);
       /* the scalars in the institution's currency, as the report's */
-      const json_t *by = json_object_get(v[i], "by_currency");
+      json_t *by = json_object_get(v[i], "by_currency");
+      entries_in_order(by, m.currency);
       json_object_set_new(
           v[i], "promised",
           json_integer(in_currency(by, m.currency, "promised")));
@@ -191,6 +221,7 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
     free(v);
   }
   json_decref(m.collectors);
+  entries_in_order(m.recovered, m.currency);
   return json_pack("{s:s, s:s, s:I, s:o, s:o}", "from", from, "to", to,
                    "recovered",
                    in_currency(m.recovered, m.currency, "recovered"),
@@ -199,8 +230,9 @@ static json_t *month_json(engine *eng, rc_date first, const char *to,
 
 /* Money by currency: open cases and their balance (from the dpd rows),
  * what payments recovered, what was overpaid and what imports reduced
- * (from the money rows). */
-static json_t *by_currency(const json_t *dpd, const json_t *money) {
+ * (from the money rows), the institution's currency first. */
+static json_t *by_currency(const json_t *dpd, const json_t *money,
+                           const char *first) {
   json_t *list = json_array(), *row, *e;
   size_t i;
   json_array_foreach(money, i, row) {
@@ -223,6 +255,7 @@ static json_t *by_currency(const json_t *dpd, const json_t *money) {
     month_add(e, "balance",
               json_integer_value(json_object_get(row, "balance")));
   }
+  entries_in_order(list, first);
   return list;
 }
 
@@ -255,7 +288,7 @@ int report_build(engine *eng, json_t **report, rc_error *err) {
   contacts = arrays[4];
   refusals = arrays[5];
   variants = arrays[6];
-  money = by_currency(dpd, arrays[7]);
+  money = by_currency(dpd, arrays[7], cur);
   json_decref(arrays[7]);
   kept = sum_where(promises, "promises", "status", "kept");
   broken = sum_where(promises, "promises", "status", "broken");

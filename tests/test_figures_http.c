@@ -558,6 +558,132 @@ static void test_a_payments_mistyped_currency_is_said_so(void **state) {
   expect(pay_t(NULL), 200, "\"duplicate\"");
 }
 
+/* What the report's experiment arms recovered in currency, all arms. */
+static json_int_t arms_recovered_in(json_t *report, const char *currency) {
+  json_int_t sum = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(report, "variants"), i, row) {
+    if (!strcmp(json_string_value(json_object_get(row, "currency")), currency))
+      sum += json_integer_value(json_object_get(row, "recovered"));
+  }
+  return sum;
+}
+
+/* amount (fen, kuna cents) to case id under ref, in the case's currency. */
+static answer *pay(const char *id, long amount, const char *ref) {
+  char body[200];
+  snprintf(body, sizeof body,
+           "{\"case\":\"%s\",\"amount\":%ld,\"ref\":\"%s\"}", id, amount,
+           ref);
+  return call("POST", "/v1/payments", INGEST, body);
+}
+
+/* Case M imported again in EUR, its balance restated, with what the row
+ * adds (",\"reduced\":1327"). */
+static answer *move_m(const char *more) {
+  char body[400];
+  snprintf(body, sizeof body,
+           "{\"id\":\"M\",\"currency\":\"EUR\",\"balance\":5309%s,"
+           "\"borrower\":{\"id\":\"BM\"}}",
+           more);
+  return call("POST", "/v1/cases", INGEST, body);
+}
+
+/* A case moved to another currency (HRK -> EUR) holds no amount of the
+ * currency it leaves: its open promise and plan, agreed with the
+ * borrower in kuna, end first (an import cannot restate an agreement),
+ * a case holding kuna paid over its balance stays in kuna (owed back as
+ * paid), and what snapshots took off its balance comes restated in the
+ * row, as the balance does; an import gives that figure for this alone.
+ * On b365a5a the move was taken with the promise open: 1,000 kuna
+ * promised read as 1,000 euro and was kept by 1,000 euro; kuna reduced
+ * and overpaid read as euro. */
+static void test_a_case_moves_currency_with_nothing_held(void **state) {
+  json_t *c;
+  (void)state;
+  open_case_in("M", "HRK", 200000, -5);
+  wait_case("M", "new");
+  /* a snapshot takes 100 kuna off: reduced by import */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"balance\":190000,\"borrower\":{\"id\":\"BM\"}}"),
+         200, NULL);
+  expect(call("POST", "/v1/cases/M/promises", AGENT,
+              "{\"amount\":100000,\"by\":\"7d\"}"),
+         201, NULL);
+  expect(move_m(",\"reduced\":1327"), 422,
+         "case M has an open promise of 1,000.00 HRK due ");
+  expect(move_m(",\"reduced\":1327"), 422, "before moving the case to EUR");
+  expect(pay("M", 100000, "pm1"), 201, NULL);
+  expect(call("POST", "/v1/cases/M/events", INGEST,
+              "{\"type\":\"restructure\",\"data\":{\"total\":50000}}"),
+         202, NULL);
+  wait_case("M", "reminded");
+  expect(move_m(",\"reduced\":1327"), 422,
+         "case M has an open plan with 2 installments unpaid (500.00 HRK, "
+         "the next due ");
+  expect(pay("M", 50000, "pm2"), 201, NULL);
+  expect(move_m(""), 422,
+         "its reduced (100.00 HRK, taken off the balance by imports) must "
+         "come in EUR too");
+  /* recoup's own figure is not an import's to set otherwise */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"reduced\":5,\"borrower\":{\"id\":\"BM\"}}"),
+         422, "\"field\":\"reduced\"");
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M2\",\"balance\":100,\"amount_due\":100,"
+              "\"reduced\":5,\"borrower\":{\"id\":\"BM\"}}"),
+         422, "\"field\":\"reduced\"");
+  /* as the case holds it: a feed sending the case back as read */
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"M\",\"reduced\":10000,\"borrower\":{\"id\":\"BM\"}}"),
+         200, NULL);
+  expect(move_m(",\"reduced\":1327"), 200, NULL);
+  c = get_json("/v1/cases/M", READ);
+  expect_json(json_object_get(c, "currency"), "\"EUR\"");
+  expect_json(json_object_get(c, "balance"), "5309");
+  expect_json(json_object_get(c, "reduced"), "1327");
+  json_decref(c);
+
+  /* 150 kuna paid on a debt of 100: 50 kuna to refund keep it in kuna */
+  open_case_in("O", "HRK", 10000, -5);
+  wait_case("O", "new");
+  expect(pay("O", 15000, "po"), 201, NULL);
+  expect(call("POST", "/v1/cases", INGEST,
+              "{\"id\":\"O\",\"currency\":\"EUR\",\"balance\":0,"
+              "\"borrower\":{\"id\":\"BO\"}}"),
+         422,
+         "case O holds 50.00 HRK paid over its balance, owed back in HRK as "
+         "it was paid: it stays in HRK");
+
+}
+
+/* The report of the book the test before left (cases in CNY, USD, EUR,
+ * HRK and now AUD) lists the institution's currency first, then the
+ * others by code, as the Overview does (alphabetical on b365a5a: AUD
+ * before CNY), keeps what the moved case restated in its new currency,
+ * and counts what its experiment arms recovered in the currency each
+ * payment came in. */
+static void test_the_report_s_currencies_read_as_the_overview_s(void **state) {
+  json_t *r, *by;
+  (void)state;
+  open_case_in("AU", "AUD", 100000, -3);
+  wait_case("AU", "new");
+  r = get_json("/v1/reports/summary", READ);
+  by = json_object_get(r, "by_currency");
+  expect_json(json_object_get(json_array_get(by, 0), "currency"), "\"CNY\"");
+  expect_json(json_object_get(json_array_get(by, 1), "currency"), "\"AUD\"");
+  expect_json(json_object_get(in_currency(by, "EUR"), "reduced_by_import"),
+              "1327");
+  expect_json(json_object_get(in_currency(by, "HRK"), "overpaid"), "5000");
+  /* the arms recovered each payment in its currency: M's and H's kuna
+   * (1,500 and 100) with O's 150, H's 50 euro alone in euro (on b365a5a
+   * the kuna of the moved cases were counted as euro) */
+  assert_int_equal(arms_recovered_in(r, "HRK"), 175000);
+  assert_int_equal(arms_recovered_in(r, "EUR"), 5000);
+  json_decref(r);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -567,6 +693,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_the_outbox_lists_held_messages_by_page),
       cmocka_unit_test(test_two_currencies_are_summed_apart),
       cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
+      cmocka_unit_test(test_a_case_moves_currency_with_nothing_held),
+      cmocka_unit_test(test_the_report_s_currencies_read_as_the_overview_s),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);

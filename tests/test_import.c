@@ -894,6 +894,76 @@ static void test_amount_due_above_balance_is_refused(void **state) {
   engine_close(eng);
 }
 
+static void expect_currency(engine *eng, const char *id, const char *currency,
+                            rc_money balance) {
+  store_case c;
+  assert_int_equal(query_case(engine_query(eng), id, &c, NULL), RC_OK);
+  assert_string_equal(c.currency, currency);
+  assert_int_equal(c.balance, balance);
+  store_case_free(&c);
+}
+
+/* A case an import moves to another currency (HRK -> EUR) holds no
+ * amount of the one it leaves that a row cannot restate: an open
+ * promise (agreed in kuna) refuses the file naming the line, the case
+ * and the promise; kuna paid over the balance keep the case in kuna.
+ * Nothing of a refused file is written. On b365a5a the move was taken:
+ * the 1,000 kuna promised read as 1,000 euro, the 500 kuna overpaid as
+ * 500 euro. */
+static void test_a_currency_move_leaves_no_money_behind(void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  rc_error err;
+  int64_t id;
+  char by[16];
+  int dup = 0;
+  (void)state;
+  assert_int_equal(
+      IMPORT_LIT(eng,
+                 "id,borrower_id,currency,balance,amount_due,due_date\n"
+                 "HR1,B1,HRK,200000,200000,2026-01-01\n"
+                 "HR2,B2,HRK,100000,100000,2026-01-01\n"
+                 "HR3,B3,HRK,100000,100000,2026-01-01\n",
+                 IMPORT_CSV, &errors),
+      RC_OK);
+  assert_int_equal(
+      engine_case_promise(eng, "HR1", 100000, "7d", &id, by, &dup, &err),
+      RC_OK);
+  assert_int_equal(engine_pay(eng, "HR2", 150000, "R1", 0, NULL, &err), RC_OK);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,currency,balance,amount_due\n"
+                              "HR3,B3,EUR,13272,13272\n"
+                              "HR1,B1,EUR,26544,26544\n"
+                              "HR2,B2,EUR,0,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 3,
+               "case HR1 has an open promise of 1,000.00 HRK due ");
+  assert_non_null(strstr(errors.items[0].message, "moving the case to EUR"));
+  assert_string_equal(errors.items[0].field, "currency");
+  rc_errlist_free(&errors);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,currency,balance,amount_due\n"
+                              "HR2,B2,EUR,0,0\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2,
+               "case HR2 holds 500.00 HRK paid over its balance, owed back "
+               "in HRK as it was paid: it stays in HRK");
+  rc_errlist_free(&errors);
+  /* HR3, written before the refused row, is not kept either */
+  expect_currency(eng, "HR3", "HRK", 100000);
+  expect_currency(eng, "HR1", "HRK", 200000);
+  expect_currency(eng, "HR2", "HRK", 0);
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,currency,balance,amount_due\n"
+                              "HR3,B3,EUR,13272,13272\n",
+                              IMPORT_CSV, &errors),
+                   RC_OK);
+  expect_currency(eng, "HR3", "EUR", 13272);
+  engine_close(eng);
+}
+
 /* A new case with nothing due (amount_due 0, a balance of 0 too) is
  * closed at once by the reference workflow, with no "0.00 overdue"
  * reminder, under its own outcome (not counted as a cure). */
@@ -3505,6 +3575,7 @@ int main(void) {
       cmocka_unit_test(test_a_near_miss_column_is_named),
       cmocka_unit_test(test_a_header_s_unicode_spaces_are_trimmed),
       cmocka_unit_test(test_amount_due_above_balance_is_refused),
+      cmocka_unit_test(test_a_currency_move_leaves_no_money_behind),
       cmocka_unit_test(test_a_new_case_with_nothing_due_closes_at_once),
       cmocka_unit_test(test_ids_must_be_printable),
       cmocka_unit_test(test_the_same_case_twice_names_both_lines),

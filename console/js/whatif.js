@@ -143,7 +143,9 @@ function view(sim) {
     summary(arms, r.runs > 1),
     h('h3', {}, t('wi.recovered')),
     chart({
-      grid: { left: 64, right: 16, top: 36, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
+      // the axis's name under the legend, as the Overview's (a phone's
+      // legend reaches the left edge)
+      grid: { left: 64, right: 16, top: 56, bottom: 40 }, legend: { top: 0 }, tooltip: { trigger: 'axis' },
       xAxis: { type: 'category', data: dates.map((d) => d.slice(5)) }, yAxis: { type: 'value', name: ctx.currency },
       series: arms.map((a, i) => ({ name: armName(a), type: 'line', data: days[i].map((d) => major(d.recovered)), itemStyle: { color: COLORS[i] } })),
     }),
@@ -168,7 +170,13 @@ function summary(arms, ranged) {
   };
   const add = (label, key, fmt = count, sub) => rows.push({ label, key: sub ? key + '.' + sub : key, cells: arms.map((a) => cell(a, key, fmt, sub)) });
   const cur = (v) => money(Math.round(v), ctx.currency);
-  add(t('wi.f.recovered'), 'recovered', cur);
+  // "recovered" is the institution's currency's alone (a sum of yuan and
+  // dollars is neither); each other currency the arms recovered in has
+  // its own row after it, in the order of their codes as the Overview's
+  // columns.
+  const others = keysOf(arms, (s) => s.recovered_by_currency).filter((c) => c !== ctx.currency);
+  add(others.length ? t('wi.f.recovered_in', { cur: ctx.currency }) : t('wi.f.recovered'), 'recovered', cur);
+  for (const c of others) add(t('wi.f.recovered_in', { cur: c }), 'recovered_by_currency', (v) => money(Math.round(v), c), c);
   add(t('wi.f.payments'), 'payments');
   for (const ch of keysOf(arms, (s) => s.messages)) add(t('wi.f.messages', { channel: word('channel', ch) }), 'messages', count, ch);
   add(t('wi.f.refusals'), 'refusals');

@@ -4244,13 +4244,18 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
     default:
       return rows(
           st,
-          "SELECT v.experiment, v.arm, c.currency, count(*) AS cases, "
-          "count(*) FILTER (WHERE c.closed <> 0 AND c.outcome = 'paid') AS "
-          "paid, sum(c.balance) AS balance, coalesce(sum((SELECT "
-          "sum(amount) FROM payments p WHERE p.case_id = c.id)), 0) AS "
-          "recovered FROM variants v JOIN cases c ON c.id = v.case_id "
-          "GROUP BY v.experiment, v.arm, c.currency ORDER BY v.experiment" C
-          ", v.arm" C ", c.currency" C,
+          /* an arm's recovered in the currency each payment came in */
+          "SELECT experiment, arm, currency, sum(cases)::bigint AS cases, "
+          "sum(paid)::bigint AS paid, sum(balance)::bigint AS balance, "
+          "sum(recovered)::bigint AS recovered FROM (SELECT v.experiment, "
+          "v.arm, c.currency, 1 AS cases, CASE WHEN c.closed <> 0 AND "
+          "c.outcome = 'paid' THEN 1 ELSE 0 END AS paid, c.balance, "
+          "0::bigint AS recovered FROM variants v JOIN cases c ON c.id = "
+          "v.case_id UNION ALL SELECT v.experiment, v.arm, "
+          "coalesce(p.currency, c.currency), 0, 0, 0, p.amount FROM variants "
+          "v JOIN payments p ON p.case_id = v.case_id JOIN cases c ON c.id = "
+          "v.case_id) u GROUP BY experiment, arm, currency ORDER BY "
+          "experiment" C ", arm" C ", currency" C,
           NULL, fn, ud, "report", err);
   }
 }

@@ -808,13 +808,20 @@ static const char *const sql[S_COUNT] = {
     [S_REPORT_VERSIONS] =
         "SELECT workflow, version, count(*) AS cases FROM cases WHERE "
         "closed = 0 GROUP BY workflow, version ORDER BY workflow, version",
+    /* An arm's cases and balance in their currency, what it recovered
+     * in the currency each payment came in (a case moved from kuna to
+     * euro: its kuna payments are kuna, step 34). CROSS JOIN: each arm
+     * case's payments by their case, never every payment of the book. */
     [S_REPORT_VARIANTS] =
-        "SELECT v.experiment, v.arm, c.currency, count(*) AS cases, "
-        "sum(c.closed AND c.outcome = 'paid') AS paid, sum(c.balance) AS "
-        "balance, coalesce(sum((SELECT sum(amount) FROM payments p WHERE "
-        "p.case_id = c.id)), 0) AS recovered FROM variants v JOIN cases c ON "
-        "c.id = v.case_id GROUP BY v.experiment, v.arm, c.currency "
-        "ORDER BY 1, 2, 3",
+        "SELECT experiment, arm, currency, sum(cases) AS cases, sum(paid) "
+        "AS paid, sum(balance) AS balance, sum(recovered) AS recovered FROM "
+        "(SELECT v.experiment, v.arm, c.currency, 1 AS cases, (c.closed AND "
+        "c.outcome = 'paid') AS paid, c.balance, 0 AS recovered FROM "
+        "variants v JOIN cases c ON c.id = v.case_id UNION ALL SELECT "
+        "v.experiment, v.arm, coalesce(p.currency, c.currency), 0, 0, 0, "
+        "p.amount FROM variants v CROSS JOIN payments p ON p.case_id = "
+        "v.case_id "
+        "JOIN cases c ON c.id = v.case_id) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     /* Money by currency: what payments brought in, in the currency each
      * came in (its case's then: step 34), what was paid over the balance
      * and what imports took off it, in the case's. */

@@ -122,10 +122,13 @@ function draw(main, o) {
       { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
       ...cols('balance', t('col.balance'))], byDpd, { name: 'by_dpd', key: (r) => r.bucket })));
   const rec = o.recovered || [];
-  // A chart a currency: amounts of two currencies share no axis.
+  // A chart a currency: amounts of two currencies share no axis. The
+  // axis's name (the currency) sits under the legend, not beside it: in
+  // a panel a phone wide the legend reaches the left edge, and at 36 px
+  // the name was drawn over its first mark.
   for (const c of currencies) {
     parts.push(section(one ? t('ov.recovered') : t('ov.recovered_in', { cur: c }), chart({
-      grid: { left: 64, right: 16, top: 36, bottom: 40 },
+      grid: { left: 64, right: 16, top: 56, bottom: 40 },
       legend: { top: 0 },
       tooltip: { trigger: 'axis' },
       xAxis: { type: 'category', data: rec.map((r) => r.day.slice(5)) },
