@@ -1731,10 +1731,14 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Puts migration 33's case tables back as 32 kept them: case_rows keyed
- * by id, case_steps by its rowid (each its step_row), the view joining
- * them by id, the other tables' keys naming case_rows(id). */
+/* Takes migration 35's columns off the messages (the case_steps made
+ * again lose its mover) and puts migration 33's case tables back as 32
+ * kept them: case_rows keyed by id, case_steps by its rowid (each its
+ * step_row), the view joining them by id, the other tables' keys naming
+ * case_rows(id). */
 #define ROWS_DOWN                                                            \
+  "ALTER TABLE messages DROP COLUMN state;"                                  \
+  "ALTER TABLE messages DROP COLUMN step;"                                   \
   "DROP VIEW cases;"                                                         \
   "DROP TRIGGER figures_arm_new;"                                            \
   "CREATE TABLE rows31(id TEXT PRIMARY KEY,"                                 \
@@ -5011,7 +5015,8 @@ static void test_a_case_s_rows_parted_by_hand_are_named(void **state) {
       "CREATE TABLE k AS SELECT * FROM case_steps WHERE id = 'L1';"
       "DELETE FROM case_steps WHERE id = 'L1';"
       "INSERT INTO case_steps SELECT id, state, closed, outcome, "
-      "timer_keys, journal_last, tasks_open, message_last, NULL FROM k;"
+      "timer_keys, journal_last, tasks_open, message_last, NULL, mover "
+      "FROM k;"
       "DROP TABLE k;"
       "INSERT INTO case_rows(id, borrower_id, workflow, version, "
       "currency, opened_at, balance) VALUES ('L9', 'B1', 'w', 1, 'CNY', "

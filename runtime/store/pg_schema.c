@@ -840,6 +840,13 @@ static const char *const migrations[] = {
     "      sign * c.balance);"
     "  END IF;"
     "END $$;",
+    /* 21: what tells a queued message whose case moved on since, as
+     * SQLite's 35: the state and step a message was written in, the key
+     * of the step that last moved a case. Columns added, no row written
+     * (a column without a default, or a constant one, rewrites nothing):
+     * the messages before carry NULL and go as they did. */
+    "ALTER TABLE messages ADD COLUMN state text, ADD COLUMN step bigint;"
+    "ALTER TABLE cases ADD COLUMN mover bigint NOT NULL DEFAULT 0;",
 };
 #undef BYTES
 
