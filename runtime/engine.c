@@ -4481,8 +4481,8 @@ int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
     *go = 1;
     return RC_OK;
   }
-  moved = !strcmp(d.reason, "case_closed") ||
-          !strcmp(d.reason, "case_moved_on");
+  moved =
+      !strcmp(d.reason, "case_closed") || !strcmp(d.reason, "case_moved_on");
   /* In the pump's transaction, a savepoint of its own: a write that fails
    * here leaves the message as it was and the pump's other records. */
   if (!store_in_transaction(eng->st)) {
@@ -4514,12 +4514,11 @@ int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
           .at = clock_now(eng->clk)},
       &changed, err);
   if (rc == RC_OK && changed && moved)
-    rc = journal(
-        eng, c.id, "policy", c.state, c.version,
-        json_pack("{s:s, s:s, s:I, s:s, s:s}", "channel", m->channel, "what",
-                  "outbox", "message", (json_int_t)m->id, "verdict",
-                  "cancelled", "reason", d.reason),
-        err);
+    rc = journal(eng, c.id, "policy", c.state, c.version,
+                 json_pack("{s:s, s:s, s:I, s:s, s:s}", "channel", m->channel,
+                           "what", "outbox", "message", (json_int_t)m->id,
+                           "verdict", "cancelled", "reason", d.reason),
+                 err);
   else if (rc == RC_OK && changed)
     rc = journal_policy_on(eng, c.id, &c, m->channel, "outbox", &d, err);
   store_case_free(&c);

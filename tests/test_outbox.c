@@ -126,45 +126,46 @@ static void write_institution_with(const char *junk) {
   unlink(exec_file);
   snprintf(path, sizeof path, "%s/recoup.lua", dir);
   f = fopen(path, "w");
-  fprintf(f,
-          "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
-          "channel 'file' { driver = 'file', path = 'sms.jsonl' }\n"
-          "channel 'exec_ok' { driver = 'exec', command = { '/bin/sh', '-c', "
-          "'cat >> %s' } }\n"
-          "channel 'exec_fail' { driver = 'exec', command = { '/bin/sh', "
-          "'-c', 'exit 3' }, retries = 1 }\n"
-          "channel 'exec_slow' { driver = 'exec', command = { '/bin/sleep', "
-          "'10' }, timeout = '1s' }\n"
-          "channel 'hook' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
-          "channel 'hook_bad' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/bad' }\n"
-          "channel 'hook_hang' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/hang', timeout = '1s' }\n"
-          "channel '%s' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/garbage' }\n"
-          "local text = 'Hi {borrower.name}'\n"
-          "templates { t = { file = text, exec_ok = text, exec_fail = text,"
-          " exec_slow = text, hook = text, hook_bad = text,"
-          " hook_hang = text, %s = text },\n"
-          "  notice = { legal_notice = true, file = text, hook = text },\n"
-          "  bye = { file = 'Bye {borrower.name}' } }\n"
-          "%s\n"
-          /* go sends; move (to b) and close (to done, which says bye)
-           * send first when given a channel. */
-          "local function go(case, ev)\n"
-          "  if ev.channel then case:send(ev.channel, ev.template or 't') end\n"
-          "end\n"
-          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
-          "  states = {\n"
-          "    a = { on = { go = go,\n"
-          "      move = function(case, ev) go(case, ev) return 'b' end,\n"
-          "      close = function(case, ev) go(case, ev) return 'done' end } },\n"
-          "    b = { on = { go = go } },\n"
-          "    done = { final = true, outcome = 'paid', enter = function(case)\n"
-          "      case:send('file', 'bye') end } },\n"
-          "  transitions = { a = { 'b', 'done' }, b = { 'done' } } })\n",
-          exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
+  fprintf(
+      f,
+      "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
+      "channel 'file' { driver = 'file', path = 'sms.jsonl' }\n"
+      "channel 'exec_ok' { driver = 'exec', command = { '/bin/sh', '-c', "
+      "'cat >> %s' } }\n"
+      "channel 'exec_fail' { driver = 'exec', command = { '/bin/sh', "
+      "'-c', 'exit 3' }, retries = 1 }\n"
+      "channel 'exec_slow' { driver = 'exec', command = { '/bin/sleep', "
+      "'10' }, timeout = '1s' }\n"
+      "channel 'hook' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
+      "channel 'hook_bad' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/bad' }\n"
+      "channel 'hook_hang' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/hang', timeout = '1s' }\n"
+      "channel '%s' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/garbage' }\n"
+      "local text = 'Hi {borrower.name}'\n"
+      "templates { t = { file = text, exec_ok = text, exec_fail = text,"
+      " exec_slow = text, hook = text, hook_bad = text,"
+      " hook_hang = text, %s = text },\n"
+      "  notice = { legal_notice = true, file = text, hook = text },\n"
+      "  bye = { file = 'Bye {borrower.name}' } }\n"
+      "%s\n"
+      /* go sends; move (to b) and close (to done, which says bye)
+       * send first when given a channel. */
+      "local function go(case, ev)\n"
+      "  if ev.channel then case:send(ev.channel, ev.template or 't') end\n"
+      "end\n"
+      "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
+      "  states = {\n"
+      "    a = { on = { go = go,\n"
+      "      move = function(case, ev) go(case, ev) return 'b' end,\n"
+      "      close = function(case, ev) go(case, ev) return 'done' end } },\n"
+      "    b = { on = { go = go } },\n"
+      "    done = { final = true, outcome = 'paid', enter = function(case)\n"
+      "      case:send('file', 'bye') end } },\n"
+      "  transitions = { a = { 'b', 'done' }, b = { 'done' } } })\n",
+      exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
   fclose(f);
 }
 
@@ -694,8 +695,8 @@ static const char *messages_of(fixture *fx) {
 /* The step posted, given a channel to send by first (NULL: none). */
 static void post_sending(fixture *fx, const char *type, const char *channel,
                          const char *template_name) {
-  json_t *d = json_pack("{s:s?, s:s?}", "channel", channel, "template",
-                        template_name);
+  json_t *d =
+      json_pack("{s:s?, s:s?}", "channel", channel, "template", template_name);
   rc_error err;
   assert_int_equal(engine_post(fx->eng, "C1", type, d, NULL, NULL, &err),
                    RC_OK);
@@ -714,8 +715,9 @@ static void test_a_case_closed_since_queueing_cancels_not_its_closing_step(
   send_via(fx, "file");
   post_sending(fx, "close", "file", "notice");
   drain(fx);
-  assert_string_equal(messages_of(fx), "t cancelled case_closed;"
-                                       "notice sent -;bye sent -;");
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_closed;"
+                      "notice sent -;bye sent -;");
   assert_string_equal(outbox_journal(fx), "cancelled case_closed -;");
   assert_int_equal(lines_of(slurp(out_file)), 2);
   assert_int_equal(outbox_get_stats(fx->ob)->held, 1);
@@ -729,8 +731,9 @@ static void test_a_case_moved_on_since_queueing_cancels(void **state) {
   post_sending(fx, "move", "file", NULL);
   post_sending(fx, "go", "file", NULL);
   drain(fx);
-  assert_string_equal(messages_of(fx), "t cancelled case_moved_on;"
-                                       "t sent -;t sent -;");
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_moved_on;"
+                      "t sent -;t sent -;");
   assert_string_equal(outbox_journal(fx), "cancelled case_moved_on -;");
 }
 
@@ -822,8 +825,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_garbage_answer_is_retried, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_case_closed_since_queueing_cancels_not_its_closing_step,
-          setup, teardown),
+          test_a_case_closed_since_queueing_cancels_not_its_closing_step, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_moved_on_since_queueing_cancels, setup, teardown),
       cmocka_unit_test_setup_teardown(
@@ -834,8 +837,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_retry_after_hours_waits_for_the_window, setup_hours,
-          teardown),
+          test_a_retry_after_hours_waits_for_the_window, setup_hours, teardown),
       cmocka_unit_test_setup_teardown(test_a_message_reached_after_hours_waits,
                                       setup_hours, teardown),
       cmocka_unit_test_setup_teardown(

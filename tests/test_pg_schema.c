@@ -1118,9 +1118,8 @@ static void test_a_version_20_books_messages_keep_their_step(void **state) {
                              "SELECT count(*) FROM messages WHERE state IS "
                              "NULL AND step IS NULL"),
                    1);
-  assert_int_equal(pgt_value(f->c,
-                             "SELECT count(*) FROM cases WHERE mover = 0"),
-                   2);
+  assert_int_equal(
+      pgt_value(f->c, "SELECT count(*) FROM cases WHERE mover = 0"), 2);
 }
 
 int main(void) {

@@ -2343,8 +2343,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   for (int analysed = 0; analysed < 2; analysed++) {
     const char *set[5] = {ids, states, zeros, nulls, zeros};
     const char *ends[1] = {timer_ids}, *cuts[2] = {ids, zeros};
-    assert_in_range(most_rows_read(c, pg_states_sql, 5, set, "cases"), 1,
-                    400);
+    assert_in_range(most_rows_read(c, pg_states_sql, 5, set, "cases"), 1, 400);
     assert_in_range(most_rows_read(c, pg_ends_sql, 1, ends, "timers"), 1,
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,

@@ -1391,12 +1391,14 @@ static void test_step_35_keeps_a_messages_state_and_step(void **state) {
   upgrade_edited("v26", "step35.db", "", db_path, sizeof db_path);
   expect_whole(db_path, 26);
   assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-  v = one_text(db, "SELECT count(*) FROM pragma_table_info('messages') "
-                   "WHERE name IN ('state', 'step')");
+  v = one_text(db,
+               "SELECT count(*) FROM pragma_table_info('messages') "
+               "WHERE name IN ('state', 'step')");
   assert_string_equal(v, "2");
   free(v);
-  v = one_text(db, "SELECT count(*) FROM messages WHERE state IS NOT NULL "
-                   "OR step IS NOT NULL");
+  v = one_text(db,
+               "SELECT count(*) FROM messages WHERE state IS NOT NULL "
+               "OR step IS NOT NULL");
   assert_string_equal(v, "0");
   free(v);
   v = one_text(db, "SELECT count(*) FROM case_steps WHERE mover <> 0");

@@ -1357,19 +1357,18 @@ static void kept_sql(int t, const unsigned *types, const int *same,
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT ",
       "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o, "
       "mover = u.m FROM (SELECT "};
-  static const char *const as[] = {" AS i", " AS s", " AS c", " AS o",
-                                   " AS m"};
+  static const char *const as[] = {" AS i", " AS s", " AS c", " AS o", " AS m"};
   int at = snprintf(sql, size, "%s", head[t]);
 
   for (int c = 0; c < kept_cols[t] && at > 0 && (size_t)at < size; c++) {
     const char *type = types[c] == PG_TEXT   ? "text"
                        : types[c] == PG_INT8 ? "bigint"
                                              : "integer";
-    at += snprintf(sql + at, size - (size_t)at,
-                   same[c] ? "%s%s$%d::%s%s" : "%s%sunnest($%d::%s[])%s",
-                   c ? ", " : "",
-                   t == KEPT_MSGS && c == MSG_ID_COL ? "0, " : "", c + 1,
-                   type, t == KEPT_STATES ? as[c] : "");
+    at +=
+        snprintf(sql + at, size - (size_t)at,
+                 same[c] ? "%s%s$%d::%s%s" : "%s%sunnest($%d::%s[])%s",
+                 c ? ", " : "", t == KEPT_MSGS && c == MSG_ID_COL ? "0, " : "",
+                 c + 1, type, t == KEPT_STATES ? as[c] : "");
   }
   if (t == KEPT_STATES && at > 0 && (size_t)at < size)
     snprintf(sql + at, size - (size_t)at,
@@ -1399,8 +1398,8 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
                                            "set state", "ending a timer",
                                            "cancel timers", "delete event"};
   static const unsigned types[KEPT_N][MSG_COLS] = {
-      {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
-       PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_TEXT, PG_INT8},
+      {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
+       PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_TEXT, PG_INT8},
       {PG_TEXT, PG_INT8, PG_INT4, PG_TEXT},
       {PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT, PG_INT8},
       {PG_INT8},

@@ -334,12 +334,12 @@ enum {
  * read of their own cost a statement more (store_outbox_guard_get,
  * session 39). Left joins: a message whose case is gone still comes,
  * and the outbox holds it. */
-#define OUTBOX_COLS                                                          \
-  "SELECT m.id, m.case_id, m.borrower_id, m.channel, m.template, "           \
-  "m.recipient, m.body, m.attempts, m.at, m.state, m.step, s.state, "        \
-  "s.closed, s.mover, r.on_hold, b.timezone, b.ceased, b.do_not_contact "    \
-  "FROM messages m LEFT JOIN case_steps s ON s.id = m.case_id "              \
-  "LEFT JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id "        \
+#define OUTBOX_COLS                                                       \
+  "SELECT m.id, m.case_id, m.borrower_id, m.channel, m.template, "        \
+  "m.recipient, m.body, m.attempts, m.at, m.state, m.step, s.state, "     \
+  "s.closed, s.mover, r.on_hold, b.timezone, b.ceased, b.do_not_contact " \
+  "FROM messages m LEFT JOIN case_steps s ON s.id = m.case_id "           \
+  "LEFT JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id "     \
   "LEFT JOIN borrowers b ON b.id = r.borrower_id "
 /* The claim's columns up to its case's (S_TIMERS_DUE). */
 #define TIMERS_DUE_CASES \
@@ -4093,10 +4093,9 @@ static int claimw_refused(sq *st, rc_error *err) {
 static int claimw_msg_add(sq *st, const store_message *m, int64_t prev,
                           int64_t *id, rc_error *err) {
   struct claimw_msg *w;
-  const char *text[10] = {m->case_id,       m->borrower_id, m->channel,
-                          m->template_name, m->recipient,   m->to_kind,
-                          m->body,          m->status,      m->reason,
-                          m->state};
+  const char *text[10] = {
+      m->case_id, m->borrower_id, m->channel, m->template_name, m->recipient,
+      m->to_kind, m->body,        m->status,  m->reason,        m->state};
   int rc;
   if (st->claimw.nmsg == CLAIMW_ROWS &&
       (rc = claimw_flush(st, err)) != RC_OK)
