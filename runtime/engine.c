@@ -70,6 +70,12 @@ struct engine {
    * (owned): warnings, said by the command (engine_check_warnings). */
   int checks_generation;
   rc_errlist check_warnings;
+  /* The running step's key (0 until it writes a message or moves the
+   * case: step_key), drawn from key_seq, seeded at random so that two
+   * nodes' keys seldom meet: what tells a message its own step's move
+   * from a later one's (store_message's step, the case's mover). */
+  int64_t step_key;
+  uint64_t key_seq;
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
@@ -336,6 +342,10 @@ int engine_open(engine **out, const engine_options *opts, rc_errlist *errors) {
   }
   eng->clk = script_clock(eng->sc);
   eng->scripts[eng->nscripts++] = eng->sc;
+  if (sodium_init() >= 0)
+    randombytes_buf(&eng->key_seq, sizeof eng->key_seq);
+  else
+    eng->key_seq = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
   snprintf(eng->dir, sizeof eng->dir, "%s", opts->dir ? opts->dir : ".");
   db = opts->db ? opts->db : script_config(eng->sc)->db;
   if (findings.count > 0 && book_is_new(opts, db)) {
@@ -2770,6 +2780,18 @@ int engine_sign_in_failed(engine *eng, const char *name, rc_time now,
 
 /* --- dispatch ------------------------------------------------------- */
 
+/* The running step's key, drawn when first asked: never 0 (a case never
+ * moved, a message written before schema 35). Keys are compared only
+ * among one case's steps, where a node's counter never repeats one
+ * within 2^31 steps and two nodes' (or runs') meet once in 2^31: 31
+ * bits, four bytes of a row SQLite keeps for a number that fits them,
+ * where 63 took eight in every moved case's row and message. */
+static int64_t step_key(engine *eng) {
+  while (!eng->step_key)
+    eng->step_key = (int64_t)(++eng->key_seq & (uint64_t)INT32_MAX);
+  return eng->step_key;
+}
+
 /* sc: the loaded script that holds the case's workflow version (a case
  * runs on the version it started on, even after reloads brought newer
  * ones), found once by dispatch for the event's every hop. */
@@ -2803,7 +2825,8 @@ static int transition(engine *eng, script *sc, const store_case *c,
                                 .fields = STORE_CASE_STATE,
                                 .state = to,
                                 .closed = info->final,
-                                .outcome = info->final ? info->outcome : NULL},
+                                .outcome = info->final ? info->outcome : NULL,
+                                .mover = step_key(eng)},
            err)) ||
       (rc = figure(eng, "transition", c->workflow, from, to, 1, 0, err)) ||
       (info->final && !c->closed &&
@@ -2825,6 +2848,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   int rc, hops = 0;
   /* `opened` enters the initial state; anything else goes to `on`. */
   call.event = strcmp(type, "opened") == 0 ? NULL : type;
+  eng->step_key = 0; /* a step of its own */
   script *sc = script_for(eng, c);
   rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
@@ -4504,27 +4528,43 @@ int engine_guard_explain(engine *eng, const char *case_id,
   return rc;
 }
 
-/* What the guard says of a queued message now, of the rules that can
- * change between its queueing and its leaving: a block set since (the
- * legal notice passes cease, do-not-contact and a dispute, as when it was
- * queued) or the borrower's contact hours. Caps and the pause were asked
- * when it was queued, and its contact counted then: asked again, it would
- * count against itself. A closed case is no reason: the step that closed
- * it may have written it (a thank-you for the last payment). */
+/* What the guard says of a queued message now, of what can change
+ * between its queueing and its leaving: its case moved on, a block set
+ * since (the legal notice passes cease, do-not-contact and a dispute, as
+ * when it was queued) or the borrower's contact hours. Caps and the pause
+ * were asked when it was queued, and its contact counted then: asked
+ * again, it would count against itself.
+ * Moved on is release_message's rule for a deferred message: the case is
+ * no longer in the state the message was written in (closed, or another
+ * state) — unless the step that wrote it made that move: the step that
+ * closes a case may thank for the last payment, a step that sends then
+ * moves (a reminder, then "reminded") meant it. A legal notice is held to
+ * it too: a notice of proceedings for a debt paid since must not go; the
+ * exemption DESIGN gives it is from the borrower's blocks, not from the
+ * case's own course. Cancelled, as a deferred message whose case moved
+ * on is at its release. A message written before schema 35 (no state)
+ * goes as it did. */
 static void outbox_decide(engine *eng, const store_outgoing *m,
-                          const store_outbox_guard *g, policy_decision *d) {
+                          policy_decision *d) {
   rc_zone *zone =
-      g->timezone[0] ? clock_zone_get(eng->clk, g->timezone, NULL) : NULL;
+      m->timezone[0] ? clock_zone_get(eng->clk, m->timezone, NULL) : NULL;
   rc_time now = clock_now(eng->clk), open;
   memset(d, 0, sizeof *d);
   d->verdict = POLICY_ALLOW;
   d->until = now;
-  if ((g->on_hold || g->ceased || g->do_not_contact) &&
+  if (m->state && m->case_state && strcmp(m->state, m->case_state) != 0 &&
+      m->mover != m->step) {
+    d->verdict = POLICY_BLOCK;
+    snprintf(d->reason, sizeof d->reason, "%s",
+             m->closed ? "case_closed" : "case_moved_on");
+    return;
+  }
+  if ((m->on_hold || m->ceased || m->do_not_contact) &&
       !script_template_legal(eng->sc, m->template_name)) {
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "%s",
-             g->on_hold  ? "dispute_hold"
-             : g->ceased ? "ceased"
+             m->on_hold  ? "dispute_hold"
+             : m->ceased ? "ceased"
                          : "do_not_contact");
     return;
   }
@@ -4539,43 +4579,68 @@ static void outbox_decide(engine *eng, const store_outgoing *m,
 
 int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
                         rc_error *err) {
-  store_outbox_guard g;
-  store_case c;
   policy_decision d;
-  int rc, changed = 0;
+  store_case c;
+  int moved, rc, changed = 0, own = 0;
   *go = 0;
-  if ((rc = store_outbox_guard_get(eng->st, m->case_id, &g, err)) != RC_OK)
-    return rc;
-  outbox_decide(eng, m, &g, &d);
+  /* Its case gone (a row deleted by hand): held, and said. */
+  if (!m->case_state)
+    return rc_error_set(err, RC_ENOTFOUND, "case",
+                        "message %lld: its case %s is not in the book",
+                        (long long)m->id, m->case_id);
+  outbox_decide(eng, m, &d);
   if (d.verdict == POLICY_ALLOW) {
     *go = 1;
     return RC_OK;
   }
-  /* Rare: the case read whole, for its journal row. */
-  if ((rc = store_case_get(eng->st, m->case_id, &c, err)) != RC_OK) return rc;
+  moved =
+      !strcmp(d.reason, "case_closed") || !strcmp(d.reason, "case_moved_on");
+  /* In the pump's transaction, a savepoint of its own: a write that fails
+   * here leaves the message as it was and the pump's other records. */
   if (!store_in_transaction(eng->st)) {
-    if ((rc = engine_begin_unsynced(eng, err)) != RC_OK) {
-      store_case_free(&c);
-      return rc;
-    }
+    if ((rc = engine_begin_unsynced(eng, err)) != RC_OK) return rc;
     eng->own_txn = 1;
+  } else if ((rc = store_savepoint(eng->st, err)) != RC_OK) {
+    return rc;
+  } else {
+    own = 1;
+  }
+  /* Rare: the case read whole, for its journal row. */
+  if ((rc = store_case_get(eng->st, m->case_id, &c, err)) != RC_OK) {
+    if (own) store_rollback_to(eng->st, NULL);
+    return own ? rc : ingest_end(eng, rc, err);
   }
   /* Deferred: queued still, its next attempt at the window's start and
-   * its attempts as they were (no gateway was asked). Blocked: settled,
-   * as a deferred message blocked at its release. */
+   * its attempts as they were (no gateway was asked). Blocked or
+   * cancelled: settled, as a deferred message at its release. */
   rc = store_message_update(
       eng->st, m->id,
       &(store_message_change){
           .fields = STORE_MSG_STATUS | STORE_MSG_REASON | STORE_MSG_ATTEMPT,
-          .status = d.verdict == POLICY_DEFER ? "queued" : "blocked",
+          .status = d.verdict == POLICY_DEFER ? "queued"
+                    : moved                   ? "cancelled"
+                                              : "blocked",
           .attempts = m->attempts,
           .next_attempt = d.verdict == POLICY_DEFER ? d.until : 0,
           .reason = d.reason,
           .at = clock_now(eng->clk)},
       &changed, err);
-  if (rc == RC_OK && changed)
+  if (rc == RC_OK && changed && moved)
+    rc = journal(eng, c.id, "policy", c.state, c.version,
+                 json_pack("{s:s, s:s, s:I, s:s, s:s}", "channel", m->channel,
+                           "what", "outbox", "message", (json_int_t)m->id,
+                           "verdict", "cancelled", "reason", d.reason),
+                 err);
+  else if (rc == RC_OK && changed)
     rc = journal_policy_on(eng, c.id, &c, m->channel, "outbox", &d, err);
   store_case_free(&c);
+  if (own) {
+    if (rc != RC_OK) {
+      store_rollback_to(eng->st, NULL);
+      return rc;
+    }
+    return store_release(eng->st, err);
+  }
   return ingest_end(eng, rc, err);
 }
 
@@ -4603,6 +4668,8 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.recipient = msg->recipient;
   m.to_kind = msg->to_kind;
   m.body = msg->body;
+  m.state = c->state;
+  m.step = step_key(eng);
   m.status = d->verdict == POLICY_ALLOW   ? "queued"
              : d->verdict == POLICY_DEFER ? "deferred"
                                           : "blocked";

@@ -297,8 +297,9 @@ static char *payload(const outbox *ob, const store_outgoing *m,
 static int pump(outbox *ob, int most, rc_error *err) {
   store_outgoing *due;
   channel_file_batch *files;
-  rc_error txn_err;
+  rc_error txn_err, check_err = {0};
   int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
+  int checked = 0; /* a check failed: check_err says why */
   file_job *job = NULL;
   if (most < room) room = most;
   if (ob->failed_store) {
@@ -339,14 +340,18 @@ static int pump(outbox *ob, int most, rc_error *err) {
      * behind it in their file. */
     if (ob->file_job && ch && ch->driver == CHANNEL_FILE) continue;
     /* Allowed when queued is not allowed now: a stopped service, a
-     * gateway's retries or a long backlog can bring it out at night, or
-     * after a cease. A guard that cannot read holds the message. */
+     * gateway's retries or a long backlog can bring it out at night,
+     * after a cease, or after its case moved on. Held either way; a check
+     * that could not be recorded (or a case gone) holds it too, and the
+     * pump, once it has gone through the others, answers the store's
+     * error, which its caller says (the service's log, `recoup tick`'s
+     * stderr): the next pump asks again. */
     {
       int go = 0;
       rc_error why;
       if (engine_outbox_check(ob->eng, &due[i], &go, &why) != RC_OK) {
-        ob->stats.held++;
-        continue;
+        check_err = why;
+        checked = 1;
       }
       if (!go) {
         ob->stats.held++;
@@ -411,6 +416,10 @@ static int pump(outbox *ob, int most, rc_error *err) {
     *err = ob->store_err;
     return err->code;
   }
+  if (checked) {
+    *err = check_err;
+    return err->code;
+  }
   return started;
 }
 
@@ -428,7 +437,12 @@ int outbox_pump(outbox *ob, rc_error *err) {
 int outbox_drain(outbox *ob, rc_error *err) {
   for (;;) {
     int started = outbox_pump(ob, err);
-    if (started < 0) return started;
+    /* What left before the failure lands first (recorded, or sent again
+     * with its key by the next run if the store is gone). */
+    if (started < 0) {
+      while (ob->nflying > 0 && uv_run(ob->loop, UV_RUN_ONCE)) continue;
+      return started;
+    }
     if (started == 0 && ob->nflying == 0) return RC_OK;
     if (ob->nflying > 0) uv_run(ob->loop, UV_RUN_ONCE);
   }

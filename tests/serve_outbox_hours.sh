@@ -12,13 +12,7 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-faketime=
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
-  /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 \
-  /usr/lib/faketime/libfaketime.so.1; do
-  [ -e "$f" ] && faketime=$f && break
-done
-[ -n "$faketime" ] || { echo "skipped: no libfaketime"; exit 77; }
+. "$(dirname "$0")/outbox_serve.sh"
 rm -rf "$work"
 mkdir -p "$work/book"
 export SENT="$work/sent" T_INGEST=ingest-secret
@@ -72,44 +66,6 @@ messages() {
 [ "$(messages)" = "C1:queued: C2:queued: C3:queued: " ] ||
   fail "queued: $(messages)"
 
-# serve AT: the service on the real clock moved to AT; waits for its port.
-serve() {
-  offset=$(($(date -d "$1" +%s) - $(date +%s)))
-  [ $offset -lt 0 ] && sign=- || sign=+
-  rm -f "$work/stdout"
-  LD_PRELOAD="$faketime${LD_PRELOAD:+ $LD_PRELOAD}" \
-    FAKETIME="$sign${offset#-}" FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-    "$recoup" serve "$work/book" --db "$db" --listen 127.0.0.1:0 \
-    --real-time >"$work/stdout" 2>>"$work/log" &
-  server=$!
-  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; drop' EXIT
-  i=0
-  until url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/stdout" \
-    2>/dev/null) &&
-    [ -n "$url" ]; do
-    i=$((i + 1))
-    [ $i -le 600 ] && kill -0 $server 2>/dev/null ||
-      { cat "$work/log" >&2; fail "the service never listened"; }
-    sleep 0.1
-  done
-  url=${url%/}
-}
-stop() {
-  kill -TERM $server
-  wait $server || { tail -40 "$work/log" >&2; fail "the service exited $?"; }
-  trap drop EXIT
-}
-# until COMMAND VALUE: waits for the book to say VALUE (the final state).
-until_db() {
-  i=0
-  until [ "$($1)" = "$2" ]; do
-    i=$((i + 1))
-    [ $i -le 600 ] && kill -0 $server 2>/dev/null ||
-      fail "waited for $2, have: $(messages)"
-    sleep 0.1
-  done
-}
 ceased() { q "SELECT count(*) FROM borrowers WHERE ceased = 1"; }
 
 serve "2026-11-06T23:30:00+08:00"

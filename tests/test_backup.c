@@ -767,7 +767,7 @@ static void test_check_refuses_a_case_parted_by_hand(void **state) {
                    "DELETE FROM case_steps WHERE id = 'P1';"
                    "INSERT INTO case_steps SELECT id, state, closed, "
                    "outcome, timer_keys, journal_last, tasks_open, "
-                   "message_last, NULL FROM k;"
+                   "message_last, NULL, mover FROM k;"
                    "DROP TABLE k");
   r = recoup("check", srv.dir, "--db", book, NULL);
   expect_run(r, 1, "parted.db: 1 case parted by hand\n");

@@ -126,33 +126,46 @@ static void write_institution_with(const char *junk) {
   unlink(exec_file);
   snprintf(path, sizeof path, "%s/recoup.lua", dir);
   f = fopen(path, "w");
-  fprintf(f,
-          "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
-          "channel 'file' { driver = 'file', path = 'sms.jsonl' }\n"
-          "channel 'exec_ok' { driver = 'exec', command = { '/bin/sh', '-c', "
-          "'cat >> %s' } }\n"
-          "channel 'exec_fail' { driver = 'exec', command = { '/bin/sh', "
-          "'-c', 'exit 3' }, retries = 1 }\n"
-          "channel 'exec_slow' { driver = 'exec', command = { '/bin/sleep', "
-          "'10' }, timeout = '1s' }\n"
-          "channel 'hook' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
-          "channel 'hook_bad' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/bad' }\n"
-          "channel 'hook_hang' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/hang', timeout = '1s' }\n"
-          "channel '%s' { driver = 'webhook', url = "
-          "'http://127.0.0.1:%d/garbage' }\n"
-          "local text = 'Hi {borrower.name}'\n"
-          "templates { t = { file = text, exec_ok = text, exec_fail = text,"
-          " exec_slow = text, hook = text, hook_bad = text,"
-          " hook_hang = text, %s = text },\n"
-          "  notice = { legal_notice = true, file = text, hook = text } }\n"
-          "%s\n"
-          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
-          "  states = { a = { on = { go = function(case, ev)\n"
-          "    case:send(ev.channel, ev.template or 't') end } } } })\n",
-          exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
+  fprintf(
+      f,
+      "institution { name = 'T', timezone = 'UTC', currency = 'USD' }\n"
+      "channel 'file' { driver = 'file', path = 'sms.jsonl' }\n"
+      "channel 'exec_ok' { driver = 'exec', command = { '/bin/sh', '-c', "
+      "'cat >> %s' } }\n"
+      "channel 'exec_fail' { driver = 'exec', command = { '/bin/sh', "
+      "'-c', 'exit 3' }, retries = 1 }\n"
+      "channel 'exec_slow' { driver = 'exec', command = { '/bin/sleep', "
+      "'10' }, timeout = '1s' }\n"
+      "channel 'hook' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/sms', headers = { ['X-Api'] = 'k' } }\n"
+      "channel 'hook_bad' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/bad' }\n"
+      "channel 'hook_hang' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/hang', timeout = '1s' }\n"
+      "channel '%s' { driver = 'webhook', url = "
+      "'http://127.0.0.1:%d/garbage' }\n"
+      "local text = 'Hi {borrower.name}'\n"
+      "templates { t = { file = text, exec_ok = text, exec_fail = text,"
+      " exec_slow = text, hook = text, hook_bad = text,"
+      " hook_hang = text, %s = text },\n"
+      "  notice = { legal_notice = true, file = text, hook = text },\n"
+      "  bye = { file = 'Bye {borrower.name}' } }\n"
+      "%s\n"
+      /* go sends; move (to b) and close (to done, which says bye)
+       * send first when given a channel. */
+      "local function go(case, ev)\n"
+      "  if ev.channel then case:send(ev.channel, ev.template or 't') end\n"
+      "end\n"
+      "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',\n"
+      "  states = {\n"
+      "    a = { on = { go = go,\n"
+      "      move = function(case, ev) go(case, ev) return 'b' end,\n"
+      "      close = function(case, ev) go(case, ev) return 'done' end } },\n"
+      "    b = { on = { go = go } },\n"
+      "    done = { final = true, outcome = 'paid', enter = function(case)\n"
+      "      case:send('file', 'bye') end } },\n"
+      "  transitions = { a = { 'b', 'done' }, b = { 'done' } } })\n",
+      exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
   fclose(f);
 }
 
@@ -638,20 +651,123 @@ static void test_a_dispute_since_queueing_blocks(void **state) {
   assert_string_equal(last(fx).reason, "dispute_hold");
 }
 
-/* A guard that cannot read holds the message: not sent, not failed, and
- * sent once the store answers again. */
+/* A guard that cannot read holds the message: its read is the outbox's
+ * (store_outbox_due), whose failure is the pump's error; not sent, not
+ * failed, and sent once the store answers again. */
 static void test_a_guard_that_cannot_read_holds_the_message(void **state) {
   fixture *fx = *state;
+  rc_error err;
   at(fx, "2026-01-05T02:00:00");
   send_via(fx, "file");
-  store_fault_arm("outbox_guard", 0, 1);
-  drain(fx);
+  store_fault_arm("outbox_claim", 0, 1);
+  assert_int_not_equal(outbox_drain(fx->ob, &err), RC_OK);
   assert_true(store_fault_disarm() >= 1);
   assert_string_equal(last(fx).status, "queued");
   assert_int_equal(lines_of(slurp(out_file)), 0);
   drain(fx);
   assert_string_equal(last(fx).status, "sent");
   assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
+/* Every message of C1 in id order, as "template status reason;". */
+static int each_message(void *ud, const store_value *cols, int n) {
+  char *seen = ud, row[3][64] = {"", "", "-"};
+  size_t len = strlen(seen);
+  for (int i = 0; i < n; i++) {
+    int k = !strcmp(cols[i].name, "template") ? 0
+            : !strcmp(cols[i].name, "status") ? 1
+            : !strcmp(cols[i].name, "reason") ? 2
+                                              : -1;
+    if (k >= 0 && cols[i].type == STORE_TEXT)
+      snprintf(row[k], sizeof row[k], "%s", cols[i].s);
+  }
+  snprintf(seen + len, 512 - len, "%s %s %s;", row[0], row[1], row[2]);
+  return 0;
+}
+
+static const char *messages_of(fixture *fx) {
+  static char seen[512];
+  seen[0] = '\0';
+  query_messages(engine_query(fx->eng), "C1", each_message, seen, NULL);
+  return seen;
+}
+
+/* The step posted, given a channel to send by first (NULL: none). */
+static void post_sending(fixture *fx, const char *type, const char *channel,
+                         const char *template_name) {
+  json_t *d =
+      json_pack("{s:s?, s:s?}", "channel", channel, "template", template_name);
+  rc_error err;
+  assert_int_equal(engine_post(fx->eng, "C1", type, d, NULL, NULL, &err),
+                   RC_OK);
+  json_decref(d);
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+}
+
+/* Queued while open, its case closed by a later step before the outbox
+ * came to it (a gateway down, a held outbox): cancelled, journaled. The
+ * closing step's own messages go: one it wrote before returning the
+ * final state, and the final state's thanks. */
+static void test_a_case_closed_since_queueing_cancels_not_its_closing_step(
+    void **state) {
+  fixture *fx = *state;
+  send_via(fx, "file");
+  post_sending(fx, "close", "file", "notice");
+  drain(fx);
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_closed;"
+                      "notice sent -;bye sent -;");
+  assert_string_equal(outbox_journal(fx), "cancelled case_closed -;");
+  assert_int_equal(lines_of(slurp(out_file)), 2);
+  assert_int_equal(outbox_get_stats(fx->ob)->held, 1);
+}
+
+/* Moved on to another state by a later step: cancelled too; what the
+ * move's own step and the new state's steps write goes. */
+static void test_a_case_moved_on_since_queueing_cancels(void **state) {
+  fixture *fx = *state;
+  send_via(fx, "file");
+  post_sending(fx, "move", "file", NULL);
+  post_sending(fx, "go", "file", NULL);
+  drain(fx);
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_moved_on;"
+                      "t sent -;t sent -;");
+  assert_string_equal(outbox_journal(fx), "cancelled case_moved_on -;");
+}
+
+/* A legal notice queued before the case closed goes no more than a
+ * reminder: DESIGN lets it pass the borrower's blocks (cease), not the
+ * end of the debt it is about. */
+static void test_a_legal_notice_of_a_case_closed_since_is_cancelled(
+    void **state) {
+  fixture *fx = *state;
+  send_template(fx, "file", "notice");
+  post_sending(fx, "close", NULL, NULL);
+  drain(fx);
+  assert_string_equal(messages_of(fx),
+                      "notice cancelled case_closed;bye sent -;");
+}
+
+/* A check that cannot be recorded holds the message and says why: the
+ * pump's error (the service logs it), not a message silently left. */
+static void test_a_check_that_cannot_be_recorded_is_said(void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  at(fx, "2026-01-05T02:00:00");
+  send_via(fx, "file");
+  post_now(fx, "cease");
+  store_fault_arm("message_update", 0, 1);
+  assert_int_not_equal(outbox_drain(fx->ob, &err), RC_OK);
+  assert_true(store_fault_disarm() >= 1);
+  assert_true(err.message[0] != '\0');
+  assert_string_equal(last(fx).status, "queued");
+  assert_string_equal(outbox_journal(fx), "");
+  drain(fx);
+  assert_string_equal(last(fx).status, "blocked");
+  assert_string_equal(outbox_journal(fx), "blocked ceased -;");
+  assert_int_equal(lines_of(slurp(out_file)), 0);
 }
 
 static void test_unknown_channel_fails(void **state) {
@@ -708,11 +824,20 @@ int main(void) {
           test_a_hanging_gateway_times_out_and_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_garbage_answer_is_retried, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_closed_since_queueing_cancels_not_its_closing_step, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_moved_on_since_queueing_cancels, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_legal_notice_of_a_case_closed_since_is_cancelled, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_check_that_cannot_be_recorded_is_said, setup_hours, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_retry_after_hours_waits_for_the_window, setup_hours,
-          teardown),
+          test_a_retry_after_hours_waits_for_the_window, setup_hours, teardown),
       cmocka_unit_test_setup_teardown(test_a_message_reached_after_hours_waits,
                                       setup_hours, teardown),
       cmocka_unit_test_setup_teardown(

@@ -1131,6 +1131,30 @@ static void test_a_version_18_books_money_is_kept_by_currency(void **state) {
   PQclear(r);
 }
 
+/* A book of version 21 keeps what tells a queued message whose case moved
+ * on since (SQLite's 36): a message's writing state and step, a case's
+ * mover. The messages queued before carry none and go as they did; no
+ * row is written. Fails on b365a5a (no such columns). */
+static void test_a_version_21_books_messages_keep_their_step(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 21, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at, next_attempt) VALUES "
+                   "('C1', 'B1', 'sms', 't', 'queued', 1, 0)"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM messages WHERE state IS "
+                             "NULL AND step IS NULL"),
+                   1);
+  assert_int_equal(
+      pgt_value(f->c, "SELECT count(*) FROM cases WHERE mover = 0"), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1185,6 +1209,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_version_20_books_queue_tasks_are_found_by_index, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_21_books_messages_keep_their_step, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

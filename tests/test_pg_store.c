@@ -2341,10 +2341,9 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   few[0] = few_ids = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
   for (int analysed = 0; analysed < 2; analysed++) {
-    const char *set[4] = {ids, states, zeros, nulls};
+    const char *set[5] = {ids, states, zeros, nulls, zeros};
     const char *ends[1] = {timer_ids}, *cuts[2] = {ids, zeros};
-    assert_in_range(most_rows_read(c, pg_states_sql, 4, set, "cases"), 1,
-                    400);
+    assert_in_range(most_rows_read(c, pg_states_sql, 5, set, "cases"), 1, 400);
     assert_in_range(most_rows_read(c, pg_ends_sql, 1, ends, "timers"), 1,
                     400);
     assert_in_range(most_rows_read(c, pg_cuts_sql, 2, cuts, "timers"), 1,
@@ -2367,9 +2366,9 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
   /* And each writes what it wrote before: 400 states, 400 timers gone. */
   PQclear(pgt_exec(c, "BEGIN"));
   {
-    const char *set[4] = {ids, states, zeros, nulls};
+    const char *set[5] = {ids, states, zeros, nulls, zeros};
     const char *cuts[2] = {ids, zeros};
-    PQclear(PQexecParams(c, pg_states_sql, 4, NULL, set, NULL, NULL, 0));
+    PQclear(PQexecParams(c, pg_states_sql, 5, NULL, set, NULL, NULL, 0));
     PQclear(PQexecParams(c, pg_cuts_sql, 2, NULL, cuts, NULL, NULL, 0));
   }
   assert_int_equal(
@@ -2401,7 +2400,7 @@ static void test_a_batchs_states_and_timers_are_found_by_key(void **state) {
  * counting the rest: on 72d03b3 the message named all 400, a message of
  * 9 kB, growing with the batch. */
 static void test_a_refused_batchs_states_are_said_in_bounds(void **state) {
-  const char *set[4], *said;
+  const char *set[5], *said;
   PGconn *c;
   PGresult *r;
   (void)state;
@@ -2411,15 +2410,16 @@ static void test_a_refused_batchs_states_are_said_in_bounds(void **state) {
                    "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$; "
                    "CREATE TRIGGER drop_all BEFORE UPDATE ON cases FOR "
                    "EACH ROW EXECUTE FUNCTION drop_all()"));
-  /* The batch as the store sends it: ids, states, closed, outcomes. */
+  /* The batch as the store sends it: ids, states, closed, outcomes,
+   * movers. */
   r = pgt_exec(c,
                "SELECT array_agg(id)::text, array_agg('done'::text)::text, "
-               "array_agg(0)::text, array_agg(NULL::text)::text FROM "
-               "cases");
-  for (int k = 0; k < 4; k++) set[k] = PQgetvalue(r, 0, k);
+               "array_agg(0)::text, array_agg(NULL::text)::text, "
+               "array_agg(7)::text FROM cases");
+  for (int k = 0; k < 5; k++) set[k] = PQgetvalue(r, 0, k);
   {
     PGresult *refused =
-        PQexecParams(c, pg_states_sql, 4, NULL, set, NULL, NULL, 0);
+        PQexecParams(c, pg_states_sql, 5, NULL, set, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(refused), PGRES_FATAL_ERROR);
     assert_string_equal(PQresultErrorField(refused, PG_DIAG_SQLSTATE), "22P02");
     said = PQresultErrorField(refused, PG_DIAG_MESSAGE_PRIMARY);

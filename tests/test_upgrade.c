@@ -1380,6 +1380,34 @@ static void test_step_34_names_an_own_currency_column(void **state) {
   unlink(db_path);
 }
 
+/* Step 36 keeps what tells a queued message whose case moved on since: a
+ * message's writing state and step, a case's mover (0: never moved since).
+ * Columns added, no row written: a book's queued messages carry none and
+ * go as they did. Fails on b365a5a (no such columns). */
+static void test_step_36_keeps_a_messages_state_and_step(void **state) {
+  char db_path[600], *v;
+  sqlite3 *db;
+  (void)state;
+  upgrade_edited("v26", "step36.db", "", db_path, sizeof db_path);
+  expect_whole(db_path, 26);
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  v = one_text(db,
+               "SELECT count(*) FROM pragma_table_info('messages') "
+               "WHERE name IN ('state', 'step')");
+  assert_string_equal(v, "2");
+  free(v);
+  v = one_text(db,
+               "SELECT count(*) FROM messages WHERE state IS NOT NULL "
+               "OR step IS NOT NULL");
+  assert_string_equal(v, "0");
+  free(v);
+  v = one_text(db, "SELECT count(*) FROM case_steps WHERE mover <> 0");
+  assert_string_equal(v, "0");
+  free(v);
+  sqlite3_close(db);
+  unlink(db_path);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_fixture_upgrades_with_its_rows_intact),
@@ -1406,6 +1434,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_step_34_gives_payments_and_figures_their_currency),
       cmocka_unit_test(test_step_34_names_a_one_currency_books_figures),
       cmocka_unit_test(test_step_34_names_an_own_currency_column),
+      cmocka_unit_test(test_step_36_keeps_a_messages_state_and_step),
   };
   int rc;
   char cmd[400];

@@ -234,11 +234,14 @@ int engine_delivery(engine *eng, int64_t message_id, const char *case_id,
                     int ok, int final, int attempts, rc_time next_attempt,
                     const char *reason, rc_error *err);
 /* A queued message about to leave the outbox (each attempt), asked again
- * of what can change after it was queued: *go 1 sends it; 0 when it was
- * deferred to the borrower's next contact hours (attempts unchanged) or
- * blocked (a cease, do-not-contact or dispute since, unless legal_notice),
- * journaled as `policy` with the rule. A failed read is
- * the store's error and *go 0: the message waits. */
+ * of what can change after it was queued, from what store_outbox_due
+ * read with it: *go 1 sends it; 0 when it was deferred to the borrower's
+ * next contact hours (attempts unchanged), blocked (a cease,
+ * do-not-contact or dispute since, unless legal_notice) or cancelled (its
+ * case moved on since, by another step than the one that wrote it:
+ * case_closed, case_moved_on), journaled as `policy` with the rule. A
+ * failed write, or a case not in the book, is the store's error and *go
+ * 0: the message waits. */
 int engine_outbox_check(engine *eng, const store_outgoing *m, int *go,
                         rc_error *err);
 /* An inbound reply (an SMS back, an email): queues `reply` {text, from}

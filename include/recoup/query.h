@@ -80,12 +80,22 @@ typedef struct store_promise {
   char status[16]; /* open, kept, broken, superseded */
 } store_promise;
 
-/* A message for the outbox: strings owned. */
+/* A message for the outbox: strings owned. With it, read by the same
+ * statement, what the outbox asks again as it sends: the case's state
+ * and mover now against the message's writing state and step (state
+ * NULL: written before recoup kept them), the case's hold, the
+ * borrower's zone and blocks. */
 typedef struct store_outgoing {
   int64_t id;
   char *case_id, *borrower_id, *channel, *template_name, *recipient, *body;
   int attempts;
   rc_time at;
+  char *state;      /* the case's when written; NULL: not known */
+  int64_t step;     /* the writing step's key */
+  char *case_state; /* the case's now; NULL: no such case */
+  int64_t mover;    /* the key of the step that last moved the case */
+  int closed, on_hold, ceased, do_not_contact;
+  char timezone[64]; /* the borrower's; "" when none */
 } store_outgoing;
 void store_outgoing_free(store_outgoing *list, int n);
 

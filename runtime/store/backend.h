@@ -446,10 +446,6 @@ struct store_ops {
   void (*pays_ahead)(store *st, int n, const char *const *cases,
                      const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
-  /* store.h: store_outbox_guard_get. NULL: the case and borrower are
-   * read whole. */
-  int (*outbox_guard)(store *st, const char *case_id, store_outbox_guard *out,
-                      rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */
@@ -617,10 +613,5 @@ struct store_ops {
 extern const store_ops store_sqlite_ops;
 /* runtime/store/pg.c, in a build with libpq (RECOUP_HAVE_PG). */
 extern const store_ops store_pg_ops;
-
-/* store_outbox_guard_get from the case and borrower read whole (the
- * store's own ops): a store without outbox_guard. */
-int store_outbox_guard_whole(store *st, const char *case_id,
-                             store_outbox_guard *out, rc_error *err);
 
 #endif

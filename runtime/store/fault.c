@@ -495,14 +495,6 @@ static int f_case_get(store *st, const char *id, store_case *out,
   return fault.real->case_get(st, id, out, err);
 }
 
-static int f_outbox_guard(store *st, const char *case_id,
-                          store_outbox_guard *out, rc_error *err) {
-  if (fault_fires("outbox_guard", err)) return RC_ESTORE;
-  if (!fault.real->outbox_guard)
-    return store_outbox_guard_whole(st, case_id, out, err);
-  return fault.real->outbox_guard(st, case_id, out, err);
-}
-
 static int f_case_exists(store *st, const char *id, rc_error *err) {
   if (fault_fires("case_exists", err)) {
     return RC_ESTORE;
@@ -958,7 +950,6 @@ const store_ops store_fault_ops = {
     .rolls_forget = f_rolls_forget,
     .case_get = f_case_get,
     .case_exists = f_case_exists,
-    .outbox_guard = f_outbox_guard,
     .case_exists_or_hold_opening = f_case_exists_or_hold_opening,
     .hold_opening = f_hold_opening,
     .borrower_get = f_borrower_get,

@@ -203,7 +203,9 @@ typedef struct pg {
  * fill memory). */
 enum { KEPT_MSGS, KEPT_RUNS, KEPT_STATES, KEPT_ENDS, KEPT_CUTS, KEPT_EVENTS,
        KEPT_N };
-enum { MSG_COLS = 12, ROWS_MAX = 1024 };
+/* A message's id is its twelfth column (next_attempt's 0 goes before
+ * it), its writing state and step after it. */
+enum { MSG_COLS = 14, MSG_ID_COL = 11, ROWS_MAX = 1024 };
 /* A batch's steps whose rows go to the server together before the
  * batch ends (borrower_ahead): few enough that the server writes them
  * while the node runs the next steps, many enough that a statement's
@@ -212,7 +214,7 @@ enum { MSG_COLS = 12, ROWS_MAX = 1024 };
  * 2 % less a reminder than at 64, and 0.7 % less again at 256, whose
  * last rows of a 1,000-reminder batch wait for its commit. */
 enum { ROWS_EARLY = 128 };
-static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 4, 1, 2, 1};
+static const int kept_cols[KEPT_N] = {MSG_COLS, 4, 5, 1, 2, 1};
 
 #define PG(s) ((pg *)(s))
 
@@ -1288,16 +1290,18 @@ static int rows_keep(pg *st, int table, const args *a, rc_error *err) {
   "(SELECT string_agg('case ' || i, ', ') FROM (SELECT i FROM "             \
   "unnest($1::text[]) i WHERE i NOT IN (SELECT id FROM w) LIMIT 10) x)"
 const char pg_states_sql[] =
-    "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o "
-    "FROM (SELECT unnest($1::text[]) AS i, unnest($2::text[]) AS s, "
-    "unnest($3::integer[]) AS c, unnest($4::text[]) AS o) AS u "
+    "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o, "
+    "mover = u.m FROM (SELECT unnest($1::text[]) AS i, unnest($2::text[]) "
+    "AS s, unnest($3::integer[]) AS c, unnest($4::text[]) AS o, "
+    "unnest($5::bigint[]) AS m) AS u "
     "WHERE cases.id = u.i AND cases.id = ANY($1::text[])" STATES_KEPT_TAIL;
 /* One case's, outside a batch. The refusal's text counts the rows: made
  * of the parameter alone it would be a constant, which PostgreSQL folds
  * (and fails) while planning, whatever the CASE says. */
 static const char pg_state_one_sql[] =
-    "WITH w AS (UPDATE cases SET state = $2, closed = $3, outcome = $4 "
-    "WHERE id = $1 RETURNING id) SELECT CASE WHEN count(*) = 1 THEN 0 ELSE "
+    "WITH w AS (UPDATE cases SET state = $2, closed = $3, outcome = $4, "
+    "mover = $5 WHERE id = $1 RETURNING id) SELECT CASE WHEN count(*) = 1 "
+    "THEN 0 ELSE "
     "('" STATES_REFUSED
     "' || (1 - count(*)) || ' of 1 rows not kept by the "
     "table cases: case ' || $1)::int END FROM w";
@@ -1349,22 +1353,22 @@ static void kept_sql(int t, const unsigned *types, const int *same,
   static const char *const head[KEPT_STATES + 1] = {
       "INSERT INTO messages(case_id, borrower_id, channel, template, "
       "recipient, to_kind, body, status, reason, at, not_before, "
-      "next_attempt, id) OVERRIDING SYSTEM VALUE SELECT ",
+      "next_attempt, id, state, step) OVERRIDING SYSTEM VALUE SELECT ",
       "INSERT INTO journal_runs(case_id, at, n, rows) SELECT ",
-      "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o "
-      "FROM (SELECT "};
-  static const char *const as[] = {" AS i", " AS s", " AS c", " AS o"};
+      "WITH w AS (UPDATE cases SET state = u.s, closed = u.c, outcome = u.o, "
+      "mover = u.m FROM (SELECT "};
+  static const char *const as[] = {" AS i", " AS s", " AS c", " AS o", " AS m"};
   int at = snprintf(sql, size, "%s", head[t]);
 
   for (int c = 0; c < kept_cols[t] && at > 0 && (size_t)at < size; c++) {
     const char *type = types[c] == PG_TEXT   ? "text"
                        : types[c] == PG_INT8 ? "bigint"
                                              : "integer";
-    at += snprintf(sql + at, size - (size_t)at,
-                   same[c] ? "%s%s$%d::%s%s" : "%s%sunnest($%d::%s[])%s",
-                   c ? ", " : "",
-                   t == KEPT_MSGS && c == MSG_COLS - 1 ? "0, " : "", c + 1,
-                   type, t == KEPT_STATES ? as[c] : "");
+    at +=
+        snprintf(sql + at, size - (size_t)at,
+                 same[c] ? "%s%s$%d::%s%s" : "%s%sunnest($%d::%s[])%s",
+                 c ? ", " : "", t == KEPT_MSGS && c == MSG_ID_COL ? "0, " : "",
+                 c + 1, type, t == KEPT_STATES ? as[c] : "");
   }
   if (t == KEPT_STATES && at > 0 && (size_t)at < size)
     snprintf(sql + at, size - (size_t)at,
@@ -1394,10 +1398,10 @@ static int rows_write(pg *st, const char *sql, rc_error *err) {
                                            "set state", "ending a timer",
                                            "cancel timers", "delete event"};
   static const unsigned types[KEPT_N][MSG_COLS] = {
-      {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
-       PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8},
+      {PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT, PG_TEXT,
+       PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_TEXT, PG_INT8},
       {PG_TEXT, PG_INT8, PG_INT4, PG_TEXT},
-      {PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT},
+      {PG_TEXT, PG_TEXT, PG_INT4, PG_TEXT, PG_INT8},
       {PG_INT8},
       {PG_TEXT, PG_INT4},
       {PG_INT8}};
@@ -2066,6 +2070,16 @@ static int op_outbox_claim(store *s, rc_time now, int max,
     list[i].body = dup_col(r, i, 6);
     list[i].attempts = (int)int_col(r, i, 7);
     list[i].at = int_col(r, i, 8);
+    list[i].state = dup_col(r, i, 9);
+    list[i].step = int_col(r, i, 10);
+    list[i].case_state = dup_col(r, i, 11);
+    list[i].closed = (int)int_col(r, i, 12);
+    list[i].mover = int_col(r, i, 13);
+    list[i].on_hold = (int)int_col(r, i, 14);
+    snprintf(list[i].timezone, sizeof list[i].timezone, "%s",
+             PQgetisnull(r, i, 15) ? "" : PQgetvalue(r, i, 15));
+    list[i].ceased = (int)int_col(r, i, 16);
+    list[i].do_not_contact = (int)int_col(r, i, 17);
   }
   *n = PQntuples(r);
   *out = list;
@@ -2414,6 +2428,7 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
     a_text(&a, ch->state);
     a_int(&a, ch->closed != 0);
     a_text(&a, ch->outcome);
+    a_int(&a, ch->mover);
     /* A transition's own write, in a batch: sent with the batch's others
      * (rows_write), before anything that reads the case. */
     if (counting(st))
@@ -2676,6 +2691,8 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     int64_t mine = 0;
     if ((rc = message_id(PG(s), &mine, err)) != RC_OK) return rc;
     a_int(&a, mine);
+    a_text(&a, m->state);
+    a_int(&a, m->step);
     if (id) *id = mine;
     rc = rows_keep(PG(s), KEPT_MSGS, &a, err);
     /* Its counter is the node's in a transaction (op_begin). */
@@ -2685,11 +2702,13 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     }
     return rc;
   }
+  a_text(&a, m->state);
+  a_int(&a, m->step);
   rc = one(PG(s),
            "INSERT INTO messages(case_id, borrower_id, channel, template, "
            "recipient, to_kind, body, status, reason, at, not_before, "
-           "next_attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-           "$11, 0) RETURNING id",
+           "next_attempt, state, step) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+           "$8, $9, $10, $11, 0, $12, $13) RETURNING id",
            &a, "queue message", &r, err);
   if (id) *id = rc == RC_OK ? int_col(r, 0, 0) : 0;
   if (rc == RC_OK) PQclear(r);

@@ -157,9 +157,14 @@ const char pg_claim_outbox_sql[] =
     "claimed AS (UPDATE messages m SET claimed_by = $1, "
     "claimed_until = " NOW("$5") " + $4 FROM due WHERE m.id = due.id "
     "RETURNING m.id, m.case_id, m.borrower_id, m.channel, m.template, "
-    "m.recipient, m.body, m.attempts, m.at, m.next_attempt) "
-    "SELECT id, case_id, borrower_id, channel, template, recipient, body, "
-    "attempts, at FROM claimed ORDER BY next_attempt, id";
+    "m.recipient, m.body, m.attempts, m.at, m.next_attempt, m.state, "
+    "m.step) "
+    "SELECT m.id, m.case_id, m.borrower_id, m.channel, m.template, "
+    "m.recipient, m.body, m.attempts, m.at, m.state, m.step, c.state, "
+    "c.closed, c.mover, c.on_hold, b.timezone, b.ceased, b.do_not_contact "
+    "FROM claimed m LEFT JOIN cases c ON c.id = m.case_id "
+    "LEFT JOIN borrowers b ON b.id = c.borrower_id "
+    "ORDER BY m.next_attempt, m.id";
 
 /* Events, first statement: the cases with free pending events, oldest
  * first, each case's row locked (skipped when another claimer holds it),

@@ -845,6 +845,13 @@ static const char *const migrations[] = {
      * tasks_queue gives them in due order, and the page walked the
      * book's tasks by id. */
     "CREATE INDEX IF NOT EXISTS tasks_queue_id ON tasks(queue, status, id);",
+    /* 22: what tells a queued message whose case moved on since, as
+     * SQLite's 36: the state and step a message was written in, the key
+     * of the step that last moved a case. Columns added, no row written
+     * (a column without a default, or a constant one, rewrites nothing):
+     * the messages before carry NULL and go as they did. */
+    "ALTER TABLE messages ADD COLUMN state text, ADD COLUMN step bigint;"
+    "ALTER TABLE cases ADD COLUMN mover bigint NOT NULL DEFAULT 0;",
 };
 #undef BYTES
 

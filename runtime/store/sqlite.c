@@ -80,7 +80,6 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
-  S_OUTBOX_GUARD,
   S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
@@ -329,6 +328,20 @@ enum {
  * the id checked. */
 #define CASE_ROW_OF(ID) \
   "step_row = (SELECT rowid FROM case_steps WHERE id = " ID ") AND id = " ID
+/* A due message and what the guard asks of it again as it leaves, in
+ * the statement that finds it (outgoing_rows): its case's state and
+ * mover (case_steps by id), hold (case_rows by step_row), borrower's
+ * zone and blocks (borrowers by id) — three seeks a message, where a
+ * read of their own cost a statement more (store_outbox_guard_get,
+ * session 39). Left joins: a message whose case is gone still comes,
+ * and the outbox holds it. */
+#define OUTBOX_COLS                                                       \
+  "SELECT m.id, m.case_id, m.borrower_id, m.channel, m.template, "        \
+  "m.recipient, m.body, m.attempts, m.at, m.state, m.step, s.state, "     \
+  "s.closed, s.mover, r.on_hold, b.timezone, b.ceased, b.do_not_contact " \
+  "FROM messages m LEFT JOIN case_steps s ON s.id = m.case_id "           \
+  "LEFT JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id "     \
+  "LEFT JOIN borrowers b ON b.id = r.borrower_id "
 /* The claim's columns up to its case's (S_TIMERS_DUE). */
 #define TIMERS_DUE_CASES \
   "SELECT t.id, t.case_id, t.due, t.event, t.data, " CASE_ROW_STEP_COLS
@@ -446,15 +459,6 @@ static const char *const sql[S_COUNT] = {
                    "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
-    /* One row by three keys (the case's step_row by id since step 33,
-     * then case_rows and borrowers): the outbox asks it of every message
-     * it sends (store_outbox_guard_get), rather than read the case and
-     * borrower whole. */
-    [S_OUTBOX_GUARD] =
-        "SELECT b.timezone, b.ceased, b.do_not_contact, r.on_hold "
-        "FROM case_rows r JOIN borrowers b ON b.id = r.borrower_id "
-        "WHERE r.step_row = (SELECT step_row FROM case_steps WHERE id = ?1) "
-        "AND r.id = ?1",
     /* A timer's case's rowid, where its write follows no read of the
      * case (sq_timer_insert): what the claim finds the case's row by. */
     [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
@@ -471,7 +475,7 @@ static const char *const sql[S_COUNT] = {
         "timer_keys = coalesce(?5, timer_keys), "
         "journal_last = coalesce(?6, journal_last), "
         "tasks_open = coalesce(?7, tasks_open), "
-        "message_last = coalesce(?8, message_last) WHERE id = ?1",
+        "message_last = coalesce(?8, message_last), mover = ?10 WHERE id = ?1",
     /* The same at the row the claim read (?9, its rowid; schema 29):
      * one seek of integer keys, where the id's is a search of text keys
      * and finds the rowid only. The id checked too: a rowid read before
@@ -481,7 +485,7 @@ static const char *const sql[S_COUNT] = {
         "timer_keys = coalesce(?5, timer_keys), "
         "journal_last = coalesce(?6, journal_last), "
         "tasks_open = coalesce(?7, tasks_open), "
-        "message_last = coalesce(?8, message_last) "
+        "message_last = coalesce(?8, message_last), mover = ?10 "
         "WHERE rowid = ?9 AND id = ?1",
     /* A run written for a case whose row did not name it yet. */
     [S_CASE_JOURNAL] =
@@ -661,8 +665,9 @@ static const char *const sql[S_COUNT] = {
     [S_MESSAGE_INSERT] =
         "INSERT INTO messages(case_id, borrower_id, channel, template, "
         "recipient, to_kind, body, status, reason, at, not_before, "
-        "next_attempt, prev) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
+        "next_attempt, prev, state, step) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, "
+        "?14)",
     /* The id the next message gets: an INTEGER PRIMARY KEY without
      * AUTOINCREMENT takes the largest plus one. */
     [S_MESSAGE_NEXT] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
@@ -898,22 +903,17 @@ static const char *const sql[S_COUNT] = {
     /* The queued ones waiting again, down the outbox's index (the fresh
      * ones are not in it: S_OUTBOX_FRESH), next attempt from ?3 to ?1:
      * the released ones (1) are read apart from the retries. */
-    [S_OUTBOX_DUE] =
-        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
-        " attempts, at FROM messages WHERE status = 'queued' AND "
-        SQLITE_OUTBOX_KEPT " AND next_attempt BETWEEN ?3 AND ?1 "
-        "ORDER BY next_attempt, id LIMIT ?2",
+    [S_OUTBOX_DUE] = OUTBOX_COLS
+        "WHERE status = 'queued' AND " SQLITE_OUTBOX_KEPT " AND next_attempt "
+        "BETWEEN ?3 AND ?1 ORDER BY next_attempt, m.id LIMIT ?2",
     /* The fresh ones, from the fresh cursor ?1 on, in id order: what
      * this walk passes was written after the cursor and has been sent. */
-    [S_OUTBOX_FRESH] =
-        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
-        " attempts, at FROM messages WHERE id >= ?1 AND status = 'queued' "
-        "AND next_attempt = 0 ORDER BY id LIMIT ?2",
+    [S_OUTBOX_FRESH] = OUTBOX_COLS
+        "WHERE m.id >= ?1 AND status = 'queued' AND next_attempt = 0 "
+        "ORDER BY m.id LIMIT ?2",
     [S_MESSAGES_END] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
-    [S_OUTBOX_FRESH_ONE] =
-        "SELECT id, case_id, borrower_id, channel, template, recipient, body,"
-        " attempts, at FROM messages WHERE id = ?1 AND status = 'queued' "
-        "AND next_attempt = 0",
+    [S_OUTBOX_FRESH_ONE] = OUTBOX_COLS
+        "WHERE m.id = ?1 AND status = 'queued' AND next_attempt = 0",
     [S_REPLY_CASE] =
         "SELECT c.id FROM contacts k JOIN cases c ON c.borrower_id = "
         "k.borrower_id WHERE k.value = ?1 AND k.kind IN ('phone','email') "
@@ -1626,9 +1626,10 @@ struct sq {
   struct {
     jbuf text; /* their texts, each NUL-ended, at its offset (-1: NULL) */
     struct claimw_msg {
-      long text[9]; /* case_id .. reason, S_MESSAGE_INSERT's ?1 to ?9 */
-      int len[9];   /* their lengths, bound without SQLite's strlen */
-      int64_t at, not_before, prev;
+      long text[10]; /* case_id .. reason, S_MESSAGE_INSERT's ?1 to ?9,
+                        and state (?13) */
+      int len[10];   /* their lengths, bound without SQLite's strlen */
+      int64_t at, not_before, prev, step;
       int64_t id; /* the one SQLite gives it, checked (claimw_write) */
     } msg[CLAIMW_ROWS];
     struct claimw_run {
@@ -4030,23 +4031,26 @@ static int claimw_write(sq *st, rc_error *err) {
   for (done = 0; rc == RC_OK && done < st->claimw.nmsg; done += 1 << k) {
     sqlite3_stmt *s;
     for (k = 5; (1 << k) > st->claimw.nmsg - done; k--) continue;
-    if (!(s = claimw_stmt(st, st->claimw.msgs, k, S_MESSAGE_INSERT, 12)))
+    if (!(s = claimw_stmt(st, st->claimw.msgs, k, S_MESSAGE_INSERT, 14)))
       return rc_error_set(err, RC_ENOMEM, NULL, "queue message: out of memory");
     for (j = 0; j < 1 << k; j++) {
       const struct claimw_msg *m = &st->claimw.msg[done + j];
-      int at = j * 12;
-      for (int t = 0; t < 9; t++)
+      int at = j * 14;
+      for (int t = 0; t < 10; t++) {
+        int p = at + (t < 9 ? 1 + t : 13);
         if (m->text[t] < 0)
-          sqlite3_bind_null(s, at + 1 + t);
+          sqlite3_bind_null(s, p);
         else
-          sqlite3_bind_text(s, at + 1 + t, claimw_at(st, m->text[t]), m->len[t],
+          sqlite3_bind_text(s, p, claimw_at(st, m->text[t]), m->len[t],
                             SQLITE_STATIC);
+      }
       sqlite3_bind_int64(s, at + 10, m->at);
       if (m->not_before)
         sqlite3_bind_int64(s, at + 11, m->not_before);
       else
         sqlite3_bind_null(s, at + 11);
       sqlite3_bind_int64(s, at + 12, m->prev);
+      sqlite3_bind_int64(s, at + 14, m->step);
     }
     rc = exec_wrote(st, s, 1 << k, "messages", err, "queue message");
     /* The ids SQLite gave are those given (msg_next): nothing else wrote
@@ -4106,9 +4110,9 @@ static int claimw_refused(sq *st, rc_error *err) {
 static int claimw_msg_add(sq *st, const store_message *m, int64_t prev,
                           int64_t *id, rc_error *err) {
   struct claimw_msg *w;
-  const char *text[9] = {m->case_id,       m->borrower_id, m->channel,
-                         m->template_name, m->recipient,   m->to_kind,
-                         m->body,          m->status,      m->reason};
+  const char *text[10] = {
+      m->case_id, m->borrower_id, m->channel, m->template_name, m->recipient,
+      m->to_kind, m->body,        m->status,  m->reason,        m->state};
   int rc;
   if (st->claimw.nmsg == CLAIMW_ROWS &&
       (rc = claimw_flush(st, err)) != RC_OK)
@@ -4123,7 +4127,7 @@ static int claimw_msg_add(sq *st, const store_message *m, int64_t prev,
     if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
   }
   w = &st->claimw.msg[st->claimw.nmsg];
-  for (int t = 0; t < 9; t++) {
+  for (int t = 0; t < 10; t++) {
     size_t len = text[t] ? strlen(text[t]) : 0;
     w->text[t] = claimw_text(st, text[t], len);
     /* -1 (SQLite measures it, as before) past what an int holds: SQLite
@@ -4137,6 +4141,7 @@ static int claimw_msg_add(sq *st, const store_message *m, int64_t prev,
   w->at = m->at;
   w->not_before = m->not_before;
   w->prev = prev;
+  w->step = m->step;
   w->id = *id = st->claimw.msg_next++;
   st->claimw.nmsg++;
   return RC_OK;
@@ -5092,7 +5097,8 @@ static int sq_case_exists(sq *st, const char *id, rc_error *err) {
   now = was
 
 static int sq_case_set_state(sq *st, const char *id, const char *state,
-                             int closed, const char *outcome, rc_error *err) {
+                             int closed, const char *outcome, int64_t mover,
+                             rc_error *err) {
   /* The timers the step ended go with the state (timer_keys), and so
    * does the run its journal gets next (journal_last). */
   int keys = st->keys.dirty && !strcmp(st->keys.case_id, id);
@@ -5130,6 +5136,7 @@ again:
   else
     sqlite3_bind_null(s, 8);
   if (which == S_CASE_STATE_AT) sqlite3_bind_int64(s, 9, st->step_row.rowid);
+  sqlite3_bind_int64(s, 10, mover);
   rc = exec_rebound(st, s, err, "set state");
   /* No row there (the case's row made again since the claim): by its
    * id, as every other write. */
@@ -6582,6 +6589,8 @@ static int sq_message_insert(sq *st, const store_message *m, int64_t *id,
     else
       sqlite3_bind_null(s, 11);
     sqlite3_bind_int64(s, 12, prev);
+    bind_text(s, 13, m->state);
+    sqlite3_bind_int64(s, 14, m->step);
     rc = exec_rebound(st, s, err, "queue message");
     if (rc == RC_OK) made = sqlite3_last_insert_rowid(st->db);
   }
@@ -7251,6 +7260,18 @@ static int outgoing_rows(sqlite3_stmt *s, store_outgoing *list, int *count,
     m->body = dup_col(s, 6);
     m->attempts = sqlite3_column_int(s, 7);
     m->at = sqlite3_column_int64(s, 8);
+    m->state = dup_col(s, 9);
+    m->step = sqlite3_column_int64(s, 10);
+    m->case_state = dup_col(s, 11);
+    m->closed = sqlite3_column_int(s, 12);
+    m->mover = sqlite3_column_int64(s, 13);
+    m->on_hold = sqlite3_column_int(s, 14);
+    snprintf(m->timezone, sizeof m->timezone, "%s",
+             sqlite3_column_type(s, 15) == SQLITE_TEXT
+                 ? (const char *)sqlite3_column_text(s, 15)
+                 : "");
+    m->ceased = sqlite3_column_int(s, 16);
+    m->do_not_contact = sqlite3_column_int(s, 17);
   }
   if (*count >= max) rc = SQLITE_DONE; /* not stepped: the rest waits */
   sqlite3_reset(s);
@@ -8346,7 +8367,7 @@ static int op_case_write(store *s, const store_case_change *ch, rc_error *err) {
                            ch->overpaid, err);
   if (rc == RC_OK && (f & STORE_CASE_STATE))
     rc = sq_case_set_state(st, ch->id, ch->state, ch->closed, ch->outcome,
-                           err);
+                           ch->mover, err);
   if (rc == RC_OK && (f & STORE_CASE_ERROR))
     rc = sq_case_set_error(st, ch->id, ch->error, err);
   if (rc == RC_OK && (f & STORE_CASE_DATA))
@@ -8593,28 +8614,6 @@ static int op_case_get(store *s, const char *id, store_case *out,
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
-}
-
-static int op_outbox_guard(store *s, const char *case_id,
-                           store_outbox_guard *out, rc_error *err) {
-  sq *st = SQ(s);
-  sqlite3_stmt *q = stmt(st, S_OUTBOX_GUARD);
-  int rc;
-  bind_text(q, 1, case_id);
-  rc = one_row(st, q, sqlite3_step(q), err, "the outbox's guard");
-  if (rc == RC_OK) {
-    const unsigned char *zone = sqlite3_column_text(q, 0);
-    snprintf(out->timezone, sizeof out->timezone, "%s",
-             zone ? (const char *)zone : "");
-    out->ceased = sqlite3_column_int(q, 1);
-    out->do_not_contact = sqlite3_column_int(q, 2);
-    out->on_hold = sqlite3_column_int(q, 3);
-  } else if (rc == RC_ENOTFOUND) {
-    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", case_id);
-  }
-  sqlite3_reset(q);
-  sqlite3_clear_bindings(q);
-  return rc;
 }
 
 /* The one writer holds the opening of cases with the rest of the book:
@@ -9096,7 +9095,6 @@ const store_ops store_sqlite_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
-    .outbox_guard = op_outbox_guard,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,

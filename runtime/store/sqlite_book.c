@@ -35,13 +35,19 @@ int book_schema_version_row(const char *table, const store_value *cols,
  * case has open tasks (18), cases.tasks_open, the messages' chain
  * (19), cases.message_last and messages.prev, a borrower's contacts
  * packed on its row (23), borrowers.contacts_packed, and a timer's case's
- * case_steps rowid (30), timers.step_row: another book's rowids. */
+ * case_steps rowid (30), timers.step_row: another book's rowids. And the
+ * step keys (35), cases.mover and messages.step, left out together: a
+ * message queued before the move, its case moved on by no step since,
+ * goes as one written before them (0 and 0 are alike); the next step
+ * that moves the case tells them apart again. */
 int book_derived(const char *table, const char *column) {
   if (!strcmp(table, "borrowers")) return !strcmp(column, "contacts_packed");
   if (!strcmp(table, "timers")) return !strcmp(column, "step_row");
   if (!strcmp(table, "cases"))
     return !strcmp(column, "timer_keys") || !strcmp(column, "journal_last") ||
-           !strcmp(column, "tasks_open") || !strcmp(column, "message_last");
+           !strcmp(column, "tasks_open") || !strcmp(column, "message_last") ||
+           !strcmp(column, "mover");
+  if (!strcmp(table, "messages") && !strcmp(column, "step")) return 1;
   return (!strcmp(table, "journal_runs") || !strcmp(table, "messages")) &&
          !strcmp(column, "prev");
 }

@@ -933,10 +933,41 @@ static const char *const migrations[] = {
      * rowid ends each entry, so (queue, status) is in id order after it.
      * Built with one read of the tasks; nothing is rewritten. */
     "CREATE INDEX IF NOT EXISTS tasks_queue_id ON tasks(queue, status, id);",
+    /* 36: a queued message whose case moved on since is not sent (a
+     * reminder of what is owed, still queued when the borrower paid in
+     * full). A message keeps the state its case was in when written and
+     * its step's key (a number the engine draws, never 0); a case keeps
+     * the key of the step that last moved it (mover). At send, a case in
+     * another state than the message's, moved by another step, has moved
+     * on; the step that closed it may still thank. Columns added, no row
+     * written: the messages before it carry NULL and go as they did. */
+    "ALTER TABLE messages ADD COLUMN state TEXT;"
+    "ALTER TABLE messages ADD COLUMN step INTEGER;"
+    "ALTER TABLE case_steps ADD COLUMN mover INTEGER NOT NULL DEFAULT 0;"
+    /* The view's insert named no columns of case_steps: its row now
+     * names them (a case written through the view, a book moved in, is
+     * one no step has moved). */
+    "DROP TRIGGER cases_insert;"
+    "CREATE TRIGGER cases_insert INSTEAD OF INSERT ON cases BEGIN"
+    "  INSERT INTO case_steps(id, state, closed, outcome, timer_keys,"
+    "    journal_last, tasks_open, message_last) VALUES (new.id, new.state,"
+    "    coalesce(new.closed, 0), new.outcome, coalesce(new.timer_keys, ''),"
+    "    coalesce(new.journal_last, 0), coalesce(new.tasks_open, 0),"
+    "    coalesce(new.message_last, 0));"
+    "  INSERT INTO case_rows VALUES (new.id, new.borrower_id, new.workflow,"
+    "    new.version, new.error, new.product, new.currency,"
+    "    coalesce(new.principal, 0), coalesce(new.balance, 0),"
+    "    coalesce(new.amount_due, 0), coalesce(new.fees, 0), new.due_date,"
+    "    new.opened_at, new.score, coalesce(new.tags, '[]'),"
+    "    coalesce(new.data, '{}'), new.queue, coalesce(new.on_hold, 0),"
+    "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0),"
+    "    (SELECT step_row FROM case_steps WHERE id = new.id));"
+    "END;",
 };
 
-/* The step that fills payments.currency. */
-enum { STEP_PAYMENT_CURRENCY = 34 };
+/* The step that fills payments.currency; the one that keeps what tells a
+ * message whose case moved on. */
+enum { STEP_PAYMENT_CURRENCY = 34, STEP_MOVED_ON = 36 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
   char *found = ud;
@@ -1315,7 +1346,11 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
                        err)) ||
         (version + 1 == STEP_PAYMENT_CURRENCY &&
          own_column_named(db, STEP_PAYMENT_CURRENCY, "payments", "currency",
-                          err))) {
+                          err)) ||
+        (version + 1 == STEP_MOVED_ON &&
+         (own_column_named(db, STEP_MOVED_ON, "messages", "state", err) ||
+          own_column_named(db, STEP_MOVED_ON, "messages", "step", err) ||
+          own_column_named(db, STEP_MOVED_ON, "case_steps", "mover", err)))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }

@@ -834,6 +834,8 @@ void store_outgoing_free(store_outgoing *list, int n) {
     free(list[i].template_name);
     free(list[i].recipient);
     free(list[i].body);
+    free(list[i].state);
+    free(list[i].case_state);
   }
   free(list);
 }
@@ -945,31 +947,6 @@ void store_pays_ahead(store *st, int n, const char *const *cases,
 
 int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
-}
-
-int store_outbox_guard_get(store *st, const char *case_id,
-                           store_outbox_guard *out, rc_error *err) {
-  memset(out, 0, sizeof *out);
-  if (st->ops->outbox_guard) return st->ops->outbox_guard(st, case_id, out, err);
-  return store_outbox_guard_whole(st, case_id, out, err);
-}
-
-int store_outbox_guard_whole(store *st, const char *case_id,
-                             store_outbox_guard *out, rc_error *err) {
-  store_case c;
-  store_borrower b;
-  int rc;
-  if ((rc = store_case_get(st, case_id, &c, err)) != RC_OK) return rc;
-  out->on_hold = c.on_hold;
-  rc = store_borrower_get(st, c.borrower_id, &b, err);
-  store_case_free(&c);
-  if (rc != RC_OK) return rc;
-  snprintf(out->timezone, sizeof out->timezone, "%s",
-           b.timezone ? b.timezone : "");
-  out->ceased = b.ceased;
-  out->do_not_contact = b.do_not_contact;
-  store_borrower_free(&b);
-  return RC_OK;
 }
 
 int store_case_exists_or_hold_opening(store *st, const char *id,

@@ -81,6 +81,10 @@ typedef struct store_case_change {
   unsigned fields;
   const char *state, *outcome;
   int closed;
+  /* With STORE_CASE_STATE: the moving step's key (store_message's step),
+   * kept as the case's mover: the outbox tells a message the step that
+   * wrote it moved on from one a later step left behind. */
+  int64_t mover;
   const char *error, *data, *tags, *queue;
   rc_money balance, amount_due, overpaid;
   int on_hold;
@@ -302,15 +306,6 @@ void store_pays_ahead(store *st, int n, const char *const *cases,
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
-/* What the outbox asks the guard again of a queued message's case as it
- * leaves: the borrower's zone and blocks, the case's hold. */
-typedef struct store_outbox_guard {
-  char timezone[64]; /* "" when the borrower has none */
-  int ceased, do_not_contact, on_hold;
-} store_outbox_guard;
-/* RC_ENOTFOUND for a case that is not there. */
-int store_outbox_guard_get(store *st, const char *case_id,
-                           store_outbox_guard *out, rc_error *err);
 /* The same, for a writer that opens the case when it is not found (an
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
@@ -498,6 +493,10 @@ int store_journal_count(store *st, const char *kind, int64_t *count,
 typedef struct store_message {
   const char *case_id, *borrower_id, *channel, *template_name, *recipient;
   const char *to_kind, *body, *status, *reason;
+  /* The case's state when written, and the writing step's key (never 0):
+   * what the outbox asks of the case again as it sends (store_outgoing). */
+  const char *state;
+  int64_t step;
   rc_time at, not_before;
 } store_message;
 int store_message_insert(store *st, const store_message *m, int64_t *id,
@@ -655,8 +654,9 @@ int store_messages_cancel_deferred(store *st, const char *case_id,
                                    const char *reason, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
- * reached — first attempts oldest first, then retries by their time. *out
- * is owned by the caller. */
+ * reached — first attempts oldest first, then retries by their time, each
+ * with what the guard asks of its case and borrower as it leaves, read
+ * with it (store_outgoing). *out is owned by the caller. */
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,
                      int *n, rc_error *err);
 /* A random name for this database, made once: it prefixes idempotency

@@ -158,7 +158,7 @@ cp "$book" "$work/parted.db"
 sqlite3 "$work/parted.db" "CREATE TEMP TABLE k AS SELECT * FROM case_steps
   WHERE id = 'MF00005'; DELETE FROM case_steps WHERE id = 'MF00005';
   INSERT INTO case_steps SELECT id, state, closed, outcome, timer_keys,
-  journal_last, tasks_open, message_last, NULL FROM k;"
+  journal_last, tasks_open, message_last, NULL, mover FROM k;"
 expect_refused "a case's rows parted by hand" \
   "case MF00005 has a case_steps row but no case_rows row" \
   "$recoup" migrate-store "$work/parted.db" "$work/parted-copy.db"

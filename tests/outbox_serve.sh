@@ -1,0 +1,50 @@
+# Sourced by the serve_outbox_*.sh tests: the service at a set hour
+# (libfaketime, as the browser books), stopped and waited on. The caller
+# defines fail, messages (what until_db says it has) and drop (the
+# PostgreSQL database's removal), and sets work and db.
+faketime=
+for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
+  /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 \
+  /usr/lib/faketime/libfaketime.so.1; do
+  [ -e "$f" ] && faketime=$f && break
+done
+[ -n "$faketime" ] || { echo "skipped: no libfaketime"; exit 77; }
+
+# serve AT: the service on the real clock moved to AT; waits for its port.
+serve() {
+  offset=$(($(date -d "$1" +%s) - $(date +%s)))
+  [ $offset -lt 0 ] && sign=- || sign=+
+  rm -f "$work/stdout"
+  LD_PRELOAD="$faketime${LD_PRELOAD:+ $LD_PRELOAD}" \
+    FAKETIME="$sign${offset#-}" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    "$recoup" serve "$work/book" --db "$db" --listen 127.0.0.1:0 \
+    --real-time >"$work/stdout" 2>>"$work/log" &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; drop' EXIT
+  i=0
+  until url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/stdout" \
+    2>/dev/null) &&
+    [ -n "$url" ]; do
+    i=$((i + 1))
+    [ $i -le 600 ] && kill -0 $server 2>/dev/null ||
+      { cat "$work/log" >&2; fail "the service never listened"; }
+    sleep 0.1
+  done
+  url=${url%/}
+}
+stop() {
+  kill -TERM $server
+  wait $server || { tail -40 "$work/log" >&2; fail "the service exited $?"; }
+  trap drop EXIT
+}
+# until COMMAND VALUE: waits for the book to say VALUE (the final state).
+until_db() {
+  i=0
+  until [ "$($1)" = "$2" ]; do
+    i=$((i + 1))
+    [ $i -le 600 ] && kill -0 $server 2>/dev/null ||
+      fail "waited for $2, have: $(messages)"
+    sleep 0.1
+  done
+}
