@@ -100,11 +100,13 @@ test('a person working several queues reads each queue\'s counts apart, at a des
   }
 });
 
-// A case li.wei works (a phone task) with a message delivered.
+// A case with a message delivered, opened by a supervisor (every case).
+// Since the outbox cancels at send a message whose case moved on (a
+// reminder still queued when its case went to a phone call), the phone
+// queue's cases of this book, built on a fast clock, have none sent.
 async function deliveredCase() {
   const ex = h.expected(s.book);
-  for (const [id, c] of Object.entries(ex.cases)) {
-    if (!c.tasks.some((x) => x.queue === 'phone')) continue;
+  for (const id of Object.keys(ex.cases)) {
     const j = await h.api(s.book, `/v1/cases/${encodeURIComponent(id)}/journal?limit=500`, { token: 'agent' });
     const row = (j.body.journal || []).find((x) => x.kind === 'delivery' && x.detail.status === 'sent');
     if (row) return { id, row };
@@ -118,7 +120,7 @@ test('a delivery on the timeline names the message and where it went, masked for
   const { id, row } = found;
   assert.ok(row.detail.template && row.detail.recipient, 'the journal names the message');
   for (const locale of ['zh-CN', 'en']) {
-    const page = await h.openCase(t, s, id, { locale });
+    const page = await h.openCase(t, s, id, { locale, user: 'zhang.min' });
     const what = (await page.locator(`.timeline li[data-id="${row.id}"] .what`).textContent()).replace(/[\u2066-\u2069]/g, '');
     const want = locale === 'en' ? `SMS “${row.detail.template}” to ${row.detail.recipient}: sent` : `短信“${row.detail.template}”发往 ${row.detail.recipient}：已发送`;
     assert.equal(what, want, `${locale}: which message, to whom`);
@@ -149,7 +151,7 @@ test('a gateway\'s words on a failed message are shown as said, on the timeline 
       for (const x of body.journal || []) if (x.id === found.row.id) Object.assign(x.detail, { status: 'failed', reason: said });
       await r.fulfill({ response: res, body: JSON.stringify(body) });
     });
-    await h.useSession(page, s.book, 'li.wei');
+    await h.useSession(page, s.book, 'zhang.min');
     await page.goto(`${s.book.url}/#/case/${encodeURIComponent(found.id)}`);
     const row = page.locator(`.timeline li[data-id="${found.row.id}"] .what`);
     await row.waitFor();
