@@ -118,6 +118,24 @@ test('a guard that cannot be read leaves the numbers unlinked (fails closed)', a
   assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no link on a guard not read');
 });
 
+// The guard lists at most 16 channels: an institution with more had no
+// call in its answer, which the page took for a call allowed (links at
+// 23:30, under a cease). No word on a call is no call.
+test('a guard\'s answer naming no call leaves the numbers unlinked', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en', book: day });
+  await page.route((url) => url.pathname === '/v1/cases/CN012/guard', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.channels = body.channels.filter((ch) => ch.channel !== 'call');
+    await route.fulfill({ response: res, json: body });
+  });
+  await h.useSession(page, day, 'li.wei');
+  await page.goto(`${day.url}/#/case/CN012`);
+  await page.locator('[data-rules]').waitFor();
+  await page.locator('.contacts .tel-held').first().waitFor();
+  assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no number can be tapped');
+});
+
 // My work's cards carry the guard's word for a call (the API's item.call):
 // a field officer's list at 23:30 linked every number ("call before you
 // knock") with nothing to say the borrower's hours were over.

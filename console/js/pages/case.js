@@ -257,7 +257,9 @@ export function render(main, id, query) {
   function drawContacts() {
     if (!kase) return;
     const b = kase.borrower || {};
-    const call = guard && ((guard.channels || []).find((ch) => ch.channel === 'call') || { allowed_now: true });
+    // A guard that names no call (a service listing at most 16 channels,
+    // an institution with more) has not allowed one: no link.
+    const call = guard && (guard.channels || []).find((ch) => ch.channel === 'call');
     const held = !(call && call.allowed_now);
     const tel = (p) => telLink(p, writer, held);
     const contacts = [];
