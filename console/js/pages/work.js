@@ -82,14 +82,14 @@ export function render(main, arg, query) {
   };
 
   // Quietly, the list read again for the guard's word on each card (a
-  // desk's rows carry no numbers). Its first page: one paged on past 100
-  // goes back to it, with More, rather than keep links unchecked.
+  // desk's rows carry no numbers): as many as are loaded, so that a list
+  // paged on with More keeps its place (up to the API's 1,000).
   async function recheck() {
     if (checking || document.visibilityState === 'hidden' || !list.querySelector('.cards')) return;
     const asked = loads;
     checking = true;
     try {
-      const page = await get('/v1/work' + qs({ tab, limit: 100 }));
+      const page = await get('/v1/work' + qs({ tab, limit: Math.min(Math.max(items.length, 100), 1000) }));
       if (asked !== loads) return;
       readAt = Date.now();
       items = page.items || [];
