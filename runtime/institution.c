@@ -978,8 +978,11 @@ static int l_templates(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* file all */
   lua_pushnil(L);
   while (lua_next(L, 1)) { /* file all name def */
-    const char *name = lua_tostring(L, -2);
-    if (lua_type(L, -2) != LUA_TSTRING || !is_name(name)) {
+    /* Not converted when not a string: lua_next would lose its place. A
+     * NUL ends the name as text: ['hello\0x'] was checked as hello. */
+    const char *name =
+        lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    if (!name || has_nul(L, -2) || !is_name(name)) {
       ERR("templates: every template needs a name made of letters, digits "
           "and _");
     } else if (!lua_istable(L, -1)) {
