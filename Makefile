@@ -169,12 +169,16 @@ bench-deps: deps
 # profile of its own run. Built twice in build-release: once counting
 # (RECOUP_PGO=generate), trained by tools/pgo_train.sh (about a minute),
 # then again laid out by the counts. Counts from an earlier source are
-# removed first: stale ones would be merged with the new.
+# removed first: stale ones would be merged with the new. A training that
+# fails leaves no binary to install: the counting one, slower and writing
+# its counts under build-release/pgo at each exit, was left where
+# docs/operations.md "Install" copies the binary from.
 release: deps
 	rm -rf build-release/pgo
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=generate
 	cmake --build build-release -j $(JOBS)
-	sh tools/pgo_train.sh build-release
+	sh tools/pgo_train.sh build-release || { rm -f build-release/recoup; \
+	  echo "make release: the training failed (above); build-release/recoup, a counting build not to install, removed" >&2; exit 1; }
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=use
 	cmake --build build-release -j $(JOBS)
 

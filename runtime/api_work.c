@@ -1068,12 +1068,15 @@ failed:
 
 /* --- GET /v1/cases/{id}/guard --------------------------------------------- */
 
-enum { GUARD_CHANNELS = 16 };
+/* At most 16 of the institution's channels, and always call and visit:
+ * an institution naming more crowded them out, and a console given no
+ * word on a call took it for allowed. */
+enum { GUARD_CHANNELS = 16, GUARD_LISTED = GUARD_CHANNELS + 2 };
 
-static void add_channel(char (*list)[24], int *n, const char *name) {
+static void add_channel(char (*list)[24], int *n, int max, const char *name) {
   for (int i = 0; i < *n; i++)
     if (!strcmp(list[i], name)) return;
-  if (*n < GUARD_CHANNELS && strlen(name) < 24) rc_copy(list[(*n)++], 24, name);
+  if (*n < max && strlen(name) < 24) rc_copy(list[(*n)++], 24, name);
 }
 
 /* The channels the guard knows: the institution's delivery channels, the
@@ -1083,14 +1086,14 @@ static int guard_channels(service *svc, char (*list)[24]) {
   const policy_config *p = &cfg->policy;
   int n = 0;
   for (int i = 0; i < cfg->nchannels; i++)
-    add_channel(list, &n, cfg->channels[i].name);
+    add_channel(list, &n, GUARD_CHANNELS, cfg->channels[i].name);
   for (int i = 0; i < p->nrules; i++)
     for (int k = 0; k < p->rules[i].nchannels; k++)
-      add_channel(list, &n, p->rules[i].channels[k]);
+      add_channel(list, &n, GUARD_CHANNELS, p->rules[i].channels[k]);
   for (int i = 0; i < p->npause; i++)
-    add_channel(list, &n, p->pause_channels[i]);
-  add_channel(list, &n, "call");
-  add_channel(list, &n, "visit");
+    add_channel(list, &n, GUARD_CHANNELS, p->pause_channels[i]);
+  add_channel(list, &n, GUARD_LISTED, "call");
+  add_channel(list, &n, GUARD_LISTED, "visit");
   return n;
 }
 
@@ -1112,8 +1115,8 @@ static json_t *per_json(const rc_duration *d) {
 
 void api_case_guard(service *svc, http_request *req, int route, const char *arg,
                     const principal *who) {
-  char channels[GUARD_CHANNELS][24], hours[32] = "";
-  policy_explanation ex[GUARD_CHANNELS];
+  char channels[GUARD_LISTED][24], hours[32] = "";
+  policy_explanation ex[GUARD_LISTED];
   const policy_config *p = &script_config(engine_script(svc->eng))->policy;
   store_case c;
   store_borrower b;

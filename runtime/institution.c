@@ -978,8 +978,11 @@ static int l_templates(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, REG_TEMPLATES); /* file all */
   lua_pushnil(L);
   while (lua_next(L, 1)) { /* file all name def */
-    const char *name = lua_tostring(L, -2);
-    if (lua_type(L, -2) != LUA_TSTRING || !is_name(name)) {
+    /* Not converted when not a string: lua_next would lose its place. A
+     * NUL ends the name as text: ['hello\0x'] was checked as hello. */
+    const char *name =
+        lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    if (!name || has_nul(L, -2) || !is_name(name)) {
       ERR("templates: every template needs a name made of letters, digits "
           "and _");
     } else if (!lua_istable(L, -1)) {
@@ -1176,6 +1179,23 @@ static void entered(wf_check *w, const char *name) {
     if (strcmp(w->states[i], name) == 0) w->entered[i] = 1;
 }
 
+/* A state's name is kept as text, which ends at a NUL: states
+ * { ['a\0x'] = ... } was read as a state a, and initial = 'a\0x' opened
+ * cases in a. Nonzero, said naming where, when the string at idx holds
+ * one. */
+static int wf_nul_name(const wf_check *w, int idx, const char *where) {
+  size_t len;
+  const char *s = lua_tolstring(w->L, idx, &len);
+  size_t at = strlen(s);
+  if (at == len) return 0;
+  wf_error(w, wf_line(w, where, NULL),
+           "workflow %s: %s holds a NUL byte (at byte %d of %d): a state's "
+           "name is kept as text, which ends at a NUL",
+           w->wname, strcmp(where, "states") ? where : "a state's name",
+           (int)at + 1, (int)len);
+  return 1;
+}
+
 /* initial and transitions against the states at index st. */
 static void graph_check(wf_check *w, int st) {
   lua_State *L = w->L;
@@ -1185,6 +1205,8 @@ static void graph_check(wf_check *w, int st) {
   if (lua_getfield(L, 1, "initial") != LUA_TSTRING) {
     wf_error(w, wf_line(w, "initial", NULL),
              "workflow %s: initial must name a state", wname);
+  } else if (wf_nul_name(w, -1, "initial")) {
+    /* said */
   } else if (is_state(w, lua_tostring(L, -1))) {
     entered(w, lua_tostring(L, -1));
   } else {
@@ -1443,6 +1465,15 @@ static void wf_check_states(wf_check *w) {
     ERR("workflow %s: states must be a table of states", w->wname);
   } else {
     int st = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, st)) {
+      lua_pop(L, 1);
+      /* lua_tolstring on a number key would confuse lua_next. */
+      if (lua_type(L, -1) == LUA_TSTRING && wf_nul_name(w, -1, "states")) {
+        lua_pop(L, 1);
+        break;
+      }
+    }
     w->states = script_sorted_keys(L, st, &w->n);
     if (w->n == 0) ERR("workflow %s: states is empty", w->wname);
     for (int i = 0; i < w->n; i++) {

@@ -826,6 +826,20 @@ static void test_workflow_graph_errors_point_at_their_line(void **state) {
           "workflow w version 1 is registered twice", 3);
   refused(INSTITUTION "workflow({ name = 'w' })\n",
           "workflow() expects the result of recoup.workflow", 2);
+  /* A template's name too: on 32d1a96 ['hello\0x'] passed as hello. */
+  refused(INSTITUTION "templates { ['hello\\0x'] = { sms = 'Hi' } }\n" WORKFLOW,
+          "templates: every template needs a name made of letters", 2);
+  /* Names kept as text end at a NUL: on 32d1a96 initial = 'a\0x' passed
+   * as the state a (cases opened there), and a state ['b\0x'] was read
+   * as b. */
+  refused(INSTITUTION
+          "workflow(recoup.workflow { name = 'w', version = 1,\n"
+          "  initial = 'a\\0x', states = { a = {} } })\n",
+          "workflow w: initial holds a NUL byte (at byte 2 of 3)", 3);
+  refused(INSTITUTION
+          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',"
+          " states = { a = {}, ['b\\0x'] = { final = true } } })\n",
+          "workflow w: a state's name holds a NUL byte (at byte 2 of 3)", 2);
 }
 
 static void test_two_workflows_need_a_route(void **state) {

@@ -72,7 +72,12 @@ static void write_institution(void) {
       "policy { max_contacts = {\n"
       "  { channels = { 'sms' }, limit = 1, per = '1d' },\n"
       "  { channels = { 'call' }, limit = 7, per = '7d', scope = "
-      "'case' } } }\n"
+      "'case' },\n"
+      /* Channels enough to fill the guard's list (16) before visit. */
+      "  { channels = { 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8' }, "
+      "limit = 99, per = '1d' },\n"
+      "  { channels = { 'c9', 'c10', 'c11', 'c12', 'c13', 'c14', 'c15', "
+      "'c16' }, limit = 99, per = '1d' } } }\n"
       "channel 'sms' { driver = 'file', path = 'sms.jsonl' }\n"
       "service { instruction_budget = 1000000, memory_limit = '32MB' "
       "}\n"
@@ -956,6 +961,10 @@ static void test_guard_now_matches_what_the_guard_does(void **state) {
   expect(a, 200,
          "\"holds\":{\"dispute\":false,\"cease\":false,"
          "\"do_not_contact\":false}");
+  /* Call and visit whatever the institution's channels: sms and 16 more
+   * crowded visit out of the list on 32d1a96. */
+  expect(a, 200, "\"channel\":\"call\"");
+  expect(a, 200, "\"channel\":\"visit\"");
   post_event("G1", "{\"type\":\"remind\"}");
   for (int tries = 0; tries < 100; tries++) {
     a = get("/v1/cases/G1/guard", AGENT);

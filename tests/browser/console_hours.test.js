@@ -118,6 +118,24 @@ test('a guard that cannot be read leaves the numbers unlinked (fails closed)', a
   assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no link on a guard not read');
 });
 
+// The guard lists at most 16 channels: an institution with more had no
+// call in its answer, which the page took for a call allowed (links at
+// 23:30, under a cease). No word on a call is no call.
+test('a guard\'s answer naming no call leaves the numbers unlinked', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en', book: day });
+  await page.route((url) => url.pathname === '/v1/cases/CN012/guard', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.channels = body.channels.filter((ch) => ch.channel !== 'call');
+    await route.fulfill({ response: res, json: body });
+  });
+  await h.useSession(page, day, 'li.wei');
+  await page.goto(`${day.url}/#/case/CN012`);
+  await page.locator('[data-rules]').waitFor();
+  await page.locator('.contacts .tel-held').first().waitFor();
+  assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no number can be tapped');
+});
+
 // My work's cards carry the guard's word for a call (the API's item.call):
 // a field officer's list at 23:30 linked every number ("call before you
 // knock") with nothing to say the borrower's hours were over.
@@ -152,4 +170,70 @@ test('at 10:30 the same cards link the numbers; the API says a call may happen n
   assert.equal(first.call.allowed_now, true, JSON.stringify(first.call));
   assert.equal(first.call.rule, null);
   assert.equal(first.call.next, null);
+});
+
+// My work left open across 21:00: its cards kept the links of the list's
+// reading (it was read again only at midnight), and a field officer's day
+// opened at 20:50 rang the borrower at 23:00. The service's clock cannot
+// be moved mid-run: its answer at 21:00 is the list's as read now with
+// each card's call deferred to 08:00, as the guard then says it.
+async function workAt2100(t, user) {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN', book: day });
+  await h.useSession(page, day, user);
+  await page.goto(`${day.url}/#/work`);
+  await page.locator('.cards a[href^="tel:"]').first().waitFor();
+  await page.route((url) => url.pathname === '/v1/work', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    for (const it of body.items) {
+      if (it.call) Object.assign(it.call, { allowed_now: false, rule: 'contact_hours', next: `${h.addDays(day.today, 1)}T08:00:00+08:00` });
+    }
+    await route.fulfill({ response: res, json: body });
+  });
+  return page;
+}
+
+async function heldAll(page) {
+  await page.locator('.cards .call-hold[data-call-hold="contact_hours"]').first().waitFor();
+  assert.match((await page.locator('.cards .call-hold').first().textContent()).trim(), HOLD['zh-CN']);
+  assert.equal(await page.locator('.cards a[href^="tel:"]').count(), 0, 'no number on any card can be tapped');
+  assert.ok(await page.locator('.cards .tel-held').count() > 0, 'the numbers are shown');
+}
+
+test('My work left open: at the next tick the guard is asked again and the cards\' numbers held', async (t) => {
+  const page = await workAt2100(t, 'wang.fang');
+  await page.clock.fastForward(31000);
+  await heldAll(page);
+});
+
+// The tab hidden (the phone in a pocket: its ticks and polls skip) past
+// a tick, then shown. Returns once the page has asked again (the read
+// left unanswered: a slow service): the links must be gone by then, not
+// at the read's timeout.
+async function pocket(page, path) {
+  await page.evaluate(() => Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }));
+  await page.clock.fastForward(31000);
+  await page.route((url) => url.pathname === path, () => { /* unanswered */ });
+  const seen = page.waitForRequest((r) => new URL(r.url()).pathname === path);
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await seen;
+}
+
+test('My work\'s tab shown again (the phone out of a pocket): no number can be tapped before the guard answers again', async (t) => {
+  const page = await workAt2100(t, 'wang.fang');
+  await page.unrouteAll();
+  await pocket(page, '/v1/work');
+  assert.equal(await page.locator('.cards a[href^="tel:"]').count(), 0, 'no number on any card can be tapped');
+  assert.ok(await page.locator('.cards .tel-held').count() > 0, 'the numbers are shown');
+});
+
+test('the case page\'s tab shown again: no number can be tapped before the guard answers again', async (t) => {
+  const page = await h.openCase(t, { book: day, browser: s.browser }, 'CN012', { device: 'phone', locale: 'en' });
+  await page.locator('.contacts a[href^="tel:"]').first().waitFor();
+  await pocket(page, '/v1/cases/CN012/guard');
+  assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no number can be tapped');
+  assert.ok(await page.locator('.contacts .tel-held').count() > 0, 'the numbers are shown');
 });

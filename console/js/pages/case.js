@@ -41,6 +41,7 @@ export function render(main, id, query) {
   const tl = h('div', { class: 'timeline-box' }, loading());
   const gone = h('p', { class: 'notice case-gone', role: 'alert' });
   let guard = null;
+  let guardAt = 0; // when it was read
   let kase = null;
   // The case's reads and writes asked so far: a poll's answer is drawn
   // only when nothing was asked after it — neither a read, whose answer
@@ -74,7 +75,20 @@ export function render(main, id, query) {
   refresh();
   let polling = false;
   let timer = setTimeout(poll, POLL_MS);
-  const back = () => { if (document.visibilityState === 'visible') poll(); };
+  // A tab shown again after a night in a pocket (its polls skipped while
+  // hidden) kept the evening's links until the guard answered: a word
+  // older than a poll holds them meanwhile, and is asked whatever the
+  // case's read in flight. Not at every focus: a click into the window
+  // on a number would find it gone under the pointer.
+  const back = () => {
+    if (document.visibilityState !== 'visible') return;
+    if (guard && Date.now() - guardAt >= POLL_MS) {
+      guard = null;
+      drawContacts();
+      if (polling) loadGuard(true);
+    }
+    poll();
+  };
   window.addEventListener('focus', back);
   document.addEventListener('visibilitychange', back);
   const stop = () => {
@@ -186,6 +200,7 @@ export function render(main, id, query) {
   async function loadGuard(polled) {
     try {
       guard = await get(`/v1/cases/${enc(id)}/guard`);
+      guardAt = Date.now();
       fill(rules, rulesPanel(guard));
     } catch (err) {
       guard = null;
@@ -242,7 +257,9 @@ export function render(main, id, query) {
   function drawContacts() {
     if (!kase) return;
     const b = kase.borrower || {};
-    const call = guard && ((guard.channels || []).find((ch) => ch.channel === 'call') || { allowed_now: true });
+    // A guard that names no call (a service listing at most 16 channels,
+    // an institution with more) has not allowed one: no link.
+    const call = guard && (guard.channels || []).find((ch) => ch.channel === 'call');
     const held = !(call && call.allowed_now);
     const tel = (p) => telLink(p, writer, held);
     const contacts = [];

@@ -20,6 +20,11 @@ export function render(main, arg, query) {
   let items = [];
   let counts = null;
   let next = null;
+  // Each read of the list counted: a quiet re-read (recheck) answered
+  // after a tab switched or a page more loaded is set aside.
+  let loads = 0;
+  let readAt = 0; // when the list's first page was read, its cards' call
+  let checking = false;
   const head = h('div', { class: 'page-head' });
   const notice = h('p', { class: 'notice', role: 'status' });
   const list = h('div', { class: 'work-list' });
@@ -53,11 +58,54 @@ export function render(main, arg, query) {
       return;
     }
     for (const el of list.querySelectorAll('[data-due]')) el.classList.toggle('due-now', Date.parse(el.dataset.due) <= Date.now());
+    recheck();
   }, DUE_TICK_MS);
+  // The cards' numbers are links by the guard's word at the list's
+  // reading, and the hours close at 21:00 with nothing in the list
+  // changed: a field officer's day opened at 20:50 still rang borrowers
+  // at 23:00. Read again at each tick, and when the phone is taken out
+  // of a pocket (the tab shown again, its ticks skipped while hidden):
+  // a word older than a tick holds the links until answered.
+  const back = () => {
+    if (document.visibilityState !== 'visible') return;
+    if (Date.now() - readAt >= DUE_TICK_MS && list.querySelector('.cards a[href^="tel:"]')) {
+      for (const it of items) it.call = null;
+      draw();
+    }
+    recheck();
+  };
+  document.addEventListener('visibilitychange', back);
   return () => {
     clearInterval(ticking);
     media.removeEventListener('change', redraw);
+    document.removeEventListener('visibilitychange', back);
   };
+
+  // Quietly, the list read again for the guard's word on each card (a
+  // desk's rows carry no numbers): as many as are loaded, so that a list
+  // paged on with More keeps its place (up to the API's 1,000).
+  async function recheck() {
+    if (checking || document.visibilityState === 'hidden' || !list.querySelector('.cards')) return;
+    const asked = loads;
+    checking = true;
+    try {
+      const page = await get('/v1/work' + qs({ tab, limit: Math.min(Math.max(items.length, 100), 1000) }));
+      if (asked !== loads) return;
+      readAt = Date.now();
+      items = page.items || [];
+      next = page.next || null;
+      const fresh = page.counts;
+      if (fresh && counts && counts.areas && !fresh.areas) Object.assign(fresh, { areas: counts.areas, areas_complete: counts.areas_complete });
+      counts = fresh || counts;
+    } catch (err) {
+      // Not read: no card invites a call the guard has not allowed.
+      if (asked !== loads || err.status === 401) return;
+      for (const it of items) it.call = null;
+    } finally {
+      checking = false;
+    }
+    if (asked === loads) draw();
+  }
 
   function openCase() {
     const id = search.value.trim();
@@ -65,6 +113,7 @@ export function render(main, arg, query) {
   }
 
   async function loadTab(more) {
+    loads++;
     if (!more) {
       items = [];
       next = null;
@@ -75,6 +124,7 @@ export function render(main, arg, query) {
       // area come with the first page (the page loaded held only some).
       const areas = !more && tab === 'due' && phone() ? 1 : null;
       const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100, areas })), more ? null : readQueues()]);
+      if (!more) readAt = Date.now();
       items = items.concat(page.items || []);
       next = page.next || null;
       // A later page's counts come without the day's areas: the first
