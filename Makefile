@@ -167,7 +167,8 @@ bench-deps: deps
 
 # The build to install (docs/operations.md "Install"): Release, guided by a
 # profile of its own run. Built twice in build-release: once counting
-# (RECOUP_PGO=generate), trained by tools/pgo_train.sh (about a minute),
+# (RECOUP_PGO=generate; only what the training runs), trained by
+# tools/pgo_train.sh (about a minute),
 # then again laid out by the counts. Counts from an earlier source are
 # removed first: stale ones would be merged with the new. A training that
 # fails leaves no binary to install: the counting one, slower and writing
@@ -176,7 +177,7 @@ bench-deps: deps
 release: deps
 	rm -rf build-release/pgo
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=generate
-	cmake --build build-release -j $(JOBS)
+	cmake --build build-release -j $(JOBS) --target recoup bench_sweep bench_http
 	sh tools/pgo_train.sh build-release || { rm -f build-release/recoup; \
 	  echo "make release: the training failed (above); build-release/recoup, a counting build not to install, removed" >&2; exit 1; }
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=use

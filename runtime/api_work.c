@@ -305,7 +305,7 @@ static int item_case(service *svc, const principal *who, const char *case_id,
   store_promise p;
   char channel[24];
   rc_time at;
-  int rc, masked = api_masked_for(who);
+  int rc, masked = api_masked_for(who), phones;
   if ((rc = query_case(q, case_id, &c, err)) != RC_OK) return rc;
   if ((rc = query_borrower(q, c.borrower_id, &b, err)) != RC_OK) {
     store_case_free(&c);
@@ -325,10 +325,11 @@ static int item_case(service *svc, const principal *who, const char *case_id,
                   json_object_get(bj, "address"), "phones",
                   json_object_get(bj, "phones"), "contacts_unreadable",
                   json_object_get(bj, "contacts_unreadable")));
+    phones = json_array_size(json_object_get(bj, "phones")) > 0;
     json_decref(bj);
   }
-  /* Only for whom the numbers are shown: the read role's are masked. */
-  if (!masked && b.ncontacts) item_call(svc, c.id, item);
+  /* Only where a number is shown to call: the read role's are masked. */
+  if (!masked && phones) item_call(svc, c.id, item);
   json_object_set_new(item, "dpd", json_integer(engine_case_dpd(svc->eng, &c)));
   json_object_set_new(item, "amount_due", json_integer(c.amount_due));
   json_object_set_new(item, "balance", json_integer(c.balance));

@@ -605,7 +605,7 @@ static void answers_on(int fd, char *buf, size_t size, int want) {
   for (;;) {
     const char *at = buf, *end, *len;
     int whole = 0;
-    ssize_t n;
+    ssize_t n = 0;
     while ((end = strstr(at, "\r\n\r\n")) &&
            (len = strstr(at, "Content-Length: ")) && len < end &&
            end + 4 + atol(len + 16) <= buf + got) {

@@ -15,6 +15,9 @@
 set -eu
 build=$1
 n=${PGO_TRAIN_CASES:-20000}
+case $n in
+  '' | *[!0-9]* | 0*) echo "pgo_train: PGO_TRAIN_CASES is a number of cases, 1 or more, not '$n'" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 recoup="$build/recoup"
 work=$(mktemp -d)

@@ -42,6 +42,7 @@ export function render(main, id, query) {
   const gone = h('p', { class: 'notice case-gone', role: 'alert' });
   let guard = null;
   let guardAt = 0; // when it was read
+  let guardAsks = 0; // the guard reads asked so far
   let kase = null;
   // The case's reads and writes asked so far: a poll's answer is drawn
   // only when nothing was asked after it — neither a read, whose answer
@@ -197,12 +198,19 @@ export function render(main, id, query) {
 
   // Read with the case, and again at each poll: the hours open at 08:00
   // and close at 21:00 with nothing in the case changed.
+  // Only the latest asked is drawn: a poll's read and a tab's return may
+  // be in flight together, and an older "allowed" answered last brought
+  // the links back over a newer "not now".
   async function loadGuard(polled) {
+    const mine = ++guardAsks;
     try {
-      guard = await get(`/v1/cases/${enc(id)}/guard`);
+      const answer = await get(`/v1/cases/${enc(id)}/guard`);
+      if (mine !== guardAsks) return;
+      guard = answer;
       guardAt = Date.now();
       fill(rules, rulesPanel(guard));
     } catch (err) {
+      if (mine !== guardAsks) return;
       guard = null;
       if (err.status === 401) return;
       fill(rules, err.missingRoute ? empty(t('case.rules.unavailable')) : errorBox(err, () => loadGuard()));
