@@ -2997,8 +2997,13 @@ static int message_recheck(engine *eng, int64_t id, const char *status,
 /* A deferred message's time has come. It goes out only if the case is
  * still where it was when the message was written, and the guard, asked
  * again, agrees: a dispute opened meanwhile blocks it, a cap filled
- * meanwhile defers it again. (Timers set before the guard deferred more
- * than the contact hours carry only the message id: released as then.) */
+ * meanwhile defers it again. A closed case still in the state the message
+ * was written in was closed by the step that wrote it (its final state's
+ * enter: a thank-you for a payment made at 22:00 waits for 08:00 and goes;
+ * it was cancelled here, and the borrower who paid at night never
+ * thanked). Messages of earlier states were cancelled at the close.
+ * (Timers set before the guard deferred more than the contact hours carry
+ * only the message id: released as then.) */
 static int release_message(engine *eng, const store_case *c, json_t *d,
                            rc_error *err) {
   json_int_t id = json_integer_value(json_object_get(d, "message"));
@@ -3006,7 +3011,7 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
   const char *state = json_string_value(json_object_get(d, "state"));
   policy_decision dd;
   int released = 0, rc;
-  if (channel && state && (c->closed || strcmp(state, c->state) != 0)) {
+  if (channel && state && strcmp(state, c->state) != 0) {
     memset(&dd, 0, sizeof dd);
     dd.verdict = POLICY_BLOCK;
     snprintf(dd.reason, sizeof dd.reason, "case_moved_on");

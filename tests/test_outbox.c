@@ -750,6 +750,26 @@ static void test_a_legal_notice_of_a_case_closed_since_is_cancelled(
                       "notice cancelled case_closed;bye sent -;");
 }
 
+/* Closed at 22:00 the borrower's time, the final state's thanks waits for
+ * 08:00 and goes then: the step that wrote it closed the case, which has
+ * not moved on from it. On f8566a3 it was cancelled at its release
+ * (case_moved_on): a borrower who paid in full at night was never
+ * thanked (the examples' auto_loan thanks so). */
+static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
+    void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
+  post_sending(fx, "close", NULL, NULL);
+  assert_string_equal(messages_of(fx), "bye deferred contact_hours;");
+  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+  drain(fx);
+  assert_string_equal(messages_of(fx), "bye sent -;");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 /* A check that cannot be recorded holds the message and says why: the
  * pump's error (the service logs it), not a message silently left. */
 static void test_a_check_that_cannot_be_recorded_is_said(void **state) {
@@ -834,6 +854,9 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_check_that_cannot_be_recorded_is_said, setup_hours, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_closing_steps_thanks_deferred_to_the_morning_goes,
+          setup_hours, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
