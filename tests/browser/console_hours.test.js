@@ -237,3 +237,18 @@ test('the case page\'s tab shown again: no number can be tapped before the guard
   assert.equal(await page.locator('a[href^="tel:"]').count(), 0, 'no number can be tapped');
   assert.ok(await page.locator('.contacts .tel-held').count() > 0, 'the numbers are shown');
 });
+
+test('at 23:30 a borrower with an email and no number reads no call reason', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN', clockOffset: s.book.clockOffset });
+  await page.route(/\/v1\/cases\/CN012(\?|$)/, async (r) => {
+    const res = await r.fetch();
+    const body = await res.json();
+    Object.assign(body.borrower, { phones: [], contacts: [], employer: null, emails: ['ann@example.com'] });
+    await r.fulfill({ response: res, body: JSON.stringify(body) });
+  });
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(`${s.book.url}/#/case/CN012`);
+  await page.waitForSelector('[data-rules]');
+  await page.locator('.contacts li', { hasText: 'ann@example.com' }).waitFor();
+  assert.equal(await page.locator('.call-hold').count(), 0, 'no "not now" over an email');
+});

@@ -279,9 +279,11 @@ export function render(main, id, query) {
     for (const e of b.emails || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.email')), e));
     if (b.address) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.address')), b.address, ' ',
       writer ? mapLink(b.address, t('work.map')) : null));
-    const why = writer && call && held ? blockedText(call, guard.timezone) : null;
+    // Said only over a number it holds back: not over emails alone.
+    const numbers = (b.phones || []).length || (b.employer && b.employer.phone) || (b.contacts || []).some((x) => x.phone);
+    const why = writer && call && held && numbers ? blockedText(call, guard.timezone) : null;
     fill(contactsBox,
-      why && contacts.length ? h('p', { class: 'hold call-hold', 'data-call-hold': call.rule || '' }, why) : null,
+      why ? h('p', { class: 'hold call-hold', 'data-call-hold': call.rule || '' }, why) : null,
       // Empty for want of a reading, not of a phone: a collector must not
       // take it for a borrower who gave none.
       b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
