@@ -1,7 +1,7 @@
 # Sourced by the serve_outbox_*.sh tests: the service at a set hour
 # (libfaketime, as the browser books), stopped and waited on. The caller
-# defines fail, messages (what until_db says it has) and drop (the
-# PostgreSQL database's removal), and sets work and db.
+# defines fail and messages (what until_db says it has), sets work and
+# state (a PostgreSQL cluster's, or empty), and calls book_db.
 faketime=
 for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
   /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 \
@@ -9,6 +9,25 @@ for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
   [ -e "$f" ] && faketime=$f && break
 done
 [ -n "$faketime" ] || { echo "skipped: no libfaketime"; exit 77; }
+
+# book_db NAME: the book the test serves, $work/book.db, or with $state (a
+# PostgreSQL cluster's) a database NAME_PID of that cluster: sets db, q
+# (SQL on it) and drop (its removal at the end).
+book_db() {
+  db=$work/book.db
+  q() { sqlite3 "$db" "$1"; }
+  if [ -n "$state" ]; then
+    cluster="sh $(dirname "$0")/pg/cluster.sh"
+    name=$1_$$
+    db=$($cluster url "$state" | sed "s|/postgres?|/$name?|")
+    q() { $cluster sql "$state" "$1" "$name"; }
+    $cluster sql "$state" "CREATE DATABASE $name" >/dev/null ||
+      fail "cannot create $name"
+    drop() { $cluster sql "$state" "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1; }
+  else
+    drop() { :; }
+  fi
+}
 
 # serve AT: the service on the real clock moved to AT; waits for its port.
 serve() {

@@ -41,19 +41,7 @@ LUA
     echo "C$i,B$i,Borrower $i,+86138000000$i,Asia/Shanghai,1000,1000,CNY,2026-11-01"
   done
 } >"$work/book.csv"
-db=$work/book.db
-q() { sqlite3 "$db" "$1"; }
-if [ -n "$state" ]; then
-  cluster="sh $(dirname "$0")/pg/cluster.sh"
-  name=outbox_hours_$$
-  db=$($cluster url "$state" | sed "s|/postgres?|/$name?|")
-  q() { $cluster sql "$state" "$1" "$name"; }
-  $cluster sql "$state" "CREATE DATABASE $name" >/dev/null ||
-    fail "cannot create $name"
-  drop() { $cluster sql "$state" "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1; }
-else
-  drop() { :; }
-fi
+book_db outbox_hours
 # Queued at 15:00, in the window; nothing delivered yet.
 "$recoup" import "$work/book.csv" "$work/book" --db "$db" \
   --now 2026-11-06T15:00:00+08:00 --no-deliver >"$work/import.out" 2>&1 ||
