@@ -948,6 +948,13 @@ static int cmd_tick(const args *a) {
     engine_close(eng);
     return EXIT_FAILED;
   }
+  /* As the service does: a long sweep no longer stops for each copy of
+   * the WAL into the database (engine_copy_apart). */
+  if (engine_copy_apart(eng, &err) != RC_OK) {
+    rc_error_print(&err, stderr);
+    engine_close(eng);
+    return EXIT_FAILED;
+  }
   running = eng;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);

@@ -1360,17 +1360,9 @@ int serve_main(const char *dir, const char *db, const char *listen,
     engine_close(svc.eng);
     return 1;
   }
-  /* A request waited out any copy of the WAL into the database that a
-   * commit started: at the store's 64 MB that was a p99 of 86 ms during
-   * a million-case sweep, at 2 MB 24-31 ms. Now the store's own thread
-   * copies each 2 MB (1000 pages) while the loop goes on; past the
-   * store's 64 MB a commit copies the last 250 pages or fewer that the
-   * thread has not yet reached (measured at 200k cases: 113 copies of
-   * 47 ms on the loop before the thread; with it, 1-2 copies of up to
-   * 90 ms while a commit copied all the thread had left, then 3-13 of
-   * at most 6-13 ms). */
-  engine_checkpoint_every(svc.eng, 1000);
-  if (engine_checkpoint_apart(svc.eng, 1000, 0, &err) != RC_OK) {
+  /* The WAL copied back on the store's thread, or each copy would be a
+   * pause every request waits out (engine_copy_apart). */
+  if (engine_copy_apart(svc.eng, &err) != RC_OK) {
     print_error(&err);
     engine_close(svc.eng);
     return 1;
