@@ -5298,6 +5298,7 @@ static int cancel_deferred_steps(const char *case_id) {
   assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_bind_text(s, 1, case_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, "case_closed", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, 7);
   assert_int_equal(sqlite3_step(s), SQLITE_DONE);
   steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
   sqlite3_finalize(s);
@@ -5337,7 +5338,7 @@ static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
   assert_int_equal(store_begin(st, &err), RC_OK);
   message_as(st, "L1", "letter", "deferred", "f", 3000);
   assert_int_equal(
-      store_messages_cancel_deferred(st, "L1", "case_closed", &err), RC_OK);
+      store_messages_cancel_deferred(st, "L1", "case_closed", 7, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   store_close(st);
   assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "

@@ -80,6 +80,7 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
+  S_CASE_MOVER,
   S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
@@ -459,6 +460,7 @@ static const char *const sql[S_COUNT] = {
                    "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
+    [S_CASE_MOVER] = "SELECT mover FROM case_steps WHERE id = ?1",
     /* A timer's case's rowid, where its write follows no read of the
      * case (sq_timer_insert): what the claim finds the case's row by. */
     [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
@@ -892,11 +894,13 @@ static const char *const sql[S_COUNT] = {
         "max(next_attempt, 1) WHERE id = ?1 AND status = 'deferred'",
     /* Down the case's chain, not the outbox's index: that walked every
      * deferred message of the book to find the case's (without the
-     * index's condition the planner cannot take that index). */
+     * index's condition the planner cannot take that index). The closing
+     * step's own (?3) are spared; IS NOT: a message written before
+     * schema 36 has no step, and is cancelled. */
     [S_MESSAGES_CANCEL_DEFERRED] =
         MESSAGE_CHAIN("id = ?1", "") "UPDATE messages SET status = "
         "'cancelled', reason = ?2 WHERE id IN (SELECT id FROM r) AND "
-        "case_id = ?1 AND status = 'deferred'",
+        "case_id = ?1 AND status = 'deferred' AND step IS NOT ?3",
     [S_MESSAGE_RECHECK] =
         "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
@@ -7187,13 +7191,15 @@ static int sq_message_recheck(sq *st, int64_t id, const char *status,
 }
 
 static int sq_messages_cancel_deferred(sq *st, const char *case_id,
-                                       const char *reason, rc_error *err) {
+                                       const char *reason, int64_t spare,
+                                       rc_error *err) {
   sqlite3_stmt *s;
   int rc = message_last_flush(st, err);
   if (rc != RC_OK) return rc;
   s = stmt_of(st, S_MESSAGES_CANCEL_DEFERRED, case_id); /* reads its row */
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
+  sqlite3_bind_int64(s, 3, spare);
   if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
     return rc;
   return messages_move(st, "deferred", "cancelled", sqlite3_changes(st->db),
@@ -8461,8 +8467,9 @@ static int op_message_update(store *s, int64_t id,
 }
 
 static int op_messages_cancel_deferred(store *s, const char *case_id,
-                                       const char *reason, rc_error *err) {
-  return sq_messages_cancel_deferred(SQ(s), case_id, reason, err);
+                                       const char *reason, int64_t spare,
+                                       rc_error *err) {
+  return sq_messages_cancel_deferred(SQ(s), case_id, reason, spare, err);
 }
 
 static int op_task_put(store *s, const store_task *t, int64_t *id,
@@ -8614,6 +8621,21 @@ static int op_case_get(store *s, const char *id, store_case *out,
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
+}
+
+static int op_case_mover(store *s, const char *id, int64_t *mover,
+                         rc_error *err) {
+  sq *st = SQ(s);
+  sqlite3_stmt *q = stmt(st, S_CASE_MOVER);
+  int rc;
+  bind_text(q, 1, id);
+  rc = one_row(st, q, sqlite3_step(q), err, "read case");
+  *mover = rc == RC_OK ? sqlite3_column_int64(q, 0) : 0;
+  if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
 }
 
 /* The one writer holds the opening of cases with the rest of the book:
@@ -9095,6 +9117,7 @@ const store_ops store_sqlite_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
+    .case_mover = op_case_mover,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,
