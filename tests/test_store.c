@@ -5160,6 +5160,53 @@ static void test_a_batch_s_rows_wait_to_be_written_together(void **state) {
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(rows_statements, 2);
   rows_counting = 0;
+  /* Rows that share their channel, template, kind of recipient, status
+   * and writing state have those bound once for all; where one differs
+   * (the first 32 here), each row has its own: every row reads back as
+   * it was written. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 64; i++) {
+    char body[16];
+    store_message m = {.case_id = "L1",
+                       .borrower_id = "B1",
+                       .recipient = "+861",
+                       .to_kind = "borrower",
+                       .channel = i == 17 ? "email" : "sms",
+                       .template_name = i == 30 ? "u" : "t",
+                       .status = i == 5 ? "deferred" : "queued",
+                       .state = i == 9    ? NULL
+                                : i == 20 ? "b"
+                                          : "a",
+                       .step = i + 1,
+                       .at = 600 + i,
+                       .body = body};
+    snprintf(body, sizeof body, "m%d", i);
+    assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE at >= 600 "
+                              "AND body = 'm' || (at - 600) AND step = at - "
+                              "599 AND to_kind = 'borrower'"),
+                   64);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE at >= 600 "
+                              "AND channel = 'sms' AND template = 't' AND "
+                              "status = 'queued' AND state = 'a'"),
+                   59);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "channel = 'email'"),
+                   617);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "template = 'u'"),
+                   630);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "status = 'deferred'"),
+                   605);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "state IS NULL"),
+                   609);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "state = 'b'"),
+                   620);
   sqlite3_cancel_auto_extension((void (*)(void))rows_trace);
   store_close(st);
 }
