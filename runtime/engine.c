@@ -76,6 +76,14 @@ struct engine {
    * from a later one's (store_message's step, the case's mover). */
   int64_t step_key;
   uint64_t key_seq;
+  /* The release timers of the messages the running step deferred (texts
+   * owned): a close ends every timer of its case, and arms these again,
+   * for the closing step's own messages outlive it (transition). */
+  struct step_release {
+    rc_time due;
+    char *data;
+  } *releases;
+  int nreleases, releases_cap;
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
@@ -201,6 +209,12 @@ static void borrower_drop(engine *eng) {
     store_borrower_free(&eng->borrower);
   eng->borrower_lent = 0;
   eng->borrower_valid = 0;
+}
+
+/* A step's deferred releases let go of: a new step's begin. */
+static void releases_forget(engine *eng) {
+  for (int i = 0; i < eng->nreleases; i++) free(eng->releases[i].data);
+  eng->nreleases = 0;
 }
 
 static int rolls_begin(engine *eng, rc_error *err);
@@ -424,6 +438,8 @@ void engine_close(engine *eng) {
   drop_view(eng);
   borrower_drop(eng);
   free(eng->spare_row.p);
+  releases_forget(eng);
+  free(eng->releases);
   query_close(eng->q);
   store_close(eng->st);
   /* Newest first: the oldest owns the clock the others borrow. */
@@ -2813,6 +2829,20 @@ static int64_t step_key(engine *eng) {
   return eng->step_key;
 }
 
+/* A closed case's waiting messages will never be asked about again: they
+ * are cancelled with it, and their release timers went with the rest —
+ * but for the closing step's own, which moved_on lets go: a thank-you
+ * written at 22:00 by the payment handler that returns the final state
+ * waits for 08:00 and goes, its timer armed again. */
+static int close_messages(engine *eng, const char *case_id, rc_error *err) {
+  int rc = store_messages_cancel_deferred(eng->st, case_id, "case_closed",
+                                          step_key(eng), err);
+  for (int i = 0; rc == RC_OK && i < eng->nreleases; i++)
+    rc = store_timer_insert(eng->st, case_id, eng->releases[i].due, "__release",
+                            eng->releases[i].data, 0, err);
+  return rc;
+}
+
 /* sc: the loaded script that holds the case's workflow version (a case
  * runs on the version it started on, even after reloads brought newer
  * ones), found once by dispatch for the event's every hop. */
@@ -2832,13 +2862,10 @@ static int transition(engine *eng, script *sc, const store_case *c,
    * handler's line), by dispatch for the same one. */
   /* Leaving a state ends what belonged to it; closing the case ends every
    * timer, since no handler will run again. */
-  /* A closed case's waiting messages will never be asked about again:
-   * they are cancelled with it (their release timers go with the rest). */
   if ((rc = store_timers_cancel(
            eng->st, c->id, info->final ? STORE_TIMERS_ALL : STORE_TIMERS_SCOPED,
            NULL, NULL, err)) ||
-      (info->final && (rc = store_messages_cancel_deferred(
-                           eng->st, c->id, "case_closed", err))) ||
+      (info->final && (rc = close_messages(eng, c->id, err))) ||
       (rc = store_tasks_cancel_scoped(eng->st, c->id, err)) ||
       (rc = store_case_write(
            eng->st,
@@ -2870,6 +2897,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   /* `opened` enters the initial state; anything else goes to `on`. */
   call.event = strcmp(type, "opened") == 0 ? NULL : type;
   eng->step_key = 0; /* a step of its own */
+  releases_forget(eng);
   script *sc = script_for(eng, c);
   rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
   if (rc == RC_ENOTFOUND) return RC_OK;
@@ -2977,24 +3005,45 @@ static int journal_policy(engine *eng, const char *case_id, const char *channel,
                           const char *what, const policy_decision *d,
                           rc_error *err);
 
-/* What a deferred message's release needs to ask the guard again: kept
- * in its timer, so that a reload of the scripts changes nothing. */
+/* What a deferred message's release needs to ask the guard again, and
+ * the state and step that wrote it (moved_on): kept in its timer, so that
+ * a reload of the scripts changes nothing. */
 typedef struct release_info {
   int64_t message;
   const char *channel, *state;
+  int64_t step;
   int legal_notice, third_party_template, to_third_party;
 } release_info;
 
+/* own: the running step's message, whose timer a close in the same step
+ * arms again (close_messages). */
 static int release_timer(engine *eng, const char *case_id, rc_time due,
-                         const release_info *r, rc_error *err) {
-  json_t *d = json_pack("{s:I, s:s, s:s, s:b, s:b, s:b}", "message",
-                        (json_int_t)r->message, "channel", r->channel, "state",
-                        r->state, "legal", r->legal_notice, "tp",
-                        r->third_party_template, "to_tp", r->to_third_party);
+                         const release_info *r, int own, rc_error *err) {
+  json_t *d =
+      json_pack("{s:I, s:s, s:s, s:I, s:b, s:b, s:b}", "message",
+                (json_int_t)r->message, "channel", r->channel, "state",
+                r->state, "step", (json_int_t)r->step, "legal", r->legal_notice,
+                "tp", r->third_party_template, "to_tp", r->to_third_party);
   char *text = ljson_dump(d);
-  int rc = store_timer_insert(eng->st, case_id, due, "__release", text, 0, err);
-  free(text);
+  int rc = text ? store_timer_insert(eng->st, case_id, due, "__release", text,
+                                     0, err)
+                : rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
   json_decref(d);
+  if (rc == RC_OK && own) {
+    if (eng->nreleases == eng->releases_cap) {
+      int cap = eng->releases_cap ? 2 * eng->releases_cap : 4;
+      void *v = realloc(eng->releases, (size_t)cap * sizeof *eng->releases);
+      if (!v) {
+        free(text);
+        return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      }
+      eng->releases = v;
+      eng->releases_cap = cap;
+    }
+    eng->releases[eng->nreleases++] = (struct step_release){due, text};
+    return RC_OK;
+  }
+  free(text);
   return rc;
 }
 
@@ -3015,14 +3064,28 @@ static int message_recheck(engine *eng, int64_t id, const char *status,
       changed, err);
 }
 
-/* A deferred message's time has come. It goes out only if the case is
- * still where it was when the message was written, and the guard, asked
- * again, agrees: a dispute opened meanwhile blocks it, a cap filled
- * meanwhile defers it again. A closed case still in the state the message
- * was written in was closed by the step that wrote it (its final state's
- * enter: a thank-you for a payment made at 22:00 waits for 08:00 and goes;
- * it was cancelled here, and the borrower who paid at night never
- * thanked). Messages of earlier states were cancelled at the close.
+/* Whether a message's case has moved on from it, the one rule a deferred
+ * message's release and a queued one's send follow: its case is no longer
+ * in the state that wrote it (closed, or another state), and the step that
+ * wrote it is not the step that made that move. The step that closes a
+ * case may thank for the last payment (in the final state's enter, or
+ * before returning it: a thank-you written at 22:00 goes at 08:00); a
+ * step that sends, then moves on ("reminded"), meant its message. A later
+ * step's move leaves it behind. A message written before recoup kept
+ * states (NULL) goes as it did; a book moved by `recoup migrate-store`
+ * keeps no keys (0 and 0 alike: it goes until a step moves its case). */
+static int moved_on(const char *wrote_in, int64_t wrote_by, const char *state,
+                    int64_t mover) {
+  return wrote_in && state && strcmp(wrote_in, state) != 0 && wrote_by != mover;
+}
+
+/* A deferred message's time has come. It goes out only if its case has
+ * not moved on from it (moved_on), and the guard, asked again, agrees: a
+ * dispute opened meanwhile blocks it, a cap filled meanwhile defers it
+ * again. The case's mover is read only when it can decide (the case left
+ * the message's state). A timer set before release timers carried the
+ * step is read as of no step (-1: a move leaves it behind, as its rule
+ * was then).
  * (Timers set before the guard deferred more than the contact hours carry
  * only the message id: released as then.) */
 static int release_message(engine *eng, const store_case *c, json_t *d,
@@ -3030,9 +3093,14 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
   json_int_t id = json_integer_value(json_object_get(d, "message"));
   const char *channel = json_string_value(json_object_get(d, "channel"));
   const char *state = json_string_value(json_object_get(d, "state"));
+  json_t *by = json_object_get(d, "step");
+  int64_t step = json_is_integer(by) ? json_integer_value(by) : -1, mover = 0;
   policy_decision dd;
   int released = 0, rc;
-  if (channel && state && strcmp(state, c->state) != 0) {
+  if (channel && state && strcmp(state, c->state) != 0 &&
+      (rc = store_case_mover(eng->st, c->id, &mover, err)) != RC_OK)
+    return rc;
+  if (channel && moved_on(state, step, c->state, mover)) {
     memset(&dd, 0, sizeof dd);
     dd.verdict = POLICY_BLOCK;
     snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
@@ -3062,11 +3130,12 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
       r.message = id;
       r.channel = channel;
       r.state = state;
+      r.step = step;
       r.legal_notice = json_is_true(json_object_get(d, "legal"));
       r.third_party_template = json_is_true(json_object_get(d, "tp"));
       r.to_third_party = json_is_true(json_object_get(d, "to_tp"));
       if (dd.verdict == POLICY_DEFER &&
-          (rc = release_timer(eng, c->id, dd.until, &r, err)))
+          (rc = release_timer(eng, c->id, dd.until, &r, 0, err)))
         return rc;
       return journal_policy(eng, c->id, channel, "release", &dd, err);
     }
@@ -4560,16 +4629,11 @@ int engine_guard_explain(engine *eng, const char *case_id,
  * when it was queued) or the borrower's contact hours. Caps and the pause
  * were asked when it was queued, and its contact counted then: asked
  * again, it would count against itself.
- * Moved on is release_message's rule for a deferred message: the case is
- * no longer in the state the message was written in (closed, or another
- * state) — unless the step that wrote it made that move: the step that
- * closes a case may thank for the last payment, a step that sends then
- * moves (a reminder, then "reminded") meant it. A legal notice is held to
- * it too: a notice of proceedings for a debt paid since must not go; the
- * exemption DESIGN gives it is from the borrower's blocks, not from the
- * case's own course. Cancelled, as a deferred message whose case moved
- * on is at its release. A message written before schema 35 (no state)
- * goes as it did. */
+ * Moved on is moved_on, as for a deferred message at its release. A
+ * legal notice is held to it too: a notice of proceedings for a debt paid
+ * since must not go; the exemption DESIGN gives it is from the borrower's
+ * blocks, not from the case's own course. Cancelled, as a deferred
+ * message whose case moved on is at its release. */
 static void outbox_decide(engine *eng, const store_outgoing *m,
                           policy_decision *d) {
   rc_zone *zone =
@@ -4578,8 +4642,7 @@ static void outbox_decide(engine *eng, const store_outgoing *m,
   memset(d, 0, sizeof *d);
   d->verdict = POLICY_ALLOW;
   d->until = now;
-  if (m->state && m->case_state && strcmp(m->state, m->case_state) != 0 &&
-      m->mover != m->step) {
+  if (moved_on(m->state, m->step, m->case_state, m->mover)) {
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "%s",
              m->closed ? "case_closed" : "case_moved_on");
@@ -4714,10 +4777,11 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
     release_info r = {*id,
                       msg->channel,
                       c->state,
+                      m.step,
                       msg->legal_notice,
                       msg->third_party_template,
                       msg->to_third_party};
-    if ((rc = release_timer(eng, case_id, d->until, &r, err))) return rc;
+    if ((rc = release_timer(eng, case_id, d->until, &r, 1, err))) return rc;
   }
   if ((rc = journal_policy(eng, case_id, msg->channel, msg->template_name, d,
                            err)))

@@ -1,7 +1,8 @@
 # Sourced by the serve_outbox_*.sh tests: the service at a set hour
 # (libfaketime, as the browser books), stopped and waited on. The caller
 # defines fail and messages (what until_db says it has), sets work and
-# state (a PostgreSQL cluster's, or empty), and calls book_db.
+# state (a PostgreSQL cluster's, or empty), and calls book_db, then
+# import_book.
 faketime=
 for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
   /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 \
@@ -27,6 +28,14 @@ book_db() {
   else
     drop() { :; }
   fi
+}
+
+# import_book: $work/book.csv into the book at 15:00 Shanghai time, its
+# messages queued and nothing delivered.
+import_book() {
+  "$recoup" import "$work/book.csv" "$work/book" --db "$db" \
+    --now 2026-11-06T15:00:00+08:00 --no-deliver >"$work/import.out" 2>&1 ||
+    { cat "$work/import.out" >&2; fail "the import"; }
 }
 
 # serve AT: the service on the real clock moved to AT; waits for its port.

@@ -43,9 +43,7 @@ LUA
 } >"$work/book.csv"
 book_db outbox_hours
 # Queued at 15:00, in the window; nothing delivered yet.
-"$recoup" import "$work/book.csv" "$work/book" --db "$db" \
-  --now 2026-11-06T15:00:00+08:00 --no-deliver >"$work/import.out" 2>&1 ||
-  { cat "$work/import.out" >&2; fail "the import"; }
+import_book
 # The messages as "case:status:reason" one after the other.
 messages() {
   q "SELECT case_id || ':' || status || ':' || coalesce(reason, '') \

@@ -50,9 +50,7 @@ LUA
   done
 } >"$work/book.csv"
 book_db outbox_moved
-"$recoup" import "$work/book.csv" "$work/book" --db "$db" \
-  --now 2026-11-06T15:00:00+08:00 --no-deliver >"$work/import.out" 2>&1 ||
-  { cat "$work/import.out" >&2; fail "the import"; }
+import_book
 # The messages as "case:template:status:reason" one after the other.
 messages() {
   q "SELECT case_id || ':' || template || ':' || status || ':' || \

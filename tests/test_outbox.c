@@ -770,6 +770,57 @@ static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
 
+/* Paid in full at 22:00 the borrower's time: the payment's step thanks,
+ * then returns the final state. Its thanks waits for 08:00 and goes, as
+ * the final state's own does; a reminder written two steps before the
+ * close was cancelled with it. On d8b7683 the close cancelled every
+ * deferred message of the case, the closing step's too (case_closed),
+ * and the borrower who paid at night was thanked only by the final
+ * state's enter, never by the handler that saw the payment. */
+static void test_a_closing_steps_message_written_before_the_close_goes(
+    void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
+  send_via(fx, "file");
+  post_now(fx, "go"); /* a step that writes nothing */
+  post_sending(fx, "close", "file", NULL);
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_closed;t deferred contact_hours;"
+                      "bye deferred contact_hours;");
+  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+  drain(fx);
+  assert_string_equal(messages_of(fx),
+                      "t cancelled case_closed;t sent -;bye sent -;");
+  assert_int_equal(lines_of(slurp(out_file)), 2);
+}
+
+/* At 22:00 a step sends, then moves the case on (a reminder, then
+ * "reminded"): its message waits for 08:00 and goes, by the rule the
+ * outbox sends by; an earlier step's message, left behind by that move,
+ * is cancelled at its release. On d8b7683 the release compared the
+ * writing state alone and cancelled both (case_moved_on), where the same
+ * message queued by day went. */
+static void test_a_step_that_sends_then_moves_at_night_sends_in_the_morning(
+    void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
+  send_via(fx, "file");
+  post_sending(fx, "move", "file", NULL);
+  assert_string_equal(messages_of(fx),
+                      "t deferred contact_hours;"
+                      "t deferred contact_hours;");
+  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+  drain(fx);
+  assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 /* A check that cannot be recorded holds the message and says why: the
  * pump's error (the service logs it), not a message silently left. */
 static void test_a_check_that_cannot_be_recorded_is_said(void **state) {
@@ -855,8 +906,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_check_that_cannot_be_recorded_is_said, setup_hours, teardown),
       cmocka_unit_test_setup_teardown(
-          test_a_closing_steps_thanks_deferred_to_the_morning_goes,
-          setup_hours, teardown),
+          test_a_closing_steps_thanks_deferred_to_the_morning_goes, setup_hours,
+          teardown),
       cmocka_unit_test_setup_teardown(test_unknown_channel_fails, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
@@ -866,6 +917,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_cease_since_queueing_blocks_but_a_legal_notice, setup_hours,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_closing_steps_message_written_before_the_close_goes,
+          setup_hours, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_step_that_sends_then_moves_at_night_sends_in_the_morning,
+          setup_hours, teardown),
       cmocka_unit_test_setup_teardown(test_a_dispute_since_queueing_blocks,
                                       setup_hours, teardown),
       cmocka_unit_test_setup_teardown(

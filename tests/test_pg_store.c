@@ -1536,7 +1536,7 @@ static void test_a_read_ahead_and_its_checks_read_few_borrowers(
  * counted on a connection of its own (no other reads pending in its
  * counts), in a transaction rolled back. */
 static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
-  const char *params[2] = {"C1", "case_closed"};
+  const char *params[3] = {"C1", "case_closed", "7"};
   PGconn *c;
   (void)state;
   store_close(open_store()); /* the schema */
@@ -1561,7 +1561,7 @@ static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
     PGresult *r;
     assert_non_null(one);
     PQclear(pgt_exec(one, "BEGIN"));
-    r = PQexecParams(one, pg_cancel_deferred_sql, 2, NULL, params, NULL, NULL,
+    r = PQexecParams(one, pg_cancel_deferred_sql, 3, NULL, params, NULL, NULL,
                      0);
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     assert_string_equal(PQcmdTuples(r), "2");

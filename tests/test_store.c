@@ -5160,6 +5160,53 @@ static void test_a_batch_s_rows_wait_to_be_written_together(void **state) {
   assert_int_equal(store_commit(st, &err), RC_OK);
   assert_int_equal(rows_statements, 2);
   rows_counting = 0;
+  /* Rows that share their channel, template, kind of recipient, status
+   * and writing state have those bound once for all; where one differs
+   * (the first 32 here), each row has its own: every row reads back as
+   * it was written. */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  for (int i = 0; i < 64; i++) {
+    char body[16];
+    store_message m = {.case_id = "L1",
+                       .borrower_id = "B1",
+                       .recipient = "+861",
+                       .to_kind = "borrower",
+                       .channel = i == 17 ? "email" : "sms",
+                       .template_name = i == 30 ? "u" : "t",
+                       .status = i == 5 ? "deferred" : "queued",
+                       .state = i == 9    ? NULL
+                                : i == 20 ? "b"
+                                          : "a",
+                       .step = i + 1,
+                       .at = 600 + i,
+                       .body = body};
+    snprintf(body, sizeof body, "m%d", i);
+    assert_int_equal(store_message_insert(st, &m, &id, &err), RC_OK);
+  }
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE at >= 600 "
+                              "AND body = 'm' || (at - 600) AND step = at - "
+                              "599 AND to_kind = 'borrower'"),
+                   64);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE at >= 600 "
+                              "AND channel = 'sms' AND template = 't' AND "
+                              "status = 'queued' AND state = 'a'"),
+                   59);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "channel = 'email'"),
+                   617);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "template = 'u'"),
+                   630);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "status = 'deferred'"),
+                   605);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "state IS NULL"),
+                   609);
+  assert_int_equal(count_rows("SELECT at FROM messages WHERE at >= 600 AND "
+                              "state = 'b'"),
+                   620);
   sqlite3_cancel_auto_extension((void (*)(void))rows_trace);
   store_close(st);
 }
@@ -5298,6 +5345,7 @@ static int cancel_deferred_steps(const char *case_id) {
   assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_bind_text(s, 1, case_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, "case_closed", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, 7);
   assert_int_equal(sqlite3_step(s), SQLITE_DONE);
   steps = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
   sqlite3_finalize(s);
@@ -5337,7 +5385,7 @@ static void test_a_case_s_deferred_cancel_reads_its_own(void **state) {
   assert_int_equal(store_begin(st, &err), RC_OK);
   message_as(st, "L1", "letter", "deferred", "f", 3000);
   assert_int_equal(
-      store_messages_cancel_deferred(st, "L1", "case_closed", &err), RC_OK);
+      store_messages_cancel_deferred(st, "L1", "case_closed", 7, &err), RC_OK);
   assert_int_equal(store_commit(st, &err), RC_OK);
   store_close(st);
   assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE case_id = "

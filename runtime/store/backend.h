@@ -364,7 +364,8 @@ struct store_ops {
   int (*message_update)(store *st, int64_t id, const store_message_change *ch,
                         int *changed, rc_error *err);
   int (*messages_cancel_deferred)(store *st, const char *case_id,
-                                  const char *reason, rc_error *err);
+                                  const char *reason, int64_t spare,
+                                  rc_error *err);
 
   int (*task_put)(store *st, const store_task *t, int64_t *id, rc_error *err);
   int (*task_complete)(store *st, int64_t id, const char *outcome,
@@ -446,6 +447,8 @@ struct store_ops {
   void (*pays_ahead)(store *st, int n, const char *const *cases,
                      const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
+  /* store.h: store_case_mover. */
+  int (*case_mover)(store *st, const char *id, int64_t *mover, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */

@@ -293,11 +293,12 @@ static int f_message_update(store *st, int64_t id,
 }
 
 static int f_messages_cancel_deferred(store *st, const char *case_id,
-                                      const char *reason, rc_error *err) {
+                                      const char *reason, int64_t spare,
+                                      rc_error *err) {
   if (fault_fires("messages_cancel_deferred", err)) {
     return RC_ESTORE;
   }
-  return fault.real->messages_cancel_deferred(st, case_id, reason, err);
+  return fault.real->messages_cancel_deferred(st, case_id, reason, spare, err);
 }
 
 static int f_task_put(store *st, const store_task *t, int64_t *id,
@@ -500,6 +501,12 @@ static int f_case_exists(store *st, const char *id, rc_error *err) {
     return RC_ESTORE;
   }
   return fault.real->case_exists(st, id, err);
+}
+
+static int f_case_mover(store *st, const char *id, int64_t *mover,
+                        rc_error *err) {
+  if (fault_fires("case_mover", err)) return RC_ESTORE;
+  return fault.real->case_mover(st, id, mover, err);
 }
 
 static int f_case_exists_or_hold_opening(store *st, const char *id,
@@ -950,6 +957,7 @@ const store_ops store_fault_ops = {
     .rolls_forget = f_rolls_forget,
     .case_get = f_case_get,
     .case_exists = f_case_exists,
+    .case_mover = f_case_mover,
     .case_exists_or_hold_opening = f_case_exists_or_hold_opening,
     .hold_opening = f_hold_opening,
     .borrower_get = f_borrower_get,

@@ -2792,17 +2792,21 @@ static int op_message_update(store *s, int64_t id,
 /* Found down messages_deferred (schema step 16): the case's deferred
  * messages and no other row. Down messages_borrower it read every
  * message the case's borrower was ever sent; down the outbox's index,
- * every deferred message of the book. */
+ * every deferred message of the book. The closing step's own ($3) are
+ * spared; IS DISTINCT FROM: a message written before schema 22 has no
+ * step, and is cancelled. */
 const char pg_cancel_deferred_sql[] =
     "UPDATE messages SET status = 'cancelled', reason = $2 WHERE "
-    "case_id = $1 AND status = 'deferred'";
+    "case_id = $1 AND status = 'deferred' AND step IS DISTINCT FROM $3";
 
 static int op_messages_cancel_deferred(store *s, const char *case_id,
-                                       const char *reason, rc_error *err) {
+                                       const char *reason, int64_t spare,
+                                       rc_error *err) {
   args a = {0};
 
   a_text(&a, case_id);
   a_text(&a, reason);
+  a_int(&a, spare);
   return exec(PG(s), pg_cancel_deferred_sql, &a, "cancel deferred messages",
               NULL, err);
 }
@@ -3744,6 +3748,22 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   a_text(&a, id);
   rc = one(PG(s), "SELECT 1 FROM cases WHERE id = $1", &a, "look up case", &r,
            err);
+  if (rc == RC_OK) PQclear(r);
+  if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  return rc;
+}
+
+static int op_case_mover(store *s, const char *id, int64_t *mover,
+                         rc_error *err) {
+  args a = {0};
+  PGresult *r;
+  int rc;
+
+  a_text(&a, id);
+  rc = one(PG(s), "SELECT mover FROM cases WHERE id = $1", &a, "read case", &r,
+           err);
+  *mover = rc == RC_OK ? int_col(r, 0, 0) : 0;
   if (rc == RC_OK) PQclear(r);
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
@@ -5385,6 +5405,7 @@ const store_ops store_pg_ops = {
     .case_ahead = op_case_ahead,
     .pays_ahead = op_pays_ahead,
     .case_exists = op_case_exists,
+    .case_mover = op_case_mover,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .case_exists_or_try_opening = op_case_exists_or_try_opening,
     .hold_opening = op_hold_opening,

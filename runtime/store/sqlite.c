@@ -80,6 +80,7 @@ enum {
   S_CASE_UPDATE,
   S_CASE_GET,
   S_CASE_EXISTS,
+  S_CASE_MOVER,
   S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
@@ -459,6 +460,7 @@ static const char *const sql[S_COUNT] = {
                    "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
+    [S_CASE_MOVER] = "SELECT mover FROM case_steps WHERE id = ?1",
     /* A timer's case's rowid, where its write follows no read of the
      * case (sq_timer_insert): what the claim finds the case's row by. */
     [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
@@ -892,11 +894,13 @@ static const char *const sql[S_COUNT] = {
         "max(next_attempt, 1) WHERE id = ?1 AND status = 'deferred'",
     /* Down the case's chain, not the outbox's index: that walked every
      * deferred message of the book to find the case's (without the
-     * index's condition the planner cannot take that index). */
+     * index's condition the planner cannot take that index). The closing
+     * step's own (?3) are spared; IS NOT: a message written before
+     * schema 36 has no step, and is cancelled. */
     [S_MESSAGES_CANCEL_DEFERRED] =
         MESSAGE_CHAIN("id = ?1", "") "UPDATE messages SET status = "
         "'cancelled', reason = ?2 WHERE id IN (SELECT id FROM r) AND "
-        "case_id = ?1 AND status = 'deferred'",
+        "case_id = ?1 AND status = 'deferred' AND step IS NOT ?3",
     [S_MESSAGE_RECHECK] =
         "UPDATE messages SET status = ?2, reason = ?3, not_before = ?4 "
         "WHERE id = ?1 AND status = 'deferred'",
@@ -1649,6 +1653,9 @@ struct sq {
     trigger_check triggers;
     int off;
     sqlite3_stmt *msgs[6], *runs[6]; /* owned: 1, 2, 4 ... 32 rows */
+    /* The same messages' where their rows share MSG_SHARED's texts: those
+     * bound once for all (claimw_write). Owned. */
+    sqlite3_stmt *msgs_shared[6];
   } claimw;
   /* A book being moved in (sqlite_book.c): the last table's INSERT. */
   sqlite3_stmt *book_put; /* owned */
@@ -2340,6 +2347,7 @@ static void sq_close(sq *st) {
   for (int i = 0; i < 6; i++) {
     sqlite3_finalize(st->batch[i]);
     sqlite3_finalize(st->claimw.msgs[i]);
+    sqlite3_finalize(st->claimw.msgs_shared[i]);
     sqlite3_finalize(st->claimw.runs[i]);
   }
   free(st->claimw.text.p);
@@ -3779,15 +3787,16 @@ static void pending_drop(sq *st) {
  * matter: the rows of every pending run are then lost (pending_lost)
  * and the commit refuses. */
 static sqlite3_stmt *rows_stmt(sq *st, sqlite3_stmt **slot, int which,
-                               int stride, int rows);
+                               int stride, int rows, unsigned shared);
 
 static sqlite3_stmt *batch_stmt(sq *st, int slot, int which, int stride) {
-  return rows_stmt(st, &st->batch[slot], which, stride, PENDING_RUNS);
+  return rows_stmt(st, &st->batch[slot], which, stride, PENDING_RUNS, 0);
 }
 
-/* batch_stmt's statement for `rows` rows, kept in *slot. */
+/* batch_stmt's statement for `rows` rows, kept in *slot; parameter ?n
+ * with bit n of `shared` set is row 0's in every row (not moved on). */
 static sqlite3_stmt *rows_stmt(sq *st, sqlite3_stmt **slot, int which,
-                               int stride, int rows) {
+                               int stride, int rows, unsigned shared) {
   const char *text = sql[which], *values = strstr(text, "VALUES ("), *end;
   int depth = 0;
   jbuf b = {0};
@@ -3815,7 +3824,9 @@ static sqlite3_stmt *rows_stmt(sq *st, sqlite3_stmt **slot, int which,
         jb_raw(&b, p++, 1);
         continue;
       }
-      snprintf(num, sizeof num, "?%ld", strtol(p + 1, &next, 10) + j * stride);
+      long n = strtol(p + 1, &next, 10);
+      snprintf(num, sizeof num, "?%ld",
+               n < 32 && (shared >> n & 1) ? n : n + j * stride);
       jb_lit(&b, num);
       p = next;
     }
@@ -4008,9 +4019,39 @@ static const char *claimw_at(const sq *st, long at) {
 
 /* The statement for 2^k rows of `which` (slots[k]); NULL when it cannot
  * be made. */
-static sqlite3_stmt *claimw_stmt(sq *st, sqlite3_stmt **slots, int k,
-                                 int which, int stride) {
-  return rows_stmt(st, &slots[k], which, stride, 1 << k);
+static sqlite3_stmt *claimw_stmt(sq *st, sqlite3_stmt **slots, int k, int which,
+                                 int stride, unsigned shared) {
+  return rows_stmt(st, &slots[k], which, stride, 1 << k, shared);
+}
+
+/* The texts of a sweep's messages that are most often one for all (their
+ * channel, template, kind of recipient, status and writing state: a
+ * claimw_msg's text[] 2, 3, 5, 7 and 9), and their parameters (?3, ?4,
+ * ?6, ?8, ?13). Where a batch's rows share them, they are bound once:
+ * five binds a message fewer (three fewer than before messages kept
+ * their writing state, session 40): a reminder's step 58,979 -> 58,255
+ * instructions (callgrind, bench_sweep 20k in id order), where the two
+ * columns and the case's mover had cost it 834. */
+#define MSG_SHARED ((1u << 2) | (1u << 3) | (1u << 5) | (1u << 7) | (1u << 9))
+#define MSG_SHARED_PARAMS \
+  ((1u << 3) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 13))
+
+/* Whether messages [from, from + n) share row from's MSG_SHARED texts. */
+static int claimw_msgs_share(const sq *st, int from, int n) {
+  const struct claimw_msg *a = &st->claimw.msg[from];
+  for (int j = 1; j < n; j++) {
+    const struct claimw_msg *b = &st->claimw.msg[from + j];
+    for (int t = 0; t < 10; t++) {
+      if (!(MSG_SHARED >> t & 1)) continue;
+      if ((a->text[t] < 0) != (b->text[t] < 0) || a->len[t] != b->len[t] ||
+          a->len[t] < 0 ||
+          (a->text[t] >= 0 &&
+           memcmp(claimw_at(st, a->text[t]), claimw_at(st, b->text[t]),
+                  (size_t)a->len[t]) != 0))
+        return 0;
+    }
+  }
+  return 1;
 }
 
 /* Writes the waiting rows, as few statements as their count's bits. */
@@ -4019,7 +4060,7 @@ static int claimw_write(sq *st, rc_error *err) {
   for (done = 0; rc == RC_OK && done < st->claimw.nrun; done += 1 << k) {
     sqlite3_stmt *s;
     for (k = 5; (1 << k) > st->claimw.nrun - done; k--) continue;
-    if (!(s = claimw_stmt(st, st->claimw.runs, k, S_JOURNAL_APPEND, 6)))
+    if (!(s = claimw_stmt(st, st->claimw.runs, k, S_JOURNAL_APPEND, 6, 0)))
       return rc_error_set(err, RC_ENOMEM, NULL, "journal: out of memory");
     for (j = 0; j < 1 << k; j++) {
       const struct claimw_run *r = &st->claimw.run[done + j];
@@ -4030,14 +4071,19 @@ static int claimw_write(sq *st, rc_error *err) {
   }
   for (done = 0; rc == RC_OK && done < st->claimw.nmsg; done += 1 << k) {
     sqlite3_stmt *s;
+    int shared;
     for (k = 5; (1 << k) > st->claimw.nmsg - done; k--) continue;
-    if (!(s = claimw_stmt(st, st->claimw.msgs, k, S_MESSAGE_INSERT, 14)))
+    shared = k > 0 && claimw_msgs_share(st, done, 1 << k);
+    if (!(s = claimw_stmt(st, shared ? st->claimw.msgs_shared : st->claimw.msgs,
+                          k, S_MESSAGE_INSERT, 14,
+                          shared ? MSG_SHARED_PARAMS : 0)))
       return rc_error_set(err, RC_ENOMEM, NULL, "queue message: out of memory");
     for (j = 0; j < 1 << k; j++) {
       const struct claimw_msg *m = &st->claimw.msg[done + j];
       int at = j * 14;
       for (int t = 0; t < 10; t++) {
         int p = at + (t < 9 ? 1 + t : 13);
+        if (j && shared && (MSG_SHARED >> t & 1)) continue; /* row 0's */
         if (m->text[t] < 0)
           sqlite3_bind_null(s, p);
         else
@@ -7187,13 +7233,15 @@ static int sq_message_recheck(sq *st, int64_t id, const char *status,
 }
 
 static int sq_messages_cancel_deferred(sq *st, const char *case_id,
-                                       const char *reason, rc_error *err) {
+                                       const char *reason, int64_t spare,
+                                       rc_error *err) {
   sqlite3_stmt *s;
   int rc = message_last_flush(st, err);
   if (rc != RC_OK) return rc;
   s = stmt_of(st, S_MESSAGES_CANCEL_DEFERRED, case_id); /* reads its row */
   bind_text(s, 1, case_id);
   bind_text(s, 2, reason);
+  sqlite3_bind_int64(s, 3, spare);
   if ((rc = exec_stmt(st, s, err, "cancel deferred messages")) != RC_OK)
     return rc;
   return messages_move(st, "deferred", "cancelled", sqlite3_changes(st->db),
@@ -8461,8 +8509,9 @@ static int op_message_update(store *s, int64_t id,
 }
 
 static int op_messages_cancel_deferred(store *s, const char *case_id,
-                                       const char *reason, rc_error *err) {
-  return sq_messages_cancel_deferred(SQ(s), case_id, reason, err);
+                                       const char *reason, int64_t spare,
+                                       rc_error *err) {
+  return sq_messages_cancel_deferred(SQ(s), case_id, reason, spare, err);
 }
 
 static int op_task_put(store *s, const store_task *t, int64_t *id,
@@ -8614,6 +8663,21 @@ static int op_case_get(store *s, const char *id, store_case *out,
 
 static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
+}
+
+static int op_case_mover(store *s, const char *id, int64_t *mover,
+                         rc_error *err) {
+  sq *st = SQ(s);
+  sqlite3_stmt *q = stmt(st, S_CASE_MOVER);
+  int rc;
+  bind_text(q, 1, id);
+  rc = one_row(st, q, sqlite3_step(q), err, "read case");
+  *mover = rc == RC_OK ? sqlite3_column_int64(q, 0) : 0;
+  if (rc == RC_ENOTFOUND)
+    rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
 }
 
 /* The one writer holds the opening of cases with the rest of the book:
@@ -9095,6 +9159,7 @@ const store_ops store_sqlite_ops = {
     .rolls_forget = op_rolls_forget,
     .case_get = op_case_get,
     .case_exists = op_case_exists,
+    .case_mover = op_case_mover,
     .case_exists_or_hold_opening = op_case_exists_or_hold_opening,
     .hold_opening = op_hold_opening,
     .case_fresh = op_case_fresh,

@@ -949,6 +949,10 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }
 
+int store_case_mover(store *st, const char *id, int64_t *mover, rc_error *err) {
+  return st->ops->case_mover(st, id, mover, err);
+}
+
 int store_case_exists_or_hold_opening(store *st, const char *id,
                                       rc_error *err) {
   return st->ops->case_exists_or_hold_opening(st, id, err);
@@ -1251,8 +1255,9 @@ int store_borrower_set_flag(store *st, const char *borrower_id, store_flag flag,
 }
 
 int store_messages_cancel_deferred(store *st, const char *case_id,
-                                   const char *reason, rc_error *err) {
-  return st->ops->messages_cancel_deferred(st, case_id, reason, err);
+                                   const char *reason, int64_t spare,
+                                   rc_error *err) {
+  return st->ops->messages_cancel_deferred(st, case_id, reason, spare, err);
 }
 
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,

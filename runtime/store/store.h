@@ -306,6 +306,13 @@ void store_pays_ahead(store *st, int n, const char *const *cases,
 /* RC_OK when the case exists, RC_ENOTFOUND when not. It never waits
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
+/* The key of the step that last moved the case (store_case_change's
+ * mover; 0: none since the book kept keys, or since a move of the book);
+ * RC_ENOTFOUND when there is no such case. Read apart from the case: it
+ * is asked only of a message whose case left the state that wrote it (a
+ * deferred message's release), where a column more in every read of a
+ * case cost a sweep 250 instructions a step. */
+int store_case_mover(store *st, const char *id, int64_t *mover, rc_error *err);
 /* The same, for a writer that opens the case when it is not found (an
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
@@ -649,9 +656,12 @@ int store_last_conversation(store *st, const char *borrower_id, rc_time *at,
                             rc_error *err);
 int store_borrower_set_flag(store *st, const char *borrower_id, store_flag flag,
                             int value, rc_error *err);
-/* The case's deferred messages, cancelled with reason (it closed). */
+/* The case's deferred messages, cancelled with reason (it closed), but
+ * those the step of key `spare` wrote (store_message's step): the step
+ * that closes a case may thank for the payment that closed it. */
 int store_messages_cancel_deferred(store *st, const char *case_id,
-                                   const char *reason, rc_error *err);
+                                   const char *reason, int64_t spare,
+                                   rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — first attempts oldest first, then retries by their time, each
