@@ -1159,6 +1159,14 @@ static void test_a_version_21_books_messages_keep_their_step(void **state) {
       pgt_value(f->c, "SELECT count(*) FROM cases WHERE mover = 0"), 2);
 }
 
+/* The one text sql answers is want. */
+static void expect_text(PGconn *c, const char *sql, const char *want) {
+  PGresult *r = pgt_exec(c, sql);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0), want);
+  PQclear(r);
+}
+
 /* A book of version 22 whose arm recovered yuan and tenge, with a
  * promise in each (SQLite's 37): the next start gives each promise its
  * case's currency and counts the promises' and the arms' money again
@@ -1176,7 +1184,6 @@ static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
       "status || '/' || currency || '/' || sum(promises) || '/' || "
       "sum(amount) AS k FROM figures_promises GROUP BY status, currency "
       "HAVING sum(promises) <> 0) x";
-  PGresult *r;
 
   assert_int_equal(pg_schema_migrate_to(f->c, 22, &err), RC_OK);
   two_cases(f->c);
@@ -1196,34 +1203,19 @@ static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
                    5100000);
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
-  r = pgt_exec(f->c,
+  expect_text(f->c,
                "SELECT string_agg(case_id || ' ' || currency, ', ' "
-               "ORDER BY case_id) FROM promises");
-  assert_non_null(r);
-  assert_string_equal(PQgetvalue(r, 0, 0), "C1 CNY, K1 KZT");
-  PQclear(r);
-  r = pgt_exec(f->c, money);
-  assert_non_null(r);
-  assert_string_equal(PQgetvalue(r, 0, 0), "soft/CNY/100000 soft/KZT/5000000");
-  PQclear(r);
-  r = pgt_exec(f->c, promised);
-  assert_non_null(r);
-  assert_string_equal(PQgetvalue(r, 0, 0), "open/CNY/1/500 open/KZT/1/700");
-  PQclear(r);
+               "ORDER BY case_id) FROM promises", "C1 CNY, K1 KZT");
+  expect_text(f->c, money, "soft/CNY/100000 soft/KZT/5000000");
+  expect_text(f->c, promised, "open/CNY/1/500 open/KZT/1/700");
   /* and kept so: a payment by another writer, a promise kept */
   PQclear(pgt_exec(f->c,
                    "INSERT INTO payments(case_id, amount, ref, at, currency) "
                    "VALUES ('K1', 1000, 'P3', 3, 'KZT');"
                    "UPDATE promises SET status = 'kept', paid = 700 WHERE "
                    "case_id = 'K1'"));
-  r = pgt_exec(f->c, money);
-  assert_non_null(r);
-  assert_string_equal(PQgetvalue(r, 0, 0), "soft/CNY/100000 soft/KZT/5001000");
-  PQclear(r);
-  r = pgt_exec(f->c, promised);
-  assert_non_null(r);
-  assert_string_equal(PQgetvalue(r, 0, 0), "kept/KZT/1/700 open/CNY/1/500");
-  PQclear(r);
+  expect_text(f->c, money, "soft/CNY/100000 soft/KZT/5001000");
+  expect_text(f->c, promised, "kept/KZT/1/700 open/CNY/1/500");
   assert_int_equal(pgt_value(f->c,
                              "SELECT count(*) FROM information_schema.columns "
                              "WHERE table_name = 'figures_arms' AND "

@@ -192,7 +192,10 @@ static int message_attempt(store *st, int64_t id, const char *status,
       NULL, err);
 }
 
-static void add_case(store *st, const char *id) {
+/* Case id of borrower B1 in workflow w, state new, owing balance in
+ * currency. */
+static void add_case_owing(store *st, const char *id, const char *currency,
+                           rc_money balance) {
   store_borrower b = {0};
   store_case c = {0};
   rc_error err;
@@ -205,9 +208,13 @@ static void add_case(store *st, const char *id) {
   c.workflow = "w";
   c.version = 1;
   c.state = "new";
-  c.currency = "CNY";
-  c.balance = 1000;
+  c.currency = (char *)currency;
+  c.balance = balance;
   assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+}
+
+static void add_case(store *st, const char *id) {
+  add_case_owing(st, id, "CNY", 1000);
 }
 
 /* Borrower B1 with a phone and a third party, Li (position 1). */
@@ -6886,7 +6893,6 @@ static void money_figures(store *st, char *arms, char *promises, char *report) {
 static void test_an_arms_and_the_promises_money_is_kept_by_currency(
     void **state) {
   store *st = open_store();
-  store_case c = {0};
   char arms[1024], promises[1024], report[1024];
   static const char want_arms[] =
       "w|tone|soft|2|100000|0|CNY w|tone|soft|2|5000000|0|KZT ";
@@ -6896,14 +6902,7 @@ static void test_an_arms_and_the_promises_money_is_kept_by_currency(
   rc_error err;
   (void)state;
   add_case(st, "L1");
-  c.id = "L2";
-  c.borrower_id = "B1";
-  c.workflow = "w";
-  c.version = 1;
-  c.state = "new";
-  c.currency = "KZT";
-  c.balance = 9000000;
-  assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+  add_case_owing(st, "L2", "KZT", 9000000);
   assert_int_equal(store_variant_put(st, "L1", "tone", "soft", &err), RC_OK);
   assert_int_equal(store_variant_put(st, "L2", "tone", "soft", &err), RC_OK);
   assert_int_equal(store_payment_insert(st, "L1", 100000, "CNY", "p1", 1, &err),
