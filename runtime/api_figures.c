@@ -482,9 +482,9 @@ static int date_param(const http_request *req, const char *name, int64_t def,
 typedef struct strategy {
   const char *currency; /* the institution's */
   json_t *workflows;    /* engine_workflows, counts added */
-  json_t *counts;    /* {workflow: {state: cases}} */
-  json_t *flows;     /* {workflow: [{from, to, count}]} taken */
-  json_t *arms;      /* {workflow: {experiment: [arm...]}} */
+  json_t *counts;       /* {workflow: {state: cases}} */
+  json_t *flows;        /* {workflow: [{from, to, count}]} taken */
+  json_t *arms;         /* {workflow: {experiment: [arm...]}} */
 } strategy;
 
 static json_t *member(json_t *obj, const char *key, json_t *(*make)(void)) {
