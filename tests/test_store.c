@@ -6942,6 +6942,18 @@ static void test_an_arms_and_the_promises_money_is_kept_by_currency(
   assert_int_equal(count_rows("SELECT count(*) FROM pragma_table_info("
                               "'figures_arms') WHERE name = 'recovered'"),
                    0);
+
+  /* A column of the owner's named currency on promises stops the step,
+   * named, the book left at 36. */
+  exec_sql("DROP TRIGGER kept_as_made;" MONEY_DOWN
+           "ALTER TABLE promises ADD COLUMN currency TEXT;"
+           "PRAGMA user_version = 36;");
+  st = NULL;
+  assert_int_equal(store_open(&st, path, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message, "database migration 37 failed: the "
+                                      "column currency of your own on the "
+                                      "table promises"));
+  assert_int_equal(count_rows("PRAGMA user_version"), 36);
 }
 
 int main(void) {
